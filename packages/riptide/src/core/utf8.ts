@@ -23,12 +23,39 @@
  *   F4     80..8F 80..BF 80..BF (nothing above U+10FFFF)
  */
 import { isUtf8 } from 'node:buffer';
+import { wordView } from './word-view.js';
 
 /** Pieces shorter than this are walked byte by byte (no native call, no view allocation). */
 const NATIVE_THRESHOLD = 64;
 
+/** Up to this length an ASCII scan in JS beats the call into the native validator. */
+const ASCII_SCAN_MAX = 256;
+
 export function isValidUtf8(buf: Uint8Array): boolean {
+  if (buf.length <= ASCII_SCAN_MAX && isAscii(buf)) return true;
   return isUtf8(buf);
+}
+
+/** All bytes below 0x80? Scanned a 32-bit word at a time where aligned. */
+function isAscii(buf: Uint8Array): boolean {
+  const len = buf.length;
+  let i = 0;
+  if (len >= 16) {
+    while (((buf.byteOffset + i) & 3) !== 0) {
+      if (buf[i] >= 0x80) return false;
+      i++;
+    }
+    const view = wordView(buf.buffer);
+    let w = (buf.byteOffset + i) >>> 2;
+    const words = (len - i) >>> 2;
+    const last = w + words;
+    let acc = 0;
+    for (; w < last; w++) acc |= view[w];
+    if ((acc & 0x80808080) !== 0) return false;
+    i += words << 2;
+  }
+  for (; i < len; i++) if (buf[i] >= 0x80) return false;
+  return true;
 }
 
 /** Length of the sequence a lead byte starts, or 0 for a byte that cannot lead. */

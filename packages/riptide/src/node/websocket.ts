@@ -455,6 +455,9 @@ export class WebSocket extends EventEmitter {
       return;
     }
     this._startClosing();
+    // The transport is gone for us: the core discards whatever is still buffered, so no
+    // further message of the current chunk is delivered after terminate().
+    this._proto.receiveEof();
     this._socket!.destroy();
   }
 

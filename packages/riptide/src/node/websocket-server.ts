@@ -222,6 +222,47 @@ function emitClose(server: WebSocketServer): void {
   server.emit('close');
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the catch-all overload of EventEmitter
+type AnyListener = (...args: any[]) => void;
+
+/** Typed event overloads (ws 8's event names and arguments). */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: types only, the class implements them via EventEmitter
+export interface WebSocketServer {
+  on(
+    event: 'connection',
+    listener: (this: WebSocketServer, socket: WebSocket, request: http.IncomingMessage) => void,
+  ): this;
+  on(event: 'error', listener: (this: WebSocketServer, error: Error) => void): this;
+  on(
+    event: 'headers',
+    listener: (this: WebSocketServer, headers: string[], request: http.IncomingMessage) => void,
+  ): this;
+  on(event: 'close' | 'listening', listener: (this: WebSocketServer) => void): this;
+  on(
+    event: 'wsClientError',
+    listener: (
+      this: WebSocketServer,
+      error: HandshakeError,
+      socket: Duplex,
+      request: http.IncomingMessage,
+    ) => void,
+  ): this;
+  on(event: string | symbol, listener: AnyListener): this;
+  once(
+    event: 'connection',
+    listener: (this: WebSocketServer, socket: WebSocket, request: http.IncomingMessage) => void,
+  ): this;
+  once(event: 'error', listener: (this: WebSocketServer, error: Error) => void): this;
+  once(
+    event: 'headers',
+    listener: (this: WebSocketServer, headers: string[], request: http.IncomingMessage) => void,
+  ): this;
+  once(event: 'close' | 'listening', listener: (this: WebSocketServer) => void): this;
+  once(event: string | symbol, listener: AnyListener): this;
+  off(event: string | symbol, listener: AnyListener): this;
+  removeListener(event: string | symbol, listener: AnyListener): this;
+}
+
 export class WebSocketServer extends EventEmitter implements ServerLink {
   readonly options: Readonly<ServerOptions>;
   /** @internal */ _state = RUNNING;

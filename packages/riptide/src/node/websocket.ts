@@ -27,7 +27,7 @@
  *   ending, terminate()) ─► CLOSED (the socket closed; 'close' emitted)
  */
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { HandshakeError, ProtocolError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
@@ -169,6 +169,47 @@ function toBuffer(data: unknown): Buffer {
     'WS_ERR_INVALID_DATA',
     'The data must be a string, a Buffer, an ArrayBuffer, a TypedArray or a DataView',
   );
+}
+
+/** A received binary message, as binaryType selects (text messages are always Buffers). */
+export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
+
+// biome-ignore lint/suspicious/noExplicitAny: the catch-all overload of EventEmitter
+type AnyListener = (...args: any[]) => void;
+
+/** Typed event overloads (ws 8's event names and arguments). */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: types only, the class implements them via EventEmitter
+export interface WebSocket {
+  on(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
+  on(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
+  on(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  on(event: 'open' | 'drain', listener: (this: WebSocket) => void): this;
+  on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
+  on(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
+  on(event: 'redirect', listener: (this: WebSocket, url: string, request: ClientRequest) => void): this;
+  on(
+    event: 'unexpected-response',
+    listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void,
+  ): this;
+  on(event: string | symbol, listener: AnyListener): this;
+  once(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
+  once(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
+  once(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  once(event: 'open' | 'drain', listener: (this: WebSocket) => void): this;
+  once(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
+  once(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
+  once(event: 'redirect', listener: (this: WebSocket, url: string, request: ClientRequest) => void): this;
+  once(
+    event: 'unexpected-response',
+    listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void,
+  ): this;
+  once(event: string | symbol, listener: AnyListener): this;
+  addListener(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
+  addListener(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
+  addListener(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  addListener(event: string | symbol, listener: AnyListener): this;
+  off(event: string | symbol, listener: AnyListener): this;
+  removeListener(event: string | symbol, listener: AnyListener): this;
 }
 
 export class WebSocket extends EventEmitter {
@@ -685,5 +726,3 @@ function socketOnDrain(this: AttachedSocket): void {
     ws.emit('drain');
   }
 }
-
-export type { IncomingMessage };

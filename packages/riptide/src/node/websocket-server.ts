@@ -226,7 +226,6 @@ function emitClose(server: WebSocketServer): void {
 type AnyListener = (...args: any[]) => void;
 
 /** Typed event overloads (ws 8's event names and arguments). */
-// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: types only, the class implements them via EventEmitter
 export interface WebSocketServer {
   on(
     event: 'connection',
@@ -263,6 +262,7 @@ export interface WebSocketServer {
   removeListener(event: string | symbol, listener: AnyListener): this;
 }
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed overloads of EventEmitter methods
 export class WebSocketServer extends EventEmitter implements ServerLink {
   readonly options: Readonly<ServerOptions>;
   /** @internal */ _state = RUNNING;

@@ -178,7 +178,6 @@ export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
 type AnyListener = (...args: any[]) => void;
 
 /** Typed event overloads (ws 8's event names and arguments). */
-// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: types only, the class implements them via EventEmitter
 export interface WebSocket {
   on(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
   on(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
@@ -212,6 +211,7 @@ export interface WebSocket {
   removeListener(event: string | symbol, listener: AnyListener): this;
 }
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed overloads of EventEmitter methods
 export class WebSocket extends EventEmitter {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;

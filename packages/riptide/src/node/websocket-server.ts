@@ -217,6 +217,10 @@ function abortHandshake(
   }
 }
 
+function uncork(socket: Duplex): void {
+  socket.uncork();
+}
+
 function emitClose(server: WebSocketServer): void {
   server._state = CLOSED;
   server.emit('close');
@@ -574,6 +578,10 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       socket.destroy();
       return;
     }
+    // Corked until the 'connection' handlers have run and their sends were flushed (the
+    // outbox's nextTick is queued before ours): the 101 and a welcome message leave in one
+    // writev, one TCP segment.
+    socket.cork();
     socket.write(serializeResponse(lines));
     socket.removeListener('error', socketOnErrorBeforeUpgrade);
     ws._protocol = protocol ?? '';
@@ -584,7 +592,11 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       extension: accepted === null ? null : accepted.extension,
     });
     this._tracked?.add(ws);
-    cb(ws, req);
+    try {
+      cb(ws, req);
+    } finally {
+      process.nextTick(uncork, socket);
+    }
   }
 
   // --- handshake timeout: one timer per server ------------------------------------------------

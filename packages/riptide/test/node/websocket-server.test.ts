@@ -149,6 +149,41 @@ describe('RFC 6455 4.2.2 after the handshake', () => {
   });
 });
 
+describe('opening handshake write', () => {
+  it("the 101 response and the 'connection' handler's first message leave in one write", async () => {
+    const { wss, port } = await start();
+    const calls: string[][] = [];
+    wss.on('connection', (ws) => {
+      // What reaches the socket's write implementation from here on (the 101 is still corked).
+      const socket = ws._socket as unknown as {
+        _write: (c: Buffer, e: string, cb: () => void) => void;
+        _writev: (c: { chunk: Buffer }[], cb: () => void) => void;
+      };
+      const write = socket._write.bind(socket);
+      const writev = socket._writev.bind(socket);
+      socket._write = (c, e, cb) => {
+        calls.push([c.toString('latin1')]);
+        write(c, e, cb);
+      };
+      socket._writev = (chunks, cb) => {
+        calls.push(chunks.map((c) => c.chunk.toString('latin1')));
+        writev(chunks, cb);
+      };
+      ws.send('welcome');
+    });
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(upgradeHead(port));
+    let got = Buffer.alloc(0);
+    while (!got.includes('welcome')) got = Buffer.concat([got, (await once<[Buffer]>(socket, 'data'))[0]]);
+    expect(calls.length).toBe(1);
+    expect(calls[0].length).toBe(2);
+    expect(calls[0][0]).toMatch(/^HTTP\/1\.1 101 /);
+    expect(calls[0][1]).toBe('\x81\x07welcome');
+    socket.destroy();
+  });
+});
+
 describe('RFC 6455 4.2.2 subprotocols', () => {
   it("default: the client's first offer is selected", async () => {
     const { wss, url } = await start();

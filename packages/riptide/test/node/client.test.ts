@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import { delay, once, riptideServer, shutdown } from './helpers.js';
@@ -83,6 +86,22 @@ describe('RFC 6455 4.1 client handshake', () => {
     expect(req.headers.origin).toBe('https://app.example');
     expect(req.headers.authorization).toBe(`Basic ${Buffer.from('us@er:p:ss').toString('base64')}`);
     expect(ws.url).toBe(`ws://us%40er:p%3Ass@127.0.0.1:${port}/path?q=1`);
+    ws.terminate();
+  });
+
+  it('ws+unix: connects over a Unix domain socket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-unix-'));
+    const path = join(dir, 'ws.sock');
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (ws, req) => ws.send(`path ${req.url}`));
+    await new Promise<void>((r) => server.listen(path, r));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => shutdown(wss));
+    const ws = new WebSocket(`ws+unix://${path}:/chat?x=1`);
+    const [msg] = await once<[Buffer]>(ws, 'message');
+    expect(msg.toString()).toBe('path /chat?x=1');
     ws.terminate();
   });
 

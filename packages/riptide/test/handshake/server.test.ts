@@ -116,7 +116,7 @@ describe("RFC 6455 4.2.1 Reading the client's opening handshake", () => {
 
   describe('rejections, each with its code, status, message and headers', () => {
     // RFC 9110 15.5.6: a 405 "MUST generate an Allow header field"
-    it.each(['POST', 'HEAD', 'get', 'CONNECT'])('method %s: 405 with Allow: GET', (method) => {
+    it.each(['POST', 'HEAD', 'get', 'CONNECT', undefined])('method %s: 405 with Allow: GET', (method) => {
       expectRejected(request({}, { method }), 'WS_ERR_HANDSHAKE_METHOD', { Allow: 'GET' });
     });
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import { HANDSHAKE_ERROR_CODES, HANDSHAKE_ERRORS, handshakeError } from '../../src/handshake/errors.js';
@@ -116,7 +117,7 @@ describe("RFC 6455 4.2.1 Reading the client's opening handshake", () => {
 
   describe('rejections, each with its code, status, message and headers', () => {
     // RFC 9110 15.5.6: a 405 "MUST generate an Allow header field"
-    it.each(['POST', 'HEAD', 'get', 'CONNECT'])('method %s: 405 with Allow: GET', (method) => {
+    it.each(['POST', 'HEAD', 'get', 'CONNECT', undefined])('method %s: 405 with Allow: GET', (method) => {
       expectRejected(request({}, { method }), 'WS_ERR_HANDSHAKE_METHOD', { Allow: 'GET' });
     });
 
@@ -539,5 +540,39 @@ describe('Rejection responses', () => {
 
   it('refuses to render a client-side error (status 0)', () => {
     expect(() => buildErrorResponse(handshakeError('WS_ERR_HANDSHAKE_ACCEPT'))).toThrow(UsageError);
+  });
+});
+
+describe('Fuzz: arbitrary header values only produce documented results', () => {
+  it('never throws and fails only with server-side codes', () => {
+    const names = [
+      'host',
+      'upgrade',
+      'connection',
+      'sec-websocket-key',
+      'sec-websocket-version',
+      'sec-websocket-protocol',
+      'sec-websocket-extensions',
+      'origin',
+    ];
+    const value = fc.oneof(
+      fc.string({ maxLength: 30 }),
+      fc.constantFrom('websocket', 'Upgrade', RFC_KEY, '13', 'chat, chat', 'a; b="1"', 'https://example.com'),
+      fc.array(fc.string({ maxLength: 5 }), { maxLength: 2 }),
+    );
+    const headers = fc.record(Object.fromEntries(names.map((n) => [n, value])), { requiredKeys: [] });
+    fc.assert(
+      fc.property(headers, fc.constantFrom('GET', 'POST'), (h, method) => {
+        const r = validateUpgradeRequest(
+          { method, httpVersion: '1.1', headers: h as Record<string, string | string[]> },
+          { allowedOrigins: ['https://example.com'] },
+        );
+        if (!r.ok) {
+          expect(HANDSHAKE_ERRORS[r.error.code as keyof typeof HANDSHAKE_ERRORS][0]).toBe(r.error.status);
+          expect(r.error.status).toBeGreaterThanOrEqual(400);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

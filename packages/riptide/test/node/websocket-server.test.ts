@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
@@ -11,6 +12,7 @@ import {
   collectUntilClose,
   delay,
   once,
+  parseFrames,
   rawClient,
   riptideServer,
   shutdown,
@@ -429,6 +431,30 @@ describe('modes', () => {
 });
 
 describe('robustness: a server without error listeners', () => {
+  it('property: arbitrary bytes after the handshake only ever close that connection', async () => {
+    const { wss, port, url } = await start({ closeTimeout: 200 });
+    wss.on('connection', (ws) => ws.on('message', (d: Buffer) => ws.send(d)));
+    const good = new WebSocket(url);
+    await once(good, 'open');
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 300 }), async (bytes) => {
+        const { socket, rest } = await rawClient(port);
+        const done = collectUntilClose(socket, rest);
+        socket.write(bytes);
+        // Whatever the bytes, the peer gets at most a close frame before the socket ends.
+        const timer = setTimeout(() => socket.destroy(), 150);
+        const out = await done;
+        clearTimeout(timer);
+        for (const frame of parseFrames(out)) expect([0x1, 0x2, 0x8, 0x9, 0xa]).toContain(frame.opcode);
+      }),
+      { numRuns: 50, seed: 6455 },
+    );
+    good.send('alive');
+    const [msg] = await once<[Buffer]>(good, 'message');
+    expect(msg.toString()).toBe('alive');
+    good.terminate();
+  });
+
   it('survives garbage frames and broken handshakes and keeps serving others', async () => {
     const { wss, port, url } = await start();
     wss.on('connection', (ws) => ws.on('message', (d: Buffer) => ws.send(d)));

@@ -567,7 +567,7 @@ export class WebSocket extends EventEmitter {
     socket.setTimeout(0);
     socket.setNoDelay(true);
     // Bytes the peer sent right after its handshake head arrive again as the first 'data'.
-    if (head.length > 0) socket.unshift(head);
+    if (head !== undefined && head !== null && head.length > 0) socket.unshift(head);
     socket.on('data', socketOnData);
     socket.on('end', socketOnEnd);
     socket.on('close', socketOnClose);

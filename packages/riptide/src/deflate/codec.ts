@@ -119,6 +119,8 @@ export class PerMessageDeflate implements PerMessageExtension {
   private inflater: SyncZlib | null = null;
   /** Decompressed bytes of the current message so far. */
   private messageBytes = 0;
+  /** The current message has had compressed input (see the empty-payload case in decompress). */
+  private messageHasInput = false;
   /** The current message's DEFLATE stream ended (BFINAL): ignore the rest of the message. */
   private inflateEnded = false;
   private closed = false;
@@ -192,10 +194,13 @@ export class PerMessageDeflate implements PerMessageExtension {
     const out = new Output(remaining, this.options.inflate.chunkSize);
     let result: WriteResult = WriteResult.OK;
     if (!this.inflateEnded) {
+      if (data.length > 0) this.messageHasInput = true;
       result = ctx.write(data, out);
       // RFC 7692 7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the payload
-      // of the message" before decompressing.
-      if (fin && result === WriteResult.OK) result = ctx.write(TAIL, out);
+      // of the message" before decompressing. A message with an EMPTY payload (7.2.3.6 says to
+      // send 0x00, but some senders send nothing) is taken as empty: the tail alone would leave
+      // the inflater inside an unfinished stored block and corrupt the next message.
+      if (fin && result === WriteResult.OK && this.messageHasInput) result = ctx.write(TAIL, out);
       // RFC 7692 7.2.3.4: a sender may end the message with a BFINAL block; what follows it
       // (its padding byte and our tail) is not part of the stream.
       if (result === WriteResult.ENDED) this.inflateEnded = true;
@@ -211,6 +216,7 @@ export class PerMessageDeflate implements PerMessageExtension {
     this.messageBytes += out.total;
     if (fin) {
       this.messageBytes = 0;
+      this.messageHasInput = false;
       if (!this.inflateTakeover) {
         pool.release(ctx, this.options.concurrencyLimit);
         this.inflater = null;
@@ -228,6 +234,7 @@ export class PerMessageDeflate implements PerMessageExtension {
     const ctx = this.inflater;
     this.inflater = null;
     this.messageBytes = 0;
+    this.messageHasInput = false;
     this.inflateEnded = false;
     if (ctx === null) return;
     if (this.inflateTakeover) ctx.close();

@@ -194,6 +194,15 @@ describe('RFC 7692 7.2.3.6 Generating an empty fragment', () => {
     expect(inflated(client.decompress(hex('00'), true, 0))).toBe('');
   });
 
+  it('test_client_receives_empty_payload_with_rsv1: an empty message; the context stays usable', () => {
+    const { client } = pair();
+    expect(inflated(client.decompress(Buffer.alloc(0), true, 0))).toBe('');
+    expect(inflated(client.decompress(hex('f2 48 cd c9 c9 07 00'), true, 0))).toBe('Hello');
+    expect(inflated(client.decompress(Buffer.alloc(0), false, 0))).toBe('');
+    expect(inflated(client.decompress(Buffer.alloc(0), true, 0))).toBe('');
+    expect(inflated(client.decompress(hex('f2 00 11 00 00'), true, 0))).toBe('Hello');
+  });
+
   it('test_client_receives "He" + empty stored block + "llo" in three fragments', () => {
     const { client } = pair();
     const parts = ['f2 48 05 00', '00 00 ff ff', 'ca c9 c9 07 00'];

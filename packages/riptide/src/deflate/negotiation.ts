@@ -27,7 +27,8 @@
  * clients to on. In the object, booleans are tri-state: `undefined` accepts what the peer asks for,
  * `true` requests/imposes the parameter, `false` refuses it.
  */
-import { HandshakeError, UsageError } from '../core/errors.js';
+import { type HandshakeError, UsageError } from '../core/errors.js';
+import { handshakeError } from '../handshake/errors.js';
 
 /** One element of a parsed Sec-WebSocket-Extensions header (the handshake parser's shape). */
 export interface ExtensionOffer {
@@ -381,12 +382,8 @@ function acceptOffer(
   };
 }
 
-function responseError(message: string): HandshakeError {
-  return new HandshakeError(
-    'WS_ERR_INVALID_EXTENSION_RESPONSE',
-    0,
-    `Invalid Sec-WebSocket-Extensions response: ${message}`,
-  );
+function responseError(detail: string): HandshakeError {
+  return handshakeError('WS_ERR_HANDSHAKE_EXTENSION_RESPONSE', detail, 0);
 }
 
 /**

@@ -398,9 +398,9 @@ describe('RFC 7692 6 fragmented compressed messages, one byte at a time', () => 
     const c = new WebSocket(`ws://127.0.0.1:${port}`);
     const closed = once<[number]>(c, 'close');
     const [err] = await once<[Error & { code: string }]>(c, 'error');
-    expect(err.code).toBe('WS_ERR_INVALID_EXTENSION_RESPONSE');
+    expect(err.code).toBe('WS_ERR_HANDSHAKE_EXTENSION_RESPONSE');
     expect(err.message).toBe(
-      'Invalid Sec-WebSocket-Extensions response: server_max_window_bits must be an integer from 8 to 15 without leading zeros',
+      'Invalid handshake: invalid Sec-WebSocket-Extensions response (server_max_window_bits must be an integer from 8 to 15 without leading zeros)',
     );
     expect((await closed)[0]).toBe(1006);
   });

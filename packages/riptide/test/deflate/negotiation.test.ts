@@ -528,9 +528,9 @@ describe('RFC 7692 7.1 client: checking the response', () => {
       const result = acceptAsClient(parseExtensions(response), opts === null ? null : client(opts));
       expect(result).toBeInstanceOf(HandshakeError);
       const err = result as HandshakeError;
-      expect(err.code).toBe('WS_ERR_INVALID_EXTENSION_RESPONSE');
+      expect(err.code).toBe('WS_ERR_HANDSHAKE_EXTENSION_RESPONSE');
       expect(err.status).toBe(0);
-      expect(err.message).toBe(`Invalid Sec-WebSocket-Extensions response: ${message}`);
+      expect(err.message).toBe(`Invalid handshake: invalid Sec-WebSocket-Extensions response (${message})`);
     });
   }
 });

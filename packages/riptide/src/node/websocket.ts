@@ -234,7 +234,6 @@ export class WebSocket extends EventEmitter {
   /** @internal */ _closed = false;
   /** @internal */ _paused = false;
   /** @internal */ _needDrain = false;
-  /** @internal */ _fragmented = false;
   /** @internal */ _awaitingPong = false;
   /** @internal */ _binaryType: BinaryType = 'nodebuffer';
   /** @internal */ _closeTimer: NodeJS.Timeout | null = null;
@@ -398,7 +397,6 @@ export class WebSocket extends EventEmitter {
     // RFC 6455 5.4: the core sends the fragments after the first as continuation frames (the
     // opcode of later fragments is ignored, as in ws).
     proto.sendData(binary ? 2 : 1, payload, fin, compress);
-    this._fragmented = !fin;
     if (fin && this._held !== null) releaseHeld(this, proto);
     return this._queued(cb);
   }
@@ -641,10 +639,8 @@ function finishClose(ws: WebSocket): void {
   if (server !== null) server._clientClosed(ws);
   const proto = ws._proto;
   if (proto !== null) {
-    // The transport is gone. receiveEof() is a no-op after a clean closing handshake, so the
-    // extension (zlib contexts) is released here as well; its close() is idempotent.
+    // The transport is gone: receiveEof() also releases the extension (zlib contexts).
     proto.receiveEof();
-    proto.extension?.close();
   }
   // RFC 6455 7.1.5: the peer's close code (1005 if its frame had none), else 1006.
   const code = proto === null ? 1006 : proto.closeCode;

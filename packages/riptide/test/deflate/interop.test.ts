@@ -8,7 +8,9 @@ import * as net from 'node:net';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import WS from 'ws';
-import { type PerMessageDeflateOptions, WebSocket } from '../../src/index.js';
+import { clearZlibPool, pooledZlibContexts } from '../../src/deflate/codec.js';
+import { liveZlibContexts } from '../../src/deflate/zlib-sync.js';
+import { type PerMessageDeflateOptions, WebSocket, WebSocketServer } from '../../src/index.js';
 import { once, riptideServer, shutdown, wsServer } from '../node/helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -403,5 +405,89 @@ describe('RFC 7692 6 fragmented compressed messages, one byte at a time', () => 
       'Invalid handshake: invalid Sec-WebSocket-Extensions response (server_max_window_bits must be an integer from 8 to 15 without leading zeros)',
     );
     expect((await closed)[0]).toBe(1006);
+  });
+});
+
+describe('perMessageDeflate at the API boundary', () => {
+  it('bad values throw UsageError from the constructors, naming the key', () => {
+    const cases: Array<[unknown, string]> = [
+      [
+        { serverMaxWindowBits: 7 },
+        'Invalid perMessageDeflate option "serverMaxWindowBits": must be a boolean or an integer from 8 to 15',
+      ],
+      [{ threshold: -5 }, 'Invalid perMessageDeflate option "threshold": must be an integer >= 0'],
+      [
+        { zlibDeflateOptions: { flush: 2 } },
+        'Invalid perMessageDeflate option "zlibDeflateOptions.flush": unknown key (allowed: level, memLevel, strategy, chunkSize)',
+      ],
+    ];
+    for (const [perMessageDeflate, message] of cases) {
+      expect(() => new WebSocketServer({ noServer: true, perMessageDeflate } as never)).toThrow(
+        expect.objectContaining({ name: 'UsageError', code: 'WS_ERR_INVALID_OPTION', message }),
+      );
+      expect(() => new WebSocket('ws://127.0.0.1:1', { perMessageDeflate } as never)).toThrow(
+        expect.objectContaining({ name: 'UsageError', code: 'WS_ERR_INVALID_OPTION', message }),
+      );
+    }
+  });
+});
+
+describe('zlib contexts are released with their connections', () => {
+  it('test_no_zlib_context_leaks_after_clean_close_terminate_and_peer_drop', async () => {
+    clearZlibPool();
+    const before = liveZlibContexts();
+    const { wss, url } = await riptideServer({ perMessageDeflate: { threshold: 0 } });
+    cleanups.push(() => shutdown(wss));
+    const serverClosed: Promise<unknown>[] = [];
+    wss.on('connection', (s) => {
+      serverClosed.push(once(s, 'close'));
+      echo(s as unknown as AnySocket);
+    });
+    const clients: Array<WebSocket | WS> = [];
+    for (let i = 0; i < 12; i++) {
+      const c = i % 2 === 0 ? new WebSocket(url) : new WS(url, { perMessageDeflate: true });
+      await once(c as never, 'open');
+      c.send('hello there, compress me '.repeat(200)); // above every default threshold
+      await once(c as never, 'message');
+      clients.push(c);
+    }
+    // Riptide clients: 2 contexts each (context takeover both ways), and the server side too.
+    expect(liveZlibContexts() - before).toBe(6 * 2 + 12 * 2);
+    for (let i = 0; i < clients.length; i++) {
+      const c = clients[i];
+      if (i % 3 === 0) c.close();
+      else if (i % 3 === 1) c.terminate();
+      else (c as unknown as { _socket: net.Socket })._socket.destroy();
+    }
+    await Promise.all(serverClosed);
+    await Promise.all(clients.map((c) => (c.readyState === 3 ? null : once(c as never, 'close'))));
+    expect(liveZlibContexts() - pooledZlibContexts()).toBe(before);
+  });
+});
+
+describe('threshold on the wire', () => {
+  it('test_server_sends_below_threshold_uncompressed: RSV1 clear under 1024 bytes, set at 1024', async () => {
+    const { wss, port } = await riptideServer({ perMessageDeflate: true });
+    cleanups.push(() => shutdown(wss));
+    wss.on('connection', (s) => {
+      s.send('a'.repeat(100));
+      s.send('b'.repeat(1024));
+    });
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => {
+      socket.destroy();
+    });
+    await once(socket, 'connect');
+    socket.write(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n` +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n',
+    );
+    const [, rest] = await readHead(socket);
+    const [small, after] = await readFrame(socket, rest);
+    expect(small[0]).toBe(0x81);
+    expect(small.length).toBe(2 + 100);
+    const [big] = await readFrame(socket, after);
+    expect(big[0]).toBe(0xc1);
+    expect(big.length).toBeLessThan(30);
   });
 });

@@ -176,7 +176,8 @@ export class PerMessageDeflate implements PerMessageExtension {
     }
     // RFC 7692 7.2.3.6: zlib emits nothing for an empty message when nothing is pending; the
     // payload is then one empty stored block.
-    if (out.total === 0) return EMPTY_BLOCK;
+    // A fresh copy: the caller owns the returned buffer (it may mask it in place).
+    if (out.total === 0) return Buffer.from(EMPTY_BLOCK);
     // RFC 7692 7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the tail end."
     return out.endsWith(TAIL) ? out.join(TAIL.length) : out.join();
   }

@@ -80,8 +80,8 @@ export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
 export class Protocol implements FrameHandler {
   state: StateValue;
-  /** Frames queued since the last takeOutput(), in order. */
-  output: Buffer[] = [];
+  /** Frames queued since the last takeOutput(), in order (null: none; allocated on demand). */
+  output: Buffer[] | null = null;
   outputBytes = 0;
   /** The transport should be ended once `output` is flushed. */
   endTransport = false;
@@ -94,7 +94,12 @@ export class Protocol implements FrameHandler {
   readonly role: 'client' | 'server';
   readonly extension: PerMessageExtension | null;
   private readonly sink: ProtocolSink;
-  private readonly receiver: Receiver;
+  /** The parser, created on the first input: an idle connection carries none. */
+  private parser: Receiver | null = null;
+  /** Input was discarded before any arrived (the parser, once made, starts discarding). */
+  private discardedEarly = false;
+  private readonly maxPayload: number;
+  private readonly skipUtf8: boolean;
   private readonly random: RandomFill | null;
   private readonly autoPong: boolean;
   /** Inside a fragmented outgoing message: the next data frame is a continuation. */
@@ -123,12 +128,33 @@ export class Protocol implements FrameHandler {
     this.autoPong = options.autoPong ?? true;
     this.extension = options.extension ?? null;
     this.state = options.connecting ? State.CONNECTING : State.OPEN;
-    this.receiver = new Receiver(this, {
-      expectMasked: role === 'server',
-      maxPayload,
-      skipUtf8Validation: options.skipUtf8Validation ?? false,
-      extension: this.extension,
-    });
+    this.maxPayload = maxPayload;
+    this.skipUtf8 = options.skipUtf8Validation ?? false;
+  }
+
+  private get receiver(): Receiver {
+    let parser = this.parser;
+    if (parser === null) {
+      parser = new Receiver(this, {
+        expectMasked: this.role === 'server',
+        maxPayload: this.maxPayload,
+        skipUtf8Validation: this.skipUtf8,
+        extension: this.extension,
+      });
+      if (this.discardedEarly) parser.discard();
+      this.parser = parser;
+    }
+    return parser;
+  }
+
+  /** Ignore all further input (after a close frame, a violation or EOF). */
+  private discardInput(): void {
+    if (this.parser !== null) this.parser.discard();
+    else this.discardedEarly = true;
+  }
+
+  private get discarding(): boolean {
+    return this.parser === null ? this.discardedEarly : this.parser.discarding;
   }
 
   // ---------------------------------------------------------------- input
@@ -148,7 +174,7 @@ export class Protocol implements FrameHandler {
   receiveEof(): void {
     if (this.transportEnded) return;
     this.transportEnded = true;
-    this.receiver.discard();
+    this.discardInput();
     this.state = State.CLOSED;
     this.extension?.close();
   }
@@ -158,11 +184,11 @@ export class Protocol implements FrameHandler {
   }
 
   resume(): void {
-    this.receiver.resume();
+    if (this.parser !== null) this.parser.resume();
   }
 
   get isPaused(): boolean {
-    return this.receiver.isPaused;
+    return this.parser !== null && this.parser.isPaused;
   }
 
   /** A fragmented message is being sent (fin: false so far): whole frames must wait. */
@@ -198,21 +224,21 @@ export class Protocol implements FrameHandler {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       const compressed = this.extension.compress(buf, opcode === Opcode.BINARY);
       if (compressed !== null) {
-        this.outputBytes += pushFrame(this.output, op, true, true, compressed, this.random);
+        this.outputBytes += pushFrame(this.out(), op, true, true, compressed, this.random);
         return;
       }
       data = buf;
     }
     this.outputBytes +=
       typeof data === 'string'
-        ? pushStringFrame(this.output, op, fin, data, this.random)
-        : pushFrame(this.output, op, fin, false, data, this.random);
+        ? pushStringFrame(this.out(), op, fin, data, this.random)
+        : pushFrame(this.out(), op, fin, false, data, this.random);
   }
 
   /** Queue pre-framed bytes (pub/sub: one frame built for many connections). Server role only. */
   sendFramed(frame: Buffer): void {
     if (this.state !== State.OPEN || this.closeSent || this.fragmenting) this.misuse('sendFramed()');
-    this.output.push(frame);
+    this.out().push(frame);
     this.outputBytes += frame.length;
   }
 
@@ -234,7 +260,7 @@ export class Protocol implements FrameHandler {
         `A control frame payload must be at most 125 bytes, got ${data.length}`,
       );
     }
-    this.outputBytes += pushFrame(this.output, opcode, true, false, data, this.random);
+    this.outputBytes += pushFrame(this.out(), opcode, true, false, data, this.random);
   }
 
   /**
@@ -250,8 +276,8 @@ export class Protocol implements FrameHandler {
 
   /** Fail the connection (RFC 6455 7.1.7) because of the peer; one transition for every cause. */
   fail(error: ProtocolError): void {
-    if (this.receiver.discarding && this.state === State.CLOSED) return;
-    this.receiver.discard();
+    if (this.discarding && this.state === State.CLOSED) return;
+    this.discardInput();
     const code = error.closeCode;
     if (!this.closeSent && this.state !== State.CLOSED && code !== CloseCode.ABNORMAL) {
       // 1011 says nothing about our internals to the peer; other codes name the peer's fault.
@@ -268,10 +294,18 @@ export class Protocol implements FrameHandler {
 
   /** The queued frames, in order, and reset; null when nothing is queued. */
   takeOutput(): Buffer[] | null {
-    if (this.output.length === 0) return null;
     const out = this.output;
-    this.output = [];
+    this.output = null;
     this.outputBytes = 0;
+    return out;
+  }
+
+  private out(): Buffer[] {
+    let out = this.output;
+    if (out === null) {
+      out = [];
+      this.output = out;
+    }
     return out;
   }
 
@@ -285,7 +319,7 @@ export class Protocol implements FrameHandler {
     // RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
     // response, unless it already received a Close frame." (Once we sent ours, no more frames.)
     if (this.autoPong && !this.closeSent) {
-      this.outputBytes += pushFrame(this.output, Opcode.PONG, true, false, payload, this.random);
+      this.outputBytes += pushFrame(this.out(), Opcode.PONG, true, false, payload, this.random);
     }
     this.sink.onPing(payload);
   }
@@ -300,7 +334,7 @@ export class Protocol implements FrameHandler {
       this.fail(parsed);
       return;
     }
-    this.receiver.discard();
+    this.discardInput();
     this.closeReceived = true;
     this.closeCode = parsed.code;
     this.closeReason = parsed.reason;
@@ -323,7 +357,7 @@ export class Protocol implements FrameHandler {
   // ---------------------------------------------------------------- internals
 
   private queueClose(payload: Buffer): void {
-    this.outputBytes += pushFrame(this.output, Opcode.CLOSE, true, false, payload, this.random);
+    this.outputBytes += pushFrame(this.out(), Opcode.CLOSE, true, false, payload, this.random);
     this.closeSent = true;
     if (this.closeReceived) {
       this.state = State.CLOSED;

@@ -33,8 +33,12 @@ export interface OutboxHost {
   _cbs: Array<(err?: Error) => void> | null;
   /** socket.end() was called. */
   _ended: boolean;
+  /** send() returned false: a 'drain' event is owed. */
+  _needDrain: boolean;
   /** Called after a flush that sent a close frame or ended the transport (arms the close timer). */
   _onCloseFlushed(): void;
+  /** Called after a flush when a drain is owed but the socket took everything at once. */
+  _onDrainedWithoutWait(): void;
 }
 
 /** Below this total, frames are copied into one buffer: one write, no writev. */
@@ -90,6 +94,7 @@ export function flush(ws: OutboxHost): void {
     // Nothing to write (e.g. the core dropped it): still answer the callbacks, asynchronously.
     process.nextTick(callAll, cbs, socket.destroyed ? notWritable() : undefined);
   }
+  if (ws._needDrain && !socket.writableNeedDrain) ws._onDrainedWithoutWait();
   if (proto.endTransport && !ws._ended) {
     ws._ended = true;
     // RFC 6455 7.1.1: the underlying TCP connection is closed once the close frames are

@@ -4,7 +4,7 @@
  *
  * Theory of operation:
  *
- *   socket 'data' ──► proto.receive(chunk) ──► Sink ──► 'message' / 'ping' / 'pong' / 'error'
+ *   socket 'data' ──► proto.receive(chunk) ──► ws.onMessage/... ──► 'message' / 'ping' / 'pong' / 'error'
  *                          │ (answers, close frames queued by the core)
  *                          ▼
  *                     outbox.flush(ws)  ──► ONE socket write, socket.end() if endTransport
@@ -16,9 +16,8 @@
  *   socket 'close' ──► readyState CLOSED, 'close'(code, reason)
  *
  * Hot-path rules: socket listeners are shared module functions that find the WebSocket via
- * `socket[kWebSocket]`; the core calls a per-connection Sink (one small object) whose methods
- * live on its prototype; no closures, promises or timers per message. An idle connection
- * holds no timer: the close timer exists only while closing, the heartbeat is server-wide.
+ * `socket[kWebSocket]`; the WebSocket is itself the core's sink (methods on its
+ * prototype); no closures, promises or timers per message. An idle connection holds no timer: the close timer exists only while closing, the heartbeat is server-wide.
  *
  * Readiness (readyState) lives here rather than in the core because it also covers the
  * client's opening handshake and the TCP teardown, which the core does not see:
@@ -100,50 +99,6 @@ const EMPTY = Buffer.alloc(0);
 /** The socket whose 'data' handler is running: its sends are flushed when the handler returns. */
 let receiving: WebSocket | null = null;
 
-/**
- * The core's callbacks for one connection. A separate object so the protocol's method names
- * never collide with user-visible properties of the WebSocket (ws.onmessage vs onMessage).
- */
-class Sink implements ProtocolSink {
-  readonly ws: WebSocket;
-  constructor(ws: WebSocket) {
-    this.ws = ws;
-  }
-
-  onMessage(data: Buffer, isBinary: boolean): void {
-    const ws = this.ws;
-    // ws compatibility: text arrives as a Buffer too (isBinary tells them apart); binaryType
-    // applies to binary messages only.
-    if (isBinary && ws._binaryType !== 'nodebuffer') {
-      ws.emit('message', convertBinary(data, ws._binaryType), true);
-    } else {
-      ws.emit('message', data, isBinary);
-    }
-  }
-
-  onPing(data: Buffer): void {
-    this.ws.emit('ping', data);
-  }
-
-  onPong(data: Buffer): void {
-    const ws = this.ws;
-    ws._awaitingPong = false;
-    ws.emit('pong', data);
-  }
-
-  onClose(_code: number, _reason: string): void {
-    // The core queued our answering close frame (RFC 6455 5.5.1); 'close' is emitted once the
-    // TCP connection is gone.
-    this.ws._startClosing();
-  }
-
-  onError(err: ProtocolError): void {
-    const ws = this.ws;
-    ws._startClosing();
-    ws._reportError(err);
-  }
-}
-
 function convertBinary(data: Buffer, type: BinaryType): unknown {
   switch (type) {
     case 'arraybuffer':
@@ -212,7 +167,7 @@ export interface WebSocket {
 }
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed overloads of EventEmitter methods
-export class WebSocket extends EventEmitter {
+export class WebSocket extends EventEmitter implements ProtocolSink {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -443,7 +398,11 @@ export class WebSocket extends EventEmitter {
     if (receiving !== this) schedule(this);
     const socket = this._socket!;
     if (socket.writableLength + pendingBytes(this) < socket.writableHighWaterMark) return true;
-    this._needDrain = true;
+    if (!this._needDrain) {
+      // The 'drain' listener exists only while someone waits for it (idle sockets carry none).
+      this._needDrain = true;
+      socket.on('drain', socketOnDrain);
+    }
     return false;
   }
 
@@ -547,6 +506,45 @@ export class WebSocket extends EventEmitter {
     return this._server;
   }
 
+  // --- the core's callbacks (ProtocolSink) -------------------------------------------------
+  // The WebSocket is its own sink: one object less per connection (idle memory is a goal).
+  // Distinct from the browser-style onmessage/onclose attributes (lower case).
+
+  /** @internal */
+  onMessage(data: Buffer, isBinary: boolean): void {
+    // ws compatibility: text arrives as a Buffer too (isBinary tells them apart); binaryType
+    // applies to binary messages only.
+    if (isBinary && this._binaryType !== 'nodebuffer') {
+      this.emit('message', convertBinary(data, this._binaryType), true);
+    } else {
+      this.emit('message', data, isBinary);
+    }
+  }
+
+  /** @internal */
+  onPing(data: Buffer): void {
+    this.emit('ping', data);
+  }
+
+  /** @internal */
+  onPong(data: Buffer): void {
+    this._awaitingPong = false;
+    this.emit('pong', data);
+  }
+
+  /** @internal */
+  onClose(_code: number, _reason: string): void {
+    // The core queued our answering close frame (RFC 6455 5.5.1); 'close' is emitted once the
+    // TCP connection is gone.
+    this._startClosing();
+  }
+
+  /** @internal */
+  onError(err: ProtocolError): void {
+    this._startClosing();
+    this._reportError(err);
+  }
+
   // --- internals used by the server, the client and the outbox ------------------------------
 
   /** @internal Attach an upgraded socket and start the protocol. */
@@ -554,7 +552,7 @@ export class WebSocket extends EventEmitter {
     (socket as Socket & { [kWebSocket]?: WebSocket })[kWebSocket] = this;
     this._socket = socket;
     this._closeTimeout = settings.closeTimeout;
-    this._proto = new Protocol(new Sink(this), {
+    this._proto = new Protocol(this, {
       role: settings.role,
       maxPayload: settings.maxPayload,
       randomFill: settings.randomFill ?? randomFill,
@@ -570,7 +568,6 @@ export class WebSocket extends EventEmitter {
     socket.on('end', socketOnEnd);
     socket.on('close', socketOnClose);
     socket.on('error', socketOnError);
-    socket.on('drain', socketOnDrain);
     // A socket closed before we attached (rare) never emits 'close' again.
     if (socket.destroyed) process.nextTick(finishClose, this);
   }
@@ -585,6 +582,11 @@ export class WebSocket extends EventEmitter {
   /** @internal Report a peer violation or a timeout: only to 'error' listeners, never thrown. */
   _reportError(err: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /** @internal Called by the outbox: the data queued past the high-water mark is written. */
+  _onDrainedWithoutWait(): void {
+    process.nextTick(drainedWithoutWait, this);
   }
 
   /** @internal Called by the outbox after a flush once a close frame went out. */
@@ -717,8 +719,21 @@ function socketOnError(this: AttachedSocket): void {
 
 function socketOnDrain(this: AttachedSocket): void {
   const ws = this[kWebSocket];
+  this.removeListener('drain', socketOnDrain);
   if (ws._needDrain) {
     ws._needDrain = false;
     ws.emit('drain');
   }
+}
+
+/**
+ * The outbox wrote everything a send() had queued past the high-water mark and the socket took
+ * it without asking for a drain: there will be no socket 'drain', so emit ours here.
+ */
+function drainedWithoutWait(ws: WebSocket): void {
+  const socket = ws._socket;
+  if (!ws._needDrain || socket === null || socket.writableNeedDrain) return;
+  socket.removeListener('drain', socketOnDrain);
+  ws._needDrain = false;
+  ws.emit('drain');
 }

@@ -50,7 +50,6 @@ export function listen(
   const port = portFlag(spec, stringFlag(flags.port), true)!;
   const host = stringFlag(flags.host) ?? '127.0.0.1';
   const http = createServer(handler);
-  const wss = new WebSocketServer({ server: http, perMessageDeflate: flags.deflate === true });
   return new Promise((resolve, reject) => {
     http.once('error', (err: NodeJS.ErrnoException) => {
       const why =
@@ -58,6 +57,8 @@ export function listen(
       reject(new Error(`cannot listen on ${host}:${port}: ${why || err.message}`));
     });
     http.listen(port, host, () => {
+      // Attached only once listening, so a listen error is reported once, by us, not re-emitted.
+      const wss = new WebSocketServer({ server: http, perMessageDeflate: flags.deflate === true });
       const address = http.address() as AddressInfo;
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       resolve({ http, wss, url: `ws://${shownHost}:${address.port}` });

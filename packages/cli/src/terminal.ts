@@ -61,8 +61,12 @@ export class Terminal {
     this.rl.prompt();
   }
 
+  /** Stop showing the prompt, and erase the one on screen. */
   stopPrompt(): void {
+    if (!this.prompting) return;
     this.prompting = false;
+    readline.clearLine(this.promptStream, 0);
+    readline.cursorTo(this.promptStream, 0);
   }
 
   /** A line of data on stdout. */

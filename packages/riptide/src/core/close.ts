@@ -1,0 +1,66 @@
+/**
+ * Close frames: status codes and payloads (RFC 6455 5.5.1, 7.4).
+ *
+ *   payload = [ 2-byte status code, big-endian ] [ UTF-8 reason ]     (or empty)
+ *
+ * A payload of exactly one byte is invalid; the reason MUST be valid UTF-8; a control frame
+ * payload is at most 125 bytes, so the reason is at most 123.
+ */
+import { type ProtocolError, peerError, UsageError } from './errors.js';
+import { isValidUtf8 } from './utf8.js';
+
+export const MAX_REASON_BYTES = 123;
+
+/**
+ * May this code appear in a close frame on the wire? (RFC 6455 7.4.1, 7.4.2, and the IANA
+ * registry: 1012-1014 were registered after the RFC.) 1004 is reserved, 1005/1006/1015 are
+ * "MUST NOT be set as a status code in a Close control frame by an endpoint"; 1016-2999 are
+ * reserved for future revisions; 3000-4999 are for libraries and applications.
+ */
+export function isValidCloseCode(code: number): boolean {
+  return (
+    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+    (code >= 3000 && code <= 4999)
+  );
+}
+
+/** Encode a close payload for sending. Caller misuse (bad code, long reason) throws. */
+export function encodeClosePayload(code?: number, reason?: string): Buffer {
+  if (code === undefined) {
+    if (reason) throw new UsageError('WS_ERR_CLOSE_REASON_WITHOUT_CODE', 'A close reason needs a close code');
+    return Buffer.alloc(0);
+  }
+  if (!Number.isInteger(code) || !isValidCloseCode(code)) {
+    throw new UsageError('WS_ERR_INVALID_CLOSE_CODE', `Invalid close code: ${code}`);
+  }
+  const reasonBytes = reason ? Buffer.byteLength(reason) : 0;
+  if (reasonBytes > MAX_REASON_BYTES) {
+    throw new UsageError(
+      'WS_ERR_CLOSE_REASON_TOO_LONG',
+      `A close reason must be at most ${MAX_REASON_BYTES} bytes, got ${reasonBytes}`,
+    );
+  }
+  const buf = Buffer.allocUnsafe(2 + reasonBytes);
+  buf.writeUInt16BE(code, 0);
+  if (reasonBytes) buf.write(reason as string, 2);
+  return buf;
+}
+
+export interface ClosePayload {
+  /** 1005 when the frame had no status code. */
+  code: number;
+  reason: string;
+}
+
+/** Decode a received close payload; a peer's invalid payload is a ProtocolError value. */
+export function parseClosePayload(payload: Buffer): ClosePayload | ProtocolError {
+  if (payload.length === 0) return { code: 1005, reason: '' };
+  // RFC 6455 5.5.1: "If there is a body, the first two bytes of the body MUST be a 2-byte
+  // unsigned integer ... representing a status code"
+  if (payload.length === 1) return peerError('WS_ERR_INVALID_CLOSE_PAYLOAD');
+  const code = payload.readUInt16BE(0);
+  if (!isValidCloseCode(code)) return peerError('WS_ERR_INVALID_CLOSE_CODE', String(code));
+  const reasonBytes = payload.subarray(2);
+  if (!isValidUtf8(reasonBytes)) return peerError('WS_ERR_INVALID_CLOSE_UTF8');
+  return { code, reason: reasonBytes.toString('utf8') };
+}

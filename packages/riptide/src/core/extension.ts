@@ -1,0 +1,14 @@
+import type { ProtocolError } from './errors.js';
+
+/** A negotiated per-message extension for ONE connection (RFC 6455 9, RFC 7692). Synchronous. */
+export interface PerMessageExtension {
+  /** Decompress one frame's payload of a message whose first frame had RSV1. `fin` marks the last
+   *  frame (then the 00 00 ff ff tail is appended and, without context takeover, the context reset).
+   *  Must stop inflating as soon as this MESSAGE's total output would exceed `limit` bytes (0 = no
+   *  limit) and return ProtocolError('WS_ERR_MESSAGE_TOO_BIG'); corrupt data -> ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA'). */
+  decompress(data: Buffer, fin: boolean, limit: number): Buffer | ProtocolError;
+  /** Compress a whole message; null = send it uncompressed (e.g. below threshold). Tail removed. */
+  compress(data: Buffer, isBinary: boolean): Buffer | null;
+  /** Release zlib resources (connection closed). */
+  close(): void;
+}

@@ -1,0 +1,341 @@
+/**
+ * The WebSocket connection state machine: the one place that decides states and transitions.
+ *
+ * Bytes in (`receive`, `receiveEof`), events out (a ProtocolSink, called synchronously);
+ * actions in (`sendText`, `close`, ...), bytes out (`output` / `takeOutput()`). No sockets, no
+ * timers, no randomness of its own: the Node layer owns those and drains this object.
+ *
+ * States (RFC 6455 4.1, 7; readyState values of the WebSocket API):
+ *
+ *   CONNECTING(0) --open()--> OPEN(1) --close() or peer's close frame or violation--> CLOSING(2)
+ *                                                                                        |
+ *   CLOSED(3) <--both close frames exchanged, or the transport ended (receiveEof)--------'
+ *
+ * The closing handshake (RFC 6455 5.5.1, 7.1):
+ *
+ *     we close first                          the peer closes first
+ *     --------------                          ---------------------
+ *     close(code) -> [close frame out]        [close frame in] -> onClose(code, reason)
+ *     state CLOSING                           [our close frame out, echoing the code]
+ *     ... data still delivered ...            state CLOSED, endTransport
+ *     [close frame in] -> onClose(...)
+ *     state CLOSED, endTransport
+ *
+ * After a close frame has been received, input is discarded (the receiver's DISCARD phase).
+ * "Fail the WebSocket Connection" (RFC 6455 7.1.7) is ONE transition, `fail(error)`: queue a
+ * close frame with the error's close code (unless it is 1006), discard input, set endTransport,
+ * report onError. The close code of the 'close' event is the peer's (1005 if its frame had none),
+ * or 1006 when no close frame was received (RFC 6455 7.1.5).
+ *
+ * `endTransport` tells the Node layer to end the TCP connection once the output is flushed.
+ * RFC 6455 7.1.1 wants the server to close the TCP connection first; the client half-closes
+ * after the handshake too, and the Node layer destroys it if the server has not closed in time.
+ */
+import { encodeClosePayload, parseClosePayload } from './close.js';
+import { CloseCode, ProtocolError, UsageError } from './errors.js';
+import type { PerMessageExtension } from './extension.js';
+import { Opcode } from './frame.js';
+import { type FrameHandler, Receiver } from './receiver.js';
+import { pushFrame, pushStringFrame, type RandomFill } from './sender.js';
+
+export const State = {
+  CONNECTING: 0,
+  OPEN: 1,
+  CLOSING: 2,
+  CLOSED: 3,
+} as const;
+
+export type StateValue = (typeof State)[keyof typeof State];
+
+const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
+
+/** Events out of the core. Called synchronously from `receive`, in order. */
+export interface ProtocolSink {
+  /** A whole message; text is already UTF-8 validated (unless skipUtf8Validation). */
+  onMessage(data: Buffer, isBinary: boolean): void;
+  /** A ping; its pong is already queued when autoPong is on. */
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /** The peer's close frame; our answer (if needed) is already queued. */
+  onClose(code: number, reason: string): void;
+  /** The peer broke the protocol; the close frame is queued, endTransport is set. */
+  onError(error: ProtocolError): void;
+}
+
+export interface ProtocolOptions {
+  role: 'client' | 'server';
+  /** Maximum message size in bytes, after decompression. 0 = no limit. Default 100 MiB. */
+  maxPayload?: number;
+  /** Randomness for masking keys; required for the client role. */
+  randomFill?: RandomFill | null;
+  extension?: PerMessageExtension | null;
+  skipUtf8Validation?: boolean;
+  /** RFC 6455 5.5.2: answer pings automatically (default true). */
+  autoPong?: boolean;
+  /** Start in CONNECTING (then call open()); default: start OPEN. */
+  connecting?: boolean;
+}
+
+export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
+
+export class Protocol implements FrameHandler {
+  state: StateValue;
+  /** Frames queued since the last takeOutput(), in order. */
+  output: Buffer[] = [];
+  outputBytes = 0;
+  /** The transport should be ended once `output` is flushed. */
+  endTransport = false;
+  closeSent = false;
+  closeReceived = false;
+  /** What the 'close' event reports: the peer's code, 1005 if none in its frame, else 1006. */
+  closeCode: number = CloseCode.ABNORMAL;
+  closeReason = '';
+
+  readonly role: 'client' | 'server';
+  readonly extension: PerMessageExtension | null;
+  private readonly sink: ProtocolSink;
+  private readonly receiver: Receiver;
+  private readonly random: RandomFill | null;
+  private readonly autoPong: boolean;
+  /** Inside a fragmented outgoing message: the next data frame is a continuation. */
+  private sendingFragments = false;
+
+  constructor(sink: ProtocolSink, options: ProtocolOptions) {
+    const role = options.role;
+    if (role !== 'client' && role !== 'server') {
+      throw new UsageError('WS_ERR_INVALID_OPTION', `role must be 'client' or 'server', got ${String(role)}`);
+    }
+    const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    if (!Number.isSafeInteger(maxPayload) || maxPayload < 0) {
+      throw new UsageError(
+        'WS_ERR_INVALID_OPTION',
+        `maxPayload must be a non-negative integer, got ${maxPayload}`,
+      );
+    }
+    const random = options.randomFill ?? null;
+    if (role === 'client' && random === null) {
+      throw new UsageError('WS_ERR_INVALID_OPTION', 'the client role needs randomFill for masking keys');
+    }
+    this.role = role;
+    this.sink = sink;
+    this.random = role === 'client' ? random : null;
+    this.autoPong = options.autoPong ?? true;
+    this.extension = options.extension ?? null;
+    this.state = options.connecting ? State.CONNECTING : State.OPEN;
+    this.receiver = new Receiver(this, {
+      expectMasked: role === 'server',
+      maxPayload,
+      skipUtf8Validation: options.skipUtf8Validation ?? false,
+      extension: this.extension,
+    });
+  }
+
+  // ---------------------------------------------------------------- input
+
+  /** Parse bytes from the peer; sink methods are called synchronously, in order. */
+  receive(chunk: Buffer): void {
+    if (this.state === State.CONNECTING) {
+      throw new UsageError('WS_ERR_NOT_OPEN', 'receive() before open()');
+    }
+    this.receiver.receive(chunk);
+  }
+
+  /** The transport has ended: no more bytes will come, none can be sent. */
+  receiveEof(): void {
+    if (this.state === State.CLOSED && this.receiver.discarding) return;
+    this.receiver.discard();
+    this.state = State.CLOSED;
+    this.extension?.close();
+  }
+
+  pause(): void {
+    this.receiver.pause();
+  }
+
+  resume(): void {
+    this.receiver.resume();
+  }
+
+  get isPaused(): boolean {
+    return this.receiver.isPaused;
+  }
+
+  // ---------------------------------------------------------------- actions
+
+  open(): void {
+    if (this.state !== State.CONNECTING) this.misuse('open()');
+    this.state = State.OPEN;
+  }
+
+  /** Send a text message, or a fragment of one (fin = false; continue with more sends). */
+  sendText(data: Buffer | string, fin = true): void {
+    this.sendData(Opcode.TEXT, data, fin, false);
+  }
+
+  sendBinary(data: Buffer, fin = true): void {
+    this.sendData(Opcode.BINARY, data, fin, false);
+  }
+
+  /**
+   * Send a message. `compress`: run it through the extension (whole messages only; a fragmented
+   * message goes uncompressed, which RFC 7692 allows).
+   */
+  sendData(opcode: 1 | 2, data: Buffer | string, fin: boolean, compress: boolean): void {
+    if (this.state !== State.OPEN || this.closeSent) this.misuse('send()');
+    const op = this.sendingFragments ? Opcode.CONTINUATION : opcode;
+    this.sendingFragments = !fin;
+    if (compress && fin && op !== Opcode.CONTINUATION && this.extension !== null) {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      const compressed = this.extension.compress(buf, opcode === Opcode.BINARY);
+      if (compressed !== null) {
+        this.outputBytes += pushFrame(this.output, op, true, true, compressed, this.random);
+        return;
+      }
+      data = buf;
+    }
+    this.outputBytes +=
+      typeof data === 'string'
+        ? pushStringFrame(this.output, op, fin, data, this.random)
+        : pushFrame(this.output, op, fin, false, data, this.random);
+  }
+
+  /** Queue pre-framed bytes (pub/sub: one frame built for many connections). Server role only. */
+  sendFramed(frame: Buffer): void {
+    if (this.state !== State.OPEN || this.closeSent || this.sendingFragments) this.misuse('sendFramed()');
+    this.output.push(frame);
+    this.outputBytes += frame.length;
+  }
+
+  sendPing(data: Buffer = EMPTY): void {
+    this.sendControl(Opcode.PING, data);
+  }
+
+  sendPong(data: Buffer = EMPTY): void {
+    this.sendControl(Opcode.PONG, data);
+  }
+
+  private sendControl(opcode: number, data: Buffer): void {
+    if (this.state === State.CONNECTING || this.closeSent)
+      this.misuse(opcode === Opcode.PING ? 'ping()' : 'pong()');
+    // RFC 6455 5.5: "All control frames MUST have a payload length of 125 bytes or less"
+    if (data.length > 125) {
+      throw new UsageError(
+        'WS_ERR_CONTROL_TOO_LONG',
+        `A control frame payload must be at most 125 bytes, got ${data.length}`,
+      );
+    }
+    this.outputBytes += pushFrame(this.output, opcode, true, false, data, this.random);
+  }
+
+  /**
+   * Start the closing handshake, or answer the peer's close frame. A second call is a no-op.
+   * An invalid code or a reason above 123 bytes throws (caller misuse).
+   */
+  close(code?: number, reason?: string): void {
+    if (this.state === State.CONNECTING) this.misuse('close()');
+    if (this.closeSent) return;
+    const payload = encodeClosePayload(code, reason);
+    this.queueClose(payload);
+  }
+
+  /** Fail the connection (RFC 6455 7.1.7) because of the peer; one transition for every cause. */
+  fail(error: ProtocolError): void {
+    if (this.receiver.discarding && this.state === State.CLOSED) return;
+    this.receiver.discard();
+    const code = error.closeCode;
+    if (!this.closeSent && this.state !== State.CLOSED && code !== CloseCode.ABNORMAL) {
+      // 1011 says nothing about our internals to the peer; other codes name the peer's fault.
+      const reason = code === CloseCode.INTERNAL_ERROR ? '' : truncateReason(error.message);
+      this.queueClose(encodeClosePayload(code, reason));
+    }
+    this.closeSent = true;
+    if (this.state !== State.CLOSED) this.state = State.CLOSING;
+    this.endTransport = true;
+    this.sink.onError(error);
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /** The queued frames, in order, and reset; null when nothing is queued. */
+  takeOutput(): Buffer[] | null {
+    if (this.output.length === 0) return null;
+    const out = this.output;
+    this.output = [];
+    this.outputBytes = 0;
+    return out;
+  }
+
+  // ---------------------------------------------------------------- FrameHandler (receiver)
+
+  deliverMessage(data: Buffer, isBinary: boolean): void {
+    this.sink.onMessage(data, isBinary);
+  }
+
+  handlePing(payload: Buffer): void {
+    // RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
+    // response, unless it already received a Close frame." (Once we sent ours, no more frames.)
+    if (this.autoPong && !this.closeSent) {
+      this.outputBytes += pushFrame(this.output, Opcode.PONG, true, false, payload, this.random);
+    }
+    this.sink.onPing(payload);
+  }
+
+  handlePong(payload: Buffer): void {
+    this.sink.onPong(payload);
+  }
+
+  handleClose(payload: Buffer): void {
+    const parsed = parseClosePayload(payload);
+    if (parsed instanceof ProtocolError) {
+      this.fail(parsed);
+      return;
+    }
+    this.receiver.discard();
+    this.closeReceived = true;
+    this.closeCode = parsed.code;
+    this.closeReason = parsed.reason;
+    if (!this.closeSent) {
+      // RFC 6455 5.5.1: "If an endpoint receives a Close frame and did not previously send a
+      // Close frame, the endpoint MUST send a Close frame in response. ... typically echoing
+      // the status code it received."
+      const echo = parsed.code === CloseCode.NO_STATUS ? EMPTY : payload.subarray(0, 2);
+      this.queueClose(echo);
+    }
+    this.state = State.CLOSED;
+    this.endTransport = true;
+    this.sink.onClose(parsed.code, parsed.reason);
+  }
+
+  handleViolation(error: ProtocolError): void {
+    this.fail(error);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private queueClose(payload: Buffer): void {
+    this.outputBytes += pushFrame(this.output, Opcode.CLOSE, true, false, payload, this.random);
+    this.closeSent = true;
+    if (this.closeReceived) {
+      this.state = State.CLOSED;
+      this.endTransport = true;
+    } else {
+      this.state = State.CLOSING;
+    }
+  }
+
+  private misuse(action: string): never {
+    throw new UsageError(
+      'WS_ERR_NOT_OPEN',
+      `${action} is not allowed in state ${STATE_NAMES[this.state]}${this.closeSent && this.state === State.CLOSING ? ' (close frame sent)' : ''}`,
+    );
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function truncateReason(message: string): string {
+  if (Buffer.byteLength(message) <= 123) return message;
+  let s = message.slice(0, 123);
+  while (Buffer.byteLength(s) > 123) s = s.slice(0, -1);
+  return s;
+}

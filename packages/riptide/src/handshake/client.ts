@@ -1,0 +1,224 @@
+/**
+ * The client side of the opening handshake (RFC 6455 4.1), as pure functions.
+ *
+ *   generateKey(randomFill) ─► buildUpgradeRequest ─► (bytes written by the Node layer)
+ *   response head (http.ts parseResponseHead) ─► validateUpgradeResponse ─► protocol, extensions
+ *
+ * What the caller passes in is checked strictly (UsageError: a token list with a space, a
+ * header value with CR/LF, ...). What the server sends back is a peer's input: failures are
+ * returned as HandshakeError values with status 0, never thrown. Whether each extension the
+ * server accepted was offered is left to the extension code (deflate), which knows its offer.
+ */
+import type { HandshakeError } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
+import { acceptKey, isValidKey } from './accept.js';
+import { type HandshakeErrorCode, handshakeError } from './errors.js';
+import { type ExtensionList, type HeaderValue, parseExtensionList, parseTokenList } from './header-lists.js';
+import { checkExtraHeaders, isFieldValue, isOws, isToken, TARGET_CHAR } from './syntax.js';
+
+export interface UpgradeRequestOptions {
+  /** Host header value: "example.com", "example.com:8080", "[::1]:8080". */
+  host: string;
+  /** origin-form request target: "/chat?room=1". */
+  path: string;
+  /** From generateKey(). */
+  key: string;
+  /** Subprotocols in order of preference: unique tokens. */
+  protocols?: readonly string[];
+  /** The extension offer, already formatted (formatExtensionList). */
+  extensions?: string;
+  /** Origin header value (browsers always send one; other clients may). */
+  origin?: string;
+  /**
+   * Extra headers. "Host" and "Origin" given here replace the host/origin options; the
+   * WebSocket headers (Upgrade, Connection, Sec-WebSocket-*) cannot be given here.
+   */
+  headers?: Record<string, string>;
+}
+
+const REQUEST_KEYS = new Set(['host', 'path', 'key', 'protocols', 'extensions', 'origin', 'headers']);
+const REQUEST_RESERVED = new Set([
+  'upgrade',
+  'connection',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+]);
+
+function usage(message: string): UsageError {
+  return new UsageError('WS_ERR_INVALID_OPTION', `buildUpgradeRequest: ${message}`);
+}
+
+/** The opening handshake request, RFC 6455 4.1 "The handshake MUST be a valid HTTP request". */
+export function buildUpgradeRequest(opts: UpgradeRequestOptions): Buffer {
+  if (opts === null || typeof opts !== 'object') throw usage('options must be an object');
+  for (const k of Object.keys(opts)) {
+    if (!REQUEST_KEYS.has(k)) {
+      throw usage(`unknown option ${JSON.stringify(k)} (expected ${[...REQUEST_KEYS].join(', ')})`);
+    }
+  }
+  const { host, path, key, protocols = [], extensions, origin } = opts;
+  if (typeof host !== 'string' || host === '' || !isFieldValue(host) || hasOws(host)) {
+    throw usage(`invalid host ${JSON.stringify(host)}`);
+  }
+  // RFC 6455 4.1 item 3: the request-target is the resource name (origin-form: "/" path [ "?" query ]).
+  if (typeof path !== 'string' || path.charCodeAt(0) !== 0x2f || !isTarget(path)) {
+    throw usage(`invalid path ${JSON.stringify(path)} (must start with "/" and contain only visible ASCII)`);
+  }
+  if (!isValidKey(key)) throw usage('key must be the base64 encoding of 16 bytes (use generateKey)');
+  if (!Array.isArray(protocols)) throw usage('protocols must be an array of strings');
+  const seen = new Set<string>();
+  for (const p of protocols) {
+    // RFC 6455 4.1 item 10: the elements "MUST be non-empty strings with characters in the
+    // range U+0021 to U+007E not including separator characters ... and MUST all be unique".
+    if (typeof p !== 'string' || !isToken(p)) {
+      throw usage(`invalid subprotocol ${JSON.stringify(p)} (subprotocols must be HTTP tokens)`);
+    }
+    if (seen.has(p)) throw usage(`duplicate subprotocol ${JSON.stringify(p)}`);
+    seen.add(p);
+  }
+  if (extensions !== undefined && extensions !== '') {
+    if (typeof extensions !== 'string' || parseExtensionList(extensions) === null) {
+      throw usage(`${JSON.stringify(extensions)} is not a valid Sec-WebSocket-Extensions value`);
+    }
+  }
+  if (origin !== undefined && (typeof origin !== 'string' || origin === '' || !isFieldValue(origin))) {
+    throw usage(`invalid origin ${JSON.stringify(origin)}`);
+  }
+  const extra = checkExtraHeaders(opts.headers, REQUEST_RESERVED, 'buildUpgradeRequest');
+  const overrides = new Set(extra.map(([name]) => name.toLowerCase()));
+
+  // RFC 6455 4.1: "The method of the request MUST be GET, and the HTTP version MUST be at least 1.1."
+  const lines = [`GET ${path} HTTP/1.1`];
+  // Item 4: "The request MUST contain a |Host| header field"
+  if (!overrides.has('host')) lines.push(`Host: ${host}`);
+  // Items 5-6: Upgrade "websocket", Connection "Upgrade"
+  lines.push('Upgrade: websocket', 'Connection: Upgrade');
+  // Item 7: Sec-WebSocket-Key; item 9: "The request MUST include a header field with the name
+  // |Sec-WebSocket-Version|. The value of this header field MUST be 13."
+  lines.push(`Sec-WebSocket-Key: ${key}`, 'Sec-WebSocket-Version: 13');
+  if (protocols.length > 0) lines.push(`Sec-WebSocket-Protocol: ${protocols.join(', ')}`);
+  if (extensions !== undefined && extensions !== '') lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
+  if (origin !== undefined && !overrides.has('origin')) lines.push(`Origin: ${origin}`);
+  for (const [name, value] of extra) lines.push(`${name}: ${value}`);
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+}
+
+function hasOws(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (isOws(s.charCodeAt(i))) return true;
+  return false;
+}
+
+function isTarget(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || TARGET_CHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+export interface UpgradeResponse {
+  statusCode: number;
+  /** Lowercase names (http.ts ResponseHead or node:http IncomingMessage). */
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface ExpectedResponse {
+  /** The Sec-WebSocket-Key that was sent. */
+  key: string;
+  /** The subprotocols that were offered ([] if none). */
+  protocols: readonly string[];
+}
+
+export type ValidateResponseResult =
+  | {
+      ok: true;
+      /** The subprotocol the server selected, '' if none (like WebSocket#protocol). */
+      protocol: string;
+      /** The extensions the server accepted, parsed ([] if none). */
+      extensions: ExtensionList;
+    }
+  | { ok: false; error: HandshakeError };
+
+function fail(code: HandshakeErrorCode, detail?: string): { ok: false; error: HandshakeError } {
+  return { ok: false, error: handshakeError(code, detail, 0) };
+}
+
+function single(value: string | string[] | undefined): string | undefined | null {
+  if (value === undefined || typeof value === 'string') return value;
+  return value.length === 1 && typeof value[0] === 'string' ? value[0] : null;
+}
+
+/**
+ * RFC 6455 4.1: the client's checks of the server's handshake; on any failure "the client
+ * MUST _Fail the WebSocket Connection_". The checks run in the RFC's order.
+ */
+export function validateUpgradeResponse(
+  res: UpgradeResponse,
+  expect: ExpectedResponse,
+): ValidateResponseResult {
+  if (
+    expect === null ||
+    typeof expect !== 'object' ||
+    !isValidKey(expect.key) ||
+    !Array.isArray(expect.protocols)
+  ) {
+    throw new UsageError(
+      'WS_ERR_INVALID_OPTION',
+      'validateUpgradeResponse: expect must be { key: the Sec-WebSocket-Key sent, protocols: the subprotocols offered }',
+    );
+  }
+  // 1. "If the status code received from the server is not 101, the client handles the
+  // response per HTTP [RFC2616] procedures." For us that ends the handshake (the Node layer
+  // may emit 'unexpected-response' first).
+  if (res.statusCode !== 101) return fail('WS_ERR_HANDSHAKE_STATUS', String(res.statusCode));
+
+  const { headers } = res;
+  // 2. "If the response lacks an |Upgrade| header field or the |Upgrade| header field contains
+  // a value that is not an ASCII case-insensitive match for the value "websocket", the client
+  // MUST _Fail the WebSocket Connection_."
+  const upgrade = single(headers.upgrade);
+  if (typeof upgrade !== 'string' || upgrade.toLowerCase() !== 'websocket')
+    return fail('WS_ERR_HANDSHAKE_UPGRADE');
+
+  // 3. "If the response lacks a |Connection| header field or the |Connection| header field
+  // doesn't contain a token that is an ASCII case-insensitive match for the value "Upgrade",
+  // the client MUST _Fail the WebSocket Connection_."
+  const connection = parseTokenList(headers.connection as HeaderValue);
+  if (connection === null || !connection.includes('upgrade')) return fail('WS_ERR_HANDSHAKE_CONNECTION');
+
+  // 4. "If the response lacks a |Sec-WebSocket-Accept| header field or the
+  // |Sec-WebSocket-Accept| contains a value other than the base64-encoded SHA-1 of the
+  // concatenation of the |Sec-WebSocket-Key| ... the client MUST _Fail the WebSocket Connection_."
+  const accept = single(headers['sec-websocket-accept']);
+  if (typeof accept !== 'string' || accept !== acceptKey(expect.key)) return fail('WS_ERR_HANDSHAKE_ACCEPT');
+
+  // 5. "If the response includes a |Sec-WebSocket-Extensions| header field and this header
+  // field indicates the use of an extension that was not present in the client's handshake
+  // ..., the client MUST _Fail the WebSocket Connection_." Syntax here; "was it offered" is
+  // the extension code's check.
+  let extensions: ExtensionList = [];
+  if (headers['sec-websocket-extensions'] !== undefined) {
+    const list = parseExtensionList(headers['sec-websocket-extensions']);
+    if (list === null) return fail('WS_ERR_HANDSHAKE_EXTENSIONS');
+    extensions = list;
+  }
+
+  // 6. "If the response includes a |Sec-WebSocket-Protocol| header field and this header
+  // field indicates the use of a subprotocol that was not present in the client's handshake
+  // ..., the client MUST _Fail the WebSocket Connection_." With no subprotocol offered, any
+  // subprotocol in the response fails. With some offered, none in the response is allowed
+  // (the protocol is then '', as in browsers).
+  let protocol = '';
+  const selected = headers['sec-websocket-protocol'];
+  if (selected !== undefined) {
+    const value = single(selected);
+    if (typeof value !== 'string' || !expect.protocols.includes(value)) {
+      return fail('WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL');
+    }
+    protocol = value;
+  }
+
+  return { ok: true, protocol, extensions };
+}

@@ -1,0 +1,70 @@
+/**
+ * Handshake failures: one table from a stable code to the HTTP status a server answers with
+ * and the message (which a server also sends as the text/plain body of its rejection, so
+ * messages never contain bytes copied from the request).
+ *
+ * Server side: `status` is the 4xx the rejection carries. Client side (validating a server's
+ * response, parsing a response head) the same codes are used with `status` 0, following
+ * HandshakeError's contract in core/errors.ts.
+ *
+ * Messages are asserted by tests; change them only together with the tests.
+ */
+import { HandshakeError } from '../core/errors.js';
+
+export const HANDSHAKE_ERRORS = {
+  // RFC 6455 4.2.1 item 1: "An HTTP/1.1 or higher GET request"
+  WS_ERR_HANDSHAKE_METHOD: [405, 'Invalid handshake: the method must be GET'],
+  WS_ERR_HANDSHAKE_HTTP_VERSION: [400, 'Invalid handshake: HTTP/1.1 or higher is required'],
+  // RFC 6455 4.2.1 item 2
+  WS_ERR_HANDSHAKE_MISSING_HOST: [400, 'Invalid handshake: missing Host header'],
+  // RFC 6455 4.2.1 items 3-4 (server), 4.1 items 2-3 of the response checks (client)
+  WS_ERR_HANDSHAKE_UPGRADE: [400, 'Invalid handshake: the Upgrade header must be "websocket"'],
+  WS_ERR_HANDSHAKE_CONNECTION: [400, 'Invalid handshake: the Connection header must contain "Upgrade"'],
+  // RFC 6455 4.2.1 item 5
+  WS_ERR_HANDSHAKE_KEY: [400, 'Invalid handshake: missing or invalid Sec-WebSocket-Key header'],
+  // RFC 6455 4.2.1 item 6 and 4.4
+  WS_ERR_HANDSHAKE_VERSION: [426, 'Unsupported WebSocket version: Sec-WebSocket-Version must be 13'],
+  // RFC 6455 4.2.1 items 8-9 (syntax)
+  WS_ERR_HANDSHAKE_PROTOCOL: [400, 'Invalid handshake: invalid Sec-WebSocket-Protocol header'],
+  WS_ERR_HANDSHAKE_EXTENSIONS: [400, 'Invalid handshake: invalid Sec-WebSocket-Extensions header'],
+  // RFC 6455 4.2.2 item 4 / 10.2: a server MAY refuse origins it does not accept (403)
+  WS_ERR_HANDSHAKE_ORIGIN: [403, 'Origin not allowed'],
+  // RFC 6585 5: 431 Request Header Fields Too Large
+  WS_ERR_HANDSHAKE_HEADERS_TOO_LARGE: [431, 'Header section too large'],
+  WS_ERR_HANDSHAKE_TOO_MANY_HEADERS: [431, 'Too many header fields'],
+  // RFC 9112: syntax errors in the head
+  WS_ERR_HANDSHAKE_MALFORMED: [400, 'Malformed HTTP head'],
+  // RFC 9110 15.5.22: a plain HTTP request to a WebSocket-only endpoint
+  WS_ERR_HANDSHAKE_UPGRADE_REQUIRED: [
+    426,
+    'Upgrade required: this endpoint only accepts WebSocket connections',
+  ],
+  // Client side only (RFC 6455 4.1, the client's checks of the server's response)
+  WS_ERR_HANDSHAKE_STATUS: [0, 'Unexpected server response'],
+  WS_ERR_HANDSHAKE_ACCEPT: [0, 'Invalid handshake: invalid Sec-WebSocket-Accept header'],
+  WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL: [
+    0,
+    'Invalid handshake: the server chose a subprotocol that was not offered',
+  ],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type HandshakeErrorCode = keyof typeof HANDSHAKE_ERRORS;
+
+/** Every handshake error code, in table order. */
+export const HANDSHAKE_ERROR_CODES = Object.freeze(
+  Object.keys(HANDSHAKE_ERRORS),
+) as readonly HandshakeErrorCode[];
+
+/**
+ * Create the error for `code`. `detail` is appended in parentheses (never put peer bytes in it:
+ * servers send the message back as the rejection body). `status` overrides the table's status;
+ * client-side callers pass 0.
+ */
+export function handshakeError(code: HandshakeErrorCode, detail?: string, status?: number): HandshakeError {
+  const [tableStatus, message] = HANDSHAKE_ERRORS[code];
+  return new HandshakeError(
+    code,
+    status ?? tableStatus,
+    detail === undefined || detail === '' ? message : `${message} (${detail})`,
+  );
+}

@@ -1,0 +1,376 @@
+/**
+ * A linear-time HTTP/1.1 head parser, just enough for the opening handshake.
+ *
+ * Theory of operation:
+ * - The caller buffers bytes and calls findHeadEnd() on each chunk; it resumes 3 bytes before
+ *   the previous end so a "\r\n\r\n" split across chunks is found and no byte is scanned more
+ *   than a few times. If no end is found once maxHeaderBytes are buffered, the caller rejects
+ *   with WS_ERR_HANDSHAKE_HEADERS_TOO_LARGE (headTooLarge() tells it when).
+ * - parseRequestHead()/parseResponseHead() take the head (ending with the empty line) and make
+ *   ONE forward pass over its bytes with table lookups: no regular expressions, no
+ *   backtracking, no rescans. Limits (size, then count) are checked before anything is
+ *   allocated for the offending part.
+ * - Peer errors are returned as values ({ ok: false, error }), never thrown. A bad `limits`
+ *   argument is caller misuse and throws UsageError.
+ *
+ * Policy (stricter than RFC 9112 allows, never looser):
+ * - Lines end with CRLF. A bare LF or a bare CR anywhere in the head is rejected (400):
+ *   RFC 9112 2.2 lets a recipient accept a bare LF, but lenient line endings are a classic
+ *   request-smuggling ingredient, and every WebSocket client sends CRLF.
+ * - obs-fold (a header line starting with SP/HTAB) is rejected: RFC 9112 5.2 "A server that
+ *   receives an obs-fold in a request message ... MUST either reject the message by sending
+ *   a 400 (Bad Request) ... or replace each received obs-fold with one or more SP octets".
+ * - Whitespace between a field name and the colon is rejected: RFC 9112 5.1 "A server MUST
+ *   reject, with a response status code of 400 (Bad Request), any received request message
+ *   that contains whitespace between a header field name and colon."
+ * - More than one Host header is rejected: RFC 9112 3.2 "A server MUST respond with a 400
+ *   (Bad Request) status code to any HTTP/1.1 request message that lacks a Host header field
+ *   and to any that contains more than one Host header field line".
+ * - Field values may hold HTAB, SP, VCHAR and obs-text (decoded as latin1, like Node); any
+ *   other control character, including NUL, is rejected.
+ * - Only HTTP/1.x is accepted; other major versions get WS_ERR_HANDSHAKE_HTTP_VERSION.
+ */
+import type { HandshakeError } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
+import { handshakeError } from './errors.js';
+import { FIELD_VALUE_CHAR, isOws, TARGET_CHAR, TCHAR } from './syntax.js';
+
+export interface HttpLimits {
+  /** Maximum size of the head in bytes, start line and final empty line included. */
+  maxHeaderBytes: number;
+  /** Maximum number of header field lines. */
+  maxHeaders: number;
+}
+
+/** Node's own defaults: 16 KiB (--max-http-header-size) and 100 headers (maxHeadersCount is 2000; 100 is plenty for a handshake). */
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
+  maxHeaderBytes: 16384,
+  maxHeaders: 100,
+});
+
+/** Headers as Node's IncomingMessage.headers shapes them (lowercase names). */
+export type HttpHeaders = Record<string, string | string[]>;
+
+export interface RequestHead {
+  method: string;
+  url: string;
+  /** '1.0' or '1.1' (any HTTP/1.x); the upgrade validator requires 1.1 or higher. */
+  httpVersion: string;
+  headers: HttpHeaders;
+  /** [name, value, name, value, ...] with the names' original case, as Node's rawHeaders. */
+  rawHeaders: string[];
+}
+
+export interface ResponseHead {
+  httpVersion: string;
+  statusCode: number;
+  statusMessage: string;
+  headers: HttpHeaders;
+  rawHeaders: string[];
+}
+
+export type HeadResult<T> = { ok: true; value: T } | { ok: false; error: HandshakeError };
+
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const COLON = 0x3a;
+
+/**
+ * Index just past the first "\r\n\r\n" in `buf`, or -1. Only bytes from `from - 3` are
+ * searched: pass the previous buffer length as `from` after appending a chunk.
+ */
+export function findHeadEnd(buf: Buffer, from: number): number {
+  const start = from > 3 ? from - 3 : 0;
+  const i = buf.indexOf(CRLFCRLF, start);
+  return i === -1 ? -1 : i + 4;
+}
+
+/**
+ * True when `buffered` bytes without a head end already exceed the limit, i.e. the caller
+ * must reject now (WS_ERR_HANDSHAKE_HEADERS_TOO_LARGE) instead of buffering more.
+ */
+export function headTooLarge(buffered: number, limits?: Partial<HttpLimits>): boolean {
+  return buffered > resolveLimits(limits).maxHeaderBytes;
+}
+
+/** Validate a limits argument (caller misuse throws) and fill in the defaults. */
+export function resolveLimits(limits?: Partial<HttpLimits>): HttpLimits {
+  if (limits === undefined || limits === DEFAULT_HTTP_LIMITS) return DEFAULT_HTTP_LIMITS;
+  if (limits === null || typeof limits !== 'object') {
+    throw new UsageError('WS_ERR_INVALID_OPTION', 'HTTP limits must be an object');
+  }
+  for (const key of Object.keys(limits)) {
+    if (key !== 'maxHeaderBytes' && key !== 'maxHeaders') {
+      throw new UsageError(
+        'WS_ERR_INVALID_OPTION',
+        `Unknown HTTP limit ${JSON.stringify(key)} (expected maxHeaderBytes, maxHeaders)`,
+      );
+    }
+  }
+  const out = { ...DEFAULT_HTTP_LIMITS };
+  for (const key of ['maxHeaderBytes', 'maxHeaders'] as const) {
+    const v = limits[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+      throw new UsageError('WS_ERR_INVALID_OPTION', `HTTP limit ${key} must be a positive integer, got ${v}`);
+    }
+    out[key] = v;
+  }
+  return out;
+}
+
+/** Parse a request head: `head` is everything up to and including the empty line. */
+export function parseRequestHead(head: Buffer, limits?: Partial<HttpLimits>): HeadResult<RequestHead> {
+  const lim = resolveLimits(limits);
+  const pre = precheck(head, lim, 400);
+  if (pre) return pre;
+  const n = head.length;
+
+  // RFC 9112 3: request-line = method SP request-target SP HTTP-version CRLF
+  let i = 0;
+  while (i < n && TCHAR[head[i]] === 1) i++;
+  if (i === 0 || head[i] !== SP) return malformed('invalid request line', 400);
+  const method = head.toString('latin1', 0, i);
+  const targetStart = ++i;
+  while (i < n && TARGET_CHAR[head[i]] === 1) i++;
+  if (i === targetStart || head[i] !== SP) return malformed('invalid request line', 400);
+  const url = head.toString('latin1', targetStart, i);
+  i++;
+  const version = parseVersion(head, i, 400);
+  if (typeof version !== 'string') return version;
+  i += 8;
+  if (head[i] !== CR || head[i + 1] !== LF) return malformed('invalid request line', 400);
+  i += 2;
+
+  const fields = parseFields(head, i, lim, 400, true);
+  if (!fields.ok) return fields;
+  return {
+    ok: true,
+    value: { method, url, httpVersion: version, headers: fields.headers, rawHeaders: fields.rawHeaders },
+  };
+}
+
+/**
+ * Parse a response head (client side). Errors carry status 0: a client has no one to answer.
+ */
+export function parseResponseHead(head: Buffer, limits?: Partial<HttpLimits>): HeadResult<ResponseHead> {
+  const lim = resolveLimits(limits);
+  const pre = precheck(head, lim, 0);
+  if (pre) return pre;
+  const n = head.length;
+
+  // RFC 9112 4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
+  const version = parseVersion(head, 0, 0);
+  if (typeof version !== 'string') return version;
+  let i = 8;
+  if (head[i] !== SP) return malformed('invalid status line', 0);
+  i++;
+  let statusCode = 0;
+  for (let k = 0; k < 3; k++, i++) {
+    const d = head[i] - 0x30;
+    if (!(d >= 0 && d <= 9)) return malformed('invalid status line', 0);
+    statusCode = statusCode * 10 + d;
+  }
+  if (statusCode < 100) return malformed('invalid status line', 0);
+  let statusMessage = '';
+  if (head[i] === SP) {
+    // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ); a client SHOULD ignore its content.
+    const start = ++i;
+    while (i < n && FIELD_VALUE_CHAR[head[i]] === 1) i++;
+    statusMessage = head.toString('latin1', start, i);
+  }
+  if (head[i] !== CR || head[i + 1] !== LF) return malformed('invalid status line', 0);
+  i += 2;
+
+  const fields = parseFields(head, i, lim, 0, false);
+  if (!fields.ok) return fields;
+  return {
+    ok: true,
+    value: {
+      httpVersion: version,
+      statusCode,
+      statusMessage,
+      headers: fields.headers,
+      rawHeaders: fields.rawHeaders,
+    },
+  };
+}
+
+function malformed(detail: string, status: number): { ok: false; error: HandshakeError } {
+  return { ok: false, error: handshakeError('WS_ERR_HANDSHAKE_MALFORMED', detail, status) };
+}
+
+function precheck(
+  head: Buffer,
+  lim: HttpLimits,
+  status: number,
+): { ok: false; error: HandshakeError } | null {
+  if (!Buffer.isBuffer(head)) throw new UsageError('WS_ERR_INVALID_OPTION', 'head must be a Buffer');
+  // Size first: nothing is decoded or allocated for a head over the limit.
+  if (head.length > lim.maxHeaderBytes) {
+    return {
+      ok: false,
+      error: handshakeError(
+        'WS_ERR_HANDSHAKE_HEADERS_TOO_LARGE',
+        `above ${lim.maxHeaderBytes} bytes`,
+        status === 0 ? 0 : undefined,
+      ),
+    };
+  }
+  const n = head.length;
+  if (n < 4 || head[n - 4] !== CR || head[n - 3] !== LF || head[n - 2] !== CR || head[n - 1] !== LF) {
+    return malformed('the head must end with an empty line', status);
+  }
+  return null;
+}
+
+/** RFC 9112 2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT; only major version 1 is spoken here. */
+function parseVersion(
+  head: Buffer,
+  i: number,
+  status: number,
+): string | { ok: false; error: HandshakeError } {
+  if (
+    head[i] !== 0x48 || // H
+    head[i + 1] !== 0x54 || // T
+    head[i + 2] !== 0x54 || // T
+    head[i + 3] !== 0x50 || // P
+    head[i + 4] !== 0x2f || // /
+    !(head[i + 5] >= 0x30 && head[i + 5] <= 0x39) ||
+    head[i + 6] !== 0x2e || // .
+    !(head[i + 7] >= 0x30 && head[i + 7] <= 0x39)
+  ) {
+    return malformed('invalid HTTP version', status);
+  }
+  if (head[i + 5] !== 0x31) {
+    return {
+      ok: false,
+      error: handshakeError('WS_ERR_HANDSHAKE_HTTP_VERSION', undefined, status === 0 ? 0 : undefined),
+    };
+  }
+  return head.toString('latin1', i + 5, i + 8);
+}
+
+type FieldsResult =
+  | { ok: true; headers: HttpHeaders; rawHeaders: string[] }
+  | { ok: false; error: HandshakeError };
+
+/**
+ * RFC 9112 5: field-line = field-name ":" OWS field-value OWS, each followed by CRLF, then an
+ * empty line. One forward pass; the value's trailing OWS is found by remembering the last
+ * non-OWS byte, never by scanning back.
+ */
+function parseFields(
+  head: Buffer,
+  i: number,
+  lim: HttpLimits,
+  status: number,
+  isRequest: boolean,
+): FieldsResult {
+  const n = head.length;
+  const headers: HttpHeaders = Object.create(null);
+  const rawHeaders: string[] = [];
+  let count = 0;
+  for (;;) {
+    const c = head[i];
+    if (c === CR) {
+      // The empty line: it must be the last two bytes (precheck guaranteed they are CRLF).
+      if (i + 2 !== n) return malformed('bytes after the empty line', status);
+      return { ok: true, headers, rawHeaders };
+    }
+    if (isOws(c)) return malformed('obs-fold line folding is not allowed', status);
+    const nameStart = i;
+    while (i < n && TCHAR[head[i]] === 1) i++;
+    if (i === nameStart) return malformed('invalid header name', status);
+    if (head[i] !== COLON) {
+      return malformed(
+        isOws(head[i]) ? 'whitespace before the colon of a header' : 'invalid header name',
+        status,
+      );
+    }
+    // Count before allocating anything for this field.
+    if (++count > lim.maxHeaders) {
+      return {
+        ok: false,
+        error: handshakeError(
+          'WS_ERR_HANDSHAKE_TOO_MANY_HEADERS',
+          `above ${lim.maxHeaders}`,
+          status === 0 ? 0 : undefined,
+        ),
+      };
+    }
+    const nameEnd = i;
+    i++;
+    while (i < n && isOws(head[i])) i++;
+    const valueStart = i;
+    let valueEnd = i;
+    while (i < n) {
+      const b = head[i];
+      if (FIELD_VALUE_CHAR[b] === 0) break;
+      i++;
+      if (!isOws(b)) valueEnd = i;
+    }
+    if (head[i] !== CR) {
+      return malformed(
+        head[i] === LF ? 'bare LF line ending' : 'invalid character in a header value',
+        status,
+      );
+    }
+    if (head[i + 1] !== LF) return malformed('bare CR', status);
+    i += 2;
+    const name = head.toString('latin1', nameStart, nameEnd);
+    const value = head.toString('latin1', valueStart, valueEnd);
+    rawHeaders.push(name, value);
+    if (!addHeader(headers, name.toLowerCase(), value, isRequest)) {
+      return malformed('more than one Host header', status);
+    }
+  }
+}
+
+/**
+ * Fields Node keeps only the first of (IncomingMessage's rules); for these a second line
+ * would be ambiguous, so the first one wins.
+ */
+const SINGLE_VALUED = new Set([
+  'age',
+  'authorization',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
+]);
+
+/**
+ * Combine like Node's IncomingMessage.headers: set-cookie is always an array, cookie lines
+ * are joined with '; ', single-valued fields keep the first, the rest are joined with ', '
+ * (RFC 9110 5.3). Returns false for a second Host line in a request (RFC 9112 3.2).
+ */
+function addHeader(headers: HttpHeaders, lname: string, value: string, isRequest: boolean): boolean {
+  const prev = headers[lname];
+  if (lname === 'set-cookie') {
+    if (prev === undefined) headers[lname] = [value];
+    else (prev as string[]).push(value);
+    return true;
+  }
+  if (prev === undefined) {
+    headers[lname] = value;
+    return true;
+  }
+  if (SINGLE_VALUED.has(lname)) return !(isRequest && lname === 'host');
+  headers[lname] = `${prev}${lname === 'cookie' ? '; ' : ', '}${value}`;
+  return true;
+}

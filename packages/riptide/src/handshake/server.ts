@@ -1,0 +1,452 @@
+/**
+ * The server side of the opening handshake (RFC 6455 4.2), as pure functions.
+ *
+ *   request head ──► validateUpgradeRequest ──ok──► buildAcceptResponse ──► ('headers' event
+ *   (parsed by       (RFC 6455 4.2.1 checks,        (101 lines)             may append lines)
+ *   http.ts or by     in RFC order)                                          │
+ *   node:http)             │                                                 ▼
+ *                          └─fail─► buildErrorResponse(error)           serializeResponse
+ *                                   (4xx with Connection: close)        (bytes to write)
+ *
+ * Before calling validateUpgradeRequest, a server that also serves plain HTTP uses
+ * isUpgradeRequest(): a request that does not ask for websocket at all is not a broken
+ * handshake but a plain request, answered 426 (WS_ERR_HANDSHAKE_UPGRADE_REQUIRED) or passed
+ * on to the HTTP handler.
+ *
+ * Peer errors come back as values; caller misuse (bad options, header injection attempts in
+ * what the caller asks us to write) throws UsageError.
+ */
+import type { HandshakeError } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
+import { acceptKey, isValidKey } from './accept.js';
+import { handshakeError } from './errors.js';
+import {
+  type ExtensionList,
+  type HeaderValue,
+  parseExtensionList,
+  parseProtocolList,
+  parseTokenList,
+} from './header-lists.js';
+import { checkExtraHeaders, isFieldValue, isToken } from './syntax.js';
+
+export type RequestHeaders = Record<string, string | string[] | undefined>;
+
+export interface UpgradeRequest {
+  method: string;
+  /** As node:http reports it: '1.1', '1.0', '2.0'. */
+  httpVersion: string;
+  url?: string;
+  /** Lowercase names, as node:http's IncomingMessage.headers or http.ts's RequestHead. */
+  headers: RequestHeaders;
+}
+
+export interface ValidateRequestOptions {
+  /**
+   * Origins allowed to connect ("https://example.com", "http://localhost:8080", "null").
+   * When given (not null/undefined), a request whose Origin header is missing or not on the
+   * list is refused with 403. Schemes and hosts compare case-insensitively, ports exactly
+   * (a scheme's default port may be written or left out).
+   */
+  allowedOrigins?: readonly string[] | null;
+}
+
+export type ValidateRequestResult =
+  | {
+      ok: true;
+      key: string;
+      /** Offered subprotocols, in the client's order of preference ([] if none). */
+      protocols: string[];
+      /** Offered extensions, parsed ([] if none); negotiation is the extension's job. */
+      extensions: ExtensionList;
+      origin: string | undefined;
+      version: 13;
+    }
+  | {
+      ok: false;
+      error: HandshakeError;
+      /** Headers the rejection must carry (e.g. Allow: GET for 405); see rejectionHeaders(). */
+      headers: Record<string, string>;
+    };
+
+/** One value of a header that must appear once; arrays (repeated lines) count as invalid. */
+function single(value: string | string[] | undefined): string | undefined | null {
+  if (value === undefined || typeof value === 'string') return value;
+  return value.length === 1 && typeof value[0] === 'string' ? value[0] : null;
+}
+
+/** True if the request asks to upgrade to websocket (its Upgrade header lists the token). */
+export function isUpgradeRequest(headers: RequestHeaders): boolean {
+  const upgrade = parseTokenList(headers.upgrade as HeaderValue);
+  return upgrade !== null && hasWebSocketToken(upgrade);
+}
+
+function hasWebSocketToken(tokens: string[]): boolean {
+  // A product "websocket/13" is not the "websocket" keyword: RFC 6455 asks for the keyword.
+  return tokens.includes('websocket');
+}
+
+const VALIDATE_OPTION_KEYS = new Set(['allowedOrigins']);
+
+/**
+ * RFC 6455 4.2.1: "The client's opening handshake consists of the following parts. If the
+ * server, while reading the handshake, finds that the client did not send a handshake that
+ * matches the description below ..., the server MUST stop processing the client's handshake
+ * and return an HTTP response with an appropriate error code (such as 400 Bad Request)."
+ * The checks run in the RFC's order; the first failure is reported.
+ */
+export function validateUpgradeRequest(
+  req: UpgradeRequest,
+  options?: ValidateRequestOptions,
+): ValidateRequestResult {
+  const allowed = resolveOrigins(options);
+  const { headers } = req;
+
+  // 1. "An HTTP/1.1 or higher GET request". RFC 9110 15.5.6: a 405 "MUST generate an Allow
+  // header field".
+  if (req.method !== 'GET') return reject('WS_ERR_HANDSHAKE_METHOD');
+  if (!isHttp11OrHigher(req.httpVersion)) return reject('WS_ERR_HANDSHAKE_HTTP_VERSION');
+
+  // 2. "A |Host| header field containing the server's authority."
+  const host = single(headers.host);
+  if (host === undefined || host === null || host === '') return reject('WS_ERR_HANDSHAKE_MISSING_HOST');
+
+  // 3. "An |Upgrade| header field containing the value "websocket", treated as an ASCII
+  // case-insensitive value."
+  const upgrade = parseTokenList(headers.upgrade as HeaderValue);
+  if (upgrade === null || !hasWebSocketToken(upgrade)) return reject('WS_ERR_HANDSHAKE_UPGRADE');
+
+  // 4. "A |Connection| header field that includes the token "Upgrade", treated as an ASCII
+  // case-insensitive value." (e.g. "keep-alive, Upgrade" from Firefox)
+  const connection = parseTokenList(headers.connection as HeaderValue);
+  if (connection === null || !connection.includes('upgrade')) return reject('WS_ERR_HANDSHAKE_CONNECTION');
+
+  // 5. "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded,
+  // is 16 bytes in length."
+  const key = single(headers['sec-websocket-key']);
+  if (!isValidKey(key)) return reject('WS_ERR_HANDSHAKE_KEY');
+
+  // 6. "A |Sec-WebSocket-Version| header field, with a value of 13." RFC 6455 4.4: a server
+  // that does not speak the requested version answers with "a |Sec-WebSocket-Version| header
+  // field containing all versions it is willing to use".
+  if (single(headers['sec-websocket-version']) !== '13') return reject('WS_ERR_HANDSHAKE_VERSION');
+
+  // 8. "Optionally, a |Sec-WebSocket-Protocol| header field, with a list of values
+  // indicating which protocols the client would like to speak, ordered by preference."
+  let protocols: string[] = [];
+  if (headers['sec-websocket-protocol'] !== undefined) {
+    const list = parseProtocolList(headers['sec-websocket-protocol']);
+    if (list === null) return reject('WS_ERR_HANDSHAKE_PROTOCOL');
+    protocols = list;
+  }
+
+  // 9. "Optionally, a |Sec-WebSocket-Extensions| header field" (syntax of RFC 6455 9.1).
+  let extensions: ExtensionList = [];
+  if (headers['sec-websocket-extensions'] !== undefined) {
+    const list = parseExtensionList(headers['sec-websocket-extensions']);
+    if (list === null) return reject('WS_ERR_HANDSHAKE_EXTENSIONS');
+    extensions = list;
+  }
+
+  // 7. Origin, checked last so a syntactically broken request is reported as such first.
+  // RFC 6455 4.2.2 item 4: "If the server does not wish to accept this connection, it MUST
+  // return an appropriate HTTP error code (e.g., 403 Forbidden)". 10.2: the Origin header
+  // protects against browser scripts of unauthorized origins.
+  const origin = single(headers.origin) ?? undefined;
+  if (allowed !== null) {
+    const canonical = origin === undefined ? null : canonicalOrigin(origin);
+    if (canonical === null || !allowed.has(canonical)) return reject('WS_ERR_HANDSHAKE_ORIGIN');
+  }
+
+  return { ok: true, key, protocols, extensions, origin, version: 13 };
+}
+
+function reject(code: Parameters<typeof handshakeError>[0]): ValidateRequestResult & { ok: false } {
+  const error = handshakeError(code);
+  return { ok: false, error, headers: rejectionHeaders(error) };
+}
+
+function isHttp11OrHigher(version: string): boolean {
+  if (typeof version !== 'string') return false;
+  const dot = version.indexOf('.');
+  if (dot <= 0 || dot === version.length - 1) return false;
+  const major = Number(version.slice(0, dot));
+  const minor = Number(version.slice(dot + 1));
+  if (!Number.isInteger(major) || !Number.isInteger(minor)) return false;
+  return major > 1 || (major === 1 && minor >= 1);
+}
+
+/**
+ * Extra headers a rejection must carry for its error code:
+ * - 405: RFC 9110 15.5.6 "The origin server MUST generate an Allow header field".
+ * - 426: RFC 9110 15.5.22 "The server MUST send an Upgrade header field in a 426 response";
+ *   for a version mismatch, RFC 6455 4.4 adds the versions we speak.
+ */
+export function rejectionHeaders(error: HandshakeError): Record<string, string> {
+  switch (error.code) {
+    case 'WS_ERR_HANDSHAKE_METHOD':
+      return { Allow: 'GET' };
+    case 'WS_ERR_HANDSHAKE_VERSION':
+      return { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' };
+    case 'WS_ERR_HANDSHAKE_UPGRADE_REQUIRED':
+      return { Upgrade: 'websocket' };
+    default:
+      return {};
+  }
+}
+
+/** The full rejection for a server-side handshake error (status, message, headers). */
+export function buildErrorResponse(error: HandshakeError): Buffer {
+  return buildRejectResponse(error.status, error.message, rejectionHeaders(error));
+}
+
+// ---------------------------------------------------------------------------------------
+// Origins
+
+const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443', ws: '80', wss: '443' };
+
+/**
+ * "scheme://host:port" with scheme and host lowercased and the default port filled in, or
+ * 'null' for the opaque origin, or null when `s` is not a serialized origin (RFC 6454 6.2:
+ * scheme "://" host [ ":" port ], no path, query, fragment or userinfo; a trailing "/" is
+ * tolerated). Parsing uses the WHATWG URL parser, which is linear.
+ */
+export function canonicalOrigin(s: string): string | null {
+  if (typeof s !== 'string') return null;
+  if (s === 'null') return 'null';
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return null;
+  }
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') return null;
+  if (url.pathname !== '/' && url.pathname !== '') return null;
+  if (s.endsWith('?') || s.endsWith('#') || url.hostname === '') return null;
+  const scheme = url.protocol.slice(0, -1).toLowerCase();
+  const port = url.port !== '' ? url.port : (DEFAULT_PORTS[scheme] ?? '');
+  return `${scheme}://${url.hostname.toLowerCase()}:${port}`;
+}
+
+function resolveOrigins(options: ValidateRequestOptions | undefined): Set<string> | null {
+  if (options === undefined) return null;
+  if (options === null || typeof options !== 'object') {
+    throw new UsageError('WS_ERR_INVALID_OPTION', 'validateUpgradeRequest: options must be an object');
+  }
+  for (const k of Object.keys(options)) {
+    if (!VALIDATE_OPTION_KEYS.has(k)) {
+      throw new UsageError(
+        'WS_ERR_INVALID_OPTION',
+        `validateUpgradeRequest: unknown option ${JSON.stringify(k)} (expected allowedOrigins)`,
+      );
+    }
+  }
+  const list = options.allowedOrigins;
+  if (list === undefined || list === null) return null;
+  if (!Array.isArray(list)) {
+    throw new UsageError('WS_ERR_INVALID_OPTION', 'allowedOrigins must be an array of origins or null');
+  }
+  const set = new Set<string>();
+  for (const entry of list) {
+    const canonical = canonicalOrigin(entry);
+    if (canonical === null) {
+      throw new UsageError(
+        'WS_ERR_INVALID_OPTION',
+        `allowedOrigins: ${JSON.stringify(entry)} is not an origin (expected e.g. "https://example.com:8443")`,
+      );
+    }
+    set.add(canonical);
+  }
+  return set;
+}
+
+// ---------------------------------------------------------------------------------------
+// Responses
+
+export interface AcceptResponseOptions {
+  /** The validated Sec-WebSocket-Key of the request. */
+  key: string;
+  /** The selected subprotocol (one the client offered), if any. */
+  protocol?: string;
+  /** The accepted extensions, already formatted (formatExtensionList), if any. */
+  extensions?: string;
+  /** Extra headers (names we write ourselves are refused). */
+  headers?: Record<string, string>;
+}
+
+const ACCEPT_KEYS = new Set(['key', 'protocol', 'extensions', 'headers']);
+const ACCEPT_RESERVED = new Set([
+  'upgrade',
+  'connection',
+  'sec-websocket-accept',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+]);
+
+/**
+ * The 101 response as header lines (no CRLFs), first line the status line, so a 'headers'
+ * listener can append lines before serializeResponse(). RFC 6455 4.2.2 item 5.
+ */
+export function buildAcceptResponse(opts: AcceptResponseOptions): string[] {
+  if (opts === null || typeof opts !== 'object') {
+    throw new UsageError('WS_ERR_INVALID_OPTION', 'buildAcceptResponse: options must be an object');
+  }
+  for (const k of Object.keys(opts)) {
+    if (!ACCEPT_KEYS.has(k)) {
+      throw new UsageError(
+        'WS_ERR_INVALID_OPTION',
+        `buildAcceptResponse: unknown option ${JSON.stringify(k)}`,
+      );
+    }
+  }
+  const { key, protocol, extensions } = opts;
+  if (!isValidKey(key)) {
+    throw new UsageError(
+      'WS_ERR_INVALID_OPTION',
+      'buildAcceptResponse: key must be a valid Sec-WebSocket-Key',
+    );
+  }
+  const extra = checkExtraHeaders(opts.headers, ACCEPT_RESERVED, 'buildAcceptResponse');
+  const lines = [
+    // 5.1 "A Status-Line with a 101 response code"
+    'HTTP/1.1 101 Switching Protocols',
+    // 5.2 "An |Upgrade| header field with value "websocket""
+    'Upgrade: websocket',
+    // 5.3 "A |Connection| header field with value "Upgrade""
+    'Connection: Upgrade',
+    // 5.4 "A |Sec-WebSocket-Accept| header field"
+    `Sec-WebSocket-Accept: ${acceptKey(key)}`,
+  ];
+  if (protocol !== undefined && protocol !== '') {
+    // 5.5 the selected subprotocol: a single token
+    if (!isToken(protocol)) {
+      throw new UsageError(
+        'WS_ERR_INVALID_OPTION',
+        `buildAcceptResponse: the subprotocol ${JSON.stringify(protocol)} is not a token`,
+      );
+    }
+    lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+  }
+  if (extensions !== undefined && extensions !== '') {
+    // 5.6 the extensions in use; must follow the 9.1 grammar we would accept ourselves.
+    if (typeof extensions !== 'string' || parseExtensionList(extensions) === null) {
+      throw new UsageError(
+        'WS_ERR_INVALID_OPTION',
+        `buildAcceptResponse: ${JSON.stringify(extensions)} is not a valid Sec-WebSocket-Extensions value`,
+      );
+    }
+    lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
+  }
+  for (const [name, value] of extra) lines.push(`${name}: ${value}`);
+  return lines;
+}
+
+/**
+ * Response lines to bytes: each line + CRLF, then the empty line. Lines added by user code
+ * are checked: a CR, LF or other control character would let it inject headers or a body.
+ */
+export function serializeResponse(lines: readonly string[]): Buffer {
+  if (!Array.isArray(lines) || lines.length === 0) {
+    throw new UsageError('WS_ERR_INVALID_HEADER', 'serializeResponse: expected a non-empty array of lines');
+  }
+  for (const line of lines) {
+    if (typeof line !== 'string' || !isFieldValue(line)) {
+      throw new UsageError(
+        'WS_ERR_INVALID_HEADER',
+        `serializeResponse: invalid response line ${JSON.stringify(line)} (no CR, LF or other control characters)`,
+      );
+    }
+  }
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+}
+
+/** Reason phrases (RFC 9110 15, RFC 6585) for the statuses a handshake may answer with. */
+export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
+  101: 'Switching Protocols',
+  200: 'OK',
+  204: 'No Content',
+  301: 'Moved Permanently',
+  302: 'Found',
+  303: 'See Other',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  402: 'Payment Required',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  407: 'Proxy Authentication Required',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  410: 'Gone',
+  411: 'Length Required',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable',
+  417: 'Expectation Failed',
+  421: 'Misdirected Request',
+  422: 'Unprocessable Content',
+  426: 'Upgrade Required',
+  428: 'Precondition Required',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
+});
+
+const REJECT_RESERVED = new Set(['connection', 'content-length', 'content-type']);
+
+/**
+ * An HTTP error response that closes the connection, with `message` as a UTF-8 text/plain
+ * body (never HTML: the message may echo what a client sent).
+ */
+export function buildRejectResponse(
+  status: number,
+  message: string,
+  headers?: Record<string, string>,
+): Buffer {
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    throw new UsageError(
+      'WS_ERR_INVALID_OPTION',
+      `buildRejectResponse: status must be an integer 200-599, got ${status}`,
+    );
+  }
+  if (typeof message !== 'string') {
+    throw new UsageError('WS_ERR_INVALID_OPTION', 'buildRejectResponse: message must be a string');
+  }
+  const extra = checkExtraHeaders(headers, REJECT_RESERVED, 'buildRejectResponse');
+  const body = Buffer.from(message, 'utf8');
+  // RFC 9110 7.8: "A sender of Upgrade MUST also send an "Upgrade" connection option in the
+  // Connection header field" (a 426 carries Upgrade).
+  const sendsUpgrade = extra.some(([name]) => name.toLowerCase() === 'upgrade');
+  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}\r\n`;
+  head += `Connection: ${sendsUpgrade ? 'Upgrade, close' : 'close'}\r\n`;
+  head += 'Content-Type: text/plain; charset=utf-8\r\n';
+  head += `Content-Length: ${body.length}\r\n`;
+  for (const [name, value] of extra) head += `${name}: ${value}\r\n`;
+  head += '\r\n';
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}
+
+/**
+ * The first subprotocol the client offered (its order is its preference, RFC 6455 4.1) that
+ * the server supports, or undefined.
+ */
+export function selectProtocol(
+  offered: readonly string[],
+  supported: readonly string[] | ReadonlySet<string>,
+): string | undefined {
+  const has =
+    supported instanceof Set
+      ? (p: string) => supported.has(p)
+      : (p: string) => (supported as readonly string[]).includes(p);
+  for (const p of offered) if (has(p)) return p;
+  return undefined;
+}

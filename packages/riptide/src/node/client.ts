@@ -1,0 +1,447 @@
+/**
+ * Outgoing connections: new WebSocket('ws://...' | 'wss://...').
+ *
+ * The opening handshake (RFC 6455 4.1) goes through http.request / https.request and its
+ * 'upgrade' event, which brings for free: agents, proxies via agents, TLS options, lookup,
+ * createConnection, and an 'unexpected-response' (req, res) for non-101 answers. The 101
+ * response is checked by ../handshake/client.ts (Sec-WebSocket-Accept, subprotocol), then the
+ * upgraded socket is handed to the WebSocket and the core takes over.
+ *
+ * Failures during the handshake are reported as 'error' (only if listened to: a failed
+ * connection never crashes the process) followed by 'close' with 1006.
+ */
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Socket } from 'node:net';
+import { HandshakeError, UsageError } from '../core/errors.js';
+import type { PerMessageExtension } from '../core/extension.js';
+import type { RandomFill } from '../core/sender.js';
+import { generateKey } from '../handshake/accept.js';
+import { validateUpgradeResponse } from '../handshake/client.js';
+import type { ExtensionList } from '../handshake/header-lists.js';
+import { isToken } from '../handshake/syntax.js';
+import { randomFill } from './random.js';
+import type { WebSocket } from './websocket.js';
+import { checkPerMessageDeflate, type PerMessageDeflateOptions } from './websocket-server.js';
+
+export interface ClientOptions {
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+  /** The Origin header. */
+  origin?: string;
+  /** Fail the connection if the handshake takes longer (ms). Default: no limit. */
+  handshakeTimeout?: number;
+  /** Largest message accepted, in bytes (default 100 MiB; 0: no limit). Above: close 1009. */
+  maxPayload?: number;
+  /** permessage-deflate offer; default true (offered) for clients, like ws. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** Follow 3xx redirects (default false), at most maxRedirects (default 10). */
+  followRedirects?: boolean;
+  maxRedirects?: number;
+  /** Only 13 is supported (RFC 6455); 8 is refused. */
+  protocolVersion?: number;
+  skipUTF8Validation?: boolean;
+  /** Answer pings automatically (default true). */
+  autoPong?: boolean;
+  /** How long close() waits for the server before destroying the socket, in ms (default 30000). */
+  closeTimeout?: number;
+  /** Custom masking key source: fills the 4-byte buffer it is given. */
+  generateMask?: (mask: Buffer) => void;
+  /** Accepted for ws compatibility; riptide always emits events synchronously. */
+  allowSynchronousEvents?: boolean;
+  /** Called with the request before it is sent; it must call request.end(). */
+  finishRequest?: (request: ClientRequest, websocket: WebSocket) => void;
+  // http.request / https.request / tls.connect options passed through:
+  agent?: http.Agent | boolean;
+  auth?: string;
+  createConnection?: unknown;
+  family?: number;
+  host?: string;
+  hostname?: string;
+  localAddress?: string;
+  lookup?: unknown;
+  port?: number;
+  servername?: string;
+  ca?: unknown;
+  cert?: unknown;
+  key?: unknown;
+  pfx?: unknown;
+  passphrase?: string;
+  rejectUnauthorized?: boolean;
+  checkServerIdentity?: unknown;
+  ciphers?: string;
+  minVersion?: string;
+  maxVersion?: string;
+  secureContext?: unknown;
+  ALPNProtocols?: unknown;
+  session?: Buffer;
+  timeout?: number;
+  signal?: AbortSignal;
+  socketPath?: string;
+  [key: string]: unknown;
+}
+
+/** Options of riptide itself; everything else must be an http/https/tls request option. */
+const OWN_KEYS = new Set([
+  'headers',
+  'origin',
+  'handshakeTimeout',
+  'maxPayload',
+  'perMessageDeflate',
+  'followRedirects',
+  'maxRedirects',
+  'protocolVersion',
+  'skipUTF8Validation',
+  'autoPong',
+  'closeTimeout',
+  'generateMask',
+  'allowSynchronousEvents',
+  'finishRequest',
+  'protocol',
+  'maxBufferedChunks',
+  'maxFragments',
+]);
+
+/** http.request / https.request / tls.connect options passed through unchanged. */
+const PASS_KEYS = new Set([
+  'agent',
+  'auth',
+  'createConnection',
+  'defaultPort',
+  'family',
+  'hints',
+  'insecureHTTPParser',
+  'joinDuplicateHeaders',
+  'localAddress',
+  'localPort',
+  'lookup',
+  'maxHeaderSize',
+  'setHost',
+  'signal',
+  'socketPath',
+  'timeout',
+  'uniqueHeaders',
+  'host',
+  'hostname',
+  'port',
+  'path',
+  'method',
+  // tls
+  'ca',
+  'cert',
+  'key',
+  'pfx',
+  'passphrase',
+  'crl',
+  'ciphers',
+  'ecdhCurve',
+  'dhparam',
+  'honorCipherOrder',
+  'minVersion',
+  'maxVersion',
+  'secureOptions',
+  'secureProtocol',
+  'secureContext',
+  'sessionIdContext',
+  'sigalgs',
+  'privateKeyEngine',
+  'privateKeyIdentifier',
+  'clientCertEngine',
+  'servername',
+  'rejectUnauthorized',
+  'checkServerIdentity',
+  'ALPNProtocols',
+  'session',
+  'minDHSize',
+  'highWaterMark',
+  'pskCallback',
+  'enableTrace',
+]);
+
+function invalid(message: string): UsageError {
+  return new UsageError('WS_ERR_INVALID_OPTION', message);
+}
+
+function invalidUrl(message: string): UsageError {
+  return new UsageError('WS_ERR_INVALID_URL', message);
+}
+
+interface Resolved {
+  opts: ClientOptions;
+  protocols: string[];
+  deflate: false | PerMessageDeflateOptions;
+  maxPayload: number;
+  random: RandomFill;
+}
+
+function resolveOptions(
+  options: ClientOptions | undefined,
+  protocols: string | string[] | undefined,
+): Resolved {
+  const opts: ClientOptions = options === undefined || options === null ? {} : options;
+  if (typeof opts !== 'object') throw invalid('WebSocket options must be an object');
+  for (const key of Object.keys(opts)) {
+    if (!OWN_KEYS.has(key) && !PASS_KEYS.has(key)) throw invalid(`Unknown WebSocket option "${key}"`);
+  }
+  if (opts.protocolVersion !== undefined && opts.protocolVersion !== 13) {
+    throw invalid(`Unsupported protocol version: ${opts.protocolVersion} (supported versions: 13)`);
+  }
+  for (const name of ['handshakeTimeout', 'maxPayload', 'maxRedirects', 'closeTimeout'] as const) {
+    const v = opts[name];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) {
+      throw invalid(`The "${name}" option must be a non-negative integer`);
+    }
+  }
+  if (opts.headers !== undefined && (typeof opts.headers !== 'object' || opts.headers === null)) {
+    throw invalid('The "headers" option must be an object');
+  }
+  if (opts.generateMask !== undefined && typeof opts.generateMask !== 'function') {
+    throw invalid('The "generateMask" option must be a function');
+  }
+  const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : protocols;
+  if (!Array.isArray(list)) throw invalid('protocols must be a string or an array of strings');
+  const seen = new Set<string>();
+  for (const p of list) {
+    // RFC 6455 4.1: subprotocol values "MUST be non-empty strings with characters in the
+    // range U+0021 to U+007E not including separator characters" and "MUST all be unique".
+    if (typeof p !== 'string' || !isToken(p) || seen.has(p)) {
+      throw new UsageError(
+        'WS_ERR_INVALID_PROTOCOL',
+        `An invalid or duplicated subprotocol was specified: ${String(p)}`,
+      );
+    }
+    seen.add(p);
+  }
+  const generateMask = opts.generateMask;
+  const random: RandomFill =
+    generateMask === undefined
+      ? randomFill
+      : (target, offset, length) => {
+          const mask = Buffer.alloc(length);
+          generateMask(mask);
+          mask.copy(target, offset);
+        };
+  return {
+    opts,
+    protocols: list,
+    // ws compatibility: clients offer permessage-deflate unless told not to.
+    deflate: checkPerMessageDeflate(opts.perMessageDeflate === undefined ? true : opts.perMessageDeflate),
+    maxPayload: opts.maxPayload ?? 100 * 1024 * 1024,
+    random,
+  };
+}
+
+function parseAddress(address: string | URL): URL {
+  let url: URL;
+  if (address instanceof URL) url = new URL(address.href);
+  else {
+    try {
+      url = new URL(address);
+    } catch {
+      throw invalidUrl(`Invalid URL: ${address}`);
+    }
+  }
+  // ws compatibility: http(s) URLs are accepted and mean ws(s).
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:' && url.protocol !== 'ws+unix:') {
+    throw invalidUrl(`The URL's protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"`);
+  }
+  // RFC 6455 3: "Fragment identifiers are meaningless in the context of WebSocket URIs and
+  // MUST NOT be used on these URIs."
+  if (url.hash) throw invalidUrl('The URL contains a fragment identifier');
+  if (url.protocol === 'ws+unix:' && !url.pathname) throw invalidUrl("The URL's pathname is empty");
+  return url;
+}
+
+/**
+ * permessage-deflate plugs in here (RFC 7692 5): the offer to send, and, once the server
+ * answered, the extension object the core will run. Until the deflate module is wired in,
+ * nothing is offered, so a server never negotiates it with us.
+ */
+function extensionOffer(_deflate: false | PerMessageDeflateOptions): string | undefined {
+  return undefined;
+}
+
+function acceptedExtension(
+  accepted: ExtensionList,
+  _deflate: false | PerMessageDeflateOptions,
+  _maxPayload: number,
+): PerMessageExtension | null | Error {
+  // RFC 6455 9.1: the server may only answer with extensions the client offered; we offered
+  // none, so any extension in the response fails the connection (4.1 item 5).
+  if (accepted.length > 0) {
+    return new HandshakeError(
+      'WS_ERR_HANDSHAKE_EXTENSIONS',
+      0,
+      'Server sent a Sec-WebSocket-Extensions header but no extension was requested',
+    );
+  }
+  return null;
+}
+
+/** Start the opening handshake for a new client WebSocket (called by its constructor). */
+export function initiateClient(
+  ws: WebSocket,
+  address: string | URL,
+  protocols: string | string[] | undefined,
+  options: ClientOptions | undefined,
+): void {
+  const resolved = resolveOptions(options, protocols);
+  connect(ws, parseAddress(address), resolved, 0);
+}
+
+function connect(ws: WebSocket, url: URL, resolved: Resolved, redirects: number): void {
+  const { opts, protocols } = resolved;
+  ws._url = url.href;
+  const secure = url.protocol === 'wss:';
+  const key = generateKey((b) => randomFill(b));
+  const headers: Record<string, string> = {};
+  if (opts.headers !== undefined) Object.assign(headers, opts.headers);
+  headers['Sec-WebSocket-Version'] = '13';
+  headers['Sec-WebSocket-Key'] = key;
+  headers.Connection = 'Upgrade';
+  headers.Upgrade = 'websocket';
+  if (protocols.length > 0) headers['Sec-WebSocket-Protocol'] = protocols.join(',');
+  if (opts.origin !== undefined) headers.Origin = opts.origin;
+  const offer = extensionOffer(resolved.deflate);
+  if (offer !== undefined) headers['Sec-WebSocket-Extensions'] = offer;
+
+  const reqOpts: http.RequestOptions & Record<string, unknown> = {};
+  for (const k of Object.keys(opts)) if (PASS_KEYS.has(k)) reqOpts[k] = opts[k];
+  reqOpts.method = 'GET';
+  reqOpts.headers = headers;
+  if (url.protocol === 'ws+unix:') {
+    // ws+unix:///path/to.sock:/request/path
+    const colon = url.pathname.indexOf(':');
+    reqOpts.socketPath = colon === -1 ? url.pathname : url.pathname.slice(0, colon);
+    reqOpts.path = colon === -1 ? '/' : url.pathname.slice(colon + 1) + url.search;
+  } else {
+    reqOpts.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    reqOpts.port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+    reqOpts.path = (url.pathname || '/') + url.search;
+    if (secure && reqOpts.servername === undefined && !/^[\d.]+$|:/.test(reqOpts.host)) {
+      reqOpts.servername = reqOpts.host;
+    }
+  }
+  if (opts.handshakeTimeout) reqOpts.timeout = opts.handshakeTimeout;
+  if (url.username || url.password) {
+    // Credentials in the URL become Basic authentication (RFC 7617), like browsers and ws.
+    reqOpts.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  }
+
+  const req = (secure ? https.request : http.request)(reqOpts);
+  ws._req = req;
+
+  if (opts.handshakeTimeout) {
+    req.on('timeout', () => {
+      if (ws._req === req) ws._abortHandshake('Opening handshake has timed out', timeoutError());
+    });
+  }
+  req.on('error', (err: Error) => {
+    if (ws._req !== req) return;
+    ws._abortHandshake(err.message, err);
+  });
+  req.on('response', (res: IncomingMessage) => {
+    if (ws._req !== req) return;
+    const status = res.statusCode ?? 0;
+    const location = res.headers.location;
+    if (opts.followRedirects && location !== undefined && status >= 300 && status < 400) {
+      const max = opts.maxRedirects ?? 10;
+      if (redirects >= max) {
+        ws._abortHandshake(
+          'Maximum redirects exceeded',
+          handshakeFailure('WS_ERR_MAX_REDIRECTS', 'Maximum redirects exceeded'),
+        );
+        return;
+      }
+      let next: URL;
+      try {
+        next = parseAddress(new URL(location, url));
+      } catch (err) {
+        ws._abortHandshake((err as Error).message, err as Error);
+        return;
+      }
+      req.destroy();
+      res.resume();
+      ws._req = null;
+      // Credentials and cookies are not forwarded to another host.
+      let nextResolved = resolved;
+      if (next.host !== url.host && opts.headers !== undefined) {
+        const stripped: Record<string, string> = {};
+        for (const [name, value] of Object.entries(opts.headers)) {
+          const lower = name.toLowerCase();
+          if (lower !== 'authorization' && lower !== 'cookie' && lower !== 'host') stripped[name] = value;
+        }
+        nextResolved = { ...resolved, opts: { ...opts, headers: stripped } };
+      }
+      ws.emit('redirect', next.href, req);
+      if (ws._req === null && !ws._closing) connect(ws, next, nextResolved, redirects + 1);
+      return;
+    }
+    if (ws.listenerCount('unexpected-response') > 0) {
+      // ws compatibility: the listener owns the response; the connection is not opened.
+      ws.emit('unexpected-response', req, res);
+      return;
+    }
+    ws._abortHandshake(
+      `Unexpected server response: ${status}`,
+      handshakeFailure('WS_ERR_HANDSHAKE_STATUS', `Unexpected server response: ${status}`),
+    );
+  });
+  req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (ws._req !== req) {
+      socket.destroy();
+      return;
+    }
+    ws.emit('upgrade', res);
+    // An 'upgrade' listener may have closed or terminated the WebSocket.
+    if (ws._req !== req) {
+      socket.destroy();
+      return;
+    }
+    ws._req = null;
+    const result = validateUpgradeResponse(
+      { statusCode: res.statusCode ?? 0, headers: res.headers },
+      { key, protocols },
+    );
+    if (!result.ok) {
+      socket.destroy();
+      ws._abortHandshake(result.error.message, result.error);
+      return;
+    }
+    const extension = acceptedExtension(result.extensions, resolved.deflate, resolved.maxPayload);
+    if (extension instanceof Error) {
+      socket.destroy();
+      ws._abortHandshake(extension.message, extension);
+      return;
+    }
+    ws._protocol = result.protocol;
+    ws._extensions =
+      typeof res.headers['sec-websocket-extensions'] === 'string' && extension !== null
+        ? res.headers['sec-websocket-extensions']
+        : '';
+    ws._setSocket(socket, head, {
+      role: 'client',
+      maxPayload: resolved.maxPayload,
+      skipUtf8Validation: opts.skipUTF8Validation === true,
+      autoPong: opts.autoPong !== false,
+      closeTimeout: opts.closeTimeout ?? 30_000,
+      randomFill: resolved.random,
+      extension,
+    });
+    ws.emit('open');
+  });
+
+  if (opts.finishRequest !== undefined) opts.finishRequest(req, ws);
+  else req.end();
+}
+
+function handshakeFailure(code: string, message: string): Error {
+  return new HandshakeError(code, 0, message);
+}
+
+function timeoutError(): Error {
+  return new HandshakeError('WS_ERR_HANDSHAKE_TIMEOUT', 0, 'Opening handshake has timed out');
+}

@@ -1,0 +1,166 @@
+/**
+ * The browser's WebSocket event surface (WHATWG HTML "The WebSocket interface") on top of the
+ * EventEmitter events: `onopen`/`onmessage`/`onclose`/`onerror` and
+ * `addEventListener(type, listener, { once })` / `removeEventListener`.
+ *
+ * Theory of operation: every browser-style listener is an EventEmitter listener wrapper that
+ * builds the event object and calls the user's function (or `handleEvent` object). The wrapper
+ * remembers the user's listener (kListener) and whether it came from an `on<type>` attribute
+ * (kAttribute), so removal and the attribute getters can find it again. Nothing here runs unless
+ * such a listener is registered: the EventEmitter path stays free of event objects.
+ */
+import type { EventEmitter } from 'node:events';
+
+const kListener = Symbol('riptide.listener');
+const kAttribute = Symbol('riptide.attribute');
+
+/** What the wrappers need from the WebSocket beyond EventEmitter. */
+export interface EventTargetHost extends EventEmitter {
+  /** True when both close frames were exchanged (CloseEvent.wasClean). */
+  readonly _wasClean: boolean;
+}
+
+export class Event {
+  readonly type: string;
+  target: unknown = null;
+  constructor(type: string) {
+    this.type = type;
+  }
+}
+
+export class MessageEvent extends Event {
+  /** A string for a text message; for binary, what binaryType selects. */
+  readonly data: unknown;
+  constructor(type: string, data: unknown) {
+    super(type);
+    this.data = data;
+  }
+}
+
+export class CloseEvent extends Event {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+  constructor(type: string, code: number, reason: string, wasClean: boolean) {
+    super(type);
+    this.code = code;
+    this.reason = reason;
+    this.wasClean = wasClean;
+  }
+}
+
+export class ErrorEvent extends Event {
+  readonly error: unknown;
+  readonly message: string;
+  constructor(type: string, error: unknown, message: string) {
+    super(type);
+    this.error = error;
+    this.message = message;
+  }
+}
+
+export type EventListener<E = Event> = ((event: E) => void) | { handleEvent(event: E): void };
+
+export interface AddEventListenerOptions {
+  once?: boolean;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: EventEmitter listeners take any arguments
+type Wrapper = ((...args: any[]) => void) & { [kListener]?: unknown; [kAttribute]?: boolean };
+
+function dispatch(handler: EventListener<never>, target: unknown, event: Event): void {
+  if (typeof handler === 'function') (handler as (e: Event) => void).call(target, event);
+  else (handler as { handleEvent(e: Event): void }).handleEvent(event);
+}
+
+function wrap(type: string, handler: EventListener<never>): Wrapper | null {
+  switch (type) {
+    case 'message':
+      return function onMessage(this: EventTargetHost, data: Buffer | unknown, isBinary: boolean) {
+        const event = new MessageEvent('message', isBinary ? data : String(data));
+        event.target = this;
+        dispatch(handler, this, event);
+      };
+    case 'close':
+      return function onClose(this: EventTargetHost, code: number, reason: Buffer) {
+        const event = new CloseEvent('close', code, reason.toString(), this._wasClean);
+        event.target = this;
+        dispatch(handler, this, event);
+      };
+    case 'error':
+      return function onError(this: EventTargetHost, error: Error) {
+        const event = new ErrorEvent('error', error, error.message);
+        event.target = this;
+        dispatch(handler, this, event);
+      };
+    case 'open':
+      return function onOpen(this: EventTargetHost) {
+        const event = new Event('open');
+        event.target = this;
+        dispatch(handler, this, event);
+      };
+    default:
+      return null;
+  }
+}
+
+function isListener(handler: unknown): handler is EventListener<never> {
+  return (
+    typeof handler === 'function' ||
+    (typeof handler === 'object' &&
+      handler !== null &&
+      typeof (handler as { handleEvent?: unknown }).handleEvent === 'function')
+  );
+}
+
+export function addEventListener(
+  host: EventTargetHost,
+  type: string,
+  handler: unknown,
+  options?: AddEventListenerOptions,
+): void {
+  if (!isListener(handler)) return;
+  // DOM: adding the same listener twice for the same type is a no-op.
+  for (const l of host.listeners(type) as Wrapper[]) {
+    if (l[kListener] === handler && !l[kAttribute]) return;
+  }
+  const wrapper = wrap(type, handler);
+  // Only the four WebSocket event types are dispatched; others are ignored like ws does.
+  if (wrapper === null) return;
+  wrapper[kListener] = handler;
+  if (options?.once) host.once(type, wrapper);
+  else host.on(type, wrapper);
+}
+
+export function removeEventListener(host: EventTargetHost, type: string, handler: unknown): void {
+  for (const l of host.listeners(type) as Wrapper[]) {
+    if (l[kListener] === handler && !l[kAttribute]) {
+      host.removeListener(type, l);
+      return;
+    }
+  }
+}
+
+/** The `on<type>` getter: the attribute handler, or null. */
+export function getAttribute(host: EventTargetHost, type: string): unknown {
+  for (const l of host.listeners(type) as Wrapper[]) {
+    if (l[kAttribute]) return l[kListener];
+  }
+  return null;
+}
+
+/** The `on<type>` setter: replaces the attribute handler; a non-function removes it. */
+export function setAttribute(host: EventTargetHost, type: string, handler: unknown): void {
+  for (const l of host.listeners(type) as Wrapper[]) {
+    if (l[kAttribute]) {
+      host.removeListener(type, l);
+      break;
+    }
+  }
+  if (typeof handler !== 'function') return;
+  const wrapper = wrap(type, handler as EventListener<never>);
+  if (wrapper === null) return;
+  wrapper[kListener] = handler;
+  wrapper[kAttribute] = true;
+  host.on(type, wrapper);
+}

@@ -1,0 +1,125 @@
+/**
+ * Server-wide heartbeat: ONE timer per server pings every client; a client that has not
+ * answered the previous ping when the next check comes is terminated ('close' 1006, error
+ * code WS_ERR_HEARTBEAT_TIMEOUT to 'error' listeners).
+ *
+ *   t=0         ping all (each marked "awaiting pong")
+ *   t=timeout   terminate those still awaiting (only when timeout < interval; else at t=interval)
+ *   t=interval  terminate those still awaiting, ping the rest again
+ *
+ * RFC 6455 5.5.2/5.5.3: a Ping "MAY serve either as a keepalive or as a means to verify that
+ * the remote endpoint is still responsive"; the peer MUST answer with a Pong. Any pong counts
+ * (an unsolicited one too: it still proves the peer is alive).
+ */
+import { ProtocolError, UsageError } from '../core/errors.js';
+import type { WebSocket } from './websocket.js';
+
+export interface HeartbeatOptions {
+  /** Milliseconds between pings. */
+  interval: number;
+  /** Milliseconds a client has to answer a ping (default: interval). At most interval. */
+  timeout?: number;
+}
+
+export interface ResolvedHeartbeat {
+  interval: number;
+  timeout: number;
+}
+
+export function resolveHeartbeat(value: unknown): ResolvedHeartbeat | null {
+  if (value === undefined || value === null || value === false) return null;
+  let interval: unknown;
+  let timeout: unknown;
+  if (typeof value === 'number') {
+    interval = value;
+  } else if (typeof value === 'object') {
+    for (const key of Object.keys(value)) {
+      if (key !== 'interval' && key !== 'timeout') {
+        throw new UsageError('WS_ERR_INVALID_OPTION', `Unknown heartbeat option "${key}"`);
+      }
+    }
+    interval = (value as HeartbeatOptions).interval;
+    timeout = (value as HeartbeatOptions).timeout;
+  } else {
+    throw new UsageError(
+      'WS_ERR_INVALID_OPTION',
+      'The "heartbeat" option must be a number or { interval, timeout }',
+    );
+  }
+  if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 1) {
+    throw new UsageError('WS_ERR_INVALID_OPTION', 'heartbeat.interval must be a positive integer (ms)');
+  }
+  if (timeout === undefined) timeout = interval;
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > interval) {
+    throw new UsageError(
+      'WS_ERR_INVALID_OPTION',
+      'heartbeat.timeout must be a positive integer (ms), at most interval',
+    );
+  }
+  return { interval, timeout };
+}
+
+export class Heartbeat {
+  private readonly clients: Set<WebSocket>;
+  private readonly interval: number;
+  private readonly timeout: number;
+  private timer: NodeJS.Timeout | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
+
+  constructor(clients: Set<WebSocket>, options: ResolvedHeartbeat) {
+    this.clients = clients;
+    this.interval = options.interval;
+    this.timeout = options.timeout;
+  }
+
+  start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(tick, this.interval, this);
+    // The heartbeat alone never keeps the process alive (a listening server does).
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    if (this.checkTimer !== null) clearTimeout(this.checkTimer);
+    this.timer = this.checkTimer = null;
+  }
+
+  /** @internal One round: reap the previous round's silent clients, ping everyone again. */
+  _tick(): void {
+    // Without a separate timeout, the previous round is checked right before the next pings.
+    this._reap();
+    for (const ws of this.clients) {
+      if (ws.readyState !== 1) continue;
+      ws._awaitingPong = true;
+      ws.ping();
+    }
+    if (this.timeout < this.interval && this.checkTimer === null) {
+      this.checkTimer = setTimeout(reap, this.timeout, this);
+      this.checkTimer.unref();
+    }
+  }
+
+  /** @internal Terminate every client still awaiting a pong. */
+  _reap(): void {
+    if (this.checkTimer !== null) {
+      clearTimeout(this.checkTimer);
+      this.checkTimer = null;
+    }
+    for (const ws of this.clients) {
+      if (ws._awaitingPong && ws.readyState === 1) {
+        ws._awaitingPong = false;
+        ws._reportError(new ProtocolError('WS_ERR_HEARTBEAT_TIMEOUT'));
+        ws.terminate();
+      }
+    }
+  }
+}
+
+function tick(hb: Heartbeat): void {
+  hb._tick();
+}
+
+function reap(hb: Heartbeat): void {
+  hb._reap();
+}

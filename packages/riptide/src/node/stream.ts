@@ -1,0 +1,98 @@
+/**
+ * createWebSocketStream(ws, options): a Duplex over a WebSocket, with ws 8's semantics.
+ *
+ *   readable side: each message is one chunk (a Buffer; a string for text messages in
+ *                  readableObjectMode); push() returning false pauses the WebSocket, _read()
+ *                  resumes it; 'close' ends the readable side.
+ *   writable side: each write() is one send() (binary for Buffers, text for strings in
+ *                  objectMode); end() starts the closing handshake once the writes are flushed.
+ *   destroy():     terminates the connection.
+ */
+import { Duplex, type DuplexOptions } from 'node:stream';
+import type { WebSocket } from './websocket.js';
+
+export function createWebSocketStream(ws: WebSocket, options?: DuplexOptions): Duplex {
+  let terminateOnDestroy = true;
+
+  const duplex = new Duplex({
+    ...options,
+    autoDestroy: false,
+    emitClose: false,
+    objectMode: false,
+    writableObjectMode: false,
+  });
+
+  const onMessage = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void => {
+    const chunk = !isBinary && duplex.readableObjectMode ? data.toString() : data;
+    if (!duplex.push(chunk)) ws.pause();
+  };
+  ws.on('message', onMessage);
+
+  ws.once('error', function onError(err: Error) {
+    if (duplex.destroyed) return;
+    // Prevent ws.terminate() from being called by duplex.destroy(): the connection is failing
+    // already, its close frame is on the way.
+    terminateOnDestroy = false;
+    duplex.destroy(err);
+  });
+
+  ws.once('close', function onClose() {
+    if (duplex.destroyed) return;
+    duplex.push(null);
+  });
+
+  duplex._destroy = (err, callback) => {
+    if (ws.readyState === ws.CLOSED) {
+      callback(err);
+      process.nextTick(emitStreamClose, duplex);
+      return;
+    }
+    let called = false;
+    ws.once('error', (error: Error) => {
+      called = true;
+      callback(error);
+    });
+    ws.once('close', () => {
+      if (!called) callback(err);
+      process.nextTick(emitStreamClose, duplex);
+    });
+    if (terminateOnDestroy) ws.terminate();
+  };
+
+  duplex._final = (callback) => {
+    if (ws.readyState === ws.CONNECTING) {
+      ws.once('open', () => duplex._final(callback));
+      return;
+    }
+    const socket = ws._socket;
+    if (socket === null) return;
+    if (socket.writableFinished) {
+      callback();
+      if (duplex.readableEnded) duplex.destroy();
+    } else {
+      socket.once('finish', () => callback());
+      ws.close();
+    }
+  };
+
+  duplex._read = () => {
+    if (ws.isPaused) ws.resume();
+  };
+
+  duplex._write = (chunk: Buffer | string, _encoding, callback) => {
+    if (ws.readyState === ws.CONNECTING) {
+      ws.once('open', () => duplex._write(chunk, _encoding, callback));
+      return;
+    }
+    ws.send(chunk, callback);
+  };
+
+  duplex.on('end', () => {
+    if (!duplex.destroyed && duplex.writableFinished) duplex.destroy();
+  });
+  return duplex;
+}
+
+function emitStreamClose(stream: Duplex): void {
+  stream.emit('close');
+}

@@ -1,0 +1,628 @@
+/**
+ * WebSocketServer: accepts opening handshakes (RFC 6455 4.2) and hands out WebSockets.
+ *
+ * Three ways to get upgrade requests, as in ws 8:
+ *   { port }     an http.Server of our own; plain requests are answered 426 Upgrade Required
+ *   { server }   the user's http(s).Server; we listen to its 'upgrade' event
+ *   { noServer } the user calls handleUpgrade(req, socket, head, cb) itself
+ *
+ * The handshake itself is the pure functions of ../handshake/server.ts; this file adds the
+ * policy hooks (path, verifyClient, handleProtocols, allowedOrigins), the timers and the
+ * bookkeeping (clients, topics, heartbeat). A refused handshake is answered with its 4xx and
+ * the socket closed; nothing a client sends can make this class throw.
+ *
+ * Timers are per server, never per socket: one sweep timer destroys sockets whose upgrade did
+ * not complete within handshakeTimeout, one heartbeat timer pings every client.
+ */
+import { EventEmitter } from 'node:events';
+import * as http from 'node:http';
+import type * as https from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type HandshakeError, UsageError } from '../core/errors.js';
+import type { PerMessageExtension } from '../core/extension.js';
+import type { ExtensionList } from '../handshake/header-lists.js';
+import {
+  buildAcceptResponse,
+  buildRejectResponse,
+  serializeResponse,
+  validateUpgradeRequest,
+} from '../handshake/server.js';
+import { Heartbeat, type HeartbeatOptions, resolveHeartbeat } from './heartbeat.js';
+import { type PublishOptions, Topics } from './topics.js';
+import { type ConnectionSettings, kWebSocket, type ServerLink, WebSocket } from './websocket.js';
+
+export interface PerMessageDeflateOptions {
+  serverNoContextTakeover?: boolean;
+  clientNoContextTakeover?: boolean;
+  serverMaxWindowBits?: number;
+  clientMaxWindowBits?: number;
+  zlibDeflateOptions?: object;
+  zlibInflateOptions?: object;
+  threshold?: number;
+  concurrencyLimit?: number;
+}
+
+export interface VerifyClientInfo {
+  origin: string | undefined;
+  secure: boolean;
+  req: http.IncomingMessage;
+}
+
+export type VerifyClientSync = (info: VerifyClientInfo) => boolean;
+/** ws's names for the two verifyClient forms. */
+export type VerifyClientCallbackSync = VerifyClientSync;
+export type VerifyClientCallbackAsync = VerifyClientAsync;
+export type VerifyClientAsync = (
+  info: VerifyClientInfo,
+  callback: (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void,
+) => void;
+
+export interface ServerOptions {
+  /** Listen on this port (0: any free port) with an http.Server of our own. */
+  port?: number;
+  host?: string;
+  backlog?: number;
+  /** Attach to an existing http.Server or https.Server. */
+  server?: http.Server | https.Server;
+  /** Do not listen at all: call handleUpgrade() yourself. */
+  noServer?: boolean;
+  /** Accept only this request path (query string ignored); others get 400. */
+  path?: string;
+  /** Accept or refuse a handshake: sync (info) => boolean, or async (info, cb). Refusal: 401. */
+  verifyClient?: VerifyClientSync | VerifyClientAsync;
+  /** Pick the subprotocol among those offered; false: none. Default: the client's first. */
+  handleProtocols?: (protocols: Set<string>, req: http.IncomingMessage) => string | false;
+  /** Refuse (403) requests whose Origin is not in this list. Default: no check. */
+  allowedOrigins?: readonly string[] | null;
+  /** Keep the `clients` set (default true). */
+  clientTracking?: boolean;
+  /** Largest message accepted, in bytes (default 100 MiB; 0: no limit). Above: close 1009. */
+  maxPayload?: number;
+  /** Destroy sockets that have not completed the upgrade within this many ms (default 10000; 0: never). */
+  handshakeTimeout?: number;
+  /** How long close() waits for the peer before destroying the socket, in ms (default 30000). */
+  closeTimeout?: number;
+  /** permessage-deflate (RFC 7692); default false for servers. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  skipUTF8Validation?: boolean;
+  /** Answer pings automatically (default true). */
+  autoPong?: boolean;
+  /** Accepted for ws compatibility; riptide always emits events synchronously. */
+  allowSynchronousEvents?: boolean;
+  /** Ping every client every `interval` ms; terminate those that did not answer the last ping. */
+  heartbeat?: number | HeartbeatOptions;
+  /** publish(): bytes a socket may have buffered before onBackpressure applies (default: no limit). */
+  maxBackpressure?: number;
+  /** publish() to a socket above maxBackpressure: 'skip' it (default) or 'close' it. */
+  onBackpressure?: 'skip' | 'close';
+  /** The close code used by onBackpressure 'close': 1008 (default) or 1013. */
+  backpressureCloseCode?: 1008 | 1013;
+  /** The class to instantiate for each connection (a subclass of WebSocket). */
+  WebSocket?: typeof WebSocket;
+}
+
+const OPTION_KEYS = new Set([
+  'port',
+  'host',
+  'backlog',
+  'server',
+  'noServer',
+  'path',
+  'verifyClient',
+  'handleProtocols',
+  'allowedOrigins',
+  'clientTracking',
+  'maxPayload',
+  'handshakeTimeout',
+  'closeTimeout',
+  'perMessageDeflate',
+  'skipUTF8Validation',
+  'autoPong',
+  'allowSynchronousEvents',
+  'heartbeat',
+  'maxBackpressure',
+  'onBackpressure',
+  'backpressureCloseCode',
+  'WebSocket',
+]);
+
+const RUNNING = 0;
+const CLOSING = 1;
+const CLOSED = 2;
+
+function invalid(message: string): UsageError {
+  return new UsageError('WS_ERR_INVALID_OPTION', message);
+}
+
+function checkNumber(name: string, value: unknown, min: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw invalid(`The "${name}" option must be an integer >= ${min}, got ${String(value)}`);
+  }
+}
+
+function checkFunction(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') {
+    throw invalid(`The "${name}" option must be a function`);
+  }
+}
+
+function checkBoolean(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw invalid(`The "${name}" option must be a boolean`);
+  }
+}
+
+/** Validated per-message-deflate setting: false, or the options object (true -> {}). */
+export function checkPerMessageDeflate(value: unknown): false | PerMessageDeflateOptions {
+  if (value === undefined || value === false) return false;
+  if (value === true) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid('The "perMessageDeflate" option must be a boolean or an object');
+  }
+  const known = new Set([
+    'serverNoContextTakeover',
+    'clientNoContextTakeover',
+    'serverMaxWindowBits',
+    'clientMaxWindowBits',
+    'zlibDeflateOptions',
+    'zlibInflateOptions',
+    'threshold',
+    'concurrencyLimit',
+  ]);
+  for (const key of Object.keys(value)) {
+    if (!known.has(key)) throw invalid(`Unknown perMessageDeflate option "${key}"`);
+  }
+  return value as PerMessageDeflateOptions;
+}
+
+/**
+ * permessage-deflate plugs in here (RFC 7692 5): given the client's offers, return the accepted
+ * response header and the extension object the core will run, or null to accept no extension.
+ * Until the deflate module is wired in, no extension is accepted (a valid answer: RFC 6455 9.1
+ * lets a server ignore offers), so compression is never negotiated.
+ */
+function acceptExtensions(
+  _offers: ExtensionList,
+  _options: false | PerMessageDeflateOptions,
+  _maxPayload: number,
+): { header: string; extension: PerMessageExtension } | null {
+  return null;
+}
+
+function socketOnErrorBeforeUpgrade(this: Socket): void {
+  this.destroy();
+}
+
+/** Answer a refused handshake and close the socket (RFC 6455 4.2.2: an HTTP error code). */
+function abortHandshake(
+  socket: Duplex,
+  status: number,
+  message: string,
+  headers?: Record<string, string>,
+): void {
+  if (socket.writable) {
+    socket.once('finish', socket.destroy);
+    socket.end(buildRejectResponse(status, message, headers));
+  } else {
+    socket.destroy();
+  }
+}
+
+function emitClose(server: WebSocketServer): void {
+  server._state = CLOSED;
+  server.emit('close');
+}
+
+export class WebSocketServer extends EventEmitter implements ServerLink {
+  readonly options: Readonly<ServerOptions>;
+  /** @internal */ _state = RUNNING;
+  /** @internal */ _server: http.Server | https.Server | null = null;
+  private _removeListeners: (() => void) | null = null;
+  private readonly _clients: Set<WebSocket> | null;
+  private readonly _tracked: Set<WebSocket> | null;
+  private _shouldEmitClose = false;
+  private readonly _settings: ConnectionSettings;
+  private readonly _deflate: false | PerMessageDeflateOptions;
+  private readonly _handshakeTimeout: number;
+  private readonly _pending = new Map<Duplex, number>();
+  private _sweepTimer: NodeJS.Timeout | null = null;
+  private readonly _heartbeat: Heartbeat | null;
+  private _topics: Topics | null = null;
+  private readonly _WebSocket: typeof WebSocket;
+
+  constructor(options: ServerOptions, callback?: () => void) {
+    super();
+    if (options === null || typeof options !== 'object')
+      throw invalid('WebSocketServer options must be an object');
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.has(key)) throw invalid(`Unknown WebSocketServer option "${key}"`);
+    }
+    const o = options;
+    const modes = (o.port != null ? 1 : 0) + (o.server != null ? 1 : 0) + (o.noServer ? 1 : 0);
+    if (modes !== 1) {
+      throw invalid('One and only one of the "port", "server", or "noServer" options must be specified');
+    }
+    checkNumber('port', o.port, 0);
+    checkNumber('backlog', o.backlog, 0);
+    checkNumber('maxPayload', o.maxPayload, 0);
+    checkNumber('handshakeTimeout', o.handshakeTimeout, 0);
+    checkNumber('closeTimeout', o.closeTimeout, 1);
+    checkNumber('maxBackpressure', o.maxBackpressure, 0);
+    checkFunction('verifyClient', o.verifyClient);
+    checkFunction('handleProtocols', o.handleProtocols);
+    checkBoolean('clientTracking', o.clientTracking);
+    checkBoolean('noServer', o.noServer);
+    checkBoolean('skipUTF8Validation', o.skipUTF8Validation);
+    checkBoolean('autoPong', o.autoPong);
+    checkBoolean('allowSynchronousEvents', o.allowSynchronousEvents);
+    if (o.host !== undefined && typeof o.host !== 'string')
+      throw invalid('The "host" option must be a string');
+    if (o.path !== undefined && typeof o.path !== 'string')
+      throw invalid('The "path" option must be a string');
+    if (o.allowedOrigins != null && !Array.isArray(o.allowedOrigins)) {
+      throw invalid('The "allowedOrigins" option must be an array of origins');
+    }
+    if (o.onBackpressure !== undefined && o.onBackpressure !== 'skip' && o.onBackpressure !== 'close') {
+      throw invalid('The "onBackpressure" option must be "skip" or "close"');
+    }
+    if (
+      o.backpressureCloseCode !== undefined &&
+      o.backpressureCloseCode !== 1008 &&
+      o.backpressureCloseCode !== 1013
+    ) {
+      throw invalid('The "backpressureCloseCode" option must be 1008 or 1013');
+    }
+    if (
+      o.WebSocket !== undefined &&
+      (typeof o.WebSocket !== 'function' ||
+        !(o.WebSocket.prototype instanceof WebSocket || o.WebSocket === WebSocket))
+    ) {
+      throw invalid('The "WebSocket" option must be riptide\'s WebSocket class or a subclass');
+    }
+    if (o.server != null && typeof (o.server as http.Server).on !== 'function') {
+      throw invalid('The "server" option must be an http.Server or https.Server');
+    }
+    if (o.allowedOrigins != null) {
+      // Validate the list now (throws UsageError for a malformed origin) rather than per request.
+      validateUpgradeRequest(
+        { method: 'GET', httpVersion: '1.1', headers: {} },
+        { allowedOrigins: o.allowedOrigins },
+      );
+    }
+    this._deflate = checkPerMessageDeflate(o.perMessageDeflate);
+    const heartbeat = resolveHeartbeat(o.heartbeat);
+
+    this.options = Object.freeze({ ...o });
+    this._WebSocket = o.WebSocket ?? WebSocket;
+    this._handshakeTimeout = o.handshakeTimeout ?? 10_000;
+    this._settings = {
+      role: 'server',
+      maxPayload: o.maxPayload ?? 100 * 1024 * 1024,
+      skipUtf8Validation: o.skipUTF8Validation === true,
+      autoPong: o.autoPong !== false,
+      closeTimeout: o.closeTimeout ?? 30_000,
+    };
+    this._clients = o.clientTracking === false ? null : new Set();
+    this._tracked = this._clients ?? (heartbeat !== null ? new Set() : null);
+    this._heartbeat = heartbeat === null ? null : new Heartbeat(this._tracked!, heartbeat);
+
+    if (o.port != null) {
+      const server = http.createServer((_req, res) => {
+        // A plain HTTP request to a WebSocket-only server (RFC 9110 15.5.22).
+        const body = http.STATUS_CODES[426] ?? 'Upgrade Required';
+        res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'Upgrade' });
+        res.end(body);
+      });
+      server.on('connection', (socket: Socket) => this._trackPending(socket));
+      this._server = server;
+      server.listen(o.port, o.host, o.backlog, callback);
+    } else if (o.server != null) {
+      this._server = o.server;
+    }
+    if (this._server !== null) {
+      const server = this._server;
+      const onListening = () => this.emit('listening');
+      const onError = (err: Error) => this.emit('error', err);
+      const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+        this.handleUpgrade(req, socket, head, (ws, request) => this.emit('connection', ws, request));
+      };
+      server.on('listening', onListening);
+      server.on('error', onError);
+      server.on('upgrade', onUpgrade);
+      this._removeListeners = () => {
+        server.removeListener('listening', onListening);
+        server.removeListener('error', onError);
+        server.removeListener('upgrade', onUpgrade);
+      };
+    }
+    this._heartbeat?.start();
+  }
+
+  /** The tracked clients (undefined with clientTracking: false), like ws. */
+  get clients(): Set<WebSocket> {
+    return (this._clients ?? undefined) as Set<WebSocket>;
+  }
+
+  /** The listening address ({port} and {server} modes). */
+  address(): ReturnType<http.Server['address']> {
+    if (this.options.noServer)
+      throw new UsageError('WS_ERR_NO_SERVER', 'The server is operating in "noServer" mode');
+    if (this._server === null) return null;
+    return this._server.address();
+  }
+
+  /**
+   * Stop accepting connections. Open connections are left alone (ws 8); 'close' is emitted
+   * once the server has stopped and, when clients are tracked, every client has closed.
+   */
+  close(cb?: (err?: Error) => void): void {
+    if (this._state === CLOSED) {
+      if (cb) this.once('close', () => cb(new UsageError('WS_ERR_NOT_RUNNING', 'The server is not running')));
+      process.nextTick(emitClose, this);
+      return;
+    }
+    if (cb) this.once('close', cb);
+    if (this._state === CLOSING) return;
+    this._state = CLOSING;
+    this._heartbeat?.stop();
+    if (this._sweepTimer !== null) {
+      clearTimeout(this._sweepTimer);
+      this._sweepTimer = null;
+    }
+    if (this.options.noServer || this.options.server) {
+      if (this._removeListeners !== null) {
+        this._removeListeners();
+        this._removeListeners = null;
+        this._server = null;
+      }
+      if (this._tracked !== null && this._tracked.size > 0) this._shouldEmitClose = true;
+      else process.nextTick(emitClose, this);
+    } else {
+      const server = this._server!;
+      this._removeListeners?.();
+      this._removeListeners = null;
+      this._server = null;
+      server.close(() => emitClose(this));
+    }
+  }
+
+  /** True if this server should take `req` (its path matches the `path` option). */
+  shouldHandle(req: http.IncomingMessage): boolean {
+    const path = this.options.path;
+    if (path !== undefined) {
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      if ((q === -1 ? url : url.slice(0, q)) !== path) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Complete (or refuse) the opening handshake of an 'upgrade' request. On success `cb` gets
+   * the open WebSocket. Never throws for anything the client sent.
+   */
+  handleUpgrade(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    cb: (ws: WebSocket, req: http.IncomingMessage) => void,
+  ): void {
+    socket.on('error', socketOnErrorBeforeUpgrade);
+    this._trackPending(socket);
+
+    if (!this.shouldHandle(req)) {
+      this._untrackPending(socket);
+      abortHandshake(socket, 400, 'Bad Request: unexpected path');
+      return;
+    }
+    const result = validateUpgradeRequest(
+      req as http.IncomingMessage & { method: string },
+      this.options.allowedOrigins == null ? undefined : { allowedOrigins: this.options.allowedOrigins },
+    );
+    if (!result.ok) {
+      this._refuse(req, socket, result.error, result.headers);
+      return;
+    }
+    const accepted =
+      this._deflate === false
+        ? null
+        : acceptExtensions(result.extensions, this._deflate, this._settings.maxPayload);
+
+    const verify = this.options.verifyClient;
+    if (verify === undefined) {
+      this._complete(req, socket, head, result.key, result.protocols, accepted, cb);
+      return;
+    }
+    const info: VerifyClientInfo = {
+      origin: result.origin,
+      secure: !!(req.socket as Socket & { encrypted?: boolean; authorized?: boolean }).encrypted,
+      req,
+    };
+    if (verify.length === 2) {
+      (verify as VerifyClientAsync)(info, (ok, code, message, headers) => {
+        if (!ok) {
+          this._untrackPending(socket);
+          accepted?.extension.close();
+          const status = code ?? 401;
+          abortHandshake(socket, status, message ?? http.STATUS_CODES[status] ?? 'Unauthorized', headers);
+          return;
+        }
+        this._complete(req, socket, head, result.key, result.protocols, accepted, cb);
+      });
+      return;
+    }
+    if (!(verify as VerifyClientSync)(info)) {
+      this._untrackPending(socket);
+      accepted?.extension.close();
+      abortHandshake(socket, 401, 'Unauthorized');
+      return;
+    }
+    this._complete(req, socket, head, result.key, result.protocols, accepted, cb);
+  }
+
+  private _refuse(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    error: HandshakeError,
+    headers: Record<string, string>,
+  ) {
+    this._untrackPending(socket);
+    if (this.listenerCount('wsClientError') > 0) {
+      // ws compatibility: the listener owns the socket and writes its own answer.
+      this.emit('wsClientError', error, socket, req);
+      return;
+    }
+    abortHandshake(socket, error.status, error.message, headers);
+  }
+
+  private _complete(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    key: string,
+    offered: string[],
+    accepted: { header: string; extension: PerMessageExtension } | null,
+    cb: (ws: WebSocket, req: http.IncomingMessage) => void,
+  ): void {
+    this._untrackPending(socket);
+    if (!socket.readable || !socket.writable) {
+      accepted?.extension.close();
+      socket.destroy();
+      return;
+    }
+    if ((socket as Duplex & { [kWebSocket]?: unknown })[kWebSocket] !== undefined) {
+      throw new UsageError(
+        'WS_ERR_HANDSHAKE_TWICE',
+        'server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration',
+      );
+    }
+    if (this._state !== RUNNING) {
+      accepted?.extension.close();
+      abortHandshake(socket, 503, 'Service Unavailable');
+      return;
+    }
+    let protocol: string | undefined;
+    if (offered.length > 0) {
+      const handle = this.options.handleProtocols;
+      if (handle === undefined) {
+        protocol = offered[0];
+      } else {
+        const chosen = handle(new Set(offered), req);
+        // RFC 6455 4.2.2: the server selects one of the offered values, or none.
+        if (typeof chosen === 'string' && offered.includes(chosen)) protocol = chosen;
+      }
+    }
+    const lines = buildAcceptResponse({
+      key,
+      protocol,
+      extensions: accepted === null ? undefined : accepted.header,
+    });
+    const ws = new this._WebSocket(null);
+    this.emit('headers', lines, req);
+    if (!socket.writable) {
+      accepted?.extension.close();
+      socket.destroy();
+      return;
+    }
+    socket.write(serializeResponse(lines));
+    socket.removeListener('error', socketOnErrorBeforeUpgrade);
+    ws._protocol = protocol ?? '';
+    ws._extensions = accepted === null ? '' : accepted.header;
+    ws._server = this;
+    ws._setSocket(socket as Socket, head, {
+      ...this._settings,
+      extension: accepted === null ? null : accepted.extension,
+    });
+    this._tracked?.add(ws);
+    cb(ws, req);
+  }
+
+  // --- handshake timeout: one timer per server ------------------------------------------------
+
+  private _trackPending(socket: Duplex): void {
+    const timeout = this._handshakeTimeout;
+    if (timeout === 0 || this._pending.has(socket)) return;
+    this._pending.set(socket, Date.now() + timeout);
+    if (this._sweepTimer === null && this._state === RUNNING) {
+      this._sweepTimer = setTimeout(sweepPending, timeout, this);
+      this._sweepTimer.unref();
+    }
+  }
+
+  private _untrackPending(socket: Duplex): void {
+    this._pending.delete(socket);
+  }
+
+  /** @internal Destroy the sockets past their deadline; re-arm for the next one. */
+  _sweep(): void {
+    this._sweepTimer = null;
+    const now = Date.now();
+    // Deadlines are in insertion order (one timeout for all), so stop at the first live one.
+    for (const [socket, deadline] of this._pending) {
+      if (deadline > now) {
+        this._sweepTimer = setTimeout(sweepPending, deadline - now, this);
+        this._sweepTimer.unref();
+        return;
+      }
+      this._pending.delete(socket);
+      socket.destroy();
+    }
+  }
+
+  // --- ServerLink: called by this server's WebSockets -----------------------------------------
+
+  /** @internal */
+  _clientClosing(ws: WebSocket): void {
+    if (ws._topics !== null) this._topics?.leaveAll(ws);
+  }
+
+  /** @internal */
+  _clientClosed(ws: WebSocket): void {
+    if (ws._topics !== null) this._topics?.leaveAll(ws);
+    const tracked = this._tracked;
+    if (tracked !== null) {
+      tracked.delete(ws);
+      if (this._shouldEmitClose && tracked.size === 0) {
+        this._shouldEmitClose = false;
+        process.nextTick(emitClose, this);
+      }
+    }
+  }
+
+  /** @internal */
+  _subscribe(ws: WebSocket, topic: string): boolean {
+    if (this._topics === null) this._topics = new Topics(this.options);
+    return this._topics.subscribe(ws, topic);
+  }
+
+  /** @internal */
+  _unsubscribe(ws: WebSocket, topic: string): boolean {
+    return this._topics === null ? false : this._topics.unsubscribe(ws, topic);
+  }
+
+  // --- pub/sub --------------------------------------------------------------------------------
+
+  /**
+   * Send `data` to every socket subscribed to `topic`. The frame is built once and the same
+   * bytes are queued to each subscriber. Returns the number of sockets it was queued to.
+   */
+  publish(
+    topic: string,
+    data: string | Buffer | ArrayBuffer | ArrayBufferView,
+    options?: PublishOptions,
+  ): number {
+    if (this._topics === null) return 0;
+    return this._topics.publish(topic, data, options);
+  }
+
+  /** How many sockets are subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return this._topics === null ? 0 : this._topics.count(topic);
+  }
+}
+
+function sweepPending(server: WebSocketServer): void {
+  server._sweep();
+}

@@ -1,0 +1,682 @@
+/**
+ * The WebSocket class: one per connection, for both roles, with ws 8's API and the browser's
+ * event surface. It owns one core Protocol (all of RFC 6455's rules) and one net.Socket.
+ *
+ * Theory of operation:
+ *
+ *   socket 'data' ──► proto.receive(chunk) ──► Sink ──► 'message' / 'ping' / 'pong' / 'error'
+ *                          │ (answers, close frames queued by the core)
+ *                          ▼
+ *                     outbox.flush(ws)  ──► ONE socket write, socket.end() if endTransport
+ *
+ *   send()/ping()/close() ──► proto.send*() ──► outbox.schedule(ws) (one nextTick for every
+ *                                               socket), or flushed right after the 'data'
+ *                                               handler when called from inside it
+ *
+ *   socket 'close' ──► readyState CLOSED, 'close'(code, reason)
+ *
+ * Hot-path rules: socket listeners are shared module functions that find the WebSocket via
+ * `socket[kWebSocket]`; the core calls a per-connection Sink (one small object) whose methods
+ * live on its prototype; no closures, promises or timers per message. An idle connection
+ * holds no timer: the close timer exists only while closing, the heartbeat is server-wide.
+ *
+ * Readiness (readyState) lives here rather than in the core because it also covers the
+ * client's opening handshake and the TCP teardown, which the core does not see:
+ *
+ *   CONNECTING (client handshake) ─► OPEN ─► CLOSING (close frame sent or received, socket
+ *   ending, terminate()) ─► CLOSED (the socket closed; 'close' emitted)
+ */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { HandshakeError, ProtocolError, UsageError } from '../core/errors.js';
+import type { PerMessageExtension } from '../core/extension.js';
+import { Protocol, type ProtocolSink } from '../core/protocol.js';
+import type { RandomFill } from '../core/sender.js';
+import { type ClientOptions, initiateClient } from './client.js';
+import {
+  type AddEventListenerOptions,
+  addEventListener,
+  type CloseEvent,
+  type ErrorEvent,
+  type Event,
+  type EventListener,
+  getAttribute,
+  type MessageEvent,
+  removeEventListener,
+  setAttribute,
+} from './event-target.js';
+import { flush, pendingBytes, schedule } from './outbox.js';
+import { randomFill } from './random.js';
+
+/** The WebSocket a socket belongs to (shared listeners find it through this property). */
+export const kWebSocket = Symbol('riptide.websocket');
+
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
+const BINARY_TYPES: readonly string[] = ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
+
+export type SendCallback = (err?: Error) => void;
+
+export interface SendOptions {
+  /** Send as a binary message (default: true unless data is a string). */
+  binary?: boolean;
+  /** Compress with permessage-deflate when negotiated (default true). */
+  compress?: boolean;
+  /** false: this is a fragment; the message continues with the next send(). Default true. */
+  fin?: boolean;
+  /** Accepted for ws compatibility; masking follows the role (RFC 6455 5.1). */
+  mask?: boolean;
+}
+
+/** Data send() accepts. */
+export type SendData = string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView | number;
+
+/** What a server gives each of its WebSockets (tracking, topics); see websocket-server.ts. */
+export interface ServerLink {
+  _clientClosing(ws: WebSocket): void;
+  _clientClosed(ws: WebSocket): void;
+  _subscribe(ws: WebSocket, topic: string): boolean;
+  _unsubscribe(ws: WebSocket, topic: string): boolean;
+}
+
+/** Everything _setSocket needs to start the protocol over an upgraded socket. */
+export interface ConnectionSettings {
+  role: 'server' | 'client';
+  maxPayload: number;
+  skipUtf8Validation: boolean;
+  autoPong: boolean;
+  closeTimeout: number;
+  randomFill?: RandomFill;
+  extension?: PerMessageExtension | null;
+}
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
+const EMPTY = Buffer.alloc(0);
+
+/** The socket whose 'data' handler is running: its sends are flushed when the handler returns. */
+let receiving: WebSocket | null = null;
+
+/**
+ * The core's callbacks for one connection. A separate object so the protocol's method names
+ * never collide with user-visible properties of the WebSocket (ws.onmessage vs onMessage).
+ */
+class Sink implements ProtocolSink {
+  readonly ws: WebSocket;
+  constructor(ws: WebSocket) {
+    this.ws = ws;
+  }
+
+  onMessage(data: Buffer, isBinary: boolean): void {
+    const ws = this.ws;
+    // ws compatibility: text arrives as a Buffer too (isBinary tells them apart); binaryType
+    // applies to binary messages only.
+    if (isBinary && ws._binaryType !== 'nodebuffer') {
+      ws.emit('message', convertBinary(data, ws._binaryType), true);
+    } else {
+      ws.emit('message', data, isBinary);
+    }
+  }
+
+  onPing(data: Buffer): void {
+    this.ws.emit('ping', data);
+  }
+
+  onPong(data: Buffer): void {
+    const ws = this.ws;
+    ws._awaitingPong = false;
+    ws.emit('pong', data);
+  }
+
+  onClose(_code: number, _reason: string): void {
+    // The core queued our answering close frame (RFC 6455 5.5.1); 'close' is emitted once the
+    // TCP connection is gone.
+    this.ws._startClosing();
+  }
+
+  onError(err: ProtocolError): void {
+    const ws = this.ws;
+    ws._startClosing();
+    ws._reportError(err);
+  }
+}
+
+function convertBinary(data: Buffer, type: BinaryType): unknown {
+  switch (type) {
+    case 'arraybuffer':
+      if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) return data.buffer;
+      return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+    case 'fragments':
+      return [data];
+    case 'blob':
+      return new Blob([data]);
+    default:
+      return data;
+  }
+}
+
+/** Normalise send()/ping() data to what the core takes (string stays a string). */
+function toBuffer(data: unknown): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return Buffer.from(data);
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (typeof data === 'string') return Buffer.from(data);
+  if (typeof data === 'number') return Buffer.from(String(data));
+  throw new UsageError(
+    'WS_ERR_INVALID_DATA',
+    'The data must be a string, a Buffer, an ArrayBuffer, a TypedArray or a DataView',
+  );
+}
+
+export class WebSocket extends EventEmitter {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
+
+  // All fields are internal (underscore) but not private: the outbox, the client, the server,
+  // the heartbeat and the topics read them without accessor calls. Field order is fixed here
+  // so every instance shares one hidden class.
+  /** @internal */ _socket: Socket | null = null;
+  /** @internal */ _proto: Protocol | null = null;
+  /** @internal */ _dirty = false;
+  /** @internal */ _cbs: SendCallback[] | null = null;
+  /** @internal */ _ended = false;
+  /** @internal */ _closing = false;
+  /** @internal */ _closed = false;
+  /** @internal */ _paused = false;
+  /** @internal */ _needDrain = false;
+  /** @internal */ _fragmented = false;
+  /** @internal */ _awaitingPong = false;
+  /** @internal */ _binaryType: BinaryType = 'nodebuffer';
+  /** @internal */ _closeTimer: NodeJS.Timeout | null = null;
+  /** @internal */ _closeTimeout = 30_000;
+  /** @internal */ _protocol = '';
+  /** @internal */ _extensions = '';
+  /** @internal */ _url = '';
+  /** @internal */ _server: ServerLink | null = null;
+  /** @internal */ _topics: Set<string> | null = null;
+  /** @internal Published frames waiting for a fragmented send to finish (see topics.ts). */
+  _held: Buffer[] | null = null;
+  /** @internal The client's handshake request while CONNECTING. */
+  _req: { destroy(): void } | null = null;
+
+  /**
+   * A client connection to `address` (ws://, wss://, http(s):// or ws+unix:), or, with
+   * `address` null, a server-side WebSocket the server attaches to an upgraded socket.
+   */
+  constructor(
+    address: string | URL | null,
+    protocols?: string | string[] | ClientOptions,
+    options?: ClientOptions,
+  ) {
+    super();
+    if (address !== null) {
+      if (
+        protocols !== undefined &&
+        protocols !== null &&
+        typeof protocols === 'object' &&
+        !Array.isArray(protocols)
+      ) {
+        options = protocols;
+        protocols = undefined;
+      }
+      initiateClient(this, address, protocols as string | string[] | undefined, options);
+    }
+  }
+
+  // --- state -------------------------------------------------------------------------------
+
+  get readyState(): 0 | 1 | 2 | 3 {
+    if (this._closed) return CLOSED;
+    if (this._closing) return CLOSING;
+    return this._proto === null ? CONNECTING : OPEN;
+  }
+
+  get binaryType(): BinaryType {
+    return this._binaryType;
+  }
+
+  set binaryType(type: BinaryType) {
+    // Like the browser and ws: an unknown value is ignored.
+    if (BINARY_TYPES.includes(type)) this._binaryType = type;
+  }
+
+  /** Bytes accepted by send() and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    const socket = this._socket;
+    if (socket === null) return 0;
+    return socket.writableLength + pendingBytes(this);
+  }
+
+  get protocol(): string {
+    return this._protocol;
+  }
+
+  get extensions(): string {
+    return this._extensions;
+  }
+
+  get url(): string {
+    return this._url;
+  }
+
+  get isPaused(): boolean {
+    return this._paused;
+  }
+
+  /** @internal For CloseEvent.wasClean: both close frames were exchanged. */
+  get _wasClean(): boolean {
+    const proto = this._proto;
+    return proto === null ? false : proto.closeSent && proto.closeReceived;
+  }
+
+  // --- browser event surface -----------------------------------------------------------------
+
+  get onopen(): EventListener<Event> | null {
+    return getAttribute(this, 'open') as EventListener<Event> | null;
+  }
+  set onopen(handler: EventListener<Event> | null) {
+    setAttribute(this, 'open', handler);
+  }
+  get onmessage(): EventListener<MessageEvent> | null {
+    return getAttribute(this, 'message') as EventListener<MessageEvent> | null;
+  }
+  set onmessage(handler: EventListener<MessageEvent> | null) {
+    setAttribute(this, 'message', handler);
+  }
+  get onclose(): EventListener<CloseEvent> | null {
+    return getAttribute(this, 'close') as EventListener<CloseEvent> | null;
+  }
+  set onclose(handler: EventListener<CloseEvent> | null) {
+    setAttribute(this, 'close', handler);
+  }
+  get onerror(): EventListener<ErrorEvent> | null {
+    return getAttribute(this, 'error') as EventListener<ErrorEvent> | null;
+  }
+  set onerror(handler: EventListener<ErrorEvent> | null) {
+    setAttribute(this, 'error', handler);
+  }
+
+  addEventListener(type: string, listener: unknown, options?: AddEventListenerOptions): void {
+    addEventListener(this, type, listener, options);
+  }
+
+  removeEventListener(type: string, listener: unknown): void {
+    removeEventListener(this, type, listener);
+  }
+
+  // --- sending -------------------------------------------------------------------------------
+
+  /**
+   * Queue a message (or, with fin: false, a fragment of one). Returns true while the bytes
+   * waiting to be written stay below the socket's writableHighWaterMark, false once they
+   * reach it; a 'drain' event follows when they have been written (like stream.write()).
+   */
+  send(data: SendData, options?: SendOptions | SendCallback, cb?: SendCallback): boolean {
+    if (typeof options === 'function') {
+      cb = options;
+      options = undefined;
+    }
+    const proto = this._proto;
+    if (proto === null && !this._closing) {
+      throw new UsageError('WS_ERR_NOT_OPEN', 'WebSocket is not open: readyState 0 (CONNECTING)');
+    }
+    if (this._closing || proto === null) {
+      this._sendAfterClose(cb);
+      return false;
+    }
+    let binary: boolean;
+    let payload: string | Buffer;
+    // A string sent with binary: true is framed from the string directly (no extra Buffer).
+    if (typeof data === 'string') {
+      binary = false;
+      payload = data;
+    } else if (typeof data === 'number') {
+      // ws compatibility: numbers are sent as their decimal text.
+      binary = false;
+      payload = String(data);
+    } else {
+      binary = true;
+      payload = toBuffer(data);
+    }
+    let fin = true;
+    let compress = true;
+    if (options !== undefined && options !== null) {
+      if (options.binary !== undefined) binary = options.binary === true;
+      if (options.fin === false) fin = false;
+      if (options.compress === false) compress = false;
+    }
+    // RFC 6455 5.4: the core sends the fragments after the first as continuation frames (the
+    // opcode of later fragments is ignored, as in ws).
+    proto.sendData(binary ? 2 : 1, payload, fin, compress);
+    this._fragmented = !fin;
+    if (fin && this._held !== null) releaseHeld(this, proto);
+    return this._queued(cb);
+  }
+
+  ping(data?: unknown, mask?: boolean | SendCallback, cb?: SendCallback): void {
+    this._control(true, data, mask, cb);
+  }
+
+  pong(data?: unknown, mask?: boolean | SendCallback, cb?: SendCallback): void {
+    this._control(false, data, mask, cb);
+  }
+
+  private _control(ping: boolean, data: unknown, mask: unknown, cb: SendCallback | undefined): void {
+    if (typeof data === 'function') {
+      cb = data as SendCallback;
+      data = undefined;
+    } else if (typeof mask === 'function') {
+      cb = mask as SendCallback;
+    }
+    const proto = this._proto;
+    if (proto === null && !this._closing) {
+      throw new UsageError('WS_ERR_NOT_OPEN', 'WebSocket is not open: readyState 0 (CONNECTING)');
+    }
+    const payload = data === undefined || data === null ? EMPTY : toBuffer(data);
+    // RFC 6455 5.5: "All control frames MUST have a payload length of 125 bytes or less".
+    if (payload.length > 125) {
+      throw new UsageError('WS_ERR_CONTROL_TOO_LONG', 'The data size must not be greater than 125 bytes');
+    }
+    if (this._closing || proto === null) {
+      this._sendAfterClose(cb);
+      return;
+    }
+    if (ping) proto.sendPing(payload);
+    else proto.sendPong(payload);
+    this._queued(cb);
+  }
+
+  /** After a send: remember the callback, schedule the flush, compute the return value. */
+  private _queued(cb: SendCallback | undefined): boolean {
+    if (cb !== undefined) {
+      if (this._cbs === null) this._cbs = [cb];
+      else this._cbs.push(cb);
+    }
+    if (receiving !== this) schedule(this);
+    const socket = this._socket!;
+    if (socket.writableLength + pendingBytes(this) < socket.writableHighWaterMark) return true;
+    this._needDrain = true;
+    return false;
+  }
+
+  private _sendAfterClose(cb: SendCallback | undefined): void {
+    // ws compatibility: sending on a closing/closed socket is not an exception; the callback
+    // (if any) receives the error.
+    if (cb !== undefined) {
+      const state = this.readyState;
+      process.nextTick(
+        cb,
+        new UsageError(
+          'WS_ERR_NOT_OPEN',
+          `WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`,
+        ),
+      );
+    }
+  }
+
+  // --- closing -------------------------------------------------------------------------------
+
+  /**
+   * Start the closing handshake (RFC 6455 7.1.2). `code` must be 1000, 3000-4999 or a
+   * registered code that may be sent; `reason` at most 123 bytes of UTF-8. The socket is
+   * destroyed if the peer has not closed it within closeTimeout (30 s by default).
+   */
+  close(code?: number, reason?: string | Buffer): void {
+    if (this._closed) return;
+    const proto = this._proto;
+    if (proto === null) {
+      if (!this._closing) this._abortHandshake('WebSocket was closed before the connection was established');
+      return;
+    }
+    if (this._closing) return;
+    // The core validates code and reason and throws UsageError before changing state.
+    proto.close(
+      code,
+      reason === undefined ? undefined : typeof reason === 'string' ? reason : reason.toString(),
+    );
+    this._startClosing();
+    if (receiving !== this) schedule(this);
+  }
+
+  /** Destroy the connection now, without a closing handshake ('close' follows with 1006). */
+  terminate(): void {
+    if (this._closed) return;
+    if (this._proto === null) {
+      if (!this._closing) this._abortHandshake('WebSocket was closed before the connection was established');
+      return;
+    }
+    this._startClosing();
+    this._socket!.destroy();
+  }
+
+  // --- flow control --------------------------------------------------------------------------
+
+  /** Stop emitting messages (after the current one) and stop reading from the socket. */
+  pause(): void {
+    const proto = this._proto;
+    if (proto === null || this._closed) return;
+    this._paused = true;
+    proto.pause();
+    this._socket!.pause();
+  }
+
+  /** Deliver held messages (on the next tick) and read from the socket again. */
+  resume(): void {
+    if (this._proto === null || this._closed || !this._paused) return;
+    this._paused = false;
+    // Deferred so a resume() called from user code never runs the parser re-entrantly.
+    process.nextTick(deliverAfterResume, this);
+  }
+
+  // --- pub/sub (server side; see topics.ts) --------------------------------------------------
+
+  /** Receive what the server publishes to `topic`. Returns false if already subscribed. */
+  subscribe(topic: string): boolean {
+    return this._link('subscribe')._subscribe(this, topic);
+  }
+
+  /** Stop receiving `topic`. Returns false if not subscribed. */
+  unsubscribe(topic: string): boolean {
+    return this._link('unsubscribe')._unsubscribe(this, topic);
+  }
+
+  isSubscribed(topic: string): boolean {
+    return this._topics === null ? false : this._topics.has(topic);
+  }
+
+  /** The topics this socket is subscribed to. */
+  get topics(): string[] {
+    return this._topics === null ? [] : [...this._topics];
+  }
+
+  private _link(what: string): ServerLink {
+    if (this._server === null) {
+      throw new UsageError('WS_ERR_NO_SERVER', `${what}() is only available on a WebSocketServer's sockets`);
+    }
+    return this._server;
+  }
+
+  // --- internals used by the server, the client and the outbox ------------------------------
+
+  /** @internal Attach an upgraded socket and start the protocol. */
+  _setSocket(socket: Socket, head: Buffer, settings: ConnectionSettings): void {
+    (socket as Socket & { [kWebSocket]?: WebSocket })[kWebSocket] = this;
+    this._socket = socket;
+    this._closeTimeout = settings.closeTimeout;
+    this._proto = new Protocol(new Sink(this), {
+      role: settings.role,
+      maxPayload: settings.maxPayload,
+      randomFill: settings.randomFill ?? randomFill,
+      extension: settings.extension ?? null,
+      skipUtf8Validation: settings.skipUtf8Validation,
+      autoPong: settings.autoPong,
+    });
+    socket.setTimeout(0);
+    socket.setNoDelay(true);
+    // Bytes the peer sent right after its handshake head arrive again as the first 'data'.
+    if (head.length > 0) socket.unshift(head);
+    socket.on('data', socketOnData);
+    socket.on('end', socketOnEnd);
+    socket.on('close', socketOnClose);
+    socket.on('error', socketOnError);
+    socket.on('drain', socketOnDrain);
+    // A socket closed before we attached (rare) never emits 'close' again.
+    if (socket.destroyed) process.nextTick(finishClose, this);
+  }
+
+  /** @internal readyState -> CLOSING (first call only): leave topics, tell the server. */
+  _startClosing(): void {
+    if (this._closing) return;
+    this._closing = true;
+    if (this._server !== null) this._server._clientClosing(this);
+  }
+
+  /** @internal Report a peer violation or a timeout: only to 'error' listeners, never thrown. */
+  _reportError(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /** @internal Called by the outbox after a flush once a close frame went out. */
+  _onCloseFlushed(): void {
+    if (this._closeTimer === null && !this._closed) {
+      this._closeTimer = setTimeout(closeTimeoutFired, this._closeTimeout, this);
+    }
+  }
+
+  /** @internal Client: abort the opening handshake; 'error' (if listened) then 'close' 1006. */
+  _abortHandshake(message: string, err?: Error): void {
+    this._closing = true;
+    const req = this._req;
+    this._req = null;
+    if (req !== null) req.destroy();
+    const error = err ?? new HandshakeError('WS_ERR_HANDSHAKE_ABORTED', 0, message);
+    process.nextTick(emitErrorAndClose, this, error);
+  }
+}
+
+for (const [name, value] of [
+  ['CONNECTING', CONNECTING],
+  ['OPEN', OPEN],
+  ['CLOSING', CLOSING],
+  ['CLOSED', CLOSED],
+] as const) {
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
+}
+
+/** Queue the published frames that waited for the end of a fragmented message. */
+function releaseHeld(ws: WebSocket, proto: Protocol): void {
+  const held = ws._held!;
+  ws._held = null;
+  for (let i = 0; i < held.length; i++) proto.sendFramed(held[i]);
+}
+
+function emitErrorAndClose(ws: WebSocket, err: Error): void {
+  ws._reportError(err);
+  finishClose(ws);
+}
+
+/** readyState -> CLOSED and 'close'(code, reason). Runs once, when the socket has closed. */
+function finishClose(ws: WebSocket): void {
+  if (ws._closed) return;
+  ws._closing = true;
+  ws._closed = true;
+  if (ws._closeTimer !== null) {
+    clearTimeout(ws._closeTimer);
+    ws._closeTimer = null;
+  }
+  const server = ws._server;
+  if (server !== null) server._clientClosed(ws);
+  const proto = ws._proto;
+  // The transport is gone: lets the core release the extension (zlib) if it still holds it.
+  if (proto !== null) proto.receiveEof();
+  // RFC 6455 7.1.5: the peer's close code (1005 if its frame had none), else 1006.
+  const code = proto === null ? 1006 : proto.closeCode;
+  const reason = proto === null || proto.closeReason === '' ? EMPTY : Buffer.from(proto.closeReason);
+  ws.emit('close', code, reason);
+}
+
+function closeTimeoutFired(ws: WebSocket): void {
+  ws._closeTimer = null;
+  if (ws._closed) return;
+  ws._reportError(new ProtocolError('WS_ERR_CLOSE_TIMEOUT'));
+  ws._socket?.destroy();
+}
+
+function deliverAfterResume(ws: WebSocket): void {
+  if (ws._paused || ws._closed) return;
+  const proto = ws._proto!;
+  receiving = ws;
+  try {
+    proto.resume();
+  } finally {
+    receiving = null;
+    flush(ws);
+  }
+  if (!ws._paused && !ws._closed) ws._socket!.resume();
+}
+
+// --- shared socket listeners (this = the socket) ------------------------------------------------
+
+type AttachedSocket = Socket & { [kWebSocket]: WebSocket };
+
+function socketOnData(this: AttachedSocket, chunk: Buffer): void {
+  const ws = this[kWebSocket];
+  receiving = ws;
+  try {
+    ws._proto!.receive(chunk);
+  } finally {
+    receiving = null;
+    flush(ws);
+  }
+}
+
+function socketOnEnd(this: AttachedSocket): void {
+  const ws = this[kWebSocket];
+  ws._startClosing();
+  receiving = ws;
+  try {
+    ws._proto!.receiveEof();
+  } finally {
+    receiving = null;
+    flush(ws);
+  }
+  // The peer will send nothing more; finish our side too (what is queued is still written).
+  if (!ws._ended) {
+    ws._ended = true;
+    this.end();
+  }
+}
+
+function socketOnClose(this: AttachedSocket): void {
+  const ws = this[kWebSocket];
+  // A paused socket does not read, so it closes only when destroyed (terminate, error, close
+  // timeout); messages still held by pause() are dropped with it.
+  finishClose(ws);
+}
+
+function socketOnError(this: AttachedSocket): void {
+  // ECONNRESET and friends: not a protocol violation, and ws does not report them either; the
+  // socket is destroyed and 'close' (1006) follows.
+  const ws = this[kWebSocket];
+  ws._startClosing();
+  this.destroy();
+}
+
+function socketOnDrain(this: AttachedSocket): void {
+  const ws = this[kWebSocket];
+  if (ws._needDrain && pendingBytes(ws) === 0) {
+    ws._needDrain = false;
+    ws.emit('drain');
+  }
+}
+
+export type { IncomingMessage };

@@ -1,0 +1,114 @@
+/** Test helpers: servers on port 0, promises for events, raw sockets. */
+import type { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+import { WebSocketServer } from 'ws';
+import { WebSocketServer as RiptideServer, type ServerOptions } from '../../src/index.js';
+
+export function once<T extends unknown[] = unknown[]>(emitter: EventEmitter, event: string): Promise<T> {
+  return new Promise((resolve) => emitter.once(event, (...args: unknown[]) => resolve(args as T)));
+}
+
+export async function riptideServer(options: Omit<ServerOptions, 'port'> = {}): Promise<{
+  wss: RiptideServer;
+  port: number;
+  url: string;
+}> {
+  const wss = new RiptideServer({ port: 0, host: '127.0.0.1', ...options });
+  await once(wss, 'listening');
+  const port = (wss.address() as net.AddressInfo).port;
+  return { wss, port, url: `ws://127.0.0.1:${port}` };
+}
+
+export async function wsServer(options: Record<string, unknown> = {}): Promise<{
+  wss: WebSocketServer;
+  port: number;
+  url: string;
+}> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...options });
+  await once(wss, 'listening');
+  const port = (wss.address() as net.AddressInfo).port;
+  return { wss, port, url: `ws://127.0.0.1:${port}` };
+}
+
+/** Close a server and every client it still has. */
+export async function shutdown(wss: { clients?: Set<{ terminate(): void }>; close(cb?: () => void): void }) {
+  for (const c of wss.clients ?? []) c.terminate();
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
+}
+
+/** A raw TCP connection that has completed a WebSocket handshake (as a client). */
+export async function rawClient(port: number, path = '/'): Promise<{ socket: net.Socket; rest: Buffer }> {
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  let buf = Buffer.alloc(0);
+  while (buf.indexOf('\r\n\r\n') === -1) {
+    const [chunk] = await once<[Buffer]>(socket, 'data');
+    buf = Buffer.concat([buf, chunk]);
+  }
+  const end = buf.indexOf('\r\n\r\n') + 4;
+  if (!buf.subarray(0, 12).toString().includes('101')) throw new Error(`handshake failed: ${buf}`);
+  return { socket, rest: buf.subarray(end) };
+}
+
+/** Send raw bytes and collect everything until the peer closes. */
+export function collectUntilClose(socket: net.Socket, initial: Buffer = Buffer.alloc(0)): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks = [initial];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+/** A masked client frame (mask key 0 makes the payload readable in assertions). */
+export function clientFrame(opcode: number, payload: Buffer | string, fin = true): Buffer {
+  const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const mask = Buffer.from([1, 2, 3, 4]);
+  let header: Buffer;
+  if (data.length < 126) {
+    header = Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | data.length]);
+  } else if (data.length < 65536) {
+    header = Buffer.alloc(4);
+    header[0] = (fin ? 0x80 : 0) | opcode;
+    header[1] = 0x80 | 126;
+    header.writeUInt16BE(data.length, 2);
+  } else {
+    header = Buffer.alloc(10);
+    header[0] = (fin ? 0x80 : 0) | opcode;
+    header[1] = 0x80 | 127;
+    header.writeBigUInt64BE(BigInt(data.length), 2);
+  }
+  const masked = Buffer.alloc(data.length);
+  for (let i = 0; i < data.length; i++) masked[i] = data[i] ^ mask[i & 3];
+  return Buffer.concat([header, mask, masked]);
+}
+
+/** Parse unmasked server frames: [{opcode, fin, payload}]. */
+export function parseFrames(buf: Buffer): { opcode: number; fin: boolean; payload: Buffer }[] {
+  const frames = [];
+  let o = 0;
+  while (o + 2 <= buf.length) {
+    const fin = (buf[o] & 0x80) !== 0;
+    const opcode = buf[o] & 0x0f;
+    let len = buf[o + 1] & 0x7f;
+    let h = 2;
+    if (len === 126) {
+      len = buf.readUInt16BE(o + 2);
+      h = 4;
+    } else if (len === 127) {
+      len = Number(buf.readBigUInt64BE(o + 2));
+      h = 10;
+    }
+    if (o + h + len > buf.length) break;
+    frames.push({ opcode, fin, payload: buf.subarray(o + h, o + h + len) });
+    o += h + len;
+  }
+  return frames;
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

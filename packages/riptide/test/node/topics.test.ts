@@ -1,0 +1,177 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import WS from 'ws';
+import { WebSocket, type WebSocketServer } from '../../src/index.js';
+import { delay, once, rawClient, riptideServer, shutdown } from './helpers.js';
+
+const servers: WebSocketServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await shutdown(s);
+});
+
+async function setup(options = {}) {
+  const { wss, url, port } = await riptideServer(options);
+  servers.push(wss);
+  // Clients ask for topics with "sub:<topic>" / "unsub:<topic>" and get "ok" back.
+  wss.on('connection', (ws) => {
+    ws.on('message', (d: Buffer) => {
+      const [cmd, topic] = d.toString().split(':');
+      if (cmd === 'sub') ws.send(String(ws.subscribe(topic)));
+      if (cmd === 'unsub') ws.send(String(ws.unsubscribe(topic)));
+    });
+  });
+  async function client(...topics: string[]) {
+    const ws = new WS(url);
+    await once(ws, 'open');
+    for (const t of topics) {
+      const ok = once<[Buffer]>(ws, 'message');
+      ws.send(`sub:${t}`);
+      expect((await ok)[0].toString()).toBe('true');
+    }
+    return ws;
+  }
+  return { wss, client, port };
+}
+
+function collect(ws: WS, n: number): Promise<[string, boolean][]> {
+  return new Promise((resolve) => {
+    const got: [string, boolean][] = [];
+    ws.on('message', (d: Buffer, isBinary: boolean) => {
+      got.push([d.toString(), isBinary]);
+      if (got.length === n) resolve(got);
+    });
+  });
+}
+
+describe('pub/sub', () => {
+  it('publish reaches only subscribers, in publish order, text and binary', async () => {
+    const { wss, client } = await setup();
+    const a = await client('news');
+    const b = await client('news', 'sport');
+    const c = await client('sport');
+    expect(wss.subscriberCount('news')).toBe(2);
+    const atA = collect(a, 3);
+    const atB = collect(b, 4);
+    const atC = collect(c, 1);
+    expect(wss.publish('news', 'n1')).toBe(2);
+    expect(wss.publish('sport', Buffer.from('s1'))).toBe(2);
+    wss.publish('news', Buffer.from('n2'), { binary: false });
+    wss.publish('news', 'n3', { binary: true });
+    expect(await atA).toEqual([
+      ['n1', false],
+      ['n2', false],
+      ['n3', true],
+    ]);
+    expect(await atB).toEqual([
+      ['n1', false],
+      ['s1', true],
+      ['n2', false],
+      ['n3', true],
+    ]);
+    expect(await atC).toEqual([['s1', true]]);
+    expect(wss.publish('nobody', 'x')).toBe(0);
+  });
+
+  it('a large published message is the same bytes for every subscriber', async () => {
+    const { wss, client } = await setup();
+    const a = await client('big');
+    const b = await client('big');
+    const payload = Buffer.alloc(300_000, 7);
+    const pa = once<[Buffer]>(a, 'message');
+    const pb = once<[Buffer]>(b, 'message');
+    wss.publish('big', payload);
+    expect((await pa)[0].equals(payload)).toBe(true);
+    expect((await pb)[0].equals(payload)).toBe(true);
+  });
+
+  it('unsubscribe, isSubscribed, and closed sockets leave their topics', async () => {
+    const { wss } = await setup();
+    const { url } = { url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}` };
+    const conn = once<[WebSocket]>(wss, 'connection');
+    const client = new WebSocket(url);
+    await once(client, 'open');
+    const [ws] = await conn;
+    expect(ws.subscribe('t')).toBe(true);
+    expect(ws.subscribe('t')).toBe(false);
+    expect(ws.isSubscribed('t')).toBe(true);
+    expect(ws.topics).toEqual(['t']);
+    expect(ws.unsubscribe('t')).toBe(true);
+    expect(ws.unsubscribe('t')).toBe(false);
+    expect(ws.isSubscribed('t')).toBe(false);
+    ws.subscribe('t');
+    ws.subscribe('u');
+    expect(wss.subscriberCount('u')).toBe(1);
+    ws.close();
+    // Leaves as soon as it starts closing.
+    expect(wss.subscriberCount('t')).toBe(0);
+    expect(wss.subscriberCount('u')).toBe(0);
+    expect(ws.subscribe('t')).toBe(false);
+    await once(client, 'close');
+    expect(() => client.subscribe('t')).toThrow(expect.objectContaining({ code: 'WS_ERR_NO_SERVER' }));
+    expect(() => ws.subscribe('' as string)).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_INVALID_TOPIC' }),
+    );
+  });
+
+  it('a subscriber in the middle of a fragmented send gets published frames after its message', async () => {
+    const { wss } = await setup();
+    const port = (wss.address() as { port: number }).port;
+    const conn = once<[WebSocket]>(wss, 'connection');
+    const client = new WS(`ws://127.0.0.1:${port}`);
+    await once(client, 'open');
+    const [ws] = await conn;
+    ws.subscribe('t');
+    const got = collect(client, 2);
+    ws.send('frag', { fin: false });
+    wss.publish('t', 'published');
+    ws.send('ment', { fin: true });
+    expect(await got).toEqual([
+      ['fragment', false],
+      ['published', false],
+    ]);
+  });
+
+  for (const policy of ['skip', 'close'] as const) {
+    it(`maxBackpressure with onBackpressure: '${policy}'`, async () => {
+      const { wss, port } = await setup({
+        maxBackpressure: 256 * 1024,
+        onBackpressure: policy,
+        ...(policy === 'close' ? { backpressureCloseCode: 1013, closeTimeout: 300 } : {}),
+      });
+      const conns: WebSocket[] = [];
+      wss.on('connection', (ws) => {
+        conns.push(ws);
+        ws.subscribe('flood');
+      });
+      const { socket: slow } = await rawClient(port);
+      slow.pause(); // never reads
+      const fast = new WS(`ws://127.0.0.1:${port}`);
+      let fastCount = 0;
+      fast.on('message', () => fastCount++);
+      await once(fast, 'open');
+      await delay(20);
+      const [slowWs] = conns;
+      const errors: Error[] = [];
+      slowWs.on('error', (e) => errors.push(e));
+      const closed = policy === 'close' ? once<[number]>(slowWs, 'close') : null;
+      const chunk = Buffer.alloc(64 * 1024);
+      let lastCount = 0;
+      for (let i = 0; i < 400; i++) {
+        lastCount = wss.publish('flood', chunk);
+        await new Promise((r) => setImmediate(r));
+      }
+      // The slow socket is no longer sent to; its buffer stays bounded near the limit.
+      expect(lastCount).toBe(1);
+      if (policy === 'skip') {
+        expect(slowWs.readyState).toBe(WebSocket.OPEN);
+        expect(slowWs.bufferedAmount).toBeLessThan(256 * 1024 + 2 * 65 * 1024);
+      } else {
+        expect(errors[0]).toMatchObject({ code: 'WS_ERR_BACKPRESSURE' });
+        expect((await closed!)[0]).toBe(1006); // the close frame never got through
+      }
+      await delay(50);
+      expect(fastCount).toBe(400);
+      slow.destroy();
+      fast.terminate();
+    });
+  }
+});

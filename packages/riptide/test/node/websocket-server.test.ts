@@ -1,0 +1,411 @@
+import { readFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import WS from 'ws';
+import { WebSocket, WebSocketServer } from '../../src/index.js';
+import {
+  clientFrame,
+  collectUntilClose,
+  delay,
+  once,
+  rawClient,
+  riptideServer,
+  shutdown,
+} from './helpers.js';
+
+const fixtures = join(__dirname, '..', 'fixtures');
+const cert = readFileSync(join(fixtures, 'test-cert.pem'));
+const key = readFileSync(join(fixtures, 'test-key.pem'));
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function start(options: Record<string, unknown> = {}) {
+  const s = await riptideServer(options);
+  cleanups.push(() => shutdown(s.wss));
+  return s;
+}
+
+/** Send a raw HTTP request head; resolve with the whole response once the server closes. */
+async function rawRequest(port: number, head: string): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  const done = collectUntilClose(socket);
+  socket.write(head);
+  return (await done).toString();
+}
+
+function upgradeHead(port: number, extra = '', path = '/', version = '13'): string {
+  return (
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: ${version}\r\n${extra}\r\n`
+  );
+}
+
+describe('WebSocketServer options', () => {
+  it('rejects unknown options and ambiguous modes with UsageError', () => {
+    expect(() => new WebSocketServer({ noServer: true, bogus: 1 } as never)).toThrow(
+      expect.objectContaining({
+        name: 'UsageError',
+        code: 'WS_ERR_INVALID_OPTION',
+        message: 'Unknown WebSocketServer option "bogus"',
+      }),
+    );
+    expect(() => new WebSocketServer({ port: 0, noServer: true })).toThrow(/One and only one/);
+    expect(() => new WebSocketServer({} as never)).toThrow(/One and only one/);
+    expect(() => new WebSocketServer({ noServer: true, maxPayload: -1 })).toThrow(/maxPayload/);
+    expect(() => new WebSocketServer({ noServer: true, heartbeat: { interval: 0 } })).toThrow(/heartbeat/);
+    expect(() => new WebSocketServer({ noServer: true, allowedOrigins: ['not an origin'] })).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_INVALID_OPTION' }),
+    );
+    expect(() => new WebSocketServer({ noServer: true, perMessageDeflate: { nope: 1 } as never })).toThrow(
+      /Unknown perMessageDeflate option "nope"/,
+    );
+  });
+
+  it('address() in noServer mode throws; clients is a Set; perMessageDeflate accepted', () => {
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: true });
+    expect(() => wss.address()).toThrow(/noServer/);
+    expect(wss.clients).toBeInstanceOf(Set);
+    expect(new WebSocketServer({ noServer: true, clientTracking: false }).clients).toBeUndefined();
+  });
+});
+
+describe('RFC 6455 4.2.1 reading the client handshake', () => {
+  it('a plain HTTP request gets 426 Upgrade Required', async () => {
+    const { port } = await start();
+    const res = await new Promise<http.IncomingMessage>((resolve) =>
+      http.get(`http://127.0.0.1:${port}/`, resolve),
+    );
+    expect(res.statusCode).toBe(426);
+    res.resume();
+  });
+
+  it('a version other than 13 gets 426 with Sec-WebSocket-Version: 13 (RFC 6455 4.4)', async () => {
+    const { port } = await start();
+    const res = await rawRequest(port, upgradeHead(port, '', '/', '8'));
+    expect(res).toMatch(/^HTTP\/1\.1 426 /);
+    expect(res).toMatch(/\r\nSec-WebSocket-Version: 13\r\n/i);
+  });
+
+  it('a missing key gets 400', async () => {
+    const { port } = await start();
+    const head = `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    expect(await rawRequest(port, head)).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  it('wsClientError listeners get the error and the socket instead of the 400', async () => {
+    const { wss, port } = await start();
+    const seen = once<[Error & { code: string; status: number }, net.Socket]>(wss, 'wsClientError');
+    const socket = net.connect(port, '127.0.0.1');
+    socket.write(
+      `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    const [err, s] = await seen;
+    expect(err).toMatchObject({ code: 'WS_ERR_HANDSHAKE_KEY', status: 400 });
+    s.destroy();
+    socket.destroy();
+  });
+
+  it('allowedOrigins: another origin gets 403, a listed one connects', async () => {
+    const { port, url } = await start({ allowedOrigins: ['https://good.example'] });
+    const res = await rawRequest(port, upgradeHead(port, 'Origin: https://evil.example\r\n'));
+    expect(res).toMatch(/^HTTP\/1\.1 403 /);
+    const ws = new WebSocket(url, { origin: 'https://good.example' });
+    await once(ws, 'open');
+    ws.terminate();
+    const refused = new WS(url, { origin: 'https://evil.example' });
+    refused.on('error', () => {});
+    const [, resp] = await once<[unknown, http.IncomingMessage]>(refused, 'unexpected-response');
+    expect(resp.statusCode).toBe(403);
+    refused.terminate();
+  });
+
+  it('path: other paths get 400; the query string is ignored', async () => {
+    const { url, port } = await start({ path: '/chat' });
+    expect(await rawRequest(port, upgradeHead(port, '', '/other'))).toMatch(/^HTTP\/1\.1 400 /);
+    const ws = new WebSocket(`${url}/chat?room=1`);
+    await once(ws, 'open');
+    ws.terminate();
+  });
+});
+
+describe('RFC 6455 4.2.2 subprotocols', () => {
+  it("default: the client's first offer is selected", async () => {
+    const { wss, url } = await start();
+    const conn = once<[WebSocket]>(wss, 'connection');
+    const ws = new WebSocket(url, ['chat', 'superchat']);
+    await once(ws, 'open');
+    expect(ws.protocol).toBe('chat');
+    expect((await conn)[0].protocol).toBe('chat');
+    ws.terminate();
+  });
+
+  it('handleProtocols picks one (gets a Set and the request); false selects none', async () => {
+    let seen: Set<string> | undefined;
+    const { url } = await start({
+      handleProtocols: (protocols: Set<string>, req: http.IncomingMessage) => {
+        seen = protocols;
+        expect(req.headers.upgrade).toBe('websocket');
+        return protocols.has('superchat') ? 'superchat' : false;
+      },
+    });
+    const ws = new WS(url, ['chat', 'superchat']);
+    await once(ws, 'open');
+    expect(ws.protocol).toBe('superchat');
+    expect([...(seen ?? [])]).toEqual(['chat', 'superchat']);
+    ws.terminate();
+    const ws2 = new WebSocket(url, ['chat']);
+    await once(ws2, 'open');
+    expect(ws2.protocol).toBe('');
+    ws2.terminate();
+  });
+});
+
+describe('verifyClient', () => {
+  it('sync form: false refuses with 401; info has origin, secure, req', async () => {
+    const infos: { origin: string | undefined; secure: boolean }[] = [];
+    const { port, url } = await start({
+      verifyClient: (info: { origin: string | undefined; secure: boolean; req: http.IncomingMessage }) => {
+        infos.push({ origin: info.origin, secure: info.secure });
+        return info.req.headers['x-token'] === 'ok';
+      },
+    });
+    expect(await rawRequest(port, upgradeHead(port, 'Origin: http://a.example\r\n'))).toMatch(
+      /^HTTP\/1\.1 401 /,
+    );
+    const ws = new WebSocket(url, { headers: { 'x-token': 'ok' } });
+    await once(ws, 'open');
+    ws.terminate();
+    expect(infos[0]).toEqual({ origin: 'http://a.example', secure: false });
+  });
+
+  it('async form: callback(false, code, message, headers)', async () => {
+    const { port, url } = await start({
+      verifyClient: (
+        info: { req: http.IncomingMessage },
+        cb: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void,
+      ) => {
+        setTimeout(() => {
+          if (info.req.url === '/ok') cb(true);
+          else cb(false, 403, 'Go away', { 'X-Why': 'test' });
+        }, 10);
+      },
+    });
+    const res = await rawRequest(port, upgradeHead(port));
+    expect(res).toMatch(/^HTTP\/1\.1 403 /);
+    expect(res).toMatch(/X-Why: test/);
+    expect(res.endsWith('Go away')).toBe(true);
+    const ws = new WebSocket(`${url}/ok`);
+    await once(ws, 'open');
+    ws.terminate();
+  });
+});
+
+describe('limits', () => {
+  it('maxPayload: a bigger message closes with 1009', async () => {
+    const { wss, url } = await start({ maxPayload: 1024 });
+    const conn = once<[WebSocket]>(wss, 'connection');
+    const ws = new WS(url);
+    await once(ws, 'open');
+    const [server] = await conn;
+    const errors: Error[] = [];
+    server.on('error', (e) => errors.push(e));
+    const closed = once<[number]>(ws, 'close');
+    ws.send(Buffer.alloc(1024)); // at the limit: fine
+    ws.send(Buffer.alloc(1025));
+    expect((await closed)[0]).toBe(1009);
+    expect(errors[0]).toMatchObject({ code: 'WS_ERR_MESSAGE_TOO_BIG' });
+  });
+
+  it('handshakeTimeout: a connection that never completes the upgrade is destroyed', async () => {
+    const { port } = await start({ handshakeTimeout: 150 });
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n'); // and never finish the head
+    const t0 = Date.now();
+    await once(socket, 'close');
+    const elapsed = Date.now() - t0;
+    expect(elapsed).toBeGreaterThanOrEqual(100);
+    expect(elapsed).toBeLessThan(5000);
+  });
+
+  it('handshakeTimeout does not touch upgraded connections', async () => {
+    const { url } = await start({ handshakeTimeout: 100 });
+    const ws = new WebSocket(url);
+    await once(ws, 'open');
+    await delay(300);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    ws.terminate();
+  });
+});
+
+describe('modes', () => {
+  it('{ server }: shares an http.Server that also answers plain requests', async () => {
+    const server = http.createServer((_req, res) => res.end('plain'));
+    const wss = new WebSocketServer({ server });
+    const listening = once(wss, 'listening');
+    server.listen(0, '127.0.0.1');
+    await listening;
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => shutdown(wss));
+    const port = (wss.address() as net.AddressInfo).port;
+    const body = await new Promise<string>((resolve) =>
+      http.get(`http://127.0.0.1:${port}/`, (res) => {
+        let s = '';
+        res.on('data', (d) => (s += d)).on('end', () => resolve(s));
+      }),
+    );
+    expect(body).toBe('plain');
+    wss.on('connection', (ws) => ws.send('hi'));
+    const ws = new WS(`ws://127.0.0.1:${port}`);
+    const [msg] = await once<[Buffer]>(ws, 'message');
+    expect(msg.toString()).toBe('hi');
+    ws.terminate();
+  });
+
+  it('{ noServer }: handleUpgrade(req, socket, head, cb) and shouldHandle', async () => {
+    const wss = new WebSocketServer({ noServer: true, path: '/ws' });
+    const server = http.createServer();
+    server.on('upgrade', (req, socket, head) => {
+      if (!wss.shouldHandle(req)) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws, request) => wss.emit('connection', ws, request));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => shutdown(wss));
+    const port = (server.address() as net.AddressInfo).port;
+    const conn = once<[WebSocket, http.IncomingMessage]>(wss, 'connection');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    await once(ws, 'open');
+    const [serverWs, req] = await conn;
+    expect(req.url).toBe('/ws');
+    expect(wss.clients.has(serverWs)).toBe(true);
+    const other = new WebSocket(`ws://127.0.0.1:${port}/nope`);
+    const [, res] = await once<[unknown, http.IncomingMessage]>(other, 'unexpected-response');
+    expect(res.statusCode).toBe(404);
+    other.terminate();
+    const closed = once(serverWs, 'close');
+    ws.close();
+    await closed;
+    expect(wss.clients.size).toBe(0);
+  });
+
+  it('wss:// with a TLS certificate, secure: true in verifyClient', async () => {
+    const server = https.createServer({ cert, key });
+    let secure: boolean | undefined;
+    const wss = new WebSocketServer({
+      server,
+      verifyClient: (info: { secure: boolean }) => {
+        secure = info.secure;
+        return true;
+      },
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => shutdown(wss));
+    const port = (server.address() as net.AddressInfo).port;
+    wss.on('connection', (ws) => ws.on('message', (d: Buffer) => ws.send(`echo ${d}`)));
+    const ws = new WebSocket(`wss://localhost:${port}`, { ca: cert });
+    await once(ws, 'open');
+    ws.send('tls');
+    const [msg] = await once<[Buffer]>(ws, 'message');
+    expect(msg.toString()).toBe('echo tls');
+    expect(secure).toBe(true);
+    ws.close();
+    await once(ws, 'close');
+    // Without the CA the certificate is refused.
+    const bad = new WebSocket(`wss://localhost:${port}`);
+    const [err] = await once<[Error & { code: string }]>(bad, 'error');
+    expect(err.code).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
+    // And the ws client talks to it too.
+    const wsc = new WS(`wss://localhost:${port}`, { ca: cert });
+    await once(wsc, 'open');
+    wsc.terminate();
+  });
+
+  it("'headers' listeners can add response headers", async () => {
+    const { wss, url } = await start();
+    wss.on('headers', (lines: string[]) => lines.push('X-Riptide: yes'));
+    const ws = new WebSocket(url);
+    const [res] = await once<[http.IncomingMessage]>(ws, 'upgrade');
+    expect(res.headers['x-riptide']).toBe('yes');
+    ws.terminate();
+  });
+
+  it('close(cb): stops listening, keeps open connections, calls back once they are gone', async () => {
+    const s = await riptideServer();
+    const conn = once<[WebSocket]>(s.wss, 'connection');
+    const ws = new WebSocket(s.url);
+    await once(ws, 'open');
+    const [serverWs] = await conn;
+    let closed = false;
+    s.wss.close(() => {
+      closed = true;
+    });
+    await delay(50);
+    expect(serverWs.readyState).toBe(WebSocket.OPEN);
+    expect(closed).toBe(false);
+    ws.close();
+    await once(s.wss, 'close');
+    expect(closed).toBe(true);
+    const err = await new Promise((resolve) => s.wss.close(resolve));
+    expect(err).toMatchObject({ code: 'WS_ERR_NOT_RUNNING' });
+  });
+});
+
+describe('robustness: a server without error listeners', () => {
+  it('survives garbage frames and broken handshakes and keeps serving others', async () => {
+    const { wss, port, url } = await start();
+    wss.on('connection', (ws) => ws.on('message', (d: Buffer) => ws.send(d)));
+    const good = new WebSocket(url);
+    await once(good, 'open');
+
+    const garbage = [
+      Buffer.from([0x81, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f]), // unmasked
+      Buffer.from([0x83, 0x80, 0, 0, 0, 0]), // reserved opcode
+      Buffer.from([0xf1, 0x80, 0, 0, 0, 0]), // RSV bits
+      Buffer.from([0x89, 0xfe, 0x00, 0x7e, 0, 0, 0, 0]), // ping with 126 bytes
+      Buffer.from([0x08 | 0x80, 0x81, 0, 0, 0, 0, 0x01]), // 1-byte close payload
+      clientFrame(0, 'continuation without start'),
+      clientFrame(1, Buffer.from([0xc3])), // truncated UTF-8
+      Buffer.from([0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]), // 2^63 length
+      Buffer.alloc(64, 0xff),
+    ];
+    for (const bytes of garbage) {
+      const { socket, rest } = await rawClient(port);
+      const done = collectUntilClose(socket, rest);
+      socket.write(bytes);
+      const out = await done;
+      // A close frame (opcode 8) was sent, or the socket was simply dropped.
+      if (out.length > 0) expect(out[0] & 0x0f).toBe(8);
+    }
+    for (const head of [
+      'garbage\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: nope\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+      `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: a b\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    ]) {
+      const res = await rawRequest(port, head);
+      expect(res).toMatch(/^HTTP\/1\.1 4\d\d /);
+    }
+    // A socket that resets mid-message.
+    const { socket } = await rawClient(port);
+    socket.write(clientFrame(2, Buffer.alloc(100_000)).subarray(0, 5000));
+    socket.resetAndDestroy();
+    await delay(50);
+
+    good.send('still here');
+    const [msg] = await once<[Buffer]>(good, 'message');
+    expect(msg.toString()).toBe('still here');
+    good.terminate();
+  });
+});

@@ -1,0 +1,510 @@
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WS from 'ws';
+import { WebSocket } from '../../src/index.js';
+import {
+  clientFrame,
+  collectUntilClose,
+  delay,
+  once,
+  parseFrames,
+  rawClient,
+  riptideServer,
+  shutdown,
+  wsServer,
+} from './helpers.js';
+
+type AnyServer = { close(cb?: () => void): void; clients?: Set<{ terminate(): void }> };
+const servers: AnyServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await shutdown(s);
+});
+
+// Both directions: riptide server with the ws client, ws server with the riptide client.
+const pairs = [
+  {
+    name: 'riptide server, ws client',
+    server: async () => riptideServer(),
+    client: (url: string) => new WS(url),
+  },
+  {
+    name: 'ws server, riptide client',
+    server: async () => wsServer(),
+    client: (url: string) => new WebSocket(url),
+  },
+] as const;
+
+// biome-ignore lint/suspicious/noExplicitAny: the two libraries' socket types differ only in name
+type Sock = any;
+
+for (const pair of pairs) {
+  describe(`interop (${pair.name})`, () => {
+    async function connect(): Promise<{ server: Sock; client: Sock }> {
+      const { wss, url } = await pair.server();
+      servers.push(wss as AnyServer);
+      const serverSide = once<[Sock]>(wss, 'connection');
+      const client = pair.client(url);
+      await once(client, 'open');
+      const [server] = await serverSide;
+      return { server, client };
+    }
+
+    function nextMessage(ws: Sock): Promise<[Buffer, boolean]> {
+      return once<[Buffer, boolean]>(ws, 'message');
+    }
+
+    describe('RFC 6455 5.6 data frames', () => {
+      const sizes = [0, 1, 125, 126, 65535, 65536, 16 * 1024 * 1024];
+      for (const size of sizes) {
+        it(`binary ${size} bytes, both ways`, async () => {
+          const { server, client } = await connect();
+          const payload = Buffer.alloc(size);
+          for (let i = 0; i < size; i += 997) payload[i] = i & 0xff;
+          const atServer = nextMessage(server);
+          client.send(payload);
+          const [got, isBinary] = await atServer;
+          expect(isBinary).toBe(true);
+          expect(got.equals(payload)).toBe(true);
+          const atClient = nextMessage(client);
+          server.send(payload);
+          const [back, isBinary2] = await atClient;
+          expect(isBinary2).toBe(true);
+          expect(back.equals(payload)).toBe(true);
+        });
+      }
+
+      it('text, including empty and multi-byte UTF-8, arrives as a Buffer with isBinary false', async () => {
+        const { server, client } = await connect();
+        for (const text of ['', 'hello', 'héllo wörld ✓ 🌊', 'x'.repeat(70000)]) {
+          const atServer = nextMessage(server);
+          client.send(text);
+          const [got, isBinary] = await atServer;
+          expect(isBinary).toBe(false);
+          expect(Buffer.isBuffer(got)).toBe(true);
+          expect(got.toString()).toBe(text);
+          const atClient = nextMessage(client);
+          server.send(text);
+          const [back, isBinary2] = await atClient;
+          expect(isBinary2).toBe(false);
+          expect(back.toString()).toBe(text);
+        }
+      });
+
+      it('messages keep their order', async () => {
+        const { server, client } = await connect();
+        const got: string[] = [];
+        const done = new Promise<void>((resolve) =>
+          server.on('message', (d: Buffer) => {
+            got.push(d.toString());
+            if (got.length === 1000) resolve();
+          }),
+        );
+        for (let i = 0; i < 1000; i++) client.send(String(i));
+        await done;
+        expect(got).toEqual(Array.from({ length: 1000 }, (_, i) => String(i)));
+      });
+    });
+
+    describe('RFC 6455 5.4 fragmentation', () => {
+      it('send(..., { fin: false }) builds one message from fragments', async () => {
+        const { server, client } = await connect();
+        const atClient = nextMessage(client);
+        server.send('frag', { fin: false });
+        server.send('men', { fin: false });
+        server.send('ted', { fin: true });
+        const [got, isBinary] = await atClient;
+        expect(got.toString()).toBe('fragmented');
+        expect(isBinary).toBe(false);
+        const atServer = nextMessage(server);
+        client.send(Buffer.from([1]), { fin: false });
+        client.send(Buffer.from([2, 3]), { fin: true });
+        const [got2, isBinary2] = await atServer;
+        expect([...got2]).toEqual([1, 2, 3]);
+        expect(isBinary2).toBe(true);
+      });
+    });
+
+    describe('RFC 6455 5.5.2 / 5.5.3 ping and pong', () => {
+      it('a ping is answered with a pong carrying the same data', async () => {
+        const { server, client } = await connect();
+        const pinged = once<[Buffer]>(server, 'ping');
+        const ponged = once<[Buffer]>(client, 'pong');
+        client.ping(Buffer.from('abc'));
+        expect((await pinged)[0].toString()).toBe('abc');
+        expect((await ponged)[0].toString()).toBe('abc');
+        const pinged2 = once<[Buffer]>(client, 'ping');
+        const ponged2 = once<[Buffer]>(server, 'pong');
+        server.ping('xyz');
+        expect((await pinged2)[0].toString()).toBe('xyz');
+        expect((await ponged2)[0].toString()).toBe('xyz');
+      });
+
+      it('an unsolicited pong is delivered', async () => {
+        const { server, client } = await connect();
+        const ponged = once<[Buffer]>(server, 'pong');
+        client.pong('u');
+        expect((await ponged)[0].toString()).toBe('u');
+      });
+    });
+
+    describe('RFC 6455 7 closing', () => {
+      it('client-initiated close: both sides report the code; the server sees the reason', async () => {
+        const { server, client } = await connect();
+        const s = once<[number, Buffer]>(server, 'close');
+        const c = once<[number, Buffer]>(client, 'close');
+        client.close(4001, 'client bye');
+        const [sc, sr] = await s;
+        const [cc] = await c;
+        expect(sc).toBe(4001);
+        expect(sr.toString()).toBe('client bye');
+        expect(cc).toBe(4001);
+        expect(client.readyState).toBe(3);
+        expect(server.readyState).toBe(3);
+      });
+
+      it('server-initiated close', async () => {
+        const { server, client } = await connect();
+        const s = once<[number, Buffer]>(server, 'close');
+        const c = once<[number, Buffer]>(client, 'close');
+        server.close(1001, 'going away');
+        const [cc, cr] = await c;
+        expect(cc).toBe(1001);
+        expect(cr.toString()).toBe('going away');
+        expect((await s)[0]).toBe(1001);
+      });
+
+      it('close() without a code reports 1005 on both sides', async () => {
+        const { server, client } = await connect();
+        const s = once<[number, Buffer]>(server, 'close');
+        const c = once<[number, Buffer]>(client, 'close');
+        client.close();
+        expect((await s)[0]).toBe(1005);
+        expect((await c)[0]).toBe(1005);
+      });
+
+      it('terminate() closes without a handshake: 1006 on both sides', async () => {
+        const { server, client } = await connect();
+        const s = once<[number, Buffer]>(server, 'close');
+        const c = once<[number, Buffer]>(client, 'close');
+        client.terminate();
+        expect((await c)[0]).toBe(1006);
+        expect((await s)[0]).toBe(1006);
+      });
+
+      it('data sent before close() is delivered before the close', async () => {
+        const { server, client } = await connect();
+        const got: string[] = [];
+        server.on('message', (d: Buffer) => got.push(d.toString()));
+        const s = once(server, 'close');
+        client.send('one');
+        client.send('two');
+        client.close(1000);
+        await s;
+        expect(got).toEqual(['one', 'two']);
+      });
+    });
+  });
+}
+
+describe('WebSocket (riptide specifics)', () => {
+  async function pairWithRiptideBothSides(serverOptions = {}) {
+    const { wss, url } = await riptideServer(serverOptions);
+    servers.push(wss);
+    const conn = once<[WebSocket]>(wss, 'connection');
+    const client = new WebSocket(url);
+    await once(client, 'open');
+    const [server] = await conn;
+    return { wss, url, server, client };
+  }
+
+  it('has the ready state constants on the class and the instance', () => {
+    expect([WebSocket.CONNECTING, WebSocket.OPEN, WebSocket.CLOSING, WebSocket.CLOSED]).toEqual([0, 1, 2, 3]);
+    const ws = new WebSocket(null);
+    expect([ws.CONNECTING, ws.OPEN, ws.CLOSING, ws.CLOSED]).toEqual([0, 1, 2, 3]);
+  });
+
+  it('send() while CONNECTING throws UsageError WS_ERR_NOT_OPEN', async () => {
+    const { url } = await pairWithRiptideBothSides();
+    const ws = new WebSocket(url);
+    expect(ws.readyState).toBe(WebSocket.CONNECTING);
+    expect(() => ws.send('x')).toThrow(
+      expect.objectContaining({ name: 'UsageError', code: 'WS_ERR_NOT_OPEN' }),
+    );
+    await once(ws, 'open');
+    ws.terminate();
+  });
+
+  it('send() after close calls back with an error and does not throw', async () => {
+    const { client } = await pairWithRiptideBothSides();
+    client.close();
+    const err = await new Promise<Error | undefined>((resolve) => client.send('late', resolve));
+    expect(err).toMatchObject({ code: 'WS_ERR_NOT_OPEN' });
+    expect(err?.message).toBe('WebSocket is not open: readyState 2 (CLOSING)');
+  });
+
+  it('close() with an invalid code throws UsageError and leaves the socket open', async () => {
+    const { client } = await pairWithRiptideBothSides();
+    expect(() => client.close(1005)).toThrow(expect.objectContaining({ code: 'WS_ERR_INVALID_CLOSE_CODE' }));
+    expect(() => client.close(1000, 'x'.repeat(124))).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_CLOSE_REASON_TOO_LONG' }),
+    );
+    expect(client.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('ping() with more than 125 bytes throws', async () => {
+    const { client } = await pairWithRiptideBothSides();
+    expect(() => client.ping(Buffer.alloc(126))).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_CONTROL_TOO_LONG' }),
+    );
+  });
+
+  it('send callbacks are called once the data is written', async () => {
+    const { client } = await pairWithRiptideBothSides();
+    const order: number[] = [];
+    await new Promise<void>((resolve) => {
+      client.send('a', () => order.push(1));
+      client.send('b', {}, () => order.push(2));
+      client.ping(undefined, undefined, () => {
+        order.push(3);
+        resolve();
+      });
+    });
+    expect(order).toEqual([1, 2, 3]);
+  });
+
+  it('accepts ArrayBuffer, typed arrays, DataView and numbers', async () => {
+    const { server, client } = await pairWithRiptideBothSides();
+    const got: [string, boolean][] = [];
+    const done = new Promise<void>((resolve) =>
+      server.on('message', (d: Buffer, isBinary: boolean) => {
+        got.push([d.toString('hex'), isBinary]);
+        if (got.length === 5) resolve();
+      }),
+    );
+    const ab = new Uint8Array([1, 2]).buffer;
+    client.send(ab);
+    client.send(new Uint16Array([0x0403]));
+    client.send(new DataView(new Uint8Array([9, 8, 7]).buffer, 1, 2));
+    client.send(42);
+    client.send('text as binary', { binary: true });
+    await done;
+    expect(got).toEqual([
+      ['0102', true],
+      ['0304', true],
+      ['0807', true],
+      [Buffer.from('42').toString('hex'), false],
+      [Buffer.from('text as binary').toString('hex'), true],
+    ]);
+  });
+
+  describe('binaryType', () => {
+    it('nodebuffer (default), arraybuffer, fragments, blob; text stays a Buffer', async () => {
+      const { server, client } = await pairWithRiptideBothSides();
+      expect(client.binaryType).toBe('nodebuffer');
+      client.binaryType = 'arraybuffer';
+      let p = once<[unknown, boolean]>(client, 'message');
+      server.send(Buffer.from([1, 2, 3]));
+      let [data] = await p;
+      expect(data).toBeInstanceOf(ArrayBuffer);
+      expect([...new Uint8Array(data as ArrayBuffer)]).toEqual([1, 2, 3]);
+
+      client.binaryType = 'fragments';
+      p = once(client, 'message');
+      server.send(Buffer.from([4]));
+      [data] = await p;
+      expect(Array.isArray(data)).toBe(true);
+      expect([...Buffer.concat(data as Buffer[])]).toEqual([4]);
+
+      client.binaryType = 'blob';
+      p = once(client, 'message');
+      server.send(Buffer.from([5, 6]));
+      [data] = await p;
+      expect(data).toBeInstanceOf(Blob);
+      expect([...new Uint8Array(await (data as Blob).arrayBuffer())]).toEqual([5, 6]);
+
+      p = once(client, 'message');
+      server.send('still text');
+      const [text, isBinary] = await p;
+      expect(isBinary).toBe(false);
+      expect(Buffer.isBuffer(text)).toBe(true);
+
+      client.binaryType = 'bogus' as never;
+      expect(client.binaryType).toBe('blob');
+    });
+  });
+
+  describe('backpressure: send() return value, bufferedAmount, drain', () => {
+    it('returns false past the high-water mark and emits drain once written', async () => {
+      const { wss, port } = await riptideServer();
+      servers.push(wss);
+      const conn = once<[WebSocket]>(wss, 'connection');
+      const { socket: raw } = await rawClient(port);
+      const [server] = await conn;
+      raw.pause(); // stop reading: the kernel buffers fill up
+      const chunk = Buffer.alloc(64 * 1024);
+      // The first send already passes the 16 KiB high-water mark.
+      expect(server.send(chunk)).toBe(false);
+      expect(server.bufferedAmount).toBeGreaterThanOrEqual(server._socket!.writableHighWaterMark);
+      // Fill the kernel buffers too (the peer reads nothing), then more stays with us.
+      for (let i = 0; i < 512; i++) expect(server.send(chunk)).toBe(false);
+      await delay(50);
+      expect(server.bufferedAmount).toBeGreaterThan(0);
+      const drained = once(server, 'drain');
+      raw.resume();
+      await drained;
+      expect(server.bufferedAmount).toBe(0);
+      expect(server.send('small')).toBe(true);
+      raw.destroy();
+    });
+  });
+
+  describe('pause() / resume()', () => {
+    it('holds messages while paused and delivers them in order on resume', async () => {
+      const { server, client } = await pairWithRiptideBothSides();
+      const got: string[] = [];
+      server.on('message', (d: Buffer) => {
+        got.push(d.toString());
+        if (d.toString() === '1') server.pause();
+      });
+      for (let i = 0; i < 5; i++) client.send(String(i));
+      await delay(100);
+      expect(server.isPaused).toBe(true);
+      expect(got).toEqual(['0', '1']);
+      server.resume();
+      expect(server.isPaused).toBe(false);
+      await delay(50);
+      expect(got).toEqual(['0', '1', '2', '3', '4']);
+    });
+  });
+
+  describe('RFC 6455 7.1.7 peer violations', () => {
+    it('an unmasked client frame fails the connection with 1002; error only to listeners', async () => {
+      const { wss, port } = await riptideServer();
+      servers.push(wss);
+      const conn = once<[WebSocket]>(wss, 'connection');
+      const { socket, rest } = await rawClient(port);
+      const [server] = await conn;
+      const errors: Error[] = [];
+      server.on('error', (e) => errors.push(e));
+      const closed = once<[number]>(server, 'close');
+      const received = collectUntilClose(socket, rest);
+      socket.write(Buffer.from([0x81, 0x02, 0x68, 0x69])); // unmasked "hi"
+      const frames = parseFrames(await received);
+      expect(frames[0].opcode).toBe(8);
+      expect(frames[0].payload.readUInt16BE(0)).toBe(1002);
+      expect(errors[0]).toMatchObject({ code: 'WS_ERR_EXPECTED_MASK', closeCode: 1002 });
+      // Our close frame was not answered: the peer just went away.
+      expect((await closed)[0]).toBe(1006);
+    });
+
+    it('invalid UTF-8 in a text message: 1007', async () => {
+      const { wss, port } = await riptideServer();
+      servers.push(wss);
+      const { socket, rest } = await rawClient(port);
+      const received = collectUntilClose(socket, rest);
+      socket.write(clientFrame(1, Buffer.from([0xff, 0xfe])));
+      const frames = parseFrames(await received);
+      expect(frames[0].payload.readUInt16BE(0)).toBe(1007);
+    });
+  });
+
+  describe('close timeout', () => {
+    it('destroys the socket when the peer never answers the close frame', async () => {
+      const { wss, port } = await riptideServer({ closeTimeout: 200 });
+      servers.push(wss);
+      const conn = once<[WebSocket]>(wss, 'connection');
+      const { socket } = await rawClient(port);
+      socket.on('data', () => {}); // reads, never answers
+      const [server] = await conn;
+      const errors: Error[] = [];
+      server.on('error', (e) => errors.push(e));
+      const start = Date.now();
+      const closed = once<[number]>(server, 'close');
+      server.close(1000);
+      expect(server.readyState).toBe(WebSocket.CLOSING);
+      const [code] = await closed;
+      expect(code).toBe(1006);
+      expect(Date.now() - start).toBeGreaterThanOrEqual(150);
+      expect(errors[0]).toMatchObject({ code: 'WS_ERR_CLOSE_TIMEOUT' });
+      socket.destroy();
+    });
+  });
+
+  it('the browser surface: onopen/onmessage/onclose, addEventListener {once}, event fields', async () => {
+    const { wss, url } = await riptideServer();
+    servers.push(wss);
+    wss.on('connection', (ws) => {
+      ws.on('message', (d: Buffer, isBinary: boolean) => ws.send(d, { binary: isBinary }));
+    });
+    const ws = new WebSocket(url);
+    const log: string[] = [];
+    ws.onopen = (e) => {
+      log.push(`open:${e.type}:${e.target === ws}`);
+      ws.send('hi');
+      ws.send(Buffer.from([7]));
+    };
+    expect(typeof ws.onopen).toBe('function');
+    const messages: unknown[] = [];
+    ws.onmessage = (e) => {
+      messages.push(e.data);
+      if (messages.length === 2) ws.close(4321, 'done');
+    };
+    let onceCount = 0;
+    ws.addEventListener('message', () => onceCount++, { once: true });
+    const handler = { handleEvent: (e: { type: string }) => log.push(`handle:${e.type}`) };
+    ws.addEventListener('message', handler);
+    ws.addEventListener('message', handler); // duplicate: ignored
+    const closeEvent = await new Promise<{ code: number; reason: string; wasClean: boolean; type: string }>(
+      (resolve) => {
+        ws.onclose = resolve as never;
+      },
+    );
+    expect(log).toEqual(['open:open:true', 'handle:message', 'handle:message']);
+    expect(messages[0]).toBe('hi'); // MessageEvent.data is a string for text
+    expect(Buffer.isBuffer(messages[1])).toBe(true);
+    expect(onceCount).toBe(1);
+    // The server echoes the code only (RFC 6455 5.5.1 "typically echoing the status code").
+    expect(closeEvent).toMatchObject({ type: 'close', code: 4321, reason: '', wasClean: true });
+    ws.removeEventListener('message', handler);
+    expect(ws.listenerCount('message')).toBe(1); // only the onmessage attribute remains
+    ws.onmessage = null;
+    expect(ws.onmessage).toBe(null);
+    expect(ws.listenerCount('message')).toBe(0);
+  });
+
+  it('onerror receives an ErrorEvent for a failed connection; close follows with 1006', async () => {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    const closed = once<[number]>(ws, 'close');
+    const ev = await new Promise<{ error: Error; message: string; type: string }>((resolve) => {
+      ws.onerror = resolve as never;
+    });
+    expect(ev.type).toBe('error');
+    expect(ev.error).toMatchObject({ code: 'ECONNREFUSED' });
+    expect(ev.message).toBe(ev.error.message);
+    const [code] = await closed;
+    expect(code).toBe(1006);
+  });
+
+  it('a failed connection without an error listener does not throw', async () => {
+    const ws = new WebSocket('ws://127.0.0.1:1');
+    const [code] = await once<[number]>(ws, 'close');
+    expect(code).toBe(1006);
+    expect(ws.readyState).toBe(WebSocket.CLOSED);
+  });
+
+  it('close() while CONNECTING aborts the handshake', async () => {
+    const { url } = await pairWithRiptideBothSides();
+    const ws = new WebSocket(url);
+    const errors: Error[] = [];
+    ws.on('error', (e) => errors.push(e));
+    ws.close();
+    expect(ws.readyState).toBe(WebSocket.CLOSING);
+    const [code] = await once<[number]>(ws, 'close');
+    expect(code).toBe(1006);
+    expect(errors[0].message).toBe('WebSocket was closed before the connection was established');
+  });
+});

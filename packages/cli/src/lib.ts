@@ -1,5 +1,5 @@
 /**
  * The one place the CLI names its WebSocket library. Everything else imports from here and uses
- * only ws 8's public API (which riptide implements), so the CLI is a test of that API.
+ * only ws 8's public API (which riptide implements), so the CLI doubles as a test of that API.
  */
-export { WebSocket, WebSocketServer } from 'ws';
+export { WebSocket, WebSocketServer } from 'riptide';

@@ -55,6 +55,24 @@ describe('riptide echo', () => {
     await cli.waitFor(/\[1\] connected from 127\.0\.0\.1:\d+\n\[1\] closed 1000 done\n/);
   });
 
+  it('--deflate: still echoes for clients that offer compression and clients that do not', async () => {
+    // Whether permessage-deflate is actually negotiated depends on the library having it; this
+    // checks that the flag is accepted and that both kinds of client are served.
+    const { url } = await startServer('echo', '--deflate');
+    for (const perMessageDeflate of [true, false]) {
+      const ws = new WebSocket(url, { perMessageDeflate });
+      const echoed = await new Promise<string>((resolve, reject) => {
+        ws.on('open', () => ws.send('x'.repeat(10_000)));
+        ws.on('message', (data) => resolve(data.toString()));
+        ws.on('error', reject);
+      });
+      expect(echoed).toBe('x'.repeat(10_000));
+      ws.close();
+    }
+    const res = await run(['connect', url, '--deflate'], 'compressible compressible\n');
+    expect(res.stdout).toBe('compressible compressible\n');
+  });
+
   it('answers a plain HTTP request with 426 Upgrade Required', async () => {
     const { url } = await startServer('echo');
     const res = await fetch(url.replace('ws:', 'http:'));

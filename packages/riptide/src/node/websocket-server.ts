@@ -195,6 +195,13 @@ function socketOnErrorBeforeUpgrade(this: Socket): void {
   this.destroy();
 }
 
+/** The server whose handshake timeout covers this socket (see _trackPending). */
+const kPendingServer = Symbol('riptide.pendingServer');
+
+function pendingSocketClosed(this: Duplex & { [kPendingServer]?: WebSocketServer }): void {
+  this[kPendingServer]?._untrackPending(this);
+}
+
 /** Answer a refused handshake and close the socket (RFC 6455 4.2.2: an HTTP error code). */
 function abortHandshake(
   socket: Duplex,
@@ -545,14 +552,18 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     const timeout = this._handshakeTimeout;
     if (timeout === 0 || this._pending.has(socket)) return;
     this._pending.set(socket, Date.now() + timeout);
+    // A socket that closes early leaves the map at once (a shared listener, no closure).
+    (socket as Duplex & { [kPendingServer]?: WebSocketServer })[kPendingServer] = this;
+    socket.once('close', pendingSocketClosed);
     if (this._sweepTimer === null && this._state === RUNNING) {
       this._sweepTimer = setTimeout(sweepPending, timeout, this);
       this._sweepTimer.unref();
     }
   }
 
-  private _untrackPending(socket: Duplex): void {
-    this._pending.delete(socket);
+  /** @internal */
+  _untrackPending(socket: Duplex): void {
+    if (this._pending.delete(socket)) socket.removeListener('close', pendingSocketClosed);
   }
 
   /** @internal Destroy the sockets past their deadline; re-arm for the next one. */

@@ -596,8 +596,12 @@ function finishClose(ws: WebSocket): void {
   const server = ws._server;
   if (server !== null) server._clientClosed(ws);
   const proto = ws._proto;
-  // The transport is gone: lets the core release the extension (zlib) if it still holds it.
-  if (proto !== null) proto.receiveEof();
+  if (proto !== null) {
+    // The transport is gone. receiveEof() is a no-op after a clean closing handshake, so the
+    // extension (zlib contexts) is released here as well; its close() is idempotent.
+    proto.receiveEof();
+    proto.extension?.close();
+  }
   // RFC 6455 7.1.5: the peer's close code (1005 if its frame had none), else 1006.
   const code = proto === null ? 1006 : proto.closeCode;
   const reason = proto === null || proto.closeReason === '' ? EMPTY : Buffer.from(proto.closeReason);
@@ -673,7 +677,7 @@ function socketOnError(this: AttachedSocket): void {
 
 function socketOnDrain(this: AttachedSocket): void {
   const ws = this[kWebSocket];
-  if (ws._needDrain && pendingBytes(ws) === 0) {
+  if (ws._needDrain) {
     ws._needDrain = false;
     ws.emit('drain');
   }

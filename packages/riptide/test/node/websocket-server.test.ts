@@ -135,6 +135,20 @@ describe('RFC 6455 4.2.1 reading the client handshake', () => {
   });
 });
 
+describe('RFC 6455 4.2.2 after the handshake', () => {
+  it('a frame sent in the same packet as the handshake is not lost', async () => {
+    const { wss, port } = await start();
+    const got = new Promise<string>((resolve) =>
+      wss.on('connection', (ws) => ws.on('message', (d: Buffer) => resolve(d.toString()))),
+    );
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(Buffer.concat([Buffer.from(upgradeHead(port)), clientFrame(1, 'early bird')]));
+    expect(await got).toBe('early bird');
+    socket.destroy();
+  });
+});
+
 describe('RFC 6455 4.2.2 subprotocols', () => {
   it("default: the client's first offer is selected", async () => {
     const { wss, url } = await start();
@@ -233,6 +247,23 @@ describe('limits', () => {
     const elapsed = Date.now() - t0;
     expect(elapsed).toBeGreaterThanOrEqual(100);
     expect(elapsed).toBeLessThan(5000);
+  });
+
+  it('sockets that close before upgrading leave the handshake-timeout list at once', async () => {
+    const { wss, port } = await start({ handshakeTimeout: 60_000 });
+    const pending = (wss as unknown as { _pending: Map<unknown, number> })._pending;
+    const sockets = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const s = net.connect(port, '127.0.0.1');
+        await once(s, 'connect');
+        return s;
+      }),
+    );
+    await delay(20);
+    expect(pending.size).toBe(5);
+    for (const s of sockets) s.destroy();
+    await delay(50);
+    expect(pending.size).toBe(0);
   });
 
   it('handshakeTimeout does not touch upgraded connections', async () => {

@@ -1,0 +1,223 @@
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { delay, once, riptideServer, shutdown } from './helpers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function start(options = {}) {
+  const s = await riptideServer(options);
+  cleanups.push(() => shutdown(s.wss));
+  return s;
+}
+
+/** A TCP server that runs `onRequest` with the raw request head. */
+async function rawServer(onHead: (socket: net.Socket, head: string) => void): Promise<number> {
+  const server = net.createServer((socket) => {
+    let buf = '';
+    socket.on('data', function onData(d) {
+      buf += d.toString('latin1');
+      const end = buf.indexOf('\r\n\r\n');
+      if (end !== -1) {
+        socket.removeListener('data', onData);
+        onHead(socket, buf.slice(0, end));
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.unref();
+      }),
+  );
+  return (server.address() as net.AddressInfo).port;
+}
+
+function acceptFor(head: string): string {
+  const key = /sec-websocket-key: *(\S+)/i.exec(head)![1];
+  return createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+}
+
+describe('client options', () => {
+  it('rejects unknown options, bad URLs, fragments and duplicate subprotocols with UsageError', () => {
+    expect(() => new WebSocket('ws://localhost:1', { bogus: true } as never)).toThrow(
+      expect.objectContaining({
+        name: 'UsageError',
+        code: 'WS_ERR_INVALID_OPTION',
+        message: 'Unknown WebSocket option "bogus"',
+      }),
+    );
+    expect(() => new WebSocket('not a url')).toThrow(expect.objectContaining({ code: 'WS_ERR_INVALID_URL' }));
+    expect(() => new WebSocket('ftp://x')).toThrow(expect.objectContaining({ code: 'WS_ERR_INVALID_URL' }));
+    expect(() => new WebSocket('ws://x/#frag')).toThrow(/fragment/);
+    expect(() => new WebSocket('ws://x/', ['a', 'a'])).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_INVALID_PROTOCOL' }),
+    );
+    expect(() => new WebSocket('ws://x/', 'has space')).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_INVALID_PROTOCOL' }),
+    );
+    expect(() => new WebSocket('ws://x/', { protocolVersion: 8 })).toThrow(/Unsupported protocol version/);
+  });
+});
+
+describe('RFC 6455 4.1 client handshake', () => {
+  it('sends headers, origin, Basic auth from the URL; http:// means ws://', async () => {
+    const { wss, port } = await start();
+    const conn = once<[WebSocket, http.IncomingMessage]>(wss, 'connection');
+    const ws = new WebSocket(`http://us%40er:p%3Ass@127.0.0.1:${port}/path?q=1`, {
+      headers: { 'X-Custom': 'yes' },
+      origin: 'https://app.example',
+    });
+    await once(ws, 'open');
+    const [, req] = await conn;
+    expect(req.url).toBe('/path?q=1');
+    expect(req.headers['x-custom']).toBe('yes');
+    expect(req.headers.origin).toBe('https://app.example');
+    expect(req.headers.authorization).toBe(`Basic ${Buffer.from('us@er:p:ss').toString('base64')}`);
+    expect(ws.url).toBe(`ws://us%40er:p%3Ass@127.0.0.1:${port}/path?q=1`);
+    ws.terminate();
+  });
+
+  it('works through an http.Agent', async () => {
+    const { url } = await start();
+    const agent = new http.Agent({ keepAlive: false });
+    const ws = new WebSocket(url, { agent });
+    await once(ws, 'open');
+    ws.terminate();
+    agent.destroy();
+  });
+
+  it("non-101 answer: 'unexpected-response' if listened, else an error WS_ERR_HANDSHAKE_STATUS", async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(403);
+      res.end('no');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    const [req, res] = await once<[http.ClientRequest, http.IncomingMessage]>(ws, 'unexpected-response');
+    expect(res.statusCode).toBe(403);
+    expect(typeof req.setHeader).toBe('function');
+    ws.terminate();
+    await once(ws, 'close');
+
+    const ws2 = new WebSocket(`ws://127.0.0.1:${port}`);
+    const [err] = await once<[Error & { code: string }]>(ws2, 'error');
+    expect(err.code).toBe('WS_ERR_HANDSHAKE_STATUS');
+    expect(err.message).toBe('Unexpected server response: 403');
+  });
+
+  it('a wrong Sec-WebSocket-Accept fails the connection (4.1: MUST _Fail_)', async () => {
+    const port = await rawServer((socket) => {
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n',
+      );
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    const closed = once<[number]>(ws, 'close');
+    const [err] = await once<[Error & { code: string }]>(ws, 'error');
+    expect(err.code).toBe('WS_ERR_HANDSHAKE_ACCEPT');
+    expect((await closed)[0]).toBe(1006);
+  });
+
+  it('a subprotocol that was not offered fails the connection', async () => {
+    const port = await rawServer((socket, head) => {
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${acceptFor(head)}\r\nSec-WebSocket-Protocol: other\r\n\r\n`,
+      );
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, ['chat']);
+    const [err] = await once<[Error & { code: string }]>(ws, 'error');
+    expect(err.code).toBe('WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL');
+  });
+
+  it('an extension that was not offered fails the connection', async () => {
+    const port = await rawServer((socket, head) => {
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${acceptFor(head)}\r\nSec-WebSocket-Extensions: x-unknown\r\n\r\n`,
+      );
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
+    const [err] = await once<[Error & { code: string }]>(ws, 'error');
+    expect(err.code).toBe('WS_ERR_HANDSHAKE_EXTENSIONS');
+  });
+
+  it('handshakeTimeout: a server that never answers', async () => {
+    const port = await rawServer(() => {});
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { handshakeTimeout: 100 });
+    const closed = once<[number]>(ws, 'close');
+    const [err] = await once<[Error & { code: string }]>(ws, 'error');
+    expect(err).toMatchObject({
+      code: 'WS_ERR_HANDSHAKE_TIMEOUT',
+      message: 'Opening handshake has timed out',
+    });
+    expect((await closed)[0]).toBe(1006);
+  });
+
+  it('frames the server sent right after its 101 are not lost', async () => {
+    const port = await rawServer((socket, head) => {
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${acceptFor(head)}\r\n\r\n`,
+      );
+      socket.write(Buffer.from([0x81, 0x02, 0x68, 0x69]));
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    const [msg] = await once<[Buffer]>(ws, 'message');
+    expect(msg.toString()).toBe('hi');
+    ws.terminate();
+  });
+
+  it('close timeout on the client side: a server that never answers the close frame', async () => {
+    const port = await rawServer((socket, head) => {
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${acceptFor(head)}\r\n\r\n`,
+      );
+      socket.on('data', () => {});
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { closeTimeout: 150 });
+    await once(ws, 'open');
+    const closed = once<[number]>(ws, 'close');
+    ws.close(1000);
+    expect((await closed)[0]).toBe(1006);
+  });
+
+  it('followRedirects: follows a 302 to the WebSocket endpoint and emits redirect', async () => {
+    const wss = new WebSocketServer({ noServer: true });
+    const server = http.createServer((_req, res) => {
+      res.writeHead(302, { Location: '/ws' });
+      res.end();
+    });
+    server.on('upgrade', (req, socket, head) => {
+      if (req.url === '/ws') wss.handleUpgrade(req, socket, head, (ws) => ws.send('arrived'));
+      else {
+        socket.end('HTTP/1.1 302 Found\r\nLocation: /ws\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => shutdown(wss));
+    const port = (server.address() as net.AddressInfo).port;
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/start`, { followRedirects: true });
+    const redirect = once<[string]>(ws, 'redirect');
+    const [msg] = await once<[Buffer]>(ws, 'message');
+    expect(msg.toString()).toBe('arrived');
+    expect((await redirect)[0]).toBe(`ws://127.0.0.1:${port}/ws`);
+    expect(ws.url).toBe(`ws://127.0.0.1:${port}/ws`);
+    ws.terminate();
+    await delay(10);
+  });
+});

@@ -1,0 +1,187 @@
+/**
+ * ws compatibility: the tutorials riptide grew from (/work/shared/seeds) run unchanged with
+ * `require('ws')` swapped for `require('riptide')`. Only the fixed port is replaced by a free
+ * one, so the tests can run side by side.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from '../../src/index.js';
+import { ensureBuilt, packageRoot } from '../package-entry.js';
+import { once } from './helpers.js';
+
+// Seed 000: the server and the client, verbatim but for the require and the port.
+const SERVER_000 = `const WebSocket = require('riptide');
+const wss = new WebSocket.Server({ port: PORT });
+wss.on('connection', (ws) => {
+ws.on('message', (message) => {
+console.log(\`Received: \${message}\`);
+ws.send('Message received');
+});
+ws.on('close', () => {
+console.log('Connection closed');
+});
+});
+console.log('WebSocket server started');
+`;
+
+const CLIENT_000 = `const WebSocket = require('riptide');
+const ws = new WebSocket('ws://localhost:PORT');
+ws.onopen = () => {
+console.log('WebSocket connection established');
+ws.send('Hello server!');
+};
+ws.onmessage = (event) => {
+console.log(\`Received: \${event.data}\`);
+};
+ws.onclose = () => {
+console.log('WebSocket connection closed');
+};
+`;
+
+// Seed 001: the server.
+const SERVER_001 = `const Websocket = require("riptide");
+
+// Creating a server listening for ws connections on this port
+const wsServer = new Websocket.Server({port: PORT})
+
+wsServer.on("connection", (socket) => {
+	// do somethiong
+	console.log("got connection request from Flyn, on socket ", typeof socket);
+
+	socket.on("message", (msg)=>{
+		// do somthing with the message which comes in as raw data not a string
+		console.log("Flyn says: '", msg.toString(), "'");
+		socket.send("Received, initiating...");
+	});
+})
+`;
+
+// Seed 002: the broadcast chat server.
+const SERVER_002 = `const WebSocket = require('riptide');
+const wss = new WebSocket.Server({ port: PORT });
+
+wss.on('connection', (ws) => {
+  console.log('New client connected');
+
+  ws.on('message', (message) => {
+    console.log(\`Received: \${message}\`);
+    // Broadcast to all clients
+    wss.clients.forEach((client) => {
+      if (client.readyState === WebSocket.OPEN) {
+        client.send(\`Server: \${message}\`);
+      }
+    });
+  });
+
+  ws.send('Welcome to the chat!');
+});
+`;
+
+let dir: string;
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  ensureBuilt();
+  dir = mkdtempSync(join(tmpdir(), 'riptide-compat-'));
+}, 120_000);
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Run a script as a CommonJS program that resolves 'riptide' to this package. */
+function runScript(name: string, source: string, port: number) {
+  const file = join(dir, name);
+  writeFileSync(file, source.replaceAll('PORT', String(port)));
+  const child = spawn(process.execPath, [file], {
+    env: { ...process.env, NODE_PATH: join(packageRoot, '..', '..', 'node_modules') },
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  return {
+    child,
+    output: () => out,
+    async waitFor(text: string, ms = 10_000): Promise<string> {
+      const t0 = Date.now();
+      while (!out.includes(text)) {
+        if (Date.now() - t0 > ms)
+          throw new Error(`timed out waiting for ${JSON.stringify(text)}; output:\n${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return out;
+    },
+  };
+}
+
+/** Connect once the child's server listens (it prints nothing we could wait for). */
+async function connectWhenUp(port: number): Promise<WebSocket> {
+  for (let i = 0; i < 200; i++) {
+    const attempt = new WebSocket(`ws://localhost:${port}`);
+    const opened = await Promise.race([
+      once(attempt, 'open').then(() => true),
+      once(attempt, 'close').then(() => false),
+    ]);
+    if (opened) return attempt;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no server on port ${port}`);
+}
+
+describe('ws tutorials run unchanged on riptide', () => {
+  it('seed 000: server and browser-style client', async () => {
+    const port = await freePort();
+    const server = runScript('server-000.cjs', SERVER_000, port);
+    await server.waitFor('WebSocket server started');
+    const client = runScript('client-000.cjs', CLIENT_000, port);
+    await client.waitFor('Received: Message received');
+    expect(client.output()).toContain('WebSocket connection established');
+    await server.waitFor('Received: Hello server!');
+    client.child.kill();
+    await server.waitFor('Connection closed');
+  });
+
+  it('seed 001: the server answers a message', async () => {
+    const port = await freePort();
+    const server = runScript('server-001.cjs', SERVER_001, port);
+    const ws = await connectWhenUp(port);
+    const reply = once<[Buffer]>(ws, 'message');
+    ws.send('Greetings, programs');
+    expect((await reply)[0].toString()).toBe('Received, initiating...');
+    await server.waitFor("Flyn says: ' Greetings, programs '");
+    ws.terminate();
+  });
+
+  it('seed 002: broadcast chat server with wss.clients and WebSocket.OPEN', async () => {
+    const port = await freePort();
+    runScript('server-002.cjs', SERVER_002, port);
+    const connect = async () => {
+      const ws = await connectWhenUp(port);
+      const [welcome] = await once<[Buffer]>(ws, 'message');
+      expect(welcome.toString()).toBe('Welcome to the chat!');
+      return ws;
+    };
+    const alice = await connect();
+    const bob = await connect();
+    const atBob = once<[Buffer]>(bob, 'message');
+    const atAlice = once<[Buffer]>(alice, 'message');
+    alice.send('hi all');
+    expect((await atBob)[0].toString()).toBe('Server: hi all');
+    expect((await atAlice)[0].toString()).toBe('Server: hi all');
+    alice.terminate();
+    bob.terminate();
+  });
+});

@@ -1,0 +1,69 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import {
+  addEventListener,
+  CloseEvent,
+  ErrorEvent,
+  getAttribute,
+  MessageEvent,
+  removeEventListener,
+  setAttribute,
+} from '../../src/node/event-target.js';
+
+function host() {
+  return Object.assign(new EventEmitter(), { _wasClean: true });
+}
+
+describe('event-target', () => {
+  it('builds MessageEvent / CloseEvent / ErrorEvent / open Event with target', () => {
+    const h = host();
+    const seen: unknown[] = [];
+    for (const type of ['message', 'close', 'error', 'open'])
+      addEventListener(h, type, (e: unknown) => seen.push(e));
+    h.emit('message', Buffer.from('txt'), false);
+    h.emit('message', Buffer.from([1]), true);
+    h.emit('close', 1001, Buffer.from('bye'));
+    const err = new Error('boom');
+    h.emit('error', err);
+    h.emit('open');
+    expect(seen[0]).toBeInstanceOf(MessageEvent);
+    expect(seen[0]).toMatchObject({ type: 'message', data: 'txt', target: h });
+    expect(Buffer.isBuffer((seen[1] as MessageEvent).data)).toBe(true);
+    expect(seen[2]).toBeInstanceOf(CloseEvent);
+    expect(seen[2]).toMatchObject({ type: 'close', code: 1001, reason: 'bye', wasClean: true });
+    expect(seen[3]).toBeInstanceOf(ErrorEvent);
+    expect(seen[3]).toMatchObject({ type: 'error', error: err, message: 'boom' });
+    expect(seen[4]).toMatchObject({ type: 'open', target: h });
+  });
+
+  it('ignores unknown types and non-listeners; removes once-listeners before they fire', () => {
+    const h = host();
+    addEventListener(h, 'custom', () => {});
+    addEventListener(h, 'message', null);
+    addEventListener(h, 'message', 'nope');
+    expect(h.listenerCount('custom')).toBe(0);
+    expect(h.listenerCount('message')).toBe(0);
+    let n = 0;
+    const fn = () => n++;
+    addEventListener(h, 'open', fn, { once: true });
+    removeEventListener(h, 'open', fn);
+    h.emit('open');
+    expect(n).toBe(0);
+  });
+
+  it('on<type> attributes are separate from addEventListener listeners', () => {
+    const h = host();
+    const calls: string[] = [];
+    const fn = () => calls.push('listener');
+    addEventListener(h, 'open', fn);
+    setAttribute(h, 'open', fn);
+    expect(getAttribute(h, 'open')).toBe(fn);
+    h.emit('open');
+    expect(calls).toEqual(['listener', 'listener']);
+    removeEventListener(h, 'open', fn); // removes the listener, not the attribute
+    expect(getAttribute(h, 'open')).toBe(fn);
+    setAttribute(h, 'open', 42);
+    expect(getAttribute(h, 'open')).toBe(null);
+    expect(h.listenerCount('open')).toBe(0);
+  });
+});

@@ -1,0 +1,109 @@
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import type WS from 'ws';
+import { createWebSocketStream, WebSocket, type WebSocketServer } from '../../src/index.js';
+import { once, riptideServer, shutdown, wsServer } from './helpers.js';
+
+const servers: { close(cb?: () => void): void }[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await shutdown(s);
+});
+
+describe('createWebSocketStream', () => {
+  it('writes become messages, messages become chunks; end() closes', async () => {
+    const { wss, url } = await wsServer();
+    servers.push(wss);
+    const received: string[] = [];
+    const serverClosed = new Promise<number>((resolve) =>
+      wss.on('connection', (ws) => {
+        ws.on('message', (d: Buffer) => {
+          received.push(d.toString());
+          ws.send(`echo:${d}`);
+        });
+        ws.on('close', (code) => resolve(code));
+      }),
+    );
+    const ws = new WebSocket(url);
+    const duplex = createWebSocketStream(ws, { encoding: 'utf8' });
+    // Writes before 'open' wait for it.
+    duplex.write('a');
+    duplex.write(Buffer.from('b'));
+    const chunks: string[] = [];
+    duplex.on('data', (c: string) => chunks.push(c));
+    while (chunks.length < 2) await once(duplex, 'data');
+    expect(chunks).toEqual(['echo:a', 'echo:b']);
+    expect(received).toEqual(['a', 'b']);
+    duplex.end();
+    expect(await serverClosed).toBe(1005);
+    await once(duplex, 'close');
+    expect(ws.readyState).toBe(WebSocket.CLOSED);
+  });
+
+  it('backpressure: a slow reader pauses the WebSocket and loses nothing', async () => {
+    const { wss, url } = await riptideServer();
+    servers.push(wss as WebSocketServer);
+    const total = 200;
+    wss.on('connection', (ws) => {
+      for (let i = 0; i < total; i++) ws.send(Buffer.alloc(10_000, i & 0xff));
+      ws.close();
+    });
+    const ws = new WebSocket(url);
+    const duplex = createWebSocketStream(ws, { highWaterMark: 16 * 1024 });
+    let bytes = 0;
+    let pauses = 0;
+    const pause = ws.pause.bind(ws);
+    ws.pause = () => {
+      pauses++;
+      pause();
+    };
+    await pipeline(
+      duplex,
+      new Writable({
+        highWaterMark: 1,
+        write(chunk: Buffer, _enc, cb) {
+          bytes += chunk.length;
+          setTimeout(cb, 1);
+        },
+      }),
+    );
+    expect(bytes).toBe(total * 10_000);
+    expect(pauses).toBeGreaterThan(0);
+  });
+
+  it('readableObjectMode gives strings for text and Buffers for binary', async () => {
+    const { wss, url } = await riptideServer();
+    servers.push(wss as WebSocketServer);
+    wss.on('connection', (ws) => {
+      ws.send('text');
+      ws.send(Buffer.from([1]));
+    });
+    const ws = new WebSocket(url);
+    const duplex = createWebSocketStream(ws, { readableObjectMode: true });
+    const got: unknown[] = [];
+    for await (const chunk of duplex) {
+      got.push(chunk);
+      if (got.length === 2) break;
+    }
+    expect(got[0]).toBe('text');
+    expect(Buffer.isBuffer(got[1])).toBe(true);
+  });
+
+  it('destroy() terminates the connection; a connection error destroys the stream', async () => {
+    const { wss, url } = await wsServer();
+    servers.push(wss);
+    const serverSide = once<[WS]>(wss, 'connection');
+    const ws = new WebSocket(url);
+    const duplex = createWebSocketStream(ws);
+    await once(ws, 'open');
+    const [peer] = await serverSide;
+    const peerClosed = once<[number]>(peer, 'close');
+    duplex.destroy();
+    expect((await peerClosed)[0]).toBe(1006);
+
+    const ws2 = new WebSocket('ws://127.0.0.1:1');
+    const d2 = createWebSocketStream(ws2);
+    const [err] = await once<[Error & { code: string }]>(d2, 'error');
+    expect(err.code).toBe('ECONNREFUSED');
+  });
+});

@@ -106,6 +106,8 @@ describe('riptide broadcast', () => {
     const clients = [await client(url), await client(url), await client(url)];
     for (const c of clients) expect(await c.next(1)).toEqual(['Welcome to the chat!']);
     clients[0].ws.send('hi all');
+    // two senders on two connections have no order between them: send the second after the first
+    for (const c of clients) expect((await c.next(2))[1]).toBe('Server: hi all');
     clients[2].ws.send('hello back');
     for (const c of clients) {
       expect(await c.next(3)).toEqual(['Welcome to the chat!', 'Server: hi all', 'Server: hello back']);

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, run, USAGE } from './helpers.js';
 import { type Peer, wsPeer } from './peers.js';
@@ -54,6 +55,12 @@ describe('help and version', () => {
     const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
     const res = await run(['--version']);
     expect(res).toMatchObject({ code: 0, stdout: `riptide ${version}\n` });
+  });
+
+  it('`npx riptide` from the repository root runs this CLI (not the library package of the same name)', async () => {
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    const out = execFileSync('npx', ['--offline', 'riptide', '--version'], { cwd: root, encoding: 'utf8' });
+    expect(out).toMatch(/^riptide \d+\.\d+\.\d+\n$/);
   });
 
   it('--help lists every command; <command> --help describes every flag', async () => {

@@ -33,6 +33,12 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
     ['a non-WebSocket scheme', ['connect', 'ftp://example.com'], /the scheme must be ws:\/\/ or wss:\/\/\n/],
     ['a URL with a fragment', ['connect', 'ws://example.com/#top'], /a fragment \(#...\) is not allowed\n/],
     ['a malformed header', ['connect', 'ws://x', '-H', 'no colon'], /--header must look like 'Name: value'/],
+    [
+      'a control character in a header',
+      ['connect', 'ws://x', '-H', 'X-A: a\u0001b'],
+      /has a control character/,
+    ],
+    ['an invalid subprotocol name', ['connect', 'ws://x', '-p', 'a b'], /^riptide connect: .*subprotocol/],
     ['a non-numeric --wait', ['connect', 'ws://x', '--wait', 'soon'], /--wait must be a number of seconds/],
     ['an --auth without a colon', ['connect', 'ws://x', '--auth', 'user'], /--auth must be user:pass/],
     ['an unreadable --ca', ['connect', 'wss://x', '--ca', '/nonexistent/ca.pem'], /cannot read --ca file/],

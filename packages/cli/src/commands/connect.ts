@@ -144,7 +144,12 @@ function parseHeaders(values: string[]): Record<string, string> {
     if (!TOKEN.test(name)) {
       throw new CliUsageError(`--header must look like 'Name: value', got '${raw}'`, connectSpec);
     }
-    headers[name] = raw.slice(colon + 1).trim();
+    const value = raw.slice(colon + 1).trim();
+    // RFC 7230 3.2: field-value = *( VCHAR / obs-text / SP / HTAB ); no controls, no line breaks.
+    if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) {
+      throw new CliUsageError(`--header '${name}' has a control character in its value`, connectSpec);
+    }
+    headers[name] = value;
   }
   return headers;
 }

@@ -42,6 +42,9 @@ export class CliUsageError extends Error {
   }
 }
 
+/** What a command returns instead of an exit status when it was given --help. */
+export const SHOW_HELP = -1;
+
 const helpFlag: FlagSpec = { type: 'boolean', short: 'h', description: 'show this help' };
 
 export function usageLine(spec: CommandSpec): string {

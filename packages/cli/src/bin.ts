@@ -7,7 +7,7 @@
  *   130 a second Ctrl-C
  */
 import { readFileSync } from 'node:fs';
-import { CliUsageError, type CommandSpec, helpText, usageLine } from './args.js';
+import { CliUsageError, type CommandSpec, helpText, SHOW_HELP, usageLine } from './args.js';
 import { broadcast, broadcastSpec } from './commands/broadcast.js';
 import { connect, connectSpec } from './commands/connect.js';
 import { echo, echoSpec } from './commands/echo.js';
@@ -64,7 +64,7 @@ async function main(argv: string[], io: Io): Promise<number> {
   const [spec, run] = command;
   try {
     const code = await run(rest, io);
-    if (code === -1) {
+    if (code === SHOW_HELP) {
       io.stdout.write(helpText(spec));
       return 0;
     }

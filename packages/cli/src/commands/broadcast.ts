@@ -6,7 +6,7 @@
  * button and a message list.
  */
 import type { RequestListener } from 'node:http';
-import { type CommandSpec, parseCommand } from '../args.js';
+import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
 import { describeMessage, toBuffer } from '../format.js';
 import { WebSocket } from '../lib.js';
 import { closeLine, listen, peerOf, type Socket, serverFlags, shutdown } from '../server.js';
@@ -91,7 +91,7 @@ const servePage: RequestListener = (req, res) => {
 
 export async function broadcast(argv: string[], io: Io): Promise<number> {
   const { flags, help } = parseCommand(broadcastSpec, argv);
-  if (help) return -1;
+  if (help) return SHOW_HELP;
   const running = await listen(broadcastSpec, flags, servePage);
   const { wss } = running;
   io.stdout.write(`listening on ${running.url} (chat page at ${running.url.replace('ws:', 'http:')}/)\n`);

@@ -19,6 +19,7 @@ import {
   CliUsageError,
   type CommandSpec,
   parseCommand,
+  SHOW_HELP,
   secondsFlag,
   stringFlag,
   stringList,
@@ -159,7 +160,7 @@ type ClientOptions = NonNullable<ConstructorParameters<typeof WebSocket>[2]>;
 
 export async function connect(argv: string[], io: Io): Promise<number> {
   const { flags, positionals, help } = parseCommand(connectSpec, argv);
-  if (help) return -1;
+  if (help) return SHOW_HELP;
   const url = parseUrl(positionals[0]);
   const headers = parseHeaders(stringList(flags.header));
   const auth = stringFlag(flags.auth);

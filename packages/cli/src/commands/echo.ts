@@ -3,7 +3,7 @@
  * binary). Connections and closes are logged on stdout, one line each; messages are not, so the
  * server stays fast under load.
  */
-import { type CommandSpec, parseCommand } from '../args.js';
+import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
 import { closeLine, listen, peerOf, type Socket, serverFlags, shutdown } from '../server.js';
 import type { Io } from '../terminal.js';
 
@@ -19,7 +19,7 @@ export const echoSpec: CommandSpec = {
 
 export async function echo(argv: string[], io: Io): Promise<number> {
   const { flags, help } = parseCommand(echoSpec, argv);
-  if (help) return -1;
+  if (help) return SHOW_HELP;
   const running = await listen(echoSpec, flags);
   io.stdout.write(`listening on ${running.url}\n`);
   let next = 1;

@@ -5,7 +5,7 @@
  * End of input (Ctrl-D) in a terminal stops the server; with piped input the server keeps
  * running after the input ends, until Ctrl-C.
  */
-import { type CommandSpec, parseCommand } from '../args.js';
+import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
 import { describeMessage, parseHex, safeText, toBuffer } from '../format.js';
 import { WebSocket } from '../lib.js';
 import { closeLine, listen as listenOn, peerOf, type Socket, serverFlags, shutdown } from '../server.js';
@@ -40,7 +40,7 @@ interface Client {
 
 export async function listen(argv: string[], io: Io): Promise<number> {
   const { flags, help } = parseCommand(listenSpec, argv);
-  if (help) return -1;
+  if (help) return SHOW_HELP;
   const running = await listenOn(listenSpec, flags);
   const term = new Terminal(io);
   const clients = new Map<number, Client>();

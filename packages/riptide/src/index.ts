@@ -19,7 +19,7 @@ export {
 export type { HeartbeatOptions } from './node/heartbeat.js';
 export { createWebSocketStream } from './node/stream.js';
 export type { PublishOptions } from './node/topics.js';
-export type { BinaryType, SendCallback, SendData, SendOptions } from './node/websocket.js';
+export type { BinaryType, RawData, SendCallback, SendData, SendOptions } from './node/websocket.js';
 export { WebSocket } from './node/websocket.js';
 export {
   type PerMessageDeflateOptions,

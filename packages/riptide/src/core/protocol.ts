@@ -98,7 +98,8 @@ export class Protocol implements FrameHandler {
   private readonly random: RandomFill | null;
   private readonly autoPong: boolean;
   /** Inside a fragmented outgoing message: the next data frame is a continuation. */
-  private sendingFragments = false;
+  private fragmenting = false;
+  private transportEnded = false;
 
   constructor(sink: ProtocolSink, options: ProtocolOptions) {
     const role = options.role;
@@ -140,9 +141,13 @@ export class Protocol implements FrameHandler {
     this.receiver.receive(chunk);
   }
 
-  /** The transport has ended: no more bytes will come, none can be sent. */
+  /**
+   * The transport has ended: no more bytes will come, none can be sent. Releases the extension
+   * (zlib memory) whether the closing handshake completed or not. Idempotent.
+   */
   receiveEof(): void {
-    if (this.state === State.CLOSED && this.receiver.discarding) return;
+    if (this.transportEnded) return;
+    this.transportEnded = true;
     this.receiver.discard();
     this.state = State.CLOSED;
     this.extension?.close();
@@ -158,6 +163,11 @@ export class Protocol implements FrameHandler {
 
   get isPaused(): boolean {
     return this.receiver.isPaused;
+  }
+
+  /** A fragmented message is being sent (fin: false so far): whole frames must wait. */
+  get sendingFragments(): boolean {
+    return this.fragmenting;
   }
 
   // ---------------------------------------------------------------- actions
@@ -182,8 +192,8 @@ export class Protocol implements FrameHandler {
    */
   sendData(opcode: 1 | 2, data: Buffer | string, fin: boolean, compress: boolean): void {
     if (this.state !== State.OPEN || this.closeSent) this.misuse('send()');
-    const op = this.sendingFragments ? Opcode.CONTINUATION : opcode;
-    this.sendingFragments = !fin;
+    const op = this.fragmenting ? Opcode.CONTINUATION : opcode;
+    this.fragmenting = !fin;
     if (compress && fin && op !== Opcode.CONTINUATION && this.extension !== null) {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       const compressed = this.extension.compress(buf, opcode === Opcode.BINARY);
@@ -201,7 +211,7 @@ export class Protocol implements FrameHandler {
 
   /** Queue pre-framed bytes (pub/sub: one frame built for many connections). Server role only. */
   sendFramed(frame: Buffer): void {
-    if (this.state !== State.OPEN || this.closeSent || this.sendingFragments) this.misuse('sendFramed()');
+    if (this.state !== State.OPEN || this.closeSent || this.fragmenting) this.misuse('sendFramed()');
     this.output.push(frame);
     this.outputBytes += frame.length;
   }

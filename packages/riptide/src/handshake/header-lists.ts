@@ -220,14 +220,16 @@ function scanQuotedToken(s: string, i: number): { value: string; end: number } |
   const end = i + 1;
   if (i === start) return null; // "" is not a token
   const raw = s.slice(start, i);
-  // Only when there were escapes: drop each backslash (each one escapes the next char).
   if (!escaped) return { value: raw, end };
-  let value = '';
+  // Drop each backslash (each one escapes the next char). Every kept char is an ASCII tchar,
+  // so the result is written into bytes: no string is created per character.
+  const bytes = Buffer.allocUnsafe(raw.length);
+  let m = 0;
   for (let k = 0; k < raw.length; k++) {
     if (raw.charCodeAt(k) === BACKSLASH) k++;
-    value += raw[k];
+    bytes[m++] = raw.charCodeAt(k);
   }
-  return { value, end };
+  return { value: bytes.toString('latin1', 0, m), end };
 }
 
 /**

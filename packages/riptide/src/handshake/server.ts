@@ -32,7 +32,8 @@ import { checkExtraHeaders, isFieldValue, isToken } from './syntax.js';
 export type RequestHeaders = Record<string, string | string[] | undefined>;
 
 export interface UpgradeRequest {
-  method: string;
+  /** Optional only so node:http's IncomingMessage (method?: string) fits; missing fails as 405. */
+  method?: string;
   /** As node:http reports it: '1.1', '1.0', '2.0'. */
   httpVersion: string;
   url?: string;

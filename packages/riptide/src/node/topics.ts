@@ -121,7 +121,7 @@ export class Topics {
         if (this.closeOnBackpressure) this.evict(ws);
         continue;
       }
-      if (ws._fragmented) {
+      if (proto.sendingFragments) {
         let held = ws._held;
         if (held === null) held = ws._held = [];
         for (let i = 0; i < frame.length; i++) held.push(frame[i]);

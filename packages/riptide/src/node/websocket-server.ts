@@ -217,11 +217,56 @@ function abortHandshake(
   }
 }
 
+function uncork(socket: Duplex): void {
+  socket.uncork();
+}
+
 function emitClose(server: WebSocketServer): void {
   server._state = CLOSED;
   server.emit('close');
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the catch-all overload of EventEmitter
+type AnyListener = (...args: any[]) => void;
+
+/** Typed event overloads (ws 8's event names and arguments). */
+export interface WebSocketServer {
+  on(
+    event: 'connection',
+    listener: (this: WebSocketServer, socket: WebSocket, request: http.IncomingMessage) => void,
+  ): this;
+  on(event: 'error', listener: (this: WebSocketServer, error: Error) => void): this;
+  on(
+    event: 'headers',
+    listener: (this: WebSocketServer, headers: string[], request: http.IncomingMessage) => void,
+  ): this;
+  on(event: 'close' | 'listening', listener: (this: WebSocketServer) => void): this;
+  on(
+    event: 'wsClientError',
+    listener: (
+      this: WebSocketServer,
+      error: HandshakeError,
+      socket: Duplex,
+      request: http.IncomingMessage,
+    ) => void,
+  ): this;
+  on(event: string | symbol, listener: AnyListener): this;
+  once(
+    event: 'connection',
+    listener: (this: WebSocketServer, socket: WebSocket, request: http.IncomingMessage) => void,
+  ): this;
+  once(event: 'error', listener: (this: WebSocketServer, error: Error) => void): this;
+  once(
+    event: 'headers',
+    listener: (this: WebSocketServer, headers: string[], request: http.IncomingMessage) => void,
+  ): this;
+  once(event: 'close' | 'listening', listener: (this: WebSocketServer) => void): this;
+  once(event: string | symbol, listener: AnyListener): this;
+  off(event: string | symbol, listener: AnyListener): this;
+  removeListener(event: string | symbol, listener: AnyListener): this;
+}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed overloads of EventEmitter methods
 export class WebSocketServer extends EventEmitter implements ServerLink {
   readonly options: Readonly<ServerOptions>;
   /** @internal */ _state = RUNNING;
@@ -533,6 +578,10 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       socket.destroy();
       return;
     }
+    // Corked until the 'connection' handlers have run and their sends were flushed (the
+    // outbox's nextTick is queued before ours): the 101 and a welcome message leave in one
+    // writev, one TCP segment.
+    socket.cork();
     socket.write(serializeResponse(lines));
     socket.removeListener('error', socketOnErrorBeforeUpgrade);
     ws._protocol = protocol ?? '';
@@ -543,7 +592,11 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       extension: accepted === null ? null : accepted.extension,
     });
     this._tracked?.add(ws);
-    cb(ws, req);
+    try {
+      cb(ws, req);
+    } finally {
+      process.nextTick(uncork, socket);
+    }
   }
 
   // --- handshake timeout: one timer per server ------------------------------------------------

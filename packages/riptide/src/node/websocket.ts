@@ -27,7 +27,7 @@
  *   ending, terminate()) ─► CLOSED (the socket closed; 'close' emitted)
  */
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { HandshakeError, ProtocolError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
@@ -171,6 +171,47 @@ function toBuffer(data: unknown): Buffer {
   );
 }
 
+/** A received binary message, as binaryType selects (text messages are always Buffers). */
+export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
+
+// biome-ignore lint/suspicious/noExplicitAny: the catch-all overload of EventEmitter
+type AnyListener = (...args: any[]) => void;
+
+/** Typed event overloads (ws 8's event names and arguments). */
+export interface WebSocket {
+  on(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
+  on(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
+  on(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  on(event: 'open' | 'drain', listener: (this: WebSocket) => void): this;
+  on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
+  on(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
+  on(event: 'redirect', listener: (this: WebSocket, url: string, request: ClientRequest) => void): this;
+  on(
+    event: 'unexpected-response',
+    listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void,
+  ): this;
+  on(event: string | symbol, listener: AnyListener): this;
+  once(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
+  once(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
+  once(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  once(event: 'open' | 'drain', listener: (this: WebSocket) => void): this;
+  once(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
+  once(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
+  once(event: 'redirect', listener: (this: WebSocket, url: string, request: ClientRequest) => void): this;
+  once(
+    event: 'unexpected-response',
+    listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void,
+  ): this;
+  once(event: string | symbol, listener: AnyListener): this;
+  addListener(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
+  addListener(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
+  addListener(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  addListener(event: string | symbol, listener: AnyListener): this;
+  off(event: string | symbol, listener: AnyListener): this;
+  removeListener(event: string | symbol, listener: AnyListener): this;
+}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed overloads of EventEmitter methods
 export class WebSocket extends EventEmitter {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
@@ -193,7 +234,6 @@ export class WebSocket extends EventEmitter {
   /** @internal */ _closed = false;
   /** @internal */ _paused = false;
   /** @internal */ _needDrain = false;
-  /** @internal */ _fragmented = false;
   /** @internal */ _awaitingPong = false;
   /** @internal */ _binaryType: BinaryType = 'nodebuffer';
   /** @internal */ _closeTimer: NodeJS.Timeout | null = null;
@@ -357,7 +397,6 @@ export class WebSocket extends EventEmitter {
     // RFC 6455 5.4: the core sends the fragments after the first as continuation frames (the
     // opcode of later fragments is ignored, as in ws).
     proto.sendData(binary ? 2 : 1, payload, fin, compress);
-    this._fragmented = !fin;
     if (fin && this._held !== null) releaseHeld(this, proto);
     return this._queued(cb);
   }
@@ -455,6 +494,9 @@ export class WebSocket extends EventEmitter {
       return;
     }
     this._startClosing();
+    // The transport is gone for us: the core discards whatever is still buffered, so no
+    // further message of the current chunk is delivered after terminate().
+    this._proto.receiveEof();
     this._socket!.destroy();
   }
 
@@ -523,7 +565,7 @@ export class WebSocket extends EventEmitter {
     socket.setTimeout(0);
     socket.setNoDelay(true);
     // Bytes the peer sent right after its handshake head arrive again as the first 'data'.
-    if (head.length > 0) socket.unshift(head);
+    if (head !== undefined && head !== null && head.length > 0) socket.unshift(head);
     socket.on('data', socketOnData);
     socket.on('end', socketOnEnd);
     socket.on('close', socketOnClose);
@@ -597,10 +639,8 @@ function finishClose(ws: WebSocket): void {
   if (server !== null) server._clientClosed(ws);
   const proto = ws._proto;
   if (proto !== null) {
-    // The transport is gone. receiveEof() is a no-op after a clean closing handshake, so the
-    // extension (zlib contexts) is released here as well; its close() is idempotent.
+    // The transport is gone: receiveEof() also releases the extension (zlib contexts).
     proto.receiveEof();
-    proto.extension?.close();
   }
   // RFC 6455 7.1.5: the peer's close code (1005 if its frame had none), else 1006.
   const code = proto === null ? 1006 : proto.closeCode;
@@ -682,5 +722,3 @@ function socketOnDrain(this: AttachedSocket): void {
     ws.emit('drain');
   }
 }
-
-export type { IncomingMessage };

@@ -334,6 +334,35 @@ describe('RFC 6455 5.5.1 closing handshake', () => {
     expect(output(proto)).toBe('880203e8');
   });
 
+  it('EOF releases the extension after a clean close too (regression: zlib contexts leaked)', () => {
+    let closed = 0;
+    const extension = {
+      decompress: () => Buffer.alloc(0),
+      compress: () => null,
+      close: () => {
+        closed++;
+      },
+    };
+    const { proto } = makeProtocol('server', { extension });
+    proto.close(1000);
+    proto.receive(wire('server', '880203e8'));
+    expect(proto.state).toBe(State.CLOSED);
+    proto.receiveEof();
+    proto.receiveEof();
+    expect(closed).toBe(1);
+  });
+
+  it('sendingFragments tells a fragmented send is under way', () => {
+    const { proto } = makeProtocol('server');
+    proto.sendText('a', false);
+    expect(proto.sendingFragments).toBe(true);
+    expect(() => proto.sendFramed(Buffer.from('8100', 'hex'))).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_NOT_OPEN' }),
+    );
+    proto.sendText('b', true);
+    expect(proto.sendingFragments).toBe(false);
+  });
+
   it('EOF without a close frame reports 1006', () => {
     const { proto } = makeProtocol('server');
     proto.receiveEof();

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import { delay, once, riptideServer, shutdown } from './helpers.js';
@@ -83,6 +86,22 @@ describe('RFC 6455 4.1 client handshake', () => {
     expect(req.headers.origin).toBe('https://app.example');
     expect(req.headers.authorization).toBe(`Basic ${Buffer.from('us@er:p:ss').toString('base64')}`);
     expect(ws.url).toBe(`ws://us%40er:p%3Ass@127.0.0.1:${port}/path?q=1`);
+    ws.terminate();
+  });
+
+  it('ws+unix: connects over a Unix domain socket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-unix-'));
+    const path = join(dir, 'ws.sock');
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (ws, req) => ws.send(`path ${req.url}`));
+    await new Promise<void>((r) => server.listen(path, r));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => shutdown(wss));
+    const ws = new WebSocket(`ws+unix://${path}:/chat?x=1`);
+    const [msg] = await once<[Buffer]>(ws, 'message');
+    expect(msg.toString()).toBe('path /chat?x=1');
     ws.terminate();
   });
 
@@ -178,6 +197,33 @@ describe('RFC 6455 4.1 client handshake', () => {
     const [msg] = await once<[Buffer]>(ws, 'message');
     expect(msg.toString()).toBe('hi');
     ws.terminate();
+  });
+
+  it('RFC 6455 5.1: a masked server frame fails the connection with 1002 (WS_ERR_UNEXPECTED_MASK)', async () => {
+    let received: Promise<Buffer> | undefined;
+    const port = await rawServer((socket, head) => {
+      received = new Promise((resolve) => {
+        const chunks: Buffer[] = [];
+        socket.on('data', (d) => chunks.push(d));
+        socket.on('close', () => resolve(Buffer.concat(chunks)));
+        socket.on('end', () => socket.end());
+      });
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${acceptFor(head)}\r\n\r\n`,
+      );
+      socket.write(Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x68, 0x69]));
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    const closed = once<[number]>(ws, 'close');
+    const [err] = await once<[Error & { code: string; closeCode: number }]>(ws, 'error');
+    expect(err).toMatchObject({ code: 'WS_ERR_UNEXPECTED_MASK', closeCode: 1002 });
+    expect((await closed)[0]).toBe(1006);
+    // The client's close frame (masked, code 1002) reached the server.
+    const bytes = await received!;
+    expect(bytes[0]).toBe(0x88);
+    const mask = bytes.subarray(2, 6);
+    expect(((bytes[6] ^ mask[0]) << 8) | (bytes[7] ^ mask[1])).toBe(1002);
   });
 
   it('close timeout on the client side: a server that never answers the close frame', async () => {

@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
@@ -11,6 +12,7 @@ import {
   collectUntilClose,
   delay,
   once,
+  parseFrames,
   rawClient,
   riptideServer,
   shutdown,
@@ -145,6 +147,41 @@ describe('RFC 6455 4.2.2 after the handshake', () => {
     await once(socket, 'connect');
     socket.write(Buffer.concat([Buffer.from(upgradeHead(port)), clientFrame(1, 'early bird')]));
     expect(await got).toBe('early bird');
+    socket.destroy();
+  });
+});
+
+describe('opening handshake write', () => {
+  it("the 101 response and the 'connection' handler's first message leave in one write", async () => {
+    const { wss, port } = await start();
+    const calls: string[][] = [];
+    wss.on('connection', (ws) => {
+      // What reaches the socket's write implementation from here on (the 101 is still corked).
+      const socket = ws._socket as unknown as {
+        _write: (c: Buffer, e: string, cb: () => void) => void;
+        _writev: (c: { chunk: Buffer }[], cb: () => void) => void;
+      };
+      const write = socket._write.bind(socket);
+      const writev = socket._writev.bind(socket);
+      socket._write = (c, e, cb) => {
+        calls.push([c.toString('latin1')]);
+        write(c, e, cb);
+      };
+      socket._writev = (chunks, cb) => {
+        calls.push(chunks.map((c) => c.chunk.toString('latin1')));
+        writev(chunks, cb);
+      };
+      ws.send('welcome');
+    });
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(upgradeHead(port));
+    let got = Buffer.alloc(0);
+    while (!got.includes('welcome')) got = Buffer.concat([got, (await once<[Buffer]>(socket, 'data'))[0]]);
+    expect(calls.length).toBe(1);
+    expect(calls[0].length).toBe(2);
+    expect(calls[0][0]).toMatch(/^HTTP\/1\.1 101 /);
+    expect(calls[0][1]).toBe('\x81\x07welcome');
     socket.destroy();
   });
 });
@@ -394,6 +431,30 @@ describe('modes', () => {
 });
 
 describe('robustness: a server without error listeners', () => {
+  it('property: arbitrary bytes after the handshake only ever close that connection', async () => {
+    const { wss, port, url } = await start({ closeTimeout: 200 });
+    wss.on('connection', (ws) => ws.on('message', (d: Buffer) => ws.send(d)));
+    const good = new WebSocket(url);
+    await once(good, 'open');
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 300 }), async (bytes) => {
+        const { socket, rest } = await rawClient(port);
+        const done = collectUntilClose(socket, rest);
+        socket.write(bytes);
+        // Whatever the bytes, the peer gets at most a close frame before the socket ends.
+        const timer = setTimeout(() => socket.destroy(), 150);
+        const out = await done;
+        clearTimeout(timer);
+        for (const frame of parseFrames(out)) expect([0x1, 0x2, 0x8, 0x9, 0xa]).toContain(frame.opcode);
+      }),
+      { numRuns: 50, seed: 6455 },
+    );
+    good.send('alive');
+    const [msg] = await once<[Buffer]>(good, 'message');
+    expect(msg.toString()).toBe('alive');
+    good.terminate();
+  });
+
   it('survives garbage frames and broken handshakes and keeps serving others', async () => {
     const { wss, port, url } = await start();
     wss.on('connection', (ws) => ws.on('message', (d: Buffer) => ws.send(d)));

@@ -408,6 +408,26 @@ describe('WebSocket (riptide specifics)', () => {
     });
   });
 
+  it('terminate() inside a message handler stops delivery of the rest of the chunk', async () => {
+    const { wss, port } = await riptideServer();
+    servers.push(wss);
+    const got: string[] = [];
+    const closed = new Promise<number>((resolve) =>
+      wss.on('connection', (ws) => {
+        ws.on('message', (d: Buffer) => {
+          got.push(d.toString());
+          ws.terminate();
+        });
+        ws.on('close', resolve);
+      }),
+    );
+    const { socket } = await rawClient(port);
+    socket.write(Buffer.concat([clientFrame(1, 'one'), clientFrame(1, 'two'), clientFrame(1, 'three')]));
+    expect(await closed).toBe(1006);
+    expect(got).toEqual(['one']);
+    socket.destroy();
+  });
+
   describe('close timeout', () => {
     it('destroys the socket when the peer never answers the close frame', async () => {
       const { wss, port } = await riptideServer({ closeTimeout: 200 });

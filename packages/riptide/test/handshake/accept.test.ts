@@ -1,0 +1,97 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/core/errors.js';
+import { acceptKey, GUID, generateKey, isValidKey } from '../../src/handshake/accept.js';
+import { RFC_ACCEPT, RFC_KEY } from './helpers.js';
+
+describe('RFC 6455 1.3 Sec-WebSocket-Accept', () => {
+  it('uses the GUID of the RFC', () => {
+    expect(GUID).toBe('258EAFA5-E914-47DA-95CA-C5AB0DC85B11');
+  });
+
+  it('answers the example key of section 1.3 with the example accept value', () => {
+    // "dGhlIHNhbXBsZSBub25jZQ==" -> "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    expect(acceptKey(RFC_KEY)).toBe(RFC_ACCEPT);
+  });
+
+  it('hashes the key as a string, not base64-decoded', () => {
+    expect(acceptKey('AAAAAAAAAAAAAAAAAAAAAA==')).not.toBe(acceptKey('AAAAAAAAAAAAAAAAAAAAAB=='));
+    expect(acceptKey('AAAAAAAAAAAAAAAAAAAAAA==')).toBe('ICX+Yqv66kxgM0FcWaLWlFLwTAI=');
+  });
+
+  it('throws UsageError for a non-string key', () => {
+    expect(() => acceptKey(undefined as never)).toThrow(UsageError);
+    expect(() => acceptKey(undefined as never)).toThrow('acceptKey: the key must be a string');
+  });
+});
+
+describe('RFC 6455 4.2.1 item 5 Sec-WebSocket-Key validity (base64 of 16 bytes)', () => {
+  it.each([RFC_KEY, 'AAAAAAAAAAAAAAAAAAAAAA==', '+/+/+/+/+/+/+/+/+/+/+w==', 'zzzzzzzzzzzzzzzzzzzzzw=='])(
+    'accepts %j',
+    (key) => {
+      expect(isValidKey(key)).toBe(true);
+      expect(Buffer.from(key, 'base64')).toHaveLength(16);
+    },
+  );
+
+  it('accepts non-zero unused bits in the last character (still 16 bytes; RFC 4648 3.5)', () => {
+    expect(isValidKey('AAAAAAAAAAAAAAAAAAAAAB==')).toBe(true);
+  });
+
+  it.each([
+    ['no padding', 'dGhlIHNhbXBsZSBub25jZQ'],
+    ['one padding character', 'dGhlIHNhbXBsZSBub25jZQ='],
+    ['15 bytes', 'AAAAAAAAAAAAAAAAAAAA'],
+    ['17 bytes', 'AAAAAAAAAAAAAAAAAAAAAAA='],
+    ['base64url characters', 'dGhlIHNhbXBsZSBub25jZQ-_'],
+    ['a base64url key of 16 bytes', '-_AAAAAAAAAAAAAAAAAAAA=='],
+    ['a surrounding space', ' dGhlIHNhbXBsZSBub25jZQ=='],
+    ['padding in the middle', 'dGhlIHNhbX=sZSBub25jZQ=='],
+    ['an empty string', ''],
+    ['non-ASCII', 'dGhlIHNhbXBsZSBub25jZ\u00e9=='],
+  ])('rejects %s', (_what, key) => {
+    expect(isValidKey(key)).toBe(false);
+  });
+
+  it('rejects non-strings', () => {
+    for (const v of [undefined, null, 16, ['dGhlIHNhbXBsZSBub25jZQ==']]) expect(isValidKey(v)).toBe(false);
+  });
+
+  it('accepts the encoding of any 16 bytes and no encoding of any other length', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 40 }), (bytes) => {
+        expect(isValidKey(Buffer.from(bytes).toString('base64'))).toBe(bytes.length === 16);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('RFC 6455 4.1 item 7 generateKey', () => {
+  it('encodes 16 bytes from the given random source', () => {
+    const key = generateKey((b) => {
+      expect(b).toHaveLength(16);
+      for (let i = 0; i < b.length; i++) b[i] = i;
+    });
+    expect(key).toBe('AAECAwQFBgcICQoLDA0ODw==');
+    expect(isValidKey(key)).toBe(true);
+  });
+
+  it('calls the random source once per key, with a fresh zeroed buffer', () => {
+    const seen: Buffer[] = [];
+    const key = generateKey((b) => {
+      seen.push(b);
+    });
+    generateKey((b) => {
+      seen.push(b);
+    });
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).not.toBe(seen[1]);
+    expect(key).toBe('AAAAAAAAAAAAAAAAAAAAAA==');
+  });
+
+  it('throws UsageError without a random source', () => {
+    expect(() => generateKey(undefined as never)).toThrow(UsageError);
+    expect(() => generateKey(undefined as never)).toThrow('generateKey: randomFill must be a function');
+  });
+});

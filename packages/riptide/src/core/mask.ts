@@ -12,6 +12,30 @@
  * than Uint32: XOR yields an int32, which V8 stores without a conversion; with the 8-way unrolled
  * loop this measured about twice as fast as a Uint32Array loop); the rest one by one. The rotated key word is built through a scratch Uint8Array/Uint32Array pair, so the
  * code is right on either byte order.
+ *
+ * Large ranges (at least WASM_MIN bytes) go through a 109-byte WebAssembly SIMD kernel instead,
+ * when the runtime supports SIMD (x64 with SSE4.1, arm64): the bytes are copied into the
+ * module's memory 64 KiB at a time, XORed 64 bytes per loop turn with v128.xor (~26 GB/s), and
+ * copied back (or straight to their destination, see copyMasked). Measured on this machine:
+ * copy + JS word loop ~2 GB/s, copy + SIMD + copy ~6.5 GB/s, bufferutil (native) ~12 GB/s. It is
+ * written here by hand from the listing below, has no dependency, and falls back to the JS loop
+ * if WebAssembly SIMD is unavailable. The JS loop stays the reference (tests compare the two).
+ *
+ *   (module
+ *     (memory (export "memory") 2)
+ *     (func (export "mask") (param $len i32) (param $key i32)
+ *       (local $i i32) (local $end i32) (local $k v128)
+ *       (local.set $k (i32x4.splat (local.get $key)))
+ *       (local.set $end (i32.and (i32.add (local.get $len) (i32.const 63)) (i32.const -64)))
+ *       (block $done (loop $next
+ *         (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+ *         ;; four times, at offsets 0, 16, 32, 48:
+ *         (v128.store offset=N (local.get $i) (v128.xor (v128.load offset=N (local.get $i)) (local.get $k)))
+ *         (local.set $i (i32.add (local.get $i) (i32.const 64)))
+ *         (br $next)))))
+ *
+ * The kernel rounds the length up to 64 bytes: it may XOR scratch bytes past `len`, which are
+ * never copied out.
  */
 import { wordView } from './word-view.js';
 
@@ -21,11 +45,98 @@ const WORD_THRESHOLD = 16;
 const scratch = new Uint8Array(4);
 const scratchWord = new Int32Array(scratch.buffer);
 
+/** Ranges at least this long use the SIMD kernel (below it, the copies cost more than they save). */
+const WASM_MIN = 1024;
+/** Bytes processed per kernel call: one WebAssembly page (the memory has two). */
+const WASM_BLOCK = 64 * 1024;
+
+const WASM_BYTES =
+  'AGFzbQEAAAABBgFgAn9/AAMCAQAFAwEAAgcRAgZtZW1vcnkCAARtYXNrAAAKbwFtAgJ/AXsgAf0RIQQgAEE/akFAcSEDAkADQCACIANP' +
+  'DQEgAiAC/QAEACAE/VH9CwQAIAIgAv0ABBAgBP1R/QsEECACIAL9AAQgIAT9Uf0LBCAgAiAC/QAEMCAE/VH9CwQwIAJBwABqIQIMAAsLCw==';
+
+/** The slice of the WebAssembly JS API used here (the ES lib typings do not declare it). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+};
+
+let wasmMask: ((len: number, key: number) => void) | null = null;
+let wasmMem: Uint8Array = new Uint8Array(0);
+try {
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(WASM_BYTES, 'base64')));
+  wasmMask = instance.exports.mask as (len: number, key: number) => void;
+  wasmMem = new Uint8Array((instance.exports.memory as { buffer: ArrayBuffer }).buffer);
+} catch {
+  wasmMask = null; // no WebAssembly SIMD here: the JS word loop does all the work
+}
+
+/** Which implementation handles large ranges: 'wasm-simd' or 'js'. */
+export function maskBackend(): 'wasm-simd' | 'js' {
+  return wasmMask === null ? 'js' : 'wasm-simd';
+}
+
+/** The key bytes starting at phase p, as a little-endian 32-bit word (WebAssembly's byte order). */
+function keyWord(key: Uint8Array, keyPos: number, p: number): number {
+  return (
+    key[keyPos + (p & 3)] |
+    (key[keyPos + ((p + 1) & 3)] << 8) |
+    (key[keyPos + ((p + 2) & 3)] << 16) |
+    (key[keyPos + ((p + 3) & 3)] << 24)
+  );
+}
+
+/**
+ * Copy `src[srcStart, srcEnd)` to `dst` at `dstStart`, masked with the key at `key[keyPos..]`,
+ * where `src[srcStart]` lines up with key byte `phase`. The source is left unchanged. With the
+ * SIMD kernel this is one copy in and one copy out; otherwise a copy and the word loop.
+ */
+export function copyMasked(
+  src: Uint8Array,
+  srcStart: number,
+  srcEnd: number,
+  dst: Uint8Array,
+  dstStart: number,
+  key: Uint8Array,
+  keyPos: number,
+  phase: number,
+): void {
+  const n = srcEnd - srcStart;
+  if (wasmMask === null || n < WASM_MIN) {
+    dst.set(src.subarray(srcStart, srcEnd), dstStart);
+    applyMaskJs(dst, dstStart, dstStart + n, key, keyPos, phase);
+    return;
+  }
+  // Blocks are multiples of 4 bytes, so every block starts at the same key phase.
+  const word = keyWord(key, keyPos, phase);
+  for (let off = 0; off < n; off += WASM_BLOCK) {
+    const len = Math.min(WASM_BLOCK, n - off);
+    wasmMem.set(src.subarray(srcStart + off, srcStart + off + len), 0);
+    wasmMask(len, word);
+    dst.set(wasmMem.subarray(0, len), dstStart + off);
+  }
+}
+
 /**
  * XOR `buf[start, end)` in place with the 4-byte key found at `key[keyPos .. keyPos + 3]`,
  * where `buf[start]` lines up with key byte `phase` (0..3).
  */
 export function applyMask(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  key: Uint8Array,
+  keyPos: number,
+  phase: number,
+): void {
+  if (wasmMask !== null && end - start >= WASM_MIN) {
+    copyMasked(buf, start, end, buf, start, key, keyPos, phase);
+    return;
+  }
+  applyMaskJs(buf, start, end, key, keyPos, phase);
+}
+
+/** The JS word loop (also the reference implementation for tests). */
+export function applyMaskJs(
   buf: Uint8Array,
   start: number,
   end: number,

@@ -29,7 +29,7 @@
 import { type PeerErrorCode, ProtocolError, peerError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
-import { applyMask } from './mask.js';
+import { applyMask, copyMasked } from './mask.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
 
 /**
@@ -218,9 +218,9 @@ export class Receiver {
       const fb = this.frameBuf;
       const from = this.received;
       const take = Math.min(length - from, end - pos);
-      chunk.copy(fb, from, pos, pos + take);
+      if (this.masked) copyMasked(chunk, pos, pos + take, fb, from, this.keyBuf!, this.keyPos, from & 3);
+      else chunk.copy(fb, from, pos, pos + take);
       pos += take;
-      if (this.masked) applyMask(fb, from, from + take, this.keyBuf!, this.keyPos, from & 3);
       if (this.validateRaw && !this.utf8!.feed(fb, from, from + take)) {
         this.violation('WS_ERR_INVALID_UTF8');
         return;

@@ -46,6 +46,8 @@ export const HANDSHAKE_ERRORS = {
     0,
     'Invalid handshake: the server chose a subprotocol that was not offered',
   ],
+  // RFC 7692 7.1: the client MUST fail the connection on a bad permessage-deflate response
+  WS_ERR_HANDSHAKE_EXTENSION_RESPONSE: [0, 'Invalid handshake: invalid Sec-WebSocket-Extensions response'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type HandshakeErrorCode = keyof typeof HANDSHAKE_ERRORS;

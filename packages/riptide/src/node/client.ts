@@ -17,6 +17,9 @@ import type { Socket } from 'node:net';
 import { HandshakeError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import type { RandomFill } from '../core/sender.js';
+import { PerMessageDeflate } from '../deflate/codec.js';
+import { acceptAsClient, createOffer, type DeflateOptions } from '../deflate/negotiation.js';
+import { syncZlibSupported } from '../deflate/zlib-sync.js';
 import { generateKey } from '../handshake/accept.js';
 import { validateUpgradeResponse } from '../handshake/client.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
@@ -170,7 +173,7 @@ function invalidUrl(message: string): UsageError {
 interface Resolved {
   opts: ClientOptions;
   protocols: string[];
-  deflate: false | PerMessageDeflateOptions;
+  deflate: false | DeflateOptions;
   maxPayload: number;
   random: RandomFill;
 }
@@ -257,28 +260,33 @@ function parseAddress(address: string | URL): URL {
 
 /**
  * permessage-deflate plugs in here (RFC 7692 5): the offer to send, and, once the server
- * answered, the extension object the core will run. Until the deflate module is wired in,
- * nothing is offered, so a server never negotiates it with us.
+ * answered, the extension object the core will run (or a HandshakeError failing the connection).
  */
-function extensionOffer(_deflate: false | PerMessageDeflateOptions): string | undefined {
-  return undefined;
+function extensionOffer(deflate: false | DeflateOptions): string | undefined {
+  return deflate === false || !syncZlibSupported() ? undefined : createOffer(deflate);
 }
 
 function acceptedExtension(
   accepted: ExtensionList,
-  _deflate: false | PerMessageDeflateOptions,
+  deflate: false | DeflateOptions,
   _maxPayload: number,
 ): PerMessageExtension | null | Error {
   // RFC 6455 9.1: the server may only answer with extensions the client offered; we offered
   // none, so any extension in the response fails the connection (4.1 item 5).
-  if (accepted.length > 0) {
-    return new HandshakeError(
-      'WS_ERR_HANDSHAKE_EXTENSIONS',
-      0,
-      'Server sent a Sec-WebSocket-Extensions header but no extension was requested',
-    );
+  if (extensionOffer(deflate) === undefined || deflate === false) {
+    if (accepted.length > 0) {
+      return new HandshakeError(
+        'WS_ERR_HANDSHAKE_EXTENSIONS',
+        0,
+        'Server sent a Sec-WebSocket-Extensions header but no extension was requested',
+      );
+    }
+    return null;
   }
-  return null;
+  // RFC 7692 7.1: a bad response fails the connection (a HandshakeError, never a throw).
+  const params = acceptAsClient(accepted, deflate);
+  if (params === null || params instanceof Error) return params;
+  return new PerMessageDeflate('client', params, deflate);
 }
 
 /** Start the opening handshake for a new client WebSocket (called by its constructor). */

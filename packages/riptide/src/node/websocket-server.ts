@@ -21,6 +21,14 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type HandshakeError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
+import { PerMessageDeflate } from '../deflate/codec.js';
+import {
+  type DeflateOptions,
+  negotiateAsServer,
+  normalizeDeflateOptions,
+  type PerMessageDeflateOptions,
+} from '../deflate/negotiation.js';
+import { syncZlibSupported } from '../deflate/zlib-sync.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import {
   buildAcceptResponse,
@@ -32,16 +40,7 @@ import { Heartbeat, type HeartbeatOptions, resolveHeartbeat } from './heartbeat.
 import { type PublishOptions, Topics } from './topics.js';
 import { type ConnectionSettings, kWebSocket, type ServerLink, WebSocket } from './websocket.js';
 
-export interface PerMessageDeflateOptions {
-  serverNoContextTakeover?: boolean;
-  clientNoContextTakeover?: boolean;
-  serverMaxWindowBits?: number;
-  clientMaxWindowBits?: number;
-  zlibDeflateOptions?: object;
-  zlibInflateOptions?: object;
-  threshold?: number;
-  concurrencyLimit?: number;
-}
+export type { PerMessageDeflateOptions } from '../deflate/negotiation.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -154,10 +153,10 @@ function checkBoolean(name: string, value: unknown): void {
   }
 }
 
-/** Validated per-message-deflate setting: false, or the options object (true -> {}). */
-export function checkPerMessageDeflate(value: unknown): false | PerMessageDeflateOptions {
+/** Validated per-message-deflate setting: false, or the options with defaults (true -> {}). */
+export function checkPerMessageDeflate(value: unknown): false | DeflateOptions {
   if (value === undefined || value === false) return false;
-  if (value === true) return {};
+  if (value === true) value = {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalid('The "perMessageDeflate" option must be a boolean or an object');
   }
@@ -174,21 +173,25 @@ export function checkPerMessageDeflate(value: unknown): false | PerMessageDeflat
   for (const key of Object.keys(value)) {
     if (!known.has(key)) throw invalid(`Unknown perMessageDeflate option "${key}"`);
   }
-  return value as PerMessageDeflateOptions;
+  // Deep validation (types, ranges, zlib options) and defaults: deflate/negotiation.ts.
+  return normalizeDeflateOptions(value, 'server') ?? false;
 }
 
 /**
  * permessage-deflate plugs in here (RFC 7692 5): given the client's offers, return the accepted
- * response header and the extension object the core will run, or null to accept no extension.
- * Until the deflate module is wired in, no extension is accepted (a valid answer: RFC 6455 9.1
- * lets a server ignore offers), so compression is never negotiated.
+ * response header and the extension object the core will run, or null to accept no extension
+ * (declined offers are not an error: RFC 6455 9.1 lets a server ignore offers). The core applies
+ * maxPayload to the decompressed size through the extension's `limit` argument.
  */
 function acceptExtensions(
-  _offers: ExtensionList,
-  _options: false | PerMessageDeflateOptions,
+  offers: ExtensionList,
+  options: DeflateOptions,
   _maxPayload: number,
 ): { header: string; extension: PerMessageExtension } | null {
-  return null;
+  if (!syncZlibSupported()) return null;
+  const result = negotiateAsServer(offers, options);
+  if (result.params === null) return null;
+  return { header: result.response, extension: new PerMessageDeflate('server', result.params, options) };
 }
 
 function socketOnErrorBeforeUpgrade(this: Socket): void {
@@ -276,7 +279,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
   private readonly _tracked: Set<WebSocket> | null;
   private _shouldEmitClose = false;
   private readonly _settings: ConnectionSettings;
-  private readonly _deflate: false | PerMessageDeflateOptions;
+  private readonly _deflate: false | DeflateOptions;
   private readonly _handshakeTimeout: number;
   private readonly _pending = new Map<Duplex, number>();
   private _sweepTimer: NodeJS.Timeout | null = null;

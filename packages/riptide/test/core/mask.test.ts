@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyMask, mask } from '../../src/core/mask.js';
+import { applyMask, applyMaskJs, copyMasked, mask, maskBackend } from '../../src/core/mask.js';
 
 function byteLoop(data: Uint8Array, key: Uint8Array, phase: number): Uint8Array {
   const out = Uint8Array.from(data);
@@ -52,5 +52,50 @@ describe('RFC 6455 5.3 client-to-server masking', () => {
     expect(buf.subarray(2, 10).equals(Buffer.from(expected))).toBe(true);
     expect(buf.subarray(0, 2).toString()).toBe('xx');
     expect(buf.subarray(10).toString()).toBe('xx');
+  });
+});
+
+describe('SIMD kernel (WebAssembly) agrees with the JS word loop', () => {
+  it('is available on this machine (x64 with SSE4.1), else the JS loop is used', () => {
+    expect(['wasm-simd', 'js']).toContain(maskBackend());
+    if (process.arch === 'x64' || process.arch === 'arm64') expect(maskBackend()).toBe('wasm-simd');
+  });
+
+  it('in place, for lengths around the threshold, block size and arbitrary phases', () => {
+    for (const len of [1023, 1024, 1025, 4096 + 3, 65535, 65536, 65537, 200_001]) {
+      for (const phase of [0, 1, 2, 3]) {
+        const data = Buffer.alloc(len + 8);
+        for (let i = 0; i < data.length; i++) data[i] = (i * 31 + len) & 0xff;
+        const key = Buffer.from([0xde, 0xad, 0xbe, 0xef]);
+        const a = Buffer.from(data);
+        const b = Buffer.from(data);
+        applyMask(a, 3, 3 + len, key, 0, phase);
+        applyMaskJs(b, 3, 3 + len, key, 0, phase);
+        expect(a.equals(b)).toBe(true);
+      }
+    }
+  });
+
+  it('copyMasked leaves the source alone and writes the masked bytes at the destination', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 150_000 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.nat(7),
+        (len, phase, at) => {
+          const src = Buffer.alloc(len + 16, 0x5a);
+          for (let i = 0; i < src.length; i += 7) src[i] = i & 0xff;
+          const before = Buffer.from(src);
+          const key = Buffer.from([9, 8, 7, 6, 1, 2, 3, 4]);
+          const dst = Buffer.alloc(len + 16);
+          copyMasked(src, at, at + len, dst, 5, key, 4, phase);
+          expect(src.equals(before)).toBe(true);
+          const expected = Buffer.from(src.subarray(at, at + len));
+          applyMaskJs(expected, 0, len, key, 4, phase);
+          expect(dst.subarray(5, 5 + len).equals(expected)).toBe(true);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });

@@ -26,6 +26,7 @@ describe('Handshake error table', () => {
         'WS_ERR_HANDSHAKE_STATUS',
         'WS_ERR_HANDSHAKE_ACCEPT',
         'WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL',
+        'WS_ERR_HANDSHAKE_EXTENSION_RESPONSE',
       ].sort(),
     );
   });
@@ -50,6 +51,7 @@ describe('Handshake error table', () => {
       WS_ERR_HANDSHAKE_STATUS: 0,
       WS_ERR_HANDSHAKE_ACCEPT: 0,
       WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL: 0,
+      WS_ERR_HANDSHAKE_EXTENSION_RESPONSE: 0,
     });
   });
 

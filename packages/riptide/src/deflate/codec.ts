@@ -1,0 +1,252 @@
+/**
+ * RFC 7692 permessage-deflate data path for one connection: `PerMessageDeflate` implements the
+ * core's PerMessageExtension (core/extension.ts). The core sets and checks RSV1; this file turns
+ * message payloads into DEFLATE data and back.
+ *
+ * Memory design (ws issues #1202 and #1369 were RSS growth and fragmentation from thousands of
+ * zlib contexts, 300+ KiB each, created and freed through a thread pool):
+ *
+ *   1. No zlib context exists until the first compressed message in that direction. A message
+ *      under `threshold` never allocates one; a connection that never receives a compressed
+ *      message never has an inflater.
+ *   2. A direction WITHOUT context takeover needs no state between messages, so its contexts
+ *      come from a small process-wide pool keyed by zlib configuration and are reset after each
+ *      message. All zlib work is synchronous (zlib-sync.ts), so compressing a whole message
+ *      holds a pooled deflater only for the duration of one call: 10,000 connections with
+ *      server_no_context_takeover share ONE deflater. A pooled inflater is held from the first
+ *      to the last frame of a message, so the pool only grows with messages whose fragments
+ *      are in flight at the same time.
+ *   3. A direction WITH context takeover keeps its own context for the connection's lifetime
+ *      (the RFC requires the LZ77 window to survive between messages). Its size is set per side
+ *      by the window bits (negotiated) and memLevel (zlibDeflateOptions); docs/deflate.md has the
+ *      measured cost of each setting.
+ *
+ * The process-wide concurrency limit on zlib work is therefore structural: zlib runs only on the
+ * JavaScript thread, one call at a time, never on the libuv pool, and the number of contexts is
+ * (connections with context takeover) + (a handful of pooled ones). `concurrencyLimit` (ws's
+ * name) bounds how many IDLE pooled contexts of one configuration are kept for reuse; busy ones
+ * beyond that are freed when released.
+ *
+ *   message ──compress──> deflate(Z_SYNC_FLUSH) ──> strip 00 00 ff ff ──> payload (core sets RSV1)
+ *   frames ──decompress──> inflate each frame ... last frame + 00 00 ff ff ──> message
+ */
+import { type ProtocolError, peerError, UsageError } from '../core/errors.js';
+import type { PerMessageExtension } from '../core/extension.js';
+import type { DeflateOptions, DeflateParams } from './negotiation.js';
+import { Output, SyncZlib, WriteResult, type ZlibConfig, type ZlibKind } from './zlib-sync.js';
+
+// RFC 7692 7.2.1: the tail a sync flush ends with, removed by the sender, appended by the receiver.
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+// RFC 7692 7.2.3.6: an empty DEFLATE block with no compression (BFINAL 0, BTYPE 00, padding).
+const EMPTY_BLOCK = Buffer.from([0x00]);
+
+/** Process-wide pool of zlib contexts for directions without context takeover. */
+class ContextPool {
+  private readonly idle = new Map<string, SyncZlib[]>();
+
+  private static key(kind: ZlibKind, c: ZlibConfig): string {
+    return kind === 'inflate'
+      ? `i${c.windowBits}`
+      : `d${c.windowBits}:${c.level}:${c.memLevel}:${c.strategy}`;
+  }
+
+  acquire(kind: ZlibKind, config: ZlibConfig): SyncZlib {
+    const list = this.idle.get(ContextPool.key(kind, config));
+    return list?.pop() ?? new SyncZlib(kind, config);
+  }
+
+  /** Resets `ctx` and keeps it for reuse, unless `maxIdle` of its kind are already kept. */
+  release(ctx: SyncZlib, maxIdle: number): void {
+    if (ctx.closed) return;
+    const key = ContextPool.key(ctx.kind, ctx.config);
+    let list = this.idle.get(key);
+    if (list === undefined) {
+      list = [];
+      this.idle.set(key, list);
+    }
+    if (list.length >= maxIdle) {
+      ctx.close();
+      return;
+    }
+    ctx.reset();
+    list.push(ctx);
+  }
+
+  /** Idle contexts kept, all configurations. */
+  get size(): number {
+    let n = 0;
+    for (const list of this.idle.values()) n += list.length;
+    return n;
+  }
+
+  /** Frees every idle context (tests; a process shutting down its servers). */
+  clear(): void {
+    for (const list of this.idle.values()) for (const ctx of list) ctx.close();
+    this.idle.clear();
+  }
+}
+
+const pool = new ContextPool();
+
+/** Idle pooled zlib contexts, process-wide. */
+export function pooledZlibContexts(): number {
+  return pool.size;
+}
+
+/** Frees the idle pooled zlib contexts (they are otherwise kept for reuse). */
+export function clearZlibPool(): void {
+  pool.clear();
+}
+
+function closedError(): UsageError {
+  return new UsageError('WS_ERR_EXTENSION_CLOSED', 'permessage-deflate used after close()');
+}
+
+/** permessage-deflate for ONE connection, with the agreed parameters. */
+export class PerMessageDeflate implements PerMessageExtension {
+  readonly role: 'server' | 'client';
+  readonly params: DeflateParams;
+  private readonly options: DeflateOptions;
+  private readonly deflateConfig: ZlibConfig;
+  private readonly inflateConfig: ZlibConfig;
+  /** We may keep our compression window between messages. */
+  private readonly deflateTakeover: boolean;
+  /** The peer may refer to earlier messages: our inflate window must survive between them. */
+  private readonly inflateTakeover: boolean;
+  /** Own context (takeover) or none; pooled deflaters are never held between calls. */
+  private deflater: SyncZlib | null = null;
+  /** Own context (takeover), or a pooled one held from the first to the last frame of a message. */
+  private inflater: SyncZlib | null = null;
+  /** Decompressed bytes of the current message so far. */
+  private messageBytes = 0;
+  /** The current message has had compressed input (see the empty-payload case in decompress). */
+  private messageHasInput = false;
+  /** The current message's DEFLATE stream ended (BFINAL): ignore the rest of the message. */
+  private inflateEnded = false;
+  private closed = false;
+
+  constructor(role: 'server' | 'client', params: DeflateParams, options: DeflateOptions) {
+    this.role = role;
+    this.params = params;
+    this.options = options;
+    const server = role === 'server';
+    const { level, memLevel, strategy } = options.deflate;
+    // RFC 7692 7.1.2.1/7.1.2.2: each side compresses with at most its agreed window.
+    this.deflateConfig = {
+      windowBits: server ? params.serverMaxWindowBits : params.clientMaxWindowBits,
+      level,
+      memLevel,
+      strategy,
+    };
+    this.inflateConfig = {
+      windowBits: server ? params.clientMaxWindowBits : params.serverMaxWindowBits,
+      level,
+      memLevel,
+      strategy,
+    };
+    // RFC 7692 7.1.1.1/7.1.1.2: "*_no_context_takeover" forbids the sender from reusing its
+    // window; the receiver may then (and does) start each message with a fresh window.
+    this.deflateTakeover = server ? !params.serverNoContextTakeover : !params.clientNoContextTakeover;
+    this.inflateTakeover = server ? !params.clientNoContextTakeover : !params.serverNoContextTakeover;
+  }
+
+  /** Whether this connection currently holds a zlib context for that direction (tests). */
+  hasContext(kind: ZlibKind): boolean {
+    return (kind === 'deflate' ? this.deflater : this.inflater) !== null;
+  }
+
+  compress(data: Buffer, _isBinary: boolean): Buffer | null {
+    if (this.closed) throw closedError();
+    if (data.length < this.options.threshold) return null;
+    let ctx = this.deflater;
+    if (ctx === null) {
+      ctx = this.deflateTakeover
+        ? new SyncZlib('deflate', this.deflateConfig)
+        : pool.acquire('deflate', this.deflateConfig);
+      if (this.deflateTakeover) this.deflater = ctx;
+    }
+    const out = new Output(Number.POSITIVE_INFINITY, this.options.deflate.chunkSize);
+    const result = ctx.write(data, out);
+    if (!this.deflateTakeover) pool.release(ctx, this.options.concurrencyLimit);
+    if (result !== WriteResult.OK) {
+      // Only a zlib failure (e.g. out of memory) gets here; the context is closed. Sending this
+      // message uncompressed is safe: a fresh deflater never refers to earlier messages.
+      if (this.deflateTakeover) this.deflater = null;
+      return null;
+    }
+    // RFC 7692 7.2.3.6: zlib emits nothing for an empty message when nothing is pending; the
+    // payload is then one empty stored block.
+    // A fresh copy: the caller owns the returned buffer (it may mask it in place).
+    if (out.total === 0) return Buffer.from(EMPTY_BLOCK);
+    // RFC 7692 7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the tail end."
+    return out.endsWith(TAIL) ? out.join(TAIL.length) : out.join();
+  }
+
+  decompress(data: Buffer, fin: boolean, limit: number): Buffer | ProtocolError {
+    if (this.closed) throw closedError();
+    let ctx = this.inflater;
+    if (ctx === null) {
+      ctx = this.inflateTakeover
+        ? new SyncZlib('inflate', this.inflateConfig)
+        : pool.acquire('inflate', this.inflateConfig);
+      this.inflater = ctx;
+    }
+    const remaining = limit > 0 ? limit - this.messageBytes : Number.POSITIVE_INFINITY;
+    const out = new Output(remaining, this.options.inflate.chunkSize);
+    let result: WriteResult = WriteResult.OK;
+    if (!this.inflateEnded) {
+      if (data.length > 0) this.messageHasInput = true;
+      result = ctx.write(data, out);
+      // RFC 7692 7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the payload
+      // of the message" before decompressing. A message with an EMPTY payload (7.2.3.6 says to
+      // send 0x00, but some senders send nothing) is taken as empty: the tail alone would leave
+      // the inflater inside an unfinished stored block and corrupt the next message.
+      if (fin && result === WriteResult.OK && this.messageHasInput) result = ctx.write(TAIL, out);
+      // RFC 7692 7.2.3.4: a sender may end the message with a BFINAL block; what follows it
+      // (its padding byte and our tail) is not part of the stream.
+      if (result === WriteResult.ENDED) this.inflateEnded = true;
+    }
+    if (result === WriteResult.LIMIT || result === WriteResult.ERROR) {
+      const detail = result === WriteResult.ERROR ? ctx.lastError : undefined;
+      this.dropInflater();
+      // RFC 6455 10.4 / RFC 7692 8: the limit applies to the decompressed size.
+      return result === WriteResult.LIMIT
+        ? peerError('WS_ERR_MESSAGE_TOO_BIG')
+        : peerError('WS_ERR_INVALID_COMPRESSED_DATA', detail);
+    }
+    this.messageBytes += out.total;
+    if (fin) {
+      this.messageBytes = 0;
+      this.messageHasInput = false;
+      if (!this.inflateTakeover) {
+        pool.release(ctx, this.options.concurrencyLimit);
+        this.inflater = null;
+      } else if (this.inflateEnded) {
+        // The peer ended its DEFLATE stream, so its next message starts a new one.
+        ctx.reset();
+      }
+      this.inflateEnded = false;
+    }
+    return out.join();
+  }
+
+  /** Gives up the inflater after a failed message (the connection is being failed). */
+  private dropInflater(): void {
+    const ctx = this.inflater;
+    this.inflater = null;
+    this.messageBytes = 0;
+    this.messageHasInput = false;
+    this.inflateEnded = false;
+    if (ctx === null) return;
+    if (this.inflateTakeover) ctx.close();
+    else pool.release(ctx, this.options.concurrencyLimit);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.deflater?.close();
+    this.deflater = null;
+    this.dropInflater();
+  }
+}

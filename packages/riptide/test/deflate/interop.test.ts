@@ -1,0 +1,493 @@
+/**
+ * permessage-deflate over real sockets, against the `ws` package in both directions, for every
+ * combination of the four RFC 7692 parameters; plus raw-socket tests for what ws cannot show
+ * (RSV1 on the wire, fragments arriving one byte at a time).
+ */
+import { randomBytes } from 'node:crypto';
+import * as net from 'node:net';
+import zlib from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import WS from 'ws';
+import { clearZlibPool, pooledZlibContexts } from '../../src/deflate/codec.js';
+import { liveZlibContexts } from '../../src/deflate/zlib-sync.js';
+import { type PerMessageDeflateOptions, WebSocket, WebSocketServer } from '../../src/index.js';
+import { once, riptideServer, shutdown, wsServer } from '../node/helpers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+type AnySocket = {
+  send(data: unknown, opts: { binary: boolean }): void;
+  on(event: string, fn: (...args: never[]) => void): unknown;
+  once(event: string, fn: (...args: never[]) => void): unknown;
+  close(): void;
+  extensions: string | object;
+};
+
+function echo(socket: AnySocket): void {
+  socket.on('message', ((data: Buffer, isBinary: boolean) =>
+    socket.send(data, { binary: isBinary })) as never);
+}
+
+/** Sends each message and checks the echo, in order. Returns the bytes the client's socket read. */
+async function exchange(client: AnySocket, socketOf: () => net.Socket): Promise<number> {
+  const text = '{"type":"chat","user":"ada","text":"hello, hello, hello everyone"}'.repeat(40);
+  const messages: Array<[Buffer | string, boolean]> = [
+    [text, false],
+    [text, false], // a second, identical message: context takeover makes it tiny
+    [randomBytes(5000), true],
+    ['', false],
+    ['x', false],
+    [Buffer.from(text.repeat(100)), true], // 270 KB: several zlib output chunks
+    [text, false],
+  ];
+  const received: Array<[Buffer, boolean]> = [];
+  const done = new Promise<void>((resolve) => {
+    client.on('message', ((data: Buffer, isBinary: boolean) => {
+      received.push([data, isBinary]);
+      if (received.length === messages.length) resolve();
+    }) as never);
+  });
+  const before = socketOf().bytesRead;
+  for (const [data, binary] of messages) client.send(data, { binary });
+  await done;
+  for (let i = 0; i < messages.length; i++) {
+    const [data, binary] = messages[i];
+    expect(received[i][1]).toBe(binary);
+    expect(received[i][0].equals(Buffer.from(data))).toBe(true);
+  }
+  return socketOf().bytesRead - before;
+}
+
+function rawLength(): number {
+  const text = '{"type":"chat","user":"ada","text":"hello, hello, hello everyone"}'.repeat(40);
+  return text.length * 3 + 5000 + 1 + text.length * 100;
+}
+
+// Offers a client can make (ws's client options and ours have the same names).
+const tri = [undefined, true];
+const bits = [undefined, 8, 11, 15];
+const clientOptionSets: PerMessageDeflateOptions[] = [];
+for (const serverNoContextTakeover of tri)
+  for (const clientNoContextTakeover of tri)
+    for (const serverMaxWindowBits of bits)
+      for (const clientMaxWindowBits of bits)
+        clientOptionSets.push({
+          serverNoContextTakeover,
+          clientNoContextTakeover,
+          serverMaxWindowBits,
+          clientMaxWindowBits,
+          threshold: 0,
+        });
+
+// Server-side choices (what the server imposes).
+const serverOptionSets: PerMessageDeflateOptions[] = [
+  { threshold: 0 },
+  { threshold: 0, serverNoContextTakeover: true },
+  { threshold: 0, clientNoContextTakeover: true },
+  { threshold: 0, serverMaxWindowBits: 9 },
+  { threshold: 0, clientMaxWindowBits: 10 },
+  {
+    threshold: 0,
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+    serverMaxWindowBits: 10,
+    clientMaxWindowBits: 9,
+    zlibDeflateOptions: { level: 1, memLevel: 4 },
+  },
+];
+
+function label(o: PerMessageDeflateOptions): string {
+  return (
+    Object.entries(o)
+      .filter(([k, v]) => v !== undefined && k !== 'threshold')
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(' ') || 'defaults'
+  );
+}
+
+/** Undefined keys would be read by ws as "explicitly unset"; drop them. */
+function clean(o: PerMessageDeflateOptions): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+describe('RFC 7692 interop: ws client -> riptide server', () => {
+  for (const serverOpts of serverOptionSets) {
+    it(`server ${label(serverOpts)}: every client offer (${clientOptionSets.length})`, async () => {
+      const { wss, url } = await riptideServer({ perMessageDeflate: serverOpts });
+      cleanups.push(() => shutdown(wss));
+      wss.on('connection', (s) => echo(s as unknown as AnySocket));
+      let compressed = 0;
+      for (const clientOpts of clientOptionSets) {
+        const c = new WS(url, { perMessageDeflate: clean(clientOpts) });
+        await once(c, 'open');
+        const negotiated = c.extensions as string;
+        if (negotiated.includes('permessage-deflate')) {
+          compressed++;
+          const read = await exchange(
+            c as unknown as AnySocket,
+            () => (c as unknown as { _socket: net.Socket })._socket,
+          );
+          expect(read).toBeLessThan(rawLength() / 4);
+        } else {
+          // Only a server-imposed client_max_window_bits that the client cannot take declines.
+          expect(serverOpts.clientMaxWindowBits).toBeTypeOf('number');
+          await exchange(c as unknown as AnySocket, () => (c as unknown as { _socket: net.Socket })._socket);
+        }
+        c.close();
+        await once(c, 'close');
+      }
+      expect(compressed).toBeGreaterThan(0);
+    });
+  }
+});
+
+/** The offers ws's server cannot accept: it then refuses the handshake with 400. */
+function wsRefuses(server: PerMessageDeflateOptions, client: PerMessageDeflateOptions): boolean {
+  const offeredServerBits = client.serverMaxWindowBits;
+  const offeredClientBits = client.clientMaxWindowBits;
+  return (
+    (typeof server.serverMaxWindowBits === 'number' &&
+      typeof offeredServerBits === 'number' &&
+      server.serverMaxWindowBits > offeredServerBits) ||
+    (typeof server.clientMaxWindowBits === 'number' &&
+      typeof offeredClientBits === 'number' &&
+      offeredClientBits < server.clientMaxWindowBits)
+  );
+}
+
+describe('RFC 7692 interop: riptide client -> ws server', () => {
+  for (const serverOpts of serverOptionSets) {
+    it(`ws server ${label(serverOpts)}: every riptide client offer (${clientOptionSets.length})`, async () => {
+      const { wss, url } = await wsServer({ perMessageDeflate: clean(serverOpts) });
+      cleanups.push(() => shutdown(wss));
+      wss.on('connection', (s) => echo(s as unknown as AnySocket));
+      let compressed = 0;
+      for (const clientOpts of clientOptionSets) {
+        const c = new WebSocket(url, { perMessageDeflate: clientOpts });
+        const closed = once(c, 'close');
+        const outcome = await Promise.race([
+          once(c, 'open').then(() => null),
+          once<[Error]>(c, 'error').then(([e]) => e),
+        ]);
+        if (wsRefuses(serverOpts, clientOpts)) {
+          // ws answers 400 when it accepts none of the offers (RFC 7692 says decline instead).
+          expect(outcome?.message).toBe('Unexpected server response: 400');
+          await closed;
+          continue;
+        }
+        expect(outcome).toBeNull();
+        if (c.extensions.includes('permessage-deflate')) {
+          compressed++;
+          const read = await exchange(
+            c as unknown as AnySocket,
+            () => (c as unknown as { _socket: net.Socket })._socket,
+          );
+          expect(read).toBeLessThan(rawLength() / 4);
+        } else {
+          await exchange(c as unknown as AnySocket, () => (c as unknown as { _socket: net.Socket })._socket);
+        }
+        c.close();
+        await closed;
+      }
+      expect(compressed).toBeGreaterThan(clientOptionSets.length / 4);
+    });
+  }
+});
+
+describe('RFC 7692 interop: riptide client -> riptide server', () => {
+  it('defaults: negotiated, compressed both ways, send(data, { compress: false }) still delivered', async () => {
+    const { wss, url } = await riptideServer({ perMessageDeflate: { threshold: 0 } });
+    cleanups.push(() => shutdown(wss));
+    wss.on('connection', (s) => echo(s as unknown as AnySocket));
+    const c = new WebSocket(url);
+    await once(c, 'open');
+    expect(c.extensions).toBe('permessage-deflate');
+    const read = await exchange(
+      c as unknown as AnySocket,
+      () => (c as unknown as { _socket: net.Socket })._socket,
+    );
+    expect(read).toBeLessThan(rawLength() / 4);
+    c.send('plain', { compress: false });
+    const [data] = await once<[Buffer]>(c, 'message');
+    expect(data.toString()).toBe('plain');
+    c.close();
+    await once(c, 'close');
+  });
+});
+
+describe('RFC 6455 10.4 maxPayload applies after decompression (over the wire)', () => {
+  it('test_server_receives_10MB_message_compressed_to_10KB_with_maxPayload_1MB: 1009', async () => {
+    const { wss, url } = await riptideServer({ perMessageDeflate: true, maxPayload: 1024 * 1024 });
+    cleanups.push(() => shutdown(wss));
+    const serverErrors: Error[] = [];
+    wss.on('connection', (s) => s.on('error', (e) => serverErrors.push(e)));
+    const c = new WS(url, { perMessageDeflate: true });
+    await once(c, 'open');
+    c.send(Buffer.alloc(10 * 1024 * 1024));
+    const [code] = await once<[number]>(c, 'close');
+    expect(code).toBe(1009);
+    expect(serverErrors.map((e) => (e as Error & { code: string }).code)).toEqual(['WS_ERR_MESSAGE_TOO_BIG']);
+  });
+
+  it('test_client_receives_compressed_bomb_with_maxPayload: fails with 1009', async () => {
+    const { wss, url } = await wsServer({ perMessageDeflate: true });
+    cleanups.push(() => shutdown(wss));
+    const serverSaw = new Promise<number>((resolve) =>
+      wss.on('connection', (s) => {
+        s.on('close', (code) => resolve(code));
+        s.send(Buffer.alloc(10 * 1024 * 1024));
+      }),
+    );
+    const c = new WebSocket(url, { maxPayload: 1024 * 1024 });
+    const errors: Error[] = [];
+    c.on('error', (e) => errors.push(e));
+    await once(c, 'close');
+    expect(errors.map((e) => (e as Error & { code: string }).code)).toEqual(['WS_ERR_MESSAGE_TOO_BIG']);
+    expect(await serverSaw).toBe(1009);
+  });
+});
+
+// ---- raw sockets: RSV1 on the wire and one byte at a time ----
+
+const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+
+async function readHead(socket: net.Socket): Promise<[string, Buffer]> {
+  let buf = Buffer.alloc(0);
+  while (buf.indexOf('\r\n\r\n') === -1) {
+    const [chunk] = await once<[Buffer]>(socket, 'data');
+    buf = Buffer.concat([buf, chunk]);
+  }
+  const end = buf.indexOf('\r\n\r\n') + 4;
+  return [buf.subarray(0, end).toString('latin1'), buf.subarray(end)];
+}
+
+function frame(first: number, payload: Buffer, mask: boolean): Buffer {
+  const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+  const len = payload.length;
+  const header =
+    len < 126
+      ? Buffer.from([first, (mask ? 0x80 : 0) | len])
+      : Buffer.from([first, (mask ? 0x80 : 0) | 126, len >> 8, len & 0xff]);
+  if (!mask) return Buffer.concat([header, payload]);
+  const masked = Buffer.from(payload.map((b, i) => b ^ key[i % 4]));
+  return Buffer.concat([header, key, masked]);
+}
+
+/** The payload of "Hello, fragments!" x 20, compressed, tail removed, cut into three fragments. */
+function fragmentedMessage(mask: boolean): { text: string; bytes: Buffer } {
+  const text = 'Hello, fragments! '.repeat(20);
+  const deflated = zlib.deflateRawSync(Buffer.from(text), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  const payload = deflated.subarray(0, deflated.length - 4);
+  const a = payload.subarray(0, 5);
+  const b = payload.subarray(5, 9);
+  const c = payload.subarray(9);
+  // RFC 7692 6: RSV1 on the first frame only; continuation frames have RSV1 clear.
+  const bytes = Buffer.concat([frame(0x41, a, mask), frame(0x00, b, mask), frame(0x80, c, mask)]);
+  return { text, bytes };
+}
+
+async function writeByteByByte(socket: net.Socket, bytes: Buffer): Promise<void> {
+  socket.setNoDelay(true);
+  for (let i = 0; i < bytes.length; i++) {
+    socket.write(bytes.subarray(i, i + 1));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** Reads one unmasked server frame with a short header (tests keep replies under 126 bytes). */
+async function readFrame(socket: net.Socket, initial: Buffer): Promise<[frame: Buffer, rest: Buffer]> {
+  let buf = initial;
+  while (buf.length < 2 || buf.length < 2 + (buf[1] & 0x7f)) {
+    const [chunk] = await once<[Buffer]>(socket, 'data');
+    buf = Buffer.concat([buf, chunk]);
+  }
+  const end = 2 + (buf[1] & 0x7f);
+  return [buf.subarray(0, end), buf.subarray(end)];
+}
+
+describe('RFC 7692 6 fragmented compressed messages, one byte at a time', () => {
+  it('test_server_receives_fragments_one_byte_at_a_time; replies with and without compress', async () => {
+    const { wss, port } = await riptideServer({ perMessageDeflate: { threshold: 0 } });
+    cleanups.push(() => shutdown(wss));
+    wss.on('connection', (s) => {
+      s.on('message', (data) => {
+        s.send(`${data.length}:${data.toString() === fragmentedMessage(true).text}`, { compress: false });
+        s.send('ok');
+      });
+    });
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => {
+      socket.destroy();
+    });
+    await once(socket, 'connect');
+    socket.write(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n` +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n',
+    );
+    const [head, rest] = await readHead(socket);
+    expect(head).toMatch(/^HTTP\/1\.1 101 /);
+    expect(head).toMatch(/\r\nSec-WebSocket-Extensions: permessage-deflate\r\n/i);
+    const { text, bytes } = fragmentedMessage(true);
+    await writeByteByByte(socket, bytes);
+    const [plain, after] = await readFrame(socket, rest);
+    // 0x81: FIN + text, RSV1 clear (compress: false).
+    expect(plain[0]).toBe(0x81);
+    expect(plain.subarray(2).toString()).toBe(`${text.length}:true`);
+    const [compressed] = await readFrame(socket, after);
+    // 0xc1: FIN + RSV1 + text, and the RFC 7692 7.2.3.1 form of "ok".
+    expect(compressed[0]).toBe(0xc1);
+    const inflated = zlib.inflateRawSync(
+      Buffer.concat([compressed.subarray(2), Buffer.from([0, 0, 0xff, 0xff])]),
+      {
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      },
+    );
+    expect(inflated.toString()).toBe('ok');
+  });
+
+  it('test_client_receives_fragments_one_byte_at_a_time', async () => {
+    const { text, bytes } = fragmentedMessage(false);
+    const server = net.createServer(async (socket) => {
+      socket.on('error', () => {});
+      const [head] = await readHead(socket);
+      expect(head).toMatch(/\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n/i);
+      const key = /sec-websocket-key: *(\S+)/i.exec(head)![1];
+      const { createHash } = await import('node:crypto');
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n`,
+      );
+      await writeByteByByte(socket, bytes);
+      await writeByteByByte(socket, bytes);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const c = new WebSocket(`ws://127.0.0.1:${port}`);
+    cleanups.push(() => c.terminate());
+    const got: string[] = [];
+    const done = new Promise<void>((resolve) =>
+      c.on('message', (data) => {
+        got.push(data.toString());
+        if (got.length === 2) resolve();
+      }),
+    );
+    await once(c, 'open');
+    expect(c.extensions).toBe('permessage-deflate; server_no_context_takeover');
+    await done;
+    expect(got).toEqual([text, text]);
+  });
+
+  it('test_client_fails_on_invalid_extension_response: HandshakeError, no throw', async () => {
+    const server = net.createServer(async (socket) => {
+      socket.on('error', () => {});
+      const [head] = await readHead(socket);
+      const key = /sec-websocket-key: *(\S+)/i.exec(head)![1];
+      const { createHash } = await import('node:crypto');
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=16\r\n\r\n`,
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const c = new WebSocket(`ws://127.0.0.1:${port}`);
+    const closed = once<[number]>(c, 'close');
+    const [err] = await once<[Error & { code: string }]>(c, 'error');
+    expect(err.code).toBe('WS_ERR_HANDSHAKE_EXTENSION_RESPONSE');
+    expect(err.message).toBe(
+      'Invalid handshake: invalid Sec-WebSocket-Extensions response (server_max_window_bits must be an integer from 8 to 15 without leading zeros)',
+    );
+    expect((await closed)[0]).toBe(1006);
+  });
+});
+
+describe('perMessageDeflate at the API boundary', () => {
+  it('bad values throw UsageError from the constructors, naming the key', () => {
+    const cases: Array<[unknown, string]> = [
+      [
+        { serverMaxWindowBits: 7 },
+        'Invalid perMessageDeflate option "serverMaxWindowBits": must be a boolean or an integer from 8 to 15',
+      ],
+      [{ threshold: -5 }, 'Invalid perMessageDeflate option "threshold": must be an integer >= 0'],
+      [
+        { zlibDeflateOptions: { flush: 2 } },
+        'Invalid perMessageDeflate option "zlibDeflateOptions.flush": unknown key (allowed: level, memLevel, strategy, chunkSize)',
+      ],
+    ];
+    for (const [perMessageDeflate, message] of cases) {
+      expect(() => new WebSocketServer({ noServer: true, perMessageDeflate } as never)).toThrow(
+        expect.objectContaining({ name: 'UsageError', code: 'WS_ERR_INVALID_OPTION', message }),
+      );
+      expect(() => new WebSocket('ws://127.0.0.1:1', { perMessageDeflate } as never)).toThrow(
+        expect.objectContaining({ name: 'UsageError', code: 'WS_ERR_INVALID_OPTION', message }),
+      );
+    }
+  });
+});
+
+describe('zlib contexts are released with their connections', () => {
+  it('test_no_zlib_context_leaks_after_clean_close_terminate_and_peer_drop', async () => {
+    clearZlibPool();
+    const before = liveZlibContexts();
+    const { wss, url } = await riptideServer({ perMessageDeflate: { threshold: 0 } });
+    cleanups.push(() => shutdown(wss));
+    const serverClosed: Promise<unknown>[] = [];
+    wss.on('connection', (s) => {
+      serverClosed.push(once(s, 'close'));
+      echo(s as unknown as AnySocket);
+    });
+    const clients: Array<WebSocket | WS> = [];
+    for (let i = 0; i < 12; i++) {
+      const c = i % 2 === 0 ? new WebSocket(url) : new WS(url, { perMessageDeflate: true });
+      await once(c as never, 'open');
+      c.send('hello there, compress me '.repeat(200)); // above every default threshold
+      await once(c as never, 'message');
+      clients.push(c);
+    }
+    // Riptide clients: 2 contexts each (context takeover both ways), and the server side too.
+    expect(liveZlibContexts() - before).toBe(6 * 2 + 12 * 2);
+    for (let i = 0; i < clients.length; i++) {
+      const c = clients[i];
+      if (i % 3 === 0) c.close();
+      else if (i % 3 === 1) c.terminate();
+      else (c as unknown as { _socket: net.Socket })._socket.destroy();
+    }
+    await Promise.all(serverClosed);
+    await Promise.all(clients.map((c) => (c.readyState === 3 ? null : once(c as never, 'close'))));
+    expect(liveZlibContexts() - pooledZlibContexts()).toBe(before);
+  });
+});
+
+describe('threshold on the wire', () => {
+  it('test_server_sends_below_threshold_uncompressed: RSV1 clear under 1024 bytes, set at 1024', async () => {
+    const { wss, port } = await riptideServer({ perMessageDeflate: true });
+    cleanups.push(() => shutdown(wss));
+    wss.on('connection', (s) => {
+      s.send('a'.repeat(100));
+      s.send('b'.repeat(1024));
+    });
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => {
+      socket.destroy();
+    });
+    await once(socket, 'connect');
+    socket.write(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n` +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n',
+    );
+    const [, rest] = await readHead(socket);
+    const [small, after] = await readFrame(socket, rest);
+    expect(small[0]).toBe(0x81);
+    expect(small.length).toBe(2 + 100);
+    const [big] = await readFrame(socket, after);
+    expect(big[0]).toBe(0xc1);
+    expect(big.length).toBeLessThan(30);
+  });
+});

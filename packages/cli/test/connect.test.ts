@@ -163,6 +163,19 @@ describe('riptide connect: flags', () => {
     expect(headers.authorization).toBe(`Basic ${Buffer.from('user:secret').toString('base64')}`);
   });
 
+  it('--deflate offers permessage-deflate and uses it; without it nothing is offered', async () => {
+    const p = await peer(undefined, { perMessageDeflate: { threshold: 0 } });
+    const res = await run(['connect', p.url, '--deflate', '--json'], 'squeeze me squeeze me\n');
+    expect(res.code).toBe(0);
+    const [open, message] = res.stdout.split('\n').map((line) => (line ? JSON.parse(line) : null));
+    expect(open.extensions).toMatch(/^permessage-deflate/);
+    expect(message).toEqual({ event: 'message', type: 'text', data: 'squeeze me squeeze me' });
+    expect(p.requests[0].headers['sec-websocket-extensions']).toMatch(/^permessage-deflate/);
+    const plain = await run(['connect', p.url], 'x\n');
+    expect(plain.stdout).toBe('x\n');
+    expect(p.requests[1].headers['sec-websocket-extensions']).toBeUndefined();
+  });
+
   it('-x sends each message, waits --wait seconds, then closes with 1000', async () => {
     const p = await peer();
     const res = await run(['connect', p.url, '-x', 'first', '-x', 'second', '--wait', '0.3']);

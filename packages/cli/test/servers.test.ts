@@ -55,9 +55,7 @@ describe('riptide echo', () => {
     await cli.waitFor(/\[1\] connected from 127\.0\.0\.1:\d+\n\[1\] closed 1000 done\n/);
   });
 
-  it('--deflate: still echoes for clients that offer compression and clients that do not', async () => {
-    // Whether permessage-deflate is actually negotiated depends on the library having it; this
-    // checks that the flag is accepted and that both kinds of client are served.
+  it('--deflate negotiates permessage-deflate with clients that offer it, and serves those that do not', async () => {
     const { url } = await startServer('echo', '--deflate');
     for (const perMessageDeflate of [true, false]) {
       const ws = new WebSocket(url, { perMessageDeflate });
@@ -67,10 +65,14 @@ describe('riptide echo', () => {
         ws.on('error', reject);
       });
       expect(echoed).toBe('x'.repeat(10_000));
+      expect(ws.extensions, `client offered deflate: ${perMessageDeflate}`).toMatch(
+        perMessageDeflate ? /^permessage-deflate/ : /^$/,
+      );
       ws.close();
     }
     const res = await run(['connect', url, '--deflate'], 'compressible compressible\n');
     expect(res.stdout).toBe('compressible compressible\n');
+    expect(res.stderr).toMatch(/^connected to .* \(extensions permessage-deflate[^)]*\)\n/);
   });
 
   it('answers a plain HTTP request with 426 Upgrade Required', async () => {

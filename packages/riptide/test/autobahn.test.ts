@@ -177,6 +177,24 @@ describe('autobahn:client against a fake fuzzing server', () => {
     }
   });
 
+  it('--deflate offers permessage-deflate on every connection and echoes through it', async () => {
+    const fuzzer = await fakeFuzzingServer(true);
+    try {
+      const client = npmRun('autobahn:client', [fuzzer.url, '--deflate']);
+      expect(await client.done, client.out()).toBe(0);
+      CASES.forEach((c, i) => {
+        const result = fuzzer.results.get(i + 1)!;
+        expect(result.echoes, c.name).toEqual(c.expect);
+        expect(result.closeCode, c.name).toBe(c.closeCode ?? 1000);
+      });
+      expect(fuzzer.reports).toEqual(['riptide']);
+      for (const r of fuzzer.requests)
+        expect(r.headers['sec-websocket-extensions']).toMatch(/^permessage-deflate/);
+    } finally {
+      fuzzer.close();
+    }
+  });
+
   it('exits 1 with one line when no fuzzing server is there', async () => {
     const probe = createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
@@ -189,15 +207,20 @@ describe('autobahn:client against a fake fuzzing server', () => {
 });
 
 /** A fake wstest fuzzingclient: connects to the testee and plays the same cases against it. */
-async function playAgainst(url: string, c: Case): Promise<CaseResult & { pongs: number }> {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
-  const result = { agent: null, echoes: [] as Msg[], closeCode: 0, pongs: 0 };
+async function playAgainst(
+  url: string,
+  c: Case,
+  deflate = false,
+): Promise<CaseResult & { pongs: number; extensions: string }> {
+  const ws = new WebSocket(url, { perMessageDeflate: deflate });
+  const result = { agent: null, echoes: [] as Msg[], closeCode: 0, pongs: 0, extensions: '' };
   ws.on('pong', () => result.pongs++);
   ws.on('error', () => {});
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
   });
+  result.extensions = ws.extensions;
   return new Promise((resolve) => {
     ws.on('message', (data, isBinary) => {
       result.echoes.push([isBinary ? 'binary' : 'text', (data as Buffer).toString('hex')]);
@@ -211,15 +234,30 @@ async function playAgainst(url: string, c: Case): Promise<CaseResult & { pongs: 
   });
 }
 
+async function startTestee(args: string[]) {
+  const server = npmRun('autobahn:server', ['--port', '0', ...args]);
+  let url = '';
+  for (let i = 0; i < 200 && !url; i++) {
+    url = /listening on (ws:\/\/\S+)/.exec(server.out())?.[1] ?? '';
+    if (!url) await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(url, server.out()).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+  return { server, url };
+}
+
 describe('autobahn:server against a fake fuzzing client', () => {
-  it('echoes every case with the same type and fails invalid UTF-8 with 1007', async () => {
-    const server = npmRun('autobahn:server', ['--port', '0']);
-    let url = '';
-    for (let i = 0; i < 200 && !url; i++) {
-      url = /listening on (ws:\/\/\S+)/.exec(server.out())?.[1] ?? '';
-      if (!url) await new Promise((r) => setTimeout(r, 50));
+  it('--deflate negotiates permessage-deflate and echoes every case through it', async () => {
+    const { url } = await startTestee(['--deflate']);
+    for (const c of CASES) {
+      const result = await playAgainst(url, c, true);
+      expect(result.extensions, c.name).toMatch(/^permessage-deflate/);
+      expect(result.echoes, c.name).toEqual(c.expect);
+      expect(result.closeCode, c.name).toBe(c.closeCode ?? 1000);
     }
-    expect(url, server.out()).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('echoes every case with the same type and fails invalid UTF-8 with 1007', async () => {
+    const { server, url } = await startTestee([]);
     for (const c of CASES) {
       const result = await playAgainst(url, c);
       expect(result.echoes, c.name).toEqual(c.expect);

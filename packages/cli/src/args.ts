@@ -1,0 +1,148 @@
+/**
+ * Command-line parsing for every `riptide` command, from one table per command.
+ *
+ * The help text is generated from the same table that parseArgs validates against, so a flag
+ * cannot exist without being described, and `--help` can never drift from what is accepted.
+ * Bad input (unknown flag, missing argument, malformed value) becomes a CliUsageError: the
+ * entry point prints its one-line reason and the command's usage, then exits 2.
+ */
+import { parseArgs } from 'node:util';
+
+export interface FlagSpec {
+  /** parseArgs type: 'string' takes a value, 'boolean' does not. */
+  type: 'string' | 'boolean';
+  short?: string;
+  /** may be given several times; the values are collected in order */
+  multiple?: boolean;
+  /** shown in the help after the flag, e.g. 'N' or 'NAME: VALUE' */
+  value?: string;
+  description: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  /** one line after `riptide <name>` in the usage, e.g. '<url> [flags]' */
+  synopsis: string;
+  /** a few words for `riptide --help` */
+  brief: string;
+  summary: string;
+  positionals: string[];
+  flags: Record<string, FlagSpec>;
+  /** extra help paragraphs (slash commands, behaviour) */
+  notes?: string;
+}
+
+/** Wrong invocation: exit status 2, one line of reason, then the usage. */
+export class CliUsageError extends Error {
+  readonly command: CommandSpec | null;
+  constructor(message: string, command: CommandSpec | null) {
+    super(message);
+    this.name = 'CliUsageError';
+    this.command = command;
+  }
+}
+
+/** What a command returns instead of an exit status when it was given --help. */
+export const SHOW_HELP = -1;
+
+const helpFlag: FlagSpec = { type: 'boolean', short: 'h', description: 'show this help' };
+
+export function usageLine(spec: CommandSpec): string {
+  return `usage: riptide ${spec.name} ${spec.synopsis}`;
+}
+
+export function helpText(spec: CommandSpec): string {
+  const rows: [string, string][] = [];
+  for (const [name, flag] of Object.entries({ ...spec.flags, help: helpFlag })) {
+    const short = flag.short ? `-${flag.short}, ` : '    ';
+    const value = flag.type === 'string' ? ` <${flag.value ?? 'value'}>` : '';
+    const repeat = flag.multiple ? ' (repeatable)' : '';
+    rows.push([`  ${short}--${name}${value}`, `${flag.description}${repeat}`]);
+  }
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  const lines = [
+    usageLine(spec),
+    '',
+    spec.summary,
+    '',
+    'flags:',
+    ...rows.map(([left, right]) => left.padEnd(width) + right),
+  ];
+  if (spec.notes) lines.push('', spec.notes);
+  return `${lines.join('\n')}\n`;
+}
+
+export type FlagValue = string | boolean | (string | boolean)[] | undefined;
+export type ParsedFlags = Record<string, FlagValue>;
+
+export interface Parsed {
+  flags: ParsedFlags;
+  positionals: string[];
+  help: boolean;
+}
+
+/** Parse argv for one command; throws CliUsageError on anything parseArgs or the arity rejects. */
+export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const [name, flag] of Object.entries({ ...spec.flags, help: helpFlag })) {
+    options[name] = { type: flag.type };
+    if (flag.short) options[name].short = flag.short;
+    if (flag.multiple) options[name].multiple = true;
+  }
+  let values: ParsedFlags;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true }));
+  } catch (err) {
+    // parseArgs messages are multi-line sentences with advice; keep the first line as the reason.
+    const message = (err as Error).message.split('\n')[0].replace(/\.\s.*$/, '');
+    throw new CliUsageError(message, spec);
+  }
+  if (values.help) return { flags: values, positionals, help: true };
+  if (positionals.length < spec.positionals.length) {
+    throw new CliUsageError(`missing argument ${spec.positionals[positionals.length]}`, spec);
+  }
+  if (positionals.length > spec.positionals.length) {
+    throw new CliUsageError(`unexpected argument '${positionals[spec.positionals.length]}'`, spec);
+  }
+  return { flags: values, positionals, help: false };
+}
+
+/** A TCP port: an integer 0..65535 (0 picks a free port). */
+export function portFlag(
+  spec: CommandSpec,
+  value: string | undefined,
+  required: boolean,
+): number | undefined {
+  if (value === undefined) {
+    if (required) throw new CliUsageError('missing flag --port', spec);
+    return undefined;
+  }
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+    throw new CliUsageError(`--port must be an integer from 0 to 65535, got '${value}'`, spec);
+  }
+  return Number(value);
+}
+
+/** A duration in seconds (decimals allowed), returned in milliseconds. */
+export function secondsFlag(
+  spec: CommandSpec,
+  name: string,
+  value: string | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+(\.\d+)?$/.test(value)) {
+    throw new CliUsageError(`--${name} must be a number of seconds, got '${value}'`, spec);
+  }
+  return Math.round(Number(value) * 1000);
+}
+
+export function stringList(value: FlagValue): string[] {
+  if (value === undefined || typeof value === 'boolean') return [];
+  return typeof value === 'string' ? [value] : value.filter((v): v is string => typeof v === 'string');
+}
+
+export function stringFlag(value: FlagValue): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

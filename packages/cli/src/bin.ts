@@ -1,0 +1,91 @@
+/**
+ * The `riptide` command: dispatch to a subcommand and turn its outcome into an exit status.
+ *
+ *   0   done (clean close, or server stopped with Ctrl-C)
+ *   1   the connection could not be made or was lost; a server could not listen
+ *   2   usage: unknown flag, missing argument, malformed URL or value
+ *   130 a second Ctrl-C
+ */
+import { readFileSync } from 'node:fs';
+import { CliUsageError, type CommandSpec, helpText, SHOW_HELP, usageLine } from './args.js';
+import { broadcast, broadcastSpec } from './commands/broadcast.js';
+import { connect, connectSpec } from './commands/connect.js';
+import { echo, echoSpec } from './commands/echo.js';
+import { listen, listenSpec } from './commands/listen.js';
+import type { Io } from './terminal.js';
+
+type Run = (argv: string[], io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, [CommandSpec, Run]> = {
+  connect: [connectSpec, connect],
+  listen: [listenSpec, listen],
+  echo: [echoSpec, echo],
+  broadcast: [broadcastSpec, broadcast],
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+const MAIN_HELP = `usage: riptide <command> [flags]
+
+Connect to, listen on and serve WebSocket endpoints.
+
+commands:
+${Object.values(COMMANDS)
+  .map(([spec]) => `  ${`${spec.name} ${spec.synopsis}`.padEnd(44)}${spec.brief}`)
+  .join('\n')}
+
+flags:
+  -h, --help       show this help (riptide <command> --help for a command's flags)
+  -v, --version    print the version
+
+exit status: 0 done, 1 connection failed or lost, 2 usage error
+`;
+
+async function main(argv: string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    (name === undefined ? io.stderr : io.stdout).write(MAIN_HELP);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '-v' || name === '--version') {
+    io.stdout.write(`riptide ${version()}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr.write(`riptide: unknown command '${name}'\n${MAIN_HELP}`);
+    return 2;
+  }
+  const [spec, run] = command;
+  try {
+    const code = await run(rest, io);
+    if (code === SHOW_HELP) {
+      io.stdout.write(helpText(spec));
+      return 0;
+    }
+    return code;
+  } catch (err) {
+    if (err instanceof CliUsageError) {
+      io.stderr.write(
+        `riptide ${spec.name}: ${err.message}\n${usageLine(spec)}\n(riptide ${spec.name} --help for all flags)\n`,
+      );
+      return 2;
+    }
+    io.stderr.write(`riptide ${spec.name}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+const io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+main(process.argv.slice(2), io).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`riptide: internal error: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

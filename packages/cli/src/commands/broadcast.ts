@@ -1,0 +1,120 @@
+/**
+ * `riptide broadcast --port N`: the broadcast chat server of the Node WebSocket tutorial.
+ * Each client is greeted with 'Welcome to the chat!'; every text message is sent, as
+ * 'Server: <message>' (the tutorial's wording), to every open client, the sender included;
+ * binary messages are relayed unchanged. GET / serves the tutorial's page: an input, a Send
+ * button and a message list.
+ */
+import type { RequestListener } from 'node:http';
+import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
+import { describeMessage, toBuffer } from '../format.js';
+import { WebSocket } from '../lib.js';
+import { closeLine, listen, peerOf, type Socket, serverFlags, shutdown } from '../server.js';
+import type { Io } from '../terminal.js';
+
+export const broadcastSpec: CommandSpec = {
+  name: 'broadcast',
+  brief: "the tutorial's chat server, with its page at /",
+  synopsis: '--port N [--host H] [--deflate]',
+  summary:
+    "The tutorial's broadcast chat server: greets each client with 'Welcome to the chat!',\n" +
+    "sends every message to every open client as 'Server: <message>', and serves a chat page at /.",
+  positionals: [],
+  flags: serverFlags,
+  notes:
+    'example:\n  riptide broadcast --port 8080    # then open http://127.0.0.1:8080/ in two browser tabs',
+};
+
+export const WELCOME = 'Welcome to the chat!';
+
+// The page builds its WebSocket URL from its own address, so it works on any host and port,
+// and shows messages with textContent: a message is never interpreted as HTML.
+export const PAGE = `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>riptide broadcast</title>
+</head>
+<body>
+  <input id="msg" placeholder="Type message" autofocus>
+  <button id="send">Send</button>
+  <ul id="messages"></ul>
+  <script>
+    const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/');
+    const messages = document.getElementById('messages');
+    const input = document.getElementById('msg');
+
+    function show(text) {
+      const li = document.createElement('li');
+      li.textContent = text;
+      messages.appendChild(li);
+    }
+
+    ws.onmessage = (event) => show(typeof event.data === 'string' ? event.data : '(binary message)');
+    ws.onclose = (event) => show('(disconnected: ' + event.code + ')');
+
+    function sendMessage() {
+      if (ws.readyState !== WebSocket.OPEN || input.value === '') return;
+      ws.send(input.value);
+      input.value = '';
+    }
+    document.getElementById('send').addEventListener('click', sendMessage);
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') sendMessage();
+    });
+  </script>
+</body>
+</html>
+`;
+
+const servePage: RequestListener = (req, res) => {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path !== '/' && path !== '/index.html') {
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('Not found\n');
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('Method not allowed\n');
+    return;
+  }
+  res.writeHead(200, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Length': Buffer.byteLength(PAGE),
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy':
+      "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'",
+  });
+  res.end(req.method === 'HEAD' ? undefined : PAGE);
+};
+
+export async function broadcast(argv: string[], io: Io): Promise<number> {
+  const { flags, help } = parseCommand(broadcastSpec, argv);
+  if (help) return SHOW_HELP;
+  const running = await listen(broadcastSpec, flags, servePage);
+  const { wss } = running;
+  io.stdout.write(`listening on ${running.url} (chat page at ${running.url.replace('ws:', 'http:')}/)\n`);
+  let next = 1;
+  wss.on('connection', (ws: Socket, req) => {
+    const id = next++;
+    io.stdout.write(`[${id}] connected from ${peerOf(req)}\n`);
+    ws.on('message', (data, isBinary) => {
+      const buf = toBuffer(data);
+      io.stdout.write(`[${id}] ${describeMessage(buf, isBinary)}\n`);
+      for (const client of wss.clients) {
+        if (client.readyState !== WebSocket.OPEN) continue;
+        if (isBinary) client.send(buf, { binary: true });
+        else client.send(`Server: ${buf.toString('utf8')}`);
+      }
+    });
+    ws.on('error', (err) => io.stdout.write(`[${id}] error: ${err.message}\n`));
+    ws.on('close', (code, reason) => io.stdout.write(`[${id}] ${closeLine(code, reason)}\n`));
+    ws.send(WELCOME);
+  });
+  return new Promise((resolve) => {
+    const stop = shutdown(running, () => wss.clients, resolve);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

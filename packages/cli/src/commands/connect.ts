@@ -1,0 +1,372 @@
+/**
+ * `riptide connect <url>`: a WebSocket client for the terminal and for scripts.
+ *
+ *   interactive (stdin is a terminal)   each typed line is sent; slash commands; Ctrl-D or Ctrl-C close
+ *   piped (stdin is a file or pipe)     each line is sent as it is read (no slash commands); at end
+ *                                       of input, wait until every line sent has had a reply, at
+ *                                       most --wait seconds, then close with 1000
+ *   --execute                           send the given messages, wait --wait seconds, close
+ *
+ * Received messages go to stdout (text as is, binary as length and hex); status (open, close,
+ * pings, errors) goes to stderr, so `riptide connect URL > file` keeps only the data. With
+ * --json every event is one JSON object per line on stdout.
+ *
+ * Exit status: 0 after a closing handshake, 1 if the connection could not be made or was lost
+ * without a close frame (1006), 2 for usage errors, 130 on a second Ctrl-C.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  CliUsageError,
+  type CommandSpec,
+  parseCommand,
+  SHOW_HELP,
+  secondsFlag,
+  stringFlag,
+  stringList,
+} from '../args.js';
+import { describeConnectError, describeStatus } from '../failure.js';
+import {
+  describeClose,
+  describeMessage,
+  hexPreview,
+  jsonEvent,
+  jsonMessage,
+  parseHex,
+  safeText,
+  toBuffer,
+} from '../format.js';
+import { WebSocket } from '../lib.js';
+import { type Io, Terminal } from '../terminal.js';
+
+export const connectSpec: CommandSpec = {
+  name: 'connect',
+  brief: 'connect to a WebSocket server (interactive or piped)',
+  synopsis: '<url> [flags]',
+  summary:
+    'Connect to a WebSocket server (ws:// or wss://; a URL without a scheme gets ws://).\n' +
+    'Prints what arrives on stdout (text as is, binary as length and hex) and status on stderr.\n' +
+    'In a terminal each typed line is sent; with piped input each line is sent, then the\n' +
+    'connection closes cleanly once every line has had a reply (at most --wait seconds).',
+  positionals: ['<url>'],
+  flags: {
+    header: {
+      type: 'string',
+      short: 'H',
+      multiple: true,
+      value: 'name: value',
+      description: 'extra request header',
+    },
+    protocol: {
+      type: 'string',
+      short: 'p',
+      multiple: true,
+      value: 'name',
+      description: 'offer a subprotocol',
+    },
+    origin: { type: 'string', value: 'origin', description: 'Origin header, e.g. https://example.com' },
+    auth: { type: 'string', value: 'user:pass', description: 'HTTP Basic authorization' },
+    ca: {
+      type: 'string',
+      value: 'file',
+      description: 'trust the CA certificate(s) in this PEM file (wss://)',
+    },
+    insecure: { type: 'boolean', short: 'k', description: 'do not verify the server certificate (wss://)' },
+    deflate: { type: 'boolean', description: 'offer permessage-deflate compression' },
+    execute: {
+      type: 'string',
+      short: 'x',
+      multiple: true,
+      value: 'message',
+      description: 'send this message, wait --wait seconds, close',
+    },
+    wait: {
+      type: 'string',
+      short: 'w',
+      value: 'seconds',
+      description: 'how long to wait for replies before closing (default 2)',
+    },
+    timeout: { type: 'string', value: 'seconds', description: 'opening handshake timeout (default 10)' },
+    'show-ping': { type: 'boolean', description: 'print pings and pongs' },
+    json: { type: 'boolean', description: 'one JSON object per event on stdout, for scripts' },
+  },
+  notes: [
+    'interactive slash commands:',
+    '  /ping [data]             send a ping',
+    '  /close [code] [reason]   close the connection (default 1000)',
+    '  /binary <hex>            send a binary message, e.g. /binary 68 69',
+    '  /help                    list these commands',
+    '  //text                   send "/text" (a leading // sends one slash)',
+    '',
+    'exit status: 0 after a clean close, 1 if the connection failed or was lost, 2 for usage errors',
+    '',
+    'examples:',
+    '  riptide connect ws://localhost:8080',
+    "  printf 'a\\nb\\n' | riptide connect ws://localhost:8080",
+    "  riptide connect wss://example.com/socket -H 'Authorization: Bearer t' -p chat --json",
+  ].join('\n'),
+};
+
+const SLASH_HELP = [
+  '/ping [data]             send a ping',
+  '/close [code] [reason]   close the connection (default 1000)',
+  '/binary <hex>            send a binary message',
+  '/help                    this list',
+  '//text                   send "/text"',
+];
+
+// RFC 7230 3.2.6: a header field name is a token.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export function parseUrl(input: string): URL {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(input) ? input : `ws://${input}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new CliUsageError(`malformed URL '${input}'`, connectSpec);
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new CliUsageError(`malformed URL '${input}': the scheme must be ws:// or wss://`, connectSpec);
+  }
+  if (!url.hostname) throw new CliUsageError(`malformed URL '${input}': no host`, connectSpec);
+  // RFC 6455 3: fragment identifiers are meaningless in WebSocket URIs and MUST NOT be used.
+  if (url.hash)
+    throw new CliUsageError(`malformed URL '${input}': a fragment (#...) is not allowed`, connectSpec);
+  return url;
+}
+
+function parseHeaders(values: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const raw of values) {
+    const colon = raw.indexOf(':');
+    const name = colon > 0 ? raw.slice(0, colon).trim() : '';
+    if (!TOKEN.test(name)) {
+      throw new CliUsageError(`--header must look like 'Name: value', got '${raw}'`, connectSpec);
+    }
+    const value = raw.slice(colon + 1).trim();
+    // RFC 7230 3.2: field-value = *( VCHAR / obs-text / SP / HTAB ); no controls, no line breaks.
+    if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) {
+      throw new CliUsageError(`--header '${name}' has a control character in its value`, connectSpec);
+    }
+    headers[name] = value;
+  }
+  return headers;
+}
+
+type Client = InstanceType<typeof WebSocket>;
+type ClientOptions = NonNullable<ConstructorParameters<typeof WebSocket>[2]>;
+
+export async function connect(argv: string[], io: Io): Promise<number> {
+  const { flags, positionals, help } = parseCommand(connectSpec, argv);
+  if (help) return SHOW_HELP;
+  const url = parseUrl(positionals[0]);
+  const headers = parseHeaders(stringList(flags.header));
+  const auth = stringFlag(flags.auth);
+  if (auth !== undefined) {
+    if (!auth.includes(':')) throw new CliUsageError(`--auth must be user:pass, got '${auth}'`, connectSpec);
+    headers.Authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
+  }
+  const waitMs = secondsFlag(connectSpec, 'wait', stringFlag(flags.wait), 2000);
+  const timeoutMs = secondsFlag(connectSpec, 'timeout', stringFlag(flags.timeout), 10_000);
+  const execute = stringList(flags.execute);
+  const protocols = stringList(flags.protocol);
+  const json = flags.json === true;
+  const showPing = flags['show-ping'] === true;
+
+  const options: ClientOptions = {
+    headers,
+    handshakeTimeout: timeoutMs,
+    perMessageDeflate: flags.deflate === true,
+  };
+  const origin = stringFlag(flags.origin);
+  if (origin !== undefined) options.origin = origin;
+  const caFile = stringFlag(flags.ca);
+  if (caFile !== undefined) {
+    try {
+      options.ca = readFileSync(caFile);
+    } catch (err) {
+      throw new CliUsageError(
+        `cannot read --ca file '${caFile}': ${(err as NodeJS.ErrnoException).code}`,
+        connectSpec,
+      );
+    }
+  }
+  if (flags.insecure === true) options.rejectUnauthorized = false;
+
+  let ws: Client;
+  try {
+    ws = new WebSocket(url.href, protocols, options);
+  } catch (err) {
+    // The library validates subprotocol names and options synchronously.
+    throw new CliUsageError((err as Error).message, connectSpec);
+  }
+
+  const term = new Terminal(io);
+  return new Promise<number>((resolve) => {
+    let opened = false;
+    let finished = false;
+    let interrupted = false;
+    let closeTimer: NodeJS.Timeout | null = null;
+    let inputEnded = execute.length > 0;
+    let sent = 0;
+    let replies = 0;
+    const pending: string[] = [];
+
+    const finish = (code: number) => {
+      if (finished) return;
+      finished = true;
+      if (closeTimer) clearTimeout(closeTimer);
+      term.close();
+      resolve(code);
+    };
+    const status = (text: string, event: string, fields: Record<string, unknown> = {}) => {
+      if (json) term.out(jsonEvent(event, fields));
+      else term.info(text);
+    };
+    /** Start the closing handshake; if the peer never answers, give up after a few seconds. */
+    const closeNow = (code = 1000, reason = '') => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      ws.close(code, reason);
+      closeTimer = setTimeout(() => ws.terminate(), 5000);
+    };
+    const send = (data: string | Buffer, binary: boolean) => {
+      sent++;
+      ws.send(data, { binary }, (err) => {
+        if (err) status(`error: ${err.message}`, 'error', { message: err.message });
+      });
+    };
+    /** Piped input ended: close once every line has had a reply, or when --wait runs out. */
+    const drain = () => {
+      if (replies >= sent) closeNow();
+      else if (!closeTimer) closeTimer = setTimeout(() => closeNow(), waitMs);
+    };
+
+    ws.on('unexpected-response', (_req: unknown, res: { statusCode?: number; statusMessage?: string }) => {
+      io.stderr.write(`riptide: ${describeStatus(res)}\n`);
+      finish(1);
+    });
+    ws.on('error', (err: Error) => {
+      if (!opened) {
+        io.stderr.write(`riptide: ${describeConnectError(err, url)}\n`);
+        finish(1);
+        return;
+      }
+      status(`error: ${err.message}`, 'error', {
+        message: err.message,
+        code: (err as { code?: string }).code,
+      });
+    });
+    ws.on('open', () => {
+      opened = true;
+      const details = [
+        ws.protocol && `subprotocol ${ws.protocol}`,
+        ws.extensions && `extensions ${ws.extensions}`,
+      ]
+        .filter(Boolean)
+        .join(', ');
+      status(`connected to ${url.href}${details ? ` (${details})` : ''}`, 'open', {
+        url: url.href,
+        protocol: ws.protocol,
+        extensions: ws.extensions,
+      });
+      if (execute.length > 0) {
+        for (const message of execute) send(message, false);
+        closeTimer = setTimeout(() => closeNow(), waitMs);
+        return;
+      }
+      for (const line of pending.splice(0)) send(line, false);
+      if (inputEnded) drain();
+      else if (term.interactive) term.startPrompt();
+    });
+    ws.on('message', (data: unknown, isBinary: boolean) => {
+      const buf = toBuffer(data);
+      if (sent > 0) replies++;
+      if (json) term.out(jsonMessage(buf, isBinary));
+      else term.out(describeMessage(buf, isBinary));
+      if (inputEnded && execute.length === 0 && replies >= sent) closeNow();
+    });
+    ws.on('ping', (data: Buffer) => {
+      if (showPing) status(`ping ${hexPreview(data)}`.trimEnd(), 'ping', { hex: data.toString('hex') });
+    });
+    ws.on('pong', (data: Buffer) => {
+      if (showPing) status(`pong ${hexPreview(data)}`.trimEnd(), 'pong', { hex: data.toString('hex') });
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      if (finished) return;
+      const why = toBuffer(reason).toString('utf8');
+      term.stopPrompt();
+      status(describeClose(code, why), 'close', { code, reason: why });
+      // 1006: the connection dropped without a closing handshake.
+      finish(code === 1006 && !interrupted ? 1 : 0);
+    });
+
+    if (execute.length === 0) {
+      term.onLine((line) => {
+        if (!opened) {
+          pending.push(line);
+          return;
+        }
+        if (ws.readyState !== WebSocket.OPEN) return;
+        if (term.interactive && line.startsWith('/')) runSlash(line);
+        else send(line, false);
+      });
+      term.onEnd(() => {
+        if (finished || inputEnded) return;
+        inputEnded = true;
+        if (term.interactive) closeNow();
+        else if (opened) drain();
+      });
+    }
+    term.onInterrupt(() => {
+      if (interrupted || !opened || ws.readyState !== WebSocket.OPEN) {
+        io.stderr.write('\n');
+        ws.terminate();
+        finish(130);
+        return;
+      }
+      interrupted = true;
+      term.stopPrompt();
+      if (!json) term.info('closing (Ctrl-C again to quit now)');
+      closeNow(1000);
+    });
+
+    const runSlash = (line: string) => {
+      if (line.startsWith('//')) {
+        send(line.slice(1), false);
+        return;
+      }
+      const [command, ...rest] = line.slice(1).split(' ');
+      const arg = rest.join(' ');
+      switch (command) {
+        case 'ping':
+          ws.ping(arg);
+          break;
+        case 'close': {
+          const [codeText, ...reasonWords] = rest;
+          const code = codeText ? Number(codeText) : 1000;
+          try {
+            if (!Number.isInteger(code)) throw new Error(`'${codeText}' is not a close code`);
+            ws.close(code, reasonWords.join(' '));
+            term.stopPrompt();
+          } catch (err) {
+            term.info(`error: ${(err as Error).message}`);
+          }
+          break;
+        }
+        case 'binary': {
+          const bytes = parseHex(arg);
+          if (bytes === null) term.info('error: /binary wants hex bytes, e.g. /binary 68 69');
+          else send(bytes, true);
+          break;
+        }
+        case 'help':
+          for (const help of SLASH_HELP) term.info(help);
+          break;
+        default:
+          term.info(`unknown command /${safeText(command)}; /help lists them (//text sends "/text")`);
+      }
+    };
+  });
+}

@@ -1,0 +1,40 @@
+/**
+ * `riptide echo --port N`: every message goes back to its sender with the same type (text or
+ * binary). Connections and closes are logged on stdout, one line each; messages are not, so the
+ * server stays fast under load.
+ */
+import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
+import { closeLine, listen, peerOf, type Socket, serverFlags, shutdown } from '../server.js';
+import type { Io } from '../terminal.js';
+
+export const echoSpec: CommandSpec = {
+  name: 'echo',
+  brief: 'echo server: every message back to its sender',
+  synopsis: '--port N [--host H] [--deflate]',
+  summary: 'An echo server: every message goes back to its sender with the same type (text or binary).',
+  positionals: [],
+  flags: serverFlags,
+  notes: 'example:\n  riptide echo --port 8080 &\n  riptide connect ws://127.0.0.1:8080 -x hello',
+};
+
+export async function echo(argv: string[], io: Io): Promise<number> {
+  const { flags, help } = parseCommand(echoSpec, argv);
+  if (help) return SHOW_HELP;
+  const running = await listen(echoSpec, flags);
+  io.stdout.write(`listening on ${running.url}\n`);
+  let next = 1;
+  running.wss.on('connection', (ws: Socket, req) => {
+    const id = next++;
+    io.stdout.write(`[${id}] connected from ${peerOf(req)}\n`);
+    ws.on('message', (data, isBinary) => {
+      ws.send(data as Buffer, { binary: isBinary });
+    });
+    ws.on('error', (err) => io.stdout.write(`[${id}] error: ${err.message}\n`));
+    ws.on('close', (code, reason) => io.stdout.write(`[${id}] ${closeLine(code, reason)}\n`));
+  });
+  return new Promise((resolve) => {
+    const stop = shutdown(running, () => running.wss.clients, resolve);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

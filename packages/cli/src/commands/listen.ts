@@ -1,0 +1,122 @@
+/**
+ * `riptide listen --port N`: an interactive server. Each client gets a number; what clients send
+ * is printed as `[n] message`; a typed (or piped) line goes to every client. Slash commands work
+ * in both modes, since this is a server console: /clients, /kick n [reason], /binary, /help.
+ * End of input (Ctrl-D) in a terminal stops the server; with piped input the server keeps
+ * running after the input ends, until Ctrl-C.
+ */
+import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
+import { describeMessage, parseHex, safeText, toBuffer } from '../format.js';
+import { WebSocket } from '../lib.js';
+import { closeLine, listen as listenOn, peerOf, type Socket, serverFlags, shutdown } from '../server.js';
+import { type Io, Terminal } from '../terminal.js';
+
+export const listenSpec: CommandSpec = {
+  name: 'listen',
+  brief: 'interactive server: see and answer clients',
+  synopsis: '--port N [--host H] [--deflate]',
+  summary:
+    'An interactive server: prints what each client sends as [n] message, and sends every\n' +
+    'line you type to all connected clients.',
+  positionals: [],
+  flags: serverFlags,
+  notes: [
+    'slash commands:',
+    '  /clients              list connected clients',
+    '  /kick <n> [reason]    close client n (code 1000)',
+    '  /binary <hex>         send a binary message to every client',
+    '  /help                 list these commands',
+    '  //text                send "/text"',
+    '',
+    'example:\n  riptide listen --port 8080',
+  ].join('\n'),
+};
+
+interface Client {
+  id: number;
+  ws: Socket;
+  peer: string;
+}
+
+export async function listen(argv: string[], io: Io): Promise<number> {
+  const { flags, help } = parseCommand(listenSpec, argv);
+  if (help) return SHOW_HELP;
+  const running = await listenOn(listenSpec, flags);
+  const term = new Terminal(io);
+  const clients = new Map<number, Client>();
+  let next = 1;
+  term.out(`listening on ${running.url}`);
+  term.startPrompt();
+
+  running.wss.on('connection', (ws: Socket, req) => {
+    const client: Client = { id: next++, ws, peer: peerOf(req) };
+    clients.set(client.id, client);
+    term.out(`[${client.id}] connected from ${client.peer}`);
+    ws.on('message', (data, isBinary) =>
+      term.out(`[${client.id}] ${describeMessage(toBuffer(data), isBinary)}`),
+    );
+    ws.on('error', (err) => term.out(`[${client.id}] error: ${err.message}`));
+    ws.on('close', (code, reason) => {
+      clients.delete(client.id);
+      term.out(`[${client.id}] ${closeLine(code, reason)}`);
+    });
+  });
+
+  const sendAll = (data: string | Buffer, binary: boolean) => {
+    const open = [...clients.values()].filter((c) => c.ws.readyState === WebSocket.OPEN);
+    if (open.length === 0) term.out('no clients connected');
+    for (const c of open) c.ws.send(data, { binary });
+  };
+
+  const slash = (line: string) => {
+    const [command, ...rest] = line.slice(1).split(' ');
+    switch (command) {
+      case 'clients':
+        if (clients.size === 0) term.out('no clients connected');
+        for (const c of clients.values()) term.out(`[${c.id}] ${c.peer}`);
+        break;
+      case 'kick': {
+        const client = clients.get(Number(rest[0]));
+        if (!client) {
+          term.out(`no client '${safeText(rest[0] ?? '')}'; /clients lists them`);
+          break;
+        }
+        if (client.ws.readyState === WebSocket.OPEN)
+          client.ws.close(1000, rest.slice(1).join(' ') || 'kicked');
+        break;
+      }
+      case 'binary': {
+        const bytes = parseHex(rest.join(' '));
+        if (bytes === null) term.out('error: /binary wants hex bytes, e.g. /binary 68 69');
+        else sendAll(bytes, true);
+        break;
+      }
+      case 'help':
+        for (const text of (listenSpec.notes ?? '').split('\n').slice(1, 6)) term.out(text.trim());
+        break;
+      default:
+        term.out(`unknown command /${safeText(command)}; /help lists them`);
+    }
+  };
+
+  return new Promise((resolve) => {
+    let finished = false;
+    const finish = (code: number) => {
+      if (finished) return;
+      finished = true;
+      term.close();
+      resolve(code);
+    };
+    const interrupt = shutdown(running, () => [...clients.values()].map((c) => c.ws), finish);
+    term.onInterrupt(interrupt);
+    process.on('SIGTERM', interrupt);
+    term.onLine((line) => {
+      if (line.startsWith('//')) sendAll(line.slice(1), false);
+      else if (line.startsWith('/')) slash(line);
+      else sendAll(line, false);
+    });
+    term.onEnd(() => {
+      if (term.interactive && !finished) interrupt();
+    });
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * One line that says why a connection could not be made. The library reports Node's own
+ * net/dns/tls errors (with their `code`), possibly wrapped with `cause`; we look down the chain
+ * for the first code we know.
+ */
+
+interface CodedError {
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  reason?: unknown;
+}
+
+function chain(err: unknown): CodedError[] {
+  const out: CodedError[] = [];
+  let cur: unknown = err;
+  while (cur && typeof cur === 'object' && out.length < 8) {
+    out.push(cur as CodedError);
+    cur = (cur as CodedError).cause;
+  }
+  return out;
+}
+
+// OpenSSL certificate verification codes as Node reports them (tls.TLSSocket authorizationError).
+const CERT_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function isTls(code: string): boolean {
+  return (
+    CERT_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'EPROTO'
+  );
+}
+
+/** `host:port` of the URL, with the default port filled in. */
+export function endpoint(url: URL): string {
+  const port = url.port || (url.protocol === 'wss:' ? '443' : '80');
+  return `${url.hostname}:${port}`;
+}
+
+export function describeConnectError(err: unknown, url: URL): string {
+  for (const e of chain(err)) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    const message = typeof e.message === 'string' ? e.message : String(e);
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_FAIL') {
+      return `name not resolved: ${url.hostname} (${code})`;
+    }
+    if (code === 'ECONNREFUSED') return `connection refused: ${endpoint(url)}`;
+    if (code === 'ECONNRESET') return `connection reset by ${endpoint(url)} during the handshake`;
+    if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+      return `cannot reach ${endpoint(url)} (${code})`;
+    }
+    if (code && isTls(code)) return `TLS failure: ${message} (${code})`;
+  }
+  const first = chain(err)[0];
+  const message = first && typeof first.message === 'string' ? first.message : String(err);
+  // A library that reports a non-101 answer only as an error still gets a recognisable line.
+  const status = /Unexpected server response: (\d{3})/.exec(message);
+  if (status) return `handshake failed: server answered ${status[1]} instead of 101 Switching Protocols`;
+  if (/timed? ?out/i.test(message)) return `handshake timed out: ${message}`;
+  return `connection failed: ${message}`;
+}
+
+/** The line for a non-101 answer, from the response the library hands to 'unexpected-response'. */
+export function describeStatus(res: {
+  statusCode?: number;
+  statusMessage?: string;
+  httpVersion?: string;
+}): string {
+  const version = res.httpVersion ?? '1.1';
+  const line = `HTTP/${version} ${res.statusCode ?? '???'} ${res.statusMessage ?? ''}`.trimEnd();
+  return `handshake failed: server answered "${line}" instead of 101 Switching Protocols`;
+}

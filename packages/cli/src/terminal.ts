@@ -1,0 +1,98 @@
+/**
+ * Line input and output for the commands, in two modes:
+ *
+ * - interactive (stdin is a terminal): a readline prompt; output printed while the user is typing
+ *   first clears the prompt line, then redraws it with what was typed so far;
+ * - piped (stdin is a file or a pipe): plain line reading, no prompt, no echo.
+ *
+ * Ctrl-C reaches us as readline's 'SIGINT' (terminal in raw mode) or as the process signal
+ * (piped); both call the one interrupt handler.
+ */
+import * as readline from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+
+export interface Io {
+  stdin: Readable & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+}
+
+export class Terminal {
+  readonly interactive: boolean;
+  private readonly rl: readline.Interface;
+  private readonly io: Io;
+  /** where the prompt and the typed text are drawn */
+  private readonly promptStream: Writable & { isTTY?: boolean };
+  private prompting = false;
+  private interruptHandler: (() => void) | null = null;
+  private readonly onSignal = () => this.interruptHandler?.();
+
+  constructor(io: Io, prompt = '> ') {
+    this.io = io;
+    this.interactive = io.stdin.isTTY === true;
+    this.promptStream = io.stdout.isTTY ? io.stdout : io.stderr;
+    this.rl = this.interactive
+      ? readline.createInterface({ input: io.stdin, output: this.promptStream, prompt, terminal: true })
+      : readline.createInterface({ input: io.stdin, terminal: false, crlfDelay: Number.POSITIVE_INFINITY });
+    this.rl.on('SIGINT', this.onSignal);
+    process.on('SIGINT', this.onSignal);
+  }
+
+  onLine(cb: (line: string) => void): void {
+    this.rl.on('line', (line) => {
+      cb(line);
+      if (this.prompting) this.rl.prompt();
+    });
+  }
+
+  /** End of input (Ctrl-D in a terminal, end of file or pipe otherwise). */
+  onEnd(cb: () => void): void {
+    this.rl.on('close', cb);
+  }
+
+  onInterrupt(cb: () => void): void {
+    this.interruptHandler = cb;
+  }
+
+  /** Show the prompt from now on (interactive mode only). */
+  startPrompt(): void {
+    if (!this.interactive) return;
+    this.prompting = true;
+    this.rl.prompt();
+  }
+
+  /** Stop showing the prompt, and erase the one on screen. */
+  stopPrompt(): void {
+    if (!this.prompting) return;
+    this.prompting = false;
+    readline.clearLine(this.promptStream, 0);
+    readline.cursorTo(this.promptStream, 0);
+  }
+
+  /** A line of data on stdout. */
+  out(line: string): void {
+    this.write(this.io.stdout, line);
+  }
+
+  /** A line of status (open, close, errors, pings) on stderr, so stdout stays data. */
+  info(line: string): void {
+    this.write(this.io.stderr, line);
+  }
+
+  private write(stream: Writable, line: string): void {
+    if (this.prompting) {
+      readline.clearLine(this.promptStream, 0);
+      readline.cursorTo(this.promptStream, 0);
+      stream.write(`${line}\n`);
+      this.rl.prompt(true);
+    } else {
+      stream.write(`${line}\n`);
+    }
+  }
+
+  close(): void {
+    this.prompting = false;
+    process.off('SIGINT', this.onSignal);
+    this.rl.close();
+  }
+}

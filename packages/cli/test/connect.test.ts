@@ -1,0 +1,258 @@
+import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Cli, killAll, run, startServer } from './helpers.js';
+import { type Peer, until, wsPeer } from './peers.js';
+
+const peers: Peer[] = [];
+afterEach(async () => {
+  killAll();
+  await Promise.all(peers.splice(0).map((p) => p.close()));
+});
+async function peer(...args: Parameters<typeof wsPeer>): Promise<Peer> {
+  const p = await wsPeer(...args);
+  peers.push(p);
+  return p;
+}
+
+describe('riptide connect: piped mode', () => {
+  it('sends each line, prints each echo, then closes with 1000 (against riptide echo)', async () => {
+    const { cli: server, url } = await startServer('echo');
+    const res = await run(['connect', url], 'a\nb\n');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('a\nb\n');
+    expect(res.stderr).toBe(`connected to ${url}/\nclosed 1000\n`);
+    await server.waitFor(/\[1\] closed 1000/);
+  });
+
+  it('closes only after every line has had its reply', async () => {
+    // replies come late: the client must not close before they arrive
+    const p = await peer((ws) =>
+      ws.on('message', (data) => setTimeout(() => ws.readyState === 1 && ws.send(`re:${data}`), 300)),
+    );
+    const res = await run(['connect', p.url, '--wait', '5'], 'one\ntwo\nthree\n');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('re:one\nre:two\nre:three\n');
+    await until(() => p.closes.length === 1);
+    expect(p.closes[0]).toEqual([1000, '']);
+  });
+
+  it('gives up waiting for replies after --wait seconds and still closes cleanly', async () => {
+    const p = await peer(() => {}); // never answers
+    const started = Date.now();
+    const res = await run(['connect', p.url, '--wait', '0.5'], 'anyone?\n');
+    const elapsed = Date.now() - started;
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('');
+    expect(elapsed).toBeGreaterThanOrEqual(500);
+    await until(() => p.closes.length === 1);
+    expect(p.closes[0]).toEqual([1000, '']);
+  });
+
+  it('sends lines that start with a slash as data (slash commands are interactive only)', async () => {
+    const p = await peer();
+    const res = await run(['connect', p.url], '/close 4000\n');
+    expect(res.stdout).toBe('/close 4000\n');
+    expect(res.code).toBe(0);
+  });
+
+  it('closes at once on empty input', async () => {
+    const p = await peer();
+    const res = await run(['connect', p.url], '');
+    expect(res.code).toBe(0);
+    await until(() => p.closes.length === 1);
+    expect(p.closes[0][0]).toBe(1000);
+  });
+});
+
+describe('riptide connect: output', () => {
+  it('prints binary messages as length and hex, text with control characters escaped', async () => {
+    const p = await peer((ws) => {
+      ws.send(Buffer.from([1, 2, 0xff]));
+      ws.send('bell\u0007 esc\u001b[31m');
+      ws.send(Buffer.alloc(40, 0xab));
+      ws.close(1000, 'bye');
+    });
+    const res = await run(['connect', p.url], '');
+    expect(res.stdout).toBe(
+      'binary 3 bytes: 01 02 ff\n' +
+        'bell\\x07 esc\\e[31m\n' +
+        `binary 40 bytes: ${Array(32).fill('ab').join(' ')} ...\n`,
+    );
+    expect(res.stderr).toMatch(/closed 1000 bye\n$/);
+    expect(res.code).toBe(0);
+  });
+
+  it('--json prints one JSON object per event on stdout', async () => {
+    const p = await peer((ws) => {
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+      ws.send(Buffer.from('hi'));
+    });
+    const res = await run(['connect', p.url, '--json', '-p', 'chat'], 'x\n');
+    expect(res.code).toBe(0);
+    const events = res.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(events).toEqual([
+      { event: 'open', url: `${p.url}/`, protocol: 'chat', extensions: '' },
+      { event: 'message', type: 'binary', length: 2, hex: '6869' },
+      { event: 'message', type: 'text', data: 'x' },
+      { event: 'close', code: 1000, reason: '' },
+    ]);
+    expect(res.stderr).toBe('');
+  });
+
+  it('--show-ping prints pings from the server', async () => {
+    const p = await peer((ws) => {
+      ws.ping('hb');
+      setTimeout(() => ws.close(1000), 100);
+    });
+    const res = await run(['connect', p.url, '--show-ping', '--json'], '');
+    expect(res.stdout).toContain('{"event":"ping","hex":"6862"}');
+    const quiet = await run(['connect', p.url, '--json'], '');
+    expect(quiet.stdout).not.toContain('ping');
+  });
+
+  it('reports the close code and reason the server sent, exit 0', async () => {
+    const p = await peer((ws) => ws.close(4001, 'go away'));
+    const res = await run(['connect', p.url], '');
+    expect(res.stderr).toContain('closed 4001 go away');
+    expect(res.code).toBe(0);
+  });
+
+  it('exits 1 when the connection drops without a close frame', async () => {
+    const p = await peer((ws) => setTimeout(() => ws.terminate(), 50));
+    const cli = new Cli(['connect', p.url]);
+    const res = await cli.exited;
+    expect(res.stderr).toContain('closed 1006');
+    expect(res.code).toBe(1);
+  });
+});
+
+describe('riptide connect: flags', () => {
+  it('sends -H headers (repeatable), -p subprotocols, --origin and --auth', async () => {
+    const p = await peer(undefined, { handleProtocols: (set) => (set.has('b') ? 'b' : false) });
+    const res = await run(
+      [
+        'connect',
+        p.url,
+        '-H',
+        'X-One: 1',
+        '--header',
+        'X-Two: two words',
+        '-p',
+        'a',
+        '--protocol',
+        'b',
+        '--origin',
+        'https://example.test',
+        '--auth',
+        'user:secret',
+      ],
+      '',
+    );
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain('(subprotocol b)');
+    const { headers } = p.requests[0];
+    expect(headers['x-one']).toBe('1');
+    expect(headers['x-two']).toBe('two words');
+    expect(headers['sec-websocket-protocol']?.split(/, */)).toEqual(['a', 'b']);
+    expect(headers.origin).toBe('https://example.test');
+    expect(headers.authorization).toBe(`Basic ${Buffer.from('user:secret').toString('base64')}`);
+  });
+
+  it('--deflate offers permessage-deflate and uses it; without it nothing is offered', async () => {
+    const p = await peer(undefined, { perMessageDeflate: { threshold: 0 } });
+    const res = await run(['connect', p.url, '--deflate', '--json'], 'squeeze me squeeze me\n');
+    expect(res.code).toBe(0);
+    const [open, message] = res.stdout.split('\n').map((line) => (line ? JSON.parse(line) : null));
+    expect(open.extensions).toMatch(/^permessage-deflate/);
+    expect(message).toEqual({ event: 'message', type: 'text', data: 'squeeze me squeeze me' });
+    expect(p.requests[0].headers['sec-websocket-extensions']).toMatch(/^permessage-deflate/);
+    const plain = await run(['connect', p.url], 'x\n');
+    expect(plain.stdout).toBe('x\n');
+    expect(p.requests[1].headers['sec-websocket-extensions']).toBeUndefined();
+  });
+
+  it('-x sends each message, waits --wait seconds, then closes with 1000', async () => {
+    const p = await peer();
+    const res = await run(['connect', p.url, '-x', 'first', '-x', 'second', '--wait', '0.3']);
+    expect(res.stdout).toBe('first\nsecond\n');
+    expect(res.code).toBe(0);
+    await until(() => p.closes.length === 1);
+    expect(p.closes[0]).toEqual([1000, '']);
+  });
+
+  it('accepts a URL without a scheme and http:// as ws://', async () => {
+    const p = await peer();
+    const bare = p.url.replace('ws://', '');
+    expect((await run(['connect', bare, '-x', 'a', '-w', '0.1'])).stdout).toBe('a\n');
+    const http = p.url.replace('ws://', 'http://');
+    expect((await run(['connect', http, '-x', 'b', '-w', '0.1'])).stdout).toBe('b\n');
+  });
+});
+
+/**
+ * A server that completes the opening handshake and then ignores everything, so a close frame
+ * from the client is never answered: only the second Ctrl-C can end the client.
+ */
+async function silentServer(): Promise<{ url: string; server: TcpServer; frames: Buffer[] }> {
+  const frames: Buffer[] = [];
+  const server = createTcpServer((socket) => {
+    let head = '';
+    socket.on('data', (chunk) => {
+      if (!head.includes('\r\n\r\n')) {
+        head += chunk.toString('latin1');
+        const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1];
+        if (head.includes('\r\n\r\n') && key) {
+          const accept = createHash('sha1')
+            .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+            .digest('base64');
+          socket.write(
+            `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+          );
+        }
+        return;
+      }
+      frames.push(chunk);
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, server, frames };
+}
+
+describe('riptide connect: Ctrl-C', () => {
+  it('the first Ctrl-C sends close 1000 and exits 0 once the server answers', async () => {
+    const p = await peer();
+    const cli = new Cli(['connect', p.url]);
+    await cli.waitFor(/connected to/, 'stderr');
+    cli.signal('SIGINT');
+    const res = await cli.exited;
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain('closing (Ctrl-C again to quit now)');
+    expect(res.stderr).toContain('closed 1000');
+    await until(() => p.closes.length === 1);
+    expect(p.closes[0]).toEqual([1000, '']);
+  });
+
+  it('a second Ctrl-C exits at once when the server never answers the close', async () => {
+    const silent = await silentServer();
+    try {
+      const cli = new Cli(['connect', silent.url]);
+      await cli.waitFor(/connected to/, 'stderr');
+      cli.signal('SIGINT');
+      await cli.waitFor(/closing/, 'stderr');
+      await until(() => silent.frames.length > 0);
+      // a masked close frame: FIN + opcode 8, mask bit + length 2 (the code 1000)
+      expect(silent.frames[0].subarray(0, 2)).toEqual(Buffer.from([0x88, 0x82]));
+      cli.signal('SIGINT');
+      const res = await cli.exited;
+      expect(res.code).toBe(130);
+    } finally {
+      silent.server.close();
+    }
+  });
+});

@@ -1,0 +1,223 @@
+/**
+ * Exit status 2 for every kind of bad invocation, 1 for every kind of connection failure, and
+ * wss:// with a self-signed certificate made here with openssl: trusted with --ca, accepted
+ * with --insecure, refused (exit 1, TLS failure) otherwise.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, run, USAGE } from './helpers.js';
+import { type Peer, wsPeer } from './peers.js';
+
+afterEach(() => killAll());
+
+describe('exit status 2: usage errors print one line of reason and the usage', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['no command', [], /^usage: riptide <command>/],
+    [
+      'an unknown command',
+      ['frobnicate'],
+      /^riptide: unknown command 'frobnicate'\nusage: riptide <command>/,
+    ],
+    ['an unknown flag', ['connect', 'ws://x', '--bogus'], /^riptide connect: Unknown option '--bogus'\n/],
+    ['a missing URL', ['connect'], /^riptide connect: missing argument <url>\n/],
+    ['a flag without its value', ['connect', 'ws://x', '-H'], /^riptide connect: Option '-H, --header/],
+    ['a malformed URL', ['connect', 'ws://[::1'], /^riptide connect: malformed URL 'ws:\/\/\[::1'\n/],
+    ['a non-WebSocket scheme', ['connect', 'ftp://example.com'], /the scheme must be ws:\/\/ or wss:\/\/\n/],
+    ['a URL with a fragment', ['connect', 'ws://example.com/#top'], /a fragment \(#...\) is not allowed\n/],
+    ['a malformed header', ['connect', 'ws://x', '-H', 'no colon'], /--header must look like 'Name: value'/],
+    [
+      'a control character in a header',
+      ['connect', 'ws://x', '-H', 'X-A: a\u0001b'],
+      /has a control character/,
+    ],
+    ['an invalid subprotocol name', ['connect', 'ws://x', '-p', 'a b'], /^riptide connect: .*subprotocol/],
+    ['a non-numeric --wait', ['connect', 'ws://x', '--wait', 'soon'], /--wait must be a number of seconds/],
+    ['an --auth without a colon', ['connect', 'ws://x', '--auth', 'user'], /--auth must be user:pass/],
+    ['an unreadable --ca', ['connect', 'wss://x', '--ca', '/nonexistent/ca.pem'], /cannot read --ca file/],
+    ['an extra argument', ['connect', 'ws://x', 'ws://y'], /unexpected argument 'ws:\/\/y'/],
+    ['a server without --port', ['echo'], /^riptide echo: missing flag --port\n/],
+    ['a port out of range', ['listen', '--port', '70000'], /--port must be an integer from 0 to 65535/],
+    ['a server with a positional', ['broadcast', '--port', '0', 'extra'], /unexpected argument 'extra'/],
+  ];
+  it.each(cases)('%s', async (_name, args, reason) => {
+    const res = await run(args);
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(reason);
+    if (args.length > 0 && args[0] !== 'frobnicate') expect(res.stderr).toMatch(USAGE);
+  });
+});
+
+describe('help and version', () => {
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    const res = await run(['--version']);
+    expect(res).toMatchObject({ code: 0, stdout: `riptide ${version}\n` });
+  });
+
+  it('`npx riptide` from the repository root runs this CLI (not the library package of the same name)', async () => {
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    const out = execFileSync('npx', ['--offline', 'riptide', '--version'], { cwd: root, encoding: 'utf8' });
+    expect(out).toMatch(/^riptide \d+\.\d+\.\d+\n$/);
+  });
+
+  it('--help lists every command; <command> --help describes every flag', async () => {
+    const main = await run(['--help']);
+    expect(main.code).toBe(0);
+    for (const command of ['connect', 'listen', 'echo', 'broadcast'])
+      expect(main.stdout).toContain(`  ${command} `);
+    const connect = await run(['connect', '--help']);
+    expect(connect.code).toBe(0);
+    for (const flag of [
+      '-H, --header',
+      '-p, --protocol',
+      '--origin',
+      '--auth',
+      '--ca',
+      '--insecure',
+      '--deflate',
+      '-x, --execute',
+      '--wait',
+      '--show-ping',
+      '--json',
+      '/ping',
+      '/close',
+      '/binary',
+      '/help',
+    ]) {
+      expect(connect.stdout).toContain(flag);
+    }
+    const listen = await run(['listen', '-h']);
+    for (const text of ['--port', '--host', '/clients', '/kick']) expect(listen.stdout).toContain(text);
+  });
+});
+
+describe('exit status 1: connection failures, one line each', () => {
+  it('connection refused (a port nothing listens on)', async () => {
+    const probe = createTcpServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    const res = await run(['connect', `ws://127.0.0.1:${port}`]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(`riptide: connection refused: 127.0.0.1:${port}\n`);
+  });
+
+  it('name not resolved (.invalid never resolves, RFC 6761)', async () => {
+    const res = await run(['connect', 'ws://nonexistent.invalid/']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/^riptide: name not resolved: nonexistent\.invalid \(E[A-Z_]+\)\n$/);
+  });
+
+  it('an HTTP status other than 101, with the status line', async () => {
+    const server = createHttpServer();
+    server.on('upgrade', (_req, socket) => {
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await run(['connect', `ws://127.0.0.1:${port}/`]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe(
+        'riptide: handshake failed: server answered "HTTP/1.1 403 Forbidden" instead of 101 Switching Protocols\n',
+      );
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a plain HTTP server answering 200 is reported with its status line too', async () => {
+    const server = createHttpServer((_req, res) => res.end('hello'));
+    server.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await run(['connect', `ws://127.0.0.1:${port}/`]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain('server answered "HTTP/1.1 200 OK"');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a server that never answers the handshake: --timeout', async () => {
+    const server = createTcpServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await run(['connect', `ws://127.0.0.1:${port}/`, '--timeout', '0.5']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/^riptide: handshake timed out/);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('wss:// with a self-signed certificate', () => {
+  let dir: string;
+  let peer: Peer;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'riptide-cli-tls-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const https = createHttpsServer({
+      key: readFileSync(join(dir, 'key.pem')),
+      cert: readFileSync(join(dir, 'cert.pem')),
+    });
+    peer = await wsPeer(undefined, {}, https);
+    expect(peer.url).toMatch(/^wss:\/\//);
+  });
+  afterAll(async () => {
+    await peer.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('fails with exit 1 and the TLS reason when the certificate is not trusted', async () => {
+    const res = await run(['connect', peer.url, '-x', 'hi', '-w', '0.1']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      /^riptide: TLS failure: self[- ]signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\)\n$/,
+    );
+  });
+
+  it('connects with --ca naming the certificate', async () => {
+    const res = await run(['connect', peer.url, '--ca', join(dir, 'cert.pem')], 'secure\n');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('secure\n');
+  });
+
+  it('connects with --insecure', async () => {
+    const res = await run(['connect', peer.url, '--insecure'], 'anyway\n');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('anyway\n');
+  });
+});

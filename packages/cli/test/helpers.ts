@@ -1,0 +1,114 @@
+/**
+ * Run the built `riptide` command as a child process, drive its stdin, watch its output.
+ * Every process started here is killed by killAll() (call it in afterEach).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../bin/riptide.js', import.meta.url));
+
+const running = new Set<ChildProcess>();
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export class Cli {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Exit>;
+  private waiters: (() => void)[] = [];
+
+  constructor(args: string[], command = process.execPath, argv0: string[] = [BIN]) {
+    this.child = spawn(command, [...argv0, ...args], {
+      stdio: 'pipe',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    running.add(this.child);
+    this.child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      this.stdout += s;
+      this.notify();
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+      this.stderr += s;
+      this.notify();
+    });
+    this.child.stdin!.on('error', () => {}); // the command may exit before reading everything
+    this.exited = new Promise((resolve) => {
+      this.child.on('close', (code, signal) => {
+        running.delete(this.child);
+        this.notify();
+        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
+      });
+    });
+  }
+
+  private notify(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Resolves with the first match of `re` in stdout (or stderr), failing after `ms`. */
+  async waitFor(re: RegExp, stream: 'stdout' | 'stderr' = 'stdout', ms = 10_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = this[stream].match(re);
+      if (m) return m;
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        throw new Error(
+          `exited before ${re} appeared on ${stream}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`,
+        );
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `timed out waiting for ${re} on ${stream}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  write(text: string): void {
+    this.child.stdin!.write(text);
+  }
+
+  end(text?: string): void {
+    this.child.stdin!.end(text);
+  }
+
+  signal(sig: NodeJS.Signals = 'SIGINT'): void {
+    this.child.kill(sig);
+  }
+}
+
+/** Run to completion with the given stdin. */
+export function run(args: string[], input = ''): Promise<Exit> {
+  const cli = new Cli(args);
+  cli.end(input);
+  return cli.exited;
+}
+
+/** Start a server command (`echo`, `broadcast`, `listen`) on a free port; resolves its URL. */
+export async function startServer(command: string, ...args: string[]): Promise<{ cli: Cli; url: string }> {
+  const cli = new Cli([command, '--port', '0', ...args]);
+  const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
+  return { cli, url };
+}
+
+export function killAll(): void {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+}
+
+/** The usage error shape: one line of reason, then the usage line. */
+export const USAGE = /^riptide [a-z]+: .+\nusage: riptide [a-z]+ /;

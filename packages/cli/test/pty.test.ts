@@ -1,0 +1,50 @@
+/**
+ * One interactive session under a pseudo-terminal: util-linux `script` runs the command with a
+ * pty as its stdin/stdout, and relays what we write to its own stdin as typed keys.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, Cli, killAll } from './helpers.js';
+import { type Peer, until, wsPeer } from './peers.js';
+
+let peer: Peer | null = null;
+afterEach(async () => {
+  killAll();
+  await peer?.close();
+  peer = null;
+});
+
+function underPty(args: string[]): Cli {
+  const command = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return new Cli(['-qfec', command, '/dev/null'], 'script', []);
+}
+
+describe('riptide connect in a terminal', () => {
+  it('shows a prompt, sends a typed line, prints the echo, and closes on Ctrl-C', async () => {
+    // the reply differs from the typed text, so the terminal's echo of our keys cannot pass for it
+    peer = await wsPeer((ws) => ws.on('message', (data) => ws.send(`echo: ${data}`)));
+    const cli = underPty(['connect', peer.url]);
+    await cli.waitFor(/connected to ws:\/\/127\.0\.0\.1:\d+\/[\s\S]*> /);
+    cli.write('hello pty\r');
+    await cli.waitFor(/echo: hello pty/);
+    await until(() => peer!.requests.length === 1);
+    cli.write('/ping\r');
+    cli.write('/binary 6869\r');
+    await cli.waitFor(/echo: hi/);
+    cli.write('\x03'); // Ctrl-C, as the terminal delivers it in raw mode
+    await cli.waitFor(/closed 1000/);
+    const res = await cli.exited;
+    expect(res.code).toBe(0);
+    await until(() => peer!.closes.length === 1);
+    expect(peer!.closes[0]).toEqual([1000, '']);
+  });
+
+  it('/close sends the given code and reason', async () => {
+    peer = await wsPeer();
+    const cli = underPty(['connect', peer.url]);
+    await cli.waitFor(/> /);
+    cli.write('/close 4321 all done\r');
+    await cli.waitFor(/closed 4321 all done/);
+    expect((await cli.exited).code).toBe(0);
+    expect(peer.closes[0]).toEqual([4321, 'all done']);
+  });
+});

@@ -1,0 +1,203 @@
+/**
+ * The server commands (echo, broadcast, listen) as child processes, with `ws` clients.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type Cli, killAll, run, startServer } from './helpers.js';
+
+afterEach(() => killAll());
+
+interface Client {
+  ws: WebSocket;
+  received: string[];
+  closed: Promise<[number, string]>;
+  /** resolves once `count` messages have arrived */
+  next(count?: number): Promise<string[]>;
+}
+
+async function client(url: string): Promise<Client> {
+  const ws = new WebSocket(url);
+  const received: string[] = [];
+  let waiting: (() => void) | null = null;
+  ws.on('message', (data, isBinary) => {
+    received.push(isBinary ? `binary:${(data as Buffer).toString('hex')}` : data.toString());
+    waiting?.();
+  });
+  const closed = new Promise<[number, string]>((resolve) =>
+    ws.on('close', (code, reason) => resolve([code, reason.toString()])),
+  );
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return {
+    ws,
+    received,
+    closed,
+    next: async (count = 1) => {
+      while (received.length < count) await new Promise<void>((resolve) => (waiting = resolve));
+      return received;
+    },
+  };
+}
+
+describe('riptide echo', () => {
+  it('echoes text as text and binary as binary, and logs connections', async () => {
+    const { cli, url } = await startServer('echo');
+    const c = await client(url);
+    c.ws.send('hello');
+    c.ws.send(Buffer.from([0, 1, 2]));
+    c.ws.send('');
+    expect(await c.next(3)).toEqual(['hello', 'binary:000102', '']);
+    c.ws.close(1000, 'done');
+    // the server's answer repeats the code; whether it repeats the reason is up to the library
+    expect((await c.closed)[0]).toBe(1000);
+    await cli.waitFor(/\[1\] connected from 127\.0\.0\.1:\d+\n\[1\] closed 1000 done\n/);
+  });
+
+  it('--deflate negotiates permessage-deflate with clients that offer it, and serves those that do not', async () => {
+    const { url } = await startServer('echo', '--deflate');
+    for (const perMessageDeflate of [true, false]) {
+      const ws = new WebSocket(url, { perMessageDeflate });
+      const echoed = await new Promise<string>((resolve, reject) => {
+        ws.on('open', () => ws.send('x'.repeat(10_000)));
+        ws.on('message', (data) => resolve(data.toString()));
+        ws.on('error', reject);
+      });
+      expect(echoed).toBe('x'.repeat(10_000));
+      expect(ws.extensions, `client offered deflate: ${perMessageDeflate}`).toMatch(
+        perMessageDeflate ? /^permessage-deflate/ : /^$/,
+      );
+      ws.close();
+    }
+    const res = await run(['connect', url, '--deflate'], 'compressible compressible\n');
+    expect(res.stdout).toBe('compressible compressible\n');
+    expect(res.stderr).toMatch(/^connected to .* \(extensions permessage-deflate[^)]*\)\n/);
+  });
+
+  it('answers a plain HTTP request with 426 Upgrade Required', async () => {
+    const { url } = await startServer('echo');
+    const res = await fetch(url.replace('ws:', 'http:'));
+    expect(res.status).toBe(426);
+    expect(await res.text()).toContain('WebSocket endpoint');
+  });
+
+  it('Ctrl-C closes every client with 1001 and exits 0', async () => {
+    const { cli, url } = await startServer('echo');
+    const a = await client(url);
+    const b = await client(url);
+    await cli.waitFor(/\[2\] connected/);
+    cli.signal('SIGINT');
+    expect(await a.closed).toEqual([1001, 'server shutting down']);
+    expect(await b.closed).toEqual([1001, 'server shutting down']);
+    expect((await cli.exited).code).toBe(0);
+  });
+
+  it('exits 1 with one line when the port is taken', async () => {
+    const { url } = await startServer('echo');
+    const port = new URL(url).port;
+    const res = await run(['echo', '--port', port]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(`riptide echo: cannot listen on 127.0.0.1:${port}: address in use\n`);
+  });
+});
+
+describe('riptide broadcast', () => {
+  it('greets each client and sends every message to all three clients', async () => {
+    const { cli, url } = await startServer('broadcast');
+    const clients = [await client(url), await client(url), await client(url)];
+    for (const c of clients) expect(await c.next(1)).toEqual(['Welcome to the chat!']);
+    clients[0].ws.send('hi all');
+    // two senders on two connections have no order between them: send the second after the first
+    for (const c of clients) expect((await c.next(2))[1]).toBe('Server: hi all');
+    clients[2].ws.send('hello back');
+    for (const c of clients) {
+      expect(await c.next(3)).toEqual(['Welcome to the chat!', 'Server: hi all', 'Server: hello back']);
+    }
+    await cli.waitFor(/\[1\] hi all\n/);
+    await cli.waitFor(/\[3\] hello back\n/);
+    // a closed client no longer receives; the others still do
+    clients[1].ws.close();
+    await clients[1].closed;
+    clients[0].ws.send('after');
+    expect(await clients[2].next(4)).toContain('Server: after');
+    expect(clients[1].received).toHaveLength(3);
+  });
+
+  it('a CLI client receives the welcome and the broadcast of its own message', async () => {
+    const { url } = await startServer('broadcast');
+    const res = await run(['connect', url, '-x', 'from the cli', '--wait', '0.5']);
+    expect(res.stdout).toBe('Welcome to the chat!\nServer: from the cli\n');
+    expect(res.code).toBe(0);
+  });
+
+  it('serves the chat page at / (an input, a Send button, a message list) and 404 elsewhere', async () => {
+    const { url } = await startServer('broadcast');
+    const http = url.replace('ws:', 'http:');
+    const page = await fetch(`${http}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const html = await page.text();
+    expect(html).toMatch(/<input id="msg"/);
+    expect(html).toMatch(/<button id="send">Send<\/button>/);
+    expect(html).toMatch(/<ul id="messages"><\/ul>/);
+    // messages are shown as text, never parsed as HTML
+    expect(html).toContain('li.textContent = text');
+    expect(html).not.toContain('innerHTML');
+    expect((await fetch(`${http}/other`)).status).toBe(404);
+  });
+});
+
+describe('riptide listen', () => {
+  async function listenWithClients(n: number): Promise<{ cli: Cli; clients: Client[] }> {
+    const { cli, url } = await startServer('listen');
+    const clients: Client[] = [];
+    for (let i = 1; i <= n; i++) {
+      clients.push(await client(url));
+      await cli.waitFor(new RegExp(`\\[${i}\\] connected from 127\\.0\\.0\\.1:\\d+`));
+    }
+    return { cli, clients };
+  }
+
+  it('prints what each client sends with its number, and sends typed lines to every client', async () => {
+    const { cli, clients } = await listenWithClients(2);
+    clients[1].ws.send('from two');
+    await cli.waitFor(/\[2\] from two\n/);
+    clients[0].ws.send(Buffer.from('ab'));
+    await cli.waitFor(/\[1\] binary 2 bytes: 61 62\n/);
+    cli.write('to everyone\n');
+    for (const c of clients) expect(await c.next(1)).toEqual(['to everyone']);
+    cli.write('/binary 00 ff\n');
+    for (const c of clients) expect(await c.next(2)).toEqual(['to everyone', 'binary:00ff']);
+    cli.write('//not a command\n');
+    for (const c of clients) expect((await c.next(3))[2]).toBe('/not a command');
+  });
+
+  it('/clients lists the connected clients and /kick n closes one', async () => {
+    const { cli, clients } = await listenWithClients(3);
+    cli.write('/clients\n');
+    await cli.waitFor(/\[1\] 127\.0\.0\.1:\d+\n\[2\] 127\.0\.0\.1:\d+\n\[3\] 127\.0\.0\.1:\d+\n/);
+    cli.write('/kick 2 enough\n');
+    expect(await clients[1].closed).toEqual([1000, 'enough']);
+    await cli.waitFor(/\[2\] closed 1000 enough\n/);
+    const before = cli.stdout.length;
+    cli.write('/clients\n');
+    await cli.waitFor(/\[3\] 127\.0\.0\.1:\d+\n$/);
+    expect(cli.stdout.slice(before)).not.toContain('[2]');
+    cli.write('/kick 9\n');
+    await cli.waitFor(/no client '9'; \/clients lists them\n/);
+    cli.write('/kick 1\n');
+    expect(await clients[0].closed).toEqual([1000, 'kicked']);
+  });
+
+  it('keeps serving after piped input ends; Ctrl-C closes the clients with 1001', async () => {
+    const { cli, clients } = await listenWithClients(1);
+    cli.end('last line\n');
+    expect(await clients[0].next(1)).toEqual(['last line']);
+    clients[0].ws.send('still here');
+    await cli.waitFor(/\[1\] still here\n/);
+    cli.signal('SIGINT');
+    expect(await clients[0].closed).toEqual([1001, 'server shutting down']);
+    expect((await cli.exited).code).toBe(0);
+  });
+});

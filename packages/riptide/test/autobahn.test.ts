@@ -1,0 +1,277 @@
+/**
+ * The Autobahn|Testsuite testees (packages/riptide/autobahn/*.mjs, run through the root npm
+ * scripts) against small fake fuzzers written here with `ws`. The fakes speak the same URL
+ * protocol as wstest's fuzzingserver/fuzzingclient and check every echo; they are not the real
+ * fuzzers (Python, not available here), which still have to be run elsewhere.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const children = new Set<ChildProcess>();
+
+/** `npm run <script> -- args` in its own process group, so the whole tree can be stopped. */
+function npmRun(
+  script: string,
+  args: string[],
+): { child: ChildProcess; out: () => string; done: Promise<number> } {
+  const child = spawn('npm', ['run', '--silent', script, '--', ...args], {
+    cwd: ROOT,
+    detached: true,
+    stdio: 'pipe',
+  });
+  children.add(child);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const done = new Promise<number>((resolve) =>
+    child.on('close', (code) => {
+      children.delete(child);
+      resolve(code ?? -1);
+    }),
+  );
+  return { child, out: () => out, done };
+}
+
+afterEach(() => {
+  for (const child of children) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {}
+  }
+  children.clear();
+});
+
+type Msg = [type: 'text' | 'binary', hex: string];
+const text = (s: string): Msg => ['text', Buffer.from(s).toString('hex')];
+const binary = (b: Buffer): Msg => ['binary', b.toString('hex')];
+
+const bytes256 = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+const big = Buffer.alloc(16 * 1024 * 1024, 0x5a);
+const invalidUtf8 = Buffer.from([
+  0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80,
+]);
+
+interface Case {
+  name: string;
+  /** what the fuzzer sends */
+  play(ws: WebSocket): void;
+  /** the echoes it expects, in order (hex, so 16 MiB compares cheaply enough) */
+  expect: Msg[];
+  /** the close code it expects from the testee when the testee closes first */
+  closeCode?: number;
+}
+
+const CASES: Case[] = [
+  { name: 'text', play: (ws) => ws.send('Hello, Autobahn'), expect: [text('Hello, Autobahn')] },
+  {
+    name: 'binary and empty messages',
+    play: (ws) => {
+      ws.send(bytes256);
+      ws.send('');
+      ws.send(Buffer.alloc(0));
+    },
+    expect: [binary(bytes256), text(''), binary(Buffer.alloc(0))],
+  },
+  {
+    name: 'a fragmented text message with a ping between the fragments',
+    play: (ws) => {
+      ws.send('frag', { fin: false });
+      ws.ping('between');
+      ws.send('ment', { fin: true });
+    },
+    expect: [text('fragment')],
+  },
+  { name: '16 MiB binary', play: (ws) => ws.send(big), expect: [binary(big)] },
+  {
+    name: 'invalid UTF-8 in a text message: the testee must fail the connection with 1007',
+    play: (ws) => ws.send(invalidUtf8, { binary: false }),
+    expect: [],
+    closeCode: 1007,
+  },
+];
+
+interface CaseResult {
+  agent: string | null;
+  echoes: Msg[];
+  closeCode: number;
+}
+
+/** A fake wstest fuzzingserver: the URL protocol of the real one, the cases above. */
+async function fakeFuzzingServer(deflate: boolean) {
+  const results = new Map<number, CaseResult>();
+  const reports: string[] = [];
+  const requests: IncomingMessage[] = [];
+  const http = createServer();
+  const wss = new WebSocketServer({ server: http, perMessageDeflate: deflate });
+  wss.on('connection', (ws, req) => {
+    requests.push(req);
+    const url = new URL(req.url!, 'ws://fuzzer');
+    if (url.pathname === '/getCaseCount') {
+      ws.send(String(CASES.length));
+      ws.close(1000);
+    } else if (url.pathname === '/runCase') {
+      const n = Number(url.searchParams.get('case'));
+      const c = CASES[n - 1];
+      const result: CaseResult = { agent: url.searchParams.get('agent'), echoes: [], closeCode: 0 };
+      results.set(n, result);
+      ws.on('message', (data, isBinary) => {
+        result.echoes.push([isBinary ? 'binary' : 'text', (data as Buffer).toString('hex')]);
+        if (result.echoes.length === c.expect.length) ws.close(1000);
+      });
+      ws.on('close', (code) => {
+        result.closeCode = code;
+      });
+      ws.on('error', () => {});
+      c.play(ws);
+    } else if (url.pathname === '/updateReports') {
+      reports.push(url.searchParams.get('agent') ?? '');
+      ws.close(1000);
+    } else {
+      ws.close(1008, 'unknown path');
+    }
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  return {
+    url,
+    results,
+    reports,
+    requests,
+    close: () => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      http.close();
+    },
+  };
+}
+
+describe('autobahn:client against a fake fuzzing server', () => {
+  it('reads the case count, runs every case echoing each message with its type, then updates the reports', async () => {
+    const fuzzer = await fakeFuzzingServer(false);
+    try {
+      const client = npmRun('autobahn:client', [fuzzer.url]);
+      expect(await client.done, client.out()).toBe(0);
+      expect(fuzzer.results.size).toBe(CASES.length);
+      CASES.forEach((c, i) => {
+        const result = fuzzer.results.get(i + 1)!;
+        expect(result.agent, c.name).toBe('riptide');
+        expect(result.echoes, c.name).toEqual(c.expect);
+        expect(result.closeCode, c.name).toBe(c.closeCode ?? 1000);
+      });
+      expect(fuzzer.reports).toEqual(['riptide']);
+      expect(fuzzer.requests.map((r) => r.url)).toEqual([
+        '/getCaseCount',
+        ...CASES.map((_, i) => `/runCase?case=${i + 1}&agent=riptide`),
+        '/updateReports?agent=riptide',
+      ]);
+      expect(client.out()).toContain(`${CASES.length} cases`);
+      // without --deflate, no compression is offered
+      for (const r of fuzzer.requests) expect(r.headers['sec-websocket-extensions']).toBeUndefined();
+    } finally {
+      fuzzer.close();
+    }
+  });
+
+  it('--deflate offers permessage-deflate on every connection and echoes through it', async () => {
+    const fuzzer = await fakeFuzzingServer(true);
+    try {
+      const client = npmRun('autobahn:client', [fuzzer.url, '--deflate']);
+      expect(await client.done, client.out()).toBe(0);
+      CASES.forEach((c, i) => {
+        const result = fuzzer.results.get(i + 1)!;
+        expect(result.echoes, c.name).toEqual(c.expect);
+        expect(result.closeCode, c.name).toBe(c.closeCode ?? 1000);
+      });
+      expect(fuzzer.reports).toEqual(['riptide']);
+      for (const r of fuzzer.requests)
+        expect(r.headers['sec-websocket-extensions']).toMatch(/^permessage-deflate/);
+    } finally {
+      fuzzer.close();
+    }
+  });
+
+  it('exits 1 with one line when no fuzzing server is there', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    const client = npmRun('autobahn:client', [`ws://127.0.0.1:${port}`]);
+    expect(await client.done).toBe(1);
+    expect(client.out()).toMatch(/^autobahn client: ws:\/\/127\.0\.0\.1:\d+\/getCaseCount: .*ECONNREFUSED/m);
+  });
+});
+
+/** A fake wstest fuzzingclient: connects to the testee and plays the same cases against it. */
+async function playAgainst(
+  url: string,
+  c: Case,
+  deflate = false,
+): Promise<CaseResult & { pongs: number; extensions: string }> {
+  const ws = new WebSocket(url, { perMessageDeflate: deflate });
+  const result = { agent: null, echoes: [] as Msg[], closeCode: 0, pongs: 0, extensions: '' };
+  ws.on('pong', () => result.pongs++);
+  ws.on('error', () => {});
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  result.extensions = ws.extensions;
+  return new Promise((resolve) => {
+    ws.on('message', (data, isBinary) => {
+      result.echoes.push([isBinary ? 'binary' : 'text', (data as Buffer).toString('hex')]);
+      if (result.echoes.length === c.expect.length) ws.close(1000);
+    });
+    ws.on('close', (code) => {
+      result.closeCode = code;
+      resolve(result);
+    });
+    c.play(ws);
+  });
+}
+
+async function startTestee(args: string[]) {
+  const server = npmRun('autobahn:server', ['--port', '0', ...args]);
+  let url = '';
+  for (let i = 0; i < 200 && !url; i++) {
+    url = /listening on (ws:\/\/\S+)/.exec(server.out())?.[1] ?? '';
+    if (!url) await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(url, server.out()).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+  return { server, url };
+}
+
+describe('autobahn:server against a fake fuzzing client', () => {
+  it('--deflate negotiates permessage-deflate and echoes every case through it', async () => {
+    const { url } = await startTestee(['--deflate']);
+    for (const c of CASES) {
+      const result = await playAgainst(url, c, true);
+      expect(result.extensions, c.name).toMatch(/^permessage-deflate/);
+      expect(result.echoes, c.name).toEqual(c.expect);
+      expect(result.closeCode, c.name).toBe(c.closeCode ?? 1000);
+    }
+  });
+
+  it('echoes every case with the same type and fails invalid UTF-8 with 1007', async () => {
+    const { server, url } = await startTestee([]);
+    for (const c of CASES) {
+      const result = await playAgainst(url, c);
+      expect(result.echoes, c.name).toEqual(c.expect);
+      expect(result.closeCode, c.name).toBe(c.closeCode ?? 1000);
+      if (c.name.includes('ping')) expect(result.pongs, c.name).toBe(1);
+    }
+    // npm itself dies of the signal too, so only the ending (not the status) is observable here
+    process.kill(-server.child.pid!, 'SIGTERM');
+    await server.done;
+  });
+
+  it('rejects a bad --port with exit 2', async () => {
+    const server = npmRun('autobahn:server', ['--port', 'nine']);
+    expect(await server.done).toBe(2);
+    expect(server.out()).toContain("--port must be 0..65535, got 'nine'");
+  });
+});

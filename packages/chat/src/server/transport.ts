@@ -34,6 +34,9 @@ export class Transport {
     return new Promise((resolve) => {
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         this.#alive.add(ws);
+        // A peer's protocol violation (e.g. a frame over maxPayload) closes that socket with the
+        // mapped code; without a listener ws would rethrow it and stop the whole server.
+        ws.on('error', () => {});
         ws.on('pong', () => this.#alive.add(ws));
         resolve(ws);
       });

@@ -13,6 +13,7 @@ import { createRequestHandler, createUpgradeHandler, loadStatic } from './http.j
 import { Hub } from './hub.js';
 import { MemoryPresence, type Presence } from './presence.js';
 import { RateLimiter } from './rate-limit.js';
+import { connectRedis, type RedisBackend, type RedisBackendOptions } from './redis-backend.js';
 import { SqliteStore } from './storage/sqlite.js';
 import type { ChatStore } from './storage/types.js';
 import { Transport } from './transport.js';
@@ -38,6 +39,10 @@ export interface ChatServerOptions {
   /** Directory of the built page (default: dist/public next to this file). */
   publicDir?: string;
   log?: (line: string) => void;
+  /** Run as one of several nodes sharing this Redis (store, fan-out, presence); dbPath is ignored. */
+  redis?: RedisBackendOptions;
+  /** Serve GET /_stats (this node's fan-out counters, JSON). Off by default. */
+  statsEndpoint?: boolean;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -57,6 +62,8 @@ const KNOWN_OPTIONS = new Set([
   'loginPerSecond',
   'publicDir',
   'log',
+  'redis',
+  'statsEndpoint',
 ]);
 
 export interface ChatServer {
@@ -64,6 +71,8 @@ export interface ChatServer {
   readonly port: number;
   readonly http: Server;
   readonly hub: Hub;
+  /** The Redis backend when running as one of several nodes. */
+  readonly redis: RedisBackend | undefined;
   close(): Promise<void>;
 }
 
@@ -73,8 +82,12 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   }
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const log = options.log ?? ((line: string) => console.log(line));
-  const store = options.store ?? new SqliteStore(options.dbPath ?? './data/chat.db');
-  const hub = new Hub(store, options.fanout ?? new MemoryFanOut(), options.presence ?? new MemoryPresence(), {
+  // ---- several nodes: the Redis backend replaces store, fan-out and presence (redis-backend.ts) ----
+  const redis = options.redis ? await connectRedis(options.redis, log) : undefined;
+  const store = redis?.store ?? options.store ?? new SqliteStore(options.dbPath ?? './data/chat.db');
+  const fanout = redis?.fanout ?? options.fanout ?? new MemoryFanOut();
+  const presence = redis?.presence ?? options.presence ?? new MemoryPresence();
+  const hub = new Hub(store, fanout, presence, {
     limits,
     typingIntervalMs: options.typingIntervalMs ?? 1000,
     maxBufferedBytes: 8 * 1024 * 1024,
@@ -96,7 +109,23 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     options: { allowedOrigins: options.allowedOrigins ?? [], secureCookies: options.secureCookies ?? false },
     log,
   };
-  const http = createServer(createRequestHandler(deps));
+  const handler = createRequestHandler(deps);
+  const http = createServer((req, res) => {
+    if (options.statsEndpoint && req.method === 'GET' && req.url === '/_stats') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ connections: hub.connectionCount, ...(redis?.stats() ?? {}) }));
+      return;
+    }
+    handler(req, res);
+  });
+  // Redis lost or back: every client hears it (the hub refuses writes meanwhile, code 'unavailable').
+  redis?.onServiceChange((available) => {
+    const message = available
+      ? 'the chat is available again'
+      : 'chat storage is unavailable; messages are not accepted';
+    const payload = JSON.stringify({ v: 1, type: 'service', available, message });
+    for (const ws of transport.clients) if (ws.readyState === 1) ws.send(payload);
+  });
   http.on('upgrade', createUpgradeHandler(deps));
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -122,5 +151,5 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     })();
     return closing;
   };
-  return { url, port, http, hub, close };
+  return { url, port, http, hub, redis, close };
 }

@@ -14,6 +14,12 @@ export interface FanOut {
   subscribe(topic: string, deliver: Deliver): void;
   unsubscribe(topic: string, deliver: Deliver): void;
   publish(topic: string, payload: string): void;
+  /**
+   * A room log event (message, edited, deleted) that the store has committed with its seq, for
+   * the `room:<name>` topic. A fan-out fed by the store itself (fanout-redis.ts reads each room's
+   * Redis stream, which the store's append wrote) ignores this; the memory one publishes it.
+   */
+  publishEvent(room: string, seq: number, payload: string): void;
 }
 
 export class MemoryFanOut implements FanOut {
@@ -38,5 +44,9 @@ export class MemoryFanOut implements FanOut {
     if (!subs) return;
     // Copy: a delivery may unsubscribe (a socket closing on a failed send).
     for (const deliver of [...subs]) deliver(payload);
+  }
+
+  publishEvent(room: string, _seq: number, payload: string): void {
+    this.publish(`room:${room}`, payload);
   }
 }

@@ -18,7 +18,7 @@ import type { FanOut } from './fanout.js';
 import type { Presence } from './presence.js';
 import { encode, errorReply, parseClientMessage } from './protocol.js';
 import { RateLimiter } from './rate-limit.js';
-import type { ChatStore } from './storage/types.js';
+import { type ChatStore, UnavailableError } from './storage/types.js';
 import type { ChatSocket } from './transport.js';
 
 export interface HubOptions {
@@ -129,7 +129,7 @@ export class Hub {
       const text = Array.isArray(data)
         ? Buffer.concat(data).toString()
         : Buffer.from(data as Buffer).toString();
-      conn.run(() => this.#handle(conn, text), this.#fail(conn));
+      conn.run(() => this.#handleOrRefuse(conn, text), this.#fail(conn));
     });
     socket.on('close', () => {
       conn.closed = true;
@@ -159,6 +159,23 @@ export class Hub {
 
   #publish(topic: string, message: ServerMessage): void {
     this.#fanout.publish(topic, encode(message));
+  }
+
+  /**
+   * A store outage (UnavailableError) while handling a request is answered with code 'unavailable'
+   * and the request's id/ref: nothing was acknowledged, the client keeps the message and resends
+   * it once a `service` message says the chat is available again (dedup makes that safe).
+   */
+  async #handleOrRefuse(conn: Connection, text: string): Promise<void> {
+    try {
+      await this.#handle(conn, text);
+    } catch (err) {
+      if (!(err instanceof UnavailableError)) throw err;
+      const parsed = parseClientMessage(text, this.#options.limits.maxTextBytes);
+      const msg = parsed.ok ? parsed.message : undefined;
+      const ref = msg?.type === 'send' ? msg.id : msg && 'ref' in msg ? msg.ref : undefined;
+      conn.write(errorReply('unavailable', 'chat storage is unavailable; retry when service resumes', ref));
+    }
   }
 
   async #handle(conn: Connection, text: string): Promise<void> {
@@ -218,7 +235,8 @@ export class Hub {
         };
         if (res.duplicate) ack.duplicate = true;
         conn.write(encode(ack));
-        if (!res.duplicate) this.#publish(roomTopic(stored.room), { v: 1, ...res.event });
+        if (!res.duplicate)
+          this.#fanout.publishEvent(stored.room, stored.seq, encode({ v: 1, ...res.event }));
         return;
       }
       case 'edit':
@@ -236,7 +254,8 @@ export class Hub {
           );
           return;
         }
-        this.#publish(roomTopic(msg.room), { v: 1, ...res.event });
+        const event = res.event as { seq: number };
+        this.#fanout.publishEvent(msg.room, event.seq, encode({ v: 1, ...res.event }));
         return;
       }
       case 'history': {

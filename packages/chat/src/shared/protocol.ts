@@ -108,7 +108,9 @@ export type ErrorCode =
   | 'too_many_rooms'
   | 'not_found'
   | 'forbidden'
-  | 'internal';
+  | 'internal'
+  /** The storage (Redis, on several nodes) is unreachable: nothing was done; retry later. */
+  | 'unavailable';
 
 export type ServerMessage =
   | { v: 1; type: 'welcome'; user: string; rooms: RoomState[]; limits: Limits }
@@ -131,6 +133,8 @@ export type ServerMessage =
   | { v: 1; type: 'rooms'; ref?: string; rooms: { name: string; members: number }[] }
   | ({ v: 1; type: 'joined'; ref?: string } & RoomState)
   | { v: 1; type: 'left'; ref?: string; room: string }
+  /** Sent to every connection when storage becomes unreachable (false) and again when it is back. */
+  | { v: 1; type: 'service'; available: boolean; message: string }
   | { v: 1; type: 'error'; code: ErrorCode; message: string; ref?: string; retryAfterMs?: number };
 
 export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;

@@ -13,6 +13,19 @@
  */
 import type { ChatMessage, RoomEvent } from '../../shared/protocol.js';
 
+/**
+ * The store cannot be reached right now (a networked store: connection lost, server loading).
+ * Nothing was acknowledged; the hub answers the request with error code 'unavailable' and the
+ * client retries once the server reports `service` available again.
+ */
+export class UnavailableError extends Error {
+  readonly code = 'unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnavailableError';
+  }
+}
+
 export interface UserRecord {
   name: string;
   /** scrypt hash in the self-describing form written by auth.ts. */

@@ -204,6 +204,17 @@ function onMessage(msg: ServerMessage): void {
     case 'error':
       onError(msg.code, msg.message, msg.ref, msg.retryAfterMs);
       return;
+    case 'service': {
+      // Several nodes on Redis: storage went away (messages wait in the outbox) or came back.
+      const node = byId('status');
+      node.dataset.state = msg.available ? 'online' : 'degraded';
+      node.textContent = msg.available ? 'Online' : 'Connected — messages are held until the server recovers';
+      if (msg.available)
+        for (const pending of outbox.values())
+          if (rooms.has(pending.room))
+            conn.send({ v: 1, type: 'send', id: pending.id, room: pending.room, text: pending.text });
+      return;
+    }
   }
 }
 
@@ -235,6 +246,8 @@ function onWelcome(user: string, states: RoomState[]): void {
 
 function onError(code: string, message: string, ref?: string, retryAfterMs?: number): void {
   const pending = ref ? outbox.get(ref) : undefined;
+  // Not stored (Redis unreachable): keep it; it is resent when a `service` message says available.
+  if (pending && code === 'unavailable') return;
   if (pending) {
     if (code === 'rate_limited') {
       byId('composer-error').textContent = 'Slow down a little — sending shortly.';

@@ -19,7 +19,10 @@ describe('a node killed with SIGKILL', () => {
     // A user only on the doomed node, who will not come back.
     const lurker = await SimClient.connect(nodes[2].origin, 'lurker');
     const watcher = clients[0];
-    await waitUntil('lurker online for the watcher', () => watcher.online.get('general')?.has('lurker') === true);
+    await waitUntil(
+      'lurker online for the watcher',
+      () => watcher.online.get('general')?.has('lurker') === true,
+    );
 
     // Everyone talks; node 2 dies while messages are in flight.
     let talking = true;

@@ -27,7 +27,7 @@ import {
   sessionCookie,
   sessionFromRequest,
 } from './session.js';
-import type { ChatStore } from './storage/types.js';
+import { type ChatStore, UnavailableError } from './storage/types.js';
 import type { Transport } from './transport.js';
 
 const MAX_BODY = 4096;
@@ -242,6 +242,11 @@ export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res
         if (!res.headersSent) send(res, err.status, { error: 'bad_request', message: err.message });
         return;
       }
+      if (err instanceof UnavailableError) {
+        if (!res.headersSent)
+          send(res, 503, { error: 'unavailable', message: err.message }, { 'retry-after': '1' });
+        return;
+      }
       deps.log(`chat: http error: ${err.stack ?? err}`);
       if (!res.headersSent) send(res, 500, { error: 'internal', message: 'internal error' });
     });
@@ -271,6 +276,8 @@ export function createUpgradeHandler(
         hub.attach(ws, session.user, session.token);
       })
       .catch((err: Error) => {
+        // Storage unreachable (several nodes on Redis): the client retries with its backoff.
+        if (err instanceof UnavailableError) return reject(socket, 503, 'Service Unavailable');
         deps.log(`chat: upgrade error: ${err.stack ?? err}`);
         reject(socket, 500, 'Internal Server Error');
       });

@@ -175,6 +175,8 @@ export class Hub {
       const msg = parsed.ok ? parsed.message : undefined;
       const ref = msg?.type === 'send' ? msg.id : msg && 'ref' in msg ? msg.ref : undefined;
       conn.write(errorReply('unavailable', 'chat storage is unavailable; retry when service resumes', ref));
+      // A hello cut short leaves nothing to keep: 1013 (try again later) makes the client reconnect.
+      if (msg?.type === 'hello' && !conn.ready) conn.socket.close(1013, 'storage unavailable');
     }
   }
 

@@ -5,6 +5,7 @@
  * lost (appendfsync always) and none is stored twice (the clients resend; dedup).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, waitUntil } from './helpers.js';
 
 afterEach(cleanupAll);
@@ -36,7 +37,24 @@ describe('Redis unreachable for a few seconds', () => {
     await waitUntil('every client to hear of the outage', () =>
       clients.every((c) => c.service.includes(false)),
     );
-    await sleep(2500);
+    await sleep(2000);
+    // New arrivals are told to come back later (503), not served a 500.
+    const signIn = await fetch(`${nodes[1].origin}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: nodes[1].origin },
+      body: JSON.stringify({ name: 'newcomer', password: 'correct horse' }),
+    });
+    expect(signIn.status).toBe(503);
+    expect(await signIn.json()).toMatchObject({ error: 'unavailable' });
+    const upgrade = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${nodes[1].origin.replace('http', 'ws')}/ws`, {
+        headers: { cookie: clients[1].cookie, origin: nodes[1].origin },
+      });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+      ws.on('error', () => {});
+    });
+    expect(upgrade).toBe(503);
     // Sends during the outage were refused with the message's id, never acknowledged.
     const refused = clients.flatMap((c) => c.errors.filter((e) => e.code === 'unavailable'));
     expect(refused.length).toBeGreaterThan(0);

@@ -77,6 +77,30 @@ describe('several nodes on Redis', () => {
     }
   });
 
+  it('deduplicates a message resent through another node, and carries typing and presence across nodes', async () => {
+    const redis = await RedisServer.start();
+    const [a, b] = await Promise.all([0, 1].map(() => ChatNode.start(redis.url)));
+    const ann = await SimClient.connect(a.origin, 'ann');
+    const ben = await SimClient.connect(b.origin, 'ben');
+    await waitUntil('ann online for ben', () => ben.online.get('general')?.has('ann') === true);
+    const id = ann.send('general', 'once only');
+    await waitUntil('ack', () => ann.acks.has(id));
+    const seq = ann.acks.get(id);
+    // The same message (same id) arrives again through node b, as after a reconnect elsewhere.
+    ann.close();
+    await ann.connectTo(b.origin);
+    ann.request({ type: 'send', id, room: 'general', text: 'once only' });
+    const dup = await ann.next('ack', (m) => m.id === id);
+    expect(dup).toMatchObject({ seq, duplicate: true });
+    ann.request({ type: 'typing', room: 'general' });
+    await waitUntil('typing on the other node', () =>
+      ben.all.some((m) => m.type === 'typing' && m.user === 'ann'),
+    );
+    ben.send('general', 'after');
+    await waitUntil('both see it', () => ann.head.get('general') === 2 && ben.head.get('general') === 2);
+    expect(ben.messages('general').map((m) => m.text)).toEqual(['once only', 'after']);
+  });
+
   it('sends a room\u2019s traffic only to the nodes that have subscribers for it', async () => {
     const redis = await RedisServer.start();
     const [a, b, c] = await Promise.all([0, 1, 2].map(() => ChatNode.start(redis.url)));

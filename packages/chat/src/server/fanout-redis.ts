@@ -47,6 +47,8 @@ export interface RedisFanOutOptions {
 interface RoomCursor {
   /** Last stream id delivered ('<seq>-0'); null until the start seq is known. */
   id: string | null;
+  /** The GET of the start seq is in flight (sent by subscribe, ahead of the hub's reads). */
+  starting: boolean;
 }
 
 const ROOM = 'room:';
@@ -150,17 +152,19 @@ export class RedisFanOut implements FanOut {
   }
 
   #startRoom(room: string): void {
-    const cursor: RoomCursor = { id: null };
+    const cursor: RoomCursor = { id: null, starting: true };
     this.#rooms.set(room, cursor);
     // Sent now, on the command connection, ahead of the hub's head read (see the file comment).
     this.#cmd.get(this.#keys.seq(room)).then(
       (seq) => {
-        if (this.#rooms.get(room) !== cursor) return;
+        cursor.starting = false;
+        if (this.#rooms.get(room) !== cursor || cursor.id !== null) return;
         cursor.id = `${Number(seq ?? 0)}-0`;
         this.#interrupt();
       },
       () => {
         // Redis is unreachable: the reader loop asks again when it can.
+        cursor.starting = false;
       },
     );
   }
@@ -188,10 +192,10 @@ export class RedisFanOut implements FanOut {
     while (!this.#closed) {
       // Rooms whose start seq could not be read (Redis was down): read it now.
       for (const [room, cursor] of this.#rooms) {
-        if (cursor.id !== null) continue;
+        if (cursor.id !== null || cursor.starting) continue;
         try {
           const seq = await this.#cmd.get(this.#keys.seq(room));
-          if (this.#rooms.get(room) === cursor) cursor.id = `${Number(seq ?? 0)}-0`;
+          if (this.#rooms.get(room) === cursor && cursor.id === null) cursor.id = `${Number(seq ?? 0)}-0`;
         } catch {
           break;
         }

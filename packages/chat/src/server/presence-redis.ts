@@ -197,17 +197,20 @@ export class RedisPresence implements Presence {
     this.#beating = true;
     try {
       for (const [room, users] of [...this.#local]) {
-        for (const [user, conns] of [...users]) {
-          if (conns.size === 0) continue;
-          const back = await this.#redis.presenceRefresh(
-            this.#roomKey(room),
-            this.#userKey(room, user),
-            user,
-            this.#ttl,
-            ...conns,
-          );
-          if (back === 1) this.#onChange(room, user, true);
-        }
+        // Sent together (one pipelined write), answered in order.
+        const refreshed = [...users]
+          .filter(([, conns]) => conns.size > 0)
+          .map(async ([user, conns]) => {
+            const back = await this.#redis.presenceRefresh(
+              this.#roomKey(room),
+              this.#userKey(room, user),
+              user,
+              this.#ttl,
+              ...conns,
+            );
+            if (back === 1) this.#onChange(room, user, true);
+          });
+        await Promise.all(refreshed);
         const gone = await this.#redis.presenceSweep(this.#roomKey(room), this.#userKey(room, ''));
         for (const user of gone) this.#onChange(room, user, false);
       }

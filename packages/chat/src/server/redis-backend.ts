@@ -123,9 +123,10 @@ export async function connectRedis(
   }
 
   let available = true;
+  let closing = false;
   const listeners: ((available: boolean) => void)[] = [];
   const setAvailable = (value: boolean) => {
-    if (value === available) return;
+    if (value === available || closing) return;
     available = value;
     log(
       value
@@ -144,6 +145,7 @@ export async function connectRedis(
     prefix,
     ...(options.streamRetention !== undefined ? { streamRetention: options.streamRetention } : {}),
     onClose: async () => {
+      closing = true;
       presence?.close();
       await fanout?.close();
       await Promise.allSettled(clients.map((c) => (c.status === 'ready' ? c.quit() : c.disconnect())));

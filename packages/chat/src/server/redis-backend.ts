@@ -94,20 +94,34 @@ export async function connectRedis(
   const clients = [cmd, reader, sub];
   for (const c of clients) c.on('error', () => {}); // reported through the health below
 
+  // Wait (ioredis retrying meanwhile) until every connection is ready, so nodes may start before
+  // Redis does; give up after the timeout with the last connection error.
   const timeout = options.connectTimeoutMs ?? 10_000;
+  let lastError = 'no answer';
+  const noteError = (err: Error) => {
+    lastError = err.message || err.name;
+  };
+  for (const c of clients) c.on('error', noteError);
+  let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      Promise.all(clients.map((c) => c.connect())),
-      new Promise((_, reject) =>
-        setTimeout(
-          () => reject(new Error(`could not reach Redis at ${where} within ${timeout} ms`)),
-          timeout,
-        ).unref(),
+      Promise.all(
+        clients.map((c) => {
+          const ready = new Promise<void>((resolve) => c.once('ready', () => resolve()));
+          c.connect().catch(() => {});
+          return ready;
+        }),
       ),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), timeout);
+      }),
     ]);
-  } catch (err) {
+  } catch {
     for (const c of clients) c.disconnect();
-    throw new Error(`redis: ${(err as Error).message}`);
+    throw new Error(`redis: could not reach Redis at ${where} within ${timeout} ms (${lastError})`);
+  } finally {
+    clearTimeout(timer);
+    for (const c of clients) c.off('error', noteError);
   }
 
   try {

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectRedis, type RedisBackend } from '../../src/server/redis-backend.js';
 import { UnavailableError } from '../../src/server/storage/types.js';
-import { cleanupAll, RedisServer, sleep, waitUntil } from './helpers.js';
+import { cleanupAll, freePort, RedisServer, sleep, waitUntil } from './helpers.js';
 
 const backends: RedisBackend[] = [];
 afterEach(async () => {
@@ -182,6 +182,28 @@ describe('RedisStore', () => {
     expect(await b.store.head('a')).toBe(1);
     const r = await b.store.appendEvent(msg('a', 'ann', 'c2'));
     expect(r).toMatchObject({ ok: true, duplicate: false, event: { message: { seq: 2 } } });
+  });
+});
+
+describe('connectRedis', () => {
+  it('waits for a Redis that starts late, and fails clearly when none answers', async () => {
+    const port = await freePort();
+    await expect(
+      connectRedis({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 500 }, () => {}),
+    ).rejects.toThrow(`could not reach Redis at 127.0.0.1:${port} within 500 ms`);
+    await expect(connectRedis({ url: 'http://127.0.0.1:1' }, () => {})).rejects.toThrow('redis://');
+    await expect(connectRedis({ url: 'redis://127.0.0.1:1', bogus: 1 } as never, () => {})).rejects.toThrow(
+      'unknown option "bogus"',
+    );
+    // A node started before its Redis: connects once Redis is up.
+    const redis = await RedisServer.start();
+    await redis.stop('SIGKILL');
+    const pending = connectRedis({ url: redis.url, connectTimeoutMs: 8000 }, () => {});
+    await sleep(700);
+    await redis.restart();
+    const b = await pending;
+    backends.push(b);
+    expect(await b.store.createRoom('late', 'x', 0)).toBe(true);
   });
 });
 

@@ -93,7 +93,12 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     maxBufferedBytes: 8 * 1024 * 1024,
     log,
   });
-  await hub.start();
+  // A failed start must not leave the store (or the Redis connections) open.
+  const abort = async (err: unknown): Promise<never> => {
+    await store.close().catch(() => {});
+    throw err;
+  };
+  await hub.start().catch(abort);
   const transport = new Transport({
     maxPayload: options.maxPayload ?? 64 * 1024,
     heartbeatMs: options.heartbeatMs ?? 30_000,
@@ -129,9 +134,10 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   http.on('upgrade', createUpgradeHandler(deps));
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
+    const onError = (err: Error) => abort(err).catch(reject);
+    http.once('error', onError);
     http.listen(options.port ?? 8080, host, () => {
-      http.off('error', reject);
+      http.off('error', onError);
       resolve();
     });
   });

@@ -233,6 +233,7 @@ describe('RedisPresence', () => {
       if (Date.now() - started > 3000) break;
     }
     expect(online).toEqual(['cat']);
-    expect(Date.now() - started).toBeLessThanOrEqual(600 + 200 + 300);
+    // ttl + one sweep interval (ttl/3), plus slack for a loaded test machine.
+    expect(Date.now() - started).toBeLessThanOrEqual(600 + 200 + 1000);
   });
 });

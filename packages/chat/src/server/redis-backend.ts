@@ -9,7 +9,9 @@
  *   reader   the fan-out's blocking XREAD loop (fanout-redis.ts).
  *   sub      pub/sub for ephemeral topics.
  *
- * Health: the node is `available` while the command connection is ready. Each change is reported
+ * Health: the node is `available` while the command connection is ready and answers a PING (sent
+ * every second) within min(3 s, command timeout). While unavailable, the store refuses at once.
+ * Each change is reported
  * through onServiceChange (chat-server.ts tells every client with a `service` message); ioredis
  * reconnects by itself (every 100 ms to 1 s), so a node recovers without a restart.
  */
@@ -151,15 +153,42 @@ export async function connectRedis(
   };
   cmd.on('close', () => setAvailable(false));
   cmd.on('ready', () => setAvailable(true));
+  // A Redis that hangs (stopped process, network partition) keeps the TCP connection open: probe
+  // it with PING every second; no answer within the probe timeout means unavailable, and the store
+  // then refuses at once instead of making every request wait for its command timeout.
+  const commandTimeout = options.commandTimeoutMs ?? 5000;
+  const probeTimeout = Math.min(3000, commandTimeout);
+  let probing = false;
+  const probe = setInterval(() => {
+    if (probing || closing || cmd.status !== 'ready') return;
+    probing = true;
+    let timer: NodeJS.Timeout | undefined;
+    Promise.race([
+      cmd.ping().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), probeTimeout);
+      }),
+    ]).then((ok) => {
+      clearTimeout(timer);
+      probing = false;
+      if (cmd.status === 'ready') setAvailable(ok);
+    });
+  }, 1000);
+  probe.unref();
 
   const prefix = options.prefix ?? 'chat:';
   let fanout: RedisFanOut | undefined;
   let presence: RedisPresence | undefined;
   const store = new RedisStore(cmd, {
     prefix,
+    isAvailable: () => available,
     ...(options.streamRetention !== undefined ? { streamRetention: options.streamRetention } : {}),
     onClose: async () => {
       closing = true;
+      clearInterval(probe);
       presence?.close();
       await fanout?.close();
       await Promise.allSettled(clients.map((c) => (c.status === 'ready' ? c.quit() : c.disconnect())));

@@ -93,3 +93,39 @@ describe('Redis unreachable for a few seconds', () => {
     );
   });
 });
+
+describe('Redis hung (stopped, the connections stay open)', () => {
+  it('is detected by the probe, refused at once, and recovered from when Redis resumes', async () => {
+    const redis = await RedisServer.start();
+    const options = { redis: { url: redis.url, presenceTtlMs: 3000, commandTimeoutMs: 2000 } };
+    const nodes = await Promise.all([0, 1].map(() => ChatNode.start(redis.url, options)));
+    const ann = await SimClient.connect(nodes[0].origin, 'ann');
+    const ben = await SimClient.connect(nodes[1].origin, 'ben');
+    const first = ann.send('general', 'before');
+    await waitUntil('ack', () => ann.acks.has(first));
+
+    redis.proc?.kill('SIGSTOP');
+    try {
+      await waitUntil(
+        'both to hear of the outage',
+        () => ann.service.includes(false) && ben.service.includes(false),
+      );
+      const refusedAt = Date.now();
+      const id = ben.send('general', 'during');
+      await waitUntil('refusal', () => ben.errors.some((e) => e.code === 'unavailable' && e.ref === id));
+      expect(Date.now() - refusedAt).toBeLessThan(1000); // at once, not after the command timeout
+      expect(ben.outbox.has(id)).toBe(true);
+      expect(ann.open && ben.open).toBe(true);
+    } finally {
+      redis.proc?.kill('SIGCONT');
+    }
+    await waitUntil('service back', () => ann.service.at(-1) === true && ben.service.at(-1) === true, 15_000);
+    await waitUntil('resent and acknowledged', () => ben.outbox.size === 0, 15_000);
+    await waitUntil(
+      'delivered',
+      () => ann.messages('general').length === 2 && ben.messages('general').length === 2,
+    );
+    expect(ann.messages('general').map((m) => m.text)).toEqual(['before', 'during']);
+    expect(ben.messages('general')).toEqual(ann.messages('general'));
+  });
+});

@@ -45,6 +45,8 @@ export interface RedisStoreOptions {
   dedupTtlSeconds?: number;
   /** Called once by close() (the backend closes its connections there). */
   onClose?: () => Promise<void>;
+  /** The backend's view of Redis's health: while false, calls fail at once as unavailable. */
+  isAvailable?: () => boolean;
 }
 
 /** Redis replies that mean "not now" rather than "this request is wrong". */
@@ -201,6 +203,7 @@ export class RedisStore implements ChatStore {
   readonly #retention: number;
   readonly #dedupTtl: number;
   readonly #onClose: (() => Promise<void>) | undefined;
+  readonly #isAvailable: (() => boolean) | undefined;
   #closed: Promise<void> | undefined;
 
   constructor(redis: Redis, options: RedisStoreOptions = {}) {
@@ -212,6 +215,7 @@ export class RedisStore implements ChatStore {
     if (!Number.isInteger(this.#dedupTtl) || this.#dedupTtl < 1)
       throw new TypeError('RedisStore: dedupTtlSeconds must be a positive integer');
     this.#onClose = options.onClose;
+    this.#isAvailable = options.isAvailable;
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
@@ -229,6 +233,8 @@ export class RedisStore implements ChatStore {
   }
 
   async #call<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#isAvailable && !this.#isAvailable())
+      throw new UnavailableError('chat storage (Redis) is unavailable');
     try {
       return await fn();
     } catch (err) {

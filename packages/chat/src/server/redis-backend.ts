@@ -11,9 +11,9 @@
  *
  * Health: the node is `available` while the command connection is ready and answers a PING (sent
  * every second) within min(3 s, command timeout). While unavailable, the store refuses at once.
- * Each change is reported
- * through onServiceChange (chat-server.ts tells every client with a `service` message); ioredis
- * reconnects by itself (every 100 ms to 1 s), so a node recovers without a restart.
+ * Each change is reported through onServiceChange (chat-server.ts tells every client with a
+ * `service` message); ioredis reconnects by itself (every 100 ms to 1 s), so a node recovers
+ * without a restart.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { RedisFanOut } from './fanout-redis.js';

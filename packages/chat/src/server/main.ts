@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: the chat server. Flags win over environment variables, which win over defaults.
+ *
+ *   --port <n>            CHAT_PORT             8080
+ *   --host <addr>         CHAT_HOST             127.0.0.1
+ *   --db <path>           CHAT_DB               ./data/chat.db (folder created if missing)
+ *   --allowed-origin <o>  CHAT_ALLOWED_ORIGINS  none besides the page's own (comma-separated in env;
+ *                                               the flag may repeat)
+ *   --secure-cookies      CHAT_SECURE_COOKIES=1 mark the cookie Secure (behind an https proxy)
+ *
+ * Several nodes (README-redis.md):
+ *   --redis <url>         CHAT_REDIS_URL        none: SQLite. redis://host:port shares Redis with
+ *                                               other nodes (--db is then ignored)
+ *   --presence-ttl <ms>   CHAT_PRESENCE_TTL_MS  20000: a dead node's users leave online lists
+ *                                               within this plus a third of it
+ *   --stats               CHAT_STATS=1          serve GET /_stats (fan-out counters)
+ */
+import { parseArgs } from 'node:util';
+import { startChatServer } from './chat-server.js';
+
+const USAGE = `usage: riptide-chat [--port 8080] [--host 127.0.0.1] [--db ./data/chat.db]
+                    [--allowed-origin https://example.com ...] [--secure-cookies]
+                    [--redis redis://127.0.0.1:6379 [--presence-ttl 20000]] [--stats]`;
+
+function fail(message: string): never {
+  console.error(`riptide-chat: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+let values: ReturnType<typeof parse>['values'];
+function parse() {
+  return parseArgs({
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      db: { type: 'string' },
+      'allowed-origin': { type: 'string', multiple: true },
+      'secure-cookies': { type: 'boolean' },
+      redis: { type: 'string' },
+      'presence-ttl': { type: 'string' },
+      stats: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+}
+try {
+  values = parse().values;
+} catch (err) {
+  fail((err as Error).message);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const env = process.env;
+const portText = values.port ?? env.CHAT_PORT ?? '8080';
+const port = Number(portText);
+if (!/^\d+$/.test(portText) || port > 65535) fail(`invalid port ${JSON.stringify(portText)}`);
+const origins = values['allowed-origin'] ?? (env.CHAT_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean);
+for (const origin of origins) {
+  let parsed: URL;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    fail(`invalid origin ${JSON.stringify(origin)}`);
+  }
+  if (parsed.origin !== origin) fail(`origin must be scheme://host[:port], got ${JSON.stringify(origin)}`);
+}
+const dbPath = values.db ?? env.CHAT_DB ?? './data/chat.db';
+
+const redisUrl = values.redis ?? env.CHAT_REDIS_URL;
+const ttlText = values['presence-ttl'] ?? env.CHAT_PRESENCE_TTL_MS;
+if (ttlText !== undefined && !/^\d+$/.test(ttlText)) fail(`invalid presence ttl ${JSON.stringify(ttlText)}`);
+if (ttlText !== undefined && !redisUrl) fail('--presence-ttl needs --redis');
+
+const server = await startChatServer({
+  ...(redisUrl
+    ? { redis: { url: redisUrl, ...(ttlText !== undefined ? { presenceTtlMs: Number(ttlText) } : {}) } }
+    : {}),
+  statsEndpoint: values.stats ?? env.CHAT_STATS === '1',
+  port,
+  host: values.host ?? env.CHAT_HOST ?? '127.0.0.1',
+  dbPath,
+  allowedOrigins: origins,
+  secureCookies: values['secure-cookies'] ?? env.CHAT_SECURE_COOKIES === '1',
+}).catch((err: Error) => fail(err.message));
+console.log(
+  `riptide chat listening on ${server.url} (${redisUrl ? `redis ${redactUrl(redisUrl)}` : `database ${dbPath}`})`,
+);
+
+let stopping = false;
+const stop = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  server.close().then(
+    () => process.exit(0),
+    (err: Error) => {
+      console.error(`riptide-chat: error while stopping on ${signal}: ${err.message}`);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));
+
+/** The URL without its password, for the log. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

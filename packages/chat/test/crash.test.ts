@@ -1,0 +1,103 @@
+/**
+ * SIGKILL-then-restart: every message a sender saw acknowledged is in history after a restart.
+ * Runs the built server (dist/server/main.js, made by `npm run build`) as a real child process.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { login, TestClient } from './helpers.js';
+
+const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'server', 'main.js');
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Starts the chat on a free port; resolves with its origin once it logged its URL. */
+function startChild(dbPath: string): Promise<{ child: ChildProcess; origin: string }> {
+  const child = spawn(process.execPath, [main, '--port', '0', '--db', dbPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk;
+      const match = /listening on (http:\/\/[^/\s]+)\//.exec(out);
+      if (match) resolve({ child, origin: match[1] });
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      out += chunk;
+    });
+    child.on('exit', (code) => reject(new Error(`chat exited with ${code}: ${out}`)));
+  });
+}
+
+describe('durability', () => {
+  it('built server exists', () => {
+    expect(existsSync(main), 'run `npm run build` first').toBe(true);
+  });
+
+  it('loses no acknowledged message when the server is killed with SIGKILL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-chat-crash-'));
+    dirs.push(dir);
+    const dbPath = join(dir, 'chat.db');
+    const first = await startChild(dbPath);
+    const senders = await Promise.all(
+      ['ann', 'ben', 'cat'].map(
+        async (name) => (await TestClient.join(first.origin, await login(first.origin, name))).client,
+      ),
+    );
+    const acked = new Set<string>();
+    for (const sender of senders) {
+      sender.ws.on('message', (data) => {
+        const m = JSON.parse(String(data));
+        if (m.type === 'ack') acked.add(m.id);
+      });
+    }
+    // Each sender streams messages, paced under the rate limit, until the kill.
+    let stop = false;
+    const pumps = senders.map(async (sender, s) => {
+      for (let i = 0; !stop; i++) {
+        if (sender.ws.readyState !== 1) return;
+        sender.send({
+          v: 1,
+          type: 'send',
+          id: `s${s}-${i}`,
+          room: 'general',
+          text: `message ${i} from ${s}`,
+        });
+        await new Promise((r) => setTimeout(r, 60));
+      }
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    first.child.kill('SIGKILL');
+    stop = true;
+    await Promise.all(pumps);
+    await Promise.all(senders.map((c) => c.closed));
+    expect(acked.size).toBeGreaterThan(15);
+
+    const second = await startChild(dbPath);
+    const reader = (await TestClient.join(second.origin, await login(second.origin, 'ann'))).client;
+    const stored = new Set<string>();
+    let before: number | undefined;
+    for (;;) {
+      reader.send({ v: 1, type: 'history', room: 'general', ...(before ? { before } : {}) });
+      const page = await reader.next('history');
+      for (const m of page.messages) stored.add(m.id);
+      if (!page.hasMore) break;
+      before = page.messages[0].seq;
+    }
+    for (const id of acked) expect(stored.has(id), `acknowledged ${id} missing after restart`).toBe(true);
+    await reader.close();
+    second.child.kill('SIGTERM');
+    await new Promise((r) => second.child.once('exit', r));
+    expect(second.child.exitCode).toBe(0);
+  });
+});

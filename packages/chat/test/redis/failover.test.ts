@@ -1,0 +1,72 @@
+/**
+ * A node dies (SIGKILL) in the middle of a conversation: its clients reconnect to the other nodes
+ * and miss nothing (each event once, in order, their unacknowledged messages stored once), and its
+ * users who do not come back leave the online lists within the presence bound.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, waitUntil } from './helpers.js';
+
+afterEach(cleanupAll);
+
+const TTL = 3000;
+
+describe('a node killed with SIGKILL', () => {
+  it('loses no client: they reconnect elsewhere, miss nothing, and its users leave presence in time', async () => {
+    const redis = await RedisServer.start();
+    const nodes = await Promise.all([0, 1, 2].map(() => ChatNode.start(redis.url)));
+    const clients: SimClient[] = [];
+    for (let i = 0; i < 6; i++) clients.push(await SimClient.connect(nodes[i % 3].origin, `user${i}`));
+    // A user only on the doomed node, who will not come back.
+    const lurker = await SimClient.connect(nodes[2].origin, 'lurker');
+    const watcher = clients[0];
+    await waitUntil(
+      'lurker online for the watcher',
+      () => watcher.online.get('general')?.has('lurker') === true,
+    );
+
+    // Everyone talks; node 2 dies while messages are in flight.
+    let talking = true;
+    const sent = new Set<string>();
+    const talk = (async () => {
+      for (let k = 0; talking; k++) {
+        for (const c of clients) sent.add(c.send('general', `${c.user} ${k}`));
+        await sleep(15);
+      }
+    })();
+    await sleep(300);
+    const killedAt = Date.now();
+    await nodes[2].kill();
+    const orphans = clients.filter((c) => c.origin === nodes[2].origin);
+    expect(orphans).toHaveLength(2);
+    await waitUntil('orphans to see the drop', () => orphans.every((c) => !c.open));
+    await sleep(200);
+    // Messages sent while disconnected wait in the outbox and are resent after the reconnect.
+    expect(orphans.reduce((n, c) => n + c.outbox.size, 0)).toBeGreaterThan(0);
+    for (const [n, c] of orphans.entries()) await c.connectTo(nodes[n].origin);
+    await sleep(300);
+    talking = false;
+    await talk;
+
+    await waitUntil('every acknowledgement', () => clients.every((c) => c.outbox.size === 0), 15_000);
+    const head = Math.max(...clients.map((c) => c.head.get('general') ?? 0));
+    await waitUntil('every delivery', () => clients.every((c) => c.head.get('general') === head), 15_000);
+    const reference = watcher.messages('general');
+    expect(reference.map((m) => m.seq)).toEqual(Array.from({ length: head }, (_, i) => i + 1));
+    // Every message sent was stored exactly once (resent ones too), and every client saw the same.
+    const stored = reference.filter((m) => m.user !== 'lurker').map((m) => m.id);
+    expect(new Set(stored).size).toBe(stored.length);
+    expect(stored.sort()).toEqual([...sent].sort());
+    for (const c of clients) expect(c.messages('general')).toEqual(reference);
+
+    // The lurker leaves the online list within ttl + ttl/3 (+ slack for the test machine).
+    await waitUntil('lurker offline', () => watcher.online.get('general')?.has('lurker') === false, TTL * 3);
+    const gone = watcher.presenceLog.find((p) => p.user === 'lurker' && !p.online);
+    expect(gone).toBeDefined();
+    expect((gone?.at ?? 0) - killedAt).toBeLessThanOrEqual(TTL + TTL / 3 + 2500);
+    // The reconnected users stayed online, and a fresh client sees the right list.
+    const fresh = await SimClient.connect(nodes[1].origin, 'fresh');
+    const online = [...(fresh.online.get('general') ?? [])].sort();
+    expect(online).toEqual(['fresh', ...clients.map((c) => c.user)].sort());
+    lurker.close();
+  });
+});

@@ -1,0 +1,437 @@
+/**
+ * Harness for the multi-node tests: a private redis-server (free port, temporary directory, AOF
+ * with fsync on every write), chat nodes as child processes of the built server, and a client that
+ * behaves like the web page (applies room events in seq order, keeps an outbox until acknowledged,
+ * resends it after a reconnect or when the service is back) and records what it saw.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import type { ChatMessage, RoomState, ServerMessage } from '../../src/shared/protocol.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const nodeMain = join(here, 'node-main.mjs');
+const builtServer = join(here, '..', '..', 'dist', 'server', 'chat-server.js');
+const builtBackend = join(here, '..', '..', 'dist', 'server', 'redis-backend.js');
+
+const cleanups: (() => Promise<void> | void)[] = [];
+
+export async function cleanupAll(): Promise<void> {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `check` returns true, polling; throws with `what` after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Fails (never skips) when redis-server is missing or the server is not built. */
+export function requirements(): void {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'pipe' });
+  } catch {
+    throw new Error(
+      'redis-server is not installed: the multi-node tests need it (Debian: apt-get install redis-server)',
+    );
+  }
+  if (!existsSync(builtServer) || !existsSync(builtBackend))
+    throw new Error('the chat is not built: run `npm run build` first');
+  const srcTime = statSync(join(here, '..', '..', 'src', 'server', 'redis-backend.ts')).mtimeMs;
+  if (statSync(builtBackend).mtimeMs < srcTime)
+    throw new Error('dist/ is older than src/: run `npm run build` first');
+}
+
+export class RedisServer {
+  proc: ChildProcess | null = null;
+  readonly url: string;
+
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {
+    this.url = `redis://127.0.0.1:${port}`;
+  }
+
+  static async start(): Promise<RedisServer> {
+    requirements();
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-redis-'));
+    const server = new RedisServer(await freePort(), dir);
+    cleanups.push(async () => {
+      await server.stop('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await server.restart();
+    return server;
+  }
+
+  /** Starts redis-server (again) on the same port and directory; resolves when it accepts commands. */
+  async restart(): Promise<void> {
+    const proc = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--save',
+        '',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.proc = proc;
+    let out = '';
+    proc.stdout?.on('data', (c: Buffer) => {
+      out += c;
+    });
+    proc.stderr?.on('data', (c: Buffer) => {
+      out += c;
+    });
+    const start = Date.now();
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`redis-server exited: ${out}`);
+      if (await this.#ping()) return;
+      if (Date.now() - start > 10_000) throw new Error(`redis-server did not start: ${out}`);
+      await sleep(50);
+    }
+  }
+
+  #ping(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const sock = new WebSocketlessSocket(this.port);
+      sock.ping().then(resolve, () => resolve(false));
+    });
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill(signal);
+    await exited;
+  }
+}
+
+/** A bare RESP PING over TCP (the tests must not depend on the client under test to see Redis up). */
+class WebSocketlessSocket {
+  constructor(readonly port: number) {}
+  ping(): Promise<boolean> {
+    return import('node:net').then(
+      ({ connect }) =>
+        new Promise<boolean>((resolve) => {
+          const s = connect(this.port, '127.0.0.1');
+          let data = '';
+          s.setTimeout(1000, () => {
+            s.destroy();
+            resolve(false);
+          });
+          s.on('connect', () => s.write('PING\r\n'));
+          s.on('data', (c) => {
+            data += c;
+            if (data.includes('\r\n')) {
+              s.destroy();
+              resolve(data.startsWith('+PONG'));
+            }
+          });
+          s.on('error', () => resolve(false));
+        }),
+    );
+  }
+}
+
+export interface NodeStats {
+  connections: number;
+  available: boolean;
+  rooms: string[];
+  roomEventsReceived: Record<string, number>;
+  topicMessagesReceived: Record<string, number>;
+}
+
+export class ChatNode {
+  output = '';
+  private constructor(
+    readonly proc: ChildProcess,
+    readonly origin: string,
+  ) {}
+
+  /** Starts a node of the built server against Redis, with test-friendly limits. */
+  static async start(redisUrl: string, options: Record<string, unknown> = {}): Promise<ChatNode> {
+    const opts = {
+      redis: { url: redisUrl, presenceTtlMs: 3000 },
+      limits: { rateBurst: 1000, ratePerSecond: 1000 },
+      ...options,
+    };
+    const proc = spawn(process.execPath, [nodeMain, JSON.stringify(opts)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(async () => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise((resolve) => proc.once('exit', resolve));
+        proc.kill('SIGKILL');
+        await exited;
+      }
+    });
+    let out = '';
+    const origin = await new Promise<string>((resolve, reject) => {
+      proc.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk;
+        const match = /listening on (http:\/\/[^/\s]+)\//.exec(out);
+        if (match) resolve(match[1]);
+      });
+      proc.stderr?.on('data', (chunk: Buffer) => {
+        out += chunk;
+      });
+      proc.once('exit', (code) => reject(new Error(`chat node exited with ${code}: ${out}`)));
+    });
+    const node = new ChatNode(proc, origin);
+    proc.stdout?.on('data', (c: Buffer) => {
+      node.output += c;
+    });
+    proc.stderr?.on('data', (c: Buffer) => {
+      node.output += c;
+    });
+    return node;
+  }
+
+  async stats(): Promise<NodeStats> {
+    const res = await fetch(`${this.origin}/_stats`);
+    return (await res.json()) as NodeStats;
+  }
+
+  async kill(): Promise<void> {
+    const exited = new Promise((resolve) => this.proc.once('exit', resolve));
+    this.proc.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** Signs in on a node (registering on first use); returns the session cookie. */
+export async function login(origin: string, name: string, password = 'correct horse'): Promise<string> {
+  const res = await fetch(`${origin}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin },
+    body: JSON.stringify({ name, password }),
+  });
+  if (res.status !== 200) throw new Error(`login ${name}: ${res.status} ${await res.text()}`);
+  return (res.headers.get('set-cookie') ?? '').split(';')[0];
+}
+
+type RoomEventMessage = Extract<ServerMessage, { type: 'message' | 'edited' | 'deleted' }>;
+const seqOf = (e: RoomEventMessage) => (e.type === 'message' ? e.message.seq : e.seq);
+
+/** A chat client that behaves like the web page and records everything for assertions. */
+export class SimClient {
+  ws: WebSocket | null = null;
+  origin = '';
+  /** Room events applied, per room, in the order applied. */
+  readonly applied = new Map<string, RoomEventMessage[]>();
+  /** Highest seq applied per room. */
+  readonly head = new Map<string, number>();
+  /** Events that arrived beyond head + 1, per room, waiting for the gap to be filled. */
+  readonly waiting = new Map<string, Map<number, RoomEventMessage>>();
+  /** Acknowledged client ids -> seq. */
+  readonly acks = new Map<string, number>();
+  /** Sent, not yet acknowledged. */
+  readonly outbox = new Map<string, { room: string; text: string }>();
+  readonly errors: Extract<ServerMessage, { type: 'error' }>[] = [];
+  readonly service: boolean[] = [];
+  readonly online = new Map<string, Set<string>>();
+  readonly presenceLog: { room: string; user: string; online: boolean; at: number }[] = [];
+  readonly all: ServerMessage[] = [];
+  welcomed = false;
+  #n = 0;
+  #synced = new Set<string>();
+
+  constructor(
+    readonly user: string,
+    readonly cookie: string,
+  ) {}
+
+  static async connect(origin: string, user: string): Promise<SimClient> {
+    const client = new SimClient(user, await login(origin, user));
+    await client.connectTo(origin);
+    return client;
+  }
+
+  get open(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** Opens a socket to `origin`, says hello with the heads it has, and waits for the replay. */
+  async connectTo(origin: string): Promise<void> {
+    this.origin = origin;
+    this.welcomed = false;
+    this.#synced.clear();
+    const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws`, {
+      headers: { cookie: this.cookie, origin },
+    });
+    this.ws = ws;
+    ws.on('message', (data) => this.#onMessage(JSON.parse(String(data)) as ServerMessage));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const known = Object.fromEntries(this.head);
+    ws.send(JSON.stringify({ v: 1, type: 'hello', rooms: known }));
+    await waitUntil(`${this.user}'s welcome`, () => this.welcomed);
+    const rooms = Object.keys(known);
+    await waitUntil(`${this.user}'s replay`, () => rooms.every((r) => this.#synced.has(r)));
+    // Like the page: resend what was never acknowledged, with the same ids.
+    for (const [id, m] of this.outbox) this.#send(id, m.room, m.text);
+  }
+
+  #onMessage(m: ServerMessage): void {
+    this.all.push(m);
+    switch (m.type) {
+      case 'welcome':
+        this.#rooms(m.rooms);
+        this.welcomed = true;
+        return;
+      case 'joined':
+        this.#rooms([m]);
+        return;
+      case 'message':
+      case 'edited':
+      case 'deleted': {
+        const room = m.type === 'message' ? m.message.room : m.room;
+        const seq = seqOf(m);
+        if (seq <= (this.head.get(room) ?? 0)) return; // replay overlap: already applied
+        // Like the page: an event beyond head + 1 waits until the gap is filled (by replay).
+        let waiting = this.waiting.get(room);
+        if (!waiting) {
+          waiting = new Map();
+          this.waiting.set(room, waiting);
+        }
+        waiting.set(seq, m);
+        let list = this.applied.get(room);
+        if (!list) {
+          list = [];
+          this.applied.set(room, list);
+        }
+        for (;;) {
+          const next = (this.head.get(room) ?? 0) + 1;
+          const event = waiting.get(next);
+          if (!event) break;
+          waiting.delete(next);
+          this.head.set(room, next);
+          list.push(event);
+        }
+        return;
+      }
+      case 'synced':
+        this.#synced.add(m.room);
+        return;
+      case 'ack':
+        this.acks.set(m.id, m.seq);
+        this.outbox.delete(m.id);
+        return;
+      case 'error':
+        this.errors.push(m);
+        return;
+      case 'service':
+        this.service.push(m.available);
+        if (m.available) for (const [id, p] of this.outbox) this.#send(id, p.room, p.text);
+        return;
+      case 'presence': {
+        let set = this.online.get(m.room);
+        if (!set) {
+          set = new Set();
+          this.online.set(m.room, set);
+        }
+        if (m.online) set.add(m.user);
+        else set.delete(m.user);
+        this.presenceLog.push({ room: m.room, user: m.user, online: m.online, at: Date.now() });
+        return;
+      }
+    }
+  }
+
+  #rooms(states: RoomState[]): void {
+    for (const s of states) {
+      this.online.set(s.name, new Set(s.online));
+      // A room seen for the first time: take everything from its start.
+      if (!this.head.has(s.name)) {
+        this.head.set(s.name, 0);
+        if (s.head > 0) this.ws?.send(JSON.stringify({ v: 1, type: 'sync', room: s.name, after: 0 }));
+      }
+    }
+  }
+
+  send(room: string, text: string): string {
+    const id = `${this.user}-${++this.#n}`;
+    this.outbox.set(id, { room, text });
+    this.#send(id, room, text);
+    return id;
+  }
+
+  #send(id: string, room: string, text: string): void {
+    if (this.open) this.ws?.send(JSON.stringify({ v: 1, type: 'send', id, room, text }));
+  }
+
+  request(message: Record<string, unknown>): void {
+    this.ws?.send(JSON.stringify({ v: 1, ...message }));
+  }
+
+  /** The next message of `type` matching `where` received from now on. */
+  next<T extends ServerMessage['type']>(
+    type: T,
+    where: (m: Extract<ServerMessage, { type: T }>) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<Extract<ServerMessage, { type: T }>> {
+    const from = this.all.length;
+    return (async () => {
+      let found: ServerMessage | undefined;
+      await waitUntil(
+        `${this.user}: ${type}`,
+        () => {
+          found = this.all
+            .slice(from)
+            .find((m) => m.type === type && where(m as Extract<ServerMessage, { type: T }>));
+          return found !== undefined;
+        },
+        timeoutMs,
+      );
+      return found as Extract<ServerMessage, { type: T }>;
+    })();
+  }
+
+  /** Messages (ChatMessage) applied in a room, in order. */
+  messages(room: string): ChatMessage[] {
+    return (this.applied.get(room) ?? []).flatMap((e) => (e.type === 'message' ? [e.message] : []));
+  }
+
+  close(): void {
+    this.ws?.terminate();
+  }
+}

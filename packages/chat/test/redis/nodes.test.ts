@@ -1,0 +1,147 @@
+/**
+ * Three chat nodes on one Redis: clients spread over the nodes chat in several rooms and every
+ * client sees every room's events once, in one order, the same as history; and a node with no
+ * subscriber for a room receives none of that room's traffic.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, waitUntil } from './helpers.js';
+
+afterEach(cleanupAll);
+
+describe('several nodes on Redis', () => {
+  it('delivers every room event to every client on every node once, in the same order, matching history', async () => {
+    const redis = await RedisServer.start();
+    const nodes = await Promise.all([0, 1, 2].map(() => ChatNode.start(redis.url)));
+    // 9 users, 3 per node; rooms: general (everyone), red (users 0-5), blue (users 3-8).
+    const names = Array.from({ length: 9 }, (_, i) => `user${i}`);
+    const clients: SimClient[] = [];
+    for (const [i, name] of names.entries()) clients.push(await SimClient.connect(nodes[i % 3].origin, name));
+    const roomsOf = (i: number) => ['general', ...(i <= 5 ? ['red'] : []), ...(i >= 3 ? ['blue'] : [])];
+    clients[0].request({ type: 'create', room: 'red' });
+    await clients[0].next('joined', (m) => m.name === 'red');
+    clients[3].request({ type: 'create', room: 'blue' });
+    await clients[3].next('joined', (m) => m.name === 'blue');
+    for (const [i, c] of clients.entries()) {
+      for (const room of roomsOf(i).slice(1)) {
+        if (c.head.has(room)) continue;
+        c.request({ type: 'join', room });
+        await c.next('joined', (m) => m.name === room);
+      }
+    }
+
+    // Everyone sends 15 messages to each of their rooms at once, interleaved across nodes.
+    const sent = new Map<string, string[]>();
+    for (let k = 0; k < 15; k++) {
+      for (const [i, c] of clients.entries()) {
+        for (const room of roomsOf(i)) {
+          const id = c.send(room, `${c.user} says ${k} in ${room}`);
+          sent.set(room, [...(sent.get(room) ?? []), id]);
+        }
+      }
+      await sleep(5);
+    }
+    await waitUntil('every acknowledgement', () => clients.every((c) => c.outbox.size === 0), 20_000);
+    const total = (room: string) => sent.get(room)?.length ?? 0;
+    await waitUntil(
+      'every delivery',
+      () => clients.every((c, i) => roomsOf(i).every((room) => c.messages(room).length === total(room))),
+      20_000,
+    );
+
+    for (const room of ['general', 'red', 'blue']) {
+      const members = clients.filter((_, i) => roomsOf(i).includes(room));
+      const reference = members[0].messages(room);
+      // Seqs 1..n, no gap, no repeat; every sent id exactly once.
+      expect(reference.map((m) => m.seq)).toEqual(Array.from({ length: total(room) }, (_, i) => i + 1));
+      expect(new Set(reference.map((m) => `${m.user}/${m.id}`)).size).toBe(total(room));
+      expect(reference.map((m) => m.id).sort()).toEqual([...(sent.get(room) ?? [])].sort());
+      // The same order on every client, whichever node it is on.
+      for (const c of members) {
+        expect(c.messages(room)).toEqual(reference);
+        expect(c.waiting.get(room)?.size ?? 0).toBe(0);
+      }
+      // Each acknowledgement names the seq the message got.
+      for (const m of reference) expect(clients.find((c) => c.user === m.user)?.acks.get(m.id)).toBe(m.seq);
+      // History, asked on another node, is the same list.
+      const asker = members[members.length - 1];
+      const pages: typeof reference = [];
+      let before: number | undefined;
+      for (;;) {
+        asker.request({ type: 'history', ref: `h${before ?? 0}`, room, ...(before ? { before } : {}) });
+        const page = await asker.next('history', (h) => h.ref === `h${before ?? 0}`);
+        pages.unshift(...page.messages);
+        if (!page.hasMore) break;
+        before = page.messages[0].seq;
+      }
+      expect(pages).toEqual(reference);
+    }
+  });
+
+  it('deduplicates a message resent through another node, and carries typing and presence across nodes', async () => {
+    const redis = await RedisServer.start();
+    const [a, b] = await Promise.all([0, 1].map(() => ChatNode.start(redis.url)));
+    const ann = await SimClient.connect(a.origin, 'ann');
+    const ben = await SimClient.connect(b.origin, 'ben');
+    await waitUntil('ann online for ben', () => ben.online.get('general')?.has('ann') === true);
+    const id = ann.send('general', 'once only');
+    await waitUntil('ack', () => ann.acks.has(id));
+    const seq = ann.acks.get(id);
+    // The same message (same id) arrives again through node b, as after a reconnect elsewhere.
+    ann.close();
+    await ann.connectTo(b.origin);
+    ann.request({ type: 'send', id, room: 'general', text: 'once only' });
+    const dup = await ann.next('ack', (m) => m.id === id);
+    expect(dup).toMatchObject({ seq, duplicate: true });
+    ann.request({ type: 'typing', room: 'general' });
+    await waitUntil('typing on the other node', () =>
+      ben.all.some((m) => m.type === 'typing' && m.user === 'ann'),
+    );
+    ben.send('general', 'after');
+    await waitUntil('both see it', () => ann.head.get('general') === 2 && ben.head.get('general') === 2);
+    expect(ben.messages('general').map((m) => m.text)).toEqual(['once only', 'after']);
+  });
+
+  it('sends a room\u2019s traffic only to the nodes that have subscribers for it', async () => {
+    const redis = await RedisServer.start();
+    const [a, b, c] = await Promise.all([0, 1, 2].map(() => ChatNode.start(redis.url)));
+    const ann = await SimClient.connect(a.origin, 'ann');
+    const ben = await SimClient.connect(b.origin, 'ben');
+    const cat = await SimClient.connect(c.origin, 'cat'); // only in general
+    ann.request({ type: 'create', room: 'quiet' });
+    await ann.next('joined', (m) => m.name === 'quiet');
+    ben.request({ type: 'join', room: 'quiet' });
+    await ben.next('joined', (m) => m.name === 'quiet');
+    const ids = Array.from({ length: 20 }, (_, i) => (i % 2 ? ann : ben).send('quiet', `psst ${i}`));
+    ann.request({ type: 'typing', room: 'quiet' });
+    await waitUntil('acks', () => ann.outbox.size === 0);
+    ann.request({ type: 'edit', room: 'quiet', seq: ann.acks.get(ids[1]), text: 'edited' });
+    await waitUntil('delivery', () => ann.messages('quiet').length === 20 && ben.head.get('quiet') === 21);
+    cat.send('general', 'hello');
+    await waitUntil(
+      'general delivery',
+      () => ann.messages('general').length === 1 && cat.messages('general').length === 1,
+    );
+
+    const [sa, sb, sc] = await Promise.all([a.stats(), b.stats(), c.stats()]);
+    expect(sa.roomEventsReceived.quiet).toBe(21);
+    expect(sb.roomEventsReceived.quiet).toBe(21);
+    expect(sa.topicMessagesReceived['room:quiet']).toBeGreaterThan(0); // presence, member, typing
+    // Node c has no subscriber for quiet: not one of its events, notices or typing reached it.
+    expect(sc.rooms).toEqual(['general']);
+    expect(sc.roomEventsReceived.quiet).toBeUndefined();
+    expect(sc.topicMessagesReceived['room:quiet']).toBeUndefined();
+    expect(sc.roomEventsReceived.general).toBe(1);
+    expect(cat.all.some((m) => 'room' in m && m.room === 'quiet')).toBe(false);
+
+    // Once its last subscriber leaves, a node stops reading the room.
+    ben.request({ type: 'leave', room: 'quiet' });
+    await ben.next('left');
+    const before = (await b.stats()).roomEventsReceived.quiet;
+    ann.send('quiet', 'anyone?');
+    await waitUntil('ann sees it', () => ann.messages('quiet').length === 21);
+    await sleep(200);
+    const after = await b.stats();
+    expect(after.rooms).toEqual(['general']);
+    expect(after.roomEventsReceived.quiet).toBe(before);
+  });
+});

@@ -188,7 +188,7 @@ export class Protocol implements FrameHandler {
   }
 
   get isPaused(): boolean {
-    return this.parser !== null && this.parser.isPaused;
+    return this.parser?.isPaused === true;
   }
 
   /** A fragmented message is being sent (fin: false so far): whole frames must wait. */

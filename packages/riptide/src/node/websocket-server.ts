@@ -17,6 +17,7 @@
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type * as https from 'node:https';
+import type * as net from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type HandshakeError, UsageError } from '../core/errors.js';
@@ -38,6 +39,7 @@ import {
 } from '../handshake/server.js';
 import { Heartbeat, type HeartbeatOptions, resolveHeartbeat } from './heartbeat.js';
 import { type PublishOptions, Topics } from './topics.js';
+import { createUpgradeListener } from './upgrade-listener.js';
 import { type ConnectionSettings, kWebSocket, type ServerLink, WebSocket } from './websocket.js';
 
 export type { PerMessageDeflateOptions } from '../deflate/negotiation.js';
@@ -273,8 +275,13 @@ export interface WebSocketServer {
 export class WebSocketServer extends EventEmitter implements ServerLink {
   readonly options: Readonly<ServerOptions>;
   /** @internal */ _state = RUNNING;
-  /** @internal */ _server: http.Server | https.Server | null = null;
+  /** @internal */ _server: net.Server | null = null;
   private _removeListeners: (() => void) | null = null;
+  /** handleUpgrade's callback in {port} mode: one function per server, not per connection. */
+  private readonly _emitConnection = (ws: WebSocket, req: http.IncomingMessage): void => {
+    req.socket.resume();
+    this.emit('connection', ws, req);
+  };
   private readonly _clients: Set<WebSocket> | null;
   private readonly _tracked: Set<WebSocket> | null;
   private _shouldEmitClose = false;
@@ -364,13 +371,8 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     this._heartbeat = heartbeat === null ? null : new Heartbeat(this._tracked!, heartbeat);
 
     if (o.port != null) {
-      const server = http.createServer((_req, res) => {
-        // A plain HTTP request to a WebSocket-only server (RFC 9110 15.5.22).
-        const body = http.STATUS_CODES[426] ?? 'Upgrade Required';
-        res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'Upgrade' });
-        res.end(body);
-      });
-      server.on('connection', (socket: Socket) => this._trackPending(socket));
+      // A WebSocket-only port: our own head parser instead of an http.Server (upgrade-listener.ts).
+      const server = createUpgradeListener(this);
       this._server = server;
       server.listen(o.port, o.host, o.backlog, callback);
     } else if (o.server != null) {
@@ -383,9 +385,10 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         this.handleUpgrade(req, socket, head, (ws, request) => this.emit('connection', ws, request));
       };
+      const ownListener = o.port != null;
       server.on('listening', onListening);
       server.on('error', onError);
-      server.on('upgrade', onUpgrade);
+      if (!ownListener) server.on('upgrade', onUpgrade);
       this._removeListeners = () => {
         server.removeListener('listening', onListening);
         server.removeListener('error', onError);
@@ -602,9 +605,15 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     }
   }
 
+  /** @internal {port} mode: an upgrade request read by upgrade-listener.ts. */
+  _upgradeFromListener(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    this.handleUpgrade(req, socket, head, this._emitConnection);
+  }
+
   // --- handshake timeout: one timer per server ------------------------------------------------
 
-  private _trackPending(socket: Duplex): void {
+  /** @internal */
+  _trackPending(socket: Duplex): void {
     const timeout = this._handshakeTimeout;
     if (timeout === 0 || this._pending.has(socket)) return;
     this._pending.set(socket, Date.now() + timeout);

@@ -1,0 +1,113 @@
+/**
+ * {port} mode reads the request head itself (upgrade-listener.ts): plain requests, malformed and
+ * oversized heads, heads split across packets, and frames sent in the same packet as the head.
+ */
+
+import { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from '../../src/index.js';
+
+let wss: WebSocketServer | null = null;
+afterEach(async () => {
+  await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
+  wss = null;
+});
+
+function listen(options: Record<string, unknown> = {}): Promise<number> {
+  return new Promise((resolve) => {
+    wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...options }, () => {
+      resolve((wss!.address() as { port: number }).port);
+    });
+  });
+}
+
+function exchange(
+  port: number,
+  chunks: Array<string | Buffer>,
+  until: (s: string) => boolean,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect(port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d) => {
+      got += d.toString('latin1');
+      if (until(got)) {
+        socket.destroy();
+        resolve(got);
+      }
+    });
+    socket.on('close', () => resolve(got));
+    socket.on('error', reject);
+    socket.on('connect', async () => {
+      for (const c of chunks) {
+        socket.write(c);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
+  });
+}
+
+const UPGRADE =
+  'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+
+describe('RFC 6455 4.2.1 the {port} listener', () => {
+  it('answers a plain HTTP request with 426 and closes', async () => {
+    const port = await listen();
+    const reply = await exchange(port, ['GET / HTTP/1.1\r\nHost: x\r\n\r\n'], () => false);
+    expect(reply).toMatch(/^HTTP\/1\.1 426 Upgrade Required\r\n/);
+    expect(reply).toMatch(/\r\nSec-WebSocket-Version: 13\r\n/i);
+  });
+
+  it('answers a malformed head with 400', async () => {
+    const port = await listen();
+    const reply = await exchange(port, ['GET / HTTP/1.1\nHost: x\n\r\n\r\n'], () => false);
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  it('answers an oversized head with 431 before reading on', async () => {
+    const port = await listen();
+    const big = `GET / HTTP/1.1\r\nX: ${'a'.repeat(20000)}`;
+    const reply = await exchange(port, [big], () => false);
+    expect(reply).toMatch(/^HTTP\/1\.1 431 /);
+  });
+
+  it('accepts a head split byte by byte and a frame in the same packet as the end of the head', async () => {
+    const port = await listen();
+    const received: Array<{ data: string; req: IncomingMessage }> = [];
+    wss!.on('connection', (ws, req) => {
+      ws.on('message', (d) => {
+        received.push({ data: d.toString(), req });
+        ws.send('echo:' + d.toString());
+      });
+    });
+    const head = Buffer.from(UPGRADE);
+    const frame = Buffer.from('818537fa213d7f9f4d5158', 'hex'); // masked "Hello"
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < head.length - 1; i++) chunks.push(head.subarray(i, i + 1));
+    chunks.push(Buffer.concat([head.subarray(head.length - 1), frame]));
+    const reply = await exchange(port, chunks, (s) => s.includes('echo:Hello'));
+    expect(reply).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(reply).toContain('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+    expect(received).toHaveLength(1);
+    const { req } = received[0];
+    expect(req).toBeInstanceOf(IncomingMessage);
+    expect(req.url).toBe('/chat');
+    expect(req.method).toBe('GET');
+    expect(req.headers.host).toBe('x');
+    expect(req.socket.remoteAddress).toBe('127.0.0.1');
+  });
+
+  it('runs an async verifyClient before attaching, without losing early frames', async () => {
+    const port = await listen({
+      verifyClient: (_info: unknown, cb: (ok: boolean) => void) => setTimeout(() => cb(true), 30),
+    });
+    wss!.on('connection', (ws) => ws.on('message', (d) => ws.send('echo:' + d.toString())));
+    const frame = Buffer.from('818537fa213d7f9f4d5158', 'hex');
+    const reply = await exchange(port, [Buffer.concat([Buffer.from(UPGRADE), frame])], (s) =>
+      s.includes('echo:Hello'),
+    );
+    expect(reply).toContain('echo:Hello');
+  });
+});

@@ -528,3 +528,18 @@ describe('WebSocket (riptide specifics)', () => {
     expect(errors[0].message).toBe('WebSocket was closed before the connection was established');
   });
 });
+
+describe('listener table (idle memory)', () => {
+  it('eventNames() lists only events that have listeners, like a plain EventEmitter', async () => {
+    const { WebSocket: WS } = await import('../../src/index.js');
+    const ws = new WS(null as unknown as string);
+    expect(ws.eventNames()).toEqual([]);
+    const f = () => {};
+    ws.on('message', f);
+    ws.on('custom', f);
+    expect(ws.eventNames()).toEqual(['message', 'custom']);
+    expect(ws.listenerCount('message')).toBe(1);
+    ws.off('message', f);
+    expect(ws.eventNames()).toEqual(['custom']);
+  });
+});

@@ -4,6 +4,7 @@
  * followed by trailing bytes that must be left alone (or discarded after a close/violation).
  */
 import type { ProtocolError } from '../../src/core/errors.js';
+import { applyMask } from '../../src/core/mask.js';
 import { Protocol, type ProtocolOptions, type ProtocolSink } from '../../src/core/protocol.js';
 import type { RandomFill } from '../../src/core/sender.js';
 
@@ -74,3 +75,23 @@ export function output(proto: Protocol): string {
   const out = proto.takeOutput();
   return out === null ? '' : Buffer.concat(out).toString('hex');
 }
+
+export const KEY = hex('37fa213d');
+
+/**
+ * The bytes a peer in the other role would send: a server's frames go out unmasked; towards a
+ * server, the same header (length encoding kept as written) gets the mask bit, the fixed key and
+ * a masked payload.
+ */
+export function wire(role: 'client' | 'server', frameHex: string): Buffer {
+  const b = hex(frameHex);
+  if (role === 'client') return b;
+  const len7 = b[1] & 0x7f;
+  const off = len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
+  const out = Buffer.concat([b.subarray(0, off), KEY, b.subarray(off)]);
+  out[1] |= 0x80;
+  applyMask(out, off + 4, out.length, KEY, 0, 0);
+  return out;
+}
+
+export const ROLES = ['client', 'server'] as const;

@@ -1,0 +1,282 @@
+// The frame parser (receiver.ts), through the Protocol that owns it: valid frames, every
+// violation with its close code, UTF-8 fail-fast, limits, pause/resume.
+import { describe, expect, it } from 'vitest';
+import { PEER_ERRORS } from '../../src/core/errors.js';
+import { makeFrame, Opcode, serializeFrame } from '../../src/core/frame.js';
+import { State } from '../../src/core/protocol.js';
+import { FEED_MODES, feed, hex, KEY, makeProtocol, ROLES, wire } from './helpers.js';
+
+/** Valid vectors: the frames as a server would send them (unmasked); masked for the server role. */
+const VALID: Array<{ name: string; frames: string; events: Event[]; reply?: string }> = [
+  { name: 'empty text', frames: '8100', events: [{ type: 'message', data: '', isBinary: false }] },
+  { name: 'empty binary', frames: '8200', events: [{ type: 'message', data: '', isBinary: true }] },
+  {
+    name: 'binary 125 bytes (7-bit length)',
+    frames: `827d${'ab'.repeat(125)}`,
+    events: [{ type: 'message', data: 'ab'.repeat(125), isBinary: true }],
+  },
+  {
+    name: 'binary 126 bytes (16-bit length)',
+    frames: `827e007e${'cd'.repeat(126)}`,
+    events: [{ type: 'message', data: 'cd'.repeat(126), isBinary: true }],
+  },
+  {
+    name: 'binary 65536 bytes (64-bit length)',
+    frames: `827f0000000000010000${'ef'.repeat(65536)}`,
+    events: [{ type: 'message', data: 'ef'.repeat(65536), isBinary: true }],
+  },
+  {
+    name: 'text in three fragments with a ping between them',
+    frames: '0102e282 890170 0000 8001ac',
+    events: [
+      { type: 'ping', data: '70' },
+      { type: 'message', data: '€', isBinary: false },
+    ],
+  },
+  {
+    name: 'binary fragments with empty fragments',
+    frames: '0200 000101 8000',
+    events: [{ type: 'message', data: '01', isBinary: true }],
+  },
+  {
+    name: 'two messages in one chunk',
+    frames: '810161 820162',
+    events: [
+      { type: 'message', data: 'a', isBinary: false },
+      { type: 'message', data: '62', isBinary: true },
+    ],
+  },
+  { name: 'ping with payload', frames: '8903010203', events: [{ type: 'ping', data: '010203' }] },
+  { name: 'pong without payload', frames: '8a00', events: [{ type: 'pong', data: '' }] },
+  {
+    name: 'close 1000 with reason',
+    frames: '880503e8627965',
+    events: [{ type: 'close', code: 1000, reason: 'bye' }],
+  },
+  { name: 'close without status', frames: '8800', events: [{ type: 'close', code: 1005, reason: '' }] },
+  {
+    name: 'close 4999 (application range)',
+    frames: '8802' + '1387',
+    events: [{ type: 'close', code: 4999, reason: '' }],
+  },
+];
+
+describe('RFC 6455 5.2-5.6 valid frames, both roles, three ways', () => {
+  for (const v of VALID) {
+    for (const role of ROLES) {
+      for (const mode of FEED_MODES) {
+        it(`test_${role}_receives ${v.name} (${mode})`, () => {
+          const { proto, sink } = makeProtocol(role);
+          const frames = v.frames
+            .split(' ')
+            .map((f) => wire(role, f))
+            .reduce((a, b) => Buffer.concat([a, b]), Buffer.alloc(0));
+          feed(proto, frames, mode);
+          expect(sink.events).toEqual(v.events);
+        });
+      }
+    }
+  }
+});
+
+/** Violations: the frame bytes (unmasked form), the error code. */
+const VIOLATIONS: Array<{ name: string; frames: string; code: keyof typeof PEER_ERRORS }> = [
+  { name: 'RSV1 without an extension', frames: 'c100', code: 'WS_ERR_UNEXPECTED_RSV_1' },
+  { name: 'RSV2', frames: 'a100', code: 'WS_ERR_UNEXPECTED_RSV_2_3' },
+  { name: 'RSV3', frames: '9100', code: 'WS_ERR_UNEXPECTED_RSV_2_3' },
+  { name: 'reserved data opcode 3', frames: '8300', code: 'WS_ERR_INVALID_OPCODE' },
+  { name: 'reserved control opcode 0xb', frames: '8b00', code: 'WS_ERR_INVALID_OPCODE' },
+  { name: 'continuation without a message', frames: '8001 61', code: 'WS_ERR_UNEXPECTED_CONTINUATION' },
+  {
+    name: 'new message inside a fragmented one',
+    frames: '010161 810162',
+    code: 'WS_ERR_EXPECTED_CONTINUATION',
+  },
+  { name: 'fragmented ping', frames: '0900', code: 'WS_ERR_FRAGMENTED_CONTROL' },
+  { name: 'ping of 126 bytes', frames: `897e007e${'00'.repeat(126)}`, code: 'WS_ERR_CONTROL_TOO_LONG' },
+  { name: 'RSV1 on a control frame', frames: 'c900', code: 'WS_ERR_UNEXPECTED_RSV_1' },
+  {
+    name: '16-bit length not minimal',
+    frames: `827e0005${'00'.repeat(5)}`,
+    code: 'WS_ERR_NON_MINIMAL_LENGTH',
+  },
+  {
+    name: '64-bit length not minimal',
+    frames: `827f0000000000000005${'00'.repeat(5)}`,
+    code: 'WS_ERR_NON_MINIMAL_LENGTH',
+  },
+  {
+    name: '64-bit length above 2^53-1',
+    frames: '827f0020000000000000',
+    code: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+  },
+  {
+    name: '64-bit length with the MSB set',
+    frames: '827f8000000000000000',
+    code: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+  },
+  { name: 'invalid UTF-8 text', frames: '8102c328', code: 'WS_ERR_INVALID_UTF8' },
+  { name: 'surrogate in text', frames: '8103eda080', code: 'WS_ERR_INVALID_UTF8' },
+  { name: 'text ending mid code point', frames: '0101e2 800182', code: 'WS_ERR_INVALID_UTF8' },
+  { name: 'close with a 1-byte payload', frames: '880103', code: 'WS_ERR_INVALID_CLOSE_PAYLOAD' },
+  { name: 'close code 1005', frames: '880203ed', code: 'WS_ERR_INVALID_CLOSE_CODE' },
+  { name: 'close code 1006', frames: '880203ee', code: 'WS_ERR_INVALID_CLOSE_CODE' },
+  { name: 'close code 1015', frames: '880203f7', code: 'WS_ERR_INVALID_CLOSE_CODE' },
+  { name: 'close code 999', frames: '880203e7', code: 'WS_ERR_INVALID_CLOSE_CODE' },
+  { name: 'close code 1004', frames: '880203ec', code: 'WS_ERR_INVALID_CLOSE_CODE' },
+  { name: 'close code 2000', frames: '880207d0', code: 'WS_ERR_INVALID_CLOSE_CODE' },
+  { name: 'close code 5000', frames: '88021388', code: 'WS_ERR_INVALID_CLOSE_CODE' },
+  { name: 'close reason not UTF-8', frames: '880403e8c328', code: 'WS_ERR_INVALID_CLOSE_UTF8' },
+];
+
+describe('RFC 6455 7.1.7 fail the connection: every violation with its close code', () => {
+  for (const v of VIOLATIONS) {
+    for (const role of ROLES) {
+      for (const mode of FEED_MODES) {
+        it(`test_${role}_receives ${v.name} (${mode})`, () => {
+          const { proto, sink } = makeProtocol(role);
+          const frames = Buffer.concat(v.frames.split(' ').map((f) => wire(role, f)));
+          feed(proto, frames, mode);
+          const errors = sink.events.filter((e) => e.type === 'error');
+          const [closeCode, message] = PEER_ERRORS[v.code];
+          expect(errors).toHaveLength(1);
+          expect(errors[0]).toMatchObject({ code: v.code, closeCode });
+          expect((errors[0] as { message: string }).message.startsWith(message)).toBe(true);
+          expect(proto.endTransport).toBe(true);
+          expect(proto.state).toBe(State.CLOSING);
+          // The close frame carries the mapped code; input after the violation is discarded.
+          const out = Buffer.concat(proto.takeOutput()!);
+          const closeFrame = out.subarray(out.length - (out[1] & 0x7f) - (role === 'client' ? 6 : 2));
+          expect(closeFrame[0]).toBe(0x88);
+          const payloadAt = role === 'client' ? 6 : 2;
+          let code = closeFrame.readUInt16BE(payloadAt);
+          if (role === 'client') code ^= (0x37 << 8) | 0xfa;
+          expect(code).toBe(closeCode);
+          proto.receive(wire(role, '810161'));
+          expect(sink.events.filter((e) => e.type === 'message')).toHaveLength(0);
+        });
+      }
+    }
+  }
+
+  it('test_server_receives an unmasked frame: 1002 WS_ERR_EXPECTED_MASK', () => {
+    const { proto, sink } = makeProtocol('server');
+    proto.receive(hex('810161'));
+    expect(sink.events).toEqual([
+      {
+        type: 'error',
+        code: 'WS_ERR_EXPECTED_MASK',
+        closeCode: 1002,
+        message: 'Invalid frame: client frames must be masked',
+      },
+    ]);
+  });
+
+  it('test_client_receives a masked frame: 1002 WS_ERR_UNEXPECTED_MASK', () => {
+    const { proto, sink } = makeProtocol('client');
+    proto.receive(serializeFrame({ ...makeFrame(Opcode.TEXT, 'a'), mask: KEY }));
+    expect(sink.events).toEqual([
+      {
+        type: 'error',
+        code: 'WS_ERR_UNEXPECTED_MASK',
+        closeCode: 1002,
+        message: 'Invalid frame: server frames must not be masked',
+      },
+    ]);
+  });
+});
+
+describe('RFC 6455 8.1 UTF-8 fails fast', () => {
+  for (const role of ROLES) {
+    it(`test_${role}_receives invalid UTF-8 in the first fragment: fails before the message ends`, () => {
+      const { proto, sink } = makeProtocol(role);
+      proto.receive(wire(role, '0104cebae1bd')); // valid so far
+      expect(sink.events).toEqual([]);
+      proto.receive(wire(role, '0004b9cf83ce')); // still valid
+      expect(sink.events).toEqual([]);
+      proto.receive(wire(role, '0002f4908080'.slice(0, 8))); // f4 90: above U+10FFFF
+      expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_INVALID_UTF8', closeCode: 1007 }]);
+    });
+
+    it(`test_${role}_receives invalid UTF-8 early in a large frame that is still arriving`, () => {
+      const { proto, sink } = makeProtocol(role);
+      const payload = Buffer.alloc(100000, 0x61);
+      payload[10] = 0xff;
+      const bytes = wire(role, `817f00000000000186a0${payload.toString('hex')}`);
+      proto.receive(bytes.subarray(0, 1000));
+      expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_INVALID_UTF8', closeCode: 1007 }]);
+    });
+  }
+});
+
+describe('RFC 6455 10.4 limits', () => {
+  for (const role of ROLES) {
+    it(`test_${role}_receives a frame above maxPayload: 1009 before any allocation`, () => {
+      const { proto, sink } = makeProtocol(role, { maxPayload: 10 });
+      // Only the header: the limit is enforced before the payload arrives.
+      proto.receive(wire(role, `820b${'00'.repeat(11)}`).subarray(0, role === 'server' ? 6 : 2));
+      expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 }]);
+    });
+
+    it(`test_${role}_receives fragments adding up above maxPayload: 1009`, () => {
+      const { proto, sink } = makeProtocol(role, { maxPayload: 10 });
+      proto.receive(wire(role, '0206000000000000'));
+      proto.receive(wire(role, '800500000000000'.padEnd(14, '0')));
+      expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 }]);
+    });
+  }
+
+  it('a flood of tiny fragments is stopped by maxPayload alone', () => {
+    const { proto, sink } = makeProtocol('server', { maxPayload: 1024 });
+    proto.receive(wire('server', '0201ff'));
+    const fragment = wire('server', '0001ff');
+    for (let i = 0; i < 2000 && sink.events.length === 0; i++) proto.receive(fragment);
+    expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG' }]);
+  });
+
+  it('a 4 MiB message sent as 64-byte fragments gets through with default options', () => {
+    const { proto, sink } = makeProtocol('server');
+    const fragments: Buffer[] = [];
+    const total = 4 * 1024 * 1024;
+    for (let off = 0; off < total; off += 64) {
+      const payload = Buffer.alloc(64, (off / 64) & 0xff);
+      const op = off === 0 ? Opcode.BINARY : Opcode.CONTINUATION;
+      fragments.push(serializeFrame({ ...makeFrame(op, payload), fin: off + 64 >= total, mask: KEY }));
+    }
+    let received: Buffer | null = null;
+    (sink as { onMessage: (d: Buffer, b: boolean) => void }).onMessage = (d: Buffer) => {
+      received = Buffer.from(d);
+    };
+    for (let i = 0; i < fragments.length; i += 256) proto.receive(Buffer.concat(fragments.slice(i, i + 256)));
+    expect(received).not.toBeNull();
+    const r = received as unknown as Buffer;
+    expect(r.length).toBe(total);
+    expect(r[64 * 5]).toBe(5);
+    expect(r[total - 1]).toBe(((total - 64) / 64) & 0xff);
+  });
+});
+
+describe('pause and resume (Node layer backpressure hooks)', () => {
+  it('a pause inside a message callback holds the rest of the chunk until resume', () => {
+    const { proto, sink } = makeProtocol('client');
+    sink.onEvent = (e) => {
+      if (e.type === 'message' && e.data === 'a') proto.pause();
+    };
+    proto.receive(hex('810161 810162 810163'));
+    expect(sink.events.map((e) => (e as { data: string }).data)).toEqual(['a']);
+    proto.receive(hex('810164'));
+    expect(sink.events).toHaveLength(1);
+    proto.resume();
+    expect(sink.events.map((e) => (e as { data: string }).data)).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('a close() inside a message callback still delivers the rest of the chunk (CLOSING), a fail stops it', () => {
+    const { proto, sink } = makeProtocol('client');
+    sink.onEvent = (e) => {
+      if (e.type === 'message' && e.data === 'a') proto.close(1000);
+    };
+    proto.receive(hex('810161 810162'));
+    expect(sink.events).toHaveLength(2);
+    expect(proto.state).toBe(State.CLOSING);
+  });
+});

@@ -19,7 +19,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { readCpuInfo, readLoadAvg, readRss, rssPerConnKiB } from './lib/proc.mjs';
 import { renderMarkdown, renderSvg, summarize } from './lib/report.mjs';
-import { deflateArgs, PROFILES, SCENARIOS, serverOrder, wsloadArgs } from './lib/scenarios.mjs';
+import {
+  deflateArgs,
+  PROFILES,
+  SCENARIOS,
+  scenarioTitle,
+  serverOrder,
+  wsloadArgs,
+} from './lib/scenarios.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
@@ -422,11 +429,14 @@ async function main() {
             error: runs.find((x) => x.scenario === sc.id && x.server === s)?.error,
           };
         } else {
+          const t0 = Date.now();
           r = await measure(sc, s, round);
+          r.wallSeconds = (Date.now() - t0) / 1000;
           if (r.status === 'unavailable') unavailable.add(key);
         }
         runs.push(r);
-        console.error(`[round ${round + 1}/${rounds}] ${sc.id} ${s.padEnd(7)} ${fmtMetric(sc, r)}`);
+        const took = r.wallSeconds ? ` (${r.wallSeconds.toFixed(1)} s)` : '';
+        console.error(`[round ${round + 1}/${rounds}] ${sc.id} ${s.padEnd(7)} ${fmtMetric(sc, r)}${took}`);
       }
     }
   }
@@ -438,6 +448,7 @@ async function main() {
       : 'npm run bench';
   const selected = scenarios.map((sc) => ({
     ...sc,
+    title: scenarioTitle(sc, profile),
     scripts: Object.fromEntries(serverNames(sc).map((s) => [s, sc.scripts[s]])),
   }));
   const summary = summarize(runs, selected);

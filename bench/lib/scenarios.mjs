@@ -1,0 +1,158 @@
+// The seven scenarios of issue 5, their servers, their metrics and their goals. Pure data plus
+// functions that build command lines; the runner (bench/run.mjs) executes them.
+
+export const SERVERS = {
+  riptide: { label: 'riptide' },
+  ws: { label: 'ws (+bufferutil, utf-8-validate)' },
+  raw: { label: 'raw node:net' },
+};
+
+/**
+ * Settings of a full run and of a quick run (`npm run bench -- --quick`, under two minutes on
+ * this machine). Quick mode is for development: 2 rounds, 1 s windows and 2,000 connections in
+ * scenarios 4 and 5 (opening and closing 10,000 connections alone takes several seconds).
+ */
+export const PROFILES = {
+  full: { rounds: 3, warmup: 2, duration: 5, bigConns: 10000, settleMs: 1000, deflateConns: 100 },
+  quick: { rounds: 2, warmup: 0.5, duration: 1, bigConns: 2000, settleMs: 300, deflateConns: 50 },
+};
+
+const higher = 'higher';
+const lower = 'lower';
+const cpu = { key: 'client_cpu_pct', label: 'load generator CPU % (of one core)' };
+const echoInfo = [{ key: 'p50_us', label: 'p50 latency (µs)' }, cpu];
+
+/**
+ * Each scenario: which server script each contender runs, how the load is generated, which
+ * numbers are compared (the first metric is the headline) and the goals (riptide / other).
+ */
+export const SCENARIOS = [
+  {
+    id: 1,
+    title: 'Echo 64 B text, 100 connections, 10 in flight each',
+    scripts: { riptide: 'riptide-echo.mjs', ws: 'ws-echo.mjs', raw: 'raw-net.mjs' },
+    load: { tool: 'wsload', mode: 'echo', args: () => ['-c', '100', '-p', '10', '-s', '64', '--text'] },
+    metrics: [{ key: 'msgs_per_s', label: 'messages/s', better: higher }],
+    info: echoInfo,
+    goals: [{ metric: 'msgs_per_s', vs: 'ws', op: '>=', target: 3 }],
+  },
+  {
+    id: 2,
+    title: 'Echo 64 B text, 100 connections, 1 in flight each',
+    scripts: { riptide: 'riptide-echo.mjs', ws: 'ws-echo.mjs', raw: 'raw-net.mjs' },
+    load: { tool: 'wsload', mode: 'echo', args: () => ['-c', '100', '-p', '1', '-s', '64', '--text'] },
+    metrics: [{ key: 'msgs_per_s', label: 'messages/s', better: higher }],
+    info: echoInfo,
+    goals: [
+      { metric: 'msgs_per_s', vs: 'ws', op: '>=', target: 1.5 },
+      { metric: 'msgs_per_s', vs: 'raw', op: '>=', target: 0.8 },
+    ],
+  },
+  {
+    id: 3,
+    title: 'Echo 1 MiB binary, 4 connections',
+    scripts: { riptide: 'riptide-echo.mjs', ws: 'ws-echo.mjs', raw: 'raw-net.mjs' },
+    load: { tool: 'wsload', mode: 'echo', args: () => ['-c', '4', '-p', '1', '-s', '1m', '--binary'] },
+    metrics: [{ key: 'mb_per_s', label: 'MB/s (one direction)', better: higher }],
+    info: echoInfo,
+    goals: [
+      { metric: 'mb_per_s', vs: 'ws', op: '>=', target: 1.4 },
+      { metric: 'mb_per_s', vs: 'raw', op: '>=', target: 0.85 },
+    ],
+  },
+  {
+    id: 4,
+    title: 'Broadcast 64 B to {conns} receivers (riptide: pub/sub; ws: loop over clients)',
+    scripts: { riptide: 'riptide-broadcast.mjs', ws: 'ws-broadcast.mjs' },
+    load: {
+      tool: 'wsload',
+      mode: 'broadcast',
+      args: (p) => ['-c', String(p.bigConns), '-s', '64', '--text', '-i', '0'],
+    },
+    metrics: [{ key: 'deliveries_per_s', label: 'deliveries/s', better: higher }],
+    info: [{ key: 'fanout_p50_ms', label: 'fan-out p50 (ms)' }, cpu],
+    goals: [{ metric: 'deliveries_per_s', vs: 'ws', op: '>=', target: 3 }],
+  },
+  {
+    id: 5,
+    title: '{conns} idle connections: server RSS per connection',
+    scripts: { riptide: 'riptide-echo.mjs', ws: 'ws-echo.mjs', raw: 'raw-net.mjs' },
+    load: { tool: 'wsload', mode: 'hold', args: (p) => ['-c', String(p.bigConns)] },
+    metrics: [{ key: 'rss_per_conn_kib', label: 'KiB per connection', better: lower }],
+    info: [
+      { key: 'rss_before_mib', label: 'RSS before (MiB)' },
+      { key: 'rss_with_mib', label: 'RSS with the connections (MiB)' },
+      { key: 'rss_per_conn_kib_immediate', label: 'KiB per connection, read without settle delay' },
+    ],
+    goals: [
+      { metric: 'rss_per_conn_kib', vs: 'ws', op: '<=', target: 0.8 },
+      { metric: 'rss_per_conn_kib', vs: 'raw', op: '<=', target: 1.1 },
+    ],
+  },
+  {
+    id: 6,
+    title: 'Handshakes per second (16 concurrent connect/upgrade/close loops)',
+    scripts: { riptide: 'riptide-echo.mjs', ws: 'ws-echo.mjs', raw: 'raw-net.mjs' },
+    load: { tool: 'wsload', mode: 'connect', args: () => ['-c', '16'] },
+    metrics: [{ key: 'handshakes_per_s', label: 'handshakes/s', better: higher }],
+    info: [{ key: 'hs_p50_ms', label: 'handshake p50 (ms)' }, cpu],
+    goals: [{ metric: 'handshakes_per_s', vs: 'ws', op: '>=', target: 1.5 }],
+  },
+  {
+    id: 7,
+    title: 'Echo 16 KiB JSON-like text with permessage-deflate on both sides',
+    scripts: { riptide: 'riptide-echo.mjs', ws: 'ws-echo.mjs' },
+    serverArgs: ['--deflate'],
+    load: { tool: 'deflate-echo', args: (p) => ['--conns', String(p.deflateConns), '--size', '16384'] },
+    metrics: [
+      { key: 'msgs_per_s', label: 'messages/s', better: higher },
+      { key: 'rss_per_conn_kib', label: 'KiB per connection (under load)', better: lower },
+    ],
+    info: [cpu],
+    goals: [
+      { metric: 'msgs_per_s', vs: 'ws', op: '>=', target: 1.5 },
+      { metric: 'rss_per_conn_kib', vs: 'ws', op: '<=', target: 0.5 },
+    ],
+  },
+];
+
+/** The scenario's title with the profile's connection count filled in. */
+export function scenarioTitle(scenario, profile) {
+  return scenario.title.replace('{conns}', profile.bigConns.toLocaleString('en-US'));
+}
+
+/** The wsload arguments of one measurement (the URL's port is filled in by the runner). */
+export function wsloadArgs(scenario, server, profile, port) {
+  const { mode } = scenario.load;
+  const args = [mode, '--url', `ws://127.0.0.1:${port}/`, ...scenario.load.args(profile)];
+  if (mode === 'hold') {
+    // Hold long enough to read the RSS after the settle delay, then close.
+    args.push('-d', String(profile.settleMs / 1000 + 0.5));
+  } else {
+    args.push('-w', String(profile.warmup), '-d', String(profile.duration));
+  }
+  if (server === 'raw') args.push('--allow-masked');
+  return args;
+}
+
+/** The deflate-echo client's arguments (see bench/clients/deflate-echo.mjs). */
+export function deflateArgs(scenario, profile, port, serverPid) {
+  return [
+    '--url',
+    `ws://127.0.0.1:${port}/`,
+    ...scenario.load.args(profile),
+    '--warmup',
+    String(profile.warmup),
+    '--duration',
+    String(profile.duration),
+    '--pid',
+    String(serverPid),
+  ];
+}
+
+/** Servers in the order they run in round `round` (rotated each round so drift hits all alike). */
+export function serverOrder(servers, round) {
+  if (servers.length === 0) return [];
+  const k = round % servers.length;
+  return [...servers.slice(k), ...servers.slice(0, k)];
+}

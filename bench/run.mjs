@@ -1,0 +1,513 @@
+#!/usr/bin/env node
+// The benchmark runner of issue 5: riptide against ws 8 (with its native add-ons) and a raw
+// node:net server, on one machine, in one run.
+//
+//   npm run bench                 full run: 3 rounds, writes bench/RESULTS.md, bench/ratios.svg,
+//                                 bench/results/latest.json (+ a dated copy)
+//   npm run bench -- --quick      short runs (< 2 min), writes under bench/results/dev/
+//
+// For every scenario and server: start the server pinned to one core (taskset), wait for its
+// "listening <port>" line, run the load generator pinned to the other core, stop the server with
+// SIGTERM. Rounds repeat all scenarios; within a round the servers' order rotates, so slow drift
+// of the shared machine hits every server alike. Medians over the rounds are reported.
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { readCpuInfo, readLoadAvg, readRss, rssPerConnKiB } from './lib/proc.mjs';
+import { renderMarkdown, renderSvg, summarize } from './lib/report.mjs';
+import {
+  deflateArgs,
+  PROFILES,
+  SCENARIOS,
+  scenarioTitle,
+  serverOrder,
+  wsloadArgs,
+} from './lib/scenarios.mjs';
+
+const BENCH = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(BENCH, '..');
+const SHARED = resolve(ROOT, '../shared');
+const WSLOAD_DIR = join(SHARED, 'tools', 'wsload');
+const WSLOAD = join(WSLOAD_DIR, 'wsload');
+const EXIT_UNAVAILABLE = 3;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const USAGE = `usage: node bench/run.mjs [options]
+  --quick              short warm-up and measure windows (whole run < 2 min)
+  --rounds N           rounds (default 3; at least 3 for reported results)
+  --only 1,2,7         run only these scenarios
+  --servers riptide,ws only these servers
+  --warmup S --duration S   override the windows (seconds)
+  --conns N            receivers / idle connections of scenarios 4 and 5 (default 10000)
+  --settle MS          delay between the hold line and reading RSS (scenario 5)
+  --server-cpu N --client-cpu N   cores for taskset (default 0 and 1)
+  --no-build           do not rebuild the riptide library first
+  --help`;
+
+function parseOptions(argv) {
+  const o = { quick: false, build: true, serverCpu: 0, clientCpu: 1, overrides: {} };
+  const take = (i) => {
+    if (i + 1 >= argv.length) fail(`missing value for ${argv[i]}`);
+    return argv[i + 1];
+  };
+  const num = (v, name) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) fail(`invalid ${name}: ${v}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    switch (a) {
+      case '--quick':
+        o.quick = true;
+        break;
+      case '--no-build':
+        o.build = false;
+        break;
+      case '--rounds':
+        o.overrides.rounds = num(take(i++), a);
+        break;
+      case '--warmup':
+        o.overrides.warmup = num(take(i++), a);
+        break;
+      case '--duration':
+        o.overrides.duration = num(take(i++), a);
+        break;
+      case '--conns':
+        o.overrides.bigConns = num(take(i++), a);
+        break;
+      case '--settle':
+        o.overrides.settleMs = num(take(i++), a);
+        break;
+      case '--only':
+        o.only = take(i++).split(',').map(Number);
+        break;
+      case '--servers':
+        o.servers = take(i++).split(',');
+        break;
+      case '--server-cpu':
+        o.serverCpu = num(take(i++), a);
+        break;
+      case '--client-cpu':
+        o.clientCpu = num(take(i++), a);
+        break;
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        fail(`unknown option: ${a}\n${USAGE}`);
+    }
+  }
+  return o;
+}
+
+function fail(msg) {
+  console.error(`bench: ${msg}`);
+  process.exit(2);
+}
+
+const opts = parseOptions(process.argv.slice(2));
+const profile = {
+  ...(opts.quick ? PROFILES.quick : PROFILES.full),
+  ...opts.overrides,
+  serverCpu: opts.serverCpu,
+  clientCpu: opts.clientCpu,
+};
+const scenarios = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.id));
+if (scenarios.length === 0) fail('no scenario selected');
+for (const s of opts.servers ?? []) if (!['riptide', 'ws', 'raw'].includes(s)) fail(`unknown server: ${s}`);
+// The reference results (bench/RESULTS.md) come only from a full, unrestricted run.
+const official = !opts.quick && !opts.only && !opts.servers && Object.keys(opts.overrides).length === 0;
+const outDir = official ? BENCH : join(BENCH, 'results', 'dev');
+
+// ---------------------------------------------------------------------------------------------
+// Child processes: every one is tracked and killed if the runner stops early.
+
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+function killAll() {
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL');
+    } catch {}
+  }
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+function exited(child) {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((res) => child.once('exit', (code, signal) => res({ code, signal })));
+}
+
+function pinned(cpu, cmd, args) {
+  return ['taskset', ['-c', String(cpu), cmd, ...args]];
+}
+
+function shellQuote(args) {
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
+}
+
+function rel(p) {
+  return relative(ROOT, p) || '.';
+}
+
+/** Start a benchmark server pinned to the server core; resolves once it printed "listening <port>". */
+async function startServer(script, extraArgs) {
+  const scriptPath = join(BENCH, 'servers', script);
+  const [cmd, args] = pinned(profile.serverCpu, process.execPath, [scriptPath, '0', ...extraArgs]);
+  const child = track(spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    if (stderr.length < 4000) stderr += d;
+  });
+  const lines = createInterface({ input: child.stdout });
+  const display = shellQuote([
+    'taskset',
+    '-c',
+    String(profile.serverCpu),
+    'node',
+    rel(scriptPath),
+    '0',
+    ...extraArgs,
+  ]);
+  try {
+    const port = await new Promise((res, rej) => {
+      const timer = setTimeout(
+        () => rej(new Error(`${script} did not print "listening <port>" within 15 s`)),
+        15_000,
+      );
+      lines.on('line', (line) => {
+        const m = /^listening (\d+)$/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          res(Number(m[1]));
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        const err = new Error(
+          `${script} exited (${code ?? signal}) before listening: ${stderr.trim().split('\n').pop()}`,
+        );
+        err.unavailable = code === EXIT_UNAVAILABLE;
+        rej(err);
+      });
+    });
+    // taskset execs the command, so the child's pid is the server's own pid (RSS is read from it).
+    const comm = readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim();
+    if (comm !== 'node') throw new Error(`pid ${child.pid} is "${comm}", not node`);
+    return { child, port, pid: child.pid, display, stderr: () => stderr };
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited(child);
+    throw err;
+  }
+}
+
+async function stopServer(server) {
+  const alive = server.child.exitCode === null && server.child.signalCode === null;
+  if (alive) server.child.kill('SIGTERM');
+  const killer = setTimeout(() => server.child.kill('SIGKILL'), 5000);
+  const result = await exited(server.child);
+  clearTimeout(killer);
+  return { ...result, wasAlive: alive };
+}
+
+/** Run a load generator pinned to the client core; `onLine` sees each stdout line as it comes. */
+async function runLoad(cmd, args, { onLine, timeoutMs }) {
+  const [c, a] = pinned(profile.clientCpu, cmd, args);
+  const child = track(spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const lines = [];
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    if (stderr.length < 4000) stderr += d;
+  });
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    lines.push(line);
+    onLine?.(line);
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const { code, signal } = await exited(child);
+  clearTimeout(timer);
+  await sleep(10); // let readline deliver the last line
+  return { code, signal, lines, stderr };
+}
+
+function lastJson(lines) {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      return JSON.parse(lines[i]);
+    } catch {}
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One measurement
+
+const commands = new Map(); // "scenario/server" -> display lines (port shown as <port>)
+
+async function measure(sc, serverName, round) {
+  const base = { round, scenario: sc.id, server: serverName };
+  let server;
+  try {
+    server = await startServer(sc.scripts[serverName], sc.serverArgs ?? []);
+  } catch (err) {
+    return { ...base, status: err.unavailable ? 'unavailable' : 'failed', error: err.message };
+  }
+  const metrics = {};
+  let loadResult;
+  let loadDisplay;
+  try {
+    if (sc.load.tool === 'wsload') {
+      const args = wsloadArgs(sc, serverName, profile, server.port);
+      loadDisplay = shellQuote(['taskset', '-c', String(profile.clientCpu), rel(WSLOAD), ...args]);
+      let onLine;
+      let rssRead;
+      if (sc.load.mode === 'hold') {
+        await sleep(profile.settleMs);
+        metrics.rss_before = readRss(server.pid);
+        rssRead = new Promise((res) => {
+          onLine = (line) => {
+            if (!line.startsWith('{"mode":"hold","open":')) return;
+            const immediate = readRss(server.pid);
+            setTimeout(
+              () => res({ immediate, settled: readRss(server.pid), first: JSON.parse(line) }),
+              profile.settleMs,
+            );
+          };
+        });
+      }
+      const timeoutMs = (profile.warmup + profile.duration + 40) * 1000 + profile.settleMs;
+      loadResult = await runLoad(WSLOAD, args, { onLine, timeoutMs });
+      const json = lastJson(loadResult.lines);
+      if (json) for (const [k, v] of Object.entries(json)) if (typeof v === 'number') metrics[k] = v;
+      if (rssRead) {
+        const r = await Promise.race([rssRead, sleep(1000).then(() => null)]);
+        if (r) {
+          const conns = r.first.open;
+          metrics.rss_with = r.settled;
+          metrics.rss_per_conn_kib = rssPerConnKiB(metrics.rss_before, r.settled, conns);
+          metrics.rss_per_conn_kib_immediate = rssPerConnKiB(metrics.rss_before, r.immediate, conns);
+          metrics.rss_before_mib = metrics.rss_before / 2 ** 20;
+          metrics.rss_with_mib = r.settled / 2 ** 20;
+          if (r.first.failed > 0 || conns < profile.bigConns) loadResult.code ||= 1;
+        }
+      }
+      if (loadResult.code !== 0 || !json) {
+        const why = json
+          ? `errors=${json.errors ?? 0}${json.error_kinds ? ` ${JSON.stringify(json.error_kinds)}` : ''} lost=${json.lost ?? json.missing ?? json.dropped ?? 0}`
+          : loadResult.stderr.trim().split('\n').pop();
+        throw new Error(`wsload exited ${loadResult.code ?? loadResult.signal}: ${why}`);
+      }
+    } else {
+      const script = join(BENCH, 'clients', 'deflate-echo.mjs');
+      const args = deflateArgs(sc, profile, server.port, server.pid);
+      loadDisplay = shellQuote([
+        'taskset',
+        '-c',
+        String(profile.clientCpu),
+        'node',
+        rel(script),
+        ...args.map((a) => (a === String(server.pid) ? '<server-pid>' : a)),
+      ]);
+      loadResult = await runLoad(process.execPath, [script, ...args], {
+        timeoutMs: (profile.warmup + profile.duration + 40) * 1000,
+      });
+      const json = lastJson(loadResult.lines);
+      if (json) for (const [k, v] of Object.entries(json)) if (typeof v === 'number') metrics[k] = v;
+      if (loadResult.code === EXIT_UNAVAILABLE) {
+        const err = new Error(json?.error ?? 'permessage-deflate not available');
+        err.unavailable = true;
+        throw err;
+      }
+      if (loadResult.code !== 0 || !json) {
+        throw new Error(
+          `deflate-echo exited ${loadResult.code ?? loadResult.signal}: ${json?.error ?? loadResult.stderr.trim().split('\n').pop()}`,
+        );
+      }
+    }
+    const key = `${sc.id}/${serverName}`;
+    if (!commands.has(key)) {
+      commands.set(key, [server.display, loadDisplay.replaceAll(`:${server.port}/`, ':<port>/')]);
+    }
+    return { ...base, status: 'ok', metrics };
+  } catch (err) {
+    return { ...base, status: err.unavailable ? 'unavailable' : 'failed', error: err.message, metrics };
+  } finally {
+    const stop = await stopServer(server);
+    if (!stop.wasAlive)
+      console.error(
+        `  ! ${sc.scripts[serverName]} had exited (${stop.code ?? stop.signal}): ${server.stderr().trim().slice(-300)}`,
+      );
+    else if (stop.code !== 0)
+      console.error(`  ! ${sc.scripts[serverName]} exited ${stop.code ?? stop.signal} on SIGTERM`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+function versions() {
+  const pkg = (name) =>
+    JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+  const git = (...a) => execFileSync('git', a, { cwd: ROOT, encoding: 'utf8' }).trim();
+  let riptide = 'unknown';
+  try {
+    riptide = `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'packages') ? ' (with uncommitted changes)' : ''}`;
+  } catch {}
+  const wsloadSrc = createHash('sha256')
+    .update(readFileSync(join(WSLOAD_DIR, 'wsload.c')))
+    .digest('hex')
+    .slice(0, 12);
+  return {
+    'riptide commit': riptide,
+    ws: pkg('ws'),
+    bufferutil: pkg('bufferutil'),
+    'utf-8-validate': pkg('utf-8-validate'),
+    'wsload.c sha256': wsloadSrc,
+  };
+}
+
+function fmtMetric(sc, r) {
+  if (r.status !== 'ok') return `${r.status}: ${r.error}`;
+  return sc.metrics.map((m) => `${m.key}=${Number(r.metrics[m.key]?.toPrecision(4))}`).join(' ');
+}
+
+async function main() {
+  const cpu = readCpuInfo();
+  const cores = Math.max(profile.serverCpu, profile.clientCpu);
+  if (cpu.processors && cpu.processors <= cores)
+    fail(`CPU ${cores} does not exist (${cpu.processors} processors)`);
+  if (profile.serverCpu === profile.clientCpu) fail('server and client must be pinned to different CPUs');
+
+  console.error(`bench: building wsload (make -C ${rel(WSLOAD_DIR)})`);
+  execFileSync('make', ['-s', '-C', WSLOAD_DIR], { stdio: 'inherit' });
+  execFileSync(WSLOAD, ['--selftest'], { stdio: 'ignore' });
+  if (opts.build) {
+    console.error('bench: building the riptide library (npm run build -w riptide)');
+    execFileSync('npm', ['run', '-s', 'build', '-w', 'riptide'], { cwd: ROOT, stdio: 'inherit' });
+  }
+
+  const started = Date.now();
+  const loadStart = readLoadAvg();
+  const runs = [];
+  const rounds = Math.max(1, Math.round(profile.rounds));
+  const serverNames = (sc) =>
+    Object.keys(sc.scripts).filter((s) => !opts.servers || opts.servers.includes(s));
+  const unavailable = new Set(); // "scenario/server" found unavailable: not retried in later rounds
+  for (let round = 0; round < rounds; round++) {
+    for (const sc of scenarios) {
+      for (const s of serverOrder(serverNames(sc), round)) {
+        const key = `${sc.id}/${s}`;
+        let r;
+        if (unavailable.has(key)) {
+          r = {
+            round,
+            scenario: sc.id,
+            server: s,
+            status: 'unavailable',
+            error: runs.find((x) => x.scenario === sc.id && x.server === s)?.error,
+          };
+        } else {
+          const t0 = Date.now();
+          r = await measure(sc, s, round);
+          r.wallSeconds = (Date.now() - t0) / 1000;
+          if (r.status === 'unavailable') unavailable.add(key);
+        }
+        runs.push(r);
+        const took = r.wallSeconds ? ` (${r.wallSeconds.toFixed(1)} s)` : '';
+        console.error(`[round ${round + 1}/${rounds}] ${sc.id} ${s.padEnd(7)} ${fmtMetric(sc, r)}${took}`);
+      }
+    }
+  }
+  const wallSeconds = (Date.now() - started) / 1000;
+
+  const invocation =
+    opts.quick || process.argv.length > 2
+      ? `npm run bench -- ${process.argv.slice(2).join(' ')}`
+      : 'npm run bench';
+  const selected = scenarios.map((sc) => ({
+    ...sc,
+    title: scenarioTitle(sc, profile),
+    scripts: Object.fromEntries(serverNames(sc).map((s) => [s, sc.scripts[s]])),
+  }));
+  const summary = summarize(runs, selected);
+  const meta = {
+    date: new Date().toISOString(),
+    invocation,
+    quick: opts.quick,
+    rounds,
+    node: process.version,
+    cpu,
+    versions: versions(),
+    loadavg: { start: loadStart, end: readLoadAvg() },
+    profile,
+    wallSeconds,
+    commands: [
+      {
+        title: 'the whole benchmark (builds wsload and the library, runs every scenario)',
+        lines: [invocation],
+      },
+      { title: 'build the load generator', lines: [`make -C ${rel(WSLOAD_DIR)}`] },
+      ...selected.flatMap((sc) =>
+        Object.keys(sc.scripts)
+          .filter((s) => commands.has(`${sc.id}/${s}`))
+          .map((s) => ({
+            title: `scenario ${sc.id}, ${s} (server first, then the load)`,
+            lines: commands.get(`${sc.id}/${s}`),
+          })),
+      ),
+    ],
+    method: [
+      `Each measurement starts a fresh server process pinned to CPU ${profile.serverCpu}; the load generator runs pinned to CPU ${profile.clientCpu}. Windows: ${profile.warmup} s warm-up, ${profile.duration} s measured (wsload's ramp, drain and close phases are not counted).`,
+      'wsload (../shared/tools/wsload) verifies every echo and delivery; a run with errors, lost echoes or missing deliveries counts as failed and is left out of the medians.',
+      `Scenario 5: RSS is VmRSS from /proc/PID/status. "Before" is read ${profile.settleMs} ms after the server printed its listening line; "with" is read ${profile.settleMs} ms after wsload's first hold line (all ${profile.bigConns} connections open), the same settle delay for every server, so that handshakes still being processed and short-lived allocations are over. The reading without the delay is reported too. Per connection = (with − before) / open connections. No server forces a garbage collection.`,
+      `Scenario 7: bench/clients/deflate-echo.mjs (ws client with perMessageDeflate, ${profile.deflateConns} connections, one 16 KiB JSON-like text message in flight each, echo verified) pinned to CPU ${profile.clientCpu}; the server's RSS per connection is read at the end of the measure window, against the RSS before the client connected. The client compresses and decompresses as much as the server does, so check its CPU column: near 100 % it, not the server, is the limit.`,
+      "The raw node:net server answers the upgrade and reflects every byte (frames stay masked; wsload runs with --allow-masked); it ends a connection when a chunk is exactly one close frame, so closing does not wait for wsload's timeouts.",
+      'ws runs with bufferutil and utf-8-validate (the servers assert the native add-ons load), perMessageDeflate off except in scenario 7, as the ws README writes its echo and broadcast servers.',
+    ],
+  };
+
+  mkdirSync(join(BENCH, 'results', 'dev'), { recursive: true });
+  mkdirSync(outDir, { recursive: true });
+  const stamp = meta.date.replace(/[:.]/g, '-');
+  const raw = JSON.stringify({ meta, runs, summary }, null, 2);
+  if (official) {
+    writeFileSync(join(BENCH, 'results', 'latest.json'), raw);
+    writeFileSync(join(BENCH, 'results', `run-${stamp}.json`), raw);
+  } else {
+    writeFileSync(join(outDir, `${opts.quick ? 'quick' : 'run'}-${stamp}.json`), raw);
+    writeFileSync(join(outDir, 'latest.json'), raw);
+  }
+  writeFileSync(join(outDir, 'RESULTS.md'), renderMarkdown(summary, meta));
+  writeFileSync(join(outDir, 'ratios.svg'), renderSvg(summary));
+  console.error(
+    `bench: done in ${Math.round(wallSeconds)} s; wrote ${rel(join(outDir, 'RESULTS.md'))} and ${rel(join(outDir, 'ratios.svg'))}`,
+  );
+  const failed = runs.filter((r) => r.status === 'failed').length;
+  if (failed) console.error(`bench: ${failed} measurement(s) failed (see the report)`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+if (!existsSync(WSLOAD_DIR)) fail(`${WSLOAD_DIR} not found (shared/ must be next to the repository)`);
+await main();

@@ -1,0 +1,354 @@
+// The benchmark harness's own parts: statistics, /proc parsing, report and chart generation,
+// command lines, and the servers' start/stop contract. No speed is measured here.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+// @ts-expect-error: plain ESM JavaScript (the runner runs on Node without a build step)
+import { jsonMessage } from '../clients/deflate-echo.mjs';
+// @ts-expect-error: plain ESM JavaScript
+import { parseCpuInfo, parseVmRss, rssPerConnKiB } from '../lib/proc.mjs';
+// @ts-expect-error: plain ESM JavaScript
+import { formatNumber, formatRatio, renderMarkdown, renderSvg, summarize } from '../lib/report.mjs';
+// @ts-expect-error: plain ESM JavaScript
+import { PROFILES, SCENARIOS, scenarioTitle, serverOrder, wsloadArgs } from '../lib/scenarios.mjs';
+// @ts-expect-error: plain ESM JavaScript
+import { median, meetsGoal, ratio } from '../lib/stats.mjs';
+
+describe('median', () => {
+  it('takes the middle value of an odd count, unsorted input', () => {
+    expect(median([5, 1, 3])).toBe(3);
+  });
+  it('averages the two middle values of an even count', () => {
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+  it('ignores missing and non-finite values, and is null when none is left', () => {
+    expect(median([null, 7, Number.NaN, 9, undefined, 8])).toBe(8);
+    expect(median([])).toBeNull();
+    expect(median([null])).toBeNull();
+  });
+  it('does not reorder the caller’s array', () => {
+    const xs = [3, 1, 2];
+    median(xs);
+    expect(xs).toEqual([3, 1, 2]);
+  });
+});
+
+describe('ratios and goals', () => {
+  it('divides, and is null when a side is missing or the divisor is zero', () => {
+    expect(ratio(300, 100)).toBe(3);
+    expect(ratio(null, 100)).toBeNull();
+    expect(ratio(1, 0)).toBeNull();
+  });
+  it('checks >= and <= goals; a missing ratio is neither met nor unmet', () => {
+    expect(meetsGoal(3, { op: '>=', target: 3 })).toBe(true);
+    expect(meetsGoal(2.99, { op: '>=', target: 3 })).toBe(false);
+    expect(meetsGoal(0.8, { op: '<=', target: 0.8 })).toBe(true);
+    expect(meetsGoal(0.81, { op: '<=', target: 0.8 })).toBe(false);
+    expect(meetsGoal(null, { op: '>=', target: 1 })).toBeNull();
+    expect(() => meetsGoal(1, { op: '>', target: 1 })).toThrow(/unknown goal operator/);
+  });
+});
+
+describe('/proc parsing', () => {
+  const status = [
+    'Name:\tnode',
+    'VmPeak:\t 1234567 kB',
+    'VmHWM:\t   99999 kB',
+    'VmRSS:\t   51234 kB',
+    'RssAnon:\t   40000 kB',
+    'Threads:\t7',
+  ].join('\n');
+  it('reads VmRSS (not VmHWM or RssAnon) in bytes', () => {
+    expect(parseVmRss(status)).toBe(51234 * 1024);
+  });
+  it('is null without a VmRSS line (a zombie process has none)', () => {
+    expect(parseVmRss('Name:\tnode\nState:\tZ (zombie)\n')).toBeNull();
+  });
+  it('computes KiB per connection from two readings', () => {
+    expect(rssPerConnKiB(50 * 2 ** 20, 50 * 2 ** 20 + 10000 * 6 * 1024, 10000)).toBeCloseTo(6, 10);
+    expect(rssPerConnKiB(null, 1, 1)).toBeNull();
+    expect(rssPerConnKiB(1, 2, 0)).toBeNull();
+  });
+  it('reads the CPU model and counts processors in /proc/cpuinfo', () => {
+    const text =
+      'processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t: fpu\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Processor\n';
+    expect(parseCpuInfo(text)).toEqual({ model: 'Intel(R) Xeon(R) Processor', processors: 2 });
+  });
+});
+
+describe('scenarios and command lines', () => {
+  const byId = (id: number) => SCENARIOS.find((s: { id: number }) => s.id === id);
+  it('covers the seven scenarios of issue 5 with their goals', () => {
+    expect(SCENARIOS.map((s: { id: number }) => s.id)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(byId(1).goals).toEqual([{ metric: 'msgs_per_s', vs: 'ws', op: '>=', target: 3 }]);
+    expect(byId(5).goals.map((g: { op: string }) => g.op)).toEqual(['<=', '<=']);
+  });
+  it('runs raw node:net only where it makes sense (1, 2, 3, 5, 6)', () => {
+    const withRaw = SCENARIOS.filter((s: { scripts: object }) => 'raw' in s.scripts).map(
+      (s: { id: number }) => s.id,
+    );
+    expect(withRaw).toEqual([1, 2, 3, 5, 6]);
+  });
+  it('gives wsload --allow-masked for the raw server only', () => {
+    const args = wsloadArgs(byId(1), 'raw', PROFILES.full, 4321);
+    expect(args).toEqual([
+      'echo',
+      '--url',
+      'ws://127.0.0.1:4321/',
+      '-c',
+      '100',
+      '-p',
+      '10',
+      '-s',
+      '64',
+      '--text',
+      '-w',
+      '2',
+      '-d',
+      '5',
+      '--allow-masked',
+    ]);
+    expect(wsloadArgs(byId(1), 'ws', PROFILES.full, 4321)).not.toContain('--allow-masked');
+  });
+  it('holds idle connections long enough to read RSS after the settle delay, without a warm-up', () => {
+    const args = wsloadArgs(byId(5), 'ws', PROFILES.full, 1);
+    expect(args.slice(0, 5)).toEqual(['hold', '--url', 'ws://127.0.0.1:1/', '-c', '10000']);
+    expect(args).not.toContain('-w');
+    expect(Number(args[args.indexOf('-d') + 1]) * 1000).toBeGreaterThan(PROFILES.full.settleMs);
+  });
+  it('fills the connection count into titles', () => {
+    expect(scenarioTitle(byId(4), PROFILES.full)).toBe(
+      'Broadcast 64 B to 10,000 receivers (riptide: pub/sub; ws: loop over clients)',
+    );
+  });
+  it('rotates the servers’ order each round', () => {
+    const s = ['riptide', 'ws', 'raw'];
+    expect(serverOrder(s, 0)).toEqual(['riptide', 'ws', 'raw']);
+    expect(serverOrder(s, 1)).toEqual(['ws', 'raw', 'riptide']);
+    expect(serverOrder(s, 2)).toEqual(['raw', 'riptide', 'ws']);
+    expect(serverOrder(s, 3)).toEqual(s);
+  });
+});
+
+// Synthetic measurements: scenario 1 (riptide 3.2x ws: met) and 5 (riptide memory 0.9x ws: not met).
+function fakeRuns() {
+  const runs: object[] = [];
+  const s1 = { riptide: [310e3, 300e3, 320e3], ws: [100e3, 90e3, 110e3], raw: [900e3, 1000e3, 950e3] };
+  const s5 = { riptide: [5.4, 5.5, 5.3], ws: [6, 6.1, 5.9], raw: [4, 4.5, 4.4] };
+  for (let round = 0; round < 3; round++) {
+    for (const [server, v] of Object.entries(s1)) {
+      runs.push({ round, scenario: 1, server, status: 'ok', metrics: { msgs_per_s: v[round], p50_us: 900 } });
+    }
+    for (const [server, v] of Object.entries(s5)) {
+      runs.push({ round, scenario: 5, server, status: 'ok', metrics: { rss_per_conn_kib: v[round] } });
+    }
+    runs.push({
+      round,
+      scenario: 7,
+      server: 'riptide',
+      status: 'unavailable',
+      error: 'the server did not accept permessage-deflate',
+    });
+    runs.push({
+      round,
+      scenario: 7,
+      server: 'ws',
+      status: 'ok',
+      metrics: { msgs_per_s: 500, rss_per_conn_kib: 560 },
+    });
+  }
+  // One failed ws round in scenario 1: left out of the median.
+  runs.push({ round: 3, scenario: 1, server: 'ws', status: 'failed', error: 'wsload exited 1: errors=3' });
+  return runs;
+}
+const picked = SCENARIOS.filter((s: { id: number }) => [1, 5, 7].includes(s.id));
+
+describe('summarize', () => {
+  const summary = summarize(fakeRuns(), picked);
+  it('takes medians over the successful rounds and ratios of the medians', () => {
+    const m = summary[0].metrics[0];
+    expect(m.values.riptide.median).toBe(310e3);
+    expect(m.values.ws.median).toBe(100e3);
+    expect(m.values.ws.rounds).toEqual([100e3, 90e3, 110e3]);
+    expect(m.ratios['riptide/ws']).toBeCloseTo(3.1, 10);
+    expect(m.ratios['riptide/raw']).toBeCloseTo(310 / 950, 10);
+    expect(summary[0].status.ws).toMatchObject({ ok: 3, failed: 1 });
+  });
+  it('marks each goal met, not met or not available', () => {
+    expect(summary[0].goals[0]).toMatchObject({ vs: 'ws', met: true });
+    const [vsWs, vsRaw] = summary[1].goals;
+    expect(vsWs.ratio).toBeCloseTo(5.4 / 6, 10);
+    expect(vsWs.met).toBe(false);
+    expect(vsRaw.ratio).toBeCloseTo(5.4 / 4.4, 10);
+    expect(vsRaw.met).toBe(false);
+    expect(summary[2].goals.map((g: { met: boolean | null }) => g.met)).toEqual([null, null]);
+  });
+});
+
+describe('RESULTS.md', () => {
+  const summary = summarize(fakeRuns(), picked);
+  const md = renderMarkdown(summary, {
+    date: '2026-11-22T04:00:00.000Z',
+    invocation: 'npm run bench',
+    quick: false,
+    rounds: 3,
+    node: 'v20.20.2',
+    cpu: { model: 'Test CPU @ 2.5GHz', processors: 2 },
+    versions: { ws: '8.23.0' },
+    loadavg: { start: [1, 2, 3], end: null },
+    profile: { ...PROFILES.full, serverCpu: 0, clientCpu: 1 },
+    wallSeconds: 400,
+    commands: [{ title: 'scenario 1, ws', lines: ['taskset -c 0 node bench/servers/ws-echo.mjs 0'] }],
+    method: ['a method line'],
+  });
+  it('lists every goal with its measured ratio and status', () => {
+    expect(md).toContain(
+      '| 1 | Echo 64 B text, 100 connections, 10 in flight each | riptide ≥ 3x ws | 3.10x | met |',
+    );
+    expect(md).toMatch(/\| 5 \| .* \| riptide ≤ 0\.8x ws \| 0\.90x \| not met \|/);
+    expect(md).toMatch(/\| 7 \| .*\(messages\/s\) \| riptide ≥ 1\.5x ws \| n\/a \| not available \|/);
+  });
+  it('has a table per scenario with the medians, the rounds and the ratios', () => {
+    expect(md).toContain('### 1. Echo 64 B text, 100 connections, 10 in flight each');
+    expect(md).toContain(
+      '| messages/s | **310k** (310k, 300k, 320k) | **100k** (100k, 90k, 110k) | **950k** (900k, 1M, 950k) | 3.10x | 0.33x | 0.11x |',
+    );
+    expect(md).toContain('- ws: failed in 1 round(s): wsload exited 1: errors=3');
+    expect(md).toContain('| messages/s | not available | **500** (500, 500, 500) | n/a |');
+  });
+  it('names the machine, the versions and the commands', () => {
+    expect(md).toContain('- CPU: Test CPU @ 2.5GHz (2 logical processors)');
+    expect(md).toContain('- Node v20.20.2; ws 8.23.0');
+    expect(md).toContain('```sh\n# scenario 1, ws\ntaskset -c 0 node bench/servers/ws-echo.mjs 0\n```');
+    expect(md).toContain('- a method line');
+  });
+});
+
+describe('number formatting', () => {
+  it('uses three significant digits and k/M suffixes', () => {
+    expect(formatNumber(96_123)).toBe('96.1k');
+    expect(formatNumber(1_234_567)).toBe('1.23M');
+    expect(formatNumber(3621.4)).toBe('3621');
+    expect(formatNumber(6.123)).toBe('6.12');
+    expect(formatNumber(null)).toBe('n/a');
+    expect(formatRatio(0.1)).toBe('0.10x');
+  });
+});
+
+describe('ratios.svg', () => {
+  const svg = renderSvg(summarize(fakeRuns(), picked), { title: 'ratios <&> goals' });
+  it('is one SVG document with the title escaped', () => {
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(svg).toContain('<title>ratios &lt;&amp;&gt; goals</title>');
+    expect(svg.match(/<text/g)?.length).toBe(svg.match(/<\/text>/g)?.length);
+  });
+  it('draws a bar per measured goal, coloured by status, and "not available" for the rest', () => {
+    const bars = [...svg.matchAll(/<rect x="(\d+)" y="[\d.]+" width="([\d.]+)" height="18" fill="(#\w+)"/g)];
+    // goals: scenario 1 (met), scenario 5 vs ws and vs raw (not met); scenario 7: two not available.
+    expect(bars.map((b) => b[3])).toEqual(['#2e7d32', '#c62828', '#c62828']);
+    expect(svg.match(/not available<\/text>/g)?.length).toBe(2);
+    // Bar lengths are proportional to the ratios (3.1x vs 0.9x).
+    expect(Number(bars[0][2]) / Number(bars[1][2])).toBeCloseTo(3.1 / 0.9, 1);
+    expect(svg).toContain('>3.10x</text>');
+    expect(svg).toContain('>0.90x ✗</text>');
+  });
+  it('marks each goal’s target', () => {
+    expect(svg.match(/<title>goal /g)?.length).toBe(5);
+  });
+});
+
+describe('deflate-echo messages', () => {
+  it('are JSON-like text of the exact size, different from each other', () => {
+    const a = jsonMessage(16384, 1);
+    const b = jsonMessage(16384, 2);
+    expect(a.length).toBe(16384);
+    expect(Buffer.byteLength(a)).toBe(16384);
+    expect(Array.isArray(JSON.parse(a))).toBe(true);
+    expect(a).not.toBe(b);
+    expect(jsonMessage(16384, 1)).toBe(a);
+  });
+});
+
+// The servers' contract with the runner: "listening <port>" on stdout, exit 0 on SIGTERM.
+function startServer(script: string): Promise<{ child: ChildProcess; port: number }> {
+  const path = fileURLToPath(new URL(`../servers/${script}`, import.meta.url));
+  const child = spawn(process.execPath, [path, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      const m = /^listening (\d+)$/.exec(line);
+      if (m) resolve({ child, port: Number(m[1]) });
+      else {
+        child.kill('SIGKILL');
+        reject(new Error(`unexpected first line: ${line}`));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited ${code}`)));
+  });
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
+
+describe('benchmark servers', () => {
+  it('raw-net answers the upgrade, reflects bytes unchanged and ends on a lone close frame', async () => {
+    const { child, port } = await startServer('raw-net.mjs');
+    try {
+      const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+      const sock = net.connect(port, '127.0.0.1');
+      const received: Buffer[] = [];
+      sock.on('data', (d) => received.push(d));
+      const ended = new Promise((r) => sock.once('end', r));
+      sock.write(
+        `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      const head = Buffer.concat(received).toString('latin1');
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      expect(accept).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo='); // RFC 6455 section 1.3's example
+      expect(head).toBe(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      received.length = 0;
+      const frame = Buffer.from([0x81, 0x85, 1, 2, 3, 4, 0x69, 0x67, 0x6f, 0x68, 0x6e]); // masked "hello"
+      sock.write(frame);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(Buffer.concat(received)).toEqual(frame);
+      received.length = 0;
+      const close = Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
+      sock.write(close);
+      await ended;
+      expect(Buffer.concat(received)).toEqual(close);
+      sock.destroy();
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  });
+
+  it('ws-echo echoes text and binary with ws and its native add-ons', async () => {
+    const { child, port } = await startServer('ws-echo.mjs');
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+      await new Promise((r, j) => ws.once('open', r).once('error', j));
+      const echo = (data: string | Buffer) =>
+        new Promise<[Buffer, boolean]>((r) => {
+          ws.once('message', (d, isBinary) => r([d as Buffer, isBinary]));
+          ws.send(data);
+        });
+      expect(await echo('hé')).toEqual([Buffer.from('hé'), false]);
+      expect(await echo(Buffer.from([0, 255]))).toEqual([Buffer.from([0, 255]), true]);
+      ws.close();
+      await new Promise((r) => ws.once('close', r));
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  });
+});

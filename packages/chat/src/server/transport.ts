@@ -1,11 +1,13 @@
 /**
- * The one place the chat touches a WebSocket library. Everything else sees the types below, which
- * are the ws 8 API subset riptide implements: a WebSocketServer in noServer mode, handleUpgrade,
- * and sockets with send / close / terminate / ping and 'message' / 'close' / 'pong' events.
+ * The one place the chat touches the WebSocket library: riptide, through its public API only
+ * (the ws 8 API plus riptide's server-wide heartbeat). Everything else sees the types below.
+ *
+ * The HTTP server (http.ts) checks the Origin and the session cookie first, then hands the
+ * upgrade here; the WebSocketServer runs in noServer mode.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'riptide';
 
 export type ChatSocket = WebSocket;
 
@@ -18,28 +20,21 @@ export interface TransportOptions {
 
 export class Transport {
   readonly #wss: WebSocketServer;
-  readonly #alive = new WeakSet<ChatSocket>();
-  readonly #timer: NodeJS.Timeout | undefined;
 
   constructor(options: TransportOptions) {
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, clientTracking: true });
-    if (options.heartbeatMs > 0) {
-      this.#timer = setInterval(() => this.#beat(), options.heartbeatMs);
-      this.#timer.unref();
-    }
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxPayload,
+      clientTracking: true,
+      // riptide's heartbeat: one timer for the whole server, not one per socket.
+      ...(options.heartbeatMs > 0 ? { heartbeat: { interval: options.heartbeatMs } } : {}),
+    });
   }
 
   /** Completes the upgrade (the caller has already checked origin and session). */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<ChatSocket> {
     return new Promise((resolve) => {
-      this.#wss.handleUpgrade(req, socket, head, (ws) => {
-        this.#alive.add(ws);
-        // A peer's protocol violation (e.g. a frame over maxPayload) closes that socket with the
-        // mapped code; without a listener ws would rethrow it and stop the whole server.
-        ws.on('error', () => {});
-        ws.on('pong', () => this.#alive.add(ws));
-        resolve(ws);
-      });
+      this.#wss.handleUpgrade(req, socket, head, (ws) => resolve(ws));
     });
   }
 
@@ -47,20 +42,8 @@ export class Transport {
     return this.#wss.clients;
   }
 
-  #beat(): void {
-    for (const ws of this.#wss.clients) {
-      if (!this.#alive.has(ws)) {
-        ws.terminate();
-        continue;
-      }
-      this.#alive.delete(ws);
-      ws.ping();
-    }
-  }
-
   /** Closes every socket with `code`, waits up to `timeoutMs` for them, then terminates the rest. */
   async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
     const sockets = [...this.#wss.clients];
     const closed = sockets.map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
     for (const ws of sockets) ws.close(code, reason);

@@ -1,0 +1,104 @@
+/**
+ * Browser test helpers: the system chromium (Debian's /usr/bin/chromium, or CHROMIUM_PATH) through
+ * playwright-core, and a TCP proxy that can drop and refuse connections to simulate a network cut.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export function launch(): Promise<Browser> {
+  // playwright gives each launch a fresh temporary profile (user data dir) and adds --headless.
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
+
+/** Opens the page in a new context and signs in (registering the name). */
+export async function signIn(
+  browser: Browser,
+  origin: string,
+  name: string,
+  options: { viewport?: { width: number; height: number } } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext(options.viewport ? { viewport: options.viewport } : {});
+  const page = await context.newPage();
+  page.on('dialog', (dialog) => {
+    throw new Error(`unexpected dialog: ${dialog.message()}`);
+  });
+  await page.goto(origin);
+  await page.fill('#login-name', name);
+  await page.fill('#login-password', 'browser password');
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#status[data-state="online"]');
+  return { context, page };
+}
+
+export async function sendMessage(page: Page, text: string): Promise<void> {
+  await page.fill('#composer-input', text);
+  await page.keyboard.press('Enter');
+}
+
+/** Texts of the delivered (not pending) messages in the open room. */
+export function messageTexts(page: Page): Promise<string[]> {
+  return page.$$eval('#message-list li.message:not(.pending) .text', (nodes) =>
+    nodes.map((n) => n.textContent ?? ''),
+  );
+}
+
+/** A TCP proxy in front of the chat: drop() cuts every connection and refuses new ones until restore(). */
+export class Proxy {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  #down = false;
+  port = 0;
+
+  constructor(targetPort: number) {
+    this.#server = createServer((client) => {
+      if (this.#down) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(targetPort, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on('close', () => this.#sockets.delete(s));
+        s.on('error', () => {});
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    const address = this.#server.address();
+    this.port = typeof address === 'object' && address ? address.port : 0;
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  drop(): void {
+    this.#down = true;
+    for (const s of this.#sockets) s.destroy();
+  }
+
+  restore(): void {
+    this.#down = false;
+  }
+
+  close(): Promise<void> {
+    this.drop();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * The chat page in a real browser: live chat between two users, history across a reload,
+ * a dropped connection catching up exactly once, user text never interpreted as HTML.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cleanup, startTestServer } from '../helpers.js';
+import { launch, messageTexts, Proxy, sendMessage, signIn } from './browser.js';
+
+const docs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'docs');
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(cleanup);
+
+describe('chat page', () => {
+  it('two users in two browser contexts chat in real time', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    const bob = await signIn(browser, server.origin, 'bob');
+    await sendMessage(alice.page, 'Hi Bob! The docs are at https://example.com/docs.');
+    await bob.page.waitForSelector('#message-list li.message:not(.pending)');
+    expect(await messageTexts(bob.page)).toEqual(['Hi Bob! The docs are at https://example.com/docs.']);
+    const link = bob.page.locator('#message-list a');
+    expect(await link.getAttribute('href')).toBe('https://example.com/docs');
+    expect(await link.getAttribute('rel')).toBe('noopener noreferrer');
+
+    // typing line and online list
+    await bob.page.fill('#composer-input', 'Hel');
+    await bob.page.locator('#composer-input').press('l');
+    await alice.page.waitForFunction(
+      () => document.querySelector('#typing')?.textContent === 'bob is typing…',
+    );
+    expect(await alice.page.$$eval('#online-list li', (l) => l.map((n) => n.textContent))).toEqual([
+      'alice',
+      'bob',
+    ]);
+    await bob.page.keyboard.press('Control+A');
+    await sendMessage(bob.page, 'Hello Alice — got it.');
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message').length === 2,
+    );
+    expect(await messageTexts(alice.page)).toEqual([
+      'Hi Bob! The docs are at https://example.com/docs.',
+      'Hello Alice — got it.',
+    ]);
+
+    // a second room with an unread badge, created with the keyboard only
+    await alice.page.focus('#room-input');
+    await alice.page.keyboard.type('random');
+    await alice.page.keyboard.press('Enter');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#random');
+    await sendMessage(bob.page, 'Lunch at noon?');
+    await alice.page.waitForSelector('#room-list button[data-room="general"] .badge');
+    expect(await alice.page.textContent('#room-list button[data-room="general"] .badge')).toBe('1');
+    await alice.page.click('#room-list button[data-room="general"]');
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message').length === 3,
+    );
+
+    // edit and delete own messages; the other side sees both
+    await sendMessage(alice.page, 'Sure, see you tehre');
+    await bob.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 4,
+    );
+    await alice.page.locator('#message-list li.mine:not(.pending) .edit').last().click();
+    await alice.page.fill('#composer-input', 'Sure, see you there');
+    await alice.page.keyboard.press('Enter');
+    await bob.page.waitForFunction(() =>
+      [...document.querySelectorAll('#message-list .text')].some(
+        (n) => n.textContent === 'Sure, see you there',
+      ),
+    );
+    await sendMessage(alice.page, 'oops, wrong room');
+    await bob.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 5,
+    );
+    await alice.page.locator('#message-list li.mine:not(.pending) .delete').last().click();
+    await bob.page.waitForSelector('#message-list li.deleted');
+    expect(await bob.page.textContent('#message-list li.deleted .text')).toBe('message deleted');
+
+    mkdirSync(docs, { recursive: true });
+    await bob.page.screenshot({ path: join(docs, 'chat-screenshot.png') });
+    await alice.context.close();
+    await bob.context.close();
+  });
+
+  it('keeps history across a reload and pages back through older messages', async () => {
+    const server = await startTestServer({ limits: { rateBurst: 200 } });
+    const alice = await signIn(browser, server.origin, 'alice');
+    for (let i = 1; i <= 60; i++) await sendMessage(alice.page, `line ${i}`);
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 60,
+    );
+    await alice.page.reload();
+    await alice.page.waitForSelector('#status[data-state="online"]');
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message').length === 50,
+    );
+    expect((await messageTexts(alice.page)).at(-1)).toBe('line 60');
+    await alice.page.click('#load-older');
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message').length === 60,
+    );
+    expect((await messageTexts(alice.page))[0]).toBe('line 1');
+    expect(await alice.page.isHidden('#load-older')).toBe(true);
+    await alice.context.close();
+  });
+
+  it('a dropped connection gets the missed messages exactly once when it comes back', async () => {
+    const server = await startTestServer();
+    const proxy = new Proxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const alice = await signIn(browser, proxied, 'alice');
+      const bob = await signIn(browser, server.origin, 'bob');
+      await sendMessage(bob.page, 'before the cut');
+      await alice.page.waitForFunction(
+        () => document.querySelectorAll('#message-list li.message').length === 1,
+      );
+
+      proxy.drop();
+      await alice.page.waitForSelector('#status[data-state="offline"]');
+      for (const text of ['missed one', 'missed two', 'missed three']) await sendMessage(bob.page, text);
+      await sendMessage(alice.page, 'written while offline');
+      await bob.page.waitForFunction(
+        () => document.querySelectorAll('#message-list li.message').length === 4,
+      );
+      expect(await alice.page.locator('#message-list li.pending').count()).toBe(1);
+
+      proxy.restore();
+      await alice.page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
+      await alice.page.waitForFunction(
+        () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 5,
+      );
+      await bob.page.waitForFunction(
+        () => document.querySelectorAll('#message-list li.message').length === 5,
+      );
+      await new Promise((r) => setTimeout(r, 300)); // anything duplicated would have arrived by now
+      const expected = [
+        'before the cut',
+        'missed one',
+        'missed two',
+        'missed three',
+        'written while offline',
+      ];
+      expect(await messageTexts(alice.page)).toEqual(expected);
+      expect(await messageTexts(bob.page)).toEqual(expected);
+      await alice.context.close();
+      await bob.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('shows markup in a message as text', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    const bob = await signIn(browser, server.origin, 'bob');
+    const attack = '<img src=x onerror=alert(1)> <script>alert(2)</script> javascript:alert(3)';
+    await sendMessage(alice.page, attack);
+    await bob.page.waitForSelector('#message-list li.message:not(.pending)');
+    expect(await messageTexts(bob.page)).toEqual([attack]);
+    expect(await bob.page.locator('#message-list img, #message-list script, #message-list a').count()).toBe(
+      0,
+    );
+    await alice.context.close();
+    await bob.context.close();
+  });
+
+  it('is usable on a phone-sized screen', async () => {
+    const server = await startTestServer();
+    const phone = await signIn(browser, server.origin, 'pat', { viewport: { width: 375, height: 667 } });
+    await sendMessage(phone.page, 'hello from a small screen');
+    await phone.page.waitForSelector('#message-list li.message:not(.pending)');
+    expect(await phone.page.isVisible('#composer-input')).toBe(true);
+    expect(await phone.page.isVisible('#room-list')).toBe(true);
+    const overflow = await phone.page.evaluate(
+      () => document.documentElement.scrollWidth - window.innerWidth,
+    );
+    expect(overflow).toBeLessThanOrEqual(0);
+    await phone.context.close();
+  });
+});

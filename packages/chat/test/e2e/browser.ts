@@ -56,7 +56,7 @@ export function messageTexts(page: Page): Promise<string[]> {
 }
 
 /** A TCP proxy in front of the chat: drop() cuts every connection and refuses new ones until restore(). */
-export class Proxy {
+export class TcpProxy {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   #down = false;

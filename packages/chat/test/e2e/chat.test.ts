@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, startTestServer } from '../helpers.js';
-import { launch, messageTexts, Proxy, sendMessage, signIn } from './browser.js';
+import { launch, messageTexts, sendMessage, signIn, TcpProxy } from './browser.js';
 
 const docs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'docs');
 let browser: Browser;
@@ -117,7 +117,7 @@ describe('chat page', () => {
 
   it('a dropped connection gets the missed messages exactly once when it comes back', async () => {
     const server = await startTestServer();
-    const proxy = new Proxy(server.port);
+    const proxy = new TcpProxy(server.port);
     const proxied = await proxy.listen();
     try {
       const alice = await signIn(browser, proxied, 'alice');

@@ -499,7 +499,10 @@ async function main() {
     writeFileSync(join(outDir, `${opts.quick ? 'quick' : 'run'}-${stamp}.json`), raw);
     writeFileSync(join(outDir, 'latest.json'), raw);
   }
-  writeFileSync(join(outDir, 'RESULTS.md'), renderMarkdown(summary, meta));
+  // The hand-written analysis of goals not met (profiles, what was tried) follows the tables.
+  const analysisPath = join(BENCH, 'ANALYSIS.md');
+  const analysis = existsSync(analysisPath) ? `\n${readFileSync(analysisPath, 'utf8')}` : '';
+  writeFileSync(join(outDir, 'RESULTS.md'), renderMarkdown(summary, meta) + analysis);
   writeFileSync(join(outDir, 'ratios.svg'), renderSvg(summary));
   console.error(
     `bench: done in ${Math.round(wallSeconds)} s; wrote ${rel(join(outDir, 'RESULTS.md'))} and ${rel(join(outDir, 'ratios.svg'))}`,

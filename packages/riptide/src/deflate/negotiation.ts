@@ -101,7 +101,8 @@ export interface DeflateParams {
 
 export const EXTENSION_NAME = 'permessage-deflate';
 
-const OPTION_KEYS = [
+/** The keys of the perMessageDeflate option object (ws 8's names). */
+export const OPTION_KEYS: readonly string[] = [
   'serverNoContextTakeover',
   'clientNoContextTakeover',
   'serverMaxWindowBits',
@@ -124,7 +125,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function checkKeys(obj: Record<string, unknown>, allowed: string[], prefix: string): void {
+function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], prefix: string): void {
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) {
       const hint =

@@ -24,6 +24,7 @@ import { type HandshakeError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import { PerMessageDeflate } from '../deflate/codec.js';
 import {
+  OPTION_KEYS as DEFLATE_OPTION_KEYS,
   type DeflateOptions,
   negotiateAsServer,
   normalizeDeflateOptions,
@@ -162,18 +163,8 @@ export function checkPerMessageDeflate(value: unknown): false | DeflateOptions {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalid('The "perMessageDeflate" option must be a boolean or an object');
   }
-  const known = new Set([
-    'serverNoContextTakeover',
-    'clientNoContextTakeover',
-    'serverMaxWindowBits',
-    'clientMaxWindowBits',
-    'zlibDeflateOptions',
-    'zlibInflateOptions',
-    'threshold',
-    'concurrencyLimit',
-  ]);
   for (const key of Object.keys(value)) {
-    if (!known.has(key)) throw invalid(`Unknown perMessageDeflate option "${key}"`);
+    if (!DEFLATE_OPTION_KEYS.includes(key)) throw invalid(`Unknown perMessageDeflate option "${key}"`);
   }
   // Deep validation (types, ranges, zlib options) and defaults: deflate/negotiation.ts.
   return normalizeDeflateOptions(value, 'server') ?? false;

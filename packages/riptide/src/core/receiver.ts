@@ -185,6 +185,8 @@ export class Receiver {
           continue;
         }
         this.phase = PAYLOAD;
+        // The header ended exactly at the end of the chunk: the payload comes with the next one.
+        if (pos === end) return;
       }
 
       // PAYLOAD

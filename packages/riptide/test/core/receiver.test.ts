@@ -280,3 +280,17 @@ describe('pause and resume (Node layer backpressure hooks)', () => {
     expect(proto.state).toBe(State.CLOSING);
   });
 });
+
+describe('regressions', () => {
+  it('a header ending exactly at a chunk boundary does not leave a stale frame buffer (found by the fuzz property)', () => {
+    // A masked text fragment of 1 byte, then a continuation of 2 bytes, fed one byte at a time:
+    // the first header completed at the end of a chunk and a 1-byte frame buffer was allocated
+    // for nothing; the 2-byte continuation then wrote past it (RangeError out of the core).
+    const { proto, sink } = makeProtocol('server', { maxPayload: 4096 });
+    const bytes = Buffer.from([0x01, 0x81, 1, 2, 3, 4, 0x61 ^ 1, 0x80, 0x82, 1, 2, 3, 4, 0x62 ^ 1, 0x63 ^ 2]);
+    expect(() => {
+      for (let i = 0; i < bytes.length; i++) proto.receive(Buffer.from(bytes.subarray(i, i + 1)));
+    }).not.toThrow();
+    expect(sink.events).toEqual([{ type: 'message', data: 'abc', isBinary: false }]);
+  });
+});

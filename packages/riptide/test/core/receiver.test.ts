@@ -293,4 +293,21 @@ describe('regressions', () => {
     }).not.toThrow();
     expect(sink.events).toEqual([{ type: 'message', data: 'abc', isBinary: false }]);
   });
+
+  it('a whole header at the end of a read, its payload in the next, then a frame spanning reads', () => {
+    const { proto, sink } = makeProtocol('client');
+    const a = hex('810161'); // "a"
+    const bHeader = hex('8203'); // binary, 3 bytes
+    const bPayload = hex('010203');
+    const c = Buffer.concat([hex('827e0100'), Buffer.alloc(256, 9)]); // 256 bytes
+    proto.receive(Buffer.concat([a, bHeader]));
+    proto.receive(bPayload);
+    proto.receive(c.subarray(0, 100));
+    proto.receive(c.subarray(100));
+    expect(sink.events).toEqual([
+      { type: 'message', data: 'a', isBinary: false },
+      { type: 'message', data: '010203', isBinary: true },
+      { type: 'message', data: '09'.repeat(256), isBinary: true },
+    ]);
+  });
 });

@@ -320,7 +320,7 @@ async function measure(sc, serverName, round) {
         throw new Error(`wsload exited ${loadResult.code ?? loadResult.signal}: ${why}`);
       }
     } else {
-      const script = join(BENCH, 'clients', 'deflate-echo.mjs');
+      const script = join(BENCH, 'clients', 'deflate-echo-raw.mjs');
       const args = deflateArgs(sc, profile, server.port, server.pid);
       loadDisplay = shellQuote([
         'taskset',
@@ -482,7 +482,7 @@ async function main() {
       `Each measurement starts a fresh server process pinned to CPU ${profile.serverCpu}; the load generator runs pinned to CPU ${profile.clientCpu}. Windows: ${profile.warmup} s warm-up, ${profile.duration} s measured (wsload's ramp, drain and close phases are not counted).`,
       'wsload (../shared/tools/wsload) verifies every echo and delivery; a run with errors, lost echoes or missing deliveries counts as failed and is left out of the medians.',
       `Scenario 5: RSS is VmRSS from /proc/PID/status. "Before" is read ${profile.settleMs} ms after the server printed its listening line; "with" is read ${profile.settleMs} ms after wsload's first hold line (all ${profile.bigConns} connections open), the same settle delay for every server, so that handshakes still being processed and short-lived allocations are over. The reading without the delay is reported too. Per connection = (with − before) / open connections. No server forces a garbage collection.`,
-      `Scenario 7: bench/clients/deflate-echo.mjs (ws client with perMessageDeflate, ${profile.deflateConns} connections, one 16 KiB JSON-like text message in flight each, echo verified) pinned to CPU ${profile.clientCpu}; the server's RSS per connection is read at the end of the measure window, against the RSS before the client connected. The client compresses and decompresses as much as the server does, so check its CPU column: near 100 % it, not the server, is the limit.`,
+      `Scenario 7: bench/clients/deflate-echo-raw.mjs (${profile.deflateConns} connections, one 16 KiB JSON-like text message in flight each) pinned to CPU ${profile.clientCpu}. It offers client_no_context_takeover, so its requests are compressed, framed and masked once before the run, and it checks the framing of every echo and the content of the first 3 per connection: the servers do all the inflating and deflating, the client almost none (see its CPU column). The server's RSS per connection is read at the end of the measure window, against the RSS before the client connected. (bench/clients/deflate-echo.mjs, a ws client that compresses like the server, was the first version: it ran at 100 % CPU and limited both servers.)`,
       "The raw node:net server answers the upgrade and reflects every byte (frames stay masked; wsload runs with --allow-masked); it ends a connection when a chunk is exactly one close frame, so closing does not wait for wsload's timeouts.",
       'ws runs with bufferutil and utf-8-validate (the servers assert the native add-ons load), perMessageDeflate off except in scenario 7, as the ws README writes its echo and broadcast servers.',
     ],

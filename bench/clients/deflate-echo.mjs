@@ -97,7 +97,7 @@ export function jsonMessage(size, seed) {
   return text;
 }
 
-function readRss(pid) {
+export function readRss(pid) {
   if (!pid) return null;
   try {
     const m = /^VmRSS:\s*(\d+)\s*kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

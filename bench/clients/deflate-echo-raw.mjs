@@ -22,28 +22,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
-import { jsonMessage, readRss } from './deflate-echo.mjs';
+import { jsonMessage, parseArgs, readRss } from './deflate-echo.mjs';
 
-function parseArgs(argv) {
-  const o = { url: null, conns: 100, size: 16384, warmup: 2, duration: 5, pid: 0, variants: 64 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i].replace(/^--/, '');
-    const v = argv[i + 1];
-    if (!(k in o) || v === undefined) usage(`bad argument: ${argv[i]}`);
-    o[k] = k === 'url' ? v : Number(v);
-    if (k !== 'url' && !Number.isFinite(o[k])) usage(`bad number for --${k}: ${v}`);
-  }
-  const m = o.url && /^ws:\/\/(127\.\d+\.\d+\.\d+|localhost):(\d+)(\/.*)?$/.exec(o.url);
-  if (!m) usage('--url ws://127.0.0.1:PORT/ required');
-  o.host = m[1];
-  o.port = Number(m[2]);
-  o.path = m[3] || '/';
-  return o;
-}
-
-function usage(msg) {
-  console.error(`deflate-echo-raw: ${msg}`);
-  process.exit(2);
+/** deflate-echo.mjs's options, plus the URL's parts for the raw socket. */
+function parseRawArgs(argv) {
+  const o = parseArgs(argv);
+  const url = new URL(o.url);
+  return { ...o, host: url.hostname, port: Number(url.port || 80), path: url.pathname + url.search };
 }
 
 const VERIFY_FIRST = 3;
@@ -72,7 +57,7 @@ function requestFrame(text) {
 }
 
 async function main() {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseRawArgs(process.argv.slice(2));
   const texts = Array.from({ length: o.variants }, (_, i) => jsonMessage(o.size, i + 1));
   const frames = texts.map(requestFrame);
   const rssBefore = readRss(o.pid);

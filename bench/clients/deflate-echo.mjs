@@ -21,7 +21,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 
-function parseArgs(argv) {
+export function parseArgs(argv) {
   const o = { url: null, conns: 100, size: 16384, warmup: 2, duration: 5, pid: 0, variants: 64 };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, '');

@@ -22,7 +22,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
-import { jsonMessage, parseArgs, readRss } from './deflate-echo.mjs';
+import { finish, finishRun, jsonMessage, parseArgs, readRss } from './deflate-echo.mjs';
 
 /** deflate-echo.mjs's options, plus the URL's parts for the raw socket. */
 function parseRawArgs(argv) {
@@ -222,29 +222,7 @@ async function main() {
   const rssLoaded = readRss(o.pid);
   phase = 'done';
   for (const c of conns) c.socket.destroy();
-  const rssPerConn = rssBefore != null && rssLoaded != null ? (rssLoaded - rssBefore) / o.conns / 1024 : null;
-  finish(
-    {
-      conns: o.conns,
-      size: o.size,
-      duration_s: Number(seconds.toFixed(3)),
-      msgs: counted,
-      msgs_per_s: counted / seconds,
-      mb_per_s: (counted * o.size) / seconds / 1e6,
-      rss_before: rssBefore,
-      rss_loaded: rssLoaded,
-      rss_per_conn_kib: rssPerConn,
-      errors,
-      ...(errors ? { error_kinds: errorKinds, error: `errors: ${JSON.stringify(errorKinds)}` } : {}),
-      client_cpu_pct: ((cpu.user + cpu.system) / 1e6 / seconds) * 100,
-    },
-    errors ? 1 : 0,
-  );
-}
-
-function finish(result, code) {
-  process.stdout.write(`${JSON.stringify({ mode: 'deflate-echo', client: 'raw', ...result })}\n`);
-  process.exitCode = code;
+  finishRun(o, { seconds, counted, rssBefore, rssLoaded, errors, errorKinds, cpu }, { client: 'raw' });
 }
 
 await main();

@@ -188,9 +188,16 @@ async function main() {
         }),
     ),
   );
+  finishRun(o, { seconds, counted, rssBefore, rssLoaded, errors, errorKinds, cpu });
+}
+
+/** The one JSON line both scenario-7 clients print at the end of a run; exit 1 on errors. */
+export function finishRun(o, run, extra = {}) {
+  const { seconds, counted, rssBefore, rssLoaded, errors, errorKinds, cpu } = run;
   const rssPerConn = rssBefore != null && rssLoaded != null ? (rssLoaded - rssBefore) / o.conns / 1024 : null;
   finish(
     {
+      ...extra,
       conns: o.conns,
       size: o.size,
       duration_s: Number(seconds.toFixed(3)),
@@ -208,7 +215,7 @@ async function main() {
   );
 }
 
-function finish(result, code) {
+export function finish(result, code) {
   process.stdout.write(`${JSON.stringify({ mode: 'deflate-echo', ...result })}\n`);
   process.exitCode = code;
 }

@@ -16,8 +16,11 @@ const dist = new URL('../packages/riptide/dist/esm/deflate/', import.meta.url);
 const SETTINGS = {
   'no compression negotiated': null,
   'negotiated, messages below threshold (idle)': { options: {}, params: {}, small: true },
-  'defaults (context takeover both ways, 15-bit windows, memLevel 8)': { options: {}, params: {} },
-  server_no_context_takeover: { options: {}, params: { serverNoContextTakeover: true } },
+  'context takeover both ways, 15-bit windows, memLevel 8 (ws default)': { options: {}, params: {} },
+  'server_no_context_takeover (riptide server default)': {
+    options: {},
+    params: { serverNoContextTakeover: true },
+  },
   client_no_context_takeover: { options: {}, params: { clientNoContextTakeover: true } },
   'no context takeover both ways': {
     options: {},

@@ -63,6 +63,9 @@ async function main() {
   const rssBefore = readRss(o.pid);
   let phase = 'ramp';
   let msgs = 0;
+  // Bytes of the counted echo frames (header + compressed payload): the compression the server's
+  // settings achieve, so a faster setting that compresses worse shows it.
+  let wireBytes = 0;
   let errors = 0;
   const errorKinds = {};
   const error = (kind) => {
@@ -160,7 +163,10 @@ async function main() {
         continue;
       }
       if (c.verified < VERIFY_FIRST) verify(c, payload, (b0 & 0x40) !== 0);
-      else if (phase === 'measure') msgs++;
+      else if (phase === 'measure') {
+        msgs++;
+        wireBytes += off + len;
+      }
       if (phase !== 'done') send(c);
     }
     c.buf = buf;
@@ -219,10 +225,20 @@ async function main() {
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const counted = msgs;
+  const wirePerMsg = counted > 0 ? wireBytes / counted : null;
   const rssLoaded = readRss(o.pid);
   phase = 'done';
   for (const c of conns) c.socket.destroy();
-  finishRun(o, { seconds, counted, rssBefore, rssLoaded, errors, errorKinds, cpu }, { client: 'raw' });
+  finishRun(
+    o,
+    { seconds, counted, rssBefore, rssLoaded, errors, errorKinds, cpu },
+    {
+      client: 'raw',
+      // Echo frame bytes per message, and as a fraction of the uncompressed message.
+      wire_bytes_per_msg: wirePerMsg,
+      wire_ratio: wirePerMsg === null ? null : wirePerMsg / o.size,
+    },
+  );
 }
 
 await main();

@@ -108,7 +108,9 @@ export const SCENARIOS = [
       { key: 'msgs_per_s', label: 'messages/s', better: higher },
       { key: 'rss_per_conn_kib', label: 'KiB per connection (under load)', better: lower },
     ],
-    info: [cpu],
+    // The servers' default compression differs (riptide answers server_no_context_takeover):
+    // the echo's size on the wire shows what that costs in bytes.
+    info: [{ key: 'wire_bytes_per_msg', label: 'echo frame bytes per 16 KiB message' }, cpu],
     goals: [
       { metric: 'msgs_per_s', vs: 'ws', op: '>=', target: 1.5 },
       { metric: 'rss_per_conn_kib', vs: 'ws', op: '<=', target: 0.5 },

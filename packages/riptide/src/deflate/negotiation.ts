@@ -56,7 +56,8 @@ export interface ZlibInflateOptions {
 
 /** The `perMessageDeflate` option object (ws 8 compatible). */
 export interface PerMessageDeflateOptions {
-  /** Server: true = always no server context takeover; false = decline offers asking for it.
+  /** Server: true or undefined (the default) = always answer server_no_context_takeover;
+   *  false = keep context takeover and decline offers asking for it (ws's default).
    *  Client: true = ask the server not to take over its context. */
   serverNoContextTakeover?: boolean;
   /** Server: true = always require the client not to take over context.
@@ -348,7 +349,14 @@ function acceptOffer(
   }
   // RFC 7692 7.1.1.1/7.1.1.2: the server MAY add either no_context_takeover parameter even if
   // the offer lacks it; accepting an offer with server_no_context_takeover means echoing it.
-  const serverNoContextTakeover = offer.serverNoContextTakeover || options.serverNoContextTakeover === true;
+  // Riptide's server default (serverNoContextTakeover undefined) adds server_no_context_takeover:
+  // every connection then shares a pooled deflater instead of keeping its own 2^(windowBits+2) +
+  // 2^(memLevel+9) bytes (about 256 KiB with zlib's defaults) for as long as it is open, and each
+  // message costs less CPU (no search through the previous messages' window). Measured in
+  // bench/deflate-memory.mjs and scenario 7 of bench/run.mjs; docs/deflate.md has the trade-off.
+  // `serverNoContextTakeover: false` restores ws's behaviour (context takeover, and offers that
+  // ask for server_no_context_takeover are declined).
+  const serverNoContextTakeover = offer.serverNoContextTakeover || options.serverNoContextTakeover !== false;
   const clientNoContextTakeover = offer.clientNoContextTakeover || options.clientNoContextTakeover === true;
 
   // RFC 7692 7.1.2.1: the response carries server_max_window_bits "with the same or smaller value

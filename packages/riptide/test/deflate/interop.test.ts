@@ -204,7 +204,8 @@ describe('RFC 7692 interop: riptide client -> riptide server', () => {
     wss.on('connection', (s) => echo(s as unknown as AnySocket));
     const c = new WebSocket(url);
     await once(c, 'open');
-    expect(c.extensions).toBe('permessage-deflate');
+    // Riptide's server default: no context takeover on its side (RFC 7692 7.1.1.1).
+    expect(c.extensions).toBe('permessage-deflate; server_no_context_takeover');
     const read = await exchange(
       c as unknown as AnySocket,
       () => (c as unknown as { _socket: net.Socket })._socket,
@@ -329,7 +330,7 @@ describe('RFC 7692 6 fragmented compressed messages, one byte at a time', () => 
     );
     const [head, rest] = await readHead(socket);
     expect(head).toMatch(/^HTTP\/1\.1 101 /);
-    expect(head).toMatch(/\r\nSec-WebSocket-Extensions: permessage-deflate\r\n/i);
+    expect(head).toMatch(/\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n/i);
     const { text, bytes } = fragmentedMessage(true);
     await writeByteByByte(socket, bytes);
     const [plain, after] = await readFrame(socket, rest);
@@ -436,7 +437,10 @@ describe('zlib contexts are released with their connections', () => {
   it('test_no_zlib_context_leaks_after_clean_close_terminate_and_peer_drop', async () => {
     clearZlibPool();
     const before = liveZlibContexts();
-    const { wss, url } = await riptideServer({ perMessageDeflate: { threshold: 0 } });
+    // serverNoContextTakeover: false (ws's behaviour) so that every connection holds contexts.
+    const { wss, url } = await riptideServer({
+      perMessageDeflate: { threshold: 0, serverNoContextTakeover: false },
+    });
     cleanups.push(() => shutdown(wss));
     const serverClosed: Promise<unknown>[] = [];
     wss.on('connection', (s) => {

@@ -311,7 +311,16 @@ describe('RFC 7692 7.1 server: choosing and answering an offer', () => {
     ],
     ['x-webkit-deflate-frame', {}, null],
   ];
-  for (const [offer, opts, response, params] of table) {
+  // The rows give the answers of a server that keeps its compression context (ws's default).
+  // Riptide's default (serverNoContextTakeover undefined) also answers server_no_context_takeover
+  // (7.1.1.1), so unless a row sets serverNoContextTakeover: false, the expected answer gets it.
+  for (const [offer, opts, rowResponse, rowParams] of table) {
+    const keepsContext = opts.serverNoContextTakeover === false;
+    const response =
+      rowResponse === null || keepsContext || rowResponse.includes('server_no_context_takeover')
+        ? rowResponse
+        : rowResponse.replace('permessage-deflate', 'permessage-deflate; server_no_context_takeover');
+    const params = keepsContext ? rowParams : { ...rowParams, serverNoContextTakeover: true };
     it(`${offer} with ${JSON.stringify(opts)} -> ${response ?? 'declined'}`, () => {
       const result = negotiateAsServer(parseExtensions(offer), server(opts));
       expect(result.response).toBe(response);
@@ -331,10 +340,28 @@ describe('RFC 7692 7.1 server: choosing and answering an offer', () => {
       ),
       server({ serverMaxWindowBits: false }),
     );
-    expect(result.response).toBe('permessage-deflate');
+    expect(result.response).toBe('permessage-deflate; server_no_context_takeover');
     expect(result.declined).toEqual([
       'server_max_window_bits offered but disabled by serverMaxWindowBits: false',
     ]);
+  });
+
+  it('by default answers server_no_context_takeover unasked; serverNoContextTakeover: false keeps ws behaviour', () => {
+    // RFC 7692 7.1.1.1: "A server MAY include the "server_no_context_takeover" extension
+    // parameter in an extension negotiation response even if the extension negotiation offer
+    // being accepted by the response doesn't include" it.
+    const byDefault = negotiateAsServer(
+      parseExtensions('permessage-deflate; client_max_window_bits'),
+      server(),
+    );
+    expect(byDefault.response).toBe('permessage-deflate; server_no_context_takeover');
+    expect(byDefault.params).toEqual({ ...DEFAULTS, serverNoContextTakeover: true });
+    const wsLike = negotiateAsServer(
+      parseExtensions('permessage-deflate; client_max_window_bits'),
+      server({ serverNoContextTakeover: false }),
+    );
+    expect(wsLike.response).toBe('permessage-deflate');
+    expect(wsLike.params).toEqual(DEFAULTS);
   });
 
   it('explains why each offer was declined', () => {
@@ -418,7 +445,7 @@ describe('RFC 7692 7.1 server: choosing and answering an offer', () => {
         parseExtensions(`permessage-deflate; ${params}, permessage-deflate`),
         server(),
       );
-      expect(next.response).toBe('permessage-deflate');
+      expect(next.response).toBe('permessage-deflate; server_no_context_takeover');
     });
   }
 });

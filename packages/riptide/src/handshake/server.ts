@@ -25,7 +25,7 @@ import {
   type HeaderValue,
   parseExtensionList,
   parseProtocolList,
-  parseTokenList,
+  tokenListHas,
 } from './header-lists.js';
 import { checkExtraHeaders, isFieldValue, isToken } from './syntax.js';
 
@@ -77,13 +77,8 @@ function single(value: string | string[] | undefined): string | undefined | null
 
 /** True if the request asks to upgrade to websocket (its Upgrade header lists the token). */
 export function isUpgradeRequest(headers: RequestHeaders): boolean {
-  const upgrade = parseTokenList(headers.upgrade as HeaderValue);
-  return upgrade !== null && hasWebSocketToken(upgrade);
-}
-
-function hasWebSocketToken(tokens: string[]): boolean {
   // A product "websocket/13" is not the "websocket" keyword: RFC 6455 asks for the keyword.
-  return tokens.includes('websocket');
+  return tokenListHas(headers.upgrade as HeaderValue, 'websocket') === true;
 }
 
 const VALIDATE_OPTION_KEYS = new Set(['allowedOrigins']);
@@ -113,13 +108,13 @@ export function validateUpgradeRequest(
 
   // 3. "An |Upgrade| header field containing the value "websocket", treated as an ASCII
   // case-insensitive value."
-  const upgrade = parseTokenList(headers.upgrade as HeaderValue);
-  if (upgrade === null || !hasWebSocketToken(upgrade)) return reject('WS_ERR_HANDSHAKE_UPGRADE');
+  if (tokenListHas(headers.upgrade as HeaderValue, 'websocket') !== true) return reject('WS_ERR_HANDSHAKE_UPGRADE');
 
   // 4. "A |Connection| header field that includes the token "Upgrade", treated as an ASCII
   // case-insensitive value." (e.g. "keep-alive, Upgrade" from Firefox)
-  const connection = parseTokenList(headers.connection as HeaderValue);
-  if (connection === null || !connection.includes('upgrade')) return reject('WS_ERR_HANDSHAKE_CONNECTION');
+  if (tokenListHas(headers.connection as HeaderValue, 'upgrade') !== true) {
+    return reject('WS_ERR_HANDSHAKE_CONNECTION');
+  }
 
   // 5. "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded,
   // is 16 bytes in length."
@@ -339,6 +334,19 @@ export function buildAcceptResponse(opts: AcceptResponseOptions): string[] {
   }
   for (const [name, value] of extra) lines.push(`${name}: ${value}`);
   return lines;
+}
+
+/**
+ * The 101 response as one latin1 string: the bytes serializeResponse(buildAcceptResponse(...))
+ * produces, without the line array, its checks and a Buffer. For a server with no 'headers'
+ * listener; the inputs must already be valid: `key` from validateUpgradeRequest, `protocol` one
+ * of the subprotocols it returned, `extensions` what the extension negotiation formatted.
+ */
+export function acceptResponseText(key: string, protocol?: string, extensions?: string): string {
+  let text = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n`;
+  if (protocol !== undefined && protocol !== '') text += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
+  if (extensions !== undefined && extensions !== '') text += `Sec-WebSocket-Extensions: ${extensions}\r\n`;
+  return `${text}\r\n`;
 }
 
 /**

@@ -17,6 +17,7 @@ import type { Socket } from 'node:net';
 import { HandshakeError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import type { RandomFill } from '../core/sender.js';
+import { ProtocolSettings } from '../core/protocol.js';
 import { PerMessageDeflate } from '../deflate/codec.js';
 import { acceptAsClient, createOffer, type DeflateOptions } from '../deflate/negotiation.js';
 import { syncZlibSupported } from '../deflate/zlib-sync.js';
@@ -430,15 +431,17 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirects: number)
       typeof res.headers['sec-websocket-extensions'] === 'string' && extension !== null
         ? res.headers['sec-websocket-extensions']
         : '';
-    ws._setSocket(socket, head, {
-      role: 'client',
-      maxPayload: resolved.maxPayload,
-      skipUtf8Validation: opts.skipUTF8Validation === true,
-      autoPong: opts.autoPong !== false,
+    const settings = {
       closeTimeout: opts.closeTimeout ?? 30_000,
-      randomFill: resolved.random,
-      extension,
-    });
+      protocol: new ProtocolSettings({
+        role: 'client',
+        maxPayload: resolved.maxPayload,
+        skipUtf8Validation: opts.skipUTF8Validation === true,
+        autoPong: opts.autoPong !== false,
+        randomFill: resolved.random,
+      }),
+    };
+    ws._setSocket(socket, head, settings, extension);
     ws.emit('open');
   });
 

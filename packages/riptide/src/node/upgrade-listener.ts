@@ -25,8 +25,8 @@ export interface UpgradeHandler {
   /** A head was refused (4xx written): drop its handshake timer. */
   _untrackPending(socket: Socket): void;
   /**
-   * An upgrade request: run the handshake. The socket is paused; the server resumes it once
-   * the WebSocket has attached its own 'data' listener.
+   * An upgrade request: run the handshake. If it does not finish synchronously the listener
+   * pauses the socket; the server resumes it once the WebSocket has attached its 'data' listener.
    */
   _upgradeFromListener(req: IncomingMessage, socket: Socket, head: Buffer): void;
 }
@@ -34,21 +34,28 @@ export interface UpgradeHandler {
 const kHandler = Symbol('riptide.upgradeHandler');
 const kBuffered = Symbol('riptide.headBuffer');
 
-type PendingSocket = Socket & { [kHandler]?: UpgradeHandler; [kBuffered]?: Buffer | null };
+type PendingSocket = Socket & { [kBuffered]?: Buffer | null };
+
+type ListenerServer = Server & { [kHandler]?: UpgradeHandler };
 
 export function createUpgradeListener(handler: UpgradeHandler): Server {
-  const server = createServer(onConnection);
-  (server as Server & { [kHandler]?: UpgradeHandler })[kHandler] = handler;
+  const server: ListenerServer = createServer(onConnection);
+  server[kHandler] = handler;
   return server;
 }
 
-function onConnection(this: Server & { [kHandler]?: UpgradeHandler }, socket: PendingSocket): void {
-  const handler = this[kHandler]!;
-  socket[kHandler] = handler;
-  socket[kBuffered] = null;
+/**
+ * The handler of an accepted socket, through the `server` property Node sets on it: a
+ * property of our own on each socket would stay in its hidden class for the connection's life.
+ */
+function handlerOf(socket: Socket): UpgradeHandler {
+  return (socket as Socket & { server: ListenerServer }).server[kHandler]!;
+}
+
+function onConnection(this: ListenerServer, socket: PendingSocket): void {
   socket.on('data', onHeadData);
   socket.on('error', onHeadError);
-  handler._trackPending(socket);
+  this[kHandler]!._trackPending(socket);
 }
 
 function onHeadError(this: PendingSocket): void {
@@ -56,6 +63,7 @@ function onHeadError(this: PendingSocket): void {
 }
 
 function onHeadData(this: PendingSocket, chunk: Buffer): void {
+  // A head split across reads (rare) is kept on the socket until its end arrives.
   const prev = this[kBuffered] ?? null;
   const buf = prev === null ? chunk : Buffer.concat([prev, chunk]);
   const end = findHeadEnd(buf, prev === null ? 0 : prev.length);
@@ -67,11 +75,10 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
     this[kBuffered] = buf;
     return;
   }
-  const handler = this[kHandler]!;
+  const handler = handlerOf(this);
   this.removeListener('data', onHeadData);
   this.removeListener('error', onHeadError);
-  this[kBuffered] = undefined;
-  this[kHandler] = undefined;
+  if (prev !== null) this[kBuffered] = null;
   const parsed = parseRequestHead(buf.subarray(0, end));
   if (!parsed.ok) {
     handler._untrackPending(this);
@@ -88,8 +95,6 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
     );
     return;
   }
-  // No more automatic reading until the WebSocket attaches its own listener.
-  this.pause();
   const req = new IncomingMessage(this);
   req.method = head.method;
   req.url = head.url;
@@ -100,14 +105,22 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
   req.rawHeaders = head.rawHeaders;
   req.complete = true;
   const rest = end < buf.length ? buf.subarray(end) : EMPTY;
+  // Bytes after the head go back into the socket (unshift) when the WebSocket attaches; on a
+  // flowing socket they would be delivered at once, before the 'connection' handlers have
+  // attached theirs. Paused, they wait for the server's resume() (a nextTick later).
+  if (rest.length > 0) this.pause();
   handler._upgradeFromListener(req, this, rest);
+  // Nothing is read while this 'data' handler runs, and a handshake without an asynchronous
+  // verifyClient has attached the WebSocket's listener by now. Otherwise stop reading until
+  // it does (the server resumes the socket then): bytes arriving meanwhile would find no
+  // 'data' listener and be lost.
+  if (!this.destroyed && this.listenerCount('data') === 0) this.pause();
 }
 
 function reject(socket: PendingSocket, status: number, message: string): void {
-  const handler = socket[kHandler];
   socket.removeListener('data', onHeadData);
-  socket[kBuffered] = undefined;
-  handler?._untrackPending(socket);
+  socket[kBuffered] = null;
+  handlerOf(socket)._untrackPending(socket);
   writeAndClose(socket, buildRejectResponse(status, message));
 }
 

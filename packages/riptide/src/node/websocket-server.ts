@@ -22,6 +22,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type HandshakeError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
+import { ProtocolSettings } from '../core/protocol.js';
 import { PerMessageDeflate } from '../deflate/codec.js';
 import {
   OPTION_KEYS as DEFLATE_OPTION_KEYS,
@@ -33,6 +34,7 @@ import {
 import { syncZlibSupported } from '../deflate/zlib-sync.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import {
+  acceptResponseText,
   buildAcceptResponse,
   buildRejectResponse,
   serializeResponse,
@@ -351,11 +353,13 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     this._WebSocket = o.WebSocket ?? WebSocket;
     this._handshakeTimeout = o.handshakeTimeout ?? 10_000;
     this._settings = {
-      role: 'server',
-      maxPayload: o.maxPayload ?? 100 * 1024 * 1024,
-      skipUtf8Validation: o.skipUTF8Validation === true,
-      autoPong: o.autoPong !== false,
       closeTimeout: o.closeTimeout ?? 30_000,
+      protocol: new ProtocolSettings({
+        role: 'server',
+        maxPayload: o.maxPayload ?? 100 * 1024 * 1024,
+        skipUtf8Validation: o.skipUTF8Validation === true,
+        autoPong: o.autoPong !== false,
+      }),
     };
     this._clients = o.clientTracking === false ? null : new Set();
     this._tracked = this._clients ?? (heartbeat !== null ? new Set() : null);
@@ -477,7 +481,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     const accepted =
       this._deflate === false
         ? null
-        : acceptExtensions(result.extensions, this._deflate, this._settings.maxPayload);
+        : acceptExtensions(result.extensions, this._deflate, this._settings.protocol.maxPayload);
 
     const verify = this.options.verifyClient;
     if (verify === undefined) {
@@ -563,31 +567,32 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
         if (typeof chosen === 'string' && offered.includes(chosen)) protocol = chosen;
       }
     }
-    const lines = buildAcceptResponse({
-      key,
-      protocol,
-      extensions: accepted === null ? undefined : accepted.header,
-    });
+    const extensions = accepted === null ? undefined : accepted.header;
     const ws = new this._WebSocket(null);
-    this.emit('headers', lines, req);
-    if (!socket.writable) {
-      accepted?.extension.close();
-      socket.destroy();
-      return;
+    let response: string | Buffer;
+    if (this.listenerCount('headers') === 0) {
+      // The common case: no line array, no Buffer (measured with the handshake benchmark).
+      response = acceptResponseText(key, protocol, extensions);
+    } else {
+      const lines = buildAcceptResponse({ key, protocol, extensions });
+      this.emit('headers', lines, req);
+      if (!socket.writable) {
+        accepted?.extension.close();
+        socket.destroy();
+        return;
+      }
+      response = serializeResponse(lines);
     }
     // Corked until the 'connection' handlers have run and their sends were flushed (the
     // outbox's nextTick is queued before ours): the 101 and a welcome message leave in one
     // writev, one TCP segment.
     socket.cork();
-    socket.write(serializeResponse(lines));
+    socket.write(response, 'latin1');
     socket.removeListener('error', socketOnErrorBeforeUpgrade);
     ws._protocol = protocol ?? '';
-    ws._extensions = accepted === null ? '' : accepted.header;
+    ws._extensions = extensions ?? '';
     ws._server = this;
-    ws._setSocket(socket as Socket, head, {
-      ...this._settings,
-      extension: accepted === null ? null : accepted.extension,
-    });
+    ws._setSocket(socket as Socket, head, this._settings, accepted === null ? null : accepted.extension);
     this._tracked?.add(ws);
     try {
       cb(ws, req);
@@ -610,7 +615,8 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     this._pending.set(socket, Date.now() + timeout);
     // A socket that closes early leaves the map at once (a shared listener, no closure).
     (socket as Duplex & { [kPendingServer]?: WebSocketServer })[kPendingServer] = this;
-    socket.once('close', pendingSocketClosed);
+    // on, not once: _untrackPending removes it, and once() would allocate a wrapper per socket.
+    socket.on('close', pendingSocketClosed);
     if (this._sweepTimer === null && this._state === RUNNING) {
       this._sweepTimer = setTimeout(sweepPending, timeout, this);
       this._sweepTimer.unref();

@@ -30,7 +30,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { HandshakeError, ProtocolError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
-import { Protocol, type ProtocolSink } from '../core/protocol.js';
+import { Protocol, type ProtocolSettings, type ProtocolSink } from '../core/protocol.js';
 import type { RandomFill } from '../core/sender.js';
 import { type ClientOptions, initiateClient } from './client.js';
 import {
@@ -46,7 +46,6 @@ import {
   setAttribute,
 } from './event-target.js';
 import { flush, pendingBytes, schedule } from './outbox.js';
-import { randomFill } from './random.js';
 
 /** The WebSocket a socket belongs to (shared listeners find it through this property). */
 export const kWebSocket = Symbol('riptide.websocket');
@@ -80,19 +79,23 @@ export interface ServerLink {
 
 /** Everything _setSocket needs to start the protocol over an upgraded socket. */
 export interface ConnectionSettings {
-  role: 'server' | 'client';
-  maxPayload: number;
-  skipUtf8Validation: boolean;
-  autoPong: boolean;
   closeTimeout: number;
-  randomFill?: RandomFill;
-  extension?: PerMessageExtension | null;
+  /** Validated once; a server shares one object with all of its connections. */
+  protocol: ProtocolSettings;
 }
 
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
+/** WebSocket._flags bits. */
+const DIRTY = 1;
+const ENDED = 2;
+const CLOSING_STARTED = 4;
+const CLOSED_DONE = 8;
+const PAUSED = 16;
+const NEED_DRAIN = 32;
+const AWAITING_PONG = 64;
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 const EMPTY = Buffer.alloc(0);
 
@@ -182,14 +185,9 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   // so every instance shares one hidden class.
   /** @internal */ _socket: Socket | null = null;
   /** @internal */ _proto: Protocol | null = null;
-  /** @internal */ _dirty = false;
   /** @internal */ _cbs: SendCallback[] | null = null;
-  /** @internal */ _ended = false;
-  /** @internal */ _closing = false;
-  /** @internal */ _closed = false;
-  /** @internal */ _paused = false;
-  /** @internal */ _needDrain = false;
-  /** @internal */ _awaitingPong = false;
+  /** @internal DIRTY | ENDED | ...: the booleans below, packed (bench scenario 5: idle memory). */
+  _flags = 0;
   /** @internal */ _binaryType: BinaryType = 'nodebuffer';
   /** @internal */ _closeTimer: NodeJS.Timeout | null = null;
   /** @internal */ _closeTimeout = 30_000;
@@ -202,6 +200,56 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   _held: Buffer[] | null = null;
   /** @internal The client's handshake request while CONNECTING. */
   _req: { destroy(): void } | null = null;
+
+  /** @internal Frames were queued since the last flush. */
+  get _dirty(): boolean {
+    return (this._flags & DIRTY) !== 0;
+  }
+  set _dirty(on: boolean) {
+    this._flags = on ? this._flags | DIRTY : this._flags & ~DIRTY;
+  }
+  /** @internal socket.end() was called. */
+  get _ended(): boolean {
+    return (this._flags & ENDED) !== 0;
+  }
+  set _ended(on: boolean) {
+    this._flags = on ? this._flags | ENDED : this._flags & ~ENDED;
+  }
+  /** @internal readyState reached CLOSING (topics left, server told). */
+  get _closing(): boolean {
+    return (this._flags & CLOSING_STARTED) !== 0;
+  }
+  set _closing(on: boolean) {
+    this._flags = on ? this._flags | CLOSING_STARTED : this._flags & ~CLOSING_STARTED;
+  }
+  /** @internal 'close' was emitted. */
+  get _closed(): boolean {
+    return (this._flags & CLOSED_DONE) !== 0;
+  }
+  set _closed(on: boolean) {
+    this._flags = on ? this._flags | CLOSED_DONE : this._flags & ~CLOSED_DONE;
+  }
+  /** @internal pause() is in effect. */
+  get _paused(): boolean {
+    return (this._flags & PAUSED) !== 0;
+  }
+  set _paused(on: boolean) {
+    this._flags = on ? this._flags | PAUSED : this._flags & ~PAUSED;
+  }
+  /** @internal A send() returned false: 'drain' is owed. */
+  get _needDrain(): boolean {
+    return (this._flags & NEED_DRAIN) !== 0;
+  }
+  set _needDrain(on: boolean) {
+    this._flags = on ? this._flags | NEED_DRAIN : this._flags & ~NEED_DRAIN;
+  }
+  /** @internal The heartbeat pinged and no pong came yet. */
+  get _awaitingPong(): boolean {
+    return (this._flags & AWAITING_PONG) !== 0;
+  }
+  set _awaitingPong(on: boolean) {
+    this._flags = on ? this._flags | AWAITING_PONG : this._flags & ~AWAITING_PONG;
+  }
 
   /**
    * A client connection to `address` (ws://, wss://, http(s):// or ws+unix:), or, with
@@ -565,19 +613,19 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   // --- internals used by the server, the client and the outbox ------------------------------
 
   /** @internal Attach an upgraded socket and start the protocol. */
-  _setSocket(socket: Socket, head: Buffer, settings: ConnectionSettings): void {
+  _setSocket(
+    socket: Socket,
+    head: Buffer,
+    settings: ConnectionSettings,
+    extension: PerMessageExtension | null,
+  ): void {
     (socket as Socket & { [kWebSocket]?: WebSocket })[kWebSocket] = this;
     this._socket = socket;
     this._closeTimeout = settings.closeTimeout;
-    this._proto = new Protocol(this, {
-      role: settings.role,
-      maxPayload: settings.maxPayload,
-      randomFill: settings.randomFill ?? randomFill,
-      extension: settings.extension ?? null,
-      skipUtf8Validation: settings.skipUtf8Validation,
-      autoPong: settings.autoPong,
-    });
-    socket.setTimeout(0);
+    this._proto = new Protocol(this, settings.protocol, extension);
+    // Clear an idle timeout someone set (an http server's); calling setTimeout(0) on a socket
+    // without one would only add a `timeout` property to it, kept for the connection's life.
+    if (socket.timeout) socket.setTimeout(0);
     socket.setNoDelay(true);
     // Bytes the peer sent right after its handshake head arrive again as the first 'data'.
     if (head !== undefined && head !== null && head.length > 0) socket.unshift(head);

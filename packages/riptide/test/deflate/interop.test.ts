@@ -294,7 +294,9 @@ async function writeByteByByte(socket: net.Socket, bytes: Buffer): Promise<void>
   socket.setNoDelay(true);
   for (let i = 0; i < bytes.length; i++) {
     socket.write(bytes.subarray(i, i + 1));
-    await new Promise((r) => setTimeout(r, 1));
+    // No wait after the last byte: the reply may come at once, and the caller must have its
+    // 'data' listener attached by then (a flowing socket drops data nobody listens to).
+    if (i < bytes.length - 1) await new Promise((r) => setTimeout(r, 1));
   }
 }
 

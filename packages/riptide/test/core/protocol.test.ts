@@ -1,8 +1,8 @@
 // The state machine (protocol.ts): RFC 6455 5.7 examples, the closing handshake, ping/pong.
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { State } from '../../src/core/protocol.js';
-import { FEED_MODES, feed, hex, makeProtocol, output, ROLES, wire } from './helpers.js';
+import { Protocol, ProtocolSettings, State } from '../../src/core/protocol.js';
+import { FEED_MODES, feed, fixedMask, hex, makeProtocol, output, RecordingSink, ROLES, wire } from './helpers.js';
 
 describe('RFC 6455 5.7 examples', () => {
   it('a single-frame masked text message is what the client sends', () => {
@@ -184,5 +184,42 @@ describe('RFC 6455 5.5.2 ping and pong', () => {
     expect(() => proto.sendPing(Buffer.alloc(126))).toThrow(
       expect.objectContaining({ code: 'WS_ERR_CONTROL_TOO_LONG' }),
     );
+  });
+});
+
+describe('ProtocolSettings: validated once, shared by many connections', () => {
+  it('two connections sharing one settings object keep their own state', () => {
+    const settings = new ProtocolSettings({ role: 'server', maxPayload: 4 });
+    const a = new Protocol(new RecordingSink(), settings);
+    const bSink = new RecordingSink();
+    const b = new Protocol(bSink, settings, null, true);
+    expect(a.settings).toBe(b.settings);
+    expect(a.role).toBe('server');
+    expect(b.state).toBe(State.CONNECTING);
+    b.open();
+    a.close(1000);
+    expect(a.closeSent).toBe(true);
+    expect(b.closeSent).toBe(false);
+    // The shared limit applies to each: 5 bytes > maxPayload 4 fails b with 1009.
+    b.receive(wire('server', '810568656c6c6f'));
+    expect(bSink.events).toEqual([expect.objectContaining({ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 })]);
+    expect(b.endTransport).toBe(true);
+    expect(a.endTransport).toBe(false);
+  });
+
+  it.each([
+    [{ role: 'peer' }, "role must be 'client' or 'server', got peer"],
+    [{ role: 'server', maxPayload: -1 }, 'maxPayload must be a non-negative integer, got -1'],
+    [{ role: 'server', maxPayload: 1.5 }, 'maxPayload must be a non-negative integer, got 1.5'],
+    [{ role: 'client' }, 'the client role needs randomFill for masking keys'],
+  ])('rejects %j (caller misuse throws)', (options, message) => {
+    const expected = expect.objectContaining({ name: 'UsageError', code: 'WS_ERR_INVALID_OPTION', message });
+    expect(() => new ProtocolSettings(options as never)).toThrow(expected);
+    expect(() => new Protocol(new RecordingSink(), options as never)).toThrow(expected);
+  });
+
+  it('a server ignores randomFill (its frames are never masked)', () => {
+    expect(new ProtocolSettings({ role: 'server', randomFill: fixedMask }).random).toBeNull();
+    expect(new ProtocolSettings({ role: 'client', randomFill: fixedMask }).random).toBe(fixedMask);
   });
 });

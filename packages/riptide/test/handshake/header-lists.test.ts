@@ -7,6 +7,7 @@ import {
   parseExtensionList,
   parseProtocolList,
   parseTokenList,
+  tokenListHas,
 } from '../../src/handshake/header-lists.js';
 import { growthRatio, LINEAR_BOUND } from './helpers.js';
 
@@ -38,6 +39,42 @@ describe('RFC 9110 5.6.1 Token lists (Connection, Upgrade)', () => {
       expect(parseTokenList(value)).toBeNull();
     },
   );
+});
+
+describe('tokenListHas: the same answer as parseTokenList, without building the list', () => {
+  it.each([
+    ['Upgrade', 'upgrade', true],
+    ['keep-alive, UPGRADE', 'upgrade', true],
+    ['keep-alive', 'upgrade', false],
+    ['upgrades', 'upgrade', false],
+    ['upgrad', 'upgrade', false],
+    ['websocket/13', 'websocket', false],
+    [', , WebSocket ,,', 'websocket', true],
+    ['', 'websocket', false],
+    ['keep alive, upgrade', 'upgrade', null],
+    ['upgrade, a;b', 'upgrade', null],
+    ['upgrade/', 'upgrade', null],
+  ] as const)('%j has %j: %j', (value, tok, expected) => {
+    expect(tokenListHas(value, tok)).toBe(expected);
+  });
+
+  it('absent headers and repeated lines (arrays) answer like parseTokenList', () => {
+    expect(tokenListHas(undefined, 'upgrade')).toBe(false);
+    expect(tokenListHas(['keep-alive', 'Upgrade'], 'upgrade')).toBe(true);
+    expect(tokenListHas(['keep-alive', 'a b'], 'upgrade')).toBeNull();
+  });
+
+  it('agrees with parseTokenList on arbitrary strings and lists (fast-check)', () => {
+    const piece = fc.oneof(token, ows, fc.constantFrom(',', '/', ';', '"', 'Upgrade', 'websocket', 'WebSocket'));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), fc.constantFrom('upgrade', 'websocket'), (parts, tok) => {
+        const value = parts.join('');
+        const list = parseTokenList(value);
+        expect(tokenListHas(value, tok)).toBe(list === null ? null : list.includes(tok));
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
 
 describe('RFC 6455 4.1 Sec-WebSocket-Protocol (1#token, unique)', () => {

@@ -4,6 +4,7 @@ import { UsageError } from '../../src/core/errors.js';
 import { HANDSHAKE_ERROR_CODES, HANDSHAKE_ERRORS, handshakeError } from '../../src/handshake/errors.js';
 import { parseRequestHead, parseResponseHead } from '../../src/handshake/http.js';
 import {
+  acceptResponseText,
   buildAcceptResponse,
   buildErrorResponse,
   buildRejectResponse,
@@ -346,6 +347,21 @@ describe("RFC 6455 4.2.2 Sending the server's opening handshake", () => {
       'Set-Cookie: id=1',
       'X-Server: riptide',
     ]);
+  });
+
+  it('acceptResponseText gives the bytes serializeResponse(buildAcceptResponse(...)) gives', () => {
+    const cases: Array<[string | undefined, string | undefined]> = [
+      [undefined, undefined],
+      ['chat', undefined],
+      [undefined, 'permessage-deflate; server_no_context_takeover'],
+      ['chat', 'permessage-deflate'],
+      ['', ''],
+    ];
+    for (const [protocol, extensions] of cases) {
+      const expected = serializeResponse(buildAcceptResponse({ key: RFC_KEY, protocol, extensions }));
+      expect(acceptResponseText(RFC_KEY, protocol, extensions)).toBe(expected.toString('latin1'));
+    }
+    expect(acceptResponseText(RFC_KEY)).toContain(`\r\nSec-WebSocket-Accept: ${RFC_ACCEPT}\r\n`);
   });
 
   it('omits empty protocol and extensions', () => {

@@ -110,4 +110,42 @@ describe('RFC 6455 4.2.1 the {port} listener', () => {
     );
     expect(reply).toContain('echo:Hello');
   });
+  it('pauses a socket whose verifyClient is still pending: a frame arriving meanwhile is kept', async () => {
+    const port = await listen({
+      verifyClient: (_info: unknown, cb: (ok: boolean) => void) => setTimeout(() => cb(true), 40),
+    });
+    wss!.on('connection', (ws) => ws.on('message', (d) => ws.send('echo:' + d.toString())));
+    // The frame is written 5 ms after the head, in its own packet, while verification waits.
+    const frame = Buffer.from('818537fa213d7f9f4d5158', 'hex');
+    const reply = await exchange(port, [UPGRADE, frame], (s) => s.includes('echo:Hello'));
+    expect(reply).toContain('echo:Hello');
+  });
+
+  it('leaves nothing of the head parser on an upgraded socket (idle memory, bench scenario 5)', async () => {
+    const port = await listen();
+    const accepted = new Promise<Socket>((resolve) => wss!.on('connection', (_ws, req) => resolve(req.socket as Socket)));
+    const client = connect(port, '127.0.0.1', () => client.write(UPGRADE));
+    client.on('error', () => {});
+    const socket = await accepted;
+    const symbols = Object.getOwnPropertySymbols(socket).map((k) => k.description);
+    expect(symbols).not.toContain('riptide.headBuffer');
+    expect(symbols).not.toContain('riptide.upgradeHandler');
+    // setTimeout(0) on a socket without a timeout would add this property for nothing.
+    expect(Object.hasOwn(socket, 'timeout')).toBe(false);
+    // One 'end' listener (ours, calling Node's own first), not an array of two.
+    expect(socket.listenerCount('end')).toBe(1);
+    client.destroy();
+  });
+
+  it("a peer's FIN without a close frame still ends the connection with 1006", async () => {
+    const port = await listen();
+    const closed = new Promise<[number, string]>((resolve) =>
+      wss!.on('connection', (ws) => ws.on('close', (code, reason) => resolve([code, reason.toString()]))),
+    );
+    const client = connect(port, '127.0.0.1', () => client.write(UPGRADE));
+    client.on('error', () => {});
+    client.once('data', () => client.end());
+    expect(await closed).toEqual([1006, '']);
+    client.destroy();
+  });
 });

@@ -108,7 +108,8 @@ export function validateUpgradeRequest(
 
   // 3. "An |Upgrade| header field containing the value "websocket", treated as an ASCII
   // case-insensitive value."
-  if (tokenListHas(headers.upgrade as HeaderValue, 'websocket') !== true) return reject('WS_ERR_HANDSHAKE_UPGRADE');
+  if (tokenListHas(headers.upgrade as HeaderValue, 'websocket') !== true)
+    return reject('WS_ERR_HANDSHAKE_UPGRADE');
 
   // 4. "A |Connection| header field that includes the token "Upgrade", treated as an ASCII
   // case-insensitive value." (e.g. "keep-alive, Upgrade" from Firefox)

@@ -2,7 +2,17 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import { Protocol, ProtocolSettings, State } from '../../src/core/protocol.js';
-import { FEED_MODES, feed, fixedMask, hex, makeProtocol, output, RecordingSink, ROLES, wire } from './helpers.js';
+import {
+  FEED_MODES,
+  feed,
+  fixedMask,
+  hex,
+  makeProtocol,
+  output,
+  RecordingSink,
+  ROLES,
+  wire,
+} from './helpers.js';
 
 describe('RFC 6455 5.7 examples', () => {
   it('a single-frame masked text message is what the client sends', () => {
@@ -202,7 +212,9 @@ describe('ProtocolSettings: validated once, shared by many connections', () => {
     expect(b.closeSent).toBe(false);
     // The shared limit applies to each: 5 bytes > maxPayload 4 fails b with 1009.
     b.receive(wire('server', '810568656c6c6f'));
-    expect(bSink.events).toEqual([expect.objectContaining({ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 })]);
+    expect(bSink.events).toEqual([
+      expect.objectContaining({ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 }),
+    ]);
     expect(b.endTransport).toBe(true);
     expect(a.endTransport).toBe(false);
   });

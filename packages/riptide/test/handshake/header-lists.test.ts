@@ -65,13 +65,21 @@ describe('tokenListHas: the same answer as parseTokenList, without building the 
   });
 
   it('agrees with parseTokenList on arbitrary strings and lists (fast-check)', () => {
-    const piece = fc.oneof(token, ows, fc.constantFrom(',', '/', ';', '"', 'Upgrade', 'websocket', 'WebSocket'));
+    const piece = fc.oneof(
+      token,
+      ows,
+      fc.constantFrom(',', '/', ';', '"', 'Upgrade', 'websocket', 'WebSocket'),
+    );
     fc.assert(
-      fc.property(fc.array(piece, { maxLength: 12 }), fc.constantFrom('upgrade', 'websocket'), (parts, tok) => {
-        const value = parts.join('');
-        const list = parseTokenList(value);
-        expect(tokenListHas(value, tok)).toBe(list === null ? null : list.includes(tok));
-      }),
+      fc.property(
+        fc.array(piece, { maxLength: 12 }),
+        fc.constantFrom('upgrade', 'websocket'),
+        (parts, tok) => {
+          const value = parts.join('');
+          const list = parseTokenList(value);
+          expect(tokenListHas(value, tok)).toBe(list === null ? null : list.includes(tok));
+        },
+      ),
       { numRuns: 2000 },
     );
   });

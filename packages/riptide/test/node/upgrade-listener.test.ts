@@ -123,7 +123,9 @@ describe('RFC 6455 4.2.1 the {port} listener', () => {
 
   it('leaves nothing of the head parser on an upgraded socket (idle memory, bench scenario 5)', async () => {
     const port = await listen();
-    const accepted = new Promise<Socket>((resolve) => wss!.on('connection', (_ws, req) => resolve(req.socket as Socket)));
+    const accepted = new Promise<Socket>((resolve) =>
+      wss!.on('connection', (_ws, req) => resolve(req.socket as Socket)),
+    );
     const client = connect(port, '127.0.0.1', () => client.write(UPGRADE));
     client.on('error', () => {});
     const socket = await accepted;

@@ -48,6 +48,8 @@ const USAGE = `usage: node bench/run.mjs [options]
   --settle MS          delay between the hold line and reading RSS (scenario 5)
   --server-cpu N --client-cpu N   cores for taskset (default 0 and 1)
   --no-build           do not rebuild the riptide library first
+  --report FILE        only render RESULTS.md and ratios.svg again from a saved run
+                       (bench/results/*.json), e.g. after editing bench/ANALYSIS.md
   --help`;
 
 function parseOptions(argv) {
@@ -96,6 +98,9 @@ function parseOptions(argv) {
         break;
       case '--client-cpu':
         o.clientCpu = num(take(i++), a);
+        break;
+      case '--report':
+        o.report = take(i++);
         break;
       case '--help':
       case '-h':
@@ -424,7 +429,24 @@ function fmtMetric(sc, r) {
   return sc.metrics.map((m) => `${m.key}=${Number(r.metrics[m.key]?.toPrecision(4))}`).join(' ');
 }
 
+/**
+ * --report FILE: render RESULTS.md (with the current ANALYSIS.md) and ratios.svg again from a
+ * saved run (bench/results/*.json), without measuring anything.
+ */
+function rerender(file) {
+  const { meta, summary } = JSON.parse(readFileSync(file, 'utf8'));
+  const analysisPath = join(BENCH, 'ANALYSIS.md');
+  const analysis = existsSync(analysisPath) ? `\n${readFileSync(analysisPath, 'utf8')}` : '';
+  writeFileSync(join(BENCH, 'RESULTS.md'), renderMarkdown(summary, meta) + analysis);
+  writeFileSync(join(BENCH, 'ratios.svg'), renderSvg(summary));
+  console.error(`bench: rendered bench/RESULTS.md and bench/ratios.svg from ${rel(resolve(file))}`);
+}
+
 async function main() {
+  if (opts.report !== undefined) {
+    rerender(opts.report);
+    return;
+  }
   const cpu = readCpuInfo();
   const cores = Math.max(profile.serverCpu, profile.clientCpu);
   if (cpu.processors && cpu.processors <= cores)

@@ -92,40 +92,18 @@ export function parseTokenList(value: HeaderValue): string[] | null {
 }
 
 /**
- * Whether the list parseTokenList(value) would return contains `token` (given in lowercase),
- * without building the list: true/false, or null where parseTokenList returns null. The opening
- * handshake checks Upgrade and Connection this way on every connection.
+ * Whether the list parseTokenList(value) would return contains `token` (given in lowercase):
+ * true/false, or null where parseTokenList returns null. The opening handshake checks Upgrade
+ * and Connection this way on every connection; a single-token value builds no list.
  */
 export function tokenListHas(value: HeaderValue, token: string): boolean | null {
-  if (typeof value !== 'string') {
-    const list = parseTokenList(value);
-    return list === null ? null : list.includes(token);
+  if (typeof value === 'string') {
+    // The usual value is one bare token ("websocket", "Upgrade"): compare it in place.
+    const n = value.length;
+    if (n > 0 && scanToken(value, 0) === n) return n === token.length && equalsLowercase(value, 0, token);
   }
-  const s = value;
-  const n = s.length;
-  let found = false;
-  let i = 0;
-  for (;;) {
-    i = skipOws(s, i);
-    if (i === n) return found;
-    if (s.charCodeAt(i) === COMMA) {
-      i++;
-      continue;
-    }
-    const start = i;
-    i = scanToken(s, i);
-    if (i === start) return null;
-    if (s.charCodeAt(i) === SLASH) {
-      const versionStart = ++i;
-      i = scanToken(s, i);
-      if (i === versionStart) return null;
-    }
-    if (!found && i - start === token.length && equalsLowercase(s, start, token)) found = true;
-    i = skipOws(s, i);
-    if (i === n) return found;
-    if (s.charCodeAt(i) !== COMMA) return null;
-    i++;
-  }
+  const list = parseTokenList(value);
+  return list === null ? null : list.includes(token);
 }
 
 /** s[start, start + lower.length) equals `lower` ASCII case-insensitively (`lower` is lowercase). */

@@ -31,7 +31,6 @@ import type { Socket } from 'node:net';
 import { HandshakeError, ProtocolError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import { Protocol, type ProtocolSettings, type ProtocolSink } from '../core/protocol.js';
-import type { RandomFill } from '../core/sender.js';
 import { type ClientOptions, initiateClient } from './client.js';
 import {
   type AddEventListenerOptions,

@@ -17,9 +17,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { readCpuInfo, readLoadAvg, readRss, rssPerConnKiB } from './lib/proc.mjs';
+import { readCpuInfo, readCpuSeconds, readLoadAvg, readRss, rssPerConnKiB } from './lib/proc.mjs';
 import { renderMarkdown, renderSvg, summarize } from './lib/report.mjs';
 import {
+  costMetrics,
   deflateArgs,
   PROFILES,
   SCENARIOS,
@@ -237,8 +238,11 @@ async function stopServer(server) {
   return { ...result, wasAlive: alive };
 }
 
-/** Run a load generator pinned to the client core; `onLine` sees each stdout line as it comes. */
-async function runLoad(cmd, args, { onLine, timeoutMs }) {
+/**
+ * Run a load generator pinned to the client core; `onLine` sees each stdout line as it comes,
+ * `onErrLine` each stderr line.
+ */
+async function runLoad(cmd, args, { onLine, onErrLine, timeoutMs }) {
   const [c, a] = pinned(profile.clientCpu, cmd, args);
   const child = track(spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   const lines = [];
@@ -246,6 +250,7 @@ async function runLoad(cmd, args, { onLine, timeoutMs }) {
   child.stderr.on('data', (d) => {
     if (stderr.length < 4000) stderr += d;
   });
+  if (onErrLine) createInterface({ input: child.stderr }).on('line', onErrLine);
   createInterface({ input: child.stdout }).on('line', (line) => {
     lines.push(line);
     onLine?.(line);
@@ -298,6 +303,29 @@ async function settleTimeWait() {
   return count;
 }
 
+/**
+ * The server's CPU use during wsload's measure window, as % of one core: /proc/PID/stat is read
+ * at each of wsload's once-a-second progress lines (-v) labelled "measure", and the first and
+ * last readings are compared. Null when fewer than two such lines came (a 1 s window).
+ */
+function serverCpuSampler(pid) {
+  let first = null;
+  let last = null;
+  return {
+    onProgress(line) {
+      if (!/^\[\s*[\d.]+s\] measure\b/.test(line)) return;
+      const sample = { cpu: readCpuSeconds(pid), at: performance.now() };
+      if (sample.cpu === null) return;
+      if (first === null) first = sample;
+      else last = sample;
+    },
+    percent() {
+      if (first === null || last === null || last.at <= first.at) return null;
+      return ((last.cpu - first.cpu) / ((last.at - first.at) / 1000)) * 100;
+    },
+  };
+}
+
 async function measure(sc, serverName, round) {
   const base = { round, scenario: sc.id, server: serverName };
   let server;
@@ -334,9 +362,12 @@ async function measure(sc, serverName, round) {
         if (tw !== null) metrics.time_wait_at_start = tw;
       }
       const timeoutMs = (profile.warmup + profile.duration + 40) * 1000 + profile.settleMs;
-      loadResult = await runLoad(WSLOAD, args, { onLine, timeoutMs });
+      const cpu = serverCpuSampler(server.pid);
+      loadResult = await runLoad(WSLOAD, args, { onLine, onErrLine: cpu.onProgress, timeoutMs });
       const json = lastJson(loadResult.lines);
       if (json) for (const [k, v] of Object.entries(json)) if (typeof v === 'number') metrics[k] = v;
+      const cpuPct = cpu.percent();
+      if (cpuPct !== null) metrics.server_cpu_pct = cpuPct;
       if (rssRead) {
         const r = await Promise.race([rssRead, sleep(1000).then(() => null)]);
         if (r) {
@@ -382,6 +413,7 @@ async function measure(sc, serverName, round) {
         );
       }
     }
+    Object.assign(metrics, costMetrics(sc, metrics));
     const key = `${sc.id}/${serverName}`;
     if (!commands.has(key)) {
       commands.set(key, [server.display, loadDisplay.replaceAll(`:${server.port}/`, ':<port>/')]);
@@ -536,7 +568,8 @@ async function main() {
       'wsload (../shared/tools/wsload) verifies every echo and delivery; a run with errors, lost echoes or missing deliveries counts as failed and is left out of the medians.',
       `Scenario 5: RSS is VmRSS from /proc/PID/status. "Before" is read ${profile.settleMs} ms after the server printed its listening line; "with" is read ${profile.settleMs} ms after wsload's first hold line (all ${profile.bigConns} connections open), the same settle delay for every server, so that handshakes still being processed and short-lived allocations are over. The reading without the delay is reported too. Per connection = (with − before) / open connections. No server forces a garbage collection.`,
       `Scenario 7: bench/clients/deflate-echo-raw.mjs (${profile.deflateConns} connections, one 16 KiB JSON-like text message in flight each) pinned to CPU ${profile.clientCpu}. It offers client_no_context_takeover, so its requests are compressed, framed and masked once before the run, and it checks the framing of every echo and the content of the first 3 per connection: the servers do all the inflating and deflating, the client almost none (see its CPU column). The server's RSS per connection is read at the end of the measure window, against the RSS before the client connected. (bench/clients/deflate-echo.mjs, a ws client that compresses like the server, was the first version: it ran at 100 % CPU and limited both servers.)`,
-      "The raw node:net server answers the upgrade and reflects every byte (frames stay masked; wsload runs with --allow-masked); it ends a connection when a chunk is exactly one close frame, so closing does not wait for wsload's timeouts.",
+      "The raw node:net server answers the upgrade and reflects every byte (frames stay masked; wsload runs with --allow-masked); it ends a connection when a chunk is exactly one close frame, so closing does not wait for wsload's timeouts. In scenario 4 the raw server (bench/servers/raw-broadcast.mjs) forwards each client frame, unmasked, to every open socket with one socket.write each: the broadcast loop with no library.",
+      "Server CPU: utime + stime of the server process from /proc/PID/stat, read at the first and the last of wsload's once-a-second progress lines (-v) in the measure window (scenario 7: at the start and end of the client's measure window); CPU µs per unit = CPU % / 100 × 10^6 / rate.",
       'ws runs with bufferutil and utf-8-validate (the servers assert the native add-ons load), perMessageDeflate off except in scenario 7, as the ws README writes its echo and broadcast servers.',
     ],
   };

@@ -22,7 +22,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
-import { finish, finishRun, jsonMessage, parseArgs, readRss } from './deflate-echo.mjs';
+import { readCpuSeconds, readRss } from '../lib/proc.mjs';
+import { cpuSince, finish, finishRun, jsonMessage, parseArgs } from './deflate-echo.mjs';
 
 /** deflate-echo.mjs's options, plus the URL's parts for the raw socket. */
 function parseRawArgs(argv) {
@@ -220,10 +221,12 @@ async function main() {
   await new Promise((r) => setTimeout(r, o.warmup * 1000));
   phase = 'measure';
   const cpu0 = process.cpuUsage();
+  const serverCpu0 = readCpuSeconds(o.pid);
   const t0 = process.hrtime.bigint();
   await new Promise((r) => setTimeout(r, o.duration * 1000));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
+  const serverCpu = cpuSince(serverCpu0, o.pid);
   const counted = msgs;
   const wirePerMsg = counted > 0 ? wireBytes / counted : null;
   const rssLoaded = readRss(o.pid);
@@ -231,7 +234,7 @@ async function main() {
   for (const c of conns) c.socket.destroy();
   finishRun(
     o,
-    { seconds, counted, rssBefore, rssLoaded, errors, errorKinds, cpu },
+    { seconds, counted, rssBefore, rssLoaded, errors, errorKinds, cpu, serverCpu },
     {
       client: 'raw',
       // Echo frame bytes per message, and as a fraction of the uncompressed message.

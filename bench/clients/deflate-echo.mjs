@@ -13,13 +13,14 @@
 //
 // Prints one JSON line on stdout: msgs, msgs_per_s, mb_per_s (uncompressed payload, one
 // direction), errors, the server's RSS before the connections and at the end of the measure
-// window, rss_per_conn_kib, and this client's CPU use (client_cpu_pct, % of one core).
+// window, rss_per_conn_kib, this client's CPU use (client_cpu_pct, % of one core) and the
+// server's over the measure window (server_cpu_pct, from /proc/PID/stat).
 // Exit status: 0 ok; 1 errors (mismatches, closed connections); 2 usage; 3 the server did not
 // accept permessage-deflate (the runner reports "not available").
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
+import { readCpuSeconds, readRss } from '../lib/proc.mjs';
 
 export function parseArgs(argv) {
   const o = { url: null, conns: 100, size: 16384, warmup: 2, duration: 5, pid: 0, variants: 64 };
@@ -97,16 +98,6 @@ export function jsonMessage(size, seed) {
   return text;
 }
 
-export function readRss(pid) {
-  if (!pid) return null;
-  try {
-    const m = /^VmRSS:\s*(\d+)\s*kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const messages = Array.from({ length: o.variants }, (_, i) => jsonMessage(o.size, i + 1));
@@ -168,10 +159,12 @@ async function main() {
   await new Promise((r) => setTimeout(r, o.warmup * 1000));
   phase = 'measure';
   const cpu0 = process.cpuUsage();
+  const serverCpu0 = readCpuSeconds(o.pid);
   const t0 = process.hrtime.bigint();
   await new Promise((r) => setTimeout(r, o.duration * 1000));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
+  const serverCpu = cpuSince(serverCpu0, o.pid);
   const counted = msgs;
   const rssLoaded = readRss(o.pid);
   phase = 'done';
@@ -188,12 +181,18 @@ async function main() {
         }),
     ),
   );
-  finishRun(o, { seconds, counted, rssBefore, rssLoaded, errors, errorKinds, cpu });
+  finishRun(o, { seconds, counted, rssBefore, rssLoaded, errors, errorKinds, cpu, serverCpu });
+}
+
+/** The server's CPU seconds since `before` (a readCpuSeconds value), or null. */
+export function cpuSince(before, pid) {
+  const now = readCpuSeconds(pid);
+  return before == null || now == null ? null : now - before;
 }
 
 /** The one JSON line both scenario-7 clients print at the end of a run; exit 1 on errors. */
 export function finishRun(o, run, extra = {}) {
-  const { seconds, counted, rssBefore, rssLoaded, errors, errorKinds, cpu } = run;
+  const { seconds, counted, rssBefore, rssLoaded, errors, errorKinds, cpu, serverCpu } = run;
   const rssPerConn = rssBefore != null && rssLoaded != null ? (rssLoaded - rssBefore) / o.conns / 1024 : null;
   finish(
     {
@@ -210,6 +209,7 @@ export function finishRun(o, run, extra = {}) {
       errors,
       ...(errors ? { error_kinds: errorKinds, error: `errors: ${JSON.stringify(errorKinds)}` } : {}),
       client_cpu_pct: ((cpu.user + cpu.system) / 1e6 / seconds) * 100,
+      ...(serverCpu == null ? {} : { server_cpu_pct: (serverCpu / seconds) * 100 }),
     },
     errors ? 1 : 0,
   );

@@ -1,5 +1,6 @@
 // Reading the machine and processes from /proc. The parsers are pure (unit-tested); the readers
 // are thin wrappers around readFileSync.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /** VmRSS from the text of /proc/PID/status, in bytes; null when absent (e.g. a zombie). */
@@ -21,6 +22,41 @@ export function readRss(pid) {
 export function rssPerConnKiB(rssBefore, rssWith, conns) {
   if (rssBefore == null || rssWith == null || !(conns > 0)) return null;
   return (rssWith - rssBefore) / conns / 1024;
+}
+
+/**
+ * CPU time (user + system) in clock ticks from the text of /proc/PID/stat: fields 14 and 15,
+ * counted after the command name's closing parenthesis (the name may contain spaces).
+ */
+export function parseCpuTicks(statText) {
+  const fields = statText.slice(statText.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state), so field N is fields[N - 3].
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : null;
+}
+
+let clockTicks;
+function ticksPerSecond() {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** CPU seconds (user + system) a process has used so far, or null if it is gone. */
+export function readCpuSeconds(pid) {
+  if (!pid) return null;
+  try {
+    const ticks = parseCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return ticks === null ? null : ticks / ticksPerSecond();
+  } catch {
+    return null;
+  }
 }
 
 /** The CPU model name and the number of processors from the text of /proc/cpuinfo. */

@@ -44,7 +44,8 @@ export function summarize(runs, scenarios) {
       return { ...m, values, ratios };
     };
     const metrics = sc.metrics.map(metricSummary);
-    const info = (sc.info ?? []).map(metricSummary);
+    // The cost row (server CPU per unit of work) comes right after the headline metrics.
+    const info = [...(sc.cost ? [sc.cost] : []), ...(sc.info ?? [])].map(metricSummary);
     const goals = sc.goals.map((g) => {
       const m = metrics.find((x) => x.key === g.metric);
       const value = m.ratios[`riptide/${g.vs}`] ?? null;
@@ -150,7 +151,8 @@ export function renderMarkdown(summary, meta) {
     }
     for (const m of sc.info) {
       const cells = sc.servers.map((s) => serverCell(sc, m, s));
-      out.push(`| ${m.label} | ${cells.join(' | ')} | ${pairs.map(() => '').join(' | ')} |`);
+      const ratios = pairs.map((p) => (m.showRatios ? formatRatio(m.ratios[p]) : ''));
+      out.push(`| ${m.label} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
     }
     out.push('');
     for (const s of sc.servers) {

@@ -40,7 +40,22 @@ export const PROFILES = {
 const higher = 'higher';
 const lower = 'lower';
 const cpu = { key: 'client_cpu_pct', label: 'load generator CPU % (of one core)' };
-const echoInfo = [{ key: 'p50_us', label: 'p50 latency (µs)' }, cpu];
+const serverCpu = { key: 'server_cpu_pct', label: 'server CPU % (of one core)' };
+
+/**
+ * The server's CPU time per unit of work (its CPU % over the measure window divided by the
+ * rate): what a message, a delivery or a handshake costs the server, a figure that stays
+ * meaningful when the rate is bounded by something else (one message in flight, the kernel,
+ * the load generator). Shown with ratio columns; lower is cheaper.
+ */
+const costOf = (per, unit, scale = 1e6) => ({
+  per,
+  scale,
+  key: `server_cpu_us_per_${unit.replace(/ /g, '_')}`,
+  label: `server CPU µs per ${unit}`,
+  showRatios: true,
+});
+const echoInfo = [{ key: 'p50_us', label: 'p50 latency (µs)' }, serverCpu, cpu];
 
 /**
  * Each scenario: which server script each contender runs, how the load is generated, which
@@ -53,6 +68,7 @@ export const SCENARIOS = [
     scripts: { riptide: 'riptide-echo.mjs', ws: 'ws-echo.mjs', raw: 'raw-net.mjs' },
     load: { tool: 'wsload', mode: 'echo', args: () => ['-c', '100', '-p', '10', '-s', '64', '--text'] },
     metrics: [{ key: 'msgs_per_s', label: 'messages/s', better: higher }],
+    cost: costOf('msgs_per_s', 'message'),
     info: echoInfo,
     goals: [{ metric: 'msgs_per_s', vs: 'ws', op: '>=', target: 3 }],
   },
@@ -62,6 +78,7 @@ export const SCENARIOS = [
     scripts: { riptide: 'riptide-echo.mjs', ws: 'ws-echo.mjs', raw: 'raw-net.mjs' },
     load: { tool: 'wsload', mode: 'echo', args: () => ['-c', '100', '-p', '1', '-s', '64', '--text'] },
     metrics: [{ key: 'msgs_per_s', label: 'messages/s', better: higher }],
+    cost: costOf('msgs_per_s', 'message'),
     info: echoInfo,
     goals: [
       { metric: 'msgs_per_s', vs: 'ws', op: '>=', target: 1.5 },
@@ -74,6 +91,7 @@ export const SCENARIOS = [
     scripts: { riptide: 'riptide-echo.mjs', ws: 'ws-echo.mjs', raw: 'raw-net.mjs' },
     load: { tool: 'wsload', mode: 'echo', args: () => ['-c', '4', '-p', '1', '-s', '1m', '--binary'] },
     metrics: [{ key: 'mb_per_s', label: 'MB/s (one direction)', better: higher }],
+    cost: costOf('mb_per_s', 'MB'),
     info: echoInfo,
     goals: [
       { metric: 'mb_per_s', vs: 'ws', op: '>=', target: 1.4 },
@@ -83,14 +101,15 @@ export const SCENARIOS = [
   {
     id: 4,
     title: 'Broadcast 64 B to {conns} receivers (riptide: pub/sub; ws: loop over clients)',
-    scripts: { riptide: 'riptide-broadcast.mjs', ws: 'ws-broadcast.mjs' },
+    scripts: { riptide: 'riptide-broadcast.mjs', ws: 'ws-broadcast.mjs', raw: 'raw-broadcast.mjs' },
     load: {
       tool: 'wsload',
       mode: 'broadcast',
       args: (p) => ['-c', String(p.bigConns), '-s', '64', '--text', '-i', '0'],
     },
     metrics: [{ key: 'deliveries_per_s', label: 'deliveries/s', better: higher }],
-    info: [{ key: 'fanout_p50_ms', label: 'fan-out p50 (ms)' }, cpu],
+    cost: costOf('deliveries_per_s', 'delivery'),
+    info: [{ key: 'fanout_p50_ms', label: 'fan-out p50 (ms)' }, serverCpu, cpu],
     goals: [{ metric: 'deliveries_per_s', vs: 'ws', op: '>=', target: 3 }],
   },
   {
@@ -115,9 +134,11 @@ export const SCENARIOS = [
     scripts: { riptide: 'riptide-echo.mjs', ws: 'ws-echo.mjs', raw: 'raw-net.mjs' },
     load: { tool: 'wsload', mode: 'connect', args: () => ['-c', '16'] },
     metrics: [{ key: 'handshakes_per_s', label: 'handshakes/s', better: higher }],
+    cost: costOf('handshakes_per_s', 'handshake'),
     info: [
       { key: 'hs_p50_ms', label: 'handshake p50 (ms)' },
       { key: 'time_wait_at_start', label: 'sockets in TIME_WAIT at the start' },
+      serverCpu,
       cpu,
     ],
     goals: [{ metric: 'handshakes_per_s', vs: 'ws', op: '>=', target: 1.5 }],
@@ -134,7 +155,8 @@ export const SCENARIOS = [
     ],
     // The servers' default compression differs (riptide answers server_no_context_takeover):
     // the echo's size on the wire shows what that costs in bytes.
-    info: [{ key: 'wire_bytes_per_msg', label: 'echo frame bytes per 16 KiB message' }, cpu],
+    cost: costOf('msgs_per_s', 'message'),
+    info: [{ key: 'wire_bytes_per_msg', label: 'echo frame bytes per 16 KiB message' }, serverCpu, cpu],
     goals: [
       { metric: 'msgs_per_s', vs: 'ws', op: '>=', target: 1.5 },
       { metric: 'rss_per_conn_kib', vs: 'ws', op: '<=', target: 0.5 },
@@ -155,10 +177,21 @@ export function wsloadArgs(scenario, server, profile, port) {
     // Hold long enough to read the RSS after the settle delay, then close.
     args.push('-d', String(profile.settleMs / 1000 + 0.5));
   } else {
-    args.push('-w', String(profile.warmup), '-d', String(profile.duration));
+    // -v: the once-a-second progress lines on stderr, which time the server CPU readings.
+    args.push('-w', String(profile.warmup), '-d', String(profile.duration), '-v');
   }
-  if (server === 'raw') args.push('--allow-masked');
+  // The raw echo server reflects the client's frames, masks included.
+  if (server === 'raw' && mode !== 'broadcast') args.push('--allow-masked');
   return args;
+}
+
+/** The scenario's derived cost metric (server CPU µs per unit) from one measurement's metrics. */
+export function costMetrics(scenario, metrics) {
+  const c = scenario.cost;
+  const pct = metrics.server_cpu_pct;
+  const rate = c ? metrics[c.per] : undefined;
+  if (!c || !(pct >= 0) || !(rate > 0)) return {};
+  return { [c.key]: ((pct / 100) * c.scale) / rate };
 }
 
 /** The deflate-echo client's arguments (see bench/clients/deflate-echo.mjs). */

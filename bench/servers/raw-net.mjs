@@ -8,19 +8,8 @@
 // payload, nothing else in the chunk) is reflected and the socket is ended, as a WebSocket server
 // would. Text payloads from wsload are ASCII (< 0x80), so inside a text message no chunk can
 // start with 0x88; for binary payloads the check also needs the exact length to match.
-import { createHash } from 'node:crypto';
-import net from 'node:net';
 import { announce, exitOnSignal, portArg } from './common.mjs';
-
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-const MAX_HEAD = 8192;
-const HEAD = Symbol('head');
-
-function acceptKey(key) {
-  return createHash('sha1')
-    .update(key + GUID)
-    .digest('base64');
-}
+import { createUpgradeServer } from './raw-handshake.mjs';
 
 function isLoneCloseFrame(chunk) {
   return (
@@ -43,28 +32,10 @@ function onDrain() {
   this.resume();
 }
 
-function onHandshakeData(chunk) {
-  const head = this[HEAD] === undefined ? chunk : Buffer.concat([this[HEAD], chunk]);
-  const end = head.indexOf('\r\n\r\n', 0, 'latin1');
-  if (end === -1) {
-    if (head.length > MAX_HEAD) this.destroy();
-    else this[HEAD] = head;
-    return;
-  }
-  this[HEAD] = undefined;
-  const text = head.toString('latin1', 0, end);
-  const match = /\r\nsec-websocket-key:[ \t]*([A-Za-z0-9+/=]{24})[ \t]*(?:\r\n|$)/i.exec(text);
-  if (!match || !/^GET /.test(text) || !/\r\nupgrade:[ \t]*websocket/i.test(text)) {
-    this.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    return;
-  }
-  this.write(
-    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(match[1])}\r\n\r\n`,
-  );
-  this.removeListener('data', onHandshakeData);
-  this.on('data', reflect);
-  this.on('drain', onDrain);
-  if (head.length > end + 4) reflect.call(this, head.subarray(end + 4));
+function onOpen(socket, rest) {
+  socket.on('data', reflect);
+  socket.on('drain', onDrain);
+  if (rest.length > 0) reflect.call(socket, rest);
 }
 
 function onError() {}
@@ -74,12 +45,11 @@ function onClose() {
   sockets.delete(this);
 }
 
-const server = net.createServer({ noDelay: true }, (socket) => {
+const server = createUpgradeServer((socket) => {
   sockets.add(socket);
   socket.on('error', onError);
   socket.on('close', onClose);
-  socket.on('data', onHandshakeData);
-});
+}, onOpen);
 
 server.listen(portArg(), '127.0.0.1', () => announce(server.address().port));
 exitOnSignal(() => {

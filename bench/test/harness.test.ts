@@ -10,11 +10,18 @@ import { WebSocket } from 'ws';
 // @ts-expect-error: plain ESM JavaScript (the runner runs on Node without a build step)
 import { jsonMessage } from '../clients/deflate-echo.mjs';
 // @ts-expect-error: plain ESM JavaScript
-import { parseCpuInfo, parseVmRss, rssPerConnKiB } from '../lib/proc.mjs';
+import { parseCpuInfo, parseCpuTicks, parseVmRss, rssPerConnKiB } from '../lib/proc.mjs';
 // @ts-expect-error: plain ESM JavaScript
 import { formatNumber, formatRatio, renderMarkdown, renderSvg, summarize } from '../lib/report.mjs';
 // @ts-expect-error: plain ESM JavaScript
-import { PROFILES, SCENARIOS, scenarioTitle, serverOrder, wsloadArgs } from '../lib/scenarios.mjs';
+import {
+  costMetrics,
+  PROFILES,
+  SCENARIOS,
+  scenarioTitle,
+  serverOrder,
+  wsloadArgs,
+} from '../lib/scenarios.mjs';
 // @ts-expect-error: plain ESM JavaScript
 import { median, meetsGoal, ratio } from '../lib/stats.mjs';
 
@@ -73,6 +80,11 @@ describe('/proc parsing', () => {
     expect(rssPerConnKiB(null, 1, 1)).toBeNull();
     expect(rssPerConnKiB(1, 2, 0)).toBeNull();
   });
+  it('adds utime and stime (fields 14 and 15) of /proc/PID/stat, a command name with spaces included', () => {
+    const stat = '4242 (node my server) S 1 4242 4242 0 -1 4194560 9000 0 0 0 1234 567 0 0 20 0 11 0 100 0 0';
+    expect(parseCpuTicks(stat)).toBe(1234 + 567);
+    expect(parseCpuTicks('4242 (node) Z')).toBeNull();
+  });
   it('reads the CPU model and counts processors in /proc/cpuinfo', () => {
     const text =
       'processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t: fpu\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Processor\n';
@@ -87,13 +99,14 @@ describe('scenarios and command lines', () => {
     expect(byId(1).goals).toEqual([{ metric: 'msgs_per_s', vs: 'ws', op: '>=', target: 3 }]);
     expect(byId(5).goals.map((g: { op: string }) => g.op)).toEqual(['<=', '<=']);
   });
-  it('runs raw node:net only where it makes sense (1, 2, 3, 5, 6)', () => {
+  it('runs raw node:net everywhere but 7 (it cannot compress), the broadcast loop in 4', () => {
     const withRaw = SCENARIOS.filter((s: { scripts: object }) => 'raw' in s.scripts).map(
       (s: { id: number }) => s.id,
     );
-    expect(withRaw).toEqual([1, 2, 3, 5, 6]);
+    expect(withRaw).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(byId(4).scripts.raw).toBe('raw-broadcast.mjs');
   });
-  it('gives wsload --allow-masked for the raw server only', () => {
+  it('gives wsload --allow-masked for the raw echo server only, -v wherever CPU is sampled', () => {
     const args = wsloadArgs(byId(1), 'raw', PROFILES.full, 4321);
     expect(args).toEqual([
       'echo',
@@ -110,15 +123,35 @@ describe('scenarios and command lines', () => {
       '2',
       '-d',
       '5',
+      '-v',
       '--allow-masked',
     ]);
     expect(wsloadArgs(byId(1), 'ws', PROFILES.full, 4321)).not.toContain('--allow-masked');
+    // The raw broadcast server sends unmasked frames of its own.
+    expect(wsloadArgs(byId(4), 'raw', PROFILES.full, 4321)).not.toContain('--allow-masked');
+    expect(wsloadArgs(byId(5), 'raw', PROFILES.full, 4321)).not.toContain('-v');
   });
   it('holds idle connections long enough to read RSS after the settle delay, without a warm-up', () => {
     const args = wsloadArgs(byId(5), 'ws', PROFILES.full, 1);
     expect(args.slice(0, 5)).toEqual(['hold', '--url', 'ws://127.0.0.1:1/', '-c', '10000']);
     expect(args).not.toContain('-w');
     expect(Number(args[args.indexOf('-d') + 1]) * 1000).toBeGreaterThan(PROFILES.full.settleMs);
+  });
+  it('derives the server CPU cost per unit of work from the CPU % and the rate', () => {
+    // 80% of a core for 200k messages/s: 4 µs per message.
+    expect(costMetrics(byId(1), { server_cpu_pct: 80, msgs_per_s: 200e3 })).toEqual({
+      server_cpu_us_per_message: 4,
+    });
+    expect(costMetrics(byId(3), { server_cpu_pct: 50, mb_per_s: 1000 })).toEqual({
+      server_cpu_us_per_MB: 500,
+    });
+    expect(costMetrics(byId(6), { server_cpu_pct: 99, handshakes_per_s: 9000 })).toEqual({
+      server_cpu_us_per_handshake: 110,
+    });
+    // No CPU reading (quick mode's 1 s window), no rate, or a scenario without a cost: nothing.
+    expect(costMetrics(byId(1), { msgs_per_s: 200e3 })).toEqual({});
+    expect(costMetrics(byId(1), { server_cpu_pct: 80, msgs_per_s: 0 })).toEqual({});
+    expect(costMetrics(byId(5), { server_cpu_pct: 1, rss_per_conn_kib: 5 })).toEqual({});
   });
   it('fills the connection count into titles', () => {
     expect(scenarioTitle(byId(4), PROFILES.full)).toBe(
@@ -141,7 +174,13 @@ function fakeRuns() {
   const s5 = { riptide: [5.4, 5.5, 5.3], ws: [6, 6.1, 5.9], raw: [4, 4.5, 4.4] };
   for (let round = 0; round < 3; round++) {
     for (const [server, v] of Object.entries(s1)) {
-      runs.push({ round, scenario: 1, server, status: 'ok', metrics: { msgs_per_s: v[round], p50_us: 900 } });
+      runs.push({
+        round,
+        scenario: 1,
+        server,
+        status: 'ok',
+        metrics: { msgs_per_s: v[round], p50_us: 900, server_cpu_us_per_message: 1e6 / v[round] },
+      });
     }
     for (const [server, v] of Object.entries(s5)) {
       runs.push({ round, scenario: 5, server, status: 'ok', metrics: { rss_per_conn_kib: v[round] } });
@@ -218,6 +257,11 @@ describe('RESULTS.md', () => {
       '| messages/s | **310k** (310k, 300k, 320k) | **100k** (100k, 90k, 110k) | **950k** (900k, 1M, 950k) | 3.10x | 0.33x | 0.11x |',
     );
     expect(md).toContain('- ws: failed in 1 round(s): wsload exited 1: errors=3');
+    // The cost row follows the headline with its own ratios; other info rows have none.
+    expect(md).toContain(
+      '| messages/s | **310k** (310k, 300k, 320k) | **100k** (100k, 90k, 110k) | **950k** (900k, 1M, 950k) | 3.10x | 0.33x | 0.11x |\n| server CPU µs per message | **3.23** (3.23, 3.33, 3.13) | **10** (10, 11.1, 9.09) | **1.05** (1.11, 1, 1.05) | 0.32x | 3.06x | 9.50x |',
+    );
+    expect(md).toMatch(/\| p50 latency \(µs\) \| \*\*900\*\* .* \| {2}\| {2}\| {2}\|/);
     expect(md).toContain('| messages/s | not available | **500** (500, 500, 500) | n/a |');
   });
   it('names the machine, the versions and the commands', () => {
@@ -328,6 +372,48 @@ describe('benchmark servers', () => {
       await ended;
       expect(Buffer.concat(received)).toEqual(close);
       sock.destroy();
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  });
+
+  it('raw-broadcast forwards each client frame, unmasked, to every open socket, and answers ping and close', async () => {
+    const { child, port } = await startServer('raw-broadcast.mjs');
+    try {
+      const open = async () => {
+        const sock = net.connect(port, '127.0.0.1');
+        const received: Buffer[] = [];
+        sock.on('data', (d) => received.push(d));
+        sock.write(
+          'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        );
+        await new Promise((r) => setTimeout(r, 100));
+        expect(Buffer.concat(received).toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+        received.length = 0;
+        return { sock, received };
+      };
+      const a = await open();
+      const b = await open();
+      // Masked "hello", sent in two pieces: the server reassembles the frame.
+      const frame = Buffer.from([0x81, 0x85, 1, 2, 3, 4, 0x69, 0x67, 0x6f, 0x68, 0x6e]);
+      a.sock.write(frame.subarray(0, 4));
+      await new Promise((r) => setTimeout(r, 50));
+      a.sock.write(frame.subarray(4));
+      await new Promise((r) => setTimeout(r, 100));
+      const unmasked = Buffer.concat([Buffer.from([0x81, 0x05]), Buffer.from('hello')]);
+      expect(Buffer.concat(a.received)).toEqual(unmasked);
+      expect(Buffer.concat(b.received)).toEqual(unmasked);
+      b.received.length = 0;
+      b.sock.write(Buffer.from([0x89, 0x81, 0, 0, 0, 0, 0x21])); // ping "!"
+      await new Promise((r) => setTimeout(r, 100));
+      expect(Buffer.concat(b.received)).toEqual(Buffer.from([0x8a, 0x01, 0x21]));
+      b.received.length = 0;
+      const ended = new Promise((r) => b.sock.once('end', r));
+      b.sock.write(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]));
+      await ended;
+      expect(Buffer.concat(b.received)).toEqual(Buffer.from([0x88, 0x02, 0x03, 0xe8]));
+      a.sock.destroy();
+      b.sock.destroy();
     } finally {
       expect(await stop(child)).toBe(0);
     }

@@ -17,7 +17,14 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { readCpuInfo, readCpuSeconds, readLoadAvg, readRss, rssPerConnKiB } from './lib/proc.mjs';
+import {
+  readCpuInfo,
+  readCpuSeconds,
+  readLoadAvg,
+  readRss,
+  readRssAnon,
+  rssPerConnKiB,
+} from './lib/proc.mjs';
 import { renderMarkdown, renderSvg, summarize } from './lib/report.mjs';
 import {
   costMetrics,
@@ -343,15 +350,23 @@ async function measure(sc, serverName, round) {
       loadDisplay = shellQuote(['taskset', '-c', String(profile.clientCpu), rel(WSLOAD), ...args]);
       let onLine;
       let rssRead;
+      let anonBefore = null;
       if (sc.load.mode === 'hold') {
         await sleep(profile.settleMs);
         metrics.rss_before = readRss(server.pid);
+        anonBefore = readRssAnon(server.pid);
         rssRead = new Promise((res) => {
           onLine = (line) => {
             if (!line.startsWith('{"mode":"hold","open":')) return;
             const immediate = readRss(server.pid);
             setTimeout(
-              () => res({ immediate, settled: readRss(server.pid), first: JSON.parse(line) }),
+              () =>
+                res({
+                  immediate,
+                  settled: readRss(server.pid),
+                  anon: readRssAnon(server.pid),
+                  first: JSON.parse(line),
+                }),
               profile.settleMs,
             );
           };
@@ -377,6 +392,7 @@ async function measure(sc, serverName, round) {
           metrics.rss_per_conn_kib_immediate = rssPerConnKiB(metrics.rss_before, r.immediate, conns);
           metrics.rss_before_mib = metrics.rss_before / 2 ** 20;
           metrics.rss_with_mib = r.settled / 2 ** 20;
+          metrics.rss_anon_per_conn_kib = rssPerConnKiB(anonBefore, r.anon, conns);
           if (r.first.failed > 0 || conns < profile.bigConns) loadResult.code ||= 1;
         }
       }

@@ -9,10 +9,28 @@ export function parseVmRss(statusText) {
   return m ? Number(m[1]) * 1024 : null;
 }
 
+/**
+ * RssAnon from the text of /proc/PID/status, in bytes: the anonymous part of the RSS (heaps,
+ * stacks), without the file-backed pages of the node binary and its libraries.
+ */
+export function parseRssAnon(statusText) {
+  const m = /^RssAnon:\s*(\d+)\s*kB\s*$/m.exec(statusText);
+  return m ? Number(m[1]) * 1024 : null;
+}
+
 /** The server's resident set size in bytes, or null if the process is gone. */
 export function readRss(pid) {
+  return readStatus(pid, parseVmRss);
+}
+
+/** The anonymous part of the server's resident set in bytes, or null if the process is gone. */
+export function readRssAnon(pid) {
+  return readStatus(pid, parseRssAnon);
+}
+
+function readStatus(pid, parse) {
   try {
-    return parseVmRss(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return parse(readFileSync(`/proc/${pid}/status`, 'utf8'));
   } catch {
     return null;
   }

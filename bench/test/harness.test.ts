@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 // @ts-expect-error: plain ESM JavaScript (the runner runs on Node without a build step)
 import { jsonMessage } from '../clients/deflate-echo.mjs';
 // @ts-expect-error: plain ESM JavaScript
-import { parseCpuInfo, parseCpuTicks, parseVmRss, rssPerConnKiB } from '../lib/proc.mjs';
+import { parseCpuInfo, parseCpuTicks, parseRssAnon, parseVmRss, rssPerConnKiB } from '../lib/proc.mjs';
 // @ts-expect-error: plain ESM JavaScript
 import { formatNumber, formatRatio, renderMarkdown, renderSvg, summarize } from '../lib/report.mjs';
 // @ts-expect-error: plain ESM JavaScript
@@ -71,6 +71,10 @@ describe('/proc parsing', () => {
   ].join('\n');
   it('reads VmRSS (not VmHWM or RssAnon) in bytes', () => {
     expect(parseVmRss(status)).toBe(51234 * 1024);
+  });
+  it('reads RssAnon, the anonymous part of the RSS, in bytes', () => {
+    expect(parseRssAnon(status)).toBe(40000 * 1024);
+    expect(parseRssAnon('Name:\tnode\n')).toBeNull();
   });
   it('is null without a VmRSS line (a zombie process has none)', () => {
     expect(parseVmRss('Name:\tnode\nState:\tZ (zombie)\n')).toBeNull();

@@ -185,9 +185,14 @@ function rel(p) {
 }
 
 /** Start a benchmark server pinned to the server core; resolves once it printed "listening <port>". */
-async function startServer(script, extraArgs) {
+async function startServer(script, extraArgs, nodeFlags = []) {
   const scriptPath = join(BENCH, 'servers', script);
-  const [cmd, args] = pinned(profile.serverCpu, process.execPath, [scriptPath, '0', ...extraArgs]);
+  const [cmd, args] = pinned(profile.serverCpu, process.execPath, [
+    ...nodeFlags,
+    scriptPath,
+    '0',
+    ...extraArgs,
+  ]);
   const child = track(spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   let stderr = '';
   child.stderr.on('data', (d) => {
@@ -199,6 +204,7 @@ async function startServer(script, extraArgs) {
     '-c',
     String(profile.serverCpu),
     'node',
+    ...nodeFlags,
     rel(scriptPath),
     '0',
     ...extraArgs,
@@ -333,11 +339,11 @@ function serverCpuSampler(pid) {
   };
 }
 
-async function measure(sc, serverName, round) {
+async function measure(sc, serverName, round, variant = null) {
   const base = { round, scenario: sc.id, server: serverName };
   let server;
   try {
-    server = await startServer(sc.scripts[serverName], sc.serverArgs ?? []);
+    server = await startServer(sc.scripts[serverName], sc.serverArgs ?? [], variant?.nodeFlags);
   } catch (err) {
     return { ...base, status: err.unavailable ? 'unavailable' : 'failed', error: err.message };
   }
@@ -430,7 +436,7 @@ async function measure(sc, serverName, round) {
       }
     }
     Object.assign(metrics, costMetrics(sc, metrics));
-    const key = `${sc.id}/${serverName}`;
+    const key = `${sc.id}/${serverName}${variant ? ' (variant)' : ''}`;
     if (!commands.has(key)) {
       commands.set(key, [server.display, loadDisplay.replaceAll(`:${server.port}/`, ':<port>/')]);
     }
@@ -446,6 +452,23 @@ async function measure(sc, serverName, round) {
     else if (stop.code !== 0)
       console.error(`  ! ${sc.scripts[serverName]} exited ${stop.code ?? stop.signal} on SIGTERM`);
   }
+}
+
+/**
+ * The scenario's variant (see `variant` in lib/scenarios.mjs): the same measurement with other
+ * node flags for the server; its metrics come back under the variant's names. A failed variant
+ * leaves them out (the main measurement stands) and says so on stderr.
+ */
+async function measureVariant(sc, serverName, round) {
+  const v = sc.variant;
+  const r = await measure(sc, serverName, round, v);
+  if (r.status !== 'ok') {
+    console.error(`  ! ${sc.id} ${serverName} with ${v.nodeFlags.join(' ')}: ${r.status}: ${r.error}`);
+    return {};
+  }
+  const out = {};
+  for (const [from, to] of Object.entries(v.metrics)) if (r.metrics[from] != null) out[to] = r.metrics[from];
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -532,6 +555,7 @@ async function main() {
         } else {
           const t0 = Date.now();
           r = await measure(sc, s, round);
+          if (r.status === 'ok' && sc.variant) Object.assign(r.metrics, await measureVariant(sc, s, round));
           r.wallSeconds = (Date.now() - t0) / 1000;
           if (r.status === 'unavailable') unavailable.add(key);
         }
@@ -573,10 +597,20 @@ async function main() {
       ...selected.flatMap((sc) =>
         Object.keys(sc.scripts)
           .filter((s) => commands.has(`${sc.id}/${s}`))
-          .map((s) => ({
-            title: `scenario ${sc.id}, ${s} (server first, then the load)`,
-            lines: commands.get(`${sc.id}/${s}`),
-          })),
+          .flatMap((s) => [
+            {
+              title: `scenario ${sc.id}, ${s} (server first, then the load)`,
+              lines: commands.get(`${sc.id}/${s}`),
+            },
+            ...(commands.has(`${sc.id}/${s} (variant)`)
+              ? [
+                  {
+                    title: `scenario ${sc.id}, ${s}, variant with ${sc.variant.nodeFlags.join(' ')}`,
+                    lines: commands.get(`${sc.id}/${s} (variant)`),
+                  },
+                ]
+              : []),
+          ]),
       ),
     ],
     method: [

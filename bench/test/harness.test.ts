@@ -141,6 +141,18 @@ describe('scenarios and command lines', () => {
     expect(args).not.toContain('-w');
     expect(Number(args[args.indexOf('-d') + 1]) * 1000).toBeGreaterThan(PROFILES.full.settleMs);
   });
+  it('measures memory again with a 1 MiB young generation in 5 and 7, shown as info rows with ratios', () => {
+    for (const id of [5, 7]) {
+      const sc = byId(id);
+      expect(sc.variant.nodeFlags).toEqual(['--max-semi-space-size=1']);
+      for (const to of Object.values(sc.variant.metrics)) {
+        const row = sc.info.find((m: { key: string }) => m.key === to);
+        expect(row).toMatchObject({ showRatios: true });
+      }
+    }
+    // The goals stay on node's defaults.
+    expect(byId(5).goals.every((g: { metric: string }) => g.metric === 'rss_per_conn_kib')).toBe(true);
+  });
   it('derives the server CPU cost per unit of work from the CPU % and the rate', () => {
     // 80% of a core for 200k messages/s: 4 µs per message.
     expect(costMetrics(byId(1), { server_cpu_pct: 80, msgs_per_s: 200e3 })).toEqual({

@@ -2,7 +2,7 @@
 // The benchmark runner of issue 5: riptide against ws 8 (with its native add-ons) and a raw
 // node:net server, on one machine, in one run.
 //
-//   npm run bench                 full run: 3 rounds, writes bench/RESULTS.md, bench/ratios.svg,
+//   npm run bench                 full run: 5 rounds, writes bench/RESULTS.md, bench/ratios.svg,
 //                                 bench/results/latest.json (+ a dated copy)
 //   npm run bench -- --quick      short runs (< 2 min), writes under bench/results/dev/
 //

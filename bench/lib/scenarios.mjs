@@ -16,7 +16,7 @@ export const PROFILES = {
   // timeWaitBelow / timeWaitMaxMs: before a handshake measurement, wait (at most that long)
   // until fewer sockets than that are in TIME_WAIT (see settleTimeWait in run.mjs).
   full: {
-    rounds: 3,
+    rounds: 5,
     warmup: 2,
     duration: 5,
     bigConns: 10000,

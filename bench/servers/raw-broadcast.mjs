@@ -6,8 +6,7 @@
 // Framing is just enough for wsload: a frame split across reads is reassembled; a close frame
 // is answered and the socket ended; a ping is answered with a pong; fragments are forwarded
 // frame by frame as they come (wsload sends whole messages).
-import { announce, exitOnSignal, portArg } from './common.mjs';
-import { createUpgradeServer } from './raw-handshake.mjs';
+import { serveRaw } from './raw-handshake.mjs';
 
 const open = new Set();
 const PENDING = Symbol('pending');
@@ -66,24 +65,15 @@ function onData(chunk) {
   if (off < buf.length) this[PENDING] = buf.subarray(off);
 }
 
+function leave() {
+  open.delete(this);
+}
+
 function onOpen(socket, rest) {
   open.add(socket);
+  socket.on('close', leave);
   socket.on('data', onData);
   if (rest.length > 0) onData.call(socket, rest);
 }
 
-function onError() {}
-function onClose() {
-  open.delete(this);
-}
-
-const server = createUpgradeServer((socket) => {
-  socket.on('error', onError);
-  socket.on('close', onClose);
-}, onOpen);
-
-server.listen(portArg(), '127.0.0.1', () => announce(server.address().port));
-exitOnSignal(() => {
-  server.close();
-  for (const s of open) s.destroy();
-});
+serveRaw(onOpen);

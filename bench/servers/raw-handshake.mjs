@@ -1,10 +1,11 @@
-// The opening handshake of the raw node:net servers (raw-net.mjs, raw-broadcast.mjs): read the
+// The raw node:net servers' shared part (raw-net.mjs, raw-broadcast.mjs): listen, read each
 // request head, answer 101 with the accept key, then hand the socket to `onOpen(socket, rest)`.
 // Just enough for wsload's requests; no validation beyond the key and the Upgrade header.
 // `onOpen` is kept on the net.Server, not on each socket, so that the raw servers' sockets carry
 // exactly what they did before this was shared (scenario 5 reads their memory).
 import { createHash } from 'node:crypto';
 import net from 'node:net';
+import { announce, exitOnSignal, portArg } from './common.mjs';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAX_HEAD = 8192;
@@ -39,15 +40,28 @@ function onHandshakeData(chunk) {
   this.server[ON_OPEN](this, head.subarray(end + 4));
 }
 
+function onError() {}
+
 /**
- * A net.Server whose connections are upgraded: `onOpen(socket, rest)` runs after the 101, with
- * the bytes that followed the request head; `onConnection(socket)` first, for every socket.
+ * Serve on the port given on the command line (the servers' contract, ./common.mjs): every
+ * connection is upgraded and `onOpen(socket, rest)` runs after the 101, with the bytes that
+ * followed the request head. SIGTERM destroys every socket.
  */
-export function createUpgradeServer(onConnection, onOpen) {
+export function serveRaw(onOpen) {
+  const sockets = new Set();
+  function onClose() {
+    sockets.delete(this);
+  }
   const server = net.createServer({ noDelay: true }, (socket) => {
-    onConnection(socket);
+    sockets.add(socket);
+    socket.on('error', onError);
+    socket.on('close', onClose);
     socket.on('data', onHandshakeData);
   });
   server[ON_OPEN] = onOpen;
-  return server;
+  server.listen(portArg(), '127.0.0.1', () => announce(server.address().port));
+  exitOnSignal(() => {
+    server.close();
+    for (const s of sockets) s.destroy();
+  });
 }

@@ -8,8 +8,7 @@
 // payload, nothing else in the chunk) is reflected and the socket is ended, as a WebSocket server
 // would. Text payloads from wsload are ASCII (< 0x80), so inside a text message no chunk can
 // start with 0x88; for binary payloads the check also needs the exact length to match.
-import { announce, exitOnSignal, portArg } from './common.mjs';
-import { createUpgradeServer } from './raw-handshake.mjs';
+import { serveRaw } from './raw-handshake.mjs';
 
 function isLoneCloseFrame(chunk) {
   return (
@@ -38,21 +37,4 @@ function onOpen(socket, rest) {
   if (rest.length > 0) reflect.call(socket, rest);
 }
 
-function onError() {}
-
-const sockets = new Set();
-function onClose() {
-  sockets.delete(this);
-}
-
-const server = createUpgradeServer((socket) => {
-  sockets.add(socket);
-  socket.on('error', onError);
-  socket.on('close', onClose);
-}, onOpen);
-
-server.listen(portArg(), '127.0.0.1', () => announce(server.address().port));
-exitOnSignal(() => {
-  server.close();
-  for (const s of sockets) s.destroy();
-});
+serveRaw(onOpen);

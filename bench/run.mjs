@@ -555,7 +555,8 @@ async function main() {
         } else {
           const t0 = Date.now();
           r = await measure(sc, s, round);
-          if (r.status === 'ok' && sc.variant) Object.assign(r.metrics, await measureVariant(sc, s, round));
+          if (r.status === 'ok' && sc.variant && profile.variants)
+            Object.assign(r.metrics, await measureVariant(sc, s, round));
           r.wallSeconds = (Date.now() - t0) / 1000;
           if (r.status === 'unavailable') unavailable.add(key);
         }

@@ -40,7 +40,7 @@ export const PROFILES = {
     timeWaitBelow: 2000,
     timeWaitMaxMs: 70_000,
     variants: true,
-    curveRounds: 3,
+    curveRounds: 2,
     curveWarmup: 1,
     curveDuration: 3,
     curvePoints: 'full',

@@ -101,6 +101,24 @@ const vsUws = (metric, target, op = '>=') => ({ metric, vs: 'uws', op, target })
 const vsWs = (metric, target, op = '>=') => ({ metric, vs: 'ws', op, target });
 const vsRaw = (metric, target, op = '>=') => ({ metric, vs: 'raw', op, target });
 
+/** Echo 1 MiB binary messages on 4 connections with `inFlight` messages in flight each. */
+function echoMiB(id, inFlight) {
+  return {
+    id,
+    title: `Echo 1 MiB binary, 4 connections, ${inFlight} in flight each`,
+    scripts: ECHO,
+    load: {
+      tool: 'wsload',
+      mode: 'echo',
+      args: () => ['-c', '4', '-p', String(inFlight), '-s', '1m', '--binary'],
+    },
+    metrics: [{ key: 'mb_per_s', label: 'MB/s (one direction)', better: higher }],
+    cost: costOf('mb_per_s', 'MB'),
+    info: echoInfo,
+    goals: [vsWs('mb_per_s', 1.5), vsUws('mb_per_s', 0.6)],
+  };
+}
+
 /**
  * Each scenario: which server script each contender runs, how the load is generated, which
  * numbers are compared (the first metric is the headline) and the goals (riptide / other).
@@ -126,28 +144,10 @@ export const SCENARIOS = [
     info: echoInfo,
     goals: [vsRaw('msgs_per_s', 0.95)],
   },
-  {
-    id: 3,
-    title: 'Echo 1 MiB binary, 4 connections, 1 in flight each',
-    scripts: ECHO,
-    load: { tool: 'wsload', mode: 'echo', args: () => ['-c', '4', '-p', '1', '-s', '1m', '--binary'] },
-    metrics: [{ key: 'mb_per_s', label: 'MB/s (one direction)', better: higher }],
-    cost: costOf('mb_per_s', 'MB'),
-    info: echoInfo,
-    goals: [vsWs('mb_per_s', 1.5), vsUws('mb_per_s', 0.6)],
-  },
-  {
-    // Issue 17: with a second message in flight, the next request is already arriving while
-    // the echo of the first is being written (the variant where riptide once fell below ws).
-    id: 8,
-    title: 'Echo 1 MiB binary, 4 connections, 2 in flight each',
-    scripts: ECHO,
-    load: { tool: 'wsload', mode: 'echo', args: () => ['-c', '4', '-p', '2', '-s', '1m', '--binary'] },
-    metrics: [{ key: 'mb_per_s', label: 'MB/s (one direction)', better: higher }],
-    cost: costOf('mb_per_s', 'MB'),
-    info: echoInfo,
-    goals: [vsWs('mb_per_s', 1.5), vsUws('mb_per_s', 0.6)],
-  },
+  echoMiB(3, 1),
+  // Issue 17: with a second message in flight, the next request is already arriving while the
+  // echo of the first is being written (the variant where riptide once fell below ws).
+  echoMiB(8, 2),
   {
     id: 4,
     title: 'Broadcast 64 B to {conns} receivers (riptide and uWS: pub/sub; ws: loop over clients)',

@@ -619,13 +619,7 @@ describe('benchmark servers', () => {
   it('ws-echo echoes text and binary with ws and its native add-ons', async () => {
     const { child, port } = await startServer('ws-echo.mjs');
     try {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-      await new Promise((r, j) => ws.once('open', r).once('error', j));
-      const echo = (data: string | Buffer) =>
-        new Promise<[Buffer, boolean]>((r) => {
-          ws.once('message', (d, isBinary) => r([d as Buffer, isBinary]));
-          ws.send(data);
-        });
+      const { ws, echo } = await echoClient(port);
       expect(await echo('hé')).toEqual([Buffer.from('hé'), false]);
       expect(await echo(Buffer.from([0, 255]))).toEqual([Buffer.from([0, 255]), true]);
       ws.close();
@@ -636,17 +630,23 @@ describe('benchmark servers', () => {
   });
 });
 
+/** A ws client of an echo server; `echo(data)` sends and resolves with the next message. */
+async function echoClient(port: number) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await new Promise((r, j) => ws.once('open', r).once('error', j));
+  const echo = (data: string | Buffer) =>
+    new Promise<[Buffer, boolean]>((r) => {
+      ws.once('message', (d, isBinary) => r([d as Buffer, isBinary]));
+      ws.send(data);
+    });
+  return { ws, echo };
+}
+
 describe('uWebSockets.js servers (the uwebsockets devDependency)', () => {
   it('uws-echo echoes text and binary', async () => {
     const { child, port } = await startServer('uws-echo.mjs');
     try {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-      await new Promise((r, j) => ws.once('open', r).once('error', j));
-      const echo = (data: string | Buffer) =>
-        new Promise<[Buffer, boolean]>((r) => {
-          ws.once('message', (d, isBinary) => r([d as Buffer, isBinary]));
-          ws.send(data);
-        });
+      const { ws, echo } = await echoClient(port);
       expect(await echo('hé')).toEqual([Buffer.from('hé'), false]);
       // Above uWS's default 64 KiB send limit, which the bench servers lift.
       const big = Buffer.alloc(300 * 1024, 7);

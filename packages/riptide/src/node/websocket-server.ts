@@ -200,7 +200,11 @@ function pendingSocketClosed(this: Duplex & { [kPendingServer]?: WebSocketServer
   this[kPendingServer]?._untrackPending(this);
 }
 
-/** Answer a refused handshake and close the socket (RFC 6455 4.2.2: an HTTP error code). */
+/**
+ * Answer a refused handshake and close the socket (RFC 6455 4.2.2: an HTTP error code) once the
+ * answer is flushed. The socket stays on the handshake-timeout list until it has closed, so one
+ * whose peer never reads the answer is destroyed at its deadline (issue 12, hole 4).
+ */
 function abortHandshake(
   socket: Duplex,
   status: number,
@@ -466,7 +470,6 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     this._trackPending(socket);
 
     if (!this.shouldHandle(req)) {
-      this._untrackPending(socket);
       abortHandshake(socket, 400, 'Bad Request: unexpected path');
       return;
     }
@@ -496,7 +499,6 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     if (verify.length === 2) {
       (verify as VerifyClientAsync)(info, (ok, code, message, headers) => {
         if (!ok) {
-          this._untrackPending(socket);
           accepted?.extension.close();
           const status = code ?? 401;
           abortHandshake(socket, status, message ?? http.STATUS_CODES[status] ?? 'Unauthorized', headers);
@@ -507,7 +509,6 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       return;
     }
     if (!(verify as VerifyClientSync)(info)) {
-      this._untrackPending(socket);
       accepted?.extension.close();
       abortHandshake(socket, 401, 'Unauthorized');
       return;
@@ -521,9 +522,9 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     error: HandshakeError,
     headers: Record<string, string>,
   ) {
-    this._untrackPending(socket);
     if (this.listenerCount('wsClientError') > 0) {
       // ws compatibility: the listener owns the socket and writes its own answer.
+      this._untrackPending(socket);
       this.emit('wsClientError', error, socket, req);
       return;
     }
@@ -539,7 +540,6 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     accepted: { header: string; extension: PerMessageExtension } | null,
     cb: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
-    this._untrackPending(socket);
     if (!socket.readable || !socket.writable) {
       accepted?.extension.close();
       socket.destroy();
@@ -556,6 +556,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       abortHandshake(socket, 503, 'Service Unavailable');
       return;
     }
+    this._untrackPending(socket);
     let protocol: string | undefined;
     if (offered.length > 0) {
       const handle = this.options.handleProtocols;

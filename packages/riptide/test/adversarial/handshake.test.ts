@@ -4,8 +4,11 @@
  * is riptide's. Each asserts the process survives, the expected HTTP status is sent, and the
  * refused sockets' file descriptors are released.
  */
+import { IncomingMessage } from 'node:http';
 import type * as net from 'node:net';
+import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from '../../src/index.js';
 import {
   echoServer,
   fdCount,
@@ -175,5 +178,19 @@ describe('{ port } server: heads that never complete', () => {
     // The clients still hold theirs; the server none.
     await waitFor(() => fdCount() <= before + sockets.length, 'the never-ending heads to be released');
     expect(crashes.errors).toEqual([]);
+  });
+});
+
+describe('{ noServer } server: a refused socket whose answer never flushes', () => {
+  it('is destroyed at its handshake deadline', async () => {
+    // A peer that never reads (a zero receive window): the refusal's 'finish' never comes.
+    const wss = new WebSocketServer({ noServer: true, handshakeTimeout: 100 });
+    const socket = new Duplex({ read() {}, write() {} });
+    const req = new IncomingMessage(socket as unknown as net.Socket);
+    Object.assign(req, { method: 'GET', url: '/', httpVersion: '1.1', headers: { host: 'x' } });
+    wss.handleUpgrade(req, socket, Buffer.alloc(0), () => {});
+    expect(socket.writableEnded).toBe(true); // the 400 is written, waiting for a reader
+    await waitFor(() => socket.destroyed, 'the refused socket to be destroyed at its deadline');
+    wss.close();
   });
 });

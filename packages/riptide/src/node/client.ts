@@ -27,7 +27,11 @@ import type { ExtensionList } from '../handshake/header-lists.js';
 import { isToken } from '../handshake/syntax.js';
 import { randomFill } from './random.js';
 import type { WebSocket } from './websocket.js';
-import { checkPerMessageDeflate, type PerMessageDeflateOptions } from './websocket-server.js';
+import {
+  checkPerMessageDeflate,
+  DEFAULT_MAX_PENDING_AUTO_PONGS,
+  type PerMessageDeflateOptions,
+} from './websocket-server.js';
 
 export interface ClientOptions {
   /** Extra request headers. */
@@ -48,6 +52,11 @@ export interface ClientOptions {
   skipUTF8Validation?: boolean;
   /** Answer pings automatically (default true). */
   autoPong?: boolean;
+  /**
+   * Terminate the connection once this many automatic pongs wait unwritten because the server
+   * does not read (default 60, as ws; 0: no limit).
+   */
+  maxPendingAutoPongs?: number;
   /** How long close() waits for the server before destroying the socket, in ms (default 30000). */
   closeTimeout?: number;
   /** Custom masking key source: fills the 4-byte buffer it is given. */
@@ -98,6 +107,7 @@ const OWN_KEYS = new Set([
   'protocolVersion',
   'skipUTF8Validation',
   'autoPong',
+  'maxPendingAutoPongs',
   'closeTimeout',
   'generateMask',
   'allowSynchronousEvents',
@@ -191,7 +201,13 @@ function resolveOptions(
   if (opts.protocolVersion !== undefined && opts.protocolVersion !== 13) {
     throw invalid(`Unsupported protocol version: ${opts.protocolVersion} (supported versions: 13)`);
   }
-  for (const name of ['handshakeTimeout', 'maxPayload', 'maxRedirects', 'closeTimeout'] as const) {
+  for (const name of [
+    'handshakeTimeout',
+    'maxPayload',
+    'maxRedirects',
+    'closeTimeout',
+    'maxPendingAutoPongs',
+  ] as const) {
     const v = opts[name];
     if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) {
       throw invalid(`The "${name}" option must be a non-negative integer`);
@@ -433,6 +449,7 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirects: number)
         : '';
     const settings = {
       closeTimeout: opts.closeTimeout ?? 30_000,
+      maxPendingAutoPongs: opts.maxPendingAutoPongs ?? DEFAULT_MAX_PENDING_AUTO_PONGS,
       protocol: new ProtocolSettings({
         role: 'client',
         maxPayload: resolved.maxPayload,

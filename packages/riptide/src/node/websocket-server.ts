@@ -92,6 +92,11 @@ export interface ServerOptions {
   skipUTF8Validation?: boolean;
   /** Answer pings automatically (default true). */
   autoPong?: boolean;
+  /**
+   * Terminate a client once this many automatic pongs wait unwritten because it does not read
+   * (default 60, as ws; 0: no limit).
+   */
+  maxPendingAutoPongs?: number;
   /** Accepted for ws compatibility; riptide always emits events synchronously. */
   allowSynchronousEvents?: boolean;
   /** Ping every client every `interval` ms; terminate those that did not answer the last ping. */
@@ -123,6 +128,7 @@ const OPTION_KEYS = new Set([
   'perMessageDeflate',
   'skipUTF8Validation',
   'autoPong',
+  'maxPendingAutoPongs',
   'allowSynchronousEvents',
   'heartbeat',
   'maxBackpressure',
@@ -130,6 +136,9 @@ const OPTION_KEYS = new Set([
   'backpressureCloseCode',
   'WebSocket',
 ]);
+
+/** ws 8's default for maxPendingAutoPongs (servers and clients). */
+export const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
 
 const RUNNING = 0;
 const CLOSING = 1;
@@ -308,6 +317,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     checkNumber('maxPayload', o.maxPayload, 0);
     checkNumber('handshakeTimeout', o.handshakeTimeout, 0);
     checkNumber('closeTimeout', o.closeTimeout, 1);
+    checkNumber('maxPendingAutoPongs', o.maxPendingAutoPongs, 0);
     checkNumber('maxBackpressure', o.maxBackpressure, 0);
     checkFunction('verifyClient', o.verifyClient);
     checkFunction('handleProtocols', o.handleProtocols);
@@ -358,6 +368,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     this._handshakeTimeout = o.handshakeTimeout ?? 10_000;
     this._settings = {
       closeTimeout: o.closeTimeout ?? 30_000,
+      maxPendingAutoPongs: o.maxPendingAutoPongs ?? DEFAULT_MAX_PENDING_AUTO_PONGS,
       protocol: new ProtocolSettings({
         role: 'server',
         maxPayload: o.maxPayload ?? 100 * 1024 * 1024,

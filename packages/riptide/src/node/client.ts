@@ -40,7 +40,7 @@ export interface ClientOptions {
   origin?: string;
   /** Fail the connection if the handshake takes longer (ms). Default: no limit. */
   handshakeTimeout?: number;
-  /** Largest message accepted, in bytes (default 100 MiB; 0: no limit). Above: close 1009. */
+  /** Largest message accepted, in bytes (default 100 MiB; 0: as large as a Buffer can be). Above: close 1009. */
   maxPayload?: number;
   /** permessage-deflate offer; default true (offered) for clients, like ws. */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;

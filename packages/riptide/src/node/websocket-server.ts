@@ -81,7 +81,7 @@ export interface ServerOptions {
   allowedOrigins?: readonly string[] | null;
   /** Keep the `clients` set (default true). */
   clientTracking?: boolean;
-  /** Largest message accepted, in bytes (default 100 MiB; 0: no limit). Above: close 1009. */
+  /** Largest message accepted, in bytes (default 100 MiB; 0: as large as a Buffer can be). Above: close 1009. */
   maxPayload?: number;
   /** Destroy sockets that have not completed the upgrade within this many ms (default 10000; 0: never). */
   handshakeTimeout?: number;

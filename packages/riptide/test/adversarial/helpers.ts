@@ -52,10 +52,28 @@ export async function waitFor(condition: () => boolean, what: string, deadlineMs
 /**
  * Records uncaught exceptions while an attack runs: a peer must never crash the process. (Vitest
  * would report them too, but as an unhandled error of the run rather than a failed test.)
+ * `race(p)` rejects as soon as one is recorded, so a test fails at the crash instead of waiting
+ * for a close that the crashed handler will never bring.
  */
-export function trapCrashes(): { errors: Error[] } {
-  const trap = { errors: [] as Error[] };
-  const record = (err: Error) => trap.errors.push(err);
+export function trapCrashes(): { errors: Error[]; race<T>(p: Promise<T>): Promise<T> } {
+  const waiting = new Set<(err: Error) => void>();
+  const trap = {
+    errors: [] as Error[],
+    race<T>(p: Promise<T>): Promise<T> {
+      let fail: (err: Error) => void = () => {};
+      const crashed = new Promise<never>((_resolve, reject) => {
+        fail = (err) =>
+          reject(new Error(`uncaught exception during the attack: ${err.message}`, { cause: err }));
+        if (trap.errors.length > 0) fail(trap.errors[0]);
+        waiting.add(fail);
+      });
+      return Promise.race([p, crashed]).finally(() => waiting.delete(fail));
+    },
+  };
+  const record = (err: Error) => {
+    trap.errors.push(err);
+    for (const fail of waiting) fail(err);
+  };
   beforeEach(() => {
     trap.errors.length = 0;
     process.on('uncaughtException', record);

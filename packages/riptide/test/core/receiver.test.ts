@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { PEER_ERRORS } from '../../src/core/errors.js';
 import { makeFrame, Opcode, serializeFrame } from '../../src/core/frame.js';
 import { State } from '../../src/core/protocol.js';
-import { FEED_MODES, feed, hex, KEY, makeProtocol, ROLES, wire } from './helpers.js';
+import { type Event, FEED_MODES, feed, hex, KEY, makeProtocol, ROLES, wire } from './helpers.js';
 
 /** Valid vectors: the frames as a server would send them (unmasked); masked for the server role. */
 const VALID: Array<{ name: string; frames: string; events: Event[]; reply?: string }> = [

@@ -298,16 +298,95 @@ export function initiateClient(
   options: ClientOptions | undefined,
 ): void {
   const resolved = resolveOptions(options, protocols);
-  connect(ws, parseAddress(address), resolved, 0);
+  connect(ws, parseAddress(address), resolved, null);
 }
 
-function connect(ws: WebSocket, url: URL, resolved: Resolved, redirects: number): void {
+/**
+ * What a client following redirects (followRedirects) remembers from its first request, to
+ * decide what the next hops may receive. The policy is ws 8's (itself curl 7.77's):
+ *
+ *   - Authorization, Cookie and the `auth` option's credentials go only to the same host
+ *     (host:port, or for ws+unix: the same socket path) and never from wss: down to ws:;
+ *     a Host header given by the user goes only to the same host;
+ *   - the first request's credentials win: its Authorization (from the URL's userinfo or the
+ *     `auth` option) is kept for the later hops to the same host, a Location's userinfo does
+ *     not replace it;
+ *   - with a 'redirect' listener nothing is stripped: the listener gets the next request
+ *     before it is sent and decides (removeHeader(), abort()).
+ */
+interface RedirectState {
+  count: number;
+  originalSecure: boolean;
+  originalIpc: boolean;
+  /** host:port of the first URL, or its socket path for ws+unix:. */
+  originalHostOrSocketPath: string;
+  /** The user's headers with lowercase names, shared by every hop. */
+  headers: Record<string, string>;
+}
+
+function lowercaseHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers !== undefined)
+    for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = value;
+  return out;
+}
+
+function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: RedirectState | null): void {
   const { opts, protocols } = resolved;
   ws._url = url.href;
   const secure = url.protocol === 'wss:';
+  const ipc = url.protocol === 'ws+unix:';
+  let socketPath: string | undefined;
+  let path: string;
+  if (ipc) {
+    // ws+unix:///path/to.sock:/request/path
+    const colon = url.pathname.indexOf(':');
+    socketPath = colon === -1 ? url.pathname : url.pathname.slice(0, colon);
+    path = colon === -1 ? '/' : url.pathname.slice(colon + 1) + url.search;
+  } else {
+    path = (url.pathname || '/') + url.search;
+  }
+  // Credentials in the URL become Basic authentication (RFC 7617), like browsers and ws.
+  let auth =
+    url.username || url.password
+      ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+      : (opts.auth as string | undefined);
+
+  let userHeaders: Record<string, string> | undefined = opts.headers;
+  if (opts.followRedirects) {
+    if (redirect === null) {
+      redirect = {
+        count: 0,
+        originalSecure: secure,
+        originalIpc: ipc,
+        originalHostOrSocketPath: ipc ? socketPath! : url.host,
+        headers: lowercaseHeaders(opts.headers),
+      };
+      userHeaders = { ...redirect.headers };
+    } else {
+      userHeaders = { ...redirect.headers };
+      if (ws.listenerCount('redirect') === 0) {
+        const sameHost = ipc
+          ? redirect.originalIpc && socketPath === redirect.originalHostOrSocketPath
+          : !redirect.originalIpc && url.host === redirect.originalHostOrSocketPath;
+        // Credentials never leave for another host, nor go down from TLS to clear text.
+        if (!sameHost || (redirect.originalSecure && !secure)) {
+          delete userHeaders.authorization;
+          delete userHeaders.cookie;
+          if (!sameHost) delete userHeaders.host;
+          auth = undefined;
+        }
+      }
+    }
+    // The first request's credentials win over a later Location's userinfo (ws, curl).
+    if (auth !== undefined && redirect.headers.authorization === undefined) {
+      redirect.headers.authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
+    }
+  }
+
   const key = generateKey((b) => randomFill(b));
   const headers: Record<string, string> = {};
-  if (opts.headers !== undefined) Object.assign(headers, opts.headers);
+  if (userHeaders !== undefined) Object.assign(headers, userHeaders);
   headers['Sec-WebSocket-Version'] = '13';
   headers['Sec-WebSocket-Key'] = key;
   headers.Connection = 'Upgrade';
@@ -321,27 +400,23 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirects: number)
   for (const k of Object.keys(opts)) if (PASS_KEYS.has(k)) reqOpts[k] = opts[k];
   reqOpts.method = 'GET';
   reqOpts.headers = headers;
-  if (url.protocol === 'ws+unix:') {
-    // ws+unix:///path/to.sock:/request/path
-    const colon = url.pathname.indexOf(':');
-    reqOpts.socketPath = colon === -1 ? url.pathname : url.pathname.slice(0, colon);
-    reqOpts.path = colon === -1 ? '/' : url.pathname.slice(colon + 1) + url.search;
+  reqOpts.path = path;
+  reqOpts.auth = auth;
+  if (ipc) {
+    reqOpts.socketPath = socketPath;
   } else {
     reqOpts.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     reqOpts.port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
-    reqOpts.path = (url.pathname || '/') + url.search;
     if (secure && reqOpts.servername === undefined && !/^[\d.]+$|:/.test(reqOpts.host)) {
       reqOpts.servername = reqOpts.host;
     }
   }
   if (opts.handshakeTimeout) reqOpts.timeout = opts.handshakeTimeout;
-  if (url.username || url.password) {
-    // Credentials in the URL become Basic authentication (RFC 7617), like browsers and ws.
-    reqOpts.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-  }
 
   const req = (secure ? https.request : http.request)(reqOpts);
   ws._req = req;
+  // ws 8: the listener gets the new request before it is sent, so it can still change it.
+  if (redirect !== null && redirect.count > 0) ws.emit('redirect', url.href, req);
 
   if (opts.handshakeTimeout) {
     req.on('timeout', () => {
@@ -356,37 +431,31 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirects: number)
     if (ws._req !== req) return;
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
-    if (opts.followRedirects && location !== undefined && status >= 300 && status < 400) {
-      const max = opts.maxRedirects ?? 10;
-      if (redirects >= max) {
+    if (redirect !== null && location !== undefined && status >= 300 && status < 400) {
+      if (++redirect.count > (opts.maxRedirects ?? 10)) {
         ws._abortHandshake(
           'Maximum redirects exceeded',
           handshakeFailure('WS_ERR_MAX_REDIRECTS', 'Maximum redirects exceeded'),
         );
         return;
       }
+      req.destroy();
+      res.resume();
+      ws._req = null;
       let next: URL;
       try {
-        next = parseAddress(new URL(location, url));
+        let target: URL;
+        try {
+          target = new URL(location, url);
+        } catch {
+          throw invalidUrl(`Invalid URL: ${location}`);
+        }
+        next = parseAddress(target);
       } catch (err) {
         ws._abortHandshake((err as Error).message, err as Error);
         return;
       }
-      req.destroy();
-      res.resume();
-      ws._req = null;
-      // Credentials and cookies are not forwarded to another host.
-      let nextResolved = resolved;
-      if (next.host !== url.host && opts.headers !== undefined) {
-        const stripped: Record<string, string> = {};
-        for (const [name, value] of Object.entries(opts.headers)) {
-          const lower = name.toLowerCase();
-          if (lower !== 'authorization' && lower !== 'cookie' && lower !== 'host') stripped[name] = value;
-        }
-        nextResolved = { ...resolved, opts: { ...opts, headers: stripped } };
-      }
-      ws.emit('redirect', next.href, req);
-      if (ws._req === null && !ws._closing) connect(ws, next, nextResolved, redirects + 1);
+      if (!ws._closing) connect(ws, next, resolved, redirect);
       return;
     }
     if (ws.listenerCount('unexpected-response') > 0) {

@@ -43,8 +43,8 @@ export interface ClientOptions {
   /** Follow 3xx redirects (default false), at most maxRedirects (default 10). */
   followRedirects?: boolean;
   maxRedirects?: number;
-  /** Only 13 is supported (RFC 6455); 8 is refused. */
-  protocolVersion?: number;
+  /** The Sec-WebSocket-Version to send: 13 (RFC 6455, the default) or 8 (hybi-17). */
+  protocolVersion?: 8 | 13;
   skipUTF8Validation?: boolean;
   /** Answer pings automatically (default true). */
   autoPong?: boolean;
@@ -188,8 +188,9 @@ function resolveOptions(
   for (const key of Object.keys(opts)) {
     if (!OWN_KEYS.has(key) && !PASS_KEYS.has(key)) throw invalid(`Unknown WebSocket option "${key}"`);
   }
-  if (opts.protocolVersion !== undefined && opts.protocolVersion !== 13) {
-    throw invalid(`Unsupported protocol version: ${opts.protocolVersion} (supported versions: 13)`);
+  // ws 8 speaks 13 (RFC 6455) and 8 (the hybi-17 draft: same framing, Sec-WebSocket-Origin).
+  if (opts.protocolVersion !== undefined && opts.protocolVersion !== 13 && opts.protocolVersion !== 8) {
+    throw invalid(`Unsupported protocol version: ${opts.protocolVersion} (supported versions: 8, 13)`);
   }
   for (const name of ['handshakeTimeout', 'maxPayload', 'maxRedirects', 'closeTimeout'] as const) {
     const v = opts[name];
@@ -387,12 +388,15 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
   const key = generateKey((b) => randomFill(b));
   const headers: Record<string, string> = {};
   if (userHeaders !== undefined) Object.assign(headers, userHeaders);
-  headers['Sec-WebSocket-Version'] = '13';
+  headers['Sec-WebSocket-Version'] = String(opts.protocolVersion ?? 13);
   headers['Sec-WebSocket-Key'] = key;
   headers.Connection = 'Upgrade';
   headers.Upgrade = 'websocket';
   if (protocols.length > 0) headers['Sec-WebSocket-Protocol'] = protocols.join(',');
-  if (opts.origin !== undefined) headers.Origin = opts.origin;
+  if (opts.origin !== undefined) {
+    if (opts.protocolVersion === 8) headers['Sec-WebSocket-Origin'] = opts.origin;
+    else headers.Origin = opts.origin;
+  }
   const offer = extensionOffer(resolved.deflate);
   if (offer !== undefined) headers['Sec-WebSocket-Extensions'] = offer;
 

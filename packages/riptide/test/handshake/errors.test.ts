@@ -16,6 +16,7 @@ describe('Handshake error table', () => {
         'WS_ERR_HANDSHAKE_CONNECTION',
         'WS_ERR_HANDSHAKE_KEY',
         'WS_ERR_HANDSHAKE_VERSION',
+        'WS_ERR_HANDSHAKE_PATH',
         'WS_ERR_HANDSHAKE_PROTOCOL',
         'WS_ERR_HANDSHAKE_EXTENSIONS',
         'WS_ERR_HANDSHAKE_ORIGIN',
@@ -40,7 +41,8 @@ describe('Handshake error table', () => {
       WS_ERR_HANDSHAKE_UPGRADE: 400,
       WS_ERR_HANDSHAKE_CONNECTION: 400,
       WS_ERR_HANDSHAKE_KEY: 400,
-      WS_ERR_HANDSHAKE_VERSION: 426,
+      WS_ERR_HANDSHAKE_VERSION: 400,
+      WS_ERR_HANDSHAKE_PATH: 400,
       WS_ERR_HANDSHAKE_PROTOCOL: 400,
       WS_ERR_HANDSHAKE_EXTENSIONS: 400,
       WS_ERR_HANDSHAKE_ORIGIN: 403,
@@ -62,7 +64,7 @@ describe('Handshake error table', () => {
     expect(e.name).toBe('HandshakeError');
     expect(e.code).toBe('WS_ERR_HANDSHAKE_KEY');
     expect(e.status).toBe(400);
-    expect(e.message).toBe('Invalid handshake: missing or invalid Sec-WebSocket-Key header');
+    expect(e.message).toBe('Missing or invalid Sec-WebSocket-Key header');
 
     const d = handshakeError('WS_ERR_HANDSHAKE_STATUS', '404');
     expect(d.message).toBe('Unexpected server response (404)');
@@ -70,6 +72,6 @@ describe('Handshake error table', () => {
 
     const c = handshakeError('WS_ERR_HANDSHAKE_UPGRADE', undefined, 0);
     expect(c.status).toBe(0);
-    expect(c.message).toBe('Invalid handshake: the Upgrade header must be "websocket"');
+    expect(c.message).toBe('Invalid Upgrade header');
   });
 });

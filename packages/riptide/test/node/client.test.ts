@@ -70,7 +70,9 @@ describe('client options', () => {
     expect(() => new WebSocket('ws://x/', 'has space')).toThrow(
       expect.objectContaining({ code: 'WS_ERR_INVALID_PROTOCOL' }),
     );
-    expect(() => new WebSocket('ws://x/', { protocolVersion: 8 })).toThrow(/Unsupported protocol version/);
+    expect(() => new WebSocket('ws://x/', { protocolVersion: 7 as 8 })).toThrow(
+      /Unsupported protocol version: 7 \(supported versions: 8, 13\)/,
+    );
   });
 });
 

@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import WS, { WebSocketServer as WsServer } from 'ws';
@@ -591,5 +592,67 @@ describe('robustness: a server without error listeners', () => {
     const [msg] = await once<[Buffer]>(good, 'message');
     expect(msg.toString()).toBe('still here');
     good.terminate();
+  });
+});
+
+/**
+ * Two Duplex streams joined back to back, like the two ends of a TCP connection, without a
+ * socket: what a proxy or an in-process transport hands to handleUpgrade.
+ */
+function duplexPair(): [Duplex, Duplex] {
+  const ends: Duplex[] = [];
+  const make = (other: () => Duplex) =>
+    new Duplex({
+      read() {},
+      write(chunk, _encoding, cb) {
+        other().push(chunk);
+        cb();
+      },
+      final(cb) {
+        other().push(null);
+        cb();
+      },
+      destroy(err, cb) {
+        // Like a reset: the other end closes too.
+        const peer = other();
+        if (!peer.destroyed) process.nextTick(() => peer.destroy());
+        cb(err);
+      },
+    });
+  ends.push(
+    make(() => ends[1]),
+    make(() => ends[0]),
+  );
+  return [ends[0], ends[1]];
+}
+
+describe('handleUpgrade over any Duplex (ws works over any Duplex)', () => {
+  it('an in-process pair: the client reaches it through createConnection, the server through an http.Server', async () => {
+    const wss = new WebSocketServer({ noServer: true });
+    cleanups.push(() => shutdown(wss));
+    const server = http.createServer();
+    server.on('upgrade', (req, socket: Duplex, head) => {
+      expect(socket).not.toBeInstanceOf(net.Socket);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('message', (data) => ws.send(`echo ${data}`));
+        serverClosed = once<[number]>(ws, 'close');
+      });
+    });
+    let serverClosed: Promise<[number]> | undefined;
+    const client = new WebSocket('ws://in-process.test/', {
+      createConnection: () => {
+        const [serverEnd, clientEnd] = duplexPair();
+        server.emit('connection', serverEnd);
+        return clientEnd;
+      },
+    });
+    const clientClosed = once<[number]>(client, 'close');
+    await once(client, 'open');
+    const reply = once<[Buffer]>(client, 'message');
+    client.send('over a pair');
+    expect(String((await reply)[0])).toBe('echo over a pair');
+    client.close(1000);
+    expect((await clientClosed)[0]).toBe(1000);
+    expect((await serverClosed!)[0]).toBe(1000);
   });
 });

@@ -309,6 +309,18 @@ describe('RFC 6455 4.2.2 subprotocols', () => {
     expect(ws2.protocol).toBe('');
     ws2.terminate();
   });
+  it('handleProtocols returning a subprotocol the client did not offer selects none (RFC 6455 4.2.2; ws sends it)', async () => {
+    const { wss, port } = await start({ handleProtocols: () => 'not-offered' });
+    const connected = once<[WebSocket]>(wss, 'connection');
+    const socket = net.connect(port, '127.0.0.1');
+    socket.write(upgradeHead(port, 'Sec-WebSocket-Protocol: chat\r\n'));
+    const [answer] = await once<[Buffer]>(socket, 'data');
+    expect(answer.toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    expect(answer.toString('latin1')).not.toMatch(/sec-websocket-protocol/i);
+    const [ws] = await connected;
+    expect(ws.protocol).toBe('');
+    socket.destroy();
+  });
 });
 
 describe('verifyClient', () => {

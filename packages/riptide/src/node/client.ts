@@ -14,6 +14,8 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { HandshakeError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import { ProtocolSettings } from '../core/protocol.js';
@@ -406,14 +408,17 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
   reqOpts.headers = headers;
   reqOpts.path = path;
   reqOpts.auth = auth;
+  // Like ws: the handshake opens its own connection (no agent unless the user gives one), so a
+  // refused handshake never leaves a socket in Node's keep-alive pool; `createConnection` gets
+  // the URL's port as written (a string), the default port as a number.
+  reqOpts.createConnection = (opts.createConnection ??
+    (secure ? tlsConnect : netConnect)) as http.RequestOptions['createConnection'];
+  reqOpts.defaultPort = (opts.defaultPort as number | undefined) ?? (secure ? 443 : 80);
   if (ipc) {
     reqOpts.socketPath = socketPath;
   } else {
     reqOpts.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    reqOpts.port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
-    if (secure && reqOpts.servername === undefined && !/^[\d.]+$|:/.test(reqOpts.host)) {
-      reqOpts.servername = reqOpts.host;
-    }
+    reqOpts.port = url.port || (secure ? 443 : 80);
   }
   if (opts.handshakeTimeout) reqOpts.timeout = opts.handshakeTimeout;
 
@@ -520,6 +525,21 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
 
   if (opts.finishRequest !== undefined) opts.finishRequest(req, ws);
   else req.end();
+}
+
+/** The default transport of a ws: handshake: its own TCP (or Unix socket) connection. */
+function netConnect(options: net.NetConnectOpts & { socketPath?: string }): net.Socket {
+  (options as { path?: string }).path = options.socketPath;
+  return net.connect(options);
+}
+
+/** The default transport of a wss: handshake; SNI names the host unless it is an IP address. */
+function tlsConnect(options: tls.ConnectionOptions & { path?: string }): tls.TLSSocket {
+  options.path = undefined;
+  if (!options.servername && options.servername !== '') {
+    options.servername = net.isIP(options.host ?? '') ? '' : options.host;
+  }
+  return tls.connect(options);
 }
 
 function handshakeFailure(code: string, message: string): Error {

@@ -522,3 +522,48 @@ describe.each(CLIENTS)('followRedirects: what the next hop receives (%s)', (_nam
     expect(server.hops.map((h) => h.headers.authorization)).toEqual([basic('first:pw1'), basic('first:pw1')]);
   });
 });
+
+describe.each(CLIENTS)('the handshake connection (%s)', (_name, Client) => {
+  it("opens its own connection: after a refused handshake no socket waits in Node's keep-alive pool", async () => {
+    const serverSockets: net.Socket[] = [];
+    const server = http.createServer((_req, res) => {
+      res.writeHead(403, { 'Content-Length': '2' });
+      res.end('no');
+    });
+    server.on('connection', (socket) => serverSockets.push(socket));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const ws = new Client(`ws://127.0.0.1:${port}/`, {});
+    const closed = new Promise<void>((resolve) => ws.on('close', () => resolve()));
+    ws.on('error', () => {});
+    ws.on('unexpected-response', (req: http.ClientRequest, res: http.IncomingMessage) => {
+      expect(req.agent).toBeUndefined();
+      res.resume();
+      res.on('end', () => ws.terminate());
+    });
+    await closed;
+    const pooled = Object.keys(http.globalAgent.freeSockets).filter((name) => name.includes(`:${port}:`));
+    expect(pooled).toEqual([]);
+    // The server sees its end of the connection close (not after a keep-alive timeout).
+    await Promise.all(serverSockets.map((s) => (s.destroyed ? undefined : once(s, 'close'))));
+  });
+
+  it("createConnection gets the URL's port as written (a string), like ws", async () => {
+    const { url, port } = await start();
+    const ports: unknown[] = [];
+    const ws = new Client(url, {
+      createConnection: (options: net.NetConnectOpts & { port: unknown }) => {
+        ports.push(options.port);
+        return net.connect(options);
+      },
+    });
+    await new Promise<void>((resolve) =>
+      ws.on('open', () => {
+        ws.terminate();
+        resolve();
+      }),
+    );
+    expect(ports).toEqual([String(port)]);
+  });
+});

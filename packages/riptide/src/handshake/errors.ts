@@ -48,10 +48,11 @@ export const HANDSHAKE_ERRORS = {
   // Client side only (RFC 6455 4.1, the client's checks of the server's response)
   WS_ERR_HANDSHAKE_STATUS: [0, 'Unexpected server response'],
   WS_ERR_HANDSHAKE_ACCEPT: [0, 'Invalid handshake: invalid Sec-WebSocket-Accept header'],
-  WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL: [
-    0,
-    'Invalid handshake: the server chose a subprotocol that was not offered',
-  ],
+  // RFC 6455 4.1 item 6 (client side), with ws 8's messages: a subprotocol that was not offered,
+  // one when none was, and (ws's rule, not the browsers') none when some were offered.
+  WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL: [0, 'Server sent an invalid subprotocol'],
+  WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL: [0, 'Server sent a subprotocol but none was requested'],
+  WS_ERR_HANDSHAKE_NO_PROTOCOL: [0, 'Server sent no subprotocol'],
   // RFC 7692 7.1: the client MUST fail the connection on a bad permessage-deflate response
   WS_ERR_HANDSHAKE_EXTENSION_RESPONSE: [0, 'Invalid handshake: invalid Sec-WebSocket-Extensions response'],
 } as const satisfies Record<string, readonly [number, string]>;

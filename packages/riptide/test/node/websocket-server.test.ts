@@ -3,9 +3,10 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import WS from 'ws';
+import WS, { WebSocketServer as WsServer } from 'ws';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import {
   clientFrame,
@@ -89,11 +90,35 @@ describe('RFC 6455 4.2.1 reading the client handshake', () => {
     res.resume();
   });
 
-  it('a version other than 13 gets 426 with Sec-WebSocket-Version: 13 (RFC 6455 4.4)', async () => {
+  it('version 8 (hybi-17) is accepted like 13, after verifyClient saw Sec-WebSocket-Origin', async () => {
+    const origins: (string | undefined)[] = [];
+    const { wss, port, url } = await start({
+      verifyClient: (info: { origin: string | undefined }) => {
+        origins.push(info.origin);
+        return true;
+      },
+    });
+    const socket = net.connect(port, '127.0.0.1');
+    socket.write(upgradeHead(port, 'Sec-WebSocket-Origin: https://old.example\r\n', '/', '8'));
+    const [answer] = await once<[Buffer]>(socket, 'data');
+    expect(answer.toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    socket.destroy();
+    // ws's own client speaks version 8 when asked, and so does ours; both connect.
+    for (const Client of [WS, WebSocket] as const) {
+      const connected = once(wss, 'connection');
+      const ws = new Client(url, { protocolVersion: 8, origin: 'https://app.example' });
+      await once(ws, 'open');
+      await connected;
+      ws.terminate();
+    }
+    expect(origins).toEqual(['https://old.example', 'https://app.example', 'https://app.example']);
+  });
+
+  it('a version other than 8 or 13 gets 400 with Sec-WebSocket-Version: 13, 8 (RFC 6455 4.4)', async () => {
     const { port } = await start();
-    const res = await rawRequest(port, upgradeHead(port, '', '/', '8'));
-    expect(res).toMatch(/^HTTP\/1\.1 426 /);
-    expect(res).toMatch(/\r\nSec-WebSocket-Version: 13\r\n/i);
+    const res = await rawRequest(port, upgradeHead(port, '', '/', '12'));
+    expect(res).toMatch(/^HTTP\/1\.1 400 /);
+    expect(res).toMatch(/\r\nSec-WebSocket-Version: 13, 8\r\n/i);
   });
 
   it('a missing key gets 400', async () => {
@@ -135,6 +160,74 @@ describe('RFC 6455 4.2.1 reading the client handshake', () => {
     const ws = new WebSocket(`${url}/chat?room=1`);
     await once(ws, 'open');
     ws.terminate();
+  });
+});
+
+describe('ws 8 parity: a refused handshake gets the status and body a ws server sends', () => {
+  const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+  const head = (lines: string, path = '/chat') => `GET ${path} HTTP/1.1\r\nHost: h\r\n${lines}\r\n`;
+  const upgrade = 'Upgrade: websocket\r\nConnection: Upgrade\r\n';
+  const v13 = 'Sec-WebSocket-Version: 13\r\n';
+  const cases: [string, string][] = [
+    ['a method other than GET', head(upgrade + key + v13).replace('GET', 'POST')],
+    ['an Upgrade header other than websocket', head(`Upgrade: h2c\r\nConnection: Upgrade\r\n${key}${v13}`)],
+    ['a missing Sec-WebSocket-Key', head(upgrade + v13)],
+    ['a malformed Sec-WebSocket-Key', head(`${upgrade}Sec-WebSocket-Key: short\r\n${v13}`)],
+    ['a missing Sec-WebSocket-Version', head(upgrade + key)],
+    ['an unknown Sec-WebSocket-Version', head(`${upgrade}${key}Sec-WebSocket-Version: 7\r\n`)],
+    ['another path', head(upgrade + key + v13, '/other')],
+    ['another path and a missing key (the key is checked first)', head(upgrade + v13, '/other')],
+    ['a malformed Sec-WebSocket-Protocol', head(`${upgrade}${key}${v13}Sec-WebSocket-Protocol: a b\r\n`)],
+    ['a malformed Sec-WebSocket-Extensions', head(`${upgrade}${key}${v13}Sec-WebSocket-Extensions: ;;\r\n`)],
+    ['a plain request (no Upgrade)', head('Connection: close\r\n')],
+    [
+      'Upgrade: websocket without Connection: Upgrade (a plain request for node:http)',
+      head(`Upgrade: websocket\r\nConnection: close\r\n${key}${v13}`),
+    ],
+  ];
+
+  /**
+   * Status, the Sec-WebSocket-Version header of a 400 and the body of a server's answer. (A 426
+   * from riptide's own listener also names the version it speaks, which ws's does not.)
+   */
+  function summary(response: string): [string, string | undefined, string] {
+    const end = response.indexOf('\r\n\r\n');
+    const status = response.slice(0, response.indexOf('\r\n'));
+    const version = status.includes(' 426 ')
+      ? undefined
+      : /\r\nsec-websocket-version: *([^\r]*)/i.exec(response.slice(0, end))?.[1];
+    return [status, version, response.slice(end + 4)];
+  }
+
+  it.each(cases)('%s', async (_name, request) => {
+    const options = { path: '/chat', perMessageDeflate: true };
+    const ours = await start(options);
+    const theirs = new WsServer({ port: 0, host: '127.0.0.1', ...options });
+    await once(theirs, 'listening');
+    cleanups.push(() => shutdown(theirs));
+    const expected = summary(await rawRequest((theirs.address() as net.AddressInfo).port, request));
+    expect(summary(await rawRequest(ours.port, request))).toEqual(expected);
+    expect(expected[0]).toMatch(/^HTTP\/1\.1 4\d\d /);
+  });
+
+  it("'wsClientError' gets ws's message for the same requests (not for another path)", async () => {
+    const { wss, port } = await start({ path: '/chat' });
+    const messages: string[] = [];
+    wss.on('wsClientError', (err: Error, socket: net.Socket) => {
+      messages.push(err.message);
+      socket.destroy();
+    });
+    for (const [, request] of cases.slice(0, 6)) await rawRequest(port, request);
+    expect(messages).toEqual([
+      'Invalid HTTP method',
+      'Invalid Upgrade header',
+      'Missing or invalid Sec-WebSocket-Key header',
+      'Missing or invalid Sec-WebSocket-Key header',
+      'Missing or invalid Sec-WebSocket-Version header',
+      'Missing or invalid Sec-WebSocket-Version header',
+    ]);
+    expect(await rawRequest(port, cases[6][1])).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(messages).toHaveLength(6);
   });
 });
 
@@ -212,10 +305,26 @@ describe('RFC 6455 4.2.2 subprotocols', () => {
     expect(ws.protocol).toBe('superchat');
     expect([...(seen ?? [])]).toEqual(['chat', 'superchat']);
     ws.terminate();
-    const ws2 = new WebSocket(url, ['chat']);
-    await once(ws2, 'open');
-    expect(ws2.protocol).toBe('');
-    ws2.terminate();
+    // Like ws's client, ours fails when it offered subprotocols and the server selected none.
+    for (const Client of [WS, WebSocket] as const) {
+      const refused = new Client(url, ['chat']);
+      const closed = once(refused, 'close');
+      const [err] = await once<[Error]>(refused, 'error');
+      expect(err.message).toBe('Server sent no subprotocol');
+      await closed;
+    }
+  });
+  it('handleProtocols returning a subprotocol the client did not offer selects none (RFC 6455 4.2.2; ws sends it)', async () => {
+    const { wss, port } = await start({ handleProtocols: () => 'not-offered' });
+    const connected = once<[WebSocket]>(wss, 'connection');
+    const socket = net.connect(port, '127.0.0.1');
+    socket.write(upgradeHead(port, 'Sec-WebSocket-Protocol: chat\r\n'));
+    const [answer] = await once<[Buffer]>(socket, 'data');
+    expect(answer.toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    expect(answer.toString('latin1')).not.toMatch(/sec-websocket-protocol/i);
+    const [ws] = await connected;
+    expect(ws.protocol).toBe('');
+    socket.destroy();
   });
 });
 
@@ -514,5 +623,67 @@ describe('robustness: a server without error listeners', () => {
     const [msg] = await once<[Buffer]>(good, 'message');
     expect(msg.toString()).toBe('still here');
     good.terminate();
+  });
+});
+
+/**
+ * Two Duplex streams joined back to back, like the two ends of a TCP connection, without a
+ * socket: what a proxy or an in-process transport hands to handleUpgrade.
+ */
+function duplexPair(): [Duplex, Duplex] {
+  const ends: Duplex[] = [];
+  const make = (other: () => Duplex) =>
+    new Duplex({
+      read() {},
+      write(chunk, _encoding, cb) {
+        other().push(chunk);
+        cb();
+      },
+      final(cb) {
+        other().push(null);
+        cb();
+      },
+      destroy(err, cb) {
+        // Like a reset: the other end closes too.
+        const peer = other();
+        if (!peer.destroyed) process.nextTick(() => peer.destroy());
+        cb(err);
+      },
+    });
+  ends.push(
+    make(() => ends[1]),
+    make(() => ends[0]),
+  );
+  return [ends[0], ends[1]];
+}
+
+describe('handleUpgrade over any Duplex (ws works over any Duplex)', () => {
+  it('an in-process pair: the client reaches it through createConnection, the server through an http.Server', async () => {
+    const wss = new WebSocketServer({ noServer: true });
+    cleanups.push(() => shutdown(wss));
+    const server = http.createServer();
+    server.on('upgrade', (req, socket: Duplex, head) => {
+      expect(socket).not.toBeInstanceOf(net.Socket);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('message', (data) => ws.send(`echo ${data}`));
+        serverClosed = once<[number]>(ws, 'close');
+      });
+    });
+    let serverClosed: Promise<[number]> | undefined;
+    const client = new WebSocket('ws://in-process.test/', {
+      createConnection: () => {
+        const [serverEnd, clientEnd] = duplexPair();
+        server.emit('connection', serverEnd);
+        return clientEnd;
+      },
+    });
+    const clientClosed = once<[number]>(client, 'close');
+    await once(client, 'open');
+    const reply = once<[Buffer]>(client, 'message');
+    client.send('over a pair');
+    expect(String((await reply)[0])).toBe('echo over a pair');
+    client.close(1000);
+    expect((await clientClosed)[0]).toBe(1000);
+    expect((await serverClosed!)[0]).toBe(1000);
   });
 });

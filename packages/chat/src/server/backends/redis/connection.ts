@@ -1,66 +1,43 @@
 /**
- * The Redis backend of a chat node: three connections, the store, fan-out and presence built on
- * them, and the node's view of Redis's health.
+ * A node's three connections to Redis and its view of Redis's health.
  *
- *   command  every store/presence call and PUBLISH. No offline queue and no retry of a command in
- *            flight when the connection drops: a call made while Redis is unreachable fails at once
- *            with UnavailableError (so nothing is acknowledged), and an append whose reply was lost
- *            is never silently sent twice (the client resends it; dedup answers with the original).
- *   reader   the fan-out's blocking XREAD loop (fanout-redis.ts).
- *   sub      pub/sub for ephemeral topics.
+ *   command  every store, presence and throttle call, and PUBLISH. No offline queue and no retry of
+ *            a command in flight when the connection drops: a call made while Redis is unreachable
+ *            fails at once with UnavailableError (so nothing is acknowledged), and an append whose
+ *            reply was lost is never silently sent twice (the client resends it; dedup answers).
+ *   reader   the blocking XREAD loop of events.ts.
+ *   sub      pub/sub for the notice bus (bus.ts).
  *
- * Health: the node is `available` while the command connection is ready and answers a PING (sent
- * every second) within min(3 s, command timeout). While unavailable, the store refuses at once.
- * Each change is reported through onServiceChange (chat-server.ts tells every client with a
- * `service` message); ioredis reconnects by itself (every 100 ms to 1 s), so a node recovers
- * without a restart.
+ * Health: `available` while the command connection is ready and answers a PING (sent every second)
+ * within min(3 s, command timeout). Each change is reported to the listeners; ioredis reconnects by
+ * itself (every 100 ms to 1 s), so a node recovers without a restart.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { RedisFanOut } from './fanout-redis.js';
-import { RedisPresence } from './presence-redis.js';
-import { RedisStore } from './storage/redis.js';
 
-export interface RedisBackendOptions {
+export interface RedisConnectOptions {
   /** redis://[user:password@]host:port[/db] (rediss:// for TLS). */
   url: string;
-  /** Key prefix. Default 'chat:'. */
-  prefix?: string;
-  /** Presence expiry of a dead node's connections, ms. Default 20000. */
-  presenceTtlMs?: number;
-  /** Approximate events kept per room stream. Default 10000. */
-  streamRetention?: number;
-  /** How long start() waits for Redis, ms. Default 10000. */
-  connectTimeoutMs?: number;
-  /** A command without a reply after this long fails as unavailable, ms. Default 5000. */
-  commandTimeoutMs?: number;
+  /** How long connecting waits for Redis, ms. */
+  connectTimeoutMs: number;
+  /** A command without a reply after this long fails as unavailable, ms. */
+  commandTimeoutMs: number;
 }
 
-const KNOWN = new Set([
-  'url',
-  'prefix',
-  'presenceTtlMs',
-  'streamRetention',
-  'connectTimeoutMs',
-  'commandTimeoutMs',
-]);
-
-export interface RedisBackend {
-  readonly store: RedisStore;
-  readonly fanout: RedisFanOut;
-  readonly presence: RedisPresence;
+export interface RedisConnections {
+  readonly cmd: Redis;
+  readonly reader: Redis;
+  readonly sub: Redis;
+  readonly where: string;
   readonly available: boolean;
-  /** Called with false when the command connection is lost and true when it is back. */
-  onServiceChange(listener: (available: boolean) => void): void;
-  /** Counters for tests and /_stats. */
-  stats(): Record<string, unknown>;
+  onChange(listener: (available: boolean) => void): void;
+  /** Stops the probe and closes the three connections. */
+  close(): Promise<void>;
 }
 
 export async function connectRedis(
-  options: RedisBackendOptions,
+  options: RedisConnectOptions,
   log: (line: string) => void,
-): Promise<RedisBackend> {
-  for (const key of Object.keys(options))
-    if (!KNOWN.has(key)) throw new TypeError(`redis: unknown option "${key}"`);
+): Promise<RedisConnections> {
   let parsed: URL;
   try {
     parsed = new URL(options.url);
@@ -82,7 +59,7 @@ export async function connectRedis(
   };
   const cmd = new Redis(options.url, {
     ...common,
-    commandTimeout: options.commandTimeoutMs ?? 5000,
+    commandTimeout: options.commandTimeoutMs,
     connectionName: 'chat-cmd',
   });
   const reader = new Redis(options.url, { ...common, connectionName: 'chat-reader' });
@@ -98,7 +75,6 @@ export async function connectRedis(
 
   // Wait (ioredis retrying meanwhile) until every connection is ready, so nodes may start before
   // Redis does; give up after the timeout with the last connection error.
-  const timeout = options.connectTimeoutMs ?? 10_000;
   let lastError = 'no answer';
   const noteError = (err: Error) => {
     lastError = err.message || err.name;
@@ -115,12 +91,14 @@ export async function connectRedis(
         }),
       ),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), timeout);
+        timer = setTimeout(() => reject(new Error('timeout')), options.connectTimeoutMs);
       }),
     ]);
   } catch {
     for (const c of clients) c.disconnect();
-    throw new Error(`redis: could not reach Redis at ${where} within ${timeout} ms (${lastError})`);
+    throw new Error(
+      `redis: could not reach Redis at ${where} within ${options.connectTimeoutMs} ms (${lastError})`,
+    );
   } finally {
     clearTimeout(timer);
     for (const c of clients) c.off('error', noteError);
@@ -156,8 +134,7 @@ export async function connectRedis(
   // A Redis that hangs (stopped process, network partition) keeps the TCP connection open: probe
   // it with PING every second; no answer within the probe timeout means unavailable, and the store
   // then refuses at once instead of making every request wait for its command timeout.
-  const commandTimeout = options.commandTimeoutMs ?? 5000;
-  const probeTimeout = Math.min(3000, commandTimeout);
+  const probeTimeout = Math.min(3000, options.commandTimeoutMs);
   let probing = false;
   const probe = setInterval(() => {
     if (probing || closing || cmd.status !== 'ready') return;
@@ -179,44 +156,22 @@ export async function connectRedis(
   }, 1000);
   probe.unref();
 
-  const prefix = options.prefix ?? 'chat:';
-  let fanout: RedisFanOut | undefined;
-  let presence: RedisPresence | undefined;
-  const store = new RedisStore(cmd, {
-    prefix,
-    isAvailable: () => available,
-    ...(options.streamRetention !== undefined ? { streamRetention: options.streamRetention } : {}),
-    onClose: async () => {
-      closing = true;
-      clearInterval(probe);
-      presence?.close();
-      await fanout?.close();
-      await Promise.allSettled(clients.map((c) => (c.status === 'ready' ? c.quit() : c.disconnect())));
-      for (const c of clients) c.disconnect();
-    },
-  });
-  fanout = new RedisFanOut(cmd, reader, sub, store.keys, { log });
-  const fan = fanout;
-  presence = new RedisPresence(cmd, store.keys, {
-    ...(options.presenceTtlMs !== undefined ? { ttlMs: options.presenceTtlMs } : {}),
-    // A dead node's user expired, or a user re-added after an outage: tell the room.
-    onChange: (room, user, online) =>
-      fan.publish(`room:${room}`, JSON.stringify({ v: 1, type: 'presence', room, user, online })),
-    log,
-  });
-  const pres = presence;
   return {
-    store,
-    fanout: fan,
-    presence: pres,
+    cmd,
+    reader,
+    sub,
+    where,
     get available() {
       return available;
     },
-    onServiceChange(listener) {
+    onChange(listener) {
       listeners.push(listener);
     },
-    stats() {
-      return { available, rooms: fan.rooms, presenceTtlMs: pres.ttlMs, ...fan.stats };
+    async close() {
+      closing = true;
+      clearInterval(probe);
+      await Promise.allSettled(clients.map((c) => (c.status === 'ready' ? c.quit() : c.disconnect())));
+      for (const c of clients) c.disconnect();
     },
   };
 }

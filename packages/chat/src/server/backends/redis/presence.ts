@@ -19,9 +19,9 @@
  *   refreshed, and expires like a dead node's.
  */
 import type { Redis } from 'ioredis';
-import type { Presence } from './presence.js';
-import type { RedisKeys } from './storage/redis.js';
-import { toStoreError } from './storage/redis.js';
+import type { Presence } from '../../ports.js';
+import type { RedisKeys } from './keys.js';
+import { toStoreError } from './keys.js';
 
 export interface RedisPresenceOptions {
   /** A connection not refreshed for this long is offline. Default 20000 (so gone within 30 s). */

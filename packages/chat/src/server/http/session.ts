@@ -5,10 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { ChatStore, SessionRecord } from './storage/types.js';
+import type { AccountStore, SessionRecord } from '../ports.js';
 
 export const COOKIE_NAME = 'riptide_chat_session';
 export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 export function newToken(): string {
   return randomBytes(32).toString('base64url');
@@ -35,12 +36,18 @@ export function clearedCookie(secure: boolean): string {
   return `${COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
 }
 
-/** The session named by the request's cookie, if valid. */
-export async function sessionFromRequest(
-  store: ChatStore,
-  req: IncomingMessage,
-): Promise<SessionRecord | null> {
+/** The session token of the request's cookie, if it has the right form. */
+export function tokenOf(req: IncomingMessage): string | null {
   const token = parseCookies(req.headers.cookie).get(COOKIE_NAME);
-  if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
-  return store.getSession(token);
+  return token && TOKEN.test(token) ? token : null;
+}
+
+/** The session named by the request's cookie, if valid at `now`. */
+export async function sessionFromRequest(
+  accounts: AccountStore,
+  req: IncomingMessage,
+  now: number,
+): Promise<SessionRecord | null> {
+  const token = tokenOf(req);
+  return token ? accounts.getSession(token, now) : null;
 }

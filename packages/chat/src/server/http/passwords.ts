@@ -3,7 +3,7 @@
  * `scrypt$N$r$p$salt$hash` (base64url) so parameters can be raised later without breaking old hashes.
  */
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
-import { MAX_PASSWORD, MIN_PASSWORD, USER_NAME } from '../shared/protocol.js';
+import { MAX_PASSWORD, MIN_PASSWORD, USER_NAME } from '../../shared/protocol.js';
 
 const N = 16384;
 const R = 8;
@@ -46,4 +46,16 @@ export function credentialProblem(name: unknown, password: unknown): string | nu
     return `password must be ${MIN_PASSWORD}-${MAX_PASSWORD} characters`;
   }
   return null;
+}
+
+let dummy: Promise<string> | undefined;
+
+/**
+ * Spends the time of one password check on a name that has no account, so that a failed sign-in
+ * takes as long whether or not the name exists (the answer is the same too).
+ */
+export async function verifyNothing(password: string): Promise<false> {
+  dummy ??= hashPassword(randomBytes(16).toString('base64url'));
+  await verifyPassword(password, await dummy);
+  return false;
 }

@@ -1,46 +1,56 @@
 /**
- * Validation of client messages: text in, a typed ClientMessage or an error reply out.
- * Nothing here has side effects; an invalid message changes nothing on the server.
- * Rules: a JSON object, `v` equal to PROTOCOL_VERSION, a known `type`, exactly the fields that
- * type allows (unknown fields are rejected, not ignored) with the right types and ranges.
+ * Validation of client messages: text in, a typed ClientMessage or an error reply out. Nothing here
+ * has side effects; an invalid message changes nothing on the server.
+ * Rules: a JSON object, `v` equal to PROTOCOL_VERSION, a known `type`, exactly the fields that type
+ * allows (unknown fields are rejected, not ignored) with the right types and ranges.
  */
 import {
   type ClientMessage,
+  DM_ROOM,
   type ErrorCode,
   PROTOCOL_VERSION,
   ROOM_NAME,
-  type ServerMessage,
-} from '../shared/protocol.js';
+  USER_NAME,
+} from '../../shared/protocol.js';
 
 export type Parsed =
   | { ok: true; message: ClientMessage }
-  | { ok: false; code: ErrorCode; message: string; ref?: string };
+  | { ok: false; code: ErrorCode; message: string; ref?: string; id?: string };
 
 /** Client message ids and request refs: 1-64 characters of A-Z a-z 0-9 - _. */
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_ROOMS_IN_HELLO = 1000;
 
-type FieldKind = 'room' | 'id' | 'ref' | 'seq' | 'seq0' | 'text' | 'roomMap';
+/** room: any room (public, private or dm:a:b); roomName: a room that can be created by name. */
+type FieldKind = 'room' | 'roomName' | 'user' | 'id' | 'ref' | 'seq' | 'seq0' | 'text' | 'roomMap' | 'bool';
 
-/** Allowed fields per type; `?` marks optional ones. */
+/** Allowed fields per type besides v, type and ref; `?` marks optional ones. */
 const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldKind}?`>> = {
   hello: { rooms: 'roomMap?' },
+  ping: {},
   send: { id: 'id', room: 'room', text: 'text' },
-  edit: { ref: 'ref?', room: 'room', seq: 'seq', text: 'text' },
-  delete: { ref: 'ref?', room: 'room', seq: 'seq' },
-  history: { ref: 'ref?', room: 'room', before: 'seq?' },
-  sync: { ref: 'ref?', room: 'room', after: 'seq0' },
+  edit: { room: 'room', seq: 'seq', text: 'text' },
+  delete: { room: 'room', seq: 'seq' },
+  history: { room: 'room', before: 'seq?' },
+  sync: { room: 'room', after: 'seq0' },
   typing: { room: 'room' },
   read: { room: 'room', seq: 'seq0' },
-  rooms: { ref: 'ref?' },
-  create: { ref: 'ref?', room: 'room' },
-  join: { ref: 'ref?', room: 'room' },
-  leave: { ref: 'ref?', room: 'room' },
+  rooms: { after: 'roomName?' },
+  create: { room: 'roomName', private: 'bool?' },
+  join: { room: 'roomName' },
+  leave: { room: 'room' },
+  invite: { room: 'roomName', user: 'user' },
+  dm: { user: 'user' },
+  delete_room: { room: 'roomName' },
 };
+
+export const CLIENT_TYPES = Object.keys(SHAPES) as ClientMessage['type'][];
 
 function isSeq(value: unknown, min: number): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
 }
+
+const isRoom = (value: string) => ROOM_NAME.test(value) || DM_ROOM.test(value);
 
 function checkField(
   kind: FieldKind,
@@ -49,14 +59,19 @@ function checkField(
 ): { code: ErrorCode; message: string } | null {
   switch (kind) {
     case 'room':
+    case 'roomName':
       if (typeof value !== 'string') return { code: 'bad_message', message: `${name} must be a string` };
-      if (!ROOM_NAME.test(value)) {
+      if (kind === 'room' ? !isRoom(value) : !ROOM_NAME.test(value)) {
         return {
           code: 'bad_room_name',
           message: 'room names are 1-32 of a-z 0-9 - _ and start with a letter or digit',
         };
       }
       return null;
+    case 'user':
+      return typeof value === 'string' && USER_NAME.test(value)
+        ? null
+        : { code: 'bad_message', message: `${name} must be a user name (1-24 of A-Z a-z 0-9 - _)` };
     case 'id':
     case 'ref':
       return typeof value === 'string' && ID.test(value)
@@ -68,6 +83,10 @@ function checkField(
       return isSeq(value, 0)
         ? null
         : { code: 'bad_message', message: `${name} must be a non-negative integer` };
+    case 'bool':
+      return typeof value === 'boolean'
+        ? null
+        : { code: 'bad_message', message: `${name} must be true or false` };
     case 'text':
       if (typeof value !== 'string') return { code: 'bad_message', message: `${name} must be a string` };
       if (value.trim() === '') return { code: 'bad_message', message: `${name} must not be empty` };
@@ -80,7 +99,7 @@ function checkField(
       if (entries.length > MAX_ROOMS_IN_HELLO)
         return { code: 'bad_message', message: `${name} has too many rooms` };
       for (const [room, seq] of entries) {
-        if (!ROOM_NAME.test(room) || !isSeq(seq, 0)) {
+        if (!isRoom(room) || !isSeq(seq, 0)) {
           return { code: 'bad_message', message: `${name} must map room names to non-negative integers` };
         }
       }
@@ -101,14 +120,20 @@ export function parseClientMessage(data: string, maxTextBytes: number): Parsed {
     return { ok: false, code: 'bad_message', message: 'message must be a JSON object' };
   }
   const obj = value as Record<string, unknown>;
+  // The error to an invalid request still names it, when its ref (and a send's id) are readable.
   const ref = typeof obj.ref === 'string' && ID.test(obj.ref) ? obj.ref : undefined;
-  const id = typeof obj.id === 'string' && ID.test(obj.id) ? obj.id : undefined;
+  const id = obj.type === 'send' && typeof obj.id === 'string' && ID.test(obj.id) ? obj.id : undefined;
   const fail = (code: ErrorCode, message: string): Parsed => {
-    const refOf = ref ?? id;
-    return refOf === undefined ? { ok: false, code, message } : { ok: false, code, message, ref: refOf };
+    const out: Parsed = { ok: false, code, message };
+    if (ref !== undefined) out.ref = ref;
+    if (id !== undefined) out.id = id;
+    return out;
   };
   if (obj.v !== PROTOCOL_VERSION) {
-    return fail('unsupported_version', `v must be ${PROTOCOL_VERSION}`);
+    return fail(
+      'unsupported_version',
+      `this server speaks version ${PROTOCOL_VERSION}: v must be ${PROTOCOL_VERSION}`,
+    );
   }
   const type = obj.type;
   if (typeof type !== 'string' || !Object.hasOwn(SHAPES, type)) {
@@ -116,9 +141,12 @@ export function parseClientMessage(data: string, maxTextBytes: number): Parsed {
   }
   const shape = SHAPES[type as ClientMessage['type']];
   for (const key of Object.keys(obj)) {
-    if (key !== 'v' && key !== 'type' && !Object.hasOwn(shape, key)) {
+    if (key !== 'v' && key !== 'type' && key !== 'ref' && !Object.hasOwn(shape, key)) {
       return fail('bad_message', `unknown field ${JSON.stringify(key).slice(0, 40)} for ${type}`);
     }
+  }
+  if (obj.ref !== undefined && ref === undefined) {
+    return fail('bad_message', 'ref must be 1-64 characters of A-Z a-z 0-9 - _');
   }
   for (const [name, spec] of Object.entries(shape)) {
     const optional = spec.endsWith('?');
@@ -134,15 +162,4 @@ export function parseClientMessage(data: string, maxTextBytes: number): Parsed {
     return fail('text_too_long', `text is longer than ${maxTextBytes} bytes`);
   }
   return { ok: true, message: obj as unknown as ClientMessage };
-}
-
-export function encode(message: ServerMessage): string {
-  return JSON.stringify(message);
-}
-
-export function errorReply(code: ErrorCode, message: string, ref?: string, retryAfterMs?: number): string {
-  const reply: ServerMessage = { v: 1, type: 'error', code, message };
-  if (ref !== undefined) reply.ref = ref;
-  if (retryAfterMs !== undefined) reply.retryAfterMs = retryAfterMs;
-  return encode(reply);
 }

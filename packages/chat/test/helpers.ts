@@ -147,12 +147,13 @@ export class TestClient {
 
   /**
    * The first message (not yet consumed by an earlier `next`) of this type matching `where`,
-   * waiting up to `timeoutMs` for it. Consumes it.
+   * waiting up to `timeoutMs` for it: a generous bound that only turns a hang into a readable
+   * failure (what was received instead) before the test's own timeout. Consumes it.
    */
   next<T extends ServerMessage['type']>(
     type: T,
     where: (m: Of<T>) => boolean = () => true,
-    timeoutMs = 10_000,
+    timeoutMs = 20_000,
   ): Promise<Of<T>> {
     return this.#take((m) => m.type === type && where(m as Of<T>), type, timeoutMs) as Promise<Of<T>>;
   }

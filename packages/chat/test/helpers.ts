@@ -83,7 +83,11 @@ export class TestClient {
   readonly messages: ServerMessage[] = [];
   readonly ws: WebSocket;
   closed: Promise<{ code: number; reason: string }>;
-  #waiters: { match: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
+  #waiters: {
+    match: (m: ServerMessage) => boolean;
+    resolve: (m: ServerMessage) => void;
+    reject: (err: Error) => void;
+  }[] = [];
   #pings = 0;
 
   constructor(ws: WebSocket) {
@@ -100,7 +104,11 @@ export class TestClient {
       }
     });
     this.closed = new Promise((resolve) => {
-      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      ws.on('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+        // Nothing more can arrive: a waiter fails now, with what it was waiting for.
+        for (const w of this.#waiters.splice(0)) w.reject(new Error(`the socket closed (${code})`));
+      });
     });
   }
 
@@ -165,6 +173,8 @@ export class TestClient {
       this.messages.splice(i, 1);
       return Promise.resolve(found);
     }
+    if (this.ws.readyState === WebSocket.CLOSED)
+      return Promise.reject(new Error(`the socket is closed; waiting for ${what}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
@@ -180,6 +190,10 @@ export class TestClient {
           clearTimeout(timer);
           this.messages.splice(this.messages.indexOf(m), 1);
           resolve(m);
+        },
+        reject: (err: Error) => {
+          clearTimeout(timer);
+          reject(new Error(`${err.message} while waiting for ${what}`));
         },
       };
       this.#waiters.push(waiter);

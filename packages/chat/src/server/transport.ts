@@ -39,6 +39,9 @@ export class Transport {
       onBackpressure: 'close',
       // 1013 and not the default 1008: the page treats 1008 as "signed out" and stops.
       backpressureCloseCode: 1013,
+      // A peer that pings and never reads is dropped once 60 automatic pongs wait unwritten
+      // (riptide's default, as ws; set here so the chat never runs without it: issue 12, hole 2).
+      maxPendingAutoPongs: 60,
       // riptide's heartbeat: one timer for the whole server, not one per socket.
       ...(options.heartbeatMs > 0 ? { heartbeat: { interval: options.heartbeatMs } } : {}),
     });

@@ -29,7 +29,8 @@ export class TokenBucket {
       this.#tokens -= 1;
       return 0;
     }
-    return Math.ceil((1 - this.#tokens) / this.#perMs);
+    // (Less a hair: a float error must not turn an exact 1 ms into 2.)
+    return Math.ceil((1 - this.#tokens) / this.#perMs - 1e-9);
   }
 
   /** True when the bucket is full again (its owner may forget it). */

@@ -363,6 +363,7 @@ export class SimClient {
         this.#synced.add(m.room);
         return;
       case 'ack':
+        if (m.id === undefined) return; // an edit's or a delete's
         this.acks.set(m.id, m.seq);
         this.outbox.delete(m.id);
         return;

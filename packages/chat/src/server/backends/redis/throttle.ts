@@ -30,7 +30,7 @@ if now > last then
   last = now
 end
 local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / perMs) end
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / perMs - 1e-9) end
 redis.call('HSET', KEYS[1], 't', tostring(tokens), 'l', tostring(last))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / perMs) + 1000)
 return wait

@@ -169,26 +169,29 @@ export type ClientMessageType = ClientMessage['type'];
 
 // ---- server -> client ----
 
-export type ErrorCode =
-  | 'bad_json'
-  | 'bad_message'
-  | 'unsupported_version'
-  | 'unknown_type'
-  | 'not_ready'
-  | 'text_too_long'
-  | 'rate_limited'
-  | 'bad_room_name'
-  | 'no_such_room'
-  | 'room_exists'
-  | 'no_such_user'
-  | 'not_member'
-  | 'too_many_rooms'
-  | 'room_quota'
-  | 'not_found'
-  | 'forbidden'
+export const ERROR_CODES = [
+  'bad_json',
+  'bad_message',
+  'unsupported_version',
+  'unknown_type',
+  'not_ready',
+  'text_too_long',
+  'rate_limited',
+  'bad_room_name',
+  'no_such_room',
+  'room_exists',
+  'no_such_user',
+  'not_member',
+  'too_many_rooms',
+  'room_quota',
+  'not_found',
+  'forbidden',
   /** The storage (Redis, on several nodes) is unreachable: nothing was done; retry later. */
-  | 'unavailable'
-  | 'internal';
+  'unavailable',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 type Reply<T> = T & { v: 2; ref?: string };
 
@@ -213,4 +216,27 @@ export type ServerMessage =
   | Reply<{ type: 'error'; code: ErrorCode; message: string; id?: string; retryAfterMs?: number }>;
 
 export type ServerMessageType = ServerMessage['type'];
+
+/** Every server message type (the protocol doc's test checks each appears in an example). */
+export const SERVER_MESSAGE_TYPES: readonly ServerMessageType[] = [
+  'welcome',
+  'pong',
+  'message',
+  'edited',
+  'deleted',
+  'ack',
+  'history',
+  'synced',
+  'reset',
+  'read',
+  'rooms',
+  'joined',
+  'left',
+  'invited',
+  'presence',
+  'member',
+  'typing',
+  'service',
+  'error',
+];
 export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;

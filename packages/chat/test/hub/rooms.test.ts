@@ -117,12 +117,12 @@ describe('quotas and the room list', () => {
     await alice.request('left', { type: 'leave', room: 'a2' });
     expect(await alice.request('error', { type: 'create', room: 'a3' })).toMatchObject({
       code: 'room_quota',
-      message: 'you already own 2 rooms',
+      message: 'you own 2 rooms, the most allowed',
     });
     await bob.request('joined', { type: 'create', room: 'b1' });
     expect(await bob.request('error', { type: 'create', room: 'b2' })).toMatchObject({
       code: 'room_quota',
-      message: 'the server has 4 rooms, its limit',
+      message: 'the server has 4 rooms, the most allowed',
     });
   });
 

@@ -18,6 +18,7 @@ import { replay } from './replay.js';
 import { errorMessage, reply } from './replies.js';
 
 const v = PROTOCOL_VERSION;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export class MembershipHandlers {
   readonly #backend: Backend;
@@ -64,7 +65,7 @@ export class MembershipHandlers {
         conn,
         ref,
         'too_many_rooms',
-        `you can be in at most ${this.#limits.maxRoomsPerUser} rooms`,
+        `you can be in at most ${plural(this.#limits.maxRoomsPerUser, 'room')}`,
       );
     const kind: RoomKind = isPrivate ? 'private' : 'public';
     const created = await rooms.createRoom(
@@ -73,9 +74,19 @@ export class MembershipHandlers {
     );
     if (created === 'exists') return this.#fail(conn, ref, 'room_exists', `room ${room} already exists`);
     if (created === 'owner_quota')
-      return this.#fail(conn, ref, 'room_quota', `you already own ${this.#limits.maxOwnedRooms} rooms`);
+      return this.#fail(
+        conn,
+        ref,
+        'room_quota',
+        `you own ${plural(this.#limits.maxOwnedRooms, 'room')}, the most allowed`,
+      );
     if (created === 'server_quota')
-      return this.#fail(conn, ref, 'room_quota', `the server has ${this.#limits.maxRooms} rooms, its limit`);
+      return this.#fail(
+        conn,
+        ref,
+        'room_quota',
+        `the server has ${plural(this.#limits.maxRooms, 'room')}, the most allowed`,
+      );
     await this.#joinSelf(conn, room, { kind, owner: conn.user }, ref);
   }
 
@@ -101,7 +112,7 @@ export class MembershipHandlers {
         conn,
         ref,
         'too_many_rooms',
-        `you can be in at most ${this.#limits.maxRoomsPerUser} rooms`,
+        `you can be in at most ${plural(this.#limits.maxRoomsPerUser, 'room')}`,
       );
     const lastRead =
       result === 'joined' ? await this.#backend.rooms.head(room) : await this.#lastRead(user, room);
@@ -163,7 +174,7 @@ export class MembershipHandlers {
         conn,
         ref,
         'too_many_rooms',
-        `you can be in at most ${this.#limits.maxRoomsPerUser} rooms`,
+        `you can be in at most ${plural(this.#limits.maxRoomsPerUser, 'room')}`,
       );
     if (mine === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
     const theirs = await rooms.join(target.name, room, this.#limits.maxRoomsPerUser);

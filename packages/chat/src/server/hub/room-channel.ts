@@ -16,7 +16,8 @@ import type { ConnRoom } from './connection.js';
 
 /** Events kept for connections finishing a replay (bounds the store round trips of a busy room). */
 const RECENT = 256;
-const DELETED = /^\{"v":\d+,"type":"deleted"/;
+/** An edit or a delete changes an earlier message: the recent list no longer shows it as it is. */
+const CHANGE = /^\{"v":\d+,"type":"(?:edited|deleted)"/;
 
 export class RoomChannel {
   readonly topic: string;
@@ -44,10 +45,10 @@ export class RoomChannel {
   readonly onEvent = (seq: number, payload: string): void => {
     if (seq <= this.head) return;
     const last = this.#recent.at(-1);
-    // A gap (a stream trimmed past this node's cursor during a long outage) or a deleted message
-    // (whose text must not be sent again from here) empties the recent list: replays then use the
-    // store, which applies deletions.
-    if ((last !== undefined && last.seq !== seq - 1) || seq !== this.head + 1 || DELETED.test(payload))
+    // A gap (a stream trimmed past this node's cursor during a long outage), an edit or a delete
+    // empties the recent list: replays then come from the store, which shows every message as it
+    // is now (and a deleted text never again).
+    if ((last !== undefined && last.seq !== seq - 1) || seq !== this.head + 1 || CHANGE.test(payload))
       this.#recent = [];
     else {
       this.#recent.push({ seq, payload });

@@ -45,6 +45,7 @@ import {
   setAttribute,
 } from './event-target.js';
 import { flush, pendingBytes, schedule } from './outbox.js';
+import { abortTransport, setNoDelay } from './transport.js';
 
 /** The WebSocket a socket belongs to (shared listeners find it through this property). */
 export const kWebSocket = Symbol('riptide.websocket');
@@ -519,7 +520,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     // The transport is gone for us: the core discards whatever is still buffered, so no
     // further message of the current chunk is delivered after terminate().
     this._proto.receiveEof();
-    this._socket!.destroy();
+    abortTransport(this._socket!);
   }
 
   // --- flow control --------------------------------------------------------------------------
@@ -624,7 +625,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     // Clear an idle timeout someone set (an http server's); calling setTimeout(0) on a socket
     // without one would only add a `timeout` property to it, kept for the connection's life.
     if (socket.timeout) socket.setTimeout(0);
-    socket.setNoDelay(true);
+    setNoDelay(socket);
     // Bytes the peer sent right after its handshake head arrive again as the first 'data'.
     if (head !== undefined && head !== null && head.length > 0) socket.unshift(head);
     socket.on('data', socketOnData);
@@ -717,7 +718,7 @@ function closeTimeoutFired(ws: WebSocket): void {
   ws._closeTimer = null;
   if (ws._closed) return;
   ws._reportError(new ProtocolError('WS_ERR_CLOSE_TIMEOUT'));
-  ws._socket?.destroy();
+  if (ws._socket !== null) abortTransport(ws._socket);
 }
 
 function deliverAfterResume(ws: WebSocket): void {

@@ -64,7 +64,7 @@ export interface ProtocolSink {
 
 export interface ProtocolOptions {
   role: 'client' | 'server';
-  /** Maximum message size in bytes, after decompression. 0 = no limit. Default 100 MiB. */
+  /** Maximum message size in bytes, after decompression. 0 = as large as a Buffer can be. Default 100 MiB. */
   maxPayload?: number;
   /** Randomness for masking keys; required for the client role. */
   randomFill?: RandomFill | null;

@@ -75,7 +75,9 @@ export type ValidateConnectResult =
       protocols: string[];
       /** Offered extensions, parsed ([] if none); negotiation is the extension's job. */
       extensions: ExtensionList;
+      /** Origin (version 13) or Sec-WebSocket-Origin (version 8), as sent. */
       origin: string | undefined;
+      version: 8 | 13;
       /** The :authority pseudo-header: what Host is over HTTP/1.1. */
       authority: string;
       /** The :path pseudo-header: path and query, like an HTTP/1.1 request-target. */
@@ -96,13 +98,13 @@ function reject(code: HandshakeErrorCode, detail?: string): ValidateConnectResul
       // RFC 9110 15.5.6: "The origin server MUST generate an Allow header field in a 405".
       return { ok: false, error: handshakeError(code, detail), headers: { allow: 'CONNECT' } };
     case 'WS_ERR_HANDSHAKE_VERSION':
-      // RFC 6455 4.4 asks for the versions we speak; its "such as 426 Upgrade Required" cannot
-      // apply here: RFC 9110 15.5.22 says a 426 "MUST send an Upgrade header field", which
-      // HTTP/2 forbids (RFC 9113 8.2.2). So a 400 with Sec-WebSocket-Version.
+      // RFC 6455 4.4: the versions we speak. (Its "such as 426 Upgrade Required" could not
+      // apply here anyway: a 426 "MUST send an Upgrade header field", RFC 9110 15.5.22, which
+      // HTTP/2 forbids.)
       return {
         ok: false,
-        error: handshakeError(code, detail, 400),
-        headers: { 'sec-websocket-version': '13' },
+        error: handshakeError(code, detail),
+        headers: { 'sec-websocket-version': '13, 8' },
       };
     default:
       return { ok: false, error: handshakeError(code, detail), headers: {} };
@@ -111,9 +113,9 @@ function reject(code: HandshakeErrorCode, detail?: string): ValidateConnectResul
 
 /**
  * Judge an extended CONNECT (RFC 8441 4 and 5) the way validateUpgradeRequest judges an
- * HTTP/1.1 upgrade. The first failure is reported, in this order: method and :protocol,
- * pseudo-headers, connection-specific fields, then the RFC 6455 fields (version, subprotocols,
- * extensions, origin) exactly as over HTTP/1.1.
+ * HTTP/1.1 upgrade, with the same options. The first failure is reported, in this order:
+ * method and :protocol, pseudo-headers, connection-specific fields, then the RFC 6455 fields
+ * (version, path, subprotocols, extensions, origin) exactly as over HTTP/1.1.
  */
 export function validateConnectRequest(
   headers: RequestHeaders,
@@ -157,13 +159,14 @@ export function validateConnectRequest(
   // Sec-WebSocket-Key, if sent, is ignored: RFC 8441 4 "Implementations using this extended
   // CONNECT to bootstrap WebSockets do not do the processing of the Sec-WebSocket-Key and
   // Sec-WebSocket-Accept header fields of [RFC6455]".
-  const fields = validateWebSocketFields(headers, allowed);
+  const fields = validateWebSocketFields(headers, allowed, options);
   if (!fields.ok) return reject(fields.error.code as HandshakeErrorCode);
   return {
     ok: true,
     protocols: fields.protocols,
     extensions: fields.extensions,
     origin: fields.origin,
+    version: fields.version,
     authority,
     path,
     scheme,

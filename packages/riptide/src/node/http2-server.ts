@@ -145,14 +145,9 @@ export function handleStream(
   claimed.add(stream);
   const req = requestOf(stream, headers, rawHeaders);
   wss._startHandshake(stream);
-  if (!wss.shouldHandle(req)) {
-    wss._untrackPending(stream);
-    refuseStream(stream, 400, 'Bad Request: unexpected path');
-    return;
-  }
-  const result = validateConnectRequest(headers, wss._originOptions());
+  const result = validateConnectRequest(headers, wss._validateOptions(req));
   if (!result.ok) {
-    wss._untrackPending(stream);
+    // Refused streams stay under the handshake timeout until they have closed, as sockets do.
     refuseStream(stream, result.error.status, result.error.message, result.headers);
     return;
   }

@@ -1,7 +1,7 @@
 /**
- * The two things a WebSocket does to its transport that differ between a TCP socket and an
- * HTTP/2 stream (RFC 8441). Everything else (write, cork, end, pause, 'data', 'drain') is the
- * Duplex interface both share.
+ * What a WebSocket does differently to an HTTP/2 stream (RFC 8441) than to a TCP socket:
+ * aborting it. Everything else (write, cork, end, pause, 'data', 'drain') is the Duplex interface
+ * both share.
  *
  * An HTTP/2 stream is recognised by its public `rstCode` property and `close(code)` method
  * (node:http2 Http2Stream); a net.Socket has neither.
@@ -12,20 +12,10 @@ import type { Duplex } from 'node:stream';
 interface StreamLike {
   rstCode?: number;
   close?: (code: number) => void;
-  setNoDelay?: (noDelay: boolean) => unknown;
 }
 
 function isHttp2Stream(t: Duplex): boolean {
   return 'rstCode' in t && typeof (t as StreamLike).close === 'function';
-}
-
-/**
- * Turn Nagle's algorithm off on a TCP socket: small frames leave at once. An HTTP/2 stream has
- * no such switch (the HTTP/2 layer sets it on the session's socket).
- */
-export function setNoDelay(t: Duplex): void {
-  const fn = (t as StreamLike).setNoDelay;
-  if (typeof fn === 'function') fn.call(t, true);
 }
 
 /**

@@ -39,6 +39,7 @@ import {
   buildAcceptResponse,
   buildRejectResponse,
   serializeResponse,
+  type ValidateRequestOptions,
   validateUpgradeRequest,
 } from '../handshake/server.js';
 import { Heartbeat, type HeartbeatOptions, resolveHeartbeat } from './heartbeat.js';
@@ -87,7 +88,7 @@ export interface ServerOptions {
   allowedOrigins?: readonly string[] | null;
   /** Keep the `clients` set (default true). */
   clientTracking?: boolean;
-  /** Largest message accepted, in bytes (default 100 MiB; 0: no limit). Above: close 1009. */
+  /** Largest message accepted, in bytes (default 100 MiB; 0: as large as a Buffer can be). Above: close 1009. */
   maxPayload?: number;
   /** Destroy sockets that have not completed the upgrade within this many ms (default 10000; 0: never). */
   handshakeTimeout?: number;
@@ -98,6 +99,11 @@ export interface ServerOptions {
   skipUTF8Validation?: boolean;
   /** Answer pings automatically (default true). */
   autoPong?: boolean;
+  /**
+   * Terminate a client once this many automatic pongs wait unwritten because it does not read
+   * (default 60, as ws; 0: no limit).
+   */
+  maxPendingAutoPongs?: number;
   /** Accepted for ws compatibility; riptide always emits events synchronously. */
   allowSynchronousEvents?: boolean;
   /** Ping every client every `interval` ms; terminate those that did not answer the last ping. */
@@ -129,6 +135,7 @@ const OPTION_KEYS = new Set([
   'perMessageDeflate',
   'skipUTF8Validation',
   'autoPong',
+  'maxPendingAutoPongs',
   'allowSynchronousEvents',
   'heartbeat',
   'maxBackpressure',
@@ -136,6 +143,9 @@ const OPTION_KEYS = new Set([
   'backpressureCloseCode',
   'WebSocket',
 ]);
+
+/** ws 8's default for maxPendingAutoPongs (servers and clients). */
+export const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
 
 const RUNNING = 0;
 const CLOSING = 1;
@@ -206,7 +216,11 @@ function pendingSocketClosed(this: Duplex & { [kPendingServer]?: WebSocketServer
   this[kPendingServer]?._untrackPending(this);
 }
 
-/** Answer a refused handshake and close the socket (RFC 6455 4.2.2: an HTTP error code). */
+/**
+ * Answer a refused handshake and close the socket (RFC 6455 4.2.2: an HTTP error code) once the
+ * answer is flushed. The socket stays on the handshake-timeout list until it has closed, so one
+ * whose peer never reads the answer is destroyed at its deadline (issue 12, hole 4).
+ */
 function abortHandshake(
   socket: Duplex,
   status: number,
@@ -359,6 +373,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     checkNumber('maxPayload', o.maxPayload, 0);
     checkNumber('handshakeTimeout', o.handshakeTimeout, 0);
     checkNumber('closeTimeout', o.closeTimeout, 1);
+    checkNumber('maxPendingAutoPongs', o.maxPendingAutoPongs, 0);
     checkNumber('maxBackpressure', o.maxBackpressure, 0);
     checkFunction('verifyClient', o.verifyClient);
     checkFunction('handleProtocols', o.handleProtocols);
@@ -409,6 +424,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     this._handshakeTimeout = o.handshakeTimeout ?? 10_000;
     this._settings = {
       closeTimeout: o.closeTimeout ?? 30_000,
+      maxPendingAutoPongs: o.maxPendingAutoPongs ?? DEFAULT_MAX_PENDING_AUTO_PONGS,
       protocol: new ProtocolSettings({
         role: 'server',
         maxPayload: o.maxPayload ?? 100 * 1024 * 1024,
@@ -521,14 +537,9 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     cb: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
     this._startHandshake(socket);
-    if (!this.shouldHandle(req)) {
-      this._untrackPending(socket);
-      abortHandshake(socket, 400, 'Bad Request: unexpected path');
-      return;
-    }
     const result = validateUpgradeRequest(
       req as http.IncomingMessage & { method: string },
-      this._originOptions(),
+      this._validateOptions(req),
     );
     if (!result.ok) {
       this._refuse(req, socket, result.error, result.headers);
@@ -558,10 +569,13 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     this._trackPending(socket);
   }
 
-  /** @internal The allowedOrigins option as the validators take it. */
-  _originOptions(): { allowedOrigins: readonly string[] } | undefined {
-    const allowedOrigins = this.options.allowedOrigins;
-    return allowedOrigins == null ? undefined : { allowedOrigins };
+  /** @internal The options both validators take (validateUpgradeRequest, validateConnectRequest). */
+  _validateOptions(req: http.IncomingMessage): ValidateRequestOptions {
+    return {
+      allowedOrigins: this.options.allowedOrigins,
+      extensions: this._deflate !== false,
+      shouldHandle: () => this.shouldHandle(req),
+    };
   }
 
   /**
@@ -595,7 +609,6 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     if (verify.length === 2) {
       (verify as VerifyClientAsync)(info, (ok, code, message, headers) => {
         if (!ok) {
-          this._untrackPending(socket);
           accepted?.extension.close();
           const status = code ?? 401;
           reply.refuse(socket, status, message ?? http.STATUS_CODES[status] ?? 'Unauthorized', headers);
@@ -606,7 +619,6 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       return;
     }
     if (!(verify as VerifyClientSync)(info)) {
-      this._untrackPending(socket);
       accepted?.extension.close();
       reply.refuse(socket, 401, 'Unauthorized');
       return;
@@ -620,9 +632,10 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     error: HandshakeError,
     headers: Record<string, string>,
   ) {
-    this._untrackPending(socket);
-    if (this.listenerCount('wsClientError') > 0) {
+    // ws compatibility: a path the server does not handle is answered without 'wsClientError'.
+    if (error.code !== 'WS_ERR_HANDSHAKE_PATH' && this.listenerCount('wsClientError') > 0) {
       // ws compatibility: the listener owns the socket and writes its own answer.
+      this._untrackPending(socket);
       this.emit('wsClientError', error, socket, req);
       return;
     }
@@ -639,7 +652,6 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     reply: HandshakeReply,
     cb: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
-    this._untrackPending(socket);
     if (!socket.readable || !socket.writable) {
       accepted?.extension.close();
       socket.destroy();
@@ -656,6 +668,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       reply.refuse(socket, 503, 'Service Unavailable');
       return;
     }
+    this._untrackPending(socket);
     let protocol: string | undefined;
     if (offered.length > 0) {
       const handle = this.options.handleProtocols;

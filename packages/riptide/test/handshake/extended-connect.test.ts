@@ -66,6 +66,7 @@ describe("RFC 8441 5 Using Extended CONNECT: the server reads the client's reque
       protocols: ['chat', 'superchat'],
       extensions: [],
       origin: 'http://www.example.com',
+      version: 13,
       authority: 'server.example.com',
       path: '/chat',
       scheme: 'https',
@@ -87,6 +88,7 @@ describe("RFC 8441 5 Using Extended CONNECT: the server reads the client's reque
       protocols: [],
       extensions: [{ name: 'permessage-deflate', params: [['client_max_window_bits', true]] }],
       origin: undefined,
+      version: 13,
       authority: 'server.example.com',
       path: '/a?b=c',
       scheme: 'http',
@@ -150,18 +152,22 @@ describe("RFC 8441 5 Using Extended CONNECT: the server reads the client's reque
       expect(validateConnectRequest(connect({ te: 'trailers' })).ok).toBe(true);
     });
 
-    it('refuses another version with 400 and Sec-WebSocket-Version: 13 (no 426 without Upgrade)', () => {
+    it('refuses another version with 400 and the versions spoken (no 426: it would need Upgrade)', () => {
+      for (const version of ['7', '14', undefined]) {
+        expectRejected(connect({ 'sec-websocket-version': version }), 'WS_ERR_HANDSHAKE_VERSION', {
+          'sec-websocket-version': '13, 8',
+        });
+      }
+    });
+
+    it('applies the path check (shouldHandle) where the HTTP/1.1 handshake does', () => {
+      expectRejected(connect(), 'WS_ERR_HANDSHAKE_PATH', {}, {}, { shouldHandle: () => false });
       expectRejected(
-        connect({ 'sec-websocket-version': '8' }),
+        connect({ 'sec-websocket-version': '7' }),
         'WS_ERR_HANDSHAKE_VERSION',
-        { 'sec-websocket-version': '13' },
-        { status: 400 },
-      );
-      expectRejected(
-        connect({ 'sec-websocket-version': undefined }),
-        'WS_ERR_HANDSHAKE_VERSION',
-        { 'sec-websocket-version': '13' },
-        { status: 400 },
+        { 'sec-websocket-version': '13, 8' },
+        {},
+        { shouldHandle: () => false },
       );
     });
 
@@ -233,7 +239,7 @@ describe("RFC 8441 5 Using Extended CONNECT: the server reads the client's reque
   it('throws for bad options (caller misuse), never for bad headers', () => {
     expect(() => validateConnectRequest(connect(), { allowedOrigins: ['nope'] })).toThrow(UsageError);
     expect(() => validateConnectRequest(connect(), { x: 1 } as never)).toThrow(
-      'validateConnectRequest: unknown option "x" (expected allowedOrigins)',
+      'validateConnectRequest: unknown option "x" (expected allowedOrigins, extensions or shouldHandle)',
     );
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.array(fc.string()))), (h) => {

@@ -130,12 +130,15 @@ export function connectHttp2(ws: WebSocket, url: URL, resolved: Resolved, hs: Cl
   ws._url = url.href;
   const given = resolved.opts.http2Session;
   if (given !== undefined) {
+    // Set before waiting: the answer may come synchronously (the SETTINGS are already in).
+    const waiting = { destroy() {} };
+    ws._req = waiting;
     waitForSettings(given, (supported) => {
-      if (ws._closing) return;
-      if (supported) openStream(ws, given, url, resolved, hs, null);
+      if (ws._req !== waiting) return; // closed meanwhile
+      ws._req = null;
+      if (supported) openStream(ws, given, url, resolved, hs, null, null);
       else fail(ws, handshakeError('WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT', undefined, 0));
     });
-    ws._req = { destroy() {} };
     return;
   }
   if (url.protocol === 'ws+unix:') {
@@ -143,6 +146,19 @@ export function connectHttp2(ws: WebSocket, url: URL, resolved: Resolved, hs: Cl
     hs.http1(resolved);
     return;
   }
+  connectPooled(ws, url, resolved, hs, 0);
+}
+
+/** RFC 9113 8.7: a refused stream "can be safely retried"; at most this many times. */
+const MAX_RETRIES = 2;
+
+function connectPooled(
+  ws: WebSocket,
+  url: URL,
+  resolved: Resolved,
+  hs: ClientHandshake,
+  retries: number,
+): void {
   const key = poolKey(url, resolved.opts);
   let entry = pool.get(key);
   if (entry === undefined) {
@@ -162,7 +178,15 @@ export function connectHttp2(ws: WebSocket, url: URL, resolved: Resolved, hs: Cl
     }
     ws._req = null;
     if (outcome.kind === 'h2') {
-      openStream(ws, outcome.session, url, resolved, hs, current);
+      const retry =
+        retries < MAX_RETRIES
+          ? () => {
+              // Not this session again: it refuses streams (a GOAWAY crossed our request).
+              if (pool.get(current.key) === current) pool.delete(current.key);
+              connectPooled(ws, url, resolved, hs, retries + 1);
+            }
+          : null;
+      openStream(ws, outcome.session, url, resolved, hs, current, retry);
       return;
     }
     release(current);
@@ -324,7 +348,10 @@ function waitForSettings(session: ClientHttp2Session, cb: (supported: boolean) =
   else ping();
 }
 
-/** Open the WebSocket's stream on a session that allows the extended CONNECT. */
+/**
+ * Open the WebSocket's stream on a session that allows the extended CONNECT. `retry` (pooled
+ * sessions only) starts over when the server refused the stream before processing it.
+ */
 function openStream(
   ws: WebSocket,
   session: ClientHttp2Session,
@@ -332,6 +359,7 @@ function openStream(
   resolved: Resolved,
   hs: ClientHandshake,
   entry: PoolEntry | null,
+  retry: (() => void) | null,
 ): void {
   const { opts, protocols } = resolved;
   let stream: ClientHttp2Stream;
@@ -358,15 +386,23 @@ function openStream(
   const pending = { destroy: () => stream.close(constants.NGHTTP2_CANCEL) };
   ws._req = pending;
   let timer: NodeJS.Timeout | null = null;
+  /** True if the stream ended unanswered in a way RFC 9113 8.7 says is safe to retry. */
+  const retried = (): boolean => {
+    if (retry === null || stream.rstCode !== constants.NGHTTP2_REFUSED_STREAM) return false;
+    ws._req = null;
+    retry();
+    return true;
+  };
   const onError = (err: Error) => {
     if (timer !== null) clearTimeout(timer);
-    if (ws._req !== pending) return;
+    if (ws._req !== pending || retried()) return;
     fail(ws, err);
   };
   stream.on('error', onError);
   stream.once('close', () => {
     if (timer !== null) clearTimeout(timer);
-    if (ws._req === pending) ws._abortHandshake('The server closed the stream before answering');
+    if (ws._req !== pending || retried()) return;
+    ws._abortHandshake('The server closed the stream before answering');
   });
   if (opts.handshakeTimeout) {
     timer = setTimeout(() => {

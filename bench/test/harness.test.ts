@@ -9,7 +9,6 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 // @ts-expect-error: plain ESM JavaScript (the runner runs on Node without a build step)
 import { jsonMessage } from '../clients/deflate-echo.mjs';
-// @ts-expect-error: plain ESM JavaScript
 import {
   parseCpuInfo,
   parseCpuTicks,
@@ -17,6 +16,7 @@ import {
   parseRssAnon,
   parseVmRss,
   rssPerConnKiB,
+  // @ts-expect-error: plain ESM JavaScript (tsc reports a multi-line import at its module name)
 } from '../lib/proc.mjs';
 import {
   formatNumber,
@@ -26,7 +26,7 @@ import {
   renderMarkdown,
   renderSvg,
   summarize,
-  // @ts-expect-error: plain ESM JavaScript
+  // @ts-expect-error: plain ESM JavaScript (tsc reports a multi-line import at its module name)
 } from '../lib/report.mjs';
 import {
   CURVES,
@@ -37,7 +37,7 @@ import {
   scenarioTitle,
   serverOrder,
   wsloadArgs,
-  // @ts-expect-error: plain ESM JavaScript
+  // @ts-expect-error: plain ESM JavaScript (tsc reports a multi-line import at its module name)
 } from '../lib/scenarios.mjs';
 // @ts-expect-error: plain ESM JavaScript
 import { median, meetsGoal, ratio } from '../lib/stats.mjs';
@@ -532,6 +532,16 @@ function startServer(script: string): Promise<{ child: ChildProcess; port: numbe
   });
 }
 
+/** Resolves once `check()` holds (looked at every 5 ms): a wait on the data, not on the clock. */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** Resolves once `received` holds at least `n` bytes. */
+function gotBytes(received: Buffer[], n: number): Promise<void> {
+  return until(() => Buffer.concat(received).length >= n);
+}
+
 function stop(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
     child.once('exit', (code) => resolve(code));
@@ -551,9 +561,10 @@ describe('benchmark servers', () => {
       sock.write(
         `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
       );
-      await new Promise((r) => setTimeout(r, 100));
-      const head = Buffer.concat(received).toString('latin1');
       const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      const expectedHead = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`;
+      await gotBytes(received, expectedHead.length);
+      const head = Buffer.concat(received).toString('latin1');
       expect(accept).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo='); // RFC 6455 section 1.3's example
       expect(head).toBe(
         `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
@@ -561,7 +572,7 @@ describe('benchmark servers', () => {
       received.length = 0;
       const frame = Buffer.from([0x81, 0x85, 1, 2, 3, 4, 0x69, 0x67, 0x6f, 0x68, 0x6e]); // masked "hello"
       sock.write(frame);
-      await new Promise((r) => setTimeout(r, 100));
+      await gotBytes(received, frame.length);
       expect(Buffer.concat(received)).toEqual(frame);
       received.length = 0;
       const close = Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
@@ -584,7 +595,7 @@ describe('benchmark servers', () => {
         sock.write(
           'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
         );
-        await new Promise((r) => setTimeout(r, 100));
+        await until(() => Buffer.concat(received).includes('\r\n\r\n'));
         expect(Buffer.concat(received).toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
         received.length = 0;
         return { sock, received };
@@ -594,15 +605,16 @@ describe('benchmark servers', () => {
       // Masked "hello", sent in two pieces: the server reassembles the frame.
       const frame = Buffer.from([0x81, 0x85, 1, 2, 3, 4, 0x69, 0x67, 0x6f, 0x68, 0x6e]);
       a.sock.write(frame.subarray(0, 4));
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 50)); // pacing, so the pieces travel apart
       a.sock.write(frame.subarray(4));
-      await new Promise((r) => setTimeout(r, 100));
       const unmasked = Buffer.concat([Buffer.from([0x81, 0x05]), Buffer.from('hello')]);
+      await gotBytes(a.received, unmasked.length);
+      await gotBytes(b.received, unmasked.length);
       expect(Buffer.concat(a.received)).toEqual(unmasked);
       expect(Buffer.concat(b.received)).toEqual(unmasked);
       b.received.length = 0;
       b.sock.write(Buffer.from([0x89, 0x81, 0, 0, 0, 0, 0x21])); // ping "!"
-      await new Promise((r) => setTimeout(r, 100));
+      await gotBytes(b.received, 3);
       expect(Buffer.concat(b.received)).toEqual(Buffer.from([0x8a, 0x01, 0x21]));
       b.received.length = 0;
       const ended = new Promise((r) => b.sock.once('end', r));

@@ -64,7 +64,7 @@ export interface ProtocolSink {
 
 export interface ProtocolOptions {
   role: 'client' | 'server';
-  /** Maximum message size in bytes, after decompression. 0 = no limit. Default 100 MiB. */
+  /** Maximum message size in bytes, after decompression. 0 = as large as a Buffer can be. Default 100 MiB. */
   maxPayload?: number;
   /** Randomness for masking keys; required for the client role. */
   randomFill?: RandomFill | null;
@@ -270,6 +270,19 @@ export class Protocol implements FrameHandler {
 
   get isPaused(): boolean {
     return this.parser?.isPaused === true;
+  }
+
+  /**
+   * The inflate budget of this slice is spent (receiver.ts, INFLATE_SLICE): the I/O layer should
+   * stop reading, let other work run, then call nextSlice(). Input received meanwhile is kept.
+   */
+  get sliceSpent(): boolean {
+    return this.parser?.sliceSpent === true;
+  }
+
+  /** A new inflate budget: go on with the suspended frame and the input waiting behind it. */
+  nextSlice(): void {
+    if (this.parser !== null) this.parser.nextSlice();
   }
 
   /** A fragmented message is being sent (fin: false so far): whole frames must wait. */

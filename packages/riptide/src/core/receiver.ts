@@ -26,6 +26,7 @@
  * Every violation goes through `violation(code)`, which hands a ProtocolError to the Protocol;
  * the close code comes from the PEER_ERRORS table in errors.ts.
  */
+import { constants } from 'node:buffer';
 import { type PeerErrorCode, ProtocolError, peerError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
@@ -67,16 +68,39 @@ const DISCARD = 2;
 /** Initial capacity of a fragmented message's buffer. */
 const MESSAGE_INITIAL_CAPACITY = 1024;
 
+/**
+ * The largest message a Buffer can hold (4 GiB on Node 20): the limit when maxPayload is 0
+ * ("no limit"). A longer one is 1009 like any message above a limit (issue 12, hole 3: the
+ * length went to Buffer.allocUnsafe, which threw inside the socket's 'data' handler).
+ */
+const MAX_BUFFER = constants.MAX_LENGTH;
+
+/**
+ * Inflated bytes one connection may produce before it lets the event loop turn (issue 12, hole
+ * 6): a 1 KB frame can inflate to 1 MiB, so without a bound one 64 KiB read could take the
+ * thread for 64 MiB of zlib work while every other connection waits. The count goes on across
+ * reads; when it runs out the receiver stops (sliceSpent) and the Node layer calls nextSlice()
+ * after a turn of the event loop. zlib stops within one output chunk of it, mid-frame if need be.
+ */
+export const INFLATE_SLICE = 256 * 1024;
+
 export class Receiver {
   private readonly handler: FrameHandler;
   private readonly expectMasked: boolean;
+  /** The message size limit: maxPayload, or MAX_BUFFER when that is 0 or above it. */
   private readonly maxPayload: number;
   private readonly skipUtf8: boolean;
   private readonly ext: PerMessageExtension | null;
 
   private phase = HEADER;
   private paused = false;
-  /** Input that arrived while paused (or after a pause stopped the loop mid-chunk). */
+  /** The inflate budget of this slice ran out: input waits for nextSlice(). */
+  private spent = false;
+  /** The current frame's decompression was suspended by the budget (resumeDecompress goes on). */
+  private inflating = false;
+  /** Inflated bytes left in this slice. */
+  private sliceLeft = INFLATE_SLICE;
+  /** Input that arrived while paused or spent (or after either stopped the loop mid-chunk). */
   private pending: Buffer | null = null;
 
   // Partial header bytes (a header split across chunks); allocated on first need.
@@ -108,7 +132,8 @@ export class Receiver {
   constructor(handler: FrameHandler, options: ReceiverOptions) {
     this.handler = handler;
     this.expectMasked = options.expectMasked;
-    this.maxPayload = options.maxPayload;
+    const max = options.maxPayload;
+    this.maxPayload = max === 0 || max > MAX_BUFFER ? MAX_BUFFER : max;
     this.skipUtf8 = options.skipUtf8Validation;
     this.ext = options.extension;
   }
@@ -121,6 +146,7 @@ export class Receiver {
   /** Ignore all further input and drop partial state. */
   discard(): void {
     this.phase = DISCARD;
+    this.inflating = false;
     this.pending = null;
     this.frameBuf = null;
     this.msgBuf = null;
@@ -138,6 +164,29 @@ export class Receiver {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
+    this.proceed();
+  }
+
+  /** The inflate budget ran out: the caller should let the event loop turn, then call nextSlice(). */
+  get sliceSpent(): boolean {
+    return this.spent;
+  }
+
+  /** A new slice of inflate budget (the event loop has turned): go on with what is waiting. */
+  nextSlice(): void {
+    this.sliceLeft = INFLATE_SLICE;
+    if (!this.spent) return;
+    this.spent = false;
+    this.proceed();
+  }
+
+  /** After a pause or a spent slice: finish a suspended frame, then parse the waiting input. */
+  private proceed(): void {
+    if (this.paused || this.spent || this.phase === DISCARD) return;
+    if (this.inflating) {
+      this.inflated(this.ext!.resumeDecompress(this.sliceLeft));
+      if (this.paused || this.spent || this.phase === DISCARD) return;
+    }
     const pending = this.pending;
     if (pending !== null) {
       this.pending = null;
@@ -147,7 +196,7 @@ export class Receiver {
 
   receive(chunk: Buffer): void {
     if (this.phase === DISCARD) return;
-    if (this.paused) {
+    if (this.paused || this.spent) {
       this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
       return;
     }
@@ -202,7 +251,12 @@ export class Receiver {
         continue;
       }
       if (this.frameBuf === null) {
-        this.frameBuf = Buffer.allocUnsafe(length);
+        const buf = allocate(length);
+        if (buf === null) {
+          this.violation('WS_ERR_MESSAGE_TOO_BIG', 'out of memory');
+          return;
+        }
+        this.frameBuf = buf;
         if (this.masked && this.keyBuf !== this.ownKey) {
           // The key lives in this chunk (or the header buffer); keep our own copy.
           if (this.ownKey === null) this.ownKey = new Uint8Array(4);
@@ -237,10 +291,10 @@ export class Receiver {
     }
   }
 
-  /** After a callback: stop the loop if input is now discarded or the receiver paused. */
+  /** After a callback: stop the loop if input is now discarded, the receiver paused or spent. */
   private stopped(chunk: Buffer, pos: number): boolean {
     if (this.phase === DISCARD) return true;
-    if (this.paused) {
+    if (this.paused || this.spent) {
       if (pos < chunk.length) this.pending = chunk.subarray(pos);
       return true;
     }
@@ -324,7 +378,12 @@ export class Receiver {
     if (opcode < 0x8) {
       // Limits before allocation: the message so far plus this frame.
       const wire = (opcode === Opcode.CONTINUATION ? this.msgWire : 0) + length;
-      if (this.maxPayload > 0 && wire > this.maxPayload) return this.fail('WS_ERR_MESSAGE_TOO_BIG');
+      if (wire > this.maxPayload) {
+        return this.fail(
+          'WS_ERR_MESSAGE_TOO_BIG',
+          wire > MAX_BUFFER ? 'larger than a Buffer can hold' : undefined,
+        );
+      }
       this.msgWire = wire;
       const compressed = opcode === Opcode.CONTINUATION ? this.msgCompressed : rsv1;
       const isText =
@@ -367,18 +426,45 @@ export class Receiver {
       else this.handler.handleClose(payload);
       return;
     }
+    if (opcode !== Opcode.CONTINUATION && !this.fin) {
+      this.msgOpcode = opcode;
+      this.msgLen = 0;
+    }
+    if (this.msgCompressed) {
+      this.inflated(this.ext!.decompress(payload, this.fin, this.maxPayload, this.sliceLeft));
+      return;
+    }
+    this.frameData(payload, prevalidated);
+  }
+
+  /** What the extension made of a compressed frame's payload (null: suspended by the budget). */
+  private inflated(out: Buffer | ProtocolError | null): void {
+    this.sliceLeft -= this.ext!.inflated;
+    if (out === null) {
+      this.inflating = true;
+      this.spent = true;
+      return;
+    }
+    this.inflating = false;
+    if (out instanceof ProtocolError) {
+      this.handler.handleViolation(out);
+      return;
+    }
+    // Budget spent with the frame done: deliver it, then stop before the next frame.
+    if (this.sliceLeft <= 0) this.spent = true;
+    this.frameData(out, false);
+  }
+
+  /**
+   * A data frame's payload, decompressed: a whole message in one frame is delivered, a fragment
+   * is added to its message (delivered with the last one). `prevalidated`: see onFrame.
+   */
+  private frameData(payload: Buffer, prevalidated: boolean): void {
+    const opcode = this.opcode;
     const fin = this.fin;
     if (opcode !== Opcode.CONTINUATION && fin) {
       // A whole message in one frame: the common case.
-      let data = payload;
-      if (this.msgCompressed) {
-        const out = this.ext!.decompress(payload, true, this.maxPayload);
-        if (out instanceof ProtocolError) {
-          this.handler.handleViolation(out);
-          return;
-        }
-        data = out;
-      }
+      const data = payload;
       const isBinary = opcode === Opcode.BINARY;
       // RFC 6455 8.1: a text message that is not valid UTF-8 MUST fail the connection
       if (!isBinary && !this.skipUtf8) {
@@ -393,25 +479,18 @@ export class Receiver {
       this.handler.deliverMessage(data, isBinary);
       return;
     }
-    if (opcode !== Opcode.CONTINUATION) {
-      this.msgOpcode = opcode;
-      this.msgLen = 0;
-    }
     const isText = this.msgOpcode === Opcode.TEXT && !this.skipUtf8;
-    let data = payload;
+    const data = payload;
     if (this.msgCompressed) {
-      const out = this.ext!.decompress(payload, fin, this.maxPayload);
-      if (out instanceof ProtocolError) {
-        this.handler.handleViolation(out);
-        return;
-      }
-      data = out;
       if (isText && !this.utf8FeedAll(data)) return;
     } else if (isText && !prevalidated && !this.utf8!.feed(data, 0, data.length)) {
       this.violation('WS_ERR_INVALID_UTF8');
       return;
     }
-    this.append(data);
+    if (!this.append(data)) {
+      this.violation('WS_ERR_MESSAGE_TOO_BIG', 'out of memory');
+      return;
+    }
     if (!fin) return;
     if (isText && !this.utf8!.isComplete()) {
       this.violation('WS_ERR_INVALID_UTF8');
@@ -437,26 +516,44 @@ export class Receiver {
     return false;
   }
 
-  /** Append a fragment's data to the message buffer, growing it geometrically. */
-  private append(data: Buffer): void {
+  /**
+   * Append a fragment's data to the message buffer, growing it geometrically. False if the
+   * heap could not give the larger buffer.
+   */
+  private append(data: Buffer): boolean {
     const n = data.length;
     if (n === 0) {
       if (this.msgBuf === null) this.msgBuf = Buffer.allocUnsafe(0);
-      return;
+      return true;
     }
     const need = this.msgLen + n;
     let buf = this.msgBuf;
     if (buf === null || buf.length < need) {
       let cap = buf === null ? Math.max(MESSAGE_INITIAL_CAPACITY, n) : buf.length * 2;
       if (cap < need) cap = need;
-      if (this.maxPayload > 0 && cap > this.maxPayload) cap = Math.max(need, this.maxPayload);
-      const grown = Buffer.allocUnsafe(cap);
+      if (cap > this.maxPayload) cap = Math.max(need, this.maxPayload);
+      const grown = allocate(cap);
+      if (grown === null) return false;
       if (buf !== null) buf.copy(grown, 0, 0, this.msgLen);
       this.msgBuf = buf = grown;
     }
     data.copy(buf, this.msgLen);
     this.msgLen = need;
+    return true;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Buffer.allocUnsafe(length), or null when the heap cannot give that much: a length a Buffer
+ * may hold can still be more memory than there is (with maxPayload 0, or on a Node whose Buffers
+ * may exceed 4 GiB), and that is the peer's message being too big (1009), never a throw.
+ */
+function allocate(length: number): Buffer | null {
+  try {
+    return Buffer.allocUnsafe(length);
+  } catch {
+    return null;
+  }
+}

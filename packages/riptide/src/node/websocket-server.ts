@@ -16,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
+import type { Http2SecureServer, Http2Server, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type * as https from 'node:https';
 import type * as net from 'node:net';
 import type { Socket } from 'node:net';
@@ -38,9 +39,11 @@ import {
   buildAcceptResponse,
   buildRejectResponse,
   serializeResponse,
+  type ValidateRequestOptions,
   validateUpgradeRequest,
 } from '../handshake/server.js';
 import { Heartbeat, type HeartbeatOptions, resolveHeartbeat } from './heartbeat.js';
+import { attachHttp2, handleStream, isHttp2Server } from './http2-server.js';
 import { type PublishOptions, Topics } from './topics.js';
 import { createUpgradeListener } from './upgrade-listener.js';
 import { type ConnectionSettings, kWebSocket, type ServerLink, WebSocket } from './websocket.js';
@@ -67,8 +70,12 @@ export interface ServerOptions {
   port?: number;
   host?: string;
   backlog?: number;
-  /** Attach to an existing http.Server or https.Server. */
-  server?: http.Server | https.Server;
+  /**
+   * Attach to an existing http.Server or https.Server, or to an http2 server (createSecureServer,
+   * with allowHTTP1 to take HTTP/1.1 upgrades on the same port, or createServer): WebSockets then
+   * also arrive as HTTP/2 streams (RFC 8441, docs/http2.md).
+   */
+  server?: http.Server | https.Server | Http2SecureServer | Http2Server;
   /** Do not listen at all: call handleUpgrade() yourself. */
   noServer?: boolean;
   /** Accept only this request path (query string ignored); others get 400. */
@@ -81,7 +88,7 @@ export interface ServerOptions {
   allowedOrigins?: readonly string[] | null;
   /** Keep the `clients` set (default true). */
   clientTracking?: boolean;
-  /** Largest message accepted, in bytes (default 100 MiB; 0: no limit). Above: close 1009. */
+  /** Largest message accepted, in bytes (default 100 MiB; 0: as large as a Buffer can be). Above: close 1009. */
   maxPayload?: number;
   /** Destroy sockets that have not completed the upgrade within this many ms (default 10000; 0: never). */
   handshakeTimeout?: number;
@@ -92,6 +99,11 @@ export interface ServerOptions {
   skipUTF8Validation?: boolean;
   /** Answer pings automatically (default true). */
   autoPong?: boolean;
+  /**
+   * Terminate a client once this many automatic pongs wait unwritten because it does not read
+   * (default 60, as ws; 0: no limit).
+   */
+  maxPendingAutoPongs?: number;
   /** Accepted for ws compatibility; riptide always emits events synchronously. */
   allowSynchronousEvents?: boolean;
   /** Ping every client every `interval` ms; terminate those that did not answer the last ping. */
@@ -123,6 +135,7 @@ const OPTION_KEYS = new Set([
   'perMessageDeflate',
   'skipUTF8Validation',
   'autoPong',
+  'maxPendingAutoPongs',
   'allowSynchronousEvents',
   'heartbeat',
   'maxBackpressure',
@@ -130,6 +143,9 @@ const OPTION_KEYS = new Set([
   'backpressureCloseCode',
   'WebSocket',
 ]);
+
+/** ws 8's default for maxPendingAutoPongs (servers and clients). */
+export const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
 
 const RUNNING = 0;
 const CLOSING = 1;
@@ -200,7 +216,11 @@ function pendingSocketClosed(this: Duplex & { [kPendingServer]?: WebSocketServer
   this[kPendingServer]?._untrackPending(this);
 }
 
-/** Answer a refused handshake and close the socket (RFC 6455 4.2.2: an HTTP error code). */
+/**
+ * Answer a refused handshake and close the socket (RFC 6455 4.2.2: an HTTP error code) once the
+ * answer is flushed. The socket stays on the handshake-timeout list until it has closed, so one
+ * whose peer never reads the answer is destroyed at its deadline (issue 12, hole 4).
+ */
 function abortHandshake(
   socket: Duplex,
   status: number,
@@ -218,6 +238,55 @@ function abortHandshake(
 function uncork(socket: Duplex): void {
   socket.uncork();
 }
+
+/**
+ * @internal How a handshake is answered, per transport: HTTP/1.1 bytes on the socket here,
+ * HTTP/2 headers on the stream in http2-server.ts. Everything else (policy hooks, extension
+ * negotiation, bookkeeping) is the same code for both.
+ */
+export interface HandshakeReply {
+  /** Refuse with `status`, `message` as a text/plain body and extra headers; close. */
+  refuse(socket: Duplex, status: number, message: string, headers?: Record<string, string>): void;
+  /**
+   * Send the success response (through 'headers' listeners when there are some). False if the
+   * socket went away meanwhile: the caller destroys it.
+   */
+  respond(
+    server: WebSocketServer,
+    socket: Duplex,
+    req: http.IncomingMessage,
+    key: string | undefined,
+    protocol: string | undefined,
+    extensions: string | undefined,
+  ): boolean;
+  /** The 'connection' callback has run. */
+  started(socket: Duplex): void;
+}
+
+const HTTP1: HandshakeReply = {
+  refuse: abortHandshake,
+  respond(server, socket, req, key, protocol, extensions) {
+    let response: string | Buffer;
+    if (server.listenerCount('headers') === 0) {
+      // The common case: no line array, no Buffer (measured with the handshake benchmark).
+      response = acceptResponseText(key!, protocol, extensions);
+    } else {
+      const lines = buildAcceptResponse({ key: key!, protocol, extensions });
+      server.emit('headers', lines, req);
+      if (!socket.writable) return false;
+      response = serializeResponse(lines);
+    }
+    // Corked until the 'connection' handlers have run and their sends were flushed (the
+    // outbox's nextTick is queued before the uncork of started()): the 101 and a welcome
+    // message leave in one writev, one TCP segment.
+    socket.cork();
+    socket.write(response, 'latin1');
+    return true;
+  },
+  started(socket) {
+    process.nextTick(uncork, socket);
+  },
+};
 
 function emitClose(server: WebSocketServer): void {
   server._state = CLOSED;
@@ -304,6 +373,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     checkNumber('maxPayload', o.maxPayload, 0);
     checkNumber('handshakeTimeout', o.handshakeTimeout, 0);
     checkNumber('closeTimeout', o.closeTimeout, 1);
+    checkNumber('maxPendingAutoPongs', o.maxPendingAutoPongs, 0);
     checkNumber('maxBackpressure', o.maxBackpressure, 0);
     checkFunction('verifyClient', o.verifyClient);
     checkFunction('handleProtocols', o.handleProtocols);
@@ -337,7 +407,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       throw invalid('The "WebSocket" option must be riptide\'s WebSocket class or a subclass');
     }
     if (o.server != null && typeof (o.server as http.Server).on !== 'function') {
-      throw invalid('The "server" option must be an http.Server or https.Server');
+      throw invalid('The "server" option must be an http.Server, https.Server or http2 server');
     }
     if (o.allowedOrigins != null) {
       // Validate the list now (throws UsageError for a malformed origin) rather than per request.
@@ -354,6 +424,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     this._handshakeTimeout = o.handshakeTimeout ?? 10_000;
     this._settings = {
       closeTimeout: o.closeTimeout ?? 30_000,
+      maxPendingAutoPongs: o.maxPendingAutoPongs ?? DEFAULT_MAX_PENDING_AUTO_PONGS,
       protocol: new ProtocolSettings({
         role: 'server',
         maxPayload: o.maxPayload ?? 100 * 1024 * 1024,
@@ -371,7 +442,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       this._server = server;
       server.listen(o.port, o.host, o.backlog, callback);
     } else if (o.server != null) {
-      this._server = o.server;
+      this._server = o.server as net.Server;
     }
     if (this._server !== null) {
       const server = this._server;
@@ -384,10 +455,13 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       server.on('listening', onListening);
       server.on('error', onError);
       if (!ownListener) server.on('upgrade', onUpgrade);
+      // An http2 server: extended CONNECT streams too (its HTTP/1.1 upgrades come as 'upgrade').
+      const detachHttp2 = isHttp2Server(server) ? attachHttp2(this, server) : null;
       this._removeListeners = () => {
         server.removeListener('listening', onListening);
         server.removeListener('error', onError);
         server.removeListener('upgrade', onUpgrade);
+        detachHttp2?.();
       };
     }
     this._heartbeat?.start();
@@ -462,22 +536,61 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     head: Buffer,
     cb: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
-    socket.on('error', socketOnErrorBeforeUpgrade);
-    this._trackPending(socket);
-
-    if (!this.shouldHandle(req)) {
-      this._untrackPending(socket);
-      abortHandshake(socket, 400, 'Bad Request: unexpected path');
-      return;
-    }
+    this._startHandshake(socket);
     const result = validateUpgradeRequest(
       req as http.IncomingMessage & { method: string },
-      this.options.allowedOrigins == null ? undefined : { allowedOrigins: this.options.allowedOrigins },
+      this._validateOptions(req),
     );
     if (!result.ok) {
       this._refuse(req, socket, result.error, result.headers);
       return;
     }
+    this._negotiate(req, socket, head, result.key, result, HTTP1, cb);
+  }
+
+  /**
+   * The HTTP/2 counterpart of handleUpgrade (RFC 8441), for noServer: complete (or refuse) the
+   * handshake of an extended CONNECT stream, e.g. from an http2 server's 'stream' event. Streams
+   * that are not a WebSocket CONNECT are refused (405/501): test them first with
+   * `headers[':method'] === 'CONNECT' && headers[':protocol'] === 'websocket'`. `cb` gets the open
+   * WebSocket and an http.IncomingMessage describing the request (see docs/http2.md).
+   */
+  handleStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    cb: (ws: WebSocket, req: http.IncomingMessage) => void,
+  ): void {
+    handleStream(this, stream, headers, undefined, cb);
+  }
+
+  /** @internal Both transports: a handshake starts (error listener, handshake timeout). */
+  _startHandshake(socket: Duplex): void {
+    socket.on('error', socketOnErrorBeforeUpgrade);
+    this._trackPending(socket);
+  }
+
+  /** @internal The options both validators take (validateUpgradeRequest, validateConnectRequest). */
+  _validateOptions(req: http.IncomingMessage): ValidateRequestOptions {
+    return {
+      allowedOrigins: this.options.allowedOrigins,
+      extensions: this._deflate !== false,
+      shouldHandle: () => this.shouldHandle(req),
+    };
+  }
+
+  /**
+   * @internal Both transports, once the request is valid: negotiate extensions, ask
+   * verifyClient, then _complete. `reply` writes the answers in the transport's shape.
+   */
+  _negotiate(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    key: string | undefined,
+    result: { protocols: string[]; extensions: ExtensionList; origin: string | undefined },
+    reply: HandshakeReply,
+    cb: (ws: WebSocket, req: http.IncomingMessage) => void,
+  ): void {
     const accepted =
       this._deflate === false
         ? null
@@ -485,7 +598,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
 
     const verify = this.options.verifyClient;
     if (verify === undefined) {
-      this._complete(req, socket, head, result.key, result.protocols, accepted, cb);
+      this._complete(req, socket, head, key, result.protocols, accepted, reply, cb);
       return;
     }
     const info: VerifyClientInfo = {
@@ -496,23 +609,21 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     if (verify.length === 2) {
       (verify as VerifyClientAsync)(info, (ok, code, message, headers) => {
         if (!ok) {
-          this._untrackPending(socket);
           accepted?.extension.close();
           const status = code ?? 401;
-          abortHandshake(socket, status, message ?? http.STATUS_CODES[status] ?? 'Unauthorized', headers);
+          reply.refuse(socket, status, message ?? http.STATUS_CODES[status] ?? 'Unauthorized', headers);
           return;
         }
-        this._complete(req, socket, head, result.key, result.protocols, accepted, cb);
+        this._complete(req, socket, head, key, result.protocols, accepted, reply, cb);
       });
       return;
     }
     if (!(verify as VerifyClientSync)(info)) {
-      this._untrackPending(socket);
       accepted?.extension.close();
-      abortHandshake(socket, 401, 'Unauthorized');
+      reply.refuse(socket, 401, 'Unauthorized');
       return;
     }
-    this._complete(req, socket, head, result.key, result.protocols, accepted, cb);
+    this._complete(req, socket, head, key, result.protocols, accepted, reply, cb);
   }
 
   private _refuse(
@@ -521,9 +632,10 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     error: HandshakeError,
     headers: Record<string, string>,
   ) {
-    this._untrackPending(socket);
-    if (this.listenerCount('wsClientError') > 0) {
+    // ws compatibility: a path the server does not handle is answered without 'wsClientError'.
+    if (error.code !== 'WS_ERR_HANDSHAKE_PATH' && this.listenerCount('wsClientError') > 0) {
       // ws compatibility: the listener owns the socket and writes its own answer.
+      this._untrackPending(socket);
       this.emit('wsClientError', error, socket, req);
       return;
     }
@@ -534,12 +646,12 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     req: http.IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    key: string,
+    key: string | undefined,
     offered: string[],
     accepted: { header: string; extension: PerMessageExtension } | null,
+    reply: HandshakeReply,
     cb: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
-    this._untrackPending(socket);
     if (!socket.readable || !socket.writable) {
       accepted?.extension.close();
       socket.destroy();
@@ -553,9 +665,10 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     }
     if (this._state !== RUNNING) {
       accepted?.extension.close();
-      abortHandshake(socket, 503, 'Service Unavailable');
+      reply.refuse(socket, 503, 'Service Unavailable');
       return;
     }
+    this._untrackPending(socket);
     let protocol: string | undefined;
     if (offered.length > 0) {
       const handle = this.options.handleProtocols;
@@ -569,25 +682,11 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     }
     const extensions = accepted === null ? undefined : accepted.header;
     const ws = new this._WebSocket(null);
-    let response: string | Buffer;
-    if (this.listenerCount('headers') === 0) {
-      // The common case: no line array, no Buffer (measured with the handshake benchmark).
-      response = acceptResponseText(key, protocol, extensions);
-    } else {
-      const lines = buildAcceptResponse({ key, protocol, extensions });
-      this.emit('headers', lines, req);
-      if (!socket.writable) {
-        accepted?.extension.close();
-        socket.destroy();
-        return;
-      }
-      response = serializeResponse(lines);
+    if (!reply.respond(this, socket, req, key, protocol, extensions)) {
+      accepted?.extension.close();
+      socket.destroy();
+      return;
     }
-    // Corked until the 'connection' handlers have run and their sends were flushed (the
-    // outbox's nextTick is queued before ours): the 101 and a welcome message leave in one
-    // writev, one TCP segment.
-    socket.cork();
-    socket.write(response, 'latin1');
     socket.removeListener('error', socketOnErrorBeforeUpgrade);
     ws._protocol = protocol ?? '';
     ws._extensions = extensions ?? '';
@@ -597,7 +696,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     try {
       cb(ws, req);
     } finally {
-      process.nextTick(uncork, socket);
+      reply.started(socket);
     }
   }
 

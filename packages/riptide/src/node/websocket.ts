@@ -45,6 +45,7 @@ import {
   setAttribute,
 } from './event-target.js';
 import { flush, pendingBytes, schedule } from './outbox.js';
+import { abortTransport } from './transport.js';
 
 /** The WebSocket a socket belongs to (shared listeners find it through this property). */
 export const kWebSocket = Symbol('riptide.websocket');
@@ -79,6 +80,11 @@ export interface ServerLink {
 /** Everything _setSocket needs to start the protocol over an upgraded socket. */
 export interface ConnectionSettings {
   closeTimeout: number;
+  /**
+   * Terminate a peer once this many automatic pongs wait behind unwritten data (0: no limit).
+   * ws 8's option, name and default (60).
+   */
+  maxPendingAutoPongs: number;
   /** Validated once; a server shares one object with all of its connections. */
   protocol: ProtocolSettings;
 }
@@ -95,6 +101,7 @@ const CLOSED_DONE = 8;
 const PAUSED = 16;
 const NEED_DRAIN = 32;
 const AWAITING_PONG = 64;
+const YIELDING = 128;
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 const EMPTY = Buffer.alloc(0);
 
@@ -189,7 +196,10 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   _flags = 0;
   /** @internal */ _binaryType: BinaryType = 'nodebuffer';
   /** @internal */ _closeTimer: NodeJS.Timeout | null = null;
-  /** @internal */ _closeTimeout = 30_000;
+  /** @internal Shared by all of a server's connections (close timeout, pong bound...). */
+  _settings: ConnectionSettings | null = null;
+  /** @internal Automatic pongs queued since the socket last had nothing left to write. */
+  _pendingPongs = 0;
   /** @internal */ _protocol = '';
   /** @internal */ _extensions = '';
   /** @internal */ _url = '';
@@ -519,7 +529,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     // The transport is gone for us: the core discards whatever is still buffered, so no
     // further message of the current chunk is delivered after terminate().
     this._proto.receiveEof();
-    this._socket!.destroy();
+    abortTransport(this._socket!);
   }
 
   // --- flow control --------------------------------------------------------------------------
@@ -586,6 +596,19 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
 
   /** @internal */
   onPing(data: Buffer): void {
+    const proto = this._proto!;
+    // The core has queued a pong (RFC 6455 5.5.2). A peer that pings and never reads would
+    // make those pile up without end (issue 12, hole 2), so, as ws 8 does with the same option,
+    // count the pongs still waiting behind data the kernel has not taken and terminate the peer
+    // past the bound. The socket's buffer being empty means every earlier pong was written.
+    const max = this._settings!.maxPendingAutoPongs;
+    if (max > 0 && proto.settings.autoPong && !proto.closeSent) {
+      if (this._socket!.writableLength === 0) this._pendingPongs = 1;
+      else if (++this._pendingPongs > max) {
+        this.terminate();
+        this._reportError(new ProtocolError('WS_ERR_PENDING_PONGS'));
+      }
+    }
     this.emit('ping', data);
   }
 
@@ -619,12 +642,14 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   ): void {
     (socket as Socket & { [kWebSocket]?: WebSocket })[kWebSocket] = this;
     this._socket = socket;
-    this._closeTimeout = settings.closeTimeout;
+    this._settings = settings;
     this._proto = new Protocol(this, settings.protocol, extension);
     // Clear an idle timeout someone set (an http server's); calling setTimeout(0) on a socket
     // without one would only add a `timeout` property to it, kept for the connection's life.
-    if (socket.timeout) socket.setTimeout(0);
-    socket.setNoDelay(true);
+    // Any Duplex will do as the transport (a TLS socket, a proxy's stream, an in-process pair):
+    // the socket-only calls are made only where they exist, as ws does.
+    if (socket.timeout && typeof socket.setTimeout === 'function') socket.setTimeout(0);
+    if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     // Bytes the peer sent right after its handshake head arrive again as the first 'data'.
     if (head !== undefined && head !== null && head.length > 0) socket.unshift(head);
     socket.on('data', socketOnData);
@@ -655,7 +680,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   /** @internal Called by the outbox after a flush once a close frame went out. */
   _onCloseFlushed(): void {
     if (this._closeTimer === null && !this._closed) {
-      this._closeTimer = setTimeout(closeTimeoutFired, this._closeTimeout, this);
+      this._closeTimer = setTimeout(closeTimeoutFired, this._settings!.closeTimeout, this);
     }
   }
 
@@ -717,7 +742,7 @@ function closeTimeoutFired(ws: WebSocket): void {
   ws._closeTimer = null;
   if (ws._closed) return;
   ws._reportError(new ProtocolError('WS_ERR_CLOSE_TIMEOUT'));
-  ws._socket?.destroy();
+  if (ws._socket !== null) abortTransport(ws._socket);
 }
 
 function deliverAfterResume(ws: WebSocket): void {
@@ -730,7 +755,35 @@ function deliverAfterResume(ws: WebSocket): void {
     receiving = null;
     flush(ws);
   }
-  if (!ws._paused && !ws._closed) ws._socket!.resume();
+  if (proto.sliceSpent) yieldTurn(ws);
+  else if (!ws._paused && !ws._closed && (ws._flags & YIELDING) === 0) ws._socket!.resume();
+}
+
+/**
+ * The core has spent its inflate budget (a compressed flood, or one large compressed message):
+ * stop reading this socket and go on after the event loop has served everyone else's I/O
+ * (setImmediate runs after the poll phase). Issue 12, hole 6.
+ */
+function yieldTurn(ws: WebSocket): void {
+  if ((ws._flags & YIELDING) !== 0) return;
+  ws._flags |= YIELDING;
+  ws._socket!.pause();
+  setImmediate(nextSlice, ws);
+}
+
+function nextSlice(ws: WebSocket): void {
+  ws._flags &= ~YIELDING;
+  if (ws._closed) return;
+  const proto = ws._proto!;
+  receiving = ws;
+  try {
+    proto.nextSlice();
+  } finally {
+    receiving = null;
+    flush(ws);
+  }
+  if (proto.sliceSpent) yieldTurn(ws);
+  else if (!ws._paused && !ws._closed) ws._socket!.resume();
 }
 
 // --- shared socket listeners (this = the socket) ------------------------------------------------
@@ -739,13 +792,15 @@ type AttachedSocket = Socket & { [kWebSocket]: WebSocket };
 
 function socketOnData(this: AttachedSocket, chunk: Buffer): void {
   const ws = this[kWebSocket];
+  const proto = ws._proto!;
   receiving = ws;
   try {
-    ws._proto!.receive(chunk);
+    proto.receive(chunk);
   } finally {
     receiving = null;
     flush(ws);
   }
+  if (proto.sliceSpent) yieldTurn(ws);
 }
 
 /**

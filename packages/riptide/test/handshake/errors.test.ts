@@ -16,6 +16,7 @@ describe('Handshake error table', () => {
         'WS_ERR_HANDSHAKE_CONNECTION',
         'WS_ERR_HANDSHAKE_KEY',
         'WS_ERR_HANDSHAKE_VERSION',
+        'WS_ERR_HANDSHAKE_PATH',
         'WS_ERR_HANDSHAKE_PROTOCOL',
         'WS_ERR_HANDSHAKE_EXTENSIONS',
         'WS_ERR_HANDSHAKE_ORIGIN',
@@ -23,10 +24,16 @@ describe('Handshake error table', () => {
         'WS_ERR_HANDSHAKE_TOO_MANY_HEADERS',
         'WS_ERR_HANDSHAKE_MALFORMED',
         'WS_ERR_HANDSHAKE_UPGRADE_REQUIRED',
+        'WS_ERR_HANDSHAKE_CONNECT_METHOD',
+        'WS_ERR_HANDSHAKE_CONNECT_PROTOCOL',
+        'WS_ERR_HANDSHAKE_CONNECT_PSEUDO',
         'WS_ERR_HANDSHAKE_STATUS',
         'WS_ERR_HANDSHAKE_ACCEPT',
         'WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL',
+        'WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL',
+        'WS_ERR_HANDSHAKE_NO_PROTOCOL',
         'WS_ERR_HANDSHAKE_EXTENSION_RESPONSE',
+        'WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT',
       ].sort(),
     );
   });
@@ -40,7 +47,8 @@ describe('Handshake error table', () => {
       WS_ERR_HANDSHAKE_UPGRADE: 400,
       WS_ERR_HANDSHAKE_CONNECTION: 400,
       WS_ERR_HANDSHAKE_KEY: 400,
-      WS_ERR_HANDSHAKE_VERSION: 426,
+      WS_ERR_HANDSHAKE_VERSION: 400,
+      WS_ERR_HANDSHAKE_PATH: 400,
       WS_ERR_HANDSHAKE_PROTOCOL: 400,
       WS_ERR_HANDSHAKE_EXTENSIONS: 400,
       WS_ERR_HANDSHAKE_ORIGIN: 403,
@@ -48,10 +56,16 @@ describe('Handshake error table', () => {
       WS_ERR_HANDSHAKE_TOO_MANY_HEADERS: 431,
       WS_ERR_HANDSHAKE_MALFORMED: 400,
       WS_ERR_HANDSHAKE_UPGRADE_REQUIRED: 426,
+      WS_ERR_HANDSHAKE_CONNECT_METHOD: 405,
+      WS_ERR_HANDSHAKE_CONNECT_PROTOCOL: 501,
+      WS_ERR_HANDSHAKE_CONNECT_PSEUDO: 400,
       WS_ERR_HANDSHAKE_STATUS: 0,
       WS_ERR_HANDSHAKE_ACCEPT: 0,
       WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL: 0,
+      WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL: 0,
+      WS_ERR_HANDSHAKE_NO_PROTOCOL: 0,
       WS_ERR_HANDSHAKE_EXTENSION_RESPONSE: 0,
+      WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT: 0,
     });
   });
 
@@ -62,7 +76,7 @@ describe('Handshake error table', () => {
     expect(e.name).toBe('HandshakeError');
     expect(e.code).toBe('WS_ERR_HANDSHAKE_KEY');
     expect(e.status).toBe(400);
-    expect(e.message).toBe('Invalid handshake: missing or invalid Sec-WebSocket-Key header');
+    expect(e.message).toBe('Missing or invalid Sec-WebSocket-Key header');
 
     const d = handshakeError('WS_ERR_HANDSHAKE_STATUS', '404');
     expect(d.message).toBe('Unexpected server response (404)');
@@ -70,6 +84,6 @@ describe('Handshake error table', () => {
 
     const c = handshakeError('WS_ERR_HANDSHAKE_UPGRADE', undefined, 0);
     expect(c.status).toBe(0);
-    expect(c.message).toBe('Invalid handshake: the Upgrade header must be "websocket"');
+    expect(c.message).toBe('Invalid Upgrade header');
   });
 });

@@ -102,7 +102,35 @@ export function pushFrame(
     out.push(data);
     return hsize + len;
   }
-  const size = hsize + len;
+  return writeFrame(out, opcode, fin, rsv1, data, len, random);
+}
+
+/** Frame a string as UTF-8 without an intermediate buffer. Returns the number of bytes pushed. */
+export function pushStringFrame(
+  out: Buffer[],
+  opcode: number,
+  fin: boolean,
+  data: string,
+  random: RandomFill | null,
+): number {
+  return writeFrame(out, opcode, fin, false, data, Buffer.byteLength(data), random);
+}
+
+/**
+ * Header, masking key and the `len` bytes of `data` (a Buffer, or a string as UTF-8), in the
+ * open run of `out` when small enough, else in a Buffer of their own pushed onto `out`.
+ */
+function writeFrame(
+  out: Buffer[],
+  opcode: number,
+  fin: boolean,
+  rsv1: boolean,
+  data: Buffer | string,
+  len: number,
+  random: RandomFill | null,
+): number {
+  const masked = random !== null;
+  const size = headerSize(len, masked) + len;
   let buf: Buffer;
   let o: number;
   if (size <= SLAB_FRAME_MAX) {
@@ -118,40 +146,8 @@ export function pushFrame(
     random(buf, o, 4);
     o += 4;
   }
-  data.copy(buf, o);
-  if (masked) applyMask(buf, o, o + len, buf, o - 4, 0);
-  if (size > SLAB_FRAME_MAX) out.push(buf);
-  return size;
-}
-
-/** Frame a string as UTF-8 without an intermediate buffer. Returns the number of bytes pushed. */
-export function pushStringFrame(
-  out: Buffer[],
-  opcode: number,
-  fin: boolean,
-  data: string,
-  random: RandomFill | null,
-): number {
-  const len = Buffer.byteLength(data);
-  const masked = random !== null;
-  const hsize = headerSize(len, masked);
-  const size = hsize + len;
-  let buf: Buffer;
-  let o: number;
-  if (size <= SLAB_FRAME_MAX) {
-    o = reserve(out, size);
-    buf = slab!;
-  } else {
-    closeRun(out);
-    buf = Buffer.allocUnsafe(size);
-    o = 0;
-  }
-  o = writeHeader(buf, o, opcode, fin, false, len, masked);
-  if (masked) {
-    random(buf, o, 4);
-    o += 4;
-  }
-  buf.write(data, o, 'utf8');
+  if (typeof data === 'string') buf.write(data, o, 'utf8');
+  else data.copy(buf, o);
   if (masked) applyMask(buf, o, o + len, buf, o - 4, 0);
   if (size > SLAB_FRAME_MAX) out.push(buf);
   return size;

@@ -97,9 +97,6 @@ const server = await startChatServer({
   else console.error(`riptide-chat: ${err.message}`);
   process.exit(1);
 });
-console.log(
-  `riptide chat listening on ${server.url} (${redisUrl ? `redis ${redactUrl(redisUrl)}` : `database ${dbPath}`})`,
-);
 
 let stopping = false;
 const stop = (signal: string) => {
@@ -115,6 +112,10 @@ const stop = (signal: string) => {
 };
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
+// Last: whoever waits for this line may signal us at once (the handlers above are in place).
+console.log(
+  `riptide chat listening on ${server.url} (${redisUrl ? `redis ${redactUrl(redisUrl)}` : `database ${dbPath}`})`,
+);
 
 /** The URL without its password, for the log. */
 function redactUrl(url: string): string {

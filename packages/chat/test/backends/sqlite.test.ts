@@ -103,12 +103,13 @@ describe('SqliteStore', () => {
     expect(await store.expireEmptyRooms(10)).toEqual(['rust']);
     // Events live in the new table, with its dedup index and without the old kind CHECK.
     const check = new Database(path, { readonly: true });
-    const sql = (check.prepare("SELECT sql FROM sqlite_master WHERE name = 'events'").get() as { sql: string }).sql;
+    const sql = (
+      check.prepare("SELECT sql FROM sqlite_master WHERE name = 'events'").get() as { sql: string }
+    ).sql;
     expect(sql).not.toContain('CHECK');
-    expect(check.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'events%' ORDER BY name").all()).toEqual([
-      { name: 'events' },
-      { name: 'events_dedup' },
-    ]);
+    expect(
+      check.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'events%' ORDER BY name").all(),
+    ).toEqual([{ name: 'events' }, { name: 'events_dedup' }]);
     check.close();
   });
 });

@@ -91,7 +91,7 @@ export function run(args: string[], input = ''): Promise<Exit> {
 /** Start a server command (`echo`, `broadcast`, `listen`) on a free port; resolves its URL. */
 export async function startServer(command: string, ...args: string[]): Promise<{ cli: Cli; url: string }> {
   const cli = new Cli([command, '--port', '0', ...args]);
-  const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
+  const [, url] = await cli.waitFor(/listening on (wss?:\/\/\S+)/);
   return { cli, url };
 }
 

@@ -32,7 +32,7 @@ import {
 } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import type { HandshakeError } from '../core/errors.js';
+import { HandshakeError } from '../core/errors.js';
 import { handshakeError } from '../handshake/errors.js';
 import { buildConnectRequest, validateConnectResponse } from '../handshake/extended-connect.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
@@ -418,10 +418,17 @@ function openStream(
       return;
     }
     ws._req = null;
-    const result = validateConnectResponse({ status: headers[':status'] ?? 0, headers }, { protocols });
+    const status = headers[':status'] ?? 0;
+    const result = validateConnectResponse({ status, headers }, { protocols });
     if (!result.ok) {
       stream.close(constants.NGHTTP2_CANCEL);
-      fail(ws, result.error);
+      // The same message as an HTTP/1.1 refusal (ws's wording), so callers read both alike.
+      const code = result.error.code;
+      const error =
+        code === 'WS_ERR_HANDSHAKE_STATUS'
+          ? new HandshakeError(code, 0, `Unexpected server response: ${status}`)
+          : result.error;
+      fail(ws, error);
       return;
     }
     stream.removeListener('error', onError);

@@ -101,6 +101,7 @@ const CLOSED_DONE = 8;
 const PAUSED = 16;
 const NEED_DRAIN = 32;
 const AWAITING_PONG = 64;
+const YIELDING = 128;
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 const EMPTY = Buffer.alloc(0);
 
@@ -754,7 +755,35 @@ function deliverAfterResume(ws: WebSocket): void {
     receiving = null;
     flush(ws);
   }
-  if (!ws._paused && !ws._closed) ws._socket!.resume();
+  if (proto.sliceSpent) yieldTurn(ws);
+  else if (!ws._paused && !ws._closed && (ws._flags & YIELDING) === 0) ws._socket!.resume();
+}
+
+/**
+ * The core has spent its inflate budget (a compressed flood, or one large compressed message):
+ * stop reading this socket and go on after the event loop has served everyone else's I/O
+ * (setImmediate runs after the poll phase). Issue 12, hole 6.
+ */
+function yieldTurn(ws: WebSocket): void {
+  if ((ws._flags & YIELDING) !== 0) return;
+  ws._flags |= YIELDING;
+  ws._socket!.pause();
+  setImmediate(nextSlice, ws);
+}
+
+function nextSlice(ws: WebSocket): void {
+  ws._flags &= ~YIELDING;
+  if (ws._closed) return;
+  const proto = ws._proto!;
+  receiving = ws;
+  try {
+    proto.nextSlice();
+  } finally {
+    receiving = null;
+    flush(ws);
+  }
+  if (proto.sliceSpent) yieldTurn(ws);
+  else if (!ws._paused && !ws._closed) ws._socket!.resume();
 }
 
 // --- shared socket listeners (this = the socket) ------------------------------------------------
@@ -763,13 +792,15 @@ type AttachedSocket = Socket & { [kWebSocket]: WebSocket };
 
 function socketOnData(this: AttachedSocket, chunk: Buffer): void {
   const ws = this[kWebSocket];
+  const proto = ws._proto!;
   receiving = ws;
   try {
-    ws._proto!.receive(chunk);
+    proto.receive(chunk);
   } finally {
     receiving = null;
     flush(ws);
   }
+  if (proto.sliceSpent) yieldTurn(ws);
 }
 
 /**

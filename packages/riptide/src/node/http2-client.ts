@@ -30,6 +30,7 @@ import {
   type IncomingHttpHeaders,
   type IncomingHttpStatusHeader,
 } from 'node:http2';
+import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { HandshakeError } from '../core/errors.js';
@@ -244,10 +245,19 @@ function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
   const tlsOptions: Record<string, unknown> = {};
   for (const name of CONNECTION_KEYS) if (opts[name] !== undefined) tlsOptions[name] = opts[name];
 
-  if (!secure || typeof opts.createConnection === 'function') {
+  if (typeof opts.createConnection === 'function') {
+    startSession(entry, connectSession(origin, { ...tlsOptions, settings: SESSION_SETTINGS }));
+    return entry;
+  }
+  if (!secure) {
     // ws:// has no negotiation: HTTP/2 with prior knowledge (RFC 9113 3.3). A server that
     // does not speak it fails the session before its SETTINGS: fall back to HTTP/1.1 then.
-    startSession(entry, connectSession(origin, tlsOptions));
+    const socket = net.connect({ ...tlsOptions, host, port });
+    socket.setNoDelay(true);
+    startSession(
+      entry,
+      connectSession(origin, { settings: SESSION_SETTINGS, createConnection: () => socket }),
+    );
     return entry;
   }
   // wss://: offer both protocols by ALPN (RFC 7301), so a server without HTTP/2 costs no second
@@ -259,12 +269,18 @@ function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
     servername: opts.servername ?? (/^[\d.]+$|:/.test(host) ? undefined : host),
     ALPNProtocols: ['h2', 'http/1.1'],
   });
+  // Small frames leave at once, as on an HTTP/1.1 WebSocket's socket (the session's socket cannot
+  // be reached once node's HTTP/2 owns it).
+  socket.setNoDelay(true);
   const onError = (error: Error) => settle(entry, { kind: 'error', error });
   socket.once('error', onError);
   socket.once('secureConnect', () => {
     socket.removeListener('error', onError);
     if (socket.alpnProtocol === 'h2') {
-      startSession(entry, connectSession(origin, { ...tlsOptions, createConnection: () => socket }));
+      startSession(
+        entry,
+        connectSession(origin, { ...tlsOptions, settings: SESSION_SETTINGS, createConnection: () => socket }),
+      );
     } else {
       // The socket needs an error listener until the HTTP/1.1 request takes it over.
       socket.on('error', ignore);
@@ -276,8 +292,23 @@ function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
 
 function ignore(): void {}
 
+/**
+ * Flow-control windows of the sessions we open. HTTP/2's default, 65,535 bytes per stream and per
+ * connection (RFC 9113 6.9.2), lets the server send only that much per round trip, where a
+ * WebSocket over TCP has the kernel's buffers. A window also bounds what may arrive unread (a
+ * paused WebSocket), so it stays well below what browsers allow themselves (Chromium: 6 MiB per
+ * stream, 15 MiB per connection). Servers keep node's defaults unless their owner raises them
+ * (docs/http2.md): there the window is memory a client may fill.
+ */
+const STREAM_WINDOW = 1024 * 1024;
+const CONNECTION_WINDOW = 8 * 1024 * 1024;
+const SESSION_SETTINGS = { initialWindowSize: STREAM_WINDOW };
+
 function startSession(entry: PoolEntry, session: ClientHttp2Session): void {
   entry.session = session;
+  const widen = () => session.setLocalWindowSize(CONNECTION_WINDOW);
+  if (session.connecting) session.once('connect', widen);
+  else widen();
   const leave = () => {
     if (pool.get(entry.key) === entry) pool.delete(entry.key);
   };

@@ -6,7 +6,7 @@
 import * as http2 from 'node:http2';
 import { WebSocket as Riptide } from 'riptide';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import {
   cleanup,
   onCleanup,
@@ -63,10 +63,10 @@ async function register(s: http2.ClientHttp2Session, origin: string, name: strin
   return { cookie: setCookie.split(';')[0], setCookie };
 }
 
-/** A riptide client whose WebSocket is a stream of an HTTP/2 connection. */
-async function joinOverHttp2(origin: string, cookie: string): Promise<TestClient> {
+/** A welcomed client whose WebSocket is a stream of an HTTP/2 connection, or (http2 false) an upgrade. */
+async function join(origin: string, cookie: string, http2 = true): Promise<TestClient> {
   const ws = new Riptide(`${origin.replace('https', 'wss')}/ws`, {
-    http2: true,
+    http2,
     ca: tls.cert,
     headers: { cookie, origin },
   });
@@ -100,22 +100,10 @@ describe('the chat over HTTP/2 and HTTP/1.1 on one TLS port', () => {
       if (headers[':method'] === 'CONNECT') streams.push(`${headers[':protocol']} ${headers[':path']}`);
     });
     const s = session(server.origin);
-    const alice = await joinOverHttp2(server.origin, (await register(s, server.origin, 'alice')).cookie);
+    const alice = await join(server.origin, (await register(s, server.origin, 'alice')).cookie);
     expect(streams).toEqual(['websocket /ws']);
 
-    const bobCookie = (await register(s, server.origin, 'bob')).cookie;
-    const bobWs = new WebSocket(`${server.origin.replace('https', 'wss')}/ws`, {
-      ca: tls.cert,
-      headers: { cookie: bobCookie, origin: server.origin },
-    });
-    const bob = new TestClient(bobWs);
-    await new Promise<void>((resolve, reject) => {
-      bobWs.once('open', () => resolve());
-      bobWs.once('error', reject);
-    });
-    const bobWelcome = bob.next('welcome');
-    bob.send({ v: 2, type: 'hello' });
-    await bobWelcome;
+    const bob = await join(server.origin, (await register(s, server.origin, 'bob')).cookie, false);
     expect(streams).toEqual(['websocket /ws']); // bob came by an HTTP/1.1 upgrade
 
     const atBob = bob.next('message', (m) => m.message.text === 'over a stream');

@@ -1,7 +1,6 @@
 /**
  * The server commands (echo, broadcast, listen) as child processes, with `ws` clients.
  */
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http2 from 'node:http2';
@@ -10,7 +9,7 @@ import { join } from 'node:path';
 import { WebSocket as Riptide } from 'riptide';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Cli, killAll, run, startServer, USAGE } from './helpers.js';
+import { type Cli, killAll, run, selfSignedCertificate, startServer, USAGE } from './helpers.js';
 
 afterEach(() => killAll());
 
@@ -215,32 +214,7 @@ describe('--cert/--key: wss:// over HTTP/2 and HTTP/1.1 on one port', () => {
   let key: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'riptide-cli-h2-'));
-    cert = join(dir, 'cert.pem');
-    key = join(dir, 'key.pem');
-    // The command docs/http2.md gives for a self-signed pair (an EC key: quick to make).
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    ({ cert, key } = selfSignedCertificate(dir));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -38,6 +38,7 @@ import { handshakeError } from '../handshake/errors.js';
 import { buildConnectRequest, validateConnectResponse } from '../handshake/extended-connect.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import type { Resolved } from './client.js';
+import { TLS_KEYS } from './tls-keys.js';
 import type { WebSocket } from './websocket.js';
 
 /**
@@ -79,29 +80,7 @@ interface PoolEntry {
 const pool = new Map<string, PoolEntry>();
 
 /** Options that shape the connection itself (not the request): part of the pool key. */
-const CONNECTION_KEYS = [
-  'ca',
-  'cert',
-  'key',
-  'pfx',
-  'passphrase',
-  'crl',
-  'ciphers',
-  'ecdhCurve',
-  'minVersion',
-  'maxVersion',
-  'secureOptions',
-  'secureContext',
-  'servername',
-  'rejectUnauthorized',
-  'checkServerIdentity',
-  'localAddress',
-  'family',
-  'lookup',
-  'createConnection',
-  'pskCallback',
-  'sigalgs',
-] as const;
+const CONNECTION_KEYS = [...TLS_KEYS, 'localAddress', 'family', 'lookup', 'createConnection'] as const;
 
 /** Objects in pool keys are compared by identity: each gets a number. */
 const identities = new WeakMap<object, number>();

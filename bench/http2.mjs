@@ -13,7 +13,8 @@
 // `--plain` runs the same over cleartext (h2c with prior knowledge vs ws://).
 //
 // Run (after `npm run build`):
-//   node bench/http2.mjs [--conns 1000] [--rounds 3] [--plain]
+//   node bench/http2.mjs [--conns 1000] [--rounds 3] [--plain] [--server-window BYTES] [--skip-conns]
+// --server-window raises the server's HTTP/2 receive windows (docs/http2.md, "Tuning a server").
 // Results: a table on stdout and bench/results/dev/http2.json (git-ignored).
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,7 +36,7 @@ const WINDOW = 32;
 // server child: an echo server on node's HTTP/2 secure server (HTTP/1.1 allowed) or, with
 // --plain, a cleartext HTTP/2 server for h2c and an http.Server for ws://
 
-async function server(plain, mode) {
+async function server(plain, mode, window) {
   const { WebSocketServer } = await import(lib);
   let http;
   if (plain) {
@@ -49,8 +50,11 @@ async function server(plain, mode) {
       key: readFileSync(new URL('test-key.pem', fixtures)),
       cert: readFileSync(new URL('test-cert.pem', fixtures)),
       allowHTTP1: true,
+      ...(window > 0 ? { settings: { initialWindowSize: window } } : {}),
     });
   }
+  // --server-window: the tuning docs/http2.md describes (per stream, and 4x per connection)
+  if (window > 0) http.on('session', (session) => session.setLocalWindowSize(4 * window));
   const wss = new WebSocketServer({ server: http, maxPayload: 0 });
   wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
   http.listen(0, '127.0.0.1', () => process.send({ listening: http.address().port }));
@@ -178,23 +182,20 @@ function next(child, key) {
   });
 }
 
-async function startServer(plain, mode) {
-  const child = spawnRole(0, ['--role', 'server', plain ? 'plain' : 'tls', mode]);
+/** The arguments of a child: --role <role> <transport> <mode> and the role's own. */
+function roleArgs(role, opts, mode, ...rest) {
+  return ['--role', role, opts.plain ? 'plain' : 'tls', mode, ...rest.map(String)];
+}
+
+async function startServer(opts, mode) {
+  const child = spawnRole(0, roleArgs('server', opts, mode, opts.window));
   const { listening } = await next(child, 'listening');
   return { child, port: listening };
 }
 
-async function echoRound(plain, mode) {
-  const srv = await startServer(plain, mode);
-  const cli = spawnRole(1, [
-    '--role',
-    'client',
-    plain ? 'plain' : 'tls',
-    mode,
-    String(srv.port),
-    'echo',
-    '0',
-  ]);
+async function echoRound(opts, mode) {
+  const srv = await startServer(opts, mode);
+  const cli = spawnRole(1, roleArgs('client', opts, mode, srv.port, 'echo', 0));
   const { echo } = await next(cli, 'echo');
   await new Promise((resolve) => cli.once('exit', resolve));
   srv.child.kill('SIGKILL');
@@ -217,8 +218,11 @@ async function main() {
       conns: { type: 'string', default: '1000' },
       rounds: { type: 'string', default: '3' },
       plain: { type: 'boolean', default: false },
+      'server-window': { type: 'string', default: '0' },
+      'skip-conns': { type: 'boolean', default: false },
     },
   });
+  const opts = { plain: values.plain, window: Number(values['server-window']) };
   const conns = Number(values.conns);
   const rounds = Number(values.rounds);
   const plain = values.plain;
@@ -233,14 +237,15 @@ async function main() {
     conns,
     rounds,
     taskset: TASKSET,
+    serverWindow: opts.window,
     conn: {},
     echo: {},
   };
 
-  for (const mode of ['h1', 'h2']) {
+  for (const mode of values['skip-conns'] ? [] : ['h1', 'h2']) {
     const rows = [];
     for (let r = 0; r < rounds; r++) {
-      rows.push(await connsRound(plain, mode, conns));
+      rows.push(await connsRound(opts, mode, conns));
     }
     out.conn[mode] = {
       serverRssPerWs: median(rows.map((x) => (x.serverAfter.rss - x.base.rss) / conns)),
@@ -254,7 +259,7 @@ async function main() {
   }
   for (const mode of ['h1', 'h2']) {
     const runs = [];
-    for (let r = 0; r < rounds; r++) runs.push(await echoRound(plain, mode));
+    for (let r = 0; r < rounds; r++) runs.push(await echoRound(opts, mode));
     out.echo[mode] = ECHO_SIZES.map(({ size, messages }, i) => {
       const seconds = median(runs.map((run) => run[i].seconds));
       return {
@@ -269,14 +274,15 @@ async function main() {
 
   const lines = [];
   lines.push(
-    `riptide over HTTP/2 vs HTTP/1.1, ${plain ? 'cleartext' : 'TLS'}; node ${process.version}; median of ${rounds} rounds${TASKSET ? '; server on core 0, client on core 1' : ''}`,
+    `riptide over HTTP/2 vs HTTP/1.1, ${plain ? 'cleartext' : 'TLS'}; node ${process.version}; median of ${rounds} rounds${TASKSET ? '; server on core 0, client on core 1' : ''}; server windows ${opts.window > 0 ? `${opts.window} B per stream, 4x per connection` : "node's defaults"}`,
   );
   lines.push('');
-  lines.push(
-    `${conns} WebSockets, opened one after another         | server RSS/ws | server heap/ws | client RSS/ws | client heap/ws | open, median | open, mean | first open`,
-  );
-  lines.push('--- | ---: | ---: | ---: | ---: | ---: | ---: | ---:');
-  for (const mode of ['h1', 'h2']) {
+  if (!values['skip-conns'])
+    lines.push(
+      `${conns} WebSockets, opened one after another         | server RSS/ws | server heap/ws | client RSS/ws | client heap/ws | open, median | open, mean | first open`,
+    );
+  if (!values['skip-conns']) lines.push('--- | ---: | ---: | ---: | ---: | ---: | ---: | ---:');
+  for (const mode of values['skip-conns'] ? [] : ['h1', 'h2']) {
     const c = out.conn[mode];
     lines.push(
       `${label[mode]} | ${kib(c.serverRssPerWs)} KiB | ${kib(c.serverHeapPerWs)} KiB | ${kib(c.clientRssPerWs)} KiB | ${kib(c.clientHeapPerWs)} KiB | ${c.openMedianMs.toFixed(2)} ms | ${c.openMeanMs.toFixed(2)} ms | ${c.firstOpenMs.toFixed(1)} ms`,
@@ -295,26 +301,21 @@ async function main() {
   console.log(lines.join('\n'));
   const dir = new URL('results/dev/', import.meta.url);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL(`http2${plain ? '-plain' : ''}.json`, dir), `${JSON.stringify(out, null, 2)}\n`);
+  writeFileSync(
+    new URL(`http2${plain ? '-plain' : ''}${opts.window > 0 ? '-window' : ''}.json`, dir),
+    `${JSON.stringify(out, null, 2)}\n`,
+  );
 }
 
 /**
  * One server, one client opening `conns` WebSockets: the server's memory before and after, the
  * client's (it reports its baseline before it opens anything), and each WebSocket's open time.
  */
-async function connsRound(plain, mode, conns) {
-  const srv = await startServer(plain, mode);
+async function connsRound(opts, mode, conns) {
+  const srv = await startServer(opts, mode);
   srv.child.send('memory');
   const base = (await next(srv.child, 'memory')).memory;
-  const cli = spawnRole(1, [
-    '--role',
-    'client',
-    plain ? 'plain' : 'tls',
-    mode,
-    String(srv.port),
-    'conns',
-    String(conns),
-  ]);
+  const cli = spawnRole(1, roleArgs('client', opts, mode, srv.port, 'conns', conns));
   const { before: clientBefore } = await next(cli, 'before');
   const { after: clientAfter, times } = await next(cli, 'after');
   srv.child.send('memory');
@@ -328,10 +329,10 @@ async function connsRound(plain, mode, conns) {
 
 const roleAt = process.argv.indexOf('--role');
 if (roleAt !== -1) {
-  const [role, transport, mode, port, task, conns] = process.argv.slice(roleAt + 1);
+  const [role, transport, mode, ...rest] = process.argv.slice(roleAt + 1);
   const plain = transport === 'plain';
-  if (role === 'server') await server(plain, mode);
-  else await client(plain, mode, Number(port), task, Number(conns));
+  if (role === 'server') await server(plain, mode, Number(rest[0]));
+  else await client(plain, mode, Number(rest[0]), rest[1], Number(rest[2]));
 } else {
   await main();
 }

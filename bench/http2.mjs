@@ -277,18 +277,19 @@ async function main() {
     `riptide over HTTP/2 vs HTTP/1.1, ${plain ? 'cleartext' : 'TLS'}; node ${process.version}; median of ${rounds} rounds${TASKSET ? '; server on core 0, client on core 1' : ''}; server windows ${opts.window > 0 ? `${opts.window} B per stream, 4x per connection` : "node's defaults"}`,
   );
   lines.push('');
-  if (!values['skip-conns'])
+  if (!values['skip-conns']) {
     lines.push(
-      `${conns} WebSockets, opened one after another         | server RSS/ws | server heap/ws | client RSS/ws | client heap/ws | open, median | open, mean | first open`,
+      `${conns} WebSockets, opened one after another | server RSS/ws | server heap/ws | client RSS/ws | client heap/ws | open, median | open, mean | first open`,
+      '--- | ---: | ---: | ---: | ---: | ---: | ---: | ---:',
     );
-  if (!values['skip-conns']) lines.push('--- | ---: | ---: | ---: | ---: | ---: | ---: | ---:');
-  for (const mode of values['skip-conns'] ? [] : ['h1', 'h2']) {
-    const c = out.conn[mode];
-    lines.push(
-      `${label[mode]} | ${kib(c.serverRssPerWs)} KiB | ${kib(c.serverHeapPerWs)} KiB | ${kib(c.clientRssPerWs)} KiB | ${kib(c.clientHeapPerWs)} KiB | ${c.openMedianMs.toFixed(2)} ms | ${c.openMeanMs.toFixed(2)} ms | ${c.firstOpenMs.toFixed(1)} ms`,
-    );
+    for (const mode of ['h1', 'h2']) {
+      const c = out.conn[mode];
+      lines.push(
+        `${label[mode]} | ${kib(c.serverRssPerWs)} KiB | ${kib(c.serverHeapPerWs)} KiB | ${kib(c.clientRssPerWs)} KiB | ${kib(c.clientHeapPerWs)} KiB | ${c.openMedianMs.toFixed(2)} ms | ${c.openMeanMs.toFixed(2)} ms | ${c.firstOpenMs.toFixed(1)} ms`,
+      );
+    }
+    lines.push('');
   }
-  lines.push('');
   lines.push(
     `echo over one WebSocket, ${WINDOW} messages in flight | ${ECHO_SIZES.map((e) => `${e.size >= 1024 * 1024 ? `${e.size / 2 ** 20} MiB` : e.size >= 1024 ? `${e.size / 1024} KiB` : `${e.size} B`}`).join(' | ')}`,
   );

@@ -208,16 +208,19 @@ export function validateUpgradeResponse(
   // 6. "If the response includes a |Sec-WebSocket-Protocol| header field and this header
   // field indicates the use of a subprotocol that was not present in the client's handshake
   // ..., the client MUST _Fail the WebSocket Connection_." With no subprotocol offered, any
-  // subprotocol in the response fails. With some offered, none in the response is allowed
-  // (the protocol is then '', as in browsers).
+  // subprotocol in the response fails. With some offered, ws 8 also fails a response that
+  // selects none (browsers open with protocol ''); code written for ws relies on it.
   let protocol = '';
   const selected = headers['sec-websocket-protocol'];
   if (selected !== undefined) {
+    if (expect.protocols.length === 0) return fail('WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL');
     const value = single(selected);
     if (typeof value !== 'string' || !expect.protocols.includes(value)) {
       return fail('WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL');
     }
     protocol = value;
+  } else if (expect.protocols.length > 0) {
+    return fail('WS_ERR_HANDSHAKE_NO_PROTOCOL');
   }
 
   return { ok: true, protocol, extensions };

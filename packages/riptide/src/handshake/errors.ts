@@ -12,21 +12,27 @@
 import { HandshakeError } from '../core/errors.js';
 
 export const HANDSHAKE_ERRORS = {
+  // Server side: the statuses and messages (sent as the rejection's body) are ws 8's, so code
+  // written against ws's answers keeps working; riptide's own checks (HTTP version, Host,
+  // Connection, Origin, head limits) have their own.
   // RFC 6455 4.2.1 item 1: "An HTTP/1.1 or higher GET request"
-  WS_ERR_HANDSHAKE_METHOD: [405, 'Invalid handshake: the method must be GET'],
+  WS_ERR_HANDSHAKE_METHOD: [405, 'Invalid HTTP method'],
   WS_ERR_HANDSHAKE_HTTP_VERSION: [400, 'Invalid handshake: HTTP/1.1 or higher is required'],
   // RFC 6455 4.2.1 item 2
   WS_ERR_HANDSHAKE_MISSING_HOST: [400, 'Invalid handshake: missing Host header'],
   // RFC 6455 4.2.1 items 3-4 (server), 4.1 items 2-3 of the response checks (client)
-  WS_ERR_HANDSHAKE_UPGRADE: [400, 'Invalid handshake: the Upgrade header must be "websocket"'],
+  WS_ERR_HANDSHAKE_UPGRADE: [400, 'Invalid Upgrade header'],
   WS_ERR_HANDSHAKE_CONNECTION: [400, 'Invalid handshake: the Connection header must contain "Upgrade"'],
   // RFC 6455 4.2.1 item 5
-  WS_ERR_HANDSHAKE_KEY: [400, 'Invalid handshake: missing or invalid Sec-WebSocket-Key header'],
-  // RFC 6455 4.2.1 item 6 and 4.4
-  WS_ERR_HANDSHAKE_VERSION: [426, 'Unsupported WebSocket version: Sec-WebSocket-Version must be 13'],
+  WS_ERR_HANDSHAKE_KEY: [400, 'Missing or invalid Sec-WebSocket-Key header'],
+  // RFC 6455 4.2.1 item 6 and 4.4 ("an appropriate HTTP error code (such as 426 Upgrade
+  // Required)"); ws answers 400, and like ws we also speak version 8 (draft-ietf-hybi-17).
+  WS_ERR_HANDSHAKE_VERSION: [400, 'Missing or invalid Sec-WebSocket-Version header'],
+  // The request's path is not the server's `path` option (ws: shouldHandle() refuses it).
+  WS_ERR_HANDSHAKE_PATH: [400, 'Bad Request'],
   // RFC 6455 4.2.1 items 8-9 (syntax)
-  WS_ERR_HANDSHAKE_PROTOCOL: [400, 'Invalid handshake: invalid Sec-WebSocket-Protocol header'],
-  WS_ERR_HANDSHAKE_EXTENSIONS: [400, 'Invalid handshake: invalid Sec-WebSocket-Extensions header'],
+  WS_ERR_HANDSHAKE_PROTOCOL: [400, 'Invalid Sec-WebSocket-Protocol header'],
+  WS_ERR_HANDSHAKE_EXTENSIONS: [400, 'Invalid or unacceptable Sec-WebSocket-Extensions header'],
   // RFC 6455 4.2.2 item 4 / 10.2: a server MAY refuse origins it does not accept (403)
   WS_ERR_HANDSHAKE_ORIGIN: [403, 'Origin not allowed'],
   // RFC 6585 5: 431 Request Header Fields Too Large
@@ -42,10 +48,11 @@ export const HANDSHAKE_ERRORS = {
   // Client side only (RFC 6455 4.1, the client's checks of the server's response)
   WS_ERR_HANDSHAKE_STATUS: [0, 'Unexpected server response'],
   WS_ERR_HANDSHAKE_ACCEPT: [0, 'Invalid handshake: invalid Sec-WebSocket-Accept header'],
-  WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL: [
-    0,
-    'Invalid handshake: the server chose a subprotocol that was not offered',
-  ],
+  // RFC 6455 4.1 item 6 (client side), with ws 8's messages: a subprotocol that was not offered,
+  // one when none was, and (ws's rule, not the browsers') none when some were offered.
+  WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL: [0, 'Server sent an invalid subprotocol'],
+  WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL: [0, 'Server sent a subprotocol but none was requested'],
+  WS_ERR_HANDSHAKE_NO_PROTOCOL: [0, 'Server sent no subprotocol'],
   // RFC 7692 7.1: the client MUST fail the connection on a bad permessage-deflate response
   WS_ERR_HANDSHAKE_EXTENSION_RESPONSE: [0, 'Invalid handshake: invalid Sec-WebSocket-Extensions response'],
 } as const satisfies Record<string, readonly [number, string]>;

@@ -49,6 +49,13 @@ export interface ValidateRequestOptions {
    * (a scheme's default port may be written or left out).
    */
   allowedOrigins?: readonly string[] | null;
+  /**
+   * Check the Sec-WebSocket-Extensions header's syntax (default true). A server that accepts no
+   * extension passes false: the header is then ignored, as ws ignores it without permessage-deflate.
+   */
+  extensions?: boolean;
+  /** The server's path check (ws's shouldHandle()), run where ws runs it; false: 400 Bad Request. */
+  shouldHandle?: () => boolean;
 }
 
 export type ValidateRequestResult =
@@ -59,8 +66,9 @@ export type ValidateRequestResult =
       protocols: string[];
       /** Offered extensions, parsed ([] if none); negotiation is the extension's job. */
       extensions: ExtensionList;
+      /** Origin (version 13) or Sec-WebSocket-Origin (version 8), as sent. */
       origin: string | undefined;
-      version: 13;
+      version: 8 | 13;
     }
   | {
       ok: false;
@@ -75,20 +83,26 @@ function single(value: string | string[] | undefined): string | undefined | null
   return value.length === 1 && typeof value[0] === 'string' ? value[0] : null;
 }
 
-/** True if the request asks to upgrade to websocket (its Upgrade header lists the token). */
+/**
+ * True if the request asks for a protocol upgrade: an Upgrade header and the "upgrade" token in
+ * Connection (RFC 9110 7.8), node:http's rule for its 'upgrade' event. Such a request goes to
+ * the handshake, which answers 400 if it is not a valid WebSocket one; any other request is a
+ * plain HTTP request (426 from a WebSocket-only port), as with ws over node:http.
+ */
 export function isUpgradeRequest(headers: RequestHeaders): boolean {
-  // A product "websocket/13" is not the "websocket" keyword: RFC 6455 asks for the keyword.
-  return tokenListHas(headers.upgrade as HeaderValue, 'websocket') === true;
+  return headers.upgrade !== undefined && tokenListHas(headers.connection as HeaderValue, 'upgrade') === true;
 }
 
-const VALIDATE_OPTION_KEYS = new Set(['allowedOrigins']);
+const VALIDATE_OPTION_KEYS = new Set(['allowedOrigins', 'extensions', 'shouldHandle']);
 
 /**
  * RFC 6455 4.2.1: "The client's opening handshake consists of the following parts. If the
  * server, while reading the handshake, finds that the client did not send a handshake that
  * matches the description below ..., the server MUST stop processing the client's handshake
  * and return an HTTP response with an appropriate error code (such as 400 Bad Request)."
- * The checks run in the RFC's order; the first failure is reported.
+ * The checks run in ws 8's order (method, Upgrade, key, version, path, subprotocols,
+ * extensions), with riptide's stricter RFC checks where they belong; the first failure is
+ * reported, so a request broken in two ways gets the same answer from both servers.
  */
 export function validateUpgradeRequest(
   req: UpgradeRequest,
@@ -124,8 +138,13 @@ export function validateUpgradeRequest(
 
   // 6. "A |Sec-WebSocket-Version| header field, with a value of 13." RFC 6455 4.4: a server
   // that does not speak the requested version answers with "a |Sec-WebSocket-Version| header
-  // field containing all versions it is willing to use".
-  if (single(headers['sec-websocket-version']) !== '13') return reject('WS_ERR_HANDSHAKE_VERSION');
+  // field containing all versions it is willing to use". Like ws we also accept 8 (the
+  // hybi-17 draft: the same framing, its origin in Sec-WebSocket-Origin).
+  const versionValue = single(headers['sec-websocket-version']);
+  const version = versionValue === '13' ? 13 : versionValue === '8' ? 8 : 0;
+  if (version === 0) return reject('WS_ERR_HANDSHAKE_VERSION');
+
+  if (options?.shouldHandle !== undefined && !options.shouldHandle()) return reject('WS_ERR_HANDSHAKE_PATH');
 
   // 8. "Optionally, a |Sec-WebSocket-Protocol| header field, with a list of values
   // indicating which protocols the client would like to speak, ordered by preference."
@@ -138,7 +157,7 @@ export function validateUpgradeRequest(
 
   // 9. "Optionally, a |Sec-WebSocket-Extensions| header field" (syntax of RFC 6455 9.1).
   let extensions: ExtensionList = [];
-  if (headers['sec-websocket-extensions'] !== undefined) {
+  if (headers['sec-websocket-extensions'] !== undefined && options?.extensions !== false) {
     const list = parseExtensionList(headers['sec-websocket-extensions']);
     if (list === null) return reject('WS_ERR_HANDSHAKE_EXTENSIONS');
     extensions = list;
@@ -148,13 +167,13 @@ export function validateUpgradeRequest(
   // RFC 6455 4.2.2 item 4: "If the server does not wish to accept this connection, it MUST
   // return an appropriate HTTP error code (e.g., 403 Forbidden)". 10.2: the Origin header
   // protects against browser scripts of unauthorized origins.
-  const origin = single(headers.origin) ?? undefined;
+  const origin = single(version === 8 ? headers['sec-websocket-origin'] : headers.origin) ?? undefined;
   if (allowed !== null) {
     const canonical = origin === undefined ? null : canonicalOrigin(origin);
     if (canonical === null || !allowed.has(canonical)) return reject('WS_ERR_HANDSHAKE_ORIGIN');
   }
 
-  return { ok: true, key, protocols, extensions, origin, version: 13 };
+  return { ok: true, key, protocols, extensions, origin, version };
 }
 
 function reject(code: Parameters<typeof handshakeError>[0]): ValidateRequestResult & { ok: false } {
@@ -175,15 +194,16 @@ function isHttp11OrHigher(version: string): boolean {
 /**
  * Extra headers a rejection must carry for its error code:
  * - 405: RFC 9110 15.5.6 "The origin server MUST generate an Allow header field".
- * - 426: RFC 9110 15.5.22 "The server MUST send an Upgrade header field in a 426 response";
- *   for a version mismatch, RFC 6455 4.4 adds the versions we speak.
+ * - 426: RFC 9110 15.5.22 "The server MUST send an Upgrade header field in a 426 response".
+ * - an unsupported version: RFC 6455 4.4, "a |Sec-WebSocket-Version| header field indicating
+ *   the version(s) the server is capable of understanding" (ws's value, 13 first).
  */
 export function rejectionHeaders(error: HandshakeError): Record<string, string> {
   switch (error.code) {
     case 'WS_ERR_HANDSHAKE_METHOD':
       return { Allow: 'GET' };
     case 'WS_ERR_HANDSHAKE_VERSION':
-      return { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' };
+      return { 'Sec-WebSocket-Version': '13, 8' };
     case 'WS_ERR_HANDSHAKE_UPGRADE_REQUIRED':
       return { Upgrade: 'websocket' };
     default:
@@ -233,7 +253,7 @@ function resolveOrigins(options: ValidateRequestOptions | undefined): Set<string
     if (!VALIDATE_OPTION_KEYS.has(k)) {
       throw new UsageError(
         'WS_ERR_INVALID_OPTION',
-        `validateUpgradeRequest: unknown option ${JSON.stringify(k)} (expected allowedOrigins)`,
+        `validateUpgradeRequest: unknown option ${JSON.stringify(k)} (expected allowedOrigins, extensions or shouldHandle)`,
       );
     }
   }

@@ -14,6 +14,8 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { HandshakeError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import { ProtocolSettings } from '../core/protocol.js';
@@ -47,8 +49,8 @@ export interface ClientOptions {
   /** Follow 3xx redirects (default false), at most maxRedirects (default 10). */
   followRedirects?: boolean;
   maxRedirects?: number;
-  /** Only 13 is supported (RFC 6455); 8 is refused. */
-  protocolVersion?: number;
+  /** The Sec-WebSocket-Version to send: 13 (RFC 6455, the default) or 8 (hybi-17). */
+  protocolVersion?: 8 | 13;
   skipUTF8Validation?: boolean;
   /** Answer pings automatically (default true). */
   autoPong?: boolean;
@@ -198,8 +200,9 @@ function resolveOptions(
   for (const key of Object.keys(opts)) {
     if (!OWN_KEYS.has(key) && !PASS_KEYS.has(key)) throw invalid(`Unknown WebSocket option "${key}"`);
   }
-  if (opts.protocolVersion !== undefined && opts.protocolVersion !== 13) {
-    throw invalid(`Unsupported protocol version: ${opts.protocolVersion} (supported versions: 13)`);
+  // ws 8 speaks 13 (RFC 6455) and 8 (the hybi-17 draft: same framing, Sec-WebSocket-Origin).
+  if (opts.protocolVersion !== undefined && opts.protocolVersion !== 13 && opts.protocolVersion !== 8) {
+    throw invalid(`Unsupported protocol version: ${opts.protocolVersion} (supported versions: 8, 13)`);
   }
   for (const name of [
     'handshakeTimeout',
@@ -314,22 +317,104 @@ export function initiateClient(
   options: ClientOptions | undefined,
 ): void {
   const resolved = resolveOptions(options, protocols);
-  connect(ws, parseAddress(address), resolved, 0);
+  connect(ws, parseAddress(address), resolved, null);
 }
 
-function connect(ws: WebSocket, url: URL, resolved: Resolved, redirects: number): void {
+/**
+ * What a client following redirects (followRedirects) remembers from its first request, to
+ * decide what the next hops may receive. The policy is ws 8's (itself curl 7.77's):
+ *
+ *   - Authorization, Cookie and the `auth` option's credentials go only to the same host
+ *     (host:port, or for ws+unix: the same socket path) and never from wss: down to ws:;
+ *     a Host header given by the user goes only to the same host;
+ *   - the first request's credentials win: its Authorization (from the URL's userinfo or the
+ *     `auth` option) is kept for the later hops to the same host, a Location's userinfo does
+ *     not replace it;
+ *   - with a 'redirect' listener nothing is stripped: the listener gets the next request
+ *     before it is sent and decides (removeHeader(), abort()).
+ */
+interface RedirectState {
+  count: number;
+  originalSecure: boolean;
+  originalIpc: boolean;
+  /** host:port of the first URL, or its socket path for ws+unix:. */
+  originalHostOrSocketPath: string;
+  /** The user's headers with lowercase names, shared by every hop. */
+  headers: Record<string, string>;
+}
+
+function lowercaseHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers !== undefined)
+    for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = value;
+  return out;
+}
+
+function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: RedirectState | null): void {
   const { opts, protocols } = resolved;
   ws._url = url.href;
   const secure = url.protocol === 'wss:';
+  const ipc = url.protocol === 'ws+unix:';
+  let socketPath: string | undefined;
+  let path: string;
+  if (ipc) {
+    // ws+unix:///path/to.sock:/request/path
+    const colon = url.pathname.indexOf(':');
+    socketPath = colon === -1 ? url.pathname : url.pathname.slice(0, colon);
+    path = colon === -1 ? '/' : url.pathname.slice(colon + 1) + url.search;
+  } else {
+    path = (url.pathname || '/') + url.search;
+  }
+  // Credentials in the URL become Basic authentication (RFC 7617), like browsers and ws.
+  let auth =
+    url.username || url.password
+      ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+      : (opts.auth as string | undefined);
+
+  let userHeaders: Record<string, string> | undefined = opts.headers;
+  if (opts.followRedirects) {
+    if (redirect === null) {
+      redirect = {
+        count: 0,
+        originalSecure: secure,
+        originalIpc: ipc,
+        originalHostOrSocketPath: ipc ? socketPath! : url.host,
+        headers: lowercaseHeaders(opts.headers),
+      };
+      userHeaders = { ...redirect.headers };
+    } else {
+      userHeaders = { ...redirect.headers };
+      if (ws.listenerCount('redirect') === 0) {
+        const sameHost = ipc
+          ? redirect.originalIpc && socketPath === redirect.originalHostOrSocketPath
+          : !redirect.originalIpc && url.host === redirect.originalHostOrSocketPath;
+        // Credentials never leave for another host, nor go down from TLS to clear text.
+        if (!sameHost || (redirect.originalSecure && !secure)) {
+          delete userHeaders.authorization;
+          delete userHeaders.cookie;
+          if (!sameHost) delete userHeaders.host;
+          auth = undefined;
+        }
+      }
+    }
+    // The first request's credentials win over a later Location's userinfo (ws, curl).
+    if (auth !== undefined && redirect.headers.authorization === undefined) {
+      redirect.headers.authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
+    }
+  }
+
   const key = generateKey((b) => randomFill(b));
   const headers: Record<string, string> = {};
-  if (opts.headers !== undefined) Object.assign(headers, opts.headers);
-  headers['Sec-WebSocket-Version'] = '13';
+  if (userHeaders !== undefined) Object.assign(headers, userHeaders);
+  headers['Sec-WebSocket-Version'] = String(opts.protocolVersion ?? 13);
   headers['Sec-WebSocket-Key'] = key;
   headers.Connection = 'Upgrade';
   headers.Upgrade = 'websocket';
   if (protocols.length > 0) headers['Sec-WebSocket-Protocol'] = protocols.join(',');
-  if (opts.origin !== undefined) headers.Origin = opts.origin;
+  if (opts.origin !== undefined) {
+    if (opts.protocolVersion === 8) headers['Sec-WebSocket-Origin'] = opts.origin;
+    else headers.Origin = opts.origin;
+  }
   const offer = extensionOffer(resolved.deflate);
   if (offer !== undefined) headers['Sec-WebSocket-Extensions'] = offer;
 
@@ -337,27 +422,26 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirects: number)
   for (const k of Object.keys(opts)) if (PASS_KEYS.has(k)) reqOpts[k] = opts[k];
   reqOpts.method = 'GET';
   reqOpts.headers = headers;
-  if (url.protocol === 'ws+unix:') {
-    // ws+unix:///path/to.sock:/request/path
-    const colon = url.pathname.indexOf(':');
-    reqOpts.socketPath = colon === -1 ? url.pathname : url.pathname.slice(0, colon);
-    reqOpts.path = colon === -1 ? '/' : url.pathname.slice(colon + 1) + url.search;
+  reqOpts.path = path;
+  reqOpts.auth = auth;
+  // Like ws: the handshake opens its own connection (no agent unless the user gives one), so a
+  // refused handshake never leaves a socket in Node's keep-alive pool; `createConnection` gets
+  // the URL's port as written (a string), the default port as a number.
+  reqOpts.createConnection = (opts.createConnection ??
+    (secure ? tlsConnect : netConnect)) as http.RequestOptions['createConnection'];
+  reqOpts.defaultPort = (opts.defaultPort as number | undefined) ?? (secure ? 443 : 80);
+  if (ipc) {
+    reqOpts.socketPath = socketPath;
   } else {
     reqOpts.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    reqOpts.port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
-    reqOpts.path = (url.pathname || '/') + url.search;
-    if (secure && reqOpts.servername === undefined && !/^[\d.]+$|:/.test(reqOpts.host)) {
-      reqOpts.servername = reqOpts.host;
-    }
+    reqOpts.port = url.port || (secure ? 443 : 80);
   }
   if (opts.handshakeTimeout) reqOpts.timeout = opts.handshakeTimeout;
-  if (url.username || url.password) {
-    // Credentials in the URL become Basic authentication (RFC 7617), like browsers and ws.
-    reqOpts.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-  }
 
   const req = (secure ? https.request : http.request)(reqOpts);
   ws._req = req;
+  // ws 8: the listener gets the new request before it is sent, so it can still change it.
+  if (redirect !== null && redirect.count > 0) ws.emit('redirect', url.href, req);
 
   if (opts.handshakeTimeout) {
     req.on('timeout', () => {
@@ -372,37 +456,31 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirects: number)
     if (ws._req !== req) return;
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
-    if (opts.followRedirects && location !== undefined && status >= 300 && status < 400) {
-      const max = opts.maxRedirects ?? 10;
-      if (redirects >= max) {
+    if (redirect !== null && location !== undefined && status >= 300 && status < 400) {
+      if (++redirect.count > (opts.maxRedirects ?? 10)) {
         ws._abortHandshake(
           'Maximum redirects exceeded',
           handshakeFailure('WS_ERR_MAX_REDIRECTS', 'Maximum redirects exceeded'),
         );
         return;
       }
+      req.destroy();
+      res.resume();
+      ws._req = null;
       let next: URL;
       try {
-        next = parseAddress(new URL(location, url));
+        let target: URL;
+        try {
+          target = new URL(location, url);
+        } catch {
+          throw invalidUrl(`Invalid URL: ${location}`);
+        }
+        next = parseAddress(target);
       } catch (err) {
         ws._abortHandshake((err as Error).message, err as Error);
         return;
       }
-      req.destroy();
-      res.resume();
-      ws._req = null;
-      // Credentials and cookies are not forwarded to another host.
-      let nextResolved = resolved;
-      if (next.host !== url.host && opts.headers !== undefined) {
-        const stripped: Record<string, string> = {};
-        for (const [name, value] of Object.entries(opts.headers)) {
-          const lower = name.toLowerCase();
-          if (lower !== 'authorization' && lower !== 'cookie' && lower !== 'host') stripped[name] = value;
-        }
-        nextResolved = { ...resolved, opts: { ...opts, headers: stripped } };
-      }
-      ws.emit('redirect', next.href, req);
-      if (ws._req === null && !ws._closing) connect(ws, next, nextResolved, redirects + 1);
+      if (!ws._closing) connect(ws, next, resolved, redirect);
       return;
     }
     if (ws.listenerCount('unexpected-response') > 0) {
@@ -464,6 +542,21 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirects: number)
 
   if (opts.finishRequest !== undefined) opts.finishRequest(req, ws);
   else req.end();
+}
+
+/** The default transport of a ws: handshake: its own TCP (or Unix socket) connection. */
+function netConnect(options: net.NetConnectOpts & { socketPath?: string }): net.Socket {
+  (options as { path?: string }).path = options.socketPath;
+  return net.connect(options);
+}
+
+/** The default transport of a wss: handshake; SNI names the host unless it is an IP address. */
+function tlsConnect(options: tls.ConnectionOptions & { path?: string }): tls.TLSSocket {
+  options.path = undefined;
+  if (!options.servername && options.servername !== '') {
+    options.servername = net.isIP(options.host ?? '') ? '' : options.host;
+  }
+  return tls.connect(options);
 }
 
 function handshakeFailure(code: string, message: string): Error {

@@ -480,14 +480,11 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     socket.on('error', socketOnErrorBeforeUpgrade);
     this._trackPending(socket);
 
-    if (!this.shouldHandle(req)) {
-      abortHandshake(socket, 400, 'Bad Request: unexpected path');
-      return;
-    }
-    const result = validateUpgradeRequest(
-      req as http.IncomingMessage & { method: string },
-      this.options.allowedOrigins == null ? undefined : { allowedOrigins: this.options.allowedOrigins },
-    );
+    const result = validateUpgradeRequest(req as http.IncomingMessage & { method: string }, {
+      allowedOrigins: this.options.allowedOrigins,
+      extensions: this._deflate !== false,
+      shouldHandle: () => this.shouldHandle(req),
+    });
     if (!result.ok) {
       this._refuse(req, socket, result.error, result.headers);
       return;
@@ -533,7 +530,8 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     error: HandshakeError,
     headers: Record<string, string>,
   ) {
-    if (this.listenerCount('wsClientError') > 0) {
+    // ws compatibility: a path the server does not handle is answered without 'wsClientError'.
+    if (error.code !== 'WS_ERR_HANDSHAKE_PATH' && this.listenerCount('wsClientError') > 0) {
       // ws compatibility: the listener owns the socket and writes its own answer.
       this._untrackPending(socket);
       this.emit('wsClientError', error, socket, req);

@@ -645,8 +645,10 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     this._proto = new Protocol(this, settings.protocol, extension);
     // Clear an idle timeout someone set (an http server's); calling setTimeout(0) on a socket
     // without one would only add a `timeout` property to it, kept for the connection's life.
-    if (socket.timeout) socket.setTimeout(0);
-    socket.setNoDelay(true);
+    // Any Duplex will do as the transport (a TLS socket, a proxy's stream, an in-process pair):
+    // the socket-only calls are made only where they exist, as ws does.
+    if (socket.timeout && typeof socket.setTimeout === 'function') socket.setTimeout(0);
+    if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     // Bytes the peer sent right after its handshake head arrive again as the first 'data'.
     if (head !== undefined && head !== null && head.length > 0) socket.unshift(head);
     socket.on('data', socketOnData);

@@ -8,7 +8,7 @@ import { Protocol, State } from '../../src/core/protocol.js';
 import { INFLATE_SLICE } from '../../src/core/receiver.js';
 import { PerMessageDeflate } from '../../src/deflate/codec.js';
 import { normalizeDeflateOptions } from '../../src/deflate/negotiation.js';
-import { FEED_MODES, feed, hex, KEY, makeProtocol, ROLES, wire } from './helpers.js';
+import { type Event, FEED_MODES, feed, hex, KEY, makeProtocol, ROLES, wire } from './helpers.js';
 
 /** Valid vectors: the frames as a server would send them (unmasked); masked for the server role. */
 const VALID: Array<{ name: string; frames: string; events: Event[]; reply?: string }> = [

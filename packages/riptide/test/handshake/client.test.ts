@@ -222,8 +222,13 @@ describe("RFC 6455 4.1 Client requirements: validating the server's opening hand
     expect(r.ok).toBe(true);
   });
 
-  it('accepts no subprotocol when some were offered (protocol is then "")', () => {
-    expect(validateUpgradeResponse(response(), offered)).toEqual({ ok: true, protocol: '', extensions: [] });
+  it('fails a response without a subprotocol when some were offered (ws 8; browsers open)', () => {
+    expectFailure(validateUpgradeResponse(response(), offered), 'WS_ERR_HANDSHAKE_NO_PROTOCOL', {
+      status: 0,
+    });
+    expect(validateUpgradeResponse(response(), offered)).toMatchObject({
+      error: { message: 'Server sent no subprotocol' },
+    });
   });
 
   // Item 1
@@ -292,8 +297,13 @@ describe("RFC 6455 4.1 Client requirements: validating the server's opening hand
   });
 
   // Item 6
+  it('fails on a subprotocol when none was offered', () => {
+    const result = validateUpgradeResponse(response({ 'sec-websocket-protocol': 'chat' }), none);
+    expectFailure(result, 'WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL', { status: 0 });
+    expect(result).toMatchObject({ error: { message: 'Server sent a subprotocol but none was requested' } });
+  });
+
   it.each<[string, string | string[], readonly string[]]>([
-    ['a subprotocol when none was offered', 'chat', []],
     ['one that was not offered', 'other', ['chat']],
     ['a different case', 'Chat', ['chat']],
     ['a list', 'chat, superchat', ['chat', 'superchat']],

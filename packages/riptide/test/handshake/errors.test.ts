@@ -16,6 +16,7 @@ describe('Handshake error table', () => {
         'WS_ERR_HANDSHAKE_CONNECTION',
         'WS_ERR_HANDSHAKE_KEY',
         'WS_ERR_HANDSHAKE_VERSION',
+        'WS_ERR_HANDSHAKE_PATH',
         'WS_ERR_HANDSHAKE_PROTOCOL',
         'WS_ERR_HANDSHAKE_EXTENSIONS',
         'WS_ERR_HANDSHAKE_ORIGIN',
@@ -26,6 +27,8 @@ describe('Handshake error table', () => {
         'WS_ERR_HANDSHAKE_STATUS',
         'WS_ERR_HANDSHAKE_ACCEPT',
         'WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL',
+        'WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL',
+        'WS_ERR_HANDSHAKE_NO_PROTOCOL',
         'WS_ERR_HANDSHAKE_EXTENSION_RESPONSE',
       ].sort(),
     );
@@ -40,7 +43,8 @@ describe('Handshake error table', () => {
       WS_ERR_HANDSHAKE_UPGRADE: 400,
       WS_ERR_HANDSHAKE_CONNECTION: 400,
       WS_ERR_HANDSHAKE_KEY: 400,
-      WS_ERR_HANDSHAKE_VERSION: 426,
+      WS_ERR_HANDSHAKE_VERSION: 400,
+      WS_ERR_HANDSHAKE_PATH: 400,
       WS_ERR_HANDSHAKE_PROTOCOL: 400,
       WS_ERR_HANDSHAKE_EXTENSIONS: 400,
       WS_ERR_HANDSHAKE_ORIGIN: 403,
@@ -51,6 +55,8 @@ describe('Handshake error table', () => {
       WS_ERR_HANDSHAKE_STATUS: 0,
       WS_ERR_HANDSHAKE_ACCEPT: 0,
       WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL: 0,
+      WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL: 0,
+      WS_ERR_HANDSHAKE_NO_PROTOCOL: 0,
       WS_ERR_HANDSHAKE_EXTENSION_RESPONSE: 0,
     });
   });
@@ -62,7 +68,7 @@ describe('Handshake error table', () => {
     expect(e.name).toBe('HandshakeError');
     expect(e.code).toBe('WS_ERR_HANDSHAKE_KEY');
     expect(e.status).toBe(400);
-    expect(e.message).toBe('Invalid handshake: missing or invalid Sec-WebSocket-Key header');
+    expect(e.message).toBe('Missing or invalid Sec-WebSocket-Key header');
 
     const d = handshakeError('WS_ERR_HANDSHAKE_STATUS', '404');
     expect(d.message).toBe('Unexpected server response (404)');
@@ -70,6 +76,6 @@ describe('Handshake error table', () => {
 
     const c = handshakeError('WS_ERR_HANDSHAKE_UPGRADE', undefined, 0);
     expect(c.status).toBe(0);
-    expect(c.message).toBe('Invalid handshake: the Upgrade header must be "websocket"');
+    expect(c.message).toBe('Invalid Upgrade header');
   });
 });

@@ -164,19 +164,48 @@ describe("RFC 6455 4.2.1 Reading the client's opening handshake", () => {
       expectRejected(request({ 'sec-websocket-key': key }), 'WS_ERR_HANDSHAKE_KEY');
     });
 
-    // RFC 6455 4.4: answer with the versions we speak; RFC 9110 15.5.22: a 426 carries Upgrade.
+    // RFC 6455 4.4: answer with the versions we speak (ws's status and header value).
     it.each([
       ['missing', undefined],
-      ['8', '8'],
+      ['7', '7'],
       ['"13, 8"', '13, 8'],
       ['two header lines', '13, 13'],
       ['with spaces', ' 13'],
       ['14', '14'],
-    ])('Sec-WebSocket-Version %s: 426 with Sec-WebSocket-Version: 13', (_what, version) => {
+    ])('Sec-WebSocket-Version %s: 400 with Sec-WebSocket-Version: 13, 8', (_what, version) => {
       expectRejected(request({ 'sec-websocket-version': version }), 'WS_ERR_HANDSHAKE_VERSION', {
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Version': '13, 8',
       });
+    });
+
+    it('Sec-WebSocket-Version 8 (hybi-17, which ws speaks too) is accepted; its origin is Sec-WebSocket-Origin', () => {
+      expect(
+        validateUpgradeRequest(
+          request({ 'sec-websocket-version': '8', 'sec-websocket-origin': 'https://a.example', origin: 'x' }),
+        ),
+      ).toMatchObject({ ok: true, version: 8, origin: 'https://a.example' });
+    });
+
+    it('shouldHandle runs after the version check and before the subprotocols (ws order)', () => {
+      const no = () => false;
+      expectRejected(request({ 'sec-websocket-version': '1' }), 'WS_ERR_HANDSHAKE_VERSION', {
+        'Sec-WebSocket-Version': '13, 8',
+      });
+      expect(
+        validateUpgradeRequest(request({ 'sec-websocket-version': '1' }), { shouldHandle: no }),
+      ).toMatchObject({ ok: false, error: { code: 'WS_ERR_HANDSHAKE_VERSION' } });
+      expect(
+        validateUpgradeRequest(request({ 'sec-websocket-protocol': 'a b' }), { shouldHandle: no }),
+      ).toMatchObject({
+        ok: false,
+        error: { code: 'WS_ERR_HANDSHAKE_PATH', status: 400, message: 'Bad Request' },
+      });
+    });
+
+    it('extensions: false ignores the Sec-WebSocket-Extensions header (a server without extensions)', () => {
+      expect(
+        validateUpgradeRequest(request({ 'sec-websocket-extensions': ';;' }), { extensions: false }),
+      ).toMatchObject({ ok: true, extensions: [] });
     });
 
     it.each([
@@ -281,7 +310,7 @@ describe("RFC 6455 4.2.1 Reading the client's opening handshake", () => {
     it.each([
       [
         { allowedOrigin: ['x'] },
-        'validateUpgradeRequest: unknown option "allowedOrigin" (expected allowedOrigins)',
+        'validateUpgradeRequest: unknown option "allowedOrigin" (expected allowedOrigins, extensions or shouldHandle)',
       ],
       [{ allowedOrigins: 'https://example.com' }, 'allowedOrigins must be an array of origins or null'],
       [
@@ -297,13 +326,14 @@ describe("RFC 6455 4.2.1 Reading the client's opening handshake", () => {
   });
 });
 
-describe('RFC 9110 15.5.22 isUpgradeRequest (a plain request gets 426, not 400)', () => {
+describe("RFC 9110 7.8 isUpgradeRequest: node:http's rule (the others are plain requests: 426)", () => {
   it.each([
     [{}, false],
-    [{ upgrade: 'h2c' }, false],
-    [{ upgrade: 'web socket' }, false],
-    [{ upgrade: 'websocket' }, true],
-    [{ upgrade: 'h2c, WebSocket' }, true],
+    [{ upgrade: 'websocket' }, false],
+    [{ upgrade: 'websocket', connection: 'keep-alive' }, false],
+    [{ upgrade: 'websocket', connection: 'Upgrade' }, true],
+    [{ upgrade: 'h2c', connection: 'keep-alive, upgrade' }, true],
+    [{ connection: 'upgrade' }, false],
   ])('%j -> %s', (headers, expected) => {
     expect(isUpgradeRequest(headers)).toBe(expected);
   });

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket as WsWebSocket } from 'ws';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import { delay, once, riptideServer, shutdown } from './helpers.js';
 
@@ -67,7 +70,9 @@ describe('client options', () => {
     expect(() => new WebSocket('ws://x/', 'has space')).toThrow(
       expect.objectContaining({ code: 'WS_ERR_INVALID_PROTOCOL' }),
     );
-    expect(() => new WebSocket('ws://x/', { protocolVersion: 8 })).toThrow(/Unsupported protocol version/);
+    expect(() => new WebSocket('ws://x/', { protocolVersion: 7 as 8 })).toThrow(
+      /Unsupported protocol version: 7 \(supported versions: 8, 13\)/,
+    );
   });
 });
 
@@ -265,5 +270,300 @@ describe('RFC 6455 4.1 client handshake', () => {
     expect(ws.url).toBe(`ws://127.0.0.1:${port}/ws`);
     ws.terminate();
     await delay(10);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// followRedirects: what each hop receives. Every case runs against ws 8 too, so the expectation
+// is ws's observed behaviour and not our reading of it.
+
+interface Hop {
+  path: string;
+  headers: Record<string, string>;
+}
+
+function parseHead(head: string): Hop {
+  const [requestLine, ...lines] = head.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { path: requestLine.split(' ')[1], headers };
+}
+
+/**
+ * Serve raw request heads from `socket`: records each one and answers with `answer(hop)`, which
+ * returns a Location to redirect to, or null to accept the WebSocket (101).
+ */
+function serveHeads(socket: Duplex, hops: Hop[], answer: (hop: Hop) => string | null): void {
+  let buf = '';
+  socket.on('error', () => {});
+  socket.on('data', function onData(d: Buffer) {
+    buf += d.toString('latin1');
+    const end = buf.indexOf('\r\n\r\n');
+    if (end === -1) return;
+    socket.removeListener('data', onData);
+    const head = buf.slice(0, end);
+    const hop = parseHead(head);
+    hops.push(hop);
+    const location = answer(hop);
+    if (location === null) {
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${acceptFor(head)}\r\n\r\n`,
+      );
+    } else {
+      socket.end(
+        `HTTP/1.1 302 Found\r\nLocation: ${location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      );
+    }
+  });
+}
+
+/** A readable+writable view of `socket` that first delivers `first` (bytes already read). */
+function replay(first: Buffer, socket: net.Socket): Duplex {
+  const duplex = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk, _encoding, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end();
+      cb();
+    },
+    destroy(err, cb) {
+      socket.destroy();
+      cb(err);
+    },
+  });
+  duplex.push(first);
+  socket.on('data', (d) => {
+    if (!duplex.push(d)) socket.pause();
+  });
+  socket.on('end', () => duplex.push(null));
+  socket.on('error', () => duplex.destroy());
+  return duplex;
+}
+
+/**
+ * One port that speaks TLS (wss:) and clear text (ws:): the first byte tells them apart (0x16 is
+ * a TLS handshake record). Lets a test redirect wss://localhost:P to ws://localhost:P, the same
+ * host for ws's rules.
+ */
+async function hopServer(
+  answer: (hop: Hop) => string | null,
+  listenOn?: string,
+): Promise<{ port: number; hops: Hop[] }> {
+  const hops: Hop[] = [];
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', (first) => {
+      socket.pause();
+      const stream = replay(first, socket);
+      if (first[0] === 0x16) {
+        const secure = new tls.TLSSocket(stream, { isServer: true, key: TEST_KEY, cert: TEST_CERT });
+        serveHeads(secure, hops, answer);
+      } else {
+        serveHeads(stream, hops, answer);
+      }
+    });
+  });
+  await new Promise<void>((r) => (listenOn ? server.listen(listenOn, r) : server.listen(0, '127.0.0.1', r)));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  const address = server.address();
+  return { port: typeof address === 'string' ? 0 : (address as net.AddressInfo).port, hops };
+}
+
+const TEST_KEY = readFileSync(join(__dirname, '..', 'fixtures', 'test-key.pem'));
+const TEST_CERT = readFileSync(join(__dirname, '..', 'fixtures', 'test-cert.pem'));
+
+type AnyClient = {
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  terminate(): void;
+};
+type ClientClass = new (url: string, options: Record<string, unknown>) => AnyClient;
+const CLIENTS: [string, ClientClass][] = [
+  ['riptide', WebSocket as unknown as ClientClass],
+  ['ws 8', WsWebSocket as unknown as ClientClass],
+];
+
+/** Connect with `Client`; resolves once it opened or failed. */
+function attempt(
+  Client: ClientClass,
+  url: string,
+  options: Record<string, unknown>,
+  setup?: (ws: AnyClient) => void,
+): Promise<'open' | 'failed'> {
+  return new Promise((resolve) => {
+    const ws = new Client(url, { followRedirects: true, rejectUnauthorized: false, ...options });
+    setup?.(ws);
+    ws.on('error', () => {});
+    ws.on('open', () => {
+      ws.terminate();
+      resolve('open');
+    });
+    ws.on('close', () => resolve('failed'));
+  });
+}
+
+const basic = (credentials: string) => `Basic ${Buffer.from(credentials).toString('base64')}`;
+
+describe.each(CLIENTS)('followRedirects: what the next hop receives (%s)', (_name, Client) => {
+  it('leaving TLS for clear text on the same host drops Authorization and Cookie', async () => {
+    const server = await hopServer((hop) => (hop.path === '/a' ? `ws://localhost:${server.port}/b` : null));
+    const result = await attempt(Client, `wss://localhost:${server.port}/a`, {
+      headers: { Authorization: 'Bearer secret', Cookie: 'sid=secret' },
+    });
+    expect(result).toBe('open');
+    expect(server.hops.map((h) => h.path)).toEqual(['/a', '/b']);
+    expect(server.hops[0].headers).toMatchObject({ authorization: 'Bearer secret', cookie: 'sid=secret' });
+    expect(server.hops[1].headers.authorization).toBeUndefined();
+    expect(server.hops[1].headers.cookie).toBeUndefined();
+  });
+
+  it("leaving TLS for clear text on the same host drops the `auth` option's credentials", async () => {
+    const server = await hopServer((hop) => (hop.path === '/a' ? `ws://localhost:${server.port}/b` : null));
+    await attempt(Client, `wss://localhost:${server.port}/a`, { auth: 'user:secret' });
+    expect(server.hops[0].headers.authorization).toBe(basic('user:secret'));
+    expect(server.hops[1].headers.authorization).toBeUndefined();
+  });
+
+  it("another host does not get the `auth` option's credentials, Authorization or Cookie", async () => {
+    const server = await hopServer((hop) => (hop.path === '/a' ? `ws://localhost:${server.port}/b` : null));
+    await attempt(Client, `ws://127.0.0.1:${server.port}/a`, { auth: 'user:secret' });
+    expect(server.hops[0].headers.authorization).toBe(basic('user:secret'));
+    expect(server.hops[1].headers.authorization).toBeUndefined();
+
+    server.hops.length = 0;
+    await attempt(Client, `ws://127.0.0.1:${server.port}/a`, { headers: { Cookie: 'sid=secret' } });
+    expect(server.hops[0].headers.cookie).toBe('sid=secret');
+    expect(server.hops[1].headers.cookie).toBeUndefined();
+  });
+
+  it('the same host and scheme keeps them', async () => {
+    const server = await hopServer((hop) => (hop.path === '/a' ? '/b' : null));
+    await attempt(Client, `ws://127.0.0.1:${server.port}/a`, {
+      auth: 'user:secret',
+      headers: { Cookie: 'sid=1' },
+    });
+    expect(server.hops[1].headers).toMatchObject({ authorization: basic('user:secret'), cookie: 'sid=1' });
+  });
+
+  it('ws+unix: another socket path is another host (its headers are dropped), the same one is not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-redirect-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const first = join(dir, 'first.sock');
+    const second = join(dir, 'second.sock');
+    const a = await hopServer(
+      (hop) => (hop.path === '/a' ? `ws+unix:${second}:/b` : `ws+unix:${first}:/a2`),
+      first,
+    );
+    const b = await hopServer(() => null, second);
+    await attempt(Client, `ws+unix:${first}:/a`, {
+      headers: { Authorization: 'Bearer secret', Cookie: 'sid=secret' },
+    });
+    expect(a.hops[0].headers).toMatchObject({ authorization: 'Bearer secret', cookie: 'sid=secret' });
+    expect(b.hops[0].headers.authorization).toBeUndefined();
+    expect(b.hops[0].headers.cookie).toBeUndefined();
+
+    const c = await hopServer(
+      (hop) => (hop.path === '/a' ? `ws+unix:${join(dir, 'third.sock')}:/b` : null),
+      join(dir, 'third.sock'),
+    );
+    await attempt(Client, `ws+unix:${join(dir, 'third.sock')}:/a`, { headers: { Cookie: 'sid=secret' } });
+    expect(c.hops.map((h) => [h.path, h.headers.cookie])).toEqual([
+      ['/a', 'sid=secret'],
+      ['/b', 'sid=secret'],
+    ]);
+  });
+
+  it("'redirect' gets the next request before it is sent: removeHeader() works and nothing else is stripped", async () => {
+    const server = await hopServer((hop) => (hop.path === '/a' ? `ws://localhost:${server.port}/b` : null));
+    const seen: string[] = [];
+    const result = await attempt(
+      Client,
+      `ws://127.0.0.1:${server.port}/a`,
+      { headers: { Authorization: 'Bearer secret', Cookie: 'sid=secret' } },
+      (ws) =>
+        ws.on('redirect', (url: string, req: http.ClientRequest) => {
+          seen.push(url, String(req.headersSent));
+          req.removeHeader('cookie');
+        }),
+    );
+    expect(result).toBe('open');
+    expect(seen).toEqual([`ws://localhost:${server.port}/b`, 'false']);
+    // Another host, yet Authorization went on: the listener decides, and it only removed Cookie.
+    expect(server.hops[1].headers.authorization).toBe('Bearer secret');
+    expect(server.hops[1].headers.cookie).toBeUndefined();
+  });
+
+  it("'redirect' can cancel the next request: it is never sent, its error fails the connection", async () => {
+    const server = await hopServer((hop) => (hop.path === '/a' ? '/b' : null));
+    const errors: string[] = [];
+    const result = await attempt(Client, `ws://127.0.0.1:${server.port}/a`, {}, (ws) => {
+      ws.on('redirect', (_url: string, req: http.ClientRequest) => req.destroy(new Error('not there')));
+      ws.on('error', (err: Error) => errors.push(err.message));
+    });
+    expect(result).toBe('failed');
+    expect(errors).toEqual(['not there']);
+    // A request round trip on a fresh connection proves the aborted one never arrived.
+    await attempt(Client, `ws://127.0.0.1:${server.port}/c`, {});
+    expect(server.hops.map((h) => h.path)).toEqual(['/a', '/c']);
+  });
+
+  it("after a redirect the first URL's credentials win over the Location's", async () => {
+    const server = await hopServer((hop) =>
+      hop.path === '/a' ? `ws://second:pw2@127.0.0.1:${server.port}/b` : null,
+    );
+    await attempt(Client, `ws://first:pw1@127.0.0.1:${server.port}/a`, {});
+    expect(server.hops.map((h) => h.headers.authorization)).toEqual([basic('first:pw1'), basic('first:pw1')]);
+  });
+});
+
+describe.each(CLIENTS)('the handshake connection (%s)', (_name, Client) => {
+  it("opens its own connection: after a refused handshake no socket waits in Node's keep-alive pool", async () => {
+    const serverSockets: net.Socket[] = [];
+    const server = http.createServer((_req, res) => {
+      res.writeHead(403, { 'Content-Length': '2' });
+      res.end('no');
+    });
+    server.on('connection', (socket) => serverSockets.push(socket));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const ws = new Client(`ws://127.0.0.1:${port}/`, {});
+    const closed = new Promise<void>((resolve) => ws.on('close', () => resolve()));
+    ws.on('error', () => {});
+    ws.on('unexpected-response', (req: http.ClientRequest, res: http.IncomingMessage) => {
+      expect(req.agent).toBeUndefined();
+      res.resume();
+      res.on('end', () => ws.terminate());
+    });
+    await closed;
+    const pooled = Object.keys(http.globalAgent.freeSockets).filter((name) => name.includes(`:${port}:`));
+    expect(pooled).toEqual([]);
+    // The server sees its end of the connection close (not after a keep-alive timeout).
+    await Promise.all(serverSockets.map((s) => (s.destroyed ? undefined : once(s, 'close'))));
+  });
+
+  it("createConnection gets the URL's port as written (a string), like ws", async () => {
+    const { url, port } = await start();
+    const ports: unknown[] = [];
+    const ws = new Client(url, {
+      createConnection: (options: net.NetConnectOpts & { port: unknown }) => {
+        ports.push(options.port);
+        return net.connect(options);
+      },
+    });
+    await new Promise<void>((resolve) =>
+      ws.on('open', () => {
+        ws.terminate();
+        resolve();
+      }),
+    );
+    expect(ports).toEqual([String(port)]);
   });
 });

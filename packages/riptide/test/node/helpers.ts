@@ -112,3 +112,11 @@ export function parseFrames(buf: Buffer): { opcode: number; fin: boolean; payloa
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * Resolves once `check()` holds, looking again after each turn of the event loop: a wait on a
+ * condition, not on the clock (it also works while a test fakes the timers).
+ */
+export async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setImmediate(resolve));
+}

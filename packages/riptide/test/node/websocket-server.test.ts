@@ -3,19 +3,20 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
-import WS from 'ws';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import WS, { WebSocketServer as WsServer } from 'ws';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import {
   clientFrame,
   collectUntilClose,
-  delay,
   once,
   parseFrames,
   rawClient,
   riptideServer,
   shutdown,
+  until,
 } from './helpers.js';
 
 const fixtures = join(__dirname, '..', 'fixtures');
@@ -24,6 +25,7 @@ const key = readFileSync(join(fixtures, 'test-key.pem'));
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
@@ -88,11 +90,35 @@ describe('RFC 6455 4.2.1 reading the client handshake', () => {
     res.resume();
   });
 
-  it('a version other than 13 gets 426 with Sec-WebSocket-Version: 13 (RFC 6455 4.4)', async () => {
+  it('version 8 (hybi-17) is accepted like 13, after verifyClient saw Sec-WebSocket-Origin', async () => {
+    const origins: (string | undefined)[] = [];
+    const { wss, port, url } = await start({
+      verifyClient: (info: { origin: string | undefined }) => {
+        origins.push(info.origin);
+        return true;
+      },
+    });
+    const socket = net.connect(port, '127.0.0.1');
+    socket.write(upgradeHead(port, 'Sec-WebSocket-Origin: https://old.example\r\n', '/', '8'));
+    const [answer] = await once<[Buffer]>(socket, 'data');
+    expect(answer.toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    socket.destroy();
+    // ws's own client speaks version 8 when asked, and so does ours; both connect.
+    for (const Client of [WS, WebSocket] as const) {
+      const connected = once(wss, 'connection');
+      const ws = new Client(url, { protocolVersion: 8, origin: 'https://app.example' });
+      await once(ws, 'open');
+      await connected;
+      ws.terminate();
+    }
+    expect(origins).toEqual(['https://old.example', 'https://app.example', 'https://app.example']);
+  });
+
+  it('a version other than 8 or 13 gets 400 with Sec-WebSocket-Version: 13, 8 (RFC 6455 4.4)', async () => {
     const { port } = await start();
-    const res = await rawRequest(port, upgradeHead(port, '', '/', '8'));
-    expect(res).toMatch(/^HTTP\/1\.1 426 /);
-    expect(res).toMatch(/\r\nSec-WebSocket-Version: 13\r\n/i);
+    const res = await rawRequest(port, upgradeHead(port, '', '/', '12'));
+    expect(res).toMatch(/^HTTP\/1\.1 400 /);
+    expect(res).toMatch(/\r\nSec-WebSocket-Version: 13, 8\r\n/i);
   });
 
   it('a missing key gets 400', async () => {
@@ -134,6 +160,74 @@ describe('RFC 6455 4.2.1 reading the client handshake', () => {
     const ws = new WebSocket(`${url}/chat?room=1`);
     await once(ws, 'open');
     ws.terminate();
+  });
+});
+
+describe('ws 8 parity: a refused handshake gets the status and body a ws server sends', () => {
+  const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+  const head = (lines: string, path = '/chat') => `GET ${path} HTTP/1.1\r\nHost: h\r\n${lines}\r\n`;
+  const upgrade = 'Upgrade: websocket\r\nConnection: Upgrade\r\n';
+  const v13 = 'Sec-WebSocket-Version: 13\r\n';
+  const cases: [string, string][] = [
+    ['a method other than GET', head(upgrade + key + v13).replace('GET', 'POST')],
+    ['an Upgrade header other than websocket', head(`Upgrade: h2c\r\nConnection: Upgrade\r\n${key}${v13}`)],
+    ['a missing Sec-WebSocket-Key', head(upgrade + v13)],
+    ['a malformed Sec-WebSocket-Key', head(`${upgrade}Sec-WebSocket-Key: short\r\n${v13}`)],
+    ['a missing Sec-WebSocket-Version', head(upgrade + key)],
+    ['an unknown Sec-WebSocket-Version', head(`${upgrade}${key}Sec-WebSocket-Version: 7\r\n`)],
+    ['another path', head(upgrade + key + v13, '/other')],
+    ['another path and a missing key (the key is checked first)', head(upgrade + v13, '/other')],
+    ['a malformed Sec-WebSocket-Protocol', head(`${upgrade}${key}${v13}Sec-WebSocket-Protocol: a b\r\n`)],
+    ['a malformed Sec-WebSocket-Extensions', head(`${upgrade}${key}${v13}Sec-WebSocket-Extensions: ;;\r\n`)],
+    ['a plain request (no Upgrade)', head('Connection: close\r\n')],
+    [
+      'Upgrade: websocket without Connection: Upgrade (a plain request for node:http)',
+      head(`Upgrade: websocket\r\nConnection: close\r\n${key}${v13}`),
+    ],
+  ];
+
+  /**
+   * Status, the Sec-WebSocket-Version header of a 400 and the body of a server's answer. (A 426
+   * from riptide's own listener also names the version it speaks, which ws's does not.)
+   */
+  function summary(response: string): [string, string | undefined, string] {
+    const end = response.indexOf('\r\n\r\n');
+    const status = response.slice(0, response.indexOf('\r\n'));
+    const version = status.includes(' 426 ')
+      ? undefined
+      : /\r\nsec-websocket-version: *([^\r]*)/i.exec(response.slice(0, end))?.[1];
+    return [status, version, response.slice(end + 4)];
+  }
+
+  it.each(cases)('%s', async (_name, request) => {
+    const options = { path: '/chat', perMessageDeflate: true };
+    const ours = await start(options);
+    const theirs = new WsServer({ port: 0, host: '127.0.0.1', ...options });
+    await once(theirs, 'listening');
+    cleanups.push(() => shutdown(theirs));
+    const expected = summary(await rawRequest((theirs.address() as net.AddressInfo).port, request));
+    expect(summary(await rawRequest(ours.port, request))).toEqual(expected);
+    expect(expected[0]).toMatch(/^HTTP\/1\.1 4\d\d /);
+  });
+
+  it("'wsClientError' gets ws's message for the same requests (not for another path)", async () => {
+    const { wss, port } = await start({ path: '/chat' });
+    const messages: string[] = [];
+    wss.on('wsClientError', (err: Error, socket: net.Socket) => {
+      messages.push(err.message);
+      socket.destroy();
+    });
+    for (const [, request] of cases.slice(0, 6)) await rawRequest(port, request);
+    expect(messages).toEqual([
+      'Invalid HTTP method',
+      'Invalid Upgrade header',
+      'Missing or invalid Sec-WebSocket-Key header',
+      'Missing or invalid Sec-WebSocket-Key header',
+      'Missing or invalid Sec-WebSocket-Version header',
+      'Missing or invalid Sec-WebSocket-Version header',
+    ]);
+    expect(await rawRequest(port, cases[6][1])).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(messages).toHaveLength(6);
   });
 });
 
@@ -211,10 +305,26 @@ describe('RFC 6455 4.2.2 subprotocols', () => {
     expect(ws.protocol).toBe('superchat');
     expect([...(seen ?? [])]).toEqual(['chat', 'superchat']);
     ws.terminate();
-    const ws2 = new WebSocket(url, ['chat']);
-    await once(ws2, 'open');
-    expect(ws2.protocol).toBe('');
-    ws2.terminate();
+    // Like ws's client, ours fails when it offered subprotocols and the server selected none.
+    for (const Client of [WS, WebSocket] as const) {
+      const refused = new Client(url, ['chat']);
+      const closed = once(refused, 'close');
+      const [err] = await once<[Error]>(refused, 'error');
+      expect(err.message).toBe('Server sent no subprotocol');
+      await closed;
+    }
+  });
+  it('handleProtocols returning a subprotocol the client did not offer selects none (RFC 6455 4.2.2; ws sends it)', async () => {
+    const { wss, port } = await start({ handleProtocols: () => 'not-offered' });
+    const connected = once<[WebSocket]>(wss, 'connection');
+    const socket = net.connect(port, '127.0.0.1');
+    socket.write(upgradeHead(port, 'Sec-WebSocket-Protocol: chat\r\n'));
+    const [answer] = await once<[Buffer]>(socket, 'data');
+    expect(answer.toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    expect(answer.toString('latin1')).not.toMatch(/sec-websocket-protocol/i);
+    const [ws] = await connected;
+    expect(ws.protocol).toBe('');
+    socket.destroy();
   });
 });
 
@@ -275,15 +385,21 @@ describe('limits', () => {
   });
 
   it('handshakeTimeout: a connection that never completes the upgrade is destroyed', async () => {
-    const { port } = await start({ handshakeTimeout: 150 });
+    // The server's timer and Date.now() are faked; the socket is real.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { wss, port } = await start({ handshakeTimeout: 150 });
+    const pending = (wss as unknown as { _pending: Map<unknown, number> })._pending;
     const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {}); // the server destroys it with our bytes unread: a reset
+    const closed = once(socket, 'close');
     await once(socket, 'connect');
     socket.write('GET / HTTP/1.1\r\nHost: x\r\n'); // and never finish the head
-    const t0 = Date.now();
-    await once(socket, 'close');
-    const elapsed = Date.now() - t0;
-    expect(elapsed).toBeGreaterThanOrEqual(100);
-    expect(elapsed).toBeLessThan(5000);
+    await until(() => pending.size === 1);
+    vi.advanceTimersByTime(149);
+    expect(pending.size).toBe(1);
+    vi.advanceTimersByTime(1);
+    expect(pending.size).toBe(0);
+    await closed;
   });
 
   it('sockets that close before upgrading leave the handshake-timeout list at once', async () => {
@@ -296,18 +412,21 @@ describe('limits', () => {
         return s;
       }),
     );
-    await delay(20);
-    expect(pending.size).toBe(5);
+    await until(() => pending.size === 5);
     for (const s of sockets) s.destroy();
-    await delay(50);
-    expect(pending.size).toBe(0);
+    // Each socket leaves the map on its 'close', long before its 60 s deadline.
+    await until(() => pending.size === 0);
   });
 
   it('handshakeTimeout does not touch upgraded connections', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const { url } = await start({ handshakeTimeout: 100 });
     const ws = new WebSocket(url);
     await once(ws, 'open');
-    await delay(300);
+    vi.advanceTimersByTime(300);
+    // Barrier: a ping answered after the deadline proves the connection was left alone.
+    ws.ping();
+    await once(ws, 'pong');
     expect(ws.readyState).toBe(WebSocket.OPEN);
     ws.terminate();
   });
@@ -419,7 +538,9 @@ describe('modes', () => {
     s.wss.close(() => {
       closed = true;
     });
-    await delay(50);
+    // Barrier: a ping round trip through the closing server; the connection is still served.
+    ws.ping();
+    await once(ws, 'pong');
     expect(serverWs.readyState).toBe(WebSocket.OPEN);
     expect(closed).toBe(false);
     ws.close();
@@ -440,11 +561,11 @@ describe('robustness: a server without error listeners', () => {
       fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 300 }), async (bytes) => {
         const { socket, rest } = await rawClient(port);
         const done = collectUntilClose(socket, rest);
-        socket.write(bytes);
+        // Then end our side: bytes that leave a frame unfinished make the server close on EOF
+        // instead of waiting for the rest.
+        socket.end(bytes);
         // Whatever the bytes, the peer gets at most a close frame before the socket ends.
-        const timer = setTimeout(() => socket.destroy(), 150);
         const out = await done;
-        clearTimeout(timer);
         for (const frame of parseFrames(out)) expect([0x1, 0x2, 0x8, 0x9, 0xa]).toContain(frame.opcode);
       }),
       { numRuns: 50, seed: 6455 },
@@ -489,15 +610,80 @@ describe('robustness: a server without error listeners', () => {
       const res = await rawRequest(port, head);
       expect(res).toMatch(/^HTTP\/1\.1 4\d\d /);
     }
-    // A socket that resets mid-message.
+    // A socket that resets mid-message; its server side is closed before the good one is tried.
+    const accepted = once<[WebSocket]>(wss, 'connection');
     const { socket } = await rawClient(port);
+    const [resetPeer] = await accepted;
+    const resetClosed = once(resetPeer, 'close');
     socket.write(clientFrame(2, Buffer.alloc(100_000)).subarray(0, 5000));
     socket.resetAndDestroy();
-    await delay(50);
+    await resetClosed;
 
     good.send('still here');
     const [msg] = await once<[Buffer]>(good, 'message');
     expect(msg.toString()).toBe('still here');
     good.terminate();
+  });
+});
+
+/**
+ * Two Duplex streams joined back to back, like the two ends of a TCP connection, without a
+ * socket: what a proxy or an in-process transport hands to handleUpgrade.
+ */
+function duplexPair(): [Duplex, Duplex] {
+  const ends: Duplex[] = [];
+  const make = (other: () => Duplex) =>
+    new Duplex({
+      read() {},
+      write(chunk, _encoding, cb) {
+        other().push(chunk);
+        cb();
+      },
+      final(cb) {
+        other().push(null);
+        cb();
+      },
+      destroy(err, cb) {
+        // Like a reset: the other end closes too.
+        const peer = other();
+        if (!peer.destroyed) process.nextTick(() => peer.destroy());
+        cb(err);
+      },
+    });
+  ends.push(
+    make(() => ends[1]),
+    make(() => ends[0]),
+  );
+  return [ends[0], ends[1]];
+}
+
+describe('handleUpgrade over any Duplex (ws works over any Duplex)', () => {
+  it('an in-process pair: the client reaches it through createConnection, the server through an http.Server', async () => {
+    const wss = new WebSocketServer({ noServer: true });
+    cleanups.push(() => shutdown(wss));
+    const server = http.createServer();
+    server.on('upgrade', (req, socket: Duplex, head) => {
+      expect(socket).not.toBeInstanceOf(net.Socket);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('message', (data) => ws.send(`echo ${data}`));
+        serverClosed = once<[number]>(ws, 'close');
+      });
+    });
+    let serverClosed: Promise<[number]> | undefined;
+    const client = new WebSocket('ws://in-process.test/', {
+      createConnection: () => {
+        const [serverEnd, clientEnd] = duplexPair();
+        server.emit('connection', serverEnd);
+        return clientEnd;
+      },
+    });
+    const clientClosed = once<[number]>(client, 'close');
+    await once(client, 'open');
+    const reply = once<[Buffer]>(client, 'message');
+    client.send('over a pair');
+    expect(String((await reply)[0])).toBe('echo over a pair');
+    client.close(1000);
+    expect((await clientClosed)[0]).toBe(1000);
+    expect((await serverClosed!)[0]).toBe(1000);
   });
 });

@@ -45,6 +45,7 @@ import {
   setAttribute,
 } from './event-target.js';
 import { flush, pendingBytes, schedule } from './outbox.js';
+import { abortTransport } from './transport.js';
 
 /** The WebSocket a socket belongs to (shared listeners find it through this property). */
 export const kWebSocket = Symbol('riptide.websocket');
@@ -528,7 +529,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     // The transport is gone for us: the core discards whatever is still buffered, so no
     // further message of the current chunk is delivered after terminate().
     this._proto.receiveEof();
-    this._socket!.destroy();
+    abortTransport(this._socket!);
   }
 
   // --- flow control --------------------------------------------------------------------------
@@ -741,7 +742,7 @@ function closeTimeoutFired(ws: WebSocket): void {
   ws._closeTimer = null;
   if (ws._closed) return;
   ws._reportError(new ProtocolError('WS_ERR_CLOSE_TIMEOUT'));
-  ws._socket?.destroy();
+  if (ws._socket !== null) abortTransport(ws._socket);
 }
 
 function deliverAfterResume(ws: WebSocket): void {

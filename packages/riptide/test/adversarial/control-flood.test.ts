@@ -8,10 +8,9 @@
  * written FLOOD_CAP bytes (the kernel's socket buffers take a few MiB of pongs first).
  */
 import type * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import {
-  echoServer,
   fdCount,
   floodUntilClosed,
   healthyRoundTrip,
@@ -19,6 +18,7 @@ import {
   MODES,
   maliciousServer,
   once,
+  perTestServers,
   rawClient,
   rss,
   type Served,
@@ -33,10 +33,7 @@ const FLOOD_CAP = 96 * MiB;
 const RSS_BOUND = 80 * MiB;
 
 const crashes = trapCrashes();
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c();
-});
+const { cleanups, serve } = perTestServers();
 
 /** Many 125-byte pings per write (the largest control frame; each owes a 127-byte pong). */
 function pingBurst(masked: boolean): Buffer {
@@ -49,8 +46,7 @@ describe.each(MODES)('{ %s } server: a ping flood from a client that never reads
   let served: Served;
 
   it('terminates the client before it has written the cap, with bounded memory', async () => {
-    served = await echoServer(mode);
-    cleanups.push(() => served.close());
+    served = await serve(mode);
     const closed = new Promise<number>((resolve) =>
       served.wss.on('connection', (ws) => ws.on('close', (code) => resolve(code))),
     );
@@ -74,8 +70,7 @@ describe.each(MODES)('{ %s } server: a ping flood from a client that never reads
 
 describe('a ping flood from a client that reads its pongs', () => {
   it('is answered in full and never terminated, however many pings it sends', async () => {
-    const served = await echoServer('port');
-    cleanups.push(() => served.close());
+    const served = await serve('port');
     const { socket } = await rawClient(served.port);
     let pongBytes = 0;
     socket.on('data', (chunk: Buffer) => (pongBytes += chunk.length));

@@ -5,12 +5,11 @@
  * that the process survives and that a healthy client still gets its echo.
  */
 import type * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from '../../src/index.js';
 import {
   closeCodeIn,
   collectUntilClose,
-  echoServer,
   fdCount,
   floodUntilClosed,
   frameHeader,
@@ -19,6 +18,7 @@ import {
   MODES,
   maliciousServer,
   once,
+  perTestServers,
   rawClient,
   rss,
   type Served,
@@ -29,16 +29,7 @@ import {
 } from './helpers.js';
 
 const crashes = trapCrashes();
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c();
-});
-
-async function serve(...args: Parameters<typeof echoServer>): Promise<Served> {
-  const served = await echoServer(...args);
-  cleanups.push(() => served.close());
-  return served;
-}
+const { cleanups, serve } = perTestServers();
 
 /** Sends `bytes` on an upgraded raw connection; returns the close code the server sent. */
 async function serverAnswers(served: Served, bytes: Buffer): Promise<number | null> {

@@ -79,7 +79,8 @@ function checkTarball(label, tarball) {
         if (!files.has(path)) missing.push(`${file} -> ${source}`);
       });
     }
-    if (missing.length > 0) throw new Error(`dangling: ${missing.slice(0, 5).join(', ')} (${missing.length} in all)`);
+    if (missing.length > 0)
+      throw new Error(`dangling: ${missing.slice(0, 5).join(', ')} (${missing.length} in all)`);
     return `${maps} maps`;
   });
 }
@@ -193,7 +194,8 @@ export = same;
       check(`tsc: moduleResolution ${resolution}, esModuleInterop ${interop}`, () => {
         const out = run(process.execPath, [tsc, '-p', name, '--listFiles'], { cwd: types });
         const used = out.split('\n').filter((f) => f.includes('/node_modules/riptide/'));
-        const want = resolution === 'node16' ? ['dist/esm/index.d.ts', 'dist/cjs/index.d.cts'] : ['dist/esm/index.d.ts'];
+        const want =
+          resolution === 'node16' ? ['dist/esm/index.d.ts', 'dist/cjs/index.d.cts'] : ['dist/esm/index.d.ts'];
         const missing = want.filter((w) => !used.some((f) => f.endsWith(w)));
         if (missing.length > 0) throw new Error(`did not resolve ${missing.join(', ')}:\n${used.join('\n')}`);
         return `read ${want.join(' and ')}`;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, run, USAGE } from './helpers.js';
+import { killAll, PATIENT, run, USAGE } from './helpers.js';
 import { type Peer, wsPeer } from './peers.js';
 
 afterEach(() => killAll());
@@ -212,13 +212,13 @@ describe('wss:// with a self-signed certificate', () => {
   });
 
   it('connects with --ca naming the certificate', async () => {
-    const res = await run(['connect', peer.url, '--ca', join(dir, 'cert.pem')], 'secure\n');
+    const res = await run(['connect', peer.url, '--ca', join(dir, 'cert.pem'), ...PATIENT], 'secure\n');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('secure\n');
   });
 
   it('connects with --insecure', async () => {
-    const res = await run(['connect', peer.url, '--insecure'], 'anyway\n');
+    const res = await run(['connect', peer.url, '--insecure', ...PATIENT], 'anyway\n');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('anyway\n');
   });

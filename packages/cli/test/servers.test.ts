@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Cli, killAll, run, startServer } from './helpers.js';
+import { type Cli, killAll, PATIENT, run, startServer } from './helpers.js';
 
 afterEach(() => killAll());
 
@@ -70,7 +70,7 @@ describe('riptide echo', () => {
       );
       ws.close();
     }
-    const res = await run(['connect', url, '--deflate'], 'compressible compressible\n');
+    const res = await run(['connect', url, '--deflate', ...PATIENT], 'compressible compressible\n');
     expect(res.stdout).toBe('compressible compressible\n');
     expect(res.stderr).toMatch(/^connected to .* \(extensions permessage-deflate[^)]*\)\n/);
   });

@@ -82,6 +82,13 @@ export class Cli {
   }
 }
 
+/**
+ * For commands that pipe lines and expect replies: they close as soon as every line has had its
+ * reply, and --wait (default 2 s) only bounds how long they wait for the rest. A bound no loaded
+ * machine reaches keeps a slow reply from being cut off; the command still exits at once.
+ */
+export const PATIENT = ['--wait', '60'];
+
 /** Run to completion with the given stdin. */
 export function run(args: string[], input = ''): Promise<Exit> {
   const cli = new Cli(args);

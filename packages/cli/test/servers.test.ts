@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { WebSocket as Riptide } from 'riptide';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Cli, killAll, run, selfSignedCertificate, startServer, USAGE } from './helpers.js';
+import { type Cli, killAll, PATIENT, run, selfSignedCertificate, startServer, USAGE } from './helpers.js';
 
 afterEach(() => killAll());
 
@@ -76,7 +76,7 @@ describe('riptide echo', () => {
       );
       ws.close();
     }
-    const res = await run(['connect', url, '--deflate'], 'compressible compressible\n');
+    const res = await run(['connect', url, '--deflate', ...PATIENT], 'compressible compressible\n');
     expect(res.stdout).toBe('compressible compressible\n');
     expect(res.stderr).toMatch(/^connected to .* \(extensions permessage-deflate[^)]*\)\n/);
   });

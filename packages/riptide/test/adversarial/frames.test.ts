@@ -4,6 +4,7 @@
  * UTF-8, resets in the middle of a frame, peers that vanish. Each asserts the close code sent,
  * that the process survives and that a healthy client still gets its echo.
  */
+import { constants } from 'node:buffer';
 import type * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from '../../src/index.js';
@@ -66,11 +67,18 @@ function unmaskedCloseCode(bytes: Buffer): number | null {
 }
 
 describe.each(MODES)('{ %s } server: impossible lengths (RFC 6455 5.2)', (mode) => {
-  it.each([
-    ['2^53 - 1', 2n ** 53n - 1n],
-    ['2^40', 2n ** 40n],
-    ['2^32 + 1', 2n ** 32n + 1n],
-  ])('with maxPayload 0 ("no limit") a %s length is 1009, never a throw', async (_name, length) => {
+  it.each(
+    [
+      ['2^53 - 1', 2n ** 53n - 1n],
+      ['2^40', 2n ** 40n],
+      ['2^32 + 1', 2n ** 32n + 1n],
+      // Node 22 and later may hold 4 GiB + 1 or 1 TiB in a Buffer (constants.MAX_LENGTH is 2^53 - 1):
+      // with no limit such a frame is accepted there if the heap gives that much. 2^53 - 1 bytes
+      // no heap gives, so that one is 1009 everywhere.
+    ].filter(
+      ([, length]) => length === 2n ** 53n - 1n || (length as bigint) > BigInt(constants.MAX_LENGTH),
+    ) as [string, bigint][],
+  )('with maxPayload 0 ("no limit") a %s length is 1009, never a throw', async (_name, length) => {
     // Issue 12, hole 3: the length went to Buffer.allocUnsafe, which threw ERR_OUT_OF_RANGE
     // inside the 'data' handler.
     const served = await serve(mode, { maxPayload: 0 });

@@ -255,14 +255,16 @@ function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
   socket.once('error', onError);
   socket.once('secureConnect', () => {
     socket.removeListener('error', onError);
+    // The socket keeps an error listener for its whole life: node's session stops listening when
+    // it closes, and a reset that arrives after that (a peer killed while our FIN is in flight)
+    // must not become an uncaught 'error'. The session still hears every error while it lives.
+    socket.on('error', ignore);
     if (socket.alpnProtocol === 'h2') {
       startSession(
         entry,
         connectSession(origin, { ...tlsOptions, settings: SESSION_SETTINGS, createConnection: () => socket }),
       );
     } else {
-      // The socket needs an error listener until the HTTP/1.1 request takes it over.
-      socket.on('error', ignore);
       settle(entry, { kind: 'http1', socket });
     }
   });

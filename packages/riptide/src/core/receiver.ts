@@ -152,6 +152,8 @@ export class Receiver {
   /** Ignore all further input and drop partial state. */
   discard(): void {
     this.phase = DISCARD;
+    // Nothing waits for a slice any more: the I/O layer may read on (to see the end).
+    this.spent = false;
     this.inflating = false;
     this.pending = null;
     this.frameBuf = null;

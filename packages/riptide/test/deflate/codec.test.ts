@@ -463,7 +463,7 @@ describe('RFC 7692 7.2.2 invalid compressed data', () => {
                 break;
               }
               expect(Buffer.isBuffer(r)).toBe(true);
-              if (limit > 0) expect(r.length).toBeLessThanOrEqual(limit);
+              if (limit > 0) expect((r as Buffer).length).toBeLessThanOrEqual(limit);
             }
           } finally {
             codec.close();

@@ -58,6 +58,8 @@ export const PEER_ERRORS = {
   WS_ERR_CONTROL_TOO_LONG: [1002, 'Invalid frame: control frame payload above 125 bytes'],
   // Limits (RFC 6455 10.4)
   WS_ERR_MESSAGE_TOO_BIG: [1009, 'Message too big: above maxPayload'],
+  WS_ERR_TOO_MANY_FRAGMENTS: [1008, 'Too many message fragments'],
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: [1008, 'Too many buffered chunks'],
   // RFC 6455 8.1: UTF-8
   WS_ERR_INVALID_UTF8: [1007, 'Invalid UTF-8 in a text message'],
   WS_ERR_INVALID_CLOSE_UTF8: [1007, 'Invalid UTF-8 in a close reason'],

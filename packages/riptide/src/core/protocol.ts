@@ -66,6 +66,13 @@ export interface ProtocolOptions {
   role: 'client' | 'server';
   /** Maximum message size in bytes, after decompression. 0 = no limit. Default 100 MiB. */
   maxPayload?: number;
+  /** Maximum number of frames in one message (ws 8's maxFragments). 0 (default) = no limit. */
+  maxFragments?: number;
+  /**
+   * Maximum number of input chunks held for one unfinished frame (ws 8's maxBufferedChunks):
+   * a peer dribbling a frame in tiny pieces is failed with 1008. 0 (default) = no limit.
+   */
+  maxBufferedChunks?: number;
   /** Randomness for masking keys; required for the client role. */
   randomFill?: RandomFill | null;
   extension?: PerMessageExtension | null;
@@ -94,6 +101,8 @@ const TRANSPORT_ENDED = 32;
 export class ProtocolSettings {
   readonly role: 'client' | 'server';
   readonly maxPayload: number;
+  readonly maxFragments: number;
+  readonly maxBufferedChunks: number;
   readonly skipUtf8: boolean;
   /** Masking randomness (client role), null for a server. */
   readonly random: RandomFill | null;
@@ -120,6 +129,8 @@ export class ProtocolSettings {
     }
     this.role = role;
     this.maxPayload = maxPayload;
+    this.maxFragments = countLimit(options.maxFragments, 'maxFragments');
+    this.maxBufferedChunks = countLimit(options.maxBufferedChunks, 'maxBufferedChunks');
     this.skipUtf8 = options.skipUtf8Validation ?? false;
     this.random = role === 'client' ? random : null;
     this.autoPong = options.autoPong ?? true;
@@ -219,6 +230,8 @@ export class Protocol implements FrameHandler {
       parser = new Receiver(this, {
         expectMasked: this.settings.role === 'server',
         maxPayload: this.settings.maxPayload,
+        maxFragments: this.settings.maxFragments,
+        maxBufferedChunks: this.settings.maxBufferedChunks,
         skipUtf8Validation: this.settings.skipUtf8,
         extension: this.extension,
       });
@@ -457,6 +470,14 @@ export class Protocol implements FrameHandler {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+function countLimit(value: number | undefined, name: string): number {
+  if (value === undefined) return 0;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new UsageError('WS_ERR_INVALID_OPTION', `${name} must be a non-negative integer, got ${value}`);
+  }
+  return value;
+}
 
 function truncateReason(message: string): string {
   if (Buffer.byteLength(message) <= 123) return message;

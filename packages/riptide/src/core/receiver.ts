@@ -56,6 +56,10 @@ export interface ReceiverOptions {
   expectMasked: boolean;
   /** Maximum message size in bytes (after decompression); 0 = unlimited. */
   maxPayload: number;
+  /** Maximum frames per message; 0 = unlimited. */
+  maxFragments?: number;
+  /** Maximum input chunks held for one unfinished frame; 0 = unlimited. */
+  maxBufferedChunks?: number;
   skipUtf8Validation: boolean;
   extension: PerMessageExtension | null;
 }
@@ -71,11 +75,15 @@ export class Receiver {
   private readonly handler: FrameHandler;
   private readonly expectMasked: boolean;
   private readonly maxPayload: number;
+  private readonly maxFragments: number;
+  private readonly maxChunks: number;
   private readonly skipUtf8: boolean;
   private readonly ext: PerMessageExtension | null;
 
   private phase = HEADER;
   private paused = false;
+  /** Chunks that ended inside the current frame (or wait while paused), for maxBufferedChunks. */
+  private heldChunks = 0;
   /** Input that arrived while paused (or after a pause stopped the loop mid-chunk). */
   private pending: Buffer | null = null;
 
@@ -101,6 +109,8 @@ export class Receiver {
   private msgCompressed = false;
   /** Payload bytes of this message on the wire (compressed size if compressed). */
   private msgWire = 0;
+  /** Data frames of this message so far, for maxFragments. */
+  private msgFrames = 0;
   private msgBuf: Buffer | null = null;
   private msgLen = 0;
   private utf8: Utf8Validator | null = null;
@@ -109,6 +119,8 @@ export class Receiver {
     this.handler = handler;
     this.expectMasked = options.expectMasked;
     this.maxPayload = options.maxPayload;
+    this.maxFragments = options.maxFragments ?? 0;
+    this.maxChunks = options.maxBufferedChunks ?? 0;
     this.skipUtf8 = options.skipUtf8Validation;
     this.ext = options.extension;
   }
@@ -147,6 +159,20 @@ export class Receiver {
 
   receive(chunk: Buffer): void {
     if (this.phase === DISCARD) return;
+    // ws 8's maxBufferedChunks: the chunks a frame has been spread over so far (a peer sending
+    // a frame a few bytes per packet), checked before taking another one.
+    const max = this.maxChunks;
+    if (max > 0 && this.heldChunks >= max) {
+      this.violation('WS_ERR_TOO_MANY_BUFFERED_PARTS');
+      return;
+    }
+    this.parse(chunk);
+    if (this.phase !== DISCARD && (this.phase === PAYLOAD || this.headerLen > 0 || this.pending !== null)) {
+      this.heldChunks++;
+    }
+  }
+
+  private parse(chunk: Buffer): void {
     if (this.paused) {
       this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
       return;
@@ -326,6 +352,10 @@ export class Receiver {
       const wire = (opcode === Opcode.CONTINUATION ? this.msgWire : 0) + length;
       if (this.maxPayload > 0 && wire > this.maxPayload) return this.fail('WS_ERR_MESSAGE_TOO_BIG');
       this.msgWire = wire;
+      // ws 8's maxFragments: counted before the frame's payload is read (limits before allocation).
+      const frames = (opcode === Opcode.CONTINUATION ? this.msgFrames : 0) + 1;
+      if (this.maxFragments > 0 && frames > this.maxFragments) return this.fail('WS_ERR_TOO_MANY_FRAGMENTS');
+      this.msgFrames = frames;
       const compressed = opcode === Opcode.CONTINUATION ? this.msgCompressed : rsv1;
       const isText =
         opcode === Opcode.TEXT || (opcode === Opcode.CONTINUATION && this.msgOpcode === Opcode.TEXT);
@@ -360,6 +390,7 @@ export class Receiver {
    * validator piece by piece.
    */
   private onFrame(payload: Buffer, prevalidated: boolean): void {
+    this.heldChunks = 0;
     const opcode = this.opcode;
     if (opcode >= 0x8) {
       if (opcode === Opcode.PING) this.handler.handlePing(payload);

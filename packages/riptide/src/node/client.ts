@@ -10,7 +10,7 @@
  * Failures during the handshake are reported as 'error' (only if listened to: a failed
  * connection never crashes the process) followed by 'close' with 1006.
  */
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
@@ -21,149 +21,29 @@ import type { PerMessageExtension } from '../core/extension.js';
 import { ProtocolSettings } from '../core/protocol.js';
 import type { RandomFill } from '../core/sender.js';
 import { PerMessageDeflate } from '../deflate/codec.js';
-import { acceptAsClient, createOffer, type DeflateOptions } from '../deflate/negotiation.js';
+import {
+  acceptAsClient,
+  createOffer,
+  type DeflateOptions,
+  normalizeDeflateOptions,
+} from '../deflate/negotiation.js';
 import { syncZlibSupported } from '../deflate/zlib-sync.js';
 import { generateKey } from '../handshake/accept.js';
 import { validateUpgradeResponse } from '../handshake/client.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import { isToken } from '../handshake/syntax.js';
+import {
+  CLIENT_OPTIONS,
+  type OptionsOf,
+  REQUEST_PASS_THROUGH,
+  type Resolved,
+  resolveOptions,
+} from './options.js';
 import { randomFill } from './random.js';
 import type { WebSocket } from './websocket.js';
-import { checkPerMessageDeflate, type PerMessageDeflateOptions } from './websocket-server.js';
 
-export interface ClientOptions {
-  /** Extra request headers. */
-  headers?: Record<string, string>;
-  /** The Origin header. */
-  origin?: string;
-  /** Fail the connection if the handshake takes longer (ms). Default: no limit. */
-  handshakeTimeout?: number;
-  /** Largest message accepted, in bytes (default 100 MiB; 0: no limit). Above: close 1009. */
-  maxPayload?: number;
-  /** permessage-deflate offer; default true (offered) for clients, like ws. */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** Follow 3xx redirects (default false), at most maxRedirects (default 10). */
-  followRedirects?: boolean;
-  maxRedirects?: number;
-  /** The Sec-WebSocket-Version to send: 13 (RFC 6455, the default) or 8 (hybi-17). */
-  protocolVersion?: 8 | 13;
-  skipUTF8Validation?: boolean;
-  /** Answer pings automatically (default true). */
-  autoPong?: boolean;
-  /** How long close() waits for the server before destroying the socket, in ms (default 30000). */
-  closeTimeout?: number;
-  /** Custom masking key source: fills the 4-byte buffer it is given. */
-  generateMask?: (mask: Buffer) => void;
-  /** Accepted for ws compatibility; riptide always emits events synchronously. */
-  allowSynchronousEvents?: boolean;
-  /** Called with the request before it is sent; it must call request.end(). */
-  finishRequest?: (request: ClientRequest, websocket: WebSocket) => void;
-  // http.request / https.request / tls.connect options passed through:
-  agent?: http.Agent | boolean;
-  auth?: string;
-  createConnection?: unknown;
-  family?: number;
-  host?: string;
-  hostname?: string;
-  localAddress?: string;
-  lookup?: unknown;
-  port?: number;
-  servername?: string;
-  ca?: unknown;
-  cert?: unknown;
-  key?: unknown;
-  pfx?: unknown;
-  passphrase?: string;
-  rejectUnauthorized?: boolean;
-  checkServerIdentity?: unknown;
-  ciphers?: string;
-  minVersion?: string;
-  maxVersion?: string;
-  secureContext?: unknown;
-  ALPNProtocols?: unknown;
-  session?: Buffer;
-  timeout?: number;
-  signal?: AbortSignal;
-  socketPath?: string;
-  [key: string]: unknown;
-}
-
-/** Options of riptide itself; everything else must be an http/https/tls request option. */
-const OWN_KEYS = new Set([
-  'headers',
-  'origin',
-  'handshakeTimeout',
-  'maxPayload',
-  'perMessageDeflate',
-  'followRedirects',
-  'maxRedirects',
-  'protocolVersion',
-  'skipUTF8Validation',
-  'autoPong',
-  'closeTimeout',
-  'generateMask',
-  'allowSynchronousEvents',
-  'finishRequest',
-  'protocol',
-  'maxBufferedChunks',
-  'maxFragments',
-]);
-
-/** http.request / https.request / tls.connect options passed through unchanged. */
-const PASS_KEYS = new Set([
-  'agent',
-  'auth',
-  'createConnection',
-  'defaultPort',
-  'family',
-  'hints',
-  'insecureHTTPParser',
-  'joinDuplicateHeaders',
-  'localAddress',
-  'localPort',
-  'lookup',
-  'maxHeaderSize',
-  'setHost',
-  'signal',
-  'socketPath',
-  'timeout',
-  'uniqueHeaders',
-  'host',
-  'hostname',
-  'port',
-  'path',
-  'method',
-  // tls
-  'ca',
-  'cert',
-  'key',
-  'pfx',
-  'passphrase',
-  'crl',
-  'ciphers',
-  'ecdhCurve',
-  'dhparam',
-  'honorCipherOrder',
-  'minVersion',
-  'maxVersion',
-  'secureOptions',
-  'secureProtocol',
-  'secureContext',
-  'sessionIdContext',
-  'sigalgs',
-  'privateKeyEngine',
-  'privateKeyIdentifier',
-  'clientCertEngine',
-  'servername',
-  'rejectUnauthorized',
-  'checkServerIdentity',
-  'ALPNProtocols',
-  'session',
-  'minDHSize',
-  'highWaterMark',
-  'pskCallback',
-  'enableTrace',
-]);
+/** The options of `new WebSocket(url, protocols, options)`: see CLIENT_OPTIONS in options.ts. */
+export type ClientOptions = OptionsOf<typeof CLIENT_OPTIONS>;
 
 function invalid(message: string): UsageError {
   return new UsageError('WS_ERR_INVALID_OPTION', message);
@@ -173,39 +53,20 @@ function invalidUrl(message: string): UsageError {
   return new UsageError('WS_ERR_INVALID_URL', message);
 }
 
-interface Resolved {
-  opts: ClientOptions;
+interface ResolvedClient {
+  opts: Resolved<typeof CLIENT_OPTIONS>;
   protocols: string[];
   deflate: false | DeflateOptions;
-  maxPayload: number;
   random: RandomFill;
 }
 
-function resolveOptions(
+function resolveClientOptions(
   options: ClientOptions | undefined,
   protocols: string | string[] | undefined,
-): Resolved {
-  const opts: ClientOptions = options === undefined || options === null ? {} : options;
-  if (typeof opts !== 'object') throw invalid('WebSocket options must be an object');
-  for (const key of Object.keys(opts)) {
-    if (!OWN_KEYS.has(key) && !PASS_KEYS.has(key)) throw invalid(`Unknown WebSocket option "${key}"`);
-  }
-  // ws 8 speaks 13 (RFC 6455) and 8 (the hybi-17 draft: same framing, Sec-WebSocket-Origin).
-  if (opts.protocolVersion !== undefined && opts.protocolVersion !== 13 && opts.protocolVersion !== 8) {
-    throw invalid(`Unsupported protocol version: ${opts.protocolVersion} (supported versions: 8, 13)`);
-  }
-  for (const name of ['handshakeTimeout', 'maxPayload', 'maxRedirects', 'closeTimeout'] as const) {
-    const v = opts[name];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) {
-      throw invalid(`The "${name}" option must be a non-negative integer`);
-    }
-  }
-  if (opts.headers !== undefined && (typeof opts.headers !== 'object' || opts.headers === null)) {
-    throw invalid('The "headers" option must be an object');
-  }
-  if (opts.generateMask !== undefined && typeof opts.generateMask !== 'function') {
-    throw invalid('The "generateMask" option must be a function');
-  }
+): ResolvedClient {
+  const opts = resolveOptions(CLIENT_OPTIONS, options, 'WebSocket');
+  // ws 8: the `protocols` option stands in for a missing `protocols` argument.
+  if (protocols === undefined) protocols = opts.protocols;
   const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : protocols;
   if (!Array.isArray(list)) throw invalid('protocols must be a string or an array of strings');
   const seen = new Set<string>();
@@ -221,20 +82,19 @@ function resolveOptions(
     seen.add(p);
   }
   const generateMask = opts.generateMask;
-  const random: RandomFill =
-    generateMask === undefined
-      ? randomFill
-      : (target, offset, length) => {
-          const mask = Buffer.alloc(length);
-          generateMask(mask);
-          mask.copy(target, offset);
-        };
+  let random: RandomFill = randomFill;
+  if (generateMask !== undefined) {
+    // ws calls generateMask with one 4-byte buffer per connection, reused for every frame.
+    const mask = Buffer.alloc(4);
+    random = (target, offset) => {
+      generateMask(mask);
+      mask.copy(target, offset);
+    };
+  }
   return {
     opts,
     protocols: list,
-    // ws compatibility: clients offer permessage-deflate unless told not to.
-    deflate: checkPerMessageDeflate(opts.perMessageDeflate === undefined ? true : opts.perMessageDeflate),
-    maxPayload: opts.maxPayload ?? 100 * 1024 * 1024,
+    deflate: normalizeDeflateOptions(opts.perMessageDeflate, 'client') ?? false,
     random,
   };
 }
@@ -300,7 +160,7 @@ export function initiateClient(
   protocols: string | string[] | undefined,
   options: ClientOptions | undefined,
 ): void {
-  const resolved = resolveOptions(options, protocols);
+  const resolved = resolveClientOptions(options, protocols);
   connect(ws, parseAddress(address), resolved, null);
 }
 
@@ -334,7 +194,7 @@ function lowercaseHeaders(headers: Record<string, string> | undefined): Record<s
   return out;
 }
 
-function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: RedirectState | null): void {
+function connect(ws: WebSocket, url: URL, resolved: ResolvedClient, redirect: RedirectState | null): void {
   const { opts, protocols } = resolved;
   ws._url = url.href;
   const secure = url.protocol === 'wss:';
@@ -403,7 +263,10 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
   if (offer !== undefined) headers['Sec-WebSocket-Extensions'] = offer;
 
   const reqOpts: http.RequestOptions & Record<string, unknown> = {};
-  for (const k of Object.keys(opts)) if (PASS_KEYS.has(k)) reqOpts[k] = opts[k];
+  for (const k of REQUEST_PASS_THROUGH) {
+    const value = (opts as Record<string, unknown>)[k];
+    if (value !== undefined) reqOpts[k] = value;
+  }
   reqOpts.method = 'GET';
   reqOpts.headers = headers;
   reqOpts.path = path;
@@ -441,7 +304,7 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
     if (redirect !== null && location !== undefined && status >= 300 && status < 400) {
-      if (++redirect.count > (opts.maxRedirects ?? 10)) {
+      if (++redirect.count > opts.maxRedirects) {
         ws._abortHandshake(
           'Maximum redirects exceeded',
           handshakeFailure('WS_ERR_MAX_REDIRECTS', 'Maximum redirects exceeded'),
@@ -498,7 +361,7 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
       ws._abortHandshake(result.error.message, result.error);
       return;
     }
-    const extension = acceptedExtension(result.extensions, resolved.deflate, resolved.maxPayload);
+    const extension = acceptedExtension(result.extensions, resolved.deflate, opts.maxPayload);
     if (extension instanceof Error) {
       socket.destroy();
       ws._abortHandshake(extension.message, extension);
@@ -510,12 +373,16 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
         ? res.headers['sec-websocket-extensions']
         : '';
     const settings = {
-      closeTimeout: opts.closeTimeout ?? 30_000,
+      closeTimeout: opts.closeTimeout,
+      maxPendingAutoPongs: opts.maxPendingAutoPongs,
+      allowSynchronousEvents: opts.allowSynchronousEvents,
       protocol: new ProtocolSettings({
         role: 'client',
-        maxPayload: resolved.maxPayload,
-        skipUtf8Validation: opts.skipUTF8Validation === true,
-        autoPong: opts.autoPong !== false,
+        maxPayload: opts.maxPayload,
+        maxFragments: opts.maxFragments,
+        maxBufferedChunks: opts.maxBufferedChunks,
+        skipUtf8Validation: opts.skipUTF8Validation,
+        autoPong: opts.autoPong,
         randomFill: resolved.random,
       }),
     };

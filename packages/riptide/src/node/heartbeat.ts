@@ -11,53 +11,9 @@
  * the remote endpoint is still responsive"; the peer MUST answer with a Pong. Any pong counts
  * (an unsolicited one too: it still proves the peer is alive).
  */
-import { ProtocolError, UsageError } from '../core/errors.js';
+import { ProtocolError } from '../core/errors.js';
+import type { ResolvedHeartbeat } from './options.js';
 import type { WebSocket } from './websocket.js';
-
-export interface HeartbeatOptions {
-  /** Milliseconds between pings. */
-  interval: number;
-  /** Milliseconds a client has to answer a ping (default: interval). At most interval. */
-  timeout?: number;
-}
-
-export interface ResolvedHeartbeat {
-  interval: number;
-  timeout: number;
-}
-
-export function resolveHeartbeat(value: unknown): ResolvedHeartbeat | null {
-  if (value === undefined || value === null || value === false) return null;
-  let interval: unknown;
-  let timeout: unknown;
-  if (typeof value === 'number') {
-    interval = value;
-  } else if (typeof value === 'object') {
-    for (const key of Object.keys(value)) {
-      if (key !== 'interval' && key !== 'timeout') {
-        throw new UsageError('WS_ERR_INVALID_OPTION', `Unknown heartbeat option "${key}"`);
-      }
-    }
-    interval = (value as HeartbeatOptions).interval;
-    timeout = (value as HeartbeatOptions).timeout;
-  } else {
-    throw new UsageError(
-      'WS_ERR_INVALID_OPTION',
-      'The "heartbeat" option must be a number or { interval, timeout }',
-    );
-  }
-  if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 1) {
-    throw new UsageError('WS_ERR_INVALID_OPTION', 'heartbeat.interval must be a positive integer (ms)');
-  }
-  if (timeout === undefined) timeout = interval;
-  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > interval) {
-    throw new UsageError(
-      'WS_ERR_INVALID_OPTION',
-      'heartbeat.timeout must be a positive integer (ms), at most interval',
-    );
-  }
-  return { interval, timeout };
-}
 
 export class Heartbeat {
   private readonly clients: Set<WebSocket>;

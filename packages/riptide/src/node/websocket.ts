@@ -79,6 +79,10 @@ export interface ServerLink {
 /** Everything _setSocket needs to start the protocol over an upgraded socket. */
 export interface ConnectionSettings {
   closeTimeout: number;
+  /** ws 8's option: terminate a peer once this many automatic pongs wait unwritten (0: no limit). */
+  maxPendingAutoPongs: number;
+  /** ws 8's option; false: at most one 'message', 'ping' or 'pong' per macrotask. */
+  allowSynchronousEvents: boolean;
   /** Validated once; a server shares one object with all of its connections. */
   protocol: ProtocolSettings;
 }
@@ -95,6 +99,8 @@ const CLOSED_DONE = 8;
 const PAUSED = 16;
 const NEED_DRAIN = 32;
 const AWAITING_PONG = 64;
+/** allowSynchronousEvents: false, and an event was just emitted: the next waits for setImmediate. */
+const DEFERRED = 128;
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 const EMPTY = Buffer.alloc(0);
 
@@ -189,7 +195,8 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   _flags = 0;
   /** @internal */ _binaryType: BinaryType = 'nodebuffer';
   /** @internal */ _closeTimer: NodeJS.Timeout | null = null;
-  /** @internal */ _closeTimeout = 30_000;
+  /** @internal Shared by all of a server's connections (close timeout, event pacing...). */
+  _settings: ConnectionSettings | null = null;
   /** @internal */ _protocol = '';
   /** @internal */ _extensions = '';
   /** @internal */ _url = '';
@@ -582,17 +589,33 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     } else {
       this.emit('message', data, isBinary);
     }
+    if (!this._settings!.allowSynchronousEvents) this._deferNextEvent();
   }
 
   /** @internal */
   onPing(data: Buffer): void {
     this.emit('ping', data);
+    if (!this._settings!.allowSynchronousEvents) this._deferNextEvent();
   }
 
   /** @internal */
   onPong(data: Buffer): void {
     this._awaitingPong = false;
     this.emit('pong', data);
+    if (!this._settings!.allowSynchronousEvents) this._deferNextEvent();
+  }
+
+  /**
+   * ws 8's allowSynchronousEvents: false: after a 'message', 'ping' or 'pong', the next one
+   * waits for a setImmediate (the parser and the socket pause until then), so other I/O and
+   * timers run between two events of the same chunk.
+   */
+  private _deferNextEvent(): void {
+    if ((this._flags & DEFERRED) !== 0 || this._closed) return;
+    this._flags |= DEFERRED;
+    this._proto!.pause();
+    this._socket!.pause();
+    setImmediate(deliverDeferred, this);
   }
 
   /** @internal */
@@ -619,7 +642,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   ): void {
     (socket as Socket & { [kWebSocket]?: WebSocket })[kWebSocket] = this;
     this._socket = socket;
-    this._closeTimeout = settings.closeTimeout;
+    this._settings = settings;
     this._proto = new Protocol(this, settings.protocol, extension);
     // Clear an idle timeout someone set (an http server's); calling setTimeout(0) on a socket
     // without one would only add a `timeout` property to it, kept for the connection's life.
@@ -657,7 +680,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   /** @internal Called by the outbox after a flush once a close frame went out. */
   _onCloseFlushed(): void {
     if (this._closeTimer === null && !this._closed) {
-      this._closeTimer = setTimeout(closeTimeoutFired, this._closeTimeout, this);
+      this._closeTimer = setTimeout(closeTimeoutFired, this._settings!.closeTimeout, this);
     }
   }
 
@@ -722,8 +745,14 @@ function closeTimeoutFired(ws: WebSocket): void {
   ws._socket?.destroy();
 }
 
+function deliverDeferred(ws: WebSocket): void {
+  ws._flags &= ~DEFERRED;
+  deliverAfterResume(ws);
+}
+
 function deliverAfterResume(ws: WebSocket): void {
-  if (ws._paused || ws._closed) return;
+  // A deferred event (allowSynchronousEvents: false) resumes by itself on its setImmediate.
+  if (ws._paused || ws._closed || (ws._flags & DEFERRED) !== 0) return;
   const proto = ws._proto!;
   receiving = ws;
   try {
@@ -732,7 +761,7 @@ function deliverAfterResume(ws: WebSocket): void {
     receiving = null;
     flush(ws);
   }
-  if (!ws._paused && !ws._closed) ws._socket!.resume();
+  if (!ws._paused && !ws._closed && (ws._flags & DEFERRED) === 0) ws._socket!.resume();
 }
 
 // --- shared socket listeners (this = the socket) ------------------------------------------------

@@ -256,6 +256,63 @@ describe('RFC 6455 10.4 limits', () => {
   });
 });
 
+describe("ws 8's maxFragments and maxBufferedChunks (off by default in the core)", () => {
+  for (const role of ROLES) {
+    it(`test_${role}_receives a message of maxFragments frames, then one of maxFragments + 1: 1008`, () => {
+      const { proto, sink } = makeProtocol(role, { maxFragments: 3 });
+      proto.receive(wire(role, '0101' + '61'));
+      proto.receive(wire(role, '0001' + '62'));
+      proto.receive(wire(role, '8001' + '63'));
+      expect(sink.events).toEqual([{ type: 'message', data: 'abc', isBinary: false }]);
+      // Control frames between fragments do not count.
+      proto.receive(wire(role, '0200'));
+      proto.receive(wire(role, '8900'));
+      proto.receive(wire(role, '0000'));
+      proto.receive(wire(role, '0000'));
+      expect(sink.events).toHaveLength(2);
+      proto.receive(wire(role, '0000'));
+      expect(sink.events.slice(1)).toMatchObject([
+        { type: 'ping' },
+        {
+          type: 'error',
+          code: 'WS_ERR_TOO_MANY_FRAGMENTS',
+          closeCode: 1008,
+          message: 'Too many message fragments',
+        },
+      ]);
+    });
+
+    it(`test_${role}_receives a frame spread over more than maxBufferedChunks chunks: 1008`, () => {
+      const { proto, sink } = makeProtocol(role, { maxBufferedChunks: 4 });
+      // 4 chunks of one frame are held, the 5th is refused.
+      const frame = wire(role, '8206' + '010203040506');
+      const pieces = [frame.subarray(0, 1), frame.subarray(1, 3), frame.subarray(3, 5), frame.subarray(5, 7)];
+      for (const piece of pieces) proto.receive(Buffer.from(piece));
+      expect(sink.events).toEqual([]);
+      proto.receive(Buffer.from(frame.subarray(7)));
+      expect(sink.events).toMatchObject([
+        {
+          type: 'error',
+          code: 'WS_ERR_TOO_MANY_BUFFERED_PARTS',
+          closeCode: 1008,
+          message: 'Too many buffered chunks',
+        },
+      ]);
+    });
+
+    it(`test_${role}_receives many frames in many chunks: the count starts again with each frame`, () => {
+      const { proto, sink } = makeProtocol(role, { maxBufferedChunks: 2 });
+      for (let i = 0; i < 50; i++) {
+        const frame = wire(role, '8102' + '6869');
+        proto.receive(Buffer.from(frame.subarray(0, 3)));
+        proto.receive(Buffer.from(frame.subarray(3)));
+      }
+      expect(sink.events).toHaveLength(50);
+      expect(sink.events.every((e) => e.type === 'message')).toBe(true);
+    });
+  }
+});
+
 describe('pause and resume (Node layer backpressure hooks)', () => {
   it('a pause inside a message callback holds the rest of the chunk until resume', () => {
     const { proto, sink } = makeProtocol('client');

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import WS, { WebSocketServer as WsServer } from 'ws';
@@ -12,6 +12,7 @@ import {
   clientFrame,
   collectUntilClose,
   delay,
+  duplexPair,
   once,
   parseFrames,
   rawClient,
@@ -67,7 +68,7 @@ describe('WebSocketServer options', () => {
       expect.objectContaining({ code: 'WS_ERR_INVALID_OPTION' }),
     );
     expect(() => new WebSocketServer({ noServer: true, perMessageDeflate: { nope: 1 } as never })).toThrow(
-      /Unknown perMessageDeflate option "nope"/,
+      /Invalid perMessageDeflate option "nope"/,
     );
   });
 
@@ -610,37 +611,6 @@ describe('robustness: a server without error listeners', () => {
     good.terminate();
   });
 });
-
-/**
- * Two Duplex streams joined back to back, like the two ends of a TCP connection, without a
- * socket: what a proxy or an in-process transport hands to handleUpgrade.
- */
-function duplexPair(): [Duplex, Duplex] {
-  const ends: Duplex[] = [];
-  const make = (other: () => Duplex) =>
-    new Duplex({
-      read() {},
-      write(chunk, _encoding, cb) {
-        other().push(chunk);
-        cb();
-      },
-      final(cb) {
-        other().push(null);
-        cb();
-      },
-      destroy(err, cb) {
-        // Like a reset: the other end closes too.
-        const peer = other();
-        if (!peer.destroyed) process.nextTick(() => peer.destroy());
-        cb(err);
-      },
-    });
-  ends.push(
-    make(() => ends[1]),
-    make(() => ends[0]),
-  );
-  return [ends[0], ends[1]];
-}
 
 describe('handleUpgrade over any Duplex (ws works over any Duplex)', () => {
   it('an in-process pair: the client reaches it through createConnection, the server through an http.Server', async () => {

@@ -13,7 +13,6 @@ import { jsonMessage } from '../clients/deflate-echo.mjs';
 import { parseCpuInfo, parseCpuTicks, parseRssAnon, parseVmRss, rssPerConnKiB } from '../lib/proc.mjs';
 // @ts-expect-error: plain ESM JavaScript
 import { formatNumber, formatRatio, renderMarkdown, renderSvg, summarize } from '../lib/report.mjs';
-// @ts-expect-error: plain ESM JavaScript
 import {
   costMetrics,
   PROFILES,
@@ -21,6 +20,7 @@ import {
   scenarioTitle,
   serverOrder,
   wsloadArgs,
+  // @ts-expect-error: plain ESM JavaScript (tsc reports a multi-line import at its module name)
 } from '../lib/scenarios.mjs';
 // @ts-expect-error: plain ESM JavaScript
 import { median, meetsGoal, ratio } from '../lib/stats.mjs';

@@ -48,6 +48,13 @@ export async function login(origin: string, name: string, password = 'correct ho
 
 type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
+let barrierCount = 0;
+
+/** Resolves once `check()` holds, looking again every 10 ms: a wait on a condition, no deadline. */
+export async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 export class TestClient {
   readonly messages: ServerMessage[] = [];
   readonly ws: WebSocket;
@@ -109,12 +116,13 @@ export class TestClient {
 
   /**
    * The first message (not yet consumed by an earlier `next`) of this type matching `where`,
-   * waiting up to `timeoutMs` for it.
+   * waiting up to `timeoutMs` for it: a generous bound that only turns a hang into a readable
+   * failure (what was received instead) before the test's own timeout.
    */
   next<T extends ServerMessage['type']>(
     type: T,
     where: (m: Of<T>) => boolean = () => true,
-    timeoutMs = 5000,
+    timeoutMs = 20_000,
   ): Promise<Of<T>> {
     const match = (m: ServerMessage) => m.type === type && where(m as Of<T>);
     for (let i = 0; i < this.messages.length; i++) {
@@ -139,6 +147,18 @@ export class TestClient {
       };
       this.#waiters.push(waiter);
     });
+  }
+
+  /**
+   * A request/reply round trip ('rooms'): the server answers on this connection's queue, after
+   * everything this client asked before, and writes the answer after everything it sent this
+   * client before. Proves "nothing else arrived" without a sleep: call it on the client whose
+   * action is being checked, then on the one that would see its effect.
+   */
+  async barrier(): Promise<void> {
+    const ref = `barrier-${++barrierCount}`;
+    this.send({ v: 1, type: 'rooms', ref });
+    await this.next('rooms', (m) => m.ref === ref);
   }
 
   /** Messages received so far of a type (not consumed). */

@@ -27,11 +27,16 @@ describe('riptide connect: piped mode', () => {
   });
 
   it('closes only after every line has had its reply', async () => {
-    // replies come late: the client must not close before they arrive
-    const p = await peer((ws) =>
-      ws.on('message', (data) => setTimeout(() => ws.readyState === 1 && ws.send(`re:${data}`), 300)),
-    );
-    const res = await run(['connect', p.url, '--wait', '5'], 'one\ntwo\nthree\n');
+    // Replies come late, after the input has ended: the server holds them until the last line
+    // has arrived. The client must not close before they do (--wait is only an upper bound).
+    const p = await peer((ws) => {
+      const lines: string[] = [];
+      ws.on('message', (data) => {
+        lines.push(String(data));
+        if (lines.length === 3) for (const line of lines) ws.send(`re:${line}`);
+      });
+    });
+    const res = await run(['connect', p.url, '--wait', '60'], 'one\ntwo\nthree\n');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('re:one\nre:two\nre:three\n');
     await until(() => p.closes.length === 1);
@@ -107,7 +112,7 @@ describe('riptide connect: output', () => {
   it('--show-ping prints pings from the server', async () => {
     const p = await peer((ws) => {
       ws.ping('hb');
-      setTimeout(() => ws.close(1000), 100);
+      ws.close(1000); // after the ping on the same connection: it arrives first
     });
     const res = await run(['connect', p.url, '--show-ping', '--json'], '');
     expect(res.stdout).toContain('{"event":"ping","hex":"6862"}');
@@ -123,8 +128,13 @@ describe('riptide connect: output', () => {
   });
 
   it('exits 1 when the connection drops without a close frame', async () => {
-    const p = await peer((ws) => setTimeout(() => ws.terminate(), 50));
+    let server: { terminate(): void } | null = null;
+    const p = await peer((ws) => {
+      server = ws;
+    });
     const cli = new Cli(['connect', p.url]);
+    await cli.waitFor(/connected to/, 'stderr');
+    server!.terminate();
     const res = await cli.exited;
     expect(res.stderr).toContain('closed 1006');
     expect(res.code).toBe(1);

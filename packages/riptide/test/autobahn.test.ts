@@ -236,11 +236,18 @@ async function playAgainst(
 
 async function startTestee(args: string[]) {
   const server = npmRun('autobahn:server', ['--port', '0', ...args]);
-  let url = '';
-  for (let i = 0; i < 200 && !url; i++) {
-    url = /listening on (ws:\/\/\S+)/.exec(server.out())?.[1] ?? '';
-    if (!url) await new Promise((r) => setTimeout(r, 50));
-  }
+  // Read the URL from the output as it comes (npm can take seconds to start on a loaded
+  // machine); an exit before it is a failure with the output shown.
+  const listening = /listening on (ws:\/\/\S+)/;
+  const url = await new Promise<string>((resolve) => {
+    const check = () => {
+      const match = listening.exec(server.out());
+      if (match) resolve(match[1]);
+    };
+    server.child.stdout!.on('data', check);
+    server.done.then(() => resolve(''));
+    check();
+  });
   expect(url, server.out()).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
   return { server, url };
 }

@@ -43,6 +43,8 @@ export interface ChatServerOptions {
   redis?: RedisBackendOptions;
   /** Serve GET /_stats (this node's fan-out counters, JSON). Off by default. */
   statsEndpoint?: boolean;
+  /** The clock (ms) of the rate limits and the typing throttle (default Date.now); for tests. */
+  now?: () => number;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -64,6 +66,7 @@ const KNOWN_OPTIONS = new Set([
   'log',
   'redis',
   'statsEndpoint',
+  'now',
 ]);
 
 export interface ChatServer {
@@ -92,6 +95,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     typingIntervalMs: options.typingIntervalMs ?? 1000,
     maxBufferedBytes: 8 * 1024 * 1024,
     log,
+    now: options.now,
   });
   // A failed start must not leave the store (or the Redis connections) open.
   const abort = async (err: unknown): Promise<never> => {

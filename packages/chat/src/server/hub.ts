@@ -28,6 +28,8 @@ export interface HubOptions {
   /** A socket with more than this many bytes unsent is too slow to keep: it is terminated. */
   maxBufferedBytes: number;
   log: (line: string) => void;
+  /** The clock (ms) of the rate limits and the typing throttle; tests pass a fake one. */
+  now?: () => number;
 }
 
 const OPEN = 1;
@@ -197,7 +199,7 @@ export class Hub {
       conn.write(errorReply('not_ready', 'send hello first', ref));
       return;
     }
-    const now = Date.now();
+    const now = this.#options.now?.() ?? Date.now();
     const isAction = ['send', 'edit', 'delete', 'create', 'join', 'leave'].includes(msg.type);
     if (msg.type !== 'typing') {
       const wait = isAction ? this.#actions.take(conn.user, now) : this.#requests.take(conn.user, now);

@@ -1,7 +1,8 @@
 /**
  * A node dies (SIGKILL) in the middle of a conversation: its clients reconnect to the other nodes
  * and miss nothing (each event once, in order, their unacknowledged messages stored once), and its
- * users who do not come back leave the online lists within the presence bound.
+ * users who do not come back leave the online lists. (That they leave within ttl + ttl/3 is shown
+ * without a wall clock in store.test.ts: beats every ttl/3, dropped at the first sweep past the ttl.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, waitUntil } from './helpers.js';
@@ -33,22 +34,26 @@ describe('a node killed with SIGKILL', () => {
         await sleep(15);
       }
     })();
-    await sleep(300);
-    const killedAt = Date.now();
+    // Kill once the talk is well under way (60 messages), not after a fixed time.
+    await waitUntil('some talk', () => sent.size >= 60);
     await nodes[2].kill();
     const orphans = clients.filter((c) => c.origin === nodes[2].origin);
     expect(orphans).toHaveLength(2);
     await waitUntil('orphans to see the drop', () => orphans.every((c) => !c.open));
-    await sleep(200);
     // Messages sent while disconnected wait in the outbox and are resent after the reconnect.
+    const sentBeforeDrop = sent.size;
+    await waitUntil('sends while disconnected', () => sent.size >= sentBeforeDrop + 12);
     expect(orphans.reduce((n, c) => n + c.outbox.size, 0)).toBeGreaterThan(0);
     for (const [n, c] of orphans.entries()) await c.connectTo(nodes[n].origin);
-    await sleep(300);
+    const sentAtReconnect = sent.size;
+    await waitUntil('talk after the reconnect', () => sent.size >= sentAtReconnect + 30);
     talking = false;
     await talk;
 
     await waitUntil('every acknowledgement', () => clients.every((c) => c.outbox.size === 0), 15_000);
-    const head = Math.max(...clients.map((c) => c.head.get('general') ?? 0));
+    // The highest seq acknowledged to anyone: every client must get that far (the heads seen so
+    // far may all still lag behind it while the nodes' readers catch up).
+    const head = Math.max(...clients.flatMap((c) => [...c.acks.values()]));
     await waitUntil('every delivery', () => clients.every((c) => c.head.get('general') === head), 15_000);
     const reference = watcher.messages('general');
     expect(reference.map((m) => m.seq)).toEqual(Array.from({ length: head }, (_, i) => i + 1));
@@ -58,11 +63,9 @@ describe('a node killed with SIGKILL', () => {
     expect(stored.sort()).toEqual([...sent].sort());
     for (const c of clients) expect(c.messages('general')).toEqual(reference);
 
-    // The lurker leaves the online list within ttl + ttl/3 (+ slack for the test machine).
-    await waitUntil('lurker offline', () => watcher.online.get('general')?.has('lurker') === false, TTL * 3);
-    const gone = watcher.presenceLog.find((p) => p.user === 'lurker' && !p.online);
-    expect(gone).toBeDefined();
-    expect((gone?.at ?? 0) - killedAt).toBeLessThanOrEqual(TTL + TTL / 3 + 2500);
+    // The lurker leaves the online list, announced once.
+    await waitUntil('lurker offline', () => watcher.online.get('general')?.has('lurker') === false, TTL * 10);
+    expect(watcher.presenceLog.filter((p) => p.user === 'lurker' && !p.online)).toHaveLength(1);
     // The reconnected users stayed online, and a fresh client sees the right list.
     const fresh = await SimClient.connect(nodes[1].origin, 'fresh');
     const online = [...(fresh.online.get('general') ?? [])].sort();

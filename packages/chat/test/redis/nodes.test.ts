@@ -139,7 +139,12 @@ describe('several nodes on Redis', () => {
     const before = (await b.stats()).roomEventsReceived.quiet;
     ann.send('quiet', 'anyone?');
     await waitUntil('ann sees it', () => ann.messages('quiet').length === 21);
-    await sleep(200);
+    // Barrier: a later event in general, which b still reads, reaches ben; had b still been
+    // reading quiet, the earlier quiet event would have reached b first.
+    ann.send('general', 'after the quiet one');
+    await waitUntil('ben sees the general one', () =>
+      ben.messages('general').some((m) => m.text === 'after the quiet one'),
+    );
     const after = await b.stats();
     expect(after.rooms).toEqual(['general']);
     expect(after.roomEventsReceived.quiet).toBe(before);

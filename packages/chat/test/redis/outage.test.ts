@@ -27,17 +27,19 @@ describe('Redis unreachable for a few seconds', () => {
         await sleep(20);
       }
     })();
-    await sleep(500);
+    const acked = () => clients.reduce((n, c) => n + c.acks.size, 0);
+    await waitUntil('some acknowledgements', () => acked() > 10);
     const ackedBefore = new Map(
       clients.flatMap((c) => [...c.acks].map(([id, seq]) => [`${c.user}/${id}`, seq])),
     );
-    expect(ackedBefore.size).toBeGreaterThan(10);
 
     await redis.stop('SIGKILL');
     await waitUntil('every client to hear of the outage', () =>
       clients.every((c) => c.service.includes(false)),
     );
-    await sleep(2000);
+    await waitUntil('a send refused during the outage', () =>
+      clients.some((c) => c.errors.some((e) => e.code === 'unavailable')),
+    );
     // New arrivals are told to come back later (503), not served a 500.
     const signIn = await fetch(`${nodes[1].origin}/api/login`, {
       method: 'POST',
@@ -68,11 +70,14 @@ describe('Redis unreachable for a few seconds', () => {
       () => clients.every((c) => c.service.at(-1) === true),
       15_000,
     );
-    await sleep(500);
+    const ackedAtRecovery = acked();
+    await waitUntil('acknowledgements after the recovery', () => acked() >= ackedAtRecovery + 12, 15_000);
     talking = false;
     await talk;
     await waitUntil('every acknowledgement', () => clients.every((c) => c.outbox.size === 0), 15_000);
-    const head = Math.max(...clients.map((c) => c.head.get('general') ?? 0));
+    // The highest seq acknowledged to anyone: every client must get that far (the heads seen so
+    // far may all still lag behind it while the nodes' readers catch up).
+    const head = Math.max(...clients.flatMap((c) => [...c.acks.values()]));
     await waitUntil('every delivery', () => clients.every((c) => c.head.get('general') === head), 15_000);
 
     expect(closes).toEqual([]); // no socket was dropped
@@ -97,7 +102,9 @@ describe('Redis unreachable for a few seconds', () => {
 describe('Redis hung (stopped, the connections stay open)', () => {
   it('is detected by the probe, refused at once, and recovered from when Redis resumes', async () => {
     const redis = await RedisServer.start();
-    const options = { redis: { url: redis.url, presenceTtlMs: 3000, commandTimeoutMs: 2000 } };
+    // The command timeout is far longer than any wait below: a refusal that arrives at all was
+    // not waiting for it (the probe, at most 3 s, is what detects the hang).
+    const options = { redis: { url: redis.url, presenceTtlMs: 3000, commandTimeoutMs: 60_000 } };
     const nodes = await Promise.all([0, 1].map(() => ChatNode.start(redis.url, options)));
     const ann = await SimClient.connect(nodes[0].origin, 'ann');
     const ben = await SimClient.connect(nodes[1].origin, 'ben');
@@ -110,10 +117,8 @@ describe('Redis hung (stopped, the connections stay open)', () => {
         'both to hear of the outage',
         () => ann.service.includes(false) && ben.service.includes(false),
       );
-      const refusedAt = Date.now();
       const id = ben.send('general', 'during');
       await waitUntil('refusal', () => ben.errors.some((e) => e.code === 'unavailable' && e.ref === id));
-      expect(Date.now() - refusedAt).toBeLessThan(1000); // at once, not after the command timeout
       expect(ben.outbox.has(id)).toBe(true);
       expect(ann.open && ben.open).toBe(true);
     } finally {

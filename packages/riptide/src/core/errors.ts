@@ -74,6 +74,7 @@ export const PEER_ERRORS = {
   WS_ERR_UNEXPECTED_EOF: [1006, 'Connection closed without a close frame'],
   WS_ERR_CLOSE_TIMEOUT: [1006, 'Close handshake timed out'],
   WS_ERR_HEARTBEAT_TIMEOUT: [1006, 'No pong received before the heartbeat timeout'],
+  WS_ERR_PENDING_PONGS: [1006, 'The peer does not read: too many automatic pongs pending'],
   WS_ERR_SOCKET: [1006, 'Socket error'],
   WS_ERR_BACKPRESSURE: [1008, 'Send buffer above maxBackpressure'],
 } as const satisfies Record<string, readonly [number, string]>;

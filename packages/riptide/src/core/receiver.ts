@@ -26,6 +26,7 @@
  * Every violation goes through `violation(code)`, which hands a ProtocolError to the Protocol;
  * the close code comes from the PEER_ERRORS table in errors.ts.
  */
+import { constants } from 'node:buffer';
 import { type PeerErrorCode, ProtocolError, peerError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
@@ -71,9 +72,17 @@ const DISCARD = 2;
 /** Initial capacity of a fragmented message's buffer. */
 const MESSAGE_INITIAL_CAPACITY = 1024;
 
+/**
+ * The largest message a Buffer can hold (4 GiB on Node 20): the limit when maxPayload is 0
+ * ("no limit"). A longer one is 1009 like any message above a limit (issue 12, hole 3: the
+ * length went to Buffer.allocUnsafe, which threw inside the socket's 'data' handler).
+ */
+const MAX_BUFFER = constants.MAX_LENGTH;
+
 export class Receiver {
   private readonly handler: FrameHandler;
   private readonly expectMasked: boolean;
+  /** The message size limit: maxPayload, or MAX_BUFFER when that is 0 or above it. */
   private readonly maxPayload: number;
   private readonly maxFragments: number;
   private readonly maxChunks: number;
@@ -118,7 +127,8 @@ export class Receiver {
   constructor(handler: FrameHandler, options: ReceiverOptions) {
     this.handler = handler;
     this.expectMasked = options.expectMasked;
-    this.maxPayload = options.maxPayload;
+    const max = options.maxPayload;
+    this.maxPayload = max === 0 || max > MAX_BUFFER ? MAX_BUFFER : max;
     this.maxFragments = options.maxFragments ?? 0;
     this.maxChunks = options.maxBufferedChunks ?? 0;
     this.skipUtf8 = options.skipUtf8Validation;
@@ -228,7 +238,12 @@ export class Receiver {
         continue;
       }
       if (this.frameBuf === null) {
-        this.frameBuf = Buffer.allocUnsafe(length);
+        const buf = allocate(length);
+        if (buf === null) {
+          this.violation('WS_ERR_MESSAGE_TOO_BIG', 'out of memory');
+          return;
+        }
+        this.frameBuf = buf;
         if (this.masked && this.keyBuf !== this.ownKey) {
           // The key lives in this chunk (or the header buffer); keep our own copy.
           if (this.ownKey === null) this.ownKey = new Uint8Array(4);
@@ -350,7 +365,12 @@ export class Receiver {
     if (opcode < 0x8) {
       // Limits before allocation: the message so far plus this frame.
       const wire = (opcode === Opcode.CONTINUATION ? this.msgWire : 0) + length;
-      if (this.maxPayload > 0 && wire > this.maxPayload) return this.fail('WS_ERR_MESSAGE_TOO_BIG');
+      if (wire > this.maxPayload) {
+        return this.fail(
+          'WS_ERR_MESSAGE_TOO_BIG',
+          wire > MAX_BUFFER ? 'larger than a Buffer can hold' : undefined,
+        );
+      }
       this.msgWire = wire;
       // ws 8's maxFragments: counted before the frame's payload is read (limits before allocation).
       const frames = (opcode === Opcode.CONTINUATION ? this.msgFrames : 0) + 1;
@@ -442,7 +462,10 @@ export class Receiver {
       this.violation('WS_ERR_INVALID_UTF8');
       return;
     }
-    this.append(data);
+    if (!this.append(data)) {
+      this.violation('WS_ERR_MESSAGE_TOO_BIG', 'out of memory');
+      return;
+    }
     if (!fin) return;
     if (isText && !this.utf8!.isComplete()) {
       this.violation('WS_ERR_INVALID_UTF8');
@@ -468,26 +491,44 @@ export class Receiver {
     return false;
   }
 
-  /** Append a fragment's data to the message buffer, growing it geometrically. */
-  private append(data: Buffer): void {
+  /**
+   * Append a fragment's data to the message buffer, growing it geometrically. False if the
+   * heap could not give the larger buffer.
+   */
+  private append(data: Buffer): boolean {
     const n = data.length;
     if (n === 0) {
       if (this.msgBuf === null) this.msgBuf = Buffer.allocUnsafe(0);
-      return;
+      return true;
     }
     const need = this.msgLen + n;
     let buf = this.msgBuf;
     if (buf === null || buf.length < need) {
       let cap = buf === null ? Math.max(MESSAGE_INITIAL_CAPACITY, n) : buf.length * 2;
       if (cap < need) cap = need;
-      if (this.maxPayload > 0 && cap > this.maxPayload) cap = Math.max(need, this.maxPayload);
-      const grown = Buffer.allocUnsafe(cap);
+      if (cap > this.maxPayload) cap = Math.max(need, this.maxPayload);
+      const grown = allocate(cap);
+      if (grown === null) return false;
       if (buf !== null) buf.copy(grown, 0, 0, this.msgLen);
       this.msgBuf = buf = grown;
     }
     data.copy(buf, this.msgLen);
     this.msgLen = need;
+    return true;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Buffer.allocUnsafe(length), or null when the heap cannot give that much: a length a Buffer
+ * may hold can still be more memory than there is (with maxPayload 0, or on a Node whose Buffers
+ * may exceed 4 GiB), and that is the peer's message being too big (1009), never a throw.
+ */
+function allocate(length: number): Buffer | null {
+  try {
+    return Buffer.allocUnsafe(length);
+  } catch {
+    return null;
+  }
+}

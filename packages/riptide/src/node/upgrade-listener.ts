@@ -20,10 +20,11 @@ import { buildRejectResponse, isUpgradeRequest } from '../handshake/server.js';
 
 /** What the listener needs from the WebSocketServer. */
 export interface UpgradeHandler {
-  /** A connection arrived (starts its handshake timer). */
+  /**
+   * A connection arrived (starts its handshake timer). The socket stays on the timer's list until
+   * it is upgraded or closed: a refused one whose answer never flushes is destroyed at its deadline.
+   */
   _trackPending(socket: Socket): void;
-  /** A head was refused (4xx written): drop its handshake timer. */
-  _untrackPending(socket: Socket): void;
   /**
    * An upgrade request: run the handshake. If it does not finish synchronously the listener
    * pauses the socket; the server resumes it once the WebSocket has attached its 'data' listener.
@@ -69,32 +70,31 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
   const end = findHeadEnd(buf, prev === null ? 0 : prev.length);
   if (end < 0) {
     if (headTooLarge(buf.length)) {
-      reject(this, 431, 'Request Header Fields Too Large');
+      refuse(this, buildRejectResponse(431, 'Request Header Fields Too Large'));
       return;
     }
     this[kBuffered] = buf;
     return;
   }
-  const handler = handlerOf(this);
-  this.removeListener('data', onHeadData);
-  this.removeListener('error', onHeadError);
   if (prev !== null) this[kBuffered] = null;
   const parsed = parseRequestHead(buf.subarray(0, end));
   if (!parsed.ok) {
-    handler._untrackPending(this);
-    writeAndClose(this, buildRejectResponse(parsed.error.status, parsed.error.message));
+    refuse(this, buildRejectResponse(parsed.error.status, parsed.error.message));
     return;
   }
   const head = parsed.value;
   if (!isUpgradeRequest(head.headers)) {
     // A plain HTTP request to a WebSocket-only port (RFC 9110 15.5.22).
-    handler._untrackPending(this);
-    writeAndClose(
+    refuse(
       this,
       buildRejectResponse(426, 'Upgrade Required', { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' }),
     );
     return;
   }
+  const handler = handlerOf(this);
+  this.removeListener('data', onHeadData);
+  // handleUpgrade attaches its own error listener (and the WebSocket its own after that).
+  this.removeListener('error', onHeadError);
   const req = new IncomingMessage(this);
   req.method = head.method;
   req.url = head.url;
@@ -117,16 +117,25 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
   if (!this.destroyed && this.listenerCount('data') === 0) this.pause();
 }
 
-function reject(socket: PendingSocket, status: number, message: string): void {
+/**
+ * Answer a refused head and let the socket go (issue 12, holes 1, 4 and 5):
+ * - the error listener stays: a client that resets the connection without reading the answer
+ *   makes the write fail with ECONNRESET, which must not reach an unhandled 'error';
+ * - nothing more is read: a client that keeps sending after a 431 is not read on;
+ * - the socket is destroyed once the answer is flushed, not merely half-closed: a client that
+ *   never closes its side must not hold a descriptor. One that never reads the answer (a zero
+ *   window) is destroyed at its handshake deadline, since the socket stays on that list.
+ */
+function refuse(socket: PendingSocket, response: Buffer): void {
   socket.removeListener('data', onHeadData);
   socket[kBuffered] = null;
-  handlerOf(socket)._untrackPending(socket);
-  writeAndClose(socket, buildRejectResponse(status, message));
-}
-
-function writeAndClose(socket: Socket, response: Buffer): void {
-  if (socket.writable) socket.end(response);
-  else socket.destroy();
+  socket.pause();
+  if (socket.writable) {
+    socket.once('finish', socket.destroy);
+    socket.end(response);
+  } else {
+    socket.destroy();
+  }
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -94,7 +94,11 @@ function pendingSocketClosed(this: Duplex & { [kPendingServer]?: WebSocketServer
   this[kPendingServer]?._untrackPending(this);
 }
 
-/** Answer a refused handshake and close the socket (RFC 6455 4.2.2: an HTTP error code). */
+/**
+ * Answer a refused handshake and close the socket (RFC 6455 4.2.2: an HTTP error code) once the
+ * answer is flushed. The socket stays on the handshake-timeout list until it has closed, so one
+ * whose peer never reads the answer is destroyed at its deadline (issue 12, hole 4).
+ */
 function abortHandshake(
   socket: Duplex,
   status: number,
@@ -352,7 +356,6 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     if (verify.length === 2) {
       (verify as VerifyClientAsync)(info, (ok, code, message, headers) => {
         if (!ok) {
-          this._untrackPending(socket);
           accepted?.extension.close();
           const status = code ?? 401;
           abortHandshake(socket, status, message ?? http.STATUS_CODES[status] ?? 'Unauthorized', headers);
@@ -363,7 +366,6 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       return;
     }
     if (!(verify as VerifyClientSync)(info)) {
-      this._untrackPending(socket);
       accepted?.extension.close();
       abortHandshake(socket, 401, 'Unauthorized');
       return;
@@ -377,10 +379,10 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     error: HandshakeError,
     headers: Record<string, string>,
   ) {
-    this._untrackPending(socket);
     // ws compatibility: a path the server does not handle is answered without 'wsClientError'.
     if (error.code !== 'WS_ERR_HANDSHAKE_PATH' && this.listenerCount('wsClientError') > 0) {
       // ws compatibility: the listener owns the socket and writes its own answer.
+      this._untrackPending(socket);
       this.emit('wsClientError', error, socket, req);
       return;
     }
@@ -396,7 +398,6 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     accepted: { header: string; extension: PerMessageExtension } | null,
     cb: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
-    this._untrackPending(socket);
     if (!socket.readable || !socket.writable) {
       accepted?.extension.close();
       socket.destroy();
@@ -413,6 +414,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       abortHandshake(socket, 503, 'Service Unavailable');
       return;
     }
+    this._untrackPending(socket);
     let protocol: string | undefined;
     if (offered.length > 0) {
       const handle = this.options.handleProtocols;

@@ -79,7 +79,10 @@ export interface ServerLink {
 /** Everything _setSocket needs to start the protocol over an upgraded socket. */
 export interface ConnectionSettings {
   closeTimeout: number;
-  /** ws 8's option: terminate a peer once this many automatic pongs wait unwritten (0: no limit). */
+  /**
+   * Terminate a peer once this many automatic pongs wait behind unwritten data (0: no limit).
+   * ws 8's option, name and default (60).
+   */
   maxPendingAutoPongs: number;
   /** ws 8's option; false: at most one 'message', 'ping' or 'pong' per macrotask. */
   allowSynchronousEvents: boolean;
@@ -195,8 +198,10 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   _flags = 0;
   /** @internal */ _binaryType: BinaryType = 'nodebuffer';
   /** @internal */ _closeTimer: NodeJS.Timeout | null = null;
-  /** @internal Shared by all of a server's connections (close timeout, event pacing...). */
+  /** @internal Shared by all of a server's connections (close timeout, pong bound, event pacing). */
   _settings: ConnectionSettings | null = null;
+  /** @internal Automatic pongs queued since the socket last had nothing left to write. */
+  _pendingPongs = 0;
   /** @internal */ _protocol = '';
   /** @internal */ _extensions = '';
   /** @internal */ _url = '';
@@ -594,6 +599,19 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
 
   /** @internal */
   onPing(data: Buffer): void {
+    const proto = this._proto!;
+    // The core has queued a pong (RFC 6455 5.5.2). A peer that pings and never reads would
+    // make those pile up without end (issue 12, hole 2), so, as ws 8 does with the same option,
+    // count the pongs still waiting behind data the kernel has not taken and terminate the peer
+    // past the bound. The socket's buffer being empty means every earlier pong was written.
+    const max = this._settings!.maxPendingAutoPongs;
+    if (max > 0 && proto.settings.autoPong && !proto.closeSent) {
+      if (this._socket!.writableLength === 0) this._pendingPongs = 1;
+      else if (++this._pendingPongs > max) {
+        this.terminate();
+        this._reportError(new ProtocolError('WS_ERR_PENDING_PONGS'));
+      }
+    }
     this.emit('ping', data);
     if (!this._settings!.allowSynchronousEvents) this._deferNextEvent();
   }

@@ -1,10 +1,10 @@
 // The frame parser (receiver.ts), through the Protocol that owns it: valid frames, every
 // violation with its close code, UTF-8 fail-fast, limits, pause/resume.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PEER_ERRORS } from '../../src/core/errors.js';
 import { makeFrame, Opcode, serializeFrame } from '../../src/core/frame.js';
 import { State } from '../../src/core/protocol.js';
-import { FEED_MODES, feed, hex, KEY, makeProtocol, ROLES, wire } from './helpers.js';
+import { type Event, FEED_MODES, feed, hex, KEY, makeProtocol, ROLES, wire } from './helpers.js';
 
 /** Valid vectors: the frames as a server would send them (unmasked); masked for the server role. */
 const VALID: Array<{ name: string; frames: string; events: Event[]; reply?: string }> = [
@@ -209,6 +209,15 @@ describe('RFC 6455 8.1 UTF-8 fails fast', () => {
   }
 });
 
+/** Buffer.allocUnsafe fails above 1 KiB (the close frame and the error still get theirs). */
+function failLargeAllocations() {
+  const real = Buffer.allocUnsafe;
+  return vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((size: number) => {
+    if (size > 1024) throw new RangeError('Array buffer allocation failed');
+    return real(size);
+  });
+}
+
 describe('RFC 6455 10.4 limits', () => {
   for (const role of ROLES) {
     it(`test_${role}_receives a frame above maxPayload: 1009 before any allocation`, () => {
@@ -222,6 +231,59 @@ describe('RFC 6455 10.4 limits', () => {
       const { proto, sink } = makeProtocol(role, { maxPayload: 10 });
       proto.receive(wire(role, '0206000000000000'));
       proto.receive(wire(role, '800500000000000'.padEnd(14, '0')));
+      expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 }]);
+    });
+  }
+
+  for (const role of ROLES) {
+    it(`test_${role}_receives a length above what a Buffer holds with maxPayload 0: 1009, never a throw`, () => {
+      // Issue 12, hole 3: the length went to Buffer.allocUnsafe, which threw (ERR_OUT_OF_RANGE).
+      for (const length of ['0000000100000001', '0000010000000000', '001fffffffffffff']) {
+        const { proto, sink } = makeProtocol(role, { maxPayload: 0 });
+        proto.receive(Buffer.concat([wire(role, `827f${length}`), hex('00'.repeat(16))]));
+        expect(sink.events).toEqual([
+          {
+            type: 'error',
+            code: 'WS_ERR_MESSAGE_TOO_BIG',
+            closeCode: 1009,
+            message: 'Message too big: above maxPayload (larger than a Buffer can hold)',
+          },
+        ]);
+      }
+    });
+
+    it(`test_${role}_receives a frame the heap cannot allocate: 1009, never a throw`, () => {
+      // A length a Buffer may hold can still be more memory than there is (maxPayload 0).
+      const { proto, sink } = makeProtocol(role, { maxPayload: 0 });
+      // 2 GiB declared, one byte of it in this chunk: the frame's buffer is allocated now.
+      const bytes = Buffer.concat([wire(role, '827f0000000080000000'), hex('00')]);
+      const allocUnsafe = failLargeAllocations();
+      try {
+        proto.receive(bytes);
+      } finally {
+        allocUnsafe.mockRestore();
+      }
+      expect(sink.events).toMatchObject([
+        {
+          type: 'error',
+          code: 'WS_ERR_MESSAGE_TOO_BIG',
+          closeCode: 1009,
+          message: expect.stringMatching(/out of memory/),
+        },
+      ]);
+    });
+
+    it(`test_${role}_receives a fragment the heap cannot append: 1009, never a throw`, () => {
+      const { proto, sink } = makeProtocol(role, { maxPayload: 0 });
+      proto.receive(wire(role, '0201ff'));
+      // A second fragment beyond the message buffer's first capacity (1 KiB): it must grow.
+      const second = wire(role, `007e07d0${'ff'.repeat(2000)}`);
+      const allocUnsafe = failLargeAllocations();
+      try {
+        proto.receive(second);
+      } finally {
+        allocUnsafe.mockRestore();
+      }
       expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 }]);
     });
   }

@@ -317,7 +317,9 @@ describe('RFC 7692 6 fragmented compressed messages, one byte at a time', () => 
     cleanups.push(() => shutdown(wss));
     wss.on('connection', (s) => {
       s.on('message', (data) => {
-        s.send(`${data.length}:${data.toString() === fragmentedMessage(true).text}`, { compress: false });
+        s.send(`${(data as Buffer).length}:${data.toString() === fragmentedMessage(true).text}`, {
+          compress: false,
+        });
         s.send('ok');
       });
     });

@@ -29,34 +29,106 @@ export function expectFailure(
 }
 
 /**
- * Loose complexity check: how much the best-of-`runs` time of `fn` grows when the input grows
- * 16x (from `n` to 16n). Linear code gives about 16, quadratic about 256; tests assert < 64,
- * which leaves room for a noisy shared machine and still fails any superlinear algorithm.
- * Inputs are built before timing. Returns the ratio so a failing assertion shows it.
+ * Complexity by counted work, not by time (a timed ratio fails on a loaded machine): `fn` runs
+ * once on an input of size `n` and once on 16n while every character or byte the parser reads
+ * is counted, and the ratio of the two counts is returned. The count is a cost model of the
+ * primitives the handshake parsers use:
+ *
+ * - strings: each `String.prototype` call costs 1 plus the characters it produces (slice,
+ *   toLowerCase...) or scans (indexOf: from the start position to the match; includes, split
+ *   and the like: the whole string);
+ * - Buffers: the input is wrapped in a Proxy; each indexed read costs 1, `toString` the bytes
+ *   it decodes, `indexOf` the bytes it scans, and `subarray` gives a counted view.
+ *
+ * Linear code gives a ratio of about 16 (a little more from constant work), quadratic code
+ * about 256. Deterministic: the same code and input always give the same figure.
  */
-/** The input growth factor of growthRatio(). */
+/** The input growth factor of workGrowth(). */
 export const GROWTH = 16;
-/** The bound tests put on growthRatio(): linear is ~16, quadratic ~256. */
-export const LINEAR_BOUND = 64;
+/** The bound tests put on workGrowth(): linear is 16 plus constant work, quadratic ~256. */
+export const LINEAR_BOUND = 20;
 
-export function growthRatio<T>(
-  make: (n: number) => T,
-  fn: (input: T) => unknown,
-  n: number,
-  runs = 5,
-): number {
-  const best = (input: T) => {
-    let min = Number.POSITIVE_INFINITY;
-    for (let r = 0; r < runs; r++) {
-      const t0 = process.hrtime.bigint();
-      fn(input);
-      const dt = Number(process.hrtime.bigint() - t0);
-      if (dt < min) min = dt;
+/** What one String.prototype call costs beyond 1: the characters it produces or scans. */
+function stringCost(name: string, s: string, args: unknown[], result: unknown): number {
+  if (typeof result === 'string') return result.length;
+  if (name === 'indexOf') {
+    const from = Math.max(0, Number(args[1] ?? 0) || 0);
+    return (result === -1 ? s.length : (result as number) + String(args[0]).length) - from;
+  }
+  if (name === 'startsWith' || name === 'endsWith') return String(args[0]).length;
+  if (name === 'charCodeAt' || name === 'codePointAt' || name === 'at') return 0;
+  return s.length; // includes, split, localeCompare...: the whole string at worst
+}
+
+/** Steps counted while `fn(input)` runs, with the cost model described above. */
+export function countWork<T>(fn: (input: T) => unknown, input: T): number {
+  let steps = 0;
+  const proto = String.prototype as unknown as Record<string, unknown>;
+  const saved = new Map<string, (...args: unknown[]) => unknown>();
+  for (const name of Object.getOwnPropertyNames(String.prototype)) {
+    const original = proto[name];
+    if (
+      typeof original !== 'function' ||
+      name === 'constructor' ||
+      name === 'toString' ||
+      name === 'valueOf'
+    ) {
+      continue;
     }
-    return Math.max(min, 1);
-  };
+    saved.set(name, original as (...args: unknown[]) => unknown);
+  }
+  for (const [name, original] of saved) {
+    proto[name] = function counted(this: string, ...args: unknown[]) {
+      const result = original.apply(this, args);
+      steps += 1 + stringCost(name, this, args, result);
+      return result;
+    };
+  }
+  try {
+    fn(Buffer.isBuffer(input) ? (countedBuffer(input, (k) => (steps += k)) as T) : input);
+  } finally {
+    for (const [name, original] of saved) proto[name] = original;
+  }
+  return steps;
+}
+
+function countedBuffer(buf: Buffer, add: (k: number) => void): Buffer {
+  return new Proxy(buf, {
+    get(target, key) {
+      // No String.prototype method in here: they are being counted.
+      const index = typeof key === 'string' ? Number(key) : Number.NaN;
+      if (Number.isInteger(index)) {
+        add(1);
+        return target[index];
+      }
+      if (key === 'toString') {
+        return (encoding?: BufferEncoding, start = 0, end = target.length) => {
+          add(1 + Math.max(0, Math.min(end, target.length) - start));
+          return target.toString(encoding, start, end);
+        };
+      }
+      if (key === 'indexOf') {
+        return (needle: Buffer | string | number, from = 0) => {
+          const i = target.indexOf(needle, from);
+          add(1 + (i === -1 ? target.length : i + 1) - Math.max(0, from));
+          return i;
+        };
+      }
+      if (key === 'subarray') {
+        return (start?: number, end?: number) => {
+          add(1);
+          return countedBuffer(target.subarray(start, end), add);
+        };
+      }
+      const value = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** countWork on `make(16n)` divided by countWork on `make(n)`; the inputs are built first. */
+export function workGrowth<T>(make: (n: number) => T, fn: (input: T) => unknown, n: number): number {
   const small = make(n);
   const large = make(GROWTH * n);
-  best(small); // warm up the JIT
-  return best(large) / best(small);
+  return countWork(fn, large) / countWork(fn, small);
 }

@@ -538,7 +538,7 @@ describe.each(CLIENTS)('the handshake connection (%s)', (_name, Client) => {
     const closed = new Promise<void>((resolve) => ws.on('close', () => resolve()));
     ws.on('error', () => {});
     ws.on('unexpected-response', (req: http.ClientRequest, res: http.IncomingMessage) => {
-      expect(req.agent).toBeUndefined();
+      expect((req as unknown as { agent?: unknown }).agent).toBeUndefined();
       res.resume();
       res.on('end', () => ws.terminate());
     });

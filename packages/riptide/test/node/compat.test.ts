@@ -115,21 +115,41 @@ function runScript(name: string, source: string, port: number) {
   return {
     child,
     output: () => out,
-    async waitFor(text: string, ms = 10_000): Promise<string> {
-      const t0 = Date.now();
-      while (!out.includes(text)) {
-        if (Date.now() - t0 > ms)
-          throw new Error(`timed out waiting for ${JSON.stringify(text)}; output:\n${out}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return out;
+    /** Resolves when the output holds `text` (checked on each chunk; no clock), rejects on exit. */
+    waitFor(text: string): Promise<string> {
+      return new Promise((resolve, reject) => {
+        const done = () => {
+          child.stdout!.off('data', check);
+          child.stderr!.off('data', check);
+          child.off('exit', exited);
+        };
+        const check = () => {
+          if (!out.includes(text)) return;
+          done();
+          resolve(out);
+        };
+        const exited = (code: number | null) => {
+          done();
+          reject(
+            new Error(`${name} exited (${code}) before printing ${JSON.stringify(text)}; output:\n${out}`),
+          );
+        };
+        child.stdout!.on('data', check);
+        child.stderr!.on('data', check);
+        child.on('exit', exited);
+        check();
+        if (child.exitCode !== null) exited(child.exitCode);
+      });
     },
   };
 }
 
-/** Connect once the child's server listens (it prints nothing we could wait for). */
-async function connectWhenUp(port: number): Promise<WebSocket & { inbox: string[] }> {
-  for (let i = 0; i < 200; i++) {
+/**
+ * Connect once the child's server listens (it prints nothing we could wait for): attempts until
+ * one opens, however long the child takes to start on a loaded machine, while it runs.
+ */
+async function connectWhenUp(port: number, child: ChildProcess): Promise<WebSocket & { inbox: string[] }> {
+  while (child.exitCode === null) {
     const attempt = Object.assign(new WebSocket(`ws://localhost:${port}`), { inbox: [] as string[] });
     // A welcome message can arrive together with the 101: collect from the start.
     attempt.on('message', (d) => attempt.inbox.push(String(d)));
@@ -138,9 +158,9 @@ async function connectWhenUp(port: number): Promise<WebSocket & { inbox: string[
       once(attempt, 'close').then(() => false),
     ]);
     if (opened) return attempt;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 50)); // a pause between attempts, not a barrier
   }
-  throw new Error(`no server on port ${port}`);
+  throw new Error(`the server on port ${port} exited (${child.exitCode})`);
 }
 
 describe('ws tutorials run unchanged on riptide', () => {
@@ -159,7 +179,7 @@ describe('ws tutorials run unchanged on riptide', () => {
   it('seed 001: the server answers a message', async () => {
     const port = await freePort();
     const server = runScript('server-001.cjs', SERVER_001, port);
-    const ws = await connectWhenUp(port);
+    const ws = await connectWhenUp(port, server.child);
     const reply = once<[Buffer]>(ws, 'message');
     ws.send('Greetings, programs');
     expect((await reply)[0].toString()).toBe('Received, initiating...');
@@ -169,9 +189,9 @@ describe('ws tutorials run unchanged on riptide', () => {
 
   it('seed 002: broadcast chat server with wss.clients and WebSocket.OPEN', async () => {
     const port = await freePort();
-    runScript('server-002.cjs', SERVER_002, port);
+    const server = runScript('server-002.cjs', SERVER_002, port);
     const connect = async () => {
-      const ws = await connectWhenUp(port);
+      const ws = await connectWhenUp(port, server.child);
       while (ws.inbox.length === 0) await once(ws, 'message');
       expect(ws.inbox.shift()).toBe('Welcome to the chat!');
       return ws;

@@ -1,40 +1,75 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, type WebSocketServer } from '../../src/index.js';
-import { delay, once, parseFrames, rawClient, riptideServer, shutdown } from './helpers.js';
+import { once, parseFrames, rawClient, riptideServer, shutdown } from './helpers.js';
 
 const servers: WebSocketServer[] = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await shutdown(s);
 });
 
+/**
+ * The heartbeat's timers are faked (the sockets are real): a round happens when the test
+ * advances the clock, and the pings and pongs it causes are awaited as events, so the test
+ * never depends on how fast a loaded machine delivers them.
+ */
 describe('RFC 6455 5.5.2 heartbeat: one server-wide timer', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('terminates a peer that does not answer pings (1006, WS_ERR_HEARTBEAT_TIMEOUT) and keeps one that does', async () => {
     const { wss, port, url } = await riptideServer({ heartbeat: { interval: 100, timeout: 60 } });
     servers.push(wss);
     const conns: WebSocket[] = [];
-    wss.on('connection', (ws) => conns.push(ws));
+    let onSecond = () => {};
+    const bothAccepted = new Promise<void>((resolve) => (onSecond = resolve));
+    wss.on('connection', (ws) => {
+      if (conns.push(ws) === 2) onSecond();
+    });
 
     // A raw peer that reads (and so receives pings) but never answers them.
     const { socket } = await rawClient(port);
-    const pings: number[] = [];
-    socket.on('data', (d: Buffer) => {
-      for (const f of parseFrames(d)) pings.push(f.opcode);
+    const firstPing = new Promise<void>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        if (parseFrames(d).some((f) => f.opcode === 0x9)) resolve();
+      });
     });
     // A well-behaved riptide client (autoPong).
     const good = new WebSocket(url);
     await once(good, 'open');
-    await delay(20);
+    await bothAccepted;
     const [silent, healthy] = conns;
     const errors: Error[] = [];
     silent.on('error', (e) => errors.push(e));
-    const t0 = Date.now();
-    const [code] = await once<[number]>(silent, 'close');
+
+    // t=100: both are pinged; the healthy one answers.
+    const pong = once(healthy, 'pong');
+    vi.advanceTimersByTime(100);
+    await firstPing;
+    await pong;
+    // t=160: the check terminates the silent one only.
+    const closed = once<[number]>(silent, 'close');
+    vi.advanceTimersByTime(60);
+    const [code] = await closed;
     expect(code).toBe(1006);
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ code: 'WS_ERR_HEARTBEAT_TIMEOUT', closeCode: 1006 });
-    expect(pings).toContain(0x9);
-    await delay(250); // several more rounds
     expect(healthy.readyState).toBe(WebSocket.OPEN);
+
+    // Two more rounds (pings at t=200 and 300, checks at 260 and 360), each answered in time.
+    for (let round = 0; round < 2; round++) {
+      const answered = once(healthy, 'pong');
+      vi.advanceTimersByTime(40);
+      await answered;
+      vi.advanceTimersByTime(60);
+      expect(healthy.readyState).toBe(WebSocket.OPEN);
+    }
+    // Barrier: a ping round trip from the client proves its side is still open too.
+    good.ping();
+    await once(good, 'pong');
     expect(good.readyState).toBe(WebSocket.OPEN);
     good.terminate();
     socket.destroy();
@@ -42,15 +77,22 @@ describe('RFC 6455 5.5.2 heartbeat: one server-wide timer', () => {
 
   it('works with clientTracking: false and stops with the server', async () => {
     const { wss, url } = await riptideServer({ heartbeat: 50, clientTracking: false });
-    servers.push(wss);
     expect(wss.clients).toBeUndefined();
+    const accepted = once<[WebSocket]>(wss, 'connection');
     const ws = new WebSocket(url);
-    let pings = 0;
-    ws.on('ping', () => pings++);
     await once(ws, 'open');
-    await delay(230);
-    expect(pings).toBeGreaterThanOrEqual(2);
+    const [peer] = await accepted;
+    for (let round = 0; round < 2; round++) {
+      const pinged = once(ws, 'ping');
+      const answered = once(peer, 'pong');
+      vi.advanceTimersByTime(50);
+      await pinged;
+      await answered; // the next round would reap a client whose pong is still on its way
+    }
     ws.close();
     await once(ws, 'close');
+    await shutdown(wss);
+    // The server's interval is gone: nothing is left to fire.
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

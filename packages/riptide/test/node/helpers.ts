@@ -115,6 +115,14 @@ export function delay(ms: number): Promise<void> {
 }
 
 /**
+ * Resolves once `check()` holds, looking again after each turn of the event loop: a wait on a
+ * condition, not on the clock (it also works while a test fakes the timers).
+ */
+export async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
  * Two Duplex streams joined back to back, like the two ends of a TCP connection, without a
  * socket: what a proxy or an in-process transport hands to handleUpgrade.
  */

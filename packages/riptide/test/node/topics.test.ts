@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { WebSocket, type WebSocketServer } from '../../src/index.js';
-import { delay, once, rawClient, riptideServer, shutdown } from './helpers.js';
+import { once, rawClient, riptideServer, shutdown, until } from './helpers.js';
 
 const servers: WebSocketServer[] = [];
 afterEach(async () => {
@@ -148,7 +148,7 @@ describe('pub/sub', () => {
       let fastCount = 0;
       fast.on('message', () => fastCount++);
       await once(fast, 'open');
-      await delay(20);
+      await until(() => conns.length === 2);
       const [slowWs] = conns;
       const errors: Error[] = [];
       slowWs.on('error', (e) => errors.push(e));
@@ -157,7 +157,9 @@ describe('pub/sub', () => {
       let lastCount = 0;
       for (let i = 0; i < 400; i++) {
         lastCount = wss.publish('flood', chunk);
-        await new Promise((r) => setImmediate(r));
+        // The fast reader gets each message before the next is published, so only the slow
+        // one ever has a backlog, however loaded the machine is.
+        await until(() => fastCount === i + 1);
       }
       // The slow socket is no longer sent to; its buffer stays bounded near the limit.
       expect(lastCount).toBe(1);
@@ -168,7 +170,6 @@ describe('pub/sub', () => {
         expect(errors[0]).toMatchObject({ code: 'WS_ERR_BACKPRESSURE' });
         expect((await closed!)[0]).toBe(1006); // the close frame never got through
       }
-      await delay(50);
       expect(fastCount).toBe(400);
       slow.destroy();
       fast.terminate();

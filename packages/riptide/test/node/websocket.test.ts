@@ -1,22 +1,23 @@
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WS from 'ws';
 import { WebSocket } from '../../src/index.js';
 import {
   clientFrame,
   collectUntilClose,
-  delay,
   once,
   parseFrames,
   rawClient,
   riptideServer,
   shutdown,
+  until,
   wsServer,
 } from './helpers.js';
 
 type AnyServer = { close(cb?: () => void): void; clients?: Set<{ terminate(): void }> };
 const servers: AnyServer[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const s of servers.splice(0)) await shutdown(s);
 });
 
@@ -347,7 +348,7 @@ describe('WebSocket (riptide specifics)', () => {
       expect(server.bufferedAmount).toBeGreaterThanOrEqual(server._socket!.writableHighWaterMark);
       // Fill the kernel buffers too (the peer reads nothing), then more stays with us.
       for (let i = 0; i < 512; i++) expect(server.send(chunk)).toBe(false);
-      await delay(50);
+      // 32 MiB to a peer that reads nothing: more than any kernel buffer holds.
       expect(server.bufferedAmount).toBeGreaterThan(0);
       const drained = once(server, 'drain');
       raw.resume();
@@ -367,12 +368,14 @@ describe('WebSocket (riptide specifics)', () => {
         if (d.toString() === '1') server.pause();
       });
       for (let i = 0; i < 5; i++) client.send(String(i));
-      await delay(100);
+      await until(() => got.length === 2);
+      // Every byte has left the client; the paused server reads none of it.
+      await until(() => client.bufferedAmount === 0);
       expect(server.isPaused).toBe(true);
       expect(got).toEqual(['0', '1']);
       server.resume();
       expect(server.isPaused).toBe(false);
-      await delay(50);
+      await until(() => got.length === 5);
       expect(got).toEqual(['0', '1', '2', '3', '4']);
     });
   });
@@ -430,21 +433,26 @@ describe('WebSocket (riptide specifics)', () => {
 
   describe('close timeout', () => {
     it('destroys the socket when the peer never answers the close frame', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
       const { wss, port } = await riptideServer({ closeTimeout: 200 });
       servers.push(wss);
       const conn = once<[WebSocket]>(wss, 'connection');
       const { socket } = await rawClient(port);
-      socket.on('data', () => {}); // reads, never answers
+      // Reads, never answers; the close frame's arrival shows it was flushed, which is when
+      // the close timer starts.
+      const closeFrameSeen = once(socket, 'data');
       const [server] = await conn;
       const errors: Error[] = [];
       server.on('error', (e) => errors.push(e));
-      const start = Date.now();
       const closed = once<[number]>(server, 'close');
       server.close(1000);
       expect(server.readyState).toBe(WebSocket.CLOSING);
+      await closeFrameSeen;
+      vi.advanceTimersByTime(199);
+      expect(server.readyState).toBe(WebSocket.CLOSING);
+      vi.advanceTimersByTime(1);
       const [code] = await closed;
       expect(code).toBe(1006);
-      expect(Date.now() - start).toBeGreaterThanOrEqual(150);
       expect(errors[0]).toMatchObject({ code: 'WS_ERR_CLOSE_TIMEOUT' });
       socket.destroy();
     });

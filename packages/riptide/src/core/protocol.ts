@@ -142,6 +142,12 @@ export class Protocol implements FrameHandler {
   /** Frames queued since the last takeOutput(), in order (null: none; allocated on demand). */
   output: Buffer[] | null = null;
   outputBytes = 0;
+  /**
+   * The application's part of `outputBytes`: the payload of the messages, pings and pongs the
+   * caller queued (before compression), without frame headers, automatic pongs, close frames
+   * or a preamble. What the WebSocket API's bufferedAmount counts for bytes not yet written.
+   */
+  outputPayload = 0;
   /** What the 'close' event reports: the peer's code, 1005 if none in its frame, else 1006. */
   closeCode: number = CloseCode.ABNORMAL;
   closeReason = '';
@@ -317,16 +323,31 @@ export class Protocol implements FrameHandler {
     if (compress && fin && op !== Opcode.CONTINUATION && this.extension !== null) {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       const compressed = this.extension.compress(buf, opcode === Opcode.BINARY);
+      this.outputPayload += buf.length;
       if (compressed !== null) {
         this.outputBytes += pushFrame(this.out(), op, true, true, compressed, this.settings.random);
         return;
       }
-      data = buf;
+      this.outputBytes += pushFrame(this.out(), op, fin, false, buf, this.settings.random);
+      return;
     }
-    this.outputBytes +=
-      typeof data === 'string'
-        ? pushStringFrame(this.out(), op, fin, data, this.settings.random)
-        : pushFrame(this.out(), op, fin, false, data, this.settings.random);
+    if (typeof data === 'string') {
+      const bytes = pushStringFrame(this.out(), op, fin, data, this.settings.random);
+      this.outputBytes += bytes;
+      this.outputPayload += payloadLength(bytes, this.settings.random !== null);
+    } else {
+      this.outputBytes += pushFrame(this.out(), op, fin, false, data, this.settings.random);
+      this.outputPayload += data.length;
+    }
+  }
+
+  /**
+   * Queue bytes that must precede every frame on the transport (the Node layer's 101 response,
+   * so that it and the first messages leave in one write). Not payload: bufferedAmount ignores it.
+   */
+  sendPreamble(bytes: Buffer): void {
+    this.out().push(bytes);
+    this.outputBytes += bytes.length;
   }
 
   /** Queue pre-framed bytes (pub/sub: one frame built for many connections). Server role only. */
@@ -334,14 +355,17 @@ export class Protocol implements FrameHandler {
     if (this.state !== State.OPEN || this.closeSent || this.fragmenting) this.misuse('sendFramed()');
     this.out().push(frame);
     this.outputBytes += frame.length;
+    this.outputPayload += frame.length;
   }
 
   sendPing(data: Buffer = EMPTY): void {
     this.sendControl(Opcode.PING, data);
+    this.outputPayload += data.length;
   }
 
   sendPong(data: Buffer = EMPTY): void {
     this.sendControl(Opcode.PONG, data);
+    this.outputPayload += data.length;
   }
 
   private sendControl(opcode: number, data: Buffer): void {
@@ -391,6 +415,7 @@ export class Protocol implements FrameHandler {
     const out = this.output;
     this.output = null;
     this.outputBytes = 0;
+    this.outputPayload = 0;
     return out;
   }
 
@@ -477,6 +502,14 @@ function countLimit(value: number | undefined, name: string): number {
     throw new UsageError('WS_ERR_INVALID_OPTION', `${name} must be a non-negative integer, got ${value}`);
   }
   return value;
+}
+
+/** The payload length of a frame of `frameBytes` bytes (RFC 6455 5.2's three length forms). */
+function payloadLength(frameBytes: number, masked: boolean): number {
+  const key = masked ? 4 : 0;
+  if (frameBytes - 2 - key < 126) return frameBytes - 2 - key;
+  if (frameBytes - 4 - key < 0x10000) return frameBytes - 4 - key;
+  return frameBytes - 10 - key;
 }
 
 function truncateReason(message: string): string {

@@ -113,10 +113,6 @@ function abortHandshake(
   }
 }
 
-function uncork(socket: Duplex): void {
-  socket.uncork();
-}
-
 function emitClose(server: WebSocketServer): void {
   server._state = CLOSED;
   server.emit('close');
@@ -428,10 +424,10 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     }
     const extensions = accepted === null ? undefined : accepted.header;
     const ws = new this._WebSocket(null);
-    let response: string | Buffer;
+    let response: Buffer;
     if (this.listenerCount('headers') === 0) {
-      // The common case: no line array, no Buffer (measured with the handshake benchmark).
-      response = acceptResponseText(key, protocol, extensions);
+      // The common case: no line array (measured with the handshake benchmark).
+      response = Buffer.from(acceptResponseText(key, protocol, extensions), 'latin1');
     } else {
       const lines = buildAcceptResponse({ key, protocol, extensions });
       this.emit('headers', lines, req);
@@ -442,22 +438,21 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       }
       response = serializeResponse(lines);
     }
-    // Corked until the 'connection' handlers have run and their sends were flushed (the
-    // outbox's nextTick is queued before ours): the 101 and a welcome message leave in one
-    // writev, one TCP segment.
-    socket.cork();
-    socket.write(response, 'latin1');
     socket.removeListener('error', socketOnErrorBeforeUpgrade);
     ws._protocol = protocol ?? '';
     ws._extensions = extensions ?? '';
     ws._server = this;
-    ws._setSocket(socket as Socket, head, this._settings, accepted === null ? null : accepted.extension);
+    // The 101 is the connection's first output: it leaves with the first flush, together with
+    // what the 'connection' handlers send (one write, one TCP segment for a welcome message).
+    ws._setSocket(
+      socket as Socket,
+      head,
+      this._settings,
+      accepted === null ? null : accepted.extension,
+      response,
+    );
     this._tracked?.add(ws);
-    try {
-      cb(ws, req);
-    } finally {
-      process.nextTick(uncork, socket);
-    }
+    cb(ws, req);
   }
 
   /** @internal {port} mode: an upgrade request read by upgrade-listener.ts. */

@@ -211,6 +211,15 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   _held: Buffer[] | null = null;
   /** @internal The client's handshake request while CONNECTING. */
   _req: { destroy(): void } | null = null;
+  /** @internal What most connections never need, allocated on first use (see Extras). */
+  _extra: Extras | null = null;
+
+  /** @internal */
+  _extras(): Extras {
+    let extra = this._extra;
+    if (extra === null) extra = this._extra = new Extras();
+    return extra;
+  }
 
   /** @internal Frames were queued since the last flush. */
   get _dirty(): boolean {
@@ -319,11 +328,19 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     if (BINARY_TYPES.includes(type)) this._binaryType = type;
   }
 
-  /** Bytes accepted by send() and not yet handed to the kernel. */
+  /**
+   * Bytes accepted by send(), ping() and pong() and not yet handed to the kernel, as ws counts
+   * them: the payloads still queued here (before compression and framing), plus what the
+   * socket itself still buffers; after closing began, what was sent is added (never written).
+   * The server's 101 response is not counted.
+   */
   get bufferedAmount(): number {
     const socket = this._socket;
-    if (socket === null) return 0;
-    return socket.writableLength + pendingBytes(this);
+    const proto = this._proto;
+    let amount = this._extra === null ? 0 : this._extra.afterClose;
+    if (socket !== null) amount += socket.writableLength;
+    if (proto !== null) amount += proto.outputPayload;
+    return amount;
   }
 
   get protocol(): string {
@@ -390,7 +407,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
    * waiting to be written stay below the socket's writableHighWaterMark, false once they
    * reach it; a 'drain' event follows when they have been written (like stream.write()).
    */
-  send(data: SendData, options?: SendOptions | SendCallback, cb?: SendCallback): boolean {
+  send(data?: SendData | null, options?: SendOptions | SendCallback, cb?: SendCallback): boolean {
     if (typeof options === 'function') {
       cb = options;
       options = undefined;
@@ -400,7 +417,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
       throw new UsageError('WS_ERR_NOT_OPEN', 'WebSocket is not open: readyState 0 (CONNECTING)');
     }
     if (this._closing || proto === null) {
-      this._sendAfterClose(cb);
+      this._sendAfterClose(data, cb);
       return false;
     }
     let binary: boolean;
@@ -413,6 +430,10 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
       // ws compatibility: numbers are sent as their decimal text.
       binary = false;
       payload = String(data);
+    } else if (data === undefined || data === null || (data as unknown) === false) {
+      // ws compatibility: send() without data sends an empty binary message.
+      binary = true;
+      payload = EMPTY;
     } else {
       binary = true;
       payload = toBuffer(data);
@@ -450,14 +471,14 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     if (proto === null && !this._closing) {
       throw new UsageError('WS_ERR_NOT_OPEN', 'WebSocket is not open: readyState 0 (CONNECTING)');
     }
-    const payload = data === undefined || data === null ? EMPTY : toBuffer(data);
+    if (this._closing || proto === null) {
+      this._sendAfterClose(data, cb);
+      return;
+    }
+    const payload = data === undefined || data === null || data === false ? EMPTY : toBuffer(data);
     // RFC 6455 5.5: "All control frames MUST have a payload length of 125 bytes or less".
     if (payload.length > 125) {
       throw new UsageError('WS_ERR_CONTROL_TOO_LONG', 'The data size must not be greater than 125 bytes');
-    }
-    if (this._closing || proto === null) {
-      this._sendAfterClose(cb);
-      return;
     }
     if (ping) proto.sendPing(payload);
     else proto.sendPong(payload);
@@ -481,9 +502,14 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     return false;
   }
 
-  private _sendAfterClose(cb: SendCallback | undefined): void {
+  private _sendAfterClose(data: unknown, cb: SendCallback | undefined): void {
     // ws compatibility: sending on a closing/closed socket is not an exception; the callback
-    // (if any) receives the error.
+    // (if any) receives the error. Like ws and the browsers (WHATWG "send()": "increase the
+    // bufferedAmount attribute by the length of data"), the bytes still count in bufferedAmount.
+    if (data !== undefined && data !== null && data !== false && data !== '') {
+      const length = typeof data === 'string' ? Buffer.byteLength(data) : toBuffer(data).length;
+      this._extras().afterClose += length;
+    }
     if (cb !== undefined) {
       const state = this.readyState;
       process.nextTick(
@@ -657,11 +683,19 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     head: Buffer,
     settings: ConnectionSettings,
     extension: PerMessageExtension | null,
+    preamble?: Buffer,
   ): void {
     (socket as Socket & { [kWebSocket]?: WebSocket })[kWebSocket] = this;
     this._socket = socket;
     this._settings = settings;
-    this._proto = new Protocol(this, settings.protocol, extension);
+    const proto = new Protocol(this, settings.protocol, extension);
+    this._proto = proto;
+    if (preamble !== undefined) {
+      // The server's 101 response goes out with the first flush, in the same write as whatever
+      // the 'connection' handlers send (one TCP segment for a welcome message).
+      proto.sendPreamble(preamble);
+      schedule(this);
+    }
     // Clear an idle timeout someone set (an http server's); calling setTimeout(0) on a socket
     // without one would only add a `timeout` property to it, kept for the connection's life.
     // Any Duplex will do as the transport (a TLS socket, a proxy's stream, an in-process pair):
@@ -720,6 +754,12 @@ for (const [name, value] of [
   ['CLOSED', CLOSED],
 ] as const) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
+}
+
+/** Per-connection state few connections need, kept off the WebSocket (idle memory). */
+class Extras {
+  /** Payload bytes given to send()/ping()/pong() once closing had begun (never written). */
+  afterClose = 0;
 }
 
 /** Queue the published frames that waited for the end of a fragmented message. */

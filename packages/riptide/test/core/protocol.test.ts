@@ -235,3 +235,24 @@ describe('ProtocolSettings: validated once, shared by many connections', () => {
     expect(new ProtocolSettings({ role: 'client', randomFill: fixedMask }).random).toBe(fixedMask);
   });
 });
+
+describe('output accounting: outputBytes (everything queued) and outputPayload (what the caller sent)', () => {
+  for (const role of ROLES) {
+    it(`test_${role}_sends: payload without headers, masks, preamble, automatic pongs or close frames`, () => {
+      const { proto } = makeProtocol(role);
+      proto.sendPreamble(Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n'));
+      expect(proto.outputPayload).toBe(0);
+      proto.sendText('héllo'); // 6 bytes of UTF-8
+      proto.sendBinary(Buffer.alloc(300)); // a 16-bit length
+      proto.sendText('x'.repeat(70000)); // a 64-bit length
+      proto.sendPing(Buffer.from('p'));
+      expect(proto.outputPayload).toBe(6 + 300 + 70000 + 1);
+      proto.receive(wire(role, '8900')); // a ping: its automatic pong is not the caller's
+      proto.close(1000);
+      expect(proto.outputPayload).toBe(6 + 300 + 70000 + 1);
+      expect(proto.outputBytes).toBeGreaterThan(proto.outputPayload);
+      proto.takeOutput();
+      expect([proto.outputBytes, proto.outputPayload]).toEqual([0, 0]);
+    });
+  }
+});

@@ -551,3 +551,105 @@ describe('listener table (idle memory)', () => {
     expect(ws.eventNames()).toEqual(['custom']);
   });
 });
+
+describe('ws 8 parity: send() and bufferedAmount', () => {
+  /** A riptide server and a connected client of `Client`; resolves with both ends. */
+  async function connected(Client: typeof WS | typeof WebSocket, serverOptions = {}) {
+    const { wss, url } = await riptideServer(serverOptions);
+    servers.push(wss);
+    const accepted = once<[WebSocket]>(wss, 'connection');
+    const client = new Client(url) as Sock;
+    await once(client, 'open');
+    const [server] = await accepted;
+    return { client, server };
+  }
+
+  it('send() with no data sends an empty binary message (ws: data || EMPTY_BUFFER)', async () => {
+    const { client, server } = await connected(WebSocket);
+    const got: [string, boolean][] = [];
+    client.on('message', (data: Buffer, isBinary: boolean) => got.push([String(data), isBinary]));
+    const sent = new Promise<void>((resolve) => server.send(undefined, () => resolve()));
+    server.send();
+    server.send('');
+    server.send('end');
+    await sent;
+    while (got.length < 4) await once(client, 'message');
+    expect(got).toEqual([
+      ['', true],
+      ['', true],
+      ['', false],
+      ['end', false],
+    ]);
+    client.terminate();
+  });
+
+  it.each([
+    ['ws 8', WS],
+    ['riptide', WebSocket],
+  ] as const)(
+    '%s client: bytes sent while CLOSING or CLOSED still count in bufferedAmount',
+    async (_n, Client) => {
+      const { client } = await connected(Client);
+      client.close();
+      const before = client.bufferedAmount;
+      client.send('hello');
+      client.ping(Buffer.from('ab'));
+      client.pong('c');
+      expect(client.bufferedAmount - before).toBe(8);
+      await once(client, 'close');
+      const closedBefore = client.bufferedAmount;
+      client.send(Buffer.alloc(10));
+      expect(client.bufferedAmount - closedBefore).toBe(10);
+    },
+  );
+
+  it.each([
+    ['ws 8', async () => wsServer()],
+    ['riptide', async () => riptideServer()],
+  ] as const)(
+    "%s server: bufferedAmount is 0 in 'connection' (the 101 response is not counted)",
+    async (_n, make) => {
+      const { wss, url } = await make();
+      servers.push(wss as AnyServer);
+      const amounts = new Promise<number>((resolve) =>
+        (wss as Sock).on('connection', (ws: Sock) => resolve(ws.bufferedAmount)),
+      );
+      const client = new WebSocket(url);
+      await once(client, 'open');
+      expect(await amounts).toBe(0);
+      client.terminate();
+    },
+  );
+
+  it.each([false, true])(
+    'bufferedAmount counts payload bytes queued, not frame headers or compressed sizes (deflate %s)',
+    async (perMessageDeflate) => {
+      const { client, server } = await connected(WebSocket, { perMessageDeflate });
+      const payload = 'x'.repeat(300);
+      server.send(payload);
+      server.send(Buffer.alloc(20));
+      // Still queued here (the flush is on the next tick): 300 + 20 payload bytes exactly.
+      expect(server.bufferedAmount).toBe(320);
+      expect(server.extensions).toBe(
+        perMessageDeflate ? 'permessage-deflate; server_no_context_takeover' : '',
+      );
+      await once(client, 'message');
+      client.terminate();
+    },
+  );
+
+  it('send(data, { mask: false }) is ignored: a client frame is always masked (a deliberate difference)', async () => {
+    // A ws server refuses an unmasked client frame (WS_ERR_EXPECTED_MASK), so the message
+    // arriving proves riptide masked it anyway (RFC 6455 5.1: "a client MUST mask").
+    const { wss, url } = await wsServer();
+    servers.push(wss);
+    const got = new Promise<string>((resolve) =>
+      wss.on('connection', (ws) => ws.on('message', (data) => resolve(String(data)))),
+    );
+    const client = new WebSocket(url);
+    await once(client, 'open');
+    client.send('masked anyway', { mask: false });
+    expect(await got).toBe('masked anyway');
+    client.terminate();
+  });
+});

@@ -32,7 +32,7 @@
  * after the handshake too, and the Node layer destroys it if the server has not closed in time.
  */
 import { encodeClosePayload, parseClosePayload } from './close.js';
-import { CloseCode, ProtocolError, UsageError } from './errors.js';
+import { CloseCode, ProtocolError, UsageError, UsageRangeError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { Opcode } from './frame.js';
 import { type FrameHandler, Receiver } from './receiver.js';
@@ -373,9 +373,9 @@ export class Protocol implements FrameHandler {
       this.misuse(opcode === Opcode.PING ? 'ping()' : 'pong()');
     // RFC 6455 5.5: "All control frames MUST have a payload length of 125 bytes or less"
     if (data.length > 125) {
-      throw new UsageError(
+      throw new UsageRangeError(
         'WS_ERR_CONTROL_TOO_LONG',
-        `A control frame payload must be at most 125 bytes, got ${data.length}`,
+        'The data size must not be greater than 125 bytes',
       );
     }
     this.outputBytes += pushFrame(this.out(), opcode, true, false, data, this.settings.random);
@@ -398,9 +398,9 @@ export class Protocol implements FrameHandler {
     this.discardInput();
     const code = error.closeCode;
     if (!this.closeSent && this.state !== State.CLOSED && code !== CloseCode.ABNORMAL) {
-      // 1011 says nothing about our internals to the peer; other codes name the peer's fault.
-      const reason = code === CloseCode.INTERNAL_ERROR ? '' : truncateReason(error.message);
-      this.queueClose(encodeClosePayload(code, reason));
+      // The status code alone, as ws sends it: the peer's own fault needs no reason text, and
+      // the text would tell the peer about this side's parser.
+      this.queueClose(encodeClosePayload(code));
     }
     this.closeSent = true;
     if (this.state !== State.CLOSED) this.state = State.CLOSING;
@@ -510,11 +510,4 @@ function payloadLength(frameBytes: number, masked: boolean): number {
   if (frameBytes - 2 - key < 126) return frameBytes - 2 - key;
   if (frameBytes - 4 - key < 0x10000) return frameBytes - 4 - key;
   return frameBytes - 10 - key;
-}
-
-function truncateReason(message: string): string {
-  if (Buffer.byteLength(message) <= 123) return message;
-  let s = message.slice(0, 123);
-  while (Buffer.byteLength(s) > 123) s = s.slice(0, -1);
-  return s;
 }

@@ -27,7 +27,7 @@
  * the close code comes from the PEER_ERRORS table in errors.ts.
  */
 import { constants } from 'node:buffer';
-import { type PeerErrorCode, ProtocolError, peerError } from './errors.js';
+import { type PeerViolation, ProtocolError, peerError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 import { applyMask, copyMasked } from './mask.js';
@@ -295,7 +295,7 @@ export class Receiver {
     this.headerLen = end - pos;
   }
 
-  private violation(code: PeerErrorCode, detail?: string): void {
+  private violation(code: PeerViolation, detail?: string | number): void {
     this.handler.handleViolation(peerError(code, detail));
   }
 
@@ -319,26 +319,29 @@ export class Receiver {
     // non-zero values. If a nonzero value is received and none of the negotiated extensions
     // defines the meaning of such a nonzero value, the receiving endpoint MUST _Fail the
     // WebSocket Connection_."
+    // The checks run in ws 8's order, so a frame broken in two ways is reported as ws reports it.
     if ((b0 & 0x30) !== 0) return this.fail('WS_ERR_UNEXPECTED_RSV_2_3');
-    if (opcode >= 0x8) {
-      // RFC 6455 5.5: control frames
-      if (opcode > 0xa) return this.fail('WS_ERR_INVALID_OPCODE', `0x${opcode.toString(16)}`);
+    if (rsv1 && this.ext === null) return this.fail('WS_ERR_UNEXPECTED_RSV_1');
+    if (opcode === Opcode.CONTINUATION) {
+      // RFC 7692 6.1: RSV1 only on the first frame of a message
+      if (rsv1) return this.fail('WS_ERR_UNEXPECTED_RSV_1');
+      // RFC 6455 5.4: a continuation frame only continues a fragmented message
+      if (this.msgOpcode === 0) return this.fail('WS_ERR_UNEXPECTED_CONTINUATION', opcode);
+    } else if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
+      // "the fragments of one message MUST NOT be interleaved between the fragments of another"
+      if (this.msgOpcode !== 0) return this.fail('WS_ERR_EXPECTED_CONTINUATION', opcode);
+    } else if (opcode >= 0x8 && opcode <= 0xa) {
+      // RFC 6455 5.5: "All control frames MUST have a payload length of 125 bytes or less and
+      // MUST NOT be fragmented."
+      if (!fin) return this.fail('WS_ERR_FRAGMENTED_CONTROL');
       // RFC 7692 6.1: RSV1 only on the first frame of a data message
       if (rsv1) return this.fail('WS_ERR_UNEXPECTED_RSV_1');
-      // "All control frames MUST have a payload length of 125 bytes or less and MUST NOT be fragmented."
-      if (!fin) return this.fail('WS_ERR_FRAGMENTED_CONTROL');
-      if (len7 > MAX_CONTROL_PAYLOAD) return this.fail('WS_ERR_CONTROL_TOO_LONG');
-    } else {
-      if (opcode > 0x2) return this.fail('WS_ERR_INVALID_OPCODE', `0x${opcode.toString(16)}`);
-      if (opcode === Opcode.CONTINUATION) {
-        // RFC 6455 5.4: a continuation frame only continues a fragmented message
-        if (this.msgOpcode === 0) return this.fail('WS_ERR_UNEXPECTED_CONTINUATION');
-        if (rsv1) return this.fail('WS_ERR_UNEXPECTED_RSV_1');
-      } else {
-        // "the fragments of one message MUST NOT be interleaved between the fragments of another"
-        if (this.msgOpcode !== 0) return this.fail('WS_ERR_EXPECTED_CONTINUATION');
-        if (rsv1 && this.ext === null) return this.fail('WS_ERR_UNEXPECTED_RSV_1');
+      // RFC 6455 5.5.1: a close payload is empty or starts with a 2-byte status code.
+      if (len7 > MAX_CONTROL_PAYLOAD || (opcode === Opcode.CLOSE && len7 === 1)) {
+        return this.fail('WS_ERR_CONTROL_TOO_LONG', len7);
       }
+    } else {
+      return this.fail('WS_ERR_INVALID_OPCODE', opcode);
     }
     // RFC 6455 5.1: "a client MUST mask all frames that it sends to the server"; "The server
     // MUST close the connection upon receiving a frame that is not masked." and "A server MUST
@@ -400,7 +403,7 @@ export class Receiver {
     return size;
   }
 
-  private fail(code: PeerErrorCode, detail?: string): -1 {
+  private fail(code: PeerViolation, detail?: string | number): -1 {
     this.violation(code, detail);
     return -1;
   }

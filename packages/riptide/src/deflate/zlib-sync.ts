@@ -174,9 +174,12 @@ export class SyncZlib {
   readonly config: ZlibConfig;
   /** zlib's message for the last error (after WriteResult.ERROR). */
   lastError = '';
+  /** zlib's errno and code (Z_DATA_ERROR ...) for the last error, as Node reports them. */
+  lastErrno = 0;
+  lastCode: string | undefined = undefined;
   private stream: ZlibStreamInternals;
   private handle: NativeZlibHandle | null;
-  private failed: string | null = null;
+  private failed: { message: string; errno: number; code: string | undefined } | null = null;
 
   constructor(kind: ZlibKind, config: ZlibConfig) {
     this.kind = kind;
@@ -199,8 +202,8 @@ export class SyncZlib {
     this.stream._outBuffer = NO_BUFFER;
     this.handle = this.stream._handle;
     // Replaces the stream's handler, which would destroy the stream and emit 'error' later.
-    this.handle!.onerror = (message: string) => {
-      this.failed = message;
+    this.handle!.onerror = (message: string, errno: number, code?: string) => {
+      this.failed = { message, errno, code };
     };
     liveContexts++;
     createdContexts++;
@@ -227,7 +230,9 @@ export class SyncZlib {
       const outLen = Math.min(chunkSize, limit - out.total + 1);
       handle.writeSync(Z_SYNC_FLUSH, input, inOff, inLen, buf, 0, outLen);
       if (this.failed !== null) {
-        this.lastError = this.failed;
+        this.lastError = this.failed.message;
+        this.lastErrno = this.failed.errno;
+        this.lastCode = this.failed.code;
         this.close();
         return WriteResult.ERROR;
       }

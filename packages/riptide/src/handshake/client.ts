@@ -9,10 +9,9 @@
  * returned as HandshakeError values with status 0, never thrown. Whether each extension the
  * server accepted was offered is left to the extension code (deflate), which knows its offer.
  */
-import type { HandshakeError } from '../core/errors.js';
-import { UsageError } from '../core/errors.js';
+import { HandshakeError, UsageError } from '../core/errors.js';
 import { acceptKey, isValidKey } from './accept.js';
-import { type HandshakeErrorCode, handshakeError } from './errors.js';
+import { clientHandshakeError, type HandshakeErrorCode } from './errors.js';
 import { type ExtensionList, type HeaderValue, parseExtensionList, parseTokenList } from './header-lists.js';
 import { checkExtraHeaders, isFieldValue, isOws, isToken, TARGET_CHAR } from './syntax.js';
 
@@ -141,8 +140,8 @@ export type ValidateResponseResult =
     }
   | { ok: false; error: HandshakeError };
 
-function fail(code: HandshakeErrorCode, detail?: string): { ok: false; error: HandshakeError } {
-  return { ok: false, error: handshakeError(code, detail, 0) };
+function fail(code: HandshakeErrorCode): { ok: false; error: HandshakeError } {
+  return { ok: false, error: clientHandshakeError(code) };
 }
 
 function single(value: string | string[] | undefined): string | undefined | null {
@@ -172,7 +171,16 @@ export function validateUpgradeResponse(
   // 1. "If the status code received from the server is not 101, the client handles the
   // response per HTTP [RFC2616] procedures." For us that ends the handshake (the Node layer
   // may emit 'unexpected-response' first).
-  if (res.statusCode !== 101) return fail('WS_ERR_HANDSHAKE_STATUS', String(res.statusCode));
+  if (res.statusCode !== 101) {
+    return {
+      ok: false,
+      error: new HandshakeError(
+        'WS_ERR_HANDSHAKE_STATUS',
+        0,
+        `Unexpected server response: ${res.statusCode}`,
+      ),
+    };
+  }
 
   const { headers } = res;
   // 2. "If the response lacks an |Upgrade| header field or the |Upgrade| header field contains
@@ -201,7 +209,7 @@ export function validateUpgradeResponse(
   let extensions: ExtensionList = [];
   if (headers['sec-websocket-extensions'] !== undefined) {
     const list = parseExtensionList(headers['sec-websocket-extensions']);
-    if (list === null) return fail('WS_ERR_HANDSHAKE_EXTENSIONS');
+    if (list === null) return fail('WS_ERR_HANDSHAKE_EXTENSION_RESPONSE');
     extensions = list;
   }
 

@@ -16,7 +16,7 @@ import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { HandshakeError, UsageError } from '../core/errors.js';
+import { HandshakeError, UsageSyntaxError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import { ProtocolSettings } from '../core/protocol.js';
 import type { RandomFill } from '../core/sender.js';
@@ -30,6 +30,7 @@ import {
 import { syncZlibSupported } from '../deflate/zlib-sync.js';
 import { generateKey } from '../handshake/accept.js';
 import { validateUpgradeResponse } from '../handshake/client.js';
+import { clientHandshakeError } from '../handshake/errors.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import { isToken } from '../handshake/syntax.js';
 import {
@@ -45,12 +46,9 @@ import type { WebSocket } from './websocket.js';
 /** The options of `new WebSocket(url, protocols, options)`: see CLIENT_OPTIONS in options.ts. */
 export type ClientOptions = OptionsOf<typeof CLIENT_OPTIONS>;
 
-function invalid(message: string): UsageError {
-  return new UsageError('WS_ERR_INVALID_OPTION', message);
-}
-
-function invalidUrl(message: string): UsageError {
-  return new UsageError('WS_ERR_INVALID_URL', message);
+/** ws 8 throws a SyntaxError for a URL it cannot use. */
+function invalidUrl(message: string): UsageSyntaxError {
+  return new UsageSyntaxError('WS_ERR_INVALID_URL', message);
 }
 
 interface ResolvedClient {
@@ -67,16 +65,15 @@ function resolveClientOptions(
   const opts = resolveOptions(CLIENT_OPTIONS, options, 'WebSocket');
   // ws 8: the `protocols` option stands in for a missing `protocols` argument.
   if (protocols === undefined) protocols = opts.protocols;
-  const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : protocols;
-  if (!Array.isArray(list)) throw invalid('protocols must be a string or an array of strings');
+  const list: unknown[] = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [protocols];
   const seen = new Set<string>();
   for (const p of list) {
     // RFC 6455 4.1: subprotocol values "MUST be non-empty strings with characters in the
     // range U+0021 to U+007E not including separator characters" and "MUST all be unique".
     if (typeof p !== 'string' || !isToken(p) || seen.has(p)) {
-      throw new UsageError(
+      throw new UsageSyntaxError(
         'WS_ERR_INVALID_PROTOCOL',
-        `An invalid or duplicated subprotocol was specified: ${String(p)}`,
+        'An invalid or duplicated subprotocol was specified',
       );
     }
     seen.add(p);
@@ -93,7 +90,7 @@ function resolveClientOptions(
   }
   return {
     opts,
-    protocols: list,
+    protocols: list as string[],
     deflate: normalizeDeflateOptions(opts.perMessageDeflate, 'client') ?? false,
     random,
   };
@@ -138,13 +135,7 @@ function acceptedExtension(
   // RFC 6455 9.1: the server may only answer with extensions the client offered; we offered
   // none, so any extension in the response fails the connection (4.1 item 5).
   if (extensionOffer(deflate) === undefined || deflate === false) {
-    if (accepted.length > 0) {
-      return new HandshakeError(
-        'WS_ERR_HANDSHAKE_EXTENSIONS',
-        0,
-        'Server sent a Sec-WebSocket-Extensions header but no extension was requested',
-      );
-    }
+    if (accepted.length > 0) return clientHandshakeError('WS_ERR_HANDSHAKE_NO_EXTENSION_REQUESTED');
     return null;
   }
   // RFC 7692 7.1: a bad response fails the connection (a HandshakeError, never a throw).

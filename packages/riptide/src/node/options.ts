@@ -15,7 +15,7 @@
 import type { EventEmitter } from 'node:events';
 import type * as http from 'node:http';
 import type * as https from 'node:https';
-import { UsageError } from '../core/errors.js';
+import { UsageError, UsageRangeError } from '../core/errors.js';
 import { normalizeDeflateOptions, type PerMessageDeflateOptions } from '../deflate/negotiation.js';
 import { canonicalOrigin } from '../handshake/server.js';
 
@@ -334,7 +334,7 @@ export const CLIENT_OPTIONS = {
     (value) => {
       // ws 8 speaks 13 (RFC 6455) and 8 (the hybi-17 draft: same framing, Sec-WebSocket-Origin).
       if (value !== 13 && value !== 8) {
-        throw new UsageError(
+        throw new UsageRangeError(
           'WS_ERR_INVALID_OPTION',
           `Unsupported protocol version: ${String(value)} (supported versions: 8, 13)`,
         );

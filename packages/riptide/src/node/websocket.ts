@@ -28,7 +28,7 @@
 import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { HandshakeError, ProtocolError, UsageError } from '../core/errors.js';
+import { HandshakeError, ProtocolError, UsageError, UsageRangeError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import { Protocol, type ProtocolSettings, type ProtocolSink } from '../core/protocol.js';
 import { type ClientOptions, initiateClient } from './client.js';
@@ -124,17 +124,21 @@ function convertBinary(data: Buffer, type: BinaryType): unknown {
   }
 }
 
-/** Normalise send()/ping() data to what the core takes (string stays a string). */
+/**
+ * Normalise send()/ping() data to a Buffer, as ws does: views without a copy, anything else
+ * through Buffer.from (arrays work; other types get Node's own TypeError, as with ws).
+ */
 function toBuffer(data: unknown): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return Buffer.from(data);
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (typeof data === 'string') return Buffer.from(data);
   if (typeof data === 'number') return Buffer.from(String(data));
-  throw new UsageError(
-    'WS_ERR_INVALID_DATA',
-    'The data must be a string, a Buffer, an ArrayBuffer, a TypedArray or a DataView',
-  );
+  if (data instanceof Blob) {
+    // A Blob is read asynchronously; ws queues it, riptide refuses it (docs/node-layer.md).
+    throw new UsageError('WS_ERR_INVALID_DATA', 'Sending a Blob is not supported: send its arrayBuffer()');
+  }
+  return Buffer.from(data as Uint8Array);
 }
 
 /** A received binary message, as binaryType selects (text messages are always Buffers). */
@@ -478,7 +482,10 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     const payload = data === undefined || data === null || data === false ? EMPTY : toBuffer(data);
     // RFC 6455 5.5: "All control frames MUST have a payload length of 125 bytes or less".
     if (payload.length > 125) {
-      throw new UsageError('WS_ERR_CONTROL_TOO_LONG', 'The data size must not be greater than 125 bytes');
+      throw new UsageRangeError(
+        'WS_ERR_CONTROL_TOO_LONG',
+        'The data size must not be greater than 125 bytes',
+      );
     }
     if (ping) proto.sendPing(payload);
     else proto.sendPong(payload);
@@ -747,13 +754,37 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   }
 }
 
+// ws 8's property descriptors, which code inspecting a WebSocket (Object.keys of its prototype,
+// a `for ... in` logger, a test of WebSocket.OPEN being constant) sees: the readyState
+// constants are enumerable and read-only on the class and its prototype; the attributes, the
+// event-handler attributes and addEventListener/removeEventListener are enumerable.
 for (const [name, value] of [
   ['CONNECTING', CONNECTING],
   ['OPEN', OPEN],
   ['CLOSING', CLOSING],
   ['CLOSED', CLOSED],
 ] as const) {
+  Object.defineProperty(WebSocket, name, { enumerable: true, writable: false, configurable: false, value });
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
+}
+for (const name of [
+  'binaryType',
+  'bufferedAmount',
+  'extensions',
+  'isPaused',
+  'protocol',
+  'readyState',
+  'url',
+  'onopen',
+  'onerror',
+  'onclose',
+  'onmessage',
+  'addEventListener',
+  'removeEventListener',
+  // Inherited from EventEmitter.prototype in ws, where it is enumerable.
+  'eventNames',
+]) {
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
 }
 
 /** Per-connection state few connections need, kept off the WebSocket (idle memory). */

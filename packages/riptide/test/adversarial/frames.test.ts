@@ -94,7 +94,7 @@ describe('client: impossible lengths from a malicious server', () => {
   it('with maxPayload 0 ("no limit") a 2^40 length is 1009, never a throw', async () => {
     const bytes = Buffer.concat([frameHeader(0x2, 2n ** 40n, true, false, false), Buffer.alloc(64)]);
     const result = await clientAnswers(bytes, { maxPayload: 0 });
-    expect(result).toEqual({ sent: 1009, error: 'WS_ERR_MESSAGE_TOO_BIG', closeEvent: 1006 });
+    expect(result).toEqual({ sent: 1009, error: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', closeEvent: 1006 });
     expect(crashes.errors).toEqual([]);
   });
 

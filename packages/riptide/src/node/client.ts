@@ -15,8 +15,9 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { HandshakeError, UsageSyntaxError } from '../core/errors.js';
+import { HandshakeError, UsageError, UsageSyntaxError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import { ProtocolSettings } from '../core/protocol.js';
 import type { RandomFill } from '../core/sender.js';
@@ -33,14 +34,16 @@ import { validateUpgradeResponse } from '../handshake/client.js';
 import { clientHandshakeError } from '../handshake/errors.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import { isToken } from '../handshake/syntax.js';
+import { connectHttp2 } from './http2-client.js';
 import {
   CLIENT_OPTIONS,
   type OptionsOf,
   REQUEST_PASS_THROUGH,
-  type Resolved,
+  type Resolved as ResolvedOptions,
   resolveOptions,
 } from './options.js';
 import { randomFill } from './random.js';
+import { abortTransport } from './transport.js';
 import type { WebSocket } from './websocket.js';
 
 /** The options of `new WebSocket(url, protocols, options)`: see CLIENT_OPTIONS in options.ts. */
@@ -51,8 +54,9 @@ function invalidUrl(message: string): UsageSyntaxError {
   return new UsageSyntaxError('WS_ERR_INVALID_URL', message);
 }
 
-interface ResolvedClient {
-  opts: Resolved<typeof CLIENT_OPTIONS>;
+/** @internal Validated options of one client connection (shared with http2-client.ts). */
+export interface Resolved {
+  opts: ResolvedOptions<typeof CLIENT_OPTIONS>;
   protocols: string[];
   deflate: false | DeflateOptions;
   random: RandomFill;
@@ -61,11 +65,20 @@ interface ResolvedClient {
 function resolveClientOptions(
   options: ClientOptions | undefined,
   protocols: string | string[] | undefined,
-): ResolvedClient {
+): Resolved {
   const opts = resolveOptions(CLIENT_OPTIONS, options, 'WebSocket');
   // ws 8: the `protocols` option stands in for a missing `protocols` argument.
   if (protocols === undefined) protocols = opts.protocols;
   const list: unknown[] = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [protocols];
+  if (
+    opts.http2Session !== undefined &&
+    (opts.http2Session === null || typeof (opts.http2Session as { request?: unknown }).request !== 'function')
+  ) {
+    throw new UsageError(
+      'WS_ERR_INVALID_OPTION',
+      'The "http2Session" option must be a ClientHttp2Session (from http2.connect)',
+    );
+  }
   const seen = new Set<string>();
   for (const p of list) {
     // RFC 6455 4.1: subprotocol values "MUST be non-empty strings with characters in the
@@ -130,7 +143,6 @@ function extensionOffer(deflate: false | DeflateOptions): string | undefined {
 function acceptedExtension(
   accepted: ExtensionList,
   deflate: false | DeflateOptions,
-  _maxPayload: number,
 ): PerMessageExtension | null | Error {
   // RFC 6455 9.1: the server may only answer with extensions the client offered; we offered
   // none, so any extension in the response fails the connection (4.1 item 5).
@@ -152,7 +164,18 @@ export function initiateClient(
   options: ClientOptions | undefined,
 ): void {
   const resolved = resolveClientOptions(options, protocols);
-  connect(ws, parseAddress(address), resolved, null);
+  const url = parseAddress(address);
+  if (resolved.opts.http2Session !== undefined || resolved.opts.http2 === true) {
+    connectHttp2(ws, url, resolved, {
+      http1: (r) => connect(ws, url, r, null),
+      open: (stream, protocol, extensions, header) =>
+        startClient(ws, stream, EMPTY, resolved, protocol, extensions, header),
+      offer: extensionOffer(resolved.deflate),
+      timeout: timeoutError,
+    });
+  } else {
+    connect(ws, url, resolved, null);
+  }
 }
 
 /**
@@ -185,7 +208,8 @@ function lowercaseHeaders(headers: Record<string, string> | undefined): Record<s
   return out;
 }
 
-function connect(ws: WebSocket, url: URL, resolved: ResolvedClient, redirect: RedirectState | null): void {
+/** The HTTP/1.1 opening handshake (also http2-client.ts's fallback). */
+function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: RedirectState | null): void {
   const { opts, protocols } = resolved;
   ws._url = url.href;
   const secure = url.protocol === 'wss:';
@@ -352,38 +376,62 @@ function connect(ws: WebSocket, url: URL, resolved: ResolvedClient, redirect: Re
       ws._abortHandshake(result.error.message, result.error);
       return;
     }
-    const extension = acceptedExtension(result.extensions, resolved.deflate, opts.maxPayload);
-    if (extension instanceof Error) {
-      socket.destroy();
-      ws._abortHandshake(extension.message, extension);
-      return;
-    }
-    ws._protocol = result.protocol;
-    ws._extensions =
-      typeof res.headers['sec-websocket-extensions'] === 'string' && extension !== null
-        ? res.headers['sec-websocket-extensions']
-        : '';
-    const settings = {
-      closeTimeout: opts.closeTimeout,
-      maxPendingAutoPongs: opts.maxPendingAutoPongs,
-      allowSynchronousEvents: opts.allowSynchronousEvents,
-      protocol: new ProtocolSettings({
-        role: 'client',
-        maxPayload: opts.maxPayload,
-        maxFragments: opts.maxFragments,
-        maxBufferedChunks: opts.maxBufferedChunks,
-        skipUtf8Validation: opts.skipUTF8Validation,
-        autoPong: opts.autoPong,
-        randomFill: resolved.random,
-      }),
-    };
-    ws._setSocket(socket, head, settings, extension);
-    ws.emit('open');
+    startClient(
+      ws,
+      socket,
+      head,
+      resolved,
+      result.protocol,
+      result.extensions,
+      res.headers['sec-websocket-extensions'],
+    );
   });
 
   if (opts.finishRequest !== undefined) opts.finishRequest(req, ws);
   else req.end();
 }
+
+/**
+ * @internal Both transports, once the server's answer passed its checks: set up the accepted
+ * extension and start the protocol over `socket` (an upgraded socket or an HTTP/2 stream).
+ */
+function startClient(
+  ws: WebSocket,
+  socket: Duplex,
+  head: Buffer,
+  resolved: Resolved,
+  protocol: string,
+  accepted: ExtensionList,
+  extensionsHeader: string | string[] | undefined,
+): void {
+  const extension = acceptedExtension(accepted, resolved.deflate);
+  if (extension instanceof Error) {
+    abortTransport(socket);
+    ws._abortHandshake(extension.message, extension);
+    return;
+  }
+  const { opts } = resolved;
+  ws._protocol = protocol;
+  ws._extensions = typeof extensionsHeader === 'string' && extension !== null ? extensionsHeader : '';
+  const settings = {
+    closeTimeout: opts.closeTimeout,
+    maxPendingAutoPongs: opts.maxPendingAutoPongs,
+    allowSynchronousEvents: opts.allowSynchronousEvents,
+    protocol: new ProtocolSettings({
+      role: 'client',
+      maxPayload: opts.maxPayload,
+      maxFragments: opts.maxFragments,
+      maxBufferedChunks: opts.maxBufferedChunks,
+      skipUtf8Validation: opts.skipUTF8Validation,
+      autoPong: opts.autoPong,
+      randomFill: resolved.random,
+    }),
+  };
+  ws._setSocket(socket as Socket, head, settings, extension);
+  ws.emit('open');
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** The default transport of a ws: handshake: its own TCP (or Unix socket) connection. */
 function netConnect(options: net.NetConnectOpts & { socketPath?: string }): net.Socket {

@@ -14,6 +14,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type * as http from 'node:http';
+import type { ClientHttp2Session, Http2SecureServer, Http2Server } from 'node:http2';
 import type * as https from 'node:https';
 import { UsageError, UsageRangeError } from '../core/errors.js';
 import { normalizeDeflateOptions, type PerMessageDeflateOptions } from '../deflate/negotiation.js';
@@ -225,8 +226,15 @@ export const SERVER_OPTIONS = {
   host: string('ws', true),
   /** The listen backlog (with `port`). */
   backlog: integer(0, undefined, 'ws', true),
-  /** Use an existing http.Server or https.Server (its 'upgrade' event). */
-  server: object<http.Server | https.Server>('an http.Server or https.Server', 'ws', true),
+  /**
+   * Use an existing http.Server or https.Server (its 'upgrade' event), or an http2 server (then
+   * also extended CONNECT streams, RFC 8441, docs/http2.md).
+   */
+  server: object<http.Server | https.Server | Http2SecureServer | Http2Server>(
+    'an http.Server, https.Server or http2 server',
+    'ws',
+    true,
+  ),
   /** Do not listen at all: call handleUpgrade() yourself. */
   noServer: boolean(false, 'ws'),
   /** Accept only this request path (the query string is ignored); others get 400. */
@@ -353,6 +361,10 @@ export const CLIENT_OPTIONS = {
   generateMask: func<(mask: Buffer) => void>('ws'),
   /** Called with the request before it is sent; it must call request.end(). */
   finishRequest: func<(request: http.ClientRequest, websocket: EventEmitter) => void>('ws'),
+  /** Open the WebSocket as a stream of a pooled HTTP/2 connection (RFC 8441), else HTTP/1.1. */
+  http2: boolean(undefined, 'riptide'),
+  /** Open the WebSocket as a stream of this HTTP/2 session (no HTTP/1.1 fallback). */
+  http2Session: object<ClientHttp2Session>('a ClientHttp2Session (from http2.connect)', 'riptide'),
   // http.request / https.request / net.connect / tls.connect options, passed through.
   agent: request<http.Agent | boolean>(),
   auth: request<string>(),

@@ -16,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type * as net from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -31,9 +32,11 @@ import {
   buildAcceptResponse,
   buildRejectResponse,
   serializeResponse,
+  type ValidateRequestOptions,
   validateUpgradeRequest,
 } from '../handshake/server.js';
 import { Heartbeat } from './heartbeat.js';
+import { attachHttp2, handleStream, isHttp2Server } from './http2-server.js';
 import {
   type OptionsOf,
   parseHeartbeat,
@@ -112,6 +115,43 @@ function abortHandshake(
     socket.destroy();
   }
 }
+
+/**
+ * @internal How a handshake is answered, per transport: HTTP/1.1 bytes on the socket here,
+ * HTTP/2 headers on the stream in http2-server.ts. Everything else (policy hooks, extension
+ * negotiation, bookkeeping) is the same code for both.
+ */
+export interface HandshakeReply {
+  /** Refuse with `status`, `message` as a text/plain body and extra headers; close. */
+  refuse(socket: Duplex, status: number, message: string, headers?: Record<string, string>): void;
+  /**
+   * The success response (through 'headers' listeners when there are some): bytes to send
+   * before the first frame (HTTP/1.1's 101), or null when the transport has answered already
+   * (HTTP/2's headers). False if the socket went away meanwhile: the caller destroys it.
+   */
+  respond(
+    server: WebSocketServer,
+    socket: Duplex,
+    req: http.IncomingMessage,
+    key: string | undefined,
+    protocol: string | undefined,
+    extensions: string | undefined,
+  ): Buffer | null | false;
+}
+
+const HTTP1: HandshakeReply = {
+  refuse: abortHandshake,
+  respond(server, socket, req, key, protocol, extensions) {
+    if (server.listenerCount('headers') === 0) {
+      // The common case: no line array (measured with the handshake benchmark).
+      return Buffer.from(acceptResponseText(key!, protocol, extensions), 'latin1');
+    }
+    const lines = buildAcceptResponse({ key: key!, protocol, extensions });
+    server.emit('headers', lines, req);
+    if (!socket.writable) return false;
+    return serializeResponse(lines);
+  },
+};
 
 function emitClose(server: WebSocketServer): void {
   server._state = CLOSED;
@@ -231,7 +271,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       this._server = server;
       server.listen(o.port, o.host, o.backlog, callback);
     } else if (o.server != null) {
-      this._server = o.server;
+      this._server = o.server as net.Server;
     }
     if (this._server !== null) {
       const server = this._server;
@@ -244,10 +284,13 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       server.on('listening', onListening);
       server.on('error', onError);
       if (!ownListener) server.on('upgrade', onUpgrade);
+      // An http2 server: extended CONNECT streams too (its HTTP/1.1 upgrades come as 'upgrade').
+      const detachHttp2 = isHttp2Server(server) ? attachHttp2(this, server) : null;
       this._removeListeners = () => {
         server.removeListener('listening', onListening);
         server.removeListener('error', onError);
         server.removeListener('upgrade', onUpgrade);
+        detachHttp2?.();
       };
     }
     this._heartbeat?.start();
@@ -322,18 +365,61 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     head: Buffer,
     cb: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
-    socket.on('error', socketOnErrorBeforeUpgrade);
-    this._trackPending(socket);
-
-    const result = validateUpgradeRequest(req as http.IncomingMessage & { method: string }, {
-      allowedOrigins: this.options.allowedOrigins,
-      extensions: this._deflate !== false,
-      shouldHandle: () => this.shouldHandle(req),
-    });
+    this._startHandshake(socket);
+    const result = validateUpgradeRequest(
+      req as http.IncomingMessage & { method: string },
+      this._validateOptions(req),
+    );
     if (!result.ok) {
       this._refuse(req, socket, result.error, result.headers);
       return;
     }
+    this._negotiate(req, socket, head, result.key, result, HTTP1, cb);
+  }
+
+  /**
+   * The HTTP/2 counterpart of handleUpgrade (RFC 8441), for noServer: complete (or refuse) the
+   * handshake of an extended CONNECT stream, e.g. from an http2 server's 'stream' event. Streams
+   * that are not a WebSocket CONNECT are refused (405/501): test them first with
+   * `headers[':method'] === 'CONNECT' && headers[':protocol'] === 'websocket'`. `cb` gets the open
+   * WebSocket and an http.IncomingMessage describing the request (see docs/http2.md).
+   */
+  handleStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    cb: (ws: WebSocket, req: http.IncomingMessage) => void,
+  ): void {
+    handleStream(this, stream, headers, undefined, cb);
+  }
+
+  /** @internal Both transports: a handshake starts (error listener, handshake timeout). */
+  _startHandshake(socket: Duplex): void {
+    socket.on('error', socketOnErrorBeforeUpgrade);
+    this._trackPending(socket);
+  }
+
+  /** @internal The options both validators take (validateUpgradeRequest, validateConnectRequest). */
+  _validateOptions(req: http.IncomingMessage): ValidateRequestOptions {
+    return {
+      allowedOrigins: this.options.allowedOrigins,
+      extensions: this._deflate !== false,
+      shouldHandle: () => this.shouldHandle(req),
+    };
+  }
+
+  /**
+   * @internal Both transports, once the request is valid: negotiate extensions, ask
+   * verifyClient, then _complete. `reply` writes the answers in the transport's shape.
+   */
+  _negotiate(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    key: string | undefined,
+    result: { protocols: string[]; extensions: ExtensionList; origin: string | undefined },
+    reply: HandshakeReply,
+    cb: (ws: WebSocket, req: http.IncomingMessage) => void,
+  ): void {
     const accepted =
       this._deflate === false
         ? null
@@ -341,7 +427,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
 
     const verify = this.options.verifyClient;
     if (verify === undefined) {
-      this._complete(req, socket, head, result.key, result.protocols, accepted, cb);
+      this._complete(req, socket, head, key, result.protocols, accepted, reply, cb);
       return;
     }
     const info: VerifyClientInfo = {
@@ -354,19 +440,19 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
         if (!ok) {
           accepted?.extension.close();
           const status = code ?? 401;
-          abortHandshake(socket, status, message ?? http.STATUS_CODES[status] ?? 'Unauthorized', headers);
+          reply.refuse(socket, status, message ?? http.STATUS_CODES[status] ?? 'Unauthorized', headers);
           return;
         }
-        this._complete(req, socket, head, result.key, result.protocols, accepted, cb);
+        this._complete(req, socket, head, key, result.protocols, accepted, reply, cb);
       });
       return;
     }
     if (!(verify as VerifyClientSync)(info)) {
       accepted?.extension.close();
-      abortHandshake(socket, 401, 'Unauthorized');
+      reply.refuse(socket, 401, 'Unauthorized');
       return;
     }
-    this._complete(req, socket, head, result.key, result.protocols, accepted, cb);
+    this._complete(req, socket, head, key, result.protocols, accepted, reply, cb);
   }
 
   private _refuse(
@@ -389,9 +475,10 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     req: http.IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    key: string,
+    key: string | undefined,
     offered: string[],
     accepted: { header: string; extension: PerMessageExtension } | null,
+    reply: HandshakeReply,
     cb: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
     if (!socket.readable || !socket.writable) {
@@ -407,7 +494,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     }
     if (this._state !== RUNNING) {
       accepted?.extension.close();
-      abortHandshake(socket, 503, 'Service Unavailable');
+      reply.refuse(socket, 503, 'Service Unavailable');
       return;
     }
     this._untrackPending(socket);
@@ -424,19 +511,11 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     }
     const extensions = accepted === null ? undefined : accepted.header;
     const ws = new this._WebSocket(null);
-    let response: Buffer;
-    if (this.listenerCount('headers') === 0) {
-      // The common case: no line array (measured with the handshake benchmark).
-      response = Buffer.from(acceptResponseText(key, protocol, extensions), 'latin1');
-    } else {
-      const lines = buildAcceptResponse({ key, protocol, extensions });
-      this.emit('headers', lines, req);
-      if (!socket.writable) {
-        accepted?.extension.close();
-        socket.destroy();
-        return;
-      }
-      response = serializeResponse(lines);
+    const response = reply.respond(this, socket, req, key, protocol, extensions);
+    if (response === false) {
+      accepted?.extension.close();
+      socket.destroy();
+      return;
     }
     socket.removeListener('error', socketOnErrorBeforeUpgrade);
     ws._protocol = protocol ?? '';
@@ -449,7 +528,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       head,
       this._settings,
       accepted === null ? null : accepted.extension,
-      response,
+      response ?? undefined,
     );
     this._tracked?.add(ws);
     cb(ws, req);

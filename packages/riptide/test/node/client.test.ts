@@ -539,7 +539,7 @@ describe.each(CLIENTS)('the handshake connection (%s)', (_name, Client) => {
     const closed = new Promise<void>((resolve) => ws.on('close', () => resolve()));
     ws.on('error', () => {});
     ws.on('unexpected-response', (req: http.ClientRequest, res: http.IncomingMessage) => {
-      expect((req as unknown as { agent?: unknown }).agent).toBeUndefined();
+      expect((req as http.ClientRequest & { agent?: unknown }).agent).toBeUndefined();
       res.resume();
       res.on('end', () => ws.terminate());
     });

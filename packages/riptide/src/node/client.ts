@@ -10,6 +10,7 @@
  * Failures during the handshake are reported as 'error' (only if listened to: a failed
  * connection never crashes the process) followed by 'close' with 1006.
  */
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -19,7 +20,6 @@ import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { HandshakeError, UsageError, UsageSyntaxError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
-import { ProtocolSettings } from '../core/protocol.js';
 import type { RandomFill } from '../core/sender.js';
 import { PerMessageDeflate } from '../deflate/codec.js';
 import {
@@ -37,14 +37,37 @@ import { isToken } from '../handshake/syntax.js';
 import { connectHttp2 } from './http2-client.js';
 import {
   CLIENT_OPTIONS,
+  connectionSettings,
   type OptionsOf,
   REQUEST_PASS_THROUGH,
   type Resolved as ResolvedOptions,
   resolveOptions,
 } from './options.js';
 import { randomFill } from './random.js';
-import { abortTransport } from './transport.js';
-import type { WebSocket } from './websocket.js';
+import { type AttachInit, abortTransport } from './transport.js';
+
+/**
+ * What the client handshake needs from the WebSocket it opens (websocket.ts implements it): the
+ * WebSocket owns its state, the handshake only calls these.
+ */
+export interface ClientHost extends EventEmitter {
+  readonly readyState: number;
+  /** The URL connected to (set again after each redirect). */
+  _setUrl(href: string): void;
+  /** The pending handshake (cancelled by close()/terminate()), or null once answered. */
+  _setRequest(req: Cancelable | null): void;
+  /** Is `req` still the pending handshake (not cancelled, not replaced by a redirect)? */
+  _isRequest(req: Cancelable): boolean;
+  /** Fail the handshake: 'error' (to listeners) then 'close' 1006. */
+  _abortHandshake(message: string, err?: Error): void;
+  /** The server accepted: run the protocol over `transport`. */
+  _attach(transport: Duplex, head: Buffer | null, init: AttachInit): void;
+}
+
+/** Something a pending handshake can be cancelled through (a request, an HTTP/2 stream). */
+export interface Cancelable {
+  destroy(): void;
+}
 
 /** The options of `new WebSocket(url, protocols, options)`: see CLIENT_OPTIONS in options.ts. */
 export type ClientOptions = OptionsOf<typeof CLIENT_OPTIONS>;
@@ -158,7 +181,7 @@ function acceptedExtension(
 
 /** Start the opening handshake for a new client WebSocket (called by its constructor). */
 export function initiateClient(
-  ws: WebSocket,
+  ws: ClientHost,
   address: string | URL,
   protocols: string | string[] | undefined,
   options: ClientOptions | undefined,
@@ -209,9 +232,9 @@ function lowercaseHeaders(headers: Record<string, string> | undefined): Record<s
 }
 
 /** The HTTP/1.1 opening handshake (also http2-client.ts's fallback). */
-function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: RedirectState | null): void {
+function connect(ws: ClientHost, url: URL, resolved: Resolved, redirect: RedirectState | null): void {
   const { opts, protocols } = resolved;
-  ws._url = url.href;
+  ws._setUrl(url.href);
   const secure = url.protocol === 'wss:';
   const ipc = url.protocol === 'ws+unix:';
   let socketPath: string | undefined;
@@ -301,21 +324,21 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
   if (opts.handshakeTimeout) reqOpts.timeout = opts.handshakeTimeout;
 
   const req = (secure ? https.request : http.request)(reqOpts);
-  ws._req = req;
+  ws._setRequest(req);
   // ws 8: the listener gets the new request before it is sent, so it can still change it.
   if (redirect !== null && redirect.count > 0) ws.emit('redirect', url.href, req);
 
   if (opts.handshakeTimeout) {
     req.on('timeout', () => {
-      if (ws._req === req) ws._abortHandshake('Opening handshake has timed out', timeoutError());
+      if (ws._isRequest(req)) ws._abortHandshake('Opening handshake has timed out', timeoutError());
     });
   }
   req.on('error', (err: Error) => {
-    if (ws._req !== req) return;
+    if (!ws._isRequest(req)) return;
     ws._abortHandshake(err.message, err);
   });
   req.on('response', (res: IncomingMessage) => {
-    if (ws._req !== req) return;
+    if (!ws._isRequest(req)) return;
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
     if (redirect !== null && location !== undefined && status >= 300 && status < 400) {
@@ -328,7 +351,7 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
       }
       req.destroy();
       res.resume();
-      ws._req = null;
+      ws._setRequest(null);
       let next: URL;
       try {
         let target: URL;
@@ -342,7 +365,7 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
         ws._abortHandshake((err as Error).message, err as Error);
         return;
       }
-      if (!ws._closing) connect(ws, next, resolved, redirect);
+      if (ws.readyState === 0) connect(ws, next, resolved, redirect);
       return;
     }
     if (ws.listenerCount('unexpected-response') > 0) {
@@ -356,17 +379,17 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
     );
   });
   req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
-    if (ws._req !== req) {
+    if (!ws._isRequest(req)) {
       socket.destroy();
       return;
     }
     ws.emit('upgrade', res);
     // An 'upgrade' listener may have closed or terminated the WebSocket.
-    if (ws._req !== req) {
+    if (!ws._isRequest(req)) {
       socket.destroy();
       return;
     }
-    ws._req = null;
+    ws._setRequest(null);
     const result = validateUpgradeResponse(
       { statusCode: res.statusCode ?? 0, headers: res.headers },
       { key, protocols },
@@ -396,7 +419,7 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
  * extension and start the protocol over `socket` (an upgraded socket or an HTTP/2 stream).
  */
 function startClient(
-  ws: WebSocket,
+  ws: ClientHost,
   socket: Duplex,
   head: Buffer,
   resolved: Resolved,
@@ -410,24 +433,13 @@ function startClient(
     ws._abortHandshake(extension.message, extension);
     return;
   }
-  const { opts } = resolved;
-  ws._protocol = protocol;
-  ws._extensions = typeof extensionsHeader === 'string' && extension !== null ? extensionsHeader : '';
-  const settings = {
-    closeTimeout: opts.closeTimeout,
-    maxPendingAutoPongs: opts.maxPendingAutoPongs,
-    allowSynchronousEvents: opts.allowSynchronousEvents,
-    protocol: new ProtocolSettings({
-      role: 'client',
-      maxPayload: opts.maxPayload,
-      maxFragments: opts.maxFragments,
-      maxBufferedChunks: opts.maxBufferedChunks,
-      skipUtf8Validation: opts.skipUTF8Validation,
-      autoPong: opts.autoPong,
-      randomFill: resolved.random,
-    }),
-  };
-  ws._setSocket(socket as Socket, head, settings, extension);
+  ws._attach(socket, head, {
+    settings: connectionSettings(resolved.opts, 'client', resolved.random),
+    extension,
+    protocol,
+    extensions: typeof extensionsHeader === 'string' && extension !== null ? extensionsHeader : '',
+    server: null,
+  });
   ws.emit('open');
 }
 

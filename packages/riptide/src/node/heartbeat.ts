@@ -11,18 +11,27 @@
  * the remote endpoint is still responsive"; the peer MUST answer with a Pong. Any pong counts
  * (an unsolicited one too: it still proves the peer is alive).
  */
-import { ProtocolError } from '../core/errors.js';
 import type { ResolvedHeartbeat } from './options.js';
-import type { WebSocket } from './websocket.js';
+
+/**
+ * What the heartbeat asks of each client (websocket.ts implements it; the "awaiting a pong" mark
+ * is the WebSocket's own state).
+ */
+export interface HeartbeatPeer {
+  /** Ping, and expect a pong before the next check (an open socket only). */
+  _heartbeatPing(): void;
+  /** No pong since the last ping: terminate (1006, WS_ERR_HEARTBEAT_TIMEOUT); true if it did. */
+  _heartbeatCheck(): boolean;
+}
 
 export class Heartbeat {
-  private readonly clients: Set<WebSocket>;
+  private readonly clients: Set<HeartbeatPeer>;
   private readonly interval: number;
   private readonly timeout: number;
   private timer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
 
-  constructor(clients: Set<WebSocket>, options: ResolvedHeartbeat) {
+  constructor(clients: Set<HeartbeatPeer>, options: ResolvedHeartbeat) {
     this.clients = clients;
     this.interval = options.interval;
     this.timeout = options.timeout;
@@ -45,11 +54,7 @@ export class Heartbeat {
   _tick(): void {
     // Without a separate timeout, the previous round is checked right before the next pings.
     this._reap();
-    for (const ws of this.clients) {
-      if (ws.readyState !== 1) continue;
-      ws._awaitingPong = true;
-      ws.ping();
-    }
+    for (const ws of this.clients) ws._heartbeatPing();
     if (this.timeout < this.interval && this.checkTimer === null) {
       this.checkTimer = setTimeout(reap, this.timeout, this);
       this.checkTimer.unref();
@@ -62,13 +67,7 @@ export class Heartbeat {
       clearTimeout(this.checkTimer);
       this.checkTimer = null;
     }
-    for (const ws of this.clients) {
-      if (ws._awaitingPong && ws.readyState === 1) {
-        ws._awaitingPong = false;
-        ws._reportError(new ProtocolError('WS_ERR_HEARTBEAT_TIMEOUT'));
-        ws.terminate();
-      }
-    }
+    for (const ws of this.clients) ws._heartbeatCheck();
   }
 }
 

@@ -10,15 +10,18 @@
  * is a bug we can report; ws ignores them), except the http.request / https.request / tls.connect
  * options a client passes through, which are listed too.
  *
- * This module imports nothing from the rest of the Node layer, so every other module can use it.
+ * Only types come from the rest of the Node layer, so every module can use this one.
  */
 import type { EventEmitter } from 'node:events';
 import type * as http from 'node:http';
 import type { ClientHttp2Session, Http2SecureServer, Http2Server } from 'node:http2';
 import type * as https from 'node:https';
 import { UsageError, UsageRangeError } from '../core/errors.js';
+import { ProtocolSettings } from '../core/protocol.js';
+import type { RandomFill } from '../core/sender.js';
 import { normalizeDeflateOptions, type PerMessageDeflateOptions } from '../deflate/negotiation.js';
 import { canonicalOrigin } from '../handshake/server.js';
+import type { ConnectionSettings } from './transport.js';
 
 /** One option: its default and its check. The type parameter is the type users pass. */
 export interface OptionSpec<T> {
@@ -460,4 +463,42 @@ export function resolveOptions<S extends Record<string, OptionSpec<unknown>>>(
   }
   for (const key of Object.keys(schema)) if (!(key in out)) out[key] = schema[key].default;
   return out as Resolved<S>;
+}
+
+/** The options a connection runs with (both tables have them, with the same defaults). */
+type ConnectionOptions = Pick<
+  Resolved<typeof SERVER_OPTIONS>,
+  | 'closeTimeout'
+  | 'maxPendingAutoPongs'
+  | 'allowSynchronousEvents'
+  | 'maxPayload'
+  | 'maxFragments'
+  | 'maxBufferedChunks'
+  | 'skipUTF8Validation'
+  | 'autoPong'
+>;
+
+/**
+ * The settings of a connection from resolved options: built once per server (and shared by its
+ * connections) or once per client connection. A client passes its masking randomness.
+ */
+export function connectionSettings(
+  o: ConnectionOptions,
+  role: 'client' | 'server',
+  randomFill?: RandomFill,
+): ConnectionSettings {
+  return {
+    closeTimeout: o.closeTimeout,
+    maxPendingAutoPongs: o.maxPendingAutoPongs,
+    allowSynchronousEvents: o.allowSynchronousEvents,
+    protocol: new ProtocolSettings({
+      role,
+      maxPayload: o.maxPayload,
+      maxFragments: o.maxFragments,
+      maxBufferedChunks: o.maxBufferedChunks,
+      skipUtf8Validation: o.skipUTF8Validation,
+      autoPong: o.autoPong,
+      randomFill,
+    }),
+  };
 }

@@ -518,18 +518,16 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       return;
     }
     socket.removeListener('error', socketOnErrorBeforeUpgrade);
-    ws._protocol = protocol ?? '';
-    ws._extensions = extensions ?? '';
-    ws._server = this;
     // The 101 is the connection's first output: it leaves with the first flush, together with
     // what the 'connection' handlers send (one write, one TCP segment for a welcome message).
-    ws._setSocket(
-      socket as Socket,
-      head,
-      this._settings,
-      accepted === null ? null : accepted.extension,
-      response ?? undefined,
-    );
+    ws._attach(socket, head, {
+      settings: this._settings,
+      extension: accepted === null ? null : accepted.extension,
+      protocol: protocol ?? '',
+      extensions: extensions ?? '',
+      server: this,
+      preamble: response ?? undefined,
+    });
     this._tracked?.add(ws);
     cb(ws, req);
   }
@@ -581,12 +579,12 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
 
   /** @internal */
   _clientClosing(ws: WebSocket): void {
-    if (ws._topics !== null) this._topics?.leaveAll(ws);
+    this._topics?.leaveAll(ws);
   }
 
   /** @internal */
   _clientClosed(ws: WebSocket): void {
-    if (ws._topics !== null) this._topics?.leaveAll(ws);
+    this._topics?.leaveAll(ws);
     const tracked = this._tracked;
     if (tracked !== null) {
       tracked.delete(ws);
@@ -606,6 +604,16 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
   /** @internal */
   _unsubscribe(ws: WebSocket, topic: string): boolean {
     return this._topics === null ? false : this._topics.unsubscribe(ws, topic);
+  }
+
+  /** @internal */
+  _isSubscribed(ws: WebSocket, topic: string): boolean {
+    return this._topics === null ? false : this._topics.isSubscribed(ws, topic);
+  }
+
+  /** @internal */
+  _topicsOf(ws: WebSocket): string[] {
+    return this._topics === null ? [] : this._topics.topicsOf(ws);
   }
 
   // --- pub/sub --------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ export class Topics {
 
   isSubscribed(ws: Subscriber, topic: string): boolean {
     const own = this.joined.get(ws);
-    return own?.has(topic);
+    return own?.has(topic) === true;
   }
 
   topicsOf(ws: Subscriber): string[] {

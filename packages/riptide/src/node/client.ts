@@ -10,7 +10,6 @@
  * Failures during the handshake are reported as 'error' (only if listened to: a failed
  * connection never crashes the process) followed by 'close' with 1006.
  */
-import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -18,56 +17,26 @@ import type { Socket } from 'node:net';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { HandshakeError, UsageError, UsageSyntaxError } from '../core/errors.js';
+import { HandshakeError, UsageSyntaxError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
-import type { RandomFill } from '../core/sender.js';
 import { PerMessageDeflate } from '../deflate/codec.js';
-import {
-  acceptAsClient,
-  createOffer,
-  type DeflateOptions,
-  normalizeDeflateOptions,
-} from '../deflate/negotiation.js';
+import { acceptAsClient, createOffer, type DeflateOptions } from '../deflate/negotiation.js';
 import { syncZlibSupported } from '../deflate/zlib-sync.js';
 import { generateKey } from '../handshake/accept.js';
 import { validateUpgradeResponse } from '../handshake/client.js';
 import { clientHandshakeError } from '../handshake/errors.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
-import { isToken } from '../handshake/syntax.js';
 import { connectHttp2 } from './http2-client.js';
 import {
-  CLIENT_OPTIONS,
+  type CLIENT_OPTIONS,
   connectionSettings,
   type OptionsOf,
   REQUEST_PASS_THROUGH,
-  type Resolved as ResolvedOptions,
-  resolveOptions,
+  type ResolvedClient,
+  resolveClientOptions,
 } from './options.js';
 import { randomFill } from './random.js';
-import { type AttachInit, abortTransport } from './transport.js';
-
-/**
- * What the client handshake needs from the WebSocket it opens (websocket.ts implements it): the
- * WebSocket owns its state, the handshake only calls these.
- */
-export interface ClientHost extends EventEmitter {
-  readonly readyState: number;
-  /** The URL connected to (set again after each redirect). */
-  _setUrl(href: string): void;
-  /** The pending handshake (cancelled by close()/terminate()), or null once answered. */
-  _setRequest(req: Cancelable | null): void;
-  /** Is `req` still the pending handshake (not cancelled, not replaced by a redirect)? */
-  _isRequest(req: Cancelable): boolean;
-  /** Fail the handshake: 'error' (to listeners) then 'close' 1006. */
-  _abortHandshake(message: string, err?: Error): void;
-  /** The server accepted: run the protocol over `transport`. */
-  _attach(transport: Duplex, head: Buffer | null, init: AttachInit): void;
-}
-
-/** Something a pending handshake can be cancelled through (a request, an HTTP/2 stream). */
-export interface Cancelable {
-  destroy(): void;
-}
+import { abortTransport, type ClientHost } from './transport.js';
 
 /** The options of `new WebSocket(url, protocols, options)`: see CLIENT_OPTIONS in options.ts. */
 export type ClientOptions = OptionsOf<typeof CLIENT_OPTIONS>;
@@ -75,61 +44,6 @@ export type ClientOptions = OptionsOf<typeof CLIENT_OPTIONS>;
 /** ws 8 throws a SyntaxError for a URL it cannot use. */
 function invalidUrl(message: string): UsageSyntaxError {
   return new UsageSyntaxError('WS_ERR_INVALID_URL', message);
-}
-
-/** @internal Validated options of one client connection (shared with http2-client.ts). */
-export interface Resolved {
-  opts: ResolvedOptions<typeof CLIENT_OPTIONS>;
-  protocols: string[];
-  deflate: false | DeflateOptions;
-  random: RandomFill;
-}
-
-function resolveClientOptions(
-  options: ClientOptions | undefined,
-  protocols: string | string[] | undefined,
-): Resolved {
-  const opts = resolveOptions(CLIENT_OPTIONS, options, 'WebSocket');
-  // ws 8: the `protocols` option stands in for a missing `protocols` argument.
-  if (protocols === undefined) protocols = opts.protocols;
-  const list: unknown[] = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [protocols];
-  if (
-    opts.http2Session !== undefined &&
-    (opts.http2Session === null || typeof (opts.http2Session as { request?: unknown }).request !== 'function')
-  ) {
-    throw new UsageError(
-      'WS_ERR_INVALID_OPTION',
-      'The "http2Session" option must be a ClientHttp2Session (from http2.connect)',
-    );
-  }
-  const seen = new Set<string>();
-  for (const p of list) {
-    // RFC 6455 4.1: subprotocol values "MUST be non-empty strings with characters in the
-    // range U+0021 to U+007E not including separator characters" and "MUST all be unique".
-    if (typeof p !== 'string' || !isToken(p) || seen.has(p)) {
-      throw new UsageSyntaxError(
-        'WS_ERR_INVALID_PROTOCOL',
-        'An invalid or duplicated subprotocol was specified',
-      );
-    }
-    seen.add(p);
-  }
-  const generateMask = opts.generateMask;
-  let random: RandomFill = randomFill;
-  if (generateMask !== undefined) {
-    // ws calls generateMask with one 4-byte buffer per connection, reused for every frame.
-    const mask = Buffer.alloc(4);
-    random = (target, offset) => {
-      generateMask(mask);
-      mask.copy(target, offset);
-    };
-  }
-  return {
-    opts,
-    protocols: list as string[],
-    deflate: normalizeDeflateOptions(opts.perMessageDeflate, 'client') ?? false,
-    random,
-  };
 }
 
 function parseAddress(address: string | URL): URL {
@@ -190,7 +104,7 @@ export function initiateClient(
   const url = parseAddress(address);
   if (resolved.opts.http2Session !== undefined || resolved.opts.http2 === true) {
     connectHttp2(ws, url, resolved, {
-      http1: (r) => connect(ws, url, r, null),
+      http1: (r: ResolvedClient) => connect(ws, url, r, null),
       open: (stream, protocol, extensions, header) =>
         startClient(ws, stream, EMPTY, resolved, protocol, extensions, header),
       offer: extensionOffer(resolved.deflate),
@@ -232,7 +146,7 @@ function lowercaseHeaders(headers: Record<string, string> | undefined): Record<s
 }
 
 /** The HTTP/1.1 opening handshake (also http2-client.ts's fallback). */
-function connect(ws: ClientHost, url: URL, resolved: Resolved, redirect: RedirectState | null): void {
+function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: RedirectState | null): void {
   const { opts, protocols } = resolved;
   ws._setUrl(url.href);
   const secure = url.protocol === 'wss:';
@@ -422,7 +336,7 @@ function startClient(
   ws: ClientHost,
   socket: Duplex,
   head: Buffer,
-  resolved: Resolved,
+  resolved: ResolvedClient,
   protocol: string,
   accepted: ExtensionList,
   extensionsHeader: string | string[] | undefined,

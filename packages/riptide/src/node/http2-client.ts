@@ -36,7 +36,8 @@ import type { HandshakeError } from '../core/errors.js';
 import { handshakeError } from '../handshake/errors.js';
 import { buildConnectRequest, validateConnectResponse } from '../handshake/extended-connect.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
-import type { ClientHost, Resolved } from './client.js';
+import type { ResolvedClient as Resolved } from './options.js';
+import type { ClientHost } from './transport.js';
 
 /**
  * What the HTTP/2 path borrows from client.ts, handed in by it (client.ts imports this file, so

@@ -86,6 +86,16 @@ export function presetListenerTable(emitter: EventEmitter, table: object): void 
   if (probes.listenerTable) (emitter as EventEmitter & WithEvents)._events = table;
 }
 
+/**
+ * The events with listeners: Node's eventNames() lists a preset table's declared-but-empty slots
+ * too (their value is undefined), so they are filtered out here.
+ */
+export function eventNamesWithListeners(emitter: EventEmitter): Array<string | symbol> {
+  const events = (emitter as EventEmitter & { _events?: Record<string | symbol, unknown> })._events;
+  if (events === undefined || events === null) return EventEmitter.prototype.eventNames.call(emitter);
+  return Reflect.ownKeys(events).filter((name) => events[name] !== undefined);
+}
+
 // ---------------------------------------------------------------------------------------------
 // net.Socket's own 'end' listener
 

@@ -10,17 +10,23 @@
  * is a bug we can report; ws ignores them), except the http.request / https.request / tls.connect
  * options a client passes through, which are listed too.
  *
- * Only types come from the rest of the Node layer, so every module can use this one.
+ * Of the rest of the Node layer it imports only random.ts (and types), so every module can use it.
  */
 import type { EventEmitter } from 'node:events';
 import type * as http from 'node:http';
 import type { ClientHttp2Session, Http2SecureServer, Http2Server } from 'node:http2';
 import type * as https from 'node:https';
-import { UsageError, UsageRangeError } from '../core/errors.js';
+import { UsageError, UsageRangeError, UsageSyntaxError } from '../core/errors.js';
 import { ProtocolSettings } from '../core/protocol.js';
 import type { RandomFill } from '../core/sender.js';
-import { normalizeDeflateOptions, type PerMessageDeflateOptions } from '../deflate/negotiation.js';
+import {
+  type DeflateOptions,
+  normalizeDeflateOptions,
+  type PerMessageDeflateOptions,
+} from '../deflate/negotiation.js';
 import { canonicalOrigin } from '../handshake/server.js';
+import { isToken } from '../handshake/syntax.js';
+import { randomFill } from './random.js';
 import type { ConnectionSettings } from './transport.js';
 
 /** One option: its default and its check. The type parameter is the type users pass. */
@@ -367,7 +373,15 @@ export const CLIENT_OPTIONS = {
   /** Open the WebSocket as a stream of a pooled HTTP/2 connection (RFC 8441), else HTTP/1.1. */
   http2: boolean(undefined, 'riptide'),
   /** Open the WebSocket as a stream of this HTTP/2 session (no HTTP/1.1 fallback). */
-  http2Session: object<ClientHttp2Session>('a ClientHttp2Session (from http2.connect)', 'riptide'),
+  http2Session: spec<ClientHttp2Session>(
+    (value, name) => {
+      if (typeof (value as { request?: unknown } | null)?.request !== 'function') {
+        throw invalid(name, 'must be a ClientHttp2Session (from http2.connect)');
+      }
+    },
+    undefined,
+    'riptide',
+  ),
   // http.request / https.request / net.connect / tls.connect options, passed through.
   agent: request<http.Agent | boolean>(),
   auth: request<string>(),
@@ -429,6 +443,56 @@ export const CLIENT_OPTIONS = {
   protocol: custom<string>(undefined, 'url'),
   timeout: custom<number>(undefined, 'url'),
 } satisfies Record<string, OptionSpec<unknown>>;
+
+/** The validated options of one client connection (client.ts, http2-client.ts). */
+export interface ResolvedClient {
+  opts: Resolved<typeof CLIENT_OPTIONS>;
+  protocols: string[];
+  deflate: false | DeflateOptions;
+  random: RandomFill;
+}
+
+/**
+ * A client's options (checked against CLIENT_OPTIONS, defaults filled in) and its subprotocols:
+ * the `protocols` argument, or ws's `protocols` option when the argument is left out.
+ */
+export function resolveClientOptions(
+  options: OptionsOf<typeof CLIENT_OPTIONS> | undefined,
+  protocols: string | string[] | undefined,
+): ResolvedClient {
+  const opts = resolveOptions(CLIENT_OPTIONS, options, 'WebSocket');
+  // ws 8: the `protocols` option stands in for a missing `protocols` argument.
+  if (protocols === undefined) protocols = opts.protocols;
+  const list: unknown[] = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [protocols];
+  const seen = new Set<string>();
+  for (const p of list) {
+    // RFC 6455 4.1: subprotocol values "MUST be non-empty strings with characters in the
+    // range U+0021 to U+007E not including separator characters" and "MUST all be unique".
+    if (typeof p !== 'string' || !isToken(p) || seen.has(p)) {
+      throw new UsageSyntaxError(
+        'WS_ERR_INVALID_PROTOCOL',
+        'An invalid or duplicated subprotocol was specified',
+      );
+    }
+    seen.add(p);
+  }
+  const generateMask = opts.generateMask;
+  let random: RandomFill = randomFill;
+  if (generateMask !== undefined) {
+    // ws calls generateMask with one 4-byte buffer per connection, reused for every frame.
+    const mask = Buffer.alloc(4);
+    random = (target, offset) => {
+      generateMask(mask);
+      mask.copy(target, offset);
+    };
+  }
+  return {
+    opts,
+    protocols: list as string[],
+    deflate: normalizeDeflateOptions(opts.perMessageDeflate, 'client') ?? false,
+    random,
+  };
+}
 
 /** The options passed to http.request as given (the others are the client's own or decided by the URL). */
 export const REQUEST_PASS_THROUGH: ReadonlySet<string> = new Set(

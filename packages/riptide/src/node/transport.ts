@@ -12,6 +12,8 @@
  * An HTTP/2 stream is recognised by its public `rstCode` property and `close(code)` method
  * (node:http2 Http2Stream); a net.Socket has neither.
  */
+
+import type { EventEmitter } from 'node:events';
 import { constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { PerMessageExtension } from '../core/extension.js';
@@ -80,4 +82,27 @@ export interface AttachInit {
   server: ServerLink | null;
   /** Bytes to send before the first frame (the HTTP/1.1 101 response), if not sent yet. */
   preamble?: Buffer;
+}
+
+/**
+ * What a client handshake (client.ts, http2-client.ts) needs from the WebSocket it opens
+ * (websocket.ts implements it): the WebSocket owns its state, the handshake only calls these.
+ */
+export interface ClientHost extends EventEmitter {
+  readonly readyState: number;
+  /** The URL connected to (set again after each redirect). */
+  _setUrl(href: string): void;
+  /** The pending handshake (cancelled by close()/terminate()), or null once answered. */
+  _setRequest(req: Cancelable | null): void;
+  /** Is `req` still the pending handshake (not cancelled, not replaced by a redirect)? */
+  _isRequest(req: Cancelable): boolean;
+  /** Fail the handshake: 'error' (to listeners) then 'close' 1006. */
+  _abortHandshake(message: string, err?: Error): void;
+  /** The server accepted: run the protocol over `transport`. */
+  _attach(transport: Duplex, head: Buffer | null, init: AttachInit): void;
+}
+
+/** Something a pending handshake can be cancelled through (a request, an HTTP/2 stream). */
+export interface Cancelable {
+  destroy(): void;
 }

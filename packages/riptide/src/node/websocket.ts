@@ -54,7 +54,7 @@ import {
   removeEventListener,
   setAttribute,
 } from './event-target.js';
-import { callNodeOnEnd, listenForEnd, presetListenerTable } from './internals.js';
+import { callNodeOnEnd, eventNamesWithListeners, listenForEnd, presetListenerTable } from './internals.js';
 import { callAll, queueFlush, writeBatch } from './outbox.js';
 import { type AttachInit, abortTransport, type ConnectionSettings, type ServerLink } from './transport.js';
 
@@ -253,8 +253,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
 
   /** Event names with listeners (the declared-but-empty slots of the listener table excluded). */
   override eventNames(): Array<string | symbol> {
-    const events = (this as unknown as { _events: Record<string | symbol, unknown> })._events;
-    return Reflect.ownKeys(events).filter((name) => events[name] !== undefined);
+    return eventNamesWithListeners(this);
   }
 
   // --- state -------------------------------------------------------------------------------

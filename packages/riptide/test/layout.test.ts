@@ -32,12 +32,11 @@ function imports(file: string): Array<{ to: string; typeOnly: boolean }> {
     // `import { type A, type B } from` is type-only too.
     const names = /\{([^}]*)\}/.exec(clause)?.[1];
     const allTypes =
-      names !== undefined &&
-      names
+      (names ?? '')
         .split(',')
         .map((n) => n.trim())
         .filter((n) => n !== '')
-        .every((n) => n.startsWith('type '));
+        .every((n) => n.startsWith('type ')) && names !== undefined;
     out.push({
       to: resolve(dirname(file), m[2].replace(/\.js$/, '.ts')),
       typeOnly: m[1] !== undefined || allTypes,

@@ -49,7 +49,7 @@ import {
 } from './options.js';
 import { type PublishOptions, Topics } from './topics.js';
 import { createUpgradeListener } from './upgrade-listener.js';
-import { type ConnectionSettings, kWebSocket, type ServerLink, WebSocket } from './websocket.js';
+import { type ConnectionSettings, kWebSocket, WebSocket } from './websocket.js';
 
 export type { PerMessageDeflateOptions } from '../deflate/negotiation.js';
 
@@ -64,6 +64,9 @@ export type {
 
 /** The options of `new WebSocketServer(options)`: see SERVER_OPTIONS in options.ts. */
 export type ServerOptions = OptionsOf<typeof SERVER_OPTIONS>;
+
+/** The brand `instanceof WebSocketServer` checks (Symbol.for: shared by the ESM and CJS copies). */
+const kServerBrand = Symbol.for('riptide.WebSocketServer');
 
 const RUNNING = 0;
 const CLOSING = 1;
@@ -199,7 +202,7 @@ export interface WebSocketServer {
 }
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed overloads of EventEmitter methods
-export class WebSocketServer extends EventEmitter implements ServerLink {
+export class WebSocketServer extends EventEmitter {
   /** The options given, over their defaults (as ws). */
   readonly options: Resolved<typeof SERVER_OPTIONS>;
   /** @internal */ _state = RUNNING;
@@ -221,6 +224,19 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
   private readonly _heartbeat: Heartbeat | null;
   private _topics: Topics | null = null;
   private readonly _WebSocket: typeof WebSocket;
+
+  /** `instanceof WebSocketServer` holds for a server of another copy of riptide (ESM and CJS). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about (a subclass too)
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    // biome-ignore lint/complexity/noThisInStatic: only the base class answers for the other copy
+    if (this !== WebSocketServer) return false;
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { [kServerBrand]?: true })[kServerBrand] === true
+    );
+  }
 
   constructor(options: ServerOptions, callback?: () => void) {
     super();
@@ -636,6 +652,8 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     return this._topics === null ? 0 : this._topics.count(topic);
   }
 }
+
+Object.defineProperty(WebSocketServer.prototype, kServerBrand, { value: true });
 
 function sweepPending(server: WebSocketServer): void {
   server._sweep();

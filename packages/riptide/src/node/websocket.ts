@@ -2,7 +2,7 @@
  * The WebSocket class: one per connection, for both roles, with ws 8's API and the browser's
  * event surface. It is the ONE owner of a connection's state: its core Protocol (all of RFC
  * 6455's rules), its transport, its flags, its pending callbacks and timers. The other modules
- * of the Node layer never touch that state; they call the methods marked @internal below:
+ * of the Node layer never touch that state; they call the internal methods below:
  *
  *   client.ts, http2-client.ts   _setUrl, _setRequest/_isRequest, _abortHandshake, _attach
  *   websocket-server.ts, http2   _attach (server side)
@@ -40,7 +40,7 @@ import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HandshakeError, ProtocolError, UsageError, UsageRangeError } from '../core/errors.js';
-import { Protocol, type ProtocolSink } from '../core/protocol.js';
+import { Protocol } from '../core/protocol.js';
 import { type ClientOptions, initiateClient } from './client.js';
 import {
   type AddEventListenerOptions,
@@ -185,7 +185,7 @@ export interface WebSocket {
 export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed overloads of EventEmitter methods
-export class WebSocket extends EventEmitter implements ProtocolSink {
+export class WebSocket extends EventEmitter {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;

@@ -23,7 +23,7 @@ import { PerMessageDeflate } from '../deflate/codec.js';
 import { acceptAsClient, createOffer, type DeflateOptions } from '../deflate/negotiation.js';
 import { syncZlibSupported } from '../deflate/zlib-sync.js';
 import { generateKey } from '../handshake/accept.js';
-import { validateUpgradeResponse } from '../handshake/client.js';
+import { buildUpgradeHeaders, validateUpgradeResponse } from '../handshake/client.js';
 import { clientHandshakeError } from '../handshake/errors.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import { connectHttp2 } from './http2-client.js';
@@ -200,19 +200,20 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
   }
 
   const key = generateKey((b) => randomFill(b));
-  const headers: Record<string, string> = {};
-  if (userHeaders !== undefined) Object.assign(headers, userHeaders);
-  headers['Sec-WebSocket-Version'] = String(opts.protocolVersion ?? 13);
-  headers['Sec-WebSocket-Key'] = key;
-  headers.Connection = 'Upgrade';
-  headers.Upgrade = 'websocket';
-  if (protocols.length > 0) headers['Sec-WebSocket-Protocol'] = protocols.join(',');
-  if (opts.origin !== undefined) {
-    if (opts.protocolVersion === 8) headers['Sec-WebSocket-Origin'] = opts.origin;
-    else headers.Origin = opts.origin;
-  }
-  const offer = extensionOffer(resolved.deflate);
-  if (offer !== undefined) headers['Sec-WebSocket-Extensions'] = offer;
+  // The user's headers, then the handshake's own (they win, as in ws): RFC 6455 4.1's fields
+  // come from the pure handshake module; node:http adds the request line and Host.
+  const headers: Record<string, string> = { ...userHeaders };
+  Object.assign(
+    headers,
+    buildUpgradeHeaders({
+      key,
+      version: opts.protocolVersion,
+      protocols,
+      extensions: extensionOffer(resolved.deflate),
+      // ws sends no Origin for an empty one.
+      origin: opts.origin === '' ? undefined : opts.origin,
+    }),
+  );
 
   const reqOpts: http.RequestOptions & Record<string, unknown> = {};
   for (const k of REQUEST_PASS_THROUGH) {

@@ -69,7 +69,9 @@ if (process.env.IDLE_HEAP_SERVER === '1') {
   const open = () =>
     new Promise((resolve, reject) => {
       const s = net.connect(port, '127.0.0.1', () => s.write(request));
-      s.once('data', (d) => (d.toString('latin1').startsWith('HTTP/1.1 101') ? resolve(s) : reject(new Error(String(d)))));
+      s.once('data', (d) =>
+        d.toString('latin1').startsWith('HTTP/1.1 101') ? resolve(s) : reject(new Error(String(d))),
+      );
       s.once('error', reject);
     });
   // 100 handshakes at a time (the listen backlog is not the subject here).

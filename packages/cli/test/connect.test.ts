@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cli, killAll, run, startServer } from './helpers.js';
+import { Cli, killAll, PATIENT, run, startServer } from './helpers.js';
 import { type Peer, until, wsPeer } from './peers.js';
 
 const peers: Peer[] = [];
@@ -19,7 +19,7 @@ async function peer(...args: Parameters<typeof wsPeer>): Promise<Peer> {
 describe('riptide connect: piped mode', () => {
   it('sends each line, prints each echo, then closes with 1000 (against riptide echo)', async () => {
     const { cli: server, url } = await startServer('echo');
-    const res = await run(['connect', url], 'a\nb\n');
+    const res = await run(['connect', url, ...PATIENT], 'a\nb\n');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('a\nb\n');
     expect(res.stderr).toBe(`connected to ${url}/\nclosed 1000\n`);
@@ -94,7 +94,7 @@ describe('riptide connect: output', () => {
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
       ws.send(Buffer.from('hi'));
     });
-    const res = await run(['connect', p.url, '--json', '-p', 'chat'], 'x\n');
+    const res = await run(['connect', p.url, '--json', '-p', 'chat', ...PATIENT], 'x\n');
     expect(res.code).toBe(0);
     const events = res.stdout
       .trim()
@@ -175,13 +175,13 @@ describe('riptide connect: flags', () => {
 
   it('--deflate offers permessage-deflate and uses it; without it nothing is offered', async () => {
     const p = await peer(undefined, { perMessageDeflate: { threshold: 0 } });
-    const res = await run(['connect', p.url, '--deflate', '--json'], 'squeeze me squeeze me\n');
+    const res = await run(['connect', p.url, '--deflate', '--json', ...PATIENT], 'squeeze me squeeze me\n');
     expect(res.code).toBe(0);
     const [open, message] = res.stdout.split('\n').map((line) => (line ? JSON.parse(line) : null));
     expect(open.extensions).toMatch(/^permessage-deflate/);
     expect(message).toEqual({ event: 'message', type: 'text', data: 'squeeze me squeeze me' });
     expect(p.requests[0].headers['sec-websocket-extensions']).toMatch(/^permessage-deflate/);
-    const plain = await run(['connect', p.url], 'x\n');
+    const plain = await run(['connect', p.url, ...PATIENT], 'x\n');
     expect(plain.stdout).toBe('x\n');
     expect(p.requests[1].headers['sec-websocket-extensions']).toBeUndefined();
   });

@@ -1,13 +1,12 @@
 // Builds the library twice from one source: ESM (dist/esm) and CommonJS (dist/cjs).
 // The CommonJS entry (index.cjs) re-shapes the module the way ws does for require():
 // module.exports is the WebSocket class, with the named exports as its properties, so
-// `const WebSocket = require('riptide'); new WebSocket.Server(...)` works unchanged; its
-// declaration (index.d.cts) says so with `export =`.
+// `const WebSocket = require('riptide'); new WebSocket.Server(...)` works unchanged.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tsc = join(root, '..', '..', 'node_modules', 'typescript', 'bin', 'tsc');
@@ -29,59 +28,50 @@ for (const key of Object.keys(lib)) {
 module.exports = WebSocket;
 `,
 );
-writeFileSync(join(root, 'dist', 'cjs', 'index.d.cts'), cjsDeclaration());
+writeFileSync(join(root, 'dist', 'cjs', 'index.d.cts'), commonJsTypes());
 
 /**
- * The declaration of what require('riptide') returns: `export =` the WebSocket class, merged with
- * a namespace holding every named export (values and types), as ws's own typings do, so that
- * `import WebSocket = require('riptide')` gives `new WebSocket.Server(...)` and
- * `WebSocket.ServerOptions`. The names come from the TypeScript compiler's view of src/index.ts.
+ * index.d.cts, the types of index.cjs: `export =` a class that is the library's WebSocket with
+ * every named export (values and types) in a namespace merged into it, the shape ws's types have.
+ * (A copy of the ES-module declarations would promise require('riptide').default, which does not
+ * exist, and make require('riptide') look like a namespace that cannot be constructed.)
  */
-function cjsDeclaration() {
-  const entry = join(root, 'src', 'index.ts');
-  const program = ts.createProgram([entry], {
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    target: ts.ScriptTarget.ES2022,
-    skipLibCheck: true,
-    noEmit: true,
-  });
+function commonJsTypes() {
+  const require = createRequire(import.meta.url);
+  const ts = require(join(root, '..', '..', 'node_modules', 'typescript'));
+  const cjs = join(root, 'dist', 'cjs');
+  const dts = join(cjs, 'index.d.ts');
+  const program = ts.createProgram([dts], { noEmit: true, types: [], skipLibCheck: true });
   const checker = program.getTypeChecker();
-  const lines = [];
-  const exports = checker
-    .getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)))
-    .filter((symbol) => symbol.getName() !== 'default')
-    .sort((a, b) => a.getName().localeCompare(b.getName()));
-  for (const symbol of exports) {
-    const name = symbol.getName();
+  const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(dts)));
+  // Type-only names, and every value index.cjs really put on the class (it skips a name the class
+  // already has, such as a static).
+  const values = require(join(cjs, 'index.js'));
+  const entry = require(join(cjs, 'index.cjs'));
+  const modules = new Map();
+  const members = [];
+  for (const symbol of exported) {
+    const name = symbol.name;
+    if (name === 'default' || (name in values && entry[name] !== values[name])) continue;
+    // Aliased from the declaring module itself: an alias through index's `export type { ... }`
+    // may not be re-exported with `export import` (TS1379).
     const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
-    if (target.flags & ts.SymbolFlags.Value) {
-      // A value (class, function, constant), with its type if it has one.
-      lines.push(`  export import ${name} = lib.${name};`);
-    } else {
-      // A type only (exported with \`export type\`, which an import alias cannot name): an
-      // alias with the same type parameters.
-      const decl = target.declarations[0];
-      const params = decl.typeParameters ?? [];
-      const declared = params.length === 0 ? '' : `<${params.map((p) => p.getText()).join(', ')}>`;
-      const used = params.length === 0 ? '' : `<${params.map((p) => p.name.getText()).join(', ')}>`;
-      lines.push(`  export type ${name}${declared} = lib.${name}${used};`);
-    }
+    const file = target.declarations[0].getSourceFile().fileName;
+    const specifier = `./${relative(cjs, file)
+      .replaceAll('\\', '/')
+      .replace(/\.d\.ts$/, '.js')}`;
+    if (!modules.has(specifier)) modules.set(specifier, `m${modules.size}`);
+    members.push(`  export import ${name} = ${modules.get(specifier)}.${target.name};`);
   }
-  const names = exports.map((symbol) => symbol.getName());
-  if (!names.includes('WebSocket') || !names.includes('WebSocketServer')) {
-    throw new Error(`cjsDeclaration: unexpected exports of src/index.ts: ${names.join(', ')}`);
-  }
-  return `// Generated by scripts/build.mjs: require('riptide') is the WebSocket class with the named
-// exports as its properties (index.cjs), declared the way ws's typings declare it.
-import * as lib from './index.js';
-
-declare class WebSocket extends lib.WebSocket {}
-
+  return `// Generated by scripts/build.mjs: the types of index.cjs, whose module.exports is the WebSocket
+// class with every named export as a property (const WebSocket = require('riptide');
+// new WebSocket.Server({ port })), as in ws.
+${[...modules].map(([specifier, alias]) => `import * as ${alias} from '${specifier}';`).join('\n')}
+import { WebSocket as Base } from './node/websocket.js';
+declare class WebSocket extends Base {}
 declare namespace WebSocket {
-${lines.join('\n')}
+${members.sort().join('\n')}
 }
-
 export = WebSocket;
 `;
 }

@@ -1,15 +1,20 @@
 /**
  * The Autobahn|Testsuite testees (packages/riptide/autobahn/*.mjs, run through the root npm
  * scripts) against small fake fuzzers written here with `ws`. The fakes speak the same URL
- * protocol as wstest's fuzzingserver/fuzzingclient and check every echo; they are not the real
- * fuzzers (Python, not available here), which still have to be run elsewhere.
+ * protocol as wstest's fuzzingserver/fuzzingclient and check every echo. The real fuzzers run in
+ * CI through autobahn/ci.mjs; here only how that runner finds the testsuite is tested.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+// @ts-expect-error: plain ESM JavaScript (the runner runs on every Node version without a build)
+import { candidates, findTestsuite } from '../autobahn/ci.mjs';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const children = new Set<ChildProcess>();
@@ -280,5 +285,32 @@ describe('autobahn:server against a fake fuzzing client', () => {
     const server = npmRun('autobahn:server', ['--port', 'nine']);
     expect(await server.done).toBe(2);
     expect(server.out()).toContain("--port must be 0..65535, got 'nine'");
+  });
+});
+
+describe('autobahn/ci.mjs finds the testsuite', () => {
+  it('looks at $AUTOBAHN_DIR, then ../shared/tools/autobahn beside the repository, then /work/shared', () => {
+    expect(candidates('/src/riptide', { AUTOBAHN_DIR: 'tools/ab' })).toEqual([
+      join(process.cwd(), 'tools/ab'),
+      '/src/shared/tools/autobahn',
+      '/work/shared/tools/autobahn',
+    ]);
+    expect(candidates('/src/riptide', {})).toEqual([
+      '/src/shared/tools/autobahn',
+      '/work/shared/tools/autobahn',
+    ]);
+  });
+
+  it('takes the first candidate that holds autobahntestsuite/wstest.py, and null when none does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-ab-'));
+    try {
+      const fake = join(dir, 'suite');
+      mkdirSync(join(fake, 'autobahntestsuite'), { recursive: true });
+      writeFileSync(join(fake, 'autobahntestsuite', 'wstest.py'), '');
+      expect(findTestsuite([join(dir, 'missing'), join(dir), fake])).toBe(fake);
+      expect(findTestsuite([join(dir, 'missing'), join(dir)])).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

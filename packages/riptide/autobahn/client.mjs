@@ -26,7 +26,9 @@ const agent = encodeURIComponent(values.agent);
  */
 function session(path, onMessage) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${base}${path}`, { perMessageDeflate: values.deflate });
+    // maxFragments: 0 (no limit): cases 9.3.x and 9.4.x send up to 65,536 fragments, above ws 8's
+    // default of 16,384 that riptide keeps.
+    const ws = new WebSocket(`${base}${path}`, { perMessageDeflate: values.deflate, maxFragments: 0 });
     let opened = false;
     ws.on('open', () => {
       opened = true;

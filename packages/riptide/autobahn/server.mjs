@@ -21,7 +21,14 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-const wss = new WebSocketServer({ host: values.host, port, perMessageDeflate: values.deflate });
+// maxFragments: 0 (no limit): cases 9.3.x and 9.4.x send messages of up to 4 MiB in fragments
+// as small as 64 bytes (65,536 of them), above ws 8's default of 16,384 that riptide keeps.
+const wss = new WebSocketServer({
+  host: values.host,
+  port,
+  perMessageDeflate: values.deflate,
+  maxFragments: 0,
+});
 wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   // The fuzzer breaks the protocol on purpose; the library fails those connections itself.

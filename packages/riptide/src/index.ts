@@ -16,7 +16,7 @@ export {
   type EventListener,
   MessageEvent,
 } from './node/event-target.js';
-export type { HeartbeatOptions } from './node/heartbeat.js';
+export type { HeartbeatOptions } from './node/options.js';
 export { createWebSocketStream } from './node/stream.js';
 export type { PublishOptions } from './node/topics.js';
 export type { BinaryType, RawData, SendCallback, SendData, SendOptions } from './node/websocket.js';

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, packageRoot } from './package-entry.js';
 
@@ -58,5 +60,94 @@ describe('the package entry points', () => {
        wss.on('connection', (ws) => ws.send('hello from cjs'));`,
     ]);
     expect(out).toBe('hello from cjs');
+  });
+});
+
+describe('the declarations (dist/*.d.ts)', () => {
+  it("type-check code written for ws against both entry points, and keep riptide's internals out", () => {
+    const dir = mkdtempSync(join(packageRoot, 'test', '.typecheck-'));
+    try {
+      writeFileSync(
+        join(dir, 'consumer.cts'),
+        `import WebSocket = require('riptide');
+const wss: WebSocket.Server = new WebSocket.Server({ port: 0 });
+const options: WebSocket.ServerOptions = { noServer: true, maxPayload: 1024 };
+const ws = new WebSocket('ws://localhost:1', { perMessageDeflate: false });
+const open: number = WebSocket.OPEN;
+ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => void [data, isBinary]);
+const usage: typeof WebSocket.UsageError = WebSocket.UsageError;
+const server: WebSocket.WebSocketServer = wss;
+// @ts-expect-error: internal members are stripped from the declarations
+ws._proto;
+export { open, options, server, usage };
+`,
+      );
+      writeFileSync(
+        join(dir, 'consumer.mts'),
+        `import WebSocket, { type ServerOptions, WebSocketServer } from 'riptide';
+const wss = new WebSocketServer({ noServer: true } satisfies ServerOptions);
+wss.on('connection', (ws: WebSocket) => ws.send('hi'));
+// @ts-expect-error: internal members are stripped from the declarations
+wss._sweep();
+`,
+      );
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            target: 'ES2022',
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+            types: ['node'],
+          },
+          include: ['consumer.cts', 'consumer.mts'],
+        }),
+      );
+      const tsc = join(packageRoot, '..', '..', 'node_modules', 'typescript', 'bin', 'tsc');
+      execFileSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], { encoding: 'utf8' });
+    } catch (err) {
+      throw new Error(String((err as { stdout?: string }).stdout ?? err));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const declaration = readFileSync(join(packageRoot, 'dist', 'esm', 'node', 'websocket.d.ts'), 'utf8');
+    // Declarations of internal members (the file's header may name them in prose).
+    expect(declaration).not.toMatch(/@internal|^\s+(_proto|_flush\(|_attach\(|_flags)/m);
+    expect(declaration).toMatch(/^\s+_socket: Duplex \| null;$/m);
+    expect(readFileSync(join(packageRoot, 'dist', 'cjs', 'index.d.cts'), 'utf8')).toMatch(
+      /^export = WebSocket;$/m,
+    );
+  }, 60_000);
+});
+
+describe('instanceof between the ESM and the CommonJS copy (Symbol.for brands)', () => {
+  it("a WebSocket, a WebSocketServer and the error classes of one copy are instances of the other's", () => {
+    const out = run([
+      '--input-type=module',
+      '-e',
+      `import { createRequire } from 'node:module';
+       import * as esm from 'riptide';
+       const cjs = createRequire(import.meta.url)('riptide');
+       const wss = new cjs.Server({ noServer: true });
+       const ws = new esm.WebSocket('ws://127.0.0.1:1');
+       ws.on('error', () => {});
+       ws.terminate();
+       class Mine extends cjs.WebSocket {}
+       const r = [
+         esm.WebSocket !== cjs.WebSocket,
+         ws instanceof cjs.WebSocket,
+         wss instanceof esm.WebSocketServer,
+         new esm.UsageError('X', 'y') instanceof cjs.UsageError,
+         new cjs.ProtocolError('WS_ERR_INVALID_UTF8') instanceof esm.RiptideError,
+         ws instanceof Mine,
+         new esm.WebSocketServer({ noServer: true, WebSocket: Mine }) instanceof cjs.Server,
+       ];
+       wss.close();
+       process.stdout.write(JSON.stringify(r));`,
+    ]);
+    expect(JSON.parse(out)).toEqual([true, true, true, true, true, false, true]);
   });
 });

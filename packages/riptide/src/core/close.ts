@@ -6,7 +6,7 @@
  * A payload of exactly one byte is invalid; the reason MUST be valid UTF-8; a control frame
  * payload is at most 125 bytes, so the reason is at most 123.
  */
-import { type ProtocolError, peerError, UsageError } from './errors.js';
+import { type ProtocolError, peerError, UsageError, UsageRangeError } from './errors.js';
 import { isValidUtf8 } from './utf8.js';
 
 export const MAX_REASON_BYTES = 123;
@@ -24,20 +24,21 @@ export function isValidCloseCode(code: number): boolean {
   );
 }
 
-/** Encode a close payload for sending. Caller misuse (bad code, long reason) throws. */
+/**
+ * Encode a close payload for sending. Caller misuse throws, with ws 8's errors: a bad code is a
+ * TypeError, a reason above 123 bytes a RangeError. As in ws, a reason without a code is not
+ * sent (the frame carries no status then, RFC 6455 5.5.1).
+ */
 export function encodeClosePayload(code?: number, reason?: string): Buffer {
-  if (code === undefined) {
-    if (reason) throw new UsageError('WS_ERR_CLOSE_REASON_WITHOUT_CODE', 'A close reason needs a close code');
-    return Buffer.alloc(0);
-  }
+  if (code === undefined) return Buffer.alloc(0);
   if (!Number.isInteger(code) || !isValidCloseCode(code)) {
-    throw new UsageError('WS_ERR_INVALID_CLOSE_CODE', `Invalid close code: ${code}`);
+    throw new UsageError('WS_ERR_INVALID_CLOSE_CODE', 'First argument must be a valid error code number');
   }
   const reasonBytes = reason ? Buffer.byteLength(reason) : 0;
   if (reasonBytes > MAX_REASON_BYTES) {
-    throw new UsageError(
+    throw new UsageRangeError(
       'WS_ERR_CLOSE_REASON_TOO_LONG',
-      `A close reason must be at most ${MAX_REASON_BYTES} bytes, got ${reasonBytes}`,
+      `The message must not be greater than ${MAX_REASON_BYTES} bytes`,
     );
   }
   const buf = Buffer.allocUnsafe(2 + reasonBytes);
@@ -57,9 +58,9 @@ export function parseClosePayload(payload: Buffer): ClosePayload | ProtocolError
   if (payload.length === 0) return { code: 1005, reason: '' };
   // RFC 6455 5.5.1: "If there is a body, the first two bytes of the body MUST be a 2-byte
   // unsigned integer ... representing a status code"
-  if (payload.length === 1) return peerError('WS_ERR_INVALID_CLOSE_PAYLOAD');
+  if (payload.length === 1) return peerError('WS_ERR_INVALID_CLOSE_PAYLOAD', 1);
   const code = payload.readUInt16BE(0);
-  if (!isValidCloseCode(code)) return peerError('WS_ERR_INVALID_CLOSE_CODE', String(code));
+  if (!isValidCloseCode(code)) return peerError('WS_ERR_INVALID_CLOSE_CODE', code);
   const reasonBytes = payload.subarray(2);
   if (!isValidUtf8(reasonBytes)) return peerError('WS_ERR_INVALID_CLOSE_UTF8');
   return { code, reason: reasonBytes.toString('utf8') };

@@ -32,7 +32,7 @@
  * after the handshake too, and the Node layer destroys it if the server has not closed in time.
  */
 import { encodeClosePayload, parseClosePayload } from './close.js';
-import { CloseCode, ProtocolError, UsageError } from './errors.js';
+import { CloseCode, ProtocolError, UsageError, UsageRangeError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { Opcode } from './frame.js';
 import { type FrameHandler, Receiver } from './receiver.js';
@@ -66,6 +66,13 @@ export interface ProtocolOptions {
   role: 'client' | 'server';
   /** Maximum message size in bytes, after decompression. 0 = as large as a Buffer can be. Default 100 MiB. */
   maxPayload?: number;
+  /** Maximum number of frames in one message (ws 8's maxFragments). 0 (default) = no limit. */
+  maxFragments?: number;
+  /**
+   * Maximum number of input chunks held for one unfinished frame (ws 8's maxBufferedChunks):
+   * a peer dribbling a frame in tiny pieces is failed with 1008. 0 (default) = no limit.
+   */
+  maxBufferedChunks?: number;
   /** Randomness for masking keys; required for the client role. */
   randomFill?: RandomFill | null;
   extension?: PerMessageExtension | null;
@@ -94,6 +101,8 @@ const TRANSPORT_ENDED = 32;
 export class ProtocolSettings {
   readonly role: 'client' | 'server';
   readonly maxPayload: number;
+  readonly maxFragments: number;
+  readonly maxBufferedChunks: number;
   readonly skipUtf8: boolean;
   /** Masking randomness (client role), null for a server. */
   readonly random: RandomFill | null;
@@ -120,6 +129,8 @@ export class ProtocolSettings {
     }
     this.role = role;
     this.maxPayload = maxPayload;
+    this.maxFragments = countLimit(options.maxFragments, 'maxFragments');
+    this.maxBufferedChunks = countLimit(options.maxBufferedChunks, 'maxBufferedChunks');
     this.skipUtf8 = options.skipUtf8Validation ?? false;
     this.random = role === 'client' ? random : null;
     this.autoPong = options.autoPong ?? true;
@@ -131,6 +142,12 @@ export class Protocol implements FrameHandler {
   /** Frames queued since the last takeOutput(), in order (null: none; allocated on demand). */
   output: Buffer[] | null = null;
   outputBytes = 0;
+  /**
+   * The application's part of `outputBytes`: the payload of the messages, pings and pongs the
+   * caller queued (before compression), without frame headers, automatic pongs, close frames
+   * or a preamble. What the WebSocket API's bufferedAmount counts for bytes not yet written.
+   */
+  outputPayload = 0;
   /** What the 'close' event reports: the peer's code, 1005 if none in its frame, else 1006. */
   closeCode: number = CloseCode.ABNORMAL;
   closeReason = '';
@@ -219,6 +236,8 @@ export class Protocol implements FrameHandler {
       parser = new Receiver(this, {
         expectMasked: this.settings.role === 'server',
         maxPayload: this.settings.maxPayload,
+        maxFragments: this.settings.maxFragments,
+        maxBufferedChunks: this.settings.maxBufferedChunks,
         skipUtf8Validation: this.settings.skipUtf8,
         extension: this.extension,
       });
@@ -317,16 +336,31 @@ export class Protocol implements FrameHandler {
     if (compress && fin && op !== Opcode.CONTINUATION && this.extension !== null) {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       const compressed = this.extension.compress(buf, opcode === Opcode.BINARY);
+      this.outputPayload += buf.length;
       if (compressed !== null) {
         this.outputBytes += pushFrame(this.out(), op, true, true, compressed, this.settings.random);
         return;
       }
-      data = buf;
+      this.outputBytes += pushFrame(this.out(), op, fin, false, buf, this.settings.random);
+      return;
     }
-    this.outputBytes +=
-      typeof data === 'string'
-        ? pushStringFrame(this.out(), op, fin, data, this.settings.random)
-        : pushFrame(this.out(), op, fin, false, data, this.settings.random);
+    if (typeof data === 'string') {
+      const bytes = pushStringFrame(this.out(), op, fin, data, this.settings.random);
+      this.outputBytes += bytes;
+      this.outputPayload += payloadLength(bytes, this.settings.random !== null);
+    } else {
+      this.outputBytes += pushFrame(this.out(), op, fin, false, data, this.settings.random);
+      this.outputPayload += data.length;
+    }
+  }
+
+  /**
+   * Queue bytes that must precede every frame on the transport (the Node layer's 101 response,
+   * so that it and the first messages leave in one write). Not payload: bufferedAmount ignores it.
+   */
+  sendPreamble(bytes: Buffer): void {
+    this.out().push(bytes);
+    this.outputBytes += bytes.length;
   }
 
   /** Queue pre-framed bytes (pub/sub: one frame built for many connections). Server role only. */
@@ -336,14 +370,17 @@ export class Protocol implements FrameHandler {
     closeRun(out);
     out.push(frame);
     this.outputBytes += frame.length;
+    this.outputPayload += frame.length;
   }
 
   sendPing(data: Buffer = EMPTY): void {
     this.sendControl(Opcode.PING, data);
+    this.outputPayload += data.length;
   }
 
   sendPong(data: Buffer = EMPTY): void {
     this.sendControl(Opcode.PONG, data);
+    this.outputPayload += data.length;
   }
 
   private sendControl(opcode: number, data: Buffer): void {
@@ -351,9 +388,9 @@ export class Protocol implements FrameHandler {
       this.misuse(opcode === Opcode.PING ? 'ping()' : 'pong()');
     // RFC 6455 5.5: "All control frames MUST have a payload length of 125 bytes or less"
     if (data.length > 125) {
-      throw new UsageError(
+      throw new UsageRangeError(
         'WS_ERR_CONTROL_TOO_LONG',
-        `A control frame payload must be at most 125 bytes, got ${data.length}`,
+        'The data size must not be greater than 125 bytes',
       );
     }
     this.outputBytes += pushFrame(this.out(), opcode, true, false, data, this.settings.random);
@@ -376,9 +413,9 @@ export class Protocol implements FrameHandler {
     this.discardInput();
     const code = error.closeCode;
     if (!this.closeSent && this.state !== State.CLOSED && code !== CloseCode.ABNORMAL) {
-      // 1011 says nothing about our internals to the peer; other codes name the peer's fault.
-      const reason = code === CloseCode.INTERNAL_ERROR ? '' : truncateReason(error.message);
-      this.queueClose(encodeClosePayload(code, reason));
+      // The status code alone, as ws sends it: the peer's own fault needs no reason text, and
+      // the text would tell the peer about this side's parser.
+      this.queueClose(encodeClosePayload(code));
     }
     this.closeSent = true;
     if (this.state !== State.CLOSED) this.state = State.CLOSING;
@@ -395,6 +432,7 @@ export class Protocol implements FrameHandler {
     if (out !== null) closeRun(out);
     this.output = null;
     this.outputBytes = 0;
+    this.outputPayload = 0;
     return out;
   }
 
@@ -475,9 +513,18 @@ export class Protocol implements FrameHandler {
 
 const EMPTY = Buffer.alloc(0);
 
-function truncateReason(message: string): string {
-  if (Buffer.byteLength(message) <= 123) return message;
-  let s = message.slice(0, 123);
-  while (Buffer.byteLength(s) > 123) s = s.slice(0, -1);
-  return s;
+function countLimit(value: number | undefined, name: string): number {
+  if (value === undefined) return 0;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new UsageError('WS_ERR_INVALID_OPTION', `${name} must be a non-negative integer, got ${value}`);
+  }
+  return value;
+}
+
+/** The payload length of a frame of `frameBytes` bytes (RFC 6455 5.2's three length forms). */
+function payloadLength(frameBytes: number, masked: boolean): number {
+  const key = masked ? 4 : 0;
+  if (frameBytes - 2 - key < 126) return frameBytes - 2 - key;
+  if (frameBytes - 4 - key < 0x10000) return frameBytes - 4 - key;
+  return frameBytes - 10 - key;
 }

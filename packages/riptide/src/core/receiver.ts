@@ -27,7 +27,7 @@
  * the close code comes from the PEER_ERRORS table in errors.ts.
  */
 import { constants } from 'node:buffer';
-import { type PeerErrorCode, ProtocolError, peerError } from './errors.js';
+import { type PeerViolation, ProtocolError, peerError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 import { applyMask, copyMasked, unmaskAscii } from './mask.js';
@@ -57,6 +57,10 @@ export interface ReceiverOptions {
   expectMasked: boolean;
   /** Maximum message size in bytes (after decompression); 0 = unlimited. */
   maxPayload: number;
+  /** Maximum frames per message; 0 = unlimited. */
+  maxFragments?: number;
+  /** Maximum input chunks held for one unfinished frame; 0 = unlimited. */
+  maxBufferedChunks?: number;
   skipUtf8Validation: boolean;
   extension: PerMessageExtension | null;
 }
@@ -95,11 +99,15 @@ export class Receiver {
   private readonly expectMasked: boolean;
   /** The message size limit: maxPayload, or MAX_BUFFER when that is 0 or above it. */
   private readonly maxPayload: number;
+  private readonly maxFragments: number;
+  private readonly maxChunks: number;
   private readonly skipUtf8: boolean;
   private readonly ext: PerMessageExtension | null;
 
   private phase = HEADER;
   private paused = false;
+  /** Chunks that ended inside the current frame (or wait while paused), for maxBufferedChunks. */
+  private heldChunks = 0;
   /** The inflate budget of this slice ran out: input waits for nextSlice(). */
   private spent = false;
   /** The current frame's decompression was suspended by the budget (resumeDecompress goes on). */
@@ -131,6 +139,8 @@ export class Receiver {
   private msgCompressed = false;
   /** Payload bytes of this message on the wire (compressed size if compressed). */
   private msgWire = 0;
+  /** Data frames of this message so far, for maxFragments. */
+  private msgFrames = 0;
   private msgBuf: Buffer | null = null;
   private msgLen = 0;
   private utf8: Utf8Validator | null = null;
@@ -140,6 +150,8 @@ export class Receiver {
     this.expectMasked = options.expectMasked;
     const max = options.maxPayload;
     this.maxPayload = max === 0 || max > MAX_BUFFER ? MAX_BUFFER : max;
+    this.maxFragments = options.maxFragments ?? 0;
+    this.maxChunks = options.maxBufferedChunks ?? 0;
     this.skipUtf8 = options.skipUtf8Validation;
     this.ext = options.extension;
   }
@@ -204,6 +216,20 @@ export class Receiver {
 
   receive(chunk: Buffer): void {
     if (this.phase === DISCARD) return;
+    // ws 8's maxBufferedChunks: the chunks a frame has been spread over so far (a peer sending
+    // a frame a few bytes per packet), checked before taking another one.
+    const max = this.maxChunks;
+    if (max > 0 && this.heldChunks >= max) {
+      this.violation('WS_ERR_TOO_MANY_BUFFERED_PARTS');
+      return;
+    }
+    this.parse(chunk);
+    if (this.phase !== DISCARD && (this.phase === PAYLOAD || this.headerLen > 0 || this.pending !== null)) {
+      this.heldChunks++;
+    }
+  }
+
+  private parse(chunk: Buffer): void {
     if (this.paused || this.spent) {
       this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
       return;
@@ -330,7 +356,7 @@ export class Receiver {
     this.headerLen = end - pos;
   }
 
-  private violation(code: PeerErrorCode, detail?: string): void {
+  private violation(code: PeerViolation, detail?: string | number): void {
     this.handler.handleViolation(peerError(code, detail));
   }
 
@@ -354,26 +380,29 @@ export class Receiver {
     // non-zero values. If a nonzero value is received and none of the negotiated extensions
     // defines the meaning of such a nonzero value, the receiving endpoint MUST _Fail the
     // WebSocket Connection_."
+    // The checks run in ws 8's order, so a frame broken in two ways is reported as ws reports it.
     if ((b0 & 0x30) !== 0) return this.fail('WS_ERR_UNEXPECTED_RSV_2_3');
-    if (opcode >= 0x8) {
-      // RFC 6455 5.5: control frames
-      if (opcode > 0xa) return this.fail('WS_ERR_INVALID_OPCODE', `0x${opcode.toString(16)}`);
+    if (rsv1 && this.ext === null) return this.fail('WS_ERR_UNEXPECTED_RSV_1');
+    if (opcode === Opcode.CONTINUATION) {
+      // RFC 7692 6.1: RSV1 only on the first frame of a message
+      if (rsv1) return this.fail('WS_ERR_UNEXPECTED_RSV_1');
+      // RFC 6455 5.4: a continuation frame only continues a fragmented message
+      if (this.msgOpcode === 0) return this.fail('WS_ERR_UNEXPECTED_CONTINUATION', opcode);
+    } else if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
+      // "the fragments of one message MUST NOT be interleaved between the fragments of another"
+      if (this.msgOpcode !== 0) return this.fail('WS_ERR_EXPECTED_CONTINUATION', opcode);
+    } else if (opcode >= 0x8 && opcode <= 0xa) {
+      // RFC 6455 5.5: "All control frames MUST have a payload length of 125 bytes or less and
+      // MUST NOT be fragmented."
+      if (!fin) return this.fail('WS_ERR_FRAGMENTED_CONTROL');
       // RFC 7692 6.1: RSV1 only on the first frame of a data message
       if (rsv1) return this.fail('WS_ERR_UNEXPECTED_RSV_1');
-      // "All control frames MUST have a payload length of 125 bytes or less and MUST NOT be fragmented."
-      if (!fin) return this.fail('WS_ERR_FRAGMENTED_CONTROL');
-      if (len7 > MAX_CONTROL_PAYLOAD) return this.fail('WS_ERR_CONTROL_TOO_LONG');
-    } else {
-      if (opcode > 0x2) return this.fail('WS_ERR_INVALID_OPCODE', `0x${opcode.toString(16)}`);
-      if (opcode === Opcode.CONTINUATION) {
-        // RFC 6455 5.4: a continuation frame only continues a fragmented message
-        if (this.msgOpcode === 0) return this.fail('WS_ERR_UNEXPECTED_CONTINUATION');
-        if (rsv1) return this.fail('WS_ERR_UNEXPECTED_RSV_1');
-      } else {
-        // "the fragments of one message MUST NOT be interleaved between the fragments of another"
-        if (this.msgOpcode !== 0) return this.fail('WS_ERR_EXPECTED_CONTINUATION');
-        if (rsv1 && this.ext === null) return this.fail('WS_ERR_UNEXPECTED_RSV_1');
+      // RFC 6455 5.5.1: a close payload is empty or starts with a 2-byte status code.
+      if (len7 > MAX_CONTROL_PAYLOAD || (opcode === Opcode.CLOSE && len7 === 1)) {
+        return this.fail('WS_ERR_CONTROL_TOO_LONG', len7);
       }
+    } else {
+      return this.fail('WS_ERR_INVALID_OPCODE', opcode);
     }
     // RFC 6455 5.1: "a client MUST mask all frames that it sends to the server"; "The server
     // MUST close the connection upon receiving a frame that is not masked." and "A server MUST
@@ -407,6 +436,10 @@ export class Receiver {
         );
       }
       this.msgWire = wire;
+      // ws 8's maxFragments: counted before the frame's payload is read (limits before allocation).
+      const frames = (opcode === Opcode.CONTINUATION ? this.msgFrames : 0) + 1;
+      if (this.maxFragments > 0 && frames > this.maxFragments) return this.fail('WS_ERR_TOO_MANY_FRAGMENTS');
+      this.msgFrames = frames;
       const compressed = opcode === Opcode.CONTINUATION ? this.msgCompressed : rsv1;
       const isText =
         opcode === Opcode.TEXT || (opcode === Opcode.CONTINUATION && this.msgOpcode === Opcode.TEXT);
@@ -431,7 +464,7 @@ export class Receiver {
     return size;
   }
 
-  private fail(code: PeerErrorCode, detail?: string): -1 {
+  private fail(code: PeerViolation, detail?: string | number): -1 {
     this.violation(code, detail);
     return -1;
   }
@@ -441,6 +474,7 @@ export class Receiver {
    * bytes went through the incremental UTF-8 validator piece by piece; ASCII: all below 0x80).
    */
   private onFrame(payload: Buffer, checked: TextCheck): void {
+    this.heldChunks = 0;
     const opcode = this.opcode;
     if (opcode >= 0x8) {
       if (opcode === Opcode.PING) this.handler.handlePing(payload);

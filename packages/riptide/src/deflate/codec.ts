@@ -35,7 +35,7 @@
  *   message ──compress──> deflate(Z_SYNC_FLUSH) ──> strip 00 00 ff ff ──> payload (core sets RSV1)
  *   frames ──decompress──> inflate each frame ... last frame + 00 00 ff ff ──> message
  */
-import { type ProtocolError, peerError, UsageError } from '../core/errors.js';
+import { ProtocolError, peerError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import type { DeflateOptions, DeflateParams } from './negotiation.js';
 import { Output, SyncZlib, WriteResult, type ZlibConfig, type ZlibKind } from './zlib-sync.js';
@@ -265,12 +265,14 @@ export class PerMessageDeflate implements PerMessageExtension {
     this.out = null;
     const fin = this.fin;
     if (result === WriteResult.LIMIT || result === WriteResult.ERROR) {
-      const detail = result === WriteResult.ERROR ? ctx.lastError : undefined;
+      const error =
+        result === WriteResult.LIMIT
+          ? // RFC 6455 10.4 / RFC 7692 8: the limit applies to the decompressed size.
+            peerError('WS_ERR_MESSAGE_TOO_BIG')
+          : // zlib's own message, errno and code (Z_DATA_ERROR ...), as ws reports them.
+            ProtocolError.fromZlib(ctx.lastError, ctx.lastErrno, ctx.lastCode);
       this.dropInflater();
-      // RFC 6455 10.4 / RFC 7692 8: the limit applies to the decompressed size.
-      return result === WriteResult.LIMIT
-        ? peerError('WS_ERR_MESSAGE_TOO_BIG')
-        : peerError('WS_ERR_INVALID_COMPRESSED_DATA', detail);
+      return error;
     }
     this.messageBytes += out.total;
     if (fin) {

@@ -28,7 +28,7 @@
  * `true` requests/imposes the parameter, `false` refuses it.
  */
 import { type HandshakeError, UsageError } from '../core/errors.js';
-import { handshakeError } from '../handshake/errors.js';
+import { clientHandshakeError } from '../handshake/errors.js';
 
 /** One element of a parsed Sec-WebSocket-Extensions header (the handshake parser's shape). */
 export interface ExtensionOffer {
@@ -392,7 +392,7 @@ function acceptOffer(
 }
 
 function responseError(detail: string): HandshakeError {
-  return handshakeError('WS_ERR_HANDSHAKE_EXTENSION_RESPONSE', detail, 0);
+  return clientHandshakeError('WS_ERR_HANDSHAKE_EXTENSION_RESPONSE', detail);
 }
 
 /**
@@ -408,7 +408,10 @@ export function acceptAsClient(
   for (const ext of extensions) {
     // RFC 6455 9.1: the server's response may only name extensions the client offered.
     if (ext.name.toLowerCase() !== EXTENSION_NAME || options === null) {
-      return responseError(`the server accepted the extension "${ext.name}" that was not offered`);
+      return clientHandshakeError(
+        'WS_ERR_HANDSHAKE_UNREQUESTED_EXTENSION',
+        `the server accepted the extension "${ext.name}" that was not offered`,
+      );
     }
     if (element !== undefined) return responseError(`${EXTENSION_NAME} appears more than once`);
     element = ext;

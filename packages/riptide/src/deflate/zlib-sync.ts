@@ -11,9 +11,10 @@
  *   handle.writeSync(flush, input, inOff, inLen, output, outOff, outLen)
  *   -> the stream's `_writeState` Uint32Array holds [availOutAfter, availInAfter]
  *
- * That handle API is internal but has been stable across Node releases; `syncZlibSupported()`
- * checks it once, and negotiation declines permessage-deflate if it is missing (the connection
- * then simply runs uncompressed) instead of failing at run time.
+ * That handle API is internal but has been stable across Node releases; ../node/internals.ts
+ * (the one module touching Node's private fields) probes it once, and negotiation declines
+ * permessage-deflate if it is missing (the connection then simply runs uncompressed) instead of
+ * failing at run time.
  *
  * Measured on Node 20 (bench/deflate-sync-vs-async.mjs, compress + decompress round trip):
  * 64 B: 9 us sync vs 267 us with the async stream (ws's way) vs 205 us with a one-shot
@@ -31,32 +32,14 @@
  * recovery); callers create a new one lazily.
  */
 import zlib from 'node:zlib';
+import {
+  type NativeZlibHandle,
+  releaseNativeZlib,
+  takeNativeZlib,
+  zlibHandleSupported,
+} from '../node/internals.js';
 
 const { Z_SYNC_FLUSH } = zlib.constants;
-
-/** The shape of Node's native zlib handle (node/src/node_zlib.cc, CompressionStream). */
-interface NativeZlibHandle {
-  writeSync(
-    flush: number,
-    input: Buffer,
-    inOff: number,
-    inLen: number,
-    output: Buffer,
-    outOff: number,
-    outLen: number,
-  ): void;
-  close(): void;
-  reset(): void;
-  onerror: (message: string, errno: number, code?: string) => void;
-}
-
-interface ZlibStreamInternals {
-  _handle: NativeZlibHandle | null;
-  _writeState: Uint32Array;
-  _outBuffer: Buffer;
-}
-
-const NO_BUFFER = Buffer.alloc(0);
 
 /** zlib parameters of one context. For inflate only `windowBits` matters. */
 export interface ZlibConfig {
@@ -85,25 +68,12 @@ export function createdZlibContexts(): number {
   return createdContexts;
 }
 
-let supported: boolean | undefined;
-
-/** Whether this Node exposes the native handle API used here. Checked once. */
+/**
+ * Whether this Node exposes the native handle API used here (probed once, in
+ * ../node/internals.ts: the one module that touches Node's private fields).
+ */
 export function syncZlibSupported(): boolean {
-  if (supported === undefined) {
-    try {
-      const probe = zlib.createInflateRaw({ chunkSize: 64 }) as unknown as ZlibStreamInternals;
-      supported =
-        probe._handle !== null &&
-        typeof probe._handle?.writeSync === 'function' &&
-        typeof probe._handle.close === 'function' &&
-        probe._writeState instanceof Uint32Array;
-      probe._handle?.close();
-      probe._handle = null;
-    } catch {
-      supported = false;
-    }
-  }
-  return supported;
+  return zlibHandleSupported();
 }
 
 let scratch = Buffer.allocUnsafeSlow(16 * 1024);
@@ -186,9 +156,13 @@ export class SyncZlib {
   readonly config: ZlibConfig;
   /** zlib's message for the last error (after WriteResult.ERROR). */
   lastError = '';
-  private stream: ZlibStreamInternals;
+  /** zlib's errno and code (Z_DATA_ERROR ...) for the last error, as Node reports them. */
+  lastErrno = 0;
+  lastCode: string | undefined = undefined;
+  private stream: object;
   private handle: NativeZlibHandle | null;
-  private failed: string | null = null;
+  private readonly writeState: Uint32Array;
+  private failed: { message: string; errno: number; code: string | undefined } | null = null;
 
   constructor(kind: ZlibKind, config: ZlibConfig) {
     this.kind = kind;
@@ -204,15 +178,16 @@ export class SyncZlib {
             strategy: config.strategy,
           })
         : zlib.createInflateRaw({ chunkSize: 64, windowBits: config.windowBits });
-    this.stream = stream as unknown as ZlibStreamInternals;
+    this.stream = stream;
     // The stream's own 64-byte output buffer is a slice of Buffer's shared 8 KiB pool: kept alive
     // for the connection's lifetime it would pin a whole pool slab (measured: ~2.6 KiB of
-    // arrayBuffers per connection). It is never used here.
-    this.stream._outBuffer = NO_BUFFER;
-    this.handle = this.stream._handle;
+    // arrayBuffers per connection); takeNativeZlib drops it.
+    const native = takeNativeZlib(stream);
+    this.handle = native.handle;
+    this.writeState = native.writeState;
     // Replaces the stream's handler, which would destroy the stream and emit 'error' later.
-    this.handle!.onerror = (message: string) => {
-      this.failed = message;
+    this.handle!.onerror = (message: string, errno: number, code?: string) => {
+      this.failed = { message, errno, code };
     };
     liveContexts++;
     createdContexts++;
@@ -229,7 +204,7 @@ export class SyncZlib {
   write(input: Buffer, out: Output): WriteResult {
     const handle = this.handle;
     if (handle === null) throw new Error('zlib context used after close');
-    const state = this.stream._writeState;
+    const state = this.writeState;
     const { chunkSize, limit } = out;
     const buf = scratchOf(chunkSize);
     let inOff = 0;
@@ -239,7 +214,9 @@ export class SyncZlib {
       const outLen = Math.min(chunkSize, limit - out.total + 1);
       handle.writeSync(Z_SYNC_FLUSH, input, inOff, inLen, buf, 0, outLen);
       if (this.failed !== null) {
-        this.lastError = this.failed;
+        this.lastError = this.failed.message;
+        this.lastErrno = this.failed.errno;
+        this.lastCode = this.failed.code;
         this.close();
         return WriteResult.ERROR;
       }
@@ -279,7 +256,7 @@ export class SyncZlib {
     const handle = this.handle;
     if (handle === null) return;
     this.handle = null;
-    this.stream._handle = null;
+    releaseNativeZlib(this.stream);
     handle.close();
     liveContexts--;
   }

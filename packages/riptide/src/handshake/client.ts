@@ -1,90 +1,71 @@
 /**
  * The client side of the opening handshake (RFC 6455 4.1), as pure functions.
  *
- *   generateKey(randomFill) ─► buildUpgradeRequest ─► (bytes written by the Node layer)
- *   response head (http.ts parseResponseHead) ─► validateUpgradeResponse ─► protocol, extensions
+ *   generateKey(randomFill) ─► buildUpgradeHeaders ─► (the Node layer's http.request sends them)
+ *   the response's status and headers (node:http) ─► validateUpgradeResponse ─► protocol, extensions
  *
  * What the caller passes in is checked strictly (UsageError: a token list with a space, a
  * header value with CR/LF, ...). What the server sends back is a peer's input: failures are
  * returned as HandshakeError values with status 0, never thrown. Whether each extension the
  * server accepted was offered is left to the extension code (deflate), which knows its offer.
  */
-import type { HandshakeError } from '../core/errors.js';
-import { UsageError } from '../core/errors.js';
+import { HandshakeError, UsageError } from '../core/errors.js';
 import { acceptKey, isValidKey } from './accept.js';
-import { type HandshakeErrorCode, handshakeError } from './errors.js';
+import { clientHandshakeError, type HandshakeErrorCode } from './errors.js';
 import { type ExtensionList, type HeaderValue, parseExtensionList, parseTokenList } from './header-lists.js';
-import { checkExtraHeaders, isFieldValue, isOws, isToken, TARGET_CHAR } from './syntax.js';
+import { isFieldValue, isOws, isToken, TARGET_CHAR } from './syntax.js';
 
-export interface UpgradeRequestOptions {
-  /** Host header value: "example.com", "example.com:8080", "[::1]:8080". */
-  host: string;
-  /** origin-form request target: "/chat?room=1". */
-  path: string;
+export interface UpgradeHeadersOptions {
   /** From generateKey(). */
   key: string;
+  /** The Sec-WebSocket-Version: 13 (RFC 6455, the default) or 8 (hybi-17, as ws offers it). */
+  version?: 8 | 13;
   /** Subprotocols in order of preference: unique tokens. */
   protocols?: readonly string[];
   /** The extension offer, already formatted (formatExtensionList). */
   extensions?: string;
-  /** Origin header value (browsers always send one; other clients may). */
+  /** The Origin (Sec-WebSocket-Origin with version 8): browsers always send one; others may. */
   origin?: string;
-  /**
-   * Extra headers. "Host" and "Origin" given here replace the host/origin options; the
-   * WebSocket headers (Upgrade, Connection, Sec-WebSocket-*) cannot be given here.
-   */
-  headers?: Record<string, string>;
 }
 
-const REQUEST_KEYS = new Set(['host', 'path', 'key', 'protocols', 'extensions', 'origin', 'headers']);
-const REQUEST_RESERVED = new Set([
-  'upgrade',
-  'connection',
-  'sec-websocket-key',
-  'sec-websocket-version',
-  'sec-websocket-protocol',
-  'sec-websocket-extensions',
-]);
+const HEADER_KEYS = new Set(['key', 'version', 'protocols', 'extensions', 'origin']);
 
 function usage(message: string): UsageError {
-  return new UsageError('WS_ERR_INVALID_OPTION', `buildUpgradeRequest: ${message}`);
+  return new UsageError('WS_ERR_INVALID_OPTION', `buildUpgradeHeaders: ${message}`);
 }
 
-/** The opening handshake request, RFC 6455 4.1 "The handshake MUST be a valid HTTP request". */
-export function buildUpgradeRequest(opts: UpgradeRequestOptions): Buffer {
+/**
+ * The header fields that make a GET request a WebSocket opening handshake (RFC 6455 4.1), for
+ * the HTTP client that sends it (node:http in the Node layer, which writes the request line,
+ * Host and the user's own headers; these fields are set after them and take precedence, as ws
+ * does). The names are written as ws writes them.
+ */
+export function buildUpgradeHeaders(opts: UpgradeHeadersOptions): Record<string, string> {
   if (opts === null || typeof opts !== 'object') throw usage('options must be an object');
   for (const k of Object.keys(opts)) {
-    if (!REQUEST_KEYS.has(k)) {
-      throw usage(`unknown option ${JSON.stringify(k)} (expected ${[...REQUEST_KEYS].join(', ')})`);
+    if (!HEADER_KEYS.has(k)) {
+      throw usage(`unknown option ${JSON.stringify(k)} (expected ${[...HEADER_KEYS].join(', ')})`);
     }
   }
-  const { host, path, key, protocols = [], extensions, origin } = opts;
-  if (typeof host !== 'string' || host === '' || !isFieldValue(host) || hasOws(host)) {
-    throw usage(`invalid host ${JSON.stringify(host)}`);
-  }
-  // RFC 6455 4.1 item 3: the request-target is the resource name (origin-form: "/" path [ "?" query ]).
-  if (typeof path !== 'string' || path.charCodeAt(0) !== 0x2f || !isTarget(path)) {
-    throw usage(`invalid path ${JSON.stringify(path)} (must start with "/" and contain only visible ASCII)`);
-  }
+  const { key, version = 13, protocols = [], extensions, origin } = opts;
   if (!isValidKey(key)) throw usage('key must be the base64 encoding of 16 bytes (use generateKey)');
+  if (version !== 13 && version !== 8) throw usage(`unsupported version ${String(version)} (13 or 8)`);
   checkOffer(protocols, extensions, origin, usage);
-  const extra = checkExtraHeaders(opts.headers, REQUEST_RESERVED, 'buildUpgradeRequest');
-  const overrides = new Set(extra.map(([name]) => name.toLowerCase()));
-
-  // RFC 6455 4.1: "The method of the request MUST be GET, and the HTTP version MUST be at least 1.1."
-  const lines = [`GET ${path} HTTP/1.1`];
-  // Item 4: "The request MUST contain a |Host| header field"
-  if (!overrides.has('host')) lines.push(`Host: ${host}`);
-  // Items 5-6: Upgrade "websocket", Connection "Upgrade"
-  lines.push('Upgrade: websocket', 'Connection: Upgrade');
-  // Item 7: Sec-WebSocket-Key; item 9: "The request MUST include a header field with the name
-  // |Sec-WebSocket-Version|. The value of this header field MUST be 13."
-  lines.push(`Sec-WebSocket-Key: ${key}`, 'Sec-WebSocket-Version: 13');
-  if (protocols.length > 0) lines.push(`Sec-WebSocket-Protocol: ${protocols.join(', ')}`);
-  if (extensions !== undefined && extensions !== '') lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
-  if (origin !== undefined && !overrides.has('origin')) lines.push(`Origin: ${origin}`);
-  for (const [name, value] of extra) lines.push(`${name}: ${value}`);
-  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+  // Item 9: "The request MUST include a header field with the name |Sec-WebSocket-Version|. The
+  // value of this header field MUST be 13." Item 7: Sec-WebSocket-Key. Items 5-6: Upgrade
+  // "websocket", Connection "Upgrade".
+  const headers: Record<string, string> = {
+    'Sec-WebSocket-Version': String(version),
+    'Sec-WebSocket-Key': key,
+    Connection: 'Upgrade',
+    Upgrade: 'websocket',
+  };
+  // Item 10: the subprotocols, in order of preference (joined as ws joins them).
+  if (protocols.length > 0) headers['Sec-WebSocket-Protocol'] = protocols.join(',');
+  if (extensions !== undefined && extensions !== '') headers['Sec-WebSocket-Extensions'] = extensions;
+  // Item 8: Origin (hybi-17 called it Sec-WebSocket-Origin).
+  if (origin !== undefined) headers[version === 8 ? 'Sec-WebSocket-Origin' : 'Origin'] = origin;
+  return headers;
 }
 
 /**
@@ -156,8 +137,8 @@ export type ValidateResponseResult =
     }
   | { ok: false; error: HandshakeError };
 
-function fail(code: HandshakeErrorCode, detail?: string): { ok: false; error: HandshakeError } {
-  return { ok: false, error: handshakeError(code, detail, 0) };
+function fail(code: HandshakeErrorCode): { ok: false; error: HandshakeError } {
+  return { ok: false, error: clientHandshakeError(code) };
 }
 
 function single(value: string | string[] | undefined): string | undefined | null {
@@ -187,7 +168,16 @@ export function validateUpgradeResponse(
   // 1. "If the status code received from the server is not 101, the client handles the
   // response per HTTP [RFC2616] procedures." For us that ends the handshake (the Node layer
   // may emit 'unexpected-response' first).
-  if (res.statusCode !== 101) return fail('WS_ERR_HANDSHAKE_STATUS', String(res.statusCode));
+  if (res.statusCode !== 101) {
+    return {
+      ok: false,
+      error: new HandshakeError(
+        'WS_ERR_HANDSHAKE_STATUS',
+        0,
+        `Unexpected server response: ${res.statusCode}`,
+      ),
+    };
+  }
 
   const { headers } = res;
   // 2. "If the response lacks an |Upgrade| header field or the |Upgrade| header field contains
@@ -229,7 +219,7 @@ export function validateNegotiated(
   let extensions: ExtensionList = [];
   if (headers['sec-websocket-extensions'] !== undefined) {
     const list = parseExtensionList(headers['sec-websocket-extensions']);
-    if (list === null) return fail('WS_ERR_HANDSHAKE_EXTENSIONS');
+    if (list === null) return fail('WS_ERR_HANDSHAKE_EXTENSION_RESPONSE');
     extensions = list;
   }
 

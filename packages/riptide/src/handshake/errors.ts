@@ -64,14 +64,20 @@ export const HANDSHAKE_ERRORS = {
   ],
   // Client side only (RFC 6455 4.1, the client's checks of the server's response)
   WS_ERR_HANDSHAKE_STATUS: [0, 'Unexpected server response'],
-  WS_ERR_HANDSHAKE_ACCEPT: [0, 'Invalid handshake: invalid Sec-WebSocket-Accept header'],
+  WS_ERR_HANDSHAKE_ACCEPT: [0, 'Invalid Sec-WebSocket-Accept header'],
   // RFC 6455 4.1 item 6 (client side), with ws 8's messages: a subprotocol that was not offered,
   // one when none was, and (ws's rule, not the browsers') none when some were offered.
   WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL: [0, 'Server sent an invalid subprotocol'],
   WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL: [0, 'Server sent a subprotocol but none was requested'],
   WS_ERR_HANDSHAKE_NO_PROTOCOL: [0, 'Server sent no subprotocol'],
-  // RFC 7692 7.1: the client MUST fail the connection on a bad permessage-deflate response
-  WS_ERR_HANDSHAKE_EXTENSION_RESPONSE: [0, 'Invalid handshake: invalid Sec-WebSocket-Extensions response'],
+  // RFC 6455 4.1 item 5 and RFC 7692 7.1: the client MUST fail the connection on extensions it
+  // did not offer or a bad permessage-deflate response (ws 8's messages; the reason is the cause)
+  WS_ERR_HANDSHAKE_EXTENSION_RESPONSE: [0, 'Invalid Sec-WebSocket-Extensions header'],
+  WS_ERR_HANDSHAKE_UNREQUESTED_EXTENSION: [0, 'Server indicated an extension that was not requested'],
+  WS_ERR_HANDSHAKE_NO_EXTENSION_REQUESTED: [
+    0,
+    'Server sent a Sec-WebSocket-Extensions header but no extension was requested',
+  ],
   // RFC 8441 3: a client may use the extended CONNECT only after the server's SETTINGS carried
   // SETTINGS_ENABLE_CONNECT_PROTOCOL = 1.
   WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT: [
@@ -98,5 +104,19 @@ export function handshakeError(code: HandshakeErrorCode, detail?: string, status
     code,
     status ?? tableStatus,
     detail === undefined || detail === '' ? message : `${message} (${detail})`,
+  );
+}
+
+/**
+ * A client-side error with ws 8's message as is; what exactly was wrong goes into `cause`
+ * (code written for ws compares the message).
+ */
+export function clientHandshakeError(code: HandshakeErrorCode, reason?: string): HandshakeError {
+  const message = HANDSHAKE_ERRORS[code][1];
+  return new HandshakeError(
+    code,
+    0,
+    message,
+    reason === undefined ? undefined : { cause: new Error(reason) },
   );
 }

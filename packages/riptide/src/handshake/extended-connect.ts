@@ -387,7 +387,7 @@ export function buildConnectRequest(opts: ConnectRequestOptions): Record<string,
         authority = value;
         continue;
       }
-      // An Origin given here replaces the origin option, as in buildUpgradeRequest.
+      // An Origin given here replaces the origin option (the user's headers win over options, as over HTTP/1.1).
       checkField(name, value, 'buildConnectRequest');
       extra[name] = value;
     }

@@ -6,7 +6,7 @@
  *   the previous end so a "\r\n\r\n" split across chunks is found and no byte is scanned more
  *   than a few times. If no end is found once maxHeaderBytes are buffered, the caller rejects
  *   with WS_ERR_HANDSHAKE_HEADERS_TOO_LARGE (headTooLarge() tells it when).
- * - parseRequestHead()/parseResponseHead() take the head (ending with the empty line) and make
+ * - parseRequestHead() takes the head (ending with the empty line) and makes
  *   ONE forward pass over its bytes with table lookups: no regular expressions, no
  *   backtracking, no rescans. Limits (size, then count) are checked before anything is
  *   allocated for the offending part.
@@ -58,14 +58,6 @@ export interface RequestHead {
   httpVersion: string;
   headers: HttpHeaders;
   /** [name, value, name, value, ...] with the names' original case, as Node's rawHeaders. */
-  rawHeaders: string[];
-}
-
-export interface ResponseHead {
-  httpVersion: string;
-  statusCode: number;
-  statusMessage: string;
-  headers: HttpHeaders;
   rawHeaders: string[];
 }
 
@@ -149,52 +141,6 @@ export function parseRequestHead(head: Buffer, limits?: Partial<HttpLimits>): He
   return {
     ok: true,
     value: { method, url, httpVersion: version, headers: fields.headers, rawHeaders: fields.rawHeaders },
-  };
-}
-
-/**
- * Parse a response head (client side). Errors carry status 0: a client has no one to answer.
- */
-export function parseResponseHead(head: Buffer, limits?: Partial<HttpLimits>): HeadResult<ResponseHead> {
-  const lim = resolveLimits(limits);
-  const pre = precheck(head, lim, 0);
-  if (pre) return pre;
-  const n = head.length;
-
-  // RFC 9112 4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
-  const version = parseVersion(head, 0, 0);
-  if (typeof version !== 'string') return version;
-  let i = 8;
-  if (head[i] !== SP) return malformed('invalid status line', 0);
-  i++;
-  let statusCode = 0;
-  for (let k = 0; k < 3; k++, i++) {
-    const d = head[i] - 0x30;
-    if (!(d >= 0 && d <= 9)) return malformed('invalid status line', 0);
-    statusCode = statusCode * 10 + d;
-  }
-  if (statusCode < 100) return malformed('invalid status line', 0);
-  let statusMessage = '';
-  if (head[i] === SP) {
-    // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ); a client SHOULD ignore its content.
-    const start = ++i;
-    while (i < n && FIELD_VALUE_CHAR[head[i]] === 1) i++;
-    statusMessage = head.toString('latin1', start, i);
-  }
-  if (head[i] !== CR || head[i + 1] !== LF) return malformed('invalid status line', 0);
-  i += 2;
-
-  const fields = parseFields(head, i, lim, 0, false);
-  if (!fields.ok) return fields;
-  return {
-    ok: true,
-    value: {
-      httpVersion: version,
-      statusCode,
-      statusMessage,
-      headers: fields.headers,
-      rawHeaders: fields.rawHeaders,
-    },
   };
 }
 

@@ -507,19 +507,3 @@ export function buildRejectResponse(
   head += '\r\n';
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
-
-/**
- * The first subprotocol the client offered (its order is its preference, RFC 6455 4.1) that
- * the server supports, or undefined.
- */
-export function selectProtocol(
-  offered: readonly string[],
-  supported: readonly string[] | ReadonlySet<string>,
-): string | undefined {
-  const has =
-    supported instanceof Set
-      ? (p: string) => supported.has(p)
-      : (p: string) => (supported as readonly string[]).includes(p);
-  for (const p of offered) if (has(p)) return p;
-  return undefined;
-}

@@ -11,62 +11,27 @@
  * the remote endpoint is still responsive"; the peer MUST answer with a Pong. Any pong counts
  * (an unsolicited one too: it still proves the peer is alive).
  */
-import { ProtocolError, UsageError } from '../core/errors.js';
-import type { WebSocket } from './websocket.js';
+import type { ResolvedHeartbeat } from './options.js';
 
-export interface HeartbeatOptions {
-  /** Milliseconds between pings. */
-  interval: number;
-  /** Milliseconds a client has to answer a ping (default: interval). At most interval. */
-  timeout?: number;
-}
-
-export interface ResolvedHeartbeat {
-  interval: number;
-  timeout: number;
-}
-
-export function resolveHeartbeat(value: unknown): ResolvedHeartbeat | null {
-  if (value === undefined || value === null || value === false) return null;
-  let interval: unknown;
-  let timeout: unknown;
-  if (typeof value === 'number') {
-    interval = value;
-  } else if (typeof value === 'object') {
-    for (const key of Object.keys(value)) {
-      if (key !== 'interval' && key !== 'timeout') {
-        throw new UsageError('WS_ERR_INVALID_OPTION', `Unknown heartbeat option "${key}"`);
-      }
-    }
-    interval = (value as HeartbeatOptions).interval;
-    timeout = (value as HeartbeatOptions).timeout;
-  } else {
-    throw new UsageError(
-      'WS_ERR_INVALID_OPTION',
-      'The "heartbeat" option must be a number or { interval, timeout }',
-    );
-  }
-  if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 1) {
-    throw new UsageError('WS_ERR_INVALID_OPTION', 'heartbeat.interval must be a positive integer (ms)');
-  }
-  if (timeout === undefined) timeout = interval;
-  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > interval) {
-    throw new UsageError(
-      'WS_ERR_INVALID_OPTION',
-      'heartbeat.timeout must be a positive integer (ms), at most interval',
-    );
-  }
-  return { interval, timeout };
+/**
+ * What the heartbeat asks of each client (websocket.ts implements it; the "awaiting a pong" mark
+ * is the WebSocket's own state).
+ */
+export interface HeartbeatPeer {
+  /** Ping, and expect a pong before the next check (an open socket only). */
+  _heartbeatPing(): void;
+  /** No pong since the last ping: terminate (1006, WS_ERR_HEARTBEAT_TIMEOUT); true if it did. */
+  _heartbeatCheck(): boolean;
 }
 
 export class Heartbeat {
-  private readonly clients: Set<WebSocket>;
+  private readonly clients: Set<HeartbeatPeer>;
   private readonly interval: number;
   private readonly timeout: number;
   private timer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
 
-  constructor(clients: Set<WebSocket>, options: ResolvedHeartbeat) {
+  constructor(clients: Set<HeartbeatPeer>, options: ResolvedHeartbeat) {
     this.clients = clients;
     this.interval = options.interval;
     this.timeout = options.timeout;
@@ -89,11 +54,7 @@ export class Heartbeat {
   _tick(): void {
     // Without a separate timeout, the previous round is checked right before the next pings.
     this._reap();
-    for (const ws of this.clients) {
-      if (ws.readyState !== 1) continue;
-      ws._awaitingPong = true;
-      ws.ping();
-    }
+    for (const ws of this.clients) ws._heartbeatPing();
     if (this.timeout < this.interval && this.checkTimer === null) {
       this.checkTimer = setTimeout(reap, this.timeout, this);
       this.checkTimer.unref();
@@ -106,13 +67,7 @@ export class Heartbeat {
       clearTimeout(this.checkTimer);
       this.checkTimer = null;
     }
-    for (const ws of this.clients) {
-      if (ws._awaitingPong && ws.readyState === 1) {
-        ws._awaitingPong = false;
-        ws._reportError(new ProtocolError('WS_ERR_HEARTBEAT_TIMEOUT'));
-        ws.terminate();
-      }
-    }
+    for (const ws of this.clients) ws._heartbeatCheck();
   }
 }
 

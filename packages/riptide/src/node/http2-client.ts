@@ -37,9 +37,9 @@ import { HandshakeError } from '../core/errors.js';
 import { handshakeError } from '../handshake/errors.js';
 import { buildConnectRequest, validateConnectResponse } from '../handshake/extended-connect.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
-import type { Resolved } from './client.js';
+import type { ResolvedClient as Resolved } from './options.js';
 import { TLS_KEYS } from './tls-keys.js';
-import type { WebSocket } from './websocket.js';
+import type { ClientHost } from './transport.js';
 
 /**
  * What the HTTP/2 path borrows from client.ts, handed in by it (client.ts imports this file, so
@@ -106,16 +106,16 @@ function poolKey(url: URL, opts: Resolved['opts']): string {
 }
 
 /** Start the opening handshake of `ws` over HTTP/2 (called by client.ts initiateClient). */
-export function connectHttp2(ws: WebSocket, url: URL, resolved: Resolved, hs: ClientHandshake): void {
-  ws._url = url.href;
+export function connectHttp2(ws: ClientHost, url: URL, resolved: Resolved, hs: ClientHandshake): void {
+  ws._setUrl(url.href);
   const given = resolved.opts.http2Session;
   if (given !== undefined) {
     // Set before waiting: the answer may come synchronously (the SETTINGS are already in).
     const waiting = { destroy() {} };
-    ws._req = waiting;
+    ws._setRequest(waiting);
     waitForSettings(given, (supported) => {
-      if (ws._req !== waiting) return; // closed meanwhile
-      ws._req = null;
+      if (!ws._isRequest(waiting)) return; // closed meanwhile
+      ws._setRequest(null);
       if (supported) openStream(ws, given, url, resolved, hs, null, null);
       else fail(ws, handshakeError('WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT', undefined, 0));
     });
@@ -133,7 +133,7 @@ export function connectHttp2(ws: WebSocket, url: URL, resolved: Resolved, hs: Cl
 const MAX_RETRIES = 2;
 
 function connectPooled(
-  ws: WebSocket,
+  ws: ClientHost,
   url: URL,
   resolved: Resolved,
   hs: ClientHandshake,
@@ -147,16 +147,16 @@ function connectPooled(
   }
   entry.users++;
   const waiting = { destroy() {} };
-  ws._req = waiting;
+  ws._setRequest(waiting);
   const current = entry;
   whenSettled(entry, (outcome) => {
-    if (ws._req !== waiting) {
+    if (!ws._isRequest(waiting)) {
       // closed or terminated while the connection was being set up
       if (outcome.kind === 'http1' && outcome.socket !== null) outcome.socket.destroy();
       release(current);
       return;
     }
-    ws._req = null;
+    ws._setRequest(null);
     if (outcome.kind === 'h2') {
       const retry =
         retries < MAX_RETRIES
@@ -183,7 +183,7 @@ function connectPooled(
   });
 }
 
-function fail(ws: WebSocket, error: Error | HandshakeError): void {
+function fail(ws: ClientHost, error: Error | HandshakeError): void {
   ws._abortHandshake(error.message, error);
 }
 
@@ -365,7 +365,7 @@ function waitForSettings(session: ClientHttp2Session, cb: (supported: boolean) =
  * sessions only) starts over when the server refused the stream before processing it.
  */
 function openStream(
-  ws: WebSocket,
+  ws: ClientHost,
   session: ClientHttp2Session,
   url: URL,
   resolved: Resolved,
@@ -396,40 +396,40 @@ function openStream(
   if (entry !== null) stream.once('close', () => release(entry));
   // Before the answer, closing the WebSocket cancels the stream (RFC 8441 5: CANCEL).
   const pending = { destroy: () => stream.close(constants.NGHTTP2_CANCEL) };
-  ws._req = pending;
+  ws._setRequest(pending);
   let timer: NodeJS.Timeout | null = null;
   /** True if the stream ended unanswered in a way RFC 9113 8.7 says is safe to retry. */
   const retried = (): boolean => {
     if (retry === null || stream.rstCode !== constants.NGHTTP2_REFUSED_STREAM) return false;
-    ws._req = null;
+    ws._setRequest(null);
     retry();
     return true;
   };
   const onError = (err: Error) => {
     if (timer !== null) clearTimeout(timer);
-    if (ws._req !== pending || retried()) return;
+    if (!ws._isRequest(pending) || retried()) return;
     fail(ws, err);
   };
   stream.on('error', onError);
   stream.once('close', () => {
     if (timer !== null) clearTimeout(timer);
-    if (ws._req !== pending || retried()) return;
+    if (!ws._isRequest(pending) || retried()) return;
     ws._abortHandshake('The server closed the stream before answering');
   });
   if (opts.handshakeTimeout) {
     timer = setTimeout(() => {
-      if (ws._req !== pending) return;
+      if (!ws._isRequest(pending)) return;
       stream.close(constants.NGHTTP2_CANCEL);
       fail(ws, hs.timeout());
     }, opts.handshakeTimeout);
   }
   stream.once('response', (headers: IncomingHttpHeaders & IncomingHttpStatusHeader) => {
     if (timer !== null) clearTimeout(timer);
-    if (ws._req !== pending) {
+    if (!ws._isRequest(pending)) {
       stream.close(constants.NGHTTP2_CANCEL);
       return;
     }
-    ws._req = null;
+    ws._setRequest(null);
     const status = headers[':status'] ?? 0;
     const result = validateConnectResponse({ status, headers }, { protocols });
     if (!result.ok) {

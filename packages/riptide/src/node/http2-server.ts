@@ -222,7 +222,6 @@ const HTTP2: HandshakeReply = {
     }
     // RFC 8441 5: the stream stays open for the WebSocket's frames (no END_STREAM here).
     stream.respond(headers);
-    return true;
+    return null;
   },
-  started() {},
 };

@@ -3,42 +3,23 @@
  *
  * Theory of operation:
  *
- *   'data' chunk ──> proto.receive() ──> handlers call send()/close() ──> flush(ws)   (same tick)
- *   send() outside a 'data' handler ──> schedule(ws) ──> one process.nextTick for ALL dirty
- *                                                         sockets ──> flush(ws) each
+ *   'data' chunk ──> proto.receive() ──> handlers call send()/close() ──> ws._flush() (same tick)
+ *   send() outside a 'data' handler ──> queueFlush(ws) ──> one process.nextTick for ALL dirty
+ *                                                         sockets ──> ws._flushQueued() each
  *
- * flush() drains the core's output (which may hold frames built once for many sockets by
- * publish(), see topics.ts) and writes it:
+ * This module owns no connection state: the WebSocket decides when it is dirty and what to
+ * write (websocket.ts _flush); here are the one nextTick for all of them, and the write itself:
  *   - small total: one Buffer.concat, one write (one syscall, one TCP segment when it fits);
  *   - large total: cork(), each vector written as is (large payloads never copied; runs of
  *     small buffers between them concatenated), uncork() -> one writev.
- * Send callbacks wait for that write to complete. Nothing here allocates per message except
- * the arrays the core hands over, and a closure per flush only when callbacks are pending.
+ * Nothing here allocates per message except the arrays the core hands over, and a closure per
+ * write only when send callbacks are waiting for it.
  */
-import type { Socket } from 'node:net';
-import { RiptideError } from '../core/errors.js';
+import type { Duplex } from 'node:stream';
 
-/** The fields of a WebSocket the outbox reads and writes (kept on the WebSocket itself). */
-export interface OutboxHost {
-  _socket: Socket | null;
-  _proto: {
-    readonly outputBytes: number;
-    readonly endTransport: boolean;
-    readonly closeSent: boolean;
-    takeOutput(): Buffer[] | null;
-  } | null;
-  /** On the dirty list already. */
-  _dirty: boolean;
-  /** Send callbacks waiting for the next write to complete. */
-  _cbs: Array<(err?: Error) => void> | null;
-  /** socket.end() was called. */
-  _ended: boolean;
-  /** send() returned false: a 'drain' event is owed. */
-  _needDrain: boolean;
-  /** Called after a flush that sent a close frame or ended the transport (arms the close timer). */
-  _onCloseFlushed(): void;
-  /** Called after a flush when a drain is owed but the socket took everything at once. */
-  _onDrainedWithoutWait(): void;
+/** What the scheduler flushes: a WebSocket (which clears its own "queued" flag). */
+export interface Flushable {
+  _flushQueued(): void;
 }
 
 /** Below this total, frames are copied into one buffer: one write, no writev. */
@@ -46,14 +27,15 @@ const CONCAT_LIMIT = 16 * 1024;
 /** Within a large batch, buffers at least this big are written without copying. */
 const VECTOR_MIN = 4 * 1024;
 
-const dirty: OutboxHost[] = [];
+const dirty: Flushable[] = [];
 let scheduled = false;
 
-/** Flush `ws` once, later in this tick (after the current synchronous code). */
-export function schedule(ws: OutboxHost): void {
-  if (ws._dirty) return;
-  ws._dirty = true;
-  dirty.push(ws);
+/**
+ * Flush `target` later in this tick (after the current synchronous code). The caller makes sure
+ * it is queued once until its _flush() runs (it keeps its own "dirty" flag).
+ */
+export function queueFlush(target: Flushable): void {
+  dirty.push(target);
   if (!scheduled) {
     scheduled = true;
     process.nextTick(flushDirty);
@@ -61,55 +43,17 @@ export function schedule(ws: OutboxHost): void {
 }
 
 function flushDirty(): void {
-  // Sockets scheduled while this loop runs are appended and flushed by the same loop.
-  for (let i = 0; i < dirty.length; i++) {
-    const ws = dirty[i];
-    ws._dirty = false;
-    flush(ws);
-  }
+  // Targets queued while this loop runs are appended and flushed by the same loop.
+  for (let i = 0; i < dirty.length; i++) dirty[i]._flushQueued();
   dirty.length = 0;
   scheduled = false;
 }
 
-/** Bytes queued for `ws` and not yet handed to the socket. */
-export function pendingBytes(ws: OutboxHost): number {
-  return ws._proto === null ? 0 : ws._proto.outputBytes;
-}
+export type WriteCallback = (err?: Error) => void;
 
-export function flush(ws: OutboxHost): void {
-  const proto = ws._proto;
-  const socket = ws._socket;
-  if (proto === null || socket === null) return;
-  const total = proto.outputBytes;
-  const out = total > 0 ? proto.takeOutput() : null;
-  const cbs = ws._cbs;
-  if (cbs !== null) ws._cbs = null;
-  if (out !== null && out.length > 0) {
-    if (socket.destroyed || socket.writableEnded) {
-      if (cbs !== null) process.nextTick(callAll, cbs, notWritable());
-    } else {
-      write(socket, out, total, cbs === null ? undefined : (err?: Error | null) => callAll(cbs, err));
-    }
-  } else if (cbs !== null) {
-    // Nothing to write (e.g. the core dropped it): still answer the callbacks, asynchronously.
-    process.nextTick(callAll, cbs, socket.destroyed ? notWritable() : undefined);
-  }
-  if (ws._needDrain && !socket.writableNeedDrain) ws._onDrainedWithoutWait();
-  if (proto.endTransport && !ws._ended) {
-    ws._ended = true;
-    // RFC 6455 7.1.1: the underlying TCP connection is closed once the close frames are
-    // exchanged (or the connection failed); the close timer bounds how long the peer may wait.
-    socket.end();
-  }
-  if (proto.closeSent || ws._ended) ws._onCloseFlushed();
-}
-
-function write(
-  socket: Socket,
-  out: Buffer[],
-  total: number,
-  cb: ((err?: Error | null) => void) | undefined,
-): void {
+/** Write `out` (`total` bytes) to `socket`; `cbs`, if any, are called once the write is done. */
+export function writeBatch(socket: Duplex, out: Buffer[], total: number, cbs: WriteCallback[] | null): void {
+  const cb = cbs === null ? undefined : (err?: Error | null) => callAll(cbs, err ?? undefined);
   if (out.length === 1) {
     socket.write(out[0], cb);
     return;
@@ -138,7 +82,7 @@ function write(
 }
 
 function writeRun(
-  socket: Socket,
+  socket: Duplex,
   out: Buffer[],
   start: number,
   end: number,
@@ -149,10 +93,7 @@ function writeRun(
   else socket.write(Buffer.concat(out.slice(start, end), bytes), cb);
 }
 
-function callAll(cbs: Array<(err?: Error) => void>, err?: Error | null): void {
-  for (let i = 0; i < cbs.length; i++) cbs[i](err ?? undefined);
-}
-
-function notWritable(): Error {
-  return new RiptideError('WS_ERR_SOCKET_CLOSED', 'The socket was closed before the data was written');
+/** Call each callback with `err` (a failed or skipped write) or nothing. */
+export function callAll(cbs: WriteCallback[], err?: Error): void {
+  for (let i = 0; i < cbs.length; i++) cbs[i](err);
 }

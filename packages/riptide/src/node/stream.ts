@@ -90,7 +90,19 @@ export function createWebSocketStream(ws: WebSocket, options?: DuplexOptions): D
   duplex.on('end', () => {
     if (!duplex.destroyed && duplex.writableFinished) duplex.destroy();
   });
+  duplex.on('error', duplexOnError);
   return duplex;
+}
+
+/**
+ * ws 8: an 'error' (a write after the WebSocket closed, a failed connection) destroys the stream
+ * first, so it does not linger half alive; with no other 'error' listener the error is emitted
+ * again, to throw as any unhandled stream error does.
+ */
+function duplexOnError(this: Duplex, err: Error): void {
+  this.removeListener('error', duplexOnError);
+  this.destroy();
+  if (this.listenerCount('error') === 0) this.emit('error', err);
 }
 
 function emitStreamClose(stream: Duplex): void {

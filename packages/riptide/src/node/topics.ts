@@ -10,14 +10,25 @@
  *
  * A subscriber in the middle of a fragmented send (send(..., { fin: false })) cannot take a
  * data frame until its message ends (RFC 6455 5.4: fragments of one message are not
- * interleaved with other data frames); its published frames wait in ws._held until then.
+ * interleaved with other data frames); the WebSocket holds its published frames until then
+ * (_deliverFrames).
  *
- * A socket leaves all its topics as soon as it starts closing.
+ * The subscriptions are this class's state, both ways (topic -> sockets, socket -> topics); a
+ * WebSocket keeps nothing for them (an idle connection without topics costs nothing here). A
+ * socket leaves all its topics as soon as it starts closing.
  */
 import { ProtocolError, UsageError } from '../core/errors.js';
 import { frameForBroadcast } from '../core/sender.js';
-import { schedule } from './outbox.js';
-import type { WebSocket } from './websocket.js';
+
+/** What publish() asks of a subscriber (websocket.ts implements it). */
+export interface Subscriber {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  /** Queue frames built once for many (or hold them during a fragmented send); false if closing. */
+  _deliverFrames(frames: readonly Buffer[]): boolean;
+  _reportError(err: Error): void;
+  close(code?: number, reason?: string): void;
+}
 
 export interface PublishOptions {
   /** Send as binary (default: true unless data is a string). */
@@ -37,7 +48,9 @@ function checkTopic(topic: unknown): asserts topic is string {
 }
 
 export class Topics {
-  private readonly subscribers = new Map<string, Set<WebSocket>>();
+  private readonly subscribers = new Map<string, Set<Subscriber>>();
+  /** Each subscribed socket's topics. */
+  private readonly joined = new Map<Subscriber, Set<string>>();
   private readonly maxBackpressure: number;
   private readonly closeOnBackpressure: boolean;
   private readonly closeCode: number;
@@ -48,12 +61,15 @@ export class Topics {
     this.closeCode = policy.backpressureCloseCode ?? 1008;
   }
 
-  subscribe(ws: WebSocket, topic: string): boolean {
+  subscribe(ws: Subscriber, topic: string): boolean {
     checkTopic(topic);
     // A closing socket receives nothing more; subscribing it would only leak the entry.
     if (ws.readyState !== 1) return false;
-    let own = ws._topics;
-    if (own === null) own = ws._topics = new Set();
+    let own = this.joined.get(ws);
+    if (own === undefined) {
+      own = new Set();
+      this.joined.set(ws, own);
+    }
     if (own.has(topic)) return false;
     own.add(topic);
     let set = this.subscribers.get(topic);
@@ -65,20 +81,30 @@ export class Topics {
     return true;
   }
 
-  unsubscribe(ws: WebSocket, topic: string): boolean {
+  unsubscribe(ws: Subscriber, topic: string): boolean {
     checkTopic(topic);
-    const own = ws._topics;
-    if (own === null || !own.delete(topic)) return false;
-    if (own.size === 0) ws._topics = null;
+    const own = this.joined.get(ws);
+    if (own === undefined || !own.delete(topic)) return false;
+    if (own.size === 0) this.joined.delete(ws);
     this.remove(topic, ws);
     return true;
   }
 
-  leaveAll(ws: WebSocket): void {
-    const own = ws._topics;
-    if (own === null) return;
-    ws._topics = null;
+  leaveAll(ws: Subscriber): void {
+    const own = this.joined.get(ws);
+    if (own === undefined) return;
+    this.joined.delete(ws);
     for (const topic of own) this.remove(topic, ws);
+  }
+
+  isSubscribed(ws: Subscriber, topic: string): boolean {
+    const own = this.joined.get(ws);
+    return own?.has(topic) === true;
+  }
+
+  topicsOf(ws: Subscriber): string[] {
+    const own = this.joined.get(ws);
+    return own === undefined ? [] : [...own];
   }
 
   count(topic: string): number {
@@ -115,33 +141,23 @@ export class Topics {
     const max = this.maxBackpressure;
     let sent = 0;
     for (const ws of set) {
-      const proto = ws._proto;
-      if (proto === null || ws._closing) continue;
       if (max > 0 && ws.bufferedAmount > max) {
         if (this.closeOnBackpressure) this.evict(ws);
         continue;
       }
-      if (proto.sendingFragments) {
-        let held = ws._held;
-        if (held === null) held = ws._held = [];
-        for (let i = 0; i < frame.length; i++) held.push(frame[i]);
-      } else {
-        for (let i = 0; i < frame.length; i++) proto.sendFramed(frame[i]);
-        schedule(ws);
-      }
-      sent++;
+      if (ws._deliverFrames(frame)) sent++;
     }
     return sent;
   }
 
-  private evict(ws: WebSocket): void {
+  private evict(ws: Subscriber): void {
     const err = new ProtocolError('WS_ERR_BACKPRESSURE');
     ws._reportError(err);
     // The close frame queues behind what the peer is not reading; the close timer bounds it.
     ws.close(this.closeCode, 'Send buffer above maxBackpressure');
   }
 
-  private remove(topic: string, ws: WebSocket): void {
+  private remove(topic: string, ws: Subscriber): void {
     const set = this.subscribers.get(topic);
     if (set === undefined) return;
     set.delete(ws);

@@ -1,4 +1,10 @@
 /**
+ * The transport under a WebSocket: any Duplex whose opening handshake is done (a TCP or TLS
+ * socket after an HTTP/1.1 upgrade, an HTTP/2 stream after an extended CONNECT, an in-process
+ * pair). `WebSocket#_attach(transport, head, init)` starts the protocol over it; the types it
+ * takes are here, so the handshake modules (client.ts, websocket-server.ts, http2-*.ts) need
+ * nothing else from websocket.ts. See docs/node-layer.md, "Attaching a WebSocket to a transport".
+ *
  * What a WebSocket does differently to an HTTP/2 stream (RFC 8441) than to a TCP socket:
  * aborting it. Everything else (write, cork, end, pause, 'data', 'drain') is the Duplex interface
  * both share.
@@ -6,8 +12,12 @@
  * An HTTP/2 stream is recognised by its public `rstCode` property and `close(code)` method
  * (node:http2 Http2Stream); a net.Socket has neither.
  */
+
+import type { EventEmitter } from 'node:events';
 import { constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import type { PerMessageExtension } from '../core/extension.js';
+import type { ProtocolSettings } from '../core/protocol.js';
 
 interface StreamLike {
   rstCode?: number;
@@ -26,4 +36,73 @@ function isHttp2Stream(t: Duplex): boolean {
 export function abortTransport(t: Duplex): void {
   if (isHttp2Stream(t) && !t.destroyed) (t as StreamLike).close!(constants.NGHTTP2_CANCEL);
   else t.destroy();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attaching a WebSocket to a transport: WebSocket#_attach(transport, head, init)
+
+/**
+ * The settings a connection runs with, validated once: a server builds one object and shares it
+ * with all of its connections (bench scenario 5 counts the bytes of every idle connection).
+ */
+export interface ConnectionSettings {
+  /** How long close() waits for the peer's close frame before destroying the transport (ms). */
+  closeTimeout: number;
+  /** ws 8's option: terminate a peer once this many automatic pongs wait unwritten (0: no limit). */
+  maxPendingAutoPongs: number;
+  /** ws 8's option; false: at most one 'message', 'ping' or 'pong' per macrotask. */
+  allowSynchronousEvents: boolean;
+  /** The core's settings (role, limits, masking randomness, autoPong). */
+  protocol: ProtocolSettings;
+}
+
+/**
+ * What a server gives each of its WebSockets: the WebSocket calls it (passing itself) when it
+ * starts closing and once it is closed, and for its pub/sub methods. websocket-server.ts.
+ */
+export interface ServerLink {
+  _clientClosing(ws: object): void;
+  _clientClosed(ws: object): void;
+  _subscribe(ws: object, topic: string): boolean;
+  _unsubscribe(ws: object, topic: string): boolean;
+  _isSubscribed(ws: object, topic: string): boolean;
+  _topicsOf(ws: object): string[];
+}
+
+/** Everything a WebSocket needs to run over a transport whose handshake is done. */
+export interface AttachInit {
+  settings: ConnectionSettings;
+  /** The negotiated permessage-deflate (or other extension) the core runs, or null. */
+  extension: PerMessageExtension | null;
+  /** The negotiated subprotocol ('' if none). */
+  protocol: string;
+  /** The Sec-WebSocket-Extensions value that was agreed ('' if none). */
+  extensions: string;
+  /** The server the WebSocket belongs to (server side), or null. */
+  server: ServerLink | null;
+  /** Bytes to send before the first frame (the HTTP/1.1 101 response), if not sent yet. */
+  preamble?: Buffer;
+}
+
+/**
+ * What a client handshake (client.ts, http2-client.ts) needs from the WebSocket it opens
+ * (websocket.ts implements it): the WebSocket owns its state, the handshake only calls these.
+ */
+export interface ClientHost extends EventEmitter {
+  readonly readyState: number;
+  /** The URL connected to (set again after each redirect). */
+  _setUrl(href: string): void;
+  /** The pending handshake (cancelled by close()/terminate()), or null once answered. */
+  _setRequest(req: Cancelable | null): void;
+  /** Is `req` still the pending handshake (not cancelled, not replaced by a redirect)? */
+  _isRequest(req: Cancelable): boolean;
+  /** Fail the handshake: 'error' (to listeners) then 'close' 1006. */
+  _abortHandshake(message: string, err?: Error): void;
+  /** The server accepted: run the protocol over `transport`. */
+  _attach(transport: Duplex, head: Buffer | null, init: AttachInit): void;
+}
+
+/** Something a pending handshake can be cancelled through (a request, an HTTP/2 stream). */
+export interface Cancelable {
+  destroy(): void;
 }

@@ -17,6 +17,7 @@ import { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { findHeadEnd, headTooLarge, parseRequestHead } from '../handshake/http.js';
 import { buildRejectResponse, isUpgradeRequest } from '../handshake/server.js';
+import { rememberServer, serverOf } from './internals.js';
 
 /** What the listener needs from the WebSocketServer. */
 export interface UpgradeHandler {
@@ -46,14 +47,15 @@ export function createUpgradeListener(handler: UpgradeHandler): Server {
 }
 
 /**
- * The handler of an accepted socket, through the `server` property Node sets on it: a
- * property of our own on each socket would stay in its hidden class for the connection's life.
+ * The handler of an accepted socket, through the server that accepted it (internals.ts: Node's
+ * own `socket.server` where it exists, so no property of ours stays on every socket).
  */
 function handlerOf(socket: Socket): UpgradeHandler {
-  return (socket as Socket & { server: ListenerServer }).server[kHandler]!;
+  return (serverOf(socket) as ListenerServer)[kHandler]!;
 }
 
 function onConnection(this: ListenerServer, socket: PendingSocket): void {
+  rememberServer(socket, this);
   socket.on('data', onHeadData);
   socket.on('error', onHeadError);
   this[kHandler]!._trackPending(socket);

@@ -16,8 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
-import type { Http2SecureServer, Http2Server, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import type * as https from 'node:https';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type * as net from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -25,13 +24,7 @@ import { type HandshakeError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import { ProtocolSettings } from '../core/protocol.js';
 import { PerMessageDeflate } from '../deflate/codec.js';
-import {
-  OPTION_KEYS as DEFLATE_OPTION_KEYS,
-  type DeflateOptions,
-  negotiateAsServer,
-  normalizeDeflateOptions,
-  type PerMessageDeflateOptions,
-} from '../deflate/negotiation.js';
+import { type DeflateOptions, negotiateAsServer, normalizeDeflateOptions } from '../deflate/negotiation.js';
 import { syncZlibSupported } from '../deflate/zlib-sync.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import {
@@ -42,151 +35,42 @@ import {
   type ValidateRequestOptions,
   validateUpgradeRequest,
 } from '../handshake/server.js';
-import { Heartbeat, type HeartbeatOptions, resolveHeartbeat } from './heartbeat.js';
+import { Heartbeat } from './heartbeat.js';
 import { attachHttp2, handleStream, isHttp2Server } from './http2-server.js';
+import {
+  type OptionsOf,
+  parseHeartbeat,
+  type Resolved,
+  resolveOptions,
+  SERVER_OPTIONS,
+  type VerifyClientAsync,
+  type VerifyClientInfo,
+  type VerifyClientSync,
+} from './options.js';
 import { type PublishOptions, Topics } from './topics.js';
 import { createUpgradeListener } from './upgrade-listener.js';
-import { type ConnectionSettings, kWebSocket, type ServerLink, WebSocket } from './websocket.js';
+import { type ConnectionSettings, kWebSocket, WebSocket } from './websocket.js';
 
 export type { PerMessageDeflateOptions } from '../deflate/negotiation.js';
 
-export interface VerifyClientInfo {
-  origin: string | undefined;
-  secure: boolean;
-  req: http.IncomingMessage;
-}
+export type {
+  HeartbeatOptions,
+  VerifyClientAsync,
+  VerifyClientCallbackAsync,
+  VerifyClientCallbackSync,
+  VerifyClientInfo,
+  VerifyClientSync,
+} from './options.js';
 
-export type VerifyClientSync = (info: VerifyClientInfo) => boolean;
-/** ws's names for the two verifyClient forms. */
-export type VerifyClientCallbackSync = VerifyClientSync;
-export type VerifyClientCallbackAsync = VerifyClientAsync;
-export type VerifyClientAsync = (
-  info: VerifyClientInfo,
-  callback: (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void,
-) => void;
+/** The options of `new WebSocketServer(options)`: see SERVER_OPTIONS in options.ts. */
+export type ServerOptions = OptionsOf<typeof SERVER_OPTIONS>;
 
-export interface ServerOptions {
-  /** Listen on this port (0: any free port) with an http.Server of our own. */
-  port?: number;
-  host?: string;
-  backlog?: number;
-  /**
-   * Attach to an existing http.Server or https.Server, or to an http2 server (createSecureServer,
-   * with allowHTTP1 to take HTTP/1.1 upgrades on the same port, or createServer): WebSockets then
-   * also arrive as HTTP/2 streams (RFC 8441, docs/http2.md).
-   */
-  server?: http.Server | https.Server | Http2SecureServer | Http2Server;
-  /** Do not listen at all: call handleUpgrade() yourself. */
-  noServer?: boolean;
-  /** Accept only this request path (query string ignored); others get 400. */
-  path?: string;
-  /** Accept or refuse a handshake: sync (info) => boolean, or async (info, cb). Refusal: 401. */
-  verifyClient?: VerifyClientSync | VerifyClientAsync;
-  /** Pick the subprotocol among those offered; false: none. Default: the client's first. */
-  handleProtocols?: (protocols: Set<string>, req: http.IncomingMessage) => string | false;
-  /** Refuse (403) requests whose Origin is not in this list. Default: no check. */
-  allowedOrigins?: readonly string[] | null;
-  /** Keep the `clients` set (default true). */
-  clientTracking?: boolean;
-  /** Largest message accepted, in bytes (default 100 MiB; 0: as large as a Buffer can be). Above: close 1009. */
-  maxPayload?: number;
-  /** Destroy sockets that have not completed the upgrade within this many ms (default 10000; 0: never). */
-  handshakeTimeout?: number;
-  /** How long close() waits for the peer before destroying the socket, in ms (default 30000). */
-  closeTimeout?: number;
-  /** permessage-deflate (RFC 7692); default false for servers. */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  skipUTF8Validation?: boolean;
-  /** Answer pings automatically (default true). */
-  autoPong?: boolean;
-  /**
-   * Terminate a client once this many automatic pongs wait unwritten because it does not read
-   * (default 60, as ws; 0: no limit).
-   */
-  maxPendingAutoPongs?: number;
-  /** Accepted for ws compatibility; riptide always emits events synchronously. */
-  allowSynchronousEvents?: boolean;
-  /** Ping every client every `interval` ms; terminate those that did not answer the last ping. */
-  heartbeat?: number | HeartbeatOptions;
-  /** publish(): bytes a socket may have buffered before onBackpressure applies (default: no limit). */
-  maxBackpressure?: number;
-  /** publish() to a socket above maxBackpressure: 'skip' it (default) or 'close' it. */
-  onBackpressure?: 'skip' | 'close';
-  /** The close code used by onBackpressure 'close': 1008 (default) or 1013. */
-  backpressureCloseCode?: 1008 | 1013;
-  /** The class to instantiate for each connection (a subclass of WebSocket). */
-  WebSocket?: typeof WebSocket;
-}
-
-const OPTION_KEYS = new Set([
-  'port',
-  'host',
-  'backlog',
-  'server',
-  'noServer',
-  'path',
-  'verifyClient',
-  'handleProtocols',
-  'allowedOrigins',
-  'clientTracking',
-  'maxPayload',
-  'handshakeTimeout',
-  'closeTimeout',
-  'perMessageDeflate',
-  'skipUTF8Validation',
-  'autoPong',
-  'maxPendingAutoPongs',
-  'allowSynchronousEvents',
-  'heartbeat',
-  'maxBackpressure',
-  'onBackpressure',
-  'backpressureCloseCode',
-  'WebSocket',
-]);
-
-/** ws 8's default for maxPendingAutoPongs (servers and clients). */
-export const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
+/** The brand `instanceof WebSocketServer` checks (Symbol.for: shared by the ESM and CJS copies). */
+const kServerBrand = Symbol.for('riptide.WebSocketServer');
 
 const RUNNING = 0;
 const CLOSING = 1;
 const CLOSED = 2;
-
-function invalid(message: string): UsageError {
-  return new UsageError('WS_ERR_INVALID_OPTION', message);
-}
-
-function checkNumber(name: string, value: unknown, min: number): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw invalid(`The "${name}" option must be an integer >= ${min}, got ${String(value)}`);
-  }
-}
-
-function checkFunction(name: string, value: unknown): void {
-  if (value !== undefined && typeof value !== 'function') {
-    throw invalid(`The "${name}" option must be a function`);
-  }
-}
-
-function checkBoolean(name: string, value: unknown): void {
-  if (value !== undefined && typeof value !== 'boolean') {
-    throw invalid(`The "${name}" option must be a boolean`);
-  }
-}
-
-/** Validated per-message-deflate setting: false, or the options with defaults (true -> {}). */
-export function checkPerMessageDeflate(value: unknown): false | DeflateOptions {
-  if (value === undefined || value === false) return false;
-  if (value === true) value = {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid('The "perMessageDeflate" option must be a boolean or an object');
-  }
-  for (const key of Object.keys(value)) {
-    if (!DEFLATE_OPTION_KEYS.includes(key)) throw invalid(`Unknown perMessageDeflate option "${key}"`);
-  }
-  // Deep validation (types, ranges, zlib options) and defaults: deflate/negotiation.ts.
-  return normalizeDeflateOptions(value, 'server') ?? false;
-}
 
 /**
  * permessage-deflate plugs in here (RFC 7692 5): given the client's offers, return the accepted
@@ -235,10 +119,6 @@ function abortHandshake(
   }
 }
 
-function uncork(socket: Duplex): void {
-  socket.uncork();
-}
-
 /**
  * @internal How a handshake is answered, per transport: HTTP/1.1 bytes on the socket here,
  * HTTP/2 headers on the stream in http2-server.ts. Everything else (policy hooks, extension
@@ -248,8 +128,9 @@ export interface HandshakeReply {
   /** Refuse with `status`, `message` as a text/plain body and extra headers; close. */
   refuse(socket: Duplex, status: number, message: string, headers?: Record<string, string>): void;
   /**
-   * Send the success response (through 'headers' listeners when there are some). False if the
-   * socket went away meanwhile: the caller destroys it.
+   * The success response (through 'headers' listeners when there are some): bytes to send
+   * before the first frame (HTTP/1.1's 101), or null when the transport has answered already
+   * (HTTP/2's headers). False if the socket went away meanwhile: the caller destroys it.
    */
   respond(
     server: WebSocketServer,
@@ -258,33 +139,20 @@ export interface HandshakeReply {
     key: string | undefined,
     protocol: string | undefined,
     extensions: string | undefined,
-  ): boolean;
-  /** The 'connection' callback has run. */
-  started(socket: Duplex): void;
+  ): Buffer | null | false;
 }
 
 const HTTP1: HandshakeReply = {
   refuse: abortHandshake,
   respond(server, socket, req, key, protocol, extensions) {
-    let response: string | Buffer;
     if (server.listenerCount('headers') === 0) {
-      // The common case: no line array, no Buffer (measured with the handshake benchmark).
-      response = acceptResponseText(key!, protocol, extensions);
-    } else {
-      const lines = buildAcceptResponse({ key: key!, protocol, extensions });
-      server.emit('headers', lines, req);
-      if (!socket.writable) return false;
-      response = serializeResponse(lines);
+      // The common case: no line array (measured with the handshake benchmark).
+      return Buffer.from(acceptResponseText(key!, protocol, extensions), 'latin1');
     }
-    // Corked until the 'connection' handlers have run and their sends were flushed (the
-    // outbox's nextTick is queued before the uncork of started()): the 101 and a welcome
-    // message leave in one writev, one TCP segment.
-    socket.cork();
-    socket.write(response, 'latin1');
-    return true;
-  },
-  started(socket) {
-    process.nextTick(uncork, socket);
+    const lines = buildAcceptResponse({ key: key!, protocol, extensions });
+    server.emit('headers', lines, req);
+    if (!socket.writable) return false;
+    return serializeResponse(lines);
   },
 };
 
@@ -334,8 +202,9 @@ export interface WebSocketServer {
 }
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed overloads of EventEmitter methods
-export class WebSocketServer extends EventEmitter implements ServerLink {
-  readonly options: Readonly<ServerOptions>;
+export class WebSocketServer extends EventEmitter {
+  /** The options given, over their defaults (as ws). */
+  readonly options: Resolved<typeof SERVER_OPTIONS>;
   /** @internal */ _state = RUNNING;
   /** @internal */ _server: net.Server | null = null;
   private _removeListeners: (() => void) | null = null;
@@ -356,83 +225,59 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
   private _topics: Topics | null = null;
   private readonly _WebSocket: typeof WebSocket;
 
+  /** `instanceof WebSocketServer` holds for a server of another copy of riptide (ESM and CJS). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about (a subclass too)
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    // biome-ignore lint/complexity/noThisInStatic: only the base class answers for the other copy
+    if (this !== WebSocketServer) return false;
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { [kServerBrand]?: true })[kServerBrand] === true
+    );
+  }
+
   constructor(options: ServerOptions, callback?: () => void) {
     super();
-    if (options === null || typeof options !== 'object')
-      throw invalid('WebSocketServer options must be an object');
-    for (const key of Object.keys(options)) {
-      if (!OPTION_KEYS.has(key)) throw invalid(`Unknown WebSocketServer option "${key}"`);
-    }
-    const o = options;
+    const o = resolveOptions(SERVER_OPTIONS, options, 'WebSocketServer');
     const modes = (o.port != null ? 1 : 0) + (o.server != null ? 1 : 0) + (o.noServer ? 1 : 0);
     if (modes !== 1) {
-      throw invalid('One and only one of the "port", "server", or "noServer" options must be specified');
-    }
-    checkNumber('port', o.port, 0);
-    checkNumber('backlog', o.backlog, 0);
-    checkNumber('maxPayload', o.maxPayload, 0);
-    checkNumber('handshakeTimeout', o.handshakeTimeout, 0);
-    checkNumber('closeTimeout', o.closeTimeout, 1);
-    checkNumber('maxPendingAutoPongs', o.maxPendingAutoPongs, 0);
-    checkNumber('maxBackpressure', o.maxBackpressure, 0);
-    checkFunction('verifyClient', o.verifyClient);
-    checkFunction('handleProtocols', o.handleProtocols);
-    checkBoolean('clientTracking', o.clientTracking);
-    checkBoolean('noServer', o.noServer);
-    checkBoolean('skipUTF8Validation', o.skipUTF8Validation);
-    checkBoolean('autoPong', o.autoPong);
-    checkBoolean('allowSynchronousEvents', o.allowSynchronousEvents);
-    if (o.host !== undefined && typeof o.host !== 'string')
-      throw invalid('The "host" option must be a string');
-    if (o.path !== undefined && typeof o.path !== 'string')
-      throw invalid('The "path" option must be a string');
-    if (o.allowedOrigins != null && !Array.isArray(o.allowedOrigins)) {
-      throw invalid('The "allowedOrigins" option must be an array of origins');
-    }
-    if (o.onBackpressure !== undefined && o.onBackpressure !== 'skip' && o.onBackpressure !== 'close') {
-      throw invalid('The "onBackpressure" option must be "skip" or "close"');
-    }
-    if (
-      o.backpressureCloseCode !== undefined &&
-      o.backpressureCloseCode !== 1008 &&
-      o.backpressureCloseCode !== 1013
-    ) {
-      throw invalid('The "backpressureCloseCode" option must be 1008 or 1013');
+      throw new UsageError(
+        'WS_ERR_INVALID_OPTION',
+        'One and only one of the "port", "server", or "noServer" options must be specified',
+      );
     }
     if (
       o.WebSocket !== undefined &&
-      (typeof o.WebSocket !== 'function' ||
-        !(o.WebSocket.prototype instanceof WebSocket || o.WebSocket === WebSocket))
+      !(o.WebSocket.prototype instanceof WebSocket || o.WebSocket === (WebSocket as unknown))
     ) {
-      throw invalid('The "WebSocket" option must be riptide\'s WebSocket class or a subclass');
-    }
-    if (o.server != null && typeof (o.server as http.Server).on !== 'function') {
-      throw invalid('The "server" option must be an http.Server, https.Server or http2 server');
-    }
-    if (o.allowedOrigins != null) {
-      // Validate the list now (throws UsageError for a malformed origin) rather than per request.
-      validateUpgradeRequest(
-        { method: 'GET', httpVersion: '1.1', headers: {} },
-        { allowedOrigins: o.allowedOrigins },
+      throw new UsageError(
+        'WS_ERR_INVALID_OPTION',
+        'The "WebSocket" option must be riptide\'s WebSocket class or a subclass',
       );
     }
-    this._deflate = checkPerMessageDeflate(o.perMessageDeflate);
-    const heartbeat = resolveHeartbeat(o.heartbeat);
+    this._deflate = normalizeDeflateOptions(o.perMessageDeflate, 'server') ?? false;
+    const heartbeat = parseHeartbeat(o.heartbeat);
 
-    this.options = Object.freeze({ ...o });
-    this._WebSocket = o.WebSocket ?? WebSocket;
-    this._handshakeTimeout = o.handshakeTimeout ?? 10_000;
+    // Like ws, `options` is what was given merged over the defaults.
+    this.options = Object.freeze(o);
+    this._WebSocket = (o.WebSocket ?? WebSocket) as typeof WebSocket;
+    this._handshakeTimeout = o.handshakeTimeout;
     this._settings = {
-      closeTimeout: o.closeTimeout ?? 30_000,
-      maxPendingAutoPongs: o.maxPendingAutoPongs ?? DEFAULT_MAX_PENDING_AUTO_PONGS,
+      closeTimeout: o.closeTimeout,
+      maxPendingAutoPongs: o.maxPendingAutoPongs,
+      allowSynchronousEvents: o.allowSynchronousEvents,
       protocol: new ProtocolSettings({
         role: 'server',
-        maxPayload: o.maxPayload ?? 100 * 1024 * 1024,
-        skipUtf8Validation: o.skipUTF8Validation === true,
-        autoPong: o.autoPong !== false,
+        maxPayload: o.maxPayload,
+        maxFragments: o.maxFragments,
+        maxBufferedChunks: o.maxBufferedChunks,
+        skipUtf8Validation: o.skipUTF8Validation,
+        autoPong: o.autoPong,
       }),
     };
-    this._clients = o.clientTracking === false ? null : new Set();
+    this._clients = o.clientTracking ? new Set() : null;
     this._tracked = this._clients ?? (heartbeat !== null ? new Set() : null);
     this._heartbeat = heartbeat === null ? null : new Heartbeat(this._tracked!, heartbeat);
 
@@ -682,22 +527,25 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     }
     const extensions = accepted === null ? undefined : accepted.header;
     const ws = new this._WebSocket(null);
-    if (!reply.respond(this, socket, req, key, protocol, extensions)) {
+    const response = reply.respond(this, socket, req, key, protocol, extensions);
+    if (response === false) {
       accepted?.extension.close();
       socket.destroy();
       return;
     }
     socket.removeListener('error', socketOnErrorBeforeUpgrade);
-    ws._protocol = protocol ?? '';
-    ws._extensions = extensions ?? '';
-    ws._server = this;
-    ws._setSocket(socket as Socket, head, this._settings, accepted === null ? null : accepted.extension);
+    // The 101 is the connection's first output: it leaves with the first flush, together with
+    // what the 'connection' handlers send (one write, one TCP segment for a welcome message).
+    ws._attach(socket, head, {
+      settings: this._settings,
+      extension: accepted === null ? null : accepted.extension,
+      protocol: protocol ?? '',
+      extensions: extensions ?? '',
+      server: this,
+      preamble: response ?? undefined,
+    });
     this._tracked?.add(ws);
-    try {
-      cb(ws, req);
-    } finally {
-      reply.started(socket);
-    }
+    cb(ws, req);
   }
 
   /** @internal {port} mode: an upgrade request read by upgrade-listener.ts. */
@@ -747,12 +595,12 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
 
   /** @internal */
   _clientClosing(ws: WebSocket): void {
-    if (ws._topics !== null) this._topics?.leaveAll(ws);
+    this._topics?.leaveAll(ws);
   }
 
   /** @internal */
   _clientClosed(ws: WebSocket): void {
-    if (ws._topics !== null) this._topics?.leaveAll(ws);
+    this._topics?.leaveAll(ws);
     const tracked = this._tracked;
     if (tracked !== null) {
       tracked.delete(ws);
@@ -772,6 +620,16 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
   /** @internal */
   _unsubscribe(ws: WebSocket, topic: string): boolean {
     return this._topics === null ? false : this._topics.unsubscribe(ws, topic);
+  }
+
+  /** @internal */
+  _isSubscribed(ws: WebSocket, topic: string): boolean {
+    return this._topics === null ? false : this._topics.isSubscribed(ws, topic);
+  }
+
+  /** @internal */
+  _topicsOf(ws: WebSocket): string[] {
+    return this._topics === null ? [] : this._topics.topicsOf(ws);
   }
 
   // --- pub/sub --------------------------------------------------------------------------------
@@ -794,6 +652,8 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     return this._topics === null ? 0 : this._topics.count(topic);
   }
 }
+
+Object.defineProperty(WebSocketServer.prototype, kServerBrand, { value: true });
 
 function sweepPending(server: WebSocketServer): void {
   server._sweep();

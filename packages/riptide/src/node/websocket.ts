@@ -1,36 +1,46 @@
 /**
  * The WebSocket class: one per connection, for both roles, with ws 8's API and the browser's
- * event surface. It owns one core Protocol (all of RFC 6455's rules) and one net.Socket.
+ * event surface. It is the ONE owner of a connection's state: its core Protocol (all of RFC
+ * 6455's rules), its transport, its flags, its pending callbacks and timers. The other modules
+ * of the Node layer never touch that state; they call the internal methods below:
+ *
+ *   client.ts, http2-client.ts   _setUrl, _setRequest/_isRequest, _abortHandshake, _attach
+ *   websocket-server.ts, http2   _attach (server side)
+ *   outbox.ts                    _flush (from the one nextTick that flushes every dirty socket)
+ *   topics.ts                    _deliverFrames, _reportError
+ *   heartbeat.ts                 _heartbeatPing, _heartbeatCheck
  *
  * Theory of operation:
  *
- *   socket 'data' ──► proto.receive(chunk) ──► ws.onMessage/... ──► 'message' / 'ping' / 'pong' / 'error'
+ *   transport 'data' ──► proto.receive(chunk) ──► onMessage/... ──► 'message' / 'ping' / 'pong' / 'error'
  *                          │ (answers, close frames queued by the core)
  *                          ▼
- *                     outbox.flush(ws)  ──► ONE socket write, socket.end() if endTransport
+ *                     _flush()  ──► ONE write (outbox.ts writeBatch), end() if endTransport
  *
- *   send()/ping()/close() ──► proto.send*() ──► outbox.schedule(ws) (one nextTick for every
- *                                               socket), or flushed right after the 'data'
- *                                               handler when called from inside it
+ *   send()/ping()/close() ──► proto.send*() ──► queueFlush (one nextTick for every socket), or
+ *                                               flushed right after the 'data' handler when
+ *                                               called from inside it (the RECEIVING flag)
  *
- *   socket 'close' ──► readyState CLOSED, 'close'(code, reason)
+ *   transport 'close' ──► readyState CLOSED, 'close'(code, reason)
  *
- * Hot-path rules: socket listeners are shared module functions that find the WebSocket via
- * `socket[kWebSocket]`; the WebSocket is itself the core's sink (methods on its
- * prototype); no closures, promises or timers per message. An idle connection holds no timer: the close timer exists only while closing, the heartbeat is server-wide.
+ * Hot-path rules: transport listeners are shared module functions that find the WebSocket via
+ * `transport[kWebSocket]`; the WebSocket is itself the core's sink (methods on its prototype);
+ * no closures, promises or timers per message. An idle connection holds no timer (the close
+ * timer exists only while closing, the heartbeat is server-wide) and carries only the fields
+ * every connection needs: the rest (close timer, the client's request and URL, held frames,
+ * bytes sent after closing) lives in an Extras object allocated on first need.
  *
  * Readiness (readyState) lives here rather than in the core because it also covers the
  * client's opening handshake and the TCP teardown, which the core does not see:
  *
- *   CONNECTING (client handshake) ─► OPEN ─► CLOSING (close frame sent or received, socket
- *   ending, terminate()) ─► CLOSED (the socket closed; 'close' emitted)
+ *   CONNECTING (client handshake) ─► OPEN ─► CLOSING (close frame sent or received, transport
+ *   ending, terminate()) ─► CLOSED (the transport closed; 'close' emitted)
  */
 import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
-import { HandshakeError, ProtocolError, UsageError } from '../core/errors.js';
-import type { PerMessageExtension } from '../core/extension.js';
-import { Protocol, type ProtocolSettings, type ProtocolSink } from '../core/protocol.js';
+import type { Duplex } from 'node:stream';
+import { HandshakeError, ProtocolError, UsageError, UsageRangeError } from '../core/errors.js';
+import { Protocol } from '../core/protocol.js';
 import { type ClientOptions, initiateClient } from './client.js';
 import {
   type AddEventListenerOptions,
@@ -44,14 +54,23 @@ import {
   removeEventListener,
   setAttribute,
 } from './event-target.js';
-import { flush, pendingBytes, schedule } from './outbox.js';
-import { abortTransport } from './transport.js';
+import { callNodeOnEnd, eventNamesWithListeners, listenForEnd, presetListenerTable } from './internals.js';
+import { callAll, queueFlush, writeBatch } from './outbox.js';
+import { type AttachInit, abortTransport, type ConnectionSettings, type ServerLink } from './transport.js';
 
-/** The WebSocket a socket belongs to (shared listeners find it through this property). */
+export type { AttachInit, ConnectionSettings, ServerLink } from './transport.js';
+
+/** The WebSocket a transport belongs to (shared listeners find it through this property). */
 export const kWebSocket = Symbol('riptide.websocket');
 
+/**
+ * The brand `instanceof WebSocket` checks: on the prototype (no per-instance cost), found with
+ * Symbol.for, so an ESM and a CommonJS copy of the library recognise each other's sockets.
+ */
+const kBrand = Symbol.for('riptide.WebSocket');
+
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
-const BINARY_TYPES: readonly string[] = ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
+const BINARY_TYPES: readonly BinaryType[] = ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
 
 export type SendCallback = (err?: Error) => void;
 
@@ -62,51 +81,37 @@ export interface SendOptions {
   compress?: boolean;
   /** false: this is a fragment; the message continues with the next send(). Default true. */
   fin?: boolean;
-  /** Accepted for ws compatibility; masking follows the role (RFC 6455 5.1). */
+  /** Accepted for ws compatibility and ignored: masking follows the role (RFC 6455 5.1). */
   mask?: boolean;
 }
 
 /** Data send() accepts. */
 export type SendData = string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView | number;
 
-/** What a server gives each of its WebSockets (tracking, topics); see websocket-server.ts. */
-export interface ServerLink {
-  _clientClosing(ws: WebSocket): void;
-  _clientClosed(ws: WebSocket): void;
-  _subscribe(ws: WebSocket, topic: string): boolean;
-  _unsubscribe(ws: WebSocket, topic: string): boolean;
-}
-
-/** Everything _setSocket needs to start the protocol over an upgraded socket. */
-export interface ConnectionSettings {
-  closeTimeout: number;
-  /**
-   * Terminate a peer once this many automatic pongs wait behind unwritten data (0: no limit).
-   * ws 8's option, name and default (60).
-   */
-  maxPendingAutoPongs: number;
-  /** Validated once; a server shares one object with all of its connections. */
-  protocol: ProtocolSettings;
+/** Something a pending opening handshake can be cancelled through (a request, an HTTP/2 stream). */
+export interface Cancelable {
+  destroy(): void;
 }
 
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
-/** WebSocket._flags bits. */
-const DIRTY = 1;
-const ENDED = 2;
-const CLOSING_STARTED = 4;
-const CLOSED_DONE = 8;
-const PAUSED = 16;
-const NEED_DRAIN = 32;
-const AWAITING_PONG = 64;
-const YIELDING = 128;
+/** WebSocket._flags bits: the connection's booleans and its binaryType, packed in one integer. */
+const DIRTY = 1; // queued for a flush (outbox.ts)
+const ENDED = 2; // transport.end() was called
+const CLOSING_STARTED = 4; // readyState reached CLOSING (topics left, server told)
+const CLOSED_DONE = 8; // 'close' was emitted
+const PAUSED = 16; // pause() is in effect
+const NEED_DRAIN = 32; // a send() returned false: 'drain' is owed
+const AWAITING_PONG = 64; // the heartbeat pinged and no pong came yet
+const YIELDING = 128; // the inflate budget ran out: reading resumes on setImmediate
+const DEFERRED = 256; // allowSynchronousEvents: false, the next event waits for setImmediate
+const RECEIVING = 512; // inside the transport's 'data' handler: sends are flushed when it returns
+const BINARY_TYPE_SHIFT = 10; // 2 bits: an index into BINARY_TYPES
+const BINARY_TYPE_MASK = 3 << BINARY_TYPE_SHIFT;
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 const EMPTY = Buffer.alloc(0);
-
-/** The socket whose 'data' handler is running: its sends are flushed when the handler returns. */
-let receiving: WebSocket | null = null;
 
 function convertBinary(data: Buffer, type: BinaryType): unknown {
   switch (type) {
@@ -122,21 +127,22 @@ function convertBinary(data: Buffer, type: BinaryType): unknown {
   }
 }
 
-/** Normalise send()/ping() data to what the core takes (string stays a string). */
+/**
+ * Normalise send()/ping() data to a Buffer, as ws does: views without a copy, anything else
+ * through Buffer.from (arrays work; other types get Node's own TypeError, as with ws).
+ */
 function toBuffer(data: unknown): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return Buffer.from(data);
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (typeof data === 'string') return Buffer.from(data);
   if (typeof data === 'number') return Buffer.from(String(data));
-  throw new UsageError(
-    'WS_ERR_INVALID_DATA',
-    'The data must be a string, a Buffer, an ArrayBuffer, a TypedArray or a DataView',
-  );
+  if (data instanceof Blob) {
+    // A Blob is read asynchronously; ws queues it, riptide refuses it (docs/node-layer.md).
+    throw new UsageError('WS_ERR_INVALID_DATA', 'Sending a Blob is not supported: send its arrayBuffer()');
+  }
+  return Buffer.from(data as Uint8Array);
 }
-
-/** A received binary message, as binaryType selects (text messages are always Buffers). */
-export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
 
 // biome-ignore lint/suspicious/noExplicitAny: the catch-all overload of EventEmitter
 type AnyListener = (...args: any[]) => void;
@@ -175,8 +181,11 @@ export interface WebSocket {
   removeListener(event: string | symbol, listener: AnyListener): this;
 }
 
+/** A received binary message, as binaryType selects (text messages are always Buffers). */
+export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
+
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed overloads of EventEmitter methods
-export class WebSocket extends EventEmitter implements ProtocolSink {
+export class WebSocket extends EventEmitter {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -186,83 +195,29 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   declare readonly CLOSING: 2;
   declare readonly CLOSED: 3;
 
-  // All fields are internal (underscore) but not private: the outbox, the client, the server,
-  // the heartbeat and the topics read them without accessor calls. Field order is fixed here
-  // so every instance shares one hidden class.
-  /** @internal */ _socket: Socket | null = null;
-  /** @internal */ _proto: Protocol | null = null;
-  /** @internal */ _cbs: SendCallback[] | null = null;
-  /** @internal DIRTY | ENDED | ...: the booleans below, packed (bench scenario 5: idle memory). */
+  // The connection's state, owned by this class alone. Field order is fixed here so every
+  // instance shares one hidden class; an idle connection carries these and nothing else.
+  /** The transport (ws 8's name, which code written for ws reads: ws._socket.remoteAddress). */
+  _socket: Duplex | null = null;
+  /** @internal The protocol core (null while CONNECTING). */
+  _proto: Protocol | null = null;
+  /** @internal Send callbacks waiting for the next write to complete. */
+  _cbs: SendCallback[] | null = null;
+  /** @internal DIRTY | ENDED | ... and the binaryType (bench scenario 5: idle memory). */
   _flags = 0;
-  /** @internal */ _binaryType: BinaryType = 'nodebuffer';
-  /** @internal */ _closeTimer: NodeJS.Timeout | null = null;
-  /** @internal Shared by all of a server's connections (close timeout, pong bound...). */
+  /** @internal Shared by all of a server's connections (close timeout, pong bound, event pacing). */
   _settings: ConnectionSettings | null = null;
-  /** @internal Automatic pongs queued since the socket last had nothing left to write. */
+  /** @internal Automatic pongs queued since the transport last had nothing left to write. */
   _pendingPongs = 0;
   /** @internal */ _protocol = '';
   /** @internal */ _extensions = '';
-  /** @internal */ _url = '';
   /** @internal */ _server: ServerLink | null = null;
-  /** @internal */ _topics: Set<string> | null = null;
-  /** @internal Published frames waiting for a fragmented send to finish (see topics.ts). */
-  _held: Buffer[] | null = null;
-  /** @internal The client's handshake request while CONNECTING. */
-  _req: { destroy(): void } | null = null;
-
-  /** @internal Frames were queued since the last flush. */
-  get _dirty(): boolean {
-    return (this._flags & DIRTY) !== 0;
-  }
-  set _dirty(on: boolean) {
-    this._flags = on ? this._flags | DIRTY : this._flags & ~DIRTY;
-  }
-  /** @internal socket.end() was called. */
-  get _ended(): boolean {
-    return (this._flags & ENDED) !== 0;
-  }
-  set _ended(on: boolean) {
-    this._flags = on ? this._flags | ENDED : this._flags & ~ENDED;
-  }
-  /** @internal readyState reached CLOSING (topics left, server told). */
-  get _closing(): boolean {
-    return (this._flags & CLOSING_STARTED) !== 0;
-  }
-  set _closing(on: boolean) {
-    this._flags = on ? this._flags | CLOSING_STARTED : this._flags & ~CLOSING_STARTED;
-  }
-  /** @internal 'close' was emitted. */
-  get _closed(): boolean {
-    return (this._flags & CLOSED_DONE) !== 0;
-  }
-  set _closed(on: boolean) {
-    this._flags = on ? this._flags | CLOSED_DONE : this._flags & ~CLOSED_DONE;
-  }
-  /** @internal pause() is in effect. */
-  get _paused(): boolean {
-    return (this._flags & PAUSED) !== 0;
-  }
-  set _paused(on: boolean) {
-    this._flags = on ? this._flags | PAUSED : this._flags & ~PAUSED;
-  }
-  /** @internal A send() returned false: 'drain' is owed. */
-  get _needDrain(): boolean {
-    return (this._flags & NEED_DRAIN) !== 0;
-  }
-  set _needDrain(on: boolean) {
-    this._flags = on ? this._flags | NEED_DRAIN : this._flags & ~NEED_DRAIN;
-  }
-  /** @internal The heartbeat pinged and no pong came yet. */
-  get _awaitingPong(): boolean {
-    return (this._flags & AWAITING_PONG) !== 0;
-  }
-  set _awaitingPong(on: boolean) {
-    this._flags = on ? this._flags | AWAITING_PONG : this._flags & ~AWAITING_PONG;
-  }
+  /** @internal What few connections need, allocated on first use (see Extras). */
+  _extra: Extras | null = null;
 
   /**
    * A client connection to `address` (ws://, wss://, http(s):// or ws+unix:), or, with
-   * `address` null, a server-side WebSocket the server attaches to an upgraded socket.
+   * `address` null, a server-side WebSocket the server attaches to an upgraded transport.
    */
   constructor(
     address: string | URL | null,
@@ -270,16 +225,9 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     options?: ClientOptions,
   ) {
     super();
-    // A fast-mode listener table with the usual events declared, as Node's own streams do:
-    // EventEmitter's default `{ __proto__: null }` is a dictionary-mode object, about 210 bytes
-    // per connection in a heap snapshot of 2,000 idle connections.
-    // Only the three events nearly every server connection listens to: each declared slot costs
-    // 8 bytes per connection, and other events still get fast properties when first added.
-    (this as unknown as { _events: object })._events = {
-      message: undefined,
-      close: undefined,
-      error: undefined,
-    };
+    // Only the three events nearly every server connection listens to are declared: each slot
+    // costs 8 bytes per connection, and other events still get fast properties when added.
+    presetListenerTable(this, { message: undefined, close: undefined, error: undefined });
     if (address !== null) {
       if (
         protocols !== undefined &&
@@ -294,34 +242,52 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     }
   }
 
+  /** `instanceof WebSocket` holds for a WebSocket of another copy of riptide (ESM and CJS). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about (a subclass too)
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    // biome-ignore lint/complexity/noThisInStatic: only the base class answers for the other copy
+    if (this !== WebSocket) return false;
+    return typeof value === 'object' && value !== null && (value as { [kBrand]?: true })[kBrand] === true;
+  }
+
   /** Event names with listeners (the declared-but-empty slots of the listener table excluded). */
   override eventNames(): Array<string | symbol> {
-    const events = (this as unknown as { _events: Record<string | symbol, unknown> })._events;
-    return Reflect.ownKeys(events).filter((name) => events[name] !== undefined);
+    return eventNamesWithListeners(this);
   }
 
   // --- state -------------------------------------------------------------------------------
 
   get readyState(): 0 | 1 | 2 | 3 {
-    if (this._closed) return CLOSED;
-    if (this._closing) return CLOSING;
+    const flags = this._flags;
+    if ((flags & CLOSED_DONE) !== 0) return CLOSED;
+    if ((flags & CLOSING_STARTED) !== 0) return CLOSING;
     return this._proto === null ? CONNECTING : OPEN;
   }
 
   get binaryType(): BinaryType {
-    return this._binaryType;
+    return BINARY_TYPES[(this._flags & BINARY_TYPE_MASK) >> BINARY_TYPE_SHIFT];
   }
 
   set binaryType(type: BinaryType) {
     // Like the browser and ws: an unknown value is ignored.
-    if (BINARY_TYPES.includes(type)) this._binaryType = type;
+    const index = BINARY_TYPES.indexOf(type);
+    if (index !== -1) this._flags = (this._flags & ~BINARY_TYPE_MASK) | (index << BINARY_TYPE_SHIFT);
   }
 
-  /** Bytes accepted by send() and not yet handed to the kernel. */
+  /**
+   * Bytes accepted by send(), ping() and pong() and not yet handed to the kernel, as ws counts
+   * them: the payloads still queued here (before compression and framing), plus what the
+   * transport itself still buffers; after closing began, what was sent is added (never
+   * written). The server's 101 response is not counted.
+   */
   get bufferedAmount(): number {
     const socket = this._socket;
-    if (socket === null) return 0;
-    return socket.writableLength + pendingBytes(this);
+    const proto = this._proto;
+    let amount = this._extra === null ? 0 : this._extra.afterClose;
+    if (socket !== null) amount += socket.writableLength;
+    if (proto !== null) amount += proto.outputPayload;
+    return amount;
   }
 
   get protocol(): string {
@@ -332,12 +298,13 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     return this._extensions;
   }
 
+  /** The URL connected to (after redirects); undefined for a server's WebSocket, as in ws. */
   get url(): string {
-    return this._url;
+    return (this._extra === null ? undefined : this._extra.url) as string;
   }
 
   get isPaused(): boolean {
-    return this._paused;
+    return (this._flags & PAUSED) !== 0;
   }
 
   /** @internal For CloseEvent.wasClean: both close frames were exchanged. */
@@ -385,20 +352,21 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
 
   /**
    * Queue a message (or, with fin: false, a fragment of one). Returns true while the bytes
-   * waiting to be written stay below the socket's writableHighWaterMark, false once they
+   * waiting to be written stay below the transport's writableHighWaterMark, false once they
    * reach it; a 'drain' event follows when they have been written (like stream.write()).
    */
-  send(data: SendData, options?: SendOptions | SendCallback, cb?: SendCallback): boolean {
+  send(data?: SendData | null, options?: SendOptions | SendCallback, cb?: SendCallback): boolean {
     if (typeof options === 'function') {
       cb = options;
       options = undefined;
     }
     const proto = this._proto;
-    if (proto === null && !this._closing) {
+    const closing = (this._flags & CLOSING_STARTED) !== 0;
+    if (proto === null && !closing) {
       throw new UsageError('WS_ERR_NOT_OPEN', 'WebSocket is not open: readyState 0 (CONNECTING)');
     }
-    if (this._closing || proto === null) {
-      this._sendAfterClose(cb);
+    if (closing || proto === null) {
+      this._sendAfterClose(data, cb);
       return false;
     }
     let binary: boolean;
@@ -411,6 +379,10 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
       // ws compatibility: numbers are sent as their decimal text.
       binary = false;
       payload = String(data);
+    } else if (data === undefined || data === null || (data as unknown) === false) {
+      // ws compatibility: send() without data sends an empty binary message.
+      binary = true;
+      payload = EMPTY;
     } else {
       binary = true;
       payload = toBuffer(data);
@@ -425,7 +397,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     // RFC 6455 5.4: the core sends the fragments after the first as continuation frames (the
     // opcode of later fragments is ignored, as in ws).
     proto.sendData(binary ? 2 : 1, payload, fin, compress);
-    if (fin && this._held !== null) releaseHeld(this, proto);
+    if (fin && this._extra !== null && this._extra.held !== null) this._releaseHeld(proto);
     return this._queued(cb);
   }
 
@@ -445,43 +417,60 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
       cb = mask as SendCallback;
     }
     const proto = this._proto;
-    if (proto === null && !this._closing) {
+    const closing = (this._flags & CLOSING_STARTED) !== 0;
+    if (proto === null && !closing) {
       throw new UsageError('WS_ERR_NOT_OPEN', 'WebSocket is not open: readyState 0 (CONNECTING)');
     }
-    const payload = data === undefined || data === null ? EMPTY : toBuffer(data);
+    if (closing || proto === null) {
+      this._sendAfterClose(data, cb);
+      return;
+    }
+    const payload = data === undefined || data === null || data === false ? EMPTY : toBuffer(data);
     // RFC 6455 5.5: "All control frames MUST have a payload length of 125 bytes or less".
     if (payload.length > 125) {
-      throw new UsageError('WS_ERR_CONTROL_TOO_LONG', 'The data size must not be greater than 125 bytes');
-    }
-    if (this._closing || proto === null) {
-      this._sendAfterClose(cb);
-      return;
+      throw new UsageRangeError(
+        'WS_ERR_CONTROL_TOO_LONG',
+        'The data size must not be greater than 125 bytes',
+      );
     }
     if (ping) proto.sendPing(payload);
     else proto.sendPong(payload);
     this._queued(cb);
   }
 
-  /** After a send: remember the callback, schedule the flush, compute the return value. */
+  /** After a send: remember the callback, arrange the flush, compute the return value. */
   private _queued(cb: SendCallback | undefined): boolean {
     if (cb !== undefined) {
       if (this._cbs === null) this._cbs = [cb];
       else this._cbs.push(cb);
     }
-    if (receiving !== this) schedule(this);
+    this._scheduleFlush();
     const socket = this._socket!;
-    if (socket.writableLength + pendingBytes(this) < socket.writableHighWaterMark) return true;
-    if (!this._needDrain) {
+    if (socket.writableLength + this._proto!.outputBytes < socket.writableHighWaterMark) return true;
+    if ((this._flags & NEED_DRAIN) === 0) {
       // The 'drain' listener exists only while someone waits for it (idle sockets carry none).
-      this._needDrain = true;
+      this._flags |= NEED_DRAIN;
       socket.on('drain', socketOnDrain);
     }
     return false;
   }
 
-  private _sendAfterClose(cb: SendCallback | undefined): void {
+  /** Flush on the next tick, unless a 'data' handler is running (it flushes when it returns). */
+  private _scheduleFlush(): void {
+    const flags = this._flags;
+    if ((flags & (RECEIVING | DIRTY)) !== 0) return;
+    this._flags = flags | DIRTY;
+    queueFlush(this);
+  }
+
+  private _sendAfterClose(data: unknown, cb: SendCallback | undefined): void {
     // ws compatibility: sending on a closing/closed socket is not an exception; the callback
-    // (if any) receives the error.
+    // (if any) receives the error. Like ws and the browsers (WHATWG "send()": "increase the
+    // bufferedAmount attribute by the length of data"), the bytes still count in bufferedAmount.
+    if (data !== undefined && data !== null && data !== false && data !== '') {
+      const length = typeof data === 'string' ? Buffer.byteLength(data) : toBuffer(data).length;
+      this._extras().afterClose += length;
+    }
     if (cb !== undefined) {
       const state = this.readyState;
       process.nextTick(
@@ -498,60 +487,68 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
 
   /**
    * Start the closing handshake (RFC 6455 7.1.2). `code` must be 1000, 3000-4999 or a
-   * registered code that may be sent; `reason` at most 123 bytes of UTF-8. The socket is
+   * registered code that may be sent; `reason` at most 123 bytes of UTF-8. The transport is
    * destroyed if the peer has not closed it within closeTimeout (30 s by default).
    */
   close(code?: number, reason?: string | Buffer): void {
-    if (this._closed) return;
+    const flags = this._flags;
+    if ((flags & CLOSED_DONE) !== 0) return;
     const proto = this._proto;
     if (proto === null) {
-      if (!this._closing) this._abortHandshake('WebSocket was closed before the connection was established');
+      if ((flags & CLOSING_STARTED) === 0) {
+        this._abortHandshake('WebSocket was closed before the connection was established');
+      }
       return;
     }
-    if (this._closing) return;
-    // The core validates code and reason and throws UsageError before changing state.
+    if ((flags & CLOSING_STARTED) !== 0) return;
+    // The core validates code and reason and throws a UsageError before changing state.
     proto.close(
       code,
       reason === undefined ? undefined : typeof reason === 'string' ? reason : reason.toString(),
     );
     this._startClosing();
-    if (receiving !== this) schedule(this);
+    this._scheduleFlush();
   }
 
   /** Destroy the connection now, without a closing handshake ('close' follows with 1006). */
   terminate(): void {
-    if (this._closed) return;
-    if (this._proto === null) {
-      if (!this._closing) this._abortHandshake('WebSocket was closed before the connection was established');
+    const flags = this._flags;
+    if ((flags & CLOSED_DONE) !== 0) return;
+    const proto = this._proto;
+    if (proto === null) {
+      if ((flags & CLOSING_STARTED) === 0) {
+        this._abortHandshake('WebSocket was closed before the connection was established');
+      }
       return;
     }
     this._startClosing();
     // The transport is gone for us: the core discards whatever is still buffered, so no
     // further message of the current chunk is delivered after terminate().
-    this._proto.receiveEof();
+    proto.receiveEof();
     abortTransport(this._socket!);
   }
 
   // --- flow control --------------------------------------------------------------------------
 
-  /** Stop emitting messages (after the current one) and stop reading from the socket. */
+  /** Stop emitting messages (after the current one) and stop reading from the transport. */
   pause(): void {
     const proto = this._proto;
-    if (proto === null || this._closed) return;
-    this._paused = true;
+    if (proto === null || (this._flags & CLOSED_DONE) !== 0) return;
+    this._flags |= PAUSED;
     proto.pause();
     this._socket!.pause();
   }
 
-  /** Deliver held messages (on the next tick) and read from the socket again. */
+  /** Deliver held messages (on the next tick) and read from the transport again. */
   resume(): void {
-    if (this._proto === null || this._closed || !this._paused) return;
-    this._paused = false;
+    const flags = this._flags;
+    if (this._proto === null || (flags & CLOSED_DONE) !== 0 || (flags & PAUSED) === 0) return;
+    this._flags = flags & ~PAUSED;
     // Deferred so a resume() called from user code never runs the parser re-entrantly.
     process.nextTick(deliverAfterResume, this);
   }
 
-  // --- pub/sub (server side; see topics.ts) --------------------------------------------------
+  // --- pub/sub (server side; the subscriptions are the server's, see topics.ts) -------------
 
   /** Receive what the server publishes to `topic`. Returns false if already subscribed. */
   subscribe(topic: string): boolean {
@@ -564,12 +561,12 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   }
 
   isSubscribed(topic: string): boolean {
-    return this._topics === null ? false : this._topics.has(topic);
+    return this._server === null ? false : this._server._isSubscribed(this, topic);
   }
 
   /** The topics this socket is subscribed to. */
   get topics(): string[] {
-    return this._topics === null ? [] : [...this._topics];
+    return this._server === null ? [] : this._server._topicsOf(this);
   }
 
   private _link(what: string): ServerLink {
@@ -587,11 +584,10 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
   onMessage(data: Buffer, isBinary: boolean): void {
     // ws compatibility: text arrives as a Buffer too (isBinary tells them apart); binaryType
     // applies to binary messages only.
-    if (isBinary && this._binaryType !== 'nodebuffer') {
-      this.emit('message', convertBinary(data, this._binaryType), true);
-    } else {
-      this.emit('message', data, isBinary);
-    }
+    const type = (this._flags & BINARY_TYPE_MASK) >> BINARY_TYPE_SHIFT;
+    if (isBinary && type !== 0) this.emit('message', convertBinary(data, BINARY_TYPES[type]), true);
+    else this.emit('message', data, isBinary);
+    if (!this._settings!.allowSynchronousEvents) this._deferNextEvent();
   }
 
   /** @internal */
@@ -600,7 +596,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     // The core has queued a pong (RFC 6455 5.5.2). A peer that pings and never reads would
     // make those pile up without end (issue 12, hole 2), so, as ws 8 does with the same option,
     // count the pongs still waiting behind data the kernel has not taken and terminate the peer
-    // past the bound. The socket's buffer being empty means every earlier pong was written.
+    // past the bound. The transport's buffer being empty means every earlier pong was written.
     const max = this._settings!.maxPendingAutoPongs;
     if (max > 0 && proto.settings.autoPong && !proto.closeSent) {
       if (this._socket!.writableLength === 0) this._pendingPongs = 1;
@@ -610,18 +606,33 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
       }
     }
     this.emit('ping', data);
+    if (!this._settings!.allowSynchronousEvents) this._deferNextEvent();
   }
 
   /** @internal */
   onPong(data: Buffer): void {
-    this._awaitingPong = false;
+    this._flags &= ~AWAITING_PONG;
     this.emit('pong', data);
+    if (!this._settings!.allowSynchronousEvents) this._deferNextEvent();
+  }
+
+  /**
+   * ws 8's allowSynchronousEvents: false: after a 'message', 'ping' or 'pong', the next one
+   * waits for a setImmediate (the parser and the transport pause until then), so other I/O and
+   * timers run between two events of the same chunk.
+   */
+  private _deferNextEvent(): void {
+    if ((this._flags & (DEFERRED | CLOSED_DONE)) !== 0) return;
+    this._flags |= DEFERRED;
+    this._proto!.pause();
+    this._socket!.pause();
+    setImmediate(deliverDeferred, this);
   }
 
   /** @internal */
   onClose(_code: number, _reason: string): void {
     // The core queued our answering close frame (RFC 6455 5.5.1); 'close' is emitted once the
-    // TCP connection is gone.
+    // transport is gone.
     this._startClosing();
   }
 
@@ -631,40 +642,114 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     this._reportError(err);
   }
 
-  // --- internals used by the server, the client and the outbox ------------------------------
+  // --- for the handshake modules (client.ts, websocket-server.ts, http2-*.ts) ---------------
 
-  /** @internal Attach an upgraded socket and start the protocol. */
-  _setSocket(
-    socket: Socket,
-    head: Buffer,
-    settings: ConnectionSettings,
-    extension: PerMessageExtension | null,
-  ): void {
-    (socket as Socket & { [kWebSocket]?: WebSocket })[kWebSocket] = this;
-    this._socket = socket;
-    this._settings = settings;
-    this._proto = new Protocol(this, settings.protocol, extension);
+  /**
+   * @internal Start the protocol over `transport`, whose opening handshake is done: the one
+   * entry point from a handshake to a running WebSocket, for every transport (a TCP or TLS
+   * socket after an HTTP/1.1 upgrade, an HTTP/2 stream, any Duplex). `head`: bytes the peer
+   * sent after its handshake (read again as the first 'data'). See docs/node-layer.md.
+   */
+  _attach(transport: Duplex, head: Buffer | null, init: AttachInit): void {
+    (transport as Duplex & { [kWebSocket]?: WebSocket })[kWebSocket] = this;
+    this._socket = transport;
+    this._settings = init.settings;
+    this._protocol = init.protocol;
+    this._extensions = init.extensions;
+    this._server = init.server;
+    const proto = new Protocol(this, init.settings.protocol, init.extension);
+    this._proto = proto;
+    if (init.preamble !== undefined) {
+      // The server's 101 response goes out with the first flush, in the same write as whatever
+      // the 'connection' handlers send (one TCP segment for a welcome message).
+      proto.sendPreamble(init.preamble);
+      this._scheduleFlush();
+    }
     // Clear an idle timeout someone set (an http server's); calling setTimeout(0) on a socket
     // without one would only add a `timeout` property to it, kept for the connection's life.
-    // Any Duplex will do as the transport (a TLS socket, a proxy's stream, an in-process pair):
-    // the socket-only calls are made only where they exist, as ws does.
+    // The socket-only calls are made only where they exist, as ws does.
+    const socket = transport as Duplex & {
+      timeout?: number;
+      setTimeout?: (ms: number) => void;
+      setNoDelay?: (on: boolean) => void;
+    };
     if (socket.timeout && typeof socket.setTimeout === 'function') socket.setTimeout(0);
     if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
-    // Bytes the peer sent right after its handshake head arrive again as the first 'data'.
-    if (head !== undefined && head !== null && head.length > 0) socket.unshift(head);
-    socket.on('data', socketOnData);
-    listenForEnd(socket);
-    socket.on('close', socketOnClose);
-    socket.on('error', socketOnError);
-    // A socket closed before we attached (rare) never emits 'close' again.
-    if (socket.destroyed) process.nextTick(finishClose, this);
+    if (head !== null && head.length > 0) transport.unshift(head);
+    transport.on('data', transportOnData);
+    listenForEnd(transport, transportOnEnd, transportOnEndAfterNode);
+    transport.on('close', transportOnClose);
+    transport.on('error', transportOnError);
+    // A transport closed before we attached (rare) never emits 'close' again.
+    if (transport.destroyed) process.nextTick(finishClose, this);
   }
 
-  /** @internal readyState -> CLOSING (first call only): leave topics, tell the server. */
-  _startClosing(): void {
-    if (this._closing) return;
-    this._closing = true;
-    if (this._server !== null) this._server._clientClosing(this);
+  /** @internal The URL a client connects to (redirects update it). */
+  _setUrl(href: string): void {
+    this._extras().url = href;
+  }
+
+  /** @internal The client's pending handshake (a request, a waiting HTTP/2 stream), or null. */
+  _setRequest(req: Cancelable | null): void {
+    if (req !== null || this._extra !== null) this._extras().req = req;
+  }
+
+  /** @internal Is `req` still this client's pending handshake (not replaced, not cancelled)? */
+  _isRequest(req: Cancelable): boolean {
+    return this._extra !== null && this._extra.req === req;
+  }
+
+  /** @internal Client: abort the opening handshake; 'error' (if listened) then 'close' 1006. */
+  _abortHandshake(message: string, err?: Error): void {
+    this._flags |= CLOSING_STARTED;
+    const extra = this._extra;
+    const req = extra === null ? null : extra.req;
+    if (req !== null) {
+      extra!.req = null;
+      req.destroy();
+    }
+    const error = err ?? new HandshakeError('WS_ERR_HANDSHAKE_ABORTED', 0, message);
+    process.nextTick(emitErrorAndClose, this, error);
+  }
+
+  // --- for topics.ts and heartbeat.ts -------------------------------------------------------
+
+  /**
+   * @internal Queue frames built once for many sockets (publish). A socket in the middle of a
+   * fragmented send holds them until its message ends (RFC 6455 5.4: fragments of one message
+   * are not interleaved with other data frames). False if the socket is closing.
+   */
+  _deliverFrames(frames: readonly Buffer[]): boolean {
+    const proto = this._proto;
+    if (proto === null || (this._flags & CLOSING_STARTED) !== 0) return false;
+    if (proto.sendingFragments) {
+      const extra = this._extras();
+      const held = extra.held === null ? (extra.held = []) : extra.held;
+      for (let i = 0; i < frames.length; i++) held.push(frames[i]);
+    } else {
+      for (let i = 0; i < frames.length; i++) proto.sendFramed(frames[i]);
+      this._scheduleFlush();
+    }
+    return true;
+  }
+
+  /** @internal The heartbeat's ping: it expects a pong before the next check. */
+  _heartbeatPing(): void {
+    if (this.readyState !== OPEN) return;
+    this._flags |= AWAITING_PONG;
+    this.ping();
+  }
+
+  /**
+   * @internal The heartbeat's check: a socket that has not answered the last ping is
+   * terminated (1006, WS_ERR_HEARTBEAT_TIMEOUT to 'error' listeners). True if it was.
+   */
+  _heartbeatCheck(): boolean {
+    if ((this._flags & AWAITING_PONG) === 0 || this.readyState !== OPEN) return false;
+    this._flags &= ~AWAITING_PONG;
+    this._reportError(new ProtocolError('WS_ERR_HEARTBEAT_TIMEOUT'));
+    this.terminate();
+    return true;
   }
 
   /** @internal Report a peer violation or a timeout: only to 'error' listeners, never thrown. */
@@ -672,214 +757,322 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
-  /** @internal Called by the outbox: the data queued past the high-water mark is written. */
-  _onDrainedWithoutWait(): void {
-    process.nextTick(drainedWithoutWait, this);
+  // --- internals -----------------------------------------------------------------------------
+
+  /**
+   * @internal Write what the core has queued in ONE write (outbox.ts), end the transport once
+   * the core says so, arm the close timer once a close frame left. Called after each 'data'
+   * chunk and from the outbox's one nextTick for sends made elsewhere.
+   */
+  _flush(): void {
+    const proto = this._proto;
+    const socket = this._socket;
+    if (proto === null || socket === null) return;
+    const total = proto.outputBytes;
+    const out = total > 0 ? proto.takeOutput() : null;
+    const cbs = this._cbs;
+    if (cbs !== null) this._cbs = null;
+    if (out !== null && out.length > 0) {
+      if (socket.destroyed || socket.writableEnded) {
+        if (cbs !== null) process.nextTick(callAll, cbs, notWritable());
+      } else {
+        writeBatch(socket, out, total, cbs);
+      }
+    } else if (cbs !== null) {
+      // Nothing to write (e.g. the core dropped it): still answer the callbacks, asynchronously.
+      process.nextTick(callAll, cbs, socket.destroyed ? notWritable() : undefined);
+    }
+    if ((this._flags & NEED_DRAIN) !== 0 && !socket.writableNeedDrain) {
+      // Everything queued past the high-water mark went to the socket without a 'drain' owed:
+      // there will be no transport 'drain', so ours is emitted on the next tick.
+      process.nextTick(drainedWithoutWait, this);
+    }
+    if (proto.endTransport && (this._flags & ENDED) === 0) {
+      this._flags |= ENDED;
+      // RFC 6455 7.1.1: the underlying TCP connection is closed once the close frames are
+      // exchanged (or the connection failed); the close timer bounds how long the peer may wait.
+      socket.end();
+    }
+    if (proto.closeSent || (this._flags & ENDED) !== 0) this._armCloseTimer();
   }
 
-  /** @internal Called by the outbox after a flush once a close frame went out. */
-  _onCloseFlushed(): void {
-    if (this._closeTimer === null && !this._closed) {
-      this._closeTimer = setTimeout(closeTimeoutFired, this._settings!.closeTimeout, this);
+  /** @internal The outbox's nextTick: this socket was queued by _scheduleFlush. */
+  _flushQueued(): void {
+    this._flags &= ~DIRTY;
+    this._flush();
+  }
+
+  private _armCloseTimer(): void {
+    if ((this._flags & CLOSED_DONE) !== 0) return;
+    const extra = this._extras();
+    if (extra.closeTimer === null) {
+      extra.closeTimer = setTimeout(closeTimeoutFired, this._settings!.closeTimeout, this);
     }
   }
 
-  /** @internal Client: abort the opening handshake; 'error' (if listened) then 'close' 1006. */
-  _abortHandshake(message: string, err?: Error): void {
-    this._closing = true;
-    const req = this._req;
-    this._req = null;
-    if (req !== null) req.destroy();
-    const error = err ?? new HandshakeError('WS_ERR_HANDSHAKE_ABORTED', 0, message);
-    process.nextTick(emitErrorAndClose, this, error);
+  /** readyState -> CLOSING (first call only): leave topics, tell the server. */
+  private _startClosing(): void {
+    if ((this._flags & CLOSING_STARTED) !== 0) return;
+    this._flags |= CLOSING_STARTED;
+    if (this._server !== null) this._server._clientClosing(this);
+  }
+
+  /** Queue the published frames that waited for the end of a fragmented message. */
+  private _releaseHeld(proto: Protocol): void {
+    const extra = this._extra!;
+    const held = extra.held!;
+    extra.held = null;
+    for (let i = 0; i < held.length; i++) proto.sendFramed(held[i]);
+  }
+
+  private _extras(): Extras {
+    let extra = this._extra;
+    if (extra === null) extra = this._extra = new Extras();
+    return extra;
+  }
+
+  /**
+   * Run the core over input (a 'data' chunk, a resume, the next inflate slice) with the
+   * RECEIVING flag up, so sends from the handlers wait for the one flush after it.
+   */
+  private _receiving(work: (proto: Protocol) => void): void {
+    const proto = this._proto!;
+    this._flags |= RECEIVING;
+    try {
+      work(proto);
+    } finally {
+      this._flags &= ~RECEIVING;
+      this._flush();
+    }
+    if (proto.sliceSpent) this._yieldTurn();
+  }
+
+  /**
+   * The core has spent its inflate budget (a compressed flood, or one large compressed message):
+   * stop reading this transport and go on after the event loop has served everyone else's I/O
+   * (setImmediate runs after the poll phase). Issue 12, hole 6.
+   */
+  private _yieldTurn(): void {
+    if ((this._flags & YIELDING) !== 0) return;
+    this._flags |= YIELDING;
+    this._socket!.pause();
+    setImmediate(nextSlice, this);
+  }
+
+  /** @internal Go on reading after a yield, a deferred event or resume(), unless still held. */
+  _continue(kind: 'slice' | 'deferred' | 'resume'): void {
+    if (kind === 'slice') this._flags &= ~YIELDING;
+    else if (kind === 'deferred') this._flags &= ~DEFERRED;
+    const flags = this._flags;
+    if ((flags & CLOSED_DONE) !== 0) return;
+    if (kind === 'slice') {
+      this._receiving(runNextSlice);
+    } else {
+      // A deferred event (allowSynchronousEvents: false) resumes by itself on its setImmediate.
+      if ((flags & (PAUSED | DEFERRED)) !== 0) return;
+      this._receiving(runResume);
+    }
+    if ((this._flags & (PAUSED | CLOSED_DONE | YIELDING | DEFERRED)) === 0) this._socket!.resume();
+  }
+
+  /** @internal The transport's 'data' (the hot path: the core's parser, then one flush). */
+  _onData(chunk: Buffer): void {
+    const proto = this._proto!;
+    this._flags |= RECEIVING;
+    try {
+      proto.receive(chunk);
+    } finally {
+      this._flags &= ~RECEIVING;
+      this._flush();
+    }
+    if (proto.sliceSpent) this._yieldTurn();
+  }
+
+  /** @internal The transport's 'end': the peer will send nothing more. */
+  _onEnd(): void {
+    this._startClosing();
+    this._receiving(runReceiveEof);
+    // Finish our side too (what is queued is still written).
+    if ((this._flags & ENDED) === 0) {
+      this._flags |= ENDED;
+      this._socket!.end();
+    }
+  }
+
+  /** @internal The transport's 'error' (ECONNRESET and friends). */
+  _onTransportError(): void {
+    // Not a protocol violation, and ws does not report them either; the transport is
+    // destroyed and 'close' (1006) follows.
+    this._startClosing();
+    this._socket!.destroy();
+  }
+
+  /** @internal The transport's 'drain': the 'drain' a send() returning false promised. */
+  _onDrain(): void {
+    this._socket!.removeListener('drain', socketOnDrain);
+    if ((this._flags & NEED_DRAIN) !== 0) {
+      this._flags &= ~NEED_DRAIN;
+      this.emit('drain');
+    }
+  }
+
+  /** @internal See _flush: the transport took everything without asking for a drain. */
+  _onDrainedWithoutWait(): void {
+    const socket = this._socket;
+    if ((this._flags & NEED_DRAIN) === 0 || socket === null || socket.writableNeedDrain) return;
+    socket.removeListener('drain', socketOnDrain);
+    this._flags &= ~NEED_DRAIN;
+    this.emit('drain');
+  }
+
+  /** @internal The close timer fired: the peer did not finish the closing handshake in time. */
+  _onCloseTimeout(): void {
+    this._extra!.closeTimer = null;
+    if ((this._flags & CLOSED_DONE) !== 0) return;
+    this._reportError(new ProtocolError('WS_ERR_CLOSE_TIMEOUT'));
+    if (this._socket !== null) abortTransport(this._socket);
+  }
+
+  /** @internal readyState -> CLOSED and 'close'(code, reason). Runs once, when the transport has closed. */
+  _finishClose(): void {
+    if ((this._flags & CLOSED_DONE) !== 0) return;
+    this._flags |= CLOSING_STARTED | CLOSED_DONE;
+    const extra = this._extra;
+    if (extra !== null && extra.closeTimer !== null) {
+      clearTimeout(extra.closeTimer);
+      extra.closeTimer = null;
+    }
+    if (this._server !== null) this._server._clientClosed(this);
+    const proto = this._proto;
+    // The transport is gone: receiveEof() also releases the extension (zlib contexts).
+    if (proto !== null) proto.receiveEof();
+    // RFC 6455 7.1.5: the peer's close code (1005 if its frame had none), else 1006.
+    const code = proto === null ? 1006 : proto.closeCode;
+    const reason = proto === null || proto.closeReason === '' ? EMPTY : Buffer.from(proto.closeReason);
+    this.emit('close', code, reason);
   }
 }
+Object.defineProperty(WebSocket.prototype, kBrand, { value: true });
 
+// ws 8's property descriptors, which code inspecting a WebSocket (Object.keys of its prototype,
+// a `for ... in` logger, a test of WebSocket.OPEN being constant) sees: the readyState
+// constants are enumerable and read-only on the class and its prototype; the attributes, the
+// event-handler attributes and addEventListener/removeEventListener are enumerable.
 for (const [name, value] of [
   ['CONNECTING', CONNECTING],
   ['OPEN', OPEN],
   ['CLOSING', CLOSING],
   ['CLOSED', CLOSED],
 ] as const) {
+  Object.defineProperty(WebSocket, name, { enumerable: true, writable: false, configurable: false, value });
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
 }
+for (const name of [
+  'binaryType',
+  'bufferedAmount',
+  'extensions',
+  'isPaused',
+  'protocol',
+  'readyState',
+  'url',
+  'onopen',
+  'onerror',
+  'onclose',
+  'onmessage',
+  'addEventListener',
+  'removeEventListener',
+  // Inherited from EventEmitter.prototype in ws, where it is enumerable.
+  'eventNames',
+]) {
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
+}
 
-/** Queue the published frames that waited for the end of a fragmented message. */
-function releaseHeld(ws: WebSocket, proto: Protocol): void {
-  const held = ws._held!;
-  ws._held = null;
-  for (let i = 0; i < held.length; i++) proto.sendFramed(held[i]);
+/** Per-connection state few connections need, kept off the WebSocket (idle memory). */
+class Extras {
+  /** Client: the URL connected to (after redirects). */
+  url: string | undefined = undefined;
+  /** Client: the pending opening handshake, to cancel it. */
+  req: Cancelable | null = null;
+  /** Set while closing: destroys the transport if the peer does not finish in time. */
+  closeTimer: NodeJS.Timeout | null = null;
+  /** Published frames waiting for a fragmented send to finish (see _deliverFrames). */
+  held: Buffer[] | null = null;
+  /** Payload bytes given to send()/ping()/pong() once closing had begun (never written). */
+  afterClose = 0;
+}
+
+function notWritable(): Error {
+  return new HandshakeError('WS_ERR_SOCKET_CLOSED', 0, 'The socket was closed before the data was written');
 }
 
 function emitErrorAndClose(ws: WebSocket, err: Error): void {
   ws._reportError(err);
-  finishClose(ws);
+  ws._finishClose();
 }
 
-/** readyState -> CLOSED and 'close'(code, reason). Runs once, when the socket has closed. */
 function finishClose(ws: WebSocket): void {
-  if (ws._closed) return;
-  ws._closing = true;
-  ws._closed = true;
-  if (ws._closeTimer !== null) {
-    clearTimeout(ws._closeTimer);
-    ws._closeTimer = null;
-  }
-  const server = ws._server;
-  if (server !== null) server._clientClosed(ws);
-  const proto = ws._proto;
-  if (proto !== null) {
-    // The transport is gone: receiveEof() also releases the extension (zlib contexts).
-    proto.receiveEof();
-  }
-  // RFC 6455 7.1.5: the peer's close code (1005 if its frame had none), else 1006.
-  const code = proto === null ? 1006 : proto.closeCode;
-  const reason = proto === null || proto.closeReason === '' ? EMPTY : Buffer.from(proto.closeReason);
-  ws.emit('close', code, reason);
+  ws._finishClose();
 }
 
 function closeTimeoutFired(ws: WebSocket): void {
-  ws._closeTimer = null;
-  if (ws._closed) return;
-  ws._reportError(new ProtocolError('WS_ERR_CLOSE_TIMEOUT'));
-  if (ws._socket !== null) abortTransport(ws._socket);
+  ws._onCloseTimeout();
+}
+
+function drainedWithoutWait(ws: WebSocket): void {
+  ws._onDrainedWithoutWait();
+}
+
+function deliverDeferred(ws: WebSocket): void {
+  ws._continue('deferred');
 }
 
 function deliverAfterResume(ws: WebSocket): void {
-  if (ws._paused || ws._closed) return;
-  proceed(ws, false);
-}
-
-/**
- * The core has spent its inflate budget (a compressed flood, or one large compressed message):
- * stop reading this socket and go on after the event loop has served everyone else's I/O
- * (setImmediate runs after the poll phase). Issue 12, hole 6.
- */
-function yieldTurn(ws: WebSocket): void {
-  if ((ws._flags & YIELDING) !== 0) return;
-  ws._flags |= YIELDING;
-  ws._socket!.pause();
-  setImmediate(nextSlice, ws);
+  ws._continue('resume');
 }
 
 function nextSlice(ws: WebSocket): void {
-  ws._flags &= ~YIELDING;
-  if (ws._closed) return;
-  proceed(ws, true);
+  ws._continue('slice');
 }
 
-/**
- * Go on with held input, as a 'data' handler would (sends flushed after), after resume()
- * (`slice` false) or a yielded turn (`slice` true); then read on, or yield again.
- */
-function proceed(ws: WebSocket, slice: boolean): void {
-  const proto = ws._proto!;
-  receiving = ws;
-  try {
-    if (slice) proto.nextSlice();
-    else proto.resume();
-  } finally {
-    receiving = null;
-    flush(ws);
-  }
-  if (proto.sliceSpent) yieldTurn(ws);
-  else if (!ws._paused && !ws._closed && (ws._flags & YIELDING) === 0) ws._socket!.resume();
+// The work _receiving runs: shared functions, no closure per call.
+function runReceiveEof(proto: Protocol): void {
+  proto.receiveEof();
+}
+function runResume(proto: Protocol): void {
+  proto.resume();
+}
+function runNextSlice(proto: Protocol): void {
+  proto.nextSlice();
 }
 
-// --- shared socket listeners (this = the socket) ------------------------------------------------
+// --- shared transport listeners (this = the transport) ------------------------------------------
 
-type AttachedSocket = Socket & { [kWebSocket]: WebSocket };
+type AttachedTransport = Duplex & { [kWebSocket]: WebSocket };
 
-function socketOnData(this: AttachedSocket, chunk: Buffer): void {
-  const ws = this[kWebSocket];
-  const proto = ws._proto!;
-  receiving = ws;
-  try {
-    proto.receive(chunk);
-  } finally {
-    receiving = null;
-    flush(ws);
-  }
-  if (proto.sliceSpent) yieldTurn(ws);
+function transportOnData(this: AttachedTransport, chunk: Buffer): void {
+  this[kWebSocket]._onData(chunk);
 }
 
-/**
- * Node's net.Socket listens to its own 'end' (onReadableStreamEnd, which makes later writes
- * fail once a non-half-open socket has ended). A second listener would turn the socket's
- * 'end' slot into an array, about 70 bytes per connection for its whole life (bench scenario
- * 5). So when Node's listener is the only one, ours replaces it and calls it first; any other
- * case (a Node version with another listener, user listeners) falls back to adding ours.
- */
-let nodeOnEnd: ((this: Socket) => void) | null = null;
-
-function listenForEnd(socket: Socket): void {
-  const existing = socket.listeners('end');
-  if (existing.length === 1) {
-    const only = existing[0] as (this: Socket) => void;
-    if (nodeOnEnd === null && only.name === 'onReadableStreamEnd') nodeOnEnd = only;
-    if (only === nodeOnEnd) {
-      socket.removeListener('end', only);
-      socket.on('end', socketOnEndAfterNode);
-      return;
-    }
-  }
-  socket.on('end', socketOnEnd);
+function transportOnEnd(this: AttachedTransport): void {
+  this[kWebSocket]._onEnd();
 }
 
-function socketOnEndAfterNode(this: AttachedSocket): void {
-  nodeOnEnd!.call(this);
-  socketOnEnd.call(this);
+/** Replaces a net.Socket's own 'end' listener (internals.ts listenForEnd): Node's first, then ours. */
+function transportOnEndAfterNode(this: AttachedTransport): void {
+  callNodeOnEnd(this);
+  this[kWebSocket]._onEnd();
 }
 
-function socketOnEnd(this: AttachedSocket): void {
-  const ws = this[kWebSocket];
-  ws._startClosing();
-  receiving = ws;
-  try {
-    ws._proto!.receiveEof();
-  } finally {
-    receiving = null;
-    flush(ws);
-  }
-  // The peer will send nothing more; finish our side too (what is queued is still written).
-  if (!ws._ended) {
-    ws._ended = true;
-    this.end();
-  }
+function transportOnClose(this: AttachedTransport): void {
+  // A paused transport does not read, so it closes only when destroyed (terminate, error,
+  // close timeout); messages still held by pause() are dropped with it.
+  this[kWebSocket]._finishClose();
 }
 
-function socketOnClose(this: AttachedSocket): void {
-  const ws = this[kWebSocket];
-  // A paused socket does not read, so it closes only when destroyed (terminate, error, close
-  // timeout); messages still held by pause() are dropped with it.
-  finishClose(ws);
+function transportOnError(this: AttachedTransport): void {
+  this[kWebSocket]._onTransportError();
 }
 
-function socketOnError(this: AttachedSocket): void {
-  // ECONNRESET and friends: not a protocol violation, and ws does not report them either; the
-  // socket is destroyed and 'close' (1006) follows.
-  const ws = this[kWebSocket];
-  ws._startClosing();
-  this.destroy();
-}
-
-function socketOnDrain(this: AttachedSocket): void {
-  const ws = this[kWebSocket];
-  this.removeListener('drain', socketOnDrain);
-  if (ws._needDrain) {
-    ws._needDrain = false;
-    ws.emit('drain');
-  }
-}
-
-/**
- * The outbox wrote everything a send() had queued past the high-water mark and the socket took
- * it without asking for a drain: there will be no socket 'drain', so emit ours here.
- */
-function drainedWithoutWait(ws: WebSocket): void {
-  const socket = ws._socket;
-  if (!ws._needDrain || socket === null || socket.writableNeedDrain) return;
-  socket.removeListener('drain', socketOnDrain);
-  ws._needDrain = false;
-  ws.emit('drain');
+function socketOnDrain(this: AttachedTransport): void {
+  this[kWebSocket]._onDrain();
 }

@@ -32,10 +32,10 @@ describe('RFC 6455 5.5.1 close payloads', () => {
   it('peer errors are values with codes, not exceptions', () => {
     const one = parseClosePayload(Buffer.from([3]));
     expect(one).toBeInstanceOf(ProtocolError);
-    expect(one).toMatchObject({ code: 'WS_ERR_INVALID_CLOSE_PAYLOAD', closeCode: 1002 });
+    expect(one).toMatchObject({ code: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', closeCode: 1002 });
     expect(parseClosePayload(Buffer.from([0x03, 0xee]))).toMatchObject({ code: 'WS_ERR_INVALID_CLOSE_CODE' });
     expect(parseClosePayload(Buffer.from([0x03, 0xe8, 0xff]))).toMatchObject({
-      code: 'WS_ERR_INVALID_CLOSE_UTF8',
+      code: 'WS_ERR_INVALID_UTF8',
       closeCode: 1007,
     });
   });

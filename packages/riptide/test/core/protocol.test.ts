@@ -158,18 +158,34 @@ describe('RFC 6455 5.5.1 closing handshake', () => {
     expect(proto.closeCode).toBe(1006);
   });
 
-  it('invalid close codes and long reasons are caller misuse (thrown)', () => {
+  it("invalid close codes and long reasons are caller misuse (thrown, with ws's errors)", () => {
     const { proto } = makeProtocol('server');
     for (const code of [999, 1004, 1005, 1006, 1015, 2999, 5000, 1000.5]) {
-      expect(() => proto.close(code)).toThrow(expect.objectContaining({ code: 'WS_ERR_INVALID_CLOSE_CODE' }));
+      const call = () => proto.close(code);
+      expect(call).toThrow(TypeError);
+      expect(call).toThrow(
+        expect.objectContaining({
+          code: 'WS_ERR_INVALID_CLOSE_CODE',
+          message: 'First argument must be a valid error code number',
+        }),
+      );
     }
-    expect(() => proto.close(1000, 'x'.repeat(124))).toThrow(
-      expect.objectContaining({ code: 'WS_ERR_CLOSE_REASON_TOO_LONG' }),
+    const long = () => proto.close(1000, 'x'.repeat(124));
+    expect(long).toThrow(RangeError);
+    expect(long).toThrow(
+      expect.objectContaining({
+        code: 'WS_ERR_CLOSE_REASON_TOO_LONG',
+        message: 'The message must not be greater than 123 bytes',
+      }),
     );
-    expect(() => proto.close(undefined, 'why')).toThrow(
-      expect.objectContaining({ code: 'WS_ERR_CLOSE_REASON_WITHOUT_CODE' }),
-    );
+    expect(long).toThrow(UsageError);
     expect(proto.closeSent).toBe(false);
+  });
+
+  it('a reason without a code is not sent, as in ws: the close frame carries no status', () => {
+    const { proto } = makeProtocol('server');
+    proto.close(undefined, 'why');
+    expect(output(proto)).toBe('8800');
   });
 });
 
@@ -215,7 +231,7 @@ describe('ProtocolSettings: validated once, shared by many connections', () => {
     // The shared limit applies to each: 5 bytes > maxPayload 4 fails b with 1009.
     b.receive(wire('server', '810568656c6c6f'));
     expect(bSink.events).toEqual([
-      expect.objectContaining({ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 }),
+      expect.objectContaining({ type: 'error', code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', closeCode: 1009 }),
     ]);
     expect(b.endTransport).toBe(true);
     expect(a.endTransport).toBe(false);
@@ -227,7 +243,7 @@ describe('ProtocolSettings: validated once, shared by many connections', () => {
     [{ role: 'server', maxPayload: 1.5 }, 'maxPayload must be a non-negative integer, got 1.5'],
     [{ role: 'client' }, 'the client role needs randomFill for masking keys'],
   ])('rejects %j (caller misuse throws)', (options, message) => {
-    const expected = expect.objectContaining({ name: 'UsageError', code: 'WS_ERR_INVALID_OPTION', message });
+    const expected = expect.objectContaining({ name: 'TypeError', code: 'WS_ERR_INVALID_OPTION', message });
     expect(() => new ProtocolSettings(options as never)).toThrow(expected);
     expect(() => new Protocol(new RecordingSink(), options as never)).toThrow(expected);
   });
@@ -236,4 +252,25 @@ describe('ProtocolSettings: validated once, shared by many connections', () => {
     expect(new ProtocolSettings({ role: 'server', randomFill: fixedMask }).random).toBeNull();
     expect(new ProtocolSettings({ role: 'client', randomFill: fixedMask }).random).toBe(fixedMask);
   });
+});
+
+describe('output accounting: outputBytes (everything queued) and outputPayload (what the caller sent)', () => {
+  for (const role of ROLES) {
+    it(`test_${role}_sends: payload without headers, masks, preamble, automatic pongs or close frames`, () => {
+      const { proto } = makeProtocol(role);
+      proto.sendPreamble(Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n'));
+      expect(proto.outputPayload).toBe(0);
+      proto.sendText('héllo'); // 6 bytes of UTF-8
+      proto.sendBinary(Buffer.alloc(300)); // a 16-bit length
+      proto.sendText('x'.repeat(70000)); // a 64-bit length
+      proto.sendPing(Buffer.from('p'));
+      expect(proto.outputPayload).toBe(6 + 300 + 70000 + 1);
+      proto.receive(wire(role, '8900')); // a ping: its automatic pong is not the caller's
+      proto.close(1000);
+      expect(proto.outputPayload).toBe(6 + 300 + 70000 + 1);
+      expect(proto.outputBytes).toBeGreaterThan(proto.outputPayload);
+      proto.takeOutput();
+      expect([proto.outputBytes, proto.outputPayload]).toEqual([0, 0]);
+    });
+  }
 });

@@ -1,6 +1,9 @@
 // The frame parser (receiver.ts), through the Protocol that owns it: valid frames, every
 // violation with its close code, UTF-8 fail-fast, limits, pause/resume.
 import { constants } from 'node:buffer';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { PEER_ERRORS } from '../../src/core/errors.js';
 import type { PerMessageExtension } from '../../src/core/extension.js';
@@ -123,7 +126,7 @@ const VIOLATIONS: Array<{ name: string; frames: string; code: keyof typeof PEER_
   { name: 'invalid UTF-8 text', frames: '8102c328', code: 'WS_ERR_INVALID_UTF8' },
   { name: 'surrogate in text', frames: '8103eda080', code: 'WS_ERR_INVALID_UTF8' },
   { name: 'text ending mid code point', frames: '0101e2 800182', code: 'WS_ERR_INVALID_UTF8' },
-  { name: 'close with a 1-byte payload', frames: '880103', code: 'WS_ERR_INVALID_CLOSE_PAYLOAD' },
+  { name: 'close with a 1-byte payload', frames: '880103', code: 'WS_ERR_CONTROL_TOO_LONG' },
   { name: 'close code 1005', frames: '880203ed', code: 'WS_ERR_INVALID_CLOSE_CODE' },
   { name: 'close code 1006', frames: '880203ee', code: 'WS_ERR_INVALID_CLOSE_CODE' },
   { name: 'close code 1015', frames: '880203f7', code: 'WS_ERR_INVALID_CLOSE_CODE' },
@@ -143,9 +146,9 @@ describe('RFC 6455 7.1.7 fail the connection: every violation with its close cod
           const frames = Buffer.concat(v.frames.split(' ').map((f) => wire(role, f)));
           feed(proto, frames, mode);
           const errors = sink.events.filter((e) => e.type === 'error');
-          const [closeCode, message] = PEER_ERRORS[v.code];
+          const [code, closeCode, message] = PEER_ERRORS[v.code];
           expect(errors).toHaveLength(1);
-          expect(errors[0]).toMatchObject({ code: v.code, closeCode });
+          expect(errors[0]).toMatchObject({ code, closeCode });
           expect((errors[0] as { message: string }).message.startsWith(message)).toBe(true);
           expect(proto.endTransport).toBe(true);
           expect(proto.state).toBe(State.CLOSING);
@@ -154,9 +157,11 @@ describe('RFC 6455 7.1.7 fail the connection: every violation with its close cod
           const closeFrame = out.subarray(out.length - (out[1] & 0x7f) - (role === 'client' ? 6 : 2));
           expect(closeFrame[0]).toBe(0x88);
           const payloadAt = role === 'client' ? 6 : 2;
-          let code = closeFrame.readUInt16BE(payloadAt);
-          if (role === 'client') code ^= (0x37 << 8) | 0xfa;
-          expect(code).toBe(closeCode);
+          let sentCode = closeFrame.readUInt16BE(payloadAt);
+          if (role === 'client') sentCode ^= (0x37 << 8) | 0xfa;
+          expect(sentCode).toBe(closeCode);
+          // RFC 6455 7.1.7 with ws's choice: the status code alone, no reason text.
+          expect(closeFrame[1] & 0x7f).toBe(2);
           proto.receive(wire(role, '810161'));
           expect(sink.events.filter((e) => e.type === 'message')).toHaveLength(0);
         });
@@ -172,7 +177,7 @@ describe('RFC 6455 7.1.7 fail the connection: every violation with its close cod
         type: 'error',
         code: 'WS_ERR_EXPECTED_MASK',
         closeCode: 1002,
-        message: 'Invalid frame: client frames must be masked',
+        message: 'Invalid WebSocket frame: MASK must be set',
       },
     ]);
   });
@@ -185,10 +190,46 @@ describe('RFC 6455 7.1.7 fail the connection: every violation with its close cod
         type: 'error',
         code: 'WS_ERR_UNEXPECTED_MASK',
         closeCode: 1002,
-        message: 'Invalid frame: server frames must not be masked',
+        message: 'Invalid WebSocket frame: MASK must be clear',
       },
     ]);
   });
+});
+
+describe("ws 8 parity: the same bytes give ws's error code, message and close code", () => {
+  // ws's own frame parser (node_modules/ws/lib/receiver.js), fed the same vectors.
+  const require = createRequire(import.meta.url);
+  const wsLib = join(dirname(require.resolve('ws')), 'lib');
+  const WsReceiver = require(join(wsLib, 'receiver.js')) as new (options: object) => Writable;
+  const { kStatusCode } = require(join(wsLib, 'constants.js')) as { kStatusCode: symbol };
+
+  async function wsError(role: 'client' | 'server', bytes: Buffer): Promise<Record<string, unknown> | null> {
+    const receiver = new WsReceiver({ isServer: role === 'server', maxPayload: 100 * 1024 * 1024 });
+    let error: (Error & { code: string; [k: symbol]: unknown }) | null = null;
+    receiver.on('error', (err: Error) => (error = err as Error & { code: string; [k: symbol]: unknown }));
+    receiver.write(bytes);
+    // A Writable reports its error on a later tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (error === null) return null;
+    const e = error as Error & { code: string; [k: symbol]: unknown };
+    return { code: e.code, message: e.message, closeCode: e[kStatusCode] };
+  }
+
+  // ws accepts a length in a longer form than needed; riptide keeps RFC 6455 5.2's MUST.
+  const shared = VIOLATIONS.filter((v) => v.code !== 'WS_ERR_NON_MINIMAL_LENGTH');
+  for (const v of shared) {
+    for (const role of ROLES) {
+      it(`test_${role}_receives ${v.name}`, async () => {
+        const bytes = Buffer.concat(v.frames.split(' ').map((f) => wire(role, f)));
+        const expected = await wsError(role, Buffer.from(bytes));
+        expect(expected).not.toBeNull();
+        const { proto, sink } = makeProtocol(role);
+        proto.receive(bytes);
+        const [ours] = sink.events.filter((e) => e.type === 'error');
+        expect(ours).toEqual({ type: 'error', ...expected });
+      });
+    }
+  }
 });
 
 describe('RFC 6455 8.1 UTF-8 fails fast', () => {
@@ -229,14 +270,18 @@ describe('RFC 6455 10.4 limits', () => {
       const { proto, sink } = makeProtocol(role, { maxPayload: 10 });
       // Only the header: the limit is enforced before the payload arrives.
       proto.receive(wire(role, `820b${'00'.repeat(11)}`).subarray(0, role === 'server' ? 6 : 2));
-      expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 }]);
+      expect(sink.events).toMatchObject([
+        { type: 'error', code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', closeCode: 1009 },
+      ]);
     });
 
     it(`test_${role}_receives fragments adding up above maxPayload: 1009`, () => {
       const { proto, sink } = makeProtocol(role, { maxPayload: 10 });
       proto.receive(wire(role, '0206000000000000'));
       proto.receive(wire(role, '800500000000000'.padEnd(14, '0')));
-      expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 }]);
+      expect(sink.events).toMatchObject([
+        { type: 'error', code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', closeCode: 1009 },
+      ]);
     });
   }
 
@@ -256,9 +301,9 @@ describe('RFC 6455 10.4 limits', () => {
           expect(sink.events).toEqual([
             {
               type: 'error',
-              code: 'WS_ERR_MESSAGE_TOO_BIG',
+              code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
               closeCode: 1009,
-              message: 'Message too big: above maxPayload (larger than a Buffer can hold)',
+              message: 'Max payload size exceeded (larger than a Buffer can hold)',
             },
           ]);
         }
@@ -279,7 +324,7 @@ describe('RFC 6455 10.4 limits', () => {
       expect(sink.events).toMatchObject([
         {
           type: 'error',
-          code: 'WS_ERR_MESSAGE_TOO_BIG',
+          code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
           closeCode: 1009,
           message: expect.stringMatching(/out of memory/),
         },
@@ -297,7 +342,9 @@ describe('RFC 6455 10.4 limits', () => {
       } finally {
         allocUnsafe.mockRestore();
       }
-      expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 }]);
+      expect(sink.events).toMatchObject([
+        { type: 'error', code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', closeCode: 1009 },
+      ]);
     });
   }
 
@@ -306,7 +353,7 @@ describe('RFC 6455 10.4 limits', () => {
     proto.receive(wire('server', '0201ff'));
     const fragment = wire('server', '0001ff');
     for (let i = 0; i < 2000 && sink.events.length === 0; i++) proto.receive(fragment);
-    expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG' }]);
+    expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' }]);
   });
 
   it('a 4 MiB message sent as 64-byte fragments gets through with default options', () => {
@@ -329,6 +376,63 @@ describe('RFC 6455 10.4 limits', () => {
     expect(r[64 * 5]).toBe(5);
     expect(r[total - 1]).toBe(((total - 64) / 64) & 0xff);
   });
+});
+
+describe("ws 8's maxFragments and maxBufferedChunks (off by default in the core)", () => {
+  for (const role of ROLES) {
+    it(`test_${role}_receives a message of maxFragments frames, then one of maxFragments + 1: 1008`, () => {
+      const { proto, sink } = makeProtocol(role, { maxFragments: 3 });
+      proto.receive(wire(role, '0101' + '61'));
+      proto.receive(wire(role, '0001' + '62'));
+      proto.receive(wire(role, '8001' + '63'));
+      expect(sink.events).toEqual([{ type: 'message', data: 'abc', isBinary: false }]);
+      // Control frames between fragments do not count.
+      proto.receive(wire(role, '0200'));
+      proto.receive(wire(role, '8900'));
+      proto.receive(wire(role, '0000'));
+      proto.receive(wire(role, '0000'));
+      expect(sink.events).toHaveLength(2);
+      proto.receive(wire(role, '0000'));
+      expect(sink.events.slice(1)).toMatchObject([
+        { type: 'ping' },
+        {
+          type: 'error',
+          code: 'WS_ERR_TOO_MANY_BUFFERED_PARTS',
+          closeCode: 1008,
+          message: 'Too many message fragments',
+        },
+      ]);
+    });
+
+    it(`test_${role}_receives a frame spread over more than maxBufferedChunks chunks: 1008`, () => {
+      const { proto, sink } = makeProtocol(role, { maxBufferedChunks: 4 });
+      // 4 chunks of one frame are held, the 5th is refused.
+      const frame = wire(role, '8206' + '010203040506');
+      const pieces = [frame.subarray(0, 1), frame.subarray(1, 3), frame.subarray(3, 5), frame.subarray(5, 7)];
+      for (const piece of pieces) proto.receive(Buffer.from(piece));
+      expect(sink.events).toEqual([]);
+      proto.receive(Buffer.from(frame.subarray(7)));
+      expect(sink.events).toMatchObject([
+        {
+          type: 'error',
+          code: 'WS_ERR_TOO_MANY_BUFFERED_PARTS',
+          closeCode: 1008,
+          message: 'Too many buffered chunks',
+        },
+      ]);
+    });
+
+    it(`test_${role}_receives many frames in many chunks: the count starts again with each frame`, () => {
+      const { proto, sink } = makeProtocol(role, { maxBufferedChunks: 2 });
+      for (let i = 0; i < 50; i++) {
+        const frame = wire(role, '8102' + '6869');
+        proto.receive(Buffer.from(frame.subarray(0, 3)));
+        proto.receive(Buffer.from(frame.subarray(3)));
+      }
+      expect(sink.events).toHaveLength(50);
+      expect(sink.events.every((e) => e.type === 'message')).toBe(true);
+    });
+  }
 });
 
 describe('inflate slices: a compressed flood cannot take the thread (issue 12, hole 6)', () => {
@@ -448,7 +552,9 @@ describe('inflate slices: a compressed flood cannot take the thread (issue 12, h
     });
     limited.receive(t.frame(Buffer.alloc(8 * MiB)));
     while (limited.sliceSpent) limited.nextSlice();
-    expect(t.sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 }]);
+    expect(t.sink.events).toMatchObject([
+      { type: 'error', code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', closeCode: 1009 },
+    ]);
     t.close();
   });
 

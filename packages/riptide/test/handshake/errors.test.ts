@@ -33,6 +33,8 @@ describe('Handshake error table', () => {
         'WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL',
         'WS_ERR_HANDSHAKE_NO_PROTOCOL',
         'WS_ERR_HANDSHAKE_EXTENSION_RESPONSE',
+        'WS_ERR_HANDSHAKE_UNREQUESTED_EXTENSION',
+        'WS_ERR_HANDSHAKE_NO_EXTENSION_REQUESTED',
         'WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT',
       ].sort(),
     );
@@ -65,6 +67,8 @@ describe('Handshake error table', () => {
       WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL: 0,
       WS_ERR_HANDSHAKE_NO_PROTOCOL: 0,
       WS_ERR_HANDSHAKE_EXTENSION_RESPONSE: 0,
+      WS_ERR_HANDSHAKE_UNREQUESTED_EXTENSION: 0,
+      WS_ERR_HANDSHAKE_NO_EXTENSION_REQUESTED: 0,
       WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT: 0,
     });
   });
@@ -73,7 +77,7 @@ describe('Handshake error table', () => {
     const e = handshakeError('WS_ERR_HANDSHAKE_KEY');
     expect(e).toBeInstanceOf(HandshakeError);
     expect(e).toBeInstanceOf(RiptideError);
-    expect(e.name).toBe('HandshakeError');
+    expect(e.name).toBe('Error');
     expect(e.code).toBe('WS_ERR_HANDSHAKE_KEY');
     expect(e.status).toBe(400);
     expect(e.message).toBe('Missing or invalid Sec-WebSocket-Key header');

@@ -422,7 +422,7 @@ describe("RFC 8441 5 the client's request and its checks of the response", () =>
         { status: 200, headers: { 'sec-websocket-extensions': ';' } },
         { protocols: [] },
       ),
-      'WS_ERR_HANDSHAKE_EXTENSIONS',
+      'WS_ERR_HANDSHAKE_EXTENSION_RESPONSE',
       { status: 0 },
     );
   });

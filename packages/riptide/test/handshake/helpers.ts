@@ -20,7 +20,9 @@ export function expectFailure(
   expect(result.ok).toBe(false);
   const error = result.error as HandshakeError;
   expect(error).toBeInstanceOf(HandshakeError);
-  expect(error.name).toBe('HandshakeError');
+  // ws reports handshake failures as plain Errors; riptide's class adds code and status.
+  expect(error).toBeInstanceOf(Error);
+  expect(error.name).toBe('Error');
   expect(error.code).toBe(code);
   const [status, message] = HANDSHAKE_ERRORS[code];
   expect(error.status).toBe(opts.status ?? status);
@@ -131,4 +133,26 @@ export function workGrowth<T>(make: (n: number) => T, fn: (input: T) => unknown,
   const small = make(n);
   const large = make(GROWTH * n);
   return countWork(fn, large) / countWork(fn, small);
+}
+
+/**
+ * A response head, read plainly (the library parses only requests; clients use node:http's
+ * parser): status code, reason phrase, headers with lowercase names (repeated ones joined).
+ */
+export function readResponseHead(bytes: Buffer): {
+  statusCode: number;
+  statusMessage: string;
+  headers: Record<string, string>;
+} {
+  const text = bytes.toString('latin1');
+  const [statusLine, ...lines] = text.slice(0, text.indexOf('\r\n\r\n')).split('\r\n');
+  const [, code, ...reason] = statusLine.split(' ');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon).toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+  }
+  return { statusCode: Number(code), statusMessage: reason.join(' '), headers };
 }

@@ -56,7 +56,7 @@ describe('client options', () => {
   it('rejects unknown options, bad URLs, fragments and duplicate subprotocols with UsageError', () => {
     expect(() => new WebSocket('ws://localhost:1', { bogus: true } as never)).toThrow(
       expect.objectContaining({
-        name: 'UsageError',
+        name: 'TypeError',
         code: 'WS_ERR_INVALID_OPTION',
         message: 'Unknown WebSocket option "bogus"',
       }),
@@ -175,7 +175,8 @@ describe('RFC 6455 4.1 client handshake', () => {
     });
     const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
     const [err] = await once<[Error & { code: string }]>(ws, 'error');
-    expect(err.code).toBe('WS_ERR_HANDSHAKE_EXTENSIONS');
+    expect(err.code).toBe('WS_ERR_HANDSHAKE_NO_EXTENSION_REQUESTED');
+    expect(err.message).toBe('Server sent a Sec-WebSocket-Extensions header but no extension was requested');
   });
 
   it('handshakeTimeout: a server that never answers', async () => {

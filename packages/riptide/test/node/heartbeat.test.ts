@@ -1,24 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, type WebSocketServer } from '../../src/index.js';
-import { resolveHeartbeat } from '../../src/node/heartbeat.js';
 import { once, parseFrames, rawClient, riptideServer, shutdown } from './helpers.js';
 
 const servers: WebSocketServer[] = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await shutdown(s);
-});
-
-describe('heartbeat option', () => {
-  it('accepts a number or { interval, timeout }; rejects the rest', () => {
-    expect(resolveHeartbeat(1000)).toEqual({ interval: 1000, timeout: 1000 });
-    expect(resolveHeartbeat({ interval: 1000, timeout: 200 })).toEqual({ interval: 1000, timeout: 200 });
-    expect(resolveHeartbeat(undefined)).toBe(null);
-    expect(() => resolveHeartbeat({ interval: 100, timeout: 200 })).toThrow(/at most interval/);
-    expect(() => resolveHeartbeat({ interval: 100, every: 1 })).toThrow(/Unknown heartbeat option "every"/);
-    expect(() => resolveHeartbeat('fast')).toThrow(
-      expect.objectContaining({ code: 'WS_ERR_INVALID_OPTION' }),
-    );
-  });
 });
 
 /**

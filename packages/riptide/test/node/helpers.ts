@@ -1,6 +1,7 @@
 /** Test helpers: servers on port 0, promises for events, raw sockets. */
 import type { EventEmitter } from 'node:events';
 import * as net from 'node:net';
+import { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { WebSocketServer as RiptideServer, type ServerOptions } from '../../src/index.js';
 
@@ -132,4 +133,61 @@ export function delay(ms: number): Promise<void> {
  */
 export async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Two Duplex streams joined back to back, like the two ends of a TCP connection, without a
+ * socket: what a proxy or an in-process transport hands to handleUpgrade.
+ */
+export function duplexPair(): [Duplex, Duplex] {
+  const ends: Duplex[] = [];
+  const make = (other: () => Duplex) =>
+    new Duplex({
+      read() {},
+      write(chunk, _encoding, cb) {
+        other().push(chunk);
+        cb();
+      },
+      final(cb) {
+        other().push(null);
+        cb();
+      },
+      destroy(err, cb) {
+        // Like a reset: the other end closes too.
+        const peer = other();
+        if (!peer.destroyed) process.nextTick(() => peer.destroy());
+        cb(err);
+      },
+    });
+  ends.push(
+    make(() => ends[1]),
+    make(() => ends[0]),
+  );
+  return [ends[0], ends[1]];
+}
+
+/**
+ * Upgrade an in-process connection to `wss` (through an http.Server's 'upgrade' and
+ * wss.handleUpgrade) and return the client's end, raw: each write to it arrives at the server
+ * as exactly one 'data' chunk, which TCP cannot promise.
+ */
+export async function duplexClient(wss: RiptideServer): Promise<{ end: Duplex; rest: Buffer }> {
+  const server = (await import('node:http')).createServer();
+  server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    wss.handleUpgrade(req, socket, head, (ws, request) => wss.emit('connection', ws, request));
+  });
+  const [serverEnd, clientEnd] = duplexPair();
+  server.emit('connection', serverEnd);
+  clientEnd.write(
+    'GET / HTTP/1.1\r\nHost: in-process\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  let buf = Buffer.alloc(0);
+  while (buf.indexOf('\r\n\r\n') === -1) {
+    const [chunk] = await once<[Buffer]>(clientEnd, 'data');
+    buf = Buffer.concat([buf, chunk]);
+  }
+  const end = buf.indexOf('\r\n\r\n') + 4;
+  if (!buf.subarray(0, 12).toString().includes('101')) throw new Error(`handshake failed: ${buf}`);
+  return { end: clientEnd, rest: buf.subarray(end) };
 }

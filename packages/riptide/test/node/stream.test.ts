@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type WS from 'ws';
+import { WebSocket as WsClient, createWebSocketStream as wsCreateWebSocketStream } from 'ws';
 import { createWebSocketStream, WebSocket, type WebSocketServer } from '../../src/index.js';
 import { once, riptideServer, shutdown, wsServer } from './helpers.js';
 
@@ -106,4 +107,28 @@ describe('createWebSocketStream', () => {
     const [err] = await once<[Error & { code: string }]>(d2, 'error');
     expect(err.code).toBe('ECONNREFUSED');
   });
+});
+
+describe('ws 8 parity: createWebSocketStream', () => {
+  it.each([
+    ['ws 8', () => wsCreateWebSocketStream, WsClient],
+    ['riptide', () => createWebSocketStream, WebSocket],
+  ] as const)(
+    '%s: a write after the WebSocket closed destroys the stream before its error',
+    async (_n, make, Client) => {
+      const { wss, url } = await riptideServer();
+      servers.push(wss);
+      const ws = new (Client as unknown as new (url: string) => WebSocket)(url);
+      const duplex = make()(ws as never);
+      await once(ws, 'open');
+      ws.close();
+      await once(ws, 'close');
+      const [err] = await new Promise<[Error]>((resolve) => {
+        duplex.on('error', (e: Error) => resolve([e]));
+        duplex.write('too late');
+      });
+      expect(err.message).toBe('WebSocket is not open: readyState 3 (CLOSED)');
+      expect(duplex.destroyed).toBe(true);
+    },
+  );
 });

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import WS from 'ws';
-import { WebSocket } from '../../src/index.js';
+import WS, { WebSocketServer as WsServer } from 'ws';
+import { RiptideError, WebSocketServer as RiptideServer, UsageError, WebSocket } from '../../src/index.js';
 import {
   clientFrame,
   collectUntilClose,
@@ -228,9 +228,7 @@ describe('WebSocket (riptide specifics)', () => {
     const { url } = await pairWithRiptideBothSides();
     const ws = new WebSocket(url);
     expect(ws.readyState).toBe(WebSocket.CONNECTING);
-    expect(() => ws.send('x')).toThrow(
-      expect.objectContaining({ name: 'UsageError', code: 'WS_ERR_NOT_OPEN' }),
-    );
+    expect(() => ws.send('x')).toThrow(expect.objectContaining({ name: 'Error', code: 'WS_ERR_NOT_OPEN' }));
     await once(ws, 'open');
     ws.terminate();
   });
@@ -549,5 +547,249 @@ describe('listener table (idle memory)', () => {
     expect(ws.listenerCount('message')).toBe(1);
     ws.off('message', f);
     expect(ws.eventNames()).toEqual(['custom']);
+  });
+});
+
+describe('ws 8 parity: send() and bufferedAmount', () => {
+  /** A riptide server and a connected client of `Client`; resolves with both ends. */
+  async function connected(Client: unknown, serverOptions = {}) {
+    const { wss, url } = await riptideServer(serverOptions);
+    servers.push(wss);
+    const accepted = once<[WebSocket]>(wss, 'connection');
+    const client = new (Client as new (url: string) => Sock)(url);
+    await once(client, 'open');
+    const [server] = await accepted;
+    return { client, server };
+  }
+
+  it('send() with no data sends an empty binary message (ws: data || EMPTY_BUFFER)', async () => {
+    const { client, server } = await connected(WebSocket);
+    const got: [string, boolean][] = [];
+    client.on('message', (data: Buffer, isBinary: boolean) => got.push([String(data), isBinary]));
+    const sent = new Promise<void>((resolve) => server.send(undefined, () => resolve()));
+    server.send();
+    server.send('');
+    server.send('end');
+    await sent;
+    while (got.length < 4) await once(client, 'message');
+    expect(got).toEqual([
+      ['', true],
+      ['', true],
+      ['', false],
+      ['end', false],
+    ]);
+    client.terminate();
+  });
+
+  it.each([
+    ['ws 8', WS],
+    ['riptide', WebSocket],
+  ] as const)(
+    '%s client: bytes sent while CLOSING or CLOSED still count in bufferedAmount',
+    async (_n, Client) => {
+      const { client } = await connected(Client);
+      client.close();
+      const before = client.bufferedAmount;
+      client.send('hello');
+      client.ping(Buffer.from('ab'));
+      client.pong('c');
+      expect(client.bufferedAmount - before).toBe(8);
+      await once(client, 'close');
+      const closedBefore = client.bufferedAmount;
+      client.send(Buffer.alloc(10));
+      expect(client.bufferedAmount - closedBefore).toBe(10);
+    },
+  );
+
+  it.each([
+    ['ws 8', async () => wsServer()],
+    ['riptide', async () => riptideServer()],
+  ] as const)(
+    "%s server: bufferedAmount is 0 in 'connection' (the 101 response is not counted)",
+    async (_n, make) => {
+      const { wss, url } = await make();
+      servers.push(wss as AnyServer);
+      const amounts = new Promise<number>((resolve) =>
+        (wss as Sock).on('connection', (ws: Sock) => resolve(ws.bufferedAmount)),
+      );
+      const client = new WebSocket(url);
+      await once(client, 'open');
+      expect(await amounts).toBe(0);
+      client.terminate();
+    },
+  );
+
+  it.each([false, true])(
+    'bufferedAmount counts payload bytes queued, not frame headers or compressed sizes (deflate %s)',
+    async (perMessageDeflate) => {
+      const { client, server } = await connected(WebSocket, { perMessageDeflate });
+      const payload = 'x'.repeat(300);
+      server.send(payload);
+      server.send(Buffer.alloc(20));
+      // Still queued here (the flush is on the next tick): 300 + 20 payload bytes exactly.
+      expect(server.bufferedAmount).toBe(320);
+      expect(server.extensions).toBe(
+        perMessageDeflate ? 'permessage-deflate; server_no_context_takeover' : '',
+      );
+      await once(client, 'message');
+      client.terminate();
+    },
+  );
+
+  it('send(data, { mask: false }) is ignored: a client frame is always masked (a deliberate difference)', async () => {
+    // A ws server refuses an unmasked client frame (WS_ERR_EXPECTED_MASK), so the message
+    // arriving proves riptide masked it anyway (RFC 6455 5.1: "a client MUST mask").
+    const { wss, url } = await wsServer();
+    servers.push(wss);
+    const got = new Promise<string>((resolve) =>
+      wss.on('connection', (ws) => ws.on('message', (data) => resolve(String(data)))),
+    );
+    const client = new WebSocket(url);
+    await once(client, 'open');
+    client.send('masked anyway', { mask: false });
+    expect(await got).toBe('masked anyway');
+    client.terminate();
+  });
+});
+
+describe('ws 8 parity: misuse throws what ws throws', () => {
+  /** The error `fn` throws. */
+  function thrown(fn: () => unknown): Error {
+    try {
+      fn();
+    } catch (err) {
+      return err as Error;
+    }
+    throw new Error('did not throw');
+  }
+
+  /** Ours is an instance of ws's error class, with its message and name, and is a UsageError. */
+  function expectLikeWs(ours: Error, theirs: Error): void {
+    expect(ours).toBeInstanceOf(theirs.constructor as ErrorConstructor);
+    expect(String(ours)).toBe(String(theirs));
+    expect(ours).toBeInstanceOf(UsageError);
+    expect(ours).toBeInstanceOf(RiptideError);
+    expect(typeof (ours as { code?: unknown }).code).toBe('string');
+  }
+
+  type AnyClient = new (url: string, protocols?: unknown, options?: unknown) => Sock;
+  const constructorCases: [string, (Client: AnyClient) => unknown][] = [
+    ['an unparsable URL', (C) => new C('not a url')],
+    ['a URL of another protocol', (C) => new C('ftp://x')],
+    ['a URL with a fragment', (C) => new C('ws://x/#frag')],
+    ['duplicate subprotocols', (C) => new C('ws://x/', ['a', 'a'])],
+    ['a subprotocol with a space', (C) => new C('ws://x/', 'has space')],
+    ['protocolVersion 7', (C) => new C('ws://x/', { protocolVersion: 7 as 8 })],
+  ];
+
+  it.each(constructorCases)('new WebSocket with %s', (_what, make) => {
+    expectLikeWs(
+      thrown(() => make(WebSocket as unknown as AnyClient)),
+      thrown(() => make(WS as unknown as AnyClient)),
+    );
+  });
+
+  it('send() and ping() while CONNECTING', async () => {
+    const { wss, url } = await riptideServer();
+    servers.push(wss);
+    for (const call of [(ws: Sock) => ws.send('x'), (ws: Sock) => ws.ping()]) {
+      const theirs = new WS(url);
+      const ours = new WebSocket(url);
+      expectLikeWs(
+        thrown(() => call(ours)),
+        thrown(() => call(theirs)),
+      );
+      for (const ws of [theirs, ours] as Sock[]) {
+        await once(ws, 'open');
+        ws.terminate();
+      }
+    }
+  });
+
+  it.each([
+    ['close() with an invalid code', (ws: Sock) => ws.close(999)],
+    ['close() with a reason above 123 bytes', (ws: Sock) => ws.close(1000, 'x'.repeat(124))],
+    ['ping() with 126 bytes', (ws: Sock) => ws.ping(Buffer.alloc(126))],
+    ['pong() with 126 bytes', (ws: Sock) => ws.pong('x'.repeat(126))],
+  ])('%s on an open connection', async (_what, call) => {
+    const { wss, url } = await riptideServer();
+    servers.push(wss);
+    const theirs = new WS(url);
+    const ours = new WebSocket(url);
+    await Promise.all([once(theirs, 'open'), once(ours, 'open')]);
+    expectLikeWs(
+      thrown(() => call(ours)),
+      thrown(() => call(theirs)),
+    );
+    theirs.terminate();
+    ours.terminate();
+  });
+
+  it('WebSocketServer without exactly one of port, server and noServer', () => {
+    expectLikeWs(
+      thrown(() => new RiptideServer({})),
+      thrown(() => new WsServer({})),
+    );
+  });
+
+  it('address() of a noServer server', () => {
+    expectLikeWs(
+      thrown(() => new RiptideServer({ noServer: true }).address()),
+      thrown(() => new WsServer({ noServer: true }).address()),
+    );
+  });
+});
+
+describe("ws 8 parity: WebSocket's property descriptors", () => {
+  const shape = (d: PropertyDescriptor | undefined) =>
+    d === undefined
+      ? 'missing'
+      : {
+          enumerable: d.enumerable,
+          configurable: d.configurable,
+          writable: d.writable,
+          kind: 'value' in d ? typeof d.value : `${d.get ? 'get' : ''}${d.set ? 'set' : ''}`,
+        };
+
+  it.each(['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'])('WebSocket.%s and WebSocket.prototype.%s', (name) => {
+    expect(shape(Object.getOwnPropertyDescriptor(WebSocket, name))).toEqual(
+      shape(Object.getOwnPropertyDescriptor(WS, name)),
+    );
+    expect(shape(Object.getOwnPropertyDescriptor(WebSocket.prototype, name))).toEqual(
+      shape(Object.getOwnPropertyDescriptor(WS.prototype, name)),
+    );
+    expect(() => {
+      (WebSocket as unknown as Record<string, number>)[name] = 42;
+    }).toThrow(TypeError);
+  });
+
+  it.each([
+    'binaryType',
+    'bufferedAmount',
+    'extensions',
+    'isPaused',
+    'protocol',
+    'readyState',
+    'url',
+    'onopen',
+    'onerror',
+    'onclose',
+    'onmessage',
+    'addEventListener',
+    'removeEventListener',
+  ])('WebSocket.prototype.%s', (name) => {
+    expect(shape(Object.getOwnPropertyDescriptor(WebSocket.prototype, name))).toEqual(
+      shape(Object.getOwnPropertyDescriptor(WS.prototype, name)),
+    );
+  });
+
+  it("the enumerable keys of a WebSocket include ws 8's", () => {
+    const keys = (proto: object) => {
+      const out: string[] = [];
+      for (const key in proto) out.push(key);
+      return out;
+    };
+    const ours = new Set(keys(WebSocket.prototype));
+    for (const key of keys(WS.prototype)) expect(ours.has(key), key).toBe(true);
   });
 });

@@ -1,0 +1,136 @@
+/**
+ * internals.ts: each use of Node's private fields works through its internal path where the
+ * probe finds it (as on the Node this runs on) and through its public fallback when the probe
+ * says no; the tests force each fallback with overrideProbes and check that the library still
+ * does its job, only with the cost the internal path saves.
+ */
+import { EventEmitter } from 'node:events';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { overrideProbes, presetListenerTable, probeResults } from '../../src/node/internals.js';
+import { once, riptideServer, shutdown } from './helpers.js';
+
+let restore: (() => void) | null = null;
+const servers: WebSocketServer[] = [];
+afterEach(async () => {
+  restore?.();
+  restore = null;
+  for (const s of servers.splice(0)) await shutdown(s);
+});
+
+/** A riptide server and a connected riptide client; returns the server's end too. */
+async function connectedPair(options = {}) {
+  const { wss, url } = await riptideServer(options);
+  servers.push(wss);
+  const accepted = once<[WebSocket]>(wss, 'connection');
+  const client = new WebSocket(url, {
+    perMessageDeflate: (options as { perMessageDeflate?: boolean }).perMessageDeflate ?? false,
+  });
+  await once(client, 'open');
+  const [server] = await accepted;
+  return { wss, client, server };
+}
+
+/** An echo round trip and a clean close: the connection works end to end. */
+async function exchange(client: WebSocket, server: WebSocket): Promise<void> {
+  server.on('message', (data: Buffer) => server.send(data));
+  const reply = once<[Buffer]>(client, 'message');
+  client.send('round trip');
+  expect(String((await reply)[0])).toBe('round trip');
+  const closed = once<[number]>(client, 'close');
+  client.close(1000);
+  expect((await closed)[0]).toBe(1000);
+}
+
+describe('the probes on this Node', () => {
+  it('find every internal (a Node release that drops one shows here first)', () => {
+    const probes = probeResults();
+    expect(probes).toMatchObject({ listenerTable: true, socketEndListener: true, zlibHandle: true });
+    expect([null, true]).toContain(probes.socketServer);
+  });
+});
+
+describe("EventEmitter's listener table", () => {
+  it('internal: a preset table in fast mode; events declared or not both work', () => {
+    const e = new EventEmitter();
+    presetListenerTable(e, { message: undefined });
+    expect(Object.getPrototypeOf((e as unknown as { _events: object })._events)).toBe(Object.prototype);
+    const calls: string[] = [];
+    e.on('message', () => calls.push('message'));
+    e.on('other', () => calls.push('other'));
+    e.emit('message');
+    e.emit('other');
+    expect(calls).toEqual(['message', 'other']);
+  });
+
+  it("fallback: Node's own table is left alone, and a connection works", async () => {
+    restore = overrideProbes({ listenerTable: false });
+    const e = new EventEmitter();
+    const before = (e as unknown as { _events: object })._events;
+    presetListenerTable(e, { message: undefined });
+    expect((e as unknown as { _events: object })._events).toBe(before);
+    const { client, server } = await connectedPair();
+    expect(Object.getPrototypeOf((server as unknown as { _events: object })._events)).toBe(null);
+    await exchange(client, server);
+  });
+});
+
+describe("net.Socket's own 'end' listener", () => {
+  for (const internal of [true, false]) {
+    it(`${internal ? "internal: replaced by one listener calling Node's first" : 'fallback: a second listener'}, and a peer's FIN still closes (1006)`, async () => {
+      if (!internal) restore = overrideProbes({ socketEndListener: false });
+      const { client, server } = await connectedPair();
+      const socket = server._socket as Socket;
+      expect(socket.listenerCount('end')).toBe(internal ? 1 : 2);
+      const closed = once<[number]>(server, 'close');
+      // The client's FIN without a close frame: Node's listener and ours both run.
+      (client._socket as Socket).end();
+      expect((await closed)[0]).toBe(1006);
+      // Node's own listener ran: the socket refuses writes after its end.
+      expect(socket.writable).toBe(false);
+    });
+  }
+});
+
+describe("zlib's native handle", () => {
+  for (const internal of [true, false]) {
+    it(`${internal ? 'internal: permessage-deflate is negotiated and works' : 'fallback: permessage-deflate is declined, the connection runs uncompressed'}`, async () => {
+      if (!internal) restore = overrideProbes({ zlibHandle: false });
+      const { client, server } = await connectedPair({ perMessageDeflate: true });
+      expect(server.extensions).toBe(internal ? 'permessage-deflate; server_no_context_takeover' : '');
+      await exchange(client, server);
+    });
+  }
+
+  it('fallback on the client side: nothing is offered', async () => {
+    restore = overrideProbes({ zlibHandle: false });
+    const { wss, url } = await riptideServer({ perMessageDeflate: true });
+    servers.push(wss);
+    const offered = new Promise<string | undefined>((resolve) =>
+      wss.on('connection', (_ws, req) =>
+        resolve(req.headers['sec-websocket-extensions'] as string | undefined),
+      ),
+    );
+    const client = new WebSocket(url);
+    await once(client, 'open');
+    expect(await offered).toBeUndefined();
+    client.terminate();
+  });
+});
+
+describe('the net.Server that accepted a socket ({port} mode)', () => {
+  for (const internal of [true, false]) {
+    it(`${internal ? "internal: Node's socket.server" : 'fallback: a WeakMap entry'}, and the handshake completes`, async () => {
+      restore = overrideProbes({ socketServer: internal ? null : false });
+      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+      servers.push(wss);
+      await once(wss, 'listening');
+      const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+      const [server] = await once<[WebSocket]>(wss, 'connection');
+      await once(client, 'open');
+      expect(probeResults().socketServer).toBe(internal);
+      await exchange(client, server);
+    });
+  }
+});

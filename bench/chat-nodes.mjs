@@ -103,9 +103,11 @@ async function startRedis() {
 function startNode(url) {
   const opts = {
     redis: { url },
-    limits: { rateBurst: 1e6, ratePerSecond: 1e6 },
-    loginBurst: 1e6,
-    loginPerSecond: 1e6,
+    limits: { messageRate: { burst: 1e6, perSecond: 1e6 }, requestRate: { burst: 1e6, perSecond: 1e6 } },
+    signInPerIp: { burst: 1e6, perSecond: 1e6 },
+    signUpPerIp: { burst: 1e6, perSecond: 1e6 },
+    // Every bench client is one user: lift the per-user socket cap.
+    maxSocketsPerUser: 1e6,
   };
   const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
   const proc = spawn(process.execPath, [...prof, join(here, 'chat-node.mjs'), JSON.stringify(opts)], {
@@ -123,13 +125,17 @@ function startNode(url) {
   });
 }
 
+/** Signs up (or in, when an earlier run on this Redis created the name); returns the cookie. */
 async function login(origin, name) {
-  const res = await fetch(`${origin}/api/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin },
-    body: JSON.stringify({ name, password: 'bench password' }),
-  });
-  if (res.status !== 200) throw new Error(`login ${res.status}`);
+  const attempt = (path) =>
+    fetch(`${origin}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin },
+      body: JSON.stringify({ name, password: 'bench password' }),
+    });
+  let res = await attempt('/api/register');
+  if (res.status === 409) res = await attempt('/api/login');
+  if (res.status !== 200 && res.status !== 201) throw new Error(`sign-in ${res.status}`);
   return res.headers.get('set-cookie').split(';')[0];
 }
 
@@ -161,14 +167,14 @@ class Client {
           this.stats.errors++;
         }
       });
-      this.ws.once('open', () => this.ws.send(JSON.stringify({ v: 1, type: 'hello' })));
+      this.ws.once('open', () => this.ws.send(JSON.stringify({ v: 2, type: 'hello' })));
     });
     this.n = 0;
   }
   send() {
     this.inflight++;
     const id = `${this.name}-${++this.n}`;
-    this.ws.send(JSON.stringify({ v: 1, type: 'send', id, room: 'general', text: `${now()} hello` }));
+    this.ws.send(JSON.stringify({ v: 2, type: 'send', id, room: 'general', text: `${now()} hello` }));
   }
 }
 

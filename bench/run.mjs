@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// The benchmark runner of issue 5: riptide against ws 8 (with its native add-ons) and a raw
-// node:net server, on one machine, in one run.
+// The benchmark runner (issues 5 and 17): riptide against ws 8 (with its native add-ons),
+// uWebSockets.js (when the optional `uwebsockets` package loads) and raw node:net servers, on
+// one machine, in one run, plus the scale curves.
 //
-//   npm run bench                 full run: 5 rounds, writes bench/RESULTS.md, bench/ratios.svg,
-//                                 bench/results/latest.json (+ a dated copy)
-//   npm run bench -- --quick      short runs (< 2 min), writes under bench/results/dev/
+//   npm run bench                 full run: 3 rounds, writes bench/RESULTS.md, bench/ratios.svg,
+//                                 the curve charts bench/curve-*.svg, bench/results/latest.json
+//                                 (+ a dated copy)
+//   npm run bench -- --quick      short runs (< 5 min), writes under bench/results/dev/
 //
 // For every scenario and server: start the server pinned to one core (taskset), wait for its
 // "listening <port>" line, run the load generator pinned to the other core, stop the server with
@@ -20,17 +22,21 @@ import { fileURLToPath } from 'node:url';
 import {
   readCpuInfo,
   readCpuSeconds,
+  readFdLimit,
   readLoadAvg,
   readRss,
   readRssAnon,
   rssPerConnKiB,
 } from './lib/proc.mjs';
-import { renderMarkdown, renderSvg, summarize } from './lib/report.mjs';
+import { renderCurveSvgs, renderMarkdown, renderSvg, summarize } from './lib/report.mjs';
 import {
+  CURVES,
   costMetrics,
+  curveScenarios,
   deflateArgs,
   PROFILES,
   SCENARIOS,
+  SERVERS,
   scenarioTitle,
   serverOrder,
   wsloadArgs,
@@ -38,8 +44,8 @@ import {
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
-const SHARED = resolve(ROOT, '../shared');
-const WSLOAD_DIR = join(SHARED, 'tools', 'wsload');
+// The load generator is built from its C source in the repository (cc and make).
+const WSLOAD_DIR = join(BENCH, 'wsload');
 const WSLOAD = join(WSLOAD_DIR, 'wsload');
 const EXIT_UNAVAILABLE = 3;
 
@@ -47,10 +53,11 @@ const EXIT_UNAVAILABLE = 3;
 // Options
 
 const USAGE = `usage: node bench/run.mjs [options]
-  --quick              short warm-up and measure windows (whole run < 2 min)
+  --quick              short warm-up and measure windows (whole run < 5 min)
   --rounds N           rounds (default 3; at least 3 for reported results)
-  --only 1,2,7         run only these scenarios
-  --servers riptide,ws only these servers
+  --only 1,2,7         run only these scenarios; curve names (idle, bcast, size), points
+                       (bcast-10k) or "curves" select the scale curves, "main" scenarios 1-8
+  --servers riptide,ws only these servers (riptide, ws, uws, raw)
   --warmup S --duration S   override the windows (seconds)
   --conns N            receivers / idle connections of scenarios 4 and 5 (default 10000)
   --settle MS          delay between the hold line and reading RSS (scenario 5)
@@ -96,7 +103,7 @@ function parseOptions(argv) {
         o.overrides.settleMs = num(take(i++), a);
         break;
       case '--only':
-        o.only = take(i++).split(',').map(Number);
+        o.only = take(i++).split(',');
         break;
       case '--servers':
         o.servers = take(i++).split(',');
@@ -134,9 +141,17 @@ const profile = {
   serverCpu: opts.serverCpu,
   clientCpu: opts.clientCpu,
 };
-const scenarios = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.id));
+/** Whether `--only` selects a scenario: its id, its curve's id, "curves" or "main". */
+function selected(sc) {
+  if (!opts.only) return true;
+  return opts.only.some(
+    (w) =>
+      w === String(sc.id) || w === sc.curve || (w === 'curves' && sc.curve) || (w === 'main' && !sc.curve),
+  );
+}
+const scenarios = [...SCENARIOS, ...curveScenarios(profile)].filter(selected);
 if (scenarios.length === 0) fail('no scenario selected');
-for (const s of opts.servers ?? []) if (!['riptide', 'ws', 'raw'].includes(s)) fail(`unknown server: ${s}`);
+for (const s of opts.servers ?? []) if (!(s in SERVERS)) fail(`unknown server: ${s}`);
 // The reference results (bench/RESULTS.md) come only from a full, unrestricted run.
 const official = !opts.quick && !opts.only && !opts.servers && Object.keys(opts.overrides).length === 0;
 const outDir = official ? BENCH : join(BENCH, 'results', 'dev');
@@ -172,8 +187,41 @@ function exited(child) {
   return new Promise((res) => child.once('exit', (code, signal) => res({ code, signal })));
 }
 
-function pinned(cpu, cmd, args) {
-  return ['taskset', ['-c', String(cpu), cmd, ...args]];
+/**
+ * `taskset -c CPU [prlimit --nofile=N:N] cmd args`: taskset and prlimit exec the command, so
+ * the child's pid is the command's own. prlimit only when a scale point needs more file
+ * descriptors than the hard limit (and the runner may raise it; see fdPlan).
+ */
+function pinned(cpu, cmd, args, nofile = 0) {
+  const raise = nofile > 0 ? ['prlimit', `--nofile=${nofile}:${nofile}`] : [];
+  return ['taskset', ['-c', String(cpu), ...raise, cmd, ...args]];
+}
+
+/**
+ * File descriptors: node raises its soft limit to the hard limit by itself, and so does
+ * wsload. A point that needs more than the hard limit allows runs under prlimit when this
+ * process may raise hard limits (root with CAP_SYS_RESOURCE), and is skipped with a note
+ * otherwise. Returns { nofile } (0: no raise needed) or { skip: reason }.
+ */
+const FD_SLACK = 256;
+let fdRaisable;
+function fdPlan(sc) {
+  const need = (sc.fds ?? 0) + FD_SLACK;
+  const { hard } = readFdLimit();
+  if (hard === null || need <= hard) return { nofile: 0 };
+  const want = Math.max(need, 1 << 17);
+  if (fdRaisable === undefined) {
+    try {
+      execFileSync('prlimit', [`--nofile=${want}:${want}`, 'true'], { stdio: 'ignore' });
+      fdRaisable = true;
+    } catch {
+      fdRaisable = false;
+    }
+  }
+  if (fdRaisable) return { nofile: want };
+  return {
+    skip: `needs ${need} file descriptors per process; the hard limit here is ${hard} and raising it needs CAP_SYS_RESOURCE`,
+  };
 }
 
 function shellQuote(args) {
@@ -185,14 +233,14 @@ function rel(p) {
 }
 
 /** Start a benchmark server pinned to the server core; resolves once it printed "listening <port>". */
-async function startServer(script, extraArgs, nodeFlags = []) {
+async function startServer(script, extraArgs, nodeFlags = [], nofile = 0) {
   const scriptPath = join(BENCH, 'servers', script);
-  const [cmd, args] = pinned(profile.serverCpu, process.execPath, [
-    ...nodeFlags,
-    scriptPath,
-    '0',
-    ...extraArgs,
-  ]);
+  const [cmd, args] = pinned(
+    profile.serverCpu,
+    process.execPath,
+    [...nodeFlags, scriptPath, '0', ...extraArgs],
+    nofile,
+  );
   const child = track(spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   let stderr = '';
   child.stderr.on('data', (d) => {
@@ -203,6 +251,7 @@ async function startServer(script, extraArgs, nodeFlags = []) {
     'taskset',
     '-c',
     String(profile.serverCpu),
+    ...(nofile > 0 ? ['prlimit', `--nofile=${nofile}:${nofile}`] : []),
     'node',
     ...nodeFlags,
     rel(scriptPath),
@@ -255,8 +304,8 @@ async function stopServer(server) {
  * Run a load generator pinned to the client core; `onLine` sees each stdout line as it comes,
  * `onErrLine` each stderr line.
  */
-async function runLoad(cmd, args, { onLine, onErrLine, timeoutMs }) {
-  const [c, a] = pinned(profile.clientCpu, cmd, args);
+async function runLoad(cmd, args, { onLine, onErrLine, timeoutMs, nofile = 0 }) {
+  const [c, a] = pinned(profile.clientCpu, cmd, args, nofile);
   const child = track(spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   const lines = [];
   let stderr = '';
@@ -341,9 +390,11 @@ function serverCpuSampler(pid) {
 
 async function measure(sc, serverName, round, variant = null) {
   const base = { round, scenario: sc.id, server: serverName };
+  const fds = fdPlan(sc);
+  if (fds.skip) return { ...base, status: 'skipped', error: fds.skip };
   let server;
   try {
-    server = await startServer(sc.scripts[serverName], sc.serverArgs ?? [], variant?.nodeFlags);
+    server = await startServer(sc.scripts[serverName], sc.serverArgs ?? [], variant?.nodeFlags, fds.nofile);
   } catch (err) {
     return { ...base, status: err.unavailable ? 'unavailable' : 'failed', error: err.message };
   }
@@ -353,7 +404,14 @@ async function measure(sc, serverName, round, variant = null) {
   try {
     if (sc.load.tool === 'wsload') {
       const args = wsloadArgs(sc, serverName, profile, server.port);
-      loadDisplay = shellQuote(['taskset', '-c', String(profile.clientCpu), rel(WSLOAD), ...args]);
+      loadDisplay = shellQuote([
+        'taskset',
+        '-c',
+        String(profile.clientCpu),
+        ...(fds.nofile > 0 ? ['prlimit', `--nofile=${fds.nofile}:${fds.nofile}`] : []),
+        rel(WSLOAD),
+        ...args,
+      ]);
       let onLine;
       let rssRead;
       let anonBefore = null;
@@ -382,9 +440,17 @@ async function measure(sc, serverName, round, variant = null) {
         const tw = await settleTimeWait();
         if (tw !== null) metrics.time_wait_at_start = tw;
       }
-      const timeoutMs = (profile.warmup + profile.duration + 40) * 1000 + profile.settleMs;
+      const rampS = (sc.conns ?? 0) > 40000 ? Math.ceil(sc.conns / 2000) : 10;
+      const timeoutMs =
+        ((sc.warmup ?? profile.warmup) + (sc.duration ?? profile.duration) + rampS + 30) * 1000 +
+        profile.settleMs;
       const cpu = serverCpuSampler(server.pid);
-      loadResult = await runLoad(WSLOAD, args, { onLine, onErrLine: cpu.onProgress, timeoutMs });
+      loadResult = await runLoad(WSLOAD, args, {
+        onLine,
+        onErrLine: cpu.onProgress,
+        timeoutMs,
+        nofile: fds.nofile,
+      });
       const json = lastJson(loadResult.lines);
       if (json) for (const [k, v] of Object.entries(json)) if (typeof v === 'number') metrics[k] = v;
       const cpuPct = cpu.percent();
@@ -399,7 +465,7 @@ async function measure(sc, serverName, round, variant = null) {
           metrics.rss_before_mib = metrics.rss_before / 2 ** 20;
           metrics.rss_with_mib = r.settled / 2 ** 20;
           metrics.rss_anon_per_conn_kib = rssPerConnKiB(anonBefore, r.anon, conns);
-          if (r.first.failed > 0 || conns < profile.bigConns) loadResult.code ||= 1;
+          if (r.first.failed > 0 || conns < (sc.conns ?? profile.bigConns)) loadResult.code ||= 1;
         }
       }
       if (loadResult.code !== 0 || !json) {
@@ -475,8 +541,13 @@ async function measureVariant(sc, serverName, round) {
 // Main
 
 function versions() {
-  const pkg = (name) =>
-    JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+  const pkg = (name) => {
+    try {
+      return JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+    } catch {
+      return 'not installed';
+    }
+  };
   const git = (...a) => execFileSync('git', a, { cwd: ROOT, encoding: 'utf8' }).trim();
   let riptide = 'unknown';
   try {
@@ -491,7 +562,8 @@ function versions() {
     ws: pkg('ws'),
     bufferutil: pkg('bufferutil'),
     'utf-8-validate': pkg('utf-8-validate'),
-    'wsload.c sha256': wsloadSrc,
+    uwebsockets: pkg('uwebsockets'),
+    'bench/wsload/wsload.c sha256': wsloadSrc,
   };
 }
 
@@ -510,7 +582,8 @@ function rerender(file) {
   const analysis = existsSync(analysisPath) ? `\n${readFileSync(analysisPath, 'utf8')}` : '';
   writeFileSync(join(BENCH, 'RESULTS.md'), renderMarkdown(summary, meta) + analysis);
   writeFileSync(join(BENCH, 'ratios.svg'), renderSvg(summary));
-  console.error(`bench: rendered bench/RESULTS.md and bench/ratios.svg from ${rel(resolve(file))}`);
+  for (const [name, svg] of renderCurveSvgs(summary, CURVES)) writeFileSync(join(BENCH, name), svg);
+  console.error(`bench: rendered bench/RESULTS.md and the charts from ${rel(resolve(file))}`);
 }
 
 async function main() {
@@ -524,7 +597,7 @@ async function main() {
     fail(`CPU ${cores} does not exist (${cpu.processors} processors)`);
   if (profile.serverCpu === profile.clientCpu) fail('server and client must be pinned to different CPUs');
 
-  console.error(`bench: building wsload (make -C ${rel(WSLOAD_DIR)})`);
+  console.error(`bench: building wsload (make -C ${rel(WSLOAD_DIR)}; needs cc and make)`);
   execFileSync('make', ['-s', '-C', WSLOAD_DIR], { stdio: 'inherit' });
   execFileSync(WSLOAD, ['--selftest'], { stdio: 'ignore' });
   if (opts.build) {
@@ -541,6 +614,7 @@ async function main() {
   const unavailable = new Set(); // "scenario/server" found unavailable: not retried in later rounds
   for (let round = 0; round < rounds; round++) {
     for (const sc of scenarios) {
+      if (sc.curve && round >= profile.curveRounds) continue;
       for (const s of serverOrder(serverNames(sc), round)) {
         const key = `${sc.id}/${s}`;
         let r;
@@ -549,7 +623,7 @@ async function main() {
             round,
             scenario: sc.id,
             server: s,
-            status: 'unavailable',
+            status: runs.find((x) => x.scenario === sc.id && x.server === s)?.status ?? 'unavailable',
             error: runs.find((x) => x.scenario === sc.id && x.server === s)?.error,
           };
         } else {
@@ -558,7 +632,7 @@ async function main() {
           if (r.status === 'ok' && sc.variant && profile.variants)
             Object.assign(r.metrics, await measureVariant(sc, s, round));
           r.wallSeconds = (Date.now() - t0) / 1000;
-          if (r.status === 'unavailable') unavailable.add(key);
+          if (r.status === 'unavailable' || r.status === 'skipped') unavailable.add(key);
         }
         runs.push(r);
         const took = r.wallSeconds ? ` (${r.wallSeconds.toFixed(1)} s)` : '';
@@ -572,12 +646,12 @@ async function main() {
     opts.quick || process.argv.length > 2
       ? `npm run bench -- ${process.argv.slice(2).join(' ')}`
       : 'npm run bench';
-  const selected = scenarios.map((sc) => ({
+  const chosen = scenarios.map((sc) => ({
     ...sc,
     title: scenarioTitle(sc, profile),
     scripts: Object.fromEntries(serverNames(sc).map((s) => [s, sc.scripts[s]])),
   }));
-  const summary = summarize(runs, selected);
+  const summary = summarize(runs, chosen);
   const meta = {
     date: new Date().toISOString(),
     invocation,
@@ -595,7 +669,7 @@ async function main() {
         lines: [invocation],
       },
       { title: 'build the load generator', lines: [`make -C ${rel(WSLOAD_DIR)}`] },
-      ...selected.flatMap((sc) =>
+      ...chosen.flatMap((sc) =>
         Object.keys(sc.scripts)
           .filter((s) => commands.has(`${sc.id}/${s}`))
           .flatMap((s) => [
@@ -615,8 +689,10 @@ async function main() {
       ),
     ],
     method: [
-      `Each measurement starts a fresh server process pinned to CPU ${profile.serverCpu}; the load generator runs pinned to CPU ${profile.clientCpu}. Windows: ${profile.warmup} s warm-up, ${profile.duration} s measured (wsload's ramp, drain and close phases are not counted).`,
-      'wsload (../shared/tools/wsload) verifies every echo and delivery; a run with errors, lost echoes or missing deliveries counts as failed and is left out of the medians.',
+      `Each measurement starts a fresh server process pinned to CPU ${profile.serverCpu}; the load generator runs pinned to CPU ${profile.clientCpu}. Windows: ${profile.warmup} s warm-up, ${profile.duration} s measured (wsload's ramp, drain and close phases are not counted); the scale curves' points: ${profile.curveWarmup} s and ${profile.curveDuration} s, in ${Math.min(profile.curveRounds, rounds)} round(s).`,
+      'wsload (bench/wsload, built from its C source) verifies every echo and delivery; a run with errors, lost echoes or missing deliveries counts as failed and is left out of the medians.',
+      `uWebSockets.js comes from the npm package uwebsockets (a devDependency; the servers report "not available" when its binary does not load): compression off, maxPayloadLength 100 MiB, no idle timeout, maxBackpressure 0 (unbounded, as riptide and ws queue; uWS's default drops sends past 64 KiB). Broadcast uses its pub/sub (app.publish).`,
+      `Scale curves: above ${20000} connections wsload spreads its connections over several loopback source addresses (127.0.0.1, .2, ...: one address has about 28,000 ephemeral ports towards one server port). Node and wsload raise their soft fd limit to the hard limit; a point needing more than the hard limit runs under prlimit when the runner may raise it, and is reported as skipped otherwise.`,
       `Scenario 5: RSS is VmRSS from /proc/PID/status. "Before" is read ${profile.settleMs} ms after the server printed its listening line; "with" is read ${profile.settleMs} ms after wsload's first hold line (all ${profile.bigConns} connections open), the same settle delay for every server, so that handshakes still being processed and short-lived allocations are over. The reading without the delay is reported too. Per connection = (with − before) / open connections. No server forces a garbage collection.`,
       `Scenario 7: bench/clients/deflate-echo-raw.mjs (${profile.deflateConns} connections, one 16 KiB JSON-like text message in flight each) pinned to CPU ${profile.clientCpu}. It offers client_no_context_takeover, so its requests are compressed, framed and masked once before the run, and it checks the framing of every echo and the content of the first 3 per connection: the servers do all the inflating and deflating, the client almost none (see its CPU column). The server's RSS per connection is read at the end of the measure window, against the RSS before the client connected. (bench/clients/deflate-echo.mjs, a ws client that compresses like the server, was the first version: it ran at 100 % CPU and limited both servers.)`,
       "The raw node:net server answers the upgrade and reflects every byte (frames stay masked; wsload runs with --allow-masked); it ends a connection when a chunk is exactly one close frame, so closing does not wait for wsload's timeouts. In scenario 4 the raw server (bench/servers/raw-broadcast.mjs) forwards each client frame, unmasked, to every open socket with one socket.write each: the broadcast loop with no library.",
@@ -641,6 +717,7 @@ async function main() {
   const analysis = existsSync(analysisPath) ? `\n${readFileSync(analysisPath, 'utf8')}` : '';
   writeFileSync(join(outDir, 'RESULTS.md'), renderMarkdown(summary, meta) + analysis);
   writeFileSync(join(outDir, 'ratios.svg'), renderSvg(summary));
+  for (const [name, svg] of renderCurveSvgs(summary, CURVES)) writeFileSync(join(outDir, name), svg);
   console.error(
     `bench: done in ${Math.round(wallSeconds)} s; wrote ${rel(join(outDir, 'RESULTS.md'))} and ${rel(join(outDir, 'ratios.svg'))}`,
   );
@@ -649,5 +726,4 @@ async function main() {
   process.exitCode = failed ? 1 : 0;
 }
 
-if (!existsSync(WSLOAD_DIR)) fail(`${WSLOAD_DIR} not found (shared/ must be next to the repository)`);
 await main();

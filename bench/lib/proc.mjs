@@ -99,3 +99,22 @@ export function readLoadAvg() {
     return null;
   }
 }
+
+/**
+ * The soft and hard "Max open files" limits from the text of /proc/PID/limits (null when
+ * unlimited or absent).
+ */
+export function parseFdLimit(limitsText) {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(limitsText);
+  const num = (v) => (v === undefined || v === 'unlimited' ? null : Number(v));
+  return { soft: num(m?.[1]), hard: num(m?.[2]) };
+}
+
+/** This process's file descriptor limits (children inherit them). */
+export function readFdLimit() {
+  try {
+    return parseFdLimit(readFileSync('/proc/self/limits', 'utf8'));
+  } catch {
+    return { soft: null, hard: null };
+  }
+}

@@ -43,6 +43,47 @@ export function exitOnSignal(stop) {
   process.once('SIGINT', onSignal);
 }
 
+/**
+ * uWebSockets.js from the `uwebsockets` npm package (a bench-only devDependency with Linux
+ * x64 binaries for Node 20-24), or exit "not available" when it is not installed or its
+ * binary does not load on this platform or Node version.
+ */
+export function loadUws() {
+  try {
+    return require('uwebsockets');
+  } catch (err) {
+    unavailable('uWebSockets.js (npm package uwebsockets)', err);
+  }
+}
+
+/**
+ * The options every uWS server here uses, chosen to match riptide's and ws's defaults: no
+ * compression, 100 MiB maximum message, no idle timeout (riptide and ws have none by
+ * default), and no send-buffer limit (uWS's default drops a send once 64 KiB are buffered;
+ * riptide and ws queue without bound, and wsload counts a dropped echo as lost).
+ */
+export function uwsBehavior(uWS) {
+  return {
+    compression: uWS.DISABLED,
+    maxPayloadLength: 100 * 1024 * 1024,
+    idleTimeout: 0,
+    maxBackpressure: 0,
+    closeOnBackpressureLimit: false,
+  };
+}
+
+/** Listen with a uWS app on 127.0.0.1 and the port argument; announce the port; stop on SIGTERM. */
+export function uwsListen(uWS, app) {
+  app.listen('127.0.0.1', portArg(), (token) => {
+    if (!token) {
+      console.error('uWS could not listen');
+      process.exit(1);
+    }
+    announce(uWS.us_socket_local_port(token));
+    exitOnSignal(() => uWS.us_listen_socket_close(token));
+  });
+}
+
 export function unavailable(what, err) {
   console.error(`not available: ${what}${err ? ` (${err.message ?? err})` : ''}`);
   process.exit(EXIT_UNAVAILABLE);

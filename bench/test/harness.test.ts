@@ -9,12 +9,29 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 // @ts-expect-error: plain ESM JavaScript (the runner runs on Node without a build step)
 import { jsonMessage } from '../clients/deflate-echo.mjs';
-// @ts-expect-error: plain ESM JavaScript
-import { parseCpuInfo, parseCpuTicks, parseRssAnon, parseVmRss, rssPerConnKiB } from '../lib/proc.mjs';
-// @ts-expect-error: plain ESM JavaScript
-import { formatNumber, formatRatio, renderMarkdown, renderSvg, summarize } from '../lib/report.mjs';
 import {
+  parseCpuInfo,
+  parseCpuTicks,
+  parseFdLimit,
+  parseRssAnon,
+  parseVmRss,
+  rssPerConnKiB,
+  // @ts-expect-error: plain ESM JavaScript (tsc reports a multi-line import at its module name)
+} from '../lib/proc.mjs';
+import {
+  formatNumber,
+  formatRatio,
+  renderCurveSvgs,
+  renderLineChart,
+  renderMarkdown,
+  renderSvg,
+  summarize,
+  // @ts-expect-error: plain ESM JavaScript (tsc reports a multi-line import at its module name)
+} from '../lib/report.mjs';
+import {
+  CURVES,
   costMetrics,
+  curveScenarios,
   PROFILES,
   SCENARIOS,
   scenarioTitle,
@@ -89,6 +106,12 @@ describe('/proc parsing', () => {
     expect(parseCpuTicks(stat)).toBe(1234 + 567);
     expect(parseCpuTicks('4242 (node) Z')).toBeNull();
   });
+  it('reads the soft and hard open-files limits (null when unlimited)', () => {
+    const text =
+      'Limit  Soft Limit  Hard Limit  Units\nMax open files            20000                20000                files     \n';
+    expect(parseFdLimit(text)).toEqual({ soft: 20000, hard: 20000 });
+    expect(parseFdLimit('Max open files   1024   unlimited   files')).toEqual({ soft: 1024, hard: null });
+  });
   it('reads the CPU model and counts processors in /proc/cpuinfo', () => {
     const text =
       'processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t: fpu\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Processor\n';
@@ -98,17 +121,24 @@ describe('/proc parsing', () => {
 
 describe('scenarios and command lines', () => {
   const byId = (id: number) => SCENARIOS.find((s: { id: number }) => s.id === id);
-  it('covers the seven scenarios of issue 5 with their goals', () => {
-    expect(SCENARIOS.map((s: { id: number }) => s.id)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    expect(byId(1).goals).toEqual([{ metric: 'msgs_per_s', vs: 'ws', op: '>=', target: 3 }]);
-    expect(byId(5).goals.map((g: { op: string }) => g.op)).toEqual(['<=', '<=']);
+  it('covers the scenarios of issues 5 and 17 with issue 17’s goals', () => {
+    expect(SCENARIOS.map((s: { id: number }) => s.id)).toEqual([1, 2, 3, 8, 4, 5, 6, 7]);
+    expect(byId(1).goals).toEqual([{ metric: 'msgs_per_s', vs: 'uws', op: '>=', target: 1 }]);
+    expect(byId(8).load.args()).toEqual(['-c', '4', '-p', '2', '-s', '1m', '--binary']);
+    for (const id of [3, 8]) {
+      expect(byId(id).goals).toEqual([
+        { metric: 'mb_per_s', vs: 'ws', op: '>=', target: 1.5 },
+        { metric: 'mb_per_s', vs: 'uws', op: '>=', target: 0.6 },
+      ]);
+    }
+    expect(byId(5).goals).toEqual([{ metric: 'rss_per_conn_kib', vs: 'raw', op: '<=', target: 1 }]);
   });
-  it('runs raw node:net everywhere but 7 (it cannot compress), the broadcast loop in 4', () => {
-    const withRaw = SCENARIOS.filter((s: { scripts: object }) => 'raw' in s.scripts).map(
-      (s: { id: number }) => s.id,
-    );
-    expect(withRaw).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(byId(4).scripts.raw).toBe('raw-broadcast.mjs');
+  it('runs raw node:net and uWS everywhere but 7 (deflate), the broadcast servers in 4', () => {
+    const having = (server: string) =>
+      SCENARIOS.filter((s: { scripts: object }) => server in s.scripts).map((s: { id: number }) => s.id);
+    expect(having('raw')).toEqual([1, 2, 3, 8, 4, 5, 6]);
+    expect(having('uws')).toEqual([1, 2, 3, 8, 4, 5, 6]);
+    expect(byId(4).scripts).toMatchObject({ raw: 'raw-broadcast.mjs', uws: 'uws-broadcast.mjs' });
   });
   it('gives wsload --allow-masked for the raw echo server only, -v wherever CPU is sampled', () => {
     const args = wsloadArgs(byId(1), 'raw', PROFILES.full, 4321);
@@ -171,8 +201,68 @@ describe('scenarios and command lines', () => {
   });
   it('fills the connection count into titles', () => {
     expect(scenarioTitle(byId(4), PROFILES.full)).toBe(
-      'Broadcast 64 B to 10,000 receivers (riptide: pub/sub; ws: loop over clients)',
+      'Broadcast 64 B to 10,000 receivers (riptide and uWS: pub/sub; ws: loop over clients)',
     );
+  });
+  it('makes every curve point a scenario with the curve’s windows and no goals', () => {
+    const points = curveScenarios(PROFILES.full);
+    expect(points.map((p: { id: string }) => p.id)).toEqual([
+      'idle-1k',
+      'idle-10k',
+      'idle-50k',
+      'idle-100k',
+      'bcast-100',
+      'bcast-1k',
+      'bcast-10k',
+      'bcast-50k',
+      'size-64B',
+      'size-1KiB',
+      'size-16KiB',
+      'size-64KiB',
+      'size-256KiB',
+      'size-1MiB',
+      'size-4MiB',
+    ]);
+    for (const p of points) {
+      expect(p.goals).toEqual([]);
+      expect(Object.keys(p.scripts)).toEqual(['riptide', 'ws', 'uws', 'raw']);
+    }
+    const size = points.find((p: { id: string }) => p.id === 'size-4MiB');
+    expect(wsloadArgs(size, 'uws', PROFILES.full, 9)).toEqual([
+      'echo',
+      '--url',
+      'ws://127.0.0.1:9/',
+      '-c',
+      '8',
+      '-p',
+      '2',
+      '-s',
+      String(4 << 20),
+      '--binary',
+      '-w',
+      String(PROFILES.full.curveWarmup),
+      '-d',
+      String(PROFILES.full.curveDuration),
+      '-v',
+    ]);
+    // Quick mode measures fewer points.
+    expect(curveScenarios(PROFILES.quick).length).toBeLessThan(points.length);
+  });
+  it('spreads more than 20,000 connections over several source addresses, with a longer ramp', () => {
+    const points = curveScenarios(PROFILES.full);
+    const args = (id: string) =>
+      wsloadArgs(
+        points.find((p: { id: string }) => p.id === id),
+        'riptide',
+        PROFILES.full,
+        1,
+      );
+    expect(args('idle-10k')).not.toContain('--source-addrs');
+    const big = args('idle-100k');
+    expect(big[big.indexOf('--source-addrs') + 1]).toBe('5');
+    expect(Number(big[big.indexOf('--ramp-timeout') + 1])).toBeGreaterThanOrEqual(50);
+    const bcast = args('bcast-50k');
+    expect(bcast[bcast.indexOf('--source-addrs') + 1]).toBe('3');
   });
   it('rotates the servers’ order each round', () => {
     const s = ['riptide', 'ws', 'raw'];
@@ -186,8 +276,13 @@ describe('scenarios and command lines', () => {
 // Synthetic measurements: scenario 1 (riptide 3.2x ws: met) and 5 (riptide memory 0.9x ws: not met).
 function fakeRuns() {
   const runs: object[] = [];
-  const s1 = { riptide: [310e3, 300e3, 320e3], ws: [100e3, 90e3, 110e3], raw: [900e3, 1000e3, 950e3] };
-  const s5 = { riptide: [5.4, 5.5, 5.3], ws: [6, 6.1, 5.9], raw: [4, 4.5, 4.4] };
+  const s1 = {
+    riptide: [310e3, 300e3, 320e3],
+    ws: [100e3, 90e3, 110e3],
+    uws: [300e3, 290e3, 310e3],
+    raw: [900e3, 1000e3, 950e3],
+  };
+  const s5 = { riptide: [5.4, 5.5, 5.3], ws: [6, 6.1, 5.9], uws: [0.5, 0.6, 0.55], raw: [4, 4.5, 4.4] };
   for (let round = 0; round < 3; round++) {
     for (const [server, v] of Object.entries(s1)) {
       runs.push({
@@ -231,13 +326,12 @@ describe('summarize', () => {
     expect(m.values.ws.rounds).toEqual([100e3, 90e3, 110e3]);
     expect(m.ratios['riptide/ws']).toBeCloseTo(3.1, 10);
     expect(m.ratios['riptide/raw']).toBeCloseTo(310 / 950, 10);
+    expect(m.ratios['riptide/uws']).toBeCloseTo(310 / 300, 10);
     expect(summary[0].status.ws).toMatchObject({ ok: 3, failed: 1 });
   });
   it('marks each goal met, not met or not available', () => {
-    expect(summary[0].goals[0]).toMatchObject({ vs: 'ws', met: true });
-    const [vsWs, vsRaw] = summary[1].goals;
-    expect(vsWs.ratio).toBeCloseTo(5.4 / 6, 10);
-    expect(vsWs.met).toBe(false);
+    expect(summary[0].goals[0]).toMatchObject({ vs: 'uws', met: true });
+    const [vsRaw] = summary[1].goals;
     expect(vsRaw.ratio).toBeCloseTo(5.4 / 4.4, 10);
     expect(vsRaw.met).toBe(false);
     expect(summary[2].goals.map((g: { met: boolean | null }) => g.met)).toEqual([null, null]);
@@ -262,22 +356,25 @@ describe('RESULTS.md', () => {
   });
   it('lists every goal with its measured ratio and status', () => {
     expect(md).toContain(
-      '| 1 | Echo 64 B text, 100 connections, 10 in flight each | riptide ≥ 3x ws | 3.10x | met |',
+      '| 1 | Echo 64 B text, 100 connections, 10 in flight each | riptide ≥ 1x uWS | 1.03x | met |',
     );
-    expect(md).toMatch(/\| 5 \| .* \| riptide ≤ 0\.8x ws \| 0\.90x \| not met \|/);
+    expect(md).toMatch(/\| 5 \| .* \| riptide ≤ 1x raw net \| 1\.23x \| not met \|/);
     expect(md).toMatch(/\| 7 \| .*\(messages\/s\) \| riptide ≥ 1\.5x ws \| n\/a \| not available \|/);
   });
   it('has a table per scenario with the medians, the rounds and the ratios', () => {
     expect(md).toContain('### 1. Echo 64 B text, 100 connections, 10 in flight each');
     expect(md).toContain(
-      '| messages/s | **310k** (310k, 300k, 320k) | **100k** (100k, 90k, 110k) | **950k** (900k, 1M, 950k) | 3.10x | 0.33x | 0.11x |',
+      '| | riptide | ws (+bufferutil, utf-8-validate) | uWebSockets.js (C++) | raw node:net | riptide/ws | riptide/uWS | riptide/raw | ws/raw | uWS/raw |',
     );
+    const headline =
+      '| messages/s | **310k** (310k, 300k, 320k) | **100k** (100k, 90k, 110k) | **300k** (300k, 290k, 310k) | **950k** (900k, 1M, 950k) | 3.10x | 1.03x | 0.33x | 0.11x | 0.32x |';
+    expect(md).toContain(headline);
     expect(md).toContain('- ws: failed in 1 round(s): wsload exited 1: errors=3');
     // The cost row follows the headline with its own ratios; other info rows have none.
     expect(md).toContain(
-      '| messages/s | **310k** (310k, 300k, 320k) | **100k** (100k, 90k, 110k) | **950k** (900k, 1M, 950k) | 3.10x | 0.33x | 0.11x |\n| server CPU µs per message | **3.23** (3.23, 3.33, 3.13) | **10** (10, 11.1, 9.09) | **1.05** (1.11, 1, 1.05) | 0.32x | 3.06x | 9.50x |',
+      `${headline}\n| server CPU µs per message | **3.23** (3.23, 3.33, 3.13) | **10** (10, 11.1, 9.09) | **3.33** (3.33, 3.45, 3.23) | **1.05** (1.11, 1, 1.05) | 0.32x | 0.97x | 3.06x | 9.50x | 3.17x |`,
     );
-    expect(md).toMatch(/\| p50 latency \(µs\) \| \*\*900\*\* .* \| {2}\| {2}\| {2}\|/);
+    expect(md).toMatch(/\| p50 latency \(µs\) \| \*\*900\*\* .* \| {2}\| {2}\| {2}\| {2}\| {2}\|/);
     expect(md).toContain('| messages/s | not available | **500** (500, 500, 500) | n/a |');
   });
   it('names the machine, the versions and the commands', () => {
@@ -309,16 +406,100 @@ describe('ratios.svg', () => {
   });
   it('draws a bar per measured goal, coloured by status, and "not available" for the rest', () => {
     const bars = [...svg.matchAll(/<rect x="(\d+)" y="[\d.]+" width="([\d.]+)" height="18" fill="(#\w+)"/g)];
-    // goals: scenario 1 (met), scenario 5 vs ws and vs raw (not met); scenario 7: two not available.
-    expect(bars.map((b) => b[3])).toEqual(['#2e7d32', '#c62828', '#c62828']);
+    // goals: scenario 1 vs uWS (met), scenario 5 vs raw (not met); scenario 7: two not available.
+    expect(bars.map((b) => b[3])).toEqual(['#2e7d32', '#c62828']);
     expect(svg.match(/not available<\/text>/g)?.length).toBe(2);
-    // Bar lengths are proportional to the ratios (3.1x vs 0.9x).
-    expect(Number(bars[0][2]) / Number(bars[1][2])).toBeCloseTo(3.1 / 0.9, 1);
-    expect(svg).toContain('>3.10x</text>');
-    expect(svg).toContain('>0.90x ✗</text>');
+    // Bar lengths are proportional to the ratios (310/300 vs 5.4/4.4).
+    expect(Number(bars[0][2]) / Number(bars[1][2])).toBeCloseTo(310 / 300 / (5.4 / 4.4), 1);
+    expect(svg).toContain('>1.03x</text>');
+    expect(svg).toContain('>1.23x ✗</text>');
   });
   it('marks each goal’s target', () => {
-    expect(svg.match(/<title>goal /g)?.length).toBe(5);
+    expect(svg.match(/<title>goal /g)?.length).toBe(4);
+  });
+});
+
+describe('scale curves', () => {
+  // Two points of the broadcast curve: ws skipped at 50k (fd limit), uWS unavailable.
+  const points = curveScenarios(PROFILES.full).filter((p: { id: string }) =>
+    ['bcast-10k', 'bcast-50k'].includes(p.id),
+  );
+  const runs: object[] = [];
+  for (const [id, rate] of [
+    ['bcast-10k', 100e3],
+    ['bcast-50k', 80e3],
+  ] as const) {
+    for (const round of [0, 1, 2]) {
+      runs.push({
+        round,
+        scenario: id,
+        server: 'riptide',
+        status: 'ok',
+        metrics: { deliveries_per_s: rate, delivery_p99_ms: 20 },
+      });
+      runs.push({
+        round,
+        scenario: id,
+        server: 'raw',
+        status: 'ok',
+        metrics: { deliveries_per_s: rate * 2, delivery_p99_ms: 10 },
+      });
+      runs.push({ round, scenario: id, server: 'uws', status: 'unavailable', error: 'no binary' });
+      runs.push(
+        id === 'bcast-50k'
+          ? { round, scenario: id, server: 'ws', status: 'skipped', error: 'needs 50257 file descriptors' }
+          : {
+              round,
+              scenario: id,
+              server: 'ws',
+              status: 'ok',
+              metrics: { deliveries_per_s: 50e3, delivery_p99_ms: 40 },
+            },
+      );
+    }
+  }
+  const summary = summarize(runs, points);
+  it('tabulates each metric per point in RESULTS.md, outside the goals table', () => {
+    const md = renderMarkdown(summary, {
+      date: 'd',
+      invocation: 'npm run bench',
+      quick: false,
+      rounds: 3,
+      node: 'v20',
+      cpu: { model: 'x', processors: 2 },
+      versions: {},
+      loadavg: { start: null, end: null },
+      profile: { ...PROFILES.full, serverCpu: 0, clientCpu: 1 },
+      wallSeconds: 1,
+      commands: [],
+    });
+    expect(md).toContain('## Scale curves (issue 17)');
+    expect(md).toContain('| 10k receivers | 100k | 50k | not available | 200k | n/a | 2.00x | 0.50x |');
+    expect(md).toContain('| 50k receivers | 80k | skipped | not available | 160k | n/a | n/a | 0.50x |');
+    expect(md).not.toMatch(/\| bcast-10k \| .* \| (met|not met) \|/);
+  });
+  it('draws one chart per metric with a line per server and a note on skipped points', () => {
+    const svgs = new Map(renderCurveSvgs(summary, CURVES));
+    expect([...svgs.keys()]).toEqual(['curve-broadcast-rate.svg', 'curve-broadcast-p99.svg']);
+    const rate = svgs.get('curve-broadcast-rate.svg') as string;
+    // riptide and raw: two points each; ws: one (a path of one point is still drawn as a dot).
+    expect(rate.match(/<circle /g)?.length).toBe(5);
+    expect(rate).toContain('not measured: 50k (needs 50257 file descriptors)');
+    expect(rate.match(/<text/g)?.length).toBe(rate.match(/<\/text>/g)?.length);
+  });
+  it('places points on a log x axis and breaks a line at a missing value', () => {
+    const svg = renderLineChart({
+      title: 't',
+      xLabel: 'n',
+      xs: [10, 100, 1000],
+      xLabels: ['10', '100', '1k'],
+      series: [{ server: 'riptide', values: [1, null, 3] }],
+    });
+    const xs = [...svg.matchAll(/<circle cx="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(xs).toHaveLength(2);
+    const path = /<path d="([^"]+)"/.exec(svg)?.[1] ?? '';
+    expect(path.match(/M/g)?.length).toBe(2); // two separate pieces
+    expect(xs[1] - xs[0]).toBeGreaterThan(0);
   });
 });
 
@@ -450,17 +631,59 @@ describe('benchmark servers', () => {
   it('ws-echo echoes text and binary with ws and its native add-ons', async () => {
     const { child, port } = await startServer('ws-echo.mjs');
     try {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-      await new Promise((r, j) => ws.once('open', r).once('error', j));
-      const echo = (data: string | Buffer) =>
-        new Promise<[Buffer, boolean]>((r) => {
-          ws.once('message', (d, isBinary) => r([d as Buffer, isBinary]));
-          ws.send(data);
-        });
+      const { ws, echo } = await echoClient(port);
       expect(await echo('hé')).toEqual([Buffer.from('hé'), false]);
       expect(await echo(Buffer.from([0, 255]))).toEqual([Buffer.from([0, 255]), true]);
       ws.close();
       await new Promise((r) => ws.once('close', r));
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  });
+});
+
+/** A ws client of an echo server; `echo(data)` sends and resolves with the next message. */
+async function echoClient(port: number) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await new Promise((r, j) => ws.once('open', r).once('error', j));
+  const echo = (data: string | Buffer) =>
+    new Promise<[Buffer, boolean]>((r) => {
+      ws.once('message', (d, isBinary) => r([d as Buffer, isBinary]));
+      ws.send(data);
+    });
+  return { ws, echo };
+}
+
+describe('uWebSockets.js servers (the uwebsockets devDependency)', () => {
+  it('uws-echo echoes text and binary', async () => {
+    const { child, port } = await startServer('uws-echo.mjs');
+    try {
+      const { ws, echo } = await echoClient(port);
+      expect(await echo('hé')).toEqual([Buffer.from('hé'), false]);
+      // Above uWS's default 64 KiB send limit, which the bench servers lift.
+      const big = Buffer.alloc(300 * 1024, 7);
+      expect(await echo(big)).toEqual([big, true]);
+      ws.close();
+      await new Promise((r) => ws.once('close', r));
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  });
+  it('uws-broadcast publishes every message to every connected client', async () => {
+    const { child, port } = await startServer('uws-broadcast.mjs');
+    try {
+      const open = () =>
+        new Promise<WebSocket>((r, j) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+          ws.once('open', () => r(ws)).once('error', j);
+        });
+      const [a, b] = [await open(), await open()];
+      const got = (ws: WebSocket) => new Promise<string>((r) => ws.once('message', (d) => r(String(d))));
+      const both = Promise.all([got(a), got(b)]);
+      a.send('hello all');
+      expect(await both).toEqual(['hello all', 'hello all']);
+      a.close();
+      b.close();
     } finally {
       expect(await stop(child)).toBe(0);
     }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { login, TestClient, until } from './helpers.js';
+import { login, register, TestClient } from './helpers.js';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'server', 'main.js');
 const children: ChildProcess[] = [];
@@ -18,6 +18,10 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+
+async function waitUntil(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 5));
+}
 
 /** Starts the chat on a free port; resolves with its origin once it logged its URL. */
 function startChild(dbPath: string): Promise<{ child: ChildProcess; origin: string }> {
@@ -51,7 +55,7 @@ describe('durability', () => {
     const first = await startChild(dbPath);
     const senders = await Promise.all(
       ['ann', 'ben', 'cat'].map(
-        async (name) => (await TestClient.join(first.origin, await login(first.origin, name))).client,
+        async (name) => (await TestClient.join(first.origin, await register(first.origin, name))).client,
       ),
     );
     const acked = new Set<string>();
@@ -61,35 +65,35 @@ describe('durability', () => {
         if (m.type === 'ack') acked.add(m.id);
       });
     }
-    // Each sender streams messages, paced under the rate limit, until the kill.
+    // Each sender keeps one message in flight (send, wait for the ack, send the next) under the
+    // rate limit; the kill comes once 30 are acknowledged, while the next ones are in flight.
     let stop = false;
     const pumps = senders.map(async (sender, s) => {
-      for (let i = 0; !stop; i++) {
+      for (let i = 0; i < 8 && !stop; i++) {
         if (sender.ws.readyState !== 1) return;
         sender.send({
-          v: 1,
+          v: 2,
           type: 'send',
           id: `s${s}-${i}`,
           room: 'general',
           text: `message ${i} from ${s}`,
         });
-        await new Promise((r) => setTimeout(r, 60));
+        await sender.next('ack', (a) => a.id === `s${s}-${i}`).catch(() => {});
       }
     });
-    // The kill comes once 20 messages are acknowledged (not after a fixed time, which a loaded
-    // machine may spend on far fewer), with more still in flight.
-    await until(() => acked.size >= 20);
+    await waitUntil(() => acked.size >= 15);
     first.child.kill('SIGKILL');
     stop = true;
     await Promise.all(pumps);
     await Promise.all(senders.map((c) => c.closed));
+    expect(acked.size).toBeGreaterThanOrEqual(15);
 
     const second = await startChild(dbPath);
     const reader = (await TestClient.join(second.origin, await login(second.origin, 'ann'))).client;
     const stored = new Set<string>();
     let before: number | undefined;
     for (;;) {
-      reader.send({ v: 1, type: 'history', room: 'general', ...(before ? { before } : {}) });
+      reader.send({ v: 2, type: 'history', room: 'general', ...(before ? { before } : {}) });
       const page = await reader.next('history');
       for (const m of page.messages) stored.add(m.id);
       if (!page.hasMore) break;

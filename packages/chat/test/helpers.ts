@@ -1,6 +1,8 @@
 /**
- * Test helpers: a chat server on a free port with its own temporary database, sign-in over HTTP,
- * and a WebSocket client that records every server message and waits for the ones a test expects.
+ * Test helpers: a chat server on a free port with its own temporary database, accounts over HTTP,
+ * and a WebSocket client that records every server message, waits for the ones a test expects, and
+ * proves "nothing else arrived" with a ping/pong round trip (the server answers requests in order,
+ * after everything it queued on that socket before).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +22,7 @@ const cleanups: (() => Promise<void>)[] = [];
 export async function startTestServer(options: Omit<ChatServerOptions, 'port'> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'riptide-chat-'));
   const dbPath = options.dbPath ?? join(dir, 'chat.db');
-  const server = await startChatServer({ port: 0, dbPath, log: () => {}, ...options });
+  const server = await startChatServer({ port: 0, dbPath, log: () => {}, sweepIntervalMs: 0, ...options });
   const testServer = { ...server, close: server.close, dir, dbPath, origin: server.url.replace(/\/$/, '') };
   cleanups.push(async () => {
     await server.close();
@@ -29,37 +31,64 @@ export async function startTestServer(options: Omit<ChatServerOptions, 'port'> =
   return testServer;
 }
 
+/** Runs `fn` at the end of the current test (before the servers close). */
+export function onCleanup(fn: () => Promise<void>): void {
+  cleanups.push(fn);
+}
+
 export async function cleanup(): Promise<void> {
   const all = cleanups.splice(0);
   for (const fn of all.reverse()) await fn();
 }
 
-/** Signs in (registering on first use) and returns the session cookie ("name=value"). */
-export async function login(origin: string, name: string, password = 'correct horse'): Promise<string> {
-  const res = await fetch(`${origin}/api/login`, {
+export const PASSWORD = 'correct horse';
+
+/** POSTs JSON to the API as the page would (same origin); returns status, body and cookie. */
+export async function post(
+  origin: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; cookie: string }> {
+  const res = await fetch(`${origin}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', origin },
-    body: JSON.stringify({ name, password }),
+    headers: { 'content-type': 'application/json', origin, ...headers },
+    body: JSON.stringify(body),
   });
-  if (res.status !== 200) throw new Error(`login ${name}: ${res.status} ${await res.text()}`);
-  const cookie = res.headers.get('set-cookie') ?? '';
-  return cookie.split(';')[0];
+  const text = await res.text();
+  return {
+    status: res.status,
+    body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+    cookie: (res.headers.get('set-cookie') ?? '').split(';')[0],
+  };
+}
+
+/** Creates the account and returns its session cookie ("name=value"). */
+export async function register(origin: string, name: string, password = PASSWORD): Promise<string> {
+  const res = await post(origin, '/api/register', { name, password });
+  if (res.status !== 201) throw new Error(`register ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.cookie;
+}
+
+/** Signs in to an existing account and returns the session cookie. */
+export async function login(origin: string, name: string, password = PASSWORD): Promise<string> {
+  const res = await post(origin, '/api/login', { name, password });
+  if (res.status !== 200) throw new Error(`login ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.cookie;
 }
 
 type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
-
-let barrierCount = 0;
-
-/** Resolves once `check()` holds, looking again every 10 ms: a wait on a condition, no deadline. */
-export async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
-}
 
 export class TestClient {
   readonly messages: ServerMessage[] = [];
   readonly ws: WebSocket;
   closed: Promise<{ code: number; reason: string }>;
-  #waiters: { match: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
+  #waiters: {
+    match: (m: ServerMessage) => boolean;
+    resolve: (m: ServerMessage) => void;
+    reject: (err: Error) => void;
+  }[] = [];
+  #pings = 0;
 
   constructor(ws: WebSocket) {
     this.ws = ws;
@@ -70,11 +99,16 @@ export class TestClient {
         if (w.match(message)) {
           this.#waiters.splice(this.#waiters.indexOf(w), 1);
           w.resolve(message);
+          return;
         }
       }
     });
     this.closed = new Promise((resolve) => {
-      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      ws.on('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+        // Nothing more can arrive: a waiter fails now, with what it was waiting for.
+        for (const w of this.#waiters.splice(0)) w.reject(new Error(`the socket closed (${code})`));
+      });
     });
   }
 
@@ -94,7 +128,7 @@ export class TestClient {
     return client;
   }
 
-  /** Connects and completes the hello; resolves with the welcome. */
+  /** Connects and completes the hello; resolves with the welcome (after any replay it asked for). */
   static async join(
     origin: string,
     cookie: string,
@@ -102,8 +136,13 @@ export class TestClient {
   ): Promise<{ client: TestClient; welcome: Of<'welcome'> }> {
     const client = await TestClient.connect(origin, cookie);
     const welcome = client.next('welcome');
-    client.send({ v: 1, type: 'hello', ...(rooms ? { rooms } : {}) });
+    client.send({ v: 2, type: 'hello', ...(rooms ? { rooms } : {}) });
     return { client, welcome: await welcome };
+  }
+
+  /** A registered user, connected and welcomed. */
+  static async user(origin: string, name: string): Promise<TestClient> {
+    return (await TestClient.join(origin, await register(origin, name))).client;
   }
 
   send(message: ClientMessage | Record<string, unknown>): void {
@@ -117,48 +156,73 @@ export class TestClient {
   /**
    * The first message (not yet consumed by an earlier `next`) of this type matching `where`,
    * waiting up to `timeoutMs` for it: a generous bound that only turns a hang into a readable
-   * failure (what was received instead) before the test's own timeout.
+   * failure (what was received instead) before the test's own timeout. Consumes it.
    */
   next<T extends ServerMessage['type']>(
     type: T,
     where: (m: Of<T>) => boolean = () => true,
     timeoutMs = 20_000,
   ): Promise<Of<T>> {
-    const match = (m: ServerMessage) => m.type === type && where(m as Of<T>);
-    for (let i = 0; i < this.messages.length; i++) {
-      if (match(this.messages[i])) {
-        const found = this.messages[i];
-        this.messages.splice(i, 1);
-        return Promise.resolve(found as Of<T>);
-      }
+    return this.#take((m) => m.type === type && where(m as Of<T>), type, timeoutMs) as Promise<Of<T>>;
+  }
+
+  #take(match: (m: ServerMessage) => boolean, what: string, timeoutMs: number): Promise<ServerMessage> {
+    const i = this.messages.findIndex(match);
+    if (i >= 0) {
+      const found = this.messages[i];
+      this.messages.splice(i, 1);
+      return Promise.resolve(found);
     }
+    if (this.ws.readyState === WebSocket.CLOSED)
+      return Promise.reject(new Error(`the socket is closed; waiting for ${what}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        reject(new Error(`timed out waiting for ${type}; got ${JSON.stringify(this.messages.slice(-5))}`));
+        reject(
+          new Error(
+            `timed out waiting for ${what}; got ${JSON.stringify(this.messages.slice(-5)).slice(0, 600)}`,
+          ),
+        );
       }, timeoutMs);
       const waiter = {
         match,
         resolve: (m: ServerMessage) => {
           clearTimeout(timer);
           this.messages.splice(this.messages.indexOf(m), 1);
-          resolve(m as Of<T>);
+          resolve(m);
+        },
+        reject: (err: Error) => {
+          clearTimeout(timer);
+          reject(new Error(`${err.message} while waiting for ${what}`));
         },
       };
       this.#waiters.push(waiter);
     });
   }
 
+  /** Sends a request with a fresh ref and resolves with its reply (of `type`, or an error). */
+  request<T extends ServerMessage['type']>(
+    type: T,
+    message: Record<string, unknown>,
+  ): Promise<Of<T> | Of<'error'>> {
+    const ref = `r${++this.#pings}`;
+    this.send({ v: 2, ...message, ref });
+    return this.#take(
+      (m) => (m.type === type || m.type === 'error') && (m as { ref?: string }).ref === ref,
+      `${type} ${ref}`,
+      10_000,
+    ) as Promise<Of<T> | Of<'error'>>;
+  }
+
   /**
-   * A request/reply round trip ('rooms'): the server answers on this connection's queue, after
-   * everything this client asked before, and writes the answer after everything it sent this
-   * client before. Proves "nothing else arrived" without a sleep: call it on the client whose
-   * action is being checked, then on the one that would see its effect.
+   * A ping/pong round trip: resolves once everything the server queued on this socket before the
+   * ping has arrived. Returns the messages received so far and not consumed.
    */
-  async barrier(): Promise<void> {
-    const ref = `barrier-${++barrierCount}`;
-    this.send({ v: 1, type: 'rooms', ref });
-    await this.next('rooms', (m) => m.ref === ref);
+  async barrier(): Promise<ServerMessage[]> {
+    const ref = `barrier${++this.#pings}`;
+    this.send({ v: 2, type: 'ping', ref });
+    await this.next('pong', (m) => m.ref === ref);
+    return [...this.messages];
   }
 
   /** Messages received so far of a type (not consumed). */
@@ -173,4 +237,27 @@ export class TestClient {
   }
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The status an upgrade gets (101 when it opens). */
+export function upgradeStatus(origin: string, headers: Record<string, string>): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws`, { headers });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+    });
+    ws.on('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.on('error', () => {});
+  });
+}
+
+/** Waits until `check()` holds (a condition, polled; not a fixed delay). */
+export async function waitFor(check: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,72 +1,86 @@
 /**
- * Assembles the chat: store + fan-out + presence + hub behind one HTTP server.
- * startChatServer() is what main.ts and the tests call; close() shuts down in order:
- * stop accepting, close sockets with 1001 (going away), let queued work finish, close the store.
+ * Assembles the chat: a backend (SQLite, or Redis for several nodes) + the hub + the transport
+ * behind one HTTP server. startChatServer() is what main.ts and the tests call; close() shuts
+ * down in order: stop accepting, close sockets with 1001 (going away), let queued work finish,
+ * close the backend.
+ *
+ * Options are validated here, once (unknown keys are refused); the limits' defaults and meaning
+ * are in shared/protocol.ts (DEFAULT_LIMITS), documented in docs/chat-protocol.md and SECURITY.md.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_LIMITS, type Limits } from '../shared/protocol.js';
-import { type FanOut, MemoryFanOut } from './fanout.js';
-import { createRequestHandler, createUpgradeHandler, loadStatic } from './http.js';
-import { Hub } from './hub.js';
-import { MemoryPresence, type Presence } from './presence.js';
-import { RateLimiter } from './rate-limit.js';
-import { connectRedis, type RedisBackend, type RedisBackendOptions } from './redis-backend.js';
-import { SqliteStore } from './storage/sqlite.js';
-import type { ChatStore } from './storage/types.js';
+import { DEFAULT_LIMITS, type Limits, type Rate } from '../shared/protocol.js';
+import { DEFAULT_SIGN_IN_BACKOFF } from './backends/backoff.js';
+import { createRedisBackend, type RedisBackendOptions } from './backends/redis/index.js';
+import { createSqliteBackend } from './backends/sqlite/index.js';
+import { systemClock } from './clock.js';
+import { createRequestHandler } from './http/routes.js';
+import { loadStatic } from './http/static.js';
+import { createUpgradeHandler } from './http/upgrade.js';
+import { Hub } from './hub/hub.js';
+import type { Backend, BackendOptions, Clock, SignInBackoff } from './ports.js';
 import { Transport } from './transport.js';
 
 export interface ChatServerOptions {
   port?: number;
   host?: string;
-  /** SQLite file; ignored when `store` is given. */
+  /** SQLite file (`:memory:` for none); ignored with `redis`. Default ./data/chat.db. */
   dbPath?: string;
-  store?: ChatStore;
-  fanout?: FanOut;
-  presence?: Presence;
+  /** Run as one of several nodes sharing this Redis; dbPath is ignored. */
+  redis?: RedisBackendOptions;
+  /** Origins allowed besides the page's own (exact `scheme://host[:port]`). */
   allowedOrigins?: string[];
+  /** Mark the cookie Secure (served over https by a proxy). */
   secureCookies?: boolean;
+  /** Overrides of DEFAULT_LIMITS (sent to clients in `welcome`). */
   limits?: Partial<Limits>;
-  /** Largest WebSocket message accepted, bytes (bigger closes the connection with 1009). */
-  maxPayload?: number;
+  /** Sockets one user may have open on one node. Default 8. */
+  maxSocketsPerUser?: number;
+  /** Unsent bytes one socket may hold before it is closed as too slow. Default 2 MiB. */
+  maxBufferedBytes?: number;
+  /** Requests waiting on one connection before its socket is no longer read. Default 32. */
+  maxQueuedRequests?: number;
+  /** Ping interval of the heartbeat, ms (0: none). Default 30000. */
   heartbeatMs?: number;
-  typingIntervalMs?: number;
-  /** Sign-in attempts per IP: burst and per second. */
-  loginBurst?: number;
-  loginPerSecond?: number;
+  /** Sign-in attempts per client address. Default burst 20, 1 per second. */
+  signInPerIp?: Rate;
+  /** Accounts created per client address. Default burst 5, 1 per minute. */
+  signUpPerIp?: Rate;
+  /** Backoff of one account's failed sign-ins. */
+  signInBackoff?: Partial<SignInBackoff>;
+  /** How often empty rooms are looked for, ms (0: never; tests call sweep()). Default 60000. */
+  sweepIntervalMs?: number;
   /** Directory of the built page (default: dist/public next to this file). */
   publicDir?: string;
-  log?: (line: string) => void;
-  /** Run as one of several nodes sharing this Redis (store, fan-out, presence); dbPath is ignored. */
-  redis?: RedisBackendOptions;
-  /** Serve GET /_stats (this node's fan-out counters, JSON). Off by default. */
+  /** Serve GET /_stats (this node's counters, JSON). Off by default. */
   statsEndpoint?: boolean;
-  /** The clock (ms) of the rate limits and the typing throttle (default Date.now); for tests. */
-  now?: () => number;
+  /** The time source (tests pass a ManualClock). */
+  clock?: Clock;
+  log?: (line: string) => void;
 }
 
-const KNOWN_OPTIONS = new Set([
+const KNOWN_OPTIONS = new Set<keyof ChatServerOptions>([
   'port',
   'host',
   'dbPath',
-  'store',
-  'fanout',
-  'presence',
+  'redis',
   'allowedOrigins',
   'secureCookies',
   'limits',
-  'maxPayload',
+  'maxSocketsPerUser',
+  'maxBufferedBytes',
+  'maxQueuedRequests',
   'heartbeatMs',
-  'typingIntervalMs',
-  'loginBurst',
-  'loginPerSecond',
+  'signInPerIp',
+  'signUpPerIp',
+  'signInBackoff',
+  'sweepIntervalMs',
   'publicDir',
-  'log',
-  'redis',
   'statsEndpoint',
-  'now',
+  'clock',
+  'log',
 ]);
 
 export interface ChatServer {
@@ -74,92 +88,165 @@ export interface ChatServer {
   readonly port: number;
   readonly http: Server;
   readonly hub: Hub;
-  /** The Redis backend when running as one of several nodes. */
-  readonly redis: RedisBackend | undefined;
+  readonly backend: Backend;
+  readonly transport: Transport;
   close(): Promise<void>;
+}
+
+/** Thrown when the port is taken (main.ts prints one line and exits 1). */
+export class PortInUseError extends Error {
+  readonly code = 'EADDRINUSE';
+  constructor(
+    readonly port: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`port ${port} is in use`, options);
+    this.name = 'PortInUseError';
+  }
+}
+
+function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
+    throw new TypeError(`startChatServer: ${name} must be an integer >= ${min}`);
+  return value;
+}
+
+function checkLimits(limits: Partial<Limits> | undefined): Limits {
+  const out: Limits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(limits ?? {})) {
+    if (!Object.hasOwn(DEFAULT_LIMITS, key)) throw new TypeError(`startChatServer: unknown limit "${key}"`);
+    const fallback = DEFAULT_LIMITS[key as keyof Limits];
+    if (typeof fallback === 'number') {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+        throw new TypeError(`startChatServer: limits.${key} must be a positive integer`);
+    } else if (
+      typeof value !== 'object' ||
+      value === null ||
+      !Number.isInteger((value as Rate).burst) ||
+      (value as Rate).burst < 1 ||
+      !((value as Rate).perSecond > 0)
+    ) {
+      throw new TypeError(`startChatServer: limits.${key} must be { burst: integer >= 1, perSecond: > 0 }`);
+    }
+    (out as unknown as Record<string, unknown>)[key] = value;
+  }
+  return out;
 }
 
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
   for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new TypeError(`startChatServer: unknown option "${key}"`);
+    if (!KNOWN_OPTIONS.has(key as keyof ChatServerOptions))
+      throw new TypeError(`startChatServer: unknown option "${key}"`);
   }
-  const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const limits = checkLimits(options.limits);
   const log = options.log ?? ((line: string) => console.log(line));
-  // ---- several nodes: the Redis backend replaces store, fan-out and presence (redis-backend.ts) ----
-  const redis = options.redis ? await connectRedis(options.redis, log) : undefined;
-  const store = redis?.store ?? options.store ?? new SqliteStore(options.dbPath ?? './data/chat.db');
-  const fanout = redis?.fanout ?? options.fanout ?? new MemoryFanOut();
-  const presence = redis?.presence ?? options.presence ?? new MemoryPresence();
-  const hub = new Hub(store, fanout, presence, {
-    limits,
-    typingIntervalMs: options.typingIntervalMs ?? 1000,
-    maxBufferedBytes: 8 * 1024 * 1024,
+  const clock = options.clock ?? systemClock;
+  const maxBufferedBytes = positive('maxBufferedBytes', options.maxBufferedBytes, 2 * 1024 * 1024, 64 * 1024);
+  const common: BackendOptions = {
+    clock,
     log,
-    now: options.now,
-  });
+    buckets: {
+      messages: limits.messageRate,
+      rooms: limits.roomRate,
+      requests: limits.requestRate,
+      signInPerIp: options.signInPerIp ?? { burst: 20, perSecond: 1 },
+      signUpPerIp: options.signUpPerIp ?? { burst: 5, perSecond: 1 / 60 },
+    },
+    signInBackoff: { ...DEFAULT_SIGN_IN_BACKOFF, ...options.signInBackoff },
+  };
+  const backend = options.redis
+    ? await createRedisBackend(options.redis, common)
+    : createSqliteBackend(options.dbPath ?? './data/chat.db', common);
   // A failed start must not leave the store (or the Redis connections) open.
   const abort = async (err: unknown): Promise<never> => {
-    await store.close().catch(() => {});
+    await backend.close().catch(() => {});
     throw err;
   };
-  await hub.start().catch(abort);
   const transport = new Transport({
-    maxPayload: options.maxPayload ?? 64 * 1024,
-    heartbeatMs: options.heartbeatMs ?? 30_000,
+    maxPayload: limits.maxFrameBytes,
+    heartbeatMs: positive('heartbeatMs', options.heartbeatMs, 30_000, 0),
+    maxBufferedBytes,
+    closeTimeoutMs: 5000,
   });
+  const hub = new Hub(backend, (topic, payload) => transport.publish(topic, payload), {
+    limits,
+    clock,
+    maxBufferedBytes,
+    maxQueuedRequests: positive('maxQueuedRequests', options.maxQueuedRequests, 32),
+    log,
+  });
+  await hub.start().catch(abort);
+  backend.onServiceChange((available) => hub.serviceChanged(available));
+
   const here = dirname(fileURLToPath(import.meta.url));
   const publicDir = options.publicDir ?? join(here, '..', '..', 'dist', 'public');
-  const deps = {
-    store,
-    hub,
-    transport,
+  const allowedOrigins = options.allowedOrigins ?? [];
+  const handler = createRequestHandler({
+    accounts: backend.accounts,
+    rooms: backend.rooms,
+    throttle: backend.throttle,
+    clock,
+    secureCookies: options.secureCookies ?? false,
+    maxRoomsPerUser: limits.maxRoomsPerUser,
+    endSession: (token) => hub.endSession(token),
     files: loadStatic(publicDir),
-    logins: new RateLimiter(options.loginBurst ?? 20, options.loginPerSecond ?? 1),
-    options: { allowedOrigins: options.allowedOrigins ?? [], secureCookies: options.secureCookies ?? false },
+    allowedOrigins,
+    stats: options.statsEndpoint
+      ? () => ({ connections: hub.connectionCount, openRooms: hub.openRooms, ...backend.stats() })
+      : null,
     log,
-  };
-  const handler = createRequestHandler(deps);
-  const http = createServer((req, res) => {
-    if (options.statsEndpoint && req.method === 'GET' && req.url === '/_stats') {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify({ connections: hub.connectionCount, ...(redis?.stats() ?? {}) }));
-      return;
-    }
-    handler(req, res);
   });
-  // Redis lost or back: every client hears it (the hub refuses writes meanwhile, code 'unavailable').
-  redis?.onServiceChange((available) => {
-    const message = available
-      ? 'the chat is available again'
-      : 'chat storage is unavailable; messages are not accepted';
-    const payload = JSON.stringify({ v: 1, type: 'service', available, message });
-    for (const ws of transport.clients) if (ws.readyState === 1) ws.send(payload);
-  });
-  http.on('upgrade', createUpgradeHandler(deps));
+  const http = createServer(handler);
+  http.on(
+    'upgrade',
+    createUpgradeHandler({
+      accounts: backend.accounts,
+      hub,
+      transport,
+      clock,
+      allowedOrigins,
+      maxSocketsPerUser: positive('maxSocketsPerUser', options.maxSocketsPerUser, 8),
+      log,
+    }),
+  );
+  const port = options.port ?? 8080;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => abort(err).catch(reject);
+    const onError = (err: NodeJS.ErrnoException) => {
+      abort(err.code === 'EADDRINUSE' ? new PortInUseError(port, { cause: err }) : err).catch(reject);
+    };
     http.once('error', onError);
-    http.listen(options.port ?? 8080, host, () => {
+    http.listen(port, host, () => {
       http.off('error', onError);
       resolve();
     });
   });
-  const port = (http.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+  const actualPort = (http.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}/`;
+
+  const sweepMs = positive('sweepIntervalMs', options.sweepIntervalMs, 60_000, 0);
+  const sweeper =
+    sweepMs > 0
+      ? setInterval(() => {
+          hub.sweep().catch((err: Error) => log(`chat: room expiry failed: ${err.message}`));
+        }, sweepMs)
+      : undefined;
+  sweeper?.unref();
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      clearInterval(sweeper);
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
       await transport.closeAll(1001, 'server shutting down', 2000);
       await hub.drain();
-      await store.close();
+      await backend.close();
       http.closeAllConnections();
       await stopped;
     })();
     return closing;
   };
-  return { url, port, http, hub, redis, close };
+  return { url, port: actualPort, http, hub, backend, transport, close };
 }

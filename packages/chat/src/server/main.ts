@@ -4,7 +4,9 @@
  *
  *   --port <n>            CHAT_PORT             8080
  *   --host <addr>         CHAT_HOST             127.0.0.1
- *   --db <path>           CHAT_DB               ./data/chat.db (folder created if missing)
+ *   --db <path>           CHAT_DB               ./data/chat.db (folder created if missing; a relative
+ *                                               path is taken from where `npm start` was typed:
+ *                                               npm's INIT_CWD, else the working directory)
  *   --allowed-origin <o>  CHAT_ALLOWED_ORIGINS  none besides the page's own (comma-separated in env;
  *                                               the flag may repeat)
  *   --secure-cookies      CHAT_SECURE_COOKIES=1 mark the cookie Secure (behind an https proxy)
@@ -16,8 +18,9 @@
  *                                               within this plus a third of it
  *   --stats               CHAT_STATS=1          serve GET /_stats (fan-out counters)
  */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startChatServer } from './chat-server.js';
+import { PortInUseError, startChatServer } from './chat-server.js';
 
 const USAGE = `usage: riptide-chat [--port 8080] [--host 127.0.0.1] [--db ./data/chat.db]
                     [--allowed-origin https://example.com ...] [--secure-cookies]
@@ -70,7 +73,8 @@ for (const origin of origins) {
   }
   if (parsed.origin !== origin) fail(`origin must be scheme://host[:port], got ${JSON.stringify(origin)}`);
 }
-const dbPath = values.db ?? env.CHAT_DB ?? './data/chat.db';
+// `npm start` at the repository root runs this in packages/chat: resolve from where the user was.
+const dbPath = resolve(env.INIT_CWD ?? process.cwd(), values.db ?? env.CHAT_DB ?? './data/chat.db');
 
 const redisUrl = values.redis ?? env.CHAT_REDIS_URL;
 const ttlText = values['presence-ttl'] ?? env.CHAT_PRESENCE_TTL_MS;
@@ -87,7 +91,12 @@ const server = await startChatServer({
   dbPath,
   allowedOrigins: origins,
   secureCookies: values['secure-cookies'] ?? env.CHAT_SECURE_COOKIES === '1',
-}).catch((err: Error) => fail(err.message));
+}).catch((err: Error) => {
+  // A runtime failure, not a usage error: one line, exit 1.
+  if (err instanceof PortInUseError) console.error(`riptide-chat: port ${err.port} is in use; pass --port`);
+  else console.error(`riptide-chat: ${err.message}`);
+  process.exit(1);
+});
 console.log(
   `riptide chat listening on ${server.url} (${redisUrl ? `redis ${redactUrl(redisUrl)}` : `database ${dbPath}`})`,
 );

@@ -1,9 +1,13 @@
 /**
- * The one place the chat touches the WebSocket library: riptide, through its public API only
- * (the ws 8 API plus riptide's server-wide heartbeat). Everything else sees the types below.
+ * The one place the chat touches the WebSocket library: riptide, through its public API only (the
+ * ws 8 API plus riptide's heartbeat, topics and backpressure). Everything else sees the types below.
  *
- * The HTTP server (http.ts) checks the Origin and the session cookie first, then hands the
- * upgrade here; the WebSocketServer runs in noServer mode.
+ * The HTTP server (http/upgrade.ts) checks the Origin, the session and the per-user socket cap
+ * first, then hands the upgrade here; the WebSocketServer runs in noServer mode.
+ *
+ * Live room traffic goes through riptide's topics: publish() frames a message once for every
+ * subscribed socket, and a socket with more than `maxBufferedBytes` unsent is closed with 1013
+ * (try again later: the page reconnects and replays what it missed) instead of being written to.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -16,6 +20,10 @@ export interface TransportOptions {
   maxPayload: number;
   /** Ping every this many ms; a socket that has not answered the previous ping is terminated. */
   heartbeatMs: number;
+  /** Unsent bytes a socket may hold before published traffic closes it (1013). */
+  maxBufferedBytes: number;
+  /** How long a close waits for the peer's close frame before the socket is destroyed, ms. */
+  closeTimeoutMs: number;
 }
 
 export class Transport {
@@ -26,16 +34,31 @@ export class Transport {
       noServer: true,
       maxPayload: options.maxPayload,
       clientTracking: true,
+      closeTimeout: options.closeTimeoutMs,
+      maxBackpressure: options.maxBufferedBytes,
+      onBackpressure: 'close',
+      // 1013 and not the default 1008: the page treats 1008 as "signed out" and stops.
+      backpressureCloseCode: 1013,
+      // A peer that pings and never reads is dropped once 60 automatic pongs wait unwritten
+      // (riptide's default, as ws; set here so the chat never runs without it: issue 12, hole 2).
+      maxPendingAutoPongs: 60,
       // riptide's heartbeat: one timer for the whole server, not one per socket.
       ...(options.heartbeatMs > 0 ? { heartbeat: { interval: options.heartbeatMs } } : {}),
     });
   }
 
-  /** Completes the upgrade (the caller has already checked origin and session). */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<ChatSocket> {
-    return new Promise((resolve) => {
-      this.#wss.handleUpgrade(req, socket, head, (ws) => resolve(ws));
-    });
+  /**
+   * Completes the upgrade (the caller has already checked origin, session and caps). Without a
+   * verifyClient, riptide answers or refuses the handshake synchronously: `onOpen` runs before this
+   * returns, or never (the library refused a malformed upgrade itself).
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, onOpen: (ws: ChatSocket) => void): void {
+    this.#wss.handleUpgrade(req, socket, head, onOpen);
+  }
+
+  /** Sends `payload` to every socket subscribed to `topic` (framed once). */
+  publish(topic: string, payload: string): void {
+    this.#wss.publish(topic, payload);
   }
 
   get clients(): Set<ChatSocket> {

@@ -1,47 +1,94 @@
 /**
- * The chat protocol, version 1: JSON text messages over one WebSocket per browser tab.
- * docs/chat-protocol.md documents every type below with an example; keep the two in step.
+ * The chat protocol, version 2: JSON text messages over one WebSocket per browser tab.
+ * docs/chat-protocol.md is the contract (its examples run as tests: test/protocol-doc.test.ts);
+ * this file holds the same types. Keep the two in step.
  *
- * This file is shared by the server and the web page, so it holds only types and constants
- * (no Node or DOM APIs). Validation of client messages lives in server/protocol.ts.
+ * Shared by the server and the web page, so it holds only types and constants (no Node or DOM
+ * APIs). Validation of client messages lives in server/hub/validate.ts.
  *
- * Room events (message, edit, delete) share ONE sequence per room: seq 1, 2, 3 ... with no gaps.
- * A client that has seen every event up to `seq` can ask for the ones after it (replay).
+ * Room events (message, edited, deleted) share ONE sequence per room: seq 1, 2, 3 ... with no gaps.
+ * On one connection each event arrives at most once and in seq order; `hello` and `sync` name the
+ * last seq a client has, and the server replays what follows.
+ *
+ * Naming: `room` is always a room's name, `ref` always echoes a request's ref, `id` is always a
+ * client message id, `seq` always a position in a room's log.
  */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
-/** Limits the server enforces; sent in `welcome` so clients can check before sending. */
+/** A token bucket: `burst` requests at once, refilled at `perSecond`. */
+export interface Rate {
+  burst: number;
+  perSecond: number;
+}
+
+/** Limits the server enforces; sent in `welcome` so clients can pace themselves. */
 export interface Limits {
-  /** Maximum message text, in UTF-8 bytes. */
+  /** Longest message text, in UTF-8 bytes (`text_too_long` above). */
   maxTextBytes: number;
-  /** Messages per history page. */
+  /** Largest WebSocket frame the server reads; a bigger one closes the connection with 1009. */
+  maxFrameBytes: number;
+  /** Messages per `history` page. */
   historyPage: number;
+  /** Rooms per `rooms` page. */
+  roomsPage: number;
   /** Most events a replay sends; further behind than this, the client gets `reset`. */
   replayLimit: number;
-  /** Most rooms one user may be a member of. */
+  /** Most rooms (direct messages included) one user may be a member of. */
   maxRoomsPerUser: number;
-  /** Token bucket for actions (send, edit, delete, create, join, leave). */
-  rateBurst: number;
-  ratePerSecond: number;
+  /** Most public and private rooms one user may own (rooms they created that still exist). */
+  maxOwnedRooms: number;
+  /** Most public and private rooms on the server. */
+  maxRooms: number;
+  /** send, edit, delete. */
+  messageRate: Rate;
+  /** create, join, leave, invite, dm, delete_room. */
+  roomRate: Rate;
+  /** Every other request except typing (hello, ping, history, sync, read, rooms). */
+  requestRate: Rate;
+  /** Typing notices per user and room are forwarded at most once per this many ms. */
+  typingIntervalMs: number;
+  /** An empty room (no members) is deleted with its history after this many ms. */
+  emptyRoomTtlMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
   maxTextBytes: 4096,
+  maxFrameBytes: 64 * 1024,
   historyPage: 50,
+  roomsPage: 100,
   replayLimit: 1000,
   maxRoomsPerUser: 50,
-  rateBurst: 10,
-  ratePerSecond: 2,
+  maxOwnedRooms: 10,
+  maxRooms: 10_000,
+  messageRate: { burst: 10, perSecond: 2 },
+  roomRate: { burst: 10, perSecond: 0.2 },
+  requestRate: { burst: 60, perSecond: 20 },
+  typingIntervalMs: 1000,
+  emptyRoomTtlMs: 24 * 3600 * 1000,
 };
 
-/** Room names: 1-32 of a-z 0-9 - _, starting with a letter or digit. */
+/** Public and private room names: 1-32 of a-z 0-9 - _, starting with a letter or digit. */
 export const ROOM_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 /** User names: 1-24 of A-Z a-z 0-9 - _ (case-insensitively unique). */
 export const USER_NAME = /^[A-Za-z0-9_-]{1,24}$/;
+/** A direct message room: `dm:` and the two users' names in lower case, sorted. */
+export const DM_ROOM = /^dm:[a-z0-9_-]{1,24}:[a-z0-9_-]{1,24}$/;
 export const MIN_PASSWORD = 8;
 export const MAX_PASSWORD = 256;
 export const DEFAULT_ROOM = 'general';
+
+/** The room two users share for direct messages (the same whoever asks). */
+export function dmRoom(a: string, b: string): string {
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()].sort();
+  return `dm:${x}:${y}`;
+}
+
+/** The other user of a direct message room, as the room name spells it (lower case). */
+export function dmPeer(room: string, me: string): string {
+  const [, x, y] = room.split(':');
+  return x === me.toLowerCase() ? y : x;
+}
 
 /** A chat message as it is now (an edit changes text and sets editedAt; a delete empties it). */
 export interface ChatMessage {
@@ -63,78 +110,133 @@ export type RoomEvent =
   | { type: 'edited'; room: string; seq: number; target: number; user: string; text: string; ts: number }
   | { type: 'deleted'; room: string; seq: number; target: number; user: string; ts: number };
 
+export type RoomEventType = RoomEvent['type'];
+
+export function eventSeq(event: RoomEvent): number {
+  return event.type === 'message' ? event.message.seq : event.seq;
+}
+
+export function eventRoom(event: RoomEvent): string {
+  return event.type === 'message' ? event.message.room : event.room;
+}
+
+/** public: anyone may list and join it; private: members invited by the owner; dm: two users. */
+export type RoomKind = 'public' | 'private' | 'dm';
+
 export interface RoomState {
-  name: string;
-  /** Highest seq in the room (0 if empty). */
+  room: string;
+  kind: RoomKind;
+  /** Who created it (null for `general` and direct messages). */
+  owner: string | null;
+  /** Highest seq in the room (0 if empty). Events after it follow on this connection. */
   head: number;
   /** Messages by others after this user's read marker. */
   unread: number;
-  /** Users with at least one open connection who are members. */
+  /** Members with at least one open connection, sorted. */
   online: string[];
+}
+
+export interface RoomListing {
+  room: string;
+  kind: 'public';
+  members: number;
 }
 
 // ---- client -> server ----
 
+/** Every request may carry `ref` (1-64 of A-Z a-z 0-9 - _); its reply echoes it. */
+type Req<T> = T & { v: 2; ref?: string };
+
 export type ClientMessage =
-  | { v: 1; type: 'hello'; rooms?: Record<string, number> }
-  | { v: 1; type: 'send'; id: string; room: string; text: string }
-  | { v: 1; type: 'edit'; ref?: string; room: string; seq: number; text: string }
-  | { v: 1; type: 'delete'; ref?: string; room: string; seq: number }
-  | { v: 1; type: 'history'; ref?: string; room: string; before?: number }
-  | { v: 1; type: 'sync'; ref?: string; room: string; after: number }
-  | { v: 1; type: 'typing'; room: string }
-  | { v: 1; type: 'read'; room: string; seq: number }
-  | { v: 1; type: 'rooms'; ref?: string }
-  | { v: 1; type: 'create'; ref?: string; room: string }
-  | { v: 1; type: 'join'; ref?: string; room: string }
-  | { v: 1; type: 'leave'; ref?: string; room: string };
+  | Req<{ type: 'hello'; rooms?: Record<string, number> }>
+  | Req<{ type: 'ping' }>
+  | Req<{ type: 'send'; id: string; room: string; text: string }>
+  | Req<{ type: 'edit'; room: string; seq: number; text: string }>
+  | Req<{ type: 'delete'; room: string; seq: number }>
+  | Req<{ type: 'history'; room: string; before?: number }>
+  | Req<{ type: 'sync'; room: string; after: number }>
+  | Req<{ type: 'typing'; room: string }>
+  | Req<{ type: 'read'; room: string; seq: number }>
+  | Req<{ type: 'rooms'; after?: string }>
+  | Req<{ type: 'create'; room: string; private?: boolean }>
+  | Req<{ type: 'join'; room: string }>
+  | Req<{ type: 'leave'; room: string }>
+  | Req<{ type: 'invite'; room: string; user: string }>
+  | Req<{ type: 'dm'; user: string }>
+  | Req<{ type: 'delete_room'; room: string }>;
 
 export type ClientMessageType = ClientMessage['type'];
 
 // ---- server -> client ----
 
-export type ErrorCode =
-  | 'bad_json'
-  | 'bad_message'
-  | 'unsupported_version'
-  | 'unknown_type'
-  | 'not_ready'
-  | 'text_too_long'
-  | 'rate_limited'
-  | 'bad_room_name'
-  | 'no_such_room'
-  | 'room_exists'
-  | 'not_member'
-  | 'too_many_rooms'
-  | 'not_found'
-  | 'forbidden'
-  | 'internal'
+export const ERROR_CODES = [
+  'bad_json',
+  'bad_message',
+  'unsupported_version',
+  'unknown_type',
+  'not_ready',
+  'text_too_long',
+  'rate_limited',
+  'bad_room_name',
+  'no_such_room',
+  'room_exists',
+  'no_such_user',
+  'not_member',
+  'too_many_rooms',
+  'room_quota',
+  'not_found',
+  'forbidden',
   /** The storage (Redis, on several nodes) is unreachable: nothing was done; retry later. */
-  | 'unavailable';
+  'unavailable',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+type Reply<T> = T & { v: 2; ref?: string };
 
 export type ServerMessage =
-  | { v: 1; type: 'welcome'; user: string; rooms: RoomState[]; limits: Limits }
-  | ({ v: 1 } & RoomEvent)
-  | { v: 1; type: 'ack'; id: string; room: string; seq: number; ts: number; duplicate?: true }
-  | {
-      v: 1;
-      type: 'history';
-      ref?: string;
-      room: string;
-      messages: ChatMessage[];
-      head: number;
-      hasMore: boolean;
-    }
-  | { v: 1; type: 'synced'; ref?: string; room: string; head: number }
-  | { v: 1; type: 'reset'; ref?: string; room: string; head: number }
-  | { v: 1; type: 'presence'; room: string; user: string; online: boolean }
-  | { v: 1; type: 'member'; room: string; user: string; joined: boolean }
-  | { v: 1; type: 'typing'; room: string; user: string }
-  | { v: 1; type: 'rooms'; ref?: string; rooms: { name: string; members: number }[] }
-  | ({ v: 1; type: 'joined'; ref?: string } & RoomState)
-  | { v: 1; type: 'left'; ref?: string; room: string }
+  | Reply<{ type: 'welcome'; user: string; rooms: RoomState[]; limits: Limits }>
+  | Reply<{ type: 'pong' }>
+  | ({ v: 2 } & RoomEvent)
+  | Reply<{ type: 'ack'; id?: string; room: string; seq: number; ts: number; duplicate?: true }>
+  | Reply<{ type: 'history'; room: string; messages: ChatMessage[]; head: number; hasMore: boolean }>
+  | Reply<{ type: 'synced'; room: string; head: number }>
+  | Reply<{ type: 'reset'; room: string; head: number }>
+  | Reply<{ type: 'read'; room: string; seq: number }>
+  | Reply<{ type: 'rooms'; rooms: RoomListing[]; next?: string }>
+  | Reply<{ type: 'joined' } & RoomState>
+  | Reply<{ type: 'left'; room: string; reason?: 'deleted' }>
+  | Reply<{ type: 'invited'; room: string; user: string }>
+  | { v: 2; type: 'presence'; room: string; user: string; online: boolean }
+  | { v: 2; type: 'member'; room: string; user: string; joined: boolean; online?: boolean }
+  | { v: 2; type: 'typing'; room: string; user: string }
   /** Sent to every connection when storage becomes unreachable (false) and again when it is back. */
-  | { v: 1; type: 'service'; available: boolean; message: string }
-  | { v: 1; type: 'error'; code: ErrorCode; message: string; ref?: string; retryAfterMs?: number };
+  | { v: 2; type: 'service'; available: boolean; message: string }
+  | Reply<{ type: 'error'; code: ErrorCode; message: string; id?: string; retryAfterMs?: number }>;
 
-export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
+export type ServerMessageType = ServerMessage['type'];
+
+/** Every server message type (the protocol doc's test checks each appears in an example). */
+export const SERVER_MESSAGE_TYPES: readonly ServerMessageType[] = [
+  'welcome',
+  'pong',
+  'message',
+  'edited',
+  'deleted',
+  'ack',
+  'history',
+  'synced',
+  'reset',
+  'read',
+  'rooms',
+  'joined',
+  'left',
+  'invited',
+  'presence',
+  'member',
+  'typing',
+  'service',
+  'error',
+];
+export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;

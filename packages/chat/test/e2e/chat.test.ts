@@ -97,7 +97,7 @@ describe('chat page', () => {
   });
 
   it('keeps history across a reload and pages back through older messages', async () => {
-    const server = await startTestServer({ limits: { rateBurst: 200 } });
+    const server = await startTestServer({ limits: { messageRate: { burst: 200, perSecond: 200 } } });
     const alice = await signIn(browser, server.origin, 'alice');
     for (let i = 1; i <= 60; i++) await sendMessage(alice.page, `line ${i}`);
     await alice.page.waitForFunction(

@@ -16,7 +16,7 @@ import type { ChatMessage, RoomState, ServerMessage } from '../../src/shared/pro
 const here = dirname(fileURLToPath(import.meta.url));
 const nodeMain = join(here, 'node-main.mjs');
 const builtServer = join(here, '..', '..', 'dist', 'server', 'chat-server.js');
-const builtBackend = join(here, '..', '..', 'dist', 'server', 'redis-backend.js');
+const builtBackend = join(here, '..', '..', 'dist', 'server', 'backends', 'redis', 'index.js');
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
@@ -58,7 +58,7 @@ export function requirements(): void {
   }
   if (!existsSync(builtServer) || !existsSync(builtBackend))
     throw new Error('the chat is not built: run `npm run build` first');
-  const srcTime = statSync(join(here, '..', '..', 'src', 'server', 'redis-backend.ts')).mtimeMs;
+  const srcTime = statSync(join(here, '..', '..', 'src', 'server', 'backends', 'redis', 'index.ts')).mtimeMs;
   if (statSync(builtBackend).mtimeMs < srcTime)
     throw new Error('dist/ is older than src/: run `npm run build` first');
 }
@@ -189,7 +189,13 @@ export class ChatNode {
   static async start(redisUrl: string, options: Record<string, unknown> = {}): Promise<ChatNode> {
     const opts = {
       redis: { url: redisUrl, presenceTtlMs: 3000 },
-      limits: { rateBurst: 1000, ratePerSecond: 1000 },
+      signInPerIp: { burst: 1000, perSecond: 1000 },
+      signUpPerIp: { burst: 1000, perSecond: 1000 },
+      limits: {
+        messageRate: { burst: 1000, perSecond: 1000 },
+        roomRate: { burst: 1000, perSecond: 1000 },
+        requestRate: { burst: 1000, perSecond: 1000 },
+      },
       ...options,
     };
     const proc = spawn(process.execPath, [nodeMain, JSON.stringify(opts)], {
@@ -236,14 +242,18 @@ export class ChatNode {
   }
 }
 
-/** Signs in on a node (registering on first use); returns the session cookie. */
+/** Signs up on a node (or in, if the name exists); returns the session cookie. */
 export async function login(origin: string, name: string, password = 'correct horse'): Promise<string> {
-  const res = await fetch(`${origin}/api/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin },
-    body: JSON.stringify({ name, password }),
-  });
-  if (res.status !== 200) throw new Error(`login ${name}: ${res.status} ${await res.text()}`);
+  const attempt = (path: string) =>
+    fetch(`${origin}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin },
+      body: JSON.stringify({ name, password }),
+    });
+  let res = await attempt('/api/register');
+  if (res.status === 409) res = await attempt('/api/login');
+  if (res.status !== 200 && res.status !== 201)
+    throw new Error(`sign-in ${name}: ${res.status} ${await res.text()}`);
   return (res.headers.get('set-cookie') ?? '').split(';')[0];
 }
 
@@ -303,7 +313,7 @@ export class SimClient {
       ws.once('error', reject);
     });
     const known = Object.fromEntries(this.head);
-    ws.send(JSON.stringify({ v: 1, type: 'hello', rooms: known }));
+    ws.send(JSON.stringify({ v: 2, type: 'hello', rooms: known }));
     await waitUntil(`${this.user}'s welcome`, () => this.welcomed);
     const rooms = Object.keys(known);
     await waitUntil(`${this.user}'s replay`, () => rooms.every((r) => this.#synced.has(r)));
@@ -353,6 +363,7 @@ export class SimClient {
         this.#synced.add(m.room);
         return;
       case 'ack':
+        if (m.id === undefined) return; // an edit's or a delete's
         this.acks.set(m.id, m.seq);
         this.outbox.delete(m.id);
         return;
@@ -379,11 +390,11 @@ export class SimClient {
 
   #rooms(states: RoomState[]): void {
     for (const s of states) {
-      this.online.set(s.name, new Set(s.online));
+      this.online.set(s.room, new Set(s.online));
       // A room seen for the first time: take everything from its start.
-      if (!this.head.has(s.name)) {
-        this.head.set(s.name, 0);
-        if (s.head > 0) this.ws?.send(JSON.stringify({ v: 1, type: 'sync', room: s.name, after: 0 }));
+      if (!this.head.has(s.room)) {
+        this.head.set(s.room, 0);
+        if (s.head > 0) this.ws?.send(JSON.stringify({ v: 2, type: 'sync', room: s.room, after: 0 }));
       }
     }
   }
@@ -396,11 +407,11 @@ export class SimClient {
   }
 
   #send(id: string, room: string, text: string): void {
-    if (this.open) this.ws?.send(JSON.stringify({ v: 1, type: 'send', id, room, text }));
+    if (this.open) this.ws?.send(JSON.stringify({ v: 2, type: 'send', id, room, text }));
   }
 
   request(message: Record<string, unknown>): void {
-    this.ws?.send(JSON.stringify({ v: 1, ...message }));
+    this.ws?.send(JSON.stringify({ v: 2, ...message }));
   }
 
   /** The next message of `type` matching `where` received from now on. */

@@ -18,14 +18,14 @@ describe('several nodes on Redis', () => {
     for (const [i, name] of names.entries()) clients.push(await SimClient.connect(nodes[i % 3].origin, name));
     const roomsOf = (i: number) => ['general', ...(i <= 5 ? ['red'] : []), ...(i >= 3 ? ['blue'] : [])];
     clients[0].request({ type: 'create', room: 'red' });
-    await clients[0].next('joined', (m) => m.name === 'red');
+    await clients[0].next('joined', (m) => m.room === 'red');
     clients[3].request({ type: 'create', room: 'blue' });
-    await clients[3].next('joined', (m) => m.name === 'blue');
+    await clients[3].next('joined', (m) => m.room === 'blue');
     for (const [i, c] of clients.entries()) {
       for (const room of roomsOf(i).slice(1)) {
         if (c.head.has(room)) continue;
         c.request({ type: 'join', room });
-        await c.next('joined', (m) => m.name === room);
+        await c.next('joined', (m) => m.room === room);
       }
     }
 
@@ -108,9 +108,9 @@ describe('several nodes on Redis', () => {
     const ben = await SimClient.connect(b.origin, 'ben');
     const cat = await SimClient.connect(c.origin, 'cat'); // only in general
     ann.request({ type: 'create', room: 'quiet' });
-    await ann.next('joined', (m) => m.name === 'quiet');
+    await ann.next('joined', (m) => m.room === 'quiet');
     ben.request({ type: 'join', room: 'quiet' });
-    await ben.next('joined', (m) => m.name === 'quiet');
+    await ben.next('joined', (m) => m.room === 'quiet');
     const ids = Array.from({ length: 20 }, (_, i) => (i % 2 ? ann : ben).send('quiet', `psst ${i}`));
     ann.request({ type: 'typing', room: 'quiet' });
     await waitUntil('acks', () => ann.outbox.size === 0);

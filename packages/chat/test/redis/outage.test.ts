@@ -60,7 +60,7 @@ describe('Redis unreachable for a few seconds', () => {
     // Sends during the outage were refused with the message's id, never acknowledged.
     const refused = clients.flatMap((c) => c.errors.filter((e) => e.code === 'unavailable'));
     expect(refused.length).toBeGreaterThan(0);
-    expect(refused.every((e) => typeof e.ref === 'string')).toBe(true);
+    expect(refused.every((e) => typeof e.id === 'string')).toBe(true);
     expect(clients.reduce((n, c) => n + c.outbox.size, 0)).toBeGreaterThan(0);
     expect(clients.every((c) => c.open)).toBe(true);
 
@@ -118,7 +118,7 @@ describe('Redis hung (stopped, the connections stay open)', () => {
         () => ann.service.includes(false) && ben.service.includes(false),
       );
       const id = ben.send('general', 'during');
-      await waitUntil('refusal', () => ben.errors.some((e) => e.code === 'unavailable' && e.ref === id));
+      await waitUntil('refusal', () => ben.errors.some((e) => e.code === 'unavailable' && e.id === id));
       expect(ben.outbox.has(id)).toBe(true);
       expect(ann.open && ben.open).toBe(true);
     } finally {

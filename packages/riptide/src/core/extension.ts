@@ -5,8 +5,15 @@ export interface PerMessageExtension {
   /** Decompress one frame's payload of a message whose first frame had RSV1. `fin` marks the last
    *  frame (then the 00 00 ff ff tail is appended and, without context takeover, the context reset).
    *  Must stop inflating as soon as this MESSAGE's total output would exceed `limit` bytes (0 = no
-   *  limit) and return ProtocolError('WS_ERR_MESSAGE_TOO_BIG'); corrupt data -> ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA'). */
-  decompress(data: Buffer, fin: boolean, limit: number): Buffer | ProtocolError;
+   *  limit) and return ProtocolError('WS_ERR_MESSAGE_TOO_BIG'); corrupt data -> ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA').
+   *  `budget` (default: none) bounds the output of this call: once it has produced that much with
+   *  more to come it returns null, keeps the rest of `data` (which must stay valid), and the frame
+   *  is finished by resumeDecompress() calls, later, before any other decompress(). */
+  decompress(data: Buffer, fin: boolean, limit: number, budget?: number): Buffer | ProtocolError | null;
+  /** Go on with a frame a decompress() call suspended (null again: the new budget ran out too). */
+  resumeDecompress(budget?: number): Buffer | ProtocolError | null;
+  /** Output bytes the last decompress() or resumeDecompress() call produced (for the budget). */
+  readonly inflated: number;
   /** Compress a whole message; null = send it uncompressed (e.g. below threshold). Tail removed. */
   compress(data: Buffer, isBinary: boolean): Buffer | null;
   /** Release zlib resources (connection closed). */

@@ -272,6 +272,19 @@ export class Protocol implements FrameHandler {
     return this.parser?.isPaused === true;
   }
 
+  /**
+   * The inflate budget of this slice is spent (receiver.ts, INFLATE_SLICE): the I/O layer should
+   * stop reading, let other work run, then call nextSlice(). Input received meanwhile is kept.
+   */
+  get sliceSpent(): boolean {
+    return this.parser?.sliceSpent === true;
+  }
+
+  /** A new inflate budget: go on with the suspended frame and the input waiting behind it. */
+  nextSlice(): void {
+    if (this.parser !== null) this.parser.nextSlice();
+  }
+
   /** A fragmented message is being sent (fin: false so far): whole frames must wait. */
   get sendingFragments(): boolean {
     return this.fragmenting;

@@ -75,6 +75,15 @@ const MESSAGE_INITIAL_CAPACITY = 1024;
  */
 const MAX_BUFFER = constants.MAX_LENGTH;
 
+/**
+ * Inflated bytes one connection may produce before it lets the event loop turn (issue 12, hole
+ * 6): a 1 KB frame can inflate to 1 MiB, so without a bound one 64 KiB read could take the
+ * thread for 64 MiB of zlib work while every other connection waits. The count goes on across
+ * reads; when it runs out the receiver stops (sliceSpent) and the Node layer calls nextSlice()
+ * after a turn of the event loop. zlib stops within one output chunk of it, mid-frame if need be.
+ */
+export const INFLATE_SLICE = 256 * 1024;
+
 export class Receiver {
   private readonly handler: FrameHandler;
   private readonly expectMasked: boolean;
@@ -85,7 +94,13 @@ export class Receiver {
 
   private phase = HEADER;
   private paused = false;
-  /** Input that arrived while paused (or after a pause stopped the loop mid-chunk). */
+  /** The inflate budget of this slice ran out: input waits for nextSlice(). */
+  private spent = false;
+  /** The current frame's decompression was suspended by the budget (resumeDecompress goes on). */
+  private inflating = false;
+  /** Inflated bytes left in this slice. */
+  private sliceLeft = INFLATE_SLICE;
+  /** Input that arrived while paused or spent (or after either stopped the loop mid-chunk). */
   private pending: Buffer | null = null;
 
   // Partial header bytes (a header split across chunks); allocated on first need.
@@ -131,6 +146,7 @@ export class Receiver {
   /** Ignore all further input and drop partial state. */
   discard(): void {
     this.phase = DISCARD;
+    this.inflating = false;
     this.pending = null;
     this.frameBuf = null;
     this.msgBuf = null;
@@ -148,6 +164,29 @@ export class Receiver {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
+    this.proceed();
+  }
+
+  /** The inflate budget ran out: the caller should let the event loop turn, then call nextSlice(). */
+  get sliceSpent(): boolean {
+    return this.spent;
+  }
+
+  /** A new slice of inflate budget (the event loop has turned): go on with what is waiting. */
+  nextSlice(): void {
+    this.sliceLeft = INFLATE_SLICE;
+    if (!this.spent) return;
+    this.spent = false;
+    this.proceed();
+  }
+
+  /** After a pause or a spent slice: finish a suspended frame, then parse the waiting input. */
+  private proceed(): void {
+    if (this.paused || this.spent || this.phase === DISCARD) return;
+    if (this.inflating) {
+      this.inflated(this.ext!.resumeDecompress(this.sliceLeft));
+      if (this.paused || this.spent || this.phase === DISCARD) return;
+    }
     const pending = this.pending;
     if (pending !== null) {
       this.pending = null;
@@ -157,7 +196,7 @@ export class Receiver {
 
   receive(chunk: Buffer): void {
     if (this.phase === DISCARD) return;
-    if (this.paused) {
+    if (this.paused || this.spent) {
       this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
       return;
     }
@@ -252,10 +291,10 @@ export class Receiver {
     }
   }
 
-  /** After a callback: stop the loop if input is now discarded or the receiver paused. */
+  /** After a callback: stop the loop if input is now discarded, the receiver paused or spent. */
   private stopped(chunk: Buffer, pos: number): boolean {
     if (this.phase === DISCARD) return true;
-    if (this.paused) {
+    if (this.paused || this.spent) {
       if (pos < chunk.length) this.pending = chunk.subarray(pos);
       return true;
     }
@@ -387,18 +426,45 @@ export class Receiver {
       else this.handler.handleClose(payload);
       return;
     }
+    if (opcode !== Opcode.CONTINUATION && !this.fin) {
+      this.msgOpcode = opcode;
+      this.msgLen = 0;
+    }
+    if (this.msgCompressed) {
+      this.inflated(this.ext!.decompress(payload, this.fin, this.maxPayload, this.sliceLeft));
+      return;
+    }
+    this.frameData(payload, prevalidated);
+  }
+
+  /** What the extension made of a compressed frame's payload (null: suspended by the budget). */
+  private inflated(out: Buffer | ProtocolError | null): void {
+    this.sliceLeft -= this.ext!.inflated;
+    if (out === null) {
+      this.inflating = true;
+      this.spent = true;
+      return;
+    }
+    this.inflating = false;
+    if (out instanceof ProtocolError) {
+      this.handler.handleViolation(out);
+      return;
+    }
+    // Budget spent with the frame done: deliver it, then stop before the next frame.
+    if (this.sliceLeft <= 0) this.spent = true;
+    this.frameData(out, false);
+  }
+
+  /**
+   * A data frame's payload, decompressed: a whole message in one frame is delivered, a fragment
+   * is added to its message (delivered with the last one). `prevalidated`: see onFrame.
+   */
+  private frameData(payload: Buffer, prevalidated: boolean): void {
+    const opcode = this.opcode;
     const fin = this.fin;
     if (opcode !== Opcode.CONTINUATION && fin) {
       // A whole message in one frame: the common case.
-      let data = payload;
-      if (this.msgCompressed) {
-        const out = this.ext!.decompress(payload, true, this.maxPayload);
-        if (out instanceof ProtocolError) {
-          this.handler.handleViolation(out);
-          return;
-        }
-        data = out;
-      }
+      const data = payload;
       const isBinary = opcode === Opcode.BINARY;
       // RFC 6455 8.1: a text message that is not valid UTF-8 MUST fail the connection
       if (!isBinary && !this.skipUtf8) {
@@ -413,19 +479,9 @@ export class Receiver {
       this.handler.deliverMessage(data, isBinary);
       return;
     }
-    if (opcode !== Opcode.CONTINUATION) {
-      this.msgOpcode = opcode;
-      this.msgLen = 0;
-    }
     const isText = this.msgOpcode === Opcode.TEXT && !this.skipUtf8;
-    let data = payload;
+    const data = payload;
     if (this.msgCompressed) {
-      const out = this.ext!.decompress(payload, fin, this.maxPayload);
-      if (out instanceof ProtocolError) {
-        this.handler.handleViolation(out);
-        return;
-      }
-      data = out;
       if (isText && !this.utf8FeedAll(data)) return;
     } else if (isText && !prevalidated && !this.utf8!.feed(data, 0, data.length)) {
       this.violation('WS_ERR_INVALID_UTF8');

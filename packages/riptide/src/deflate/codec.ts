@@ -21,6 +21,11 @@
  *      by the window bits (negotiated) and memLevel (zlibDeflateOptions); docs/deflate.md has the
  *      measured cost of each setting.
  *
+ * Inflating runs in slices: decompress() takes a budget of output bytes and, once it is spent,
+ * returns null and keeps the rest of the frame for resumeDecompress() (the receiver calls it after
+ * the event loop has turned; core/receiver.ts INFLATE_SLICE). A 1 KB frame inflating to 1 MiB
+ * therefore never holds the thread for more than a slice.
+ *
  * The process-wide concurrency limit on zlib work is therefore structural: zlib runs only on the
  * JavaScript thread, one call at a time, never on the libuv pool, and the number of contexts is
  * (connections with context takeover) + (a handful of pooled ones). `concurrencyLimit` (ws's
@@ -124,6 +129,14 @@ export class PerMessageDeflate implements PerMessageExtension {
   /** The current message's DEFLATE stream ended (BFINAL): ignore the rest of the message. */
   private inflateEnded = false;
   private closed = false;
+  /** Output bytes the last decompress() or resumeDecompress() call produced. */
+  inflated = 0;
+  // A frame being inflated (set by decompress, cleared when it is done): what is left of its
+  // input, whether the RFC 7692 tail is queued after it, its output so far, its fin bit.
+  private input: Buffer | null = null;
+  private tailQueued = false;
+  private out: Output | null = null;
+  private fin = false;
 
   constructor(role: 'server' | 'client', params: DeflateParams, options: DeflateOptions) {
     this.role = role;
@@ -182,8 +195,16 @@ export class PerMessageDeflate implements PerMessageExtension {
     return out.endsWith(TAIL) ? out.join(TAIL.length) : out.join();
   }
 
-  decompress(data: Buffer, fin: boolean, limit: number): Buffer | ProtocolError {
+  decompress(
+    data: Buffer,
+    fin: boolean,
+    limit: number,
+    budget = Number.POSITIVE_INFINITY,
+  ): Buffer | ProtocolError | null {
     if (this.closed) throw closedError();
+    if (this.out !== null) {
+      throw new UsageError('WS_ERR_EXTENSION_BUSY', 'decompress() before the suspended frame was finished');
+    }
     let ctx = this.inflater;
     if (ctx === null) {
       ctx = this.inflateTakeover
@@ -192,20 +213,57 @@ export class PerMessageDeflate implements PerMessageExtension {
       this.inflater = ctx;
     }
     const remaining = limit > 0 ? limit - this.messageBytes : Number.POSITIVE_INFINITY;
-    const out = new Output(remaining, this.options.inflate.chunkSize);
+    if (data.length > 0) this.messageHasInput = true;
+    this.out = new Output(remaining, this.options.inflate.chunkSize);
+    this.input = data;
+    this.tailQueued = false;
+    this.fin = fin;
+    return this.inflateSome(ctx, budget);
+  }
+
+  resumeDecompress(budget = Number.POSITIVE_INFINITY): Buffer | ProtocolError | null {
+    if (this.closed) throw closedError();
+    if (this.out === null) {
+      throw new UsageError('WS_ERR_EXTENSION_BUSY', 'resumeDecompress() without a suspended frame');
+    }
+    return this.inflateSome(this.inflater!, budget);
+  }
+
+  /**
+   * Inflate the current frame's input until it is all used, or until `budget` bytes of output
+   * were produced in this call (null: suspended, the input left is kept for resumeDecompress).
+   */
+  private inflateSome(ctx: SyncZlib, budget: number): Buffer | ProtocolError | null {
+    const out = this.out!;
+    const start = out.total;
+    out.stopAt = start + budget;
     let result: WriteResult = WriteResult.OK;
-    if (!this.inflateEnded) {
-      if (data.length > 0) this.messageHasInput = true;
-      result = ctx.write(data, out);
+    while (this.input !== null && !this.inflateEnded) {
+      result = ctx.write(this.input, out);
+      if (result === WriteResult.SUSPENDED) {
+        this.input = this.input.subarray(out.consumed);
+        this.inflated = out.total - start;
+        return null;
+      }
+      // RFC 7692 7.2.3.4: a sender may end the message with a BFINAL block; what follows it
+      // (its padding byte and our tail) is not part of the stream.
+      if (result === WriteResult.ENDED) this.inflateEnded = true;
+      if (result !== WriteResult.OK) break;
       // RFC 7692 7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the payload
       // of the message" before decompressing. A message with an EMPTY payload (7.2.3.6 says to
       // send 0x00, but some senders send nothing) is taken as empty: the tail alone would leave
       // the inflater inside an unfinished stored block and corrupt the next message.
-      if (fin && result === WriteResult.OK && this.messageHasInput) result = ctx.write(TAIL, out);
-      // RFC 7692 7.2.3.4: a sender may end the message with a BFINAL block; what follows it
-      // (its padding byte and our tail) is not part of the stream.
-      if (result === WriteResult.ENDED) this.inflateEnded = true;
+      if (this.fin && this.messageHasInput && !this.tailQueued) {
+        this.tailQueued = true;
+        this.input = TAIL;
+      } else {
+        this.input = null;
+      }
     }
+    this.inflated = out.total - start;
+    this.input = null;
+    this.out = null;
+    const fin = this.fin;
     if (result === WriteResult.LIMIT || result === WriteResult.ERROR) {
       const detail = result === WriteResult.ERROR ? ctx.lastError : undefined;
       this.dropInflater();
@@ -234,6 +292,8 @@ export class PerMessageDeflate implements PerMessageExtension {
   private dropInflater(): void {
     const ctx = this.inflater;
     this.inflater = null;
+    this.input = null;
+    this.out = null;
     this.messageBytes = 0;
     this.messageHasInput = false;
     this.inflateEnded = false;

@@ -23,7 +23,9 @@
  * Output goes into one process-wide scratch buffer (safe: nothing else runs during writeSync)
  * and is copied out at its exact size, so a 10-byte message never pins a 16 KiB chunk.
  * Every native call is given at most `limit - total + 1` bytes of output space, so a decompression bomb
- * stops as soon as it crosses the limit: memory is bounded by the limit plus one chunk.
+ * stops as soon as it crosses the limit: memory is bounded by the limit plus one chunk. Work is
+ * bounded too: `Output.stopAt` suspends a write once that much output was produced (SUSPENDED);
+ * the caller continues it later with the input that is left, and zlib picks up where it stopped.
  *
  * After a zlib error the context is discarded (Node's own handler says there is no clean
  * recovery); callers create a new one lazily.
@@ -119,6 +121,14 @@ export class Output {
   readonly limit: number;
   /** Output granularity: at most this many bytes per native call. */
   readonly chunkSize: number;
+  /**
+   * `write` pauses (WriteResult.SUSPENDED) once `total` has reached this and zlib has more to
+   * give: the caller's budget of work for now. Move it on and call `write` again with the input
+   * from `consumed` to go on where it stopped.
+   */
+  stopAt = Number.POSITIVE_INFINITY;
+  /** After SUSPENDED: how many bytes of the last `write`'s input zlib has taken. */
+  consumed = 0;
 
   constructor(limit: number, chunkSize: number) {
     this.limit = limit;
@@ -165,6 +175,8 @@ export const WriteResult = {
   ERROR: 2,
   /** Inflate only: the DEFLATE stream ended (a block with BFINAL); trailing input was ignored. */
   ENDED: 3,
+  /** `out.stopAt` was reached with more to do; `out.consumed` says where the input stands. */
+  SUSPENDED: 4,
 } as const;
 export type WriteResult = (typeof WriteResult)[keyof typeof WriteResult];
 
@@ -247,6 +259,12 @@ export class SyncZlib {
         // zlib stopped with output space left: it used all the input, or (inflate) the stream
         // ended and the rest of the input follows the final block.
         return inLen > 0 ? WriteResult.ENDED : WriteResult.OK;
+      }
+      if (out.total >= out.stopAt) {
+        // Output space ran out, so zlib may have more (pending in its state, or from the rest of
+        // the input): the next write, with the input from `consumed`, continues from here.
+        out.consumed = inOff;
+        return WriteResult.SUSPENDED;
       }
     }
   }

@@ -67,25 +67,7 @@ export function buildUpgradeRequest(opts: UpgradeRequestOptions): Buffer {
     throw usage(`invalid path ${JSON.stringify(path)} (must start with "/" and contain only visible ASCII)`);
   }
   if (!isValidKey(key)) throw usage('key must be the base64 encoding of 16 bytes (use generateKey)');
-  if (!Array.isArray(protocols)) throw usage('protocols must be an array of strings');
-  const seen = new Set<string>();
-  for (const p of protocols) {
-    // RFC 6455 4.1 item 10: the elements "MUST be non-empty strings with characters in the
-    // range U+0021 to U+007E not including separator characters ... and MUST all be unique".
-    if (typeof p !== 'string' || !isToken(p)) {
-      throw usage(`invalid subprotocol ${JSON.stringify(p)} (subprotocols must be HTTP tokens)`);
-    }
-    if (seen.has(p)) throw usage(`duplicate subprotocol ${JSON.stringify(p)}`);
-    seen.add(p);
-  }
-  if (extensions !== undefined && extensions !== '') {
-    if (typeof extensions !== 'string' || parseExtensionList(extensions) === null) {
-      throw usage(`${JSON.stringify(extensions)} is not a valid Sec-WebSocket-Extensions value`);
-    }
-  }
-  if (origin !== undefined && (typeof origin !== 'string' || origin === '' || !isFieldValue(origin))) {
-    throw usage(`invalid origin ${JSON.stringify(origin)}`);
-  }
+  checkOffer(protocols, extensions, origin, usage);
   const extra = checkExtraHeaders(opts.headers, REQUEST_RESERVED, 'buildUpgradeRequest');
   const overrides = new Set(extra.map(([name]) => name.toLowerCase()));
 
@@ -105,12 +87,45 @@ export function buildUpgradeRequest(opts: UpgradeRequestOptions): Buffer {
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
 }
 
-function hasOws(s: string): boolean {
+/**
+ * @internal The offer both opening handshakes send alike (subprotocols, extensions, Origin):
+ * caller input, so a bad value throws through `usage`.
+ */
+export function checkOffer(
+  protocols: readonly string[],
+  extensions: string | undefined,
+  origin: string | undefined,
+  usage: (message: string) => UsageError,
+): void {
+  if (!Array.isArray(protocols)) throw usage('protocols must be an array of strings');
+  const seen = new Set<string>();
+  for (const p of protocols) {
+    // RFC 6455 4.1 item 10: the elements "MUST be non-empty strings with characters in the
+    // range U+0021 to U+007E not including separator characters ... and MUST all be unique".
+    if (typeof p !== 'string' || !isToken(p)) {
+      throw usage(`invalid subprotocol ${JSON.stringify(p)} (subprotocols must be HTTP tokens)`);
+    }
+    if (seen.has(p)) throw usage(`duplicate subprotocol ${JSON.stringify(p)}`);
+    seen.add(p);
+  }
+  if (extensions !== undefined && extensions !== '') {
+    if (typeof extensions !== 'string' || parseExtensionList(extensions) === null) {
+      throw usage(`${JSON.stringify(extensions)} is not a valid Sec-WebSocket-Extensions value`);
+    }
+  }
+  if (origin !== undefined && (typeof origin !== 'string' || origin === '' || !isFieldValue(origin))) {
+    throw usage(`invalid origin ${JSON.stringify(origin)}`);
+  }
+}
+
+/** @internal True if `s` holds a space or a tab (not allowed in a Host or :authority value). */
+export function hasOws(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (isOws(s.charCodeAt(i))) return true;
   return false;
 }
 
-function isTarget(s: string): boolean {
+/** @internal True if `s` is a request-target of visible ASCII only. */
+export function isTarget(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c > 0xff || TARGET_CHAR[c] === 0) return false;
@@ -194,6 +209,19 @@ export function validateUpgradeResponse(
   const accept = single(headers['sec-websocket-accept']);
   if (typeof accept !== 'string' || accept !== acceptKey(expect.key)) return fail('WS_ERR_HANDSHAKE_ACCEPT');
 
+  return validateNegotiated(headers, expect.protocols);
+}
+
+/**
+ * @internal Items 5 and 6 of RFC 6455 4.1's checks (the extensions and the subprotocol the
+ * server selected), shared with the HTTP/2 extended CONNECT: RFC 8441 5 uses the
+ * Sec-WebSocket-Protocol and Sec-WebSocket-Extensions response header fields "as defined in
+ * [RFC6455]".
+ */
+export function validateNegotiated(
+  headers: UpgradeResponse['headers'],
+  offered: readonly string[],
+): ValidateResponseResult {
   // 5. "If the response includes a |Sec-WebSocket-Extensions| header field and this header
   // field indicates the use of an extension that was not present in the client's handshake
   // ..., the client MUST _Fail the WebSocket Connection_." Syntax here; "was it offered" is
@@ -213,13 +241,13 @@ export function validateUpgradeResponse(
   let protocol = '';
   const selected = headers['sec-websocket-protocol'];
   if (selected !== undefined) {
-    if (expect.protocols.length === 0) return fail('WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL');
+    if (offered.length === 0) return fail('WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL');
     const value = single(selected);
-    if (typeof value !== 'string' || !expect.protocols.includes(value)) {
+    if (typeof value !== 'string' || !offered.includes(value)) {
       return fail('WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL');
     }
     protocol = value;
-  } else if (expect.protocols.length > 0) {
+  } else if (offered.length > 0) {
     return fail('WS_ERR_HANDSHAKE_NO_PROTOCOL');
   }
 

@@ -45,6 +45,23 @@ export const HANDSHAKE_ERRORS = {
     426,
     'Upgrade required: this endpoint only accepts WebSocket connections',
   ],
+  // RFC 8441 4-5 (HTTP/2 extended CONNECT): a WebSocket over an HTTP/2 stream is a CONNECT
+  // request with the :protocol pseudo-header. RFC 9110 15.5.6: a 405 carries Allow.
+  WS_ERR_HANDSHAKE_CONNECT_METHOD: [
+    405,
+    'Invalid handshake: over HTTP/2 the request must be an extended CONNECT',
+  ],
+  // RFC 9220 3 (the same setting and pseudo-header for HTTP/3): a :protocol the server does not
+  // support "SHOULD" be answered 501 (Not Implemented).
+  WS_ERR_HANDSHAKE_CONNECT_PROTOCOL: [
+    501,
+    'Invalid handshake: the :protocol pseudo-header must be "websocket"',
+  ],
+  // RFC 8441 4: ":scheme and :path ... MUST also be included"; :authority carries the Host.
+  WS_ERR_HANDSHAKE_CONNECT_PSEUDO: [
+    400,
+    'Invalid handshake: an extended CONNECT needs :scheme ("http" or "https"), :path and :authority',
+  ],
   // Client side only (RFC 6455 4.1, the client's checks of the server's response)
   WS_ERR_HANDSHAKE_STATUS: [0, 'Unexpected server response'],
   WS_ERR_HANDSHAKE_ACCEPT: [0, 'Invalid handshake: invalid Sec-WebSocket-Accept header'],
@@ -55,6 +72,12 @@ export const HANDSHAKE_ERRORS = {
   WS_ERR_HANDSHAKE_NO_PROTOCOL: [0, 'Server sent no subprotocol'],
   // RFC 7692 7.1: the client MUST fail the connection on a bad permessage-deflate response
   WS_ERR_HANDSHAKE_EXTENSION_RESPONSE: [0, 'Invalid handshake: invalid Sec-WebSocket-Extensions response'],
+  // RFC 8441 3: a client may use the extended CONNECT only after the server's SETTINGS carried
+  // SETTINGS_ENABLE_CONNECT_PROTOCOL = 1.
+  WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT: [
+    0,
+    'The server does not accept WebSockets over HTTP/2 (no SETTINGS_ENABLE_CONNECT_PROTOCOL)',
+  ],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type HandshakeErrorCode = keyof typeof HANDSHAKE_ERRORS;

@@ -5,6 +5,7 @@
 export * from './accept.js';
 export * from './client.js';
 export * from './errors.js';
+export * from './extended-connect.js';
 export * from './header-lists.js';
 export * from './http.js';
 export * from './server.js';

@@ -77,8 +77,11 @@ export type ValidateRequestResult =
       headers: Record<string, string>;
     };
 
-/** One value of a header that must appear once; arrays (repeated lines) count as invalid. */
-function single(value: string | string[] | undefined): string | undefined | null {
+/**
+ * One value of a header that must appear once; arrays (repeated lines) count as invalid.
+ * @internal
+ */
+export function single(value: string | string[] | undefined): string | undefined | null {
   if (value === undefined || typeof value === 'string') return value;
   return value.length === 1 && typeof value[0] === 'string' ? value[0] : null;
 }
@@ -108,7 +111,7 @@ export function validateUpgradeRequest(
   req: UpgradeRequest,
   options?: ValidateRequestOptions,
 ): ValidateRequestResult {
-  const allowed = resolveOrigins(options);
+  const allowed = originSet(options, 'validateUpgradeRequest');
   const { headers } = req;
 
   // 1. "An HTTP/1.1 or higher GET request". RFC 9110 15.5.6: a 405 "MUST generate an Allow
@@ -136,6 +139,43 @@ export function validateUpgradeRequest(
   const key = single(headers['sec-websocket-key']);
   if (!isValidKey(key)) return reject('WS_ERR_HANDSHAKE_KEY');
 
+  const fields = validateWebSocketFields(headers, allowed, options);
+  if (!fields.ok) return fields;
+  return {
+    ok: true,
+    key,
+    protocols: fields.protocols,
+    extensions: fields.extensions,
+    origin: fields.origin,
+    version: fields.version,
+  };
+}
+
+/** What validateWebSocketFields reads from a request: version, offers and origin. */
+export interface WebSocketFields {
+  ok: true;
+  /** Offered subprotocols, in the client's order of preference ([] if none). */
+  protocols: string[];
+  /** Offered extensions, parsed ([] if none). */
+  extensions: ExtensionList;
+  /** Origin (version 13) or Sec-WebSocket-Origin (version 8), as sent. */
+  origin: string | undefined;
+  version: 8 | 13;
+}
+
+/**
+ * @internal The header fields both opening handshakes read alike: RFC 6455 4.2.1 items 6, 8,
+ * 9 and 7, in that order, with the path check (options.shouldHandle) where ws makes it. RFC
+ * 8441 5 keeps them for the HTTP/2 extended CONNECT: "The Origin [RFC6454],
+ * Sec-WebSocket-Version, Sec-WebSocket-Protocol, and Sec-WebSocket-Extensions header fields are
+ * used in the CONNECT request and response header fields as defined in [RFC6455]." `allowed`
+ * comes from originSet(options).
+ */
+export function validateWebSocketFields(
+  headers: RequestHeaders,
+  allowed: ReadonlySet<string> | null,
+  options: ValidateRequestOptions | undefined,
+): WebSocketFields | (ValidateRequestResult & { ok: false }) {
   // 6. "A |Sec-WebSocket-Version| header field, with a value of 13." RFC 6455 4.4: a server
   // that does not speak the requested version answers with "a |Sec-WebSocket-Version| header
   // field containing all versions it is willing to use". Like ws we also accept 8 (the
@@ -172,8 +212,7 @@ export function validateUpgradeRequest(
     const canonical = origin === undefined ? null : canonicalOrigin(origin);
     if (canonical === null || !allowed.has(canonical)) return reject('WS_ERR_HANDSHAKE_ORIGIN');
   }
-
-  return { ok: true, key, protocols, extensions, origin, version };
+  return { ok: true, protocols, extensions, origin, version };
 }
 
 function reject(code: Parameters<typeof handshakeError>[0]): ValidateRequestResult & { ok: false } {
@@ -244,16 +283,20 @@ export function canonicalOrigin(s: string): string | null {
   return `${scheme}://${url.hostname.toLowerCase()}:${port}`;
 }
 
-function resolveOrigins(options: ValidateRequestOptions | undefined): Set<string> | null {
+/**
+ * @internal The canonical allowed origins of validateUpgradeRequest's (or
+ * validateConnectRequest's) options, or null for no origin check.
+ */
+export function originSet(options: ValidateRequestOptions | undefined, where: string): Set<string> | null {
   if (options === undefined) return null;
   if (options === null || typeof options !== 'object') {
-    throw new UsageError('WS_ERR_INVALID_OPTION', 'validateUpgradeRequest: options must be an object');
+    throw new UsageError('WS_ERR_INVALID_OPTION', `${where}: options must be an object`);
   }
   for (const k of Object.keys(options)) {
     if (!VALIDATE_OPTION_KEYS.has(k)) {
       throw new UsageError(
         'WS_ERR_INVALID_OPTION',
-        `validateUpgradeRequest: unknown option ${JSON.stringify(k)} (expected allowedOrigins, extensions or shouldHandle)`,
+        `${where}: unknown option ${JSON.stringify(k)} (expected allowedOrigins, extensions or shouldHandle)`,
       );
     }
   }

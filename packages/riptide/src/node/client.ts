@@ -12,9 +12,11 @@
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import * as http from 'node:http';
+import type { ClientHttp2Session } from 'node:http2';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { HandshakeError, UsageError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
@@ -27,7 +29,9 @@ import { generateKey } from '../handshake/accept.js';
 import { validateUpgradeResponse } from '../handshake/client.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import { isToken } from '../handshake/syntax.js';
+import { connectHttp2 } from './http2-client.js';
 import { randomFill } from './random.js';
+import { abortTransport } from './transport.js';
 import type { WebSocket } from './websocket.js';
 import {
   checkPerMessageDeflate,
@@ -67,6 +71,13 @@ export interface ClientOptions {
   allowSynchronousEvents?: boolean;
   /** Called with the request before it is sent; it must call request.end(). */
   finishRequest?: (request: ClientRequest, websocket: WebSocket) => void;
+  /**
+   * Open the WebSocket as a stream of an HTTP/2 connection (RFC 8441), shared with the other
+   * WebSockets to the same origin; HTTP/1.1 is used when the server does not offer it.
+   */
+  http2?: boolean;
+  /** Open the WebSocket as a stream of this HTTP/2 session (no HTTP/1.1 fallback). */
+  http2Session?: ClientHttp2Session;
   // http.request / https.request / tls.connect options passed through:
   agent?: http.Agent | boolean;
   auth?: string;
@@ -114,6 +125,8 @@ const OWN_KEYS = new Set([
   'generateMask',
   'allowSynchronousEvents',
   'finishRequest',
+  'http2',
+  'http2Session',
   'protocol',
   'maxBufferedChunks',
   'maxFragments',
@@ -183,7 +196,8 @@ function invalidUrl(message: string): UsageError {
   return new UsageError('WS_ERR_INVALID_URL', message);
 }
 
-interface Resolved {
+/** @internal Validated options of one client connection (shared with http2-client.ts). */
+export interface Resolved {
   opts: ClientOptions;
   protocols: string[];
   deflate: false | DeflateOptions;
@@ -221,6 +235,15 @@ function resolveOptions(
   }
   if (opts.generateMask !== undefined && typeof opts.generateMask !== 'function') {
     throw invalid('The "generateMask" option must be a function');
+  }
+  if (opts.http2 !== undefined && typeof opts.http2 !== 'boolean') {
+    throw invalid('The "http2" option must be a boolean');
+  }
+  if (
+    opts.http2Session !== undefined &&
+    (opts.http2Session === null || typeof (opts.http2Session as { request?: unknown }).request !== 'function')
+  ) {
+    throw invalid('The "http2Session" option must be a ClientHttp2Session (from http2.connect)');
   }
   const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : protocols;
   if (!Array.isArray(list)) throw invalid('protocols must be a string or an array of strings');
@@ -317,7 +340,18 @@ export function initiateClient(
   options: ClientOptions | undefined,
 ): void {
   const resolved = resolveOptions(options, protocols);
-  connect(ws, parseAddress(address), resolved, null);
+  const url = parseAddress(address);
+  if (resolved.opts.http2Session !== undefined || resolved.opts.http2 === true) {
+    connectHttp2(ws, url, resolved, {
+      http1: (r) => connect(ws, url, r, null),
+      open: (stream, protocol, extensions, header) =>
+        startClient(ws, stream, EMPTY, resolved, protocol, extensions, header),
+      offer: extensionOffer(resolved.deflate),
+      timeout: timeoutError,
+    });
+  } else {
+    connect(ws, url, resolved, null);
+  }
 }
 
 /**
@@ -350,6 +384,7 @@ function lowercaseHeaders(headers: Record<string, string> | undefined): Record<s
   return out;
 }
 
+/** The HTTP/1.1 opening handshake (also http2-client.ts's fallback). */
 function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: RedirectState | null): void {
   const { opts, protocols } = resolved;
   ws._url = url.href;
@@ -514,35 +549,59 @@ function connect(ws: WebSocket, url: URL, resolved: Resolved, redirect: Redirect
       ws._abortHandshake(result.error.message, result.error);
       return;
     }
-    const extension = acceptedExtension(result.extensions, resolved.deflate, resolved.maxPayload);
-    if (extension instanceof Error) {
-      socket.destroy();
-      ws._abortHandshake(extension.message, extension);
-      return;
-    }
-    ws._protocol = result.protocol;
-    ws._extensions =
-      typeof res.headers['sec-websocket-extensions'] === 'string' && extension !== null
-        ? res.headers['sec-websocket-extensions']
-        : '';
-    const settings = {
-      closeTimeout: opts.closeTimeout ?? 30_000,
-      maxPendingAutoPongs: opts.maxPendingAutoPongs ?? DEFAULT_MAX_PENDING_AUTO_PONGS,
-      protocol: new ProtocolSettings({
-        role: 'client',
-        maxPayload: resolved.maxPayload,
-        skipUtf8Validation: opts.skipUTF8Validation === true,
-        autoPong: opts.autoPong !== false,
-        randomFill: resolved.random,
-      }),
-    };
-    ws._setSocket(socket, head, settings, extension);
-    ws.emit('open');
+    startClient(
+      ws,
+      socket,
+      head,
+      resolved,
+      result.protocol,
+      result.extensions,
+      res.headers['sec-websocket-extensions'],
+    );
   });
 
   if (opts.finishRequest !== undefined) opts.finishRequest(req, ws);
   else req.end();
 }
+
+/**
+ * @internal Both transports, once the server's answer passed its checks: set up the accepted
+ * extension and start the protocol over `socket` (an upgraded socket or an HTTP/2 stream).
+ */
+function startClient(
+  ws: WebSocket,
+  socket: Duplex,
+  head: Buffer,
+  resolved: Resolved,
+  protocol: string,
+  accepted: ExtensionList,
+  extensionsHeader: string | string[] | undefined,
+): void {
+  const extension = acceptedExtension(accepted, resolved.deflate, resolved.maxPayload);
+  if (extension instanceof Error) {
+    abortTransport(socket);
+    ws._abortHandshake(extension.message, extension);
+    return;
+  }
+  const { opts } = resolved;
+  ws._protocol = protocol;
+  ws._extensions = typeof extensionsHeader === 'string' && extension !== null ? extensionsHeader : '';
+  const settings = {
+    closeTimeout: opts.closeTimeout ?? 30_000,
+    maxPendingAutoPongs: opts.maxPendingAutoPongs ?? DEFAULT_MAX_PENDING_AUTO_PONGS,
+    protocol: new ProtocolSettings({
+      role: 'client',
+      maxPayload: resolved.maxPayload,
+      skipUtf8Validation: opts.skipUTF8Validation === true,
+      autoPong: opts.autoPong !== false,
+      randomFill: resolved.random,
+    }),
+  };
+  ws._setSocket(socket as Socket, head, settings, extension);
+  ws.emit('open');
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** The default transport of a ws: handshake: its own TCP (or Unix socket) connection. */
 function netConnect(options: net.NetConnectOpts & { socketPath?: string }): net.Socket {

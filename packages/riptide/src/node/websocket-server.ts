@@ -16,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
+import type { Http2SecureServer, Http2Server, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type * as https from 'node:https';
 import type * as net from 'node:net';
 import type { Socket } from 'node:net';
@@ -38,9 +39,11 @@ import {
   buildAcceptResponse,
   buildRejectResponse,
   serializeResponse,
+  type ValidateRequestOptions,
   validateUpgradeRequest,
 } from '../handshake/server.js';
 import { Heartbeat, type HeartbeatOptions, resolveHeartbeat } from './heartbeat.js';
+import { attachHttp2, handleStream, isHttp2Server } from './http2-server.js';
 import { type PublishOptions, Topics } from './topics.js';
 import { createUpgradeListener } from './upgrade-listener.js';
 import { type ConnectionSettings, kWebSocket, type ServerLink, WebSocket } from './websocket.js';
@@ -67,8 +70,12 @@ export interface ServerOptions {
   port?: number;
   host?: string;
   backlog?: number;
-  /** Attach to an existing http.Server or https.Server. */
-  server?: http.Server | https.Server;
+  /**
+   * Attach to an existing http.Server or https.Server, or to an http2 server (createSecureServer,
+   * with allowHTTP1 to take HTTP/1.1 upgrades on the same port, or createServer): WebSockets then
+   * also arrive as HTTP/2 streams (RFC 8441, docs/http2.md).
+   */
+  server?: http.Server | https.Server | Http2SecureServer | Http2Server;
   /** Do not listen at all: call handleUpgrade() yourself. */
   noServer?: boolean;
   /** Accept only this request path (query string ignored); others get 400. */
@@ -232,6 +239,55 @@ function uncork(socket: Duplex): void {
   socket.uncork();
 }
 
+/**
+ * @internal How a handshake is answered, per transport: HTTP/1.1 bytes on the socket here,
+ * HTTP/2 headers on the stream in http2-server.ts. Everything else (policy hooks, extension
+ * negotiation, bookkeeping) is the same code for both.
+ */
+export interface HandshakeReply {
+  /** Refuse with `status`, `message` as a text/plain body and extra headers; close. */
+  refuse(socket: Duplex, status: number, message: string, headers?: Record<string, string>): void;
+  /**
+   * Send the success response (through 'headers' listeners when there are some). False if the
+   * socket went away meanwhile: the caller destroys it.
+   */
+  respond(
+    server: WebSocketServer,
+    socket: Duplex,
+    req: http.IncomingMessage,
+    key: string | undefined,
+    protocol: string | undefined,
+    extensions: string | undefined,
+  ): boolean;
+  /** The 'connection' callback has run. */
+  started(socket: Duplex): void;
+}
+
+const HTTP1: HandshakeReply = {
+  refuse: abortHandshake,
+  respond(server, socket, req, key, protocol, extensions) {
+    let response: string | Buffer;
+    if (server.listenerCount('headers') === 0) {
+      // The common case: no line array, no Buffer (measured with the handshake benchmark).
+      response = acceptResponseText(key!, protocol, extensions);
+    } else {
+      const lines = buildAcceptResponse({ key: key!, protocol, extensions });
+      server.emit('headers', lines, req);
+      if (!socket.writable) return false;
+      response = serializeResponse(lines);
+    }
+    // Corked until the 'connection' handlers have run and their sends were flushed (the
+    // outbox's nextTick is queued before the uncork of started()): the 101 and a welcome
+    // message leave in one writev, one TCP segment.
+    socket.cork();
+    socket.write(response, 'latin1');
+    return true;
+  },
+  started(socket) {
+    process.nextTick(uncork, socket);
+  },
+};
+
 function emitClose(server: WebSocketServer): void {
   server._state = CLOSED;
   server.emit('close');
@@ -351,7 +407,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       throw invalid('The "WebSocket" option must be riptide\'s WebSocket class or a subclass');
     }
     if (o.server != null && typeof (o.server as http.Server).on !== 'function') {
-      throw invalid('The "server" option must be an http.Server or https.Server');
+      throw invalid('The "server" option must be an http.Server, https.Server or http2 server');
     }
     if (o.allowedOrigins != null) {
       // Validate the list now (throws UsageError for a malformed origin) rather than per request.
@@ -386,7 +442,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       this._server = server;
       server.listen(o.port, o.host, o.backlog, callback);
     } else if (o.server != null) {
-      this._server = o.server;
+      this._server = o.server as net.Server;
     }
     if (this._server !== null) {
       const server = this._server;
@@ -399,10 +455,13 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
       server.on('listening', onListening);
       server.on('error', onError);
       if (!ownListener) server.on('upgrade', onUpgrade);
+      // An http2 server: extended CONNECT streams too (its HTTP/1.1 upgrades come as 'upgrade').
+      const detachHttp2 = isHttp2Server(server) ? attachHttp2(this, server) : null;
       this._removeListeners = () => {
         server.removeListener('listening', onListening);
         server.removeListener('error', onError);
         server.removeListener('upgrade', onUpgrade);
+        detachHttp2?.();
       };
     }
     this._heartbeat?.start();
@@ -477,18 +536,61 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     head: Buffer,
     cb: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
-    socket.on('error', socketOnErrorBeforeUpgrade);
-    this._trackPending(socket);
-
-    const result = validateUpgradeRequest(req as http.IncomingMessage & { method: string }, {
-      allowedOrigins: this.options.allowedOrigins,
-      extensions: this._deflate !== false,
-      shouldHandle: () => this.shouldHandle(req),
-    });
+    this._startHandshake(socket);
+    const result = validateUpgradeRequest(
+      req as http.IncomingMessage & { method: string },
+      this._validateOptions(req),
+    );
     if (!result.ok) {
       this._refuse(req, socket, result.error, result.headers);
       return;
     }
+    this._negotiate(req, socket, head, result.key, result, HTTP1, cb);
+  }
+
+  /**
+   * The HTTP/2 counterpart of handleUpgrade (RFC 8441), for noServer: complete (or refuse) the
+   * handshake of an extended CONNECT stream, e.g. from an http2 server's 'stream' event. Streams
+   * that are not a WebSocket CONNECT are refused (405/501): test them first with
+   * `headers[':method'] === 'CONNECT' && headers[':protocol'] === 'websocket'`. `cb` gets the open
+   * WebSocket and an http.IncomingMessage describing the request (see docs/http2.md).
+   */
+  handleStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    cb: (ws: WebSocket, req: http.IncomingMessage) => void,
+  ): void {
+    handleStream(this, stream, headers, undefined, cb);
+  }
+
+  /** @internal Both transports: a handshake starts (error listener, handshake timeout). */
+  _startHandshake(socket: Duplex): void {
+    socket.on('error', socketOnErrorBeforeUpgrade);
+    this._trackPending(socket);
+  }
+
+  /** @internal The options both validators take (validateUpgradeRequest, validateConnectRequest). */
+  _validateOptions(req: http.IncomingMessage): ValidateRequestOptions {
+    return {
+      allowedOrigins: this.options.allowedOrigins,
+      extensions: this._deflate !== false,
+      shouldHandle: () => this.shouldHandle(req),
+    };
+  }
+
+  /**
+   * @internal Both transports, once the request is valid: negotiate extensions, ask
+   * verifyClient, then _complete. `reply` writes the answers in the transport's shape.
+   */
+  _negotiate(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    key: string | undefined,
+    result: { protocols: string[]; extensions: ExtensionList; origin: string | undefined },
+    reply: HandshakeReply,
+    cb: (ws: WebSocket, req: http.IncomingMessage) => void,
+  ): void {
     const accepted =
       this._deflate === false
         ? null
@@ -496,7 +598,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
 
     const verify = this.options.verifyClient;
     if (verify === undefined) {
-      this._complete(req, socket, head, result.key, result.protocols, accepted, cb);
+      this._complete(req, socket, head, key, result.protocols, accepted, reply, cb);
       return;
     }
     const info: VerifyClientInfo = {
@@ -509,19 +611,19 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
         if (!ok) {
           accepted?.extension.close();
           const status = code ?? 401;
-          abortHandshake(socket, status, message ?? http.STATUS_CODES[status] ?? 'Unauthorized', headers);
+          reply.refuse(socket, status, message ?? http.STATUS_CODES[status] ?? 'Unauthorized', headers);
           return;
         }
-        this._complete(req, socket, head, result.key, result.protocols, accepted, cb);
+        this._complete(req, socket, head, key, result.protocols, accepted, reply, cb);
       });
       return;
     }
     if (!(verify as VerifyClientSync)(info)) {
       accepted?.extension.close();
-      abortHandshake(socket, 401, 'Unauthorized');
+      reply.refuse(socket, 401, 'Unauthorized');
       return;
     }
-    this._complete(req, socket, head, result.key, result.protocols, accepted, cb);
+    this._complete(req, socket, head, key, result.protocols, accepted, reply, cb);
   }
 
   private _refuse(
@@ -544,9 +646,10 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     req: http.IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    key: string,
+    key: string | undefined,
     offered: string[],
     accepted: { header: string; extension: PerMessageExtension } | null,
+    reply: HandshakeReply,
     cb: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
     if (!socket.readable || !socket.writable) {
@@ -562,7 +665,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     }
     if (this._state !== RUNNING) {
       accepted?.extension.close();
-      abortHandshake(socket, 503, 'Service Unavailable');
+      reply.refuse(socket, 503, 'Service Unavailable');
       return;
     }
     this._untrackPending(socket);
@@ -579,25 +682,11 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     }
     const extensions = accepted === null ? undefined : accepted.header;
     const ws = new this._WebSocket(null);
-    let response: string | Buffer;
-    if (this.listenerCount('headers') === 0) {
-      // The common case: no line array, no Buffer (measured with the handshake benchmark).
-      response = acceptResponseText(key, protocol, extensions);
-    } else {
-      const lines = buildAcceptResponse({ key, protocol, extensions });
-      this.emit('headers', lines, req);
-      if (!socket.writable) {
-        accepted?.extension.close();
-        socket.destroy();
-        return;
-      }
-      response = serializeResponse(lines);
+    if (!reply.respond(this, socket, req, key, protocol, extensions)) {
+      accepted?.extension.close();
+      socket.destroy();
+      return;
     }
-    // Corked until the 'connection' handlers have run and their sends were flushed (the
-    // outbox's nextTick is queued before ours): the 101 and a welcome message leave in one
-    // writev, one TCP segment.
-    socket.cork();
-    socket.write(response, 'latin1');
     socket.removeListener('error', socketOnErrorBeforeUpgrade);
     ws._protocol = protocol ?? '';
     ws._extensions = extensions ?? '';
@@ -607,7 +696,7 @@ export class WebSocketServer extends EventEmitter implements ServerLink {
     try {
       cb(ws, req);
     } finally {
-      process.nextTick(uncork, socket);
+      reply.started(socket);
     }
   }
 

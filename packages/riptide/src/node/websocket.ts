@@ -45,6 +45,7 @@ import {
   setAttribute,
 } from './event-target.js';
 import { flush, pendingBytes, schedule } from './outbox.js';
+import { abortTransport } from './transport.js';
 
 /** The WebSocket a socket belongs to (shared listeners find it through this property). */
 export const kWebSocket = Symbol('riptide.websocket');
@@ -100,6 +101,7 @@ const CLOSED_DONE = 8;
 const PAUSED = 16;
 const NEED_DRAIN = 32;
 const AWAITING_PONG = 64;
+const YIELDING = 128;
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 const EMPTY = Buffer.alloc(0);
 
@@ -527,7 +529,7 @@ export class WebSocket extends EventEmitter implements ProtocolSink {
     // The transport is gone for us: the core discards whatever is still buffered, so no
     // further message of the current chunk is delivered after terminate().
     this._proto.receiveEof();
-    this._socket!.destroy();
+    abortTransport(this._socket!);
   }
 
   // --- flow control --------------------------------------------------------------------------
@@ -740,7 +742,7 @@ function closeTimeoutFired(ws: WebSocket): void {
   ws._closeTimer = null;
   if (ws._closed) return;
   ws._reportError(new ProtocolError('WS_ERR_CLOSE_TIMEOUT'));
-  ws._socket?.destroy();
+  if (ws._socket !== null) abortTransport(ws._socket);
 }
 
 function deliverAfterResume(ws: WebSocket): void {
@@ -753,7 +755,35 @@ function deliverAfterResume(ws: WebSocket): void {
     receiving = null;
     flush(ws);
   }
-  if (!ws._paused && !ws._closed) ws._socket!.resume();
+  if (proto.sliceSpent) yieldTurn(ws);
+  else if (!ws._paused && !ws._closed && (ws._flags & YIELDING) === 0) ws._socket!.resume();
+}
+
+/**
+ * The core has spent its inflate budget (a compressed flood, or one large compressed message):
+ * stop reading this socket and go on after the event loop has served everyone else's I/O
+ * (setImmediate runs after the poll phase). Issue 12, hole 6.
+ */
+function yieldTurn(ws: WebSocket): void {
+  if ((ws._flags & YIELDING) !== 0) return;
+  ws._flags |= YIELDING;
+  ws._socket!.pause();
+  setImmediate(nextSlice, ws);
+}
+
+function nextSlice(ws: WebSocket): void {
+  ws._flags &= ~YIELDING;
+  if (ws._closed) return;
+  const proto = ws._proto!;
+  receiving = ws;
+  try {
+    proto.nextSlice();
+  } finally {
+    receiving = null;
+    flush(ws);
+  }
+  if (proto.sliceSpent) yieldTurn(ws);
+  else if (!ws._paused && !ws._closed) ws._socket!.resume();
 }
 
 // --- shared socket listeners (this = the socket) ------------------------------------------------
@@ -762,13 +792,15 @@ type AttachedSocket = Socket & { [kWebSocket]: WebSocket };
 
 function socketOnData(this: AttachedSocket, chunk: Buffer): void {
   const ws = this[kWebSocket];
+  const proto = ws._proto!;
   receiving = ws;
   try {
-    ws._proto!.receive(chunk);
+    proto.receive(chunk);
   } finally {
     receiving = null;
     flush(ws);
   }
+  if (proto.sliceSpent) yieldTurn(ws);
 }
 
 /**

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import zlib from 'node:zlib';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { type ServerOptions, WebSocket, WebSocketServer } from '../../src/index.js';
 import { once } from '../node/helpers.js';
@@ -180,6 +181,13 @@ export function serverGone(socket: net.Socket): Promise<void> {
   });
 }
 
+/** Everything the server sends until it ends or resets the connection. */
+export function collectUntilGone(socket: net.Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  return serverGone(socket).then(() => Buffer.concat(chunks));
+}
+
 /**
  * Writes `chunk` again and again (respecting backpressure, so the attacker's own memory stays
  * flat) until the connection is gone (reset, or destroyed by the peer: a FIN alone does not
@@ -230,6 +238,7 @@ export function acceptFor(key: string): string {
  */
 export async function maliciousServer(
   attack: (socket: net.Socket) => void,
+  extensions?: string,
 ): Promise<{ url: string; sockets: Set<net.Socket>; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -245,7 +254,9 @@ export async function maliciousServer(
       const key = /sec-websocket-key:\s*(\S+)/i.exec(head)?.[1] ?? '';
       socket.write(
         'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          `Sec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`,
+          `Sec-WebSocket-Accept: ${acceptFor(key)}\r\n` +
+          (extensions === undefined ? '' : `Sec-WebSocket-Extensions: ${extensions}\r\n`) +
+          '\r\n',
       );
       attack(socket);
     };
@@ -317,4 +328,59 @@ export function closeCodeIn(bytes: Buffer): number | null {
     o += h + len;
   }
   return null;
+}
+
+/** A raw client that completed a handshake offering permessage-deflate (accepted by the server). */
+export async function rawDeflateClient(port: number): Promise<net.Socket> {
+  const socket = await rawConnect(port);
+  socket.write(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+      'Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n',
+  );
+  let head = '';
+  while (!head.includes('\r\n\r\n')) head += (await once<[Buffer]>(socket, 'data'))[0].toString('latin1');
+  if (!/^HTTP\/1\.1 101 [\s\S]*permessage-deflate/i.test(head))
+    throw new Error(`deflate not accepted: ${head}`);
+  return socket;
+}
+
+/** RFC 7692 7.2.1: `data` deflated with a sync flush, the 00 00 ff ff tail removed. */
+export function deflatePayload(data: Buffer): Buffer {
+  const out = zlib.deflateRawSync(data, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  return out.subarray(0, out.length - 4);
+}
+
+/**
+ * A message that inflates to `mib` MiB of zeros from about 1 KiB per MiB: one sync-flushed
+ * section, repeated (each is byte-aligned and non-final, so the sections form one stream).
+ */
+export function zeroBomb(mib: number): Buffer {
+  const section = zlib.deflateRawSync(Buffer.alloc(MiB), {
+    level: 9,
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+  });
+  return Buffer.concat(Array.from({ length: mib }, () => section));
+}
+
+/**
+ * Counts turns of the event loop (one setImmediate per turn) until stopped: work that happens
+ * in one turn shares its number. The measure of "the loop got a turn", without a clock.
+ */
+export function turnCounter(): { readonly turn: number; stop(): void } {
+  let turn = 0;
+  let running = true;
+  const tick = () => {
+    turn++;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    get turn() {
+      return turn;
+    },
+    stop() {
+      running = false;
+    },
+  };
 }

@@ -3,8 +3,12 @@
 import { constants } from 'node:buffer';
 import { describe, expect, it, vi } from 'vitest';
 import { PEER_ERRORS } from '../../src/core/errors.js';
+import type { PerMessageExtension } from '../../src/core/extension.js';
 import { makeFrame, Opcode, serializeFrame } from '../../src/core/frame.js';
-import { State } from '../../src/core/protocol.js';
+import { Protocol, State } from '../../src/core/protocol.js';
+import { INFLATE_SLICE } from '../../src/core/receiver.js';
+import { PerMessageDeflate } from '../../src/deflate/codec.js';
+import { normalizeDeflateOptions } from '../../src/deflate/negotiation.js';
 import { type Event, FEED_MODES, feed, hex, KEY, makeProtocol, ROLES, wire } from './helpers.js';
 
 /** Valid vectors: the frames as a server would send them (unmasked); masked for the server role. */
@@ -324,6 +328,136 @@ describe('RFC 6455 10.4 limits', () => {
     expect(r.length).toBe(total);
     expect(r[64 * 5]).toBe(5);
     expect(r[total - 1]).toBe(((total - 64) / 64) & 0xff);
+  });
+});
+
+describe('inflate slices: a compressed flood cannot take the thread (issue 12, hole 6)', () => {
+  const MiB = 1024 * 1024;
+  /** zlib stops within one output chunk (inflate chunkSize, 16 KiB by default) of the budget. */
+  const SLICE_BOUND = INFLATE_SLICE + 16 * 1024;
+
+  /** A server Protocol with permessage-deflate, the client codec that feeds it, and per-slice accounting. */
+  function deflating() {
+    const params = {
+      serverNoContextTakeover: true,
+      clientNoContextTakeover: false,
+      serverMaxWindowBits: 15,
+      clientMaxWindowBits: 15,
+    };
+    const opts = normalizeDeflateOptions({ threshold: 0 }, 'server')!;
+    const server = new PerMessageDeflate('server', params, opts);
+    const client = new PerMessageDeflate('client', params, opts);
+    const slice = { inflated: 0, max: 0 };
+    const count = () => {
+      slice.inflated += server.inflated;
+      slice.max = Math.max(slice.max, slice.inflated);
+    };
+    const extension = {
+      decompress: (d: Buffer, fin: boolean, limit: number, budget?: number) => {
+        const r = server.decompress(d, fin, limit, budget);
+        count();
+        return r;
+      },
+      resumeDecompress: (budget?: number) => {
+        const r = server.resumeDecompress(budget);
+        count();
+        return r;
+      },
+      get inflated() {
+        return server.inflated;
+      },
+      compress: (d: Buffer, b: boolean) => server.compress(d, b),
+      close: () => server.close(),
+    };
+    const { proto, sink } = makeProtocol('server', { extension });
+    /** A masked compressed binary frame of `message`. */
+    const frame = (message: Buffer) => {
+      const payload = client.compress(message, true)!;
+      return serializeFrame({ ...makeFrame(Opcode.BINARY, payload), rsv1: true, mask: KEY });
+    };
+    /** nextSlice() until the receiver is done; returns how many slices it took. */
+    const drain = () => {
+      let slices = 0;
+      while (proto.sliceSpent) {
+        slice.inflated = 0;
+        proto.nextSlice();
+        slices++;
+      }
+      return slices;
+    };
+    return {
+      proto,
+      sink,
+      frame,
+      slice,
+      drain,
+      close: () => {
+        server.close();
+        client.close();
+      },
+    };
+  }
+
+  it('test_server_receives 16 messages inflating to 1 MiB each in one chunk: one slice at a time', () => {
+    const t = deflating();
+    const messages = Array.from({ length: 16 }, (_, i) => Buffer.alloc(MiB, i));
+    t.proto.receive(Buffer.concat(messages.map(t.frame)));
+    // The first message alone is 4 slices of work: nothing is delivered yet.
+    expect(t.proto.sliceSpent).toBe(true);
+    expect(t.sink.events).toEqual([]);
+    const slices = t.drain();
+    expect(slices).toBeGreaterThanOrEqual((16 * MiB) / SLICE_BOUND - 1);
+    expect(t.slice.max).toBeLessThanOrEqual(SLICE_BOUND);
+    expect(t.sink.events.map((e) => (e as { data: string }).data.slice(0, 2))).toEqual(
+      messages.map((m) => m.toString('hex', 0, 1)),
+    );
+    expect(t.sink.events.every((e) => (e as { data: string }).data.length === 2 * MiB)).toBe(true);
+    t.close();
+  });
+
+  it('test_server_receives input while spent: it waits, in order, for the slices', () => {
+    const t = deflating();
+    t.proto.receive(t.frame(Buffer.alloc(2 * MiB, 7)));
+    expect(t.proto.sliceSpent).toBe(true);
+    t.proto.receive(wire('server', '810161')); // "a", uncompressed
+    expect(t.sink.events).toEqual([]);
+    t.drain();
+    expect(t.sink.events.map((e) => (e as { data: string }).data.length)).toEqual([4 * MiB, 1]);
+    t.close();
+  });
+
+  it('test_server_paused between slices: nextSlice delivers nothing until resume', () => {
+    const t = deflating();
+    t.proto.receive(Buffer.concat([t.frame(Buffer.alloc(MiB, 1)), wire('server', '810162')]));
+    t.proto.pause();
+    t.drain();
+    expect(t.sink.events).toEqual([]);
+    t.proto.resume(); // goes on, one slice at a time again
+    expect(t.proto.sliceSpent).toBe(true);
+    t.drain();
+    expect(t.sink.events.map((e) => (e as { data: string }).data.length)).toEqual([2 * MiB, 1]);
+    t.close();
+  });
+
+  it('test_server_receives a message above maxPayload over several slices: 1009 in the slice that crosses it', () => {
+    const t = deflating();
+    const limited = new Protocol(t.sink, {
+      role: 'server',
+      maxPayload: 3 * MiB,
+      extension: (t.proto as unknown as { extension: PerMessageExtension }).extension,
+    });
+    limited.receive(t.frame(Buffer.alloc(8 * MiB)));
+    while (limited.sliceSpent) limited.nextSlice();
+    expect(t.sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 }]);
+    t.close();
+  });
+
+  it('uncompressed traffic never spends the budget', () => {
+    const { proto, sink } = makeProtocol('server');
+    const frame = serializeFrame({ ...makeFrame(Opcode.BINARY, Buffer.alloc(MiB)), mask: KEY });
+    for (let i = 0; i < 8; i++) proto.receive(frame);
+    expect(proto.sliceSpent).toBe(false);
+    expect(sink.events).toHaveLength(8);
   });
 });
 

@@ -41,8 +41,9 @@ afterEach(() => {
   expect(liveZlibContexts()).toBe(0);
 });
 
-function inflated(result: Buffer | ProtocolError): string {
+function inflated(result: Buffer | ProtocolError | null): string {
   if (result instanceof ProtocolError) throw result;
+  if (result === null) throw new Error('decompress() suspended without a budget');
   return result.toString();
 }
 
@@ -392,7 +393,7 @@ describe('RFC 6455 10.4 maxPayload applies to the decompressed size, while infla
     for (let i = 0; i < 16 && error === null; i++) {
       const r = server.decompress(payload.subarray(i * step, (i + 1) * step), i === 15, limit);
       if (r instanceof ProtocolError) error = r;
-      else total += r.length;
+      else total += r!.length;
     }
     expect(error?.code).toBe('WS_ERR_MESSAGE_TOO_BIG');
     expect(total).toBeLessThanOrEqual(limit);
@@ -462,7 +463,7 @@ describe('RFC 7692 7.2.2 invalid compressed data', () => {
                 break;
               }
               expect(Buffer.isBuffer(r)).toBe(true);
-              if (limit > 0) expect(r.length).toBeLessThanOrEqual(limit);
+              if (limit > 0) expect((r as Buffer).length).toBeLessThanOrEqual(limit);
             }
           } finally {
             codec.close();
@@ -506,5 +507,74 @@ describe('RFC 7692 7.2.2 invalid compressed data', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('an inflate budget: bounded slices of zlib work (issue 12, hole 6)', () => {
+  const BUDGET = 256 * 1024;
+  const CHUNK = 16 * 1024; // the default inflate chunkSize: zlib stops within one chunk of the budget
+
+  /** Inflates `payload` with `budget` per call; returns the result and each call's output. */
+  function sliced(codec: PerMessageDeflate, payload: Buffer, fin = true, limit = 0) {
+    let result = codec.decompress(payload, fin, limit, BUDGET);
+    const slices = [codec.inflated];
+    while (result === null) {
+      result = codec.resumeDecompress(BUDGET);
+      slices.push(codec.inflated);
+    }
+    return { result, slices };
+  }
+
+  it('test_server_receives_a_frame_inflating_to_8_MiB_in_slices_of_the_budget', () => {
+    const { server, client } = pair();
+    const message = Buffer.alloc(8 * 1024 * 1024, 'a');
+    const { result, slices } = sliced(server, client.compress(message, false)!);
+    expectBytes(result, message);
+    expect(slices.length).toBeGreaterThanOrEqual(message.length / (BUDGET + CHUNK));
+    for (const n of slices) expect(n).toBeLessThanOrEqual(BUDGET + CHUNK);
+    expect(slices.reduce((a, b) => a + b)).toBe(message.length);
+  });
+
+  it('test_suspended_frames_keep_the_context: later messages (context takeover) still inflate', () => {
+    const { server, client } = pair();
+    for (const size of [1 << 20, 3 << 20, 100, 2 << 20]) {
+      const message = Buffer.alloc(size, size & 0xff);
+      expectBytes(sliced(server, client.compress(message, false)!).result, message);
+    }
+    expectBytes(
+      server.decompress(client.compress(Buffer.from('small'), false)!, true, 0, BUDGET),
+      Buffer.from('small'),
+    );
+  });
+
+  it('test_suspended_fragmented_message: slices across frames, then the tail', () => {
+    const { server, client } = pair();
+    const message = Buffer.alloc(2 << 20, 'z');
+    const payload = client.compress(message, false)!;
+    const half = payload.length >> 1;
+    const first = sliced(server, payload.subarray(0, half), false);
+    const second = sliced(server, payload.subarray(half), true);
+    expectBytes(Buffer.concat([first.result as Buffer, second.result as Buffer]), message);
+    for (const n of [...first.slices, ...second.slices]) expect(n).toBeLessThanOrEqual(BUDGET + CHUNK);
+  });
+
+  it('test_the_limit_still_applies_across_slices: 1009', () => {
+    const { server, client } = pair();
+    const { result } = sliced(server, client.compress(Buffer.alloc(4 << 20), false)!, true, 3 << 20);
+    expect((result as ProtocolError).code).toBe('WS_ERR_MESSAGE_TOO_BIG');
+    expect(server.hasContext('inflate')).toBe(false);
+  });
+
+  it('test_decompress_while_suspended_is_misuse; close() frees a suspended context', () => {
+    const { server, client } = pair();
+    const payload = client.compress(Buffer.alloc(1 << 20), false)!;
+    expect(server.decompress(payload, true, 0, BUDGET)).toBeNull();
+    expect(() => server.decompress(payload, true, 0, BUDGET)).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_EXTENSION_BUSY' }),
+    );
+    const live = liveZlibContexts();
+    server.close();
+    expect(liveZlibContexts()).toBe(live - 1);
+    expect(() => server.resumeDecompress(BUDGET)).toThrow(UsageError);
   });
 });

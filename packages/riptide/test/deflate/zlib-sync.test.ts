@@ -47,6 +47,29 @@ describe('synchronous zlib contexts', () => {
     d.close();
   });
 
+  it('stopAt suspends a write once that much output is out; the rest of the input continues it', () => {
+    const original = Buffer.alloc(1 << 20, 'q');
+    const compressed = zlib.deflateRawSync(original, { finishFlush: Z_SYNC_FLUSH });
+    const inflater = new SyncZlib('inflate', CONFIG);
+    const out = new Output(Number.POSITIVE_INFINITY, 16384);
+    let input = compressed;
+    let calls = 0;
+    for (;;) {
+      out.stopAt = out.total + 100_000;
+      const before = out.total;
+      const result = inflater.write(input, out);
+      calls++;
+      // zlib stops within one output chunk past the mark.
+      expect(out.total - before).toBeLessThanOrEqual(100_000 + 16384);
+      if (result === WriteResult.OK) break;
+      expect(result).toBe(WriteResult.SUSPENDED);
+      input = input.subarray(out.consumed);
+    }
+    expect(calls).toBeGreaterThanOrEqual(Math.floor(original.length / (100_000 + 16384)));
+    expect(out.join().equals(original)).toBe(true);
+    inflater.close();
+  });
+
   it('Output.endsWith looks across chunk boundaries', () => {
     const out = new Output(100, 64);
     out.chunks = [hex('01 00'), hex('00'), hex('ff ff')];

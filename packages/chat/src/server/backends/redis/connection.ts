@@ -1,0 +1,177 @@
+/**
+ * A node's three connections to Redis and its view of Redis's health.
+ *
+ *   command  every store, presence and throttle call, and PUBLISH. No offline queue and no retry of
+ *            a command in flight when the connection drops: a call made while Redis is unreachable
+ *            fails at once with UnavailableError (so nothing is acknowledged), and an append whose
+ *            reply was lost is never silently sent twice (the client resends it; dedup answers).
+ *   reader   the blocking XREAD loop of events.ts.
+ *   sub      pub/sub for the notice bus (bus.ts).
+ *
+ * Health: `available` while the command connection is ready and answers a PING (sent every second)
+ * within min(3 s, command timeout). Each change is reported to the listeners; ioredis reconnects by
+ * itself (every 100 ms to 1 s), so a node recovers without a restart.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+
+export interface RedisConnectOptions {
+  /** redis://[user:password@]host:port[/db] (rediss:// for TLS). */
+  url: string;
+  /** How long connecting waits for Redis, ms. */
+  connectTimeoutMs: number;
+  /** A command without a reply after this long fails as unavailable, ms. */
+  commandTimeoutMs: number;
+}
+
+export interface RedisConnections {
+  readonly cmd: Redis;
+  readonly reader: Redis;
+  readonly sub: Redis;
+  readonly where: string;
+  readonly available: boolean;
+  onChange(listener: (available: boolean) => void): void;
+  /** Stops the probe and closes the three connections. */
+  close(): Promise<void>;
+}
+
+export async function connectRedis(
+  options: RedisConnectOptions,
+  log: (line: string) => void,
+): Promise<RedisConnections> {
+  let parsed: URL;
+  try {
+    parsed = new URL(options.url);
+  } catch {
+    throw new TypeError(`redis: invalid URL ${JSON.stringify(options.url)}`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
+    throw new TypeError(
+      `redis: URL must start with redis:// or rediss://, got ${JSON.stringify(options.url)}`,
+    );
+  const where = `${parsed.hostname}:${parsed.port || 6379}`;
+
+  const common: RedisOptions = {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: (times) => Math.min(100 * times, 1000),
+    connectTimeout: 2000,
+  };
+  const cmd = new Redis(options.url, {
+    ...common,
+    commandTimeout: options.commandTimeoutMs,
+    connectionName: 'chat-cmd',
+  });
+  const reader = new Redis(options.url, { ...common, connectionName: 'chat-reader' });
+  const sub = new Redis(options.url, {
+    ...common,
+    // Subscriptions are replayed by ioredis after a reconnect; let them queue until then.
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    connectionName: 'chat-sub',
+  });
+  const clients = [cmd, reader, sub];
+  for (const c of clients) c.on('error', () => {}); // reported through the health below
+
+  // Wait (ioredis retrying meanwhile) until every connection is ready, so nodes may start before
+  // Redis does; give up after the timeout with the last connection error.
+  let lastError = 'no answer';
+  const noteError = (err: Error) => {
+    lastError = err.message || err.name;
+  };
+  for (const c of clients) c.on('error', noteError);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      Promise.all(
+        clients.map((c) => {
+          const ready = new Promise<void>((resolve) => c.once('ready', () => resolve()));
+          c.connect().catch(() => {});
+          return ready;
+        }),
+      ),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), options.connectTimeoutMs);
+      }),
+    ]);
+  } catch {
+    for (const c of clients) c.disconnect();
+    throw new Error(
+      `redis: could not reach Redis at ${where} within ${options.connectTimeoutMs} ms (${lastError})`,
+    );
+  } finally {
+    clearTimeout(timer);
+    for (const c of clients) c.off('error', noteError);
+  }
+
+  try {
+    const [, aof] = (await cmd.config('GET', 'appendonly')) as string[];
+    const [, fsync] = (await cmd.config('GET', 'appendfsync')) as string[];
+    if (aof !== 'yes' || fsync !== 'always')
+      log(
+        `chat: warning: Redis at ${where} has appendonly=${aof} appendfsync=${fsync}; acknowledged messages ` +
+          'survive a Redis crash only with appendonly yes and appendfsync always',
+      );
+  } catch {
+    // CONFIG may be disabled (managed Redis): nothing to check.
+  }
+
+  let available = true;
+  let closing = false;
+  const listeners: ((available: boolean) => void)[] = [];
+  const setAvailable = (value: boolean) => {
+    if (value === available || closing) return;
+    available = value;
+    log(
+      value
+        ? `chat: Redis at ${where} is back`
+        : `chat: lost Redis at ${where}; refusing writes until it returns`,
+    );
+    for (const listener of listeners) listener(value);
+  };
+  cmd.on('close', () => setAvailable(false));
+  cmd.on('ready', () => setAvailable(true));
+  // A Redis that hangs (stopped process, network partition) keeps the TCP connection open: probe
+  // it with PING every second; no answer within the probe timeout means unavailable, and the store
+  // then refuses at once instead of making every request wait for its command timeout.
+  const probeTimeout = Math.min(3000, options.commandTimeoutMs);
+  let probing = false;
+  const probe = setInterval(() => {
+    if (probing || closing || cmd.status !== 'ready') return;
+    probing = true;
+    let timer: NodeJS.Timeout | undefined;
+    Promise.race([
+      cmd.ping().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), probeTimeout);
+      }),
+    ]).then((ok) => {
+      clearTimeout(timer);
+      probing = false;
+      if (cmd.status === 'ready') setAvailable(ok);
+    });
+  }, 1000);
+  probe.unref();
+
+  return {
+    cmd,
+    reader,
+    sub,
+    where,
+    get available() {
+      return available;
+    },
+    onChange(listener) {
+      listeners.push(listener);
+    },
+    async close() {
+      closing = true;
+      clearInterval(probe);
+      await Promise.allSettled(clients.map((c) => (c.status === 'ready' ? c.quit() : c.disconnect())));
+      for (const c of clients) c.disconnect();
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * The several-nodes backend: every port on one shared Redis (README-redis.md).
+ *
+ *   store      store.ts     accounts, rooms, memberships, logs (Lua scripts, one round trip each)
+ *   events     events.ts    committed events: one XREAD loop over the streams of this node's rooms
+ *   bus        bus.ts       notices over pub/sub, subscribed per topic while this node needs it
+ *   presence   presence.ts  connection ids with expiry, refreshed by their node; swept when it dies
+ *   throttle   throttle.ts  rate limits, typing gate and sign-in backoff shared by every node
+ */
+import { PROTOCOL_VERSION } from '../../../shared/protocol.js';
+import type { Backend, BackendOptions } from '../../ports.js';
+import { RedisBus } from './bus.js';
+import { connectRedis } from './connection.js';
+import { RedisCommittedEvents } from './events.js';
+import { RedisKeys } from './keys.js';
+import { RedisPresence } from './presence.js';
+import { RedisStore } from './store.js';
+import { RedisThrottle } from './throttle.js';
+
+export interface RedisBackendOptions {
+  /** redis://[user:password@]host:port[/db] (rediss:// for TLS). */
+  url: string;
+  /** Key prefix (several chats may share one Redis). Default 'chat:'. */
+  prefix?: string;
+  /** Presence expiry of a dead node's connections, ms. Default 20000. */
+  presenceTtlMs?: number;
+  /** Approximate events kept per room stream. Default 10000. */
+  streamRetention?: number;
+  /** How long start waits for Redis, ms. Default 10000. */
+  connectTimeoutMs?: number;
+  /** A command without a reply after this long fails as unavailable, ms. Default 5000. */
+  commandTimeoutMs?: number;
+}
+
+const KNOWN = new Set([
+  'url',
+  'prefix',
+  'presenceTtlMs',
+  'streamRetention',
+  'connectTimeoutMs',
+  'commandTimeoutMs',
+]);
+
+export async function createRedisBackend(
+  options: RedisBackendOptions,
+  common: BackendOptions,
+): Promise<Backend> {
+  for (const key of Object.keys(options))
+    if (!KNOWN.has(key)) throw new TypeError(`redis: unknown option "${key}"`);
+  const { log } = common;
+  const redis = await connectRedis(
+    {
+      url: options.url,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      commandTimeoutMs: options.commandTimeoutMs ?? 5000,
+    },
+    log,
+  );
+  const keys = new RedisKeys(options.prefix ?? 'chat:');
+  const store = new RedisStore(redis.cmd, keys, {
+    isAvailable: () => redis.available,
+    ...(options.streamRetention !== undefined ? { streamRetention: options.streamRetention } : {}),
+  });
+  const events = new RedisCommittedEvents(redis.cmd, redis.reader, keys, { log });
+  const bus = new RedisBus(redis.cmd, redis.sub, keys);
+  const presence = new RedisPresence(redis.cmd, keys, {
+    ...(options.presenceTtlMs !== undefined ? { ttlMs: options.presenceTtlMs } : {}),
+    // A dead node's user expired, or a user re-added after an outage: tell the room.
+    onChange: (room, user, online) =>
+      bus.publish(
+        `room:${room}`,
+        JSON.stringify({ v: PROTOCOL_VERSION, type: 'presence', room, user, online }),
+      ),
+    log,
+  });
+  const throttle = new RedisThrottle(
+    redis.cmd,
+    keys,
+    common.buckets,
+    common.signInBackoff,
+    () => redis.available,
+  );
+  let closing: Promise<void> | undefined;
+  return {
+    name: 'redis',
+    accounts: store,
+    rooms: store,
+    events,
+    bus,
+    presence,
+    throttle,
+    get available() {
+      return redis.available;
+    },
+    onServiceChange: (listener) => redis.onChange(listener),
+    stats: () => ({
+      backend: 'redis',
+      available: redis.available,
+      rooms: events.rooms,
+      presenceTtlMs: presence.ttlMs,
+      ...events.stats,
+      ...bus.stats,
+    }),
+    close() {
+      closing ??= (async () => {
+        presence.close();
+        await events.stop();
+        await redis.close();
+      })();
+      return closing;
+    },
+  };
+}

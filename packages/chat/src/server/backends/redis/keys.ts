@@ -1,0 +1,75 @@
+/**
+ * Redis key names of the chat (shared by the store, the event reader, presence and the throttle),
+ * and the mapping of Redis failures to UnavailableError.
+ *
+ *   user:<name lower>            JSON UserRecord           session:<token>     JSON, expiring
+ *   rooms                        hash name -> JSON info    public              zset of public names
+ *   roomcount                    public+private rooms      owned:<user>        rooms the user owns
+ *   empty                        zset name -> empty since  member:<user>       hash room -> read marker
+ *   room:{r}:seq                 the room's counter (kept after deletion: seqs never go back)
+ *   room:{r}:log                 stream, ids <seq>-0       room:{r}:msgs       hash seq -> message JSON
+ *   room:{r}:idx / :live         zsets of message seqs (all / not deleted)
+ *   room:{r}:by:<user>           zset of the user's live message seqs (unread counts)
+ *   room:{r}:authors / :members  sets                      room:{r}:dedup:<user>:<id>  -> seq
+ *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
+ * Keys of one room share the hash tag `{room}`; memberships span slots, so Redis Cluster is not
+ * supported (one primary).
+ */
+import { UnavailableError } from '../../ports.js';
+
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+  user(name: string): string {
+    return `${this.prefix}user:${name.toLowerCase()}`;
+  }
+  session(token: string): string {
+    return `${this.prefix}session:${token}`;
+  }
+  rooms(): string {
+    return `${this.prefix}rooms`;
+  }
+  publicRooms(): string {
+    return `${this.prefix}public`;
+  }
+  roomCount(): string {
+    return `${this.prefix}roomcount`;
+  }
+  owned(user: string): string {
+    return `${this.prefix}owned:${user}`;
+  }
+  emptyRooms(): string {
+    return `${this.prefix}empty`;
+  }
+  member(user: string): string {
+    return `${this.prefix}member:${user}`;
+  }
+  room(room: string, part: string): string {
+    return `${this.prefix}room:{${room}}:${part}`;
+  }
+  seq(room: string): string {
+    return this.room(room, 'seq');
+  }
+  log(room: string): string {
+    return this.room(room, 'log');
+  }
+  throttle(part: string): string {
+    return `${this.prefix}throttle:${part}`;
+  }
+  /** The room a stream key belongs to (inverse of log()). */
+  roomOfLog(key: string): string | null {
+    const head = `${this.prefix}room:{`;
+    if (!key.startsWith(head) || !key.endsWith('}:log')) return null;
+    return key.slice(head.length, -'}:log'.length);
+  }
+}
+
+/** Redis replies that mean "not now" rather than "this request is wrong". */
+const UNAVAILABLE_REPLY = /^(LOADING|MISCONF|READONLY|BUSY|MASTERDOWN|NOREPLICAS|OOM|CLUSTERDOWN|TRYAGAIN)\b/;
+
+/** Maps a failed Redis call to UnavailableError unless it is a genuine error reply (a bug). */
+export function toStoreError(err: unknown): Error {
+  if (err instanceof UnavailableError) return err;
+  const e = err as Error & { name?: string };
+  if (e?.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(e.message)) return e;
+  return new UnavailableError(`chat storage (Redis) is unavailable: ${e?.message ?? e}`, { cause: err });
+}

@@ -1,0 +1,589 @@
+/**
+ * The chat's store on Redis: what lets several chat nodes serve one chat (keys: keys.ts).
+ *
+ * Theory of operation
+ * - Every room has ONE counter (`seq`) and ONE stream (`log`). appendEvent is a Lua script (atomic
+ *   in Redis) that INCRs the counter and XADDs the event with the explicit stream id `<seq>-0`, so
+ *   stream ids ARE the room's sequence numbers: no gaps, one order that every node reads the same
+ *   way. The stream is trimmed to about `streamRetention` entries (MAXLEN ~): it serves replay
+ *   (eventsAfter) and live delivery (events.ts), never history.
+ * - History keeps every message, like the SQLite store: `msgs` (hash seq -> the message as it is
+ *   now, JSON) and `idx` (sorted set of message seqs, for paging). Edits and deletes rewrite the
+ *   hash entry in the same script that logs them.
+ * - Unread counts are exact and O(log n): `live` holds the seqs of messages not deleted and
+ *   `by:<user>` the user's own; unread = ZCOUNT live - ZCOUNT by:user after a seq.
+ * - Dedup: `dedup:<user>:<clientId>` -> seq, written by the append script, expiring after
+ *   `dedupTtlSeconds` (default 7 days). A client resends unacknowledged messages right after it
+ *   reconnects, so a window of days is generous; older ids are forgotten to bound memory.
+ * - Rooms: creation checks the quotas (`roomcount`, `owned:<user>`) in the same script; joining
+ *   checks the user's room count; an emptied room enters `empty` with the time, and expiry deletes
+ *   every key of it except `seq` (a room created again under that name continues its numbering, so
+ *   no reader's cursor can hide its first events).
+ * - Durability: a method resolves after Redis replied. With `appendonly yes` and `appendfsync
+ *   always`, Redis writes and fsyncs the AOF before it replies, so an acknowledged message survives
+ *   a crash of Redis itself (with `everysec`, up to one second of acknowledged writes can be lost;
+ *   connection.ts warns at start). Scripts are replicated and persisted as one MULTI/EXEC.
+ * - Errors: when Redis cannot be reached (or is loading, read-only, out of memory) a method rejects
+ *   with UnavailableError; the hub answers the client with code 'unavailable' and acknowledges
+ *   nothing. Any other error is a bug and is rethrown as is.
+ */
+import type { Redis } from 'ioredis';
+import {
+  type ChatMessage,
+  DEFAULT_ROOM,
+  PROTOCOL_VERSION,
+  type RoomEvent,
+  type RoomListing,
+} from '../../../shared/protocol.js';
+import {
+  type AccountStore,
+  type AppendInput,
+  type AppendResult,
+  type CreateRoomResult,
+  type JoinResult,
+  type Membership,
+  type RoomInfo,
+  type RoomQuotas,
+  type RoomStore,
+  type SessionRecord,
+  UnavailableError,
+  type UserRecord,
+} from '../../ports.js';
+import { type RedisKeys, toStoreError } from './keys.js';
+
+export interface RedisStoreOptions {
+  /** Approximate number of events kept in each room's stream (replay window). Default 10000. */
+  streamRetention?: number;
+  /** Seconds a (user, client id) is remembered for dedup. Default 7 days. */
+  dedupTtlSeconds?: number;
+  /** The backend's view of Redis's health: while false, calls fail at once as unavailable. */
+  isAvailable?: () => boolean;
+}
+
+const J = JSON.stringify;
+
+// KEYS: 1 seq, 2 log, 3 msgs, 4 idx, 5 live, 6 by:<user>, 7 dedup key (messages), 8 rooms, 9 authors
+// ARGV: 1 kind, 2 stream retention, 3 payload head, 4 payload tail, 5 dedup ttl, 6 target,
+//       7 user, 8 text, 9 ts, 10 room
+// For a message, ARGV 3/4 are the message JSON around its seq; for edit/delete, the event's.
+const APPEND = `
+local kind = ARGV[1]
+if redis.call('HEXISTS', KEYS[8], ARGV[10]) == 0 then return {'no_room'} end
+local function log(seq, payload)
+  local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', payload)
+  if type(ok) == 'table' and ok.err then
+    redis.call('DECR', KEYS[1])
+    return ok.err
+  end
+  return nil
+end
+if kind == 'message' then
+  local prior = redis.call('GET', KEYS[7])
+  if prior then
+    local original = redis.call('HGET', KEYS[3], prior)
+    if original then return {'duplicate', original} end
+  end
+  local seq = redis.call('INCR', KEYS[1])
+  local msg = ARGV[3] .. seq .. ARGV[4]
+  local err = log(seq, '{"v":${PROTOCOL_VERSION},"type":"message","message":' .. msg .. '}')
+  if err then return redis.error_reply(err) end
+  redis.call('HSET', KEYS[3], seq, msg)
+  redis.call('ZADD', KEYS[4], seq, seq)
+  redis.call('ZADD', KEYS[5], seq, seq)
+  redis.call('ZADD', KEYS[6], seq, seq)
+  redis.call('SADD', KEYS[9], ARGV[7])
+  redis.call('SET', KEYS[7], seq, 'EX', ARGV[5])
+  return {'ok', seq}
+end
+local current = redis.call('HGET', KEYS[3], ARGV[6])
+if not current then return {'not_found'} end
+local m = cjson.decode(current)
+if m.deleted then return {'not_found'} end
+if m.user ~= ARGV[7] then return {'forbidden'} end
+local seq = redis.call('INCR', KEYS[1])
+local err = log(seq, ARGV[3] .. seq .. ARGV[4])
+if err then return redis.error_reply(err) end
+if kind == 'edit' then
+  m.text = ARGV[8]
+  m.editedAt = tonumber(ARGV[9])
+else
+  m.text = ''
+  m.deleted = true
+  redis.call('ZREM', KEYS[5], ARGV[6])
+  redis.call('ZREM', KEYS[6], ARGV[6])
+end
+redis.call('HSET', KEYS[3], ARGV[6], cjson.encode(m))
+return {'ok', seq}
+`;
+
+// KEYS: 1 idx, 2 msgs. ARGV: 1 before (exclusive), 2 limit. Newest first.
+const BEFORE = `
+local seqs = redis.call('ZREVRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '-inf', 'LIMIT', 0, ARGV[2])
+if #seqs == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(seqs))
+`;
+
+// KEYS: 1 rooms, 2 seq, 3 public, 4 roomcount, 5 owned:<owner>, 6 empty
+// ARGV: 1 name, 2 info JSON, 3 kind, 4 max rooms, 5 max owned, 6 owner ('' for none), 7 created at
+const CREATE_ROOM = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
+if ARGV[3] ~= 'dm' then
+  if ARGV[6] ~= '' and tonumber(redis.call('GET', KEYS[5]) or '0') >= tonumber(ARGV[5]) then
+    return 'owner_quota'
+  end
+  if tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[4]) then return 'server_quota' end
+  redis.call('INCR', KEYS[4])
+  if ARGV[6] ~= '' then redis.call('INCR', KEYS[5]) end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[2], 0, 'NX')
+if ARGV[3] == 'public' then redis.call('ZADD', KEYS[3], 0, ARGV[1]) end
+redis.call('ZADD', KEYS[6], ARGV[7], ARGV[1])
+return 'created'
+`;
+
+// KEYS: 1 rooms, 2 public, 3 roomcount, 4 empty, 5 members, 6 log, 7 msgs, 8 idx, 9 live, 10 authors
+// ARGV: 1 name, 2 member: prefix, 3 owned: prefix, 4 by: prefix, 5 '1' to delete only if empty
+// -> the members it had; nil when there is no such room; -1 when it is not empty and must be.
+const DELETE_ROOM = `
+local info = redis.call('HGET', KEYS[1], ARGV[1])
+if not info then return false end
+if ARGV[5] == '1' and redis.call('SCARD', KEYS[5]) > 0 then return -1 end
+local room = cjson.decode(info)
+local members = redis.call('SMEMBERS', KEYS[5])
+for _, u in ipairs(members) do redis.call('HDEL', ARGV[2] .. u, ARGV[1]) end
+for _, u in ipairs(redis.call('SMEMBERS', KEYS[10])) do redis.call('DEL', ARGV[4] .. u) end
+redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+if room.kind ~= 'dm' then
+  redis.call('DECR', KEYS[3])
+  if type(room.owner) == 'string' then redis.call('DECR', ARGV[3] .. room.owner) end
+end
+return members
+`;
+
+// KEYS: 1 rooms, 2 member:<user>, 3 members, 4 seq, 5 empty. ARGV: 1 room, 2 user, 3 max rooms.
+const JOIN = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'no_room' end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'member' end
+if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[3]) then return 'too_many_rooms' end
+redis.call('HSET', KEYS[2], ARGV[1], redis.call('GET', KEYS[4]) or '0')
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('ZREM', KEYS[5], ARGV[1])
+return 'joined'
+`;
+
+// KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms. ARGV: 1 room, 2 user, 3 now.
+const LEAVE = `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SREM', KEYS[2], ARGV[2])
+if redis.call('SCARD', KEYS[2]) == 0 and redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+end
+return 1
+`;
+
+// KEYS: 1 member:<user>, 2 seq. ARGV: 1 room, 2 seq. The marker moves forward, never past head.
+const MARK_READ = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return 0 end
+local head = tonumber(redis.call('GET', KEYS[2]) or '0')
+local want = math.min(tonumber(ARGV[2]), head)
+if want > tonumber(current) then
+  redis.call('HSET', KEYS[1], ARGV[1], want)
+  return want
+end
+return tonumber(current)
+`;
+
+// KEYS: 1 public. ARGV: 1 after ('' for the start), 2 limit, 3 members key head, 4 tail.
+const LIST_ROOMS = `
+local min = '-'
+if ARGV[1] ~= '' then min = '(' .. ARGV[1] end
+local names = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, name in ipairs(names) do
+  out[#out + 1] = name
+  out[#out + 1] = redis.call('SCARD', ARGV[3] .. name .. ARGV[4])
+end
+return out
+`;
+
+type Commands = {
+  chatAppend(...args: (string | number)[]): Promise<[string, string | number | null]>;
+  chatBefore(...args: (string | number)[]): Promise<(string | null)[]>;
+  chatCreateRoom(...args: (string | number)[]): Promise<CreateRoomResult>;
+  chatDeleteRoom(...args: (string | number)[]): Promise<string[] | null | -1>;
+  chatJoin(...args: (string | number)[]): Promise<JoinResult>;
+  chatLeave(...args: (string | number)[]): Promise<number>;
+  chatMarkRead(...args: (string | number)[]): Promise<number>;
+  chatListRooms(...args: (string | number)[]): Promise<(string | number)[]>;
+};
+
+export class RedisStore implements AccountStore, RoomStore {
+  readonly #redis: Redis & Commands;
+  readonly #keys: RedisKeys;
+  readonly #retention: number;
+  readonly #dedupTtl: number;
+  readonly #isAvailable: (() => boolean) | undefined;
+
+  constructor(redis: Redis, keys: RedisKeys, options: RedisStoreOptions = {}) {
+    this.#keys = keys;
+    this.#retention = options.streamRetention ?? 10_000;
+    this.#dedupTtl = options.dedupTtlSeconds ?? 7 * 24 * 3600;
+    if (!Number.isInteger(this.#retention) || this.#retention < 1)
+      throw new TypeError('RedisStore: streamRetention must be a positive integer');
+    if (!Number.isInteger(this.#dedupTtl) || this.#dedupTtl < 1)
+      throw new TypeError('RedisStore: dedupTtlSeconds must be a positive integer');
+    this.#isAvailable = options.isAvailable;
+    const define = (name: string, numberOfKeys: number, lua: string) => {
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
+    };
+    define('chatAppend', 9, APPEND);
+    define('chatBefore', 2, BEFORE);
+    define('chatCreateRoom', 6, CREATE_ROOM);
+    define('chatDeleteRoom', 10, DELETE_ROOM);
+    define('chatJoin', 5, JOIN);
+    define('chatLeave', 4, LEAVE);
+    define('chatMarkRead', 2, MARK_READ);
+    define('chatListRooms', 1, LIST_ROOMS);
+    this.#redis = redis as Redis & Commands;
+  }
+
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#isAvailable && !this.#isAvailable())
+      throw new UnavailableError('chat storage (Redis) is unavailable');
+    try {
+      return await fn();
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  // ---- accounts ----
+
+  getUser(name: string): Promise<UserRecord | null> {
+    return this.#call(async () => {
+      const raw = await this.#redis.get(this.#keys.user(name));
+      return raw ? (JSON.parse(raw) as UserRecord) : null;
+    });
+  }
+
+  createUser(user: UserRecord): Promise<boolean> {
+    return this.#call(
+      async () => (await this.#redis.set(this.#keys.user(user.name), J(user), 'NX')) === 'OK',
+    );
+  }
+
+  createSession(session: SessionRecord, now: number): Promise<void> {
+    return this.#call(async () => {
+      const ttl = Math.max(1, session.expiresAt - now);
+      await this.#redis.set(this.#keys.session(session.token), J(session), 'PX', ttl);
+    });
+  }
+
+  getSession(token: string, now: number): Promise<SessionRecord | null> {
+    return this.#call(async () => {
+      const raw = await this.#redis.get(this.#keys.session(token));
+      if (!raw) return null;
+      const session = JSON.parse(raw) as SessionRecord;
+      return session.expiresAt > now ? session : null;
+    });
+  }
+
+  deleteSession(token: string): Promise<void> {
+    return this.#call(async () => {
+      await this.#redis.del(this.#keys.session(token));
+    });
+  }
+
+  // ---- rooms ----
+
+  createRoom(room: RoomInfo, quotas: RoomQuotas): Promise<CreateRoomResult> {
+    const k = this.#keys;
+    return this.#call(() =>
+      this.#redis.chatCreateRoom(
+        k.rooms(),
+        k.seq(room.name),
+        k.publicRooms(),
+        k.roomCount(),
+        k.owned(room.owner ?? ''),
+        k.emptyRooms(),
+        room.name,
+        J({ kind: room.kind, owner: room.owner, createdAt: room.createdAt }),
+        room.kind,
+        quotas.maxRooms,
+        quotas.maxOwnedRooms,
+        room.owner ?? '',
+        room.createdAt,
+      ),
+    );
+  }
+
+  getRoom(name: string): Promise<RoomInfo | null> {
+    return this.#call(async () => {
+      const raw = await this.#redis.hget(this.#keys.rooms(), name);
+      if (!raw) return null;
+      const info = JSON.parse(raw) as Omit<RoomInfo, 'name'>;
+      return { name, kind: info.kind, owner: info.owner, createdAt: info.createdAt };
+    });
+  }
+
+  #deleteRoom(name: string, onlyIfEmpty: boolean): Promise<string[] | null | 'busy'> {
+    const k = this.#keys;
+    return this.#call(async () => {
+      const members = await this.#redis.chatDeleteRoom(
+        k.rooms(),
+        k.publicRooms(),
+        k.roomCount(),
+        k.emptyRooms(),
+        k.room(name, 'members'),
+        k.log(name),
+        k.room(name, 'msgs'),
+        k.room(name, 'idx'),
+        k.room(name, 'live'),
+        k.room(name, 'authors'),
+        name,
+        k.member(''),
+        k.owned(''),
+        k.room(name, 'by:'),
+        onlyIfEmpty ? '1' : '0',
+      );
+      if (members === -1) return 'busy';
+      return members === null ? null : [...members].sort();
+    });
+  }
+
+  async deleteRoom(name: string): Promise<string[] | null> {
+    const members = await this.#deleteRoom(name, false);
+    return members === 'busy' ? null : members;
+  }
+
+  listRooms(after: string, limit: number): Promise<RoomListing[]> {
+    return this.#call(async () => {
+      const flat = await this.#redis.chatListRooms(
+        this.#keys.publicRooms(),
+        after,
+        limit,
+        `${this.#keys.prefix}room:{`,
+        '}:members',
+      );
+      const rooms: RoomListing[] = [];
+      for (let i = 0; i < flat.length; i += 2)
+        rooms.push({ room: String(flat[i]), kind: 'public', members: Number(flat[i + 1]) });
+      return rooms;
+    });
+  }
+
+  join(user: string, room: string, maxRooms: number): Promise<JoinResult> {
+    const k = this.#keys;
+    return this.#call(() =>
+      this.#redis.chatJoin(
+        k.rooms(),
+        k.member(user),
+        k.room(room, 'members'),
+        k.seq(room),
+        k.emptyRooms(),
+        room,
+        user,
+        maxRooms,
+      ),
+    );
+  }
+
+  leave(user: string, room: string, now: number): Promise<boolean> {
+    const k = this.#keys;
+    return this.#call(
+      async () =>
+        (await this.#redis.chatLeave(
+          k.member(user),
+          k.room(room, 'members'),
+          k.emptyRooms(),
+          k.rooms(),
+          room,
+          user,
+          now,
+        )) === 1,
+    );
+  }
+
+  memberships(user: string): Promise<Membership[]> {
+    return this.#call(async () => {
+      const all = await this.#redis.hgetall(this.#keys.member(user));
+      const rooms = Object.keys(all).sort();
+      if (rooms.length === 0) return [];
+      const infos = await this.#redis.hmget(this.#keys.rooms(), ...rooms);
+      const out: Membership[] = [];
+      for (const [i, room] of rooms.entries()) {
+        const raw = infos[i];
+        if (!raw) continue; // deleted between the two reads
+        const info = JSON.parse(raw) as Omit<RoomInfo, 'name'>;
+        out.push({ room, kind: info.kind, owner: info.owner, lastRead: Number(all[room]) });
+      }
+      return out;
+    });
+  }
+
+  isMember(user: string, room: string): Promise<boolean> {
+    return this.#call(async () => (await this.#redis.hexists(this.#keys.member(user), room)) === 1);
+  }
+
+  markRead(user: string, room: string, seq: number): Promise<number> {
+    return this.#call(async () =>
+      Number(await this.#redis.chatMarkRead(this.#keys.member(user), this.#keys.seq(room), room, seq)),
+    );
+  }
+
+  unreadCount(room: string, user: string, after: number): Promise<number> {
+    return this.#call(async () => {
+      const res = (await this.#redis
+        .pipeline()
+        .zcount(this.#keys.room(room, 'live'), `(${after}`, '+inf')
+        .zcount(this.#keys.room(room, `by:${user}`), `(${after}`, '+inf')
+        .exec()) as [Error | null, number][];
+      for (const [err] of res) if (err) throw err;
+      return Math.max(0, res[0][1] - res[1][1]);
+    });
+  }
+
+  appendEvent(input: AppendInput): Promise<AppendResult> {
+    return this.#call(async () => {
+      const k = this.#keys;
+      const room = input.room;
+      let head: string;
+      let tail: string;
+      if (input.type === 'message') {
+        head = `{"room":${J(room)},"seq":`;
+        tail = `,"id":${J(input.clientId)},"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}}`;
+      } else if (input.type === 'edit') {
+        head = `{"v":${PROTOCOL_VERSION},"type":"edited","room":${J(room)},"seq":`;
+        tail = `,"target":${input.target},"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}}`;
+      } else {
+        head = `{"v":${PROTOCOL_VERSION},"type":"deleted","room":${J(room)},"seq":`;
+        tail = `,"target":${input.target},"user":${J(input.user)},"ts":${input.ts}}`;
+      }
+      const [status, value] = await this.#redis.chatAppend(
+        k.seq(room),
+        k.log(room),
+        k.room(room, 'msgs'),
+        k.room(room, 'idx'),
+        k.room(room, 'live'),
+        k.room(room, `by:${input.user}`),
+        input.type === 'message'
+          ? k.room(room, `dedup:${input.user}:${input.clientId}`)
+          : k.room(room, 'none'),
+        k.rooms(),
+        k.room(room, 'authors'),
+        input.type,
+        this.#retention,
+        head,
+        tail,
+        this.#dedupTtl,
+        input.type === 'message' ? 0 : input.target,
+        input.user,
+        input.type === 'delete' ? '' : input.text,
+        input.ts,
+        room,
+      );
+      if (status === 'no_room' || status === 'not_found' || status === 'forbidden')
+        return { ok: false, reason: status };
+      if (status === 'duplicate') {
+        return {
+          ok: true,
+          duplicate: true,
+          event: { type: 'message', message: JSON.parse(String(value)) as ChatMessage },
+        };
+      }
+      const seq = Number(value);
+      let event: RoomEvent;
+      if (input.type === 'message') {
+        event = {
+          type: 'message',
+          message: { room, seq, id: input.clientId, user: input.user, text: input.text, ts: input.ts },
+        };
+      } else if (input.type === 'edit') {
+        event = {
+          type: 'edited',
+          room,
+          seq,
+          target: input.target,
+          user: input.user,
+          text: input.text,
+          ts: input.ts,
+        };
+      } else {
+        event = { type: 'deleted', room, seq, target: input.target, user: input.user, ts: input.ts };
+      }
+      return { ok: true, event, duplicate: false };
+    });
+  }
+
+  head(room: string): Promise<number> {
+    return this.#call(async () => Number((await this.#redis.get(this.#keys.seq(room))) ?? 0));
+  }
+
+  messagesBefore(room: string, before: number, limit: number): Promise<ChatMessage[]> {
+    return this.#call(async () => {
+      const rows = await this.#redis.chatBefore(
+        this.#keys.room(room, 'idx'),
+        this.#keys.room(room, 'msgs'),
+        before,
+        limit,
+      );
+      return rows.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as ChatMessage);
+    });
+  }
+
+  eventsAfter(room: string, after: number, limit: number): Promise<RoomEvent[]> {
+    return this.#call(async () => {
+      const entries = await this.#redis.xrange(this.#keys.log(room), `${after + 1}-0`, '+', 'COUNT', limit);
+      const events = entries.map(([, fields]) => parseLogEntry(fields));
+      // The stream holds events as they were sent; a message shows its current state and an edit
+      // of a message deleted since loses its text (a deleted text is never sent again).
+      const wanted = new Set<number>();
+      for (const e of events) wanted.add(e.type === 'message' ? e.message.seq : e.target);
+      if (wanted.size === 0) return events;
+      const seqs = [...wanted];
+      const current = await this.#redis.hmget(this.#keys.room(room, 'msgs'), ...seqs.map(String));
+      const bySeq = new Map<number, ChatMessage>();
+      for (const raw of current) {
+        if (raw) {
+          const m = JSON.parse(raw) as ChatMessage;
+          bySeq.set(m.seq, m);
+        }
+      }
+      return events.map((e): RoomEvent => {
+        if (e.type === 'message') {
+          const now = bySeq.get(e.message.seq);
+          return now ? { type: 'message', message: now } : e;
+        }
+        if (e.type === 'edited' && bySeq.get(e.target)?.deleted) return { ...e, text: '' };
+        return e;
+      });
+    });
+  }
+
+  async expireEmptyRooms(emptySince: number): Promise<string[]> {
+    const names = await this.#call(() =>
+      this.#redis.zrangebyscore(this.#keys.emptyRooms(), '-inf', `(${emptySince}`),
+    );
+    const gone: string[] = [];
+    for (const name of names) {
+      if (name === DEFAULT_ROOM) continue;
+      const result = await this.#deleteRoom(name, true);
+      if (Array.isArray(result)) gone.push(name);
+      // A name left in the set without its room: drop it (a joined room left the set on its join).
+      else if (result === null) await this.#call(() => this.#redis.zrem(this.#keys.emptyRooms(), name));
+    }
+    return gone;
+  }
+}
+
+/** A stream entry's fields ['e', payload] -> the room event (without the protocol's `v`). */
+export function parseLogEntry(fields: string[]): RoomEvent {
+  const i = fields.indexOf('e');
+  const { v: _v, ...event } = JSON.parse(fields[i + 1]) as RoomEvent & { v: number };
+  return event as RoomEvent;
+}

@@ -1,0 +1,146 @@
+/**
+ * The throttle on Redis, so that a user's budget is the same however many nodes they use: token
+ * buckets (shared/token-bucket.ts's arithmetic, in Lua), the typing gate and the sign-in backoff.
+ * Times are the calling node's clock (passed in, so tests can drive it); a clock that runs behind
+ * another node's refills nothing rather than taking tokens back. Every key expires once it would be
+ * back to its initial state, so idle users cost nothing.
+ */
+import type { Redis } from 'ioredis';
+import { checkRate } from '../../../shared/token-bucket.js';
+import {
+  type BucketName,
+  type Buckets,
+  type SignInBackoff,
+  type Throttle,
+  UnavailableError,
+} from '../../ports.js';
+import { accountKey, signInWait } from '../backoff.js';
+import { type RedisKeys, toStoreError } from './keys.js';
+
+// KEYS: 1 bucket. ARGV: 1 burst, 2 tokens per ms, 3 now. -> 0 or the ms to wait.
+const TAKE = `
+local burst = tonumber(ARGV[1])
+local perMs = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 't', 'l')
+local tokens = tonumber(state[1]) or burst
+local last = tonumber(state[2]) or now
+if now > last then
+  tokens = math.min(burst, tokens + (now - last) * perMs)
+  last = now
+end
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / perMs - 1e-9) end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'l', tostring(last))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / perMs) + 1000)
+return wait
+`;
+
+// KEYS: 1 gate. ARGV: 1 interval, 2 now. -> 1 if this one passes.
+const ONCE = `
+local last = tonumber(redis.call('GET', KEYS[1]))
+local now = tonumber(ARGV[2])
+if last and now - last < tonumber(ARGV[1]) and now >= last then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', tonumber(ARGV[1]) * 2)
+return 1
+`;
+
+// KEYS: 1 failures hash. ARGV: 1 now, 2 forget ms. The count restarts after forget ms.
+const FAILED = `
+local state = redis.call('HMGET', KEYS[1], 'n', 'l')
+local n = tonumber(state[1]) or 0
+local last = tonumber(state[2]) or 0
+local now = tonumber(ARGV[1])
+if now - last >= tonumber(ARGV[2]) then n = 0 end
+redis.call('HSET', KEYS[1], 'n', n + 1, 'l', math.max(last, now))
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+return n + 1
+`;
+
+type Commands = {
+  throttleTake(...args: (string | number)[]): Promise<number>;
+  throttleOnce(...args: (string | number)[]): Promise<number>;
+  throttleFailed(...args: (string | number)[]): Promise<number>;
+};
+
+export class RedisThrottle implements Throttle {
+  readonly #redis: Redis & Commands;
+  readonly #keys: RedisKeys;
+  readonly #rates: Buckets;
+  readonly #backoff: SignInBackoff;
+  readonly #isAvailable: () => boolean;
+
+  constructor(
+    redis: Redis,
+    keys: RedisKeys,
+    rates: Buckets,
+    backoff: SignInBackoff,
+    isAvailable: () => boolean = () => true,
+  ) {
+    for (const rate of Object.values(rates)) checkRate(rate.burst, rate.perSecond);
+    const define = (name: string, lua: string) => {
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua });
+    };
+    define('throttleTake', TAKE);
+    define('throttleOnce', ONCE);
+    define('throttleFailed', FAILED);
+    this.#redis = redis as Redis & Commands;
+    this.#keys = keys;
+    this.#rates = rates;
+    this.#backoff = backoff;
+    this.#isAvailable = isAvailable;
+  }
+
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    // Redis known to be down (or hung): refuse at once instead of waiting for the command timeout.
+    if (!this.#isAvailable()) throw new UnavailableError('chat storage (Redis) is unavailable');
+    try {
+      return await fn();
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  take(bucket: BucketName, key: string, now: number): Promise<number> {
+    const rate = this.#rates[bucket];
+    return this.#call(async () =>
+      Number(
+        await this.#redis.throttleTake(
+          this.#keys.throttle(`${bucket}:${key}`),
+          rate.burst,
+          rate.perSecond / 1000,
+          now,
+        ),
+      ),
+    );
+  }
+
+  once(key: string, intervalMs: number, now: number): Promise<boolean> {
+    return this.#call(
+      async () => (await this.#redis.throttleOnce(this.#keys.throttle(`once:${key}`), intervalMs, now)) === 1,
+    );
+  }
+
+  signInWait(name: string, now: number): Promise<number> {
+    return this.#call(async () => {
+      const [n, last] = await this.#redis.hmget(this.#keys.throttle(`signin:${accountKey(name)}`), 'n', 'l');
+      return n === null ? 0 : signInWait(this.#backoff, Number(n), Number(last), now);
+    });
+  }
+
+  signInFailed(name: string, now: number): Promise<void> {
+    return this.#call(async () => {
+      await this.#redis.throttleFailed(
+        this.#keys.throttle(`signin:${accountKey(name)}`),
+        now,
+        this.#backoff.forgetMs,
+      );
+    });
+  }
+
+  signInSucceeded(name: string): Promise<void> {
+    return this.#call(async () => {
+      await this.#redis.del(this.#keys.throttle(`signin:${accountKey(name)}`));
+    });
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The SQLite schema and its migrations, tracked by PRAGMA user_version:
+ *   0  a new file (or one written before versions were tracked: it has `rooms.created_by`)
+ *   2  rooms have kind (public, private, dm), owner and empty_since; names keep their seq floor
+ * Each step runs in one transaction, so a crash mid-migration leaves the previous version.
+ */
+import type Database from 'better-sqlite3';
+
+const CURRENT = 2;
+
+const TABLES = `
+CREATE TABLE IF NOT EXISTS users (
+  name TEXT PRIMARY KEY COLLATE NOCASE,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+  token TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rooms (
+  name TEXT PRIMARY KEY,
+  head INTEGER NOT NULL DEFAULT 0,
+  kind TEXT NOT NULL DEFAULT 'public' CHECK (kind IN ('public', 'private', 'dm')),
+  owner TEXT,
+  created_at INTEGER NOT NULL,
+  empty_since INTEGER
+);
+CREATE TABLE IF NOT EXISTS memberships (
+  user TEXT NOT NULL,
+  room TEXT NOT NULL REFERENCES rooms(name),
+  last_read INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (user, room)
+);
+CREATE INDEX IF NOT EXISTS memberships_room ON memberships(room);
+CREATE TABLE IF NOT EXISTS events (
+  room TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('message', 'edit', 'delete')),
+  user TEXT NOT NULL,
+  client_id TEXT,
+  text TEXT NOT NULL DEFAULT '',
+  ts INTEGER NOT NULL,
+  target INTEGER,
+  edited_at INTEGER,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (room, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS events_dedup ON events(user, client_id) WHERE client_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS room_seq_floor (
+  name TEXT PRIMARY KEY,
+  head INTEGER NOT NULL
+);
+`;
+
+const INDEXES = `
+CREATE INDEX IF NOT EXISTS rooms_owner ON rooms(owner) WHERE owner IS NOT NULL;
+CREATE INDEX IF NOT EXISTS rooms_empty ON rooms(empty_since) WHERE empty_since IS NOT NULL;
+`;
+
+function columns(db: Database.Database, table: string): Set<string> {
+  return new Set((db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
+}
+
+export function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > CURRENT)
+    throw new Error(`chat database is version ${version}; this server knows up to ${CURRENT}`);
+  if (version === CURRENT) return;
+  db.transaction(() => {
+    const existing = columns(db, 'rooms');
+    if (existing.has('created_by')) {
+      // The first schema: every room public, owned by its creator ('system' owned general).
+      db.exec(`
+        ALTER TABLE rooms ADD COLUMN kind TEXT NOT NULL DEFAULT 'public' CHECK (kind IN ('public', 'private', 'dm'));
+        ALTER TABLE rooms ADD COLUMN owner TEXT;
+        ALTER TABLE rooms ADD COLUMN empty_since INTEGER;
+        UPDATE rooms SET owner = NULLIF(created_by, 'system');
+        ALTER TABLE rooms DROP COLUMN created_by;
+        UPDATE rooms SET empty_since = created_at
+          WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.room = rooms.name);
+        UPDATE events SET text = '' WHERE kind = 'edit' AND EXISTS (
+          SELECT 1 FROM events m WHERE m.room = events.room AND m.seq = events.target AND m.deleted = 1);
+      `);
+    }
+    db.exec(TABLES);
+    db.exec(INDEXES);
+    db.pragma(`user_version = ${CURRENT}`);
+  })();
+}

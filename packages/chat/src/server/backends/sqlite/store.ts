@@ -1,0 +1,409 @@
+/**
+ * The chat's store on SQLite (better-sqlite3), one file in WAL mode: accounts, rooms, memberships
+ * and each room's event log.
+ *
+ * Durability: WAL with synchronous=FULL syncs the log on every commit, so a message is on disk
+ * before appendEvent resolves, and the hub acknowledges only after that. A SIGKILL (or a power cut)
+ * after the acknowledgement cannot lose it.
+ *
+ * Each room's events live in `events` keyed by (room, seq). A 'message' row holds the message as it
+ * is now (edits update it in place); 'edit' and 'delete' rows record the change with their own
+ * seq, so replaying events after a seq gives a client every change it missed, in order. Deleting a
+ * message also empties the text of its edit rows: a deleted text is never sent again.
+ *
+ * better-sqlite3 is synchronous: every method runs to completion before another starts, so each
+ * check-then-write below is atomic without further locking, and `onCommit` sees events in seq order.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  type ChatMessage,
+  DEFAULT_ROOM,
+  PROTOCOL_VERSION,
+  type RoomEvent,
+  type RoomListing,
+} from '../../../shared/protocol.js';
+import type {
+  AccountStore,
+  AppendInput,
+  AppendResult,
+  CreateRoomResult,
+  JoinResult,
+  Membership,
+  RoomInfo,
+  RoomQuotas,
+  RoomStore,
+  SessionRecord,
+  UserRecord,
+} from '../../ports.js';
+import { migrate } from './schema.js';
+
+interface EventRow {
+  room: string;
+  seq: number;
+  kind: 'message' | 'edit' | 'delete';
+  user: string;
+  client_id: string | null;
+  text: string;
+  ts: number;
+  target: number | null;
+  edited_at: number | null;
+  deleted: number;
+}
+
+interface RoomRow {
+  name: string;
+  kind: RoomInfo['kind'];
+  owner: string | null;
+  created_at: number;
+}
+
+function toMessage(row: EventRow): ChatMessage {
+  const message: ChatMessage = {
+    room: row.room,
+    seq: row.seq,
+    id: row.client_id ?? '',
+    user: row.user,
+    text: row.text,
+    ts: row.ts,
+  };
+  if (row.edited_at !== null) message.editedAt = row.edited_at;
+  if (row.deleted) message.deleted = true;
+  return message;
+}
+
+function toEvent(row: EventRow): RoomEvent {
+  switch (row.kind) {
+    case 'message':
+      return { type: 'message', message: toMessage(row) };
+    case 'edit':
+      return {
+        type: 'edited',
+        room: row.room,
+        seq: row.seq,
+        target: row.target ?? 0,
+        user: row.user,
+        text: row.text,
+        ts: row.ts,
+      };
+    case 'delete':
+      return {
+        type: 'deleted',
+        room: row.room,
+        seq: row.seq,
+        target: row.target ?? 0,
+        user: row.user,
+        ts: row.ts,
+      };
+  }
+}
+
+const toRoom = (row: RoomRow): RoomInfo => ({
+  name: row.name,
+  kind: row.kind,
+  owner: row.owner,
+  createdAt: row.created_at,
+});
+
+/** A committed event, encoded once for every client that receives it. */
+export type CommitListener = (room: string, seq: number, payload: string) => void;
+
+export class SqliteStore implements AccountStore, RoomStore {
+  readonly #db: Database.Database;
+  readonly #stmt;
+  readonly #tx;
+  #onCommit: CommitListener = () => {};
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    this.#db = db;
+    db.pragma('journal_mode = WAL');
+    // FULL: the WAL is synced at every commit, so an acknowledged message survives a crash.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+    const s = {
+      getUser: db.prepare('SELECT name, password_hash, created_at FROM users WHERE name = ?'),
+      createUser: db.prepare(
+        'INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      createSession: db.prepare('INSERT INTO sessions (token, user, expires_at) VALUES (?, ?, ?)'),
+      getSession: db.prepare(
+        'SELECT token, user, expires_at FROM sessions WHERE token = ? AND expires_at > ?',
+      ),
+      deleteSession: db.prepare('DELETE FROM sessions WHERE token = ?'),
+      purgeSessions: db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
+      getRoom: db.prepare('SELECT name, kind, owner, created_at FROM rooms WHERE name = ?'),
+      countRooms: db.prepare("SELECT COUNT(*) AS n FROM rooms WHERE kind <> 'dm'"),
+      countOwned: db.prepare("SELECT COUNT(*) AS n FROM rooms WHERE owner = ? AND kind <> 'dm'"),
+      seqFloor: db.prepare('SELECT head FROM room_seq_floor WHERE name = ?'),
+      createRoom: db.prepare(
+        'INSERT INTO rooms (name, kind, owner, created_at, head, empty_since) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      keepFloor: db.prepare(
+        'INSERT INTO room_seq_floor (name, head) SELECT name, head FROM rooms WHERE name = ? ON CONFLICT (name) DO UPDATE SET head = excluded.head',
+      ),
+      deleteRoomEvents: db.prepare('DELETE FROM events WHERE room = ?'),
+      deleteRoomMembers: db.prepare('DELETE FROM memberships WHERE room = ? RETURNING user'),
+      deleteRoom: db.prepare('DELETE FROM rooms WHERE name = ?'),
+      listRooms: db.prepare(
+        "SELECT r.name AS room, (SELECT COUNT(*) FROM memberships m WHERE m.room = r.name) AS members FROM rooms r WHERE r.kind = 'public' AND r.name > ? ORDER BY r.name LIMIT ?",
+      ),
+      expired: db.prepare(
+        'SELECT name FROM rooms WHERE empty_since IS NOT NULL AND empty_since < ? AND name <> ?',
+      ),
+      isMember: db.prepare('SELECT 1 FROM memberships WHERE user = ? AND room = ?'),
+      countMemberships: db.prepare('SELECT COUNT(*) AS n FROM memberships WHERE user = ?'),
+      countMembers: db.prepare('SELECT COUNT(*) AS n FROM memberships WHERE room = ?'),
+      join: db.prepare(
+        'INSERT INTO memberships (user, room, last_read) SELECT ?, name, head FROM rooms WHERE name = ?',
+      ),
+      occupied: db.prepare('UPDATE rooms SET empty_since = NULL WHERE name = ?'),
+      emptied: db.prepare('UPDATE rooms SET empty_since = ? WHERE name = ?'),
+      leave: db.prepare('DELETE FROM memberships WHERE user = ? AND room = ?'),
+      memberships: db.prepare(
+        'SELECT m.room, m.last_read, r.kind, r.owner FROM memberships m JOIN rooms r ON r.name = m.room WHERE m.user = ? ORDER BY m.room',
+      ),
+      markRead: db.prepare(
+        'UPDATE memberships SET last_read = MAX(last_read, MIN(?, (SELECT head FROM rooms WHERE name = ?))) WHERE user = ? AND room = ? RETURNING last_read',
+      ),
+      unread: db.prepare(
+        "SELECT COUNT(*) AS n FROM events WHERE room = ? AND seq > ? AND kind = 'message' AND deleted = 0 AND user <> ?",
+      ),
+      head: db.prepare('SELECT head FROM rooms WHERE name = ?'),
+      bumpHead: db.prepare('UPDATE rooms SET head = head + 1 WHERE name = ? RETURNING head'),
+      dedup: db.prepare('SELECT * FROM events WHERE user = ? AND client_id = ?'),
+      insert: db.prepare(
+        'INSERT INTO events (room, seq, kind, user, client_id, text, ts, target) VALUES (@room, @seq, @kind, @user, @clientId, @text, @ts, @target)',
+      ),
+      getMessage: db.prepare("SELECT * FROM events WHERE room = ? AND seq = ? AND kind = 'message'"),
+      applyEdit: db.prepare('UPDATE events SET text = ?, edited_at = ? WHERE room = ? AND seq = ?'),
+      applyDelete: db.prepare("UPDATE events SET text = '', deleted = 1 WHERE room = ? AND seq = ?"),
+      redactEdits: db.prepare("UPDATE events SET text = '' WHERE room = ? AND target = ? AND kind = 'edit'"),
+      before: db.prepare(
+        "SELECT * FROM events WHERE room = ? AND seq < ? AND kind = 'message' ORDER BY seq DESC LIMIT ?",
+      ),
+      after: db.prepare('SELECT * FROM events WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    };
+    this.#stmt = s;
+
+    const n = (row: unknown) => (row as { n: number }).n;
+    this.#tx = {
+      createRoom: db.transaction((room: RoomInfo, quotas: RoomQuotas): CreateRoomResult => {
+        if (s.getRoom.get(room.name)) return 'exists';
+        if (room.kind !== 'dm') {
+          if (room.owner !== null && n(s.countOwned.get(room.owner)) >= quotas.maxOwnedRooms)
+            return 'owner_quota';
+          if (n(s.countRooms.get()) >= quotas.maxRooms) return 'server_quota';
+        }
+        // A room created again under an old name continues its numbering (see deleteRoom).
+        const floor = (s.seqFloor.get(room.name) as { head: number } | undefined)?.head ?? 0;
+        s.createRoom.run(room.name, room.kind, room.owner, room.createdAt, floor, room.createdAt);
+        return 'created';
+      }),
+      deleteRoom: db.transaction((name: string): string[] | null => {
+        if (!s.getRoom.get(name)) return null;
+        // Keep the head: the seq of a name never goes back, so a client's or a node's cursor from
+        // the deleted room can never hide the events of a new room with the same name.
+        s.keepFloor.run(name);
+        const members = (s.deleteRoomMembers.all(name) as { user: string }[]).map((r) => r.user);
+        s.deleteRoomEvents.run(name);
+        s.deleteRoom.run(name);
+        return members.sort();
+      }),
+      join: db.transaction((user: string, room: string, maxRooms: number): JoinResult => {
+        if (!s.getRoom.get(room)) return 'no_room';
+        if (s.isMember.get(user, room)) return 'member';
+        if (n(s.countMemberships.get(user)) >= maxRooms) return 'too_many_rooms';
+        s.join.run(user, room);
+        s.occupied.run(room);
+        return 'joined';
+      }),
+      leave: db.transaction((user: string, room: string, now: number): boolean => {
+        if (s.leave.run(user, room).changes !== 1) return false;
+        if (n(s.countMembers.get(room)) === 0) s.emptied.run(now, room);
+        return true;
+      }),
+      append: db.transaction((input: AppendInput): AppendResult => {
+        if (input.type === 'message') {
+          const existing = s.dedup.get(input.user, input.clientId) as EventRow | undefined;
+          if (existing)
+            return { ok: true, event: { type: 'message', message: toMessage(existing) }, duplicate: true };
+        } else {
+          const target = s.getMessage.get(input.room, input.target) as EventRow | undefined;
+          if (!target || target.deleted)
+            return { ok: false, reason: s.getRoom.get(input.room) ? 'not_found' : 'no_room' };
+          if (target.user !== input.user) return { ok: false, reason: 'forbidden' };
+        }
+        const bumped = s.bumpHead.get(input.room) as { head: number } | undefined;
+        if (!bumped) return { ok: false, reason: 'no_room' };
+        const row: EventRow = {
+          room: input.room,
+          seq: bumped.head,
+          kind: input.type,
+          user: input.user,
+          client_id: input.type === 'message' ? input.clientId : null,
+          text: input.type === 'delete' ? '' : input.text,
+          ts: input.ts,
+          target: input.type === 'message' ? null : input.target,
+          edited_at: null,
+          deleted: 0,
+        };
+        s.insert.run({
+          room: row.room,
+          seq: row.seq,
+          kind: row.kind,
+          user: row.user,
+          clientId: row.client_id,
+          text: row.text,
+          ts: row.ts,
+          target: row.target,
+        });
+        if (input.type === 'edit') s.applyEdit.run(input.text, input.ts, input.room, input.target);
+        if (input.type === 'delete') {
+          s.applyDelete.run(input.room, input.target);
+          s.redactEdits.run(input.room, input.target);
+        }
+        return { ok: true, event: toEvent(row), duplicate: false };
+      }),
+      expire: db.transaction((emptySince: number): string[] => {
+        const gone: string[] = [];
+        for (const { name } of s.expired.all(emptySince, DEFAULT_ROOM) as { name: string }[]) {
+          if (n(s.countMembers.get(name)) > 0) continue;
+          s.keepFloor.run(name);
+          s.deleteRoomEvents.run(name);
+          s.deleteRoom.run(name);
+          gone.push(name);
+        }
+        return gone;
+      }),
+    };
+  }
+
+  /** Called with every committed room event, inside appendEvent (the memory feed listens here). */
+  onCommit(listener: CommitListener): void {
+    this.#onCommit = listener;
+  }
+
+  /** The head, synchronously (for the memory feed: read atomically with its registration). */
+  headSync(room: string): number {
+    return (this.#stmt.head.get(room) as { head: number } | undefined)?.head ?? 0;
+  }
+
+  /** Drops expired sessions (called at start). */
+  purgeSessions(now: number): void {
+    this.#stmt.purgeSessions.run(now);
+  }
+
+  // ---- accounts ----
+
+  async getUser(name: string): Promise<UserRecord | null> {
+    const row = this.#stmt.getUser.get(name) as
+      | { name: string; password_hash: string; created_at: number }
+      | undefined;
+    return row ? { name: row.name, passwordHash: row.password_hash, createdAt: row.created_at } : null;
+  }
+
+  async createUser(user: UserRecord): Promise<boolean> {
+    return this.#stmt.createUser.run(user.name, user.passwordHash, user.createdAt).changes === 1;
+  }
+
+  async createSession(session: SessionRecord): Promise<void> {
+    this.#stmt.createSession.run(session.token, session.user, session.expiresAt);
+  }
+
+  async getSession(token: string, now: number): Promise<SessionRecord | null> {
+    const row = this.#stmt.getSession.get(token, now) as
+      | { token: string; user: string; expires_at: number }
+      | undefined;
+    return row ? { token: row.token, user: row.user, expiresAt: row.expires_at } : null;
+  }
+
+  async deleteSession(token: string): Promise<void> {
+    this.#stmt.deleteSession.run(token);
+  }
+
+  // ---- rooms ----
+
+  async createRoom(room: RoomInfo, quotas: RoomQuotas): Promise<CreateRoomResult> {
+    return this.#tx.createRoom(room, quotas);
+  }
+
+  async getRoom(name: string): Promise<RoomInfo | null> {
+    const row = this.#stmt.getRoom.get(name) as RoomRow | undefined;
+    return row ? toRoom(row) : null;
+  }
+
+  async deleteRoom(name: string): Promise<string[] | null> {
+    return this.#tx.deleteRoom(name);
+  }
+
+  async listRooms(after: string, limit: number): Promise<RoomListing[]> {
+    const rows = this.#stmt.listRooms.all(after, limit) as { room: string; members: number }[];
+    return rows.map((r) => ({ room: r.room, kind: 'public', members: r.members }));
+  }
+
+  async join(user: string, room: string, maxRooms: number): Promise<JoinResult> {
+    return this.#tx.join(user, room, maxRooms);
+  }
+
+  async leave(user: string, room: string, now: number): Promise<boolean> {
+    return this.#tx.leave(user, room, now);
+  }
+
+  async memberships(user: string): Promise<Membership[]> {
+    const rows = this.#stmt.memberships.all(user) as {
+      room: string;
+      last_read: number;
+      kind: RoomInfo['kind'];
+      owner: string | null;
+    }[];
+    return rows.map((r) => ({ room: r.room, kind: r.kind, owner: r.owner, lastRead: r.last_read }));
+  }
+
+  async isMember(user: string, room: string): Promise<boolean> {
+    return this.#stmt.isMember.get(user, room) !== undefined;
+  }
+
+  async markRead(user: string, room: string, seq: number): Promise<number> {
+    const row = this.#stmt.markRead.get(seq, room, user, room) as { last_read: number } | undefined;
+    return row?.last_read ?? 0;
+  }
+
+  async unreadCount(room: string, user: string, after: number): Promise<number> {
+    return (this.#stmt.unread.get(room, after, user) as { n: number }).n;
+  }
+
+  async appendEvent(input: AppendInput): Promise<AppendResult> {
+    const result = this.#tx.append(input);
+    if (result.ok && !result.duplicate) {
+      const event = result.event;
+      const seq = event.type === 'message' ? event.message.seq : event.seq;
+      this.#onCommit(input.room, seq, JSON.stringify({ v: PROTOCOL_VERSION, ...event }));
+    }
+    return result;
+  }
+
+  async head(room: string): Promise<number> {
+    return this.headSync(room);
+  }
+
+  async messagesBefore(room: string, before: number, limit: number): Promise<ChatMessage[]> {
+    return (this.#stmt.before.all(room, before, limit) as EventRow[]).map(toMessage);
+  }
+
+  async eventsAfter(room: string, after: number, limit: number): Promise<RoomEvent[]> {
+    return (this.#stmt.after.all(room, after, limit) as EventRow[]).map(toEvent);
+  }
+
+  async expireEmptyRooms(emptySince: number): Promise<string[]> {
+    return this.#tx.expire(emptySince);
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+}

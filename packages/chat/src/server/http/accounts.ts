@@ -1,0 +1,114 @@
+/**
+ * Signing up, in and out (docs/chat-protocol.md, section 1).
+ *
+ * - Sign-up and sign-in are separate: sign-in never creates an account, and every failed sign-in
+ *   gets the same answer (401 bad_credentials) after the same work (a password check runs for
+ *   unknown names too), so a probe learns nothing about which names exist. (Sign-up necessarily
+ *   says a name is taken; it is rate-limited per address more tightly than sign-in.)
+ * - Limits: per client address (token buckets signInPerIp, signUpPerIp) and per account name
+ *   (backoff after repeated failures, whether or not the name exists), both counted by the
+ *   backend's throttle, so on several nodes they hold across nodes.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DEFAULT_ROOM, MAX_PASSWORD, MIN_PASSWORD, USER_NAME } from '../../shared/protocol.js';
+import type { AccountStore, Clock, RoomStore, Throttle } from '../ports.js';
+import { credentialProblem, hashPassword, verifyNothing, verifyPassword } from './passwords.js';
+import {
+  clearedCookie,
+  newToken,
+  SESSION_TTL_MS,
+  sessionCookie,
+  sessionFromRequest,
+  tokenOf,
+} from './session.js';
+
+export interface AccountDeps {
+  accounts: AccountStore;
+  rooms: RoomStore;
+  throttle: Throttle;
+  clock: Clock;
+  secureCookies: boolean;
+  maxRoomsPerUser: number;
+  /** Closes the WebSockets of a session that signed out. */
+  endSession(token: string): void;
+}
+
+export type Send = (
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers?: Record<string, string>,
+) => void;
+
+function tooMany(send: Send, res: ServerResponse, wait: number, message: string): void {
+  send(
+    res,
+    429,
+    { error: 'rate_limited', message, retryAfterMs: wait },
+    { 'retry-after': String(Math.ceil(wait / 1000)) },
+  );
+}
+
+const address = (req: IncomingMessage) => req.socket.remoteAddress ?? '';
+
+export function accountHandlers(deps: AccountDeps, send: Send) {
+  const { accounts, throttle, clock } = deps;
+
+  async function startSession(res: ServerResponse, user: string, status: number): Promise<void> {
+    const token = newToken();
+    const now = clock.now();
+    await accounts.createSession({ token, user, expiresAt: now + SESSION_TTL_MS }, now);
+    send(res, status, { user }, { 'set-cookie': sessionCookie(token, deps.secureCookies) });
+  }
+
+  return {
+    async register(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+      const wait = await throttle.take('signUpPerIp', address(req), clock.now());
+      if (wait > 0) return tooMany(send, res, wait, 'too many accounts created from this address');
+      const { name, password } = (body ?? {}) as { name?: unknown; password?: unknown };
+      const problem = credentialProblem(name, password);
+      if (problem || typeof name !== 'string' || typeof password !== 'string')
+        return send(res, 400, { error: 'bad_request', message: problem });
+      const record = { name, passwordHash: await hashPassword(password), createdAt: clock.now() };
+      if (!(await accounts.createUser(record)))
+        return send(res, 409, { error: 'name_taken', message: 'that name is taken' });
+      await deps.rooms.join(name, DEFAULT_ROOM, deps.maxRoomsPerUser);
+      await startSession(res, name, 201);
+    },
+
+    async login(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+      const now = clock.now();
+      const ipWait = await throttle.take('signInPerIp', address(req), now);
+      if (ipWait > 0) return tooMany(send, res, ipWait, 'too many sign-in attempts from this address');
+      const { name, password } = (body ?? {}) as { name?: unknown; password?: unknown };
+      if (typeof name !== 'string' || typeof password !== 'string' || password.length > MAX_PASSWORD)
+        return send(res, 400, { error: 'bad_request', message: 'send {"name": "...", "password": "..."}' });
+      const wait = await throttle.signInWait(name, now);
+      if (wait > 0) return tooMany(send, res, wait, 'too many failed sign-ins for this name; wait');
+      const user =
+        USER_NAME.test(name) && password.length >= MIN_PASSWORD ? await accounts.getUser(name) : null;
+      const ok = user ? await verifyPassword(password, user.passwordHash) : await verifyNothing(password);
+      if (!user || !ok) {
+        await throttle.signInFailed(name, clock.now());
+        return send(res, 401, { error: 'bad_credentials', message: 'wrong name or password' });
+      }
+      await throttle.signInSucceeded(name);
+      await startSession(res, user.name, 200);
+    },
+
+    async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
+      const token = tokenOf(req);
+      if (token) {
+        await accounts.deleteSession(token);
+        deps.endSession(token);
+      }
+      send(res, 200, { ok: true }, { 'set-cookie': clearedCookie(deps.secureCookies) });
+    },
+
+    async session(req: IncomingMessage, res: ServerResponse): Promise<void> {
+      const session = await sessionFromRequest(accounts, req, clock.now());
+      if (session) send(res, 200, { user: session.user });
+      else send(res, 401, { error: 'no_session', message: 'not signed in' });
+    },
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * HTTP: the page's static files and the API.
+ *
+ *   GET  /, /app.js, /style.css ...          the built page (static.ts)
+ *   POST /api/register {"name","password"}   201 {"user"} and the session cookie; 409 name_taken
+ *   POST /api/login    {"name","password"}   200 {"user"} and the cookie; 401 bad_credentials
+ *   POST /api/logout                         deletes the session, clears the cookie, closes its sockets
+ *   GET  /api/session                        200 {"user"} or 401
+ *   GET  /_stats                             this node's counters (only with statsEndpoint)
+ *
+ * POSTs must be application/json and pass the Origin check (origin.ts), so another site can
+ * neither post a form to the API nor use the user's cookie with it.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { UnavailableError } from '../ports.js';
+import { type AccountDeps, accountHandlers } from './accounts.js';
+import { originAllowed } from './origin.js';
+import { SECURITY_HEADERS, type StaticFile } from './static.js';
+
+const MAX_BODY = 4096;
+
+export interface RouteDeps extends AccountDeps {
+  files: Map<string, StaticFile>;
+  allowedOrigins: readonly string[];
+  /** GET /_stats, when enabled. */
+  stats: (() => Record<string, unknown>) | null;
+  log: (line: string) => void;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    ...SECURITY_HEADERS,
+    ...headers,
+  });
+  res.end(text);
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        reject(new HttpError(413, 'body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text === '') return resolve(null);
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new HttpError(400, 'body is not JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { files } = deps;
+  const api = accountHandlers(deps, send);
+  const posts: Record<string, (req: IncomingMessage, res: ServerResponse, body: unknown) => Promise<void>> = {
+    '/api/register': api.register,
+    '/api/login': api.login,
+    '/api/logout': (req, res) => api.logout(req, res),
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/_stats' && deps.stats && req.method === 'GET') return send(res, 200, deps.stats());
+    if (path.startsWith('/api/')) {
+      if (req.method === 'POST' && Object.hasOwn(posts, path)) {
+        if (!originAllowed(req, deps.allowedOrigins))
+          return send(res, 403, { error: 'bad_origin', message: 'origin not allowed' });
+        if (!(req.headers['content-type'] ?? '').startsWith('application/json'))
+          return send(res, 415, { error: 'bad_content_type', message: 'send application/json' });
+        return posts[path](req, res, await readJson(req));
+      }
+      if (path === '/api/session' && req.method === 'GET') return api.session(req, res);
+      return send(res, 404, { error: 'not_found', message: 'no such endpoint' });
+    }
+    const file = req.method === 'GET' || req.method === 'HEAD' ? files.get(path) : undefined;
+    if (!file) return send(res, 404, { error: 'not_found', message: 'not found' });
+    res.writeHead(200, {
+      'content-type': file.type,
+      'content-length': String(file.body.length),
+      'cache-control': 'no-cache',
+      ...SECURITY_HEADERS,
+    });
+    res.end(req.method === 'HEAD' ? undefined : file.body);
+  }
+
+  return (req, res) => {
+    handle(req, res).catch((err: Error) => {
+      if (res.headersSent) return;
+      if (err instanceof HttpError)
+        return send(res, err.status, { error: 'bad_request', message: err.message });
+      if (err instanceof UnavailableError)
+        return send(res, 503, { error: 'unavailable', message: err.message }, { 'retry-after': '1' });
+      deps.log(`chat: http error: ${err.stack ?? err}`);
+      send(res, 500, { error: 'internal', message: 'internal error' });
+    });
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * One WebSocket in the hub. This class is the one owner of a connection's state: its request
+ * queue, the rooms it is in (and where each stands in its room's log), and what it may still write.
+ *
+ * - Requests run one after another on the queue, so replies keep request order and a close never
+ *   races a half-done hello. More than `maxQueued` waiting requests pause reading from the socket
+ *   (the peer's own TCP window then holds the rest) until the queue is short again.
+ * - Outbound bytes are capped: a write that leaves more than `maxBufferedBytes` unsent ends the
+ *   connection (terminate: a peer that does not read would not read a close frame either). The
+ *   library applies the same cap to what it publishes (maxBackpressure, see transport.ts).
+ * - Long writes (replays) wait for `drained()` whenever a send reports a full socket buffer, so a
+ *   replay costs about one socket buffer of memory whatever its length.
+ */
+import type { ChatSocket } from '../transport.js';
+import type { RoomChannel } from './room-channel.js';
+
+const OPEN = 1;
+
+/** Where one connection stands in one room. */
+export interface ConnRoom {
+  readonly room: string;
+  readonly channel: RoomChannel;
+  /** The last seq written to this connection (meaningful while catching up). */
+  cursor: number;
+  /**
+   * Subscribed to the room's library topic: the room's live events and notices go straight to the
+   * socket. While false (entering, or answering a sync) they are not sent; the replay brings the
+   * events and `notices` keeps the notices until the connection goes live.
+   */
+  live: boolean;
+  notices: string[];
+}
+
+export interface ConnectionLimits {
+  maxBufferedBytes: number;
+  maxQueued: number;
+}
+
+export class Connection {
+  readonly rooms = new Map<string, ConnRoom>();
+  /** hello was received (a second one is refused); `ready` once it has been answered. */
+  helloSeen = false;
+  ready = false;
+  closed = false;
+  #queue: Promise<void> = Promise.resolve();
+  #queued = 0;
+  #paused = false;
+  #congested = false;
+  /** Resolves when the socket has closed. */
+  readonly gone: Promise<void>;
+
+  constructor(
+    readonly id: string,
+    readonly user: string,
+    readonly token: string,
+    readonly socket: ChatSocket,
+    readonly limits: ConnectionLimits,
+  ) {
+    socket.on('drain', () => {
+      this.#congested = false;
+    });
+    this.gone = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  /** Writes one message; false when the connection is gone or was just dropped as too slow. */
+  write(payload: string): boolean {
+    if (this.closed || this.socket.readyState !== OPEN) return false;
+    this.#congested = !this.socket.send(payload);
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.socket.terminate();
+      return false;
+    }
+    return true;
+  }
+
+  /** Resolves once the socket took what was written (or closed); at once if it is not congested. */
+  drained(): Promise<void> {
+    if (!this.#congested || this.closed || this.socket.readyState !== OPEN) return Promise.resolve();
+    return Promise.race([new Promise<void>((resolve) => this.socket.once('drain', resolve)), this.gone]);
+  }
+
+  get congested(): boolean {
+    return this.#congested;
+  }
+
+  /** Queues a task after the connection's earlier ones. */
+  run(task: () => Promise<void>, onError: (err: unknown) => void): void {
+    this.#queued++;
+    if (this.#queued > this.limits.maxQueued && !this.#paused && !this.closed) {
+      this.#paused = true;
+      this.socket.pause();
+    }
+    this.#queue = this.#queue
+      .then(task)
+      .catch(onError)
+      .finally(() => {
+        this.#queued--;
+        if (this.#paused && this.#queued <= this.limits.maxQueued / 4) {
+          this.#paused = false;
+          if (!this.closed) this.socket.resume();
+        }
+      });
+  }
+
+  /** Resolves when every queued task has finished (shutdown). */
+  idle(): Promise<void> {
+    return this.#queue;
+  }
+
+  subscribe(topic: string): void {
+    if (!this.closed && this.socket.readyState === OPEN) this.socket.subscribe(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    if (!this.closed && this.socket.readyState === OPEN) this.socket.unsubscribe(topic);
+  }
+}

@@ -1,0 +1,381 @@
+/**
+ * The hub: every request of every connection, from validation to reply.
+ *
+ * Theory of operation
+ * - Each connection's requests run on its own queue (connection.ts), one after another, so replies
+ *   keep request order. Every request except `typing` gets exactly one reply, or one `error`, that
+ *   carries its `ref`.
+ * - A room event is stored first (RoomStore.appendEvent assigns its seq), then acknowledged to the
+ *   sender. Delivery is not the hub's doing: the backend's CommittedEvents hands each committed
+ *   event to the room's channel on every node with clients in the room, which publishes it through
+ *   riptide's topics (room-channel.ts). So an event is shown only after it is stored, once per
+ *   connection, in seq order.
+ * - A connection enters a room's live stream only through replay.ts (after hello, a join, an
+ *   invitation, a sync): it is brought up to the channel's head and subscribed in the same tick.
+ * - Room membership requests live in membership.ts; who is in which room on this node, in
+ *   local-rooms.ts. The clock is injected: every timestamp and every limit uses `clock.now()`.
+ */
+import {
+  type ClientMessage,
+  DEFAULT_ROOM,
+  type ErrorCode,
+  type Limits,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+} from '../../shared/protocol.js';
+import { type Backend, type BucketName, type Clock, UnavailableError } from '../ports.js';
+import type { ChatSocket } from '../transport.js';
+import { Connection } from './connection.js';
+import { LocalRooms } from './local-rooms.js';
+import { MembershipHandlers } from './membership.js';
+import { goLive, leaveLive, replay } from './replay.js';
+import { encode, errorMessage, reply } from './replies.js';
+import { parseClientMessage } from './validate.js';
+
+export interface HubOptions {
+  limits: Limits;
+  clock: Clock;
+  /** A socket with more unsent bytes than this is too slow to keep: it is closed. */
+  maxBufferedBytes: number;
+  /** Requests waiting on one connection before its socket stops being read. */
+  maxQueuedRequests: number;
+  log: (line: string) => void;
+}
+
+/** Which token bucket a request takes from (typing has its own gate). */
+const BUCKET: Record<ClientMessage['type'], BucketName | null> = {
+  hello: 'requests',
+  ping: 'requests',
+  history: 'requests',
+  sync: 'requests',
+  read: 'requests',
+  rooms: 'requests',
+  send: 'messages',
+  edit: 'messages',
+  delete: 'messages',
+  create: 'rooms',
+  join: 'rooms',
+  leave: 'rooms',
+  invite: 'rooms',
+  dm: 'rooms',
+  delete_room: 'rooms',
+  typing: null,
+};
+
+/** Requests about a room the connection must be in. */
+const IN_ROOM = new Set<ClientMessage['type']>([
+  'send',
+  'edit',
+  'delete',
+  'history',
+  'sync',
+  'typing',
+  'read',
+  'leave',
+  'invite',
+]);
+
+export class Hub {
+  readonly #backend: Backend;
+  readonly #options: HubOptions;
+  readonly #local: LocalRooms;
+  readonly #membership: MembershipHandlers;
+  readonly #connections = new Set<Connection>();
+  readonly #nodeId = Math.random().toString(36).slice(2, 10);
+  #nextId = 1;
+
+  constructor(backend: Backend, publishLocal: (topic: string, payload: string) => void, options: HubOptions) {
+    this.#backend = backend;
+    this.#options = options;
+    this.#local = new LocalRooms(backend, publishLocal, (conn, event) =>
+      conn.run(() => this.#membership.onUserEvent(conn, event), this.#failed(conn, undefined, undefined)),
+    );
+    this.#membership = new MembershipHandlers(backend, this.#local, options);
+  }
+
+  /** Creates `general` if the store is new. */
+  async start(): Promise<void> {
+    await this.#backend.rooms.createRoom(
+      { name: DEFAULT_ROOM, kind: 'public', owner: null, createdAt: this.#options.clock.now() },
+      { maxRooms: Number.MAX_SAFE_INTEGER, maxOwnedRooms: Number.MAX_SAFE_INTEGER },
+    );
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** This node's connections of `user` (the upgrade gate caps them). */
+  connectionsOf(user: string): number {
+    return this.#local.connectionsOf(user);
+  }
+
+  /** Connections waiting for their socket to drain (a replay held by backpressure). */
+  get congestedConnections(): number {
+    let n = 0;
+    for (const conn of this.#connections) if (conn.congested) n++;
+    return n;
+  }
+
+  /** Rooms with a channel on this node (tests, /_stats). */
+  get openRooms(): string[] {
+    return this.#local.rooms;
+  }
+
+  /** Takes over an authenticated socket. */
+  attach(socket: ChatSocket, user: string, token: string): void {
+    const conn = new Connection(`${this.#nodeId}-${this.#nextId++}`, user, token, socket, {
+      maxBufferedBytes: this.#options.maxBufferedBytes,
+      maxQueued: this.#options.maxQueuedRequests,
+    });
+    this.#connections.add(conn);
+    this.#local.track(conn);
+    socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      if (isBinary) {
+        conn.write(errorMessage('bad_message', 'binary messages are not supported'));
+        return;
+      }
+      const text = Array.isArray(data)
+        ? Buffer.concat(data).toString()
+        : Buffer.from(data as Buffer).toString();
+      const parsed = parseClientMessage(text, this.#options.limits.maxTextBytes);
+      if (!parsed.ok) {
+        conn.write(errorMessage(parsed.code, parsed.message, parsed));
+        return;
+      }
+      const msg = parsed.message;
+      const id = msg.type === 'send' ? msg.id : undefined;
+      conn.run(() => this.#request(conn, msg), this.#failed(conn, msg.ref, id));
+    });
+    socket.on('close', () => {
+      conn.closed = true;
+      // At once, not after the queued work: the socket cap counts open sockets.
+      this.#local.untrack(conn);
+      conn.run(() => this.#detach(conn), this.#failed(conn, undefined, undefined));
+    });
+  }
+
+  /** Closes every connection of a session (sign-out). */
+  endSession(token: string): void {
+    for (const conn of this.#connections) if (conn.token === token) conn.socket.close(1008, 'signed out');
+  }
+
+  /** Resolves when every connection has finished its queued work (shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.#connections].map((c) => c.idle()));
+  }
+
+  /** Deletes rooms empty for longer than emptyRoomTtlMs; their names. */
+  sweep(): Promise<string[]> {
+    return this.#backend.rooms.expireEmptyRooms(
+      this.#options.clock.now() - this.#options.limits.emptyRoomTtlMs,
+    );
+  }
+
+  /** Storage went away or came back (several nodes): tell everyone; afterwards, recheck rooms. */
+  serviceChanged(available: boolean): void {
+    const message = available
+      ? 'the chat is available again'
+      : 'chat storage is unavailable; messages are not accepted';
+    const payload = encode({ v: PROTOCOL_VERSION, type: 'service', available, message });
+    for (const conn of this.#connections) conn.write(payload);
+    // Membership notices are at most once; some may have been lost during the outage.
+    if (available)
+      for (const conn of this.#connections)
+        if (conn.ready)
+          conn.run(() => this.#membership.reconcile(conn), this.#failed(conn, undefined, undefined));
+  }
+
+  #failed(conn: Connection, ref: string | undefined, id: string | undefined): (err: unknown) => void {
+    return (err) => {
+      if (err instanceof UnavailableError) {
+        // Nothing was done; the client keeps a message and resends it once `service` says available.
+        conn.write(
+          errorMessage('unavailable', 'chat storage is unavailable; retry when service resumes', { ref, id }),
+        );
+        // A hello cut short leaves nothing to keep: 1013 (try again later) makes the client reconnect.
+        if (!conn.ready && conn.helloSeen && !conn.closed) conn.socket.close(1013, 'storage unavailable');
+        return;
+      }
+      this.#options.log(`chat: internal error for ${conn.user}: ${(err as Error)?.stack ?? err}`);
+      conn.write(errorMessage('internal', 'internal error', { ref, id }));
+    };
+  }
+
+  async #request(conn: Connection, msg: ClientMessage): Promise<void> {
+    if (conn.closed) return;
+    const ref = msg.ref;
+    const id = msg.type === 'send' ? msg.id : undefined;
+    const fail = (code: ErrorCode, message: string, retryAfterMs?: number) =>
+      conn.write(
+        errorMessage(code, message, retryAfterMs === undefined ? { ref, id } : { ref, id, retryAfterMs }),
+      );
+    if (msg.type === 'hello' && conn.helloSeen) return void fail('bad_message', 'hello was already sent');
+    if (msg.type !== 'hello' && !conn.ready) return void fail('not_ready', 'send hello first');
+    const now = this.#options.clock.now();
+    const bucket = BUCKET[msg.type];
+    if (bucket !== null) {
+      const wait = await this.#backend.throttle.take(bucket, conn.user, now);
+      if (wait > 0) return void fail('rate_limited', `too many requests; retry in ${wait} ms`, wait);
+    }
+    if (IN_ROOM.has(msg.type) && 'room' in msg && !conn.rooms.has(msg.room))
+      return void fail('not_member', `you are not in room ${msg.room}`);
+    const rooms = this.#backend.rooms;
+    const user = conn.user;
+    const v = PROTOCOL_VERSION;
+    switch (msg.type) {
+      case 'hello':
+        return this.#hello(conn, msg.rooms ?? {}, ref);
+      case 'ping':
+        return reply(conn, ref, { v, type: 'pong' });
+      case 'send': {
+        const res = await rooms.appendEvent({
+          type: 'message',
+          room: msg.room,
+          user,
+          clientId: msg.id,
+          text: msg.text,
+          ts: now,
+        });
+        if (!res.ok) return void fail('no_such_room', `room ${msg.room} does not exist`);
+        // Acknowledged only now: appendEvent resolved, so the message is committed.
+        const stored = (res.event as Extract<typeof res.event, { type: 'message' }>).message;
+        const ack: ServerMessage = {
+          v,
+          type: 'ack',
+          id: msg.id,
+          room: stored.room,
+          seq: stored.seq,
+          ts: stored.ts,
+        };
+        if (res.duplicate) ack.duplicate = true;
+        return reply(conn, ref, ack);
+      }
+      case 'edit':
+      case 'delete': {
+        const res = await rooms.appendEvent(
+          msg.type === 'edit'
+            ? { type: 'edit', room: msg.room, user, target: msg.seq, text: msg.text, ts: now }
+            : { type: 'delete', room: msg.room, user, target: msg.seq, ts: now },
+        );
+        if (!res.ok) {
+          if (res.reason === 'forbidden')
+            return void fail('forbidden', 'you can only change your own messages');
+          if (res.reason === 'no_room') return void fail('no_such_room', `room ${msg.room} does not exist`);
+          return void fail('not_found', `no message ${msg.seq} in ${msg.room}`);
+        }
+        const event = res.event as Extract<typeof res.event, { type: 'edited' | 'deleted' }>;
+        return reply(conn, ref, { v, type: 'ack', room: event.room, seq: event.seq, ts: event.ts });
+      }
+      case 'history': {
+        const page = this.#options.limits.historyPage;
+        const head = await rooms.head(msg.room);
+        const rows = await rooms.messagesBefore(msg.room, msg.before ?? head + 1, page + 1);
+        const messages = rows.slice(0, page).reverse();
+        return reply(conn, ref, {
+          v,
+          type: 'history',
+          room: msg.room,
+          messages,
+          head,
+          hasMore: rows.length > page,
+        });
+      }
+      case 'sync': {
+        const cr = conn.rooms.get(msg.room);
+        if (!cr) return;
+        leaveLive(conn, cr);
+        return this.#resume(conn, msg.room, msg.after, ref);
+      }
+      case 'typing': {
+        const ok = await this.#backend.throttle.once(
+          `${user}\n${msg.room}`,
+          this.#options.limits.typingIntervalMs,
+          now,
+        );
+        if (ok) this.#local.notice(msg.room, { v, type: 'typing', room: msg.room, user });
+        return;
+      }
+      case 'read': {
+        const seq = await rooms.markRead(user, msg.room, msg.seq);
+        return reply(conn, ref, { v, type: 'read', room: msg.room, seq });
+      }
+      case 'rooms': {
+        const size = this.#options.limits.roomsPage;
+        const list = await rooms.listRooms(msg.after ?? '', size + 1);
+        const message: ServerMessage = { v, type: 'rooms', rooms: list.slice(0, size) };
+        if (list.length > size) message.next = list[size - 1].room;
+        return reply(conn, ref, message);
+      }
+      case 'create':
+        return this.#membership.create(conn, msg.room, msg.private === true, ref);
+      case 'join':
+        return this.#membership.join(conn, msg.room, ref);
+      case 'leave':
+        return this.#membership.leave(conn, msg.room, ref);
+      case 'invite':
+        return this.#membership.invite(conn, msg.room, msg.user, ref);
+      case 'dm':
+        return this.#membership.dm(conn, msg.user, ref);
+      case 'delete_room':
+        return this.#membership.deleteRoom(conn, msg.room, ref);
+    }
+  }
+
+  /**
+   * welcome, then per member room: the replay from the seq the client named and `synced` (or
+   * `reset`), or, for a room it did not name, whatever arrived since the welcome's head.
+   */
+  async #hello(conn: Connection, known: Record<string, number>, ref: string | undefined): Promise<void> {
+    conn.helloSeen = true;
+    const memberships = await this.#backend.rooms.memberships(conn.user);
+    const entered = [];
+    for (const m of memberships) entered.push({ cr: await this.#local.enter(conn, m.room), m });
+    const states = [];
+    for (const { cr, m } of entered) states.push(await this.#local.state(conn, cr, m));
+    reply(conn, ref, {
+      v: PROTOCOL_VERSION,
+      type: 'welcome',
+      user: conn.user,
+      rooms: states,
+      limits: this.#options.limits,
+    });
+    for (const { cr } of entered) {
+      const after = known[cr.room];
+      if (after !== undefined) await this.#resume(conn, cr.room, after, ref);
+      else if ((await replay(conn, cr, this.#backend.rooms)) === 'gap') this.#reset(conn, cr.room, undefined);
+    }
+    conn.ready = true;
+  }
+
+  /** Replays the room after `after`, then `synced`; or `reset` if that is impossible. */
+  async #resume(conn: Connection, room: string, after: number, ref: string | undefined): Promise<void> {
+    const cr = conn.rooms.get(room);
+    if (!cr) return;
+    const channel = cr.channel;
+    if (after > channel.head) {
+      // The client has seen events this node has not delivered yet (it was on a node further
+      // ahead): wait for them, unless the store has never had them.
+      if (after > (await this.#backend.rooms.head(room))) return this.#reset(conn, room, ref);
+      await Promise.race([channel.reached(after), conn.gone]);
+    }
+    if (channel.head - after > this.#options.limits.replayLimit) return this.#reset(conn, room, ref);
+    cr.cursor = after;
+    if ((await replay(conn, cr, this.#backend.rooms, { ref })) === 'gap') this.#reset(conn, room, ref);
+  }
+
+  /** The client must reload the room with `history`; the events after `head` follow. */
+  #reset(conn: Connection, room: string, ref: string | undefined): void {
+    const cr = conn.rooms.get(room);
+    if (!cr || conn.closed) return;
+    leaveLive(conn, cr);
+    cr.cursor = cr.channel.head;
+    reply(conn, ref, { v: PROTOCOL_VERSION, type: 'reset', room, head: cr.cursor });
+    goLive(conn, cr);
+  }
+
+  async #detach(conn: Connection): Promise<void> {
+    for (const room of [...conn.rooms.keys()]) await this.#local.exit(conn, room);
+    this.#connections.delete(conn);
+  }
+}

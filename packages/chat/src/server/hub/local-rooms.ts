@@ -1,0 +1,173 @@
+/**
+ * What this node knows about its own connections: which users have connections here, which rooms
+ * each connection is in, and one RoomChannel per room in use. Entering and leaving a room (and the
+ * presence that follows) happen here and nowhere else.
+ *
+ * - A room's channel opens with the first connection that enters the room on this node and closes
+ *   with the last one that leaves (never while it is still opening).
+ * - A user's topic (`user:<name>`) is heard while the user has a connection here: membership changes
+ *   made elsewhere (another tab joined a room, an invitation, a deleted room) arrive on it.
+ * - Presence is announced on the room's topic when a user's first connection enters the room and
+ *   when the last one leaves it, whatever the cause (connecting, joining, leaving, closing).
+ */
+import { PROTOCOL_VERSION, type RoomState, type ServerMessage } from '../../shared/protocol.js';
+import type { Backend, Membership } from '../ports.js';
+import type { Connection, ConnRoom } from './connection.js';
+import { encode } from './replies.js';
+import { RoomChannel } from './room-channel.js';
+
+/** Membership changes sent to every connection of a user, on any node. */
+export type UserEvent = { op: 'joined'; room: string } | { op: 'left'; room: string; reason?: 'deleted' };
+
+export class LocalRooms {
+  readonly #backend: Backend;
+  readonly #publishLocal: (topic: string, payload: string) => void;
+  readonly #onUserEvent: (conn: Connection, event: UserEvent) => void;
+  readonly #channels = new Map<string, RoomChannel>();
+  readonly #byUser = new Map<string, { conns: Set<Connection>; listener: (payload: string) => void }>();
+
+  constructor(
+    backend: Backend,
+    publishLocal: (topic: string, payload: string) => void,
+    onUserEvent: (conn: Connection, event: UserEvent) => void,
+  ) {
+    this.#backend = backend;
+    this.#publishLocal = publishLocal;
+    this.#onUserEvent = onUserEvent;
+  }
+
+  // ---- users ----
+
+  track(conn: Connection): void {
+    let entry = this.#byUser.get(conn.user);
+    if (!entry) {
+      const conns = new Set<Connection>();
+      const listener = (payload: string) => {
+        const event = JSON.parse(payload) as UserEvent;
+        for (const c of conns) this.#onUserEvent(c, event);
+      };
+      entry = { conns, listener };
+      this.#byUser.set(conn.user, entry);
+      this.#backend.bus.subscribe(`user:${conn.user}`, listener);
+    }
+    entry.conns.add(conn);
+  }
+
+  untrack(conn: Connection): void {
+    const entry = this.#byUser.get(conn.user);
+    if (!entry?.conns.delete(conn) || entry.conns.size > 0) return;
+    this.#byUser.delete(conn.user);
+    this.#backend.bus.unsubscribe(`user:${conn.user}`, entry.listener);
+  }
+
+  /** Connections of `user` on this node. */
+  connectionsOf(user: string): number {
+    return this.#byUser.get(user)?.conns.size ?? 0;
+  }
+
+  *connections(): Iterable<Connection> {
+    for (const { conns } of this.#byUser.values()) yield* conns;
+  }
+
+  /** Tells every connection of `user`, on every node. */
+  tellUser(user: string, event: UserEvent): void {
+    this.#backend.bus.publish(`user:${user}`, JSON.stringify(event));
+  }
+
+  /** Publishes a notice to everyone in the room, on every node. */
+  notice(room: string, message: ServerMessage): void {
+    this.#backend.bus.publish(`room:${room}`, encode(message));
+  }
+
+  // ---- rooms ----
+
+  #channel(room: string): RoomChannel {
+    const existing = this.#channels.get(room);
+    if (existing) return existing;
+    const channel = new RoomChannel(room, this.#publishLocal);
+    this.#channels.set(room, channel);
+    this.#backend.bus.subscribe(channel.topic, channel.onNotice);
+    channel.ready = this.#backend.events.open(room, channel.onEvent).then(
+      (head) => {
+        channel.settled = true;
+        channel.start(head);
+        this.#closeIfUnused(channel);
+      },
+      (err: unknown) => {
+        channel.settled = true;
+        this.#closeIfUnused(channel);
+        throw err;
+      },
+    );
+    channel.ready.catch(() => {}); // the entering connection sees the error
+    return channel;
+  }
+
+  #closeIfUnused(channel: RoomChannel): void {
+    if (channel.members.size > 0 || !channel.settled || this.#channels.get(channel.room) !== channel) return;
+    this.#channels.delete(channel.room);
+    this.#backend.bus.unsubscribe(channel.topic, channel.onNotice);
+    this.#backend.events.close(channel.room);
+  }
+
+  /**
+   * Puts the connection in the room (not live yet: see replay.ts) and announces its user online
+   * there if this is the user's first connection in it. Rejects (and undoes) if the room's events
+   * cannot be opened (storage unavailable).
+   */
+  async enter(conn: Connection, room: string): Promise<ConnRoom> {
+    const existing = conn.rooms.get(room);
+    if (existing) return existing;
+    const channel = this.#channel(room);
+    const cr: ConnRoom = { room, channel, cursor: 0, live: false, notices: [] };
+    conn.rooms.set(room, cr);
+    channel.members.add(cr);
+    try {
+      await channel.ready;
+      if (await this.#backend.presence.add(room, conn.user, conn.id))
+        this.notice(room, { v: PROTOCOL_VERSION, type: 'presence', room, user: conn.user, online: true });
+    } catch (err) {
+      await this.exit(conn, room);
+      throw err;
+    }
+    return cr;
+  }
+
+  /** Takes the connection out of the room; announces its user offline there if it was the last. */
+  async exit(conn: Connection, room: string): Promise<boolean> {
+    const cr = conn.rooms.get(room);
+    if (!cr) return false;
+    conn.rooms.delete(room);
+    if (cr.live) conn.unsubscribe(cr.channel.topic);
+    cr.channel.members.delete(cr);
+    this.#closeIfUnused(cr.channel);
+    if (await this.#backend.presence.remove(room, conn.user, conn.id))
+      this.notice(room, { v: PROTOCOL_VERSION, type: 'presence', room, user: conn.user, online: false });
+    return true;
+  }
+
+  /**
+   * The room as this connection will see it: `head` is where its stream starts (the cursor is set
+   * to it), so the events after it follow with nothing missed or repeated.
+   */
+  async state(conn: Connection, cr: ConnRoom, membership: Omit<Membership, 'room'>): Promise<RoomState> {
+    cr.cursor = cr.channel.head;
+    const [unread, online] = await Promise.all([
+      this.#backend.rooms.unreadCount(cr.room, conn.user, membership.lastRead),
+      this.#backend.presence.online(cr.room),
+    ]);
+    return {
+      room: cr.room,
+      kind: membership.kind,
+      owner: membership.owner,
+      head: cr.cursor,
+      unread,
+      online,
+    };
+  }
+
+  /** Open channels (tests, /_stats). */
+  get rooms(): string[] {
+    return [...this.#channels.keys()].sort();
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Membership requests: create, join, leave, invite, dm, delete_room; and their echo on the user's
+ * other connections (any node), which hear them on the user's topic as UserEvents.
+ *
+ * Access rules (docs/chat-protocol.md, "Rooms"):
+ * - public rooms: anyone may list and join them.
+ * - private rooms: only members see them; the owner invites; to anyone else a private room does
+ *   not exist (`no_such_room`, the same answer as for a missing room).
+ * - direct messages: a room of exactly two users, named dm:<a>:<b>; only `dm` enters it.
+ * A room's events and notices reach only connections in the room, and a connection enters a room
+ * only here (or at hello) after the store confirmed the membership, on every node.
+ */
+import { DEFAULT_ROOM, dmRoom, type Limits, PROTOCOL_VERSION, type RoomKind } from '../../shared/protocol.js';
+import type { Backend, Clock, Membership } from '../ports.js';
+import type { Connection } from './connection.js';
+import type { LocalRooms, UserEvent } from './local-rooms.js';
+import { replay } from './replay.js';
+import { errorMessage, reply } from './replies.js';
+
+const v = PROTOCOL_VERSION;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export class MembershipHandlers {
+  readonly #backend: Backend;
+  readonly #local: LocalRooms;
+  readonly #limits: Limits;
+  readonly #clock: Clock;
+
+  constructor(backend: Backend, local: LocalRooms, options: { limits: Limits; clock: Clock }) {
+    this.#backend = backend;
+    this.#local = local;
+    this.#limits = options.limits;
+    this.#clock = options.clock;
+  }
+
+  #fail(
+    conn: Connection,
+    ref: string | undefined,
+    code: Parameters<typeof errorMessage>[0],
+    message: string,
+  ): void {
+    conn.write(errorMessage(code, message, { ref }));
+  }
+
+  /**
+   * Puts the connection in a room it is a member of: `joined` (with `ref` for the requester),
+   * then whatever arrived since its head, then live.
+   */
+  async #enter(
+    conn: Connection,
+    room: string,
+    membership: Omit<Membership, 'room'>,
+    ref: string | undefined,
+  ) {
+    const cr = await this.#local.enter(conn, room);
+    const state = await this.#local.state(conn, cr, membership);
+    reply(conn, ref, { v, type: 'joined', ...state });
+    await replay(conn, cr, this.#backend.rooms);
+  }
+
+  async create(conn: Connection, room: string, isPrivate: boolean, ref: string | undefined): Promise<void> {
+    const rooms = this.#backend.rooms;
+    if ((await rooms.memberships(conn.user)).length >= this.#limits.maxRoomsPerUser)
+      return this.#fail(
+        conn,
+        ref,
+        'too_many_rooms',
+        `you can be in at most ${plural(this.#limits.maxRoomsPerUser, 'room')}`,
+      );
+    const kind: RoomKind = isPrivate ? 'private' : 'public';
+    const created = await rooms.createRoom(
+      { name: room, kind, owner: conn.user, createdAt: this.#clock.now() },
+      { maxRooms: this.#limits.maxRooms, maxOwnedRooms: this.#limits.maxOwnedRooms },
+    );
+    if (created === 'exists') return this.#fail(conn, ref, 'room_exists', `room ${room} already exists`);
+    if (created === 'owner_quota')
+      return this.#fail(
+        conn,
+        ref,
+        'room_quota',
+        `you own ${plural(this.#limits.maxOwnedRooms, 'room')}, the most allowed`,
+      );
+    if (created === 'server_quota')
+      return this.#fail(
+        conn,
+        ref,
+        'room_quota',
+        `the server has ${plural(this.#limits.maxRooms, 'room')}, the most allowed`,
+      );
+    await this.#joinSelf(conn, room, { kind, owner: conn.user }, ref);
+  }
+
+  async join(conn: Connection, room: string, ref: string | undefined): Promise<void> {
+    const info = await this.#backend.rooms.getRoom(room);
+    const visible =
+      info !== null && (info.kind === 'public' || (await this.#backend.rooms.isMember(conn.user, room)));
+    if (!info || !visible) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
+    await this.#joinSelf(conn, room, { kind: info.kind, owner: info.owner }, ref);
+  }
+
+  async #joinSelf(
+    conn: Connection,
+    room: string,
+    info: { kind: RoomKind; owner: string | null },
+    ref: string | undefined,
+  ): Promise<void> {
+    const user = conn.user;
+    const result = await this.#backend.rooms.join(user, room, this.#limits.maxRoomsPerUser);
+    if (result === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
+    if (result === 'too_many_rooms')
+      return this.#fail(
+        conn,
+        ref,
+        'too_many_rooms',
+        `you can be in at most ${plural(this.#limits.maxRoomsPerUser, 'room')}`,
+      );
+    const lastRead =
+      result === 'joined' ? await this.#backend.rooms.head(room) : await this.#lastRead(user, room);
+    await this.#enter(conn, room, { ...info, lastRead }, ref);
+    if (result === 'joined') {
+      this.#local.notice(room, { v, type: 'member', room, user, joined: true });
+      this.#local.tellUser(user, { op: 'joined', room });
+    }
+  }
+
+  async #lastRead(user: string, room: string): Promise<number> {
+    const m = (await this.#backend.rooms.memberships(user)).find((x) => x.room === room);
+    return m?.lastRead ?? 0;
+  }
+
+  async leave(conn: Connection, room: string, ref: string | undefined): Promise<void> {
+    const user = conn.user;
+    const removed = await this.#backend.rooms.leave(user, room, this.#clock.now());
+    await this.#local.exit(conn, room);
+    reply(conn, ref, { v, type: 'left', room });
+    if (removed) {
+      this.#local.notice(room, { v, type: 'member', room, user, joined: false });
+      this.#local.tellUser(user, { op: 'left', room });
+    }
+  }
+
+  async invite(conn: Connection, room: string, name: string, ref: string | undefined): Promise<void> {
+    const info = await this.#backend.rooms.getRoom(room);
+    if (!info) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
+    if (info.kind !== 'private' || info.owner !== conn.user)
+      return this.#fail(conn, ref, 'forbidden', 'only the owner of a private room can invite to it');
+    const target = await this.#backend.accounts.getUser(name);
+    if (!target) return this.#fail(conn, ref, 'no_such_user', `there is no user ${name}`);
+    const result = await this.#backend.rooms.join(target.name, room, this.#limits.maxRoomsPerUser);
+    if (result === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
+    if (result === 'too_many_rooms')
+      return this.#fail(conn, ref, 'too_many_rooms', `${target.name} is in too many rooms`);
+    reply(conn, ref, { v, type: 'invited', room, user: target.name });
+    if (result === 'joined') {
+      this.#local.notice(room, { v, type: 'member', room, user: target.name, joined: true });
+      this.#local.tellUser(target.name, { op: 'joined', room });
+    }
+  }
+
+  async dm(conn: Connection, name: string, ref: string | undefined): Promise<void> {
+    const rooms = this.#backend.rooms;
+    const target = await this.#backend.accounts.getUser(name);
+    if (!target) return this.#fail(conn, ref, 'no_such_user', `there is no user ${name}`);
+    if (target.name === conn.user)
+      return this.#fail(conn, ref, 'bad_message', 'a direct message needs another user');
+    const room = dmRoom(conn.user, target.name);
+    await rooms.createRoom(
+      { name: room, kind: 'dm', owner: null, createdAt: this.#clock.now() },
+      { maxRooms: this.#limits.maxRooms, maxOwnedRooms: this.#limits.maxOwnedRooms },
+    );
+    const mine = await rooms.join(conn.user, room, this.#limits.maxRoomsPerUser);
+    if (mine === 'too_many_rooms')
+      return this.#fail(
+        conn,
+        ref,
+        'too_many_rooms',
+        `you can be in at most ${plural(this.#limits.maxRoomsPerUser, 'room')}`,
+      );
+    if (mine === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
+    const theirs = await rooms.join(target.name, room, this.#limits.maxRoomsPerUser);
+    if (theirs === 'too_many_rooms') {
+      if (mine === 'joined') await rooms.leave(conn.user, room, this.#clock.now());
+      return this.#fail(conn, ref, 'too_many_rooms', `${target.name} is in too many rooms`);
+    }
+    const lastRead = mine === 'joined' ? await rooms.head(room) : await this.#lastRead(conn.user, room);
+    await this.#enter(conn, room, { kind: 'dm', owner: null, lastRead }, ref);
+    for (const [user, result] of [
+      [conn.user, mine],
+      [target.name, theirs],
+    ] as const) {
+      if (result !== 'joined') continue;
+      this.#local.notice(room, { v, type: 'member', room, user, joined: true });
+      this.#local.tellUser(user, { op: 'joined', room });
+    }
+  }
+
+  async deleteRoom(conn: Connection, room: string, ref: string | undefined): Promise<void> {
+    const rooms = this.#backend.rooms;
+    const info = await rooms.getRoom(room);
+    const visible =
+      info !== null &&
+      (info.kind === 'public' || info.owner === conn.user || (await rooms.isMember(conn.user, room)));
+    if (!info || !visible) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
+    if (room === DEFAULT_ROOM || info.owner !== conn.user)
+      return this.#fail(conn, ref, 'forbidden', 'only the owner of a room can delete it');
+    const members = (await rooms.deleteRoom(room)) ?? [];
+    await this.#local.exit(conn, room);
+    reply(conn, ref, { v, type: 'left', room, reason: 'deleted' });
+    for (const user of members) this.#local.tellUser(user, { op: 'left', room, reason: 'deleted' });
+  }
+
+  /** A membership change made elsewhere (another tab, an invitation, a deleted room). */
+  async onUserEvent(conn: Connection, event: UserEvent): Promise<void> {
+    if (conn.closed || !conn.ready) return; // a hello still to come reads the memberships itself
+    if (event.op === 'joined') {
+      if (conn.rooms.has(event.room)) return; // the connection that asked is in already
+      const m = (await this.#backend.rooms.memberships(conn.user)).find((x) => x.room === event.room);
+      if (!m) return; // left again meanwhile
+      await this.#enter(conn, event.room, m, undefined);
+    } else {
+      if (!(await this.#local.exit(conn, event.room))) return;
+      const message = { v, type: 'left', room: event.room } as const;
+      reply(conn, undefined, event.reason ? { ...message, reason: event.reason } : message);
+    }
+  }
+
+  /** After an outage: enter the rooms the user joined meanwhile, leave those they left. */
+  async reconcile(conn: Connection): Promise<void> {
+    if (conn.closed) return;
+    const memberships = await this.#backend.rooms.memberships(conn.user);
+    const now = new Set(memberships.map((m) => m.room));
+    for (const room of [...conn.rooms.keys()])
+      if (!now.has(room)) await this.onUserEvent(conn, { op: 'left', room });
+    for (const m of memberships) if (!conn.rooms.has(m.room)) await this.#enter(conn, m.room, m, undefined);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * A room as one node serves it: the room's committed events and notices in, the library's pub/sub
+ * out. One channel per room with at least one connection on this node.
+ *
+ *   CommittedEvents ──onEvent(seq)──┐                 ┌── live connections: ws.subscribe(topic),
+ *   NoticeBus ───────onNotice──────►├─ wss.publish ──►│   framed once for all (riptide topics)
+ *                                   │                 └── maxBackpressure closes the slow ones
+ *                                   └─ recent events; notices kept for connections catching up
+ *
+ * `head` is the last seq this node delivered: every event up to it is in the store, and every
+ * event after it will come through onEvent. A connection catching up (replay.ts) reads the store
+ * up to `head`, takes the rest from `recentFrom`, and subscribes in the same tick: so it gets each
+ * event once and in order, with no event between the replay and the live stream.
+ */
+import type { ConnRoom } from './connection.js';
+
+/** Events kept for connections finishing a replay (bounds the store round trips of a busy room). */
+const RECENT = 256;
+/** An edit or a delete changes an earlier message: the recent list no longer shows it as it is. */
+const CHANGE = /^\{"v":\d+,"type":"(?:edited|deleted)"/;
+
+export class RoomChannel {
+  readonly topic: string;
+  head = 0;
+  /** Resolves once the committed events are open (head known); rejects if they could not be. */
+  ready: Promise<void> = Promise.resolve();
+  settled = false;
+  readonly members = new Set<ConnRoom>();
+  #recent: { seq: number; payload: string }[] = [];
+  #waiters: { seq: number; resolve: () => void }[] = [];
+
+  constructor(
+    readonly room: string,
+    readonly publish: (topic: string, payload: string) => void,
+  ) {
+    this.topic = `room:${room}`;
+  }
+
+  /** The committed events start after `head` (events may already have arrived before this). */
+  start(head: number): void {
+    if (head > this.head) this.head = head;
+    this.#wake();
+  }
+
+  readonly onEvent = (seq: number, payload: string): void => {
+    if (seq <= this.head) return;
+    const last = this.#recent.at(-1);
+    // A gap (a stream trimmed past this node's cursor during a long outage), an edit or a delete
+    // empties the recent list: replays then come from the store, which shows every message as it
+    // is now (and a deleted text never again).
+    if ((last !== undefined && last.seq !== seq - 1) || seq !== this.head + 1 || CHANGE.test(payload))
+      this.#recent = [];
+    else {
+      this.#recent.push({ seq, payload });
+      if (this.#recent.length > RECENT) this.#recent.shift();
+    }
+    this.head = seq;
+    this.publish(this.topic, payload);
+    if (this.#waiters.length > 0) this.#wake();
+  };
+
+  /** Resolves once the channel has delivered `seq` (the store has it: it will come). */
+  reached(seq: number): Promise<void> {
+    if (this.head >= seq) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ seq, resolve }));
+  }
+
+  #wake(): void {
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiting) {
+      if (this.head >= w.seq) w.resolve();
+      else this.#waiters.push(w);
+    }
+  }
+
+  readonly onNotice = (payload: string): void => {
+    this.publish(this.topic, payload);
+    for (const member of this.members) if (!member.live) member.notices.push(payload);
+  };
+
+  /** The payloads of seq `from` .. head, if the recent list holds them all; null if not. */
+  recentFrom(from: number): string[] | null {
+    if (from > this.head) return [];
+    const first = this.#recent[0]?.seq;
+    if (first === undefined || first > from) return null;
+    return this.#recent.slice(from - first).map((e) => e.payload);
+  }
+}

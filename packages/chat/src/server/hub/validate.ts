@@ -1,0 +1,165 @@
+/**
+ * Validation of client messages: text in, a typed ClientMessage or an error reply out. Nothing here
+ * has side effects; an invalid message changes nothing on the server.
+ * Rules: a JSON object, `v` equal to PROTOCOL_VERSION, a known `type`, exactly the fields that type
+ * allows (unknown fields are rejected, not ignored) with the right types and ranges.
+ */
+import {
+  type ClientMessage,
+  DM_ROOM,
+  type ErrorCode,
+  PROTOCOL_VERSION,
+  ROOM_NAME,
+  USER_NAME,
+} from '../../shared/protocol.js';
+
+export type Parsed =
+  | { ok: true; message: ClientMessage }
+  | { ok: false; code: ErrorCode; message: string; ref?: string; id?: string };
+
+/** Client message ids and request refs: 1-64 characters of A-Z a-z 0-9 - _. */
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const MAX_ROOMS_IN_HELLO = 1000;
+
+/** room: any room (public, private or dm:a:b); roomName: a room that can be created by name. */
+type FieldKind = 'room' | 'roomName' | 'user' | 'id' | 'ref' | 'seq' | 'seq0' | 'text' | 'roomMap' | 'bool';
+
+/** Allowed fields per type besides v, type and ref; `?` marks optional ones. */
+const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldKind}?`>> = {
+  hello: { rooms: 'roomMap?' },
+  ping: {},
+  send: { id: 'id', room: 'room', text: 'text' },
+  edit: { room: 'room', seq: 'seq', text: 'text' },
+  delete: { room: 'room', seq: 'seq' },
+  history: { room: 'room', before: 'seq?' },
+  sync: { room: 'room', after: 'seq0' },
+  typing: { room: 'room' },
+  read: { room: 'room', seq: 'seq0' },
+  rooms: { after: 'roomName?' },
+  create: { room: 'roomName', private: 'bool?' },
+  join: { room: 'roomName' },
+  leave: { room: 'room' },
+  invite: { room: 'roomName', user: 'user' },
+  dm: { user: 'user' },
+  delete_room: { room: 'roomName' },
+};
+
+export const CLIENT_TYPES = Object.keys(SHAPES) as ClientMessage['type'][];
+
+function isSeq(value: unknown, min: number): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
+}
+
+const isRoom = (value: string) => ROOM_NAME.test(value) || DM_ROOM.test(value);
+
+function checkField(
+  kind: FieldKind,
+  name: string,
+  value: unknown,
+): { code: ErrorCode; message: string } | null {
+  switch (kind) {
+    case 'room':
+    case 'roomName':
+      if (typeof value !== 'string') return { code: 'bad_message', message: `${name} must be a string` };
+      if (kind === 'room' ? !isRoom(value) : !ROOM_NAME.test(value)) {
+        return {
+          code: 'bad_room_name',
+          message: 'room names are 1-32 of a-z 0-9 - _ and start with a letter or digit',
+        };
+      }
+      return null;
+    case 'user':
+      return typeof value === 'string' && USER_NAME.test(value)
+        ? null
+        : { code: 'bad_message', message: `${name} must be a user name (1-24 of A-Z a-z 0-9 - _)` };
+    case 'id':
+    case 'ref':
+      return typeof value === 'string' && ID.test(value)
+        ? null
+        : { code: 'bad_message', message: `${name} must be 1-64 characters of A-Z a-z 0-9 - _` };
+    case 'seq':
+      return isSeq(value, 1) ? null : { code: 'bad_message', message: `${name} must be a positive integer` };
+    case 'seq0':
+      return isSeq(value, 0)
+        ? null
+        : { code: 'bad_message', message: `${name} must be a non-negative integer` };
+    case 'bool':
+      return typeof value === 'boolean'
+        ? null
+        : { code: 'bad_message', message: `${name} must be true or false` };
+    case 'text':
+      if (typeof value !== 'string') return { code: 'bad_message', message: `${name} must be a string` };
+      if (value.trim() === '') return { code: 'bad_message', message: `${name} must not be empty` };
+      return null;
+    case 'roomMap': {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        return { code: 'bad_message', message: `${name} must be an object of room name to seq` };
+      }
+      const entries = Object.entries(value);
+      if (entries.length > MAX_ROOMS_IN_HELLO)
+        return { code: 'bad_message', message: `${name} has too many rooms` };
+      for (const [room, seq] of entries) {
+        if (!isRoom(room) || !isSeq(seq, 0)) {
+          return { code: 'bad_message', message: `${name} must map room names to non-negative integers` };
+        }
+      }
+      return null;
+    }
+  }
+}
+
+/** Parses one text frame. `maxTextBytes` bounds the `text` field in UTF-8 bytes. */
+export function parseClientMessage(data: string, maxTextBytes: number): Parsed {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return { ok: false, code: 'bad_json', message: 'message is not valid JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, code: 'bad_message', message: 'message must be a JSON object' };
+  }
+  const obj = value as Record<string, unknown>;
+  // The error to an invalid request still names it, when its ref (and a send's id) are readable.
+  const ref = typeof obj.ref === 'string' && ID.test(obj.ref) ? obj.ref : undefined;
+  const id = obj.type === 'send' && typeof obj.id === 'string' && ID.test(obj.id) ? obj.id : undefined;
+  const fail = (code: ErrorCode, message: string): Parsed => {
+    const out: Parsed = { ok: false, code, message };
+    if (ref !== undefined) out.ref = ref;
+    if (id !== undefined) out.id = id;
+    return out;
+  };
+  if (obj.v !== PROTOCOL_VERSION) {
+    return fail(
+      'unsupported_version',
+      `this server speaks version ${PROTOCOL_VERSION}: v must be ${PROTOCOL_VERSION}`,
+    );
+  }
+  const type = obj.type;
+  if (typeof type !== 'string' || !Object.hasOwn(SHAPES, type)) {
+    return fail('unknown_type', `unknown type ${JSON.stringify(String(type)).slice(0, 40)}`);
+  }
+  const shape = SHAPES[type as ClientMessage['type']];
+  for (const key of Object.keys(obj)) {
+    if (key !== 'v' && key !== 'type' && key !== 'ref' && !Object.hasOwn(shape, key)) {
+      return fail('bad_message', `unknown field ${JSON.stringify(key).slice(0, 40)} for ${type}`);
+    }
+  }
+  if (obj.ref !== undefined && ref === undefined) {
+    return fail('bad_message', 'ref must be 1-64 characters of A-Z a-z 0-9 - _');
+  }
+  for (const [name, spec] of Object.entries(shape)) {
+    const optional = spec.endsWith('?');
+    const kind = (optional ? spec.slice(0, -1) : spec) as FieldKind;
+    if (obj[name] === undefined) {
+      if (optional) continue;
+      return fail('bad_message', `${type} needs ${name}`);
+    }
+    const problem = checkField(kind, name, obj[name]);
+    if (problem) return fail(problem.code, problem.message);
+  }
+  if (typeof obj.text === 'string' && Buffer.byteLength(obj.text, 'utf8') > maxTextBytes) {
+    return fail('text_too_long', `text is longer than ${maxTextBytes} bytes`);
+  }
+  return { ok: true, message: obj as unknown as ClientMessage };
+}

@@ -1,0 +1,230 @@
+/**
+ * The ports between the chat's logic (hub/, http/) and a backend (backends/): what the chat needs
+ * from storage and from the other nodes, and nothing about how a backend does it.
+ *
+ *   backends/sqlite/   one process: SQLite store + the in-process parts of backends/memory/
+ *   backends/redis/    several nodes sharing one Redis: every port on Redis
+ *
+ * Rules every implementation keeps (the contract tests in test/backends/ run on each):
+ *   - A method resolves once its effect is durable (SQLite: committed with synchronous=FULL; Redis:
+ *     replied, with appendfsync always). The hub acknowledges only after that.
+ *   - A room event gets the room's next seq atomically with being stored; dedup by (user, client id).
+ *   - CommittedEvents delivers every committed room event of an open room once, in seq order.
+ *   - Storage that cannot be reached rejects with UnavailableError (nothing was done).
+ *   - Times come from the caller (`now` arguments) so tests drive them with a fake clock.
+ */
+import type { ChatMessage, Rate, RoomEvent, RoomKind, RoomListing } from '../shared/protocol.js';
+
+/** The time source of the chat's logic; tests pass a ManualClock (clock.ts). */
+export interface Clock {
+  now(): number;
+}
+
+/**
+ * The store cannot be reached right now (a networked store: connection lost, server loading).
+ * Nothing was done; the hub answers the request with error code 'unavailable' and the client
+ * retries once the server reports `service` available again.
+ */
+export class UnavailableError extends Error {
+  readonly code = 'unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnavailableError';
+  }
+}
+
+// ---- accounts ----
+
+export interface UserRecord {
+  name: string;
+  /** scrypt hash in the self-describing form written by http/passwords.ts. */
+  passwordHash: string;
+  createdAt: number;
+}
+
+export interface SessionRecord {
+  token: string;
+  user: string;
+  expiresAt: number;
+}
+
+export interface AccountStore {
+  /** The user, matching the name case-insensitively. */
+  getUser(name: string): Promise<UserRecord | null>;
+  /** Creates the user; false if the name (case-insensitively) is taken. */
+  createUser(user: UserRecord): Promise<boolean>;
+  createSession(session: SessionRecord, now: number): Promise<void>;
+  /** The session if it exists and has not expired at `now`. */
+  getSession(token: string, now: number): Promise<SessionRecord | null>;
+  deleteSession(token: string): Promise<void>;
+}
+
+// ---- rooms and their logs ----
+
+export interface RoomInfo {
+  name: string;
+  kind: RoomKind;
+  /** The creator of a public or private room; null for `general` and direct messages. */
+  owner: string | null;
+  createdAt: number;
+}
+
+export interface Membership {
+  room: string;
+  kind: RoomKind;
+  owner: string | null;
+  /** seq of the last event the user has read in this room. */
+  lastRead: number;
+}
+
+export type CreateRoomResult = 'created' | 'exists' | 'owner_quota' | 'server_quota';
+export type JoinResult = 'joined' | 'member' | 'no_room' | 'too_many_rooms';
+
+export type AppendInput =
+  | { type: 'message'; room: string; user: string; clientId: string; text: string; ts: number }
+  | { type: 'edit'; room: string; user: string; target: number; text: string; ts: number }
+  | { type: 'delete'; room: string; user: string; target: number; ts: number };
+
+export type AppendResult =
+  | { ok: true; event: RoomEvent; duplicate: false }
+  /** The same (user, clientId) was stored before: nothing was written; here is the original. */
+  | { ok: true; event: { type: 'message'; message: ChatMessage }; duplicate: true }
+  | { ok: false; reason: 'no_room' | 'not_found' | 'forbidden' };
+
+export interface RoomQuotas {
+  /** Most public and private rooms in total. */
+  maxRooms: number;
+  /** Most public and private rooms one owner may have. */
+  maxOwnedRooms: number;
+}
+
+export interface RoomStore {
+  /** Creates the room (checking the quotas in the same step). Direct messages have no quota. */
+  createRoom(room: RoomInfo, quotas: RoomQuotas): Promise<CreateRoomResult>;
+  getRoom(name: string): Promise<RoomInfo | null>;
+  /** Deletes the room, its memberships and its log; resolves with the members it had (null: no room). */
+  deleteRoom(name: string): Promise<string[] | null>;
+  /** Public rooms with names after `after`, by name, at most `limit`. */
+  listRooms(after: string, limit: number): Promise<RoomListing[]>;
+
+  /** Adds the membership with the read marker at the room's head (at most maxRooms per user). */
+  join(user: string, room: string, maxRooms: number): Promise<JoinResult>;
+  /** Removes the membership (false if there was none); an emptied room starts its expiry at `now`. */
+  leave(user: string, room: string, now: number): Promise<boolean>;
+  memberships(user: string): Promise<Membership[]>;
+  isMember(user: string, room: string): Promise<boolean>;
+  /** Moves the read marker forward (never back, never past head); resolves with the marker. */
+  markRead(user: string, room: string, seq: number): Promise<number>;
+  /** Messages (not edits or deletes, not deleted) after `after` written by someone other than `user`. */
+  unreadCount(room: string, user: string, after: number): Promise<number>;
+
+  /** Stores one event with the room's next seq (see the file comment for the contract). */
+  appendEvent(input: AppendInput): Promise<AppendResult>;
+  /** Highest seq in the room, 0 if none. */
+  head(room: string): Promise<number>;
+  /** Up to `limit` messages (as they are now) with seq < before, newest first. */
+  messagesBefore(room: string, before: number, limit: number): Promise<ChatMessage[]>;
+  /**
+   * Up to `limit` events with seq > after, oldest first. A message shows its current state (its
+   * latest text, or deleted with empty text) and an edit of a since-deleted message has empty text:
+   * a deleted text is never sent again.
+   */
+  eventsAfter(room: string, after: number, limit: number): Promise<RoomEvent[]>;
+  /** Deletes rooms without members since before `emptySince` (never `general`); their names. */
+  expireEmptyRooms(emptySince: number): Promise<string[]>;
+}
+
+// ---- between nodes ----
+
+/** Delivers one committed room event: its seq and the encoded server message. */
+export type EventListener = (seq: number, payload: string) => void;
+
+/**
+ * The committed events of the rooms this node has clients in, from the store itself. Memory
+ * (SQLite) backend: the store hands each event over as it commits. Redis: each node reads the
+ * room's stream, which the store's append wrote.
+ */
+export interface CommittedEvents {
+  /**
+   * Starts delivering `room`'s events to `listener`, each once, in seq order, beginning right
+   * after the seq this resolves with (every event up to it is already in the store). One listener
+   * per room: the hub's room channel.
+   */
+  open(room: string, listener: EventListener): Promise<number>;
+  close(room: string): void;
+}
+
+/**
+ * Ephemeral notices between nodes (presence, typing, membership changes), per topic
+ * (`room:<name>`, `user:<name>`). At most once: a notice published while the bus is down is lost.
+ * Delivery order per topic is publish order; a publisher's own node hears its notices too.
+ */
+export interface NoticeBus {
+  subscribe(topic: string, listener: (payload: string) => void): void;
+  unsubscribe(topic: string, listener: (payload: string) => void): void;
+  publish(topic: string, payload: string): void;
+}
+
+/**
+ * Who is online in each room, counted per connection so that several tabs or devices of one user
+ * come and go without flicker: add() says whether this was the user's first connection in the room,
+ * remove() whether it was the last.
+ */
+export interface Presence {
+  add(room: string, user: string, connId: string): Promise<boolean>;
+  remove(room: string, user: string, connId: string): Promise<boolean>;
+  /** Users online in the room, sorted. */
+  online(room: string): Promise<string[]>;
+}
+
+export type BucketName = 'messages' | 'rooms' | 'requests' | 'signInPerIp' | 'signUpPerIp';
+
+export type Buckets = Record<BucketName, Rate>;
+
+/** How failed sign-ins of one account slow down further attempts. */
+export interface SignInBackoff {
+  /** Failures allowed before the backoff starts. */
+  freeFailures: number;
+  /** The first wait; it doubles with each further failure. */
+  baseMs: number;
+  maxMs: number;
+  /** The count is forgotten this long after the last failure. */
+  forgetMs: number;
+}
+
+/** Limits per user, shared by every node (on Redis: counted in Redis). */
+export interface Throttle {
+  /** Takes a token from `key`'s bucket: 0 if allowed, else the ms until a token is available. */
+  take(bucket: BucketName, key: string, now: number): Promise<number>;
+  /** At most once per `intervalMs` per key (typing): true if this one may pass. */
+  once(key: string, intervalMs: number, now: number): Promise<boolean>;
+  /** How long sign-in for this account name must wait (0: it may try now). */
+  signInWait(name: string, now: number): Promise<number>;
+  signInFailed(name: string, now: number): Promise<void>;
+  signInSucceeded(name: string): Promise<void>;
+}
+
+// ---- the whole ----
+
+export interface Backend {
+  readonly name: 'sqlite' | 'redis';
+  readonly accounts: AccountStore;
+  readonly rooms: RoomStore;
+  readonly events: CommittedEvents;
+  readonly bus: NoticeBus;
+  readonly presence: Presence;
+  readonly throttle: Throttle;
+  /** False while storage is unreachable (Redis down); requests are then refused as unavailable. */
+  readonly available: boolean;
+  onServiceChange(listener: (available: boolean) => void): void;
+  /** Counters for tests and GET /_stats. */
+  stats(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export interface BackendOptions {
+  clock: Clock;
+  buckets: Buckets;
+  signInBackoff: SignInBackoff;
+  log: (line: string) => void;
+}

@@ -1,0 +1,177 @@
+/**
+ * The page's outbox: messages typed but not yet acknowledged, in ONE ordered queue.
+ *
+ * - Stop and wait: only the first message is in flight; the next one is sent when the server
+ *   acknowledges it. So the stored order is the typed order, whatever the rate limit does.
+ * - Paced: before sending, the outbox takes a token from a bucket that mirrors the server's
+ *   messageRate (from `welcome`); without one it waits the time the bucket says. A `rate_limited`
+ *   error (the user's other tabs share the server's bucket) holds the queue for `retryAfterMs`.
+ *   Either way `slowedDown` is true while a message waits for the rate limit, and false again as
+ *   soon as it is sent.
+ * - `unavailable` (several nodes, Redis down) holds the queue until `serviceBack()`; a lost
+ *   connection holds it until `connected()` (after the next welcome). The same ids are resent, so
+ *   the server stores each message once.
+ * - Any other error drops that message (reported through `onRejected`) and goes on with the next.
+ *
+ * No DOM and no global timers: time and timers come from the host, so tests drive them.
+ */
+import type { ClientMessage, Rate } from '../shared/protocol.js';
+import { TokenBucket } from '../shared/token-bucket.js';
+
+export interface Pending {
+  id: string;
+  room: string;
+  text: string;
+}
+
+export interface OutboxHost {
+  /** Sends to the server; false when there is no open connection. */
+  send(message: ClientMessage): boolean;
+  now(): number;
+  /** Runs `fn` after `ms`; returns a cancel function. */
+  later(ms: number, fn: () => void): () => void;
+  /** Persists the queue (sessionStorage on the page). */
+  save(items: readonly Pending[]): void;
+  /** A message the server refused for good (bad room, too long...). */
+  onRejected(item: Pending, code: string, message: string): void;
+  /** The queue or its state changed (re-render). */
+  onChange(): void;
+}
+
+type Hold = 'offline' | 'rate' | 'unavailable' | null;
+
+export class Outbox {
+  readonly #host: OutboxHost;
+  #items: Pending[];
+  #inFlight: string | null = null;
+  #hold: Hold = 'offline';
+  #cancel: (() => void) | null = null;
+  #bucket: TokenBucket | null = null;
+
+  constructor(host: OutboxHost, saved: readonly Pending[] = []) {
+    this.#host = host;
+    this.#items = [...saved];
+  }
+
+  get items(): readonly Pending[] {
+    return this.#items;
+  }
+
+  /** A message waits for the rate limit (the page says "Slow down a little — sending shortly."). */
+  get slowedDown(): boolean {
+    return this.#hold === 'rate';
+  }
+
+  has(id: string): boolean {
+    return this.#items.some((p) => p.id === id);
+  }
+
+  add(item: Pending): void {
+    this.#items.push(item);
+    this.#host.save(this.#items);
+    this.#pump();
+    this.#host.onChange();
+  }
+
+  /** After a welcome: pace like the server, and send the first message (again, same id). */
+  connected(rate: Rate): void {
+    this.#bucket = new TokenBucket(rate.burst, rate.perSecond, this.#host.now());
+    this.#inFlight = null;
+    this.#release('offline');
+    if (this.#hold === null) this.#pump();
+  }
+
+  disconnected(): void {
+    this.#inFlight = null;
+    this.#setHold('offline');
+  }
+
+  serviceLost(): void {
+    this.#setHold('unavailable');
+  }
+
+  serviceBack(): void {
+    this.#inFlight = null;
+    this.#release('unavailable');
+    this.#pump();
+  }
+
+  /** The server stored `id` (ack, or the message event of our own message). */
+  acknowledged(id: string): void {
+    const i = this.#items.findIndex((p) => p.id === id);
+    if (i < 0) return;
+    this.#items.splice(i, 1);
+    this.#host.save(this.#items);
+    if (this.#inFlight === id) this.#inFlight = null;
+    this.#pump();
+    this.#host.onChange();
+  }
+
+  /** An error answering the send of `id`; false if `id` is not ours. */
+  failed(id: string, code: string, message: string, retryAfterMs?: number): boolean {
+    const item = this.#items.find((p) => p.id === id);
+    if (!item) return false;
+    if (this.#inFlight === id) this.#inFlight = null;
+    if (code === 'rate_limited') {
+      this.#wait(retryAfterMs ?? 1000);
+    } else if (code === 'unavailable') {
+      this.#setHold('unavailable');
+    } else {
+      this.#items.splice(this.#items.indexOf(item), 1);
+      this.#host.save(this.#items);
+      this.#host.onRejected(item, code, message);
+      this.#pump();
+    }
+    this.#host.onChange();
+    return true;
+  }
+
+  /** The room was left: its unsent messages go (nobody there would read them). */
+  dropRoom(room: string): void {
+    const before = this.#items.length;
+    this.#items = this.#items.filter((p) => p.room !== room || p.id === this.#inFlight);
+    if (this.#items.length === before) return;
+    this.#host.save(this.#items);
+    this.#host.onChange();
+  }
+
+  clear(): void {
+    this.#items = [];
+    this.#host.save(this.#items);
+    this.#cancel?.();
+  }
+
+  #setHold(hold: Exclude<Hold, null>): void {
+    this.#cancel?.();
+    this.#cancel = null;
+    this.#hold = hold;
+  }
+
+  #release(hold: Exclude<Hold, null>): void {
+    if (this.#hold === hold) this.#hold = null;
+  }
+
+  #wait(ms: number): void {
+    this.#setHold('rate');
+    this.#cancel = this.#host.later(ms, () => {
+      this.#cancel = null;
+      this.#release('rate');
+      this.#pump();
+      this.#host.onChange();
+    });
+  }
+
+  #pump(): void {
+    if (this.#hold !== null || this.#inFlight !== null) return;
+    const next = this.#items[0];
+    if (!next) return;
+    const wait = this.#bucket?.take(this.#host.now()) ?? 0;
+    if (wait > 0) {
+      this.#wait(wait);
+      return;
+    }
+    if (this.#host.send({ v: 2, type: 'send', id: next.id, room: next.room, text: next.text }))
+      this.#inFlight = next.id;
+    else this.#setHold('offline');
+  }
+}

@@ -1,0 +1,531 @@
+/**
+ * The page's state, without a DOM: rooms, their messages in seq order, replay and gaps, notices,
+ * typing, unread counts and what the server's answers mean. main.ts feeds it server messages and
+ * user actions; render.ts draws it. Tests drive it with plain objects and a fake clock.
+ *
+ * Ordering: a room's events are applied strictly in seq order. The server sends each event once
+ * and in order on one connection, so normally each is head + 1; an event further ahead (which
+ * would mean something was lost) waits while a `sync` fetches the gap, and older ones are dropped.
+ *
+ * Notices: the timeline shows membership changes (`member`: "bob joined #random"); presence only
+ * moves a user in or out of the online list (joining a room while online is not "coming online").
+ *
+ * Every request carries a `ref`, so an error is matched to what caused it: an error about a room
+ * the page has left meanwhile (a read marker sent just before leaving) is not the user's concern.
+ */
+import {
+  type ChatMessage,
+  type ClientMessage,
+  DEFAULT_ROOM,
+  dmPeer,
+  eventRoom,
+  eventSeq,
+  type Limits,
+  type RoomEvent,
+  type RoomKind,
+  type RoomListing,
+  type RoomState,
+  type ServerMessage,
+} from '../shared/protocol.js';
+
+export const TYPING_SHOW_MS = 4000;
+const MAX_NOTICES = 100;
+
+export interface Notice {
+  /** Shown after the message with this seq. */
+  after: number;
+  text: string;
+}
+
+export interface Room {
+  name: string;
+  kind: RoomKind;
+  owner: string | null;
+  head: number;
+  unread: number;
+  online: Set<string>;
+  messages: Map<number, ChatMessage>;
+  notices: Notice[];
+  /** History loaded: the page shows this room's messages (else it only counts unread). */
+  loaded: boolean;
+  loadingOlder: boolean;
+  hasMore: boolean;
+  syncing: boolean;
+  waiting: Map<number, RoomEvent>;
+  /** Who is typing, until when (ms). */
+  typing: Map<string, number>;
+}
+
+export interface StateHost {
+  send(message: ClientMessage): void;
+  now(): number;
+}
+
+/** What changed since the renderer last looked. */
+export type Change = 'rooms' | 'messages' | 'older' | 'online' | 'typing' | 'active' | 'errors' | 'directory';
+
+type RequestKind =
+  | 'join'
+  | 'create'
+  | 'dm'
+  | 'leave'
+  | 'invite'
+  | 'read'
+  | 'typing'
+  | 'history'
+  | 'older'
+  | 'sync'
+  | 'rooms'
+  | 'edit'
+  | 'delete';
+
+function newRoom(state: RoomState): Room {
+  return {
+    name: state.room,
+    kind: state.kind,
+    owner: state.owner,
+    head: state.head,
+    unread: state.unread,
+    online: new Set(state.online),
+    messages: new Map(),
+    notices: [],
+    loaded: false,
+    loadingOlder: false,
+    hasMore: false,
+    syncing: false,
+    waiting: new Map(),
+    typing: new Map(),
+  };
+}
+
+/** How a room is named on the page: `#name`, or the other user of a direct message. */
+export function roomLabel(room: Pick<Room, 'name' | 'kind'>, me: string): string {
+  return room.kind === 'dm' ? `@${dmPeer(room.name, me)}` : `#${room.name}`;
+}
+
+export class ChatState {
+  me = '';
+  active: string;
+  readonly rooms = new Map<string, Room>();
+  readonly changes = new Set<Change>();
+  limits: Limits | null = null;
+  /** Scroll the conversation to its end on the next render. */
+  stick = false;
+  /** The tab is visible (messages in the open room are then read). */
+  visible = true;
+  roomError = '';
+  composerError = '';
+  /** The last page of `rooms` (the directory of public rooms). */
+  directory: RoomListing[] = [];
+  directoryNext: string | undefined;
+  readonly #host: StateHost;
+  readonly #requests = new Map<string, { kind: RequestKind; room: string; private?: boolean }>();
+  #nextRef = 1;
+
+  constructor(host: StateHost, active = DEFAULT_ROOM) {
+    this.#host = host;
+    this.active = active;
+  }
+
+  #request(
+    kind: RequestKind,
+    room: string,
+    message: ClientMessage,
+    extra: { private?: boolean } = {},
+  ): string {
+    const ref = `${kind}${this.#nextRef++}`;
+    this.#requests.set(ref, { kind, room, ...extra });
+    // Replies that never come (a connection lost) must not keep entries forever.
+    if (this.#requests.size > 200) this.#requests.delete(this.#requests.keys().next().value as string);
+    this.#host.send({ ...message, ref } as ClientMessage);
+    return ref;
+  }
+
+  #changed(...changes: Change[]): void {
+    for (const c of changes) this.changes.add(c);
+  }
+
+  /** The first message on a new connection: the head of every room whose messages the page holds. */
+  hello(): ClientMessage {
+    const known: Record<string, number> = {};
+    for (const room of this.rooms.values()) if (room.loaded) known[room.name] = room.head;
+    return { v: 2, type: 'hello', rooms: known };
+  }
+
+  receive(msg: ServerMessage): void {
+    switch (msg.type) {
+      case 'welcome':
+        this.#welcome(msg.user, msg.rooms, msg.limits);
+        return;
+      case 'message':
+      case 'edited':
+      case 'deleted':
+        this.#event(msg);
+        return;
+      case 'history':
+        this.#history(msg.room, msg.messages, msg.head, msg.hasMore, msg.ref);
+        return;
+      case 'synced': {
+        const room = this.rooms.get(msg.room);
+        if (!room) return;
+        room.syncing = false;
+        this.#drain(room);
+        return;
+      }
+      case 'reset': {
+        const room = this.rooms.get(msg.room);
+        if (!room) return;
+        // Too far behind to replay: start this room again from its latest page.
+        room.loaded = false;
+        room.messages.clear();
+        room.waiting.clear();
+        room.notices = [];
+        room.syncing = false;
+        room.head = msg.head;
+        if (room.name === this.active) this.#loadLatest(room);
+        this.#changed('messages');
+        return;
+      }
+      case 'presence': {
+        const room = this.rooms.get(msg.room);
+        if (!room) return;
+        if (msg.online) room.online.add(msg.user);
+        else room.online.delete(msg.user);
+        this.#changed('online');
+        return;
+      }
+      case 'member': {
+        const room = this.rooms.get(msg.room);
+        if (!room) return;
+        if (!msg.joined) room.online.delete(msg.user);
+        this.#notice(
+          room,
+          `${msg.user === this.me ? 'You' : msg.user} ${msg.joined ? 'joined' : 'left'} ${roomLabel(room, this.me)}`,
+        );
+        this.#changed('online');
+        return;
+      }
+      case 'typing': {
+        const room = this.rooms.get(msg.room);
+        if (!room || msg.user === this.me) return;
+        room.typing.set(msg.user, this.#host.now() + TYPING_SHOW_MS);
+        this.#changed('typing');
+        return;
+      }
+      case 'rooms':
+        this.directory = msg.rooms;
+        this.directoryNext = msg.next;
+        this.#changed('directory');
+        return;
+      case 'joined':
+        this.#joined(msg);
+        return;
+      case 'left':
+        this.#left(msg.room, msg.reason);
+        return;
+      case 'error':
+        this.#error(msg.code, msg.message, msg.ref);
+        return;
+      case 'invited':
+        this.roomError = '';
+        this.#changed('errors');
+        return;
+      default:
+        // ack, read, pong, service: the outbox and the status line (main.ts) handle them.
+        if ('ref' in msg && msg.ref !== undefined) this.#requests.delete(msg.ref);
+        return;
+    }
+  }
+
+  #welcome(user: string, states: RoomState[], limits: Limits): void {
+    this.me = user;
+    this.limits = limits;
+    const seen = new Set<string>();
+    for (const state of states) {
+      seen.add(state.room);
+      const room = this.rooms.get(state.room);
+      if (!room) {
+        this.rooms.set(state.room, newRoom(state));
+        continue;
+      }
+      room.online = new Set(state.online);
+      room.kind = state.kind;
+      room.owner = state.owner;
+      if (room.name !== this.active) room.unread = state.unread;
+      // A loaded room gets its missed events by replay (the hello named its head).
+      if (!room.loaded) room.head = state.head;
+    }
+    for (const name of [...this.rooms.keys()]) if (!seen.has(name)) this.rooms.delete(name);
+    if (!this.rooms.has(this.active)) this.active = this.#fallbackRoom();
+    this.open(this.active);
+  }
+
+  #fallbackRoom(): string {
+    return this.rooms.has(DEFAULT_ROOM) ? DEFAULT_ROOM : ([...this.rooms.keys()].sort()[0] ?? '');
+  }
+
+  // ---- room events, in seq order ----
+
+  #event(event: RoomEvent): void {
+    const room = this.rooms.get(eventRoom(event));
+    if (!room) return;
+    const seq = eventSeq(event);
+    if (!room.loaded) {
+      // Not displayed yet: only count unread messages; history loads when the room is opened.
+      if (seq > room.head) {
+        room.head = seq;
+        if (event.type === 'message' && event.message.user !== this.me) room.unread++;
+        this.#changed('rooms');
+      }
+      return;
+    }
+    if (seq <= room.head) return; // already applied
+    if (seq > room.head + 1) {
+      room.waiting.set(seq, event);
+      if (!room.syncing) {
+        room.syncing = true;
+        this.#request('sync', room.name, { v: 2, type: 'sync', room: room.name, after: room.head });
+      }
+      return;
+    }
+    this.#apply(room, event);
+    this.#drain(room);
+  }
+
+  #drain(room: Room): void {
+    for (;;) {
+      const next = room.waiting.get(room.head + 1);
+      if (!next) break;
+      room.waiting.delete(room.head + 1);
+      this.#apply(room, next);
+    }
+    for (const seq of room.waiting.keys()) if (seq <= room.head) room.waiting.delete(seq);
+  }
+
+  #apply(room: Room, event: RoomEvent): void {
+    room.head = eventSeq(event);
+    const isActive = room.name === this.active;
+    if (event.type === 'message') {
+      room.messages.set(event.message.seq, event.message);
+      // Their message is here: they are no longer typing it.
+      if (room.typing.delete(event.message.user)) this.#changed('typing');
+      if (event.message.user !== this.me && (!isActive || !this.visible)) {
+        room.unread++;
+        this.#changed('rooms');
+      }
+    } else {
+      const target = room.messages.get(event.target);
+      if (target) {
+        if (event.type === 'edited') {
+          target.text = event.text;
+          target.editedAt = event.ts;
+        } else {
+          target.text = '';
+          target.deleted = true;
+        }
+      }
+    }
+    if (isActive) {
+      if (event.type === 'message') this.stick = true;
+      this.#changed('messages');
+    }
+  }
+
+  #history(
+    name: string,
+    messages: ChatMessage[],
+    head: number,
+    hasMore: boolean,
+    ref: string | undefined,
+  ): void {
+    const room = this.rooms.get(name);
+    const request = ref === undefined ? undefined : this.#requests.get(ref);
+    if (ref !== undefined) this.#requests.delete(ref);
+    if (!room) return;
+    const older = request?.kind === 'older';
+    if (!older) {
+      room.messages.clear();
+      room.notices = [];
+      room.waiting.clear();
+      room.head = head;
+      room.loaded = true;
+    }
+    for (const message of messages) room.messages.set(message.seq, message);
+    room.hasMore = hasMore;
+    room.loadingOlder = false;
+    if (name !== this.active) return;
+    if (older) this.#changed('older');
+    else {
+      this.stick = true;
+      this.#changed('messages');
+    }
+  }
+
+  #loadLatest(room: Room): void {
+    this.#request('history', room.name, { v: 2, type: 'history', room: room.name });
+  }
+
+  loadOlder(): void {
+    const room = this.rooms.get(this.active);
+    if (!room?.loaded || !room.hasMore || room.loadingOlder || room.messages.size === 0) return;
+    room.loadingOlder = true;
+    const oldest = Math.min(...room.messages.keys());
+    this.#request('older', room.name, { v: 2, type: 'history', room: room.name, before: oldest });
+  }
+
+  #notice(room: Room, text: string): void {
+    room.notices.push({ after: room.head, text });
+    if (room.notices.length > MAX_NOTICES) room.notices.shift();
+    if (room.name === this.active) {
+      this.stick = true;
+      this.#changed('messages');
+    }
+  }
+
+  // ---- rooms ----
+
+  /** Shows a room (loading its history the first time) and clears its unread count. */
+  open(name: string): void {
+    this.active = name;
+    const room = this.rooms.get(name);
+    if (room) {
+      if (!room.loaded) this.#loadLatest(room);
+      room.unread = 0;
+    }
+    this.stick = true;
+    this.#changed('active', 'rooms', 'messages', 'online', 'typing');
+  }
+
+  /** The read marker for the open room (main.ts sends it a moment after the room is seen). */
+  markRead(): void {
+    const room = this.rooms.get(this.active);
+    if (!room?.loaded || !this.visible) return;
+    room.unread = 0;
+    this.#changed('rooms');
+    this.#request('read', room.name, { v: 2, type: 'read', room: room.name, seq: room.head });
+  }
+
+  /** Joins the room if it exists, otherwise creates it (public) or creates it private. */
+  joinOrCreate(name: string, isPrivate = false): void {
+    if (this.rooms.has(name)) {
+      this.open(name);
+      return;
+    }
+    if (isPrivate) this.#request('create', name, { v: 2, type: 'create', room: name, private: true });
+    else this.#request('join', name, { v: 2, type: 'join', room: name });
+  }
+
+  startDm(user: string): void {
+    this.#request('dm', user, { v: 2, type: 'dm', user });
+  }
+
+  leave(name: string): void {
+    if (this.rooms.has(name)) this.#request('leave', name, { v: 2, type: 'leave', room: name });
+  }
+
+  invite(room: string, user: string): void {
+    this.#request('invite', room, { v: 2, type: 'invite', room, user });
+  }
+
+  listRooms(after?: string): void {
+    this.#request(
+      'rooms',
+      '',
+      after === undefined ? { v: 2, type: 'rooms' } : { v: 2, type: 'rooms', after },
+    );
+  }
+
+  edit(room: string, seq: number, text: string): void {
+    this.#request('edit', room, { v: 2, type: 'edit', room, seq, text });
+  }
+
+  remove(room: string, seq: number): void {
+    this.#request('delete', room, { v: 2, type: 'delete', room, seq });
+  }
+
+  typing(room: string): void {
+    this.#request('typing', room, { v: 2, type: 'typing', room });
+  }
+
+  #joined(msg: RoomState & { ref?: string }): void {
+    let room = this.rooms.get(msg.room);
+    if (!room) {
+      room = newRoom(msg);
+      this.rooms.set(room.name, room);
+    }
+    const request = msg.ref === undefined ? undefined : this.#requests.get(msg.ref);
+    if (msg.ref !== undefined) this.#requests.delete(msg.ref);
+    if (request && ['join', 'create', 'dm'].includes(request.kind)) {
+      this.roomError = '';
+      this.#changed('errors');
+      this.open(room.name);
+    } else this.#changed('rooms');
+  }
+
+  #left(name: string, reason: 'deleted' | undefined): void {
+    const room = this.rooms.get(name);
+    if (!room) return;
+    this.rooms.delete(name);
+    if (reason === 'deleted' && name !== this.active)
+      this.roomError = `${roomLabel(room, this.me)} was deleted`;
+    if (this.active === name) this.open(this.#fallbackRoom());
+    else this.#changed('rooms');
+  }
+
+  #error(code: string, message: string, ref: string | undefined): void {
+    const request = ref === undefined ? undefined : this.#requests.get(ref);
+    if (ref !== undefined) this.#requests.delete(ref);
+    if (request) {
+      if (request.kind === 'join' && code === 'no_such_room') {
+        // "Join or create": nobody has this room yet.
+        this.#request('create', request.room, { v: 2, type: 'create', room: request.room });
+        return;
+      }
+      if (['join', 'create', 'dm', 'leave', 'invite'].includes(request.kind)) {
+        this.roomError = message;
+        this.#changed('errors');
+        return;
+      }
+      if (request.kind === 'older') {
+        const room = this.rooms.get(request.room);
+        if (room) room.loadingOlder = false;
+      }
+      // A request about a room left meanwhile (a read marker, a typing notice): nothing to tell.
+      if (request.room !== '' && !this.rooms.has(request.room)) return;
+      if (request.kind === 'sync') {
+        const room = this.rooms.get(request.room);
+        if (room) room.syncing = false;
+      }
+    }
+    if (code === 'unavailable' && request && ['read', 'typing', 'history', 'older'].includes(request.kind))
+      return;
+    this.composerError = message;
+    this.#changed('errors');
+  }
+
+  // ---- typing ----
+
+  /** Users typing in `room` at `now`, sorted. */
+  typingIn(room: string, now: number): string[] {
+    const r = this.rooms.get(room);
+    if (!r) return [];
+    for (const [user, until] of r.typing) if (until <= now) r.typing.delete(user);
+    return [...r.typing.keys()].sort();
+  }
+
+  /** When the typing line of the open room changes next by itself (an indicator expires). */
+  nextTypingExpiry(now: number): number | null {
+    const r = this.rooms.get(this.active);
+    let next: number | null = null;
+    for (const until of r?.typing.values() ?? [])
+      if (until > now && (next === null || until < next)) next = until;
+    return next;
+  }
+
+  /** Total unread in the rooms not shown (the tab title). */
+  get unreadElsewhere(): number {
+    let n = 0;
+    for (const r of this.rooms.values()) if (r.name !== this.active) n += r.unread;
+    return n;
+  }
+}

@@ -1,0 +1,104 @@
+/** The store contract on SQLite, plus what is SQLite's own: reopening, and the first schema migrated. */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
+import { storeContract } from './store-contract.js';
+
+const dirs: string[] = [];
+const stores: SqliteStore[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'riptide-store-'));
+  dirs.push(dir);
+  return join(dir, 'nested', 'chat.db');
+}
+
+function openStore(path = tempPath()): SqliteStore {
+  const store = new SqliteStore(path);
+  stores.push(store);
+  return store;
+}
+
+storeContract('SQLite', async () => {
+  const store = openStore();
+  return { accounts: store, rooms: store };
+});
+
+describe('SqliteStore', () => {
+  it('keeps everything across reopening', async () => {
+    const path = tempPath();
+    const first = new SqliteStore(path);
+    await first.createRoom(
+      { name: 'a', kind: 'private', owner: 'ann', createdAt: 1 },
+      { maxRooms: 9, maxOwnedRooms: 9 },
+    );
+    await first.join('ann', 'a', 9);
+    await first.appendEvent({ type: 'message', room: 'a', user: 'ann', clientId: 'c', text: 'kept', ts: 2 });
+    await first.close();
+    const again = openStore(path);
+    expect(await again.memberships('ann')).toEqual([
+      { room: 'a', kind: 'private', owner: 'ann', lastRead: 0 },
+    ]);
+    expect((await again.messagesBefore('a', 9, 9))[0]).toMatchObject({ text: 'kept' });
+  });
+
+  it('hands each committed event over once, in order, as the message clients receive', async () => {
+    const store = openStore();
+    const seen: [string, number, string][] = [];
+    store.onCommit((room, seq, payload) => seen.push([room, seq, payload]));
+    await store.createRoom(
+      { name: 'a', kind: 'public', owner: null, createdAt: 1 },
+      { maxRooms: 9, maxOwnedRooms: 9 },
+    );
+    await store.appendEvent({ type: 'message', room: 'a', user: 'ann', clientId: 'c', text: 'hi', ts: 2 });
+    await store.appendEvent({ type: 'message', room: 'a', user: 'ann', clientId: 'c', text: 'hi', ts: 3 }); // duplicate
+    await store.appendEvent({ type: 'delete', room: 'a', user: 'ann', target: 1, ts: 4 });
+    expect(seen).toEqual([
+      [
+        'a',
+        1,
+        '{"v":2,"type":"message","message":{"room":"a","seq":1,"id":"c","user":"ann","text":"hi","ts":2}}',
+      ],
+      ['a', 2, '{"v":2,"type":"deleted","room":"a","seq":2,"target":1,"user":"ann","ts":4}'],
+    ]);
+  });
+
+  it('migrates a database of the first schema (rooms.created_by) in place', async () => {
+    const path = tempPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    db.exec(`
+      CREATE TABLE rooms (name TEXT PRIMARY KEY, head INTEGER NOT NULL DEFAULT 0, created_by TEXT NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE memberships (user TEXT NOT NULL, room TEXT NOT NULL REFERENCES rooms(name), last_read INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (user, room));
+      CREATE TABLE events (room TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, user TEXT NOT NULL, client_id TEXT,
+        text TEXT NOT NULL DEFAULT '', ts INTEGER NOT NULL, target INTEGER, edited_at INTEGER, deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (room, seq)) WITHOUT ROWID;
+      INSERT INTO rooms VALUES ('general', 3, 'system', 1), ('rust', 0, 'ann', 2);
+      INSERT INTO memberships VALUES ('ann', 'general', 1);
+      INSERT INTO events VALUES ('general', 1, 'message', 'ann', 'c1', '', 5, NULL, 6, 1);
+      INSERT INTO events VALUES ('general', 2, 'edit', 'ann', NULL, 'secret', 6, 1, NULL, 0);
+      INSERT INTO events VALUES ('general', 3, 'delete', 'ann', NULL, '', 7, 1, NULL, 0);
+    `);
+    db.close();
+    const store = openStore(path);
+    expect(await store.getRoom('general')).toEqual({
+      name: 'general',
+      kind: 'public',
+      owner: null,
+      createdAt: 1,
+    });
+    expect(await store.getRoom('rust')).toEqual({ name: 'rust', kind: 'public', owner: 'ann', createdAt: 2 });
+    expect(await store.memberships('ann')).toEqual([
+      { room: 'general', kind: 'public', owner: null, lastRead: 1 },
+    ]);
+    expect(JSON.stringify(await store.eventsAfter('general', 0, 9))).not.toContain('secret');
+    // The empty room (nobody in it) now expires like any other.
+    expect(await store.expireEmptyRooms(10)).toEqual(['rust']);
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * The store contract (ports.ts: AccountStore and RoomStore), written once and run against every
+ * backend: test/backends/sqlite.test.ts and test/redis/store.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import type { AccountStore, RoomStore } from '../../src/server/ports.js';
+
+export interface StoreUnderTest {
+  accounts: AccountStore;
+  rooms: RoomStore;
+}
+
+const msg = (room: string, user: string, clientId: string, text = clientId) =>
+  ({ type: 'message', room, user, clientId, text, ts: 1000 }) as const;
+const quotas = { maxRooms: 100, maxOwnedRooms: 10 };
+const room = (name: string, owner: string | null = 'x', kind: 'public' | 'private' | 'dm' = 'public') => ({
+  name,
+  kind,
+  owner,
+  createdAt: 500,
+});
+
+export function storeContract(name: string, open: () => Promise<StoreUnderTest>): void {
+  describe(`${name}: the store contract`, () => {
+    it('numbers events per room from 1 without gaps and dedups by (user, client id)', async () => {
+      const { rooms } = await open();
+      expect(await rooms.createRoom(room('a'), quotas)).toBe('created');
+      expect(await rooms.createRoom(room('a'), quotas)).toBe('exists');
+      await rooms.createRoom(room('b'), quotas);
+      const r1 = await rooms.appendEvent(msg('a', 'ann', 'c1', 'héllo "quoted" / <b>'));
+      const r2 = await rooms.appendEvent(msg('b', 'ann', 'c2'));
+      const r3 = await rooms.appendEvent(msg('a', 'ben', 'c1')); // same id, other user: a new message
+      const dup = await rooms.appendEvent(msg('a', 'ann', 'c1', 'changed'));
+      expect([r1, r2, r3].map((r) => r.ok && r.event.type === 'message' && r.event.message.seq)).toEqual([
+        1, 1, 2,
+      ]);
+      expect(dup).toMatchObject({
+        ok: true,
+        duplicate: true,
+        event: { message: { seq: 1, text: 'héllo "quoted" / <b>', user: 'ann', id: 'c1' } },
+      });
+      expect(await rooms.head('a')).toBe(2);
+      expect(await rooms.appendEvent(msg('nope', 'ann', 'c9'))).toEqual({ ok: false, reason: 'no_room' });
+      expect((await rooms.eventsAfter('a', 0, 10))[0]).toEqual({
+        type: 'message',
+        message: { room: 'a', seq: 1, id: 'c1', user: 'ann', text: 'héllo "quoted" / <b>', ts: 1000 },
+      });
+    });
+
+    it('records edits and deletes as events; a deleted text is gone from history and replay', async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('a'), quotas);
+      await rooms.appendEvent(msg('a', 'ann', 'c1', 'one'));
+      expect(
+        await rooms.appendEvent({ type: 'edit', room: 'a', user: 'ben', target: 1, text: 'x', ts: 2 }),
+      ).toEqual({
+        ok: false,
+        reason: 'forbidden',
+      });
+      expect(
+        await rooms.appendEvent({ type: 'edit', room: 'a', user: 'ann', target: 9, text: 'x', ts: 2 }),
+      ).toEqual({
+        ok: false,
+        reason: 'not_found',
+      });
+      await rooms.appendEvent({ type: 'edit', room: 'a', user: 'ann', target: 1, text: 'uno', ts: 2 });
+      expect((await rooms.messagesBefore('a', 99, 10))[0]).toMatchObject({ text: 'uno', editedAt: 2 });
+      expect((await rooms.eventsAfter('a', 0, 10)).map((e) => e.type)).toEqual(['message', 'edited']);
+      await rooms.appendEvent({ type: 'delete', room: 'a', user: 'ann', target: 1, ts: 3 });
+      expect(await rooms.appendEvent({ type: 'delete', room: 'a', user: 'ann', target: 1, ts: 4 })).toEqual({
+        ok: false,
+        reason: 'not_found',
+      });
+      const replay = await rooms.eventsAfter('a', 0, 10);
+      expect(replay.map((e) => e.type)).toEqual(['message', 'edited', 'deleted']);
+      expect(JSON.stringify(replay)).not.toMatch(/one|uno/);
+      expect((await rooms.messagesBefore('a', 99, 10))[0]).toMatchObject({ seq: 1, text: '', deleted: true });
+    });
+
+    it('pages history newest first and replays oldest first', async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('a'), quotas);
+      for (let i = 1; i <= 7; i++) await rooms.appendEvent(msg('a', 'ann', `c${i}`));
+      expect((await rooms.messagesBefore('a', 6, 3)).map((m) => m.seq)).toEqual([5, 4, 3]);
+      expect((await rooms.eventsAfter('a', 4, 2)).map((e) => e.type === 'message' && e.message.seq)).toEqual([
+        5, 6,
+      ]);
+    });
+
+    it('counts unread messages by others after the read marker; the marker never moves back', async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('a'), quotas);
+      expect(await rooms.join('ann', 'a', 10)).toBe('joined');
+      expect(await rooms.join('ann', 'a', 10)).toBe('member');
+      await rooms.appendEvent(msg('a', 'ben', 'b1'));
+      await rooms.appendEvent(msg('a', 'ann', 'a1'));
+      await rooms.appendEvent(msg('a', 'ben', 'b2'));
+      expect(await rooms.unreadCount('a', 'ann', 0)).toBe(2);
+      expect(await rooms.markRead('ann', 'a', 2)).toBe(2);
+      expect(await rooms.markRead('ann', 'a', 1)).toBe(2);
+      expect(await rooms.markRead('ann', 'a', 99)).toBe(3); // never past head
+      expect(await rooms.memberships('ann')).toEqual([
+        { room: 'a', kind: 'public', owner: 'x', lastRead: 3 },
+      ]);
+      expect(await rooms.unreadCount('a', 'ann', 2)).toBe(1);
+    });
+
+    it('caps rooms per owner, in total, and memberships per user', async () => {
+      const { rooms } = await open();
+      const q = { maxRooms: 3, maxOwnedRooms: 2 };
+      expect(await rooms.createRoom(room('a1', 'ann'), q)).toBe('created');
+      expect(await rooms.createRoom(room('a2', 'ann'), q)).toBe('created');
+      expect(await rooms.createRoom(room('a3', 'ann'), q)).toBe('owner_quota');
+      expect(await rooms.createRoom(room('b1', 'ben'), q)).toBe('created');
+      expect(await rooms.createRoom(room('b2', 'ben'), q)).toBe('server_quota');
+      // Direct messages count against neither.
+      expect(await rooms.createRoom(room('dm:ann:ben', null, 'dm'), q)).toBe('created');
+      expect(await rooms.join('ann', 'a1', 2)).toBe('joined');
+      expect(await rooms.join('ann', 'a2', 2)).toBe('joined');
+      expect(await rooms.join('ann', 'b1', 2)).toBe('too_many_rooms');
+      expect(await rooms.join('ann', 'zz', 2)).toBe('no_room');
+      // Deleting gives the quota back.
+      expect(await rooms.deleteRoom('a1')).toEqual(['ann']);
+      expect(await rooms.memberships('ann')).toEqual([
+        { room: 'a2', kind: 'public', owner: 'ann', lastRead: 0 },
+      ]);
+      expect(await rooms.createRoom(room('a3', 'ann'), q)).toBe('created');
+    });
+
+    it('lists public rooms only, by name, in pages', async () => {
+      const { rooms } = await open();
+      for (const n of ['b', 'a', 'd', 'c']) await rooms.createRoom(room(n), quotas);
+      await rooms.createRoom(room('secret', 'x', 'private'), quotas);
+      await rooms.createRoom(room('dm:x:y', null, 'dm'), quotas);
+      await rooms.join('ann', 'c', 10);
+      expect(await rooms.listRooms('', 3)).toEqual([
+        { room: 'a', kind: 'public', members: 0 },
+        { room: 'b', kind: 'public', members: 0 },
+        { room: 'c', kind: 'public', members: 1 },
+      ]);
+      expect((await rooms.listRooms('c', 3)).map((r) => r.room)).toEqual(['d']);
+    });
+
+    it('expires rooms empty since before a time, keeps general and occupied ones, and never reuses a seq', async () => {
+      const { rooms } = await open();
+      await rooms.createRoom({ ...room('general', null), createdAt: 0 }, quotas);
+      await rooms.createRoom({ ...room('old'), createdAt: 100 }, quotas);
+      await rooms.createRoom({ ...room('busy'), createdAt: 100 }, quotas);
+      await rooms.createRoom({ ...room('left'), createdAt: 100 }, quotas);
+      await rooms.join('ann', 'busy', 10);
+      await rooms.join('ann', 'left', 10);
+      await rooms.appendEvent(msg('old', 'ann', 'o1'));
+      await rooms.appendEvent(msg('old', 'ann', 'o2'));
+      expect(await rooms.leave('ann', 'left', 300)).toBe(true);
+      expect(await rooms.leave('ann', 'left', 300)).toBe(false);
+      expect((await rooms.expireEmptyRooms(200)).sort()).toEqual(['old']);
+      expect(await rooms.getRoom('old')).toBeNull();
+      expect((await rooms.expireEmptyRooms(400)).sort()).toEqual(['left']);
+      expect(await rooms.getRoom('busy')).toMatchObject({ name: 'busy', kind: 'public', owner: 'x' });
+      expect(await rooms.getRoom('general')).not.toBeNull();
+      // Created again: the log restarts after the old head, so old cursors cannot hide new events.
+      await rooms.createRoom(room('old'), quotas);
+      expect(await rooms.head('old')).toBe(2);
+      expect(await rooms.eventsAfter('old', 0, 10)).toEqual([]);
+      const next = await rooms.appendEvent(msg('old', 'ann', 'o3'));
+      expect(next.ok && next.event.type === 'message' && next.event.message.seq).toBe(3);
+    });
+
+    it('keeps users case-insensitively unique and sessions until they expire', async () => {
+      const { accounts } = await open();
+      expect(await accounts.createUser({ name: 'Ann', passwordHash: 'h', createdAt: 1 })).toBe(true);
+      expect(await accounts.createUser({ name: 'ann', passwordHash: 'h2', createdAt: 2 })).toBe(false);
+      expect(await accounts.getUser('ANN')).toEqual({ name: 'Ann', passwordHash: 'h', createdAt: 1 });
+      await accounts.createSession({ token: 't1', user: 'Ann', expiresAt: 2000 }, 1000);
+      expect(await accounts.getSession('t1', 1500)).toMatchObject({ user: 'Ann' });
+      expect(await accounts.getSession('t1', 2000)).toBeNull();
+      await accounts.deleteSession('t1');
+      expect(await accounts.getSession('t1', 1500)).toBeNull();
+    });
+  });
+}

@@ -1,0 +1,208 @@
+/**
+ * Signing up, in and out; the WebSocket gate. Attacks from issue 15: user enumeration (one answer
+ * for every failed sign-in, sign-in never registers) and password guessing from many addresses
+ * (a backoff per account, counted whatever the address).
+ */
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/server/clock.js';
+import {
+  cleanup,
+  login,
+  PASSWORD,
+  post,
+  register,
+  startTestServer,
+  TestClient,
+  upgradeStatus,
+  waitFor,
+} from '../helpers.js';
+
+afterEach(cleanup);
+
+describe('sign-up and sign-in', () => {
+  it('creates an account once, signs in case-insensitively, and gives an HttpOnly SameSite cookie', async () => {
+    const server = await startTestServer();
+    const created = await post(server.origin, '/api/register', { name: 'Alice', password: PASSWORD });
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({ user: 'Alice' });
+    expect(created.cookie).toMatch(/^riptide_chat_session=[A-Za-z0-9_-]{43}$/);
+    const again = await post(server.origin, '/api/register', { name: 'alice', password: 'another one' });
+    expect(again).toMatchObject({ status: 409, body: { error: 'name_taken' } });
+    const res = await fetch(`${server.origin}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: server.origin },
+      body: JSON.stringify({ name: 'ALICE', password: PASSWORD }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ user: 'Alice' });
+    const cookie = res.headers.get('set-cookie') ?? '';
+    expect(cookie).toContain('HttpOnly');
+    expect(cookie).toContain('SameSite=Strict');
+  });
+
+  it('gives the same answer to a wrong password and to a name that does not exist, and registers nobody', async () => {
+    const server = await startTestServer();
+    await register(server.origin, 'alice');
+    const wrong = await post(server.origin, '/api/login', { name: 'alice', password: 'wrong password' });
+    const unknown = await post(server.origin, '/api/login', { name: 'nobody', password: 'wrong password' });
+    const invalid = await post(server.origin, '/api/login', { name: '<b>', password: 'x' });
+    for (const res of [wrong, unknown, invalid]) {
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ error: 'bad_credentials', message: 'wrong name or password' });
+      expect(res.cookie).toBe('');
+    }
+    expect(await server.backend.accounts.getUser('nobody')).toBeNull();
+    // The probe did not register the name: it is still free.
+    expect((await post(server.origin, '/api/register', { name: 'nobody', password: PASSWORD })).status).toBe(
+      201,
+    );
+  });
+
+  it('refuses bad input to sign-up with 400 and a reason', async () => {
+    const server = await startTestServer();
+    for (const body of [
+      { name: '<b>', password: PASSWORD },
+      { name: 'bob', password: 'short' },
+      { name: 'bob' },
+      null,
+    ]) {
+      const res = await post(server.origin, '/api/register', body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error).toBe('bad_request');
+    }
+  });
+
+  it('slows down guessing one account from any number of addresses, then lets the owner in', async () => {
+    const clock = new ManualClock();
+    // Every request comes from 127.0.0.1 here; lift the per-address bucket to see the per-account one.
+    const server = await startTestServer({ clock, signInPerIp: { burst: 1000, perSecond: 1000 } });
+    await register(server.origin, 'alice');
+    const attempt = (password: string) => post(server.origin, '/api/login', { name: 'alice', password });
+    for (let i = 0; i < 5; i++) expect((await attempt(`guess ${i} wrong`)).status).toBe(401);
+    // Five failures are free; the sixth attempt waits 1 s, the seventh 2 s ...
+    const blocked = await attempt(PASSWORD);
+    expect(blocked).toMatchObject({ status: 429, body: { error: 'rate_limited', retryAfterMs: 1000 } });
+    clock.advance(1000);
+    expect((await attempt('guess 6 wrong')).status).toBe(401);
+    expect((await attempt(PASSWORD)).body.retryAfterMs).toBe(2000);
+    clock.advance(2000);
+    // The right password after the wait: in, and the count starts again.
+    expect((await attempt(PASSWORD)).status).toBe(200);
+    expect((await attempt('wrong again')).status).toBe(401);
+    expect((await attempt(PASSWORD)).status).toBe(200);
+    // A name that does not exist is slowed down the same way (nothing to learn from a 429).
+    for (let i = 0; i < 5; i++)
+      await post(server.origin, '/api/login', { name: 'ghost', password: `x${i}xxxxxxx` });
+    expect((await post(server.origin, '/api/login', { name: 'ghost', password: PASSWORD })).status).toBe(429);
+  });
+
+  it('limits sign-in attempts and sign-ups per address', async () => {
+    const clock = new ManualClock();
+    const server = await startTestServer({
+      clock,
+      signInPerIp: { burst: 3, perSecond: 1 },
+      signUpPerIp: { burst: 2, perSecond: 1 / 60 },
+    });
+    for (let i = 0; i < 3; i++)
+      await post(server.origin, '/api/login', { name: `u${i}`, password: PASSWORD });
+    const limited = await post(server.origin, '/api/login', { name: 'u9', password: PASSWORD });
+    expect(limited).toMatchObject({ status: 429, body: { retryAfterMs: 1000 } });
+    await register(server.origin, 'one');
+    await register(server.origin, 'two');
+    expect(
+      (await post(server.origin, '/api/register', { name: 'three', password: PASSWORD })).body,
+    ).toMatchObject({
+      error: 'rate_limited',
+      retryAfterMs: 60_000,
+    });
+  });
+
+  it('needs JSON and a same-origin (or no) Origin on every POST', async () => {
+    const server = await startTestServer();
+    const form = await fetch(`${server.origin}/api/logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.origin },
+      body: 'a=b',
+    });
+    expect(form.status).toBe(415);
+    const evil = await post(
+      server.origin,
+      '/api/register',
+      { name: 'x', password: PASSWORD },
+      { origin: 'http://evil.example' },
+    );
+    expect(evil.status).toBe(403);
+  });
+
+  it('signing out deletes the session and closes its sockets with 1008', async () => {
+    const server = await startTestServer();
+    const cookie = await register(server.origin, 'alice');
+    const { client } = await TestClient.join(server.origin, cookie);
+    const res = await post(server.origin, '/api/logout', {}, { cookie });
+    expect(res).toMatchObject({ status: 200, body: { ok: true } });
+    expect((await client.closed).code).toBe(1008);
+    const session = await fetch(`${server.origin}/api/session`, { headers: { cookie } });
+    expect(session.status).toBe(401);
+  });
+
+  it('expires sessions by the server clock', async () => {
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock });
+    const cookie = await register(server.origin, 'alice');
+    expect((await fetch(`${server.origin}/api/session`, { headers: { cookie } })).status).toBe(200);
+    clock.advance(30 * 24 * 3600 * 1000);
+    expect((await fetch(`${server.origin}/api/session`, { headers: { cookie } })).status).toBe(401);
+    expect(await login(server.origin, 'alice')).toMatch(/^riptide_chat_session=/);
+  });
+});
+
+describe('the WebSocket gate', () => {
+  it('refuses without a session (401), from another origin (403), and opens otherwise', async () => {
+    const server = await startTestServer({ allowedOrigins: ['https://chat.example'] });
+    const cookie = await register(server.origin, 'alice');
+    expect(await upgradeStatus(server.origin, { origin: server.origin })).toBe(401);
+    expect(
+      await upgradeStatus(server.origin, { origin: server.origin, cookie: 'riptide_chat_session=forged' }),
+    ).toBe(401);
+    expect(await upgradeStatus(server.origin, { origin: 'http://evil.example', cookie })).toBe(403);
+    expect(await upgradeStatus(server.origin, { origin: server.origin, cookie })).toBe(101);
+    expect(await upgradeStatus(server.origin, { origin: 'https://chat.example', cookie })).toBe(101);
+    // A program that sends no Origin (a bot) still needs the session.
+    expect(await upgradeStatus(server.origin, { cookie })).toBe(101);
+  });
+
+  it('closes a refused upgrade once the answer is written, without waiting for the client', async () => {
+    const server = await startTestServer();
+    // A raw client that reads the 401 and never closes its side.
+    const socket = connect(server.port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk;
+    });
+    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(
+      'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await ended; // the server closed it (the test would time out otherwise)
+    expect(answer).toMatch(/^HTTP\/1.1 401 Unauthorized\r\n/);
+  });
+
+  it('caps the sockets one user has open on a node (429), counting closes', async () => {
+    const server = await startTestServer({ maxSocketsPerUser: 3 });
+    const cookie = await register(server.origin, 'alice');
+    const open = await Promise.all([1, 2, 3].map(() => TestClient.connect(server.origin, cookie)));
+    expect(await upgradeStatus(server.origin, { origin: server.origin, cookie })).toBe(429);
+    // Another user is not affected.
+    expect(
+      await upgradeStatus(server.origin, {
+        origin: server.origin,
+        cookie: await register(server.origin, 'bob'),
+      }),
+    ).toBe(101);
+    await open[0].close();
+    await waitFor(() => server.hub.connectionsOf('alice') === 2, 'the close to be counted');
+    expect(await upgradeStatus(server.origin, { origin: server.origin, cookie })).toBe(101);
+  });
+});

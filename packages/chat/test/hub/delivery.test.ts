@@ -1,0 +1,198 @@
+/**
+ * The delivery promises on one node: every room event once per connection, in seq order, through
+ * replays that overlap live traffic (issue 15, items 1 and 2), with replays streamed under
+ * backpressure (issue 12, hole 7), dedup of resends, and deleted text never sent again.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerMessage } from '../../src/shared/protocol.js';
+import { cleanup, register, startTestServer, TestClient, waitFor } from '../helpers.js';
+
+afterEach(cleanup);
+
+type RoomEventMessage = Extract<ServerMessage, { type: 'message' | 'edited' | 'deleted' }>;
+const seqOf = (m: RoomEventMessage) => (m.type === 'message' ? m.message.seq : m.seq);
+const isEvent = (m: ServerMessage): m is RoomEventMessage =>
+  m.type === 'message' || m.type === 'edited' || m.type === 'deleted';
+
+/** The room events and synced/reset markers of one room, in the order received. */
+function stream(messages: ServerMessage[], room: string): (number | string)[] {
+  const out: (number | string)[] = [];
+  for (const m of messages) {
+    if (isEvent(m) && (m.type === 'message' ? m.message.room : m.room) === room) out.push(seqOf(m));
+    else if ((m.type === 'synced' || m.type === 'reset') && m.room === room) out.push(`${m.type} ${m.head}`);
+  }
+  return out;
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('exactly once, in order', () => {
+  it('a resumed hello gets the replay, then synced, then live events, each seq once, under traffic', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 1000, perSecond: 1000 } } });
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bobCookie = await register(server.origin, 'bob');
+    for (let i = 1; i <= 40; i++)
+      alice.send({ v: 2, type: 'send', id: `a${i}`, room: 'general', text: `m${i}` });
+    for (let i = 1; i <= 40; i++) await alice.next('ack');
+    // Traffic keeps flowing while bob resumes from seq 38 (issue 15: he got 45 twice).
+    for (let i = 41; i <= 140; i++)
+      alice.send({ v: 2, type: 'send', id: `a${i}`, room: 'general', text: `m${i}` });
+    const { client: bob } = await TestClient.join(server.origin, bobCookie, { general: 38 });
+    for (let i = 41; i <= 140; i++) await alice.next('ack');
+    await waitFor(() => bob.all('message').some((m) => m.message.seq === 140), 'seq 140 at bob');
+    await bob.barrier();
+    const got = stream(bob.messages, 'general');
+    const synced = got.find((x) => typeof x === 'string') as string;
+    const head = Number(synced.split(' ')[1]);
+    expect(synced).toMatch(/^synced \d+$/);
+    expect(got).toEqual([...range(39, head), synced, ...range(head + 1, 140)]);
+  });
+
+  it('sync on a live connection answers in order: no newer event before the replayed ones', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 1000, perSecond: 1000 } } });
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bob = await TestClient.user(server.origin, 'bob');
+    for (let i = 1; i <= 52; i++)
+      alice.send({ v: 2, type: 'send', id: `a${i}`, room: 'general', text: `m${i}` });
+    await waitFor(() => bob.all('message').length === 52, 'bob has 52');
+    bob.messages.length = 0;
+    // Live traffic and a sync after 40 at once (issue 15: 55, 53, 54, 55, synced 55).
+    for (let i = 53; i <= 90; i++)
+      alice.send({ v: 2, type: 'send', id: `a${i}`, room: 'general', text: `m${i}` });
+    bob.send({ v: 2, type: 'sync', ref: 's1', room: 'general', after: 40 });
+    await waitFor(() => bob.all('message').some((m) => m.message.seq === 90), 'seq 90 at bob');
+    await bob.barrier();
+    const got = stream(bob.messages, 'general');
+    const at = got.findIndex((x) => typeof x === 'string');
+    const head = Number(String(got[at]).split(' ')[1]);
+    // Before the request took effect: live events after 52 (possibly none); then 41..head, synced, the rest.
+    const before = got.slice(0, got.indexOf(41));
+    expect(before).toEqual(range(53, 52 + before.length));
+    expect(got.slice(before.length)).toEqual([...range(41, head), `synced ${head}`, ...range(head + 1, 90)]);
+    expect(bob.all('synced')[0]).toMatchObject({ ref: 's1', room: 'general' });
+  });
+
+  it('stores and delivers a resent message once (dedup by client id), with the original seq', async () => {
+    const server = await startTestServer();
+    const aliceCookie = await register(server.origin, 'alice');
+    const alice = (await TestClient.join(server.origin, aliceCookie)).client;
+    const bob = await TestClient.user(server.origin, 'bob');
+    alice.send({ v: 2, type: 'send', id: 'dup-1', room: 'general', text: 'once' });
+    const first = await alice.next('ack');
+    await alice.close();
+    // The ack was lost with the connection: the client resends the same id after reconnecting.
+    const again = (await TestClient.join(server.origin, aliceCookie)).client;
+    again.send({ v: 2, type: 'send', ref: 'x', id: 'dup-1', room: 'general', text: 'once' });
+    expect(await again.next('ack')).toEqual({
+      v: 2,
+      type: 'ack',
+      ref: 'x',
+      id: 'dup-1',
+      room: 'general',
+      seq: first.seq,
+      ts: first.ts,
+      duplicate: true,
+    });
+    await bob.barrier();
+    expect(bob.all('message').map((m) => m.message.id)).toEqual(['dup-1']);
+  });
+
+  it('never sends a deleted text again: replay and history show it deleted, its edits emptied', async () => {
+    const server = await startTestServer();
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bobCookie = await register(server.origin, 'bob');
+    alice.send({ v: 2, type: 'send', id: 'p', room: 'general', text: 'my password is hunter2' });
+    const { seq } = await alice.next('ack');
+    alice.send({ v: 2, type: 'edit', room: 'general', seq, text: 'my password is hunter3' });
+    await alice.next('ack');
+    alice.send({ v: 2, type: 'delete', room: 'general', seq });
+    await alice.next('ack');
+    const { client: bob } = await TestClient.join(server.origin, bobCookie, { general: 0 });
+    await bob.next('synced');
+    const text = JSON.stringify(bob.messages);
+    expect(text).not.toContain('hunter');
+    expect(bob.all('message')[0].message).toMatchObject({ seq, text: '', deleted: true });
+    expect(bob.all('edited')[0]).toMatchObject({ seq: seq + 1, target: seq, text: '' });
+    expect(bob.all('deleted')[0]).toMatchObject({ seq: seq + 2, target: seq });
+    bob.send({ v: 2, type: 'history', room: 'general' });
+    expect(JSON.stringify(await bob.next('history'))).not.toContain('hunter');
+  });
+
+  it('answers reset to a client too far behind, or ahead of anything stored, then goes live', async () => {
+    const server = await startTestServer({
+      limits: { replayLimit: 10, messageRate: { burst: 100, perSecond: 100 } },
+    });
+    const alice = await TestClient.user(server.origin, 'alice');
+    for (let i = 1; i <= 15; i++)
+      alice.send({ v: 2, type: 'send', id: `r${i}`, room: 'general', text: `${i}` });
+    for (let i = 1; i <= 15; i++) await alice.next('ack');
+    alice.send({ v: 2, type: 'sync', ref: 's1', room: 'general', after: 2 });
+    expect(await alice.next('reset')).toEqual({ v: 2, type: 'reset', ref: 's1', room: 'general', head: 15 });
+    alice.send({ v: 2, type: 'sync', ref: 's2', room: 'general', after: 99 });
+    expect(await alice.next('reset')).toMatchObject({ ref: 's2', head: 15 });
+    alice.send({ v: 2, type: 'sync', ref: 's3', room: 'general', after: 5 });
+    expect(await alice.next('synced')).toEqual({
+      v: 2,
+      type: 'synced',
+      ref: 's3',
+      room: 'general',
+      head: 15,
+    });
+    alice.send({ v: 2, type: 'send', id: 'live', room: 'general', text: 'after' });
+    await alice.next('message', (m) => m.message.seq === 16);
+  });
+});
+
+describe('replays under backpressure (issue 12, hole 7)', () => {
+  it('streams a replay to a socket that does not read: its buffer stays small until it reads again', async () => {
+    const server = await startTestServer({
+      dbPath: ':memory:',
+      limits: { replayLimit: 10_000 },
+      maxBufferedBytes: 1024 * 1024,
+    });
+    const text = 'x'.repeat(4000);
+    for (let i = 1; i <= 3000; i++)
+      await server.backend.rooms.appendEvent({
+        type: 'message',
+        room: 'general',
+        user: 'alice',
+        clientId: `c${i}`,
+        text,
+        ts: i,
+      });
+    const bob = await TestClient.user(server.origin, 'bob');
+    const serverSide = [...server.transport.clients][0];
+    bob.ws.pause(); // bob reads nothing from now on
+    bob.send({ v: 2, type: 'sync', ref: 'big', room: 'general', after: 0 }); // about 12 MB
+    await waitFor(() => server.hub.congestedConnections === 1, 'the replay to wait for the socket');
+    // The replay waits: at most a socket buffer and an event are queued, not the 12 MB.
+    expect(serverSide.bufferedAmount).toBeLessThan(64 * 1024);
+    bob.ws.resume();
+    const synced = await bob.next('synced', () => true, 30_000);
+    expect(synced).toMatchObject({ ref: 'big', head: 3000 });
+    expect(stream(bob.messages, 'general')).toEqual(range(1, 3000));
+  });
+
+  it('closes a live subscriber that stops reading once it holds more than maxBufferedBytes (1013)', async () => {
+    const server = await startTestServer({ dbPath: ':memory:', maxBufferedBytes: 64 * 1024 });
+    const bob = await TestClient.user(server.origin, 'bob');
+    const bobOnServer = [...server.transport.clients][0];
+    const alice = await TestClient.user(server.origin, 'alice');
+    bob.ws.pause();
+    const text = 'y'.repeat(4000);
+    for (let i = 1; i <= 5000 && bobOnServer.readyState === 1; i++) {
+      await server.backend.rooms.appendEvent({
+        type: 'message',
+        room: 'general',
+        user: 'alice',
+        clientId: `c${i}`,
+        text,
+        ts: i,
+      });
+      await new Promise((resolve) => setImmediate(resolve)); // alice reads as they come
+    }
+    expect(bobOnServer.readyState).toBeGreaterThanOrEqual(2); // closing or closed
+    // alice, who reads, is still served.
+    expect((await alice.request('pong', { type: 'ping' })).type).toBe('pong');
+  });
+});

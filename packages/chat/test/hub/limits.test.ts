@@ -1,0 +1,156 @@
+/**
+ * Limits and validation: rate limits per user on a fake clock (the user's tabs share them), the
+ * typing gate, malformed requests, the text and frame limits, and what a peer that does not read
+ * can cost (issue 12, hole 2: a ping flood from a user in no room).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/server/clock.js';
+import { cleanup, register, startTestServer, TestClient } from '../helpers.js';
+
+afterEach(cleanup);
+
+describe('rate limits (on a fake clock)', () => {
+  it('gives a user one bucket for all their tabs, with an exact retry hint, refilled by time', async () => {
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock, limits: { messageRate: { burst: 10, perSecond: 2 } } });
+    const cookie = await register(server.origin, 'alice');
+    const tab1 = (await TestClient.join(server.origin, cookie)).client;
+    const tab2 = (await TestClient.join(server.origin, cookie)).client;
+    const replies = [];
+    for (let i = 0; i < 6; i++)
+      replies.push(await tab1.request('ack', { type: 'send', id: `a${i}`, room: 'general', text: 'spam' }));
+    for (let i = 0; i < 6; i++)
+      replies.push(await tab2.request('ack', { type: 'send', id: `b${i}`, room: 'general', text: 'spam' }));
+    expect(replies.map((r) => r.type)).toEqual([...Array(10).fill('ack'), 'error', 'error']);
+    expect(replies[10]).toEqual({
+      v: 2,
+      type: 'error',
+      ref: 'r5',
+      id: 'b4',
+      code: 'rate_limited',
+      message: 'too many requests; retry in 500 ms',
+      retryAfterMs: 500,
+    });
+    clock.advance(499);
+    expect(await tab1.request('error', { type: 'send', id: 'c', room: 'general', text: 'x' })).toMatchObject({
+      retryAfterMs: 1,
+    });
+    clock.advance(1);
+    expect(await tab1.request('ack', { type: 'send', id: 'c', room: 'general', text: 'x' })).toMatchObject({
+      type: 'ack',
+    });
+    // Membership changes and reads have buckets of their own: still allowed.
+    expect((await tab1.request('joined', { type: 'create', room: 'quiet' })).type).toBe('joined');
+    expect((await tab1.request('history', { type: 'history', room: 'general' })).type).toBe('history');
+  });
+
+  it('forwards one typing notice per user and room per interval, dropping the rest silently', async () => {
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock, limits: { typingIntervalMs: 1000 } });
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bob = await TestClient.user(server.origin, 'bob');
+    for (let i = 0; i < 5; i++) alice.send({ v: 2, type: 'typing', room: 'general' });
+    await alice.barrier();
+    await bob.barrier();
+    expect(bob.all('typing')).toEqual([{ v: 2, type: 'typing', room: 'general', user: 'alice' }]);
+    bob.messages.length = 0;
+    clock.advance(999);
+    alice.send({ v: 2, type: 'typing', room: 'general' });
+    await alice.barrier();
+    await bob.barrier();
+    expect(bob.all('typing')).toEqual([]);
+    clock.advance(1);
+    alice.send({ v: 2, type: 'typing', room: 'general' });
+    expect(await bob.next('typing')).toMatchObject({ user: 'alice' });
+  });
+});
+
+describe('validation', () => {
+  it('answers malformed requests with an error naming the request, and keeps the connection', async () => {
+    const server = await startTestServer();
+    const alice = await TestClient.user(server.origin, 'alice');
+    const cases: [string, string, Record<string, string>][] = [
+      ['not json', 'bad_json', {}],
+      ['[1,2]', 'bad_message', {}],
+      ['{"type":"send"}', 'unsupported_version', {}],
+      ['{"v":1,"type":"ping","ref":"old"}', 'unsupported_version', { ref: 'old' }],
+      ['{"v":2,"type":"shout","ref":"s"}', 'unknown_type', { ref: 's' }],
+      ['{"v":2,"type":"send","id":"a","room":"general"}', 'bad_message', { id: 'a' }],
+      ['{"v":2,"type":"send","id":"a","room":"general","text":"x","extra":1}', 'bad_message', { id: 'a' }],
+      ['{"v":2,"type":"send","id":"a b","room":"general","text":"x"}', 'bad_message', {}],
+      [
+        '{"v":2,"type":"send","id":"a","ref":"r","room":"general","text":"   "}',
+        'bad_message',
+        { ref: 'r', id: 'a' },
+      ],
+      ['{"v":2,"type":"history","room":"general","before":1.5}', 'bad_message', {}],
+      ['{"v":2,"type":"join","room":"../etc"}', 'bad_room_name', {}],
+      ['{"v":2,"type":"ping","ref":"not ok"}', 'bad_message', {}],
+      ['{"v":2,"type":"create","room":"x","private":"yes"}', 'bad_message', {}],
+      ['{"v":2,"type":"toString"}', 'unknown_type', {}],
+      ['{"v":2,"type":"rooms","__proto__":{}}', 'bad_message', {}],
+    ];
+    for (const [raw, code, names] of cases) {
+      alice.sendRaw(raw);
+      const error = await alice.next('error');
+      expect(error.code, raw).toBe(code);
+      expect({ ref: error.ref, id: error.id }, raw).toEqual({ ref: names.ref, id: names.id });
+    }
+    alice.sendRaw(Buffer.from('{"v":2}'), true);
+    expect((await alice.next('error')).message).toMatch(/binary/);
+    expect(await alice.request('history', { type: 'history', room: 'general' })).toMatchObject({
+      messages: [],
+    });
+  });
+
+  it('measures text in UTF-8 bytes (text_too_long) and closes on frames over maxFrameBytes (1009)', async () => {
+    const server = await startTestServer({ limits: { maxFrameBytes: 16 * 1024 } });
+    const alice = await TestClient.user(server.origin, 'alice');
+    expect(
+      await alice.request('ack', { type: 'send', id: 'ok', room: 'general', text: 'é'.repeat(2048) }),
+    ).toMatchObject({
+      type: 'ack',
+    });
+    expect(
+      await alice.request('ack', { type: 'send', id: 'big', room: 'general', text: `${'é'.repeat(2048)}x` }),
+    ).toMatchObject({ code: 'text_too_long', id: 'big' });
+    alice.sendRaw('x'.repeat(20 * 1024));
+    expect((await alice.closed).code).toBe(1009);
+  });
+
+  it('requires hello first, and only once', async () => {
+    const server = await startTestServer();
+    const client = await TestClient.connect(server.origin, await register(server.origin, 'alice'));
+    expect(
+      await client.request('error', { type: 'send', id: 'early', room: 'general', text: 'hi' }),
+    ).toMatchObject({
+      code: 'not_ready',
+      id: 'early',
+    });
+    expect((await client.request('welcome', { type: 'hello' })).type).toBe('welcome');
+    expect(await client.request('error', { type: 'hello' })).toMatchObject({ code: 'bad_message' });
+  });
+});
+
+describe('peers that do not read', () => {
+  it('drops a user in no room who floods pings and never reads; others are still served', async () => {
+    const server = await startTestServer({ dbPath: ':memory:' });
+    const mallory = await TestClient.user(server.origin, 'mallory');
+    await mallory.request('left', { type: 'leave', room: 'general' });
+    const alice = await TestClient.user(server.origin, 'alice');
+    mallory.ws.pause();
+    const payload = Buffer.alloc(125, 1);
+    let closed = false;
+    void mallory.closed.then(() => {
+      closed = true;
+    });
+    // Pings until the server gives up on us (it must, long before this loop ends).
+    for (let i = 0; i < 400_000 && !closed; i++) {
+      mallory.ws.ping(payload);
+      if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+    }
+    mallory.ws.resume();
+    expect((await mallory.closed).code).toBe(1006); // terminated
+    expect((await alice.request('pong', { type: 'ping' })).type).toBe('pong');
+  });
+});

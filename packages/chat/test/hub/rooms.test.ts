@@ -1,0 +1,275 @@
+/**
+ * Rooms: joining and leaving with the right notices, quotas and the paged room list, expiry of empty
+ * rooms on a fake clock, deletion by the owner, private rooms and direct messages that never reach
+ * anyone else (issue 15, items 4, 6 and 9).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/server/clock.js';
+import type { ServerMessage } from '../../src/shared/protocol.js';
+import { cleanup, register, startTestServer, TestClient } from '../helpers.js';
+
+afterEach(cleanup);
+
+const roomsOf = (messages: ServerMessage[]) =>
+  new Set(messages.flatMap((m) => ('room' in m ? [m.room] : m.type === 'message' ? [m.message.room] : [])));
+
+describe('joining and leaving', () => {
+  it('create answers joined; join, leave and their notices are right, other tabs follow', async () => {
+    const server = await startTestServer();
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bobCookie = await register(server.origin, 'bob');
+    const bob = (await TestClient.join(server.origin, bobCookie)).client;
+    const bobTab2 = (await TestClient.join(server.origin, bobCookie)).client;
+    await alice.next('presence', (m) => m.user === 'bob');
+
+    expect(await alice.request('joined', { type: 'create', room: 'rust' })).toEqual({
+      v: 2,
+      type: 'joined',
+      ref: 'r1',
+      room: 'rust',
+      kind: 'public',
+      owner: 'alice',
+      head: 0,
+      unread: 0,
+      online: ['alice'],
+    });
+    expect(await alice.request('error', { type: 'create', room: 'rust' })).toMatchObject({
+      code: 'room_exists',
+    });
+    expect(await alice.request('error', { type: 'join', room: 'nope' })).toMatchObject({
+      code: 'no_such_room',
+    });
+    expect(await alice.request('error', { type: 'create', room: 'Bad Name' })).toMatchObject({
+      code: 'bad_room_name',
+    });
+
+    const joined = await bob.request('joined', { type: 'join', room: 'rust' });
+    expect(joined).toMatchObject({ room: 'rust', online: ['alice', 'bob'] });
+    // bob's other tab enters too, without a ref.
+    expect(await bobTab2.next('joined')).toMatchObject({ room: 'rust' });
+    // Everyone in the room hears a member notice (the member's own connections too) and the
+    // presence in the room; nobody hears "offline".
+    expect(await alice.next('member')).toMatchObject({ room: 'rust', user: 'alice', joined: true });
+    expect(await alice.next('member')).toEqual({
+      v: 2,
+      type: 'member',
+      room: 'rust',
+      user: 'bob',
+      joined: true,
+    });
+    expect(await alice.next('presence', (m) => m.room === 'rust' && m.user === 'bob')).toMatchObject({
+      user: 'bob',
+      online: true,
+    });
+
+    expect(await bob.request('left', { type: 'leave', room: 'rust' })).toEqual({
+      v: 2,
+      type: 'left',
+      ref: 'r2',
+      room: 'rust',
+    });
+    expect(await bobTab2.next('left')).toEqual({ v: 2, type: 'left', room: 'rust' });
+    expect(await alice.next('member')).toMatchObject({ user: 'bob', joined: false });
+    expect(await alice.next('presence', (m) => m.room === 'rust' && m.user === 'bob')).toMatchObject({
+      user: 'bob',
+      online: false,
+    });
+    await alice.barrier();
+    // bob stays online in general: nobody was told he went offline there.
+    expect(alice.all('presence').filter((m) => m.room === 'general' && m.user === 'bob')).toEqual([]);
+    // A request about the room he left is refused with its ref.
+    expect(await bob.request('error', { type: 'read', room: 'rust', seq: 0 })).toMatchObject({
+      code: 'not_member',
+    });
+  });
+
+  it('counts unread messages for a returning member and moves the read marker', async () => {
+    const server = await startTestServer();
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bobCookie = await register(server.origin, 'bob');
+    const bob = (await TestClient.join(server.origin, bobCookie)).client;
+    await bob.close();
+    for (let i = 1; i <= 3; i++)
+      await alice.request('ack', { type: 'send', id: `u${i}`, room: 'general', text: `${i}` });
+    const { client: back, welcome } = await TestClient.join(server.origin, bobCookie);
+    expect(welcome.rooms).toEqual([
+      { room: 'general', kind: 'public', owner: null, head: 3, unread: 3, online: ['alice', 'bob'] },
+    ]);
+    expect(await back.request('read', { type: 'read', room: 'general', seq: 2 })).toMatchObject({ seq: 2 });
+    expect(await back.request('read', { type: 'read', room: 'general', seq: 1 })).toMatchObject({ seq: 2 });
+    const { welcome: again } = await TestClient.join(server.origin, bobCookie);
+    expect(again.rooms[0].unread).toBe(1);
+  });
+});
+
+describe('quotas and the room list', () => {
+  it('caps memberships per user, rooms per owner and rooms in total', async () => {
+    const server = await startTestServer({
+      limits: { maxRoomsPerUser: 3, maxOwnedRooms: 2, maxRooms: 4, roomRate: { burst: 100, perSecond: 1 } },
+    });
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bob = await TestClient.user(server.origin, 'bob');
+    await alice.request('joined', { type: 'create', room: 'a1' });
+    await alice.request('joined', { type: 'create', room: 'a2' });
+    expect(await alice.request('error', { type: 'create', room: 'a3' })).toMatchObject({
+      code: 'too_many_rooms',
+    });
+    await alice.request('left', { type: 'leave', room: 'a2' });
+    expect(await alice.request('error', { type: 'create', room: 'a3' })).toMatchObject({
+      code: 'room_quota',
+      message: 'you own 2 rooms, the most allowed',
+    });
+    await bob.request('joined', { type: 'create', room: 'b1' });
+    expect(await bob.request('error', { type: 'create', room: 'b2' })).toMatchObject({
+      code: 'room_quota',
+      message: 'the server has 4 rooms, the most allowed',
+    });
+  });
+
+  it('pages the public room list by name; private rooms and direct messages are not listed', async () => {
+    const server = await startTestServer({
+      limits: { roomsPage: 2, roomRate: { burst: 100, perSecond: 1 } },
+    });
+    const alice = await TestClient.user(server.origin, 'alice');
+    await TestClient.user(server.origin, 'bob');
+    for (const room of ['c', 'a', 'b']) await alice.request('joined', { type: 'create', room });
+    await alice.request('joined', { type: 'create', room: 'secret', private: true });
+    await alice.request('joined', { type: 'dm', user: 'bob' });
+    const first = await alice.request('rooms', { type: 'rooms' });
+    expect(first).toMatchObject({
+      rooms: [
+        { room: 'a', kind: 'public', members: 1 },
+        { room: 'b', kind: 'public', members: 1 },
+      ],
+      next: 'b',
+    });
+    const second = await alice.request('rooms', { type: 'rooms', after: 'b' });
+    expect(second).toMatchObject({ rooms: [{ room: 'c' }, { room: 'general', members: 2 }] });
+    expect('next' in second).toBe(false);
+  });
+
+  it('deletes a room emptied longer than emptyRoomTtlMs, by the fake clock; general stays', async () => {
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock, limits: { emptyRoomTtlMs: 60_000 } });
+    const alice = await TestClient.user(server.origin, 'alice');
+    await alice.request('joined', { type: 'create', room: 'brief' });
+    await alice.request('ack', { type: 'send', id: 'b1', room: 'brief', text: 'soon gone' });
+    await alice.request('left', { type: 'leave', room: 'brief' });
+    await alice.request('left', { type: 'leave', room: 'general' });
+    clock.advance(60_000);
+    expect(await server.hub.sweep()).toEqual([]);
+    clock.advance(1);
+    expect(await server.hub.sweep()).toEqual(['brief']);
+    expect(await alice.request('error', { type: 'join', room: 'brief' })).toMatchObject({
+      code: 'no_such_room',
+    });
+    // The name is free again; its numbering continues (no seq is ever reused for the name).
+    expect(await alice.request('joined', { type: 'create', room: 'brief' })).toMatchObject({ head: 1 });
+    expect(await alice.request('joined', { type: 'join', room: 'general' })).toMatchObject({
+      room: 'general',
+    });
+  });
+
+  it('lets the owner delete a room: every member is told, its history is gone', async () => {
+    const server = await startTestServer();
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bob = await TestClient.user(server.origin, 'bob');
+    await alice.request('joined', { type: 'create', room: 'tmp' });
+    await bob.request('joined', { type: 'join', room: 'tmp' });
+    expect(await bob.request('error', { type: 'delete_room', room: 'tmp' })).toMatchObject({
+      code: 'forbidden',
+    });
+    expect(await alice.request('error', { type: 'delete_room', room: 'general' })).toMatchObject({
+      code: 'forbidden',
+    });
+    expect(await alice.request('left', { type: 'delete_room', room: 'tmp' })).toMatchObject({
+      room: 'tmp',
+      reason: 'deleted',
+    });
+    expect(await bob.next('left')).toEqual({ v: 2, type: 'left', room: 'tmp', reason: 'deleted' });
+    expect(await bob.request('error', { type: 'history', room: 'tmp' })).toMatchObject({
+      code: 'not_member',
+    });
+  });
+});
+
+describe('private rooms and direct messages', () => {
+  it('a private room is invisible to outsiders; the owner invites; its events reach members only', async () => {
+    const server = await startTestServer();
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bobCookie = await register(server.origin, 'bob');
+    const bob = (await TestClient.join(server.origin, bobCookie)).client;
+    const eve = await TestClient.user(server.origin, 'eve');
+    expect(await alice.request('joined', { type: 'create', room: 'plans', private: true })).toMatchObject({
+      kind: 'private',
+      owner: 'alice',
+    });
+    await alice.request('ack', { type: 'send', id: 'p1', room: 'plans', text: 'for members' });
+    // To eve the room does not exist: joining, reading, posting and listing all fail the same way.
+    expect(await eve.request('error', { type: 'join', room: 'plans' })).toMatchObject({
+      code: 'no_such_room',
+    });
+    expect(await eve.request('error', { type: 'history', room: 'plans' })).toMatchObject({
+      code: 'not_member',
+    });
+    expect(await eve.request('error', { type: 'sync', room: 'plans', after: 0 })).toMatchObject({
+      code: 'not_member',
+    });
+    expect(await eve.request('error', { type: 'invite', room: 'plans', user: 'eve' })).toMatchObject({
+      code: 'not_member',
+    });
+    expect((await eve.request('rooms', { type: 'rooms' })) as { rooms: { room: string }[] }).toMatchObject({
+      rooms: [{ room: 'general' }],
+    });
+    expect(await alice.request('error', { type: 'invite', room: 'plans', user: 'nobody' })).toMatchObject({
+      code: 'no_such_user',
+    });
+    expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'BOB' })).toMatchObject({
+      room: 'plans',
+      user: 'bob',
+    });
+    // bob's open connection enters at once, and his next session has the room.
+    expect(await bob.next('joined')).toMatchObject({ room: 'plans', kind: 'private', head: 1 });
+    expect(await bob.request('history', { type: 'history', room: 'plans' })).toMatchObject({
+      messages: [{ text: 'for members' }],
+    });
+    expect(await bob.request('error', { type: 'invite', room: 'plans', user: 'eve' })).toMatchObject({
+      code: 'forbidden',
+    });
+    await bob.request('ack', { type: 'send', id: 'b1', room: 'plans', text: 'thanks' });
+    await alice.next('message', (m) => m.message.id === 'b1');
+    await eve.barrier();
+    expect(roomsOf(eve.messages).has('plans')).toBe(false);
+    const { welcome } = await TestClient.join(server.origin, bobCookie);
+    expect(welcome.rooms.map((r) => r.room)).toEqual(['general', 'plans']);
+  });
+
+  it('a direct message is one room for two users, whoever starts it; nobody else can enter it', async () => {
+    const server = await startTestServer();
+    const alice = await TestClient.user(server.origin, 'Alice');
+    const bob = await TestClient.user(server.origin, 'bob');
+    const eve = await TestClient.user(server.origin, 'eve');
+    const opened = await alice.request('joined', { type: 'dm', user: 'bob' });
+    expect(opened).toMatchObject({ room: 'dm:alice:bob', kind: 'dm', owner: null });
+    expect(await bob.next('joined')).toMatchObject({ room: 'dm:alice:bob', kind: 'dm' });
+    expect(await bob.request('joined', { type: 'dm', user: 'alice' })).toMatchObject({
+      room: 'dm:alice:bob',
+    });
+    await alice.request('ack', { type: 'send', id: 'd1', room: 'dm:alice:bob', text: 'psst' });
+    expect(await bob.next('message')).toMatchObject({ message: { room: 'dm:alice:bob', text: 'psst' } });
+    expect(await eve.request('error', { type: 'join', room: 'dm:alice:bob' })).toMatchObject({
+      code: 'bad_room_name',
+    });
+    expect(await eve.request('error', { type: 'history', room: 'dm:alice:bob' })).toMatchObject({
+      code: 'not_member',
+    });
+    expect(await alice.request('error', { type: 'dm', user: 'alice' })).toMatchObject({
+      code: 'bad_message',
+    });
+    expect(await alice.request('error', { type: 'dm', user: 'nobody' })).toMatchObject({
+      code: 'no_such_user',
+    });
+    await eve.barrier();
+    expect(roomsOf(eve.messages).has('dm:alice:bob')).toBe(false);
+  });
+});

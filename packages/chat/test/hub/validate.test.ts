@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { CLIENT_TYPES, parseClientMessage } from '../../src/server/hub/validate.js';
+
+describe('parseClientMessage', () => {
+  it('accepts every documented client message type, with or without a ref', () => {
+    const valid = [
+      { v: 2, type: 'hello', rooms: { general: 12, 'dm:ann:bob': 3 } },
+      { v: 2, type: 'hello', ref: 'h' },
+      { v: 2, type: 'ping' },
+      { v: 2, type: 'send', id: 'k3J9', room: 'general', text: 'hi' },
+      { v: 2, type: 'edit', ref: 'e1', room: 'general', seq: 3, text: 'hi!' },
+      { v: 2, type: 'delete', room: 'dm:ann:bob', seq: 3 },
+      { v: 2, type: 'history', room: 'general', before: 51 },
+      { v: 2, type: 'sync', room: 'general', after: 0 },
+      { v: 2, type: 'typing', room: 'general' },
+      { v: 2, type: 'read', room: 'general', seq: 4 },
+      { v: 2, type: 'rooms', after: 'random' },
+      { v: 2, type: 'create', room: 'new-room_1', private: true },
+      { v: 2, type: 'join', room: 'general' },
+      { v: 2, type: 'leave', room: 'dm:ann:bob' },
+      { v: 2, type: 'invite', room: 'plans', user: 'Bob_2' },
+      { v: 2, type: 'dm', user: 'bob' },
+      { v: 2, type: 'delete_room', room: 'plans' },
+    ];
+    expect(new Set(valid.map((m) => m.type))).toEqual(new Set(CLIENT_TYPES));
+    for (const m of valid)
+      expect(parseClientMessage(JSON.stringify(m), 4096), JSON.stringify(m)).toEqual({
+        ok: true,
+        message: m,
+      });
+  });
+
+  it('names the request in its error: ref, and a send\u2019s id', () => {
+    expect(parseClientMessage('{"v":2,"type":"send","id":"m1","room":"general","text":""}', 4096)).toEqual({
+      ok: false,
+      code: 'bad_message',
+      message: 'text must not be empty',
+      id: 'm1',
+    });
+    expect(parseClientMessage('{"v":2,"type":"join","ref":"r","room":"-x"}', 4096)).toMatchObject({
+      ok: false,
+      code: 'bad_room_name',
+      ref: 'r',
+    });
+  });
+
+  it('keeps direct message rooms out of create, join and invite', () => {
+    for (const type of ['create', 'join', 'delete_room'])
+      expect(parseClientMessage(JSON.stringify({ v: 2, type, room: 'dm:a:b' }), 10)).toMatchObject({
+        code: 'bad_room_name',
+      });
+  });
+
+  it('measures the text limit in UTF-8 bytes', () => {
+    const at = JSON.stringify({ v: 2, type: 'send', id: 'a', room: 'r', text: '€'.repeat(3) }); // 9 bytes
+    expect(parseClientMessage(at, 9).ok).toBe(true);
+    expect(parseClientMessage(at, 8)).toMatchObject({ ok: false, code: 'text_too_long' });
+  });
+
+  it('rejects version 1 with the version it speaks, prototype tricks and wrong types', () => {
+    expect(parseClientMessage('{"v":1,"type":"hello"}', 10)).toMatchObject({
+      code: 'unsupported_version',
+      message: 'this server speaks version 2: v must be 2',
+    });
+    expect(parseClientMessage('{"v":2,"type":"hasOwnProperty"}', 10)).toMatchObject({ code: 'unknown_type' });
+    expect(parseClientMessage('{"v":2,"type":"hello","rooms":{"general":-1}}', 10)).toMatchObject({
+      code: 'bad_message',
+    });
+    expect(parseClientMessage('{"v":2,"type":"read","room":"general","seq":"4"}', 10)).toMatchObject({
+      code: 'bad_message',
+    });
+  });
+});

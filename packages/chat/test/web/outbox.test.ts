@@ -1,0 +1,152 @@
+/**
+ * The page's outbox without a browser: one ordered queue, one message in flight, paced by the
+ * server's rate, held by the rate limit, an outage or a lost connection, never reordered (issue 15,
+ * item 3: m1..m15 typed quickly were stored m1..m11, m15, m12, m13, m14).
+ */
+import { describe, expect, it } from 'vitest';
+import type { ClientMessage } from '../../src/shared/protocol.js';
+import { Outbox, type OutboxHost, type Pending } from '../../src/web/outbox.js';
+
+class FakeHost implements OutboxHost {
+  time = 0;
+  sent: string[] = [];
+  saved: readonly Pending[] = [];
+  rejected: string[] = [];
+  changes = 0;
+  online = true;
+  #timers: { at: number; fn: () => void }[] = [];
+
+  send(message: ClientMessage): boolean {
+    if (!this.online) return false;
+    if (message.type === 'send') this.sent.push(message.id);
+    return true;
+  }
+  now(): number {
+    return this.time;
+  }
+  later(ms: number, fn: () => void): () => void {
+    const timer = { at: this.time + ms, fn };
+    this.#timers.push(timer);
+    return () => {
+      this.#timers = this.#timers.filter((t) => t !== timer);
+    };
+  }
+  save(items: readonly Pending[]): void {
+    this.saved = [...items];
+  }
+  onRejected(item: Pending, code: string): void {
+    this.rejected.push(`${item.id}:${code}`);
+  }
+  onChange(): void {
+    this.changes++;
+  }
+  /** Moves the clock, running the timers that come due, in order. */
+  advance(ms: number): void {
+    const end = this.time + ms;
+    for (;;) {
+      const due = this.#timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (!due) break;
+      this.#timers = this.#timers.filter((t) => t !== due);
+      this.time = due.at;
+      due.fn();
+    }
+    this.time = end;
+  }
+}
+
+const item = (n: number, room = 'general'): Pending => ({ id: `m${n}`, room, text: `message ${n}` });
+const rate = { burst: 10, perSecond: 2 };
+
+describe('Outbox', () => {
+  it('keeps typed order under the rate limit: one in flight, paced, "slow down" only while held', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    for (let n = 1; n <= 15; n++) outbox.add(item(n));
+    const stored: string[] = [];
+    // The server: acknowledges whatever is in flight, in the order it arrives.
+    const serve = () => {
+      while (host.sent.length > stored.length) {
+        const id = host.sent[stored.length];
+        stored.push(id);
+        outbox.acknowledged(id);
+      }
+    };
+    serve();
+    expect(stored).toEqual(Array.from({ length: 10 }, (_, i) => `m${i + 1}`));
+    expect(outbox.slowedDown).toBe(true);
+    for (let t = 0; t < 10; t++) {
+      host.advance(500);
+      serve();
+    }
+    expect(stored).toEqual(Array.from({ length: 15 }, (_, i) => `m${i + 1}`));
+    expect(outbox.items).toEqual([]);
+    expect(host.saved).toEqual([]);
+    expect(outbox.slowedDown).toBe(false);
+  });
+
+  it('holds the queue for the server\u2019s retry hint and resends the same id first', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected({ burst: 100, perSecond: 100 });
+    outbox.add(item(1));
+    outbox.add(item(2));
+    expect(host.sent).toEqual(['m1']);
+    // Another tab of the same user used the shared bucket: the server refuses m1.
+    expect(outbox.failed('m1', 'rate_limited', 'slow down', 480)).toBe(true);
+    expect(outbox.slowedDown).toBe(true);
+    host.advance(479);
+    expect(host.sent).toEqual(['m1']);
+    host.advance(1);
+    expect(host.sent).toEqual(['m1', 'm1']);
+    expect(outbox.slowedDown).toBe(false);
+    outbox.acknowledged('m1');
+    expect(host.sent).toEqual(['m1', 'm1', 'm2']);
+  });
+
+  it('waits for the connection, then for the service, resending with the same ids', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host, [item(1)]); // restored from sessionStorage
+    outbox.add(item(2));
+    expect(host.sent).toEqual([]); // not connected yet
+    outbox.connected(rate);
+    expect(host.sent).toEqual(['m1']);
+    outbox.disconnected();
+    outbox.connected(rate); // after the next welcome: m1's ack may have been lost
+    expect(host.sent).toEqual(['m1', 'm1']);
+    outbox.failed('m1', 'unavailable', 'storage down');
+    outbox.add(item(3));
+    expect(host.sent).toEqual(['m1', 'm1']);
+    outbox.serviceBack();
+    expect(host.sent).toEqual(['m1', 'm1', 'm1']);
+    outbox.acknowledged('m1');
+    outbox.acknowledged('m2');
+    outbox.acknowledged('m3');
+    expect(host.sent).toEqual(['m1', 'm1', 'm1', 'm2', 'm3']);
+  });
+
+  it('drops a message the server refuses for good and goes on with the next', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    outbox.add(item(1));
+    outbox.add(item(2));
+    outbox.failed('m1', 'text_too_long', 'too long');
+    expect(host.rejected).toEqual(['m1:text_too_long']);
+    expect(host.sent).toEqual(['m1', 'm2']);
+    expect(outbox.failed('zzz', 'not_member', 'x')).toBe(false); // not ours
+  });
+
+  it('forgets the unsent messages of a room it left (not the one in flight)', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    outbox.add(item(1, 'random'));
+    outbox.add(item(2, 'random'));
+    outbox.add(item(3));
+    outbox.dropRoom('random');
+    expect(outbox.items.map((p) => p.id)).toEqual(['m1', 'm3']);
+    outbox.acknowledged('m1');
+    expect(host.sent).toEqual(['m1', 'm3']);
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * The page's state without a browser: events applied in seq order (replays, gaps, duplicates),
+ * notices that say what happened (issue 15, item 4), typing that ends with the message, errors
+ * matched to what caused them.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  type ChatMessage,
+  type ClientMessage,
+  DEFAULT_LIMITS,
+  type RoomState,
+  type ServerMessage,
+} from '../../src/shared/protocol.js';
+import { ChatState, TYPING_SHOW_MS } from '../../src/web/room-state.js';
+
+function setup(rooms: RoomState[] = [general()]) {
+  const sent: ClientMessage[] = [];
+  let now = 1000;
+  const state = new ChatState({ send: (m) => sent.push(m), now: () => now });
+  state.receive({ v: 2, type: 'welcome', user: 'alice', rooms, limits: DEFAULT_LIMITS });
+  return {
+    state,
+    sent,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    now: () => now,
+    last: () => sent.at(-1) as ClientMessage & { ref: string },
+  };
+}
+
+function general(head = 0, online = ['alice']): RoomState {
+  return { room: 'general', kind: 'public', owner: null, head, unread: 0, online };
+}
+
+const message = (seq: number, user = 'bob', room = 'general'): ServerMessage => ({
+  v: 2,
+  type: 'message',
+  message: { room, seq, id: `id${seq}`, user, text: `text ${seq}`, ts: seq },
+});
+
+function history(room: string, ref: string, messages: ChatMessage[], head: number): ServerMessage {
+  return { v: 2, type: 'history', ref, room, messages, head, hasMore: false };
+}
+
+const seqs = (state: ChatState, room = 'general') => [...(state.rooms.get(room)?.messages.keys() ?? [])];
+
+describe('ChatState', () => {
+  it('loads the open room, then applies events in seq order, once', () => {
+    const { state, last } = setup([general(2)]);
+    expect(last()).toMatchObject({ type: 'history', room: 'general' });
+    state.receive(
+      history(
+        'general',
+        last().ref,
+        [1, 2].map((s) => (message(s) as { message: ChatMessage }).message),
+        2,
+      ),
+    );
+    expect(state.hello()).toEqual({ v: 2, type: 'hello', rooms: { general: 2 } });
+    state.receive(message(2)); // a duplicate: ignored
+    state.receive(message(3));
+    expect(seqs(state)).toEqual([1, 2, 3]);
+    expect(state.rooms.get('general')?.head).toBe(3);
+  });
+
+  it('holds an event past a gap, asks for the gap with sync, and applies both in order', () => {
+    const { state, sent, last } = setup();
+    state.receive(history('general', last().ref, [], 0));
+    state.receive(message(1));
+    state.receive(message(3));
+    expect(seqs(state)).toEqual([1]);
+    expect(last()).toMatchObject({ type: 'sync', room: 'general', after: 1 });
+    state.receive(message(4));
+    expect(sent.filter((m) => m.type === 'sync')).toHaveLength(1);
+    state.receive(message(2));
+    expect(seqs(state)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('writes joins and leaves in the timeline; presence only moves the online list', () => {
+    const { state, last } = setup();
+    state.receive(history('general', last().ref, [], 0));
+    state.receive({ v: 2, type: 'member', room: 'general', user: 'bob', joined: true });
+    state.receive({ v: 2, type: 'presence', room: 'general', user: 'bob', online: true });
+    state.receive({ v: 2, type: 'presence', room: 'general', user: 'carol', online: true });
+    state.receive({ v: 2, type: 'presence', room: 'general', user: 'carol', online: false });
+    const room = state.rooms.get('general');
+    expect([...(room?.online ?? [])].sort()).toEqual(['alice', 'bob']);
+    state.receive({ v: 2, type: 'member', room: 'general', user: 'bob', joined: false });
+    expect(room?.notices.map((n) => n.text)).toEqual(['bob joined #general', 'bob left #general']);
+    expect([...(room?.online ?? [])]).toEqual(['alice']);
+  });
+
+  it('shows typing for a few seconds, and not once the typist\u2019s message arrived', () => {
+    const { state, last, advance, now } = setup();
+    state.receive(history('general', last().ref, [], 0));
+    state.receive({ v: 2, type: 'typing', room: 'general', user: 'bob' });
+    state.receive({ v: 2, type: 'typing', room: 'general', user: 'carol' });
+    state.receive({ v: 2, type: 'typing', room: 'general', user: 'alice' }); // our own: not shown
+    expect(state.typingIn('general', now())).toEqual(['bob', 'carol']);
+    expect(state.nextTypingExpiry(now())).toBe(now() + TYPING_SHOW_MS);
+    state.receive(message(1, 'bob'));
+    expect(state.typingIn('general', now())).toEqual(['carol']);
+    advance(TYPING_SHOW_MS);
+    expect(state.typingIn('general', now())).toEqual([]);
+    expect(state.nextTypingExpiry(now())).toBeNull();
+  });
+
+  it('ignores an error about a room it has left (a read marker sent just before leaving)', () => {
+    const random: RoomState = { room: 'random', kind: 'public', owner: null, head: 0, unread: 0, online: [] };
+    const { state, sent, last } = setup([general(), random]);
+    state.receive(history('general', last().ref, [], 0));
+    state.open('random');
+    state.receive(history('random', last().ref, [], 0));
+    state.markRead();
+    const read = last();
+    state.leave('random');
+    state.receive({ v: 2, type: 'left', ref: last().ref, room: 'random' });
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: read.ref,
+      code: 'not_member',
+      message: 'you are not in room random',
+    });
+    expect(state.composerError).toBe('');
+    expect(state.active).toBe('general');
+    expect(sent.map((m) => m.type)).toEqual(['history', 'history', 'read', 'leave']);
+  });
+
+  it('joins a room, or creates it when nobody has it, and reports a refusal where it belongs', () => {
+    const { state, sent, last } = setup();
+    state.joinOrCreate('rust');
+    const join = last();
+    expect(join).toMatchObject({ type: 'join', room: 'rust' });
+    state.receive({ v: 2, type: 'error', ref: join.ref, code: 'no_such_room', message: 'no room' });
+    const create = last();
+    expect(create).toMatchObject({ type: 'create', room: 'rust' });
+    state.receive({
+      v: 2,
+      type: 'joined',
+      ref: create.ref,
+      room: 'rust',
+      kind: 'public',
+      owner: 'alice',
+      head: 0,
+      unread: 0,
+      online: ['alice'],
+    });
+    expect(state.active).toBe('rust');
+    state.joinOrCreate('full');
+    state.receive({ v: 2, type: 'error', ref: last().ref, code: 'too_many_rooms', message: 'too many' });
+    expect(state.roomError).toBe('too many');
+    expect(state.composerError).toBe('');
+    expect(sent.filter((m) => m.type === 'create')).toHaveLength(1);
+  });
+
+  it('counts unread messages of rooms not shown, and of the shown one while the tab is hidden', () => {
+    const random: RoomState = { room: 'random', kind: 'public', owner: null, head: 0, unread: 0, online: [] };
+    const { state, last } = setup([general(), random]);
+    state.receive(history('general', last().ref, [], 0));
+    state.receive(message(1, 'bob', 'random'));
+    state.receive(message(2, 'alice', 'random'));
+    expect(state.rooms.get('random')?.unread).toBe(1);
+    state.visible = false;
+    state.receive(message(1, 'bob'));
+    expect(state.rooms.get('general')?.unread).toBe(1);
+    expect(state.unreadElsewhere).toBe(1);
+  });
+
+  it('starts a room again from its latest page after reset', () => {
+    const { state, last } = setup([general(2)]);
+    state.receive(history('general', last().ref, [], 2));
+    state.receive({ v: 2, type: 'reset', room: 'general', head: 5000 });
+    expect(last()).toMatchObject({ type: 'history', room: 'general' });
+    expect(state.rooms.get('general')).toMatchObject({ loaded: false, head: 5000 });
+  });
+});

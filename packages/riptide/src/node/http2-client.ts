@@ -1,0 +1,430 @@
+/**
+ * WebSockets over HTTP/2 streams, client side (RFC 8441): `new WebSocket(url, { http2: true })`
+ * or `{ http2Session }`.
+ *
+ *   { http2: true }: one pooled session per origin (and connection options)
+ *     wss: TLS with ALPN "h2", "http/1.1" ──server chose http/1.1──► HTTP/1.1 upgrade over that
+ *     ws:  HTTP/2 with prior knowledge       same socket (client.ts), or a new one for ws://
+ *       │
+ *       ▼ the server's first SETTINGS (RFC 8441 3)
+ *     ENABLE_CONNECT_PROTOCOL = 1 ──no──► HTTP/1.1 upgrade on a new connection
+ *       │ yes
+ *       ▼
+ *     stream = session.request(buildConnectRequest)  ─► 2xx, validateConnectResponse
+ *     ─► startClient (client.ts): the WebSocket runs over the stream
+ *
+ *   { http2Session }: the caller's session, no pool and no fallback (a server without the
+ *   setting fails the handshake with WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT).
+ *
+ * A pooled session lives as long as WebSockets use it: it is closed (GOAWAY) when the last one's
+ * stream closes, and leaves the pool as soon as it goes away (GOAWAY, error, close) so the next
+ * WebSocket opens a new one. Its streams are closed with CANCEL on terminate() (RFC 8441 5, see
+ * transport.ts); a lost session closes each of its WebSockets with 1006, like a lost TCP
+ * connection.
+ */
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  connect as connectSession,
+  constants,
+  type IncomingHttpHeaders,
+  type IncomingHttpStatusHeader,
+} from 'node:http2';
+import type { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
+import type { HandshakeError } from '../core/errors.js';
+import { handshakeError } from '../handshake/errors.js';
+import { buildConnectRequest, validateConnectResponse } from '../handshake/extended-connect.js';
+import type { ExtensionList } from '../handshake/header-lists.js';
+import type { Resolved } from './client.js';
+import type { WebSocket } from './websocket.js';
+
+/**
+ * What the HTTP/2 path borrows from client.ts, handed in by it (client.ts imports this file, so
+ * importing it back would make a cycle).
+ */
+export interface ClientHandshake {
+  /** The HTTP/1.1 handshake (the fallback); `resolved` may carry a connected socket. */
+  http1(resolved: Resolved): void;
+  /** The server accepted over `stream`: start the protocol (client.ts startClient). */
+  open(
+    stream: Duplex,
+    protocol: string,
+    extensions: ExtensionList,
+    header: string | string[] | undefined,
+  ): void;
+  /** The permessage-deflate offer to send, if any. */
+  offer: string | undefined;
+  /** The error of an expired handshakeTimeout. */
+  timeout(): Error;
+}
+
+/** How a pooled connection turned out. */
+type Outcome =
+  | { kind: 'h2'; session: ClientHttp2Session }
+  /** Use HTTP/1.1; `socket` is a TLS socket that negotiated http/1.1 (the first waiter takes it). */
+  | { kind: 'http1'; socket: Duplex | null }
+  | { kind: 'error'; error: Error };
+
+interface PoolEntry {
+  key: string;
+  outcome: Outcome | null;
+  waiters: Array<(outcome: Outcome) => void>;
+  /** WebSockets waiting for or running on this entry's session. */
+  users: number;
+  session: ClientHttp2Session | null;
+}
+
+const pool = new Map<string, PoolEntry>();
+
+/** Options that shape the connection itself (not the request): part of the pool key. */
+const CONNECTION_KEYS = [
+  'ca',
+  'cert',
+  'key',
+  'pfx',
+  'passphrase',
+  'crl',
+  'ciphers',
+  'ecdhCurve',
+  'minVersion',
+  'maxVersion',
+  'secureOptions',
+  'secureContext',
+  'servername',
+  'rejectUnauthorized',
+  'checkServerIdentity',
+  'localAddress',
+  'family',
+  'lookup',
+  'createConnection',
+  'pskCallback',
+  'sigalgs',
+] as const;
+
+/** Objects in pool keys are compared by identity: each gets a number. */
+const identities = new WeakMap<object, number>();
+let nextIdentity = 1;
+
+function identity(value: unknown): string {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null)
+    return JSON.stringify(value);
+  let id = identities.get(value);
+  if (id === undefined) {
+    id = nextIdentity++;
+    identities.set(value, id);
+  }
+  return `#${id}`;
+}
+
+function poolKey(url: URL, opts: Resolved['opts']): string {
+  let key = `${url.protocol}//${url.host}`;
+  for (const name of CONNECTION_KEYS) {
+    if (opts[name] !== undefined) key += `\n${name}=${identity(opts[name])}`;
+  }
+  return key;
+}
+
+/** Start the opening handshake of `ws` over HTTP/2 (called by client.ts initiateClient). */
+export function connectHttp2(ws: WebSocket, url: URL, resolved: Resolved, hs: ClientHandshake): void {
+  ws._url = url.href;
+  const given = resolved.opts.http2Session;
+  if (given !== undefined) {
+    // Set before waiting: the answer may come synchronously (the SETTINGS are already in).
+    const waiting = { destroy() {} };
+    ws._req = waiting;
+    waitForSettings(given, (supported) => {
+      if (ws._req !== waiting) return; // closed meanwhile
+      ws._req = null;
+      if (supported) openStream(ws, given, url, resolved, hs, null, null);
+      else fail(ws, handshakeError('WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT', undefined, 0));
+    });
+    return;
+  }
+  if (url.protocol === 'ws+unix:') {
+    // A Unix socket path has no origin to pool by: HTTP/1.1, as without the option.
+    hs.http1(resolved);
+    return;
+  }
+  connectPooled(ws, url, resolved, hs, 0);
+}
+
+/** RFC 9113 8.7: a refused stream "can be safely retried"; at most this many times. */
+const MAX_RETRIES = 2;
+
+function connectPooled(
+  ws: WebSocket,
+  url: URL,
+  resolved: Resolved,
+  hs: ClientHandshake,
+  retries: number,
+): void {
+  const key = poolKey(url, resolved.opts);
+  let entry = pool.get(key);
+  if (entry === undefined) {
+    entry = openEntry(key, url, resolved);
+    pool.set(key, entry);
+  }
+  entry.users++;
+  const waiting = { destroy() {} };
+  ws._req = waiting;
+  const current = entry;
+  whenSettled(entry, (outcome) => {
+    if (ws._req !== waiting) {
+      // closed or terminated while the connection was being set up
+      if (outcome.kind === 'http1' && outcome.socket !== null) outcome.socket.destroy();
+      release(current);
+      return;
+    }
+    ws._req = null;
+    if (outcome.kind === 'h2') {
+      const retry =
+        retries < MAX_RETRIES
+          ? () => {
+              // Not this session again: it refuses streams (a GOAWAY crossed our request).
+              if (pool.get(current.key) === current) pool.delete(current.key);
+              connectPooled(ws, url, resolved, hs, retries + 1);
+            }
+          : null;
+      openStream(ws, outcome.session, url, resolved, hs, current, retry);
+      return;
+    }
+    release(current);
+    if (outcome.kind === 'error') {
+      fail(ws, outcome.error);
+    } else if (outcome.socket !== null && resolved.opts.agent === undefined) {
+      // The TLS server chose http/1.1 by ALPN: the upgrade goes over this very connection.
+      const socket = outcome.socket;
+      hs.http1({ ...resolved, opts: { ...resolved.opts, createConnection: () => socket } });
+    } else {
+      outcome.socket?.destroy();
+      hs.http1(resolved);
+    }
+  });
+}
+
+function fail(ws: WebSocket, error: Error | HandshakeError): void {
+  ws._abortHandshake(error.message, error);
+}
+
+function whenSettled(entry: PoolEntry, cb: (outcome: Outcome) => void): void {
+  if (entry.outcome !== null) cb(entry.outcome);
+  else entry.waiters.push(cb);
+}
+
+function settle(entry: PoolEntry, outcome: Outcome): void {
+  if (entry.outcome !== null) return;
+  entry.outcome = outcome;
+  if (outcome.kind !== 'h2' && pool.get(entry.key) === entry) pool.delete(entry.key);
+  const waiters = entry.waiters;
+  entry.waiters = [];
+  for (let i = 0; i < waiters.length; i++) {
+    // Only the first waiter can take over a TLS socket that negotiated http/1.1.
+    if (i > 0 && outcome.kind === 'http1') waiters[i]({ kind: 'http1', socket: null });
+    else waiters[i](outcome);
+  }
+}
+
+/** One WebSocket is done with the entry: the last one closes the session. */
+function release(entry: PoolEntry): void {
+  entry.users--;
+  if (entry.users > 0) return;
+  if (pool.get(entry.key) === entry) pool.delete(entry.key);
+  const session = entry.session;
+  if (session !== null && !session.closed && !session.destroyed) session.close();
+}
+
+function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
+  const entry: PoolEntry = { key, outcome: null, waiters: [], users: 0, session: null };
+  const opts = resolved.opts;
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const secure = url.protocol === 'wss:';
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+  const origin = `${secure ? 'https' : 'http'}://${url.host}`;
+  const tlsOptions: Record<string, unknown> = {};
+  for (const name of CONNECTION_KEYS) if (opts[name] !== undefined) tlsOptions[name] = opts[name];
+
+  if (!secure || typeof opts.createConnection === 'function') {
+    // ws:// has no negotiation: HTTP/2 with prior knowledge (RFC 9113 3.3). A server that
+    // does not speak it fails the session before its SETTINGS: fall back to HTTP/1.1 then.
+    startSession(entry, connectSession(origin, tlsOptions));
+    return entry;
+  }
+  // wss://: offer both protocols by ALPN (RFC 7301), so a server without HTTP/2 costs no second
+  // connection, then run the session over the socket that chose h2.
+  const socket = tls.connect({
+    ...tlsOptions,
+    host,
+    port,
+    servername: opts.servername ?? (/^[\d.]+$|:/.test(host) ? undefined : host),
+    ALPNProtocols: ['h2', 'http/1.1'],
+  });
+  const onError = (error: Error) => settle(entry, { kind: 'error', error });
+  socket.once('error', onError);
+  socket.once('secureConnect', () => {
+    socket.removeListener('error', onError);
+    if (socket.alpnProtocol === 'h2') {
+      startSession(entry, connectSession(origin, { ...tlsOptions, createConnection: () => socket }));
+    } else {
+      // The socket needs an error listener until the HTTP/1.1 request takes it over.
+      socket.on('error', ignore);
+      settle(entry, { kind: 'http1', socket });
+    }
+  });
+  return entry;
+}
+
+function ignore(): void {}
+
+function startSession(entry: PoolEntry, session: ClientHttp2Session): void {
+  entry.session = session;
+  const leave = () => {
+    if (pool.get(entry.key) === entry) pool.delete(entry.key);
+  };
+  session.on('error', (error: Error & { syscall?: string }) => {
+    leave();
+    // Before the server's SETTINGS: a failure to connect is reported as is; anything else
+    // means the peer does not speak HTTP/2 here, so HTTP/1.1 gets its chance.
+    if (error.syscall !== undefined) settle(entry, { kind: 'error', error });
+    else settle(entry, { kind: 'http1', socket: null });
+  });
+  // A GOAWAY: no new streams on this session; those open run to their end.
+  session.on('goaway', leave);
+  session.on('close', () => {
+    leave();
+    settle(entry, { kind: 'http1', socket: null });
+  });
+  waitForSettings(session, (supported) => {
+    if (supported) settle(entry, { kind: 'h2', session });
+    else {
+      settle(entry, { kind: 'http1', socket: null });
+      if (entry.users === 0) session.close();
+    }
+  });
+}
+
+/**
+ * Call `cb` once the server's SETTINGS say whether the extended CONNECT is allowed (RFC 8441
+ * 3). A session whose SETTINGS arrived before we looked is settled by a PING: the server sends
+ * its SETTINGS first (RFC 9113 3.4), so once the PING's answer is in, the setting is known.
+ */
+function waitForSettings(session: ClientHttp2Session, cb: (supported: boolean) => void): void {
+  let done = false;
+  const check = () => {
+    if (done) return;
+    const settings = session.destroyed ? null : session.remoteSettings;
+    if (settings !== null && settings.enableConnectProtocol === true) {
+      done = true;
+      session.removeListener('remoteSettings', check);
+      cb(true);
+    } else if (settings === null || pingAnswered) {
+      done = true;
+      session.removeListener('remoteSettings', check);
+      cb(false);
+    }
+  };
+  let pingAnswered = false;
+  session.on('remoteSettings', check);
+  if (session.destroyed || session.closed) {
+    pingAnswered = true;
+    process.nextTick(check);
+    return;
+  }
+  const ping = () => {
+    check();
+    if (done) return;
+    session.ping((err) => {
+      pingAnswered = true;
+      if (err && !done) {
+        done = true;
+        session.removeListener('remoteSettings', check);
+        cb(false);
+        return;
+      }
+      check();
+    });
+  };
+  if (session.connecting) session.once('connect', ping);
+  else ping();
+}
+
+/**
+ * Open the WebSocket's stream on a session that allows the extended CONNECT. `retry` (pooled
+ * sessions only) starts over when the server refused the stream before processing it.
+ */
+function openStream(
+  ws: WebSocket,
+  session: ClientHttp2Session,
+  url: URL,
+  resolved: Resolved,
+  hs: ClientHandshake,
+  entry: PoolEntry | null,
+  retry: (() => void) | null,
+): void {
+  const { opts, protocols } = resolved;
+  let stream: ClientHttp2Stream;
+  try {
+    const headers = buildConnectRequest({
+      authority: url.host,
+      path: (url.pathname || '/') + url.search,
+      scheme: url.protocol === 'wss:' ? 'https' : 'http',
+      protocols,
+      extensions: hs.offer,
+      origin: opts.origin,
+      headers: opts.headers,
+    });
+    stream = session.request(headers, { endStream: false });
+  } catch (err) {
+    // A bad header is the caller's (it was validated by buildConnectRequest), a session that
+    // went away in the meantime the network's: both end this handshake.
+    if (entry !== null) release(entry);
+    fail(ws, err as Error);
+    return;
+  }
+  if (entry !== null) stream.once('close', () => release(entry));
+  // Before the answer, closing the WebSocket cancels the stream (RFC 8441 5: CANCEL).
+  const pending = { destroy: () => stream.close(constants.NGHTTP2_CANCEL) };
+  ws._req = pending;
+  let timer: NodeJS.Timeout | null = null;
+  /** True if the stream ended unanswered in a way RFC 9113 8.7 says is safe to retry. */
+  const retried = (): boolean => {
+    if (retry === null || stream.rstCode !== constants.NGHTTP2_REFUSED_STREAM) return false;
+    ws._req = null;
+    retry();
+    return true;
+  };
+  const onError = (err: Error) => {
+    if (timer !== null) clearTimeout(timer);
+    if (ws._req !== pending || retried()) return;
+    fail(ws, err);
+  };
+  stream.on('error', onError);
+  stream.once('close', () => {
+    if (timer !== null) clearTimeout(timer);
+    if (ws._req !== pending || retried()) return;
+    ws._abortHandshake('The server closed the stream before answering');
+  });
+  if (opts.handshakeTimeout) {
+    timer = setTimeout(() => {
+      if (ws._req !== pending) return;
+      stream.close(constants.NGHTTP2_CANCEL);
+      fail(ws, hs.timeout());
+    }, opts.handshakeTimeout);
+  }
+  stream.once('response', (headers: IncomingHttpHeaders & IncomingHttpStatusHeader) => {
+    if (timer !== null) clearTimeout(timer);
+    if (ws._req !== pending) {
+      stream.close(constants.NGHTTP2_CANCEL);
+      return;
+    }
+    ws._req = null;
+    const result = validateConnectResponse({ status: headers[':status'] ?? 0, headers }, { protocols });
+    if (!result.ok) {
+      stream.close(constants.NGHTTP2_CANCEL);
+      fail(ws, result.error);
+      return;
+    }
+    stream.removeListener('error', onError);
+    hs.open(stream, result.protocol, result.extensions, headers['sec-websocket-extensions']);
+  });
+}

@@ -1,0 +1,342 @@
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { once } from './helpers.js';
+import { closeH2, h2Server, settle, tls, trackSessions } from './http2-helpers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function start(options: Parameters<typeof h2Server>[0] = {}, kind: 'h2c' | 'tls' = 'h2c') {
+  const server =
+    kind === 'tls' ? http2.createSecureServer({ ...tls, allowHTTP1: true }) : http2.createServer();
+  const sessions = trackSessions(server);
+  const s = await h2Server(options, kind, server);
+  cleanups.push(() => closeH2(s.wss, s.server));
+  s.wss.on('connection', (ws, req) => {
+    ws.on('message', (data) => ws.send(`${req.httpVersion} ${data}`));
+  });
+  return { ...s, sessions };
+}
+
+/** Open a client, wait for 'open'; closed at the end of the test. */
+async function open(url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}) {
+  const ws = new WebSocket(url, { rejectUnauthorized: false, ...options });
+  cleanups.push(() => ws.terminate());
+  const error = once<[Error]>(ws, 'error').then(([e]) => {
+    throw e;
+  });
+  await Promise.race([once(ws, 'open'), error]);
+  return ws;
+}
+
+async function roundTrip(ws: WebSocket, text: string): Promise<string> {
+  ws.send(text);
+  const [data] = await once<[Buffer]>(ws, 'message');
+  return String(data);
+}
+
+/** A plain HTTP/1.1 (or https) server with a riptide server on its 'upgrade'. */
+async function http1Server(secure: boolean) {
+  const server = secure ? https.createServer(tls) : http.createServer();
+  const connections: number[] = [];
+  server.on('connection', () => connections.push(1));
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws, req) => ws.on('message', (d) => ws.send(`${req.httpVersion} ${d}`)));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  cleanups.push(async () => {
+    for (const c of wss.clients) c.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { url: `${secure ? 'wss' : 'ws'}://127.0.0.1:${port}`, connections };
+}
+
+describe('RFC 8441 client: new WebSocket(url, { http2: true })', () => {
+  for (const kind of ['h2c', 'tls'] as const) {
+    it(`opens over a stream and shares one session per origin (${kind})`, async () => {
+      const { url, sessions } = await start({}, kind);
+      const a = await open(`${url}/a`, { http2: true });
+      const b = await open(`${url}/b`, { http2: true });
+      const c = await open(`${url}/c?x=1`, { http2: true });
+      expect(await roundTrip(a, 'a')).toBe('2.0 a');
+      expect(await roundTrip(b, 'b')).toBe('2.0 b');
+      expect(await roundTrip(c, 'c')).toBe('2.0 c');
+      expect(sessions.size).toBe(1);
+      expect(a.url).toBe(`${url}/a`);
+    });
+  }
+
+  it('closes the shared session once its last WebSocket has closed, and opens a new one after', async () => {
+    const { url, sessions } = await start();
+    const a = await open(url, { http2: true });
+    const b = await open(url, { http2: true });
+    const [session] = sessions;
+    const sessionClosed = once(session, 'close');
+    a.close();
+    await once(a, 'close');
+    expect(sessions.size).toBe(1);
+    expect(await roundTrip(b, 'still')).toBe('2.0 still');
+    b.close();
+    await once(b, 'close');
+    await sessionClosed;
+    expect(sessions.size).toBe(0);
+    const c = await open(url, { http2: true });
+    expect(await roundTrip(c, 'again')).toBe('2.0 again');
+    expect(sessions.size).toBe(1);
+  });
+
+  it('does not share sessions between different connection options', async () => {
+    const { url, sessions } = await start({}, 'tls');
+    await open(url, { http2: true, rejectUnauthorized: false });
+    await open(url, { http2: true, rejectUnauthorized: false, servername: 'localhost' });
+    expect(sessions.size).toBe(2);
+  });
+
+  it('negotiates subprotocols and permessage-deflate over the stream', async () => {
+    const { url } = await start({
+      perMessageDeflate: true,
+      handleProtocols: (p) => (p.has('b') ? 'b' : false),
+    });
+    const withProtocols = new WebSocket(url, ['a', 'b'], { http2: true });
+    cleanups.push(() => withProtocols.terminate());
+    await once(withProtocols, 'open');
+    expect(withProtocols.protocol).toBe('b');
+    expect(withProtocols.extensions).toMatch(/^permessage-deflate/);
+    const big = 'x'.repeat(100_000);
+    withProtocols.send(big);
+    const [data] = await once<[Buffer]>(withProtocols, 'message');
+    expect(String(data)).toBe(`2.0 ${big}`);
+  });
+
+  it('masks its frames on the stream (RFC 6455 5.1 still applies)', async () => {
+    // A raw node:http2 server as the peer: it reads the client's bytes as they are sent.
+    const server = http2.createServer({ settings: { enableConnectProtocol: true } });
+    trackSessions(server);
+    const received: Buffer[] = [];
+    const got = new Promise<void>((resolve) =>
+      server.on('stream', (stream) => {
+        stream.respond({ ':status': 200 });
+        stream.on('data', (c: Buffer) => {
+          received.push(c);
+          resolve();
+        });
+        stream.on('error', () => {});
+      }),
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const wss = new WebSocketServer({ noServer: true });
+    cleanups.push(() => closeH2(wss, server));
+    const ws = await open(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, { http2: true });
+    ws.send('hi');
+    await got;
+    const bytes = Buffer.concat(received);
+    expect(bytes[0]).toBe(0x81);
+    expect(bytes[1] & 0x80).toBe(0x80); // MASK bit
+    const mask = bytes.subarray(2, 6);
+    expect(Buffer.from([bytes[6] ^ mask[0], bytes[7] ^ mask[1]]).toString()).toBe('hi');
+  });
+});
+
+describe('falling back to HTTP/1.1', () => {
+  it('wss: a TLS server without HTTP/2 (ALPN http/1.1): the upgrade goes over that same connection', async () => {
+    const { url, connections } = await http1Server(true);
+    const ws = await open(url, { http2: true });
+    expect(await roundTrip(ws, 'x')).toBe('1.1 x');
+    expect(connections.length).toBe(1);
+  });
+
+  it('ws: a server without HTTP/2 (prior knowledge fails): a new HTTP/1.1 connection', async () => {
+    const { url } = await http1Server(false);
+    const ws = await open(url, { http2: true });
+    expect(await roundTrip(ws, 'y')).toBe('1.1 y');
+  });
+
+  it('an HTTP/2 server that does not send SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 3)', async () => {
+    // allowHTTP1 with no extended CONNECT: WebSockets only through its HTTP/1.1 'upgrade'.
+    const server = http2.createSecureServer({ ...tls, allowHTTP1: true });
+    trackSessions(server);
+    const wss = new WebSocketServer({ noServer: true });
+    server.on('upgrade', (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) =>
+        ws.on('message', (d) => ws.send(`${req.httpVersion} ${d}`)),
+      ),
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => closeH2(wss, server));
+    const ws = await open(`wss://127.0.0.1:${(server.address() as AddressInfo).port}`, { http2: true });
+    expect(await roundTrip(ws, 'z')).toBe('1.1 z');
+  });
+
+  it('an http2Session without the setting fails instead (WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT)', async () => {
+    const server = http2.createServer();
+    trackSessions(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const wss = new WebSocketServer({ noServer: true });
+    cleanups.push(() => closeH2(wss, server));
+    const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    cleanups.push(async () => {
+      await settle();
+      session.destroy();
+    });
+    const ws = new WebSocket('ws://127.0.0.1/', { http2Session: session });
+    const closed = once<[number]>(ws, 'close');
+    const [err] = await once<[Error & { code: string }]>(ws, 'error');
+    expect(err.code).toBe('WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT');
+    expect((await closed)[0]).toBe(1006);
+  });
+});
+
+describe('http2Session: the caller owns the session', () => {
+  it('opens streams on the given session and leaves it open', async () => {
+    const { port, origin } = await start();
+    const session = http2.connect(origin);
+    cleanups.push(async () => {
+      await settle();
+      session.destroy();
+    });
+    const ws = await open(`ws://127.0.0.1:${port}/mine`, { http2Session: session });
+    expect(await roundTrip(ws, 'm')).toBe('2.0 m');
+    ws.close();
+    await once(ws, 'close');
+    expect(session.closed).toBe(false);
+    const again = await open(`ws://127.0.0.1:${port}/mine`, { http2Session: session });
+    expect(await roundTrip(again, 'n')).toBe('2.0 n');
+  });
+
+  it('validates the options', () => {
+    expect(() => new WebSocket('ws://a/', { http2: 'yes' as never })).toThrow(
+      'The "http2" option must be a boolean',
+    );
+    expect(() => new WebSocket('ws://a/', { http2Session: {} as never })).toThrow(
+      'The "http2Session" option must be a ClientHttp2Session (from http2.connect)',
+    );
+  });
+});
+
+describe('handshake failures and endings, client side', () => {
+  it('a refusal (non-2xx) fails the handshake with WS_ERR_HANDSHAKE_STATUS', async () => {
+    const { url } = await start({ verifyClient: () => false });
+    const ws = new WebSocket(url, { http2: true });
+    // 'close' follows 'error' in the same tick: listen to both first
+    const closed = once<[number]>(ws, 'close');
+    const [err] = await once<[Error & { code: string }]>(ws, 'error');
+    expect(err).toMatchObject({
+      code: 'WS_ERR_HANDSHAKE_STATUS',
+      message: 'Unexpected server response (401)',
+    });
+    expect((await closed)[0]).toBe(1006);
+  });
+
+  it('close() before the answer cancels the stream; the session stays usable', async () => {
+    const { url, wss } = await start({ verifyClient: (_info, cb) => setImmediate(cb, true) });
+    const first = await open(url, { http2: true });
+    const ws = new WebSocket(url, { http2: true });
+    ws.close();
+    const [code] = await once<[number]>(ws, 'close');
+    expect(code).toBe(1006);
+    expect(await roundTrip(first, 'alive')).toBe('2.0 alive');
+    expect(wss.clients.size).toBe(1);
+  });
+
+  it('handshakeTimeout: a server that never answers', async () => {
+    const server = http2.createServer({ settings: { enableConnectProtocol: true } });
+    trackSessions(server);
+    server.on('stream', (stream) => stream.on('error', () => {}));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const wss = new WebSocketServer({ noServer: true });
+    cleanups.push(() => closeH2(wss, server));
+    const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+      http2: true,
+      handshakeTimeout: 50,
+    });
+    const [err] = await once<[Error & { code: string }]>(ws, 'error');
+    expect(err.code).toBe('WS_ERR_HANDSHAKE_TIMEOUT');
+  });
+
+  it('terminate() resets its stream with CANCEL; the server sees 1006, other WebSockets go on', async () => {
+    const { url, wss } = await start();
+    const resets: number[] = [];
+    const serverClosed = new Promise<number>((resolve) =>
+      wss.once('connection', (ws) => {
+        ws.once('close', (code) => resolve(code));
+        (ws as unknown as { _socket: http2.ServerHttp2Stream })._socket.once(
+          'close',
+          function (this: http2.ServerHttp2Stream) {
+            resets.push(this.rstCode);
+          },
+        );
+      }),
+    );
+    const a = await open(url, { http2: true });
+    const b = await open(url, { http2: true });
+    a.terminate();
+    expect(await serverClosed).toBe(1006);
+    expect(resets).toEqual([http2.constants.NGHTTP2_CANCEL]);
+    expect(await roundTrip(b, 'b')).toBe('2.0 b');
+  });
+
+  it("the server's session going away closes the client's WebSockets with 1006", async () => {
+    const { url, sessions } = await start();
+    const a = await open(url, { http2: true });
+    const b = await open(url, { http2: true });
+    const closed = Promise.all([once<[number]>(a, 'close'), once<[number]>(b, 'close')]);
+    for (const s of sessions) s.destroy();
+    expect((await closed).map(([c]) => c)).toEqual([1006, 1006]);
+  });
+
+  it('after a GOAWAY from the server, new WebSockets use a new session (a refused stream is retried) while the old streams finish', async () => {
+    const { url, sessions } = await start();
+    const a = await open(url, { http2: true });
+    const [old] = sessions;
+    const goaway = once(old, 'close');
+    old.close(); // GOAWAY NO_ERROR: the open stream may finish
+    const b = await open(url, { http2: true });
+    expect(sessions.size).toBe(2);
+    expect(await roundTrip(a, 'old stream')).toBe('2.0 old stream');
+    expect(await roundTrip(b, 'new session')).toBe('2.0 new session');
+    a.close();
+    await goaway;
+  });
+});
+
+describe('backpressure follows the stream window, client side', () => {
+  it("send() turns false while the server does not read, 'drain' once it does", async () => {
+    const { wss, url } = await start();
+    const serverSide = once<[WebSocket]>(wss, 'connection');
+    const ws = await open(url, { http2: true, perMessageDeflate: false });
+    const [peer] = await serverSide;
+    // A second WebSocket on the same session: its round trips prove the connection flows.
+    const other = await open(url, { http2: true });
+    peer.removeAllListeners('message');
+    peer.pause(); // stops reading the stream: no WINDOW_UPDATE for it
+    const chunk = Buffer.alloc(8 * 1024);
+    for (let i = 0; i < 32; i++) ws.send(chunk);
+    for (let i = 0; i < 3; i++) expect(await roundTrip(other, `rt${i}`)).toBe(`2.0 rt${i}`);
+    expect(ws.bufferedAmount).toBeGreaterThan(128 * 1024);
+    expect(ws.send(chunk)).toBe(false);
+    const drained = once(ws, 'drain');
+    const all = new Promise<void>((resolve) => {
+      let count = 0;
+      peer.on('message', () => {
+        if (++count === 33) resolve();
+      });
+    });
+    peer.resume();
+    await drained;
+    await all;
+    expect(ws.bufferedAmount).toBe(0);
+  });
+});

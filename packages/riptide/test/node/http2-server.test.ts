@@ -1,0 +1,511 @@
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { clientFrame, once } from './helpers.js';
+import {
+  type AnyHttp2Server,
+  closeH2,
+  connectHeaders,
+  h2Server,
+  RawStream,
+  rawSession,
+  rawStream,
+  settle,
+  tls,
+  trackSessions,
+} from './http2-helpers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function start(
+  options: Parameters<typeof h2Server>[0] = {},
+  kind: 'h2c' | 'tls' = 'h2c',
+  server?: AnyHttp2Server,
+) {
+  const made =
+    server ??
+    (kind === 'tls' ? http2.createSecureServer({ ...tls, allowHTTP1: true }) : http2.createServer());
+  trackSessions(made);
+  const s = await h2Server(options, kind, made);
+  cleanups.push(() => closeH2(s.wss, s.server));
+  return s;
+}
+
+async function session(origin: string) {
+  const s = await rawSession(origin);
+  cleanups.push(async () => {
+    await settle();
+    s.destroy();
+  });
+  return s;
+}
+
+/** An echo server: every message goes back as it came. */
+function echo(wss: WebSocketServer) {
+  wss.on('connection', (ws) =>
+    ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary })),
+  );
+}
+
+describe('RFC 8441 3 the server advertises SETTINGS_ENABLE_CONNECT_PROTOCOL', () => {
+  it('on an http2 server created without the setting', async () => {
+    const { origin } = await start();
+    const s = http2.connect(origin);
+    cleanups.push(async () => {
+      await settle();
+      s.destroy();
+    });
+    const [settings] = await once<[http2.Settings]>(s, 'remoteSettings');
+    expect(settings.enableConnectProtocol).toBe(true);
+  });
+});
+
+describe('RFC 8441 5 a WebSocket over an HTTP/2 stream', () => {
+  it("answers 200 and runs RFC 6455 frames over the stream; 'connection' gets an http.IncomingMessage", async () => {
+    const { wss, port, origin } = await start();
+    const seen: http.IncomingMessage[] = [];
+    wss.on('connection', (ws, req) => {
+      seen.push(req);
+      ws.on('message', (data) => ws.send(`echo ${data}`));
+    });
+    const s = await session(origin);
+    const raw = await rawStream(s, connectHeaders(port, '/chat?room=1', { origin: 'https://app.example' }));
+    const res = await raw.response;
+    expect(res[':status']).toBe(200);
+    // RFC 8441 4: no Sec-WebSocket-Accept
+    expect(res['sec-websocket-accept']).toBeUndefined();
+    raw.write(clientFrame(1, 'hi'));
+    const [frame] = await raw.waitFrames(1);
+    expect(frame).toMatchObject({ opcode: 1, fin: true });
+    expect(frame.payload.toString()).toBe('echo hi');
+
+    const req = seen[0];
+    expect(req).toBeInstanceOf(http.IncomingMessage);
+    expect(req.httpVersion).toBe('2.0');
+    expect(req.httpVersionMajor).toBe(2);
+    expect(req.method).toBe('CONNECT');
+    expect(req.url).toBe('/chat?room=1');
+    // ws-style code reads Host: copied from :authority
+    expect(req.headers.host).toBe(`127.0.0.1:${port}`);
+    expect(req.headers[':authority']).toBe(`127.0.0.1:${port}`);
+    expect(req.headers.origin).toBe('https://app.example');
+    expect(req.socket.remoteAddress).toBe('127.0.0.1');
+    expect(wss.clients.size).toBe(1);
+  });
+
+  it('closes cleanly: close frames both ways, then END_STREAM both ways (no reset)', async () => {
+    const { wss, port, origin } = await start();
+    const closed = new Promise<[number, string]>((resolve) =>
+      wss.on('connection', (ws) => ws.on('close', (code, reason) => resolve([code, reason.toString()]))),
+    );
+    const s = await session(origin);
+    const raw = await rawStream(s, connectHeaders(port));
+    raw.write(clientFrame(8, Buffer.concat([Buffer.from([0x03, 0xe8]), Buffer.from('bye')])));
+    const [frame] = await raw.waitFrames(1);
+    expect(frame.opcode).toBe(8);
+    expect(frame.payload.readUInt16BE(0)).toBe(1000);
+    raw.stream.end();
+    const end = await raw.closed;
+    expect(end.ended).toBe(true);
+    expect(end.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+    expect(await closed).toEqual([1000, 'bye']);
+  });
+
+  it('serves HTTP/1.1 upgrades and HTTP/2 streams on one TLS port, to one connection event', async () => {
+    const { wss, url } = await start({}, 'tls');
+    const versions: string[] = [];
+    wss.on('connection', (ws, req) => {
+      versions.push(req.httpVersion);
+      ws.on('message', (data) => ws.send(`${req.httpVersion} ${data}`));
+    });
+    const replies = await Promise.all(
+      [false, true, true].map(
+        (useHttp2) =>
+          new Promise<string>((resolve, reject) => {
+            const ws = new WebSocket(url, { http2: useHttp2, rejectUnauthorized: false });
+            ws.on('error', reject);
+            ws.on('open', () => ws.send('ping'));
+            ws.on('message', (d) => {
+              resolve(String(d));
+              ws.close();
+            });
+          }),
+      ),
+    );
+    expect(replies.sort()).toEqual(['1.1 ping', '2.0 ping', '2.0 ping']);
+    expect(versions.sort()).toEqual(['1.1', '2.0', '2.0']);
+  });
+
+  it('refuses the stream, not the session: others keep working', async () => {
+    const { wss, port, origin } = await start({ path: '/ws' });
+    echo(wss);
+    const s = await session(origin);
+    const good = await rawStream(s, connectHeaders(port, '/ws'));
+    const bad = await rawStream(s, connectHeaders(port, '/other'));
+    expect((await bad.response)[':status']).toBe(400);
+    expect((await bad.closed).bytes.toString()).toBe('Bad Request');
+    good.write(clientFrame(1, 'still here'));
+    const [frame] = await good.waitFrames(1);
+    expect(frame.payload.toString()).toBe('still here');
+    expect(s.destroyed).toBe(false);
+  });
+
+  describe('refusals carry the status, the message as text/plain and the headers HTTP/2 allows', () => {
+    it.each([
+      [
+        'another version',
+        { 'sec-websocket-version': '7' },
+        400,
+        { 'sec-websocket-version': '13, 8' },
+        'Missing or invalid Sec-WebSocket-Version header',
+      ],
+      [
+        'a malformed subprotocol list',
+        { 'sec-websocket-protocol': 'a b' },
+        400,
+        {},
+        'Invalid Sec-WebSocket-Protocol header',
+      ],
+    ] as const)('%s', async (_name, over, status, extra, message) => {
+      const { port, origin, wss } = await start();
+      let connections = 0;
+      wss.on('connection', () => connections++);
+      const s = await session(origin);
+      const raw = await rawStream(s, connectHeaders(port, '/', over as Record<string, string>));
+      const res = await raw.response;
+      expect(res[':status']).toBe(status);
+      expect(res['content-type']).toBe('text/plain; charset=utf-8');
+      for (const [k, v] of Object.entries(extra)) expect(res[k]).toBe(v);
+      expect((await raw.closed).bytes.toString()).toBe(message);
+      expect(connections).toBe(0);
+    });
+
+    it('allowedOrigins: 403', async () => {
+      const { port, origin } = await start({ allowedOrigins: ['https://good.example'] });
+      const s = await session(origin);
+      const bad = await rawStream(s, connectHeaders(port, '/', { origin: 'https://evil.example' }));
+      expect((await bad.response)[':status']).toBe(403);
+      expect((await bad.closed).bytes.toString()).toBe('Origin not allowed');
+      const good = await rawStream(s, connectHeaders(port, '/', { origin: 'https://good.example' }));
+      expect((await good.response)[':status']).toBe(200);
+    });
+  });
+
+  it('verifyClient sees :authority as Host, origin, secure; its refusal status, message and headers go out', async () => {
+    const infos: Array<{ origin: string | undefined; secure: boolean; host: string | undefined }> = [];
+    const { port, origin } = await start(
+      {
+        verifyClient: (info, cb) => {
+          infos.push({ origin: info.origin, secure: info.secure, host: info.req.headers.host });
+          if (info.req.url === '/no') cb(false, 429, 'Slow down', { 'Retry-After': '5' });
+          else cb(true);
+        },
+      },
+      'tls',
+    );
+    const s = await session(origin);
+    const refused = await rawStream(s, connectHeaders(port, '/no', { origin: 'https://o.example' }, 'https'));
+    const res = await refused.response;
+    expect(res[':status']).toBe(429);
+    expect(res['retry-after']).toBe('5');
+    expect((await refused.closed).bytes.toString()).toBe('Slow down');
+    const ok = await rawStream(s, connectHeaders(port, '/yes', {}, 'https'));
+    expect((await ok.response)[':status']).toBe(200);
+    expect(infos).toEqual([
+      { origin: 'https://o.example', secure: true, host: `127.0.0.1:${port}` },
+      { origin: undefined, secure: true, host: `127.0.0.1:${port}` },
+    ]);
+  });
+
+  it("handleProtocols and the 'headers' event work as over HTTP/1.1", async () => {
+    const { wss, port, origin } = await start({
+      handleProtocols: (protocols, req) => (protocols.has('v2') && req.httpVersion === '2.0' ? 'v2' : false),
+    });
+    wss.on('headers', (lines) => {
+      lines.push('Set-Cookie: a=1', 'Set-Cookie: b=2');
+    });
+    const protocols: string[] = [];
+    wss.on('connection', (ws) => protocols.push(ws.protocol));
+    const s = await session(origin);
+    const raw = await rawStream(s, connectHeaders(port, '/', { 'sec-websocket-protocol': 'v1, v2' }));
+    const res = await raw.response;
+    expect(res['sec-websocket-protocol']).toBe('v2');
+    expect(res['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(protocols).toEqual(['v2']);
+  });
+
+  it('negotiates permessage-deflate and compresses over the stream', async () => {
+    const { wss, url } = await start({ perMessageDeflate: true });
+    echo(wss);
+    const ws = new WebSocket(url, { http2: true });
+    await once(ws, 'open');
+    expect(ws.extensions).toMatch(/^permessage-deflate/);
+    const big = 'riptide '.repeat(10_000);
+    ws.send(big);
+    const [data] = await once<[Buffer]>(ws, 'message');
+    expect(data.toString()).toBe(big);
+    ws.close();
+    await once(ws, 'close');
+  });
+});
+
+describe("node's compatibility layer (a 'request' listener): CONNECT arrives as 'connect'", () => {
+  for (const order of ['request listener first', 'request listener after the WebSocketServer'] as const) {
+    it(`takes WebSocket streams and leaves the rest to the application (${order})`, async () => {
+      const server = http2.createSecureServer({ ...tls, allowHTTP1: true });
+      const onRequest = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+        res.end(`page ${req.url}`);
+      };
+      if (order === 'request listener first') server.on('request', onRequest);
+      const { wss, port, origin } = await start({}, 'tls', server);
+      if (order !== 'request listener first') server.on('request', onRequest);
+      echo(wss);
+      const s = await session(origin);
+      // a page
+      const page = s.request({ ':path': '/index.html' });
+      page.on('error', () => {});
+      const pageBody = await new Promise<string>((resolve) => {
+        let body = '';
+        page.on('data', (c) => (body += c));
+        page.on('end', () => resolve(body));
+      });
+      expect(pageBody).toBe('page /index.html');
+      // a WebSocket on the same session
+      const raw = await rawStream(s, connectHeaders(port, '/', {}, 'https'));
+      expect((await raw.response)[':status']).toBe(200);
+      raw.write(clientFrame(2, Buffer.from([1, 2, 3])));
+      const [frame] = await raw.waitFrames(1);
+      expect([...frame.payload]).toEqual([1, 2, 3]);
+      // a classic CONNECT (to a proxy): nobody else listens, so 405 as node would answer
+      const tunnel = s.request({ ':method': 'CONNECT', ':authority': 'elsewhere.example:443' });
+      tunnel.on('error', () => {});
+      const [res] = await once<[http2.IncomingHttpHeaders]>(tunnel, 'response');
+      expect(res[':status']).toBe(405);
+    });
+  }
+
+  it("leaves other CONNECTs to the application's own 'connect' listener", async () => {
+    const server = http2.createSecureServer({ ...tls, allowHTTP1: true }, (_req, res) => res.end());
+    server.on('connect', (req, res) => {
+      if (req.headers[':protocol'] === undefined) res.writeHead(204).end();
+    });
+    const { origin } = await start({}, 'tls', server);
+    const s = await session(origin);
+    const tunnel = s.request({ ':method': 'CONNECT', ':authority': 'elsewhere.example:443' });
+    tunnel.on('error', () => {});
+    const [res] = await once<[http2.IncomingHttpHeaders]>(tunnel, 'response');
+    expect(res[':status']).toBe(204);
+  });
+});
+
+describe('noServer: handleStream is the HTTP/2 counterpart of handleUpgrade', () => {
+  it('completes a stream handed over from a stream listener, and refuses other CONNECTs', async () => {
+    const server = http2.createServer({ settings: { enableConnectProtocol: true } });
+    trackSessions(server);
+    const wss = new WebSocketServer({ noServer: true });
+    server.on('stream', (stream, headers) => {
+      if (headers[':method'] !== 'CONNECT') return;
+      wss.handleStream(stream, headers, (ws, req) => {
+        ws.send(`hello ${req.url}`);
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => closeH2(wss, server));
+    const port = (server.address() as { port: number }).port;
+    const s = await session(`http://127.0.0.1:${port}`);
+    const raw = await rawStream(s, connectHeaders(port, '/n'));
+    const [frame] = await raw.waitFrames(1);
+    expect(frame.payload.toString()).toBe('hello /n');
+    const other = await rawStream(s, connectHeaders(port, '/', { ':protocol': 'webtransport' }));
+    expect((await other.response)[':status']).toBe(501);
+    expect((await other.closed).bytes.toString()).toBe(
+      'Invalid handshake: the :protocol pseudo-header must be "websocket"',
+    );
+  });
+
+  it('destroys a stream whose asynchronous verifyClient never answers (handshakeTimeout)', async () => {
+    const { port, origin } = await start({ handshakeTimeout: 50, verifyClient: (_info, _cb) => {} });
+    const s = await session(origin);
+    const raw = new RawStream(s, connectHeaders(port));
+    const end = await raw.closed;
+    expect(end.rstCode).toBeDefined();
+    expect(end.bytes.length).toBe(0);
+    expect(s.destroyed).toBe(false);
+  });
+});
+
+describe('RFC 8441 5 stream and session endings map to close codes; one stream never takes down another', () => {
+  async function pair(options: Parameters<typeof h2Server>[0] = {}) {
+    const started = await start(options);
+    const conns: WebSocket[] = [];
+    started.wss.on('connection', (ws) => {
+      conns.push(ws);
+      ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+    });
+    const s = await session(started.origin);
+    const a = await rawStream(s, connectHeaders(started.port));
+    const b = await rawStream(s, connectHeaders(started.port));
+    return { ...started, s, a, b, conns };
+  }
+
+  async function stillEchoes(raw: RawStream, text: string) {
+    const before = raw.frames().length;
+    raw.write(clientFrame(1, text));
+    const frames = await raw.waitFrames(before + 1);
+    expect(frames[before].payload.toString()).toBe(text);
+  }
+
+  it("a peer's protocol violation fails that WebSocket with its close code (1002); the other stream runs on", async () => {
+    const { a, b, conns, s } = await pair();
+    const errors: string[] = [];
+    conns[0].on('error', (e) => errors.push((e as Error & { code: string }).code));
+    const closed = once<[number]>(conns[0], 'close');
+    // an unmasked frame from a client: RFC 6455 5.1 "MUST close the connection"
+    a.write(Buffer.from([0x81, 0x02, 0x68, 0x69]));
+    const [frame] = await a.waitFrames(1);
+    expect(frame.opcode).toBe(8);
+    expect(frame.payload.readUInt16BE(0)).toBe(1002);
+    a.stream.end();
+    // RFC 6455 7.1.5: no close frame came back, so the connection close code is 1006
+    expect((await closed)[0]).toBe(1006);
+    expect(errors).toEqual(['WS_ERR_EXPECTED_MASK']);
+    await stillEchoes(b, 'b is fine');
+    expect(s.destroyed).toBe(false);
+  });
+
+  it('maxPayload closes that stream with 1009', async () => {
+    const { a, b } = await pair({ maxPayload: 16 });
+    a.write(clientFrame(2, Buffer.alloc(17)));
+    const [frame] = await a.waitFrames(1);
+    expect(frame.payload.readUInt16BE(0)).toBe(1009);
+    await stillEchoes(b, 'small');
+  });
+
+  it('RST_STREAM from the peer: 1006 for that WebSocket only', async () => {
+    const { a, b, conns } = await pair();
+    const closed = once<[number]>(conns[0], 'close');
+    a.stream.close(http2.constants.NGHTTP2_CANCEL);
+    expect((await closed)[0]).toBe(1006);
+    expect(conns[1].readyState).toBe(WebSocket.OPEN);
+    await stillEchoes(b, 'b lives');
+  });
+
+  it('END_STREAM without a close frame (a TCP FIN without close): 1006', async () => {
+    const { a, conns } = await pair();
+    const closed = once<[number]>(conns[0], 'close');
+    a.stream.end();
+    expect((await closed)[0]).toBe(1006);
+    expect((await a.closed).ended).toBe(true);
+  });
+
+  it("the session's connection lost: every WebSocket on it closes with 1006", async () => {
+    const { conns, s } = await pair();
+    const closed = Promise.all(conns.map((ws) => once<[number]>(ws, 'close')));
+    s.destroy();
+    expect((await closed).map(([code]) => code)).toEqual([1006, 1006]);
+  });
+
+  it('a GOAWAY from the client leaves the open streams running (RFC 9113 6.8)', async () => {
+    const { a, b, s } = await pair();
+    s.close(); // GOAWAY NO_ERROR: no new streams, the open ones finish
+    await stillEchoes(a, 'after goaway');
+    await stillEchoes(b, 'after goaway too');
+  });
+
+  it('terminate() resets the stream with CANCEL (RFC 8441 5: "RST exceptions")', async () => {
+    const { a, b, conns } = await pair();
+    const closed = once<[number]>(conns[0], 'close');
+    conns[0].terminate();
+    expect((await a.closed).rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect((await closed)[0]).toBe(1006);
+    await stillEchoes(b, 'b lives on');
+  });
+
+  it('the heartbeat terminates a stream that does not answer pings, and spares the one that does', async () => {
+    const { a, b, conns } = await pair({ heartbeat: { interval: 40, timeout: 30 } });
+    // b answers every ping with a pong; a stays silent.
+    let answered = 0;
+    b.stream.on('data', () => {
+      const pings = b.frames().filter((f) => f.opcode === 9);
+      for (; answered < pings.length; answered++) b.write(clientFrame(10, pings[answered].payload));
+    });
+    const [code] = await once<[number]>(conns[0], 'close');
+    expect(code).toBe(1006);
+    expect((await a.closed).rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect(a.frames().some((f) => f.opcode === 9)).toBe(true);
+    expect(conns[1].readyState).toBe(WebSocket.OPEN);
+  });
+});
+
+describe('backpressure follows the stream flow-control window', () => {
+  it("send() returns false once the peer's window and the buffer are full; 'drain' when the peer reads", async () => {
+    const { wss, port, origin } = await start();
+    const serverSide = once<[WebSocket]>(wss, 'connection');
+    const s = await session(origin);
+    const raw = await rawStream(s, connectHeaders(port));
+    raw.stream.pause(); // read nothing: no WINDOW_UPDATE, the window (65,535 bytes) fills up
+    const [ws] = await serverSide;
+    // 256 KiB: far more than the stream's initial window (65,535 bytes) and the buffer's mark.
+    const chunk = Buffer.alloc(8 * 1024, 7);
+    const results: boolean[] = [];
+    for (let i = 0; i < 32; i++) results.push(ws.send(chunk));
+    expect(results[0]).toBe(true);
+    expect(results.at(-1)).toBe(false);
+    // Round trips on the same connection: the server had every chance to write, yet what the
+    // window does not admit stays buffered.
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => s.ping(resolve));
+    expect(ws.bufferedAmount).toBeGreaterThan(128 * 1024);
+    expect(ws.send(chunk)).toBe(false);
+    const drained = once(ws, 'drain');
+    raw.stream.resume();
+    await drained;
+    await raw.waitFrames(33);
+    expect(raw.frames().length).toBe(33);
+    expect(ws.bufferedAmount).toBe(0);
+  });
+});
+
+describe('pub/sub reaches HTTP/1.1 and HTTP/2 subscribers alike', () => {
+  it('publish() frames once for a WebSocket over TCP and one over a stream', async () => {
+    const { wss, url, port } = await start({}, 'tls');
+    wss.on('connection', (ws) => {
+      ws.subscribe('news');
+      ws.send('subscribed');
+    });
+    const clients = [
+      new WebSocket(url, { rejectUnauthorized: false }),
+      new WebSocket(url, { http2: true, rejectUnauthorized: false }),
+    ];
+    await Promise.all(clients.map((c) => once(c, 'message')));
+    expect(wss.subscriberCount('news')).toBe(2);
+    const got = Promise.all(clients.map((c) => once<[Buffer]>(c, 'message')));
+    expect(wss.publish('news', 'flash')).toBe(2);
+    expect((await got).map(([d]) => String(d))).toEqual(['flash', 'flash']);
+    for (const c of clients) c.close();
+    await Promise.all(clients.map((c) => once(c, 'close')));
+    expect(port).toBeGreaterThan(0);
+  });
+});
+
+describe('close()', () => {
+  it('detaches from the http2 server and leaves open WebSockets alone', async () => {
+    const { wss, server, url } = await start();
+    echo(wss);
+    const ws = new WebSocket(url, { http2: true });
+    await once(ws, 'open');
+    const closed = once(wss, 'close');
+    wss.close();
+    expect(server.listenerCount('stream')).toBe(0);
+    expect(server.listenerCount('connect')).toBe(0);
+    ws.send('still');
+    const [data] = await once<[Buffer]>(ws, 'message');
+    expect(String(data)).toBe('still');
+    ws.close();
+    await closed;
+  });
+});

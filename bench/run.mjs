@@ -576,11 +576,22 @@ function fmtMetric(sc, r) {
  * --report FILE: render RESULTS.md (with the current ANALYSIS.md) and ratios.svg again from a
  * saved run (bench/results/*.json), without measuring anything.
  */
+/**
+ * Format a generated Markdown report the way `npm run lint` checks it (Biome aligns the tables),
+ * so that a committed bench/RESULTS.md passes lint. Skipped quietly if Biome is not installed.
+ */
+function formatReport(path) {
+  try {
+    execFileSync('npx', ['--no-install', 'biome', 'format', '--write', path], { cwd: ROOT, stdio: 'ignore' });
+  } catch {}
+}
+
 function rerender(file) {
   const { meta, summary } = JSON.parse(readFileSync(file, 'utf8'));
   const analysisPath = join(BENCH, 'ANALYSIS.md');
   const analysis = existsSync(analysisPath) ? `\n${readFileSync(analysisPath, 'utf8')}` : '';
   writeFileSync(join(BENCH, 'RESULTS.md'), renderMarkdown(summary, meta) + analysis);
+  formatReport(join(BENCH, 'RESULTS.md'));
   writeFileSync(join(BENCH, 'ratios.svg'), renderSvg(summary));
   for (const [name, svg] of renderCurveSvgs(summary, CURVES)) writeFileSync(join(BENCH, name), svg);
   console.error(`bench: rendered bench/RESULTS.md and the charts from ${rel(resolve(file))}`);
@@ -716,6 +727,7 @@ async function main() {
   const analysisPath = join(BENCH, 'ANALYSIS.md');
   const analysis = existsSync(analysisPath) ? `\n${readFileSync(analysisPath, 'utf8')}` : '';
   writeFileSync(join(outDir, 'RESULTS.md'), renderMarkdown(summary, meta) + analysis);
+  if (official) formatReport(join(outDir, 'RESULTS.md'));
   writeFileSync(join(outDir, 'ratios.svg'), renderSvg(summary));
   for (const [name, svg] of renderCurveSvgs(summary, CURVES)) writeFileSync(join(outDir, name), svg);
   console.error(

@@ -456,7 +456,7 @@ export function renderCurveSvgs(summary, curves) {
     for (const chart of c.charts) {
       const { xs, series, skipped } = curveSeries(pts, chart.metric);
       const note = skipped.length
-        ? `not measured: ${skipped.map((p) => c.label(p.x)).join(', ')} (${skipped[0].servers.map((s) => skipped[0].status[s].reasons[0]).find(Boolean) ?? 'skipped'})`
+        ? `not measured: ${skipped.map((p) => c.label(p.x)).join(', ')} (skipped; RESULTS.md gives the reason, e.g. the fd limit)`
         : 'medians of the rounds; every server measured in the same run';
       out.push([
         chart.file,

@@ -4,7 +4,8 @@
  * proves "nothing else arrived" with a ping/pong round trip (the server answers requests in order,
  * after everything it queued on that socket before).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -39,6 +40,42 @@ export function onCleanup(fn: () => Promise<void>): void {
 export async function cleanup(): Promise<void> {
   const all = cleanups.splice(0);
   for (const fn of all.reverse()) await fn();
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost, made with the command docs/http2.md
+ * gives (an EC key: quick to make), for the server's `tls` option.
+ */
+export function selfSignedCertificate(): { cert: Buffer; key: Buffer } {
+  const dir = mkdtempSync(join(tmpdir(), 'riptide-chat-tls-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export const PASSWORD = 'correct horse';

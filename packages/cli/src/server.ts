@@ -1,12 +1,36 @@
 /**
  * What the three server commands (echo, listen, broadcast) share: the --port/--host/--deflate
- * flags, an HTTP server the WebSocket server attaches to (so plain HTTP requests get a useful
- * answer), client numbering, and the shutdown on Ctrl-C (close every client with 1001 "going
- * away", then exit; a second Ctrl-C exits at once).
+ * and --cert/--key flags, an HTTP server the WebSocket server attaches to (so plain HTTP requests
+ * get a useful answer), client numbering, and the shutdown on Ctrl-C (close every client with
+ * 1001 "going away", then exit; a second Ctrl-C exits at once).
+ *
+ * With --cert and --key the server is node's HTTP/2 secure server with HTTP/1.1 allowed: one
+ * port serves wss:// to HTTP/1.1 clients (an upgrade) and to HTTP/2 clients (RFC 8441, a stream
+ * of their connection), and the page of `broadcast` over both.
  */
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import {
+  createServer,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { type CommandSpec, type FlagSpec, type ParsedFlags, portFlag, stringFlag } from './args.js';
+import {
+  CliUsageError,
+  type CommandSpec,
+  type FlagSpec,
+  type ParsedFlags,
+  portFlag,
+  stringFlag,
+} from './args.js';
 import { describeClose, toBuffer } from './format.js';
 import { WebSocket, WebSocketServer } from './lib.js';
 
@@ -21,35 +45,98 @@ export const serverFlags: Record<string, FlagSpec> = {
     description: 'address to listen on (default 127.0.0.1; 0.0.0.0 for all)',
   },
   deflate: { type: 'boolean', description: 'accept permessage-deflate compression' },
+  cert: {
+    type: 'string',
+    value: 'file',
+    description: 'TLS certificate (PEM, with --key): wss:// over HTTP/2 and HTTP/1.1 on one port',
+  },
+  key: { type: 'string', value: 'file', description: 'TLS private key (PEM) of --cert' },
 };
 
+/** A request to the servers: HTTP/1.1, or HTTP/2 through node's compatibility API (--cert). */
+export type Request = IncomingMessage | Http2ServerRequest;
+export type Response = ServerResponse | Http2ServerResponse;
+export type Handler = (req: Request, res: Response) => void;
+
+/**
+ * Answer with `status`, `headers` and `body`. HTTP/1.1 and node's HTTP/2 responses have the
+ * same writeHead/end; the union of their signatures is not callable, hence the one cast here.
+ */
+export function respond(res: Response, status: number, headers: OutgoingHttpHeaders, body?: string): void {
+  const r = res as ServerResponse;
+  r.writeHead(status, headers);
+  if (body === undefined) r.end();
+  else r.end(body);
+}
+
 /** Plain HTTP requests to a WebSocket-only endpoint. */
-export const upgradeRequired: RequestListener = (_req, res) => {
+export const upgradeRequired: Handler = (req, res) => {
   const body = 'This is a WebSocket endpoint: connect with a WebSocket client, e.g. riptide connect.\n';
-  res.writeHead(426, {
-    'Content-Type': 'text/plain; charset=utf-8',
-    Upgrade: 'websocket',
-    Connection: 'close',
-  });
-  res.end(body);
+  if (req.httpVersionMajor === 2) {
+    // RFC 9110 15.5.22: a 426 "MUST send an Upgrade header field", which HTTP/2 forbids
+    // (RFC 9113 8.2.2); WebSocket clients reach this port with an extended CONNECT instead.
+    respond(res, 400, { 'Content-Type': 'text/plain; charset=utf-8' }, body);
+    return;
+  }
+  respond(
+    res,
+    426,
+    { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket', Connection: 'close' },
+    body,
+  );
 };
 
 export interface Running {
-  http: Server;
+  http: Server | Http2SecureServer;
   wss: SocketServer;
-  /** ws://host:port as clients should write it */
+  /** ws://host:port (wss:// with --cert) as clients should write it */
   url: string;
+}
+
+/** --cert and --key, read; null when neither is given. */
+function tlsFiles(spec: CommandSpec, flags: ParsedFlags): { cert: Buffer; key: Buffer } | null {
+  const cert = stringFlag(flags.cert);
+  const key = stringFlag(flags.key);
+  if (cert === undefined && key === undefined) return null;
+  if (cert === undefined || key === undefined) {
+    throw new CliUsageError(
+      `--${cert === undefined ? 'key' : 'cert'} needs --${cert === undefined ? 'cert' : 'key'}`,
+      spec,
+    );
+  }
+  const read = (name: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new CliUsageError(
+        `cannot read --${name} file '${file}': ${(err as NodeJS.ErrnoException).code}`,
+        spec,
+      );
+    }
+  };
+  return { cert: read('cert', cert), key: read('key', key) };
 }
 
 /** Listen; resolves once listening, rejects with a one-line reason (address in use, ...). */
 export function listen(
   spec: CommandSpec,
   flags: ParsedFlags,
-  handler: RequestListener = upgradeRequired,
+  handler: Handler = upgradeRequired,
 ): Promise<Running> {
   const port = portFlag(spec, stringFlag(flags.port), true)!;
   const host = stringFlag(flags.host) ?? '127.0.0.1';
-  const http = createServer(handler);
+  const tls = tlsFiles(spec, flags);
+  let http: Server | Http2SecureServer;
+  if (tls === null) {
+    http = createServer(handler);
+  } else {
+    try {
+      http = createSecureServer({ ...tls, allowHTTP1: true }, handler);
+    } catch (err) {
+      // a file that is not a PEM certificate or key, or a key that does not match
+      throw new CliUsageError(`invalid --cert/--key: ${(err as Error).message}`, spec);
+    }
+  }
   return new Promise((resolve, reject) => {
     http.once('error', (err: NodeJS.ErrnoException) => {
       const why =
@@ -61,15 +148,21 @@ export function listen(
       const wss = new WebSocketServer({ server: http, perMessageDeflate: flags.deflate === true });
       const address = http.address() as AddressInfo;
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      resolve({ http, wss, url: `ws://${shownHost}:${address.port}` });
+      resolve({ http, wss, url: `${tls === null ? 'ws' : 'wss'}://${shownHost}:${address.port}` });
     });
   });
 }
 
-/** `127.0.0.1:54321` of the peer, as the HTTP upgrade request saw it. */
+/**
+ * `127.0.0.1:54321` of the peer, as the HTTP upgrade request saw it, and ` (HTTP/2)` when the
+ * WebSocket is a stream of an HTTP/2 connection.
+ */
 export function peerOf(req: IncomingMessage): string {
   const { remoteAddress, remotePort } = req.socket;
-  return remoteAddress?.includes(':') ? `[${remoteAddress}]:${remotePort}` : `${remoteAddress}:${remotePort}`;
+  const peer = remoteAddress?.includes(':')
+    ? `[${remoteAddress}]:${remotePort}`
+    : `${remoteAddress}:${remotePort}`;
+  return req.httpVersionMajor === 2 ? `${peer} (HTTP/2)` : peer;
 }
 
 export function closeLine(code: number, reason: unknown): string {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, PATIENT, run, USAGE } from './helpers.js';
+import { killAll, PATIENT, run, selfSignedCertificate, USAGE } from './helpers.js';
 import { type Peer, wsPeer } from './peers.js';
 
 afterEach(() => killAll());
@@ -168,27 +168,7 @@ describe('wss:// with a self-signed certificate', () => {
   let peer: Peer;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'riptide-cli-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSignedCertificate(dir);
     const https = createHttpsServer({
       key: readFileSync(join(dir, 'key.pem')),
       cert: readFileSync(join(dir, 'cert.pem')),

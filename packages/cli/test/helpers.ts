@@ -2,7 +2,8 @@
  * Run the built `riptide` command as a child process, drive its stdin, watch its output.
  * Every process started here is killed by killAll() (call it in afterEach).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../bin/riptide.js', import.meta.url));
@@ -98,7 +99,7 @@ export function run(args: string[], input = ''): Promise<Exit> {
 /** Start a server command (`echo`, `broadcast`, `listen`) on a free port; resolves its URL. */
 export async function startServer(command: string, ...args: string[]): Promise<{ cli: Cli; url: string }> {
   const cli = new Cli([command, '--port', '0', ...args]);
-  const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
+  const [, url] = await cli.waitFor(/listening on (wss?:\/\/\S+)/);
   return { cli, url };
 }
 
@@ -109,3 +110,36 @@ export function killAll(): void {
 
 /** The usage error shape: one line of reason, then the usage line. */
 export const USAGE = /^riptide [a-z]+: .+\nusage: riptide [a-z]+ /;
+
+/**
+ * A self-signed certificate for localhost and 127.0.0.1 in `dir` (cert.pem, key.pem), made with
+ * the openssl command the docs give (an EC key: quick to make).
+ */
+export function selfSignedCertificate(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
+}

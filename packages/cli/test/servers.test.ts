@@ -1,9 +1,15 @@
 /**
  * The server commands (echo, broadcast, listen) as child processes, with `ws` clients.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as http2 from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebSocket as Riptide } from 'riptide';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Cli, killAll, PATIENT, run, startServer } from './helpers.js';
+import { type Cli, killAll, PATIENT, run, selfSignedCertificate, startServer, USAGE } from './helpers.js';
 
 afterEach(() => killAll());
 
@@ -199,5 +205,81 @@ describe('riptide listen', () => {
     cli.signal('SIGINT');
     expect(await clients[0].closed).toEqual([1001, 'server shutting down']);
     expect((await cli.exited).code).toBe(0);
+  });
+});
+
+describe('--cert/--key: wss:// over HTTP/2 and HTTP/1.1 on one port', () => {
+  let dir: string;
+  let cert: string;
+  let key: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'riptide-cli-h2-'));
+    ({ cert, key } = selfSignedCertificate(dir));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('echo serves an HTTP/1.1 client and an HTTP/2 client on the same port, and says which', async () => {
+    const { cli, url } = await startServer('echo', '--cert', cert, '--key', key);
+    expect(url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+$/);
+    for (const http2 of [false, true]) {
+      const ws = new Riptide(url, { http2, rejectUnauthorized: false });
+      await once(ws, 'open');
+      const reply = once(ws, 'message');
+      ws.send(`over ${http2 ? 'h2' : 'h1'}`);
+      expect(String((await reply)[0])).toBe(`over ${http2 ? 'h2' : 'h1'}`);
+      ws.close();
+      await once(ws, 'close');
+    }
+    await cli.waitFor(/\[1\] connected from 127\.0\.0\.1:\d+\n/);
+    await cli.waitFor(/\[2\] connected from 127\.0\.0\.1:\d+ \(HTTP\/2\)\n/);
+  });
+
+  it('connect --http2 opens its WebSocket as an HTTP/2 stream', async () => {
+    const { cli, url } = await startServer('echo', '--cert', cert, '--key', key);
+    // piped input: the client closes as soon as the line has had its reply
+    const res = await run(['connect', url, '--http2', '--ca', cert], 'hello h2\n');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('hello h2\n');
+    await cli.waitFor(/\[1\] connected from 127\.0\.0\.1:\d+ \(HTTP\/2\)\n/);
+  });
+
+  it('broadcast serves its page over HTTP/2 too; a plain request to echo gets 400 (no 426 without Upgrade)', async () => {
+    const { url } = await startServer('broadcast', '--cert', cert, '--key', key);
+    const origin = url.replace(/^wss/, 'https');
+    const session = http2.connect(origin, { ca: readFileSync(cert) });
+    session.on('error', () => {}); // the server is killed after the test
+    try {
+      const page = session.request({ ':path': '/' });
+      const [headers] = await once(page, 'response');
+      let body = '';
+      page.setEncoding('utf8').on('data', (c: string) => (body += c));
+      await once(page, 'end');
+      expect(headers[':status']).toBe(200);
+      expect(body).toContain('<title>riptide broadcast</title>');
+    } finally {
+      session.close();
+    }
+    const echo = await startServer('echo', '--cert', cert, '--key', key);
+    const plain = http2.connect(echo.url.replace(/^wss/, 'https'), { ca: readFileSync(cert) });
+    plain.on('error', () => {});
+    try {
+      const req = plain.request({ ':path': '/' });
+      const [headers] = await once(req, 'response');
+      req.resume();
+      expect(headers[':status']).toBe(400);
+    } finally {
+      plain.close();
+    }
+  });
+
+  it.each([
+    [['--cert', 'x.pem'], /--cert needs --key/],
+    [['--key', 'x.pem'], /--key needs --cert/],
+    [['--cert', '/nonexistent/cert.pem', '--key', '/nonexistent/key.pem'], /cannot read --cert file/],
+  ])('usage error (exit 2) for %j', async (args, reason) => {
+    const res = await run(['echo', '--port', '0', ...args]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(reason);
+    expect(res.stderr).toMatch(USAGE);
   });
 });

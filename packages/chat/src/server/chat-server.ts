@@ -8,7 +8,8 @@
  * are in shared/protocol.ts (DEFAULT_LIMITS), documented in docs/chat-protocol.md and SECURITY.md.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LIMITS, type Limits, type Rate } from '../shared/protocol.js';
@@ -18,7 +19,7 @@ import { createSqliteBackend } from './backends/sqlite/index.js';
 import { systemClock } from './clock.js';
 import { createRequestHandler } from './http/routes.js';
 import { loadStatic } from './http/static.js';
-import { createUpgradeHandler } from './http/upgrade.js';
+import { createConnectHandler, createUpgradeHandler } from './http/upgrade.js';
 import { Hub } from './hub/hub.js';
 import type { Backend, BackendOptions, Clock, SignInBackoff } from './ports.js';
 import { Transport } from './transport.js';
@@ -32,8 +33,13 @@ export interface ChatServerOptions {
   redis?: RedisBackendOptions;
   /** Origins allowed besides the page's own (exact `scheme://host[:port]`). */
   allowedOrigins?: string[];
-  /** Mark the cookie Secure (served over https by a proxy). */
+  /** Mark the cookie Secure (served over https by a proxy; the default with `tls`). */
   secureCookies?: boolean;
+  /**
+   * Serve https:// and wss:// ourselves, over HTTP/2 and HTTP/1.1 on one port: the page and its
+   * WebSocket then share one connection in browsers that speak RFC 8441 (docs/http2.md).
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   /** Overrides of DEFAULT_LIMITS (sent to clients in `welcome`). */
   limits?: Partial<Limits>;
   /** Sockets one user may have open on one node. Default 8. */
@@ -68,6 +74,7 @@ const KNOWN_OPTIONS = new Set<keyof ChatServerOptions>([
   'redis',
   'allowedOrigins',
   'secureCookies',
+  'tls',
   'limits',
   'maxSocketsPerUser',
   'maxBufferedBytes',
@@ -86,7 +93,8 @@ const KNOWN_OPTIONS = new Set<keyof ChatServerOptions>([
 export interface ChatServer {
   readonly url: string;
   readonly port: number;
-  readonly http: Server;
+  /** An http.Server, or with `tls` node's HTTP/2 secure server (HTTP/1.1 allowed). */
+  readonly http: Server | Http2SecureServer;
   readonly hub: Hub;
   readonly backend: Backend;
   readonly transport: Transport;
@@ -187,7 +195,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     rooms: backend.rooms,
     throttle: backend.throttle,
     clock,
-    secureCookies: options.secureCookies ?? false,
+    secureCookies: options.secureCookies ?? options.tls !== undefined,
     maxRoomsPerUser: limits.maxRoomsPerUser,
     endSession: (token) => hub.endSession(token),
     files: loadStatic(publicDir),
@@ -197,19 +205,41 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       : null,
     log,
   });
-  const http = createServer(handler);
-  http.on(
-    'upgrade',
-    createUpgradeHandler({
-      accounts: backend.accounts,
-      hub,
-      transport,
-      clock,
-      allowedOrigins,
-      maxSocketsPerUser: positive('maxSocketsPerUser', options.maxSocketsPerUser, 8),
-      log,
-    }),
-  );
+  const gateDeps = {
+    accounts: backend.accounts,
+    hub,
+    transport,
+    clock,
+    allowedOrigins,
+    maxSocketsPerUser: positive('maxSocketsPerUser', options.maxSocketsPerUser, 8),
+    log,
+  };
+  let http: Server | Http2SecureServer;
+  /** With tls: every TCP connection, to end them at close (sessions have no closeAllConnections). */
+  const sockets = new Set<Socket>();
+  if (options.tls === undefined) {
+    http = createServer(handler);
+  } else {
+    // node's compatibility API hands HTTP/2 requests to the same handler with the same surface
+    // (headers, url, method, 'data', socket.remoteAddress, writeHead, end), which is all it uses.
+    http = createSecureServer(
+      // RFC 8441 3: SETTINGS_ENABLE_CONNECT_PROTOCOL tells browsers they may open WebSockets as
+      // streams (riptide's noServer mode leaves the server's settings to us).
+      {
+        cert: options.tls.cert,
+        key: options.tls.key,
+        allowHTTP1: true,
+        settings: { enableConnectProtocol: true },
+      },
+      handler as unknown as Parameters<typeof createSecureServer>[1],
+    );
+    http.on('connect', createConnectHandler(gateDeps));
+    http.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+  }
+  http.on('upgrade', createUpgradeHandler(gateDeps));
   const port = options.port ?? 8080;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -223,7 +253,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     });
   });
   const actualPort = (http.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}/`;
+  const scheme = options.tls === undefined ? 'http' : 'https';
+  const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${actualPort}/`;
 
   const sweepMs = positive('sweepIntervalMs', options.sweepIntervalMs, 60_000, 0);
   const sweeper =
@@ -239,11 +270,12 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     closing ??= (async () => {
       clearInterval(sweeper);
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
-      http.closeIdleConnections();
+      if ('closeAllConnections' in http) http.closeIdleConnections();
       await transport.closeAll(1001, 'server shutting down', 2000);
       await hub.drain();
       await backend.close();
-      http.closeAllConnections();
+      if ('closeAllConnections' in http) http.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
       await stopped;
     })();
     return closing;

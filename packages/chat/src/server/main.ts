@@ -10,6 +10,10 @@
  *   --allowed-origin <o>  CHAT_ALLOWED_ORIGINS  none besides the page's own (comma-separated in env;
  *                                               the flag may repeat)
  *   --secure-cookies      CHAT_SECURE_COOKIES=1 mark the cookie Secure (behind an https proxy)
+ *   --cert <file>         CHAT_TLS_CERT         with --key: serve https:// and wss:// ourselves,
+ *   --key <file>          CHAT_TLS_KEY          over HTTP/2 and HTTP/1.1 on one port (the page's
+ *                                               WebSocket then rides its HTTP/2 connection,
+ *                                               RFC 8441); cookies are then Secure
  *
  * Several nodes (README-redis.md):
  *   --redis <url>         CHAT_REDIS_URL        none: SQLite. redis://host:port shares Redis with
@@ -18,12 +22,14 @@
  *                                               within this plus a third of it
  *   --stats               CHAT_STATS=1          serve GET /_stats (fan-out counters)
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PortInUseError, startChatServer } from './chat-server.js';
 
 const USAGE = `usage: riptide-chat [--port 8080] [--host 127.0.0.1] [--db ./data/chat.db]
                     [--allowed-origin https://example.com ...] [--secure-cookies]
+                    [--cert cert.pem --key key.pem]
                     [--redis redis://127.0.0.1:6379 [--presence-ttl 20000]] [--stats]`;
 
 function fail(message: string): never {
@@ -40,6 +46,8 @@ function parse() {
       db: { type: 'string' },
       'allowed-origin': { type: 'string', multiple: true },
       'secure-cookies': { type: 'boolean' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
       redis: { type: 'string' },
       'presence-ttl': { type: 'string' },
       stats: { type: 'boolean' },
@@ -76,6 +84,21 @@ for (const origin of origins) {
 // `npm start` at the repository root runs this in packages/chat: resolve from where the user was.
 const dbPath = resolve(env.INIT_CWD ?? process.cwd(), values.db ?? env.CHAT_DB ?? './data/chat.db');
 
+const certFile = values.cert ?? env.CHAT_TLS_CERT;
+const keyFile = values.key ?? env.CHAT_TLS_KEY;
+if ((certFile === undefined) !== (keyFile === undefined)) fail('--cert and --key go together');
+let tls: { cert: Buffer; key: Buffer } | undefined;
+if (certFile !== undefined && keyFile !== undefined) {
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(resolve(env.INIT_CWD ?? process.cwd(), file));
+    } catch (err) {
+      fail(`cannot read --${flag} file ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+  };
+  tls = { cert: read('cert', certFile), key: read('key', keyFile) };
+}
+
 const redisUrl = values.redis ?? env.CHAT_REDIS_URL;
 const ttlText = values['presence-ttl'] ?? env.CHAT_PRESENCE_TTL_MS;
 if (ttlText !== undefined && !/^\d+$/.test(ttlText)) fail(`invalid presence ttl ${JSON.stringify(ttlText)}`);
@@ -90,16 +113,14 @@ const server = await startChatServer({
   host: values.host ?? env.CHAT_HOST ?? '127.0.0.1',
   dbPath,
   allowedOrigins: origins,
-  secureCookies: values['secure-cookies'] ?? env.CHAT_SECURE_COOKIES === '1',
+  ...(values['secure-cookies'] || env.CHAT_SECURE_COOKIES === '1' ? { secureCookies: true } : {}),
+  ...(tls ? { tls } : {}),
 }).catch((err: Error) => {
   // A runtime failure, not a usage error: one line, exit 1.
   if (err instanceof PortInUseError) console.error(`riptide-chat: port ${err.port} is in use; pass --port`);
   else console.error(`riptide-chat: ${err.message}`);
   process.exit(1);
 });
-console.log(
-  `riptide chat listening on ${server.url} (${redisUrl ? `redis ${redactUrl(redisUrl)}` : `database ${dbPath}`})`,
-);
 
 let stopping = false;
 const stop = (signal: string) => {
@@ -115,6 +136,10 @@ const stop = (signal: string) => {
 };
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
+// Last: whoever waits for this line may signal us at once (the handlers above are in place).
+console.log(
+  `riptide chat listening on ${server.url} (${redisUrl ? `redis ${redactUrl(redisUrl)}` : `database ${dbPath}`})`,
+);
 
 /** The URL without its password, for the log. */
 function redactUrl(url: string): string {

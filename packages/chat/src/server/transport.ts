@@ -3,13 +3,15 @@
  * ws 8 API plus riptide's heartbeat, topics and backpressure). Everything else sees the types below.
  *
  * The HTTP server (http/upgrade.ts) checks the Origin, the session and the per-user socket cap
- * first, then hands the upgrade here; the WebSocketServer runs in noServer mode.
+ * first, then hands the upgrade (or, over HTTP/2, the stream) here; the WebSocketServer runs in
+ * noServer mode.
  *
  * Live room traffic goes through riptide's topics: publish() frames a message once for every
  * subscribed socket, and a socket with more than `maxBufferedBytes` unsent is closed with 1013
  * (try again later: the page reconnects and replays what it missed) instead of being written to.
  */
 import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'riptide';
 
@@ -54,6 +56,15 @@ export class Transport {
    */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, onOpen: (ws: ChatSocket) => void): void {
     this.#wss.handleUpgrade(req, socket, head, onOpen);
+  }
+
+  /** The same for a WebSocket over an HTTP/2 stream (RFC 8441 extended CONNECT). */
+  upgradeStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    onOpen: (ws: ChatSocket) => void,
+  ): void {
+    this.#wss.handleStream(stream, headers, onOpen);
   }
 
   /** Sends `payload` to every socket subscribed to `topic` (framed once). */

@@ -79,6 +79,7 @@ function render(): void {
   state.changes.clear();
   if (changes.has('active')) {
     sessionStorage.setItem(ROOM_KEY, state.active);
+    byId('me').textContent = state.me;
     renderHeader(state);
   }
   if (changes.has('rooms') || changes.has('active')) renderRooms(state, actions);

@@ -77,8 +77,9 @@ describe('SqliteStore', () => {
     db.exec(`
       CREATE TABLE rooms (name TEXT PRIMARY KEY, head INTEGER NOT NULL DEFAULT 0, created_by TEXT NOT NULL, created_at INTEGER NOT NULL);
       CREATE TABLE memberships (user TEXT NOT NULL, room TEXT NOT NULL REFERENCES rooms(name), last_read INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (user, room));
-      CREATE TABLE events (room TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, user TEXT NOT NULL, client_id TEXT,
+      CREATE TABLE events (room TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('message', 'edit', 'delete')), user TEXT NOT NULL, client_id TEXT,
         text TEXT NOT NULL DEFAULT '', ts INTEGER NOT NULL, target INTEGER, edited_at INTEGER, deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (room, seq)) WITHOUT ROWID;
+      CREATE UNIQUE INDEX events_dedup ON events(user, client_id) WHERE client_id IS NOT NULL;
       INSERT INTO rooms VALUES ('general', 3, 'system', 1), ('rust', 0, 'ann', 2);
       INSERT INTO memberships VALUES ('ann', 'general', 1);
       INSERT INTO events VALUES ('general', 1, 'message', 'ann', 'c1', '', 5, NULL, 6, 1);
@@ -100,5 +101,15 @@ describe('SqliteStore', () => {
     expect(JSON.stringify(await store.eventsAfter('general', 0, 9))).not.toContain('secret');
     // The empty room (nobody in it) now expires like any other.
     expect(await store.expireEmptyRooms(10)).toEqual(['rust']);
+    // Events live in the new table, with its dedup index and without the old kind CHECK.
+    const check = new Database(path, { readonly: true });
+    const sql = (
+      check.prepare("SELECT sql FROM sqlite_master WHERE name = 'events'").get() as { sql: string }
+    ).sql;
+    expect(sql).not.toContain('CHECK');
+    expect(
+      check.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'events%' ORDER BY name").all(),
+    ).toEqual([{ name: 'events' }, { name: 'events_dedup' }]);
+    check.close();
   });
 });

@@ -7,7 +7,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-export function launch(): Promise<Browser> {
+export function launch(extraArgs: string[] = []): Promise<Browser> {
   // playwright gives each launch a fresh temporary profile (user data dir) and adds --headless.
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -19,16 +19,20 @@ export function launch(): Promise<Browser> {
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      ...extraArgs,
     ],
   });
 }
 
-/** Opens the page in a new context and signs in (registering the name). */
+/**
+ * Opens the page in a new context and creates the account with "Create account" (or, with
+ * `existing`, signs in with "Sign in").
+ */
 export async function signIn(
   browser: Browser,
   origin: string,
   name: string,
-  options: { viewport?: { width: number; height: number } } = {},
+  options: { viewport?: { width: number; height: number }; existing?: boolean } = {},
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext(options.viewport ? { viewport: options.viewport } : {});
   const page = await context.newPage();
@@ -38,7 +42,7 @@ export async function signIn(
   await page.goto(origin);
   await page.fill('#login-name', name);
   await page.fill('#login-password', 'browser password');
-  await page.click('#login-form button[type=submit]');
+  await page.click(options.existing ? '#sign-in' : '#sign-up');
   await page.waitForSelector('#status[data-state="online"]');
   return { context, page };
 }

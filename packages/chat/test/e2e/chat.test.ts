@@ -109,7 +109,10 @@ describe('chat page', () => {
       () => document.querySelectorAll('#message-list li.message').length === 50,
     );
     expect((await messageTexts(alice.page)).at(-1)).toBe('line 60');
-    await alice.page.click('#load-older');
+    // Pressed with the keyboard: scrolling to the button would load the older page by itself
+    // (the list loads older messages when scrolled to its top) and race the click.
+    await alice.page.focus('#load-older');
+    await alice.page.keyboard.press('Enter');
     await alice.page.waitForFunction(
       () => document.querySelectorAll('#message-list li.message').length === 60,
     );

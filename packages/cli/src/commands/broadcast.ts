@@ -5,17 +5,25 @@
  * binary messages are relayed unchanged. GET / serves the tutorial's page: an input, a Send
  * button and a message list.
  */
-import type { RequestListener } from 'node:http';
 import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
 import { describeMessage, toBuffer } from '../format.js';
 import { WebSocket } from '../lib.js';
-import { closeLine, listen, peerOf, type Socket, serverFlags, shutdown } from '../server.js';
+import {
+  closeLine,
+  type Handler,
+  listen,
+  peerOf,
+  respond,
+  type Socket,
+  serverFlags,
+  shutdown,
+} from '../server.js';
 import type { Io } from '../terminal.js';
 
 export const broadcastSpec: CommandSpec = {
   name: 'broadcast',
   brief: "the tutorial's chat server, with its page at /",
-  synopsis: '--port N [--host H] [--deflate]',
+  synopsis: '--port N [--host H] [--deflate] [--cert F --key F]',
   summary:
     "The tutorial's broadcast chat server: greets each client with 'Welcome to the chat!',\n" +
     "sends every message to every open client as 'Server: <message>', and serves a chat page at /.",
@@ -67,26 +75,33 @@ export const PAGE = `<!DOCTYPE html>
 </html>
 `;
 
-const servePage: RequestListener = (req, res) => {
+const servePage: Handler = (req, res) => {
   const path = (req.url ?? '/').split('?')[0];
   if (path !== '/' && path !== '/index.html') {
-    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
-    res.end('Not found\n');
+    respond(res, 404, { 'Content-Type': 'text/plain; charset=utf-8' }, 'Not found\n');
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
-    res.end('Method not allowed\n');
+    respond(
+      res,
+      405,
+      { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' },
+      'Method not allowed\n',
+    );
     return;
   }
-  res.writeHead(200, {
-    'Content-Type': 'text/html; charset=utf-8',
-    'Content-Length': Buffer.byteLength(PAGE),
-    'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy':
-      "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'",
-  });
-  res.end(req.method === 'HEAD' ? undefined : PAGE);
+  respond(
+    res,
+    200,
+    {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': Buffer.byteLength(PAGE),
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Security-Policy':
+        "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'",
+    },
+    req.method === 'HEAD' ? undefined : PAGE,
+  );
 };
 
 export async function broadcast(argv: string[], io: Io): Promise<number> {
@@ -94,7 +109,7 @@ export async function broadcast(argv: string[], io: Io): Promise<number> {
   if (help) return SHOW_HELP;
   const running = await listen(broadcastSpec, flags, servePage);
   const { wss } = running;
-  io.stdout.write(`listening on ${running.url} (chat page at ${running.url.replace('ws:', 'http:')}/)\n`);
+  io.stdout.write(`listening on ${running.url} (chat page at ${running.url.replace(/^ws/, 'http')}/)\n`);
   let next = 1;
   wss.on('connection', (ws: Socket, req) => {
     const id = next++;

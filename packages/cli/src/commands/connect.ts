@@ -72,6 +72,10 @@ export const connectSpec: CommandSpec = {
     },
     insecure: { type: 'boolean', short: 'k', description: 'do not verify the server certificate (wss://)' },
     deflate: { type: 'boolean', description: 'offer permessage-deflate compression' },
+    http2: {
+      type: 'boolean',
+      description: 'open the WebSocket as a stream of an HTTP/2 connection (RFC 8441), else HTTP/1.1',
+    },
     execute: {
       type: 'string',
       short: 'x',
@@ -194,6 +198,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     }
   }
   if (flags.insecure === true) options.rejectUnauthorized = false;
+  if (flags.http2 === true) options.http2 = true;
 
   let ws: Client;
   try {

@@ -10,11 +10,14 @@ import type { Io } from '../terminal.js';
 export const echoSpec: CommandSpec = {
   name: 'echo',
   brief: 'echo server: every message back to its sender',
-  synopsis: '--port N [--host H] [--deflate]',
+  synopsis: '--port N [--host H] [--deflate] [--cert F --key F]',
   summary: 'An echo server: every message goes back to its sender with the same type (text or binary).',
   positionals: [],
   flags: serverFlags,
-  notes: 'example:\n  riptide echo --port 8080 &\n  riptide connect ws://127.0.0.1:8080 -x hello',
+  notes:
+    'examples:\n  riptide echo --port 8080 &\n  riptide connect ws://127.0.0.1:8080 -x hello\n' +
+    '  riptide echo --port 8443 --cert cert.pem --key key.pem &   # wss:// over HTTP/2 and HTTP/1.1\n' +
+    '  riptide connect wss://localhost:8443 --http2 -k -x hello',
 };
 
 export async function echo(argv: string[], io: Io): Promise<number> {

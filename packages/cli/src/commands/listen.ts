@@ -14,7 +14,7 @@ import { type Io, Terminal } from '../terminal.js';
 export const listenSpec: CommandSpec = {
   name: 'listen',
   brief: 'interactive server: see and answer clients',
-  synopsis: '--port N [--host H] [--deflate]',
+  synopsis: '--port N [--host H] [--deflate] [--cert F --key F]',
   summary:
     'An interactive server: prints what each client sends as [n] message, and sends every\n' +
     'line you type to all connected clients.',

@@ -135,6 +135,65 @@ export function applyMask(
   applyMaskJs(buf, start, end, key, keyPos, phase);
 }
 
+/** The key as it lines up with an aligned word starting at key byte `p`, in memory order. */
+function rotatedKey(k0: number, k1: number, k2: number, k3: number, p: number): number {
+  scratch[0] = p === 0 ? k0 : p === 1 ? k1 : p === 2 ? k2 : k3;
+  scratch[1] = p === 0 ? k1 : p === 1 ? k2 : p === 2 ? k3 : k0;
+  scratch[2] = p === 0 ? k2 : p === 1 ? k3 : p === 2 ? k0 : k1;
+  scratch[3] = p === 0 ? k3 : p === 1 ? k0 : p === 2 ? k1 : k2;
+  return scratchWord[0];
+}
+
+/**
+ * Unmask `buf[start, end)` in place (key phase 0) and report whether every unmasked byte is
+ * ASCII (below 0x80): the one pass a short text message needs before the UTF-8 check, which an
+ * all-ASCII message then skips. For short ranges (the word loop is not unrolled).
+ */
+export function unmaskAscii(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  key: Uint8Array,
+  keyPos: number,
+): boolean {
+  const k0 = key[keyPos];
+  const k1 = key[keyPos + 1];
+  const k2 = key[keyPos + 2];
+  const k3 = key[keyPos + 3];
+  let i = start;
+  let p = 0;
+  let high = 0;
+  if (end - start >= WORD_THRESHOLD) {
+    while (((buf.byteOffset + i) & 3) !== 0) {
+      const b = buf[i] ^ (p === 0 ? k0 : p === 1 ? k1 : p === 2 ? k2 : k3);
+      buf[i] = b;
+      high |= b;
+      i++;
+      p = (p + 1) & 3;
+    }
+    const words = (end - i) >>> 2;
+    const m = rotatedKey(k0, k1, k2, k3, p);
+    const view = wordView(buf.buffer);
+    let w = (buf.byteOffset + i) >>> 2;
+    const last = w + words;
+    let acc = 0;
+    for (; w < last; w++) {
+      const x = view[w] ^ m;
+      view[w] = x;
+      acc |= x;
+    }
+    if ((acc & 0x80808080) !== 0) high = 0x80;
+    i += words << 2;
+  }
+  for (; i < end; i++) {
+    const b = buf[i] ^ (p === 0 ? k0 : p === 1 ? k1 : p === 2 ? k2 : k3);
+    buf[i] = b;
+    high |= b;
+    p = (p + 1) & 3;
+  }
+  return (high & 0x80) === 0;
+}
+
 /** The JS word loop (also the reference implementation for tests). */
 export function applyMaskJs(
   buf: Uint8Array,
@@ -158,12 +217,7 @@ export function applyMaskJs(
       p = (p + 1) & 3;
     }
     const words = (end - i) >>> 2;
-    // The key as it lines up with the aligned word, in memory order.
-    scratch[0] = p === 0 ? k0 : p === 1 ? k1 : p === 2 ? k2 : k3;
-    scratch[1] = p === 0 ? k1 : p === 1 ? k2 : p === 2 ? k3 : k0;
-    scratch[2] = p === 0 ? k2 : p === 1 ? k3 : p === 2 ? k0 : k1;
-    scratch[3] = p === 0 ? k3 : p === 1 ? k0 : p === 2 ? k1 : k2;
-    const m = scratchWord[0];
+    const m = rotatedKey(k0, k1, k2, k3, p);
     const view = wordView(buf.buffer);
     let w = (buf.byteOffset + i) >>> 2;
     const last = w + words;

@@ -36,7 +36,7 @@ import { CloseCode, ProtocolError, UsageError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { Opcode } from './frame.js';
 import { type FrameHandler, Receiver } from './receiver.js';
-import { pushFrame, pushStringFrame, type RandomFill } from './sender.js';
+import { closeRun, pushFrame, pushStringFrame, type RandomFill } from './sender.js';
 
 export const State = {
   CONNECTING: 0,
@@ -332,7 +332,9 @@ export class Protocol implements FrameHandler {
   /** Queue pre-framed bytes (pub/sub: one frame built for many connections). Server role only. */
   sendFramed(frame: Buffer): void {
     if (this.state !== State.OPEN || this.closeSent || this.fragmenting) this.misuse('sendFramed()');
-    this.out().push(frame);
+    const out = this.out();
+    closeRun(out);
+    out.push(frame);
     this.outputBytes += frame.length;
   }
 
@@ -389,6 +391,8 @@ export class Protocol implements FrameHandler {
   /** The queued frames, in order, and reset; null when nothing is queued. */
   takeOutput(): Buffer[] | null {
     const out = this.output;
+    // Small frames wait in the sender's slab as one open run until the list is read.
+    if (out !== null) closeRun(out);
     this.output = null;
     this.outputBytes = 0;
     return out;

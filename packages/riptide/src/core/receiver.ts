@@ -30,8 +30,8 @@ import { constants } from 'node:buffer';
 import { type PeerErrorCode, ProtocolError, peerError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
-import { applyMask, copyMasked } from './mask.js';
-import { isValidUtf8, Utf8Validator } from './utf8.js';
+import { applyMask, copyMasked, unmaskAscii } from './mask.js';
+import { ASCII_SCAN_MAX, isValidUtf8, Utf8Validator } from './utf8.js';
 
 /**
  * Node's Buffer subclass constructor (Buffer[Symbol.species]): `new FastBuffer(ab, offset, len)`
@@ -60,6 +60,12 @@ export interface ReceiverOptions {
   skipUtf8Validation: boolean;
   extension: PerMessageExtension | null;
 }
+
+/** What onFrame knows of a text payload's validity (see onFrame). */
+type TextCheck = 0 | 1 | 2;
+const UNCHECKED: TextCheck = 0;
+const FED: TextCheck = 1;
+const ASCII: TextCheck = 2;
 
 const HEADER = 0;
 const PAYLOAD = 1;
@@ -146,6 +152,8 @@ export class Receiver {
   /** Ignore all further input and drop partial state. */
   discard(): void {
     this.phase = DISCARD;
+    // Nothing waits for a slice any more: the I/O layer may read on (to see the end).
+    this.spent = false;
     this.inflating = false;
     this.pending = null;
     this.frameBuf = null;
@@ -229,7 +237,7 @@ export class Receiver {
         }
         if (this.length === 0) {
           this.phase = HEADER;
-          this.onFrame(EMPTY, false);
+          this.onFrame(EMPTY, UNCHECKED);
           if (this.stopped(chunk, pos)) return;
           continue;
         }
@@ -241,12 +249,26 @@ export class Receiver {
       // PAYLOAD
       const length = this.length;
       if (this.received === 0 && end - pos >= length) {
-        // The whole payload is in this chunk: a view, unmasked in place.
-        if (this.masked) applyMask(chunk, pos, pos + length, this.keyBuf!, this.keyPos, 0);
+        // The whole payload is in this chunk: a view, unmasked in place. A short text message
+        // is checked for ASCII in the same pass (then it needs no UTF-8 validation).
+        let checked: TextCheck = UNCHECKED;
+        if (this.masked) {
+          if (
+            length <= ASCII_SCAN_MAX &&
+            this.opcode === Opcode.TEXT &&
+            this.fin &&
+            !this.msgCompressed &&
+            !this.skipUtf8
+          ) {
+            checked = unmaskAscii(chunk, pos, pos + length, this.keyBuf!, this.keyPos) ? ASCII : UNCHECKED;
+          } else {
+            applyMask(chunk, pos, pos + length, this.keyBuf!, this.keyPos, 0);
+          }
+        }
         const payload = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
         pos += length;
         this.phase = HEADER;
-        this.onFrame(payload, false);
+        this.onFrame(payload, checked);
         if (this.stopped(chunk, pos)) return;
         continue;
       }
@@ -285,7 +307,7 @@ export class Receiver {
       if (this.received === length) {
         this.frameBuf = null;
         this.phase = HEADER;
-        this.onFrame(fb, this.validateRaw);
+        this.onFrame(fb, this.validateRaw ? FED : UNCHECKED);
         if (this.stopped(chunk, pos)) return;
       }
     }
@@ -415,10 +437,10 @@ export class Receiver {
   }
 
   /**
-   * A complete frame. `prevalidated`: its raw bytes already went through the incremental UTF-8
-   * validator piece by piece.
+   * A complete frame. `checked`: what is known of its text already (UNCHECKED; FED: its raw
+   * bytes went through the incremental UTF-8 validator piece by piece; ASCII: all below 0x80).
    */
-  private onFrame(payload: Buffer, prevalidated: boolean): void {
+  private onFrame(payload: Buffer, checked: TextCheck): void {
     const opcode = this.opcode;
     if (opcode >= 0x8) {
       if (opcode === Opcode.PING) this.handler.handlePing(payload);
@@ -434,7 +456,7 @@ export class Receiver {
       this.inflated(this.ext!.decompress(payload, this.fin, this.maxPayload, this.sliceLeft));
       return;
     }
-    this.frameData(payload, prevalidated);
+    this.frameData(payload, checked);
   }
 
   /** What the extension made of a compressed frame's payload (null: suspended by the budget). */
@@ -452,14 +474,14 @@ export class Receiver {
     }
     // Budget spent with the frame done: deliver it, then stop before the next frame.
     if (this.sliceLeft <= 0) this.spent = true;
-    this.frameData(out, false);
+    this.frameData(out, UNCHECKED);
   }
 
   /**
    * A data frame's payload, decompressed: a whole message in one frame is delivered, a fragment
-   * is added to its message (delivered with the last one). `prevalidated`: see onFrame.
+   * is added to its message (delivered with the last one). `checked`: see onFrame.
    */
-  private frameData(payload: Buffer, prevalidated: boolean): void {
+  private frameData(payload: Buffer, checked: TextCheck): void {
     const opcode = this.opcode;
     const fin = this.fin;
     if (opcode !== Opcode.CONTINUATION && fin) {
@@ -468,7 +490,7 @@ export class Receiver {
       const isBinary = opcode === Opcode.BINARY;
       // RFC 6455 8.1: a text message that is not valid UTF-8 MUST fail the connection
       if (!isBinary && !this.skipUtf8) {
-        const valid = prevalidated ? this.utf8!.isComplete() : isValidUtf8(data);
+        const valid = checked === ASCII || (checked === FED ? this.utf8!.isComplete() : isValidUtf8(data));
         if (!valid) {
           this.violation('WS_ERR_INVALID_UTF8');
           return;
@@ -483,7 +505,7 @@ export class Receiver {
     const data = payload;
     if (this.msgCompressed) {
       if (isText && !this.utf8FeedAll(data)) return;
-    } else if (isText && !prevalidated && !this.utf8!.feed(data, 0, data.length)) {
+    } else if (isText && checked !== FED && !this.utf8!.feed(data, 0, data.length)) {
       this.violation('WS_ERR_INVALID_UTF8');
       return;
     }

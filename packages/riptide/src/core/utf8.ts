@@ -29,7 +29,7 @@ import { wordView } from './word-view.js';
 const NATIVE_THRESHOLD = 64;
 
 /** Up to this length an ASCII scan in JS beats the call into the native validator. */
-const ASCII_SCAN_MAX = 256;
+export const ASCII_SCAN_MAX = 256;
 
 export function isValidUtf8(buf: Uint8Array): boolean {
   if (buf.length <= ASCII_SCAN_MAX && isAscii(buf)) return true;

@@ -31,6 +31,7 @@ import type { ExtensionList } from '../handshake/header-lists.js';
 import { isToken } from '../handshake/syntax.js';
 import { connectHttp2 } from './http2-client.js';
 import { randomFill } from './random.js';
+import { TLS_KEYS } from './tls-keys.js';
 import { abortTransport } from './transport.js';
 import type { WebSocket } from './websocket.js';
 import {
@@ -157,35 +158,7 @@ const PASS_KEYS = new Set([
   'path',
   'method',
   // tls
-  'ca',
-  'cert',
-  'key',
-  'pfx',
-  'passphrase',
-  'crl',
-  'ciphers',
-  'ecdhCurve',
-  'dhparam',
-  'honorCipherOrder',
-  'minVersion',
-  'maxVersion',
-  'secureOptions',
-  'secureProtocol',
-  'secureContext',
-  'sessionIdContext',
-  'sigalgs',
-  'privateKeyEngine',
-  'privateKeyIdentifier',
-  'clientCertEngine',
-  'servername',
-  'rejectUnauthorized',
-  'checkServerIdentity',
-  'ALPNProtocols',
-  'session',
-  'minDHSize',
-  'highWaterMark',
-  'pskCallback',
-  'enableTrace',
+  ...TLS_KEYS,
 ]);
 
 function invalid(message: string): UsageError {

@@ -30,13 +30,15 @@ import {
   type IncomingHttpHeaders,
   type IncomingHttpStatusHeader,
 } from 'node:http2';
+import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import type { HandshakeError } from '../core/errors.js';
+import { HandshakeError } from '../core/errors.js';
 import { handshakeError } from '../handshake/errors.js';
 import { buildConnectRequest, validateConnectResponse } from '../handshake/extended-connect.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import type { Resolved } from './client.js';
+import { TLS_KEYS } from './tls-keys.js';
 import type { WebSocket } from './websocket.js';
 
 /**
@@ -78,29 +80,7 @@ interface PoolEntry {
 const pool = new Map<string, PoolEntry>();
 
 /** Options that shape the connection itself (not the request): part of the pool key. */
-const CONNECTION_KEYS = [
-  'ca',
-  'cert',
-  'key',
-  'pfx',
-  'passphrase',
-  'crl',
-  'ciphers',
-  'ecdhCurve',
-  'minVersion',
-  'maxVersion',
-  'secureOptions',
-  'secureContext',
-  'servername',
-  'rejectUnauthorized',
-  'checkServerIdentity',
-  'localAddress',
-  'family',
-  'lookup',
-  'createConnection',
-  'pskCallback',
-  'sigalgs',
-] as const;
+const CONNECTION_KEYS = [...TLS_KEYS, 'localAddress', 'family', 'lookup', 'createConnection'] as const;
 
 /** Objects in pool keys are compared by identity: each gets a number. */
 const identities = new WeakMap<object, number>();
@@ -244,10 +224,19 @@ function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
   const tlsOptions: Record<string, unknown> = {};
   for (const name of CONNECTION_KEYS) if (opts[name] !== undefined) tlsOptions[name] = opts[name];
 
-  if (!secure || typeof opts.createConnection === 'function') {
+  if (typeof opts.createConnection === 'function') {
+    startSession(entry, connectSession(origin, { ...tlsOptions, settings: SESSION_SETTINGS }));
+    return entry;
+  }
+  if (!secure) {
     // ws:// has no negotiation: HTTP/2 with prior knowledge (RFC 9113 3.3). A server that
     // does not speak it fails the session before its SETTINGS: fall back to HTTP/1.1 then.
-    startSession(entry, connectSession(origin, tlsOptions));
+    const socket = net.connect({ ...tlsOptions, host, port });
+    socket.setNoDelay(true);
+    startSession(
+      entry,
+      connectSession(origin, { settings: SESSION_SETTINGS, createConnection: () => socket }),
+    );
     return entry;
   }
   // wss://: offer both protocols by ALPN (RFC 7301), so a server without HTTP/2 costs no second
@@ -259,12 +248,18 @@ function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
     servername: opts.servername ?? (/^[\d.]+$|:/.test(host) ? undefined : host),
     ALPNProtocols: ['h2', 'http/1.1'],
   });
+  // Small frames leave at once, as on an HTTP/1.1 WebSocket's socket (the session's socket cannot
+  // be reached once node's HTTP/2 owns it).
+  socket.setNoDelay(true);
   const onError = (error: Error) => settle(entry, { kind: 'error', error });
   socket.once('error', onError);
   socket.once('secureConnect', () => {
     socket.removeListener('error', onError);
     if (socket.alpnProtocol === 'h2') {
-      startSession(entry, connectSession(origin, { ...tlsOptions, createConnection: () => socket }));
+      startSession(
+        entry,
+        connectSession(origin, { ...tlsOptions, settings: SESSION_SETTINGS, createConnection: () => socket }),
+      );
     } else {
       // The socket needs an error listener until the HTTP/1.1 request takes it over.
       socket.on('error', ignore);
@@ -276,8 +271,23 @@ function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
 
 function ignore(): void {}
 
+/**
+ * Flow-control windows of the sessions we open. HTTP/2's default, 65,535 bytes per stream and per
+ * connection (RFC 9113 6.9.2), lets the server send only that much per round trip, where a
+ * WebSocket over TCP has the kernel's buffers. A window also bounds what may arrive unread (a
+ * paused WebSocket), so it stays well below what browsers allow themselves (Chromium: 6 MiB per
+ * stream, 15 MiB per connection). Servers keep node's defaults unless their owner raises them
+ * (docs/http2.md): there the window is memory a client may fill.
+ */
+const STREAM_WINDOW = 1024 * 1024;
+const CONNECTION_WINDOW = 8 * 1024 * 1024;
+const SESSION_SETTINGS = { initialWindowSize: STREAM_WINDOW };
+
 function startSession(entry: PoolEntry, session: ClientHttp2Session): void {
   entry.session = session;
+  const widen = () => session.setLocalWindowSize(CONNECTION_WINDOW);
+  if (session.connecting) session.once('connect', widen);
+  else widen();
   const leave = () => {
     if (pool.get(entry.key) === entry) pool.delete(entry.key);
   };
@@ -418,10 +428,17 @@ function openStream(
       return;
     }
     ws._req = null;
-    const result = validateConnectResponse({ status: headers[':status'] ?? 0, headers }, { protocols });
+    const status = headers[':status'] ?? 0;
+    const result = validateConnectResponse({ status, headers }, { protocols });
     if (!result.ok) {
       stream.close(constants.NGHTTP2_CANCEL);
-      fail(ws, result.error);
+      // The same message as an HTTP/1.1 refusal (ws's wording), so callers read both alike.
+      const code = result.error.code;
+      const error =
+        code === 'WS_ERR_HANDSHAKE_STATUS'
+          ? new HandshakeError(code, 0, `Unexpected server response: ${status}`)
+          : result.error;
+      fail(ws, error);
       return;
     }
     stream.removeListener('error', onError);

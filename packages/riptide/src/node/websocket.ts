@@ -747,16 +747,7 @@ function closeTimeoutFired(ws: WebSocket): void {
 
 function deliverAfterResume(ws: WebSocket): void {
   if (ws._paused || ws._closed) return;
-  const proto = ws._proto!;
-  receiving = ws;
-  try {
-    proto.resume();
-  } finally {
-    receiving = null;
-    flush(ws);
-  }
-  if (proto.sliceSpent) yieldTurn(ws);
-  else if (!ws._paused && !ws._closed && (ws._flags & YIELDING) === 0) ws._socket!.resume();
+  proceed(ws, false);
 }
 
 /**
@@ -774,16 +765,25 @@ function yieldTurn(ws: WebSocket): void {
 function nextSlice(ws: WebSocket): void {
   ws._flags &= ~YIELDING;
   if (ws._closed) return;
+  proceed(ws, true);
+}
+
+/**
+ * Go on with held input, as a 'data' handler would (sends flushed after), after resume()
+ * (`slice` false) or a yielded turn (`slice` true); then read on, or yield again.
+ */
+function proceed(ws: WebSocket, slice: boolean): void {
   const proto = ws._proto!;
   receiving = ws;
   try {
-    proto.nextSlice();
+    if (slice) proto.nextSlice();
+    else proto.resume();
   } finally {
     receiving = null;
     flush(ws);
   }
   if (proto.sliceSpent) yieldTurn(ws);
-  else if (!ws._paused && !ws._closed) ws._socket!.resume();
+  else if (!ws._paused && !ws._closed && (ws._flags & YIELDING) === 0) ws._socket!.resume();
 }
 
 // --- shared socket listeners (this = the socket) ------------------------------------------------

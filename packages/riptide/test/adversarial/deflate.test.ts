@@ -9,7 +9,7 @@
  * bench/attack-inflate-flood.mjs, not here.
  */
 import type * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PerMessageExtension } from '../../src/core/extension.js';
 import { INFLATE_SLICE } from '../../src/core/receiver.js';
 import { WebSocket } from '../../src/index.js';
@@ -17,32 +17,22 @@ import {
   closeCodeIn,
   collectUntilGone,
   deflatePayload,
-  echoServer,
   frameHeader,
   healthyRoundTrip,
   MiB,
   MODES,
   maliciousServer,
   once,
+  perTestServers,
   rawDeflateClient,
   rss,
-  type Served,
   trapCrashes,
   turnCounter,
   zeroBomb,
 } from './helpers.js';
 
 const crashes = trapCrashes();
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c();
-});
-
-async function serve(...args: Parameters<typeof echoServer>): Promise<Served> {
-  const served = await echoServer(...args);
-  cleanups.push(() => served.close());
-  return served;
-}
+const { cleanups, serve } = perTestServers();
 
 /** A compressed binary frame (RSV1) inflating to 1 MiB of byte `fill`: about 1 KiB on the wire. */
 function floodFrame(fill: number, masked: boolean): Buffer {

@@ -6,33 +6,31 @@
  */
 import { constants } from 'node:buffer';
 import type * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from '../../src/index.js';
 import {
   closeCodeIn,
   collectUntilClose,
-  echoServer,
+  fdCount,
+  floodUntilClosed,
   frameHeader,
   healthyRoundTrip,
+  MiB,
   MODES,
   maliciousServer,
   once,
+  perTestServers,
   rawClient,
+  rss,
   type Served,
+  serverFrame,
   trapCrashes,
+  waitFor,
+  zeroMaskedFrame,
 } from './helpers.js';
 
 const crashes = trapCrashes();
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c();
-});
-
-async function serve(...args: Parameters<typeof echoServer>): Promise<Served> {
-  const served = await echoServer(...args);
-  cleanups.push(() => served.close());
-  return served;
-}
+const { cleanups, serve } = perTestServers();
 
 /** Sends `bytes` on an upgraded raw connection; returns the close code the server sent. */
 async function serverAnswers(served: Served, bytes: Buffer): Promise<number | null> {
@@ -109,5 +107,105 @@ describe('client: impossible lengths from a malicious server', () => {
   it('a 2^63 - 1 length with the default maxPayload is 1009', async () => {
     const result = await clientAnswers(frameHeader(0x2, 2n ** 63n - 1n, true, false, false));
     expect(result).toEqual({ sent: 1009, error: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', closeEvent: 1006 });
+  });
+});
+
+describe.each(MODES)('{ %s } server: hostile frames that already fail cleanly (non-regression)', (mode) => {
+  it('millions of 1-byte fragments are bounded by maxPayload (1009), not by their number', async () => {
+    const served = await serve(mode, { maxPayload: MiB });
+    const { socket, rest } = await rawClient(served.port);
+    socket.on('error', () => {});
+    const answer = collectUntilClose(socket, rest);
+    const fragment = zeroMaskedFrame(0x0, Buffer.from([0x61]), false); // 7 bytes on the wire
+    const burst = Buffer.concat(Array.from({ length: 8192 }, () => fragment));
+    socket.write(zeroMaskedFrame(0x2, Buffer.from([0x61]), false));
+    const before = rss();
+    // 2 million fragments (14 MB on the wire) would be a 2 MiB message: 1009 at the first MiB.
+    const { written, closedByPeer } = await floodUntilClosed(
+      socket,
+      burst,
+      2 * 1024 * 1024 * fragment.length,
+    );
+    expect(closedByPeer).toBe(true);
+    expect(written).toBeLessThan(2 * 1024 * 1024 * fragment.length);
+    expect(closeCodeIn(await answer)).toBe(1009);
+    expect(rss() - before).toBeLessThan(64 * MiB);
+    await healthyRoundTrip(served.url);
+  });
+
+  it.each([
+    ['a ping', 0x9],
+    ['a pong', 0xa],
+    ['a close', 0x8],
+  ])('%s over 125 bytes is 1002', async (_name, opcode) => {
+    const served = await serve(mode);
+    expect(await serverAnswers(served, zeroMaskedFrame(opcode, Buffer.alloc(126, 0x31)))).toBe(1002);
+  });
+
+  it.each([
+    ['in one frame', [zeroMaskedFrame(0x1, Buffer.from([0x61, 0xc3, 0x28]))]],
+    [
+      'split across fragments',
+      [
+        zeroMaskedFrame(0x1, Buffer.from([0x61, 0xe2]), false),
+        zeroMaskedFrame(0x0, Buffer.from([0x28, 0xa1])),
+      ],
+    ],
+    ['as a surrogate half', [zeroMaskedFrame(0x1, Buffer.from([0xed, 0xa0, 0x80]))]],
+  ])('invalid UTF-8 %s is 1007', async (_name, frames) => {
+    const served = await serve(mode);
+    expect(await serverAnswers(served, Buffer.concat(frames as Buffer[]))).toBe(1007);
+    await healthyRoundTrip(served.url);
+  });
+
+  it('1,000 connections reset in the middle of a frame release every descriptor', async () => {
+    const served = await serve(mode);
+    const before = fdCount();
+    const half = zeroMaskedFrame(0x2, Buffer.alloc(4096, 0x62)).subarray(0, 2000);
+    for (let batch = 0; batch < 10; batch++) {
+      const sockets = await Promise.all(Array.from({ length: 100 }, () => rawClient(served.port)));
+      for (const { socket } of sockets) {
+        socket.on('error', () => {});
+        socket.write(half);
+        socket.resetAndDestroy();
+      }
+    }
+    await waitFor(
+      () => fdCount() <= before && served.wss.clients.size === 0,
+      'every reset connection to be released',
+    );
+    await healthyRoundTrip(served.url);
+    expect(crashes.errors).toEqual([]);
+  });
+
+  it('the heartbeat drops a half-open peer (it never answers a ping) and releases its descriptor', async () => {
+    const served = await serve(mode, { heartbeat: 100 });
+    const closed = new Promise<number>((resolve) =>
+      served.wss.on('connection', (ws) => ws.on('close', (code) => resolve(code))),
+    );
+    const before = fdCount();
+    const { socket } = await rawClient(served.port);
+    socket.on('error', () => {});
+    socket.pause(); // gone as far as the server can tell: no pong, no FIN
+    expect(await closed).toBe(1006);
+    socket.destroy();
+    await waitFor(() => fdCount() <= before, 'the dropped peer to be released');
+  });
+});
+
+describe('client: hostile frames from a malicious server (non-regression)', () => {
+  it('a ping over 125 bytes is 1002', async () => {
+    const result = await clientAnswers(serverFrame(0x9, Buffer.alloc(126)));
+    expect(result).toEqual({ sent: 1002, error: 'WS_ERR_CONTROL_TOO_LONG', closeEvent: 1006 });
+  });
+
+  it('invalid UTF-8 is 1007', async () => {
+    const result = await clientAnswers(serverFrame(0x1, Buffer.from([0x61, 0xc3, 0x28])));
+    expect(result).toEqual({ sent: 1007, error: 'WS_ERR_INVALID_UTF8', closeEvent: 1006 });
+  });
+
+  it('a masked frame is 1002', async () => {
+    const result = await clientAnswers(zeroMaskedFrame(0x2, Buffer.from('x')));
+    expect(result).toEqual({ sent: 1002, error: 'WS_ERR_UNEXPECTED_MASK', closeEvent: 1006 });
   });
 });

@@ -15,7 +15,7 @@ import * as net from 'node:net';
 import zlib from 'node:zlib';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { type ServerOptions, WebSocket, WebSocketServer } from '../../src/index.js';
-import { once } from '../node/helpers.js';
+import { once, parseFrames } from '../node/helpers.js';
 
 export { clientFrame, collectUntilClose, once, parseFrames, rawClient } from '../node/helpers.js';
 
@@ -310,24 +310,33 @@ export function zeroMaskedFrame(opcode: number, payload: Buffer, fin = true, rsv
   return Buffer.concat([frameHeader(opcode, payload.length, fin, rsv1, true), payload]);
 }
 
-/** The close code of the first close frame in `frames` (unmasked), or null. */
+/** The close code of the first close frame in a server's (unmasked) `bytes`, or null. */
 export function closeCodeIn(bytes: Buffer): number | null {
-  let o = 0;
-  while (o + 2 <= bytes.length) {
-    const opcode = bytes[o] & 0x0f;
-    let len = bytes[o + 1] & 0x7f;
-    let h = 2;
-    if (len === 126) {
-      len = bytes.readUInt16BE(o + 2);
-      h = 4;
-    } else if (len === 127) {
-      len = Number(bytes.readBigUInt64BE(o + 2));
-      h = 10;
-    }
-    if (opcode === 0x8) return len >= 2 ? bytes.readUInt16BE(o + h) : 1005;
-    o += h + len;
-  }
-  return null;
+  const close = parseFrames(bytes).find((frame) => frame.opcode === 0x8);
+  if (close === undefined) return null;
+  return close.payload.length >= 2 ? close.payload.readUInt16BE(0) : 1005;
+}
+
+/**
+ * The attack files' servers and other things to undo: `serve()` starts an echoServer that is
+ * closed after each test, and `cleanups` takes more (tickers, malicious servers), run in order.
+ */
+export function perTestServers(): {
+  cleanups: Array<() => unknown>;
+  serve: (...args: Parameters<typeof echoServer>) => Promise<Served>;
+} {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+  return {
+    cleanups,
+    async serve(...args) {
+      const served = await echoServer(...args);
+      cleanups.push(() => served.close());
+      return served;
+    },
+  };
 }
 
 /** A raw client that completed a handshake offering permessage-deflate (accepted by the server). */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyMask, applyMaskJs, copyMasked, mask, maskBackend } from '../../src/core/mask.js';
+import { applyMask, applyMaskJs, copyMasked, mask, maskBackend, unmaskAscii } from '../../src/core/mask.js';
 
 function byteLoop(data: Uint8Array, key: Uint8Array, phase: number): Uint8Array {
   const out = Uint8Array.from(data);
@@ -97,5 +97,43 @@ describe('SIMD kernel (WebAssembly) agrees with the JS word loop', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('unmaskAscii: unmask and check for ASCII in one pass (short text messages)', () => {
+  it('unmasks like the byte loop and reports whether every unmasked byte is below 0x80', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 300 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 3 }),
+        (data, key, offset, keyPos) => {
+          // Mostly ASCII payloads, with the high bit set at an arbitrary place in some of them.
+          const plain = data.map((b, i) => (i === data.length - 1 - (b % 5) && b > 200 ? b : b & 0x7f));
+          const masked = byteLoop(plain, key, 0);
+          const backing = new Uint8Array(masked.length + offset);
+          backing.set(masked, offset);
+          const view = backing.subarray(offset);
+          const keyBuf = new Uint8Array(8);
+          keyBuf.set(key, keyPos);
+          const ascii = unmaskAscii(view, 0, view.length, keyBuf, keyPos);
+          expect(Buffer.from(view).equals(Buffer.from(plain))).toBe(true);
+          expect(ascii).toBe(plain.every((b) => b < 0x80));
+        },
+      ),
+    );
+  });
+
+  it('finds a single high byte before, inside and after the aligned words', () => {
+    const key = new Uint8Array([0x11, 0x22, 0x33, 0x44]);
+    for (const at of [0, 1, 2, 3, 17, 40, 61, 62, 63]) {
+      const plain = new Uint8Array(64).fill(0x41);
+      plain[at] = 0xc3;
+      const buf = Buffer.alloc(65);
+      buf.set(byteLoop(plain, key, 0), 1);
+      expect(unmaskAscii(buf, 1, 65, key, 0)).toBe(false);
+      expect(buf.subarray(1).equals(Buffer.from(plain))).toBe(true);
+    }
   });
 });

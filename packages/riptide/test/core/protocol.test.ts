@@ -124,7 +124,7 @@ describe('RFC 6455 5.5.1 closing handshake', () => {
     let closed = 0;
     const extension = {
       decompress: () => Buffer.alloc(0),
-      resumeDecompress: () => null,
+      resumeDecompress: () => Buffer.alloc(0),
       inflated: 0,
       compress: () => null,
       close: () => {

@@ -452,6 +452,17 @@ describe('inflate slices: a compressed flood cannot take the thread (issue 12, h
     t.close();
   });
 
+  it('test_server_ended while spent: no longer spent, the suspended frame is dropped', () => {
+    const t = deflating();
+    t.proto.receive(t.frame(Buffer.alloc(2 * MiB)));
+    expect(t.proto.sliceSpent).toBe(true);
+    t.proto.receiveEof();
+    expect(t.proto.sliceSpent).toBe(false);
+    t.proto.nextSlice();
+    expect(t.sink.events).toEqual([]);
+    t.close();
+  });
+
   it('uncompressed traffic never spends the budget', () => {
     const { proto, sink } = makeProtocol('server');
     const frame = serializeFrame({ ...makeFrame(Opcode.BINARY, Buffer.alloc(MiB)), mask: KEY });

@@ -86,13 +86,19 @@ export function clientFrame(opcode: number, payload: Buffer | string, fin = true
   return Buffer.concat([header, mask, masked]);
 }
 
-/** Parse unmasked server frames: [{opcode, fin, payload}]. */
-export function parseFrames(buf: Buffer): { opcode: number; fin: boolean; payload: Buffer }[] {
+/**
+ * Parse frames: [{opcode, fin, masked, payload}]. Server frames are unmasked; a client's masked
+ * frames (as a raw peer reads them) come back with their payload unmasked.
+ */
+export function parseFrames(
+  buf: Buffer,
+): { opcode: number; fin: boolean; masked: boolean; payload: Buffer }[] {
   const frames = [];
   let o = 0;
   while (o + 2 <= buf.length) {
     const fin = (buf[o] & 0x80) !== 0;
     const opcode = buf[o] & 0x0f;
+    const masked = (buf[o + 1] & 0x80) !== 0;
     let len = buf[o + 1] & 0x7f;
     let h = 2;
     if (len === 126) {
@@ -102,8 +108,15 @@ export function parseFrames(buf: Buffer): { opcode: number; fin: boolean; payloa
       len = Number(buf.readBigUInt64BE(o + 2));
       h = 10;
     }
+    const maskAt = o + h;
+    if (masked) h += 4;
     if (o + h + len > buf.length) break;
-    frames.push({ opcode, fin, payload: buf.subarray(o + h, o + h + len) });
+    let payload = buf.subarray(o + h, o + h + len);
+    if (masked) {
+      payload = Buffer.from(payload);
+      for (let i = 0; i < payload.length; i++) payload[i] ^= buf[maskAt + (i & 3)];
+    }
+    frames.push({ opcode, fin, masked, payload });
     o += h + len;
   }
   return frames;

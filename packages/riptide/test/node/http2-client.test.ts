@@ -234,7 +234,7 @@ describe('handshake failures and endings, client side', () => {
     const [err] = await once<[Error & { code: string }]>(ws, 'error');
     expect(err).toMatchObject({
       code: 'WS_ERR_HANDSHAKE_STATUS',
-      message: 'Unexpected server response (401)',
+      message: 'Unexpected server response: 401',
     });
     expect((await closed)[0]).toBe(1006);
   });

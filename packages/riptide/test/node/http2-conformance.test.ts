@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { clientFrame, once } from './helpers.js';
+import { clientFrame, once, parseFrames } from './helpers.js';
 import {
   closeH2,
   connectHeaders,
@@ -292,38 +292,12 @@ function clientBytes(stream: http2.ServerHttp2Stream) {
     },
     async frames(n: number) {
       for (;;) {
-        const frames = decodeMasked(Buffer.concat(chunks));
+        const frames = parseFrames(Buffer.concat(chunks));
         if (frames.length >= n || ended) return frames;
         await new Promise<void>((resolve) => waiters.push(resolve));
       }
     },
   };
-}
-
-/** Parse masked frames and unmask them; `masked` reports the MASK bit of each. */
-function decodeMasked(buf: Buffer): { opcode: number; fin: boolean; masked: boolean; payload: Buffer }[] {
-  const out = [];
-  let o = 0;
-  while (o + 2 <= buf.length) {
-    const masked = (buf[o + 1] & 0x80) !== 0;
-    let len = buf[o + 1] & 0x7f;
-    let h = 2;
-    if (len === 126) {
-      len = buf.readUInt16BE(o + 2);
-      h = 4;
-    } else if (len === 127) {
-      len = Number(buf.readBigUInt64BE(o + 2));
-      h = 10;
-    }
-    const maskAt = o + h;
-    if (masked) h += 4;
-    if (o + h + len > buf.length) break;
-    const payload = Buffer.from(buf.subarray(o + h, o + h + len));
-    if (masked) for (let i = 0; i < payload.length; i++) payload[i] ^= buf[maskAt + (i & 3)];
-    out.push({ opcode: buf[o] & 0x0f, fin: (buf[o] & 0x80) !== 0, masked, payload });
-    o += h + len;
-  }
-  return out;
 }
 
 async function client(url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}) {

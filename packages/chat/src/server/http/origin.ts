@@ -8,10 +8,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 
-export function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {
+export function originAllowed(req: Pick<IncomingMessage, 'headers'>, allowed: readonly string[]): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return true;
-  const host = req.headers.host;
+  // HTTP/2 carries the Host in :authority (RFC 9113 8.3.1).
+  const host = req.headers.host ?? req.headers[':authority'];
   if (host && (origin === `http://${host}` || origin === `https://${host}`)) return true;
   return allowed.includes(origin);
 }

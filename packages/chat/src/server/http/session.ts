@@ -37,7 +37,7 @@ export function clearedCookie(secure: boolean): string {
 }
 
 /** The session token of the request's cookie, if it has the right form. */
-export function tokenOf(req: IncomingMessage): string | null {
+export function tokenOf(req: Pick<IncomingMessage, 'headers'>): string | null {
   const token = parseCookies(req.headers.cookie).get(COOKIE_NAME);
   return token && TOKEN.test(token) ? token : null;
 }
@@ -45,7 +45,7 @@ export function tokenOf(req: IncomingMessage): string | null {
 /** The session named by the request's cookie, if valid at `now`. */
 export async function sessionFromRequest(
   accounts: AccountStore,
-  req: IncomingMessage,
+  req: Pick<IncomingMessage, 'headers'>,
   now: number,
 ): Promise<SessionRecord | null> {
   const token = tokenOf(req);

@@ -16,7 +16,7 @@ import { eventSeq, PROTOCOL_VERSION, type RoomEvent, type ServerMessage } from '
 import type { RoomStore } from '../ports.js';
 import type { Connection, ConnRoom } from './connection.js';
 
-const PAGE = 50;
+const PAGE = 16;
 /** Most events written at once from the channel's recent list (without waiting for the socket). */
 const BURST = 32;
 

@@ -16,6 +16,7 @@ import type { ConnRoom } from './connection.js';
 
 /** Events kept for connections finishing a replay (bounds the store round trips of a busy room). */
 const RECENT = 256;
+const TYPING = /^\{"v":\d+,"type":"typing"/;
 /** An edit or a delete changes an earlier message: the recent list no longer shows it as it is. */
 const CHANGE = /^\{"v":\d+,"type":"(?:edited|deleted)"/;
 
@@ -76,6 +77,9 @@ export class RoomChannel {
 
   readonly onNotice = (payload: string): void => {
     this.publish(this.topic, payload);
+    // Kept for connections still catching up, except typing: it is stale by the time they are
+    // live, and a long replay must not gather every keystroke notice of a busy room.
+    if (TYPING.test(payload)) return;
     for (const member of this.members) if (!member.live) member.notices.push(payload);
   };
 

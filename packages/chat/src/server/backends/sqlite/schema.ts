@@ -1,7 +1,9 @@
 /**
  * The SQLite schema and its migrations, tracked by PRAGMA user_version:
  *   0  a new file (or one written before versions were tracked: it has `rooms.created_by`)
- *   2  rooms have kind (public, private, dm), owner and empty_since; names keep their seq floor
+ *   2  rooms have kind (public, private, dm), owner and empty_since; names keep their seq floor;
+ *      events.kind is no longer limited by a CHECK (the store decides the kinds, so new kinds of
+ *      room event need no table rebuild)
  * Each step runs in one transaction, so a crash mid-migration leaves the previous version.
  */
 import type Database from 'better-sqlite3';
@@ -37,7 +39,7 @@ CREATE INDEX IF NOT EXISTS memberships_room ON memberships(room);
 CREATE TABLE IF NOT EXISTS events (
   room TEXT NOT NULL,
   seq INTEGER NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('message', 'edit', 'delete')),
+  kind TEXT NOT NULL,
   user TEXT NOT NULL,
   client_id TEXT,
   text TEXT NOT NULL DEFAULT '',
@@ -82,7 +84,11 @@ export function migrate(db: Database.Database): void {
           WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.room = rooms.name);
         UPDATE events SET text = '' WHERE kind = 'edit' AND EXISTS (
           SELECT 1 FROM events m WHERE m.room = events.room AND m.seq = events.target AND m.deleted = 1);
+        DROP INDEX IF EXISTS events_dedup;
+        ALTER TABLE events RENAME TO events_v1;
       `);
+      db.exec(TABLES);
+      db.exec('INSERT INTO events SELECT * FROM events_v1; DROP TABLE events_v1;');
     }
     db.exec(TABLES);
     db.exec(INDEXES);

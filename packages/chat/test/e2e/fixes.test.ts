@@ -1,0 +1,193 @@
+/**
+ * The page's fixes of issue 15 in a real browser: messages typed faster than the rate limit are
+ * stored in the order typed and the "slow down" line goes away; join and leave notices are right
+ * (no "came online"/"went offline" for a room change, no red error after Leave); the typing line
+ * ends when the typist's message arrives; sign-up apart from sign-in; direct messages and private
+ * rooms from the page.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cleanup, startTestServer } from '../helpers.js';
+import { launch, messageTexts, sendMessage, signIn } from './browser.js';
+
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(cleanup);
+
+const notices = (page: Page) =>
+  page.$$eval('#message-list li.notice', (nodes) => nodes.map((n) => n.textContent ?? ''));
+
+async function openRoom(page: Page, room: string): Promise<void> {
+  await page.fill('#room-input', room);
+  await page.press('#room-input', 'Enter');
+  await page.waitForFunction((r) => document.querySelector('#room-title')?.textContent === `#${r}`, room);
+}
+
+describe('the page', () => {
+  it('stores messages typed faster than the rate limit in the order typed, then clears "slow down"', async () => {
+    // A small bucket: 3 at once, then 5 per second.
+    const server = await startTestServer({ limits: { messageRate: { burst: 3, perSecond: 5 } } });
+    const alice = await signIn(browser, server.origin, 'alice');
+    await openRoom(alice.page, 'fresh');
+    const typed = Array.from({ length: 15 }, (_, i) => `m${i + 1}`);
+    for (const text of typed) await sendMessage(alice.page, text);
+    await alice.page.waitForFunction(
+      () =>
+        document.querySelector('#composer-error')?.textContent === 'Slow down a little — sending shortly.',
+    );
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 15,
+      undefined,
+      { timeout: 30_000 },
+    );
+    expect(await messageTexts(alice.page)).toEqual(typed);
+    // The order stored is the order typed (what any other client or a reload sees).
+    const stored = (await server.backend.rooms.messagesBefore('fresh', 100, 100))
+      .reverse()
+      .map((m) => m.text);
+    expect(stored).toEqual(typed);
+    await alice.page.waitForFunction(() => document.querySelector('#composer-error')?.textContent === '');
+    await alice.context.close();
+  });
+
+  it('says "joined" and "left" for room changes, never "came online"/"went offline", and no error after Leave', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    const bob = await signIn(browser, server.origin, 'bob');
+    await openRoom(alice.page, 'random');
+    await openRoom(bob.page, 'random');
+    await alice.page.waitForFunction(() =>
+      [...document.querySelectorAll('#message-list li.notice')].some(
+        (n) => n.textContent === 'bob joined #random',
+      ),
+    );
+    await alice.page.waitForFunction(() =>
+      [...document.querySelectorAll('#online-list li')].some((n) => n.textContent === 'bob'),
+    );
+    for (let round = 0; round < 4; round++) {
+      // Leave right after a message arrived (its read marker is still to be sent), then come back.
+      await sendMessage(alice.page, `hello ${round}`);
+      await bob.page.waitForFunction(
+        (n) => document.querySelectorAll('#message-list li.message:not(.pending)').length === n,
+        round + 1,
+      );
+      await bob.page.click('#leave-room');
+      await bob.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#general');
+      await alice.page.waitForFunction(
+        (n) =>
+          [...document.querySelectorAll('#message-list li.notice')].filter(
+            (x) => x.textContent === 'bob left #random',
+          ).length === n,
+        round + 1,
+      );
+      await openRoom(bob.page, 'random');
+    }
+    await alice.page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('#message-list li.notice')].filter(
+          (x) => x.textContent === 'bob joined #random',
+        ).length === 5,
+    );
+    const seen = await notices(alice.page);
+    expect(seen.filter((t) => /online|offline/.test(t))).toEqual([]);
+    // bob stayed online in general all along.
+    await alice.page.click('#room-list button[data-room="general"]');
+    expect(await notices(alice.page)).toEqual([]);
+    expect(await alice.page.$$eval('#online-list li', (l) => l.map((n) => n.textContent))).toEqual([
+      'alice',
+      'bob',
+    ]);
+    // A read marker or typing notice answered after the leave shows no error.
+    expect(await bob.page.textContent('#composer-error')).toBe('');
+    expect(await bob.page.textContent('#room-error')).toBe('');
+    await alice.context.close();
+    await bob.context.close();
+  });
+
+  it('ends "x is typing…" when x\u2019s message arrives', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    const bob = await signIn(browser, server.origin, 'bob');
+    await bob.page.fill('#composer-input', 'Hel');
+    await bob.page.locator('#composer-input').press('l');
+    await alice.page.waitForFunction(
+      () => document.querySelector('#typing')?.textContent === 'bob is typing…',
+    );
+    await bob.page.locator('#composer-input').press('o');
+    await bob.page.keyboard.press('Enter');
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message').length === 1,
+    );
+    // At once, not after the indicator's 4 s.
+    expect(await alice.page.textContent('#typing')).toBe('');
+    await alice.context.close();
+    await bob.context.close();
+  });
+
+  it('creates an account only with "Create account", and gives one answer for a failed sign-in', async () => {
+    const server = await startTestServer();
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(server.origin);
+    await page.fill('#login-name', 'nobody');
+    await page.fill('#login-password', 'some password');
+    await page.click('#sign-in');
+    await page.waitForFunction(
+      () => document.querySelector('#login-error')?.textContent === 'Wrong name or password.',
+    );
+    expect(await server.backend.accounts.getUser('nobody')).toBeNull();
+    await page.click('#sign-up');
+    await page.waitForSelector('#status[data-state="online"]');
+    expect(await page.textContent('#me')).toBe('nobody');
+    await page.click('#logout');
+    await page.waitForSelector('#login-view:not([hidden])');
+    await page.fill('#login-name', 'nobody');
+    await page.fill('#login-password', 'another password');
+    await page.click('#sign-up');
+    await page.waitForFunction(() =>
+      document.querySelector('#login-error')?.textContent?.startsWith('That name is taken'),
+    );
+    await page.fill('#login-password', 'some password');
+    await page.click('#sign-in');
+    await page.waitForSelector('#status[data-state="online"]');
+    await context.close();
+  });
+
+  it('starts a direct message from a name in the online list, and keeps a private room to its members', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    const bob = await signIn(browser, server.origin, 'bob');
+    await alice.page.waitForSelector('#online-list button:text("bob")');
+    await alice.page.click('#online-list button:text("bob")');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '@bob');
+    await sendMessage(alice.page, 'just between us');
+    await bob.page.waitForSelector('#dm-list button[data-room="dm:alice:bob"] .badge');
+    expect(await bob.page.textContent('#dm-list button[data-room="dm:alice:bob"] .name')).toBe('@alice');
+    await bob.page.click('#dm-list button[data-room="dm:alice:bob"]');
+    await bob.page.waitForFunction(() => document.querySelectorAll('#message-list li.message').length === 1);
+    expect(await messageTexts(bob.page)).toEqual(['just between us']);
+
+    await alice.page.fill('#room-input', 'plans');
+    await alice.page.check('#room-private');
+    await alice.page.press('#room-input', 'Enter');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#plans');
+    // bob cannot join it (the page then tries to create it: the name is taken, the room stays hidden).
+    await bob.page.fill('#room-input', 'plans');
+    await bob.page.press('#room-input', 'Enter');
+    await bob.page.waitForFunction(() => document.querySelector('#room-error')?.textContent !== '');
+    expect(await bob.page.textContent('#room-error')).toBe('room plans already exists');
+    expect(await bob.page.locator('#room-list button[data-room="plans"]').count()).toBe(0);
+    // Until alice invites him.
+    await alice.page.fill('#invite-input', 'bob');
+    await alice.page.press('#invite-input', 'Enter');
+    await bob.page.waitForSelector('#room-list button[data-room="plans"]');
+    await alice.context.close();
+    await bob.context.close();
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * The chat served with a certificate (--cert/--key): the page, the API and the WebSocket over
+ * HTTP/2 (RFC 8441: the WebSocket is a stream of the page's own connection) and over HTTP/1.1 on
+ * the same port, with the same gate (path, Origin, session, per-user cap).
+ */
+import * as http2 from 'node:http2';
+import { WebSocket as Riptide } from 'riptide';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
+import {
+  cleanup,
+  onCleanup,
+  PASSWORD,
+  selfSignedCertificate,
+  startTestServer,
+  TestClient,
+} from './helpers.js';
+
+let tls: { cert: Buffer; key: Buffer };
+
+beforeAll(() => {
+  tls = selfSignedCertificate();
+});
+afterEach(cleanup);
+
+/** An HTTP/2 connection to the chat that trusts the test certificate. */
+function session(origin: string): http2.ClientHttp2Session {
+  const s = http2.connect(origin, { ca: tls.cert });
+  s.on('error', () => {});
+  onCleanup(async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    s.destroy();
+  });
+  return s;
+}
+
+async function request(
+  s: http2.ClientHttp2Session,
+  headers: http2.OutgoingHttpHeaders,
+  body?: unknown,
+): Promise<{ status: number; headers: http2.IncomingHttpHeaders; text: string }> {
+  const req = s.request(headers, { endStream: body === undefined });
+  req.on('error', () => {});
+  if (body !== undefined) req.end(JSON.stringify(body));
+  const [res] = await new Promise<[http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader]>((resolve) =>
+    req.once('response', (h) => resolve([h])),
+  );
+  let text = '';
+  req.setEncoding('utf8');
+  for await (const chunk of req) text += chunk;
+  return { status: Number(res[':status']), headers: res, text };
+}
+
+/** Register over HTTP/2; the session cookie ("name=value"). */
+async function register(s: http2.ClientHttp2Session, origin: string, name: string) {
+  const res = await request(
+    s,
+    { ':method': 'POST', ':path': '/api/register', 'content-type': 'application/json', origin },
+    { name, password: PASSWORD },
+  );
+  expect(res.status).toBe(201);
+  const setCookie = res.headers['set-cookie']![0];
+  return { cookie: setCookie.split(';')[0], setCookie };
+}
+
+/** A welcomed client whose WebSocket is a stream of an HTTP/2 connection, or (http2 false) an upgrade. */
+async function join(origin: string, cookie: string, http2 = true): Promise<TestClient> {
+  const ws = new Riptide(`${origin.replace('https', 'wss')}/ws`, {
+    http2,
+    ca: tls.cert,
+    headers: { cookie, origin },
+  });
+  const client = new TestClient(ws as unknown as WebSocket);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const welcome = client.next('welcome');
+  client.send({ v: 2, type: 'hello' });
+  await welcome;
+  return client;
+}
+
+describe('the chat over HTTP/2 and HTTP/1.1 on one TLS port', () => {
+  it('serves the page and the API over HTTP/2, with a Secure cookie', async () => {
+    const server = await startTestServer({ tls });
+    expect(server.origin).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const s = session(server.origin);
+    const page = await request(s, { ':path': '/' });
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    const { setCookie } = await register(s, server.origin, 'alice');
+    expect(setCookie).toMatch(/; Secure$/);
+  });
+
+  it('a WebSocket over HTTP/2 and one over HTTP/1.1 chat in the same room; the server saw the stream', async () => {
+    const server = await startTestServer({ tls });
+    const streams: string[] = [];
+    server.http.on('stream', (_stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      if (headers[':method'] === 'CONNECT') streams.push(`${headers[':protocol']} ${headers[':path']}`);
+    });
+    const s = session(server.origin);
+    const alice = await join(server.origin, (await register(s, server.origin, 'alice')).cookie);
+    expect(streams).toEqual(['websocket /ws']);
+
+    const bob = await join(server.origin, (await register(s, server.origin, 'bob')).cookie, false);
+    expect(streams).toEqual(['websocket /ws']); // bob came by an HTTP/1.1 upgrade
+
+    const atBob = bob.next('message', (m) => m.message.text === 'over a stream');
+    alice.send({ v: 2, type: 'send', id: 'a1', room: 'general', text: 'over a stream' });
+    expect((await atBob).message.user).toBe('alice');
+    const atAlice = alice.next('message', (m) => m.message.text === 'over tcp');
+    bob.send({ v: 2, type: 'send', id: 'b1', room: 'general', text: 'over tcp' });
+    expect((await atAlice).message.user).toBe('bob');
+  });
+
+  it('refuses WebSocket streams as it refuses upgrades: no session 401, another origin 403, another path 404', async () => {
+    const server = await startTestServer({ tls });
+    const s = session(server.origin);
+    const { cookie } = await register(s, server.origin, 'carol');
+    /** The status of an extended CONNECT; the stream is then cancelled. */
+    const connect = async (path: string, headers: Record<string, string>) => {
+      const req = s.request(
+        {
+          ':method': 'CONNECT',
+          ':protocol': 'websocket',
+          ':scheme': 'https',
+          ':path': path,
+          ':authority': server.origin.slice('https://'.length),
+          'sec-websocket-version': '13',
+          ...headers,
+        },
+        { endStream: false },
+      );
+      req.on('error', () => {});
+      const status = await new Promise<number>((resolve) =>
+        req.once('response', (h) => resolve(Number(h[':status']))),
+      );
+      req.close(http2.constants.NGHTTP2_CANCEL);
+      return { status };
+    };
+    expect((await connect('/ws', { origin: server.origin })).status).toBe(401);
+    expect((await connect('/ws', { origin: 'https://evil.example', cookie })).status).toBe(403);
+    expect((await connect('/elsewhere', { origin: server.origin, cookie })).status).toBe(404);
+    // a CONNECT that is not a WebSocket: what node answers without a handler
+    const tunnel = await request(s, { ':method': 'CONNECT', ':authority': 'example.com:443' });
+    expect(tunnel.status).toBe(405);
+    // and the same session still opens a WebSocket
+    expect((await connect('/ws', { origin: server.origin, cookie })).status).toBe(200);
+  });
+});

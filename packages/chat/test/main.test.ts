@@ -1,0 +1,86 @@
+/**
+ * `npm start` (dist/server/main.js) as a user runs it: the database lands where the user typed the
+ * command (npm's INIT_CWD), the path it uses is logged in full, and a port in use is one line and
+ * exit 1, not the usage text.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'server', 'main.js');
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const fn of cleanups.splice(0)) fn();
+});
+
+function run(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+): { child: ChildProcess; output: Promise<string>; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [main, ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  cleanups.push(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout?.on('data', (c) => {
+    out += c;
+  });
+  child.stderr?.on('data', (c) => {
+    out += c;
+  });
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const output = new Promise<string>((resolve) => {
+    const check = () => {
+      if (/listening on/.test(out)) resolve(out);
+    };
+    child.stdout?.on('data', check);
+    void exit.then(() => resolve(out));
+  });
+  return { child, output, exit };
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'riptide-main-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('riptide-chat (npm start)', () => {
+  it('puts ./data/chat.db where npm start was typed (INIT_CWD) and logs the full path', async () => {
+    const typedIn = tempDir();
+    const packageDir = tempDir(); // npm runs the workspace's script from the package's folder
+    const { child, output, exit } = run(['--port', '0'], { INIT_CWD: typedIn }, packageDir);
+    const out = await output;
+    const expected = join(typedIn, 'data', 'chat.db');
+    expect(out).toContain(`(database ${expected})`);
+    expect(existsSync(expected)).toBe(true);
+    expect(existsSync(join(packageDir, 'data'))).toBe(false);
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+  });
+
+  it('says in one line that the port is in use, and exits 1', async () => {
+    const busy: Server = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => busy.close());
+    const port = (busy.address() as { port: number }).port;
+    const dir = tempDir();
+    const { output, exit } = run(['--port', String(port), '--db', join(dir, 'chat.db')], {}, dir);
+    expect(await exit).toBe(1);
+    expect((await output).trim()).toBe(`riptide-chat: port ${port} is in use; pass --port`);
+  });
+
+  it('keeps usage errors as usage errors (exit 2)', async () => {
+    const dir = tempDir();
+    const { output, exit } = run(['--port', 'eighty'], {}, dir);
+    expect(await exit).toBe(2);
+    expect(await output).toMatch(/^riptide-chat: invalid port "eighty"\nusage: riptide-chat/);
+  });
+});

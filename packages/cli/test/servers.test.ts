@@ -257,7 +257,10 @@ describe('--cert/--key: wss:// over HTTP/2 and HTTP/1.1 on one port', () => {
       expect(headers[':status']).toBe(200);
       expect(body).toContain('<title>riptide broadcast</title>');
     } finally {
+      // Wait until the socket is gone: node ends it gracefully and stops listening for its errors,
+      // so a reset from the server killed after the test would be an uncaught ECONNRESET.
       session.close();
+      await once(session, 'close');
     }
     const echo = await startServer('echo', '--cert', cert, '--key', key);
     const plain = http2.connect(echo.url.replace(/^wss/, 'https'), { ca: readFileSync(cert) });
@@ -269,6 +272,7 @@ describe('--cert/--key: wss:// over HTTP/2 and HTTP/1.1 on one port', () => {
       expect(headers[':status']).toBe(400);
     } finally {
       plain.close();
+      await once(plain, 'close');
     }
   });
 

@@ -41,18 +41,22 @@ export async function shutdown(wss: { clients?: Set<{ terminate(): void }>; clos
 export async function rawClient(port: number, path = '/'): Promise<{ socket: net.Socket; rest: Buffer }> {
   const socket = net.connect(port, '127.0.0.1');
   await once(socket, 'connect');
-  socket.write(
-    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+  return { socket, rest: await upgrade(socket, path, `127.0.0.1:${port}`) };
+}
+
+/** Write a version 13 upgrade request to `end`; return what follows the 101's head. */
+async function upgrade(end: Duplex, path: string, host: string): Promise<Buffer> {
+  end.write(
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
   );
   let buf = Buffer.alloc(0);
   while (buf.indexOf('\r\n\r\n') === -1) {
-    const [chunk] = await once<[Buffer]>(socket, 'data');
+    const [chunk] = await once<[Buffer]>(end, 'data');
     buf = Buffer.concat([buf, chunk]);
   }
-  const end = buf.indexOf('\r\n\r\n') + 4;
   if (!buf.subarray(0, 12).toString().includes('101')) throw new Error(`handshake failed: ${buf}`);
-  return { socket, rest: buf.subarray(end) };
+  return buf.subarray(buf.indexOf('\r\n\r\n') + 4);
 }
 
 /** Send raw bytes and collect everything until the peer closes. */
@@ -178,16 +182,5 @@ export async function duplexClient(wss: RiptideServer): Promise<{ end: Duplex; r
   });
   const [serverEnd, clientEnd] = duplexPair();
   server.emit('connection', serverEnd);
-  clientEnd.write(
-    'GET / HTTP/1.1\r\nHost: in-process\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  );
-  let buf = Buffer.alloc(0);
-  while (buf.indexOf('\r\n\r\n') === -1) {
-    const [chunk] = await once<[Buffer]>(clientEnd, 'data');
-    buf = Buffer.concat([buf, chunk]);
-  }
-  const end = buf.indexOf('\r\n\r\n') + 4;
-  if (!buf.subarray(0, 12).toString().includes('101')) throw new Error(`handshake failed: ${buf}`);
-  return { end: clientEnd, rest: buf.subarray(end) };
+  return { end: clientEnd, rest: await upgrade(clientEnd, '/', 'in-process') };
 }

@@ -13,6 +13,7 @@ import { WebSocketServer as WsServer } from 'ws';
 import { UsageError } from '../../src/core/errors.js';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import { CLIENT_OPTIONS, parseHeartbeat, resolveOptions, SERVER_OPTIONS } from '../../src/node/options.js';
+import { TLS_KEYS } from '../../src/node/tls-keys.js';
 import {
   clientFrame,
   collectUntilClose,
@@ -112,6 +113,11 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions(CLIENT_OPTIONS, { toString: 1 }, 'WebSocket')).toThrow(
       'Unknown WebSocket option "toString"',
     );
+  });
+
+  it('a client accepts every TLS option the HTTP/2 session pool keys on, passed through', () => {
+    for (const key of TLS_KEYS)
+      expect(CLIENT_OPTIONS[key as keyof typeof CLIENT_OPTIONS]?.origin, key).toBe('request');
   });
 
   it('treats null as not given where ws defaults to null, and refuses it elsewhere', () => {

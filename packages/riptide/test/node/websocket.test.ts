@@ -763,25 +763,17 @@ describe("ws 8 parity: WebSocket's property descriptors", () => {
     }).toThrow(TypeError);
   });
 
-  it.each([
-    'binaryType',
-    'bufferedAmount',
-    'extensions',
-    'isPaused',
-    'protocol',
-    'readyState',
-    'url',
-    'onopen',
-    'onerror',
-    'onclose',
-    'onmessage',
-    'addEventListener',
-    'removeEventListener',
-  ])('WebSocket.prototype.%s', (name) => {
-    expect(shape(Object.getOwnPropertyDescriptor(WebSocket.prototype, name))).toEqual(
-      shape(Object.getOwnPropertyDescriptor(WS.prototype, name)),
-    );
-  });
+  // Every own property of ws's prototype, so a member ws adds is checked too; setSocket and
+  // emitClose are ws's own plumbing (marked @private there), not API.
+  const wsPrivate = new Set(['setSocket', 'emitClose']);
+  it.each(Object.getOwnPropertyNames(WS.prototype).filter((name) => !wsPrivate.has(name)))(
+    'WebSocket.prototype.%s',
+    (name) => {
+      expect(shape(Object.getOwnPropertyDescriptor(WebSocket.prototype, name))).toEqual(
+        shape(Object.getOwnPropertyDescriptor(WS.prototype, name)),
+      );
+    },
+  );
 
   it("the enumerable keys of a WebSocket include ws 8's", () => {
     const keys = (proto: object) => {

@@ -13,7 +13,8 @@
  *   - Storage that cannot be reached rejects with UnavailableError (nothing was done).
  *   - Times come from the caller (`now` arguments) so tests drive them with a fake clock.
  */
-import type { ChatMessage, Rate, RoomEvent, RoomKind, RoomListing } from '../shared/protocol.js';
+import type { ChatMessage, Rate, RoomEvent, RoomKind, RoomListing, SearchHit } from '../shared/protocol.js';
+import type { SearchTerm } from './search/terms.js';
 
 /** The time source of the chat's logic; tests pass a ManualClock (clock.ts). */
 export interface Clock {
@@ -134,6 +135,31 @@ export interface RoomStore {
   expireEmptyRooms(emptySince: number): Promise<string[]>;
 }
 
+// ---- search ----
+
+export interface SearchPage {
+  hits: SearchHit[];
+  /** Present when there may be more: pass it as `after` to go on. */
+  next?: string;
+}
+
+/**
+ * Finds messages by their words (search/terms.ts says what a term matches). Only the current text
+ * of messages not deleted is searched. Hits come newest first: by ts descending, then room name,
+ * then seq descending. SQLite: an FTS5 index kept by triggers. Redis: a scan of each room's
+ * history, newest first, bounded per call (a page may then hold fewer hits than `limit`, with
+ * `next`).
+ */
+export interface MessageSearch {
+  /** Resolves null when `after` is not a cursor this search gave (nothing else is checked). */
+  search(
+    rooms: readonly string[],
+    terms: readonly SearchTerm[],
+    after: string | undefined,
+    limit: number,
+  ): Promise<SearchPage | null>;
+}
+
 // ---- between nodes ----
 
 /** Delivers one committed room event: its seq and the encoded server message. */
@@ -214,6 +240,7 @@ export interface Backend {
   readonly bus: NoticeBus;
   readonly presence: Presence;
   readonly throttle: Throttle;
+  readonly search: MessageSearch;
   /** False while storage is unreachable (Redis down); requests are then refused as unavailable. */
   readonly available: boolean;
   onServiceChange(listener: (available: boolean) => void): void;

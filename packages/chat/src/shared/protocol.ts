@@ -142,6 +142,24 @@ export interface RoomListing {
   members: number;
 }
 
+/**
+ * A message found by `search`, with its current text; `ranges` are [start, end) UTF-16 offsets in
+ * `text` of the words that matched (for highlighting).
+ */
+export interface SearchHit {
+  room: string;
+  seq: number;
+  user: string;
+  text: string;
+  ts: number;
+  ranges: [number, number][];
+}
+
+/** Hits per `search` reply; the longest query (UTF-16 units) and the most words in it. */
+export const SEARCH_PAGE = 20;
+export const MAX_SEARCH_QUERY = 200;
+export const MAX_SEARCH_TERMS = 8;
+
 // ---- client -> server ----
 
 /** Every request may carry `ref` (1-64 of A-Z a-z 0-9 - _); its reply echoes it. */
@@ -163,7 +181,8 @@ export type ClientMessage =
   | Req<{ type: 'leave'; room: string }>
   | Req<{ type: 'invite'; room: string; user: string }>
   | Req<{ type: 'dm'; user: string }>
-  | Req<{ type: 'delete_room'; room: string }>;
+  | Req<{ type: 'delete_room'; room: string }>
+  | Req<{ type: 'search'; query: string; room?: string; before?: string }>;
 
 export type ClientMessageType = ClientMessage['type'];
 
@@ -208,6 +227,7 @@ export type ServerMessage =
   | Reply<{ type: 'joined' } & RoomState>
   | Reply<{ type: 'left'; room: string; reason?: 'deleted' }>
   | Reply<{ type: 'invited'; room: string; user: string }>
+  | Reply<{ type: 'search'; query: string; hits: SearchHit[]; next?: string }>
   | { v: 2; type: 'presence'; room: string; user: string; online: boolean }
   | { v: 2; type: 'member'; room: string; user: string; joined: boolean; online?: boolean }
   | { v: 2; type: 'typing'; room: string; user: string }
@@ -233,6 +253,7 @@ export const SERVER_MESSAGE_TYPES: readonly ServerMessageType[] = [
   'joined',
   'left',
   'invited',
+  'search',
   'presence',
   'member',
   'typing',

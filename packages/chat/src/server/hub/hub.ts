@@ -30,6 +30,7 @@ import { LocalRooms } from './local-rooms.js';
 import { MembershipHandlers } from './membership.js';
 import { goLive, leaveLive, replay } from './replay.js';
 import { encode, errorMessage, reply } from './replies.js';
+import { search } from './search.js';
 import { parseClientMessage } from './validate.js';
 
 export interface HubOptions {
@@ -59,6 +60,7 @@ const BUCKET: Record<ClientMessage['type'], BucketName | null> = {
   invite: 'rooms',
   dm: 'rooms',
   delete_room: 'rooms',
+  search: 'requests',
   typing: null,
 };
 
@@ -218,7 +220,7 @@ export class Hub {
       const wait = await this.#backend.throttle.take(bucket, conn.user, now);
       if (wait > 0) return void fail('rate_limited', `too many requests; retry in ${wait} ms`, wait);
     }
-    if (IN_ROOM.has(msg.type) && 'room' in msg && !conn.rooms.has(msg.room))
+    if (IN_ROOM.has(msg.type) && 'room' in msg && msg.room !== undefined && !conn.rooms.has(msg.room))
       return void fail('not_member', `you are not in room ${msg.room}`);
     const rooms = this.#backend.rooms;
     const user = conn.user;
@@ -319,6 +321,8 @@ export class Hub {
         return this.#membership.dm(conn, msg.user, ref);
       case 'delete_room':
         return this.#membership.deleteRoom(conn, msg.room, ref);
+      case 'search':
+        return search(conn, this.#backend, msg, ref);
     }
   }
 

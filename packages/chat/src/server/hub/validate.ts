@@ -8,6 +8,7 @@ import {
   type ClientMessage,
   DM_ROOM,
   type ErrorCode,
+  MAX_SEARCH_QUERY,
   PROTOCOL_VERSION,
   ROOM_NAME,
   USER_NAME,
@@ -22,7 +23,22 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_ROOMS_IN_HELLO = 1000;
 
 /** room: any room (public, private or dm:a:b); roomName: a room that can be created by name. */
-type FieldKind = 'room' | 'roomName' | 'user' | 'id' | 'ref' | 'seq' | 'seq0' | 'text' | 'roomMap' | 'bool';
+type FieldKind =
+  | 'room'
+  | 'roomName'
+  | 'user'
+  | 'id'
+  | 'ref'
+  | 'seq'
+  | 'seq0'
+  | 'text'
+  | 'roomMap'
+  | 'bool'
+  | 'query'
+  | 'cursor';
+
+/** A search cursor: opaque to clients (base64url), bounded. */
+const CURSOR = /^[A-Za-z0-9_-]{1,4096}$/;
 
 /** Allowed fields per type besides v, type and ref; `?` marks optional ones. */
 const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldKind}?`>> = {
@@ -42,6 +58,7 @@ const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldK
   invite: { room: 'roomName', user: 'user' },
   dm: { user: 'user' },
   delete_room: { room: 'roomName' },
+  search: { query: 'query', room: 'room?', before: 'cursor?' },
 };
 
 export const CLIENT_TYPES = Object.keys(SHAPES) as ClientMessage['type'][];
@@ -91,6 +108,15 @@ function checkField(
       if (typeof value !== 'string') return { code: 'bad_message', message: `${name} must be a string` };
       if (value.trim() === '') return { code: 'bad_message', message: `${name} must not be empty` };
       return null;
+    case 'query':
+      if (typeof value !== 'string') return { code: 'bad_message', message: `${name} must be a string` };
+      if (value.length > MAX_SEARCH_QUERY)
+        return { code: 'bad_message', message: `${name} is longer than ${MAX_SEARCH_QUERY} characters` };
+      return null;
+    case 'cursor':
+      return typeof value === 'string' && CURSOR.test(value)
+        ? null
+        : { code: 'bad_message', message: `${name} must be a cursor from a search reply` };
     case 'roomMap': {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
         return { code: 'bad_message', message: `${name} must be an object of room name to seq` };

@@ -12,6 +12,7 @@ import type { Backend, BackendOptions } from '../../ports.js';
 import { RedisBus } from './bus.js';
 import { connectRedis } from './connection.js';
 import { RedisCommittedEvents } from './events.js';
+import { ScanSearch } from '../../search/scan.js';
 import { RedisKeys } from './keys.js';
 import { RedisPresence } from './presence.js';
 import { RedisStore } from './store.js';
@@ -89,6 +90,9 @@ export async function createRedisBackend(
     bus,
     presence,
     throttle,
+    // Redis has no word index here: search scans each room's history, newest first, with a
+    // budget of messages per request (search/scan.ts).
+    search: new ScanSearch(store),
     get available() {
       return redis.available;
     },

@@ -8,6 +8,7 @@ import { MemoryBus } from '../memory/bus.js';
 import { MemoryCommittedEvents } from '../memory/events.js';
 import { MemoryPresence } from '../memory/presence.js';
 import { MemoryThrottle } from '../memory/throttle.js';
+import { SqliteSearch } from './search.js';
 import { SqliteStore } from './store.js';
 
 export function createSqliteBackend(dbPath: string, options: BackendOptions): Backend {
@@ -24,6 +25,7 @@ export function createSqliteBackend(dbPath: string, options: BackendOptions): Ba
     bus,
     presence: new MemoryPresence(),
     throttle: new MemoryThrottle(options.buckets, options.signInBackoff),
+    search: new SqliteSearch(store.database),
     available: true,
     onServiceChange() {
       // One process: storage is this process's own file; there is no outage to report.

@@ -283,6 +283,11 @@ export class SqliteStore implements AccountStore, RoomStore {
     };
   }
 
+  /** The connection, for modules that keep their own tables beside the store's (search.ts). */
+  get database(): Database.Database {
+    return this.#db;
+  }
+
   /** Called with every committed room event, inside appendEvent (the memory feed listens here). */
   onCommit(listener: CommitListener): void {
     this.#onCommit = listener;

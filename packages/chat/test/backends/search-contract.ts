@@ -3,9 +3,9 @@
  * test/backends/sqlite-search.test.ts (FTS5) and test/redis/search.test.ts (a bounded scan).
  */
 import { describe, expect, it } from 'vitest';
-import type { SearchHit } from '../../src/shared/protocol.js';
 import type { MessageSearch, RoomStore } from '../../src/server/ports.js';
 import { parseQuery, type SearchTerm } from '../../src/server/search/terms.js';
+import type { SearchHit } from '../../src/shared/protocol.js';
 
 export interface SearchUnderTest {
   rooms: RoomStore;
@@ -57,7 +57,17 @@ export function searchContract(name: string, open: () => Promise<SearchUnderTest
               [31, 36],
             ],
           },
-          { room: 'a', seq: 1, user: 'ann', text: 'Lunch at the Café tomorrow?', ts: 1000, ranges: [[0, 5], [13, 17]] },
+          {
+            room: 'a',
+            seq: 1,
+            user: 'ann',
+            text: 'Lunch at the Café tomorrow?',
+            ts: 1000,
+            ranges: [
+              [0, 5],
+              [13, 17],
+            ],
+          },
         ],
       });
       expect(brief((await search.search(['a', 'b'], terms('lunch'), undefined, 10))!.hits)).toEqual([
@@ -91,7 +101,14 @@ export function searchContract(name: string, open: () => Promise<SearchUnderTest
       const { rooms, search, say } = await setUp(open, ['a']);
       await say('a', 'ann', 'first draft', 1);
       await say('a', 'ann', 'draft to delete', 2);
-      await rooms.appendEvent({ type: 'edit', room: 'a', user: 'ann', target: 1, text: 'final version', ts: 3 });
+      await rooms.appendEvent({
+        type: 'edit',
+        room: 'a',
+        user: 'ann',
+        target: 1,
+        text: 'final version',
+        ts: 3,
+      });
       await rooms.appendEvent({ type: 'delete', room: 'a', user: 'ann', target: 2, ts: 4 });
       expect((await search.search(['a'], terms('draft'), undefined, 10))!.hits).toEqual([]);
       expect((await search.search(['a'], terms('delete'), undefined, 10))!.hits).toEqual([]);

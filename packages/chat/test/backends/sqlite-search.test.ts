@@ -31,8 +31,18 @@ describe('SqliteSearch', () => {
     dirs.push(dir);
     const path = join(dir, 'chat.db');
     const before = new SqliteStore(path);
-    await before.createRoom({ name: 'a', kind: 'public', owner: null, createdAt: 0 }, { maxRooms: 9, maxOwnedRooms: 9 });
-    await before.appendEvent({ type: 'message', room: 'a', user: 'ann', clientId: 'c1', text: 'older words', ts: 1 });
+    await before.createRoom(
+      { name: 'a', kind: 'public', owner: null, createdAt: 0 },
+      { maxRooms: 9, maxOwnedRooms: 9 },
+    );
+    await before.appendEvent({
+      type: 'message',
+      room: 'a',
+      user: 'ann',
+      clientId: 'c1',
+      text: 'older words',
+      ts: 1,
+    });
     await before.close();
 
     const { search, store } = open(path);
@@ -42,15 +52,35 @@ describe('SqliteSearch', () => {
     store.database.exec("INSERT INTO search_fts (search_fts) VALUES ('delete-all')");
     const again = new SqliteSearch(store.database);
     expect((await again.search(['a'], terms('older'), undefined, 5))!.hits.map((h) => h.seq)).toEqual([1]);
-    await store.appendEvent({ type: 'message', room: 'a', user: 'ann', clientId: 'c2', text: 'newer words', ts: 2 });
+    await store.appendEvent({
+      type: 'message',
+      room: 'a',
+      user: 'ann',
+      clientId: 'c2',
+      text: 'newer words',
+      ts: 2,
+    });
     expect((await again.search(['a'], terms('words'), undefined, 5))!.hits.map((h) => h.seq)).toEqual([2, 1]);
   });
 
   it('treats the query as words, never as FTS5 syntax', async () => {
     const { rooms, search } = open();
-    await rooms.createRoom({ name: 'a', kind: 'public', owner: null, createdAt: 0 }, { maxRooms: 9, maxOwnedRooms: 9 });
-    await rooms.appendEvent({ type: 'message', room: 'a', user: 'ann', clientId: 'c1', text: 'NEAR the OR gate', ts: 1 });
+    await rooms.createRoom(
+      { name: 'a', kind: 'public', owner: null, createdAt: 0 },
+      { maxRooms: 9, maxOwnedRooms: 9 },
+    );
+    await rooms.appendEvent({
+      type: 'message',
+      room: 'a',
+      user: 'ann',
+      clientId: 'c1',
+      text: 'NEAR the OR gate',
+      ts: 1,
+    });
     for (const q of ['"near', 'near(', 'gate:near', 'or*', '^gate', 'OR gate', 'NEAR(gate)', '-gate'])
-      expect((await search.search(['a'], terms(q), undefined, 5))!.hits.map((h) => h.seq), q).toEqual([1]);
+      expect(
+        (await search.search(['a'], terms(q), undefined, 5))!.hits.map((h) => h.seq),
+        q,
+      ).toEqual([1]);
   });
 });

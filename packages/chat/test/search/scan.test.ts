@@ -48,12 +48,29 @@ describe('ScanSearch', () => {
     const { rooms, read } = counted();
     const search = new ScanSearch(rooms, { budget: 100, chunk: 30 });
     for (const name of ['a', 'b', 'c'])
-      await rooms.createRoom({ name, kind: 'public', owner: null, createdAt: 0 }, { maxRooms: 9, maxOwnedRooms: 9 });
+      await rooms.createRoom(
+        { name, kind: 'public', owner: null, createdAt: 0 },
+        { maxRooms: 9, maxOwnedRooms: 9 },
+      );
     let ts = 0;
     // The only hit is the oldest message of `a`, under 300 messages of noise in three rooms.
-    await rooms.appendEvent({ type: 'message', room: 'a', user: 'u', clientId: 'needle', text: 'needle', ts: ++ts });
+    await rooms.appendEvent({
+      type: 'message',
+      room: 'a',
+      user: 'u',
+      clientId: 'needle',
+      text: 'needle',
+      ts: ++ts,
+    });
     for (let i = 0; i < 300; i++)
-      await rooms.appendEvent({ type: 'message', room: 'abc'[i % 3], user: 'u', clientId: `n${i}`, text: 'hay', ts: ++ts });
+      await rooms.appendEvent({
+        type: 'message',
+        room: 'abc'[i % 3],
+        user: 'u',
+        clientId: `n${i}`,
+        text: 'hay',
+        ts: ++ts,
+      });
 
     const pages = [];
     let after: string | undefined;
@@ -70,11 +87,27 @@ describe('ScanSearch', () => {
   it('a page full of hits stops reading early', async () => {
     const { rooms, read } = counted();
     const search = new ScanSearch(rooms, { budget: 1000, chunk: 10 });
-    await rooms.createRoom({ name: 'a', kind: 'public', owner: null, createdAt: 0 }, { maxRooms: 9, maxOwnedRooms: 9 });
+    await rooms.createRoom(
+      { name: 'a', kind: 'public', owner: null, createdAt: 0 },
+      { maxRooms: 9, maxOwnedRooms: 9 },
+    );
     for (let i = 0; i < 200; i++)
-      await rooms.appendEvent({ type: 'message', room: 'a', user: 'u', clientId: `n${i}`, text: `word ${i}`, ts: i });
+      await rooms.appendEvent({
+        type: 'message',
+        room: 'a',
+        user: 'u',
+        clientId: `n${i}`,
+        text: `word ${i}`,
+        ts: i,
+      });
     const page = await search.search(['a'], terms('word'), undefined, 5);
-    expect(page!.hits.map((h) => h.text)).toEqual(['word 199', 'word 198', 'word 197', 'word 196', 'word 195']);
+    expect(page!.hits.map((h) => h.text)).toEqual([
+      'word 199',
+      'word 198',
+      'word 197',
+      'word 196',
+      'word 195',
+    ]);
     expect(page!.next).toBeDefined();
     expect(read()).toBe(10);
   });
@@ -83,8 +116,18 @@ describe('ScanSearch', () => {
     const { rooms, read } = counted();
     const search = new ScanSearch(rooms, { budget: 3, chunk: 10 });
     for (const name of ['a', 'b', 'c', 'd', 'e']) {
-      await rooms.createRoom({ name, kind: 'public', owner: null, createdAt: 0 }, { maxRooms: 9, maxOwnedRooms: 9 });
-      await rooms.appendEvent({ type: 'message', room: name, user: 'u', clientId: name, text: `hit in ${name}`, ts: name.charCodeAt(0) });
+      await rooms.createRoom(
+        { name, kind: 'public', owner: null, createdAt: 0 },
+        { maxRooms: 9, maxOwnedRooms: 9 },
+      );
+      await rooms.appendEvent({
+        type: 'message',
+        room: name,
+        user: 'u',
+        clientId: name,
+        text: `hit in ${name}`,
+        ts: name.charCodeAt(0),
+      });
     }
     const found: string[] = [];
     let after: string | undefined;
@@ -101,7 +144,11 @@ describe('ScanSearch', () => {
 
   it('refuses bad options', () => {
     const { rooms } = counted();
-    expect(() => new ScanSearch(rooms, { budget: 0 })).toThrow('ScanSearch: budget must be a positive integer');
-    expect(() => new ScanSearch(rooms, { chunk: 1.5 })).toThrow('ScanSearch: chunk must be a positive integer');
+    expect(() => new ScanSearch(rooms, { budget: 0 })).toThrow(
+      'ScanSearch: budget must be a positive integer',
+    );
+    expect(() => new ScanSearch(rooms, { chunk: 1.5 })).toThrow(
+      'ScanSearch: chunk must be a positive integer',
+    );
   });
 });

@@ -4,7 +4,12 @@
  * MessageSearch for how). Membership is read from the store at each request, so a room left or
  * deleted since is never searched.
  */
-import { type ClientMessage, PROTOCOL_VERSION, SEARCH_PAGE, type ServerMessage } from '../../shared/protocol.js';
+import {
+  type ClientMessage,
+  PROTOCOL_VERSION,
+  SEARCH_PAGE,
+  type ServerMessage,
+} from '../../shared/protocol.js';
 import type { Backend } from '../ports.js';
 import { parseQuery } from '../search/terms.js';
 import type { Connection } from './connection.js';
@@ -28,7 +33,9 @@ export async function search(
   } else rooms = (await backend.rooms.memberships(conn.user)).map((m) => m.room);
   const page = await backend.search.search(rooms, terms, msg.before, SEARCH_PAGE);
   if (!page)
-    return void conn.write(errorMessage('bad_message', 'before must be a cursor from a search reply', { ref }));
+    return void conn.write(
+      errorMessage('bad_message', 'before must be a cursor from a search reply', { ref }),
+    );
   const message: ServerMessage = { v: PROTOCOL_VERSION, type: 'search', query: msg.query, hits: page.hits };
   if (page.next !== undefined) message.next = page.next;
   reply(conn, ref, message);

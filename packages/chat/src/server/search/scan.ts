@@ -101,9 +101,7 @@ export class ScanSearch implements MessageSearch {
         // Every room gets at least one message, so that each call makes progress even when the
         // rooms outnumber the budget (the merge needs the head of every room).
         const size = Math.max(1, Math.min(this.#chunk, Math.floor(left / empty.length)));
-        const pages = await Promise.all(
-          empty.map((l) => this.#rooms.messagesBefore(l.room, l.before, size)),
-        );
+        const pages = await Promise.all(empty.map((l) => this.#rooms.messagesBefore(l.room, l.before, size)));
         for (const [i, lane] of empty.entries()) {
           lane.buffer = pages[i];
           lane.ended = pages[i].length < size;
@@ -140,7 +138,8 @@ export class ScanSearch implements MessageSearch {
     }
     const page: SearchPage = { hits };
     const remaining = lanes.filter((l) => l.before > 1).map((l): [string, number] => [l.room, l.before]);
-    if (remaining.length > 0 && (outOfBudget || hits.length >= limit)) page.next = encodeCursor({ r: remaining });
+    if (remaining.length > 0 && (outOfBudget || hits.length >= limit))
+      page.next = encodeCursor({ r: remaining });
     return page;
   }
 }

@@ -9,10 +9,10 @@
  */
 import { PROTOCOL_VERSION } from '../../../shared/protocol.js';
 import type { Backend, BackendOptions } from '../../ports.js';
+import { ScanSearch } from '../../search/scan.js';
 import { RedisBus } from './bus.js';
 import { connectRedis } from './connection.js';
 import { RedisCommittedEvents } from './events.js';
-import { ScanSearch } from '../../search/scan.js';
 import { RedisKeys } from './keys.js';
 import { RedisPresence } from './presence.js';
 import { RedisStore } from './store.js';

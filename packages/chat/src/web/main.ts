@@ -17,7 +17,8 @@ import {
   renderRooms,
   renderTyping,
 } from './render.js';
-import { ChatState } from './room-state.js';
+import { ChatState, roomLabel } from './room-state.js';
+import { SearchPanel } from './search.js';
 import { byId } from './text.js';
 
 const OUTBOX_KEY = 'riptide-chat-outbox';
@@ -71,6 +72,28 @@ const actions: Actions = {
   edit: (message) => startEdit(message),
   remove: (message) => state.remove(message.room, message.seq),
 };
+
+const search = new SearchPanel(
+  {
+    send: (message) => conn.send(message),
+    label: (name) => {
+      const room = state.rooms.get(name);
+      return room ? roomLabel(room, state.me) : name;
+    },
+    open: (room) => actions.open(room),
+    active: () => state.active,
+    locate: (name, seq) => {
+      const room = state.rooms.get(name);
+      if (!room) return 'gone';
+      if (!room.loaded || room.loadingOlder) return 'wait';
+      if (room.messages.has(seq)) return 'loaded';
+      return room.hasMore ? 'older' : 'gone';
+    },
+    loadOlder: () => state.loadOlder(),
+  },
+  byId('top'),
+  byId('message-list'),
+);
 
 // ---- rendering ----
 
@@ -128,6 +151,7 @@ function onStatus(status: Status): void {
 }
 
 function onMessage(msg: ServerMessage): void {
+  if (search.handles(msg)) return;
   switch (msg.type) {
     case 'welcome':
       state.receive(msg);

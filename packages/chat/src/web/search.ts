@@ -1,0 +1,247 @@
+/**
+ * The page's search: a search box in the header, the hits in a panel under it with the matched
+ * words highlighted, and a click on a hit opening its room at that message.
+ *
+ * - Hits are drawn from text nodes and <mark> elements around the server's `ranges`: user text
+ *   never becomes HTML.
+ * - Typing searches after a short pause (Enter at once); only the reply to the latest request is
+ *   shown, so a slow reply never replaces a newer one. "More results" sends the reply's `next`.
+ * - Jumping to a message: the room is opened, then older pages are loaded until the message is in
+ *   the conversation (at most JUMP_PAGES pages), and it is scrolled to, focused and flashed. A
+ *   MutationObserver on the message list sees each redraw, so the page's renderer needs no hook.
+ *
+ * main.ts gives it the connection and the room state through SearchHost, and passes it every
+ * server message first (handles() takes the ones that answer a search).
+ */
+import type { ClientMessage, SearchHit, ServerMessage } from '../shared/protocol.js';
+import { el } from './text.js';
+
+export interface SearchHost {
+  send(message: ClientMessage): boolean;
+  /** The room's name as the page shows it (#room, @user). */
+  label(room: string): string;
+  /** Opens the room in the conversation. */
+  open(room: string): void;
+  /** The open room. */
+  active(): string;
+  /**
+   * Where message `seq` of `room` stands in the page: `loaded` (drawn at the next redraw),
+   * `older` (an older page may hold it), `wait` (the room is still loading), `gone` (not in the
+   * room: deleted since, or the room left).
+   */
+  locate(room: string, seq: number): 'loaded' | 'older' | 'wait' | 'gone';
+  /** Loads the open room's next older page. */
+  loadOlder(): void;
+}
+
+const DEBOUNCE_MS = 300;
+/** Most older pages loaded to reach a hit (50 messages each). */
+const JUMP_PAGES = 40;
+const FLASH_MS = 2500;
+
+/** `text` as text nodes, with the [start, end) ranges wrapped in <mark>. */
+export function highlighted(text: string, ranges: readonly [number, number][]): DocumentFragment {
+  const out = document.createDocumentFragment();
+  let at = 0;
+  for (const [start, end] of [...ranges].sort((a, b) => a[0] - b[0])) {
+    if (start < at || end > text.length || end <= start) continue; // malformed: skip, never throw
+    if (start > at) out.append(document.createTextNode(text.slice(at, start)));
+    out.append(el('mark', '', text.slice(start, end)));
+    at = end;
+  }
+  if (at < text.length) out.append(document.createTextNode(text.slice(at)));
+  return out;
+}
+
+export class SearchPanel {
+  readonly #host: SearchHost;
+  readonly #form: HTMLFormElement;
+  readonly #input: HTMLInputElement;
+  readonly #panel: HTMLElement;
+  readonly #status: HTMLElement;
+  readonly #list: HTMLOListElement;
+  readonly #more: HTMLButtonElement;
+  #ref = '';
+  #n = 0;
+  #query = '';
+  #next: string | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #jump: { room: string; seq: number; pages: number } | null = null;
+
+  constructor(host: SearchHost, header: HTMLElement, messageList: HTMLElement) {
+    this.#host = host;
+    this.#form = el('form');
+    this.#form.id = 'search-form';
+    this.#form.setAttribute('role', 'search');
+    const label = el('label', 'visually-hidden', 'Search messages');
+    label.htmlFor = 'search-input';
+    this.#input = el('input');
+    this.#input.id = 'search-input';
+    this.#input.type = 'search';
+    this.#input.placeholder = 'Search messages';
+    this.#input.autocomplete = 'off';
+    this.#input.maxLength = 200;
+    this.#input.setAttribute('aria-controls', 'search-results');
+    this.#form.append(label, this.#input);
+    const title = header.querySelector('h1');
+    if (title) title.after(this.#form);
+    else header.prepend(this.#form);
+
+    this.#panel = el('section');
+    this.#panel.id = 'search-results';
+    this.#panel.hidden = true;
+    this.#panel.setAttribute('aria-label', 'Search results');
+    const close = el('button', 'link search-close', 'Close');
+    close.type = 'button';
+    close.addEventListener('click', () => this.close());
+    this.#status = el('p', 'search-status');
+    this.#status.setAttribute('role', 'status');
+    this.#list = el('ol', 'search-hits');
+    this.#more = el('button', 'link search-more', 'More results');
+    this.#more.type = 'button';
+    this.#more.hidden = true;
+    this.#more.addEventListener('click', () => this.#request(this.#query, this.#next));
+    this.#panel.append(close, this.#status, this.#list, this.#more);
+    header.after(this.#panel);
+
+    this.#form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      clearTimeout(this.#timer);
+      this.#start();
+    });
+    this.#input.addEventListener('input', () => {
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => this.#start(), DEBOUNCE_MS);
+    });
+    const onEscape = (event: KeyboardEvent) => {
+      if (event.key === 'Escape' && !this.#panel.hidden) {
+        this.close();
+        this.#input.focus();
+      }
+    };
+    this.#input.addEventListener('keydown', onEscape);
+    this.#panel.addEventListener('keydown', onEscape);
+    new MutationObserver(() => this.#continueJump()).observe(messageList, { childList: true });
+  }
+
+  close(): void {
+    this.#panel.hidden = true;
+    this.#ref = '';
+  }
+
+  /** Takes the server's answers to this panel's requests; false for anything else. */
+  handles(msg: ServerMessage): boolean {
+    const ref = 'ref' in msg ? msg.ref : undefined;
+    if (ref === undefined || !ref.startsWith('search-')) return false;
+    if (ref !== this.#ref) return true; // an answer to a request since replaced
+    this.#ref = '';
+    if (msg.type === 'search') this.#show(msg.hits, msg.next, msg.query);
+    else if (msg.type === 'error')
+      this.#status.textContent =
+        msg.code === 'rate_limited' ? 'Searching too fast — try again in a moment.' : msg.message;
+    return true;
+  }
+
+  #start(): void {
+    const query = this.#input.value.trim();
+    if (query === '') {
+      this.close();
+      return;
+    }
+    this.#list.replaceChildren();
+    this.#request(query, undefined);
+  }
+
+  #request(query: string, before: string | undefined): void {
+    this.#query = query;
+    this.#ref = `search-${++this.#n}`;
+    const message: ClientMessage = { v: 2, type: 'search', ref: this.#ref, query };
+    if (before !== undefined) message.before = before;
+    this.#panel.hidden = false;
+    this.#more.hidden = true;
+    this.#status.textContent = 'Searching…';
+    if (!this.#host.send(message)) {
+      this.#ref = '';
+      this.#status.textContent = 'Offline — search when the chat is connected again.';
+    }
+  }
+
+  #show(hits: SearchHit[], next: string | undefined, query: string): void {
+    for (const hit of hits) this.#list.append(this.#item(hit));
+    this.#next = next;
+    this.#more.hidden = next === undefined;
+    const count = this.#list.childElementCount;
+    this.#status.textContent =
+      count === 0
+        ? next === undefined
+          ? `No messages with “${query}”.`
+          : 'Nothing yet — More results searches further back.'
+        : `${count}${next === undefined ? '' : '+'} message${count === 1 ? '' : 's'} with “${query}”`;
+  }
+
+  #item(hit: SearchHit): HTMLLIElement {
+    const li = el('li');
+    const button = el('button', 'search-hit');
+    button.type = 'button';
+    button.dataset.room = hit.room;
+    button.dataset.seq = String(hit.seq);
+    const meta = el('span', 'search-meta');
+    const time = el(
+      'time',
+      '',
+      new Date(hit.ts).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }),
+    );
+    time.dateTime = new Date(hit.ts).toISOString();
+    meta.append(
+      el('span', 'search-room', this.#host.label(hit.room)),
+      el('span', 'search-user', hit.user),
+      time,
+    );
+    const text = el('span', 'search-text');
+    text.dir = 'auto';
+    text.append(highlighted(hit.text, hit.ranges));
+    button.append(meta, text);
+    button.addEventListener('click', () => this.jumpTo(hit.room, hit.seq));
+    li.append(button);
+    return li;
+  }
+
+  /** Opens `room` at message `seq` (loading older pages as needed). */
+  jumpTo(room: string, seq: number): void {
+    this.#jump = { room, seq, pages: 0 };
+    if (this.#host.active() !== room) this.#host.open(room);
+    this.#continueJump();
+  }
+
+  #continueJump(): void {
+    const jump = this.#jump;
+    if (!jump) return;
+    if (this.#host.active() !== jump.room) {
+      this.#jump = null; // the user went elsewhere meanwhile
+      return;
+    }
+    const item = document.querySelector<HTMLElement>(`#message-list li.message[data-seq="${jump.seq}"]`);
+    if (item) {
+      this.#jump = null;
+      item.tabIndex = -1;
+      item.classList.add('search-target');
+      item.scrollIntoView({ block: 'center' });
+      item.focus({ preventScroll: true });
+      setTimeout(() => item.classList.remove('search-target'), FLASH_MS);
+      return;
+    }
+    const where = this.#host.locate(jump.room, jump.seq);
+    if (where === 'loaded' || where === 'wait') return; // the next redraw comes back here
+    if (where === 'older' && jump.pages < JUMP_PAGES) {
+      jump.pages++;
+      this.#host.loadOlder();
+      return;
+    }
+    this.#jump = null;
+    this.#panel.hidden = false;
+    this.#status.textContent =
+      where === 'gone'
+        ? 'That message is no longer in its room.'
+        : 'That message is too far back to show in its room.';
+  }
+}

@@ -17,6 +17,7 @@ import { DEFAULT_SIGN_IN_BACKOFF } from './backends/backoff.js';
 import { createRedisBackend, type RedisBackendOptions } from './backends/redis/index.js';
 import { createSqliteBackend } from './backends/sqlite/index.js';
 import { systemClock } from './clock.js';
+import { type AttachmentLimits, DEFAULT_ATTACHMENT_LIMITS } from './http/attachments.js';
 import { createRequestHandler } from './http/routes.js';
 import { loadStatic } from './http/static.js';
 import { createConnectHandler, createUpgradeHandler } from './http/upgrade.js';
@@ -62,6 +63,10 @@ export interface ChatServerOptions {
   publicDir?: string;
   /** Serve GET /_stats (this node's counters, JSON). Off by default. */
   statsEndpoint?: boolean;
+  /** Files sent with messages: size per file, unused uploads per user and how long they wait. */
+  attachments?: Partial<AttachmentLimits>;
+  /** Bytes of attachments held in total (Redis default 256 MiB; SQLite: no cap unless set). */
+  maxAttachmentBytesTotal?: number;
   /** The time source (tests pass a ManualClock). */
   clock?: Clock;
   log?: (line: string) => void;
@@ -88,6 +93,8 @@ const KNOWN_OPTIONS = new Set<keyof ChatServerOptions>([
   'statsEndpoint',
   'clock',
   'log',
+  'attachments',
+  'maxAttachmentBytesTotal',
 ]);
 
 export interface ChatServer {
@@ -151,7 +158,27 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const log = options.log ?? ((line: string) => console.log(line));
   const clock = options.clock ?? systemClock;
   const maxBufferedBytes = positive('maxBufferedBytes', options.maxBufferedBytes, 2 * 1024 * 1024, 64 * 1024);
+  const attachmentLimits: AttachmentLimits = {
+    maxBytes: positive(
+      'attachments.maxBytes',
+      options.attachments?.maxBytes,
+      DEFAULT_ATTACHMENT_LIMITS.maxBytes,
+    ),
+    maxUnusedPerUser: positive(
+      'attachments.maxUnusedPerUser',
+      options.attachments?.maxUnusedPerUser,
+      DEFAULT_ATTACHMENT_LIMITS.maxUnusedPerUser,
+    ),
+    unusedTtlMs: positive(
+      'attachments.unusedTtlMs',
+      options.attachments?.unusedTtlMs,
+      DEFAULT_ATTACHMENT_LIMITS.unusedTtlMs,
+    ),
+  };
   const common: BackendOptions = {
+    ...(options.maxAttachmentBytesTotal !== undefined
+      ? { maxAttachmentBytesTotal: positive('maxAttachmentBytesTotal', options.maxAttachmentBytesTotal, 0) }
+      : {}),
     clock,
     log,
     buckets: {
@@ -194,6 +221,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     accounts: backend.accounts,
     rooms: backend.rooms,
     throttle: backend.throttle,
+    attachments: backend.attachments,
+    attachmentLimits,
     clock,
     secureCookies: options.secureCookies ?? options.tls !== undefined,
     maxRoomsPerUser: limits.maxRoomsPerUser,
@@ -261,6 +290,9 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     sweepMs > 0
       ? setInterval(() => {
           hub.sweep().catch((err: Error) => log(`chat: room expiry failed: ${err.message}`));
+          backend.attachments
+            .expireUnused(clock.now() - attachmentLimits.unusedTtlMs)
+            .catch((err: Error) => log(`chat: attachment expiry failed: ${err.message}`));
         }, sweepMs)
       : undefined;
   sweeper?.unref();

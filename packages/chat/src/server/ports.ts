@@ -13,7 +13,15 @@
  *   - Storage that cannot be reached rejects with UnavailableError (nothing was done).
  *   - Times come from the caller (`now` arguments) so tests drive them with a fake clock.
  */
-import type { ChatMessage, Rate, RoomEvent, RoomKind, RoomListing, SearchHit } from '../shared/protocol.js';
+import type {
+  Attachment,
+  ChatMessage,
+  Rate,
+  RoomEvent,
+  RoomKind,
+  RoomListing,
+  SearchHit,
+} from '../shared/protocol.js';
 import type { SearchTerm } from './search/terms.js';
 
 /** The time source of the chat's logic; tests pass a ManualClock (clock.ts). */
@@ -82,7 +90,16 @@ export type CreateRoomResult = 'created' | 'exists' | 'owner_quota' | 'server_qu
 export type JoinResult = 'joined' | 'member' | 'no_room' | 'too_many_rooms';
 
 export type AppendInput =
-  | { type: 'message'; room: string; user: string; clientId: string; text: string; ts: number }
+  | {
+      type: 'message';
+      room: string;
+      user: string;
+      clientId: string;
+      text: string;
+      ts: number;
+      /** Stored with the message (claimed first: AttachmentStore.claim); dropped when it is deleted. */
+      attachments?: Attachment[];
+    }
   | { type: 'edit'; room: string; user: string; target: number; text: string; ts: number }
   | { type: 'delete'; room: string; user: string; target: number; ts: number };
 
@@ -158,6 +175,46 @@ export interface MessageSearch {
     after: string | undefined,
     limit: number,
   ): Promise<SearchPage | null>;
+}
+
+// ---- attachments ----
+
+/** An uploaded file's record (its bytes are kept beside it). */
+export interface AttachmentRecord extends Attachment {
+  room: string;
+  /** Who uploaded it. */
+  user: string;
+  createdAt: number;
+  /** The client id of the message that claimed it (null while unused). */
+  clientId: string | null;
+  /** The seq of that message once stored (null before). */
+  seq: number | null;
+}
+
+export type PutAttachmentResult = 'stored' | 'too_many_unused' | 'full';
+
+/**
+ * Uploaded files, from upload to deletion:
+ *
+ *   put (unused) --claim by a send (user, room, client id)--> claimed --bind (seq)--> a message's
+ *        |                                                       |                      |
+ *        +--- expireUnused: not bound within the TTL ------------+      dropMessage (message deleted)
+ *
+ * claim is all-or-nothing and idempotent for the same message (a resend claims again). A claimed
+ * file is bound to its message's seq after the message is stored; one never bound (the message
+ * was refused, or a node died in between) expires like an unused upload.
+ */
+export interface AttachmentStore {
+  /** Stores an unused upload, unless the user has `maxUnused` already or the store is full. */
+  put(record: AttachmentRecord, data: Buffer, maxUnused: number): Promise<PutAttachmentResult>;
+  get(id: string): Promise<{ record: AttachmentRecord; data: Buffer } | null>;
+  /** The files, in the order of `ids`, if each is the user's upload to the room, unused or claimed by this message. */
+  claim(ids: readonly string[], user: string, room: string, clientId: string): Promise<Attachment[] | null>;
+  bind(room: string, ids: readonly string[], seq: number): Promise<void>;
+  /** Deletes the files of a deleted message. */
+  dropMessage(room: string, seq: number): Promise<void>;
+  /** Deletes files created before `before` and not bound to a message; how many. */
+  expireUnused(before: number): Promise<number>;
 }
 
 // ---- between nodes ----
@@ -241,6 +298,7 @@ export interface Backend {
   readonly presence: Presence;
   readonly throttle: Throttle;
   readonly search: MessageSearch;
+  readonly attachments: AttachmentStore;
   /** False while storage is unreachable (Redis down); requests are then refused as unavailable. */
   readonly available: boolean;
   onServiceChange(listener: (available: boolean) => void): void;
@@ -250,6 +308,8 @@ export interface Backend {
 }
 
 export interface BackendOptions {
+  /** Bytes of attachments a backend holds in total (Redis: memory; SQLite: disk, unlimited if unset). */
+  maxAttachmentBytesTotal?: number;
   clock: Clock;
   buckets: Buckets;
   signInBackoff: SignInBackoff;

@@ -102,7 +102,26 @@ export interface ChatMessage {
   ts: number;
   editedAt?: number;
   deleted?: true;
+  /** Files sent with the message (uploaded first: POST /api/attachments); gone once it is deleted. */
+  attachments?: Attachment[];
 }
+
+/**
+ * A file sent with a message. `type` is decided by the server from the bytes: image/png,
+ * image/jpeg, image/gif, image/webp (with `width` and `height`), application/pdf, text/plain or
+ * application/octet-stream. GET /api/attachments/<id> serves it to members of the room.
+ */
+export interface Attachment {
+  id: string;
+  name: string;
+  type: string;
+  size: number;
+  width?: number;
+  height?: number;
+}
+
+/** Most attachments on one message; attachment ids are 1-64 of A-Z a-z 0-9 - _. */
+export const MAX_ATTACHMENTS = 10;
 
 /** Events of a room's log, in seq order. */
 export type RoomEvent =
@@ -168,7 +187,7 @@ type Req<T> = T & { v: 2; ref?: string };
 export type ClientMessage =
   | Req<{ type: 'hello'; rooms?: Record<string, number> }>
   | Req<{ type: 'ping' }>
-  | Req<{ type: 'send'; id: string; room: string; text: string }>
+  | Req<{ type: 'send'; id: string; room: string; text: string; attachments?: string[] }>
   | Req<{ type: 'edit'; room: string; seq: number; text: string }>
   | Req<{ type: 'delete'; room: string; seq: number }>
   | Req<{ type: 'history'; room: string; before?: number }>

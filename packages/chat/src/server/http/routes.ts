@@ -6,6 +6,7 @@
  *   POST /api/login    {"name","password"}   200 {"user"} and the cookie; 401 bad_credentials
  *   POST /api/logout                         deletes the session, clears the cookie, closes its sockets
  *   GET  /api/session                        200 {"user"} or 401
+ *   POST /api/attachments, GET /api/attachments/<id>   files sent with messages (attachments.ts)
  *   GET  /_stats                             this node's counters (only with statsEndpoint)
  *
  * POSTs must be application/json and pass the Origin check (origin.ts), so another site can
@@ -14,12 +15,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { UnavailableError } from '../ports.js';
 import { type AccountDeps, accountHandlers } from './accounts.js';
+import { type AttachmentRouteDeps, attachmentRoutes } from './attachments.js';
 import { originAllowed } from './origin.js';
 import { SECURITY_HEADERS, type StaticFile } from './static.js';
 
 const MAX_BODY = 4096;
 
-export interface RouteDeps extends AccountDeps {
+export interface RouteDeps extends AccountDeps, AttachmentRouteDeps {
   files: Map<string, StaticFile>;
   allowedOrigins: readonly string[];
   /** GET /_stats, when enabled. */
@@ -81,6 +83,7 @@ function readJson(req: IncomingMessage): Promise<unknown> {
 export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { files } = deps;
   const api = accountHandlers(deps, send);
+  const attachments = attachmentRoutes(deps, send);
   const posts: Record<string, (req: IncomingMessage, res: ServerResponse, body: unknown) => Promise<void>> = {
     '/api/register': api.register,
     '/api/login': api.login,
@@ -91,6 +94,8 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/_stats' && deps.stats && req.method === 'GET') return send(res, 200, deps.stats());
     if (path.startsWith('/api/')) {
+      if (path === '/api/attachments' || path.startsWith('/api/attachments/'))
+        return attachments(req, res, path);
       if (req.method === 'POST' && Object.hasOwn(posts, path)) {
         if (!originAllowed(req, deps.allowedOrigins))
           return send(res, 403, { error: 'bad_origin', message: 'origin not allowed' });

@@ -25,6 +25,7 @@ import {
 } from '../../shared/protocol.js';
 import { type Backend, type BucketName, type Clock, UnavailableError } from '../ports.js';
 import type { ChatSocket } from '../transport.js';
+import { bindAttachments, claimAttachments } from './attachments.js';
 import { Connection } from './connection.js';
 import { LocalRooms } from './local-rooms.js';
 import { MembershipHandlers } from './membership.js';
@@ -231,6 +232,8 @@ export class Hub {
       case 'ping':
         return reply(conn, ref, { v, type: 'pong' });
       case 'send': {
+        const files = await claimAttachments(this.#backend, user, msg);
+        if (!files) return void fail('not_found', 'attachments must be your unused uploads to this room');
         const res = await rooms.appendEvent({
           type: 'message',
           room: msg.room,
@@ -238,10 +241,12 @@ export class Hub {
           clientId: msg.id,
           text: msg.text,
           ts: now,
+          ...(files.length > 0 ? { attachments: files } : {}),
         });
         if (!res.ok) return void fail('no_such_room', `room ${msg.room} does not exist`);
         // Acknowledged only now: appendEvent resolved, so the message is committed.
         const stored = (res.event as Extract<typeof res.event, { type: 'message' }>).message;
+        await bindAttachments(this.#backend, msg, stored.seq);
         const ack: ServerMessage = {
           v,
           type: 'ack',
@@ -267,6 +272,7 @@ export class Hub {
           return void fail('not_found', `no message ${msg.seq} in ${msg.room}`);
         }
         const event = res.event as Extract<typeof res.event, { type: 'edited' | 'deleted' }>;
+        if (msg.type === 'delete') await this.#backend.attachments.dropMessage(msg.room, msg.seq);
         return reply(conn, ref, { v, type: 'ack', room: event.room, seq: event.seq, ts: event.ts });
       }
       case 'history': {

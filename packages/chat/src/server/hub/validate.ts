@@ -8,6 +8,7 @@ import {
   type ClientMessage,
   DM_ROOM,
   type ErrorCode,
+  MAX_ATTACHMENTS,
   MAX_SEARCH_QUERY,
   PROTOCOL_VERSION,
   ROOM_NAME,
@@ -35,7 +36,8 @@ type FieldKind =
   | 'roomMap'
   | 'bool'
   | 'query'
-  | 'cursor';
+  | 'cursor'
+  | 'attachments';
 
 /** A search cursor: opaque to clients (base64url), bounded. */
 const CURSOR = /^[A-Za-z0-9_-]{1,4096}$/;
@@ -44,7 +46,7 @@ const CURSOR = /^[A-Za-z0-9_-]{1,4096}$/;
 const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldKind}?`>> = {
   hello: { rooms: 'roomMap?' },
   ping: {},
-  send: { id: 'id', room: 'room', text: 'text' },
+  send: { id: 'id', room: 'room', text: 'text', attachments: 'attachments?' },
   edit: { room: 'room', seq: 'seq', text: 'text' },
   delete: { room: 'room', seq: 'seq' },
   history: { room: 'room', before: 'seq?' },
@@ -112,6 +114,19 @@ function checkField(
       if (typeof value !== 'string') return { code: 'bad_message', message: `${name} must be a string` };
       if (value.length > MAX_SEARCH_QUERY)
         return { code: 'bad_message', message: `${name} is longer than ${MAX_SEARCH_QUERY} characters` };
+      return null;
+    case 'attachments':
+      if (
+        !Array.isArray(value) ||
+        value.length < 1 ||
+        value.length > MAX_ATTACHMENTS ||
+        !value.every((v) => typeof v === 'string' && ID.test(v)) ||
+        new Set(value).size !== value.length
+      )
+        return {
+          code: 'bad_message',
+          message: `${name} must be 1-${MAX_ATTACHMENTS} different attachment ids`,
+        };
       return null;
     case 'cursor':
       return typeof value === 'string' && CURSOR.test(value)
@@ -181,7 +196,9 @@ export function parseClientMessage(data: string, maxTextBytes: number): Parsed {
       if (optional) continue;
       return fail('bad_message', `${type} needs ${name}`);
     }
-    const problem = checkField(kind, name, obj[name]);
+    // A message may be files alone: its text may then be empty (not absent).
+    const filesOnly = kind === 'text' && type === 'send' && obj.text === '' && Array.isArray(obj.attachments);
+    const problem = filesOnly ? null : checkField(kind, name, obj[name]);
     if (problem) return fail(problem.code, problem.message);
   }
   if (typeof obj.text === 'string' && Buffer.byteLength(obj.text, 'utf8') > maxTextBytes) {

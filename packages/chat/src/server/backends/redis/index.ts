@@ -10,6 +10,7 @@
 import { PROTOCOL_VERSION } from '../../../shared/protocol.js';
 import type { Backend, BackendOptions } from '../../ports.js';
 import { ScanSearch } from '../../search/scan.js';
+import { RedisAttachments } from './attachments.js';
 import { RedisBus } from './bus.js';
 import { connectRedis } from './connection.js';
 import { RedisCommittedEvents } from './events.js';
@@ -31,6 +32,8 @@ export interface RedisBackendOptions {
   connectTimeoutMs?: number;
   /** A command without a reply after this long fails as unavailable, ms. Default 5000. */
   commandTimeoutMs?: number;
+  /** Bytes of attachments held in Redis in total (uploads beyond get 507). Default 256 MiB. */
+  maxAttachmentBytes?: number;
 }
 
 const KNOWN = new Set([
@@ -40,6 +43,7 @@ const KNOWN = new Set([
   'streamRetention',
   'connectTimeoutMs',
   'commandTimeoutMs',
+  'maxAttachmentBytes',
 ]);
 
 export async function createRedisBackend(
@@ -93,6 +97,12 @@ export async function createRedisBackend(
     // Redis has no word index here: search scans each room's history, newest first, with a
     // budget of messages per request (search/scan.ts).
     search: new ScanSearch(store),
+    attachments: new RedisAttachments(
+      redis.cmd,
+      keys,
+      options.maxAttachmentBytes ?? common.maxAttachmentBytesTotal ?? 256 * 1024 * 1024,
+      () => redis.available,
+    ),
     get available() {
       return redis.available;
     },

@@ -109,6 +109,7 @@ if kind == 'edit' then
 else
   m.text = ''
   m.deleted = true
+  m.attachments = nil
   redis.call('ZREM', KEYS[5], ARGV[6])
   redis.call('ZREM', KEYS[6], ARGV[6])
 end
@@ -456,7 +457,8 @@ export class RedisStore implements AccountStore, RoomStore {
       let tail: string;
       if (input.type === 'message') {
         head = `{"room":${J(room)},"seq":`;
-        tail = `,"id":${J(input.clientId)},"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}}`;
+        const files = input.attachments?.length ? `,"attachments":${J(input.attachments)}` : '';
+        tail = `,"id":${J(input.clientId)},"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}${files}}`;
       } else if (input.type === 'edit') {
         head = `{"v":${PROTOCOL_VERSION},"type":"edited","room":${J(room)},"seq":`;
         tail = `,"target":${input.target},"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}}`;
@@ -503,6 +505,7 @@ export class RedisStore implements AccountStore, RoomStore {
           type: 'message',
           message: { room, seq, id: input.clientId, user: input.user, text: input.text, ts: input.ts },
         };
+        if (input.attachments?.length) event.message.attachments = input.attachments;
       } else if (input.type === 'edit') {
         event = {
           type: 'edited',

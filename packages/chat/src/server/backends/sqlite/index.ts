@@ -8,6 +8,7 @@ import { MemoryBus } from '../memory/bus.js';
 import { MemoryCommittedEvents } from '../memory/events.js';
 import { MemoryPresence } from '../memory/presence.js';
 import { MemoryThrottle } from '../memory/throttle.js';
+import { SqliteAttachments } from './attachments.js';
 import { SqliteSearch } from './search.js';
 import { SqliteStore } from './store.js';
 
@@ -26,6 +27,7 @@ export function createSqliteBackend(dbPath: string, options: BackendOptions): Ba
     presence: new MemoryPresence(),
     throttle: new MemoryThrottle(options.buckets, options.signInBackoff),
     search: new SqliteSearch(store.database),
+    attachments: new SqliteAttachments(store.database, options.maxAttachmentBytesTotal),
     available: true,
     onServiceChange() {
       // One process: storage is this process's own file; there is no outage to report.

@@ -18,6 +18,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
+  type Attachment,
   type ChatMessage,
   DEFAULT_ROOM,
   PROTOCOL_VERSION,
@@ -37,6 +38,7 @@ import type {
   SessionRecord,
   UserRecord,
 } from '../../ports.js';
+import { ensureAttachmentSchema } from './attachments.js';
 import { migrate } from './schema.js';
 
 interface EventRow {
@@ -50,6 +52,8 @@ interface EventRow {
   target: number | null;
   edited_at: number | null;
   deleted: number;
+  /** The message's files, JSON (attachments.ts), or null. */
+  attachments: string | null;
 }
 
 interface RoomRow {
@@ -70,6 +74,7 @@ function toMessage(row: EventRow): ChatMessage {
   };
   if (row.edited_at !== null) message.editedAt = row.edited_at;
   if (row.deleted) message.deleted = true;
+  if (row.attachments) message.attachments = JSON.parse(row.attachments) as Attachment[];
   return message;
 }
 
@@ -125,6 +130,7 @@ export class SqliteStore implements AccountStore, RoomStore {
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     migrate(db);
+    ensureAttachmentSchema(db);
     const s = {
       getUser: db.prepare('SELECT name, password_hash, created_at FROM users WHERE name = ?'),
       createUser: db.prepare(
@@ -177,11 +183,13 @@ export class SqliteStore implements AccountStore, RoomStore {
       bumpHead: db.prepare('UPDATE rooms SET head = head + 1 WHERE name = ? RETURNING head'),
       dedup: db.prepare('SELECT * FROM events WHERE user = ? AND client_id = ?'),
       insert: db.prepare(
-        'INSERT INTO events (room, seq, kind, user, client_id, text, ts, target) VALUES (@room, @seq, @kind, @user, @clientId, @text, @ts, @target)',
+        'INSERT INTO events (room, seq, kind, user, client_id, text, ts, target, attachments) VALUES (@room, @seq, @kind, @user, @clientId, @text, @ts, @target, @attachments)',
       ),
       getMessage: db.prepare("SELECT * FROM events WHERE room = ? AND seq = ? AND kind = 'message'"),
       applyEdit: db.prepare('UPDATE events SET text = ?, edited_at = ? WHERE room = ? AND seq = ?'),
-      applyDelete: db.prepare("UPDATE events SET text = '', deleted = 1 WHERE room = ? AND seq = ?"),
+      applyDelete: db.prepare(
+        "UPDATE events SET text = '', deleted = 1, attachments = NULL WHERE room = ? AND seq = ?",
+      ),
       redactEdits: db.prepare("UPDATE events SET text = '' WHERE room = ? AND target = ? AND kind = 'edit'"),
       before: db.prepare(
         "SELECT * FROM events WHERE room = ? AND seq < ? AND kind = 'message' ORDER BY seq DESC LIMIT ?",
@@ -251,6 +259,8 @@ export class SqliteStore implements AccountStore, RoomStore {
           target: input.type === 'message' ? null : input.target,
           edited_at: null,
           deleted: 0,
+          attachments:
+            input.type === 'message' && input.attachments?.length ? JSON.stringify(input.attachments) : null,
         };
         s.insert.run({
           room: row.room,
@@ -261,6 +271,7 @@ export class SqliteStore implements AccountStore, RoomStore {
           text: row.text,
           ts: row.ts,
           target: row.target,
+          attachments: row.attachments,
         });
         if (input.type === 'edit') s.applyEdit.run(input.text, input.ts, input.room, input.target);
         if (input.type === 'delete') {

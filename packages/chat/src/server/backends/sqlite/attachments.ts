@@ -1,0 +1,176 @@
+/**
+ * Attachments on SQLite: a table of uploaded files (bytes as a BLOB) beside the store's, and the
+ * `attachments` column of `events` (the files of a message, JSON, as the message carries them).
+ *
+ * Triggers on `events` free a message's files when it is deleted (its `deleted` set) or its room
+ * is (its row removed), in the store's own transaction; dropMessage is then a safety net.
+ * `ensureAttachmentSchema` runs at open, before the store prepares its statements: one nullable
+ * column and one table, so a file of any schema version gets them without a version step.
+ */
+import type Database from 'better-sqlite3';
+import type { Attachment } from '../../../shared/protocol.js';
+import type { AttachmentRecord, AttachmentStore, PutAttachmentResult } from '../../ports.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS attachments (
+  id TEXT PRIMARY KEY,
+  room TEXT NOT NULL,
+  user TEXT NOT NULL,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  width INTEGER,
+  height INTEGER,
+  created_at INTEGER NOT NULL,
+  client_id TEXT,
+  seq INTEGER,
+  data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attachments_message ON attachments(room, seq) WHERE seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS attachments_unbound ON attachments(created_at) WHERE seq IS NULL;
+CREATE INDEX IF NOT EXISTS attachments_unused ON attachments(user) WHERE client_id IS NULL;
+CREATE TRIGGER IF NOT EXISTS attachments_message_deleted AFTER UPDATE OF deleted ON events
+WHEN new.kind = 'message' AND new.deleted = 1 BEGIN
+  DELETE FROM attachments WHERE room = new.room AND seq = new.seq;
+END;
+CREATE TRIGGER IF NOT EXISTS attachments_message_removed AFTER DELETE ON events
+WHEN old.kind = 'message' BEGIN
+  DELETE FROM attachments WHERE room = old.room AND seq = old.seq;
+END;
+`;
+
+export function ensureAttachmentSchema(db: Database.Database): void {
+  db.transaction(() => {
+    const columns = (db.pragma('table_info(events)') as { name: string }[]).map((c) => c.name);
+    if (!columns.includes('attachments')) db.exec('ALTER TABLE events ADD COLUMN attachments TEXT');
+    db.exec(SCHEMA);
+  })();
+}
+
+interface Row {
+  id: string;
+  room: string;
+  user: string;
+  name: string;
+  type: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  created_at: number;
+  client_id: string | null;
+  seq: number | null;
+}
+
+export function publicPart(r: Pick<AttachmentRecord, keyof Attachment>): Attachment {
+  const out: Attachment = { id: r.id, name: r.name, type: r.type, size: r.size };
+  if (r.width !== undefined) out.width = r.width;
+  if (r.height !== undefined) out.height = r.height;
+  return out;
+}
+
+function toRecord(row: Row): AttachmentRecord {
+  const record: AttachmentRecord = {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    size: row.size,
+    room: row.room,
+    user: row.user,
+    createdAt: row.created_at,
+    clientId: row.client_id,
+    seq: row.seq,
+  };
+  if (row.width !== null) record.width = row.width;
+  if (row.height !== null) record.height = row.height;
+  return record;
+}
+
+const COLUMNS = 'id, room, user, name, type, size, width, height, created_at, client_id, seq';
+
+export class SqliteAttachments implements AttachmentStore {
+  readonly #s;
+  readonly #put;
+  readonly #claim;
+  readonly #maxTotal: number;
+
+  constructor(db: Database.Database, maxTotalBytes = Number.POSITIVE_INFINITY) {
+    this.#maxTotal = maxTotalBytes;
+    const s = {
+      unused: db.prepare('SELECT COUNT(*) AS n FROM attachments WHERE user = ? AND client_id IS NULL'),
+      total: db.prepare('SELECT COALESCE(SUM(size), 0) AS n FROM attachments'),
+      insert: db.prepare(
+        `INSERT INTO attachments (${COLUMNS}, data) VALUES (@id, @room, @user, @name, @type, @size, @width, @height, @createdAt, NULL, NULL, @data)`,
+      ),
+      get: db.prepare(`SELECT ${COLUMNS}, data FROM attachments WHERE id = ?`),
+      meta: db.prepare(`SELECT ${COLUMNS} FROM attachments WHERE id = ?`),
+      setClaim: db.prepare('UPDATE attachments SET client_id = ? WHERE id = ?'),
+      bind: db.prepare('UPDATE attachments SET seq = ? WHERE id = ? AND room = ?'),
+      drop: db.prepare('DELETE FROM attachments WHERE room = ? AND seq = ?'),
+      expire: db.prepare('DELETE FROM attachments WHERE seq IS NULL AND created_at < ?'),
+    };
+    this.#s = s;
+    const n = (row: unknown) => (row as { n: number }).n;
+    this.#put = db.transaction(
+      (record: AttachmentRecord, data: Buffer, maxUnused: number): PutAttachmentResult => {
+        if (n(s.unused.get(record.user)) >= maxUnused) return 'too_many_unused';
+        if (n(s.total.get()) + data.length > this.#maxTotal) return 'full';
+        s.insert.run({
+          id: record.id,
+          room: record.room,
+          user: record.user,
+          name: record.name,
+          type: record.type,
+          size: record.size,
+          width: record.width ?? null,
+          height: record.height ?? null,
+          createdAt: record.createdAt,
+          data,
+        });
+        return 'stored';
+      },
+    );
+    this.#claim = db.transaction(
+      (ids: readonly string[], user: string, room: string, clientId: string): Attachment[] | null => {
+        const rows: Row[] = [];
+        for (const id of ids) {
+          const row = s.meta.get(id) as Row | undefined;
+          if (!row || row.user !== user || row.room !== room) return null;
+          if (row.client_id !== null && row.client_id !== clientId) return null;
+          rows.push(row);
+        }
+        for (const row of rows) s.setClaim.run(clientId, row.id);
+        return rows.map((row) => publicPart(toRecord(row)));
+      },
+    );
+  }
+
+  async put(record: AttachmentRecord, data: Buffer, maxUnused: number): Promise<PutAttachmentResult> {
+    return this.#put(record, data, maxUnused);
+  }
+
+  async get(id: string): Promise<{ record: AttachmentRecord; data: Buffer } | null> {
+    const row = this.#s.get.get(id) as (Row & { data: Buffer }) | undefined;
+    return row ? { record: toRecord(row), data: row.data } : null;
+  }
+
+  async claim(
+    ids: readonly string[],
+    user: string,
+    room: string,
+    clientId: string,
+  ): Promise<Attachment[] | null> {
+    return this.#claim(ids, user, room, clientId);
+  }
+
+  async bind(room: string, ids: readonly string[], seq: number): Promise<void> {
+    for (const id of ids) this.#s.bind.run(seq, id, room);
+  }
+
+  async dropMessage(room: string, seq: number): Promise<void> {
+    this.#s.drop.run(room, seq);
+  }
+
+  async expireUnused(before: number): Promise<number> {
+    return this.#s.expire.run(before).changes;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * Attachments in the hub: a `send` with `attachments` claims the uploads before the message is
+ * stored (so it carries their descriptions) and binds them to its seq after; a `delete` frees the
+ * deleted message's files. The uploads themselves are HTTP (http/attachments.ts).
+ */
+import type { Attachment, ClientMessage } from '../../shared/protocol.js';
+import type { Backend } from '../ports.js';
+
+type Send = Extract<ClientMessage, { type: 'send' }>;
+
+/**
+ * The files of a send: [] without attachments, null if one id is not the user's unused upload to
+ * this room (or one claimed by this same message: a resend).
+ */
+export function claimAttachments(backend: Backend, user: string, msg: Send): Promise<Attachment[] | null> {
+  if (!msg.attachments?.length) return Promise.resolve([]);
+  return backend.attachments.claim(msg.attachments, user, msg.room, msg.id);
+}
+
+export async function bindAttachments(backend: Backend, msg: Send, seq: number): Promise<void> {
+  if (msg.attachments?.length) await backend.attachments.bind(msg.room, msg.attachments, seq);
+}

@@ -1,0 +1,118 @@
+/**
+ * The attachment store contract (ports.ts: AttachmentStore), run against every backend:
+ * test/backends/sqlite-attachments.test.ts and test/redis/attachments.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import type { AttachmentRecord, AttachmentStore } from '../../src/server/ports.js';
+
+const record = (id: string, extra: Partial<AttachmentRecord> = {}): AttachmentRecord => ({
+  id,
+  name: `${id}.png`,
+  type: 'image/png',
+  size: 4,
+  width: 2,
+  height: 1,
+  room: 'a',
+  user: 'ann',
+  createdAt: 1000,
+  clientId: null,
+  seq: null,
+  ...extra,
+});
+const bytes = (n = 4) => Buffer.alloc(n, 7);
+
+export function attachmentsContract(
+  name: string,
+  open: (maxTotalBytes?: number) => Promise<AttachmentStore>,
+): void {
+  describe(`${name}: the attachment store contract`, () => {
+    it('keeps the bytes and the record of an upload', async () => {
+      const store = await open();
+      const data = Buffer.from([0, 1, 2, 255, 254, 0]);
+      expect(await store.put(record('f1', { size: 6 }), data, 5)).toBe('stored');
+      expect(await store.get('f1')).toEqual({ record: record('f1', { size: 6 }), data });
+      expect(await store.get('nope')).toBeNull();
+      const text = record('f2', { type: 'text/plain', name: 'notes.txt' });
+      delete text.width;
+      delete text.height;
+      await store.put(text, bytes(), 5);
+      expect((await store.get('f2'))?.record).toEqual(text);
+    });
+
+    it('holds at most maxUnused uploads per user that no message used', async () => {
+      const store = await open();
+      expect(await store.put(record('f1'), bytes(), 2)).toBe('stored');
+      expect(await store.put(record('f2'), bytes(), 2)).toBe('stored');
+      expect(await store.put(record('f3'), bytes(), 2)).toBe('too_many_unused');
+      expect(await store.put(record('g1', { user: 'ben' }), bytes(), 2)).toBe('stored');
+      expect(await store.claim(['f1'], 'ann', 'a', 'm1')).not.toBeNull();
+      expect(await store.put(record('f3'), bytes(), 2)).toBe('stored');
+    });
+
+    it('claims all or nothing: the uploader, the room, unused or claimed by the same message', async () => {
+      const store = await open();
+      await store.put(record('f1'), bytes(), 9);
+      await store.put(record('f2', { name: 'two.png' }), bytes(), 9);
+      await store.put(record('b1', { user: 'ben' }), bytes(), 9);
+      await store.put(record('o1', { room: 'other' }), bytes(), 9);
+      expect(await store.claim(['f1', 'b1'], 'ann', 'a', 'm1')).toBeNull();
+      expect(await store.claim(['f1', 'o1'], 'ann', 'a', 'm1')).toBeNull();
+      expect(await store.claim(['f1', 'missing'], 'ann', 'a', 'm1')).toBeNull();
+      const claimed = await store.claim(['f2', 'f1'], 'ann', 'a', 'm1');
+      expect(claimed).toEqual([
+        { id: 'f2', name: 'two.png', type: 'image/png', size: 4, width: 2, height: 1 },
+        { id: 'f1', name: 'f1.png', type: 'image/png', size: 4, width: 2, height: 1 },
+      ]);
+      // A resend of the same message claims them again; another message cannot.
+      expect(await store.claim(['f1', 'f2'], 'ann', 'a', 'm1')).toHaveLength(2);
+      expect(await store.claim(['f1'], 'ann', 'a', 'm2')).toBeNull();
+      expect((await store.get('f1'))?.record).toMatchObject({ clientId: 'm1', seq: null });
+    });
+
+    it('binds files to their message, frees them when it is deleted', async () => {
+      const store = await open();
+      await store.put(record('f1'), bytes(), 9);
+      await store.put(record('f2'), bytes(), 9);
+      await store.claim(['f1', 'f2'], 'ann', 'a', 'm1');
+      await store.bind('a', ['f1', 'f2'], 7);
+      expect((await store.get('f1'))?.record).toMatchObject({ clientId: 'm1', seq: 7 });
+      await store.dropMessage('a', 6);
+      expect(await store.get('f1')).not.toBeNull();
+      await store.dropMessage('a', 7);
+      expect(await store.get('f1')).toBeNull();
+      expect(await store.get('f2')).toBeNull();
+    });
+
+    it('expires uploads not bound to a message in time, claimed or not', async () => {
+      const store = await open();
+      await store.put(record('old', { createdAt: 100 }), bytes(), 9);
+      await store.put(record('claimed', { createdAt: 100 }), bytes(), 9);
+      await store.put(record('sent', { createdAt: 100 }), bytes(), 9);
+      await store.put(record('new', { createdAt: 500 }), bytes(), 9);
+      await store.claim(['claimed'], 'ann', 'a', 'm1');
+      await store.claim(['sent'], 'ann', 'a', 'm2');
+      await store.bind('a', ['sent'], 3);
+      expect(await store.expireUnused(500)).toBe(2);
+      expect(await store.get('old')).toBeNull();
+      expect(await store.get('claimed')).toBeNull();
+      expect(await store.get('sent')).not.toBeNull();
+      expect(await store.get('new')).not.toBeNull();
+      // The expired ones gave back their places among the user's unused uploads.
+      expect(await store.put(record('x1'), bytes(), 2)).toBe('stored');
+    });
+
+    it('refuses an upload beyond the total size, and counts freed bytes back', async () => {
+      const store = await open(10);
+      const put = (id: string, size: number) => store.put(record(id, { size }), bytes(size), 9);
+      expect(await put('f1', 6)).toBe('stored');
+      expect(await put('f2', 5)).toBe('full');
+      expect(await put('f3', 4)).toBe('stored');
+      await store.claim(['f1'], 'ann', 'a', 'm1');
+      await store.bind('a', ['f1'], 1);
+      await store.dropMessage('a', 1);
+      expect(await put('f2', 5)).toBe('stored');
+      expect(await store.expireUnused(Number.MAX_SAFE_INTEGER)).toBe(2);
+      expect(await put('f4', 10)).toBe('stored');
+    });
+  });
+}

@@ -1,0 +1,53 @@
+/** The attachment contract on Redis (a byte count under a cap), and a message's files kept in history. */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SIGN_IN_BACKOFF } from '../../src/server/backends/backoff.js';
+import { createRedisBackend } from '../../src/server/backends/redis/index.js';
+import { ManualClock } from '../../src/server/clock.js';
+import type { Backend } from '../../src/server/ports.js';
+import { attachmentsContract } from '../backends/attachments-contract.js';
+import { cleanupAll, RedisServer } from './helpers.js';
+
+const backends: Backend[] = [];
+afterEach(async () => {
+  for (const b of backends.splice(0)) await b.close();
+});
+
+let server: RedisServer;
+beforeAll(async () => {
+  server = await RedisServer.start();
+  return () => cleanupAll();
+});
+
+const rate = { burst: 10, perSecond: 1 };
+let prefixes = 0;
+
+async function backend(maxAttachmentBytes?: number): Promise<Backend> {
+  const b = await createRedisBackend(
+    { url: server.url, prefix: `a${prefixes++}:`, ...(maxAttachmentBytes ? { maxAttachmentBytes } : {}) },
+    {
+      clock: new ManualClock(),
+      log: () => {},
+      buckets: { messages: rate, rooms: rate, requests: rate, signInPerIp: rate, signUpPerIp: rate },
+      signInBackoff: DEFAULT_SIGN_IN_BACKOFF,
+    },
+  );
+  backends.push(b);
+  return b;
+}
+
+attachmentsContract('Redis', async (maxTotal) => (await backend(maxTotal)).attachments);
+
+describe('Redis attachments with messages', () => {
+  it('a message carries its files in history, replay and its edit; deleting it drops them', async () => {
+    const { rooms } = await backend();
+    const file = { id: 'f1', name: 'a.png', type: 'image/png', size: 3, width: 1, height: 1 };
+    await rooms.createRoom({ name: 'a', kind: 'public', owner: null, createdAt: 0 }, { maxRooms: 9, maxOwnedRooms: 9 });
+    const sent = await rooms.appendEvent({ type: 'message', room: 'a', user: 'ann', clientId: 'm1', text: '', ts: 2, attachments: [file] });
+    expect(sent).toMatchObject({ ok: true, event: { message: { attachments: [file] } } });
+    await rooms.appendEvent({ type: 'edit', room: 'a', user: 'ann', target: 1, text: 'caption', ts: 3 });
+    expect((await rooms.messagesBefore('a', 9, 1))[0]).toMatchObject({ text: 'caption', attachments: [file] });
+    expect(await rooms.eventsAfter('a', 0, 1)).toMatchObject([{ message: { attachments: [file] } }]);
+    await rooms.appendEvent({ type: 'delete', room: 'a', user: 'ann', target: 1, ts: 4 });
+    expect((await rooms.messagesBefore('a', 9, 1))[0]).not.toHaveProperty('attachments');
+  });
+});

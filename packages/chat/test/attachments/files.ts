@@ -39,7 +39,22 @@ export function gifHead(width: number, height: number): Buffer {
 
 /** A JPEG head: SOI, an APP0 segment, then a baseline frame header (SOF0). */
 export function jpegHead(width: number, height: number): Buffer {
-  const app0 = Buffer.from([0xff, 0xe0, 0x00, 0x10, ...Buffer.from('JFIF\0', 'latin1'), 1, 1, 0, 0, 1, 0, 1, 0, 0]);
+  const app0 = Buffer.from([
+    0xff,
+    0xe0,
+    0x00,
+    0x10,
+    ...Buffer.from('JFIF\0', 'latin1'),
+    1,
+    1,
+    0,
+    0,
+    1,
+    0,
+    1,
+    0,
+    0,
+  ]);
   const sof = Buffer.from([0xff, 0xc0, 0x00, 0x11, 0x08, 0, 0, 0, 0, 0x03]);
   sof.writeUInt16BE(height, 5);
   sof.writeUInt16BE(width, 7);
@@ -58,6 +73,7 @@ export function webpHead(width: number, height: number): Buffer {
   return b;
 }
 
-export const HTML_PAYLOAD = '<!doctype html><html><body><script>parent.pwned = 1; top.pwned = 1;</script><p>hi</p></body></html>';
+export const HTML_PAYLOAD =
+  '<!doctype html><html><body><script>parent.pwned = 1; top.pwned = 1;</script><p>hi</p></body></html>';
 export const SVG_PAYLOAD =
   '<svg xmlns="http://www.w3.org/2000/svg" onload="top.pwned=2"><script>top.pwned = 3</script><circle r="5"/></svg>';

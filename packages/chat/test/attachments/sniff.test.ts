@@ -20,7 +20,10 @@ describe('sniff: the type comes from the bytes', () => {
     expect(sniff(Buffer.from(SVG_PAYLOAD))).toEqual({ kind: 'file', type: 'text/plain' });
     expect(sniff(Buffer.from('héllo\r\n\tworld'))).toEqual({ kind: 'file', type: 'text/plain' });
     expect(sniff(Buffer.from('%PDF-1.7\n%âãÏÓ\n'))).toEqual({ kind: 'file', type: 'application/pdf' });
-    expect(sniff(Buffer.from([0x00, 0x61, 0x73, 0x6d]))).toEqual({ kind: 'file', type: 'application/octet-stream' });
+    expect(sniff(Buffer.from([0x00, 0x61, 0x73, 0x6d]))).toEqual({
+      kind: 'file',
+      type: 'application/octet-stream',
+    });
     expect(sniff(Buffer.from([0xc3, 0x28]))).toEqual({ kind: 'file', type: 'application/octet-stream' });
     // An SVG that claims to be a PNG by name only is still text.
     expect(sniff(Buffer.from(`<?xml version="1.0"?>${SVG_PAYLOAD}`)).type).toBe('text/plain');

@@ -22,9 +22,24 @@ describe('SQLite attachments with messages', () => {
 
   it('a message carries its files in history and replay; deleting it drops them and its files', async () => {
     const { store, attachments } = open();
-    await store.createRoom({ name: 'a', kind: 'public', owner: null, createdAt: 0 }, { maxRooms: 9, maxOwnedRooms: 9 });
-    await attachments.put({ ...file, room: 'a', user: 'ann', createdAt: 1, clientId: null, seq: null }, Buffer.from('abc'), 5);
-    await store.appendEvent({ type: 'message', room: 'a', user: 'ann', clientId: 'm1', text: '', ts: 2, attachments: [file] });
+    await store.createRoom(
+      { name: 'a', kind: 'public', owner: null, createdAt: 0 },
+      { maxRooms: 9, maxOwnedRooms: 9 },
+    );
+    await attachments.put(
+      { ...file, room: 'a', user: 'ann', createdAt: 1, clientId: null, seq: null },
+      Buffer.from('abc'),
+      5,
+    );
+    await store.appendEvent({
+      type: 'message',
+      room: 'a',
+      user: 'ann',
+      clientId: 'm1',
+      text: '',
+      ts: 2,
+      attachments: [file],
+    });
     await attachments.bind('a', ['f1'], 1);
     expect((await store.messagesBefore('a', 9, 1))[0].attachments).toEqual([file]);
     expect(await store.eventsAfter('a', 0, 1)).toMatchObject([{ message: { attachments: [file] } }]);
@@ -35,9 +50,24 @@ describe('SQLite attachments with messages', () => {
 
   it("a deleted room's files go with it", async () => {
     const { store, attachments } = open();
-    await store.createRoom({ name: 'a', kind: 'public', owner: null, createdAt: 0 }, { maxRooms: 9, maxOwnedRooms: 9 });
-    await attachments.put({ ...file, room: 'a', user: 'ann', createdAt: 1, clientId: null, seq: null }, Buffer.from('abc'), 5);
-    await store.appendEvent({ type: 'message', room: 'a', user: 'ann', clientId: 'm1', text: 'x', ts: 2, attachments: [file] });
+    await store.createRoom(
+      { name: 'a', kind: 'public', owner: null, createdAt: 0 },
+      { maxRooms: 9, maxOwnedRooms: 9 },
+    );
+    await attachments.put(
+      { ...file, room: 'a', user: 'ann', createdAt: 1, clientId: null, seq: null },
+      Buffer.from('abc'),
+      5,
+    );
+    await store.appendEvent({
+      type: 'message',
+      room: 'a',
+      user: 'ann',
+      clientId: 'm1',
+      text: 'x',
+      ts: 2,
+      attachments: [file],
+    });
     await attachments.bind('a', ['f1'], 1);
     await store.deleteRoom('a');
     expect(await attachments.get('f1')).toBeNull();

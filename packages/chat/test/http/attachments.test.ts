@@ -1,0 +1,256 @@
+/**
+ * Attachments over HTTP against a live server (SQLite): who may upload and download, the headers
+ * that keep a served file from acting as a page, the size cap, the type sniffed from the bytes,
+ * and a send that carries the files (and the files that go with a deleted message).
+ */
+import { request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Attachment } from '../../src/shared/protocol.js';
+import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
+import { cleanup, register, startTestServer, TestClient, type TestServer } from '../helpers.js';
+
+afterEach(cleanup);
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  json: () => Record<string, unknown>;
+}
+
+async function call(url: string, init: RequestInit): Promise<Answer> {
+  const res = await fetch(url, init);
+  const body = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, headers: res.headers, body, json: () => JSON.parse(body.toString()) };
+}
+
+function upload(
+  server: TestServer,
+  cookie: string,
+  data: Buffer,
+  options: { room?: string; name?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const query = new URLSearchParams({ room: options.room ?? 'general', name: options.name ?? 'file.bin' });
+  return call(`${server.origin}/api/attachments?${query}`, {
+    method: 'POST',
+    headers: {
+      cookie,
+      origin: server.origin,
+      'content-type': 'application/octet-stream',
+      ...options.headers,
+    },
+    body: data,
+  });
+}
+
+function download(server: TestServer, cookie: string, id: string, headers: Record<string, string> = {}) {
+  return call(`${server.origin}/api/attachments/${id}`, { headers: { cookie, ...headers } });
+}
+
+async function setUp(options: Parameters<typeof startTestServer>[0] = {}) {
+  const server = await startTestServer(options);
+  const alice = await register(server.origin, 'alice');
+  const bob = await register(server.origin, 'bob');
+  const eve = await register(server.origin, 'eve');
+  const aliceWs = (await TestClient.join(server.origin, alice)).client;
+  const bobWs = (await TestClient.join(server.origin, bob)).client;
+  // A private room of alice and bob: eve is not in it.
+  await aliceWs.request('joined', { type: 'create', room: 'team', private: true });
+  await aliceWs.request('invited', { type: 'invite', room: 'team', user: 'bob' });
+  return { server, alice, bob, eve, aliceWs, bobWs };
+}
+
+async function sendWith(ws: TestClient, room: string, id: string, files: string[], text = '') {
+  return ws.request('ack', { type: 'send', id, room, text, attachments: files });
+}
+
+describe('uploading', () => {
+  it('answers 201 with the type sniffed from the bytes, whatever the name says', async () => {
+    const { server, alice } = await setUp();
+    const image = await upload(server, alice, png(3, 2), { room: 'team', name: 'notes.txt' });
+    expect(image.status).toBe(201);
+    expect(image.json()).toEqual({
+      id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+      name: 'notes.txt',
+      type: 'image/png',
+      size: png(3, 2).length,
+      width: 3,
+      height: 2,
+    });
+    const page = await upload(server, alice, Buffer.from(HTML_PAYLOAD), {
+      room: 'team',
+      name: '../../evil.png',
+    });
+    expect(page.json()).toMatchObject({ name: 'evil.png', type: 'text/plain', size: HTML_PAYLOAD.length });
+    const spoof = await upload(server, alice, Buffer.from('x'), { name: 'photo\u202egnp.exe' });
+    expect(spoof.json()).toMatchObject({ name: 'photognp.exe' });
+  });
+
+  it('refuses no session (401), another origin (403), another content type (415), a room one is not in (403)', async () => {
+    const { server, alice, eve } = await setUp();
+    expect((await upload(server, '', png(1, 1))).status).toBe(401);
+    const foreign = await upload(server, alice, png(1, 1), { headers: { origin: 'https://evil.example' } });
+    expect([foreign.status, foreign.json().error]).toEqual([403, 'bad_origin']);
+    const form = await upload(server, alice, png(1, 1), {
+      headers: { 'content-type': 'multipart/form-data' },
+    });
+    expect([form.status, form.json().error]).toEqual([415, 'bad_content_type']);
+    const outsider = await upload(server, eve, png(1, 1), { room: 'team' });
+    expect([outsider.status, outsider.json().error]).toEqual([403, 'not_member']);
+    const bad = await upload(server, alice, png(1, 1), { room: 'Not a room' });
+    expect(bad.status).toBe(400);
+    expect((await upload(server, alice, Buffer.alloc(0))).status).toBe(400);
+  });
+
+  it('refuses a file above the cap, by its Content-Length or while reading a body without one', async () => {
+    const { server, alice } = await setUp({ attachments: { maxBytes: 1000 } });
+    expect((await upload(server, alice, Buffer.alloc(1000, 0x61))).status).toBe(201);
+    const declared = await upload(server, alice, Buffer.alloc(1001, 0x61));
+    expect([declared.status, declared.json()]).toEqual([
+      413,
+      { error: 'too_large', message: 'files are at most 1000 bytes', maxBytes: 1000 },
+    ]);
+    // Chunked: no Content-Length, so the cap is applied while reading.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${server.origin}/api/attachments?room=general&name=big`, {
+        method: 'POST',
+        headers: { cookie: alice, origin: server.origin, 'content-type': 'application/octet-stream' },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.write(Buffer.alloc(600, 0x61));
+      req.write(Buffer.alloc(600, 0x61));
+      req.end();
+    });
+    expect(status).toBe(413);
+  });
+
+  it('holds a bounded number of unsent uploads per user', async () => {
+    const { server, alice } = await setUp({ attachments: { maxUnusedPerUser: 2 } });
+    expect((await upload(server, alice, png(1, 1))).status).toBe(201);
+    expect((await upload(server, alice, png(1, 1))).status).toBe(201);
+    const third = await upload(server, alice, png(1, 1));
+    expect([third.status, third.json().error]).toEqual([429, 'too_many_uploads']);
+  });
+});
+
+describe('downloading', () => {
+  it('serves members of the room only, and an unsent upload to its uploader only', async () => {
+    const { server, alice, bob, eve, aliceWs } = await setUp();
+    const { id } = (await upload(server, alice, png(2, 2), { room: 'team', name: 'pic.png' })).json() as {
+      id: string;
+    };
+    expect((await download(server, alice, id)).status).toBe(200);
+    expect((await download(server, bob, id)).status).toBe(404); // not sent yet
+    await sendWith(aliceWs, 'team', 'm1', [id]);
+    const got = await download(server, bob, id);
+    expect(got.status).toBe(200);
+    expect(got.body.equals(png(2, 2))).toBe(true);
+    const refused = await download(server, eve, id);
+    expect([refused.status, refused.json()]).toEqual([
+      404,
+      { error: 'not_found', message: 'no such attachment' },
+    ]);
+    expect((await download(server, eve, 'A'.repeat(22))).status).toBe(404);
+    expect((await download(server, '', id)).status).toBe(401);
+    expect((await download(server, bob, id, { origin: 'https://evil.example' })).status).toBe(403);
+    expect((await download(server, bob, id, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+  });
+
+  it('an image is inline, everything else a download; always nosniff and a sandboxing CSP', async () => {
+    const { server, alice, aliceWs } = await setUp();
+    const files = {
+      image: png(4, 4),
+      html: Buffer.from(HTML_PAYLOAD),
+      svg: Buffer.from(SVG_PAYLOAD),
+      pdf: Buffer.from('%PDF-1.4\n'),
+    };
+    const ids: Record<string, string> = {};
+    for (const [kind, data] of Object.entries(files))
+      ids[kind] = (
+        (await upload(server, alice, data, { name: `${kind} “x”.${kind}` })).json() as Attachment
+      ).id;
+    await sendWith(aliceWs, 'general', 'm1', Object.values(ids));
+    const head = async (kind: string) => {
+      const got = await download(server, alice, ids[kind]);
+      return {
+        type: got.headers.get('content-type'),
+        disposition: got.headers.get('content-disposition'),
+        nosniff: got.headers.get('x-content-type-options'),
+        csp: got.headers.get('content-security-policy'),
+        corp: got.headers.get('cross-origin-resource-policy'),
+      };
+    };
+    const common = { nosniff: 'nosniff', csp: "default-src 'none'; sandbox", corp: 'same-origin' };
+    expect(await head('image')).toEqual({
+      type: 'image/png',
+      disposition: `inline; filename="image _x_.image"; filename*=UTF-8''image%20%E2%80%9Cx%E2%80%9D.image`,
+      ...common,
+    });
+    expect(await head('html')).toEqual({
+      type: 'text/plain; charset=utf-8',
+      disposition: `attachment; filename="html _x_.html"; filename*=UTF-8''html%20%E2%80%9Cx%E2%80%9D.html`,
+      ...common,
+    });
+    expect((await head('svg')).disposition).toMatch(/^attachment; /);
+    expect((await head('svg')).type).toBe('text/plain; charset=utf-8');
+    expect(await head('pdf')).toMatchObject({ type: 'application/pdf', ...common });
+    expect((await head('pdf')).disposition).toMatch(/^attachment; /);
+  });
+
+  it("a deleted message's files are no longer served, to anyone", async () => {
+    const { server, alice, bob, aliceWs } = await setUp();
+    const { id } = (await upload(server, alice, png(1, 1), { room: 'team' })).json() as { id: string };
+    const ack = await sendWith(aliceWs, 'team', 'm1', [id], 'look');
+    expect(ack.type).toBe('ack');
+    expect((await download(server, bob, id)).status).toBe(200);
+    await aliceWs.request('ack', { type: 'delete', room: 'team', seq: (ack as { seq: number }).seq });
+    expect((await download(server, bob, id)).status).toBe(404);
+    expect((await download(server, alice, id)).status).toBe(404);
+  });
+});
+
+describe('send with attachments', () => {
+  it('the message carries the files to everyone in the room; text may then be empty', async () => {
+    const { server, alice, aliceWs, bobWs } = await setUp();
+    const file = (
+      await upload(server, alice, png(5, 3), { room: 'team', name: 'a.png' })
+    ).json() as Attachment;
+    expect(await sendWith(aliceWs, 'team', 'm1', [file.id])).toMatchObject({ type: 'ack', seq: 1 });
+    const event = await bobWs.next('message', (m) => m.message.room === 'team');
+    expect(event.message).toMatchObject({ text: '', attachments: [file] });
+    const history = await bobWs.request('history', { type: 'history', room: 'team' });
+    expect(history).toMatchObject({ messages: [{ seq: 1, attachments: [file] }] });
+    // A resend (same id) is the same message.
+    expect(await sendWith(aliceWs, 'team', 'm1', [file.id])).toMatchObject({ seq: 1, duplicate: true });
+  });
+
+  it("refuses someone else's upload, one to another room, one already sent, and nothing is stored", async () => {
+    const { server, alice, bob, aliceWs, bobWs } = await setUp();
+    const bobs = (await upload(server, bob, png(1, 1), { room: 'team' })).json() as Attachment;
+    const general = (await upload(server, alice, png(1, 1), { room: 'general' })).json() as Attachment;
+    const mine = (await upload(server, alice, png(1, 1), { room: 'team' })).json() as Attachment;
+    for (const ids of [[bobs.id], [general.id], [mine.id, 'missing']])
+      expect(
+        await sendWith(aliceWs, 'team', `x${ids.length}${ids[0]}`.slice(0, 60), ids, 'hi'),
+      ).toMatchObject({
+        type: 'error',
+        code: 'not_found',
+        message: 'attachments must be your unused uploads to this room',
+      });
+    await sendWith(aliceWs, 'team', 'ok', [mine.id]);
+    expect(await sendWith(aliceWs, 'team', 'again', [mine.id])).toMatchObject({ code: 'not_found' });
+    const history = await bobWs.request('history', { type: 'history', room: 'team' });
+    expect((history as { messages: unknown[] }).messages).toHaveLength(1);
+    expect(
+      await aliceWs.request('ack', { type: 'send', id: 'e', room: 'team', text: '', attachments: [] }),
+    ).toMatchObject({ code: 'bad_message', message: 'attachments must be 1-10 different attachment ids' });
+    expect(await aliceWs.request('ack', { type: 'send', id: 'e', room: 'team', text: '' })).toMatchObject({
+      code: 'bad_message',
+      message: 'text must not be empty',
+    });
+  });
+});

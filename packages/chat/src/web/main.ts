@@ -5,6 +5,7 @@
  */
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
 import { DEFAULT_ROOM, ROOM_NAME } from '../shared/protocol.js';
+import { AttachmentTray } from './attachments.js';
 import { Connection, type Status } from './connection.js';
 import { Outbox, type Pending } from './outbox.js';
 import {
@@ -93,6 +94,19 @@ const search = new SearchPanel(
   },
   byId('top'),
   byId('message-list'),
+);
+
+const tray = new AttachmentTray(
+  {
+    room: () => (state.rooms.has(state.active) ? state.active : null),
+    label: (name) => {
+      const room = state.rooms.get(name);
+      return room ? roomLabel(room, state.me) : name;
+    },
+  },
+  byId<HTMLFormElement>('composer'),
+  byId<HTMLTextAreaElement>('composer-input'),
+  byId('conversation'),
 );
 
 // ---- rendering ----
@@ -215,7 +229,13 @@ function submitComposer(): void {
   const text = input.value;
   state.composerError = '';
   state.changes.add('errors');
-  if (text.trim() === '' || !state.rooms.has(state.active)) {
+  if (!editing && tray.busy(state.active)) {
+    state.composerError = 'Wait for the uploads to finish.';
+    render();
+    return;
+  }
+  const files = editing ? [] : tray.take(state.active);
+  if ((text.trim() === '' && files.length === 0) || !state.rooms.has(state.active)) {
     render();
     return;
   }
@@ -229,7 +249,7 @@ function submitComposer(): void {
     state.edit(editing.room, editing.seq, text);
     cancelEdit();
   } else {
-    outbox.add({ id: randomId(), room: state.active, text });
+    outbox.add({ id: randomId(), room: state.active, text, ...(files.length ? { attachments: files } : {}) });
     state.stick = true;
     const box = byId('messages');
     box.scrollTop = box.scrollHeight;

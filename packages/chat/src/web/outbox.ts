@@ -15,13 +15,15 @@
  *
  * No DOM and no global timers: time and timers come from the host, so tests drive them.
  */
-import type { ClientMessage, Rate } from '../shared/protocol.js';
+import type { Attachment, ClientMessage, Rate } from '../shared/protocol.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 
 export interface Pending {
   id: string;
   room: string;
   text: string;
+  /** Uploaded files sent with it (web/attachments.ts). */
+  attachments?: Attachment[];
 }
 
 export interface OutboxHost {
@@ -170,8 +172,9 @@ export class Outbox {
       this.#wait(wait);
       return;
     }
-    if (this.#host.send({ v: 2, type: 'send', id: next.id, room: next.room, text: next.text }))
-      this.#inFlight = next.id;
+    const message: ClientMessage = { v: 2, type: 'send', id: next.id, room: next.room, text: next.text };
+    if (next.attachments?.length) message.attachments = next.attachments.map((a) => a.id);
+    if (this.#host.send(message)) this.#inFlight = next.id;
     else this.#setHold('offline');
   }
 }

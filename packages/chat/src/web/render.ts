@@ -4,6 +4,7 @@
  * text nodes and vetted links (text.ts), never HTML.
  */
 import type { ChatMessage } from '../shared/protocol.js';
+import { renderAttachments } from './attachments.js';
 import type { Outbox } from './outbox.js';
 import { type ChatState, type Room, roomLabel } from './room-state.js';
 import { byId, el, renderText } from './text.js';
@@ -103,6 +104,7 @@ function messageItem(message: ChatMessage, me: string, actions: Actions): HTMLLI
   if (message.deleted) text.textContent = 'message deleted';
   else renderText(text, message.text);
   li.append(meta, text);
+  if (message.attachments?.length && !message.deleted) li.append(renderAttachments(message.attachments));
   return li;
 }
 
@@ -133,6 +135,7 @@ export function renderMessages(state: ChatState, outbox: Outbox, actions: Action
     text.dir = 'auto';
     renderText(text, pending.text);
     li.append(meta, text);
+    if (pending.attachments?.length) li.append(renderAttachments(pending.attachments));
     list.append(li);
   }
   if (keepOffset) box.scrollTop = box.scrollHeight - fromBottom;

@@ -171,7 +171,7 @@ describe('downloading', () => {
     const ids: Record<string, string> = {};
     for (const [kind, data] of Object.entries(files))
       ids[kind] = (
-        (await upload(server, alice, data, { name: `${kind} “x”.${kind}` })).json() as Attachment
+        (await upload(server, alice, data, { name: `${kind} “x”.${kind}` })).json() as unknown as Attachment
       ).id;
     await sendWith(aliceWs, 'general', 'm1', Object.values(ids));
     const head = async (kind: string) => {
@@ -218,7 +218,7 @@ describe('send with attachments', () => {
     const { server, alice, aliceWs, bobWs } = await setUp();
     const file = (
       await upload(server, alice, png(5, 3), { room: 'team', name: 'a.png' })
-    ).json() as Attachment;
+    ).json() as unknown as Attachment;
     expect(await sendWith(aliceWs, 'team', 'm1', [file.id])).toMatchObject({ type: 'ack', seq: 1 });
     const event = await bobWs.next('message', (m) => m.message.room === 'team');
     expect(event.message).toMatchObject({ text: '', attachments: [file] });
@@ -230,9 +230,11 @@ describe('send with attachments', () => {
 
   it("refuses someone else's upload, one to another room, one already sent, and nothing is stored", async () => {
     const { server, alice, bob, aliceWs, bobWs } = await setUp();
-    const bobs = (await upload(server, bob, png(1, 1), { room: 'team' })).json() as Attachment;
-    const general = (await upload(server, alice, png(1, 1), { room: 'general' })).json() as Attachment;
-    const mine = (await upload(server, alice, png(1, 1), { room: 'team' })).json() as Attachment;
+    const bobs = (await upload(server, bob, png(1, 1), { room: 'team' })).json() as unknown as Attachment;
+    const general = (
+      await upload(server, alice, png(1, 1), { room: 'general' })
+    ).json() as unknown as Attachment;
+    const mine = (await upload(server, alice, png(1, 1), { room: 'team' })).json() as unknown as Attachment;
     for (const ids of [[bobs.id], [general.id], [mine.id, 'missing']])
       expect(
         await sendWith(aliceWs, 'team', `x${ids.length}${ids[0]}`.slice(0, 60), ids, 'hi'),

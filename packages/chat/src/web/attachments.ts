@@ -1,0 +1,262 @@
+/**
+ * Files in the page: pasting or dropping a file (or choosing one with Attach) uploads it to the
+ * open room with its progress shown in a tray above the composer; the next message sends the
+ * uploaded ones. Messages show images as thumbnails that open full size in a viewer, and other
+ * files as download links with their size.
+ *
+ * Uploads are XMLHttpRequests (fetch reports no upload progress) of the raw bytes to
+ * POST /api/attachments (docs/chat-protocol.md, section 11). Nothing here turns a file or its name
+ * into markup: names are text, images are <img> elements whose src is the server's URL for the
+ * file, which the server serves with its own type, nosniff and a sandboxing CSP.
+ */
+import type { Attachment } from '../shared/protocol.js';
+import { el } from './text.js';
+
+/** The server's default cap (it answers 413 above its own): checked here to fail fast. */
+export const MAX_FILE_BYTES = 5 * 1024 * 1024;
+const THUMB_W = 240;
+const THUMB_H = 180;
+
+export function fileUrl(id: string): string {
+  return `/api/attachments/${encodeURIComponent(id)}`;
+}
+
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(bytes < 10 * 1024 ? 1 : 0)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** The thumbnail's size: the image scaled down (never up) to fit THUMB_W x THUMB_H. */
+export function thumbSize(width: number, height: number): { width: number; height: number } {
+  const scale = Math.min(1, THUMB_W / width, THUMB_H / height);
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+let viewer: HTMLDialogElement | null = null;
+
+/** A modal showing one image full size (Escape, the button or a click outside close it). */
+function showImage(file: Attachment): void {
+  if (!viewer) {
+    viewer = el('dialog');
+    viewer.id = 'attachment-viewer';
+    const close = el('button', 'viewer-close', 'Close');
+    close.type = 'button';
+    close.addEventListener('click', () => viewer?.close());
+    const img = el('img');
+    const caption = el('p', 'viewer-caption');
+    const open = el('a', 'viewer-open', 'Open in a new tab');
+    open.target = '_blank';
+    open.rel = 'noopener noreferrer';
+    viewer.append(close, img, caption, open);
+    const dialog = viewer;
+    dialog.addEventListener('click', (event) => {
+      if (event.target === dialog) dialog.close();
+    });
+    document.body.append(viewer);
+  }
+  const img = viewer.querySelector('img') as HTMLImageElement;
+  img.src = fileUrl(file.id);
+  img.alt = file.name;
+  (viewer.querySelector('.viewer-caption') as HTMLElement).textContent =
+    `${file.name} — ${file.width} × ${file.height}, ${formatSize(file.size)}`;
+  (viewer.querySelector('.viewer-open') as HTMLAnchorElement).href = fileUrl(file.id);
+  viewer.showModal();
+}
+
+/** A message's files: thumbnails for images, download links for the rest. */
+export function renderAttachments(files: readonly Attachment[]): HTMLElement {
+  const list = el('ul', 'attachments');
+  for (const file of files) {
+    const li = el('li');
+    const link = el('a');
+    link.href = fileUrl(file.id);
+    if (file.type.startsWith('image/') && file.width && file.height) {
+      li.className = 'attachment-image';
+      const img = el('img');
+      const size = thumbSize(file.width, file.height);
+      img.width = size.width;
+      img.height = size.height;
+      img.loading = 'lazy';
+      img.alt = file.name;
+      img.src = link.href;
+      link.title = `${file.name} (${formatSize(file.size)}) — open full size`;
+      link.append(img);
+      link.addEventListener('click', (event) => {
+        if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+        event.preventDefault();
+        showImage(file);
+      });
+    } else {
+      li.className = 'attachment-file';
+      link.download = file.name;
+      link.append(
+        el('span', 'attachment-name', file.name),
+        el('span', 'attachment-size', formatSize(file.size)),
+      );
+      link.title = `Download ${file.name}`;
+    }
+    li.append(link);
+    list.append(li);
+  }
+  return list;
+}
+
+interface Upload {
+  room: string;
+  name: string;
+  size: number;
+  state: 'uploading' | 'done' | 'failed';
+  file?: Attachment;
+  error?: string;
+  xhr?: XMLHttpRequest;
+  node: HTMLLIElement;
+  progress: HTMLProgressElement;
+  status: HTMLElement;
+}
+
+export interface TrayHost {
+  /** The room uploads go to (the open room), or null if none. */
+  room(): string | null;
+  /** The room's name as the page shows it. */
+  label(room: string): string;
+}
+
+/** Uploads waiting to be sent with the next message, shown above the composer. */
+export class AttachmentTray {
+  readonly #host: TrayHost;
+  readonly #list: HTMLUListElement;
+  readonly #uploads: Upload[] = [];
+
+  constructor(host: TrayHost, composer: HTMLFormElement, input: HTMLTextAreaElement, dropZone: HTMLElement) {
+    this.#host = host;
+    this.#list = el('ul');
+    this.#list.id = 'attachment-tray';
+    this.#list.setAttribute('aria-label', 'Files to send');
+    this.#list.hidden = true;
+    composer.prepend(this.#list);
+
+    const picker = el('input');
+    picker.type = 'file';
+    picker.multiple = true;
+    picker.hidden = true;
+    picker.id = 'attach-input';
+    const attach = el('button', 'secondary attach', 'Attach');
+    attach.type = 'button';
+    attach.id = 'attach-button';
+    attach.title = 'Attach files (or paste or drop them here)';
+    attach.addEventListener('click', () => picker.click());
+    picker.addEventListener('change', () => {
+      this.add([...(picker.files ?? [])]);
+      picker.value = '';
+    });
+    input.before(attach, picker);
+
+    input.addEventListener('paste', (event) => {
+      const files = [...(event.clipboardData?.files ?? [])];
+      if (files.length === 0) return;
+      event.preventDefault();
+      this.add(files);
+    });
+    dropZone.addEventListener('dragover', (event) => {
+      if (!event.dataTransfer?.types.includes('Files')) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = 'copy';
+      dropZone.classList.add('dropping');
+    });
+    dropZone.addEventListener('dragleave', (event) => {
+      if (event.target === dropZone) dropZone.classList.remove('dropping');
+    });
+    dropZone.addEventListener('drop', (event) => {
+      dropZone.classList.remove('dropping');
+      const files = [...(event.dataTransfer?.files ?? [])];
+      if (files.length === 0) return;
+      event.preventDefault();
+      this.add(files);
+    });
+  }
+
+  /** Uploads still running for `room` (the message must wait for them). */
+  busy(room: string): boolean {
+    return this.#uploads.some((u) => u.room === room && u.state === 'uploading');
+  }
+
+  /** The uploaded files for `room`, removed from the tray (files for other rooms are dropped). */
+  take(room: string): Attachment[] {
+    const files: Attachment[] = [];
+    for (const upload of this.#uploads.splice(0)) {
+      if (upload.room === room && upload.file) files.push(upload.file);
+      else upload.xhr?.abort();
+      upload.node.remove();
+    }
+    this.#list.hidden = true;
+    return files;
+  }
+
+  add(files: File[]): void {
+    const room = this.#host.room();
+    if (!room) return;
+    for (const file of files) this.#start(room, file);
+  }
+
+  #start(room: string, file: File): void {
+    const name = file.name || `pasted.${file.type.split('/')[1] ?? 'bin'}`;
+    const node = el('li', 'upload');
+    const progress = el('progress');
+    progress.max = 1;
+    progress.value = 0;
+    const status = el('span', 'upload-status', 'uploading…');
+    status.setAttribute('role', 'status');
+    const remove = el('button', 'link upload-remove', '×');
+    remove.type = 'button';
+    remove.setAttribute('aria-label', `Remove ${name}`);
+    const label = el('span', 'upload-name', name);
+    label.title = `${name} (${formatSize(file.size)}) for ${this.#host.label(room)}`;
+    node.append(label, progress, status, remove);
+    const upload: Upload = { room, name, size: file.size, state: 'uploading', node, progress, status };
+    remove.addEventListener('click', () => {
+      upload.xhr?.abort();
+      this.#uploads.splice(this.#uploads.indexOf(upload), 1);
+      node.remove();
+      this.#list.hidden = this.#uploads.length === 0;
+    });
+    this.#uploads.push(upload);
+    this.#list.append(node);
+    this.#list.hidden = false;
+    if (file.size > MAX_FILE_BYTES)
+      return this.#fail(upload, `too large (${formatSize(MAX_FILE_BYTES)} at most)`);
+    if (file.size === 0) return this.#fail(upload, 'the file is empty');
+
+    const xhr = new XMLHttpRequest();
+    upload.xhr = xhr;
+    xhr.open('POST', `/api/attachments?${new URLSearchParams({ room, name })}`);
+    xhr.setRequestHeader('content-type', 'application/octet-stream');
+    xhr.responseType = 'json';
+    xhr.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable) progress.value = event.loaded / event.total;
+    });
+    xhr.addEventListener('load', () => {
+      const body = (xhr.response ?? {}) as Partial<Attachment> & { message?: string; error?: string };
+      if (xhr.status === 201 && typeof body.id === 'string') {
+        upload.state = 'done';
+        upload.file = body as Attachment;
+        progress.value = 1;
+        node.classList.add('done');
+        status.textContent = body.type?.startsWith('image/') ? 'image ready' : 'ready';
+      } else if (xhr.status === 413) this.#fail(upload, `too large (${formatSize(MAX_FILE_BYTES)} at most)`);
+      else if (xhr.status === 429) this.#fail(upload, body.message ?? 'too many uploads — wait a moment');
+      else this.#fail(upload, body.message ?? `upload failed (${xhr.status})`);
+    });
+    xhr.addEventListener('error', () => this.#fail(upload, 'upload failed — check the connection'));
+    xhr.send(file);
+  }
+
+  #fail(upload: Upload, message: string): void {
+    upload.state = 'failed';
+    upload.error = message;
+    upload.node.classList.add('failed');
+    upload.progress.hidden = true;
+    upload.status.textContent = message;
+    upload.status.setAttribute('role', 'alert');
+  }
+}

@@ -223,9 +223,14 @@ export class AttachmentTray {
     this.#uploads.push(upload);
     this.#list.append(node);
     this.#list.hidden = false;
-    if (file.size > MAX_FILE_BYTES)
-      return this.#fail(upload, `too large (${formatSize(MAX_FILE_BYTES)} at most)`);
-    if (file.size === 0) return this.#fail(upload, 'the file is empty');
+    if (file.size > MAX_FILE_BYTES) {
+      this.#fail(upload, `too large (${formatSize(MAX_FILE_BYTES)} at most)`);
+      return;
+    }
+    if (file.size === 0) {
+      this.#fail(upload, 'the file is empty');
+      return;
+    }
 
     const xhr = new XMLHttpRequest();
     upload.xhr = xhr;

@@ -1,10 +1,13 @@
 /**
  * Search and attachments in a real browser, with two users: search finds messages across rooms
  * with the words highlighted (as text, never HTML) and a click opens the room at the message even
- * when it is pages back.
+ * when it is pages back; a pasted image reaches the other user as a thumbnail that opens full
+ * size, a dropped file as a download link; an uploaded HTML or SVG file runs no script, opened
+ * or embedded.
  */
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
 import { cleanup, startTestServer, TestClient } from '../helpers.js';
 import { launch, signIn } from './browser.js';
 
@@ -102,5 +105,165 @@ describe('search in the page', () => {
       () =>
         document.querySelector('#search-results .search-status')?.textContent === 'No messages with “soup”.',
     );
+  });
+});
+
+/** Puts files on the page as a paste into the composer would (the clipboard API is not scriptable headless). */
+async function paste(page: Page, files: { name: string; type: string; base64: string }[]): Promise<void> {
+  await page.evaluate((list) => {
+    const data = new DataTransfer();
+    for (const f of list) {
+      const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
+      data.items.add(new File([bytes], f.name, { type: f.type }));
+    }
+    const input = document.getElementById('composer-input') as HTMLTextAreaElement;
+    input.focus();
+    input.dispatchEvent(
+      new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }),
+    );
+  }, files);
+}
+
+/** Drops files on the conversation as a drag from the desktop would. */
+async function drop(page: Page, files: { name: string; type: string; base64: string }[]): Promise<void> {
+  await page.evaluate((list) => {
+    const data = new DataTransfer();
+    for (const f of list) {
+      const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
+      data.items.add(new File([bytes], f.name, { type: f.type }));
+    }
+    const zone = document.getElementById('conversation') as HTMLElement;
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  }, files);
+}
+
+describe('attachments in the page', () => {
+  it('a pasted image reaches the other user as a thumbnail that opens full size; a dropped file as a link', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    const bob = await signIn(browser, server.origin, 'bob');
+    const image = png(400, 200, [30, 120, 220]);
+    await paste(alice.page, [{ name: 'sky.png', type: 'image/png', base64: image.toString('base64') }]);
+    await alice.page.locator('#attachment-tray .upload.done').waitFor();
+    expect(await alice.page.locator('#attachment-tray .upload-status').textContent()).toBe('image ready');
+    await alice.page.fill('#composer-input', 'look at this');
+    await alice.page.press('#composer-input', 'Enter');
+    expect(await alice.page.locator('#attachment-tray').isHidden()).toBe(true);
+
+    const thumb = bob.page.locator('#message-list li.message:not(.pending) .attachment-image img');
+    await thumb.waitFor();
+    // Decoded by the browser from the server's bytes, shown at the thumbnail size (240 x 120).
+    await bob.page.waitForFunction(() => {
+      const img = document.querySelector<HTMLImageElement>('#message-list .attachment-image img');
+      return img?.complete && img.naturalWidth === 400;
+    });
+    expect(
+      await thumb.evaluate((img: HTMLImageElement) => [
+        img.getAttribute('width'),
+        img.getAttribute('height'),
+        img.alt,
+      ]),
+    ).toEqual(['240', '120', 'sky.png']);
+    expect(await bob.page.locator('#message-list li.message .text').last().textContent()).toBe(
+      'look at this',
+    );
+    await thumb.click();
+    const full = bob.page.locator('#attachment-viewer img');
+    await full.waitFor();
+    expect(await bob.page.locator('#attachment-viewer').evaluate((d: HTMLDialogElement) => d.open)).toBe(
+      true,
+    );
+    await bob.page.waitForFunction(() => {
+      const img = document.querySelector<HTMLImageElement>('#attachment-viewer img');
+      return img?.complete && img.naturalWidth === 400;
+    });
+    expect(await bob.page.locator('#attachment-viewer .viewer-caption').textContent()).toBe(
+      `sky.png — 400 × 200, ${image.length} B`,
+    );
+    await bob.page.keyboard.press('Escape');
+    expect(await bob.page.locator('#attachment-viewer').evaluate((d: HTMLDialogElement) => d.open)).toBe(
+      false,
+    );
+
+    // A dropped file (HTML, named as an image) is sent alone, as a download link: never a page.
+    await drop(bob.page, [
+      { name: 'kitten.png', type: 'image/png', base64: Buffer.from(HTML_PAYLOAD).toString('base64') },
+    ]);
+    await bob.page.locator('#attachment-tray .upload.done').waitFor();
+    expect(await bob.page.locator('#attachment-tray .upload-status').textContent()).toBe('ready');
+    await bob.page.press('#composer-input', 'Enter');
+    const link = alice.page.locator('#message-list li.message:not(.pending) .attachment-file a');
+    await link.waitFor();
+    expect(await link.getAttribute('download')).toBe('kitten.png');
+    expect(await link.locator('.attachment-name').textContent()).toBe('kitten.png');
+    expect(await alice.page.locator('#message-list .attachment-image').count()).toBe(1);
+  });
+
+  it('shows an upload refused for its size, and sends nothing for it', async () => {
+    const server = await startTestServer({ attachments: { maxBytes: 100 } });
+    const alice = await signIn(browser, server.origin, 'alice');
+    await paste(alice.page, [
+      { name: 'big.txt', type: 'text/plain', base64: Buffer.alloc(500, 0x61).toString('base64') },
+    ]);
+    await alice.page.locator('#attachment-tray .upload.failed').waitFor();
+    expect(await alice.page.locator('#attachment-tray .upload-status').textContent()).toMatch(/^too large/);
+    await alice.page.click('#attachment-tray .upload-remove');
+    expect(await alice.page.locator('#attachment-tray').isHidden()).toBe(true);
+  });
+
+  it('an uploaded HTML or SVG file runs no script: opened directly or shown as an image', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    const ids: Record<string, string> = {};
+    for (const [name, body] of [
+      ['page.html', HTML_PAYLOAD],
+      ['drawing.svg', SVG_PAYLOAD],
+    ]) {
+      const answer = await alice.page.evaluate(
+        async ([n, b]) => {
+          const res = await fetch(`/api/attachments?room=general&name=${encodeURIComponent(n)}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/octet-stream' },
+            body: b,
+          });
+          return (await res.json()) as { id: string; type: string };
+        },
+        [name, body] as const,
+      );
+      expect(answer.type).toBe('text/plain');
+      ids[name] = answer.id;
+    }
+    // Shown as images in the page: they do not decode (they are text), and run nothing.
+    const loaded = await alice.page.evaluate(
+      (files) =>
+        Promise.all(
+          files.map(
+            (id) =>
+              new Promise<string>((resolve) => {
+                const img = document.createElement('img');
+                img.onload = () => resolve('load');
+                img.onerror = () => resolve('error');
+                img.src = `/api/attachments/${id}`;
+                document.body.append(img);
+              }),
+          ),
+        ),
+      Object.values(ids),
+    );
+    expect(loaded).toEqual(['error', 'error']);
+    // Opened directly in a tab: a download, never a document of this origin that runs script.
+    const tab = await alice.context.newPage();
+    const downloads: string[] = [];
+    for (const id of Object.values(ids)) {
+      const [download] = await Promise.all([
+        tab.waitForEvent('download'),
+        tab.goto(`${server.origin}/api/attachments/${id}`).catch(() => null),
+      ]);
+      downloads.push(download.suggestedFilename());
+    }
+    expect(await alice.page.evaluate(() => (window as { pwned?: number }).pwned)).toBeUndefined();
+    expect(await tab.evaluate(() => (window as { pwned?: number }).pwned)).toBeUndefined();
+    expect(downloads.sort()).toEqual(['drawing.svg', 'page.html']);
   });
 });

@@ -9,6 +9,7 @@ import {
   DM_ROOM,
   type ErrorCode,
   MAX_ATTACHMENTS,
+  MAX_EMOJI_BYTES,
   MAX_SEARCH_QUERY,
   PROTOCOL_VERSION,
   ROOM_NAME,
@@ -37,7 +38,8 @@ type FieldKind =
   | 'bool'
   | 'query'
   | 'cursor'
-  | 'attachments';
+  | 'attachments'
+  | 'emoji';
 
 /** A search cursor: opaque to clients (base64url), bounded. */
 const CURSOR = /^[A-Za-z0-9_-]{1,4096}$/;
@@ -46,10 +48,10 @@ const CURSOR = /^[A-Za-z0-9_-]{1,4096}$/;
 const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldKind}?`>> = {
   hello: { rooms: 'roomMap?' },
   ping: {},
-  send: { id: 'id', room: 'room', text: 'text', attachments: 'attachments?' },
+  send: { id: 'id', room: 'room', text: 'text', replyTo: 'seq?', attachments: 'attachments?' },
   edit: { room: 'room', seq: 'seq', text: 'text' },
   delete: { room: 'room', seq: 'seq' },
-  history: { room: 'room', before: 'seq?' },
+  history: { room: 'room', before: 'seq?', around: 'seq?' },
   sync: { room: 'room', after: 'seq0' },
   typing: { room: 'room' },
   read: { room: 'room', seq: 'seq0' },
@@ -61,6 +63,7 @@ const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldK
   dm: { user: 'user' },
   delete_room: { room: 'roomName' },
   search: { query: 'query', room: 'room?', before: 'cursor?' },
+  react: { room: 'room', target: 'seq', emoji: 'emoji', on: 'bool' },
 };
 
 export const CLIENT_TYPES = Object.keys(SHAPES) as ClientMessage['type'][];
@@ -70,6 +73,24 @@ function isSeq(value: unknown, min: number): value is number {
 }
 
 const isRoom = (value: string) => ROOM_NAME.test(value) || DM_ROOM.test(value);
+
+// ---- emoji (react) ----
+
+/** A pictograph with an optional presentation selector (VS16) and skin tone, or tag sequence. */
+const PICTOGRAPH = String.raw`\p{Extended_Pictographic}\uFE0F?\p{Emoji_Modifier}?(?:[\u{E0020}-\u{E007E}]+\u{E007F})?`;
+/**
+ * One emoji grapheme: pictographs joined by ZWJ (👩‍💻, 🏳️‍🌈), a regional-indicator pair (a flag:
+ * 🇫🇷), or a keycap (1️⃣).
+ */
+const EMOJI = new RegExp(
+  String.raw`^(?:${PICTOGRAPH}(?:\u200D${PICTOGRAPH})*|[\u{1F1E6}-\u{1F1FF}]{2}|[0-9#*]\uFE0F?\u20E3)$`,
+  'u',
+);
+
+/** Whether `value` is one emoji of at most MAX_EMOJI_BYTES UTF-8 bytes. */
+export function isEmoji(value: string): boolean {
+  return Buffer.byteLength(value, 'utf8') <= MAX_EMOJI_BYTES && EMOJI.test(value);
+}
 
 function checkField(
   kind: FieldKind,
@@ -132,6 +153,13 @@ function checkField(
       return typeof value === 'string' && CURSOR.test(value)
         ? null
         : { code: 'bad_message', message: `${name} must be a cursor from a search reply` };
+    case 'emoji':
+      return typeof value === 'string' && isEmoji(value)
+        ? null
+        : {
+            code: 'bad_emoji',
+            message: `${name} must be one emoji (at most ${MAX_EMOJI_BYTES} bytes)`,
+          };
     case 'roomMap': {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
         return { code: 'bad_message', message: `${name} must be an object of room name to seq` };
@@ -200,6 +228,9 @@ export function parseClientMessage(data: string, maxTextBytes: number): Parsed {
     const filesOnly = kind === 'text' && type === 'send' && obj.text === '' && Array.isArray(obj.attachments);
     const problem = filesOnly ? null : checkField(kind, name, obj[name]);
     if (problem) return fail(problem.code, problem.message);
+  }
+  if (type === 'history' && obj.before !== undefined && obj.around !== undefined) {
+    return fail('bad_message', 'history takes before or around, not both');
   }
   if (typeof obj.text === 'string' && Buffer.byteLength(obj.text, 'utf8') > maxTextBytes) {
     return fail('text_too_long', `text is longer than ${maxTextBytes} bytes`);

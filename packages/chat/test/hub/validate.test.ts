@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mentionCandidates } from '../../src/server/hub/mentions.js';
 import { CLIENT_TYPES, parseClientMessage } from '../../src/server/hub/validate.js';
 
 describe('parseClientMessage', () => {
@@ -96,5 +97,18 @@ describe('parseClientMessage', () => {
     expect(parseClientMessage('{"v":2,"type":"history","room":"g","before":5,"around":3}', 10)).toMatchObject(
       { ok: false, code: 'bad_message', message: 'history takes before or around, not both' },
     );
+  });
+});
+
+describe('mentionCandidates', () => {
+  it('finds @name standing alone, once per name (case-insensitively), at most 20', () => {
+    expect(
+      mentionCandidates(
+        '@Bob hi @bob, (@carol) @dave. mail a@b.c @x-long-name @toolongnametoolongnametoolong',
+      ),
+    ).toEqual(['bob', 'carol', 'dave', 'x-long-name']);
+    expect(mentionCandidates('no mentions @ all')).toEqual([]);
+    const many = Array.from({ length: 30 }, (_, i) => `@u${i}`).join(' ');
+    expect(mentionCandidates(many)).toEqual(Array.from({ length: 20 }, (_, i) => `u${i}`));
   });
 });

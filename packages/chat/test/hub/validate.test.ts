@@ -89,14 +89,18 @@ describe('parseClientMessage', () => {
     ).toMatchObject({ ok: false, code: 'bad_message' });
   });
 
-  it('takes a reply target and a history anchor as positive seqs; before and around exclude each other', () => {
+  it('takes a reply target and a history anchor as seqs; before, around and after exclude each other', () => {
     const send = (replyTo: unknown) =>
       parseClientMessage(JSON.stringify({ v: 2, type: 'send', id: 'a', room: 'g', text: 't', replyTo }), 10);
     expect(send(0)).toMatchObject({ ok: false, code: 'bad_message', id: 'a' });
     expect(send('3')).toMatchObject({ ok: false, code: 'bad_message' });
     expect(parseClientMessage('{"v":2,"type":"history","room":"g","before":5,"around":3}', 10)).toMatchObject(
-      { ok: false, code: 'bad_message', message: 'history takes before or around, not both' },
+      { ok: false, code: 'bad_message', message: 'history takes one of before, around and after' },
     );
+    expect(parseClientMessage('{"v":2,"type":"history","room":"g","after":0,"around":3}', 10)).toMatchObject({
+      code: 'bad_message',
+    });
+    expect(parseClientMessage('{"v":2,"type":"history","room":"g","after":0}', 10).ok).toBe(true);
   });
 });
 

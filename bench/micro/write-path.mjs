@@ -52,11 +52,15 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
-console.log(`flush of ${SIZE} B, ${COUNT} per round, ${ROUNDS} rounds: process CPU µs per flush (median; writer and reader)`);
+console.log(
+  `flush of ${SIZE} B, ${COUNT} per round, ${ROUNDS} rounds: process CPU µs per flush (median; writer and reader)`,
+);
 for (const [mode, rs] of Object.entries(results)) {
   const u = median(rs.map((x) => x.user));
   const s = median(rs.map((x) => x.system));
-  console.log(`${mode.padEnd(7)} user ${u.toFixed(3)}  system ${s.toFixed(3)}  total ${(u + s).toFixed(3)}  (rounds: ${rs.map((x) => (x.user + x.system).toFixed(2)).join(' ')})`);
+  console.log(
+    `${mode.padEnd(7)} user ${u.toFixed(3)}  system ${s.toFixed(3)}  total ${(u + s).toFixed(3)}  (rounds: ${rs.map((x) => (x.user + x.system).toFixed(2)).join(' ')})`,
+  );
 }
 peer.destroy();
 socket.destroy();

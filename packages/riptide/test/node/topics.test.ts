@@ -1,7 +1,7 @@
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { WebSocket, type WebSocketServer } from '../../src/index.js';
-import type { Socket } from 'node:net';
 import { once, rawClient, recordHandleWrites, riptideServer, shutdown, until } from './helpers.js';
 
 const servers: WebSocketServer[] = [];

@@ -9,12 +9,14 @@
  * - Jumping to a message: the room is opened, then older pages are loaded until the message is in
  *   the conversation (at most JUMP_PAGES pages), and it is scrolled to, focused and flashed. A
  *   MutationObserver on the message list sees each redraw, so the page's renderer needs no hook.
+ *   A message further back is shown in context in the panel instead: the page of the room around
+ *   it (`history` with `around`), read-only, the hit marked.
  *
  * main.ts gives it the connection and the room state through SearchHost, and passes it every
  * server message first (handles() takes the ones that answer a search).
  */
-import type { ClientMessage, SearchHit, ServerMessage } from '../shared/protocol.js';
-import { el } from './text.js';
+import type { ChatMessage, ClientMessage, SearchHit, ServerMessage } from '../shared/protocol.js';
+import { el, renderText } from './text.js';
 
 export interface SearchHost {
   send(message: ClientMessage): boolean;
@@ -36,7 +38,7 @@ export interface SearchHost {
 
 const DEBOUNCE_MS = 300;
 /** Most older pages loaded to reach a hit (50 messages each). */
-const JUMP_PAGES = 40;
+const JUMP_PAGES = 10;
 const FLASH_MS = 2500;
 
 /** `text` as text nodes, with the [start, end) ranges wrapped in <mark>. */
@@ -67,6 +69,8 @@ export class SearchPanel {
   #next: string | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #jump: { room: string; seq: number; pages: number } | null = null;
+  #contextRef = '';
+  readonly #context: HTMLElement;
 
   constructor(host: SearchHost, header: HTMLElement, messageList: HTMLElement) {
     this.#host = host;
@@ -101,7 +105,10 @@ export class SearchPanel {
     this.#more.type = 'button';
     this.#more.hidden = true;
     this.#more.addEventListener('click', () => this.#request(this.#query, this.#next));
-    this.#panel.append(close, this.#status, this.#list, this.#more);
+    this.#context = el('section', 'search-context');
+    this.#context.hidden = true;
+    this.#context.setAttribute('aria-label', 'The message in its room');
+    this.#panel.append(close, this.#status, this.#list, this.#more, this.#context);
     header.after(this.#panel);
 
     this.#form.addEventListener('submit', (event) => {
@@ -133,6 +140,12 @@ export class SearchPanel {
   handles(msg: ServerMessage): boolean {
     const ref = 'ref' in msg ? msg.ref : undefined;
     if (ref === undefined || !ref.startsWith('search-')) return false;
+    if (ref === this.#contextRef) {
+      this.#contextRef = '';
+      if (msg.type === 'history') this.#showContext(msg.room, msg.messages);
+      else if (msg.type === 'error') this.#status.textContent = msg.message;
+      return true;
+    }
     if (ref !== this.#ref) return true; // an answer to a request since replaced
     this.#ref = '';
     if (msg.type === 'search') this.#show(msg.hits, msg.next, msg.query);
@@ -149,6 +162,9 @@ export class SearchPanel {
       return;
     }
     this.#list.replaceChildren();
+    this.#list.hidden = false;
+    this.#context.hidden = true;
+    this.#contextRef = '';
     this.#request(query, undefined);
   }
 
@@ -239,9 +255,58 @@ export class SearchPanel {
     }
     this.#jump = null;
     this.#panel.hidden = false;
-    this.#status.textContent =
-      where === 'gone'
-        ? 'That message is no longer in its room.'
-        : 'That message is too far back to show in its room.';
+    if (where === 'gone') {
+      this.#status.textContent = 'That message is no longer in its room.';
+      return;
+    }
+    // Too far back to page to: the room around it, here.
+    this.#contextRef = `search-${++this.#n}`;
+    this.#status.textContent = 'That message is far back: here it is in context.';
+    this.#host.send({ v: 2, type: 'history', ref: this.#contextRef, room: jump.room, around: jump.seq });
+    this.#target = jump.seq;
+  }
+
+  #target = 0;
+
+  /** The page around a hit, read-only in the panel, the hit marked and scrolled to. */
+  #showContext(room: string, messages: readonly ChatMessage[]): void {
+    this.#list.hidden = true;
+    this.#more.hidden = true;
+    const title = el('h3', '', `${this.#host.label(room)} around the message`);
+    const back = el('button', 'link', 'Back to results');
+    back.type = 'button';
+    back.addEventListener('click', () => {
+      this.#context.hidden = true;
+      this.#list.hidden = false;
+      this.#more.hidden = this.#next === undefined;
+    });
+    const list = el('ol', 'search-context-list');
+    let target: HTMLElement | null = null;
+    for (const m of messages) {
+      const li = el('li');
+      li.dataset.seq = String(m.seq);
+      const meta = el('span', 'search-meta');
+      const time = el(
+        'time',
+        '',
+        new Date(m.ts).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }),
+      );
+      meta.append(el('span', 'search-user', m.user), time);
+      const text = el('span', 'search-text');
+      text.dir = 'auto';
+      if (m.deleted) text.textContent = 'message deleted';
+      else renderText(text, m.text);
+      li.append(meta, text);
+      if (m.seq === this.#target) {
+        li.classList.add('search-target');
+        li.tabIndex = -1;
+        target = li;
+      }
+      list.append(li);
+    }
+    this.#context.replaceChildren(back, title, list);
+    this.#context.hidden = false;
+    target?.scrollIntoView({ block: 'center' });
+    target?.focus({ preventScroll: true });
   }
 }

@@ -80,6 +80,35 @@ describe('search in the page', () => {
     expect(await page.locator('#search-results').isHidden()).toBe(true);
   });
 
+  it('shows a hit too far back to page to in context, in the panel (history around)', async () => {
+    const server = await startTestServer({ limits: { messageRate: fast } });
+    const carol = await TestClient.user(server.origin, 'carol');
+    await say(carol, 'general', 'before', 'just before the needle');
+    await say(carol, 'general', 'needle', 'the ancient needle');
+    await say(carol, 'general', 'after', 'just after the needle');
+    // 11 pages of 50 above it: more than the page loads back (10 pages) before showing context.
+    for (let i = 0; i < 550; i++) await say(carol, 'general', `hay${i}`, `hay ${i}`);
+    const { page } = await signIn(browser, server.origin, 'bob');
+    await page.waitForSelector('#message-list li.message');
+    await page.fill('#search-input', 'ancient');
+    await page.press('#search-input', 'Enter');
+    await page.locator('#search-results .search-hit').click();
+    const target = page.locator('#search-results .search-context li.search-target');
+    await target.waitFor();
+    expect(await target.locator('.search-text').textContent()).toBe('the ancient needle');
+    expect(await target.evaluate((node) => node.dataset.seq)).toBe('2');
+    const texts = await page.$$eval('#search-results .search-context li .search-text', (n) =>
+      n.map((x) => x.textContent),
+    );
+    expect(texts.slice(0, 3)).toEqual([
+      'just before the needle',
+      'the ancient needle',
+      'just after the needle',
+    ]);
+    await page.click('#search-results .search-context button');
+    expect(await page.locator('#search-results .search-hit').isVisible()).toBe(true);
+  });
+
   it('searches the rooms of the user only, and opens the other room of a hit', async () => {
     const server = await startTestServer({ limits: { messageRate: fast, roomRate: fast } });
     const { page: alice } = await signIn(browser, server.origin, 'alice');

@@ -55,6 +55,12 @@ export function highlighted(text: string, ranges: readonly [number, number][]): 
   return out;
 }
 
+function timeOf(ts: number): HTMLTimeElement {
+  const time = el('time', '', new Date(ts).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }));
+  time.dateTime = new Date(ts).toISOString();
+  return time;
+}
+
 export class SearchPanel {
   readonly #host: SearchHost;
   readonly #form: HTMLFormElement;
@@ -202,12 +208,7 @@ export class SearchPanel {
     button.dataset.room = hit.room;
     button.dataset.seq = String(hit.seq);
     const meta = el('span', 'search-meta');
-    const time = el(
-      'time',
-      '',
-      new Date(hit.ts).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }),
-    );
-    time.dateTime = new Date(hit.ts).toISOString();
+    const time = timeOf(hit.ts);
     meta.append(
       el('span', 'search-room', this.#host.label(hit.room)),
       el('span', 'search-user', hit.user),
@@ -286,11 +287,7 @@ export class SearchPanel {
       const li = el('li');
       li.dataset.seq = String(m.seq);
       const meta = el('span', 'search-meta');
-      const time = el(
-        'time',
-        '',
-        new Date(m.ts).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }),
-      );
+      const time = timeOf(m.ts);
       meta.append(el('span', 'search-user', m.user), time);
       const text = el('span', 'search-text');
       text.dir = 'auto';

@@ -137,34 +137,33 @@ describe('search in the page', () => {
   });
 });
 
-/** Puts files on the page as a paste into the composer would (the clipboard API is not scriptable headless). */
-async function paste(page: Page, files: { name: string; type: string; base64: string }[]): Promise<void> {
-  await page.evaluate((list) => {
-    const data = new DataTransfer();
-    for (const f of list) {
-      const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
-      data.items.add(new File([bytes], f.name, { type: f.type }));
-    }
-    const input = document.getElementById('composer-input') as HTMLTextAreaElement;
-    input.focus();
-    input.dispatchEvent(
-      new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }),
-    );
-  }, files);
-}
+type FileSpec = { name: string; type: string; base64: string };
 
-/** Drops files on the conversation as a drag from the desktop would. */
-async function drop(page: Page, files: { name: string; type: string; base64: string }[]): Promise<void> {
-  await page.evaluate((list) => {
-    const data = new DataTransfer();
-    for (const f of list) {
-      const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
-      data.items.add(new File([bytes], f.name, { type: f.type }));
-    }
-    const zone = document.getElementById('conversation') as HTMLElement;
-    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
-    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
-  }, files);
+/**
+ * Gives files to the page as a paste into the composer or a drop on the conversation would (the
+ * clipboard and drag-and-drop of the desktop are not scriptable headless).
+ */
+async function give(page: Page, how: 'paste' | 'drop', files: FileSpec[]): Promise<void> {
+  await page.evaluate(
+    ([mode, list]) => {
+      const data = new DataTransfer();
+      for (const f of list) {
+        const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
+        data.items.add(new File([bytes], f.name, { type: f.type }));
+      }
+      const init = { bubbles: true, cancelable: true };
+      if (mode === 'paste') {
+        const input = document.getElementById('composer-input') as HTMLTextAreaElement;
+        input.focus();
+        input.dispatchEvent(new ClipboardEvent('paste', { ...init, clipboardData: data }));
+      } else {
+        const zone = document.getElementById('conversation') as HTMLElement;
+        zone.dispatchEvent(new DragEvent('dragover', { ...init, dataTransfer: data }));
+        zone.dispatchEvent(new DragEvent('drop', { ...init, dataTransfer: data }));
+      }
+    },
+    [how, files] as const,
+  );
 }
 
 describe('attachments in the page', () => {
@@ -173,7 +172,9 @@ describe('attachments in the page', () => {
     const alice = await signIn(browser, server.origin, 'alice');
     const bob = await signIn(browser, server.origin, 'bob');
     const image = png(400, 200, [30, 120, 220]);
-    await paste(alice.page, [{ name: 'sky.png', type: 'image/png', base64: image.toString('base64') }]);
+    await give(alice.page, 'paste', [
+      { name: 'sky.png', type: 'image/png', base64: image.toString('base64') },
+    ]);
     await alice.page.locator('#attachment-tray .upload.done').waitFor();
     expect(await alice.page.locator('#attachment-tray .upload-status').textContent()).toBe('image ready');
     await alice.page.fill('#composer-input', 'look at this');
@@ -216,7 +217,7 @@ describe('attachments in the page', () => {
     );
 
     // A dropped file (HTML, named as an image) is sent alone, as a download link: never a page.
-    await drop(bob.page, [
+    await give(bob.page, 'drop', [
       { name: 'kitten.png', type: 'image/png', base64: Buffer.from(HTML_PAYLOAD).toString('base64') },
     ]);
     await bob.page.locator('#attachment-tray .upload.done').waitFor();
@@ -232,7 +233,7 @@ describe('attachments in the page', () => {
   it('shows an upload refused for its size, and sends nothing for it', async () => {
     const server = await startTestServer({ attachments: { maxBytes: 100 } });
     const alice = await signIn(browser, server.origin, 'alice');
-    await paste(alice.page, [
+    await give(alice.page, 'paste', [
       { name: 'big.txt', type: 'text/plain', base64: Buffer.alloc(500, 0x61).toString('base64') },
     ]);
     await alice.page.locator('#attachment-tray .upload.failed').waitFor();

@@ -1,10 +1,8 @@
 /** The attachment contract on Redis (a byte count under a cap), and a message's files kept in history. */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SIGN_IN_BACKOFF } from '../../src/server/backends/backoff.js';
-import { createRedisBackend } from '../../src/server/backends/redis/index.js';
-import { ManualClock } from '../../src/server/clock.js';
 import type { Backend } from '../../src/server/ports.js';
 import { attachmentsContract } from '../backends/attachments-contract.js';
+import { openRedisBackend } from './backend.js';
 import { cleanupAll, RedisServer } from './helpers.js';
 
 const backends: Backend[] = [];
@@ -18,19 +16,8 @@ beforeAll(async () => {
   return () => cleanupAll();
 });
 
-const rate = { burst: 10, perSecond: 1 };
-let prefixes = 0;
-
 async function backend(maxAttachmentBytes?: number): Promise<Backend> {
-  const b = await createRedisBackend(
-    { url: server.url, prefix: `a${prefixes++}:`, ...(maxAttachmentBytes ? { maxAttachmentBytes } : {}) },
-    {
-      clock: new ManualClock(),
-      log: () => {},
-      buckets: { messages: rate, rooms: rate, requests: rate, signInPerIp: rate, signUpPerIp: rate },
-      signInBackoff: DEFAULT_SIGN_IN_BACKOFF,
-    },
-  );
+  const b = await openRedisBackend(server.url, maxAttachmentBytes ? { maxAttachmentBytes } : {});
   backends.push(b);
   return b;
 }

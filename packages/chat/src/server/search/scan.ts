@@ -14,7 +14,7 @@
  */
 import type { ChatMessage, SearchHit } from '../../shared/protocol.js';
 import type { MessageSearch, RoomStore, SearchPage } from '../ports.js';
-import { decodeCursor, encodeCursor, matchRanges, type SearchTerm } from './terms.js';
+import { encodeCursor, matchRanges, readCursor, type SearchTerm } from './terms.js';
 
 export interface ScanSearchOptions {
   /** Most messages read per call. Default 1000. */
@@ -76,15 +76,15 @@ export class ScanSearch implements MessageSearch {
     after: string | undefined,
     limit: number,
   ): Promise<SearchPage | null> {
+    const cursor = readCursor(after, isCursor);
+    if (!cursor.ok) return null;
     let start: [string, number][];
-    if (after === undefined) start = rooms.map((room) => [room, Number.MAX_SAFE_INTEGER]);
+    if (cursor.value === null) start = rooms.map((room) => [room, Number.MAX_SAFE_INTEGER]);
     else {
-      const value = decodeCursor(after);
-      if (!isCursor(value)) return null;
       // Rooms left since the first page are no longer searched; rooms joined since are not added
       // (their messages would be newer than hits already shown).
       const allowed = new Set(rooms);
-      start = value.r.filter(([room]) => allowed.has(room));
+      start = cursor.value.r.filter(([room]) => allowed.has(room));
     }
     const lanes: Lane[] = start.map(([room, before]) => ({ room, before, buffer: [], ended: false }));
     const hits: SearchHit[] = [];

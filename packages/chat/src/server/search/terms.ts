@@ -84,10 +84,23 @@ export function encodeCursor(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): unknown {
+function decodeCursor(cursor: string): unknown {
   try {
     return JSON.parse(Buffer.from(cursor, 'base64url').toString());
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A backend's cursor: `{ ok: true, value: null }` without one, `{ ok: false }` when `cursor` is not
+ * one of this backend's (the search then answers null).
+ */
+export function readCursor<T>(
+  cursor: string | undefined,
+  is: (value: unknown) => value is T,
+): { ok: true; value: T | null } | { ok: false } {
+  if (cursor === undefined) return { ok: true, value: null };
+  const value = decodeCursor(cursor);
+  return is(value) ? { ok: true, value } : { ok: false };
 }

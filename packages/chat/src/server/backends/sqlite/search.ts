@@ -19,7 +19,7 @@
 import type Database from 'better-sqlite3';
 import type { SearchHit } from '../../../shared/protocol.js';
 import type { MessageSearch, SearchPage } from '../../ports.js';
-import { decodeCursor, encodeCursor, ftsQuery, matchRanges, type SearchTerm } from '../../search/terms.js';
+import { encodeCursor, ftsQuery, matchRanges, readCursor, type SearchTerm } from '../../search/terms.js';
 
 const TRIGGERS = ['search_message_added', 'search_message_changed', 'search_message_removed'];
 
@@ -106,12 +106,9 @@ export class SqliteSearch implements MessageSearch {
     after: string | undefined,
     limit: number,
   ): Promise<SearchPage | null> {
-    let cursor: Cursor | null = null;
-    if (after !== undefined) {
-      const value = decodeCursor(after);
-      if (!isCursor(value)) return null;
-      cursor = value;
-    }
+    const read = readCursor(after, isCursor);
+    if (!read.ok) return null;
+    const cursor = read.value;
     if (rooms.length === 0) return { hits: [] };
     const rows = this.#query.all({
       match: ftsQuery(terms),

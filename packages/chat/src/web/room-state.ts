@@ -21,6 +21,7 @@ import {
   eventRoom,
   eventSeq,
   type Limits,
+  type Reactions,
   type RoomEvent,
   type RoomKind,
   type RoomListing,
@@ -160,6 +161,7 @@ export class ChatState {
       case 'message':
       case 'edited':
       case 'deleted':
+      case 'reacted':
         this.#event(msg);
         return;
       case 'history':
@@ -319,9 +321,13 @@ export class ChatState {
         if (event.type === 'edited') {
           target.text = event.text;
           target.editedAt = event.ts;
+        } else if (event.type === 'reacted') {
+          // A reaction moves the room's seq like any event (no gap), and sets the current state.
+          target.reactions = withReaction(target.reactions, event.emoji, event.user, event.on);
         } else {
           target.text = '';
           target.deleted = true;
+          target.reactions = undefined;
         }
       }
     }
@@ -528,4 +534,20 @@ export class ChatState {
     for (const r of this.rooms.values()) if (r.name !== this.active) n += r.unread;
     return n;
   }
+}
+
+/** The reactions after `user` set (on) or removed (off) `emoji`: a new object, users sorted. */
+export function withReaction(
+  reactions: Reactions | undefined,
+  emoji: string,
+  user: string,
+  on: boolean,
+): Reactions | undefined {
+  const next: Reactions = { ...reactions };
+  const users = new Set(next[emoji] ?? []);
+  if (on) users.add(user);
+  else users.delete(user);
+  if (users.size > 0) next[emoji] = [...users].sort();
+  else delete next[emoji];
+  return Object.keys(next).length > 0 ? next : undefined;
 }

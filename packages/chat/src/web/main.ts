@@ -6,19 +6,23 @@
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
 import { DEFAULT_ROOM, ROOM_NAME } from '../shared/protocol.js';
 import { Connection, type Status } from './connection.js';
+import { jumpToLatest, onConversationScroll, renderMessages } from './conversation.js';
+import { byId } from './dom.js';
+import { setUpKeyboard, settleRovingFocus } from './keyboard.js';
 import { Outbox, type Pending } from './outbox.js';
+import { closeDrawer, setUpPanels } from './panels.js';
 import {
   type Actions,
   renderDirectory,
   renderErrors,
   renderHeader,
-  renderMessages,
   renderOnline,
   renderRooms,
   renderTyping,
+  roomOrder,
 } from './render.js';
 import { ChatState } from './room-state.js';
-import { byId } from './text.js';
+import { setUpTheme } from './theme.js';
 
 const OUTBOX_KEY = 'riptide-chat-outbox';
 const ROOM_KEY = 'riptide-chat-room';
@@ -60,6 +64,7 @@ let typingTimer: ReturnType<typeof setTimeout> | undefined;
 const actions: Actions = {
   open: (room) => {
     cancelEdit();
+    closeDrawer();
     state.open(room);
     render();
   },
@@ -67,7 +72,10 @@ const actions: Actions = {
     state.joinOrCreate(room);
     render();
   },
-  dm: (user) => state.startDm(user),
+  dm: (user) => {
+    closeDrawer();
+    state.startDm(user);
+  },
   edit: (message) => startEdit(message),
   remove: (message) => state.remove(message.room, message.seq),
 };
@@ -85,7 +93,9 @@ function render(): void {
   if (changes.has('rooms') || changes.has('active')) renderRooms(state, actions);
   if (changes.has('directory')) renderDirectory(state, actions);
   if (changes.has('messages') || changes.has('active')) renderMessages(state, outbox, actions);
-  else if (changes.has('older')) renderMessages(state, outbox, actions, true);
+  else if (changes.has('older')) renderMessages(state, outbox, actions, 'older');
+  if (changes.has('messages') || changes.has('active') || changes.has('older'))
+    settleRovingFocus(byId('message-list'));
   if (changes.has('online') || changes.has('active')) renderOnline(state, actions);
   if (changes.has('typing') || changes.has('active')) renderTypingLine();
   if (changes.has('errors') || changes.has('messages')) renderErrors(state, outbox);
@@ -181,6 +191,17 @@ function startEdit(message: ChatMessage): void {
   input.focus();
 }
 
+/** ↑ in an empty composer: edit the last message of mine in this room. */
+function editLast(): boolean {
+  const room = state.rooms.get(state.active);
+  if (!room) return false;
+  const mine = [...room.messages.values()].filter((m) => m.user === state.me && !m.deleted);
+  const last = mine.sort((a, b) => b.seq - a.seq)[0];
+  if (!last) return false;
+  startEdit(last);
+  return true;
+}
+
 function cancelEdit(): void {
   editing = null;
   byId('edit-banner').hidden = true;
@@ -271,6 +292,14 @@ async function signIn(path: '/api/login' | '/api/register'): Promise<void> {
 
 async function start(): Promise<void> {
   state.visible = !document.hidden;
+  setUpTheme(byId<HTMLButtonElement>('theme-toggle'));
+  setUpPanels();
+  setUpKeyboard({
+    roomOrder: () => roomOrder(state),
+    active: () => state.active,
+    open: (room) => actions.open(room),
+    focusComposer: () => byId('composer-input').focus(),
+  });
   byId('login-form').addEventListener('submit', (event) => {
     event.preventDefault();
     void signIn('/api/login');
@@ -300,6 +329,8 @@ async function start(): Promise<void> {
     } else if (event.key === 'Escape' && editing) {
       cancelEdit();
       input.value = '';
+    } else if (event.key === 'ArrowUp' && input.value === '' && !editing && editLast()) {
+      event.preventDefault();
     }
   });
   input.addEventListener('input', () => {
@@ -329,9 +360,34 @@ async function start(): Promise<void> {
     clearTimeout(readTimer);
     state.leave(state.active);
   });
+  const askDelete = (asking: boolean) => {
+    byId('delete-room').hidden = asking;
+    byId('delete-room-confirm').hidden = !asking;
+    byId(asking ? 'delete-room-no' : 'delete-room').focus();
+  };
+  byId('delete-room').addEventListener('click', () => askDelete(true));
+  byId('delete-room-no').addEventListener('click', () => askDelete(false));
+  byId('delete-room-yes').addEventListener('click', () => {
+    clearTimeout(readTimer);
+    byId('delete-room-confirm').hidden = true;
+    state.deleteRoom(state.active);
+  });
+  byId('dm-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const field = byId<HTMLInputElement>('dm-input');
+    const user = field.value.trim();
+    if (user === '') return;
+    field.value = '';
+    actions.dm(user);
+  });
   byId('load-older').addEventListener('click', () => state.loadOlder());
   byId('messages').addEventListener('scroll', () => {
     if (byId('messages').scrollTop < 40) state.loadOlder();
+    onConversationScroll();
+  });
+  byId('jump-latest').addEventListener('click', () => {
+    jumpToLatest();
+    input.focus();
   });
   byId('all-rooms').addEventListener('toggle', () => {
     if ((byId('all-rooms') as HTMLDetailsElement).open) state.listRooms();

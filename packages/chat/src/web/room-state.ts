@@ -54,6 +54,10 @@ export interface Room {
   waiting: Map<number, RoomEvent>;
   /** Who is typing, until when (ms). */
   typing: Map<string, number>;
+  /** The first unread message when the room was opened (the "new messages" divider), if any. */
+  firstUnread: number | null;
+  /** Unread count when opened, until the history shows where the divider goes. */
+  unreadAtOpen: number;
 }
 
 export interface StateHost {
@@ -69,6 +73,7 @@ type RequestKind =
   | 'create'
   | 'dm'
   | 'leave'
+  | 'delete_room'
   | 'invite'
   | 'read'
   | 'typing'
@@ -95,6 +100,8 @@ function newRoom(state: RoomState): Room {
     syncing: false,
     waiting: new Map(),
     typing: new Map(),
+    firstUnread: null,
+    unreadAtOpen: 0,
   };
 }
 
@@ -109,8 +116,10 @@ export class ChatState {
   readonly rooms = new Map<string, Room>();
   readonly changes = new Set<Change>();
   limits: Limits | null = null;
-  /** Scroll the conversation to its end on the next render. */
+  /** New messages at the end: follow them if the reader is at the end (else offer "jump to latest"). */
   stick = false;
+  /** A room was opened or reloaded: show its first unread message, or its end. */
+  jump = false;
   /** The tab is visible (messages in the open room are then read). */
   visible = true;
   roomError = '';
@@ -311,6 +320,8 @@ export class ChatState {
       if (room.typing.delete(event.message.user)) this.#changed('typing');
       if (event.message.user !== this.me && (!isActive || !this.visible)) {
         room.unread++;
+        // Arriving while the tab is hidden: the reader finds the divider above it on return.
+        if (isActive && room.firstUnread === null) room.firstUnread = event.message.seq;
         this.#changed('rooms');
       }
     } else {
@@ -356,7 +367,8 @@ export class ChatState {
     if (name !== this.active) return;
     if (older) this.#changed('older');
     else {
-      this.stick = true;
+      room.firstUnread = this.#divider(room, room.unreadAtOpen);
+      this.jump = true;
       this.#changed('messages');
     }
   }
@@ -386,14 +398,30 @@ export class ChatState {
 
   /** Shows a room (loading its history the first time) and clears its unread count. */
   open(name: string): void {
+    const previous = this.rooms.get(this.active);
+    if (previous && previous.name !== name) previous.firstUnread = null;
     this.active = name;
     const room = this.rooms.get(name);
     if (room) {
+      if (room.name !== previous?.name || room.unread > 0) {
+        room.unreadAtOpen = room.unread;
+        if (room.loaded) room.firstUnread = this.#divider(room, room.unread);
+      }
       if (!room.loaded) this.#loadLatest(room);
       room.unread = 0;
     }
-    this.stick = true;
+    if (room?.name !== previous?.name || !room?.loaded) this.jump = true;
     this.#changed('active', 'rooms', 'messages', 'online', 'typing');
+  }
+
+  /** Where "new messages" goes: before the `count`-th last message by someone else. */
+  #divider(room: Room, count: number): number | null {
+    if (count <= 0) return null;
+    const theirs = [...room.messages.values()]
+      .filter((m) => m.user !== this.me)
+      .map((m) => m.seq)
+      .sort((a, b) => b - a);
+    return theirs.length === 0 ? null : theirs[Math.min(count, theirs.length) - 1];
   }
 
   /** The read marker for the open room (main.ts sends it a moment after the room is seen). */
@@ -421,6 +449,11 @@ export class ChatState {
 
   leave(name: string): void {
     if (this.rooms.has(name)) this.#request('leave', name, { v: 2, type: 'leave', room: name });
+  }
+
+  /** Deletes a room the user owns, with its history, for everyone (answered by `left`). */
+  deleteRoom(name: string): void {
+    if (this.rooms.has(name)) this.#request('delete_room', name, { v: 2, type: 'delete_room', room: name });
   }
 
   invite(room: string, user: string): void {
@@ -466,8 +499,11 @@ export class ChatState {
     const room = this.rooms.get(name);
     if (!room) return;
     this.rooms.delete(name);
-    if (reason === 'deleted' && name !== this.active)
-      this.roomError = `${roomLabel(room, this.me)} was deleted`;
+    // Deleted by its owner: the others are told (the owner asked for it).
+    if (reason === 'deleted' && room.owner !== this.me) {
+      this.roomError = `${roomLabel(room, this.me)} was deleted by its owner`;
+      this.#changed('errors');
+    }
     if (this.active === name) this.open(this.#fallbackRoom());
     else this.#changed('rooms');
   }
@@ -481,7 +517,7 @@ export class ChatState {
         this.#request('create', request.room, { v: 2, type: 'create', room: request.room });
         return;
       }
-      if (['join', 'create', 'dm', 'leave', 'invite'].includes(request.kind)) {
+      if (['join', 'create', 'dm', 'leave', 'invite', 'delete_room'].includes(request.kind)) {
         this.roomError = message;
         this.#changed('errors');
         return;

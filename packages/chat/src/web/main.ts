@@ -86,6 +86,7 @@ function render(): void {
   const changes = new Set(state.changes);
   state.changes.clear();
   if (changes.has('active')) {
+    closeDrawer(); // on a phone, the room now shown is what the user went to the menu for
     sessionStorage.setItem(ROOM_KEY, state.active);
     byId('me').textContent = state.me;
     renderHeader(state);

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, startTestServer } from '../helpers.js';
-import { launch, messageTexts, sendMessage, signIn, TcpProxy } from './browser.js';
+import { deleteMessage, launch, messageTexts, seqOf, sendMessage, signIn, TcpProxy } from './browser.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 // The README's screenshot is tracked: it is only rewritten on request (UPDATE_SCREENSHOT=1), so a
@@ -74,6 +74,7 @@ describe('chat page', () => {
     await bob.page.waitForFunction(
       () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 4,
     );
+    await alice.page.locator('#message-list li.mine:not(.pending)').last().hover();
     await alice.page.locator('#message-list li.mine:not(.pending) .edit').last().click();
     await alice.page.fill('#composer-input', 'Sure, see you there');
     await alice.page.keyboard.press('Enter');
@@ -86,7 +87,7 @@ describe('chat page', () => {
     await bob.page.waitForFunction(
       () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 5,
     );
-    await alice.page.locator('#message-list li.mine:not(.pending) .delete').last().click();
+    await deleteMessage(alice.page, await seqOf(alice.page, 'oops, wrong room'));
     await bob.page.waitForSelector('#message-list li.deleted');
     expect(await bob.page.textContent('#message-list li.deleted .text')).toBe('message deleted');
 
@@ -198,6 +199,10 @@ describe('chat page', () => {
     await sendMessage(phone.page, 'hello from a small screen');
     await phone.page.waitForSelector('#message-list li.message:not(.pending)');
     expect(await phone.page.isVisible('#composer-input')).toBe(true);
+    // The room list is behind the menu.
+    expect(await phone.page.isVisible('#room-list')).toBe(false);
+    await phone.page.click('#menu-toggle');
+    await phone.page.waitForFunction(() => getComputedStyle(document.querySelector('#rooms-panel') as Element).transform === 'none');
     expect(await phone.page.isVisible('#room-list')).toBe(true);
     const overflow = await phone.page.evaluate(
       () => document.documentElement.scrollWidth - window.innerWidth,

@@ -175,4 +175,42 @@ describe('ChatState', () => {
     expect(last()).toMatchObject({ type: 'history', room: 'general' });
     expect(state.rooms.get('general')).toMatchObject({ loaded: false, head: 5000 });
   });
+
+  it('puts "new messages" before the first unread message when a room is opened, and drops it on leaving the room', () => {
+    const random = { room: 'random', kind: 'public' as const, owner: null, head: 4, unread: 2, online: ['alice'] };
+    const { state, last } = setup([general(0), random]);
+    state.receive(history('general', last().ref, [], 0));
+    state.open('random');
+    const mine = (message(3, 'alice', 'random') as { message: ChatMessage }).message;
+    const msgs = [message(1, 'bob', 'random'), message(2, 'bob', 'random'), message(4, 'carol', 'random')].map(
+      (m) => (m as { message: ChatMessage }).message,
+    );
+    state.receive(history('random', last().ref, [...msgs.slice(0, 2), mine, msgs[2]], 4));
+    // Two unread by others: seq 2 and 4 (alice's own seq 3 does not count).
+    expect(state.rooms.get('random')?.firstUnread).toBe(2);
+    expect(state.jump).toBe(true);
+    state.open('general');
+    expect(state.rooms.get('random')?.firstUnread).toBeNull();
+  });
+
+  it('marks the first message that arrives while the tab is hidden', () => {
+    const { state, last } = setup();
+    state.receive(history('general', last().ref, [], 0));
+    state.receive(message(1));
+    expect(state.rooms.get('general')?.firstUnread).toBeNull();
+    state.visible = false;
+    state.receive(message(2));
+    state.receive(message(3));
+    expect(state.rooms.get('general')?.firstUnread).toBe(2);
+  });
+
+  it('asks to delete a room with delete_room and tells the other members when it is gone', () => {
+    const plans = { room: 'plans', kind: 'public' as const, owner: 'bob', head: 0, unread: 0, online: [] };
+    const { state, last } = setup([general(0), plans]);
+    state.deleteRoom('plans');
+    expect(last()).toMatchObject({ type: 'delete_room', room: 'plans' });
+    state.receive({ v: 2, type: 'left', room: 'plans', reason: 'deleted' });
+    expect(state.rooms.has('plans')).toBe(false);
+    expect(state.roomError).toBe('#plans was deleted by its owner');
+  });
 });

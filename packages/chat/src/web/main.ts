@@ -135,6 +135,9 @@ function onStatus(status: Status): void {
   else if (status.state === 'offline') {
     node.textContent = `Offline — retrying in ${Math.ceil(status.retryInMs / 1000)} s`;
     outbox.disconnected();
+  } else if (status.state === 'refused') {
+    node.textContent = `${status.reason}; retrying in ${Math.ceil(status.retryInMs / 1000)} s`;
+    outbox.disconnected();
   } else showLogin();
 }
 

@@ -190,4 +190,18 @@ describe('the page', () => {
     await alice.context.close();
     await bob.context.close();
   });
+
+  it('tells the user when the server refuses another tab (429), and connects once one is closed', async () => {
+    const server = await startTestServer({ maxSocketsPerUser: 1 });
+    const alice = await signIn(browser, server.origin, 'alice');
+    const second = await alice.context.newPage();
+    await second.goto(server.origin);
+    await second.waitForSelector('#status[data-state="refused"]');
+    expect(await second.textContent('#status')).toMatch(
+      /^Too many chat tabs are open for your account — close one; retrying in \d+ s$/,
+    );
+    await alice.page.close();
+    await second.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
+    await alice.context.close();
+  });
 });

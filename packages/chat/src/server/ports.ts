@@ -13,7 +13,14 @@
  *   - Storage that cannot be reached rejects with UnavailableError (nothing was done).
  *   - Times come from the caller (`now` arguments) so tests drive them with a fake clock.
  */
-import type { ChatMessage, Rate, RoomEvent, RoomKind, RoomListing } from '../shared/protocol.js';
+import type {
+  ChatMessage,
+  Rate,
+  ReactedEvent,
+  RoomEvent,
+  RoomKind,
+  RoomListing,
+} from '../shared/protocol.js';
 
 /** The time source of the chat's logic; tests pass a ManualClock (clock.ts). */
 export interface Clock {
@@ -80,10 +87,51 @@ export interface Membership {
 export type CreateRoomResult = 'created' | 'exists' | 'owner_quota' | 'server_quota';
 export type JoinResult = 'joined' | 'member' | 'no_room' | 'too_many_rooms';
 
+/**
+ * A new message may reply to another message of the room (`replyTo`: it must exist and not be
+ * deleted, else 'not_found'); `mentions` are the members it mentions (the hub computes them), also
+ * for an edit (they replace the message's mentions).
+ */
 export type AppendInput =
-  | { type: 'message'; room: string; user: string; clientId: string; text: string; ts: number }
-  | { type: 'edit'; room: string; user: string; target: number; text: string; ts: number }
+  | {
+      type: 'message';
+      room: string;
+      user: string;
+      clientId: string;
+      text: string;
+      ts: number;
+      replyTo?: number;
+      mentions?: string[];
+    }
+  | {
+      type: 'edit';
+      room: string;
+      user: string;
+      target: number;
+      text: string;
+      ts: number;
+      mentions?: string[];
+    }
   | { type: 'delete'; room: string; user: string; target: number; ts: number };
+
+/** A reaction set (on) or removed (off) by `user` on message `target`. */
+export interface ReactInput {
+  room: string;
+  user: string;
+  target: number;
+  emoji: string;
+  on: boolean;
+  ts: number;
+  /** Most distinct emoji on one message: a new emoji beyond it is 'too_many_reactions'. */
+  maxEmoji: number;
+}
+
+export type ReactResult =
+  /** Stored with the room's next seq and delivered like every room event. */
+  | { ok: true; event: ReactedEvent }
+  /** Already in that state: nothing was written; `head` is the room's head at that moment. */
+  | { ok: true; event: null; head: number }
+  | { ok: false; reason: 'no_room' | 'not_found' | 'too_many_reactions' };
 
 export type AppendResult =
   | { ok: true; event: RoomEvent; duplicate: false }
@@ -117,13 +165,25 @@ export interface RoomStore {
   markRead(user: string, room: string, seq: number): Promise<number>;
   /** Messages (not edits or deletes, not deleted) after `after` written by someone other than `user`. */
   unreadCount(room: string, user: string, after: number): Promise<number>;
+  /** Of those unread messages, the ones whose (current) mentions include `user`. */
+  mentionCount(room: string, user: string, after: number): Promise<number>;
 
   /** Stores one event with the room's next seq (see the file comment for the contract). */
   appendEvent(input: AppendInput): Promise<AppendResult>;
+  /**
+   * Sets or removes a reaction (the target must be a message of the room, not deleted). A change is
+   * a `reacted` event with the room's next seq, committed like appendEvent's; no change, no event.
+   */
+  react(input: ReactInput): Promise<ReactResult>;
   /** Highest seq in the room, 0 if none. */
   head(room: string): Promise<number>;
-  /** Up to `limit` messages (as they are now) with seq < before, newest first. */
+  /**
+   * Up to `limit` messages (as they are now) with seq < before, newest first. As they are now: the
+   * current text (or deleted), reactions, and the quote of the message replied to as it is now.
+   */
   messagesBefore(room: string, before: number, limit: number): Promise<ChatMessage[]>;
+  /** Up to `limit` messages (as they are now) with seq > after, oldest first. */
+  messagesAfter(room: string, after: number, limit: number): Promise<ChatMessage[]>;
   /**
    * Up to `limit` events with seq > after, oldest first. A message shows its current state (its
    * latest text, or deleted with empty text) and an edit of a since-deleted message has empty text:

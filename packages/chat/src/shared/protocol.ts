@@ -6,7 +6,7 @@
  * Shared by the server and the web page, so it holds only types and constants (no Node or DOM
  * APIs). Validation of client messages lives in server/hub/validate.ts.
  *
- * Room events (message, edited, deleted) share ONE sequence per room: seq 1, 2, 3 ... with no gaps.
+ * Room events (message, edited, deleted, reacted) share ONE sequence per room: seq 1, 2, 3 ... with no gaps.
  * On one connection each event arrives at most once and in seq order; `hello` and `sync` name the
  * last seq a client has, and the server replays what follows.
  *
@@ -50,6 +50,8 @@ export interface Limits {
   typingIntervalMs: number;
   /** An empty room (no members) is deleted with its history after this many ms. */
   emptyRoomTtlMs: number;
+  /** Most distinct emoji on one message (`too_many_reactions` above). */
+  maxReactionsPerMessage: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -66,6 +68,7 @@ export const DEFAULT_LIMITS: Limits = {
   requestRate: { burst: 60, perSecond: 20 },
   typingIntervalMs: 1000,
   emptyRoomTtlMs: 24 * 3600 * 1000,
+  maxReactionsPerMessage: 20,
 };
 
 /** Public and private room names: 1-32 of a-z 0-9 - _, starting with a letter or digit. */
@@ -90,6 +93,39 @@ export function dmPeer(room: string, me: string): string {
   return x === me.toLowerCase() ? y : x;
 }
 
+// ---- reactions, replies, mentions (issue #16) ----
+
+/** A reply's quote keeps at most this many characters (Unicode code points) of the original. */
+export const REPLY_EXCERPT_CHARS = 200;
+/** A reaction's emoji: at most this many UTF-8 bytes (one emoji grapheme; see validate.ts). */
+export const MAX_EMOJI_BYTES = 32;
+
+/**
+ * The message a reply answers (same room), as it is now: an excerpt of its current text, or empty
+ * text and `deleted` once it is deleted (a deleted text is never sent again).
+ */
+export interface ReplyQuote {
+  seq: number;
+  user: string;
+  text: string;
+  deleted?: true;
+}
+
+/** Emoji -> the users who reacted with it (sorted); emoji in code point order; absent when none. */
+export type Reactions = Record<string, string[]>;
+
+/** A `reacted` event: `user` set (`on`) or removed their `emoji` on message `target`. */
+export interface ReactedEvent {
+  type: 'reacted';
+  room: string;
+  seq: number;
+  target: number;
+  user: string;
+  emoji: string;
+  on: boolean;
+  ts: number;
+}
+
 /** A chat message as it is now (an edit changes text and sets editedAt; a delete empties it). */
 export interface ChatMessage {
   room: string;
@@ -102,13 +138,30 @@ export interface ChatMessage {
   ts: number;
   editedAt?: number;
   deleted?: true;
+  /** The message this one replies to (history and replay: as it is now; live: as it was sent). */
+  reply?: ReplyQuote;
+  /** Room members mentioned as `@name` in the text (canonical spelling), computed by the server. */
+  mentions?: string[];
+  /** Reactions as they are now (absent when none, and on a deleted message). */
+  reactions?: Reactions;
 }
 
 /** Events of a room's log, in seq order. */
 export type RoomEvent =
   | { type: 'message'; message: ChatMessage }
-  | { type: 'edited'; room: string; seq: number; target: number; user: string; text: string; ts: number }
-  | { type: 'deleted'; room: string; seq: number; target: number; user: string; ts: number };
+  | {
+      type: 'edited';
+      room: string;
+      seq: number;
+      target: number;
+      user: string;
+      text: string;
+      ts: number;
+      /** The edited message's mentions after the edit (absent: none). */
+      mentions?: string[];
+    }
+  | { type: 'deleted'; room: string; seq: number; target: number; user: string; ts: number }
+  | ReactedEvent;
 
 export type RoomEventType = RoomEvent['type'];
 
@@ -132,6 +185,8 @@ export interface RoomState {
   head: number;
   /** Messages by others after this user's read marker. */
   unread: number;
+  /** Of those, the ones that mention this user (a separate badge). */
+  mentions: number;
   /** Members with at least one open connection, sorted. */
   online: string[];
 }
@@ -150,10 +205,11 @@ type Req<T> = T & { v: 2; ref?: string };
 export type ClientMessage =
   | Req<{ type: 'hello'; rooms?: Record<string, number> }>
   | Req<{ type: 'ping' }>
-  | Req<{ type: 'send'; id: string; room: string; text: string }>
+  | Req<{ type: 'send'; id: string; room: string; text: string; replyTo?: number }>
   | Req<{ type: 'edit'; room: string; seq: number; text: string }>
   | Req<{ type: 'delete'; room: string; seq: number }>
-  | Req<{ type: 'history'; room: string; before?: number }>
+  /** `around`: a page holding that seq with messages before and after it (not with `before`). */
+  | Req<{ type: 'history'; room: string; before?: number; around?: number }>
   | Req<{ type: 'sync'; room: string; after: number }>
   | Req<{ type: 'typing'; room: string }>
   | Req<{ type: 'read'; room: string; seq: number }>
@@ -163,7 +219,9 @@ export type ClientMessage =
   | Req<{ type: 'leave'; room: string }>
   | Req<{ type: 'invite'; room: string; user: string }>
   | Req<{ type: 'dm'; user: string }>
-  | Req<{ type: 'delete_room'; room: string }>;
+  | Req<{ type: 'delete_room'; room: string }>
+  /** Sets (on) or removes (off) the user's emoji on message `target`: idempotent, not a toggle. */
+  | Req<{ type: 'react'; room: string; target: number; emoji: string; on: boolean }>;
 
 export type ClientMessageType = ClientMessage['type'];
 
@@ -189,6 +247,10 @@ export const ERROR_CODES = [
   /** The storage (Redis, on several nodes) is unreachable: nothing was done; retry later. */
   'unavailable',
   'internal',
+  /** react: `emoji` is not one emoji. */
+  'bad_emoji',
+  /** react: the message already has maxReactionsPerMessage distinct emoji. */
+  'too_many_reactions',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -199,8 +261,20 @@ export type ServerMessage =
   | Reply<{ type: 'welcome'; user: string; rooms: RoomState[]; limits: Limits }>
   | Reply<{ type: 'pong' }>
   | ({ v: 2 } & RoomEvent)
+  /**
+   * duplicate: nothing new was stored (a resent `send`: seq is the original's; a `react` that
+   * changed nothing: seq is the room's head, whose state already holds that reaction state).
+   */
   | Reply<{ type: 'ack'; id?: string; room: string; seq: number; ts: number; duplicate?: true }>
-  | Reply<{ type: 'history'; room: string; messages: ChatMessage[]; head: number; hasMore: boolean }>
+  /** hasMore: older messages exist; hasNewer (only with `around`): newer ones exist. */
+  | Reply<{
+      type: 'history';
+      room: string;
+      messages: ChatMessage[];
+      head: number;
+      hasMore: boolean;
+      hasNewer?: boolean;
+    }>
   | Reply<{ type: 'synced'; room: string; head: number }>
   | Reply<{ type: 'reset'; room: string; head: number }>
   | Reply<{ type: 'read'; room: string; seq: number }>
@@ -224,6 +298,7 @@ export const SERVER_MESSAGE_TYPES: readonly ServerMessageType[] = [
   'message',
   'edited',
   'deleted',
+  'reacted',
   'ack',
   'history',
   'synced',

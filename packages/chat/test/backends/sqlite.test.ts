@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
+import { messagePartsContract } from './message-parts-contract.js';
 import { storeContract } from './store-contract.js';
 
 const dirs: string[] = [];
@@ -27,6 +28,11 @@ function openStore(path = tempPath()): SqliteStore {
 }
 
 storeContract('SQLite', async () => {
+  const store = openStore();
+  return { accounts: store, rooms: store };
+});
+
+messagePartsContract('SQLite', async () => {
   const store = openStore();
   return { accounts: store, rooms: store };
 });

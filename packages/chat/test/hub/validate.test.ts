@@ -21,6 +21,9 @@ describe('parseClientMessage', () => {
       { v: 2, type: 'invite', room: 'plans', user: 'Bob_2' },
       { v: 2, type: 'dm', user: 'bob' },
       { v: 2, type: 'delete_room', room: 'plans' },
+      { v: 2, type: 'send', id: 'r1', room: 'general', text: 'yes', replyTo: 3 },
+      { v: 2, type: 'history', room: 'general', around: 40 },
+      { v: 2, type: 'react', ref: 'x', room: 'general', target: 3, emoji: '👍', on: true },
     ];
     expect(new Set(valid.map((m) => m.type))).toEqual(new Set(CLIENT_TYPES));
     for (const m of valid)
@@ -69,5 +72,29 @@ describe('parseClientMessage', () => {
     expect(parseClientMessage('{"v":2,"type":"read","room":"general","seq":"4"}', 10)).toMatchObject({
       code: 'bad_message',
     });
+  });
+
+  it('accepts one emoji per reaction: ZWJ sequences, skin tones, flags, keycaps, at most 32 bytes', () => {
+    const react = (emoji: string) =>
+      parseClientMessage(JSON.stringify({ v: 2, type: 'react', room: 'g', target: 1, emoji, on: true }), 10);
+    for (const emoji of ['👍', '❤️', '👍🏽', '👩‍💻', '🏳️‍🌈', '🇫🇷', '1️⃣', '#⃣', '👨‍👩‍👧‍👦', '🏴󠁧󠁢󠁳󠁣󠁴󠁿', '©️'])
+      expect(react(emoji).ok, emoji).toBe(true);
+    for (const emoji of ['', 'a', '👍👍', '👍 ', ':)', '🇫', '🇫🇷🇩🇪', '<b>', '\u200d', '👍\u200d', '1'])
+      expect(react(emoji), JSON.stringify(emoji)).toMatchObject({ ok: false, code: 'bad_emoji' });
+    // Nine ZWJ-joined pictographs are one pattern match but 9 * 4 + 8 * 3 = 60 bytes.
+    expect(react(Array(9).fill('👩').join('\u200d'))).toMatchObject({ ok: false, code: 'bad_emoji' });
+    expect(
+      parseClientMessage('{"v":2,"type":"react","room":"g","target":1,"emoji":"👍","on":"yes"}', 10),
+    ).toMatchObject({ ok: false, code: 'bad_message' });
+  });
+
+  it('takes a reply target and a history anchor as positive seqs; before and around exclude each other', () => {
+    const send = (replyTo: unknown) =>
+      parseClientMessage(JSON.stringify({ v: 2, type: 'send', id: 'a', room: 'g', text: 't', replyTo }), 10);
+    expect(send(0)).toMatchObject({ ok: false, code: 'bad_message', id: 'a' });
+    expect(send('3')).toMatchObject({ ok: false, code: 'bad_message' });
+    expect(parseClientMessage('{"v":2,"type":"history","room":"g","before":5,"around":3}', 10)).toMatchObject(
+      { ok: false, code: 'bad_message', message: 'history takes before or around, not both' },
+    );
   });
 });

@@ -33,6 +33,7 @@ export function streamOf(value: unknown): string {
       return `room ${m.message?.room}`;
     case 'edited':
     case 'deleted':
+    case 'reacted':
     case 'synced':
     case 'reset':
     case 'joined':

@@ -10,6 +10,7 @@ import { createRedisBackend, type RedisBackendOptions } from '../../src/server/b
 import type { RedisPresence } from '../../src/server/backends/redis/presence.js';
 import { ManualClock } from '../../src/server/clock.js';
 import { type Backend, type BackendOptions, UnavailableError } from '../../src/server/ports.js';
+import { messagePartsContract } from '../backends/message-parts-contract.js';
 import { storeContract } from '../backends/store-contract.js';
 import { cleanupAll, freePort, RedisServer, sleep, waitUntil } from './helpers.js';
 
@@ -52,6 +53,11 @@ beforeAll(async () => {
 });
 
 storeContract('Redis', async () => {
+  const b = await backend(shared.url);
+  return { accounts: b.accounts, rooms: b.rooms };
+});
+
+messagePartsContract('Redis', async () => {
   const b = await backend(shared.url);
   return { accounts: b.accounts, rooms: b.rooms };
 });

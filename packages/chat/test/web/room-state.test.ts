@@ -30,7 +30,7 @@ function setup(rooms: RoomState[] = [general()]) {
 }
 
 function general(head = 0, online = ['alice']): RoomState {
-  return { room: 'general', kind: 'public', owner: null, head, unread: 0, online };
+  return { room: 'general', kind: 'public', owner: null, head, unread: 0, mentions: 0, online };
 }
 
 const message = (seq: number, user = 'bob', room = 'general'): ServerMessage => ({
@@ -107,7 +107,15 @@ describe('ChatState', () => {
   });
 
   it('ignores an error about a room it has left (a read marker sent just before leaving)', () => {
-    const random: RoomState = { room: 'random', kind: 'public', owner: null, head: 0, unread: 0, online: [] };
+    const random: RoomState = {
+      room: 'random',
+      kind: 'public',
+      owner: null,
+      head: 0,
+      unread: 0,
+      mentions: 0,
+      online: [],
+    };
     const { state, sent, last } = setup([general(), random]);
     state.receive(history('general', last().ref, [], 0));
     state.open('random');
@@ -145,6 +153,7 @@ describe('ChatState', () => {
       owner: 'alice',
       head: 0,
       unread: 0,
+      mentions: 0,
       online: ['alice'],
     });
     expect(state.active).toBe('rust');
@@ -156,7 +165,15 @@ describe('ChatState', () => {
   });
 
   it('counts unread messages of rooms not shown, and of the shown one while the tab is hidden', () => {
-    const random: RoomState = { room: 'random', kind: 'public', owner: null, head: 0, unread: 0, online: [] };
+    const random: RoomState = {
+      room: 'random',
+      kind: 'public',
+      owner: null,
+      head: 0,
+      unread: 0,
+      mentions: 0,
+      online: [],
+    };
     const { state, last } = setup([general(), random]);
     state.receive(history('general', last().ref, [], 0));
     state.receive(message(1, 'bob', 'random'));

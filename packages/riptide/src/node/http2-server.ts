@@ -84,6 +84,7 @@ export function attachHttp2(wss: WebSocketServer, server: AnyHttp2Server): () =>
     _flags: number,
     rawHeaders: string[],
   ): void => {
+    enableOnOlderSession(stream);
     if (claimed.has(stream) || !isWebSocketConnect(headers)) return;
     handleStream(wss, stream, headers, rawHeaders, emitConnection);
   };
@@ -115,6 +116,23 @@ export function attachHttp2(wss: WebSocketServer, server: AnyHttp2Server): () =>
     server.removeListener('stream', onStream);
     server.removeListener('connect', onConnect);
   };
+}
+
+/** Sessions sent a late SETTINGS_ENABLE_CONNECT_PROTOCOL (until their peer acknowledges it). */
+const lateEnabled = new WeakSet<object>();
+
+/**
+ * A session that connected before the WebSocketServer was created got the server's settings of
+ * that time, without the extended CONNECT. updateSettings cannot reach it and node keeps no list
+ * of sessions, so the first stream such a session opens (the page's own request, typically) sends
+ * it the setting; RFC 8441 3 allows 0 then 1 (only 1 then 0 is forbidden).
+ */
+function enableOnOlderSession(stream: ServerHttp2Stream): void {
+  const session = stream.session;
+  if (session === undefined || session.destroyed) return;
+  if (session.localSettings.enableConnectProtocol === true || lateEnabled.has(session)) return;
+  lateEnabled.add(session);
+  session.settings({ enableConnectProtocol: true });
 }
 
 /**

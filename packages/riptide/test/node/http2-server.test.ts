@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import { clientFrame, once } from './helpers.js';
@@ -61,6 +62,39 @@ describe('RFC 8441 3 the server advertises SETTINGS_ENABLE_CONNECT_PROTOCOL', ()
     });
     const [settings] = await once<[http2.Settings]>(s, 'remoteSettings');
     expect(settings.enableConnectProtocol).toBe(true);
+  });
+
+  it('to a session that connected before the WebSocketServer was created, on its next stream', async () => {
+    const server = http2.createServer();
+    trackSessions(server);
+    server.on('request', (_req, res) => res.end('page'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const s = http2.connect(`http://127.0.0.1:${port}`);
+    cleanups.push(async () => {
+      await settle();
+      s.destroy();
+    });
+    const [first] = await once<[http2.Settings]>(s, 'remoteSettings');
+    expect(first.enableConnectProtocol).toBe(false);
+
+    const wss = new WebSocketServer({ server });
+    cleanups.push(() => closeH2(wss, server));
+    echo(wss);
+    const later = once<[http2.Settings]>(s, 'remoteSettings');
+    const req = s.request({ ':path': '/' });
+    req.resume();
+    await once(req, 'end');
+    expect((await later)[0].enableConnectProtocol).toBe(true);
+
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { http2Session: s });
+    await once(ws, 'open');
+    ws.send('late');
+    const [data] = await once<[Buffer]>(ws, 'message');
+    expect(String(data)).toBe('late');
+    ws.close();
+    await once(ws, 'close');
   });
 });
 

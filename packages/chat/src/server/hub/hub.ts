@@ -28,6 +28,7 @@ import type { ChatSocket } from '../transport.js';
 import { Connection } from './connection.js';
 import { LocalRooms } from './local-rooms.js';
 import { MembershipHandlers } from './membership.js';
+import { resolveMentions } from './mentions.js';
 import { goLive, leaveLive, replay } from './replay.js';
 import { encode, errorMessage, reply } from './replies.js';
 import { parseClientMessage } from './validate.js';
@@ -59,6 +60,7 @@ const BUCKET: Record<ClientMessage['type'], BucketName | null> = {
   invite: 'rooms',
   dm: 'rooms',
   delete_room: 'rooms',
+  react: 'messages',
   typing: null,
 };
 
@@ -73,6 +75,7 @@ const IN_ROOM = new Set<ClientMessage['type']>([
   'read',
   'leave',
   'invite',
+  'react',
 ]);
 
 export class Hub {
@@ -229,6 +232,7 @@ export class Hub {
       case 'ping':
         return reply(conn, ref, { v, type: 'pong' });
       case 'send': {
+        const mentions = await resolveMentions(msg.text, msg.room, this.#backend.accounts, rooms);
         const res = await rooms.appendEvent({
           type: 'message',
           room: msg.room,
@@ -236,8 +240,14 @@ export class Hub {
           clientId: msg.id,
           text: msg.text,
           ts: now,
+          ...(msg.replyTo === undefined ? {} : { replyTo: msg.replyTo }),
+          ...(mentions.length > 0 ? { mentions } : {}),
         });
-        if (!res.ok) return void fail('no_such_room', `room ${msg.room} does not exist`);
+        if (!res.ok) {
+          if (res.reason === 'not_found')
+            return void fail('not_found', `no message ${msg.replyTo} in ${msg.room} to reply to`);
+          return void fail('no_such_room', `room ${msg.room} does not exist`);
+        }
         // Acknowledged only now: appendEvent resolved, so the message is committed.
         const stored = (res.event as Extract<typeof res.event, { type: 'message' }>).message;
         const ack: ServerMessage = {
@@ -253,9 +263,19 @@ export class Hub {
       }
       case 'edit':
       case 'delete': {
+        const mentions =
+          msg.type === 'edit' ? await resolveMentions(msg.text, msg.room, this.#backend.accounts, rooms) : [];
         const res = await rooms.appendEvent(
           msg.type === 'edit'
-            ? { type: 'edit', room: msg.room, user, target: msg.seq, text: msg.text, ts: now }
+            ? {
+                type: 'edit',
+                room: msg.room,
+                user,
+                target: msg.seq,
+                text: msg.text,
+                ts: now,
+                ...(mentions.length > 0 ? { mentions } : {}),
+              }
             : { type: 'delete', room: msg.room, user, target: msg.seq, ts: now },
         );
         if (!res.ok) {
@@ -267,7 +287,10 @@ export class Hub {
         const event = res.event as Extract<typeof res.event, { type: 'edited' | 'deleted' }>;
         return reply(conn, ref, { v, type: 'ack', room: event.room, seq: event.seq, ts: event.ts });
       }
+      case 'react':
+        return this.#react(conn, msg, now);
       case 'history': {
+        if (msg.around !== undefined) return this.#historyAround(conn, msg.room, msg.around, ref);
         const page = this.#options.limits.historyPage;
         const head = await rooms.head(msg.room);
         const rows = await rooms.messagesBefore(msg.room, msg.before ?? head + 1, page + 1);
@@ -320,6 +343,67 @@ export class Hub {
       case 'delete_room':
         return this.#membership.deleteRoom(conn, msg.room, ref);
     }
+  }
+
+  /**
+   * A reaction set or removed: acknowledged with the `reacted` event's seq; one that changes nothing
+   * (already so) is acknowledged as `duplicate` with the room's head, and logs nothing.
+   */
+  async #react(conn: Connection, msg: Extract<ClientMessage, { type: 'react' }>, now: number): Promise<void> {
+    const ref = msg.ref;
+    const res = await this.#backend.rooms.react({
+      room: msg.room,
+      user: conn.user,
+      target: msg.target,
+      emoji: msg.emoji,
+      on: msg.on,
+      ts: now,
+      maxEmoji: this.#options.limits.maxReactionsPerMessage,
+    });
+    if (!res.ok) {
+      const [code, text]: [ErrorCode, string] =
+        res.reason === 'too_many_reactions'
+          ? [
+              'too_many_reactions',
+              `a message has at most ${this.#options.limits.maxReactionsPerMessage} different emoji`,
+            ]
+          : res.reason === 'no_room'
+            ? ['no_such_room', `room ${msg.room} does not exist`]
+            : ['not_found', `no message ${msg.target} in ${msg.room}`];
+      return void conn.write(errorMessage(code, text, { ref }));
+    }
+    const ack: ServerMessage = res.event
+      ? { v: PROTOCOL_VERSION, type: 'ack', room: msg.room, seq: res.event.seq, ts: res.event.ts }
+      : { v: PROTOCOL_VERSION, type: 'ack', room: msg.room, seq: res.head, ts: now, duplicate: true };
+    reply(conn, ref, ack);
+  }
+
+  /**
+   * A history page around `around`: that message (if it exists), up to half a page of older
+   * messages before it and up to half a page of newer ones (never past the head it reports).
+   */
+  async #historyAround(
+    conn: Connection,
+    room: string,
+    around: number,
+    ref: string | undefined,
+  ): Promise<void> {
+    const rooms = this.#backend.rooms;
+    const page = this.#options.limits.historyPage;
+    const newerWanted = Math.floor(page / 2);
+    const olderWanted = page - newerWanted;
+    const head = await rooms.head(room);
+    const older = await rooms.messagesBefore(room, around + 1, olderWanted + 1);
+    const newer = (await rooms.messagesAfter(room, around, newerWanted + 1)).filter((m) => m.seq <= head);
+    reply(conn, ref, {
+      v: PROTOCOL_VERSION,
+      type: 'history',
+      room,
+      messages: [...older.slice(0, olderWanted).reverse(), ...newer.slice(0, newerWanted)],
+      head,
+      hasMore: older.length > olderWanted,
+      hasNewer: newer.length > newerWanted,
+    });
   }
 
   /**

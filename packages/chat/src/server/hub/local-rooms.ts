@@ -152,8 +152,9 @@ export class LocalRooms {
    */
   async state(conn: Connection, cr: ConnRoom, membership: Omit<Membership, 'room'>): Promise<RoomState> {
     cr.cursor = cr.channel.head;
-    const [unread, online] = await Promise.all([
+    const [unread, mentions, online] = await Promise.all([
       this.#backend.rooms.unreadCount(cr.room, conn.user, membership.lastRead),
+      this.#backend.rooms.mentionCount(cr.room, conn.user, membership.lastRead),
       this.#backend.presence.online(cr.room),
     ]);
     return {
@@ -162,6 +163,7 @@ export class LocalRooms {
       owner: membership.owner,
       head: cr.cursor,
       unread,
+      mentions,
       online,
     };
   }

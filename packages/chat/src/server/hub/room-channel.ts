@@ -17,8 +17,11 @@ import type { ConnRoom } from './connection.js';
 /** Events kept for connections finishing a replay (bounds the store round trips of a busy room). */
 const RECENT = 256;
 const TYPING = /^\{"v":\d+,"type":"typing"/;
-/** An edit or a delete changes an earlier message: the recent list no longer shows it as it is. */
-const CHANGE = /^\{"v":\d+,"type":"(?:edited|deleted)"/;
+/**
+ * An edit, a delete or a reaction changes an earlier message (and the quotes of its replies): the
+ * recent list no longer shows it as it is.
+ */
+const CHANGE = /^\{"v":\d+,"type":"(?:edited|deleted|reacted)"/;
 
 export class RoomChannel {
   readonly topic: string;
@@ -46,8 +49,8 @@ export class RoomChannel {
   readonly onEvent = (seq: number, payload: string): void => {
     if (seq <= this.head) return;
     const last = this.#recent.at(-1);
-    // A gap (a stream trimmed past this node's cursor during a long outage), an edit or a delete
-    // empties the recent list: replays then come from the store, which shows every message as it
+    // A gap (a stream trimmed past this node's cursor during a long outage), an edit, a delete or
+    // a reaction empties the recent list: replays then come from the store, which shows every message as it
     // is now (and a deleted text never again).
     if ((last !== undefined && last.seq !== seq - 1) || seq !== this.head + 1 || CHANGE.test(payload))
       this.#recent = [];

@@ -8,6 +8,7 @@ import {
   type ClientMessage,
   DM_ROOM,
   type ErrorCode,
+  MAX_EMOJI_BYTES,
   PROTOCOL_VERSION,
   ROOM_NAME,
   USER_NAME,
@@ -22,16 +23,27 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_ROOMS_IN_HELLO = 1000;
 
 /** room: any room (public, private or dm:a:b); roomName: a room that can be created by name. */
-type FieldKind = 'room' | 'roomName' | 'user' | 'id' | 'ref' | 'seq' | 'seq0' | 'text' | 'roomMap' | 'bool';
+type FieldKind =
+  | 'room'
+  | 'roomName'
+  | 'user'
+  | 'id'
+  | 'ref'
+  | 'seq'
+  | 'seq0'
+  | 'text'
+  | 'roomMap'
+  | 'bool'
+  | 'emoji';
 
 /** Allowed fields per type besides v, type and ref; `?` marks optional ones. */
 const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldKind}?`>> = {
   hello: { rooms: 'roomMap?' },
   ping: {},
-  send: { id: 'id', room: 'room', text: 'text' },
+  send: { id: 'id', room: 'room', text: 'text', replyTo: 'seq?' },
   edit: { room: 'room', seq: 'seq', text: 'text' },
   delete: { room: 'room', seq: 'seq' },
-  history: { room: 'room', before: 'seq?' },
+  history: { room: 'room', before: 'seq?', around: 'seq?' },
   sync: { room: 'room', after: 'seq0' },
   typing: { room: 'room' },
   read: { room: 'room', seq: 'seq0' },
@@ -42,6 +54,7 @@ const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldK
   invite: { room: 'roomName', user: 'user' },
   dm: { user: 'user' },
   delete_room: { room: 'roomName' },
+  react: { room: 'room', target: 'seq', emoji: 'emoji', on: 'bool' },
 };
 
 export const CLIENT_TYPES = Object.keys(SHAPES) as ClientMessage['type'][];
@@ -51,6 +64,24 @@ function isSeq(value: unknown, min: number): value is number {
 }
 
 const isRoom = (value: string) => ROOM_NAME.test(value) || DM_ROOM.test(value);
+
+// ---- emoji (react) ----
+
+/** A pictograph with an optional presentation selector (VS16) and skin tone, or tag sequence. */
+const PICTOGRAPH = String.raw`\p{Extended_Pictographic}\uFE0F?\p{Emoji_Modifier}?(?:[\u{E0020}-\u{E007E}]+\u{E007F})?`;
+/**
+ * One emoji grapheme: pictographs joined by ZWJ (👩‍💻, 🏳️‍🌈), a regional-indicator pair (a flag:
+ * 🇫🇷), or a keycap (1️⃣).
+ */
+const EMOJI = new RegExp(
+  String.raw`^(?:${PICTOGRAPH}(?:\u200D${PICTOGRAPH})*|[\u{1F1E6}-\u{1F1FF}]{2}|[0-9#*]\uFE0F?\u20E3)$`,
+  'u',
+);
+
+/** Whether `value` is one emoji of at most MAX_EMOJI_BYTES UTF-8 bytes. */
+export function isEmoji(value: string): boolean {
+  return Buffer.byteLength(value, 'utf8') <= MAX_EMOJI_BYTES && EMOJI.test(value);
+}
 
 function checkField(
   kind: FieldKind,
@@ -91,6 +122,13 @@ function checkField(
       if (typeof value !== 'string') return { code: 'bad_message', message: `${name} must be a string` };
       if (value.trim() === '') return { code: 'bad_message', message: `${name} must not be empty` };
       return null;
+    case 'emoji':
+      return typeof value === 'string' && isEmoji(value)
+        ? null
+        : {
+            code: 'bad_emoji',
+            message: `${name} must be one emoji (at most ${MAX_EMOJI_BYTES} bytes)`,
+          };
     case 'roomMap': {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
         return { code: 'bad_message', message: `${name} must be an object of room name to seq` };
@@ -157,6 +195,9 @@ export function parseClientMessage(data: string, maxTextBytes: number): Parsed {
     }
     const problem = checkField(kind, name, obj[name]);
     if (problem) return fail(problem.code, problem.message);
+  }
+  if (type === 'history' && obj.before !== undefined && obj.around !== undefined) {
+    return fail('bad_message', 'history takes before or around, not both');
   }
   if (typeof obj.text === 'string' && Buffer.byteLength(obj.text, 'utf8') > maxTextBytes) {
     return fail('text_too_long', `text is longer than ${maxTextBytes} bytes`);

@@ -12,6 +12,13 @@
  *   hash entry in the same script that logs them.
  * - Unread counts are exact and O(log n): `live` holds the seqs of messages not deleted and
  *   `by:<user>` the user's own; unread = ZCOUNT live - ZCOUNT by:user after a seq.
+ * - Replies, mentions, reactions (issue #16): a message's hash entry keeps `replyTo` (the seq it
+ *   answers), `mentions` and `rx` (emoji -> users, the current reactions); reads turn them into
+ *   the protocol's `reply` quote (of the replied-to message as it is now) and `reactions`
+ *   (message-parts.ts). The live event of a reply carries the quote built by the append script.
+ *   `mention:<user>` holds the seqs of live messages mentioning the user (not by the user), and
+ *   `mentioned` the users that have such a set. A reaction change is a `reacted` event logged by
+ *   REACT, which also rewrites the message's `rx`.
  * - Dedup: `dedup:<user>:<clientId>` -> seq, written by the append script, expiring after
  *   `dedupTtlSeconds` (default 7 days). A client resends unacknowledged messages right after it
  *   reconnects, so a window of days is generous; older ids are forgotten to bound memory.
@@ -32,6 +39,9 @@ import {
   type ChatMessage,
   DEFAULT_ROOM,
   PROTOCOL_VERSION,
+  REPLY_EXCERPT_CHARS,
+  type ReactedEvent,
+  type ReplyQuote,
   type RoomEvent,
   type RoomListing,
 } from '../../../shared/protocol.js';
@@ -42,6 +52,8 @@ import {
   type CreateRoomResult,
   type JoinResult,
   type Membership,
+  type ReactInput,
+  type ReactResult,
   type RoomInfo,
   type RoomQuotas,
   type RoomStore,
@@ -49,6 +61,7 @@ import {
   UnavailableError,
   type UserRecord,
 } from '../../ports.js';
+import { quoteOf, reactionsOf } from '../message-parts.js';
 import { type RedisKeys, toStoreError } from './keys.js';
 
 export interface RedisStoreOptions {
@@ -62,12 +75,46 @@ export interface RedisStoreOptions {
 
 const J = JSON.stringify;
 
-// KEYS: 1 seq, 2 log, 3 msgs, 4 idx, 5 live, 6 by:<user>, 7 dedup key (messages), 8 rooms, 9 authors
+/**
+ * Lua: the first n code points of a UTF-8 string (message-parts.ts excerpt() cuts at the same place).
+ */
+const EXCERPT_LUA = `
+local function excerpt(s, n)
+  local count = 0
+  for i = 1, #s do
+    local b = string.byte(s, i)
+    if b < 128 or b >= 192 then
+      count = count + 1
+      if count > n then return string.sub(s, 1, i - 1) end
+    end
+  end
+  return s
+end
+`;
+
+// KEYS: 1 seq, 2 log, 3 msgs, 4 idx, 5 live, 6 by:<user>, 7 dedup key (messages), 8 rooms, 9 authors,
+//       10 mentioned
 // ARGV: 1 kind, 2 stream retention, 3 payload head, 4 payload tail, 5 dedup ttl, 6 target,
-//       7 user, 8 text, 9 ts, 10 room
-// For a message, ARGV 3/4 are the message JSON around its seq; for edit/delete, the event's.
+//       7 user, 8 text, 9 ts, 10 room, 11 replyTo (0: none), 12 mentions (JSON array),
+//       13 mention:<user> key prefix
+// For a message, ARGV 3/4 are the message JSON around its seq, without its closing brace; for
+// edit/delete, the event's (whole).
 const APPEND = `
+${EXCERPT_LUA}
 local kind = ARGV[1]
+local mentions = cjson.decode(ARGV[12])
+local function mention(seq, add)
+  for _, u in ipairs(mentions) do
+    if u ~= ARGV[7] then
+      if add then
+        redis.call('ZADD', ARGV[13] .. u, seq, seq)
+        redis.call('SADD', KEYS[10], u)
+      else
+        redis.call('ZREM', ARGV[13] .. u, seq)
+      end
+    end
+  end
+end
 if redis.call('HEXISTS', KEYS[8], ARGV[10]) == 0 then return {'no_room'} end
 local function log(seq, payload)
   local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', payload)
@@ -83,17 +130,31 @@ if kind == 'message' then
     local original = redis.call('HGET', KEYS[3], prior)
     if original then return {'duplicate', original} end
   end
+  local stored = ARGV[3]
+  local live = ''
+  local replyTo = tonumber(ARGV[11])
+  if replyTo > 0 then
+    local raw = redis.call('HGET', KEYS[3], replyTo)
+    if not raw then return {'not_found'} end
+    local t = cjson.decode(raw)
+    if t.deleted then return {'not_found'} end
+    live = ',"reply":' .. cjson.encode({seq = replyTo, user = t.user, text = excerpt(t.text, ${REPLY_EXCERPT_CHARS})})
+  end
   local seq = redis.call('INCR', KEYS[1])
   local msg = ARGV[3] .. seq .. ARGV[4]
-  local err = log(seq, '{"v":${PROTOCOL_VERSION},"type":"message","message":' .. msg .. '}')
+  local err = log(seq, '{"v":${PROTOCOL_VERSION},"type":"message","message":' .. msg .. live .. '}}')
   if err then return redis.error_reply(err) end
+  if replyTo > 0 then msg = msg .. ',"replyTo":' .. replyTo end
+  msg = msg .. '}'
+  mention(seq, true)
   redis.call('HSET', KEYS[3], seq, msg)
   redis.call('ZADD', KEYS[4], seq, seq)
   redis.call('ZADD', KEYS[5], seq, seq)
   redis.call('ZADD', KEYS[6], seq, seq)
   redis.call('SADD', KEYS[9], ARGV[7])
   redis.call('SET', KEYS[7], seq, 'EX', ARGV[5])
-  return {'ok', seq}
+  -- the quote the live event carries (after ',"reply":')
+  return {'ok', seq, string.sub(live, 10)}
 end
 local current = redis.call('HGET', KEYS[3], ARGV[6])
 if not current then return {'not_found'} end
@@ -103,17 +164,75 @@ if m.user ~= ARGV[7] then return {'forbidden'} end
 local seq = redis.call('INCR', KEYS[1])
 local err = log(seq, ARGV[3] .. seq .. ARGV[4])
 if err then return redis.error_reply(err) end
+local old = m.mentions or {}
+for _, u in ipairs(old) do redis.call('ZREM', ARGV[13] .. u, ARGV[6]) end
 if kind == 'edit' then
   m.text = ARGV[8]
   m.editedAt = tonumber(ARGV[9])
+  if #mentions > 0 then m.mentions = mentions else m.mentions = nil end
+  mention(ARGV[6], true)
 else
   m.text = ''
   m.deleted = true
+  m.mentions = nil
+  m.rx = nil
+  m.replyTo = nil
   redis.call('ZREM', KEYS[5], ARGV[6])
   redis.call('ZREM', KEYS[6], ARGV[6])
 end
 redis.call('HSET', KEYS[3], ARGV[6], cjson.encode(m))
 return {'ok', seq}
+`;
+
+// KEYS: 1 seq, 2 log, 3 msgs, 4 rooms
+// ARGV: 1 room, 2 target, 3 user, 4 emoji, 5 on ('1' or '0'), 6 max distinct emoji,
+//       7 stream retention, 8 payload head, 9 payload tail
+// -> {'ok', seq} | {'noop', head} | {'no_room'} | {'not_found'} | {'too_many_reactions'}
+const REACT = `
+if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then return {'no_room'} end
+local raw = redis.call('HGET', KEYS[3], ARGV[2])
+if not raw then return {'not_found'} end
+local m = cjson.decode(raw)
+if m.deleted then return {'not_found'} end
+local rx = m.rx or {}
+local users = rx[ARGV[4]]
+local at = nil
+if users then
+  for i, u in ipairs(users) do if u == ARGV[3] then at = i end end
+end
+local on = ARGV[5] == '1'
+if (on and at) or (not on and not at) then
+  return {'noop', tonumber(redis.call('GET', KEYS[1]) or '0')}
+end
+if on then
+  if not users then
+    local n = 0
+    for _ in pairs(rx) do n = n + 1 end
+    if n >= tonumber(ARGV[6]) then return {'too_many_reactions'} end
+    users = {}
+    rx[ARGV[4]] = users
+  end
+  users[#users + 1] = ARGV[3]
+else
+  table.remove(users, at)
+  if #users == 0 then rx[ARGV[4]] = nil end
+end
+if next(rx) == nil then m.rx = nil else m.rx = rx end
+local seq = redis.call('INCR', KEYS[1])
+local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], seq .. '-0', 'e', ARGV[8] .. seq .. ARGV[9])
+if type(ok) == 'table' and ok.err then
+  redis.call('DECR', KEYS[1])
+  return redis.error_reply(ok.err)
+end
+redis.call('HSET', KEYS[3], ARGV[2], cjson.encode(m))
+return {'ok', seq}
+`;
+
+// KEYS: 1 idx, 2 msgs. ARGV: 1 seq, 2 limit. Oldest first, seq > ARGV 1.
+const AFTER = `
+local seqs = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, ARGV[2])
+if #seqs == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(seqs))
 `;
 
 // KEYS: 1 idx, 2 msgs. ARGV: 1 before (exclusive), 2 limit. Newest first.
@@ -142,8 +261,10 @@ redis.call('ZADD', KEYS[6], ARGV[7], ARGV[1])
 return 'created'
 `;
 
-// KEYS: 1 rooms, 2 public, 3 roomcount, 4 empty, 5 members, 6 log, 7 msgs, 8 idx, 9 live, 10 authors
-// ARGV: 1 name, 2 member: prefix, 3 owned: prefix, 4 by: prefix, 5 '1' to delete only if empty
+// KEYS: 1 rooms, 2 public, 3 roomcount, 4 empty, 5 members, 6 log, 7 msgs, 8 idx, 9 live, 10 authors,
+//       11 mentioned
+// ARGV: 1 name, 2 member: prefix, 3 owned: prefix, 4 by: prefix, 5 '1' to delete only if empty,
+//       6 mention: prefix
 // -> the members it had; nil when there is no such room; -1 when it is not empty and must be.
 const DELETE_ROOM = `
 local info = redis.call('HGET', KEYS[1], ARGV[1])
@@ -153,7 +274,8 @@ local room = cjson.decode(info)
 local members = redis.call('SMEMBERS', KEYS[5])
 for _, u in ipairs(members) do redis.call('HDEL', ARGV[2] .. u, ARGV[1]) end
 for _, u in ipairs(redis.call('SMEMBERS', KEYS[10])) do redis.call('DEL', ARGV[4] .. u) end
-redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10])
+for _, u in ipairs(redis.call('SMEMBERS', KEYS[11])) do redis.call('DEL', ARGV[6] .. u) end
+redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -212,8 +334,10 @@ return out
 `;
 
 type Commands = {
-  chatAppend(...args: (string | number)[]): Promise<[string, string | number | null]>;
+  chatAppend(...args: (string | number)[]): Promise<[string, string | number | null, string?]>;
   chatBefore(...args: (string | number)[]): Promise<(string | null)[]>;
+  chatAfter(...args: (string | number)[]): Promise<(string | null)[]>;
+  chatReact(...args: (string | number)[]): Promise<[string, number | undefined]>;
   chatCreateRoom(...args: (string | number)[]): Promise<CreateRoomResult>;
   chatDeleteRoom(...args: (string | number)[]): Promise<string[] | null | -1>;
   chatJoin(...args: (string | number)[]): Promise<JoinResult>;
@@ -241,10 +365,12 @@ export class RedisStore implements AccountStore, RoomStore {
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
-    define('chatAppend', 9, APPEND);
+    define('chatAppend', 10, APPEND);
     define('chatBefore', 2, BEFORE);
+    define('chatAfter', 2, AFTER);
+    define('chatReact', 4, REACT);
     define('chatCreateRoom', 6, CREATE_ROOM);
-    define('chatDeleteRoom', 10, DELETE_ROOM);
+    define('chatDeleteRoom', 11, DELETE_ROOM);
     define('chatJoin', 5, JOIN);
     define('chatLeave', 4, LEAVE);
     define('chatMarkRead', 2, MARK_READ);
@@ -345,11 +471,13 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(name, 'idx'),
         k.room(name, 'live'),
         k.room(name, 'authors'),
+        k.room(name, 'mentioned'),
         name,
         k.member(''),
         k.owned(''),
         k.room(name, 'by:'),
         onlyIfEmpty ? '1' : '0',
+        k.room(name, 'mention:'),
       );
       if (members === -1) return 'busy';
       return members === null ? null : [...members].sort();
@@ -454,17 +582,19 @@ export class RedisStore implements AccountStore, RoomStore {
       const room = input.room;
       let head: string;
       let tail: string;
+      const mentions = input.type !== 'delete' && input.mentions?.length ? input.mentions : [];
+      const mentionsJson = mentions.length > 0 ? `,"mentions":${J(mentions)}` : '';
       if (input.type === 'message') {
         head = `{"room":${J(room)},"seq":`;
-        tail = `,"id":${J(input.clientId)},"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}}`;
+        tail = `,"id":${J(input.clientId)},"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}${mentionsJson}`;
       } else if (input.type === 'edit') {
         head = `{"v":${PROTOCOL_VERSION},"type":"edited","room":${J(room)},"seq":`;
-        tail = `,"target":${input.target},"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}}`;
+        tail = `,"target":${input.target},"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}${mentionsJson}}`;
       } else {
         head = `{"v":${PROTOCOL_VERSION},"type":"deleted","room":${J(room)},"seq":`;
         tail = `,"target":${input.target},"user":${J(input.user)},"ts":${input.ts}}`;
       }
-      const [status, value] = await this.#redis.chatAppend(
+      const [status, value, quote] = await this.#redis.chatAppend(
         k.seq(room),
         k.log(room),
         k.room(room, 'msgs'),
@@ -476,6 +606,7 @@ export class RedisStore implements AccountStore, RoomStore {
           : k.room(room, 'none'),
         k.rooms(),
         k.room(room, 'authors'),
+        k.room(room, 'mentioned'),
         input.type,
         this.#retention,
         head,
@@ -486,23 +617,32 @@ export class RedisStore implements AccountStore, RoomStore {
         input.type === 'delete' ? '' : input.text,
         input.ts,
         room,
+        input.type === 'message' ? (input.replyTo ?? 0) : 0,
+        // cjson decodes [] as an empty table either way; the script only iterates it.
+        J(mentions),
+        k.room(room, 'mention:'),
       );
       if (status === 'no_room' || status === 'not_found' || status === 'forbidden')
         return { ok: false, reason: status };
       if (status === 'duplicate') {
-        return {
-          ok: true,
-          duplicate: true,
-          event: { type: 'message', message: JSON.parse(String(value)) as ChatMessage },
-        };
+        const [message] = await this.#present(room, [String(value)]);
+        return { ok: true, duplicate: true, event: { type: 'message', message } };
       }
       const seq = Number(value);
       let event: RoomEvent;
       if (input.type === 'message') {
-        event = {
-          type: 'message',
-          message: { room, seq, id: input.clientId, user: input.user, text: input.text, ts: input.ts },
+        const message: ChatMessage = {
+          room,
+          seq,
+          id: input.clientId,
+          user: input.user,
+          text: input.text,
+          ts: input.ts,
         };
+        if (mentions.length > 0) message.mentions = mentions;
+        // The quote as the script logged it.
+        if (quote) message.reply = JSON.parse(quote) as ReplyQuote;
+        event = { type: 'message', message };
       } else if (input.type === 'edit') {
         event = {
           type: 'edited',
@@ -513,10 +653,85 @@ export class RedisStore implements AccountStore, RoomStore {
           text: input.text,
           ts: input.ts,
         };
+        if (mentions.length > 0) event.mentions = mentions;
       } else {
         event = { type: 'deleted', room, seq, target: input.target, user: input.user, ts: input.ts };
       }
       return { ok: true, event, duplicate: false };
+    });
+  }
+
+  react(input: ReactInput): Promise<ReactResult> {
+    return this.#call(async () => {
+      const k = this.#keys;
+      const room = input.room;
+      const event: Omit<ReactedEvent, 'seq'> & { seq: number } = {
+        type: 'reacted',
+        room,
+        seq: 0,
+        target: input.target,
+        user: input.user,
+        emoji: input.emoji,
+        on: input.on,
+        ts: input.ts,
+      };
+      const [status, value] = await this.#redis.chatReact(
+        k.seq(room),
+        k.log(room),
+        k.room(room, 'msgs'),
+        k.rooms(),
+        room,
+        input.target,
+        input.user,
+        input.emoji,
+        input.on ? '1' : '0',
+        input.maxEmoji,
+        this.#retention,
+        `{"v":${PROTOCOL_VERSION},"type":"reacted","room":${J(room)},"seq":`,
+        `,"target":${input.target},"user":${J(input.user)},"emoji":${J(input.emoji)},"on":${input.on},"ts":${input.ts}}`,
+      );
+      if (status === 'no_room' || status === 'not_found' || status === 'too_many_reactions')
+        return { ok: false, reason: status };
+      if (status === 'noop') return { ok: true, event: null, head: Number(value) };
+      event.seq = Number(value);
+      return { ok: true, event };
+    });
+  }
+
+  mentionCount(room: string, user: string, after: number): Promise<number> {
+    return this.#call(() =>
+      this.#redis.zcount(this.#keys.room(room, `mention:${user}`), `(${after}`, '+inf'),
+    );
+  }
+
+  /**
+   * Stored messages (hash entries) -> the protocol's messages: the quote of the message each one
+   * replies to, as that message is now, and the reactions in their fixed order.
+   */
+  async #present(room: string, raws: string[]): Promise<ChatMessage[]> {
+    type Stored = ChatMessage & { replyTo?: number; rx?: Record<string, string[]> };
+    const stored = raws.map((r) => JSON.parse(r) as Stored);
+    const wanted = [...new Set(stored.flatMap((m) => (m.replyTo === undefined ? [] : [m.replyTo])))];
+    const replied = new Map<number, ChatMessage>();
+    if (wanted.length > 0) {
+      const rows = await this.#redis.hmget(this.#keys.room(room, 'msgs'), ...wanted.map(String));
+      for (const raw of rows) {
+        if (!raw) continue;
+        const m = JSON.parse(raw) as ChatMessage;
+        replied.set(m.seq, m);
+      }
+    }
+    return stored.map((m) => {
+      const { replyTo, rx, ...message } = m;
+      if (replyTo !== undefined) {
+        const target = replied.get(replyTo);
+        if (target) message.reply = quoteOf(target);
+      }
+      const reactions = rx
+        ? reactionsOf(Object.entries(rx).flatMap(([e, us]) => us.map((u) => [e, u] as const)))
+        : undefined;
+      if (reactions) message.reactions = reactions;
+      return message;
     });
   }
 
@@ -532,7 +747,25 @@ export class RedisStore implements AccountStore, RoomStore {
         before,
         limit,
       );
-      return rows.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as ChatMessage);
+      return this.#present(
+        room,
+        rows.filter((r): r is string => r !== null),
+      );
+    });
+  }
+
+  messagesAfter(room: string, after: number, limit: number): Promise<ChatMessage[]> {
+    return this.#call(async () => {
+      const rows = await this.#redis.chatAfter(
+        this.#keys.room(room, 'idx'),
+        this.#keys.room(room, 'msgs'),
+        after,
+        limit,
+      );
+      return this.#present(
+        room,
+        rows.filter((r): r is string => r !== null),
+      );
     });
   }
 
@@ -543,23 +776,27 @@ export class RedisStore implements AccountStore, RoomStore {
       // The stream holds events as they were sent; a message shows its current state and an edit
       // of a message deleted since loses its text (a deleted text is never sent again).
       const wanted = new Set<number>();
-      for (const e of events) wanted.add(e.type === 'message' ? e.message.seq : e.target);
+      for (const e of events)
+        if (e.type === 'message' || e.type === 'edited')
+          wanted.add(e.type === 'message' ? e.message.seq : e.target);
       if (wanted.size === 0) return events;
       const seqs = [...wanted];
       const current = await this.#redis.hmget(this.#keys.room(room, 'msgs'), ...seqs.map(String));
       const bySeq = new Map<number, ChatMessage>();
-      for (const raw of current) {
-        if (raw) {
-          const m = JSON.parse(raw) as ChatMessage;
-          bySeq.set(m.seq, m);
-        }
-      }
+      for (const m of await this.#present(
+        room,
+        current.filter((r): r is string => r !== null),
+      ))
+        bySeq.set(m.seq, m);
       return events.map((e): RoomEvent => {
         if (e.type === 'message') {
           const now = bySeq.get(e.message.seq);
           return now ? { type: 'message', message: now } : e;
         }
-        if (e.type === 'edited' && bySeq.get(e.target)?.deleted) return { ...e, text: '' };
+        if (e.type === 'edited' && bySeq.get(e.target)?.deleted) {
+          const { mentions: _gone, ...redacted } = e;
+          return { ...redacted, text: '' };
+        }
         return e;
       });
     });

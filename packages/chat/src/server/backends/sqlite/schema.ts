@@ -8,7 +8,7 @@
  */
 import type Database from 'better-sqlite3';
 
-const CURRENT = 2;
+const CURRENT = 3;
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS users (
@@ -56,6 +56,31 @@ CREATE TABLE IF NOT EXISTS room_seq_floor (
 );
 `;
 
+/** Version 3: replies, mentions, reactions. */
+const REPLIES_AND_REACTIONS = `
+CREATE TABLE IF NOT EXISTS reactions (
+  room TEXT NOT NULL,
+  target INTEGER NOT NULL,
+  emoji TEXT NOT NULL,
+  user TEXT NOT NULL,
+  PRIMARY KEY (room, target, emoji, user)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mentions (
+  room TEXT NOT NULL,
+  user TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (room, user, seq)
+) WITHOUT ROWID;
+`;
+
+function addReactionsAndReplies(db: Database.Database): void {
+  const have = columns(db, 'events');
+  if (!have.has('reply_to')) db.exec('ALTER TABLE events ADD COLUMN reply_to INTEGER');
+  if (!have.has('mentions')) db.exec('ALTER TABLE events ADD COLUMN mentions TEXT');
+  if (!have.has('react_on')) db.exec('ALTER TABLE events ADD COLUMN react_on INTEGER');
+  db.exec(REPLIES_AND_REACTIONS);
+}
+
 const INDEXES = `
 CREATE INDEX IF NOT EXISTS rooms_owner ON rooms(owner) WHERE owner IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rooms_empty ON rooms(empty_since) WHERE empty_since IS NOT NULL;
@@ -92,6 +117,7 @@ export function migrate(db: Database.Database): void {
     }
     db.exec(TABLES);
     db.exec(INDEXES);
+    addReactionsAndReplies(db);
     db.pragma(`user_version = ${CURRENT}`);
   })();
 }

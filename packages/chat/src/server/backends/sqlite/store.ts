@@ -11,6 +11,12 @@
  * seq, so replaying events after a seq gives a client every change it missed, in order. Deleting a
  * message also empties the text of its edit rows: a deleted text is never sent again.
  *
+ * Replies, mentions, reactions (issue #16): a message row keeps `reply_to` (the seq it answers) and
+ * `mentions` (JSON); the quote is built from the replied-to row when the message is read, so it
+ * shows that message as it is now. A 'react' row logs a reaction change (emoji in `text`, on/off in
+ * `react_on`); the table `reactions` holds the current state and `mentions` who is mentioned where
+ * (the unread-mention count).
+ *
  * better-sqlite3 is synchronous: every method runs to completion before another starts, so each
  * check-then-write below is atomic without further locking, and `onCommit` sees events in seq order.
  */
@@ -21,6 +27,7 @@ import {
   type ChatMessage,
   DEFAULT_ROOM,
   PROTOCOL_VERSION,
+  type ReactedEvent,
   type RoomEvent,
   type RoomListing,
 } from '../../../shared/protocol.js';
@@ -31,18 +38,21 @@ import type {
   CreateRoomResult,
   JoinResult,
   Membership,
+  ReactInput,
+  ReactResult,
   RoomInfo,
   RoomQuotas,
   RoomStore,
   SessionRecord,
   UserRecord,
 } from '../../ports.js';
+import { quoteOf, reactionsOf } from '../message-parts.js';
 import { migrate } from './schema.js';
 
 interface EventRow {
   room: string;
   seq: number;
-  kind: 'message' | 'edit' | 'delete';
+  kind: 'message' | 'edit' | 'delete' | 'react';
   user: string;
   client_id: string | null;
   text: string;
@@ -50,6 +60,9 @@ interface EventRow {
   target: number | null;
   edited_at: number | null;
   deleted: number;
+  reply_to: number | null;
+  mentions: string | null;
+  react_on: number | null;
 }
 
 interface RoomRow {
@@ -59,7 +72,13 @@ interface RoomRow {
   created_at: number;
 }
 
-function toMessage(row: EventRow): ChatMessage {
+/** The parts of a message kept elsewhere than its row: the replied-to row, the reactions. */
+interface Extras {
+  replied(room: string, seq: number): EventRow | undefined;
+  reactions(room: string, seq: number): [string, string][];
+}
+
+function toMessage(row: EventRow, extras: Extras): ChatMessage {
   const message: ChatMessage = {
     room: row.room,
     seq: row.seq,
@@ -69,22 +88,47 @@ function toMessage(row: EventRow): ChatMessage {
     ts: row.ts,
   };
   if (row.edited_at !== null) message.editedAt = row.edited_at;
-  if (row.deleted) message.deleted = true;
+  if (row.deleted) {
+    // Nothing derived from a deleted text is sent again (its mentions, its quote, its reactions).
+    message.deleted = true;
+    return message;
+  }
+  if (row.reply_to !== null) {
+    const target = extras.replied(row.room, row.reply_to);
+    if (target) message.reply = quoteOf({ ...target, deleted: target.deleted === 1 });
+  }
+  if (row.mentions !== null) message.mentions = JSON.parse(row.mentions) as string[];
+  const reactions = reactionsOf(extras.reactions(row.room, row.seq));
+  if (reactions) message.reactions = reactions;
   return message;
 }
 
-function toEvent(row: EventRow): RoomEvent {
+function toEvent(row: EventRow, extras: Extras): RoomEvent {
   switch (row.kind) {
     case 'message':
-      return { type: 'message', message: toMessage(row) };
-    case 'edit':
-      return {
+      return { type: 'message', message: toMessage(row, extras) };
+    case 'edit': {
+      const edited: RoomEvent = {
         type: 'edited',
         room: row.room,
         seq: row.seq,
         target: row.target ?? 0,
         user: row.user,
         text: row.text,
+        ts: row.ts,
+      };
+      if (row.mentions !== null) edited.mentions = JSON.parse(row.mentions) as string[];
+      return edited;
+    }
+    case 'react':
+      return {
+        type: 'reacted',
+        room: row.room,
+        seq: row.seq,
+        target: row.target ?? 0,
+        user: row.user,
+        emoji: row.text,
+        on: row.react_on === 1,
         ts: row.ts,
       };
     case 'delete':
@@ -113,6 +157,7 @@ export class SqliteStore implements AccountStore, RoomStore {
   readonly #db: Database.Database;
   readonly #stmt;
   readonly #tx;
+  readonly #extras: Extras;
   #onCommit: CommitListener = () => {};
 
   constructor(path: string) {
@@ -177,18 +222,56 @@ export class SqliteStore implements AccountStore, RoomStore {
       bumpHead: db.prepare('UPDATE rooms SET head = head + 1 WHERE name = ? RETURNING head'),
       dedup: db.prepare('SELECT * FROM events WHERE user = ? AND client_id = ?'),
       insert: db.prepare(
-        'INSERT INTO events (room, seq, kind, user, client_id, text, ts, target) VALUES (@room, @seq, @kind, @user, @clientId, @text, @ts, @target)',
+        'INSERT INTO events (room, seq, kind, user, client_id, text, ts, target, reply_to, mentions, react_on) VALUES (@room, @seq, @kind, @user, @clientId, @text, @ts, @target, @replyTo, @mentions, @reactOn)',
+      ),
+      // ---- replies, mentions, reactions ----
+      reactionsOf: db.prepare('SELECT emoji, user FROM reactions WHERE room = ? AND target = ?'),
+      hasReaction: db.prepare(
+        'SELECT 1 FROM reactions WHERE room = ? AND target = ? AND emoji = ? AND user = ?',
+      ),
+      hasEmoji: db.prepare('SELECT 1 FROM reactions WHERE room = ? AND target = ? AND emoji = ? LIMIT 1'),
+      countEmoji: db.prepare(
+        'SELECT COUNT(DISTINCT emoji) AS n FROM reactions WHERE room = ? AND target = ?',
+      ),
+      addReaction: db.prepare('INSERT INTO reactions (room, target, emoji, user) VALUES (?, ?, ?, ?)'),
+      removeReaction: db.prepare(
+        'DELETE FROM reactions WHERE room = ? AND target = ? AND emoji = ? AND user = ?',
+      ),
+      clearReactions: db.prepare('DELETE FROM reactions WHERE room = ? AND target = ?'),
+      deleteRoomReactions: db.prepare('DELETE FROM reactions WHERE room = ?'),
+      addMention: db.prepare('INSERT OR IGNORE INTO mentions (room, user, seq) VALUES (?, ?, ?)'),
+      clearMentions: db.prepare('DELETE FROM mentions WHERE room = ? AND seq = ?'),
+      deleteRoomMentions: db.prepare('DELETE FROM mentions WHERE room = ?'),
+      setMentions: db.prepare('UPDATE events SET mentions = ? WHERE room = ? AND seq = ?'),
+      mentionCount: db.prepare(
+        'SELECT COUNT(*) AS n FROM mentions mt JOIN events e ON e.room = mt.room AND e.seq = mt.seq WHERE mt.room = ? AND mt.user = ? AND mt.seq > ? AND e.deleted = 0 AND e.user <> ?',
+      ),
+      messagesAfter: db.prepare(
+        "SELECT * FROM events WHERE room = ? AND seq > ? AND kind = 'message' ORDER BY seq LIMIT ?",
       ),
       getMessage: db.prepare("SELECT * FROM events WHERE room = ? AND seq = ? AND kind = 'message'"),
       applyEdit: db.prepare('UPDATE events SET text = ?, edited_at = ? WHERE room = ? AND seq = ?'),
       applyDelete: db.prepare("UPDATE events SET text = '', deleted = 1 WHERE room = ? AND seq = ?"),
-      redactEdits: db.prepare("UPDATE events SET text = '' WHERE room = ? AND target = ? AND kind = 'edit'"),
+      redactEdits: db.prepare(
+        "UPDATE events SET text = '', mentions = NULL WHERE room = ? AND target = ? AND kind = 'edit'",
+      ),
       before: db.prepare(
         "SELECT * FROM events WHERE room = ? AND seq < ? AND kind = 'message' ORDER BY seq DESC LIMIT ?",
       ),
       after: db.prepare('SELECT * FROM events WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?'),
     };
     this.#stmt = s;
+    this.#extras = {
+      replied: (room, seq) => s.getMessage.get(room, seq) as EventRow | undefined,
+      reactions: (room, seq) =>
+        (s.reactionsOf.all(room, seq) as { emoji: string; user: string }[]).map((r) => [r.emoji, r.user]),
+    };
+    const extras = this.#extras;
+    /** The members a message mentions, besides its author (whose own messages are never unread). */
+    const recordMentions = (room: string, seq: number, author: string, mentions: string[] | undefined) => {
+      s.clearMentions.run(room, seq);
+      for (const u of mentions ?? []) if (u !== author) s.addMention.run(room, u, seq);
+    };
 
     const n = (row: unknown) => (row as { n: number }).n;
     this.#tx = {
@@ -211,6 +294,8 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.keepFloor.run(name);
         const members = (s.deleteRoomMembers.all(name) as { user: string }[]).map((r) => r.user);
         s.deleteRoomEvents.run(name);
+        s.deleteRoomReactions.run(name);
+        s.deleteRoomMentions.run(name);
         s.deleteRoom.run(name);
         return members.sort();
       }),
@@ -231,7 +316,16 @@ export class SqliteStore implements AccountStore, RoomStore {
         if (input.type === 'message') {
           const existing = s.dedup.get(input.user, input.clientId) as EventRow | undefined;
           if (existing)
-            return { ok: true, event: { type: 'message', message: toMessage(existing) }, duplicate: true };
+            return {
+              ok: true,
+              event: { type: 'message', message: toMessage(existing, extras) },
+              duplicate: true,
+            };
+          if (input.replyTo !== undefined) {
+            const target = s.getMessage.get(input.room, input.replyTo) as EventRow | undefined;
+            if (!target || target.deleted)
+              return { ok: false, reason: s.getRoom.get(input.room) ? 'not_found' : 'no_room' };
+          }
         } else {
           const target = s.getMessage.get(input.room, input.target) as EventRow | undefined;
           if (!target || target.deleted)
@@ -251,6 +345,9 @@ export class SqliteStore implements AccountStore, RoomStore {
           target: input.type === 'message' ? null : input.target,
           edited_at: null,
           deleted: 0,
+          reply_to: input.type === 'message' ? (input.replyTo ?? null) : null,
+          mentions: input.type !== 'delete' && input.mentions?.length ? JSON.stringify(input.mentions) : null,
+          react_on: null,
         };
         s.insert.run({
           room: row.room,
@@ -261,13 +358,63 @@ export class SqliteStore implements AccountStore, RoomStore {
           text: row.text,
           ts: row.ts,
           target: row.target,
+          replyTo: row.reply_to,
+          mentions: row.mentions,
+          reactOn: null,
         });
-        if (input.type === 'edit') s.applyEdit.run(input.text, input.ts, input.room, input.target);
+        if (input.type === 'message') recordMentions(input.room, row.seq, input.user, input.mentions);
+        if (input.type === 'edit') {
+          s.applyEdit.run(input.text, input.ts, input.room, input.target);
+          s.setMentions.run(row.mentions, input.room, input.target);
+          recordMentions(input.room, input.target, input.user, input.mentions);
+        }
         if (input.type === 'delete') {
           s.applyDelete.run(input.room, input.target);
           s.redactEdits.run(input.room, input.target);
+          s.clearReactions.run(input.room, input.target);
         }
-        return { ok: true, event: toEvent(row), duplicate: false };
+        return { ok: true, event: toEvent(row, extras), duplicate: false };
+      }),
+      react: db.transaction((input: ReactInput): ReactResult => {
+        const target = s.getMessage.get(input.room, input.target) as EventRow | undefined;
+        if (!target || target.deleted)
+          return { ok: false, reason: s.getRoom.get(input.room) ? 'not_found' : 'no_room' };
+        const key = [input.room, input.target, input.emoji, input.user] as const;
+        const has = s.hasReaction.get(...key) !== undefined;
+        if (has === input.on) return { ok: true, event: null, head: this.headSync(input.room) };
+        if (
+          input.on &&
+          s.hasEmoji.get(input.room, input.target, input.emoji) === undefined &&
+          n(s.countEmoji.get(input.room, input.target)) >= input.maxEmoji
+        )
+          return { ok: false, reason: 'too_many_reactions' };
+        const bumped = s.bumpHead.get(input.room) as { head: number };
+        s.insert.run({
+          room: input.room,
+          seq: bumped.head,
+          kind: 'react',
+          user: input.user,
+          clientId: null,
+          text: input.emoji,
+          ts: input.ts,
+          target: input.target,
+          replyTo: null,
+          mentions: null,
+          reactOn: input.on ? 1 : 0,
+        });
+        if (input.on) s.addReaction.run(...key);
+        else s.removeReaction.run(...key);
+        const event: ReactedEvent = {
+          type: 'reacted',
+          room: input.room,
+          seq: bumped.head,
+          target: input.target,
+          user: input.user,
+          emoji: input.emoji,
+          on: input.on,
+          ts: input.ts,
+        };
+        return { ok: true, event };
       }),
       expire: db.transaction((emptySince: number): string[] => {
         const gone: string[] = [];
@@ -275,6 +422,8 @@ export class SqliteStore implements AccountStore, RoomStore {
           if (n(s.countMembers.get(name)) > 0) continue;
           s.keepFloor.run(name);
           s.deleteRoomEvents.run(name);
+          s.deleteRoomReactions.run(name);
+          s.deleteRoomMentions.run(name);
           s.deleteRoom.run(name);
           gone.push(name);
         }
@@ -377,6 +526,10 @@ export class SqliteStore implements AccountStore, RoomStore {
     return (this.#stmt.unread.get(room, after, user) as { n: number }).n;
   }
 
+  async mentionCount(room: string, user: string, after: number): Promise<number> {
+    return (this.#stmt.mentionCount.get(room, user, after, user) as { n: number }).n;
+  }
+
   async appendEvent(input: AppendInput): Promise<AppendResult> {
     const result = this.#tx.append(input);
     if (result.ok && !result.duplicate) {
@@ -387,16 +540,29 @@ export class SqliteStore implements AccountStore, RoomStore {
     return result;
   }
 
+  async react(input: ReactInput): Promise<ReactResult> {
+    const result = this.#tx.react(input);
+    if (result.ok && result.event)
+      this.#onCommit(input.room, result.event.seq, JSON.stringify({ v: PROTOCOL_VERSION, ...result.event }));
+    return result;
+  }
+
   async head(room: string): Promise<number> {
     return this.headSync(room);
   }
 
   async messagesBefore(room: string, before: number, limit: number): Promise<ChatMessage[]> {
-    return (this.#stmt.before.all(room, before, limit) as EventRow[]).map(toMessage);
+    return (this.#stmt.before.all(room, before, limit) as EventRow[]).map((r) => toMessage(r, this.#extras));
+  }
+
+  async messagesAfter(room: string, after: number, limit: number): Promise<ChatMessage[]> {
+    return (this.#stmt.messagesAfter.all(room, after, limit) as EventRow[]).map((r) =>
+      toMessage(r, this.#extras),
+    );
   }
 
   async eventsAfter(room: string, after: number, limit: number): Promise<RoomEvent[]> {
-    return (this.#stmt.after.all(room, after, limit) as EventRow[]).map(toEvent);
+    return (this.#stmt.after.all(room, after, limit) as EventRow[]).map((r) => toEvent(r, this.#extras));
   }
 
   async expireEmptyRooms(emptySince: number): Promise<string[]> {

@@ -7,23 +7,26 @@
  * The list is redrawn from the state on each change; the keyboard focus and an open "delete?"
  * question survive the redraw.
  */
-import type { ChatMessage } from '../shared/protocol.js';
+import type { ChatMessage, Reactions, ReplyQuote } from '../shared/protocol.js';
 import { avatar } from './avatar.js';
-import { type DomElement, renderFormatted } from './format.js';
+import { type DomElement, parse, plainText, renderFormatted } from './format.js';
 import type { Outbox } from './outbox.js';
 import type { ChatState, Room } from './room-state.js';
 import { byId, el } from './dom.js';
+import { whoReacted } from './reactions.js';
 import { buildTimeline, fullTime, shortTime } from './timeline.js';
-
-/** The names the server found mentioned (a field of newer servers). */
-function mentionsOf(message: ChatMessage): readonly string[] {
-  return (message as ChatMessage & { mentions?: string[] }).mentions ?? [];
-}
 
 export interface MessageActions {
   edit(message: ChatMessage): void;
   remove(message: ChatMessage): void;
   dm(user: string): void;
+  /** Sets or removes the user's reaction. */
+  react(message: ChatMessage, emoji: string, on: boolean): void;
+  /** Opens the reaction picker for the message, next to `anchor`. */
+  pickReaction(message: ChatMessage, anchor: HTMLElement): void;
+  reply(message: ChatMessage): void;
+  /** Shows the message `seq` of the open room (a quote was clicked). */
+  reveal(seq: number): void;
 }
 
 /** What the conversation remembers between redraws. */
@@ -49,7 +52,7 @@ function toolButton(label: string, className: string, title: string, onClick: ()
 }
 
 function tools(message: ChatMessage, me: string, actions: MessageActions, redraw: () => void): HTMLElement | null {
-  if (message.user !== me || message.deleted) return null;
+  if (message.deleted) return null;
   const bar = el('div', 'actions');
   bar.setAttribute('role', 'toolbar');
   bar.setAttribute('aria-label', 'Message actions');
@@ -69,6 +72,14 @@ function tools(message: ChatMessage, me: string, actions: MessageActions, redraw
     );
     return bar;
   }
+  const react = toolButton('☺+', 'react', `React to message ${message.seq}`, () =>
+    actions.pickReaction(message, react),
+  );
+  bar.append(
+    react,
+    toolButton('Reply', 'reply', `Reply to message ${message.seq}`, () => actions.reply(message)),
+  );
+  if (message.user !== me) return bar;
   bar.append(
     toolButton('Edit', 'edit', `Edit message ${message.seq}`, () => actions.edit(message)),
     toolButton('Delete', 'delete', `Delete message ${message.seq}`, () => {
@@ -115,12 +126,13 @@ function messageItem(
     meta.append(time);
     body.append(meta);
   }
+  if (message.reply && !message.deleted) body.append(replyQuote(message.reply, actions));
   const text = el('div', 'text');
   text.dir = 'auto';
   if (message.deleted) text.textContent = 'message deleted';
   else {
     renderFormatted(document, text as unknown as DomElement, message.text, {
-      mentions: new Set(mentionsOf(message).map((n) => n.toLowerCase())),
+      mentions: new Set((message.mentions ?? []).map((n) => n.toLowerCase())),
       me: me.toLowerCase(),
     });
     if (message.editedAt) {
@@ -131,10 +143,47 @@ function messageItem(
     }
   }
   body.append(text);
+  if (message.reactions && !message.deleted) body.append(reactionRow(message, message.reactions, me, actions));
+  if (!message.deleted && (message.mentions ?? []).some((n) => n.toLowerCase() === me.toLowerCase()))
+    li.classList.add('mentions-me');
   li.append(body);
   const bar = tools(message, me, actions, redraw);
   if (bar) li.append(bar);
   return li;
+}
+
+/** The quote above a reply: who and what (or that it was deleted); a click shows the original. */
+function replyQuote(quote: ReplyQuote, actions: MessageActions): HTMLElement {
+  const button = el('button', quote.deleted ? 'reply-quote deleted' : 'reply-quote');
+  button.type = 'button';
+  button.tabIndex = -1;
+  button.dataset.target = String(quote.seq);
+  button.append(el('span', 'reply-user', `↪ ${quote.user}`));
+  const text = el('span', 'reply-text', quote.deleted ? 'Original message deleted' : plainText(parse(quote.text)));
+  text.dir = 'auto';
+  button.append(text);
+  button.title = quote.deleted ? 'The message this replied to was deleted' : 'Show the original message';
+  button.addEventListener('click', () => actions.reveal(quote.seq));
+  return button;
+}
+
+/** The reactions under a message: emoji and count; who on hover; a click adds or removes one's own. */
+function reactionRow(message: ChatMessage, reactions: Reactions, me: string, actions: MessageActions): HTMLElement {
+  const row = el('div', 'reactions');
+  for (const [emoji, users] of Object.entries(reactions)) {
+    const mine = users.includes(me);
+    const chip = el('button', mine ? 'reaction mine' : 'reaction');
+    chip.type = 'button';
+    chip.tabIndex = -1;
+    chip.dataset.emoji = emoji;
+    chip.setAttribute('aria-pressed', String(mine));
+    chip.title = whoReacted(users, me, emoji);
+    chip.setAttribute('aria-label', `${chip.title} (${users.length})`);
+    chip.append(el('span', 'emoji', emoji), el('span', 'count', String(users.length)));
+    chip.addEventListener('click', () => actions.react(message, emoji, !mine));
+    row.append(chip);
+  }
+  return row;
 }
 
 /** Where the focus was, to put it back after the redraw: the message and which of its buttons. */
@@ -144,6 +193,7 @@ function focusedSpot(list: HTMLElement): { seq: string; selector: string | null 
   const li = active.closest<HTMLElement>('li.message');
   if (!li?.dataset.seq) return null;
   if (active === li) return { seq: li.dataset.seq, selector: null };
+  if (active.dataset.emoji) return { seq: li.dataset.seq, selector: `[data-emoji="${CSS.escape(active.dataset.emoji)}"]` };
   const cls = [...active.classList].find((c) => c !== 'tool' && c !== 'danger');
   return { seq: li.dataset.seq, selector: cls ? `.${cls}` : null };
 }
@@ -236,4 +286,14 @@ export function jumpToLatest(): void {
   const box = byId('messages');
   box.scrollTop = box.scrollHeight;
   byId('jump-latest').hidden = true;
+}
+
+/** Scrolls to message `seq` and marks it for a moment (a reply's original). */
+export function showMessage(seq: number): void {
+  const li = document.querySelector<HTMLElement>(`#message-list li.message[data-seq="${seq}"]`);
+  if (!li) return;
+  li.scrollIntoView({ block: 'center' });
+  li.classList.add('flash');
+  li.focus({ preventScroll: true });
+  li.addEventListener('animationend', () => li.classList.remove('flash'), { once: true });
 }

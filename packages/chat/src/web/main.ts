@@ -6,7 +6,8 @@
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
 import { DEFAULT_ROOM, ROOM_NAME } from '../shared/protocol.js';
 import { Connection, type Status } from './connection.js';
-import { jumpToLatest, onConversationScroll, renderMessages } from './conversation.js';
+import { mentionKey, updateMentions } from './autocomplete.js';
+import { jumpToLatest, onConversationScroll, renderMessages, showMessage } from './conversation.js';
 import { byId } from './dom.js';
 import { setUpKeyboard, settleRovingFocus } from './keyboard.js';
 import { Outbox, type Pending } from './outbox.js';
@@ -21,7 +22,9 @@ import {
   renderTyping,
   roomOrder,
 } from './render.js';
-import { ChatState } from './room-state.js';
+import { ChatState, excerpt, roomLabel } from './room-state.js';
+import { notifyMention, setUpNotifications } from './notify.js';
+import { closePicker, openPicker, setUpPicker } from './picker.js';
 import { setUpTheme } from './theme.js';
 
 const OUTBOX_KEY = 'riptide-chat-outbox';
@@ -31,7 +34,12 @@ const READ_DELAY_MS = 300;
 
 const conn = new Connection({ onOpen, onMessage, onStatus });
 const state = new ChatState(
-  { send: (message) => void conn.send(message), now: () => Date.now() },
+  {
+    send: (message) => void conn.send(message),
+    now: () => Date.now(),
+    mentioned: (message, room) =>
+      notifyMention(message, roomLabel(room, state.me), () => actions.open(room.name)),
+  },
   sessionStorage.getItem(ROOM_KEY) ?? DEFAULT_ROOM,
 );
 const outbox = new Outbox(
@@ -57,6 +65,7 @@ const outbox = new Outbox(
 );
 
 let editing: { room: string; seq: number } | null = null;
+let replying: { room: string; seq: number } | null = null;
 let lastTypingSent = 0;
 let readTimer: ReturnType<typeof setTimeout> | undefined;
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -64,6 +73,8 @@ let typingTimer: ReturnType<typeof setTimeout> | undefined;
 const actions: Actions = {
   open: (room) => {
     cancelEdit();
+    cancelReply();
+    closePicker();
     closeDrawer();
     state.open(room);
     render();
@@ -78,6 +89,17 @@ const actions: Actions = {
   },
   edit: (message) => startEdit(message),
   remove: (message) => state.remove(message.room, message.seq),
+  react: (message, emoji, on) => state.react(message.room, message.seq, emoji, on),
+  pickReaction: (message, anchor) =>
+    openPicker(anchor, (emoji) => {
+      const mine = message.reactions?.[emoji]?.includes(state.me) ?? false;
+      if (!mine) state.react(message.room, message.seq, emoji, true);
+    }),
+  reply: (message) => startReply(message),
+  reveal: (seq) => {
+    state.reveal(seq);
+    render();
+  },
 };
 
 // ---- rendering ----
@@ -97,6 +119,10 @@ function render(): void {
   else if (changes.has('older')) renderMessages(state, outbox, actions, 'older');
   if (changes.has('messages') || changes.has('active') || changes.has('older'))
     settleRovingFocus(byId('message-list'));
+  if (changes.has('reveal') && state.revealed !== null) {
+    showMessage(state.revealed);
+    state.revealed = null;
+  }
   if (changes.has('online') || changes.has('active')) renderOnline(state, actions);
   if (changes.has('typing') || changes.has('active')) renderTypingLine();
   if (changes.has('errors') || changes.has('messages')) renderErrors(state, outbox);
@@ -195,6 +221,14 @@ function startEdit(message: ChatMessage): void {
   input.focus();
 }
 
+/** Who `@` can name in the open room: those online, the authors seen, the other side of a DM. */
+function memberNames(): Set<string> {
+  const room = state.rooms.get(state.active);
+  const names = new Set<string>(room?.online ?? []);
+  for (const m of room?.messages.values() ?? []) names.add(m.user);
+  return names;
+}
+
 /** ↑ in an empty composer: edit the last message of mine in this room. */
 function editLast(): boolean {
   const room = state.rooms.get(state.active);
@@ -204,6 +238,19 @@ function editLast(): boolean {
   if (!last) return false;
   startEdit(last);
   return true;
+}
+
+function startReply(message: ChatMessage): void {
+  cancelEdit();
+  replying = { room: message.room, seq: message.seq };
+  byId('reply-banner').hidden = false;
+  byId('reply-to').textContent = `${message.user}: ${excerpt(message.text).slice(0, 80)}`;
+  byId('composer-input').focus();
+}
+
+function cancelReply(): void {
+  replying = null;
+  byId('reply-banner').hidden = true;
 }
 
 function cancelEdit(): void {
@@ -230,7 +277,9 @@ function submitComposer(): void {
     state.edit(editing.room, editing.seq, text);
     cancelEdit();
   } else {
-    outbox.add({ id: randomId(), room: state.active, text });
+    const replyTo = replying?.room === state.active ? replying.seq : undefined;
+    outbox.add({ id: randomId(), room: state.active, text, ...(replyTo === undefined ? {} : { replyTo }) });
+    cancelReply();
     state.stick = true;
     const box = byId('messages');
     box.scrollTop = box.scrollHeight;
@@ -298,6 +347,12 @@ async function start(): Promise<void> {
   state.visible = !document.hidden;
   setUpTheme(byId<HTMLButtonElement>('theme-toggle'));
   setUpPanels();
+  setUpPicker();
+  setUpNotifications(byId<HTMLButtonElement>('notify-toggle'));
+  byId('reply-cancel').addEventListener('click', () => {
+    cancelReply();
+    byId('composer-input').focus();
+  });
   setUpKeyboard({
     roomOrder: () => roomOrder(state),
     active: () => state.active,
@@ -327,6 +382,11 @@ async function start(): Promise<void> {
   });
   const input = byId<HTMLTextAreaElement>('composer-input');
   input.addEventListener('keydown', (event) => {
+    if (mentionKey(event, input)) return;
+    if (event.key === 'Escape' && replying) {
+      cancelReply();
+      return;
+    }
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       submitComposer();
@@ -338,6 +398,7 @@ async function start(): Promise<void> {
     }
   });
   input.addEventListener('input', () => {
+    updateMentions(input, () => memberNames(), state.me);
     const now = Date.now();
     if (
       input.value !== '' &&

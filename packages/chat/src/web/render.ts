@@ -40,8 +40,13 @@ export function renderRooms(state: ChatState, actions: Actions): void {
     button.setAttribute('aria-current', String(room.name === state.active));
     button.append(el('span', 'name', roomLabel(room, state.me)));
     if (room.kind === 'private') button.append(el('span', 'lock', ' (private)'));
+    if (room.mentions > 0 && room.name !== state.active) {
+      const badge = el('span', 'badge mentions', `@${room.mentions}`);
+      badge.setAttribute('aria-label', `${room.mentions} mentioning you`);
+      button.append(badge);
+    }
     if (room.unread > 0 && room.name !== state.active) {
-      const badge = el('span', 'badge', String(room.unread));
+      const badge = el('span', 'badge unread', String(room.unread));
       badge.setAttribute('aria-label', `${room.unread} unread`);
       button.append(badge);
     }

@@ -13,6 +13,7 @@
  * Every request carries a `ref`, so an error is matched to what caused it: an error about a room
  * the page has left meanwhile (a read marker sent just before leaving) is not the user's concern.
  */
+import { applyReaction } from './reactions.js';
 import {
   type ChatMessage,
   type ClientMessage,
@@ -29,6 +30,8 @@ import {
 } from '../shared/protocol.js';
 
 export const TYPING_SHOW_MS = 4000;
+/** Older pages loaded at most to show a reply's original. */
+const MAX_REVEAL_PAGES = 20;
 const MAX_NOTICES = 100;
 
 export interface Notice {
@@ -43,6 +46,8 @@ export interface Room {
   owner: string | null;
   head: number;
   unread: number;
+  /** Unread messages that mention the user (a separate badge). */
+  mentions: number;
   online: Set<string>;
   messages: Map<number, ChatMessage>;
   notices: Notice[];
@@ -58,15 +63,43 @@ export interface Room {
   firstUnread: number | null;
   /** Unread count when opened, until the history shows where the divider goes. */
   unreadAtOpen: number;
+  /** A message to show that older pages are being loaded for (a reply's original). */
+  revealing: number | null;
+  revealPages: number;
 }
 
 export interface StateHost {
   send(message: ClientMessage): void;
   now(): number;
+  /** A live message from someone else mentions the user (a desktop notification, maybe). */
+  mentioned?(message: ChatMessage, room: Room): void;
+}
+
+/** A reply's quote keeps this many code points of the original (as the server does). */
+const EXCERPT_CHARS = 200;
+
+export function excerpt(text: string): string {
+  const chars = [...text];
+  return chars.length <= EXCERPT_CHARS ? text : chars.slice(0, EXCERPT_CHARS).join('');
+}
+
+export function mentionsMe(message: ChatMessage, me: string): boolean {
+  const lower = me.toLowerCase();
+  return (message.mentions ?? []).some((n) => n.toLowerCase() === lower);
 }
 
 /** What changed since the renderer last looked. */
-export type Change = 'rooms' | 'messages' | 'older' | 'online' | 'typing' | 'active' | 'errors' | 'directory';
+export type Change =
+  | 'rooms'
+  | 'messages'
+  | 'older'
+  | 'online'
+  | 'typing'
+  | 'active'
+  | 'errors'
+  | 'directory'
+  /** The message in `revealed` is loaded: scroll to it. */
+  | 'reveal';
 
 type RequestKind =
   | 'join'
@@ -82,7 +115,8 @@ type RequestKind =
   | 'sync'
   | 'rooms'
   | 'edit'
-  | 'delete';
+  | 'delete'
+  | 'react';
 
 function newRoom(state: RoomState): Room {
   return {
@@ -91,6 +125,7 @@ function newRoom(state: RoomState): Room {
     owner: state.owner,
     head: state.head,
     unread: state.unread,
+    mentions: state.mentions ?? 0,
     online: new Set(state.online),
     messages: new Map(),
     notices: [],
@@ -102,6 +137,8 @@ function newRoom(state: RoomState): Room {
     typing: new Map(),
     firstUnread: null,
     unreadAtOpen: 0,
+    revealing: null,
+    revealPages: 0,
   };
 }
 
@@ -169,6 +206,7 @@ export class ChatState {
       case 'message':
       case 'edited':
       case 'deleted':
+      case 'reacted':
         this.#event(msg);
         return;
       case 'history':
@@ -260,7 +298,10 @@ export class ChatState {
       room.online = new Set(state.online);
       room.kind = state.kind;
       room.owner = state.owner;
-      if (room.name !== this.active) room.unread = state.unread;
+      if (room.name !== this.active) {
+        room.unread = state.unread;
+        room.mentions = state.mentions ?? 0;
+      }
       // A loaded room gets its missed events by replay (the hello named its head).
       if (!room.loaded) room.head = state.head;
     }
@@ -283,7 +324,13 @@ export class ChatState {
       // Not displayed yet: only count unread messages; history loads when the room is opened.
       if (seq > room.head) {
         room.head = seq;
-        if (event.type === 'message' && event.message.user !== this.me) room.unread++;
+        if (event.type === 'message' && event.message.user !== this.me) {
+          room.unread++;
+          if (mentionsMe(event.message, this.me)) {
+            room.mentions++;
+            this.#host.mentioned?.(event.message, room);
+          }
+        }
         this.#changed('rooms');
       }
       return;
@@ -318,11 +365,21 @@ export class ChatState {
       room.messages.set(event.message.seq, event.message);
       // Their message is here: they are no longer typing it.
       if (room.typing.delete(event.message.user)) this.#changed('typing');
+      if (event.message.user !== this.me && mentionsMe(event.message, this.me))
+        this.#host.mentioned?.(event.message, room);
       if (event.message.user !== this.me && (!isActive || !this.visible)) {
         room.unread++;
+        if (mentionsMe(event.message, this.me)) room.mentions++;
         // Arriving while the tab is hidden: the reader finds the divider above it on return.
         if (isActive && room.firstUnread === null) room.firstUnread = event.message.seq;
         this.#changed('rooms');
+      }
+    } else if (event.type === 'reacted') {
+      const target = room.messages.get(event.target);
+      if (target && !target.deleted) {
+        const reactions = applyReaction(target.reactions, event.user, event.emoji, event.on);
+        if (reactions) target.reactions = reactions;
+        else delete target.reactions;
       }
     } else {
       const target = room.messages.get(event.target);
@@ -330,10 +387,21 @@ export class ChatState {
         if (event.type === 'edited') {
           target.text = event.text;
           target.editedAt = event.ts;
+          if (event.mentions) target.mentions = event.mentions;
+          else delete target.mentions;
         } else {
           target.text = '';
           target.deleted = true;
+          delete target.reactions;
         }
+      }
+      // The quotes of the replies to it follow: the new text, or "deleted" (never the old text).
+      for (const message of room.messages.values()) {
+        if (message.reply?.seq !== event.target) continue;
+        message.reply =
+          event.type === 'edited'
+            ? { seq: event.target, user: message.reply.user, text: excerpt(event.text) }
+            : { seq: event.target, user: message.reply.user, text: '', deleted: true };
       }
     }
     if (isActive) {
@@ -364,6 +432,7 @@ export class ChatState {
     for (const message of messages) room.messages.set(message.seq, message);
     room.hasMore = hasMore;
     room.loadingOlder = false;
+    if (room.revealing !== null) this.#continueReveal(room);
     if (name !== this.active) return;
     if (older) this.#changed('older');
     else {
@@ -396,6 +465,39 @@ export class ChatState {
 
   // ---- rooms ----
 
+  /**
+   * Shows message `seq` of the open room (a reply's original): at once if loaded, else after
+   * loading older pages, at most MAX_REVEAL_PAGES of them.
+   */
+  reveal(seq: number): void {
+    const room = this.rooms.get(this.active);
+    if (!room?.loaded) return;
+    room.revealing = seq;
+    room.revealPages = 0;
+    this.#continueReveal(room);
+  }
+
+  /** The message reveal() found, once (render.ts scrolls to it). */
+  revealed: number | null = null;
+
+  #continueReveal(room: Room): void {
+    const seq = room.revealing;
+    if (seq === null) return;
+    if (room.messages.has(seq) || !room.hasMore || room.revealPages >= MAX_REVEAL_PAGES) {
+      room.revealing = null;
+      if (room.messages.has(seq)) {
+        this.revealed = seq;
+        this.#changed('reveal');
+      } else {
+        this.composerError = 'That message is too far back to show here.';
+        this.#changed('errors');
+      }
+      return;
+    }
+    room.revealPages++;
+    this.loadOlder();
+  }
+
   /** Shows a room (loading its history the first time) and clears its unread count. */
   open(name: string): void {
     const previous = this.rooms.get(this.active);
@@ -409,6 +511,7 @@ export class ChatState {
       }
       if (!room.loaded) this.#loadLatest(room);
       room.unread = 0;
+      room.mentions = 0;
     }
     if (room?.name !== previous?.name || !room?.loaded) this.jump = true;
     this.#changed('active', 'rooms', 'messages', 'online', 'typing');
@@ -429,6 +532,7 @@ export class ChatState {
     const room = this.rooms.get(this.active);
     if (!room?.loaded || !this.visible) return;
     room.unread = 0;
+    room.mentions = 0;
     this.#changed('rooms');
     this.#request('read', room.name, { v: 2, type: 'read', room: room.name, seq: room.head });
   }
@@ -474,6 +578,11 @@ export class ChatState {
 
   remove(room: string, seq: number): void {
     this.#request('delete', room, { v: 2, type: 'delete', room, seq });
+  }
+
+  /** Sets (`on`) or removes the user's reaction; the `reacted` event updates the message. */
+  react(room: string, target: number, emoji: string, on: boolean): void {
+    this.#request('react', room, { v: 2, type: 'react', room, target, emoji, on });
   }
 
   typing(room: string): void {

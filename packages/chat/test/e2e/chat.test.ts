@@ -78,11 +78,8 @@ describe('chat page', () => {
     await alice.page.locator('#message-list li.mine:not(.pending) .edit').last().click();
     await alice.page.fill('#composer-input', 'Sure, see you there');
     await alice.page.keyboard.press('Enter');
-    await bob.page.waitForFunction(() =>
-      [...document.querySelectorAll('#message-list .text')].some(
-        (n) => n.textContent === 'Sure, see you there',
-      ),
-    );
+    await bob.page.waitForSelector('#message-list li.message .edited');
+    expect(await messageTexts(bob.page)).toContain('Sure, see you there');
     await sendMessage(alice.page, 'oops, wrong room');
     await bob.page.waitForFunction(
       () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 5,

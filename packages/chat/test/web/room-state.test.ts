@@ -230,4 +230,68 @@ describe('ChatState', () => {
     expect(state.rooms.has('plans')).toBe(false);
     expect(state.roomError).toBe('#plans was deleted by its owner');
   });
+
+  it('applies reactions to the message they target, without counting them as unread', () => {
+    const { state, last } = setup();
+    state.receive(history('general', last().ref, [], 0));
+    state.receive(message(1));
+    state.visible = false;
+    const react = (seq: number, user: string, emoji: string, on: boolean): ServerMessage => ({
+      v: 2,
+      type: 'reacted',
+      room: 'general',
+      seq,
+      target: 1,
+      user,
+      emoji,
+      on,
+      ts: seq,
+    });
+    state.receive(react(2, 'bob', '👍', true));
+    state.receive(react(3, 'carol', '👍', true));
+    state.receive(react(4, 'bob', '🎉', true));
+    state.receive(react(5, 'bob', '🎉', false));
+    expect(state.rooms.get('general')?.messages.get(1)?.reactions).toEqual({ '👍': ['bob', 'carol'] });
+    expect(state.rooms.get('general')?.unread).toBe(0);
+    expect(state.rooms.get('general')?.head).toBe(5);
+    state.react('general', 1, '👍', true);
+    expect(last()).toMatchObject({ type: 'react', room: 'general', target: 1, emoji: '👍', on: true });
+  });
+
+  it('keeps reply quotes current: the edited text, or "deleted" without the old text', () => {
+    const { state, last } = setup();
+    state.receive(history('general', last().ref, [], 0));
+    state.receive(message(1));
+    const reply: ServerMessage = {
+      v: 2,
+      type: 'message',
+      message: { room: 'general', seq: 2, id: 'r', user: 'alice', text: 'yes', ts: 2, reply: { seq: 1, user: 'bob', text: 'text 1' } },
+    };
+    state.receive(reply);
+    state.receive({ v: 2, type: 'edited', room: 'general', seq: 3, target: 1, user: 'bob', text: 'x'.repeat(300), ts: 3 });
+    const quote = () => state.rooms.get('general')?.messages.get(2)?.reply;
+    expect(quote()).toEqual({ seq: 1, user: 'bob', text: 'x'.repeat(200) });
+    state.receive({ v: 2, type: 'deleted', room: 'general', seq: 4, target: 1, user: 'bob', ts: 4 });
+    expect(quote()).toEqual({ seq: 1, user: 'bob', text: '', deleted: true });
+  });
+
+  it('counts mentions of the user apart from unread, and tells the host about each live one', () => {
+    const mentioned: number[] = [];
+    const random: RoomState = { room: 'random', kind: 'public', owner: null, head: 0, unread: 0, mentions: 0, online: [] };
+    const state = new ChatState({ send: () => {}, now: () => 0, mentioned: (m) => mentioned.push(m.seq) });
+    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(), random], limits: DEFAULT_LIMITS });
+    const say = (seq: number, mentions?: string[]): ServerMessage => ({
+      v: 2,
+      type: 'message',
+      message: { room: 'random', seq, id: `m${seq}`, user: 'bob', text: 'hey', ts: seq, ...(mentions ? { mentions } : {}) },
+    });
+    state.receive(say(1, ['Alice']));
+    state.receive(say(2));
+    state.receive(say(3, ['carol']));
+    const room = state.rooms.get('random');
+    expect([room?.unread, room?.mentions]).toEqual([3, 1]);
+    expect(mentioned).toEqual([1]);
+    state.open('random');
+    expect(room?.mentions).toBe(0);
+  });
 });

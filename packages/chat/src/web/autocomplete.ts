@@ -25,7 +25,7 @@ function draw(input: HTMLTextAreaElement): void {
   const node = list();
   node.replaceChildren();
   options.forEach((name, i) => {
-    const li = document.createElement('li');
+    const li = document.createElement('div');
     li.id = `mention-option-${i}`;
     li.setAttribute('role', 'option');
     li.setAttribute('aria-selected', String(i === chosen));
@@ -53,7 +53,10 @@ function accept(input: HTMLTextAreaElement): void {
 /** Call on each input event: opens, updates or closes the list. */
 export function updateMentions(input: HTMLTextAreaElement, names: () => Iterable<string>, me: string): void {
   query = input.selectionStart === input.selectionEnd ? mentionAt(input.value, input.selectionStart) : null;
-  if (!query) return close(input);
+  if (!query) {
+    close(input);
+    return;
+  }
   options = mentionCandidates(query.prefix, names(), me);
   chosen = 0;
   draw(input);

@@ -3,8 +3,18 @@
  * palette holds colours on which white text has a contrast of at least 4.5:1 (WCAG AA).
  */
 const PALETTE = [
-  '#b3261e', '#a0400a', '#7a5a00', '#3d6b00', '#1b7f3b', '#00695c',
-  '#00658a', '#0b57d0', '#5b3cc4', '#8e24aa', '#ad1457', '#5d4037',
+  '#b3261e',
+  '#a0400a',
+  '#7a5a00',
+  '#3d6b00',
+  '#1b7f3b',
+  '#00695c',
+  '#00658a',
+  '#0b57d0',
+  '#5b3cc4',
+  '#8e24aa',
+  '#ad1457',
+  '#5d4037',
 ];
 
 /** FNV-1a over the lower-cased name: small, stable, spreads similar names apart. */

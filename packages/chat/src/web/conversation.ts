@@ -9,11 +9,11 @@
  */
 import type { ChatMessage, Reactions, ReplyQuote } from '../shared/protocol.js';
 import { avatar } from './avatar.js';
+import { byId, el } from './dom.js';
 import { type DomElement, parse, plainText, renderFormatted } from './format.js';
 import type { Outbox } from './outbox.js';
-import type { ChatState, Room } from './room-state.js';
-import { byId, el } from './dom.js';
 import { whoReacted } from './reactions.js';
+import type { ChatState, Room } from './room-state.js';
 import { buildTimeline, fullTime, shortTime } from './timeline.js';
 
 export interface MessageActions {
@@ -51,7 +51,12 @@ function toolButton(label: string, className: string, title: string, onClick: ()
   return button;
 }
 
-function tools(message: ChatMessage, me: string, actions: MessageActions, redraw: () => void): HTMLElement | null {
+function tools(
+  message: ChatMessage,
+  me: string,
+  actions: MessageActions,
+  redraw: () => void,
+): HTMLElement | null {
   if (message.deleted) return null;
   const bar = el('div', 'actions');
   bar.setAttribute('role', 'toolbar');
@@ -86,7 +91,9 @@ function tools(message: ChatMessage, me: string, actions: MessageActions, redraw
       ui.confirming = { room: message.room, seq: message.seq };
       redraw();
       // The question is where the focus goes: Enter then Cancel, or Tab to Delete.
-      document.querySelector<HTMLElement>(`#message-list li[data-seq="${message.seq}"] .cancel-delete`)?.focus();
+      document
+        .querySelector<HTMLElement>(`#message-list li[data-seq="${message.seq}"] .cancel-delete`)
+        ?.focus();
     }),
   );
   return bar;
@@ -143,7 +150,8 @@ function messageItem(
     }
   }
   body.append(text);
-  if (message.reactions && !message.deleted) body.append(reactionRow(message, message.reactions, me, actions));
+  if (message.reactions && !message.deleted)
+    body.append(reactionRow(message, message.reactions, me, actions));
   if (!message.deleted && (message.mentions ?? []).some((n) => n.toLowerCase() === me.toLowerCase()))
     li.classList.add('mentions-me');
   li.append(body);
@@ -159,7 +167,11 @@ function replyQuote(quote: ReplyQuote, actions: MessageActions): HTMLElement {
   button.tabIndex = -1;
   button.dataset.target = String(quote.seq);
   button.append(el('span', 'reply-user', `↪ ${quote.user}`));
-  const text = el('span', 'reply-text', quote.deleted ? 'Original message deleted' : plainText(parse(quote.text)));
+  const text = el(
+    'span',
+    'reply-text',
+    quote.deleted ? 'Original message deleted' : plainText(parse(quote.text)),
+  );
   text.dir = 'auto';
   button.append(text);
   button.title = quote.deleted ? 'The message this replied to was deleted' : 'Show the original message';
@@ -168,7 +180,12 @@ function replyQuote(quote: ReplyQuote, actions: MessageActions): HTMLElement {
 }
 
 /** The reactions under a message: emoji and count; who on hover; a click adds or removes one's own. */
-function reactionRow(message: ChatMessage, reactions: Reactions, me: string, actions: MessageActions): HTMLElement {
+function reactionRow(
+  message: ChatMessage,
+  reactions: Reactions,
+  me: string,
+  actions: MessageActions,
+): HTMLElement {
   const row = el('div', 'reactions');
   for (const [emoji, users] of Object.entries(reactions)) {
     const mine = users.includes(me);
@@ -193,7 +210,8 @@ function focusedSpot(list: HTMLElement): { seq: string; selector: string | null 
   const li = active.closest<HTMLElement>('li.message');
   if (!li?.dataset.seq) return null;
   if (active === li) return { seq: li.dataset.seq, selector: null };
-  if (active.dataset.emoji) return { seq: li.dataset.seq, selector: `[data-emoji="${CSS.escape(active.dataset.emoji)}"]` };
+  if (active.dataset.emoji)
+    return { seq: li.dataset.seq, selector: `[data-emoji="${CSS.escape(active.dataset.emoji)}"]` };
   const cls = [...active.classList].find((c) => c !== 'tool' && c !== 'danger');
   return { seq: li.dataset.seq, selector: cls ? `.${cls}` : null };
 }
@@ -217,7 +235,9 @@ export function renderMessages(
   list.replaceChildren();
   byId('load-older').hidden = !room?.hasMore;
   if (!room) return;
-  const messages = [...room.messages.keys()].sort((a, b) => a - b).map((seq) => room.messages.get(seq) as ChatMessage);
+  const messages = [...room.messages.keys()]
+    .sort((a, b) => a - b)
+    .map((seq) => room.messages.get(seq) as ChatMessage);
   const entries = buildTimeline(messages, room.notices, { now: Date.now(), firstUnread: room.firstUnread });
   let lastUser: string | null = null;
   for (const entry of entries) {

@@ -105,7 +105,11 @@ function fence(lines: string[], start: number, blocks: Block[]): number {
     }
     body.push(lines[i]);
   }
-  blocks.push(lang === undefined ? { type: 'code', text: body.join('\n') } : { type: 'code', lang, text: body.join('\n') });
+  blocks.push(
+    lang === undefined
+      ? { type: 'code', text: body.join('\n') }
+      : { type: 'code', lang, text: body.join('\n') },
+  );
   return i;
 }
 
@@ -265,7 +269,9 @@ export function plainText(blocks: Block[]): string {
       )
       .join('');
   return blocks
-    .map((b) => (b.type === 'paragraph' ? inline(b.children) : b.type === 'code' ? b.text : plainText(b.children)))
+    .map((b) =>
+      b.type === 'paragraph' ? inline(b.children) : b.type === 'code' ? b.text : plainText(b.children),
+    )
     .join('\n');
 }
 
@@ -290,7 +296,12 @@ export interface FormatOptions {
 }
 
 /** Appends the formatted `text` to `parent`. */
-export function renderFormatted(doc: Doc, parent: DomElement, text: string, options: FormatOptions = {}): void {
+export function renderFormatted(
+  doc: Doc,
+  parent: DomElement,
+  text: string,
+  options: FormatOptions = {},
+): void {
   for (const block of parse(text)) parent.append(blockNode(doc, block, options));
 }
 

@@ -5,13 +5,15 @@
  */
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
 import { DEFAULT_ROOM, ROOM_NAME } from '../shared/protocol.js';
-import { Connection, type Status } from './connection.js';
 import { mentionKey, updateMentions } from './autocomplete.js';
+import { Connection, type Status } from './connection.js';
 import { jumpToLatest, onConversationScroll, renderMessages, showMessage } from './conversation.js';
 import { byId } from './dom.js';
-import { setUpKeyboard, settleRovingFocus } from './keyboard.js';
+import { settleRovingFocus, setUpKeyboard } from './keyboard.js';
+import { notifyMention, setUpNotifications } from './notify.js';
 import { Outbox, type Pending } from './outbox.js';
 import { closeDrawer, setUpPanels } from './panels.js';
+import { closePicker, openPicker, setUpPicker } from './picker.js';
 import {
   type Actions,
   renderDirectory,
@@ -23,8 +25,6 @@ import {
   roomOrder,
 } from './render.js';
 import { ChatState, excerpt, roomLabel } from './room-state.js';
-import { notifyMention, setUpNotifications } from './notify.js';
-import { closePicker, openPicker, setUpPicker } from './picker.js';
 import { setUpTheme } from './theme.js';
 
 const OUTBOX_KEY = 'riptide-chat-outbox';

@@ -28,7 +28,12 @@ export function mentionCandidates(prefix: string, names: Iterable<string>, me: s
 }
 
 /** The text with `@prefix` replaced by `@name ` and the caret after it. */
-export function insertMention(text: string, caret: number, query: MentionQuery, name: string): { text: string; caret: number } {
+export function insertMention(
+  text: string,
+  caret: number,
+  query: MentionQuery,
+  name: string,
+): { text: string; caret: number } {
   const before = text.slice(0, query.start);
   const after = text.slice(caret);
   const inserted = `@${name} `;

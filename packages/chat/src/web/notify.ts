@@ -38,7 +38,9 @@ export function setUpNotifications(button: HTMLButtonElement): void {
     if (enabled()) localStorage.removeItem(KEY);
     else {
       const permission =
-        Notification.permission === 'default' ? await Notification.requestPermission() : Notification.permission;
+        Notification.permission === 'default'
+          ? await Notification.requestPermission()
+          : Notification.permission;
       if (permission === 'granted') localStorage.setItem(KEY, 'on');
     }
     show(button);

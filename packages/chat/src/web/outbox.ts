@@ -174,8 +174,7 @@ export class Outbox {
     }
     const message: ClientMessage = { v: 2, type: 'send', id: next.id, room: next.room, text: next.text };
     if (next.replyTo !== undefined) message.replyTo = next.replyTo;
-    if (this.#host.send(message))
-      this.#inFlight = next.id;
+    if (this.#host.send(message)) this.#inFlight = next.id;
     else this.#setHold('offline');
   }
 }

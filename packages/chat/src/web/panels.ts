@@ -38,7 +38,9 @@ function open(drawer: Drawer): void {
 
 export function setUpPanels(): void {
   for (const drawer of ['rooms', 'online'] as const) {
-    byId(toggles[drawer]).addEventListener('click', () => (openDrawer === drawer ? closeDrawer() : open(drawer)));
+    byId(toggles[drawer]).addEventListener('click', () =>
+      openDrawer === drawer ? closeDrawer() : open(drawer),
+    );
   }
   byId('backdrop').addEventListener('click', () => closeDrawer());
   document.addEventListener('keydown', (event) => {

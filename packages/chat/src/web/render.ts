@@ -4,9 +4,9 @@
  * drawn by conversation.ts.
  */
 import type { MessageActions } from './conversation.js';
+import { byId, el } from './dom.js';
 import type { Outbox } from './outbox.js';
 import { type ChatState, type Room, roomLabel } from './room-state.js';
-import { byId, el } from './dom.js';
 
 export interface Actions extends MessageActions {
   open(room: string): void;

@@ -13,7 +13,7 @@
  * Every request carries a `ref`, so an error is matched to what caused it: an error about a room
  * the page has left meanwhile (a read marker sent just before leaving) is not the user's concern.
  */
-import { applyReaction } from './reactions.js';
+
 import {
   type ChatMessage,
   type ClientMessage,
@@ -28,6 +28,7 @@ import {
   type RoomState,
   type ServerMessage,
 } from '../shared/protocol.js';
+import { applyReaction } from './reactions.js';
 
 export const TYPING_SHOW_MS = 4000;
 /** Older pages loaded at most to show a reply's original. */

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, startTestServer } from '../helpers.js';
-import { deleteMessage, launch, messageTexts, seqOf, sendMessage, signIn, TcpProxy } from './browser.js';
+import { deleteMessage, launch, messageTexts, sendMessage, seqOf, signIn, TcpProxy } from './browser.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 // The README's screenshot is tracked: it is only rewritten on request (UPDATE_SCREENSHOT=1), so a
@@ -199,7 +199,9 @@ describe('chat page', () => {
     // The room list is behind the menu.
     expect(await phone.page.isVisible('#room-list')).toBe(false);
     await phone.page.click('#menu-toggle');
-    await phone.page.waitForFunction(() => getComputedStyle(document.querySelector('#rooms-panel') as Element).transform === 'none');
+    await phone.page.waitForFunction(
+      () => getComputedStyle(document.querySelector('#rooms-panel') as Element).transform === 'none',
+    );
     expect(await phone.page.isVisible('#room-list')).toBe(true);
     const overflow = await phone.page.evaluate(
       () => document.documentElement.scrollWidth - window.innerWidth,

@@ -11,7 +11,15 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, startTestServer } from '../helpers.js';
-import { deleteMessage, launch, messageTexts, seqOf, sendMessage, signIn, waitForMessages } from './browser.js';
+import {
+  deleteMessage,
+  launch,
+  messageTexts,
+  sendMessage,
+  seqOf,
+  signIn,
+  waitForMessages,
+} from './browser.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 // The README's screenshots are tracked: rewritten only on request (UPDATE_SCREENSHOT=1); otherwise
@@ -60,10 +68,16 @@ describe('the conversation view', () => {
       ['message first mine', 'B', 'bob', 'three'],
     ]);
     // The colour comes from the name: alice's is the same on both pages and differs from bob's.
-    const aliceColour = await alice.page.$eval('li.first .avatar', (n) => (n as HTMLElement).style.backgroundColor);
+    const aliceColour = await alice.page.$eval(
+      'li.first .avatar',
+      (n) => (n as HTMLElement).style.backgroundColor,
+    );
     expect(aliceColour).toBe(items[1].colour);
     expect(items[3].colour).not.toBe(items[1].colour);
-    const time = await bob.page.$eval('li.first .time', (n) => ({ text: n.textContent ?? '', title: (n as HTMLElement).title }));
+    const time = await bob.page.$eval('li.first .time', (n) => ({
+      text: n.textContent ?? '',
+      title: (n as HTMLElement).title,
+    }));
     expect(time.text).toMatch(/^[1-9]\d?:\d\d/);
     expect(time.title).toContain(String(new Date().getFullYear()));
     expect(await bob.page.$eval('li.message .text', (n) => (n as HTMLElement).dir)).toBe('auto');
@@ -86,9 +100,7 @@ describe('the conversation view', () => {
     );
     await alice.page.click('#room-list button[data-room="random"]');
     await waitForMessages(alice.page, 33);
-    expect(
-      await alice.page.$eval('.unread-divider + li.message .text', (n) => n.textContent),
-    ).toBe('new 1');
+    expect(await alice.page.$eval('.unread-divider + li.message .text', (n) => n.textContent)).toBe('new 1');
     expect(await alice.page.locator('.unread-divider').count()).toBe(1);
     // The divider is in view (the page opened there, not at the end).
     const inView = await alice.page.$eval('.unread-divider', (d) => {
@@ -109,7 +121,10 @@ describe('the conversation view', () => {
     await alice.page.waitForSelector('#jump-latest:not([hidden])');
     await alice.page.click('#jump-latest');
     await alice.page.waitForSelector('#jump-latest', { state: 'hidden' });
-    const atEnd = await alice.page.$eval('#messages', (b) => b.scrollHeight - b.scrollTop - b.clientHeight < 5);
+    const atEnd = await alice.page.$eval(
+      '#messages',
+      (b) => b.scrollHeight - b.scrollTop - b.clientHeight < 5,
+    );
     expect(atEnd).toBe(true);
     // Leaving the room and coming back: no divider (all read).
     await alice.page.click('#room-list button[data-room="general"]');
@@ -137,7 +152,8 @@ describe('the conversation view', () => {
     expect(await opacity()).toBe('0');
     await mine.hover();
     await alice.page.waitForFunction(
-      (s) => getComputedStyle(document.querySelector(`li[data-seq="${s}"] .actions`) as Element).opacity === '1',
+      (s) =>
+        getComputedStyle(document.querySelector(`li[data-seq="${s}"] .actions`) as Element).opacity === '1',
       seq,
     );
     await mine.locator('.edit').click();
@@ -164,8 +180,14 @@ describe('the conversation view', () => {
     const server = await startTestServer();
     const alice = await signIn(browser, server.origin, 'alice');
     const bob = await signIn(browser, server.origin, 'bob');
-    await sendMessage(alice.page, '> quoted *loud*\n_soft_ and `x < y` at https://example.com/a_b\n```\n<b>raw</b>\n```');
-    await sendMessage(alice.page, '*<img src=x onerror=alert(1)>* `<script>alert(2)</script>` _<svg onload=alert(3)>_');
+    await sendMessage(
+      alice.page,
+      '> quoted *loud*\n_soft_ and `x < y` at https://example.com/a_b\n```\n<b>raw</b>\n```',
+    );
+    await sendMessage(
+      alice.page,
+      '*<img src=x onerror=alert(1)>* `<script>alert(2)</script>` _<svg onload=alert(3)>_',
+    );
     await waitForMessages(bob.page, 2);
     const html = await bob.page.$$eval('#message-list li.message .text', (n) =>
       n.map((x) => [...x.querySelectorAll('*')].map((e) => e.tagName.toLowerCase())),
@@ -177,7 +199,9 @@ describe('the conversation view', () => {
     expect(await messageTexts(bob.page).then((t) => t[1])).toBe(
       '<img src=x onerror=alert(1)> <script>alert(2)</script> <svg onload=alert(3)>',
     );
-    expect(await bob.page.locator('#message-list img, #message-list script, #message-list svg').count()).toBe(0);
+    expect(await bob.page.locator('#message-list img, #message-list script, #message-list svg').count()).toBe(
+      0,
+    );
     await alice.context.close();
     await bob.context.close();
   });
@@ -203,7 +227,9 @@ describe('the conversation view', () => {
     const linkColour = await light.page.$eval('#message-list a', (a) => getComputedStyle(a).color);
     expect(['rgb(138, 180, 248)', 'rgb(197, 138, 249)']).toContain(linkColour);
     // The favicon is served.
-    const icon = await light.page.evaluate(async () => (await fetch('/favicon.svg')).headers.get('content-type'));
+    const icon = await light.page.evaluate(async () =>
+      (await fetch('/favicon.svg')).headers.get('content-type'),
+    );
     expect(icon).toBe('image/svg+xml');
     await dark.context.close();
     await light.context.close();
@@ -211,7 +237,10 @@ describe('the conversation view', () => {
 
   it('on a phone, rooms and the online list are drawers and the composer stays on screen', async () => {
     const server = await startTestServer();
-    const phone = await signIn(browser, server.origin, 'pat', { viewport: { width: 390, height: 844 }, isMobile: true });
+    const phone = await signIn(browser, server.origin, 'pat', {
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+    });
     const other = await signIn(browser, server.origin, 'quinn');
     expect(await phone.page.isVisible('#room-form')).toBe(false);
     expect(await phone.page.isVisible('#online-list')).toBe(false);
@@ -239,13 +268,16 @@ describe('the conversation view', () => {
     for (const height of [844, 420]) {
       await phone.page.setViewportSize({ width: 390, height });
       await phone.page.waitForFunction(
-        (h) => Math.abs((document.querySelector('#composer') as Element).getBoundingClientRect().bottom - h) < 2,
+        (h) =>
+          Math.abs((document.querySelector('#composer') as Element).getBoundingClientRect().bottom - h) < 2,
         height,
       );
     }
     await sendMessage(phone.page, 'typed on a phone');
     await waitForMessages(other.page, 1);
-    const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await phone.page.evaluate(
+      () => document.documentElement.scrollWidth - window.innerWidth,
+    );
     expect(overflow).toBeLessThanOrEqual(0);
     await phone.context.close();
     await other.context.close();
@@ -268,7 +300,9 @@ describe('the conversation view', () => {
     await alice.page.focus('#room-list button[data-room="general"]');
     await sendMessage(bob.page, 'redraw');
     await alice.page.waitForSelector('#room-list button[data-room="random"] .badge');
-    expect(await alice.page.evaluate(() => (document.activeElement as HTMLElement).dataset.room)).toBe('general');
+    expect(await alice.page.evaluate(() => (document.activeElement as HTMLElement).dataset.room)).toBe(
+      'general',
+    );
     // Alt+↓ goes to the next room.
     await alice.page.keyboard.press('Alt+ArrowDown');
     await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#random');
@@ -282,7 +316,8 @@ describe('the conversation view', () => {
     expect(await alice.page.isHidden('#edit-banner')).toBe(true);
     // Shift+Tab from the composer reaches the conversation: the last message's tools, then the
     // message itself (the list is one Tab stop).
-    const focused = () => alice.page.evaluate(() => (document.activeElement as HTMLElement).dataset.seq ?? null);
+    const focused = () =>
+      alice.page.evaluate(() => (document.activeElement as HTMLElement).dataset.seq ?? null);
     const stops: string[] = [];
     for (let i = 0; i < 3; i++) {
       await alice.page.keyboard.press('Shift+Tab');
@@ -312,7 +347,9 @@ describe('the conversation view', () => {
     await waitForMessages(alice.page, 1);
     await alice.page.click('#message-list li.first button.user');
     await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '@bob');
-    expect(await alice.page.$$eval('#dm-list button .name', (n) => n.map((x) => x.textContent))).toEqual(['@bob']);
+    expect(await alice.page.$$eval('#dm-list button .name', (n) => n.map((x) => x.textContent))).toEqual([
+      '@bob',
+    ]);
     expect(await alice.page.$$eval('#room-list button .name', (n) => n.map((x) => x.textContent))).toEqual([
       '#general',
     ]);
@@ -340,7 +377,10 @@ describe('screenshots', () => {
     const alice = await signIn(browser, server.origin, 'alice', { colorScheme: 'light' });
     const bob = await signIn(browser, server.origin, 'bob', { colorScheme: 'dark' });
     await sendMessage(alice.page, 'Morning! The release notes are at https://example.com/notes.');
-    await sendMessage(alice.page, 'Run `npm test` first, *then* the browser suite:\n```\nnpm run test:e2e\n```');
+    await sendMessage(
+      alice.page,
+      'Run `npm test` first, *then* the browser suite:\n```\nnpm run test:e2e\n```',
+    );
     await sendMessage(bob.page, '> Run `npm test` first\nDone — all green _on both backends_ 🎉');
     await sendMessage(bob.page, 'שלום! Hebrew and Arabic align right: مرحبا');
     await waitForMessages(alice.page, 4);

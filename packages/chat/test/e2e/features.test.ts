@@ -7,7 +7,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, startTestServer } from '../helpers.js';
-import { deleteMessage, launch, seqOf, sendMessage, signIn, TcpProxy, waitForMessages } from './browser.js';
+import { deleteMessage, launch, sendMessage, seqOf, signIn, TcpProxy, waitForMessages } from './browser.js';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -19,16 +19,6 @@ afterAll(async () => {
 afterEach(cleanup);
 
 const fast = { limits: { messageRate: { burst: 100, perSecond: 100 } } };
-
-/** The reactions shown on message `seq`: "emoji count [mine]". */
-function reactions(page: Page, seq: number): Promise<string[]> {
-  return page.$$eval(`#message-list li[data-seq="${seq}"] .reaction`, (chips) =>
-    chips.map(
-      (c) =>
-        `${c.querySelector('.emoji')?.textContent} ${c.querySelector('.count')?.textContent}${c.getAttribute('aria-pressed') === 'true' ? ' mine' : ''}`,
-    ),
-  );
-}
 
 async function waitForReactions(page: Page, seq: number, expected: string[]): Promise<void> {
   await page.waitForFunction(
@@ -110,7 +100,11 @@ describe('reactions', () => {
       await bob.page.click(`li[data-seq="${seq}"] .reaction[data-emoji="👀"]`);
       // In code point order, as the server sends them.
       const expected = ['✅ 1', '❤️ 1', '🎉 1', '👍 1', '😢 1', '😮 1'];
-      await waitForReactions(bob.page, seq, expected.map((r) => `${r} mine`));
+      await waitForReactions(
+        bob.page,
+        seq,
+        expected.map((r) => `${r} mine`),
+      );
       proxy.restore();
       await alice.page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
       await waitForReactions(alice.page, seq, expected);
@@ -118,12 +112,24 @@ describe('reactions', () => {
       await alice.page.click(`li[data-seq="${seq}"] .reaction[data-emoji="🎉"]`);
       await pick(bob.page, seq, '👀');
       const after = ['✅ 1', '❤️ 1', '🎉 2', '👀 1', '👍 1', '😢 1', '😮 1'];
-      await waitForReactions(alice.page, seq, after.map((r) => (r === '🎉 2' ? `${r} mine` : r)));
-      await waitForReactions(bob.page, seq, after.map((r) => `${r} mine`));
+      await waitForReactions(
+        alice.page,
+        seq,
+        after.map((r) => (r === '🎉 2' ? `${r} mine` : r)),
+      );
+      await waitForReactions(
+        bob.page,
+        seq,
+        after.map((r) => `${r} mine`),
+      );
       // And a fresh page (history) agrees.
       await alice.page.reload();
       await alice.page.waitForSelector('#status[data-state="online"]');
-      await waitForReactions(alice.page, seq, after.map((r) => (r === '🎉 2' ? `${r} mine` : r)));
+      await waitForReactions(
+        alice.page,
+        seq,
+        after.map((r) => (r === '🎉 2' ? `${r} mine` : r)),
+      );
       await alice.context.close();
       await bob.context.close();
     } finally {
@@ -262,7 +268,9 @@ describe('mentions', () => {
     );
     await bob.page.type('#composer-input', 'lunch, @al');
     await bob.page.waitForSelector('#mention-list:not([hidden])');
-    expect(await bob.page.$$eval('#mention-list li', (l) => l.map((x) => x.textContent))).toEqual(['@alice']);
+    expect(
+      await bob.page.$$eval('#mention-list [role="option"]', (l) => l.map((x) => x.textContent)),
+    ).toEqual(['@alice']);
     await bob.page.keyboard.press('Enter'); // takes the name, does not send
     expect(await bob.page.inputValue('#composer-input')).toBe('lunch, @alice ');
     await bob.page.keyboard.type('?');

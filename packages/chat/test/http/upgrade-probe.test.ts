@@ -11,8 +11,7 @@ afterEach(cleanup);
 describe('GET /ws without Upgrade', () => {
   it('gives the gate\u2019s answer: 401, 426, then 429 once the user has maxSocketsPerUser sockets', async () => {
     const server = await startTestServer({ maxSocketsPerUser: 1 });
-    const probe = (cookie?: string) =>
-      fetch(`${server.origin}/ws`, { headers: cookie ? { cookie } : {} });
+    const probe = (cookie?: string) => fetch(`${server.origin}/ws`, { headers: cookie ? { cookie } : {} });
     expect((await probe()).status).toBe(401);
     const cookie = await register(server.origin, 'alice');
     const ok = await probe(cookie);

@@ -4,7 +4,14 @@
  * element, attribute and text node, so the XSS payloads are shown to end up as text only.
  */
 import { describe, expect, it } from 'vitest';
-import { type Doc, type DomElement, parse, parseInline, plainText, renderFormatted } from '../../src/web/format.js';
+import {
+  type Doc,
+  type DomElement,
+  parse,
+  parseInline,
+  plainText,
+  renderFormatted,
+} from '../../src/web/format.js';
 
 const text = (t: string) => ({ type: 'text', text: t });
 
@@ -26,13 +33,24 @@ describe('inline formatting', () => {
     expect(parseInline('*see https://example.com/a_b_c*')).toEqual([
       {
         type: 'bold',
-        children: [text('see '), { type: 'link', href: 'https://example.com/a_b_c', text: 'https://example.com/a_b_c' }],
+        children: [
+          text('see '),
+          { type: 'link', href: 'https://example.com/a_b_c', text: 'https://example.com/a_b_c' },
+        ],
       },
     ]);
   });
 
   it('leaves markers inside words, unmatched ones and empty pairs as they are', () => {
-    for (const line of ['snake_case_name', '2*3*4', 'a * b * c', '*open only', 'close only*', '**', 'x_ y_']) {
+    for (const line of [
+      'snake_case_name',
+      '2*3*4',
+      'a * b * c',
+      '*open only',
+      'close only*',
+      '**',
+      'x_ y_',
+    ]) {
       expect(parseInline(line)).toEqual([text(line)]);
     }
     // An unclosed bold around a closed italic: the italic stays, the star is text.

@@ -194,14 +194,23 @@ describe('ChatState', () => {
   });
 
   it('puts "new messages" before the first unread message when a room is opened, and drops it on leaving the room', () => {
-    const random = { room: 'random', kind: 'public' as const, owner: null, head: 4, unread: 2, online: ['alice'] };
+    const random = {
+      room: 'random',
+      kind: 'public' as const,
+      owner: null,
+      head: 4,
+      unread: 2,
+      online: ['alice'],
+    };
     const { state, last } = setup([general(0), random]);
     state.receive(history('general', last().ref, [], 0));
     state.open('random');
     const mine = (message(3, 'alice', 'random') as { message: ChatMessage }).message;
-    const msgs = [message(1, 'bob', 'random'), message(2, 'bob', 'random'), message(4, 'carol', 'random')].map(
-      (m) => (m as { message: ChatMessage }).message,
-    );
+    const msgs = [
+      message(1, 'bob', 'random'),
+      message(2, 'bob', 'random'),
+      message(4, 'carol', 'random'),
+    ].map((m) => (m as { message: ChatMessage }).message);
     state.receive(history('random', last().ref, [...msgs.slice(0, 2), mine, msgs[2]], 4));
     // Two unread by others: seq 2 and 4 (alice's own seq 3 does not count).
     expect(state.rooms.get('random')?.firstUnread).toBe(2);
@@ -265,10 +274,27 @@ describe('ChatState', () => {
     const reply: ServerMessage = {
       v: 2,
       type: 'message',
-      message: { room: 'general', seq: 2, id: 'r', user: 'alice', text: 'yes', ts: 2, reply: { seq: 1, user: 'bob', text: 'text 1' } },
+      message: {
+        room: 'general',
+        seq: 2,
+        id: 'r',
+        user: 'alice',
+        text: 'yes',
+        ts: 2,
+        reply: { seq: 1, user: 'bob', text: 'text 1' },
+      },
     };
     state.receive(reply);
-    state.receive({ v: 2, type: 'edited', room: 'general', seq: 3, target: 1, user: 'bob', text: 'x'.repeat(300), ts: 3 });
+    state.receive({
+      v: 2,
+      type: 'edited',
+      room: 'general',
+      seq: 3,
+      target: 1,
+      user: 'bob',
+      text: 'x'.repeat(300),
+      ts: 3,
+    });
     const quote = () => state.rooms.get('general')?.messages.get(2)?.reply;
     expect(quote()).toEqual({ seq: 1, user: 'bob', text: 'x'.repeat(200) });
     state.receive({ v: 2, type: 'deleted', room: 'general', seq: 4, target: 1, user: 'bob', ts: 4 });
@@ -277,13 +303,35 @@ describe('ChatState', () => {
 
   it('counts mentions of the user apart from unread, and tells the host about each live one', () => {
     const mentioned: number[] = [];
-    const random: RoomState = { room: 'random', kind: 'public', owner: null, head: 0, unread: 0, mentions: 0, online: [] };
+    const random: RoomState = {
+      room: 'random',
+      kind: 'public',
+      owner: null,
+      head: 0,
+      unread: 0,
+      mentions: 0,
+      online: [],
+    };
     const state = new ChatState({ send: () => {}, now: () => 0, mentioned: (m) => mentioned.push(m.seq) });
-    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(), random], limits: DEFAULT_LIMITS });
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: [general(), random],
+      limits: DEFAULT_LIMITS,
+    });
     const say = (seq: number, mentions?: string[]): ServerMessage => ({
       v: 2,
       type: 'message',
-      message: { room: 'random', seq, id: `m${seq}`, user: 'bob', text: 'hey', ts: seq, ...(mentions ? { mentions } : {}) },
+      message: {
+        room: 'random',
+        seq,
+        id: `m${seq}`,
+        user: 'bob',
+        text: 'hey',
+        ts: seq,
+        ...(mentions ? { mentions } : {}),
+      },
     });
     state.receive(say(1, ['Alice']));
     state.receive(say(2));

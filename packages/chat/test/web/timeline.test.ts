@@ -19,7 +19,13 @@ const msg = (seq: number, user: string, ts: number): ChatMessage => ({
 
 function shape(entries: ReturnType<typeof buildTimeline>): string[] {
   return entries.map((e) =>
-    e.kind === 'message' ? `${e.first ? '+' : ' '}${e.message.seq}` : e.kind === 'day' ? `[${e.label}]` : e.kind === 'notice' ? `(${e.text})` : '--new--',
+    e.kind === 'message'
+      ? `${e.first ? '+' : ' '}${e.message.seq}`
+      : e.kind === 'day'
+        ? `[${e.label}]`
+        : e.kind === 'notice'
+          ? `(${e.text})`
+          : '--new--',
   );
 }
 

@@ -135,11 +135,17 @@ export function createUpgradeProbe(deps: UpgradeDeps): (req: IncomingMessage, re
   return (req, res) => {
     const answer = (status: number, headers: Record<string, string> = {}) => {
       if (res.headersSent || res.destroyed) return;
-      res.writeHead(status, { 'content-length': '0', 'cache-control': 'no-store', ...SECURITY_HEADERS, ...headers });
+      res.writeHead(status, {
+        'content-length': '0',
+        'cache-control': 'no-store',
+        ...SECURITY_HEADERS,
+        ...headers,
+      });
       res.end();
     };
     admit(deps, req, {
-      refuse: (status, _text, retry) => answer(status, retry === undefined ? {} : { 'retry-after': String(retry) }),
+      refuse: (status, _text, retry) =>
+        answer(status, retry === undefined ? {} : { 'retry-after': String(retry) }),
       gone: () => res.destroyed,
       accept: () => answer(426, { upgrade: 'websocket', connection: 'Upgrade' }),
     });

@@ -200,6 +200,7 @@ describe('ChatState', () => {
       owner: null,
       head: 4,
       unread: 2,
+      mentions: 0,
       online: ['alice'],
     };
     const { state, last } = setup([general(0), random]);
@@ -231,7 +232,15 @@ describe('ChatState', () => {
   });
 
   it('asks to delete a room with delete_room and tells the other members when it is gone', () => {
-    const plans = { room: 'plans', kind: 'public' as const, owner: 'bob', head: 0, unread: 0, online: [] };
+    const plans = {
+      room: 'plans',
+      kind: 'public' as const,
+      owner: 'bob',
+      head: 0,
+      unread: 0,
+      mentions: 0,
+      online: [],
+    };
     const { state, last } = setup([general(0), plans]);
     state.deleteRoom('plans');
     expect(last()).toMatchObject({ type: 'delete_room', room: 'plans' });

@@ -2,18 +2,11 @@
  * The chat page in a real browser: live chat between two users, history across a reload,
  * a dropped connection catching up exactly once, user text never interpreted as HTML.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, startTestServer } from '../helpers.js';
 import { deleteMessage, launch, messageTexts, sendMessage, seqOf, signIn, TcpProxy } from './browser.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-// The README's screenshot is tracked: it is only rewritten on request (UPDATE_SCREENSHOT=1), so a
-// test run leaves a clean tree. Otherwise it goes to test-output/ (ignored by git).
-const screenshotDir = process.env.UPDATE_SCREENSHOT === '1' ? join(root, 'docs') : join(root, 'test-output');
 let browser: Browser;
 
 beforeAll(async () => {
@@ -88,8 +81,6 @@ describe('chat page', () => {
     await bob.page.waitForSelector('#message-list li.deleted');
     expect(await bob.page.textContent('#message-list li.deleted .text')).toBe('message deleted');
 
-    mkdirSync(screenshotDir, { recursive: true });
-    await bob.page.screenshot({ path: join(screenshotDir, 'chat-screenshot.png') });
     await alice.context.close();
     await bob.context.close();
   });

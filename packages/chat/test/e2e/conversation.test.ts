@@ -376,17 +376,36 @@ describe('screenshots', () => {
     const server = await startTestServer({ limits: { messageRate: { burst: 100, perSecond: 100 } } });
     const alice = await signIn(browser, server.origin, 'alice', { colorScheme: 'light' });
     const bob = await signIn(browser, server.origin, 'bob', { colorScheme: 'dark' });
+    await openRoom(alice.page, 'release');
+    await openRoom(bob.page, 'release');
+    await alice.page.click('#room-list button[data-room="general"]');
+    await alice.page.click('#room-list button[data-room="release"]');
     await sendMessage(alice.page, 'Morning! The release notes are at https://example.com/notes.');
     await sendMessage(
       alice.page,
       'Run `npm test` first, *then* the browser suite:\n```\nnpm run test:e2e\n```',
     );
-    await sendMessage(bob.page, '> Run `npm test` first\nDone — all green _on both backends_ 🎉');
+    const notes = await seqOf(bob.page, 'Morning! The release notes are at https://example.com/notes.');
+    await waitForMessages(bob.page, 2);
+    for (const emoji of ['🎉', '👀']) {
+      const item = bob.page.locator(`#message-list li[data-seq="${notes}"]`);
+      await item.hover();
+      await item.locator('.react').click();
+      await bob.page.click(`#reaction-picker .pick:text-is("${emoji}")`);
+    }
+    await alice.page.click(`li[data-seq="${notes}"] .reaction[data-emoji="🎉"]`);
+    const item = bob.page.locator('#message-list li.message').nth(1);
+    await item.hover();
+    await item.locator('.reply').click();
+    await sendMessage(bob.page, '@alice done — all green _on both backends_ ✅');
     await sendMessage(bob.page, 'שלום! Hebrew and Arabic align right: مرحبا');
     await waitForMessages(alice.page, 4);
     await waitForMessages(bob.page, 4);
+    await bob.page.waitForSelector(`li[data-seq="${notes}"] .reaction[data-emoji="🎉"] .count:text-is("2")`);
+    await sendMessage(alice.page, 'Thanks! Shipping it.');
+    await waitForMessages(bob.page, 5);
     mkdirSync(screenshotDir, { recursive: true });
-    await alice.page.locator('#message-list li.mine').nth(1).hover();
+    await alice.page.locator('#message-list li.mine').last().hover();
     await alice.page.screenshot({ path: join(screenshotDir, 'chat-light.png') });
     await bob.page.mouse.move(0, 0);
     await bob.page.screenshot({ path: join(screenshotDir, 'chat-dark.png') });
@@ -395,8 +414,13 @@ describe('screenshots', () => {
       isMobile: true,
       colorScheme: 'light',
     });
-    await waitForMessages(phone.page, 4);
+    await phone.page.click('#menu-toggle');
+    await phone.page.fill('#room-input', 'release');
+    await phone.page.press('#room-input', 'Enter');
+    await waitForMessages(phone.page, 5);
     await phone.page.screenshot({ path: join(screenshotDir, 'chat-phone.png') });
+    // A code block, a reply quote and long words wrap or scroll inside the column: nothing sideways.
+    expect(await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBe(0);
     await alice.context.close();
     await bob.context.close();
     await phone.context.close();

@@ -208,8 +208,11 @@ export type ClientMessage =
   | Req<{ type: 'send'; id: string; room: string; text: string; replyTo?: number }>
   | Req<{ type: 'edit'; room: string; seq: number; text: string }>
   | Req<{ type: 'delete'; room: string; seq: number }>
-  /** `around`: a page holding that seq with messages before and after it (not with `before`). */
-  | Req<{ type: 'history'; room: string; before?: number; around?: number }>
+  /**
+   * At most one of: `before` (older messages, the default: the newest), `around` (a page holding that
+   * seq, with messages before and after it), `after` (newer messages, oldest first).
+   */
+  | Req<{ type: 'history'; room: string; before?: number; around?: number; after?: number }>
   | Req<{ type: 'sync'; room: string; after: number }>
   | Req<{ type: 'typing'; room: string }>
   | Req<{ type: 'read'; room: string; seq: number }>
@@ -266,7 +269,7 @@ export type ServerMessage =
    * changed nothing: seq is the room's head, whose state already holds that reaction state).
    */
   | Reply<{ type: 'ack'; id?: string; room: string; seq: number; ts: number; duplicate?: true }>
-  /** hasMore: older messages exist; hasNewer (only with `around`): newer ones exist. */
+  /** hasMore: older messages exist; hasNewer (only with `around` or `after`): newer ones exist. */
   | Reply<{
       type: 'history';
       room: string;

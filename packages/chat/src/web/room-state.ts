@@ -22,6 +22,7 @@ import {
   eventRoom,
   eventSeq,
   type Limits,
+  type Reactions,
   type RoomEvent,
   type RoomKind,
   type RoomListing,

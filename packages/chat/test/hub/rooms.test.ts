@@ -31,6 +31,7 @@ describe('joining and leaving', () => {
       owner: 'alice',
       head: 0,
       unread: 0,
+      mentions: 0,
       online: ['alice'],
     });
     expect(await alice.request('error', { type: 'create', room: 'rust' })).toMatchObject({
@@ -93,7 +94,15 @@ describe('joining and leaving', () => {
       await alice.request('ack', { type: 'send', id: `u${i}`, room: 'general', text: `${i}` });
     const { client: back, welcome } = await TestClient.join(server.origin, bobCookie);
     expect(welcome.rooms).toEqual([
-      { room: 'general', kind: 'public', owner: null, head: 3, unread: 3, online: ['alice', 'bob'] },
+      {
+        room: 'general',
+        kind: 'public',
+        owner: null,
+        head: 3,
+        unread: 3,
+        mentions: 0,
+        online: ['alice', 'bob'],
+      },
     ]);
     expect(await back.request('read', { type: 'read', room: 'general', seq: 2 })).toMatchObject({ seq: 2 });
     expect(await back.request('read', { type: 'read', room: 'general', seq: 1 })).toMatchObject({ seq: 2 });

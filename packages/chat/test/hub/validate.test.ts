@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mentionCandidates } from '../../src/server/hub/mentions.js';
 import { CLIENT_TYPES, parseClientMessage } from '../../src/server/hub/validate.js';
 
 describe('parseClientMessage', () => {
@@ -88,13 +89,30 @@ describe('parseClientMessage', () => {
     ).toMatchObject({ ok: false, code: 'bad_message' });
   });
 
-  it('takes a reply target and a history anchor as positive seqs; before and around exclude each other', () => {
+  it('takes a reply target and a history anchor as seqs; before, around and after exclude each other', () => {
     const send = (replyTo: unknown) =>
       parseClientMessage(JSON.stringify({ v: 2, type: 'send', id: 'a', room: 'g', text: 't', replyTo }), 10);
     expect(send(0)).toMatchObject({ ok: false, code: 'bad_message', id: 'a' });
     expect(send('3')).toMatchObject({ ok: false, code: 'bad_message' });
     expect(parseClientMessage('{"v":2,"type":"history","room":"g","before":5,"around":3}', 10)).toMatchObject(
-      { ok: false, code: 'bad_message', message: 'history takes before or around, not both' },
+      { ok: false, code: 'bad_message', message: 'history takes one of before, around and after' },
     );
+    expect(parseClientMessage('{"v":2,"type":"history","room":"g","after":0,"around":3}', 10)).toMatchObject({
+      code: 'bad_message',
+    });
+    expect(parseClientMessage('{"v":2,"type":"history","room":"g","after":0}', 10).ok).toBe(true);
+  });
+});
+
+describe('mentionCandidates', () => {
+  it('finds @name standing alone, once per name (case-insensitively), at most 20', () => {
+    expect(
+      mentionCandidates(
+        '@Bob hi @bob, (@carol) @dave. mail a@b.c @x-long-name @toolongnametoolongnametoolong',
+      ),
+    ).toEqual(['bob', 'carol', 'dave', 'x-long-name']);
+    expect(mentionCandidates('no mentions @ all')).toEqual([]);
+    const many = Array.from({ length: 30 }, (_, i) => `@u${i}`).join(' ');
+    expect(mentionCandidates(many)).toEqual(Array.from({ length: 20 }, (_, i) => `u${i}`));
   });
 });

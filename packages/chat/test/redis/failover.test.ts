@@ -50,11 +50,11 @@ describe('a node killed with SIGKILL', () => {
     talking = false;
     await talk;
 
-    await waitUntil('every acknowledgement', () => clients.every((c) => c.outbox.size === 0), 15_000);
+    await waitUntil('every acknowledgement', () => clients.every((c) => c.outbox.size === 0));
     // The highest seq acknowledged to anyone: every client must get that far (the heads seen so
     // far may all still lag behind it while the nodes' readers catch up).
     const head = Math.max(...clients.flatMap((c) => [...c.acks.values()]));
-    await waitUntil('every delivery', () => clients.every((c) => c.head.get('general') === head), 15_000);
+    await waitUntil('every delivery', () => clients.every((c) => c.head.get('general') === head));
     const reference = watcher.messages('general');
     expect(reference.map((m) => m.seq)).toEqual(Array.from({ length: head }, (_, i) => i + 1));
     // Every message sent was stored exactly once (resent ones too), and every client saw the same.

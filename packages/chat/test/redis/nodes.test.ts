@@ -40,12 +40,10 @@ describe('several nodes on Redis', () => {
       }
       await sleep(5);
     }
-    await waitUntil('every acknowledgement', () => clients.every((c) => c.outbox.size === 0), 20_000);
+    await waitUntil('every acknowledgement', () => clients.every((c) => c.outbox.size === 0));
     const total = (room: string) => sent.get(room)?.length ?? 0;
-    await waitUntil(
-      'every delivery',
-      () => clients.every((c, i) => roomsOf(i).every((room) => c.messages(room).length === total(room))),
-      20_000,
+    await waitUntil('every delivery', () =>
+      clients.every((c, i) => roomsOf(i).every((room) => c.messages(room).length === total(room))),
     );
 
     for (const room of ['general', 'red', 'blue']) {

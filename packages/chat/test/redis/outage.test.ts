@@ -71,14 +71,14 @@ describe('Redis unreachable for a few seconds', () => {
       15_000,
     );
     const ackedAtRecovery = acked();
-    await waitUntil('acknowledgements after the recovery', () => acked() >= ackedAtRecovery + 12, 15_000);
+    await waitUntil('acknowledgements after the recovery', () => acked() >= ackedAtRecovery + 12);
     talking = false;
     await talk;
-    await waitUntil('every acknowledgement', () => clients.every((c) => c.outbox.size === 0), 15_000);
+    await waitUntil('every acknowledgement', () => clients.every((c) => c.outbox.size === 0));
     // The highest seq acknowledged to anyone: every client must get that far (the heads seen so
     // far may all still lag behind it while the nodes' readers catch up).
     const head = Math.max(...clients.flatMap((c) => [...c.acks.values()]));
-    await waitUntil('every delivery', () => clients.every((c) => c.head.get('general') === head), 15_000);
+    await waitUntil('every delivery', () => clients.every((c) => c.head.get('general') === head));
 
     expect(closes).toEqual([]); // no socket was dropped
     const reference = clients[0].messages('general');
@@ -124,8 +124,8 @@ describe('Redis hung (stopped, the connections stay open)', () => {
     } finally {
       redis.proc?.kill('SIGCONT');
     }
-    await waitUntil('service back', () => ann.service.at(-1) === true && ben.service.at(-1) === true, 15_000);
-    await waitUntil('resent and acknowledged', () => ben.outbox.size === 0, 15_000);
+    await waitUntil('service back', () => ann.service.at(-1) === true && ben.service.at(-1) === true);
+    await waitUntil('resent and acknowledged', () => ben.outbox.size === 0);
     await waitUntil(
       'delivered',
       () => ann.messages('general').length === 2 && ben.messages('general').length === 2,

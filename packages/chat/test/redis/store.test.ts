@@ -107,7 +107,7 @@ describe('RedisStore', () => {
     expect(err).toBeInstanceOf(UnavailableError);
     expect((err as UnavailableError).code).toBe('unavailable');
     await redis.restart();
-    await waitUntil('the backend to reconnect', () => b.available, 10_000);
+    await waitUntil('the backend to reconnect', () => b.available);
     expect(changes).toEqual([false, true]);
     // appendfsync always: the message acknowledged before the crash is there.
     expect(await b.rooms.head('a')).toBe(1);

@@ -64,6 +64,32 @@ describe('ChatState', () => {
     expect(state.rooms.get('general')?.head).toBe(3);
   });
 
+  it('applies reactions as room events: no gap, no unread, the current state on the message', () => {
+    const { state, last, sent } = setup([general(1)]);
+    state.receive(history('general', last().ref, [(message(1) as { message: ChatMessage }).message], 1));
+    const requests = sent.length;
+    const react = (seq: number, user: string, emoji: string, on: boolean): ServerMessage => ({
+      v: 2,
+      type: 'reacted',
+      room: 'general',
+      seq,
+      target: 1,
+      user,
+      emoji,
+      on,
+      ts: seq,
+    });
+    state.receive(react(2, 'carol', '👍', true));
+    state.receive(react(3, 'bob', '👍', true));
+    state.receive(react(4, 'bob', '🎉', true));
+    state.receive(react(5, 'carol', '👍', false));
+    state.receive(message(6));
+    expect(state.rooms.get('general')?.messages.get(1)?.reactions).toEqual({ '👍': ['bob'], '🎉': ['bob'] });
+    expect(seqs(state)).toEqual([1, 6]);
+    expect(sent.length).toBe(requests); // no sync: the reactions filled seqs 2..5
+    expect(state.hello()).toEqual({ v: 2, type: 'hello', rooms: { general: 6 } });
+  });
+
   it('holds an event past a gap, asks for the gap with sync, and applies both in order', () => {
     const { state, sent, last } = setup();
     state.receive(history('general', last().ref, [], 0));

@@ -14,9 +14,15 @@
  *     `_writeState`, `_outBuffer`             zlib contexts (deflate/)      declined (not offered)
  *   net.Socket `server` (the accepting        no property per socket for    a WeakMap entry per
  *     net.Server)                             the {port} head parser        socket
+ *   TCP handle `writeBuffer`,                 a small write straight to     socket.write (Node's
+ *     `writeQueueSize`, the write request     the kernel, without the       Writable: a request
+ *     class (taken from Node's first write)   Writable's per-write work     object and a tick per
+ *                                                                           write)
  */
 import { EventEmitter } from 'node:events';
 import { type Server, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { getSystemErrorName } from 'node:util';
 import zlib from 'node:zlib';
 
 /** The probes' results: true when the internal path is usable on this Node. */
@@ -26,6 +32,8 @@ export interface Probes {
   zlibHandle: boolean;
   /** null: not known until the first accepted socket shows it. */
   socketServer: boolean | null;
+  /** null: not known until the first write to a TCP socket shows it. */
+  directWrite: boolean | null;
 }
 
 // Filled in at the end of this module, once the probes' own state is initialised.
@@ -34,6 +42,7 @@ const probes: Probes = {
   socketEndListener: false,
   zlibHandle: false,
   socketServer: null,
+  directWrite: null,
 };
 
 /** The current results (a copy). */
@@ -237,6 +246,147 @@ export function serverOf(socket: Socket): Server | undefined {
   if (probes.socketServer) return (socket as Socket & { server?: Server }).server;
   // Weakly held: the entry goes with the socket.
   return serverOfFallback.get(socket);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing to a TCP socket's handle
+
+/** The part of Node's native stream handle (node/src/stream_base.cc, StreamBase) used here. */
+interface StreamHandle {
+  /** Try the write at once; what the kernel did not take is queued (async, req completes). */
+  writeBuffer(req: WriteReq, data: Uint8Array): number;
+  /** Bytes queued in libuv for this stream (not yet taken by the kernel). */
+  readonly writeQueueSize: number;
+}
+
+/** Node's WriteWrap: touched by the native write only when the write has to wait. */
+interface WriteReq {
+  oncomplete: ((this: WriteReq, status: number) => void) | null;
+  buffer: Uint8Array | null;
+  socket: Socket | null;
+}
+
+interface SocketInternals {
+  _handle: StreamHandle | null;
+}
+
+/** Node's write request class and the handle class it was seen on (TCP), once captured. */
+let WriteReqClass: (new () => WriteReq) | null = null;
+let tcpHandleProto: object | null = null;
+/** The request object lent to every direct write that completes at once (the common case). */
+let spareReq: WriteReq | null = null;
+
+/**
+ * Write `data` to `socket`'s TCP handle directly when nothing else is queued on it: the same
+ * native call Node's Writable ends in (handle.writeBuffer), without its request object, its
+ * per-write state and its after-write tick. When the kernel takes everything at once (the
+ * common case for small frames) nothing else happens; when it does not, libuv queues the rest
+ * in order, the request keeps `data` alive until it completes, and later writes go through
+ * socket.write (libuv's queue is no longer empty) behind it. False when this path does not
+ * apply (not a plain TCP socket, something queued, corked or connecting, an idle timeout to
+ * refresh, or the probe found no handle to use): the caller writes with socket.write.
+ *
+ * The request class is Node's private WriteWrap, taken from the request Node's own first write
+ * to a TCP socket passes to the handle (no deprecated process.binding).
+ */
+export function writeDirect(socket: Duplex, data: Uint8Array): boolean {
+  const direct = probes.directWrite;
+  if (direct === false) return false;
+  const handle = (socket as Duplex & SocketInternals)._handle;
+  if (
+    handle === null ||
+    handle === undefined ||
+    socket.writableLength !== 0 ||
+    socket.writableCorked !== 0 ||
+    (socket as Socket).connecting === true ||
+    (socket as Socket).timeout
+  ) {
+    return false;
+  }
+  const proto = Object.getPrototypeOf(handle) as StreamHandle;
+  if (proto !== tcpHandleProto) {
+    // Not a TCP handle (TLS, a pipe), or the probe has not run: it runs on the first one.
+    if (direct !== null || !isTcpHandle(proto)) return false;
+    captureWriteReq(socket, handle, proto, data);
+    return true; // written by socket.write while the probe looked
+  }
+  if (handle.writeQueueSize !== 0) return false;
+  const req = spareReq!;
+  if (handle.writeBuffer(req, data) !== 0) {
+    // The kernel refused (EPIPE, ECONNRESET...) and nothing was written: Node's path meets the
+    // same error and handles it (it destroys the socket with it).
+    return false;
+  }
+  if (handle.writeQueueSize !== 0) {
+    // Queued in libuv: the request is in use until it completes.
+    req.buffer = data;
+    req.socket = socket as Socket;
+    req.oncomplete = directWriteDone;
+    spareReq = new WriteReqClass!();
+  }
+  return true;
+}
+
+/**
+ * Bytes a direct write left queued in libuv, which the socket's writableLength does not show
+ * (for bufferedAmount). When the socket's own buffer is not empty its bytes and libuv's queue
+ * overlap, and only writableLength counts.
+ */
+export function queuedBelowSocket(socket: Duplex): number {
+  if (tcpHandleProto === null || socket.writableLength !== 0) return 0;
+  const handle = (socket as Duplex & SocketInternals)._handle;
+  if (handle === null || handle === undefined || Object.getPrototypeOf(handle) !== tcpHandleProto) return 0;
+  return handle.writeQueueSize;
+}
+
+function isTcpHandle(proto: StreamHandle): boolean {
+  return (proto.constructor as { name?: string }).name === 'TCP' && typeof proto.writeBuffer === 'function';
+}
+
+/** A queued direct write completed (this = its request): a failure destroys the socket, as Node's does. */
+function directWriteDone(this: WriteReq, status: number): void {
+  const socket = this.socket!;
+  this.buffer = null;
+  this.socket = null;
+  if (status < 0 && !socket.destroyed) {
+    const code = getSystemErrorName(status);
+    const err = new Error(`write ${code}`) as Error & { errno: number; code: string; syscall: string };
+    err.errno = status;
+    err.code = code;
+    err.syscall = 'write';
+    socket.destroy(err);
+  }
+}
+
+/**
+ * The probe, on the first TCP socket written to: `data` is written by socket.write while the
+ * handle's writeBuffer is looked at on the way, to find Node's request class.
+ */
+function captureWriteReq(socket: Duplex, handle: StreamHandle, proto: StreamHandle, data: Uint8Array): void {
+  const target = handle as { writeBuffer?: StreamHandle['writeBuffer'] };
+  const own = Object.getOwnPropertyDescriptor(handle, 'writeBuffer');
+  const inner = (own === undefined ? proto.writeBuffer : own.value) as StreamHandle['writeBuffer'];
+  const seen: { ctor: unknown } = { ctor: null };
+  target.writeBuffer = function (this: StreamHandle, req: WriteReq, d: Uint8Array): number {
+    seen.ctor = (req as { constructor?: unknown }).constructor;
+    return inner.call(this, req, d);
+  };
+  try {
+    socket.write(data);
+  } finally {
+    if (own === undefined) delete target.writeBuffer;
+    else Object.defineProperty(handle, 'writeBuffer', own);
+  }
+  probes.directWrite = false;
+  if (typeof seen.ctor !== 'function' || typeof handle.writeQueueSize !== 'number') return;
+  try {
+    spareReq = new (seen.ctor as new () => WriteReq)();
+  } catch {
+    return;
+  }
+  WriteReqClass = seen.ctor as new () => WriteReq;
+  tcpHandleProto = proto;
+  probes.directWrite = true;
 }
 
 probes.listenerTable = probeListenerTable();

@@ -9,13 +9,15 @@
  *
  * This module owns no connection state: the WebSocket decides when it is dirty and what to
  * write (websocket.ts _flush); here are the one nextTick for all of them, and the write itself:
- *   - small total: one Buffer.concat, one write (one syscall, one TCP segment when it fits);
+ *   - small total: one Buffer.concat, one write (one syscall, one TCP segment when it fits),
+ *     straight to the TCP handle when nothing is queued on the socket (internals.ts);
  *   - large total: cork(), each vector written as is (large payloads never copied; runs of
  *     small buffers between them concatenated), uncork() -> one writev.
  * Nothing here allocates per message except the arrays the core hands over, and a closure per
  * write only when send callbacks are waiting for it.
  */
 import type { Duplex } from 'node:stream';
+import { writeDirect } from './internals.js';
 
 /** What the scheduler flushes: a WebSocket (which clears its own "queued" flag). */
 export interface Flushable {
@@ -53,6 +55,13 @@ export type WriteCallback = (err?: Error) => void;
 
 /** Write `out` (`total` bytes) to `socket`; `cbs`, if any, are called once the write is done. */
 export function writeBatch(socket: Duplex, out: Buffer[], total: number, cbs: WriteCallback[] | null): void {
+  if (cbs === null && total <= CONCAT_LIMIT) {
+    // The common case (small frames, no send callbacks): straight to the kernel when nothing
+    // is queued on the socket (internals.ts writeDirect), else through the socket.
+    const data = out.length === 1 ? out[0] : Buffer.concat(out, total);
+    if (!writeDirect(socket, data)) socket.write(data);
+    return;
+  }
   const cb = cbs === null ? undefined : (err?: Error | null) => callAll(cbs, err ?? undefined);
   if (out.length === 1) {
     socket.write(out[0], cb);

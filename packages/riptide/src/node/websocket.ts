@@ -54,7 +54,13 @@ import {
   removeEventListener,
   setAttribute,
 } from './event-target.js';
-import { callNodeOnEnd, eventNamesWithListeners, listenForEnd, presetListenerTable } from './internals.js';
+import {
+  callNodeOnEnd,
+  eventNamesWithListeners,
+  listenForEnd,
+  presetListenerTable,
+  queuedBelowSocket,
+} from './internals.js';
 import { callAll, queueFlush, writeBatch } from './outbox.js';
 import { type AttachInit, abortTransport, type ConnectionSettings, type ServerLink } from './transport.js';
 
@@ -285,7 +291,7 @@ export class WebSocket extends EventEmitter {
     const socket = this._socket;
     const proto = this._proto;
     let amount = this._extra === null ? 0 : this._extra.afterClose;
-    if (socket !== null) amount += socket.writableLength;
+    if (socket !== null) amount += socket.writableLength + queuedBelowSocket(socket);
     if (proto !== null) amount += proto.outputPayload;
     return amount;
   }

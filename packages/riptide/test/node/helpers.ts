@@ -184,3 +184,34 @@ export async function duplexClient(wss: RiptideServer): Promise<{ end: Duplex; r
   server.emit('connection', serverEnd);
   return { end: clientEnd, rest: await upgrade(clientEnd, '/', 'in-process') };
 }
+
+/**
+ * Record what reaches `socket`'s native handle from now on, i.e. each write the kernel is asked
+ * to take: one entry per call, its buffers as latin1 strings. The library's direct writes
+ * (internals.ts writeDirect) and Node's own (socket.write) are counted alike.
+ */
+export function recordHandleWrites(socket: net.Socket): string[][] {
+  type Write = (req: unknown, data: unknown, ...rest: unknown[]) => number;
+  const handle = (socket as unknown as { _handle: Record<string, Write> })._handle;
+  const calls: string[][] = [];
+  const text = (d: unknown, enc?: unknown): string =>
+    typeof d === 'string'
+      ? Buffer.from(d, (enc as BufferEncoding) ?? 'utf8').toString('latin1')
+      : Buffer.from(d as Uint8Array).toString('latin1');
+  for (const name of ['writeBuffer', 'writeLatin1String', 'writeUtf8String', 'writeAsciiString', 'writev']) {
+    const original = handle[name];
+    const encoding = name === 'writeLatin1String' ? 'latin1' : name === 'writeAsciiString' ? 'ascii' : 'utf8';
+    handle[name] = function (this: unknown, req, data, ...rest) {
+      if (name !== 'writev') calls.push([text(data, encoding)]);
+      else if (rest[0] === true) calls.push((data as unknown[]).map((d) => text(d)));
+      else {
+        const chunks = data as unknown[];
+        const parts: string[] = [];
+        for (let i = 0; i < chunks.length; i += 2) parts.push(text(chunks[i], chunks[i + 1]));
+        calls.push(parts);
+      }
+      return original.call(this, req, data, ...rest);
+    };
+  }
+  return calls;
+}

@@ -2,14 +2,14 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { WebSocket, type WebSocketServer } from '../../src/index.js';
-import { once, riptideServer, shutdown } from './helpers.js';
+import { once, recordHandleWrites, riptideServer, shutdown } from './helpers.js';
 
 const servers: WebSocketServer[] = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await shutdown(s);
 });
 
-/** A riptide server-side socket whose socket.write calls are counted. */
+/** A riptide server-side socket whose writes (at its handle: what the kernel is asked to take) are counted. */
 async function countedPair() {
   const { wss, url } = await riptideServer();
   servers.push(wss);
@@ -18,12 +18,7 @@ async function countedPair() {
   await once(client, 'open');
   const [server] = await conn;
   const socket = server._socket as Socket;
-  const writes: number[] = [];
-  const write = socket.write.bind(socket);
-  socket.write = ((chunk: Buffer, ...rest: never[]) => {
-    writes.push(chunk.length);
-    return write(chunk, ...rest);
-  }) as typeof socket.write;
+  const writes = recordHandleWrites(socket);
   return { server, client, writes, socket };
 }
 

@@ -1,7 +1,8 @@
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { WebSocket, type WebSocketServer } from '../../src/index.js';
-import { once, rawClient, riptideServer, shutdown, until } from './helpers.js';
+import { once, rawClient, recordHandleWrites, riptideServer, shutdown, until } from './helpers.js';
 
 const servers: WebSocketServer[] = [];
 afterEach(async () => {
@@ -43,6 +44,19 @@ function collect(ws: WS, n: number): Promise<[string, boolean][]> {
 }
 
 describe('pub/sub', () => {
+  it('several publishes in one tick leave as one write per subscriber, the frame built once', async () => {
+    const { wss, client } = await setup();
+    const clients = [await client('t'), await client('t'), await client('t')];
+    const writes = [...wss.clients].map((ws) => recordHandleWrites(ws._socket as unknown as Socket));
+    const got = clients.map((c) => collect(c, 3));
+    wss.publish('t', 'p1');
+    wss.publish('t', 'p2');
+    wss.publish('t', 'p3');
+    for (const g of got) expect((await g).map(([d]) => d)).toEqual(['p1', 'p2', 'p3']);
+    // What each socket's handle was asked to take: one write with the three frames.
+    for (const w of writes) expect(w).toEqual([['\x81\x02p1\x81\x02p2\x81\x02p3']]);
+  });
+
   it('publish reaches only subscribers, in publish order, text and binary', async () => {
     const { wss, client } = await setup();
     const a = await client('news');

@@ -16,6 +16,7 @@ import {
   once,
   parseFrames,
   rawClient,
+  recordHandleWrites,
   riptideServer,
   shutdown,
   until,
@@ -262,23 +263,10 @@ describe('RFC 6455 4.2.2 after the handshake', () => {
 describe('opening handshake write', () => {
   it("the 101 response and the 'connection' handler's first message leave in one write", async () => {
     const { wss, port } = await start();
-    const calls: string[][] = [];
+    let calls: string[][] = [];
     wss.on('connection', (ws) => {
-      // What reaches the socket's write implementation from here on (the 101 is still queued).
-      const socket = ws._socket as unknown as {
-        _write: (c: Buffer, e: string, cb: () => void) => void;
-        _writev: (c: { chunk: Buffer }[], cb: () => void) => void;
-      };
-      const write = socket._write.bind(socket);
-      const writev = socket._writev.bind(socket);
-      socket._write = (c, e, cb) => {
-        calls.push([c.toString('latin1')]);
-        write(c, e, cb);
-      };
-      socket._writev = (chunks, cb) => {
-        calls.push(chunks.map((c) => c.chunk.toString('latin1')));
-        writev(chunks, cb);
-      };
+      // What reaches the socket's handle from here on (the 101 is still queued).
+      calls = recordHandleWrites(ws._socket as unknown as net.Socket);
       ws.send('welcome');
     });
     const socket = net.connect(port, '127.0.0.1');

@@ -290,8 +290,12 @@ export class Hub {
       case 'react':
         return this.#react(conn, msg, now);
       case 'history': {
-        if (msg.around !== undefined) return this.#historyAround(conn, msg.room, msg.around, ref);
         const page = this.#options.limits.historyPage;
+        if (msg.around !== undefined) {
+          const newer = Math.floor(page / 2);
+          return this.#historyWindow(conn, msg.room, msg.around, page - newer, newer, ref);
+        }
+        if (msg.after !== undefined) return this.#historyWindow(conn, msg.room, msg.after, 0, page, ref);
         const head = await rooms.head(msg.room);
         const rows = await rooms.messagesBefore(msg.room, msg.before ?? head + 1, page + 1);
         const messages = rows.slice(0, page).reverse();
@@ -379,22 +383,22 @@ export class Hub {
   }
 
   /**
-   * A history page around `around`: that message (if it exists), up to half a page of older
-   * messages before it and up to half a page of newer ones (never past the head it reports).
+   * A history page at `anchor`: up to `olderWanted` messages with seq <= anchor and up to
+   * `newerWanted` after it (never past the head it reports), oldest first. `around` takes half a
+   * page each way (the anchor's message among the older half); `after`, a page of newer ones.
    */
-  async #historyAround(
+  async #historyWindow(
     conn: Connection,
     room: string,
-    around: number,
+    anchor: number,
+    olderWanted: number,
+    newerWanted: number,
     ref: string | undefined,
   ): Promise<void> {
     const rooms = this.#backend.rooms;
-    const page = this.#options.limits.historyPage;
-    const newerWanted = Math.floor(page / 2);
-    const olderWanted = page - newerWanted;
     const head = await rooms.head(room);
-    const older = await rooms.messagesBefore(room, around + 1, olderWanted + 1);
-    const newer = (await rooms.messagesAfter(room, around, newerWanted + 1)).filter((m) => m.seq <= head);
+    const older = await rooms.messagesBefore(room, anchor + 1, olderWanted + 1);
+    const newer = (await rooms.messagesAfter(room, anchor, newerWanted + 1)).filter((m) => m.seq <= head);
     reply(conn, ref, {
       v: PROTOCOL_VERSION,
       type: 'history',

@@ -14,6 +14,7 @@ const MENTION = /(?<![A-Za-z0-9_-])@([A-Za-z0-9_-]{1,24})(?![A-Za-z0-9_-])/g;
 
 /** The distinct names (lower case) written as `@name` in `text`, in order, at most MAX_CANDIDATES. */
 export function mentionCandidates(text: string): string[] {
+  if (!text.includes('@')) return [];
   const names = new Set<string>();
   for (const match of text.matchAll(MENTION)) {
     names.add(match[1].toLowerCase());

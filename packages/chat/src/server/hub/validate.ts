@@ -43,7 +43,7 @@ const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldK
   send: { id: 'id', room: 'room', text: 'text', replyTo: 'seq?' },
   edit: { room: 'room', seq: 'seq', text: 'text' },
   delete: { room: 'room', seq: 'seq' },
-  history: { room: 'room', before: 'seq?', around: 'seq?' },
+  history: { room: 'room', before: 'seq?', around: 'seq?', after: 'seq0?' },
   sync: { room: 'room', after: 'seq0' },
   typing: { room: 'room' },
   read: { room: 'room', seq: 'seq0' },
@@ -196,8 +196,8 @@ export function parseClientMessage(data: string, maxTextBytes: number): Parsed {
     const problem = checkField(kind, name, obj[name]);
     if (problem) return fail(problem.code, problem.message);
   }
-  if (type === 'history' && obj.before !== undefined && obj.around !== undefined) {
-    return fail('bad_message', 'history takes before or around, not both');
+  if (type === 'history' && [obj.before, obj.around, obj.after].filter((x) => x !== undefined).length > 1) {
+    return fail('bad_message', 'history takes one of before, around and after');
   }
   if (typeof obj.text === 'string' && Buffer.byteLength(obj.text, 'utf8') > maxTextBytes) {
     return fail('text_too_long', `text is longer than ${maxTextBytes} bytes`);

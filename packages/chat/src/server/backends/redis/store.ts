@@ -103,15 +103,12 @@ const APPEND = `
 ${EXCERPT_LUA}
 local kind = ARGV[1]
 local mentions = cjson.decode(ARGV[12])
-local function mention(seq, add)
+-- The message seq mentions these users (its author's own messages are never unread to them).
+local function mention(seq)
   for _, u in ipairs(mentions) do
     if u ~= ARGV[7] then
-      if add then
-        redis.call('ZADD', ARGV[13] .. u, seq, seq)
-        redis.call('SADD', KEYS[10], u)
-      else
-        redis.call('ZREM', ARGV[13] .. u, seq)
-      end
+      redis.call('ZADD', ARGV[13] .. u, seq, seq)
+      redis.call('SADD', KEYS[10], u)
     end
   end
 end
@@ -130,7 +127,6 @@ if kind == 'message' then
     local original = redis.call('HGET', KEYS[3], prior)
     if original then return {'duplicate', original} end
   end
-  local stored = ARGV[3]
   local live = ''
   local replyTo = tonumber(ARGV[11])
   if replyTo > 0 then
@@ -146,7 +142,7 @@ if kind == 'message' then
   if err then return redis.error_reply(err) end
   if replyTo > 0 then msg = msg .. ',"replyTo":' .. replyTo end
   msg = msg .. '}'
-  mention(seq, true)
+  mention(seq)
   redis.call('HSET', KEYS[3], seq, msg)
   redis.call('ZADD', KEYS[4], seq, seq)
   redis.call('ZADD', KEYS[5], seq, seq)
@@ -170,7 +166,7 @@ if kind == 'edit' then
   m.text = ARGV[8]
   m.editedAt = tonumber(ARGV[9])
   if #mentions > 0 then m.mentions = mentions else m.mentions = nil end
-  mention(ARGV[6], true)
+  mention(ARGV[6])
 else
   m.text = ''
   m.deleted = true

@@ -226,6 +226,9 @@ export class SqliteStore implements AccountStore, RoomStore {
       ),
       // ---- replies, mentions, reactions ----
       reactionsOf: db.prepare('SELECT emoji, user FROM reactions WHERE room = ? AND target = ?'),
+      reactionsIn: db.prepare(
+        'SELECT target, emoji, user FROM reactions WHERE room = ? AND target BETWEEN ? AND ?',
+      ),
       hasReaction: db.prepare(
         'SELECT 1 FROM reactions WHERE room = ? AND target = ? AND emoji = ? AND user = ?',
       ),
@@ -551,18 +554,45 @@ export class SqliteStore implements AccountStore, RoomStore {
     return this.headSync(room);
   }
 
+  /** The extras of a page of rows: the reactions of all its messages in one range query. */
+  #pageExtras(room: string, rows: EventRow[]): Extras {
+    let min = Number.MAX_SAFE_INTEGER;
+    let max = 0;
+    for (const r of rows)
+      if (r.kind === 'message' && !r.deleted) {
+        if (r.seq < min) min = r.seq;
+        if (r.seq > max) max = r.seq;
+      }
+    if (max === 0) return this.#extras;
+    const bySeq = new Map<number, [string, string][]>();
+    for (const r of this.#stmt.reactionsIn.all(room, min, max) as {
+      target: number;
+      emoji: string;
+      user: string;
+    }[]) {
+      const list = bySeq.get(r.target);
+      if (list) list.push([r.emoji, r.user]);
+      else bySeq.set(r.target, [[r.emoji, r.user]]);
+    }
+    return { replied: this.#extras.replied, reactions: (_room, seq) => bySeq.get(seq) ?? [] };
+  }
+
   async messagesBefore(room: string, before: number, limit: number): Promise<ChatMessage[]> {
-    return (this.#stmt.before.all(room, before, limit) as EventRow[]).map((r) => toMessage(r, this.#extras));
+    const rows = this.#stmt.before.all(room, before, limit) as EventRow[];
+    const extras = this.#pageExtras(room, rows);
+    return rows.map((r) => toMessage(r, extras));
   }
 
   async messagesAfter(room: string, after: number, limit: number): Promise<ChatMessage[]> {
-    return (this.#stmt.messagesAfter.all(room, after, limit) as EventRow[]).map((r) =>
-      toMessage(r, this.#extras),
-    );
+    const rows = this.#stmt.messagesAfter.all(room, after, limit) as EventRow[];
+    const extras = this.#pageExtras(room, rows);
+    return rows.map((r) => toMessage(r, extras));
   }
 
   async eventsAfter(room: string, after: number, limit: number): Promise<RoomEvent[]> {
-    return (this.#stmt.after.all(room, after, limit) as EventRow[]).map((r) => toEvent(r, this.#extras));
+    const rows = this.#stmt.after.all(room, after, limit) as EventRow[];
+    const extras = this.#pageExtras(room, rows);
+    return rows.map((r) => toEvent(r, extras));
   }
 
   async expireEmptyRooms(emptySince: number): Promise<string[]> {

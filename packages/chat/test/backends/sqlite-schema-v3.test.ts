@@ -1,0 +1,85 @@
+/**
+ * Schema version 3 (issue #16: replies, mentions, reactions): a version 2 database, as the server
+ * wrote it before, opens with its messages intact and takes replies, mentions and reactions.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('SQLite schema 3', () => {
+  it('migrates a version 2 database in place: old messages stay, new ones take replies, mentions, reactions', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-v3-'));
+    dirs.push(dir);
+    const path = join(dir, 'chat.db');
+    // A version 2 database: what SqliteStore wrote before, without the version 3 columns and tables.
+    const first = new SqliteStore(path);
+    await first.createRoom(
+      { name: 'a', kind: 'public', owner: null, createdAt: 1 },
+      { maxRooms: 9, maxOwnedRooms: 9 },
+    );
+    await first.appendEvent({
+      type: 'message',
+      room: 'a',
+      user: 'ann',
+      clientId: 'c1',
+      text: 'before',
+      ts: 2,
+    });
+    await first.close();
+    const db = new Database(path);
+    db.exec(`
+      DROP TABLE reactions; DROP TABLE mentions;
+      ALTER TABLE events DROP COLUMN reply_to; ALTER TABLE events DROP COLUMN mentions;
+      ALTER TABLE events DROP COLUMN react_on;
+      PRAGMA user_version = 2;
+    `);
+    db.close();
+
+    const store = new SqliteStore(path);
+    try {
+      expect(await store.messagesBefore('a', 99, 9)).toEqual([
+        { room: 'a', seq: 1, id: 'c1', user: 'ann', text: 'before', ts: 2 },
+      ]);
+      await store.appendEvent({
+        type: 'message',
+        room: 'a',
+        user: 'ben',
+        clientId: 'c2',
+        text: '@ann yes',
+        ts: 3,
+        replyTo: 1,
+        mentions: ['ann'],
+      });
+      expect(
+        await store.react({ room: 'a', user: 'ben', target: 1, emoji: '👍', on: true, ts: 4, maxEmoji: 20 }),
+      ).toMatchObject({ ok: true, event: { seq: 3 } });
+      expect(await store.messagesAfter('a', 0, 9)).toEqual([
+        { room: 'a', seq: 1, id: 'c1', user: 'ann', text: 'before', ts: 2, reactions: { '👍': ['ben'] } },
+        {
+          room: 'a',
+          seq: 2,
+          id: 'c2',
+          user: 'ben',
+          text: '@ann yes',
+          ts: 3,
+          reply: { seq: 1, user: 'ann', text: 'before' },
+          mentions: ['ann'],
+        },
+      ]);
+      expect(await store.mentionCount('a', 'ann', 0)).toBe(1);
+    } finally {
+      await store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(3);
+    check.close();
+  });
+});

@@ -22,7 +22,6 @@ import {
   eventRoom,
   eventSeq,
   type Limits,
-  type Reactions,
   type RoomEvent,
   type RoomKind,
   type RoomListing,

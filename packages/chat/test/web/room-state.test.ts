@@ -29,8 +29,13 @@ function setup(rooms: RoomState[] = [general()]) {
   };
 }
 
+/** A public room's state as welcome gives it, with `fields` changed. */
+function roomState(room: string, fields: Partial<RoomState> = {}): RoomState {
+  return { room, kind: 'public', owner: null, head: 0, unread: 0, mentions: 0, online: [], ...fields };
+}
+
 function general(head = 0, online = ['alice']): RoomState {
-  return { room: 'general', kind: 'public', owner: null, head, unread: 0, mentions: 0, online };
+  return roomState('general', { head, online });
 }
 
 const message = (seq: number, user = 'bob', room = 'general'): ServerMessage => ({
@@ -133,15 +138,7 @@ describe('ChatState', () => {
   });
 
   it('ignores an error about a room it has left (a read marker sent just before leaving)', () => {
-    const random: RoomState = {
-      room: 'random',
-      kind: 'public',
-      owner: null,
-      head: 0,
-      unread: 0,
-      mentions: 0,
-      online: [],
-    };
+    const random: RoomState = roomState('random');
     const { state, sent, last } = setup([general(), random]);
     state.receive(history('general', last().ref, [], 0));
     state.open('random');
@@ -191,15 +188,7 @@ describe('ChatState', () => {
   });
 
   it('counts unread messages of rooms not shown, and of the shown one while the tab is hidden', () => {
-    const random: RoomState = {
-      room: 'random',
-      kind: 'public',
-      owner: null,
-      head: 0,
-      unread: 0,
-      mentions: 0,
-      online: [],
-    };
+    const random: RoomState = roomState('random');
     const { state, last } = setup([general(), random]);
     state.receive(history('general', last().ref, [], 0));
     state.receive(message(1, 'bob', 'random'));
@@ -220,15 +209,7 @@ describe('ChatState', () => {
   });
 
   it('puts "new messages" before the first unread message when a room is opened, and drops it on leaving the room', () => {
-    const random = {
-      room: 'random',
-      kind: 'public' as const,
-      owner: null,
-      head: 4,
-      unread: 2,
-      mentions: 0,
-      online: ['alice'],
-    };
+    const random = roomState('random', { head: 4, unread: 2, online: ['alice'] });
     const { state, last } = setup([general(0), random]);
     state.receive(history('general', last().ref, [], 0));
     state.open('random');
@@ -258,15 +239,7 @@ describe('ChatState', () => {
   });
 
   it('asks to delete a room with delete_room and tells the other members when it is gone', () => {
-    const plans = {
-      room: 'plans',
-      kind: 'public' as const,
-      owner: 'bob',
-      head: 0,
-      unread: 0,
-      mentions: 0,
-      online: [],
-    };
+    const plans = roomState('plans', { owner: 'bob' });
     const { state, last } = setup([general(0), plans]);
     state.deleteRoom('plans');
     expect(last()).toMatchObject({ type: 'delete_room', room: 'plans' });
@@ -338,15 +311,7 @@ describe('ChatState', () => {
 
   it('counts mentions of the user apart from unread, and tells the host about each live one', () => {
     const mentioned: number[] = [];
-    const random: RoomState = {
-      room: 'random',
-      kind: 'public',
-      owner: null,
-      head: 0,
-      unread: 0,
-      mentions: 0,
-      online: [],
-    };
+    const random: RoomState = roomState('random');
     const state = new ChatState({ send: () => {}, now: () => 0, mentioned: (m) => mentioned.push(m.seq) });
     state.receive({
       v: 2,

@@ -145,8 +145,13 @@ describe('the conversation view', () => {
     await waitForMessages(bob.page, 2);
     const seq = await seqOf(alice.page, 'a typo hree');
     const mine = alice.page.locator(`#message-list li[data-seq="${seq}"]`);
-    // Nobody's tools for someone else's message.
-    expect(await alice.page.locator('#message-list li:not(.mine) .actions').count()).toBe(0);
+    // Edit and Delete only for one's own messages (anyone's can be reacted and replied to).
+    expect(
+      await alice.page
+        .locator('#message-list li:not(.mine) .edit, #message-list li:not(.mine) .delete')
+        .count(),
+    ).toBe(0);
+    expect(await alice.page.locator('#message-list li:not(.mine) .reply').count()).toBe(1);
     await alice.page.mouse.move(0, 0);
     const opacity = () => mine.locator('.actions').evaluate((n) => getComputedStyle(n).opacity);
     expect(await opacity()).toBe('0');
@@ -319,11 +324,11 @@ describe('the conversation view', () => {
     const focused = () =>
       alice.page.evaluate(() => (document.activeElement as HTMLElement).dataset.seq ?? null);
     const stops: string[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       await alice.page.keyboard.press('Shift+Tab');
       stops.push(await alice.page.evaluate(() => (document.activeElement as HTMLElement).className));
     }
-    expect(stops).toEqual(['tool delete', 'tool edit', 'message first mine']);
+    expect(stops).toEqual(['tool delete', 'tool edit', 'tool reply', 'tool react', 'message first mine']);
     const last = await seqOf(alice.page, 'first draft');
     expect(await focused()).toBe(String(last));
     await alice.page.keyboard.press('ArrowUp');

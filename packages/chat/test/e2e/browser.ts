@@ -4,6 +4,36 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { cleanup } from '../helpers.js';
+
+/**
+ * One browser for the test file: launched before its tests and closed after them; the servers a
+ * test started are closed after each test. Read `.browser` inside a test.
+ */
+export function useBrowser(extraArgs: string[] = []): { readonly browser: Browser } {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launch(extraArgs);
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(cleanup);
+  return {
+    get browser(): Browser {
+      if (!browser) throw new Error('the browser is not launched yet');
+      return browser;
+    },
+  };
+}
+
+/** Joins (or creates) `room` from the form and waits until it is shown. */
+export async function openRoom(page: Page, room: string): Promise<void> {
+  await page.fill('#room-input', room);
+  await page.press('#room-input', 'Enter');
+  await page.waitForFunction((r) => document.querySelector('#room-title')?.textContent === `#${r}`, room);
+}
 
 /** Waits until the open room shows `n` delivered messages. */
 export function waitForMessages(page: Page, n: number): Promise<unknown> {

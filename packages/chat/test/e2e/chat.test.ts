@@ -1,27 +1,14 @@
-/**
- * The chat page in a real browser: live chat between two users, history across a reload,
- * a dropped connection catching up exactly once, user text never interpreted as HTML.
- */
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, startTestServer } from '../helpers.js';
-import { deleteMessage, launch, messageTexts, sendMessage, seqOf, signIn, TcpProxy } from './browser.js';
+import { describe, expect, it } from 'vitest';
+import { startTestServer } from '../helpers.js';
+import { deleteMessage, messageTexts, sendMessage, seqOf, signIn, TcpProxy, useBrowser } from './browser.js';
 
-let browser: Browser;
-
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(cleanup);
+const chrome = useBrowser();
 
 describe('chat page', () => {
   it('two users in two browser contexts chat in real time', async () => {
     const server = await startTestServer();
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     await sendMessage(alice.page, 'Hi Bob! The docs are at https://example.com/docs.');
     await bob.page.waitForSelector('#message-list li.message:not(.pending)');
     expect(await messageTexts(bob.page)).toEqual(['Hi Bob! The docs are at https://example.com/docs.']);
@@ -87,7 +74,7 @@ describe('chat page', () => {
 
   it('keeps history across a reload and pages back through older messages', async () => {
     const server = await startTestServer({ limits: { messageRate: { burst: 200, perSecond: 200 } } });
-    const alice = await signIn(browser, server.origin, 'alice');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
     for (let i = 1; i <= 60; i++) await sendMessage(alice.page, `line ${i}`);
     await alice.page.waitForFunction(
       () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 60,
@@ -115,8 +102,8 @@ describe('chat page', () => {
     const proxy = new TcpProxy(server.port);
     const proxied = await proxy.listen();
     try {
-      const alice = await signIn(browser, proxied, 'alice');
-      const bob = await signIn(browser, server.origin, 'bob');
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      const bob = await signIn(chrome.browser, server.origin, 'bob');
       await sendMessage(bob.page, 'before the cut');
       await alice.page.waitForFunction(
         () => document.querySelectorAll('#message-list li.message').length === 1,
@@ -168,8 +155,8 @@ describe('chat page', () => {
 
   it('shows markup in a message as text', async () => {
     const server = await startTestServer();
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     const attack = '<img src=x onerror=alert(1)> <script>alert(2)</script> javascript:alert(3)';
     await sendMessage(alice.page, attack);
     await bob.page.waitForSelector('#message-list li.message:not(.pending)');
@@ -183,7 +170,9 @@ describe('chat page', () => {
 
   it('is usable on a phone-sized screen', async () => {
     const server = await startTestServer();
-    const phone = await signIn(browser, server.origin, 'pat', { viewport: { width: 375, height: 667 } });
+    const phone = await signIn(chrome.browser, server.origin, 'pat', {
+      viewport: { width: 375, height: 667 },
+    });
     await sendMessage(phone.page, 'hello from a small screen');
     await phone.page.waitForSelector('#message-list li.message:not(.pending)');
     expect(await phone.page.isVisible('#composer-input')).toBe(true);

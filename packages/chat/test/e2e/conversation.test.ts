@@ -8,16 +8,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, startTestServer } from '../helpers.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { startTestServer } from '../helpers.js';
 import {
   deleteMessage,
-  launch,
   messageTexts,
+  openRoom,
   sendMessage,
   seqOf,
   signIn,
+  useBrowser,
   waitForMessages,
 } from './browser.js';
 
@@ -26,28 +27,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..
 // they go to test-output/ (ignored by git), so a test run leaves a clean tree.
 const screenshotDir = process.env.UPDATE_SCREENSHOT === '1' ? join(root, 'docs') : join(root, 'test-output');
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(cleanup);
-
-async function openRoom(page: Page, room: string): Promise<void> {
-  await page.fill('#room-input', room);
-  await page.press('#room-input', 'Enter');
-  await page.waitForFunction((r) => document.querySelector('#room-title')?.textContent === `#${r}`, room);
-}
+const chrome = useBrowser();
 
 const title = (page: Page) => page.textContent('#room-title');
 
 describe('the conversation view', () => {
   it('groups messages under name and avatar, with the day, short times and the full date on hover', async () => {
     const server = await startTestServer();
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     await sendMessage(alice.page, 'one');
     await sendMessage(alice.page, 'two');
     await sendMessage(bob.page, 'three');
@@ -87,8 +75,8 @@ describe('the conversation view', () => {
 
   it('puts "New messages" above the first unread one, and offers "jump to latest" when scrolled up', async () => {
     const server = await startTestServer({ limits: { messageRate: { burst: 100, perSecond: 100 } } });
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     await openRoom(bob.page, 'random');
     for (let i = 1; i <= 3; i++) await sendMessage(bob.page, `seen ${i}`);
     await openRoom(alice.page, 'random');
@@ -137,8 +125,8 @@ describe('the conversation view', () => {
 
   it('shows Edit and Delete only on hover or focus of one\u2019s own messages, asks before deleting, and dates the edit', async () => {
     const server = await startTestServer();
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     await sendMessage(bob.page, 'from bob');
     await sendMessage(alice.page, 'a typo hree');
     await waitForMessages(alice.page, 2);
@@ -183,8 +171,8 @@ describe('the conversation view', () => {
 
   it('renders *bold*, _italic_, `code`, code blocks, quotes and links, and markup as text', async () => {
     const server = await startTestServer();
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     await sendMessage(
       alice.page,
       '> quoted *loud*\n_soft_ and `x < y` at https://example.com/a_b\n```\n<b>raw</b>\n```',
@@ -213,8 +201,8 @@ describe('the conversation view', () => {
 
   it('follows the system colour scheme, and the toggle chooses one that stays after a reload', async () => {
     const server = await startTestServer();
-    const dark = await signIn(browser, server.origin, 'dana', { colorScheme: 'dark' });
-    const light = await signIn(browser, server.origin, 'lee', { colorScheme: 'light' });
+    const dark = await signIn(chrome.browser, server.origin, 'dana', { colorScheme: 'dark' });
+    const light = await signIn(chrome.browser, server.origin, 'lee', { colorScheme: 'light' });
     const background = (page: Page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     expect(await dark.page.getAttribute('html', 'data-theme')).toBe('dark');
     expect(await light.page.getAttribute('html', 'data-theme')).toBe('light');
@@ -242,11 +230,11 @@ describe('the conversation view', () => {
 
   it('on a phone, rooms and the online list are drawers and the composer stays on screen', async () => {
     const server = await startTestServer();
-    const phone = await signIn(browser, server.origin, 'pat', {
+    const phone = await signIn(chrome.browser, server.origin, 'pat', {
       viewport: { width: 390, height: 844 },
       isMobile: true,
     });
-    const other = await signIn(browser, server.origin, 'quinn');
+    const other = await signIn(chrome.browser, server.origin, 'quinn');
     expect(await phone.page.isVisible('#room-form')).toBe(false);
     expect(await phone.page.isVisible('#online-list')).toBe(false);
     await phone.page.click('#menu-toggle');
@@ -290,8 +278,8 @@ describe('the conversation view', () => {
 
   it('works from the keyboard: shortcut list, rooms, messages, and focus kept when the room list is redrawn', async () => {
     const server = await startTestServer();
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     await openRoom(alice.page, 'random');
     await openRoom(bob.page, 'random');
     await alice.page.click('#room-list button[data-room="general"]');
@@ -346,8 +334,8 @@ describe('the conversation view', () => {
 
   it('lists direct messages apart, starts one from a name in the conversation, and lets the owner delete a room', async () => {
     const server = await startTestServer();
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     await sendMessage(bob.page, 'ping me');
     await waitForMessages(alice.page, 1);
     await alice.page.click('#message-list li.first button.user');
@@ -379,8 +367,8 @@ describe('the conversation view', () => {
 describe('screenshots', () => {
   it('takes the README\u2019s light, dark and phone screenshots', async () => {
     const server = await startTestServer({ limits: { messageRate: { burst: 100, perSecond: 100 } } });
-    const alice = await signIn(browser, server.origin, 'alice', { colorScheme: 'light' });
-    const bob = await signIn(browser, server.origin, 'bob', { colorScheme: 'dark' });
+    const alice = await signIn(chrome.browser, server.origin, 'alice', { colorScheme: 'light' });
+    const bob = await signIn(chrome.browser, server.origin, 'bob', { colorScheme: 'dark' });
     await openRoom(alice.page, 'release');
     await openRoom(bob.page, 'release');
     await alice.page.click('#room-list button[data-room="general"]');
@@ -414,7 +402,7 @@ describe('screenshots', () => {
     await alice.page.screenshot({ path: join(screenshotDir, 'chat-light.png') });
     await bob.page.mouse.move(0, 0);
     await bob.page.screenshot({ path: join(screenshotDir, 'chat-dark.png') });
-    const phone = await signIn(browser, server.origin, 'pat', {
+    const phone = await signIn(chrome.browser, server.origin, 'pat', {
       viewport: { width: 390, height: 844 },
       isMobile: true,
       colorScheme: 'light',

@@ -4,19 +4,20 @@
  * whose original is edited before it is sent and deleted after; `@` autocomplete, the mention
  * badge and the desktop notification while the tab is hidden.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, startTestServer } from '../helpers.js';
-import { deleteMessage, launch, sendMessage, seqOf, signIn, TcpProxy, waitForMessages } from './browser.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { startTestServer } from '../helpers.js';
+import {
+  deleteMessage,
+  sendMessage,
+  seqOf,
+  signIn,
+  TcpProxy,
+  useBrowser,
+  waitForMessages,
+} from './browser.js';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(cleanup);
+const chrome = useBrowser();
 
 const fast = { limits: { messageRate: { burst: 100, perSecond: 100 } } };
 
@@ -50,8 +51,8 @@ async function pick(page: Page, seq: number, emoji: string): Promise<void> {
 describe('reactions', () => {
   it('are picked or typed, counted with who on hover, and toggled by a click, live on both sides', async () => {
     const server = await startTestServer(fast);
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     await sendMessage(alice.page, 'Lunch?');
     const seq = await seqOf(bob.page, 'Lunch?');
     await pick(bob.page, seq, '👍');
@@ -86,8 +87,8 @@ describe('reactions', () => {
     const proxy = new TcpProxy(server.port);
     const proxied = await proxy.listen();
     try {
-      const alice = await signIn(browser, proxied, 'alice');
-      const bob = await signIn(browser, server.origin, 'bob');
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      const bob = await signIn(chrome.browser, server.origin, 'bob');
       await sendMessage(bob.page, 'react to this');
       const seq = await seqOf(alice.page, 'react to this');
       const burst = ['👍', '❤️', '😂', '🎉', '😮', '😢', '👀', '✅'];
@@ -141,8 +142,8 @@ describe('reactions', () => {
 describe('replies', () => {
   it('quote the original as it is when sent (edited meanwhile), follow its edits, scroll to it, and say when it was deleted', async () => {
     const server = await startTestServer(fast);
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     await sendMessage(alice.page, 'Meet at 12?');
     for (let i = 1; i <= 30; i++) await sendMessage(alice.page, `filler ${i}`);
     const original = await seqOf(bob.page, 'Meet at 12?');
@@ -211,7 +212,7 @@ describe('replies', () => {
 
   it('a quote of a message not loaded yet loads older pages until it is shown', async () => {
     const server = await startTestServer(fast);
-    const alice = await signIn(browser, server.origin, 'alice');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
     await sendMessage(alice.page, 'the very first');
     const first = await seqOf(alice.page, 'the very first');
     for (let i = 1; i <= 60; i++) await sendMessage(alice.page, `more ${i}`);
@@ -239,7 +240,7 @@ describe('replies', () => {
 describe('mentions', () => {
   it('autocomplete members, are highlighted, count in their own badge, and notify while the tab is hidden', async () => {
     const server = await startTestServer(fast);
-    const alice = await signIn(browser, server.origin, 'alice');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
     await alice.context.grantPermissions(['notifications'], { origin: server.origin });
     // Record the notifications the page makes (the headless browser shows none).
     await alice.page.evaluate(() => {
@@ -254,7 +255,7 @@ describe('mentions', () => {
       }
       window.Notification = Recorded as typeof Notification;
     });
-    const bob = await signIn(browser, server.origin, 'bob');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     // Asked only on the user's action: the bell.
     expect(await alice.page.getAttribute('#notify-toggle', 'aria-pressed')).toBe('false');
     await alice.page.click('#notify-toggle');

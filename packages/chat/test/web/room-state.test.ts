@@ -48,6 +48,19 @@ function history(room: string, ref: string, messages: ChatMessage[], head: numbe
   return { v: 2, type: 'history', ref, room, messages, head, hasMore: false };
 }
 
+/** A `reacted` event on message 1 of general. */
+const react = (seq: number, user: string, emoji: string, on: boolean): ServerMessage => ({
+  v: 2,
+  type: 'reacted',
+  room: 'general',
+  seq,
+  target: 1,
+  user,
+  emoji,
+  on,
+  ts: seq,
+});
+
 const seqs = (state: ChatState, room = 'general') => [...(state.rooms.get(room)?.messages.keys() ?? [])];
 
 describe('ChatState', () => {
@@ -73,17 +86,6 @@ describe('ChatState', () => {
     const { state, last, sent } = setup([general(1)]);
     state.receive(history('general', last().ref, [(message(1) as { message: ChatMessage }).message], 1));
     const requests = sent.length;
-    const react = (seq: number, user: string, emoji: string, on: boolean): ServerMessage => ({
-      v: 2,
-      type: 'reacted',
-      room: 'general',
-      seq,
-      target: 1,
-      user,
-      emoji,
-      on,
-      ts: seq,
-    });
     state.receive(react(2, 'carol', '👍', true));
     state.receive(react(3, 'bob', '👍', true));
     state.receive(react(4, 'bob', '🎉', true));
@@ -253,17 +255,6 @@ describe('ChatState', () => {
     state.receive(history('general', last().ref, [], 0));
     state.receive(message(1));
     state.visible = false;
-    const react = (seq: number, user: string, emoji: string, on: boolean): ServerMessage => ({
-      v: 2,
-      type: 'reacted',
-      room: 'general',
-      seq,
-      target: 1,
-      user,
-      emoji,
-      on,
-      ts: seq,
-    });
     state.receive(react(2, 'bob', '👍', true));
     state.receive(react(3, 'carol', '👍', true));
     state.receive(react(4, 'bob', '🎉', true));

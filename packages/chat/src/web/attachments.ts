@@ -10,7 +10,7 @@
  * file, which the server serves with its own type, nosniff and a sandboxing CSP.
  */
 import type { Attachment } from '../shared/protocol.js';
-import { el } from './text.js';
+import { el } from './dom.js';
 
 /** The server's default cap (it answers 413 above its own): checked here to fail fast. */
 export const MAX_FILE_BYTES = 5 * 1024 * 1024;

@@ -24,6 +24,8 @@ export interface Pending {
   text: string;
   /** Uploaded files sent with it (web/attachments.ts). */
   attachments?: Attachment[];
+  /** The seq of the message this one replies to. */
+  replyTo?: number;
 }
 
 export interface OutboxHost {
@@ -174,6 +176,7 @@ export class Outbox {
     }
     const message: ClientMessage = { v: 2, type: 'send', id: next.id, room: next.room, text: next.text };
     if (next.attachments?.length) message.attachments = next.attachments.map((a) => a.id);
+    if (next.replyTo !== undefined) message.replyTo = next.replyTo;
     if (this.#host.send(message)) this.#inFlight = next.id;
     else this.#setHold('offline');
   }

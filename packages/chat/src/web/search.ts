@@ -16,7 +16,7 @@
  * server message first (handles() takes the ones that answer a search).
  */
 import type { ChatMessage, ClientMessage, SearchHit, ServerMessage } from '../shared/protocol.js';
-import { el, renderText } from './text.js';
+import { el } from './dom.js';
 
 export interface SearchHost {
   send(message: ClientMessage): boolean;
@@ -292,7 +292,7 @@ export class SearchPanel {
       const text = el('span', 'search-text');
       text.dir = 'auto';
       if (m.deleted) text.textContent = 'message deleted';
-      else renderText(text, m.text);
+      else text.textContent = m.text;
       li.append(meta, text);
       if (m.seq === this.#target) {
         li.classList.add('search-target');

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import { clientFrame, once } from './helpers.js';
 import {
@@ -461,18 +461,33 @@ describe('RFC 8441 5 stream and session endings map to close codes; one stream n
   });
 
   it('the heartbeat terminates a stream that does not answer pings, and spares the one that does', async () => {
-    const { a, b, conns } = await pair({ heartbeat: { interval: 40, timeout: 30 } });
-    // b answers every ping with a pong; a stays silent.
-    let answered = 0;
-    b.stream.on('data', () => {
-      const pings = b.frames().filter((f) => f.opcode === 9);
-      for (; answered < pings.length; answered++) b.write(clientFrame(10, pings[answered].payload));
-    });
-    const [code] = await once<[number]>(conns[0], 'close');
-    expect(code).toBe(1006);
-    expect((await a.closed).rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
-    expect(a.frames().some((f) => f.opcode === 9)).toBe(true);
-    expect(conns[1].readyState).toBe(WebSocket.OPEN);
+    // The heartbeat's timers are faked (as in heartbeat.test.ts): a round happens when the test
+    // advances the clock, and the pings and pongs it causes are awaited as events.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    try {
+      const { a, b, conns } = await pair({ heartbeat: { interval: 40, timeout: 30 } });
+      // b answers every ping with a pong; a stays silent.
+      let answered = 0;
+      b.stream.on('data', () => {
+        const pings = b.frames().filter((f) => f.opcode === 9);
+        for (; answered < pings.length; answered++) b.write(clientFrame(10, pings[answered].payload));
+      });
+      // t=40: both are pinged; b's pong reaches the server.
+      const pong = once(conns[1], 'pong');
+      vi.advanceTimersByTime(40);
+      await pong;
+      await a.waitFrames(1);
+      // t=70: the check terminates the silent one only.
+      const closed = once<[number]>(conns[0], 'close');
+      vi.advanceTimersByTime(30);
+      const [code] = await closed;
+      expect(code).toBe(1006);
+      expect((await a.closed).rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+      expect(a.frames().some((f) => f.opcode === 9)).toBe(true);
+      expect(conns[1].readyState).toBe(WebSocket.OPEN);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -7,6 +7,7 @@
  *   POST /api/logout                         deletes the session, clears the cookie, closes its sockets
  *   GET  /api/session                        200 {"user"} or 401
  *   POST /api/attachments, GET /api/attachments/<id>   files sent with messages (attachments.ts)
+ *   GET  /ws (no Upgrade)                    what an upgrade would get now: 426, or 401/403/429/503
  *   GET  /_stats                             this node's counters (only with statsEndpoint)
  *
  * POSTs must be application/json and pass the Origin check (origin.ts), so another site can
@@ -24,6 +25,8 @@ const MAX_BODY = 4096;
 export interface RouteDeps extends AccountDeps, AttachmentRouteDeps {
   files: Map<string, StaticFile>;
   allowedOrigins: readonly string[];
+  /** GET /ws without Upgrade (upgrade.ts: createUpgradeProbe). */
+  probeUpgrade?: (req: IncomingMessage, res: ServerResponse) => void;
   /** GET /_stats, when enabled. */
   stats: (() => Record<string, unknown>) | null;
   log: (line: string) => void;
@@ -93,6 +96,7 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/_stats' && deps.stats && req.method === 'GET') return send(res, 200, deps.stats());
+    if (path === '/ws' && req.method === 'GET' && deps.probeUpgrade) return deps.probeUpgrade(req, res);
     if (path.startsWith('/api/')) {
       if (path === '/api/attachments' || path.startsWith('/api/attachments/'))
         return attachments(req, res, path);

@@ -150,7 +150,8 @@ export class AttachmentTray {
       this.add([...(picker.files ?? [])]);
       picker.value = '';
     });
-    input.before(attach, picker);
+    // After the text box: Shift+Tab from it still reaches the conversation first.
+    input.after(attach, picker);
 
     input.addEventListener('paste', (event) => {
       const files = [...(event.clipboardData?.files ?? [])];

@@ -78,6 +78,20 @@ describe('reactions, replies and history around through the hub', () => {
     ).toMatchObject({ type: 'error', code: 'not_member' });
   });
 
+  it('takes ❤ from a keyboard and ❤️ from a picker as one reaction', async () => {
+    const server = await startTestServer({ limits: fast });
+    const alice = await TestClient.user(server.origin, 'alice');
+    await alice.request('ack', { type: 'send', id: 'm1', room: 'general', text: 'hello' });
+    const react = (emoji: string, on = true) =>
+      alice.request('ack', { type: 'react', room: 'general', target: 1, emoji, on });
+    expect(await react('❤')).toMatchObject({ type: 'ack', seq: 2 });
+    expect((await alice.next('reacted')).emoji).toBe('❤\uFE0F');
+    expect(await react('❤\uFE0F')).toMatchObject({ type: 'ack', seq: 2, duplicate: true });
+    expect(await react('❤', false)).toMatchObject({ type: 'ack', seq: 3 });
+    const page = await alice.request('history', { type: 'history', room: 'general' });
+    expect(page.type === 'history' && page.messages[0].reactions).toBeUndefined();
+  });
+
   it('refuses a reply to what is not a message, storing nothing; history around a reaction seq', async () => {
     const server = await startTestServer({ limits: { ...fast, historyPage: 4 } });
     const alice = await TestClient.user(server.origin, 'alice');

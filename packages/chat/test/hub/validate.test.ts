@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mentionCandidates } from '../../src/server/hub/mentions.js';
-import { CLIENT_TYPES, parseClientMessage } from '../../src/server/hub/validate.js';
+import { CLIENT_TYPES, normalizeEmoji, parseClientMessage } from '../../src/server/hub/validate.js';
 
 describe('parseClientMessage', () => {
   it('accepts every documented client message type, with or without a ref', () => {
@@ -114,5 +114,14 @@ describe('mentionCandidates', () => {
     expect(mentionCandidates('no mentions @ all')).toEqual([]);
     const many = Array.from({ length: 30 }, (_, i) => `@u${i}`).join(' ');
     expect(mentionCandidates(many)).toEqual(Array.from({ length: 20 }, (_, i) => `u${i}`));
+  });
+});
+
+describe('normalizeEmoji', () => {
+  it('gives a lone text-style pictograph its emoji selector and leaves every other emoji as it is', () => {
+    expect(normalizeEmoji('❤')).toBe('❤\uFE0F');
+    expect(normalizeEmoji('☺')).toBe('☺\uFE0F');
+    for (const emoji of ['❤️', '👍', '👍🏽', '👩‍💻', '🇫🇷', '1️⃣', '©️'])
+      expect(normalizeEmoji(emoji)).toBe(emoji);
   });
 });

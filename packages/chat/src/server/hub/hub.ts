@@ -31,7 +31,7 @@ import { MembershipHandlers } from './membership.js';
 import { resolveMentions } from './mentions.js';
 import { goLive, leaveLive, replay } from './replay.js';
 import { encode, errorMessage, reply } from './replies.js';
-import { parseClientMessage } from './validate.js';
+import { normalizeEmoji, parseClientMessage } from './validate.js';
 
 export interface HubOptions {
   limits: Limits;
@@ -359,7 +359,7 @@ export class Hub {
       room: msg.room,
       user: conn.user,
       target: msg.target,
-      emoji: msg.emoji,
+      emoji: normalizeEmoji(msg.emoji),
       on: msg.on,
       ts: now,
       maxEmoji: this.#options.limits.maxReactionsPerMessage,

@@ -78,6 +78,17 @@ const EMOJI = new RegExp(
   'u',
 );
 
+/** A single pictograph shown as text unless followed by VS16 (❤ U+2764, ☺ U+263A...). */
+const TEXT_STYLE = /^(?:(?!\p{Emoji_Presentation})\p{Extended_Pictographic})$/u;
+
+/**
+ * One spelling per emoji: a lone text-style pictograph gets its emoji presentation selector, so ❤
+ * typed on a keyboard and ❤️ from a picker are one reaction.
+ */
+export function normalizeEmoji(emoji: string): string {
+  return TEXT_STYLE.test(emoji) ? `${emoji}\uFE0F` : emoji;
+}
+
 /** Whether `value` is one emoji of at most MAX_EMOJI_BYTES UTF-8 bytes. */
 export function isEmoji(value: string): boolean {
   return Buffer.byteLength(value, 'utf8') <= MAX_EMOJI_BYTES && EMOJI.test(value);

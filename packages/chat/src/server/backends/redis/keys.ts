@@ -8,8 +8,11 @@
  *   empty                        zset name -> empty since  member:<user>       hash room -> read marker
  *   room:{r}:seq                 the room's counter (kept after deletion: seqs never go back)
  *   room:{r}:log                 stream, ids <seq>-0       room:{r}:msgs       hash seq -> message JSON
+ *                                (a message keeps replyTo, mentions and rx: emoji -> users)
  *   room:{r}:idx / :live         zsets of message seqs (all / not deleted)
  *   room:{r}:by:<user>           zset of the user's live message seqs (unread counts)
+ *   room:{r}:mention:<user>      zset of live message seqs mentioning the user, by others
+ *   room:{r}:mentioned           set of the users that have a mention zset (deleted with the room)
  *   room:{r}:authors / :members  sets                      room:{r}:dedup:<user>:<id>  -> seq
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
  * Keys of one room share the hash tag `{room}`; memberships span slots, so Redis Cluster is not

@@ -96,6 +96,20 @@ export async function sendMessage(page: Page, text: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
+/**
+ * Sends several messages in one task, each with Enter as the keyboard would: for tests about what
+ * happens to many messages, not about typing (which a loaded machine makes slow).
+ */
+export async function sendMessages(page: Page, texts: string[]): Promise<void> {
+  await page.evaluate((all) => {
+    const input = document.querySelector('#composer-input') as HTMLTextAreaElement;
+    for (const text of all) {
+      input.value = text;
+      input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
+    }
+  }, texts);
+}
+
 /** Texts of the delivered (not pending) messages in the open room (without an "(edited)" mark). */
 export function messageTexts(page: Page): Promise<string[]> {
   return page.$$eval('#message-list li.message:not(.pending) .text', (nodes) =>

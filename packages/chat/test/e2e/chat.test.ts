@@ -1,6 +1,19 @@
+/**
+ * The chat page in a real browser: live chat between two users, history across a reload,
+ * a dropped connection catching up exactly once, user text never interpreted as HTML.
+ */
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
-import { deleteMessage, messageTexts, sendMessage, seqOf, signIn, TcpProxy, useBrowser } from './browser.js';
+import {
+  deleteMessage,
+  messageTexts,
+  sendMessage,
+  sendMessages,
+  seqOf,
+  signIn,
+  TcpProxy,
+  useBrowser,
+} from './browser.js';
 
 const chrome = useBrowser();
 
@@ -75,7 +88,10 @@ describe('chat page', () => {
   it('keeps history across a reload and pages back through older messages', async () => {
     const server = await startTestServer({ limits: { messageRate: { burst: 200, perSecond: 200 } } });
     const alice = await signIn(chrome.browser, server.origin, 'alice');
-    for (let i = 1; i <= 60; i++) await sendMessage(alice.page, `line ${i}`);
+    await sendMessages(
+      alice.page,
+      Array.from({ length: 60 }, (_, i) => `line ${i + 1}`),
+    );
     await alice.page.waitForFunction(
       () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 60,
     );

@@ -16,6 +16,7 @@ import {
   messageTexts,
   openRoom,
   sendMessage,
+  sendMessages,
   seqOf,
   signIn,
   useBrowser,
@@ -82,7 +83,10 @@ describe('the conversation view', () => {
     await openRoom(alice.page, 'random');
     await waitForMessages(alice.page, 3);
     await alice.page.click('#room-list button[data-room="general"]');
-    for (let i = 1; i <= 30; i++) await sendMessage(bob.page, `new ${i}`);
+    await sendMessages(
+      bob.page,
+      Array.from({ length: 30 }, (_, i) => `new ${i + 1}`),
+    );
     await alice.page.waitForFunction(
       () => document.querySelector('#room-list button[data-room="random"] .badge')?.textContent === '30',
     );

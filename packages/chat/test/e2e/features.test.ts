@@ -10,6 +10,7 @@ import { startTestServer } from '../helpers.js';
 import {
   deleteMessage,
   sendMessage,
+  sendMessages,
   seqOf,
   signIn,
   TcpProxy,
@@ -145,7 +146,10 @@ describe('replies', () => {
     const alice = await signIn(chrome.browser, server.origin, 'alice');
     const bob = await signIn(chrome.browser, server.origin, 'bob');
     await sendMessage(alice.page, 'Meet at 12?');
-    for (let i = 1; i <= 30; i++) await sendMessage(alice.page, `filler ${i}`);
+    await sendMessages(
+      alice.page,
+      Array.from({ length: 30 }, (_, i) => `filler ${i + 1}`),
+    );
     const original = await seqOf(bob.page, 'Meet at 12?');
     await waitForMessages(bob.page, 31);
     // bob starts a reply; alice edits the original before he sends it.
@@ -215,7 +219,10 @@ describe('replies', () => {
     const alice = await signIn(chrome.browser, server.origin, 'alice');
     await sendMessage(alice.page, 'the very first');
     const first = await seqOf(alice.page, 'the very first');
-    for (let i = 1; i <= 60; i++) await sendMessage(alice.page, `more ${i}`);
+    await sendMessages(
+      alice.page,
+      Array.from({ length: 60 }, (_, i) => `more ${i + 1}`),
+    );
     await waitForMessages(alice.page, 61);
     const item = alice.page.locator(`#message-list li[data-seq="${first}"]`);
     await item.scrollIntoViewIfNeeded();

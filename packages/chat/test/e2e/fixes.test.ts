@@ -8,7 +8,7 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
-import { messageTexts, openRoom, sendMessage, signIn, useBrowser } from './browser.js';
+import { messageTexts, openRoom, sendMessage, sendMessages, signIn, useBrowser } from './browser.js';
 
 const chrome = useBrowser();
 
@@ -22,15 +22,8 @@ describe('the page', () => {
     const alice = await signIn(chrome.browser, server.origin, 'alice');
     await openRoom(alice.page, 'fresh');
     const typed = Array.from({ length: 15 }, (_, i) => `m${i + 1}`);
-    // Typed in one go (one task), so the burst is spent whatever the machine's load: Enter on
-    // each, as the keyboard would.
-    await alice.page.evaluate((texts) => {
-      const input = document.querySelector('#composer-input') as HTMLTextAreaElement;
-      for (const text of texts) {
-        input.value = text;
-        input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
-      }
-    }, typed);
+    // Typed in one task, so the burst is spent whatever the machine's load.
+    await sendMessages(alice.page, typed);
     await alice.page.waitForFunction(
       () =>
         document.querySelector('#composer-error')?.textContent === 'Slow down a little — sending shortly.',

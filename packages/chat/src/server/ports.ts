@@ -260,6 +260,8 @@ export interface AttachmentStore {
   bind(room: string, ids: readonly string[], seq: number): Promise<void>;
   /** Deletes the files of a deleted message. */
   dropMessage(room: string, seq: number): Promise<void>;
+  /** Deletes every file uploaded to a deleted room, sent or not; how many. */
+  dropRoom(room: string): Promise<number>;
   /** Deletes files created before `before` and not bound to a message; how many. */
   expireUnused(before: number): Promise<number>;
 }

@@ -83,6 +83,25 @@ export function attachmentsContract(
       expect(await store.get('f2')).toBeNull();
     });
 
+    it("frees every file of a deleted room, sent or not, and only that room's", async () => {
+      const store = await open(12);
+      await store.put(record('sent'), bytes(), 9);
+      await store.put(record('unsent'), bytes(), 9);
+      await store.put(record('kept', { room: 'b' }), bytes(), 9);
+      await store.claim(['sent'], 'ann', 'a', 'm1');
+      await store.bind('a', ['sent'], 4);
+      expect(await store.put(record('over'), bytes(), 9)).toBe('full');
+      expect(await store.dropRoom('a')).toBe(2);
+      expect(await store.get('sent')).toBeNull();
+      expect(await store.get('unsent')).toBeNull();
+      expect(await store.get('kept')).not.toBeNull();
+      expect(await store.dropRoom('a')).toBe(0);
+      // Their bytes are counted back: two more fit under the cap of 12.
+      expect(await store.put(record('n1', { room: 'b' }), bytes(), 9)).toBe('stored');
+      expect(await store.put(record('n2', { room: 'b' }), bytes(), 9)).toBe('stored');
+      expect(await store.put(record('n3', { room: 'b' }), bytes(), 9)).toBe('full');
+    });
+
     it('expires uploads not bound to a message in time, claimed or not', async () => {
       const store = await open();
       await store.put(record('old', { createdAt: 100 }), bytes(), 9);

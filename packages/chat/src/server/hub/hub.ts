@@ -171,11 +171,13 @@ export class Hub {
     await Promise.all([...this.#connections].map((c) => c.idle()));
   }
 
-  /** Deletes rooms empty for longer than emptyRoomTtlMs; their names. */
-  sweep(): Promise<string[]> {
-    return this.#backend.rooms.expireEmptyRooms(
+  /** Deletes rooms empty for longer than emptyRoomTtlMs, and their files; their names. */
+  async sweep(): Promise<string[]> {
+    const names = await this.#backend.rooms.expireEmptyRooms(
       this.#options.clock.now() - this.#options.limits.emptyRoomTtlMs,
     );
+    for (const name of names) await this.#backend.attachments.dropRoom(name);
+    return names;
   }
 
   /** Storage went away or came back (several nodes): tell everyone; afterwards, recheck rooms. */

@@ -204,6 +204,7 @@ export class MembershipHandlers {
     if (room === DEFAULT_ROOM || info.owner !== conn.user)
       return this.#fail(conn, ref, 'forbidden', 'only the owner of a room can delete it');
     const members = (await rooms.deleteRoom(room)) ?? [];
+    await this.#backend.attachments.dropRoom(room);
     await this.#local.exit(conn, room);
     reply(conn, ref, { v, type: 'left', room, reason: 'deleted' });
     for (const user of members) this.#local.tellUser(user, { op: 'left', room, reason: 'deleted' });

@@ -6,6 +6,7 @@
  *   att:unbound           zset id -> created at: files not yet bound to a stored message
  *   att:unused:<user>     zset id -> created at: the user's uploads not claimed by a send
  *   att:msg:{room}:<seq>  set of the ids bound to that message (freed when it is deleted)
+ *   att:room:{room}       set of the ids uploaded to that room (freed when the room is deleted)
  *
  * Every change is one Lua script, so the byte count stays exact. Files are deleted by the scripts
  * (expiry, a deleted message), never by key expiry, which would leave the count behind.
@@ -17,8 +18,8 @@ import { UnavailableError } from '../../ports.js';
 import { publicPart } from '../sqlite/attachments.js';
 import { type RedisKeys, toStoreError } from './keys.js';
 
-// KEYS: 1 att:<id>, 2 bytes, 3 unbound, 4 unused:<user>. ARGV: 1 id, 2 record, 3 data, 4 size,
-// 5 cap, 6 max unused, 7 created at.
+// KEYS: 1 att:<id>, 2 bytes, 3 unbound, 4 unused:<user>, 5 room:{room}. ARGV: 1 id, 2 record,
+// 3 data, 4 size, 5 cap, 6 max unused, 7 created at.
 const PUT = `
 if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[6]) then return 'too_many_unused' end
 if tonumber(redis.call('GET', KEYS[2]) or '0') + tonumber(ARGV[4]) > tonumber(ARGV[5]) then return 'full' end
@@ -26,6 +27,7 @@ redis.call('HSET', KEYS[1], 'r', ARGV[2], 'd', ARGV[3])
 redis.call('INCRBY', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[7], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
+redis.call('SADD', KEYS[5], ARGV[1])
 return 'stored'
 `;
 
@@ -79,6 +81,7 @@ local function forget(prefix, bytes, unbound, id)
   redis.call('DEL', prefix .. id)
   redis.call('DECRBY', bytes, r.size)
   redis.call('ZREM', prefix .. 'unused:' .. r.user, id)
+  redis.call('SREM', prefix .. 'room:{' .. r.room .. '}', id)
   return 1
 end
 `;
@@ -88,6 +91,21 @@ const DROP = `${FORGET}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do forget(ARGV[1], KEYS[2], KEYS[3], id) end
 redis.call('DEL', KEYS[1])
 return 1
+`;
+
+// KEYS: 1 room:{room}, 2 bytes, 3 unbound. ARGV: 1 att: prefix, 2 room.
+const DROP_ROOM = `${FORGET}
+local n = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local raw = redis.call('HGET', ARGV[1] .. id, 'r')
+  if raw then
+    local r = cjson.decode(raw)
+    if r.seq then redis.call('DEL', ARGV[1] .. 'msg:{' .. ARGV[2] .. '}:' .. r.seq) end
+  end
+  n = n + forget(ARGV[1], KEYS[2], KEYS[3], id)
+end
+redis.call('DEL', KEYS[1])
+return n
 `;
 
 // KEYS: 1 unbound, 2 bytes. ARGV: 1 before, 2 att: prefix, 3 at most this many.
@@ -104,6 +122,7 @@ type Commands = {
   chatAttBind(...args: (string | number)[]): Promise<number>;
   chatAttDrop(...args: (string | number)[]): Promise<number>;
   chatAttExpire(...args: (string | number)[]): Promise<number>;
+  chatAttDropRoom(...args: (string | number)[]): Promise<number>;
 };
 
 /** The record as stored: null fields left out (Lua's cjson has no null that survives a round trip). */
@@ -137,12 +156,13 @@ export class RedisAttachments implements AttachmentStore {
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
-    define('chatAttPut', 4, PUT);
+    define('chatAttPut', 5, PUT);
     // Variable key counts: ioredis takes the count as the first argument when numberOfKeys is unset.
     if (!('chatAttClaim' in redis)) redis.defineCommand('chatAttClaim', { lua: CLAIM });
     if (!('chatAttBind' in redis)) redis.defineCommand('chatAttBind', { lua: BIND });
     define('chatAttDrop', 3, DROP);
     define('chatAttExpire', 2, EXPIRE);
+    define('chatAttDropRoom', 3, DROP_ROOM);
     this.#redis = redis as Redis & Commands;
   }
 
@@ -167,6 +187,7 @@ export class RedisAttachments implements AttachmentStore {
         `${p}att:bytes`,
         `${p}att:unbound`,
         `${p}att:unused:${record.user}`,
+        `${p}att:room:{${record.room}}`,
         record.id,
         encodeRecord(record),
         data,
@@ -226,6 +247,19 @@ export class RedisAttachments implements AttachmentStore {
     return this.#call(async () => {
       await this.#redis.chatAttDrop(this.#message(room, seq), `${p}att:bytes`, `${p}att:unbound`, `${p}att:`);
     });
+  }
+
+  dropRoom(room: string): Promise<number> {
+    const p = this.#keys.prefix;
+    return this.#call(() =>
+      this.#redis.chatAttDropRoom(
+        `${p}att:room:{${room}}`,
+        `${p}att:bytes`,
+        `${p}att:unbound`,
+        `${p}att:`,
+        room,
+      ),
+    );
   }
 
   expireUnused(before: number): Promise<number> {

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS attachments (
 CREATE INDEX IF NOT EXISTS attachments_message ON attachments(room, seq) WHERE seq IS NOT NULL;
 CREATE INDEX IF NOT EXISTS attachments_unbound ON attachments(created_at) WHERE seq IS NULL;
 CREATE INDEX IF NOT EXISTS attachments_unused ON attachments(user) WHERE client_id IS NULL;
+CREATE INDEX IF NOT EXISTS attachments_room ON attachments(room);
 CREATE TRIGGER IF NOT EXISTS attachments_message_deleted AFTER UPDATE OF deleted ON events
 WHEN new.kind = 'message' AND new.deleted = 1 BEGIN
   DELETE FROM attachments WHERE room = new.room AND seq = new.seq;
@@ -107,6 +108,7 @@ export class SqliteAttachments implements AttachmentStore {
       bind: db.prepare('UPDATE attachments SET seq = ? WHERE id = ? AND room = ?'),
       drop: db.prepare('DELETE FROM attachments WHERE room = ? AND seq = ?'),
       expire: db.prepare('DELETE FROM attachments WHERE seq IS NULL AND created_at < ?'),
+      dropRoom: db.prepare('DELETE FROM attachments WHERE room = ?'),
     };
     this.#s = s;
     const n = (row: unknown) => (row as { n: number }).n;
@@ -168,6 +170,11 @@ export class SqliteAttachments implements AttachmentStore {
 
   async dropMessage(room: string, seq: number): Promise<void> {
     this.#s.drop.run(room, seq);
+  }
+
+  /** The room's sent files went with its events (the trigger); this takes its unsent uploads too. */
+  async dropRoom(room: string): Promise<number> {
+    return this.#s.dropRoom.run(room).changes;
   }
 
   async expireUnused(before: number): Promise<number> {

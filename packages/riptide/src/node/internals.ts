@@ -270,6 +270,13 @@ interface SocketInternals {
   _handle: StreamHandle | null;
 }
 
+/**
+ * The direct write is proven on Node 20 and 22 only: on Node 24 the RFC 7692 interop suite (ws
+ * client -> riptide server) hung with it, so there every write takes Node's own path until that
+ * is understood.
+ */
+const DIRECT_WRITE_VERIFIED = Number(process.versions.node.split('.')[0]) < 24;
+
 /** Node's write request class and the handle class it was seen on (TCP), once captured. */
 let WriteReqClass: (new () => WriteReq) | null = null;
 let tcpHandleProto: object | null = null;
@@ -291,7 +298,7 @@ let spareReq: WriteReq | null = null;
  */
 export function writeDirect(socket: Duplex, data: Uint8Array): boolean {
   const direct = probes.directWrite;
-  if (direct === false) return false;
+  if (direct === false || !DIRECT_WRITE_VERIFIED) return false;
   const handle = (socket as Duplex & SocketInternals)._handle;
   if (
     handle === null ||

@@ -19,7 +19,7 @@ import { createSqliteBackend } from './backends/sqlite/index.js';
 import { systemClock } from './clock.js';
 import { createRequestHandler } from './http/routes.js';
 import { loadStatic } from './http/static.js';
-import { createConnectHandler, createUpgradeHandler } from './http/upgrade.js';
+import { createConnectHandler, createUpgradeHandler, createUpgradeProbe } from './http/upgrade.js';
 import { Hub } from './hub/hub.js';
 import type { Backend, BackendOptions, Clock, SignInBackoff } from './ports.js';
 import { Transport } from './transport.js';
@@ -190,6 +190,15 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const here = dirname(fileURLToPath(import.meta.url));
   const publicDir = options.publicDir ?? join(here, '..', '..', 'dist', 'public');
   const allowedOrigins = options.allowedOrigins ?? [];
+  const gateDeps = {
+    accounts: backend.accounts,
+    hub,
+    transport,
+    clock,
+    allowedOrigins,
+    maxSocketsPerUser: positive('maxSocketsPerUser', options.maxSocketsPerUser, 8),
+    log,
+  };
   const handler = createRequestHandler({
     accounts: backend.accounts,
     rooms: backend.rooms,
@@ -200,20 +209,12 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     endSession: (token) => hub.endSession(token),
     files: loadStatic(publicDir),
     allowedOrigins,
+    probeUpgrade: createUpgradeProbe(gateDeps),
     stats: options.statsEndpoint
       ? () => ({ connections: hub.connectionCount, openRooms: hub.openRooms, ...backend.stats() })
       : null,
     log,
   });
-  const gateDeps = {
-    accounts: backend.accounts,
-    hub,
-    transport,
-    clock,
-    allowedOrigins,
-    maxSocketsPerUser: positive('maxSocketsPerUser', options.maxSocketsPerUser, 8),
-    log,
-  };
   let http: Server | Http2SecureServer;
   /** With tls: every TCP connection, to end them at close (sessions have no closeAllConnections). */
   const sockets = new Set<Socket>();

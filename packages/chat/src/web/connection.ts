@@ -2,6 +2,10 @@
  * One WebSocket to the chat with automatic reconnect: exponential backoff with jitter
  * (0.5 s doubling to 30 s, each wait drawn uniformly from [d/2, d]), reset after a welcome.
  * A close with 1008 (policy: signed out) or a missing session stops reconnecting.
+ *
+ * A WebSocket that never opened was refused or never reached the server; the browser does not say
+ * which, so the page asks `GET /ws` (the server answers what an upgrade would get): 401 stops,
+ * 429 (too many open tabs) is told to the user and waits at least its Retry-After.
  */
 import type { ClientMessage, ServerMessage } from '../shared/protocol.js';
 
@@ -9,6 +13,8 @@ export type Status =
   | { state: 'connecting' }
   | { state: 'online' }
   | { state: 'offline'; retryInMs: number }
+  /** The server refused the WebSocket (429: this user has too many open). */
+  | { state: 'refused'; retryInMs: number; reason: string }
   | { state: 'signed-out' };
 
 export interface ConnectionHandlers {
@@ -47,7 +53,11 @@ export class Connection {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(`${scheme}//${location.host}/ws`);
     this.#ws = ws;
-    ws.onopen = () => this.#handlers.onOpen();
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      this.#handlers.onOpen();
+    };
     ws.onmessage = (event) => {
       let message: ServerMessage;
       try {
@@ -68,21 +78,33 @@ export class Connection {
         this.stop();
         return;
       }
-      void this.#scheduleReconnect();
+      void this.#scheduleReconnect(opened);
     };
   }
 
-  async #scheduleReconnect(): Promise<void> {
+  async #scheduleReconnect(opened: boolean): Promise<void> {
     if (this.#stopped) return;
-    // A refused upgrade looks like any other failure to a page; ask whether we are still signed in.
-    if (this.#attempt > 0) {
-      const res = await fetch('/api/session', { cache: 'no-store' }).catch(() => null);
+    let delay = backoffDelay(this.#attempt++);
+    if (!opened) {
+      // A refused upgrade looks like any other failure to a page: ask the server what it was.
+      const res = await fetch('/ws', { cache: 'no-store' }).catch(() => null);
+      if (this.#stopped) return;
       if (res?.status === 401) {
         this.stop();
         return;
       }
+      if (res?.status === 429) {
+        const retryAfterMs = Number(res.headers.get('retry-after') ?? '5') * 1000;
+        delay = Math.max(delay, retryAfterMs);
+        this.#handlers.onStatus({
+          state: 'refused',
+          retryInMs: delay,
+          reason: 'Too many chat tabs are open for your account — close one',
+        });
+        this.#timer = setTimeout(() => this.connect(), delay);
+        return;
+      }
     }
-    const delay = backoffDelay(this.#attempt++);
     this.#handlers.onStatus({ state: 'offline', retryInMs: delay });
     this.#timer = setTimeout(() => this.connect(), delay);
   }

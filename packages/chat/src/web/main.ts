@@ -5,20 +5,27 @@
  */
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
 import { DEFAULT_ROOM, ROOM_NAME } from '../shared/protocol.js';
+import { mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
+import { jumpToLatest, onConversationScroll, renderMessages, showMessage } from './conversation.js';
+import { byId } from './dom.js';
+import { settleRovingFocus, setUpKeyboard } from './keyboard.js';
+import { notifyMention, setUpNotifications } from './notify.js';
 import { Outbox, type Pending } from './outbox.js';
+import { closeDrawer, setUpPanels } from './panels.js';
+import { closePicker, openPicker, setUpPicker } from './picker.js';
 import {
   type Actions,
   renderDirectory,
   renderErrors,
   renderHeader,
-  renderMessages,
   renderOnline,
   renderRooms,
   renderTyping,
+  roomOrder,
 } from './render.js';
-import { ChatState } from './room-state.js';
-import { byId } from './text.js';
+import { ChatState, excerpt, roomLabel } from './room-state.js';
+import { setUpTheme } from './theme.js';
 
 const OUTBOX_KEY = 'riptide-chat-outbox';
 const ROOM_KEY = 'riptide-chat-room';
@@ -27,7 +34,12 @@ const READ_DELAY_MS = 300;
 
 const conn = new Connection({ onOpen, onMessage, onStatus });
 const state = new ChatState(
-  { send: (message) => void conn.send(message), now: () => Date.now() },
+  {
+    send: (message) => void conn.send(message),
+    now: () => Date.now(),
+    mentioned: (message, room) =>
+      notifyMention(message, roomLabel(room, state.me), () => actions.open(room.name)),
+  },
   sessionStorage.getItem(ROOM_KEY) ?? DEFAULT_ROOM,
 );
 const outbox = new Outbox(
@@ -53,6 +65,7 @@ const outbox = new Outbox(
 );
 
 let editing: { room: string; seq: number } | null = null;
+let replying: { room: string; seq: number } | null = null;
 let lastTypingSent = 0;
 let readTimer: ReturnType<typeof setTimeout> | undefined;
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -60,6 +73,9 @@ let typingTimer: ReturnType<typeof setTimeout> | undefined;
 const actions: Actions = {
   open: (room) => {
     cancelEdit();
+    cancelReply();
+    closePicker();
+    closeDrawer();
     state.open(room);
     render();
   },
@@ -67,9 +83,23 @@ const actions: Actions = {
     state.joinOrCreate(room);
     render();
   },
-  dm: (user) => state.startDm(user),
+  dm: (user) => {
+    closeDrawer();
+    state.startDm(user);
+  },
   edit: (message) => startEdit(message),
   remove: (message) => state.remove(message.room, message.seq),
+  react: (message, emoji, on) => state.react(message.room, message.seq, emoji, on),
+  pickReaction: (message, anchor) =>
+    openPicker(anchor, (emoji) => {
+      const mine = message.reactions?.[emoji]?.includes(state.me) ?? false;
+      if (!mine) state.react(message.room, message.seq, emoji, true);
+    }),
+  reply: (message) => startReply(message),
+  reveal: (seq) => {
+    state.reveal(seq);
+    render();
+  },
 };
 
 // ---- rendering ----
@@ -78,6 +108,7 @@ function render(): void {
   const changes = new Set(state.changes);
   state.changes.clear();
   if (changes.has('active')) {
+    closeDrawer(); // on a phone, the room now shown is what the user went to the menu for
     sessionStorage.setItem(ROOM_KEY, state.active);
     byId('me').textContent = state.me;
     renderHeader(state);
@@ -85,7 +116,13 @@ function render(): void {
   if (changes.has('rooms') || changes.has('active')) renderRooms(state, actions);
   if (changes.has('directory')) renderDirectory(state, actions);
   if (changes.has('messages') || changes.has('active')) renderMessages(state, outbox, actions);
-  else if (changes.has('older')) renderMessages(state, outbox, actions, true);
+  else if (changes.has('older')) renderMessages(state, outbox, actions, 'older');
+  if (changes.has('messages') || changes.has('active') || changes.has('older'))
+    settleRovingFocus(byId('message-list'));
+  if (changes.has('reveal') && state.revealed !== null) {
+    showMessage(state.revealed);
+    state.revealed = null;
+  }
   if (changes.has('online') || changes.has('active')) renderOnline(state, actions);
   if (changes.has('typing') || changes.has('active')) renderTypingLine();
   if (changes.has('errors') || changes.has('messages')) renderErrors(state, outbox);
@@ -123,6 +160,9 @@ function onStatus(status: Status): void {
   else if (status.state === 'connecting') node.textContent = 'Connecting…';
   else if (status.state === 'offline') {
     node.textContent = `Offline — retrying in ${Math.ceil(status.retryInMs / 1000)} s`;
+    outbox.disconnected();
+  } else if (status.state === 'refused') {
+    node.textContent = `${status.reason}; retrying in ${Math.ceil(status.retryInMs / 1000)} s`;
     outbox.disconnected();
   } else showLogin();
 }
@@ -181,6 +221,38 @@ function startEdit(message: ChatMessage): void {
   input.focus();
 }
 
+/** Who `@` can name in the open room: those online, the authors seen, the other side of a DM. */
+function memberNames(): Set<string> {
+  const room = state.rooms.get(state.active);
+  const names = new Set<string>(room?.online ?? []);
+  for (const m of room?.messages.values() ?? []) names.add(m.user);
+  return names;
+}
+
+/** ↑ in an empty composer: edit the last message of mine in this room. */
+function editLast(): boolean {
+  const room = state.rooms.get(state.active);
+  if (!room) return false;
+  const mine = [...room.messages.values()].filter((m) => m.user === state.me && !m.deleted);
+  const last = mine.sort((a, b) => b.seq - a.seq)[0];
+  if (!last) return false;
+  startEdit(last);
+  return true;
+}
+
+function startReply(message: ChatMessage): void {
+  cancelEdit();
+  replying = { room: message.room, seq: message.seq };
+  byId('reply-banner').hidden = false;
+  byId('reply-to').textContent = `${message.user}: ${excerpt(message.text).slice(0, 80)}`;
+  byId('composer-input').focus();
+}
+
+function cancelReply(): void {
+  replying = null;
+  byId('reply-banner').hidden = true;
+}
+
 function cancelEdit(): void {
   editing = null;
   byId('edit-banner').hidden = true;
@@ -205,7 +277,9 @@ function submitComposer(): void {
     state.edit(editing.room, editing.seq, text);
     cancelEdit();
   } else {
-    outbox.add({ id: randomId(), room: state.active, text });
+    const replyTo = replying?.room === state.active ? replying.seq : undefined;
+    outbox.add({ id: randomId(), room: state.active, text, ...(replyTo === undefined ? {} : { replyTo }) });
+    cancelReply();
     state.stick = true;
     const box = byId('messages');
     box.scrollTop = box.scrollHeight;
@@ -271,6 +345,20 @@ async function signIn(path: '/api/login' | '/api/register'): Promise<void> {
 
 async function start(): Promise<void> {
   state.visible = !document.hidden;
+  setUpTheme(byId<HTMLButtonElement>('theme-toggle'));
+  setUpPanels();
+  setUpPicker();
+  setUpNotifications(byId<HTMLButtonElement>('notify-toggle'));
+  byId('reply-cancel').addEventListener('click', () => {
+    cancelReply();
+    byId('composer-input').focus();
+  });
+  setUpKeyboard({
+    roomOrder: () => roomOrder(state),
+    active: () => state.active,
+    open: (room) => actions.open(room),
+    focusComposer: () => byId('composer-input').focus(),
+  });
   byId('login-form').addEventListener('submit', (event) => {
     event.preventDefault();
     void signIn('/api/login');
@@ -294,15 +382,23 @@ async function start(): Promise<void> {
   });
   const input = byId<HTMLTextAreaElement>('composer-input');
   input.addEventListener('keydown', (event) => {
+    if (mentionKey(event, input)) return;
+    if (event.key === 'Escape' && replying) {
+      cancelReply();
+      return;
+    }
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       submitComposer();
     } else if (event.key === 'Escape' && editing) {
       cancelEdit();
       input.value = '';
+    } else if (event.key === 'ArrowUp' && input.value === '' && !editing && editLast()) {
+      event.preventDefault();
     }
   });
   input.addEventListener('input', () => {
+    updateMentions(input, () => memberNames(), state.me);
     const now = Date.now();
     if (
       input.value !== '' &&
@@ -329,9 +425,34 @@ async function start(): Promise<void> {
     clearTimeout(readTimer);
     state.leave(state.active);
   });
+  const askDelete = (asking: boolean) => {
+    byId('delete-room').hidden = asking;
+    byId('delete-room-confirm').hidden = !asking;
+    byId(asking ? 'delete-room-no' : 'delete-room').focus();
+  };
+  byId('delete-room').addEventListener('click', () => askDelete(true));
+  byId('delete-room-no').addEventListener('click', () => askDelete(false));
+  byId('delete-room-yes').addEventListener('click', () => {
+    clearTimeout(readTimer);
+    byId('delete-room-confirm').hidden = true;
+    state.deleteRoom(state.active);
+  });
+  byId('dm-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const field = byId<HTMLInputElement>('dm-input');
+    const user = field.value.trim();
+    if (user === '') return;
+    field.value = '';
+    actions.dm(user);
+  });
   byId('load-older').addEventListener('click', () => state.loadOlder());
   byId('messages').addEventListener('scroll', () => {
     if (byId('messages').scrollTop < 40) state.loadOlder();
+    onConversationScroll();
+  });
+  byId('jump-latest').addEventListener('click', () => {
+    jumpToLatest();
+    input.focus();
   });
   byId('all-rooms').addEventListener('toggle', () => {
     if ((byId('all-rooms') as HTMLDetailsElement).open) state.listRooms();

@@ -22,6 +22,8 @@ export interface Pending {
   id: string;
   room: string;
   text: string;
+  /** The seq of the message this one replies to. */
+  replyTo?: number;
 }
 
 export interface OutboxHost {
@@ -170,8 +172,9 @@ export class Outbox {
       this.#wait(wait);
       return;
     }
-    if (this.#host.send({ v: 2, type: 'send', id: next.id, room: next.room, text: next.text }))
-      this.#inFlight = next.id;
+    const message: ClientMessage = { v: 2, type: 'send', id: next.id, room: next.room, text: next.text };
+    if (next.replyTo !== undefined) message.replyTo = next.replyTo;
+    if (this.#host.send(message)) this.#inFlight = next.id;
     else this.#setHold('offline');
   }
 }

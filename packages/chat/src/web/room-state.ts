@@ -13,6 +13,7 @@
  * Every request carries a `ref`, so an error is matched to what caused it: an error about a room
  * the page has left meanwhile (a read marker sent just before leaving) is not the user's concern.
  */
+
 import {
   type ChatMessage,
   type ClientMessage,
@@ -21,15 +22,17 @@ import {
   eventRoom,
   eventSeq,
   type Limits,
-  type Reactions,
   type RoomEvent,
   type RoomKind,
   type RoomListing,
   type RoomState,
   type ServerMessage,
 } from '../shared/protocol.js';
+import { applyReaction } from './reactions.js';
 
 export const TYPING_SHOW_MS = 4000;
+/** Older pages loaded at most to show a reply's original. */
+const MAX_REVEAL_PAGES = 20;
 const MAX_NOTICES = 100;
 
 export interface Notice {
@@ -44,6 +47,8 @@ export interface Room {
   owner: string | null;
   head: number;
   unread: number;
+  /** Unread messages that mention the user (a separate badge). */
+  mentions: number;
   online: Set<string>;
   messages: Map<number, ChatMessage>;
   notices: Notice[];
@@ -55,21 +60,54 @@ export interface Room {
   waiting: Map<number, RoomEvent>;
   /** Who is typing, until when (ms). */
   typing: Map<string, number>;
+  /** The first unread message when the room was opened (the "new messages" divider), if any. */
+  firstUnread: number | null;
+  /** Unread count when opened, until the history shows where the divider goes. */
+  unreadAtOpen: number;
+  /** A message to show that older pages are being loaded for (a reply's original). */
+  revealing: number | null;
+  revealPages: number;
 }
 
 export interface StateHost {
   send(message: ClientMessage): void;
   now(): number;
+  /** A live message from someone else mentions the user (a desktop notification, maybe). */
+  mentioned?(message: ChatMessage, room: Room): void;
+}
+
+/** A reply's quote keeps this many code points of the original (as the server does). */
+const EXCERPT_CHARS = 200;
+
+export function excerpt(text: string): string {
+  const chars = [...text];
+  return chars.length <= EXCERPT_CHARS ? text : chars.slice(0, EXCERPT_CHARS).join('');
+}
+
+export function mentionsMe(message: ChatMessage, me: string): boolean {
+  const lower = me.toLowerCase();
+  return (message.mentions ?? []).some((n) => n.toLowerCase() === lower);
 }
 
 /** What changed since the renderer last looked. */
-export type Change = 'rooms' | 'messages' | 'older' | 'online' | 'typing' | 'active' | 'errors' | 'directory';
+export type Change =
+  | 'rooms'
+  | 'messages'
+  | 'older'
+  | 'online'
+  | 'typing'
+  | 'active'
+  | 'errors'
+  | 'directory'
+  /** The message in `revealed` is loaded: scroll to it. */
+  | 'reveal';
 
 type RequestKind =
   | 'join'
   | 'create'
   | 'dm'
   | 'leave'
+  | 'delete_room'
   | 'invite'
   | 'read'
   | 'typing'
@@ -78,7 +116,8 @@ type RequestKind =
   | 'sync'
   | 'rooms'
   | 'edit'
-  | 'delete';
+  | 'delete'
+  | 'react';
 
 function newRoom(state: RoomState): Room {
   return {
@@ -87,6 +126,7 @@ function newRoom(state: RoomState): Room {
     owner: state.owner,
     head: state.head,
     unread: state.unread,
+    mentions: state.mentions ?? 0,
     online: new Set(state.online),
     messages: new Map(),
     notices: [],
@@ -96,6 +136,10 @@ function newRoom(state: RoomState): Room {
     syncing: false,
     waiting: new Map(),
     typing: new Map(),
+    firstUnread: null,
+    unreadAtOpen: 0,
+    revealing: null,
+    revealPages: 0,
   };
 }
 
@@ -110,8 +154,10 @@ export class ChatState {
   readonly rooms = new Map<string, Room>();
   readonly changes = new Set<Change>();
   limits: Limits | null = null;
-  /** Scroll the conversation to its end on the next render. */
+  /** New messages at the end: follow them if the reader is at the end (else offer "jump to latest"). */
   stick = false;
+  /** A room was opened or reloaded: show its first unread message, or its end. */
+  jump = false;
   /** The tab is visible (messages in the open room are then read). */
   visible = true;
   roomError = '';
@@ -253,7 +299,10 @@ export class ChatState {
       room.online = new Set(state.online);
       room.kind = state.kind;
       room.owner = state.owner;
-      if (room.name !== this.active) room.unread = state.unread;
+      if (room.name !== this.active) {
+        room.unread = state.unread;
+        room.mentions = state.mentions ?? 0;
+      }
       // A loaded room gets its missed events by replay (the hello named its head).
       if (!room.loaded) room.head = state.head;
     }
@@ -276,7 +325,13 @@ export class ChatState {
       // Not displayed yet: only count unread messages; history loads when the room is opened.
       if (seq > room.head) {
         room.head = seq;
-        if (event.type === 'message' && event.message.user !== this.me) room.unread++;
+        if (event.type === 'message' && event.message.user !== this.me) {
+          room.unread++;
+          if (mentionsMe(event.message, this.me)) {
+            room.mentions++;
+            this.#host.mentioned?.(event.message, room);
+          }
+        }
         this.#changed('rooms');
       }
       return;
@@ -311,9 +366,21 @@ export class ChatState {
       room.messages.set(event.message.seq, event.message);
       // Their message is here: they are no longer typing it.
       if (room.typing.delete(event.message.user)) this.#changed('typing');
+      if (event.message.user !== this.me && mentionsMe(event.message, this.me))
+        this.#host.mentioned?.(event.message, room);
       if (event.message.user !== this.me && (!isActive || !this.visible)) {
         room.unread++;
+        if (mentionsMe(event.message, this.me)) room.mentions++;
+        // Arriving while the tab is hidden: the reader finds the divider above it on return.
+        if (isActive && room.firstUnread === null) room.firstUnread = event.message.seq;
         this.#changed('rooms');
+      }
+    } else if (event.type === 'reacted') {
+      const target = room.messages.get(event.target);
+      if (target && !target.deleted) {
+        const reactions = applyReaction(target.reactions, event.user, event.emoji, event.on);
+        if (reactions) target.reactions = reactions;
+        else delete target.reactions;
       }
     } else {
       const target = room.messages.get(event.target);
@@ -321,14 +388,21 @@ export class ChatState {
         if (event.type === 'edited') {
           target.text = event.text;
           target.editedAt = event.ts;
-        } else if (event.type === 'reacted') {
-          // A reaction moves the room's seq like any event (no gap), and sets the current state.
-          target.reactions = withReaction(target.reactions, event.emoji, event.user, event.on);
+          if (event.mentions) target.mentions = event.mentions;
+          else delete target.mentions;
         } else {
           target.text = '';
           target.deleted = true;
-          target.reactions = undefined;
+          delete target.reactions;
         }
+      }
+      // The quotes of the replies to it follow: the new text, or "deleted" (never the old text).
+      for (const message of room.messages.values()) {
+        if (message.reply?.seq !== event.target) continue;
+        message.reply =
+          event.type === 'edited'
+            ? { seq: event.target, user: message.reply.user, text: excerpt(event.text) }
+            : { seq: event.target, user: message.reply.user, text: '', deleted: true };
       }
     }
     if (isActive) {
@@ -359,10 +433,12 @@ export class ChatState {
     for (const message of messages) room.messages.set(message.seq, message);
     room.hasMore = hasMore;
     room.loadingOlder = false;
+    if (room.revealing !== null) this.#continueReveal(room);
     if (name !== this.active) return;
     if (older) this.#changed('older');
     else {
-      this.stick = true;
+      room.firstUnread = this.#divider(room, room.unreadAtOpen);
+      this.jump = true;
       this.#changed('messages');
     }
   }
@@ -390,16 +466,66 @@ export class ChatState {
 
   // ---- rooms ----
 
+  /**
+   * Shows message `seq` of the open room (a reply's original): at once if loaded, else after
+   * loading older pages, at most MAX_REVEAL_PAGES of them.
+   */
+  reveal(seq: number): void {
+    const room = this.rooms.get(this.active);
+    if (!room?.loaded) return;
+    room.revealing = seq;
+    room.revealPages = 0;
+    this.#continueReveal(room);
+  }
+
+  /** The message reveal() found, once (render.ts scrolls to it). */
+  revealed: number | null = null;
+
+  #continueReveal(room: Room): void {
+    const seq = room.revealing;
+    if (seq === null) return;
+    if (room.messages.has(seq) || !room.hasMore || room.revealPages >= MAX_REVEAL_PAGES) {
+      room.revealing = null;
+      if (room.messages.has(seq)) {
+        this.revealed = seq;
+        this.#changed('reveal');
+      } else {
+        this.composerError = 'That message is too far back to show here.';
+        this.#changed('errors');
+      }
+      return;
+    }
+    room.revealPages++;
+    this.loadOlder();
+  }
+
   /** Shows a room (loading its history the first time) and clears its unread count. */
   open(name: string): void {
+    const previous = this.rooms.get(this.active);
+    if (previous && previous.name !== name) previous.firstUnread = null;
     this.active = name;
     const room = this.rooms.get(name);
     if (room) {
+      if (room.name !== previous?.name || room.unread > 0) {
+        room.unreadAtOpen = room.unread;
+        if (room.loaded) room.firstUnread = this.#divider(room, room.unread);
+      }
       if (!room.loaded) this.#loadLatest(room);
       room.unread = 0;
+      room.mentions = 0;
     }
-    this.stick = true;
+    if (room?.name !== previous?.name || !room?.loaded) this.jump = true;
     this.#changed('active', 'rooms', 'messages', 'online', 'typing');
+  }
+
+  /** Where "new messages" goes: before the `count`-th last message by someone else. */
+  #divider(room: Room, count: number): number | null {
+    if (count <= 0) return null;
+    const theirs = [...room.messages.values()]
+      .filter((m) => m.user !== this.me)
+      .map((m) => m.seq)
+      .sort((a, b) => b - a);
+    return theirs.length === 0 ? null : theirs[Math.min(count, theirs.length) - 1];
   }
 
   /** The read marker for the open room (main.ts sends it a moment after the room is seen). */
@@ -407,6 +533,7 @@ export class ChatState {
     const room = this.rooms.get(this.active);
     if (!room?.loaded || !this.visible) return;
     room.unread = 0;
+    room.mentions = 0;
     this.#changed('rooms');
     this.#request('read', room.name, { v: 2, type: 'read', room: room.name, seq: room.head });
   }
@@ -429,6 +556,11 @@ export class ChatState {
     if (this.rooms.has(name)) this.#request('leave', name, { v: 2, type: 'leave', room: name });
   }
 
+  /** Deletes a room the user owns, with its history, for everyone (answered by `left`). */
+  deleteRoom(name: string): void {
+    if (this.rooms.has(name)) this.#request('delete_room', name, { v: 2, type: 'delete_room', room: name });
+  }
+
   invite(room: string, user: string): void {
     this.#request('invite', room, { v: 2, type: 'invite', room, user });
   }
@@ -447,6 +579,11 @@ export class ChatState {
 
   remove(room: string, seq: number): void {
     this.#request('delete', room, { v: 2, type: 'delete', room, seq });
+  }
+
+  /** Sets (`on`) or removes the user's reaction; the `reacted` event updates the message. */
+  react(room: string, target: number, emoji: string, on: boolean): void {
+    this.#request('react', room, { v: 2, type: 'react', room, target, emoji, on });
   }
 
   typing(room: string): void {
@@ -472,8 +609,11 @@ export class ChatState {
     const room = this.rooms.get(name);
     if (!room) return;
     this.rooms.delete(name);
-    if (reason === 'deleted' && name !== this.active)
-      this.roomError = `${roomLabel(room, this.me)} was deleted`;
+    // Deleted by its owner: the others are told (the owner asked for it).
+    if (reason === 'deleted' && room.owner !== this.me) {
+      this.roomError = `${roomLabel(room, this.me)} was deleted by its owner`;
+      this.#changed('errors');
+    }
     if (this.active === name) this.open(this.#fallbackRoom());
     else this.#changed('rooms');
   }
@@ -487,7 +627,7 @@ export class ChatState {
         this.#request('create', request.room, { v: 2, type: 'create', room: request.room });
         return;
       }
-      if (['join', 'create', 'dm', 'leave', 'invite'].includes(request.kind)) {
+      if (['join', 'create', 'dm', 'leave', 'invite', 'delete_room'].includes(request.kind)) {
         this.roomError = message;
         this.#changed('errors');
         return;
@@ -534,20 +674,4 @@ export class ChatState {
     for (const r of this.rooms.values()) if (r.name !== this.active) n += r.unread;
     return n;
   }
-}
-
-/** The reactions after `user` set (on) or removed (off) `emoji`: a new object, users sorted. */
-export function withReaction(
-  reactions: Reactions | undefined,
-  emoji: string,
-  user: string,
-  on: boolean,
-): Reactions | undefined {
-  const next: Reactions = { ...reactions };
-  const users = new Set(next[emoji] ?? []);
-  if (on) users.add(user);
-  else users.delete(user);
-  if (users.size > 0) next[emoji] = [...users].sort();
-  else delete next[emoji];
-  return Object.keys(next).length > 0 ? next : undefined;
 }

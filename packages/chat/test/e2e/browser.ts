@@ -4,6 +4,44 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { cleanup } from '../helpers.js';
+
+/**
+ * One browser for the test file: launched before its tests and closed after them; the servers a
+ * test started are closed after each test. Read `.browser` inside a test.
+ */
+export function useBrowser(extraArgs: string[] = []): { readonly browser: Browser } {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launch(extraArgs);
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(cleanup);
+  return {
+    get browser(): Browser {
+      if (!browser) throw new Error('the browser is not launched yet');
+      return browser;
+    },
+  };
+}
+
+/** Joins (or creates) `room` from the form and waits until it is shown. */
+export async function openRoom(page: Page, room: string): Promise<void> {
+  await page.fill('#room-input', room);
+  await page.press('#room-input', 'Enter');
+  await page.waitForFunction((r) => document.querySelector('#room-title')?.textContent === `#${r}`, room);
+}
+
+/** Waits until the open room shows `n` delivered messages. */
+export function waitForMessages(page: Page, n: number): Promise<unknown> {
+  return page.waitForFunction(
+    (count) => document.querySelectorAll('#message-list li.message:not(.pending)').length === count,
+    n,
+  );
+}
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -32,9 +70,15 @@ export async function signIn(
   browser: Browser,
   origin: string,
   name: string,
-  options: { viewport?: { width: number; height: number }; existing?: boolean } = {},
+  options: {
+    viewport?: { width: number; height: number };
+    existing?: boolean;
+    colorScheme?: 'light' | 'dark';
+    isMobile?: boolean;
+  } = {},
 ): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext(options.viewport ? { viewport: options.viewport } : {});
+  const { existing: _, ...contextOptions } = options;
+  const context = await browser.newContext(contextOptions);
   const page = await context.newPage();
   page.on('dialog', (dialog) => {
     throw new Error(`unexpected dialog: ${dialog.message()}`);
@@ -52,10 +96,41 @@ export async function sendMessage(page: Page, text: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
-/** Texts of the delivered (not pending) messages in the open room. */
+/** Texts of the delivered (not pending) messages in the open room (without an "(edited)" mark). */
 export function messageTexts(page: Page): Promise<string[]> {
   return page.$$eval('#message-list li.message:not(.pending) .text', (nodes) =>
-    nodes.map((n) => n.textContent ?? ''),
+    nodes.map((n) => {
+      const copy = n.cloneNode(true) as HTMLElement;
+      for (const mark of copy.querySelectorAll('.edited')) mark.remove();
+      return (copy.textContent ?? '').trimEnd();
+    }),
+  );
+}
+
+/** Deletes one of the user's own messages: Delete, then the confirmation. */
+export async function deleteMessage(page: Page, seq: number): Promise<void> {
+  const item = page.locator(`#message-list li.message[data-seq="${seq}"]`);
+  await item.hover();
+  await item.locator('.delete').click();
+  await item.locator('.confirm-delete').click();
+}
+
+/** The seq of the last delivered message whose text is `text`. */
+export async function seqOf(page: Page, text: string): Promise<number> {
+  await page.waitForFunction(
+    (t) =>
+      [...document.querySelectorAll('#message-list li.message:not(.pending) .text')].some(
+        (n) => n.textContent === t,
+      ),
+    text,
+  );
+  return page.$$eval(
+    '#message-list li.message:not(.pending)',
+    (items, t) => {
+      const found = items.filter((li) => li.querySelector('.text')?.textContent === t).at(-1);
+      return Number((found as HTMLElement).dataset.seq);
+    },
+    text,
   );
 }
 

@@ -5,38 +5,32 @@
  * ends when the typist's message arrives; sign-up apart from sign-in; direct messages and private
  * rooms from the page.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, startTestServer } from '../helpers.js';
-import { launch, messageTexts, sendMessage, signIn } from './browser.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { startTestServer } from '../helpers.js';
+import { messageTexts, openRoom, sendMessage, signIn, useBrowser } from './browser.js';
 
-let browser: Browser;
-
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(cleanup);
+const chrome = useBrowser();
 
 const notices = (page: Page) =>
   page.$$eval('#message-list li.notice', (nodes) => nodes.map((n) => n.textContent ?? ''));
-
-async function openRoom(page: Page, room: string): Promise<void> {
-  await page.fill('#room-input', room);
-  await page.press('#room-input', 'Enter');
-  await page.waitForFunction((r) => document.querySelector('#room-title')?.textContent === `#${r}`, room);
-}
 
 describe('the page', () => {
   it('stores messages typed faster than the rate limit in the order typed, then clears "slow down"', async () => {
     // A small bucket: 3 at once, then 5 per second.
     const server = await startTestServer({ limits: { messageRate: { burst: 3, perSecond: 5 } } });
-    const alice = await signIn(browser, server.origin, 'alice');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
     await openRoom(alice.page, 'fresh');
     const typed = Array.from({ length: 15 }, (_, i) => `m${i + 1}`);
-    for (const text of typed) await sendMessage(alice.page, text);
+    // Typed in one go (one task), so the burst is spent whatever the machine's load: Enter on
+    // each, as the keyboard would.
+    await alice.page.evaluate((texts) => {
+      const input = document.querySelector('#composer-input') as HTMLTextAreaElement;
+      for (const text of texts) {
+        input.value = text;
+        input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
+      }
+    }, typed);
     await alice.page.waitForFunction(
       () =>
         document.querySelector('#composer-error')?.textContent === 'Slow down a little — sending shortly.',
@@ -58,8 +52,8 @@ describe('the page', () => {
 
   it('says "joined" and "left" for room changes, never "came online"/"went offline", and no error after Leave', async () => {
     const server = await startTestServer();
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     await openRoom(alice.page, 'random');
     await openRoom(bob.page, 'random');
     await alice.page.waitForFunction(() =>
@@ -112,8 +106,8 @@ describe('the page', () => {
 
   it('ends "x is typing…" when x\u2019s message arrives', async () => {
     const server = await startTestServer();
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     await bob.page.fill('#composer-input', 'Hel');
     await bob.page.locator('#composer-input').press('l');
     await alice.page.waitForFunction(
@@ -132,7 +126,7 @@ describe('the page', () => {
 
   it('creates an account only with "Create account", and gives one answer for a failed sign-in', async () => {
     const server = await startTestServer();
-    const context = await browser.newContext();
+    const context = await chrome.browser.newContext();
     const page = await context.newPage();
     await page.goto(server.origin);
     await page.fill('#login-name', 'nobody');
@@ -161,8 +155,8 @@ describe('the page', () => {
 
   it('starts a direct message from a name in the online list, and keeps a private room to its members', async () => {
     const server = await startTestServer();
-    const alice = await signIn(browser, server.origin, 'alice');
-    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
     await alice.page.waitForSelector('#online-list button:text("bob")');
     await alice.page.click('#online-list button:text("bob")');
     await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '@bob');
@@ -189,5 +183,19 @@ describe('the page', () => {
     await bob.page.waitForSelector('#room-list button[data-room="plans"]');
     await alice.context.close();
     await bob.context.close();
+  });
+
+  it('tells the user when the server refuses another tab (429), and connects once one is closed', async () => {
+    const server = await startTestServer({ maxSocketsPerUser: 1 });
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const second = await alice.context.newPage();
+    await second.goto(server.origin);
+    await second.waitForSelector('#status[data-state="refused"]');
+    expect(await second.textContent('#status')).toMatch(
+      /^Too many chat tabs are open for your account — close one; retrying in \d+ s$/,
+    );
+    await alice.page.close();
+    await second.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
+    await alice.context.close();
   });
 });

@@ -29,8 +29,13 @@ function setup(rooms: RoomState[] = [general()]) {
   };
 }
 
+/** A public room's state as welcome gives it, with `fields` changed. */
+function roomState(room: string, fields: Partial<RoomState> = {}): RoomState {
+  return { room, kind: 'public', owner: null, head: 0, unread: 0, mentions: 0, online: [], ...fields };
+}
+
 function general(head = 0, online = ['alice']): RoomState {
-  return { room: 'general', kind: 'public', owner: null, head, unread: 0, mentions: 0, online };
+  return roomState('general', { head, online });
 }
 
 const message = (seq: number, user = 'bob', room = 'general'): ServerMessage => ({
@@ -42,6 +47,19 @@ const message = (seq: number, user = 'bob', room = 'general'): ServerMessage => 
 function history(room: string, ref: string, messages: ChatMessage[], head: number): ServerMessage {
   return { v: 2, type: 'history', ref, room, messages, head, hasMore: false };
 }
+
+/** A `reacted` event on message 1 of general. */
+const react = (seq: number, user: string, emoji: string, on: boolean): ServerMessage => ({
+  v: 2,
+  type: 'reacted',
+  room: 'general',
+  seq,
+  target: 1,
+  user,
+  emoji,
+  on,
+  ts: seq,
+});
 
 const seqs = (state: ChatState, room = 'general') => [...(state.rooms.get(room)?.messages.keys() ?? [])];
 
@@ -68,17 +86,6 @@ describe('ChatState', () => {
     const { state, last, sent } = setup([general(1)]);
     state.receive(history('general', last().ref, [(message(1) as { message: ChatMessage }).message], 1));
     const requests = sent.length;
-    const react = (seq: number, user: string, emoji: string, on: boolean): ServerMessage => ({
-      v: 2,
-      type: 'reacted',
-      room: 'general',
-      seq,
-      target: 1,
-      user,
-      emoji,
-      on,
-      ts: seq,
-    });
     state.receive(react(2, 'carol', '👍', true));
     state.receive(react(3, 'bob', '👍', true));
     state.receive(react(4, 'bob', '🎉', true));
@@ -133,15 +140,7 @@ describe('ChatState', () => {
   });
 
   it('ignores an error about a room it has left (a read marker sent just before leaving)', () => {
-    const random: RoomState = {
-      room: 'random',
-      kind: 'public',
-      owner: null,
-      head: 0,
-      unread: 0,
-      mentions: 0,
-      online: [],
-    };
+    const random: RoomState = roomState('random');
     const { state, sent, last } = setup([general(), random]);
     state.receive(history('general', last().ref, [], 0));
     state.open('random');
@@ -191,15 +190,7 @@ describe('ChatState', () => {
   });
 
   it('counts unread messages of rooms not shown, and of the shown one while the tab is hidden', () => {
-    const random: RoomState = {
-      room: 'random',
-      kind: 'public',
-      owner: null,
-      head: 0,
-      unread: 0,
-      mentions: 0,
-      online: [],
-    };
+    const random: RoomState = roomState('random');
     const { state, last } = setup([general(), random]);
     state.receive(history('general', last().ref, [], 0));
     state.receive(message(1, 'bob', 'random'));
@@ -217,5 +208,129 @@ describe('ChatState', () => {
     state.receive({ v: 2, type: 'reset', room: 'general', head: 5000 });
     expect(last()).toMatchObject({ type: 'history', room: 'general' });
     expect(state.rooms.get('general')).toMatchObject({ loaded: false, head: 5000 });
+  });
+
+  it('puts "new messages" before the first unread message when a room is opened, and drops it on leaving the room', () => {
+    const random = roomState('random', { head: 4, unread: 2, online: ['alice'] });
+    const { state, last } = setup([general(0), random]);
+    state.receive(history('general', last().ref, [], 0));
+    state.open('random');
+    const mine = (message(3, 'alice', 'random') as { message: ChatMessage }).message;
+    const msgs = [
+      message(1, 'bob', 'random'),
+      message(2, 'bob', 'random'),
+      message(4, 'carol', 'random'),
+    ].map((m) => (m as { message: ChatMessage }).message);
+    state.receive(history('random', last().ref, [...msgs.slice(0, 2), mine, msgs[2]], 4));
+    // Two unread by others: seq 2 and 4 (alice's own seq 3 does not count).
+    expect(state.rooms.get('random')?.firstUnread).toBe(2);
+    expect(state.jump).toBe(true);
+    state.open('general');
+    expect(state.rooms.get('random')?.firstUnread).toBeNull();
+  });
+
+  it('marks the first message that arrives while the tab is hidden', () => {
+    const { state, last } = setup();
+    state.receive(history('general', last().ref, [], 0));
+    state.receive(message(1));
+    expect(state.rooms.get('general')?.firstUnread).toBeNull();
+    state.visible = false;
+    state.receive(message(2));
+    state.receive(message(3));
+    expect(state.rooms.get('general')?.firstUnread).toBe(2);
+  });
+
+  it('asks to delete a room with delete_room and tells the other members when it is gone', () => {
+    const plans = roomState('plans', { owner: 'bob' });
+    const { state, last } = setup([general(0), plans]);
+    state.deleteRoom('plans');
+    expect(last()).toMatchObject({ type: 'delete_room', room: 'plans' });
+    state.receive({ v: 2, type: 'left', room: 'plans', reason: 'deleted' });
+    expect(state.rooms.has('plans')).toBe(false);
+    expect(state.roomError).toBe('#plans was deleted by its owner');
+  });
+
+  it('applies reactions to the message they target, without counting them as unread', () => {
+    const { state, last } = setup();
+    state.receive(history('general', last().ref, [], 0));
+    state.receive(message(1));
+    state.visible = false;
+    state.receive(react(2, 'bob', '👍', true));
+    state.receive(react(3, 'carol', '👍', true));
+    state.receive(react(4, 'bob', '🎉', true));
+    state.receive(react(5, 'bob', '🎉', false));
+    expect(state.rooms.get('general')?.messages.get(1)?.reactions).toEqual({ '👍': ['bob', 'carol'] });
+    expect(state.rooms.get('general')?.unread).toBe(0);
+    expect(state.rooms.get('general')?.head).toBe(5);
+    state.react('general', 1, '👍', true);
+    expect(last()).toMatchObject({ type: 'react', room: 'general', target: 1, emoji: '👍', on: true });
+  });
+
+  it('keeps reply quotes current: the edited text, or "deleted" without the old text', () => {
+    const { state, last } = setup();
+    state.receive(history('general', last().ref, [], 0));
+    state.receive(message(1));
+    const reply: ServerMessage = {
+      v: 2,
+      type: 'message',
+      message: {
+        room: 'general',
+        seq: 2,
+        id: 'r',
+        user: 'alice',
+        text: 'yes',
+        ts: 2,
+        reply: { seq: 1, user: 'bob', text: 'text 1' },
+      },
+    };
+    state.receive(reply);
+    state.receive({
+      v: 2,
+      type: 'edited',
+      room: 'general',
+      seq: 3,
+      target: 1,
+      user: 'bob',
+      text: 'x'.repeat(300),
+      ts: 3,
+    });
+    const quote = () => state.rooms.get('general')?.messages.get(2)?.reply;
+    expect(quote()).toEqual({ seq: 1, user: 'bob', text: 'x'.repeat(200) });
+    state.receive({ v: 2, type: 'deleted', room: 'general', seq: 4, target: 1, user: 'bob', ts: 4 });
+    expect(quote()).toEqual({ seq: 1, user: 'bob', text: '', deleted: true });
+  });
+
+  it('counts mentions of the user apart from unread, and tells the host about each live one', () => {
+    const mentioned: number[] = [];
+    const random: RoomState = roomState('random');
+    const state = new ChatState({ send: () => {}, now: () => 0, mentioned: (m) => mentioned.push(m.seq) });
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: [general(), random],
+      limits: DEFAULT_LIMITS,
+    });
+    const say = (seq: number, mentions?: string[]): ServerMessage => ({
+      v: 2,
+      type: 'message',
+      message: {
+        room: 'random',
+        seq,
+        id: `m${seq}`,
+        user: 'bob',
+        text: 'hey',
+        ts: seq,
+        ...(mentions ? { mentions } : {}),
+      },
+    });
+    state.receive(say(1, ['Alice']));
+    state.receive(say(2));
+    state.receive(say(3, ['carol']));
+    const room = state.rooms.get('random');
+    expect([room?.unread, room?.mentions]).toEqual([3, 1]);
+    expect(mentioned).toEqual([1]);
+    state.open('random');
+    expect(room?.mentions).toBe(0);
   });
 });

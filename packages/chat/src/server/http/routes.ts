@@ -6,6 +6,7 @@
  *   POST /api/login    {"name","password"}   200 {"user"} and the cookie; 401 bad_credentials
  *   POST /api/logout                         deletes the session, clears the cookie, closes its sockets
  *   GET  /api/session                        200 {"user"} or 401
+ *   GET  /ws (no Upgrade)                    what an upgrade would get now: 426, or 401/403/429/503
  *   GET  /_stats                             this node's counters (only with statsEndpoint)
  *
  * POSTs must be application/json and pass the Origin check (origin.ts), so another site can
@@ -22,6 +23,8 @@ const MAX_BODY = 4096;
 export interface RouteDeps extends AccountDeps {
   files: Map<string, StaticFile>;
   allowedOrigins: readonly string[];
+  /** GET /ws without Upgrade (upgrade.ts: createUpgradeProbe). */
+  probeUpgrade?: (req: IncomingMessage, res: ServerResponse) => void;
   /** GET /_stats, when enabled. */
   stats: (() => Record<string, unknown>) | null;
   log: (line: string) => void;
@@ -90,6 +93,7 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/_stats' && deps.stats && req.method === 'GET') return send(res, 200, deps.stats());
+    if (path === '/ws' && req.method === 'GET' && deps.probeUpgrade) return deps.probeUpgrade(req, res);
     if (path.startsWith('/api/')) {
       if (req.method === 'POST' && Object.hasOwn(posts, path)) {
         if (!originAllowed(req, deps.allowedOrigins))

@@ -6,7 +6,7 @@
  * after REFUSED_GRACE_MS if the peer does not take it): a refused socket never holds a file
  * descriptor waiting for the client to hang up.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Hub } from '../hub/hub.js';
@@ -14,6 +14,7 @@ import { type AccountStore, type Clock, UnavailableError } from '../ports.js';
 import type { ChatSocket, Transport } from '../transport.js';
 import { originAllowed } from './origin.js';
 import { sessionFromRequest } from './session.js';
+import { SECURITY_HEADERS } from './static.js';
 
 const REFUSED_GRACE_MS = 1000;
 
@@ -120,6 +121,33 @@ export function createConnectHandler(
         answer(status, retry === undefined ? {} : { 'retry-after': String(retry) }),
       gone: () => stream.destroyed,
       accept: (onOpen) => transport.upgradeStream(stream, req.headers, onOpen),
+    });
+  };
+}
+
+/**
+ * `GET /ws` without `Upgrade`: the answer an upgrade would get now, through the same gate, with
+ * 426 (Upgrade Required) where the upgrade would be accepted. Browsers do not show a page the
+ * status of a refused upgrade, so the page asks here after a WebSocket failed to open, and tells
+ * the user when it is 429 (too many open tabs) instead of retrying in silence.
+ */
+export function createUpgradeProbe(deps: UpgradeDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const answer = (status: number, headers: Record<string, string> = {}) => {
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(status, {
+        'content-length': '0',
+        'cache-control': 'no-store',
+        ...SECURITY_HEADERS,
+        ...headers,
+      });
+      res.end();
+    };
+    admit(deps, req, {
+      refuse: (status, _text, retry) =>
+        answer(status, retry === undefined ? {} : { 'retry-after': String(retry) }),
+      gone: () => res.destroyed,
+      accept: () => answer(426, { upgrade: 'websocket', connection: 'Upgrade' }),
     });
   };
 }

@@ -1,0 +1,319 @@
+/**
+ * Drawing the open room's conversation: the timeline (timeline.ts) as list items, messages with
+ * avatar and name at the start of a group, formatted text (format.ts), the tools of a message
+ * (shown on hover or focus), the unsent messages of the outbox, and the scroll position: follow new
+ * messages when at the end, else offer "jump to latest".
+ *
+ * The list is redrawn from the state on each change; the keyboard focus and an open "delete?"
+ * question survive the redraw.
+ */
+import type { ChatMessage, Reactions, ReplyQuote } from '../shared/protocol.js';
+import { avatar } from './avatar.js';
+import { byId, el } from './dom.js';
+import { type DomElement, parse, plainText, renderFormatted } from './format.js';
+import type { Outbox } from './outbox.js';
+import { whoReacted } from './reactions.js';
+import type { ChatState, Room } from './room-state.js';
+import { buildTimeline, fullTime, shortTime } from './timeline.js';
+
+export interface MessageActions {
+  edit(message: ChatMessage): void;
+  remove(message: ChatMessage): void;
+  dm(user: string): void;
+  /** Sets or removes the user's reaction. */
+  react(message: ChatMessage, emoji: string, on: boolean): void;
+  /** Opens the reaction picker for the message, next to `anchor`. */
+  pickReaction(message: ChatMessage, anchor: HTMLElement): void;
+  reply(message: ChatMessage): void;
+  /** Shows the message `seq` of the open room (a quote was clicked). */
+  reveal(seq: number): void;
+}
+
+/** What the conversation remembers between redraws. */
+const ui = {
+  /** The message whose Delete asks "delete?" now. */
+  confirming: null as { room: string; seq: number } | null,
+};
+
+const NEAR_END_PX = 80;
+
+function isNearEnd(box: HTMLElement): boolean {
+  return box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_END_PX;
+}
+
+function toolButton(label: string, className: string, title: string, onClick: () => void): HTMLButtonElement {
+  const button = el('button', `tool ${className}`, label);
+  button.type = 'button';
+  button.tabIndex = -1;
+  button.setAttribute('aria-label', title);
+  button.title = title;
+  button.addEventListener('click', onClick);
+  return button;
+}
+
+function tools(
+  message: ChatMessage,
+  me: string,
+  actions: MessageActions,
+  redraw: () => void,
+): HTMLElement | null {
+  if (message.deleted) return null;
+  const bar = el('div', 'actions');
+  bar.setAttribute('role', 'toolbar');
+  bar.setAttribute('aria-label', 'Message actions');
+  const confirming = ui.confirming?.room === message.room && ui.confirming.seq === message.seq;
+  if (confirming) {
+    bar.classList.add('confirming');
+    bar.append(
+      el('span', 'question', 'Delete this message?'),
+      toolButton('Delete', 'confirm-delete danger', 'Yes, delete it', () => {
+        ui.confirming = null;
+        actions.remove(message);
+      }),
+      toolButton('Cancel', 'cancel-delete', 'Keep the message', () => {
+        ui.confirming = null;
+        redraw();
+      }),
+    );
+    return bar;
+  }
+  const react = toolButton('☺+', 'react', `React to message ${message.seq}`, () =>
+    actions.pickReaction(message, react),
+  );
+  bar.append(
+    react,
+    toolButton('Reply', 'reply', `Reply to message ${message.seq}`, () => actions.reply(message)),
+  );
+  if (message.user !== me) return bar;
+  bar.append(
+    toolButton('Edit', 'edit', `Edit message ${message.seq}`, () => actions.edit(message)),
+    toolButton('Delete', 'delete', `Delete message ${message.seq}`, () => {
+      ui.confirming = { room: message.room, seq: message.seq };
+      redraw();
+      // The question is where the focus goes: Enter then Cancel, or Tab to Delete.
+      document
+        .querySelector<HTMLElement>(`#message-list li[data-seq="${message.seq}"] .cancel-delete`)
+        ?.focus();
+    }),
+  );
+  return bar;
+}
+
+function messageItem(
+  message: ChatMessage,
+  first: boolean,
+  state: ChatState,
+  actions: MessageActions,
+  redraw: () => void,
+): HTMLLIElement {
+  const me = state.me;
+  const li = el('li', 'message');
+  li.dataset.seq = String(message.seq);
+  li.dataset.user = message.user;
+  li.tabIndex = -1;
+  if (first) li.classList.add('first');
+  if (message.user === me) li.classList.add('mine');
+  if (message.deleted) li.classList.add('deleted');
+  const time = el('time', first ? 'time' : 'time gutter', shortTime(message.ts));
+  time.dateTime = new Date(message.ts).toISOString();
+  time.title = fullTime(message.ts);
+  if (first) li.append(avatar(message.user));
+  else li.append(time);
+  const body = el('div', 'body');
+  if (first) {
+    const meta = el('div', 'meta');
+    if (message.user === me) meta.append(el('span', 'user', message.user));
+    else {
+      const name = el('button', 'user', message.user);
+      name.type = 'button';
+      name.title = `Message ${message.user} directly`;
+      name.addEventListener('click', () => actions.dm(message.user));
+      meta.append(name);
+    }
+    meta.append(time);
+    body.append(meta);
+  }
+  if (message.reply && !message.deleted) body.append(replyQuote(message.reply, actions));
+  const text = el('div', 'text');
+  text.dir = 'auto';
+  if (message.deleted) text.textContent = 'message deleted';
+  else {
+    renderFormatted(document, text as unknown as DomElement, message.text, {
+      mentions: new Set((message.mentions ?? []).map((n) => n.toLowerCase())),
+      me: me.toLowerCase(),
+    });
+    if (message.editedAt) {
+      const edited = el('span', 'edited', '(edited)');
+      edited.title = `Edited ${fullTime(message.editedAt)}`;
+      const last = text.lastElementChild;
+      (last?.tagName === 'P' ? last : text).append(' ', edited);
+    }
+  }
+  body.append(text);
+  if (message.reactions && !message.deleted)
+    body.append(reactionRow(message, message.reactions, me, actions));
+  if (!message.deleted && (message.mentions ?? []).some((n) => n.toLowerCase() === me.toLowerCase()))
+    li.classList.add('mentions-me');
+  li.append(body);
+  const bar = tools(message, me, actions, redraw);
+  if (bar) li.append(bar);
+  return li;
+}
+
+/** The quote above a reply: who and what (or that it was deleted); a click shows the original. */
+function replyQuote(quote: ReplyQuote, actions: MessageActions): HTMLElement {
+  const button = el('button', quote.deleted ? 'reply-quote deleted' : 'reply-quote');
+  button.type = 'button';
+  button.tabIndex = -1;
+  button.dataset.target = String(quote.seq);
+  button.append(el('span', 'reply-user', `↪ ${quote.user}`));
+  const text = el(
+    'span',
+    'reply-text',
+    quote.deleted ? 'Original message deleted' : plainText(parse(quote.text)),
+  );
+  text.dir = 'auto';
+  button.append(text);
+  button.title = quote.deleted ? 'The message this replied to was deleted' : 'Show the original message';
+  button.addEventListener('click', () => actions.reveal(quote.seq));
+  return button;
+}
+
+/** The reactions under a message: emoji and count; who on hover; a click adds or removes one's own. */
+function reactionRow(
+  message: ChatMessage,
+  reactions: Reactions,
+  me: string,
+  actions: MessageActions,
+): HTMLElement {
+  const row = el('div', 'reactions');
+  for (const [emoji, users] of Object.entries(reactions)) {
+    const mine = users.includes(me);
+    const chip = el('button', mine ? 'reaction mine' : 'reaction');
+    chip.type = 'button';
+    chip.tabIndex = -1;
+    chip.dataset.emoji = emoji;
+    chip.setAttribute('aria-pressed', String(mine));
+    chip.title = whoReacted(users, me, emoji);
+    chip.setAttribute('aria-label', `${chip.title} (${users.length})`);
+    chip.append(el('span', 'emoji', emoji), el('span', 'count', String(users.length)));
+    chip.addEventListener('click', () => actions.react(message, emoji, !mine));
+    row.append(chip);
+  }
+  return row;
+}
+
+/** Where the focus was, to put it back after the redraw: the message and which of its buttons. */
+function focusedSpot(list: HTMLElement): { seq: string; selector: string | null } | null {
+  const active = document.activeElement as HTMLElement | null;
+  if (!active || !list.contains(active)) return null;
+  const li = active.closest<HTMLElement>('li.message');
+  if (!li?.dataset.seq) return null;
+  if (active === li) return { seq: li.dataset.seq, selector: null };
+  if (active.dataset.emoji)
+    return { seq: li.dataset.seq, selector: `[data-emoji="${CSS.escape(active.dataset.emoji)}"]` };
+  const cls = [...active.classList].find((c) => c !== 'tool' && c !== 'danger');
+  return { seq: li.dataset.seq, selector: cls ? `.${cls}` : null };
+}
+
+export type ScrollMode = 'update' | 'older';
+
+/** The conversation: messages in seq order with notices between them, then the unsent ones. */
+export function renderMessages(
+  state: ChatState,
+  outbox: Outbox,
+  actions: MessageActions,
+  mode: ScrollMode = 'update',
+): void {
+  const box = byId('messages');
+  const list = byId('message-list');
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  const nearEnd = isNearEnd(box);
+  const spot = focusedSpot(list);
+  const room: Room | undefined = state.rooms.get(state.active);
+  const redraw = () => renderMessages(state, outbox, actions, 'older');
+  list.replaceChildren();
+  byId('load-older').hidden = !room?.hasMore;
+  if (!room) return;
+  const messages = [...room.messages.keys()]
+    .sort((a, b) => a - b)
+    .map((seq) => room.messages.get(seq) as ChatMessage);
+  const entries = buildTimeline(messages, room.notices, { now: Date.now(), firstUnread: room.firstUnread });
+  let lastUser: string | null = null;
+  for (const entry of entries) {
+    if (entry.kind === 'message') {
+      list.append(messageItem(entry.message, entry.first, state, actions, redraw));
+      lastUser = entry.message.user;
+      continue;
+    }
+    lastUser = null;
+    if (entry.kind === 'day') {
+      const li = el('li', 'day');
+      li.append(el('span', '', entry.label));
+      list.append(li);
+    } else if (entry.kind === 'unread') {
+      const li = el('li', 'unread-divider');
+      li.append(el('span', '', 'New messages'));
+      list.append(li);
+    } else list.append(el('li', 'notice', entry.text));
+  }
+  for (const pending of outbox.items) {
+    if (pending.room !== room.name) continue;
+    const li = el('li', 'message mine pending');
+    const first = lastUser !== state.me;
+    if (first) li.classList.add('first');
+    li.append(first ? avatar(state.me) : el('span', 'gutter'));
+    const body = el('div', 'body');
+    const meta = el('div', 'meta');
+    if (first) meta.append(el('span', 'user', state.me));
+    meta.append(el('span', 'state', 'sending…'));
+    const text = el('div', 'text');
+    text.dir = 'auto';
+    renderFormatted(document, text as unknown as DomElement, pending.text);
+    body.append(meta, text);
+    li.append(body);
+    list.append(li);
+    lastUser = state.me;
+  }
+  restoreFocus(list, spot);
+  const jump = byId('jump-latest');
+  if (state.jump) {
+    const divider = list.querySelector<HTMLElement>('.unread-divider');
+    if (divider) divider.scrollIntoView({ block: 'start' });
+    else box.scrollTop = box.scrollHeight;
+    jump.hidden = true;
+  } else if (mode === 'older') box.scrollTop = box.scrollHeight - fromBottom;
+  else if (state.stick && nearEnd) box.scrollTop = box.scrollHeight;
+  else if (state.stick) jump.hidden = false;
+  state.stick = false;
+  state.jump = false;
+}
+
+function restoreFocus(list: HTMLElement, spot: { seq: string; selector: string | null } | null): void {
+  if (!spot) return;
+  const li = list.querySelector<HTMLElement>(`li.message[data-seq="${spot.seq}"]`);
+  if (!li) return;
+  const target = spot.selector ? li.querySelector<HTMLElement>(spot.selector) : null;
+  (target ?? li).focus({ preventScroll: true });
+}
+
+/** The reader scrolled: at the end, "jump to latest" goes away. */
+export function onConversationScroll(): void {
+  if (isNearEnd(byId('messages'))) byId('jump-latest').hidden = true;
+}
+
+export function jumpToLatest(): void {
+  const box = byId('messages');
+  box.scrollTop = box.scrollHeight;
+  byId('jump-latest').hidden = true;
+}
+
+/** Scrolls to message `seq` and marks it for a moment (a reply's original). */
+export function showMessage(seq: number): void {
+  const li = document.querySelector<HTMLElement>(`#message-list li.message[data-seq="${seq}"]`);
+  if (!li) return;
+  li.scrollIntoView({ block: 'center' });
+  li.classList.add('flash');
+  li.focus({ preventScroll: true });
+  li.addEventListener('animationend', () => li.classList.remove('flash'), { once: true });
+}

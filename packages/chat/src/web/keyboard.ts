@@ -1,0 +1,101 @@
+/**
+ * The keyboard: every action without a mouse, and the shortcut list (`?`, the #shortcuts dialog).
+ *
+ * - The conversation is one Tab stop (a roving tabindex): ↑/↓, Home/End move between messages;
+ *   Tab reaches the focused message's tools; E edits, Delete deletes, R replies, + reacts (the
+ *   tools present on that message); Esc goes back to the composer.
+ * - Alt+↑/Alt+↓ open the previous/next room or direct message, from anywhere.
+ * - `?` (outside a text field) shows the list; Esc closes it.
+ */
+
+export interface KeyboardHost {
+  /** Room names in the order the sidebar shows them. */
+  roomOrder(): string[];
+  active(): string;
+  open(room: string): void;
+  focusComposer(): void;
+}
+
+const KEYS: Record<string, string> = { e: '.edit', Delete: '.delete', r: '.reply', '+': '.react' };
+
+function typingInField(target: EventTarget | null): boolean {
+  const node = target as HTMLElement | null;
+  return !!node && (node.tagName === 'INPUT' || node.tagName === 'TEXTAREA' || node.isContentEditable);
+}
+
+function messages(list: HTMLElement): HTMLElement[] {
+  return [...list.querySelectorAll<HTMLElement>('li.message:not(.pending)')];
+}
+
+/** Makes `current` the message Tab lands on, with its tools reachable by Tab. */
+function makeCurrent(list: HTMLElement, current: HTMLElement): void {
+  for (const li of messages(list)) {
+    const on = li === current;
+    li.tabIndex = on ? 0 : -1;
+    for (const b of li.querySelectorAll<HTMLElement>('button')) b.tabIndex = on ? 0 : -1;
+  }
+}
+
+/** After a redraw: the focused message stays current, else the last one. */
+export function settleRovingFocus(list: HTMLElement): void {
+  const focused = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>('li.message');
+  const all = messages(list);
+  const current = focused && list.contains(focused) ? focused : all.at(-1);
+  if (current) makeCurrent(list, current);
+}
+
+export function setUpKeyboard(host: KeyboardHost): void {
+  const list = document.getElementById('message-list') as HTMLElement;
+  const dialog = document.getElementById('shortcuts') as HTMLDialogElement;
+
+  list.addEventListener('focusin', (event) => {
+    const li = (event.target as HTMLElement).closest<HTMLElement>('li.message');
+    if (li && !li.classList.contains('pending')) makeCurrent(list, li);
+  });
+  list.addEventListener('keydown', (event) => {
+    const target = event.target as HTMLElement;
+    const li = target.closest<HTMLElement>('li.message');
+    if (!li) return;
+    const all = messages(list);
+    const i = all.indexOf(li);
+    let next: HTMLElement | undefined;
+    if (event.key === 'ArrowUp') next = all[Math.max(0, i - 1)];
+    else if (event.key === 'ArrowDown') next = all[Math.min(all.length - 1, i + 1)];
+    else if (event.key === 'Home') next = all[0];
+    else if (event.key === 'End') next = all.at(-1);
+    else if (event.key === 'Escape') {
+      event.preventDefault();
+      host.focusComposer();
+      return;
+    } else if (target === li && KEYS[event.key] && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      const tool = li.querySelector<HTMLElement>(KEYS[event.key]);
+      if (tool) {
+        event.preventDefault();
+        tool.click();
+      }
+      return;
+    }
+    if (next) {
+      event.preventDefault();
+      next.focus();
+    }
+  });
+
+  document.addEventListener('keydown', (event) => {
+    if (event.altKey && (event.key === 'ArrowUp' || event.key === 'ArrowDown')) {
+      const order = host.roomOrder();
+      const i = order.indexOf(host.active());
+      const next = order[(i + (event.key === 'ArrowUp' ? -1 : 1) + order.length) % order.length];
+      if (next !== undefined) {
+        event.preventDefault();
+        host.open(next);
+      }
+      return;
+    }
+    if (event.key === '?' && !typingInField(event.target) && !dialog.open) {
+      event.preventDefault();
+      dialog.showModal();
+    }
+  });
+  document.getElementById('shortcuts-button')?.addEventListener('click', () => dialog.showModal());
+}

@@ -1,0 +1,55 @@
+/**
+ * The phone layout's drawers: on a narrow screen the room list (with the join form) and the online
+ * list slide in over the conversation from the menu and people buttons, and close with Esc, the
+ * backdrop, or by opening a room. The composer stays above the on-screen keyboard: the page's
+ * height follows the visual viewport (style.css reads --app-height).
+ */
+type Drawer = 'rooms' | 'online';
+
+const toggles: Record<Drawer, string> = { rooms: 'menu-toggle', online: 'online-toggle' };
+const panels: Record<Drawer, string> = { rooms: 'rooms-panel', online: 'online-panel' };
+
+let openDrawer: Drawer | null = null;
+
+function byId(id: string): HTMLElement {
+  return document.getElementById(id) as HTMLElement;
+}
+
+export function closeDrawer(): boolean {
+  if (!openDrawer) return false;
+  const was = openDrawer;
+  openDrawer = null;
+  document.body.classList.remove('drawer-rooms', 'drawer-online');
+  byId(toggles[was]).setAttribute('aria-expanded', 'false');
+  byId('backdrop').hidden = true;
+  // Back where the user was, if the focus was in the closed drawer.
+  if (byId(panels[was]).contains(document.activeElement)) byId(toggles[was]).focus();
+  return true;
+}
+
+function open(drawer: Drawer): void {
+  closeDrawer();
+  openDrawer = drawer;
+  document.body.classList.add(`drawer-${drawer}`);
+  byId(toggles[drawer]).setAttribute('aria-expanded', 'true');
+  byId('backdrop').hidden = false;
+  byId(panels[drawer]).querySelector<HTMLElement>('button, input')?.focus();
+}
+
+export function setUpPanels(): void {
+  for (const drawer of ['rooms', 'online'] as const) {
+    byId(toggles[drawer]).addEventListener('click', () =>
+      openDrawer === drawer ? closeDrawer() : open(drawer),
+    );
+  }
+  byId('backdrop').addEventListener('click', () => closeDrawer());
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && closeDrawer()) event.preventDefault();
+  });
+  const viewport = window.visualViewport;
+  if (viewport) {
+    const fit = () => document.documentElement.style.setProperty('--app-height', `${viewport.height}px`);
+    viewport.addEventListener('resize', fit);
+    fit();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The conversation as a list of entries to draw, without a DOM: day separators ("Today",
+ * "Yesterday", a date), the "new messages" divider before the first unread message, notices in
+ * their place, and messages grouped under their author while one person writes several in a row
+ * within GROUP_MS. Times are shown in the reader's locale without a leading zero.
+ */
+import type { ChatMessage } from '../shared/protocol.js';
+
+export const GROUP_MS = 5 * 60_000;
+
+export interface TimelineNotice {
+  /** Shown after the message with this seq. */
+  after: number;
+  text: string;
+}
+
+export type Entry =
+  | { kind: 'day'; label: string }
+  | { kind: 'unread' }
+  | { kind: 'notice'; text: string }
+  /** `first`: starts a group (shows the name and avatar). */
+  | { kind: 'message'; message: ChatMessage; first: boolean };
+
+export function buildTimeline(
+  messages: readonly ChatMessage[],
+  notices: readonly TimelineNotice[],
+  options: { now: number; firstUnread: number | null; locale?: string },
+): Entry[] {
+  const entries: Entry[] = [];
+  let n = 0;
+  let day = '';
+  let previous: ChatMessage | null = null;
+  for (const message of messages) {
+    while (n < notices.length && notices[n].after < message.seq) {
+      entries.push({ kind: 'notice', text: notices[n++].text });
+      previous = null;
+    }
+    const key = dayKey(message.ts);
+    if (key !== day) {
+      day = key;
+      entries.push({ kind: 'day', label: dayLabel(message.ts, options.now, options.locale) });
+      previous = null;
+    }
+    if (options.firstUnread === message.seq) {
+      entries.push({ kind: 'unread' });
+      previous = null;
+    }
+    const first =
+      previous === null ||
+      previous.user !== message.user ||
+      message.ts - previous.ts > GROUP_MS ||
+      message.ts < previous.ts;
+    entries.push({ kind: 'message', message, first });
+    previous = message;
+  }
+  while (n < notices.length) entries.push({ kind: 'notice', text: notices[n++].text });
+  return entries;
+}
+
+function dayKey(ts: number): string {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+}
+
+/** "Today", "Yesterday", or the date (with the year only when it is not this year's). */
+export function dayLabel(ts: number, now: number, locale?: string): string {
+  const date = new Date(ts);
+  const today = new Date(now);
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  if (dayKey(ts) === dayKey(now)) return 'Today';
+  if (dayKey(ts) === dayKey(yesterday.getTime())) return 'Yesterday';
+  return date.toLocaleDateString(locale, {
+    weekday: 'long',
+    month: 'long',
+    day: 'numeric',
+    ...(date.getFullYear() === today.getFullYear() ? {} : { year: 'numeric' }),
+  });
+}
+
+/** "9:05 AM" or "9:05": the locale's clock, the hour without a leading zero. */
+export function shortTime(ts: number, locale?: string): string {
+  return new Intl.DateTimeFormat(locale, { hour: 'numeric', minute: '2-digit' })
+    .formatToParts(new Date(ts))
+    .map((p) => (p.type === 'hour' && /^0\d$/.test(p.value) ? p.value.slice(1) : p.value))
+    .join('');
+}
+
+/** The full date and time, for a tooltip. */
+export function fullTime(ts: number, locale?: string): string {
+  return new Date(ts).toLocaleString(locale, { dateStyle: 'full', timeStyle: 'short' });
+}

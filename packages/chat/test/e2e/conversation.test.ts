@@ -1,0 +1,421 @@
+/**
+ * The conversation view of issue 16 in a real browser, with two users: grouping, day separator,
+ * times, the "new messages" divider and "jump to latest"; message tools on hover or focus with a
+ * confirmed delete and "(edited)"; formatting (and markup staying text); dark mode; the phone
+ * layout; the keyboard; direct messages from a name; the owner deleting a room. The README's
+ * screenshots (light, dark, phone) are taken here.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { startTestServer } from '../helpers.js';
+import {
+  deleteMessage,
+  messageTexts,
+  openRoom,
+  sendMessage,
+  seqOf,
+  signIn,
+  useBrowser,
+  waitForMessages,
+} from './browser.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+// The README's screenshots are tracked: rewritten only on request (UPDATE_SCREENSHOT=1); otherwise
+// they go to test-output/ (ignored by git), so a test run leaves a clean tree.
+const screenshotDir = process.env.UPDATE_SCREENSHOT === '1' ? join(root, 'docs') : join(root, 'test-output');
+
+const chrome = useBrowser();
+
+const title = (page: Page) => page.textContent('#room-title');
+
+describe('the conversation view', () => {
+  it('groups messages under name and avatar, with the day, short times and the full date on hover', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await sendMessage(alice.page, 'one');
+    await sendMessage(alice.page, 'two');
+    await sendMessage(bob.page, 'three');
+    await waitForMessages(bob.page, 3);
+    const items = await bob.page.$$eval('#message-list > li', (lis) =>
+      lis.map((li) => ({
+        cls: li.className,
+        avatar: li.querySelector('.avatar')?.textContent ?? null,
+        colour: (li.querySelector('.avatar') as HTMLElement | null)?.style.backgroundColor ?? null,
+        name: li.querySelector('.user')?.textContent ?? null,
+        text: li.querySelector('.text')?.textContent ?? li.textContent,
+      })),
+    );
+    expect(items.map((i) => [i.cls, i.avatar, i.name, i.text])).toEqual([
+      ['day', null, null, 'Today'],
+      ['message first', 'A', 'alice', 'one'],
+      ['message', null, null, 'two'],
+      ['message first mine', 'B', 'bob', 'three'],
+    ]);
+    // The colour comes from the name: alice's is the same on both pages and differs from bob's.
+    const aliceColour = await alice.page.$eval(
+      'li.first .avatar',
+      (n) => (n as HTMLElement).style.backgroundColor,
+    );
+    expect(aliceColour).toBe(items[1].colour);
+    expect(items[3].colour).not.toBe(items[1].colour);
+    const time = await bob.page.$eval('li.first .time', (n) => ({
+      text: n.textContent ?? '',
+      title: (n as HTMLElement).title,
+    }));
+    expect(time.text).toMatch(/^[1-9]\d?:\d\d/);
+    expect(time.title).toContain(String(new Date().getFullYear()));
+    expect(await bob.page.$eval('li.message .text', (n) => (n as HTMLElement).dir)).toBe('auto');
+    await alice.context.close();
+    await bob.context.close();
+  });
+
+  it('puts "New messages" above the first unread one, and offers "jump to latest" when scrolled up', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 100, perSecond: 100 } } });
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await openRoom(bob.page, 'random');
+    for (let i = 1; i <= 3; i++) await sendMessage(bob.page, `seen ${i}`);
+    await openRoom(alice.page, 'random');
+    await waitForMessages(alice.page, 3);
+    await alice.page.click('#room-list button[data-room="general"]');
+    for (let i = 1; i <= 30; i++) await sendMessage(bob.page, `new ${i}`);
+    await alice.page.waitForFunction(
+      () => document.querySelector('#room-list button[data-room="random"] .badge')?.textContent === '30',
+    );
+    await alice.page.click('#room-list button[data-room="random"]');
+    await waitForMessages(alice.page, 33);
+    expect(await alice.page.$eval('.unread-divider + li.message .text', (n) => n.textContent)).toBe('new 1');
+    expect(await alice.page.locator('.unread-divider').count()).toBe(1);
+    // The divider is in view (the page opened there, not at the end).
+    const inView = await alice.page.$eval('.unread-divider', (d) => {
+      const box = document.querySelector('#messages') as HTMLElement;
+      const r = d.getBoundingClientRect();
+      const b = box.getBoundingClientRect();
+      return r.top >= b.top && r.bottom <= b.bottom;
+    });
+    expect(inView).toBe(true);
+
+    // Scrolled up, a new message brings the button; it takes the reader to the end.
+    await alice.page.$eval('#messages', (box) => {
+      box.scrollTop = 100;
+    });
+    expect(await alice.page.isHidden('#jump-latest')).toBe(true);
+    await sendMessage(bob.page, 'latest');
+    await waitForMessages(alice.page, 34);
+    await alice.page.waitForSelector('#jump-latest:not([hidden])');
+    await alice.page.click('#jump-latest');
+    await alice.page.waitForSelector('#jump-latest', { state: 'hidden' });
+    const atEnd = await alice.page.$eval(
+      '#messages',
+      (b) => b.scrollHeight - b.scrollTop - b.clientHeight < 5,
+    );
+    expect(atEnd).toBe(true);
+    // Leaving the room and coming back: no divider (all read).
+    await alice.page.click('#room-list button[data-room="general"]');
+    await alice.page.click('#room-list button[data-room="random"]');
+    await waitForMessages(alice.page, 34);
+    expect(await alice.page.locator('.unread-divider').count()).toBe(0);
+    await alice.context.close();
+    await bob.context.close();
+  });
+
+  it('shows Edit and Delete only on hover or focus of one\u2019s own messages, asks before deleting, and dates the edit', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await sendMessage(bob.page, 'from bob');
+    await sendMessage(alice.page, 'a typo hree');
+    await waitForMessages(alice.page, 2);
+    await waitForMessages(bob.page, 2);
+    const seq = await seqOf(alice.page, 'a typo hree');
+    const mine = alice.page.locator(`#message-list li[data-seq="${seq}"]`);
+    // Edit and Delete only for one's own messages (anyone's can be reacted and replied to).
+    expect(
+      await alice.page
+        .locator('#message-list li:not(.mine) .edit, #message-list li:not(.mine) .delete')
+        .count(),
+    ).toBe(0);
+    expect(await alice.page.locator('#message-list li:not(.mine) .reply').count()).toBe(1);
+    await alice.page.mouse.move(0, 0);
+    const opacity = () => mine.locator('.actions').evaluate((n) => getComputedStyle(n).opacity);
+    expect(await opacity()).toBe('0');
+    await mine.hover();
+    await alice.page.waitForFunction(
+      (s) =>
+        getComputedStyle(document.querySelector(`li[data-seq="${s}"] .actions`) as Element).opacity === '1',
+      seq,
+    );
+    await mine.locator('.edit').click();
+    await alice.page.fill('#composer-input', 'a typo here');
+    await alice.page.keyboard.press('Enter');
+    await bob.page.waitForSelector(`#message-list li[data-seq="${seq}"] .edited`);
+    expect(await bob.page.getAttribute(`li[data-seq="${seq}"] .edited`, 'title')).toMatch(/^Edited .+/);
+    expect(await messageTexts(bob.page)).toEqual(['from bob', 'a typo here']);
+
+    // Delete asks; Cancel keeps the message.
+    await mine.hover();
+    await mine.locator('.delete').click();
+    expect(await mine.locator('.question').textContent()).toBe('Delete this message?');
+    await mine.locator('.cancel-delete').click();
+    expect(await mine.locator('.confirm-delete').count()).toBe(0);
+    expect(await alice.page.locator('li.deleted').count()).toBe(0);
+    await deleteMessage(alice.page, seq);
+    await bob.page.waitForSelector(`#message-list li[data-seq="${seq}"].deleted`);
+    await alice.context.close();
+    await bob.context.close();
+  });
+
+  it('renders *bold*, _italic_, `code`, code blocks, quotes and links, and markup as text', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await sendMessage(
+      alice.page,
+      '> quoted *loud*\n_soft_ and `x < y` at https://example.com/a_b\n```\n<b>raw</b>\n```',
+    );
+    await sendMessage(
+      alice.page,
+      '*<img src=x onerror=alert(1)>* `<script>alert(2)</script>` _<svg onload=alert(3)>_',
+    );
+    await waitForMessages(bob.page, 2);
+    const html = await bob.page.$$eval('#message-list li.message .text', (n) =>
+      n.map((x) => [...x.querySelectorAll('*')].map((e) => e.tagName.toLowerCase())),
+    );
+    expect(html[0]).toEqual(['blockquote', 'p', 'strong', 'p', 'em', 'code', 'a', 'pre', 'code']);
+    expect(await bob.page.textContent('li.message pre')).toBe('<b>raw</b>');
+    expect(await bob.page.getAttribute('li.message a', 'href')).toBe('https://example.com/a_b');
+    expect(html[1]).toEqual(['p', 'strong', 'code', 'em']);
+    expect(await messageTexts(bob.page).then((t) => t[1])).toBe(
+      '<img src=x onerror=alert(1)> <script>alert(2)</script> <svg onload=alert(3)>',
+    );
+    expect(await bob.page.locator('#message-list img, #message-list script, #message-list svg').count()).toBe(
+      0,
+    );
+    await alice.context.close();
+    await bob.context.close();
+  });
+
+  it('follows the system colour scheme, and the toggle chooses one that stays after a reload', async () => {
+    const server = await startTestServer();
+    const dark = await signIn(chrome.browser, server.origin, 'dana', { colorScheme: 'dark' });
+    const light = await signIn(chrome.browser, server.origin, 'lee', { colorScheme: 'light' });
+    const background = (page: Page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(await dark.page.getAttribute('html', 'data-theme')).toBe('dark');
+    expect(await light.page.getAttribute('html', 'data-theme')).toBe('light');
+    expect(await background(dark.page)).toBe('rgb(21, 24, 28)');
+    expect(await background(light.page)).toBe('rgb(246, 247, 249)');
+    await light.page.click('#theme-toggle');
+    expect(await light.page.getAttribute('html', 'data-theme')).toBe('dark');
+    expect(await light.page.getAttribute('#theme-toggle', 'aria-pressed')).toBe('true');
+    await light.page.reload();
+    await light.page.waitForSelector('#status[data-state="online"]');
+    expect(await background(light.page)).toBe('rgb(21, 24, 28)');
+    // Links take the theme's colour.
+    await sendMessage(dark.page, 'see https://example.com');
+    await light.page.waitForSelector('#message-list a');
+    const linkColour = await light.page.$eval('#message-list a', (a) => getComputedStyle(a).color);
+    expect(['rgb(138, 180, 248)', 'rgb(197, 138, 249)']).toContain(linkColour);
+    // The favicon is served.
+    const icon = await light.page.evaluate(async () =>
+      (await fetch('/favicon.svg')).headers.get('content-type'),
+    );
+    expect(icon).toBe('image/svg+xml');
+    await dark.context.close();
+    await light.context.close();
+  });
+
+  it('on a phone, rooms and the online list are drawers and the composer stays on screen', async () => {
+    const server = await startTestServer();
+    const phone = await signIn(chrome.browser, server.origin, 'pat', {
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+    });
+    const other = await signIn(chrome.browser, server.origin, 'quinn');
+    expect(await phone.page.isVisible('#room-form')).toBe(false);
+    expect(await phone.page.isVisible('#online-list')).toBe(false);
+    await phone.page.click('#menu-toggle');
+    await phone.page.waitForSelector('#room-form', { state: 'visible' });
+    expect(await phone.page.getAttribute('#menu-toggle', 'aria-expanded')).toBe('true');
+    await phone.page.fill('#room-input', 'mobile');
+    await phone.page.press('#room-input', 'Enter');
+    await phone.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#mobile');
+    // Opening a room closes the drawer.
+    await phone.page.waitForSelector('#room-form', { state: 'hidden' });
+    await phone.page.click('#menu-toggle');
+    await phone.page.waitForSelector('#room-list', { state: 'visible' });
+    await phone.page.keyboard.press('Escape');
+    await phone.page.waitForSelector('#room-list', { state: 'hidden' });
+    await openRoom(other.page, 'mobile');
+    await phone.page.click('#online-toggle');
+    await phone.page.waitForFunction(() =>
+      [...document.querySelectorAll('#online-list li')].some((li) => li.textContent === 'quinn'),
+    );
+    expect(await phone.page.isVisible('#online-list')).toBe(true);
+    await phone.page.click('#backdrop', { position: { x: 20, y: 400 } });
+    await phone.page.waitForSelector('#online-list', { state: 'hidden' });
+    // The on-screen keyboard shrinks the viewport: the composer stays in view, at the bottom.
+    for (const height of [844, 420]) {
+      await phone.page.setViewportSize({ width: 390, height });
+      await phone.page.waitForFunction(
+        (h) =>
+          Math.abs((document.querySelector('#composer') as Element).getBoundingClientRect().bottom - h) < 2,
+        height,
+      );
+    }
+    await sendMessage(phone.page, 'typed on a phone');
+    await waitForMessages(other.page, 1);
+    const overflow = await phone.page.evaluate(
+      () => document.documentElement.scrollWidth - window.innerWidth,
+    );
+    expect(overflow).toBeLessThanOrEqual(0);
+    await phone.context.close();
+    await other.context.close();
+  });
+
+  it('works from the keyboard: shortcut list, rooms, messages, and focus kept when the room list is redrawn', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await openRoom(alice.page, 'random');
+    await openRoom(bob.page, 'random');
+    await alice.page.click('#room-list button[data-room="general"]');
+    // `?` outside a text field opens the list; Esc closes it.
+    await alice.page.focus('#room-list button[data-room="general"]');
+    await alice.page.keyboard.press('?');
+    await alice.page.waitForSelector('#shortcuts[open]');
+    await alice.page.keyboard.press('Escape');
+    await alice.page.waitForSelector('#shortcuts:not([open])', { state: 'attached' });
+    // The room list is redrawn (a badge arrives): the focus stays on the same room's button.
+    await alice.page.focus('#room-list button[data-room="general"]');
+    await sendMessage(bob.page, 'redraw');
+    await alice.page.waitForSelector('#room-list button[data-room="random"] .badge');
+    expect(await alice.page.evaluate(() => (document.activeElement as HTMLElement).dataset.room)).toBe(
+      'general',
+    );
+    // Alt+↓ goes to the next room.
+    await alice.page.keyboard.press('Alt+ArrowDown');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#random');
+    // Send, then ↑ in the empty composer edits the last own message.
+    await alice.page.focus('#composer-input');
+    await sendMessage(alice.page, 'first draft');
+    await waitForMessages(alice.page, 2);
+    await alice.page.keyboard.press('ArrowUp');
+    expect(await alice.page.inputValue('#composer-input')).toBe('first draft');
+    await alice.page.keyboard.press('Escape');
+    expect(await alice.page.isHidden('#edit-banner')).toBe(true);
+    // Shift+Tab from the composer reaches the conversation: the last message's tools, then the
+    // message itself (the list is one Tab stop).
+    const focused = () =>
+      alice.page.evaluate(() => (document.activeElement as HTMLElement).dataset.seq ?? null);
+    const stops: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await alice.page.keyboard.press('Shift+Tab');
+      stops.push(await alice.page.evaluate(() => (document.activeElement as HTMLElement).className));
+    }
+    expect(stops).toEqual(['tool delete', 'tool edit', 'tool reply', 'tool react', 'message first mine']);
+    const last = await seqOf(alice.page, 'first draft');
+    expect(await focused()).toBe(String(last));
+    await alice.page.keyboard.press('ArrowUp');
+    expect(await focused()).toBe(String(await seqOf(alice.page, 'redraw')));
+    await alice.page.keyboard.press('ArrowDown');
+    // Delete from the keyboard: the question takes the focus; Tab to Delete, Enter.
+    await alice.page.keyboard.press('Delete');
+    await alice.page.waitForSelector(`li[data-seq="${last}"] .cancel-delete:focus`);
+    await alice.page.keyboard.press('Shift+Tab');
+    await alice.page.keyboard.press('Enter');
+    await bob.page.waitForSelector(`li[data-seq="${last}"].deleted`);
+    await alice.context.close();
+    await bob.context.close();
+  });
+
+  it('lists direct messages apart, starts one from a name in the conversation, and lets the owner delete a room', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await sendMessage(bob.page, 'ping me');
+    await waitForMessages(alice.page, 1);
+    await alice.page.click('#message-list li.first button.user');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '@bob');
+    expect(await alice.page.$$eval('#dm-list button .name', (n) => n.map((x) => x.textContent))).toEqual([
+      '@bob',
+    ]);
+    expect(await alice.page.$$eval('#room-list button .name', (n) => n.map((x) => x.textContent))).toEqual([
+      '#general',
+    ]);
+    expect(await alice.page.isHidden('#delete-room')).toBe(true);
+
+    await openRoom(alice.page, 'temp');
+    await openRoom(bob.page, 'temp');
+    expect(await bob.page.isHidden('#delete-room')).toBe(true);
+    await alice.page.click('#delete-room');
+    await alice.page.click('#delete-room-yes');
+    await alice.page.waitForFunction(() => !document.querySelector('#room-list button[data-room="temp"]'));
+    expect(await title(alice.page)).not.toBe('#temp');
+    await bob.page.waitForFunction(() => !document.querySelector('#room-list button[data-room="temp"]'));
+    await bob.page.waitForFunction(
+      () => document.querySelector('#room-error')?.textContent === '#temp was deleted by its owner',
+    );
+    await alice.context.close();
+    await bob.context.close();
+  });
+});
+
+describe('screenshots', () => {
+  it('takes the README\u2019s light, dark and phone screenshots', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 100, perSecond: 100 } } });
+    const alice = await signIn(chrome.browser, server.origin, 'alice', { colorScheme: 'light' });
+    const bob = await signIn(chrome.browser, server.origin, 'bob', { colorScheme: 'dark' });
+    await openRoom(alice.page, 'release');
+    await openRoom(bob.page, 'release');
+    await alice.page.click('#room-list button[data-room="general"]');
+    await alice.page.click('#room-list button[data-room="release"]');
+    await sendMessage(alice.page, 'Morning! The release notes are at https://example.com/notes.');
+    await sendMessage(
+      alice.page,
+      'Run `npm test` first, *then* the browser suite:\n```\nnpm run test:e2e\n```',
+    );
+    const notes = await seqOf(bob.page, 'Morning! The release notes are at https://example.com/notes.');
+    await waitForMessages(bob.page, 2);
+    for (const emoji of ['🎉', '👀']) {
+      const item = bob.page.locator(`#message-list li[data-seq="${notes}"]`);
+      await item.hover();
+      await item.locator('.react').click();
+      await bob.page.click(`#reaction-picker .pick:text-is("${emoji}")`);
+    }
+    await alice.page.click(`li[data-seq="${notes}"] .reaction[data-emoji="🎉"]`);
+    const item = bob.page.locator('#message-list li.message').nth(1);
+    await item.hover();
+    await item.locator('.reply').click();
+    await sendMessage(bob.page, '@alice done — all green _on both backends_ ✅');
+    await sendMessage(bob.page, 'שלום! Hebrew and Arabic align right: مرحبا');
+    await waitForMessages(alice.page, 4);
+    await waitForMessages(bob.page, 4);
+    await bob.page.waitForSelector(`li[data-seq="${notes}"] .reaction[data-emoji="🎉"] .count:text-is("2")`);
+    await sendMessage(alice.page, 'Thanks! Shipping it.');
+    await waitForMessages(bob.page, 5);
+    mkdirSync(screenshotDir, { recursive: true });
+    await alice.page.locator('#message-list li.mine').last().hover();
+    await alice.page.screenshot({ path: join(screenshotDir, 'chat-light.png') });
+    await bob.page.mouse.move(0, 0);
+    await bob.page.screenshot({ path: join(screenshotDir, 'chat-dark.png') });
+    const phone = await signIn(chrome.browser, server.origin, 'pat', {
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      colorScheme: 'light',
+    });
+    await phone.page.click('#menu-toggle');
+    await phone.page.fill('#room-input', 'release');
+    await phone.page.press('#room-input', 'Enter');
+    await waitForMessages(phone.page, 5);
+    await phone.page.screenshot({ path: join(screenshotDir, 'chat-phone.png') });
+    // A code block, a reply quote and long words wrap or scroll inside the column: nothing sideways.
+    expect(await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBe(0);
+    await alice.context.close();
+    await bob.context.close();
+    await phone.context.close();
+  });
+});

@@ -72,8 +72,17 @@ export async function reactionBurst(
   expect(seen).toEqual(range(1, seen.length)); // live: once, in order
   const last = seen.length;
   // The rest of the burst while he resumes from the last seq he has.
-  fire(25, PER_USER);
-  const { client: bob2 } = await TestClient.join(origins[0], bobCookie, { general: last });
+  fire(25, 40);
+  const resumed = TestClient.join(origins[0], bobCookie, { general: last });
+  // More of the burst while the hello is on its way and replayed (the server interleaves them).
+  const more = (async () => {
+    for (let k = 40; k < PER_USER; k += 5) {
+      fire(k, Math.min(k + 5, PER_USER));
+      await alice.barrier();
+    }
+  })();
+  const { client: bob2 } = await resumed;
+  await more;
   track(bob2);
   const end = MESSAGES + 2 * PER_USER;
   await waitFor(() => bob2.all('reacted').some((m) => m.seq === end), `seq ${end} at bob`, 20_000);

@@ -616,6 +616,9 @@ async function main() {
     execFileSync('npm', ['run', '-s', 'build', '-w', 'riptide'], { cwd: ROOT, stdio: 'inherit' });
   }
 
+  // The versions (the riptide commit and whether its sources differ from it) as built now: the
+  // sources may change while the run goes on, and the run measures what was built here.
+  const builtVersions = versions();
   const started = Date.now();
   const loadStart = readLoadAvg();
   const runs = [];
@@ -670,7 +673,7 @@ async function main() {
     rounds,
     node: process.version,
     cpu,
-    versions: versions(),
+    versions: builtVersions,
     loadavg: { start: loadStart, end: readLoadAvg() },
     profile,
     wallSeconds,

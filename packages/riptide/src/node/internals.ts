@@ -264,18 +264,17 @@ interface WriteReq {
   oncomplete: ((this: WriteReq, status: number) => void) | null;
   buffer: Uint8Array | null;
   socket: Socket | null;
+  /**
+   * AsyncWrap's method (WriteWrap inherits it): the async id of the native request attached to
+   * this object, -1 while none is. Node attaches one exactly when the write has to wait, and
+   * detaches it when that write completes (after oncomplete).
+   */
+  getAsyncId(): number;
 }
 
 interface SocketInternals {
   _handle: StreamHandle | null;
 }
-
-/**
- * The direct write is proven on Node 20 and 22 only: on Node 24 the RFC 7692 interop suite (ws
- * client -> riptide server) hung with it, so there every write takes Node's own path until that
- * is understood.
- */
-const DIRECT_WRITE_VERIFIED = Number(process.versions.node.split('.')[0]) < 24;
 
 /** Node's write request class and the handle class it was seen on (TCP), once captured. */
 let WriteReqClass: (new () => WriteReq) | null = null;
@@ -298,7 +297,7 @@ let spareReq: WriteReq | null = null;
  */
 export function writeDirect(socket: Duplex, data: Uint8Array): boolean {
   const direct = probes.directWrite;
-  if (direct === false || !DIRECT_WRITE_VERIFIED) return false;
+  if (direct === false) return false;
   const handle = (socket as Duplex & SocketInternals)._handle;
   if (
     handle === null ||
@@ -324,8 +323,13 @@ export function writeDirect(socket: Duplex, data: Uint8Array): boolean {
     // same error and handles it (it destroys the socket with it).
     return false;
   }
-  if (handle.writeQueueSize !== 0) {
-    // Queued in libuv: the request is in use until it completes.
+  if (req.getAsyncId() !== -1) {
+    // The kernel did not take everything at once and Node attached a native request to `req`:
+    // the rest waits in libuv's queue, or libuv's own first attempt already wrote it and the
+    // completion is still to come. Either way the request is in use until oncomplete runs (the
+    // queue size alone cannot tell: it is 0 in the second case, and lending `req` again while
+    // its request is attached would abort the process on Node's CHECK in
+    // StreamReq::AttachToObject).
     req.buffer = data;
     req.socket = socket as Socket;
     req.oncomplete = directWriteDone;
@@ -373,9 +377,9 @@ function captureWriteReq(socket: Duplex, handle: StreamHandle, proto: StreamHand
   const target = handle as { writeBuffer?: StreamHandle['writeBuffer'] };
   const own = Object.getOwnPropertyDescriptor(handle, 'writeBuffer');
   const inner = (own === undefined ? proto.writeBuffer : own.value) as StreamHandle['writeBuffer'];
-  const seen: { ctor: unknown } = { ctor: null };
+  const seen: { req: unknown } = { req: undefined };
   target.writeBuffer = function (this: StreamHandle, req: WriteReq, d: Uint8Array): number {
-    seen.ctor = (req as { constructor?: unknown }).constructor;
+    seen.req = req; // nothing else here: this runs inside Node's own write
     return inner.call(this, req, d);
   };
   try {
@@ -385,13 +389,24 @@ function captureWriteReq(socket: Duplex, handle: StreamHandle, proto: StreamHand
     else Object.defineProperty(handle, 'writeBuffer', own);
   }
   probes.directWrite = false;
-  if (typeof seen.ctor !== 'function' || typeof handle.writeQueueSize !== 'number') return;
+  // Node 24.x from some release on passes null here: its native write makes a request only
+  // when the write has to wait and returns it, a contract this path does not speak (and that
+  // already spares Node's own path the request per write). Only the classic contract, Node's
+  // request object lent to every write, is used.
+  const req = seen.req;
+  if (req === null || typeof req !== 'object' || typeof handle.writeQueueSize !== 'number') return;
+  const ctor = (req as { constructor?: unknown }).constructor;
+  if (typeof ctor !== 'function') return;
+  let spare: WriteReq;
   try {
-    spareReq = new (seen.ctor as new () => WriteReq)();
+    spare = new (ctor as new () => WriteReq)();
+    // A fresh request must read "no native request attached", or writeDirect cannot tell.
+    if (typeof spare.getAsyncId !== 'function' || spare.getAsyncId() !== -1) return;
   } catch {
     return;
   }
-  WriteReqClass = seen.ctor as new () => WriteReq;
+  spareReq = spare;
+  WriteReqClass = ctor as new () => WriteReq;
   tcpHandleProto = proto;
   probes.directWrite = true;
 }

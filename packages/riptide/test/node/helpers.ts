@@ -215,3 +215,26 @@ export function recordHandleWrites(socket: net.Socket): string[][] {
   }
   return calls;
 }
+
+/**
+ * Whether this Node lends its own write request to the TCP handle's writeBuffer (the classic
+ * contract the direct path needs), seen on a plain net socket independently of internals.ts:
+ * later Node 24 releases pass null and let the native write make a request when it must.
+ */
+export async function nodeLendsWriteRequest(): Promise<boolean> {
+  const server = net.createServer((s) => s.resume());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  const handle = (socket as unknown as { _handle: { writeBuffer: (...a: unknown[]) => number } })._handle;
+  const inner = handle.writeBuffer;
+  let req: unknown;
+  handle.writeBuffer = function (this: unknown, ...a: unknown[]) {
+    req = a[0];
+    return inner.apply(this, a);
+  };
+  socket.write(Buffer.from('x'));
+  socket.destroy();
+  await new Promise((r) => server.close(r));
+  return typeof req === 'object' && req !== null;
+}

@@ -1,17 +1,13 @@
 /** The attachment contract on SQLite, and the message's files kept and freed with the message. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteAttachments } from '../../src/server/backends/sqlite/attachments.js';
-import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
 import { attachmentsContract } from './attachments-contract.js';
+import { closeSqliteStores, openSqliteStore } from './sqlite-helpers.js';
 
-const stores: SqliteStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-});
+afterEach(closeSqliteStores);
 
 function open(maxTotal?: number) {
-  const store = new SqliteStore(':memory:');
-  stores.push(store);
+  const store = openSqliteStore();
   return { store, attachments: new SqliteAttachments(store.database, maxTotal) };
 }
 
@@ -20,7 +16,8 @@ attachmentsContract('SQLite', async (maxTotal) => open(maxTotal).attachments);
 describe('SQLite attachments with messages', () => {
   const file = { id: 'f1', name: 'a.png', type: 'image/png', size: 3, width: 1, height: 1 };
 
-  it('a message carries its files in history and replay; deleting it drops them and its files', async () => {
+  /** Room 'a' with message 1 (of `text`) carrying `file`, uploaded first and then bound to it. */
+  async function messageWithFile(text: string) {
     const { store, attachments } = open();
     await store.createRoom(
       { name: 'a', kind: 'public', owner: null, createdAt: 0 },
@@ -36,11 +33,16 @@ describe('SQLite attachments with messages', () => {
       room: 'a',
       user: 'ann',
       clientId: 'm1',
-      text: '',
+      text,
       ts: 2,
       attachments: [file],
     });
     await attachments.bind('a', ['f1'], 1);
+    return { store, attachments };
+  }
+
+  it('a message carries its files in history and replay; deleting it drops them and its files', async () => {
+    const { store, attachments } = await messageWithFile('');
     expect((await store.messagesBefore('a', 9, 1))[0].attachments).toEqual([file]);
     expect(await store.eventsAfter('a', 0, 1)).toMatchObject([{ message: { attachments: [file] } }]);
     await store.appendEvent({ type: 'delete', room: 'a', user: 'ann', target: 1, ts: 3 });
@@ -49,26 +51,7 @@ describe('SQLite attachments with messages', () => {
   });
 
   it("a deleted room's files go with it", async () => {
-    const { store, attachments } = open();
-    await store.createRoom(
-      { name: 'a', kind: 'public', owner: null, createdAt: 0 },
-      { maxRooms: 9, maxOwnedRooms: 9 },
-    );
-    await attachments.put(
-      { ...file, room: 'a', user: 'ann', createdAt: 1, clientId: null, seq: null },
-      Buffer.from('abc'),
-      5,
-    );
-    await store.appendEvent({
-      type: 'message',
-      room: 'a',
-      user: 'ann',
-      clientId: 'm1',
-      text: 'x',
-      ts: 2,
-      attachments: [file],
-    });
-    await attachments.bind('a', ['f1'], 1);
+    const { store, attachments } = await messageWithFile('x');
     await store.deleteRoom('a');
     expect(await attachments.get('f1')).toBeNull();
   });

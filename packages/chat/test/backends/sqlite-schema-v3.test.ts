@@ -2,38 +2,18 @@
  * Schema version 3 (issue #16: replies, mentions, reactions): a version 2 database, as the server
  * wrote it before, opens with its messages intact and takes replies, mentions and reactions.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
+import { closeSqliteStores, tempDatabasePath, writeDatabaseWithOneMessage } from './sqlite-helpers.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterEach(closeSqliteStores);
 
 describe('SQLite schema 3', () => {
   it('migrates a version 2 database in place: old messages stay, new ones take replies, mentions, reactions', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'riptide-v3-'));
-    dirs.push(dir);
-    const path = join(dir, 'chat.db');
+    const path = tempDatabasePath();
     // A version 2 database: what SqliteStore wrote before, without the version 3 columns and tables.
-    const first = new SqliteStore(path);
-    await first.createRoom(
-      { name: 'a', kind: 'public', owner: null, createdAt: 1 },
-      { maxRooms: 9, maxOwnedRooms: 9 },
-    );
-    await first.appendEvent({
-      type: 'message',
-      room: 'a',
-      user: 'ann',
-      clientId: 'c1',
-      text: 'before',
-      ts: 2,
-    });
-    await first.close();
+    await writeDatabaseWithOneMessage(path, 'before', 2);
     const db = new Database(path);
     db.exec(`
       DROP TABLE reactions; DROP TABLE mentions;

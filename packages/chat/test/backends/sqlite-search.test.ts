@@ -1,23 +1,19 @@
 /** The search contract on SQLite (FTS5), plus what is SQLite's own: the index rebuilt from `events`. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteSearch } from '../../src/server/backends/sqlite/search.js';
-import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
 import { parseQuery, type SearchTerm } from '../../src/server/search/terms.js';
 import { searchContract } from './search-contract.js';
+import {
+  closeSqliteStores,
+  openSqliteStore,
+  tempDatabasePath,
+  writeDatabaseWithOneMessage,
+} from './sqlite-helpers.js';
 
-const stores: SqliteStore[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(closeSqliteStores);
 
-function open(path = ':memory:') {
-  const store = new SqliteStore(path);
-  stores.push(store);
+function open(path?: string) {
+  const store = openSqliteStore(path);
   return { rooms: store, search: new SqliteSearch(store.database), store };
 }
 
@@ -27,23 +23,8 @@ searchContract('SQLite', async () => open());
 
 describe('SqliteSearch', () => {
   it('indexes the messages a file already had, and rebuilds the index when its triggers are gone', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'riptide-search-'));
-    dirs.push(dir);
-    const path = join(dir, 'chat.db');
-    const before = new SqliteStore(path);
-    await before.createRoom(
-      { name: 'a', kind: 'public', owner: null, createdAt: 0 },
-      { maxRooms: 9, maxOwnedRooms: 9 },
-    );
-    await before.appendEvent({
-      type: 'message',
-      room: 'a',
-      user: 'ann',
-      clientId: 'c1',
-      text: 'older words',
-      ts: 1,
-    });
-    await before.close();
+    const path = tempDatabasePath();
+    await writeDatabaseWithOneMessage(path, 'older words', 1);
 
     const { search, store } = open(path);
     expect((await search.search(['a'], terms('older'), undefined, 5))!.hits.map((h) => h.seq)).toEqual([1]);

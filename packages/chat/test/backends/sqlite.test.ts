@@ -1,31 +1,18 @@
 /** The store contract on SQLite, plus what is SQLite's own: reopening, and the first schema migrated. */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
 import { messagePartsContract } from './message-parts-contract.js';
+import { closeSqliteStores, openSqliteStore, tempDatabasePath } from './sqlite-helpers.js';
 import { storeContract } from './store-contract.js';
 
-const dirs: string[] = [];
-const stores: SqliteStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterEach(closeSqliteStores);
 
-function tempPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'riptide-store-'));
-  dirs.push(dir);
-  return join(dir, 'nested', 'chat.db');
-}
-
-function openStore(path = tempPath()): SqliteStore {
-  const store = new SqliteStore(path);
-  stores.push(store);
-  return store;
-}
+/** In a folder that does not exist yet: the store makes it. */
+const tempPath = () => tempDatabasePath('nested/chat.db');
+const openStore = (path = tempPath()) => openSqliteStore(path);
 
 storeContract('SQLite', async () => {
   const store = openStore();

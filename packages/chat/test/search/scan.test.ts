@@ -5,21 +5,17 @@
  * test/redis/search.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
 import type { RoomStore } from '../../src/server/ports.js';
 import { ScanSearch } from '../../src/server/search/scan.js';
 import { parseQuery, type SearchTerm } from '../../src/server/search/terms.js';
 import { searchContract } from '../backends/search-contract.js';
+import { closeSqliteStores, openSqliteStore } from '../backends/sqlite-helpers.js';
 
-const stores: SqliteStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-});
+afterEach(closeSqliteStores);
 
 /** The store, counting the messages read through messagesBefore. */
 function counted(): { rooms: RoomStore; read: () => number } {
-  const store = new SqliteStore(':memory:');
-  stores.push(store);
+  const store = openSqliteStore();
   let read = 0;
   const messagesBefore: RoomStore['messagesBefore'] = async (room, before, limit) => {
     const rows = await store.messagesBefore(room, before, limit);

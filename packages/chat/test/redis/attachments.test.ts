@@ -1,25 +1,13 @@
 /** The attachment contract on Redis (a byte count under a cap), and a message's files kept in history. */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/server/ports.js';
 import { attachmentsContract } from '../backends/attachments-contract.js';
-import { openRedisBackend } from './backend.js';
-import { cleanupAll, RedisServer } from './helpers.js';
+import { redisBackendsForThisFile } from './backend.js';
 
-const backends: Backend[] = [];
-afterEach(async () => {
-  for (const b of backends.splice(0)) await b.close();
-});
+const openBackend = redisBackendsForThisFile();
 
-let server: RedisServer;
-beforeAll(async () => {
-  server = await RedisServer.start();
-  return () => cleanupAll();
-});
-
-async function backend(maxAttachmentBytes?: number): Promise<Backend> {
-  const b = await openRedisBackend(server.url, maxAttachmentBytes ? { maxAttachmentBytes } : {});
-  backends.push(b);
-  return b;
+function backend(maxAttachmentBytes?: number): Promise<Backend> {
+  return openBackend(maxAttachmentBytes ? { maxAttachmentBytes } : {});
 }
 
 attachmentsContract('Redis', async (maxTotal) => (await backend(maxTotal)).attachments);

@@ -4,18 +4,14 @@
  * the events around `synced` in 3-5 of 30 resumptions); a sync on a live connection does not let
  * newer events overtake the replay; a user's rate limit is one budget whichever nodes they use.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ChatServer, startChatServer } from '../../src/server/chat-server.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChatServer } from '../../src/server/chat-server.js';
 import { ManualClock } from '../../src/server/clock.js';
 import type { Limits, ServerMessage } from '../../src/shared/protocol.js';
 import { register, TestClient, waitFor } from '../helpers.js';
-import { cleanupAll, RedisServer } from './helpers.js';
+import { redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(cleanupAll);
+const redis = redisServerForThisFile();
 
 const started: ChatServer[] = [];
 const clients: TestClient[] = [];
@@ -26,21 +22,14 @@ afterEach(async () => {
 
 let prefixes = 0;
 async function nodes(count: number, limits: Partial<Limits> = {}, clock?: ManualClock): Promise<string[]> {
-  const prefix = `delivery${prefixes++}:`;
-  const origins: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const node = await startChatServer({
-      port: 0,
-      redis: { url: redis.url, prefix },
-      limits: { messageRate: { burst: 10_000, perSecond: 10_000 }, ...limits },
-      sweepIntervalMs: 0,
-      log: () => {},
-      ...(clock ? { clock } : {}),
-    });
-    started.push(node);
-    origins.push(node.url.replace(/\/$/, ''));
-  }
-  return origins;
+  const nodes = await startChatServersOnRedis(count, {
+    url: redis().url,
+    prefix: `delivery${prefixes++}:`,
+    limits: { messageRate: { burst: 10_000, perSecond: 10_000 }, ...limits },
+    clock,
+  });
+  started.push(...nodes);
+  return nodes.map((node) => node.url.replace(/\/$/, ''));
 }
 
 type EventMessage = Extract<ServerMessage, { type: 'message' }>;

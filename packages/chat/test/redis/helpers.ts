@@ -10,8 +10,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { beforeAll } from 'vitest';
 import WebSocket from 'ws';
-import type { ChatMessage, RoomState, ServerMessage } from '../../src/shared/protocol.js';
+import { type ChatServer, startChatServer } from '../../src/server/chat-server.js';
+import type { Clock } from '../../src/server/ports.js';
+import type { ChatMessage, Limits, RoomState, ServerMessage } from '../../src/shared/protocol.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const nodeMain = join(here, 'node-main.mjs');
@@ -149,6 +152,47 @@ export class RedisServer {
     proc.kill(signal);
     await exited;
   }
+}
+
+/**
+ * One redis-server for all the tests of a file: started before the first (in `beforeAll`), stopped
+ * with everything else these helpers started (`cleanupAll`) after the last. Call it at the top of
+ * the file; the function it returns gives the server inside tests and hooks.
+ */
+export function redisServerForThisFile(): () => RedisServer {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    return () => cleanupAll();
+  });
+  return () => {
+    if (!server) throw new Error('the redis-server starts in beforeAll: use it in a test or a hook');
+    return server;
+  };
+}
+
+/**
+ * `count` chat servers in this process (the sources, not dist/) on one Redis under one key prefix,
+ * each on a free port, without log output or the periodic sweep, started one after the other. The
+ * caller closes them.
+ */
+export async function startChatServersOnRedis(
+  count: number,
+  options: { url: string; prefix: string; limits?: Partial<Limits>; clock?: Clock },
+): Promise<ChatServer[]> {
+  const servers: ChatServer[] = [];
+  for (let i = 0; i < count; i++)
+    servers.push(
+      await startChatServer({
+        port: 0,
+        redis: { url: options.url, prefix: options.prefix },
+        ...(options.limits ? { limits: options.limits } : {}),
+        ...(options.clock ? { clock: options.clock } : {}),
+        sweepIntervalMs: 0,
+        log: () => {},
+      }),
+    );
+  return servers;
 }
 
 /** A bare RESP PING over TCP (the tests must not depend on the client under test to see Redis up). */

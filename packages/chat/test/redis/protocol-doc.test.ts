@@ -6,21 +6,16 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { type ChatServer, startChatServer } from '../../src/server/chat-server.js';
+import { describe, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
 import { parseDoc } from '../protocol-doc/parse.js';
 import { type Coverage, runBlock } from '../protocol-doc/runner.js';
-import { cleanupAll, RedisServer } from './helpers.js';
+import { redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 const doc = parseDoc(readFileSync(join(root, 'docs', 'chat-protocol.md'), 'utf8'));
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(cleanupAll);
+const redis = redisServerForThisFile();
 
 const coverage: Coverage = { sent: new Set(), received: new Set(), errors: new Set() };
 let blocks = 0;
@@ -33,18 +28,7 @@ describe('docs/chat-protocol.md on two nodes sharing Redis', () => {
         async (limits) => {
           const clock = new ManualClock(1_796_000_000_000);
           const prefix = `doc${blocks++}:`;
-          const nodes: ChatServer[] = [];
-          for (let i = 0; i < 2; i++)
-            nodes.push(
-              await startChatServer({
-                port: 0,
-                redis: { url: redis.url, prefix },
-                clock,
-                limits,
-                sweepIntervalMs: 0,
-                log: () => {},
-              }),
-            );
+          const nodes = await startChatServersOnRedis(2, { url: redis().url, prefix, limits, clock });
           let next = 0;
           const placed = new Map<string, string>();
           return {

@@ -2,17 +2,13 @@
  * Reactions across two nodes sharing Redis (issue #16): a client resuming on one node in the middle
  * of a reaction burst made on both gets each event once, in seq order, and the right state.
  */
-import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
-import { type ChatServer, startChatServer } from '../../src/server/chat-server.js';
+import { afterEach, describe, it } from 'vitest';
+import type { ChatServer } from '../../src/server/chat-server.js';
 import type { TestClient } from '../helpers.js';
 import { reactionBurst } from '../hub/reaction-burst.js';
-import { cleanupAll, RedisServer } from './helpers.js';
+import { redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(cleanupAll);
+const redis = redisServerForThisFile();
 
 const started: ChatServer[] = [];
 const clients: TestClient[] = [];
@@ -23,18 +19,13 @@ afterEach(async () => {
 
 describe('reactions on two nodes', () => {
   it('a client resuming in the middle of a reaction burst gets each event once, in order, and the right state', async () => {
-    const origins: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      const node = await startChatServer({
-        port: 0,
-        redis: { url: redis.url, prefix: 'reactions:' },
-        limits: { messageRate: { burst: 10_000, perSecond: 10_000 } },
-        sweepIntervalMs: 0,
-        log: () => {},
-      });
-      started.push(node);
-      origins.push(node.url.replace(/\/$/, ''));
-    }
+    const nodes = await startChatServersOnRedis(2, {
+      url: redis().url,
+      prefix: 'reactions:',
+      limits: { messageRate: { burst: 10_000, perSecond: 10_000 } },
+    });
+    started.push(...nodes);
+    const origins = nodes.map((node) => node.url.replace(/\/$/, ''));
     await reactionBurst([origins[0], origins[1]], (c) => clients.push(c));
   });
 });

@@ -4,7 +4,7 @@
  * UnavailableError; committed events reach every node in order; the throttle is shared by nodes;
  * presence across two backends with expiry of a dead one.
  */
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_SIGN_IN_BACKOFF } from '../../src/server/backends/backoff.js';
 import { createRedisBackend, type RedisBackendOptions } from '../../src/server/backends/redis/index.js';
 import type { RedisPresence } from '../../src/server/backends/redis/presence.js';
@@ -12,7 +12,7 @@ import { ManualClock } from '../../src/server/clock.js';
 import { type Backend, type BackendOptions, UnavailableError } from '../../src/server/ports.js';
 import { messagePartsContract } from '../backends/message-parts-contract.js';
 import { storeContract } from '../backends/store-contract.js';
-import { cleanupAll, freePort, RedisServer, sleep, waitUntil } from './helpers.js';
+import { freePort, RedisServer, redisServerForThisFile, sleep, waitUntil } from './helpers.js';
 
 const backends: Backend[] = [];
 afterEach(async () => {
@@ -46,37 +46,33 @@ const msg = (room: string, user: string, clientId: string, text = clientId) =>
 const quotas = { maxRooms: 100, maxOwnedRooms: 100 };
 const room = (name: string) => ({ name, kind: 'public' as const, owner: 'x', createdAt: 0 });
 
-let shared: RedisServer;
-beforeAll(async () => {
-  shared = await RedisServer.start();
-  return () => cleanupAll();
-});
+const sharedServer = redisServerForThisFile();
 
 storeContract('Redis', async () => {
-  const b = await backend(shared.url);
+  const b = await backend(sharedServer().url);
   return { accounts: b.accounts, rooms: b.rooms };
 });
 
 messagePartsContract('Redis', async () => {
-  const b = await backend(shared.url);
+  const b = await backend(sharedServer().url);
   return { accounts: b.accounts, rooms: b.rooms };
 });
 
 describe('RedisStore', () => {
   it('logs events in the room stream with the seq as stream id', async () => {
-    const { rooms } = await backend(shared.url, { prefix: 'ids:' });
+    const { rooms } = await backend(sharedServer().url, { prefix: 'ids:' });
     await rooms.createRoom(room('a'), quotas);
     await rooms.appendEvent(msg('a', 'ann', 'c1'));
     await rooms.appendEvent({ type: 'edit', room: 'a', user: 'ann', target: 1, text: 'x', ts: 2 });
     const { Redis } = await import('ioredis');
-    const raw = new Redis(shared.url);
+    const raw = new Redis(sharedServer().url);
     const entries = await raw.xrange('ids:room:{a}:log', '-', '+');
     await raw.quit();
     expect(entries.map(([id]) => id)).toEqual(['1-0', '2-0']);
   });
 
   it('trims each stream to about its retention while history keeps every message', async () => {
-    const { rooms: store } = await backend(shared.url, { streamRetention: 100 });
+    const { rooms: store } = await backend(sharedServer().url, { streamRetention: 100 });
     await store.createRoom(room('a'), quotas);
     for (let i = 1; i <= 400; i++) await store.appendEvent(msg('a', 'ann', `m${i}`));
     const replay = await store.eventsAfter('a', 0, 1000);
@@ -139,8 +135,8 @@ describe('createRedisBackend', () => {
 
 describe('RedisCommittedEvents', () => {
   it('delivers the events committed after open() to every node, each once, in seq order', async () => {
-    const a = await backend(shared.url, { prefix: 'feed:' });
-    const b = await backend(shared.url, { prefix: 'feed:' });
+    const a = await backend(sharedServer().url, { prefix: 'feed:' });
+    const b = await backend(sharedServer().url, { prefix: 'feed:' });
     await a.rooms.createRoom(room('r'), quotas);
     await a.rooms.appendEvent(msg('r', 'ann', 'before'));
     const seen: Record<string, number[]> = { a: [], b: [] };
@@ -163,8 +159,8 @@ describe('RedisCommittedEvents', () => {
 
 describe('RedisThrottle', () => {
   it('shares one token bucket and one typing gate between nodes, by the callers\u2019 clock', async () => {
-    const a = await backend(shared.url, { prefix: 'throttle:' });
-    const b = await backend(shared.url, { prefix: 'throttle:' });
+    const a = await backend(sharedServer().url, { prefix: 'throttle:' });
+    const b = await backend(sharedServer().url, { prefix: 'throttle:' });
     const now = clock.now();
     // burst 3, 1 per second, whichever node counts.
     expect(await a.throttle.take('messages', 'ann', now)).toBe(0);
@@ -196,8 +192,8 @@ describe('RedisPresence', () => {
     // firing in time on a loaded machine; expiry itself is decided by Redis's clock.
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const ttl = 600;
-    const a = await backend(shared.url, { prefix: 'presence:', presenceTtlMs: ttl });
-    const b = await backend(shared.url, { prefix: 'presence:', presenceTtlMs: ttl });
+    const a = await backend(sharedServer().url, { prefix: 'presence:', presenceTtlMs: ttl });
+    const b = await backend(sharedServer().url, { prefix: 'presence:', presenceTtlMs: ttl });
     const pa = a.presence as RedisPresence;
     const pb = b.presence as RedisPresence;
     expect(await pa.add('r', 'ann', 'a-1')).toBe(true);

@@ -4,21 +4,15 @@
  * the events around `synced` in 3-5 of 30 resumptions); a sync on a live connection does not let
  * newer events overtake the replay; a user's rate limit is one budget whichever nodes they use.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ChatServer } from '../../src/server/chat-server.js';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
 import type { Limits, ServerMessage } from '../../src/shared/protocol.js';
 import { register, TestClient, waitFor } from '../helpers.js';
-import { redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
+import { closedAfterEachTest, redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
 
 const redis = redisServerForThisFile();
 
-const started: ChatServer[] = [];
-const clients: TestClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  for (const node of started.splice(0)) await node.close();
-});
+const { servers, clients } = closedAfterEachTest();
 
 let prefixes = 0;
 async function nodes(count: number, limits: Partial<Limits> = {}, clock?: ManualClock): Promise<string[]> {
@@ -28,7 +22,7 @@ async function nodes(count: number, limits: Partial<Limits> = {}, clock?: Manual
     limits: { messageRate: { burst: 10_000, perSecond: 10_000 }, ...limits },
     clock,
   });
-  started.push(...nodes);
+  servers.push(...nodes);
   return nodes.map((node) => node.url.replace(/\/$/, ''));
 }
 

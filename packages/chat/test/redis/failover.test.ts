@@ -5,7 +5,7 @@
  * without a wall clock in store.test.ts: beats every ttl/3, dropped at the first sweep past the ttl.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, waitUntil } from './helpers.js';
+import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, userNames, waitUntil } from './helpers.js';
 
 afterEach(cleanupAll);
 
@@ -14,9 +14,8 @@ const TTL = 3000;
 describe('a node killed with SIGKILL', () => {
   it('loses no client: they reconnect elsewhere, miss nothing, and its users leave presence in time', async () => {
     const redis = await RedisServer.start();
-    const nodes = await Promise.all([0, 1, 2].map(() => ChatNode.start(redis.url)));
-    const clients: SimClient[] = [];
-    for (let i = 0; i < 6; i++) clients.push(await SimClient.connect(nodes[i % 3].origin, `user${i}`));
+    const nodes = await ChatNode.startMany(3, redis.url);
+    const clients = await SimClient.spreadOver(nodes, userNames(6));
     // A user only on the doomed node, who will not come back.
     const lurker = await SimClient.connect(nodes[2].origin, 'lurker');
     const watcher = clients[0];

@@ -10,11 +10,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll } from 'vitest';
+import { afterEach, beforeAll } from 'vitest';
 import WebSocket from 'ws';
 import { type ChatServer, startChatServer } from '../../src/server/chat-server.js';
 import type { Clock } from '../../src/server/ports.js';
 import type { ChatMessage, Limits, RoomState, ServerMessage } from '../../src/shared/protocol.js';
+import type { TestClient } from '../helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const nodeMain = join(here, 'node-main.mjs');
@@ -195,6 +196,21 @@ export async function startChatServersOnRedis(
   return servers;
 }
 
+/**
+ * Lists for the in-process chat servers and the TestClients of a file's tests: after each test its
+ * clients are cut off (terminated, no closing handshake) and then its servers closed. Call it at the
+ * top of the file.
+ */
+export function closedAfterEachTest(): { servers: ChatServer[]; clients: TestClient[] } {
+  const servers: ChatServer[] = [];
+  const clients: TestClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.ws.terminate();
+    for (const server of servers.splice(0)) await server.close();
+  });
+  return { servers, clients };
+}
+
 /** A bare RESP PING over TCP (the tests must not depend on the client under test to see Redis up). */
 class WebSocketlessSocket {
   constructor(readonly port: number) {}
@@ -282,6 +298,15 @@ export class ChatNode {
     return node;
   }
 
+  /** `count` nodes on the same Redis with the same options, started side by side. */
+  static startMany(
+    count: number,
+    redisUrl: string,
+    options: Record<string, unknown> = {},
+  ): Promise<ChatNode[]> {
+    return Promise.all(Array.from({ length: count }, () => ChatNode.start(redisUrl, options)));
+  }
+
   async stats(): Promise<NodeStats> {
     const res = await fetch(`${this.origin}/_stats`);
     return (await res.json()) as NodeStats;
@@ -293,6 +318,9 @@ export class ChatNode {
     await exited;
   }
 }
+
+/** The names user0, user1, … of `count` users. */
+export const userNames = (count: number): string[] => Array.from({ length: count }, (_, i) => `user${i}`);
 
 /** Signs up on a node (or in, if the name exists); returns the session cookie. */
 export async function login(origin: string, name: string, password = 'correct horse'): Promise<string> {
@@ -344,6 +372,14 @@ export class SimClient {
     const client = new SimClient(user, await login(origin, user));
     await client.connectTo(origin);
     return client;
+  }
+
+  /** A client per name, connected one after the other, the i-th to node i % nodes.length. */
+  static async spreadOver(nodes: readonly ChatNode[], names: readonly string[]): Promise<SimClient[]> {
+    const clients: SimClient[] = [];
+    for (const [i, name] of names.entries())
+      clients.push(await SimClient.connect(nodes[i % nodes.length].origin, name));
+    return clients;
   }
 
   get open(): boolean {

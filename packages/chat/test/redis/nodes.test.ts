@@ -4,18 +4,17 @@
  * subscriber for a room receives none of that room's traffic.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, waitUntil } from './helpers.js';
+import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, userNames, waitUntil } from './helpers.js';
 
 afterEach(cleanupAll);
 
 describe('several nodes on Redis', () => {
   it('delivers every room event to every client on every node once, in the same order, matching history', async () => {
     const redis = await RedisServer.start();
-    const nodes = await Promise.all([0, 1, 2].map(() => ChatNode.start(redis.url)));
+    const nodes = await ChatNode.startMany(3, redis.url);
     // 9 users, 3 per node; rooms: general (everyone), red (users 0-5), blue (users 3-8).
-    const names = Array.from({ length: 9 }, (_, i) => `user${i}`);
-    const clients: SimClient[] = [];
-    for (const [i, name] of names.entries()) clients.push(await SimClient.connect(nodes[i % 3].origin, name));
+    const names = userNames(9);
+    const clients = await SimClient.spreadOver(nodes, names);
     const roomsOf = (i: number) => ['general', ...(i <= 5 ? ['red'] : []), ...(i >= 3 ? ['blue'] : [])];
     clients[0].request({ type: 'create', room: 'red' });
     await clients[0].next('joined', (m) => m.room === 'red');
@@ -77,7 +76,7 @@ describe('several nodes on Redis', () => {
 
   it('deduplicates a message resent through another node, and carries typing and presence across nodes', async () => {
     const redis = await RedisServer.start();
-    const [a, b] = await Promise.all([0, 1].map(() => ChatNode.start(redis.url)));
+    const [a, b] = await ChatNode.startMany(2, redis.url);
     const ann = await SimClient.connect(a.origin, 'ann');
     const ben = await SimClient.connect(b.origin, 'ben');
     await waitUntil('ann online for ben', () => ben.online.get('general')?.has('ann') === true);
@@ -101,7 +100,7 @@ describe('several nodes on Redis', () => {
 
   it('sends a room\u2019s traffic only to the nodes that have subscribers for it', async () => {
     const redis = await RedisServer.start();
-    const [a, b, c] = await Promise.all([0, 1, 2].map(() => ChatNode.start(redis.url)));
+    const [a, b, c] = await ChatNode.startMany(3, redis.url);
     const ann = await SimClient.connect(a.origin, 'ann');
     const ben = await SimClient.connect(b.origin, 'ben');
     const cat = await SimClient.connect(c.origin, 'cat'); // only in general

@@ -6,16 +6,15 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, waitUntil } from './helpers.js';
+import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, userNames, waitUntil } from './helpers.js';
 
 afterEach(cleanupAll);
 
 describe('Redis unreachable for a few seconds', () => {
   it('refuses instead of acknowledging, keeps sockets, recovers alone, loses and duplicates nothing', async () => {
     const redis = await RedisServer.start();
-    const nodes = await Promise.all([0, 1, 2].map(() => ChatNode.start(redis.url)));
-    const clients: SimClient[] = [];
-    for (let i = 0; i < 6; i++) clients.push(await SimClient.connect(nodes[i % 3].origin, `user${i}`));
+    const nodes = await ChatNode.startMany(3, redis.url);
+    const clients = await SimClient.spreadOver(nodes, userNames(6));
     const closes: string[] = [];
     for (const c of clients) c.ws?.on('close', () => closes.push(c.user));
 
@@ -105,7 +104,7 @@ describe('Redis hung (stopped, the connections stay open)', () => {
     // The command timeout is far longer than any wait below: a refusal that arrives at all was
     // not waiting for it (the probe, at most 3 s, is what detects the hang).
     const options = { redis: { url: redis.url, presenceTtlMs: 3000, commandTimeoutMs: 60_000 } };
-    const nodes = await Promise.all([0, 1].map(() => ChatNode.start(redis.url, options)));
+    const nodes = await ChatNode.startMany(2, redis.url, options);
     const ann = await SimClient.connect(nodes[0].origin, 'ann');
     const ben = await SimClient.connect(nodes[1].origin, 'ben');
     const first = ann.send('general', 'before');

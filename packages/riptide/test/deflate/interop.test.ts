@@ -6,17 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import zlib from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { clearZlibPool, pooledZlibContexts } from '../../src/deflate/codec.js';
 import { liveZlibContexts } from '../../src/deflate/zlib-sync.js';
 import { type PerMessageDeflateOptions, WebSocket, WebSocketServer } from '../../src/index.js';
-import { once, riptideServer, shutdown, wsServer } from '../node/helpers.js';
+import { cleanupsAfterEachTest, once, riptideServer, shutdown, wsServer } from '../node/helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEachTest();
 
 type AnySocket = {
   send(data: unknown, opts: { binary: boolean }): void;

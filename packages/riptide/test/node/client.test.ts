@@ -6,15 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket as WsWebSocket } from 'ws';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { delay, once, riptideServer, shutdown } from './helpers.js';
+import { cleanupsAfterEachTest, delay, once, riptideServer, shutdown } from './helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEachTest();
 
 async function start(options = {}) {
   const s = await riptideServer(options);

@@ -2,8 +2,21 @@
 import type { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
+import { afterEach } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { WebSocketServer as RiptideServer, type ServerOptions } from '../../src/index.js';
+
+/**
+ * A list of clean-ups for the tests of a file: after each test, those it pushed run one at a time,
+ * the last pushed first (a client before the server it connected to). Call it at the top of a file.
+ */
+export function cleanupsAfterEachTest(): (() => Promise<void> | void)[] {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return cleanups;
+}
 
 export function once<T extends unknown[] = unknown[]>(emitter: EventEmitter, event: string): Promise<T> {
   return new Promise((resolve) => emitter.once(event, (...args: unknown[]) => resolve(args as T)));

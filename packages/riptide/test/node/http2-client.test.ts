@@ -2,15 +2,12 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { once } from './helpers.js';
+import { cleanupsAfterEachTest, once } from './helpers.js';
 import { closeH2, h2Server, settle, tls, trackSessions } from './http2-helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEachTest();
 
 async function start(options: Parameters<typeof h2Server>[0] = {}, kind: 'h2c' | 'tls' = 'h2c') {
   const server =

@@ -10,9 +10,9 @@
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { clientFrame, once, parseFrames } from './helpers.js';
+import { cleanupsAfterEachTest, clientFrame, once, parseFrames } from './helpers.js';
 import {
   closeH2,
   connectHeaders,
@@ -23,10 +23,7 @@ import {
   trackSessions,
 } from './http2-helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEachTest();
 
 function closePayload(code: number, reason: Buffer | string = ''): Buffer {
   const head = Buffer.alloc(2);

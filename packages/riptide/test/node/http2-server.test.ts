@@ -1,9 +1,9 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { clientFrame, once } from './helpers.js';
+import { cleanupsAfterEachTest, clientFrame, once } from './helpers.js';
 import {
   type AnyHttp2Server,
   closeH2,
@@ -17,10 +17,7 @@ import {
   trackSessions,
 } from './http2-helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEachTest();
 
 async function start(
   options: Parameters<typeof h2Server>[0] = {},

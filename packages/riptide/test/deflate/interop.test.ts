@@ -3,7 +3,7 @@
  * combination of the four RFC 7692 parameters; plus raw-socket tests for what ws cannot show
  * (RSV1 on the wire, fragments arriving one byte at a time).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -266,6 +266,54 @@ async function readHead(socket: net.Socket): Promise<[string, Buffer]> {
   return [buf.subarray(0, end).toString('latin1'), buf.subarray(end)];
 }
 
+/**
+ * A raw TCP client (destroyed after the test) that has sent an upgrade request offering
+ * `extensions`: the response head and the bytes that came after it.
+ */
+async function rawUpgrade(
+  port: number,
+  extensions: string,
+): Promise<{ socket: net.Socket; head: string; rest: Buffer }> {
+  const socket = net.connect(port, '127.0.0.1');
+  cleanups.push(() => {
+    socket.destroy();
+  });
+  await once(socket, 'connect');
+  socket.write(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n` +
+      `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: ${extensions}\r\n\r\n`,
+  );
+  const [head, rest] = await readHead(socket);
+  return { socket, head, rest };
+}
+
+/**
+ * A raw TCP server (closed after the test) that answers every upgrade request with a 101 carrying
+ * `Sec-WebSocket-Extensions: extensions`, then hands the socket to `then`. Returns its port and the
+ * request heads it received, in order.
+ */
+async function rawServerAnswering(
+  extensions: string,
+  then: (socket: net.Socket) => Promise<void> | void = () => {},
+): Promise<{ port: number; heads: string[] }> {
+  const heads: string[] = [];
+  const server = net.createServer(async (socket) => {
+    socket.on('error', () => {});
+    const [head] = await readHead(socket);
+    heads.push(head);
+    const key = /sec-websocket-key: *(\S+)/i.exec(head)![1];
+    const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: ${extensions}\r\n\r\n`,
+    );
+    await then(socket);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  return { port: (server.address() as net.AddressInfo).port, heads };
+}
+
 function frame(first: number, payload: Buffer, mask: boolean): Buffer {
   const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
   const len = payload.length;
@@ -324,16 +372,7 @@ describe('RFC 7692 6 fragmented compressed messages, one byte at a time', () => 
         s.send('ok');
       });
     });
-    const socket = net.connect(port, '127.0.0.1');
-    cleanups.push(() => {
-      socket.destroy();
-    });
-    await once(socket, 'connect');
-    socket.write(
-      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n` +
-        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n',
-    );
-    const [head, rest] = await readHead(socket);
+    const { socket, head, rest } = await rawUpgrade(port, 'permessage-deflate; client_max_window_bits');
     expect(head).toMatch(/^HTTP\/1\.1 101 /);
     expect(head).toMatch(/\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n/i);
     const { text, bytes } = fragmentedMessage(true);
@@ -356,23 +395,13 @@ describe('RFC 7692 6 fragmented compressed messages, one byte at a time', () => 
 
   it('test_client_receives_fragments_one_byte_at_a_time', async () => {
     const { text, bytes } = fragmentedMessage(false);
-    const server = net.createServer(async (socket) => {
-      socket.on('error', () => {});
-      const [head] = await readHead(socket);
-      expect(head).toMatch(/\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n/i);
-      const key = /sec-websocket-key: *(\S+)/i.exec(head)![1];
-      const { createHash } = await import('node:crypto');
-      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-      socket.write(
-        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n`,
-      );
-      await writeByteByByte(socket, bytes);
-      await writeByteByByte(socket, bytes);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-    const port = (server.address() as net.AddressInfo).port;
+    const { port, heads } = await rawServerAnswering(
+      'permessage-deflate; server_no_context_takeover',
+      async (socket) => {
+        await writeByteByByte(socket, bytes);
+        await writeByteByByte(socket, bytes);
+      },
+    );
     const c = new WebSocket(`ws://127.0.0.1:${port}`);
     cleanups.push(() => c.terminate());
     const got: string[] = [];
@@ -383,26 +412,15 @@ describe('RFC 7692 6 fragmented compressed messages, one byte at a time', () => 
       }),
     );
     await once(c, 'open');
+    expect(heads).toHaveLength(1);
+    expect(heads[0]).toMatch(/\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n/i);
     expect(c.extensions).toBe('permessage-deflate; server_no_context_takeover');
     await done;
     expect(got).toEqual([text, text]);
   });
 
   it('test_client_fails_on_invalid_extension_response: HandshakeError, no throw', async () => {
-    const server = net.createServer(async (socket) => {
-      socket.on('error', () => {});
-      const [head] = await readHead(socket);
-      const key = /sec-websocket-key: *(\S+)/i.exec(head)![1];
-      const { createHash } = await import('node:crypto');
-      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-      socket.write(
-        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=16\r\n\r\n`,
-      );
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-    const port = (server.address() as net.AddressInfo).port;
+    const { port } = await rawServerAnswering('permessage-deflate; server_max_window_bits=16');
     const c = new WebSocket(`ws://127.0.0.1:${port}`);
     const closed = once<[number]>(c, 'close');
     const [err] = await once<[Error & { code: string }]>(c, 'error');
@@ -483,16 +501,7 @@ describe('threshold on the wire', () => {
       s.send('a'.repeat(100));
       s.send('b'.repeat(1024));
     });
-    const socket = net.connect(port, '127.0.0.1');
-    cleanups.push(() => {
-      socket.destroy();
-    });
-    await once(socket, 'connect');
-    socket.write(
-      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n` +
-        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n',
-    );
-    const [, rest] = await readHead(socket);
+    const { socket, rest } = await rawUpgrade(port, 'permessage-deflate');
     const [small, after] = await readFrame(socket, rest);
     expect(small[0]).toBe(0x81);
     expect(small.length).toBe(2 + 100);

@@ -14,9 +14,8 @@
 import type { Redis } from 'ioredis';
 import type { Attachment } from '../../../shared/protocol.js';
 import type { AttachmentRecord, AttachmentStore, PutAttachmentResult } from '../../ports.js';
-import { UnavailableError } from '../../ports.js';
 import { publicPart } from '../sqlite/attachments.js';
-import { type RedisKeys, toStoreError } from './keys.js';
+import { callRedis, type RedisKeys } from './keys.js';
 
 // KEYS: 1 att:<id>, 2 bytes, 3 unbound, 4 unused:<user>, 5 room:{room}. ARGV: 1 id, 2 record,
 // 3 data, 4 size, 5 cap, 6 max unused, 7 created at.
@@ -166,13 +165,8 @@ export class RedisAttachments implements AttachmentStore {
     this.#redis = redis as Redis & Commands;
   }
 
-  async #call<T>(fn: () => Promise<T>): Promise<T> {
-    if (!this.#isAvailable()) throw new UnavailableError('chat storage (Redis) is unavailable');
-    try {
-      return await fn();
-    } catch (err) {
-      throw toStoreError(err);
-    }
+  #call<T>(fn: () => Promise<T>): Promise<T> {
+    return callRedis(this.#isAvailable, fn);
   }
 
   #att(id: string): string {

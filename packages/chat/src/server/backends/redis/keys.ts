@@ -76,3 +76,20 @@ export function toStoreError(err: unknown): Error {
   if (e?.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(e.message)) return e;
   return new UnavailableError(`chat storage (Redis) is unavailable: ${e?.message ?? e}`, { cause: err });
 }
+
+/**
+ * One call to Redis on behalf of a store: refused at once with UnavailableError while Redis is known
+ * to be down or hung (`isAvailable()` false) rather than left to wait for the command timeout, and a
+ * failure mapped by toStoreError.
+ */
+export async function callRedis<T>(
+  isAvailable: (() => boolean) | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (isAvailable && !isAvailable()) throw new UnavailableError('chat storage (Redis) is unavailable');
+  try {
+    return await fn();
+  } catch (err) {
+    throw toStoreError(err);
+  }
+}

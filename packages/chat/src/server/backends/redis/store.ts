@@ -45,24 +45,23 @@ import {
   type RoomEvent,
   type RoomListing,
 } from '../../../shared/protocol.js';
-import {
-  type AccountStore,
-  type AppendInput,
-  type AppendResult,
-  type CreateRoomResult,
-  type JoinResult,
-  type Membership,
-  type ReactInput,
-  type ReactResult,
-  type RoomInfo,
-  type RoomQuotas,
-  type RoomStore,
-  type SessionRecord,
-  UnavailableError,
-  type UserRecord,
+import type {
+  AccountStore,
+  AppendInput,
+  AppendResult,
+  CreateRoomResult,
+  JoinResult,
+  Membership,
+  ReactInput,
+  ReactResult,
+  RoomInfo,
+  RoomQuotas,
+  RoomStore,
+  SessionRecord,
+  UserRecord,
 } from '../../ports.js';
 import { quoteOf, reactionsOf } from '../message-parts.js';
-import { type RedisKeys, toStoreError } from './keys.js';
+import { callRedis, type RedisKeys } from './keys.js';
 
 export interface RedisStoreOptions {
   /** Approximate number of events kept in each room's stream (replay window). Default 10000. */
@@ -375,14 +374,8 @@ export class RedisStore implements AccountStore, RoomStore {
     this.#redis = redis as Redis & Commands;
   }
 
-  async #call<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#isAvailable && !this.#isAvailable())
-      throw new UnavailableError('chat storage (Redis) is unavailable');
-    try {
-      return await fn();
-    } catch (err) {
-      throw toStoreError(err);
-    }
+  #call<T>(fn: () => Promise<T>): Promise<T> {
+    return callRedis(this.#isAvailable, fn);
   }
 
   // ---- accounts ----

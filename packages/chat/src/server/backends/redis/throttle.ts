@@ -7,15 +7,9 @@
  */
 import type { Redis } from 'ioredis';
 import { checkRate } from '../../../shared/token-bucket.js';
-import {
-  type BucketName,
-  type Buckets,
-  type SignInBackoff,
-  type Throttle,
-  UnavailableError,
-} from '../../ports.js';
+import type { BucketName, Buckets, SignInBackoff, Throttle } from '../../ports.js';
 import { accountKey, signInWait } from '../backoff.js';
-import { type RedisKeys, toStoreError } from './keys.js';
+import { callRedis, type RedisKeys } from './keys.js';
 
 // KEYS: 1 bucket. ARGV: 1 burst, 2 tokens per ms, 3 now. -> 0 or the ms to wait.
 const TAKE = `
@@ -91,14 +85,8 @@ export class RedisThrottle implements Throttle {
     this.#isAvailable = isAvailable;
   }
 
-  async #call<T>(fn: () => Promise<T>): Promise<T> {
-    // Redis known to be down (or hung): refuse at once instead of waiting for the command timeout.
-    if (!this.#isAvailable()) throw new UnavailableError('chat storage (Redis) is unavailable');
-    try {
-      return await fn();
-    } catch (err) {
-      throw toStoreError(err);
-    }
+  #call<T>(fn: () => Promise<T>): Promise<T> {
+    return callRedis(this.#isAvailable, fn);
   }
 
   take(bucket: BucketName, key: string, now: number): Promise<number> {

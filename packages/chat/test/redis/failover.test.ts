@@ -5,7 +5,7 @@
  * without a wall clock in store.test.ts: beats every ttl/3, dropped at the first sweep past the ttl.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, userNames, waitUntil } from './helpers.js';
+import { ChatNode, cleanupAll, RedisServer, SimClient, userNames, waitUntil } from './helpers.js';
 
 afterEach(cleanupAll);
 
@@ -25,14 +25,7 @@ describe('a node killed with SIGKILL', () => {
     );
 
     // Everyone talks; node 2 dies while messages are in flight.
-    let talking = true;
-    const sent = new Set<string>();
-    const talk = (async () => {
-      for (let k = 0; talking; k++) {
-        for (const c of clients) sent.add(c.send('general', `${c.user} ${k}`));
-        await sleep(15);
-      }
-    })();
+    const { sent, stop } = SimClient.keepTalking(clients, 'general', 15);
     // Kill once the talk is well under way (60 messages), not after a fixed time.
     await waitUntil('some talk', () => sent.size >= 60);
     await nodes[2].kill();
@@ -46,8 +39,7 @@ describe('a node killed with SIGKILL', () => {
     for (const [n, c] of orphans.entries()) await c.connectTo(nodes[n].origin);
     const sentAtReconnect = sent.size;
     await waitUntil('talk after the reconnect', () => sent.size >= sentAtReconnect + 30);
-    talking = false;
-    await talk;
+    await stop();
 
     await waitUntil('every acknowledgement', () => clients.every((c) => c.outbox.size === 0));
     // The highest seq acknowledged to anyone: every client must get that far (the heads seen so

@@ -525,6 +525,33 @@ export class SimClient {
     })();
   }
 
+  /**
+   * Every client sends a message to `room` ("user k"), then waits `pauseMs` (a pace for the
+   * traffic, not a barrier), round after round until `stop()`. `sent` holds every client id sent;
+   * `stop()` resolves once the current round is over.
+   */
+  static keepTalking(
+    clients: readonly SimClient[],
+    room: string,
+    pauseMs: number,
+  ): { sent: Set<string>; stop: () => Promise<void> } {
+    let talking = true;
+    const sent = new Set<string>();
+    const talk = (async () => {
+      for (let k = 0; talking; k++) {
+        for (const c of clients) sent.add(c.send(room, `${c.user} ${k}`));
+        await sleep(pauseMs);
+      }
+    })();
+    return {
+      sent,
+      stop: () => {
+        talking = false;
+        return talk;
+      },
+    };
+  }
+
   /** Messages (ChatMessage) applied in a room, in order. */
   messages(room: string): ChatMessage[] {
     return (this.applied.get(room) ?? []).flatMap((e) => (e.type === 'message' ? [e.message] : []));

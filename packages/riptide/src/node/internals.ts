@@ -16,8 +16,9 @@
  *     net.Server)                             the {port} head parser        socket
  *   TCP handle `writeBuffer`,                 a small write straight to     socket.write (Node's
  *     `writeQueueSize`, the write request     the kernel, without the       Writable: a request
- *     class (taken from Node's first write)   Writable's per-write work     object and a tick per
- *                                                                           write)
+ *     class (taken from Node's first write,   Writable's per-write work     object and a tick per
+ *     where Node lends one: 20, 22; not                                     write)
+ *     24.22, which passes null)
  */
 import { EventEmitter } from 'node:events';
 import { type Server, Socket } from 'node:net';

@@ -285,6 +285,7 @@ function shortTitle(sc, g) {
     7: 'deflate echo 16 KiB',
   }[sc.id];
   const base = short ?? sc.title;
+  if (g.short) return g.short;
   return sc.metrics.length > 1
     ? `${base} (${g.metric === 'rss_per_conn_kib' ? 'memory' : 'throughput'})`
     : base;

@@ -32,6 +32,7 @@ import {
   CURVES,
   costMetrics,
   curveScenarios,
+  lastRssReadMs,
   PROFILES,
   SCENARIOS,
   scenarioTitle,
@@ -131,7 +132,16 @@ describe('scenarios and command lines', () => {
         { metric: 'mb_per_s', vs: 'uws', op: '>=', target: 0.6 },
       ]);
     }
-    expect(byId(5).goals).toEqual([{ metric: 'rss_per_conn_kib', vs: 'raw', op: '<=', target: 1 }]);
+    expect(byId(5).goals).toEqual([
+      { metric: 'rss_per_conn_kib', vs: 'raw', op: '<=', target: 1, short: 'RSS per idle connection, 1 s' },
+      {
+        metric: 'rss_per_conn_kib_idle',
+        vs: 'raw',
+        op: '<=',
+        target: 1,
+        short: 'RSS per idle connection, 60 s',
+      },
+    ]);
   });
   it('runs raw node:net and uWS everywhere but 7 (deflate), the broadcast servers in 4', () => {
     const having = (server: string) =>
@@ -171,6 +181,20 @@ describe('scenarios and command lines', () => {
     expect(args).not.toContain('-w');
     expect(Number(args[args.indexOf('-d') + 1]) * 1000).toBeGreaterThan(PROFILES.full.settleMs);
   });
+  it('holds scenario 5 for its idle reading in full runs, but not its variant, quick runs or the curves', () => {
+    const holdMs = (args: string[]) => Number(args[args.indexOf('-d') + 1]) * 1000;
+    const sc = byId(5);
+    expect(PROFILES.full.idleMs).toBe(60_000);
+    expect(lastRssReadMs(sc, PROFILES.full)).toBe(60_000);
+    expect(holdMs(wsloadArgs(sc, 'riptide', PROFILES.full, 1))).toBeGreaterThan(60_000);
+    // The variant (1 MiB young generation) reads once, after the settle delay.
+    expect(lastRssReadMs(sc, PROFILES.full, sc.variant)).toBe(PROFILES.full.settleMs);
+    expect(holdMs(wsloadArgs(sc, 'riptide', PROFILES.full, 1, sc.variant))).toBeLessThan(5000);
+    expect(lastRssReadMs(sc, PROFILES.quick)).toBe(PROFILES.quick.settleMs);
+    const idle10k = curveScenarios(PROFILES.full).find((p: { id: string }) => p.id === 'idle-10k');
+    expect(lastRssReadMs(idle10k, PROFILES.full)).toBe(PROFILES.full.settleMs);
+    expect(holdMs(wsloadArgs(idle10k, 'riptide', PROFILES.full, 1))).toBeLessThan(5000);
+  });
   it('measures memory again with a 1 MiB young generation in 5 and 7, shown as info rows with ratios', () => {
     for (const id of [5, 7]) {
       const sc = byId(id);
@@ -181,7 +205,10 @@ describe('scenarios and command lines', () => {
       }
     }
     // The goals stay on node's defaults.
-    expect(byId(5).goals.every((g: { metric: string }) => g.metric === 'rss_per_conn_kib')).toBe(true);
+    expect(byId(5).goals.map((g: { metric: string }) => g.metric)).toEqual([
+      'rss_per_conn_kib',
+      'rss_per_conn_kib_idle',
+    ]);
   });
   it('derives the server CPU cost per unit of work from the CPU % and the rate', () => {
     // 80% of a core for 200k messages/s: 4 µs per message.
@@ -283,6 +310,8 @@ function fakeRuns() {
     raw: [900e3, 1000e3, 950e3],
   };
   const s5 = { riptide: [5.4, 5.5, 5.3], ws: [6, 6.1, 5.9], uws: [0.5, 0.6, 0.55], raw: [4, 4.5, 4.4] };
+  // After a minute idle (the second reading of scenario 5).
+  const s5idle = { riptide: [1.8, 1.9, 1.85], ws: [3.5, 3.6, 3.5], uws: [0.5, 0.6, 0.55], raw: [2, 2.1, 2] };
   for (let round = 0; round < 3; round++) {
     for (const [server, v] of Object.entries(s1)) {
       runs.push({
@@ -294,7 +323,16 @@ function fakeRuns() {
       });
     }
     for (const [server, v] of Object.entries(s5)) {
-      runs.push({ round, scenario: 5, server, status: 'ok', metrics: { rss_per_conn_kib: v[round] } });
+      runs.push({
+        round,
+        scenario: 5,
+        server,
+        status: 'ok',
+        metrics: {
+          rss_per_conn_kib: v[round],
+          rss_per_conn_kib_idle: s5idle[server as keyof typeof s5idle][round],
+        },
+      });
     }
     runs.push({
       round,
@@ -406,16 +444,19 @@ describe('ratios.svg', () => {
   });
   it('draws a bar per measured goal, coloured by status, and "not available" for the rest', () => {
     const bars = [...svg.matchAll(/<rect x="(\d+)" y="[\d.]+" width="([\d.]+)" height="18" fill="(#\w+)"/g)];
-    // goals: scenario 1 vs uWS (met), scenario 5 vs raw (not met); scenario 7: two not available.
-    expect(bars.map((b) => b[3])).toEqual(['#2e7d32', '#c62828']);
+    // goals: scenario 1 vs uWS (met), scenario 5 vs raw 1 s after the ramp (not met) and after a
+    // minute idle (met); scenario 7: two not available.
+    expect(bars.map((b) => b[3])).toEqual(['#2e7d32', '#c62828', '#2e7d32']);
     expect(svg.match(/not available<\/text>/g)?.length).toBe(2);
     // Bar lengths are proportional to the ratios (310/300 vs 5.4/4.4).
     expect(Number(bars[0][2]) / Number(bars[1][2])).toBeCloseTo(310 / 300 / (5.4 / 4.4), 1);
     expect(svg).toContain('>1.03x</text>');
     expect(svg).toContain('>1.23x ✗</text>');
+    expect(svg).toContain('>0.93x</text>');
+    expect(svg).toContain('>5. RSS per idle connection, 60 s</text>');
   });
   it('marks each goal’s target', () => {
-    expect(svg.match(/<title>goal /g)?.length).toBe(4);
+    expect(svg.match(/<title>goal /g)?.length).toBe(5);
   });
 });
 

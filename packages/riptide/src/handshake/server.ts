@@ -54,8 +54,28 @@ export interface ValidateRequestOptions {
    * extension passes false: the header is then ignored, as ws ignores it without permessage-deflate.
    */
   extensions?: boolean;
-  /** The server's path check (ws's shouldHandle()), run where ws runs it; false: 400 Bad Request. */
-  shouldHandle?: () => boolean;
+  /**
+   * The server's path check (ws's shouldHandle()), run where ws runs it; false: 400 Bad Request.
+   * validateUpgradeRequest passes it the request it validates (validateConnectRequest: nothing).
+   */
+  shouldHandle?: (req?: UpgradeRequest) => boolean;
+}
+
+/**
+ * ValidateRequestOptions checked and prepared once (the allowed origins in canonical form), for
+ * a server that validates every request with the same options: validateUpgradeRequest then does
+ * no per-request work on them and allocates nothing for them (no options object, no origin set).
+ * The allowed origins are read here, once: a later change to the array is not seen.
+ */
+export class ValidateSettings {
+  readonly options: ValidateRequestOptions;
+  /** @internal The canonical allowed origins, or null for no origin check. */
+  readonly allowed: ReadonlySet<string> | null;
+
+  constructor(options: ValidateRequestOptions) {
+    this.allowed = originSet(options, 'ValidateSettings');
+    this.options = options;
+  }
 }
 
 export type ValidateRequestResult =
@@ -109,9 +129,15 @@ const VALIDATE_OPTION_KEYS = new Set(['allowedOrigins', 'extensions', 'shouldHan
  */
 export function validateUpgradeRequest(
   req: UpgradeRequest,
-  options?: ValidateRequestOptions,
+  options?: ValidateRequestOptions | ValidateSettings,
 ): ValidateRequestResult {
-  const allowed = originSet(options, 'validateUpgradeRequest');
+  let allowed: ReadonlySet<string> | null;
+  if (options instanceof ValidateSettings) {
+    allowed = options.allowed;
+    options = options.options;
+  } else {
+    allowed = originSet(options, 'validateUpgradeRequest');
+  }
   const { headers } = req;
 
   // 1. "An HTTP/1.1 or higher GET request". RFC 9110 15.5.6: a 405 "MUST generate an Allow
@@ -139,7 +165,7 @@ export function validateUpgradeRequest(
   const key = single(headers['sec-websocket-key']);
   if (!isValidKey(key)) return reject('WS_ERR_HANDSHAKE_KEY');
 
-  const fields = validateWebSocketFields(headers, allowed, options);
+  const fields = validateWebSocketFields(headers, allowed, options, req);
   if (!fields.ok) return fields;
   return {
     ok: true,
@@ -169,12 +195,13 @@ export interface WebSocketFields {
  * 8441 5 keeps them for the HTTP/2 extended CONNECT: "The Origin [RFC6454],
  * Sec-WebSocket-Version, Sec-WebSocket-Protocol, and Sec-WebSocket-Extensions header fields are
  * used in the CONNECT request and response header fields as defined in [RFC6455]." `allowed`
- * comes from originSet(options).
+ * comes from originSet(options); `req` (HTTP/1.1 only) is what shouldHandle is given.
  */
 export function validateWebSocketFields(
   headers: RequestHeaders,
   allowed: ReadonlySet<string> | null,
   options: ValidateRequestOptions | undefined,
+  req?: UpgradeRequest,
 ): WebSocketFields | (ValidateRequestResult & { ok: false }) {
   // 6. "A |Sec-WebSocket-Version| header field, with a value of 13." RFC 6455 4.4: a server
   // that does not speak the requested version answers with "a |Sec-WebSocket-Version| header
@@ -184,7 +211,8 @@ export function validateWebSocketFields(
   const version = versionValue === '13' ? 13 : versionValue === '8' ? 8 : 0;
   if (version === 0) return reject('WS_ERR_HANDSHAKE_VERSION');
 
-  if (options?.shouldHandle !== undefined && !options.shouldHandle()) return reject('WS_ERR_HANDSHAKE_PATH');
+  if (options?.shouldHandle !== undefined && !options.shouldHandle(req))
+    return reject('WS_ERR_HANDSHAKE_PATH');
 
   // 8. "Optionally, a |Sec-WebSocket-Protocol| header field, with a list of values
   // indicating which protocols the client would like to speak, ordered by preference."

@@ -33,6 +33,7 @@ import {
   buildRejectResponse,
   serializeResponse,
   type ValidateRequestOptions,
+  ValidateSettings,
   validateUpgradeRequest,
 } from '../handshake/server.js';
 import { Heartbeat } from './heartbeat.js';
@@ -217,6 +218,8 @@ export class WebSocketServer extends EventEmitter {
   private readonly _tracked: Set<WebSocket> | null;
   private _shouldEmitClose = false;
   private readonly _settings: ConnectionSettings;
+  /** handleUpgrade's validation options, prepared once (no options object per handshake). */
+  private readonly _validate: ValidateSettings;
   private readonly _deflate: false | DeflateOptions;
   private readonly _handshakeTimeout: number;
   private readonly _pending = new Map<Duplex, number>();
@@ -277,6 +280,12 @@ export class WebSocketServer extends EventEmitter {
         autoPong: o.autoPong,
       }),
     };
+    this._validate = new ValidateSettings({
+      allowedOrigins: o.allowedOrigins,
+      extensions: this._deflate !== false,
+      // Looked up at each call: a subclass's shouldHandle (ws users override it) is the one run.
+      shouldHandle: (req) => this.shouldHandle(req as http.IncomingMessage),
+    });
     this._clients = o.clientTracking ? new Set() : null;
     this._tracked = this._clients ?? (heartbeat !== null ? new Set() : null);
     this._heartbeat = heartbeat === null ? null : new Heartbeat(this._tracked!, heartbeat);
@@ -382,10 +391,7 @@ export class WebSocketServer extends EventEmitter {
     cb: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
     this._startHandshake(socket);
-    const result = validateUpgradeRequest(
-      req as http.IncomingMessage & { method: string },
-      this._validateOptions(req),
-    );
+    const result = validateUpgradeRequest(req as http.IncomingMessage & { method: string }, this._validate);
     if (!result.ok) {
       this._refuse(req, socket, result.error, result.headers);
       return;
@@ -414,7 +420,7 @@ export class WebSocketServer extends EventEmitter {
     this._trackPending(socket);
   }
 
-  /** @internal The options both validators take (validateUpgradeRequest, validateConnectRequest). */
+  /** @internal validateConnectRequest's options for one HTTP/2 request (HTTP/1.1: _validate). */
   _validateOptions(req: http.IncomingMessage): ValidateRequestOptions {
     return {
       allowedOrigins: this.options.allowedOrigins,

@@ -12,6 +12,7 @@ import {
   isUpgradeRequest,
   rejectionHeaders,
   serializeResponse,
+  ValidateSettings,
   validateUpgradeRequest,
 } from '../../src/handshake/server.js';
 import { expectFailure, head, RFC_ACCEPT, RFC_KEY, readResponseHead } from './helpers.js';
@@ -321,6 +322,61 @@ describe("RFC 6455 4.2.1 Reading the client's opening handshake", () => {
       const call = () => validateUpgradeRequest(request(), options as never);
       expect(call).toThrow(UsageError);
       expect(call).toThrow(message);
+    });
+  });
+
+  describe('ValidateSettings: the options prepared once for many requests', () => {
+    it('decides as the same options given directly', () => {
+      const options = {
+        allowedOrigins: ['https://example.com'],
+        shouldHandle: (req?: Req) => req?.url === '/chat',
+      };
+      const settings = new ValidateSettings(options);
+      const cases = [
+        request({ origin: 'https://example.com' }),
+        request({ origin: 'https://evil.example' }),
+        request({ origin: 'https://example.com' }, { url: '/other' }),
+        request({ origin: 'https://example.com', 'sec-websocket-version': '7' }),
+        request({ origin: 'https://example.com', 'sec-websocket-extensions': 'x;' }),
+      ];
+      const codes = cases.map((r) => {
+        const prepared = validateUpgradeRequest(r, settings);
+        expect(prepared).toEqual(validateUpgradeRequest(r, options));
+        return prepared.ok ? 'ok' : prepared.error.code;
+      });
+      expect(codes).toEqual([
+        'ok',
+        'WS_ERR_HANDSHAKE_ORIGIN',
+        'WS_ERR_HANDSHAKE_PATH',
+        'WS_ERR_HANDSHAKE_VERSION',
+        'WS_ERR_HANDSHAKE_EXTENSIONS',
+      ]);
+    });
+
+    it('gives shouldHandle the request being validated', () => {
+      const seen: unknown[] = [];
+      const settings = new ValidateSettings({ shouldHandle: (req) => seen.push(req) > 0 });
+      const a = request();
+      const b = request({}, { url: '/b' });
+      validateUpgradeRequest(a, settings);
+      validateUpgradeRequest(b, { shouldHandle: (req) => seen.push(req) > 0 });
+      expect(seen).toEqual([a, b]);
+      expect(seen[0]).toBe(a);
+    });
+
+    it('reads the allowed origins once, when it is made', () => {
+      const allowedOrigins = ['https://example.com'];
+      const settings = new ValidateSettings({ allowedOrigins });
+      allowedOrigins[0] = 'https://other.example';
+      expect(validateUpgradeRequest(request({ origin: 'https://example.com' }), settings).ok).toBe(true);
+      expect(validateUpgradeRequest(request({ origin: 'https://other.example' }), settings).ok).toBe(false);
+    });
+
+    it('throws UsageError for bad options when made, not at the first request', () => {
+      expect(() => new ValidateSettings({ allowedOrigins: ['example.com'] })).toThrow(UsageError);
+      expect(() => new ValidateSettings({ allowedOrigin: [] } as never)).toThrow(
+        'ValidateSettings: unknown option "allowedOrigin"',
+      );
     });
   });
 });

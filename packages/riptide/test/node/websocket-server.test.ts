@@ -176,6 +176,28 @@ describe('RFC 6455 4.2.1 reading the client handshake', () => {
     await once(ws, 'open');
     ws.terminate();
   });
+
+  it("a subclass's shouldHandle is the path check, given the request 'connection' gets (ws 8)", async () => {
+    const asked: http.IncomingMessage[] = [];
+    class RoomServer extends WebSocketServer {
+      override shouldHandle(req: http.IncomingMessage): boolean {
+        asked.push(req);
+        return req.url!.startsWith('/room/');
+      }
+    }
+    const wss = new RoomServer({ port: 0, host: '127.0.0.1' });
+    cleanups.push(() => shutdown(wss));
+    await once(wss, 'listening');
+    const port = (wss.address() as net.AddressInfo).port;
+    expect(await rawRequest(port, upgradeHead(port, '', '/lobby'))).toMatch(/^HTTP\/1\.1 400 /);
+    const conn = once<[WebSocket, http.IncomingMessage]>(wss, 'connection');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/room/7`);
+    await once(ws, 'open');
+    const [, req] = await conn;
+    expect(asked.map((r) => r.url)).toEqual(['/lobby', '/room/7']);
+    expect(asked[1]).toBe(req);
+    ws.terminate();
+  });
 });
 
 describe('ws 8 parity: a refused handshake gets the status and body a ws server sends', () => {

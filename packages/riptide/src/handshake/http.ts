@@ -216,7 +216,11 @@ function parseFields(
   isRequest: boolean,
 ): FieldsResult {
   const n = head.length;
-  const headers: HttpHeaders = Object.create(null);
+  // No prototype (a field named __proto__ or constructor is data), in V8's fast mode:
+  // Object.create(null) starts as a hash table, about 280 B for a WebSocket request's five
+  // fields against 97 B, allocated on every handshake. Past about 19 fields V8 switches it to a
+  // hash table anyway.
+  const headers: HttpHeaders = Object.setPrototypeOf({}, null);
   const rawHeaders: string[] = [];
   let count = 0;
   for (;;) {

@@ -1,3 +1,4 @@
+import * as v8 from 'node:v8';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
@@ -229,6 +230,33 @@ describe('RFC 9110 5.3 Repeated fields, shaped like IncomingMessage.headers', ()
     expect(Object.getPrototypeOf(value.headers)).toBe(null);
     expect(Object.keys(value.headers)).toEqual(['__proto__', 'constructor']);
     expect(Object.getOwnPropertyDescriptor(value.headers, '__proto__')?.value).toBe('x');
+  });
+
+  it("builds a browser request's headers as a fast-mode object, not a hash table (V8)", () => {
+    // %HasFastProperties is V8's own answer; the flag only applies to functions compiled after it.
+    v8.setFlagsFromString('--allow-natives-syntax');
+    const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
+    const browser = [
+      'GET /chat HTTP/1.1',
+      'Host: chat.example.com',
+      'Connection: Upgrade',
+      'Pragma: no-cache',
+      'Cache-Control: no-cache',
+      'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)',
+      'Upgrade: websocket',
+      'Origin: https://chat.example.com',
+      'Sec-WebSocket-Version: 13',
+      'Accept-Encoding: gzip, deflate, br',
+      'Accept-Language: en-US,en;q=0.9',
+      'Cookie: session=abc',
+      `Sec-WebSocket-Key: ${RFC_KEY}`,
+      'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits',
+    ];
+    const { headers } = parseOk(head(...browser));
+    expect(Object.keys(headers)).toHaveLength(13);
+    expect(hasFastProperties(headers)).toBe(true);
+    // The probe itself tells the two apart.
+    expect(hasFastProperties(Object.create(null))).toBe(false);
   });
 });
 

@@ -270,13 +270,87 @@ function parseFields(
     }
     if (head[i + 1] !== LF) return malformed('bare CR', status);
     i += 2;
-    const name = head.toString('latin1', nameStart, nameEnd);
+    const known = knownName(head, nameStart, nameEnd);
+    let name: string;
+    let lname: string;
+    if (known === null) {
+      name = head.toString('latin1', nameStart, nameEnd);
+      lname = name.toLowerCase();
+    } else {
+      name = known.exact ? known.name : head.toString('latin1', nameStart, nameEnd);
+      lname = known.lower;
+    }
     const value = head.toString('latin1', valueStart, valueEnd);
     rawHeaders.push(name, value);
-    if (!addHeader(headers, name.toLowerCase(), value, isRequest)) {
+    if (!addHeader(headers, lname, value, isRequest)) {
       return malformed('more than one Host header', status);
     }
   }
+}
+
+/**
+ * Field names of nearly every upgrade request (RFC 6455 4.1, and what browsers add), in their
+ * usual spelling. A name that matches one is not decoded into two new strings (the name and its
+ * lowercase form) on every request: both come from here. Indexed by length.
+ */
+const KNOWN_NAMES: { name: string; lower: string }[][] = [];
+for (const name of [
+  'Host',
+  'Upgrade',
+  'Connection',
+  'Sec-WebSocket-Key',
+  'Sec-WebSocket-Version',
+  'Sec-WebSocket-Extensions',
+  'Sec-WebSocket-Protocol',
+  'Origin',
+  'User-Agent',
+  'Pragma',
+  'Cache-Control',
+  'Accept-Encoding',
+  'Accept-Language',
+  'Cookie',
+  'Authorization',
+]) {
+  (KNOWN_NAMES[name.length] ??= []).push({ name, lower: name.toLowerCase() });
+}
+const KNOWN_EXACT = { name: '', lower: '', exact: true };
+const KNOWN_OTHER_CASE = { name: '', lower: '', exact: false };
+
+/**
+ * The known field name head[start, end) spells, ASCII case-insensitively, or null. `exact`:
+ * spelled as in KNOWN_NAMES, or all lowercase (then `name` is that spelling). The result object
+ * is reused: read it before the next call.
+ */
+function knownName(
+  head: Buffer,
+  start: number,
+  end: number,
+): { name: string; lower: string; exact: boolean } | null {
+  const candidates = KNOWN_NAMES[end - start];
+  if (candidates === undefined) return null;
+  // The first byte is read once for all candidates (most names match none).
+  const b0 = head[start];
+  const folded0 = b0 >= 0x41 && b0 <= 0x5a ? b0 | 0x20 : b0;
+  for (let c = 0; c < candidates.length; c++) {
+    const { name, lower } = candidates[c];
+    if (folded0 !== lower.charCodeAt(0)) continue;
+    let asName = b0 === name.charCodeAt(0);
+    let asLower = b0 === folded0;
+    let i = 1;
+    for (; i < name.length; i++) {
+      const b = head[start + i];
+      const folded = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+      if (folded !== lower.charCodeAt(i)) break;
+      if (b !== name.charCodeAt(i)) asName = false;
+      if (b !== folded) asLower = false;
+    }
+    if (i < name.length) continue;
+    const out = asName || asLower ? KNOWN_EXACT : KNOWN_OTHER_CASE;
+    out.name = asName ? name : lower;
+    out.lower = lower;
+    return out;
+  }
+  return null;
 }
 
 /**

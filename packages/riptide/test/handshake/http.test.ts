@@ -398,6 +398,27 @@ describe('Fuzz: arbitrary bytes only produce documented results', () => {
     );
   });
 
+  it('keeps the spelling of common field names as sent, in any case, and keys them lowercase', () => {
+    const common = ['Host', 'Upgrade', 'Connection', 'Sec-WebSocket-Key', 'Sec-WebSocket-Version', 'Origin'];
+    const spelled = fc
+      .tuple(fc.constantFrom(...common), fc.array(fc.boolean(), { minLength: 21, maxLength: 21 }))
+      .map(([n, upper]) => [...n].map((ch, i) => (upper[i] ? ch.toUpperCase() : ch.toLowerCase())).join(''));
+    fc.assert(
+      fc.property(spelled, (name) => {
+        const value = parseOk(head('GET / HTTP/1.1', `${name}: v`));
+        expect(value.rawHeaders).toEqual([name, 'v']);
+        expect(Object.keys(value.headers)).toEqual([name.toLowerCase()]);
+      }),
+      { numRuns: 300 },
+    );
+    // Same lengths as common names, one byte off: decoded as sent.
+    const near = parseOk(
+      head('GET / HTTP/1.1', 'Hosu: a', 'Sec-WebSocket-Kez: b', 'upgradE: c', 'Origin-: d'),
+    );
+    expect(near.rawHeaders).toEqual(['Hosu', 'a', 'Sec-WebSocket-Kez', 'b', 'upgradE', 'c', 'Origin-', 'd']);
+    expect(Object.keys(near.headers)).toEqual(['hosu', 'sec-websocket-kez', 'upgrade', 'origin-']);
+  });
+
   it('round-trips generated header fields through the parser', () => {
     const tchar = fc.constantFrom(
       ..."!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",

@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import {
+  idleSettled,
   readCpuInfo,
   readCpuSeconds,
   readFdLimit,
@@ -62,8 +63,8 @@ const USAGE = `usage: node bench/run.mjs [options]
   --warmup S --duration S   override the windows (seconds)
   --conns N            receivers / idle connections of scenarios 4 and 5 (default 10000)
   --settle MS          delay between the hold line and reading RSS (scenario 5)
-  --idle MS            delay between the hold line and scenario 5's second RSS reading
-                       (default 60000; 0 = not read, as in --quick)
+  --idle MS            longest wait for scenario 5's second RSS reading, once the server
+                       has given memory back (default 120000; 0 = not read, as in --quick)
   --server-cpu N --client-cpu N   cores for taskset (default 0 and 1)
   --no-build           do not rebuild the riptide library first
   --report FILE        only render RESULTS.md and ratios.svg again from a saved run
@@ -310,9 +311,10 @@ async function stopServer(server) {
  * Run a load generator pinned to the client core; `onLine` sees each stdout line as it comes,
  * `onErrLine` each stderr line.
  */
-async function runLoad(cmd, args, { onLine, onErrLine, timeoutMs, nofile = 0 }) {
+async function runLoad(cmd, args, { onStart, onLine, onErrLine, timeoutMs, nofile = 0 }) {
   const [c, a] = pinned(profile.clientCpu, cmd, args, nofile);
   const child = track(spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  onStart?.(child);
   const lines = [];
   let stderr = '';
   child.stderr.on('data', (d) => {
@@ -420,6 +422,7 @@ async function measure(sc, serverName, round, variant = null) {
       ]);
       let onLine;
       let rssRead;
+      let loadChild = null;
       let anonBefore = null;
       const lastMs = lastRssReadMs(sc, profile, variant);
       if (sc.load.mode === 'hold') {
@@ -442,11 +445,23 @@ async function measure(sc, serverName, round, variant = null) {
                 res(r);
                 return;
               }
-              // The idle reading (scenario 5): the same process, still holding every connection.
-              setTimeout(
-                () => res({ ...r, idle: readRss(server.pid), idleAnon: readRssAnon(server.pid) }),
-                Math.max(0, at + lastMs - performance.now()),
-              );
+              // The idle reading (scenario 5): the same process, still holding every connection,
+              // read once a second until V8 has given memory back (idleSettled) or at the
+              // longest wait; then wsload is stopped (it closes and reports as at its end).
+              const samples = [];
+              const poll = setInterval(() => {
+                samples.push(readRss(server.pid));
+                const waited = performance.now() - at;
+                if (!idleSettled(samples, metrics.rss_before, r.settled) && waited < lastMs) return;
+                clearInterval(poll);
+                res({
+                  ...r,
+                  idle: samples[samples.length - 1],
+                  idleAnon: readRssAnon(server.pid),
+                  idleWaitS: waited / 1000,
+                });
+                loadChild?.kill('SIGTERM');
+              }, 1000);
             }, profile.settleMs);
           };
         });
@@ -460,6 +475,9 @@ async function measure(sc, serverName, round, variant = null) {
         ((sc.warmup ?? profile.warmup) + (sc.duration ?? profile.duration) + rampS + 30) * 1000 + lastMs;
       const cpu = serverCpuSampler(server.pid);
       loadResult = await runLoad(WSLOAD, args, {
+        onStart: (child) => {
+          loadChild = child;
+        },
         onLine,
         onErrLine: cpu.onProgress,
         timeoutMs,
@@ -482,6 +500,7 @@ async function measure(sc, serverName, round, variant = null) {
           if (r.idle !== undefined) {
             metrics.rss_per_conn_kib_idle = rssPerConnKiB(metrics.rss_before, r.idle, conns);
             metrics.rss_anon_per_conn_kib_idle = rssPerConnKiB(anonBefore, r.idleAnon, conns);
+            metrics.idle_wait_s = r.idleWaitS;
           }
           if (r.first.failed > 0 || conns < (sc.conns ?? profile.bigConns)) loadResult.code ||= 1;
         }
@@ -725,7 +744,7 @@ async function main() {
       'wsload (bench/wsload, built from its C source) verifies every echo and delivery; a run with errors, lost echoes or missing deliveries counts as failed and is left out of the medians.',
       `uWebSockets.js comes from the npm package uwebsockets (a devDependency; the servers report "not available" when its binary does not load): compression off, maxPayloadLength 100 MiB, no idle timeout, maxBackpressure 0 (unbounded, as riptide and ws queue; uWS's default drops sends past 64 KiB). Broadcast uses its pub/sub (app.publish).`,
       `Scale curves: above ${20000} connections wsload spreads its connections over several loopback source addresses (127.0.0.1, .2, ...: one address has about 28,000 ephemeral ports towards one server port). Node and wsload raise their soft fd limit to the hard limit; a point needing more than the hard limit runs under prlimit when the runner may raise it, and is reported as skipped otherwise.`,
-      `Scenario 5: RSS is VmRSS from /proc/PID/status. "Before" is read ${profile.settleMs} ms after the server printed its listening line; "with" is read ${profile.settleMs} ms after wsload's first hold line (all ${profile.bigConns} connections open), the same settle delay for every server, so that handshakes still being processed and short-lived allocations are over. The reading without the delay is reported too.${profile.idleMs > profile.settleMs ? ` The same process is read again ${profile.idleMs / 1000} s after the hold line ("after a minute idle"), still holding every connection: by then V8's memory reducer has shrunk the young generation the ramp grew (it runs 8 s after a mark-compact, and again every 8 s until the allocation rate is low: 22-38 s after the ramp in bench/idle-rss-time.mjs), which an idle server otherwise keeps, since it runs no collection. The variant does not take this reading.` : ''} Per connection = (with − before) / open connections. No server forces a garbage collection.`,
+      `Scenario 5: RSS is VmRSS from /proc/PID/status. "Before" is read ${profile.settleMs} ms after the server printed its listening line; "with" is read ${profile.settleMs} ms after wsload's first hold line (all ${profile.bigConns} connections open), the same settle delay for every server, so that handshakes still being processed and short-lived allocations are over. The reading without the delay is reported too.${profile.idleMs > profile.settleMs ? ` The same process is read again "once idle", still holding every connection: its RSS is read once a second from the settle reading on, until it has fallen by at least 10 % of what the connections added and then moved by less than 1 % of that for 5 s, or ${profile.idleMs / 1000} s after the hold line at the latest (then wsload is stopped). An idle server runs no collection and keeps the young generation the ramp grew until V8's memory reducer shrinks it: 8 s after a mark-compact, again every 8 s until the allocation rate counts as low, and after about 100 s regardless (22-60 s after the ramp in bench/idle-rss-time.mjs). The seconds waited are reported. The variant does not take this reading.` : ''} Per connection = (with − before) / open connections. No server forces a garbage collection.`,
       `Scenario 7: bench/clients/deflate-echo-raw.mjs (${profile.deflateConns} connections, one 16 KiB JSON-like text message in flight each) pinned to CPU ${profile.clientCpu}. It offers client_no_context_takeover, so its requests are compressed, framed and masked once before the run, and it checks the framing of every echo and the content of the first 3 per connection: the servers do all the inflating and deflating, the client almost none (see its CPU column). The server's RSS per connection is read at the end of the measure window, against the RSS before the client connected. (bench/clients/deflate-echo.mjs, a ws client that compresses like the server, was the first version: it ran at 100 % CPU and limited both servers.)`,
       "The raw node:net server answers the upgrade and reflects every byte (frames stay masked; wsload runs with --allow-masked); it ends a connection when a chunk is exactly one close frame, so closing does not wait for wsload's timeouts. In scenario 4 the raw server (bench/servers/raw-broadcast.mjs) forwards each client frame, unmasked, to every open socket with one socket.write each: the broadcast loop with no library.",
       "Server CPU: utime + stime of the server process from /proc/PID/stat, read at the first and the last of wsload's once-a-second progress lines (-v) in the measure window (scenario 7: at the start and end of the client's measure window); CPU µs per unit = CPU % / 100 × 10^6 / rate.",

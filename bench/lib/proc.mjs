@@ -118,3 +118,20 @@ export function readFdLimit() {
     return { soft: null, hard: null };
   }
 }
+
+/**
+ * Scenario 5's idle reading: has the server given memory back and stopped moving? `samples`:
+ * its RSS once a second since the settle reading `settled` (oldest first), `before`: its RSS
+ * before the connections. True once the RSS has fallen by at least `dropShare` of what the
+ * connections added and the last `quietS` seconds moved it by less than 1 % of that. V8's
+ * memory reducer gives the ramp's young generation back once, 8 to about 108 s after the ramp
+ * (bench/idle-rss-time.mjs and bench/ANALYSIS.md); a server that never does (uWS, no V8 heap
+ * to speak of) is read at the runner's longest wait instead.
+ */
+export function idleSettled(samples, before, settled, { dropShare = 0.1, quietS = 5 } = {}) {
+  const added = settled - before;
+  if (!(added > 0) || samples.length < quietS + 1) return false;
+  if (samples[samples.length - 1] > settled - dropShare * added) return false;
+  const recent = samples.slice(-(quietS + 1));
+  return Math.max(...recent) - Math.min(...recent) < 0.01 * added;
+}

@@ -37,7 +37,7 @@ import { ASCII_SCAN_MAX, isValidUtf8, Utf8Validator } from './utf8.js';
  * Node's Buffer subclass constructor (Buffer[Symbol.species]): `new FastBuffer(ab, offset, len)`
  * makes a view without the argument juggling of `subarray` (7% of the 64-byte parse profile).
  */
-const FastBuffer = (
+export const FastBuffer = (
   Buffer as unknown as {
     [Symbol.species]: new (ab: ArrayBufferLike, offset: number, length: number) => Buffer;
   }
@@ -66,10 +66,12 @@ export interface ReceiverOptions {
 }
 
 /** What onFrame knows of a text payload's validity (see onFrame). */
-type TextCheck = 0 | 1 | 2;
+type TextCheck = 0 | 1 | 2 | 3;
 const UNCHECKED: TextCheck = 0;
 const FED: TextCheck = 1;
 const ASCII: TextCheck = 2;
+/** Within parse only: the payload is still masked and gets unmasked as it is copied out. */
+const COPIED: TextCheck = 3;
 
 const HEADER = 0;
 const PAYLOAD = 1;
@@ -116,6 +118,8 @@ export class Receiver {
   private sliceLeft = INFLATE_SLICE;
   /** Input that arrived while paused or spent (or after either stopped the loop mid-chunk). */
   private pending: Buffer | null = null;
+  /** Inside receive(chunk, true): the chunk's memory is reused after it (see receive). */
+  private borrowed = false;
 
   // Partial header bytes (a header split across chunks); allocated on first need.
   private headerBuf: Buffer | null = null;
@@ -214,7 +218,12 @@ export class Receiver {
     }
   }
 
-  receive(chunk: Buffer): void {
+  /**
+   * Parse `chunk`. `borrowed`: the caller reuses the chunk's memory once this returns (a read
+   * buffer shared by many sockets), so nothing may keep a view into it: payloads are handed on
+   * as copies, and what waits for later (input while paused, a mask key) is copied too.
+   */
+  receive(chunk: Buffer, borrowed = false): void {
     if (this.phase === DISCARD) return;
     // ws 8's maxBufferedChunks: the chunks a frame has been spread over so far (a peer sending
     // a frame a few bytes per packet), checked before taking another one.
@@ -223,7 +232,9 @@ export class Receiver {
       this.violation('WS_ERR_TOO_MANY_BUFFERED_PARTS');
       return;
     }
+    this.borrowed = borrowed;
     this.parse(chunk);
+    this.borrowed = false;
     if (this.phase !== DISCARD && (this.phase === PAYLOAD || this.headerLen > 0 || this.pending !== null)) {
       this.heldChunks++;
     }
@@ -231,7 +242,12 @@ export class Receiver {
 
   private parse(chunk: Buffer): void {
     if (this.paused || this.spent) {
-      this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+      this.pending =
+        this.pending !== null
+          ? Buffer.concat([this.pending, chunk])
+          : this.borrowed
+            ? Buffer.from(chunk)
+            : chunk;
       return;
     }
     const end = chunk.length;
@@ -269,7 +285,10 @@ export class Receiver {
         }
         this.phase = PAYLOAD;
         // The header ended exactly at the end of the chunk: the payload comes with the next one.
-        if (pos === end) return;
+        if (pos === end) {
+          if (this.borrowed && this.masked) this.keepKey();
+          return;
+        }
       }
 
       // PAYLOAD
@@ -287,11 +306,25 @@ export class Receiver {
             !this.skipUtf8
           ) {
             checked = unmaskAscii(chunk, pos, pos + length, this.keyBuf!, this.keyPos) ? ASCII : UNCHECKED;
+          } else if (this.borrowed) {
+            // Unmasked straight into the copy below (one pass).
+            checked = COPIED;
           } else {
             applyMask(chunk, pos, pos + length, this.keyBuf!, this.keyPos, 0);
           }
         }
-        const payload = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
+        let payload: Buffer;
+        if (checked === COPIED) {
+          payload = Buffer.allocUnsafe(length);
+          copyMasked(chunk, pos, pos + length, payload, 0, this.keyBuf!, this.keyPos, 0);
+          checked = UNCHECKED;
+        } else if (this.borrowed) {
+          // The chunk is the I/O layer's to reuse: the payload leaves as a copy.
+          payload = Buffer.allocUnsafe(length);
+          chunk.copy(payload, 0, pos, pos + length);
+        } else {
+          payload = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
+        }
         pos += length;
         this.phase = HEADER;
         this.onFrame(payload, checked);
@@ -305,19 +338,7 @@ export class Receiver {
           return;
         }
         this.frameBuf = buf;
-        if (this.masked && this.keyBuf !== this.ownKey) {
-          // The key lives in this chunk (or the header buffer); keep our own copy.
-          if (this.ownKey === null) this.ownKey = new Uint8Array(4);
-          const own = this.ownKey;
-          const kb = this.keyBuf!;
-          const kp = this.keyPos;
-          own[0] = kb[kp];
-          own[1] = kb[kp + 1];
-          own[2] = kb[kp + 2];
-          own[3] = kb[kp + 3];
-          this.keyBuf = own;
-          this.keyPos = 0;
-        }
+        if (this.masked) this.keepKey();
       }
       const fb = this.frameBuf;
       const from = this.received;
@@ -339,11 +360,31 @@ export class Receiver {
     }
   }
 
+  /**
+   * The current frame's payload continues past this chunk: keep the mask key, which lives in the
+   * chunk (or the header buffer), in our own 4 bytes.
+   */
+  private keepKey(): void {
+    if (this.keyBuf === this.ownKey) return;
+    if (this.ownKey === null) this.ownKey = new Uint8Array(4);
+    const own = this.ownKey;
+    const kb = this.keyBuf!;
+    const kp = this.keyPos;
+    own[0] = kb[kp];
+    own[1] = kb[kp + 1];
+    own[2] = kb[kp + 2];
+    own[3] = kb[kp + 3];
+    this.keyBuf = own;
+    this.keyPos = 0;
+  }
+
   /** After a callback: stop the loop if input is now discarded, the receiver paused or spent. */
   private stopped(chunk: Buffer, pos: number): boolean {
     if (this.phase === DISCARD) return true;
     if (this.paused || this.spent) {
-      if (pos < chunk.length) this.pending = chunk.subarray(pos);
+      if (pos < chunk.length) {
+        this.pending = this.borrowed ? Buffer.from(chunk.subarray(pos)) : chunk.subarray(pos);
+      }
       return true;
     }
     return false;

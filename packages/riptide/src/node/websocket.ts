@@ -12,7 +12,9 @@
  *
  * Theory of operation:
  *
- *   transport 'data' ──► proto.receive(chunk) ──► onMessage/... ──► 'message' / 'ping' / 'pong' / 'error'
+ *   transport read ──► proto.receive(chunk) ──► onMessage/... ──► 'message' / 'ping' / 'pong' / 'error'
+ *   (a plain TCP socket reads into the buffer all sockets share, internals.ts readIntoShared;
+ *    any other transport emits 'data')
  *                          │ (answers, close frames queued by the core)
  *                          ▼
  *                     _flush()  ──► ONE write (outbox.ts writeBatch), end() if endTransport

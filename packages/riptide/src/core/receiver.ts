@@ -10,7 +10,8 @@
  *       `--(violation, close frame, EOF)--> DISCARD   (input ignored from then on: a state, not a flag)
  *
  * Fast path: a frame whose header and payload both lie inside the chunk is handed on as a view
- * into the chunk (zero copy), unmasked in place. A frame spanning chunks is assembled into a
+ * into the chunk (zero copy), unmasked in place; when the chunk is borrowed (a read buffer the
+ * I/O layer reuses, see `receive`) it is copied out instead, unmasked on the way. A frame spanning chunks is assembled into a
  * buffer of exactly its length, allocated only after the length passed the limits ("limits before
  * allocation"). Fragmented messages are copied into one growing buffer, so memory is proportional
  * to the payload and never to the number of fragments.
@@ -30,7 +31,7 @@ import { constants } from 'node:buffer';
 import { type PeerViolation, ProtocolError, peerError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
-import { applyMask, copyMasked, unmaskAscii } from './mask.js';
+import { applyMask, copyMasked, copyUnmaskShort, unmaskAscii } from './mask.js';
 import { ASCII_SCAN_MAX, isValidUtf8, Utf8Validator } from './utf8.js';
 
 /**
@@ -39,7 +40,10 @@ import { ASCII_SCAN_MAX, isValidUtf8, Utf8Validator } from './utf8.js';
  */
 export const FastBuffer = (
   Buffer as unknown as {
-    [Symbol.species]: new (ab: ArrayBufferLike, offset: number, length: number) => Buffer;
+    [Symbol.species]: {
+      new (ab: ArrayBufferLike, offset: number, length: number): Buffer;
+      new (length: number): Buffer;
+    };
   }
 )[Symbol.species];
 
@@ -76,6 +80,12 @@ const COPIED: TextCheck = 3;
 const HEADER = 0;
 const PAYLOAD = 1;
 const DISCARD = 2;
+
+/**
+ * Up to this length a payload copied out of borrowed input goes to a Buffer of its own (V8 keeps
+ * typed arrays of at most 64 bytes on its heap) in one unmask-and-copy pass.
+ */
+const SHORT_COPY_MAX = 64;
 
 /** Initial capacity of a fragmented message's buffer. */
 const MESSAGE_INITIAL_CAPACITY = 1024;
@@ -297,6 +307,27 @@ export class Receiver {
         // The whole payload is in this chunk: a view, unmasked in place. A short text message
         // is checked for ASCII in the same pass (then it needs no UTF-8 validation).
         let checked: TextCheck = UNCHECKED;
+        if (this.borrowed && length <= SHORT_COPY_MAX) {
+          // Borrowed input, a short payload: copied out unmasked (and scanned) in one pass, into
+          // a buffer V8 keeps on its own heap at this size (cheaper than a slice of Node's pool).
+          const copy = new FastBuffer(length);
+          const ascii = copyUnmaskShort(
+            chunk,
+            pos,
+            pos + length,
+            copy,
+            this.masked ? this.keyBuf : null,
+            this.keyPos,
+          );
+          pos += length;
+          this.phase = HEADER;
+          this.onFrame(
+            copy,
+            ascii && this.opcode === Opcode.TEXT && this.fin && !this.msgCompressed ? ASCII : UNCHECKED,
+          );
+          if (this.stopped(chunk, pos)) return;
+          continue;
+        }
         if (this.masked) {
           if (
             length <= ASCII_SCAN_MAX &&

@@ -259,12 +259,16 @@ export class Protocol implements FrameHandler {
 
   // ---------------------------------------------------------------- input
 
-  /** Parse bytes from the peer; sink methods are called synchronously, in order. */
-  receive(chunk: Buffer): void {
+  /**
+   * Parse bytes from the peer; sink methods are called synchronously, in order. `borrowed`: the
+   * caller reuses `chunk`'s memory once this returns, so nothing handed on or kept is a view of
+   * it (Receiver#receive).
+   */
+  receive(chunk: Buffer, borrowed = false): void {
     if (this.state === State.CONNECTING) {
       throw new UsageError('WS_ERR_NOT_OPEN', 'receive() before open()');
     }
-    this.receiver.receive(chunk);
+    this.receiver.receive(chunk, borrowed);
   }
 
   /**

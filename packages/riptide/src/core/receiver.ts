@@ -10,7 +10,8 @@
  *       `--(violation, close frame, EOF)--> DISCARD   (input ignored from then on: a state, not a flag)
  *
  * Fast path: a frame whose header and payload both lie inside the chunk is handed on as a view
- * into the chunk (zero copy), unmasked in place. A frame spanning chunks is assembled into a
+ * into the chunk (zero copy), unmasked in place; when the chunk is borrowed (a read buffer the
+ * I/O layer reuses, see `receive`) it is copied out instead, unmasked on the way. A frame spanning chunks is assembled into a
  * buffer of exactly its length, allocated only after the length passed the limits ("limits before
  * allocation"). Fragmented messages are copied into one growing buffer, so memory is proportional
  * to the payload and never to the number of fragments.
@@ -30,16 +31,19 @@ import { constants } from 'node:buffer';
 import { type PeerViolation, ProtocolError, peerError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
-import { applyMask, copyMasked, unmaskAscii } from './mask.js';
+import { applyMask, copyMasked, copyUnmaskShort, unmaskAscii } from './mask.js';
 import { ASCII_SCAN_MAX, isValidUtf8, Utf8Validator } from './utf8.js';
 
 /**
  * Node's Buffer subclass constructor (Buffer[Symbol.species]): `new FastBuffer(ab, offset, len)`
  * makes a view without the argument juggling of `subarray` (7% of the 64-byte parse profile).
  */
-const FastBuffer = (
+export const FastBuffer = (
   Buffer as unknown as {
-    [Symbol.species]: new (ab: ArrayBufferLike, offset: number, length: number) => Buffer;
+    [Symbol.species]: {
+      new (ab: ArrayBufferLike, offset: number, length: number): Buffer;
+      new (length: number): Buffer;
+    };
   }
 )[Symbol.species];
 
@@ -66,14 +70,22 @@ export interface ReceiverOptions {
 }
 
 /** What onFrame knows of a text payload's validity (see onFrame). */
-type TextCheck = 0 | 1 | 2;
+type TextCheck = 0 | 1 | 2 | 3;
 const UNCHECKED: TextCheck = 0;
 const FED: TextCheck = 1;
 const ASCII: TextCheck = 2;
+/** Within parse only: the payload is still masked and gets unmasked as it is copied out. */
+const COPIED: TextCheck = 3;
 
 const HEADER = 0;
 const PAYLOAD = 1;
 const DISCARD = 2;
+
+/**
+ * Up to this length a payload copied out of borrowed input goes to a Buffer of its own (V8 keeps
+ * typed arrays of at most 64 bytes on its heap) in one unmask-and-copy pass.
+ */
+const SHORT_COPY_MAX = 64;
 
 /** Initial capacity of a fragmented message's buffer. */
 const MESSAGE_INITIAL_CAPACITY = 1024;
@@ -116,6 +128,8 @@ export class Receiver {
   private sliceLeft = INFLATE_SLICE;
   /** Input that arrived while paused or spent (or after either stopped the loop mid-chunk). */
   private pending: Buffer | null = null;
+  /** Inside receive(chunk, true): the chunk's memory is reused after it (see receive). */
+  private borrowed = false;
 
   // Partial header bytes (a header split across chunks); allocated on first need.
   private headerBuf: Buffer | null = null;
@@ -214,7 +228,12 @@ export class Receiver {
     }
   }
 
-  receive(chunk: Buffer): void {
+  /**
+   * Parse `chunk`. `borrowed`: the caller reuses the chunk's memory once this returns (a read
+   * buffer shared by many sockets), so nothing may keep a view into it: payloads are handed on
+   * as copies, and what waits for later (input while paused, a mask key) is copied too.
+   */
+  receive(chunk: Buffer, borrowed = false): void {
     if (this.phase === DISCARD) return;
     // ws 8's maxBufferedChunks: the chunks a frame has been spread over so far (a peer sending
     // a frame a few bytes per packet), checked before taking another one.
@@ -223,7 +242,9 @@ export class Receiver {
       this.violation('WS_ERR_TOO_MANY_BUFFERED_PARTS');
       return;
     }
+    this.borrowed = borrowed;
     this.parse(chunk);
+    this.borrowed = false;
     if (this.phase !== DISCARD && (this.phase === PAYLOAD || this.headerLen > 0 || this.pending !== null)) {
       this.heldChunks++;
     }
@@ -231,7 +252,12 @@ export class Receiver {
 
   private parse(chunk: Buffer): void {
     if (this.paused || this.spent) {
-      this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+      this.pending =
+        this.pending !== null
+          ? Buffer.concat([this.pending, chunk])
+          : this.borrowed
+            ? Buffer.from(chunk)
+            : chunk;
       return;
     }
     const end = chunk.length;
@@ -269,7 +295,10 @@ export class Receiver {
         }
         this.phase = PAYLOAD;
         // The header ended exactly at the end of the chunk: the payload comes with the next one.
-        if (pos === end) return;
+        if (pos === end) {
+          if (this.borrowed && this.masked) this.keepKey();
+          return;
+        }
       }
 
       // PAYLOAD
@@ -278,6 +307,27 @@ export class Receiver {
         // The whole payload is in this chunk: a view, unmasked in place. A short text message
         // is checked for ASCII in the same pass (then it needs no UTF-8 validation).
         let checked: TextCheck = UNCHECKED;
+        if (this.borrowed && length <= SHORT_COPY_MAX) {
+          // Borrowed input, a short payload: copied out unmasked (and scanned) in one pass, into
+          // a buffer V8 keeps on its own heap at this size (cheaper than a slice of Node's pool).
+          const copy = new FastBuffer(length);
+          const ascii = copyUnmaskShort(
+            chunk,
+            pos,
+            pos + length,
+            copy,
+            this.masked ? this.keyBuf : null,
+            this.keyPos,
+          );
+          pos += length;
+          this.phase = HEADER;
+          this.onFrame(
+            copy,
+            ascii && this.opcode === Opcode.TEXT && this.fin && !this.msgCompressed ? ASCII : UNCHECKED,
+          );
+          if (this.stopped(chunk, pos)) return;
+          continue;
+        }
         if (this.masked) {
           if (
             length <= ASCII_SCAN_MAX &&
@@ -287,11 +337,25 @@ export class Receiver {
             !this.skipUtf8
           ) {
             checked = unmaskAscii(chunk, pos, pos + length, this.keyBuf!, this.keyPos) ? ASCII : UNCHECKED;
+          } else if (this.borrowed) {
+            // Unmasked straight into the copy below (one pass).
+            checked = COPIED;
           } else {
             applyMask(chunk, pos, pos + length, this.keyBuf!, this.keyPos, 0);
           }
         }
-        const payload = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
+        let payload: Buffer;
+        if (checked === COPIED) {
+          payload = Buffer.allocUnsafe(length);
+          copyMasked(chunk, pos, pos + length, payload, 0, this.keyBuf!, this.keyPos, 0);
+          checked = UNCHECKED;
+        } else if (this.borrowed) {
+          // The chunk is the I/O layer's to reuse: the payload leaves as a copy.
+          payload = Buffer.allocUnsafe(length);
+          chunk.copy(payload, 0, pos, pos + length);
+        } else {
+          payload = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
+        }
         pos += length;
         this.phase = HEADER;
         this.onFrame(payload, checked);
@@ -305,19 +369,7 @@ export class Receiver {
           return;
         }
         this.frameBuf = buf;
-        if (this.masked && this.keyBuf !== this.ownKey) {
-          // The key lives in this chunk (or the header buffer); keep our own copy.
-          if (this.ownKey === null) this.ownKey = new Uint8Array(4);
-          const own = this.ownKey;
-          const kb = this.keyBuf!;
-          const kp = this.keyPos;
-          own[0] = kb[kp];
-          own[1] = kb[kp + 1];
-          own[2] = kb[kp + 2];
-          own[3] = kb[kp + 3];
-          this.keyBuf = own;
-          this.keyPos = 0;
-        }
+        if (this.masked) this.keepKey();
       }
       const fb = this.frameBuf;
       const from = this.received;
@@ -339,11 +391,31 @@ export class Receiver {
     }
   }
 
+  /**
+   * The current frame's payload continues past this chunk: keep the mask key, which lives in the
+   * chunk (or the header buffer), in our own 4 bytes.
+   */
+  private keepKey(): void {
+    if (this.keyBuf === this.ownKey) return;
+    if (this.ownKey === null) this.ownKey = new Uint8Array(4);
+    const own = this.ownKey;
+    const kb = this.keyBuf!;
+    const kp = this.keyPos;
+    own[0] = kb[kp];
+    own[1] = kb[kp + 1];
+    own[2] = kb[kp + 2];
+    own[3] = kb[kp + 3];
+    this.keyBuf = own;
+    this.keyPos = 0;
+  }
+
   /** After a callback: stop the loop if input is now discarded, the receiver paused or spent. */
   private stopped(chunk: Buffer, pos: number): boolean {
     if (this.phase === DISCARD) return true;
     if (this.paused || this.spent) {
-      if (pos < chunk.length) this.pending = chunk.subarray(pos);
+      if (pos < chunk.length) {
+        this.pending = this.borrowed ? Buffer.from(chunk.subarray(pos)) : chunk.subarray(pos);
+      }
       return true;
     }
     return false;

@@ -19,6 +19,11 @@
  *     class (taken from Node's first write,   Writable's per-write work     object and a tick per
  *     where Node lends one: 20, 22; not                                     write)
  *     24.22, which passes null)
+ *   net.Socket's `onread` mode (the          reads into one buffer         'data' events (a new
+ *     kBuffer/kBufferCb symbols and the       shared by every socket:       Buffer from the heap
+ *     handle's useUserBuffer), switched       no allocation per read,       per read, Node's
+ *     on for an accepted or upgraded          no Readable machinery         Readable push/emit)
+ *     socket
  */
 import { EventEmitter } from 'node:events';
 import { type Server, Socket } from 'node:net';
@@ -35,6 +40,8 @@ export interface Probes {
   socketServer: boolean | null;
   /** null: not known until the first write to a TCP socket shows it. */
   directWrite: boolean | null;
+  /** null: not known until the first socket offered to readIntoShared shows it. */
+  sharedRead: boolean | null;
 }
 
 // Filled in at the end of this module, once the probes' own state is initialised.
@@ -44,6 +51,7 @@ const probes: Probes = {
   zlibHandle: false,
   socketServer: null,
   directWrite: null,
+  sharedRead: null,
 };
 
 /** The current results (a copy). */
@@ -410,6 +418,80 @@ function captureWriteReq(socket: Duplex, handle: StreamHandle, proto: StreamHand
   WriteReqClass = ctor as new () => WriteReq;
   tcpHandleProto = proto;
   probes.directWrite = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a TCP socket into one shared buffer
+
+/**
+ * The buffer every socket switched by readIntoShared reads into. Reads happen one at a time on
+ * this thread and each is handed to its callback at once, so one buffer serves every socket as
+ * long as no callback keeps a reference into it after it returns (the core copies what it keeps:
+ * Receiver#receive with `borrowed`). 64 KiB is the read size Node asks libuv for by default.
+ */
+const SHARED_READ_SIZE = 64 * 1024;
+let sharedReadBuffer: Buffer | null = null;
+
+/** net.Socket's private symbols for its `onread` option (lib/net.js), found on the first socket. */
+let kBuffer: symbol | null = null;
+let kBufferCb: symbol | null = null;
+
+interface ReadHandle {
+  useUserBuffer?: (buf: Uint8Array) => void;
+  reading?: boolean;
+}
+
+/** Called with the number of bytes read into `buf` (this = the socket); see readIntoShared. */
+export type SharedReadCallback = (this: never, nread: number, buf: Buffer) => void;
+
+function probeSharedRead(socket: Socket): boolean {
+  for (const sym of Object.getOwnPropertySymbols(socket)) {
+    if (sym.description === 'kBuffer') kBuffer = sym;
+    else if (sym.description === 'kBufferCb') kBufferCb = sym;
+  }
+  return (
+    kBuffer !== null && kBufferCb !== null && (socket as unknown as Record<symbol, unknown>)[kBuffer] === null
+  );
+}
+
+/**
+ * Switch `socket` (a plain TCP net.Socket whose handshake is done) to Node's `onread` mode with
+ * the shared buffer: from now on each read lands in that buffer and `onRead` is called with its
+ * length, instead of a new Buffer per read pushed through the Readable ('data' is no longer
+ * emitted; 'end', 'close', pause() and resume() work as before: Node's Socket handles the mode
+ * in both). This is what `new net.Socket({ onread })` does for a socket it creates, applied to a
+ * socket that exists (Node offers no public way to). False when it does not apply (TLS, an HTTP/2
+ * stream, a socket with data already buffered, paused, or without a native handle, or the probe
+ * found no way): the caller listens to 'data'.
+ */
+export function readIntoShared(socket: Duplex, onRead: SharedReadCallback): boolean {
+  if (probes.sharedRead === false) return false;
+  if (!(socket instanceof Socket) || (socket as Socket & { encrypted?: boolean }).encrypted === true)
+    return false;
+  const handle = (socket as unknown as { _handle: ReadHandle | null })._handle;
+  if (
+    handle === null ||
+    handle === undefined ||
+    typeof handle.useUserBuffer !== 'function' ||
+    socket.readableLength !== 0 ||
+    socket.readableFlowing === false ||
+    socket.destroyed ||
+    socket.connecting
+  ) {
+    return false;
+  }
+  if (probes.sharedRead === null) probes.sharedRead = probeSharedRead(socket);
+  if (!probes.sharedRead) return false;
+  const fields = socket as unknown as Record<symbol, unknown>;
+  if (fields[kBuffer!] !== null) return false; // already in onread mode (someone else's)
+  if (sharedReadBuffer === null) sharedReadBuffer = Buffer.allocUnsafeSlow(SHARED_READ_SIZE);
+  handle.useUserBuffer(sharedReadBuffer);
+  fields[kBuffer!] = sharedReadBuffer;
+  fields[kBufferCb!] = onRead;
+  // A 'data' listener would have started the flow; here nothing pulls, so start reading if the
+  // handle is not (Socket#resume starts the handle in this mode).
+  if (handle.reading !== true) socket.resume();
+  return true;
 }
 
 probes.listenerTable = probeListenerTable();

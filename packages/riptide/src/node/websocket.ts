@@ -12,7 +12,9 @@
  *
  * Theory of operation:
  *
- *   transport 'data' ──► proto.receive(chunk) ──► onMessage/... ──► 'message' / 'ping' / 'pong' / 'error'
+ *   transport read ──► proto.receive(chunk) ──► onMessage/... ──► 'message' / 'ping' / 'pong' / 'error'
+ *   (a plain TCP socket reads into the buffer all sockets share, internals.ts readIntoShared;
+ *    any other transport emits 'data')
  *                          │ (answers, close frames queued by the core)
  *                          ▼
  *                     _flush()  ──► ONE write (outbox.ts writeBatch), end() if endTransport
@@ -41,6 +43,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HandshakeError, ProtocolError, UsageError, UsageRangeError } from '../core/errors.js';
 import { Protocol } from '../core/protocol.js';
+import { FastBuffer } from '../core/receiver.js';
 import { type ClientOptions, initiateClient } from './client.js';
 import {
   type AddEventListenerOptions,
@@ -60,6 +63,7 @@ import {
   listenForEnd,
   presetListenerTable,
   queuedBelowSocket,
+  readIntoShared,
 } from './internals.js';
 import { callAll, queueFlush, writeBatch } from './outbox.js';
 import { type AttachInit, abortTransport, type ConnectionSettings, type ServerLink } from './transport.js';
@@ -682,7 +686,9 @@ export class WebSocket extends EventEmitter {
     if (socket.timeout && typeof socket.setTimeout === 'function') socket.setTimeout(0);
     if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     if (head !== null && head.length > 0) transport.unshift(head);
-    transport.on('data', transportOnData);
+    // A plain TCP socket reads into the buffer all sockets share (internals.ts); any other
+    // transport, or one with bytes already waiting (a head), emits 'data'.
+    if (!readIntoShared(transport, transportOnRead)) transport.on('data', transportOnData);
     listenForEnd(transport, transportOnEnd, transportOnEndAfterNode);
     transport.on('close', transportOnClose);
     transport.on('error', transportOnError);
@@ -881,12 +887,15 @@ export class WebSocket extends EventEmitter {
     if ((this._flags & (PAUSED | CLOSED_DONE | YIELDING | DEFERRED)) === 0) this._socket!.resume();
   }
 
-  /** @internal The transport's 'data' (the hot path: the core's parser, then one flush). */
-  _onData(chunk: Buffer): void {
+  /**
+   * @internal The transport's 'data' (the hot path: the core's parser, then one flush).
+   * `borrowed`: the chunk is the shared read buffer, reused once this returns.
+   */
+  _onData(chunk: Buffer, borrowed: boolean): void {
     const proto = this._proto!;
     this._flags |= RECEIVING;
     try {
-      proto.receive(chunk);
+      proto.receive(chunk, borrowed);
     } finally {
       this._flags &= ~RECEIVING;
       this._flush();
@@ -1056,7 +1065,12 @@ function runNextSlice(proto: Protocol): void {
 type AttachedTransport = Duplex & { [kWebSocket]: WebSocket };
 
 function transportOnData(this: AttachedTransport, chunk: Buffer): void {
-  this[kWebSocket]._onData(chunk);
+  this[kWebSocket]._onData(chunk, false);
+}
+
+/** A read into the shared buffer (internals.ts readIntoShared): its first `nread` bytes. */
+function transportOnRead(this: AttachedTransport, nread: number, buf: Buffer): void {
+  this[kWebSocket]._onData(new FastBuffer(buf.buffer, buf.byteOffset, nread), true);
 }
 
 function transportOnEnd(this: AttachedTransport): void {

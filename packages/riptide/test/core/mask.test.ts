@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyMask, applyMaskJs, copyMasked, mask, maskBackend, unmaskAscii } from '../../src/core/mask.js';
+import {
+  applyMask,
+  applyMaskJs,
+  copyMasked,
+  copyUnmaskShort,
+  mask,
+  maskBackend,
+  unmaskAscii,
+} from '../../src/core/mask.js';
 
 function byteLoop(data: Uint8Array, key: Uint8Array, phase: number): Uint8Array {
   const out = Uint8Array.from(data);
@@ -135,5 +143,33 @@ describe('unmaskAscii: unmask and check for ASCII in one pass (short text messag
       expect(unmaskAscii(buf, 1, 65, key, 0)).toBe(false);
       expect(buf.subarray(1).equals(Buffer.from(plain))).toBe(true);
     }
+  });
+});
+
+describe('copyUnmaskShort: a short payload copied out of a reused read buffer', () => {
+  it('copies unmasked (or plain) like the byte loop, leaves the source alone, and reports ASCII', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 64 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.boolean(),
+        (data, key, start, keyPos, masked) => {
+          const plain = data.map((b, i) => (i === data.length - 1 - (b % 5) && b > 200 ? b : b & 0x7f));
+          const wire = masked ? byteLoop(plain, key, 0) : Uint8Array.from(plain);
+          const src = new Uint8Array(start + wire.length + 3).fill(0xff);
+          src.set(wire, start);
+          const before = Uint8Array.from(src);
+          const keyBuf = new Uint8Array(8);
+          keyBuf.set(key, keyPos);
+          const dst = new Uint8Array(wire.length);
+          const ascii = copyUnmaskShort(src, start, start + wire.length, dst, masked ? keyBuf : null, keyPos);
+          expect(Buffer.from(dst).equals(Buffer.from(plain))).toBe(true);
+          expect(Buffer.from(src).equals(Buffer.from(before))).toBe(true);
+          expect(ascii).toBe(plain.every((b) => b < 0x80));
+        },
+      ),
+    );
   });
 });

@@ -4,6 +4,7 @@ import { constants } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { PEER_ERRORS } from '../../src/core/errors.js';
 import type { PerMessageExtension } from '../../src/core/extension.js';
@@ -12,7 +13,18 @@ import { Protocol, State } from '../../src/core/protocol.js';
 import { INFLATE_SLICE } from '../../src/core/receiver.js';
 import { PerMessageDeflate } from '../../src/deflate/codec.js';
 import { normalizeDeflateOptions } from '../../src/deflate/negotiation.js';
-import { type Event, FEED_MODES, feed, hex, KEY, makeProtocol, ROLES, wire } from './helpers.js';
+import {
+  type Event,
+  FEED_MODES,
+  feed,
+  fixedMask,
+  hex,
+  KEY,
+  makeProtocol,
+  output,
+  ROLES,
+  wire,
+} from './helpers.js';
 
 /** Valid vectors: the frames as a server would send them (unmasked); masked for the server role. */
 const VALID: Array<{ name: string; frames: string; events: Event[]; reply?: string }> = [
@@ -575,6 +587,162 @@ describe('inflate slices: a compressed flood cannot take the thread (issue 12, h
     for (let i = 0; i < 8; i++) proto.receive(frame);
     expect(proto.sliceSpent).toBe(false);
     expect(sink.events).toHaveLength(8);
+  });
+});
+
+describe('borrowed input: one read buffer reused for every read (receive(chunk, true))', () => {
+  /** A sink that keeps the Buffers it is given and reads them only at the end. */
+  class KeepingSink {
+    kept: Array<[string, Buffer, boolean?]> = [];
+    onEvent: (() => void) | null = null;
+    onMessage(data: Buffer, isBinary: boolean) {
+      this.kept.push(['message', data, isBinary]);
+      this.onEvent?.();
+    }
+    onPing(data: Buffer) {
+      this.kept.push(['ping', data]);
+    }
+    onPong(data: Buffer) {
+      this.kept.push(['pong', data]);
+    }
+    onClose() {}
+    onError(error: { code: string }) {
+      throw new Error(`unexpected ${error.code}`);
+    }
+    read() {
+      return this.kept.map(([type, data, isBinary]) => [type, data.toString('hex'), isBinary]);
+    }
+  }
+
+  type Msg = { kind: 'text' | 'binary' | 'ping'; payload: Uint8Array; pieces: number };
+
+  /** The frames of `messages` as a peer in the other role sends them (fragmented as asked). */
+  function framesOf(role: 'client' | 'server', messages: Msg[]): Buffer {
+    const mask = role === 'server' ? KEY : null;
+    const out: Buffer[] = [];
+    for (const m of messages) {
+      const payload = Buffer.from(m.payload);
+      if (m.kind === 'ping') {
+        out.push(serializeFrame({ ...makeFrame(Opcode.PING, payload.subarray(0, 125)), mask }));
+        continue;
+      }
+      const step = Math.ceil(payload.length / m.pieces) || 1;
+      for (let at = 0, first = true; first || at < payload.length; first = false) {
+        const piece = payload.subarray(at, at + step);
+        at += step;
+        const opcode = first ? (m.kind === 'text' ? Opcode.TEXT : Opcode.BINARY) : Opcode.CONTINUATION;
+        out.push(serializeFrame({ ...makeFrame(opcode, piece), fin: at >= payload.length, mask }));
+      }
+    }
+    return Buffer.concat(out);
+  }
+
+  /**
+   * Feed `bytes` in chunks of the given sizes through ONE buffer that is overwritten after each
+   * receive returns, pausing after every `pauseEvery`-th message (resumed after the overwrite).
+   */
+  function feedBorrowed(role: 'client' | 'server', bytes: Buffer, sizes: number[], pauseEvery: number) {
+    const sink = new KeepingSink();
+    const proto = new Protocol(sink, { role, randomFill: fixedMask });
+    let messages = 0;
+    sink.onEvent = () => {
+      if (pauseEvery > 0 && ++messages % pauseEvery === 0) proto.pause();
+    };
+    const shared = Buffer.alloc(Math.max(...sizes, 1));
+    let out = '';
+    for (let at = 0, i = 0; at < bytes.length; i++) {
+      const n = Math.min(sizes[i % sizes.length], bytes.length - at);
+      bytes.copy(shared, 0, at, at + n);
+      at += n;
+      proto.receive(shared.subarray(0, n), true);
+      out += output(proto);
+      shared.fill(0xa5);
+      proto.resume();
+      out += output(proto);
+    }
+    // Each resume delivers at least one more held message before the next pause.
+    for (let held = sink.kept.length, again = true; again; held = sink.kept.length) {
+      proto.resume();
+      out += output(proto);
+      again = sink.kept.length > held;
+    }
+    return { events: sink.read(), out };
+  }
+
+  function feedWhole(role: 'client' | 'server', bytes: Buffer) {
+    const sink = new KeepingSink();
+    const proto = new Protocol(sink, { role, randomFill: fixedMask });
+    proto.receive(Buffer.from(bytes));
+    return { events: sink.read(), out: output(proto) };
+  }
+
+  const message = fc.record({
+    kind: fc.constantFrom('text' as const, 'binary' as const, 'ping' as const),
+    payload: fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 3000 })),
+    pieces: fc.integer({ min: 1, max: 3 }),
+  });
+  // Text: half of it ASCII (the short-copy path scans for it), half any code points.
+  const asText = (m: Msg, i: number): Msg =>
+    m.kind !== 'text'
+      ? m
+      : i % 2 === 0
+        ? { ...m, payload: m.payload.map((b) => b & 0x7f) }
+        : { ...m, payload: Buffer.from(Buffer.from(m.payload).toString('latin1'), 'utf8') };
+
+  for (const role of ROLES) {
+    it(`test_${role}_events and replies are those of unborrowed input, whatever the chunking and pauses`, () => {
+      fc.assert(
+        fc.property(
+          fc.array(message, { minLength: 1, maxLength: 12 }),
+          fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 8 }),
+          fc.integer({ min: 0, max: 3 }),
+          (msgs, sizes, pauseEvery) => {
+            const bytes = framesOf(role, msgs.map(asText));
+            const want = feedWhole(role, bytes);
+            expect(want.events).toHaveLength(msgs.length);
+            expect(feedBorrowed(role, bytes, sizes, pauseEvery)).toEqual(want);
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+  }
+
+  it('test_server_a header ending exactly at the end of a read keeps its mask key', () => {
+    const bytes = framesOf('server', [{ kind: 'binary', payload: Buffer.alloc(300, 0x5c), pieces: 1 }]);
+    // 2 + 2 (16-bit length) + 4 (key): the first read is exactly the header.
+    const got = feedBorrowed('server', bytes, [8, 1000], 0);
+    expect(got.events).toEqual([['message', '5c'.repeat(300), true]]);
+  });
+
+  it('test_server_a compressed message spanning slices, its input overwritten meanwhile', () => {
+    const params = {
+      serverNoContextTakeover: true,
+      clientNoContextTakeover: false,
+      serverMaxWindowBits: 15,
+      clientMaxWindowBits: 15,
+    };
+    const opts = normalizeDeflateOptions({ threshold: 0 }, 'server')!;
+    const server = new PerMessageDeflate('server', params, opts);
+    const client = new PerMessageDeflate('client', params, opts);
+    const sink = new KeepingSink();
+    const proto = new Protocol(sink, { role: 'server', extension: server });
+    const big = Buffer.alloc(2 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i >> 12) & 0xff;
+    const frame = serializeFrame({
+      ...makeFrame(Opcode.BINARY, client.compress(big, true)!),
+      rsv1: true,
+      mask: KEY,
+    });
+    const shared = Buffer.from(frame);
+    proto.receive(shared, true);
+    expect(proto.sliceSpent).toBe(true); // zlib stopped mid-frame with input left
+    shared.fill(0xa5);
+    while (proto.sliceSpent) proto.nextSlice();
+    expect(sink.kept).toHaveLength(1);
+    expect(sink.kept[0][1].equals(big)).toBe(true);
+    server.close();
+    client.close();
   });
 });
 

@@ -5,7 +5,10 @@
  * does its job, only with the cost the internal path saves.
  */
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import { overrideProbes, presetListenerTable, probeResults } from '../../src/node/internals.js';
@@ -58,6 +61,7 @@ describe('the probes on this Node', () => {
     expect(probes).toMatchObject({ listenerTable: true, socketEndListener: true, zlibHandle: true });
     expect([null, true]).toContain(probes.socketServer);
     expect([null, true, false]).toContain(probes.directWrite);
+    expect([null, true]).toContain(probes.sharedRead);
   });
 });
 
@@ -225,3 +229,122 @@ describe("a TCP handle's direct write", () => {
     },
   );
 });
+
+describe('reading into the shared buffer', () => {
+  /** Is `socket` in net.Socket's onread mode (its private kBuffer set)? */
+  function readsIntoUserBuffer(socket: Socket): boolean {
+    const sym = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'kBuffer');
+    return sym !== undefined && (socket as unknown as Record<symbol, unknown>)[sym] != null;
+  }
+  const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket;
+
+  /** Messages of sizes from 0 to 200 KiB, each filled with its own index (so a mix-up shows). */
+  const sizes = [0, 1, 125, 126, 4000, 65535, 65536, 70000, 200 * 1024, 7, 30000, 3];
+  const payloadOf = (i: number) => Buffer.alloc(sizes[i % sizes.length], i & 0xff);
+
+  it('internal: both ends read into it, and messages kept across many reads stay intact', async () => {
+    const { client, server } = await connectedPair();
+    expect(probeResults().sharedRead).toBe(true);
+    expect(readsIntoUserBuffer(socketOf(server))).toBe(true);
+    expect(readsIntoUserBuffer(socketOf(client))).toBe(true);
+    expect(socketOf(server).listenerCount('data')).toBe(0);
+    const kept: Buffer[] = [];
+    const back: Buffer[] = [];
+    server.on('message', (data: Buffer) => {
+      kept.push(data);
+      server.send(data);
+    });
+    client.on('message', (data: Buffer) => back.push(data));
+    const count = 60;
+    for (let i = 0; i < count; i++) client.send(payloadOf(i), { binary: true });
+    await until(() => back.length === count);
+    // Every message was read through the same 64 KiB buffer, overwritten by each later read.
+    for (let i = 0; i < count; i++) {
+      expect(kept[i].equals(payloadOf(i))).toBe(true);
+      expect(back[i].equals(payloadOf(i))).toBe(true);
+    }
+    await exchange(client, server);
+  });
+
+  it('internal: pause() stops the reads and resume() restarts them, nothing lost', async () => {
+    const { client, server } = await connectedPair();
+    const got: string[] = [];
+    server.on('message', (data: Buffer) => got.push(String(data)));
+    server.pause();
+    const handle = (socketOf(server) as unknown as { _handle: { reading: boolean } })._handle;
+    expect(handle.reading).toBe(false);
+    for (let i = 0; i < 5; i++) client.send(`m${i}`);
+    // The client's pings are answered only once the server reads again: a barrier on the reads.
+    const pong = once(client, 'pong');
+    client.ping();
+    server.resume();
+    await pong;
+    expect(handle.reading).toBe(true);
+    expect(got).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    await exchange(client, server);
+  });
+
+  it("bytes that came with the handshake (a head): the socket keeps its 'data' events", async () => {
+    const { wss, url } = await riptideServer();
+    servers.push(wss);
+    const port = Number(new URL(url).port);
+    // The message comes right after 'connection': listen from its handler.
+    const first = new Promise<[WebSocket, string]>((resolve) => {
+      wss.once('connection', (ws: WebSocket) =>
+        ws.once('message', (data: Buffer) => resolve([ws, String(data)])),
+      );
+    });
+    const socket = await rawClientWithFrame(port);
+    const [server, text] = await first;
+    expect(text).toBe('early');
+    expect(readsIntoUserBuffer(socketOf(server))).toBe(false);
+    expect(socketOf(server).listenerCount('data')).toBe(1);
+    socket.destroy();
+  });
+
+  it("a TLS socket keeps its 'data' events", async () => {
+    const fixtures = join(__dirname, '..', 'fixtures');
+    const cert = readFileSync(join(fixtures, 'test-cert.pem'));
+    const key = readFileSync(join(fixtures, 'test-key.pem'));
+    const server = https.createServer({ cert, key });
+    const wss = new WebSocketServer({ server });
+    servers.push(wss);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = once<[WebSocket]>(wss, 'connection');
+    const client = new WebSocket(`wss://localhost:${(server.address() as AddressInfo).port}`, { ca: cert });
+    await once(client, 'open');
+    const [end] = await accepted;
+    expect(readsIntoUserBuffer(socketOf(end))).toBe(false);
+    expect(readsIntoUserBuffer(socketOf(client))).toBe(false);
+    await exchange(client, end);
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it("fallback: 'data' events, and a connection works", async () => {
+    restore = overrideProbes({ sharedRead: false });
+    const { client, server } = await connectedPair();
+    expect(readsIntoUserBuffer(socketOf(server))).toBe(false);
+    expect(socketOf(server).listenerCount('data')).toBe(1);
+    await exchange(client, server);
+  });
+});
+
+/** A raw TCP client whose upgrade request and first masked frame ("early") leave in one write. */
+async function rawClientWithFrame(port: number): Promise<Socket> {
+  const net = await import('node:net');
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  const mask = [1, 2, 3, 4];
+  const text = Buffer.from('early');
+  const frame = Buffer.from([0x81, 0x80 | text.length, ...mask, ...text.map((b, i) => b ^ mask[i % 4])]);
+  socket.write(
+    Buffer.concat([
+      Buffer.from(
+        `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      ),
+      frame,
+    ]),
+  );
+  return socket;
+}

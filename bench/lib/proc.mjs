@@ -125,8 +125,8 @@ export function readFdLimit() {
  * before the connections. True once the RSS has fallen by at least `dropShare` of what the
  * connections added and the last `quietS` seconds moved it by less than 1 % of that. V8's
  * memory reducer gives the ramp's young generation back once, 8 to about 108 s after the ramp
- * (bench/idle-rss-time.mjs and bench/ANALYSIS.md); a server that never does (uWS, no V8 heap
- * to speak of) is read at the runner's longest wait instead.
+ * (bench/idle-rss-time.mjs and bench/ANALYSIS.md); a server that never gives back 10 % of
+ * what its connections added is read at the runner's longest wait instead.
  */
 export function idleSettled(samples, before, settled, { dropShare = 0.1, quietS = 5 } = {}) {
   const added = settled - before;

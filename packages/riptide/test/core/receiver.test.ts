@@ -447,6 +447,21 @@ describe("ws 8's maxFragments and maxBufferedChunks (off by default in the core)
   }
 });
 
+/** A server's permessage-deflate codec (server_no_context_takeover) and the client's that feeds it. */
+function deflateCodecs() {
+  const params = {
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+  };
+  const opts = normalizeDeflateOptions({ threshold: 0 }, 'server')!;
+  return {
+    server: new PerMessageDeflate('server', params, opts),
+    client: new PerMessageDeflate('client', params, opts),
+  };
+}
+
 describe('inflate slices: a compressed flood cannot take the thread (issue 12, hole 6)', () => {
   const MiB = 1024 * 1024;
   /** zlib stops within one output chunk (inflate chunkSize, 16 KiB by default) of the budget. */
@@ -454,15 +469,7 @@ describe('inflate slices: a compressed flood cannot take the thread (issue 12, h
 
   /** A server Protocol with permessage-deflate, the client codec that feeds it, and per-slice accounting. */
   function deflating() {
-    const params = {
-      serverNoContextTakeover: true,
-      clientNoContextTakeover: false,
-      serverMaxWindowBits: 15,
-      clientMaxWindowBits: 15,
-    };
-    const opts = normalizeDeflateOptions({ threshold: 0 }, 'server')!;
-    const server = new PerMessageDeflate('server', params, opts);
-    const client = new PerMessageDeflate('client', params, opts);
+    const { server, client } = deflateCodecs();
     const slice = { inflated: 0, max: 0 };
     const count = () => {
       slice.inflated += server.inflated;
@@ -716,15 +723,7 @@ describe('borrowed input: one read buffer reused for every read (receive(chunk, 
   });
 
   it('test_server_a compressed message spanning slices, its input overwritten meanwhile', () => {
-    const params = {
-      serverNoContextTakeover: true,
-      clientNoContextTakeover: false,
-      serverMaxWindowBits: 15,
-      clientMaxWindowBits: 15,
-    };
-    const opts = normalizeDeflateOptions({ threshold: 0 }, 'server')!;
-    const server = new PerMessageDeflate('server', params, opts);
-    const client = new PerMessageDeflate('client', params, opts);
+    const { server, client } = deflateCodecs();
     const sink = new KeepingSink();
     const proto = new Protocol(sink, { role: 'server', extension: server });
     const big = Buffer.alloc(2 * 1024 * 1024);

@@ -11,9 +11,9 @@
  *
  * Fast path: a frame whose header and payload both lie inside the chunk is handed on as a view
  * into the chunk (zero copy), unmasked in place; when the chunk is borrowed (a read buffer the
- * I/O layer reuses, see `receive`) it is copied out instead, unmasked on the way. A frame spanning chunks is assembled into a
- * buffer of exactly its length, allocated only after the length passed the limits ("limits before
- * allocation"). Fragmented messages are copied into one growing buffer, so memory is proportional
+ * I/O layer reuses, see `receive`) it is copied out instead, unmasked on the way. A frame
+ * spanning chunks is assembled into a buffer of exactly its length, allocated only after the
+ * length passed the limits ("limits before allocation"). Fragmented messages are copied into one growing buffer, so memory is proportional
  * to the payload and never to the number of fragments.
  *
  * Text is validated as it arrives: a whole single-frame message with the native check, anything
@@ -70,12 +70,10 @@ export interface ReceiverOptions {
 }
 
 /** What onFrame knows of a text payload's validity (see onFrame). */
-type TextCheck = 0 | 1 | 2 | 3;
+type TextCheck = 0 | 1 | 2;
 const UNCHECKED: TextCheck = 0;
 const FED: TextCheck = 1;
 const ASCII: TextCheck = 2;
-/** Within parse only: the payload is still masked and gets unmasked as it is copied out. */
-const COPIED: TextCheck = 3;
 
 const HEADER = 0;
 const PAYLOAD = 1;
@@ -328,6 +326,7 @@ export class Receiver {
           if (this.stopped(chunk, pos)) return;
           continue;
         }
+        let unmaskOnCopy = false;
         if (this.masked) {
           if (
             length <= ASCII_SCAN_MAX &&
@@ -338,17 +337,15 @@ export class Receiver {
           ) {
             checked = unmaskAscii(chunk, pos, pos + length, this.keyBuf!, this.keyPos) ? ASCII : UNCHECKED;
           } else if (this.borrowed) {
-            // Unmasked straight into the copy below (one pass).
-            checked = COPIED;
+            unmaskOnCopy = true; // straight into the copy below (one pass)
           } else {
             applyMask(chunk, pos, pos + length, this.keyBuf!, this.keyPos, 0);
           }
         }
         let payload: Buffer;
-        if (checked === COPIED) {
+        if (unmaskOnCopy) {
           payload = Buffer.allocUnsafe(length);
           copyMasked(chunk, pos, pos + length, payload, 0, this.keyBuf!, this.keyPos, 0);
-          checked = UNCHECKED;
         } else if (this.borrowed) {
           // The chunk is the I/O layer's to reuse: the payload leaves as a copy.
           payload = Buffer.allocUnsafe(length);

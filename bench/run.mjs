@@ -240,21 +240,29 @@ function rel(p) {
 }
 
 /** Start a benchmark server pinned to the server core; resolves once it printed "listening <port>". */
-async function startServer(script, extraArgs, nodeFlags = [], nofile = 0) {
+async function startServer(script, extraArgs, nodeFlags = [], nofile = 0, env = null) {
   const scriptPath = join(BENCH, 'servers', script);
+  const envPairs = env === null ? [] : Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const [cmd, args] = pinned(
     profile.serverCpu,
     process.execPath,
     [...nodeFlags, scriptPath, '0', ...extraArgs],
     nofile,
   );
-  const child = track(spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(
+    spawn(cmd, args, {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env === null ? {} : { env: { ...process.env, ...env } }),
+    }),
+  );
   let stderr = '';
   child.stderr.on('data', (d) => {
     if (stderr.length < 4000) stderr += d;
   });
   const lines = createInterface({ input: child.stdout });
   const display = shellQuote([
+    ...(envPairs.length > 0 ? ['env', ...envPairs] : []),
     'taskset',
     '-c',
     String(profile.serverCpu),
@@ -402,7 +410,13 @@ async function measure(sc, serverName, round, variant = null) {
   if (fds.skip) return { ...base, status: 'skipped', error: fds.skip };
   let server;
   try {
-    server = await startServer(sc.scripts[serverName], sc.serverArgs ?? [], variant?.nodeFlags, fds.nofile);
+    server = await startServer(
+      sc.scripts[serverName],
+      sc.serverArgs ?? [],
+      variant?.nodeFlags,
+      fds.nofile,
+      variant?.env ?? null,
+    );
   } catch (err) {
     return { ...base, status: err.unavailable ? 'unavailable' : 'failed', error: err.message };
   }
@@ -557,16 +571,21 @@ async function measure(sc, serverName, round, variant = null) {
   }
 }
 
+/** A variant's node flags and environment, as a command line would show them. */
+function variantLabel(v) {
+  return [...Object.entries(v.env ?? {}).map(([k, val]) => `${k}=${val}`), ...(v.nodeFlags ?? [])].join(' ');
+}
+
 /**
  * The scenario's variant (see `variant` in lib/scenarios.mjs): the same measurement with other
- * node flags for the server; its metrics come back under the variant's names. A failed variant
+ * node flags or environment for the server; its metrics come back under the variant's names. A failed variant
  * leaves them out (the main measurement stands) and says so on stderr.
  */
 async function measureVariant(sc, serverName, round) {
   const v = sc.variant;
   const r = await measure(sc, serverName, round, v);
   if (r.status !== 'ok') {
-    console.error(`  ! ${sc.id} ${serverName} with ${v.nodeFlags.join(' ')}: ${r.status}: ${r.error}`);
+    console.error(`  ! ${sc.id} ${serverName} with ${variantLabel(v)}: ${r.status}: ${r.error}`);
     return {};
   }
   const out = {};
@@ -731,7 +750,7 @@ async function main() {
             ...(commands.has(`${sc.id}/${s} (variant)`)
               ? [
                   {
-                    title: `scenario ${sc.id}, ${s}, variant with ${sc.variant.nodeFlags.join(' ')}`,
+                    title: `scenario ${sc.id}, ${s}, variant with ${variantLabel(sc.variant)}`,
                     lines: commands.get(`${sc.id}/${s} (variant)`),
                   },
                 ]

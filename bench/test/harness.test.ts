@@ -229,6 +229,23 @@ describe('scenarios and command lines', () => {
       'rss_per_conn_kib_idle',
     ]);
   });
+  it('measures the 1 MiB echoes again with glibc told to keep its heap top, for every server', () => {
+    for (const id of [3, 8]) {
+      const sc = byId(id);
+      expect(sc.variant.nodeFlags).toBeUndefined();
+      expect(sc.variant.env).toEqual({ MALLOC_TOP_PAD_: String(64 * 1024 * 1024) });
+      // Throughput and CPU per MB come back under the variant's own names, as info rows.
+      expect(sc.variant.metrics).toEqual({
+        mb_per_s: 'mb_per_s_toppad',
+        server_cpu_us_per_MB: 'server_cpu_us_per_MB_toppad',
+      });
+      for (const to of Object.values(sc.variant.metrics)) {
+        expect(sc.info.find((m: { key: string }) => m.key === to)).toMatchObject({ showRatios: true });
+      }
+      // The goals stay on glibc's defaults.
+      expect(sc.goals.map((g: { metric: string }) => g.metric)).toEqual(['mb_per_s', 'mb_per_s']);
+    }
+  });
   it('derives the server CPU cost per unit of work from the CPU % and the rate', () => {
     // 80% of a core for 200k messages/s: 4 µs per message.
     expect(costMetrics(byId(1), { server_cpu_pct: 80, msgs_per_s: 200e3 })).toEqual({

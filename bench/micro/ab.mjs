@@ -2,7 +2,8 @@
 // against two or more server scripts, alternating them round by round, each server pinned to
 // CPU 0 and wsload to CPU 1, and prints the server's CPU time per unit of work (user, system,
 // total, from /proc/PID/stat at wsload's first and last "measure" progress line) and its page
-// faults per unit, with the median over rounds. CPU per unit is what another process on the
+// faults and read/write syscalls (/proc/PID/io syscr, syscw) per unit, with the median over rounds.
+// The kernel counts read/readv/write/writev there, not recv/send: uWS's sockets read 0. CPU per unit is what another process on the
 // same cores disturbs least (wall-clock throughput is printed but not meant for conclusions).
 //
 //   node bench/micro/ab.mjs --rounds 5 --load 'broadcast -c 2000 -s 64 --text -i 0' \
@@ -44,7 +45,13 @@ function readStat(pid) {
   // Fields after the command name (which may hold spaces): state is field 3.
   const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { minflt: Number(f[7]), utime: Number(f[11]) / TICK, stime: Number(f[12]) / TICK };
+  return { minflt: Number(f[7]), utime: Number(f[11]) / TICK, stime: Number(f[12]) / TICK, ...readIo(pid) };
+}
+
+function readIo(pid) {
+  // Read- and write-type syscalls (read, recvmsg, readv... / write, writev, sendmsg...) so far.
+  const text = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return { syscr: Number(/syscr: (\d+)/.exec(text)[1]), syscw: Number(/syscw: (\d+)/.exec(text)[1]) };
 }
 
 function startServer(script) {
@@ -134,6 +141,8 @@ async function measure(v) {
     user: ((last.utime - first.utime) * 1e6) / units,
     sys: ((last.stime - first.stime) * 1e6) / units,
     flt: (last.minflt - first.minflt) / units,
+    rd: (last.syscr - first.syscr) / units,
+    wr: (last.syscw - first.syscw) / units,
     cpuPct: ((last.utime - first.utime + last.stime - first.stime) / secs) * 100,
   };
 }
@@ -155,16 +164,16 @@ for (let r = 0; r < rounds; r++) {
     else results.get(v.name).push(m);
     const f = (x, d = 2) => (x === undefined ? '-' : x.toFixed(d));
     console.error(
-      `round ${r} ${v.name}: rate ${f(m.rate, 0)} user ${f(m.user)} sys ${f(m.sys)} µs/unit, flt ${f(m.flt, 3)}, cpu ${f(m.cpuPct, 0)}%`,
+      `round ${r} ${v.name}: rate ${f(m.rate, 0)} user ${f(m.user)} sys ${f(m.sys)} µs/unit, flt ${f(m.flt, 3)}, reads ${f(m.rd, 3)} writes ${f(m.wr, 3)} /unit, cpu ${f(m.cpuPct, 0)}%`,
     );
   }
 }
 console.log(`load: wsload ${values.load}; ${rounds} rounds; medians (µs of server CPU per unit)`);
-console.log('variant  user  sys  total  faults/unit  rate  cpu%');
+console.log('variant  user  sys  total  faults/unit  reads/unit  writes/unit  rate  cpu%');
 for (const [name, ms] of results) {
   if (ms.length === 0) continue;
   const total = ms.map((m) => m.user + m.sys);
   console.log(
-    `${name}  ${median(ms.map((m) => m.user)).toFixed(3)}  ${median(ms.map((m) => m.sys)).toFixed(3)}  ${median(total).toFixed(3)}  ${median(ms.map((m) => m.flt)).toFixed(4)}  ${median(ms.map((m) => m.rate)).toFixed(0)}  ${median(ms.map((m) => m.cpuPct)).toFixed(0)}`,
+    `${name}  ${median(ms.map((m) => m.user)).toFixed(3)}  ${median(ms.map((m) => m.sys)).toFixed(3)}  ${median(total).toFixed(3)}  ${median(ms.map((m) => m.flt)).toFixed(4)}  ${median(ms.map((m) => m.rd)).toFixed(3)}  ${median(ms.map((m) => m.wr)).toFixed(3)}  ${median(ms.map((m) => m.rate)).toFixed(0)}  ${median(ms.map((m) => m.cpuPct)).toFixed(0)}`,
   );
 }

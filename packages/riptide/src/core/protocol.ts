@@ -16,7 +16,7 @@
  *     we close first                          the peer closes first
  *     --------------                          ---------------------
  *     close(code) -> [close frame out]        [close frame in] -> onClose(code, reason)
- *     state CLOSING                           [our close frame out, echoing the code]
+ *     state CLOSING                           [our close frame out, echoing code and reason]
  *     ... data still delivered ...            state CLOSED, endTransport
  *     [close frame in] -> onClose(...)
  *     state CLOSED, endTransport
@@ -481,9 +481,9 @@ export class Protocol implements FrameHandler {
     if (!this.closeSent) {
       // RFC 6455 5.5.1: "If an endpoint receives a Close frame and did not previously send a
       // Close frame, the endpoint MUST send a Close frame in response. ... typically echoing
-      // the status code it received."
-      const echo = parsed.code === CloseCode.NO_STATUS ? EMPTY : payload.subarray(0, 2);
-      this.queueClose(echo);
+      // the status code it received." The reason goes back too, as ws sends it: the side that
+      // closed first then sees its own reason in its 'close' event (valid UTF-8, checked above).
+      this.queueClose(parsed.code === CloseCode.NO_STATUS ? EMPTY : payload);
     }
     this.state = State.CLOSED;
     this.endTransport = true;

@@ -113,6 +113,12 @@ describe('RFC 6455 5.5.1 closing handshake', () => {
     });
   }
 
+  it('the answer to a close echoes its code and reason, as ws does (the initiator sees its own reason)', () => {
+    const { proto } = makeProtocol('server');
+    proto.receive(wire('server', '880503e9627965'));
+    expect(output(proto)).toBe('880503e9627965');
+  });
+
   it('closing twice sends one close frame', () => {
     const { proto } = makeProtocol('server');
     proto.close(1000);

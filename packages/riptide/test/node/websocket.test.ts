@@ -489,8 +489,8 @@ describe('WebSocket (riptide specifics)', () => {
     expect(messages[0]).toBe('hi'); // MessageEvent.data is a string for text
     expect(Buffer.isBuffer(messages[1])).toBe(true);
     expect(onceCount).toBe(1);
-    // The server echoes the code only (RFC 6455 5.5.1 "typically echoing the status code").
-    expect(closeEvent).toMatchObject({ type: 'close', code: 4321, reason: '', wasClean: true });
+    // The server echoes the code and the reason, as a ws server does.
+    expect(closeEvent).toMatchObject({ type: 'close', code: 4321, reason: 'done', wasClean: true });
     ws.removeEventListener('message', handler);
     expect(ws.listenerCount('message')).toBe(1); // only the onmessage attribute remains
     ws.onmessage = null;

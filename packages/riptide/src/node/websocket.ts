@@ -154,6 +154,19 @@ function toBuffer(data: unknown): Buffer {
   return Buffer.from(data as Uint8Array);
 }
 
+/**
+ * close()'s reason as ws 8 reads it: a string, or a Uint8Array's bytes as UTF-8; a value without
+ * a length (a number, a plain object) is no reason; anything else with a length is a TypeError.
+ */
+function closeReason(reason: unknown): string | undefined {
+  if (typeof reason === 'string') return reason;
+  if (reason === undefined || !(reason as { length?: unknown }).length) return undefined;
+  if (reason instanceof Uint8Array) {
+    return Buffer.from(reason.buffer, reason.byteOffset, reason.byteLength).toString();
+  }
+  throw new UsageError('WS_ERR_INVALID_CLOSE_REASON', 'Second argument must be a string or a Uint8Array');
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: the catch-all overload of EventEmitter
 type AnyListener = (...args: any[]) => void;
 
@@ -512,10 +525,7 @@ export class WebSocket extends EventEmitter {
     }
     if ((flags & CLOSING_STARTED) !== 0) return;
     // The core validates code and reason and throws a UsageError before changing state.
-    proto.close(
-      code,
-      reason === undefined ? undefined : typeof reason === 'string' ? reason : reason.toString(),
-    );
+    proto.close(code, closeReason(reason));
     this._startClosing();
     this._scheduleFlush();
   }

@@ -725,6 +725,35 @@ describe('ws 8 parity: misuse throws what ws throws', () => {
     ours.terminate();
   });
 
+  it("close(code, reason): a reason of another type is sent, ignored or refused as ws does", async () => {
+    const { wss, url } = await wsServer();
+    servers.push(wss);
+    const reasons: string[] = [];
+    wss.on('connection', (ws) => ws.on('close', (_code, reason) => reasons.push(reason.toString('hex'))));
+    const cases: unknown[] = [new Uint8Array([0x41, 0x42]), new Uint8Array([0, 0x43, 0x44]).subarray(1), 123, {}];
+    for (const reason of cases) {
+      for (const Client of [WS, WebSocket] as Sock[]) {
+        const ws = new Client(url);
+        await once(ws, 'open');
+        ws.close(1000, reason);
+        await once(ws, 'close');
+      }
+    }
+    await until(() => reasons.length === cases.length * 2);
+    // Uint8Array views as their bytes; values without a length as no reason (ws: `!data.length`).
+    expect(reasons).toEqual(['4142', '4142', '4344', '4344', '', '', '', '']);
+    for (const Client of [WS, WebSocket] as Sock[]) {
+      const ws = new Client(url);
+      await once(ws, 'open');
+      const err = thrown(() => ws.close(1000, new Uint16Array([0x4142])));
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err.message).toBe('Second argument must be a string or a Uint8Array');
+      if (Client === WebSocket) expect((err as UsageError).code).toBe('WS_ERR_INVALID_CLOSE_REASON');
+      expect(ws.readyState).toBe(WS.OPEN);
+      ws.terminate();
+    }
+  });
+
   it('WebSocketServer without exactly one of port, server and noServer', () => {
     expectLikeWs(
       thrown(() => new RiptideServer({})),

@@ -541,6 +541,9 @@ export class WebSocket extends EventEmitter {
       }
       return;
     }
+    // ws writes each frame (and a server's 101 response) to the socket at once, so what was
+    // sent before terminate() still leaves; ours waits in the core for the batched write.
+    if (proto.outputBytes > 0) this._flush();
     this._startClosing();
     // The transport is gone for us: the core discards whatever is still buffered, so no
     // further message of the current chunk is delivered after terminate().

@@ -192,6 +192,19 @@ for (const pair of pairs) {
         expect((await s)[0]).toBe(1006);
       });
 
+      it('data sent just before terminate() is still written, as with ws (both sides)', async () => {
+        const { server, client } = await connect();
+        const atServer = nextMessage(server);
+        client.send('from the client');
+        client.terminate();
+        expect(String((await atServer)[0])).toBe('from the client');
+        const again = await connect();
+        const atClient = nextMessage(again.client);
+        again.server.send('from the server');
+        again.server.terminate();
+        expect(String((await atClient)[0])).toBe('from the server');
+      });
+
       it('data sent before close() is delivered before the close', async () => {
         const { server, client } = await connect();
         const got: string[] = [];
@@ -407,6 +420,25 @@ describe('WebSocket (riptide specifics)', () => {
       const frames = parseFrames(await received);
       expect(frames[0].payload.readUInt16BE(0)).toBe(1007);
     });
+  });
+
+  it("terminate() in 'connection' still sends the 101 first: the client opens, then sees 1006 (as with ws)", async () => {
+    const { wss, url } = await riptideServer();
+    servers.push(wss);
+    wss.on('connection', (ws) => {
+      ws.send('welcome');
+      ws.terminate();
+    });
+    for (const Client of [WS, WebSocket] as Sock[]) {
+      const client = new Client(url);
+      const events: string[] = [];
+      client.on('open', () => events.push('open'));
+      client.on('message', (d: Buffer) => events.push(`message ${d}`));
+      client.on('error', (e: Error) => events.push(`error ${e.message}`));
+      const [code] = await once<[number]>(client, 'close');
+      expect(events).toEqual(['open', 'message welcome']);
+      expect(code).toBe(1006);
+    }
   });
 
   it('terminate() inside a message handler stops delivery of the rest of the chunk', async () => {

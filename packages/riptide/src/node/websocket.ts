@@ -129,7 +129,9 @@ function convertBinary(data: Buffer, type: BinaryType): unknown {
       if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) return data.buffer;
       return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
     case 'fragments':
-      return [data];
+      // One fragment: the message is assembled as it arrives (ws keeps one Buffer per frame).
+      // Like ws, no empty fragment: an empty message is [].
+      return data.length === 0 ? [] : [data];
     case 'blob':
       return new Blob([data]);
     default:

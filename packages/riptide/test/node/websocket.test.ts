@@ -326,6 +326,11 @@ describe('WebSocket (riptide specifics)', () => {
       [data] = await p;
       expect(Array.isArray(data)).toBe(true);
       expect([...Buffer.concat(data as Buffer[])]).toEqual([4]);
+      // An empty message has no fragment, as in ws (which never keeps an empty one).
+      p = once(client, 'message');
+      server.send(Buffer.alloc(0));
+      [data] = await p;
+      expect(data).toEqual([]);
 
       client.binaryType = 'blob';
       p = once(client, 'message');

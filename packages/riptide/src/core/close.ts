@@ -53,8 +53,11 @@ export interface ClosePayload {
   reason: string;
 }
 
-/** Decode a received close payload; a peer's invalid payload is a ProtocolError value. */
-export function parseClosePayload(payload: Buffer): ClosePayload | ProtocolError {
+/**
+ * Decode a received close payload; a peer's invalid payload is a ProtocolError value.
+ * `skipUtf8` (the skipUTF8Validation option) leaves the reason unchecked, as ws does.
+ */
+export function parseClosePayload(payload: Buffer, skipUtf8 = false): ClosePayload | ProtocolError {
   if (payload.length === 0) return { code: 1005, reason: '' };
   // RFC 6455 5.5.1: "If there is a body, the first two bytes of the body MUST be a 2-byte
   // unsigned integer ... representing a status code"
@@ -62,6 +65,6 @@ export function parseClosePayload(payload: Buffer): ClosePayload | ProtocolError
   const code = payload.readUInt16BE(0);
   if (!isValidCloseCode(code)) return peerError('WS_ERR_INVALID_CLOSE_CODE', code);
   const reasonBytes = payload.subarray(2);
-  if (!isValidUtf8(reasonBytes)) return peerError('WS_ERR_INVALID_CLOSE_UTF8');
+  if (!skipUtf8 && !isValidUtf8(reasonBytes)) return peerError('WS_ERR_INVALID_CLOSE_UTF8');
   return { code, reason: reasonBytes.toString('utf8') };
 }

@@ -469,7 +469,7 @@ export class Protocol implements FrameHandler {
   }
 
   handleClose(payload: Buffer): void {
-    const parsed = parseClosePayload(payload);
+    const parsed = parseClosePayload(payload, this.settings.skipUtf8);
     if (parsed instanceof ProtocolError) {
       this.fail(parsed);
       return;

@@ -39,4 +39,11 @@ describe('RFC 6455 5.5.1 close payloads', () => {
       closeCode: 1007,
     });
   });
+
+  it('skipUtf8Validation skips the reason too, as ws does (the code is still checked)', () => {
+    expect(parseClosePayload(Buffer.from([0x03, 0xe8, 0xff]), true)).toMatchObject({ code: 1000 });
+    expect(parseClosePayload(Buffer.from([0x03, 0xee, 0xff]), true)).toMatchObject({
+      code: 'WS_ERR_INVALID_CLOSE_CODE',
+    });
+  });
 });

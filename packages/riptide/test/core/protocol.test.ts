@@ -119,6 +119,13 @@ describe('RFC 6455 5.5.1 closing handshake', () => {
     expect(output(proto)).toBe('880503e9627965');
   });
 
+  it('with skipUtf8Validation a close reason is not validated either (ws: 1000, not 1007)', () => {
+    const { proto, sink } = makeProtocol('client', { skipUtf8Validation: true });
+    proto.receive(wire('client', '880403e8fffe'));
+    expect(sink.events).toMatchObject([{ type: 'close', code: 1000 }]);
+    expect(proto.closeCode).toBe(1000);
+  });
+
   it('closing twice sends one close frame', () => {
     const { proto } = makeProtocol('server');
     proto.close(1000);

@@ -460,7 +460,10 @@ export function serializeResponse(lines: readonly string[]): Buffer {
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
 }
 
-/** Reason phrases (RFC 9110 15, RFC 6585) for the statuses a handshake may answer with. */
+/**
+ * Reason phrases (RFC 9110 15, RFC 6585, and the rest of the IANA registry that Node, and so a
+ * ws server, names) for the statuses a handshake or a verifyClient refusal may answer with.
+ */
 export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   101: 'Switching Protocols',
   200: 'OK',
@@ -488,18 +491,28 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   415: 'Unsupported Media Type',
   416: 'Range Not Satisfiable',
   417: 'Expectation Failed',
+  418: "I'm a Teapot",
   421: 'Misdirected Request',
   422: 'Unprocessable Content',
+  423: 'Locked',
+  424: 'Failed Dependency',
+  425: 'Too Early',
   426: 'Upgrade Required',
   428: 'Precondition Required',
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
+  451: 'Unavailable For Legal Reasons',
   500: 'Internal Server Error',
   501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
   505: 'HTTP Version Not Supported',
+  506: 'Variant Also Negotiates',
+  507: 'Insufficient Storage',
+  508: 'Loop Detected',
+  510: 'Not Extended',
+  511: 'Network Authentication Required',
 });
 
 const REJECT_RESERVED = new Set(['connection', 'content-length', 'content-type']);

@@ -573,6 +573,16 @@ describe('Rejection responses', () => {
     expect(text).toContain('\r\nRetry-After: 5\r\n\r\nx');
   });
 
+  it.each([
+    [418, "I'm a Teapot"],
+    [423, 'Locked'],
+    [451, 'Unavailable For Legal Reasons'],
+    [511, 'Network Authentication Required'],
+  ])('a registered status %i has its reason phrase, as ws sends it (not "Unknown")', (status, phrase) => {
+    const text = buildRejectResponse(status, 'x').toString('latin1');
+    expect(text.startsWith(`HTTP/1.1 ${status} ${phrase}\r\n`)).toBe(true);
+  });
+
   it.each<[string, unknown[], string]>([
     ['a status below 200', [101, 'x'], 'buildRejectResponse: status must be an integer 200-599, got 101'],
     ['a status above 599', [600, 'x'], 'buildRejectResponse: status must be an integer 200-599, got 600'],

@@ -20,42 +20,70 @@ export interface EventTargetHost extends EventEmitter {
   readonly _wasClean: boolean;
 }
 
+// The fields are private with getters on the prototype, as in ws 8 and the browsers: an event
+// has no own enumerable keys (JSON.stringify gives '{}') and its fields cannot be assigned.
+
 export class Event {
-  readonly type: string;
-  target: unknown = null;
-  constructor(type: string) {
-    this.type = type;
+  readonly #type: string;
+  readonly #target: unknown;
+  constructor(type: string, target: unknown = null) {
+    this.#type = type;
+    this.#target = target;
+  }
+  get type(): string {
+    return this.#type;
+  }
+  get target(): unknown {
+    return this.#target;
   }
 }
 
 export class MessageEvent extends Event {
+  readonly #data: unknown;
+  constructor(type: string, data: unknown, target: unknown = null) {
+    super(type, target);
+    this.#data = data;
+  }
   /** A string for a text message; for binary, what binaryType selects. */
-  readonly data: unknown;
-  constructor(type: string, data: unknown) {
-    super(type);
-    this.data = data;
+  get data(): unknown {
+    return this.#data;
   }
 }
 
 export class CloseEvent extends Event {
-  readonly code: number;
-  readonly reason: string;
-  readonly wasClean: boolean;
-  constructor(type: string, code: number, reason: string, wasClean: boolean) {
-    super(type);
-    this.code = code;
-    this.reason = reason;
-    this.wasClean = wasClean;
+  readonly #code: number;
+  readonly #reason: string;
+  readonly #wasClean: boolean;
+  constructor(type: string, code: number, reason: string, wasClean: boolean, target: unknown = null) {
+    super(type, target);
+    this.#code = code;
+    this.#reason = reason;
+    this.#wasClean = wasClean;
+  }
+  get code(): number {
+    return this.#code;
+  }
+  get reason(): string {
+    return this.#reason;
+  }
+  get wasClean(): boolean {
+    return this.#wasClean;
   }
 }
 
 export class ErrorEvent extends Event {
-  readonly error: unknown;
-  readonly message: string;
-  constructor(type: string, error: unknown, message: string) {
-    super(type);
-    this.error = error;
-    this.message = message;
+  readonly #error: unknown;
+  readonly #message: string;
+  constructor(type: string, error: unknown, message: string, target: unknown = null) {
+    super(type, target);
+    this.#error = error;
+    this.#message = message;
+  }
+  get error(): unknown {
+    return this.#error;
+  }
+  get message(): string {
+    return this.#message;
   }
 }
 
@@ -77,27 +105,19 @@ function wrap(type: string, handler: EventListener<never>): Wrapper | null {
   switch (type) {
     case 'message':
       return function onMessage(this: EventTargetHost, data: Buffer | unknown, isBinary: boolean) {
-        const event = new MessageEvent('message', isBinary ? data : String(data));
-        event.target = this;
-        dispatch(handler, this, event);
+        dispatch(handler, this, new MessageEvent('message', isBinary ? data : String(data), this));
       };
     case 'close':
       return function onClose(this: EventTargetHost, code: number, reason: Buffer) {
-        const event = new CloseEvent('close', code, reason.toString(), this._wasClean);
-        event.target = this;
-        dispatch(handler, this, event);
+        dispatch(handler, this, new CloseEvent('close', code, reason.toString(), this._wasClean, this));
       };
     case 'error':
       return function onError(this: EventTargetHost, error: Error) {
-        const event = new ErrorEvent('error', error, error.message);
-        event.target = this;
-        dispatch(handler, this, event);
+        dispatch(handler, this, new ErrorEvent('error', error, error.message, this));
       };
     case 'open':
       return function onOpen(this: EventTargetHost) {
-        const event = new Event('open');
-        event.target = this;
-        dispatch(handler, this, event);
+        dispatch(handler, this, new Event('open', this));
       };
     default:
       return null;

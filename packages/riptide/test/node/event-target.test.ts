@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import WS from 'ws';
 import {
   addEventListener,
   CloseEvent,
@@ -65,5 +66,35 @@ describe('event-target', () => {
     setAttribute(h, 'open', 42);
     expect(getAttribute(h, 'open')).toBe(null);
     expect(h.listenerCount('open')).toBe(0);
+  });
+
+  it("event fields are read-only getters on the prototype, as ws 8's and the browsers' are", () => {
+    // ws's event classes are not exported: take its events from a ws socket's listeners.
+    const theirs: Record<string, object> = {};
+    const ours: Record<string, object> = {};
+    const wsHost = Object.create(WS.prototype) as InstanceType<typeof WS>;
+    EventEmitter.call(wsHost);
+    const h = host();
+    for (const type of ['message', 'close', 'error', 'open']) {
+      wsHost.addEventListener(type as 'open', (e: object) => (theirs[type] = e));
+      addEventListener(h, type, (e: object) => (ours[type] = e));
+    }
+    for (const target of [wsHost as unknown as EventEmitter, h]) {
+      target.emit('message', Buffer.from('txt'), false);
+      target.emit('close', 1001, Buffer.from('bye'));
+      target.emit('error', new Error('boom'));
+      target.emit('open');
+    }
+    const getters = (o: object) =>
+      Object.entries(Object.getOwnPropertyDescriptors(Object.getPrototypeOf(o)))
+        .filter(([, d]) => d.get !== undefined)
+        .map(([k]) => k)
+        .sort();
+    for (const type of ['message', 'close', 'error', 'open']) {
+      expect(Object.keys(ours[type]), type).toEqual(Object.keys(theirs[type]));
+      expect(JSON.stringify(ours[type]), type).toBe(JSON.stringify(theirs[type]));
+      expect(getters(ours[type]), type).toEqual(getters(theirs[type]));
+    }
+    expect(ours.close).toMatchObject({ type: 'close', target: h, code: 1001, reason: 'bye', wasClean: true });
   });
 });

@@ -169,6 +169,19 @@ function closeReason(reason: unknown): string | undefined {
   throw new UsageError('WS_ERR_INVALID_CLOSE_REASON', 'Second argument must be a string or a Uint8Array');
 }
 
+/**
+ * ws 8's `extensions`: the names of the agreed extensions, comma-separated, without their
+ * parameters. A valid value splits exactly on ',' and ';' (a parameter value is a token, even
+ * quoted: RFC 6455 9.1).
+ */
+function extensionNames(agreed: string): string {
+  if (agreed === '') return '';
+  return agreed
+    .split(',')
+    .map((extension) => extension.split(';', 1)[0].trim())
+    .join(',');
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: the catch-all overload of EventEmitter
 type AnyListener = (...args: any[]) => void;
 
@@ -319,6 +332,7 @@ export class WebSocket extends EventEmitter {
     return this._protocol;
   }
 
+  /** The agreed extensions' names ('permessage-deflate' or ''), as in ws 8. */
   get extensions(): string {
     return this._extensions;
   }
@@ -680,7 +694,7 @@ export class WebSocket extends EventEmitter {
     this._socket = transport;
     this._settings = init.settings;
     this._protocol = init.protocol;
-    this._extensions = init.extensions;
+    this._extensions = extensionNames(init.extensions);
     this._server = init.server;
     const proto = new Protocol(this, init.settings.protocol, init.extension);
     this._proto = proto;

@@ -665,10 +665,22 @@ describe('ws 8 parity: send() and bufferedAmount', () => {
       server.send(Buffer.alloc(20));
       // Still queued here (the flush is on the next tick): 300 + 20 payload bytes exactly.
       expect(server.bufferedAmount).toBe(320);
-      expect(server.extensions).toBe(
-        perMessageDeflate ? 'permessage-deflate; server_no_context_takeover' : '',
-      );
+      expect(server.extensions).toBe(perMessageDeflate ? 'permessage-deflate' : '');
       await once(client, 'message');
+      client.terminate();
+    },
+  );
+
+  it.each([
+    ['ws 8', WS],
+    ['riptide', WebSocket],
+  ] as const)(
+    "%s client: extensions names the agreed extensions without their parameters, as ws's does",
+    async (_n, Client) => {
+      // Riptide's server answers with server_no_context_takeover; ws shows only the name.
+      const { client, server } = await connected(Client, { perMessageDeflate: true });
+      expect(client.extensions).toBe('permessage-deflate');
+      expect(server.extensions).toBe('permessage-deflate');
       client.terminate();
     },
   );
@@ -762,12 +774,17 @@ describe('ws 8 parity: misuse throws what ws throws', () => {
     ours.terminate();
   });
 
-  it("close(code, reason): a reason of another type is sent, ignored or refused as ws does", async () => {
+  it('close(code, reason): a reason of another type is sent, ignored or refused as ws does', async () => {
     const { wss, url } = await wsServer();
     servers.push(wss);
     const reasons: string[] = [];
     wss.on('connection', (ws) => ws.on('close', (_code, reason) => reasons.push(reason.toString('hex'))));
-    const cases: unknown[] = [new Uint8Array([0x41, 0x42]), new Uint8Array([0, 0x43, 0x44]).subarray(1), 123, {}];
+    const cases: unknown[] = [
+      new Uint8Array([0x41, 0x42]),
+      new Uint8Array([0, 0x43, 0x44]).subarray(1),
+      123,
+      {},
+    ];
     for (const reason of cases) {
       for (const Client of [WS, WebSocket] as Sock[]) {
         const ws = new Client(url);

@@ -512,13 +512,14 @@ export class WebSocket extends EventEmitter {
     }
     if (cb !== undefined) {
       const state = this.readyState;
-      process.nextTick(
-        cb,
-        new UsageError(
-          'WS_ERR_NOT_OPEN',
-          `WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`,
-        ),
+      const err = new UsageError(
+        'WS_ERR_NOT_OPEN',
+        `WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`,
       );
+      // ws calls send callbacks in order: if earlier sends still wait for the batched write,
+      // this error is answered after them, with their batch (its own error, not the write's).
+      if (this._cbs !== null) this._cbs.push(() => cb(err));
+      else process.nextTick(cb, err);
     }
   }
 

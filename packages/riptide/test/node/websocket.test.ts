@@ -254,6 +254,27 @@ describe('WebSocket (riptide specifics)', () => {
     expect(err?.message).toBe('WebSocket is not open: readyState 2 (CLOSING)');
   });
 
+  it("send callbacks keep their order across close(), as ws's do: the earlier send's first", async () => {
+    for (const Client of [WS, WebSocket] as Sock[]) {
+      const { wss, url } = await riptideServer();
+      servers.push(wss);
+      const client = new Client(url);
+      await once(client, 'open');
+      const order: string[] = [];
+      const both = new Promise<void>((resolve) => {
+        client.send('before', (err?: Error) => order.push(`before ${err?.message ?? 'ok'}`));
+        client.close();
+        client.send('after', (err?: Error) => {
+          order.push(`after ${err?.message ?? 'ok'}`);
+          resolve();
+        });
+      });
+      await both;
+      await until(() => order.length === 2);
+      expect(order).toEqual(['before ok', 'after WebSocket is not open: readyState 2 (CLOSING)']);
+    }
+  });
+
   it('close() with an invalid code throws UsageError and leaves the socket open', async () => {
     const { client } = await pairWithRiptideBothSides();
     expect(() => client.close(1005)).toThrow(expect.objectContaining({ code: 'WS_ERR_INVALID_CLOSE_CODE' }));

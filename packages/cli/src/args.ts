@@ -135,8 +135,20 @@ export function secondsFlag(
   if (!/^\d+(\.\d+)?$/.test(value)) {
     throw new CliUsageError(`--${name} must be a number of seconds, got '${value}'`, spec);
   }
-  return Math.round(Number(value) * 1000);
+  const ms = Math.round(Number(value) * 1000);
+  // Node's timers hold a signed 32-bit count of milliseconds: a longer one fires after 1 ms
+  // with a TimeoutOverflowWarning on stderr, so refuse it here instead.
+  if (ms > MAX_TIMER_MS) {
+    throw new CliUsageError(
+      `--${name} must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds, got '${value}'`,
+      spec,
+    );
+  }
+  return ms;
 }
+
+/** The longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function stringList(value: FlagValue): string[] {
   if (value === undefined || typeof value === 'boolean') return [];

@@ -40,6 +40,11 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
     ],
     ['an invalid subprotocol name', ['connect', 'ws://x', '-p', 'a b'], /^riptide connect: .*subprotocol/],
     ['a non-numeric --wait', ['connect', 'ws://x', '--wait', 'soon'], /--wait must be a number of seconds/],
+    [
+      'a --timeout too long for a timer (no TimeoutOverflowWarning)',
+      ['connect', 'ws://x', '--timeout', '99999999999'],
+      /^riptide connect: --timeout must be at most 2147483 seconds, got '99999999999'\n/,
+    ],
     ['an --auth without a colon', ['connect', 'ws://x', '--auth', 'user'], /--auth must be user:pass/],
     ['an unreadable --ca', ['connect', 'wss://x', '--ca', '/nonexistent/ca.pem'], /cannot read --ca file/],
     ['an extra argument', ['connect', 'ws://x', 'ws://y'], /unexpected argument 'ws:\/\/y'/],

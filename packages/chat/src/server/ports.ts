@@ -140,7 +140,7 @@ export type ReactResult =
 
 export type AppendResult =
   | { ok: true; event: RoomEvent; duplicate: false }
-  /** The same (user, clientId) was stored before: nothing was written; here is the original. */
+  /** The same (room, user, clientId) was stored before: nothing was written; here is the original. */
   | { ok: true; event: { type: 'message'; message: ChatMessage }; duplicate: true }
   | { ok: false; reason: 'no_room' | 'not_found' | 'forbidden' };
 

@@ -2,7 +2,11 @@
  * One line that says why a connection could not be made. The library reports Node's own
  * net/dns/tls errors (with their `code`), possibly wrapped with `cause`; we look down the chain
  * for the first code we know.
+ *
+ * What a peer wrote (a status line's reason phrase, a certificate's names in a TLS message) is
+ * shown through safeText, like messages: its control characters are escaped, never run.
  */
+import { safeText } from './format.js';
 
 interface CodedError {
   code?: unknown;
@@ -50,6 +54,10 @@ export function endpoint(url: URL): string {
 }
 
 export function describeConnectError(err: unknown, url: URL): string {
+  return safeText(explainConnectError(err, url));
+}
+
+function explainConnectError(err: unknown, url: URL): string {
   for (const e of chain(err)) {
     const code = typeof e.code === 'string' ? e.code : '';
     const message = typeof e.message === 'string' ? e.message : String(e);
@@ -79,6 +87,6 @@ export function describeStatus(res: {
   httpVersion?: string;
 }): string {
   const version = res.httpVersion ?? '1.1';
-  const line = `HTTP/${version} ${res.statusCode ?? '???'} ${res.statusMessage ?? ''}`.trimEnd();
+  const line = safeText(`HTTP/${version} ${res.statusCode ?? '???'} ${res.statusMessage ?? ''}`.trimEnd());
   return `handshake failed: server answered "${line}" instead of 101 Switching Protocols`;
 }

@@ -47,6 +47,17 @@ function isTls(code: string): boolean {
   );
 }
 
+/**
+ * The reason of an OpenSSL error, not its whole string: Node gives it as `reason`, or only inside
+ * the message ("write EPROTO 80..:error:0A00010B:SSL routines:ssl3_get_record:wrong version
+ * number:../deps/openssl/..c:350:\n"); certificate errors have a plain message already.
+ */
+function tlsReason(e: CodedError, message: string): string {
+  if (typeof e.reason === 'string' && e.reason) return e.reason;
+  const openssl = /:error:[0-9A-Fa-f]+:[^:\n]*:[^:\n]*:([^:\n]+):/.exec(message);
+  return openssl ? openssl[1] : message.replace(/\s+/g, ' ').trim();
+}
+
 /** `host:port` of the URL, with the default port filled in. */
 export function endpoint(url: URL): string {
   const port = url.port || (url.protocol === 'wss:' ? '443' : '80');
@@ -69,7 +80,7 @@ function explainConnectError(err: unknown, url: URL): string {
     if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
       return `cannot reach ${endpoint(url)} (${code})`;
     }
-    if (code && isTls(code)) return `TLS failure: ${message} (${code})`;
+    if (code && isTls(code)) return `TLS failure: ${tlsReason(e, message)} (${code})`;
   }
   const first = chain(err)[0];
   const message = first && typeof first.message === 'string' ? first.message : String(err);

@@ -174,6 +174,24 @@ describe('exit status 1: connection failures, one line each', () => {
     }
   });
 
+  it('wss:// to a port that speaks plain HTTP: one line with the TLS reason', async () => {
+    // Regression: OpenSSL's whole error string (address, file, line, a newline) was printed.
+    const server = createHttpServer((_req, res) => res.end('plain'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      for (const http2 of [[], ['--http2']]) {
+        const res = await run(['connect', `wss://127.0.0.1:${port}/`, ...http2]);
+        expect(res.code).toBe(1);
+        expect(res.stderr).toMatch(
+          /^riptide: TLS failure: wrong version number \((EPROTO|ERR_SSL_[A-Z_]+)\)\n$/,
+        );
+      }
+    } finally {
+      server.close();
+    }
+  });
+
   it('a server that never answers the handshake: --timeout', async () => {
     const server = createTcpServer((socket) => socket.on('error', () => {}));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

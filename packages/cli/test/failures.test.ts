@@ -45,6 +45,11 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
       ['connect', 'ws://x', '--timeout', '99999999999'],
       /^riptide connect: --timeout must be at most 2147483 seconds, got '99999999999'\n/,
     ],
+    [
+      'a --timeout of 0 (which would wait forever)',
+      ['connect', 'ws://x', '--timeout', '0'],
+      /--timeout must be more than 0 seconds, got '0'\n/,
+    ],
     ['an --auth without a colon', ['connect', 'ws://x', '--auth', 'user'], /--auth must be user:pass/],
     ['an unreadable --ca', ['connect', 'wss://x', '--ca', '/nonexistent/ca.pem'], /cannot read --ca file/],
     ['an extra argument', ['connect', 'ws://x', 'ws://y'], /unexpected argument 'ws:\/\/y'/],
@@ -200,6 +205,9 @@ describe('exit status 1: connection failures, one line each', () => {
       const res = await run(['connect', `ws://127.0.0.1:${port}/`, '--timeout', '0.5']);
       expect(res.code).toBe(1);
       expect(res.stderr).toMatch(/^riptide: handshake timed out/);
+      // Regression: below half a millisecond it rounded to 0, which the library takes as no timeout.
+      const tiny = await run(['connect', `ws://127.0.0.1:${port}/`, '--timeout', '0.0001']);
+      expect([tiny.code, tiny.stderr]).toEqual([1, expect.stringMatching(/^riptide: handshake timed out/)]);
     } finally {
       server.close();
     }

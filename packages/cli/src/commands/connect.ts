@@ -173,7 +173,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     headers.Authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
   }
   const waitMs = secondsFlag(connectSpec, 'wait', stringFlag(flags.wait), 2000);
-  const timeoutMs = secondsFlag(connectSpec, 'timeout', stringFlag(flags.timeout), 10_000);
+  const timeoutMs = secondsFlag(connectSpec, 'timeout', stringFlag(flags.timeout), 10_000, true);
   const execute = stringList(flags.execute);
   const protocols = stringList(flags.protocol);
   const json = flags.json === true;

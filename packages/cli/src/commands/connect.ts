@@ -346,7 +346,12 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       const arg = rest.join(' ');
       switch (command) {
         case 'ping':
-          ws.ping(arg);
+          // The library throws for caller misuse, here more than 125 bytes (RFC 6455 5.5).
+          try {
+            ws.ping(arg);
+          } catch (err) {
+            term.info(`error: ${(err as Error).message}`);
+          }
           break;
         case 'close': {
           const [codeText, ...reasonWords] = rest;

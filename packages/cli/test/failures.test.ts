@@ -3,7 +3,8 @@
  * wss:// with a self-signed certificate made here with openssl: trusted with --ca, accepted
  * with --insecure, refused (exit 1, TLS failure) otherwise.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -13,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, PATIENT, run, selfSignedCertificate, USAGE } from './helpers.js';
+import type { WebSocket } from 'ws';
+import { BIN, killAll, PATIENT, run, selfSignedCertificate, USAGE } from './helpers.js';
 import { type Peer, wsPeer } from './peers.js';
 
 afterEach(() => killAll());
@@ -210,6 +212,33 @@ describe('exit status 1: connection failures, one line each', () => {
       expect([tiny.code, tiny.stderr]).toEqual([1, expect.stringMatching(/^riptide: handshake timed out/)]);
     } finally {
       server.close();
+    }
+  });
+});
+
+describe('exit status 141: the reader of the output went away', () => {
+  it('`riptide connect URL | head -1` ends quietly, as SIGPIPE ends other tools, not with a stack trace', async () => {
+    let server: WebSocket | undefined;
+    const peer = await wsPeer((ws) => {
+      server = ws;
+      ws.send('first');
+    });
+    const child = spawn(process.execPath, [BIN, 'connect', peer.url, ...PATIENT]);
+    try {
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const exited = once(child, 'exit');
+      await once(child.stdout, 'data'); // 'first'
+      child.stdout.destroy(); // what `head -1` does once it has its line
+      server?.send('second'); // its line now has nowhere to go: EPIPE
+      const [code] = await exited;
+      expect(code).toBe(141);
+      expect(stderr).toBe(`connected to ${peer.url}/\n`);
+    } finally {
+      child.kill();
+      await peer.close();
     }
   });
 });

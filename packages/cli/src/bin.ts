@@ -44,7 +44,8 @@ flags:
   -h, --help       show this help (riptide <command> --help for a command's flags)
   -v, --version    print the version
 
-exit status: 0 done, 1 connection failed or lost, 2 usage error
+exit status: 0 done, 1 connection failed or lost, 2 usage error, 130 a second Ctrl-C,
+141 the output went away (the reader of a pipe closed it)
 `;
 
 async function main(argv: string[], io: Io): Promise<number> {

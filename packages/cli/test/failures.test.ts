@@ -86,6 +86,15 @@ describe('help and version', () => {
     expect(main.code).toBe(0);
     for (const command of ['connect', 'listen', 'echo', 'broadcast'])
       expect(main.stdout).toContain(`  ${command} `);
+    // Every exit status the README documents is in the help too.
+    for (const status of [
+      '0 done',
+      '1 connection',
+      '2 usage',
+      '130 a second Ctrl-C',
+      '141 the output went away',
+    ])
+      expect(main.stdout).toContain(status);
     const connect = await run(['connect', '--help']);
     expect(connect.code).toBe(0);
     for (const flag of [

@@ -124,19 +124,38 @@ export function portFlag(
   return Number(value);
 }
 
-/** A duration in seconds (decimals allowed), returned in milliseconds. */
+/**
+ * A duration in seconds (decimals allowed), returned in milliseconds. `positive`: 0 is refused
+ * (a timeout of 0 means none to the library) and a fraction of a millisecond is 1 ms, not 0.
+ */
 export function secondsFlag(
   spec: CommandSpec,
   name: string,
   value: string | undefined,
   fallback: number,
+  positive = false,
 ): number {
   if (value === undefined) return fallback;
   if (!/^\d+(\.\d+)?$/.test(value)) {
     throw new CliUsageError(`--${name} must be a number of seconds, got '${value}'`, spec);
   }
-  return Math.round(Number(value) * 1000);
+  if (positive && Number(value) === 0) {
+    throw new CliUsageError(`--${name} must be more than 0 seconds, got '${value}'`, spec);
+  }
+  const ms = positive ? Math.max(1, Math.round(Number(value) * 1000)) : Math.round(Number(value) * 1000);
+  // Node's timers hold a signed 32-bit count of milliseconds: a longer one fires after 1 ms
+  // with a TimeoutOverflowWarning on stderr, so refuse it here instead.
+  if (ms > MAX_TIMER_MS) {
+    throw new CliUsageError(
+      `--${name} must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds, got '${value}'`,
+      spec,
+    );
+  }
+  return ms;
 }
+
+/** The longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function stringList(value: FlagValue): string[] {
   if (value === undefined || typeof value === 'boolean') return [];

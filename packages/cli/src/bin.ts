@@ -5,6 +5,7 @@
  *   1   the connection could not be made or was lost; a server could not listen
  *   2   usage: unknown flag, missing argument, malformed URL or value
  *   130 a second Ctrl-C
+ *   141 the output went away (the reader of a pipe closed it: `riptide connect URL | head -1`)
  */
 import { readFileSync } from 'node:fs';
 import { CliUsageError, type CommandSpec, helpText, SHOW_HELP, usageLine } from './args.js';
@@ -43,7 +44,8 @@ flags:
   -h, --help       show this help (riptide <command> --help for a command's flags)
   -v, --version    print the version
 
-exit status: 0 done, 1 connection failed or lost, 2 usage error
+exit status: 0 done, 1 connection failed or lost, 2 usage error, 130 a second Ctrl-C,
+141 the output went away (the reader of a pipe closed it)
 `;
 
 async function main(argv: string[], io: Io): Promise<number> {
@@ -79,6 +81,15 @@ async function main(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`riptide ${spec.name}: ${(err as Error).message}\n`);
     return 1;
   }
+}
+
+// Node ignores SIGPIPE, so writing to a pipe whose reader is gone is an 'error' event, and without
+// a listener a stack trace. End as SIGPIPE ends other Unix tools instead: quietly, 128 + 13.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(141);
+    throw err;
+  });
 }
 
 const io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };

@@ -2,7 +2,11 @@
  * One line that says why a connection could not be made. The library reports Node's own
  * net/dns/tls errors (with their `code`), possibly wrapped with `cause`; we look down the chain
  * for the first code we know.
+ *
+ * What a peer wrote (a status line's reason phrase, a certificate's names in a TLS message) is
+ * shown through safeText, like messages: its control characters are escaped, never run.
  */
+import { safeText } from './format.js';
 
 interface CodedError {
   code?: unknown;
@@ -43,6 +47,17 @@ function isTls(code: string): boolean {
   );
 }
 
+/**
+ * The reason of an OpenSSL error, not its whole string: Node gives it as `reason`, or only inside
+ * the message ("write EPROTO 80..:error:0A00010B:SSL routines:ssl3_get_record:wrong version
+ * number:../deps/openssl/..c:350:\n"); certificate errors have a plain message already.
+ */
+function tlsReason(e: CodedError, message: string): string {
+  if (typeof e.reason === 'string' && e.reason) return e.reason;
+  const openssl = /:error:[0-9A-Fa-f]+:[^:\n]*:[^:\n]*:([^:\n]+):/.exec(message);
+  return openssl ? openssl[1] : message.replace(/\s+/g, ' ').trim();
+}
+
 /** `host:port` of the URL, with the default port filled in. */
 export function endpoint(url: URL): string {
   const port = url.port || (url.protocol === 'wss:' ? '443' : '80');
@@ -50,6 +65,10 @@ export function endpoint(url: URL): string {
 }
 
 export function describeConnectError(err: unknown, url: URL): string {
+  return safeText(explainConnectError(err, url));
+}
+
+function explainConnectError(err: unknown, url: URL): string {
   for (const e of chain(err)) {
     const code = typeof e.code === 'string' ? e.code : '';
     const message = typeof e.message === 'string' ? e.message : String(e);
@@ -61,7 +80,7 @@ export function describeConnectError(err: unknown, url: URL): string {
     if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
       return `cannot reach ${endpoint(url)} (${code})`;
     }
-    if (code && isTls(code)) return `TLS failure: ${message} (${code})`;
+    if (code && isTls(code)) return `TLS failure: ${tlsReason(e, message)} (${code})`;
   }
   const first = chain(err)[0];
   const message = first && typeof first.message === 'string' ? first.message : String(err);
@@ -79,6 +98,6 @@ export function describeStatus(res: {
   httpVersion?: string;
 }): string {
   const version = res.httpVersion ?? '1.1';
-  const line = `HTTP/${version} ${res.statusCode ?? '???'} ${res.statusMessage ?? ''}`.trimEnd();
+  const line = safeText(`HTTP/${version} ${res.statusCode ?? '???'} ${res.statusMessage ?? ''}`.trimEnd());
   return `handshake failed: server answered "${line}" instead of 101 Switching Protocols`;
 }

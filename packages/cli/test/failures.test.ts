@@ -3,7 +3,8 @@
  * wss:// with a self-signed certificate made here with openssl: trusted with --ca, accepted
  * with --insecure, refused (exit 1, TLS failure) otherwise.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -13,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, PATIENT, run, selfSignedCertificate, USAGE } from './helpers.js';
+import type { WebSocket } from 'ws';
+import { BIN, killAll, PATIENT, run, selfSignedCertificate, USAGE } from './helpers.js';
 import { type Peer, wsPeer } from './peers.js';
 
 afterEach(() => killAll());
@@ -40,6 +42,16 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
     ],
     ['an invalid subprotocol name', ['connect', 'ws://x', '-p', 'a b'], /^riptide connect: .*subprotocol/],
     ['a non-numeric --wait', ['connect', 'ws://x', '--wait', 'soon'], /--wait must be a number of seconds/],
+    [
+      'a --timeout too long for a timer (no TimeoutOverflowWarning)',
+      ['connect', 'ws://x', '--timeout', '99999999999'],
+      /^riptide connect: --timeout must be at most 2147483 seconds, got '99999999999'\n/,
+    ],
+    [
+      'a --timeout of 0 (which would wait forever)',
+      ['connect', 'ws://x', '--timeout', '0'],
+      /--timeout must be more than 0 seconds, got '0'\n/,
+    ],
     ['an --auth without a colon', ['connect', 'ws://x', '--auth', 'user'], /--auth must be user:pass/],
     ['an unreadable --ca', ['connect', 'wss://x', '--ca', '/nonexistent/ca.pem'], /cannot read --ca file/],
     ['an extra argument', ['connect', 'ws://x', 'ws://y'], /unexpected argument 'ws:\/\/y'/],
@@ -74,6 +86,15 @@ describe('help and version', () => {
     expect(main.code).toBe(0);
     for (const command of ['connect', 'listen', 'echo', 'broadcast'])
       expect(main.stdout).toContain(`  ${command} `);
+    // Every exit status the README documents is in the help too.
+    for (const status of [
+      '0 done',
+      '1 connection',
+      '2 usage',
+      '130 a second Ctrl-C',
+      '141 the output went away',
+    ])
+      expect(main.stdout).toContain(status);
     const connect = await run(['connect', '--help']);
     expect(connect.code).toBe(0);
     for (const flag of [
@@ -135,6 +156,26 @@ describe('exit status 1: connection failures, one line each', () => {
     }
   });
 
+  it('a status line carrying terminal escapes is shown escaped, not run', async () => {
+    // Regression: the reason phrase went to stderr as sent, so a server could clear the screen
+    // and retitle the window of whoever ran connect.
+    const server = createHttpServer();
+    server.on('upgrade', (_req, socket) => {
+      socket.end('HTTP/1.1 403 \x1b[2J\x1b]0;pwned\x07No\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await run(['connect', `ws://127.0.0.1:${port}/`]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe(
+        'riptide: handshake failed: server answered "HTTP/1.1 403 \\e[2J\\e]0;pwned\\x07No" instead of 101 Switching Protocols\n',
+      );
+    } finally {
+      server.close();
+    }
+  });
+
   it('a plain HTTP server answering 200 is reported with its status line too', async () => {
     const server = createHttpServer((_req, res) => res.end('hello'));
     server.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
@@ -149,6 +190,24 @@ describe('exit status 1: connection failures, one line each', () => {
     }
   });
 
+  it('wss:// to a port that speaks plain HTTP: one line with the TLS reason', async () => {
+    // Regression: OpenSSL's whole error string (address, file, line, a newline) was printed.
+    const server = createHttpServer((_req, res) => res.end('plain'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      for (const http2 of [[], ['--http2']]) {
+        const res = await run(['connect', `wss://127.0.0.1:${port}/`, ...http2]);
+        expect(res.code).toBe(1);
+        expect(res.stderr).toMatch(
+          /^riptide: TLS failure: wrong version number \((EPROTO|ERR_SSL_[A-Z_]+)\)\n$/,
+        );
+      }
+    } finally {
+      server.close();
+    }
+  });
+
   it('a server that never answers the handshake: --timeout', async () => {
     const server = createTcpServer((socket) => socket.on('error', () => {}));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -157,8 +216,38 @@ describe('exit status 1: connection failures, one line each', () => {
       const res = await run(['connect', `ws://127.0.0.1:${port}/`, '--timeout', '0.5']);
       expect(res.code).toBe(1);
       expect(res.stderr).toMatch(/^riptide: handshake timed out/);
+      // Regression: below half a millisecond it rounded to 0, which the library takes as no timeout.
+      const tiny = await run(['connect', `ws://127.0.0.1:${port}/`, '--timeout', '0.0001']);
+      expect([tiny.code, tiny.stderr]).toEqual([1, expect.stringMatching(/^riptide: handshake timed out/)]);
     } finally {
       server.close();
+    }
+  });
+});
+
+describe('exit status 141: the reader of the output went away', () => {
+  it('`riptide connect URL | head -1` ends quietly, as SIGPIPE ends other tools, not with a stack trace', async () => {
+    let server: WebSocket | undefined;
+    const peer = await wsPeer((ws) => {
+      server = ws;
+      ws.send('first');
+    });
+    const child = spawn(process.execPath, [BIN, 'connect', peer.url, ...PATIENT]);
+    try {
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const exited = once(child, 'exit');
+      await once(child.stdout, 'data'); // 'first'
+      child.stdout.destroy(); // what `head -1` does once it has its line
+      server?.send('second'); // its line now has nowhere to go: EPIPE
+      const [code] = await exited;
+      expect(code).toBe(141);
+      expect(stderr).toBe(`connected to ${peer.url}/\n`);
+    } finally {
+      child.kill();
+      await peer.close();
     }
   });
 });

@@ -38,6 +38,23 @@ describe('riptide connect in a terminal', () => {
     expect(peer!.closes[0]).toEqual([1000, '']);
   });
 
+  it('/ping and /close with too much data print the error and keep the session', async () => {
+    // Regression: '/ping' with more than 125 bytes threw out of the line handler: a stack trace
+    // and the process gone (RFC 6455 5.5: control frames carry at most 125 bytes).
+    peer = await wsPeer((ws) => ws.on('message', (data) => ws.send(`echo: ${data}`)));
+    const cli = underPty(['connect', peer.url]);
+    await cli.waitFor(/> /);
+    cli.write(`/ping ${'p'.repeat(126)}\r`);
+    await cli.waitFor(/error: .*125 bytes/);
+    cli.write(`/close 1000 ${'r'.repeat(124)}\r`);
+    await cli.waitFor(/error: .*123 bytes/);
+    cli.write('still here\r');
+    await cli.waitFor(/echo: still here/);
+    cli.write('/close\r');
+    await cli.waitFor(/closed 1000/);
+    expect((await cli.exited).code).toBe(0);
+  });
+
   it('/close sends the given code and reason', async () => {
     peer = await wsPeer();
     const cli = underPty(['connect', peer.url]);

@@ -192,6 +192,9 @@ describe('riptide listen', () => {
     expect(cli.stdout.slice(before)).not.toContain('[2]');
     cli.write('/kick 9\n');
     await cli.waitFor(/no client '9'; \/clients lists them\n/);
+    // Regression: a reason over 123 bytes threw out of the line handler and killed the server.
+    cli.write(`/kick 1 ${'r'.repeat(124)}\n`);
+    await cli.waitFor(/error: .*123 bytes\n/);
     cli.write('/kick 1\n');
     expect(await clients[0].closed).toEqual([1000, 'kicked']);
   });

@@ -140,7 +140,7 @@ export type ReactResult =
 
 export type AppendResult =
   | { ok: true; event: RoomEvent; duplicate: false }
-  /** The same (user, clientId) was stored before: nothing was written; here is the original. */
+  /** The same (room, user, clientId) was stored before: nothing was written; here is the original. */
   | { ok: true; event: { type: 'message'; message: ChatMessage }; duplicate: true }
   | { ok: false; reason: 'no_room' | 'not_found' | 'forbidden' };
 
@@ -258,6 +258,11 @@ export interface AttachmentStore {
   /** The files, in the order of `ids`, if each is the user's upload to the room, unused or claimed by this message. */
   claim(ids: readonly string[], user: string, room: string, clientId: string): Promise<Attachment[] | null>;
   bind(room: string, ids: readonly string[], seq: number): Promise<void>;
+  /**
+   * Gives back the files `user`'s message `clientId` claimed but was not stored with (its send was
+   * refused): unused again, for any message. Files claimed by another message or bound stay so.
+   */
+  release(ids: readonly string[], user: string, clientId: string): Promise<void>;
   /** Deletes the files of a deleted message. */
   dropMessage(room: string, seq: number): Promise<void>;
   /** Deletes every file uploaded to a deleted room, sent or not; how many. */

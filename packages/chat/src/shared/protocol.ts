@@ -130,7 +130,7 @@ export interface ReactedEvent {
 export interface ChatMessage {
   room: string;
   seq: number;
-  /** The sender's client message id (dedup key per user). */
+  /** The sender's client message id (dedup key per room and user). */
   id: string;
   user: string;
   text: string;

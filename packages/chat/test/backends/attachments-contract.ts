@@ -69,6 +69,24 @@ export function attachmentsContract(
       expect((await store.get('f1'))?.record).toMatchObject({ clientId: 'm1', seq: null });
     });
 
+    it('releases the files a refused message claimed: unused again, for any message; never bound ones', async () => {
+      const store = await open();
+      await store.put(record('f1'), bytes(), 2);
+      await store.put(record('f2'), bytes(), 2);
+      await store.claim(['f1', 'f2'], 'ann', 'a', 'm1');
+      await store.bind('a', ['f2'], 1);
+      // Only the claims of that user's message are given back, and a bound file stays bound.
+      await store.release(['f1', 'f2'], 'ben', 'm1');
+      await store.release(['f1', 'f2'], 'ann', 'm9');
+      expect(await store.claim(['f1'], 'ann', 'a', 'm2')).toBeNull();
+      await store.release(['f1', 'f2'], 'ann', 'm1');
+      expect((await store.get('f1'))?.record).toMatchObject({ clientId: null, seq: null });
+      expect((await store.get('f2'))?.record).toMatchObject({ clientId: 'm1', seq: 1 });
+      // Unused again: it counts against maxUnused, and another message may claim it.
+      expect(await store.put(record('f3'), bytes(), 1)).toBe('too_many_unused');
+      expect(await store.claim(['f1'], 'ann', 'a', 'm2')).toHaveLength(1);
+    });
+
     it('binds files to their message, frees them when it is deleted', async () => {
       const store = await open();
       await store.put(record('f1'), bytes(), 9);

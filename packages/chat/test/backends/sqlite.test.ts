@@ -5,7 +5,12 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
 import { messagePartsContract } from './message-parts-contract.js';
-import { closeSqliteStores, openSqliteStore, tempDatabasePath } from './sqlite-helpers.js';
+import {
+  closeSqliteStores,
+  openSqliteStore,
+  tempDatabasePath,
+  writeDatabaseWithOneMessage,
+} from './sqlite-helpers.js';
 import { storeContract } from './store-contract.js';
 
 afterEach(closeSqliteStores);
@@ -61,6 +66,34 @@ describe('SqliteStore', () => {
       ],
       ['a', 2, '{"v":2,"type":"deleted","room":"a","seq":2,"target":1,"user":"ann","ts":4}'],
     ]);
+  });
+
+  it('migrates a version 3 database: a client id becomes unique per room, old ids still dedup', async () => {
+    const path = tempPath();
+    mkdirSync(dirname(path), { recursive: true });
+    await writeDatabaseWithOneMessage(path, 'in a', 2);
+    // What version 3 had: one id per user across all rooms.
+    const db = new Database(path);
+    db.exec(`
+      DROP INDEX events_dedup;
+      CREATE UNIQUE INDEX events_dedup ON events(user, client_id) WHERE client_id IS NOT NULL;
+      PRAGMA user_version = 3;
+    `);
+    db.close();
+    const store = openStore(path);
+    await store.createRoom(
+      { name: 'b', kind: 'public', owner: null, createdAt: 3 },
+      { maxRooms: 9, maxOwnedRooms: 9 },
+    );
+    const input = { type: 'message', room: 'b', user: 'ann', clientId: 'c1', text: 'in b', ts: 4 } as const;
+    expect(await store.appendEvent(input)).toMatchObject({
+      duplicate: false,
+      event: { message: { seq: 1 } },
+    });
+    expect(await store.appendEvent({ ...input, room: 'a' })).toMatchObject({
+      duplicate: true,
+      event: { message: { room: 'a', seq: 1, text: 'in a' } },
+    });
   });
 
   it('migrates a database of the first schema (rooms.created_by) in place', async () => {

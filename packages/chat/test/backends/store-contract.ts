@@ -22,7 +22,7 @@ const room = (name: string, owner: string | null = 'x', kind: 'public' | 'privat
 
 export function storeContract(name: string, open: () => Promise<StoreUnderTest>): void {
   describe(`${name}: the store contract`, () => {
-    it('numbers events per room from 1 without gaps and dedups by (user, client id)', async () => {
+    it('numbers events per room from 1 without gaps and dedups by (room, user, client id)', async () => {
       const { rooms } = await open();
       expect(await rooms.createRoom(room('a'), quotas)).toBe('created');
       expect(await rooms.createRoom(room('a'), quotas)).toBe('exists');
@@ -45,6 +45,27 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         type: 'message',
         message: { room: 'a', seq: 1, id: 'c1', user: 'ann', text: 'héllo "quoted" / <b>', ts: 1000 },
       });
+    });
+
+    it('scopes a client id to its room: the same id in another room is a new message, not a duplicate', async () => {
+      // Regression: SQLite deduplicated by (user, id) across rooms, so a send to room b with an id
+      // used in room a was acknowledged as a's message and lost; Redis stored it. Now both store it.
+      const { rooms } = await open();
+      await rooms.createRoom(room('a'), quotas);
+      await rooms.createRoom(room('b'), quotas);
+      await rooms.appendEvent(msg('a', 'ann', 'c1', 'in a'));
+      const other = await rooms.appendEvent(msg('b', 'ann', 'c1', 'in b'));
+      expect(other).toMatchObject({
+        ok: true,
+        duplicate: false,
+        event: { message: { room: 'b', seq: 1, id: 'c1', text: 'in b' } },
+      });
+      // A resend to b is still recognised as b's message.
+      expect(await rooms.appendEvent(msg('b', 'ann', 'c1', 'in b'))).toMatchObject({
+        duplicate: true,
+        event: { message: { room: 'b', seq: 1 } },
+      });
+      expect(await rooms.head('b')).toBe(1);
     });
 
     it('records edits and deletes as events; a deleted text is gone from history and replay', async () => {

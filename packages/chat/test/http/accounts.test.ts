@@ -3,6 +3,7 @@
  * for every failed sign-in, sign-in never registers) and password guessing from many addresses
  * (a backoff per account, counted whatever the address).
  */
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
@@ -133,6 +134,40 @@ describe('sign-up and sign-in', () => {
       { origin: 'http://evil.example' },
     );
     expect(evil.status).toBe(403);
+  });
+
+  it('answers a body above 4 KiB with 413 and its reason, declared or chunked, and registers nobody', async () => {
+    const server = await startTestServer();
+    const big = JSON.stringify({ name: 'alice', password: PASSWORD, pad: 'x'.repeat(5000) });
+    // Regression: the request was destroyed before the answer was written, so the client saw
+    // its connection reset instead of a 413.
+    const declared = await fetch(`${server.origin}/api/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: big,
+    });
+    expect([declared.status, declared.headers.get('connection'), await declared.json()]).toEqual([
+      413,
+      'close',
+      { error: 'bad_request', message: 'body too large' },
+    ]);
+    // Chunked: no Content-Length, so the cap is applied while reading.
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const req = request(`${server.origin}/api/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.write(big.slice(0, 3000));
+      req.write(big.slice(3000));
+      req.end();
+    });
+    expect(chunked).toBe(413);
+    expect((await post(server.origin, '/api/login', { name: 'alice', password: PASSWORD })).status).toBe(401);
   });
 
   it('signing out deletes the session and closes its sockets with 1008', async () => {

@@ -243,7 +243,20 @@ describe('send with attachments', () => {
         code: 'not_found',
         message: 'attachments must be your unused uploads to this room',
       });
-    await sendWith(aliceWs, 'team', 'ok', [mine.id]);
+    // A send refused after its files were claimed (a reply to a missing message) gives them back:
+    // regression, they stayed claimed by the refused id, so the corrected message (a new id) was
+    // refused too.
+    expect(
+      await aliceWs.request('ack', {
+        type: 'send',
+        id: 'bad-reply',
+        room: 'team',
+        text: 'see this',
+        replyTo: 99,
+        attachments: [mine.id],
+      }),
+    ).toMatchObject({ type: 'error', code: 'not_found', message: 'no message 99 in team to reply to' });
+    expect(await sendWith(aliceWs, 'team', 'ok', [mine.id])).toMatchObject({ type: 'ack', seq: 1 });
     expect(await sendWith(aliceWs, 'team', 'again', [mine.id])).toMatchObject({ code: 'not_found' });
     const history = await bobWs.request('history', { type: 'history', room: 'team' });
     expect((history as { messages: unknown[] }).messages).toHaveLength(1);

@@ -63,6 +63,27 @@ describe('parseClientMessage', () => {
     expect(parseClientMessage(at, 8)).toMatchObject({ ok: false, code: 'text_too_long' });
   });
 
+  it('refuses text and queries with a lone surrogate, which UTF-8 cannot carry', () => {
+    // Regression: "x\ud800y" was acknowledged and sent live as it was (JSON escapes it), but SQLite
+    // stored it as three U+FFFD, so history differed from what everyone had been shown.
+    const send = (text: string) => `{"v":2,"type":"send","id":"s1","room":"general","text":"${text}"}`;
+    expect(parseClientMessage(send('x\\ud800y'), 4096)).toEqual({
+      ok: false,
+      code: 'bad_message',
+      message: 'text must be valid Unicode (no lone surrogate)',
+      id: 's1',
+    });
+    expect(parseClientMessage(send('\\udc00'), 4096)).toMatchObject({ code: 'bad_message' });
+    expect(
+      parseClientMessage('{"v":2,"type":"edit","room":"general","seq":1,"text":"a\\ud83d"}', 4096),
+    ).toMatchObject({ code: 'bad_message' });
+    expect(parseClientMessage('{"v":2,"type":"search","query":"pic\\udfffnic"}', 4096)).toMatchObject({
+      code: 'bad_message',
+      message: 'query must be valid Unicode (no lone surrogate)',
+    });
+    expect(parseClientMessage(send('smile \\ud83d\\ude00'), 4096)).toMatchObject({ ok: true }); // a pair: 😀
+  });
+
   it('rejects version 1 with the version it speaks, prototype tricks and wrong types', () => {
     expect(parseClientMessage('{"v":1,"type":"hello"}', 10)).toMatchObject({
       code: 'unsupported_version',

@@ -173,7 +173,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     headers.Authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
   }
   const waitMs = secondsFlag(connectSpec, 'wait', stringFlag(flags.wait), 2000);
-  const timeoutMs = secondsFlag(connectSpec, 'timeout', stringFlag(flags.timeout), 10_000);
+  const timeoutMs = secondsFlag(connectSpec, 'timeout', stringFlag(flags.timeout), 10_000, true);
   const execute = stringList(flags.execute);
   const protocols = stringList(flags.protocol);
   const json = flags.json === true;
@@ -346,7 +346,12 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       const arg = rest.join(' ');
       switch (command) {
         case 'ping':
-          ws.ping(arg);
+          // The library throws for caller misuse, here more than 125 bytes (RFC 6455 5.5).
+          try {
+            ws.ping(arg);
+          } catch (err) {
+            term.info(`error: ${(err as Error).message}`);
+          }
           break;
         case 'close': {
           const [codeText, ...reasonWords] = rest;

@@ -81,8 +81,13 @@ export async function listen(argv: string[], io: Io): Promise<number> {
           term.out(`no client '${safeText(rest[0] ?? '')}'; /clients lists them`);
           break;
         }
-        if (client.ws.readyState === WebSocket.OPEN)
-          client.ws.close(1000, rest.slice(1).join(' ') || 'kicked');
+        // The library throws for caller misuse, here a reason over 123 bytes (RFC 6455 5.5).
+        try {
+          if (client.ws.readyState === WebSocket.OPEN)
+            client.ws.close(1000, rest.slice(1).join(' ') || 'kicked');
+        } catch (err) {
+          term.out(`error: ${(err as Error).message}`);
+        }
         break;
       }
       case 'binary': {

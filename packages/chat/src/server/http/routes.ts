@@ -61,11 +61,19 @@ function readJson(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) {
+      req.resume(); // discard the body; the 413 closes the connection
+      reject(new HttpError(413, 'body too large'));
+      return;
+    }
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY) {
+        // Not req.destroy(): that resets the connection before the 413 is written, and the
+        // client never learns why. Discard the rest; the answer closes the connection.
+        req.removeAllListeners('data');
+        req.resume();
         reject(new HttpError(413, 'body too large'));
-        req.destroy();
         return;
       }
       chunks.push(chunk);
@@ -124,8 +132,12 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
   return (req, res) => {
     handle(req, res).catch((err: Error) => {
       if (res.headersSent) return;
-      if (err instanceof HttpError)
-        return send(res, err.status, { error: 'bad_request', message: err.message });
+      if (err instanceof HttpError) {
+        // A body left unread: HTTP/1.1 closes the connection (HTTP/2 forbids this header).
+        const close: Record<string, string> =
+          err.status === 413 && req.httpVersionMajor === 1 ? { connection: 'close' } : {};
+        return send(res, err.status, { error: 'bad_request', message: err.message }, close);
+      }
       if (err instanceof UnavailableError)
         return send(res, 503, { error: 'unavailable', message: err.message }, { 'retry-after': '1' });
       deps.log(`chat: http error: ${err.stack ?? err}`);

@@ -1,6 +1,7 @@
 /**
  * Attachments in the hub: a `send` with `attachments` claims the uploads before the message is
- * stored (so it carries their descriptions) and binds them to its seq after; a `delete` frees the
+ * stored (so it carries their descriptions) and binds them to its seq after, or releases them if the
+ * send is refused (a refused message leaves nothing behind); a `delete` frees the
  * deleted message's files. The uploads themselves are HTTP (http/attachments.ts).
  */
 import type { Attachment, ClientMessage } from '../../shared/protocol.js';
@@ -15,6 +16,11 @@ type Send = Extract<ClientMessage, { type: 'send' }>;
 export function claimAttachments(backend: Backend, user: string, msg: Send): Promise<Attachment[] | null> {
   if (!msg.attachments?.length) return Promise.resolve([]);
   return backend.attachments.claim(msg.attachments, user, msg.room, msg.id);
+}
+
+/** The send was refused after its files were claimed: give them back, so nothing of it stays. */
+export async function releaseAttachments(backend: Backend, user: string, msg: Send): Promise<void> {
+  if (msg.attachments?.length) await backend.attachments.release(msg.attachments, user, msg.id);
 }
 
 export async function bindAttachments(backend: Backend, msg: Send, seq: number): Promise<void> {

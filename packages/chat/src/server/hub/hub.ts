@@ -25,7 +25,7 @@ import {
 } from '../../shared/protocol.js';
 import { type Backend, type BucketName, type Clock, UnavailableError } from '../ports.js';
 import type { ChatSocket } from '../transport.js';
-import { bindAttachments, claimAttachments } from './attachments.js';
+import { bindAttachments, claimAttachments, releaseAttachments } from './attachments.js';
 import { Connection } from './connection.js';
 import { LocalRooms } from './local-rooms.js';
 import { MembershipHandlers } from './membership.js';
@@ -252,6 +252,7 @@ export class Hub {
           ...(mentions.length > 0 ? { mentions } : {}),
         });
         if (!res.ok) {
+          await releaseAttachments(this.#backend, user, msg);
           if (res.reason === 'not_found')
             return void fail('not_found', `no message ${msg.replyTo} in ${msg.room} to reply to`);
           return void fail('no_such_room', `room ${msg.room} does not exist`);

@@ -41,6 +41,13 @@ type FieldKind =
   | 'attachments'
   | 'emoji';
 
+/**
+ * A UTF-16 surrogate not in a pair: JSON can carry it ("\ud800") but UTF-8 cannot, so a store
+ * would keep something else than what was acknowledged and sent live (with the u flag a pair is
+ * one code point, so only lone halves match).
+ */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
 /** A search cursor: opaque to clients (base64url), bounded. */
 const CURSOR = /^[A-Za-z0-9_-]{1,4096}$/;
 
@@ -103,6 +110,10 @@ export function isEmoji(value: string): boolean {
   return Buffer.byteLength(value, 'utf8') <= MAX_EMOJI_BYTES && EMOJI.test(value);
 }
 
+function notUnicode(name: string): { code: ErrorCode; message: string } {
+  return { code: 'bad_message', message: `${name} must be valid Unicode (no lone surrogate)` };
+}
+
 function checkField(
   kind: FieldKind,
   name: string,
@@ -141,11 +152,13 @@ function checkField(
     case 'text':
       if (typeof value !== 'string') return { code: 'bad_message', message: `${name} must be a string` };
       if (value.trim() === '') return { code: 'bad_message', message: `${name} must not be empty` };
+      if (LONE_SURROGATE.test(value)) return notUnicode(name);
       return null;
     case 'query':
       if (typeof value !== 'string') return { code: 'bad_message', message: `${name} must be a string` };
       if (value.length > MAX_SEARCH_QUERY)
         return { code: 'bad_message', message: `${name} is longer than ${MAX_SEARCH_QUERY} characters` };
+      if (LONE_SURROGATE.test(value)) return notUnicode(name);
       return null;
     case 'attachments':
       if (

@@ -70,6 +70,24 @@ end
 return n
 `;
 
+// KEYS: att:<id> for each id, then unused:<user>. ARGV: 1 user, 2 client id, 3.. ids.
+// Unclaims the files of a refused message: unused again (back in the user's unused set).
+const RELEASE = `
+local n = #KEYS - 1
+for i = 1, n do
+  local raw = redis.call('HGET', KEYS[i], 'r')
+  if raw then
+    local r = cjson.decode(raw)
+    if r.user == ARGV[1] and r.clientId == ARGV[2] and r.seq == nil then
+      r.clientId = nil
+      redis.call('HSET', KEYS[i], 'r', cjson.encode(r))
+      redis.call('ZADD', KEYS[n + 1], r.createdAt, ARGV[2 + i])
+    end
+  end
+end
+return n
+`;
+
 // Deletes one file by id: its hash, its byte count, its place in the sets. ARGV prefix: att:.
 const FORGET = `
 local function forget(prefix, bytes, unbound, id)
@@ -119,6 +137,7 @@ type Commands = {
   chatAttPut(...args: (string | number | Buffer)[]): Promise<PutAttachmentResult>;
   chatAttClaim(...args: (string | number)[]): Promise<string[] | null>;
   chatAttBind(...args: (string | number)[]): Promise<number>;
+  chatAttRelease(...args: (string | number)[]): Promise<number>;
   chatAttDrop(...args: (string | number)[]): Promise<number>;
   chatAttExpire(...args: (string | number)[]): Promise<number>;
   chatAttDropRoom(...args: (string | number)[]): Promise<number>;
@@ -159,6 +178,7 @@ export class RedisAttachments implements AttachmentStore {
     // Variable key counts: ioredis takes the count as the first argument when numberOfKeys is unset.
     if (!('chatAttClaim' in redis)) redis.defineCommand('chatAttClaim', { lua: CLAIM });
     if (!('chatAttBind' in redis)) redis.defineCommand('chatAttBind', { lua: BIND });
+    if (!('chatAttRelease' in redis)) redis.defineCommand('chatAttRelease', { lua: RELEASE });
     define('chatAttDrop', 3, DROP);
     define('chatAttExpire', 2, EXPIRE);
     define('chatAttDropRoom', 3, DROP_ROOM);
@@ -227,6 +247,20 @@ export class RedisAttachments implements AttachmentStore {
         `${this.#keys.prefix}att:unbound`,
         this.#message(room, seq),
         seq,
+        ...ids,
+      );
+    });
+  }
+
+  release(ids: readonly string[], user: string, clientId: string): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    return this.#call(async () => {
+      await this.#redis.chatAttRelease(
+        ids.length + 1,
+        ...ids.map((id) => this.#att(id)),
+        `${this.#keys.prefix}att:unused:${user}`,
+        user,
+        clientId,
         ...ids,
       );
     });

@@ -106,6 +106,9 @@ export class SqliteAttachments implements AttachmentStore {
       meta: db.prepare(`SELECT ${COLUMNS} FROM attachments WHERE id = ?`),
       setClaim: db.prepare('UPDATE attachments SET client_id = ? WHERE id = ?'),
       bind: db.prepare('UPDATE attachments SET seq = ? WHERE id = ? AND room = ?'),
+      release: db.prepare(
+        'UPDATE attachments SET client_id = NULL WHERE id = ? AND user = ? AND client_id = ? AND seq IS NULL',
+      ),
       drop: db.prepare('DELETE FROM attachments WHERE room = ? AND seq = ?'),
       expire: db.prepare('DELETE FROM attachments WHERE seq IS NULL AND created_at < ?'),
       dropRoom: db.prepare('DELETE FROM attachments WHERE room = ?'),
@@ -166,6 +169,10 @@ export class SqliteAttachments implements AttachmentStore {
 
   async bind(room: string, ids: readonly string[], seq: number): Promise<void> {
     for (const id of ids) this.#s.bind.run(seq, id, room);
+  }
+
+  async release(ids: readonly string[], user: string, clientId: string): Promise<void> {
+    for (const id of ids) this.#s.release.run(id, user, clientId);
   }
 
   async dropMessage(room: string, seq: number): Promise<void> {

@@ -4,11 +4,13 @@
  *   2  rooms have kind (public, private, dm), owner and empty_since; names keep their seq floor;
  *      events.kind is no longer limited by a CHECK (the store decides the kinds, so new kinds of
  *      room event need no table rebuild)
+ *  3  replies, mentions, reactions
+ *  4  a client message id is unique per (room, user), as on Redis, not per user across rooms
  * Each step runs in one transaction, so a crash mid-migration leaves the previous version.
  */
 import type Database from 'better-sqlite3';
 
-const CURRENT = 3;
+const CURRENT = 4;
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS users (
@@ -49,7 +51,7 @@ CREATE TABLE IF NOT EXISTS events (
   deleted INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (room, seq)
 ) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS events_dedup ON events(user, client_id) WHERE client_id IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS events_dedup ON events(room, user, client_id) WHERE client_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS room_seq_floor (
   name TEXT PRIMARY KEY,
   head INTEGER NOT NULL
@@ -115,6 +117,9 @@ export function migrate(db: Database.Database): void {
       db.exec(TABLES);
       db.exec('INSERT INTO events SELECT * FROM events_v1; DROP TABLE events_v1;');
     }
+    // Version 4: TABLES creates the dedup index on (room, user, client_id); drop the one of
+    // (user, client_id) an earlier version made, or IF NOT EXISTS would keep it.
+    db.exec('DROP INDEX IF EXISTS events_dedup');
     db.exec(TABLES);
     db.exec(INDEXES);
     addReactionsAndReplies(db);

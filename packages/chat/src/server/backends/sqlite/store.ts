@@ -226,7 +226,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       ),
       head: db.prepare('SELECT head FROM rooms WHERE name = ?'),
       bumpHead: db.prepare('UPDATE rooms SET head = head + 1 WHERE name = ? RETURNING head'),
-      dedup: db.prepare('SELECT * FROM events WHERE user = ? AND client_id = ?'),
+      dedup: db.prepare('SELECT * FROM events WHERE room = ? AND user = ? AND client_id = ?'),
       insert: db.prepare(
         'INSERT INTO events (room, seq, kind, user, client_id, text, ts, target, reply_to, mentions, react_on, attachments) VALUES (@room, @seq, @kind, @user, @clientId, @text, @ts, @target, @replyTo, @mentions, @reactOn, @attachments)',
       ),
@@ -325,7 +325,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       }),
       append: db.transaction((input: AppendInput): AppendResult => {
         if (input.type === 'message') {
-          const existing = s.dedup.get(input.user, input.clientId) as EventRow | undefined;
+          const existing = s.dedup.get(input.room, input.user, input.clientId) as EventRow | undefined;
           if (existing)
             return {
               ok: true,

@@ -4,6 +4,7 @@
  * backpressure (issue 12, hole 7), dedup of resends, and deleted text never sent again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { UnavailableError } from '../../src/server/ports.js';
 import type { ServerMessage } from '../../src/shared/protocol.js';
 import { cleanup, register, startTestServer, TestClient, type TestServer, waitFor } from '../helpers.js';
 
@@ -190,5 +191,34 @@ describe('replays under backpressure (issue 12, hole 7)', () => {
     expect(bobOnServer.readyState).toBeGreaterThanOrEqual(2); // closing or closed
     // alice, who reads, is still served.
     expect((await alice.request('pong', { type: 'ping' })).type).toBe('pong');
+  });
+});
+
+describe('storage going away in the middle of a request (several nodes: Redis stops answering)', () => {
+  it('closes a connection whose sync was cut short with 1013, instead of leaving it deaf to the room', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 1000, perSecond: 1000 } } });
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bobCookie = await register(server.origin, 'bob');
+    const { client: bob } = await TestClient.join(server.origin, bobCookie);
+    for (let i = 1; i <= 40; i++)
+      alice.send({ v: 2, type: 'send', id: `a${i}`, room: 'general', text: `m${i}` });
+    await waitFor(() => bob.all('message').length === 40, 'bob has 40');
+    // The storage fails the sync's first read of the log (40 events back is more than the node keeps
+    // at hand): the request passed its rate check, then Redis went away.
+    const rooms = server.backend.rooms;
+    rooms.eventsAfter = () => {
+      delete (rooms as Partial<typeof rooms>).eventsAfter;
+      return Promise.reject(new UnavailableError('storage went away'));
+    };
+    const reply = await bob.request('synced', { type: 'sync', room: 'general', after: 0 });
+    expect(reply).toMatchObject({ type: 'error', code: 'unavailable' });
+    // The sync took bob out of the room's live stream: no later event of the room would reach this
+    // socket. Closed with 1013 (try again later), like a hello cut short, the client resumes.
+    expect((await bob.closed).code).toBe(1013);
+    const { client: again } = await TestClient.join(server.origin, bobCookie, { general: 40 });
+    alice.send({ v: 2, type: 'send', id: 'a41', room: 'general', text: 'm41' });
+    await waitFor(() => again.all('message').some((m) => m.message.seq === 41), 'seq 41 at bob');
+    await again.barrier();
+    expect(stream(again.messages, 'general')).toEqual(['synced 40', 41]);
   });
 });

@@ -201,8 +201,11 @@ export class Hub {
         conn.write(
           errorMessage('unavailable', 'chat storage is unavailable; retry when service resumes', { ref, id }),
         );
-        // A hello cut short leaves nothing to keep: 1013 (try again later) makes the client reconnect.
-        if (!conn.ready && conn.helloSeen && !conn.closed) conn.socket.close(1013, 'storage unavailable');
+        // A hello cut short leaves nothing to keep, and a sync or a room entry cut short left its
+        // room out of the live stream (no later event of it would reach this socket): 1013 (try
+        // again later) makes the client reconnect and resume from what it has.
+        const cutShort = conn.ready ? [...conn.rooms.values()].some((cr) => !cr.live) : conn.helloSeen;
+        if (cutShort && !conn.closed) conn.socket.close(1013, 'storage unavailable');
         return;
       }
       this.#options.log(`chat: internal error for ${conn.user}: ${(err as Error)?.stack ?? err}`);

@@ -20,6 +20,21 @@ import { type Peer, wsPeer } from './peers.js';
 
 afterEach(() => killAll());
 
+/** Run `connect` against an HTTP server that answers the upgrade with `statusLine` and no body. */
+async function connectToRefusal(statusLine: string): Promise<Awaited<ReturnType<typeof run>>> {
+  const server = createHttpServer();
+  server.on('upgrade', (_req, socket) => {
+    socket.end(`${statusLine}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    return await run(['connect', `ws://127.0.0.1:${port}/`]);
+  } finally {
+    server.close();
+  }
+}
+
 describe('exit status 2: usage errors print one line of reason and the usage', () => {
   const cases: [string, string[], RegExp][] = [
     ['no command', [], /^usage: riptide <command>/],
@@ -139,41 +154,21 @@ describe('exit status 1: connection failures, one line each', () => {
   });
 
   it('an HTTP status other than 101, with the status line', async () => {
-    const server = createHttpServer();
-    server.on('upgrade', (_req, socket) => {
-      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const { port } = server.address() as AddressInfo;
-      const res = await run(['connect', `ws://127.0.0.1:${port}/`]);
-      expect(res.code).toBe(1);
-      expect(res.stderr).toBe(
-        'riptide: handshake failed: server answered "HTTP/1.1 403 Forbidden" instead of 101 Switching Protocols\n',
-      );
-    } finally {
-      server.close();
-    }
+    const res = await connectToRefusal('HTTP/1.1 403 Forbidden');
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(
+      'riptide: handshake failed: server answered "HTTP/1.1 403 Forbidden" instead of 101 Switching Protocols\n',
+    );
   });
 
   it('a status line carrying terminal escapes is shown escaped, not run', async () => {
     // Regression: the reason phrase went to stderr as sent, so a server could clear the screen
     // and retitle the window of whoever ran connect.
-    const server = createHttpServer();
-    server.on('upgrade', (_req, socket) => {
-      socket.end('HTTP/1.1 403 \x1b[2J\x1b]0;pwned\x07No\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const { port } = server.address() as AddressInfo;
-      const res = await run(['connect', `ws://127.0.0.1:${port}/`]);
-      expect(res.code).toBe(1);
-      expect(res.stderr).toBe(
-        'riptide: handshake failed: server answered "HTTP/1.1 403 \\e[2J\\e]0;pwned\\x07No" instead of 101 Switching Protocols\n',
-      );
-    } finally {
-      server.close();
-    }
+    const res = await connectToRefusal('HTTP/1.1 403 \x1b[2J\x1b]0;pwned\x07No');
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(
+      'riptide: handshake failed: server answered "HTTP/1.1 403 \\e[2J\\e]0;pwned\\x07No" instead of 101 Switching Protocols\n',
+    );
   });
 
   it('a plain HTTP server answering 200 is reported with its status line too', async () => {

@@ -286,8 +286,14 @@ export interface CommittedEvents {
    * Starts delivering `room`'s events to `listener`, each once, in seq order, beginning right
    * after the seq this resolves with (every event up to it is already in the store). One listener
    * per room: the hub's room channel.
+   *
+   * A networked store may lose acknowledged events (Redis without an fsync on every write, a
+   * failover, a restored backup): the room's log then went back, and seqs already delivered are
+   * given to new events. A backend that can notice it calls `rebased(head)`: the store now holds the
+   * room up to `head` (not what was delivered before), and delivery goes on with the events after
+   * it. Stores that cannot lose an acknowledged event (memory, SQLite) never call it.
    */
-  open(room: string, listener: EventListener): Promise<number>;
+  open(room: string, listener: EventListener, rebased?: (head: number) => void): Promise<number>;
   close(room: string): void;
 }
 

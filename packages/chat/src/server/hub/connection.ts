@@ -29,6 +29,11 @@ export interface ConnRoom {
    */
   live: boolean;
   notices: string[];
+  /**
+   * The room's log went back (the store lost acknowledged events) while this connection was not
+   * live: what it was sent or told may no longer be in the store, so its replay ends with `reset`.
+   */
+  reload: boolean;
 }
 
 export interface ConnectionLimits {

@@ -30,7 +30,7 @@ import { Connection } from './connection.js';
 import { LocalRooms } from './local-rooms.js';
 import { MembershipHandlers } from './membership.js';
 import { resolveMentions } from './mentions.js';
-import { goLive, leaveLive, replay } from './replay.js';
+import { leaveLive, replay, reset } from './replay.js';
 import { encode, errorMessage, reply } from './replies.js';
 import { search } from './search.js';
 import { normalizeEmoji, parseClientMessage } from './validate.js';
@@ -447,7 +447,7 @@ export class Hub {
     for (const { cr } of entered) {
       const after = known[cr.room];
       if (after !== undefined) await this.#resume(conn, cr.room, after, ref);
-      else if ((await replay(conn, cr, this.#backend.rooms)) === 'gap') this.#reset(conn, cr.room, undefined);
+      else if ((await replay(conn, cr, this.#backend.rooms)) === 'gap') reset(conn, cr, undefined);
     }
     conn.ready = true;
   }
@@ -459,23 +459,15 @@ export class Hub {
     const channel = cr.channel;
     if (after > channel.head) {
       // The client has seen events this node has not delivered yet (it was on a node further
-      // ahead): wait for them, unless the store has never had them.
-      if (after > (await this.#backend.rooms.head(room))) return this.#reset(conn, room, ref);
+      // ahead): wait for them, unless the store has never had them (it lost them, or never had).
+      if (after > (await this.#backend.rooms.head(room))) return reset(conn, cr, ref);
       await Promise.race([channel.reached(after), conn.gone]);
+      // The room's log went back meanwhile: the store may never have `after` again.
+      if (after > channel.head) return reset(conn, cr, ref);
     }
-    if (channel.head - after > this.#options.limits.replayLimit) return this.#reset(conn, room, ref);
+    if (channel.head - after > this.#options.limits.replayLimit) return reset(conn, cr, ref);
     cr.cursor = after;
-    if ((await replay(conn, cr, this.#backend.rooms, { ref })) === 'gap') this.#reset(conn, room, ref);
-  }
-
-  /** The client must reload the room with `history`; the events after `head` follow. */
-  #reset(conn: Connection, room: string, ref: string | undefined): void {
-    const cr = conn.rooms.get(room);
-    if (!cr || conn.closed) return;
-    leaveLive(conn, cr);
-    cr.cursor = cr.channel.head;
-    reply(conn, ref, { v: PROTOCOL_VERSION, type: 'reset', room, head: cr.cursor });
-    goLive(conn, cr);
+    if ((await replay(conn, cr, this.#backend.rooms, { ref })) === 'gap') reset(conn, cr, ref);
   }
 
   async #detach(conn: Connection): Promise<void> {

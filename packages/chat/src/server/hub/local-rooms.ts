@@ -87,7 +87,7 @@ export class LocalRooms {
     const channel = new RoomChannel(room, this.#publishLocal);
     this.#channels.set(room, channel);
     this.#backend.bus.subscribe(channel.topic, channel.onNotice);
-    channel.ready = this.#backend.events.open(room, channel.onEvent).then(
+    channel.ready = this.#backend.events.open(room, channel.onEvent, channel.onRebased).then(
       (head) => {
         channel.settled = true;
         channel.start(head);
@@ -119,7 +119,7 @@ export class LocalRooms {
     const existing = conn.rooms.get(room);
     if (existing) return existing;
     const channel = this.#channel(room);
-    const cr: ConnRoom = { room, channel, cursor: 0, live: false, notices: [] };
+    const cr: ConnRoom = { room, channel, cursor: 0, live: false, notices: [], reload: false };
     conn.rooms.set(room, cr);
     channel.members.add(cr);
     try {

@@ -14,7 +14,7 @@ import { DEFAULT_ROOM, dmRoom, type Limits, PROTOCOL_VERSION, type RoomKind } fr
 import type { Backend, Clock, Membership } from '../ports.js';
 import type { Connection } from './connection.js';
 import type { LocalRooms, UserEvent } from './local-rooms.js';
-import { replay } from './replay.js';
+import { replay, reset } from './replay.js';
 import { errorMessage, reply } from './replies.js';
 
 const v = PROTOCOL_VERSION;
@@ -55,7 +55,7 @@ export class MembershipHandlers {
     const cr = await this.#local.enter(conn, room);
     const state = await this.#local.state(conn, cr, membership);
     reply(conn, ref, { v, type: 'joined', ...state });
-    await replay(conn, cr, this.#backend.rooms);
+    if ((await replay(conn, cr, this.#backend.rooms)) === 'gap') reset(conn, cr, undefined);
   }
 
   async create(conn: Connection, room: string, isPrivate: boolean, ref: string | undefined): Promise<void> {

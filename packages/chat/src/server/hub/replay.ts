@@ -15,6 +15,7 @@
 import { eventSeq, PROTOCOL_VERSION, type RoomEvent, type ServerMessage } from '../../shared/protocol.js';
 import type { RoomStore } from '../ports.js';
 import type { Connection, ConnRoom } from './connection.js';
+import { reply } from './replies.js';
 
 const PAGE = 16;
 /** Most events written at once from the channel's recent list (without waiting for the socket). */
@@ -36,6 +37,8 @@ export async function replay(
   const channel = cr.channel;
   for (;;) {
     if (conn.closed || conn.rooms.get(cr.room) !== cr) return 'gone';
+    // The room's log went back while this ran: what was sent may not be in the store any more.
+    if (cr.reload) return 'gap';
     if (cr.cursor >= channel.head) break;
     const recent = channel.head - cr.cursor <= BURST ? channel.recentFrom(cr.cursor + 1) : null;
     if (recent !== null) {
@@ -44,6 +47,8 @@ export async function replay(
       break;
     }
     const events = await store.eventsAfter(cr.room, cr.cursor, Math.min(PAGE, channel.head - cr.cursor));
+    if (conn.closed || conn.rooms.get(cr.room) !== cr) return 'gone';
+    if (cr.reload) return 'gap';
     if (events.length === 0 || eventSeq(events[0]) !== cr.cursor + 1) return 'gap';
     for (const event of events) {
       const seq = eventSeq(event);
@@ -53,6 +58,7 @@ export async function replay(
       cr.cursor = seq;
       if (conn.congested) await conn.drained();
       if (conn.closed || conn.rooms.get(cr.room) !== cr) return 'gone';
+      if (cr.reload) return 'gap';
     }
   }
   goLive(conn, cr, synced);
@@ -71,6 +77,19 @@ export function goLive(conn: Connection, cr: ConnRoom, synced?: { ref: string | 
   }
   cr.live = true;
   conn.subscribe(cr.channel.topic);
+}
+
+/**
+ * Instead of a replay (too far behind, a seq the room does not have, a gap, a log that went back):
+ * the client must reload the room with `history`; the events after `head` follow, live.
+ */
+export function reset(conn: Connection, cr: ConnRoom, ref: string | undefined): void {
+  if (conn.closed || conn.rooms.get(cr.room) !== cr) return;
+  leaveLive(conn, cr);
+  cr.reload = false;
+  cr.cursor = cr.channel.head;
+  reply(conn, ref, { v: PROTOCOL_VERSION, type: 'reset', room: cr.room, head: cr.cursor });
+  goLive(conn, cr);
 }
 
 /** Leaves the live stream of the room (a sync starts): events and notices wait for the replay. */

@@ -11,7 +11,13 @@
  * event after it will come through onEvent. A connection catching up (replay.ts) reads the store
  * up to `head`, takes the rest from `recentFrom`, and subscribes in the same tick: so it gets each
  * event once and in order, with no event between the replay and the live stream.
+ *
+ * When the store lost acknowledged events (a networked store: see ports.ts, CommittedEvents) the
+ * backend re-bases the channel (onRebased): `head` goes back to what the store holds, the live
+ * connections get `reset` on the topic, before any event after that head, and those catching up
+ * are marked to end their replay with `reset` (ConnRoom.reload).
  */
+import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import type { ConnRoom } from './connection.js';
 
 /** Events kept for connections finishing a replay (bounds the store round trips of a busy room). */
@@ -63,7 +69,25 @@ export class RoomChannel {
     if (this.#waiters.length > 0) this.#wake();
   };
 
-  /** Resolves once the channel has delivered `seq` (the store has it: it will come). */
+  /**
+   * The store's log went back to `head`: this node's events after it are not in the store any more
+   * (other events get their seqs). Every connection in the room reloads it.
+   */
+  readonly onRebased = (head: number): void => {
+    this.head = head;
+    this.#recent = [];
+    for (const member of this.members) if (!member.live) member.reload = true;
+    this.publish(this.topic, JSON.stringify({ v: PROTOCOL_VERSION, type: 'reset', room: this.room, head }));
+    // Those waiting for a seq the store may never have again look at the room anew.
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiting) w.resolve();
+  };
+
+  /**
+   * Resolves once the channel has delivered `seq` (the store has it: it will come), or the log
+   * went back (the caller then finds `head` below `seq`).
+   */
   reached(seq: number): Promise<void> {
     if (this.head >= seq) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ seq, resolve }));

@@ -11,35 +11,52 @@
  *   event after that seq. Events up to it are in the stream and the history already.
  * - Redis down: the reader retries with backoff from the ids it has delivered, so nothing is
  *   skipped when Redis returns.
+ * - Redis back with less than this node delivered (it lost acknowledged writes): the room's log
+ *   went back (log-regression.ts). The reader checks every entry it reads against the one it
+ *   delivered before it, and between two reads compares the counters of its rooms (one MGET) with
+ *   its positions: after every reconnection, every `checkMs`, and at once for a room in which
+ *   this node's own append got a seq it had already delivered (the store's hint). A room whose log
+ *   went back is re-based: its position becomes what Redis holds now, one warning is logged and
+ *   the room's `rebased` callback runs (the hub tells the room's clients to reload it), then the
+ *   events after it are delivered as usual. Nothing is written to Redis, so nodes that notice at
+ *   the same time each re-base their own position, with no race between them.
  * - `stats` counts what this node read per room (tests and /_stats).
  */
 import type { Redis } from 'ioredis';
 import type { CommittedEvents, EventListener } from '../../ports.js';
 import { type RedisKeys, toStoreError } from './keys.js';
+import { chainBroken, counterWentBack, type LogPosition } from './log-regression.js';
+import type { DeliveredPositions } from './store.js';
 
 export interface RedisEventsOptions {
   /** Longest XREAD BLOCK, ms. Default 2000. */
   blockMs?: number;
   /** Most entries one XREAD returns per stream. Default 1000. */
   batch?: number;
+  /** Longest time between two checks of the rooms' counters, ms. Default 2000. */
+  checkMs?: number;
   log?: (line: string) => void;
 }
 
-interface Cursor {
-  /** Last stream id delivered ('<seq>-0'). */
-  id: string;
+interface Cursor extends LogPosition {
   listener: EventListener;
+  rebased: ((head: number) => void) | undefined;
 }
 
-export class RedisCommittedEvents implements CommittedEvents {
-  readonly stats = { roomEventsReceived: {} as Record<string, number>, readFailures: 0 };
+export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions {
+  readonly stats = { roomEventsReceived: {} as Record<string, number>, readFailures: 0, logRegressions: 0 };
   readonly #cmd: Redis;
   readonly #reader: Redis;
   readonly #keys: RedisKeys;
   readonly #blockMs: number;
   readonly #batch: number;
+  readonly #checkMs: number;
   readonly #log: (line: string) => void;
   readonly #rooms = new Map<string, Cursor>();
+  /** Rooms to check before the next read; all of them after a reconnection. */
+  readonly #suspects = new Set<string>();
+  #checkAll = true;
+  #lastCheck = 0;
   #readerId: number | null = null;
   #reading = false;
   #wake: (() => void) | null = null;
@@ -52,8 +69,11 @@ export class RedisCommittedEvents implements CommittedEvents {
     this.#keys = keys;
     this.#blockMs = options.blockMs ?? 2000;
     this.#batch = options.batch ?? 1000;
+    this.#checkMs = options.checkMs ?? 2000;
     this.#log = options.log ?? (() => {});
     const learnId = () => {
+      // A new connection may lead to another Redis, or to one that came back with less.
+      this.#checkAll = true;
       reader.client('ID').then(
         (id) => {
           this.#readerId = Number(id);
@@ -66,16 +86,28 @@ export class RedisCommittedEvents implements CommittedEvents {
     this.#loop = this.#run();
   }
 
-  async open(room: string, listener: EventListener): Promise<number> {
-    let seq: number;
+  async open(room: string, listener: EventListener, rebased?: (head: number) => void): Promise<number> {
+    let counter: string | null;
+    let tip: string | null;
     try {
-      seq = Number((await this.#cmd.get(this.#keys.seq(room))) ?? 0);
+      [counter, tip] = await this.#cmd.mget(this.#keys.seq(room), this.#keys.tip(room));
     } catch (err) {
       throw toStoreError(err);
     }
-    this.#rooms.set(room, { id: `${seq}-0`, listener });
+    const seq = Number(counter ?? 0);
+    this.#rooms.set(room, { seq, nonce: tip, listener, rebased });
     this.#interrupt();
     return seq;
+  }
+
+  delivered(room: string): number {
+    return this.#rooms.get(room)?.seq ?? -1;
+  }
+
+  suspect(room: string): void {
+    if (!this.#rooms.has(room)) return;
+    this.#suspects.add(room);
+    this.#interrupt();
   }
 
   close(room: string): void {
@@ -116,9 +148,12 @@ export class RedisCommittedEvents implements CommittedEvents {
         continue;
       }
       const keys = rooms.map(([room]) => this.#keys.log(room));
-      const ids = rooms.map(([, c]) => c.id);
+      const ids = rooms.map(([, c]) => `${c.seq}-0`);
       let res: [string, [string, string[]][]][] | null;
       try {
+        // Between two reads, so that no entry is delivered while a room is being re-based.
+        if (this.#checkAll || this.#suspects.size > 0 || Date.now() - this.#lastCheck >= this.#checkMs)
+          await this.#check();
         this.#reading = true;
         res = (await this.#reader.xread(
           'COUNT',
@@ -146,21 +181,68 @@ export class RedisCommittedEvents implements CommittedEvents {
         if (room === null || !cursor) continue;
         const counts = this.stats.roomEventsReceived;
         for (const [id, fields] of entries) {
+          const seq = Number(id.slice(0, id.indexOf('-')));
           // The room was closed and opened again from a later seq while this read was in flight.
-          if (compareIds(id, cursor.id) <= 0) continue;
-          cursor.id = id;
+          if (seq <= cursor.seq) continue;
+          const prev = field(fields, 'p');
+          if (chainBroken(cursor, seq, prev)) this.#rebase(room, cursor, seq - 1, prev ?? null);
+          cursor.seq = seq;
+          cursor.nonce = field(fields, 'n') ?? null;
           counts[room] = (counts[room] ?? 0) + 1;
-          const i = fields.indexOf('e');
-          if (i >= 0) cursor.listener(Number(id.slice(0, id.indexOf('-'))), fields[i + 1]);
+          const event = field(fields, 'e');
+          if (event !== undefined) cursor.listener(seq, event);
         }
       }
     }
   }
+
+  /** Compares the counters of the rooms due for a check with this node's positions (one MGET). */
+  async #check(): Promise<void> {
+    const all = this.#checkAll || Date.now() - this.#lastCheck >= this.#checkMs;
+    const names = all ? [...this.#rooms.keys()] : [...this.#suspects];
+    this.#checkAll = false;
+    this.#suspects.clear();
+    if (all) this.#lastCheck = Date.now();
+    const cursors = names.flatMap((room) => {
+      const cursor = this.#rooms.get(room);
+      return cursor ? [{ room, cursor }] : [];
+    });
+    if (cursors.length === 0) return;
+    let values: (string | null)[];
+    try {
+      values = await this.#reader.mget(
+        ...cursors.flatMap(({ room }) => [this.#keys.seq(room), this.#keys.tip(room)]),
+      );
+    } catch (err) {
+      // Checked again once a read succeeds from a (new) connection.
+      if (all) this.#checkAll = true;
+      else for (const { room } of cursors) this.#suspects.add(room);
+      throw err;
+    }
+    for (const [i, { room, cursor }] of cursors.entries()) {
+      // Closed (and maybe opened again, from the counter as it is now) meanwhile.
+      if (this.#rooms.get(room) !== cursor) continue;
+      const counter = Number(values[2 * i] ?? 0);
+      const tip = values[2 * i + 1];
+      if (counterWentBack(cursor, counter, tip)) this.#rebase(room, cursor, counter, tip);
+    }
+  }
+
+  /** The room's log went back: this node goes on from what Redis holds now (`seq`, `nonce`). */
+  #rebase(room: string, cursor: Cursor, seq: number, nonce: string | null): void {
+    this.stats.logRegressions++;
+    this.#log(
+      `chat: warning: the log of room ${room} went back in Redis (it lost acknowledged writes?): ` +
+        `this node had delivered up to seq ${cursor.seq}, Redis holds ${seq}; the room's clients reload it`,
+    );
+    cursor.seq = seq;
+    cursor.nonce = nonce;
+    cursor.rebased?.(seq);
+  }
 }
 
-/** Compares stream ids '<ms>-<n>' numerically. */
-function compareIds(a: string, b: string): number {
-  const [a1, a2] = a.split('-').map(Number);
-  const [b1, b2] = b.split('-').map(Number);
-  return a1 !== b1 ? a1 - b1 : a2 - b2;
+/** The value of `name` in a stream entry's field list, undefined if it has none. */
+function field(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
 }

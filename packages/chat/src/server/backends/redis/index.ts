@@ -62,11 +62,12 @@ export async function createRedisBackend(
     log,
   );
   const keys = new RedisKeys(options.prefix ?? 'chat:');
+  const events = new RedisCommittedEvents(redis.cmd, redis.reader, keys, { log });
   const store = new RedisStore(redis.cmd, keys, {
     isAvailable: () => redis.available,
+    delivered: events,
     ...(options.streamRetention !== undefined ? { streamRetention: options.streamRetention } : {}),
   });
-  const events = new RedisCommittedEvents(redis.cmd, redis.reader, keys, { log });
   const bus = new RedisBus(redis.cmd, redis.sub, keys);
   const presence = new RedisPresence(redis.cmd, keys, {
     ...(options.presenceTtlMs !== undefined ? { ttlMs: options.presenceTtlMs } : {}),

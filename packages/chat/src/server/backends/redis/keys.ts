@@ -7,7 +7,10 @@
  *   roomcount                    public+private rooms      owned:<user>        rooms the user owns
  *   empty                        zset name -> empty since  member:<user>       hash room -> read marker
  *   room:{r}:seq                 the room's counter (kept after deletion: seqs never go back)
- *   room:{r}:log                 stream, ids <seq>-0       room:{r}:msgs       hash seq -> message JSON
+ *   room:{r}:tip                 the nonce of the room's last stream entry (kept with seq; see
+ *                                log-regression.ts)
+ *   room:{r}:log                 stream, ids <seq>-0,      room:{r}:msgs       hash seq -> message JSON
+ *                                fields e (event), n, p
  *                                (a message keeps replyTo, mentions and rx: emoji -> users)
  *   room:{r}:idx / :live         zsets of message seqs (all / not deleted)
  *   room:{r}:by:<user>           zset of the user's live message seqs (unread counts)
@@ -51,6 +54,9 @@ export class RedisKeys {
   }
   seq(room: string): string {
     return this.room(room, 'seq');
+  }
+  tip(room: string): string {
+    return this.room(room, 'tip');
   }
   log(room: string): string {
     return this.room(room, 'log');

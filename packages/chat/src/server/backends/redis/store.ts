@@ -6,7 +6,9 @@
  *   in Redis) that INCRs the counter and XADDs the event with the explicit stream id `<seq>-0`, so
  *   stream ids ARE the room's sequence numbers: no gaps, one order that every node reads the same
  *   way. The stream is trimmed to about `streamRetention` entries (MAXLEN ~): it serves replay
- *   (eventsAfter) and live delivery (events.ts), never history.
+ *   (eventsAfter) and live delivery (events.ts), never history. Each entry also carries a nonce and
+ *   its predecessor's, and `tip` the last nonce, so that the nodes notice when Redis comes back
+ *   with less than they delivered (log-regression.ts).
  * - History keeps every message, like the SQLite store: `msgs` (hash seq -> the message as it is
  *   now, JSON) and `idx` (sorted set of message seqs, for paging). Edits and deletes rewrite the
  *   hash entry in the same script that logs them.
@@ -34,6 +36,7 @@
  *   with UnavailableError; the hub answers the client with code 'unavailable' and acknowledges
  *   nothing. Any other error is a bug and is rethrown as is.
  */
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import {
   type ChatMessage,
@@ -70,6 +73,19 @@ export interface RedisStoreOptions {
   dedupTtlSeconds?: number;
   /** The backend's view of Redis's health: while false, calls fail at once as unavailable. */
   isAvailable?: () => boolean;
+  /**
+   * This node's delivered positions (events.ts): a seq assigned by an append that this node had
+   * already delivered in the room before the append was sent can only mean the room's log went
+   * back; the room is then checked at once (a hint, free: no extra round trip).
+   */
+  delivered?: DeliveredPositions;
+}
+
+export interface DeliveredPositions {
+  /** The last seq this node delivered in the room; -1 if it does not read the room. */
+  delivered(room: string): number;
+  /** Check the room's log now: it may have gone back. */
+  suspect(room: string): void;
 }
 
 const J = JSON.stringify;
@@ -92,10 +108,10 @@ end
 `;
 
 // KEYS: 1 seq, 2 log, 3 msgs, 4 idx, 5 live, 6 by:<user>, 7 dedup key (messages), 8 rooms, 9 authors,
-//       10 mentioned
+//       10 mentioned, 11 tip
 // ARGV: 1 kind, 2 stream retention, 3 payload head, 4 payload tail, 5 dedup ttl, 6 target,
 //       7 user, 8 text, 9 ts, 10 room, 11 replyTo (0: none), 12 mentions (JSON array),
-//       13 mention:<user> key prefix
+//       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts)
 // For a message, ARGV 3/4 are the message JSON around its seq, without its closing brace; for
 // edit/delete, the event's (whole).
 const APPEND = `
@@ -112,12 +128,15 @@ local function mention(seq)
   end
 end
 if redis.call('HEXISTS', KEYS[8], ARGV[10]) == 0 then return {'no_room'} end
+-- The entry names the one before it (p) and becomes the tip: see log-regression.ts.
 local function log(seq, payload)
-  local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', payload)
+  local prev = redis.call('GET', KEYS[11]) or ''
+  local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', payload, 'n', ARGV[14], 'p', prev)
   if type(ok) == 'table' and ok.err then
     redis.call('DECR', KEYS[1])
     return ok.err
   end
+  redis.call('SET', KEYS[11], ARGV[14])
   return nil
 end
 if kind == 'message' then
@@ -180,9 +199,9 @@ redis.call('HSET', KEYS[3], ARGV[6], cjson.encode(m))
 return {'ok', seq}
 `;
 
-// KEYS: 1 seq, 2 log, 3 msgs, 4 rooms
+// KEYS: 1 seq, 2 log, 3 msgs, 4 rooms, 5 tip
 // ARGV: 1 room, 2 target, 3 user, 4 emoji, 5 on ('1' or '0'), 6 max distinct emoji,
-//       7 stream retention, 8 payload head, 9 payload tail
+//       7 stream retention, 8 payload head, 9 payload tail, 10 the entry's nonce
 // -> {'ok', seq} | {'noop', head} | {'no_room'} | {'not_found'} | {'too_many_reactions'}
 const REACT = `
 if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then return {'no_room'} end
@@ -215,11 +234,13 @@ else
 end
 if next(rx) == nil then m.rx = nil else m.rx = rx end
 local seq = redis.call('INCR', KEYS[1])
-local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], seq .. '-0', 'e', ARGV[8] .. seq .. ARGV[9])
+local prev = redis.call('GET', KEYS[5]) or ''
+local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], seq .. '-0', 'e', ARGV[8] .. seq .. ARGV[9], 'n', ARGV[10], 'p', prev)
 if type(ok) == 'table' and ok.err then
   redis.call('DECR', KEYS[1])
   return redis.error_reply(ok.err)
 end
+redis.call('SET', KEYS[5], ARGV[10])
 redis.call('HSET', KEYS[3], ARGV[2], cjson.encode(m))
 return {'ok', seq}
 `;
@@ -348,6 +369,10 @@ export class RedisStore implements AccountStore, RoomStore {
   readonly #retention: number;
   readonly #dedupTtl: number;
   readonly #isAvailable: (() => boolean) | undefined;
+  readonly #delivered: DeliveredPositions | undefined;
+  /** Stream entry nonces: this store's random tag and a count (unique per append, any node). */
+  readonly #nonceTag = `${randomBytes(6).toString('base64url')}.`;
+  #nonces = 0;
 
   constructor(redis: Redis, keys: RedisKeys, options: RedisStoreOptions = {}) {
     this.#keys = keys;
@@ -358,13 +383,14 @@ export class RedisStore implements AccountStore, RoomStore {
     if (!Number.isInteger(this.#dedupTtl) || this.#dedupTtl < 1)
       throw new TypeError('RedisStore: dedupTtlSeconds must be a positive integer');
     this.#isAvailable = options.isAvailable;
+    this.#delivered = options.delivered;
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
-    define('chatAppend', 10, APPEND);
+    define('chatAppend', 11, APPEND);
     define('chatBefore', 2, BEFORE);
     define('chatAfter', 2, AFTER);
-    define('chatReact', 4, REACT);
+    define('chatReact', 5, REACT);
     define('chatCreateRoom', 6, CREATE_ROOM);
     define('chatDeleteRoom', 11, DELETE_ROOM);
     define('chatJoin', 5, JOIN);
@@ -376,6 +402,15 @@ export class RedisStore implements AccountStore, RoomStore {
 
   #call<T>(fn: () => Promise<T>): Promise<T> {
     return callRedis(this.#isAvailable, fn);
+  }
+
+  #nonce(): string {
+    return this.#nonceTag + (this.#nonces++).toString(36);
+  }
+
+  /** A new event got `seq`; `before` was this node's delivered position when it was sent. */
+  #assigned(room: string, seq: number, before: number): void {
+    if (seq <= before) this.#delivered?.suspect(room);
   }
 
   // ---- accounts ----
@@ -585,6 +620,7 @@ export class RedisStore implements AccountStore, RoomStore {
         head = `{"v":${PROTOCOL_VERSION},"type":"deleted","room":${J(room)},"seq":`;
         tail = `,"target":${input.target},"user":${J(input.user)},"ts":${input.ts}}`;
       }
+      const before = this.#delivered?.delivered(room) ?? -1;
       const [status, value, quote] = await this.#redis.chatAppend(
         k.seq(room),
         k.log(room),
@@ -598,6 +634,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.rooms(),
         k.room(room, 'authors'),
         k.room(room, 'mentioned'),
+        k.tip(room),
         input.type,
         this.#retention,
         head,
@@ -612,6 +649,7 @@ export class RedisStore implements AccountStore, RoomStore {
         // cjson decodes [] as an empty table either way; the script only iterates it.
         J(mentions),
         k.room(room, 'mention:'),
+        this.#nonce(),
       );
       if (status === 'no_room' || status === 'not_found' || status === 'forbidden')
         return { ok: false, reason: status };
@@ -620,6 +658,7 @@ export class RedisStore implements AccountStore, RoomStore {
         return { ok: true, duplicate: true, event: { type: 'message', message } };
       }
       const seq = Number(value);
+      this.#assigned(room, seq, before);
       let event: RoomEvent;
       if (input.type === 'message') {
         const message: ChatMessage = {
@@ -667,11 +706,13 @@ export class RedisStore implements AccountStore, RoomStore {
         on: input.on,
         ts: input.ts,
       };
+      const before = this.#delivered?.delivered(room) ?? -1;
       const [status, value] = await this.#redis.chatReact(
         k.seq(room),
         k.log(room),
         k.room(room, 'msgs'),
         k.rooms(),
+        k.tip(room),
         room,
         input.target,
         input.user,
@@ -681,11 +722,13 @@ export class RedisStore implements AccountStore, RoomStore {
         this.#retention,
         `{"v":${PROTOCOL_VERSION},"type":"reacted","room":${J(room)},"seq":`,
         `,"target":${input.target},"user":${J(input.user)},"emoji":${J(input.emoji)},"on":${input.on},"ts":${input.ts}}`,
+        this.#nonce(),
       );
       if (status === 'no_room' || status === 'not_found' || status === 'too_many_reactions')
         return { ok: false, reason: status };
       if (status === 'noop') return { ok: true, event: null, head: Number(value) };
       event.seq = Number(value);
+      this.#assigned(room, event.seq, before);
       return { ok: true, event };
     });
   }

@@ -82,14 +82,19 @@ export class RedisServer {
   private constructor(
     readonly port: number,
     readonly dir: string,
+    readonly args: readonly string[],
   ) {
     this.url = `redis://127.0.0.1:${port}`;
   }
 
-  static async start(): Promise<RedisServer> {
+  /**
+   * `args` follow the defaults on the command line, so they override them (e.g. `--appendonly no`
+   * for a Redis that loses what it acknowledged since its last snapshot).
+   */
+  static async start(args: readonly string[] = []): Promise<RedisServer> {
     requirements();
     const dir = mkdtempSync(join(tmpdir(), 'riptide-redis-'));
-    const server = new RedisServer(await freePort(), dir);
+    const server = new RedisServer(await freePort(), dir, args);
     cleanups.push(async () => {
       await server.stop('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
@@ -119,6 +124,7 @@ export class RedisServer {
         'no',
         '--loglevel',
         'warning',
+        ...this.args,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -243,6 +249,8 @@ export interface NodeStats {
   available: boolean;
   rooms: string[];
   roomEventsReceived: Record<string, number>;
+  /** Rooms this node found with a log that went back in Redis, and re-based. */
+  logRegressions: number;
   topicMessagesReceived: Record<string, number>;
 }
 
@@ -359,6 +367,10 @@ export class SimClient {
   readonly online = new Map<string, Set<string>>();
   readonly presenceLog: { room: string; user: string; online: boolean; at: number }[] = [];
   readonly all: ServerMessage[] = [];
+  /** `reset`s received; like the page, each reloads the room with `history`. */
+  readonly resets: Extract<ServerMessage, { type: 'reset' }>[] = [];
+  /** Rooms reset and not yet reloaded: their events wait for the history. */
+  readonly #reloading = new Set<string>();
   welcomed = false;
   #n = 0;
   #synced = new Set<string>();
@@ -432,24 +444,33 @@ export class SimClient {
           this.waiting.set(room, waiting);
         }
         waiting.set(seq, m);
-        let list = this.applied.get(room);
-        if (!list) {
-          list = [];
-          this.applied.set(room, list);
-        }
-        for (;;) {
-          const next = (this.head.get(room) ?? 0) + 1;
-          const event = waiting.get(next);
-          if (!event) break;
-          waiting.delete(next);
-          this.head.set(room, next);
-          list.push(event);
-        }
+        if (!this.#reloading.has(room)) this.#drain(room);
         return;
       }
       case 'synced':
         this.#synced.add(m.room);
         return;
+      case 'reset':
+        // Like the page: drop the room and reload it; the events after `head` follow.
+        this.resets.push(m);
+        this.#synced.add(m.room);
+        this.#reloading.add(m.room);
+        this.applied.set(m.room, []);
+        this.waiting.get(m.room)?.clear();
+        this.head.set(m.room, m.head);
+        this.ws?.send(JSON.stringify({ v: 2, type: 'history', ref: `reload-${++this.#n}`, room: m.room }));
+        return;
+      case 'history': {
+        if (!m.ref?.startsWith('reload-') || !this.#reloading.has(m.room)) return;
+        this.#reloading.delete(m.room);
+        this.applied.set(
+          m.room,
+          m.messages.map((message) => ({ v: 2, type: 'message', message }) as RoomEventMessage),
+        );
+        this.head.set(m.room, Math.max(m.head, this.head.get(m.room) ?? 0));
+        this.#drain(m.room);
+        return;
+      }
       case 'ack':
         if (m.id === undefined) return; // an edit's or a delete's
         this.acks.set(m.id, m.seq);
@@ -474,6 +495,27 @@ export class SimClient {
         return;
       }
     }
+  }
+
+  /** Applies the waiting events of `room` that follow its head; drops those at or below it. */
+  #drain(room: string): void {
+    const waiting = this.waiting.get(room);
+    if (!waiting) return;
+    let list = this.applied.get(room);
+    if (!list) {
+      list = [];
+      this.applied.set(room, list);
+    }
+    for (;;) {
+      const next = (this.head.get(room) ?? 0) + 1;
+      const event = waiting.get(next);
+      if (!event) break;
+      waiting.delete(next);
+      this.head.set(room, next);
+      list.push(event);
+    }
+    const head = this.head.get(room) ?? 0;
+    for (const seq of waiting.keys()) if (seq <= head) waiting.delete(seq);
   }
 
   #rooms(states: RoomState[]): void {

@@ -139,21 +139,26 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
   async #run(): Promise<void> {
     let failures = 0;
     while (!this.#closed) {
-      const rooms = [...this.#rooms];
-      if (rooms.length === 0) {
+      if (this.#rooms.size === 0) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
         });
         this.#wake = null;
         continue;
       }
-      const keys = rooms.map(([room]) => this.#keys.log(room));
-      const ids = rooms.map(([, c]) => `${c.seq}-0`);
       let res: [string, [string, string[]][]][] | null;
       try {
-        // Between two reads, so that no entry is delivered while a room is being re-based.
-        if (this.#checkAll || this.#suspects.size > 0 || Date.now() - this.#lastCheck >= this.#checkMs)
+        // Between two reads, so that no entry is delivered while a room is being re-based; the
+        // read then starts from the positions as the check left them. What changed during the
+        // check (a room opened, a hint, a reconnection) is seen before reading.
+        if (this.#checkAll || this.#suspects.size > 0 || Date.now() - this.#lastCheck >= this.#checkMs) {
           await this.#check();
+          if (this.#checkAll || this.#suspects.size > 0) continue;
+        }
+        const rooms = [...this.#rooms];
+        if (rooms.length === 0) continue;
+        const keys = rooms.map(([room]) => this.#keys.log(room));
+        const ids = rooms.map(([, c]) => `${c.seq}-0`);
         this.#reading = true;
         res = (await this.#reader.xread(
           'COUNT',

@@ -222,3 +222,75 @@ describe('storage going away in the middle of a request (several nodes: Redis st
     expect(stream(again.messages, 'general')).toEqual(['synced 40', 41]);
   });
 });
+
+/**
+ * The backend re-bases a room (a networked store lost acknowledged events: ports.ts,
+ * CommittedEvents.open). SQLite never does; here the test calls the hub's callback itself, through
+ * the real backend's open, to see what the hub does with it.
+ */
+describe('a room re-based by the backend (its log went back)', () => {
+  /** Captures the `rebased` callback the hub gives for each room it opens. */
+  function captureRebased(server: TestServer): Map<string, (head: number) => void> {
+    const callbacks = new Map<string, (head: number) => void>();
+    const events = server.backend.events;
+    const open = events.open.bind(events);
+    events.open = (room, listener, rebased) => {
+      if (rebased) callbacks.set(room, rebased);
+      return open(room, listener, rebased);
+    };
+    return callbacks;
+  }
+
+  it('tells live connections reset, before any later event', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 1000, perSecond: 1000 } } });
+    const rebased = captureRebased(server);
+    const alice = await TestClient.user(server.origin, 'alice');
+    for (let i = 1; i <= 3; i++)
+      alice.send({ v: 2, type: 'send', id: `a${i}`, room: 'general', text: `m${i}` });
+    for (let i = 1; i <= 3; i++) await alice.next('ack');
+    await waitFor(() => alice.all('message').length === 3, 'three messages');
+    rebased.get('general')?.(3);
+    alice.send({ v: 2, type: 'send', id: 'a4', room: 'general', text: 'm4' });
+    await alice.next('ack');
+    await waitFor(() => alice.all('message').length === 4, 'the fourth message');
+    expect(stream(alice.messages, 'general')).toEqual([1, 2, 3, 'reset 3', 4]);
+    expect(alice.all('reset')[0].ref).toBeUndefined();
+  });
+
+  it('ends a replay under way with reset instead of synced, then live', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 1000, perSecond: 1000 } } });
+    const rebased = captureRebased(server);
+    const alice = await TestClient.user(server.origin, 'alice');
+    for (let i = 1; i <= 40; i++) await store(server, i, `m${i}`);
+    await waitFor(() => alice.all('message').length === 40, 'forty messages');
+    // Bob's replay from 0 reads the store (more than the recent list holds); its first page waits
+    // for the test, which re-bases the room meanwhile.
+    const rooms = server.backend.rooms;
+    const eventsAfter = rooms.eventsAfter.bind(rooms);
+    let reached!: () => void;
+    const pageAsked = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    rooms.eventsAfter = async (room, after, limit) => {
+      reached();
+      await released;
+      return eventsAfter(room, after, limit);
+    };
+    const bobCookie = await register(server.origin, 'bob');
+    const { client: bob } = await TestClient.join(server.origin, bobCookie, { general: 0 });
+    await pageAsked;
+    rebased.get('general')?.(40);
+    release();
+    const reset = await bob.next('reset');
+    expect(reset).toMatchObject({ room: 'general', head: 40 });
+    await store(server, 41, 'm41');
+    await waitFor(() => bob.all('message').length === 1, 'm41 at bob');
+    await bob.barrier();
+    // Besides the reset (taken by next() above): no replayed event, no synced; m41 live.
+    expect(stream(bob.messages, 'general')).toEqual([41]);
+  });
+});

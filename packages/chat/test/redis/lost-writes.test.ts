@@ -14,12 +14,15 @@ import { RedisCommittedEvents, type RedisEventsOptions } from '../../src/server/
 import { RedisKeys } from '../../src/server/backends/redis/keys.js';
 import { RedisStore } from '../../src/server/backends/redis/store.js';
 import type { ServerMessage } from '../../src/shared/protocol.js';
-import { ChatNode, cleanupAll, RedisServer, SimClient, waitUntil } from './helpers.js';
+import { ChatNode, cleanupAll, PATIENCE_MS, RedisServer, SimClient, waitUntil } from './helpers.js';
 
 /** Snapshots only when asked (SAVE); DEBUG allowed from localhost. */
 const SNAPSHOT_ONLY = ['--appendonly', 'no', '--enable-debug-command', 'local'];
 
 const quotas = { maxRooms: 100, maxOwnedRooms: 100 };
+/** The chat's own three connections to a Redis (as a node makes them). */
+const connect = (url: string) =>
+  connectRedis({ url, connectTimeoutMs: 10_000, commandTimeoutMs: 5000 }, () => {});
 const room = (name: string) => ({ name, kind: 'public' as const, owner: 'x', createdAt: 0 });
 const message = (text: string) =>
   ({ type: 'message', room: 'r', user: 'ann', clientId: text, text, ts: 1763780000000 }) as const;
@@ -44,10 +47,7 @@ describe('the event reader notices a log that went back (connections stay open)'
    * the reader passed on, `rebases` the heads it re-based to, `warnings` its log lines.
    */
   async function node(options: RedisEventsOptions & { hint: boolean }) {
-    const redis = await connectRedis(
-      { url: server.url, connectTimeoutMs: 10_000, commandTimeoutMs: 5000 },
-      () => {},
-    );
+    const redis = await connect(server.url);
     const keys = new RedisKeys(`lw${prefixes++}:`);
     const warnings: string[] = [];
     const events = new RedisCommittedEvents(redis.cmd, redis.reader, keys, {
@@ -86,7 +86,7 @@ describe('the event reader notices a log that went back (connections stay open)'
 
   it('sees the broken chain on the first entry past its position, when the counter already passed it', async () => {
     // No counter check after the first, no hint: only the entries' chain can tell.
-    const n = await node({ checkMs: 1e9, hint: false });
+    const n = await node({ checkMs: 1e9, blockMs: 10 * PATIENCE_MS, hint: false });
     await loseTwo(n);
     expect(await n.append('new4')).toBe(4);
     expect(await n.append('new5')).toBe(5);
@@ -110,41 +110,37 @@ describe('the event reader notices a log that went back (connections stay open)'
     expect(n.events.stats.logRegressions).toBe(1);
   });
 
-  it("checks the counter at once when its own append gets a seq it already delivered (the store's hint)", async () => {
-    const n = await node({ checkMs: 1e9, hint: true });
+  /**
+   * Redis lost old4 and old5, and new4 gets seq 4 again: the node re-bases to 4, once, and the next
+   * event follows as usual.
+   */
+  async function reBasesAtFour(n: Awaited<ReturnType<typeof node>>): Promise<void> {
     await loseTwo(n);
     expect(await n.append('new4')).toBe(4);
     await waitUntil('the re-base', () => n.rebases.length > 0);
     expect(n.rebases).toEqual([4]);
-    // Delivery goes on from what Redis holds: the next event follows at once.
     expect(await n.append('new5')).toBe(5);
     await waitUntil('new5 delivered', () => n.delivered.length === 6);
     expect(n.delivered.at(-1)).toEqual({ seq: 5, text: 'new5' });
     expect(n.rebases).toEqual([4]);
     expect(n.warnings).toHaveLength(1);
+  }
+
+  it("checks the counter at once when its own append gets a seq it already delivered (the store's hint)", async () => {
+    // No periodic check, and a read that blocks longer than the test may take: a reader that went
+    // on reading from its old position after the check would never deliver new5.
+    await reBasesAtFour(await node({ checkMs: 1e9, blockMs: 10 * PATIENCE_MS, hint: true }));
   });
 
   it('checks the counters now and then, and finds a room still below its position', async () => {
     // No hint (another node appended): the periodic check finds the counter at 4 < 5.
-    const n = await node({ checkMs: 50, blockMs: 50, hint: false });
-    await loseTwo(n);
-    expect(await n.append('new4')).toBe(4);
-    await waitUntil('the re-base', () => n.rebases.length > 0);
-    expect(n.rebases).toEqual([4]);
-    expect(await n.append('new5')).toBe(5);
-    await waitUntil('new5 delivered', () => n.delivered.length === 6);
-    expect(n.delivered.at(-1)).toEqual({ seq: 5, text: 'new5' });
-    expect(n.rebases).toEqual([4]);
-    expect(n.warnings).toHaveLength(1);
+    await reBasesAtFour(await node({ checkMs: 50, blockMs: 50, hint: false }));
   });
 
   it('never re-bases a log that did not go back: two nodes appending, checks before every read', async () => {
     const a = await node({ checkMs: 0, hint: true });
     // A second node on the same keys: its own nonces, its own reader.
-    const redis = await connectRedis(
-      { url: server.url, connectTimeoutMs: 10_000, commandTimeoutMs: 5000 },
-      () => {},
-    );
+    const redis = await connect(server.url);
     const keys = new RedisKeys(`lw${prefixes - 1}:`);
     const events = new RedisCommittedEvents(redis.cmd, redis.reader, keys, { checkMs: 0 });
     opened.push({ redis, events });
@@ -188,10 +184,7 @@ describe('two chat nodes after Redis came back from an older snapshot', () => {
     };
     await sendAll(ann, ['old1', 'old2', 'old3']);
     // The snapshot holds the users, their sessions, the room and its first three messages.
-    const raw = await connectRedis(
-      { url: redis.url, connectTimeoutMs: 10_000, commandTimeoutMs: 5000 },
-      () => {},
-    );
+    const raw = await connect(redis.url);
     await raw.cmd.call('SAVE');
     await raw.close();
     await sendAll(ann, ['old4', 'old5']);
@@ -225,10 +218,7 @@ describe('two chat nodes after Redis came back from an older snapshot', () => {
     const redis = await RedisServer.start(SNAPSHOT_ONLY);
     const [node] = await ChatNode.startMany(1, redis.url);
     const ann = await SimClient.connect(node.origin, 'ann');
-    const raw = await connectRedis(
-      { url: redis.url, connectTimeoutMs: 10_000, commandTimeoutMs: 5000 },
-      () => {},
-    );
+    const raw = await connect(redis.url);
     await raw.cmd.call('SAVE');
     for (const text of ['lost1', 'lost2']) {
       const id = ann.send('general', text);

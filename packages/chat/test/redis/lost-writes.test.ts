@@ -171,48 +171,68 @@ const lines = (c: SimClient, roomName: string) => c.messages(roomName).map((m) =
 describe('two chat nodes after Redis came back from an older snapshot', () => {
   afterEach(cleanupAll);
 
-  it('tell the clients on both nodes to reload the room, and deliver the new messages, without a restart', async () => {
-    const redis = await RedisServer.start(SNAPSHOT_ONLY);
-    const nodes = await ChatNode.startMany(2, redis.url);
-    const ann = await SimClient.connect(nodes[0].origin, 'ann');
-    const ben = await SimClient.connect(nodes[1].origin, 'ben');
-    const sendAll = async (from: SimClient, texts: string[]) => {
-      for (const text of texts) {
-        const id = from.send('general', text);
-        await waitUntil(`ack of ${text}`, () => from.acks.has(id));
-      }
-    };
-    await sendAll(ann, ['old1', 'old2', 'old3']);
-    // The snapshot holds the users, their sessions, the room and its first three messages.
-    const raw = await connect(redis.url);
-    await raw.cmd.call('SAVE');
-    await raw.close();
-    await sendAll(ann, ['old4', 'old5']);
-    await waitUntil('old5 on both', () => ann.head.get('general') === 5 && ben.head.get('general') === 5);
+  const losses: { how: string; lose: (redis: RedisServer) => Promise<void> }[] = [
+    {
+      how: 'Redis restarted from it (the nodes reconnect)',
+      lose: async (redis) => {
+        await redis.stop('SIGKILL');
+        await redis.restart();
+      },
+    },
+    {
+      how: 'Redis reloaded it with the connections open (only the checks can tell)',
+      lose: async (redis) => {
+        const raw = await connect(redis.url);
+        await (raw.cmd as Redis).call('DEBUG', 'RELOAD', 'NOSAVE');
+        await raw.close();
+      },
+    },
+  ];
+  it.each(losses)(
+    '$how: the clients on both nodes reload the room and get the new messages, no node restarts',
+    async ({ lose }) => {
+      const redis = await RedisServer.start(SNAPSHOT_ONLY);
+      const nodes = await ChatNode.startMany(2, redis.url);
+      const ann = await SimClient.connect(nodes[0].origin, 'ann');
+      const ben = await SimClient.connect(nodes[1].origin, 'ben');
+      const sendAll = async (from: SimClient, texts: string[]) => {
+        for (const text of texts) {
+          const id = from.send('general', text);
+          await waitUntil(`ack of ${text}`, () => from.acks.has(id));
+        }
+      };
+      await sendAll(ann, ['old1', 'old2', 'old3']);
+      // The snapshot holds the users, their sessions, the room and its first three messages.
+      const raw = await connect(redis.url);
+      await raw.cmd.call('SAVE');
+      await raw.close();
+      await sendAll(ann, ['old4', 'old5']);
+      await waitUntil('old5 on both', () => ann.head.get('general') === 5 && ben.head.get('general') === 5);
 
-    await redis.stop('SIGKILL');
-    await redis.restart();
-    await waitUntil('both back', () => ann.service.at(-1) === true && ben.service.at(-1) === true);
-    // Redis holds old1..old3: the next messages get seqs 4 and 5 again.
-    await sendAll(ben, ['new4', 'new5']);
-    expect([...ben.acks.values()].slice(-2)).toEqual([4, 5]);
+      await lose(redis);
+      await waitUntil('both back', () => ann.service.at(-1) !== false && ben.service.at(-1) !== false);
+      // Redis holds old1..old3: the next messages get seqs 4 and 5 again.
+      await sendAll(ben, ['new4', 'new5']);
+      expect([...ben.acks.values()].slice(-2)).toEqual([4, 5]);
 
-    const expected = ['1 old1', '2 old2', '3 old3', '4 new4', '5 new5'];
-    await waitUntil(
-      'both to hold what Redis holds',
-      () =>
-        JSON.stringify(lines(ann, 'general')) === JSON.stringify(expected) &&
-        JSON.stringify(lines(ben, 'general')) === JSON.stringify(expected),
-    );
-    // Each got `reset` (live, without a ref) and reloaded; then a live message reaches both.
-    for (const c of [ann, ben]) expect(c.resets.map((r) => r.room)).toEqual(['general']);
-    await sendAll(ann, ['new6']);
-    await waitUntil('new6 on both', () => ann.head.get('general') === 6 && ben.head.get('general') === 6);
-    expect(lines(ben, 'general').at(-1)).toBe('6 new6');
-    // One warning per node for the room.
-    for (const node of nodes) expect(node.output.match(/the log of room general went back/g)).toHaveLength(1);
-    for (const node of nodes) expect((await node.stats()).logRegressions).toBe(1);
-  });
+      const expected = ['1 old1', '2 old2', '3 old3', '4 new4', '5 new5'];
+      await waitUntil(
+        'both to hold what Redis holds',
+        () =>
+          JSON.stringify(lines(ann, 'general')) === JSON.stringify(expected) &&
+          JSON.stringify(lines(ben, 'general')) === JSON.stringify(expected),
+      );
+      // Each got `reset` (live, without a ref) and reloaded; then a live message reaches both.
+      for (const c of [ann, ben]) expect(c.resets.map((r) => r.room)).toEqual(['general']);
+      await sendAll(ann, ['new6']);
+      await waitUntil('new6 on both', () => ann.head.get('general') === 6 && ben.head.get('general') === 6);
+      expect(lines(ben, 'general').at(-1)).toBe('6 new6');
+      // One warning per node for the room.
+      for (const node of nodes)
+        expect(node.output.match(/the log of room general went back/g)).toHaveLength(1);
+      for (const node of nodes) expect((await node.stats()).logRegressions).toBe(1);
+    },
+  );
 
   it("answer a client resuming from a seq above the room's new head with reset", async () => {
     const redis = await RedisServer.start(SNAPSHOT_ONLY);

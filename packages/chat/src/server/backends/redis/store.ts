@@ -26,8 +26,9 @@
  *   reconnects, so a window of days is generous; older ids are forgotten to bound memory.
  * - Rooms: creation checks the quotas (`roomcount`, `owned:<user>`) in the same script; joining
  *   checks the user's room count; an emptied room enters `empty` with the time, and expiry deletes
- *   every key of it except `seq` (a room created again under that name continues its numbering, so
- *   no reader's cursor can hide its first events).
+ *   every key of it except `seq` and `tip` (a room created again under that name continues its
+ *   numbering and its chain of nonces, so no reader's cursor can hide its first events and no
+ *   reader takes the new room for a log that went back).
  * - Durability: a method resolves after Redis replied. With `appendonly yes` and `appendfsync
  *   always`, Redis writes and fsyncs the AOF before it replies, so an acknowledged message survives
  *   a crash of Redis itself (with `everysec`, up to one second of acknowledged writes can be lost;

@@ -163,6 +163,19 @@ describe('the event reader notices a log that went back (connections stay open)'
     expect(rebasesB).toEqual([]);
     expect(a.warnings).toEqual([]);
   });
+
+  it('never re-bases a room deleted and created again while it is open: its counter and tip stay', async () => {
+    const n = await node({ checkMs: 0, hint: true });
+    await n.append('first1');
+    await n.append('first2');
+    expect(await n.store.deleteRoom('r')).not.toBeNull();
+    await n.store.createRoom(room('r'), quotas);
+    expect(await n.append('second')).toBe(3);
+    await waitUntil('second delivered', () => n.delivered.length === 3);
+    expect(n.delivered.map((d) => `${d.seq} ${d.text}`)).toEqual(['1 first1', '2 first2', '3 second']);
+    expect(n.rebases).toEqual([]);
+    expect(n.warnings).toEqual([]);
+  });
 });
 
 /** A SimClient's messages in a room as `seq text`. */

@@ -183,6 +183,19 @@ export interface RoomStore {
   /** Highest seq in the room, 0 if none. */
   head(room: string): Promise<number>;
   /**
+   * A store that can lose acknowledged events (Redis, see CommittedEvents) tags each event
+   * (RoomEvent `tag`), so that a client resuming at a seq can say which event it saw there; it
+   * implements the two methods below. Memory and SQLite do not (a seq there is always one event).
+   *
+   * headTag: head() and the tag of the event at it (null when the room has none), read together.
+   */
+  headTag?(room: string): Promise<{ head: number; tag: string | null }>;
+  /**
+   * holds: false if the log proves it no longer holds, at `seq`, the event tagged `tag` (the log
+   * went back: that seq is not reached again, or another event has it); true otherwise.
+   */
+  holds?(room: string, seq: number, tag: string): Promise<boolean>;
+  /**
    * Up to `limit` messages (as they are now) with seq < before, newest first. As they are now: the
    * current text (or deleted), reactions, and the quote of the message replied to as it is now.
    */

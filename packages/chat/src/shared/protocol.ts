@@ -165,8 +165,16 @@ export interface Attachment {
 /** Most attachments on one message; attachment ids are 1-64 of A-Z a-z 0-9 - _. */
 export const MAX_ATTACHMENTS = 10;
 
-/** Events of a room's log, in seq order. */
-export type RoomEvent =
+/**
+ * Which entry of the room's log an event is, beside its seq (Redis backend only): when Redis loses
+ * acknowledged writes, a seq can be given again to another event, with another tag. A client keeps
+ * the tag of the last event it applied and names it when it resumes (`hello` tags, `sync` tag): if
+ * the log no longer holds that entry at that seq, the server answers `reset`. 1-16 of A-Z a-z 0-9 - _.
+ */
+export const LOG_TAG = /^[A-Za-z0-9_-]{1,16}$/;
+
+/** Events of a room's log, in seq order; `tag` see LOG_TAG (absent on memory and SQLite). */
+export type RoomEvent = (
   | { type: 'message'; message: ChatMessage }
   | {
       type: 'edited';
@@ -180,7 +188,8 @@ export type RoomEvent =
       mentions?: string[];
     }
   | { type: 'deleted'; room: string; seq: number; target: number; user: string; ts: number }
-  | ReactedEvent;
+  | ReactedEvent
+) & { tag?: string };
 
 export type RoomEventType = RoomEvent['type'];
 
@@ -240,7 +249,8 @@ export const MAX_SEARCH_TERMS = 8;
 type Req<T> = T & { v: 2; ref?: string };
 
 export type ClientMessage =
-  | Req<{ type: 'hello'; rooms?: Record<string, number> }>
+  /** rooms: room -> the last seq the client has; tags: room -> the tag of that event (LOG_TAG). */
+  | Req<{ type: 'hello'; rooms?: Record<string, number>; tags?: Record<string, string> }>
   | Req<{ type: 'ping' }>
   | Req<{
       type: 'send';
@@ -257,7 +267,7 @@ export type ClientMessage =
    * seq, with messages before and after it), `after` (newer messages, oldest first).
    */
   | Req<{ type: 'history'; room: string; before?: number; around?: number; after?: number }>
-  | Req<{ type: 'sync'; room: string; after: number }>
+  | Req<{ type: 'sync'; room: string; after: number; tag?: string }>
   | Req<{ type: 'typing'; room: string }>
   | Req<{ type: 'read'; room: string; seq: number }>
   | Req<{ type: 'rooms'; after?: string }>
@@ -322,6 +332,8 @@ export type ServerMessage =
       head: number;
       hasMore: boolean;
       hasNewer?: boolean;
+      /** The tag of the event at `head` (Redis backend; see LOG_TAG). */
+      tag?: string;
     }>
   | Reply<{ type: 'synced'; room: string; head: number }>
   | Reply<{ type: 'reset'; room: string; head: number }>

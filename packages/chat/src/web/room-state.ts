@@ -46,6 +46,11 @@ export interface Room {
   kind: RoomKind;
   owner: string | null;
   head: number;
+  /**
+   * The tag of the event at `head` when the server gave one (Redis backend): named when resuming,
+   * so that the server can tell whether that event is still the room's (else it answers `reset`).
+   */
+  tag: string | null;
   unread: number;
   /** Unread messages that mention the user (a separate badge). */
   mentions: number;
@@ -125,6 +130,7 @@ function newRoom(state: RoomState): Room {
     kind: state.kind,
     owner: state.owner,
     head: state.head,
+    tag: null,
     unread: state.unread,
     mentions: state.mentions ?? 0,
     online: new Set(state.online),
@@ -195,8 +201,15 @@ export class ChatState {
   /** The first message on a new connection: the head of every room whose messages the page holds. */
   hello(): ClientMessage {
     const known: Record<string, number> = {};
-    for (const room of this.rooms.values()) if (room.loaded) known[room.name] = room.head;
-    return { v: 2, type: 'hello', rooms: known };
+    const tags: Record<string, string> = {};
+    for (const room of this.rooms.values()) {
+      if (!room.loaded) continue;
+      known[room.name] = room.head;
+      if (room.tag !== null) tags[room.name] = room.tag;
+    }
+    return Object.keys(tags).length > 0
+      ? { v: 2, type: 'hello', rooms: known, tags }
+      : { v: 2, type: 'hello', rooms: known };
   }
 
   receive(msg: ServerMessage): void {
@@ -211,7 +224,7 @@ export class ChatState {
         this.#event(msg);
         return;
       case 'history':
-        this.#history(msg.room, msg.messages, msg.head, msg.hasMore, msg.ref);
+        this.#history(msg.room, msg.messages, msg.head, msg.tag ?? null, msg.hasMore, msg.ref);
         return;
       case 'synced': {
         const room = this.rooms.get(msg.room);
@@ -230,6 +243,7 @@ export class ChatState {
         room.notices = [];
         room.syncing = false;
         room.head = msg.head;
+        room.tag = null;
         if (room.name === this.active) this.#loadLatest(room);
         this.#changed('messages');
         return;
@@ -304,7 +318,10 @@ export class ChatState {
         room.mentions = state.mentions ?? 0;
       }
       // A loaded room gets its missed events by replay (the hello named its head).
-      if (!room.loaded) room.head = state.head;
+      if (!room.loaded) {
+        room.head = state.head;
+        room.tag = null;
+      }
     }
     for (const name of [...this.rooms.keys()]) if (!seen.has(name)) this.rooms.delete(name);
     if (!this.rooms.has(this.active)) this.active = this.#fallbackRoom();
@@ -325,6 +342,7 @@ export class ChatState {
       // Not displayed yet: only count unread messages; history loads when the room is opened.
       if (seq > room.head) {
         room.head = seq;
+        room.tag = event.tag ?? null;
         if (event.type === 'message' && event.message.user !== this.me) {
           room.unread++;
           if (mentionsMe(event.message, this.me)) {
@@ -341,7 +359,9 @@ export class ChatState {
       room.waiting.set(seq, event);
       if (!room.syncing) {
         room.syncing = true;
-        this.#request('sync', room.name, { v: 2, type: 'sync', room: room.name, after: room.head });
+        const sync: ClientMessage = { v: 2, type: 'sync', room: room.name, after: room.head };
+        if (room.tag !== null) sync.tag = room.tag;
+        this.#request('sync', room.name, sync);
       }
       return;
     }
@@ -361,6 +381,7 @@ export class ChatState {
 
   #apply(room: Room, event: RoomEvent): void {
     room.head = eventSeq(event);
+    room.tag = event.tag ?? null;
     const isActive = room.name === this.active;
     if (event.type === 'message') {
       room.messages.set(event.message.seq, event.message);
@@ -415,6 +436,7 @@ export class ChatState {
     name: string,
     messages: ChatMessage[],
     head: number,
+    tag: string | null,
     hasMore: boolean,
     ref: string | undefined,
   ): void {
@@ -428,6 +450,7 @@ export class ChatState {
       room.notices = [];
       room.waiting.clear();
       room.head = head;
+      room.tag = tag;
       room.loaded = true;
     }
     for (const message of messages) room.messages.set(message.seq, message);

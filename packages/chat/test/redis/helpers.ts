@@ -356,6 +356,10 @@ export class SimClient {
   readonly applied = new Map<string, RoomEventMessage[]>();
   /** Highest seq applied per room. */
   readonly head = new Map<string, number>();
+  /** The tag of the event at each room's head (RoomEvent `tag`), when known. */
+  readonly tags = new Map<string, string>();
+  /** Like the page, name the tags when resuming; false: a client from before tags existed. */
+  sendTags = true;
   /** Events that arrived beyond head + 1, per room, waiting for the gap to be filled. */
   readonly waiting = new Map<string, Map<number, RoomEventMessage>>();
   /** Acknowledged client ids -> seq. */
@@ -413,7 +417,8 @@ export class SimClient {
       ws.once('error', reject);
     });
     const known = Object.fromEntries(this.head);
-    ws.send(JSON.stringify({ v: 2, type: 'hello', rooms: known }));
+    const tags = this.sendTags && this.tags.size > 0 ? { tags: Object.fromEntries(this.tags) } : {};
+    ws.send(JSON.stringify({ v: 2, type: 'hello', rooms: known, ...tags }));
     await waitUntil(`${this.user}'s welcome`, () => this.welcomed);
     const rooms = Object.keys(known);
     await waitUntil(`${this.user}'s replay`, () => rooms.every((r) => this.#synced.has(r)));
@@ -458,6 +463,7 @@ export class SimClient {
         this.applied.set(m.room, []);
         this.waiting.get(m.room)?.clear();
         this.head.set(m.room, m.head);
+        this.tags.delete(m.room);
         this.ws?.send(JSON.stringify({ v: 2, type: 'history', ref: `reload-${++this.#n}`, room: m.room }));
         return;
       case 'history': {
@@ -467,7 +473,11 @@ export class SimClient {
           m.room,
           m.messages.map((message) => ({ v: 2, type: 'message', message }) as RoomEventMessage),
         );
-        this.head.set(m.room, Math.max(m.head, this.head.get(m.room) ?? 0));
+        if (m.head >= (this.head.get(m.room) ?? 0)) {
+          this.head.set(m.room, m.head);
+          if (m.tag === undefined) this.tags.delete(m.room);
+          else this.tags.set(m.room, m.tag);
+        }
         this.#drain(m.room);
         return;
       }
@@ -512,6 +522,8 @@ export class SimClient {
       if (!event) break;
       waiting.delete(next);
       this.head.set(room, next);
+      if (event.tag === undefined) this.tags.delete(room);
+      else this.tags.set(room, event.tag);
       list.push(event);
     }
     const head = this.head.get(room) ?? 0;

@@ -41,6 +41,7 @@ describe('docs/chat-protocol.md on two nodes sharing Redis', () => {
               return origin;
             },
             clock,
+            tags: true,
             close: async () => {
               for (const node of nodes) await node.close();
             },

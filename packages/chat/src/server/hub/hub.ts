@@ -236,7 +236,7 @@ export class Hub {
     const v = PROTOCOL_VERSION;
     switch (msg.type) {
       case 'hello':
-        return this.#hello(conn, msg.rooms ?? {}, ref);
+        return this.#hello(conn, msg.rooms ?? {}, msg.tags ?? {}, ref);
       case 'ping':
         return reply(conn, ref, { v, type: 'pong' });
       case 'send': {
@@ -310,23 +310,25 @@ export class Hub {
           return this.#historyWindow(conn, msg.room, msg.around, page - newer, newer, ref);
         }
         if (msg.after !== undefined) return this.#historyWindow(conn, msg.room, msg.after, 0, page, ref);
-        const head = await rooms.head(msg.room);
+        const { head, tag } = await this.#head(msg.room);
         const rows = await rooms.messagesBefore(msg.room, msg.before ?? head + 1, page + 1);
         const messages = rows.slice(0, page).reverse();
-        return reply(conn, ref, {
+        const history: ServerMessage = {
           v,
           type: 'history',
           room: msg.room,
           messages,
           head,
           hasMore: rows.length > page,
-        });
+        };
+        if (tag !== null) history.tag = tag;
+        return reply(conn, ref, history);
       }
       case 'sync': {
         const cr = conn.rooms.get(msg.room);
         if (!cr) return;
         leaveLive(conn, cr);
-        return this.#resume(conn, msg.room, msg.after, ref);
+        return this.#resume(conn, msg.room, msg.after, msg.tag, ref);
       }
       case 'typing': {
         const ok = await this.#backend.throttle.once(
@@ -412,10 +414,10 @@ export class Hub {
     ref: string | undefined,
   ): Promise<void> {
     const rooms = this.#backend.rooms;
-    const head = await rooms.head(room);
+    const { head, tag } = await this.#head(room);
     const older = await rooms.messagesBefore(room, anchor + 1, olderWanted + 1);
     const newer = (await rooms.messagesAfter(room, anchor, newerWanted + 1)).filter((m) => m.seq <= head);
-    reply(conn, ref, {
+    const history: ServerMessage = {
       v: PROTOCOL_VERSION,
       type: 'history',
       room,
@@ -423,14 +425,28 @@ export class Hub {
       head,
       hasMore: older.length > olderWanted,
       hasNewer: newer.length > newerWanted,
-    });
+    };
+    if (tag !== null) history.tag = tag;
+    reply(conn, ref, history);
+  }
+
+  /** The room's head, with the tag of the event at it where the store tags events (history). */
+  #head(room: string): Promise<{ head: number; tag: string | null }> {
+    const rooms = this.#backend.rooms;
+    if (rooms.headTag) return rooms.headTag(room);
+    return rooms.head(room).then((head) => ({ head, tag: null }));
   }
 
   /**
    * welcome, then per member room: the replay from the seq the client named and `synced` (or
    * `reset`), or, for a room it did not name, whatever arrived since the welcome's head.
    */
-  async #hello(conn: Connection, known: Record<string, number>, ref: string | undefined): Promise<void> {
+  async #hello(
+    conn: Connection,
+    known: Record<string, number>,
+    tags: Record<string, string>,
+    ref: string | undefined,
+  ): Promise<void> {
     conn.helloSeen = true;
     const memberships = await this.#backend.rooms.memberships(conn.user);
     const entered = [];
@@ -446,14 +462,24 @@ export class Hub {
     });
     for (const { cr } of entered) {
       const after = known[cr.room];
-      if (after !== undefined) await this.#resume(conn, cr.room, after, ref);
+      if (after !== undefined) await this.#resume(conn, cr.room, after, tags[cr.room], ref);
       else if ((await replay(conn, cr, this.#backend.rooms)) === 'gap') reset(conn, cr, undefined);
     }
     conn.ready = true;
   }
 
-  /** Replays the room after `after`, then `synced`; or `reset` if that is impossible. */
-  async #resume(conn: Connection, room: string, after: number, ref: string | undefined): Promise<void> {
+  /**
+   * Replays the room after `after`, then `synced`; or `reset` if that is impossible, or if the
+   * client's event at `after` (named by its `tag`) is no longer the log's: the log went back while
+   * the client was away and the seqs up to `after` now hold other events (ports.ts, holds).
+   */
+  async #resume(
+    conn: Connection,
+    room: string,
+    after: number,
+    tag: string | undefined,
+    ref: string | undefined,
+  ): Promise<void> {
     const cr = conn.rooms.get(room);
     if (!cr) return;
     const channel = cr.channel;
@@ -466,6 +492,18 @@ export class Hub {
       if (after > channel.head) return reset(conn, cr, ref);
     }
     if (channel.head - after > this.#options.limits.replayLimit) return reset(conn, cr, ref);
+    // One read per resumed room. A log that goes back after this check is the channel's to notice:
+    // it marks this connection to end its replay with `reset` (room-channel.ts).
+    const holds = this.#backend.rooms.holds;
+    if (
+      tag !== undefined &&
+      after > 0 &&
+      holds &&
+      !(await holds.call(this.#backend.rooms, room, after, tag))
+    ) {
+      return reset(conn, cr, ref);
+    }
+    if (conn.closed || conn.rooms.get(room) !== cr) return;
     cr.cursor = after;
     if ((await replay(conn, cr, this.#backend.rooms, { ref })) === 'gap') reset(conn, cr, ref);
   }

@@ -10,6 +10,7 @@ import {
   type ClientMessage,
   DM_ROOM,
   type ErrorCode,
+  LOG_TAG,
   MAX_ATTACHMENTS,
   MAX_EMOJI_BYTES,
   MAX_SEARCH_QUERY,
@@ -37,6 +38,8 @@ type FieldKind =
   | 'seq0'
   | 'text'
   | 'roomMap'
+  | 'tag'
+  | 'tagMap'
   | 'bool'
   | 'query'
   | 'cursor'
@@ -55,13 +58,13 @@ const CURSOR = /^[A-Za-z0-9_-]{1,4096}$/;
 
 /** Allowed fields per type besides v, type and ref; `?` marks optional ones. */
 const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldKind}?`>> = {
-  hello: { rooms: 'roomMap?' },
+  hello: { rooms: 'roomMap?', tags: 'tagMap?' },
   ping: {},
   send: { id: 'id', room: 'room', text: 'text', replyTo: 'seq?', attachments: 'attachments?' },
   edit: { room: 'room', seq: 'seq', text: 'text' },
   delete: { room: 'room', seq: 'seq' },
   history: { room: 'room', before: 'seq?', around: 'seq?', after: 'seq0?' },
-  sync: { room: 'room', after: 'seq0' },
+  sync: { room: 'room', after: 'seq0', tag: 'tag?' },
   typing: { room: 'room' },
   read: { room: 'room', seq: 'seq0' },
   rooms: { after: 'roomName?' },
@@ -187,6 +190,24 @@ function checkField(
             code: 'bad_emoji',
             message: `${name} must be one emoji (at most ${MAX_EMOJI_BYTES} bytes)`,
           };
+    case 'tag':
+      return typeof value === 'string' && LOG_TAG.test(value)
+        ? null
+        : { code: 'bad_message', message: `${name} must be 1-16 characters of A-Z a-z 0-9 - _` };
+    case 'tagMap': {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        return { code: 'bad_message', message: `${name} must be an object of room name to tag` };
+      }
+      const entries = Object.entries(value);
+      if (entries.length > MAX_ROOMS_IN_HELLO)
+        return { code: 'bad_message', message: `${name} has too many rooms` };
+      for (const [room, tag] of entries) {
+        if (!isRoom(room) || typeof tag !== 'string' || !LOG_TAG.test(tag)) {
+          return { code: 'bad_message', message: `${name} must map room names to tags` };
+        }
+      }
+      return null;
+    }
     case 'roomMap': {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
         return { code: 'bad_message', message: `${name} must be an object of room name to seq` };

@@ -15,9 +15,23 @@
  *     - the entry read right after it names another entry before it (chainBroken: checked on every
  *       entry XREAD returns, at no cost). This catches a room that got more new events than it lost
  *       before any counter check ran, which a counter check alone can no longer see.
+ * - Clients (a room disconnected meanwhile is not reset by a node) learn a short tag of each entry
+ *   (logTag of its nonce, the event's `tag`) and name the last one when they resume; the node
+ *   checks it against the entry at that seq (RedisStore.holds) and answers `reset` if it differs.
  * - Entries or positions without a nonce (written before nonces existed) are never taken as
  *   evidence: these checks only say "went back" when the data proves it.
  */
+
+import { createHash } from 'node:crypto';
+
+/**
+ * The tag clients see for an entry: 8 base64url characters (48 bits) of a hash of its nonce, so
+ * that two entries of one seq (one lost, one new) get the same tag with odds of 2^-48. Nonces of one
+ * node share their first characters, so a prefix of the nonce itself would not do.
+ */
+export function logTag(nonce: string): string {
+  return createHash('sha256').update(nonce).digest('base64url').slice(0, 8);
+}
 
 /** Where a node stands in a room's log: the last seq it delivered and that entry's nonce. */
 export interface LogPosition {

@@ -66,6 +66,7 @@ import type {
 } from '../../ports.js';
 import { quoteOf, reactionsOf } from '../message-parts.js';
 import { callRedis, type RedisKeys } from './keys.js';
+import { logTag } from './log-regression.js';
 
 export interface RedisStoreOptions {
   /** Approximate number of events kept in each room's stream (replay window). Default 10000. */
@@ -112,7 +113,7 @@ end
 //       10 mentioned, 11 tip
 // ARGV: 1 kind, 2 stream retention, 3 payload head, 4 payload tail, 5 dedup ttl, 6 target,
 //       7 user, 8 text, 9 ts, 10 room, 11 replyTo (0: none), 12 mentions (JSON array),
-//       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts)
+//       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts), 15 its tag (logTag)
 // For a message, ARGV 3/4 are the message JSON around its seq, without its closing brace; for
 // edit/delete, the event's (whole).
 const APPEND = `
@@ -157,7 +158,7 @@ if kind == 'message' then
   end
   local seq = redis.call('INCR', KEYS[1])
   local msg = ARGV[3] .. seq .. ARGV[4]
-  local err = log(seq, '{"v":${PROTOCOL_VERSION},"type":"message","message":' .. msg .. live .. '}}')
+  local err = log(seq, '{"v":${PROTOCOL_VERSION},"type":"message","tag":"' .. ARGV[15] .. '","message":' .. msg .. live .. '}}')
   if err then return redis.error_reply(err) end
   if replyTo > 0 then msg = msg .. ',"replyTo":' .. replyTo end
   msg = msg .. '}'
@@ -405,8 +406,10 @@ export class RedisStore implements AccountStore, RoomStore {
     return callRedis(this.#isAvailable, fn);
   }
 
-  #nonce(): string {
-    return this.#nonceTag + (this.#nonces++).toString(36);
+  /** A new entry's nonce and its tag (the `tag` its event carries to clients). */
+  #nonce(): { nonce: string; tag: string } {
+    const nonce = this.#nonceTag + (this.#nonces++).toString(36);
+    return { nonce, tag: logTag(nonce) };
   }
 
   /** A new event got `seq`; `before` was this node's delivered position when it was sent. */
@@ -610,15 +613,16 @@ export class RedisStore implements AccountStore, RoomStore {
       let tail: string;
       const mentions = input.type !== 'delete' && input.mentions?.length ? input.mentions : [];
       const mentionsJson = mentions.length > 0 ? `,"mentions":${J(mentions)}` : '';
+      const { nonce, tag } = this.#nonce();
       if (input.type === 'message') {
         head = `{"room":${J(room)},"seq":`;
         const files = input.attachments?.length ? `,"attachments":${J(input.attachments)}` : '';
         tail = `,"id":${J(input.clientId)},"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}${mentionsJson}${files}`;
       } else if (input.type === 'edit') {
-        head = `{"v":${PROTOCOL_VERSION},"type":"edited","room":${J(room)},"seq":`;
+        head = `{"v":${PROTOCOL_VERSION},"type":"edited","tag":"${tag}","room":${J(room)},"seq":`;
         tail = `,"target":${input.target},"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}${mentionsJson}}`;
       } else {
-        head = `{"v":${PROTOCOL_VERSION},"type":"deleted","room":${J(room)},"seq":`;
+        head = `{"v":${PROTOCOL_VERSION},"type":"deleted","tag":"${tag}","room":${J(room)},"seq":`;
         tail = `,"target":${input.target},"user":${J(input.user)},"ts":${input.ts}}`;
       }
       const before = this.#delivered?.delivered(room) ?? -1;
@@ -650,7 +654,8 @@ export class RedisStore implements AccountStore, RoomStore {
         // cjson decodes [] as an empty table either way; the script only iterates it.
         J(mentions),
         k.room(room, 'mention:'),
-        this.#nonce(),
+        nonce,
+        tag,
       );
       if (status === 'no_room' || status === 'not_found' || status === 'forbidden')
         return { ok: false, reason: status };
@@ -708,6 +713,7 @@ export class RedisStore implements AccountStore, RoomStore {
         ts: input.ts,
       };
       const before = this.#delivered?.delivered(room) ?? -1;
+      const { nonce, tag } = this.#nonce();
       const [status, value] = await this.#redis.chatReact(
         k.seq(room),
         k.log(room),
@@ -721,9 +727,9 @@ export class RedisStore implements AccountStore, RoomStore {
         input.on ? '1' : '0',
         input.maxEmoji,
         this.#retention,
-        `{"v":${PROTOCOL_VERSION},"type":"reacted","room":${J(room)},"seq":`,
+        `{"v":${PROTOCOL_VERSION},"type":"reacted","tag":"${tag}","room":${J(room)},"seq":`,
         `,"target":${input.target},"user":${J(input.user)},"emoji":${J(input.emoji)},"on":${input.on},"ts":${input.ts}}`,
-        this.#nonce(),
+        nonce,
       );
       if (status === 'no_room' || status === 'not_found' || status === 'too_many_reactions')
         return { ok: false, reason: status };
@@ -773,6 +779,29 @@ export class RedisStore implements AccountStore, RoomStore {
 
   head(room: string): Promise<number> {
     return this.#call(async () => Number((await this.#redis.get(this.#keys.seq(room))) ?? 0));
+  }
+
+  headTag(room: string): Promise<{ head: number; tag: string | null }> {
+    return this.#call(async () => {
+      // One read: the counter and the tip change together (the append scripts).
+      const [counter, tip] = await this.#redis.mget(this.#keys.seq(room), this.#keys.tip(room));
+      const head = Number(counter ?? 0);
+      return { head, tag: head > 0 && tip ? logTag(tip) : null };
+    });
+  }
+
+  holds(room: string, seq: number, tag: string): Promise<boolean> {
+    return this.#call(async () => {
+      const res = (await this.#redis
+        .pipeline()
+        .xrange(this.#keys.log(room), `${seq}-0`, `${seq}-0`)
+        .get(this.#keys.seq(room))
+        .exec()) as [Error | null, unknown][];
+      for (const [err] of res) if (err) throw err;
+      const entries = res[0][1] as [string, string[]][];
+      const counter = Number((res[1][1] as string | null) ?? 0);
+      return entryHolds(entries[0]?.[1], counter, seq, tag);
+    });
   }
 
   messagesBefore(room: string, before: number, limit: number): Promise<ChatMessage[]> {
@@ -827,7 +856,10 @@ export class RedisStore implements AccountStore, RoomStore {
       return events.map((e): RoomEvent => {
         if (e.type === 'message') {
           const now = bySeq.get(e.message.seq);
-          return now ? { type: 'message', message: now } : e;
+          if (!now) return e;
+          return e.tag === undefined
+            ? { type: 'message', message: now }
+            : { type: 'message', message: now, tag: e.tag };
         }
         if (e.type === 'edited' && bySeq.get(e.target)?.deleted) {
           const { mentions: _gone, ...redacted } = e;
@@ -852,6 +884,16 @@ export class RedisStore implements AccountStore, RoomStore {
     }
     return gone;
   }
+}
+
+/**
+ * The log entry at `seq` (its fields, undefined if the stream has none) and the room's counter,
+ * against the tag a client saw at `seq`: false if the log proves it no longer holds that event.
+ */
+export function entryHolds(fields: string[] | undefined, counter: number, seq: number, tag: string): boolean {
+  if (fields === undefined) return counter >= seq; // trimmed away (no evidence), or never reached again
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'n') return logTag(fields[i + 1]) === tag;
+  return true; // an entry written before nonces existed: no evidence either way
 }
 
 /** A stream entry's fields ['e', payload] -> the room event (without the protocol's `v`). */

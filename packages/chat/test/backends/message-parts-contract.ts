@@ -188,7 +188,9 @@ export function messagePartsContract(name: string, open: () => Promise<StoreUnde
       await rooms.appendEvent({ type: 'delete', room: 'a', user: 'ann', target: 4, ts: 4 });
       expect(await rooms.mentionCount('a', 'ben', 0)).toBe(1);
       // The replayed edit of a deleted message keeps neither its text nor its mentions.
-      const replayed = untagged(rooms, await rooms.eventsAfter('a', 0, 20)).filter((e) => e.type === 'edited');
+      const replayed = untagged(rooms, await rooms.eventsAfter('a', 0, 20)).filter(
+        (e) => e.type === 'edited',
+      );
       expect(replayed.at(-1)).toEqual({
         type: 'edited',
         room: 'a',

@@ -7,6 +7,8 @@ describe('parseClientMessage', () => {
     const valid = [
       { v: 2, type: 'hello', rooms: { general: 12, 'dm:ann:bob': 3 } },
       { v: 2, type: 'hello', ref: 'h' },
+      { v: 2, type: 'hello', rooms: { general: 12 }, tags: { general: 'Ab-_9zXq' } },
+      { v: 2, type: 'sync', room: 'general', after: 7, tag: 'Ab-_9zXq' },
       { v: 2, type: 'ping' },
       { v: 2, type: 'send', id: 'k3J9', room: 'general', text: 'hi' },
       { v: 2, type: 'edit', ref: 'e1', room: 'general', seq: 3, text: 'hi!' },
@@ -130,6 +132,40 @@ describe('parseClientMessage', () => {
     expect(parseClientMessage('{"v":2,"type":"read","room":"general","seq":"4"}', 10)).toMatchObject({
       code: 'bad_message',
     });
+  });
+
+  it('takes tags of 1-16 of A-Z a-z 0-9 - _ in hello (per room) and sync', () => {
+    const hello = (tags: unknown) => parseClientMessage(JSON.stringify({ v: 2, type: 'hello', tags }), 4096);
+    const sync = (tag: unknown) =>
+      parseClientMessage(JSON.stringify({ v: 2, type: 'sync', room: 'general', after: 1, tag }), 4096);
+    expect(hello({ general: 'x'.repeat(16) }).ok).toBe(true);
+    for (const bad of [
+      [],
+      'abc',
+      { general: '' },
+      { general: 'x'.repeat(17) },
+      { general: 'a.b' },
+      { general: 7 },
+    ])
+      expect(hello(bad), JSON.stringify(bad)).toEqual({
+        ok: false,
+        code: 'bad_message',
+        message:
+          Array.isArray(bad) || typeof bad === 'string'
+            ? 'tags must be an object of room name to tag'
+            : 'tags must map room names to tags',
+      });
+    expect(hello({ 'Not a room': 'abc' })).toMatchObject({
+      ok: false,
+      message: 'tags must map room names to tags',
+    });
+    expect(sync('x'.repeat(16)).ok).toBe(true);
+    for (const bad of ['', 'x'.repeat(17), 'a b', 3])
+      expect(sync(bad)).toEqual({
+        ok: false,
+        code: 'bad_message',
+        message: 'tag must be 1-16 characters of A-Z a-z 0-9 - _',
+      });
   });
 
   it('accepts one emoji per reaction: ZWJ sequences, skin tones, flags, keycaps, at most 32 bytes', () => {

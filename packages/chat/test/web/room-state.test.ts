@@ -110,6 +110,31 @@ describe('ChatState', () => {
     expect(seqs(state)).toEqual([1, 2, 3, 4]);
   });
 
+  it("names the tag of its head's event when it resumes (hello, sync), and forgets it when the head moves without one", () => {
+    const { state, last } = setup([general(2)]);
+    const tagged = (seq: number, tag: string) => ({ ...message(seq), tag }) as ServerMessage;
+    // The history's head comes with the tag of the event at it (Redis).
+    state.receive({ ...history('general', last().ref, [], 2), tag: 'head2' } as ServerMessage);
+    expect(state.hello()).toEqual({ v: 2, type: 'hello', rooms: { general: 2 }, tags: { general: 'head2' } });
+    state.receive(tagged(3, 'tag3'));
+    state.receive(tagged(3, 'other')); // a duplicate: neither applied nor its tag taken
+    expect(state.hello()).toEqual({ v: 2, type: 'hello', rooms: { general: 3 }, tags: { general: 'tag3' } });
+    state.receive(tagged(5, 'tag5'));
+    expect(last()).toMatchObject({ type: 'sync', room: 'general', after: 3, tag: 'tag3' });
+    state.receive(tagged(4, 'tag4'));
+    expect(state.hello()).toEqual({ v: 2, type: 'hello', rooms: { general: 5 }, tags: { general: 'tag5' } });
+    // An event without a tag (memory or SQLite): the hello names none, as before tags.
+    state.receive(message(6));
+    expect(state.hello()).toEqual({ v: 2, type: 'hello', rooms: { general: 6 } });
+    state.receive(tagged(7, 'tag7'));
+    // `reset`: the room reloads; its head has no known tag until the history says it.
+    state.receive({ v: 2, type: 'reset', room: 'general', head: 9 });
+    expect(state.rooms.get('general')?.tag).toBeNull();
+    expect(last()).toMatchObject({ type: 'history', room: 'general' });
+    state.receive({ ...history('general', last().ref, [], 9), tag: 'head9' } as ServerMessage);
+    expect(state.hello()).toEqual({ v: 2, type: 'hello', rooms: { general: 9 }, tags: { general: 'head9' } });
+  });
+
   it('writes joins and leaves in the timeline; presence only moves the online list', () => {
     const { state, last } = setup();
     state.receive(history('general', last().ref, [], 0));

@@ -8,7 +8,8 @@
  *
  * Room events (message, edited, deleted, reacted) share ONE sequence per room: seq 1, 2, 3 ... with no gaps.
  * On one connection each event arrives at most once and in seq order; `hello` and `sync` name the
- * last seq a client has, and the server replays what follows.
+ * last seq a client has (and, on Redis, that event's tag: LOG_TAG), and the server replays what
+ * follows.
  *
  * Naming: `room` is always a room's name, `ref` always echoes a request's ref, `id` is always a
  * client message id, `seq` always a position in a room's log.

@@ -33,6 +33,19 @@ async function sendAll(from: SimClient, texts: string[]): Promise<number[]> {
   return seqs;
 }
 
+/** Moves c's read marker in general to `seq` (and waits for the reply). */
+async function read(c: SimClient, seq: number): Promise<void> {
+  const ref = `read-${seq}`;
+  c.request({ type: 'read', ref, room: 'general', seq });
+  expect(await c.next('read', (m) => m.ref === ref)).toMatchObject({ seq });
+}
+
+/** ben's unread count in general in the last welcome he got. */
+function unread(c: SimClient): number | undefined {
+  const welcome = c.all.filter((m) => m.type === 'welcome').at(-1);
+  return welcome?.type === 'welcome' ? welcome.rooms.find((r) => r.room === 'general')?.unread : undefined;
+}
+
 /** Until the node has no connection and reads no room (its /_stats, asked again and again). */
 async function idle(node: ChatNode): Promise<void> {
   const start = Date.now();
@@ -54,10 +67,13 @@ async function benAway(lose: boolean) {
   const ann = await SimClient.connect(nodes[0].origin, 'ann');
   const ben = await SimClient.connect(nodes[1].origin, 'ben');
   await sendAll(ann, ['old1', 'old2', 'old3']);
+  await waitUntil('old3 at ben', () => ben.head.get('general') === 3);
+  await read(ben, 3);
   const raw = await connect(redis.url);
   await raw.cmd.call('SAVE');
   await sendAll(ann, ['old4', 'old5']);
   await waitUntil('old5 at ben', () => ben.head.get('general') === 5);
+  await read(ben, 5);
   ben.close();
   // Node 1 forgets the room: it cannot have noticed the loss for ben, only his resume can.
   await idle(nodes[1]);
@@ -98,6 +114,9 @@ describe('a client away while Redis lost acknowledged writes resumes after the r
     await waitUntil('new7 at ben', () => ben.head.get('general') === 7);
     expect(lines(ben, 'general')).toEqual([...held, '7 new7']);
     expect((await nodes[1].stats()).logRegressions).toBe(0);
+    // His read marker came back from the snapshot with the room (at 3, never above its counter):
+    // new4..new6 count as unread.
+    expect(unread(ben)).toBe(3);
   });
 
   it('names no tag (a client from before tags): the replay it always got, with the lost events kept', async () => {
@@ -116,6 +135,7 @@ describe('a client away while Redis lost acknowledged writes resumes after the r
     await waitUntil('new8 at ben', () => ben.head.get('general') === 8);
     expect(ben.resets).toEqual([]);
     expect(lines(ben, 'general')).toEqual(held);
+    expect(unread(ben)).toBe(3); // new6..new8, after his marker at 5
     const synced = ben.all.filter((m) => m.type === 'synced');
     expect(synced).toEqual([{ v: 2, type: 'synced', room: 'general', head: 8 }]);
 

@@ -374,7 +374,7 @@ export class Receiver {
       if (fb === null) {
         // A frame up to FRAME_RESERVE_MAX gets its whole buffer now; a longer one starts there
         // and grows with what arrives (a declared length is a claim, not bytes received).
-        fb = allocate(length <= FRAME_RESERVE_MAX ? length : FRAME_RESERVE_MAX);
+        fb = allocate(Math.min(length, FRAME_RESERVE_MAX));
         if (fb === null) {
           this.violation('WS_ERR_MESSAGE_TOO_BIG', 'out of memory');
           return;

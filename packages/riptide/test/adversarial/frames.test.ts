@@ -6,7 +6,7 @@
  */
 import { constants } from 'node:buffer';
 import type * as net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from '../../src/index.js';
 import {
   closeCodeIn,
@@ -107,6 +107,59 @@ describe('client: impossible lengths from a malicious server', () => {
   it('a 2^63 - 1 length with the default maxPayload is 1009', async () => {
     const result = await clientAnswers(frameHeader(0x2, 2n ** 63n - 1n, true, false, false));
     expect(result).toEqual({ sent: 1009, error: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', closeEvent: 1006 });
+  });
+});
+
+/** The largest Buffer.allocUnsafe the process makes while `attack` runs (the receiver's buffers). */
+async function largestAllocation(attack: () => Promise<unknown>): Promise<number> {
+  let largest = 0;
+  const real = Buffer.allocUnsafe;
+  const spy = vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((size: number) => {
+    if (size > largest) largest = size;
+    return real(size);
+  });
+  try {
+    await attack();
+  } finally {
+    spy.mockRestore();
+  }
+  return largest;
+}
+
+/**
+ * A text frame claiming `length` bytes, then 1 KiB of it ending in an invalid UTF-8 byte: the
+ * peer's 1007 is the barrier that proves the 1 KiB was read (and the frame's buffer allocated).
+ */
+function claimThenInvalid(length: number, masked: boolean): Buffer {
+  const some = Buffer.alloc(1024, 0x61);
+  some[1023] = 0xff;
+  return Buffer.concat([frameHeader(0x1, length, false, false, masked), some]);
+}
+
+describe.each(MODES)('{ %s } server: frames that claim more than they send', (mode) => {
+  it('50 connections claiming 100 MiB each make the server allocate at most 1 MiB per frame', async () => {
+    // Before FRAME_RESERVE_MAX the claimed length was allocated at the first byte: 50 x 100 MiB.
+    const served = await serve(mode);
+    const largest = await largestAllocation(async () => {
+      const codes = await Promise.all(
+        Array.from({ length: 50 }, () => serverAnswers(served, claimThenInvalid(100 * MiB - 1, true))),
+      );
+      expect(codes).toEqual(Array.from({ length: 50 }, () => 1007));
+    });
+    expect(largest).toBeLessThanOrEqual(MiB);
+    await healthyRoundTrip(served.url);
+    expect(crashes.errors).toEqual([]);
+  });
+});
+
+describe('client: a malicious server claiming more than it sends', () => {
+  it('a frame claiming 100 MiB makes the client allocate at most 1 MiB', async () => {
+    let result: Awaited<ReturnType<typeof clientAnswers>> | undefined;
+    const largest = await largestAllocation(async () => {
+      result = await clientAnswers(claimThenInvalid(100 * MiB - 1, false));
+    });
+    expect(result).toEqual({ sent: 1007, error: 'WS_ERR_INVALID_UTF8', closeEvent: 1006 });
+    expect(largest).toBeLessThanOrEqual(MiB);
   });
 });
 

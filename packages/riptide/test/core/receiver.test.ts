@@ -454,7 +454,8 @@ describe('a declared length is a claim: memory follows the bytes received (FRAME
     const bytes = frameOf('server', payload);
     const { proto, sink } = makeProtocol('server');
     const sizes = allocations(() => {
-      for (let at = 0; at < bytes.length; at += 64 * 1024) proto.receive(Buffer.from(bytes.subarray(at, at + 64 * 1024)));
+      for (let at = 0; at < bytes.length; at += 64 * 1024)
+        proto.receive(Buffer.from(bytes.subarray(at, at + 64 * 1024)));
     });
     expect(sizes.filter((n) => n > 64 * 1024)).toEqual([FRAME_RESERVE_MAX]);
     expect(sink.events).toHaveLength(1);

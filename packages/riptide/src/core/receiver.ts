@@ -527,8 +527,11 @@ export class Receiver {
     } else if (len7 === 127) {
       const hi = ((buf[at + 2] << 24) | (buf[at + 3] << 16) | (buf[at + 4] << 8) | buf[at + 5]) >>> 0;
       const lo = ((buf[at + 6] << 24) | (buf[at + 7] << 16) | (buf[at + 8] << 8) | buf[at + 9]) >>> 0;
-      // Above 2^53 - 1 a length is not exact in a JS number (and the RFC's MSB must be 0).
-      if (hi > 0x1fffff) return this.fail('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH');
+      // Above 2^53 - 1 a length is not exact in a JS number: too big (1009). RFC 6455 5.2: "the
+      // most significant bit MUST be 0"; with it set the header is invalid (1002).
+      if (hi > 0x1fffff) {
+        return this.fail(hi >= 0x80000000 ? 'WS_ERR_LENGTH_MSB' : 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH');
+      }
       length = hi * 0x100000000 + lo;
       if (length < 0x10000) return this.fail('WS_ERR_NON_MINIMAL_LENGTH');
     }

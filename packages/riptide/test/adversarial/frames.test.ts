@@ -94,6 +94,18 @@ describe.each(MODES)('{ %s } server: impossible lengths (RFC 6455 5.2)', (mode) 
     expect(await serverAnswers(served, frameHeader(0x2, 2n ** 63n - 1n))).toBe(1009);
     await healthyRoundTrip(served.url);
   });
+
+  it.each([
+    ['2^63', 2n ** 63n],
+    ['2^64 - 1', 2n ** 64n - 1n],
+  ])(
+    'a %s length (the most significant bit set) is 1002: no length at all (RFC 6455 5.2)',
+    async (_name, length) => {
+      const served = await serve(mode);
+      expect(await serverAnswers(served, frameHeader(0x2, length))).toBe(1002);
+      await healthyRoundTrip(served.url);
+    },
+  );
 });
 
 describe('client: impossible lengths from a malicious server', () => {
@@ -107,6 +119,11 @@ describe('client: impossible lengths from a malicious server', () => {
   it('a 2^63 - 1 length with the default maxPayload is 1009', async () => {
     const result = await clientAnswers(frameHeader(0x2, 2n ** 63n - 1n, true, false, false));
     expect(result).toEqual({ sent: 1009, error: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', closeEvent: 1006 });
+  });
+
+  it('a length with the most significant bit set is 1002', async () => {
+    const result = await clientAnswers(frameHeader(0x2, 2n ** 63n, true, false, false));
+    expect(result).toEqual({ sent: 1002, error: 'WS_ERR_INVALID_PAYLOAD_LENGTH', closeEvent: 1006 });
   });
 });
 

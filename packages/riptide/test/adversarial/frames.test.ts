@@ -205,6 +205,24 @@ describe.each(MODES)('{ %s } server: hostile frames that already fail cleanly (n
     await healthyRoundTrip(served.url);
   });
 
+  it('endless empty continuation frames are 1008 at maxFragments (16,384 by default), with no growth', async () => {
+    // Empty fragments add nothing to maxPayload's count: only the fragment count ends them.
+    const served = await serve(mode);
+    const { socket, rest } = await rawClient(served.port);
+    socket.on('error', () => {});
+    const answer = collectUntilClose(socket, rest);
+    socket.write(zeroMaskedFrame(0x1, Buffer.alloc(0), false));
+    const empty = zeroMaskedFrame(0x0, Buffer.alloc(0), false); // 6 bytes on the wire
+    const burst = Buffer.concat(Array.from({ length: 4096 }, () => empty));
+    const before = rss();
+    const { written, closedByPeer } = await floodUntilClosed(socket, burst, 64 * MiB);
+    expect(closedByPeer).toBe(true);
+    expect(written).toBeLessThan(64 * MiB);
+    expect(closeCodeIn(await answer)).toBe(1008);
+    expect(rss() - before).toBeLessThan(64 * MiB);
+    await healthyRoundTrip(served.url);
+  });
+
   it.each([
     ['a ping', 0x9],
     ['a pong', 0xa],

@@ -143,6 +143,35 @@ describe('{ port } server: an application sending to a client that never reads',
   });
 });
 
+describe('{ port } server: publish() to a subscriber in the middle of a fragmented send', () => {
+  it('counts the frames held for after the message in bufferedAmount, so maxBackpressure skips it', async () => {
+    // RFC 6455 5.4: published frames wait for the fragmented message to end. They were held
+    // outside bufferedAmount, so maxBackpressure never saw them: an application streaming a
+    // file in fragments to a peer that stopped reading (waiting for a 'drain' that never
+    // comes) held every broadcast for good, however low it had set maxBackpressure.
+    const served = await serve('port', { maxBackpressure: 64 * 1024 });
+    const connected = new Promise<WebSocket>((resolve) => served.wss.on('connection', resolve));
+    const { socket } = await rawClient(served.port);
+    socket.on('error', () => {});
+    socket.pause();
+    const ws = await connected;
+    ws.subscribe('news');
+    ws.send(Buffer.alloc(1024, 0x61), { fin: false }); // a message begun, not finished
+    const item = Buffer.alloc(1024, 0x62);
+    let delivered = 0;
+    for (let i = 0; i < 10_000; i++) delivered += served.wss.publish('news', item);
+    // Delivered (held) until the held frames pass 64 KiB, then skipped.
+    expect(delivered).toBeGreaterThan(0);
+    expect(delivered).toBeLessThanOrEqual(64 + 1);
+    expect(ws.bufferedAmount).toBeGreaterThan(64 * 1024);
+    expect(ws.bufferedAmount).toBeLessThan(72 * 1024);
+    // The message ends: the held frames follow it, still counted until written.
+    ws.send(Buffer.alloc(1024, 0x63), { fin: true });
+    expect(ws.bufferedAmount).toBeGreaterThan(64 * 1024);
+    socket.destroy();
+  });
+});
+
 describe('a ping flood from a client that reads its pongs', () => {
   it('is answered in full and never terminated, however many pings it sends', async () => {
     const served = await serve('port');

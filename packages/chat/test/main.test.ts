@@ -4,7 +4,7 @@
  * exit 1, not the usage text.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -75,6 +75,30 @@ describe('riptide-chat (npm start)', () => {
     const { output, exit } = run(['--port', String(port), '--db', join(dir, 'chat.db')], {}, dir);
     expect(await exit).toBe(1);
     expect((await output).trim()).toBe(`riptide-chat: port ${port} is in use; pass --port`);
+  });
+
+  it.runIf(existsSync('/proc/self'))(
+    'says in one line that the database folder cannot be made, and exits 1 (not spinning in mkdir)',
+    async () => {
+      // Regression: mkdirSync({ recursive: true }) on /proc/nope looped forever in Node 20, so
+      // start-up hung without a word.
+      const dir = tempDir();
+      const { output, exit } = run(['--port', '0', '--db', '/proc/nope/chat.db'], {}, dir);
+      expect(await exit).toBe(1);
+      expect((await output).trim()).toBe(
+        'riptide-chat: cannot create the database folder /proc/nope (ENOENT)',
+      );
+    },
+  );
+
+  it('says which database folder is not a folder, and exits 1', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'file'), '');
+    const { output, exit } = run(['--port', '0', '--db', join(dir, 'file', 'sub', 'chat.db')], {}, dir);
+    expect(await exit).toBe(1);
+    expect((await output).trim()).toBe(
+      `riptide-chat: cannot create the database folder ${join(dir, 'file', 'sub')} (ENOTDIR)`,
+    );
   });
 
   it('keeps usage errors as usage errors (exit 2)', async () => {

@@ -4,8 +4,9 @@
  * with --insecure, refused (exit 1, TLS failure) otherwise.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -69,6 +70,12 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
     ],
     ['an --auth without a colon', ['connect', 'ws://x', '--auth', 'user'], /--auth must be user:pass/],
     ['an unreadable --ca', ['connect', 'wss://x', '--ca', '/nonexistent/ca.pem'], /cannot read --ca file/],
+    [
+      // Regression: the message named the library's buildUpgradeHeaders, not the flag.
+      'a control character in --origin',
+      ['connect', 'ws://x', '--origin', 'https://a\u0001.test'],
+      /^riptide connect: --origin must be one header value without control characters, e\.g\. https:\/\/example\.com, got "https:\/\/a\\u0001\.test"\n/,
+    ],
     ['an extra argument', ['connect', 'ws://x', 'ws://y'], /unexpected argument 'ws:\/\/y'/],
     ['a server without --port', ['echo'], /^riptide echo: missing flag --port\n/],
     ['a port out of range', ['listen', '--port', '70000'], /--port must be an integer from 0 to 65535/],
@@ -279,6 +286,46 @@ describe('wss:// with a self-signed certificate', () => {
     const res = await run(['connect', peer.url, '--ca', join(dir, 'cert.pem'), ...PATIENT], 'secure\n');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('secure\n');
+  });
+
+  // Regression: Node's TLS skips whatever is not a PEM certificate, so a wrong --ca file was taken
+  // silently and the connection then failed as if the server were at fault.
+  it.each([
+    ['a private key', 'key.pem', null],
+    ['plain text', 'notes.txt', 'not a certificate\n'],
+    ['an empty file', 'empty.pem', ''],
+    ['DER', 'cert.der', 'DER'],
+  ])('refuses a --ca file that holds no PEM certificate (%s) with exit 2', async (_name, file, content) => {
+    const path = join(dir, file);
+    if (content === 'DER') writeFileSync(path, new X509Certificate(readFileSync(join(dir, 'cert.pem'))).raw);
+    else if (content !== null) writeFileSync(path, content);
+    const res = await run(['connect', peer.url, '--ca', path, '-x', 'hi']);
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(USAGE);
+    expect(res.stderr.split('\n')[0]).toBe(
+      `riptide connect: --ca file '${path}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+    );
+  });
+
+  it('refuses a --ca file whose certificate block does not parse, naming the block', async () => {
+    const good = readFileSync(join(dir, 'cert.pem'), 'latin1');
+    const path = join(dir, 'broken.pem');
+    writeFileSync(path, `${good}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`);
+    const res = await run(['connect', peer.url, '--ca', path, '-x', 'hi']);
+    expect(res.code).toBe(2);
+    expect(res.stderr.split('\n')[0]).toBe(
+      `riptide connect: --ca file '${path}': certificate 2 cannot be parsed`,
+    );
+  });
+
+  it('takes a --ca bundle with comments between the certificates', async () => {
+    const cert = readFileSync(join(dir, 'cert.pem'), 'latin1');
+    const path = join(dir, 'bundle.pem');
+    writeFileSync(path, `# the test's own CA\n${cert}\n# again\n${cert}`);
+    const res = await run(['connect', peer.url, '--ca', path, ...PATIENT], 'bundled\n');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('bundled\n');
   });
 
   it('connects with --insecure', async () => {

@@ -3,6 +3,7 @@
  * them, and each change to the renderer. The logic lives in room-state.ts and outbox.ts (no DOM,
  * unit-tested), the drawing in render.ts; this file owns the timers and the browser APIs.
  */
+import { isBlankText } from '../shared/blank-text.js';
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
 import { DEFAULT_ROOM, ROOM_NAME } from '../shared/protocol.js';
 import { AttachmentTray } from './attachments.js';
@@ -307,7 +308,9 @@ function submitComposer(): void {
     return;
   }
   const files = editing ? [] : tray.take(state.active);
-  if ((text.trim() === '' && files.length === 0) || !state.rooms.has(state.active)) {
+  // The server's rule (shared/blank-text.ts): only spaces or invisible characters is no text.
+  const blank = isBlankText(text);
+  if ((blank && files.length === 0) || !state.rooms.has(state.active)) {
     render();
     return;
   }
@@ -325,7 +328,8 @@ function submitComposer(): void {
     outbox.add({
       id: randomId(),
       room: state.active,
-      text,
+      // Files with blank text are files alone, which the server takes only with empty text.
+      text: blank ? '' : text,
       ...(replyTo === undefined ? {} : { replyTo }),
       ...(files.length ? { attachments: files } : {}),
     });

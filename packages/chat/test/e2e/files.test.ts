@@ -230,6 +230,22 @@ describe('attachments in the page', () => {
     expect(await alice.page.locator('#message-list .attachment-image').count()).toBe(1);
   });
 
+  it('sends files with text of only invisible characters as files alone', async () => {
+    // Regression: the page sent the blank text with the files, and the server refuses blank text.
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    await give(alice.page, 'paste', [
+      { name: 'dot.png', type: 'image/png', base64: png(4, 4, [0, 0, 0]).toString('base64') },
+    ]);
+    await alice.page.locator('#attachment-tray .upload.done').waitFor();
+    await alice.page.fill('#composer-input', '\u200B \u2060');
+    await alice.page.press('#composer-input', 'Enter');
+    await alice.page.locator('#message-list li.message:not(.pending) .attachment-image img').waitFor();
+    const [stored] = await server.backend.rooms.messagesBefore('general', 100, 100);
+    expect(stored.text).toBe('');
+    expect(stored.attachments?.map((a) => a.name)).toEqual(['dot.png']);
+    expect(await alice.page.textContent('#composer-error')).toBe('');
+  });
   it('shows an upload refused for its size, and sends nothing for it', async () => {
     const server = await startTestServer({ attachments: { maxBytes: 100 } });
     const alice = await signIn(browser, server.origin, 'alice');

@@ -3,7 +3,7 @@
  * stored in the order typed and the "slow down" line goes away; join and leave notices are right
  * (no "came online"/"went offline" for a room change, no red error after Leave); the typing line
  * ends when the typist's message arrives; sign-up apart from sign-in; direct messages and private
- * rooms from the page.
+ * rooms from the page. Also: text of only invisible characters is not sent, as only spaces is not.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -176,6 +176,25 @@ describe('the page', () => {
     await bob.page.waitForSelector('#room-list button[data-room="plans"]');
     await alice.context.close();
     await bob.context.close();
+  });
+
+  it('does not send text of only invisible characters (zero-width, word joiner), as it does not send spaces', async () => {
+    // Regression: the page checked trim() only, so "\u200B" went out and came back refused.
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const invisible = ' \u200B\u2060\uFEFF ';
+    await sendMessage(alice.page, invisible);
+    // Not sent: the composer keeps it (a sent message empties it at once).
+    expect(await alice.page.inputValue('#composer-input')).toBe(invisible);
+    await sendMessage(alice.page, '\u{1F469}\u200D\u{1F4BB} after');
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 1,
+    );
+    expect(await messageTexts(alice.page)).toEqual(['\u{1F469}\u200D\u{1F4BB} after']);
+    expect(await alice.page.textContent('#composer-error')).toBe('');
+    const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
+    expect(stored.map((m) => m.text)).toEqual(['\u{1F469}\u200D\u{1F4BB} after']);
+    await alice.context.close();
   });
 
   it('tells the user when the server refuses another tab (429), and connects once one is closed', async () => {

@@ -50,6 +50,40 @@ describe('parseClientMessage', () => {
     });
   });
 
+  it('refuses text of only spaces or invisible characters, as it refuses empty text', () => {
+    // Regression: "\u200B" (and other zero-width or format characters) passed the "not only spaces"
+    // check, so a message nobody could see was stored and fanned out.
+    const send = (text: string) => JSON.stringify({ v: 2, type: 'send', id: 'z1', room: 'general', text });
+    const empty = { ok: false, code: 'bad_message', message: 'text must not be empty', id: 'z1' };
+    expect(parseClientMessage(send('  \n '), 4096)).toEqual(empty);
+    for (const text of ['\u200B', '\u200C\u200D', ' \u2060 ', '\uFEFF', '\u00AD\n\u202E', '\u3164'])
+      expect(parseClientMessage(send(text), 4096), JSON.stringify(text)).toEqual(empty);
+    expect(
+      parseClientMessage('{"v":2,"type":"edit","room":"general","seq":1,"text":"\\u200b "}', 4096),
+    ).toEqual({ ok: false, code: 'bad_message', message: 'text must not be empty' });
+    // Files alone still need text to be exactly empty, not invisible.
+    expect(
+      parseClientMessage(
+        JSON.stringify({
+          v: 2,
+          type: 'send',
+          id: 'z1',
+          room: 'general',
+          text: '\u200B',
+          attachments: ['a1'],
+        }),
+        4096,
+      ),
+    ).toEqual(empty);
+  });
+
+  it('keeps invisible characters that sit among visible text (ZWJ emoji, Persian ZWNJ)', () => {
+    for (const text of ['\u{1F469}\u200D\u{1F4BB}', 'می\u200Cخواهم', '\u200Bhi'])
+      expect(
+        parseClientMessage(JSON.stringify({ v: 2, type: 'send', id: 'z2', room: 'general', text }), 4096),
+      ).toMatchObject({ ok: true, message: { text } });
+  });
+
   it('keeps direct message rooms out of create, join and invite', () => {
     for (const type of ['create', 'join', 'delete_room'])
       expect(parseClientMessage(JSON.stringify({ v: 2, type, room: 'dm:a:b' }), 10)).toMatchObject({

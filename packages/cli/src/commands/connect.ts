@@ -14,6 +14,7 @@
  * Exit status: 0 after a closing handshake, 1 if the connection could not be made or was lost
  * without a close frame (1006), 2 for usage errors, 130 on a second Ctrl-C.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   CliUsageError,
@@ -159,6 +160,60 @@ function parseHeaders(values: string[]): Record<string, string> {
   return headers;
 }
 
+/**
+ * --origin is sent as it is: any value a header can carry, so odd ones ("null", another site) can
+ * probe a server's origin check. Checked here so the error names the flag, not the library's
+ * function that would refuse it.
+ */
+function checkOrigin(origin: string): string {
+  // RFC 9110 5.5: a field value is VCHAR, obs-text, SP and HTAB; no controls, no line breaks.
+  if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(origin)) {
+    throw new CliUsageError(
+      `--origin must be one header value without control characters, e.g. https://example.com, got ${JSON.stringify(origin)}`,
+      connectSpec,
+    );
+  }
+  return origin;
+}
+
+/**
+ * PEM certificate blocks, as OpenSSL reads them from a CA file (text around them, as in system
+ * bundles, is ignored; OpenSSL also takes its TRUSTED and old X509 CERTIFICATE labels).
+ */
+const PEM_CERTIFICATE = /-----BEGIN ((?:TRUSTED |X509 )?CERTIFICATE)-----[^-]*-----END \1-----/g;
+
+/**
+ * The --ca file's certificates. Node's TLS silently skips what is not a PEM certificate, so a
+ * wrong file (a key, DER, a typo'd path to some text) would otherwise show up later as an
+ * untrusted-certificate failure that names the server, not the flag.
+ */
+function readCaFile(file: string): Buffer {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (err) {
+    throw new CliUsageError(
+      `cannot read --ca file '${file}': ${(err as NodeJS.ErrnoException).code}`,
+      connectSpec,
+    );
+  }
+  const blocks = data.toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) {
+    throw new CliUsageError(
+      `--ca file '${file}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+      connectSpec,
+    );
+  }
+  blocks.forEach((block, i) => {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new CliUsageError(`--ca file '${file}': certificate ${i + 1} cannot be parsed`, connectSpec);
+    }
+  });
+  return data;
+}
+
 type Client = InstanceType<typeof WebSocket>;
 type ClientOptions = NonNullable<ConstructorParameters<typeof WebSocket>[2]>;
 
@@ -185,18 +240,9 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     perMessageDeflate: flags.deflate === true,
   };
   const origin = stringFlag(flags.origin);
-  if (origin !== undefined) options.origin = origin;
+  if (origin !== undefined) options.origin = checkOrigin(origin);
   const caFile = stringFlag(flags.ca);
-  if (caFile !== undefined) {
-    try {
-      options.ca = readFileSync(caFile);
-    } catch (err) {
-      throw new CliUsageError(
-        `cannot read --ca file '${caFile}': ${(err as NodeJS.ErrnoException).code}`,
-        connectSpec,
-      );
-    }
-  }
+  if (caFile !== undefined) options.ca = readCaFile(caFile);
   if (flags.insecure === true) options.rejectUnauthorized = false;
   if (flags.http2 === true) options.http2 = true;
 

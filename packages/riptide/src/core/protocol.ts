@@ -151,6 +151,11 @@ export class Protocol implements FrameHandler {
   /** What the 'close' event reports: the peer's code, 1005 if none in its frame, else 1006. */
   closeCode: number = CloseCode.ABNORMAL;
   closeReason = '';
+  /**
+   * The peer's reason as it came (ws 8's 'close' gives these bytes): with skipUtf8Validation they
+   * may not be UTF-8, and `closeReason` then holds U+FFFD where the bytes were invalid.
+   */
+  closeReasonBytes: Buffer = EMPTY;
   readonly extension: PerMessageExtension | null;
   readonly settings: ProtocolSettings;
   private readonly sink: ProtocolSink;
@@ -478,6 +483,8 @@ export class Protocol implements FrameHandler {
     this.closeReceived = true;
     this.closeCode = parsed.code;
     this.closeReason = parsed.reason;
+    // A copy: the payload may be a view of the caller's input chunk, and 'close' comes later.
+    if (payload.length > 2) this.closeReasonBytes = Buffer.from(payload.subarray(2));
     if (!this.closeSent) {
       // RFC 6455 5.5.1: "If an endpoint receives a Close frame and did not previously send a
       // Close frame, the endpoint MUST send a Close frame in response. ... typically echoing

@@ -1000,7 +1000,8 @@ export class WebSocket extends EventEmitter {
     if (proto !== null) proto.receiveEof();
     // RFC 6455 7.1.5: the peer's close code (1005 if its frame had none), else 1006.
     const code = proto === null ? 1006 : proto.closeCode;
-    const reason = proto === null || proto.closeReason === '' ? EMPTY : Buffer.from(proto.closeReason);
+    // The peer's bytes as they came, as ws gives them (not UTF-8 with skipUTF8Validation).
+    const reason = proto === null ? EMPTY : proto.closeReasonBytes;
     this.emit('close', code, reason);
   }
 }

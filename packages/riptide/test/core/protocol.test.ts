@@ -124,6 +124,19 @@ describe('RFC 6455 5.5.1 closing handshake', () => {
     proto.receive(wire('client', '880403e8fffe'));
     expect(sink.events).toMatchObject([{ type: 'close', code: 1000 }]);
     expect(proto.closeCode).toBe(1000);
+    // Regression: only the decoded string was kept, so ws's 'close' Buffer got U+FFFD (efbfbd)
+    // where the peer had sent ff fe.
+    expect(proto.closeReasonBytes.toString('hex')).toBe('fffe');
+    expect(proto.closeReason).toBe('\uFFFD\uFFFD');
+  });
+
+  it('keeps the close reason bytes as received, apart from the input chunk', () => {
+    const { proto } = makeProtocol('client');
+    const input = wire('client', '880503e9627965');
+    proto.receive(input);
+    input.fill(0);
+    expect(proto.closeReasonBytes.toString()).toBe('bye');
+    expect(makeProtocol('client').proto.closeReasonBytes.length).toBe(0);
   });
 
   it('closing twice sends one close frame', () => {

@@ -889,3 +889,50 @@ describe("ws 8 parity: WebSocket's property descriptors", () => {
     for (const key of keys(WS.prototype)) expect(ours.has(key), key).toBe(true);
   });
 });
+
+// Regression: riptide's 'close' gave the reason decoded then re-encoded, so bytes that were not
+// UTF-8 came as U+FFFD (ef bf bd); ws gives the peer's bytes as they came.
+describe('ws 8 parity: a close reason that is not UTF-8, with skipUTF8Validation', () => {
+  const reason = Buffer.from([0x61, 0xff, 0xfe, 0x62]); // "a", two bytes that are not UTF-8, "b"
+  const servers2 = [
+    ['riptide', riptideServer],
+    ['ws', wsServer],
+  ] as const;
+  for (const [name, start] of servers2) {
+    it(`${name} server: 'close' gets the bytes, a CloseEvent their decoding, the echo the bytes`, async () => {
+      const { wss, port } = await start({ skipUTF8Validation: true });
+      servers.push(wss as AnyServer);
+      const conn = once<[Sock]>(wss, 'connection');
+      const { socket, rest } = await rawClient(port);
+      const [server] = await conn;
+      const decoded: string[] = [];
+      server.addEventListener('close', (event: { reason: string }) => decoded.push(event.reason));
+      const closed = once<[number, Buffer]>(server, 'close');
+      const received = collectUntilClose(socket, rest);
+      socket.write(clientFrame(8, Buffer.concat([Buffer.from([0x03, 0xe8]), reason])));
+      const [code, bytes] = await closed;
+      expect(code).toBe(1000);
+      expect(bytes.toString('hex')).toBe('61fffe62');
+      expect(decoded).toEqual(['a\uFFFD\uFFFDb']);
+      expect(parseFrames(await received).map((f) => f.payload.toString('hex'))).toEqual(['03e861fffe62']);
+    });
+  }
+
+  const clients = [
+    ['riptide', (url: string) => new WebSocket(url, { skipUTF8Validation: true })],
+    ['ws', (url: string) => new WS(url, { skipUTF8Validation: true })],
+  ] as const;
+  for (const [name, make] of clients) {
+    it(`${name} client: 'close' gets the server's reason bytes`, async () => {
+      // It reads the client's echo of those bytes, so it skips the check too.
+      const { wss, url } = await wsServer({ skipUTF8Validation: true });
+      servers.push(wss as AnyServer);
+      // ws sends a Buffer reason as it is, without checking it is UTF-8.
+      wss.on('connection', (ws) => ws.close(4000, reason));
+      const client: Sock = make(url);
+      const [code, bytes] = await once<[number, Buffer]>(client, 'close');
+      expect(code).toBe(4000);
+      expect(bytes.toString('hex')).toBe('61fffe62');
+    });
+  }
+});

@@ -4,6 +4,8 @@
  * Rules: a JSON object, `v` equal to PROTOCOL_VERSION, a known `type`, exactly the fields that type
  * allows (unknown fields are rejected, not ignored) with the right types and ranges.
  */
+
+import { isBlankText } from '../../shared/blank-text.js';
 import {
   type ClientMessage,
   DM_ROOM,
@@ -151,7 +153,8 @@ function checkField(
         : { code: 'bad_message', message: `${name} must be true or false` };
     case 'text':
       if (typeof value !== 'string') return { code: 'bad_message', message: `${name} must be a string` };
-      if (value.trim() === '') return { code: 'bad_message', message: `${name} must not be empty` };
+      // Only spaces or invisible characters (U+200B...) would store a message nobody can see.
+      if (isBlankText(value)) return { code: 'bad_message', message: `${name} must not be empty` };
       if (LONE_SURROGATE.test(value)) return notUnicode(name);
       return null;
     case 'query':

@@ -20,7 +20,6 @@
  * better-sqlite3 is synchronous: every method runs to completion before another starts, so each
  * check-then-write below is atomic without further locking, and `onCommit` sees events in seq order.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -32,6 +31,7 @@ import {
   type RoomEvent,
   type RoomListing,
 } from '../../../shared/protocol.js';
+import { makeFolder } from '../../make-folder.js';
 import type {
   AccountStore,
   AppendInput,
@@ -166,7 +166,15 @@ export class SqliteStore implements AccountStore, RoomStore {
   #onCommit: CommitListener = () => {};
 
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') {
+      const folder = dirname(path);
+      try {
+        makeFolder(folder);
+      } catch (err) {
+        const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        throw new Error(`cannot create the database folder ${folder} (${reason})`, { cause: err });
+      }
+    }
     const db = new Database(path);
     this.#db = db;
     db.pragma('journal_mode = WAL');

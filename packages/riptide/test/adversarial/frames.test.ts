@@ -19,6 +19,7 @@ import {
   MODES,
   maliciousServer,
   once,
+  parseFrames,
   perTestServers,
   rawClient,
   rss,
@@ -221,6 +222,30 @@ describe.each(MODES)('{ %s } server: hostile frames that already fail cleanly (n
     expect(closeCodeIn(await answer)).toBe(1008);
     expect(rss() - before).toBeLessThan(64 * MiB);
     await healthyRoundTrip(served.url);
+  });
+
+  it('a frame header of maxPayload + 1 is 1009 before its payload; maxPayload itself is served', async () => {
+    const served = await serve(mode, { maxPayload: 64 * 1024 });
+    // The header alone: refused on the length, without waiting for the bytes.
+    expect(await serverAnswers(served, frameHeader(0x2, 64 * 1024 + 1))).toBe(1009);
+    // Two fragments adding up to one byte over: 1009 on the second header.
+    const half = Buffer.alloc(32 * 1024, 0x61);
+    expect(
+      await serverAnswers(
+        served,
+        Buffer.concat([zeroMaskedFrame(0x2, half, false), frameHeader(0x0, 32 * 1024 + 1)]),
+      ),
+    ).toBe(1009);
+    const { socket, rest } = await rawClient(served.port);
+    socket.on('error', () => {});
+    const echo = collectUntilClose(socket, rest);
+    socket.write(zeroMaskedFrame(0x2, Buffer.alloc(64 * 1024, 0x62)));
+    socket.write(zeroMaskedFrame(0x8, Buffer.from([0x03, 0xe8])));
+    const frames = parseFrames(await echo);
+    expect(frames.map((f) => [f.opcode, f.payload.length])).toEqual([
+      [0x2, 64 * 1024],
+      [0x8, 2],
+    ]);
   });
 
   it.each([

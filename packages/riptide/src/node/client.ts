@@ -127,6 +127,9 @@ export function initiateClient(
  *     not replace it;
  *   - with a 'redirect' listener nothing is stripped: the listener gets the next request
  *     before it is sent and decides (removeHeader(), abort()).
+ *
+ * One difference from ws: a redirect from ws:/wss: to ws+unix: is refused
+ * (WS_ERR_REDIRECT_TO_UNIX), so a server on the network cannot aim the client at a local socket.
  */
 interface RedirectState {
   count: number;
@@ -280,6 +283,13 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
         next = parseAddress(target);
       } catch (err) {
         ws._abortHandshake((err as Error).message, err as Error);
+        return;
+      }
+      if (next.protocol === 'ws+unix:' && !redirect.originalIpc) {
+        // A server on the network may not send the client to a socket on this machine (ws 8
+        // follows it): a local service would get the request, and its answer would come back.
+        const message = 'Redirect from a network URL to a ws+unix: socket refused';
+        ws._abortHandshake(message, handshakeFailure('WS_ERR_REDIRECT_TO_UNIX', message));
         return;
       }
       if (ws.readyState === 0) connect(ws, next, resolved, redirect);

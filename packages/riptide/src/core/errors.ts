@@ -70,6 +70,13 @@ export const PEER_ERRORS = {
     1009,
     'Unsupported WebSocket frame: payload length > 2^53 - 1',
   ],
+  // Stricter than ws, which reports a 64-bit length with the most significant bit set as too
+  // big (1009): RFC 6455 5.2 "the most significant bit MUST be 0", so it is no length at all.
+  WS_ERR_LENGTH_MSB: [
+    'WS_ERR_INVALID_PAYLOAD_LENGTH',
+    1002,
+    'Invalid WebSocket frame: the most significant bit of a 64-bit payload length must be 0',
+  ],
   // Stricter than ws, which accepts a length in a longer form than needed.
   WS_ERR_NON_MINIMAL_LENGTH: [
     'WS_ERR_NON_MINIMAL_LENGTH',

@@ -127,6 +127,9 @@ export function initiateClient(
  *     not replace it;
  *   - with a 'redirect' listener nothing is stripped: the listener gets the next request
  *     before it is sent and decides (removeHeader(), abort()).
+ *
+ * One difference from ws: a redirect from ws:/wss: to ws+unix: is refused
+ * (WS_ERR_REDIRECT_TO_UNIX), so a server on the network cannot aim the client at a local socket.
  */
 interface RedirectState {
   count: number;
@@ -236,23 +239,25 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     reqOpts.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     reqOpts.port = url.port || (secure ? 443 : 80);
   }
-  if (opts.handshakeTimeout) reqOpts.timeout = opts.handshakeTimeout;
-
   const req = (secure ? https.request : http.request)(reqOpts);
   ws._setRequest(req);
   // ws 8: the listener gets the new request before it is sent, so it can still change it.
   if (redirect !== null && redirect.count > 0) ws.emit('redirect', url.href, req);
 
-  if (opts.handshakeTimeout) {
-    req.on('timeout', () => {
-      if (ws._isRequest(req)) ws._abortHandshake('Opening handshake has timed out', timeoutError());
-    });
-  }
+  // A deadline for this request's handshake, from now until the response head is complete:
+  // not the socket's idle timeout (ws's `timeout`), which a server sending its head a byte at
+  // a time resets forever. Each redirect's request gets its own.
+  const deadline = opts.handshakeTimeout
+    ? setTimeout(handshakeExpired, opts.handshakeTimeout, ws, req)
+    : null;
   req.on('error', (err: Error) => {
+    if (deadline !== null) clearTimeout(deadline);
     if (!ws._isRequest(req)) return;
     ws._abortHandshake(err.message, err);
   });
+  if (deadline !== null) req.on('close', () => clearTimeout(deadline));
   req.on('response', (res: IncomingMessage) => {
+    if (deadline !== null) clearTimeout(deadline);
     if (!ws._isRequest(req)) return;
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
@@ -280,6 +285,13 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
         ws._abortHandshake((err as Error).message, err as Error);
         return;
       }
+      if (next.protocol === 'ws+unix:' && !redirect.originalIpc) {
+        // A server on the network may not send the client to a socket on this machine (ws 8
+        // follows it): a local service would get the request, and its answer would come back.
+        const message = 'Redirect from a network URL to a ws+unix: socket refused';
+        ws._abortHandshake(message, handshakeFailure('WS_ERR_REDIRECT_TO_UNIX', message));
+        return;
+      }
       if (ws.readyState === 0) connect(ws, next, resolved, redirect);
       return;
     }
@@ -294,6 +306,7 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     );
   });
   req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (deadline !== null) clearTimeout(deadline);
     if (!ws._isRequest(req)) {
       socket.destroy();
       return;
@@ -377,6 +390,11 @@ function tlsConnect(options: tls.ConnectionOptions & { path?: string }): tls.TLS
 
 function handshakeFailure(code: string, message: string): Error {
   return new HandshakeError(code, 0, message);
+}
+
+/** The handshakeTimeout deadline of `req` passed before its response head was complete. */
+function handshakeExpired(ws: ClientHost, req: http.ClientRequest): void {
+  if (ws._isRequest(req)) ws._abortHandshake('Opening handshake has timed out', timeoutError());
 }
 
 function timeoutError(): Error {

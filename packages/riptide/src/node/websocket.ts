@@ -316,13 +316,16 @@ export class WebSocket extends EventEmitter {
   /**
    * Bytes accepted by send(), ping() and pong() and not yet handed to the kernel, as ws counts
    * them: the payloads still queued here (before compression and framing), plus what the
-   * transport itself still buffers; after closing began, what was sent is added (never
-   * written). The server's 101 response is not counted.
+   * transport itself still buffers, plus published frames held behind a fragmented send; after
+   * closing began, what was sent is added (never written). The server's 101 response is not
+   * counted.
    */
   get bufferedAmount(): number {
     const socket = this._socket;
     const proto = this._proto;
-    let amount = this._extra === null ? 0 : this._extra.afterClose;
+    const extra = this._extra;
+    // Published frames held behind a fragmented send are queued too (maxBackpressure reads this).
+    let amount = extra === null ? 0 : extra.afterClose + extra.heldBytes;
     if (socket !== null) amount += socket.writableLength + queuedBelowSocket(socket);
     if (proto !== null) amount += proto.outputPayload;
     return amount;
@@ -767,7 +770,10 @@ export class WebSocket extends EventEmitter {
     if (proto.sendingFragments) {
       const extra = this._extras();
       const held = extra.held === null ? (extra.held = []) : extra.held;
-      for (let i = 0; i < frames.length; i++) held.push(frames[i]);
+      for (let i = 0; i < frames.length; i++) {
+        held.push(frames[i]);
+        extra.heldBytes += frames[i].length;
+      }
     } else {
       for (let i = 0; i < frames.length; i++) proto.sendFramed(frames[i]);
       this._scheduleFlush();
@@ -864,6 +870,7 @@ export class WebSocket extends EventEmitter {
     const extra = this._extra!;
     const held = extra.held!;
     extra.held = null;
+    extra.heldBytes = 0;
     for (let i = 0; i < held.length; i++) proto.sendFramed(held[i]);
   }
 
@@ -1043,6 +1050,8 @@ class Extras {
   closeTimer: NodeJS.Timeout | null = null;
   /** Published frames waiting for a fragmented send to finish (see _deliverFrames). */
   held: Buffer[] | null = null;
+  /** Their bytes: counted in bufferedAmount, so maxBackpressure sees them. */
+  heldBytes = 0;
   /** Payload bytes given to send()/ping()/pong() once closing had begun (never written). */
   afterClose = 0;
 }

@@ -8,7 +8,7 @@
  * written FLOOD_CAP bytes (the kernel's socket buffers take a few MiB of pongs first).
  */
 import type * as net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import {
   fdCount,
@@ -65,6 +65,110 @@ describe.each(MODES)('{ %s } server: a ping flood from a client that never reads
     await waitFor(() => fdCount() <= fds, "the terminated client's descriptor to be released");
     await healthyRoundTrip(served.url);
     expect(crashes.errors).toEqual([]);
+  });
+});
+
+/** Resolves once `condition()` holds, checking on every turn (setImmediate: never faked here). */
+async function untilTurn(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe.each(MODES)('{ %s } server: a close-frame flood from a client that never reads', (mode) => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('answers the first close once, discards the rest, and destroys the socket at closeTimeout', async () => {
+    // RFC 6455 5.5.1: after a close frame the peer sends nothing more; what it sends anyway is
+    // discarded unbuffered (the parser's DISCARD phase). The close timer is faked: the peer
+    // never reads our close frame nor closes its side, so only closeTimeout can end it.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const served = await serve(mode, { closeTimeout: 30_000 });
+    let server: WebSocket | null = null;
+    const errors: string[] = [];
+    const closed = new Promise<number>((resolve) =>
+      served.wss.on('connection', (ws) => {
+        server = ws;
+        ws.on('error', (err: Error & { code?: string }) => errors.push(err.code ?? err.message));
+        ws.on('close', (code) => resolve(code));
+      }),
+    );
+    const { socket } = await rawClient(served.port);
+    socket.on('error', () => {});
+    socket.pause(); // never read the answer
+    const close = zeroMaskedFrame(0x8, Buffer.from([0x03, 0xe8]));
+    const burst = Buffer.concat(Array.from({ length: 4096 }, () => close));
+    const before = rss();
+    const { written, closedByPeer } = await floodUntilClosed(socket, burst, 32 * MiB);
+    expect(closedByPeer).toBe(false); // every byte was read (and discarded)
+    expect(written).toBeGreaterThanOrEqual(32 * MiB);
+    await untilTurn(() => server !== null && server.readyState === WebSocket.CLOSING);
+    expect(rss() - before).toBeLessThan(RSS_BOUND);
+    expect(server!.bufferedAmount).toBe(0); // our one close frame is not payload
+    vi.advanceTimersByTime(30_000);
+    expect(await closed).toBe(1000); // the peer's code, from its first close frame
+    expect(errors).toEqual(['WS_ERR_CLOSE_TIMEOUT']);
+    socket.destroy();
+    vi.useRealTimers();
+    await healthyRoundTrip(served.url);
+    expect(crashes.errors).toEqual([]);
+  });
+});
+
+describe('{ port } server: an application sending to a client that never reads', () => {
+  it('send() turns false at the high-water mark and bufferedAmount counts every byte queued', async () => {
+    // The library bounds what it queues on its own (pongs, one close frame); what the
+    // application queues with send() is the application's to bound: it is told, not capped.
+    const served = await serve('port');
+    const connected = new Promise<WebSocket>((resolve) => served.wss.on('connection', resolve));
+    const { socket } = await rawClient(served.port);
+    socket.on('error', () => {});
+    socket.pause();
+    const ws = await connected;
+    const chunk = Buffer.alloc(64 * 1024, 0x42);
+    let queued = 0;
+    let firstFalse = -1;
+    for (let i = 0; i < 512; i++) {
+      const below = ws.send(chunk);
+      queued += chunk.length;
+      if (!below && firstFalse === -1) firstFalse = queued;
+    }
+    expect(firstFalse).toBeGreaterThan(0);
+    expect(firstFalse).toBeLessThanOrEqual(ws._socket!.writableHighWaterMark + chunk.length);
+    // Once written to the socket, the kernel takes a few MiB; the rest stays counted.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ws.bufferedAmount).toBeGreaterThan(queued - 16 * MiB);
+    expect(ws.bufferedAmount).toBeLessThanOrEqual(queued + 512 * 10); // + the frame headers once written
+    socket.destroy();
+  });
+});
+
+describe('{ port } server: publish() to a subscriber in the middle of a fragmented send', () => {
+  it('counts the frames held for after the message in bufferedAmount, so maxBackpressure skips it', async () => {
+    // RFC 6455 5.4: published frames wait for the fragmented message to end. They were held
+    // outside bufferedAmount, so maxBackpressure never saw them: an application streaming a
+    // file in fragments to a peer that stopped reading (waiting for a 'drain' that never
+    // comes) held every broadcast for good, however low it had set maxBackpressure.
+    const served = await serve('port', { maxBackpressure: 64 * 1024 });
+    const connected = new Promise<WebSocket>((resolve) => served.wss.on('connection', resolve));
+    const { socket } = await rawClient(served.port);
+    socket.on('error', () => {});
+    socket.pause();
+    const ws = await connected;
+    ws.subscribe('news');
+    ws.send(Buffer.alloc(1024, 0x61), { fin: false }); // a message begun, not finished
+    const item = Buffer.alloc(1024, 0x62);
+    let delivered = 0;
+    for (let i = 0; i < 10_000; i++) delivered += served.wss.publish('news', item);
+    // Delivered (held) until the held frames pass 64 KiB, then skipped.
+    expect(delivered).toBeGreaterThan(0);
+    expect(delivered).toBeLessThanOrEqual(64 + 1);
+    expect(ws.bufferedAmount).toBeGreaterThan(64 * 1024);
+    expect(ws.bufferedAmount).toBeLessThan(72 * 1024);
+    // The message ends: the held frames follow it, still counted until written.
+    ws.send(Buffer.alloc(1024, 0x63), { fin: true });
+    expect(ws.bufferedAmount).toBeGreaterThan(64 * 1024);
+    socket.destroy();
   });
 });
 

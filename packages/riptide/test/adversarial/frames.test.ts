@@ -6,7 +6,7 @@
  */
 import { constants } from 'node:buffer';
 import type * as net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from '../../src/index.js';
 import {
   closeCodeIn,
@@ -19,6 +19,7 @@ import {
   MODES,
   maliciousServer,
   once,
+  parseFrames,
   perTestServers,
   rawClient,
   rss,
@@ -94,6 +95,18 @@ describe.each(MODES)('{ %s } server: impossible lengths (RFC 6455 5.2)', (mode) 
     expect(await serverAnswers(served, frameHeader(0x2, 2n ** 63n - 1n))).toBe(1009);
     await healthyRoundTrip(served.url);
   });
+
+  it.each([
+    ['2^63', 2n ** 63n],
+    ['2^64 - 1', 2n ** 64n - 1n],
+  ])(
+    'a %s length (the most significant bit set) is 1002: no length at all (RFC 6455 5.2)',
+    async (_name, length) => {
+      const served = await serve(mode);
+      expect(await serverAnswers(served, frameHeader(0x2, length))).toBe(1002);
+      await healthyRoundTrip(served.url);
+    },
+  );
 });
 
 describe('client: impossible lengths from a malicious server', () => {
@@ -107,6 +120,64 @@ describe('client: impossible lengths from a malicious server', () => {
   it('a 2^63 - 1 length with the default maxPayload is 1009', async () => {
     const result = await clientAnswers(frameHeader(0x2, 2n ** 63n - 1n, true, false, false));
     expect(result).toEqual({ sent: 1009, error: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', closeEvent: 1006 });
+  });
+
+  it('a length with the most significant bit set is 1002', async () => {
+    const result = await clientAnswers(frameHeader(0x2, 2n ** 63n, true, false, false));
+    expect(result).toEqual({ sent: 1002, error: 'WS_ERR_INVALID_PAYLOAD_LENGTH', closeEvent: 1006 });
+  });
+});
+
+/** The largest Buffer.allocUnsafe the process makes while `attack` runs (the receiver's buffers). */
+async function largestAllocation(attack: () => Promise<unknown>): Promise<number> {
+  let largest = 0;
+  const real = Buffer.allocUnsafe;
+  const spy = vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((size: number) => {
+    if (size > largest) largest = size;
+    return real(size);
+  });
+  try {
+    await attack();
+  } finally {
+    spy.mockRestore();
+  }
+  return largest;
+}
+
+/**
+ * A text frame claiming `length` bytes, then 1 KiB of it ending in an invalid UTF-8 byte: the
+ * peer's 1007 is the barrier that proves the 1 KiB was read (and the frame's buffer allocated).
+ */
+function claimThenInvalid(length: number, masked: boolean): Buffer {
+  const some = Buffer.alloc(1024, 0x61);
+  some[1023] = 0xff;
+  return Buffer.concat([frameHeader(0x1, length, false, false, masked), some]);
+}
+
+describe.each(MODES)('{ %s } server: frames that claim more than they send', (mode) => {
+  it('50 connections claiming 100 MiB each make the server allocate at most 1 MiB per frame', async () => {
+    // Before FRAME_RESERVE_MAX the claimed length was allocated at the first byte: 50 x 100 MiB.
+    const served = await serve(mode);
+    const largest = await largestAllocation(async () => {
+      const codes = await Promise.all(
+        Array.from({ length: 50 }, () => serverAnswers(served, claimThenInvalid(100 * MiB - 1, true))),
+      );
+      expect(codes).toEqual(Array.from({ length: 50 }, () => 1007));
+    });
+    expect(largest).toBeLessThanOrEqual(MiB);
+    await healthyRoundTrip(served.url);
+    expect(crashes.errors).toEqual([]);
+  });
+});
+
+describe('client: a malicious server claiming more than it sends', () => {
+  it('a frame claiming 100 MiB makes the client allocate at most 1 MiB', async () => {
+    let result: Awaited<ReturnType<typeof clientAnswers>> | undefined;
+    const largest = await largestAllocation(async () => {
+      result = await clientAnswers(claimThenInvalid(100 * MiB - 1, false));
+    });
+    expect(result).toEqual({ sent: 1007, error: 'WS_ERR_INVALID_UTF8', closeEvent: 1006 });
+    expect(largest).toBeLessThanOrEqual(MiB);
   });
 });
 
@@ -133,6 +204,48 @@ describe.each(MODES)('{ %s } server: hostile frames that already fail cleanly (n
     expect(closeCodeIn(await answer)).toBe(1009);
     expect(rss() - before).toBeLessThan(64 * MiB);
     await healthyRoundTrip(served.url);
+  });
+
+  it('endless empty continuation frames are 1008 at maxFragments (16,384 by default), with no growth', async () => {
+    // Empty fragments add nothing to maxPayload's count: only the fragment count ends them.
+    const served = await serve(mode);
+    const { socket, rest } = await rawClient(served.port);
+    socket.on('error', () => {});
+    const answer = collectUntilClose(socket, rest);
+    socket.write(zeroMaskedFrame(0x1, Buffer.alloc(0), false));
+    const empty = zeroMaskedFrame(0x0, Buffer.alloc(0), false); // 6 bytes on the wire
+    const burst = Buffer.concat(Array.from({ length: 4096 }, () => empty));
+    const before = rss();
+    const { written, closedByPeer } = await floodUntilClosed(socket, burst, 64 * MiB);
+    expect(closedByPeer).toBe(true);
+    expect(written).toBeLessThan(64 * MiB);
+    expect(closeCodeIn(await answer)).toBe(1008);
+    expect(rss() - before).toBeLessThan(64 * MiB);
+    await healthyRoundTrip(served.url);
+  });
+
+  it('a frame header of maxPayload + 1 is 1009 before its payload; maxPayload itself is served', async () => {
+    const served = await serve(mode, { maxPayload: 64 * 1024 });
+    // The header alone: refused on the length, without waiting for the bytes.
+    expect(await serverAnswers(served, frameHeader(0x2, 64 * 1024 + 1))).toBe(1009);
+    // Two fragments adding up to one byte over: 1009 on the second header.
+    const half = Buffer.alloc(32 * 1024, 0x61);
+    expect(
+      await serverAnswers(
+        served,
+        Buffer.concat([zeroMaskedFrame(0x2, half, false), frameHeader(0x0, 32 * 1024 + 1)]),
+      ),
+    ).toBe(1009);
+    const { socket, rest } = await rawClient(served.port);
+    socket.on('error', () => {});
+    const echo = collectUntilClose(socket, rest);
+    socket.write(zeroMaskedFrame(0x2, Buffer.alloc(64 * 1024, 0x62)));
+    socket.write(zeroMaskedFrame(0x8, Buffer.from([0x03, 0xe8])));
+    const frames = parseFrames(await echo);
+    expect(frames.map((f) => [f.opcode, f.payload.length])).toEqual([
+      [0x2, 64 * 1024],
+      [0x8, 2],
+    ]);
   });
 
   it.each([

@@ -5,10 +5,10 @@
  * refused sockets' file descriptors are released.
  */
 import { IncomingMessage } from 'node:http';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { Duplex } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer } from '../../src/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { WebSocket, WebSocketServer } from '../../src/index.js';
 import {
   echoServer,
   fdCount,
@@ -193,5 +193,91 @@ describe('{ noServer } server: a refused socket whose answer never flushes', () 
     expect(socket.writableEnded).toBe(true); // the 400 is written, waiting for a reader
     await waitFor(() => socket.destroyed, 'the refused socket to be destroyed at its deadline');
     wss.close();
+  });
+});
+
+/**
+ * A server that reads the client's request head, then lets the test write its answer piece by
+ * piece (`write`); `requested` resolves once the head has arrived.
+ */
+async function hostileHttpServer(): Promise<{
+  url: string;
+  requested: Promise<net.Socket>;
+  close(): Promise<void>;
+}> {
+  let gotRequest: (socket: net.Socket) => void = () => {};
+  const requested = new Promise<net.Socket>((resolve) => (gotRequest = resolve));
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    let head = '';
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (head.includes('\r\n\r\n')) gotRequest(socket);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    requested,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe("client: a hostile server's response head", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('handshakeTimeout is a deadline: a head sent a line at a time does not extend it', async () => {
+    // It was the socket's idle timeout (as in ws): every line restarted it, so a server
+    // sending one byte per (timeout - 1) ms held the client for hours. The deadline's timer is
+    // faked; the idle timer, if any, would be Node's own (real, 60 s: never reached here).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const server = await hostileHttpServer();
+    try {
+      const ws = new WebSocket(server.url, { handshakeTimeout: 60_000, perMessageDeflate: false });
+      const errors: Array<Error & { code?: string }> = [];
+      ws.on('error', (err) => errors.push(err));
+      const closed = once<[number]>(ws, 'close');
+      const socket = await server.requested;
+      socket.write('HTTP/1.1 101 Switching Protocols\r\n');
+      for (let line = 0; line < 5; line++) {
+        vi.advanceTimersByTime(11_999); // 59,995 ms in all: before the deadline
+        socket.write(`X-Drip-${line}: y\r\n`);
+        await new Promise((resolve) => setImmediate(resolve)); // let the abort's nextTick run, if any
+      }
+      expect(errors).toEqual([]);
+      vi.advanceTimersByTime(5);
+      const [code] = await closed;
+      expect(code).toBe(1006);
+      expect(errors).toMatchObject([
+        { code: 'WS_ERR_HANDSHAKE_TIMEOUT', message: 'Opening handshake has timed out' },
+      ]);
+      expect(crashes.errors).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a 1 MB response head fails the handshake at 16 KiB (node:http), never buffered whole', async () => {
+    const server = await hostileHttpServer();
+    try {
+      const ws = new WebSocket(server.url, { perMessageDeflate: false });
+      const errors: Array<Error & { code?: string }> = [];
+      ws.on('error', (err) => errors.push(err));
+      const closed = once<[number]>(ws, 'close');
+      const socket = await server.requested;
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nX-Big: ${'a'.repeat(MiB)}\r\n\r\n`);
+      expect((await closed)[0]).toBe(1006);
+      expect(errors).toMatchObject([{ code: 'HPE_HEADER_OVERFLOW' }]);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -10,7 +10,7 @@ import { PEER_ERRORS } from '../../src/core/errors.js';
 import type { PerMessageExtension } from '../../src/core/extension.js';
 import { makeFrame, Opcode, serializeFrame } from '../../src/core/frame.js';
 import { Protocol, State } from '../../src/core/protocol.js';
-import { INFLATE_SLICE } from '../../src/core/receiver.js';
+import { FRAME_RESERVE_MAX, INFLATE_SLICE } from '../../src/core/receiver.js';
 import { PerMessageDeflate } from '../../src/deflate/codec.js';
 import { normalizeDeflateOptions } from '../../src/deflate/negotiation.js';
 import {
@@ -133,7 +133,12 @@ const VIOLATIONS: Array<{ name: string; frames: string; code: keyof typeof PEER_
   {
     name: '64-bit length with the MSB set',
     frames: '827f8000000000000000',
-    code: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+    code: 'WS_ERR_LENGTH_MSB',
+  },
+  {
+    name: '64-bit length of 2^64 - 1',
+    frames: '827fffffffffffffffff',
+    code: 'WS_ERR_LENGTH_MSB',
   },
   { name: 'invalid UTF-8 text', frames: '8102c328', code: 'WS_ERR_INVALID_UTF8' },
   { name: 'surrogate in text', frames: '8103eda080', code: 'WS_ERR_INVALID_UTF8' },
@@ -227,8 +232,11 @@ describe("ws 8 parity: the same bytes give ws's error code, message and close co
     return { code: e.code, message: e.message, closeCode: e[kStatusCode] };
   }
 
-  // ws accepts a length in a longer form than needed; riptide keeps RFC 6455 5.2's MUST.
-  const shared = VIOLATIONS.filter((v) => v.code !== 'WS_ERR_NON_MINIMAL_LENGTH');
+  // ws accepts a length in a longer form than needed and calls a length with the MSB set too
+  // big (1009); riptide keeps RFC 6455 5.2's MUSTs (1002).
+  const shared = VIOLATIONS.filter(
+    (v) => v.code !== 'WS_ERR_NON_MINIMAL_LENGTH' && v.code !== 'WS_ERR_LENGTH_MSB',
+  );
   for (const v of shared) {
     for (const role of ROLES) {
       it(`test_${role}_receives ${v.name}`, async () => {
@@ -387,6 +395,78 @@ describe('RFC 6455 10.4 limits', () => {
     expect(r.length).toBe(total);
     expect(r[64 * 5]).toBe(5);
     expect(r[total - 1]).toBe(((total - 64) / 64) & 0xff);
+  });
+});
+
+describe('a declared length is a claim: memory follows the bytes received (FRAME_RESERVE_MAX)', () => {
+  /** Records the size of every Buffer.allocUnsafe call while `run` runs. */
+  function allocations(run: () => void): number[] {
+    const sizes: number[] = [];
+    const real = Buffer.allocUnsafe;
+    const spy = vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((size: number) => {
+      sizes.push(size);
+      return real(size);
+    });
+    try {
+      run();
+    } finally {
+      spy.mockRestore();
+    }
+    return sizes;
+  }
+
+  /** A binary frame of `payload` as the other role sends it (masked towards a server). */
+  function frameOf(role: 'client' | 'server', payload: Buffer): Buffer {
+    return serializeFrame({ ...makeFrame(Opcode.BINARY, payload), mask: role === 'server' ? KEY : null });
+  }
+
+  for (const role of ROLES) {
+    it(`test_${role}_receives a header claiming 100 MiB and 1 KiB of it: at most 1 MiB is allocated`, () => {
+      // Before the cap the whole claimed length was allocated at the first byte: 200 such
+      // connections held 20 GB of ArrayBuffers for 200 KB sent.
+      expect(FRAME_RESERVE_MAX).toBe(1024 * 1024);
+      const { proto, sink } = makeProtocol(role);
+      const header = wire(role, '827f0000000006400000'); // 100 MiB, the default maxPayload
+      const sizes = allocations(() => proto.receive(Buffer.concat([header, Buffer.alloc(1024, 1)])));
+      expect(Math.max(0, ...sizes)).toBeLessThanOrEqual(FRAME_RESERVE_MAX);
+      expect(sink.events).toEqual([]);
+    });
+
+    it(`test_${role}_receives a 3 MiB frame in odd-sized reads: intact, its buffer never above twice the bytes so far`, () => {
+      const length = 3 * 1024 * 1024 + 5;
+      const payload = Buffer.alloc(length);
+      for (let i = 0; i < length; i++) payload[i] = (i * 7 + (i >> 11)) & 0xff;
+      const bytes = frameOf(role, payload);
+      const { proto, sink } = makeProtocol(role);
+      const received: Buffer[] = [];
+      sink.onMessage = (d: Buffer) => received.push(Buffer.from(d));
+      const step = 65_537; // odd: the mask phase moves at every read
+      let fed = 0;
+      const sizes = allocations(() => {
+        for (; fed < bytes.length; fed += step) {
+          const before = fed;
+          const grew = allocations(() => proto.receive(Buffer.from(bytes.subarray(fed, fed + step))));
+          for (const size of grew) {
+            if (size > FRAME_RESERVE_MAX) expect(size).toBeLessThanOrEqual(2 * (before + step));
+          }
+        }
+      });
+      expect(sizes.length).toBeGreaterThan(0);
+      expect(received).toHaveLength(1);
+      expect(received[0].equals(payload)).toBe(true);
+    });
+  }
+
+  it('a frame of exactly FRAME_RESERVE_MAX is allocated once, at its length', () => {
+    const payload = Buffer.alloc(FRAME_RESERVE_MAX, 0x5a);
+    const bytes = frameOf('server', payload);
+    const { proto, sink } = makeProtocol('server');
+    const sizes = allocations(() => {
+      for (let at = 0; at < bytes.length; at += 64 * 1024)
+        proto.receive(Buffer.from(bytes.subarray(at, at + 64 * 1024)));
+    });
+    expect(sizes.filter((n) => n > 64 * 1024)).toEqual([FRAME_RESERVE_MAX]);
+    expect(sink.events).toHaveLength(1);
   });
 });
 

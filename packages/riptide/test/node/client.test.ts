@@ -269,6 +269,21 @@ describe('RFC 6455 4.1 client handshake', () => {
     ws.terminate();
     await delay(10);
   });
+
+  it('ws+unix: a network URL may not redirect to a local socket (riptide refuses what ws follows)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-redirect-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const local = await hopServer(() => null, join(dir, 'local.sock'));
+    const net1 = await hopServer(() => `ws+unix:${join(dir, 'local.sock')}:/admin`);
+    const ws = new WebSocket(`ws://127.0.0.1:${net1.port}/a`, { followRedirects: true });
+    const failed = once<[Error & { code?: string }]>(ws, 'error');
+    const closed = once<[number]>(ws, 'close');
+    const [err] = await failed;
+    expect(err.code).toBe('WS_ERR_REDIRECT_TO_UNIX');
+    expect((await closed)[0]).toBe(1006);
+    expect(net1.hops.map((h) => h.path)).toEqual(['/a']);
+    expect(local.hops).toEqual([]);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -194,35 +194,32 @@ function checkField(
       return typeof value === 'string' && LOG_TAG.test(value)
         ? null
         : { code: 'bad_message', message: `${name} must be 1-16 characters of A-Z a-z 0-9 - _` };
-    case 'tagMap': {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        return { code: 'bad_message', message: `${name} must be an object of room name to tag` };
-      }
-      const entries = Object.entries(value);
-      if (entries.length > MAX_ROOMS_IN_HELLO)
-        return { code: 'bad_message', message: `${name} has too many rooms` };
-      for (const [room, tag] of entries) {
-        if (!isRoom(room) || typeof tag !== 'string' || !LOG_TAG.test(tag)) {
-          return { code: 'bad_message', message: `${name} must map room names to tags` };
-        }
-      }
-      return null;
-    }
-    case 'roomMap': {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        return { code: 'bad_message', message: `${name} must be an object of room name to seq` };
-      }
-      const entries = Object.entries(value);
-      if (entries.length > MAX_ROOMS_IN_HELLO)
-        return { code: 'bad_message', message: `${name} has too many rooms` };
-      for (const [room, seq] of entries) {
-        if (!isRoom(room) || !isSeq(seq, 0)) {
-          return { code: 'bad_message', message: `${name} must map room names to non-negative integers` };
-        }
-      }
-      return null;
-    }
+    case 'tagMap':
+      return checkRoomMap(name, value, 'tag', 'tags', (tag) => typeof tag === 'string' && LOG_TAG.test(tag));
+    case 'roomMap':
+      return checkRoomMap(name, value, 'seq', 'non-negative integers', (seq) => isSeq(seq, 0));
   }
+}
+
+/** An object of room name to a value (hello's `rooms` and `tags`), at most MAX_ROOMS_IN_HELLO. */
+function checkRoomMap(
+  name: string,
+  value: unknown,
+  one: string,
+  many: string,
+  valid: (v: unknown) => boolean,
+): { code: ErrorCode; message: string } | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { code: 'bad_message', message: `${name} must be an object of room name to ${one}` };
+  }
+  const entries = Object.entries(value);
+  if (entries.length > MAX_ROOMS_IN_HELLO)
+    return { code: 'bad_message', message: `${name} has too many rooms` };
+  for (const [room, v] of entries) {
+    if (!isRoom(room) || !valid(v))
+      return { code: 'bad_message', message: `${name} must map room names to ${many}` };
+  }
+  return null;
 }
 
 /** Parses one text frame. `maxTextBytes` bounds the `text` field in UTF-8 bytes. */

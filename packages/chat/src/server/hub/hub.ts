@@ -494,15 +494,9 @@ export class Hub {
     if (channel.head - after > this.#options.limits.replayLimit) return reset(conn, cr, ref);
     // One read per resumed room. A log that goes back after this check is the channel's to notice:
     // it marks this connection to end its replay with `reset` (room-channel.ts).
-    const holds = this.#backend.rooms.holds;
-    if (
-      tag !== undefined &&
-      after > 0 &&
-      holds &&
-      !(await holds.call(this.#backend.rooms, room, after, tag))
-    ) {
+    const rooms = this.#backend.rooms;
+    if (tag !== undefined && after > 0 && rooms.holds && !(await rooms.holds(room, after, tag)))
       return reset(conn, cr, ref);
-    }
     if (conn.closed || conn.rooms.get(room) !== cr) return;
     cr.cursor = after;
     if ((await replay(conn, cr, this.#backend.rooms, { ref })) === 'gap') reset(conn, cr, ref);

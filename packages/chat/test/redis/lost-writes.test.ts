@@ -168,6 +168,8 @@ describe('the event reader notices a log that went back (connections stay open)'
     const n = await node({ checkMs: 0, hint: true });
     await n.append('first1');
     await n.append('first2');
+    // Delivered before the delete, which takes the stream with it: else they are never read.
+    await waitUntil('first2 delivered', () => n.delivered.length === 2);
     expect(await n.store.deleteRoom('r')).not.toBeNull();
     await n.store.createRoom(room('r'), quotas);
     expect(await n.append('second')).toBe(3);

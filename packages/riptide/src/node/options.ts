@@ -303,9 +303,9 @@ export const SERVER_OPTIONS = {
     true,
   ),
   /** publish(): bytes a socket may have buffered before onBackpressure applies (0: no limit). */
-  maxBackpressure: integer(0, 0, 'riptide'),
-  /** What publish() does with a socket above maxBackpressure: skip it or close it. */
-  onBackpressure: oneOf(['skip', 'close'] as const, 'skip', 'riptide'),
+  maxBackpressure: integer(0, 16 * 1024 * 1024, 'riptide'),
+  /** What publish() does with a socket above maxBackpressure: close it, or skip it (its messages are lost). */
+  onBackpressure: oneOf(['skip', 'close'] as const, 'close', 'riptide'),
   /** The close code onBackpressure 'close' uses. */
   backpressureCloseCode: oneOf([1008, 1013] as const, 1008, 'riptide'),
 } satisfies Record<string, OptionSpec<unknown>>;

@@ -144,6 +144,41 @@ describe('pub/sub', () => {
     ]);
   });
 
+  it('by default a subscriber more than 16 MiB behind is closed (WS_ERR_BACKPRESSURE); 0 lifts the limit', async () => {
+    for (const maxBackpressure of [undefined, 0]) {
+      const { wss, port } = await setup(maxBackpressure === undefined ? {} : { maxBackpressure });
+      const connected = once<[WebSocket]>(wss, 'connection');
+      const { socket: slow } = await rawClient(port);
+      slow.pause(); // never reads
+      const [ws] = await connected;
+      ws.subscribe('flood');
+      const errors: Error[] = [];
+      ws.on('error', (e) => errors.push(e));
+      // Published in one tick: the frames wait in the connection's output, counted in
+      // bufferedAmount, whatever the kernel's buffers would have taken.
+      const chunk = Buffer.alloc(64 * 1024);
+      const counts: number[] = [];
+      for (let i = 0; i < 300; i++) counts.push(wss.publish('flood', chunk));
+      if (maxBackpressure === undefined) {
+        // 256 frames of 64 KiB (and their 10-byte headers) are just above 16 MiB: the 257th
+        // publish finds the socket above the limit.
+        expect(counts.slice(0, 256)).toEqual(Array(256).fill(1));
+        expect(counts[256]).toBe(0);
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toMatchObject({ code: 'WS_ERR_BACKPRESSURE' });
+        expect(ws.readyState).toBe(WebSocket.CLOSING);
+        expect(ws.isSubscribed('flood')).toBe(false);
+      } else {
+        expect(counts).toEqual(Array(300).fill(1));
+        expect(errors).toEqual([]);
+        expect(ws.readyState).toBe(WebSocket.OPEN);
+      }
+      const closed = once(ws, 'close');
+      slow.destroy();
+      await closed;
+    }
+  });
+
   for (const policy of ['skip', 'close'] as const) {
     it(`maxBackpressure with onBackpressure: '${policy}'`, async () => {
       const { wss, port } = await setup({

@@ -91,11 +91,15 @@ const SHORT_COPY_MAX = 64;
 const MESSAGE_INITIAL_CAPACITY = 1024;
 
 /**
- * The largest message a Buffer can hold (4 GiB on Node 20): the limit when maxPayload is 0
- * ("no limit"). A longer one is 1009 like any message above a limit (issue 12, hole 3: the
- * length went to Buffer.allocUnsafe, which threw inside the socket's 'data' handler).
+ * The largest message assembled, whatever maxPayload says: 4 GiB, the largest Buffer on Node 20
+ * (Node 22 raised constants.MAX_LENGTH to 2^53 - 1, but no heap gives that). It is the limit
+ * when maxPayload is 0 ("no limit"), and the same on every Node version, so a header claiming
+ * more is 1009 at once, like any message above a limit (issue 12, hole 3: the length went to
+ * Buffer.allocUnsafe, which threw inside the socket's 'data' handler). Frames above
+ * FRAME_RESERVE_MAX no longer reserve their claimed length, so without this ceiling a claim
+ * of 2^53 - 1 bytes would simply wait for bytes on Node 22.
  */
-const MAX_BUFFER = constants.MAX_LENGTH;
+const MAX_BUFFER = Math.min(constants.MAX_LENGTH, 2 ** 32);
 
 /**
  * The most a frame's buffer is given before its payload has arrived. A frame spanning reads is

@@ -1,7 +1,9 @@
 /**
  * `@name` autocomplete in the composer: a listbox (#mention-list) of the room's members matching
  * what is typed after `@` (mentions.ts); ↑/↓ choose, Enter or Tab put the name in, Esc closes.
- * The textarea keeps the focus (aria-activedescendant names the chosen option).
+ * The textarea keeps the focus (aria-activedescendant names the chosen option). It stays a plain
+ * textbox with aria-autocomplete: ARIA allows the combobox role (and so aria-expanded) on an
+ * <input>, not on a <textarea>.
  */
 import { insertMention, type MentionQuery, mentionAt, mentionCandidates } from './mentions.js';
 
@@ -18,7 +20,6 @@ function close(input: HTMLTextAreaElement): void {
   options = [];
   list().hidden = true;
   input.removeAttribute('aria-activedescendant');
-  input.setAttribute('aria-expanded', 'false');
 }
 
 function draw(input: HTMLTextAreaElement): void {
@@ -38,8 +39,8 @@ function draw(input: HTMLTextAreaElement): void {
     node.append(li);
   });
   node.hidden = options.length === 0;
-  input.setAttribute('aria-expanded', String(options.length > 0));
   if (options.length > 0) input.setAttribute('aria-activedescendant', `mention-option-${chosen}`);
+  else input.removeAttribute('aria-activedescendant');
 }
 
 function accept(input: HTMLTextAreaElement): void {

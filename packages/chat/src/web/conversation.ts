@@ -196,8 +196,9 @@ function reactionRow(
     chip.tabIndex = -1;
     chip.dataset.emoji = emoji;
     chip.setAttribute('aria-pressed', String(mine));
+    // The name is what the chip shows (emoji and count), as a speech user would say it; who
+    // reacted is its description (the title), read after the name.
     chip.title = whoReacted(users, me, emoji);
-    chip.setAttribute('aria-label', `${chip.title} (${users.length})`);
     chip.append(el('span', 'emoji', emoji), el('span', 'count', String(users.length)));
     chip.addEventListener('click', () => actions.react(message, emoji, !mine));
     row.append(chip);

@@ -148,6 +148,35 @@ export async function seqOf(page: Page, text: string): Promise<number> {
   );
 }
 
+export type FileSpec = { name: string; type: string; base64: string };
+
+/**
+ * Gives files to the page as a paste into the composer or a drop on the conversation would (the
+ * clipboard and drag-and-drop of the desktop are not scriptable headless).
+ */
+export async function give(page: Page, how: 'paste' | 'drop', files: FileSpec[]): Promise<void> {
+  await page.evaluate(
+    ([mode, list]) => {
+      const data = new DataTransfer();
+      for (const f of list) {
+        const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
+        data.items.add(new File([bytes], f.name, { type: f.type }));
+      }
+      const init = { bubbles: true, cancelable: true };
+      if (mode === 'paste') {
+        const input = document.getElementById('composer-input') as HTMLTextAreaElement;
+        input.focus();
+        input.dispatchEvent(new ClipboardEvent('paste', { ...init, clipboardData: data }));
+      } else {
+        const zone = document.getElementById('conversation') as HTMLElement;
+        zone.dispatchEvent(new DragEvent('dragover', { ...init, dataTransfer: data }));
+        zone.dispatchEvent(new DragEvent('drop', { ...init, dataTransfer: data }));
+      }
+    },
+    [how, files] as const,
+  );
+}
+
 /** A TCP proxy in front of the chat: drop() cuts every connection and refuses new ones until restore(). */
 export class TcpProxy {
   readonly #server: Server;

@@ -5,11 +5,11 @@
  * size, a dropped file as a download link; an uploaded HTML or SVG file runs no script, opened
  * or embedded.
  */
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
 import { cleanup, startTestServer, TestClient } from '../helpers.js';
-import { launch, signIn } from './browser.js';
+import { give, launch, signIn } from './browser.js';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -136,35 +136,6 @@ describe('search in the page', () => {
     );
   });
 });
-
-type FileSpec = { name: string; type: string; base64: string };
-
-/**
- * Gives files to the page as a paste into the composer or a drop on the conversation would (the
- * clipboard and drag-and-drop of the desktop are not scriptable headless).
- */
-async function give(page: Page, how: 'paste' | 'drop', files: FileSpec[]): Promise<void> {
-  await page.evaluate(
-    ([mode, list]) => {
-      const data = new DataTransfer();
-      for (const f of list) {
-        const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
-        data.items.add(new File([bytes], f.name, { type: f.type }));
-      }
-      const init = { bubbles: true, cancelable: true };
-      if (mode === 'paste') {
-        const input = document.getElementById('composer-input') as HTMLTextAreaElement;
-        input.focus();
-        input.dispatchEvent(new ClipboardEvent('paste', { ...init, clipboardData: data }));
-      } else {
-        const zone = document.getElementById('conversation') as HTMLElement;
-        zone.dispatchEvent(new DragEvent('dragover', { ...init, dataTransfer: data }));
-        zone.dispatchEvent(new DragEvent('drop', { ...init, dataTransfer: data }));
-      }
-    },
-    [how, files] as const,
-  );
-}
 
 describe('attachments in the page', () => {
   it('a pasted image reaches the other user as a thumbnail that opens full size; a dropped file as a link', async () => {

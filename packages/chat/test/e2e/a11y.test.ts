@@ -144,3 +144,86 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
     await bob.context.close();
   });
 });
+
+/**
+ * Where the hovered message's tools are drawn against its neighbours: each box the previous and
+ * the next list item show (a message's name line, quote, text, files, reactions; a day line or a
+ * notice whole) that the bar's box intersects, and whether the bar is inside its own message.
+ * Also the lines of the message's own text (their glyph boxes, from a Range) that it covers.
+ */
+function toolsOverlap(page: Page, seq: number) {
+  return page.evaluate((s) => {
+    const li = document.querySelector(`#message-list li.message[data-seq="${s}"]`) as HTMLElement;
+    const bar = (li.querySelector('.actions') as HTMLElement).getBoundingClientRect();
+    const meets = (r: DOMRect) =>
+      r.width > 0 &&
+      r.height > 0 &&
+      bar.left < r.right &&
+      r.left < bar.right &&
+      bar.top < r.bottom &&
+      r.top < bar.bottom;
+    const shown = (item: Element | null) =>
+      !item ? [] : item.matches('li.message') ? [...item.querySelectorAll('.body > *')] : [item];
+    const hit = (item: Element | null, where: string) =>
+      shown(item)
+        .filter((n) => meets(n.getBoundingClientRect()))
+        .map((n) => `${where}: ${n.className || n.tagName} "${(n.textContent ?? '').slice(0, 30)}"`);
+    const own = li.getBoundingClientRect();
+    // The glyphs' boxes: one range per text node (a range over elements adds their whole boxes).
+    const glyphs: DOMRect[] = [];
+    const walker = document.createTreeWalker(li.querySelector('.text') as Element, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      glyphs.push(...range.getClientRects());
+    }
+    return {
+      covers: [...hit(li.previousElementSibling, 'previous'), ...hit(li.nextElementSibling, 'next')],
+      inside:
+        bar.top >= own.top && bar.bottom <= own.bottom && bar.left >= own.left && bar.right <= own.right,
+      ownText: glyphs.some(meets),
+    };
+  }, seq);
+}
+
+describe("a message's tools", () => {
+  it('are drawn inside their message: never over the text of the one above or below, desktop and phone', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 50, perSecond: 50 } } });
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const pat = await signIn(chrome.browser, server.origin, 'pat', {
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+    });
+    const long = `A long line that wraps: ${'word '.repeat(40).trim()}`;
+    const rtl = 'שלום! Hebrew and Arabic align right: مرحبا';
+    const texts = ['one', 'two', long, rtl, 'three'];
+    for (const text of texts) await sendMessage(alice.page, text);
+    await sendMessage(pat.page, 'from the phone');
+    await sendMessage(pat.page, 'שלום');
+    await sendMessage(pat.page, 'and a reply');
+    for (const page of [alice.page, pat.page]) {
+      await waitForMessages(page, 8);
+      const seqs = await page.$$eval('#message-list li.message', (lis) =>
+        lis.map((li) => Number((li as HTMLElement).dataset.seq)),
+      );
+      for (const seq of seqs) {
+        const item = page.locator(`#message-list li.message[data-seq="${seq}"]`);
+        await item.hover();
+        await page.waitForFunction(
+          (bar) => bar !== null && getComputedStyle(bar).opacity === '1',
+          await item.locator('.actions').elementHandle(),
+        );
+        const text = `${page.viewportSize()?.width}px: ${await item.locator('.text').textContent()}`;
+        const found = await toolsOverlap(page, seq);
+        expect(found.covers, text).toEqual([]);
+        expect(found.inside, text).toBe(true);
+        // A text with room left on its line (left to right or right to left) is not covered by
+        // its own message's bar either; the long line, and the RTL sentence on the phone, fill it.
+        const own = await item.locator('.text').textContent();
+        if (own !== long && !(own === rtl && page === pat.page)) expect(found.ownText, text).toBe(false);
+      }
+    }
+    await alice.context.close();
+    await pat.context.close();
+  });
+});

@@ -27,12 +27,19 @@ function messages(list: HTMLElement): HTMLElement[] {
   return [...list.querySelectorAll<HTMLElement>('li.message:not(.pending)')];
 }
 
-/** Makes `current` the message Tab lands on, with its tools reachable by Tab. */
+/** What Tab can reach inside a message: its buttons and its links (in the text, its files). */
+const CONTROLS = 'button, a[href]';
+
+/**
+ * Makes `current` the message Tab lands on, with its controls reachable by Tab; every other
+ * message's controls are out of the Tab order (a link left in it made each linked message a stop
+ * of its own, and skipped the current message when Tab entered the list).
+ */
 function makeCurrent(list: HTMLElement, current: HTMLElement): void {
   for (const li of messages(list)) {
     const on = li === current;
     li.tabIndex = on ? 0 : -1;
-    for (const b of li.querySelectorAll<HTMLElement>('button')) b.tabIndex = on ? 0 : -1;
+    for (const b of li.querySelectorAll<HTMLElement>(CONTROLS)) b.tabIndex = on ? 0 : -1;
   }
 }
 

@@ -1,0 +1,232 @@
+/**
+ * The chat page from the keyboard alone, in a real browser: a whole conversation (sign up, make
+ * and switch rooms, send, reply, react, open a direct message) with Tab, Shift+Tab, Enter,
+ * Escape and the arrow keys as the page means them (no clicks, no focus set by the test); and
+ * every Tab stop of the page showing a focus ring, a message's tools shown while one has focus.
+ */
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { startTestServer } from '../helpers.js';
+import { sendMessage, signIn, useBrowser, waitForMessages } from './browser.js';
+
+const chrome = useBrowser();
+
+/** Which element has the focus, as a short description for messages. */
+function focused(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const a = document.activeElement as HTMLElement | null;
+    if (!a || a === document.body) return 'body';
+    return `${a.tagName.toLowerCase()}${a.id ? `#${a.id}` : ''}${a.className ? `.${a.className.split(' ').join('.')}` : ''}`;
+  });
+}
+
+function focusMatches(page: Page, selector: string): Promise<boolean> {
+  return page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector);
+}
+
+/**
+ * Presses `key` (Tab or Shift+Tab) until the focus is on an element matching `selector`, as a
+ * keyboard user moves through the page; fails when it is not reached within `max` presses.
+ */
+async function tabTo(
+  page: Page,
+  selector: string,
+  key: 'Tab' | 'Shift+Tab' = 'Tab',
+  max = 60,
+): Promise<void> {
+  const seen: string[] = [];
+  for (let i = 0; i <= max; i++) {
+    if (await focusMatches(page, selector)) return;
+    seen.push(await focused(page));
+    await page.keyboard.press(key);
+  }
+  throw new Error(`${key} did not reach ${selector}; went through ${seen.join(', ')}`);
+}
+
+/** The focused element's ring and whether the user can see the element at all. */
+function focusLook(page: Page) {
+  return page.evaluate(() => {
+    const a = document.activeElement as HTMLElement;
+    const style = getComputedStyle(a);
+    let opacity = 1;
+    for (let n: HTMLElement | null = a; n; n = n.parentElement)
+      opacity *= Number(getComputedStyle(n).opacity);
+    const box = a.getBoundingClientRect();
+    return {
+      focusVisible: a.matches(':focus-visible'),
+      ring: style.outlineStyle !== 'none' && Number.parseFloat(style.outlineWidth) >= 2,
+      shown: opacity === 1 && box.width > 0 && box.height > 0,
+    };
+  });
+}
+
+const title = (page: Page) => page.textContent('#room-title');
+
+describe('the page from the keyboard alone', () => {
+  it('signs up, makes and switches rooms, sends, replies, reacts and opens a direct message', async () => {
+    const server = await startTestServer();
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await sendMessage(bob.page, 'Hello, anyone here?');
+    await waitForMessages(bob.page, 1);
+
+    const context = await chrome.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(server.origin);
+    // Sign up: the name field has the focus; Tab to the password, Tab to "Create account".
+    await page.waitForFunction(() => document.activeElement?.id === 'login-name');
+    await page.keyboard.type('alice');
+    await page.keyboard.press('Tab');
+    expect(await focused(page)).toBe('input#login-password');
+    await page.keyboard.type('browser password');
+    await tabTo(page, '#sign-up');
+    expect(await focusLook(page)).toEqual({ focusVisible: true, ring: true, shown: true });
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#status[data-state="online"]');
+    await waitForMessages(page, 1);
+    expect(await title(page)).toBe('#general');
+
+    // A new room from the form (Shift+Tab back from the composer to the sidebar), then Alt+↑
+    // back to #general, and the room list's button to #random with Enter, Alt+↓ around again.
+    await tabTo(page, '#room-input', 'Shift+Tab');
+    await page.keyboard.type('random');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#random');
+    await page.keyboard.press('Alt+ArrowUp');
+    await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#general');
+    await tabTo(page, '#room-list button[data-room="random"]', 'Shift+Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#random');
+    await page.keyboard.press('Alt+ArrowDown');
+    await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#general');
+
+    // Send: Tab on to the composer, type, Enter.
+    await tabTo(page, '#composer-input');
+    await page.keyboard.type('Hi bob, alice here');
+    await page.keyboard.press('Enter');
+    await waitForMessages(bob.page, 2);
+
+    // Reply: Shift+Tab into the conversation (one stop, on the last message), ↑ to bob's
+    // message, Tab through it to its Reply tool (the bar is shown while a tool has the focus).
+    await tabTo(page, '#message-list li.message', 'Shift+Tab');
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.user)).toBe('alice');
+    await page.keyboard.press('ArrowUp');
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.user)).toBe('bob');
+    expect(await focusLook(page)).toEqual({ focusVisible: true, ring: true, shown: true });
+    await tabTo(page, '#message-list li.message[data-user="bob"] .reply');
+    expect(await focusLook(page)).toEqual({ focusVisible: true, ring: true, shown: true });
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#reply-banner', { state: 'visible' });
+    expect(await page.textContent('#reply-to')).toBe('bob: Hello, anyone here?');
+    expect(await focused(page)).toBe('textarea#composer-input');
+    await page.keyboard.type('Yes, I am');
+    await page.keyboard.press('Enter');
+    await bob.page.waitForFunction(() =>
+      [...document.querySelectorAll('#message-list li.message .reply-quote')].some(
+        (q) => q.textContent === '↪ bobHello, anyone here?',
+      ),
+    );
+    expect(await page.isHidden('#reply-banner')).toBe(true);
+
+    // R on a message starts a reply; Esc in the composer cancels it.
+    await tabTo(page, '#message-list li.message', 'Shift+Tab');
+    await page.keyboard.press('Home');
+    await page.keyboard.press('r');
+    await page.waitForSelector('#reply-banner', { state: 'visible' });
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#reply-banner', { state: 'hidden' });
+
+    // React: + on bob's message opens the picker on its first emoji; → to 🎉, Enter. The focus
+    // comes back to the message, and Tab reaches the new chip, which Enter takes back.
+    await tabTo(page, '#message-list li.message', 'Shift+Tab');
+    await page.keyboard.press('Home');
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.user)).toBe('bob');
+    await page.keyboard.press('+');
+    await page.waitForSelector('#reaction-picker', { state: 'visible' });
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('👍');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('🎉');
+    expect(await focusLook(page)).toEqual({ focusVisible: true, ring: true, shown: true });
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#reaction-picker', { state: 'hidden' });
+    await bob.page.waitForSelector('#message-list li.message .reaction[data-emoji="🎉"]');
+    await page.waitForSelector('#message-list li.message .reaction[data-emoji="🎉"][aria-pressed="true"]');
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.user)).toBe('bob');
+    await tabTo(page, '#message-list li.message .reaction[data-emoji="🎉"]');
+    expect(await focusLook(page)).toEqual({ focusVisible: true, ring: true, shown: true });
+    await page.keyboard.press('Enter');
+    await bob.page.waitForSelector('#message-list li.message .reaction', { state: 'detached' });
+    // Esc leaves the conversation for the composer.
+    await page.keyboard.press('Escape');
+    expect(await focused(page)).toBe('textarea#composer-input');
+
+    // A direct message: Shift+Tab to the sidebar's field, the name, Enter; Tab on to the
+    // composer and send.
+    await tabTo(page, '#dm-input', 'Shift+Tab');
+    await page.keyboard.type('bob');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '@bob');
+    await tabTo(page, '#composer-input');
+    await page.keyboard.type('Just between us');
+    await page.keyboard.press('Enter');
+    await waitForMessages(page, 1);
+    await bob.page.waitForSelector('#dm-list button[data-room]');
+    await bob.page.click('#dm-list button[data-room]');
+    await bob.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '@alice');
+    await waitForMessages(bob.page, 1);
+    expect(await bob.page.textContent('#message-list li.message .text')).toBe('Just between us');
+    await context.close();
+    await bob.context.close();
+  });
+
+  it("shows a focus ring on every Tab stop, and a message's tools while one of them has the focus", async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await sendMessage(bob.page, 'see https://example.com');
+    await waitForMessages(alice.page, 1);
+    const item = alice.page.locator('#message-list li.message').first();
+    await item.hover();
+    await item.locator('.reply').click();
+    await sendMessage(alice.page, 'thanks');
+    await waitForMessages(alice.page, 2);
+    await alice.page.mouse.move(0, 0);
+    const page = alice.page;
+    // From the top of the page, Tab until the first stop comes round again.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    const stops: string[] = [];
+    const problems: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      await page.keyboard.press('Tab');
+      // Each stop is marked when first reached: reaching a marked one means the round is done.
+      const again = await page.evaluate(() => {
+        const a = document.activeElement as HTMLElement;
+        if (a === document.body) return null;
+        const seen = a.dataset.tabStop === 'seen';
+        a.dataset.tabStop = 'seen';
+        return seen;
+      });
+      if (again === null) continue;
+      if (again) break;
+      const at = await focused(page);
+      stops.push(at);
+      const look = await focusLook(page);
+      if (!look.focusVisible || !look.ring || !look.shown) problems.push(`${at}: ${JSON.stringify(look)}`);
+    }
+    expect(problems).toEqual([]);
+    // The stops include the header's buttons, the sidebar, the conversation (a message and its
+    // tools: Reply and React on bob's, Edit and Delete on one's own) and the composer.
+    for (const stop of [
+      'button#theme-toggle.icon',
+      'input#room-input',
+      'li.message.first.mine',
+      'button.tool.react',
+      'button.tool.edit',
+      'textarea#composer-input',
+    ])
+      expect(stops, stops.join(', ')).toContain(stop);
+    // bob's message is not the current one: its link is not a stop of its own.
+    expect(stops).not.toContain('a');
+    await alice.context.close();
+    await bob.context.close();
+  });
+});

@@ -20,7 +20,8 @@ function show(button: HTMLButtonElement): void {
   const on = enabled();
   button.hidden = !supported();
   button.setAttribute('aria-pressed', String(on));
-  button.textContent = on ? '🔔' : '🔕';
+  // The name stays "Notify me of mentions" (aria-pressed says whether it is on).
+  (button.querySelector('.glyph') as HTMLElement).textContent = on ? '🔔' : '🔕';
   button.title = on
     ? 'Notifying you of mentions while this tab is hidden — click to stop'
     : Notification.permission === 'denied'

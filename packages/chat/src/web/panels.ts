@@ -15,10 +15,20 @@ function byId(id: string): HTMLElement {
   return document.getElementById(id) as HTMLElement;
 }
 
+/**
+ * While a drawer is open, what it covers is inert (out of the Tab order and the accessibility
+ * tree), as behind a modal dialog: Tab goes round the bar and the drawer only.
+ */
+function coverBehind(drawer: Drawer | null): void {
+  for (const id of ['conversation', ...Object.values(panels)])
+    byId(id).inert = drawer !== null && id !== panels[drawer];
+}
+
 export function closeDrawer(): boolean {
   if (!openDrawer) return false;
   const was = openDrawer;
   openDrawer = null;
+  coverBehind(null);
   document.body.classList.remove('drawer-rooms', 'drawer-online');
   byId(toggles[was]).setAttribute('aria-expanded', 'false');
   byId('backdrop').hidden = true;
@@ -31,6 +41,7 @@ function open(drawer: Drawer): void {
   closeDrawer();
   openDrawer = drawer;
   document.body.classList.add(`drawer-${drawer}`);
+  coverBehind(drawer);
   byId(toggles[drawer]).setAttribute('aria-expanded', 'true');
   byId('backdrop').hidden = false;
   byId(panels[drawer]).querySelector<HTMLElement>('button, input')?.focus();
@@ -43,6 +54,10 @@ export function setUpPanels(): void {
     );
   }
   byId('backdrop').addEventListener('click', () => closeDrawer());
+  // Widened past the phone layout, there are no drawers: nothing may stay covered.
+  matchMedia('(max-width: 720px)').addEventListener('change', (event) => {
+    if (!event.matches) closeDrawer();
+  });
   document.addEventListener('keydown', (event) => {
     if (event.key === 'Escape' && closeDrawer()) event.preventDefault();
   });

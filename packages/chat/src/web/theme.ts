@@ -20,7 +20,8 @@ function apply(button: HTMLButtonElement): void {
   const theme = chosen() ?? systemTheme();
   document.documentElement.dataset.theme = theme;
   button.setAttribute('aria-pressed', String(theme === 'dark'));
-  button.textContent = theme === 'dark' ? '☀' : '☾';
+  // The name stays "Dark theme" (aria-pressed says whether it is on); the glyph shows the other.
+  (button.querySelector('.glyph') as HTMLElement).textContent = theme === 'dark' ? '☀' : '☾';
   button.title = theme === 'dark' ? 'Switch to light mode' : 'Switch to dark mode';
 }
 

@@ -227,3 +227,28 @@ describe("a message's tools", () => {
     await pat.context.close();
   });
 });
+
+describe('names', () => {
+  it('icon buttons are named by what they do (not by their glyph), and the bar heading is the brand', async () => {
+    const server = await startTestServer();
+    const desk = await signIn(chrome.browser, server.origin, 'alice', { colorScheme: 'light' });
+    const phone = await signIn(chrome.browser, server.origin, 'pat', {
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+    });
+    const button = (page: Page, name: string) => page.getByRole('button', { name, exact: true });
+    for (const name of ['Dark theme', 'Notify me of mentions', 'Keyboard shortcuts'])
+      expect(await button(desk.page, name).count(), name).toBe(1);
+    // A toggle keeps its name; aria-pressed says whether it is on.
+    const theme = button(desk.page, 'Dark theme');
+    expect(await theme.getAttribute('aria-pressed')).toBe('false');
+    await theme.click();
+    expect(await button(desk.page, 'Dark theme').getAttribute('aria-pressed')).toBe('true');
+    expect(await desk.page.textContent('#theme-toggle .glyph')).toBe('☀');
+    for (const page of [desk.page, phone.page])
+      expect(await page.getByRole('heading', { level: 1, name: 'Riptide', exact: true }).count()).toBe(1);
+    for (const name of ['Rooms', 'Online']) expect(await button(phone.page, name).count(), name).toBe(1);
+    await desk.context.close();
+    await phone.context.close();
+  });
+});

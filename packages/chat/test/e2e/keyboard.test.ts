@@ -229,4 +229,37 @@ describe('the page from the keyboard alone', () => {
     await alice.context.close();
     await bob.context.close();
   });
+
+  it('on a phone, an open drawer keeps Tab inside the bar and the drawer; Esc gives the focus back', async () => {
+    const server = await startTestServer();
+    const phone = await signIn(chrome.browser, server.origin, 'pat', {
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+    });
+    const page = phone.page;
+    await tabTo(page, '#menu-toggle', 'Shift+Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#room-form', { state: 'visible' });
+    // The focus went into the drawer; a round of Tab never leaves the bar and the drawer.
+    expect(
+      await page.evaluate(() => document.querySelector('#rooms-panel')?.contains(document.activeElement)),
+    ).toBe(true);
+    const outside: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      await page.keyboard.press('Tab');
+      const where = await page.evaluate(() => {
+        const a = document.activeElement as HTMLElement;
+        if (a === document.body || a.closest('#rooms-panel, #top')) return null;
+        return a.id || a.className || a.tagName;
+      });
+      if (where !== null) outside.push(where);
+    }
+    expect(outside).toEqual([]);
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#room-form', { state: 'hidden' });
+    await page.waitForFunction(() => document.activeElement?.id === 'menu-toggle');
+    // Closed, the conversation is reachable again.
+    await tabTo(page, '#composer-input');
+    await phone.context.close();
+  });
 });

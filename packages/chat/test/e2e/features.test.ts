@@ -152,6 +152,9 @@ describe('replies', () => {
     );
     const original = await seqOf(bob.page, 'Meet at 12?');
     await waitForMessages(bob.page, 31);
+    // alice's own page too: until her 31 are delivered there, each arrival redraws her list and
+    // can detach the item the test is about to scroll to (seen under load).
+    await waitForMessages(alice.page, 31);
     // bob starts a reply; alice edits the original before he sends it.
     const item = bob.page.locator(`#message-list li[data-seq="${original}"]`);
     await item.scrollIntoViewIfNeeded();

@@ -2,8 +2,8 @@
  * The keyboard: every action without a mouse, and the shortcut list (`?`, the #shortcuts dialog).
  *
  * - The conversation is one Tab stop (a roving tabindex): ↑/↓, Home/End move between messages;
- *   Tab reaches the focused message's tools; E edits, Delete deletes, R replies, + reacts (the
- *   tools present on that message); Esc goes back to the composer.
+ *   Tab reaches the focused message's tools (← → move between them); E edits, Delete deletes,
+ *   R replies, + reacts (the tools present on that message); Esc goes back to the composer.
  * - Alt+↑/Alt+↓ open the previous/next room or direct message, from anywhere.
  * - `?` (outside a text field) shows the list; Esc closes it.
  */
@@ -63,6 +63,18 @@ export function setUpKeyboard(host: KeyboardHost): void {
     const target = event.target as HTMLElement;
     const li = target.closest<HTMLElement>('li.message');
     if (!li) return;
+    // In a message's toolbar, ← and → go from tool to tool (the ARIA toolbar's keys; Tab too).
+    const bar = target.closest<HTMLElement>('.actions');
+    if (bar && (event.key === 'ArrowLeft' || event.key === 'ArrowRight')) {
+      const tools = [...bar.querySelectorAll<HTMLElement>('button')];
+      const at = tools.indexOf(target);
+      const to = tools[(at + (event.key === 'ArrowRight' ? 1 : -1) + tools.length) % tools.length];
+      if (at >= 0 && to) {
+        event.preventDefault();
+        to.focus();
+      }
+      return;
+    }
     const all = messages(list);
     const i = all.indexOf(li);
     let next: HTMLElement | undefined;

@@ -1,7 +1,8 @@
 /**
  * The reaction picker: a small popover (#reaction-picker) with the common reactions and a field
  * for any emoji typed (or pasted). Opened from a message's ☺+ button or the `+` key; Esc, a click
- * outside or a choice closes it and gives the focus back to the message.
+ * outside or a choice closes it and gives the focus back to the message; the focus leaving it
+ * (Tab past its last field) closes it too.
  */
 import { COMMON_REACTIONS, typedEmoji } from './reactions.js';
 
@@ -76,6 +77,13 @@ export function setUpPicker(): void {
       event.preventDefault();
       picks[(i + (event.key === 'ArrowRight' ? 1 : -1) + picks.length) % picks.length].focus();
     }
+  });
+  // Tab (or anything) taking the focus out of the picker closes it, leaving the focus there.
+  node.addEventListener('focusout', (event) => {
+    const to = event.relatedTarget as Node | null;
+    if (node.hidden || !to || node.contains(to)) return;
+    returnTo = null;
+    closePicker();
   });
   document.addEventListener('pointerdown', (event) => {
     if (!node.hidden && !node.contains(event.target as Node)) closePicker();

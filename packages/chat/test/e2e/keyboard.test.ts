@@ -114,6 +114,11 @@ describe('the page from the keyboard alone', () => {
     expect(await focusLook(page)).toEqual({ focusVisible: true, ring: true, shown: true });
     await tabTo(page, '#message-list li.message[data-user="bob"] .reply');
     expect(await focusLook(page)).toEqual({ focusVisible: true, ring: true, shown: true });
+    // ← and → move along the toolbar too.
+    await page.keyboard.press('ArrowLeft');
+    expect(await focusMatches(page, 'li[data-user="bob"] .actions .react')).toBe(true);
+    await page.keyboard.press('ArrowRight');
+    expect(await focusMatches(page, 'li[data-user="bob"] .actions .reply')).toBe(true);
     await page.keyboard.press('Enter');
     await page.waitForSelector('#reply-banner', { state: 'visible' });
     expect(await page.textContent('#reply-to')).toBe('bob: Hello, anyone here?');
@@ -134,6 +139,13 @@ describe('the page from the keyboard alone', () => {
     await page.waitForSelector('#reply-banner', { state: 'visible' });
     await page.keyboard.press('Escape');
     await page.waitForSelector('#reply-banner', { state: 'hidden' });
+
+    // The picker closes when Tab takes the focus out of it.
+    await tabTo(page, '#message-list li.message', 'Shift+Tab');
+    await page.keyboard.press('+');
+    await page.waitForSelector('#reaction-picker', { state: 'visible' });
+    await page.keyboard.press('Shift+Tab');
+    await page.waitForSelector('#reaction-picker', { state: 'hidden' });
 
     // React: + on bob's message opens the picker on its first emoji; → to 🎉, Enter. The focus
     // comes back to the message, and Tab reaches the new chip, which Enter takes back.

@@ -1,16 +1,28 @@
 /**
- * Accessibility of the chat page, checked by axe-core (axe.ts) in the running page: no serious or
- * critical violation in the sign-in view, in a room with messages (one's own and others', a
- * reply, reactions, a mention, an attachment, a message's tools shown, the reaction picker and
- * the shortcut list open), in the light and the dark theme, and on a phone-sized screen with its
- * drawers. No rule is disabled: what axe finds is fixed in the page.
+ * Accessibility of the chat page, checked by axe-core (axe.ts) in the running page: no violation
+ * (serious, critical or lesser) in the sign-in view, in a room with messages (one's own and
+ * others', a reply, reactions, mentions, an attachment, a message's tools shown, the reaction
+ * picker, the mention list and the shortcut list open), with unread badges and the "New
+ * messages" line, edited and deleted messages, offline with a message waiting, in the light and
+ * the dark theme, and on a phone-sized screen with its drawers. No rule is disabled: what axe
+ * finds is fixed in the page. Also: icon buttons' names, and where a message's tools are drawn.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { png } from '../attachments/files.js';
 import { startTestServer } from '../helpers.js';
 import { axeViolations } from './axe.js';
-import { give, sendMessage, seqOf, signIn, useBrowser, waitForMessages } from './browser.js';
+import {
+  deleteMessage,
+  give,
+  openRoom,
+  sendMessage,
+  seqOf,
+  signIn,
+  TcpProxy,
+  useBrowser,
+  waitForMessages,
+} from './browser.js';
 
 const chrome = useBrowser();
 
@@ -44,7 +56,7 @@ async function converse(alice: Page, bob: Page): Promise<void> {
   const item = bob.locator(`#message-list li[data-seq="${chart}"]`);
   await item.hover();
   await item.locator('.reply').click();
-  await sendMessage(bob, 'Thanks, looks right');
+  await sendMessage(bob, '@alice thanks, looks right');
   await item.hover();
   await item.locator('.react').click();
   await bob.click('#reaction-picker .pick:text-is("🎉")');
@@ -119,6 +131,61 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
     await alice.context.close();
     await bob.context.close();
   });
+
+  for (const theme of ['light', 'dark'] as const) {
+    it(`unread badges and the "New messages" line, an edited and a deleted message, offline with one waiting (${theme})`, async () => {
+      const server = await startTestServer();
+      const proxy = new TcpProxy(server.port);
+      const proxied = await proxy.listen();
+      try {
+        const alice = await signIn(chrome.browser, proxied, 'alice', { colorScheme: theme });
+        const bob = await signIn(chrome.browser, server.origin, 'bob');
+        await openRoom(bob.page, 'random');
+        await openRoom(alice.page, 'random');
+        await alice.page.click('#room-list button[data-room="general"]');
+        await sendMessage(bob.page, 'first unread');
+        await sendMessage(bob.page, 'typo hree');
+        await sendMessage(bob.page, 'to be deleted');
+        await sendMessage(bob.page, '@alice are you there?');
+        await alice.page.waitForSelector('#room-list button[data-room="random"] .badge.mentions');
+        await alice.page.waitForFunction(
+          () =>
+            document.querySelector('#room-list button[data-room="random"] .badge.unread')?.textContent ===
+            '4',
+        );
+        const found: string[] = [];
+        await audit(alice.page, `badges ${theme}`, found);
+        await alice.page.click('#room-list button[data-room="random"]');
+        await waitForMessages(alice.page, 4);
+        await alice.page.waitForSelector('.unread-divider');
+        await audit(alice.page, `new messages line ${theme}`, found);
+        // bob edits one message and deletes another.
+        const typo = bob.page.locator(`#message-list li[data-seq="${await seqOf(bob.page, 'typo hree')}"]`);
+        await typo.hover();
+        await typo.locator('.edit').click();
+        await bob.page.fill('#composer-input', 'typo here');
+        await bob.page.keyboard.press('Enter');
+        await deleteMessage(bob.page, await seqOf(bob.page, 'to be deleted'));
+        await alice.page.waitForSelector('#message-list li.deleted');
+        await alice.page.waitForSelector('#message-list li.message .edited');
+        await audit(alice.page, `edited and deleted ${theme}`, found);
+        // Offline, with a message waiting to be sent.
+        proxy.drop();
+        await alice.page.waitForSelector('#status[data-state="offline"]');
+        await sendMessage(alice.page, 'sent when back');
+        await alice.page.waitForSelector('#message-list li.pending');
+        await audit(alice.page, `offline ${theme}`, found);
+        proxy.restore();
+        await alice.page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
+        await waitForMessages(bob.page, 5);
+        expect(found).toEqual([]);
+        await alice.context.close();
+        await bob.context.close();
+      } finally {
+        await proxy.close();
+      }
+    });
+  }
 
   it('a phone-sized screen: the conversation and both drawers', async () => {
     const server = await startTestServer();

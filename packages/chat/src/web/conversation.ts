@@ -71,7 +71,8 @@ function tools(
         ui.confirming = null;
         actions.remove(message);
       }),
-      toolButton('Cancel', 'cancel-delete', 'Keep the message', () => {
+      // A name holds the words shown (speech control says what it sees).
+      toolButton('Cancel', 'cancel-delete', 'Cancel, keep the message', () => {
         ui.confirming = null;
         redraw();
       }),

@@ -187,6 +187,57 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
     });
   }
 
+  it('search results, the image viewer, the delete question, reply and edit banners, a private room, the room directory', async () => {
+    const found: string[] = [];
+    for (const theme of ['light', 'dark'] as const) {
+      const server = await startTestServer();
+      const bob = await signIn(chrome.browser, server.origin, 'bob', { colorScheme: theme });
+      const { context, page } = await signIn(chrome.browser, server.origin, 'alice', { colorScheme: theme });
+      await converse(page, bob.page);
+      // Search, with a hit highlighted.
+      await page.fill('#search-input', 'chart');
+      await page.press('#search-input', 'Enter');
+      await page.locator('#search-results .search-hit').first().waitFor();
+      await audit(page, `search ${theme}`, found);
+      await page.click('#search-results .search-close');
+      await page.waitForSelector('#search-results', { state: 'hidden' });
+      // The image, full size.
+      await page.click('#message-list .attachment-image a');
+      await page.waitForSelector('#attachment-viewer[open]');
+      await audit(page, `image viewer ${theme}`, found);
+      await page.keyboard.press('Escape');
+      await page.waitForSelector('#attachment-viewer:not([open])', { state: 'attached' });
+      // The delete question on one's own message, then replying and editing banners.
+      const own = page.locator('#message-list li.mine').last();
+      await own.hover();
+      await own.locator('.delete').click();
+      await own.locator('.confirm-delete').waitFor();
+      await audit(page, `delete question ${theme}`, found);
+      await own.locator('.cancel-delete').click();
+      await own.hover();
+      await own.locator('.reply').click();
+      await page.waitForSelector('#reply-banner', { state: 'visible' });
+      await audit(page, `reply banner ${theme}`, found);
+      await page.keyboard.press('Escape');
+      await own.hover();
+      await own.locator('.edit').click();
+      await page.waitForSelector('#edit-banner', { state: 'visible' });
+      await audit(page, `edit banner ${theme}`, found);
+      await page.keyboard.press('Escape');
+      // A private room of one's own (lock, invite field, delete), and the directory of rooms.
+      await page.check('#room-private');
+      await page.fill('#room-input', `secret-${theme}`);
+      await page.press('#room-input', 'Enter');
+      await page.waitForSelector('#invite-form', { state: 'visible' });
+      await page.click('#all-rooms summary');
+      await page.locator('#all-room-list button').first().waitFor();
+      await audit(page, `private room and directory ${theme}`, found);
+      await context.close();
+      await bob.context.close();
+    }
+    expect(found).toEqual([]);
+  });
+
   it('a phone-sized screen: the conversation and both drawers', async () => {
     const server = await startTestServer();
     const bob = await signIn(chrome.browser, server.origin, 'bob', { colorScheme: 'dark' });

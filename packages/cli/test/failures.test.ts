@@ -132,6 +132,11 @@ describe('help and version', () => {
     expect(main.code).toBe(0);
     for (const command of ['connect', 'listen', 'echo', 'broadcast'])
       expect(main.stdout).toContain(`  ${command} `);
+    // Regression: synopses longer than the column ran into their descriptions ("--key F]echo").
+    const commandLines = main.stdout.split('commands:\n')[1].split('\n\n')[0].split('\n');
+    expect(commandLines).toHaveLength(4);
+    const briefColumn = commandLines.map((line) => line.search(/\S {2,}\S/) + line.match(/\S {2,}/)![0].length);
+    expect(new Set(briefColumn).size).toBe(1);
     // Every exit status the README documents is in the help too.
     for (const status of [
       '0 done',

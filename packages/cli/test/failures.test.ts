@@ -135,7 +135,9 @@ describe('help and version', () => {
     // Regression: synopses longer than the column ran into their descriptions ("--key F]echo").
     const commandLines = main.stdout.split('commands:\n')[1].split('\n\n')[0].split('\n');
     expect(commandLines).toHaveLength(4);
-    const briefColumn = commandLines.map((line) => line.search(/\S {2,}\S/) + line.match(/\S {2,}/)![0].length);
+    const briefColumn = commandLines.map(
+      (line) => line.search(/\S {2,}\S/) + line.match(/\S {2,}/)![0].length,
+    );
     expect(new Set(briefColumn).size).toBe(1);
     // Every exit status the README documents is in the help too.
     for (const status of [

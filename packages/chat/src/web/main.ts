@@ -11,6 +11,7 @@ import { mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
 import { jumpToLatest, onConversationScroll, renderMessages, showMessage } from './conversation.js';
 import { byId } from './dom.js';
+import { parse, plainText } from './format.js';
 import { settleRovingFocus, setUpKeyboard } from './keyboard.js';
 import { notifyMention, setUpNotifications } from './notify.js';
 import { Outbox, type Pending } from './outbox.js';
@@ -220,6 +221,7 @@ function onMessage(msg: ServerMessage): void {
       // Our own message arriving also means it is stored (its ack may have been lost).
       if (msg.message.user === state.me) outbox.acknowledged(msg.message.id);
       state.receive(msg);
+      announce(msg.message);
       break;
     case 'error':
       if (msg.id === undefined || !outbox.failed(msg.id, msg.code, msg.message, msg.retryAfterMs))
@@ -242,6 +244,19 @@ function onMessage(msg: ServerMessage): void {
       state.receive(msg);
   }
   render();
+}
+
+/**
+ * A new message from someone else in the open room is said by screen readers: its author and
+ * plain text in a polite live region (#announce, visually hidden). The list itself is redrawn on
+ * each change, so it cannot be the live region. Set with textContent: never HTML.
+ */
+function announce(message: ChatMessage): void {
+  if (message.room !== state.active || message.user === state.me) return;
+  const files = message.attachments?.length ?? 0;
+  const text = plainText(parse(message.text)).slice(0, 200);
+  const extra = files === 0 ? '' : ` (${files} ${files === 1 ? 'file' : 'files'})`;
+  byId('announce').textContent = `${message.user}: ${text}${extra}`;
 }
 
 // ---- composer ----

@@ -5,7 +5,8 @@
  * picker, the mention list and the shortcut list open), with unread badges and the "New
  * messages" line, edited and deleted messages, offline with a message waiting, in the light and
  * the dark theme, and on a phone-sized screen with its drawers. No rule is disabled: what axe
- * finds is fixed in the page. Also: icon buttons' names, and where a message's tools are drawn.
+ * finds is fixed in the page. Also: icon buttons' names, where a message's tools are drawn, and
+ * what the live region says when a message arrives.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -368,5 +369,47 @@ describe('names', () => {
     for (const name of ['Rooms', 'Online']) expect(await button(phone.page, name).count(), name).toBe(1);
     await desk.context.close();
     await phone.context.close();
+  });
+});
+
+describe('announcements', () => {
+  it("says a new message from someone else in the open room (a polite live region), not one's own or another room's", async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    // alice is in #random too, but has #general open.
+    await openRoom(alice.page, 'random');
+    await alice.page.click('#room-list button[data-room="general"]');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#general');
+    expect(await alice.page.getAttribute('#announce', 'aria-live')).toBe('polite');
+    // Every text the region is given, in order.
+    await alice.page.evaluate(() => {
+      const region = document.querySelector('#announce') as HTMLElement;
+      const said: string[] = [];
+      (window as unknown as { said: string[] }).said = said;
+      new MutationObserver(() => said.push(region.textContent ?? '')).observe(region, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+    });
+    await sendMessage(bob.page, 'hello *there* <b>x</b>');
+    await sendMessage(alice.page, 'my own');
+    await waitForMessages(bob.page, 2);
+    await openRoom(bob.page, 'random');
+    await sendMessage(bob.page, 'elsewhere');
+    // alice has it (the unread badge), unannounced.
+    await alice.page.waitForSelector('#room-list button[data-room="random"] .badge.unread');
+    await bob.page.click('#room-list button[data-room="general"]');
+    await sendMessage(bob.page, 'back');
+    await waitForMessages(alice.page, 3);
+    await alice.page.waitForFunction(() => document.querySelector('#announce')?.textContent === 'bob: back');
+    expect(await alice.page.evaluate(() => (window as unknown as { said: string[] }).said)).toEqual([
+      'bob: hello there <b>x</b>',
+      'bob: back',
+    ]);
+    expect(await alice.page.locator('#announce *').count()).toBe(0);
+    await alice.context.close();
+    await bob.context.close();
   });
 });

@@ -131,7 +131,7 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
     expect(found).toEqual([]);
     await alice.context.close();
     await bob.context.close();
-  });
+  }, 120_000);
 
   for (const theme of ['light', 'dark'] as const) {
     it(`unread badges and the "New messages" line, an edited and a deleted message, offline with one waiting (${theme})`, async () => {
@@ -188,9 +188,10 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
     });
   }
 
-  it('search results, the image viewer, the delete question, reply and edit banners, a private room, the room directory', async () => {
-    const found: string[] = [];
-    for (const theme of ['light', 'dark'] as const) {
+  // One test per theme: each runs axe six times, which takes long on a loaded machine.
+  for (const theme of ['light', 'dark'] as const) {
+    it(`search results, the image viewer, the delete question, reply and edit banners, a private room, the room directory (${theme})`, async () => {
+      const found: string[] = [];
       const server = await startTestServer();
       const bob = await signIn(chrome.browser, server.origin, 'bob', { colorScheme: theme });
       const { context, page } = await signIn(chrome.browser, server.origin, 'alice', { colorScheme: theme });
@@ -235,9 +236,9 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
       await audit(page, `private room and directory ${theme}`, found);
       await context.close();
       await bob.context.close();
-    }
-    expect(found).toEqual([]);
-  });
+      expect(found).toEqual([]);
+    }, 120_000);
+  }
 
   it('a phone-sized screen: the conversation and both drawers', async () => {
     const server = await startTestServer();

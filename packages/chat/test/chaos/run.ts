@@ -11,6 +11,8 @@
  *  - nothing is stored that nobody typed; no send was refused;
  *  - every ack of an id names the seq it is stored at, and at most one ack is not `duplicate`;
  *  - a tab's messages are stored in the order it typed them (the outbox is stop-and-wait);
+ *  - each connection gets each event of its rooms once, in seq order, without a gap (after the
+ *    seq its hello named, or the head its welcome or a reset gave);
  *  - every room a tab shows holds exactly the server's messages from its first one on (same seqs,
  *    ids, texts, edits, deletions, reactions), at least the server's latest page, no gap, no
  *    extra, and the tab's head of every room is the server's.
@@ -138,7 +140,17 @@ export interface RunOptions {
 }
 
 /** Runs one seed against `cluster`; throws (with the seed) when an invariant breaks. */
-export async function runChaos(cluster: Cluster, options: RunOptions): Promise<{ typed: number; kills: number }> {
+export interface RunStats {
+  typed: number;
+  disruptions: number;
+  kills: number;
+  resets: number;
+  synced: number;
+  duplicateAcks: number;
+  histories: number;
+}
+
+export async function runChaos(cluster: Cluster, options: RunOptions): Promise<RunStats> {
   const { seed, steps } = options;
   const random = seeded(seed);
   const int = (n: number) => Math.floor(random() * n);
@@ -181,7 +193,7 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<{
   for (const tab of tabs) tab.connect();
   for (const tab of tabs) await tab.until('the first welcome', () => tab.welcomed);
 
-  let kills = 0;
+  let disruptions = 0;
   const ticks = async (n: number) => {
     for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
   };
@@ -204,7 +216,6 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<{
       tab.killOnWrite('send');
       tab.type(room);
     } else if (r < 0.41) {
-      if (tab.ws) kills++;
       tab.kill('at a random moment');
     } else if (r < 0.46) tab.killAfterMessages(1 + int(8));
     else if (r < 0.58) {
@@ -225,7 +236,7 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<{
       if (shown && live.length > 0) tab.state.react(shown.name, pick(live).seq, pick(EMOJI), random() < 0.7);
     } else if (r < 0.79) tab.state.markRead();
     else if (r < 0.79 + (options.disruptRate ?? 0.005)) {
-      kills += tabs.filter((t) => t.ws).length;
+      disruptions++;
       options.log?.(`seed ${seed} step ${step}: ${await cluster.disrupt(random)}`);
     } else if (r < 0.9) await ticks(int(30));
     else await pick(tabs).roundTrip();
@@ -234,7 +245,18 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<{
   }
   await checkpoint('at the end');
   for (const tab of tabs) tab.close();
-  return { typed: tabs.reduce((n, t) => n + t.typed.length, 0), kills };
+  const sum = (f: (t: Tab) => number) => tabs.reduce((n, t) => n + f(t), 0);
+  const stats: RunStats = {
+    typed: sum((t) => t.typed.length),
+    disruptions,
+    kills: sum((t) => t.seen.kills),
+    resets: sum((t) => t.seen.resets),
+    synced: sum((t) => t.seen.synced),
+    duplicateAcks: sum((t) => t.seen.duplicateAcks),
+    histories: sum((t) => t.seen.histories),
+  };
+  options.log?.(`seed ${seed}: ${JSON.stringify(stats)}`);
+  return stats;
 }
 
 /** Reconnects every tab, waits until nothing is in flight, then checks the invariants. */
@@ -277,6 +299,7 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
     if (list.length !== 1) problems.push(`${key} stored ${list.length} times: seqs ${list.map((m) => m.seq)}`);
   const typedKeys = new Set<string>();
   for (const tab of tabs) {
+    problems.push(...tab.violations);
     for (const r of tab.rejected) problems.push(`${tab.name}: send ${r.id} refused: ${r.code} ${r.message}`);
     const lastSeq = new Map<string, number>();
     for (const item of tab.typed) {

@@ -9,7 +9,7 @@
  * destroyed without a closing handshake, as when a laptop drops off the network.
  */
 import { WebSocket } from 'riptide';
-import type { ClientMessage, ServerMessage } from '../../src/shared/protocol.js';
+import { type ClientMessage, eventRoom, eventSeq, type ServerMessage } from '../../src/shared/protocol.js';
 import { Outbox, type Pending } from '../../src/web/outbox.js';
 import { ChatState } from '../../src/web/room-state.js';
 
@@ -41,6 +41,8 @@ export class Tab {
   readonly errors: Extract<ServerMessage, { type: 'error' }>[] = [];
   /** The last things that happened to this tab, for the failure message. */
   readonly trace: string[] = [];
+  /** What happened here, counted (the test shows that the run went through what it is for). */
+  readonly seen = { resets: 0, synced: 0, duplicateAcks: 0, histories: 0, kills: 0 };
   /** Reconnect at once when the socket closes (while the test waits for quiescence). */
   autoReconnect = false;
   #n = 0;
@@ -49,6 +51,10 @@ export class Tab {
   #killAfterMessages = 0;
   #watchers = new Set<() => void>();
   #pongs = new Set<string>();
+  /** Per room, the seq the next event on this connection must have (each once, in order, no gap). */
+  #expected = new Map<string, number>();
+  /** Broken delivery promises seen on a connection (section 3 of the protocol). */
+  readonly violations: string[] = [];
 
   constructor(
     readonly name: string,
@@ -90,6 +96,7 @@ export class Tab {
     ws.on('open', () => {
       if (this.ws !== ws) return;
       const hello = this.state.hello();
+      this.#expected = new Map(Object.entries(hello.type === 'hello' ? (hello.rooms ?? {}) : {}).map(([r, h]) => [r, h + 1]));
       this.#note(`open; ${JSON.stringify(hello)}`);
       this.#send(hello);
     });
@@ -119,6 +126,7 @@ export class Tab {
     const ws = this.ws;
     if (!ws) return;
     this.#note(`kill: ${why}`);
+    this.seen.kills++;
     ws.terminate();
     this.#lost();
   }
@@ -162,6 +170,11 @@ export class Tab {
 
   /** main.ts onMessage: the outbox and the state get each server message. */
   #onMessage(msg: ServerMessage): void {
+    this.#checkOrder(msg);
+    if (msg.type === 'reset') this.seen.resets++;
+    else if (msg.type === 'synced') this.seen.synced++;
+    else if (msg.type === 'history') this.seen.histories++;
+    else if (msg.type === 'ack' && msg.duplicate && msg.id !== undefined) this.seen.duplicateAcks++;
     if (msg.type !== 'presence' && msg.type !== 'typing') this.#note(`← ${JSON.stringify(msg).slice(0, 160)}`);
     switch (msg.type) {
       case 'welcome':
@@ -206,6 +219,21 @@ export class Tab {
     if (this.#killAfterMessages > 0 && --this.#killAfterMessages === 0)
       this.kill(`after receiving ${JSON.stringify(msg).slice(0, 120)}`);
     this.#wake();
+  }
+
+  /** One connection gets each event of its rooms once, in seq order, without a gap. */
+  #checkOrder(msg: ServerMessage): void {
+    if (msg.type === 'welcome') {
+      for (const r of msg.rooms) if (!this.#expected.has(r.room)) this.#expected.set(r.room, r.head + 1);
+    } else if (msg.type === 'reset') this.#expected.set(msg.room, msg.head + 1);
+    else if (msg.type === 'message' || msg.type === 'edited' || msg.type === 'deleted' || msg.type === 'reacted') {
+      const room = eventRoom(msg);
+      const seq = eventSeq(msg);
+      const expected = this.#expected.get(room);
+      if (expected !== undefined && seq !== expected)
+        this.violations.push(`${this.name}: ${room} event ${seq} arrived where ${expected} was due`);
+      this.#expected.set(room, seq + 1);
+    }
   }
 
   #wake(): void {

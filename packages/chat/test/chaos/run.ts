@@ -95,7 +95,10 @@ class Probe {
   request(message: Record<string, unknown>): Promise<ServerMessage> {
     const ref = `p${++this.#refs}`;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no reply to ${JSON.stringify(message)}`)), PATIENCE_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`no reply to ${JSON.stringify(message)}`)),
+        PATIENCE_MS,
+      );
       this.#replies.set(ref, (m) => {
         clearTimeout(timer);
         resolve(m);
@@ -110,7 +113,11 @@ class Probe {
     const pages: ChatMessage[][] = [];
     let before: number | undefined;
     for (;;) {
-      const reply = await this.request({ type: 'history', room, ...(before === undefined ? {} : { before }) });
+      const reply = await this.request({
+        type: 'history',
+        room,
+        ...(before === undefined ? {} : { before }),
+      });
       if (reply.type !== 'history') throw new Error(`history ${room}: ${JSON.stringify(reply)}`);
       if (head < 0) head = reply.head;
       pages.unshift(reply.messages);
@@ -148,6 +155,8 @@ export interface RunStats {
   synced: number;
   duplicateAcks: number;
   histories: number;
+  /** `sync`s the page sent (it saw a gap, or a history older than events it had). */
+  syncs: number;
 }
 
 export async function runChaos(cluster: Cluster, options: RunOptions): Promise<RunStats> {
@@ -201,7 +210,9 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     try {
       await quiesceAndCheck(cluster, tabs, rooms, observerCookie);
     } catch (err) {
-      throw new Error(`chaos seed ${seed} (CHAOS_SEED=${seed} replays it), ${label}: ${(err as Error).message}`);
+      throw new Error(
+        `chaos seed ${seed} (CHAOS_SEED=${seed} replays it), ${label}: ${(err as Error).message}`,
+      );
     }
   };
 
@@ -227,7 +238,8 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
       tab.state.open(room);
     } else if (r < 0.7) {
       const mine = [...(shown?.messages.values() ?? [])].filter((m) => m.user === tab.user && !m.deleted);
-      if (shown && mine.length > 0) tab.state.edit(shown.name, pick(mine).seq, `edited by ${tab.name} at ${step}`);
+      if (shown && mine.length > 0)
+        tab.state.edit(shown.name, pick(mine).seq, `edited by ${tab.name} at ${step}`);
     } else if (r < 0.72) {
       const mine = [...(shown?.messages.values() ?? [])].filter((m) => m.user === tab.user && !m.deleted);
       if (shown && mine.length > 0) tab.state.remove(shown.name, pick(mine).seq);
@@ -254,6 +266,7 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     synced: sum((t) => t.seen.synced),
     duplicateAcks: sum((t) => t.seen.duplicateAcks),
     histories: sum((t) => t.seen.histories),
+    syncs: sum((t) => t.seen.syncs),
   };
   options.log?.(`seed ${seed}: ${JSON.stringify(stats)}`);
   return stats;
@@ -296,7 +309,8 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
     }
   }
   for (const [key, list] of stored)
-    if (list.length !== 1) problems.push(`${key} stored ${list.length} times: seqs ${list.map((m) => m.seq)}`);
+    if (list.length !== 1)
+      problems.push(`${key} stored ${list.length} times: seqs ${list.map((m) => m.seq)}`);
   const typedKeys = new Set<string>();
   for (const tab of tabs) {
     problems.push(...tab.violations);
@@ -318,7 +332,9 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
       lastSeq.set(item.room, m.seq);
       const acks = tab.acks.get(item.id) ?? [];
       if (acks.some((a) => a.seq !== m.seq))
-        problems.push(`${tab.name}: ${item.id} acked with seqs ${acks.map((a) => a.seq)}, stored at ${m.seq}`);
+        problems.push(
+          `${tab.name}: ${item.id} acked with seqs ${acks.map((a) => a.seq)}, stored at ${m.seq}`,
+        );
       if (acks.filter((a) => !a.duplicate).length > 1)
         problems.push(`${tab.name}: ${item.id} acked as new ${acks.length} times`);
     }
@@ -334,7 +350,8 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
         problems.push(`${tab.name}: does not have ${name}`);
         continue;
       }
-      if (room.head !== head) problems.push(`${tab.name}: ${name} at head ${room.head}, the server's is ${head}`);
+      if (room.head !== head)
+        problems.push(`${tab.name}: ${name} at head ${room.head}, the server's is ${head}`);
       if (room.waiting.size > 0 || room.syncing)
         problems.push(`${tab.name}: ${name} still waits for ${[...room.waiting.keys()]}`);
       if (!room.loaded) continue;
@@ -343,7 +360,9 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
       const expected = messages.filter((m) => m.seq >= from);
       const latestPage = messages.slice(-(CHAOS_LIMITS.historyPage ?? 50));
       if (latestPage.length > 0 && from > latestPage[0].seq)
-        problems.push(`${tab.name}: ${name} shows from seq ${from}, less than the latest page (from ${latestPage[0].seq})`);
+        problems.push(
+          `${tab.name}: ${name} shows from seq ${from}, less than the latest page (from ${latestPage[0].seq})`,
+        );
       const a = JSON.stringify(shown.map(normal));
       const b = JSON.stringify(expected.map(normal));
       if (a !== b) problems.push(`${tab.name}: ${name} shows\n  ${a}\nthe server has\n  ${b}`);

@@ -42,7 +42,7 @@ export class Tab {
   /** The last things that happened to this tab, for the failure message. */
   readonly trace: string[] = [];
   /** What happened here, counted (the test shows that the run went through what it is for). */
-  readonly seen = { resets: 0, synced: 0, duplicateAcks: 0, histories: 0, kills: 0 };
+  readonly seen = { resets: 0, synced: 0, duplicateAcks: 0, histories: 0, kills: 0, syncs: 0 };
   /** Reconnect at once when the socket closes (while the test waits for quiescence). */
   autoReconnect = false;
   #n = 0;
@@ -55,6 +55,8 @@ export class Tab {
   #expected = new Map<string, number>();
   /** Broken delivery promises seen on a connection (section 3 of the protocol). */
   readonly violations: string[] = [];
+  /** Per room, where a replay the page asked for with `sync` starts (its events come again). */
+  #replayFrom = new Map<string, number>();
 
   constructor(
     readonly name: string,
@@ -89,14 +91,19 @@ export class Tab {
   connect(): void {
     if (this.ws) return;
     const origin = this.place.origin();
-    const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws`, { headers: { cookie: this.cookie, origin } });
+    const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws`, {
+      headers: { cookie: this.cookie, origin },
+    });
     this.ws = ws;
     this.welcomed = false;
     this.#note(`connect ${origin}`);
     ws.on('open', () => {
       if (this.ws !== ws) return;
       const hello = this.state.hello();
-      this.#expected = new Map(Object.entries(hello.type === 'hello' ? (hello.rooms ?? {}) : {}).map(([r, h]) => [r, h + 1]));
+      this.#replayFrom.clear();
+      this.#expected = new Map(
+        Object.entries(hello.type === 'hello' ? (hello.rooms ?? {}) : {}).map(([r, h]) => [r, h + 1]),
+      );
       this.#note(`open; ${JSON.stringify(hello)}`);
       this.#send(hello);
     });
@@ -150,6 +157,11 @@ export class Tab {
     const ws = this.ws;
     if (ws?.readyState !== WebSocket.OPEN) return false;
     const text = JSON.stringify(message);
+    if (message.type === 'sync' || message.type === 'history') this.#note(`→ ${text}`);
+    if (message.type === 'sync') {
+      this.#replayFrom.set(message.room, message.after + 1);
+      this.seen.syncs++;
+    }
     if (this.#killOnWrite === message.type) {
       this.#killOnWrite = null;
       ws.send(text, () => {
@@ -175,7 +187,8 @@ export class Tab {
     else if (msg.type === 'synced') this.seen.synced++;
     else if (msg.type === 'history') this.seen.histories++;
     else if (msg.type === 'ack' && msg.duplicate && msg.id !== undefined) this.seen.duplicateAcks++;
-    if (msg.type !== 'presence' && msg.type !== 'typing') this.#note(`← ${JSON.stringify(msg).slice(0, 160)}`);
+    if (msg.type !== 'presence' && msg.type !== 'typing')
+      this.#note(`← ${JSON.stringify(msg).slice(0, 160)}`);
     switch (msg.type) {
       case 'welcome':
         this.state.receive(msg);
@@ -221,17 +234,33 @@ export class Tab {
     this.#wake();
   }
 
-  /** One connection gets each event of its rooms once, in seq order, without a gap. */
+  /**
+   * One connection gets each event of its rooms once, in seq order, without a gap; a `sync` the
+   * page sends starts the room again after the seq it names (live events may come before it).
+   */
   #checkOrder(msg: ServerMessage): void {
     if (msg.type === 'welcome') {
       for (const r of msg.rooms) if (!this.#expected.has(r.room)) this.#expected.set(r.room, r.head + 1);
-    } else if (msg.type === 'reset') this.#expected.set(msg.room, msg.head + 1);
-    else if (msg.type === 'message' || msg.type === 'edited' || msg.type === 'deleted' || msg.type === 'reacted') {
+    } else if (msg.type === 'reset') {
+      this.#expected.set(msg.room, msg.head + 1);
+      this.#replayFrom.delete(msg.room);
+    } else if (msg.type === 'synced') this.#replayFrom.delete(msg.room);
+    else if (
+      msg.type === 'message' ||
+      msg.type === 'edited' ||
+      msg.type === 'deleted' ||
+      msg.type === 'reacted'
+    ) {
       const room = eventRoom(msg);
       const seq = eventSeq(msg);
       const expected = this.#expected.get(room);
-      if (expected !== undefined && seq !== expected)
-        this.violations.push(`${this.name}: ${room} event ${seq} arrived where ${expected} was due`);
+      if (this.#replayFrom.get(room) === seq) this.#replayFrom.delete(room);
+      else if (expected !== undefined && seq !== expected)
+        this.violations.push(
+          `${this.name}: ${room} event ${seq} arrived where ${expected} was due${
+            this.violations.length === 0 ? `; the tab's last steps:\n${this.trace.join('\n')}` : ''
+          }`,
+        );
       this.#expected.set(room, seq + 1);
     }
   }

@@ -55,6 +55,9 @@ export class Tab {
   #expected = new Map<string, number>();
   /** Broken delivery promises seen on a connection (section 3 of the protocol). */
   readonly violations: string[] = [];
+  /** Per room, the newest event that reached the page (on any connection). */
+  #newest = new Map<string, number>();
+  #reported = new Set<string>();
   /** Per room, where a replay the page asked for with `sync` starts (its events come again). */
   #replayFrom = new Map<string, number>();
 
@@ -229,9 +232,38 @@ export class Tab {
       default:
         this.state.receive(msg);
     }
+    this.#checkKept(msg);
     if (this.#killAfterMessages > 0 && --this.#killAfterMessages === 0)
       this.kill(`after receiving ${JSON.stringify(msg).slice(0, 120)}`);
     this.#wake();
+  }
+
+  /**
+   * The page never forgets an event it received: a room's head stays at or past the newest event
+   * of the room that reached the page (until a `reset` says otherwise), or the page is asking for
+   * the events it is missing (`sync`).
+   */
+  #checkKept(msg: ServerMessage): void {
+    if (msg.type === 'reset') this.#newest.set(msg.room, msg.head);
+    else if (
+      msg.type === 'message' ||
+      msg.type === 'edited' ||
+      msg.type === 'deleted' ||
+      msg.type === 'reacted'
+    ) {
+      const room = eventRoom(msg);
+      this.#newest.set(room, Math.max(this.#newest.get(room) ?? 0, eventSeq(msg)));
+    }
+    for (const room of this.state.rooms.values()) {
+      const newest = this.#newest.get(room.name) ?? 0;
+      const key = `${room.name} ${newest}`;
+      if (room.head < newest && !room.syncing && !this.#reported.has(key)) {
+        this.#reported.add(key);
+        this.violations.push(
+          `${this.name}: ${room.name} at head ${room.head}, without event ${newest} it received, and not asking for it (after ${JSON.stringify(msg).slice(0, 200)})`,
+        );
+      }
+    }
   }
 
   /**

@@ -117,17 +117,22 @@ export class Tab {
     ws.on('close', (code) => {
       if (this.ws !== ws) return;
       this.#note(`closed by the server or the network (${code})`);
-      this.#lost();
+      this.#lost(code);
     });
     ws.on('error', () => {});
   }
 
   /** The connection is gone (connection.ts onclose, main.ts onStatus 'offline'). */
-  #lost(): void {
+  #lost(code?: number): void {
     this.ws = null;
     this.welcomed = false;
     this.outbox.disconnected();
-    if (this.autoReconnect) this.connect();
+    if (this.autoReconnect) {
+      // 1013 (storage unavailable, or refused): try again in a moment, as the page's backoff does;
+      // a pace, not a barrier (the test waits for conditions).
+      if (code === 1013 || code === 1006) setTimeout(() => this.autoReconnect && this.connect(), 50);
+      else this.connect();
+    }
     this.#wake();
   }
 

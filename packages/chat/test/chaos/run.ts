@@ -15,7 +15,9 @@
  *    seq its hello named, or the head its welcome or a reset gave);
  *  - every room a tab shows holds exactly the server's messages from its first one on (same seqs,
  *    ids, texts, edits, deletions, reactions), at least the server's latest page, no gap, no
- *    extra, and the tab's head of every room is the server's.
+ *    extra, and the tab's head of every room is the server's;
+ *  - unread counts: after a read marker is moved, a welcome counts the messages of others after it
+ *    that are not deleted.
  *
  * The random source is a seeded generator: a failure names the seed, and CHAOS_SEED=<n> replays it
  * (the network's timing still varies from run to run).
@@ -67,6 +69,7 @@ async function signUp(origin: string, name: string): Promise<string> {
 
 /** A plain protocol client for setup and for reading the server's state: requests by ref. */
 class Probe {
+  welcome: Extract<ServerMessage, { type: 'welcome' }> | null = null;
   #refs = 0;
   #replies = new Map<string, (m: ServerMessage) => void>();
   private constructor(readonly ws: WebSocket) {
@@ -89,6 +92,7 @@ class Probe {
     const probe = new Probe(ws);
     const welcome = await probe.request({ type: 'hello' });
     if (welcome.type !== 'welcome') throw new Error(`hello: ${JSON.stringify(welcome)}`);
+    probe.welcome = welcome;
     return probe;
   }
 
@@ -291,6 +295,7 @@ async function quiesceAndCheck(cluster: Cluster, tabs: Tab[], rooms: string[], o
     }
   for (const tab of tabs) await tab.roundTrip();
   const problems = check(tabs, server);
+  problems.push(...(await checkUnread(cluster, tabs, server)));
   for (const tab of tabs) tab.autoReconnect = false;
   if (problems.length > 0) throw new Error(`\n${problems.slice(0, 20).join('\n')}`);
 }
@@ -367,6 +372,43 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
       const b = JSON.stringify(expected.map(normal));
       if (a !== b) problems.push(`${tab.name}: ${name} shows\n  ${a}\nthe server has\n  ${b}`);
     }
+  return problems;
+}
+
+/**
+ * Unread counts: each user moves their read marker in every room to half way (the reply says where
+ * it is now: never back), then a new connection's welcome must count, per room, the messages of
+ * others after the marker that are not deleted.
+ */
+async function checkUnread(
+  cluster: Cluster,
+  tabs: Tab[],
+  server: Map<string, { head: number; messages: ChatMessage[] }>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const cookies = new Map(tabs.map((t) => [t.user, t.cookie]));
+  for (const [i, [user, cookie]] of [...cookies].entries()) {
+    const marking = await Probe.open(cluster.origin(i), cookie);
+    const markers = new Map<string, number>();
+    for (const [room, { head }] of server) {
+      const reply = await marking.request({ type: 'read', room, seq: Math.floor(head / 2) });
+      if (reply.type !== 'read') problems.push(`${user}: read ${room}: ${JSON.stringify(reply)}`);
+      else markers.set(room, reply.seq);
+    }
+    marking.close();
+    const fresh = await Probe.open(cluster.origin(i + 1), cookie);
+    fresh.close();
+    for (const state of fresh.welcome?.rooms ?? []) {
+      const room = server.get(state.room);
+      const marker = markers.get(state.room);
+      if (!room || marker === undefined) continue;
+      const expected = room.messages.filter((m) => m.user !== user && !m.deleted && m.seq > marker).length;
+      if (state.unread !== expected || state.head !== room.head)
+        problems.push(
+          `${user}: ${state.room} welcome says unread ${state.unread} head ${state.head}; after marker ${marker} the history has ${expected} unread, head ${room.head}`,
+        );
+    }
+  }
   return problems;
 }
 

@@ -83,15 +83,36 @@ class Probe {
     });
   }
 
+  /** Connects and says hello; a node still without its storage (503, 1013) is asked again. */
   static async open(origin: string, cookie: string): Promise<Probe> {
+    const deadline = Date.now() + PATIENCE_MS;
+    for (;;) {
+      try {
+        return await Probe.#open(origin, cookie);
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        // A pace between attempts while the node recovers, not a barrier.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+
+  static async #open(origin: string, cookie: string): Promise<Probe> {
     const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws`, { headers: { cookie, origin } });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
     const probe = new Probe(ws);
+    ws.once('close', () => {
+      for (const resolve of probe.#replies.values())
+        resolve({ v: 2, type: 'error', code: 'unavailable', message: 'closed' } as ServerMessage);
+    });
     const welcome = await probe.request({ type: 'hello' });
-    if (welcome.type !== 'welcome') throw new Error(`hello: ${JSON.stringify(welcome)}`);
+    if (welcome.type !== 'welcome') {
+      probe.close();
+      throw new Error(`hello: ${JSON.stringify(welcome)}`);
+    }
     probe.welcome = welcome;
     return probe;
   }

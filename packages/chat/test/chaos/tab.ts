@@ -217,6 +217,8 @@ export class Tab {
         this.state.receive(msg);
         break;
       case 'error':
+        // A ping refused (storage unavailable: the request rate is counted there) still ends a round trip.
+        if (msg.ref?.startsWith('rt')) this.#pongs.add(msg.ref);
         if (msg.id === undefined || !this.outbox.failed(msg.id, msg.code, msg.message, msg.retryAfterMs)) {
           this.errors.push(msg);
           this.state.receive(msg);

@@ -31,14 +31,19 @@ function version(): string {
   return pkg.version;
 }
 
+/** One line per command: its synopsis, then its brief in a column wide enough for every synopsis. */
+function commandRows(): string {
+  const rows = Object.values(COMMANDS).map(([spec]) => [`${spec.name} ${spec.synopsis}`, spec.brief]);
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  return rows.map(([left, brief]) => `  ${left.padEnd(width)}${brief}`).join('\n');
+}
+
 const MAIN_HELP = `usage: riptide <command> [flags]
 
 Connect to, listen on and serve WebSocket endpoints.
 
 commands:
-${Object.values(COMMANDS)
-  .map(([spec]) => `  ${`${spec.name} ${spec.synopsis}`.padEnd(44)}${spec.brief}`)
-  .join('\n')}
+${commandRows()}
 
 flags:
   -h, --help       show this help (riptide <command> --help for a command's flags)

@@ -173,6 +173,22 @@ describe('riptide connect: flags', () => {
     expect(headers.authorization).toBe(`Basic ${Buffer.from('user:secret').toString('base64')}`);
   });
 
+  it('--origin sends any serialized origin or null exactly as given', async () => {
+    const p = await peer();
+    const origins = [
+      'null',
+      'http://[::1]:8080',
+      'HTTPS://Example.TEST:443',
+      'chrome-extension://abcdef',
+      'http://127.0.0.1',
+    ];
+    for (const origin of origins) {
+      const res = await run(['connect', p.url, '--origin', origin], '');
+      expect(res.code).toBe(0);
+    }
+    expect(p.requests.map((r) => r.headers.origin)).toEqual(origins);
+  });
+
   it('--deflate offers permessage-deflate and uses it; without it nothing is offered', async () => {
     const p = await peer(undefined, { perMessageDeflate: { threshold: 0 } });
     const res = await run(['connect', p.url, '--deflate', '--json', ...PATIENT], 'squeeze me squeeze me\n');

@@ -74,8 +74,32 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
       // Regression: the message named the library's buildUpgradeHeaders, not the flag.
       'a control character in --origin',
       ['connect', 'ws://x', '--origin', 'https://a\u0001.test'],
-      /^riptide connect: --origin must be one header value without control characters, e\.g\. https:\/\/example\.com, got "https:\/\/a\\u0001\.test"\n/,
+      /^riptide connect: --origin must be an origin \(scheme:\/\/host\[:port\], e\.g\. https:\/\/example\.com\) or null, got "https:\/\/a\\u0001\.test"\n/,
     ],
+    // What no browser sends in Origin (RFC 6454 6.2: scheme "://" host [":" port], or "null").
+    ...(
+      [
+        ['an empty --origin', ''],
+        ['a space in --origin', 'https://a b.test'],
+        ['a CR LF in --origin', 'https://a.test\r\nX-Injected: 1'],
+        ['a path in --origin', 'https://a.test/page'],
+        ['a trailing slash in --origin', 'https://a.test/'],
+        ['userinfo in --origin', 'https://user@a.test'],
+        ['a query in --origin', 'https://a.test?x=1'],
+        ['no scheme in --origin', 'a.test'],
+        ['no host in --origin', 'https://'],
+        ['a port out of range in --origin', 'https://a.test:65536'],
+        ['a malformed IPv4 host in --origin', 'http://999.0.0.1'],
+        ['an unclosed IPv6 host in --origin', 'http://[::1'],
+        ['a quoted null in --origin', '"null"'],
+      ] as const
+    ).map(([name, value]): [string, string[], RegExp] => [
+      name,
+      ['connect', 'ws://x', '--origin', value],
+      new RegExp(
+        `^riptide connect: --origin must be an origin .* or null, got ${JSON.stringify(value).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\n`,
+      ),
+    ]),
     ['an extra argument', ['connect', 'ws://x', 'ws://y'], /unexpected argument 'ws:\/\/y'/],
     ['a server without --port', ['echo'], /^riptide echo: missing flag --port\n/],
     ['a port out of range', ['listen', '--port', '70000'], /--port must be an integer from 0 to 65535/],
@@ -108,6 +132,13 @@ describe('help and version', () => {
     expect(main.code).toBe(0);
     for (const command of ['connect', 'listen', 'echo', 'broadcast'])
       expect(main.stdout).toContain(`  ${command} `);
+    // Regression: synopses longer than the column ran into their descriptions ("--key F]echo").
+    const commandLines = main.stdout.split('commands:\n')[1].split('\n\n')[0].split('\n');
+    expect(commandLines).toHaveLength(4);
+    const briefColumn = commandLines.map(
+      (line) => line.search(/\S {2,}\S/) + line.match(/\S {2,}/)![0].length,
+    );
+    expect(new Set(briefColumn).size).toBe(1);
     // Every exit status the README documents is in the help too.
     for (const status of [
       '0 done',

@@ -133,8 +133,17 @@ describe('the event reader notices a log that went back (connections stay open)'
   });
 
   it('checks the counters now and then, and finds a room still below its position', async () => {
-    // No hint (another node appended): the periodic check finds the counter at 4 < 5.
-    await reBasesAtFour(await node({ checkMs: 50, blockMs: 50, hint: false }));
+    // No hint and no append after the loss: only the periodic check can notice the counter at
+    // 3 < 5. (Appending before waiting would race the check: it could see 3 or, after new4, 4.)
+    const n = await node({ checkMs: 50, blockMs: 50, hint: false });
+    await loseTwo(n);
+    await waitUntil('the re-base', () => n.rebases.length > 0);
+    expect(n.rebases).toEqual([3]);
+    expect(await n.append('new4')).toBe(4);
+    await waitUntil('new4 delivered', () => n.delivered.length === 6);
+    expect(n.delivered.at(-1)).toEqual({ seq: 4, text: 'new4' });
+    expect(n.rebases).toEqual([3]);
+    expect(n.warnings).toHaveLength(1);
   });
 
   it('never re-bases a log that did not go back: two nodes appending, checks before every read', async () => {

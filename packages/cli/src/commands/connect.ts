@@ -64,7 +64,11 @@ export const connectSpec: CommandSpec = {
       value: 'name',
       description: 'offer a subprotocol',
     },
-    origin: { type: 'string', value: 'origin', description: 'Origin header, e.g. https://example.com' },
+    origin: {
+      type: 'string',
+      value: 'origin',
+      description: 'Origin header: scheme://host[:port] or null, e.g. https://example.com',
+    },
     auth: { type: 'string', value: 'user:pass', description: 'HTTP Basic authorization' },
     ca: {
       type: 'string',
@@ -161,15 +165,34 @@ function parseHeaders(values: string[]): Record<string, string> {
 }
 
 /**
- * --origin is sent as it is: any value a header can carry, so odd ones ("null", another site) can
- * probe a server's origin check. Checked here so the error names the flag, not the library's
- * function that would refuse it.
+ * RFC 6454 6.2's serialized origin: scheme "://" host [":" port], nothing after it (no path,
+ * not even "/", no userinfo, query or fragment). The host is a registered name, an IPv4 address
+ * or a bracketed IPv6 address, in ASCII as browsers send it (IDNA's punycode form).
+ */
+const SERIALIZED_ORIGIN =
+  /^[a-z][a-z0-9+.-]*:\/\/(?:\[[0-9a-f:.]+\]|[a-z0-9._~!$&'()*+,;=%-]+)(?::(\d{1,5}))?$/i;
+
+/**
+ * --origin must be what a browser could send in Origin: a serialized origin, or `null` (the
+ * opaque origin, sent as is so it can probe a server's origin check). Anything else (a path,
+ * spaces, line breaks, an empty value) is a mistake in the command line, not a probe. The value
+ * is sent exactly as given (case included).
  */
 function checkOrigin(origin: string): string {
-  // RFC 9110 5.5: a field value is VCHAR, obs-text, SP and HTAB; no controls, no line breaks.
-  if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(origin)) {
+  if (origin === 'null') return origin;
+  const shape = SERIALIZED_ORIGIN.exec(origin);
+  let valid = shape !== null && (shape[1] === undefined || Number(shape[1]) <= 65535);
+  if (valid) {
+    try {
+      // The WHATWG parser checks what the pattern cannot: IPv4 and IPv6 syntax, host code points.
+      valid = new URL(origin).host !== '';
+    } catch {
+      valid = false;
+    }
+  }
+  if (!valid) {
     throw new CliUsageError(
-      `--origin must be one header value without control characters, e.g. https://example.com, got ${JSON.stringify(origin)}`,
+      `--origin must be an origin (scheme://host[:port], e.g. https://example.com) or null, got ${JSON.stringify(origin)}`,
       connectSpec,
     );
   }

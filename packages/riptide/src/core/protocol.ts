@@ -64,7 +64,7 @@ export interface ProtocolSink {
 
 export interface ProtocolOptions {
   role: 'client' | 'server';
-  /** Maximum message size in bytes, after decompression. 0 = as large as a Buffer can be. Default 100 MiB. */
+  /** Maximum message size in bytes, after decompression. 0 = 4 GiB (the largest Buffer on Node 20). Default 100 MiB. */
   maxPayload?: number;
   /** Maximum number of frames in one message (ws 8's maxFragments). 0 (default) = no limit. */
   maxFragments?: number;

@@ -254,7 +254,7 @@ export const SERVER_OPTIONS = {
   handleProtocols: func<(protocols: Set<string>, req: http.IncomingMessage) => string | false>('ws', true),
   /** Keep the `clients` set. */
   clientTracking: boolean(true, 'ws'),
-  /** The largest message accepted, in bytes (0: no limit); above it the connection closes with 1009. */
+  /** The largest message accepted, in bytes (0: 4 GiB, the most a Buffer holds on Node 20); above it the connection closes with 1009. */
   maxPayload: integer(0, 100 * 1024 * 1024, 'ws'),
   /** The most frames one message may have (0: no limit); above it the connection closes with 1008. */
   maxFragments: integer(0, 16 * 1024, 'ws'),
@@ -330,7 +330,7 @@ export const CLIENT_OPTIONS = {
   origin: string('ws'),
   /** Fail the connection if the opening handshake takes longer, in ms (default: no limit). */
   handshakeTimeout: integer(0, undefined, 'ws'),
-  /** The largest message accepted, in bytes (0: no limit); above it the connection closes with 1009. */
+  /** The largest message accepted, in bytes (0: 4 GiB, the most a Buffer holds on Node 20); above it the connection closes with 1009. */
   maxPayload: integer(0, 100 * 1024 * 1024, 'ws'),
   /** The most frames one message may have (0: no limit); above it the connection closes with 1008. */
   maxFragments: integer(0, 16 * 1024, 'ws'),

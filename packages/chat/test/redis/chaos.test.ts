@@ -6,9 +6,9 @@
  * "reconnect without losing or duplicating a message" hold across nodes.
  * CHAOS_SEED=<n> replays one seed; CHAOS_STEPS=<n> changes the steps per seed.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CHAOS_LIMITS, type Cluster, runChaos } from '../chaos/run.js';
-import { ChatNode, cleanupAll, type RedisServer, redisServerForThisFile } from './helpers.js';
+import { ChatNode, type RedisServer, redisServerForThisFile } from './helpers.js';
 
 const SEEDS = process.env.CHAOS_SEED
   ? [Number(process.env.CHAOS_SEED)]
@@ -60,10 +60,6 @@ class RedisCluster implements Cluster {
   }
 }
 
-afterEach(async () => {
-  // The nodes of a seed are killed with everything the helpers started, after the last test.
-});
-
 describe('chaos on two nodes sharing one Redis', () => {
   for (const seed of SEEDS)
     it(`seed ${seed}: ${STEPS} random steps lose and duplicate nothing`, async () => {
@@ -78,4 +74,3 @@ describe('chaos on two nodes sharing one Redis', () => {
       }
     });
 });
-void cleanupAll;

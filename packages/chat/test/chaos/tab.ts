@@ -9,9 +9,18 @@
  * destroyed without a closing handshake, as when a laptop drops off the network.
  */
 import { WebSocket } from 'riptide';
-import { type ClientMessage, eventRoom, eventSeq, type ServerMessage } from '../../src/shared/protocol.js';
+import {
+  type ClientMessage,
+  eventRoom,
+  eventSeq,
+  type RoomEvent,
+  type ServerMessage,
+} from '../../src/shared/protocol.js';
 import { Outbox, type Pending } from '../../src/web/outbox.js';
 import { ChatState } from '../../src/web/room-state.js';
+
+const isRoomEvent = (m: ServerMessage): m is Extract<ServerMessage, RoomEvent> =>
+  m.type === 'message' || m.type === 'edited' || m.type === 'deleted' || m.type === 'reacted';
 
 export interface Ack {
   seq: number;
@@ -252,12 +261,7 @@ export class Tab {
    */
   #checkKept(msg: ServerMessage): void {
     if (msg.type === 'reset') this.#newest.set(msg.room, msg.head);
-    else if (
-      msg.type === 'message' ||
-      msg.type === 'edited' ||
-      msg.type === 'deleted' ||
-      msg.type === 'reacted'
-    ) {
+    else if (isRoomEvent(msg)) {
       const room = eventRoom(msg);
       this.#newest.set(room, Math.max(this.#newest.get(room) ?? 0, eventSeq(msg)));
     }
@@ -284,12 +288,7 @@ export class Tab {
       this.#expected.set(msg.room, msg.head + 1);
       this.#replayFrom.delete(msg.room);
     } else if (msg.type === 'synced') this.#replayFrom.delete(msg.room);
-    else if (
-      msg.type === 'message' ||
-      msg.type === 'edited' ||
-      msg.type === 'deleted' ||
-      msg.type === 'reacted'
-    ) {
+    else if (isRoomEvent(msg)) {
       const room = eventRoom(msg);
       const seq = eventSeq(msg);
       const expected = this.#expected.get(room);

@@ -11,6 +11,8 @@
  * - `unavailable` (several nodes, Redis down) holds the queue until `serviceBack()`; a lost
  *   connection holds it until `connected()` (after the next welcome). The same ids are resent, so
  *   the server stores each message once.
+ * - `not_ready` (sent before the hello was answered) holds it until `connected()` like a lost
+ *   connection; a `service` notice before the welcome does not release the queue.
  * - Any other error drops that message (reported through `onRejected`) and goes on with the next.
  *
  * No DOM and no global timers: time and timers come from the host, so tests drive them.
@@ -91,7 +93,9 @@ export class Outbox {
   }
 
   serviceLost(): void {
-    this.#setHold('unavailable');
+    // Before the welcome the queue waits for it: a `service` notice must not make it a wait for
+    // the service alone (serviceBack would then send before the hello is answered).
+    if (this.#hold !== 'offline') this.#setHold('unavailable');
   }
 
   serviceBack(): void {
@@ -120,6 +124,9 @@ export class Outbox {
       this.#wait(retryAfterMs ?? 1000);
     } else if (code === 'unavailable') {
       this.#setHold('unavailable');
+    } else if (code === 'not_ready') {
+      // Sent before the hello was answered: nothing was done; it goes again after the welcome.
+      this.#setHold('offline');
     } else {
       this.#items.splice(this.#items.indexOf(item), 1);
       this.#host.save(this.#items);

@@ -357,16 +357,19 @@ export class ChatState {
     if (seq <= room.head) return; // already applied
     if (seq > room.head + 1) {
       room.waiting.set(seq, event);
-      if (!room.syncing) {
-        room.syncing = true;
-        const sync: ClientMessage = { v: 2, type: 'sync', room: room.name, after: room.head };
-        if (room.tag !== null) sync.tag = room.tag;
-        this.#request('sync', room.name, sync);
-      }
+      if (!room.syncing) this.#sync(room);
       return;
     }
     this.#apply(room, event);
     this.#drain(room);
+  }
+
+  /** Asks for the room's events after its head (they arrive before `synced`, or `reset` comes). */
+  #sync(room: Room): void {
+    room.syncing = true;
+    const sync: ClientMessage = { v: 2, type: 'sync', room: room.name, after: room.head };
+    if (room.tag !== null) sync.tag = room.tag;
+    this.#request('sync', room.name, sync);
   }
 
   #drain(room: Room): void {
@@ -446,12 +449,16 @@ export class ChatState {
     if (!room) return;
     const older = request?.kind === 'older';
     if (!older) {
+      // Replies and room events are not ordered with each other: on several nodes the page may
+      // have been read before events that reached us ahead of it. Those are asked for again.
+      const seen = Math.max(room.head, ...room.waiting.keys());
       room.messages.clear();
       room.notices = [];
       room.waiting.clear();
       room.head = head;
       room.tag = tag;
       room.loaded = true;
+      if (seen > head) this.#sync(room);
     }
     for (const message of messages) room.messages.set(message.seq, message);
     room.hasMore = hasMore;

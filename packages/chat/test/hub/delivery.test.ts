@@ -212,6 +212,31 @@ describe('replays under backpressure (issue 12, hole 7)', () => {
 });
 
 describe('storage going away in the middle of a request (several nodes: Redis stops answering)', () => {
+  it('closes a connection whose hello failed at its rate check with 1013 (found by the chaos test)', async () => {
+    const server = await startTestServer();
+    const bobCookie = await register(server.origin, 'bob');
+    // Redis went away between the upgrade and the hello: the hello's rate check is the first read.
+    const throttle = server.backend.throttle;
+    throttle.take = () => {
+      delete (throttle as Partial<typeof throttle>).take;
+      return Promise.reject(new UnavailableError('storage went away'));
+    };
+    const bob = await TestClient.connect(server.origin, bobCookie);
+    bob.send({ v: 2, type: 'hello' });
+    expect(await bob.next('error')).toMatchObject({ code: 'unavailable' });
+    // The socket used to stay open, never welcomed, answering every request with not_ready: the
+    // page (which says hello once per connection) sat there with its messages refused.
+    bob.send({ v: 2, type: 'ping' });
+    const outcome = await Promise.race([
+      bob.closed.then((c) => c.code),
+      bob.next('error', (e) => e.code === 'not_ready').then(() => 'open, not ready'),
+    ]);
+    expect(outcome).toBe(1013);
+    const { client: again, welcome } = await TestClient.join(server.origin, bobCookie);
+    expect(welcome.user).toBe('bob');
+    await again.close();
+  });
+
   it('closes a connection whose sync was cut short with 1013, instead of leaving it deaf to the room', async () => {
     const server = await startTestServer({ limits: { messageRate: { burst: 1000, perSecond: 1000 } } });
     const alice = await TestClient.user(server.origin, 'alice');

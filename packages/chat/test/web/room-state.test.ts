@@ -110,6 +110,31 @@ describe('ChatState', () => {
     expect(seqs(state)).toEqual([1, 2, 3, 4]);
   });
 
+  it('asks for the events a history reply is older than (found by the chaos test, on Redis)', () => {
+    // The page opens r2 and asks its history; message 5 arrives live before the reply, which was
+    // read (on another node's Redis) before 5 was stored: head 4. The page used to load 1..4 and
+    // take 4 as its head, so message 5 was missing until another event showed the gap.
+    const { state, sent, last } = setup([general(), roomState('r2', { head: 4 })]);
+    state.receive(history('general', last().ref, [], 0));
+    state.open('r2');
+    const ask = last();
+    expect(ask).toMatchObject({ type: 'history', room: 'r2' });
+    state.receive(message(5, 'bob', 'r2'));
+    const page = [1, 2, 3, 4].map((s) => (message(s, 'bob', 'r2') as { message: ChatMessage }).message);
+    state.receive(history('r2', ask.ref, page, 4));
+    expect(last()).toMatchObject({ type: 'sync', room: 'r2', after: 4 });
+    expect(state.rooms.get('r2')?.syncing).toBe(true);
+    state.receive(message(5, 'bob', 'r2'));
+    state.receive({ v: 2, type: 'synced', ref: last().ref, room: 'r2', head: 5 });
+    expect(seqs(state, 'r2')).toEqual([1, 2, 3, 4, 5]);
+    expect(state.hello()).toMatchObject({ rooms: { general: 0, r2: 5 } });
+    // A reply as new as what the page has seen asks nothing more.
+    const syncs = sent.filter((m) => m.type === 'sync').length;
+    state.receive({ v: 2, type: 'reset', room: 'r2', head: 5 });
+    state.receive(history('r2', last().ref, page, 5));
+    expect(sent.filter((m) => m.type === 'sync')).toHaveLength(syncs);
+  });
+
   it("names the tag of its head's event when it resumes (hello, sync), and forgets it when the head moves without one", () => {
     const { state, last } = setup([general(2)]);
     const tagged = (seq: number, tag: string) => ({ ...message(seq), tag }) as ServerMessage;

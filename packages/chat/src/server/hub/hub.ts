@@ -203,8 +203,9 @@ export class Hub {
         );
         // A hello cut short leaves nothing to keep, and a sync or a room entry cut short left its
         // room out of the live stream (no later event of it would reach this socket): 1013 (try
-        // again later) makes the client reconnect and resume from what it has.
-        const cutShort = conn.ready ? [...conn.rooms.values()].some((cr) => !cr.live) : conn.helloSeen;
+        // again later) makes the client reconnect and resume from what it has. Before the welcome
+        // only the hello reaches storage (its rate check first), so any failure then is the hello's.
+        const cutShort = conn.ready ? [...conn.rooms.values()].some((cr) => !cr.live) : true;
         if (cutShort && !conn.closed) conn.socket.close(1013, 'storage unavailable');
         return;
       }

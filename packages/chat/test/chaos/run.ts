@@ -1,0 +1,441 @@
+/**
+ * The chaos run: a seeded, randomized test of the chat's central promise, "reconnect without
+ * losing or duplicating a message". Users with one or two tabs (tab.ts: the page's own state and
+ * outbox) type into a few rooms, edit, delete and react, while their connections are cut at random
+ * moments (right after a send or a hello is written, in the middle of a replay or a history, at any
+ * time) and servers restart (a `Cluster`: one SQLite server, or nodes on one Redis). At quiescence
+ * (every tab reconnected, outboxes empty, heads reached: request/reply barriers, no sleeps) the
+ * invariants are checked against the server's history, read page by page by an observer account:
+ *
+ *  - every message typed is stored exactly once, in its room, under its id, by its user;
+ *  - nothing is stored that nobody typed; no send was refused;
+ *  - every ack of an id names the seq it is stored at, and at most one ack is not `duplicate`;
+ *  - a tab's messages are stored in the order it typed them (the outbox is stop-and-wait);
+ *  - each connection gets each event of its rooms once, in seq order, without a gap (after the
+ *    seq its hello named, or the head its welcome or a reset gave);
+ *  - every room a tab shows holds exactly the server's messages from its first one on (same seqs,
+ *    ids, texts, edits, deletions, reactions), at least the server's latest page, no gap, no
+ *    extra, and the tab's head of every room is the server's;
+ *  - unread counts: after a read marker is moved, a welcome counts the messages of others after it
+ *    that are not deleted.
+ *
+ * The random source is a seeded generator: a failure names the seed, and CHAOS_SEED=<n> replays it
+ * (the network's timing still varies from run to run).
+ */
+import { WebSocket } from 'riptide';
+import type { ChatMessage, Limits, ServerMessage } from '../../src/shared/protocol.js';
+import { PATIENCE_MS, Tab } from './tab.js';
+
+/** mulberry32: a small seeded generator, good enough to pick actions. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The limits of a chaos server: no rate limit in the way; small pages and replays (resets happen). */
+export const CHAOS_LIMITS: Partial<Limits> = {
+  historyPage: 20,
+  replayLimit: 15,
+  messageRate: { burst: 1_000_000, perSecond: 1_000_000 },
+  roomRate: { burst: 1_000_000, perSecond: 1_000_000 },
+  requestRate: { burst: 1_000_000, perSecond: 1_000_000 },
+};
+
+/** The servers a run talks to. */
+export interface Cluster {
+  /** The origin of node `i` (modulo the nodes up). */
+  origin(i: number): string;
+  /** Restarts a server or stops a node: its clients lose their connections. */
+  disrupt(random: () => number): Promise<string>;
+}
+
+export const PASSWORD = 'correct horse';
+
+async function signUp(origin: string, name: string): Promise<string> {
+  const res = await fetch(`${origin}/api/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin },
+    body: JSON.stringify({ name, password: PASSWORD }),
+  });
+  if (res.status !== 201) throw new Error(`register ${name}: ${res.status} ${await res.text()}`);
+  return (res.headers.get('set-cookie') ?? '').split(';')[0];
+}
+
+/** A plain protocol client for setup and for reading the server's state: requests by ref. */
+class Probe {
+  welcome: Extract<ServerMessage, { type: 'welcome' }> | null = null;
+  #refs = 0;
+  #replies = new Map<string, (m: ServerMessage) => void>();
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as ServerMessage;
+      const ref = (m as { ref?: string }).ref;
+      if (ref === undefined) return;
+      const resolve = this.#replies.get(ref);
+      this.#replies.delete(ref);
+      resolve?.(m);
+    });
+  }
+
+  /** Connects and says hello; a node still without its storage (503, 1013) is asked again. */
+  static async open(origin: string, cookie: string): Promise<Probe> {
+    const deadline = Date.now() + PATIENCE_MS;
+    for (;;) {
+      try {
+        return await Probe.#open(origin, cookie);
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        // A pace between attempts while the node recovers, not a barrier.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+
+  static async #open(origin: string, cookie: string): Promise<Probe> {
+    const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws`, { headers: { cookie, origin } });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const probe = new Probe(ws);
+    ws.once('close', () => {
+      for (const resolve of probe.#replies.values())
+        resolve({ v: 2, type: 'error', code: 'unavailable', message: 'closed' } as ServerMessage);
+    });
+    const welcome = await probe.request({ type: 'hello' });
+    if (welcome.type !== 'welcome') {
+      probe.close();
+      throw new Error(`hello: ${JSON.stringify(welcome)}`);
+    }
+    probe.welcome = welcome;
+    return probe;
+  }
+
+  request(message: Record<string, unknown>): Promise<ServerMessage> {
+    const ref = `p${++this.#refs}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no reply to ${JSON.stringify(message)}`)),
+        PATIENCE_MS,
+      );
+      this.#replies.set(ref, (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      this.ws.send(JSON.stringify({ v: 2, ...message, ref }));
+    });
+  }
+
+  /** The room's head and every message in it, oldest first (history page after page). */
+  async history(room: string): Promise<{ head: number; messages: ChatMessage[] }> {
+    let head = -1;
+    const pages: ChatMessage[][] = [];
+    let before: number | undefined;
+    for (;;) {
+      const reply = await this.request({
+        type: 'history',
+        room,
+        ...(before === undefined ? {} : { before }),
+      });
+      if (reply.type !== 'history') throw new Error(`history ${room}: ${JSON.stringify(reply)}`);
+      if (head < 0) head = reply.head;
+      pages.unshift(reply.messages);
+      if (!reply.hasMore || reply.messages.length === 0) break;
+      before = reply.messages[0].seq;
+    }
+    return { head, messages: pages.flat() };
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+}
+
+const EMOJI = ['👍', '🎉', '😂'];
+
+export interface RunOptions {
+  seed: number;
+  steps: number;
+  /** Users (one tab each, some two). */
+  users?: number;
+  /** Rooms besides general. */
+  rooms?: readonly string[];
+  /** Chance per step of restarting a server / stopping a node. */
+  disruptRate?: number;
+  log?: (line: string) => void;
+}
+
+/** Runs one seed against `cluster`; throws (with the seed) when an invariant breaks. */
+export interface RunStats {
+  typed: number;
+  disruptions: number;
+  kills: number;
+  resets: number;
+  synced: number;
+  duplicateAcks: number;
+  histories: number;
+  /** `sync`s the page sent (it saw a gap, or a history older than events it had). */
+  syncs: number;
+}
+
+export async function runChaos(cluster: Cluster, options: RunOptions): Promise<RunStats> {
+  const { seed, steps } = options;
+  const random = seeded(seed);
+  const int = (n: number) => Math.floor(random() * n);
+  const pick = <T>(list: readonly T[]): T => list[int(list.length)];
+  const rooms = ['general', ...(options.rooms ?? ['r1', 'r2'])];
+  const users = Array.from({ length: options.users ?? 4 }, (_, i) => `u${i}`);
+  const origin0 = cluster.origin(0);
+
+  // Accounts, rooms and memberships, through plain requests.
+  const observerCookie = await signUp(origin0, 'observer');
+  const observer = await Probe.open(origin0, observerCookie);
+  for (const room of rooms.slice(1)) {
+    const created = await observer.request({ type: 'create', room });
+    if (created.type !== 'joined') throw new Error(`create ${room}: ${JSON.stringify(created)}`);
+  }
+  const tabs: Tab[] = [];
+  for (const [i, user] of users.entries()) {
+    const cookie = await signUp(origin0, user);
+    const setup = await Probe.open(origin0, cookie);
+    for (const room of rooms.slice(1)) {
+      const joined = await setup.request({ type: 'join', room });
+      if (joined.type !== 'joined') throw new Error(`join ${room}: ${JSON.stringify(joined)}`);
+    }
+    setup.close();
+    const count = i === 0 || random() < 0.4 ? 2 : 1;
+    for (let t = 0; t < count; t++) {
+      let node = int(8);
+      const tab = new Tab(`${user}t${t}`, user, cookie, { origin: () => cluster.origin(node) });
+      // A reconnecting tab may land on another node.
+      const connect = tab.connect.bind(tab);
+      tab.connect = () => {
+        node = int(8);
+        connect();
+      };
+      tab.state.active = pick(rooms);
+      tabs.push(tab);
+    }
+  }
+  observer.close();
+  for (const tab of tabs) tab.connect();
+  for (const tab of tabs) await tab.until('the first welcome', () => tab.welcomed);
+
+  let disruptions = 0;
+  const ticks = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  const checkpoint = async (label: string) => {
+    try {
+      await quiesceAndCheck(cluster, tabs, rooms, observerCookie);
+    } catch (err) {
+      throw new Error(
+        `chaos seed ${seed} (CHAOS_SEED=${seed} replays it), ${label}: ${(err as Error).message}`,
+      );
+    }
+  };
+
+  for (let step = 0; step < steps; step++) {
+    const tab = pick(tabs);
+    const room = pick(rooms);
+    const r = random();
+    const shown = tab.state.rooms.get(tab.state.active);
+    if (r < 0.3) tab.type(room);
+    else if (r < 0.36) {
+      // Cut right after the send (or, if one is in flight, the next send or resend) is written.
+      tab.killOnWrite('send');
+      tab.type(room);
+    } else if (r < 0.41) {
+      tab.kill('at a random moment');
+    } else if (r < 0.46) tab.killAfterMessages(1 + int(8));
+    else if (r < 0.58) {
+      if (!tab.ws && random() < 0.3) tab.killOnWrite('hello');
+      tab.connect();
+    } else if (r < 0.66) {
+      // The user opens a room (a history request if it is not loaded), sometimes cut right after.
+      if (random() < 0.3) tab.killOnWrite('history');
+      tab.state.open(room);
+    } else if (r < 0.7) {
+      const mine = [...(shown?.messages.values() ?? [])].filter((m) => m.user === tab.user && !m.deleted);
+      if (shown && mine.length > 0)
+        tab.state.edit(shown.name, pick(mine).seq, `edited by ${tab.name} at ${step}`);
+    } else if (r < 0.72) {
+      const mine = [...(shown?.messages.values() ?? [])].filter((m) => m.user === tab.user && !m.deleted);
+      if (shown && mine.length > 0) tab.state.remove(shown.name, pick(mine).seq);
+    } else if (r < 0.77) {
+      const live = [...(shown?.messages.values() ?? [])].filter((m) => !m.deleted);
+      if (shown && live.length > 0) tab.state.react(shown.name, pick(live).seq, pick(EMOJI), random() < 0.7);
+    } else if (r < 0.79) tab.state.markRead();
+    else if (r < 0.79 + (options.disruptRate ?? 0.005)) {
+      disruptions++;
+      options.log?.(`seed ${seed} step ${step}: ${await cluster.disrupt(random)}`);
+    } else if (r < 0.9) await ticks(int(30));
+    else await pick(tabs).roundTrip();
+    await ticks(int(4));
+    if (step === Math.floor(steps / 2)) await checkpoint(`half way (step ${step})`);
+  }
+  await checkpoint('at the end');
+  for (const tab of tabs) tab.close();
+  const sum = (f: (t: Tab) => number) => tabs.reduce((n, t) => n + f(t), 0);
+  const stats: RunStats = {
+    typed: sum((t) => t.typed.length),
+    disruptions,
+    kills: sum((t) => t.seen.kills),
+    resets: sum((t) => t.seen.resets),
+    synced: sum((t) => t.seen.synced),
+    duplicateAcks: sum((t) => t.seen.duplicateAcks),
+    histories: sum((t) => t.seen.histories),
+    syncs: sum((t) => t.seen.syncs),
+  };
+  options.log?.(`seed ${seed}: ${JSON.stringify(stats)}`);
+  return stats;
+}
+
+/** Reconnects every tab, waits until nothing is in flight, then checks the invariants. */
+async function quiesceAndCheck(cluster: Cluster, tabs: Tab[], rooms: string[], observerCookie: string) {
+  for (const tab of tabs) {
+    tab.disarm();
+    tab.autoReconnect = true;
+    tab.connect();
+  }
+  for (const tab of tabs) await tab.until('quiescence (outbox empty, rooms in sync)', () => tab.settled);
+  const observer = await Probe.open(cluster.origin(0), observerCookie);
+  const server = new Map<string, { head: number; messages: ChatMessage[] }>();
+  for (const room of rooms) server.set(room, await observer.history(room));
+  observer.close();
+  for (const tab of tabs)
+    for (const room of rooms) {
+      const head = server.get(room)?.head ?? 0;
+      await tab.until(`${room} at head ${head}`, () => tab.state.rooms.get(room)?.head === head);
+    }
+  for (const tab of tabs) await tab.roundTrip();
+  const problems = check(tabs, server);
+  problems.push(...(await checkUnread(cluster, tabs, server)));
+  for (const tab of tabs) tab.autoReconnect = false;
+  if (problems.length > 0) throw new Error(`\n${problems.slice(0, 20).join('\n')}`);
+}
+
+/** The invariants (see the top of the file); returns what is wrong. */
+export function check(tabs: Tab[], server: Map<string, { head: number; messages: ChatMessage[] }>): string[] {
+  const problems: string[] = [];
+  const stored = new Map<string, ChatMessage[]>(); // room user id -> messages
+  for (const [room, { messages }] of server) {
+    let last = 0;
+    for (const m of messages) {
+      if (m.seq <= last) problems.push(`${room}: history out of order at seq ${m.seq}`);
+      last = m.seq;
+      const key = `${room} ${m.user} ${m.id}`;
+      stored.set(key, [...(stored.get(key) ?? []), m]);
+    }
+  }
+  for (const [key, list] of stored)
+    if (list.length !== 1)
+      problems.push(`${key} stored ${list.length} times: seqs ${list.map((m) => m.seq)}`);
+  const typedKeys = new Set<string>();
+  for (const tab of tabs) {
+    problems.push(...tab.violations);
+    for (const r of tab.rejected) problems.push(`${tab.name}: send ${r.id} refused: ${r.code} ${r.message}`);
+    const lastSeq = new Map<string, number>();
+    for (const item of tab.typed) {
+      const key = `${item.room} ${tab.user} ${item.id}`;
+      typedKeys.add(key);
+      const found = stored.get(key);
+      if (!found) {
+        problems.push(`${tab.name}: ${item.id} typed in ${item.room}, never stored (lost)`);
+        continue;
+      }
+      const m = found[0];
+      if (m.editedAt === undefined && !m.deleted && m.text !== item.text)
+        problems.push(`${tab.name}: ${item.id} stored with text ${JSON.stringify(m.text)}`);
+      if (m.seq <= (lastSeq.get(item.room) ?? 0))
+        problems.push(`${tab.name}: ${item.id} stored at ${m.seq}, before a message typed earlier`);
+      lastSeq.set(item.room, m.seq);
+      const acks = tab.acks.get(item.id) ?? [];
+      if (acks.some((a) => a.seq !== m.seq))
+        problems.push(
+          `${tab.name}: ${item.id} acked with seqs ${acks.map((a) => a.seq)}, stored at ${m.seq}`,
+        );
+      if (acks.filter((a) => !a.duplicate).length > 1)
+        problems.push(`${tab.name}: ${item.id} acked as new ${acks.length} times`);
+    }
+    if (tab.outbox.items.length > 0)
+      problems.push(`${tab.name}: outbox still holds ${tab.outbox.items.map((p) => p.id)}`);
+  }
+  for (const key of stored.keys()) if (!typedKeys.has(key)) problems.push(`${key} stored, never typed`);
+
+  for (const tab of tabs)
+    for (const [name, { head, messages }] of server) {
+      const room = tab.state.rooms.get(name);
+      if (!room) {
+        problems.push(`${tab.name}: does not have ${name}`);
+        continue;
+      }
+      if (room.head !== head)
+        problems.push(`${tab.name}: ${name} at head ${room.head}, the server's is ${head}`);
+      if (room.waiting.size > 0 || room.syncing)
+        problems.push(`${tab.name}: ${name} still waits for ${[...room.waiting.keys()]}`);
+      if (!room.loaded) continue;
+      const shown = [...room.messages.values()].sort((a, b) => a.seq - b.seq);
+      const from = shown[0]?.seq ?? Number.POSITIVE_INFINITY;
+      const expected = messages.filter((m) => m.seq >= from);
+      const latestPage = messages.slice(-(CHAOS_LIMITS.historyPage ?? 50));
+      if (latestPage.length > 0 && from > latestPage[0].seq)
+        problems.push(
+          `${tab.name}: ${name} shows from seq ${from}, less than the latest page (from ${latestPage[0].seq})`,
+        );
+      const a = JSON.stringify(shown.map(normal));
+      const b = JSON.stringify(expected.map(normal));
+      if (a !== b) problems.push(`${tab.name}: ${name} shows\n  ${a}\nthe server has\n  ${b}`);
+    }
+  return problems;
+}
+
+/**
+ * Unread counts: each user moves their read marker in every room to half way (the reply says where
+ * it is now: never back), then a new connection's welcome must count, per room, the messages of
+ * others after the marker that are not deleted.
+ */
+async function checkUnread(
+  cluster: Cluster,
+  tabs: Tab[],
+  server: Map<string, { head: number; messages: ChatMessage[] }>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const cookies = new Map(tabs.map((t) => [t.user, t.cookie]));
+  for (const [i, [user, cookie]] of [...cookies].entries()) {
+    const marking = await Probe.open(cluster.origin(i), cookie);
+    const markers = new Map<string, number>();
+    for (const [room, { head }] of server) {
+      const reply = await marking.request({ type: 'read', room, seq: Math.floor(head / 2) });
+      if (reply.type !== 'read') problems.push(`${user}: read ${room}: ${JSON.stringify(reply)}`);
+      else markers.set(room, reply.seq);
+    }
+    marking.close();
+    const fresh = await Probe.open(cluster.origin(i + 1), cookie);
+    fresh.close();
+    for (const state of fresh.welcome?.rooms ?? []) {
+      const room = server.get(state.room);
+      const marker = markers.get(state.room);
+      if (!room || marker === undefined) continue;
+      const expected = room.messages.filter((m) => m.user !== user && !m.deleted && m.seq > marker).length;
+      if (state.unread !== expected || state.head !== room.head)
+        problems.push(
+          `${user}: ${state.room} welcome says unread ${state.unread} head ${state.head}; after marker ${marker} the history has ${expected} unread, head ${room.head}`,
+        );
+    }
+  }
+  return problems;
+}
+
+/** A message as a comparable value (keys in one order). */
+function normal(m: ChatMessage): unknown {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(m).sort()) out[key] = (m as unknown as Record<string, unknown>)[key];
+  return out;
+}

@@ -153,6 +153,10 @@ describe('RFC 6455 5.5.1 closing handshake', () => {
       resumeDecompress: () => Buffer.alloc(0),
       inflated: 0,
       compress: () => null,
+      compressFirst: () => null,
+      compressNext: () => null,
+      compressLeft: 0,
+      cancelCompress: () => {},
       close: () => {
         closed++;
       },

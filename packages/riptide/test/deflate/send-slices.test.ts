@@ -23,7 +23,12 @@ const BIG = Buffer.alloc(20 * MiB);
   const line = Buffer.from('{"id":12345,"user":"ada","text":"a large and very compressible message"}\n');
   for (let at = 0; at < BIG.length; at += line.length) line.copy(BIG, at);
 }
-const SLICES = Math.ceil(BIG.length / DEFLATE_SLICE);
+/** The deflate budget is 256 KiB (the inflate side's figure): 80 slices. */
+const SLICES = Math.ceil(BIG.length / (256 * 1024));
+
+it('the deflate budget is 256 KiB of input per turn', () => {
+  expect(DEFLATE_SLICE).toBe(256 * 1024);
+});
 
 /** zlib contexts held by connections (the idle pooled ones are the pool's, kept for reuse). */
 function heldContexts(): number {

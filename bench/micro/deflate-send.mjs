@@ -20,7 +20,8 @@ const { WebSocketServer } = await import(entry);
 
 function message(size) {
   let s = '';
-  for (let i = 0; s.length < size; i++) s += `{"id":${i},"type":"chat","user":"ada","text":"hello world ${i % 7}"},`;
+  for (let i = 0; s.length < size; i++)
+    s += `{"id":${i},"type":"chat","user":"ada","text":"hello world ${i % 7}"},`;
   return Buffer.from(s.slice(0, size));
 }
 
@@ -38,7 +39,11 @@ async function connect(port) {
 }
 
 async function run(serverNoContextTakeover, size) {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { serverNoContextTakeover } });
+  const wss = new WebSocketServer({
+    port: 0,
+    host: '127.0.0.1',
+    perMessageDeflate: { serverNoContextTakeover },
+  });
   await new Promise((resolve) => wss.once('listening', resolve));
   const connected = new Promise((resolve) => wss.once('connection', resolve));
   const client = await connect(wss.address().port);

@@ -379,7 +379,9 @@ export class Protocol implements FrameHandler {
 
   /**
    * Send a message. `compress`: run it through the extension (whole messages only; a fragmented
-   * message goes uncompressed, which RFC 7692 allows).
+   * message goes uncompressed, which RFC 7692 allows). A compressed message above DEFLATE_SLICE
+   * leaves as fragments: the first slice now, the others by compressNextSlice() (`compressing`
+   * until then; send() and sendFramed() throw WS_ERR_COMPRESSING meanwhile).
    */
   sendData(opcode: 1 | 2, data: Buffer | string, fin: boolean, compress: boolean): void {
     if (this.state !== State.OPEN || this.closeSent) this.misuse('send()');

@@ -13,7 +13,9 @@
  *      come from a small process-wide pool keyed by zlib configuration and are reset after each
  *      message. All zlib work is synchronous (zlib-sync.ts), so compressing a whole message
  *      holds a pooled deflater only for the duration of one call: 10,000 connections with
- *      server_no_context_takeover share ONE deflater. A pooled inflater is held from the first
+ *      server_no_context_takeover share ONE deflater. A message above the deflate budget
+ *      (compressFirst/compressNext, one slice per event-loop turn) borrows its deflater until
+ *      its last slice. A pooled inflater is held from the first
  *      to the last frame of a message, so the pool only grows with messages whose fragments
  *      are in flight at the same time.
  *   3. A direction WITH context takeover keeps its own context for the connection's lifetime
@@ -24,7 +26,9 @@
  * Inflating runs in slices: decompress() takes a budget of output bytes and, once it is spent,
  * returns null and keeps the rest of the frame for resumeDecompress() (the receiver calls it after
  * the event loop has turned; core/receiver.ts INFLATE_SLICE). A 1 KB frame inflating to 1 MiB
- * therefore never holds the thread for more than a slice.
+ * therefore never holds the thread for more than a slice. Deflating is bounded the same way: a
+ * message above core/protocol.ts DEFLATE_SLICE is compressed one slice per call
+ * (compressFirst, then compressNext), each ending with a sync flush, and sent as fragments.
  *
  * The process-wide concurrency limit on zlib work is therefore structural: zlib runs only on the
  * JavaScript thread, one call at a time, never on the libuv pool, and the number of contexts is

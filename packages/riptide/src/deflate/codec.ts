@@ -117,12 +117,12 @@ function busyCompressing(): UsageError {
 
 /** A large message being compressed in slices: its input, how far it got, its zlib context. */
 class SlicedMessage {
+  readonly ctx: SyncZlib;
   readonly input: Buffer;
   offset = 0;
-  readonly ctx: SyncZlib;
-  constructor(input: Buffer, ctx: SyncZlib) {
-    this.input = input;
+  constructor(ctx: SyncZlib, input: Buffer) {
     this.ctx = ctx;
+    this.input = input;
   }
 }
 
@@ -193,13 +193,7 @@ export class PerMessageDeflate implements PerMessageExtension {
     if (this.closed) throw closedError();
     if (this.sliced !== null) throw busyCompressing();
     if (data.length < this.options.threshold) return null;
-    let ctx = this.deflater;
-    if (ctx === null) {
-      ctx = this.deflateTakeover
-        ? new SyncZlib('deflate', this.deflateConfig)
-        : pool.acquire('deflate', this.deflateConfig);
-      if (this.deflateTakeover) this.deflater = ctx;
-    }
+    const ctx = this.messageDeflater();
     const out = new Output(Number.POSITIVE_INFINITY, this.options.deflate.chunkSize);
     const result = ctx.write(data, out);
     if (!this.deflateTakeover) pool.release(ctx, this.options.concurrencyLimit);
@@ -215,6 +209,18 @@ export class PerMessageDeflate implements PerMessageExtension {
     if (out.total === 0) return Buffer.from(EMPTY_BLOCK);
     // RFC 7692 7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the tail end."
     return out.endsWith(TAIL) ? out.join(TAIL.length) : out.join();
+  }
+
+  /** The deflater for the next message: our own (created on first use), or a pooled one. */
+  private messageDeflater(): SyncZlib {
+    let ctx = this.deflater;
+    if (ctx === null) {
+      ctx = this.deflateTakeover
+        ? new SyncZlib('deflate', this.deflateConfig)
+        : pool.acquire('deflate', this.deflateConfig);
+      if (this.deflateTakeover) this.deflater = ctx;
+    }
+    return ctx;
   }
 
   /** Input bytes of the sliced message not compressed yet (0: none in progress). */
@@ -237,14 +243,7 @@ export class PerMessageDeflate implements PerMessageExtension {
     if (this.closed) throw closedError();
     if (this.sliced !== null) throw busyCompressing();
     if (data.length < this.options.threshold) return null;
-    let ctx = this.deflater;
-    if (ctx === null) {
-      ctx = this.deflateTakeover
-        ? new SyncZlib('deflate', this.deflateConfig)
-        : pool.acquire('deflate', this.deflateConfig);
-      if (this.deflateTakeover) this.deflater = ctx;
-    }
-    this.sliced = new SlicedMessage(data, ctx);
+    this.sliced = new SlicedMessage(this.messageDeflater(), data);
     return this.compressSlice(slice);
   }
 

@@ -4,6 +4,7 @@ import { UsageError } from '../../src/core/errors.js';
 import { DEFLATE_SLICE, Protocol, ProtocolSettings, State } from '../../src/core/protocol.js';
 import { PerMessageDeflate } from '../../src/deflate/codec.js';
 import { normalizeDeflateOptions } from '../../src/deflate/negotiation.js';
+import { parseFrames } from '../node/helpers.js';
 import {
   FEED_MODES,
   feed,
@@ -326,25 +327,9 @@ describe('a compressed message above the deflate budget is sent in slices (DEFLA
     return { server, client };
   }
 
-  /** The first byte (FIN, RSV1, opcode) of each unmasked frame in `bytes`. */
+  /** The first byte (FIN, RSV1, opcode) of each frame in `bytes`. */
   function frameHeads(bytes: Buffer): number[] {
-    const heads: number[] = [];
-    let at = 0;
-    while (at < bytes.length) {
-      heads.push(bytes[at]);
-      const len7 = bytes[at + 1] & 0x7f;
-      let len = len7;
-      let off = 2;
-      if (len7 === 126) {
-        len = bytes.readUInt16BE(at + 2);
-        off = 4;
-      } else if (len7 === 127) {
-        len = Number(bytes.readBigUInt64BE(at + 2));
-        off = 10;
-      }
-      at += off + len;
-    }
-    return heads;
+    return parseFrames(bytes).map((f) => (f.fin ? 0x80 : 0) | (f.rsv1 ? 0x40 : 0) | f.opcode);
   }
 
   it('test_server_sends_large_compressed_message_as_fragments: RSV1 on the first only, pings between', () => {

@@ -61,6 +61,14 @@ async function server(perMessageDeflate: object = {}, options: object = {}) {
   return s;
 }
 
+/** A riptide server (deflate options, server options) and a riptide client connected to it. */
+async function connection(perMessageDeflate: object = {}, options: object = {}) {
+  const { wss, url } = await server(perMessageDeflate, options);
+  const connected = nextConnection(wss);
+  const client = await riptideClient(url);
+  return { wss, url, client, ws: await connected };
+}
+
 function nextConnection(wss: WebSocketServer): Promise<WebSocket> {
   return once<[WebSocket]>(wss, 'connection').then(([ws]) => ws);
 }
@@ -153,10 +161,7 @@ describe('order: what is sent after a sliced message waits for it', () => {
   it('test_following_send_and_publish_arrive_after_the_sliced_message_callbacks_in_order', async () => {
     // The 20 MiB waiting to be compressed count as backpressure: above the default 16 MiB
     // maxBackpressure, publish() would close this subscriber.
-    const { wss, url } = await server({}, { maxBackpressure: 64 * MiB });
-    const connected = nextConnection(wss);
-    const client = await riptideClient(url);
-    const ws = await connected;
+    const { wss, client, ws } = await connection({}, { maxBackpressure: 64 * MiB });
     ws.subscribe('news');
     const got = messages(client, 5);
     const calls: string[] = [];
@@ -175,10 +180,7 @@ describe('order: what is sent after a sliced message waits for it', () => {
   });
 
   it('test_drain_is_emitted_once_after_the_whole_sliced_message_not_between_slices', async () => {
-    const { wss, url } = await server();
-    const connected = nextConnection(wss);
-    const client = await riptideClient(url);
-    const ws = await connected;
+    const { client, ws } = await connection();
     const received = nextMessage(client);
     let drains = 0;
     ws.on('drain', () => drains++);
@@ -194,10 +196,7 @@ describe('order: what is sent after a sliced message waits for it', () => {
   });
 
   it('test_ping_goes_between_the_fragments_of_a_sliced_message', async () => {
-    const { wss, url } = await server();
-    const connected = nextConnection(wss);
-    const client = await riptideClient(url);
-    const ws = await connected;
+    const { client, ws } = await connection();
     const events: string[] = [];
     client.on('ping', () => events.push('ping'));
     const received = nextMessage(client).then((data) => {
@@ -214,10 +213,7 @@ describe('order: what is sent after a sliced message waits for it', () => {
 
 describe('closing during a sliced compression', () => {
   it('test_close_during_compression_sends_the_close_after_the_message', async () => {
-    const { wss, url } = await server();
-    const connected = nextConnection(wss);
-    const client = await riptideClient(url);
-    const ws = await connected;
+    const { client, ws } = await connection();
     const received = nextMessage(client);
     const closed = once<[number, Buffer]>(client, 'close');
     const calls: string[] = [];
@@ -225,7 +221,7 @@ describe('closing during a sliced compression', () => {
     ws.send('queued before close', (err) => calls.push(err ? 'queued: error' : 'queued'));
     ws.close(1000, 'done');
     expect(ws.readyState).toBe(WebSocket.CLOSING);
-    // A bad close code still throws at once (checked before anything is queued).
+    // Sends after close() are refused (their callback gets the error at once, as in ws).
     ws.send('after close', (err) => calls.push(`after close: ${(err as { code?: string }).code}`));
     expectBytes(await received, BIG);
     const [code, reason] = await closed;
@@ -235,10 +231,7 @@ describe('closing during a sliced compression', () => {
   });
 
   it('test_close_with_an_invalid_code_during_compression_throws_and_changes_nothing', async () => {
-    const { wss, url } = await server();
-    const connected = nextConnection(wss);
-    const client = await riptideClient(url);
-    const ws = await connected;
+    const { client, ws } = await connection();
     const received = nextMessage(client);
     ws.send(BIG);
     expect(() => ws.close(1005)).toThrow(expect.objectContaining({ code: 'WS_ERR_INVALID_CLOSE_CODE' }));
@@ -274,10 +267,7 @@ describe('closing during a sliced compression', () => {
 
   it('test_terminate_during_compression_drops_the_message_and_releases_the_context', async () => {
     const before = heldContexts();
-    const { wss, url } = await server({ serverNoContextTakeover: false });
-    const connected = nextConnection(wss);
-    const client = await riptideClient(url);
-    const ws = await connected;
+    const { client, ws } = await connection({ serverNoContextTakeover: false });
     const clientClosed = once<[number]>(client, 'close');
     const serverClosed = once(ws, 'close');
     let messages = 0;

@@ -179,6 +179,23 @@ describe('order: what is sent after a sliced message waits for it', () => {
     expect(calls).toEqual(['before', 'big', 'after-1', 'after-2']);
   });
 
+  it('test_publish_sees_the_uncompressed_input_as_backpressure: above maxBackpressure the subscriber is closed', async () => {
+    const { wss, client, ws } = await connection({}, { maxBackpressure: 4 * MiB });
+    ws.subscribe('news');
+    const errors: string[] = [];
+    ws.on('error', (err) => errors.push((err as { code?: string }).code ?? ''));
+    const received = nextMessage(client);
+    const closed = once<[number]>(client, 'close');
+    ws.send(BIG);
+    // 20 MiB not compressed yet count, though they will compress to a few KiB.
+    expect(wss.publish('news', 'too much')).toBe(0);
+    expect(errors).toEqual(['WS_ERR_BACKPRESSURE']);
+    // The close waits for the message: it still arrives whole, then 1008.
+    expectBytes(await received, BIG);
+    const [code] = await closed;
+    expect(code).toBe(1008);
+  });
+
   it('test_drain_is_emitted_once_after_the_whole_sliced_message_not_between_slices', async () => {
     const { client, ws } = await connection();
     const received = nextMessage(client);

@@ -486,6 +486,13 @@ export class WebSocket extends EventEmitter {
   _compressTurn(): void {
     if ((this._flags & SLICING) === 0) return; // given up meanwhile (closed, terminated)
     const proto = this._proto!;
+    if (!proto.compressing) {
+      // The core gave the message up since the last turn (its transport ended): what waited
+      // behind it cannot be sent either.
+      this._dropSliced();
+      this._flush();
+      return;
+    }
     proto.compressNextSlice();
     if (proto.compressing) {
       this._flush();
@@ -1114,6 +1121,8 @@ export class WebSocket extends EventEmitter {
   _onEnd(): void {
     this._startClosing();
     this._receiving(runReceiveEof);
+    // The core released the extension: a message being compressed in slices ends unfinished.
+    this._dropSliced();
     // Finish our side too (what is queued is still written).
     if ((this._flags & ENDED) === 0) {
       this._flags |= ENDED;

@@ -256,9 +256,13 @@ describe('closing during a sliced compression', () => {
     expectBytes(await received, BIG);
   });
 
-  for (const takeover of [true, false]) {
-    const label = takeover ? 'on' : 'off';
-    it(`test_peer_disconnect_during_compression_releases_the_context_and_errors_the_callbacks (context takeover ${label})`, async () => {
+  for (const [takeover, how] of [
+    [true, 'destroy'],
+    [false, 'destroy'],
+    [true, 'end'],
+  ] as const) {
+    const label = `context takeover ${takeover ? 'on' : 'off'}, the peer's socket ${how === 'end' ? 'half-closed' : 'destroyed'}`;
+    it(`test_peer_disconnect_during_compression_releases_the_context_and_errors_the_callbacks (${label})`, async () => {
       const before = heldContexts();
       const { wss, url } = await server({ serverNoContextTakeover: !takeover });
       const connected = nextConnection(wss);
@@ -270,7 +274,8 @@ describe('closing during a sliced compression', () => {
         ws.send(BIG, (err) => errors.push(`big: ${(err as { code?: string } | undefined)?.code}`));
         ws.send('behind', (err) => errors.push(`behind: ${(err as { code?: string } | undefined)?.code}`));
         // The peer goes away while the first slices are on their way.
-        client.terminate();
+        if (how === 'end') (client as unknown as { _socket: { end(): void } })._socket.end();
+        else client.terminate();
       });
       client.send('go');
       await serverClosed;

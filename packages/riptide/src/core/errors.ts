@@ -126,6 +126,9 @@ export const PEER_ERRORS = {
     'The peer does not read: too many automatic pongs pending',
   ],
   WS_ERR_BACKPRESSURE: ['WS_ERR_BACKPRESSURE', 1008, 'Send buffer above maxBackpressure'],
+  // Not the peer's doing: zlib failed (out of memory) in the middle of a message compressed in
+  // slices, whose first frames already left, so the message cannot be finished (RFC 6455 7.4.1).
+  WS_ERR_COMPRESSION_FAILED: ['WS_ERR_COMPRESSION_FAILED', 1011, 'Compressing a message failed'],
 } as const satisfies Record<string, readonly [string, number, string]>;
 
 /** A violation by the peer: a key of PEER_ERRORS. */

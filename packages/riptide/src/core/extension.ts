@@ -16,6 +16,19 @@ export interface PerMessageExtension {
   readonly inflated: number;
   /** Compress a whole message; null = send it uncompressed (e.g. below threshold). Tail removed. */
   compress(data: Buffer, isBinary: boolean): Buffer | null;
+  /**
+   * Compress a large message in slices, one per event-loop turn (protocol.ts DEFLATE_SLICE):
+   * compressFirst() compresses the first `slice` input bytes and returns the first frame's
+   * payload (null = send the message uncompressed); compressNext() each following slice, while
+   * compressLeft > 0; the last one has the tail removed. null from compressNext(): the
+   * compressor failed, the message cannot be finished. No other compress call in between.
+   */
+  compressFirst(data: Buffer, isBinary: boolean, slice: number): Buffer | null;
+  compressNext(slice: number): Buffer | null;
+  /** Input bytes of the message being compressed in slices not compressed yet (0: none). */
+  readonly compressLeft: number;
+  /** Give up the message being compressed in slices (the connection is closing). */
+  cancelCompress(): void;
   /** Release zlib resources (connection closed). */
   close(): void;
 }

@@ -32,7 +32,7 @@
  * after the handshake too, and the Node layer destroys it if the server has not closed in time.
  */
 import { encodeClosePayload, parseClosePayload } from './close.js';
-import { CloseCode, ProtocolError, UsageError, UsageRangeError } from './errors.js';
+import { CloseCode, ProtocolError, peerError, UsageError, UsageRangeError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { Opcode } from './frame.js';
 import { type FrameHandler, Receiver } from './receiver.js';
@@ -84,6 +84,14 @@ export interface ProtocolOptions {
 }
 
 export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
+
+/**
+ * The deflate budget: input bytes compressed per event-loop turn. A compressed message up to
+ * this size is compressed in one call, as before; a larger one is compressed one slice per turn
+ * (the Node layer calls compressNextSlice() after each turn) and sent as a fragmented message,
+ * one frame per slice. The same figure as receiver.ts INFLATE_SLICE, the budget on the way in.
+ */
+export const DEFLATE_SLICE = 256 * 1024;
 
 /** Protocol.flags bits: the connection's booleans packed in one small integer. */
 const END_TRANSPORT = 1;
@@ -318,6 +326,41 @@ export class Protocol implements FrameHandler {
     return this.fragmenting;
   }
 
+  /**
+   * A large message is being compressed in slices (DEFLATE_SLICE): until it is done, data frames
+   * (send, sendFramed) are refused; control frames may go between its frames (RFC 6455 5.4).
+   */
+  get compressing(): boolean {
+    const ext = this.extension;
+    return ext !== null && ext.compressLeft > 0;
+  }
+
+  /** Input bytes of that message not compressed yet (the application's bytes still queued). */
+  get compressPending(): number {
+    const ext = this.extension;
+    return ext === null ? 0 : ext.compressLeft;
+  }
+
+  /**
+   * Compress the next slice of the message being compressed and queue it as a continuation
+   * frame (the last one with FIN). The Node layer calls this once per event-loop turn while
+   * `compressing`; a no-op otherwise.
+   */
+  compressNextSlice(): void {
+    const ext = this.extension;
+    if (ext === null) return;
+    const left = ext.compressLeft;
+    if (left === 0) return;
+    const payload = ext.compressNext(DEFLATE_SLICE);
+    if (payload === null) {
+      this.fail(peerError('WS_ERR_COMPRESSION_FAILED'));
+      return;
+    }
+    this.outputPayload += Math.min(left, DEFLATE_SLICE);
+    const fin = ext.compressLeft === 0;
+    this.outputBytes += pushFrame(this.out(), Opcode.CONTINUATION, fin, false, payload, this.settings.random);
+  }
+
   // ---------------------------------------------------------------- actions
 
   open(): void {
@@ -336,20 +379,36 @@ export class Protocol implements FrameHandler {
 
   /**
    * Send a message. `compress`: run it through the extension (whole messages only; a fragmented
-   * message goes uncompressed, which RFC 7692 allows).
+   * message goes uncompressed, which RFC 7692 allows). A compressed message above DEFLATE_SLICE
+   * leaves as fragments: the first slice now, the others by compressNextSlice() (`compressing`
+   * until then; send() and sendFramed() throw WS_ERR_COMPRESSING meanwhile).
    */
   sendData(opcode: 1 | 2, data: Buffer | string, fin: boolean, compress: boolean): void {
     if (this.state !== State.OPEN || this.closeSent) this.misuse('send()');
+    if (this.compressing) this.busy('send()');
     const op = this.fragmenting ? Opcode.CONTINUATION : opcode;
     this.fragmenting = !fin;
-    if (compress && fin && op !== Opcode.CONTINUATION && this.extension !== null) {
+    const ext = this.extension;
+    if (compress && fin && op !== Opcode.CONTINUATION && ext !== null) {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
-      const compressed = this.extension.compress(buf, opcode === Opcode.BINARY);
-      this.outputPayload += buf.length;
-      if (compressed !== null) {
-        this.outputBytes += pushFrame(this.out(), op, true, true, compressed, this.settings.random);
-        return;
+      if (buf.length > DEFLATE_SLICE) {
+        const first = ext.compressFirst(buf, opcode === Opcode.BINARY, DEFLATE_SLICE);
+        if (first !== null) {
+          // RFC 7692 6.1: RSV1 on the first frame only; the other slices follow as continuation
+          // frames (compressNextSlice), the last with FIN (RFC 6455 5.4).
+          this.outputPayload += DEFLATE_SLICE;
+          this.outputBytes += pushFrame(this.out(), op, false, true, first, this.settings.random);
+          return;
+        }
+      } else {
+        const compressed = ext.compress(buf, opcode === Opcode.BINARY);
+        if (compressed !== null) {
+          this.outputPayload += buf.length;
+          this.outputBytes += pushFrame(this.out(), op, true, true, compressed, this.settings.random);
+          return;
+        }
       }
+      this.outputPayload += buf.length;
       this.outputBytes += pushFrame(this.out(), op, fin, false, buf, this.settings.random);
       return;
     }
@@ -375,6 +434,7 @@ export class Protocol implements FrameHandler {
   /** Queue pre-framed bytes (pub/sub: one frame built for many connections). Server role only. */
   sendFramed(frame: Buffer): void {
     if (this.state !== State.OPEN || this.closeSent || this.fragmenting) this.misuse('sendFramed()');
+    if (this.compressing) this.busy('sendFramed()');
     const out = this.out();
     closeRun(out);
     out.push(frame);
@@ -420,6 +480,8 @@ export class Protocol implements FrameHandler {
   fail(error: ProtocolError): void {
     if (this.discarding && this.state === State.CLOSED) return;
     this.discardInput();
+    // A message being compressed in slices will not be finished: no data frame follows this.
+    this.extension?.cancelCompress();
     const code = error.closeCode;
     if (!this.closeSent && this.state !== State.CLOSED && code !== CloseCode.ABNORMAL) {
       // The status code alone, as ws sends it: the peer's own fault needs no reason text, and
@@ -504,6 +566,10 @@ export class Protocol implements FrameHandler {
   // ---------------------------------------------------------------- internals
 
   private queueClose(payload: Buffer): void {
+    // RFC 6455 5.5.1: no data frame after a close frame, so a message being compressed in slices
+    // ends here, unfinished (the close frame may come between its fragments: 5.4). The Node
+    // layer's close() waits for the message instead; this is the peer's close, or a failure.
+    this.extension?.cancelCompress();
     this.outputBytes += pushFrame(this.out(), Opcode.CLOSE, true, false, payload, this.settings.random);
     this.closeSent = true;
     if (this.closeReceived) {
@@ -512,6 +578,13 @@ export class Protocol implements FrameHandler {
     } else {
       this.state = State.CLOSING;
     }
+  }
+
+  private busy(action: string): never {
+    throw new UsageError(
+      'WS_ERR_COMPRESSING',
+      `${action} is not allowed while a message is being compressed in slices`,
+    );
   }
 
   private misuse(action: string): never {

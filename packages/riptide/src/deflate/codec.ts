@@ -13,7 +13,9 @@
  *      come from a small process-wide pool keyed by zlib configuration and are reset after each
  *      message. All zlib work is synchronous (zlib-sync.ts), so compressing a whole message
  *      holds a pooled deflater only for the duration of one call: 10,000 connections with
- *      server_no_context_takeover share ONE deflater. A pooled inflater is held from the first
+ *      server_no_context_takeover share ONE deflater. A message above the deflate budget
+ *      (compressFirst/compressNext, one slice per event-loop turn) borrows its deflater until
+ *      its last slice. A pooled inflater is held from the first
  *      to the last frame of a message, so the pool only grows with messages whose fragments
  *      are in flight at the same time.
  *   3. A direction WITH context takeover keeps its own context for the connection's lifetime
@@ -24,7 +26,9 @@
  * Inflating runs in slices: decompress() takes a budget of output bytes and, once it is spent,
  * returns null and keeps the rest of the frame for resumeDecompress() (the receiver calls it after
  * the event loop has turned; core/receiver.ts INFLATE_SLICE). A 1 KB frame inflating to 1 MiB
- * therefore never holds the thread for more than a slice.
+ * therefore never holds the thread for more than a slice. Deflating is bounded the same way: a
+ * message above core/protocol.ts DEFLATE_SLICE is compressed one slice per call
+ * (compressFirst, then compressNext), each ending with a sync flush, and sent as fragments.
  *
  * The process-wide concurrency limit on zlib work is therefore structural: zlib runs only on the
  * JavaScript thread, one call at a time, never on the libuv pool, and the number of contexts is
@@ -107,6 +111,21 @@ function closedError(): UsageError {
   return new UsageError('WS_ERR_EXTENSION_CLOSED', 'permessage-deflate used after close()');
 }
 
+function busyCompressing(): UsageError {
+  return new UsageError('WS_ERR_EXTENSION_BUSY', 'compress() while a message is being compressed in slices');
+}
+
+/** A large message being compressed in slices: its input, how far it got, its zlib context. */
+class SlicedMessage {
+  readonly ctx: SyncZlib;
+  readonly input: Buffer;
+  offset = 0;
+  constructor(ctx: SyncZlib, input: Buffer) {
+    this.ctx = ctx;
+    this.input = input;
+  }
+}
+
 /** permessage-deflate for ONE connection, with the agreed parameters. */
 export class PerMessageDeflate implements PerMessageExtension {
   readonly role: 'server' | 'client';
@@ -118,8 +137,10 @@ export class PerMessageDeflate implements PerMessageExtension {
   private readonly deflateTakeover: boolean;
   /** The peer may refer to earlier messages: our inflate window must survive between them. */
   private readonly inflateTakeover: boolean;
-  /** Own context (takeover) or none; pooled deflaters are never held between calls. */
+  /** Own context (takeover) or none; pooled deflaters are held only by a sliced message. */
   private deflater: SyncZlib | null = null;
+  /** The large message being compressed in slices (compressFirst, compressNext), or null. */
+  private sliced: SlicedMessage | null = null;
   /** Own context (takeover), or a pooled one held from the first to the last frame of a message. */
   private inflater: SyncZlib | null = null;
   /** Decompressed bytes of the current message so far. */
@@ -170,14 +191,9 @@ export class PerMessageDeflate implements PerMessageExtension {
 
   compress(data: Buffer, _isBinary: boolean): Buffer | null {
     if (this.closed) throw closedError();
+    if (this.sliced !== null) throw busyCompressing();
     if (data.length < this.options.threshold) return null;
-    let ctx = this.deflater;
-    if (ctx === null) {
-      ctx = this.deflateTakeover
-        ? new SyncZlib('deflate', this.deflateConfig)
-        : pool.acquire('deflate', this.deflateConfig);
-      if (this.deflateTakeover) this.deflater = ctx;
-    }
+    const ctx = this.messageDeflater();
     const out = new Output(Number.POSITIVE_INFINITY, this.options.deflate.chunkSize);
     const result = ctx.write(data, out);
     if (!this.deflateTakeover) pool.release(ctx, this.options.concurrencyLimit);
@@ -192,6 +208,89 @@ export class PerMessageDeflate implements PerMessageExtension {
     // A fresh copy: the caller owns the returned buffer (it may mask it in place).
     if (out.total === 0) return Buffer.from(EMPTY_BLOCK);
     // RFC 7692 7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the tail end."
+    return out.endsWith(TAIL) ? out.join(TAIL.length) : out.join();
+  }
+
+  /** The deflater for the next message: our own (created on first use), or a pooled one. */
+  private messageDeflater(): SyncZlib {
+    let ctx = this.deflater;
+    if (ctx === null) {
+      ctx = this.deflateTakeover
+        ? new SyncZlib('deflate', this.deflateConfig)
+        : pool.acquire('deflate', this.deflateConfig);
+      if (this.deflateTakeover) this.deflater = ctx;
+    }
+    return ctx;
+  }
+
+  /** Input bytes of the sliced message not compressed yet (0: none in progress). */
+  get compressLeft(): number {
+    const sliced = this.sliced;
+    return sliced === null ? 0 : sliced.input.length - sliced.offset;
+  }
+
+  /**
+   * Start compressing `data` in slices of `slice` input bytes: compresses the first slice and
+   * returns its output (the payload of the message's first frame). compressNext() does the rest,
+   * one slice per call, until compressLeft is 0; the last slice's output has the tail removed.
+   * The zlib context is held from here to the last slice: a pooled one is borrowed for the
+   * whole message, never shared with another connection mid-stream. Each slice ends with a
+   * sync flush, so its output is whole DEFLATE blocks the peer can inflate at once (an empty
+   * stored block, 5 bytes, per slice). null: send the message uncompressed (below threshold,
+   * or zlib failed before anything was produced).
+   */
+  compressFirst(data: Buffer, _isBinary: boolean, slice: number): Buffer | null {
+    if (this.closed) throw closedError();
+    if (this.sliced !== null) throw busyCompressing();
+    if (data.length < this.options.threshold) return null;
+    this.sliced = new SlicedMessage(this.messageDeflater(), data);
+    return this.compressSlice(slice);
+  }
+
+  /**
+   * Compress the next `slice` input bytes of the message compressFirst started. null: zlib
+   * failed (out of memory); the message cannot be finished and its context is gone.
+   */
+  compressNext(slice: number): Buffer | null {
+    if (this.closed) throw closedError();
+    if (this.sliced === null) {
+      throw new UsageError('WS_ERR_EXTENSION_BUSY', 'compressNext() without a message being compressed');
+    }
+    return this.compressSlice(slice);
+  }
+
+  /** Give up the sliced message (its connection is closing): release its zlib context. */
+  cancelCompress(): void {
+    const sliced = this.sliced;
+    if (sliced === null) return;
+    this.sliced = null;
+    if (this.deflateTakeover) {
+      // The window holds a message the peer never got whole: later messages must not refer to it.
+      sliced.ctx.close();
+      this.deflater = null;
+    } else {
+      pool.release(sliced.ctx, this.options.concurrencyLimit);
+    }
+  }
+
+  private compressSlice(slice: number): Buffer | null {
+    const sliced = this.sliced!;
+    const { input, ctx } = sliced;
+    const end = Math.min(input.length, sliced.offset + slice);
+    const out = new Output(Number.POSITIVE_INFINITY, this.options.deflate.chunkSize);
+    const result = ctx.write(input.subarray(sliced.offset, end), out);
+    sliced.offset = end;
+    const last = end === input.length;
+    if (result !== WriteResult.OK) {
+      // zlib closed the context (see compress()).
+      this.sliced = null;
+      if (this.deflateTakeover) this.deflater = null;
+      return null;
+    }
+    if (!last) return out.join();
+    this.sliced = null;
+    if (!this.deflateTakeover) pool.release(ctx, this.options.concurrencyLimit);
+    // RFC 7692 7.2.1: the tail of the whole message's output (the last slice's sync flush).
     return out.endsWith(TAIL) ? out.join(TAIL.length) : out.join();
   }
 
@@ -307,6 +406,7 @@ export class PerMessageDeflate implements PerMessageExtension {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.cancelCompress();
     this.deflater?.close();
     this.deflater = null;
     this.dropInflater();

@@ -41,6 +41,7 @@
 import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { encodeClosePayload } from '../core/close.js';
 import { HandshakeError, ProtocolError, UsageError, UsageRangeError } from '../core/errors.js';
 import { Protocol } from '../core/protocol.js';
 import { FastBuffer } from '../core/receiver.js';
@@ -120,6 +121,7 @@ const DEFERRED = 256; // allowSynchronousEvents: false, the next event waits for
 const RECEIVING = 512; // inside the transport's 'data' handler: sends are flushed when it returns
 const BINARY_TYPE_SHIFT = 10; // 2 bits: an index into BINARY_TYPES
 const BINARY_TYPE_MASK = 3 << BINARY_TYPE_SHIFT;
+const SLICING = 1 << 12; // a message is being compressed in slices: later sends wait (Extras.queue)
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 const EMPTY = Buffer.alloc(0);
 
@@ -328,6 +330,8 @@ export class WebSocket extends EventEmitter {
     let amount = extra === null ? 0 : extra.afterClose + extra.heldBytes;
     if (socket !== null) amount += socket.writableLength + queuedBelowSocket(socket);
     if (proto !== null) amount += proto.outputPayload;
+    // A message compressed in slices counts its input not compressed yet.
+    if ((this._flags & SLICING) !== 0) amount += proto!.compressPending;
     return amount;
   }
 
@@ -436,11 +440,155 @@ export class WebSocket extends EventEmitter {
       if (options.fin === false) fin = false;
       if (options.compress === false) compress = false;
     }
+    // Behind a message being compressed in slices, everything waits its turn.
+    if ((this._flags & SLICING) !== 0) {
+      const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+      this._hold(new Queued(QUEUED_SEND, binary ? 2 : 1, payload, fin, compress, cb, bytes));
+      return this._needDrain();
+    }
+    return this._sendNow(proto, binary ? 2 : 1, payload, fin, compress, cb);
+  }
+
+  /** send() itself, once nothing waits ahead of it. */
+  private _sendNow(
+    proto: Protocol,
+    opcode: 1 | 2,
+    payload: string | Buffer,
+    fin: boolean,
+    compress: boolean,
+    cb: SendCallback | undefined,
+  ): boolean {
     // RFC 6455 5.4: the core sends the fragments after the first as continuation frames (the
     // opcode of later fragments is ignored, as in ws).
-    proto.sendData(binary ? 2 : 1, payload, fin, compress);
+    proto.sendData(opcode, payload, fin, compress);
     if (fin && this._extra !== null && this._extra.held !== null) this._releaseHeld(proto);
+    // A compressed message above the deflate budget: its first slice is queued, the rest follows
+    // one slice per event-loop turn.
+    if (compress && fin && proto.compressing) return this._startSlicing(cb);
     return this._queued(cb);
+  }
+
+  /**
+   * A message is being compressed in slices (core/protocol.ts DEFLATE_SLICE): one slice per turn
+   * of the event loop (setImmediate, after the poll phase has served the other connections).
+   * Its callback waits for its last frame; later sends, published frames and close() wait in
+   * Extras.queue. send() returns false: 'drain' follows once it is all written.
+   */
+  private _startSlicing(cb: SendCallback | undefined): boolean {
+    this._flags |= SLICING;
+    this._extras().slicedCb = cb;
+    this._scheduleFlush();
+    setImmediate(compressTurn, this);
+    return this._needDrain();
+  }
+
+  /** @internal The next slice of the message being compressed (its setImmediate). */
+  _compressTurn(): void {
+    if ((this._flags & SLICING) === 0) return; // given up meanwhile (closed, terminated)
+    const proto = this._proto!;
+    if (!proto.compressing) {
+      // The core gave the message up since the last turn (its transport ended): what waited
+      // behind it cannot be sent either.
+      this._dropSliced();
+      this._flush();
+      return;
+    }
+    proto.compressNextSlice();
+    if (proto.compressing) {
+      this._flush();
+      setImmediate(compressTurn, this);
+      return;
+    }
+    // Done (or failed: onError has then dropped what waited). Its last frame is queued: its
+    // callback goes with that write, then what waited behind it is sent in order.
+    if ((this._flags & SLICING) !== 0) {
+      this._flags &= ~SLICING;
+      const extra = this._extra!;
+      const cb = extra.slicedCb;
+      extra.slicedCb = undefined;
+      if (cb !== undefined) {
+        if (this._cbs === null) this._cbs = [cb];
+        else this._cbs.push(cb);
+      }
+      this._replay(proto);
+    }
+    this._flush();
+  }
+
+  /** Wait behind the message being compressed in slices. */
+  private _hold(entry: Queued): void {
+    const extra = this._extras();
+    if (extra.queue === null) extra.queue = [entry];
+    else extra.queue.push(entry);
+    extra.heldBytes += entry.bytes;
+  }
+
+  /** The sliced message is done: send what waited behind it, in order, until another one starts. */
+  private _replay(proto: Protocol): void {
+    const extra = this._extra!;
+    const queue = extra.queue;
+    if (queue === null) return;
+    extra.queue = null;
+    for (let i = 0; i < queue.length; i++) {
+      const entry = queue[i];
+      extra.heldBytes -= entry.bytes;
+      if ((this._flags & SLICING) !== 0) {
+        // A replayed send started another sliced message: the rest waits behind that one.
+        this._hold(entry);
+        continue;
+      }
+      if (entry.kind === QUEUED_SEND) {
+        this._sendNow(
+          proto,
+          entry.opcode as 1 | 2,
+          entry.data as string | Buffer,
+          entry.fin,
+          entry.compress,
+          entry.cb,
+        );
+      } else if (entry.kind === QUEUED_FRAMES) {
+        this._deliverNow(proto, entry.data as readonly Buffer[]);
+      } else {
+        proto.close(entry.opcode === 0 ? undefined : entry.opcode, entry.reason);
+        this._scheduleFlush();
+      }
+    }
+  }
+
+  /**
+   * The sliced message will not be finished (the peer closed, the connection failed or ended,
+   * terminate()): its callback and those of the sends that waited behind it get an error, after
+   * the callbacks of what was written before it. A close() that waited is dropped.
+   */
+  private _dropSliced(): void {
+    if ((this._flags & SLICING) === 0) return;
+    this._flags &= ~SLICING;
+    const extra = this._extra!;
+    const cbs: SendCallback[] = [];
+    if (extra.slicedCb !== undefined) cbs.push(extra.slicedCb);
+    extra.slicedCb = undefined;
+    const queue = extra.queue;
+    extra.queue = null;
+    if (queue !== null) {
+      for (let i = 0; i < queue.length; i++) {
+        extra.heldBytes -= queue[i].bytes;
+        const cb = queue[i].cb;
+        if (cb !== undefined) cbs.push(cb);
+      }
+    }
+    if (cbs.length === 0) return;
+    const err = new HandshakeError(
+      'WS_ERR_SOCKET_CLOSED',
+      0,
+      'The socket was closed while data was being compressed',
+    );
+    const socket = this._socket!;
+    if (socket.destroyed || this._cbs === null) {
+      process.nextTick(callAll, cbs, err);
+      return;
+    }
+    // After the callbacks of the write still to come (the close frame's).
+    for (let i = 0; i < cbs.length; i++) this._cbs.push(callWith.bind(null, cbs[i], err));
   }
 
   ping(data?: unknown, mask?: boolean | SendCallback, cb?: SendCallback): void {
@@ -489,10 +637,15 @@ export class WebSocket extends EventEmitter {
     this._scheduleFlush();
     const socket = this._socket!;
     if (socket.writableLength + this._proto!.outputBytes < socket.writableHighWaterMark) return true;
+    return this._needDrain();
+  }
+
+  /** send() returns false: a 'drain' is owed once what is queued has been written. */
+  private _needDrain(): false {
     if ((this._flags & NEED_DRAIN) === 0) {
       // The 'drain' listener exists only while someone waits for it (idle sockets carry none).
       this._flags |= NEED_DRAIN;
-      socket.on('drain', socketOnDrain);
+      this._socket!.on('drain', socketOnDrain);
     }
     return false;
   }
@@ -544,6 +697,15 @@ export class WebSocket extends EventEmitter {
       return;
     }
     if ((flags & CLOSING_STARTED) !== 0) return;
+    if ((flags & SLICING) !== 0) {
+      // The close frame follows the message being compressed (and what was sent before close()):
+      // checked now (a UsageError before any change), queued after them.
+      const text = closeReason(reason);
+      encodeClosePayload(code, text);
+      this._hold(new Queued(QUEUED_CLOSE, code ?? 0, null, true, false, undefined, 0, text));
+      this._startClosing();
+      return;
+    }
     // The core validates code and reason and throws a UsageError before changing state.
     proto.close(code, closeReason(reason));
     this._startClosing();
@@ -566,9 +728,11 @@ export class WebSocket extends EventEmitter {
     if (proto.outputBytes > 0) this._flush();
     this._startClosing();
     // The transport is gone for us: the core discards whatever is still buffered, so no
-    // further message of the current chunk is delivered after terminate().
+    // further message of the current chunk is delivered after terminate(). A message being
+    // compressed in slices is dropped (its zlib context released) with what waited behind it.
     proto.receiveEof();
     abortTransport(this._socket!);
+    this._dropSliced();
   }
 
   // --- flow control --------------------------------------------------------------------------
@@ -675,13 +839,15 @@ export class WebSocket extends EventEmitter {
   /** @internal */
   onClose(_code: number, _reason: string): void {
     // The core queued our answering close frame (RFC 6455 5.5.1); 'close' is emitted once the
-    // transport is gone.
+    // transport is gone. A message being compressed in slices ended unfinished before it.
     this._startClosing();
+    this._dropSliced();
   }
 
   /** @internal */
   onError(err: ProtocolError): void {
     this._startClosing();
+    this._dropSliced();
     this._reportError(err);
   }
 
@@ -767,6 +933,18 @@ export class WebSocket extends EventEmitter {
   _deliverFrames(frames: readonly Buffer[]): boolean {
     const proto = this._proto;
     if (proto === null || (this._flags & CLOSING_STARTED) !== 0) return false;
+    if ((this._flags & SLICING) !== 0) {
+      let bytes = 0;
+      for (let i = 0; i < frames.length; i++) bytes += frames[i].length;
+      this._hold(new Queued(QUEUED_FRAMES, 0, frames, true, false, undefined, bytes));
+    } else {
+      this._deliverNow(proto, frames);
+    }
+    return true;
+  }
+
+  /** Queue published frames, or hold them behind a fragmented send. */
+  private _deliverNow(proto: Protocol, frames: readonly Buffer[]): void {
     if (proto.sendingFragments) {
       const extra = this._extras();
       const held = extra.held === null ? (extra.held = []) : extra.held;
@@ -778,7 +956,6 @@ export class WebSocket extends EventEmitter {
       for (let i = 0; i < frames.length; i++) proto.sendFramed(frames[i]);
       this._scheduleFlush();
     }
-    return true;
   }
 
   /** @internal The heartbeat's ping: it expects a pong before the next check. */
@@ -830,7 +1007,7 @@ export class WebSocket extends EventEmitter {
       // Nothing to write (e.g. the core dropped it): still answer the callbacks, asynchronously.
       process.nextTick(callAll, cbs, socket.destroyed ? notWritable() : undefined);
     }
-    if ((this._flags & NEED_DRAIN) !== 0 && !socket.writableNeedDrain) {
+    if ((this._flags & (NEED_DRAIN | SLICING)) === NEED_DRAIN && !socket.writableNeedDrain) {
       // Everything queued past the high-water mark went to the socket without a 'drain' owed:
       // there will be no transport 'drain', so ours is emitted on the next tick.
       process.nextTick(drainedWithoutWait, this);
@@ -944,6 +1121,8 @@ export class WebSocket extends EventEmitter {
   _onEnd(): void {
     this._startClosing();
     this._receiving(runReceiveEof);
+    // The core released the extension: a message being compressed in slices ends unfinished.
+    this._dropSliced();
     // Finish our side too (what is queued is still written).
     if ((this._flags & ENDED) === 0) {
       this._flags |= ENDED;
@@ -961,6 +1140,8 @@ export class WebSocket extends EventEmitter {
 
   /** @internal The transport's 'drain': the 'drain' a send() returning false promised. */
   _onDrain(): void {
+    // The transport drained between two slices: the 'drain' owed waits for the whole message.
+    if ((this._flags & SLICING) !== 0) return;
     this._socket!.removeListener('drain', socketOnDrain);
     if ((this._flags & NEED_DRAIN) !== 0) {
       this._flags &= ~NEED_DRAIN;
@@ -971,7 +1152,13 @@ export class WebSocket extends EventEmitter {
   /** @internal See _flush: the transport took everything without asking for a drain. */
   _onDrainedWithoutWait(): void {
     const socket = this._socket;
-    if ((this._flags & NEED_DRAIN) === 0 || socket === null || socket.writableNeedDrain) return;
+    if (
+      (this._flags & (NEED_DRAIN | SLICING)) !== NEED_DRAIN ||
+      socket === null ||
+      socket.writableNeedDrain
+    ) {
+      return;
+    }
     socket.removeListener('drain', socketOnDrain);
     this._flags &= ~NEED_DRAIN;
     this.emit('drain');
@@ -996,8 +1183,10 @@ export class WebSocket extends EventEmitter {
     }
     if (this._server !== null) this._server._clientClosed(this);
     const proto = this._proto;
-    // The transport is gone: receiveEof() also releases the extension (zlib contexts).
+    // The transport is gone: receiveEof() also releases the extension (zlib contexts), a
+    // message being compressed in slices with them.
     if (proto !== null) proto.receiveEof();
+    this._dropSliced();
     // RFC 6455 7.1.5: the peer's close code (1005 if its frame had none), else 1006.
     const code = proto === null ? 1006 : proto.closeCode;
     // The peer's bytes as they came, as ws gives them (not UTF-8 with skipUTF8Validation).
@@ -1054,6 +1243,38 @@ class Extras {
   heldBytes = 0;
   /** Payload bytes given to send()/ping()/pong() once closing had begun (never written). */
   afterClose = 0;
+  /** What was sent behind a message being compressed in slices, in order (bytes in heldBytes). */
+  queue: Queued[] | null = null;
+  /** That message's send callback: called with the write of its last frame. */
+  slicedCb: SendCallback | undefined = undefined;
+}
+
+const QUEUED_SEND = 0;
+const QUEUED_FRAMES = 1;
+const QUEUED_CLOSE = 2;
+
+/** A send(), a publish()'s frames or a close() waiting behind a message compressed in slices. */
+class Queued {
+  constructor(
+    readonly kind: typeof QUEUED_SEND | typeof QUEUED_FRAMES | typeof QUEUED_CLOSE,
+    /** send: the opcode (1 text, 2 binary); close: the code (0: none). */
+    readonly opcode: number,
+    readonly data: string | Buffer | readonly Buffer[] | null,
+    readonly fin: boolean,
+    readonly compress: boolean,
+    readonly cb: SendCallback | undefined,
+    /** Counted in bufferedAmount while waiting. */
+    readonly bytes: number,
+    readonly reason?: string,
+  ) {}
+}
+
+function callWith(cb: SendCallback, err: Error): void {
+  cb(err);
+}
+
+function compressTurn(ws: WebSocket): void {
+  ws._compressTurn();
 }
 
 function notWritable(): Error {

@@ -1,7 +1,10 @@
 // The state machine (protocol.ts): RFC 6455 5.7 examples, the closing handshake, ping/pong.
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { Protocol, ProtocolSettings, State } from '../../src/core/protocol.js';
+import { DEFLATE_SLICE, Protocol, ProtocolSettings, State } from '../../src/core/protocol.js';
+import { PerMessageDeflate } from '../../src/deflate/codec.js';
+import { normalizeDeflateOptions } from '../../src/deflate/negotiation.js';
+import { parseFrames } from '../node/helpers.js';
 import {
   FEED_MODES,
   feed,
@@ -153,6 +156,10 @@ describe('RFC 6455 5.5.1 closing handshake', () => {
       resumeDecompress: () => Buffer.alloc(0),
       inflated: 0,
       compress: () => null,
+      compressFirst: () => null,
+      compressNext: () => null,
+      compressLeft: 0,
+      cancelCompress: () => {},
       close: () => {
         closed++;
       },
@@ -299,4 +306,91 @@ describe('output accounting: outputBytes (everything queued) and outputPayload (
       expect([proto.outputBytes, proto.outputPayload]).toEqual([0, 0]);
     });
   }
+});
+
+describe('a compressed message above the deflate budget is sent in slices (DEFLATE_SLICE)', () => {
+  const params = {
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+  };
+  const big = Buffer.from('sliced compression keeps the event loop turning; '.repeat(30000)); // 1.4 MiB
+
+  function connection() {
+    const server = makeProtocol('server', {
+      extension: new PerMessageDeflate('server', params, normalizeDeflateOptions(true, 'server')!),
+    });
+    const client = makeProtocol('client', {
+      extension: new PerMessageDeflate('client', params, normalizeDeflateOptions(true, 'client')!),
+    });
+    return { server, client };
+  }
+
+  /** The first byte (FIN, RSV1, opcode) of each frame in `bytes`. */
+  function frameHeads(bytes: Buffer): number[] {
+    return parseFrames(bytes).map((f) => (f.fin ? 0x80 : 0) | (f.rsv1 ? 0x40 : 0) | f.opcode);
+  }
+
+  it('test_server_sends_large_compressed_message_as_fragments: RSV1 on the first only, pings between', () => {
+    const { server, client } = connection();
+    server.proto.sendData(2, big, true, true);
+    // One slice now, as a first fragment with RSV1 (RFC 7692 6.1) and no FIN.
+    expect(server.proto.compressing).toBe(true);
+    expect(server.proto.compressPending).toBe(big.length - DEFLATE_SLICE);
+    expect(server.proto.outputPayload).toBe(DEFLATE_SLICE);
+    const wireBytes = [Buffer.concat(server.proto.takeOutput()!)];
+    expect(frameHeads(wireBytes[0])).toEqual([0x42]);
+    // Data waits for the message; a control frame may go between its fragments (RFC 6455 5.4).
+    expect(() => server.proto.sendText('later')).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_COMPRESSING' }),
+    );
+    expect(() => server.proto.sendFramed(hex('810178'))).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_COMPRESSING' }),
+    );
+    server.proto.sendPing(Buffer.from('p'));
+    while (server.proto.compressing) server.proto.compressNextSlice();
+    expect(server.proto.compressPending).toBe(0);
+    server.proto.sendText('later');
+    wireBytes.push(Buffer.concat(server.proto.takeOutput()!));
+    const all = Buffer.concat(wireBytes);
+    const slices = Math.ceil(big.length / DEFLATE_SLICE);
+    expect(frameHeads(all)).toEqual([
+      0x42,
+      0x89, // the ping, between two fragments
+      ...Array(slices - 2).fill(0x00),
+      0x80,
+      0x81, // 'later', after the message
+    ]);
+    // The peer reads one message, intact, after the ping.
+    client.proto.receive(all);
+    while (client.proto.sliceSpent) client.proto.nextSlice();
+    const events = client.sink.events as Array<{ type: string; data: Buffer | string }>;
+    expect(events.map((e) => e.type)).toEqual(['ping', 'message', 'message']);
+    expect(events[1].data === big.toString('hex')).toBe(true);
+  });
+
+  it('test_peer_close_during_sliced_compression_ends_the_message_and_releases_the_deflater', () => {
+    const { server } = connection();
+    const ext = server.proto.extension!;
+    server.proto.sendData(2, big, true, true);
+    server.proto.takeOutput();
+    expect(ext.compressLeft).toBeGreaterThan(0);
+    server.proto.receive(wire('server', '880203e8'));
+    // RFC 6455 5.5.1: no data frame after our close frame, so the message ends unfinished.
+    expect(server.proto.compressing).toBe(false);
+    expect(ext.compressLeft).toBe(0);
+    expect(output(server.proto)).toBe('880203e8');
+    server.proto.compressNextSlice(); // a turn already scheduled: nothing more is sent
+    expect(server.proto.takeOutput()).toBeNull();
+    server.proto.receiveEof();
+  });
+
+  it('test_messages_up_to_the_budget_stay_one_frame', () => {
+    const { server } = connection();
+    server.proto.sendData(2, big.subarray(0, DEFLATE_SLICE), true, true);
+    expect(server.proto.compressing).toBe(false);
+    expect(frameHeads(Buffer.concat(server.proto.takeOutput()!))).toEqual([0xc2]);
+    server.proto.receiveEof();
+  });
 });

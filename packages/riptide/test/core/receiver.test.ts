@@ -564,6 +564,12 @@ describe('inflate slices: a compressed flood cannot take the thread (issue 12, h
         return server.inflated;
       },
       compress: (d: Buffer, b: boolean) => server.compress(d, b),
+      compressFirst: (d: Buffer, b: boolean, n: number) => server.compressFirst(d, b, n),
+      compressNext: (n: number) => server.compressNext(n),
+      get compressLeft() {
+        return server.compressLeft;
+      },
+      cancelCompress: () => server.cancelCompress(),
       close: () => server.close(),
     };
     const { proto, sink } = makeProtocol('server', { extension });

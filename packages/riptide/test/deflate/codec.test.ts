@@ -587,3 +587,97 @@ describe('an inflate budget: bounded slices of zlib work (issue 12, hole 6)', ()
     expect(() => server.resumeDecompress(BUDGET)).toThrow(UsageError);
   });
 });
+
+describe('sliced compression of a large message (compressFirst / compressNext)', () => {
+  const SLICE = 256 * 1024;
+  /** 1.3 MiB of compressible text: five slices and a part. */
+  const big = Buffer.from('{"user":"ada","text":"a large, repetitive, compressible message"}'.repeat(21000));
+
+  /** Compresses `data` in slices with `codec`; returns the slices' outputs. */
+  function slices(codec: PerMessageDeflate, data: Buffer): Buffer[] {
+    const out = [codec.compressFirst(data, true, SLICE)!];
+    while (codec.compressLeft > 0) out.push(codec.compressNext(SLICE)!);
+    return out;
+  }
+
+  for (const takeover of [true, false]) {
+    it(`test_sliced_message_inflates_to_the_input_and_the_next_message_too (context takeover ${takeover ? 'on' : 'off'})`, () => {
+      const { server, client } = pair({ serverNoContextTakeover: !takeover });
+      const parts = slices(server, big);
+      expect(parts.length).toBe(Math.ceil(big.length / SLICE));
+      // Every slice but the last ends with a sync flush (00 00 ff ff); the last has it removed.
+      for (const part of parts.slice(0, -1)) expect(toHex(part.subarray(-4))).toBe('0x00 0x00 0xff 0xff');
+      expect(toHex(parts[parts.length - 1].subarray(-4))).not.toBe('0x00 0x00 0xff 0xff');
+      // The peer inflates it frame by frame, as the fragments of one message.
+      const inflatedParts = parts.map(
+        (part, i) => client.decompress(part, i === parts.length - 1, 0) as Buffer,
+      );
+      expectBytes(Buffer.concat(inflatedParts), big);
+      // The window (takeover) or a fresh stream (no takeover) is consistent for the next message.
+      const next = server.compress(Buffer.from('the next message'), false)!;
+      expect(inflated(client.decompress(next, true, 0))).toBe('the next message');
+      expect(server.hasContext('deflate')).toBe(takeover);
+    });
+  }
+
+  it('test_sliced_message_borrows_a_pooled_deflater_for_its_whole_duration', () => {
+    const a = pair({ serverNoContextTakeover: true });
+    const b = pair({ serverNoContextTakeover: true });
+    // A small message leaves one deflater in the pool.
+    b.server.compress(Buffer.from('warm the pool'), false);
+    expect(pooledZlibContexts()).toBe(1);
+    const first = a.server.compressFirst(big, true, SLICE)!;
+    expect(pooledZlibContexts()).toBe(0); // borrowed by a
+    expect(a.server.hasContext('deflate')).toBe(false); // not the connection's own
+    // Meanwhile b compresses with another deflater (the borrowed one is not shared mid-stream).
+    const created = createdZlibContexts();
+    const small = b.server.compress(Buffer.from('from b, meanwhile'), false)!;
+    expect(createdZlibContexts()).toBe(created + 1);
+    expect(pooledZlibContexts()).toBe(1); // b's new deflater, released
+    expect(inflated(b.client.decompress(small, true, 0))).toBe('from b, meanwhile');
+    expect(pooledZlibContexts()).toBe(2); // and b's client's pooled inflater
+    const parts = [first];
+    while (a.server.compressLeft > 0) parts.push(a.server.compressNext(SLICE)!);
+    expect(pooledZlibContexts()).toBe(3); // a's deflater is back, reset
+    const out = parts.map((part, i) => a.client.decompress(part, i === parts.length - 1, 0) as Buffer);
+    expectBytes(Buffer.concat(out), big);
+  });
+
+  it('test_cancelled_sliced_message_releases_its_context (pooled: back to the pool; own: freed)', () => {
+    const pooled = pair({ serverNoContextTakeover: true });
+    pooled.server.compressFirst(big, true, SLICE);
+    expect(pooledZlibContexts()).toBe(0);
+    pooled.server.cancelCompress();
+    expect(pooled.server.compressLeft).toBe(0);
+    expect(pooledZlibContexts()).toBe(1);
+    const own = pair();
+    const live = liveZlibContexts();
+    own.server.compressFirst(big, true, SLICE);
+    expect(liveZlibContexts()).toBe(live + 1);
+    own.server.close(); // closing the codec mid-message frees it too
+    expect(liveZlibContexts()).toBe(live);
+    expect(own.server.compressLeft).toBe(0);
+  });
+
+  it('test_whole_message_compress_during_a_sliced_one_is_refused', () => {
+    const { server } = pair();
+    server.compressFirst(big, true, SLICE);
+    expect(() => server.compress(Buffer.from('x'), false)).toThrow(UsageError);
+    expect(() => server.compressFirst(big, true, SLICE)).toThrow(UsageError);
+    server.cancelCompress();
+    expect(() => server.compressNext(SLICE)).toThrow(UsageError);
+  });
+
+  it('test_sliced_message_below_threshold_is_sent_uncompressed', () => {
+    const p = { ...DEFAULT_PARAMS };
+    const server = new PerMessageDeflate(
+      'server',
+      p,
+      normalizeDeflateOptions({ threshold: 2 * big.length }, 'server')!,
+    );
+    codecs.push(server);
+    expect(server.compressFirst(big, true, SLICE)).toBeNull();
+    expect(server.compressLeft).toBe(0);
+    expect(server.hasContext('deflate')).toBe(false);
+  });
+});

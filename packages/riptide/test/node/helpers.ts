@@ -105,16 +105,17 @@ export function clientFrame(opcode: number, payload: Buffer | string, fin = true
 }
 
 /**
- * Parse frames: [{opcode, fin, masked, payload}]. Server frames are unmasked; a client's masked
+ * Parse frames: [{opcode, fin, rsv1, masked, payload}]. Server frames are unmasked; a client's masked
  * frames (as a raw peer reads them) come back with their payload unmasked.
  */
 export function parseFrames(
   buf: Buffer,
-): { opcode: number; fin: boolean; masked: boolean; payload: Buffer }[] {
+): { opcode: number; fin: boolean; rsv1: boolean; masked: boolean; payload: Buffer }[] {
   const frames = [];
   let o = 0;
   while (o + 2 <= buf.length) {
     const fin = (buf[o] & 0x80) !== 0;
+    const rsv1 = (buf[o] & 0x40) !== 0;
     const opcode = buf[o] & 0x0f;
     const masked = (buf[o + 1] & 0x80) !== 0;
     let len = buf[o + 1] & 0x7f;
@@ -134,7 +135,7 @@ export function parseFrames(
       payload = Buffer.from(payload);
       for (let i = 0; i < payload.length; i++) payload[i] ^= buf[maskAt + (i & 3)];
     }
-    frames.push({ opcode, fin, masked, payload });
+    frames.push({ opcode, fin, rsv1, masked, payload });
     o += h + len;
   }
   return frames;

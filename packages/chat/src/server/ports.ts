@@ -8,7 +8,8 @@
  * Rules every implementation keeps (the contract tests in test/backends/ run on each):
  *   - A method resolves once its effect is durable (SQLite: committed with synchronous=FULL; Redis:
  *     replied, with appendfsync always). The hub acknowledges only after that.
- *   - A room event gets the room's next seq atomically with being stored; dedup by (user, client id).
+ *   - A room event gets the room's next seq atomically with being stored; dedup by (room, user,
+ *     client id), and a resend must carry the same content (backends/send-digest.ts).
  *   - CommittedEvents delivers every committed room event of an open room once, in seq order.
  *   - Storage that cannot be reached rejects with UnavailableError (nothing was done).
  *   - Times come from the caller (`now` arguments) so tests drive them with a fake clock.
@@ -140,9 +141,16 @@ export type ReactResult =
 
 export type AppendResult =
   | { ok: true; event: RoomEvent; duplicate: false }
-  /** The same (room, user, clientId) was stored before: nothing was written; here is the original. */
+  /**
+   * The same (room, user, clientId) was stored before with the same content (send-digest.ts):
+   * nothing was written; here is the original, as it is now.
+   */
   | { ok: true; event: { type: 'message'; message: ChatMessage }; duplicate: true }
-  | { ok: false; reason: 'no_room' | 'not_found' | 'forbidden' };
+  /**
+   * id_reused: that (room, user, clientId) holds a message with another text, reply target or
+   * files; nothing was written.
+   */
+  | { ok: false; reason: 'no_room' | 'not_found' | 'forbidden' | 'id_reused' };
 
 export interface RoomQuotas {
   /** Most public and private rooms in total. */

@@ -310,6 +310,11 @@ export const ERROR_CODES = [
   'bad_emoji',
   /** react: the message already has maxReactionsPerMessage distinct emoji. */
   'too_many_reactions',
+  /**
+   * send: the id already names another message of the sender in that room (another text, reply
+   * target or files); nothing was stored. A resend must be the same message; a new one needs a new id.
+   */
+  'id_reused',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

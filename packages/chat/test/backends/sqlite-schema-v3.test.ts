@@ -59,7 +59,7 @@ describe('SQLite schema 3', () => {
       await store.close();
     }
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(4); // and on to the current version
+    expect(check.pragma('user_version', { simple: true })).toBe(5); // and on to the current version
     check.close();
   });
 });

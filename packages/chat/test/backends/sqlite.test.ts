@@ -90,9 +90,41 @@ describe('SqliteStore', () => {
       duplicate: false,
       event: { message: { seq: 1 } },
     });
-    expect(await store.appendEvent({ ...input, room: 'a' })).toMatchObject({
+    expect(await store.appendEvent({ ...input, room: 'a', text: 'in a' })).toMatchObject({
       duplicate: true,
       event: { message: { room: 'a', seq: 1, text: 'in a' } },
+    });
+  });
+
+  it('refuses a reused client id after reopening, and dedups any resend of an id stored before digests', async () => {
+    const path = tempPath();
+    mkdirSync(dirname(path), { recursive: true });
+    await writeDatabaseWithOneMessage(path, 'in a', 2);
+    const input = { type: 'message', room: 'a', user: 'ann', clientId: 'c1', text: 'in a', ts: 4 } as const;
+    const reopened = new SqliteStore(path);
+    expect(await reopened.appendEvent({ ...input, text: 'other' })).toEqual({
+      ok: false,
+      reason: 'id_reused',
+    });
+    expect(await reopened.appendEvent(input)).toMatchObject({
+      duplicate: true,
+      event: { message: { seq: 1 } },
+    });
+    await reopened.close();
+    // What version 4 had: no digest column.
+    const db = new Database(path);
+    db.exec('ALTER TABLE events DROP COLUMN send_digest; PRAGMA user_version = 4;');
+    db.close();
+    const store = openStore(path);
+    expect(await store.appendEvent({ ...input, text: 'other' })).toMatchObject({
+      duplicate: true,
+      event: { message: { seq: 1, text: 'in a' } },
+    });
+    // New messages get their digest.
+    await store.appendEvent({ ...input, clientId: 'c2', text: 'new' });
+    expect(await store.appendEvent({ ...input, clientId: 'c2', text: 'other' })).toEqual({
+      ok: false,
+      reason: 'id_reused',
     });
   });
 

@@ -43,7 +43,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       const r1 = await rooms.appendEvent(msg('a', 'ann', 'c1', 'héllo "quoted" / <b>'));
       const r2 = await rooms.appendEvent(msg('b', 'ann', 'c2'));
       const r3 = await rooms.appendEvent(msg('a', 'ben', 'c1')); // same id, other user: a new message
-      const dup = await rooms.appendEvent(msg('a', 'ann', 'c1', 'changed'));
+      const dup = await rooms.appendEvent(msg('a', 'ann', 'c1', 'héllo "quoted" / <b>'));
       expect([r1, r2, r3].map((r) => r.ok && r.event.type === 'message' && r.event.message.seq)).toEqual([
         1, 1, 2,
       ]);
@@ -79,6 +79,60 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         event: { message: { room: 'b', seq: 1 } },
       });
       expect(await rooms.head('b')).toBe(1);
+    });
+
+    it('refuses a client id reused for another text, reply target or files, storing nothing', async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('a'), quotas);
+      await rooms.appendEvent(msg('a', 'ann', 'c0', 'first'));
+      const files = [{ id: 'f1', name: 'x.png', type: 'image/png', size: 3 }];
+      const original = { ...msg('a', 'ann', 'c1', 'hello'), replyTo: 1, attachments: files };
+      expect(await rooms.appendEvent(original)).toMatchObject({ ok: true, duplicate: false });
+      const reused = [
+        { ...original, text: 'hello!' },
+        { ...original, replyTo: undefined },
+        { ...original, attachments: undefined },
+        { ...original, attachments: [...files, { ...files[0], id: 'f2' }] },
+      ];
+      for (const input of reused)
+        expect(await rooms.appendEvent(input)).toEqual({ ok: false, reason: 'id_reused' });
+      expect(await rooms.head('a')).toBe(2);
+      expect((await rooms.messagesAfter('a', 0, 10)).map((m) => m.text)).toEqual(['first', 'hello']);
+      // The same content again is the duplicate it always was: the original seq, nothing stored. Only
+      // what was sent counts: mentions and a file's description are the server's, not the key's.
+      const again = await rooms.appendEvent({
+        ...original,
+        ts: 9999,
+        mentions: ['ben'],
+        attachments: [{ ...files[0], name: 'renamed.png' }],
+      });
+      expect(again).toMatchObject({
+        ok: true,
+        duplicate: true,
+        event: { message: { seq: 2, text: 'hello' } },
+      });
+      expect(await rooms.head('a')).toBe(2);
+    });
+
+    it('compares a resend with the message as first sent, not as edited or deleted since', async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('a'), quotas);
+      await rooms.appendEvent(msg('a', 'ann', 'c1', 'tpyo'));
+      await rooms.appendEvent({ type: 'edit', room: 'a', user: 'ann', target: 1, text: 'typo', ts: 2 });
+      expect(await rooms.appendEvent(msg('a', 'ann', 'c1', 'tpyo'))).toMatchObject({
+        duplicate: true,
+        event: { message: { seq: 1, text: 'typo' } },
+      });
+      expect(await rooms.appendEvent(msg('a', 'ann', 'c1', 'typo'))).toEqual({
+        ok: false,
+        reason: 'id_reused',
+      });
+      await rooms.appendEvent({ type: 'delete', room: 'a', user: 'ann', target: 1, ts: 3 });
+      expect(await rooms.appendEvent(msg('a', 'ann', 'c1', 'tpyo'))).toMatchObject({
+        duplicate: true,
+        event: { message: { seq: 1, deleted: true } },
+      });
+      expect(await rooms.head('a')).toBe(3);
     });
 
     it('records edits and deletes as events; a deleted text is gone from history and replay', async () => {

@@ -226,6 +226,24 @@ describe('send with attachments', () => {
     expect(history).toMatchObject({ messages: [{ seq: 1, attachments: [file] }] });
     // A resend (same id) is the same message.
     expect(await sendWith(aliceWs, 'team', 'm1', [file.id])).toMatchObject({ seq: 1, duplicate: true });
+    // The same id with other files is another message: refused, and the file it claimed is given
+    // back (a new id can send it); the original keeps its file.
+    const other = (await upload(server, alice, png(2, 2), { room: 'team' })).json() as unknown as Attachment;
+    for (const files of [[other.id], [file.id, other.id]])
+      expect(await sendWith(aliceWs, 'team', 'm1', files)).toMatchObject({
+        type: 'error',
+        code: 'id_reused',
+      });
+    expect(await aliceWs.request('ack', { type: 'send', id: 'm1', room: 'team', text: 'x' })).toMatchObject({
+      code: 'id_reused',
+    });
+    expect(await sendWith(aliceWs, 'team', 'm2', [other.id])).toMatchObject({ type: 'ack', seq: 2 });
+    expect(await bobWs.request('history', { type: 'history', room: 'team' })).toMatchObject({
+      messages: [
+        { seq: 1, attachments: [file] },
+        { seq: 2, attachments: [other] },
+      ],
+    });
   });
 
   it("refuses someone else's upload, one to another room, one already sent, and nothing is stored", async () => {

@@ -71,6 +71,37 @@ describe('RedisStore', () => {
     expect(entries.map(([id]) => id)).toEqual(['1-0', '2-0']);
   });
 
+  it('refuses a reused client id through another node; an id stored before digests dedups as it did', async () => {
+    const a = await backend(sharedServer().url, { prefix: 'reuse:' });
+    const b = await backend(sharedServer().url, { prefix: 'reuse:' });
+    await a.rooms.createRoom(room('r'), quotas);
+    await a.rooms.appendEvent(msg('r', 'ann', 'c1', 'one'));
+    // b is another node (or this one after a restart): what it knows of c1 is in Redis.
+    expect(await b.rooms.appendEvent(msg('r', 'ann', 'c1', 'two'))).toEqual({
+      ok: false,
+      reason: 'id_reused',
+    });
+    expect(await b.rooms.appendEvent(msg('r', 'ann', 'c1', 'one'))).toMatchObject({
+      duplicate: true,
+      event: { message: { seq: 1, text: 'one' } },
+    });
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    try {
+      expect(await raw.get('reuse:room:{r}:dedup:ann:c1')).toMatch(/^1:[\w-]{43}$/);
+      // What an earlier version wrote: the seq alone. Any resend of that id is its duplicate.
+      await b.rooms.appendEvent(msg('r', 'ann', 'c2', 'old'));
+      await raw.set('reuse:room:{r}:dedup:ann:c2', '2');
+    } finally {
+      await raw.quit();
+    }
+    expect(await a.rooms.appendEvent(msg('r', 'ann', 'c2', 'changed'))).toMatchObject({
+      duplicate: true,
+      event: { message: { seq: 2, text: 'old' } },
+    });
+    expect(await a.rooms.head('r')).toBe(2);
+  });
+
   it('trims each stream to about its retention while history keeps every message', async () => {
     const { rooms: store } = await backend(sharedServer().url, { streamRetention: 100 });
     await store.createRoom(room('a'), quotas);

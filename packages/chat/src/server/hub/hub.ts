@@ -257,6 +257,11 @@ export class Hub {
         });
         if (!res.ok) {
           await releaseAttachments(this.#backend, user, msg);
+          if (res.reason === 'id_reused')
+            return void fail(
+              'id_reused',
+              `id ${msg.id} is already used by another of your messages in ${msg.room}; send a new message with a new id`,
+            );
           if (res.reason === 'not_found')
             return void fail('not_found', `no message ${msg.replyTo} in ${msg.room} to reply to`);
           return void fail('no_such_room', `room ${msg.room} does not exist`);

@@ -21,9 +21,11 @@
  *   `mention:<user>` holds the seqs of live messages mentioning the user (not by the user), and
  *   `mentioned` the users that have such a set. A reaction change is a `reacted` event logged by
  *   REACT, which also rewrites the message's `rx`.
- * - Dedup: `dedup:<user>:<clientId>` -> seq, written by the append script, expiring after
- *   `dedupTtlSeconds` (default 7 days). A client resends unacknowledged messages right after it
- *   reconnects, so a window of days is generous; older ids are forgotten to bound memory.
+ * - Dedup: `dedup:<user>:<clientId>` -> `<seq>:<digest>` (the digest of the send, send-digest.ts),
+ *   written by the append script, expiring after `dedupTtlSeconds` (default 7 days). A resend with
+ *   the same digest is a duplicate, with another one 'id_reused'; a value without a digest (written
+ *   before digests) dedups any resend, as it did. A client resends unacknowledged messages right
+ *   after it reconnects, so a window of days is generous; older ids are forgotten to bound memory.
  * - Rooms: creation checks the quotas (`roomcount`, `owned:<user>`) in the same script; joining
  *   checks the user's room count; an emptied room enters `empty` with the time, and expiry deletes
  *   every key of it except `seq` and `tip` (a room created again under that name continues its
@@ -65,6 +67,7 @@ import type {
   UserRecord,
 } from '../../ports.js';
 import { quoteOf, reactionsOf } from '../message-parts.js';
+import { sendDigest } from '../send-digest.js';
 import { callRedis, type RedisKeys } from './keys.js';
 import { logTag } from './log-regression.js';
 
@@ -113,7 +116,8 @@ end
 //       10 mentioned, 11 tip
 // ARGV: 1 kind, 2 stream retention, 3 payload head, 4 payload tail, 5 dedup ttl, 6 target,
 //       7 user, 8 text, 9 ts, 10 room, 11 replyTo (0: none), 12 mentions (JSON array),
-//       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts), 15 its tag (logTag)
+//       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts), 15 its tag (logTag),
+//       16 the send's digest (messages; send-digest.ts)
 // For a message, ARGV 3/4 are the message JSON around its seq, without its closing brace; for
 // edit/delete, the event's (whole).
 const APPEND = `
@@ -144,8 +148,12 @@ end
 if kind == 'message' then
   local prior = redis.call('GET', KEYS[7])
   if prior then
-    local original = redis.call('HGET', KEYS[3], prior)
-    if original then return {'duplicate', original} end
+    local priorSeq, priorDigest = string.match(prior, '^(%d+):?(.*)$')
+    local original = redis.call('HGET', KEYS[3], priorSeq)
+    if original then
+      if priorDigest ~= '' and priorDigest ~= ARGV[16] then return {'id_reused'} end
+      return {'duplicate', original}
+    end
   end
   local live = ''
   local replyTo = tonumber(ARGV[11])
@@ -168,7 +176,7 @@ if kind == 'message' then
   redis.call('ZADD', KEYS[5], seq, seq)
   redis.call('ZADD', KEYS[6], seq, seq)
   redis.call('SADD', KEYS[9], ARGV[7])
-  redis.call('SET', KEYS[7], seq, 'EX', ARGV[5])
+  redis.call('SET', KEYS[7], seq .. ':' .. ARGV[16], 'EX', ARGV[5])
   -- the quote the live event carries (after ',"reply":')
   return {'ok', seq, string.sub(live, 10)}
 end
@@ -656,8 +664,9 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(room, 'mention:'),
         nonce,
         tag,
+        input.type === 'message' ? sendDigest(input) : '',
       );
-      if (status === 'no_room' || status === 'not_found' || status === 'forbidden')
+      if (status === 'no_room' || status === 'not_found' || status === 'forbidden' || status === 'id_reused')
         return { ok: false, reason: status };
       if (status === 'duplicate') {
         const [message] = await this.#present(room, [String(value)]);

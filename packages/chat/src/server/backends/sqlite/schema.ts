@@ -6,11 +6,13 @@
  *      room event need no table rebuild)
  *  3  replies, mentions, reactions
  *  4  a client message id is unique per (room, user), as on Redis, not per user across rooms
+ *  5  a message keeps the digest of the send that stored it (events.send_digest, see
+ *     backends/send-digest.ts); rows from before have none and any resend of their id is a duplicate
  * Each step runs in one transaction, so a crash mid-migration leaves the previous version.
  */
 import type Database from 'better-sqlite3';
 
-const CURRENT = 4;
+const CURRENT = 5;
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS users (
@@ -123,6 +125,7 @@ export function migrate(db: Database.Database): void {
     db.exec(TABLES);
     db.exec(INDEXES);
     addReactionsAndReplies(db);
+    if (!columns(db, 'events').has('send_digest')) db.exec('ALTER TABLE events ADD COLUMN send_digest TEXT');
     db.pragma(`user_version = ${CURRENT}`);
   })();
 }

@@ -48,6 +48,7 @@ import type {
   UserRecord,
 } from '../../ports.js';
 import { quoteOf, reactionsOf } from '../message-parts.js';
+import { sendDigest } from '../send-digest.js';
 import { ensureAttachmentSchema } from './attachments.js';
 import { migrate } from './schema.js';
 
@@ -67,6 +68,8 @@ interface EventRow {
   react_on: number | null;
   /** The message's files, JSON (attachments.ts), or null. */
   attachments: string | null;
+  /** A message: the digest of the send that stored it (send-digest.ts); null before schema 5. */
+  send_digest?: string | null;
 }
 
 interface RoomRow {
@@ -236,7 +239,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       bumpHead: db.prepare('UPDATE rooms SET head = head + 1 WHERE name = ? RETURNING head'),
       dedup: db.prepare('SELECT * FROM events WHERE room = ? AND user = ? AND client_id = ?'),
       insert: db.prepare(
-        'INSERT INTO events (room, seq, kind, user, client_id, text, ts, target, reply_to, mentions, react_on, attachments) VALUES (@room, @seq, @kind, @user, @clientId, @text, @ts, @target, @replyTo, @mentions, @reactOn, @attachments)',
+        'INSERT INTO events (room, seq, kind, user, client_id, text, ts, target, reply_to, mentions, react_on, attachments, send_digest) VALUES (@room, @seq, @kind, @user, @clientId, @text, @ts, @target, @replyTo, @mentions, @reactOn, @attachments, @sendDigest)',
       ),
       // ---- replies, mentions, reactions ----
       reactionsOf: db.prepare('SELECT emoji, user FROM reactions WHERE room = ? AND target = ?'),
@@ -334,12 +337,16 @@ export class SqliteStore implements AccountStore, RoomStore {
       append: db.transaction((input: AppendInput): AppendResult => {
         if (input.type === 'message') {
           const existing = s.dedup.get(input.room, input.user, input.clientId) as EventRow | undefined;
-          if (existing)
+          if (existing) {
+            // A row from before schema 5 has no digest: its id dedups as it always did.
+            if (existing.send_digest && existing.send_digest !== sendDigest(input))
+              return { ok: false, reason: 'id_reused' };
             return {
               ok: true,
               event: { type: 'message', message: toMessage(existing, extras) },
               duplicate: true,
             };
+          }
           if (input.replyTo !== undefined) {
             const target = s.getMessage.get(input.room, input.replyTo) as EventRow | undefined;
             if (!target || target.deleted)
@@ -383,6 +390,7 @@ export class SqliteStore implements AccountStore, RoomStore {
           mentions: row.mentions,
           reactOn: null,
           attachments: row.attachments,
+          sendDigest: input.type === 'message' ? sendDigest(input) : null,
         });
         if (input.type === 'message') recordMentions(input.room, row.seq, input.user, input.mentions);
         if (input.type === 'edit') {
@@ -424,6 +432,7 @@ export class SqliteStore implements AccountStore, RoomStore {
           mentions: null,
           reactOn: input.on ? 1 : 0,
           attachments: null,
+          sendDigest: null,
         });
         if (input.on) s.addReaction.run(...key);
         else s.removeReaction.run(...key);

@@ -28,6 +28,10 @@ export interface MessageActions {
   reply(message: ChatMessage): void;
   /** Shows the message `seq` of the open room (a quote was clicked). */
   reveal(seq: number): void;
+  /** An unsent message refused for good (outbox.ts `failed`): send it again as a new message. */
+  resendPending(id: string): void;
+  /** ... or drop it. */
+  discardPending(id: string): void;
 }
 
 /** What the conversation remembers between redraws. */
@@ -263,19 +267,20 @@ export function renderMessages(
   }
   for (const pending of outbox.items) {
     if (pending.room !== room.name) continue;
-    const li = el('li', 'message mine pending');
+    const li = el('li', pending.failed ? 'message mine pending failed' : 'message mine pending');
     const first = lastUser !== state.me;
     if (first) li.classList.add('first');
     li.append(first ? avatar(state.me) : el('span', 'gutter'));
     const body = el('div', 'body');
     const meta = el('div', 'meta');
     if (first) meta.append(el('span', 'user', state.me));
-    meta.append(el('span', 'state', 'sending…'));
+    meta.append(el('span', 'state', pending.failed ? 'not sent' : 'sending…'));
     const text = el('div', 'text');
     text.dir = 'auto';
     renderFormatted(document, text as unknown as DomElement, pending.text);
     body.append(meta, text);
     if (pending.attachments?.length) body.append(renderAttachments(pending.attachments));
+    if (pending.failed) body.append(failedNote(pending.id, pending.failed.message, actions));
     li.append(body);
     list.append(li);
     lastUser = state.me;
@@ -292,6 +297,20 @@ export function renderMessages(
   else if (state.stick) jump.hidden = false;
   state.stick = false;
   state.jump = false;
+}
+
+/** Why an unsent message was refused, and what the user can do about it. */
+function failedNote(id: string, reason: string, actions: MessageActions): HTMLElement {
+  const note = el('div', 'failed-note');
+  note.append(el('span', 'reason', `Not sent: ${reason}`));
+  const again = el('button', 'resend', 'Send again');
+  again.type = 'button';
+  again.addEventListener('click', () => actions.resendPending(id));
+  const drop = el('button', 'discard', 'Discard');
+  drop.type = 'button';
+  drop.addEventListener('click', () => actions.discardPending(id));
+  note.append(' ', again, ' ', drop);
+  return note;
 }
 
 function restoreFocus(list: HTMLElement, spot: { seq: string; selector: string | null } | null): void {

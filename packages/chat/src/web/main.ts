@@ -104,6 +104,8 @@ const actions: Actions = {
     state.reveal(seq);
     render();
   },
+  resendPending: (id) => outbox.resend(id, randomId()),
+  discardPending: (id) => outbox.discard(id),
 };
 
 const search = new SearchPanel(

@@ -13,6 +13,10 @@
  *   the server stores each message once.
  * - `not_ready` (sent before the hello was answered) holds it until `connected()` like a lost
  *   connection; a `service` notice before the welcome does not release the queue.
+ * - `id_reused` (the server holds another message under that id: nothing was stored) marks the
+ *   message failed, with the reason: it stays in the queue, shown as not sent, is never sent again
+ *   under that id, and the queue goes on with the next. The user sends it again (`resend`: a new
+ *   id) or discards it (`discard`).
  * - Any other error drops that message (reported through `onRejected`) and goes on with the next.
  *
  * No DOM and no global timers: time and timers come from the host, so tests drive them.
@@ -28,6 +32,8 @@ export interface Pending {
   attachments?: Attachment[];
   /** The seq of the message this one replies to. */
   replyTo?: number;
+  /** Refused for good under this id (`id_reused`): shown with the reason, not sent again. */
+  failed?: { code: string; message: string };
 }
 
 export interface OutboxHost {
@@ -106,7 +112,8 @@ export class Outbox {
 
   /** The server stored `id` (ack, or the message event of our own message). */
   acknowledged(id: string): void {
-    const i = this.#items.findIndex((p) => p.id === id);
+    // A failed message is not the one stored under its id (that is why it failed).
+    const i = this.#items.findIndex((p) => p.id === id && !p.failed);
     if (i < 0) return;
     this.#items.splice(i, 1);
     this.#host.save(this.#items);
@@ -119,6 +126,7 @@ export class Outbox {
   failed(id: string, code: string, message: string, retryAfterMs?: number): boolean {
     const item = this.#items.find((p) => p.id === id);
     if (!item) return false;
+    if (item.failed) return true;
     if (this.#inFlight === id) this.#inFlight = null;
     if (code === 'rate_limited') {
       this.#wait(retryAfterMs ?? 1000);
@@ -127,6 +135,11 @@ export class Outbox {
     } else if (code === 'not_ready') {
       // Sent before the hello was answered: nothing was done; it goes again after the welcome.
       this.#setHold('offline');
+    } else if (code === 'id_reused') {
+      item.failed = { code, message };
+      this.#host.save(this.#items);
+      this.#host.onRejected(item, code, message);
+      this.#pump();
     } else {
       this.#items.splice(this.#items.indexOf(item), 1);
       this.#host.save(this.#items);
@@ -135,6 +148,26 @@ export class Outbox {
     }
     this.#host.onChange();
     return true;
+  }
+
+  /** A failed message goes again, as a new message (a new id), in its place in the queue. */
+  resend(id: string, newId: string): void {
+    const item = this.#items.find((p) => p.id === id);
+    if (!item?.failed) return;
+    delete item.failed;
+    item.id = newId;
+    this.#host.save(this.#items);
+    this.#pump();
+    this.#host.onChange();
+  }
+
+  /** A failed message is dropped by the user. */
+  discard(id: string): void {
+    const i = this.#items.findIndex((p) => p.id === id && p.failed);
+    if (i < 0) return;
+    this.#items.splice(i, 1);
+    this.#host.save(this.#items);
+    this.#host.onChange();
   }
 
   /** The room was left: its unsent messages go (nobody there would read them). */
@@ -174,7 +207,7 @@ export class Outbox {
 
   #pump(): void {
     if (this.#hold !== null || this.#inFlight !== null) return;
-    const next = this.#items[0];
+    const next = this.#items.find((p) => !p.failed);
     if (!next) return;
     const wait = this.#bucket?.take(this.#host.now()) ?? 0;
     if (wait > 0) {

@@ -160,6 +160,56 @@ describe('Outbox', () => {
     expect(outbox.failed('zzz', 'not_member', 'x')).toBe(false); // not ours
   });
 
+  it('keeps a message refused as id_reused, shown failed and never resent under that id, until the user acts', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    outbox.add(item(1));
+    outbox.add(item(2));
+    expect(outbox.failed('m1', 'id_reused', 'id m1 is already used')).toBe(true);
+    expect(host.rejected).toEqual(['m1:id_reused']);
+    expect(outbox.items).toEqual([
+      { ...item(1), failed: { code: 'id_reused', message: 'id m1 is already used' } },
+      item(2),
+    ]);
+    expect(host.saved).toEqual(outbox.items); // a reload shows it failed too
+    expect(host.sent).toEqual(['m1', 'm2']); // the queue went on
+    // The message stored under m1 (arriving as our own message event) is not this one.
+    outbox.acknowledged('m1');
+    expect(outbox.has('m1')).toBe(true);
+    outbox.acknowledged('m2');
+    // Reconnects and service recoveries send nothing again under the refused id.
+    outbox.disconnected();
+    outbox.connected(rate);
+    outbox.serviceLost();
+    outbox.serviceBack();
+    host.advance(60_000);
+    expect(host.sent).toEqual(['m1', 'm2']);
+    expect(outbox.items.map((p) => p.id)).toEqual(['m1']);
+    // "Send again": the same content as a new message, with a new id.
+    outbox.resend('m1', 'm1b');
+    expect(outbox.items).toEqual([{ ...item(1), id: 'm1b' }]);
+    expect(host.sent).toEqual(['m1', 'm2', 'm1b']);
+    outbox.acknowledged('m1b');
+    expect(outbox.items).toEqual([]);
+  });
+
+  it('discards a failed message when the user says so, and only a failed one', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    outbox.add(item(1));
+    outbox.failed('m1', 'id_reused', 'reused');
+    outbox.add(item(2)); // in flight
+    outbox.discard('m2');
+    outbox.resend('m2', 'other');
+    expect(outbox.items.map((p) => p.id)).toEqual(['m1', 'm2']);
+    outbox.discard('m1');
+    expect(outbox.items.map((p) => p.id)).toEqual(['m2']);
+    expect(host.saved).toEqual([item(2)]);
+    expect(host.sent).toEqual(['m1', 'm2']);
+  });
+
   it('forgets the unsent messages of a room it left (not the one in flight)', () => {
     const host = new FakeHost();
     const outbox = new Outbox(host);

@@ -1,7 +1,8 @@
 /**
- * What the three server commands (echo, listen, broadcast) share: the --port/--host/--deflate
- * and --cert/--key flags, an HTTP server the WebSocket server attaches to (so plain HTTP requests
- * get a useful answer), client numbering, and the shutdown on Ctrl-C (close every client with
+ * What the three server commands (echo, listen, broadcast) share: the --port/--host/--deflate,
+ * --cert/--key and --allow-origin flags, an HTTP server the WebSocket server attaches to (so plain
+ * HTTP requests get a useful answer), the Origin check (origin.ts: browser pages of other sites
+ * are refused with 403), client numbering, and the shutdown on Ctrl-C (close every client with
  * 1001 "going away", then exit; a second Ctrl-C exits at once).
  *
  * With --cert and --key the server is node's HTTP/2 secure server with HTTP/1.1 allowed: one
@@ -30,9 +31,11 @@ import {
   type ParsedFlags,
   portFlag,
   stringFlag,
+  stringList,
 } from './args.js';
-import { describeClose, toBuffer } from './format.js';
+import { describeClose, safeText, toBuffer } from './format.js';
 import { WebSocket, WebSocketServer } from './lib.js';
+import { originPolicy, refusal, refusalLine } from './origin.js';
 
 export type Socket = InstanceType<typeof WebSocket>;
 export type SocketServer = InstanceType<typeof WebSocketServer>;
@@ -51,7 +54,25 @@ export const serverFlags: Record<string, FlagSpec> = {
     description: 'TLS certificate (PEM, with --key): wss:// over HTTP/2 and HTTP/1.1 on one port',
   },
   key: { type: 'string', value: 'file', description: 'TLS private key (PEM) of --cert' },
+  'allow-origin': {
+    type: 'string',
+    multiple: true,
+    value: 'origin',
+    description: "also accept browser pages of this origin (scheme://host[:port] or null; '*': any)",
+  },
 };
+
+/** The help paragraph on origins, in every server command's notes. */
+export const ORIGIN_NOTES = [
+  'origins: clients that send no Origin header (scripts, riptide connect without --origin)',
+  'are always accepted. Browser pages are accepted from this host only: on loopback (the',
+  'default --host), any local page (http://localhost:3000, http://127.0.0.1:5173, ...); on',
+  'another address, pages whose host and port are the ones the request was sent to. Other',
+  "pages get 403 and a log line, unless --allow-origin names their origin (or is '*').",
+].join('\n');
+
+/** The synopsis of the server commands. */
+export const SERVER_SYNOPSIS = '--port N [--host H] [--deflate] [--cert F --key F] [--allow-origin O]';
 
 /** A request to the servers: HTTP/1.1, or HTTP/2 through node's compatibility API (--cert). */
 export type Request = IncomingMessage | Http2ServerRequest;
@@ -117,14 +138,19 @@ function tlsFiles(spec: CommandSpec, flags: ParsedFlags): { cert: Buffer; key: B
   return { cert: read('cert', cert), key: read('key', key) };
 }
 
-/** Listen; resolves once listening, rejects with a one-line reason (address in use, ...). */
+/**
+ * Listen; resolves once listening, rejects with a one-line reason (address in use, ...). A
+ * WebSocket request refused for its Origin is answered 403 and logged through `log`.
+ */
 export function listen(
   spec: CommandSpec,
   flags: ParsedFlags,
+  log: (line: string) => void,
   handler: Handler = upgradeRequired,
 ): Promise<Running> {
   const port = portFlag(spec, stringFlag(flags.port), true)!;
   const host = stringFlag(flags.host) ?? '127.0.0.1';
+  const policy = originPolicy(stringList(flags['allow-origin']), host, spec);
   const tls = tlsFiles(spec, flags);
   let http: Server | Http2SecureServer;
   if (tls === null) {
@@ -145,7 +171,16 @@ export function listen(
     });
     http.listen(port, host, () => {
       // Attached only once listening, so a listen error is reported once, by us, not re-emitted.
-      const wss = new WebSocketServer({ server: http, perMessageDeflate: flags.deflate === true });
+      const wss = new WebSocketServer({
+        server: http,
+        perMessageDeflate: flags.deflate === true,
+        verifyClient: (info, done) => {
+          const why = refusal(policy, info.origin, info.req.headers.host);
+          if (why === null) return done(true);
+          log(refusalLine(peerOf(info.req), safeText(info.origin ?? ''), why));
+          done(false, 403, `Forbidden: origin not allowed (riptide ${spec.name} --allow-origin)`);
+        },
+      });
       const address = http.address() as AddressInfo;
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       resolve({ http, wss, url: `${tls === null ? 'ws' : 'wss'}://${shownHost}:${address.port}` });

@@ -3,6 +3,7 @@
  */
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import * as http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -211,6 +212,112 @@ describe('riptide listen', () => {
   });
 });
 
+/**
+ * The opening handshake with these headers, answered with its status and body (101: the
+ * WebSocket was accepted; its socket is closed at once).
+ */
+function handshake(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url.replace(/^ws/, 'http'), {
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        ...headers,
+      },
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 0, body: '' });
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('the Origin check (cross-site WebSocket hijacking)', () => {
+  it('on loopback: refuses another site with 403 and a log line, accepts local pages and non-browsers', async () => {
+    const { cli, url } = await startServer('listen');
+    const port = new URL(url).port;
+    const refused = await handshake(url, { Origin: 'https://evil.example' });
+    expect(refused).toEqual({
+      status: 403,
+      body: 'Forbidden: origin not allowed (riptide listen --allow-origin)',
+    });
+    await cli.waitFor(
+      /refused 127\.0\.0\.1:\d+: origin https:\/\/evil\.example, not a local page \(--allow-origin https:\/\/evil\.example accepts it\)\n/,
+    );
+    // DNS rebinding: the attacker's name resolves to 127.0.0.1, so the Host matches its Origin.
+    const rebound = `http://evil.example:${port}`;
+    expect(await handshake(url, { Origin: rebound, Host: `evil.example:${port}` })).toMatchObject({
+      status: 403,
+    });
+    expect(await handshake(url, { Origin: 'null' })).toMatchObject({ status: 403 });
+    expect(cli.stdout).not.toMatch(/connected from/);
+    for (const origin of [undefined, `http://127.0.0.1:${port}`, 'http://localhost:3000'])
+      expect(await handshake(url, origin === undefined ? {} : { Origin: origin })).toEqual({
+        status: 101,
+        body: '',
+      });
+    await cli.waitFor(/\[3\] connected from/);
+  });
+
+  it('--allow-origin accepts the origins it names (repeatable), null, or any with *', async () => {
+    const { cli, url } = await startServer(
+      'echo',
+      '--allow-origin',
+      'https://app.example',
+      '--allow-origin',
+      'null',
+    );
+    expect(await handshake(url, { Origin: 'https://app.example' })).toMatchObject({ status: 101 });
+    expect(await handshake(url, { Origin: 'null' })).toMatchObject({ status: 101 });
+    expect(await handshake(url, { Origin: 'https://other.example' })).toMatchObject({ status: 403 });
+    await cli.waitFor(/refused .*: origin https:\/\/other\.example, not a local page/);
+    const any = await startServer('broadcast', '--allow-origin', '*');
+    expect(await handshake(any.url, { Origin: 'https://other.example' })).toMatchObject({ status: 101 });
+    // A CLI client sending a foreign --origin is a browser page to the server: refused by default.
+    const blocked = await startServer('echo');
+    const res = await run(['connect', blocked.url, '--origin', 'https://other.example', '-x', 'hi']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/403 Forbidden/);
+  });
+
+  it('on another address: accepts the pages of the host the request names (the broadcast page)', async () => {
+    const { url } = await startServer('broadcast', '--host', '0.0.0.0');
+    const port = new URL(url).port;
+    const local = `ws://127.0.0.1:${port}`;
+    expect(await handshake(local, { Origin: `http://127.0.0.1:${port}` })).toMatchObject({ status: 101 });
+    expect(
+      await handshake(local, { Origin: `http://box.lan:${port}`, Host: `box.lan:${port}` }),
+    ).toMatchObject({
+      status: 101,
+    });
+    // Not loopback-bound: a local page on another port is another site.
+    expect(await handshake(local, { Origin: 'http://localhost:3000' })).toMatchObject({ status: 403 });
+  });
+
+  it.each([
+    ['echo', 'https://a.test/'],
+    ['listen', ''],
+    ['broadcast', 'app.example'],
+  ])('%s --allow-origin %j is a usage error (exit 2)', async (command, value) => {
+    const res = await run([command, '--port', '0', '--allow-origin', value]);
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(
+      new RegExp(`^riptide ${command}: --allow-origin must be an origin .* or null, or '\\*' for any, got "`),
+    );
+    expect(res.stderr).toMatch(USAGE);
+  });
+});
+
 describe('--cert/--key: wss:// over HTTP/2 and HTTP/1.1 on one port', () => {
   let dir: string;
   let cert: string;
@@ -277,6 +384,16 @@ describe('--cert/--key: wss:// over HTTP/2 and HTTP/1.1 on one port', () => {
       plain.close();
       await once(plain, 'close');
     }
+  });
+
+  it('refuses a foreign origin over HTTP/2 too', async () => {
+    const { cli, url } = await startServer('echo', '--cert', cert, '--key', key);
+    const ws = new Riptide(url, { http2: true, rejectUnauthorized: false, origin: 'https://evil.example' });
+    const [err] = (await once(ws, 'error')) as [Error];
+    expect(err.message).toMatch(/403/);
+    await cli.waitFor(
+      /refused 127\.0\.0\.1:\d+ \(HTTP\/2\): origin https:\/\/evil\.example, not a local page/,
+    );
   });
 
   it.each([

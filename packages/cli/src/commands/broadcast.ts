@@ -12,8 +12,10 @@ import {
   closeLine,
   type Handler,
   listen,
+  ORIGIN_NOTES,
   peerOf,
   respond,
+  SERVER_SYNOPSIS,
   type Socket,
   serverFlags,
   shutdown,
@@ -23,14 +25,15 @@ import type { Io } from '../terminal.js';
 export const broadcastSpec: CommandSpec = {
   name: 'broadcast',
   brief: "the tutorial's chat server, with its page at /",
-  synopsis: '--port N [--host H] [--deflate] [--cert F --key F]',
+  synopsis: SERVER_SYNOPSIS,
   summary:
     "The tutorial's broadcast chat server: greets each client with 'Welcome to the chat!',\n" +
     "sends every message to every open client as 'Server: <message>', and serves a chat page at /.",
   positionals: [],
   flags: serverFlags,
   notes:
-    'example:\n  riptide broadcast --port 8080    # then open http://127.0.0.1:8080/ in two browser tabs',
+    'example:\n  riptide broadcast --port 8080    # then open http://127.0.0.1:8080/ in two browser tabs\n\n' +
+    ORIGIN_NOTES,
 };
 
 export const WELCOME = 'Welcome to the chat!';
@@ -107,7 +110,7 @@ const servePage: Handler = (req, res) => {
 export async function broadcast(argv: string[], io: Io): Promise<number> {
   const { flags, help } = parseCommand(broadcastSpec, argv);
   if (help) return SHOW_HELP;
-  const running = await listen(broadcastSpec, flags, servePage);
+  const running = await listen(broadcastSpec, flags, (line) => io.stdout.write(`${line}\n`), servePage);
   const { wss } = running;
   io.stdout.write(`listening on ${running.url} (chat page at ${running.url.replace(/^ws/, 'http')}/)\n`);
   let next = 1;

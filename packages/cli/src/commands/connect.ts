@@ -37,6 +37,7 @@ import {
   toBuffer,
 } from '../format.js';
 import { WebSocket } from '../lib.js';
+import { checkOrigin } from '../origin.js';
 import { type Io, Terminal } from '../terminal.js';
 
 export const connectSpec: CommandSpec = {
@@ -165,41 +166,6 @@ function parseHeaders(values: string[]): Record<string, string> {
 }
 
 /**
- * RFC 6454 6.2's serialized origin: scheme "://" host [":" port], nothing after it (no path,
- * not even "/", no userinfo, query or fragment). The host is a registered name, an IPv4 address
- * or a bracketed IPv6 address, in ASCII as browsers send it (IDNA's punycode form).
- */
-const SERIALIZED_ORIGIN =
-  /^[a-z][a-z0-9+.-]*:\/\/(?:\[[0-9a-f:.]+\]|[a-z0-9._~!$&'()*+,;=%-]+)(?::(\d{1,5}))?$/i;
-
-/**
- * --origin must be what a browser could send in Origin: a serialized origin, or `null` (the
- * opaque origin, sent as is so it can probe a server's origin check). Anything else (a path,
- * spaces, line breaks, an empty value) is a mistake in the command line, not a probe. The value
- * is sent exactly as given (case included).
- */
-function checkOrigin(origin: string): string {
-  if (origin === 'null') return origin;
-  const shape = SERIALIZED_ORIGIN.exec(origin);
-  let valid = shape !== null && (shape[1] === undefined || Number(shape[1]) <= 65535);
-  if (valid) {
-    try {
-      // The WHATWG parser checks what the pattern cannot: IPv4 and IPv6 syntax, host code points.
-      valid = new URL(origin).host !== '';
-    } catch {
-      valid = false;
-    }
-  }
-  if (!valid) {
-    throw new CliUsageError(
-      `--origin must be an origin (scheme://host[:port], e.g. https://example.com) or null, got ${JSON.stringify(origin)}`,
-      connectSpec,
-    );
-  }
-  return origin;
-}
-
-/**
  * PEM certificate blocks, as OpenSSL reads them from a CA file (text around them, as in system
  * bundles, is ignored; OpenSSL also takes its TRUSTED and old X509 CERTIFICATE labels).
  */
@@ -263,7 +229,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     perMessageDeflate: flags.deflate === true,
   };
   const origin = stringFlag(flags.origin);
-  if (origin !== undefined) options.origin = checkOrigin(origin);
+  if (origin !== undefined) options.origin = checkOrigin(origin, 'origin', connectSpec);
   const caFile = stringFlag(flags.ca);
   if (caFile !== undefined) options.ca = readCaFile(caFile);
   if (flags.insecure === true) options.rejectUnauthorized = false;

@@ -4,26 +4,36 @@
  * server stays fast under load.
  */
 import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
-import { closeLine, listen, peerOf, type Socket, serverFlags, shutdown } from '../server.js';
+import {
+  closeLine,
+  listen,
+  ORIGIN_NOTES,
+  peerOf,
+  SERVER_SYNOPSIS,
+  type Socket,
+  serverFlags,
+  shutdown,
+} from '../server.js';
 import type { Io } from '../terminal.js';
 
 export const echoSpec: CommandSpec = {
   name: 'echo',
   brief: 'echo server: every message back to its sender',
-  synopsis: '--port N [--host H] [--deflate] [--cert F --key F]',
+  synopsis: SERVER_SYNOPSIS,
   summary: 'An echo server: every message goes back to its sender with the same type (text or binary).',
   positionals: [],
   flags: serverFlags,
   notes:
     'examples:\n  riptide echo --port 8080 &\n  riptide connect ws://127.0.0.1:8080 -x hello\n' +
     '  riptide echo --port 8443 --cert cert.pem --key key.pem &   # wss:// over HTTP/2 and HTTP/1.1\n' +
-    '  riptide connect wss://localhost:8443 --http2 -k -x hello',
+    '  riptide connect wss://localhost:8443 --http2 -k -x hello\n\n' +
+    ORIGIN_NOTES,
 };
 
 export async function echo(argv: string[], io: Io): Promise<number> {
   const { flags, help } = parseCommand(echoSpec, argv);
   if (help) return SHOW_HELP;
-  const running = await listen(echoSpec, flags);
+  const running = await listen(echoSpec, flags, (line) => io.stdout.write(`${line}\n`));
   io.stdout.write(`listening on ${running.url}\n`);
   let next = 1;
   running.wss.on('connection', (ws: Socket, req) => {

@@ -8,13 +8,22 @@
 import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
 import { describeMessage, parseHex, safeText, toBuffer } from '../format.js';
 import { WebSocket } from '../lib.js';
-import { closeLine, listen as listenOn, peerOf, type Socket, serverFlags, shutdown } from '../server.js';
+import {
+  closeLine,
+  listen as listenOn,
+  ORIGIN_NOTES,
+  peerOf,
+  SERVER_SYNOPSIS,
+  type Socket,
+  serverFlags,
+  shutdown,
+} from '../server.js';
 import { type Io, Terminal } from '../terminal.js';
 
 export const listenSpec: CommandSpec = {
   name: 'listen',
   brief: 'interactive server: see and answer clients',
-  synopsis: '--port N [--host H] [--deflate] [--cert F --key F]',
+  synopsis: SERVER_SYNOPSIS,
   summary:
     'An interactive server: prints what each client sends as [n] message, and sends every\n' +
     'line you type to all connected clients.',
@@ -29,6 +38,8 @@ export const listenSpec: CommandSpec = {
     '  //text                send "/text"',
     '',
     'example:\n  riptide listen --port 8080',
+    '',
+    ORIGIN_NOTES,
   ].join('\n'),
 };
 
@@ -41,8 +52,12 @@ interface Client {
 export async function listen(argv: string[], io: Io): Promise<number> {
   const { flags, help } = parseCommand(listenSpec, argv);
   if (help) return SHOW_HELP;
-  const running = await listenOn(listenSpec, flags);
+  // The terminal starts once listening (a flag or listen error leaves stdin alone); a refusal
+  // cannot be logged before that, since none can happen before.
+  let log = (_line: string) => {};
+  const running = await listenOn(listenSpec, flags, (line) => log(line));
   const term = new Terminal(io);
+  log = (line) => term.out(line);
   const clients = new Map<number, Client>();
   let next = 1;
   term.out(`listening on ${running.url}`);

@@ -170,7 +170,8 @@ describe('help and version', () => {
       expect(connect.stdout).toContain(flag);
     }
     const listen = await run(['listen', '-h']);
-    for (const text of ['--port', '--host', '/clients', '/kick']) expect(listen.stdout).toContain(text);
+    for (const text of ['--port', '--host', '--allow-origin', 'origins:', '/clients', '/kick'])
+      expect(listen.stdout).toContain(text);
   });
 });
 

@@ -169,6 +169,57 @@ describe('chat page', () => {
     }
   });
 
+  it('shows a message refused as id_reused as not sent, with the reason, until sent again as new', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    // The outbox is kept in sessionStorage across a reload: put one message in it under a chosen
+    // id, then another text under the same id, as a client that reuses its ids would.
+    const resume = async (text: string) => {
+      await alice.page.evaluate((t) => {
+        sessionStorage.setItem(
+          'riptide-chat-outbox',
+          JSON.stringify([{ id: 'reused', room: 'general', text: t }]),
+        );
+      }, text);
+      await alice.page.reload();
+      await alice.page.waitForSelector('#status[data-state="online"]');
+    };
+    await resume('the first message');
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 1,
+    );
+    await resume('another text');
+    const failed = alice.page.locator('#message-list li.pending.failed');
+    await failed.waitFor();
+    expect(await failed.locator('.state').textContent()).toBe('not sent');
+    expect(await failed.locator('.text').textContent()).toBe('another text');
+    expect(await failed.locator('.failed-note .reason').textContent()).toMatch(
+      /^Not sent: id reused is already used by another of your messages in general/,
+    );
+    expect(await messageTexts(alice.page)).toEqual(['the first message']);
+    // It stays failed across a reload (never sent again under that id) ...
+    await alice.page.reload();
+    await alice.page.waitForSelector('#status[data-state="online"]');
+    await failed.waitFor();
+    // ... until "Send again" sends it as a new message (a new id).
+    await failed.locator('button.resend').click();
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 2,
+    );
+    expect(await messageTexts(alice.page)).toEqual(['the first message', 'another text']);
+    expect(await alice.page.locator('#message-list li.pending').count()).toBe(0);
+    // Discard drops one.
+    await resume('a third text');
+    await failed.waitFor();
+    await failed.locator('button.discard').click();
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.pending').length === 0,
+    );
+    expect(await alice.page.evaluate(() => sessionStorage.getItem('riptide-chat-outbox'))).toBe('[]');
+    expect(await messageTexts(alice.page)).toEqual(['the first message', 'another text']);
+    await alice.context.close();
+  });
+
   it('shows markup in a message as text', async () => {
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');

@@ -1,9 +1,9 @@
 /**
  * What makes two sends under one client id the same message: a client id is an idempotency key
  * (per sender and room), so a resend must carry what the first send carried. The stores keep this
- * digest beside the id (SQLite: the message row; Redis: the dedup key) and compare it, so a resend
- * with another text, reply target or set of files is refused ('id_reused') instead of being
- * acknowledged as the earlier message.
+ * digest beside the id (SQLite: the message row; Redis: a key beside the dedup key) and compare
+ * it, so a resend with another text, reply target or set of files is refused ('id_reused')
+ * instead of being acknowledged as the earlier message.
  *
  * It is taken from the send as it was first stored, not from the message as it is now: an edit or
  * a delete of the message does not turn a genuine resend into a refused one. Mentions are left out

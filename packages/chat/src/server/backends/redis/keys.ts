@@ -16,7 +16,8 @@
  *   room:{r}:by:<user>           zset of the user's live message seqs (unread counts)
  *   room:{r}:mention:<user>      zset of live message seqs mentioning the user, by others
  *   room:{r}:mentioned           set of the users that have a mention zset (deleted with the room)
- *   room:{r}:authors / :members  sets                      room:{r}:dedup:<user>:<id>  -> seq:digest
+ *   room:{r}:authors / :members  sets                      room:{r}:dedup:<user>:<id>  -> seq
+ *   room:{r}:digest:<user>:<id>  the send's digest (send-digest.ts), beside its dedup key
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
  * Keys of one room share the hash tag `{room}`; memberships span slots, so Redis Cluster is not
  * supported (one primary).

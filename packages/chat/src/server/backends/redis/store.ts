@@ -21,11 +21,12 @@
  *   `mention:<user>` holds the seqs of live messages mentioning the user (not by the user), and
  *   `mentioned` the users that have such a set. A reaction change is a `reacted` event logged by
  *   REACT, which also rewrites the message's `rx`.
- * - Dedup: `dedup:<user>:<clientId>` -> `<seq>:<digest>` (the digest of the send, send-digest.ts),
- *   written by the append script, expiring after `dedupTtlSeconds` (default 7 days). A resend with
- *   the same digest is a duplicate, with another one 'id_reused'; a value without a digest (written
- *   before digests) dedups any resend, as it did. A client resends unacknowledged messages right
- *   after it reconnects, so a window of days is generous; older ids are forgotten to bound memory.
+ * - Dedup: `dedup:<user>:<clientId>` -> seq and `digest:<user>:<clientId>` -> the digest of the send
+ *   (send-digest.ts), written by the append script, expiring after `dedupTtlSeconds` (default 7
+ *   days). A resend with the same digest is a duplicate, with another one 'id_reused'; an id without
+ *   a digest key (stored before digests) dedups any resend, as it did. Two keys, not one value, so
+ *   that nodes of either version read what the other wrote. A client resends unacknowledged
+ *   messages right after it reconnects, so a window of days is generous; older ids are forgotten.
  * - Rooms: creation checks the quotas (`roomcount`, `owned:<user>`) in the same script; joining
  *   checks the user's room count; an emptied room enters `empty` with the time, and expiry deletes
  *   every key of it except `seq` and `tip` (a room created again under that name continues its
@@ -113,7 +114,7 @@ end
 `;
 
 // KEYS: 1 seq, 2 log, 3 msgs, 4 idx, 5 live, 6 by:<user>, 7 dedup key (messages), 8 rooms, 9 authors,
-//       10 mentioned, 11 tip
+//       10 mentioned, 11 tip, 12 digest key (messages)
 // ARGV: 1 kind, 2 stream retention, 3 payload head, 4 payload tail, 5 dedup ttl, 6 target,
 //       7 user, 8 text, 9 ts, 10 room, 11 replyTo (0: none), 12 mentions (JSON array),
 //       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts), 15 its tag (logTag),
@@ -148,10 +149,10 @@ end
 if kind == 'message' then
   local prior = redis.call('GET', KEYS[7])
   if prior then
-    local priorSeq, priorDigest = string.match(prior, '^(%d+):?(.*)$')
-    local original = redis.call('HGET', KEYS[3], priorSeq)
+    local original = redis.call('HGET', KEYS[3], prior)
     if original then
-      if priorDigest ~= '' and priorDigest ~= ARGV[16] then return {'id_reused'} end
+      local digest = redis.call('GET', KEYS[12])
+      if digest and digest ~= ARGV[16] then return {'id_reused'} end
       return {'duplicate', original}
     end
   end
@@ -176,7 +177,8 @@ if kind == 'message' then
   redis.call('ZADD', KEYS[5], seq, seq)
   redis.call('ZADD', KEYS[6], seq, seq)
   redis.call('SADD', KEYS[9], ARGV[7])
-  redis.call('SET', KEYS[7], seq .. ':' .. ARGV[16], 'EX', ARGV[5])
+  redis.call('SET', KEYS[7], seq, 'EX', ARGV[5])
+  redis.call('SET', KEYS[12], ARGV[16], 'EX', ARGV[5])
   -- the quote the live event carries (after ',"reply":')
   return {'ok', seq, string.sub(live, 10)}
 end
@@ -397,7 +399,7 @@ export class RedisStore implements AccountStore, RoomStore {
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
-    define('chatAppend', 11, APPEND);
+    define('chatAppend', 12, APPEND);
     define('chatBefore', 2, BEFORE);
     define('chatAfter', 2, AFTER);
     define('chatReact', 5, REACT);
@@ -648,6 +650,9 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(room, 'authors'),
         k.room(room, 'mentioned'),
         k.tip(room),
+        input.type === 'message'
+          ? k.room(room, `digest:${input.user}:${input.clientId}`)
+          : k.room(room, 'none'),
         input.type,
         this.#retention,
         head,

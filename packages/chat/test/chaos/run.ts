@@ -24,6 +24,7 @@
  */
 import { WebSocket } from 'riptide';
 import type { ChatMessage, Limits, ServerMessage } from '../../src/shared/protocol.js';
+import { excerpt } from '../../src/web/room-state.js';
 import { PATIENCE_MS, Tab } from './tab.js';
 
 /** mulberry32: a small seeded generator, good enough to pick actions. */
@@ -192,6 +193,9 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
   const rooms = ['general', ...(options.rooms ?? ['r1', 'r2'])];
   const users = Array.from({ length: options.users ?? 4 }, (_, i) => `u${i}`);
   const origin0 = cluster.origin(0);
+  /** Rooms the users create, delete and create again (`p…` private, the others public). */
+  const own = ['x1', 'x2', 'p1', 'p2'];
+  const history: History = { typedAt: new Map(), deletions: new Map() };
 
   // Accounts, rooms and memberships, through plain requests.
   const observerCookie = await signUp(origin0, 'observer');
@@ -233,7 +237,7 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
   };
   const checkpoint = async (label: string) => {
     try {
-      await quiesceAndCheck(cluster, tabs, rooms, observerCookie);
+      await quiesceAndCheck(cluster, tabs, history, observerCookie);
     } catch (err) {
       throw new Error(
         `chaos seed ${seed} (CHAOS_SEED=${seed} replays it), ${label}: ${(err as Error).message}`,
@@ -243,14 +247,17 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
 
   for (let step = 0; step < steps; step++) {
     const tab = pick(tabs);
-    const room = pick(rooms);
+    // The page types only into the rooms it shows.
+    const mine = [...tab.state.rooms.keys()].sort();
+    const room = mine.length > 0 ? pick(mine) : 'general';
     const r = random();
     const shown = tab.state.rooms.get(tab.state.active);
-    if (r < 0.3) tab.type(room);
+    const type = (where: string, replyTo?: number) => history.typedAt.set(tab.type(where, replyTo).id, step);
+    if (r < 0.3) type(room);
     else if (r < 0.36) {
       // Cut right after the send (or, if one is in flight, the next send or resend) is written.
       tab.killOnWrite('send');
-      tab.type(room);
+      type(room);
     } else if (r < 0.41) {
       tab.kill('at a random moment');
     } else if (r < 0.46) tab.killAfterMessages(1 + int(8));
@@ -275,6 +282,38 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     else if (r < 0.79 + (options.disruptRate ?? 0.005)) {
       disruptions++;
       options.log?.(`seed ${seed} step ${step}: ${await cluster.disrupt(random)}`);
+    } else if (r < 0.825) {
+      // A reply to a message of the open room (deleted meanwhile, sometimes: then it is refused).
+      const live = [...(shown?.messages.values() ?? [])].filter((m) => !m.deleted);
+      if (shown && live.length > 0) type(shown.name, pick(live).seq);
+    } else if (r < 0.84) {
+      // Leaving a room (sometimes cut right after the request is written).
+      const leavable = mine.filter((name) => name !== 'general');
+      if (leavable.length > 0) {
+        if (random() < 0.3) tab.killOnWrite('leave');
+        tab.state.leave(pick(leavable));
+      }
+    } else if (r < 0.855) {
+      // Joining (or re-joining) a room; one nobody has is created (the page's "join or create").
+      const name = pick([...rooms, ...own]);
+      if (random() < 0.3) tab.killOnWrite(tab.state.rooms.has(name) ? 'history' : 'join');
+      tab.state.joinOrCreate(name, name.startsWith('p'));
+    } else if (r < 0.865) {
+      // The owner deletes a room, for everyone in it.
+      const owned = mine.filter((name) => tab.state.rooms.get(name)?.owner === tab.user);
+      if (owned.length > 0) {
+        const name = pick(owned);
+        history.deletions.set(name, [...(history.deletions.get(name) ?? []), step]);
+        if (random() < 0.3) tab.killOnWrite('delete_room');
+        tab.state.deleteRoom(name);
+      }
+    } else if (r < 0.87) {
+      // The owner of a private room invites someone.
+      const owned = mine.filter((name) => {
+        const info = tab.state.rooms.get(name);
+        return info?.kind === 'private' && info.owner === tab.user;
+      });
+      if (owned.length > 0) tab.state.invite(pick(owned), pick(users));
     } else if (r < 0.9) await ticks(int(30));
     else await pick(tabs).roundTrip();
     await ticks(int(4));
@@ -297,41 +336,88 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
   return stats;
 }
 
+/** What the driver did that the checks must know: when each message was typed, rooms deleted. */
+interface History {
+  /** Message id -> the step it was typed at. */
+  typedAt: Map<string, number>;
+  /** Room -> the steps its deletion was asked at (a message typed before one may be gone with it). */
+  deletions: Map<string, number[]>;
+}
+
+/** The server's side at quiescence: each user's rooms, and each of those rooms' history. */
+export interface ServerView {
+  rooms: Map<string, { head: number; messages: ChatMessage[] }>;
+  memberships: Map<string, string[]>;
+}
+
 /** Reconnects every tab, waits until nothing is in flight, then checks the invariants. */
-async function quiesceAndCheck(cluster: Cluster, tabs: Tab[], rooms: string[], observerCookie: string) {
+async function quiesceAndCheck(cluster: Cluster, tabs: Tab[], history: History, observerCookie: string) {
   for (const tab of tabs) {
     tab.disarm();
     tab.autoReconnect = true;
     tab.connect();
   }
   for (const tab of tabs) await tab.until('quiescence (outbox empty, rooms in sync)', () => tab.settled);
-  const observer = await Probe.open(cluster.origin(0), observerCookie);
-  const server = new Map<string, { head: number; messages: ChatMessage[] }>();
-  for (const room of rooms) server.set(room, await observer.history(room));
-  observer.close();
-  for (const tab of tabs)
-    for (const room of rooms) {
-      const head = server.get(room)?.head ?? 0;
+  // Membership requests still in flight are answered before a round trip's pong.
+  for (const tab of tabs) await tab.roundTrip();
+  for (const tab of tabs) await tab.until('quiescence (outbox empty, rooms in sync)', () => tab.settled);
+  const server: ServerView = { rooms: new Map(), memberships: new Map() };
+  // The observer created the first rooms and stays in them: it reads them even when no user is in.
+  const cookies = new Map([
+    ...tabs.map((t): [string, string] => [t.user, t.cookie]),
+    ['observer', observerCookie],
+  ]);
+  for (const [user, cookie] of cookies) {
+    // Each user reads their own rooms (private ones included), from the welcome of a new connection.
+    const probe = await Probe.open(cluster.origin(0), cookie);
+    const mine = (probe.welcome?.rooms ?? []).map((r) => r.room).sort();
+    server.memberships.set(user, mine);
+    for (const room of mine) if (!server.rooms.has(room)) server.rooms.set(room, await probe.history(room));
+    probe.close();
+  }
+  for (const tab of tabs) {
+    const mine = server.memberships.get(tab.user) ?? [];
+    // Membership changes reach the user's other connections as notices (on several nodes through
+    // pub/sub): wait for them, and for every room to reach the server's head.
+    await tab.until(`the rooms ${mine}`, () => [...tab.state.rooms.keys()].sort().join() === mine.join());
+    for (const room of mine) {
+      const head = server.rooms.get(room)?.head ?? 0;
       await tab.until(`${room} at head ${head}`, () => tab.state.rooms.get(room)?.head === head);
     }
+  }
   for (const tab of tabs) await tab.roundTrip();
-  const problems = check(tabs, server);
+  const problems = check(tabs, server, history);
   problems.push(...(await checkUnread(cluster, tabs, server)));
   for (const tab of tabs) tab.autoReconnect = false;
   if (problems.length > 0) throw new Error(`\n${problems.slice(0, 20).join('\n')}`);
 }
 
 /** The invariants (see the top of the file); returns what is wrong. */
-export function check(tabs: Tab[], server: Map<string, { head: number; messages: ChatMessage[] }>): string[] {
+export function check(tabs: Tab[], view: ServerView, history: History): string[] {
   const problems: string[] = [];
+  const server = view.rooms;
   const stored = new Map<string, ChatMessage[]>(); // room user id -> messages
   for (const [room, { messages }] of server) {
     let last = 0;
+    const bySeq = new Map(messages.map((m) => [m.seq, m]));
     for (const m of messages) {
       if (m.seq <= last) problems.push(`${room}: history out of order at seq ${m.seq}`);
       last = m.seq;
       const key = `${room} ${m.user} ${m.id}`;
       stored.set(key, [...(stored.get(key) ?? []), m]);
+      // A reply quotes an earlier message of its room as it is now: deleted, or its current text.
+      if (!m.reply) continue;
+      const target = bySeq.get(m.reply.seq);
+      const quote = JSON.stringify(m.reply);
+      if (m.reply.seq >= m.seq || !target)
+        problems.push(`${room} ${m.seq}: replies to ${m.reply.seq}, which the room does not hold before it`);
+      else if (target.deleted) {
+        if (!m.reply.deleted || m.reply.text !== '')
+          problems.push(`${room} ${m.seq}: quotes deleted message ${target.seq} as ${quote}`);
+      } else if (m.reply.deleted || m.reply.user !== target.user || m.reply.text !== excerpt(target.text))
+        problems.push(
+          `${room} ${m.seq}: quotes ${quote}, message ${target.seq} is ${JSON.stringify(target)}`,
+        );
     }
   }
   for (const [key, list] of stored)
@@ -340,17 +426,43 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
   const typedKeys = new Set<string>();
   for (const tab of tabs) {
     problems.push(...tab.violations);
-    for (const r of tab.rejected) problems.push(`${tab.name}: send ${r.id} refused: ${r.code} ${r.message}`);
+    const typed = new Map(tab.typed.map((item) => [item.id, item]));
+    // A send may be refused only because its room was left or deleted meanwhile, or (a reply)
+    // because the message it answers was deleted meanwhile.
+    const refused = new Map<string, string>();
+    for (const r of tab.rejected) {
+      const item = typed.get(r.id);
+      const target =
+        item?.replyTo === undefined
+          ? undefined
+          : server.get(item.room)?.messages.find((m) => m.seq === item.replyTo);
+      const fine =
+        r.code === 'not_member' ||
+        r.code === 'no_such_room' ||
+        (r.code === 'not_found' && item?.replyTo !== undefined && !(target && !target.deleted));
+      if (fine) refused.set(r.id, r.code);
+      else problems.push(`${tab.name}: send ${r.id} refused: ${r.code} ${r.message}`);
+    }
     const lastSeq = new Map<string, number>();
     for (const item of tab.typed) {
       const key = `${item.room} ${tab.user} ${item.id}`;
       typedKeys.add(key);
       const found = stored.get(key);
       if (!found) {
-        problems.push(`${tab.name}: ${item.id} typed in ${item.room}, never stored (lost)`);
+        const at = history.typedAt.get(item.id) ?? 0;
+        const excused =
+          tab.dropped.has(item.id) || // its room was left before it was sent
+          refused.has(item.id) ||
+          (history.deletions.get(item.room) ?? []).some((step) => step >= at) || // gone with its room
+          !server.has(item.room); // nobody is in its room now: nobody can read it
+        if (!excused) problems.push(`${tab.name}: ${item.id} typed in ${item.room}, never stored (lost)`);
         continue;
       }
       const m = found[0];
+      if (!m.deleted && m.reply?.seq !== item.replyTo)
+        problems.push(
+          `${tab.name}: ${item.id} replies to ${item.replyTo}, stored replying to ${m.reply?.seq}`,
+        );
       if (m.editedAt === undefined && !m.deleted && m.text !== item.text)
         problems.push(`${tab.name}: ${item.id} stored with text ${JSON.stringify(m.text)}`);
       if (m.seq <= (lastSeq.get(item.room) ?? 0))
@@ -369,13 +481,15 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
   }
   for (const key of stored.keys()) if (!typedKeys.has(key)) problems.push(`${key} stored, never typed`);
 
-  for (const tab of tabs)
-    for (const [name, { head, messages }] of server) {
-      const room = tab.state.rooms.get(name);
-      if (!room) {
-        problems.push(`${tab.name}: does not have ${name}`);
-        continue;
-      }
+  for (const tab of tabs) {
+    // The tab shows exactly the user's rooms: none left, none deleted, none missing.
+    const shows = [...tab.state.rooms.keys()].sort().join();
+    const member = (view.memberships.get(tab.user) ?? []).join();
+    if (shows !== member) problems.push(`${tab.name}: shows the rooms ${shows}; ${tab.user} is in ${member}`);
+    for (const [name, room] of tab.state.rooms) {
+      const read = server.get(name);
+      if (!read) continue;
+      const { head, messages } = read;
       if (room.head !== head)
         problems.push(`${tab.name}: ${name} at head ${room.head}, the server's is ${head}`);
       if (room.waiting.size > 0 || room.syncing)
@@ -393,6 +507,7 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
       const b = JSON.stringify(expected.map(normal));
       if (a !== b) problems.push(`${tab.name}: ${name} shows\n  ${a}\nthe server has\n  ${b}`);
     }
+  }
   return problems;
 }
 
@@ -401,17 +516,15 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
  * it is now: never back), then a new connection's welcome must count, per room, the messages of
  * others after the marker that are not deleted.
  */
-async function checkUnread(
-  cluster: Cluster,
-  tabs: Tab[],
-  server: Map<string, { head: number; messages: ChatMessage[] }>,
-): Promise<string[]> {
+async function checkUnread(cluster: Cluster, tabs: Tab[], view: ServerView): Promise<string[]> {
   const problems: string[] = [];
   const cookies = new Map(tabs.map((t) => [t.user, t.cookie]));
   for (const [i, [user, cookie]] of [...cookies].entries()) {
     const marking = await Probe.open(cluster.origin(i), cookie);
     const markers = new Map<string, number>();
-    for (const [room, { head }] of server) {
+    const server = view.rooms;
+    for (const room of view.memberships.get(user) ?? []) {
+      const head = server.get(room)?.head ?? 0;
       const reply = await marking.request({ type: 'read', room, seq: Math.floor(head / 2) });
       if (reply.type !== 'read') problems.push(`${user}: read ${room}: ${JSON.stringify(reply)}`);
       else markers.set(room, reply.seq);

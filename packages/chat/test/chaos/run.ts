@@ -183,6 +183,12 @@ export interface RunStats {
   histories: number;
   /** `sync`s the page sent (it saw a gap, or a history older than events it had). */
   syncs: number;
+  /** Rooms entered and left by tabs (a `joined`, a `left`), and left because they were deleted. */
+  joined: number;
+  left: number;
+  deleted: number;
+  /** Replies typed. */
+  replies: number;
 }
 
 export async function runChaos(cluster: Cluster, options: RunOptions): Promise<RunStats> {
@@ -246,11 +252,14 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
   };
 
   for (let step = 0; step < steps; step++) {
-    const tab = pick(tabs);
+    let tab = pick(tabs);
+    const r = random();
+    // Membership changes are asked by a connected tab (one offline would lose the request).
+    const online = tabs.filter((t) => t.welcomed);
+    if (r >= 0.83 && r < 0.925 && online.length > 0) tab = pick(online);
     // The page types only into the rooms it shows.
     const mine = [...tab.state.rooms.keys()].sort();
     const room = mine.length > 0 ? pick(mine) : 'general';
-    const r = random();
     const shown = tab.state.rooms.get(tab.state.active);
     const type = (where: string, replyTo?: number) => history.typedAt.set(tab.type(where, replyTo).id, step);
     if (r < 0.3) type(room);
@@ -282,39 +291,37 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     else if (r < 0.79 + (options.disruptRate ?? 0.005)) {
       disruptions++;
       options.log?.(`seed ${seed} step ${step}: ${await cluster.disrupt(random)}`);
-    } else if (r < 0.825) {
+    } else if (r < 0.83) {
       // A reply to a message of the open room (deleted meanwhile, sometimes: then it is refused).
       const live = [...(shown?.messages.values() ?? [])].filter((m) => !m.deleted);
       if (shown && live.length > 0) type(shown.name, pick(live).seq);
-    } else if (r < 0.84) {
-      // Leaving a room (sometimes cut right after the request is written).
-      const leavable = mine.filter((name) => name !== 'general');
-      if (leavable.length > 0) {
-        if (random() < 0.3) tab.killOnWrite('leave');
-        tab.state.leave(pick(leavable));
-      }
-    } else if (r < 0.855) {
-      // Joining (or re-joining) a room; one nobody has is created (the page's "join or create").
-      const name = pick([...rooms, ...own]);
-      if (random() < 0.3) tab.killOnWrite(tab.state.rooms.has(name) ? 'history' : 'join');
-      tab.state.joinOrCreate(name, name.startsWith('p'));
-    } else if (r < 0.865) {
-      // The owner deletes a room, for everyone in it.
+    } else if (r < 0.925) {
+      // Membership: leave, delete an owned room, invite to an owned private room, or join
+      // (re-join, or create: the page's "join or create"); sometimes cut right after the request.
+      const m = random();
       const owned = mine.filter((name) => tab.state.rooms.get(name)?.owner === tab.user);
-      if (owned.length > 0) {
+      const ownedPrivate = owned.filter((name) => tab.state.rooms.get(name)?.kind === 'private');
+      const leavable = mine.filter((name) => name !== 'general');
+      const cut = random() < 0.3;
+      if (m < 0.3 && leavable.length > 0) {
+        if (cut) tab.killOnWrite('leave');
+        tab.state.leave(pick(leavable));
+      } else if (m < 0.5 && owned.length > 0) {
+        // The owner deletes a room, for everyone in it.
         const name = pick(owned);
         history.deletions.set(name, [...(history.deletions.get(name) ?? []), step]);
-        if (random() < 0.3) tab.killOnWrite('delete_room');
+        if (cut) tab.killOnWrite('delete_room');
         tab.state.deleteRoom(name);
+      } else if (m < 0.6 && ownedPrivate.length > 0) {
+        if (cut) tab.killOnWrite('invite');
+        tab.state.invite(pick(ownedPrivate), pick(users));
+      } else {
+        const others = [...rooms, ...own].filter((name) => !tab.state.rooms.has(name));
+        const name = others.length > 0 ? pick(others) : pick(own);
+        if (cut) tab.killOnWrite(tab.state.rooms.has(name) ? 'history' : 'join');
+        tab.state.joinOrCreate(name, name.startsWith('p'));
       }
-    } else if (r < 0.87) {
-      // The owner of a private room invites someone.
-      const owned = mine.filter((name) => {
-        const info = tab.state.rooms.get(name);
-        return info?.kind === 'private' && info.owner === tab.user;
-      });
-      if (owned.length > 0) tab.state.invite(pick(owned), pick(users));
-    } else if (r < 0.9) await ticks(int(30));
+    } else if (r < 0.95) await ticks(int(30));
     else await pick(tabs).roundTrip();
     await ticks(int(4));
     if (step === Math.floor(steps / 2)) await checkpoint(`half way (step ${step})`);
@@ -331,6 +338,10 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     duplicateAcks: sum((t) => t.seen.duplicateAcks),
     histories: sum((t) => t.seen.histories),
     syncs: sum((t) => t.seen.syncs),
+    joined: sum((t) => t.seen.joined),
+    left: sum((t) => t.seen.left),
+    deleted: sum((t) => t.seen.deleted),
+    replies: sum((t) => t.typed.filter((p) => p.replyTo !== undefined).length),
   };
   options.log?.(`seed ${seed}: ${JSON.stringify(stats)}`);
   return stats;

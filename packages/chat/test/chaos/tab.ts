@@ -53,7 +53,18 @@ export class Tab {
   /** The last things that happened to this tab, for the failure message. */
   readonly trace: string[] = [];
   /** What happened here, counted (the test shows that the run went through what it is for). */
-  readonly seen = { resets: 0, synced: 0, duplicateAcks: 0, histories: 0, kills: 0, syncs: 0 };
+  readonly seen = {
+    resets: 0,
+    synced: 0,
+    duplicateAcks: 0,
+    histories: 0,
+    kills: 0,
+    syncs: 0,
+    /** Rooms entered (`joined`), left (`left`), and left because their owner deleted them. */
+    joined: 0,
+    left: 0,
+    deleted: 0,
+  };
   /** Reconnect at once when the socket closes (while the test waits for quiescence). */
   autoReconnect = false;
   #n = 0;
@@ -207,7 +218,11 @@ export class Tab {
     if (msg.type === 'reset') this.seen.resets++;
     else if (msg.type === 'synced') this.seen.synced++;
     else if (msg.type === 'history') this.seen.histories++;
-    else if (msg.type === 'ack' && msg.duplicate && msg.id !== undefined) this.seen.duplicateAcks++;
+    else if (msg.type === 'joined') this.seen.joined++;
+    else if (msg.type === 'left') {
+      this.seen.left++;
+      if (msg.reason === 'deleted') this.seen.deleted++;
+    } else if (msg.type === 'ack' && msg.duplicate && msg.id !== undefined) this.seen.duplicateAcks++;
     if (msg.type !== 'presence' && msg.type !== 'typing')
       this.#note(`← ${JSON.stringify(msg).slice(0, 160)}`);
     switch (msg.type) {

@@ -196,6 +196,14 @@ export interface RoomStore {
    */
   holds?(room: string, seq: number, tag: string): Promise<boolean>;
   /**
+   * The seq the room's current log starts after: the head of the deleted room of the same name
+   * it was created in place of (its numbering continues), 0 if there was none. The seqs up to it
+   * were the deleted room's, so a client resuming at one of them holds that room's messages, and
+   * the hub answers `reset`. A store whose events carry tags may leave it out: the event a client
+   * names by its tag is not in the new room's log, so holds() answers false.
+   */
+  base?(room: string): Promise<number>;
+  /**
    * Up to `limit` messages (as they are now) with seq < before, newest first. As they are now: the
    * current text (or deleted), reactions, and the quote of the message replied to as it is now.
    */

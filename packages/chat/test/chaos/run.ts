@@ -187,8 +187,10 @@ export interface RunStats {
   joined: number;
   left: number;
   deleted: number;
-  /** Replies typed. */
+  /** Replies typed; at the end, replies stored and those whose message is deleted. */
   replies: number;
+  storedReplies: number;
+  repliesToDeleted: number;
 }
 
 export async function runChaos(cluster: Cluster, options: RunOptions): Promise<RunStats> {
@@ -241,9 +243,10 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
   const ticks = async (n: number) => {
     for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
   };
+  let last: ServerView | undefined;
   const checkpoint = async (label: string) => {
     try {
-      await quiesceAndCheck(cluster, tabs, history, observerCookie);
+      last = await quiesceAndCheck(cluster, tabs, history, observerCookie);
     } catch (err) {
       throw new Error(
         `chaos seed ${seed} (CHAOS_SEED=${seed} replays it), ${label}: ${(err as Error).message}`,
@@ -283,7 +286,11 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
         tab.state.edit(shown.name, pick(mine).seq, `edited by ${tab.name} at ${step}`);
     } else if (r < 0.72) {
       const mine = [...(shown?.messages.values() ?? [])].filter((m) => m.user === tab.user && !m.deleted);
-      if (shown && mine.length > 0) tab.state.remove(shown.name, pick(mine).seq);
+      // Often one that has replies (their quotes then say "deleted").
+      const quoted = new Set([...(shown?.messages.values() ?? [])].map((m) => m.reply?.seq));
+      const answered = mine.filter((m) => quoted.has(m.seq));
+      if (shown && mine.length > 0)
+        tab.state.remove(shown.name, pick(answered.length > 0 && random() < 0.7 ? answered : mine).seq);
     } else if (r < 0.77) {
       const live = [...(shown?.messages.values() ?? [])].filter((m) => !m.deleted);
       if (shown && live.length > 0) tab.state.react(shown.name, pick(live).seq, pick(EMOJI), random() < 0.7);
@@ -293,8 +300,16 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
       options.log?.(`seed ${seed} step ${step}: ${await cluster.disrupt(random)}`);
     } else if (r < 0.83) {
       // A reply to a message of the open room (deleted meanwhile, sometimes: then it is refused).
+      // Often to one's own (which the user may delete while the reply is on its way, or after).
       const live = [...(shown?.messages.values() ?? [])].filter((m) => !m.deleted);
-      if (shown && live.length > 0) type(shown.name, pick(live).seq);
+      const own = live.filter((m) => m.user === tab.user);
+      if (shown && live.length > 0) {
+        const target = pick(own.length > 0 && random() < 0.5 ? own : live);
+        type(shown.name, target.seq);
+        // The user deletes the message answered at once: before or after the reply is stored
+        // (the outbox may hold earlier messages), so the reply is refused or quotes "deleted".
+        if (target.user === tab.user && random() < 0.5) tab.state.remove(shown.name, target.seq);
+      }
     } else if (r < 0.925) {
       // Membership: leave, delete an owned room, invite to an owned private room, or join
       // (re-join, or create: the page's "join or create"); sometimes cut right after the request.
@@ -329,6 +344,7 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
   await checkpoint('at the end');
   for (const tab of tabs) tab.close();
   const sum = (f: (t: Tab) => number) => tabs.reduce((n, t) => n + f(t), 0);
+  const stored = [...(last?.rooms.values() ?? [])].flatMap((r) => r.messages);
   const stats: RunStats = {
     typed: sum((t) => t.typed.length),
     disruptions,
@@ -342,6 +358,8 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     left: sum((t) => t.seen.left),
     deleted: sum((t) => t.seen.deleted),
     replies: sum((t) => t.typed.filter((p) => p.replyTo !== undefined).length),
+    storedReplies: stored.filter((m) => m.reply).length,
+    repliesToDeleted: stored.filter((m) => m.reply?.deleted).length,
   };
   options.log?.(`seed ${seed}: ${JSON.stringify(stats)}`);
   return stats;
@@ -362,7 +380,12 @@ export interface ServerView {
 }
 
 /** Reconnects every tab, waits until nothing is in flight, then checks the invariants. */
-async function quiesceAndCheck(cluster: Cluster, tabs: Tab[], history: History, observerCookie: string) {
+async function quiesceAndCheck(
+  cluster: Cluster,
+  tabs: Tab[],
+  history: History,
+  observerCookie: string,
+): Promise<ServerView> {
   for (const tab of tabs) {
     tab.disarm();
     tab.autoReconnect = true;
@@ -390,8 +413,12 @@ async function quiesceAndCheck(cluster: Cluster, tabs: Tab[], history: History, 
     const mine = server.memberships.get(tab.user) ?? [];
     // Membership changes reach the user's other connections as notices (on several nodes through
     // pub/sub): wait for them, and for every room to reach the server's head.
-    await tab.until(`the rooms ${mine}`, () => [...tab.state.rooms.keys()].sort().join() === mine.join());
+    // (If they never come, check() below says which rooms differ.)
+    await tab
+      .until(`the rooms ${mine}`, () => [...tab.state.rooms.keys()].sort().join() === mine.join())
+      .catch(() => {});
     for (const room of mine) {
+      if (!tab.state.rooms.has(room)) continue;
       const head = server.rooms.get(room)?.head ?? 0;
       await tab.until(`${room} at head ${head}`, () => tab.state.rooms.get(room)?.head === head);
     }
@@ -401,6 +428,7 @@ async function quiesceAndCheck(cluster: Cluster, tabs: Tab[], history: History, 
   problems.push(...(await checkUnread(cluster, tabs, server)));
   for (const tab of tabs) tab.autoReconnect = false;
   if (problems.length > 0) throw new Error(`\n${problems.slice(0, 20).join('\n')}`);
+  return server;
 }
 
 /** The invariants (see the top of the file); returns what is wrong. */

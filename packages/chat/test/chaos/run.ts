@@ -585,9 +585,13 @@ async function checkUnread(cluster: Cluster, tabs: Tab[], view: ServerView): Pro
   return problems;
 }
 
-/** A message as a comparable value (keys in one order). */
+/**
+ * A message as a comparable value: keys in one order, the quote's too (one built by the Redis
+ * append script has its own). Reactions keep theirs: their order is the protocol's.
+ */
 function normal(m: ChatMessage): unknown {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(m).sort()) out[key] = (m as unknown as Record<string, unknown>)[key];
+  if (m.reply) out.reply = Object.fromEntries(Object.entries(m.reply).sort(([a], [b]) => (a < b ? -1 : 1)));
   return out;
 }

@@ -1,21 +1,34 @@
 /**
  * The chaos run: a seeded, randomized test of the chat's central promise, "reconnect without
  * losing or duplicating a message". Users with one or two tabs (tab.ts: the page's own state and
- * outbox) type into a few rooms, edit, delete and react, while their connections are cut at random
- * moments (right after a send or a hello is written, in the middle of a replay or a history, at any
- * time) and servers restart (a `Cluster`: one SQLite server, or nodes on one Redis). At quiescence
- * (every tab reconnected, outboxes empty, heads reached: request/reply barriers, no sleeps) the
- * invariants are checked against the server's history, read page by page by an observer account:
+ * outbox) type into their rooms, reply (often to their own messages, which they may delete at
+ * once), edit, delete and react; they leave rooms, join and re-join them, create rooms (public
+ * `x…`, private `p…`), invite to their private rooms and delete the rooms they own (which others
+ * create again under the same name); meanwhile their connections are cut at random moments (right
+ * after a send, a hello, a history, a leave, a join, an invitation or a room deletion is written, in
+ * the middle of a replay or a history, at any time) and servers restart (a `Cluster`: one SQLite
+ * server, or nodes on one Redis). At quiescence (every tab reconnected, outboxes empty, heads
+ * reached: request/reply barriers, no sleeps) the invariants are checked against the server's
+ * state, read by each user (their rooms from a new welcome, each room's history page by page) and
+ * by the observer account that created the first rooms:
  *
- *  - every message typed is stored exactly once, in its room, under its id, by its user;
- *  - nothing is stored that nobody typed; no send was refused;
+ *  - every message typed is stored exactly once, in its room, under its id, by its user, replying
+ *    to the seq it was typed as a reply to; unless its room was left before it was sent (the page
+ *    drops it), or it was refused because its room was left or deleted meanwhile, or (a reply)
+ *    because the message it answers was deleted meanwhile, or its room was deleted after it was
+ *    typed (then it is gone with it);
+ *  - nothing is stored that nobody typed; no send was refused for another reason;
+ *  - every reply quotes an earlier message of its room as it is now: its user and current text,
+ *    or `deleted` without text;
  *  - every ack of an id names the seq it is stored at, and at most one ack is not `duplicate`;
  *  - a tab's messages are stored in the order it typed them (the outbox is stop-and-wait);
  *  - each connection gets each event of its rooms once, in seq order, without a gap (after the
- *    seq its hello named, or the head its welcome or a reset gave);
+ *    seq its hello named, or the head its welcome, a `joined` or a reset gave), and no event of a
+ *    room it is not in (never welcomed to, or after its `left`);
+ *  - every tab shows exactly its user's rooms: none it left, none deleted, none missing;
  *  - every room a tab shows holds exactly the server's messages from its first one on (same seqs,
- *    ids, texts, edits, deletions, reactions), at least the server's latest page, no gap, no
- *    extra, and the tab's head of every room is the server's;
+ *    ids, texts, edits, deletions, reactions, quotes), at least the server's latest page, no gap,
+ *    no extra, and the tab's head of every room is the server's;
  *  - unread counts: after a read marker is moved, a welcome counts the messages of others after it
  *    that are not deleted.
  *

@@ -77,5 +77,8 @@ describe('chaos on one server (SQLite)', () => {
       expect(stats.typed).toBeGreaterThan(STEPS / 5);
       expect(stats.kills).toBeGreaterThan(5);
       expect(stats.synced).toBeGreaterThan(5);
+      // Rooms were entered and left, replies typed.
+      expect(stats.joined + stats.left).toBeGreaterThan(0);
+      expect(stats.replies).toBeGreaterThan(0);
     });
 });

@@ -71,6 +71,9 @@ describe('chaos on two nodes sharing one Redis', () => {
         expect(stats.typed).toBeGreaterThan(STEPS / 5);
         expect(stats.kills).toBeGreaterThan(5);
         expect(stats.synced).toBeGreaterThan(5);
+        // Rooms were entered and left, replies typed.
+        expect(stats.joined + stats.left).toBeGreaterThan(0);
+        expect(stats.replies).toBeGreaterThan(0);
       } finally {
         await Promise.all(cluster.nodes.map((n) => n.kill()));
       }

@@ -272,7 +272,8 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     const r = random();
     // Membership changes are asked by a connected tab (one offline would lose the request).
     const online = tabs.filter((t) => t.welcomed);
-    if (r >= 0.83 && r < 0.925 && online.length > 0) tab = pick(online);
+    const membership = r >= 0.83 && r < 0.925;
+    if (membership && online.length > 0) tab = pick(online);
     // The page types only into the rooms it shows.
     const mine = [...tab.state.rooms.keys()].sort();
     const room = mine.length > 0 ? pick(mine) : 'general';
@@ -323,15 +324,23 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
         // (the outbox may hold earlier messages), so the reply is refused or quotes "deleted".
         if (target.user === tab.user && random() < 0.5) tab.state.remove(shown.name, target.seq);
       }
-    } else if (r < 0.925) {
+    } else if (membership) {
+      // Nobody is connected (reconnecting, a node or Redis down): this tab comes back first (or
+      // fails to: its socket closes).
+      if (!tab.welcomed) {
+        tab.connect();
+        await tab.until('a welcome or a close', () => tab.welcomed || tab.ws === null);
+      }
       // Membership: leave, delete an owned room, invite to an owned private room, or join
       // (re-join, or create: the page's "join or create"); sometimes cut right after the request.
       const m = random();
-      const owned = mine.filter((name) => tab.state.rooms.get(name)?.owner === tab.user);
+      const now = [...tab.state.rooms.keys()].sort(); // (the welcome may have changed them)
+      const owned = now.filter((name) => tab.state.rooms.get(name)?.owner === tab.user);
       const ownedPrivate = owned.filter((name) => tab.state.rooms.get(name)?.kind === 'private');
-      const leavable = mine.filter((name) => name !== 'general');
+      const leavable = now.filter((name) => name !== 'general');
       const cut = random() < 0.3;
-      if (m < 0.3 && leavable.length > 0) {
+      if (!tab.welcomed) tab.note('no membership change: offline');
+      else if (m < 0.3 && leavable.length > 0) {
         if (cut) tab.killOnWrite('leave');
         tab.state.leave(pick(leavable));
       } else if (m < 0.5 && owned.length > 0) {

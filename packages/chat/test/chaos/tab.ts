@@ -109,6 +109,11 @@ export class Tab {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
+  /** Notes a line in the trace (shown when the run fails). */
+  note(line: string): void {
+    this.#note(line);
+  }
+
   #note(line: string): void {
     this.trace.push(line);
     if (this.trace.length > 60) this.trace.shift();

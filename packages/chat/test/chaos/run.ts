@@ -3,8 +3,8 @@
  * losing or duplicating a message". Users with one or two tabs (tab.ts: the page's own state and
  * outbox) type into their rooms, reply (often to their own messages, which they may delete at
  * once), edit, delete and react; they leave rooms, join and re-join them, create rooms (public
- * `x…`, private `p…`), invite to their private rooms and delete the rooms they own (which others
- * create again under the same name); meanwhile their connections are cut at random moments (right
+ * `x…`, private `p…`), invite to their private rooms and delete the rooms they own (created again
+ * under the same name, sometimes at once while the owner's other tab is away); meanwhile their connections are cut at random moments (right
  * after a send, a hello, a history, a leave, a join, an invitation or a room deletion is written, in
  * the middle of a replay or a history, at any time) and servers restart (a `Cluster`: one SQLite
  * server, or nodes on one Redis). At quiescence (every tab reconnected, outboxes empty, heads
@@ -347,8 +347,18 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
         // The owner deletes a room, for everyone in it.
         const name = pick(owned);
         history.deletions.set(name, [...(history.deletions.get(name) ?? []), step]);
-        if (cut) tab.killOnWrite('delete_room');
-        tab.state.deleteRoom(name);
+        // Sometimes the user's other tab, showing the room, is away meanwhile, and the owner
+        // creates the room again at once: that tab comes back holding the deleted room's messages.
+        const away = tabs.find((t) => t.user === tab.user && t !== tab && t.state.rooms.get(name)?.loaded);
+        if (away?.welcomed && random() < 0.5) {
+          away.kill(`away while ${name} is deleted and created again`);
+          tab.state.deleteRoom(name);
+          await tab.until(`${name} deleted`, () => !tab.state.rooms.has(name) || !tab.welcomed);
+          if (tab.welcomed) tab.state.joinOrCreate(name, name.startsWith('p'));
+        } else {
+          if (cut) tab.killOnWrite('delete_room');
+          tab.state.deleteRoom(name);
+        }
       } else if (m < 0.6 && ownedPrivate.length > 0) {
         if (cut) tab.killOnWrite('invite');
         tab.state.invite(pick(ownedPrivate), pick(users));

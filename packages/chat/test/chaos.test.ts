@@ -1,6 +1,7 @@
 /**
- * The chaos test on one server (SQLite): random users, tabs, rooms, sends, edits, deletes and
- * reactions, connections cut at random moments and the server restarted on the same database file,
+ * The chaos test on one server (SQLite): random users, tabs, rooms, sends, replies, edits, deletes
+ * and reactions, rooms left, joined, created, deleted and created again, invitations to private
+ * rooms, connections cut at random moments and the server restarted on the same database file,
  * then the invariants of "reconnect without losing or duplicating a message" (chaos/run.ts).
  * CHAOS_SEED=<n> replays one seed; CHAOS_STEPS=<n> changes the steps per seed.
  */
@@ -76,5 +77,8 @@ describe('chaos on one server (SQLite)', () => {
       expect(stats.typed).toBeGreaterThan(STEPS / 5);
       expect(stats.kills).toBeGreaterThan(5);
       expect(stats.synced).toBeGreaterThan(5);
+      // Rooms were entered and left, replies typed.
+      expect(stats.joined + stats.left).toBeGreaterThan(0);
+      expect(stats.replies).toBeGreaterThan(0);
     });
 });

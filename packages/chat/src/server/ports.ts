@@ -193,7 +193,8 @@ export interface RoomStore {
   /**
    * A store that can lose acknowledged events (Redis, see CommittedEvents) tags each event
    * (RoomEvent `tag`), so that a client resuming at a seq can say which event it saw there; it
-   * implements the two methods below. Memory and SQLite do not (a seq there is always one event).
+   * implements the two methods below. Memory and SQLite do not (a seq there is always one event;
+   * across a room deleted and created again, base() below tells).
    *
    * headTag: head() and the tag of the event at it (null when the room has none), read together.
    */
@@ -203,6 +204,14 @@ export interface RoomStore {
    * went back: that seq is not reached again, or another event has it); true otherwise.
    */
   holds?(room: string, seq: number, tag: string): Promise<boolean>;
+  /**
+   * The seq the room's current log starts after: the head of the deleted room of the same name
+   * it was created in place of (its numbering continues), 0 if there was none. The seqs up to it
+   * were the deleted room's, so a client resuming at one of them holds that room's messages, and
+   * the hub answers `reset` (a tag does not tell it: the deleted room's log is gone, and a seq
+   * missing from the log may as well have been trimmed away). Without it, the hub cannot tell.
+   */
+  base?(room: string): Promise<number>;
   /**
    * Up to `limit` messages (as they are now) with seq < before, newest first. As they are now: the
    * current text (or deleted), reactions, and the quote of the message replied to as it is now.

@@ -415,9 +415,14 @@ export class ChatState {
           if (event.mentions) target.mentions = event.mentions;
           else delete target.mentions;
         } else {
+          // As a reload would show it: nothing derived from the deleted text (the server sends a
+          // deleted message without its quote, mentions, files and reactions; chaos test).
           target.text = '';
           target.deleted = true;
           delete target.reactions;
+          delete target.reply;
+          delete target.mentions;
+          delete target.attachments;
         }
       }
       // The quotes of the replies to it follow: the new text, or "deleted" (never the old text).

@@ -215,6 +215,22 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.createRoom(room('a3', 'ann'), q)).toBe('created');
     });
 
+    it('a room created again under a deleted name continues its numbering from its base', async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('again'), quotas);
+      expect(await rooms.base?.('again')).toBe(0);
+      await rooms.appendEvent(msg('again', 'ann', 'a1'));
+      await rooms.appendEvent(msg('again', 'ann', 'a2'));
+      expect(await rooms.deleteRoom('again')).toEqual([]);
+      expect(await rooms.createRoom(room('again'), quotas)).toBe('created');
+      // The seqs up to the base were the deleted room's (the hub answers a resume there with reset).
+      expect(await rooms.base?.('again')).toBe(2);
+      expect(await rooms.head('again')).toBe(2);
+      const res = await rooms.appendEvent(msg('again', 'ann', 'a1'));
+      expect(res).toMatchObject({ ok: true, duplicate: false, event: { message: { seq: 3 } } });
+      expect(await rooms.base?.('again')).toBe(2);
+    });
+
     it('lists public rooms only, by name, in pages', async () => {
       const { rooms } = await open();
       for (const n of ['b', 'a', 'd', 'c']) await rooms.createRoom(room(n), quotas);

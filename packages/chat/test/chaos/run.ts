@@ -1,21 +1,34 @@
 /**
  * The chaos run: a seeded, randomized test of the chat's central promise, "reconnect without
  * losing or duplicating a message". Users with one or two tabs (tab.ts: the page's own state and
- * outbox) type into a few rooms, edit, delete and react, while their connections are cut at random
- * moments (right after a send or a hello is written, in the middle of a replay or a history, at any
- * time) and servers restart (a `Cluster`: one SQLite server, or nodes on one Redis). At quiescence
- * (every tab reconnected, outboxes empty, heads reached: request/reply barriers, no sleeps) the
- * invariants are checked against the server's history, read page by page by an observer account:
+ * outbox) type into their rooms, reply (often to their own messages, which they may delete at
+ * once), edit, delete and react; they leave rooms, join and re-join them, create rooms (public
+ * `x…`, private `p…`), invite to their private rooms and delete the rooms they own (created again
+ * under the same name, sometimes at once while the owner's other tab is away); meanwhile their connections are cut at random moments (right
+ * after a send, a hello, a history, a leave, a join, an invitation or a room deletion is written, in
+ * the middle of a replay or a history, at any time) and servers restart (a `Cluster`: one SQLite
+ * server, or nodes on one Redis). At quiescence (every tab reconnected, outboxes empty, heads
+ * reached: request/reply barriers, no sleeps) the invariants are checked against the server's
+ * state, read by each user (their rooms from a new welcome, each room's history page by page) and
+ * by the observer account that created the first rooms:
  *
- *  - every message typed is stored exactly once, in its room, under its id, by its user;
- *  - nothing is stored that nobody typed; no send was refused;
+ *  - every message typed is stored exactly once, in its room, under its id, by its user, replying
+ *    to the seq it was typed as a reply to; unless its room was left before it was sent (the page
+ *    drops it), or it was refused because its room was left or deleted meanwhile, or (a reply)
+ *    because the message it answers was deleted meanwhile, or its room was deleted after it was
+ *    typed (then it is gone with it);
+ *  - nothing is stored that nobody typed; no send was refused for another reason;
+ *  - every reply quotes an earlier message of its room as it is now: its user and current text,
+ *    or `deleted` without text;
  *  - every ack of an id names the seq it is stored at, and at most one ack is not `duplicate`;
  *  - a tab's messages are stored in the order it typed them (the outbox is stop-and-wait);
  *  - each connection gets each event of its rooms once, in seq order, without a gap (after the
- *    seq its hello named, or the head its welcome or a reset gave);
+ *    seq its hello named, or the head its welcome, a `joined` or a reset gave), and no event of a
+ *    room it is not in (never welcomed to, or after its `left`);
+ *  - every tab shows exactly its user's rooms: none it left, none deleted, none missing;
  *  - every room a tab shows holds exactly the server's messages from its first one on (same seqs,
- *    ids, texts, edits, deletions, reactions), at least the server's latest page, no gap, no
- *    extra, and the tab's head of every room is the server's;
+ *    ids, texts, edits, deletions, reactions, quotes), at least the server's latest page, no gap,
+ *    no extra, and the tab's head of every room is the server's;
  *  - unread counts: after a read marker is moved, a welcome counts the messages of others after it
  *    that are not deleted.
  *
@@ -24,6 +37,7 @@
  */
 import { WebSocket } from 'riptide';
 import type { ChatMessage, Limits, ServerMessage } from '../../src/shared/protocol.js';
+import { excerpt } from '../../src/web/room-state.js';
 import { PATIENCE_MS, Tab } from './tab.js';
 
 /** mulberry32: a small seeded generator, good enough to pick actions. */
@@ -182,6 +196,14 @@ export interface RunStats {
   histories: number;
   /** `sync`s the page sent (it saw a gap, or a history older than events it had). */
   syncs: number;
+  /** Rooms entered and left by tabs (a `joined`, a `left`), and left because they were deleted. */
+  joined: number;
+  left: number;
+  deleted: number;
+  /** Replies typed; at the end, replies stored and those whose message is deleted. */
+  replies: number;
+  storedReplies: number;
+  repliesToDeleted: number;
 }
 
 export async function runChaos(cluster: Cluster, options: RunOptions): Promise<RunStats> {
@@ -192,6 +214,9 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
   const rooms = ['general', ...(options.rooms ?? ['r1', 'r2'])];
   const users = Array.from({ length: options.users ?? 4 }, (_, i) => `u${i}`);
   const origin0 = cluster.origin(0);
+  /** Rooms the users create, delete and create again (`p…` private, the others public). */
+  const own = ['x1', 'x2', 'p1', 'p2'];
+  const history: History = { typedAt: new Map(), deletions: new Map() };
 
   // Accounts, rooms and memberships, through plain requests.
   const observerCookie = await signUp(origin0, 'observer');
@@ -231,9 +256,10 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
   const ticks = async (n: number) => {
     for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
   };
+  let last: ServerView | undefined;
   const checkpoint = async (label: string) => {
     try {
-      await quiesceAndCheck(cluster, tabs, rooms, observerCookie);
+      last = await quiesceAndCheck(cluster, tabs, history, observerCookie);
     } catch (err) {
       throw new Error(
         `chaos seed ${seed} (CHAOS_SEED=${seed} replays it), ${label}: ${(err as Error).message}`,
@@ -242,15 +268,22 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
   };
 
   for (let step = 0; step < steps; step++) {
-    const tab = pick(tabs);
-    const room = pick(rooms);
+    let tab = pick(tabs);
     const r = random();
+    // Membership changes are asked by a connected tab (one offline would lose the request).
+    const online = tabs.filter((t) => t.welcomed);
+    const membership = r >= 0.83 && r < 0.925;
+    if (membership && online.length > 0) tab = pick(online);
+    // The page types only into the rooms it shows.
+    const mine = [...tab.state.rooms.keys()].sort();
+    const room = mine.length > 0 ? pick(mine) : 'general';
     const shown = tab.state.rooms.get(tab.state.active);
-    if (r < 0.3) tab.type(room);
+    const type = (where: string, replyTo?: number) => history.typedAt.set(tab.type(where, replyTo).id, step);
+    if (r < 0.3) type(room);
     else if (r < 0.36) {
       // Cut right after the send (or, if one is in flight, the next send or resend) is written.
       tab.killOnWrite('send');
-      tab.type(room);
+      type(room);
     } else if (r < 0.41) {
       tab.kill('at a random moment');
     } else if (r < 0.46) tab.killAfterMessages(1 + int(8));
@@ -267,7 +300,11 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
         tab.state.edit(shown.name, pick(mine).seq, `edited by ${tab.name} at ${step}`);
     } else if (r < 0.72) {
       const mine = [...(shown?.messages.values() ?? [])].filter((m) => m.user === tab.user && !m.deleted);
-      if (shown && mine.length > 0) tab.state.remove(shown.name, pick(mine).seq);
+      // Often one that has replies (their quotes then say "deleted").
+      const quoted = new Set([...(shown?.messages.values() ?? [])].map((m) => m.reply?.seq));
+      const answered = mine.filter((m) => quoted.has(m.seq));
+      if (shown && mine.length > 0)
+        tab.state.remove(shown.name, pick(answered.length > 0 && random() < 0.7 ? answered : mine).seq);
     } else if (r < 0.77) {
       const live = [...(shown?.messages.values() ?? [])].filter((m) => !m.deleted);
       if (shown && live.length > 0) tab.state.react(shown.name, pick(live).seq, pick(EMOJI), random() < 0.7);
@@ -275,7 +312,63 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     else if (r < 0.79 + (options.disruptRate ?? 0.005)) {
       disruptions++;
       options.log?.(`seed ${seed} step ${step}: ${await cluster.disrupt(random)}`);
-    } else if (r < 0.9) await ticks(int(30));
+    } else if (r < 0.83) {
+      // A reply to a message of the open room (deleted meanwhile, sometimes: then it is refused).
+      // Often to one's own (which the user may delete while the reply is on its way, or after).
+      const live = [...(shown?.messages.values() ?? [])].filter((m) => !m.deleted);
+      const own = live.filter((m) => m.user === tab.user);
+      if (shown && live.length > 0) {
+        const target = pick(own.length > 0 && random() < 0.5 ? own : live);
+        type(shown.name, target.seq);
+        // The user deletes the message answered at once: before or after the reply is stored
+        // (the outbox may hold earlier messages), so the reply is refused or quotes "deleted".
+        if (target.user === tab.user && random() < 0.5) tab.state.remove(shown.name, target.seq);
+      }
+    } else if (membership) {
+      // Nobody is connected (reconnecting, a node or Redis down): this tab comes back first (or
+      // fails to: its socket closes).
+      if (!tab.welcomed) {
+        tab.connect();
+        await tab.until('a welcome or a close', () => tab.welcomed || tab.ws === null);
+      }
+      // Membership: leave, delete an owned room, invite to an owned private room, or join
+      // (re-join, or create: the page's "join or create"); sometimes cut right after the request.
+      const m = random();
+      const now = [...tab.state.rooms.keys()].sort(); // (the welcome may have changed them)
+      const owned = now.filter((name) => tab.state.rooms.get(name)?.owner === tab.user);
+      const ownedPrivate = owned.filter((name) => tab.state.rooms.get(name)?.kind === 'private');
+      const leavable = now.filter((name) => name !== 'general');
+      const cut = random() < 0.3;
+      if (!tab.welcomed) tab.note('no membership change: offline');
+      else if (m < 0.3 && leavable.length > 0) {
+        if (cut) tab.killOnWrite('leave');
+        tab.state.leave(pick(leavable));
+      } else if (m < 0.5 && owned.length > 0) {
+        // The owner deletes a room, for everyone in it.
+        const name = pick(owned);
+        history.deletions.set(name, [...(history.deletions.get(name) ?? []), step]);
+        // Sometimes the user's other tab, showing the room, is away meanwhile, and the owner
+        // creates the room again at once: that tab comes back holding the deleted room's messages.
+        const away = tabs.find((t) => t.user === tab.user && t !== tab && t.state.rooms.get(name)?.loaded);
+        if (away?.welcomed && random() < 0.5) {
+          away.kill(`away while ${name} is deleted and created again`);
+          tab.state.deleteRoom(name);
+          await tab.until(`${name} deleted`, () => !tab.state.rooms.has(name) || !tab.welcomed);
+          if (tab.welcomed) tab.state.joinOrCreate(name, name.startsWith('p'));
+        } else {
+          if (cut) tab.killOnWrite('delete_room');
+          tab.state.deleteRoom(name);
+        }
+      } else if (m < 0.6 && ownedPrivate.length > 0) {
+        if (cut) tab.killOnWrite('invite');
+        tab.state.invite(pick(ownedPrivate), pick(users));
+      } else {
+        const others = [...rooms, ...own].filter((name) => !tab.state.rooms.has(name));
+        const name = others.length > 0 ? pick(others) : pick(own);
+        if (cut) tab.killOnWrite(tab.state.rooms.has(name) ? 'history' : 'join');
+        tab.state.joinOrCreate(name, name.startsWith('p'));
+      }
+    } else if (r < 0.95) await ticks(int(30));
     else await pick(tabs).roundTrip();
     await ticks(int(4));
     if (step === Math.floor(steps / 2)) await checkpoint(`half way (step ${step})`);
@@ -283,6 +376,7 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
   await checkpoint('at the end');
   for (const tab of tabs) tab.close();
   const sum = (f: (t: Tab) => number) => tabs.reduce((n, t) => n + f(t), 0);
+  const stored = [...(last?.rooms.values() ?? [])].flatMap((r) => r.messages);
   const stats: RunStats = {
     typed: sum((t) => t.typed.length),
     disruptions,
@@ -292,46 +386,109 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     duplicateAcks: sum((t) => t.seen.duplicateAcks),
     histories: sum((t) => t.seen.histories),
     syncs: sum((t) => t.seen.syncs),
+    joined: sum((t) => t.seen.joined),
+    left: sum((t) => t.seen.left),
+    deleted: sum((t) => t.seen.deleted),
+    replies: sum((t) => t.typed.filter((p) => p.replyTo !== undefined).length),
+    storedReplies: stored.filter((m) => m.reply).length,
+    repliesToDeleted: stored.filter((m) => m.reply?.deleted).length,
   };
   options.log?.(`seed ${seed}: ${JSON.stringify(stats)}`);
   return stats;
 }
 
+/** What the driver did that the checks must know: when each message was typed, rooms deleted. */
+interface History {
+  /** Message id -> the step it was typed at. */
+  typedAt: Map<string, number>;
+  /** Room -> the steps its deletion was asked at (a message typed before one may be gone with it). */
+  deletions: Map<string, number[]>;
+}
+
+/** The server's side at quiescence: each user's rooms, and each of those rooms' history. */
+export interface ServerView {
+  rooms: Map<string, { head: number; messages: ChatMessage[] }>;
+  memberships: Map<string, string[]>;
+}
+
 /** Reconnects every tab, waits until nothing is in flight, then checks the invariants. */
-async function quiesceAndCheck(cluster: Cluster, tabs: Tab[], rooms: string[], observerCookie: string) {
+async function quiesceAndCheck(
+  cluster: Cluster,
+  tabs: Tab[],
+  history: History,
+  observerCookie: string,
+): Promise<ServerView> {
   for (const tab of tabs) {
     tab.disarm();
     tab.autoReconnect = true;
     tab.connect();
   }
   for (const tab of tabs) await tab.until('quiescence (outbox empty, rooms in sync)', () => tab.settled);
-  const observer = await Probe.open(cluster.origin(0), observerCookie);
-  const server = new Map<string, { head: number; messages: ChatMessage[] }>();
-  for (const room of rooms) server.set(room, await observer.history(room));
-  observer.close();
-  for (const tab of tabs)
-    for (const room of rooms) {
-      const head = server.get(room)?.head ?? 0;
+  // Membership requests still in flight are answered before a round trip's pong.
+  for (const tab of tabs) await tab.roundTrip();
+  for (const tab of tabs) await tab.until('quiescence (outbox empty, rooms in sync)', () => tab.settled);
+  const server: ServerView = { rooms: new Map(), memberships: new Map() };
+  // The observer created the first rooms and stays in them: it reads them even when no user is in.
+  const cookies = new Map([
+    ...tabs.map((t): [string, string] => [t.user, t.cookie]),
+    ['observer', observerCookie],
+  ]);
+  for (const [user, cookie] of cookies) {
+    // Each user reads their own rooms (private ones included), from the welcome of a new connection.
+    const probe = await Probe.open(cluster.origin(0), cookie);
+    const mine = (probe.welcome?.rooms ?? []).map((r) => r.room).sort();
+    server.memberships.set(user, mine);
+    for (const room of mine) if (!server.rooms.has(room)) server.rooms.set(room, await probe.history(room));
+    probe.close();
+  }
+  for (const tab of tabs) {
+    const mine = server.memberships.get(tab.user) ?? [];
+    // Membership changes reach the user's other connections as notices (on several nodes through
+    // pub/sub): wait for them, and for every room to reach the server's head.
+    // (If they never come, check() below says which rooms differ.)
+    await tab
+      .until(`the rooms ${mine}`, () => [...tab.state.rooms.keys()].sort().join() === mine.join())
+      .catch(() => {});
+    for (const room of mine) {
+      if (!tab.state.rooms.has(room)) continue;
+      const head = server.rooms.get(room)?.head ?? 0;
       await tab.until(`${room} at head ${head}`, () => tab.state.rooms.get(room)?.head === head);
     }
+  }
   for (const tab of tabs) await tab.roundTrip();
-  const problems = check(tabs, server);
+  const problems = check(tabs, server, history);
   problems.push(...(await checkUnread(cluster, tabs, server)));
   for (const tab of tabs) tab.autoReconnect = false;
   if (problems.length > 0) throw new Error(`\n${problems.slice(0, 20).join('\n')}`);
+  return server;
 }
 
 /** The invariants (see the top of the file); returns what is wrong. */
-export function check(tabs: Tab[], server: Map<string, { head: number; messages: ChatMessage[] }>): string[] {
+export function check(tabs: Tab[], view: ServerView, history: History): string[] {
   const problems: string[] = [];
+  const server = view.rooms;
   const stored = new Map<string, ChatMessage[]>(); // room user id -> messages
   for (const [room, { messages }] of server) {
     let last = 0;
+    const bySeq = new Map(messages.map((m) => [m.seq, m]));
     for (const m of messages) {
       if (m.seq <= last) problems.push(`${room}: history out of order at seq ${m.seq}`);
       last = m.seq;
       const key = `${room} ${m.user} ${m.id}`;
       stored.set(key, [...(stored.get(key) ?? []), m]);
+      // A reply quotes an earlier message of its room as it is now: deleted, or its current text.
+      if (!m.reply) continue;
+      const target = bySeq.get(m.reply.seq);
+      const quote = JSON.stringify(m.reply);
+      if (m.reply.seq >= m.seq || !target)
+        problems.push(`${room} ${m.seq}: replies to ${m.reply.seq}, which the room does not hold before it`);
+      else if (target.deleted) {
+        if (!m.reply.deleted || m.reply.text !== '')
+          problems.push(`${room} ${m.seq}: quotes deleted message ${target.seq} as ${quote}`);
+      } else if (m.reply.deleted || m.reply.user !== target.user || m.reply.text !== excerpt(target.text))
+        problems.push(
+          `${room} ${m.seq}: quotes ${quote}, message ${target.seq} is ${JSON.stringify(target)}`,
+        );
     }
   }
   for (const [key, list] of stored)
@@ -340,17 +497,43 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
   const typedKeys = new Set<string>();
   for (const tab of tabs) {
     problems.push(...tab.violations);
-    for (const r of tab.rejected) problems.push(`${tab.name}: send ${r.id} refused: ${r.code} ${r.message}`);
+    const typed = new Map(tab.typed.map((item) => [item.id, item]));
+    // A send may be refused only because its room was left or deleted meanwhile, or (a reply)
+    // because the message it answers was deleted meanwhile.
+    const refused = new Map<string, string>();
+    for (const r of tab.rejected) {
+      const item = typed.get(r.id);
+      const target =
+        item?.replyTo === undefined
+          ? undefined
+          : server.get(item.room)?.messages.find((m) => m.seq === item.replyTo);
+      const fine =
+        r.code === 'not_member' ||
+        r.code === 'no_such_room' ||
+        (r.code === 'not_found' && item?.replyTo !== undefined && !(target && !target.deleted));
+      if (fine) refused.set(r.id, r.code);
+      else problems.push(`${tab.name}: send ${r.id} refused: ${r.code} ${r.message}`);
+    }
     const lastSeq = new Map<string, number>();
     for (const item of tab.typed) {
       const key = `${item.room} ${tab.user} ${item.id}`;
       typedKeys.add(key);
       const found = stored.get(key);
       if (!found) {
-        problems.push(`${tab.name}: ${item.id} typed in ${item.room}, never stored (lost)`);
+        const at = history.typedAt.get(item.id) ?? 0;
+        const excused =
+          tab.dropped.has(item.id) || // its room was left before it was sent
+          refused.has(item.id) ||
+          (history.deletions.get(item.room) ?? []).some((step) => step >= at) || // gone with its room
+          !server.has(item.room); // nobody is in its room now: nobody can read it
+        if (!excused) problems.push(`${tab.name}: ${item.id} typed in ${item.room}, never stored (lost)`);
         continue;
       }
       const m = found[0];
+      if (!m.deleted && m.reply?.seq !== item.replyTo)
+        problems.push(
+          `${tab.name}: ${item.id} replies to ${item.replyTo}, stored replying to ${m.reply?.seq}`,
+        );
       if (m.editedAt === undefined && !m.deleted && m.text !== item.text)
         problems.push(`${tab.name}: ${item.id} stored with text ${JSON.stringify(m.text)}`);
       if (m.seq <= (lastSeq.get(item.room) ?? 0))
@@ -369,13 +552,15 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
   }
   for (const key of stored.keys()) if (!typedKeys.has(key)) problems.push(`${key} stored, never typed`);
 
-  for (const tab of tabs)
-    for (const [name, { head, messages }] of server) {
-      const room = tab.state.rooms.get(name);
-      if (!room) {
-        problems.push(`${tab.name}: does not have ${name}`);
-        continue;
-      }
+  for (const tab of tabs) {
+    // The tab shows exactly the user's rooms: none left, none deleted, none missing.
+    const shows = [...tab.state.rooms.keys()].sort().join();
+    const member = (view.memberships.get(tab.user) ?? []).join();
+    if (shows !== member) problems.push(`${tab.name}: shows the rooms ${shows}; ${tab.user} is in ${member}`);
+    for (const [name, room] of tab.state.rooms) {
+      const read = server.get(name);
+      if (!read) continue;
+      const { head, messages } = read;
       if (room.head !== head)
         problems.push(`${tab.name}: ${name} at head ${room.head}, the server's is ${head}`);
       if (room.waiting.size > 0 || room.syncing)
@@ -393,6 +578,7 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
       const b = JSON.stringify(expected.map(normal));
       if (a !== b) problems.push(`${tab.name}: ${name} shows\n  ${a}\nthe server has\n  ${b}`);
     }
+  }
   return problems;
 }
 
@@ -401,17 +587,15 @@ export function check(tabs: Tab[], server: Map<string, { head: number; messages:
  * it is now: never back), then a new connection's welcome must count, per room, the messages of
  * others after the marker that are not deleted.
  */
-async function checkUnread(
-  cluster: Cluster,
-  tabs: Tab[],
-  server: Map<string, { head: number; messages: ChatMessage[] }>,
-): Promise<string[]> {
+async function checkUnread(cluster: Cluster, tabs: Tab[], view: ServerView): Promise<string[]> {
   const problems: string[] = [];
   const cookies = new Map(tabs.map((t) => [t.user, t.cookie]));
   for (const [i, [user, cookie]] of [...cookies].entries()) {
     const marking = await Probe.open(cluster.origin(i), cookie);
     const markers = new Map<string, number>();
-    for (const [room, { head }] of server) {
+    const server = view.rooms;
+    for (const room of view.memberships.get(user) ?? []) {
+      const head = server.get(room)?.head ?? 0;
       const reply = await marking.request({ type: 'read', room, seq: Math.floor(head / 2) });
       if (reply.type !== 'read') problems.push(`${user}: read ${room}: ${JSON.stringify(reply)}`);
       else markers.set(room, reply.seq);
@@ -433,9 +617,13 @@ async function checkUnread(
   return problems;
 }
 
-/** A message as a comparable value (keys in one order). */
+/**
+ * A message as a comparable value: keys in one order, the quote's too (one built by the Redis
+ * append script has its own). Reactions keep theirs: their order is the protocol's.
+ */
 function normal(m: ChatMessage): unknown {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(m).sort()) out[key] = (m as unknown as Record<string, unknown>)[key];
+  if (m.reply) out.reply = Object.fromEntries(Object.entries(m.reply).sort(([a], [b]) => (a < b ? -1 : 1)));
   return out;
 }

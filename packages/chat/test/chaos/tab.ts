@@ -46,12 +46,25 @@ export class Tab {
   readonly acks = new Map<string, Ack[]>();
   /** Sends the server refused for good (none expected: every text is valid). */
   readonly rejected: { id: string; code: string; message: string }[] = [];
+  /** Typed messages the outbox dropped unsent because their room was left (main.ts: `left`). */
+  readonly dropped = new Set<string>();
   /** Errors answering other requests (an edit of a message deleted meanwhile is fine). */
   readonly errors: Extract<ServerMessage, { type: 'error' }>[] = [];
   /** The last things that happened to this tab, for the failure message. */
   readonly trace: string[] = [];
   /** What happened here, counted (the test shows that the run went through what it is for). */
-  readonly seen = { resets: 0, synced: 0, duplicateAcks: 0, histories: 0, kills: 0, syncs: 0 };
+  readonly seen = {
+    resets: 0,
+    synced: 0,
+    duplicateAcks: 0,
+    histories: 0,
+    kills: 0,
+    syncs: 0,
+    /** Rooms entered (`joined`), left (`left`), and left because their owner deleted them. */
+    joined: 0,
+    left: 0,
+    deleted: 0,
+  };
   /** Reconnect at once when the socket closes (while the test waits for quiescence). */
   autoReconnect = false;
   #n = 0;
@@ -69,6 +82,8 @@ export class Tab {
   #reported = new Set<string>();
   /** Per room, where a replay the page asked for with `sync` starts (its events come again). */
   #replayFrom = new Map<string, number>();
+  /** The rooms the hello named, with the seq named (the welcome says which of them the user is in). */
+  #named = new Map<string, number>();
 
   constructor(
     readonly name: string,
@@ -94,6 +109,11 @@ export class Tab {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
+  /** Notes a line in the trace (shown when the run fails). */
+  note(line: string): void {
+    this.#note(line);
+  }
+
   #note(line: string): void {
     this.trace.push(line);
     if (this.trace.length > 60) this.trace.shift();
@@ -113,9 +133,8 @@ export class Tab {
       if (this.ws !== ws) return;
       const hello = this.state.hello();
       this.#replayFrom.clear();
-      this.#expected = new Map(
-        Object.entries(hello.type === 'hello' ? (hello.rooms ?? {}) : {}).map(([r, h]) => [r, h + 1]),
-      );
+      this.#expected.clear();
+      this.#named = new Map(Object.entries(hello.type === 'hello' ? (hello.rooms ?? {}) : {}));
       this.#note(`open; ${JSON.stringify(hello)}`);
       this.#send(hello);
     });
@@ -189,10 +208,11 @@ export class Tab {
   }
 
   /** The user types a message (main.ts: the composer's submit). */
-  type(room: string): Pending {
+  type(room: string, replyTo?: number): Pending {
     const item: Pending = { id: `${this.name}-${++this.#n}`, room, text: `${this.name} says ${this.#n}` };
+    if (replyTo !== undefined) item.replyTo = replyTo;
     this.typed.push(item);
-    this.#note(`type ${item.id} in ${room}`);
+    this.#note(`type ${item.id} in ${room}${replyTo === undefined ? '' : ` replying to ${replyTo}`}`);
     this.outbox.add(item);
     return item;
   }
@@ -203,7 +223,11 @@ export class Tab {
     if (msg.type === 'reset') this.seen.resets++;
     else if (msg.type === 'synced') this.seen.synced++;
     else if (msg.type === 'history') this.seen.histories++;
-    else if (msg.type === 'ack' && msg.duplicate && msg.id !== undefined) this.seen.duplicateAcks++;
+    else if (msg.type === 'joined') this.seen.joined++;
+    else if (msg.type === 'left') {
+      this.seen.left++;
+      if (msg.reason === 'deleted') this.seen.deleted++;
+    } else if (msg.type === 'ack' && msg.duplicate && msg.id !== undefined) this.seen.duplicateAcks++;
     if (msg.type !== 'presence' && msg.type !== 'typing')
       this.#note(`← ${JSON.stringify(msg).slice(0, 160)}`);
     switch (msg.type) {
@@ -233,10 +257,14 @@ export class Tab {
           this.state.receive(msg);
         }
         break;
-      case 'left':
+      case 'left': {
         this.state.receive(msg);
+        const before = this.outbox.items.map((p) => p.id);
         this.outbox.dropRoom(msg.room);
+        const kept = new Set(this.outbox.items.map((p) => p.id));
+        for (const id of before) if (!kept.has(id)) this.dropped.add(id);
         break;
+      }
       case 'service':
         if (msg.available) this.outbox.serviceBack();
         else this.outbox.serviceLost();
@@ -261,7 +289,12 @@ export class Tab {
    */
   #checkKept(msg: ServerMessage): void {
     if (msg.type === 'reset') this.#newest.set(msg.room, msg.head);
-    else if (isRoomEvent(msg)) {
+    else if (msg.type === 'left')
+      this.#newest.delete(msg.room); // the page forgets the room
+    else if (msg.type === 'welcome') {
+      const now = new Set(msg.rooms.map((r) => r.room));
+      for (const room of [...this.#newest.keys()]) if (!now.has(room)) this.#newest.delete(room);
+    } else if (isRoomEvent(msg)) {
       const room = eventRoom(msg);
       this.#newest.set(room, Math.max(this.#newest.get(room) ?? 0, eventSeq(msg)));
     }
@@ -280,10 +313,21 @@ export class Tab {
   /**
    * One connection gets each event of its rooms once, in seq order, without a gap; a `sync` the
    * page sends starts the room again after the seq it names (live events may come before it).
+   * It gets events only of the rooms it is in: those of its welcome, and those it entered
+   * (`joined`: the events after its head follow) until it leaves them (`left`: none after it).
    */
   #checkOrder(msg: ServerMessage): void {
     if (msg.type === 'welcome') {
-      for (const r of msg.rooms) if (!this.#expected.has(r.room)) this.#expected.set(r.room, r.head + 1);
+      for (const r of msg.rooms) {
+        const named = this.#named.get(r.room);
+        this.#expected.set(r.room, named === undefined ? r.head + 1 : named + 1);
+      }
+    } else if (msg.type === 'joined') {
+      this.#expected.set(msg.room, msg.head + 1);
+      this.#replayFrom.delete(msg.room);
+    } else if (msg.type === 'left') {
+      this.#expected.delete(msg.room);
+      this.#replayFrom.delete(msg.room);
     } else if (msg.type === 'reset') {
       this.#expected.set(msg.room, msg.head + 1);
       this.#replayFrom.delete(msg.room);
@@ -292,8 +336,12 @@ export class Tab {
       const room = eventRoom(msg);
       const seq = eventSeq(msg);
       const expected = this.#expected.get(room);
+      if (expected === undefined) {
+        this.violations.push(`${this.name}: ${room} event ${seq} arrived on a connection not in the room`);
+        return;
+      }
       if (this.#replayFrom.get(room) === seq) this.#replayFrom.delete(room);
-      else if (expected !== undefined && seq !== expected)
+      else if (seq !== expected)
         this.violations.push(
           `${this.name}: ${room} event ${seq} arrived where ${expected} was due${
             this.violations.length === 0 ? `; the tab's last steps:\n${this.trace.join('\n')}` : ''

@@ -202,6 +202,45 @@ describe('quotas and the room list', () => {
   });
 });
 
+describe('a room deleted and created again under its name', () => {
+  it('resuming from a seq of the deleted room answers reset, not the new room as its continuation', async () => {
+    const server = await startTestServer();
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bobCookie = await register(server.origin, 'bob');
+    const bob = (await TestClient.join(server.origin, bobCookie)).client;
+    await alice.request('joined', { type: 'create', room: 'tmp' });
+    await bob.request('joined', { type: 'join', room: 'tmp' });
+    await alice.request('ack', { type: 'send', id: 'a1', room: 'tmp', text: 'old one' });
+    await alice.request('ack', { type: 'send', id: 'a2', room: 'tmp', text: 'old two' });
+    await bob.next('message', (m) => m.message.seq === 2);
+    // bob's tab holds tmp up to seq 2 and goes away; meanwhile the room is deleted, created again
+    // (its numbering continues after 2) and bob joins it from another device.
+    await bob.close();
+    await alice.request('left', { type: 'delete_room', room: 'tmp' });
+    await alice.request('joined', { type: 'create', room: 'tmp' });
+    const other = (await TestClient.join(server.origin, bobCookie)).client;
+    expect(await other.request('joined', { type: 'join', room: 'tmp' })).toMatchObject({ head: 2 });
+    await alice.request('ack', { type: 'send', id: 'a3', room: 'tmp', text: 'new three' });
+
+    // The tab comes back naming seq 2 of the old room. The events after it are the new room's,
+    // but the messages up to it are gone: the tab must drop what it holds (reset), not continue.
+    const back = await TestClient.connect(server.origin, bobCookie);
+    back.send({ v: 2, type: 'hello', ref: 'h', rooms: { tmp: 2 } });
+    expect(await back.next('reset', (m) => m.room === 'tmp')).toMatchObject({ ref: 'h', head: 3 });
+    await back.barrier();
+    expect(back.all('synced').filter((m) => m.room === 'tmp')).toEqual([]);
+    // So does a sync from there; one from a seq of the new room is a plain replay.
+    expect(await back.request('reset', { type: 'sync', room: 'tmp', after: 2 })).toMatchObject({
+      type: 'reset',
+      head: 3,
+    });
+    expect(await back.request('synced', { type: 'sync', room: 'tmp', after: 3 })).toMatchObject({
+      type: 'synced',
+      head: 3,
+    });
+  });
+});
+
 describe('private rooms and direct messages', () => {
   it('a private room is invisible to outsiders; the owner invites; its events reach members only', async () => {
     const server = await startTestServer();

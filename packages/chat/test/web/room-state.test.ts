@@ -350,6 +350,38 @@ describe('ChatState', () => {
     expect(quote()).toEqual({ seq: 1, user: 'bob', text: '', deleted: true });
   });
 
+  it('keeps of a deleted message only what a reload shows: no quote, mentions, files or reactions', () => {
+    const { state, last } = setup();
+    state.receive(history('general', last().ref, [], 0));
+    state.receive(message(1));
+    state.receive({
+      v: 2,
+      type: 'message',
+      message: {
+        room: 'general',
+        seq: 2,
+        id: 'r',
+        user: 'bob',
+        text: 'yes @alice',
+        ts: 2,
+        reply: { seq: 1, user: 'bob', text: 'text 1' },
+        mentions: ['alice'],
+        attachments: [{ id: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'a.txt', type: 'text/plain', size: 1 }],
+      },
+    });
+    state.receive({ v: 2, type: 'deleted', room: 'general', seq: 3, target: 2, user: 'bob', ts: 3 });
+    // The server's history (and a replay) of a deleted message: nothing derived from its text.
+    expect(state.rooms.get('general')?.messages.get(2)).toEqual({
+      room: 'general',
+      seq: 2,
+      id: 'r',
+      user: 'bob',
+      text: '',
+      ts: 2,
+      deleted: true,
+    });
+  });
+
   it('counts mentions of the user apart from unread, and tells the host about each live one', () => {
     const mentioned: number[] = [];
     const random: RoomState = roomState('random');

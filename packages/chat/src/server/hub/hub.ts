@@ -489,6 +489,10 @@ export class Hub {
     const cr = conn.rooms.get(room);
     if (!cr) return;
     const channel = cr.channel;
+    const rooms = this.#backend.rooms;
+    // The seqs up to the base were a deleted room's of the same name: the client holds its
+    // messages, not this room's (found by the chaos test).
+    if (after > 0 && rooms.base && after <= (await rooms.base(room))) return reset(conn, cr, ref);
     if (after > channel.head) {
       // The client has seen events this node has not delivered yet (it was on a node further
       // ahead): wait for them, unless the store has never had them (it lost them, or never had).
@@ -500,7 +504,6 @@ export class Hub {
     if (channel.head - after > this.#options.limits.replayLimit) return reset(conn, cr, ref);
     // One read per resumed room. A log that goes back after this check is the channel's to notice:
     // it marks this connection to end its replay with `reset` (room-channel.ts).
-    const rooms = this.#backend.rooms;
     if (tag !== undefined && after > 0 && rooms.holds && !(await rooms.holds(room, after, tag)))
       return reset(conn, cr, ref);
     if (conn.closed || conn.rooms.get(room) !== cr) return;

@@ -9,6 +9,8 @@
  *   room:{r}:seq                 the room's counter (kept after deletion: seqs never go back)
  *   room:{r}:tip                 the nonce of the room's last stream entry (kept with seq; see
  *                                log-regression.ts)
+ *   room:{r}:base                the counter when the room was created (the head of the deleted
+ *                                room it continues the numbering of; 0 for none)
  *   room:{r}:log                 stream, ids <seq>-0,      room:{r}:msgs       hash seq -> message JSON
  *                                fields e (event), n, p
  *                                (a message keeps replyTo, mentions and rx: emoji -> users)
@@ -58,6 +60,9 @@ export class RedisKeys {
   }
   tip(room: string): string {
     return this.room(room, 'tip');
+  }
+  base(room: string): string {
+    return this.room(room, 'base');
   }
   log(room: string): string {
     return this.room(room, 'log');

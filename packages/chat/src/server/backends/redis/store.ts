@@ -271,7 +271,7 @@ if #seqs == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(seqs))
 `;
 
-// KEYS: 1 rooms, 2 seq, 3 public, 4 roomcount, 5 owned:<owner>, 6 empty
+// KEYS: 1 rooms, 2 seq, 3 public, 4 roomcount, 5 owned:<owner>, 6 empty, 7 base
 // ARGV: 1 name, 2 info JSON, 3 kind, 4 max rooms, 5 max owned, 6 owner ('' for none), 7 created at
 const CREATE_ROOM = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
@@ -285,6 +285,7 @@ if ARGV[3] ~= 'dm' then
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SET', KEYS[2], 0, 'NX')
+redis.call('SET', KEYS[7], redis.call('GET', KEYS[2]))
 if ARGV[3] == 'public' then redis.call('ZADD', KEYS[3], 0, ARGV[1]) end
 redis.call('ZADD', KEYS[6], ARGV[7], ARGV[1])
 return 'created'
@@ -403,7 +404,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatBefore', 2, BEFORE);
     define('chatAfter', 2, AFTER);
     define('chatReact', 5, REACT);
-    define('chatCreateRoom', 6, CREATE_ROOM);
+    define('chatCreateRoom', 7, CREATE_ROOM);
     define('chatDeleteRoom', 11, DELETE_ROOM);
     define('chatJoin', 5, JOIN);
     define('chatLeave', 4, LEAVE);
@@ -476,6 +477,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.roomCount(),
         k.owned(room.owner ?? ''),
         k.emptyRooms(),
+        k.base(room.name),
         room.name,
         J({ kind: room.kind, owner: room.owner, createdAt: room.createdAt }),
         room.kind,
@@ -802,6 +804,11 @@ export class RedisStore implements AccountStore, RoomStore {
       const head = Number(counter ?? 0);
       return { head, tag: head > 0 && tip ? logTag(tip) : null };
     });
+  }
+
+  /** The counter when the room was created (kept until it is created again): ports.ts. */
+  base(room: string): Promise<number> {
+    return this.#call(async () => Number((await this.#redis.get(this.#keys.base(room))) ?? 0));
   }
 
   holds(room: string, seq: number, tag: string): Promise<boolean> {

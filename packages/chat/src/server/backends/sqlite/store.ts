@@ -588,6 +588,11 @@ export class SqliteStore implements AccountStore, RoomStore {
     return this.headSync(room);
   }
 
+  /** The head of the deleted room this one continues the numbering of (0 if none): ports.ts. */
+  async base(room: string): Promise<number> {
+    return (this.#stmt.seqFloor.get(room) as { head: number } | undefined)?.head ?? 0;
+  }
+
   /** The extras of a page of rows: the reactions of all its messages in one range query. */
   #pageExtras(room: string, rows: EventRow[]): Extras {
     let min = Number.MAX_SAFE_INTEGER;

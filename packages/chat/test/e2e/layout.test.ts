@@ -146,23 +146,49 @@ describe("a message's tools", () => {
   }, 120_000);
 });
 
-describe('on a phone (360 × 740)', () => {
-  it('the search field is wide enough to use, and its results open below it', async () => {
+describe('on a phone (360 × 740, and 320 wide)', () => {
+  it('the search field is wide enough to use, its results open below it, and the buttons stay on one line', async () => {
     const server = await startTestServer();
-    const phone = await signIn(chrome.browser, server.origin, 'pat', PHONE);
-    const page = phone.page;
-    await sendMessage(page, 'where is the chart');
-    await waitForMessages(page, 1);
-    const field = await page.locator('#search-input').boundingBox();
-    expect(field?.width).toBeGreaterThanOrEqual(240);
-    // Nothing of the page runs off the side.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBe(0);
-    await page.fill('#search-input', 'chart');
-    await page.press('#search-input', 'Enter');
-    await page.locator('#search-results .search-hit').first().waitFor();
-    const results = await page.locator('#search-results').boundingBox();
-    expect(results?.y).toBeGreaterThanOrEqual((field?.y ?? 0) + (field?.height ?? 0));
-    await phone.context.close();
+    for (const viewport of [PHONE.viewport, { width: 320, height: 568 }]) {
+      const phone = await signIn(chrome.browser, server.origin, `pat${viewport.width}`, {
+        viewport,
+        isMobile: true,
+      });
+      const page = phone.page;
+      const where = `${viewport.width} px`;
+      await sendMessage(page, `where is the chart ${where}`);
+      await page.waitForFunction(() => document.querySelector('#message-list li.message:not(.pending)'));
+      const field = await page.locator('#search-input').boundingBox();
+      expect(field?.width, where).toBeGreaterThanOrEqual(viewport.width - 40);
+      // The bar's buttons are on one line above the field, all of them shown whole.
+      const tops = await page.$$eval(
+        '#menu-toggle, #online-toggle, #notify-toggle, #theme-toggle, #logout',
+        (nodes) =>
+          nodes.map((n) => {
+            const box = n.getBoundingClientRect();
+            return {
+              middle: box.top + box.height / 2,
+              right: box.right,
+              whole: n.scrollWidth <= n.clientWidth,
+            };
+          }),
+      );
+      for (const t of tops) {
+        expect(Math.abs(t.middle - (tops[0]?.middle ?? 0)), where).toBeLessThanOrEqual(2);
+        expect(t.whole, where).toBe(true);
+        expect(t.right, where).toBeLessThanOrEqual(viewport.width);
+      }
+      // Nothing of the page runs off the side.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), where).toBe(
+        0,
+      );
+      await page.fill('#search-input', 'chart');
+      await page.press('#search-input', 'Enter');
+      await page.locator('#search-results .search-hit').first().waitFor();
+      const results = await page.locator('#search-results').boundingBox();
+      expect(results?.y, where).toBeGreaterThanOrEqual((field?.y ?? 0) + (field?.height ?? 0));
+      await phone.context.close();
+    }
   });
 
   it("the composer's placeholder is shown whole (a shorter one), while a desktop keeps the full hint", async () => {

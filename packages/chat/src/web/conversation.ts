@@ -177,7 +177,8 @@ function toolsRoom(bar: HTMLElement): HTMLElement {
   const room = el('span', 'tools-room');
   room.setAttribute('aria-hidden', 'true');
   for (const part of bar.children) {
-    const copy = el('span', part.classList.contains('question') ? 'question' : 'tool');
+    // Classes of their own: a selector for the bar's parts (.tool, .question) never finds these.
+    const copy = el('span', part.classList.contains('question') ? 'room-question' : 'room-tool');
     copy.dataset.label = part.textContent ?? '';
     room.append(copy);
   }

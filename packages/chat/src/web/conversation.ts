@@ -163,8 +163,30 @@ function messageItem(
     li.classList.add('mentions-me');
   li.append(body);
   const bar = tools(message, me, actions, redraw);
-  if (bar) li.append(bar);
+  if (bar) {
+    body.prepend(toolsRoom(bar));
+    li.append(bar);
+  }
   return li;
+}
+
+/**
+ * The room kept for a message's tools at the top of its body: an empty float as wide and tall as
+ * the bar (the same words in the same boxes, drawn by CSS from data-label, so they are neither
+ * read nor copied), which the name line, a quote, the text or the files flow beside: shown on
+ * hover or focus, the bar never covers them, and nothing moves when it appears. A short first
+ * line is untouched; a long one wraps before the bar.
+ */
+function toolsRoom(bar: HTMLElement): HTMLElement {
+  const room = el('span', 'tools-room');
+  room.setAttribute('aria-hidden', 'true');
+  for (const part of bar.children) {
+    // Classes of their own: a selector for the bar's parts (.tool, .question) never finds these.
+    const copy = el('span', part.classList.contains('question') ? 'room-question' : 'room-tool');
+    copy.dataset.label = part.textContent ?? '';
+    room.append(copy);
+  }
+  return room;
 }
 
 /** The quote above a reply: who and what (or that it was deleted); a click shows the original. */

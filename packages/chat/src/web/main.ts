@@ -17,6 +17,7 @@ import { notifyMention, setUpNotifications } from './notify.js';
 import { Outbox, type Pending } from './outbox.js';
 import { closeDrawer, setUpPanels } from './panels.js';
 import { closePicker, openPicker, setUpPicker } from './picker.js';
+import { fitPlaceholder } from './placeholder.js';
 import {
   type Actions,
   renderDirectory,
@@ -452,6 +453,8 @@ async function start(): Promise<void> {
     submitComposer();
   });
   const input = byId<HTMLTextAreaElement>('composer-input');
+  // The hint as long as the box shows it whole (a phone's box is too small for all of it).
+  fitPlaceholder(input, [input.placeholder, 'Message (Enter to send)', 'Message']);
   input.addEventListener('keydown', (event) => {
     if (mentionKey(event, input)) return;
     if (event.key === 'Escape' && replying) {

@@ -1,0 +1,241 @@
+/**
+ * The page's layout in a real browser, measured with boxes (getBoundingClientRect) and the boxes
+ * of the glyphs (Range.getClientRects): a message's tools, shown on hover or keyboard focus, never
+ * cover any of its own words, its reply quote or its image, on a desktop and on a phone, in both
+ * themes, and a short message is no taller for the room they keep; on a phone, the search field
+ * is wide enough to use and its results open below it; the composer's placeholder is shown whole.
+ */
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { png } from '../attachments/files.js';
+import { startTestServer } from '../helpers.js';
+import { give, sendMessage, seqOf, signIn, useBrowser, waitForMessages } from './browser.js';
+
+const chrome = useBrowser();
+
+const PHONE = { viewport: { width: 360, height: 740 }, isMobile: true };
+const DESK = { viewport: { width: 1280, height: 800 } };
+
+/**
+ * What the shown bar of message `seq` covers in its own message: each text node's glyph boxes
+ * (the name line, quote, text, file names, reactions) and the boxes of its quote, images and
+ * reaction chips, described; with the sizes of the bar and the message.
+ */
+function toolsCover(page: Page, seq: number) {
+  return page.evaluate((s) => {
+    const li = document.querySelector(`#message-list li.message[data-seq="${s}"]`) as HTMLElement;
+    const barNode = li.querySelector('.actions') as HTMLElement;
+    const bar = barNode.getBoundingClientRect();
+    const meets = (r: DOMRect) =>
+      r.width > 0 &&
+      r.height > 0 &&
+      bar.left < r.right &&
+      r.left < bar.right &&
+      bar.top < r.bottom &&
+      r.top < bar.bottom;
+    const body = li.querySelector('.body') as HTMLElement;
+    const found: string[] = [];
+    const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      if ([...range.getClientRects()].some(meets))
+        found.push(`text "${(node.textContent ?? '').slice(0, 30)}"`);
+    }
+    for (const box of body.querySelectorAll('.reply-quote, img, .reaction'))
+      if (meets(box.getBoundingClientRect())) found.push(`${box.className || box.tagName}`);
+    return {
+      found,
+      shown: getComputedStyle(barNode).opacity === '1',
+      barHeight: bar.height,
+      height: li.getBoundingClientRect().height,
+    };
+  }, seq);
+}
+
+/** Shows message `seq`'s tools (by hovering it, or by giving it the keyboard focus) and measures. */
+async function showTools(page: Page, seq: number, how: 'hover' | 'focus') {
+  const item = page.locator(`#message-list li.message[data-seq="${seq}"]`);
+  if (how === 'hover') await item.hover();
+  else {
+    await page.mouse.move(0, 0);
+    await item.focus();
+  }
+  await page.waitForFunction(
+    (bar) => bar !== null && getComputedStyle(bar).opacity === '1',
+    await item.locator('.actions').elementHandle(),
+  );
+  return toolsCover(page, seq);
+}
+
+describe("a message's tools", () => {
+  it('never cover its own words, reply quote or image (a long first line too), desktop and phone, light and dark', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 50, perSecond: 50 } } });
+    const alice = await signIn(chrome.browser, server.origin, 'alice', { ...DESK, colorScheme: 'light' });
+    const bob = await signIn(chrome.browser, server.origin, 'bob', { ...PHONE, colorScheme: 'dark' });
+    const long = `A long first line that runs the whole width: ${'lorem ipsum dolor sit amet '.repeat(12).trim()}`;
+    const rtl = `שלום! ${'מימין לשמאל '.repeat(12).trim()}`;
+    await sendMessage(alice.page, 'short');
+    await sendMessage(alice.page, long);
+    await sendMessage(alice.page, 'ok');
+    await sendMessage(alice.page, rtl);
+    await waitForMessages(bob.page, 4);
+    // bob replies twice: to "short", then to the long line (that quote, cut with an ellipsis,
+    // fills its line, at the top of a message inside his group).
+    const short = await seqOf(bob.page, 'short');
+    const longSeq = await seqOf(bob.page, long);
+    for (const [to, text] of [
+      [short, `First reply: ${'words that wrap '.repeat(10)}`],
+      [longSeq, `Second reply: ${'x'.repeat(300)}`],
+    ] as const) {
+      const item = bob.page.locator(`#message-list li[data-seq="${to}"]`);
+      await item.hover();
+      await item.locator('.reply').click();
+      await sendMessage(bob.page, text);
+    }
+    // alice: an image with a long line, and an image alone, each inside her group.
+    await sendMessage(alice.page, 'Here are the charts');
+    for (const text of [long, '']) {
+      await give(alice.page, 'paste', [
+        { name: 'chart.png', type: 'image/png', base64: png(240, 60, [30, 120, 220]).toString('base64') },
+      ]);
+      await alice.page.locator('#attachment-tray .upload.done').waitFor();
+      if (text) await sendMessage(alice.page, text);
+      else await alice.page.click('#composer button[type="submit"]');
+      await alice.page.locator('#attachment-tray .upload').waitFor({ state: 'detached' });
+    }
+    const total = 9;
+    await waitForMessages(alice.page, total);
+    await waitForMessages(bob.page, total);
+    const carol = await signIn(chrome.browser, server.origin, 'carol', { ...DESK, colorScheme: 'dark' });
+    const dave = await signIn(chrome.browser, server.origin, 'dave', { ...PHONE, colorScheme: 'light' });
+    const pages = [
+      ['desktop light, own messages', alice.page],
+      ['phone dark', bob.page],
+      ['desktop dark', carol.page],
+      ['phone light', dave.page],
+    ] as const;
+    for (const [where, page] of pages) {
+      await waitForMessages(page, total);
+      await page.waitForFunction(
+        (n) =>
+          [...document.querySelectorAll('#message-list .attachment-image img')].filter(
+            (i) => (i as HTMLImageElement).complete,
+          ).length === n,
+        2,
+      );
+      const seqs = await page.$$eval('#message-list li.message', (lis) =>
+        lis.map((li) => Number((li as HTMLElement).dataset.seq)),
+      );
+      expect(seqs).toHaveLength(total);
+      for (const seq of seqs)
+        for (const how of ['hover', 'focus'] as const) {
+          const measured = await showTools(page, seq, how);
+          expect.soft(measured.found, `${where}, ${how}, message ${seq}`).toEqual([]);
+        }
+      // A message of one short line inside a group is as tall as the bar and the padding: the
+      // room kept for the bar costs no height.
+      const ok = await showTools(page, await seqOf(page, 'ok'), 'hover');
+      expect(ok.height, where).toBeLessThanOrEqual(ok.barHeight + 0.2 * 16 + 0.5);
+    }
+    // The question of Delete (a wider bar) covers nothing either.
+    const own = alice.page.locator(`#message-list li[data-seq="${await seqOf(alice.page, long)}"]`);
+    await own.hover();
+    await own.locator('.delete').click();
+    await own.locator('.confirm-delete').waitFor();
+    expect((await toolsCover(alice.page, await seqOf(alice.page, long))).found).toEqual([]);
+    for (const p of [alice, bob, carol, dave]) await p.context.close();
+  }, 120_000);
+});
+
+describe('on a phone (360 × 740, and 320 wide)', () => {
+  it('the search field is wide enough to use, its results open below it, and the buttons stay on one line', async () => {
+    const server = await startTestServer();
+    for (const viewport of [PHONE.viewport, { width: 320, height: 568 }]) {
+      const phone = await signIn(chrome.browser, server.origin, `pat${viewport.width}`, {
+        viewport,
+        isMobile: true,
+      });
+      const page = phone.page;
+      const where = `${viewport.width} px`;
+      await sendMessage(page, `where is the chart ${where}`);
+      await page.waitForFunction(() => document.querySelector('#message-list li.message:not(.pending)'));
+      const field = await page.locator('#search-input').boundingBox();
+      expect(field?.width, where).toBeGreaterThanOrEqual(viewport.width - 40);
+      // The bar's buttons are on one line above the field, all of them shown whole.
+      const tops = await page.$$eval(
+        '#menu-toggle, #online-toggle, #notify-toggle, #theme-toggle, #logout',
+        (nodes) =>
+          nodes.map((n) => {
+            const box = n.getBoundingClientRect();
+            return {
+              middle: box.top + box.height / 2,
+              right: box.right,
+              whole: n.scrollWidth <= n.clientWidth,
+            };
+          }),
+      );
+      for (const t of tops) {
+        expect(Math.abs(t.middle - (tops[0]?.middle ?? 0)), where).toBeLessThanOrEqual(2);
+        expect(t.whole, where).toBe(true);
+        expect(t.right, where).toBeLessThanOrEqual(viewport.width);
+      }
+      // Nothing of the page runs off the side.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), where).toBe(
+        0,
+      );
+      await page.fill('#search-input', 'chart');
+      await page.press('#search-input', 'Enter');
+      await page.locator('#search-results .search-hit').first().waitFor();
+      const results = await page.locator('#search-results').boundingBox();
+      expect(results?.y, where).toBeGreaterThanOrEqual((field?.y ?? 0) + (field?.height ?? 0));
+      await phone.context.close();
+    }
+  });
+
+  it("the composer's placeholder is shown whole (a shorter one), while a desktop keeps the full hint", async () => {
+    const server = await startTestServer();
+    const fits = (page: Page) =>
+      page.$eval('#composer-input', (n) => ({
+        text: (n as HTMLTextAreaElement).placeholder,
+        value: (n as HTMLTextAreaElement).value,
+        whole: n.scrollHeight <= n.clientHeight && n.scrollWidth <= n.clientWidth,
+      }));
+    const hint = 'Message (Enter to send, Shift+Enter for a new line)';
+    for (const [options, full] of [
+      [PHONE, false],
+      [{ viewport: { width: 390, height: 844 }, isMobile: true }, false],
+      [{ viewport: { width: 800, height: 700 } }, false],
+      [DESK, true],
+    ] as const) {
+      const { page, context } = await signIn(
+        chrome.browser,
+        server.origin,
+        `u${options.viewport.width}`,
+        options,
+      );
+      const shown = await fits(page);
+      const where = `${options.viewport.width} px`;
+      expect(shown.value, where).toBe('');
+      expect(shown.whole, `${where}: "${shown.text}"`).toBe(true);
+      expect(shown.text.startsWith('Message'), where).toBe(true);
+      if (full) expect(shown.text, where).toBe(hint);
+      else expect(shown.text, where).not.toBe(hint);
+      await context.close();
+    }
+    // A window made narrow gets the short one, and the hint back when widened.
+    const { page, context } = await signIn(chrome.browser, server.origin, 'resized', DESK);
+    await page.setViewportSize(PHONE.viewport);
+    await page.waitForFunction(
+      (h) => (document.querySelector('#composer-input') as HTMLTextAreaElement).placeholder !== h,
+      hint,
+    );
+    expect((await fits(page)).whole).toBe(true);
+    await page.setViewportSize(DESK.viewport);
+    await page.waitForFunction(
+      (h) => (document.querySelector('#composer-input') as HTMLTextAreaElement).placeholder === h,
+      hint,
+    );
+    await context.close();
+  });
+});

@@ -2,6 +2,7 @@
 // The real Autobahn|Testsuite against both testees, as CI runs it:
 //
 //   node packages/riptide/autobahn/ci.mjs [--node PATH] [--runs core,core-deflate,deflate-quick]
+//                                         [--runs deflate-full] [--roles server,client]
 //                                         [--out DIR] [--timeout SECONDS]
 //
 // Runs (each against the server testee, driven by wstest's fuzzing client, and against the client
@@ -11,6 +12,9 @@
 //   core-deflate   cases 1-10 with --deflate (permessage-deflate negotiated, every message through it)
 //   deflate-quick  cases 12.x.1, 12.x.4, 13.x.1 and 13.x.4 with --deflate: every payload kind and every
 //                  deflate parameter set, small messages (the whole 12.x/13.x takes ~30 minutes)
+//   deflate-full   every 12.* and 13.* case (216, up to 128 KiB messages in 12.x.11-18 and 13.x.11-18)
+//                  with --deflate; not among the default runs (about half an hour on two cores): ask
+//                  for it with --runs deflate-full before calling deflate work done
 //
 // The testees run under --node (default: this node), so one runner checks every Node version.
 // A run passes only when every case's behaviour AND closing behaviour is OK or INFORMATIONAL and
@@ -61,7 +65,16 @@ export const RUNS = {
     deflate: true,
     title: 'cases 12.x.1, 12.x.4, 13.x.1, 13.x.4, --deflate',
   },
+  'deflate-full': {
+    cases: ['12.*', '13.*'],
+    deflate: true,
+    title: 'cases 12.* and 13.*, --deflate',
+    optional: true,
+  },
 };
+
+/** The runs made when --runs is not given: every run but the optional (slow) ones. */
+export const DEFAULT_RUNS = Object.keys(RUNS).filter((name) => !RUNS[name].optional);
 
 /** Where the testsuite may be, in the order it is looked for. */
 export function candidates(root = repoRoot, env = process.env) {
@@ -256,13 +269,14 @@ async function main() {
   const { values } = parseArgs({
     options: {
       node: { type: 'string', default: process.execPath },
-      runs: { type: 'string', default: Object.keys(RUNS).join(',') },
+      runs: { type: 'string', default: DEFAULT_RUNS.join(',') },
       out: { type: 'string', default: join(repoRoot, 'reports', 'autobahn') },
       timeout: { type: 'string', default: '900' },
+      roles: { type: 'string', default: 'server,client' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const usage = `usage: node packages/riptide/autobahn/ci.mjs [--node PATH] [--runs ${Object.keys(RUNS).join(',')}] [--out DIR] [--timeout SECONDS]`;
+  const usage = `usage: node packages/riptide/autobahn/ci.mjs [--node PATH] [--runs ${Object.keys(RUNS).join(',')}] [--roles server,client] [--out DIR] [--timeout SECONDS]`;
   if (values.help) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -270,9 +284,11 @@ async function main() {
   const runs = values.runs.split(',').filter(Boolean);
   const unknown = runs.filter((r) => !(r in RUNS));
   const timeout = Number(values.timeout);
-  if (unknown.length > 0 || runs.length === 0 || !(timeout > 0)) {
+  const roles = values.roles.split(',').filter(Boolean);
+  const badRoles = roles.length === 0 || roles.some((r) => r !== 'server' && r !== 'client');
+  if (unknown.length > 0 || runs.length === 0 || !(timeout > 0) || badRoles) {
     process.stderr.write(
-      `autobahn ci: ${unknown.length ? `unknown run ${unknown.join(', ')}` : 'bad --runs or --timeout'}\n${usage}\n`,
+      `autobahn ci: ${unknown.length ? `unknown run ${unknown.join(', ')}` : 'bad --runs, --roles or --timeout'}\n${usage}\n`,
     );
     return 2;
   }
@@ -305,7 +321,7 @@ async function main() {
     for (const [role, test] of [
       ['server', testServer],
       ['client', testClient],
-    ]) {
+    ].filter(([role]) => roles.includes(role))) {
       const out = join(values.out, `node-${version}`, `${role}-${name}`);
       rmSync(out, { recursive: true, force: true });
       mkdirSync(out, { recursive: true });

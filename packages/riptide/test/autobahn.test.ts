@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 // @ts-expect-error: plain ESM JavaScript (the runner runs on every Node version without a build)
-import { candidates, findTestsuite } from '../autobahn/ci.mjs';
+import { candidates, DEFAULT_RUNS, findTestsuite, RUNS } from '../autobahn/ci.mjs';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const children = new Set<ChildProcess>();
@@ -312,5 +312,24 @@ describe('autobahn/ci.mjs finds the testsuite', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('autobahn/ci.mjs runs', () => {
+  it('runs every set but deflate-full by default; deflate-full is all of 12.* and 13.* with --deflate', () => {
+    expect(DEFAULT_RUNS).toEqual(['core', 'core-deflate', 'deflate-quick']);
+    expect(Object.keys(RUNS)).toContain('deflate-full');
+    expect(RUNS['deflate-full']).toMatchObject({ cases: ['12.*', '13.*'], deflate: true, optional: true });
+  });
+
+  it('refuses an unknown --roles value before looking for the testsuite', async () => {
+    const run = spawn(process.execPath, [join(ROOT, 'packages/riptide/autobahn/ci.mjs'), '--roles', 'peer'], {
+      stdio: 'pipe',
+    });
+    let err = '';
+    run.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+    const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
+    expect(code).toBe(2);
+    expect(err).toContain('bad --runs, --roles or --timeout');
   });
 });

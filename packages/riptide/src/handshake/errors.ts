@@ -38,6 +38,11 @@ export const HANDSHAKE_ERRORS = {
   // RFC 6585 5: 431 Request Header Fields Too Large
   WS_ERR_HANDSHAKE_HEADERS_TOO_LARGE: [431, 'Header section too large'],
   WS_ERR_HANDSHAKE_TOO_MANY_HEADERS: [431, 'Too many header fields'],
+  // RFC 9110 9.3.1: a GET's content has no defined semantics, and after a 101 every byte that
+  // follows the head is WebSocket frames: an upgrade request with a body (Content-Length above 0
+  // or any Transfer-Encoding) is refused rather than having its body read as frames (ws 8 takes
+  // the request and then fails the connection with 1002 on the body's bytes).
+  WS_ERR_HANDSHAKE_BODY: [400, 'Invalid handshake: an upgrade request must not have a body'],
   // RFC 9112: syntax errors in the head
   WS_ERR_HANDSHAKE_MALFORMED: [400, 'Malformed HTTP head'],
   // RFC 9110 15.5.22: a plain HTTP request to a WebSocket-only endpoint

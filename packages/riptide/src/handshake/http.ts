@@ -26,6 +26,9 @@
  * - More than one Host header is rejected: RFC 9112 3.2 "A server MUST respond with a 400
  *   (Bad Request) status code to any HTTP/1.1 request message that lacks a Host header field
  *   and to any that contains more than one Host header field line".
+ * - More than one Content-Length line is rejected (RFC 9112 6.3 item 5 lets a recipient accept
+ *   repeated identical values; a handshake has no body, so none is needed, see
+ *   server.ts WS_ERR_HANDSHAKE_BODY).
  * - Field values may hold HTAB, SP, VCHAR and obs-text (decoded as latin1, like Node); any
  *   other control character, including NUL, is rejected.
  * - Only HTTP/1.x is accepted; other major versions get WS_ERR_HANDSHAKE_HTTP_VERSION.
@@ -282,9 +285,8 @@ function parseFields(
     }
     const value = head.toString('latin1', valueStart, valueEnd);
     rawHeaders.push(name, value);
-    if (!addHeader(headers, lname, value, isRequest)) {
-      return malformed('more than one Host header', status);
-    }
+    const refused = addHeader(headers, lname, value, isRequest);
+    if (refused !== null) return malformed(refused, status);
   }
 }
 
@@ -381,20 +383,26 @@ const SINGLE_VALUED = new Set([
 /**
  * Combine like Node's IncomingMessage.headers: set-cookie is always an array, cookie lines
  * are joined with '; ', single-valued fields keep the first, the rest are joined with ', '
- * (RFC 9110 5.3). Returns false for a second Host line in a request (RFC 9112 3.2).
+ * (RFC 9110 5.3). Returns why a request must be refused, or null: a second Host line (RFC 9112
+ * 3.2), or a second Content-Length line (RFC 9112 6.3: the framing would be ambiguous, and
+ * keeping the first, as for other single-valued fields, could hide a body).
  */
-function addHeader(headers: HttpHeaders, lname: string, value: string, isRequest: boolean): boolean {
+function addHeader(headers: HttpHeaders, lname: string, value: string, isRequest: boolean): string | null {
   const prev = headers[lname];
   if (lname === 'set-cookie') {
     if (prev === undefined) headers[lname] = [value];
     else (prev as string[]).push(value);
-    return true;
+    return null;
   }
   if (prev === undefined) {
     headers[lname] = value;
-    return true;
+    return null;
   }
-  if (SINGLE_VALUED.has(lname)) return !(isRequest && lname === 'host');
+  if (SINGLE_VALUED.has(lname)) {
+    if (isRequest && lname === 'host') return 'more than one Host header';
+    if (isRequest && lname === 'content-length') return 'more than one Content-Length header';
+    return null;
+  }
   headers[lname] = `${prev}${lname === 'cookie' ? '; ' : ', '}${value}`;
-  return true;
+  return null;
 }

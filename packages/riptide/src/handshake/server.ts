@@ -167,6 +167,12 @@ export function validateUpgradeRequest(
 
   const fields = validateWebSocketFields(headers, allowed, options, req);
   if (!fields.ok) return fields;
+
+  // Last, so every request ws 8 refuses gets ws's answer: no body. The bytes after the head are
+  // the connection's first frames once the 101 is sent, so a body would be parsed as frames and
+  // fail the connection with 1002 (ws does exactly that); refusing here says why, in HTTP.
+  const body = requestBody(headers);
+  if (body !== null) return reject('WS_ERR_HANDSHAKE_BODY', body);
   return {
     ok: true,
     key,
@@ -243,8 +249,28 @@ export function validateWebSocketFields(
   return { ok: true, protocols, extensions, origin, version };
 }
 
-function reject(code: Parameters<typeof handshakeError>[0]): ValidateRequestResult & { ok: false } {
-  const error = handshakeError(code);
+/**
+ * The header announcing a request body (RFC 9112 6.1-6.3), or null for none: any
+ * Transfer-Encoding, or a Content-Length other than 0 (an invalid or repeated one included,
+ * since its framing is unknown). `Content-Length: 0` is no body and is accepted.
+ */
+function requestBody(headers: RequestHeaders): string | null {
+  if (headers['transfer-encoding'] !== undefined) return 'Transfer-Encoding';
+  const length = headers['content-length'];
+  if (length === undefined) return null;
+  const value = single(length);
+  if (typeof value !== 'string' || value === '') return 'Content-Length';
+  for (let i = 0; i < value.length; i++) {
+    if (value.charCodeAt(i) !== 0x30) return 'Content-Length';
+  }
+  return null;
+}
+
+function reject(
+  code: Parameters<typeof handshakeError>[0],
+  detail?: string,
+): ValidateRequestResult & { ok: false } {
+  const error = handshakeError(code, detail);
   return { ok: false, error, headers: rejectionHeaders(error) };
 }
 

@@ -225,6 +225,21 @@ describe('RFC 9110 5.3 Repeated fields, shaped like IncomingMessage.headers', ()
     );
   });
 
+  // RFC 9112 6.3: repeated Content-Length lines make the framing ambiguous; keeping the first
+  // (as for other single-valued fields) would hide a body behind "Content-Length: 0".
+  it('rejects a request with two Content-Length lines, even equal ones', () => {
+    for (const second of ['Content-Length: 5', 'content-length: 0']) {
+      expectFailure(
+        parseRequestHead(head('GET / HTTP/1.1', 'Host: a', 'Content-Length: 0', second)),
+        'WS_ERR_HANDSHAKE_MALFORMED',
+        { detail: 'more than one Content-Length header' },
+      );
+    }
+    expect(parseOk(head('GET / HTTP/1.1', 'Host: a', 'Content-Length: 0')).headers['content-length']).toBe(
+      '0',
+    );
+  });
+
   it('stores a header named __proto__ as data (the object has no prototype)', () => {
     const value = parseOk(head('GET / HTTP/1.1', '__proto__: x', 'constructor: y'));
     expect(Object.getPrototypeOf(value.headers)).toBe(null);

@@ -381,6 +381,61 @@ describe("RFC 6455 4.2.1 Reading the client's opening handshake", () => {
   });
 });
 
+describe('An upgrade request has no body (RFC 9110 9.3.1; after the 101 the bytes are frames)', () => {
+  it.each([
+    ['Content-Length: 5', { 'content-length': '5' }, 'Content-Length'],
+    ['a huge Content-Length', { 'content-length': '99999999999999999999' }, 'Content-Length'],
+    ['an invalid Content-Length', { 'content-length': '5x' }, 'Content-Length'],
+    ['an empty Content-Length', { 'content-length': '' }, 'Content-Length'],
+    ['two Content-Length values (an array)', { 'content-length': ['0', '5'] }, 'Content-Length'],
+    ['Transfer-Encoding: chunked', { 'transfer-encoding': 'chunked' }, 'Transfer-Encoding'],
+    [
+      'any Transfer-Encoding, even with Content-Length: 0',
+      { 'transfer-encoding': 'identity', 'content-length': '0' },
+      'Transfer-Encoding',
+    ],
+  ])('refuses %s with 400 WS_ERR_HANDSHAKE_BODY', (_what, headers, detail) => {
+    const r = validateUpgradeRequest(request(headers));
+    expectFailure(r, 'WS_ERR_HANDSHAKE_BODY', { detail });
+    expect(!r.ok && r.headers).toEqual({});
+  });
+
+  it('accepts Content-Length: 0 (no body)', () => {
+    expect(validateUpgradeRequest(request({ 'content-length': '0' })).ok).toBe(true);
+    expect(validateUpgradeRequest(request({ 'content-length': '00' })).ok).toBe(true);
+  });
+
+  it("checks the body last, so a request ws 8 refuses for another reason gets ws's answer", () => {
+    expectRejected(request({ 'sec-websocket-key': 'short', 'content-length': '5' }), 'WS_ERR_HANDSHAKE_KEY');
+    expectRejected(
+      request({ 'sec-websocket-version': '7', 'transfer-encoding': 'chunked' }),
+      'WS_ERR_HANDSHAKE_VERSION',
+      {
+        'Sec-WebSocket-Version': '13, 8',
+      },
+    );
+  });
+
+  it('refuses a body announced in a head parsed from the wire', () => {
+    const parsed = parseRequestHead(
+      head(
+        'GET /chat HTTP/1.1',
+        'Host: server.example.com',
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        `Sec-WebSocket-Key: ${RFC_KEY}`,
+        'Sec-WebSocket-Version: 13',
+        'Transfer-Encoding: gzip',
+        'Transfer-Encoding: chunked',
+      ),
+    );
+    if (!parsed.ok) throw parsed.error;
+    expectFailure(validateUpgradeRequest(parsed.value), 'WS_ERR_HANDSHAKE_BODY', {
+      detail: 'Transfer-Encoding',
+    });
+  });
+});
+
 describe("RFC 9110 7.8 isUpgradeRequest: node:http's rule (the others are plain requests: 426)", () => {
   it.each([
     [{}, false],

@@ -555,3 +555,36 @@ describe('close()', () => {
     await closed;
   });
 });
+
+describe("WebSockets per session follow the http2 server's settings.maxConcurrentStreams (riptide sets none)", () => {
+  it('leaves the setting alone, so node advertises its default (2^32 - 1)', async () => {
+    const { origin } = await start();
+    const s = await session(origin);
+    expect(s.remoteSettings.maxConcurrentStreams).toBe(2 ** 32 - 1);
+  });
+
+  it('with maxConcurrentStreams: 1, a second WebSocket on the session waits until the first closes', async () => {
+    const server = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
+    const { wss, origin, url } = await start({}, 'h2c', server);
+    const accepted: WebSocket[] = [];
+    wss.on('connection', (ws) => accepted.push(ws));
+    const s = await session(origin);
+    expect(s.remoteSettings.maxConcurrentStreams).toBe(1);
+    const first = new WebSocket(url, { http2Session: s });
+    await once(first, 'open');
+    const second = new WebSocket(url, { http2Session: s });
+    let secondOpen = false;
+    second.on('open', () => (secondOpen = true));
+    // A PING round trip: the session has carried everything the client had sent before it. The
+    // second stream is held by the client (RFC 9113 5.1.2), not refused: no error, no request.
+    await new Promise<void>((resolve, reject) => s.ping((err) => (err ? reject(err) : resolve())));
+    expect(accepted).toHaveLength(1);
+    expect(secondOpen).toBe(false);
+    expect(second.readyState).toBe(WebSocket.CONNECTING);
+    first.close();
+    await once(second, 'open');
+    expect(accepted).toHaveLength(2);
+    second.close();
+    await once(second, 'close');
+  });
+});

@@ -745,3 +745,65 @@ describe("ws 8 parity: a peer's bad frame gets ws's error and ws's close frame",
     if (theirs.isRangeError) expect(ours.isRangeError).toBe(true);
   });
 });
+
+describe('An upgrade request with a body is refused at the handshake (400 WS_ERR_HANDSHAKE_BODY)', () => {
+  const withBody: [string, string, string][] = [
+    ['Content-Length', 'Content-Length: 5\r\n', 'hello'],
+    ['Transfer-Encoding', 'Transfer-Encoding: chunked\r\n', '5\r\nhello\r\n0\r\n\r\n'],
+  ];
+  const message = 'Invalid handshake: an upgrade request must not have a body';
+
+  async function expectRefused(
+    port: number,
+    wss: WebSocketServer,
+    extra: string,
+    body: string,
+    detail: string,
+  ) {
+    let connected = false;
+    wss.on('connection', () => (connected = true));
+    const res = await rawRequest(port, upgradeHead(port, extra) + body);
+    expect(res).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(res.slice(res.indexOf('\r\n\r\n') + 4)).toBe(`${message} (${detail})`);
+    expect(connected).toBe(false);
+  }
+
+  it.each(withBody)("riptide's own listener: %s", async (detail, extra, body) => {
+    const { wss, port } = await start();
+    await expectRefused(port, wss, extra, body, detail);
+  });
+
+  it.each(withBody)('handleUpgrade from an http.Server: %s', async (detail, extra, body) => {
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => shutdown(wss));
+    await expectRefused((server.address() as net.AddressInfo).port, wss, extra, body, detail);
+  });
+
+  it("'wsClientError' gets the error with its stable code", async () => {
+    const { wss, port } = await start();
+    const errors: (Error & { code?: string })[] = [];
+    wss.on('wsClientError', (err: Error, socket: net.Socket) => {
+      errors.push(err);
+      socket.destroy();
+    });
+    await rawRequest(port, `${upgradeHead(port, 'Content-Length: 5\r\n')}hello`);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([
+      ['WS_ERR_HANDSHAKE_BODY', `${message} (Content-Length)`],
+    ]);
+  });
+
+  it('accepts Content-Length: 0', async () => {
+    const { wss, port } = await start();
+    const conn = once(wss, 'connection');
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => void socket.destroy());
+    await once(socket, 'connect');
+    socket.write(upgradeHead(port, 'Content-Length: 0\r\n'));
+    const [chunk] = await once<[Buffer]>(socket, 'data');
+    expect(chunk.toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    await conn;
+  });
+});

@@ -581,10 +581,25 @@ describe("WebSockets per session follow the http2 server's settings.maxConcurren
     expect(accepted).toHaveLength(1);
     expect(secondOpen).toBe(false);
     expect(second.readyState).toBe(WebSocket.CONNECTING);
+    const closed = new Promise<number>((resolve) => second.once('close', (code: number) => resolve(code)));
+    const outcome = new Promise<string>((resolve) => {
+      second.once('open', () => resolve('open'));
+      second.once('error', (err: Error) => resolve(err.message));
+    });
     first.close();
-    await once(second, 'open');
-    expect(accepted).toHaveLength(2);
-    second.close();
-    await once(second, 'close');
+    // Node 20 opens the held stream once the first closes. Node 22 and 24's server can count the
+    // first stream a moment longer than the client does and reset the new one with
+    // ENHANCE_YOUR_CALM (node's own limit check, not riptide's): the WebSocket then fails with
+    // an error, never hangs. docs/http2.md says so.
+    const result = await outcome;
+    if (Number(process.versions.node.split('.')[0]) === 20 || result === 'open') {
+      expect(result).toBe('open');
+      expect(accepted).toHaveLength(2);
+      second.close();
+      await closed;
+    } else {
+      expect(result).toMatch(/ENHANCE_YOUR_CALM/);
+      expect(await closed).toBe(1006);
+    }
   });
 });

@@ -31,9 +31,20 @@ function version(): string {
   return pkg.version;
 }
 
-/** One line per command: its synopsis, then its brief in a column wide enough for every synopsis. */
+/**
+ * One line per command: its synopsis, then its brief in a column wide enough for every synopsis.
+ * A synopsis with several optional flags is cut to its required part and `[flags]`, so each line
+ * fits 80 columns; `riptide <command> --help` gives the whole one.
+ */
 function commandRows(): string {
-  const rows = Object.values(COMMANDS).map(([spec]) => [`${spec.name} ${spec.synopsis}`, spec.brief]);
+  const rows = Object.values(COMMANDS).map(([spec]) => {
+    const optional = spec.synopsis.indexOf('[');
+    const short =
+      spec.synopsis.length > 24 && optional > 0
+        ? `${spec.synopsis.slice(0, optional)}[flags]`
+        : spec.synopsis;
+    return [`${spec.name} ${short}`, spec.brief];
+  });
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
   return rows.map(([left, brief]) => `  ${left.padEnd(width)}${brief}`).join('\n');
 }
@@ -46,11 +57,11 @@ commands:
 ${commandRows()}
 
 flags:
-  -h, --help       show this help (riptide <command> --help for a command's flags)
+  -h, --help       show this help (<command> --help: that command's flags)
   -v, --version    print the version
 
-exit status: 0 done, 1 connection failed or lost, 2 usage error, 130 a second Ctrl-C,
-141 the output went away (the reader of a pipe closed it)
+exit status: 0 done, 1 connection failed or lost, 2 usage error,
+130 a second Ctrl-C, 141 the output went away (the reader of a pipe closed it)
 `;
 
 async function main(argv: string[], io: Io): Promise<number> {

@@ -139,6 +139,8 @@ describe('help and version', () => {
       (line) => line.search(/\S {2,}\S/) + line.match(/\S {2,}/)![0].length,
     );
     expect(new Set(briefColumn).size).toBe(1);
+    // Every line of the main help fits a terminal of 80 columns.
+    for (const line of main.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
     // Every exit status the README documents is in the help too.
     for (const status of [
       '0 done',

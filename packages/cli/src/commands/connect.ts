@@ -42,7 +42,7 @@ import { type Io, Terminal } from '../terminal.js';
 
 export const connectSpec: CommandSpec = {
   name: 'connect',
-  brief: 'connect to a WebSocket server (interactive or piped)',
+  brief: 'talk to a WebSocket server (interactive or piped)',
   synopsis: '<url> [flags]',
   summary:
     'Connect to a WebSocket server (ws:// or wss://; a URL without a scheme gets ws://).\n' +

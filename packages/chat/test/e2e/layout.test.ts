@@ -2,8 +2,10 @@
  * The page's layout in a real browser, measured with boxes (getBoundingClientRect) and the boxes
  * of the glyphs (Range.getClientRects): a message's tools, shown on hover or keyboard focus, never
  * cover any of its own words, its reply quote or its image, on a desktop and on a phone, in both
- * themes, and a short message is no taller for the room they keep; on a phone, the search field
- * is wide enough to use and its results open below it; the composer's placeholder is shown whole.
+ * themes; a short message is no taller for the room they keep (on a phone, while not selected),
+ * and on a phone a message not selected keeps no room at all: its long first line runs the whole
+ * width; on a phone, the search field is wide enough to use and its results open below it; the
+ * composer's placeholder is shown whole.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -53,6 +55,34 @@ function toolsCover(page: Page, seq: number) {
   }, seq);
 }
 
+/**
+ * With no message selected (no hover, no focus): how far the first line of message `seq`'s text
+ * stops short of its body's far side (the right for left-to-right text, the left for right-to-left)
+ * and the width of the room kept for its tools; with the message's height.
+ */
+async function unselected(page: Page, seq: number) {
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.waitForFunction(
+    () => !document.querySelector('#message-list .message:is(:hover, :focus-within)'),
+  );
+  return page.evaluate((s) => {
+    const li = document.querySelector(`#message-list li.message[data-seq="${s}"]`) as HTMLElement;
+    const body = (li.querySelector('.body') as HTMLElement).getBoundingClientRect();
+    const text = li.querySelector('.text') as HTMLElement;
+    const range = document.createRange();
+    range.selectNodeContents(document.createTreeWalker(text, NodeFilter.SHOW_TEXT).nextNode() as Node);
+    const first = range.getClientRects()[0] as DOMRect;
+    const rtl = getComputedStyle(text).direction === 'rtl';
+    return {
+      short: rtl ? first.left - body.left : body.right - first.right,
+      lines: new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size,
+      room: li.querySelector('.tools-room')?.getBoundingClientRect().width ?? 0,
+      height: li.getBoundingClientRect().height,
+    };
+  }, seq);
+}
+
 /** Shows message `seq`'s tools (by hovering it, or by giving it the keyboard focus) and measures. */
 async function showTools(page: Page, seq: number, how: 'hover' | 'focus') {
   const item = page.locator(`#message-list li.message[data-seq="${seq}"]`);
@@ -84,8 +114,9 @@ describe("a message's tools", () => {
     // fills its line, at the top of a message inside his group).
     const short = await seqOf(bob.page, 'short');
     const longSeq = await seqOf(bob.page, long);
+    const firstReply = `First reply: ${'words that wrap '.repeat(10).trim()}`;
     for (const [to, text] of [
-      [short, `First reply: ${'words that wrap '.repeat(10)}`],
+      [short, firstReply],
       [longSeq, `Second reply: ${'x'.repeat(300)}`],
     ] as const) {
       const item = bob.page.locator(`#message-list li[data-seq="${to}"]`);
@@ -133,17 +164,48 @@ describe("a message's tools", () => {
           const measured = await showTools(page, seq, how);
           expect.soft(measured.found, `${where}, ${how}, message ${seq}`).toEqual([]);
         }
+      // A message not selected: on a phone its long first line (left to right, or right to left)
+      // runs to the body's far side, short of it by less than a word, and no room is kept for the
+      // tools; a desktop keeps the room (nothing moves when the bar appears there).
+      for (const text of [long, rtl]) {
+        const line = await unselected(page, await seqOf(page, text));
+        const what = `${where}, ${text.slice(0, 10)}`;
+        expect(line.lines, what).toBeGreaterThan(1);
+        if (where.startsWith('desktop')) expect(line.room, what).toBeGreaterThan(0);
+        else {
+          expect(line.short, what).toBeLessThanOrEqual(40);
+          expect(line.room, what).toBe(0);
+        }
+      }
       // A message of one short line inside a group is as tall as the bar and the padding: the
-      // room kept for the bar costs no height.
-      const ok = await showTools(page, await seqOf(page, 'ok'), 'hover');
-      expect(ok.height, where).toBeLessThanOrEqual(ok.barHeight + 0.2 * 16 + 0.5);
+      // room kept for the bar costs no height (on a phone, while the message is not selected;
+      // selected, it grows: the bar has a row of its own above the line).
+      const okSeq = await seqOf(page, 'ok');
+      const ok = await showTools(page, okSeq, 'hover');
+      const okAlone = await unselected(page, okSeq);
+      expect(okAlone.height, where).toBeLessThanOrEqual(ok.barHeight + 0.2 * 16 + 0.5);
+      if (where.startsWith('desktop')) expect(ok.height, where).toBe(okAlone.height);
+      else expect(ok.height, where).toBeGreaterThan(okAlone.height);
     }
-    // The question of Delete (a wider bar) covers nothing either.
-    const own = alice.page.locator(`#message-list li[data-seq="${await seqOf(alice.page, long)}"]`);
-    await own.hover();
-    await own.locator('.delete').click();
-    await own.locator('.confirm-delete').waitFor();
-    expect((await toolsCover(alice.page, await seqOf(alice.page, long))).found).toEqual([]);
+    // The question of Delete (a wider bar) covers nothing either: on a desktop, and on a phone at
+    // the head of a group (name line, quote), also once neither hovered nor focused (the question
+    // stays, and so does its row).
+    for (const [page, text] of [
+      [alice.page, long],
+      [bob.page, firstReply],
+    ] as const) {
+      const seq = await seqOf(page, text);
+      const own = page.locator(`#message-list li[data-seq="${seq}"]`);
+      await own.hover();
+      await own.locator('.delete').click();
+      await own.locator('.confirm-delete').waitFor();
+      const what = `Delete? on ${text.slice(0, 12)}`;
+      expect((await toolsCover(page, seq)).found, what).toEqual([]);
+      await unselected(page, seq);
+      const left = await toolsCover(page, seq);
+      expect(left.shown, what).toBe(true);
+      expect(left.found, what).toEqual([]);
+    }
     for (const p of [alice, bob, carol, dave]) await p.context.close();
   }, 120_000);
 });

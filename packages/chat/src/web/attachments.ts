@@ -200,8 +200,23 @@ export class AttachmentTray {
     for (const file of files) this.#start(room, file);
   }
 
-  #start(room: string, file: File): void {
-    const name = file.name || `pasted.${file.type.split('/')[1] ?? 'bin'}`;
+  /**
+   * Files uploaded before, given back (a refused message taken back to edit, main.ts): shown ready
+   * to go with the next message, as if just uploaded.
+   */
+  restore(room: string, files: readonly Attachment[]): void {
+    for (const file of files) {
+      const upload = this.#entry(room, file.name, file.size);
+      upload.state = 'done';
+      upload.file = file;
+      upload.progress.value = 1;
+      upload.node.classList.add('done');
+      upload.status.textContent = file.type.startsWith('image/') ? 'image ready' : 'ready';
+    }
+  }
+
+  /** A line in the tray for a file, with its remove button. */
+  #entry(room: string, name: string, size: number): Upload {
     const node = el('li', 'upload');
     const progress = el('progress');
     progress.max = 1;
@@ -212,9 +227,9 @@ export class AttachmentTray {
     remove.type = 'button';
     remove.setAttribute('aria-label', `Remove ${name}`);
     const label = el('span', 'upload-name', name);
-    label.title = `${name} (${formatSize(file.size)}) for ${this.#host.label(room)}`;
+    label.title = `${name} (${formatSize(size)}) for ${this.#host.label(room)}`;
     node.append(label, progress, status, remove);
-    const upload: Upload = { room, name, size: file.size, state: 'uploading', node, progress, status };
+    const upload: Upload = { room, name, size, state: 'uploading', node, progress, status };
     remove.addEventListener('click', () => {
       upload.xhr?.abort();
       this.#uploads.splice(this.#uploads.indexOf(upload), 1);
@@ -224,6 +239,13 @@ export class AttachmentTray {
     this.#uploads.push(upload);
     this.#list.append(node);
     this.#list.hidden = false;
+    return upload;
+  }
+
+  #start(room: string, file: File): void {
+    const name = file.name || `pasted.${file.type.split('/')[1] ?? 'bin'}`;
+    const upload = this.#entry(room, name, file.size);
+    const { node, progress, status } = upload;
     if (file.size > MAX_FILE_BYTES) {
       this.#fail(upload, `too large (${formatSize(MAX_FILE_BYTES)} at most)`);
       return;

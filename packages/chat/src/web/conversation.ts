@@ -12,8 +12,9 @@ import { renderAttachments } from './attachments.js';
 import { avatar } from './avatar.js';
 import { byId, el } from './dom.js';
 import { type DomElement, parse, plainText, renderFormatted } from './format.js';
-import type { Outbox } from './outbox.js';
+import type { Outbox, Pending } from './outbox.js';
 import { whoReacted } from './reactions.js';
+import { canSendAgain, refusalReason } from './refusal.js';
 import type { ChatState, Room } from './room-state.js';
 import { buildTimeline, fullTime, shortTime } from './timeline.js';
 
@@ -28,8 +29,10 @@ export interface MessageActions {
   reply(message: ChatMessage): void;
   /** Shows the message `seq` of the open room (a quote was clicked). */
   reveal(seq: number): void;
-  /** An unsent message refused for good (outbox.ts `failed`): send it again as a new message. */
+  /** An unsent message refused for good (outbox.ts `failed`): send it again (refusal.ts). */
   resendPending(id: string): void;
+  /** ... take its text back into the composer to change it (the failed one goes) ... */
+  editPending(id: string): void;
   /** ... or drop it. */
   discardPending(id: string): void;
 }
@@ -302,7 +305,7 @@ export function renderMessages(
     renderFormatted(document, text as unknown as DomElement, pending.text);
     body.append(meta, text);
     if (pending.attachments?.length) body.append(renderAttachments(pending.attachments));
-    if (pending.failed) body.append(failedNote(pending.id, pending.failed.message, actions));
+    if (pending.failed) body.append(failedNote(pending, pending.failed, actions));
     li.append(body);
     list.append(li);
     lastUser = state.me;
@@ -322,16 +325,29 @@ export function renderMessages(
 }
 
 /** Why an unsent message was refused, and what the user can do about it. */
-function failedNote(id: string, reason: string, actions: MessageActions): HTMLElement {
+function failedNote(
+  pending: Pending,
+  failed: { code: string; message: string },
+  actions: MessageActions,
+): HTMLElement {
   const note = el('div', 'failed-note');
-  note.append(el('span', 'reason', `Not sent: ${reason}`));
-  const again = el('button', 'resend', 'Send again');
-  again.type = 'button';
-  again.addEventListener('click', () => actions.resendPending(id));
-  const drop = el('button', 'discard', 'Discard');
-  drop.type = 'button';
-  drop.addEventListener('click', () => actions.discardPending(id));
-  note.append(' ', again, ' ', drop);
+  note.append(el('span', 'reason', `Not sent: ${refusalReason(pending, failed.code, failed.message)}`));
+  const buttons = el('span', 'failed-actions');
+  const button = (label: string, className: string, title: string, onClick: () => void) => {
+    const b = el('button', `quiet failed-action ${className}`, label);
+    b.type = 'button';
+    b.title = title;
+    b.addEventListener('click', onClick);
+    buttons.append(b);
+  };
+  const id = pending.id;
+  if (canSendAgain(failed.code))
+    button('Send again', 'resend', 'Send this message again', () => actions.resendPending(id));
+  button('Edit', 'edit-failed', 'Put its text back in the message box to change it', () =>
+    actions.editPending(id),
+  );
+  button('Discard', 'discard', 'Drop this message', () => actions.discardPending(id));
+  note.append(' ', buttons);
   return note;
 }
 

@@ -18,6 +18,7 @@ import { Outbox, type Pending } from './outbox.js';
 import { closeDrawer, setUpPanels } from './panels.js';
 import { closePicker, openPicker, setUpPicker } from './picker.js';
 import { fitPlaceholder } from './placeholder.js';
+import { missingPart, refusalReason } from './refusal.js';
 import {
   type Actions,
   renderDirectory,
@@ -56,8 +57,14 @@ const outbox = new Outbox(
       return () => clearTimeout(timer);
     },
     save: (items) => sessionStorage.setItem(OUTBOX_KEY, JSON.stringify(items)),
-    onRejected: (_item, _code, message) => {
-      state.composerError = message;
+    onRejected: (item, code, message) => {
+      if (item.failed) {
+        // Kept and shown in place as not sent, with the reason and what to do: said, not shown twice.
+        if (item.room === state.active)
+          byId('announce').textContent = `Your message was not sent: ${refusalReason(item, code, message)}`;
+        return;
+      }
+      state.composerError = `Not sent: ${message}`;
       state.changes.add('errors');
     },
     onChange: () => {
@@ -106,7 +113,8 @@ const actions: Actions = {
     render();
   },
   resendPending: (id) => outbox.resend(id, randomId()),
-  discardPending: (id) => outbox.discard(id),
+  editPending: (id) => editFailed(id),
+  discardPending: (id) => void outbox.discard(id),
 };
 
 const search = new SearchPanel(
@@ -303,6 +311,32 @@ function startReply(message: ChatMessage): void {
   byId('reply-banner').hidden = false;
   byId('reply-to').textContent = `${message.user}: ${excerpt(message.text).slice(0, 80)}`;
   byId('composer-input').focus();
+}
+
+/**
+ * "Edit" on a message refused for good: its text goes back into the composer (before what is
+ * there, so nothing typed is lost), with its reply target if that is still shown and not deleted,
+ * and its files back in the tray unless they were what the server refused; the failed one goes.
+ */
+function editFailed(id: string): void {
+  const item = outbox.discard(id);
+  if (!item) return;
+  cancelEdit();
+  const input = byId<HTMLTextAreaElement>('composer-input');
+  const typed = input.value;
+  input.value = typed === '' ? item.text : `${item.text}\n${typed}`;
+  const target =
+    item.replyTo === undefined ? undefined : state.rooms.get(item.room)?.messages.get(item.replyTo);
+  if (target && !target.deleted && item.room === state.active) startReply(target);
+  else cancelReply();
+  const filesRefused =
+    item.failed?.code === 'not_found' && missingPart(item, item.failed.message) === 'files';
+  if (item.attachments?.length && !filesRefused) tray.restore(item.room, item.attachments);
+  state.composerError = '';
+  state.changes.add('errors');
+  input.focus();
+  input.setSelectionRange(item.text.length, item.text.length);
+  render();
 }
 
 function cancelReply(): void {

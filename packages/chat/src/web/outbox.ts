@@ -13,16 +13,19 @@
  *   the server stores each message once.
  * - `not_ready` (sent before the hello was answered) holds it until `connected()` like a lost
  *   connection; a `service` notice before the welcome does not release the queue.
- * - `id_reused` (the server holds another message under that id: nothing was stored) marks the
- *   message failed, with the reason: it stays in the queue, shown as not sent, is never sent again
- *   under that id, and the queue goes on with the next. The user sends it again (`resend`: a new
- *   id) or discards it (`discard`).
- * - Any other error drops that message (reported through `onRejected`) and goes on with the next.
+ * - A refusal of the room (`not_member`, `no_such_room`: the room was left or deleted) drops that
+ *   message (reported through `onRejected`) and goes on with the next (refusal.ts says why).
+ * - Any other error refuses this message for good (`text_too_long`, a reply target or files
+ *   `not_found`, `bad_message`, `id_reused`, `internal`...): it is marked failed with the reason and
+ *   stays in the queue, shown as not sent (also after a reload), is not sent again by itself, and
+ *   the queue goes on with the next. The user sends it again (`resend`; where refusal.ts
+ *   `canSendAgain`), takes it back to edit (`discard` returns it) or discards it.
  *
  * No DOM and no global timers: time and timers come from the host, so tests drive them.
  */
 import type { Attachment, ClientMessage, Rate } from '../shared/protocol.js';
 import { TokenBucket } from '../shared/token-bucket.js';
+import { refusalHandling } from './refusal.js';
 
 export interface Pending {
   id: string;
@@ -32,7 +35,7 @@ export interface Pending {
   attachments?: Attachment[];
   /** The seq of the message this one replies to. */
   replyTo?: number;
-  /** Refused for good under this id (`id_reused`): shown with the reason, not sent again. */
+  /** Refused for good (refusal.ts `keep`): shown with the reason, not sent again by itself. */
   failed?: { code: string; message: string };
 }
 
@@ -44,7 +47,10 @@ export interface OutboxHost {
   later(ms: number, fn: () => void): () => void;
   /** Persists the queue (sessionStorage on the page). */
   save(items: readonly Pending[]): void;
-  /** A message the server refused for good (bad room, too long...). */
+  /**
+   * A message the server refused for good: dropped (its room is gone), or kept and shown failed
+   * (`item.failed` is set).
+   */
   onRejected(item: Pending, code: string, message: string): void;
   /** The queue or its state changed (re-render). */
   onChange(): void;
@@ -112,8 +118,9 @@ export class Outbox {
 
   /** The server stored `id` (ack, or the message event of our own message). */
   acknowledged(id: string): void {
-    // A failed message is not the one stored under its id (that is why it failed).
-    const i = this.#items.findIndex((p) => p.id === id && !p.failed);
+    // A message refused as id_reused is not the one stored under its id (that is why it failed).
+    // Any other failed one may be acknowledged: after `internal` it may have been stored after all.
+    const i = this.#items.findIndex((p) => p.id === id && p.failed?.code !== 'id_reused');
     if (i < 0) return;
     this.#items.splice(i, 1);
     this.#host.save(this.#items);
@@ -128,14 +135,16 @@ export class Outbox {
     if (!item) return false;
     if (item.failed) return true;
     if (this.#inFlight === id) this.#inFlight = null;
+    const handling = refusalHandling(code);
     if (code === 'rate_limited') {
       this.#wait(retryAfterMs ?? 1000);
     } else if (code === 'unavailable') {
       this.#setHold('unavailable');
-    } else if (code === 'not_ready') {
-      // Sent before the hello was answered: nothing was done; it goes again after the welcome.
+    } else if (handling === 'retry') {
+      // not_ready: sent before the hello was answered: nothing was done; it goes again after the
+      // welcome.
       this.#setHold('offline');
-    } else if (code === 'id_reused') {
+    } else if (handling === 'keep') {
       item.failed = { code, message };
       this.#host.save(this.#items);
       this.#host.onRejected(item, code, message);
@@ -150,24 +159,29 @@ export class Outbox {
     return true;
   }
 
-  /** A failed message goes again, as a new message (a new id), in its place in the queue. */
+  /**
+   * A failed message goes again, in its place in the queue: under `newId` if its id was refused
+   * (`id_reused`), else under its own id (after `internal` the server may hold it: it then
+   * acknowledges it as a duplicate instead of storing it twice).
+   */
   resend(id: string, newId: string): void {
     const item = this.#items.find((p) => p.id === id);
     if (!item?.failed) return;
+    if (item.failed.code === 'id_reused') item.id = newId;
     delete item.failed;
-    item.id = newId;
     this.#host.save(this.#items);
     this.#pump();
     this.#host.onChange();
   }
 
-  /** A failed message is dropped by the user. */
-  discard(id: string): void {
+  /** A failed message is dropped by the user (or taken back to edit): returns it. */
+  discard(id: string): Pending | undefined {
     const i = this.#items.findIndex((p) => p.id === id && p.failed);
-    if (i < 0) return;
-    this.#items.splice(i, 1);
+    if (i < 0) return undefined;
+    const [item] = this.#items.splice(i, 1);
     this.#host.save(this.#items);
     this.#host.onChange();
+    return item;
   }
 
   /** The room was left: its unsent messages go (nobody there would read them). */

@@ -148,16 +148,82 @@ describe('Outbox', () => {
     expect(host.sent).toEqual(['m1', 'm1']);
   });
 
-  it('drops a message the server refuses for good and goes on with the next', () => {
+  it('drops a message its room refused (left or deleted) and goes on with the next', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    outbox.add(item(1, 'random'));
+    outbox.add(item(2, 'gone'));
+    outbox.add(item(3));
+    outbox.failed('m1', 'not_member', 'you are not in room random');
+    outbox.failed('m2', 'no_such_room', 'room gone does not exist');
+    expect(host.rejected).toEqual(['m1:not_member', 'm2:no_such_room']);
+    expect(outbox.items.map((p) => p.id)).toEqual(['m3']);
+    expect(host.saved).toEqual([item(3)]);
+    expect(host.sent).toEqual(['m1', 'm2', 'm3']);
+    expect(outbox.failed('zzz', 'not_member', 'x')).toBe(false); // not ours
+  });
+
+  it('keeps a message refused for its content (too long, reply target or files gone, bad), shown failed, and goes on', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    const reply = { ...item(2), replyTo: 7 };
+    outbox.add(item(1));
+    outbox.add(reply);
+    outbox.add(item(3));
+    outbox.add(item(4));
+    outbox.failed('m1', 'text_too_long', 'text is longer than 4096 bytes');
+    outbox.failed('m2', 'not_found', 'no message 7 in general to reply to');
+    outbox.failed('m3', 'bad_message', 'text must be valid Unicode (no lone surrogate)');
+    expect(host.rejected).toEqual(['m1:text_too_long', 'm2:not_found', 'm3:bad_message']);
+    expect(host.sent).toEqual(['m1', 'm2', 'm3', 'm4']); // the queue went on after each
+    outbox.acknowledged('m4');
+    const failed = [
+      { ...item(1), failed: { code: 'text_too_long', message: 'text is longer than 4096 bytes' } },
+      { ...reply, failed: { code: 'not_found', message: 'no message 7 in general to reply to' } },
+      {
+        ...item(3),
+        failed: { code: 'bad_message', message: 'text must be valid Unicode (no lone surrogate)' },
+      },
+    ];
+    expect(outbox.items).toEqual(failed);
+    expect(host.saved).toEqual(failed); // a reload shows them failed too
+    // Nothing sends them again by itself.
+    outbox.disconnected();
+    outbox.connected(rate);
+    outbox.serviceLost();
+    outbox.serviceBack();
+    host.advance(60_000);
+    expect(host.sent).toEqual(['m1', 'm2', 'm3', 'm4']);
+    // "Edit" takes one back (its text and reply target go to the composer) and it is gone here.
+    expect(outbox.discard('m2')).toEqual(failed[1]);
+    expect(outbox.items.map((p) => p.id)).toEqual(['m1', 'm3']);
+    expect(host.saved.map((p) => p.id)).toEqual(['m1', 'm3']);
+    expect(outbox.discard('m2')).toBeUndefined();
+  });
+
+  it('keeps a message after an internal error and sends it again under the same id, so it is stored once', () => {
     const host = new FakeHost();
     const outbox = new Outbox(host);
     outbox.connected(rate);
     outbox.add(item(1));
     outbox.add(item(2));
-    outbox.failed('m1', 'text_too_long', 'too long');
-    expect(host.rejected).toEqual(['m1:text_too_long']);
+    outbox.failed('m1', 'internal', 'internal error');
+    expect(outbox.items[0]?.failed).toEqual({ code: 'internal', message: 'internal error' });
     expect(host.sent).toEqual(['m1', 'm2']);
-    expect(outbox.failed('zzz', 'not_member', 'x')).toBe(false); // not ours
+    outbox.acknowledged('m2');
+    outbox.resend('m1', 'unused');
+    expect(outbox.items).toEqual([item(1)]);
+    expect(host.sent).toEqual(['m1', 'm2', 'm1']);
+    outbox.acknowledged('m1');
+    expect(outbox.items).toEqual([]);
+    // Had the server stored it after all, its message event acknowledges the failed one.
+    outbox.add(item(3));
+    outbox.failed('m3', 'internal', 'internal error');
+    outbox.acknowledged('m3');
+    expect(outbox.items).toEqual([]);
+    expect(host.saved).toEqual([]);
   });
 
   it('keeps a message refused as id_reused, shown failed and never resent under that id, until the user acts', () => {

@@ -1,0 +1,55 @@
+/**
+ * What the page does with each refusal of a send (docs/chat-protocol.md, "Error codes"), which
+ * actions a kept one offers, and the reason it shows.
+ */
+import { describe, expect, it } from 'vitest';
+import { canSendAgain, missingPart, refusalHandling, refusalReason } from '../../src/web/refusal.js';
+
+const file = { id: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'a.png', type: 'image/png', size: 10 };
+
+describe('refusals of a send', () => {
+  it('retries what can succeed unchanged later, drops what its room refused, keeps the rest', () => {
+    for (const code of ['rate_limited', 'unavailable', 'not_ready'])
+      expect(refusalHandling(code), code).toBe('retry');
+    for (const code of ['not_member', 'no_such_room', 'bad_room_name'])
+      expect(refusalHandling(code), code).toBe('drop');
+    for (const code of ['text_too_long', 'not_found', 'bad_message', 'id_reused', 'internal', 'new_code'])
+      expect(refusalHandling(code), code).toBe('keep');
+  });
+
+  it('offers "Send again" only where the unchanged message can be taken', () => {
+    for (const code of ['id_reused', 'internal', 'new_code']) expect(canSendAgain(code), code).toBe(true);
+    for (const code of ['text_too_long', 'not_found', 'bad_message'])
+      expect(canSendAgain(code), code).toBe(false);
+  });
+
+  it('tells a missing reply target from missing files', () => {
+    expect(missingPart({ replyTo: 3 }, 'no message 3 in general to reply to')).toBe('reply');
+    expect(missingPart({ attachments: [file] }, 'attachments must be your unused uploads to this room')).toBe(
+      'files',
+    );
+    expect(missingPart({ replyTo: 3, attachments: [file] }, 'no message 3 in general to reply to')).toBe(
+      'reply',
+    );
+    expect(
+      missingPart(
+        { replyTo: 3, attachments: [file] },
+        'attachments must be your unused uploads to this room',
+      ),
+    ).toBe('files');
+  });
+
+  it('says why in the user\u2019s words, with the server\u2019s where it adds something', () => {
+    expect(refusalReason({}, 'text_too_long', 'text is longer than 4096 bytes')).toBe(
+      'it is too long for the server (text is longer than 4096 bytes). Edit it to shorten it.',
+    );
+    expect(refusalReason({ replyTo: 3 }, 'not_found', 'no message 3 in general to reply to')).toMatch(
+      /^the message it replies to was deleted/,
+    );
+    expect(refusalReason({ attachments: [file] }, 'not_found', 'attachments must be …')).toMatch(
+      /^its files are no longer waiting on the server/,
+    );
+    expect(refusalReason({}, 'id_reused', 'id x is already used')).toMatch(/^another of your messages/);
+    expect(refusalReason({}, 'new_code', 'something new')).toBe('something new');
+  });
+});

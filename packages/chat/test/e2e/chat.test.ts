@@ -194,7 +194,7 @@ describe('chat page', () => {
     expect(await failed.locator('.state').textContent()).toBe('not sent');
     expect(await failed.locator('.text').textContent()).toBe('another text');
     expect(await failed.locator('.failed-note .reason').textContent()).toMatch(
-      /^Not sent: id reused is already used by another of your messages in general/,
+      /^Not sent: another of your messages was already sent under its id/,
     );
     expect(await messageTexts(alice.page)).toEqual(['the first message']);
     // It stays failed across a reload (never sent again under that id) ...
@@ -217,6 +217,92 @@ describe('chat page', () => {
     );
     expect(await alice.page.evaluate(() => sessionStorage.getItem('riptide-chat-outbox'))).toBe('[]');
     expect(await messageTexts(alice.page)).toEqual(['the first message', 'another text']);
+    await alice.context.close();
+  });
+
+  it('keeps messages the server refuses for their content in place, not sent, with the reason, Edit and Discard', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    await sendMessage(alice.page, 'the original');
+    await sendMessage(alice.page, 'soon deleted');
+    const original = await seqOf(alice.page, 'the original');
+    const gone = await seqOf(alice.page, 'soon deleted');
+    await deleteMessage(alice.page, gone);
+    await alice.page.waitForSelector('#message-list li.deleted');
+    // The page checks the length of what is typed, so these come from its outbox as a reload finds
+    // it (queued earlier, as by a page that knew another limit): a reply that is too long, a reply
+    // to the message deleted since, and one that goes through after them.
+    const long = 'x'.repeat(4097);
+    await alice.page.evaluate(
+      ([text, to, deleted]) => {
+        sessionStorage.setItem(
+          'riptide-chat-outbox',
+          JSON.stringify([
+            { id: 'long1', room: 'general', text, replyTo: to },
+            { id: 'orphan', room: 'general', text: 'an answer to nothing', replyTo: deleted },
+            { id: 'fine', room: 'general', text: 'this one goes' },
+          ]),
+        );
+      },
+      [long, original, gone] as const,
+    );
+    await alice.page.reload();
+    await alice.page.waitForSelector('#status[data-state="online"]');
+    const failed = alice.page.locator('#message-list li.pending.failed');
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.pending.failed').length === 2,
+    );
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.pending').length === 2,
+    );
+    // The queue went on: the third was stored.
+    expect(await messageTexts(alice.page)).toEqual(['the original', 'message deleted', 'this one goes']);
+    const tooLong = failed.filter({ hasText: long });
+    const orphan = failed.filter({ hasText: 'an answer to nothing' });
+    expect(await tooLong.locator('.state').textContent()).toBe('not sent');
+    expect(await tooLong.locator('.text').textContent()).toBe(long);
+    expect(await tooLong.locator('.failed-note .reason').textContent()).toBe(
+      'Not sent: it is too long for the server (text is longer than 4096 bytes). Edit it to shorten it.',
+    );
+    expect(await orphan.locator('.failed-note .reason').textContent()).toMatch(
+      /^Not sent: the message it replies to was deleted/,
+    );
+    // Sending either unchanged would be refused again: no "Send again".
+    for (const item of [tooLong, orphan])
+      expect(await item.locator('.failed-note button').allTextContents()).toEqual(['Edit', 'Discard']);
+    // A reload shows them the same (nothing sent again by itself).
+    await alice.page.reload();
+    await alice.page.waitForSelector('#status[data-state="online"]');
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.pending.failed').length === 2,
+    );
+    expect(await messageTexts(alice.page)).toEqual(['the original', 'message deleted', 'this one goes']);
+    // Edit: the text goes back to the composer, before what was typed there, with its reply
+    // target (still there); the failed one goes.
+    await alice.page.fill('#composer-input', 'draft');
+    await tooLong.locator('button.edit-failed').click();
+    expect(await alice.page.inputValue('#composer-input')).toBe(`${long}\ndraft`);
+    expect(await alice.page.textContent('#reply-to')).toBe('alice: the original');
+    expect(await alice.page.isVisible('#reply-banner')).toBe(true);
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.pending').length === 1,
+    );
+    // Shortened, it goes as a reply.
+    await alice.page.fill('#composer-input', 'shorter');
+    await alice.page.keyboard.press('Enter');
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 4,
+    );
+    const shorter = alice.page.locator(`#message-list li[data-seq="${await seqOf(alice.page, 'shorter')}"]`);
+    expect(await shorter.locator('.reply-quote .reply-text').textContent()).toBe('the original');
+    // Edit of the reply to the deleted message: its text back, without the reply.
+    await orphan.locator('button.edit-failed').click();
+    expect(await alice.page.inputValue('#composer-input')).toBe('an answer to nothing');
+    expect(await alice.page.isHidden('#reply-banner')).toBe(true);
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.pending').length === 0,
+    );
+    expect(await alice.page.evaluate(() => sessionStorage.getItem('riptide-chat-outbox'))).toBe('[]');
     await alice.context.close();
   });
 

@@ -161,6 +161,7 @@ function render(): void {
     closeDrawer(); // on a phone, the room now shown is what the user went to the menu for
     sessionStorage.setItem(ROOM_KEY, state.active);
     byId('me').textContent = state.me;
+    byId('me').title = state.me; // cut short (…) on a narrow bar
     renderHeader(state);
   }
   if (changes.has('rooms') || changes.has('active')) renderRooms(state, actions);

@@ -3,7 +3,8 @@
  * (serious, critical or lesser) in the sign-in view, in a room with messages (one's own and
  * others', a reply, reactions, mentions, an attachment, a message's tools shown, the reaction
  * picker, the mention list and the shortcut list open), with unread badges and the "New
- * messages" line, edited and deleted messages, offline with a message waiting, in the light and
+ * messages" line, edited and deleted messages, offline with a message waiting, messages refused
+ * for good (not sent, with the reason and their buttons), in the light and
  * the dark theme, and on a phone-sized screen with its drawers. No rule is disabled: what axe
  * finds is fixed in the page. Also: icon buttons' names, where a message's tools are drawn, and
  * what the live region says when a message arrives.
@@ -134,7 +135,7 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
   }, 120_000);
 
   for (const theme of ['light', 'dark'] as const) {
-    it(`unread badges and the "New messages" line, an edited and a deleted message, offline with one waiting (${theme})`, async () => {
+    it(`unread badges and the "New messages" line, an edited and a deleted message, offline with one waiting, refused ones (${theme})`, async () => {
       const server = await startTestServer();
       const proxy = new TcpProxy(server.port);
       const proxied = await proxy.listen();
@@ -179,6 +180,38 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
         proxy.restore();
         await alice.page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
         await waitForMessages(bob.page, 5);
+        // Messages refused for good, shown as not sent with the reason and their buttons (as a
+        // reload finds them in the outbox): one too long for the server, one after a server fault
+        // (it offers "Send again" too).
+        await alice.page.evaluate(() => {
+          sessionStorage.setItem(
+            'riptide-chat-outbox',
+            JSON.stringify([
+              { id: 'long', room: 'random', text: 'far too long '.repeat(400) },
+              {
+                id: 'fault',
+                room: 'random',
+                text: 'hit a server bug',
+                failed: { code: 'internal', message: 'internal error' },
+              },
+            ]),
+          );
+        });
+        await alice.page.reload();
+        await alice.page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
+        await alice.page.waitForFunction(
+          () => document.querySelectorAll('#message-list li.pending.failed').length === 2,
+        );
+        expect(await alice.page.locator('#message-list .failed-note button').allTextContents()).toEqual([
+          'Edit',
+          'Discard',
+          'Send again',
+          'Edit',
+          'Discard',
+        ]);
+        await audit(alice.page, `not sent ${theme}`, found);
+        await alice.page.locator('#message-list .failed-note button.resend').hover();
+        await audit(alice.page, `not sent, a button hovered ${theme}`, found);
         expect(found).toEqual([]);
         await alice.context.close();
         await bob.context.close();

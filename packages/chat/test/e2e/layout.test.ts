@@ -4,8 +4,8 @@
  * cover any of its own words, its reply quote or its image, on a desktop and on a phone, in both
  * themes; a short message is no taller for the room they keep (on a phone, while not selected),
  * and on a phone a message not selected keeps no room at all: its long first line runs the whole
- * width; on a phone, the search field is wide enough to use and its results open below it; the
- * composer's placeholder is shown whole.
+ * width; on a phone, and just above its layout (721-850 px), the search field is wide enough to
+ * use (on a phone its results open below it); the composer's placeholder is shown whole.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -253,6 +253,54 @@ describe('on a phone (360 × 740, and 320 wide)', () => {
       expect(results?.y, where).toBeGreaterThanOrEqual((field?.y ?? 0) + (field?.height ?? 0));
       await phone.context.close();
     }
+  });
+
+  it('just above the phone layout (721-850 px) the search field keeps 160 px, the bar one line, with a long name and status', async () => {
+    const server = await startTestServer();
+    // The longest name there is (24 characters), and the longest status the page shows offline.
+    const desk = await signIn(chrome.browser, server.origin, 'abcdefghijklmnopqrstuvwx', {
+      viewport: { width: 721, height: 700 },
+    });
+    const page = desk.page;
+    await page.evaluate(() => {
+      (document.querySelector('#status') as HTMLElement).textContent = 'Offline — retrying in 30 s';
+    });
+    for (const width of [721, 780, 850, 900]) {
+      const where = `${width} px`;
+      await page.setViewportSize({ width, height: 700 });
+      const bar = await page.evaluate(() => {
+        const box = (s: string) => (document.querySelector(s) as HTMLElement).getBoundingClientRect();
+        const items = [
+          '#top h1',
+          '#search-form',
+          '#status',
+          '#notify-toggle',
+          '#theme-toggle',
+          '#shortcuts-button',
+          '#me',
+          '#logout',
+        ];
+        return {
+          field: box('#search-input').width,
+          middles: items.map((s) => box(s).top + box(s).height / 2),
+          right: Math.max(...items.map((s) => box(s).right)),
+          buttonsWhole: ['#notify-toggle', '#theme-toggle', '#shortcuts-button', '#logout'].every((s) => {
+            const n = document.querySelector(s) as HTMLElement;
+            return n.scrollWidth <= n.clientWidth;
+          }),
+          overflow: document.documentElement.scrollWidth - window.innerWidth,
+        };
+      });
+      expect(bar.field, where).toBeGreaterThanOrEqual(160);
+      for (const middle of bar.middles)
+        expect(Math.abs(middle - (bar.middles[0] ?? 0)), where).toBeLessThanOrEqual(2);
+      expect(bar.right, where).toBeLessThanOrEqual(width);
+      expect(bar.buttonsWhole, where).toBe(true);
+      expect(bar.overflow, where).toBe(0);
+    }
+    // A name cut short still says itself on hover.
+    expect(await page.getAttribute('#me', 'title')).toBe('abcdefghijklmnopqrstuvwx');
+    await desk.context.close();
   });
 
   it("the composer's placeholder is shown whole (a shorter one), while a desktop keeps the full hint", async () => {

@@ -315,16 +315,17 @@ function startReply(message: ChatMessage): void {
 }
 
 /**
- * "Edit" on a message refused for good: its text goes back into the composer (before what is
- * there, so nothing typed is lost), with its reply target if that is still shown and not deleted,
+ * "Edit" on a message refused for good: its text goes back into the composer (before a new message
+ * typed there, so nothing typed is lost; instead of the text of a message being edited), with its reply target if that is still shown and not deleted,
  * and its files back in the tray unless they were what the server refused; the failed one goes.
  */
 function editFailed(id: string): void {
   const item = outbox.discard(id);
   if (!item) return;
-  cancelEdit();
   const input = byId<HTMLTextAreaElement>('composer-input');
-  const typed = input.value;
+  // Text being edited is a stored message's, not a new one: it must not go out with this one.
+  const typed = editing ? '' : input.value;
+  cancelEdit();
   input.value = typed === '' ? item.text : `${item.text}\n${typed}`;
   const target =
     item.replyTo === undefined ? undefined : state.rooms.get(item.room)?.messages.get(item.replyTo);

@@ -100,7 +100,12 @@ export class Tab {
         return () => clearTimeout(timer);
       },
       save: () => {},
-      onRejected: (item, code, message) => this.rejected.push({ id: item.id, code, message }),
+      onRejected: (item, code, message) => {
+        this.rejected.push({ id: item.id, code, message });
+        // A message refused for good stays, shown failed, until the user acts (outbox.ts): this
+        // user discards it (the page's Discard), after the outbox has gone on with the next.
+        if (item.failed) queueMicrotask(() => this.outbox.discard(item.id));
+      },
       onChange: () => {},
     });
   }

@@ -255,7 +255,55 @@ describe('on a phone (360 × 740, and 320 wide)', () => {
     }
   });
 
-  it('just above the phone layout (721-850 px) the search field keeps 160 px, the bar one line, with a long name and status', async () => {
+  it("the composer's placeholder is shown whole (a shorter one), while a desktop keeps the full hint", async () => {
+    const server = await startTestServer();
+    const fits = (page: Page) =>
+      page.$eval('#composer-input', (n) => ({
+        text: (n as HTMLTextAreaElement).placeholder,
+        value: (n as HTMLTextAreaElement).value,
+        whole: n.scrollHeight <= n.clientHeight && n.scrollWidth <= n.clientWidth,
+      }));
+    const hint = 'Message (Enter to send, Shift+Enter for a new line)';
+    for (const [options, full] of [
+      [PHONE, false],
+      [{ viewport: { width: 390, height: 844 }, isMobile: true }, false],
+      [{ viewport: { width: 800, height: 700 } }, false],
+      [DESK, true],
+    ] as const) {
+      const { page, context } = await signIn(
+        chrome.browser,
+        server.origin,
+        `u${options.viewport.width}`,
+        options,
+      );
+      const shown = await fits(page);
+      const where = `${options.viewport.width} px`;
+      expect(shown.value, where).toBe('');
+      expect(shown.whole, `${where}: "${shown.text}"`).toBe(true);
+      expect(shown.text.startsWith('Message'), where).toBe(true);
+      if (full) expect(shown.text, where).toBe(hint);
+      else expect(shown.text, where).not.toBe(hint);
+      await context.close();
+    }
+    // A window made narrow gets the short one, and the hint back when widened.
+    const { page, context } = await signIn(chrome.browser, server.origin, 'resized', DESK);
+    await page.setViewportSize(PHONE.viewport);
+    await page.waitForFunction(
+      (h) => (document.querySelector('#composer-input') as HTMLTextAreaElement).placeholder !== h,
+      hint,
+    );
+    expect((await fits(page)).whole).toBe(true);
+    await page.setViewportSize(DESK.viewport);
+    await page.waitForFunction(
+      (h) => (document.querySelector('#composer-input') as HTMLTextAreaElement).placeholder === h,
+      hint,
+    );
+    await context.close();
+  });
+});
+
+describe('the top bar just above the phone layout', () => {
+  it('at 721-850 px the search field keeps 160 px and the bar one line, with a long name and status', async () => {
     const server = await startTestServer();
     // The longest name there is (24 characters), and the longest status the page shows offline.
     const desk = await signIn(chrome.browser, server.origin, 'abcdefghijklmnopqrstuvwx', {
@@ -301,51 +349,5 @@ describe('on a phone (360 × 740, and 320 wide)', () => {
     // A name cut short still says itself on hover.
     expect(await page.getAttribute('#me', 'title')).toBe('abcdefghijklmnopqrstuvwx');
     await desk.context.close();
-  });
-
-  it("the composer's placeholder is shown whole (a shorter one), while a desktop keeps the full hint", async () => {
-    const server = await startTestServer();
-    const fits = (page: Page) =>
-      page.$eval('#composer-input', (n) => ({
-        text: (n as HTMLTextAreaElement).placeholder,
-        value: (n as HTMLTextAreaElement).value,
-        whole: n.scrollHeight <= n.clientHeight && n.scrollWidth <= n.clientWidth,
-      }));
-    const hint = 'Message (Enter to send, Shift+Enter for a new line)';
-    for (const [options, full] of [
-      [PHONE, false],
-      [{ viewport: { width: 390, height: 844 }, isMobile: true }, false],
-      [{ viewport: { width: 800, height: 700 } }, false],
-      [DESK, true],
-    ] as const) {
-      const { page, context } = await signIn(
-        chrome.browser,
-        server.origin,
-        `u${options.viewport.width}`,
-        options,
-      );
-      const shown = await fits(page);
-      const where = `${options.viewport.width} px`;
-      expect(shown.value, where).toBe('');
-      expect(shown.whole, `${where}: "${shown.text}"`).toBe(true);
-      expect(shown.text.startsWith('Message'), where).toBe(true);
-      if (full) expect(shown.text, where).toBe(hint);
-      else expect(shown.text, where).not.toBe(hint);
-      await context.close();
-    }
-    // A window made narrow gets the short one, and the hint back when widened.
-    const { page, context } = await signIn(chrome.browser, server.origin, 'resized', DESK);
-    await page.setViewportSize(PHONE.viewport);
-    await page.waitForFunction(
-      (h) => (document.querySelector('#composer-input') as HTMLTextAreaElement).placeholder !== h,
-      hint,
-    );
-    expect((await fits(page)).whole).toBe(true);
-    await page.setViewportSize(DESK.viewport);
-    await page.waitForFunction(
-      (h) => (document.querySelector('#composer-input') as HTMLTextAreaElement).placeholder === h,
-      hint,
-    );
-    await context.close();
   });
 });

@@ -267,6 +267,10 @@ describe('chat page', () => {
     expect(await orphan.locator('.failed-note .reason').textContent()).toMatch(
       /^Not sent: the message it replies to was deleted/,
     );
+    // Screen readers hear it (the list is redrawn, so it is not a live region): the last one said.
+    expect(await alice.page.textContent('#announce')).toMatch(
+      /^Your message was not sent: the message it replies to was deleted/,
+    );
     // Sending either unchanged would be refused again: no "Send again".
     for (const item of [tooLong, orphan])
       expect(await item.locator('.failed-note button').allTextContents()).toEqual(['Edit', 'Discard']);

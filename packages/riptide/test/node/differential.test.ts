@@ -8,7 +8,7 @@
  * a delay.
  *
  * DIFF_SEEDS=200 runs seeds 1..200; DIFF_SEED=17 runs only seed 17; DIFF_STEPS sets the steps
- * per script (40).
+ * per script (40); DIFF_DUMP=1 prints each script and the reference's record.
  */
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -415,6 +415,10 @@ describe('differential: riptide against ws 8 on seeded random scripts', () => {
       const reference = await run(script, deflate, 'ws', 'ws');
       if (reference.failure !== undefined) {
         throw new Error(`seed ${seed}: the reference (ws, ws) itself failed: ${reference.failure}`);
+      }
+      if (process.env.DIFF_DUMP !== undefined) {
+        console.log(script.map((step, i) => `${i} ${describeStep(step)}`).join('\n'));
+        console.log(JSON.stringify(reference.rec, null, 1));
       }
       const problems: string[] = [];
       for (const [serverImpl, clientImpl] of PAIRS) {

@@ -72,7 +72,24 @@ export type Step =
       after: Message[];
     }
   | { op: 'terminate'; side: Side; before: Message[] }
+  /** A call ws refuses with an exception (the socket stays usable): the same error here. */
+  | { op: 'misuse'; side: Side; what: Misuse }
   | { op: 'late'; side: Side; what: 'send' | 'ping' | 'pong' | 'close' | 'terminate' | 'pause-resume' };
+
+export const MISUSES = [
+  'ping 126 B',
+  'pong 126 B',
+  'close(999)',
+  'close(1004)',
+  'close(1005)',
+  'close(1006)',
+  'close(1015)',
+  'close(2999)',
+  'close(5000)',
+  "close(1000, 'x'.repeat(124))",
+  "close('1000')",
+] as const;
+export type Misuse = (typeof MISUSES)[number];
 
 /** Close codes an application may send (ws 8 accepts all of these from either side). */
 const CODES = [
@@ -204,6 +221,8 @@ export function generate(seed: number, steps: number): { deflate: boolean; scrip
       });
     } else if (r < 0.6) {
       script.push({ op: 'pong', side, payload: payload(), source: 'buffer', callback: chance(0.5) });
+    } else if (r < 0.63) {
+      script.push({ op: 'misuse', side, what: pick(MISUSES) });
     } else if (r < 0.8) {
       script.push({ op: paused[side] ? 'resume' : 'pause', side });
       paused[side] = !paused[side];
@@ -215,11 +234,17 @@ export function generate(seed: number, steps: number): { deflate: boolean; scrip
       });
     }
   }
-  // The end: every side reads again, then one closing step and what follows it.
-  for (const side of [0, 1] as const) if (paused[side]) script.push({ op: 'resume', side });
+  // The end: one closing step and what follows it. The side that closes reads again first;
+  // its peer may stay paused through the close (it sees the close frame after resume()).
   const side: Side = chance(0.5) ? 0 : 1;
+  const peer = (1 - side) as Side;
   const few = () => Array.from({ length: int(3) }, () => message(true));
-  if (chance(0.25)) {
+  const terminate = chance(0.25);
+  const peerStaysPaused = !terminate && chance(0.3);
+  if (peerStaysPaused && !paused[peer]) script.push({ op: 'pause', side: peer });
+  for (const s of [0, 1] as const)
+    if (paused[s] && !(peerStaysPaused && s === peer)) script.push({ op: 'resume', side: s });
+  if (terminate) {
     // With permessage-deflate, ws compresses on the thread pool, so terminate() right after a
     // compressed send() drops the message; riptide compresses at once and sends it
     // (docs/node-layer.md, test/deflate/interop.test.ts): those sends go uncompressed here.
@@ -243,6 +268,12 @@ export function generate(seed: number, steps: number): { deflate: boolean; scrip
       both: chance(0.2) ? { code: pick(CODES), reason: reason() } : undefined,
       after: chance(0.5) ? few() : [],
     });
+  }
+  if (peerStaysPaused) {
+    // The paused peer still sends (it has not read the close), the closing side still gets it.
+    if (chance(0.5)) script.push({ op: 'send', side: peer, messages: few() });
+    if (chance(0.5)) script.push({ op: 'late', side, what: 'send' });
+    script.push({ op: 'resume', side: peer });
   }
   const lates = int(4);
   for (let i = 0; i < lates; i++) {
@@ -281,5 +312,7 @@ export function describeStep(step: Step): string {
       return `${who} terminate() before [${step.before.map(msg)}]`;
     case 'late':
       return `${who} after close: ${step.what}`;
+    case 'misuse':
+      return `${who} ${step.what}`;
   }
 }

@@ -155,12 +155,19 @@ async function run(
   const want = { in: [0, 0], callbacks: [0, 0], late: [0, 0], closed: false };
   const paused = [false, false];
   const pendingPongs = [0, 0]; // pings sent to a paused side: its pongs come after resume()
-  let closing = false;
+  /** Whether a side's calls come after its close()/terminate() (or the peer's close frame). */
+  const closing = [false, false];
   const ids = [0, 0];
   /** A callback for a call of `side`: `what` is 'ping', 'pong' or 'send <message bytes>'. */
+  /**
+   * Per side: whether a message above 256 KiB may still be compressing in slices (riptide), from
+   * its send() until a barrier saw the peer receive everything. Calls made meanwhile have their
+   * callbacks tagged 'behind': only those may change places (callbacksFirst).
+   */
+  const shadow = [false, false];
   const callback = (side: Side, what: string) => {
-    const id = `${ids[side]++} ${what}`;
-    const lateCall = closing;
+    const id = `${ids[side]++} ${what}${shadow[side] ? ' behind' : ''}`;
+    const lateCall = closing[side];
     if (lateCall) want.late[side]++;
     else want.callbacks[side]++;
     return (err?: Error) => {
@@ -179,7 +186,7 @@ async function run(
     const peer = (1 - side) as Side;
     if (withCallback) socks[side].ping(data, undefined, callback(side, 'ping'));
     else socks[side].ping(data);
-    if (closing) return;
+    if (closing[side]) return;
     want.in[peer]++;
     if (paused[peer]) pendingPongs[peer]++;
     else want.in[side]++;
@@ -191,6 +198,7 @@ async function run(
     const typeSays = m.source !== 'string' && m.source !== 'number';
     let size = 0;
     for (const f of m.fragments) size += f.bytes.length;
+    if (deflate && size > 256 * 1024) shadow[side] = true;
     for (let i = 0; i < n; i++) {
       const f = m.fragments[i];
       const data = asSource(f.bytes, f.text, m.source);
@@ -206,7 +214,7 @@ async function run(
       else socks[side].send(data);
       if (f.pingAfter !== undefined) ping(side, f.pingAfter, false);
     }
-    if (!closing) want.in[peer]++;
+    if (!closing[side]) want.in[peer]++;
   };
   const snapshot = (label: string) => {
     for (const side of [0, 1] as const) {
@@ -218,17 +226,20 @@ async function run(
   };
   const state = () =>
     `expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}, paused ${JSON.stringify(paused)}, pongs owed ${JSON.stringify(pendingPongs)}`;
+  const counted = (s: Side) => !paused[s] && !got.closed[s];
   const barrier = (step: number) => {
-    // Once closed, 'close' is each side's last event: what arrived before it is compared, not
-    // counted (a message sent right before terminate() may be lost, in ws too).
+    // 'close' is a side's last event: once a side has it, what arrived before it is compared,
+    // not counted (the pongs a terminated side never reads, those of pings that crossed a close).
+    // A paused side reads nothing: its counts (and its peer's callbacks, which may wait for the
+    // socket to drain) are checked after resume().
     const done = () =>
-      (paused[0] || want.closed || got.in[0] >= want.in[0]) &&
-      (paused[1] || want.closed || got.in[1] >= want.in[1]) &&
+      (!counted(0) || got.in[0] >= want.in[0]) &&
+      (!counted(1) || got.in[1] >= want.in[1]) &&
       (paused[1] || got.callbacks[0] >= want.callbacks[0]) &&
       (paused[0] || got.callbacks[1] >= want.callbacks[1]) &&
       got.late[0] >= want.late[0] &&
       got.late[1] >= want.late[1] &&
-      (!want.closed || (got.closed[0] && got.closed[1]));
+      (!want.closed || paused[0] || paused[1] || (got.closed[0] && got.closed[1]));
     if (done()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -285,9 +296,12 @@ async function run(
         case 'close':
           for (const m of step.before) send(side, m);
           ws.close(step.code, step.reason);
+          closing[side] = true;
           for (const m of step.peerBefore) send(peer, m);
-          if (step.both) socks[peer].close(step.both.code, step.both.reason);
-          closing = true;
+          if (step.both) {
+            socks[peer].close(step.both.code, step.both.reason);
+            closing[peer] = true;
+          }
           for (const m of step.after) send(side, m);
           want.closed = true;
           snapshot(`@${i}!`);
@@ -295,9 +309,23 @@ async function run(
         case 'terminate':
           for (const m of step.before) send(side, m);
           ws.terminate();
-          closing = true;
+          closing[side] = closing[peer] = true;
           want.closed = true;
           snapshot(`@${i}!`);
+          break;
+        case 'misuse':
+          try {
+            if (step.what === 'ping 126 B') ws.ping(Buffer.alloc(126));
+            else if (step.what === 'pong 126 B') ws.pong(Buffer.alloc(126));
+            else if (step.what === "close(1000, 'x'.repeat(124))") ws.close(1000, 'x'.repeat(124));
+            else if (step.what === "close('1000')") ws.close('1000');
+            else ws.close(Number(/\d+/.exec(step.what)![0]));
+            rec.events[side].push(`${step.what}: no exception`);
+          } catch (err) {
+            const kind =
+              err instanceof RangeError ? 'RangeError' : err instanceof TypeError ? 'TypeError' : 'Error';
+            rec.events[side].push(`${step.what}: ${kind} ${(err as Error).message}`);
+          }
           break;
         case 'late':
           if (step.what === 'send') ws.send('late', callback(side, 'send 4'));
@@ -313,6 +341,9 @@ async function run(
           break;
       }
       await barrier(i);
+      for (const s of [0, 1] as const) if (counted((1 - s) as Side)) shadow[s] = false;
+      // Once a side has its 'close', its peer's calls are late too.
+      for (const s of [0, 1] as const) if (got.closed[s]) closing[0] = closing[1] = true;
       snapshot(`@${i}`);
     }
   } catch (err) {
@@ -353,12 +384,15 @@ const eventsFirst = (events: string[]) =>
     (e) => Number(/^message \S+ \S+ (\d+) /.exec(e)?.[1] ?? -1),
     (e) => e.startsWith('ping ') || e.startsWith('pong '),
   );
-/** Callbacks ('#3 send 1048576 ok'): so do their callbacks. */
+/**
+ * Callbacks ('#3 send 1048576 ok'): so do their callbacks, those of pings and pongs called while a
+ * large message could be compressing ('behind'), ahead of the sends of that time.
+ */
 const callbacksFirst = (callbacks: string[]) =>
   controlsFirst(
     callbacks,
-    (e) => Number(/^#\d+ send (\d+) /.exec(e)?.[1] ?? -1),
-    (e) => /^#\d+ p[io]ng /.test(e),
+    (e) => (/^#\d+ send \d+ behind /.test(e) ? 1024 * 1024 : -1),
+    (e) => /^#\d+ p[io]ng behind /.test(e),
   );
 
 /** The first difference between a record and the reference's, with the step it happened in. */

@@ -70,6 +70,8 @@ export type Step =
       both?: { code: number; reason: string };
       /** Sent by the closing side after close(), same tick: callbacks with an error. */
       after: Message[];
+      /** close() again right after (with another code): no effect. */
+      twice: boolean;
     }
   | { op: 'terminate'; side: Side; before: Message[] }
   /** A call ws refuses with an exception (the socket stays usable): the same error here. */
@@ -88,6 +90,7 @@ export const MISUSES = [
   'close(5000)',
   "close(1000, 'x'.repeat(124))",
   "close('1000')",
+  "binaryType = 'bogus'",
 ] as const;
 export type Misuse = (typeof MISUSES)[number];
 
@@ -97,7 +100,16 @@ const CODES = [
 ];
 const CHARS = ['a', 'z', ' ', '~', 'é', 'ß', '✓', '€', '🌊', '𝄞'];
 
-export function generate(seed: number, steps: number): { deflate: boolean; script: Step[] } {
+export interface Script {
+  deflate: boolean;
+  /** allowSynchronousEvents on both sides (ws 8's default: true). */
+  synchronous: boolean;
+  /** The client calls send() before 'open' (ws throws). */
+  sendWhileConnecting: boolean;
+  script: Step[];
+}
+
+export function generate(seed: number, steps: number): Script {
   const rnd = prng(seed);
   const int = (n: number) => Math.floor(rnd() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
@@ -144,6 +156,8 @@ export function generate(seed: number, steps: number): { deflate: boolean; scrip
   let deflate = chance(0.5);
   if (seed === 1) deflate = false;
   if (seed === 2) deflate = true;
+  const synchronous = chance(0.7);
+  const sendWhileConnecting = chance(0.2);
 
   const message = (small = false): Message => {
     const binary = chance(0.5);
@@ -267,6 +281,7 @@ export function generate(seed: number, steps: number): { deflate: boolean; scrip
       peerBefore: chance(0.3) ? few() : [],
       both: chance(0.2) ? { code: pick(CODES), reason: reason() } : undefined,
       after: chance(0.5) ? few() : [],
+      twice: chance(0.2),
     });
   }
   if (peerStaysPaused) {
@@ -283,7 +298,7 @@ export function generate(seed: number, steps: number): { deflate: boolean; scrip
       what: pick(['send', 'ping', 'pong', 'close', 'terminate', 'pause-resume'] as const),
     });
   }
-  return { deflate, script };
+  return { deflate, synchronous, sendWhileConnecting, script };
 }
 
 /** One line per step, for a failure's report. */
@@ -306,7 +321,8 @@ export function describeStep(step: Step): string {
       return (
         `${who} close(${step.code ?? ''}, ${JSON.stringify(step.reason ?? '')}) before [${step.before.map(msg)}]` +
         ` peer before [${step.peerBefore.map(msg)}] after [${step.after.map(msg)}]` +
-        (step.both ? ` and the peer close(${step.both.code})` : '')
+        (step.both ? ` and the peer close(${step.both.code})` : '') +
+        (step.twice ? ', close() twice' : '')
       );
     case 'terminate':
       return `${who} terminate() before [${step.before.map(msg)}]`;

@@ -19,6 +19,7 @@ import {
   describeStep,
   generate,
   type Message,
+  type Script,
   type Side,
   type Source,
   type Step,
@@ -29,7 +30,7 @@ type Impl = 'ws' | 'riptide';
 // biome-ignore lint/suspicious/noExplicitAny: the two libraries' socket types differ only in name
 type Sock = any;
 
-const SEEDS = Number(process.env.DIFF_SEEDS ?? 6);
+const SEEDS = Number(process.env.DIFF_SEEDS ?? 16);
 const ONLY = process.env.DIFF_SEED === undefined ? null : Number(process.env.DIFF_SEED);
 const STEPS = Number(process.env.DIFF_STEPS ?? 40);
 /** A failure's deadline for one barrier (the test fails with the state it waited for). */
@@ -43,6 +44,18 @@ interface Rec {
   callbacks: [string[], string[]];
   /** Callbacks of calls made once close() or terminate() had started, in their order. */
   late: [string[], string[]];
+}
+
+/**
+ * An exception's name, and whether it is an instance of the built-in class of that name. Where ws
+ * throws a plain Error (send() while connecting), riptide's UsageError is named 'Error' but is a
+ * TypeError (docs/architecture.md: every misuse is a UsageError); the name and message are
+ * compared, and for a RangeError or TypeError the class too.
+ */
+function errorKind(err: unknown): string {
+  const e = err as Error;
+  const builtin = { RangeError, TypeError, SyntaxError, Error }[e.name];
+  return builtin !== undefined && e instanceof builtin ? e.name : `${e.name} (not one)`;
 }
 
 function digest(data: Buffer): string {
@@ -72,8 +85,7 @@ function asSource(bytes: Buffer, text: string | undefined, source: Source): unkn
 }
 
 async function run(
-  script: Step[],
-  deflate: boolean,
+  { script, deflate, synchronous, sendWhileConnecting }: Script,
   serverImpl: Impl,
   clientImpl: Impl,
 ): Promise<{ rec: Rec; failure?: string }> {
@@ -84,8 +96,18 @@ async function run(
 
   const wss: Sock =
     serverImpl === 'ws'
-      ? new WsServer({ port: 0, host: '127.0.0.1', perMessageDeflate: deflate })
-      : new RiptideServer({ port: 0, host: '127.0.0.1', perMessageDeflate: deflate });
+      ? new WsServer({
+          port: 0,
+          host: '127.0.0.1',
+          perMessageDeflate: deflate,
+          allowSynchronousEvents: synchronous,
+        })
+      : new RiptideServer({
+          port: 0,
+          host: '127.0.0.1',
+          perMessageDeflate: deflate,
+          allowSynchronousEvents: synchronous,
+        });
   await once(wss, 'listening');
   const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
 
@@ -139,9 +161,17 @@ async function run(
   );
   const client: Sock =
     clientImpl === 'ws'
-      ? new WS(url, { perMessageDeflate: deflate })
-      : new RiptideWebSocket(url, { perMessageDeflate: deflate });
+      ? new WS(url, { perMessageDeflate: deflate, allowSynchronousEvents: synchronous })
+      : new RiptideWebSocket(url, { perMessageDeflate: deflate, allowSynchronousEvents: synchronous });
   attach(1, client);
+  if (sendWhileConnecting) {
+    try {
+      client.send('too early');
+      rec.events[1].push('send() while connecting: no exception');
+    } catch (err) {
+      rec.events[1].push(`send() while connecting: ${errorKind(err)} ${(err as Error).message}`);
+    }
+  }
   await once(client, 'open');
   const server = await connected;
   const socks: [Sock, Sock] = [server, client];
@@ -303,6 +333,7 @@ async function run(
             closing[peer] = true;
           }
           for (const m of step.after) send(side, m);
+          if (step.twice) ws.close(4321, 'again');
           want.closed = true;
           snapshot(`@${i}!`);
           break;
@@ -319,12 +350,11 @@ async function run(
             else if (step.what === 'pong 126 B') ws.pong(Buffer.alloc(126));
             else if (step.what === "close(1000, 'x'.repeat(124))") ws.close(1000, 'x'.repeat(124));
             else if (step.what === "close('1000')") ws.close('1000');
+            else if (step.what === "binaryType = 'bogus'") ws.binaryType = 'bogus';
             else ws.close(Number(/\d+/.exec(step.what)![0]));
             rec.events[side].push(`${step.what}: no exception`);
           } catch (err) {
-            const kind =
-              err instanceof RangeError ? 'RangeError' : err instanceof TypeError ? 'TypeError' : 'Error';
-            rec.events[side].push(`${step.what}: ${kind} ${(err as Error).message}`);
+            rec.events[side].push(`${step.what}: ${errorKind(err)} ${(err as Error).message}`);
           }
           break;
         case 'late':
@@ -445,8 +475,9 @@ const seeds = ONLY !== null ? [ONLY] : Array.from({ length: SEEDS }, (_, i) => i
 describe('differential: riptide against ws 8 on seeded random scripts', () => {
   for (const seed of seeds) {
     it(`seed ${seed}`, { timeout: 120_000 }, async () => {
-      const { deflate, script } = generate(seed, STEPS);
-      const reference = await run(script, deflate, 'ws', 'ws');
+      const generated = generate(seed, STEPS);
+      const { deflate, script } = generated;
+      const reference = await run(generated, 'ws', 'ws');
       if (reference.failure !== undefined) {
         throw new Error(`seed ${seed}: the reference (ws, ws) itself failed: ${reference.failure}`);
       }
@@ -456,7 +487,7 @@ describe('differential: riptide against ws 8 on seeded random scripts', () => {
       }
       const problems: string[] = [];
       for (const [serverImpl, clientImpl] of PAIRS) {
-        const { rec, failure } = await run(script, deflate, serverImpl, clientImpl);
+        const { rec, failure } = await run(generated, serverImpl, clientImpl);
         const ref = reference.rec;
         let expected = ref;
         if (deflate) {
@@ -480,7 +511,7 @@ describe('differential: riptide against ws 8 on seeded random scripts', () => {
         const diff = firstDifference(script, expected, rec);
         if (diff !== null || failure !== undefined) {
           problems.push(
-            `seed ${seed} (perMessageDeflate ${deflate}), ${serverImpl} server with ${clientImpl} client:\n  ` +
+            `seed ${seed} (perMessageDeflate ${deflate}, allowSynchronousEvents ${generated.synchronous}), ${serverImpl} server with ${clientImpl} client:\n  ` +
               (diff ?? `no difference before: ${failure}`) +
               (diff !== null && failure !== undefined ? `\n  then: ${failure}` : ''),
           );

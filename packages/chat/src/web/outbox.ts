@@ -17,8 +17,8 @@
  *   its unsent messages: they are dropped and handed to `onDropped` (the page says so and offers
  *   their text), however the page learns it: `dropRoom` (a live `left`), `connected` (the room is
  *   absent from the welcome: left while offline, so nothing known to be refused is sent), or a
- *   send refused with `not_member`/`no_such_room` (refusal.ts `drop`), which drops the rest of that
- *   room's queue with it.
+ *   send refused with `not_member`/`no_such_room` (refusal.ts `drop`; the one in flight when the
+ *   `left` came, or any sent while the page did not know yet).
  * - Any other error refuses this message for good (`text_too_long`, a reply target or files
  *   `not_found`, `bad_message`, `id_reused`, `internal`...): it is marked failed with the reason and
  *   stays in the queue, shown as not sent (also after a reload), is not sent again by itself, and
@@ -165,8 +165,10 @@ export class Outbox {
       this.#host.onRejected(item, code, message);
       this.#pump();
     } else {
-      // The room is gone: the rest of its queue would be refused the same way.
-      this.#drop(item.room, false);
+      // Only this one: a message typed after the room was joined again, behind it, can go.
+      this.#items.splice(this.#items.indexOf(item), 1);
+      this.#host.save(this.#items);
+      this.#host.onDropped(item.room, [item]);
       this.#pump();
     }
     this.#host.onChange();

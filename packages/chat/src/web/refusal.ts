@@ -6,8 +6,8 @@
  *   sends it again under the same id (`rate_limited`, `unavailable`, `not_ready`).
  * - `drop`: the room itself refused it: the user left it or it was deleted (`not_member`,
  *   `no_such_room`, `bad_room_name`). The page has no place left to show the message, so it goes
- *   with the rest of that room's unsent messages, as when the page learns of the leave otherwise
- *   (outbox.ts `onDropped`): the user is told once, `droppedNotice`, and offered their text.
+ *   as the room's unsent messages go when the page learns of the leave otherwise (outbox.ts
+ *   `onDropped`): the user is told, `droppedNotice`, and offered their text.
  * - `keep`: anything else refused this message for good. It stays in the outbox, shown where it
  *   was typed as not sent with the reason, until the user edits (its text goes back to the
  *   composer), discards, or — where sending it unchanged can succeed — sends it again.

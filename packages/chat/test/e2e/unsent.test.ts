@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { png } from '../attachments/files.js';
 import { startTestServer, TestClient } from '../helpers.js';
+import { axeViolations } from './axe.js';
 import { give, messageTexts, openRoom, sendMessage, seqOf, signIn, TcpProxy, useBrowser } from './browser.js';
 
 const chrome = useBrowser();
@@ -98,7 +99,7 @@ describe('text that cannot go as written', () => {
     }
   });
 
-  it('says so when a room is left with a message kept unsent in it, online', async () => {
+  it('says so when a room is left with a message kept unsent in it, online; without a clipboard, shows the text to copy', async () => {
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');
     await openRoom(alice.page, 'random');
@@ -114,8 +115,22 @@ describe('text that cannot go as written', () => {
     expect(await alice.page.textContent('#unsent-text')).toBe(
       'A message you wrote to #random was not sent: you are no longer in that room.',
     );
-    expect(await alice.page.inputValue('#unsent-texts')).toBe('y'.repeat(4097));
     expect(await alice.page.evaluate(() => sessionStorage.getItem('riptide-chat-outbox'))).toBe('[]');
+    expect(await alice.page.isHidden('#unsent-texts')).toBe(true);
+    // A page served without https has no clipboard API: the text is shown, selected, to copy.
+    await alice.page.evaluate(() => Object.defineProperty(navigator, 'clipboard', { value: undefined }));
+    await alice.page.click('#unsent-copy');
+    await alice.page.waitForSelector('#unsent-texts', { state: 'visible' });
+    expect(await alice.page.inputValue('#unsent-texts')).toBe('y'.repeat(4097));
+    expect(
+      await alice.page.evaluate(() => {
+        const area = document.activeElement as HTMLTextAreaElement;
+        return (
+          area.id === 'unsent-texts' && area.selectionStart === 0 && area.selectionEnd === area.value.length
+        );
+      }),
+    ).toBe(true);
+    expect(await axeViolations(alice.page)).toEqual([]);
     await alice.context.close();
   });
 

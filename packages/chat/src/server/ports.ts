@@ -174,8 +174,14 @@ export interface RoomStore {
   leave(user: string, room: string, now: number): Promise<boolean>;
   memberships(user: string): Promise<Membership[]>;
   isMember(user: string, room: string): Promise<boolean>;
-  /** Moves the read marker forward (never back, never past head); resolves with the marker. */
-  markRead(user: string, room: string, seq: number): Promise<number>;
+  /**
+   * Moves the read marker forward (never back, never past head); resolves with the marker. `tag`:
+   * the tag of the event the client holds at `seq` (see headTag below); a store that tags events
+   * leaves the marker where it is if its log proves it no longer holds that event there (holds()
+   * would say false), so a client that has not yet got its `reset` never marks events it did not
+   * show. A store that tags no events (SQLite) ignores it.
+   */
+  markRead(user: string, room: string, seq: number, tag?: string): Promise<number>;
   /** Messages (not edits or deletes, not deleted) after `after` written by someone other than `user`. */
   unreadCount(room: string, user: string, after: number): Promise<number>;
   /** Of those unread messages, the ones whose (current) mentions include `user`. */

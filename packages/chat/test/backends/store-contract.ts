@@ -193,6 +193,26 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.unreadCount('a', 'ann', 2)).toBe(1);
     });
 
+    it("moves the marker for a read naming its event's tag; a store that tags events keeps it for another", async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('a'), quotas);
+      await rooms.join('ann', 'a', 10);
+      for (const id of ['b1', 'b2', 'b3']) await rooms.appendEvent(msg('a', 'ben', id));
+      const events = await rooms.eventsAfter('a', 0, 10);
+      // A store without tags (SQLite) ignores any tag: a seq there is always one event.
+      const tag = (seq: number) => events[seq - 1].tag ?? 'AAAAAAAA';
+      const other = (seq: number) => (tag(seq) === 'AAAAAAAA' ? 'BBBBBBBB' : 'AAAAAAAA');
+      expect(await rooms.markRead('ann', 'a', 2, tag(2))).toBe(2);
+      // Redis: a tagged seq the counter is below, or another event's tag, proves the client's
+      // events are gone from the log: the marker stays. Without a tag the marker clamps as ever.
+      expect(await rooms.markRead('ann', 'a', 9, tag(3))).toBe(rooms.holds ? 2 : 3);
+      expect(await rooms.markRead('ann', 'a', 3, other(3))).toBe(rooms.holds ? 2 : 3);
+      expect(await rooms.markRead('ann', 'a', 3, tag(3))).toBe(3);
+      expect(await rooms.memberships('ann')).toEqual([
+        { room: 'a', kind: 'public', owner: 'x', lastRead: 3 },
+      ]);
+    });
+
     it('caps rooms per owner, in total, and memberships per user', async () => {
       const { rooms } = await open();
       const q = { maxRooms: 3, maxOwnedRooms: 2 };

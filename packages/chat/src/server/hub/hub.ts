@@ -346,7 +346,7 @@ export class Hub {
         return;
       }
       case 'read': {
-        const seq = await rooms.markRead(user, msg.room, msg.seq);
+        const seq = await rooms.markRead(user, msg.room, msg.seq, msg.tag);
         return reply(conn, ref, { v, type: 'read', room: msg.room, seq });
       }
       case 'rooms': {

@@ -61,6 +61,7 @@ import type {
   Membership,
   ReactInput,
   ReactResult,
+  ResumePoint,
   RoomInfo,
   RoomQuotas,
   RoomStore,
@@ -844,22 +845,24 @@ export class RedisStore implements AccountStore, RoomStore {
     });
   }
 
-  /** The counter when the room was created (kept until it is created again): ports.ts. */
-  base(room: string): Promise<number> {
-    return this.#call(async () => Number((await this.#redis.get(this.#keys.base(room))) ?? 0));
-  }
-
-  holds(room: string, seq: number, tag: string): Promise<boolean> {
+  /**
+   * One MULTI (one round trip, one state of Redis): the base (the counter when the room was
+   * created, kept until it is created again), the counter, and, when the client named a tag, the
+   * entry at `after` to check it against (entryHolds).
+   */
+  resumePoint(room: string, after: number, tag: string | undefined): Promise<ResumePoint> {
     return this.#call(async () => {
-      const res = (await this.#redis
-        .pipeline()
-        .xrange(this.#keys.log(room), `${seq}-0`, `${seq}-0`)
-        .get(this.#keys.seq(room))
-        .exec()) as [Error | null, unknown][];
+      const k = this.#keys;
+      const multi = this.#redis.multi().get(k.base(room)).get(k.seq(room));
+      if (tag !== undefined) multi.xrange(k.log(room), `${after}-0`, `${after}-0`);
+      const res = (await multi.exec()) as [Error | null, unknown][] | null;
+      if (res === null) throw new Error('resumePoint: MULTI aborted');
       for (const [err] of res) if (err) throw err;
-      const entries = res[0][1] as [string, string[]][];
-      const counter = Number((res[1][1] as string | null) ?? 0);
-      return entryHolds(entries[0]?.[1], counter, seq, tag);
+      const base = Number((res[0][1] as string | null) ?? 0);
+      const head = Number((res[1][1] as string | null) ?? 0);
+      const holds =
+        tag === undefined || entryHolds((res[2][1] as [string, string[]][])[0]?.[1], head, after, tag);
+      return { base, head, holds };
     });
   }
 

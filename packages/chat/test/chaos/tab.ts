@@ -19,6 +19,9 @@ import {
 import { Outbox, type Pending } from '../../src/web/outbox.js';
 import { ChatState } from '../../src/web/room-state.js';
 
+/** The requests that change memberships (chaos/run.ts waits for their answers). */
+const MEMBERSHIP = new Set<ClientMessage['type']>(['join', 'create', 'leave', 'delete_room', 'invite']);
+
 const isRoomEvent = (m: ServerMessage): m is Extract<ServerMessage, RoomEvent> =>
   m.type === 'message' || m.type === 'edited' || m.type === 'deleted' || m.type === 'reacted';
 
@@ -65,6 +68,12 @@ export class Tab {
     left: 0,
     deleted: 0,
   };
+  /** Rooms this tab created (a `joined` answering its `create`), in order; a name may come again. */
+  readonly created: string[] = [];
+  /** Refs of the `create` requests sent here. */
+  #creates = new Set<string>();
+  /** Refs of the membership requests sent on this connection and not answered yet. */
+  #membership = new Set<string>();
   /** Reconnect at once when the socket closes (while the test waits for quiescence). */
   autoReconnect = false;
   #n = 0;
@@ -158,6 +167,7 @@ export class Tab {
   /** The connection is gone (connection.ts onclose, main.ts onStatus 'offline'). */
   #lost(code?: number): void {
     this.ws = null;
+    this.#membership.clear(); // their answers, if any, went with the connection
     this.welcomed = false;
     this.outbox.disconnected();
     if (this.autoReconnect) {
@@ -203,6 +213,8 @@ export class Tab {
       this.#replayFrom.set(message.room, message.after + 1);
       this.seen.syncs++;
     }
+    if (message.type === 'create' && message.ref !== undefined) this.#creates.add(message.ref);
+    if (MEMBERSHIP.has(message.type) && message.ref !== undefined) this.#membership.add(message.ref);
     if (this.#killOnWrite === message.type) {
       this.#killOnWrite = null;
       ws.send(text, () => {
@@ -228,8 +240,10 @@ export class Tab {
     if (msg.type === 'reset') this.seen.resets++;
     else if (msg.type === 'synced') this.seen.synced++;
     else if (msg.type === 'history') this.seen.histories++;
-    else if (msg.type === 'joined') this.seen.joined++;
-    else if (msg.type === 'left') {
+    else if (msg.type === 'joined') {
+      this.seen.joined++;
+      if (msg.ref !== undefined && this.#creates.delete(msg.ref)) this.created.push(msg.room);
+    } else if (msg.type === 'left') {
       this.seen.left++;
       if (msg.reason === 'deleted') this.seen.deleted++;
     } else if (msg.type === 'ack' && msg.duplicate && msg.id !== undefined) this.seen.duplicateAcks++;
@@ -282,6 +296,9 @@ export class Tab {
         this.state.receive(msg);
     }
     this.#checkKept(msg);
+    // After the page's own answer to it (a `join` refused as `no_such_room` sends `create`).
+    const ref = (msg as { ref?: string }).ref;
+    if (ref !== undefined) this.#membership.delete(ref);
     if (this.#killAfterMessages > 0 && --this.#killAfterMessages === 0)
       this.kill(`after receiving ${JSON.stringify(msg).slice(0, 120)}`);
     this.#wake();
@@ -379,6 +396,18 @@ export class Tab {
       }, PATIENCE_MS);
       this.#watchers.add(watcher);
     });
+  }
+
+  /**
+   * Until the membership requests this connection sent (join, create, leave, delete_room, invite,
+   * and those the page sent in answer to their replies) are answered, or the connection is gone.
+   */
+  async answered(): Promise<void> {
+    const ws = this.ws;
+    await this.until(
+      'the answers to membership requests',
+      () => this.#membership.size === 0 || this.ws !== ws,
+    );
   }
 
   /** A ping round trip (when open): everything the server queued here before it has arrived. */

@@ -88,6 +88,10 @@ export class Tab {
   readonly violations: string[] = [];
   /** Per room, the newest event that reached the page (on any connection). */
   #newest = new Map<string, number>();
+  /** Refs of the `sync`s sent, with their rooms, until answered. */
+  #syncs = new Map<string, string>();
+  /** Rooms whose `sync` was answered `unavailable`, until a replay of them ends (see #checkKept). */
+  #cutShort = new Set<string>();
   #reported = new Set<string>();
   /** Per room, where a replay the page asked for with `sync` starts (its events come again). */
   #replayFrom = new Map<string, number>();
@@ -212,6 +216,7 @@ export class Tab {
     if (message.type === 'sync') {
       this.#replayFrom.set(message.room, message.after + 1);
       this.seen.syncs++;
+      if (message.ref !== undefined) this.#syncs.set(message.ref, message.room);
     }
     if (message.type === 'create' && message.ref !== undefined) this.#creates.add(message.ref);
     if (MEMBERSHIP.has(message.type) && message.ref !== undefined) this.#membership.add(message.ref);
@@ -310,6 +315,16 @@ export class Tab {
    * the events it is missing (`sync`).
    */
   #checkKept(msg: ServerMessage): void {
+    // A `sync` cut short by a storage outage: the page stops asking, and the node closes the
+    // connection with 1013 right after the error (hub.ts #failed); the next hello names the room's
+    // head, and its replay ends with `synced` or `reset`. The room is not checked until then.
+    const ref = (msg as { ref?: string }).ref;
+    const synced = ref === undefined ? undefined : this.#syncs.get(ref);
+    if (ref !== undefined) this.#syncs.delete(ref);
+    if (msg.type === 'error' && msg.code === 'unavailable' && synced !== undefined)
+      this.#cutShort.add(synced);
+    if (msg.type === 'synced' || msg.type === 'reset' || msg.type === 'left' || msg.type === 'joined')
+      this.#cutShort.delete(msg.room);
     if (msg.type === 'reset') this.#newest.set(msg.room, msg.head);
     else if (msg.type === 'left')
       this.#newest.delete(msg.room); // the page forgets the room
@@ -321,6 +336,7 @@ export class Tab {
       this.#newest.set(room, Math.max(this.#newest.get(room) ?? 0, eventSeq(msg)));
     }
     for (const room of this.state.rooms.values()) {
+      if (this.#cutShort.has(room.name)) continue;
       const newest = this.#newest.get(room.name) ?? 0;
       const key = `${room.name} ${newest}`;
       if (room.head < newest && !room.syncing && !this.#reported.has(key)) {

@@ -555,7 +555,8 @@ export class SqliteStore implements AccountStore, RoomStore {
     return this.#stmt.isMember.get(user, room) !== undefined;
   }
 
-  async markRead(user: string, room: string, seq: number): Promise<number> {
+  /** `tag` is ignored: events are not tagged here, a seq is always the one event (ports.ts). */
+  async markRead(user: string, room: string, seq: number, _tag?: string): Promise<number> {
     const row = this.#stmt.markRead.get(seq, room, user, room) as { last_read: number } | undefined;
     return row?.last_read ?? 0;
   }

@@ -688,6 +688,17 @@ export class ChatState {
     this.#changed('errors');
   }
 
+  /**
+   * Whether a reply being written to message `seq` of `room` can still be sent as one: 'deleted'
+   * once the page holds that message as deleted (a live `deleted`, a replay or a history after a
+   * resume), 'gone' when the room is; else 'ok' (a message not loaded is not known to be deleted).
+   */
+  replyTarget(room: string, seq: number): 'ok' | 'deleted' | 'gone' {
+    const r = this.rooms.get(room);
+    if (!r) return 'gone';
+    return r.messages.get(seq)?.deleted ? 'deleted' : 'ok';
+  }
+
   // ---- typing ----
 
   /** Users typing in `room` at `now`, sorted. */

@@ -49,7 +49,10 @@ export class Tab {
   readonly acks = new Map<string, Ack[]>();
   /** Sends the server refused for good (none expected: every text is valid). */
   readonly rejected: { id: string; code: string; message: string }[] = [];
-  /** Typed messages the outbox dropped unsent because their room was left (main.ts: `left`). */
+  /**
+   * Typed messages the outbox dropped unsent because their room was left or deleted (outbox.ts
+   * `onDropped`: a `left`, a welcome without the room, or a send refused for its room).
+   */
   readonly dropped = new Set<string>();
   /** Errors answering other requests (an edit of a message deleted meanwhile is fine). */
   readonly errors: Extract<ServerMessage, { type: 'error' }>[] = [];
@@ -118,6 +121,9 @@ export class Tab {
         // A message refused for good stays, shown failed, until the user acts (outbox.ts): this
         // user discards it (the page's Discard), after the outbox has gone on with the next.
         if (item.failed) queueMicrotask(() => this.outbox.discard(item.id));
+      },
+      onDropped: (_room, items) => {
+        for (const item of items) this.dropped.add(item.id);
       },
       onChange: () => {},
     });
@@ -257,7 +263,10 @@ export class Tab {
     switch (msg.type) {
       case 'welcome':
         this.state.receive(msg);
-        this.outbox.connected(msg.limits.messageRate);
+        this.outbox.connected(
+          msg.limits.messageRate,
+          msg.rooms.map((r) => r.room),
+        );
         this.welcomed = true;
         break;
       case 'ack':
@@ -283,10 +292,7 @@ export class Tab {
         break;
       case 'left': {
         this.state.receive(msg);
-        const before = this.outbox.items.map((p) => p.id);
         this.outbox.dropRoom(msg.room);
-        const kept = new Set(this.outbox.items.map((p) => p.id));
-        for (const id of before) if (!kept.has(id)) this.dropped.add(id);
         break;
       }
       case 'service':

@@ -279,6 +279,7 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
     const phone = await signIn(chrome.browser, server.origin, 'pat', {
       viewport: { width: 390, height: 844 },
       isMobile: true,
+      hasTouch: true,
       colorScheme: 'light',
     });
     await converse(phone.page, bob.page);
@@ -346,6 +347,7 @@ describe("a message's tools", () => {
     const pat = await signIn(chrome.browser, server.origin, 'pat', {
       viewport: { width: 390, height: 844 },
       isMobile: true,
+      hasTouch: true,
     });
     const long = `A long line that wraps: ${'word '.repeat(40).trim()}`;
     const rtl = 'שלום! Hebrew and Arabic align right: مرحبا';
@@ -387,6 +389,7 @@ describe('names', () => {
     const phone = await signIn(chrome.browser, server.origin, 'pat', {
       viewport: { width: 390, height: 844 },
       isMobile: true,
+      hasTouch: true,
     });
     const button = (page: Page, name: string) => page.getByRole('button', { name, exact: true });
     for (const name of ['Dark theme', 'Notify me of mentions', 'Keyboard shortcuts'])

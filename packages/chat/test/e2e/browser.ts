@@ -75,6 +75,7 @@ export async function signIn(
     existing?: boolean;
     colorScheme?: 'light' | 'dark';
     isMobile?: boolean;
+    hasTouch?: boolean;
   } = {},
 ): Promise<{ context: BrowserContext; page: Page }> {
   const { existing: _, ...contextOptions } = options;

@@ -409,6 +409,7 @@ describe('screenshots', () => {
     const phone = await signIn(chrome.browser, server.origin, 'pat', {
       viewport: { width: 390, height: 844 },
       isMobile: true,
+      hasTouch: true,
       colorScheme: 'light',
     });
     await phone.page.click('#menu-toggle');

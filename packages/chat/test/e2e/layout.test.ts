@@ -5,7 +5,9 @@
  * themes; a short message is no taller for the room they keep (on a phone, while not selected),
  * and on a phone a message not selected keeps no room at all: its long first line runs the whole
  * width; on a phone, and just above its layout (721-850 px), the search field is wide enough to
- * use (on a phone its results open below it); the composer's placeholder is shown whole.
+ * use (on a phone its results open below it); the composer's placeholder is shown whole. A phone is
+ * touched (no hover); a desktop window as narrow has a mouse, and there nothing of a message moves
+ * when it is hovered; a code block on top of a message inside a group keeps the text's whole width.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -15,13 +17,14 @@ import { give, sendMessage, seqOf, signIn, useBrowser, waitForMessages } from '.
 
 const chrome = useBrowser();
 
-const PHONE = { viewport: { width: 360, height: 740 }, isMobile: true };
+// A phone is touched, not pointed at: it has no hover (a desktop window as narrow keeps a mouse).
+const PHONE = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
 const DESK = { viewport: { width: 1280, height: 800 } };
 
 /**
  * What the shown bar of message `seq` covers in its own message: each text node's glyph boxes
- * (the name line, quote, text, file names, reactions) and the boxes of its quote, images and
- * reaction chips, described; with the sizes of the bar and the message.
+ * (the name line, quote, text, code, file names, reactions) and the boxes of its quote, images,
+ * code blocks and reaction chips, described; with the sizes of the bar and the message.
  */
 function toolsCover(page: Page, seq: number) {
   return page.evaluate((s) => {
@@ -44,7 +47,7 @@ function toolsCover(page: Page, seq: number) {
       if ([...range.getClientRects()].some(meets))
         found.push(`text "${(node.textContent ?? '').slice(0, 30)}"`);
     }
-    for (const box of body.querySelectorAll('.reply-quote, img, .reaction'))
+    for (const box of body.querySelectorAll('.reply-quote, img, pre, .reaction'))
       if (meets(box.getBoundingClientRect())) found.push(`${box.className || box.tagName}`);
     return {
       found,
@@ -135,7 +138,9 @@ describe("a message's tools", () => {
       else await alice.page.click('#composer button[type="submit"]');
       await alice.page.locator('#attachment-tray .upload').waitFor({ state: 'detached' });
     }
-    const total = 9;
+    // And a code block at the very top of a message inside her group.
+    await sendMessage(alice.page, '```\nconst code = "a block on top";\nreturn code;\n```');
+    const total = 10;
     await waitForMessages(alice.page, total);
     await waitForMessages(bob.page, total);
     const carol = await signIn(chrome.browser, server.origin, 'carol', { ...DESK, colorScheme: 'dark' });
@@ -217,6 +222,7 @@ describe('on a phone (360 × 740, and 320 wide)', () => {
       const phone = await signIn(chrome.browser, server.origin, `pat${viewport.width}`, {
         viewport,
         isMobile: true,
+        hasTouch: true,
       });
       const page = phone.page;
       const where = `${viewport.width} px`;
@@ -266,7 +272,7 @@ describe('on a phone (360 × 740, and 320 wide)', () => {
     const hint = 'Message (Enter to send, Shift+Enter for a new line)';
     for (const [options, full] of [
       [PHONE, false],
-      [{ viewport: { width: 390, height: 844 }, isMobile: true }, false],
+      [{ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }, false],
       [{ viewport: { width: 800, height: 700 } }, false],
       [DESK, true],
     ] as const) {
@@ -348,6 +354,80 @@ describe('the top bar just above the phone layout', () => {
     }
     // A name cut short still says itself on hover.
     expect(await page.getAttribute('#me', 'title')).toBe('abcdefghijklmnopqrstuvwx');
+    await desk.context.close();
+  });
+});
+
+/**
+ * Where the words of message `seq` are, from its own top left corner (the boxes of each text node's
+ * glyphs, of its quote, images, code blocks and reaction chips), and its size, rounded to 0.1 px.
+ */
+function wordBoxes(page: Page, seq: number) {
+  return page.evaluate((s) => {
+    const li = document.querySelector(`#message-list li.message[data-seq="${s}"]`) as HTMLElement;
+    const at = li.getBoundingClientRect();
+    const round = (n: number) => Math.round(n * 10) / 10;
+    const put = (r: DOMRect) =>
+      `${round(r.left - at.left)},${round(r.top - at.top)} ${round(r.width)}×${round(r.height)}`;
+    const body = li.querySelector('.body') as HTMLElement;
+    const boxes: string[] = [`message ${round(at.width)}×${round(at.height)}`];
+    const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      boxes.push(
+        `"${(node.textContent ?? '').slice(0, 12)}" ${[...range.getClientRects()].map(put).join(' ')}`,
+      );
+    }
+    for (const box of body.querySelectorAll('.reply-quote, img, pre, .reaction'))
+      boxes.push(`${box.tagName} ${put(box.getBoundingClientRect())}`);
+    return boxes;
+  }, seq);
+}
+
+describe('a desktop window with a mouse, as narrow as a phone or just above (600-900 px)', () => {
+  it('nothing of a message moves when it is hovered: at the head of a group or inside it, a code block on top too', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 50, perSecond: 50 } } });
+    const desk = await signIn(chrome.browser, server.origin, 'alice', {
+      viewport: { width: 900, height: 800 },
+    });
+    const page = desk.page;
+    const long = `A long first line that runs the whole width: ${'lorem ipsum dolor sit amet '.repeat(8).trim()}`;
+    const code = 'const code = "a block at the very top of a message inside a group";';
+    const texts = [
+      long,
+      'ok',
+      `Inside the group, ${long}`,
+      `שלום! ${'מימין לשמאל '.repeat(10).trim()}`,
+      `\`\`\`\n${code}\nreturn code;\n\`\`\``,
+    ];
+    for (const text of texts) await sendMessage(page, text);
+    await waitForMessages(page, texts.length);
+    const seqs = await page.$$eval('#message-list li.message', (lis) =>
+      lis.map((li) => Number((li as HTMLElement).dataset.seq)),
+    );
+    const codeSeq = seqs.at(-1) as number;
+    for (const width of [600, 720, 721, 730, 760, 800, 850, 900]) {
+      await page.setViewportSize({ width, height: 800 });
+      for (const seq of seqs) {
+        const where = `${width} px, message ${seq}`;
+        await unselected(page, seq);
+        const before = await wordBoxes(page, seq);
+        const shown = await showTools(page, seq, 'hover');
+        expect.soft(shown.found, where).toEqual([]);
+        expect.soft(await wordBoxes(page, seq), where).toEqual(before);
+      }
+      // The code block on top of a message inside a group has the text's whole width: it is not
+      // narrowed by the room kept for the tools along its whole height.
+      const block = await page.evaluate((s) => {
+        const li = document.querySelector(`#message-list li.message[data-seq="${s}"]`) as HTMLElement;
+        const text = (li.querySelector('.text') as HTMLElement).getBoundingClientRect();
+        const pre = (li.querySelector('.text pre') as HTMLElement).getBoundingClientRect();
+        return { text: text.width, pre: pre.width, left: pre.left - text.left };
+      }, codeSeq);
+      expect.soft(block.pre, `${width} px, code block`).toBeCloseTo(block.text, 0);
+      expect.soft(block.left, `${width} px, code block`).toBeCloseTo(0, 0);
+    }
     await desk.context.close();
   });
 });

@@ -430,4 +430,37 @@ describe('ChatState', () => {
     state.open('random');
     expect(room?.mentions).toBe(0);
   });
+  it('tells whether a reply being written can still go: its target deleted live, on a resume, or its room gone', () => {
+    const { state, last } = setup([general(1), roomState('random', { head: 0 })]);
+    state.receive(history('general', last().ref, [(message(1) as { message: ChatMessage }).message], 1));
+    state.receive(message(2));
+    expect(state.replyTarget('general', 1)).toBe('ok');
+    expect(state.replyTarget('general', 99)).toBe('ok'); // not loaded: not known to be deleted
+    // Live.
+    state.receive({ v: 2, type: 'deleted', room: 'general', seq: 3, target: 1, user: 'bob', ts: 3 });
+    expect(state.replyTarget('general', 1)).toBe('deleted');
+    // A resume: the welcome, then the replay of what was missed.
+    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(4)], limits: DEFAULT_LIMITS });
+    expect(state.replyTarget('general', 2)).toBe('ok');
+    state.receive({ v: 2, type: 'deleted', room: 'general', seq: 4, target: 2, user: 'bob', ts: 4 });
+    expect(state.replyTarget('general', 2)).toBe('deleted');
+    // Too far behind to replay: the room's latest page shows it deleted.
+    state.receive(message(5));
+    expect(state.replyTarget('general', 5)).toBe('ok');
+    state.receive({ v: 2, type: 'reset', room: 'general', head: 2000 });
+    expect(state.replyTarget('general', 5)).toBe('ok');
+    const deleted: ChatMessage = {
+      room: 'general',
+      seq: 5,
+      id: 'id5',
+      user: 'bob',
+      text: '',
+      ts: 5,
+      deleted: true,
+    };
+    state.receive(history('general', last().ref, [deleted], 2000));
+    expect(state.replyTarget('general', 5)).toBe('deleted');
+    // The room left (random was dropped by the welcome above).
+    expect(state.replyTarget('random', 1)).toBe('gone');
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { isBlankText } from '../shared/blank-text.js';
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
-import { DEFAULT_ROOM, ROOM_NAME } from '../shared/protocol.js';
+import { DEFAULT_ROOM, DM_ROOM, ROOM_NAME } from '../shared/protocol.js';
 import { AttachmentTray } from './attachments.js';
 import { mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
@@ -18,7 +18,7 @@ import { Outbox, type Pending } from './outbox.js';
 import { closeDrawer, setUpPanels } from './panels.js';
 import { closePicker, openPicker, setUpPicker } from './picker.js';
 import { fitPlaceholder } from './placeholder.js';
-import { missingPart, refusalReason } from './refusal.js';
+import { droppedNotice, missingPart, refusalReason } from './refusal.js';
 import {
   type Actions,
   renderDirectory,
@@ -58,15 +58,11 @@ const outbox = new Outbox(
     },
     save: (items) => sessionStorage.setItem(OUTBOX_KEY, JSON.stringify(items)),
     onRejected: (item, code, message) => {
-      if (item.failed) {
-        // Kept and shown in place as not sent, with the reason and what to do: said, not shown twice.
-        if (item.room === state.active)
-          byId('announce').textContent = `Your message was not sent: ${refusalReason(item, code, message)}`;
-        return;
-      }
-      state.composerError = `Not sent: ${message}`;
-      state.changes.add('errors');
+      // Kept and shown in place as not sent, with the reason and what to do: said, not shown twice.
+      if (item.room === state.active)
+        byId('announce').textContent = `Your message was not sent: ${refusalReason(item, code, message)}`;
     },
+    onDropped: (room, items) => unsentDropped(room, items),
     onChange: () => {
       state.changes.add('messages');
       state.changes.add('errors');
@@ -78,6 +74,8 @@ const outbox = new Outbox(
 
 let editing: { room: string; seq: number } | null = null;
 let replying: { room: string; seq: number } | null = null;
+/** The unsent messages of a room the user is no longer in, told in #unsent-note until dismissed. */
+let unsent: { room: string; count: number; texts: string[] } | null = null;
 let lastTypingSent = 0;
 let readTimer: ReturnType<typeof setTimeout> | undefined;
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -223,7 +221,11 @@ function onMessage(msg: ServerMessage): void {
   switch (msg.type) {
     case 'welcome':
       state.receive(msg);
-      outbox.connected(msg.limits.messageRate);
+      // A room left while offline (in another tab) is absent: its queue is dropped, not sent.
+      outbox.connected(
+        msg.limits.messageRate,
+        msg.rooms.map((r) => r.room),
+      );
       break;
     case 'ack':
       if (msg.id !== undefined) outbox.acknowledged(msg.id);
@@ -255,7 +257,76 @@ function onMessage(msg: ServerMessage): void {
     default:
       state.receive(msg);
   }
+  checkReply();
   render();
+}
+
+/** How a room is named, also once the page no longer has it (left, or unknown after a reload). */
+function labelOf(name: string): string {
+  const room = state.rooms.get(name);
+  return roomLabel(room ?? { name, kind: DM_ROOM.test(name) ? 'dm' : 'public' }, state.me);
+}
+
+/**
+ * Unsent messages of a room the user is no longer in were dropped (outbox.ts `onDropped`): said
+ * once (live region) and shown with their text to copy, until dismissed. More from the same room
+ * (the one that was in flight, refused after the leave) add to the same note.
+ */
+function unsentDropped(room: string, items: Pending[]): void {
+  if (unsent?.room !== room) unsent = { room, count: 0, texts: [] };
+  unsent.count += items.length;
+  // Files alone have no text: they are counted, there is nothing to copy.
+  unsent.texts.push(...items.map((p) => p.text).filter((t) => t !== ''));
+  const notice = droppedNotice(labelOf(room), unsent.count);
+  byId('unsent-text').textContent = notice;
+  byId('announce').textContent = notice;
+  const copy = byId('unsent-copy');
+  copy.hidden = unsent.texts.length === 0;
+  copy.textContent = 'Copy the text';
+  const texts = byId<HTMLTextAreaElement>('unsent-texts');
+  texts.value = unsent.texts.join('\n\n');
+  texts.hidden = true;
+  byId('unsent-note').hidden = false;
+}
+
+/** The clipboard, or where there is none (a page not served over https), the text shown selected. */
+async function copyUnsent(): Promise<void> {
+  const texts = byId<HTMLTextAreaElement>('unsent-texts');
+  const copied = await (navigator.clipboard?.writeText(texts.value).then(
+    () => true,
+    () => false,
+  ) ?? Promise.resolve(false));
+  if (copied) {
+    byId('unsent-copy').textContent = 'Copied';
+    return;
+  }
+  texts.hidden = false;
+  texts.focus();
+  texts.select();
+}
+
+function dismissUnsent(): void {
+  unsent = null;
+  byId('unsent-note').hidden = true;
+  byId('composer-input').focus();
+}
+
+/**
+ * The message the open reply banner answers was deleted (live, or found deleted on a resume): the
+ * reply could only be refused (`not_found`), so the banner goes, the text stays, and the user is
+ * told (the composer error is a visible live region). Its room gone: the banner goes quietly (the
+ * room's own notice says it).
+ */
+function checkReply(): void {
+  if (!replying) return;
+  const target = state.replyTarget(replying.room, replying.seq);
+  if (target === 'ok') return;
+  cancelReply();
+  if (target === 'deleted') {
+    state.composerError =
+      'The message you were replying to was deleted: your text is kept, and will be sent without the reply.';
+    state.changes.add('errors');
+  }
 }
 
 /**
@@ -457,6 +528,8 @@ async function start(): Promise<void> {
   setUpPanels();
   setUpPicker();
   setUpNotifications(byId<HTMLButtonElement>('notify-toggle'));
+  byId('unsent-copy').addEventListener('click', () => void copyUnsent());
+  byId('unsent-dismiss').addEventListener('click', dismissUnsent);
   byId('reply-cancel').addEventListener('click', () => {
     cancelReply();
     byId('composer-input').focus();

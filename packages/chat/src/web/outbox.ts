@@ -13,8 +13,12 @@
  *   the server stores each message once.
  * - `not_ready` (sent before the hello was answered) holds it until `connected()` like a lost
  *   connection; a `service` notice before the welcome does not release the queue.
- * - A refusal of the room (`not_member`, `no_such_room`: the room was left or deleted) drops that
- *   message (reported through `onRejected`) and goes on with the next (refusal.ts says why).
+ * - A room the user is no longer in (left or deleted, maybe in another tab) has no place to show
+ *   its unsent messages: they are dropped and handed to `onDropped` (the page says so and offers
+ *   their text), however the page learns it: `dropRoom` (a live `left`), `connected` (the room is
+ *   absent from the welcome: left while offline, so nothing known to be refused is sent), or a
+ *   send refused with `not_member`/`no_such_room` (refusal.ts `drop`; the one in flight when the
+ *   `left` came, or any sent while the page did not know yet).
  * - Any other error refuses this message for good (`text_too_long`, a reply target or files
  *   `not_found`, `bad_message`, `id_reused`, `internal`...): it is marked failed with the reason and
  *   stays in the queue, shown as not sent (also after a reload), is not sent again by itself, and
@@ -47,11 +51,13 @@ export interface OutboxHost {
   later(ms: number, fn: () => void): () => void;
   /** Persists the queue (sessionStorage on the page). */
   save(items: readonly Pending[]): void;
-  /**
-   * A message the server refused for good: dropped (its room is gone), or kept and shown failed
-   * (`item.failed` is set).
-   */
+  /** A message the server refused for good, kept and shown failed (`item.failed` is set). */
   onRejected(item: Pending, code: string, message: string): void;
+  /**
+   * Unsent messages (queued or failed) of a room the user is no longer in, dropped from the queue
+   * in typed order: the page tells the user, whose text must not vanish unsaid.
+   */
+  onDropped(room: string, items: Pending[]): void;
   /** The queue or its state changed (re-render). */
   onChange(): void;
 }
@@ -91,10 +97,19 @@ export class Outbox {
     this.#host.onChange();
   }
 
-  /** After a welcome: pace like the server, and send the first message (again, same id). */
-  connected(rate: Rate): void {
+  /**
+   * After a welcome: pace like the server, and send the first message (again, same id). `rooms`,
+   * the welcome's rooms: the messages of any other room are dropped first (`onDropped`), not sent
+   * to be refused.
+   */
+  connected(rate: Rate, rooms?: Iterable<string>): void {
     this.#bucket = new TokenBucket(rate.burst, rate.perSecond, this.#host.now());
     this.#inFlight = null;
+    if (rooms !== undefined) {
+      const member = new Set(rooms);
+      const gone = new Set(this.#items.filter((p) => !member.has(p.room)).map((p) => p.room));
+      for (const room of gone) this.#drop(room, false);
+    }
     this.#release('offline');
     if (this.#hold === null) this.#pump();
   }
@@ -150,9 +165,10 @@ export class Outbox {
       this.#host.onRejected(item, code, message);
       this.#pump();
     } else {
+      // Only this one: a message typed after the room was joined again, behind it, can go.
       this.#items.splice(this.#items.indexOf(item), 1);
       this.#host.save(this.#items);
-      this.#host.onRejected(item, code, message);
+      this.#host.onDropped(item.room, [item]);
       this.#pump();
     }
     this.#host.onChange();
@@ -184,13 +200,21 @@ export class Outbox {
     return item;
   }
 
-  /** The room was left: its unsent messages go (nobody there would read them). */
+  /**
+   * The room was left or deleted: its unsent messages go to `onDropped`, except the one in flight,
+   * whose answer decides (an ack if it was stored before the leave, else `not_member`, dropped then).
+   */
   dropRoom(room: string): void {
-    const before = this.#items.length;
-    this.#items = this.#items.filter((p) => p.room !== room || p.id === this.#inFlight);
-    if (this.#items.length === before) return;
+    if (this.#drop(room, true)) this.#host.onChange();
+  }
+
+  #drop(room: string, keepInFlight: boolean): boolean {
+    const dropped = this.#items.filter((p) => p.room === room && !(keepInFlight && p.id === this.#inFlight));
+    if (dropped.length === 0) return false;
+    this.#items = this.#items.filter((p) => !dropped.includes(p));
     this.#host.save(this.#items);
-    this.#host.onChange();
+    this.#host.onDropped(room, dropped);
+    return true;
   }
 
   clear(): void {

@@ -5,9 +5,9 @@
  * - `retry`: nothing was done and the same send can succeed later: the outbox holds the queue and
  *   sends it again under the same id (`rate_limited`, `unavailable`, `not_ready`).
  * - `drop`: the room itself refused it: the user left it or it was deleted (`not_member`,
- *   `no_such_room`, `bad_room_name`). The page has no place left to show the message (the room's
- *   unsent messages were dropped with it, outbox.ts `dropRoom`), so it goes, with a composer
- *   error that says why.
+ *   `no_such_room`, `bad_room_name`). The page has no place left to show the message, so it goes
+ *   as the room's unsent messages go when the page learns of the leave otherwise (outbox.ts
+ *   `onDropped`): the user is told, `droppedNotice`, and offered their text.
  * - `keep`: anything else refused this message for good. It stays in the outbox, shown where it
  *   was typed as not sent with the reason, until the user edits (its text goes back to the
  *   composer), discards, or — where sending it unchanged can succeed — sends it again.
@@ -72,4 +72,13 @@ export function refusalReason(
     default:
       return message;
   }
+}
+
+/**
+ * What the page says when the unsent messages of a room the user is no longer in (left or
+ * deleted, maybe in another tab) are dropped: which room, how many.
+ */
+export function droppedNotice(label: string, count: number): string {
+  const what = count === 1 ? 'A message you wrote' : `${count} messages you wrote`;
+  return `${what} to ${label} ${count === 1 ? 'was' : 'were'} not sent: you are no longer in that room.`;
 }

@@ -570,7 +570,11 @@ export class ChatState {
     room.unread = 0;
     room.mentions = 0;
     this.#changed('rooms');
-    this.#request('read', room.name, { v: 2, type: 'read', room: room.name, seq: room.head });
+    // With the tag of the event at head (Redis): if Redis lost that event and the node has not yet
+    // said `reset`, the marker stays instead of marking the new events under those seqs.
+    const read: ClientMessage = { v: 2, type: 'read', room: room.name, seq: room.head };
+    if (room.tag !== null) read.tag = room.tag;
+    this.#request('read', room.name, read);
   }
 
   /** Joins the room if it exists, otherwise creates it (public) or creates it private. */
@@ -682,6 +686,17 @@ export class ChatState {
       return;
     this.composerError = message;
     this.#changed('errors');
+  }
+
+  /**
+   * Whether a reply being written to message `seq` of `room` can still be sent as one: 'deleted'
+   * once the page holds that message as deleted (a live `deleted`, a replay or a history after a
+   * resume), 'gone' when the room is; else 'ok' (a message not loaded is not known to be deleted).
+   */
+  replyTarget(room: string, seq: number): 'ok' | 'deleted' | 'gone' {
+    const r = this.rooms.get(room);
+    if (!r) return 'gone';
+    return r.messages.get(seq)?.deleted ? 'deleted' : 'ok';
   }
 
   // ---- typing ----

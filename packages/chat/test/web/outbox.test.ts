@@ -12,6 +12,7 @@ class FakeHost implements OutboxHost {
   sent: string[] = [];
   saved: readonly Pending[] = [];
   rejected: string[] = [];
+  dropped: string[] = [];
   changes = 0;
   online = true;
   #timers: { at: number; fn: () => void }[] = [];
@@ -36,6 +37,9 @@ class FakeHost implements OutboxHost {
   }
   onRejected(item: Pending, code: string): void {
     this.rejected.push(`${item.id}:${code}`);
+  }
+  onDropped(room: string, items: Pending[]): void {
+    this.dropped.push(`${room}:${items.map((p) => p.id).join(',')}`);
   }
   onChange(): void {
     this.changes++;
@@ -148,20 +152,41 @@ describe('Outbox', () => {
     expect(host.sent).toEqual(['m1', 'm1']);
   });
 
-  it('drops a message its room refused (left or deleted) and goes on with the next', () => {
+  it('drops a message its room refused (left or deleted), told, and goes on with the next', () => {
     const host = new FakeHost();
     const outbox = new Outbox(host);
     outbox.connected(rate);
     outbox.add(item(1, 'random'));
     outbox.add(item(2, 'gone'));
     outbox.add(item(3));
+    outbox.add(item(4, 'random'));
     outbox.failed('m1', 'not_member', 'you are not in room random');
     outbox.failed('m2', 'no_such_room', 'room gone does not exist');
-    expect(host.rejected).toEqual(['m1:not_member', 'm2:no_such_room']);
-    expect(outbox.items.map((p) => p.id)).toEqual(['m3']);
-    expect(host.saved).toEqual([item(3)]);
-    expect(host.sent).toEqual(['m1', 'm2', 'm3']);
+    expect(host.dropped).toEqual(['random:m1', 'gone:m2']);
+    expect(host.rejected).toEqual([]);
+    expect(outbox.items.map((p) => p.id)).toEqual(['m3', 'm4']);
+    // Only the refused one: m4 may have been typed after the room was joined again.
+    outbox.acknowledged('m3');
+    expect(host.sent).toEqual(['m1', 'm2', 'm3', 'm4']);
     expect(outbox.failed('zzz', 'not_member', 'x')).toBe(false); // not ours
+  });
+
+  it('on a welcome without a room (left while offline), drops its messages, told, before sending any', () => {
+    const host = new FakeHost();
+    const failed: Pending = { ...item(2, 'random'), failed: { code: 'text_too_long', message: 'long' } };
+    // As a reload finds them: queued in two rooms, one of them refused for good earlier.
+    const outbox = new Outbox(host, [item(1, 'random'), failed, item(3), item(4, 'random')]);
+    outbox.connected(rate, ['general']);
+    expect(host.dropped).toEqual(['random:m1,m2,m4']);
+    // Nothing known to be refused went out: the first send is general's.
+    expect(host.sent).toEqual(['m3']);
+    expect(host.saved).toEqual([item(3)]);
+    // A welcome that still lists the room drops nothing.
+    const again = new FakeHost();
+    const kept = new Outbox(again, [item(5, 'random')]);
+    kept.connected(rate, ['general', 'random']);
+    expect(again.dropped).toEqual([]);
+    expect(again.sent).toEqual(['m5']);
   });
 
   it('keeps a message refused for its content (too long, reply target or files gone, bad), shown failed, and goes on', () => {
@@ -276,7 +301,7 @@ describe('Outbox', () => {
     expect(host.sent).toEqual(['m1', 'm2']);
   });
 
-  it('forgets the unsent messages of a room it left (not the one in flight)', () => {
+  it('drops the unsent messages of a room it left, told (not the one in flight: its answer decides)', () => {
     const host = new FakeHost();
     const outbox = new Outbox(host);
     outbox.connected(rate);
@@ -284,8 +309,19 @@ describe('Outbox', () => {
     outbox.add(item(2, 'random'));
     outbox.add(item(3));
     outbox.dropRoom('random');
+    expect(host.dropped).toEqual(['random:m2']);
     expect(outbox.items.map((p) => p.id)).toEqual(['m1', 'm3']);
     outbox.acknowledged('m1');
     expect(host.sent).toEqual(['m1', 'm3']);
+    outbox.dropRoom('random'); // nothing left of it: nothing told
+    expect(host.dropped).toEqual(['random:m2']);
+    // The one in flight refused after the leave is told too.
+    outbox.add(item(4, 'random'));
+    outbox.acknowledged('m3');
+    outbox.dropRoom('random');
+    expect(host.dropped).toEqual(['random:m2']);
+    outbox.failed('m4', 'not_member', 'you are not in room random');
+    expect(host.dropped).toEqual(['random:m2', 'random:m4']);
+    expect(outbox.items).toEqual([]);
   });
 });

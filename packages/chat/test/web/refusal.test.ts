@@ -3,7 +3,13 @@
  * actions a kept one offers, and the reason it shows.
  */
 import { describe, expect, it } from 'vitest';
-import { canSendAgain, missingPart, refusalHandling, refusalReason } from '../../src/web/refusal.js';
+import {
+  canSendAgain,
+  droppedNotice,
+  missingPart,
+  refusalHandling,
+  refusalReason,
+} from '../../src/web/refusal.js';
 
 const file = { id: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'a.png', type: 'image/png', size: 10 };
 
@@ -51,5 +57,13 @@ describe('refusals of a send', () => {
     );
     expect(refusalReason({}, 'id_reused', 'id x is already used')).toMatch(/^another of your messages/);
     expect(refusalReason({}, 'new_code', 'something new')).toBe('something new');
+  });
+  it('names the room and how many messages when a room gone takes unsent ones with it', () => {
+    expect(droppedNotice('#random', 1)).toBe(
+      'A message you wrote to #random was not sent: you are no longer in that room.',
+    );
+    expect(droppedNotice('@bob', 3)).toBe(
+      '3 messages you wrote to @bob were not sent: you are no longer in that room.',
+    );
   });
 });

@@ -160,6 +160,21 @@ describe('ChatState', () => {
     expect(state.hello()).toEqual({ v: 2, type: 'hello', rooms: { general: 9 }, tags: { general: 'head9' } });
   });
 
+  it("names its head's tag in `read` (Redis): a node whose log lost that event keeps the marker", () => {
+    const { state, last } = setup([general(2)]);
+    state.receive({ ...history('general', last().ref, [], 2), tag: 'head2' } as ServerMessage);
+    state.markRead();
+    expect(last()).toMatchObject({ type: 'read', room: 'general', seq: 2, tag: 'head2' });
+    state.receive({ ...message(3), tag: 'tag3' } as ServerMessage);
+    state.markRead();
+    expect(last()).toMatchObject({ type: 'read', room: 'general', seq: 3, tag: 'tag3' });
+    // Without a tag (memory or SQLite, or a head whose event had none): the read names none.
+    state.receive(message(4));
+    state.markRead();
+    expect(last()).toMatchObject({ type: 'read', room: 'general', seq: 4 });
+    expect(last()).not.toHaveProperty('tag');
+  });
+
   it('writes joins and leaves in the timeline; presence only moves the online list', () => {
     const { state, last } = setup();
     state.receive(history('general', last().ref, [], 0));
@@ -414,5 +429,38 @@ describe('ChatState', () => {
     expect(mentioned).toEqual([1]);
     state.open('random');
     expect(room?.mentions).toBe(0);
+  });
+  it('tells whether a reply being written can still go: its target deleted live, on a resume, or its room gone', () => {
+    const { state, last } = setup([general(1), roomState('random', { head: 0 })]);
+    state.receive(history('general', last().ref, [(message(1) as { message: ChatMessage }).message], 1));
+    state.receive(message(2));
+    expect(state.replyTarget('general', 1)).toBe('ok');
+    expect(state.replyTarget('general', 99)).toBe('ok'); // not loaded: not known to be deleted
+    // Live.
+    state.receive({ v: 2, type: 'deleted', room: 'general', seq: 3, target: 1, user: 'bob', ts: 3 });
+    expect(state.replyTarget('general', 1)).toBe('deleted');
+    // A resume: the welcome, then the replay of what was missed.
+    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(4)], limits: DEFAULT_LIMITS });
+    expect(state.replyTarget('general', 2)).toBe('ok');
+    state.receive({ v: 2, type: 'deleted', room: 'general', seq: 4, target: 2, user: 'bob', ts: 4 });
+    expect(state.replyTarget('general', 2)).toBe('deleted');
+    // Too far behind to replay: the room's latest page shows it deleted.
+    state.receive(message(5));
+    expect(state.replyTarget('general', 5)).toBe('ok');
+    state.receive({ v: 2, type: 'reset', room: 'general', head: 2000 });
+    expect(state.replyTarget('general', 5)).toBe('ok');
+    const deleted: ChatMessage = {
+      room: 'general',
+      seq: 5,
+      id: 'id5',
+      user: 'bob',
+      text: '',
+      ts: 5,
+      deleted: true,
+    };
+    state.receive(history('general', last().ref, [deleted], 2000));
+    expect(state.replyTarget('general', 5)).toBe('deleted');
+    // The room left (random was dropped by the welcome above).
+    expect(state.replyTarget('random', 1)).toBe('gone');
   });
 });

@@ -1,0 +1,273 @@
+/**
+ * What the page does with text that cannot go as it was written, in a real browser: messages
+ * queued offline in a room the user left meanwhile in another tab (dropped on the resume before
+ * any is sent, said, their text offered to copy); a reply whose message is deleted while it is
+ * written (the banner goes, the text stays, said); and Edit on a message refused for good, which
+ * gives its files back to the composer unless the files were what was refused.
+ */
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { png } from '../attachments/files.js';
+import { startTestServer, TestClient } from '../helpers.js';
+import { axeViolations } from './axe.js';
+import { give, messageTexts, openRoom, sendMessage, seqOf, signIn, TcpProxy, useBrowser } from './browser.js';
+
+const chrome = useBrowser();
+
+async function say(client: TestClient, room: string, id: string, text: string): Promise<void> {
+  const ack = await client.request('ack', { type: 'send', id, room, text });
+  if (ack.type !== 'ack') throw new Error(`send refused: ${JSON.stringify(ack)}`);
+}
+
+/** Cuts the page off (the proxy refuses it) and waits until it says so. */
+async function goOffline(proxy: TcpProxy, page: Page): Promise<void> {
+  proxy.drop();
+  await page.waitForSelector('#status[data-state="offline"]');
+}
+
+/** Lets the page back in and has it reconnect now (as the browser's `online` event does). */
+async function comeBack(proxy: TcpProxy, page: Page): Promise<void> {
+  proxy.restore();
+  await page.evaluate(() => window.dispatchEvent(new Event('online')));
+  await page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
+}
+
+/** The text frames the page sends on WebSockets opened from now on. */
+function framesSent(page: Page): string[] {
+  const frames: string[] = [];
+  page.on('websocket', (ws) =>
+    ws.on('framesent', (frame) => {
+      if (typeof frame.payload === 'string') frames.push(frame.payload);
+    }),
+  );
+  return frames;
+}
+
+const sends = (frames: string[]) =>
+  frames.map((f) => JSON.parse(f) as { type: string; text?: string }).filter((m) => m.type === 'send');
+
+describe('text that cannot go as written', () => {
+  it('says, and offers the text of, messages queued offline in a room left in another tab, without sending them', async () => {
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      await alice.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: proxied });
+      await openRoom(alice.page, 'random');
+      const frames = framesSent(alice.page);
+      await goOffline(proxy, alice.page);
+      await sendMessage(alice.page, 'first unsent line');
+      await sendMessage(alice.page, 'second unsent line');
+      expect(await alice.page.locator('#message-list li.pending').count()).toBe(2);
+
+      // Another tab of alice's (the same session; its own outbox), online, leaves the room.
+      const other = await alice.context.newPage();
+      await other.goto(server.origin);
+      await other.waitForSelector('#status[data-state="online"]');
+      await other.click('#room-list button[data-room="random"]');
+      await other.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#random');
+      await other.click('#leave-room');
+      await other.waitForSelector('#room-list button[data-room="random"]', { state: 'detached' });
+
+      await comeBack(proxy, alice.page);
+      await alice.page.locator('#unsent-note').waitFor();
+      const said = '2 messages you wrote to #random were not sent: you are no longer in that room.';
+      expect(await alice.page.textContent('#unsent-text')).toBe(said);
+      expect(await alice.page.textContent('#announce')).toBe(said);
+      expect(await alice.page.textContent('#room-title')).toBe('#general');
+      expect(await alice.page.textContent('#composer-error')).toBe('');
+      expect(await alice.page.evaluate(() => sessionStorage.getItem('riptide-chat-outbox'))).toBe('[]');
+      // Barrier: a message sent now is the first send on the new connection, so none of the
+      // dropped ones went (to be refused) before it.
+      await sendMessage(alice.page, 'back in general');
+      await seqOf(alice.page, 'back in general');
+      expect(sends(frames).map((m) => m.text)).toEqual(['back in general']);
+      // The typed text is one click away.
+      await alice.page.click('#unsent-copy');
+      await alice.page.waitForFunction(
+        () => document.querySelector('#unsent-copy')?.textContent === 'Copied',
+      );
+      expect(await alice.page.evaluate(() => navigator.clipboard.readText())).toBe(
+        'first unsent line\n\nsecond unsent line',
+      );
+      await alice.page.click('#unsent-dismiss');
+      expect(await alice.page.locator('#unsent-note').isHidden()).toBe(true);
+      await alice.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('says so when a room is left with a message kept unsent in it, online; without a clipboard, shows the text to copy', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    await openRoom(alice.page, 'random');
+    // A message refused for good, kept as not sent in random (queued as by a page with another limit).
+    await alice.page.evaluate((text) => {
+      sessionStorage.setItem('riptide-chat-outbox', JSON.stringify([{ id: 'long', room: 'random', text }]));
+    }, 'y'.repeat(4097));
+    await alice.page.reload();
+    await alice.page.waitForSelector('#status[data-state="online"]');
+    await alice.page.locator('#message-list li.pending.failed').waitFor();
+    await alice.page.click('#leave-room');
+    await alice.page.locator('#unsent-note').waitFor();
+    expect(await alice.page.textContent('#unsent-text')).toBe(
+      'A message you wrote to #random was not sent: you are no longer in that room.',
+    );
+    expect(await alice.page.evaluate(() => sessionStorage.getItem('riptide-chat-outbox'))).toBe('[]');
+    expect(await alice.page.isHidden('#unsent-texts')).toBe(true);
+    // A page served without https has no clipboard API: the text is shown, selected, to copy.
+    await alice.page.evaluate(() => Object.defineProperty(navigator, 'clipboard', { value: undefined }));
+    await alice.page.click('#unsent-copy');
+    await alice.page.waitForSelector('#unsent-texts', { state: 'visible' });
+    expect(await alice.page.inputValue('#unsent-texts')).toBe('y'.repeat(4097));
+    expect(
+      await alice.page.evaluate(() => {
+        const area = document.activeElement as HTMLTextAreaElement;
+        return (
+          area.id === 'unsent-texts' && area.selectionStart === 0 && area.selectionEnd === area.value.length
+        );
+      }),
+    ).toBe(true);
+    expect(await axeViolations(alice.page)).toEqual([]);
+    await alice.context.close();
+  });
+
+  it('cancels a reply whose message is deleted, live or found on a resume, keeping the text, and says so', async () => {
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const bob = await TestClient.user(server.origin, 'bob');
+      await say(bob, 'general', 'q1', 'first question');
+      await say(bob, 'general', 'q2', 'second question');
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      const page = alice.page;
+      const replyTo = async (text: string) => {
+        const item = page.locator(`#message-list li.message[data-seq="${await seqOf(page, text)}"]`);
+        await item.hover();
+        await item.locator('.reply').click();
+        expect(await page.isVisible('#reply-banner')).toBe(true);
+      };
+      const told =
+        'The message you were replying to was deleted: your text is kept, and will be sent without the reply.';
+
+      // Live.
+      await replyTo('first question');
+      await page.fill('#composer-input', 'my first answer');
+      const deleted = await bob.request('ack', { type: 'delete', room: 'general', seq: 1 });
+      expect(deleted.type).toBe('ack');
+      await page.waitForSelector('#reply-banner', { state: 'hidden' });
+      expect(await page.inputValue('#composer-input')).toBe('my first answer');
+      expect(await page.textContent('#composer-error')).toBe(told);
+      expect(await page.getAttribute('#composer-error', 'role')).toBe('alert');
+      await page.keyboard.press('Enter');
+      const answer = page.locator(`#message-list li[data-seq="${await seqOf(page, 'my first answer')}"]`);
+      expect(await answer.locator('.reply-quote').count()).toBe(0);
+      expect(await page.locator('#message-list li.pending').count()).toBe(0);
+
+      // On a resume: deleted while the page was offline.
+      await replyTo('second question');
+      await page.fill('#composer-input', 'my second answer');
+      await goOffline(proxy, page);
+      expect(await bob.request('ack', { type: 'delete', room: 'general', seq: 2 })).toMatchObject({
+        type: 'ack',
+      });
+      await comeBack(proxy, page);
+      await page.waitForSelector('#reply-banner', { state: 'hidden' });
+      expect(await page.inputValue('#composer-input')).toBe('my second answer');
+      expect(await page.textContent('#composer-error')).toBe(told);
+      await page.keyboard.press('Enter');
+      await seqOf(page, 'my second answer');
+      expect(await messageTexts(page)).toEqual([
+        'message deleted',
+        'message deleted',
+        'my first answer',
+        'my second answer',
+      ]);
+      await alice.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('gives the files of a refused message back to the composer on Edit, unless they were what was refused', async () => {
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const bob = await TestClient.user(server.origin, 'bob');
+      await say(bob, 'general', 'q', 'a question');
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      const page = alice.page;
+      const image = png(40, 20);
+      const file = { name: 'sky.png', type: 'image/png', base64: image.toString('base64') };
+
+      // A reply with a file, sent offline; its message is deleted before the page is back: the
+      // server refuses the reply (not_found), not its file.
+      const question = page.locator(
+        `#message-list li.message[data-seq="${await seqOf(page, 'a question')}"]`,
+      );
+      await question.hover();
+      await question.locator('.reply').click();
+      await give(page, 'paste', [file]);
+      await page.locator('#attachment-tray .upload.done').waitFor();
+      await goOffline(proxy, page);
+      await page.fill('#composer-input', 'see the picture');
+      await page.keyboard.press('Enter');
+      expect(await page.locator('#attachment-tray').isHidden()).toBe(true);
+      expect(await bob.request('ack', { type: 'delete', room: 'general', seq: 1 })).toMatchObject({
+        type: 'ack',
+      });
+      await comeBack(proxy, page);
+      const failed = page.locator('#message-list li.pending.failed');
+      await failed.waitFor();
+      expect(await failed.locator('.failed-note .reason').textContent()).toMatch(
+        /^Not sent: the message it replies to was deleted/,
+      );
+      expect(await failed.locator('.attachments img, .attachments a').count()).toBeGreaterThan(0);
+      await failed.locator('button.edit-failed').click();
+      expect(await page.inputValue('#composer-input')).toBe('see the picture');
+      expect(await page.isHidden('#reply-banner')).toBe(true);
+      expect(await page.locator('#attachment-tray .upload.done .upload-name').allTextContents()).toEqual([
+        'sky.png',
+      ]);
+      expect(await page.isVisible('#attachment-tray')).toBe(true);
+      // Sent again: the text with its file, no longer a reply.
+      await page.keyboard.press('Enter');
+      const sent = page.locator(`#message-list li[data-seq="${await seqOf(page, 'see the picture')}"]`);
+      expect(await sent.locator('.reply-quote').count()).toBe(0);
+      const href = await sent.locator('a[href^="/api/attachments/"]').first().getAttribute('href');
+      const id = decodeURIComponent((href ?? '').replace('/api/attachments/', ''));
+      expect(id).not.toBe('');
+
+      // The same upload queued again: used already, so the server refuses the files. Edit gives
+      // the text back, not the files (they would be refused again).
+      await page.evaluate(
+        (attachment) => {
+          sessionStorage.setItem(
+            'riptide-chat-outbox',
+            JSON.stringify([
+              { id: 'again', room: 'general', text: 'the same file again', attachments: [attachment] },
+            ]),
+          );
+        },
+        { id, name: file.name, type: file.type, size: image.length, width: 40, height: 20 },
+      );
+      await page.reload();
+      await page.waitForSelector('#status[data-state="online"]');
+      await failed.waitFor();
+      expect(await failed.locator('.failed-note .reason').textContent()).toMatch(
+        /^Not sent: its files are no longer waiting on the server/,
+      );
+      await failed.locator('button.edit-failed').click();
+      expect(await page.inputValue('#composer-input')).toBe('the same file again');
+      expect(await page.locator('#attachment-tray .upload').count()).toBe(0);
+      expect(await page.isHidden('#attachment-tray')).toBe(true);
+      await alice.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -188,13 +188,13 @@ async function run(
   /** Whether a side's calls come after its close()/terminate() (or the peer's close frame). */
   const closing = [false, false];
   const ids = [0, 0];
-  /** A callback for a call of `side`: `what` is 'ping', 'pong' or 'send <message bytes>'. */
   /**
    * Per side: whether a message above 256 KiB may still be compressing in slices (riptide), from
    * its send() until a barrier saw the peer receive everything. Calls made meanwhile have their
    * callbacks tagged 'behind': only those may change places (callbacksFirst).
    */
   const shadow = [false, false];
+  /** A callback for a call of `side`: `what` is 'ping', 'pong' or 'send <message bytes>'. */
   const callback = (side: Side, what: string) => {
     const id = `${ids[side]++} ${what}${shadow[side] ? ' behind' : ''}`;
     const lateCall = closing[side];

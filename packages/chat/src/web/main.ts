@@ -74,8 +74,11 @@ const outbox = new Outbox(
 
 let editing: { room: string; seq: number } | null = null;
 let replying: { room: string; seq: number } | null = null;
-/** The unsent messages of a room the user is no longer in, told in #unsent-note until dismissed. */
-let unsent: { room: string; count: number; texts: string[] } | null = null;
+/**
+ * The unsent messages of rooms the user is no longer in, told in #unsent-note until dismissed: every
+ * room's, since a welcome may drop several rooms' messages in the same task.
+ */
+let unsent: { rooms: string[]; count: number; texts: string[] } | null = null;
 let lastTypingSent = 0;
 let readTimer: ReturnType<typeof setTimeout> | undefined;
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -269,15 +272,17 @@ function labelOf(name: string): string {
 
 /**
  * Unsent messages of a room the user is no longer in were dropped (outbox.ts `onDropped`): said
- * once (live region) and shown with their text to copy, until dismissed. More from the same room
- * (the one that was in flight, refused after the leave) add to the same note.
+ * once (live region) and shown with their text to copy, until dismissed. More (the one that was in
+ * flight, refused after the leave; another room's) add to the same note: the text of a room
+ * dropped before must stay one click away.
  */
 function unsentDropped(room: string, items: Pending[]): void {
-  if (unsent?.room !== room) unsent = { room, count: 0, texts: [] };
+  if (unsent === null) unsent = { rooms: [], count: 0, texts: [] };
+  if (!unsent.rooms.includes(room)) unsent.rooms.push(room);
   unsent.count += items.length;
   // Files alone have no text: they are counted, there is nothing to copy.
   unsent.texts.push(...items.map((p) => p.text).filter((t) => t !== ''));
-  const notice = droppedNotice(labelOf(room), unsent.count);
+  const notice = droppedNotice(unsent.rooms.map(labelOf), unsent.count);
   byId('unsent-text').textContent = notice;
   byId('announce').textContent = notice;
   const copy = byId('unsent-copy');

@@ -75,10 +75,14 @@ export function refusalReason(
 }
 
 /**
- * What the page says when the unsent messages of a room the user is no longer in (left or
- * deleted, maybe in another tab) are dropped: which room, how many.
+ * What the page says when the unsent messages of rooms the user is no longer in (left or deleted,
+ * maybe in another tab) are dropped: which rooms (one note for all of them: a welcome may drop
+ * several at once), how many messages.
  */
-export function droppedNotice(label: string, count: number): string {
+export function droppedNotice(labels: readonly string[], count: number): string {
   const what = count === 1 ? 'A message you wrote' : `${count} messages you wrote`;
-  return `${what} to ${label} ${count === 1 ? 'was' : 'were'} not sent: you are no longer in that room.`;
+  const rooms =
+    labels.length <= 1 ? labels.join('') : `${labels.slice(0, -1).join(', ')} and ${labels[labels.length - 1]}`;
+  const where = labels.length === 1 ? 'that room' : 'those rooms';
+  return `${what} to ${rooms} ${count === 1 ? 'was' : 'were'} not sent: you are no longer in ${where}.`;
 }

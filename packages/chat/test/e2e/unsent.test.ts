@@ -134,6 +134,35 @@ describe('text that cannot go as written', () => {
     await alice.context.close();
   });
 
+  it('offers the text of every room whose unsent messages were dropped at once, not only the last room', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    // Queued (as by a page that went offline) in two rooms alice is not in when it comes back:
+    // the welcome drops both rooms' messages in the same task.
+    await alice.page.evaluate(() => {
+      sessionStorage.setItem(
+        'riptide-chat-outbox',
+        JSON.stringify([
+          { id: 'r1', room: 'random', text: 'to random' },
+          { id: 'd1', room: 'dev', text: 'to dev' },
+          { id: 'r2', room: 'random', text: 'to random again' },
+        ]),
+      );
+    });
+    await alice.page.reload();
+    await alice.page.waitForSelector('#status[data-state="online"]');
+    await alice.page.locator('#unsent-note').waitFor();
+    const said = '3 messages you wrote to #random and #dev were not sent: you are no longer in those rooms.';
+    expect(await alice.page.textContent('#unsent-text')).toBe(said);
+    expect(await alice.page.textContent('#announce')).toBe(said);
+    expect(await alice.page.evaluate(() => sessionStorage.getItem('riptide-chat-outbox'))).toBe('[]');
+    await alice.page.evaluate(() => Object.defineProperty(navigator, 'clipboard', { value: undefined }));
+    await alice.page.click('#unsent-copy');
+    await alice.page.waitForSelector('#unsent-texts', { state: 'visible' });
+    expect(await alice.page.inputValue('#unsent-texts')).toBe('to random\n\nto random again\n\nto dev');
+    await alice.context.close();
+  });
+
   it('cancels a reply whose message is deleted, live or found on a resume, keeping the text, and says so', async () => {
     const server = await startTestServer();
     const proxy = new TcpProxy(server.port);

@@ -59,11 +59,17 @@ describe('refusals of a send', () => {
     expect(refusalReason({}, 'new_code', 'something new')).toBe('something new');
   });
   it('names the room and how many messages when a room gone takes unsent ones with it', () => {
-    expect(droppedNotice('#random', 1)).toBe(
+    expect(droppedNotice(['#random'], 1)).toBe(
       'A message you wrote to #random was not sent: you are no longer in that room.',
     );
-    expect(droppedNotice('@bob', 3)).toBe(
+    expect(droppedNotice(['@bob'], 3)).toBe(
       '3 messages you wrote to @bob were not sent: you are no longer in that room.',
+    );
+    expect(droppedNotice(['#random', '@bob'], 2)).toBe(
+      '2 messages you wrote to #random and @bob were not sent: you are no longer in those rooms.',
+    );
+    expect(droppedNotice(['#a', '#b', '#c'], 4)).toBe(
+      '4 messages you wrote to #a, #b and #c were not sent: you are no longer in those rooms.',
     );
   });
 });

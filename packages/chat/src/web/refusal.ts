@@ -82,7 +82,9 @@ export function refusalReason(
 export function droppedNotice(labels: readonly string[], count: number): string {
   const what = count === 1 ? 'A message you wrote' : `${count} messages you wrote`;
   const rooms =
-    labels.length <= 1 ? labels.join('') : `${labels.slice(0, -1).join(', ')} and ${labels[labels.length - 1]}`;
+    labels.length <= 1
+      ? labels.join('')
+      : `${labels.slice(0, -1).join(', ')} and ${labels[labels.length - 1]}`;
   const where = labels.length === 1 ? 'that room' : 'those rooms';
   return `${what} to ${rooms} ${count === 1 ? 'was' : 'were'} not sent: you are no longer in ${where}.`;
 }

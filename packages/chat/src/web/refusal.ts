@@ -76,9 +76,13 @@ export function refusalReason(
 
 /**
  * What the page says when the unsent messages of a room the user is no longer in (left or
- * deleted, maybe in another tab) are dropped: which room, how many.
+ * deleted, maybe in another tab) are dropped: which room, how many; and whether the composer's
+ * draft for that room (text typed there, not sent: drafts.ts) was among them.
  */
-export function droppedNotice(label: string, count: number): string {
+export function droppedNotice(label: string, count: number, draft = false): string {
+  const end = 'not sent: you are no longer in that room.';
+  if (count === 0) return `The text you were writing to ${label} was ${end}`;
   const what = count === 1 ? 'A message you wrote' : `${count} messages you wrote`;
-  return `${what} to ${label} ${count === 1 ? 'was' : 'were'} not sent: you are no longer in that room.`;
+  if (draft) return `${what} to ${label}, and the text you were writing there, were ${end}`;
+  return `${what} to ${label} ${count === 1 ? 'was' : 'were'} ${end}`;
 }

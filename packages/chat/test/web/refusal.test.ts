@@ -66,4 +66,15 @@ describe('refusals of a send', () => {
       '3 messages you wrote to @bob were not sent: you are no longer in that room.',
     );
   });
+  it("says so when the composer's draft for a room gone is among what was not sent", () => {
+    expect(droppedNotice('#random', 0, true)).toBe(
+      'The text you were writing to #random was not sent: you are no longer in that room.',
+    );
+    expect(droppedNotice('#random', 1, true)).toBe(
+      'A message you wrote to #random, and the text you were writing there, were not sent: you are no longer in that room.',
+    );
+    expect(droppedNotice('@bob', 2, true)).toBe(
+      '2 messages you wrote to @bob, and the text you were writing there, were not sent: you are no longer in that room.',
+    );
+  });
 });

@@ -7,10 +7,11 @@ import { isBlankText } from '../shared/blank-text.js';
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
 import { DEFAULT_ROOM, DM_ROOM, ROOM_NAME } from '../shared/protocol.js';
 import { AttachmentTray } from './attachments.js';
-import { mentionKey, updateMentions } from './autocomplete.js';
+import { closeMentions, mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
 import { jumpToLatest, onConversationScroll, renderMessages, showMessage } from './conversation.js';
 import { byId } from './dom.js';
+import { type Draft, Drafts } from './drafts.js';
 import { parse, plainText } from './format.js';
 import { settleRovingFocus, setUpKeyboard } from './keyboard.js';
 import { notifyMention, setUpNotifications } from './notify.js';
@@ -35,6 +36,7 @@ import { setUpTheme } from './theme.js';
 
 const OUTBOX_KEY = 'riptide-chat-outbox';
 const ROOM_KEY = 'riptide-chat-room';
+const DRAFTS_KEY = 'riptide-chat-drafts';
 const TYPING_SEND_MS = 2000;
 const READ_DELAY_MS = 300;
 
@@ -72,18 +74,30 @@ const outbox = new Outbox(
   JSON.parse(sessionStorage.getItem(OUTBOX_KEY) ?? '[]') as Pending[],
 );
 
+/** The composer's draft of each room, kept as the outbox is (this tab's, across reloads). */
+const drafts = new Drafts({
+  load: () => sessionStorage.getItem(DRAFTS_KEY),
+  save: (json) => sessionStorage.setItem(DRAFTS_KEY, json),
+});
+/**
+ * The room whose draft the composer holds: the open room once rendered (render() swaps drafts when
+ * the open room changes); null while none (its room gone, the text handed to the unsent note).
+ */
+let composerRoom: string | null = null;
 let editing: { room: string; seq: number } | null = null;
-let replying: { room: string; seq: number } | null = null;
-/** The unsent messages of a room the user is no longer in, told in #unsent-note until dismissed. */
-let unsent: { room: string; count: number; texts: string[] } | null = null;
+let replying: { room: string; seq: number; label: string } | null = null;
+/**
+ * The unsent messages of a room the user is no longer in, and the draft the composer held for it,
+ * told in #unsent-note until dismissed.
+ */
+let unsent: { room: string; count: number; draft: boolean; texts: string[] } | null = null;
 let lastTypingSent = 0;
 let readTimer: ReturnType<typeof setTimeout> | undefined;
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
 
 const actions: Actions = {
   open: (room) => {
-    cancelEdit();
-    cancelReply();
+    // The composer's text, reply and edit stay with the room left: its draft (render() swaps).
     closePicker();
     closeDrawer();
     state.open(room);
@@ -153,6 +167,7 @@ const tray = new AttachmentTray(
 // ---- rendering ----
 
 function render(): void {
+  if (state.changes.has('active') && state.active !== composerRoom) switchDraft();
   const changes = new Set(state.changes);
   state.changes.clear();
   if (changes.has('active')) {
@@ -219,14 +234,22 @@ function onStatus(status: Status): void {
 function onMessage(msg: ServerMessage): void {
   if (search.handles(msg)) return;
   switch (msg.type) {
-    case 'welcome':
+    case 'welcome': {
+      if (drafts.signedIn(msg.user) && composerRoom !== null) {
+        // Another account's drafts (this tab was signed in as someone else): never shown to this one.
+        clearComposer();
+        composerRoom = null;
+      }
       state.receive(msg);
-      // A room left while offline (in another tab) is absent: its queue is dropped, not sent.
-      outbox.connected(
-        msg.limits.messageRate,
-        msg.rooms.map((r) => r.room),
-      );
+      // A room left while offline (in another tab) is absent: its queue is dropped, not sent, and
+      // its draft goes with it to the unsent note.
+      const rooms = msg.rooms.map((r) => r.room);
+      outbox.connected(msg.limits.messageRate, rooms);
+      const member = new Set(rooms);
+      const held = composerRoom === null ? [] : [composerRoom];
+      for (const room of new Set([...held, ...drafts.rooms()])) if (!member.has(room)) draftDropped(room);
       break;
+    }
     case 'ack':
       if (msg.id !== undefined) outbox.acknowledged(msg.id);
       state.receive(msg);
@@ -244,6 +267,7 @@ function onMessage(msg: ServerMessage): void {
     case 'left':
       state.receive(msg);
       outbox.dropRoom(msg.room);
+      draftDropped(msg.room);
       break;
     case 'service': {
       // Several nodes on Redis: storage went away (messages wait in the outbox) or came back.
@@ -258,6 +282,7 @@ function onMessage(msg: ServerMessage): void {
       state.receive(msg);
   }
   checkReply();
+  checkEdit();
   render();
 }
 
@@ -272,12 +297,16 @@ function labelOf(name: string): string {
  * once (live region) and shown with their text to copy, until dismissed. More from the same room
  * (the one that was in flight, refused after the leave) add to the same note.
  */
-function unsentDropped(room: string, items: Pending[]): void {
-  if (unsent?.room !== room) unsent = { room, count: 0, texts: [] };
+function unsentDropped(room: string, items: Pending[], draft?: string): void {
+  if (unsent?.room !== room) unsent = { room, count: 0, draft: false, texts: [] };
   unsent.count += items.length;
   // Files alone have no text: they are counted, there is nothing to copy.
   unsent.texts.push(...items.map((p) => p.text).filter((t) => t !== ''));
-  const notice = droppedNotice(labelOf(room), unsent.count);
+  if (draft !== undefined) {
+    unsent.draft = true;
+    unsent.texts.push(draft);
+  }
+  const notice = droppedNotice(labelOf(room), unsent.count, unsent.draft);
   byId('unsent-text').textContent = notice;
   byId('announce').textContent = notice;
   const copy = byId('unsent-copy');
@@ -314,19 +343,96 @@ function dismissUnsent(): void {
 /**
  * The message the open reply banner answers was deleted (live, or found deleted on a resume): the
  * reply could only be refused (`not_found`), so the banner goes, the text stays, and the user is
- * told (the composer error is a visible live region). Its room gone: the banner goes quietly (the
- * room's own notice says it).
+ * told (the composer error is a visible live region). Its room gone: the whole draft goes to the
+ * unsent note (draftDropped).
  */
 function checkReply(): void {
-  if (!replying) return;
-  const target = state.replyTarget(replying.room, replying.seq);
-  if (target === 'ok') return;
+  // Its room gone: draftDropped() has taken the whole draft (or, before the welcome, the page does
+  // not know its rooms yet).
+  if (!replying || state.replyTarget(replying.room, replying.seq) !== 'deleted') return;
   cancelReply();
-  if (target === 'deleted') {
-    state.composerError =
-      'The message you were replying to was deleted: your text is kept, and will be sent without the reply.';
-    state.changes.add('errors');
+  state.composerError =
+    'The message you were replying to was deleted: your text is kept, and will be sent without the reply.';
+  state.changes.add('errors');
+  saveDraft();
+}
+
+/**
+ * The message being edited was deleted (in another tab, live or found on a resume or reset): the
+ * edit could only be refused (`not_found`) and its text lost, so the edit banner goes and the text
+ * stays in the composer as a new message's (the user sends it or not), and the user is told (the
+ * composer error is a visible live region). Its room gone: the room's draft goes to the unsent note.
+ */
+function checkEdit(): void {
+  if (!editing || state.editTarget(editing.room, editing.seq) !== 'deleted') return;
+  cancelEdit();
+  state.composerError =
+    'The message you were editing was deleted: your text is kept here, and Send posts it as a new message.';
+  state.changes.add('errors');
+  saveDraft();
+}
+
+// ---- drafts ----
+
+/** What the composer holds, as its room's draft. */
+function composerDraft(): Draft {
+  const draft: Draft = { text: byId<HTMLTextAreaElement>('composer-input').value };
+  if (replying) draft.reply = { seq: replying.seq, label: replying.label };
+  if (editing) draft.edit = editing.seq;
+  return draft;
+}
+
+/** Saves the composer into its room's draft (on each change of its text, reply or edit). */
+function saveDraft(): void {
+  if (composerRoom !== null) drafts.set(composerRoom, composerDraft());
+}
+
+function clearComposer(): void {
+  cancelEdit();
+  cancelReply();
+  const input = byId<HTMLTextAreaElement>('composer-input');
+  input.value = '';
+  closeMentions(input);
+}
+
+/**
+ * The open room changed: the composer's text (reply, edit) is saved as its room's draft, and the
+ * draft of the room opened is put back, without a typing notice (setting the value fires no
+ * `input` event) and with the mention list closed. Each room's files are its own (the tray shows
+ * those of the open room).
+ */
+function switchDraft(): void {
+  saveDraft();
+  clearComposer();
+  composerRoom = state.active === '' ? null : state.active;
+  lastTypingSent = 0;
+  tray.show(state.active);
+  const draft = composerRoom === null ? undefined : drafts.get(composerRoom);
+  if (!draft || composerRoom === null) return;
+  byId<HTMLTextAreaElement>('composer-input').value = draft.text;
+  if (draft.edit !== undefined) {
+    editing = { room: composerRoom, seq: draft.edit };
+    byId('edit-banner').hidden = false;
   }
+  if (draft.reply) showReply(composerRoom, draft.reply.seq, draft.reply.label);
+  // Its reply or edit may be known refused already (deleted while the room was not shown).
+  checkReply();
+  checkEdit();
+}
+
+/**
+ * `room` is gone (left, deleted, absent from the welcome): its draft never moves to another room.
+ * Its text joins the unsent note (to copy); its files go (they could only be refused).
+ */
+function draftDropped(room: string): void {
+  if (room === composerRoom) {
+    saveDraft();
+    clearComposer();
+    composerRoom = null;
+  }
+  tray.dropRoom(room);
+  const draft = drafts.take(room);
+  if (draft && !isBlankText(draft.text)) unsentDropped(room, [], draft.text);
 }
 
 /**
@@ -355,6 +461,7 @@ function startEdit(message: ChatMessage): void {
   const input = byId<HTMLTextAreaElement>('composer-input');
   input.value = message.text;
   byId('edit-banner').hidden = false;
+  saveDraft();
   input.focus();
 }
 
@@ -379,10 +486,15 @@ function editLast(): boolean {
 
 function startReply(message: ChatMessage): void {
   cancelEdit();
-  replying = { room: message.room, seq: message.seq };
-  byId('reply-banner').hidden = false;
-  byId('reply-to').textContent = `${message.user}: ${excerpt(message.text).slice(0, 80)}`;
+  showReply(message.room, message.seq, `${message.user}: ${excerpt(message.text).slice(0, 80)}`);
+  saveDraft();
   byId('composer-input').focus();
+}
+
+function showReply(room: string, seq: number, label: string): void {
+  replying = { room, seq, label };
+  byId('reply-banner').hidden = false;
+  byId('reply-to').textContent = label;
 }
 
 /**
@@ -407,6 +519,7 @@ function editFailed(id: string): void {
   if (item.attachments?.length && !filesRefused) tray.restore(item.room, item.attachments);
   state.composerError = '';
   state.changes.add('errors');
+  saveDraft();
   input.focus();
   input.setSelectionRange(item.text.length, item.text.length);
   render();
@@ -435,7 +548,7 @@ function submitComposer(): void {
   const files = editing ? [] : tray.take(state.active);
   // The server's rule (shared/blank-text.ts): only spaces or invisible characters is no text.
   const blank = isBlankText(text);
-  if ((blank && files.length === 0) || !state.rooms.has(state.active)) {
+  if ((blank && files.length === 0) || !state.rooms.has(state.active) || composerRoom !== state.active) {
     render();
     return;
   }
@@ -464,6 +577,7 @@ function submitComposer(): void {
     box.scrollTop = box.scrollHeight;
   }
   input.value = '';
+  saveDraft();
   render();
 }
 
@@ -532,6 +646,7 @@ async function start(): Promise<void> {
   byId('unsent-dismiss').addEventListener('click', dismissUnsent);
   byId('reply-cancel').addEventListener('click', () => {
     cancelReply();
+    saveDraft();
     byId('composer-input').focus();
   });
   setUpKeyboard({
@@ -555,6 +670,7 @@ async function start(): Promise<void> {
       body: '{}',
     });
     outbox.clear();
+    drafts.clear();
     conn.stop();
   });
   byId('composer').addEventListener('submit', (event) => {
@@ -568,6 +684,7 @@ async function start(): Promise<void> {
     if (mentionKey(event, input)) return;
     if (event.key === 'Escape' && replying) {
       cancelReply();
+      saveDraft();
       return;
     }
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
@@ -576,11 +693,13 @@ async function start(): Promise<void> {
     } else if (event.key === 'Escape' && editing) {
       cancelEdit();
       input.value = '';
+      saveDraft();
     } else if (event.key === 'ArrowUp' && input.value === '' && !editing && editLast()) {
       event.preventDefault();
     }
   });
   input.addEventListener('input', () => {
+    saveDraft();
     updateMentions(input, () => memberNames(), state.me);
     const now = Date.now();
     if (
@@ -645,7 +764,11 @@ async function start(): Promise<void> {
     if (state.visible) scheduleRead();
   });
   window.addEventListener('online', () => conn.retryNow());
+  // A name put in from the mention list changes the text without an `input` event.
+  window.addEventListener('pagehide', saveDraft);
 
+  // The open room's draft at once (the welcome then confirms the room, or hands it to the note).
+  switchDraft();
   const res = await fetch('/api/session', { cache: 'no-store' }).catch(() => null);
   if (res?.ok) showChat();
   else showLogin();

@@ -139,9 +139,9 @@ describe('drafts', () => {
       const second = await seqOf(page, 'second version');
       proxy.drop();
       await page.waitForSelector('#status[data-state="offline"]');
-      expect(await elsewhere.request('ack', { type: 'delete', room: 'general', seq: second })).toMatchObject(
-        { type: 'ack' },
-      );
+      expect(await elsewhere.request('ack', { type: 'delete', room: 'general', seq: second })).toMatchObject({
+        type: 'ack',
+      });
       proxy.restore();
       await page.evaluate(() => window.dispatchEvent(new Event('online')));
       await page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });

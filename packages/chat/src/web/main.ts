@@ -90,7 +90,7 @@ let replying: { room: string; seq: number; label: string } | null = null;
  * The unsent messages of a room the user is no longer in, and the draft the composer held for it,
  * told in #unsent-note until dismissed.
  */
-let unsent: { room: string; count: number; draft: boolean; texts: string[] } | null = null;
+let unsent: Map<string, { count: number; draft: boolean; texts: string[] }> | null = null;
 let lastTypingSent = 0;
 let readTimer: ReturnType<typeof setTimeout> | undefined;
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -294,26 +294,35 @@ function labelOf(name: string): string {
 
 /**
  * Unsent messages of a room the user is no longer in were dropped (outbox.ts `onDropped`): said
- * once (live region) and shown with their text to copy, until dismissed. More from the same room
- * (the one that was in flight, refused after the leave) add to the same note.
+ * once (live region) and shown with their text to copy, until dismissed; so is the draft the
+ * composer held for it (`draft`, draftDropped). More from the same room (the one that was in
+ * flight, refused after the leave) or from other rooms add to the same note.
  */
 function unsentDropped(room: string, items: Pending[], draft?: string): void {
-  if (unsent?.room !== room) unsent = { room, count: 0, draft: false, texts: [] };
-  unsent.count += items.length;
+  unsent ??= new Map();
+  const entry = unsent.get(room) ?? { count: 0, draft: false, texts: [] };
+  unsent.set(room, entry);
+  entry.count += items.length;
   // Files alone have no text: they are counted, there is nothing to copy.
-  unsent.texts.push(...items.map((p) => p.text).filter((t) => t !== ''));
+  entry.texts.push(...items.map((p) => p.text).filter((t) => t !== ''));
   if (draft !== undefined) {
-    unsent.draft = true;
-    unsent.texts.push(draft);
+    entry.draft = true;
+    entry.texts.push(draft);
   }
-  const notice = droppedNotice(labelOf(room), unsent.count, unsent.draft);
+  // Several rooms at once (a resume after leaving some elsewhere): each said, none replacing another.
+  const rooms = [...unsent];
+  const notice = rooms.map(([name, e]) => droppedNotice(labelOf(name), e.count, e.draft)).join(' ');
   byId('unsent-text').textContent = notice;
   byId('announce').textContent = notice;
   const copy = byId('unsent-copy');
-  copy.hidden = unsent.texts.length === 0;
+  const withText = rooms.filter(([, e]) => e.texts.length > 0);
+  copy.hidden = withText.length === 0;
   copy.textContent = 'Copy the text';
   const texts = byId<HTMLTextAreaElement>('unsent-texts');
-  texts.value = unsent.texts.join('\n\n');
+  texts.value =
+    withText.length === 1
+      ? withText[0][1].texts.join('\n\n')
+      : withText.map(([name, e]) => `${labelOf(name)}:\n${e.texts.join('\n\n')}`).join('\n\n');
   texts.hidden = true;
   byId('unsent-note').hidden = false;
 }

@@ -73,19 +73,28 @@ describe('drafts', () => {
     expect(frames.filter((f) => f.type === 'typing')).toEqual([]);
     expect(await page.inputValue('#composer-input')).toBe('');
 
-    // random, shown with its draft, is left in another tab of alice's.
+    // dev (not shown) and random (shown), each with its draft, are left in another tab of alice's.
+    await openRoom(page, 'dev');
+    await page.fill('#composer-input', 'the dev draft');
     await showRoom(page, 'random');
     expect(await page.inputValue('#composer-input')).toBe('the random draft');
     const other = await alice.context.newPage();
     await other.goto(server.origin);
     await other.waitForSelector('#status[data-state="online"]');
-    await showRoom(other, 'random');
+    await showRoom(other, 'dev');
     await other.click('#leave-room');
     await page.locator('#unsent-note').waitFor();
-    const said = 'The text you were writing to #random was not sent: you are no longer in that room.';
-    expect(await page.textContent('#unsent-text')).toBe(said);
+    const devSaid = 'The text you were writing to #dev was not sent: you are no longer in that room.';
+    expect(await page.textContent('#unsent-text')).toBe(devSaid);
+    expect(await page.inputValue('#unsent-texts')).toBe('the dev draft');
+    expect(await page.inputValue('#composer-input')).toBe('the random draft');
+    await showRoom(other, 'random');
+    await other.click('#leave-room');
+    // Both said, neither replacing the other; each text under its room.
+    const said = `${devSaid} The text you were writing to #random was not sent: you are no longer in that room.`;
+    await page.waitForFunction((t) => document.querySelector('#unsent-text')?.textContent === t, said);
     expect(await page.textContent('#announce')).toBe(said);
-    expect(await page.inputValue('#unsent-texts')).toBe('the random draft');
+    expect(await page.inputValue('#unsent-texts')).toBe('#dev:\nthe dev draft\n\n#random:\nthe random draft');
     // Never moved to the room shown now.
     expect(await page.textContent('#room-title')).toBe('#general');
     expect(await page.inputValue('#composer-input')).toBe('');
@@ -93,7 +102,9 @@ describe('drafts', () => {
     await page.reload();
     await page.waitForSelector('#status[data-state="online"]');
     expect(await page.inputValue('#composer-input')).toBe('');
-    expect(await page.evaluate(() => sessionStorage.getItem('riptide-chat-drafts'))).not.toContain('random');
+    const saved = await page.evaluate(() => sessionStorage.getItem('riptide-chat-drafts'));
+    expect(saved).not.toContain('random');
+    expect(saved).not.toContain('dev');
     await alice.context.close();
   });
 

@@ -1,6 +1,6 @@
 /**
  * The composer's drafts, one per room: what was typed there and not sent, with the message it
- * replies to or the own message it edits. main.ts saves the composer into its room's draft as the
+ * replies to or the own message it edits (and then the new message put aside for the edit). main.ts saves the composer into its room's draft as the
  * user types and when it changes room, and puts the draft of the room opened back; so text typed
  * in one room is never sent to another.
  *
@@ -13,12 +13,20 @@
  * No DOM: the host reads and writes the stored JSON; tests drive it with a plain string.
  */
 
+export interface Reply {
+  seq: number;
+  /** What the reply banner says of it ("bob: the question"). */
+  label: string;
+}
+
 export interface Draft {
   text: string;
-  /** The message this draft replies to: its seq and what the reply banner says of it. */
-  reply?: { seq: number; label: string };
+  /** The message this draft replies to. */
+  reply?: Reply;
   /** The seq of the user's own message this text edits (instead of being a new message). */
   edit?: number;
+  /** While editing: the new message that was being written, put aside until the edit ends. */
+  before?: { text: string; reply?: Reply };
 }
 
 export interface DraftHost {
@@ -42,17 +50,29 @@ export function isEmptyDraft(draft: Draft): boolean {
   return draft.text === '' && draft.reply === undefined && draft.edit === undefined;
 }
 
+function validReply(value: unknown): Reply | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { seq, label } = value as Record<string, unknown>;
+  return Number.isSafeInteger(seq) && typeof label === 'string' ? { seq: seq as number, label } : undefined;
+}
+
 /** A draft read back from storage, or null if it is not one (edited by hand, an older page). */
 function validDraft(value: unknown): Draft | null {
   if (typeof value !== 'object' || value === null) return null;
-  const { text, reply, edit } = value as Record<string, unknown>;
+  const { text, reply, edit, before } = value as Record<string, unknown>;
   if (typeof text !== 'string') return null;
   const draft: Draft = { text };
-  if (typeof reply === 'object' && reply !== null) {
-    const { seq, label } = reply as Record<string, unknown>;
-    if (Number.isSafeInteger(seq) && typeof label === 'string') draft.reply = { seq: seq as number, label };
+  const target = validReply(reply);
+  if (target) draft.reply = target;
+  if (Number.isSafeInteger(edit)) {
+    draft.edit = edit as number;
+    const aside = typeof before === 'object' && before !== null ? (before as Record<string, unknown>) : {};
+    if (typeof aside.text === 'string') {
+      draft.before = { text: aside.text };
+      const asideReply = validReply(aside.reply);
+      if (asideReply) draft.before.reply = asideReply;
+    }
   }
-  if (Number.isSafeInteger(edit)) draft.edit = edit as number;
   return isEmptyDraft(draft) ? null : draft;
 }
 
@@ -99,7 +119,7 @@ export class Drafts {
     } else {
       if (before && sameDraft(before, draft)) return;
       this.#drafts.delete(room); // to the end: the newest
-      this.#drafts.set(room, { ...draft });
+      this.#drafts.set(room, structuredClone(draft));
       while (this.#drafts.size > MAX_DRAFTS) this.#drafts.delete(this.#drafts.keys().next().value as string);
     }
     this.#save();
@@ -137,7 +157,11 @@ export class Drafts {
     const kept: [string, Draft][] = [];
     let chars = 0;
     for (const [room, draft] of [...this.#drafts].reverse()) {
-      const size = draft.text.length + (draft.reply?.label.length ?? 0);
+      const size =
+        draft.text.length +
+        (draft.reply?.label.length ?? 0) +
+        (draft.before?.text.length ?? 0) +
+        (draft.before?.reply?.label.length ?? 0);
       if (chars + size > MAX_SAVED_CHARS) continue;
       chars += size;
       kept.push([room, draft]);
@@ -151,11 +175,16 @@ export class Drafts {
   }
 }
 
+function sameReply(a: Reply | undefined, b: Reply | undefined): boolean {
+  return a?.seq === b?.seq && a?.label === b?.label;
+}
+
 function sameDraft(a: Draft, b: Draft): boolean {
   return (
     a.text === b.text &&
     a.edit === b.edit &&
-    a.reply?.seq === b.reply?.seq &&
-    a.reply?.label === b.reply?.label
+    sameReply(a.reply, b.reply) &&
+    a.before?.text === b.before?.text &&
+    sameReply(a.before?.reply, b.before?.reply)
   );
 }

@@ -11,7 +11,7 @@ import { closeMentions, mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
 import { jumpToLatest, onConversationScroll, renderMessages, showMessage } from './conversation.js';
 import { byId } from './dom.js';
-import { type Draft, Drafts } from './drafts.js';
+import { type Draft, Drafts, type Reply } from './drafts.js';
 import { parse, plainText } from './format.js';
 import { settleRovingFocus, setUpKeyboard } from './keyboard.js';
 import { notifyMention, setUpNotifications } from './notify.js';
@@ -84,7 +84,8 @@ const drafts = new Drafts({
  * the open room changes); null while none (its room gone, the text handed to the unsent note).
  */
 let composerRoom: string | null = null;
-let editing: { room: string; seq: number } | null = null;
+/** The own message being edited, and the new message (and its reply) put aside meanwhile. */
+let editing: { room: string; seq: number; before?: { text: string; reply?: Reply } } | null = null;
 let replying: { room: string; seq: number; label: string } | null = null;
 /**
  * The unsent messages of a room the user is no longer in, and the draft the composer held for it,
@@ -374,7 +375,12 @@ function checkReply(): void {
  */
 function checkEdit(): void {
   if (!editing || state.editTarget(editing.room, editing.seq) !== 'deleted') return;
+  const input = byId<HTMLTextAreaElement>('composer-input');
+  const before = editing.before;
   cancelEdit();
+  // The new message put aside for the edit comes back, first: nothing typed is lost.
+  if (before && before.text !== '') input.value = `${before.text}\n${input.value}`;
+  if (before?.reply && composerRoom !== null) showReply(composerRoom, before.reply.seq, before.reply.label);
   state.composerError =
     'The message you were editing was deleted: your text is kept here, and Send posts it as a new message.';
   state.changes.add('errors');
@@ -388,6 +394,7 @@ function composerDraft(): Draft {
   const draft: Draft = { text: byId<HTMLTextAreaElement>('composer-input').value };
   if (replying) draft.reply = { seq: replying.seq, label: replying.label };
   if (editing) draft.edit = editing.seq;
+  if (editing?.before) draft.before = editing.before;
   return draft;
 }
 
@@ -420,7 +427,7 @@ function switchDraft(): void {
   if (!draft || composerRoom === null) return;
   byId<HTMLTextAreaElement>('composer-input').value = draft.text;
   if (draft.edit !== undefined) {
-    editing = { room: composerRoom, seq: draft.edit };
+    editing = { room: composerRoom, seq: draft.edit, ...(draft.before ? { before: draft.before } : {}) };
     byId('edit-banner').hidden = false;
   }
   if (draft.reply) showReply(composerRoom, draft.reply.seq, draft.reply.label);
@@ -441,7 +448,8 @@ function draftDropped(room: string): void {
   }
   tray.dropRoom(room);
   const draft = drafts.take(room);
-  if (draft && !isBlankText(draft.text)) unsentDropped(room, [], draft.text);
+  const texts = [draft?.before?.text ?? '', draft?.text ?? ''].filter((t) => !isBlankText(t));
+  if (texts.length > 0) unsentDropped(room, [], texts.join('\n\n'));
 }
 
 /**
@@ -465,9 +473,19 @@ function randomId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/**
+ * The composer edits one of the user's messages: the new message being written there (and its
+ * reply) is put aside, and comes back when the edit is sent or cancelled.
+ */
 function startEdit(message: ChatMessage): void {
-  editing = { room: message.room, seq: message.seq };
   const input = byId<HTMLTextAreaElement>('composer-input');
+  const before = editing
+    ? editing.before
+    : input.value === '' && !replying
+      ? undefined
+      : { text: input.value, ...(replying ? { reply: { seq: replying.seq, label: replying.label } } : {}) };
+  cancelReply();
+  editing = { room: message.room, seq: message.seq, ...(before ? { before } : {}) };
   input.value = message.text;
   byId('edit-banner').hidden = false;
   saveDraft();
@@ -494,7 +512,8 @@ function editLast(): boolean {
 }
 
 function startReply(message: ChatMessage): void {
-  cancelEdit();
+  // Reply while editing: the edit is dropped, and the message put aside for it answers this one.
+  if (editing) endEdit();
   showReply(message.room, message.seq, `${message.user}: ${excerpt(message.text).slice(0, 80)}`);
   saveDraft();
   byId('composer-input').focus();
@@ -515,8 +534,9 @@ function editFailed(id: string): void {
   const item = outbox.discard(id);
   if (!item) return;
   const input = byId<HTMLTextAreaElement>('composer-input');
-  // Text being edited is a stored message's, not a new one: it must not go out with this one.
-  const typed = editing ? '' : input.value;
+  // Text being edited is a stored message's, not a new one: it must not go out with this one (the
+  // new one put aside for the edit does).
+  const typed = editing ? (editing.before?.text ?? '') : input.value;
   cancelEdit();
   input.value = typed === '' ? item.text : `${item.text}\n${typed}`;
   const target =
@@ -544,6 +564,16 @@ function cancelEdit(): void {
   byId('edit-banner').hidden = true;
 }
 
+/** The edit is sent or cancelled: the composer gets back the new message put aside for it. */
+function endEdit(): void {
+  const before = editing?.before;
+  cancelEdit();
+  byId<HTMLTextAreaElement>('composer-input').value = before?.text ?? '';
+  if (before?.reply && composerRoom !== null) showReply(composerRoom, before.reply.seq, before.reply.label);
+  // Its reply may have been deleted during the edit.
+  checkReply();
+}
+
 function submitComposer(): void {
   const input = byId<HTMLTextAreaElement>('composer-input');
   const text = input.value;
@@ -569,22 +599,24 @@ function submitComposer(): void {
   }
   if (editing) {
     state.edit(editing.room, editing.seq, text);
-    cancelEdit();
-  } else {
-    const replyTo = replying?.room === state.active ? replying.seq : undefined;
-    outbox.add({
-      id: randomId(),
-      room: state.active,
-      // Files with blank text are files alone, which the server takes only with empty text.
-      text: blank ? '' : text,
-      ...(replyTo === undefined ? {} : { replyTo }),
-      ...(files.length ? { attachments: files } : {}),
-    });
-    cancelReply();
-    state.stick = true;
-    const box = byId('messages');
-    box.scrollTop = box.scrollHeight;
+    endEdit();
+    saveDraft();
+    render();
+    return;
   }
+  const replyTo = replying?.room === state.active ? replying.seq : undefined;
+  outbox.add({
+    id: randomId(),
+    room: state.active,
+    // Files with blank text are files alone, which the server takes only with empty text.
+    text: blank ? '' : text,
+    ...(replyTo === undefined ? {} : { replyTo }),
+    ...(files.length ? { attachments: files } : {}),
+  });
+  cancelReply();
+  state.stick = true;
+  const box = byId('messages');
+  box.scrollTop = box.scrollHeight;
   input.value = '';
   saveDraft();
   render();
@@ -700,8 +732,7 @@ async function start(): Promise<void> {
       event.preventDefault();
       submitComposer();
     } else if (event.key === 'Escape' && editing) {
-      cancelEdit();
-      input.value = '';
+      endEdit();
       saveDraft();
     } else if (event.key === 'ArrowUp' && input.value === '' && !editing && editLast()) {
       event.preventDefault();

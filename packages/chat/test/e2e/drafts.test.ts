@@ -3,7 +3,7 @@
  * room switches and a reload, without a typing notice for a restored draft; the draft of a room left
  * in another tab goes to the unsent note, never to the room shown next. And an edit whose message
  * is deleted (in another tab: live, or while this one was offline) closes, keeping the text as a
- * new message's, and says so.
+ * new message's, and says so; a new message being written is put aside during an edit, not lost.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -131,17 +131,32 @@ describe('drafts', () => {
       await page.press('#composer-input', 'Enter');
       await page.fill('#composer-input', 'second version');
       await page.press('#composer-input', 'Enter');
+      await page.fill('#composer-input', 'third version');
+      await page.press('#composer-input', 'Enter');
+      await seqOf(page, 'third version');
 
-      // Live.
+      // A new message being written is put aside during an edit, back when it is cancelled or sent.
+      await page.fill('#composer-input', 'not sent yet');
+      await edit('first version', 'never sent');
+      await page.press('#composer-input', 'Escape');
+      expect(await page.isHidden('#edit-banner')).toBe(true);
+      expect(await page.inputValue('#composer-input')).toBe('not sent yet');
+      await edit('third version', 'third version, edited');
+      await page.press('#composer-input', 'Enter');
+      await page.locator('#message-list li.message .edited').waitFor();
+      expect(await page.inputValue('#composer-input')).toBe('not sent yet');
+
+      // Live; the message put aside comes back first, with the edited text after it.
       await edit('first version', 'first, corrected');
       const first = await seqOf(page, 'first version');
       expect(await elsewhere.request('ack', { type: 'delete', room: 'general', seq: first })).toMatchObject({
         type: 'ack',
       });
       await page.waitForSelector('#edit-banner', { state: 'hidden' });
-      expect(await page.inputValue('#composer-input')).toBe('first, corrected');
+      expect(await page.inputValue('#composer-input')).toBe('not sent yet\nfirst, corrected');
       expect(await page.textContent('#composer-error')).toBe(told);
       expect(await page.getAttribute('#composer-error', 'role')).toBe('alert');
+      await page.fill('#composer-input', 'first, corrected');
       await page.press('#composer-input', 'Enter');
       await seqOf(page, 'first, corrected');
 
@@ -164,6 +179,7 @@ describe('drafts', () => {
       expect(await messageTexts(page)).toEqual([
         'message deleted',
         'message deleted',
+        'third version, edited',
         'first, corrected',
         'second, corrected',
       ]);

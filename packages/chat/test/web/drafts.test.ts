@@ -30,9 +30,19 @@ describe('drafts', () => {
     drafts.set('general', { text: 'for general' });
     drafts.set('random', { text: 'for random', reply: { seq: 4, label: 'bob: a question' } });
     drafts.set('dev', { text: 'fixed text', edit: 7 });
+    drafts.set('ops', {
+      text: 'edited',
+      edit: 2,
+      before: { text: 'a new one', reply: { seq: 1, label: 'bob: hi' } },
+    });
     expect(drafts.get('general')).toEqual({ text: 'for general' });
     const again = reload();
-    expect(again.rooms().sort()).toEqual(['dev', 'general', 'random']);
+    expect(again.rooms().sort()).toEqual(['dev', 'general', 'ops', 'random']);
+    expect(again.get('ops')).toEqual({
+      text: 'edited',
+      edit: 2,
+      before: { text: 'a new one', reply: { seq: 1, label: 'bob: hi' } },
+    });
     expect(again.get('general')).toEqual({ text: 'for general' });
     expect(again.get('random')).toEqual({ text: 'for random', reply: { seq: 4, label: 'bob: a question' } });
     expect(again.get('dev')).toEqual({ text: 'fixed text', edit: 7 });
@@ -136,10 +146,14 @@ describe('drafts', () => {
         [4, { text: 'no room' }],
         'garbage',
         ['empty', { text: '' }],
+        ['aside', { text: 'x', before: { text: 'no edit: not kept' } }],
+        ['edit', { text: 'y', edit: 3, before: { text: 5 } }],
       ],
     };
     const { drafts } = setup(JSON.stringify(saved));
-    expect(drafts.rooms()).toEqual(['general']);
+    expect(drafts.rooms()).toEqual(['general', 'aside', 'edit']);
     expect(drafts.get('general')).toEqual({ text: 'fine' } satisfies Draft);
+    expect(drafts.get('aside')).toEqual({ text: 'x' });
+    expect(drafts.get('edit')).toEqual({ text: 'y', edit: 3 });
   });
 });

@@ -159,6 +159,26 @@ export interface RoomQuotas {
   maxOwnedRooms: number;
 }
 
+/** A room as a client resuming at some seq `after` finds it (RoomStore.resumePoint). */
+export interface ResumePoint {
+  /**
+   * The seq the room's current log starts after: the head of the deleted room of the same name it
+   * was created in place of (its numbering continues), 0 if there was none. The seqs up to it were
+   * the deleted room's, so a client resuming at one of them holds that room's messages, and the hub
+   * answers `reset` (a tag does not tell it: the deleted room's log is gone, and a seq missing from
+   * the log may as well have been trimmed away).
+   */
+  base: number;
+  /** head(): the highest seq in the room, 0 if none. */
+  head: number;
+  /**
+   * False if the client named a tag and the log proves it no longer holds, at `after`, the event
+   * with that tag (the log went back: that seq is not reached again, or another event has it);
+   * true otherwise (always, for a store that tags no events).
+   */
+  holds: boolean;
+}
+
 export interface RoomStore {
   /** Creates the room (checking the quotas in the same step). Direct messages have no quota. */
   createRoom(room: RoomInfo, quotas: RoomQuotas): Promise<CreateRoomResult>;
@@ -174,8 +194,14 @@ export interface RoomStore {
   leave(user: string, room: string, now: number): Promise<boolean>;
   memberships(user: string): Promise<Membership[]>;
   isMember(user: string, room: string): Promise<boolean>;
-  /** Moves the read marker forward (never back, never past head); resolves with the marker. */
-  markRead(user: string, room: string, seq: number): Promise<number>;
+  /**
+   * Moves the read marker forward (never back, never past head); resolves with the marker. `tag`:
+   * the tag of the event the client holds at `seq` (see headTag below); a store that tags events
+   * leaves the marker where it is if its log proves it no longer holds that event there
+   * (ResumePoint.holds would be false), so a client that has not yet got its `reset` never marks events it did not
+   * show. A store that tags no events (SQLite) ignores it.
+   */
+  markRead(user: string, room: string, seq: number, tag?: string): Promise<number>;
   /** Messages (not edits or deletes, not deleted) after `after` written by someone other than `user`. */
   unreadCount(room: string, user: string, after: number): Promise<number>;
   /** Of those unread messages, the ones whose (current) mentions include `user`. */
@@ -192,26 +218,18 @@ export interface RoomStore {
   head(room: string): Promise<number>;
   /**
    * A store that can lose acknowledged events (Redis, see CommittedEvents) tags each event
-   * (RoomEvent `tag`), so that a client resuming at a seq can say which event it saw there; it
-   * implements the two methods below. Memory and SQLite do not (a seq there is always one event;
-   * across a room deleted and created again, base() below tells).
-   *
-   * headTag: head() and the tag of the event at it (null when the room has none), read together.
+   * (RoomEvent `tag`), so that a client resuming at a seq can say which event it saw there, and
+   * implements headTag: head() and the tag of the event at it (null when the room has none), read
+   * together. Memory and SQLite do not (a seq there is always one event; across a room deleted and
+   * created again, ResumePoint.base tells).
    */
   headTag?(room: string): Promise<{ head: number; tag: string | null }>;
   /**
-   * holds: false if the log proves it no longer holds, at `seq`, the event tagged `tag` (the log
-   * went back: that seq is not reached again, or another event has it); true otherwise.
+   * What the hub checks before it replays a room to a client that has it up to `after` (> 0), read
+   * together (Redis: one MULTI, one round trip): see ResumePoint. `tag`: the tag the client named
+   * for its event at `after` (RoomEvent `tag`), undefined if it named none.
    */
-  holds?(room: string, seq: number, tag: string): Promise<boolean>;
-  /**
-   * The seq the room's current log starts after: the head of the deleted room of the same name
-   * it was created in place of (its numbering continues), 0 if there was none. The seqs up to it
-   * were the deleted room's, so a client resuming at one of them holds that room's messages, and
-   * the hub answers `reset` (a tag does not tell it: the deleted room's log is gone, and a seq
-   * missing from the log may as well have been trimmed away). Without it, the hub cannot tell.
-   */
-  base?(room: string): Promise<number>;
+  resumePoint(room: string, after: number, tag: string | undefined): Promise<ResumePoint>;
   /**
    * Up to `limit` messages (as they are now) with seq < before, newest first. As they are now: the
    * current text (or deleted), reactions, and the quote of the message replied to as it is now.

@@ -170,7 +170,9 @@ export const MAX_ATTACHMENTS = 10;
  * Which entry of the room's log an event is, beside its seq (Redis backend only): when Redis loses
  * acknowledged writes, a seq can be given again to another event, with another tag. A client keeps
  * the tag of the last event it applied and names it when it resumes (`hello` tags, `sync` tag): if
- * the log no longer holds that entry at that seq, the server answers `reset`. 1-16 of A-Z a-z 0-9 - _.
+ * the log no longer holds that entry at that seq, the server answers `reset`. A `read` names it too
+ * (`tag`): the marker then moves only if the log still holds that entry at that seq. 1-16 of
+ * A-Z a-z 0-9 - _.
  */
 export const LOG_TAG = /^[A-Za-z0-9_-]{1,16}$/;
 
@@ -270,7 +272,8 @@ export type ClientMessage =
   | Req<{ type: 'history'; room: string; before?: number; around?: number; after?: number }>
   | Req<{ type: 'sync'; room: string; after: number; tag?: string }>
   | Req<{ type: 'typing'; room: string }>
-  | Req<{ type: 'read'; room: string; seq: number }>
+  /** tag: the tag of the event at `seq` (LOG_TAG); the marker stays if the log holds another there. */
+  | Req<{ type: 'read'; room: string; seq: number; tag?: string }>
   | Req<{ type: 'rooms'; after?: string }>
   | Req<{ type: 'create'; room: string; private?: boolean }>
   | Req<{ type: 'join'; room: string }>

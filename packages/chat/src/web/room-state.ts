@@ -570,7 +570,11 @@ export class ChatState {
     room.unread = 0;
     room.mentions = 0;
     this.#changed('rooms');
-    this.#request('read', room.name, { v: 2, type: 'read', room: room.name, seq: room.head });
+    // With the tag of the event at head (Redis): if Redis lost that event and the node has not yet
+    // said `reset`, the marker stays instead of marking the new events under those seqs.
+    const read: ClientMessage = { v: 2, type: 'read', room: room.name, seq: room.head };
+    if (room.tag !== null) read.tag = room.tag;
+    this.#request('read', room.name, read);
   }
 
   /** Joins the room if it exists, otherwise creates it (public) or creates it private. */

@@ -22,12 +22,12 @@ const room = (name: string, owner: string | null = 'x', kind: 'public' | 'privat
 });
 
 /**
- * The events without their `tag`: a store that tags events (it implements `holds`: Redis) must tag
+ * The events without their `tag`: a store that tags events (it implements `headTag`: Redis) must tag
  * each one (LOG_TAG), one that does not must tag none.
  */
 export function untagged(rooms: RoomStore, events: RoomEvent[]): RoomEvent[] {
   return events.map(({ tag, ...event }) => {
-    if (rooms.holds) expect(tag).toMatch(LOG_TAG);
+    if (rooms.headTag) expect(tag).toMatch(LOG_TAG);
     else expect(tag).toBeUndefined();
     return event as RoomEvent;
   });
@@ -193,6 +193,26 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.unreadCount('a', 'ann', 2)).toBe(1);
     });
 
+    it("moves the marker for a read naming its event's tag; a store that tags events keeps it for another", async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('a'), quotas);
+      await rooms.join('ann', 'a', 10);
+      for (const id of ['b1', 'b2', 'b3']) await rooms.appendEvent(msg('a', 'ben', id));
+      const events = await rooms.eventsAfter('a', 0, 10);
+      // A store without tags (SQLite) ignores any tag: a seq there is always one event.
+      const tag = (seq: number) => events[seq - 1].tag ?? 'AAAAAAAA';
+      const other = (seq: number) => (tag(seq) === 'AAAAAAAA' ? 'BBBBBBBB' : 'AAAAAAAA');
+      expect(await rooms.markRead('ann', 'a', 2, tag(2))).toBe(2);
+      // Redis: a tagged seq the counter is below, or another event's tag, proves the client's
+      // events are gone from the log: the marker stays. Without a tag the marker clamps as ever.
+      expect(await rooms.markRead('ann', 'a', 9, tag(3))).toBe(rooms.headTag ? 2 : 3);
+      expect(await rooms.markRead('ann', 'a', 3, other(3))).toBe(rooms.headTag ? 2 : 3);
+      expect(await rooms.markRead('ann', 'a', 3, tag(3))).toBe(3);
+      expect(await rooms.memberships('ann')).toEqual([
+        { room: 'a', kind: 'public', owner: 'x', lastRead: 3 },
+      ]);
+    });
+
     it('caps rooms per owner, in total, and memberships per user', async () => {
       const { rooms } = await open();
       const q = { maxRooms: 3, maxOwnedRooms: 2 };
@@ -218,17 +238,33 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     it('a room created again under a deleted name continues its numbering from its base', async () => {
       const { rooms } = await open();
       await rooms.createRoom(room('again'), quotas);
-      expect(await rooms.base?.('again')).toBe(0);
+      const point = (after: number) => rooms.resumePoint('again', after, undefined);
+      expect(await point(1)).toEqual({ base: 0, head: 0, holds: true });
       await rooms.appendEvent(msg('again', 'ann', 'a1'));
       await rooms.appendEvent(msg('again', 'ann', 'a2'));
       expect(await rooms.deleteRoom('again')).toEqual([]);
       expect(await rooms.createRoom(room('again'), quotas)).toBe('created');
       // The seqs up to the base were the deleted room's (the hub answers a resume there with reset).
-      expect(await rooms.base?.('again')).toBe(2);
+      expect(await point(2)).toEqual({ base: 2, head: 2, holds: true });
       expect(await rooms.head('again')).toBe(2);
       const res = await rooms.appendEvent(msg('again', 'ann', 'a1'));
       expect(res).toMatchObject({ ok: true, duplicate: false, event: { message: { seq: 3 } } });
-      expect(await rooms.base?.('again')).toBe(2);
+      expect(await point(3)).toEqual({ base: 2, head: 3, holds: true });
+    });
+
+    it("resumePoint: the head, and whether the log still holds the client's tagged event", async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('a'), quotas);
+      for (const id of ['b1', 'b2', 'b3']) await rooms.appendEvent(msg('a', 'ben', id));
+      const events = await rooms.eventsAfter('a', 0, 10);
+      // A store without tags (SQLite) holds whatever tag is named: a seq there is always one event.
+      const tag = (seq: number) => events[seq - 1].tag ?? 'AAAAAAAA';
+      const other = tag(2) === 'AAAAAAAA' ? 'BBBBBBBB' : 'AAAAAAAA';
+      expect(await rooms.resumePoint('a', 2, tag(2))).toEqual({ base: 0, head: 3, holds: true });
+      expect(await rooms.resumePoint('a', 2, undefined)).toEqual({ base: 0, head: 3, holds: true });
+      // Redis: another event's tag at the seq, or a tagged seq the counter is below, does not hold.
+      expect(await rooms.resumePoint('a', 2, other)).toEqual({ base: 0, head: 3, holds: !rooms.headTag });
+      expect(await rooms.resumePoint('a', 5, tag(3))).toEqual({ base: 0, head: 3, holds: !rooms.headTag });
     });
 
     it('lists public rooms only, by name, in pages', async () => {

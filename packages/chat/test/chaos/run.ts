@@ -4,9 +4,10 @@
  * outbox) type into their rooms, reply (often to their own messages, which they may delete at
  * once), edit, delete and react; they leave rooms, join and re-join them, create rooms (public
  * `x…`, private `p…`), invite to their private rooms and delete the rooms they own (created again
- * under the same name, sometimes at once while the owner's other tab is away); meanwhile their connections are cut at random moments (right
- * after a send, a hello, a history, a leave, a join, an invitation or a room deletion is written, in
- * the middle of a replay or a history, at any time) and servers restart (a `Cluster`: one SQLite
+ * under the same name, sometimes at once while the owner's other tab is away), each change
+ * answered (or its connection cut) before the next step; meanwhile their connections are cut at
+ * random moments (right after a send, a hello, a history, a leave, a join, an invitation or a room
+ * deletion is written, in the middle of a replay or a history, at any time) and servers restart (a `Cluster`: one SQLite
  * server, or nodes on one Redis). At quiescence (every tab reconnected, outboxes empty, heads
  * reached: request/reply barriers, no sleeps) the invariants are checked against the server's
  * state, read by each user (their rooms from a new welcome, each room's history page by page) and
@@ -60,6 +61,9 @@ export const CHAOS_LIMITS: Partial<Limits> = {
   roomRate: { burst: 1_000_000, perSecond: 1_000_000 },
   requestRate: { burst: 1_000_000, perSecond: 1_000_000 },
 };
+
+/** The share of steps that change memberships: random numbers in [from, to) pick them. */
+const MEMBERSHIP_STEPS = [0.83, 0.925] as const;
 
 /** The servers a run talks to. */
 export interface Cluster {
@@ -182,6 +186,11 @@ export interface RunOptions {
   rooms?: readonly string[];
   /** Chance per step of restarting a server / stopping a node. */
   disruptRate?: number;
+  /**
+   * Chance per step of a membership change besides the share every run has (MEMBERSHIP_STEPS,
+   * 9.5%). 0 by default: the run then draws the same numbers as without it.
+   */
+  extraMembership?: number;
   log?: (line: string) => void;
 }
 
@@ -200,6 +209,9 @@ export interface RunStats {
   joined: number;
   left: number;
   deleted: number;
+  /** Rooms created by tabs, and of those, created again under a name deleted before. */
+  created: number;
+  recreated: number;
   /** Replies typed; at the end, replies stored and those whose message is deleted. */
   replies: number;
   storedReplies: number;
@@ -269,10 +281,13 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
 
   for (let step = 0; step < steps; step++) {
     let tab = pick(tabs);
-    const r = random();
+    let r = random();
+    const [from, to] = MEMBERSHIP_STEPS;
+    const extra = options.extraMembership ?? 0;
+    if (extra > 0 && random() < extra) r = from + random() * (to - from);
     // Membership changes are asked by a connected tab (one offline would lose the request).
     const online = tabs.filter((t) => t.welcomed);
-    const membership = r >= 0.83 && r < 0.925;
+    const membership = r >= from && r < to;
     if (membership && online.length > 0) tab = pick(online);
     // The page types only into the rooms it shows.
     const mine = [...tab.state.rooms.keys()].sort();
@@ -368,6 +383,11 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
         if (cut) tab.killOnWrite(tab.state.rooms.has(name) ? 'history' : 'join');
         tab.state.joinOrCreate(name, name.startsWith('p'));
       }
+      // The change completes (or the connection is cut) before the next step: otherwise, where
+      // a reply takes a few ms (nodes on Redis), the next steps' cuts end most changes unanswered
+      // and rooms are hardly ever left, joined, deleted or created again. Other tabs' traffic
+      // (outboxes, replays) goes on meanwhile.
+      await tab.answered();
     } else if (r < 0.95) await ticks(int(30));
     else await pick(tabs).roundTrip();
     await ticks(int(4));
@@ -377,6 +397,7 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
   for (const tab of tabs) tab.close();
   const sum = (f: (t: Tab) => number) => tabs.reduce((n, t) => n + f(t), 0);
   const stored = [...(last?.rooms.values() ?? [])].flatMap((r) => r.messages);
+  const created = tabs.flatMap((t) => t.created);
   const stats: RunStats = {
     typed: sum((t) => t.typed.length),
     disruptions,
@@ -389,6 +410,9 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     joined: sum((t) => t.seen.joined),
     left: sum((t) => t.seen.left),
     deleted: sum((t) => t.seen.deleted),
+    created: created.length,
+    // A name is created again only after it was deleted: every creation of it after the first.
+    recreated: created.length - new Set(created).size,
     replies: sum((t) => t.typed.filter((p) => p.replyTo !== undefined).length),
     storedReplies: stored.filter((m) => m.reply).length,
     repliesToDeleted: stored.filter((m) => m.reply?.deleted).length,

@@ -19,6 +19,9 @@ import {
 import { Outbox, type Pending } from '../../src/web/outbox.js';
 import { ChatState } from '../../src/web/room-state.js';
 
+/** The requests that change memberships (chaos/run.ts waits for their answers). */
+const MEMBERSHIP = new Set<ClientMessage['type']>(['join', 'create', 'leave', 'delete_room', 'invite']);
+
 const isRoomEvent = (m: ServerMessage): m is Extract<ServerMessage, RoomEvent> =>
   m.type === 'message' || m.type === 'edited' || m.type === 'deleted' || m.type === 'reacted';
 
@@ -68,6 +71,12 @@ export class Tab {
     left: 0,
     deleted: 0,
   };
+  /** Rooms this tab created (a `joined` answering its `create`), in order; a name may come again. */
+  readonly created: string[] = [];
+  /** Refs of the `create` requests sent here. */
+  #creates = new Set<string>();
+  /** Refs of the membership requests sent on this connection and not answered yet. */
+  #membership = new Set<string>();
   /** Reconnect at once when the socket closes (while the test waits for quiescence). */
   autoReconnect = false;
   #n = 0;
@@ -82,6 +91,10 @@ export class Tab {
   readonly violations: string[] = [];
   /** Per room, the newest event that reached the page (on any connection). */
   #newest = new Map<string, number>();
+  /** Refs of the `sync`s sent, with their rooms, until answered. */
+  #syncs = new Map<string, string>();
+  /** Rooms whose `sync` was answered `unavailable`, until a replay of them ends (see #checkKept). */
+  #cutShort = new Set<string>();
   #reported = new Set<string>();
   /** Per room, where a replay the page asked for with `sync` starts (its events come again). */
   #replayFrom = new Map<string, number>();
@@ -164,6 +177,7 @@ export class Tab {
   /** The connection is gone (connection.ts onclose, main.ts onStatus 'offline'). */
   #lost(code?: number): void {
     this.ws = null;
+    this.#membership.clear(); // their answers, if any, went with the connection
     this.welcomed = false;
     this.outbox.disconnected();
     if (this.autoReconnect) {
@@ -208,7 +222,10 @@ export class Tab {
     if (message.type === 'sync') {
       this.#replayFrom.set(message.room, message.after + 1);
       this.seen.syncs++;
+      if (message.ref !== undefined) this.#syncs.set(message.ref, message.room);
     }
+    if (message.type === 'create' && message.ref !== undefined) this.#creates.add(message.ref);
+    if (MEMBERSHIP.has(message.type) && message.ref !== undefined) this.#membership.add(message.ref);
     if (this.#killOnWrite === message.type) {
       this.#killOnWrite = null;
       ws.send(text, () => {
@@ -234,8 +251,10 @@ export class Tab {
     if (msg.type === 'reset') this.seen.resets++;
     else if (msg.type === 'synced') this.seen.synced++;
     else if (msg.type === 'history') this.seen.histories++;
-    else if (msg.type === 'joined') this.seen.joined++;
-    else if (msg.type === 'left') {
+    else if (msg.type === 'joined') {
+      this.seen.joined++;
+      if (msg.ref !== undefined && this.#creates.delete(msg.ref)) this.created.push(msg.room);
+    } else if (msg.type === 'left') {
       this.seen.left++;
       if (msg.reason === 'deleted') this.seen.deleted++;
     } else if (msg.type === 'ack' && msg.duplicate && msg.id !== undefined) this.seen.duplicateAcks++;
@@ -288,6 +307,9 @@ export class Tab {
         this.state.receive(msg);
     }
     this.#checkKept(msg);
+    // After the page's own answer to it (a `join` refused as `no_such_room` sends `create`).
+    const ref = (msg as { ref?: string }).ref;
+    if (ref !== undefined) this.#membership.delete(ref);
     if (this.#killAfterMessages > 0 && --this.#killAfterMessages === 0)
       this.kill(`after receiving ${JSON.stringify(msg).slice(0, 120)}`);
     this.#wake();
@@ -299,6 +321,16 @@ export class Tab {
    * the events it is missing (`sync`).
    */
   #checkKept(msg: ServerMessage): void {
+    // A `sync` cut short by a storage outage: the page stops asking, and the node closes the
+    // connection with 1013 right after the error (hub.ts #failed); the next hello names the room's
+    // head, and its replay ends with `synced` or `reset`. The room is not checked until then.
+    const ref = (msg as { ref?: string }).ref;
+    const synced = ref === undefined ? undefined : this.#syncs.get(ref);
+    if (ref !== undefined) this.#syncs.delete(ref);
+    if (msg.type === 'error' && msg.code === 'unavailable' && synced !== undefined)
+      this.#cutShort.add(synced);
+    if (msg.type === 'synced' || msg.type === 'reset' || msg.type === 'left' || msg.type === 'joined')
+      this.#cutShort.delete(msg.room);
     if (msg.type === 'reset') this.#newest.set(msg.room, msg.head);
     else if (msg.type === 'left')
       this.#newest.delete(msg.room); // the page forgets the room
@@ -310,6 +342,7 @@ export class Tab {
       this.#newest.set(room, Math.max(this.#newest.get(room) ?? 0, eventSeq(msg)));
     }
     for (const room of this.state.rooms.values()) {
+      if (this.#cutShort.has(room.name)) continue;
       const newest = this.#newest.get(room.name) ?? 0;
       const key = `${room.name} ${newest}`;
       if (room.head < newest && !room.syncing && !this.#reported.has(key)) {
@@ -385,6 +418,18 @@ export class Tab {
       }, PATIENCE_MS);
       this.#watchers.add(watcher);
     });
+  }
+
+  /**
+   * Until the membership requests this connection sent (join, create, leave, delete_room, invite,
+   * and those the page sent in answer to their replies) are answered, or the connection is gone.
+   */
+  async answered(): Promise<void> {
+    const ws = this.ws;
+    await this.until(
+      'the answers to membership requests',
+      () => this.#membership.size === 0 || this.ws !== ws,
+    );
   }
 
   /** A ping round trip (when open): everything the server queued here before it has arrived. */

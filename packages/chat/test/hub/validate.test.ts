@@ -9,6 +9,7 @@ describe('parseClientMessage', () => {
       { v: 2, type: 'hello', ref: 'h' },
       { v: 2, type: 'hello', rooms: { general: 12 }, tags: { general: 'Ab-_9zXq' } },
       { v: 2, type: 'sync', room: 'general', after: 7, tag: 'Ab-_9zXq' },
+      { v: 2, type: 'read', ref: 'r', room: 'general', seq: 7, tag: 'Ab-_9zXq' },
       { v: 2, type: 'ping' },
       { v: 2, type: 'send', id: 'k3J9', room: 'general', text: 'hi' },
       { v: 2, type: 'edit', ref: 'e1', room: 'general', seq: 3, text: 'hi!' },
@@ -134,7 +135,7 @@ describe('parseClientMessage', () => {
     });
   });
 
-  it('takes tags of 1-16 of A-Z a-z 0-9 - _ in hello (per room) and sync', () => {
+  it('takes tags of 1-16 of A-Z a-z 0-9 - _ in hello (per room), sync and read', () => {
     const hello = (tags: unknown) => parseClientMessage(JSON.stringify({ v: 2, type: 'hello', tags }), 4096);
     const sync = (tag: unknown) =>
       parseClientMessage(JSON.stringify({ v: 2, type: 'sync', room: 'general', after: 1, tag }), 4096);
@@ -159,13 +160,17 @@ describe('parseClientMessage', () => {
       ok: false,
       message: 'tags must map room names to tags',
     });
-    expect(sync('x'.repeat(16)).ok).toBe(true);
-    for (const bad of ['', 'x'.repeat(17), 'a b', 3])
-      expect(sync(bad)).toEqual({
-        ok: false,
-        code: 'bad_message',
-        message: 'tag must be 1-16 characters of A-Z a-z 0-9 - _',
-      });
+    const read = (tag: unknown) =>
+      parseClientMessage(JSON.stringify({ v: 2, type: 'read', room: 'general', seq: 1, tag }), 4096);
+    for (const one of [sync, read]) {
+      expect(one('x'.repeat(16)).ok).toBe(true);
+      for (const bad of ['', 'x'.repeat(17), 'a b', 3])
+        expect(one(bad)).toEqual({
+          ok: false,
+          code: 'bad_message',
+          message: 'tag must be 1-16 characters of A-Z a-z 0-9 - _',
+        });
+    }
   });
 
   it('accepts one emoji per reaction: ZWJ sequences, skin tones, flags, keycaps, at most 32 bytes', () => {

@@ -71,6 +71,22 @@ describe('RedisStore', () => {
     expect(entries.map(([id]) => id)).toEqual(['1-0', '2-0']);
   });
 
+  it('moves the read marker for a tag when the log cannot tell: its entry trimmed away, or without a tag', async () => {
+    const { rooms } = await backend(sharedServer().url, { prefix: 'readtag:' });
+    await rooms.createRoom(room('a'), quotas);
+    await rooms.join('ann', 'a', 10);
+    for (const id of ['b1', 'b2']) await rooms.appendEvent(msg('a', 'ben', id));
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    // Seq 2's entry gone as a trim takes it; seq 3 appended as a node from before tags did.
+    await raw.xdel('readtag:room:{a}:log', '2-0');
+    await raw.incr('readtag:room:{a}:seq');
+    await raw.xadd('readtag:room:{a}:log', '3-0', 'e', '{"v":2,"type":"message","message":{}}');
+    await raw.quit();
+    expect(await rooms.markRead('ann', 'a', 2, 'AAAAAAAA')).toBe(2);
+    expect(await rooms.markRead('ann', 'a', 3, 'AAAAAAAA')).toBe(3);
+  });
+
   it('refuses a reused client id through another node; an id stored before digests dedups as it did', async () => {
     const a = await backend(sharedServer().url, { prefix: 'reuse:' });
     const b = await backend(sharedServer().url, { prefix: 'reuse:' });

@@ -160,6 +160,21 @@ describe('ChatState', () => {
     expect(state.hello()).toEqual({ v: 2, type: 'hello', rooms: { general: 9 }, tags: { general: 'head9' } });
   });
 
+  it("names its head's tag in `read` (Redis): a node whose log lost that event keeps the marker", () => {
+    const { state, last } = setup([general(2)]);
+    state.receive({ ...history('general', last().ref, [], 2), tag: 'head2' } as ServerMessage);
+    state.markRead();
+    expect(last()).toMatchObject({ type: 'read', room: 'general', seq: 2, tag: 'head2' });
+    state.receive({ ...message(3), tag: 'tag3' } as ServerMessage);
+    state.markRead();
+    expect(last()).toMatchObject({ type: 'read', room: 'general', seq: 3, tag: 'tag3' });
+    // Without a tag (memory or SQLite, or a head whose event had none): the read names none.
+    state.receive(message(4));
+    state.markRead();
+    expect(last()).toMatchObject({ type: 'read', room: 'general', seq: 4 });
+    expect(last()).not.toHaveProperty('tag');
+  });
+
   it('writes joins and leaves in the timeline; presence only moves the online list', () => {
     const { state, last } = setup();
     state.receive(history('general', last().ref, [], 0));

@@ -122,6 +122,7 @@ const RECEIVING = 512; // inside the transport's 'data' handler: sends are flush
 const BINARY_TYPE_SHIFT = 10; // 2 bits: an index into BINARY_TYPES
 const BINARY_TYPE_MASK = 3 << BINARY_TYPE_SHIFT;
 const SLICING = 1 << 12; // a message is being compressed in slices: later sends wait (Extras.queue)
+const SLICE_WAITING = 1 << 13; // SLICING, and the next slice waits for the transport's 'drain'
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 const EMPTY = Buffer.alloc(0);
 
@@ -493,6 +494,13 @@ export class WebSocket extends EventEmitter {
       this._flush();
       return;
     }
+    if (this._socket!.writableNeedDrain) {
+      // The transport holds more than its high-water mark: the peer reads slower than we
+      // compress. The next slice waits for its 'drain' (_onDrain), so a slow or stalled reader
+      // leaves the rest of the message uncompressed here instead of compressed in memory.
+      this._flags |= SLICE_WAITING;
+      return;
+    }
     proto.compressNextSlice();
     if (proto.compressing) {
       this._flush();
@@ -548,6 +556,10 @@ export class WebSocket extends EventEmitter {
         );
       } else if (entry.kind === QUEUED_FRAMES) {
         this._deliverNow(proto, entry.data as readonly Buffer[]);
+      } else if (entry.kind === QUEUED_CALLBACK) {
+        // A ping's or pong's callback: its frame left earlier, this goes with the next write.
+        if (this._cbs === null) this._cbs = [entry.cb!];
+        else this._cbs.push(entry.cb!);
       } else {
         proto.close(entry.opcode === 0 ? undefined : entry.opcode, entry.reason);
         this._scheduleFlush();
@@ -560,9 +572,9 @@ export class WebSocket extends EventEmitter {
    * terminate()): its callback and those of the sends that waited behind it get an error, after
    * the callbacks of what was written before it. A close() that waited is dropped.
    */
-  private _dropSliced(): void {
+  private _dropSliced(error?: Error): void {
     if ((this._flags & SLICING) === 0) return;
-    this._flags &= ~SLICING;
+    this._flags &= ~(SLICING | SLICE_WAITING);
     const extra = this._extra!;
     const cbs: SendCallback[] = [];
     if (extra.slicedCb !== undefined) cbs.push(extra.slicedCb);
@@ -577,11 +589,9 @@ export class WebSocket extends EventEmitter {
       }
     }
     if (cbs.length === 0) return;
-    const err = new HandshakeError(
-      'WS_ERR_SOCKET_CLOSED',
-      0,
-      'The socket was closed while data was being compressed',
-    );
+    const err =
+      error ??
+      new HandshakeError('WS_ERR_SOCKET_CLOSED', 0, 'The socket was closed while data was being compressed');
     const socket = this._socket!;
     if (socket.destroyed || this._cbs === null) {
       process.nextTick(callAll, cbs, err);
@@ -625,6 +635,14 @@ export class WebSocket extends EventEmitter {
     }
     if (ping) proto.sendPing(payload);
     else proto.sendPong(payload);
+    if (cb !== undefined && (this._flags & SLICING) !== 0) {
+      // The frame goes between the fragments of the message being compressed (RFC 6455 5.4),
+      // but its callback keeps the call order, as in ws: after that message's callback and
+      // those of the sends made before this call (it waits in Extras.queue with them).
+      this._hold(new Queued(QUEUED_CALLBACK, 0, null, true, false, cb, 0));
+      this._scheduleFlush();
+      return;
+    }
     this._queued(cb);
   }
 
@@ -704,6 +722,10 @@ export class WebSocket extends EventEmitter {
       encodeClosePayload(code, text);
       this._hold(new Queued(QUEUED_CLOSE, code ?? 0, null, true, false, undefined, 0, text));
       this._startClosing();
+      // The close timer runs from close(), as in ws: a peer that stopped reading holds the
+      // message (each slice waits for 'drain'), and with it the close frame, for closeTimeout
+      // at most.
+      this._armCloseTimer();
       return;
     }
     // The core validates code and reason and throws a UsageError before changing state.
@@ -847,7 +869,9 @@ export class WebSocket extends EventEmitter {
   /** @internal */
   onError(err: ProtocolError): void {
     this._startClosing();
-    this._dropSliced();
+    // Our own compression failed mid-message: the callbacks learn why, with the 'error' event's
+    // error. Any other failure is the peer's: the message was cut short by the closing.
+    this._dropSliced(err.violation === 'WS_ERR_COMPRESSION_FAILED' ? err : undefined);
     this._reportError(err);
   }
 
@@ -1140,8 +1164,16 @@ export class WebSocket extends EventEmitter {
 
   /** @internal The transport's 'drain': the 'drain' a send() returning false promised. */
   _onDrain(): void {
-    // The transport drained between two slices: the 'drain' owed waits for the whole message.
-    if ((this._flags & SLICING) !== 0) return;
+    // The transport drained between two slices: the 'drain' owed waits for the whole message;
+    // a slice waiting for this drain goes on at the next turn.
+    const flags = this._flags;
+    if ((flags & SLICING) !== 0) {
+      if ((flags & SLICE_WAITING) !== 0) {
+        this._flags = flags & ~SLICE_WAITING;
+        setImmediate(compressTurn, this);
+      }
+      return;
+    }
     this._socket!.removeListener('drain', socketOnDrain);
     if ((this._flags & NEED_DRAIN) !== 0) {
       this._flags &= ~NEED_DRAIN;
@@ -1252,11 +1284,15 @@ class Extras {
 const QUEUED_SEND = 0;
 const QUEUED_FRAMES = 1;
 const QUEUED_CLOSE = 2;
+const QUEUED_CALLBACK = 3;
 
-/** A send(), a publish()'s frames or a close() waiting behind a message compressed in slices. */
+/**
+ * A send(), a publish()'s frames, a close() or the callback of a ping() or pong() waiting behind
+ * a message compressed in slices.
+ */
 class Queued {
   constructor(
-    readonly kind: typeof QUEUED_SEND | typeof QUEUED_FRAMES | typeof QUEUED_CLOSE,
+    readonly kind: typeof QUEUED_SEND | typeof QUEUED_FRAMES | typeof QUEUED_CLOSE | typeof QUEUED_CALLBACK,
     /** send: the opcode (1 text, 2 binary); close: the code (0: none). */
     readonly opcode: number,
     readonly data: string | Buffer | readonly Buffer[] | null,

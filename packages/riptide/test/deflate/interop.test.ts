@@ -214,6 +214,44 @@ describe('RFC 7692 interop: riptide client -> riptide server', () => {
   });
 });
 
+describe('terminate() right after a compressed send()', () => {
+  // ws compresses on the thread pool, so its terminate() drops such a message and calls its
+  // callback with an error; riptide compresses at once, so what was sent before terminate()
+  // leaves, as it does without compression in both (docs/node-layer.md; the differential test
+  // sends those uncompressed).
+  for (const side of ['client', 'server'] as const) {
+    it(`the riptide ${side}'s message reaches the ws peer, then 1006; its callback succeeds`, async () => {
+      const text = 'compressed before terminate '.repeat(20);
+      let ours: WebSocket;
+      let peer: WS;
+      if (side === 'client') {
+        const { wss, url } = await wsServer({ perMessageDeflate: true });
+        cleanups.push(() => shutdown(wss));
+        const connected = once<[WS]>(wss, 'connection');
+        ours = new WebSocket(url);
+        await once(ours, 'open');
+        [peer] = await connected;
+      } else {
+        const { wss, url } = await riptideServer({ perMessageDeflate: true });
+        cleanups.push(() => shutdown(wss));
+        const connected = once<[WebSocket]>(wss, 'connection');
+        peer = new WS(url);
+        await once(peer, 'open');
+        [ours] = await connected;
+      }
+      expect(ours.extensions).toMatch(/^permessage-deflate/);
+      const got: string[] = [];
+      peer.on('message', (data) => got.push(data.toString()));
+      const peerClosed = once<[number]>(peer, 'close');
+      const called = new Promise<Error | undefined | null>((resolve) => ours.send(text, resolve));
+      ours.terminate();
+      expect((await peerClosed)[0]).toBe(1006);
+      expect(got).toEqual([text]);
+      expect(await called).toBeFalsy();
+    });
+  }
+});
+
 describe('RFC 6455 10.4 maxPayload applies after decompression (over the wire)', () => {
   it('test_server_receives_10MB_message_compressed_to_10KB_with_maxPayload_1MB: 1009', async () => {
     const { wss, url } = await riptideServer({ perMessageDeflate: true, maxPayload: 1024 * 1024 });

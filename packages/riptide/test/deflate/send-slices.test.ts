@@ -5,13 +5,25 @@
  * Every "the loop turned" assertion counts setImmediate callbacks or round trips completed
  * before a send callback fired: request/reply barriers, no clock.
  */
+import { randomBytes } from 'node:crypto';
+import * as net from 'node:net';
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { DEFLATE_SLICE } from '../../src/core/protocol.js';
 import { pooledZlibContexts } from '../../src/deflate/codec.js';
 import { liveZlibContexts } from '../../src/deflate/zlib-sync.js';
 import { type RawData, WebSocket, type WebSocketServer } from '../../src/index.js';
-import { cleanupsAfterEachTest, once, riptideServer, shutdown, wsServer } from '../node/helpers.js';
+import {
+  cleanupsAfterEachTest,
+  clientFrame,
+  collectUntilClose,
+  once,
+  parseFrames,
+  riptideServer,
+  shutdown,
+  wsServer,
+} from '../node/helpers.js';
 import { expectBytes } from './helpers.js';
 
 const cleanups = cleanupsAfterEachTest();
@@ -272,6 +284,9 @@ describe('closing during a sliced compression', () => {
       const serverClosed = once(ws, 'close');
       ws.on('message', () => {
         ws.send(BIG, (err) => errors.push(`big: ${(err as { code?: string } | undefined)?.code}`));
+        ws.ping('p', undefined, (err) =>
+          errors.push(`ping: ${(err as { code?: string } | undefined)?.code}`),
+        );
         ws.send('behind', (err) => errors.push(`behind: ${(err as { code?: string } | undefined)?.code}`));
         // The peer goes away while the first slices are on their way.
         if (how === 'end') (client as unknown as { _socket: { end(): void } })._socket.end();
@@ -281,7 +296,12 @@ describe('closing during a sliced compression', () => {
       await serverClosed;
       expect(ws._proto!.compressing).toBe(false);
       await new Promise((resolve) => process.nextTick(resolve));
-      expect(errors).toEqual(['big: WS_ERR_SOCKET_CLOSED', 'behind: WS_ERR_SOCKET_CLOSED']);
+      // The ping's frame went between the fragments, its callback keeps its place (as in ws).
+      expect(errors).toEqual([
+        'big: WS_ERR_SOCKET_CLOSED',
+        'ping: WS_ERR_SOCKET_CLOSED',
+        'behind: WS_ERR_SOCKET_CLOSED',
+      ]);
       // The deflater is freed (own) or back in the pool (borrowed); no connection holds one.
       expect(heldContexts()).toBe(before);
     });
@@ -340,5 +360,339 @@ describe('the client side slices too (masked fragments)', () => {
     const [big, small] = await got;
     expectBytes(big, BIG);
     expect(small).toBe('small after');
+  });
+});
+
+/** One turn of the event loop (a setImmediate). */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+type Recorded = (err?: Error) => void;
+
+/** A callback recorder: `name`, or `name: code` when called with an error. */
+function recorder(calls: string[]): (name: string) => Recorded {
+  return (name) => (err) => calls.push(err ? `${name}: ${(err as { code?: string }).code}` : name);
+}
+
+describe('backpressure: the next slice waits for the transport to drain', () => {
+  /**
+   * Incompressible: every slice compresses to about its own size, so the output outgrows the
+   * kernel's socket buffers (about 4 MiB on loopback for a peer that reads nothing).
+   */
+  const RANDOM = randomBytes(16 * MiB);
+
+  for (const kind of ['ws 8', 'riptide'] as const) {
+    it(`test_sliced_send_to_a_${kind.replace(' ', '')}_peer_that_does_not_read_stays_bounded_then_arrives_whole`, async () => {
+      const { wss, url } = await server();
+      const connected = nextConnection(wss);
+      const client = kind === 'ws 8' ? await wsClient(url) : await riptideClient(url);
+      const ws = await connected;
+      // The peer stops reading: the kernel's buffers fill, then the server's socket's.
+      client.pause();
+      const socket = ws._socket as net.Socket;
+      const proto = ws._proto!;
+      const written = new Promise<Error | undefined>((resolve) => ws.send(RANDOM, resolve));
+      // Compressed bytes held in this process (the socket's buffer and the core's queue), seen
+      // every turn until compression makes no progress for 20 turns in a row, or ends.
+      let maxHeld = 0;
+      let last = -1;
+      let still = 0;
+      while (still < 20 && proto.compressPending > 0) {
+        maxHeld = Math.max(maxHeld, socket.writableLength + proto.outputBytes);
+        const pending = proto.compressPending;
+        still = pending === last ? still + 1 : 0;
+        last = pending;
+        await turn();
+      }
+      // Stalled mid-message: the rest waits uncompressed for the peer, and what was compressed
+      // but not taken by the kernel stays within the high-water mark plus one slice's output
+      // (frame header and DEFLATE's stored-block overhead included). Without waiting for
+      // 'drain', all 16 MiB would be compressed and about 12 MiB held here.
+      expect(proto.compressPending).toBeGreaterThan(0);
+      expect(proto.compressPending).toBeLessThan(RANDOM.length - DEFLATE_SLICE);
+      expect(maxHeld).toBeGreaterThan(0);
+      expect(maxHeld).toBeLessThanOrEqual(socket.writableHighWaterMark + DEFLATE_SLICE + 1024);
+      // bufferedAmount still counts the input not compressed yet.
+      expect(ws.bufferedAmount).toBeGreaterThanOrEqual(proto.compressPending);
+      // The peer reads again: the message arrives whole and its callback succeeds.
+      const received = nextMessage(client as WebSocket);
+      client.resume();
+      expectBytes(await received, RANDOM);
+      expect(await written).toBeUndefined();
+    });
+  }
+
+  it('test_close_during_a_stalled_sliced_send_arms_the_close_timer_at_once', async () => {
+    // A peer that never reads holds the message, and the close frame queued behind it: the close
+    // timer runs from close(), as in ws, and ends the connection.
+    const { client, ws } = await connection({}, { closeTimeout: 200 });
+    client.pause();
+    const proto = ws._proto!;
+    const errors: string[] = [];
+    ws.on('error', (err) => errors.push((err as { code?: string }).code ?? ''));
+    const calls: string[] = [];
+    const record = recorder(calls);
+    ws.send(RANDOM, record('big'));
+    let last = -1;
+    let still = 0;
+    while (still < 20 && proto.compressPending > 0) {
+      still = proto.compressPending === last ? still + 1 : 0;
+      last = proto.compressPending;
+      await turn();
+    }
+    expect(proto.compressPending).toBeGreaterThan(0);
+    const closed = once<[number]>(ws, 'close');
+    ws.close(1000, 'bye');
+    const [code] = await closed;
+    expect(code).toBe(1006);
+    expect(errors).toEqual(['WS_ERR_CLOSE_TIMEOUT']);
+    expect(calls).toEqual(['big: WS_ERR_SOCKET_CLOSED']);
+  });
+});
+
+describe('callback order: ping() and pong() after a sliced message', () => {
+  /** send, send (big), ping, send, pong with callbacks: the order the callbacks come in. */
+  async function callbackOrder(sender: WS | WebSocket, peer: WS | WebSocket): Promise<string[]> {
+    const calls: string[] = [];
+    const record = recorder(calls);
+    const got = messages(peer, 3);
+    const done = new Promise<void>((resolve) => {
+      sender.send('before', record('before'));
+      sender.send(BIG, record('big'));
+      sender.ping('p', undefined, record('ping'));
+      sender.send('after', record('after'));
+      sender.pong('q', undefined, (err?: Error) => {
+        record('pong')(err);
+        resolve();
+      });
+    });
+    const [before, big, after] = await got;
+    expect(before).toBe('before');
+    expectBytes(big, BIG);
+    expect(after).toBe('after');
+    await done;
+    return calls;
+  }
+
+  it('test_ws8_server_calls_back_in_call_order (the reference)', async () => {
+    const { wss, url } = await wsServer({ perMessageDeflate: { threshold: 0 } });
+    cleanups.push(() => shutdown(wss));
+    const connected = once<[WS]>(wss, 'connection');
+    const client = await riptideClient(url);
+    const [peer] = await connected;
+    expect(await callbackOrder(peer, client)).toEqual(['before', 'big', 'ping', 'after', 'pong']);
+  });
+
+  it('test_riptide_server_calls_back_in_call_order though the ping goes between the fragments', async () => {
+    const { client, ws } = await connection();
+    const wire: string[] = [];
+    client.on('ping', () => wire.push('ping'));
+    client.on('message', () => wire.push('message'));
+    expect(await callbackOrder(ws, client)).toEqual(['before', 'big', 'ping', 'after', 'pong']);
+    // On the wire the ping did not wait for the 80 slices (RFC 6455 5.4).
+    expect(wire.slice(0, 3)).toEqual(['message', 'ping', 'message']);
+  });
+
+  it('test_riptide_client_calls_back_in_call_order too', async () => {
+    const { client, ws } = await connection();
+    expect(await callbackOrder(client, ws)).toEqual(['before', 'big', 'ping', 'after', 'pong']);
+  });
+
+  it('test_a_ping_callback_waits_for_a_second_sliced_message_sent_before_it', async () => {
+    const { client, ws } = await connection();
+    const calls: string[] = [];
+    const record = recorder(calls);
+    const got = messages(client, 2);
+    const done = new Promise<void>((resolve) => {
+      ws.send(BIG, record('big-1'));
+      ws.send(BIG, record('big-2'));
+      ws.ping(undefined, undefined, (err?: Error) => {
+        record('ping')(err);
+        resolve();
+      });
+    });
+    const [one, two] = await got;
+    expectBytes(one, BIG);
+    expectBytes(two, BIG);
+    await done;
+    expect(calls).toEqual(['big-1', 'big-2', 'ping']);
+  });
+});
+
+describe('zlib failing mid-message', () => {
+  type Handle = {
+    writeSync(...args: unknown[]): void;
+    onerror(message: string, errno: number, code: string): void;
+  };
+  type Codec = { sliced: { offset: number; ctx: { handle: Handle } } | null };
+
+  /**
+   * Fault injection without a seam in the library: the native handle of the deflater that `ws`'s
+   * message is being compressed with reports an error (as zlib does, through its onerror, e.g.
+   * out of memory) when asked for slice `slice` (0 is the first) or later.
+   */
+  function failDeflateAtSlice(ws: WebSocket, slice: number): void {
+    const codec = ws._proto!.extension as unknown as Codec;
+    const sliced = codec.sliced!;
+    const handle = sliced.ctx.handle;
+    const writeSync = handle.writeSync;
+    handle.writeSync = function (this: Handle, ...args: unknown[]) {
+      if (codec.sliced !== null && codec.sliced.offset >= slice * DEFLATE_SLICE) {
+        this.onerror('out of memory (injected)', -4, 'Z_MEM_ERROR');
+        return;
+      }
+      return writeSync.apply(this, args);
+    };
+  }
+
+  /** A raw client that offers permessage-deflate (a plain client, without context takeover). */
+  async function rawDeflateClient(port: number): Promise<{ socket: net.Socket; rest: Buffer }> {
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n\r\n',
+    );
+    let buf = Buffer.alloc(0);
+    while (buf.indexOf('\r\n\r\n') === -1) {
+      const [chunk] = await once<[Buffer]>(socket, 'data');
+      buf = Buffer.concat([buf, chunk]);
+    }
+    const head = buf.subarray(0, buf.indexOf('\r\n\r\n')).toString();
+    expect(head).toMatch(/^HTTP\/1\.1 101/);
+    expect(head).toMatch(/sec-websocket-extensions: permessage-deflate/i);
+    return { socket, rest: buf.subarray(buf.indexOf('\r\n\r\n') + 4) };
+  }
+
+  /** The server keeps serving: a connection made before the failure echoes a big compressed message. */
+  async function stillServes(client: WebSocket, side: WebSocket): Promise<void> {
+    side.on('message', (data) => side.send(data as Buffer));
+    const echoed = nextMessage(client);
+    client.send(BIG);
+    expectBytes(await echoed, BIG);
+  }
+
+  for (const takeover of [true, false]) {
+    it(`test_deflate_failing_after_3_slices_went_out: 1011 after the 3 fragments, callbacks get the error, nothing thrown (context takeover ${takeover ? 'on' : 'off'})`, async () => {
+      const before = heldContexts();
+      const { wss, port, url } = await server({ serverNoContextTakeover: !takeover });
+      let connected = nextConnection(wss);
+      const other = await riptideClient(url);
+      const otherSide = await connected;
+      connected = nextConnection(wss);
+      const { socket, rest } = await rawDeflateClient(port);
+      cleanups.push(() => {
+        socket.destroy();
+      });
+      const ws = await connected;
+      const wire = collectUntilClose(socket, rest);
+      const errors: Error[] = [];
+      ws.on('error', (err) => errors.push(err));
+      const calls: string[] = [];
+      const record = recorder(calls);
+      const serverClosed = once<[number]>(ws, 'close');
+      ws.send(BIG, record('big'));
+      failDeflateAtSlice(ws, 3);
+      ws.ping('p', undefined, record('ping'));
+      ws.send('behind', record('behind'));
+      ws.close(1000);
+      // The peer answers the close frame; the server then closes the TCP connection.
+      const answer = wire.then(() => undefined);
+      socket.on('data', (chunk: Buffer) => {
+        if (parseFrames(Buffer.concat([rest, chunk])).some((f) => f.opcode === 8)) socket.end();
+      });
+      await answer;
+      const frames = parseFrames(await wire);
+      // Three fragments (RSV1 on the first), the ping between them, then the close frame: 1011.
+      const data = frames.filter((f) => f.opcode !== 9);
+      expect(data.map((f) => [f.opcode, f.fin, f.rsv1])).toEqual([
+        [2, false, true],
+        [0, false, false],
+        [0, false, false],
+        [8, true, false],
+      ]);
+      expect(data[3].payload.readUInt16BE(0)).toBe(1011);
+      expect(frames.filter((f) => f.opcode === 9)).toHaveLength(1);
+      // The three slices inflate to the message's first 768 KiB.
+      const inflated = zlib.inflateRawSync(Buffer.concat(data.slice(0, 3).map((f) => f.payload)), {
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      });
+      expectBytes(inflated, BIG.subarray(0, 3 * DEFLATE_SLICE));
+      const [code] = await serverClosed;
+      expect(code).toBe(1006); // the peer's close frame never came: the server failed the connection
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ code: 'WS_ERR_COMPRESSION_FAILED', closeCode: 1011 });
+      // Every pending callback gets that error, in call order; the close() that waited is dropped.
+      expect(calls).toEqual([
+        'big: WS_ERR_COMPRESSION_FAILED',
+        'ping: WS_ERR_COMPRESSION_FAILED',
+        'behind: WS_ERR_COMPRESSION_FAILED',
+      ]);
+      // The failed deflater was freed, not pooled.
+      expect(heldContexts()).toBe(before);
+      await stillServes(other, otherSide);
+    });
+  }
+
+  for (const kind of ['ws 8', 'riptide'] as const) {
+    it(`test_deflate_failing_mid_message_to_a_${kind.replace(' ', '')}_client: it sees close 1011 and no message`, async () => {
+      const { wss, url } = await server();
+      const connected = nextConnection(wss);
+      const client = kind === 'ws 8' ? await wsClient(url) : await riptideClient(url);
+      const ws = await connected;
+      let received = 0;
+      client.on('message', () => received++);
+      const errors: string[] = [];
+      ws.on('error', (err) => errors.push((err as { code?: string }).code ?? ''));
+      const clientClosed = once<[number]>(client, 'close');
+      const result = new Promise<string>((resolve) =>
+        ws.send(BIG, (err) => resolve((err as { code?: string } | undefined)?.code ?? 'written')),
+      );
+      failDeflateAtSlice(ws, 1);
+      const [code] = await clientClosed;
+      expect(code).toBe(1011);
+      expect(received).toBe(0);
+      expect(await result).toBe('WS_ERR_COMPRESSION_FAILED');
+      expect(errors).toEqual(['WS_ERR_COMPRESSION_FAILED']);
+    });
+  }
+
+  it('test_inflate_failing_mid_message: 1007, the pending sliced send errors, the server goes on', async () => {
+    const before = heldContexts();
+    const { wss, url } = await server();
+    let connected = nextConnection(wss);
+    const other = await riptideClient(url);
+    const otherSide = await connected;
+    connected = nextConnection(wss);
+    const client = await wsClient(url);
+    const ws = await connected;
+    const errors: Error[] = [];
+    ws.on('error', (err) => errors.push(err));
+    let delivered = 0;
+    ws.on('message', () => delivered++);
+    const calls: string[] = [];
+    const clientClosed = once<[number]>(client, 'close');
+    const serverClosed = once(ws, 'close');
+    // The server is sending a big message (80 slices) when the client's broken one arrives.
+    ws.send(BIG, recorder(calls)('big'));
+    // A fragmented compressed message: its first fragment inflates to 1 MiB (four turns of the
+    // inflate budget), its second is not DEFLATE data (a block of the reserved type 3).
+    const first = zlib.deflateRawSync(Buffer.alloc(MiB, 'a'), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    const head = clientFrame(2, first, false);
+    head[0] |= 0x40; // RSV1: compressed (RFC 7692 6.1)
+    const raw = (client as unknown as { _socket: net.Socket })._socket;
+    raw.write(Buffer.concat([head, clientFrame(0, Buffer.from([0xff, 0xff, 0xff]), true)]));
+    const [code] = await clientClosed;
+    expect(code).toBe(1007);
+    await serverClosed;
+    expect(delivered).toBe(0);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'Z_DATA_ERROR', closeCode: 1007 });
+    // The message being compressed was cut short by the failure: its callback says so.
+    expect(calls).toEqual(['big: WS_ERR_SOCKET_CLOSED']);
+    expect(heldContexts()).toBe(before);
+    await stillServes(other, otherSide);
   });
 });

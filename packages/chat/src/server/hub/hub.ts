@@ -346,7 +346,7 @@ export class Hub {
         return;
       }
       case 'read': {
-        const seq = await rooms.markRead(user, msg.room, msg.seq);
+        const seq = await rooms.markRead(user, msg.room, msg.seq, msg.tag);
         return reply(conn, ref, { v, type: 'read', room: msg.room, seq });
       }
       case 'rooms': {
@@ -477,7 +477,7 @@ export class Hub {
   /**
    * Replays the room after `after`, then `synced`; or `reset` if that is impossible, or if the
    * client's event at `after` (named by its `tag`) is no longer the log's: the log went back while
-   * the client was away and the seqs up to `after` now hold other events (ports.ts, holds).
+   * the client was away and the seqs up to `after` now hold other events (ports.ts, ResumePoint).
    */
   async #resume(
     conn: Connection,
@@ -489,23 +489,24 @@ export class Hub {
     const cr = conn.rooms.get(room);
     if (!cr) return;
     const channel = cr.channel;
-    const rooms = this.#backend.rooms;
+    // One read per resumed room (Redis: one round trip): the base, the head and the tag's entry.
+    const point = after > 0 ? await this.#backend.rooms.resumePoint(room, after, tag) : null;
     // The seqs up to the base were a deleted room's of the same name: the client holds its
     // messages, not this room's (found by the chaos test).
-    if (after > 0 && rooms.base && after <= (await rooms.base(room))) return reset(conn, cr, ref);
-    if (after > channel.head) {
+    if (point && after <= point.base) return reset(conn, cr, ref);
+    if (point && after > channel.head) {
       // The client has seen events this node has not delivered yet (it was on a node further
       // ahead): wait for them, unless the store has never had them (it lost them, or never had).
-      if (after > (await this.#backend.rooms.head(room))) return reset(conn, cr, ref);
+      if (after > point.head) return reset(conn, cr, ref);
       await Promise.race([channel.reached(after), conn.gone]);
       // The room's log went back meanwhile: the store may never have `after` again.
       if (after > channel.head) return reset(conn, cr, ref);
     }
     if (channel.head - after > this.#options.limits.replayLimit) return reset(conn, cr, ref);
-    // One read per resumed room. A log that goes back after this check is the channel's to notice:
-    // it marks this connection to end its replay with `reset` (room-channel.ts).
-    if (tag !== undefined && after > 0 && rooms.holds && !(await rooms.holds(room, after, tag)))
-      return reset(conn, cr, ref);
+    // The client's event at `after` is not the log's any more. A log that goes back after this
+    // read is the channel's to notice: it marks this connection, which is not live while it
+    // resumes, to end its replay with `reset` (room-channel.ts).
+    if (point && !point.holds) return reset(conn, cr, ref);
     if (conn.closed || conn.rooms.get(room) !== cr) return;
     cr.cursor = after;
     if ((await replay(conn, cr, this.#backend.rooms, { ref })) === 'gap') reset(conn, cr, ref);

@@ -66,7 +66,7 @@ const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldK
   history: { room: 'room', before: 'seq?', around: 'seq?', after: 'seq0?' },
   sync: { room: 'room', after: 'seq0', tag: 'tag?' },
   typing: { room: 'room' },
-  read: { room: 'room', seq: 'seq0' },
+  read: { room: 'room', seq: 'seq0', tag: 'tag?' },
   rooms: { after: 'roomName?' },
   create: { room: 'roomName', private: 'bool?' },
   join: { room: 'roomName' },

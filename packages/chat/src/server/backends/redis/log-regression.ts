@@ -17,7 +17,9 @@
  *       before any counter check ran, which a counter check alone can no longer see.
  * - Clients (a room disconnected meanwhile is not reset by a node) learn a short tag of each entry
  *   (logTag of its nonce, the event's `tag`) and name the last one when they resume; the node
- *   checks it against the entry at that seq (RedisStore.holds) and answers `reset` if it differs.
+ *   checks it against the entry at that seq (RedisStore.resumePoint) and answers `reset` if it differs.
+ *   A `read` names the tag of the event at its seq too: the read script leaves the marker where it
+ *   is if the entry there is another one (RedisStore.markRead), and the room is checked at once.
  * - Entries or positions without a nonce (written before nonces existed) are never taken as
  *   evidence: these checks only say "went back" when the data proves it.
  */

@@ -61,6 +61,7 @@ import type {
   Membership,
   ReactInput,
   ReactResult,
+  ResumePoint,
   RoomInfo,
   RoomQuotas,
   RoomStore,
@@ -337,17 +338,41 @@ end
 return 1
 `;
 
-// KEYS: 1 member:<user>, 2 seq. ARGV: 1 room, 2 seq. The marker moves forward, never past head.
+// KEYS: 1 member:<user>, 2 seq, 3 log. ARGV: 1 room, 2 seq, 3 the tag of the client's event at that
+// seq ('' if it named none). The marker moves forward, never past head, and not at all if the tag
+// shows that the log no longer holds the client's event at that seq (entryHolds, below, on the
+// entry's nonce; here on the tag its payload carries, the same value: Lua has no SHA-256). Its log
+// went back and the client has not got its `reset` yet: the seqs it names may be new events it
+// never showed.
+// -> {marker, 1}, or {marker, 0} when the tag did not hold (nothing changed).
 const MARK_READ = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
-if not current then return 0 end
+if not current then return {0, 1} end
+local seq = tonumber(ARGV[2])
 local head = tonumber(redis.call('GET', KEYS[2]) or '0')
-local want = math.min(tonumber(ARGV[2]), head)
+if ARGV[3] ~= '' and seq > 0 then
+  local entries = redis.call('XRANGE', KEYS[3], ARGV[2] .. '-0', ARGV[2] .. '-0')
+  -- No entry: trimmed away (no evidence), or the counter never reached the seq again.
+  local holds = head >= seq
+  if #entries > 0 then
+    holds = true
+    local fields = entries[1][2]
+    for i = 1, #fields - 1, 2 do
+      if fields[i] == 'e' then
+        local ok, event = pcall(cjson.decode, fields[i + 1])
+        -- An entry written before tags proves nothing either way.
+        if ok and type(event) == 'table' and type(event.tag) == 'string' then holds = event.tag == ARGV[3] end
+      end
+    end
+  end
+  if not holds then return {tonumber(current), 0} end
+end
+local want = math.min(seq, head)
 if want > tonumber(current) then
   redis.call('HSET', KEYS[1], ARGV[1], want)
-  return want
+  return {want, 1}
 end
-return tonumber(current)
+return {tonumber(current), 1}
 `;
 
 // KEYS: 1 public. ARGV: 1 after ('' for the start), 2 limit, 3 members key head, 4 tail.
@@ -372,7 +397,7 @@ type Commands = {
   chatDeleteRoom(...args: (string | number)[]): Promise<string[] | null | -1>;
   chatJoin(...args: (string | number)[]): Promise<JoinResult>;
   chatLeave(...args: (string | number)[]): Promise<number>;
-  chatMarkRead(...args: (string | number)[]): Promise<number>;
+  chatMarkRead(...args: (string | number)[]): Promise<[number, number]>;
   chatListRooms(...args: (string | number)[]): Promise<(string | number)[]>;
 };
 
@@ -408,7 +433,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatDeleteRoom', 11, DELETE_ROOM);
     define('chatJoin', 5, JOIN);
     define('chatLeave', 4, LEAVE);
-    define('chatMarkRead', 2, MARK_READ);
+    define('chatMarkRead', 3, MARK_READ);
     define('chatListRooms', 1, LIST_ROOMS);
     this.#redis = redis as Redis & Commands;
   }
@@ -599,10 +624,24 @@ export class RedisStore implements AccountStore, RoomStore {
     return this.#call(async () => (await this.#redis.hexists(this.#keys.member(user), room)) === 1);
   }
 
-  markRead(user: string, room: string, seq: number): Promise<number> {
-    return this.#call(async () =>
-      Number(await this.#redis.chatMarkRead(this.#keys.member(user), this.#keys.seq(room), room, seq)),
-    );
+  /**
+   * With a tag: checked against the entry at `seq` in the same script (no extra round trip). A tag
+   * that does not hold means the log went back and this node may not have noticed yet: the room is
+   * checked at once (the hint below), so its clients get `reset` without waiting for the next check.
+   */
+  markRead(user: string, room: string, seq: number, tag?: string): Promise<number> {
+    return this.#call(async () => {
+      const [marker, held] = await this.#redis.chatMarkRead(
+        this.#keys.member(user),
+        this.#keys.seq(room),
+        this.#keys.log(room),
+        room,
+        seq,
+        tag ?? '',
+      );
+      if (Number(held) === 0) this.#delivered?.suspect(room);
+      return Number(marker);
+    });
   }
 
   unreadCount(room: string, user: string, after: number): Promise<number> {
@@ -806,22 +845,24 @@ export class RedisStore implements AccountStore, RoomStore {
     });
   }
 
-  /** The counter when the room was created (kept until it is created again): ports.ts. */
-  base(room: string): Promise<number> {
-    return this.#call(async () => Number((await this.#redis.get(this.#keys.base(room))) ?? 0));
-  }
-
-  holds(room: string, seq: number, tag: string): Promise<boolean> {
+  /**
+   * One MULTI (one round trip, one state of Redis): the base (the counter when the room was
+   * created, kept until it is created again), the counter, and, when the client named a tag, the
+   * entry at `after` to check it against (entryHolds).
+   */
+  resumePoint(room: string, after: number, tag: string | undefined): Promise<ResumePoint> {
     return this.#call(async () => {
-      const res = (await this.#redis
-        .pipeline()
-        .xrange(this.#keys.log(room), `${seq}-0`, `${seq}-0`)
-        .get(this.#keys.seq(room))
-        .exec()) as [Error | null, unknown][];
+      const k = this.#keys;
+      const multi = this.#redis.multi().get(k.base(room)).get(k.seq(room));
+      if (tag !== undefined) multi.xrange(k.log(room), `${after}-0`, `${after}-0`);
+      const res = (await multi.exec()) as [Error | null, unknown][] | null;
+      if (res === null) throw new Error('resumePoint: MULTI aborted');
       for (const [err] of res) if (err) throw err;
-      const entries = res[0][1] as [string, string[]][];
-      const counter = Number((res[1][1] as string | null) ?? 0);
-      return entryHolds(entries[0]?.[1], counter, seq, tag);
+      const base = Number((res[0][1] as string | null) ?? 0);
+      const head = Number((res[1][1] as string | null) ?? 0);
+      const holds =
+        tag === undefined || entryHolds((res[2][1] as [string, string[]][])[0]?.[1], head, after, tag);
+      return { base, head, holds };
     });
   }
 

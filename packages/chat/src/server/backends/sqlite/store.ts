@@ -41,6 +41,7 @@ import type {
   Membership,
   ReactInput,
   ReactResult,
+  ResumePoint,
   RoomInfo,
   RoomQuotas,
   RoomStore,
@@ -554,7 +555,8 @@ export class SqliteStore implements AccountStore, RoomStore {
     return this.#stmt.isMember.get(user, room) !== undefined;
   }
 
-  async markRead(user: string, room: string, seq: number): Promise<number> {
+  /** `tag` is ignored: events are not tagged here, a seq is always the one event (ports.ts). */
+  async markRead(user: string, room: string, seq: number, _tag?: string): Promise<number> {
     const row = this.#stmt.markRead.get(seq, room, user, room) as { last_read: number } | undefined;
     return row?.last_read ?? 0;
   }
@@ -588,9 +590,13 @@ export class SqliteStore implements AccountStore, RoomStore {
     return this.headSync(room);
   }
 
-  /** The head of the deleted room this one continues the numbering of (0 if none): ports.ts. */
-  async base(room: string): Promise<number> {
-    return (this.#stmt.seqFloor.get(room) as { head: number } | undefined)?.head ?? 0;
+  /**
+   * The base is the head of the deleted room this one continues the numbering of (0 if none). A
+   * seq here is always one event (events are not tagged), so any tag holds: ports.ts.
+   */
+  async resumePoint(room: string, _after: number, _tag: string | undefined): Promise<ResumePoint> {
+    const base = (this.#stmt.seqFloor.get(room) as { head: number } | undefined)?.head ?? 0;
+    return { base, head: this.headSync(room), holds: true };
   }
 
   /** The extras of a page of rows: the reactions of all its messages in one range query. */

@@ -35,6 +35,8 @@ import { SearchPanel } from './search.js';
 import { setUpTheme } from './theme.js';
 
 const OUTBOX_KEY = 'riptide-chat-outbox';
+/** Whose messages the saved outbox holds: the account this tab was signed in as when they were typed. */
+const OUTBOX_USER_KEY = 'riptide-chat-outbox-user';
 const ROOM_KEY = 'riptide-chat-room';
 const DRAFTS_KEY = 'riptide-chat-drafts';
 const TYPING_SEND_MS = 2000;
@@ -241,6 +243,11 @@ function onMessage(msg: ServerMessage): void {
         clearComposer();
         composerRoom = null;
       }
+      // Another account signed in meanwhile (in another tab: the cookie is shared): what this tab
+      // queued was written as someone else, so it is neither sent as this one nor shown to it.
+      const owner = sessionStorage.getItem(OUTBOX_USER_KEY);
+      if (owner !== null && owner !== msg.user) outbox.clear();
+      sessionStorage.setItem(OUTBOX_USER_KEY, msg.user);
       state.receive(msg);
       // A room left while offline (in another tab) is absent: its queue is dropped, not sent, and
       // its draft goes with it to the unsent note.
@@ -711,6 +718,7 @@ async function start(): Promise<void> {
       body: '{}',
     });
     outbox.clear();
+    sessionStorage.removeItem(OUTBOX_USER_KEY);
     drafts.clear();
     conn.stop();
   });

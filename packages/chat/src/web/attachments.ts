@@ -1,8 +1,8 @@
 /**
  * Files in the page: pasting or dropping a file (or choosing one with Attach) uploads it to the
- * open room with its progress shown in a tray above the composer; the next message sends the
- * uploaded ones. Messages show images as thumbnails that open full size in a viewer, and other
- * files as download links with their size.
+ * open room with its progress shown in a tray above the composer; the next message in that room
+ * sends the uploaded ones (each room keeps its own, as its draft). Messages show images as
+ * thumbnails that open full size in a viewer, and other files as download links with their size.
  *
  * Uploads are XMLHttpRequests (fetch reports no upload progress) of the raw bytes to
  * POST /api/attachments (docs/chat-protocol.md, section 11). Nothing here turns a file or its name
@@ -127,6 +127,8 @@ export class AttachmentTray {
   readonly #host: TrayHost;
   readonly #list: HTMLUListElement;
   readonly #uploads: Upload[] = [];
+  /** The room whose files the tray shows (null: all). */
+  #shown: string | null = null;
 
   constructor(host: TrayHost, composer: HTMLFormElement, input: HTMLTextAreaElement, dropZone: HTMLElement) {
     this.#host = host;
@@ -182,16 +184,53 @@ export class AttachmentTray {
     return this.#uploads.some((u) => u.room === room && u.state === 'uploading');
   }
 
-  /** The uploaded files for `room`, removed from the tray (files for other rooms are dropped). */
+  /**
+   * The uploaded files for `room`, removed from the tray (its failed ones go too). Other rooms'
+   * stay: they are part of those rooms' drafts.
+   */
   take(room: string): Attachment[] {
     const files: Attachment[] = [];
-    for (const upload of this.#uploads.splice(0)) {
-      if (upload.room === room && upload.file) files.push(upload.file);
+    for (const upload of this.#uploads.filter((u) => u.room === room)) {
+      if (upload.file) files.push(upload.file);
       else upload.xhr?.abort();
-      upload.node.remove();
+      this.#remove(upload);
     }
-    this.#list.hidden = true;
     return files;
+  }
+
+  /**
+   * Shows only `room`'s files (the composer now holds that room's draft, main.ts): each room keeps
+   * its own until sent, removed, or the page is reloaded (uploads are not kept across a reload).
+   */
+  show(room: string): void {
+    this.#shown = room;
+    this.#refresh();
+  }
+
+  /** `room` is gone (left or deleted): its files go, uploads stopped. Returns how many there were. */
+  dropRoom(room: string): number {
+    const gone = this.#uploads.filter((u) => u.room === room);
+    for (const upload of gone) {
+      upload.xhr?.abort();
+      this.#remove(upload);
+    }
+    return gone.length;
+  }
+
+  #remove(upload: Upload): void {
+    const i = this.#uploads.indexOf(upload);
+    if (i >= 0) this.#uploads.splice(i, 1);
+    upload.node.remove();
+    this.#refresh();
+  }
+
+  #refresh(): void {
+    let shown = 0;
+    for (const upload of this.#uploads) {
+      upload.node.hidden = this.#shown !== null && upload.room !== this.#shown;
+      if (!upload.node.hidden) shown++;
+    }
+    this.#list.hidden = shown === 0;
   }
 
   add(files: File[]): void {
@@ -232,13 +271,11 @@ export class AttachmentTray {
     const upload: Upload = { room, name, size, state: 'uploading', node, progress, status };
     remove.addEventListener('click', () => {
       upload.xhr?.abort();
-      this.#uploads.splice(this.#uploads.indexOf(upload), 1);
-      node.remove();
-      this.#list.hidden = this.#uploads.length === 0;
+      this.#remove(upload);
     });
     this.#uploads.push(upload);
     this.#list.append(node);
-    this.#list.hidden = false;
+    this.#refresh();
     return upload;
   }
 

@@ -15,6 +15,11 @@ function list(): HTMLElement {
   return document.getElementById('mention-list') as HTMLElement;
 }
 
+/** Closes the list (the composer's text was replaced: another room's draft). */
+export function closeMentions(input: HTMLTextAreaElement): void {
+  close(input);
+}
+
 function close(input: HTMLTextAreaElement): void {
   query = null;
   options = [];

@@ -7,10 +7,11 @@ import { isBlankText } from '../shared/blank-text.js';
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
 import { DEFAULT_ROOM, DM_ROOM, ROOM_NAME } from '../shared/protocol.js';
 import { AttachmentTray } from './attachments.js';
-import { mentionKey, updateMentions } from './autocomplete.js';
+import { closeMentions, mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
 import { jumpToLatest, onConversationScroll, renderMessages, showMessage } from './conversation.js';
 import { byId } from './dom.js';
+import { type Draft, Drafts, type Reply } from './drafts.js';
 import { parse, plainText } from './format.js';
 import { settleRovingFocus, setUpKeyboard } from './keyboard.js';
 import { notifyMention, setUpNotifications } from './notify.js';
@@ -34,7 +35,10 @@ import { SearchPanel } from './search.js';
 import { setUpTheme } from './theme.js';
 
 const OUTBOX_KEY = 'riptide-chat-outbox';
+/** Whose messages the saved outbox holds: the account this tab was signed in as when they were typed. */
+const OUTBOX_USER_KEY = 'riptide-chat-outbox-user';
 const ROOM_KEY = 'riptide-chat-room';
+const DRAFTS_KEY = 'riptide-chat-drafts';
 const TYPING_SEND_MS = 2000;
 const READ_DELAY_MS = 300;
 
@@ -72,21 +76,31 @@ const outbox = new Outbox(
   JSON.parse(sessionStorage.getItem(OUTBOX_KEY) ?? '[]') as Pending[],
 );
 
-let editing: { room: string; seq: number } | null = null;
-let replying: { room: string; seq: number } | null = null;
+/** The composer's draft of each room, kept as the outbox is (this tab's, across reloads). */
+const drafts = new Drafts({
+  load: () => sessionStorage.getItem(DRAFTS_KEY),
+  save: (json) => sessionStorage.setItem(DRAFTS_KEY, json),
+});
 /**
- * The unsent messages of rooms the user is no longer in, told in #unsent-note until dismissed: every
- * room's, since a welcome may drop several rooms' messages in the same task.
+ * The room whose draft the composer holds: the open room once rendered (render() swaps drafts when
+ * the open room changes); null while none (its room gone, the text handed to the unsent note).
  */
-let unsent: { rooms: string[]; count: number; texts: string[] } | null = null;
+let composerRoom: string | null = null;
+/** The own message being edited, and the new message (and its reply) put aside meanwhile. */
+let editing: { room: string; seq: number; before?: { text: string; reply?: Reply } } | null = null;
+let replying: { room: string; seq: number; label: string } | null = null;
+/**
+ * The unsent messages of a room the user is no longer in, and the draft the composer held for it,
+ * told in #unsent-note until dismissed.
+ */
+let unsent: Map<string, { count: number; draft: boolean; texts: string[] }> | null = null;
 let lastTypingSent = 0;
 let readTimer: ReturnType<typeof setTimeout> | undefined;
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
 
 const actions: Actions = {
   open: (room) => {
-    cancelEdit();
-    cancelReply();
+    // The composer's text, reply and edit stay with the room left: its draft (render() swaps).
     closePicker();
     closeDrawer();
     state.open(room);
@@ -156,6 +170,7 @@ const tray = new AttachmentTray(
 // ---- rendering ----
 
 function render(): void {
+  if (state.changes.has('active') && state.active !== composerRoom) switchDraft();
   const changes = new Set(state.changes);
   state.changes.clear();
   if (changes.has('active')) {
@@ -222,14 +237,27 @@ function onStatus(status: Status): void {
 function onMessage(msg: ServerMessage): void {
   if (search.handles(msg)) return;
   switch (msg.type) {
-    case 'welcome':
+    case 'welcome': {
+      if (drafts.signedIn(msg.user) && composerRoom !== null) {
+        // Another account's drafts (this tab was signed in as someone else): never shown to this one.
+        clearComposer();
+        composerRoom = null;
+      }
+      // Another account signed in meanwhile (in another tab: the cookie is shared): what this tab
+      // queued was written as someone else, so it is neither sent as this one nor shown to it.
+      const owner = sessionStorage.getItem(OUTBOX_USER_KEY);
+      if (owner !== null && owner !== msg.user) outbox.clear();
+      sessionStorage.setItem(OUTBOX_USER_KEY, msg.user);
       state.receive(msg);
-      // A room left while offline (in another tab) is absent: its queue is dropped, not sent.
-      outbox.connected(
-        msg.limits.messageRate,
-        msg.rooms.map((r) => r.room),
-      );
+      // A room left while offline (in another tab) is absent: its queue is dropped, not sent, and
+      // its draft goes with it to the unsent note.
+      const rooms = msg.rooms.map((r) => r.room);
+      outbox.connected(msg.limits.messageRate, rooms);
+      const member = new Set(rooms);
+      const held = composerRoom === null ? [] : [composerRoom];
+      for (const room of new Set([...held, ...drafts.rooms()])) if (!member.has(room)) draftDropped(room);
       break;
+    }
     case 'ack':
       if (msg.id !== undefined) outbox.acknowledged(msg.id);
       state.receive(msg);
@@ -247,6 +275,7 @@ function onMessage(msg: ServerMessage): void {
     case 'left':
       state.receive(msg);
       outbox.dropRoom(msg.room);
+      draftDropped(msg.room);
       break;
     case 'service': {
       // Several nodes on Redis: storage went away (messages wait in the outbox) or came back.
@@ -261,6 +290,7 @@ function onMessage(msg: ServerMessage): void {
       state.receive(msg);
   }
   checkReply();
+  checkEdit();
   render();
 }
 
@@ -272,24 +302,35 @@ function labelOf(name: string): string {
 
 /**
  * Unsent messages of a room the user is no longer in were dropped (outbox.ts `onDropped`): said
- * once (live region) and shown with their text to copy, until dismissed. More (the one that was in
- * flight, refused after the leave; another room's) add to the same note: the text of a room
- * dropped before must stay one click away.
+ * once (live region) and shown with their text to copy, until dismissed; so is the draft the
+ * composer held for it (`draft`, draftDropped). More from the same room (the one that was in
+ * flight, refused after the leave) or from other rooms add to the same note.
  */
-function unsentDropped(room: string, items: Pending[]): void {
-  if (unsent === null) unsent = { rooms: [], count: 0, texts: [] };
-  if (!unsent.rooms.includes(room)) unsent.rooms.push(room);
-  unsent.count += items.length;
+function unsentDropped(room: string, items: Pending[], draft?: string): void {
+  unsent ??= new Map();
+  const entry = unsent.get(room) ?? { count: 0, draft: false, texts: [] };
+  unsent.set(room, entry);
+  entry.count += items.length;
   // Files alone have no text: they are counted, there is nothing to copy.
-  unsent.texts.push(...items.map((p) => p.text).filter((t) => t !== ''));
-  const notice = droppedNotice(unsent.rooms.map(labelOf), unsent.count);
+  entry.texts.push(...items.map((p) => p.text).filter((t) => t !== ''));
+  if (draft !== undefined) {
+    entry.draft = true;
+    entry.texts.push(draft);
+  }
+  // Several rooms at once (a resume after leaving some elsewhere): each said, none replacing another.
+  const rooms = [...unsent];
+  const notice = rooms.map(([name, e]) => droppedNotice(labelOf(name), e.count, e.draft)).join(' ');
   byId('unsent-text').textContent = notice;
   byId('announce').textContent = notice;
   const copy = byId('unsent-copy');
-  copy.hidden = unsent.texts.length === 0;
+  const withText = rooms.filter(([, e]) => e.texts.length > 0);
+  copy.hidden = withText.length === 0;
   copy.textContent = 'Copy the text';
   const texts = byId<HTMLTextAreaElement>('unsent-texts');
-  texts.value = unsent.texts.join('\n\n');
+  texts.value =
+    withText.length === 1
+      ? withText[0][1].texts.join('\n\n')
+      : withText.map(([name, e]) => `${labelOf(name)}:\n${e.texts.join('\n\n')}`).join('\n\n');
   texts.hidden = true;
   byId('unsent-note').hidden = false;
 }
@@ -319,19 +360,103 @@ function dismissUnsent(): void {
 /**
  * The message the open reply banner answers was deleted (live, or found deleted on a resume): the
  * reply could only be refused (`not_found`), so the banner goes, the text stays, and the user is
- * told (the composer error is a visible live region). Its room gone: the banner goes quietly (the
- * room's own notice says it).
+ * told (the composer error is a visible live region). Its room gone: the whole draft goes to the
+ * unsent note (draftDropped).
  */
 function checkReply(): void {
-  if (!replying) return;
-  const target = state.replyTarget(replying.room, replying.seq);
-  if (target === 'ok') return;
+  // Its room gone: draftDropped() has taken the whole draft (or, before the welcome, the page does
+  // not know its rooms yet).
+  if (!replying || state.replyTarget(replying.room, replying.seq) !== 'deleted') return;
   cancelReply();
-  if (target === 'deleted') {
-    state.composerError =
-      'The message you were replying to was deleted: your text is kept, and will be sent without the reply.';
-    state.changes.add('errors');
+  state.composerError =
+    'The message you were replying to was deleted: your text is kept, and will be sent without the reply.';
+  state.changes.add('errors');
+  saveDraft();
+}
+
+/**
+ * The message being edited was deleted (in another tab, live or found on a resume or reset): the
+ * edit could only be refused (`not_found`) and its text lost, so the edit banner goes and the text
+ * stays in the composer as a new message's (the user sends it or not), and the user is told (the
+ * composer error is a visible live region). Its room gone: the room's draft goes to the unsent note.
+ */
+function checkEdit(): void {
+  if (!editing || state.editTarget(editing.room, editing.seq) !== 'deleted') return;
+  const input = byId<HTMLTextAreaElement>('composer-input');
+  const before = editing.before;
+  cancelEdit();
+  // The new message put aside for the edit comes back, first: nothing typed is lost.
+  if (before && before.text !== '') input.value = `${before.text}\n${input.value}`;
+  if (before?.reply && composerRoom !== null) showReply(composerRoom, before.reply.seq, before.reply.label);
+  state.composerError =
+    'The message you were editing was deleted: your text is kept here, and Send posts it as a new message.';
+  state.changes.add('errors');
+  saveDraft();
+}
+
+// ---- drafts ----
+
+/** What the composer holds, as its room's draft. */
+function composerDraft(): Draft {
+  const draft: Draft = { text: byId<HTMLTextAreaElement>('composer-input').value };
+  if (replying) draft.reply = { seq: replying.seq, label: replying.label };
+  if (editing) draft.edit = editing.seq;
+  if (editing?.before) draft.before = editing.before;
+  return draft;
+}
+
+/** Saves the composer into its room's draft (on each change of its text, reply or edit). */
+function saveDraft(): void {
+  if (composerRoom !== null) drafts.set(composerRoom, composerDraft());
+}
+
+function clearComposer(): void {
+  cancelEdit();
+  cancelReply();
+  const input = byId<HTMLTextAreaElement>('composer-input');
+  input.value = '';
+  closeMentions(input);
+}
+
+/**
+ * The open room changed: the composer's text (reply, edit) is saved as its room's draft, and the
+ * draft of the room opened is put back, without a typing notice (setting the value fires no
+ * `input` event) and with the mention list closed. Each room's files are its own (the tray shows
+ * those of the open room).
+ */
+function switchDraft(): void {
+  saveDraft();
+  clearComposer();
+  composerRoom = state.active === '' ? null : state.active;
+  lastTypingSent = 0;
+  tray.show(state.active);
+  const draft = composerRoom === null ? undefined : drafts.get(composerRoom);
+  if (!draft || composerRoom === null) return;
+  byId<HTMLTextAreaElement>('composer-input').value = draft.text;
+  if (draft.edit !== undefined) {
+    editing = { room: composerRoom, seq: draft.edit, ...(draft.before ? { before: draft.before } : {}) };
+    byId('edit-banner').hidden = false;
   }
+  if (draft.reply) showReply(composerRoom, draft.reply.seq, draft.reply.label);
+  // Its reply or edit may be known refused already (deleted while the room was not shown).
+  checkReply();
+  checkEdit();
+}
+
+/**
+ * `room` is gone (left, deleted, absent from the welcome): its draft never moves to another room.
+ * Its text joins the unsent note (to copy); its files go (they could only be refused).
+ */
+function draftDropped(room: string): void {
+  if (room === composerRoom) {
+    saveDraft();
+    clearComposer();
+    composerRoom = null;
+  }
+  tray.dropRoom(room);
+  const draft = drafts.take(room);
+  const texts = [draft?.before?.text ?? '', draft?.text ?? ''].filter((t) => !isBlankText(t));
+  if (texts.length > 0) unsentDropped(room, [], texts.join('\n\n'));
 }
 
 /**
@@ -355,11 +480,22 @@ function randomId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/**
+ * The composer edits one of the user's messages: the new message being written there (and its
+ * reply) is put aside, and comes back when the edit is sent or cancelled.
+ */
 function startEdit(message: ChatMessage): void {
-  editing = { room: message.room, seq: message.seq };
   const input = byId<HTMLTextAreaElement>('composer-input');
+  const before = editing
+    ? editing.before
+    : input.value === '' && !replying
+      ? undefined
+      : { text: input.value, ...(replying ? { reply: { seq: replying.seq, label: replying.label } } : {}) };
+  cancelReply();
+  editing = { room: message.room, seq: message.seq, ...(before ? { before } : {}) };
   input.value = message.text;
   byId('edit-banner').hidden = false;
+  saveDraft();
   input.focus();
 }
 
@@ -383,11 +519,17 @@ function editLast(): boolean {
 }
 
 function startReply(message: ChatMessage): void {
-  cancelEdit();
-  replying = { room: message.room, seq: message.seq };
-  byId('reply-banner').hidden = false;
-  byId('reply-to').textContent = `${message.user}: ${excerpt(message.text).slice(0, 80)}`;
+  // Reply while editing: the edit is dropped, and the message put aside for it answers this one.
+  if (editing) endEdit();
+  showReply(message.room, message.seq, `${message.user}: ${excerpt(message.text).slice(0, 80)}`);
+  saveDraft();
   byId('composer-input').focus();
+}
+
+function showReply(room: string, seq: number, label: string): void {
+  replying = { room, seq, label };
+  byId('reply-banner').hidden = false;
+  byId('reply-to').textContent = label;
 }
 
 /**
@@ -399,8 +541,9 @@ function editFailed(id: string): void {
   const item = outbox.discard(id);
   if (!item) return;
   const input = byId<HTMLTextAreaElement>('composer-input');
-  // Text being edited is a stored message's, not a new one: it must not go out with this one.
-  const typed = editing ? '' : input.value;
+  // Text being edited is a stored message's, not a new one: it must not go out with this one (the
+  // new one put aside for the edit does).
+  const typed = editing ? (editing.before?.text ?? '') : input.value;
   cancelEdit();
   input.value = typed === '' ? item.text : `${item.text}\n${typed}`;
   const target =
@@ -412,6 +555,7 @@ function editFailed(id: string): void {
   if (item.attachments?.length && !filesRefused) tray.restore(item.room, item.attachments);
   state.composerError = '';
   state.changes.add('errors');
+  saveDraft();
   input.focus();
   input.setSelectionRange(item.text.length, item.text.length);
   render();
@@ -427,6 +571,16 @@ function cancelEdit(): void {
   byId('edit-banner').hidden = true;
 }
 
+/** The edit is sent or cancelled: the composer gets back the new message put aside for it. */
+function endEdit(): void {
+  const before = editing?.before;
+  cancelEdit();
+  byId<HTMLTextAreaElement>('composer-input').value = before?.text ?? '';
+  if (before?.reply && composerRoom !== null) showReply(composerRoom, before.reply.seq, before.reply.label);
+  // Its reply may have been deleted during the edit.
+  checkReply();
+}
+
 function submitComposer(): void {
   const input = byId<HTMLTextAreaElement>('composer-input');
   const text = input.value;
@@ -440,7 +594,7 @@ function submitComposer(): void {
   const files = editing ? [] : tray.take(state.active);
   // The server's rule (shared/blank-text.ts): only spaces or invisible characters is no text.
   const blank = isBlankText(text);
-  if ((blank && files.length === 0) || !state.rooms.has(state.active)) {
+  if ((blank && files.length === 0) || !state.rooms.has(state.active) || composerRoom !== state.active) {
     render();
     return;
   }
@@ -452,23 +606,26 @@ function submitComposer(): void {
   }
   if (editing) {
     state.edit(editing.room, editing.seq, text);
-    cancelEdit();
-  } else {
-    const replyTo = replying?.room === state.active ? replying.seq : undefined;
-    outbox.add({
-      id: randomId(),
-      room: state.active,
-      // Files with blank text are files alone, which the server takes only with empty text.
-      text: blank ? '' : text,
-      ...(replyTo === undefined ? {} : { replyTo }),
-      ...(files.length ? { attachments: files } : {}),
-    });
-    cancelReply();
-    state.stick = true;
-    const box = byId('messages');
-    box.scrollTop = box.scrollHeight;
+    endEdit();
+    saveDraft();
+    render();
+    return;
   }
+  const replyTo = replying?.room === state.active ? replying.seq : undefined;
+  outbox.add({
+    id: randomId(),
+    room: state.active,
+    // Files with blank text are files alone, which the server takes only with empty text.
+    text: blank ? '' : text,
+    ...(replyTo === undefined ? {} : { replyTo }),
+    ...(files.length ? { attachments: files } : {}),
+  });
+  cancelReply();
+  state.stick = true;
+  const box = byId('messages');
+  box.scrollTop = box.scrollHeight;
   input.value = '';
+  saveDraft();
   render();
 }
 
@@ -537,6 +694,7 @@ async function start(): Promise<void> {
   byId('unsent-dismiss').addEventListener('click', dismissUnsent);
   byId('reply-cancel').addEventListener('click', () => {
     cancelReply();
+    saveDraft();
     byId('composer-input').focus();
   });
   setUpKeyboard({
@@ -560,6 +718,8 @@ async function start(): Promise<void> {
       body: '{}',
     });
     outbox.clear();
+    sessionStorage.removeItem(OUTBOX_USER_KEY);
+    drafts.clear();
     conn.stop();
   });
   byId('composer').addEventListener('submit', (event) => {
@@ -573,19 +733,21 @@ async function start(): Promise<void> {
     if (mentionKey(event, input)) return;
     if (event.key === 'Escape' && replying) {
       cancelReply();
+      saveDraft();
       return;
     }
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       submitComposer();
     } else if (event.key === 'Escape' && editing) {
-      cancelEdit();
-      input.value = '';
+      endEdit();
+      saveDraft();
     } else if (event.key === 'ArrowUp' && input.value === '' && !editing && editLast()) {
       event.preventDefault();
     }
   });
   input.addEventListener('input', () => {
+    saveDraft();
     updateMentions(input, () => memberNames(), state.me);
     const now = Date.now();
     if (
@@ -650,7 +812,11 @@ async function start(): Promise<void> {
     if (state.visible) scheduleRead();
   });
   window.addEventListener('online', () => conn.retryNow());
+  // A name put in from the mention list changes the text without an `input` event.
+  window.addEventListener('pagehide', saveDraft);
 
+  // The open room's draft at once (the welcome then confirms the room, or hands it to the note).
+  switchDraft();
   const res = await fetch('/api/session', { cache: 'no-store' }).catch(() => null);
   if (res?.ok) showChat();
   else showLogin();

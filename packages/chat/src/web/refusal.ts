@@ -75,16 +75,14 @@ export function refusalReason(
 }
 
 /**
- * What the page says when the unsent messages of rooms the user is no longer in (left or deleted,
- * maybe in another tab) are dropped: which rooms (one note for all of them: a welcome may drop
- * several at once), how many messages.
+ * What the page says when the unsent messages of a room the user is no longer in (left or
+ * deleted, maybe in another tab) are dropped: which room, how many; and whether the composer's
+ * draft for that room (text typed there, not sent: drafts.ts) was among them.
  */
-export function droppedNotice(labels: readonly string[], count: number): string {
+export function droppedNotice(label: string, count: number, draft = false): string {
+  const end = 'not sent: you are no longer in that room.';
+  if (count === 0) return `The text you were writing to ${label} was ${end}`;
   const what = count === 1 ? 'A message you wrote' : `${count} messages you wrote`;
-  const rooms =
-    labels.length <= 1
-      ? labels.join('')
-      : `${labels.slice(0, -1).join(', ')} and ${labels[labels.length - 1]}`;
-  const where = labels.length === 1 ? 'that room' : 'those rooms';
-  return `${what} to ${rooms} ${count === 1 ? 'was' : 'were'} not sent: you are no longer in ${where}.`;
+  if (draft) return `${what} to ${label}, and the text you were writing there, were ${end}`;
+  return `${what} to ${label} ${count === 1 ? 'was' : 'were'} ${end}`;
 }

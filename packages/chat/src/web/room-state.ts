@@ -694,6 +694,18 @@ export class ChatState {
    * resume), 'gone' when the room is; else 'ok' (a message not loaded is not known to be deleted).
    */
   replyTarget(room: string, seq: number): 'ok' | 'deleted' | 'gone' {
+    return this.#target(room, seq);
+  }
+
+  /**
+   * Whether an edit being written of message `seq` of `room` can still be sent: as replyTarget (an
+   * edit of a deleted message is refused, `not_found`, and its text would be lost).
+   */
+  editTarget(room: string, seq: number): 'ok' | 'deleted' | 'gone' {
+    return this.#target(room, seq);
+  }
+
+  #target(room: string, seq: number): 'ok' | 'deleted' | 'gone' {
     const r = this.rooms.get(room);
     if (!r) return 'gone';
     return r.messages.get(seq)?.deleted ? 'deleted' : 'ok';

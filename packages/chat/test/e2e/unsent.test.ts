@@ -99,6 +99,40 @@ describe('text that cannot go as written', () => {
     }
   });
 
+  it('never sends, as another account signed in meanwhile in another tab, what was queued offline as the first', async () => {
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      const frames = framesSent(alice.page);
+      await goOffline(proxy, alice.page);
+      await sendMessage(alice.page, 'written as alice');
+      expect(await alice.page.locator('#message-list li.pending').count()).toBe(1);
+
+      // Another tab shares the cookie: it signs out and signs up as bob.
+      const other = await alice.context.newPage();
+      await other.goto(server.origin);
+      await other.waitForSelector('#status[data-state="online"]');
+      await other.click('#logout');
+      await other.fill('#login-name', 'bob');
+      await other.fill('#login-password', 'browser password');
+      await other.click('#sign-up');
+      await other.waitForSelector('#status[data-state="online"]');
+
+      // alice's tab comes back signed in as bob: her queued message is not his to send or see.
+      await comeBack(proxy, alice.page);
+      await sendMessage(alice.page, 'written as bob');
+      await seqOf(alice.page, 'written as bob');
+      expect(sends(frames).map((m) => m.text)).toEqual(['written as bob']);
+      expect(await alice.page.locator('#message-list li.pending').count()).toBe(0);
+      expect(await messageTexts(alice.page)).not.toContain('written as alice');
+      await alice.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('says so when a room is left with a message kept unsent in it, online; without a clipboard, shows the text to copy', async () => {
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');
@@ -152,14 +186,18 @@ describe('text that cannot go as written', () => {
     await alice.page.reload();
     await alice.page.waitForSelector('#status[data-state="online"]');
     await alice.page.locator('#unsent-note').waitFor();
-    const said = '3 messages you wrote to #random and #dev were not sent: you are no longer in those rooms.';
+    const said =
+      '2 messages you wrote to #random were not sent: you are no longer in that room. ' +
+      'A message you wrote to #dev was not sent: you are no longer in that room.';
     expect(await alice.page.textContent('#unsent-text')).toBe(said);
     expect(await alice.page.textContent('#announce')).toBe(said);
     expect(await alice.page.evaluate(() => sessionStorage.getItem('riptide-chat-outbox'))).toBe('[]');
     await alice.page.evaluate(() => Object.defineProperty(navigator, 'clipboard', { value: undefined }));
     await alice.page.click('#unsent-copy');
     await alice.page.waitForSelector('#unsent-texts', { state: 'visible' });
-    expect(await alice.page.inputValue('#unsent-texts')).toBe('to random\n\nto random again\n\nto dev');
+    expect(await alice.page.inputValue('#unsent-texts')).toBe(
+      '#random:\nto random\n\nto random again\n\n#dev:\nto dev',
+    );
     await alice.context.close();
   });
 

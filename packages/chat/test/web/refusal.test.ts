@@ -59,17 +59,22 @@ describe('refusals of a send', () => {
     expect(refusalReason({}, 'new_code', 'something new')).toBe('something new');
   });
   it('names the room and how many messages when a room gone takes unsent ones with it', () => {
-    expect(droppedNotice(['#random'], 1)).toBe(
+    expect(droppedNotice('#random', 1)).toBe(
       'A message you wrote to #random was not sent: you are no longer in that room.',
     );
-    expect(droppedNotice(['@bob'], 3)).toBe(
+    expect(droppedNotice('@bob', 3)).toBe(
       '3 messages you wrote to @bob were not sent: you are no longer in that room.',
     );
-    expect(droppedNotice(['#random', '@bob'], 2)).toBe(
-      '2 messages you wrote to #random and @bob were not sent: you are no longer in those rooms.',
+  });
+  it("says so when the composer's draft for a room gone is among what was not sent", () => {
+    expect(droppedNotice('#random', 0, true)).toBe(
+      'The text you were writing to #random was not sent: you are no longer in that room.',
     );
-    expect(droppedNotice(['#a', '#b', '#c'], 4)).toBe(
-      '4 messages you wrote to #a, #b and #c were not sent: you are no longer in those rooms.',
+    expect(droppedNotice('#random', 1, true)).toBe(
+      'A message you wrote to #random, and the text you were writing there, were not sent: you are no longer in that room.',
+    );
+    expect(droppedNotice('@bob', 2, true)).toBe(
+      '2 messages you wrote to @bob, and the text you were writing there, were not sent: you are no longer in that room.',
     );
   });
 });

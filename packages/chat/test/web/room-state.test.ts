@@ -464,3 +464,33 @@ describe('ChatState', () => {
     expect(state.replyTarget('random', 1)).toBe('gone');
   });
 });
+
+describe('the edit being written', () => {
+  it('is known refused once its message is deleted: live, on a resume, or after a reset; or its room gone', () => {
+    const { state, last } = setup([general(), roomState('random')]);
+    state.receive(history('general', last().ref, [mine(1), mine(2)], 2));
+    expect(state.editTarget('general', 1)).toBe('ok');
+    expect(state.editTarget('general', 99)).toBe('ok'); // not loaded: not known to be deleted
+    // Live (deleted in another tab of the user's).
+    state.receive({ v: 2, type: 'deleted', room: 'general', seq: 3, target: 1, user: 'alice', ts: 3 });
+    expect(state.editTarget('general', 1)).toBe('deleted');
+    expect(state.editTarget('general', 2)).toBe('ok');
+    // A resume: the welcome, then the replay of what was missed.
+    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(4)], limits: DEFAULT_LIMITS });
+    expect(state.editTarget('general', 2)).toBe('ok');
+    state.receive({ v: 2, type: 'deleted', room: 'general', seq: 4, target: 2, user: 'alice', ts: 4 });
+    expect(state.editTarget('general', 2)).toBe('deleted');
+    // Too far behind to replay: unknown until the latest page shows it deleted.
+    state.receive(message(5, 'alice'));
+    state.receive({ v: 2, type: 'reset', room: 'general', head: 2000 });
+    expect(state.editTarget('general', 5)).toBe('ok');
+    state.receive(history('general', last().ref, [{ ...mine(5), text: '', deleted: true }], 2000));
+    expect(state.editTarget('general', 5)).toBe('deleted');
+    // Its room gone (random was dropped by the welcome above).
+    expect(state.editTarget('random', 1)).toBe('gone');
+  });
+});
+
+function mine(seq: number): ChatMessage {
+  return { room: 'general', seq, id: `id${seq}`, user: 'alice', text: `mine ${seq}`, ts: seq };
+}

@@ -1,0 +1,191 @@
+/**
+ * The composer's drafts in a real browser: each room keeps its own text and reply target, across
+ * room switches and a reload, without a typing notice for a restored draft; the draft of a room left
+ * in another tab goes to the unsent note, never to the room shown next. And an edit whose message
+ * is deleted (in another tab: live, or while this one was offline) closes, keeping the text as a
+ * new message's, and says so; a new message being written is put aside during an edit, not lost.
+ */
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { startTestServer, TestClient } from '../helpers.js';
+import { axeViolations } from './axe.js';
+import { messageTexts, openRoom, seqOf, signIn, TcpProxy, useBrowser } from './browser.js';
+
+const chrome = useBrowser();
+
+/** The text frames the page sends on WebSockets opened from now on. */
+function framesSent(page: Page): { type: string; text?: string; room?: string }[] {
+  const frames: { type: string; text?: string; room?: string }[] = [];
+  page.on('websocket', (ws) =>
+    ws.on('framesent', (frame) => {
+      if (typeof frame.payload === 'string') frames.push(JSON.parse(frame.payload));
+    }),
+  );
+  return frames;
+}
+
+async function showRoom(page: Page, room: string): Promise<void> {
+  await page.click(`#room-list button[data-room="${room}"]`);
+  await page.waitForFunction((r) => document.querySelector('#room-title')?.textContent === `#${r}`, room);
+}
+
+describe('drafts', () => {
+  it('keeps a draft per room across switches and a reload, and hands the draft of a room left elsewhere to the unsent note', async () => {
+    const server = await startTestServer();
+    const bob = await TestClient.user(server.origin, 'bob');
+    const asked = await bob.request('ack', { type: 'send', id: 'q', room: 'general', text: 'a question' });
+    expect(asked.type).toBe('ack');
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const page = alice.page;
+    const question = page.locator(`#message-list li.message[data-seq="${await seqOf(page, 'a question')}"]`);
+    await question.hover();
+    await question.locator('.reply').click();
+    await page.fill('#composer-input', 'the general draft');
+
+    // Another room: an empty composer, no reply; its own draft.
+    await openRoom(page, 'random');
+    expect(await page.inputValue('#composer-input')).toBe('');
+    expect(await page.isHidden('#reply-banner')).toBe(true);
+    await page.fill('#composer-input', 'the random draft');
+    await showRoom(page, 'general');
+    expect(await page.inputValue('#composer-input')).toBe('the general draft');
+    expect(await page.textContent('#reply-to')).toBe('bob: a question');
+
+    // A reload keeps both; putting a draft back sends no typing notice.
+    const frames = framesSent(page);
+    await page.reload();
+    await page.waitForSelector('#status[data-state="online"]');
+    expect(await page.textContent('#room-title')).toBe('#general');
+    expect(await page.inputValue('#composer-input')).toBe('the general draft');
+    expect(await page.isVisible('#reply-banner')).toBe(true);
+    expect(await page.textContent('#reply-to')).toBe('bob: a question');
+    await showRoom(page, 'random');
+    expect(await page.inputValue('#composer-input')).toBe('the random draft');
+    expect(await page.isHidden('#reply-banner')).toBe(true);
+    await showRoom(page, 'general');
+    // Sent where it was written, still a reply; the send is the barrier for the frames before it.
+    await page.press('#composer-input', 'Enter');
+    const answer = page.locator(`#message-list li[data-seq="${await seqOf(page, 'the general draft')}"]`);
+    expect(await answer.locator('.reply-quote .reply-user').textContent()).toBe('↪ bob');
+    expect(frames.filter((f) => f.type === 'send').map((f) => [f.room, f.text])).toEqual([
+      ['general', 'the general draft'],
+    ]);
+    expect(frames.filter((f) => f.type === 'typing')).toEqual([]);
+    expect(await page.inputValue('#composer-input')).toBe('');
+
+    // dev (not shown) and random (shown), each with its draft, are left in another tab of alice's.
+    await openRoom(page, 'dev');
+    await page.fill('#composer-input', 'the dev draft');
+    await showRoom(page, 'random');
+    expect(await page.inputValue('#composer-input')).toBe('the random draft');
+    const other = await alice.context.newPage();
+    await other.goto(server.origin);
+    await other.waitForSelector('#status[data-state="online"]');
+    await showRoom(other, 'dev');
+    await other.click('#leave-room');
+    await page.locator('#unsent-note').waitFor();
+    const devSaid = 'The text you were writing to #dev was not sent: you are no longer in that room.';
+    expect(await page.textContent('#unsent-text')).toBe(devSaid);
+    expect(await page.inputValue('#unsent-texts')).toBe('the dev draft');
+    expect(await page.inputValue('#composer-input')).toBe('the random draft');
+    await showRoom(other, 'random');
+    await other.click('#leave-room');
+    // Both said, neither replacing the other; each text under its room.
+    const said = `${devSaid} The text you were writing to #random was not sent: you are no longer in that room.`;
+    await page.waitForFunction((t) => document.querySelector('#unsent-text')?.textContent === t, said);
+    expect(await page.textContent('#announce')).toBe(said);
+    expect(await page.inputValue('#unsent-texts')).toBe('#dev:\nthe dev draft\n\n#random:\nthe random draft');
+    // Never moved to the room shown now.
+    expect(await page.textContent('#room-title')).toBe('#general');
+    expect(await page.inputValue('#composer-input')).toBe('');
+    expect(await axeViolations(page)).toEqual([]);
+    await page.reload();
+    await page.waitForSelector('#status[data-state="online"]');
+    expect(await page.inputValue('#composer-input')).toBe('');
+    const saved = await page.evaluate(() => sessionStorage.getItem('riptide-chat-drafts'));
+    expect(saved).not.toContain('random');
+    expect(saved).not.toContain('dev');
+    await alice.context.close();
+  });
+
+  it('closes an edit whose message is deleted in another tab, live or while offline, keeping the text as a new message, and says so', async () => {
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      const page = alice.page;
+      // Alice's other device: her session, straight to the server.
+      const cookie = (await alice.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+      const { client: elsewhere } = await TestClient.join(server.origin, cookie);
+      const edit = async (text: string, changed: string) => {
+        const item = page.locator(`#message-list li.message[data-seq="${await seqOf(page, text)}"]`);
+        await item.hover();
+        await item.locator('.edit').click();
+        expect(await page.isVisible('#edit-banner')).toBe(true);
+        await page.fill('#composer-input', changed);
+      };
+      const told =
+        'The message you were editing was deleted: your text is kept here, and Send posts it as a new message.';
+      await page.fill('#composer-input', 'first version');
+      await page.press('#composer-input', 'Enter');
+      await page.fill('#composer-input', 'second version');
+      await page.press('#composer-input', 'Enter');
+      await page.fill('#composer-input', 'third version');
+      await page.press('#composer-input', 'Enter');
+      await seqOf(page, 'third version');
+
+      // A new message being written is put aside during an edit, back when it is cancelled or sent.
+      await page.fill('#composer-input', 'not sent yet');
+      await edit('first version', 'never sent');
+      await page.press('#composer-input', 'Escape');
+      expect(await page.isHidden('#edit-banner')).toBe(true);
+      expect(await page.inputValue('#composer-input')).toBe('not sent yet');
+      await edit('third version', 'third version, edited');
+      await page.press('#composer-input', 'Enter');
+      await page.locator('#message-list li.message .edited').waitFor();
+      expect(await page.inputValue('#composer-input')).toBe('not sent yet');
+
+      // Live; the message put aside comes back first, with the edited text after it.
+      await edit('first version', 'first, corrected');
+      const first = await seqOf(page, 'first version');
+      expect(await elsewhere.request('ack', { type: 'delete', room: 'general', seq: first })).toMatchObject({
+        type: 'ack',
+      });
+      await page.waitForSelector('#edit-banner', { state: 'hidden' });
+      expect(await page.inputValue('#composer-input')).toBe('not sent yet\nfirst, corrected');
+      expect(await page.textContent('#composer-error')).toBe(told);
+      expect(await page.getAttribute('#composer-error', 'role')).toBe('alert');
+      await page.fill('#composer-input', 'first, corrected');
+      await page.press('#composer-input', 'Enter');
+      await seqOf(page, 'first, corrected');
+
+      // Deleted while this page was offline: found on the resume.
+      await edit('second version', 'second, corrected');
+      const second = await seqOf(page, 'second version');
+      proxy.drop();
+      await page.waitForSelector('#status[data-state="offline"]');
+      expect(await elsewhere.request('ack', { type: 'delete', room: 'general', seq: second })).toMatchObject({
+        type: 'ack',
+      });
+      proxy.restore();
+      await page.evaluate(() => window.dispatchEvent(new Event('online')));
+      await page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
+      await page.waitForSelector('#edit-banner', { state: 'hidden' });
+      expect(await page.inputValue('#composer-input')).toBe('second, corrected');
+      expect(await page.textContent('#composer-error')).toBe(told);
+      await page.press('#composer-input', 'Enter');
+      await seqOf(page, 'second, corrected');
+      expect(await messageTexts(page)).toEqual([
+        'message deleted',
+        'message deleted',
+        'third version, edited',
+        'first, corrected',
+        'second, corrected',
+      ]);
+      await alice.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -2,7 +2,8 @@
  * The chaos run: a seeded, randomized test of the chat's central promise, "reconnect without
  * losing or duplicating a message". Users with one or two tabs (tab.ts: the page's own state and
  * outbox) type into their rooms, reply (often to their own messages, which they may delete at
- * once), edit, delete and react; they leave rooms, join and re-join them, create rooms (public
+ * once), edit, delete and react; they leave rooms, join and re-join them (rooms they can enter;
+ * now and then someone else's private room, refused), create rooms (public
  * `x…`, private `p…`), invite to their private rooms and delete the rooms they own (created again
  * under the same name, sometimes at once while the owner's other tab is away), each change
  * answered (or its connection cut) before the next step; meanwhile their connections are cut at
@@ -64,6 +65,9 @@ export const CHAOS_LIMITS: Partial<Limits> = {
 
 /** The share of steps that change memberships: random numbers in [from, to) pick them. */
 const MEMBERSHIP_STEPS = [0.83, 0.925] as const;
+
+/** The share of join steps aimed at a private room the user is not in (refused: `room_exists`). */
+const REFUSED_JOINS = 0.25;
 
 /** The servers a run talks to. */
 export interface Cluster {
@@ -212,6 +216,9 @@ export interface RunStats {
   /** Rooms created by tabs, and of those, created again under a name deleted before. */
   created: number;
   recreated: number;
+  /** Join steps (join or create), and joins and creations refused as `room_exists`. */
+  joins: number;
+  refused: number;
   /** Replies typed; at the end, replies stored and those whose message is deleted. */
   replies: number;
   storedReplies: number;
@@ -265,6 +272,7 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
   for (const tab of tabs) await tab.until('the first welcome', () => tab.welcomed);
 
   let disruptions = 0;
+  let joins = 0;
   const ticks = async (n: number) => {
     for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
   };
@@ -378,10 +386,32 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
         if (cut) tab.killOnWrite('invite');
         tab.state.invite(pick(ownedPrivate), pick(users));
       } else {
+        // Join or create a room the user can enter: a public room they are not in (created if
+        // nobody has it), or a private name nobody holds (created); now and then (REFUSED_JOINS)
+        // a private room of others instead, refused as `room_exists` (one the user owns and left
+        // is refused too: only members enter a private room). Who holds a private room is read
+        // from the tabs (a room everyone left, or a deletion not seen yet, may still surprise).
+        joins++;
         const others = [...rooms, ...own].filter((name) => !tab.state.rooms.has(name));
-        const name = others.length > 0 ? pick(others) : pick(own);
-        if (cut) tab.killOnWrite(tab.state.rooms.has(name) ? 'history' : 'join');
-        tab.state.joinOrCreate(name, name.startsWith('p'));
+        // A private room one of the user's other tabs shows: they were invited (or created it)
+        // and this tab has not heard yet; the page joins it (a `create` would be refused).
+        const member = new Set(
+          tabs.filter((t) => t.user === tab.user).flatMap((t) => [...t.state.rooms.keys()]),
+        );
+        const theirs = new Set(
+          tabs.flatMap((t) =>
+            [...t.state.rooms.values()]
+              .filter((r) => r.kind === 'private' && !member.has(r.name))
+              .map((r) => r.name),
+          ),
+        );
+        const open = others.filter((name) => !theirs.has(name));
+        const closed = others.filter((name) => theirs.has(name));
+        const refuse = closed.length > 0 && (open.length === 0 || random() < REFUSED_JOINS);
+        const name = refuse ? pick(closed) : open.length > 0 ? pick(open) : pick(own);
+        const create = name.startsWith('p') && !member.has(name);
+        if (cut) tab.killOnWrite(tab.state.rooms.has(name) ? 'history' : create ? 'create' : 'join');
+        tab.state.joinOrCreate(name, create);
       }
       // The change completes (or the connection is cut) before the next step: otherwise, where
       // a reply takes a few ms (nodes on Redis), the next steps' cuts end most changes unanswered
@@ -413,6 +443,8 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     created: created.length,
     // A name is created again only after it was deleted: every creation of it after the first.
     recreated: created.length - new Set(created).size,
+    joins,
+    refused: sum((t) => t.errors.filter((e) => e.code === 'room_exists').length),
     replies: sum((t) => t.typed.filter((p) => p.replyTo !== undefined).length),
     storedReplies: stored.filter((m) => m.reply).length,
     repliesToDeleted: stored.filter((m) => m.reply?.deleted).length,

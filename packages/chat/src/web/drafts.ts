@@ -188,3 +188,35 @@ function sameDraft(a: Draft, b: Draft): boolean {
     sameReply(a.before?.reply, b.before?.reply)
   );
 }
+
+/**
+ * Whether the composer's draft can be left without losing typed text: it edits no message, or the
+ * text being edited is still `original`, the message's text (unknown: undefined, taken as changed).
+ */
+export function editUnchanged(draft: Draft, original: string | undefined): boolean {
+  return draft.edit === undefined || draft.text === original;
+}
+
+/**
+ * The composer (its draft `current`) is to edit the user's message `target`: the draft for that edit,
+ * or null while it edits another message with changed text. That edit is kept (the page says so;
+ * the user sends or cancels it first), never silently replaced. `original` is the text of the message
+ * being edited (editUnchanged). A new message being written is put aside for the edit (`before`),
+ * as is the one put aside for an unchanged edit left for this one; editing the message already being
+ * edited keeps its text.
+ */
+export function editDraft(
+  current: Draft,
+  target: { seq: number; text: string },
+  original?: string,
+): Draft | null {
+  if (current.edit === target.seq) return current;
+  if (!editUnchanged(current, original)) return null;
+  const before =
+    current.edit !== undefined
+      ? current.before
+      : current.text === '' && current.reply === undefined
+        ? undefined
+        : { text: current.text, ...(current.reply ? { reply: current.reply } : {}) };
+  return { text: target.text, edit: target.seq, ...(before ? { before } : {}) };
+}

@@ -11,7 +11,7 @@ import { closeMentions, mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
 import { jumpToLatest, onConversationScroll, renderMessages, showMessage } from './conversation.js';
 import { byId } from './dom.js';
-import { type Draft, Drafts, type Reply } from './drafts.js';
+import { type Draft, Drafts, editDraft, editUnchanged, type Reply } from './drafts.js';
 import { parse, plainText } from './format.js';
 import { settleRovingFocus, setUpKeyboard } from './keyboard.js';
 import { notifyMention, setUpNotifications } from './notify.js';
@@ -82,10 +82,19 @@ const drafts = new Drafts({
   save: (json) => sessionStorage.setItem(DRAFTS_KEY, json),
 });
 /**
+ * Whether a welcome has said who is signed in since the page loaded. Until then the composer is
+ * disabled (static/index.html) and shows no draft: the drafts kept in this tab may be another
+ * account's (signed in in another tab meanwhile: the cookie is shared), which the welcome drops.
+ */
+let confirmed = false;
+/**
  * The room whose draft the composer holds: the open room once rendered (render() swaps drafts when
- * the open room changes); null while none (its room gone, the text handed to the unsent note).
+ * the open room changes); null while none (its room gone, the text handed to the unsent note; or
+ * before the first welcome).
  */
 let composerRoom: string | null = null;
+/** Said when the user leaves an edit with changed text (another edit, a reply): the edit stays. */
+const EDIT_KEPT = 'You are editing a message and changed it: send the edit (Enter) or cancel it (Esc) first.';
 /** The own message being edited, and the new message (and its reply) put aside meanwhile. */
 let editing: { room: string; seq: number; before?: { text: string; reply?: Reply } } | null = null;
 let replying: { room: string; seq: number; label: string } | null = null;
@@ -242,6 +251,13 @@ function onMessage(msg: ServerMessage): void {
         // Another account's drafts (this tab was signed in as someone else): never shown to this one.
         clearComposer();
         composerRoom = null;
+      }
+      if (!confirmed) {
+        // The drafts left are this account's: the open room's is put back by render() (switchDraft).
+        confirmed = true;
+        const input = byId<HTMLTextAreaElement>('composer-input');
+        input.disabled = false;
+        if (!byId('chat-view').hidden && document.activeElement === document.body) input.focus();
       }
       // Another account signed in meanwhile (in another tab: the cookie is shared): what this tab
       // queued was written as someone else, so it is neither sent as this one nor shown to it.
@@ -427,20 +443,27 @@ function clearComposer(): void {
 function switchDraft(): void {
   saveDraft();
   clearComposer();
-  composerRoom = state.active === '' ? null : state.active;
+  // Before the first welcome, none: the drafts may be another account's.
+  composerRoom = state.active === '' || !confirmed ? null : state.active;
   lastTypingSent = 0;
   tray.show(state.active);
   const draft = composerRoom === null ? undefined : drafts.get(composerRoom);
   if (!draft || composerRoom === null) return;
-  byId<HTMLTextAreaElement>('composer-input').value = draft.text;
-  if (draft.edit !== undefined) {
-    editing = { room: composerRoom, seq: draft.edit, ...(draft.before ? { before: draft.before } : {}) };
-    byId('edit-banner').hidden = false;
-  }
-  if (draft.reply) showReply(composerRoom, draft.reply.seq, draft.reply.label);
+  putDraft(composerRoom, draft);
   // Its reply or edit may be known refused already (deleted while the room was not shown).
   checkReply();
   checkEdit();
+}
+
+/** Shows `draft` (of `room`, the composer's) in the composer, instead of what it held. */
+function putDraft(room: string, draft: Draft): void {
+  clearComposer();
+  byId<HTMLTextAreaElement>('composer-input').value = draft.text;
+  if (draft.edit !== undefined) {
+    editing = { room, seq: draft.edit, ...(draft.before ? { before: draft.before } : {}) };
+    byId('edit-banner').hidden = false;
+  }
+  if (draft.reply) showReply(room, draft.reply.seq, draft.reply.label);
 }
 
 /**
@@ -485,18 +508,42 @@ function randomId(): string {
  * reply) is put aside, and comes back when the edit is sent or cancelled.
  */
 function startEdit(message: ChatMessage): void {
+  if (message.room !== composerRoom) return;
   const input = byId<HTMLTextAreaElement>('composer-input');
-  const before = editing
-    ? editing.before
-    : input.value === '' && !replying
-      ? undefined
-      : { text: input.value, ...(replying ? { reply: { seq: replying.seq, label: replying.label } } : {}) };
-  cancelReply();
-  editing = { room: message.room, seq: message.seq, ...(before ? { before } : {}) };
-  input.value = message.text;
-  byId('edit-banner').hidden = false;
+  // Already editing another message, with changed text: that edit stays (editDraft), and is said.
+  const next = editDraft(composerDraft(), { seq: message.seq, text: message.text }, editedOriginal());
+  if (!next) {
+    editKept();
+    return;
+  }
+  if (state.composerError === EDIT_KEPT) clearComposerError();
+  putDraft(composerRoom, next);
   saveDraft();
   input.focus();
+  render();
+}
+
+/** The text of the message being edited, as the page has it (undefined: not editing, or not loaded). */
+function editedOriginal(): string | undefined {
+  return editing ? state.rooms.get(editing.room)?.messages.get(editing.seq)?.text : undefined;
+}
+
+/** Whether the composer may leave its edit (for another edit, a reply): its text is unchanged. */
+function mayLeaveEdit(): boolean {
+  return editUnchanged(composerDraft(), editedOriginal());
+}
+
+/** The user tried to leave an edit with changed text: it stays, and they are told what to do. */
+function editKept(): void {
+  state.composerError = EDIT_KEPT;
+  state.changes.add('errors');
+  render();
+  byId('composer-input').focus();
+}
+
+function clearComposerError(): void {
+  state.composerError = '';
+  state.changes.add('errors');
 }
 
 /** Who `@` can name in the open room: those online, the authors seen, the other side of a DM. */
@@ -519,8 +566,16 @@ function editLast(): boolean {
 }
 
 function startReply(message: ChatMessage): void {
-  // Reply while editing: the edit is dropped, and the message put aside for it answers this one.
-  if (editing) endEdit();
+  // Reply while editing: an unchanged edit ends, and the message put aside for it answers this one;
+  // a changed one stays (said).
+  if (editing) {
+    if (!mayLeaveEdit()) {
+      editKept();
+      return;
+    }
+    if (state.composerError === EDIT_KEPT) clearComposerError();
+    endEdit();
+  }
   showReply(message.room, message.seq, `${message.user}: ${excerpt(message.text).slice(0, 80)}`);
   saveDraft();
   byId('composer-input').focus();
@@ -538,6 +593,11 @@ function showReply(room: string, seq: number, label: string): void {
  * and its files back in the tray unless they were what the server refused; the failed one goes.
  */
 function editFailed(id: string): void {
+  // An edit with changed text in the composer stays: the refused message waits (said).
+  if (editing && !mayLeaveEdit()) {
+    editKept();
+    return;
+  }
   const item = outbox.discard(id);
   if (!item) return;
   const input = byId<HTMLTextAreaElement>('composer-input');
@@ -742,6 +802,10 @@ async function start(): Promise<void> {
     } else if (event.key === 'Escape' && editing) {
       endEdit();
       saveDraft();
+      if (state.composerError === EDIT_KEPT) {
+        clearComposerError();
+        render();
+      }
     } else if (event.key === 'ArrowUp' && input.value === '' && !editing && editLast()) {
       event.preventDefault();
     }
@@ -815,8 +879,7 @@ async function start(): Promise<void> {
   // A name put in from the mention list changes the text without an `input` event.
   window.addEventListener('pagehide', saveDraft);
 
-  // The open room's draft at once (the welcome then confirms the room, or hands it to the note).
-  switchDraft();
+  // No draft before the welcome says who is signed in (`confirmed`): render() puts it back then.
   const res = await fetch('/api/session', { cache: 'no-store' }).catch(() => null);
   if (res?.ok) showChat();
   else showLogin();

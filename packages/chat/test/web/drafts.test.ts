@@ -3,7 +3,14 @@
  * what the last one saved), bounded, dropped for another user, tolerant of a broken saved copy.
  */
 import { describe, expect, it } from 'vitest';
-import { type Draft, Drafts, MAX_DRAFTS, MAX_SAVED_CHARS } from '../../src/web/drafts.js';
+import {
+  type Draft,
+  Drafts,
+  editDraft,
+  editUnchanged,
+  MAX_DRAFTS,
+  MAX_SAVED_CHARS,
+} from '../../src/web/drafts.js';
 
 /** A store over one saved string, as sessionStorage is for the page; `reload` reads it again. */
 function setup(initial: string | null = null) {
@@ -155,5 +162,40 @@ describe('drafts', () => {
     expect(drafts.get('general')).toEqual({ text: 'fine' } satisfies Draft);
     expect(drafts.get('aside')).toEqual({ text: 'x' });
     expect(drafts.get('edit')).toEqual({ text: 'y', edit: 3 });
+  });
+
+  it('starts an edit putting aside the new message being written, with its reply', () => {
+    const reply = { seq: 1, label: 'bob: hi' };
+    expect(editDraft({ text: '' }, { seq: 5, text: 'mine' })).toEqual({ text: 'mine', edit: 5 });
+    expect(editDraft({ text: 'half written', reply }, { seq: 5, text: 'mine' })).toEqual({
+      text: 'mine',
+      edit: 5,
+      before: { text: 'half written', reply },
+    });
+    expect(editDraft({ text: '', reply }, { seq: 5, text: 'mine' })).toEqual({
+      text: 'mine',
+      edit: 5,
+      before: { text: '', reply },
+    });
+  });
+
+  it('switches from an unchanged edit to another, keeping what was put aside; never drops a changed one', () => {
+    const editing: Draft = { text: 'first', edit: 3, before: { text: 'aside' } };
+    // Unchanged: the new edit replaces it, the message put aside stays aside.
+    expect(editDraft(editing, { seq: 4, text: 'second' }, 'first')).toEqual({
+      text: 'second',
+      edit: 4,
+      before: { text: 'aside' },
+    });
+    // Changed (or its text unknown, e.g. not loaded): kept, the caller says so.
+    const changed: Draft = { ...editing, text: 'first, corrected' };
+    expect(editDraft(changed, { seq: 4, text: 'second' }, 'first')).toBeNull();
+    expect(editDraft(editing, { seq: 4, text: 'second' }, undefined)).toBeNull();
+    // The same message again: its typed text stays.
+    expect(editDraft(changed, { seq: 3, text: 'first' }, 'first')).toBe(changed);
+    // A reply (or anything else) may leave an edit only when that loses nothing.
+    expect(editUnchanged({ text: 'new message' }, undefined)).toBe(true);
+    expect(editUnchanged(editing, 'first')).toBe(true);
+    expect(editUnchanged(changed, 'first')).toBe(false);
   });
 });

@@ -3,9 +3,11 @@
  * room switches and a reload, without a typing notice for a restored draft; the draft of a room left
  * in another tab goes to the unsent note, never to the room shown next. And an edit whose message
  * is deleted (in another tab: live, or while this one was offline) closes, keeping the text as a
- * new message's, and says so; a new message being written is put aside during an edit, not lost.
+ * new message's, and says so; a new message being written is put aside during an edit, not lost,
+ * and so is an edit with changed text when another message is to be edited. A tab reloaded after
+ * another account signed in elsewhere shows no draft (and sends nothing) before the welcome.
  */
-import type { Page } from 'playwright-core';
+import type { Page, WebSocketRoute } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { startTestServer, TestClient } from '../helpers.js';
 import { axeViolations } from './axe.js';
@@ -183,6 +185,129 @@ describe('drafts', () => {
         'first, corrected',
         'second, corrected',
       ]);
+      await alice.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('keeps an edit with changed text when another message is to be edited or replied to, and says so; an unchanged one switches', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const page = alice.page;
+    await page.fill('#composer-input', 'one');
+    await page.press('#composer-input', 'Enter');
+    await page.fill('#composer-input', 'two');
+    await page.press('#composer-input', 'Enter');
+    await seqOf(page, 'two');
+    const item = async (text: string) =>
+      page.locator(`#message-list li.message[data-seq="${await seqOf(page, text)}"]`);
+    const click = async (text: string, button: 'edit' | 'reply') => {
+      const li = await item(text);
+      await li.hover();
+      await li.locator(`.${button}`).click();
+    };
+    const kept = 'You are editing a message and changed it: send the edit (Enter) or cancel it (Esc) first.';
+    await page.fill('#composer-input', 'a new message');
+
+    // Unchanged: another edit takes its place; the new message stays aside.
+    await click('one', 'edit');
+    expect(await page.inputValue('#composer-input')).toBe('one');
+    await click('two', 'edit');
+    expect(await page.inputValue('#composer-input')).toBe('two');
+    expect(await page.textContent('#composer-error')).toBe('');
+
+    // Changed: neither another edit nor a reply drops it; the user is told.
+    await page.fill('#composer-input', 'two, corrected');
+    await click('one', 'edit');
+    expect(await page.inputValue('#composer-input')).toBe('two, corrected');
+    expect(await page.isVisible('#edit-banner')).toBe(true);
+    expect(await page.textContent('#composer-error')).toBe(kept);
+    await click('one', 'reply');
+    expect(await page.inputValue('#composer-input')).toBe('two, corrected');
+    expect(await page.isHidden('#reply-banner')).toBe(true);
+    // The same message again keeps its text.
+    await click('two', 'edit');
+    expect(await page.inputValue('#composer-input')).toBe('two, corrected');
+    // Kept across a reload as the room's draft.
+    await page.reload();
+    await page.waitForSelector('#status[data-state="online"]');
+    expect(await page.inputValue('#composer-input')).toBe('two, corrected');
+    await click('one', 'edit');
+    expect(await page.inputValue('#composer-input')).toBe('two, corrected');
+
+    // Cancelled: the new message comes back, the note goes; sent: the edit is stored.
+    await page.press('#composer-input', 'Escape');
+    expect(await page.inputValue('#composer-input')).toBe('a new message');
+    expect(await page.textContent('#composer-error')).toBe('');
+    await click('two', 'edit');
+    await page.fill('#composer-input', 'two, corrected');
+    await page.press('#composer-input', 'Enter');
+    await page.locator('#message-list li.message .edited').waitFor();
+    expect(await page.inputValue('#composer-input')).toBe('a new message');
+    expect(await messageTexts(page)).toEqual(['one', 'two, corrected']);
+    await alice.context.close();
+  });
+
+  it("shows a tab reloaded after another account signed in elsewhere none of the first account's draft, and sends nothing, before the welcome", async () => {
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      const page = alice.page;
+      await page.fill('#composer-input', 'written by alice');
+      proxy.drop();
+      await page.waitForSelector('#status[data-state="offline"]');
+
+      // Another tab shares the cookie: it signs out and signs up as bob.
+      const other = await alice.context.newPage();
+      await other.goto(server.origin);
+      await other.waitForSelector('#status[data-state="online"]');
+      await other.click('#logout');
+      await other.fill('#login-name', 'bob');
+      await other.fill('#login-password', 'browser password');
+      await other.click('#sign-up');
+      await other.waitForSelector('#status[data-state="online"]');
+
+      // alice's tab is reloaded; its WebSocket is held (no welcome) while it is looked at.
+      proxy.restore();
+      let held!: (route: WebSocketRoute) => void;
+      const socket = new Promise<WebSocketRoute>((resolve) => {
+        held = resolve;
+      });
+      let through = false;
+      await page.routeWebSocket(/./, (route) => {
+        if (through) route.connectToServer();
+        else held(route);
+      });
+      const frames = framesSent(page);
+      await page.reload();
+      const route = await socket;
+      expect(await page.isVisible('#composer-input')).toBe(true);
+      expect(await page.inputValue('#composer-input')).toBe('');
+      expect(await page.isDisabled('#composer-input')).toBe(true);
+      // Send does nothing: no message is queued to go out as bob.
+      await page.click('#composer button[type="submit"]');
+      expect(
+        await page.evaluate(() => JSON.parse(sessionStorage.getItem('riptide-chat-outbox') ?? '[]')),
+      ).toEqual([]);
+
+      // The welcome (bob) drops alice's drafts; the composer is his, empty.
+      through = true;
+      await route.close();
+      await page.waitForSelector('#status[data-state="offline"]');
+      await page.evaluate(() => window.dispatchEvent(new Event('online')));
+      await page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
+      expect(await page.textContent('#me')).toBe('bob');
+      expect(await page.isEnabled('#composer-input')).toBe(true);
+      expect(await page.inputValue('#composer-input')).toBe('');
+      expect(await page.evaluate(() => sessionStorage.getItem('riptide-chat-drafts'))).not.toContain('alice');
+      await page.fill('#composer-input', 'written by bob');
+      await page.press('#composer-input', 'Enter');
+      await seqOf(page, 'written by bob');
+      expect(frames.filter((f) => f.type === 'send').map((f) => f.text)).toEqual(['written by bob']);
+      expect(await messageTexts(page)).not.toContain('written by alice');
       await alice.context.close();
     } finally {
       await proxy.close();

@@ -217,6 +217,14 @@ export class AttachmentTray {
     return gone.length;
   }
 
+  /** Every room's files go, uploads stopped: signed out, or the tab is now another account's. */
+  clear(): void {
+    for (const upload of [...this.#uploads]) {
+      upload.xhr?.abort();
+      this.#remove(upload);
+    }
+  }
+
   #remove(upload: Upload): void {
     const i = this.#uploads.indexOf(upload);
     if (i >= 0) this.#uploads.splice(i, 1);

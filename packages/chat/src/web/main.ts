@@ -262,7 +262,10 @@ function onMessage(msg: ServerMessage): void {
       // Another account signed in meanwhile (in another tab: the cookie is shared): what this tab
       // queued was written as someone else, so it is neither sent as this one nor shown to it.
       const owner = sessionStorage.getItem(OUTBOX_USER_KEY);
-      if (owner !== null && owner !== msg.user) outbox.clear();
+      if (owner !== null && owner !== msg.user) {
+        outbox.clear();
+        tray.clear();
+      }
       sessionStorage.setItem(OUTBOX_USER_KEY, msg.user);
       state.receive(msg);
       // A room left while offline (in another tab) is absent: its queue is dropped, not sent, and
@@ -778,6 +781,7 @@ async function start(): Promise<void> {
       body: '{}',
     });
     outbox.clear();
+    tray.clear();
     sessionStorage.removeItem(OUTBOX_USER_KEY);
     drafts.clear();
     conn.stop();

@@ -106,6 +106,13 @@ describe('text that cannot go as written', () => {
     try {
       const alice = await signIn(chrome.browser, proxied, 'alice');
       const frames = framesSent(alice.page);
+      // A file of alice's waits in another room's draft (the tray keeps it, hidden here).
+      await openRoom(alice.page, 'random');
+      const image = { name: 'alice.png', type: 'image/png', base64: png(20, 10).toString('base64') };
+      await give(alice.page, 'paste', [image]);
+      await alice.page.locator('#attachment-tray .upload.done').waitFor();
+      await openRoom(alice.page, 'general');
+      expect(await alice.page.locator('#attachment-tray .upload').count()).toBe(1);
       await goOffline(proxy, alice.page);
       await sendMessage(alice.page, 'written as alice');
       expect(await alice.page.locator('#message-list li.pending').count()).toBe(1);
@@ -127,6 +134,7 @@ describe('text that cannot go as written', () => {
       expect(sends(frames).map((m) => m.text)).toEqual(['written as bob']);
       expect(await alice.page.locator('#message-list li.pending').count()).toBe(0);
       expect(await messageTexts(alice.page)).not.toContain('written as alice');
+      expect(await alice.page.locator('#attachment-tray .upload').count()).toBe(0);
       await alice.context.close();
     } finally {
       await proxy.close();

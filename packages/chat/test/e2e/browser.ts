@@ -92,6 +92,48 @@ export async function signIn(
   return { context, page };
 }
 
+/**
+ * Another tab of `context` (the same cookie) signs out and signs up as `name`: the session the
+ * context's other pages resume with is now that account's.
+ */
+export async function switchAccount(context: BrowserContext, origin: string, name: string): Promise<void> {
+  const other = await context.newPage();
+  await other.goto(origin);
+  await other.waitForSelector('#status[data-state="online"]');
+  await other.click('#logout');
+  await other.fill('#login-name', name);
+  await other.fill('#login-password', 'browser password');
+  await other.click('#sign-up');
+  await other.waitForSelector('#status[data-state="online"]');
+}
+
+/** A frame the page sent, parsed: its type and, for a send, its room and text. */
+export type SentFrame = { type: string; text?: string; room?: string };
+
+/** The text frames the page sends on WebSockets opened from now on. */
+export function framesSent(page: Page): SentFrame[] {
+  const frames: SentFrame[] = [];
+  page.on('websocket', (ws) =>
+    ws.on('framesent', (frame) => {
+      if (typeof frame.payload === 'string') frames.push(JSON.parse(frame.payload) as SentFrame);
+    }),
+  );
+  return frames;
+}
+
+/** Cuts the page off (the proxy refuses it) and waits until it says so. */
+export async function goOffline(proxy: TcpProxy, page: Page): Promise<void> {
+  proxy.drop();
+  await page.waitForSelector('#status[data-state="offline"]');
+}
+
+/** Lets the page back in and has it reconnect now (as the browser's `online` event does). */
+export async function comeBack(proxy: TcpProxy, page: Page): Promise<void> {
+  proxy.restore();
+  await page.evaluate(() => window.dispatchEvent(new Event('online')));
+  await page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
+}
+
 export async function sendMessage(page: Page, text: string): Promise<void> {
   await page.fill('#composer-input', text);
   await page.keyboard.press('Enter');

@@ -11,20 +11,20 @@ import type { Page, WebSocketRoute } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { startTestServer, TestClient } from '../helpers.js';
 import { axeViolations } from './axe.js';
-import { messageTexts, openRoom, seqOf, signIn, TcpProxy, useBrowser } from './browser.js';
+import {
+  comeBack,
+  framesSent,
+  goOffline,
+  messageTexts,
+  openRoom,
+  seqOf,
+  signIn,
+  switchAccount,
+  TcpProxy,
+  useBrowser,
+} from './browser.js';
 
 const chrome = useBrowser();
-
-/** The text frames the page sends on WebSockets opened from now on. */
-function framesSent(page: Page): { type: string; text?: string; room?: string }[] {
-  const frames: { type: string; text?: string; room?: string }[] = [];
-  page.on('websocket', (ws) =>
-    ws.on('framesent', (frame) => {
-      if (typeof frame.payload === 'string') frames.push(JSON.parse(frame.payload));
-    }),
-  );
-  return frames;
-}
 
 async function showRoom(page: Page, room: string): Promise<void> {
   await page.click(`#room-list button[data-room="${room}"]`);
@@ -165,14 +165,11 @@ describe('drafts', () => {
       // Deleted while this page was offline: found on the resume.
       await edit('second version', 'second, corrected');
       const second = await seqOf(page, 'second version');
-      proxy.drop();
-      await page.waitForSelector('#status[data-state="offline"]');
+      await goOffline(proxy, page);
       expect(await elsewhere.request('ack', { type: 'delete', room: 'general', seq: second })).toMatchObject({
         type: 'ack',
       });
-      proxy.restore();
-      await page.evaluate(() => window.dispatchEvent(new Event('online')));
-      await page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
+      await comeBack(proxy, page);
       await page.waitForSelector('#edit-banner', { state: 'hidden' });
       expect(await page.inputValue('#composer-input')).toBe('second, corrected');
       expect(await page.textContent('#composer-error')).toBe(told);
@@ -257,18 +254,10 @@ describe('drafts', () => {
       const alice = await signIn(chrome.browser, proxied, 'alice');
       const page = alice.page;
       await page.fill('#composer-input', 'written by alice');
-      proxy.drop();
-      await page.waitForSelector('#status[data-state="offline"]');
+      await goOffline(proxy, page);
 
       // Another tab shares the cookie: it signs out and signs up as bob.
-      const other = await alice.context.newPage();
-      await other.goto(server.origin);
-      await other.waitForSelector('#status[data-state="online"]');
-      await other.click('#logout');
-      await other.fill('#login-name', 'bob');
-      await other.fill('#login-password', 'browser password');
-      await other.click('#sign-up');
-      await other.waitForSelector('#status[data-state="online"]');
+      await switchAccount(alice.context, server.origin, 'bob');
 
       // alice's tab is reloaded; its WebSocket is held (no welcome) while it is looked at.
       proxy.restore();

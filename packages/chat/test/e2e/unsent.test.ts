@@ -5,12 +5,25 @@
  * written (the banner goes, the text stays, said); and Edit on a message refused for good, which
  * gives its files back to the composer unless the files were what was refused.
  */
-import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { png } from '../attachments/files.js';
 import { startTestServer, TestClient } from '../helpers.js';
 import { axeViolations } from './axe.js';
-import { give, messageTexts, openRoom, sendMessage, seqOf, signIn, TcpProxy, useBrowser } from './browser.js';
+import {
+  comeBack,
+  framesSent,
+  give,
+  goOffline,
+  messageTexts,
+  openRoom,
+  type SentFrame,
+  sendMessage,
+  seqOf,
+  signIn,
+  switchAccount,
+  TcpProxy,
+  useBrowser,
+} from './browser.js';
 
 const chrome = useBrowser();
 
@@ -19,32 +32,7 @@ async function say(client: TestClient, room: string, id: string, text: string): 
   if (ack.type !== 'ack') throw new Error(`send refused: ${JSON.stringify(ack)}`);
 }
 
-/** Cuts the page off (the proxy refuses it) and waits until it says so. */
-async function goOffline(proxy: TcpProxy, page: Page): Promise<void> {
-  proxy.drop();
-  await page.waitForSelector('#status[data-state="offline"]');
-}
-
-/** Lets the page back in and has it reconnect now (as the browser's `online` event does). */
-async function comeBack(proxy: TcpProxy, page: Page): Promise<void> {
-  proxy.restore();
-  await page.evaluate(() => window.dispatchEvent(new Event('online')));
-  await page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
-}
-
-/** The text frames the page sends on WebSockets opened from now on. */
-function framesSent(page: Page): string[] {
-  const frames: string[] = [];
-  page.on('websocket', (ws) =>
-    ws.on('framesent', (frame) => {
-      if (typeof frame.payload === 'string') frames.push(frame.payload);
-    }),
-  );
-  return frames;
-}
-
-const sends = (frames: string[]) =>
-  frames.map((f) => JSON.parse(f) as { type: string; text?: string }).filter((m) => m.type === 'send');
+const sends = (frames: SentFrame[]) => frames.filter((m) => m.type === 'send');
 
 describe('text that cannot go as written', () => {
   it('says, and offers the text of, messages queued offline in a room left in another tab, without sending them', async () => {
@@ -118,14 +106,7 @@ describe('text that cannot go as written', () => {
       expect(await alice.page.locator('#message-list li.pending').count()).toBe(1);
 
       // Another tab shares the cookie: it signs out and signs up as bob.
-      const other = await alice.context.newPage();
-      await other.goto(server.origin);
-      await other.waitForSelector('#status[data-state="online"]');
-      await other.click('#logout');
-      await other.fill('#login-name', 'bob');
-      await other.fill('#login-password', 'browser password');
-      await other.click('#sign-up');
-      await other.waitForSelector('#status[data-state="online"]');
+      await switchAccount(alice.context, server.origin, 'bob');
 
       // alice's tab comes back signed in as bob: her queued message is not his to send or see.
       await comeBack(proxy, alice.page);

@@ -9,20 +9,15 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectRedis, type RedisConnections } from '../../src/server/backends/redis/connection.js';
+import type { RedisConnections } from '../../src/server/backends/redis/connection.js';
 import { RedisCommittedEvents, type RedisEventsOptions } from '../../src/server/backends/redis/events.js';
 import { RedisKeys } from '../../src/server/backends/redis/keys.js';
 import { RedisStore } from '../../src/server/backends/redis/store.js';
 import type { ServerMessage } from '../../src/shared/protocol.js';
 import { ChatNode, cleanupAll, PATIENCE_MS, RedisServer, SimClient, waitUntil } from './helpers.js';
-
-/** Snapshots only when asked (SAVE); DEBUG allowed from localhost. */
-const SNAPSHOT_ONLY = ['--appendonly', 'no', '--enable-debug-command', 'local'];
+import { connect, lines, SNAPSHOT_ONLY } from './loss.js';
 
 const quotas = { maxRooms: 100, maxOwnedRooms: 100 };
-/** The chat's own three connections to a Redis (as a node makes them). */
-const connect = (url: string) =>
-  connectRedis({ url, connectTimeoutMs: 10_000, commandTimeoutMs: 5000 }, () => {});
 const room = (name: string) => ({ name, kind: 'public' as const, owner: 'x', createdAt: 0 });
 const message = (text: string) =>
   ({ type: 'message', room: 'r', user: 'ann', clientId: text, text, ts: 1763780000000 }) as const;
@@ -188,9 +183,6 @@ describe('the event reader notices a log that went back (connections stay open)'
     expect(n.warnings).toEqual([]);
   });
 });
-
-/** A SimClient's messages in a room as `seq text`. */
-const lines = (c: SimClient, roomName: string) => c.messages(roomName).map((m) => `${m.seq} ${m.text}`);
 
 describe('two chat nodes after Redis came back from an older snapshot', () => {
   afterEach(cleanupAll);

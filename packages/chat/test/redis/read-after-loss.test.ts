@@ -10,27 +10,9 @@
  */
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectRedis } from '../../src/server/backends/redis/connection.js';
 import { LOG_TAG } from '../../src/shared/protocol.js';
 import { ChatNode, cleanupAll, RedisServer, SimClient, waitUntil } from './helpers.js';
-
-/** Snapshots only when asked (SAVE); DEBUG allowed from localhost. */
-const SNAPSHOT_ONLY = ['--appendonly', 'no', '--enable-debug-command', 'local'];
-
-const connect = (url: string) =>
-  connectRedis({ url, connectTimeoutMs: 10_000, commandTimeoutMs: 5000 }, () => {});
-
-const lines = (c: SimClient, room: string) => c.messages(room).map((m) => `${m.seq} ${m.text}`);
-
-async function sendAll(from: SimClient, texts: string[]): Promise<number[]> {
-  const seqs = [];
-  for (const text of texts) {
-    const id = from.send('general', text);
-    await waitUntil(`ack of ${text}`, () => from.acks.has(id));
-    seqs.push(from.acks.get(id) as number);
-  }
-  return seqs;
-}
+import { connect, lines, SNAPSHOT_ONLY, sendAll } from './loss.js';
 
 let reads = 0;
 /** Asks to move c's read marker in general to `seq` (naming `tag` if given); the marker now. */

@@ -9,7 +9,8 @@
  *   - A method resolves once its effect is durable (SQLite: committed with synchronous=FULL; Redis:
  *     replied, with appendfsync always). The hub acknowledges only after that.
  *   - A room event gets the room's next seq atomically with being stored; dedup by (room, user,
- *     client id), and a resend must carry the same content (backends/send-digest.ts).
+ *     client id), and a resend must carry the same content (backends/send-digest.ts); storedSend
+ *     answers that dedup question alone, writing nothing.
  *   - CommittedEvents delivers every committed room event of an open room once, in seq order.
  *   - Storage that cannot be reached rejects with UnavailableError (nothing was done).
  *   - Times come from the caller (`now` arguments) so tests drive them with a fake clock.

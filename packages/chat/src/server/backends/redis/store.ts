@@ -25,8 +25,10 @@
  *   (send-digest.ts), written by the append script, expiring after `dedupTtlSeconds` (default 7
  *   days). A resend with the same digest is a duplicate, with another one 'id_reused'; an id without
  *   a digest key (stored before digests) dedups any resend, as it did. Two keys, not one value, so
- *   that nodes of either version read what the other wrote. A client resends unacknowledged
- *   messages right after it reconnects, so a window of days is generous; older ids are forgotten.
+ *   that nodes of either version read what the other wrote. STORED_SEND reads the same keys and
+ *   writes nothing (storedSend: a resend from a user no longer in the room). A client resends
+ *   unacknowledged messages right after it reconnects, so a window of days is generous; older ids
+ *   are forgotten.
  * - Rooms: creation checks the quotas (`roomcount`, `owned:<user>`) in the same script; joining
  *   checks the user's room count; an emptied room enters `empty` with the time, and expiry deletes
  *   every key of it except `seq` and `tip` (a room created again under that name continues its

@@ -107,8 +107,8 @@ export async function switchAccount(context: BrowserContext, origin: string, nam
   await other.waitForSelector('#status[data-state="online"]');
 }
 
-/** A frame the page sent, parsed: its type and, for a send, its room and text. */
-export type SentFrame = { type: string; text?: string; room?: string };
+/** A frame the page sent, parsed: its type and, for a send, its id, room and text. */
+export type SentFrame = { type: string; id?: string; text?: string; room?: string };
 
 /** The text frames the page sends on WebSockets opened from now on. */
 export function framesSent(page: Page): SentFrame[] {

@@ -10,7 +10,7 @@ afterEach(cleanup);
 
 describe('a send from outside the room', () => {
   it("acknowledges the author's message stored before the leave, refuses anything else, writes nothing", async () => {
-    const server = await startTestServer();
+    const server = await startTestServer({ limits: { messageRate: { burst: 1000, perSecond: 1000 } } });
     const clients: TestClient[] = [];
     await sendFromOutside([server.origin], (c) => clients.push(c));
     for (const c of clients) await c.close();

@@ -24,9 +24,9 @@
  *   author's stored message even from outside the room (docs/chat-protocol.md, `send`), so neither
  *   `dropRoom` (the one in flight) nor `connected` (any `sent` one, marked `outside`) drops it: it
  *   is sent again in its place in the queue, an ack removes it like any other (the page shows
- *   nothing: the room is not there) and any refusal but a wait drops it, told. Only the first
- *   message not failed is ever sent, so there is at most one such message, at the head of the
- *   queue: asking holds nothing back that the server would not hold anyway.
+ *   nothing: the room is not there) and any refusal but a wait drops it, told. It keeps its place:
+ *   only the first message not failed is sent, so such a message is at the head of the queue (one,
+ *   unless a failed one was sent again meanwhile), and asking keeps the typed order.
  * - Any other error refuses this message for good (`text_too_long`, a reply target or files
  *   `not_found`, `bad_message`, `id_reused`, `internal`...): it is marked failed with the reason and
  *   stays in the queue, shown as not sent (also after a reload), is not sent again by itself, and

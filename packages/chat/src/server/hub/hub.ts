@@ -12,6 +12,9 @@
  *   connection, in seq order.
  * - A connection enters a room's live stream only through replay.ts (after hello, a join, an
  *   invitation, a sync): it is brought up to the channel's head and subscribed in the same tick.
+ * - A request about a room the connection is not in is refused `not_member`, except a `send` of the
+ *   user's own message stored under that id before they left: acknowledged as a duplicate, from a
+ *   lookup that writes nothing (`#sendFromOutside`).
  * - Room membership requests live in membership.ts; who is in which room on this node, in
  *   local-rooms.ts. The clock is injected: every timestamp and every limit uses `clock.now()`.
  */

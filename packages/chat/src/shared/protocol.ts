@@ -43,7 +43,7 @@ export interface Limits {
   maxRooms: number;
   /** send, edit, delete. */
   messageRate: Rate;
-  /** create, join, leave, invite, dm, delete_room. */
+  /** create, join, leave, invite, remove, dm, delete_room. */
   roomRate: Rate;
   /** Every other request except typing (hello, ping, history, sync, read, rooms). */
   requestRate: Rate;
@@ -279,6 +279,8 @@ export type ClientMessage =
   | Req<{ type: 'join'; room: string }>
   | Req<{ type: 'leave'; room: string }>
   | Req<{ type: 'invite'; room: string; user: string }>
+  /** The owner of a private room takes a member (not themselves) out of it. */
+  | Req<{ type: 'remove'; room: string; user: string }>
   | Req<{ type: 'dm'; user: string }>
   | Req<{ type: 'delete_room'; room: string }>
   | Req<{ type: 'search'; query: string; room?: string; before?: string }>
@@ -349,8 +351,10 @@ export type ServerMessage =
   | Reply<{ type: 'read'; room: string; seq: number }>
   | Reply<{ type: 'rooms'; rooms: RoomListing[]; next?: string }>
   | Reply<{ type: 'joined' } & RoomState>
-  | Reply<{ type: 'left'; room: string; reason?: 'deleted' }>
+  /** reason: absent for a leave (in this tab or another), or why the user is out of the room. */
+  | Reply<{ type: 'left'; room: string; reason?: 'deleted' | 'removed' }>
   | Reply<{ type: 'invited'; room: string; user: string }>
+  | Reply<{ type: 'removed'; room: string; user: string }>
   | Reply<{ type: 'search'; query: string; hits: SearchHit[]; next?: string }>
   | { v: 2; type: 'presence'; room: string; user: string; online: boolean }
   | { v: 2; type: 'member'; room: string; user: string; joined: boolean; online?: boolean }
@@ -378,6 +382,7 @@ export const SERVER_MESSAGE_TYPES: readonly ServerMessageType[] = [
   'joined',
   'left',
   'invited',
+  'removed',
   'search',
   'presence',
   'member',

@@ -114,6 +114,7 @@ type RequestKind =
   | 'leave'
   | 'delete_room'
   | 'invite'
+  | 'remove_member'
   | 'read'
   | 'typing'
   | 'history'
@@ -289,6 +290,8 @@ export class ChatState {
         this.#error(msg.code, msg.message, msg.ref);
         return;
       case 'invited':
+      case 'removed':
+        if (msg.ref !== undefined) this.#requests.delete(msg.ref);
         this.roomError = '';
         this.#changed('errors');
         return;
@@ -604,6 +607,20 @@ export class ChatState {
     this.#request('invite', room, { v: 2, type: 'invite', room, user });
   }
 
+  /**
+   * The owner takes `user` out of their private room (answered by `removed`; the member notice
+   * and the online list follow).
+   */
+  removeMember(room: string, user: string): void {
+    this.#request('remove_member', room, { v: 2, type: 'remove', room, user });
+  }
+
+  /** Whether the user may remove `user` from room `name`: they own it, it is private, not themselves. */
+  mayRemove(name: string, user: string): boolean {
+    const room = this.rooms.get(name);
+    return room?.kind === 'private' && room.owner === this.me && user !== this.me;
+  }
+
   listRooms(after?: string): void {
     this.#request(
       'rooms',
@@ -644,13 +661,18 @@ export class ChatState {
     } else this.#changed('rooms');
   }
 
-  #left(name: string, reason: 'deleted' | undefined): void {
+  #left(name: string, reason: 'deleted' | 'removed' | undefined): void {
     const room = this.rooms.get(name);
     if (!room) return;
     this.rooms.delete(name);
     // Deleted by its owner: the others are told (the owner asked for it).
     if (reason === 'deleted' && room.owner !== this.me) {
       this.roomError = `${roomLabel(room, this.me)} was deleted by its owner`;
+      this.#changed('errors');
+    }
+    // Removed by its owner: as for a deletion, the room goes and the user is told why.
+    if (reason === 'removed') {
+      this.roomError = `You were removed from ${roomLabel(room, this.me)}`;
       this.#changed('errors');
     }
     if (this.active === name) this.open(this.#fallbackRoom());
@@ -666,7 +688,9 @@ export class ChatState {
         this.#request('create', request.room, { v: 2, type: 'create', room: request.room });
         return;
       }
-      if (['join', 'create', 'dm', 'leave', 'invite', 'delete_room'].includes(request.kind)) {
+      if (
+        ['join', 'create', 'dm', 'leave', 'invite', 'remove_member', 'delete_room'].includes(request.kind)
+      ) {
         this.roomError = message;
         this.#changed('errors');
         return;

@@ -23,6 +23,7 @@ describe('parseClientMessage', () => {
       { v: 2, type: 'join', room: 'general' },
       { v: 2, type: 'leave', room: 'dm:ann:bob' },
       { v: 2, type: 'invite', room: 'plans', user: 'Bob_2' },
+      { v: 2, type: 'remove', ref: 'x1', room: 'plans', user: 'Bob_2' },
       { v: 2, type: 'dm', user: 'bob' },
       { v: 2, type: 'delete_room', room: 'plans' },
       { v: 2, type: 'send', id: 'r1', room: 'general', text: 'yes', replyTo: 3 },
@@ -37,6 +38,33 @@ describe('parseClientMessage', () => {
         ok: true,
         message: m,
       });
+  });
+
+  it('remove: a room that can be named (not a direct message), a user name, nothing else', () => {
+    const remove = (fields: Record<string, unknown>) =>
+      parseClientMessage(JSON.stringify({ v: 2, type: 'remove', ref: 'x', ...fields }), 4096);
+    expect(remove({ room: 'plans' })).toEqual({
+      ok: false,
+      code: 'bad_message',
+      message: 'remove needs user',
+      ref: 'x',
+    });
+    expect(remove({ user: 'bob' })).toMatchObject({
+      ok: false,
+      code: 'bad_message',
+      message: 'remove needs room',
+    });
+    expect(remove({ room: 'dm:ann:bob', user: 'bob' })).toMatchObject({ ok: false, code: 'bad_room_name' });
+    expect(remove({ room: 'plans', user: 'not a name' })).toMatchObject({
+      ok: false,
+      code: 'bad_message',
+      message: 'user must be a user name (1-24 of A-Z a-z 0-9 - _)',
+    });
+    expect(remove({ room: 'plans', user: 'bob', reason: 'spam' })).toMatchObject({
+      ok: false,
+      code: 'bad_message',
+      message: 'unknown field "reason" for remove',
+    });
   });
 
   it('names the request in its error: ref, and a send\u2019s id', () => {

@@ -315,6 +315,54 @@ describe('ChatState', () => {
     expect(state.roomError).toBe('#plans was deleted by its owner');
   });
 
+  it('a removed member loses the room, open or not, and is told; others only see the notice', () => {
+    const plans = roomState('plans', { kind: 'private', owner: 'bob', online: ['alice', 'bob'] });
+    const { state, last } = setup([general(0), plans]);
+    state.open('plans');
+    state.receive(history('plans', last().ref, [], 0));
+    // As after a leave in another tab: the member notice comes while still in the room, then `left`.
+    state.receive({ v: 2, type: 'member', room: 'plans', user: 'alice', joined: false });
+    state.receive({ v: 2, type: 'left', room: 'plans', reason: 'removed' });
+    expect(state.rooms.has('plans')).toBe(false);
+    expect(state.active).toBe('general');
+    expect(state.roomError).toBe('You were removed from #plans');
+    expect(state.changes.has('errors')).toBe(true);
+    // A plain leave (another tab) says nothing.
+    const other = setup([general(0), plans]);
+    other.state.receive({ v: 2, type: 'left', room: 'plans' });
+    expect(other.state.roomError).toBe('');
+  });
+
+  it('the owner of a private room may remove others (not themselves); the answer clears the error', () => {
+    const plans = roomState('plans', { kind: 'private', owner: 'alice', online: ['alice', 'bob'] });
+    const open = roomState('open', { owner: 'alice' });
+    const theirs = roomState('theirs', { kind: 'private', owner: 'bob' });
+    const { state, last } = setup([general(0), plans, open, theirs]);
+    expect(state.mayRemove('plans', 'bob')).toBe(true);
+    expect(state.mayRemove('plans', 'alice')).toBe(false);
+    expect(state.mayRemove('open', 'bob')).toBe(false);
+    expect(state.mayRemove('theirs', 'carol')).toBe(false);
+    expect(state.mayRemove('gone', 'bob')).toBe(false);
+    state.removeMember('plans', 'bob');
+    const ask = last();
+    expect(ask).toEqual({ v: 2, type: 'remove', room: 'plans', user: 'bob', ref: ask.ref });
+    // Refused: said where room requests are answered (not under the composer).
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: ask.ref,
+      code: 'not_member',
+      message: 'bob is not in room plans',
+    });
+    expect(state.roomError).toBe('bob is not in room plans');
+    expect(state.composerError).toBe('');
+    state.removeMember('plans', 'bob');
+    state.receive({ v: 2, type: 'removed', ref: last().ref, room: 'plans', user: 'bob' });
+    expect(state.roomError).toBe('');
+    state.receive({ v: 2, type: 'member', room: 'plans', user: 'bob', joined: false });
+    expect(state.rooms.get('plans')?.online).toEqual(new Set(['alice']));
+  });
+
   it('applies reactions to the message they target, without counting them as unread', () => {
     const { state, last } = setup();
     state.receive(history('general', last().ref, [], 0));

@@ -63,6 +63,7 @@ const BUCKET: Record<ClientMessage['type'], BucketName | null> = {
   join: 'rooms',
   leave: 'rooms',
   invite: 'rooms',
+  remove: 'rooms',
   dm: 'rooms',
   delete_room: 'rooms',
   search: 'requests',
@@ -81,6 +82,7 @@ const IN_ROOM = new Set<ClientMessage['type']>([
   'read',
   'leave',
   'invite',
+  'remove',
   'react',
 ]);
 
@@ -369,6 +371,8 @@ export class Hub {
         return this.#membership.leave(conn, msg.room, ref);
       case 'invite':
         return this.#membership.invite(conn, msg.room, msg.user, ref);
+      case 'remove':
+        return this.#membership.remove(conn, msg.room, msg.user, ref);
       case 'dm':
         return this.#membership.dm(conn, msg.user, ref);
       case 'delete_room':

@@ -6,7 +6,7 @@
  * - A room's channel opens with the first connection that enters the room on this node and closes
  *   with the last one that leaves (never while it is still opening).
  * - A user's topic (`user:<name>`) is heard while the user has a connection here: membership changes
- *   made elsewhere (another tab joined a room, an invitation, a deleted room) arrive on it.
+ *   made elsewhere (another tab joined a room, an invitation, a removal, a deleted room) arrive on it.
  * - Presence is announced on the room's topic when a user's first connection enters the room and
  *   when the last one leaves it, whatever the cause (connecting, joining, leaving, closing).
  */
@@ -17,7 +17,9 @@ import { encode } from './replies.js';
 import { RoomChannel } from './room-channel.js';
 
 /** Membership changes sent to every connection of a user, on any node. */
-export type UserEvent = { op: 'joined'; room: string } | { op: 'left'; room: string; reason?: 'deleted' };
+export type UserEvent =
+  | { op: 'joined'; room: string }
+  | { op: 'left'; room: string; reason?: 'deleted' | 'removed' };
 
 export class LocalRooms {
   readonly #backend: Backend;

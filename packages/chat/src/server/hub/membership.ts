@@ -1,11 +1,11 @@
 /**
- * Membership requests: create, join, leave, invite, dm, delete_room; and their echo on the user's
- * other connections (any node), which hear them on the user's topic as UserEvents.
+ * Membership requests: create, join, leave, invite, remove, dm, delete_room; and their echo on the
+ * user's other connections (any node), which hear them on the user's topic as UserEvents.
  *
  * Access rules (docs/chat-protocol.md, "Rooms"):
  * - public rooms: anyone may list and join them.
- * - private rooms: only members see them; the owner invites; to anyone else a private room does
- *   not exist (`no_such_room`, the same answer as for a missing room).
+ * - private rooms: only members see them; the owner invites and removes; to anyone else a private
+ *   room does not exist (`no_such_room`, the same answer as for a missing room).
  * - direct messages: a room of exactly two users, named dm:<a>:<b>; only `dm` enters it.
  * A room's events and notices reach only connections in the room, and a connection enters a room
  * only here (or at hello) after the store confirmed the membership, on every node.
@@ -157,6 +157,33 @@ export class MembershipHandlers {
     }
   }
 
+  /**
+   * The owner takes a member out of their private room. The member's connections, on every node,
+   * leave it as after a leave in another tab (the `member` notice first, while they are still in
+   * the room, then `left`), told why: `reason: 'removed'`. Their messages stay; a new invitation
+   * brings them back.
+   */
+  async remove(conn: Connection, room: string, name: string, ref: string | undefined): Promise<void> {
+    const info = await this.#backend.rooms.getRoom(room);
+    if (!info) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
+    if (info.kind !== 'private' || info.owner !== conn.user)
+      return this.#fail(conn, ref, 'forbidden', 'only the owner of a private room can remove from it');
+    const target = await this.#backend.accounts.getUser(name);
+    if (!target) return this.#fail(conn, ref, 'no_such_user', `there is no user ${name}`);
+    if (target.name === conn.user)
+      return this.#fail(
+        conn,
+        ref,
+        'bad_message',
+        'the owner cannot remove themselves: use leave or delete_room',
+      );
+    if (!(await this.#backend.rooms.leave(target.name, room, this.#clock.now())))
+      return this.#fail(conn, ref, 'not_member', `${target.name} is not in room ${room}`);
+    reply(conn, ref, { v, type: 'removed', room, user: target.name });
+    this.#local.notice(room, { v, type: 'member', room, user: target.name, joined: false });
+    this.#local.tellUser(target.name, { op: 'left', room, reason: 'removed' });
+  }
+
   async dm(conn: Connection, name: string, ref: string | undefined): Promise<void> {
     const rooms = this.#backend.rooms;
     const target = await this.#backend.accounts.getUser(name);
@@ -210,7 +237,7 @@ export class MembershipHandlers {
     for (const user of members) this.#local.tellUser(user, { op: 'left', room, reason: 'deleted' });
   }
 
-  /** A membership change made elsewhere (another tab, an invitation, a deleted room). */
+  /** A membership change made elsewhere (another tab, an invitation, a removal, a deleted room). */
   async onUserEvent(conn: Connection, event: UserEvent): Promise<void> {
     if (conn.closed || !conn.ready) return; // a hello still to come reads the memberships itself
     if (event.op === 'joined') {

@@ -72,6 +72,7 @@ const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldK
   join: { room: 'roomName' },
   leave: { room: 'room' },
   invite: { room: 'roomName', user: 'user' },
+  remove: { room: 'roomName', user: 'user' },
   dm: { user: 'user' },
   delete_room: { room: 'roomName' },
   search: { query: 'query', room: 'room?', before: 'cursor?' },

@@ -123,6 +123,7 @@ const actions: Actions = {
     closeDrawer();
     state.startDm(user);
   },
+  removeMember: (user) => state.removeMember(state.active, user),
   edit: (message) => startEdit(message),
   remove: (message) => state.remove(message.room, message.seq),
   react: (message, emoji, on) => state.react(message.room, message.seq, emoji, on),

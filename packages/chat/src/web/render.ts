@@ -11,7 +11,12 @@ import { type ChatState, type Room, roomLabel } from './room-state.js';
 export interface Actions extends MessageActions {
   open(room: string): void;
   join(room: string): void;
+  /** The owner takes `user` out of the open (private) room, once confirmed. */
+  removeMember(user: string): void;
 }
+
+/** What the online list remembers between redraws: whose Remove asks "remove?" now. */
+const onlineUi = { removing: null as { room: string; user: string } | null };
 
 /** Rooms, then direct messages, each by name: the sidebar's order (Alt+↑/↓ follow it). */
 function sortedRooms(state: ChatState): Room[] {
@@ -83,12 +88,24 @@ export function renderHeader(state: ChatState): void {
   byId<HTMLTextAreaElement>('composer-input').disabled = !room;
 }
 
+/**
+ * Who is online in the open room. A name starts a direct message; in a private room its owner also
+ * has "Remove" beside each other name, which asks first (as deleting a message does): the focus
+ * goes to the question's Cancel, and back to Remove if cancelled.
+ */
 export function renderOnline(state: ChatState, actions: Actions): void {
   const list = byId('online-list');
   list.replaceChildren();
   const room = state.rooms.get(state.active);
+  const redraw = (focus: string) => {
+    renderOnline(state, actions);
+    list.querySelector<HTMLElement>(focus)?.focus();
+  };
+  const asking = onlineUi.removing;
+  if (asking && (asking.room !== room?.name || !room.online.has(asking.user))) onlineUi.removing = null;
   for (const user of [...(room?.online ?? [])].sort()) {
     const li = el('li');
+    li.dataset.user = user;
     if (user === state.me) li.textContent = user;
     else {
       // A name in the list starts a direct message.
@@ -98,8 +115,48 @@ export function renderOnline(state: ChatState, actions: Actions): void {
       button.addEventListener('click', () => actions.dm(user));
       li.append(button);
     }
+    if (room && state.mayRemove(room.name, user)) li.append(removeTools(room, user, state, actions, redraw));
     list.append(li);
   }
+}
+
+function removeTools(
+  room: Room,
+  user: string,
+  state: ChatState,
+  actions: Actions,
+  redraw: (focus: string) => void,
+): HTMLElement {
+  const label = roomLabel(room, state.me);
+  const item = `li[data-user="${CSS.escape(user)}"]`;
+  const button = (text: string, className: string, name: string, onClick: () => void) => {
+    const b = el('button', className, text);
+    b.type = 'button';
+    // The name holds the words shown (speech control says what it sees).
+    b.setAttribute('aria-label', name);
+    b.addEventListener('click', onClick);
+    return b;
+  };
+  if (onlineUi.removing?.room === room.name && onlineUi.removing.user === user) {
+    const box = el('span', 'remove-confirm');
+    box.append(
+      el('span', 'question', `Remove ${user} from ${label}?`),
+      button('Remove', 'danger confirm-remove', `Remove ${user}, yes`, () => {
+        onlineUi.removing = null;
+        actions.removeMember(user);
+        redraw(`${item} .remove-member`);
+      }),
+      button('Cancel', 'quiet cancel-remove', `Cancel, keep ${user}`, () => {
+        onlineUi.removing = null;
+        redraw(`${item} .remove-member`);
+      }),
+    );
+    return box;
+  }
+  return button('Remove', 'quiet remove-member', `Remove ${user} from ${label}`, () => {
+    onlineUi.removing = { room: room.name, user };
+    redraw(`${item} .cancel-remove`);
+  });
 }
 
 export function renderTyping(state: ChatState, now: number): void {

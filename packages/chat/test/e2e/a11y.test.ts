@@ -221,9 +221,9 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
     });
   }
 
-  // One test per theme: each runs axe six times, which takes long on a loaded machine.
+  // One test per theme: each runs axe seven times, which takes long on a loaded machine.
   for (const theme of ['light', 'dark'] as const) {
-    it(`search results, the image viewer, the delete question, reply and edit banners, a private room, the room directory (${theme})`, async () => {
+    it(`search results, the image viewer, the delete question, reply and edit banners, a private room and its remove question, the room directory (${theme})`, async () => {
       const found: string[] = [];
       const server = await startTestServer();
       const bob = await signIn(chrome.browser, server.origin, 'bob', { colorScheme: theme });
@@ -259,14 +259,21 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
       await page.waitForSelector('#edit-banner', { state: 'visible' });
       await audit(page, `edit banner ${theme}`, found);
       await page.keyboard.press('Escape');
-      // A private room of one's own (lock, invite field, delete), and the directory of rooms.
+      // A private room of one's own (lock, invite field, delete, Remove beside a member), and the
+      // directory of rooms; then the remove question.
       await page.check('#room-private');
       await page.fill('#room-input', `secret-${theme}`);
       await page.press('#room-input', 'Enter');
       await page.waitForSelector('#invite-form', { state: 'visible' });
+      await page.fill('#invite-input', 'bob');
+      await page.press('#invite-input', 'Enter');
+      await page.locator('#online-list li[data-user="bob"] .remove-member').waitFor();
       await page.click('#all-rooms summary');
       await page.locator('#all-room-list button').first().waitFor();
       await audit(page, `private room and directory ${theme}`, found);
+      await page.click('#online-list .remove-member');
+      await page.locator('#online-list .remove-confirm').waitFor();
+      await audit(page, `remove question ${theme}`, found);
       await context.close();
       await bob.context.close();
       expect(found).toEqual([]);

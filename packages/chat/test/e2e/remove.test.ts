@@ -1,0 +1,93 @@
+/**
+ * Removing a member of a private room from the page: the owner's "Remove" in the online list asks
+ * first (keyboard only here), and the member's page loses the room, says why (visibly, in the
+ * room error's live region) and keeps the text they were writing there in the unsent note.
+ */
+import { describe, expect, it } from 'vitest';
+import { startTestServer } from '../helpers.js';
+import { openRoom, sendMessage, signIn, useBrowser, waitForMessages } from './browser.js';
+
+const chrome = useBrowser();
+
+describe('remove a member', () => {
+  it("the owner removes bob from the online list; bob's page drops the room, says so, keeps his draft", async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await alice.page.fill('#room-input', 'plans');
+    await alice.page.check('#room-private');
+    await alice.page.press('#room-input', 'Enter');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#plans');
+    await alice.page.fill('#invite-input', 'bob');
+    await alice.page.press('#invite-input', 'Enter');
+    await bob.page.waitForSelector('#room-list button[data-room="plans"]');
+    await openRoom(bob.page, 'plans');
+    await sendMessage(bob.page, 'count me in');
+    await waitForMessages(alice.page, 1);
+    // bob starts another message and has not sent it when he is removed.
+    await bob.page.fill('#composer-input', 'and my cousin too');
+
+    // Nobody but the owner sees Remove, and the owner not beside her own name.
+    await bob.page.waitForSelector('#online-list li[data-user="alice"]');
+    expect(await bob.page.locator('#online-list .remove-member').count()).toBe(0);
+    const remove = alice.page.locator('#online-list li[data-user="bob"] .remove-member');
+    await remove.waitFor();
+    expect(await alice.page.locator('#online-list li[data-user="alice"] .remove-member').count()).toBe(0);
+    expect(await remove.getAttribute('aria-label')).toBe('Remove bob from #plans');
+
+    // By keyboard: Remove asks, with the focus on Cancel; Cancel puts it back on Remove.
+    await remove.focus();
+    await alice.page.keyboard.press('Enter');
+    await alice.page.waitForSelector('#online-list .remove-confirm');
+    expect(await alice.page.textContent('#online-list .remove-confirm .question')).toBe(
+      'Remove bob from #plans?',
+    );
+    expect(await alice.page.evaluate(() => document.activeElement?.classList.contains('cancel-remove'))).toBe(
+      true,
+    );
+    await alice.page.keyboard.press('Enter');
+    await remove.waitFor();
+    expect(await alice.page.evaluate(() => document.activeElement?.classList.contains('remove-member'))).toBe(
+      true,
+    );
+    expect(await server.backend.rooms.isMember('bob', 'plans')).toBe(true);
+    // Asked again, and confirmed: Shift+Tab from Cancel reaches the question's Remove.
+    await alice.page.keyboard.press('Enter');
+    await alice.page.waitForSelector('#online-list .cancel-remove:focus');
+    await alice.page.keyboard.press('Shift+Tab');
+    expect(
+      await alice.page.evaluate(() => document.activeElement?.classList.contains('confirm-remove')),
+    ).toBe(true);
+    await alice.page.keyboard.press('Enter');
+
+    // bob's page: the room is gone, he is told, and his draft is offered back.
+    await bob.page.waitForFunction(
+      () => document.querySelector('#room-error')?.textContent === 'You were removed from #plans',
+    );
+    expect(await bob.page.getAttribute('#room-error', 'role')).toBe('alert');
+    expect(await bob.page.locator('#room-list button[data-room="plans"]').count()).toBe(0);
+    expect(await bob.page.textContent('#room-title')).toBe('#general');
+    await bob.page.locator('#unsent-note').waitFor();
+    expect(await bob.page.textContent('#unsent-text')).toBe(
+      'The text you were writing to #plans was not sent: you are no longer in that room.',
+    );
+    expect(await bob.page.inputValue('#unsent-texts')).toBe('and my cousin too');
+
+    // alice's page: bob left the room and its online list; his message stays.
+    await alice.page.waitForFunction(() =>
+      [...document.querySelectorAll('#message-list li.notice')].some(
+        (n) => n.textContent === 'bob left #plans',
+      ),
+    );
+    await alice.page.waitForFunction(
+      () => document.querySelector('#online-list li[data-user="bob"]') === null,
+    );
+    expect(await alice.page.textContent('#room-error')).toBe('');
+    expect(await server.backend.rooms.isMember('bob', 'plans')).toBe(false);
+    expect((await server.backend.rooms.messagesBefore('plans', 100, 100)).map((m) => m.text)).toEqual([
+      'count me in',
+    ]);
+    await alice.context.close();
+    await bob.context.close();
+  });
+});

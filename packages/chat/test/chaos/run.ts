@@ -4,10 +4,11 @@
  * outbox) type into their rooms, reply (often to their own messages, which they may delete at
  * once), edit, delete and react; they leave rooms, join and re-join them (rooms they can enter;
  * now and then someone else's private room, refused), create rooms (public
- * `x…`, private `p…`), invite to their private rooms and delete the rooms they own (created again
+ * `x…`, private `p…`), invite to their private rooms and remove others from them (a member, or
+ * someone not in it: refused), and delete the rooms they own (created again
  * under the same name, sometimes at once while the owner's other tab is away), each change
  * answered (or its connection cut) before the next step; meanwhile their connections are cut at
- * random moments (right after a send, a hello, a history, a leave, a join, an invitation or a room
+ * random moments (right after a send, a hello, a history, a leave, a join, an invitation, a removal or a room
  * deletion is written, in the middle of a replay or a history, at any time) and servers restart (a `Cluster`: one SQLite
  * server, or nodes on one Redis). At quiescence (every tab reconnected, outboxes empty, heads
  * reached: request/reply barriers, no sleeps) the invariants are checked against the server's
@@ -209,10 +210,16 @@ export interface RunStats {
   histories: number;
   /** `sync`s the page sent (it saw a gap, or a history older than events it had). */
   syncs: number;
-  /** Rooms entered and left by tabs (a `joined`, a `left`), and left because they were deleted. */
+  /**
+   * Rooms entered and left by tabs (a `joined`, a `left`), and left because they were deleted or
+   * the user was removed from them.
+   */
   joined: number;
   left: number;
   deleted: number;
+  removed: number;
+  /** Members removed from private rooms (`removed` answers; their tabs may have been away). */
+  removals: number;
   /** Rooms created by tabs, and of those, created again under a name deleted before. */
   created: number;
   recreated: number;
@@ -354,7 +361,7 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
         tab.connect();
         await tab.until('a welcome or a close', () => tab.welcomed || tab.ws === null);
       }
-      // Membership: leave, delete an owned room, invite to an owned private room, or join
+      // Membership: leave, delete an owned room, invite to or remove from an owned private room, or join
       // (re-join, or create: the page's "join or create"); sometimes cut right after the request.
       const m = random();
       const now = [...tab.state.rooms.keys()].sort(); // (the welcome may have changed them)
@@ -385,6 +392,23 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
       } else if (m < 0.6 && ownedPrivate.length > 0) {
         if (cut) tab.killOnWrite('invite');
         tab.state.invite(pick(ownedPrivate), pick(users));
+      } else if (m < 0.7 && ownedPrivate.length > 0) {
+        // A member (one whose tab shows the room), or else someone invited just before (their tabs
+        // still entering the room), or now and then anyone (refused `not_member` if not in it):
+        // their tabs, on any node, drop the room and its unsent messages, as after a leave; a
+        // send of theirs already on its way is refused `not_member` (or stored, if it got there
+        // first).
+        const name = pick(ownedPrivate);
+        const members = tabs.filter((t) => t.user !== tab.user && t.state.rooms.has(name)).map((t) => t.user);
+        const others = users.filter((u) => u !== tab.user);
+        const anyone = random() < 0.2;
+        const target = members.length > 0 && !anyone ? pick(members) : pick(others);
+        if (members.length === 0 && !anyone) {
+          tab.state.invite(name, target);
+          await tab.answered();
+        }
+        if (cut) tab.killOnWrite('remove');
+        tab.state.removeMember(name, target);
       } else {
         // Join or create a room the user can enter: a public room they are not in (created if
         // nobody has it), or a private name nobody holds (created); now and then (REFUSED_JOINS)
@@ -440,6 +464,8 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     joined: sum((t) => t.seen.joined),
     left: sum((t) => t.seen.left),
     deleted: sum((t) => t.seen.deleted),
+    removed: sum((t) => t.seen.removed),
+    removals: sum((t) => t.seen.removals),
     created: created.length,
     // A name is created again only after it was deleted: every creation of it after the first.
     recreated: created.length - new Set(created).size,

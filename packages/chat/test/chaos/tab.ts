@@ -20,7 +20,14 @@ import { Outbox, type Pending } from '../../src/web/outbox.js';
 import { ChatState } from '../../src/web/room-state.js';
 
 /** The requests that change memberships (chaos/run.ts waits for their answers). */
-const MEMBERSHIP = new Set<ClientMessage['type']>(['join', 'create', 'leave', 'delete_room', 'invite']);
+const MEMBERSHIP = new Set<ClientMessage['type']>([
+  'join',
+  'create',
+  'leave',
+  'delete_room',
+  'invite',
+  'remove',
+]);
 
 const isRoomEvent = (m: ServerMessage): m is Extract<ServerMessage, RoomEvent> =>
   m.type === 'message' || m.type === 'edited' || m.type === 'deleted' || m.type === 'reacted';
@@ -66,10 +73,16 @@ export class Tab {
     histories: 0,
     kills: 0,
     syncs: 0,
-    /** Rooms entered (`joined`), left (`left`), and left because their owner deleted them. */
+    /**
+     * Rooms entered (`joined`), left (`left`), and left because their owner deleted them or removed
+     * the user from them.
+     */
     joined: 0,
     left: 0,
     deleted: 0,
+    removed: 0,
+    /** Members this tab's user removed from their private rooms (`removed` answers). */
+    removals: 0,
   };
   /** Rooms this tab created (a `joined` answering its `create`), in order; a name may come again. */
   readonly created: string[] = [];
@@ -257,7 +270,9 @@ export class Tab {
     } else if (msg.type === 'left') {
       this.seen.left++;
       if (msg.reason === 'deleted') this.seen.deleted++;
-    } else if (msg.type === 'ack' && msg.duplicate && msg.id !== undefined) this.seen.duplicateAcks++;
+      if (msg.reason === 'removed') this.seen.removed++;
+    } else if (msg.type === 'removed') this.seen.removals++;
+    else if (msg.type === 'ack' && msg.duplicate && msg.id !== undefined) this.seen.duplicateAcks++;
     if (msg.type !== 'presence' && msg.type !== 'typing')
       this.#note(`← ${JSON.stringify(msg).slice(0, 160)}`);
     switch (msg.type) {

@@ -138,7 +138,7 @@ describe('uploading', () => {
 });
 
 describe('downloading', () => {
-  it('serves members of the room only, and an unsent upload to its uploader only', async () => {
+  it('serves members of the room only (not one removed since), and an unsent upload to its uploader only', async () => {
     const { server, alice, bob, eve, aliceWs } = await setUp();
     const { id } = (await upload(server, alice, png(2, 2), { room: 'team', name: 'pic.png' })).json() as {
       id: string;
@@ -158,6 +158,13 @@ describe('downloading', () => {
     expect((await download(server, '', id)).status).toBe(401);
     expect((await download(server, bob, id, { origin: 'https://evil.example' })).status).toBe(403);
     expect((await download(server, bob, id, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    // Removed from the room by its owner: the files go with it (the same 404), until invited again.
+    expect(await aliceWs.request('removed', { type: 'remove', room: 'team', user: 'bob' })).toMatchObject({
+      type: 'removed',
+    });
+    expect((await download(server, bob, id)).status).toBe(404);
+    await aliceWs.request('invited', { type: 'invite', room: 'team', user: 'bob' });
+    expect((await download(server, bob, id)).status).toBe(200);
   });
 
   it('an image is inline, everything else a download; always nosniff and a sandboxing CSP', async () => {

@@ -127,7 +127,11 @@ export function parseRequestHead(head: Buffer, limits?: Partial<HttpLimits>): He
   let i = 0;
   while (i < n && TCHAR[head[i]] === 1) i++;
   if (i === 0 || head[i] !== SP) return malformed('invalid request line', 400);
-  const method = head.toString('latin1', 0, i);
+  // GET, the one method a handshake uses, is not decoded into a new string each time.
+  const method =
+    i === 3 && head[0] === 0x47 && head[1] === 0x45 && head[2] === 0x54
+      ? 'GET'
+      : head.toString('latin1', 0, i);
   const targetStart = ++i;
   while (i < n && TARGET_CHAR[head[i]] === 1) i++;
   if (i === targetStart || head[i] !== SP) return malformed('invalid request line', 400);
@@ -199,7 +203,9 @@ function parseVersion(
       error: handshakeError('WS_ERR_HANDSHAKE_HTTP_VERSION', undefined, status === 0 ? 0 : undefined),
     };
   }
-  return head.toString('latin1', i + 5, i + 8);
+  // 1.1 and 1.0 as constants (no new string per request).
+  const minor = head[i + 7];
+  return minor === 0x31 ? '1.1' : minor === 0x30 ? '1.0' : head.toString('latin1', i + 5, i + 8);
 }
 
 type FieldsResult =

@@ -467,6 +467,43 @@ export function acceptResponseText(key: string, protocol?: string, extensions?: 
   return `${text}\r\n`;
 }
 
+const ACCEPT_HEAD = Buffer.from(
+  'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ',
+  'latin1',
+);
+const PROTOCOL_FIELD = '\r\nSec-WebSocket-Protocol: ';
+const EXTENSIONS_FIELD = '\r\nSec-WebSocket-Extensions: ';
+
+/**
+ * acceptResponseText()'s bytes, written straight into one Buffer: no response string is built
+ * (and flattened) on the way, for every handshake of a server without 'headers' listeners. The
+ * same preconditions: the inputs come from validateUpgradeRequest and the negotiation; the
+ * subprotocol and the extensions are tokens and parameters, ASCII.
+ */
+export function acceptResponseBytes(key: string, protocol?: string, extensions?: string): Buffer {
+  const accept = acceptKey(key);
+  const withProtocol = protocol !== undefined && protocol !== '';
+  const withExtensions = extensions !== undefined && extensions !== '';
+  let length = ACCEPT_HEAD.length + accept.length + 4;
+  if (withProtocol) length += PROTOCOL_FIELD.length + protocol.length;
+  if (withExtensions) length += EXTENSIONS_FIELD.length + extensions.length;
+  // Every byte is written below (allocUnsafe's old bytes never leave).
+  const out = Buffer.allocUnsafe(length);
+  let at = ACCEPT_HEAD.copy(out, 0);
+  at += out.write(accept, at, 'latin1');
+  if (withProtocol) {
+    at += out.write(PROTOCOL_FIELD, at, 'latin1');
+    at += out.write(protocol, at, 'latin1');
+  }
+  if (withExtensions) {
+    at += out.write(EXTENSIONS_FIELD, at, 'latin1');
+    at += out.write(extensions, at, 'latin1');
+  }
+  at += out.write('\r\n\r\n', at, 'latin1');
+  if (at !== length) throw new Error('acceptResponseBytes: length mismatch');
+  return out;
+}
+
 /**
  * Response lines to bytes: each line + CRLF, then the empty line. Lines added by user code
  * are checked: a CR, LF or other control character would let it inject headers or a body.

@@ -68,6 +68,20 @@ describe('RFC 9112 3 Request line', () => {
     expect(value.httpVersion).toBe('1.0');
   });
 
+  it('methods and versions near the constant ones (GET, 1.1, 1.0) are decoded as sent', () => {
+    for (const [line, method, version] of [
+      ['GET / HTTP/1.1', 'GET', '1.1'],
+      ['GET / HTTP/1.0', 'GET', '1.0'],
+      ['GEt / HTTP/1.2', 'GEt', '1.2'],
+      ['GETS / HTTP/1.9', 'GETS', '1.9'],
+      ['PUT / HTTP/1.1', 'PUT', '1.1'],
+      ['GE / HTTP/1.1', 'GE', '1.1'],
+    ]) {
+      const value = parseOk(head(line, 'Host: a'));
+      expect([value.method, value.httpVersion]).toEqual([method, version]);
+    }
+  });
+
   it('accepts a request with no header fields', () => {
     expect(parseOk(head('GET / HTTP/1.1')).headers).toEqual({});
   });

@@ -4,6 +4,7 @@ import { UsageError } from '../../src/core/errors.js';
 import { HANDSHAKE_ERROR_CODES, HANDSHAKE_ERRORS, handshakeError } from '../../src/handshake/errors.js';
 import { parseRequestHead } from '../../src/handshake/http.js';
 import {
+  acceptResponseBytes,
   acceptResponseText,
   buildAcceptResponse,
   buildErrorResponse,
@@ -502,6 +503,22 @@ describe("RFC 6455 4.2.2 Sending the server's opening handshake", () => {
       expect(acceptResponseText(RFC_KEY, protocol, extensions)).toBe(expected.toString('latin1'));
     }
     expect(acceptResponseText(RFC_KEY)).toContain(`\r\nSec-WebSocket-Accept: ${RFC_ACCEPT}\r\n`);
+  });
+
+  it('acceptResponseBytes gives those bytes too, as a Buffer', () => {
+    const cases: Array<[string | undefined, string | undefined]> = [
+      [undefined, undefined],
+      ['chat', undefined],
+      [undefined, 'permessage-deflate; server_no_context_takeover'],
+      ['chat.v2', 'permessage-deflate; client_max_window_bits=10'],
+      ['', ''],
+    ];
+    for (const [protocol, extensions] of cases) {
+      const expected = serializeResponse(buildAcceptResponse({ key: RFC_KEY, protocol, extensions }));
+      const bytes = acceptResponseBytes(RFC_KEY, protocol, extensions);
+      expect(Buffer.isBuffer(bytes)).toBe(true);
+      expect(bytes.toString('latin1')).toBe(expected.toString('latin1'));
+    }
   });
 
   it('omits empty protocol and extensions', () => {

@@ -303,6 +303,51 @@ describe('opening handshake write', () => {
     expect(calls[0][0].endsWith('\r\n\r\n\x81\x07welcome')).toBe(true);
     socket.destroy();
   });
+
+  it("the 101 leaves as handleUpgrade's callback returns (no tick later), a throwing callback too", async () => {
+    const server = http.createServer();
+    const wss = new WebSocketServer({ noServer: true });
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => shutdown(wss));
+    const writesWhenReturned: number[] = [];
+    const thrown: unknown[] = [];
+    let calls: string[][] = [];
+    let upgraded: WebSocket | null = null;
+    server.on('upgrade', (req, socket, head) => {
+      try {
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          upgraded = ws;
+          calls = recordHandleWrites(ws._socket as unknown as net.Socket);
+          ws.send('one');
+          ws.send('two');
+          throw new Error('handler bug');
+        });
+      } catch (err) {
+        thrown.push(err);
+      }
+      writesWhenReturned.push(calls.length);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => void socket.destroy());
+    await once(socket, 'connect');
+    socket.write(upgradeHead(port));
+    let got = Buffer.alloc(0);
+    while (!got.includes('two')) got = Buffer.concat([got, (await once<[Buffer]>(socket, 'data'))[0]]);
+    expect(thrown).toEqual([new Error('handler bug')]);
+    // Written before handleUpgrade returned: the 101 and both frames, one write.
+    expect(writesWhenReturned).toEqual([1]);
+    expect(calls[0]).toHaveLength(1);
+    expect(calls[0][0].startsWith('HTTP/1.1 101 ')).toBe(true);
+    expect(calls[0][0].endsWith('\r\n\r\n\x81\x03one\x81\x03two')).toBe(true);
+    // The callback threw, and later sends are still flushed (on their own tick).
+    upgraded!.send('three');
+    while (!got.includes('three')) got = Buffer.concat([got, (await once<[Buffer]>(socket, 'data'))[0]]);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]).toEqual(['\x81\x05three']);
+  });
 });
 
 describe('RFC 6455 4.2.2 subprotocols', () => {

@@ -79,7 +79,8 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
     return;
   }
   if (prev !== null) this[kBuffered] = null;
-  const parsed = parseRequestHead(buf.subarray(0, end));
+  // Usually the chunk is the head, nothing after it: no view of it is made.
+  const parsed = parseRequestHead(end === buf.length ? buf : buf.subarray(0, end));
   if (!parsed.ok) {
     refuse(this, buildRejectResponse(parsed.error.status, parsed.error.message));
     return;

@@ -289,7 +289,7 @@ function parseFields(
       name = known.exact ? known.name : head.toString('latin1', nameStart, nameEnd);
       lname = known.lower;
     }
-    const value = head.toString('latin1', valueStart, valueEnd);
+    const value = knownValue(head, valueStart, valueEnd) ?? head.toString('latin1', valueStart, valueEnd);
     rawHeaders.push(name, value);
     const refused = addHeader(headers, lname, value, isRequest);
     if (refused !== null) return malformed(refused, status);
@@ -357,6 +357,28 @@ function knownName(
     out.name = asName ? name : lower;
     out.lower = lower;
     return out;
+  }
+  return null;
+}
+
+/**
+ * Field values every upgrade request repeats (RFC 6455 4.1's Upgrade, Connection and version,
+ * as clients spell them), indexed by length: a value spelled exactly so is not decoded into a
+ * new string. Values are data: only an exact, byte-for-byte match counts.
+ */
+const KNOWN_VALUES: string[][] = [];
+for (const value of ['websocket', 'Upgrade', '13', 'keep-alive, Upgrade', 'Keep-Alive, Upgrade']) {
+  (KNOWN_VALUES[value.length] ??= []).push(value);
+}
+
+function knownValue(head: Buffer, start: number, end: number): string | null {
+  const candidates = KNOWN_VALUES[end - start];
+  if (candidates === undefined) return null;
+  for (let c = 0; c < candidates.length; c++) {
+    const value = candidates[c];
+    let i = 0;
+    while (i < value.length && head[start + i] === value.charCodeAt(i)) i++;
+    if (i === value.length) return value;
   }
   return null;
 }

@@ -15,6 +15,7 @@
  */
 import { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
+import { getDefaultHighWaterMark } from 'node:stream';
 import { findHeadEnd, headTooLarge, parseRequestHead } from '../handshake/http.js';
 import { buildRejectResponse, isUpgradeRequest } from '../handshake/server.js';
 import { rememberServer, serverOf } from './internals.js';
@@ -98,7 +99,12 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
   this.removeListener('data', onHeadData);
   // handleUpgrade attaches its own error listener (and the WebSocket its own after that).
   this.removeListener('error', onHeadError);
-  const req = new IncomingMessage(this);
+  // Given the socket, IncomingMessage builds an options object to copy its highWaterMark into
+  // the request's (never read: the request has no body); where that is the default anyway, the
+  // socket is set afterwards, as the constructor would have.
+  const req = new IncomingMessage(this.readableHighWaterMark === DEFAULT_HWM ? (null as never) : this);
+  req.socket = this;
+  (req as IncomingMessage & { client: Socket }).client = this;
   req.method = head.method;
   req.url = head.url;
   req.httpVersion = head.httpVersion;
@@ -142,3 +148,4 @@ function refuse(socket: PendingSocket, response: Buffer): void {
 }
 
 const EMPTY = Buffer.alloc(0);
+const DEFAULT_HWM = getDefaultHighWaterMark(false);

@@ -448,6 +448,28 @@ describe('Fuzz: arbitrary bytes only produce documented results', () => {
     expect(Object.keys(near.headers)).toEqual(['hosu', 'sec-websocket-kez', 'upgrade', 'origin-']);
   });
 
+  it('common values come back exactly as sent, near misses and other casings included', () => {
+    const values = [
+      'websocket',
+      'WebSocket',
+      'websockeT',
+      'websocke',
+      'Upgrade',
+      'upgrade',
+      'Upgradf',
+      '13',
+      '8',
+      '14',
+      'keep-alive, Upgrade',
+      'Keep-Alive, Upgrade',
+      'keep-alive, upgrade',
+      'keep-alive, Upgradf',
+    ];
+    const parsed = parseOk(head('GET / HTTP/1.1', ...values.map((v, i) => `X-${i}: ${v}`)));
+    expect(parsed.rawHeaders.filter((_, i) => i % 2 === 1)).toEqual(values);
+    expect(values.map((_, i) => parsed.headers[`x-${i}`])).toEqual(values);
+  });
+
   it('round-trips generated header fields through the parser', () => {
     const tchar = fc.constantFrom(
       ..."!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",

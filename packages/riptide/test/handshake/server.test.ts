@@ -382,6 +382,27 @@ describe("RFC 6455 4.2.1 Reading the client's opening handshake", () => {
   });
 });
 
+describe('validateUpgradeRequest results', () => {
+  it('carry the key; without offers they share frozen empty lists, with offers they get their own', () => {
+    const a = validateUpgradeRequest(request());
+    const b = validateUpgradeRequest(request());
+    if (!a.ok || !b.ok) throw new Error('expected ok');
+    expect(a.key).toBe(RFC_KEY);
+    expect(a.protocols).toEqual([]);
+    expect(a.extensions).toEqual([]);
+    expect(a.protocols).toBe(b.protocols);
+    expect(a.extensions).toBe(b.extensions);
+    expect(Object.isFrozen(a.protocols) && Object.isFrozen(a.extensions)).toBe(true);
+    const c = validateUpgradeRequest(
+      request({ 'sec-websocket-protocol': 'chat', 'sec-websocket-extensions': 'permessage-deflate' }),
+    );
+    if (!c.ok) throw new Error('expected ok');
+    expect(c.protocols).toEqual(['chat']);
+    expect(c.extensions.map((e) => e.name)).toEqual(['permessage-deflate']);
+    expect(Object.isFrozen(c.protocols) || Object.isFrozen(c.extensions)).toBe(false);
+  });
+});
+
 describe('An upgrade request has no body (RFC 9110 9.3.1; after the 101 the bytes are frames)', () => {
   it.each([
     ['Content-Length: 5', { 'content-length': '5' }, 'Content-Length'],

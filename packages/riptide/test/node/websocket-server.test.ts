@@ -177,6 +177,25 @@ describe('RFC 6455 4.2.1 reading the client handshake', () => {
     ws.terminate();
   });
 
+  it("{ port }: 'connection' gets an IncomingMessage shaped as node:http's for that socket", async () => {
+    const { wss, url } = await start();
+    const conn = once<[WebSocket, http.IncomingMessage]>(wss, 'connection');
+    const ws = new WebSocket(`${url}/a?b=1`);
+    await once(ws, 'open');
+    const [serverWs, req] = await conn;
+    const socket = serverWs._socket as net.Socket;
+    const reference = new http.IncomingMessage(socket);
+    expect(req).toBeInstanceOf(http.IncomingMessage);
+    expect(Reflect.ownKeys(req)).toEqual(Reflect.ownKeys(reference));
+    expect(req.socket).toBe(socket);
+    expect((req as unknown as { client: net.Socket }).client).toBe(socket);
+    expect(req.readableHighWaterMark).toBe(reference.readableHighWaterMark);
+    expect([req.method, req.url, req.httpVersion, req.complete]).toEqual(['GET', '/a?b=1', '1.1', true]);
+    expect([req.httpVersionMajor, req.httpVersionMinor]).toEqual([1, 1]);
+    expect(req.headers.upgrade).toBe('websocket');
+    ws.terminate();
+  });
+
   it("a subclass's shouldHandle is the path check, given the request 'connection' gets (ws 8)", async () => {
     const asked: http.IncomingMessage[] = [];
     class RoomServer extends WebSocketServer {

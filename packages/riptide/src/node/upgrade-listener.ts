@@ -28,10 +28,11 @@ export interface UpgradeHandler {
    */
   _trackPending(socket: Socket): void;
   /**
-   * An upgrade request: run the handshake. If it does not finish synchronously the listener
-   * pauses the socket; the server resumes it once the WebSocket has attached its 'data' listener.
+   * An upgrade request: run the handshake. True if a WebSocket is attached to the socket when
+   * this returns; otherwise the listener pauses the socket, and the server resumes it once the
+   * WebSocket has attached (a refused socket stays paused).
    */
-  _upgradeFromListener(req: IncomingMessage, socket: Socket, head: Buffer): void;
+  _upgradeFromListener(req: IncomingMessage, socket: Socket, head: Buffer): boolean;
 }
 
 const kHandler = Symbol('riptide.upgradeHandler');
@@ -118,12 +119,13 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
   // flowing socket they would be delivered at once, before the 'connection' handlers have
   // attached theirs. Paused, they wait for the server's resume() (a nextTick later).
   if (rest.length > 0) this.pause();
-  handler._upgradeFromListener(req, this, rest);
+  const attached = handler._upgradeFromListener(req, this, rest);
   // Nothing is read while this 'data' handler runs, and a handshake without an asynchronous
-  // verifyClient has attached the WebSocket's listener by now. Otherwise stop reading until
-  // it does (the server resumes the socket then): bytes arriving meanwhile would find no
-  // 'data' listener and be lost.
-  if (!this.destroyed && this.listenerCount('data') === 0) this.pause();
+  // verifyClient has attached the WebSocket by now (reading on, through its 'data' listener or
+  // the shared read buffer, which adds none: asking for 'data' listeners would stop a socket
+  // that reads into it, for Node to start it again a tick later). Otherwise stop reading until
+  // it does (the server resumes the socket then): bytes arriving meanwhile would be lost.
+  if (!attached && !this.destroyed) this.pause();
 }
 
 /**

@@ -556,8 +556,9 @@ export class WebSocketServer extends EventEmitter {
   }
 
   /** @internal {port} mode: an upgrade request read by upgrade-listener.ts. */
-  _upgradeFromListener(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+  _upgradeFromListener(req: http.IncomingMessage, socket: Socket, head: Buffer): boolean {
     this.handleUpgrade(req, socket, head, this._emitConnection);
+    return (socket as Socket & { [kWebSocket]?: unknown })[kWebSocket] !== undefined;
   }
 
   // --- handshake timeout: one timer per server ------------------------------------------------

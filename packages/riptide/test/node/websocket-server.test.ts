@@ -196,6 +196,27 @@ describe('RFC 6455 4.2.1 reading the client handshake', () => {
     ws.terminate();
   });
 
+  it('{ port }: a socket whose handshake completed at once is not paused afterwards, and reads on', async () => {
+    const { wss, url } = await start();
+    const pauses: string[] = [];
+    wss.on('connection', (ws) => {
+      const socket = ws._socket as net.Socket;
+      const pause = socket.pause;
+      socket.pause = function (this: net.Socket) {
+        pauses.push(new Error().stack ?? '');
+        return pause.call(this);
+      };
+      ws.on('message', (data: Buffer) => ws.send(data));
+    });
+    const ws = new WebSocket(url);
+    await once(ws, 'open');
+    ws.send('ping?');
+    const [echo] = await once<[Buffer]>(ws, 'message');
+    expect(echo.toString()).toBe('ping?');
+    expect(pauses).toEqual([]);
+    ws.terminate();
+  });
+
   it("a subclass's shouldHandle is the path check, given the request 'connection' gets (ws 8)", async () => {
     const asked: http.IncomingMessage[] = [];
     class RoomServer extends WebSocketServer {

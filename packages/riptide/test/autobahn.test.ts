@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 // @ts-expect-error: plain ESM JavaScript (the runner runs on every Node version without a build)
-import { candidates, DEFAULT_RUNS, findTestsuite, RUNS } from '../autobahn/ci.mjs';
+import { candidates, DEFAULT_RUNS, DEFAULT_TIMEOUT, findTestsuite, RUNS } from '../autobahn/ci.mjs';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const children = new Set<ChildProcess>();
@@ -322,13 +322,34 @@ describe('autobahn/ci.mjs runs', () => {
     expect(RUNS['deflate-full']).toMatchObject({ cases: ['12.*', '13.*'], deflate: true, optional: true });
   });
 
-  it('refuses an unknown --roles value before looking for the testsuite', async () => {
-    const run = spawn(process.execPath, [join(ROOT, 'packages/riptide/autobahn/ci.mjs'), '--roles', 'peer'], {
+  it('gives deflate-full its own time limit, far above the default runs', () => {
+    // The whole 12.x/13.x takes about 30 minutes per role on two cores: under the 900 s of the
+    // other runs the runner stopped a passing testee mid-case.
+    expect(DEFAULT_TIMEOUT).toBe(900);
+    expect(RUNS['deflate-full'].timeout).toBeGreaterThanOrEqual(3600);
+    for (const name of DEFAULT_RUNS)
+      expect((RUNS as Record<string, { timeout?: number }>)[name].timeout).toBeUndefined();
+  });
+
+  /** ci.mjs with `args`: its exit code and standard error. */
+  async function runCi(...args: string[]): Promise<{ code: number | null; err: string }> {
+    const run = spawn(process.execPath, [join(ROOT, 'packages/riptide/autobahn/ci.mjs'), ...args], {
       stdio: 'pipe',
     });
     let err = '';
     run.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
     const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
+    return { code, err };
+  }
+
+  it('refuses an unknown --roles value before looking for the testsuite', async () => {
+    const { code, err } = await runCi('--roles', 'peer');
+    expect(code).toBe(2);
+    expect(err).toContain('bad --runs, --roles or --timeout');
+  });
+
+  it('refuses a --timeout that is not a positive number', async () => {
+    const { code, err } = await runCi('--timeout', '0');
     expect(code).toBe(2);
     expect(err).toContain('bad --runs, --roles or --timeout');
   });

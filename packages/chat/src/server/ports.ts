@@ -9,7 +9,8 @@
  *   - A method resolves once its effect is durable (SQLite: committed with synchronous=FULL; Redis:
  *     replied, with appendfsync always). The hub acknowledges only after that.
  *   - A room event gets the room's next seq atomically with being stored; dedup by (room, user,
- *     client id), and a resend must carry the same content (backends/send-digest.ts).
+ *     client id), and a resend must carry the same content (backends/send-digest.ts); storedSend
+ *     answers that dedup question alone, writing nothing.
  *   - CommittedEvents delivers every committed room event of an open room once, in seq order.
  *   - Storage that cannot be reached rejects with UnavailableError (nothing was done).
  *   - Times come from the caller (`now` arguments) so tests drive them with a fake clock.
@@ -152,6 +153,27 @@ export type AppendResult =
    */
   | { ok: false; reason: 'no_room' | 'not_found' | 'forbidden' | 'id_reused' };
 
+/**
+ * A send looked up by its dedup key (room, user, clientId) and its content (send-digest.ts), for
+ * RoomStore.storedSend. `attachments`: the ids of the files, in the order sent.
+ */
+export interface SendLookup {
+  room: string;
+  user: string;
+  clientId: string;
+  text: string;
+  replyTo?: number;
+  attachments?: readonly string[];
+}
+
+export type StoredSend =
+  /** Stored under that key with that content: the message as it is now (maybe deleted since). */
+  | { ok: true; message: ChatMessage }
+  /** That key holds a message with other content (appendEvent would answer 'id_reused'). */
+  | { ok: false; reason: 'id_reused' }
+  /** Nothing (any more) under that key: never stored, the room deleted with its log, or forgotten. */
+  | null;
+
 export interface RoomQuotas {
   /** Most public and private rooms in total. */
   maxRooms: number;
@@ -209,6 +231,15 @@ export interface RoomStore {
 
   /** Stores one event with the room's next seq (see the file comment for the contract). */
   appendEvent(input: AppendInput): Promise<AppendResult>;
+  /**
+   * appendEvent's dedup answer for a message, without writing anything (no event, no seq, no dedup
+   * key): what `user` stored in `room` under `clientId`, compared with this send's content as
+   * appendEvent compares it. The hub asks it when a user who is not in the room sends (a message
+   * whose ack was lost, resent after leaving): it acknowledges the user's own stored message and
+   * refuses anything else. A deleted room's log is gone, so is its answer (null); Redis forgets an
+   * id after dedupTtlSeconds, as its appendEvent does.
+   */
+  storedSend(send: SendLookup): Promise<StoredSend>;
   /**
    * Sets or removes a reaction (the target must be a message of the room, not deleted). A change is
    * a `reacted` event with the room's next seq, committed like appendEvent's; no change, no event.

@@ -269,7 +269,9 @@ function onMessage(msg: ServerMessage): void {
       sessionStorage.setItem(OUTBOX_USER_KEY, msg.user);
       state.receive(msg);
       // A room left while offline (in another tab) is absent: its queue is dropped, not sent, and
-      // its draft goes with it to the unsent note.
+      // its draft goes with it to the unsent note; but the message that went out unanswered (its
+      // ack lost with the connection) may be stored: the outbox sends it again to ask, an ack
+      // removes it (nothing to show: the room is not here), a refusal adds it to the note.
       const rooms = msg.rooms.map((r) => r.room);
       outbox.connected(msg.limits.messageRate, rooms);
       const member = new Set(rooms);

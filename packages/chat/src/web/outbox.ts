@@ -19,6 +19,14 @@
  *   absent from the welcome: left while offline, so nothing known to be refused is sent), or a
  *   send refused with `not_member`/`no_such_room` (refusal.ts `drop`; the one in flight when the
  *   `left` came, or any sent while the page did not know yet).
+ * - Except a message that may have been stored: one that went out (`sent`, kept across a reload)
+ *   and was never answered (its ack lost with the connection). The server acknowledges its own
+ *   author's stored message even from outside the room (docs/chat-protocol.md, `send`), so neither
+ *   `dropRoom` (the one in flight) nor `connected` (any `sent` one, marked `outside`) drops it: it
+ *   is sent again in its place in the queue, an ack removes it like any other (the page shows
+ *   nothing: the room is not there) and any refusal but a wait drops it, told. It keeps its place:
+ *   only the first message not failed is sent, so such a message is at the head of the queue (one,
+ *   unless a failed one was sent again meanwhile), and asking keeps the typed order.
  * - Any other error refuses this message for good (`text_too_long`, a reply target or files
  *   `not_found`, `bad_message`, `id_reused`, `internal`...): it is marked failed with the reason and
  *   stays in the queue, shown as not sent (also after a reload), is not sent again by itself, and
@@ -41,6 +49,13 @@ export interface Pending {
   replyTo?: number;
   /** Refused for good (refusal.ts `keep`): shown with the reason, not sent again by itself. */
   failed?: { code: string; message: string };
+  /** Went out to the server at least once under this id: it may be stored (saved with the queue). */
+  sent?: true;
+  /**
+   * Its room was absent from the last welcome but it may be stored (`sent`): sent only to ask; an
+   * ack removes it, any refusal that is not a wait drops it (`onDropped`).
+   */
+  outside?: true;
 }
 
 export interface OutboxHost {
@@ -100,15 +115,26 @@ export class Outbox {
   /**
    * After a welcome: pace like the server, and send the first message (again, same id). `rooms`,
    * the welcome's rooms: the messages of any other room are dropped first (`onDropped`), not sent
-   * to be refused.
+   * to be refused; except one that went out unanswered, which may be stored: it is marked `outside`
+   * and sent to ask (the file comment).
    */
   connected(rate: Rate, rooms?: Iterable<string>): void {
     this.#bucket = new TokenBucket(rate.burst, rate.perSecond, this.#host.now());
     this.#inFlight = null;
     if (rooms !== undefined) {
       const member = new Set(rooms);
+      let marked = false;
+      for (const p of this.#items) {
+        const outside = !member.has(p.room) && p.sent === true && !p.failed;
+        if (outside === (p.outside === true)) continue;
+        if (outside) p.outside = true;
+        else delete p.outside;
+        marked = true;
+      }
       const gone = new Set(this.#items.filter((p) => !member.has(p.room)).map((p) => p.room));
-      for (const room of gone) this.#drop(room, false);
+      let dropped = false;
+      for (const room of gone) dropped = this.#drop(room, (p) => p.outside === true) || dropped;
+      if (marked && !dropped) this.#host.save(this.#items);
     }
     this.#release('offline');
     if (this.#hold === null) this.#pump();
@@ -159,13 +185,14 @@ export class Outbox {
       // not_ready: sent before the hello was answered: nothing was done; it goes again after the
       // welcome.
       this.#setHold('offline');
-    } else if (handling === 'keep') {
+    } else if (handling === 'keep' && !item.outside) {
       item.failed = { code, message };
       this.#host.save(this.#items);
       this.#host.onRejected(item, code, message);
       this.#pump();
     } else {
-      // Only this one: a message typed after the room was joined again, behind it, can go.
+      // Only this one: a message typed after the room was joined again, behind it, can go. (Also a
+      // message of a room the page no longer has, refused for any reason: it has nowhere to be shown.)
       this.#items.splice(this.#items.indexOf(item), 1);
       this.#host.save(this.#items);
       this.#host.onDropped(item.room, [item]);
@@ -183,7 +210,10 @@ export class Outbox {
   resend(id: string, newId: string): void {
     const item = this.#items.find((p) => p.id === id);
     if (!item?.failed) return;
-    if (item.failed.code === 'id_reused') item.id = newId;
+    if (item.failed.code === 'id_reused') {
+      item.id = newId;
+      delete item.sent;
+    }
     delete item.failed;
     this.#host.save(this.#items);
     this.#pump();
@@ -205,11 +235,12 @@ export class Outbox {
    * whose answer decides (an ack if it was stored before the leave, else `not_member`, dropped then).
    */
   dropRoom(room: string): void {
-    if (this.#drop(room, true)) this.#host.onChange();
+    if (this.#drop(room, (p) => p.id === this.#inFlight)) this.#host.onChange();
   }
 
-  #drop(room: string, keepInFlight: boolean): boolean {
-    const dropped = this.#items.filter((p) => p.room === room && !(keepInFlight && p.id === this.#inFlight));
+  /** Drops the messages of `room` but those kept (that may be stored: their answer decides). */
+  #drop(room: string, keep: (p: Pending) => boolean): boolean {
+    const dropped = this.#items.filter((p) => p.room === room && !keep(p));
     if (dropped.length === 0) return false;
     this.#items = this.#items.filter((p) => !dropped.includes(p));
     this.#host.save(this.#items);
@@ -255,7 +286,11 @@ export class Outbox {
     const message: ClientMessage = { v: 2, type: 'send', id: next.id, room: next.room, text: next.text };
     if (next.attachments?.length) message.attachments = next.attachments.map((a) => a.id);
     if (next.replyTo !== undefined) message.replyTo = next.replyTo;
-    if (this.#host.send(message)) this.#inFlight = next.id;
-    else this.#setHold('offline');
+    if (!this.#host.send(message)) return void this.#setHold('offline');
+    this.#inFlight = next.id;
+    if (!next.sent) {
+      next.sent = true;
+      this.#host.save(this.#items);
+    }
   }
 }

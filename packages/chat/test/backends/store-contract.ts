@@ -114,6 +114,47 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.head('a')).toBe(2);
     });
 
+    it("looks a send up by its dedup key without writing: the author's own stored message, or nothing", async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('a'), quotas);
+      await rooms.createRoom(room('b'), quotas);
+      await rooms.appendEvent(msg('a', 'ann', 'c0', 'first'));
+      const files = [{ id: 'f1', name: 'x.png', type: 'image/png', size: 3 }];
+      await rooms.appendEvent({ ...msg('a', 'ann', 'c1', 'hello'), replyTo: 1, attachments: files });
+      const key = { room: 'a', user: 'ann', clientId: 'c1', text: 'hello', replyTo: 1, attachments: ['f1'] };
+      expect(await rooms.storedSend(key)).toMatchObject({
+        ok: true,
+        message: { room: 'a', seq: 2, id: 'c1', user: 'ann', text: 'hello', ts: 1000, attachments: files },
+      });
+      // Another content under that id: what appendEvent answers, id_reused.
+      for (const other of [
+        { text: 'hello!' },
+        { replyTo: undefined },
+        { attachments: [] },
+        { attachments: ['f2'] },
+      ])
+        expect(await rooms.storedSend({ ...key, ...other })).toEqual({ ok: false, reason: 'id_reused' });
+      // Only the author's key: another user, another room, an id never used find nothing.
+      expect(await rooms.storedSend({ ...key, user: 'ben' })).toBeNull();
+      expect(await rooms.storedSend({ ...key, room: 'b' })).toBeNull();
+      expect(await rooms.storedSend({ ...key, clientId: 'c9' })).toBeNull();
+      expect(await rooms.storedSend({ ...key, room: 'nope' })).toBeNull();
+      // Nothing was written by the lookups: no event, and the ids looked up are still new.
+      expect(await rooms.head('a')).toBe(2);
+      expect(await rooms.head('b')).toBe(0);
+      expect(await rooms.appendEvent(msg('a', 'ann', 'c9'))).toMatchObject({ duplicate: false });
+      // Deleted by its author since: still the stored message (deleted), under its seq.
+      await rooms.appendEvent({ type: 'delete', room: 'a', user: 'ann', target: 2, ts: 3 });
+      expect(await rooms.storedSend(key)).toMatchObject({ ok: true, message: { seq: 2, deleted: true } });
+      // The room deleted (its log gone), even if created again under its name: nothing to answer with.
+      await rooms.deleteRoom('a');
+      expect(await rooms.storedSend(key)).toBeNull();
+      await rooms.createRoom(room('a'), quotas);
+      expect(await rooms.storedSend(key)).toBeNull();
+      await rooms.appendEvent(msg('a', 'ann', 'x'));
+      expect(await rooms.storedSend(key)).toBeNull();
+    });
+
     it('compares a resend with the message as first sent, not as edited or deleted since', async () => {
       const { rooms } = await open();
       await rooms.createRoom(room('a'), quotas);

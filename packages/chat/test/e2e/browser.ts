@@ -107,8 +107,8 @@ export async function switchAccount(context: BrowserContext, origin: string, nam
   await other.waitForSelector('#status[data-state="online"]');
 }
 
-/** A frame the page sent, parsed: its type and, for a send, its room and text. */
-export type SentFrame = { type: string; text?: string; room?: string };
+/** A frame the page sent, parsed: its type and, for a send, its id, room and text. */
+export type SentFrame = { type: string; id?: string; text?: string; room?: string };
 
 /** The text frames the page sends on WebSockets opened from now on. */
 export function framesSent(page: Page): SentFrame[] {
@@ -220,11 +220,16 @@ export async function give(page: Page, how: 'paste' | 'drop', files: FileSpec[])
   );
 }
 
-/** A TCP proxy in front of the chat: drop() cuts every connection and refuses new ones until restore(). */
+/**
+ * A TCP proxy in front of the chat: drop() cuts every connection and refuses new ones until
+ * restore(); holdReplies() stops passing on what the server sends (kept back, then lost with the
+ * connection at drop(): a reply the server wrote that the page never gets).
+ */
 export class TcpProxy {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   #down = false;
+  #holding = false;
   port = 0;
 
   constructor(targetPort: number) {
@@ -240,7 +245,9 @@ export class TcpProxy {
         s.on('error', () => {});
       }
       client.pipe(upstream);
-      upstream.pipe(client);
+      upstream.on('data', (chunk: Buffer) => {
+        if (!this.#holding) client.write(chunk);
+      });
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -258,8 +265,14 @@ export class TcpProxy {
     for (const s of this.#sockets) s.destroy();
   }
 
+  /** From now until drop(), the server's bytes go nowhere (the page's still reach the server). */
+  holdReplies(): void {
+    this.#holding = true;
+  }
+
   restore(): void {
     this.#down = false;
+    this.#holding = false;
   }
 
   close(): Promise<void> {

@@ -87,6 +87,76 @@ describe('text that cannot go as written', () => {
     }
   });
 
+  it('asks about the message whose ack was lost before its room was left elsewhere: stored, so not called unsent', async () => {
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      await openRoom(alice.page, 'random');
+      const bob = await TestClient.user(server.origin, 'bob');
+      expect(await bob.request('joined', { type: 'join', room: 'random' })).toMatchObject({ type: 'joined' });
+      // Frames are seen on sockets opened from now on: the page reconnects by reloading.
+      const frames = framesSent(alice.page);
+      await alice.page.reload();
+      await alice.page.waitForSelector('#status[data-state="online"]');
+      await alice.page.waitForFunction(
+        () => document.querySelector('#room-title')?.textContent === '#random',
+      );
+
+      // The server stores the message (bob gets it) but its ack never reaches the page.
+      proxy.holdReplies();
+      await sendMessage(alice.page, 'stored before the leave');
+      const delivered = await bob.next('message', (m) => m.message.room === 'random');
+      expect(delivered.message).toMatchObject({ user: 'alice', text: 'stored before the leave' });
+      // Typed behind it (one message in flight at a time): never sent.
+      await sendMessage(alice.page, 'never sent');
+      expect(await alice.page.locator('#message-list li.pending').count()).toBe(2);
+      await goOffline(proxy, alice.page);
+
+      // Another tab of alice's leaves the room meanwhile.
+      const cookie = (await alice.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+      const otherTab = (await TestClient.join(server.origin, cookie)).client;
+      expect(await otherTab.request('left', { type: 'leave', room: 'random' })).toMatchObject({
+        room: 'random',
+      });
+      await otherTab.close();
+
+      await comeBack(proxy, alice.page);
+      // Barrier: general's message is sent after the question about the stored one is answered (one
+      // ordered queue, one message in flight).
+      await sendMessage(alice.page, 'back in general');
+      await seqOf(alice.page, 'back in general');
+      expect(await alice.page.textContent('#room-title')).toBe('#general');
+      // Only the message that never went out is said to be unsent, and only its text is offered.
+      await alice.page.locator('#unsent-note').waitFor();
+      const said = 'A message you wrote to #random was not sent: you are no longer in that room.';
+      expect(await alice.page.textContent('#unsent-text')).toBe(said);
+      expect(await alice.page.inputValue('#unsent-texts')).toBe('never sent');
+      expect(await alice.page.evaluate(() => sessionStorage.getItem('riptide-chat-outbox'))).toBe('[]');
+      // The stored one was asked about (same id, again), the other never went out.
+      const sent = sends(frames);
+      expect(sent.map((m) => [m.room, m.text])).toEqual([
+        ['random', 'stored before the leave'],
+        ['random', 'stored before the leave'],
+        ['general', 'back in general'],
+      ]);
+      expect(sent[1].id).toBe(sent[0].id);
+      expect(sent[0].id).toBeTruthy();
+      // The page did not take the room back for it.
+      expect(await alice.page.locator('#room-list button[data-room="random"]').count()).toBe(0);
+      // Stored once.
+      const history = await bob.request('history', { type: 'history', room: 'random' });
+      expect(history.type === 'history' && history.messages.map((m) => m.text)).toEqual([
+        'stored before the leave',
+      ]);
+      await bob.close();
+      await alice.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('never sends, as another account signed in meanwhile in another tab, what was queued offline as the first', async () => {
     const server = await startTestServer();
     const proxy = new TcpProxy(server.port);

@@ -59,6 +59,8 @@ class FakeHost implements OutboxHost {
 }
 
 const item = (n: number, room = 'general'): Pending => ({ id: `m${n}`, room, text: `message ${n}` });
+/** As the queue keeps a message once it went out to the server (it may be stored). */
+const wentOut = (p: Pending): Pending => ({ ...p, sent: true });
 const rate = { burst: 10, perSecond: 2 };
 
 describe('Outbox', () => {
@@ -180,13 +182,105 @@ describe('Outbox', () => {
     expect(host.dropped).toEqual(['random:m1,m2,m4']);
     // Nothing known to be refused went out: the first send is general's.
     expect(host.sent).toEqual(['m3']);
-    expect(host.saved).toEqual([item(3)]);
+    expect(host.saved).toEqual([wentOut(item(3))]);
     // A welcome that still lists the room drops nothing.
     const again = new FakeHost();
     const kept = new Outbox(again, [item(5, 'random')]);
     kept.connected(rate, ['general', 'random']);
     expect(again.dropped).toEqual([]);
     expect(again.sent).toEqual(['m5']);
+  });
+
+  it('on a welcome without a room, asks about the message that went out unanswered (it may be stored): an ack removes it, untold', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    outbox.add(item(1, 'random'));
+    outbox.add(item(2, 'random'));
+    outbox.add(item(3));
+    expect(host.sent).toEqual(['m1']);
+    // The connection drops with m1's ack; random is left in another tab meanwhile.
+    outbox.disconnected();
+    outbox.connected(rate, ['general']);
+    // m2 never went out: told at once, without a request. m1 is asked about first, in its place.
+    expect(host.dropped).toEqual(['random:m2']);
+    expect(host.sent).toEqual(['m1', 'm1']);
+    expect(outbox.items).toEqual([{ ...wentOut(item(1, 'random')), outside: true }, item(3)]);
+    // It was stored before the leave: acknowledged (as a duplicate), gone, nothing told; on with m3.
+    outbox.acknowledged('m1');
+    expect(host.dropped).toEqual(['random:m2']);
+    expect(host.sent).toEqual(['m1', 'm1', 'm3']);
+    outbox.acknowledged('m3');
+    expect(outbox.items).toEqual([]);
+  });
+
+  it('drops the asked message, told, on any refusal that is not a wait: it has no room to be shown in', () => {
+    for (const code of ['not_member', 'id_reused', 'internal']) {
+      const host = new FakeHost();
+      const outbox = new Outbox(host);
+      outbox.connected(rate);
+      outbox.add(item(1, 'random'));
+      outbox.add(item(2));
+      outbox.disconnected();
+      outbox.connected(rate, ['general']);
+      // A wait keeps it and asks again, same id, in its place.
+      outbox.failed('m1', 'rate_limited', 'slow down', 500);
+      host.advance(500);
+      expect(host.sent).toEqual(['m1', 'm1', 'm1']);
+      outbox.failed('m1', code, 'refused');
+      expect(host.dropped).toEqual(['random:m1']);
+      expect(host.rejected).toEqual([]);
+      expect(outbox.items).toEqual([wentOut(item(2))]);
+      expect(host.sent).toEqual(['m1', 'm1', 'm1', 'm2']);
+    }
+  });
+
+  it('asks after a live leave and a lost connection, and after a reload (what went out is saved)', () => {
+    // The leave races the ack: dropRoom keeps m1 in flight, then the connection drops unanswered.
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    outbox.add(item(1, 'random'));
+    outbox.add(item(2, 'random'));
+    outbox.dropRoom('random');
+    expect(host.dropped).toEqual(['random:m2']);
+    outbox.disconnected();
+    // The page reloads before it reconnects: only what it saved is left.
+    const reloaded = new FakeHost();
+    const again = new Outbox(reloaded, host.saved);
+    again.connected(rate, ['general']);
+    expect(reloaded.dropped).toEqual([]);
+    expect(reloaded.sent).toEqual(['m1']);
+    again.failed('m1', 'not_member', 'you are not in room random');
+    expect(reloaded.dropped).toEqual(['random:m1']);
+    expect(reloaded.saved).toEqual([]);
+    // A message refused id_reused and given a new id has not gone out under it: never asked about.
+    const third = new FakeHost();
+    third.online = false;
+    const failed = { ...wentOut(item(3, 'random')), failed: { code: 'id_reused', message: 'reused' } };
+    const fresh = new Outbox(third, [failed]);
+    fresh.resend('m3', 'm3b');
+    expect(fresh.items).toEqual([{ ...item(3, 'random'), id: 'm3b' }]);
+    third.online = true;
+    fresh.connected(rate, ['general']);
+    expect(third.dropped).toEqual(['random:m3b']);
+    expect(third.sent).toEqual([]);
+  });
+
+  it('treats the asked message as any other once a welcome lists its room again (joined again)', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    outbox.add(item(1, 'random'));
+    outbox.disconnected();
+    outbox.connected(rate, ['general']);
+    outbox.disconnected();
+    outbox.connected(rate, ['general', 'random']);
+    expect(outbox.items).toEqual([wentOut(item(1, 'random'))]);
+    // Shown where it was typed, refused for its content: kept, failed, not dropped.
+    outbox.failed('m1', 'text_too_long', 'long');
+    expect(host.rejected).toEqual(['m1:text_too_long']);
+    expect(host.dropped).toEqual([]);
   });
 
   it('keeps a message refused for its content (too long, reply target or files gone, bad), shown failed, and goes on', () => {
@@ -205,10 +299,10 @@ describe('Outbox', () => {
     expect(host.sent).toEqual(['m1', 'm2', 'm3', 'm4']); // the queue went on after each
     outbox.acknowledged('m4');
     const failed = [
-      { ...item(1), failed: { code: 'text_too_long', message: 'text is longer than 4096 bytes' } },
-      { ...reply, failed: { code: 'not_found', message: 'no message 7 in general to reply to' } },
+      { ...wentOut(item(1)), failed: { code: 'text_too_long', message: 'text is longer than 4096 bytes' } },
+      { ...wentOut(reply), failed: { code: 'not_found', message: 'no message 7 in general to reply to' } },
       {
-        ...item(3),
+        ...wentOut(item(3)),
         failed: { code: 'bad_message', message: 'text must be valid Unicode (no lone surrogate)' },
       },
     ];
@@ -239,7 +333,7 @@ describe('Outbox', () => {
     expect(host.sent).toEqual(['m1', 'm2']);
     outbox.acknowledged('m2');
     outbox.resend('m1', 'unused');
-    expect(outbox.items).toEqual([item(1)]);
+    expect(outbox.items).toEqual([wentOut(item(1))]);
     expect(host.sent).toEqual(['m1', 'm2', 'm1']);
     outbox.acknowledged('m1');
     expect(outbox.items).toEqual([]);
@@ -260,8 +354,8 @@ describe('Outbox', () => {
     expect(outbox.failed('m1', 'id_reused', 'id m1 is already used')).toBe(true);
     expect(host.rejected).toEqual(['m1:id_reused']);
     expect(outbox.items).toEqual([
-      { ...item(1), failed: { code: 'id_reused', message: 'id m1 is already used' } },
-      item(2),
+      { ...wentOut(item(1)), failed: { code: 'id_reused', message: 'id m1 is already used' } },
+      wentOut(item(2)),
     ]);
     expect(host.saved).toEqual(outbox.items); // a reload shows it failed too
     expect(host.sent).toEqual(['m1', 'm2']); // the queue went on
@@ -279,7 +373,7 @@ describe('Outbox', () => {
     expect(outbox.items.map((p) => p.id)).toEqual(['m1']);
     // "Send again": the same content as a new message, with a new id.
     outbox.resend('m1', 'm1b');
-    expect(outbox.items).toEqual([{ ...item(1), id: 'm1b' }]);
+    expect(outbox.items).toEqual([wentOut({ ...item(1), id: 'm1b' })]);
     expect(host.sent).toEqual(['m1', 'm2', 'm1b']);
     outbox.acknowledged('m1b');
     expect(outbox.items).toEqual([]);
@@ -297,7 +391,7 @@ describe('Outbox', () => {
     expect(outbox.items.map((p) => p.id)).toEqual(['m1', 'm2']);
     outbox.discard('m1');
     expect(outbox.items.map((p) => p.id)).toEqual(['m2']);
-    expect(host.saved).toEqual([item(2)]);
+    expect(host.saved).toEqual([wentOut(item(2))]);
     expect(host.sent).toEqual(['m1', 'm2']);
   });
 

@@ -28,3 +28,16 @@ export function sendDigest(content: SendContent): string {
   ]);
   return createHash('sha256').update(canonical).digest('base64url');
 }
+
+/** The digest of a send as the client sent it (its files by id): RoomStore.storedSend compares it. */
+export function sendDigestOfIds(content: {
+  text: string;
+  replyTo?: number;
+  attachments?: readonly string[];
+}): string {
+  return sendDigest({
+    text: content.text,
+    ...(content.replyTo === undefined ? {} : { replyTo: content.replyTo }),
+    attachments: (content.attachments ?? []).map((id) => ({ id })),
+  });
+}

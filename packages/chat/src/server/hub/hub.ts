@@ -12,6 +12,9 @@
  *   connection, in seq order.
  * - A connection enters a room's live stream only through replay.ts (after hello, a join, an
  *   invitation, a sync): it is brought up to the channel's head and subscribed in the same tick.
+ * - A request about a room the connection is not in is refused `not_member`, except a `send` of the
+ *   user's own message stored under that id before they left: acknowledged as a duplicate, from a
+ *   lookup that writes nothing (`#sendFromOutside`).
  * - Room membership requests live in membership.ts; who is in which room on this node, in
  *   local-rooms.ts. The clock is injected: every timestamp and every limit uses `clock.now()`.
  */
@@ -230,8 +233,10 @@ export class Hub {
       const wait = await this.#backend.throttle.take(bucket, conn.user, now);
       if (wait > 0) return void fail('rate_limited', `too many requests; retry in ${wait} ms`, wait);
     }
-    if (IN_ROOM.has(msg.type) && 'room' in msg && msg.room !== undefined && !conn.rooms.has(msg.room))
+    if (IN_ROOM.has(msg.type) && 'room' in msg && msg.room !== undefined && !conn.rooms.has(msg.room)) {
+      if (msg.type === 'send') return this.#sendFromOutside(conn, msg);
       return void fail('not_member', `you are not in room ${msg.room}`);
+    }
     const rooms = this.#backend.rooms;
     const user = conn.user;
     const v = PROTOCOL_VERSION;
@@ -371,6 +376,47 @@ export class Hub {
       case 'search':
         return search(conn, this.#backend, msg, ref);
     }
+  }
+
+  /**
+   * A send to a room the user is not in. The one case that is not refused: the user's own message,
+   * stored under that id before they left (its ack lost with the connection, the leave in another
+   * tab meanwhile): acknowledged as the duplicate it is, as it would be to a member, so the client
+   * does not call it unsent (docs/chat-protocol.md, "send"). Anything else is `not_member`: a new id,
+   * an id never stored, or stored in a room deleted since (its log is gone, nothing is left to
+   * acknowledge: not being in the room is the answer). Nothing is written either way: no event, no
+   * claimed or bound file; the lookup is the user's own key, so it tells nothing of anyone else's.
+   */
+  async #sendFromOutside(conn: Connection, msg: Extract<ClientMessage, { type: 'send' }>): Promise<void> {
+    const { ref, id, room } = msg;
+    const found = await this.#backend.rooms.storedSend({
+      room,
+      user: conn.user,
+      clientId: id,
+      text: msg.text,
+      ...(msg.replyTo === undefined ? {} : { replyTo: msg.replyTo }),
+      ...(msg.attachments?.length ? { attachments: msg.attachments } : {}),
+    });
+    if (found === null)
+      return void conn.write(errorMessage('not_member', `you are not in room ${room}`, { ref, id }));
+    if (!found.ok)
+      return void conn.write(
+        errorMessage(
+          'id_reused',
+          `id ${id} is already used by another of your messages in ${room}; send a new message with a new id`,
+          { ref, id },
+        ),
+      );
+    const { message } = found;
+    reply(conn, ref, {
+      v: PROTOCOL_VERSION,
+      type: 'ack',
+      id,
+      room: message.room,
+      seq: message.seq,
+      ts: message.ts,
+      duplicate: true,
+    });
   }
 
   /**

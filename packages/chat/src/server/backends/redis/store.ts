@@ -25,8 +25,10 @@
  *   (send-digest.ts), written by the append script, expiring after `dedupTtlSeconds` (default 7
  *   days). A resend with the same digest is a duplicate, with another one 'id_reused'; an id without
  *   a digest key (stored before digests) dedups any resend, as it did. Two keys, not one value, so
- *   that nodes of either version read what the other wrote. A client resends unacknowledged
- *   messages right after it reconnects, so a window of days is generous; older ids are forgotten.
+ *   that nodes of either version read what the other wrote. STORED_SEND reads the same keys and
+ *   writes nothing (storedSend: a resend from a user no longer in the room). A client resends
+ *   unacknowledged messages right after it reconnects, so a window of days is generous; older ids
+ *   are forgotten.
  * - Rooms: creation checks the quotas (`roomcount`, `owned:<user>`) in the same script; joining
  *   checks the user's room count; an emptied room enters `empty` with the time, and expiry deletes
  *   every key of it except `seq` and `tip` (a room created again under that name continues its
@@ -65,11 +67,13 @@ import type {
   RoomInfo,
   RoomQuotas,
   RoomStore,
+  SendLookup,
   SessionRecord,
+  StoredSend,
   UserRecord,
 } from '../../ports.js';
 import { quoteOf, reactionsOf } from '../message-parts.js';
-import { sendDigest } from '../send-digest.js';
+import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { callRedis, type RedisKeys } from './keys.js';
 import { logTag } from './log-regression.js';
 
@@ -388,7 +392,21 @@ end
 return out
 `;
 
+// APPEND's dedup check alone, writing nothing (RoomStore.storedSend): one round trip, read together.
+// KEYS: 1 dedup key, 2 digest key, 3 msgs. ARGV: 1 the send's digest.
+const STORED_SEND = `
+local prior = redis.call('GET', KEYS[1])
+if not prior then return false end
+-- The seq of a room deleted since (its entries gone): nothing to answer with, as in APPEND.
+local original = redis.call('HGET', KEYS[3], prior)
+if not original then return false end
+local digest = redis.call('GET', KEYS[2])
+if digest and digest ~= ARGV[1] then return {'id_reused'} end
+return {'duplicate', original}
+`;
+
 type Commands = {
+  chatStoredSend(...args: (string | number)[]): Promise<[string, string?] | null>;
   chatAppend(...args: (string | number)[]): Promise<[string, string | number | null, string?]>;
   chatBefore(...args: (string | number)[]): Promise<(string | null)[]>;
   chatAfter(...args: (string | number)[]): Promise<(string | null)[]>;
@@ -426,6 +444,7 @@ export class RedisStore implements AccountStore, RoomStore {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
     define('chatAppend', 12, APPEND);
+    define('chatStoredSend', 3, STORED_SEND);
     define('chatBefore', 2, BEFORE);
     define('chatAfter', 2, AFTER);
     define('chatReact', 5, REACT);
@@ -750,6 +769,21 @@ export class RedisStore implements AccountStore, RoomStore {
         event = { type: 'deleted', room, seq, target: input.target, user: input.user, ts: input.ts };
       }
       return { ok: true, event, duplicate: false };
+    });
+  }
+
+  storedSend(send: SendLookup): Promise<StoredSend> {
+    return this.#call(async () => {
+      const res = await this.#redis.chatStoredSend(
+        this.#keys.room(send.room, `dedup:${send.user}:${send.clientId}`),
+        this.#keys.room(send.room, `digest:${send.user}:${send.clientId}`),
+        this.#keys.room(send.room, 'msgs'),
+        sendDigestOfIds(send),
+      );
+      if (res === null) return null;
+      if (res[0] === 'id_reused') return { ok: false, reason: 'id_reused' };
+      const [message] = await this.#present(send.room, [String(res[1])]);
+      return { ok: true, message };
     });
   }
 

@@ -45,11 +45,13 @@ import type {
   RoomInfo,
   RoomQuotas,
   RoomStore,
+  SendLookup,
   SessionRecord,
+  StoredSend,
   UserRecord,
 } from '../../ports.js';
 import { quoteOf, reactionsOf } from '../message-parts.js';
-import { sendDigest } from '../send-digest.js';
+import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { ensureAttachmentSchema } from './attachments.js';
 import { migrate } from './schema.js';
 
@@ -577,6 +579,16 @@ export class SqliteStore implements AccountStore, RoomStore {
       this.#onCommit(input.room, seq, JSON.stringify({ v: PROTOCOL_VERSION, ...event }));
     }
     return result;
+  }
+
+  /** appendEvent's dedup check alone: one read of the row the dedup index finds (ports.ts). */
+  async storedSend(send: SendLookup): Promise<StoredSend> {
+    const row = this.#stmt.dedup.get(send.room, send.user, send.clientId) as EventRow | undefined;
+    if (!row) return null;
+    // A row from before schema 5 has no digest: its id answers any resend, as in appendEvent.
+    if (row.send_digest && row.send_digest !== sendDigestOfIds(send))
+      return { ok: false, reason: 'id_reused' };
+    return { ok: true, message: toMessage(row, this.#extras) };
   }
 
   async react(input: ReactInput): Promise<ReactResult> {

@@ -427,7 +427,16 @@ export class Protocol implements FrameHandler {
    * so that it and the first messages leave in one write). Not payload: bufferedAmount ignores it.
    */
   sendPreamble(bytes: Buffer): void {
-    this.out().push(bytes);
+    // The first output of a server connection: a one-slot list (an empty one grows to 17 slots
+    // on its first push, about 130 bytes more per handshake), which grows if frames follow.
+    const out = this.output;
+    if (out === null) {
+      this.output = [bytes];
+    } else {
+      // After frames (not the Node layer's use): behind the small frames' open run.
+      closeRun(out);
+      out.push(bytes);
+    }
     this.outputBytes += bytes.length;
   }
 

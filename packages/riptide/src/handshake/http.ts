@@ -127,7 +127,11 @@ export function parseRequestHead(head: Buffer, limits?: Partial<HttpLimits>): He
   let i = 0;
   while (i < n && TCHAR[head[i]] === 1) i++;
   if (i === 0 || head[i] !== SP) return malformed('invalid request line', 400);
-  const method = head.toString('latin1', 0, i);
+  // GET, the one method a handshake uses, is not decoded into a new string each time.
+  const method =
+    i === 3 && head[0] === 0x47 && head[1] === 0x45 && head[2] === 0x54
+      ? 'GET'
+      : head.toString('latin1', 0, i);
   const targetStart = ++i;
   while (i < n && TARGET_CHAR[head[i]] === 1) i++;
   if (i === targetStart || head[i] !== SP) return malformed('invalid request line', 400);
@@ -199,7 +203,9 @@ function parseVersion(
       error: handshakeError('WS_ERR_HANDSHAKE_HTTP_VERSION', undefined, status === 0 ? 0 : undefined),
     };
   }
-  return head.toString('latin1', i + 5, i + 8);
+  // 1.1 and 1.0 as constants (no new string per request).
+  const minor = head[i + 7];
+  return minor === 0x31 ? '1.1' : minor === 0x30 ? '1.0' : head.toString('latin1', i + 5, i + 8);
 }
 
 type FieldsResult =
@@ -283,7 +289,7 @@ function parseFields(
       name = known.exact ? known.name : head.toString('latin1', nameStart, nameEnd);
       lname = known.lower;
     }
-    const value = head.toString('latin1', valueStart, valueEnd);
+    const value = knownValue(head, valueStart, valueEnd) ?? head.toString('latin1', valueStart, valueEnd);
     rawHeaders.push(name, value);
     const refused = addHeader(headers, lname, value, isRequest);
     if (refused !== null) return malformed(refused, status);
@@ -351,6 +357,28 @@ function knownName(
     out.name = asName ? name : lower;
     out.lower = lower;
     return out;
+  }
+  return null;
+}
+
+/**
+ * Field values every upgrade request repeats (RFC 6455 4.1's Upgrade, Connection and version,
+ * as clients spell them), indexed by length: a value spelled exactly so is not decoded into a
+ * new string. Values are data: only an exact, byte-for-byte match counts.
+ */
+const KNOWN_VALUES: string[][] = [];
+for (const value of ['websocket', 'Upgrade', '13', 'keep-alive, Upgrade', 'Keep-Alive, Upgrade']) {
+  (KNOWN_VALUES[value.length] ??= []).push(value);
+}
+
+function knownValue(head: Buffer, start: number, end: number): string | null {
+  const candidates = KNOWN_VALUES[end - start];
+  if (candidates === undefined) return null;
+  for (let c = 0; c < candidates.length; c++) {
+    const value = candidates[c];
+    let i = 0;
+    while (i < value.length && head[start + i] === value.charCodeAt(i)) i++;
+    if (i === value.length) return value;
   }
   return null;
 }

@@ -82,9 +82,9 @@ export type ValidateRequestResult =
   | {
       ok: true;
       key: string;
-      /** Offered subprotocols, in the client's order of preference ([] if none). */
+      /** Offered subprotocols, in the client's order of preference ([] if none, frozen). */
       protocols: string[];
-      /** Offered extensions, parsed ([] if none); negotiation is the extension's job. */
+      /** Offered extensions, parsed ([] if none, frozen); negotiation is the extension's job. */
       extensions: ExtensionList;
       /** Origin (version 13) or Sec-WebSocket-Origin (version 8), as sent. */
       origin: string | undefined;
@@ -165,7 +165,8 @@ export function validateUpgradeRequest(
   const key = single(headers['sec-websocket-key']);
   if (!isValidKey(key)) return reject('WS_ERR_HANDSHAKE_KEY');
 
-  const fields = validateWebSocketFields(headers, allowed, options, req);
+  // The result itself (with the key): no second object per handshake.
+  const fields = validateWebSocketFields(headers, allowed, options, req, key);
   if (!fields.ok) return fields;
 
   // Last, so every request ws 8 refuses gets ws's answer: no body. The bytes after the head are
@@ -173,19 +174,21 @@ export function validateUpgradeRequest(
   // fail the connection with 1002 (ws does exactly that); refusing here says why, in HTTP.
   const body = requestBody(headers);
   if (body !== null) return reject('WS_ERR_HANDSHAKE_BODY', body);
-  return {
-    ok: true,
-    key,
-    protocols: fields.protocols,
-    extensions: fields.extensions,
-    origin: fields.origin,
-    version: fields.version,
-  };
+  return fields;
 }
+
+/**
+ * The offers of a request that makes none: shared by every such result (frozen), so a handshake
+ * without them allocates no empty arrays.
+ */
+const NO_PROTOCOLS: string[] = Object.freeze([]) as unknown as string[];
+const NO_EXTENSIONS: ExtensionList = Object.freeze([]) as unknown as ExtensionList;
 
 /** What validateWebSocketFields reads from a request: version, offers and origin. */
 export interface WebSocketFields {
   ok: true;
+  /** The Sec-WebSocket-Key it was given (HTTP/1.1), or '' (HTTP/2 has none). */
+  key: string;
   /** Offered subprotocols, in the client's order of preference ([] if none). */
   protocols: string[];
   /** Offered extensions, parsed ([] if none). */
@@ -208,6 +211,7 @@ export function validateWebSocketFields(
   allowed: ReadonlySet<string> | null,
   options: ValidateRequestOptions | undefined,
   req?: UpgradeRequest,
+  key = '',
 ): WebSocketFields | (ValidateRequestResult & { ok: false }) {
   // 6. "A |Sec-WebSocket-Version| header field, with a value of 13." RFC 6455 4.4: a server
   // that does not speak the requested version answers with "a |Sec-WebSocket-Version| header
@@ -222,7 +226,7 @@ export function validateWebSocketFields(
 
   // 8. "Optionally, a |Sec-WebSocket-Protocol| header field, with a list of values
   // indicating which protocols the client would like to speak, ordered by preference."
-  let protocols: string[] = [];
+  let protocols = NO_PROTOCOLS;
   if (headers['sec-websocket-protocol'] !== undefined) {
     const list = parseProtocolList(headers['sec-websocket-protocol']);
     if (list === null) return reject('WS_ERR_HANDSHAKE_PROTOCOL');
@@ -230,7 +234,7 @@ export function validateWebSocketFields(
   }
 
   // 9. "Optionally, a |Sec-WebSocket-Extensions| header field" (syntax of RFC 6455 9.1).
-  let extensions: ExtensionList = [];
+  let extensions = NO_EXTENSIONS;
   if (headers['sec-websocket-extensions'] !== undefined && options?.extensions !== false) {
     const list = parseExtensionList(headers['sec-websocket-extensions']);
     if (list === null) return reject('WS_ERR_HANDSHAKE_EXTENSIONS');
@@ -246,7 +250,7 @@ export function validateWebSocketFields(
     const canonical = origin === undefined ? null : canonicalOrigin(origin);
     if (canonical === null || !allowed.has(canonical)) return reject('WS_ERR_HANDSHAKE_ORIGIN');
   }
-  return { ok: true, protocols, extensions, origin, version };
+  return { ok: true, key, protocols, extensions, origin, version };
 }
 
 /**
@@ -465,6 +469,43 @@ export function acceptResponseText(key: string, protocol?: string, extensions?: 
   if (protocol !== undefined && protocol !== '') text += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
   if (extensions !== undefined && extensions !== '') text += `Sec-WebSocket-Extensions: ${extensions}\r\n`;
   return `${text}\r\n`;
+}
+
+const ACCEPT_HEAD = Buffer.from(
+  'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ',
+  'latin1',
+);
+const PROTOCOL_FIELD = '\r\nSec-WebSocket-Protocol: ';
+const EXTENSIONS_FIELD = '\r\nSec-WebSocket-Extensions: ';
+
+/**
+ * acceptResponseText()'s bytes, written straight into one Buffer: no response string is built
+ * (and flattened) on the way, for every handshake of a server without 'headers' listeners. The
+ * same preconditions: the inputs come from validateUpgradeRequest and the negotiation; the
+ * subprotocol and the extensions are tokens and parameters, ASCII.
+ */
+export function acceptResponseBytes(key: string, protocol?: string, extensions?: string): Buffer {
+  const accept = acceptKey(key);
+  const withProtocol = protocol !== undefined && protocol !== '';
+  const withExtensions = extensions !== undefined && extensions !== '';
+  let length = ACCEPT_HEAD.length + accept.length + 4;
+  if (withProtocol) length += PROTOCOL_FIELD.length + protocol.length;
+  if (withExtensions) length += EXTENSIONS_FIELD.length + extensions.length;
+  // Every byte is written below (allocUnsafe's old bytes never leave).
+  const out = Buffer.allocUnsafe(length);
+  let at = ACCEPT_HEAD.copy(out, 0);
+  at += out.write(accept, at, 'latin1');
+  if (withProtocol) {
+    at += out.write(PROTOCOL_FIELD, at, 'latin1');
+    at += out.write(protocol, at, 'latin1');
+  }
+  if (withExtensions) {
+    at += out.write(EXTENSIONS_FIELD, at, 'latin1');
+    at += out.write(extensions, at, 'latin1');
+  }
+  at += out.write('\r\n\r\n', at, 'latin1');
+  if (at !== length) throw new Error('acceptResponseBytes: length mismatch');
+  return out;
 }
 
 /**

@@ -145,8 +145,9 @@ export function listenForEnd(
   both: (this: never) => void,
 ): void {
   if (probes.socketEndListener && nodeOnEnd !== null) {
-    const existing = socket.listeners('end');
-    if (existing.length === 1 && existing[0] === nodeOnEnd) {
+    // listenerCount(name, listener) (Node >= 18.16) allocates nothing; listeners() would copy
+    // the table into a new array on every handshake.
+    if (socket.listenerCount('end') === 1 && socket.listenerCount('end', nodeOnEnd) === 1) {
       socket.removeListener('end', nodeOnEnd);
       socket.on('end', both);
       return;

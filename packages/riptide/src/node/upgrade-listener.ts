@@ -15,6 +15,7 @@
  */
 import { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
+import { getDefaultHighWaterMark } from 'node:stream';
 import { findHeadEnd, headTooLarge, parseRequestHead } from '../handshake/http.js';
 import { buildRejectResponse, isUpgradeRequest } from '../handshake/server.js';
 import { rememberServer, serverOf } from './internals.js';
@@ -27,10 +28,11 @@ export interface UpgradeHandler {
    */
   _trackPending(socket: Socket): void;
   /**
-   * An upgrade request: run the handshake. If it does not finish synchronously the listener
-   * pauses the socket; the server resumes it once the WebSocket has attached its 'data' listener.
+   * An upgrade request: run the handshake. True if a WebSocket is attached to the socket when
+   * this returns; otherwise the listener pauses the socket, and the server resumes it once the
+   * WebSocket has attached (a refused socket stays paused).
    */
-  _upgradeFromListener(req: IncomingMessage, socket: Socket, head: Buffer): void;
+  _upgradeFromListener(req: IncomingMessage, socket: Socket, head: Buffer): boolean;
 }
 
 const kHandler = Symbol('riptide.upgradeHandler');
@@ -79,7 +81,8 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
     return;
   }
   if (prev !== null) this[kBuffered] = null;
-  const parsed = parseRequestHead(buf.subarray(0, end));
+  // Usually the chunk is the head, nothing after it: no view of it is made.
+  const parsed = parseRequestHead(end === buf.length ? buf : buf.subarray(0, end));
   if (!parsed.ok) {
     refuse(this, buildRejectResponse(parsed.error.status, parsed.error.message));
     return;
@@ -97,7 +100,12 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
   this.removeListener('data', onHeadData);
   // handleUpgrade attaches its own error listener (and the WebSocket its own after that).
   this.removeListener('error', onHeadError);
-  const req = new IncomingMessage(this);
+  // Given the socket, IncomingMessage builds an options object to copy its highWaterMark into
+  // the request's (never read: the request has no body); where that is the default anyway, the
+  // socket is set afterwards, as the constructor would have.
+  const req = new IncomingMessage(this.readableHighWaterMark === DEFAULT_HWM ? (null as never) : this);
+  req.socket = this;
+  (req as IncomingMessage & { client: Socket }).client = this;
   req.method = head.method;
   req.url = head.url;
   req.httpVersion = head.httpVersion;
@@ -111,12 +119,13 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
   // flowing socket they would be delivered at once, before the 'connection' handlers have
   // attached theirs. Paused, they wait for the server's resume() (a nextTick later).
   if (rest.length > 0) this.pause();
-  handler._upgradeFromListener(req, this, rest);
+  const attached = handler._upgradeFromListener(req, this, rest);
   // Nothing is read while this 'data' handler runs, and a handshake without an asynchronous
-  // verifyClient has attached the WebSocket's listener by now. Otherwise stop reading until
-  // it does (the server resumes the socket then): bytes arriving meanwhile would find no
-  // 'data' listener and be lost.
-  if (!this.destroyed && this.listenerCount('data') === 0) this.pause();
+  // verifyClient has attached the WebSocket by now (reading on, through its 'data' listener or
+  // the shared read buffer, which adds none: asking for 'data' listeners would stop a socket
+  // that reads into it, for Node to start it again a tick later). Otherwise stop reading until
+  // it does (the server resumes the socket then): bytes arriving meanwhile would be lost.
+  if (!attached && !this.destroyed) this.pause();
 }
 
 /**
@@ -141,3 +150,4 @@ function refuse(socket: PendingSocket, response: Buffer): void {
 }
 
 const EMPTY = Buffer.alloc(0);
+const DEFAULT_HWM = getDefaultHighWaterMark(false);

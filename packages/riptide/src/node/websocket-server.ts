@@ -28,7 +28,7 @@ import { type DeflateOptions, negotiateAsServer, normalizeDeflateOptions } from 
 import { syncZlibSupported } from '../deflate/zlib-sync.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import {
-  acceptResponseText,
+  acceptResponseBytes,
   buildAcceptResponse,
   buildRejectResponse,
   serializeResponse,
@@ -147,8 +147,8 @@ const HTTP1: HandshakeReply = {
   refuse: abortHandshake,
   respond(server, socket, req, key, protocol, extensions) {
     if (server.listenerCount('headers') === 0) {
-      // The common case: no line array (measured with the handshake benchmark).
-      return Buffer.from(acceptResponseText(key!, protocol, extensions), 'latin1');
+      // The common case: no line array and no response string (bench/handshake-alloc.mjs).
+      return acceptResponseBytes(key!, protocol, extensions);
     }
     const lines = buildAcceptResponse({ key: key!, protocol, extensions });
     server.emit('headers', lines, req);
@@ -551,12 +551,14 @@ export class WebSocketServer extends EventEmitter {
       preamble: response ?? undefined,
     });
     this._tracked?.add(ws);
-    cb(ws, req);
+    if (response === null) cb(ws, req);
+    else ws._opening(cb, req);
   }
 
   /** @internal {port} mode: an upgrade request read by upgrade-listener.ts. */
-  _upgradeFromListener(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+  _upgradeFromListener(req: http.IncomingMessage, socket: Socket, head: Buffer): boolean {
     this.handleUpgrade(req, socket, head, this._emitConnection);
+    return (socket as Socket & { [kWebSocket]?: unknown })[kWebSocket] !== undefined;
   }
 
   // --- handshake timeout: one timer per server ------------------------------------------------

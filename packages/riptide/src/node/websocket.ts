@@ -894,9 +894,11 @@ export class WebSocket extends EventEmitter {
     this._proto = proto;
     if (init.preamble !== undefined) {
       // The server's 101 response goes out with the first flush, in the same write as whatever
-      // the 'connection' handlers send (one TCP segment for a welcome message).
+      // the 'connection' handlers send (one TCP segment for a welcome message). The server runs
+      // them inside _opening(), which flushes once they return: sends wait for it as they do
+      // inside a 'data' handler, and no nextTick is queued for the 101.
       proto.sendPreamble(init.preamble);
-      this._scheduleFlush();
+      this._flags |= RECEIVING;
     }
     // Clear an idle timeout someone set (an http server's); calling setTimeout(0) on a socket
     // without one would only add a `timeout` property to it, kept for the connection's life.
@@ -917,6 +919,19 @@ export class WebSocket extends EventEmitter {
     transport.on('error', transportOnError);
     // A transport closed before we attached (rare) never emits 'close' again.
     if (transport.destroyed) process.nextTick(finishClose, this);
+  }
+
+  /**
+   * @internal Server: run the handshake's callback (the 'connection' handlers) on a WebSocket
+   * just attached with a preamble, then write the 101 and what the callback sent, in one write.
+   */
+  _opening<R>(callback: (ws: this, req: R) => void, req: R): void {
+    try {
+      callback(this, req);
+    } finally {
+      this._flags &= ~RECEIVING;
+      this._flush();
+    }
   }
 
   /** @internal The URL a client connects to (redirects update it). */

@@ -287,6 +287,22 @@ describe('ProtocolSettings: validated once, shared by many connections', () => {
   });
 });
 
+describe('sendPreamble', () => {
+  it('the preamble leaves first, frames queued after it follow in order, a later one is appended', () => {
+    const { proto } = makeProtocol('server');
+    const preamble = Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n');
+    proto.sendPreamble(preamble);
+    proto.sendText('a');
+    proto.sendBinary(Buffer.from('bc'));
+    proto.sendPreamble(Buffer.from('!'));
+    expect(proto.outputBytes).toBe(preamble.length + 3 + 4 + 1);
+    const out = Buffer.concat(proto.takeOutput()!);
+    expect(out.toString('latin1')).toBe(`${preamble.toString('latin1')}\x81\x01a\x82\x02bc!`);
+    proto.sendPreamble(preamble);
+    expect(proto.takeOutput()).toEqual([preamble]);
+  });
+});
+
 describe('output accounting: outputBytes (everything queued) and outputPayload (what the caller sent)', () => {
   for (const role of ROLES) {
     it(`test_${role}_sends: payload without headers, masks, preamble, automatic pongs or close frames`, () => {

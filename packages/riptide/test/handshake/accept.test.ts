@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
@@ -17,6 +18,25 @@ describe('RFC 6455 1.3 Sec-WebSocket-Accept', () => {
   it('hashes the key as a string, not base64-decoded', () => {
     expect(acceptKey('AAAAAAAAAAAAAAAAAAAAAA==')).not.toBe(acceptKey('AAAAAAAAAAAAAAAAAAAAAB=='));
     expect(acceptKey('AAAAAAAAAAAAAAAAAAAAAA==')).toBe('ICX+Yqv66kxgM0FcWaLWlFLwTAI=');
+  });
+
+  it('equals SHA-1 over key + GUID for any key, valid (its reused input buffer) or not, interleaved', () => {
+    const reference = (key: string) =>
+      createHash('sha1')
+        .update(key + GUID, 'latin1')
+        .digest('base64');
+    const valid = fc
+      .uint8Array({ minLength: 16, maxLength: 16 })
+      .map((b) => Buffer.from(b).toString('base64'));
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(valid, fc.string({ maxLength: 40 })), { minLength: 1, maxLength: 6 }),
+        (keys) => {
+          for (const key of keys) expect(acceptKey(key)).toBe(reference(key));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('throws UsageError for a non-string key', () => {

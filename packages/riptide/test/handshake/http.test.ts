@@ -68,6 +68,20 @@ describe('RFC 9112 3 Request line', () => {
     expect(value.httpVersion).toBe('1.0');
   });
 
+  it('methods and versions near the constant ones (GET, 1.1, 1.0) are decoded as sent', () => {
+    for (const [line, method, version] of [
+      ['GET / HTTP/1.1', 'GET', '1.1'],
+      ['GET / HTTP/1.0', 'GET', '1.0'],
+      ['GEt / HTTP/1.2', 'GEt', '1.2'],
+      ['GETS / HTTP/1.9', 'GETS', '1.9'],
+      ['PUT / HTTP/1.1', 'PUT', '1.1'],
+      ['GE / HTTP/1.1', 'GE', '1.1'],
+    ]) {
+      const value = parseOk(head(line, 'Host: a'));
+      expect([value.method, value.httpVersion]).toEqual([method, version]);
+    }
+  });
+
   it('accepts a request with no header fields', () => {
     expect(parseOk(head('GET / HTTP/1.1')).headers).toEqual({});
   });
@@ -432,6 +446,28 @@ describe('Fuzz: arbitrary bytes only produce documented results', () => {
     );
     expect(near.rawHeaders).toEqual(['Hosu', 'a', 'Sec-WebSocket-Kez', 'b', 'upgradE', 'c', 'Origin-', 'd']);
     expect(Object.keys(near.headers)).toEqual(['hosu', 'sec-websocket-kez', 'upgrade', 'origin-']);
+  });
+
+  it('common values come back exactly as sent, near misses and other casings included', () => {
+    const values = [
+      'websocket',
+      'WebSocket',
+      'websockeT',
+      'websocke',
+      'Upgrade',
+      'upgrade',
+      'Upgradf',
+      '13',
+      '8',
+      '14',
+      'keep-alive, Upgrade',
+      'Keep-Alive, Upgrade',
+      'keep-alive, upgrade',
+      'keep-alive, Upgradf',
+    ];
+    const parsed = parseOk(head('GET / HTTP/1.1', ...values.map((v, i) => `X-${i}: ${v}`)));
+    expect(parsed.rawHeaders.filter((_, i) => i % 2 === 1)).toEqual(values);
+    expect(values.map((_, i) => parsed.headers[`x-${i}`])).toEqual(values);
   });
 
   it('round-trips generated header fields through the parser', () => {

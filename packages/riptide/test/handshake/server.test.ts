@@ -4,6 +4,7 @@ import { UsageError } from '../../src/core/errors.js';
 import { HANDSHAKE_ERROR_CODES, HANDSHAKE_ERRORS, handshakeError } from '../../src/handshake/errors.js';
 import { parseRequestHead } from '../../src/handshake/http.js';
 import {
+  acceptResponseBytes,
   acceptResponseText,
   buildAcceptResponse,
   buildErrorResponse,
@@ -381,6 +382,27 @@ describe("RFC 6455 4.2.1 Reading the client's opening handshake", () => {
   });
 });
 
+describe('validateUpgradeRequest results', () => {
+  it('carry the key; without offers they share frozen empty lists, with offers they get their own', () => {
+    const a = validateUpgradeRequest(request());
+    const b = validateUpgradeRequest(request());
+    if (!a.ok || !b.ok) throw new Error('expected ok');
+    expect(a.key).toBe(RFC_KEY);
+    expect(a.protocols).toEqual([]);
+    expect(a.extensions).toEqual([]);
+    expect(a.protocols).toBe(b.protocols);
+    expect(a.extensions).toBe(b.extensions);
+    expect(Object.isFrozen(a.protocols) && Object.isFrozen(a.extensions)).toBe(true);
+    const c = validateUpgradeRequest(
+      request({ 'sec-websocket-protocol': 'chat', 'sec-websocket-extensions': 'permessage-deflate' }),
+    );
+    if (!c.ok) throw new Error('expected ok');
+    expect(c.protocols).toEqual(['chat']);
+    expect(c.extensions.map((e) => e.name)).toEqual(['permessage-deflate']);
+    expect(Object.isFrozen(c.protocols) || Object.isFrozen(c.extensions)).toBe(false);
+  });
+});
+
 describe('An upgrade request has no body (RFC 9110 9.3.1; after the 101 the bytes are frames)', () => {
   it.each([
     ['Content-Length: 5', { 'content-length': '5' }, 'Content-Length'],
@@ -502,6 +524,22 @@ describe("RFC 6455 4.2.2 Sending the server's opening handshake", () => {
       expect(acceptResponseText(RFC_KEY, protocol, extensions)).toBe(expected.toString('latin1'));
     }
     expect(acceptResponseText(RFC_KEY)).toContain(`\r\nSec-WebSocket-Accept: ${RFC_ACCEPT}\r\n`);
+  });
+
+  it('acceptResponseBytes gives those bytes too, as a Buffer', () => {
+    const cases: Array<[string | undefined, string | undefined]> = [
+      [undefined, undefined],
+      ['chat', undefined],
+      [undefined, 'permessage-deflate; server_no_context_takeover'],
+      ['chat.v2', 'permessage-deflate; client_max_window_bits=10'],
+      ['', ''],
+    ];
+    for (const [protocol, extensions] of cases) {
+      const expected = serializeResponse(buildAcceptResponse({ key: RFC_KEY, protocol, extensions }));
+      const bytes = acceptResponseBytes(RFC_KEY, protocol, extensions);
+      expect(Buffer.isBuffer(bytes)).toBe(true);
+      expect(bytes.toString('latin1')).toBe(expected.toString('latin1'));
+    }
   });
 
   it('omits empty protocol and extensions', () => {

@@ -177,6 +177,46 @@ describe('RFC 6455 4.2.1 reading the client handshake', () => {
     ws.terminate();
   });
 
+  it("{ port }: 'connection' gets an IncomingMessage shaped as node:http's for that socket", async () => {
+    const { wss, url } = await start();
+    const conn = once<[WebSocket, http.IncomingMessage]>(wss, 'connection');
+    const ws = new WebSocket(`${url}/a?b=1`);
+    await once(ws, 'open');
+    const [serverWs, req] = await conn;
+    const socket = serverWs._socket as net.Socket;
+    const reference = new http.IncomingMessage(socket);
+    expect(req).toBeInstanceOf(http.IncomingMessage);
+    expect(Reflect.ownKeys(req)).toEqual(Reflect.ownKeys(reference));
+    expect(req.socket).toBe(socket);
+    expect((req as unknown as { client: net.Socket }).client).toBe(socket);
+    expect(req.readableHighWaterMark).toBe(reference.readableHighWaterMark);
+    expect([req.method, req.url, req.httpVersion, req.complete]).toEqual(['GET', '/a?b=1', '1.1', true]);
+    expect([req.httpVersionMajor, req.httpVersionMinor]).toEqual([1, 1]);
+    expect(req.headers.upgrade).toBe('websocket');
+    ws.terminate();
+  });
+
+  it('{ port }: a socket whose handshake completed at once is not paused afterwards, and reads on', async () => {
+    const { wss, url } = await start();
+    const pauses: string[] = [];
+    wss.on('connection', (ws) => {
+      const socket = ws._socket as net.Socket;
+      const pause = socket.pause;
+      socket.pause = function (this: net.Socket) {
+        pauses.push(new Error().stack ?? '');
+        return pause.call(this);
+      };
+      ws.on('message', (data: Buffer) => ws.send(data));
+    });
+    const ws = new WebSocket(url);
+    await once(ws, 'open');
+    ws.send('ping?');
+    const [echo] = await once<[Buffer]>(ws, 'message');
+    expect(echo.toString()).toBe('ping?');
+    expect(pauses).toEqual([]);
+    ws.terminate();
+  });
+
   it("a subclass's shouldHandle is the path check, given the request 'connection' gets (ws 8)", async () => {
     const asked: http.IncomingMessage[] = [];
     class RoomServer extends WebSocketServer {
@@ -302,6 +342,51 @@ describe('opening handshake write', () => {
     expect(calls[0][0].startsWith('HTTP/1.1 101 ')).toBe(true);
     expect(calls[0][0].endsWith('\r\n\r\n\x81\x07welcome')).toBe(true);
     socket.destroy();
+  });
+
+  it("the 101 leaves as handleUpgrade's callback returns (no tick later), a throwing callback too", async () => {
+    const server = http.createServer();
+    const wss = new WebSocketServer({ noServer: true });
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => shutdown(wss));
+    const writesWhenReturned: number[] = [];
+    const thrown: unknown[] = [];
+    let calls: string[][] = [];
+    let upgraded: WebSocket | null = null;
+    server.on('upgrade', (req, socket, head) => {
+      try {
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          upgraded = ws;
+          calls = recordHandleWrites(ws._socket as unknown as net.Socket);
+          ws.send('one');
+          ws.send('two');
+          throw new Error('handler bug');
+        });
+      } catch (err) {
+        thrown.push(err);
+      }
+      writesWhenReturned.push(calls.length);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => void socket.destroy());
+    await once(socket, 'connect');
+    socket.write(upgradeHead(port));
+    let got = Buffer.alloc(0);
+    while (!got.includes('two')) got = Buffer.concat([got, (await once<[Buffer]>(socket, 'data'))[0]]);
+    expect(thrown).toEqual([new Error('handler bug')]);
+    // Written before handleUpgrade returned: the 101 and both frames, one write.
+    expect(writesWhenReturned).toEqual([1]);
+    expect(calls[0]).toHaveLength(1);
+    expect(calls[0][0].startsWith('HTTP/1.1 101 ')).toBe(true);
+    expect(calls[0][0].endsWith('\r\n\r\n\x81\x03one\x81\x03two')).toBe(true);
+    // The callback threw, and later sends are still flushed (on their own tick).
+    upgraded!.send('three');
+    while (!got.includes('three')) got = Buffer.concat([got, (await once<[Buffer]>(socket, 'data'))[0]]);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]).toEqual(['\x81\x05three']);
   });
 });
 

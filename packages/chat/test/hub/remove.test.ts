@@ -1,8 +1,9 @@
 /**
- * The owner of a private room removes a member (test/hub/remove.ts), on one SQLite node.
+ * The owner of a private room removes a member (test/hub/remove.ts), on one SQLite node; and the
+ * request takes from the room bucket (roomRate), as invite does.
  */
-import { afterEach, describe, it } from 'vitest';
-import { cleanup, startTestServer, type TestClient } from '../helpers.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, register, startTestServer, TestClient } from '../helpers.js';
 import { removeMember } from './remove.js';
 
 afterEach(cleanup);
@@ -13,5 +14,24 @@ describe('remove', () => {
     const clients: TestClient[] = [];
     await removeMember([server.origin], (c) => clients.push(c));
     for (const c of clients) await c.close();
+  });
+
+  it('takes from the room bucket, as invite does', async () => {
+    const server = await startTestServer({ limits: { roomRate: { burst: 2, perSecond: 0.001 } } });
+    const alice = await TestClient.user(server.origin, 'alice');
+    await register(server.origin, 'bob');
+    expect(await alice.request('joined', { type: 'create', room: 'plans', private: true })).toMatchObject({
+      type: 'joined',
+    });
+    expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
+      type: 'invited',
+    });
+    expect(await alice.request('removed', { type: 'remove', room: 'plans', user: 'bob' })).toMatchObject({
+      type: 'error',
+      code: 'rate_limited',
+      retryAfterMs: expect.any(Number),
+    });
+    expect(await server.backend.rooms.isMember('bob', 'plans')).toBe(true);
+    await alice.close();
   });
 });

@@ -8,7 +8,7 @@
  * with `reason: 'removed'`, alice gets `removed` and the `member` notice, bob's messages stay, his
  * new sends are refused (a resend of one stored before is still acknowledged), nothing of the room
  * reaches him any more, and a new invitation brings him back. Finally an owner who left can no
- * longer remove anyone.
+ * longer remove, invite or come back, but still owns the room and may delete it.
  */
 import { expect } from 'vitest';
 import type { ServerMessage } from '../../src/shared/protocol.js';
@@ -150,12 +150,23 @@ export async function removeMember(origins: string[], track: (c: TestClient) => 
     },
   );
 
-  // An owner who left is no longer in the room: removing is refused like any request about it.
+  // An owner who left is no longer in the room: removing (and inviting) is refused like any
+  // request about it, and she cannot come back; the members keep the room; she still owns it and
+  // may delete it.
   expect(await alice.request('left', { type: 'leave', room: 'plans' })).toMatchObject({ type: 'left' });
   expect(await alice.request('removed', { type: 'remove', room: 'plans', user: 'bob' })).toMatchObject(
     error('not_member', 'you are not in room plans'),
   );
+  expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'alice' })).toMatchObject(
+    error('not_member'),
+  );
+  expect(await alice.request('joined', { type: 'join', room: 'plans' })).toMatchObject(error('no_such_room'));
   expect(
     await bobTab3.request('ack', { type: 'send', id: 'b4', room: 'plans', text: 'still here' }),
   ).toMatchObject({ type: 'ack', seq: 4 });
+  expect(await alice.request('left', { type: 'delete_room', room: 'plans' })).toMatchObject({
+    type: 'left',
+    reason: 'deleted',
+  });
+  expect(await bobTab3.next('left', (m) => m.room === 'plans')).toMatchObject({ reason: 'deleted' });
 }

@@ -93,14 +93,15 @@ export function renderHeader(state: ChatState): void {
  * has "Remove" beside each other name, which asks first (as deleting a message does): the focus
  * goes to the question's Cancel, and back to Remove if cancelled.
  */
-export function renderOnline(state: ChatState, actions: Actions): void {
+export function renderOnline(state: ChatState, actions: Actions, focus?: string): void {
   const list = byId('online-list');
+  // A redraw (someone comes online, goes, is removed) must not take the keyboard focus away: it
+  // goes back to the same control of the same name, or to the composer if that name is gone.
+  // `focus`: where a Remove, its Cancel or its confirmation puts it instead.
+  const focused = focus === undefined ? focusedControl(list) : null;
   list.replaceChildren();
   const room = state.rooms.get(state.active);
-  const redraw = (focus: string) => {
-    renderOnline(state, actions);
-    list.querySelector<HTMLElement>(focus)?.focus();
-  };
+  const redraw = (to: string) => renderOnline(state, actions, to);
   const asking = onlineUi.removing;
   if (asking && (asking.room !== room?.name || !room.online.has(asking.user))) onlineUi.removing = null;
   for (const user of [...(room?.online ?? [])].sort()) {
@@ -118,6 +119,25 @@ export function renderOnline(state: ChatState, actions: Actions): void {
     if (room && state.mayRemove(room.name, user)) li.append(removeTools(room, user, state, actions, redraw));
     list.append(li);
   }
+  if (focus !== undefined) list.querySelector<HTMLElement>(focus)?.focus();
+  if (focused === null) return;
+  const target = list.querySelector<HTMLElement>(
+    `li[data-user="${CSS.escape(focused.user)}"] ${focused.control}`,
+  );
+  if (target) target.focus();
+  else if (!byId<HTMLTextAreaElement>('composer-input').disabled) byId('composer-input').focus();
+}
+
+/** The online list's control that has the focus: whose row, and which of its buttons. */
+function focusedControl(list: HTMLElement): { user: string; control: string } | null {
+  const active = document.activeElement as HTMLElement | null;
+  if (!active || !list.contains(active)) return null;
+  const user = active.closest<HTMLElement>('li')?.dataset.user;
+  if (user === undefined) return null;
+  const control = ['remove-member', 'confirm-remove', 'cancel-remove', 'link'].find((c) =>
+    active.classList.contains(c),
+  );
+  return control === undefined ? null : { user, control: `.${control}` };
 }
 
 function removeTools(

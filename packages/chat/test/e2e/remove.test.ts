@@ -4,7 +4,7 @@
  * room error's live region) and keeps the text they were writing there in the unsent note.
  */
 import { describe, expect, it } from 'vitest';
-import { startTestServer } from '../helpers.js';
+import { register, startTestServer, TestClient } from '../helpers.js';
 import { openRoom, sendMessage, signIn, useBrowser, waitForMessages } from './browser.js';
 
 const chrome = useBrowser();
@@ -87,6 +87,47 @@ describe('remove a member', () => {
     expect((await server.backend.rooms.messagesBefore('plans', 100, 100)).map((m) => m.text)).toEqual([
       'count me in',
     ]);
+    await alice.context.close();
+    await bob.context.close();
+  });
+});
+
+describe('remove a member: the keyboard focus', () => {
+  it('stays on the question while the online list is redrawn, and goes to the composer once the name is gone', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    const carolCookie = await register(server.origin, 'carol');
+    await alice.page.fill('#room-input', 'plans');
+    await alice.page.check('#room-private');
+    await alice.page.press('#room-input', 'Enter');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#plans');
+    for (const name of ['bob', 'carol']) {
+      await alice.page.fill('#invite-input', name);
+      await alice.page.press('#invite-input', 'Enter');
+      await expect.poll(() => server.backend.rooms.isMember(name, 'plans')).toBe(true);
+    }
+    const remove = alice.page.locator('#online-list li[data-user="bob"] .remove-member');
+    await remove.waitFor();
+    await remove.focus();
+    await alice.page.keyboard.press('Enter');
+    await alice.page.waitForSelector('#online-list .cancel-remove:focus');
+    // carol comes online in the room meanwhile: the list is redrawn under the question.
+    const { client: carol } = await TestClient.join(server.origin, carolCookie);
+    await alice.page.waitForSelector('#online-list li[data-user="carol"]');
+    expect(await alice.page.locator('#online-list .remove-confirm').count()).toBe(1);
+    expect(await alice.page.evaluate(() => document.activeElement?.classList.contains('cancel-remove'))).toBe(
+      true,
+    );
+    // Confirmed: bob's row goes, and the focus with it to the composer (not lost to the page).
+    await alice.page.keyboard.press('Shift+Tab');
+    await alice.page.keyboard.press('Enter');
+    await alice.page.waitForFunction(
+      () => document.querySelector('#online-list li[data-user="bob"]') === null,
+    );
+    expect(await server.backend.rooms.isMember('bob', 'plans')).toBe(false);
+    expect(await alice.page.evaluate(() => document.activeElement?.id)).toBe('composer-input');
+    await carol.close();
     await alice.context.close();
     await bob.context.close();
   });

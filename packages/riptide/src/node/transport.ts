@@ -80,7 +80,11 @@ export interface AttachInit {
   extensions: string;
   /** The server the WebSocket belongs to (server side), or null. */
   server: ServerLink | null;
-  /** Bytes to send before the first frame (the HTTP/1.1 101 response), if not sent yet. */
+  /**
+   * Bytes to send before the first frame (the HTTP/1.1 101 response), if not sent yet. Sends wait
+   * (as inside a 'data' handler) until the caller runs the handshake's callback through
+   * `_opening()`, which writes them with what the callback sent.
+   */
   preamble?: Buffer;
 }
 

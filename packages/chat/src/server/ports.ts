@@ -138,7 +138,8 @@ export type ReactResult =
   | { ok: true; event: ReactedEvent }
   /** Already in that state: nothing was written; `head` is the room's head at that moment. */
   | { ok: true; event: null; head: number }
-  | { ok: false; reason: 'no_room' | 'not_found' | 'too_many_reactions' };
+  /** not_member: `user` is not a member of the room at that moment (checked with the write). */
+  | { ok: false; reason: 'no_room' | 'not_member' | 'not_found' | 'too_many_reactions' };
 
 export type AppendResult =
   | { ok: true; event: RoomEvent; duplicate: false }
@@ -151,7 +152,12 @@ export type AppendResult =
    * id_reused: that (room, user, clientId) holds a message with another text, reply target or
    * files; nothing was written.
    */
-  | { ok: false; reason: 'no_room' | 'not_found' | 'forbidden' | 'id_reused' };
+  /**
+   * not_member: `user` is not a member of the room at that moment, checked atomically with the
+   * write, after the dedup (a resend of one's own stored message is still a duplicate); nothing was
+   * written.
+   */
+  | { ok: false; reason: 'no_room' | 'not_member' | 'not_found' | 'forbidden' | 'id_reused' };
 
 /**
  * A send looked up by its dedup key (room, user, clientId) and its content (send-digest.ts), for

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ReactInput } from '../../src/server/ports.js';
+import { asMembers } from './members.js';
 import { type StoreUnderTest, untagged } from './store-contract.js';
 
 const quotas = { maxRooms: 100, maxOwnedRooms: 10 };
@@ -29,7 +30,7 @@ const react = (user: string, target: number, emoji: string, on = true, maxEmoji 
 export function messagePartsContract(name: string, open: () => Promise<StoreUnderTest>): void {
   describe(`${name}: reactions, replies, mentions`, () => {
     it('logs a reaction change as a `reacted` event with the next seq; an unchanged state logs nothing', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       await rooms.appendEvent(send('ann', 'c1', 'hello'));
       expect(await rooms.react(react('ben', 1, '👍'))).toEqual({
@@ -68,7 +69,7 @@ export function messagePartsContract(name: string, open: () => Promise<StoreUnde
     });
 
     it('refuses reactions to what is not a live message of the room, and a new emoji beyond the cap', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       await rooms.appendEvent(send('ann', 'c1', 'one'));
       await rooms.appendEvent(send('ann', 'c2', 'two'));
@@ -98,7 +99,7 @@ export function messagePartsContract(name: string, open: () => Promise<StoreUnde
     });
 
     it('quotes the replied-to message: as sent in the live event, as it is now in history and replay', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       // 250 characters, astral ones included: the excerpt keeps 200 code points.
       const long = '😀'.repeat(150) + 'x'.repeat(100);
@@ -145,7 +146,7 @@ export function messagePartsContract(name: string, open: () => Promise<StoreUnde
     });
 
     it('keeps mentions with the message and counts unread mentions, following edits and deletes', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       await rooms.join('ben', 'a', 10);
       const m1 = await rooms.appendEvent(send('ann', 'c1', 'hi @ben @Ann', { mentions: ['ann', 'ben'] }));
@@ -208,7 +209,7 @@ export function messagePartsContract(name: string, open: () => Promise<StoreUnde
     });
 
     it('pages messages after a seq oldest first, skipping other events', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       for (let i = 1; i <= 4; i++) await rooms.appendEvent(send('ann', `c${i}`, `m${i}`));
       await rooms.react(react('ben', 2, '👍'));

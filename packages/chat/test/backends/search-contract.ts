@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { MessageSearch, RoomStore } from '../../src/server/ports.js';
 import { parseQuery, type SearchTerm } from '../../src/server/search/terms.js';
 import type { SearchHit } from '../../src/shared/protocol.js';
+import { asMembers } from './members.js';
 
 export interface SearchUnderTest {
   rooms: RoomStore;
@@ -21,7 +22,8 @@ function terms(query: string): SearchTerm[] {
 }
 
 async function setUp(open: () => Promise<SearchUnderTest>, rooms: string[]) {
-  const s = await open();
+  const opened = await open();
+  const s = { ...opened, rooms: asMembers(opened.rooms) };
   for (const name of rooms)
     await s.rooms.createRoom({ name, kind: 'public', owner: 'x', createdAt: 0 }, quotas);
   let n = 0;

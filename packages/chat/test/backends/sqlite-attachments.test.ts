@@ -2,12 +2,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteAttachments } from '../../src/server/backends/sqlite/attachments.js';
 import { attachmentsContract } from './attachments-contract.js';
+import { asMembers } from './members.js';
 import { closeSqliteStores, openSqliteStore } from './sqlite-helpers.js';
 
 afterEach(closeSqliteStores);
 
 function open(maxTotal?: number) {
-  const store = openSqliteStore();
+  const store = asMembers(openSqliteStore());
   return { store, attachments: new SqliteAttachments(store.database, maxTotal) };
 }
 

@@ -44,6 +44,7 @@ export async function writeDatabaseWithOneMessage(path: string, text: string, ts
     { name: 'a', kind: 'public', owner: null, createdAt: ts - 1 },
     { maxRooms: 9, maxOwnedRooms: 9 },
   );
+  await earlier.join('ann', 'a', 9);
   await earlier.appendEvent({ type: 'message', room: 'a', user: 'ann', clientId: 'c1', text, ts });
   await earlier.close();
 }

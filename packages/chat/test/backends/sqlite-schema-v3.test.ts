@@ -5,6 +5,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
+import { asMembers } from './members.js';
 import { closeSqliteStores, tempDatabasePath, writeDatabaseWithOneMessage } from './sqlite-helpers.js';
 
 afterEach(closeSqliteStores);
@@ -23,7 +24,7 @@ describe('SQLite schema 3', () => {
     `);
     db.close();
 
-    const store = new SqliteStore(path);
+    const store = asMembers(new SqliteStore(path));
     try {
       expect(await store.messagesBefore('a', 99, 9)).toEqual([
         { room: 'a', seq: 1, id: 'c1', user: 'ann', text: 'before', ts: 2 },

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteSearch } from '../../src/server/backends/sqlite/search.js';
 import { parseQuery, type SearchTerm } from '../../src/server/search/terms.js';
+import { asMembers } from './members.js';
 import { searchContract } from './search-contract.js';
 import {
   closeSqliteStores,
@@ -13,7 +14,7 @@ import {
 afterEach(closeSqliteStores);
 
 function open(path?: string) {
-  const store = openSqliteStore(path);
+  const store = asMembers(openSqliteStore(path));
   return { rooms: store, search: new SqliteSearch(store.database), store };
 }
 

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
+import { asMembers } from './members.js';
 import { messagePartsContract } from './message-parts-contract.js';
 import {
   closeSqliteStores,
@@ -32,7 +33,7 @@ messagePartsContract('SQLite', async () => {
 describe('SqliteStore', () => {
   it('keeps everything across reopening', async () => {
     const path = tempPath();
-    const first = new SqliteStore(path);
+    const first = asMembers(new SqliteStore(path));
     await first.createRoom(
       { name: 'a', kind: 'private', owner: 'ann', createdAt: 1 },
       { maxRooms: 9, maxOwnedRooms: 9 },
@@ -40,7 +41,7 @@ describe('SqliteStore', () => {
     await first.join('ann', 'a', 9);
     await first.appendEvent({ type: 'message', room: 'a', user: 'ann', clientId: 'c', text: 'kept', ts: 2 });
     await first.close();
-    const again = openStore(path);
+    const again = asMembers(openStore(path));
     expect(await again.memberships('ann')).toEqual([
       { room: 'a', kind: 'private', owner: 'ann', lastRead: 0 },
     ]);
@@ -48,7 +49,7 @@ describe('SqliteStore', () => {
   });
 
   it('hands each committed event over once, in order, as the message clients receive', async () => {
-    const store = openStore();
+    const store = asMembers(openStore());
     const seen: [string, number, string][] = [];
     store.onCommit((room, seq, payload) => seen.push([room, seq, payload]));
     await store.createRoom(
@@ -80,7 +81,7 @@ describe('SqliteStore', () => {
       PRAGMA user_version = 3;
     `);
     db.close();
-    const store = openStore(path);
+    const store = asMembers(openStore(path));
     await store.createRoom(
       { name: 'b', kind: 'public', owner: null, createdAt: 3 },
       { maxRooms: 9, maxOwnedRooms: 9 },
@@ -101,7 +102,7 @@ describe('SqliteStore', () => {
     mkdirSync(dirname(path), { recursive: true });
     await writeDatabaseWithOneMessage(path, 'in a', 2);
     const input = { type: 'message', room: 'a', user: 'ann', clientId: 'c1', text: 'in a', ts: 4 } as const;
-    const reopened = new SqliteStore(path);
+    const reopened = asMembers(new SqliteStore(path));
     expect(await reopened.appendEvent({ ...input, text: 'other' })).toEqual({
       ok: false,
       reason: 'id_reused',
@@ -115,7 +116,7 @@ describe('SqliteStore', () => {
     const db = new Database(path);
     db.exec('ALTER TABLE events DROP COLUMN send_digest; PRAGMA user_version = 4;');
     db.close();
-    const store = openStore(path);
+    const store = asMembers(openStore(path));
     expect(await store.appendEvent({ ...input, text: 'other' })).toMatchObject({
       duplicate: true,
       event: { message: { seq: 1, text: 'in a' } },
@@ -145,7 +146,7 @@ describe('SqliteStore', () => {
       INSERT INTO events VALUES ('general', 3, 'delete', 'ann', NULL, '', 7, 1, NULL, 0);
     `);
     db.close();
-    const store = openStore(path);
+    const store = asMembers(openStore(path));
     expect(await store.getRoom('general')).toEqual({
       name: 'general',
       kind: 'public',

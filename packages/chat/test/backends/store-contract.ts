@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AccountStore, RoomStore } from '../../src/server/ports.js';
 import { LOG_TAG, type RoomEvent } from '../../src/shared/protocol.js';
+import { asMembers } from './members.js';
 
 export interface StoreUnderTest {
   accounts: AccountStore;
@@ -36,7 +37,7 @@ export function untagged(rooms: RoomStore, events: RoomEvent[]): RoomEvent[] {
 export function storeContract(name: string, open: () => Promise<StoreUnderTest>): void {
   describe(`${name}: the store contract`, () => {
     it('numbers events per room from 1 without gaps and dedups by (room, user, client id)', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       expect(await rooms.createRoom(room('a'), quotas)).toBe('created');
       expect(await rooms.createRoom(room('a'), quotas)).toBe('exists');
       await rooms.createRoom(room('b'), quotas);
@@ -63,7 +64,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     it('scopes a client id to its room: the same id in another room is a new message, not a duplicate', async () => {
       // Regression: SQLite deduplicated by (user, id) across rooms, so a send to room b with an id
       // used in room a was acknowledged as a's message and lost; Redis stored it. Now both store it.
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       await rooms.createRoom(room('b'), quotas);
       await rooms.appendEvent(msg('a', 'ann', 'c1', 'in a'));
@@ -82,7 +83,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     });
 
     it('refuses a client id reused for another text, reply target or files, storing nothing', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       await rooms.appendEvent(msg('a', 'ann', 'c0', 'first'));
       const files = [{ id: 'f1', name: 'x.png', type: 'image/png', size: 3 }];
@@ -115,7 +116,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     });
 
     it("looks a send up by its dedup key without writing: the author's own stored message, or nothing", async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       await rooms.createRoom(room('b'), quotas);
       await rooms.appendEvent(msg('a', 'ann', 'c0', 'first'));
@@ -156,7 +157,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     });
 
     it('compares a resend with the message as first sent, not as edited or deleted since', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       await rooms.appendEvent(msg('a', 'ann', 'c1', 'tpyo'));
       await rooms.appendEvent({ type: 'edit', room: 'a', user: 'ann', target: 1, text: 'typo', ts: 2 });
@@ -177,7 +178,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     });
 
     it('records edits and deletes as events; a deleted text is gone from history and replay', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       await rooms.appendEvent(msg('a', 'ann', 'c1', 'one'));
       expect(
@@ -207,7 +208,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     });
 
     it('pages history newest first and replays oldest first', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       for (let i = 1; i <= 7; i++) await rooms.appendEvent(msg('a', 'ann', `c${i}`));
       expect((await rooms.messagesBefore('a', 6, 3)).map((m) => m.seq)).toEqual([5, 4, 3]);
@@ -217,7 +218,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     });
 
     it('counts unread messages by others after the read marker; the marker never moves back', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       expect(await rooms.join('ann', 'a', 10)).toBe('joined');
       expect(await rooms.join('ann', 'a', 10)).toBe('member');
@@ -235,7 +236,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     });
 
     it("moves the marker for a read naming its event's tag; a store that tags events keeps it for another", async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       await rooms.join('ann', 'a', 10);
       for (const id of ['b1', 'b2', 'b3']) await rooms.appendEvent(msg('a', 'ben', id));
@@ -255,7 +256,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     });
 
     it('caps rooms per owner, in total, and memberships per user', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       const q = { maxRooms: 3, maxOwnedRooms: 2 };
       expect(await rooms.createRoom(room('a1', 'ann'), q)).toBe('created');
       expect(await rooms.createRoom(room('a2', 'ann'), q)).toBe('created');
@@ -276,14 +277,77 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.createRoom(room('a3', 'ann'), q)).toBe('created');
     });
 
+    it('refuses the writes of a user who is not a member, after answering the resend of their own message', async () => {
+      const { rooms } = await open(); // the bare store: nobody is joined for the test
+      await rooms.createRoom(room('a'), quotas);
+      const react = (user: string, on: boolean) =>
+        rooms.react({ room: 'a', user, target: 1, emoji: '👍', on, ts: 1001, maxEmoji: 20 });
+      const notMember = { ok: false, reason: 'not_member' };
+      // A public room's membership is stored too: not joined, not written.
+      expect(await rooms.appendEvent(msg('a', 'ann', 'c0'))).toEqual(notMember);
+      expect(await rooms.head('a')).toBe(0);
+      expect(await rooms.join('ann', 'a', 10)).toBe('joined');
+      expect(await rooms.appendEvent(msg('a', 'ann', 'c1'))).toMatchObject({ ok: true, duplicate: false });
+      expect(await react('ann', true)).toMatchObject({ ok: true, event: { seq: 2 } });
+      expect(await rooms.leave('ann', 'a', 2000)).toBe(true);
+      // Dedup first: the resend of her stored message is still its duplicate; another text reusing
+      // the id is still id_reused.
+      expect(await rooms.appendEvent(msg('a', 'ann', 'c1'))).toMatchObject({
+        ok: true,
+        duplicate: true,
+        event: { message: { seq: 1, id: 'c1' } },
+      });
+      expect(await rooms.appendEvent(msg('a', 'ann', 'c1', 'other'))).toEqual({
+        ok: false,
+        reason: 'id_reused',
+      });
+      // Everything else is refused, even what would change nothing (a reaction already so).
+      expect(await rooms.appendEvent(msg('a', 'ann', 'c2'))).toEqual(notMember);
+      expect(await rooms.appendEvent({ ...msg('a', 'ann', 'c3'), replyTo: 1 })).toEqual(notMember);
+      expect(
+        await rooms.appendEvent({ type: 'edit', room: 'a', user: 'ann', target: 1, text: 'x', ts: 1002 }),
+      ).toEqual(notMember);
+      expect(
+        await rooms.appendEvent({ type: 'delete', room: 'a', user: 'ann', target: 1, ts: 1003 }),
+      ).toEqual(notMember);
+      expect(await react('ann', true)).toEqual(notMember);
+      expect(await react('ann', false)).toEqual(notMember);
+      expect(await rooms.head('a')).toBe(2);
+      expect(await rooms.messagesBefore('a', 99, 10)).toMatchObject([
+        { seq: 1, text: 'c1', reactions: { '👍': ['ann'] } },
+      ]);
+      // A room that does not exist is still no_room; a member still writes.
+      expect(await rooms.appendEvent(msg('nope', 'ann', 'c4'))).toEqual({ ok: false, reason: 'no_room' });
+      expect(
+        await rooms.appendEvent({ type: 'delete', room: 'nope', user: 'ann', target: 1, ts: 1004 }),
+      ).toEqual({ ok: false, reason: 'no_room' });
+      expect(
+        await rooms.react({
+          room: 'nope',
+          user: 'ann',
+          target: 1,
+          emoji: '👍',
+          on: true,
+          ts: 1,
+          maxEmoji: 9,
+        }),
+      ).toEqual({ ok: false, reason: 'no_room' });
+      await rooms.join('ben', 'a', 10);
+      expect(await rooms.appendEvent({ ...msg('a', 'ben', 'c2'), replyTo: 1 })).toMatchObject({
+        ok: true,
+        event: { message: { seq: 3 } },
+      });
+      expect(await react('ben', true)).toMatchObject({ ok: true, event: { seq: 4 } });
+    });
+
     it('a room created again under a deleted name continues its numbering from its base', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('again'), quotas);
       const point = (after: number) => rooms.resumePoint('again', after, undefined);
       expect(await point(1)).toEqual({ base: 0, head: 0, holds: true });
       await rooms.appendEvent(msg('again', 'ann', 'a1'));
       await rooms.appendEvent(msg('again', 'ann', 'a2'));
-      expect(await rooms.deleteRoom('again')).toEqual([]);
+      expect(await rooms.deleteRoom('again')).toEqual(['ann']); // the author had to be a member
       expect(await rooms.createRoom(room('again'), quotas)).toBe('created');
       // The seqs up to the base were the deleted room's (the hub answers a resume there with reset).
       expect(await point(2)).toEqual({ base: 2, head: 2, holds: true });
@@ -294,7 +358,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     });
 
     it("resumePoint: the head, and whether the log still holds the client's tagged event", async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('a'), quotas);
       for (const id of ['b1', 'b2', 'b3']) await rooms.appendEvent(msg('a', 'ben', id));
       const events = await rooms.eventsAfter('a', 0, 10);
@@ -309,7 +373,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     });
 
     it('lists public rooms only, by name, in pages', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       for (const n of ['b', 'a', 'd', 'c']) await rooms.createRoom(room(n), quotas);
       await rooms.createRoom(room('secret', 'x', 'private'), quotas);
       await rooms.createRoom(room('dm:x:y', null, 'dm'), quotas);
@@ -323,7 +387,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     });
 
     it('expires rooms empty since before a time, keeps general and occupied ones, and never reuses a seq', async () => {
-      const { rooms } = await open();
+      const rooms = asMembers((await open()).rooms);
       await rooms.createRoom({ ...room('general', null), createdAt: 0 }, quotas);
       await rooms.createRoom({ ...room('old'), createdAt: 100 }, quotas);
       await rooms.createRoom({ ...room('busy'), createdAt: 100 }, quotas);
@@ -332,6 +396,8 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       await rooms.join('ann', 'left', 10);
       await rooms.appendEvent(msg('old', 'ann', 'o1'));
       await rooms.appendEvent(msg('old', 'ann', 'o2'));
+      // The author of o1, o2 had to be a member; the room is empty again from 150.
+      expect(await rooms.leave('ann', 'old', 150)).toBe(true);
       expect(await rooms.leave('ann', 'left', 300)).toBe(true);
       expect(await rooms.leave('ann', 'left', 300)).toBe(false);
       expect((await rooms.expireEmptyRooms(200)).sort()).toEqual(['old']);

@@ -20,6 +20,7 @@ describe('Redis attachments with messages', () => {
       { name: 'a', kind: 'public', owner: null, createdAt: 0 },
       { maxRooms: 9, maxOwnedRooms: 9 },
     );
+    await rooms.join('ann', 'a', 9); // the store refuses the writes of non-members
     const sent = await rooms.appendEvent({
       type: 'message',
       room: 'a',

@@ -52,6 +52,7 @@ describe('the event reader notices a log that went back (connections stay open)'
     opened.push({ redis, events });
     const store = new RedisStore(redis.cmd, keys, options.hint ? { delivered: events } : {});
     await store.createRoom(room('r'), quotas);
+    await store.join('ann', 'r', 9); // the store refuses the writes of non-members
     const delivered: { seq: number; text: string }[] = [];
     const rebases: number[] = [];
     await events.open(
@@ -176,6 +177,7 @@ describe('the event reader notices a log that went back (connections stay open)'
     await waitUntil('first2 delivered', () => n.delivered.length === 2);
     expect(await n.store.deleteRoom('r')).not.toBeNull();
     await n.store.createRoom(room('r'), quotas);
+    await n.store.join('ann', 'r', 9);
     expect(await n.append('second')).toBe(3);
     await waitUntil('second delivered', () => n.delivered.length === 3);
     expect(n.delivered.map((d) => `${d.seq} ${d.text}`)).toEqual(['1 first1', '2 first2', '3 second']);

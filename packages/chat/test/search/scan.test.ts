@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RoomStore } from '../../src/server/ports.js';
 import { ScanSearch } from '../../src/server/search/scan.js';
 import { parseQuery, type SearchTerm } from '../../src/server/search/terms.js';
+import { asMembers } from '../backends/members.js';
 import { searchContract } from '../backends/search-contract.js';
 import { closeSqliteStores, openSqliteStore } from '../backends/sqlite-helpers.js';
 
@@ -15,7 +16,7 @@ afterEach(closeSqliteStores);
 
 /** The store, counting the messages read through messagesBefore. */
 function counted(): { rooms: RoomStore; read: () => number } {
-  const store = openSqliteStore();
+  const store = asMembers(openSqliteStore());
   let read = 0;
   const messagesBefore: RoomStore['messagesBefore'] = async (room, before, limit) => {
     const rows = await store.messagesBefore(room, before, limit);

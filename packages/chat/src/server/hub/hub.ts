@@ -14,7 +14,10 @@
  *   invitation, a sync): it is brought up to the channel's head and subscribed in the same tick.
  * - A request about a room the connection is not in is refused `not_member`, except a `send` of the
  *   user's own message stored under that id before they left: acknowledged as a duplicate, from a
- *   lookup that writes nothing (`#sendFromOutside`).
+ *   lookup that writes nothing (`#sendFromOutside`). `conn.rooms` learns of a leave or a removal
+ *   only when the news reaches this connection (the user's channel; on Redis, another node), so
+ *   the writes (send, edit, delete, react) are checked again by the store, atomically with the write
+ *   and after its dedup: a member removed meanwhile gets the same `not_member` (ports.ts).
  * - Room membership requests live in membership.ts; who is in which room on this node, in
  *   local-rooms.ts. The clock is injected: every timestamp and every limit uses `clock.now()`.
  */
@@ -269,6 +272,7 @@ export class Hub {
               'id_reused',
               `id ${msg.id} is already used by another of your messages in ${msg.room}; send a new message with a new id`,
             );
+          if (res.reason === 'not_member') return void fail('not_member', `you are not in room ${msg.room}`);
           if (res.reason === 'not_found')
             return void fail('not_found', `no message ${msg.replyTo} in ${msg.room} to reply to`);
           return void fail('no_such_room', `room ${msg.room} does not exist`);
@@ -305,6 +309,7 @@ export class Hub {
             : { type: 'delete', room: msg.room, user, target: msg.seq, ts: now },
         );
         if (!res.ok) {
+          if (res.reason === 'not_member') return void fail('not_member', `you are not in room ${msg.room}`);
           if (res.reason === 'forbidden')
             return void fail('forbidden', 'you can only change your own messages');
           if (res.reason === 'no_room') return void fail('no_such_room', `room ${msg.room} does not exist`);
@@ -447,7 +452,9 @@ export class Hub {
             ]
           : res.reason === 'no_room'
             ? ['no_such_room', `room ${msg.room} does not exist`]
-            : ['not_found', `no message ${msg.target} in ${msg.room}`];
+            : res.reason === 'not_member'
+              ? ['not_member', `you are not in room ${msg.room}`]
+              : ['not_found', `no message ${msg.target} in ${msg.room}`];
       return void conn.write(errorMessage(code, text, { ref }));
     }
     const ack: ServerMessage = res.event

@@ -119,13 +119,16 @@ end
 `;
 
 // KEYS: 1 seq, 2 log, 3 msgs, 4 idx, 5 live, 6 by:<user>, 7 dedup key (messages), 8 rooms, 9 authors,
-//       10 mentioned, 11 tip, 12 digest key (messages)
+//       10 mentioned, 11 tip, 12 digest key (messages), 13 members
 // ARGV: 1 kind, 2 stream retention, 3 payload head, 4 payload tail, 5 dedup ttl, 6 target,
 //       7 user, 8 text, 9 ts, 10 room, 11 replyTo (0: none), 12 mentions (JSON array),
 //       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts), 15 its tag (logTag),
 //       16 the send's digest (messages; send-digest.ts)
 // For a message, ARGV 3/4 are the message JSON around its seq, without its closing brace; for
 // edit/delete, the event's (whole).
+// The author must be in the room's members at this moment (one SISMEMBER, in the script: no round
+// trip), checked after a message's dedup (the resend of one's own stored message is answered even
+// after leaving) and before anything else is read: {'not_member'}.
 const APPEND = `
 ${EXCERPT_LUA}
 local kind = ARGV[1]
@@ -161,6 +164,7 @@ if kind == 'message' then
       return {'duplicate', original}
     end
   end
+  if redis.call('SISMEMBER', KEYS[13], ARGV[7]) == 0 then return {'not_member'} end
   local live = ''
   local replyTo = tonumber(ARGV[11])
   if replyTo > 0 then
@@ -187,6 +191,7 @@ if kind == 'message' then
   -- the quote the live event carries (after ',"reply":')
   return {'ok', seq, string.sub(live, 10)}
 end
+if redis.call('SISMEMBER', KEYS[13], ARGV[7]) == 0 then return {'not_member'} end
 local current = redis.call('HGET', KEYS[3], ARGV[6])
 if not current then return {'not_found'} end
 local m = cjson.decode(current)
@@ -216,12 +221,14 @@ redis.call('HSET', KEYS[3], ARGV[6], cjson.encode(m))
 return {'ok', seq}
 `;
 
-// KEYS: 1 seq, 2 log, 3 msgs, 4 rooms, 5 tip
+// KEYS: 1 seq, 2 log, 3 msgs, 4 rooms, 5 tip, 6 members
 // ARGV: 1 room, 2 target, 3 user, 4 emoji, 5 on ('1' or '0'), 6 max distinct emoji,
 //       7 stream retention, 8 payload head, 9 payload tail, 10 the entry's nonce
-// -> {'ok', seq} | {'noop', head} | {'no_room'} | {'not_found'} | {'too_many_reactions'}
+// -> {'ok', seq} | {'noop', head} | {'no_room'} | {'not_member'} | {'not_found'} | {'too_many_reactions'}
+// The user must be in the room's members at this moment (one SISMEMBER, as in APPEND).
 const REACT = `
 if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then return {'no_room'} end
+if redis.call('SISMEMBER', KEYS[6], ARGV[3]) == 0 then return {'not_member'} end
 local raw = redis.call('HGET', KEYS[3], ARGV[2])
 if not raw then return {'not_found'} end
 local m = cjson.decode(raw)
@@ -443,11 +450,11 @@ export class RedisStore implements AccountStore, RoomStore {
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
-    define('chatAppend', 12, APPEND);
+    define('chatAppend', 13, APPEND);
     define('chatStoredSend', 3, STORED_SEND);
     define('chatBefore', 2, BEFORE);
     define('chatAfter', 2, AFTER);
-    define('chatReact', 5, REACT);
+    define('chatReact', 6, REACT);
     define('chatCreateRoom', 7, CREATE_ROOM);
     define('chatDeleteRoom', 11, DELETE_ROOM);
     define('chatJoin', 5, JOIN);
@@ -713,6 +720,7 @@ export class RedisStore implements AccountStore, RoomStore {
         input.type === 'message'
           ? k.room(room, `digest:${input.user}:${input.clientId}`)
           : k.room(room, 'none'),
+        k.room(room, 'members'),
         input.type,
         this.#retention,
         head,
@@ -731,7 +739,13 @@ export class RedisStore implements AccountStore, RoomStore {
         tag,
         input.type === 'message' ? sendDigest(input) : '',
       );
-      if (status === 'no_room' || status === 'not_found' || status === 'forbidden' || status === 'id_reused')
+      if (
+        status === 'no_room' ||
+        status === 'not_member' ||
+        status === 'not_found' ||
+        status === 'forbidden' ||
+        status === 'id_reused'
+      )
         return { ok: false, reason: status };
       if (status === 'duplicate') {
         const [message] = await this.#present(room, [String(value)]);
@@ -809,6 +823,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(room, 'msgs'),
         k.rooms(),
         k.tip(room),
+        k.room(room, 'members'),
         room,
         input.target,
         input.user,
@@ -820,7 +835,12 @@ export class RedisStore implements AccountStore, RoomStore {
         `,"target":${input.target},"user":${J(input.user)},"emoji":${J(input.emoji)},"on":${input.on},"ts":${input.ts}}`,
         nonce,
       );
-      if (status === 'no_room' || status === 'not_found' || status === 'too_many_reactions')
+      if (
+        status === 'no_room' ||
+        status === 'not_member' ||
+        status === 'not_found' ||
+        status === 'too_many_reactions'
+      )
         return { ok: false, reason: status };
       if (status === 'noop') return { ok: true, event: null, head: Number(value) };
       event.seq = Number(value);

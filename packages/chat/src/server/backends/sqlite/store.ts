@@ -350,12 +350,18 @@ export class SqliteStore implements AccountStore, RoomStore {
               duplicate: true,
             };
           }
+          // After the dedup (a resend of one's own stored message is answered even after leaving),
+          // before anything else: the author must be a member at this moment (one indexed read).
+          if (!s.isMember.get(input.user, input.room))
+            return { ok: false, reason: s.getRoom.get(input.room) ? 'not_member' : 'no_room' };
           if (input.replyTo !== undefined) {
             const target = s.getMessage.get(input.room, input.replyTo) as EventRow | undefined;
             if (!target || target.deleted)
               return { ok: false, reason: s.getRoom.get(input.room) ? 'not_found' : 'no_room' };
           }
         } else {
+          if (!s.isMember.get(input.user, input.room))
+            return { ok: false, reason: s.getRoom.get(input.room) ? 'not_member' : 'no_room' };
           const target = s.getMessage.get(input.room, input.target) as EventRow | undefined;
           if (!target || target.deleted)
             return { ok: false, reason: s.getRoom.get(input.room) ? 'not_found' : 'no_room' };
@@ -409,6 +415,8 @@ export class SqliteStore implements AccountStore, RoomStore {
         return { ok: true, event: toEvent(row, extras), duplicate: false };
       }),
       react: db.transaction((input: ReactInput): ReactResult => {
+        if (!s.isMember.get(input.user, input.room))
+          return { ok: false, reason: s.getRoom.get(input.room) ? 'not_member' : 'no_room' };
         const target = s.getMessage.get(input.room, input.target) as EventRow | undefined;
         if (!target || target.deleted)
           return { ok: false, reason: s.getRoom.get(input.room) ? 'not_found' : 'no_room' };

@@ -11,6 +11,12 @@
  *   - A room event gets the room's next seq atomically with being stored; dedup by (room, user,
  *     client id), and a resend must carry the same content (backends/send-digest.ts); storedSend
  *     answers that dedup question alone, writing nothing.
+ *   - appendEvent and react store nothing from a user who is not a member of the room at that
+ *     moment ('not_member'), checked atomically with the write and after the dedup (a resend of
+ *     one's own stored message is still its duplicate). The hub's own check is the connection's
+ *     room set, which hears of a leave or a removal late (another tab, another node): this one
+ *     cannot be raced. Cost: one indexed SELECT in the SQLite transaction; one SISMEMBER on the
+ *     room's `members` set inside the Redis script (no extra round trip).
  *   - CommittedEvents delivers every committed room event of an open room once, in seq order.
  *   - Storage that cannot be reached rejects with UnavailableError (nothing was done).
  *   - Times come from the caller (`now` arguments) so tests drive them with a fake clock.

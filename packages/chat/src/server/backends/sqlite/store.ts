@@ -19,6 +19,8 @@
  *
  * better-sqlite3 is synchronous: every method runs to completion before another starts, so each
  * check-then-write below is atomic without further locking, and `onCommit` sees events in seq order.
+ * So is the membership check of a write (ports.ts): one primary-key read of `memberships` inside
+ * the append and react transactions.
  */
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';

@@ -253,6 +253,22 @@ describe('send with attachments', () => {
     });
   });
 
+  it('a send refused by the store because its author is no longer in the room gives its files back', async () => {
+    const { server, bob, bobWs } = await setUp();
+    await bobWs.next('joined', (m) => m.room === 'team');
+    const file = (await upload(server, bob, png(1, 1), { room: 'team' })).json() as unknown as Attachment;
+    // Out in the store; bob's connection has not heard of it (no notice is sent at all here).
+    expect(await server.backend.rooms.leave('bob', 'team', Date.now())).toBe(true);
+    expect(await sendWith(bobWs, 'team', 'b1', [file.id])).toMatchObject({
+      type: 'error',
+      code: 'not_member',
+      message: 'you are not in room team',
+    });
+    // Back in: a new message can send the file (it was not left claimed by the refused id).
+    expect(await server.backend.rooms.join('bob', 'team', 99)).toBe('joined');
+    expect(await sendWith(bobWs, 'team', 'b2', [file.id])).toMatchObject({ type: 'ack', seq: 1 });
+  });
+
   it("refuses someone else's upload, one to another room, one already sent, and nothing is stored", async () => {
     const { server, alice, bob, aliceWs, bobWs } = await setUp();
     const bobs = (await upload(server, bob, png(1, 1), { room: 'team' })).json() as unknown as Attachment;

@@ -157,8 +157,6 @@ export type AppendResult =
   /**
    * id_reused: that (room, user, clientId) holds a message with another text, reply target or
    * files; nothing was written.
-   */
-  /**
    * not_member: `user` is not a member of the room at that moment, checked atomically with the
    * write, after the dedup (a resend of one's own stored message is still a duplicate); nothing was
    * written.

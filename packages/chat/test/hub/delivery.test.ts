@@ -180,6 +180,8 @@ describe('replays under backpressure (issue 12, hole 7)', () => {
       maxBufferedBytes: 1024 * 1024,
     });
     const text = 'x'.repeat(4000);
+    // The store takes messages from members only; alice has no account here, only a membership.
+    expect(await server.backend.rooms.join('alice', 'general', 9)).toBe('joined');
     for (let i = 1; i <= 3000; i++) await store(server, i, text);
     const bob = await TestClient.user(server.origin, 'bob');
     const serverSide = [...server.transport.clients][0];

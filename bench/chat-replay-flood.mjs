@@ -24,6 +24,8 @@ import { startChatServer } from ${JSON.stringify(join(here, '..', 'packages', 'c
 const server = await startChatServer({ port: 0, dbPath: ':memory:', log: () => {}, sweepIntervalMs: 0,
   signUpPerIp: { burst: 1000, perSecond: 1000 }, limits: { replayLimit: 2000 } });
 const text = 'x'.repeat(4000);
+// The store takes messages from members only.
+await server.backend.rooms.join('seed', 'general', 9);
 for (let i = 1; i <= 1000; i++)
   await server.backend.rooms.appendEvent({ type: 'message', room: 'general', user: 'seed', clientId: 'c' + i, text, ts: i });
 console.log('READY ' + server.url);

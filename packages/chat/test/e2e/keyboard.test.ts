@@ -104,6 +104,9 @@ describe('the page from the keyboard alone', () => {
     await page.keyboard.type('Hi bob, alice here');
     await page.keyboard.press('Enter');
     await waitForMessages(bob.page, 2);
+    // And on alice's own page: until her message is acknowledged it is pending, and the
+    // conversation's one Tab stop is still on bob's (bob can see it before her ack arrives).
+    await waitForMessages(page, 2);
 
     // Reply: Shift+Tab into the conversation (one stop, on the last message), ↑ to bob's
     // message, Tab through it to its Reply tool (the bar is shown while a tool has the focus).

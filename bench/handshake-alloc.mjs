@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { spawnHold } from './lib/hold.mjs';
 import { readRss, rssPerConnKiB } from './lib/proc.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -66,23 +67,7 @@ async function waitLine(state, match, from = 0) {
 }
 
 function hold(name, port, n, seconds, onHold) {
-  const load = spawn(
-    'taskset',
-    [
-      '-c',
-      '1',
-      `${here}wsload/wsload`,
-      'hold',
-      '--url',
-      `ws://127.0.0.1:${port}/`,
-      '-c',
-      String(n),
-      '-d',
-      String(seconds),
-      ...(name === 'raw' ? ['--allow-masked'] : []),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const load = spawnHold(name, port, n, seconds);
   createInterface({ input: load.stdout }).on('line', (line) => {
     if (line.startsWith('{"mode":"hold","open":')) onHold(JSON.parse(line));
   });

@@ -15,6 +15,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { spawnHold } from './lib/hold.mjs';
 import { readRss, readRssAnon, rssPerConnKiB } from './lib/proc.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -55,23 +56,7 @@ async function measure(name) {
   const before = readRss(server.pid);
   const anonBefore = readRssAnon(server.pid);
   const holdS = at[at.length - 1] + 2;
-  const load = spawn(
-    'taskset',
-    [
-      '-c',
-      '1',
-      `${here}wsload/wsload`,
-      'hold',
-      '--url',
-      `ws://127.0.0.1:${port}/`,
-      '-c',
-      String(conns),
-      '-d',
-      String(holdS),
-      ...(name === 'raw' ? ['--allow-masked'] : []),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const load = spawnHold(name, port, conns, holdS);
   const t0 = await new Promise((resolve) => {
     lines(load.stdout, (line) => {
       if (line.startsWith('{"mode":"hold","open":')) resolve(performance.now());

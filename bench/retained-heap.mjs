@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { spawnHold } from './lib/hold.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const SCRIPTS = { riptide: 'riptide-echo.mjs', ws: 'ws-echo.mjs', raw: 'raw-net.mjs' };
@@ -93,23 +94,7 @@ async function measure(name) {
   });
   await sleep(500);
   const base = await snapshot(server, dir);
-  const load = spawn(
-    'taskset',
-    [
-      '-c',
-      '1',
-      `${here}wsload/wsload`,
-      'hold',
-      '--url',
-      `ws://127.0.0.1:${port}/`,
-      '-c',
-      String(conns),
-      '-d',
-      '600',
-      ...(name === 'raw' ? ['--allow-masked'] : []),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const load = spawnHold(name, port, conns, 600);
   await new Promise((resolve) => {
     createInterface({ input: load.stdout }).on('line', (line) => {
       if (line.startsWith('{"mode":"hold","open":')) resolve();

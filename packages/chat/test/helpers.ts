@@ -177,6 +177,27 @@ export class TestClient {
     return { client, welcome: await welcome };
   }
 
+  /**
+   * For scenarios that run on one node or several: `on(i)` is node i (round robin over `origins`),
+   * and `join(i, cookie)` connects a tab there, passes it to `track` (closed after the test) and
+   * completes the hello.
+   */
+  static nodes(
+    origins: string[],
+    track: (c: TestClient) => void,
+  ): {
+    on: (i: number) => string;
+    join: (i: number, cookie: string) => Promise<{ client: TestClient; welcome: Of<'welcome'> }>;
+  } {
+    const on = (i: number) => origins[i % origins.length];
+    const join = async (i: number, cookie: string) => {
+      const joined = await TestClient.join(on(i), cookie);
+      track(joined.client);
+      return joined;
+    };
+    return { on, join };
+  }
+
   /** A registered user, connected and welcomed. */
   static async user(origin: string, name: string): Promise<TestClient> {
     return (await TestClient.join(origin, await register(origin, name))).client;

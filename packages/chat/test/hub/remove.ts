@@ -20,12 +20,7 @@ const inPlans = (messages: ServerMessage[]) =>
   );
 
 export async function removeMember(origins: string[], track: (c: TestClient) => void): Promise<void> {
-  const on = (i: number) => origins[i % origins.length];
-  const join = async (i: number, cookie: string) => {
-    const joined = await TestClient.join(on(i), cookie);
-    track(joined.client);
-    return joined;
-  };
+  const { on, join } = TestClient.nodes(origins, track);
   const alice = (await join(0, await register(on(0), 'alice'))).client;
   const bobCookie = await register(on(1), 'bob');
   const bobTab1 = (await join(1, bobCookie)).client;

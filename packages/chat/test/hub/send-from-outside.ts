@@ -15,13 +15,8 @@ import { register, TestClient } from '../helpers.js';
 type Send = { id: string; room: string; text: string };
 
 export async function sendFromOutside(origins: string[], track: (c: TestClient) => void): Promise<void> {
-  const on = (i: number) => origins[i % origins.length];
+  const { on, join } = TestClient.nodes(origins, track);
   const aliceCookie = await register(on(0), 'alice');
-  const join = async (i: number, cookie: string) => {
-    const joined = await TestClient.join(on(i), cookie);
-    track(joined.client);
-    return joined;
-  };
   const tab1 = (await join(0, aliceCookie)).client;
   const bob = (await join(1, await register(on(1), 'bob'))).client;
   const carol = (await join(0, await register(on(0), 'carol'))).client;

@@ -19,12 +19,7 @@ export async function writeAfterRemoval(
   dropMembership: (user: string, room: string) => Promise<boolean>,
   track: (c: TestClient) => void,
 ): Promise<void> {
-  const on = (i: number) => origins[i % origins.length];
-  const join = async (i: number, cookie: string) => {
-    const joined = await TestClient.join(on(i), cookie);
-    track(joined.client);
-    return joined;
-  };
+  const { on, join } = TestClient.nodes(origins, track);
   const alice = (await join(0, await register(on(0), 'alice'))).client;
   const bob = (await join(1, await register(on(1), 'bob'))).client;
   expect(await alice.request('joined', { type: 'create', room: 'plans', private: true })).toMatchObject({

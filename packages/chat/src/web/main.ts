@@ -270,9 +270,9 @@ function onMessage(msg: ServerMessage): void {
       sessionStorage.setItem(OUTBOX_USER_KEY, msg.user);
       state.receive(msg);
       // A room left while offline (in another tab) is absent: its queue is dropped, not sent, and
-      // its draft goes with it to the unsent note; but the message that went out unanswered (its
-      // ack lost with the connection) may be stored: the outbox sends it again to ask, an ack
-      // removes it (nothing to show: the room is not here), a refusal adds it to the note.
+      // its draft goes with it to the unsent note; but a message that may be stored (went out
+      // unanswered, its ack lost with the connection, or failed `internal`) is sent again to ask:
+      // an ack removes it (nothing to show: the room is not here), a refusal adds it to the note.
       const rooms = msg.rooms.map((r) => r.room);
       outbox.connected(msg.limits.messageRate, rooms);
       const member = new Set(rooms);
@@ -295,9 +295,16 @@ function onMessage(msg: ServerMessage): void {
         state.receive(msg);
       break;
     case 'left':
+      // Left, removed or deleted: its queue goes to the unsent note, but for the messages that may
+      // be stored (in flight, or failed `internal`): asked about, their refusal (any) adds them.
       state.receive(msg);
       outbox.dropRoom(msg.room);
       draftDropped(msg.room);
+      break;
+    case 'joined':
+      // In the room again: its messages being asked about are shown there again, as they were.
+      state.receive(msg);
+      outbox.roomBack(msg.room);
       break;
     case 'service': {
       // Several nodes on Redis: storage went away (messages wait in the outbox) or came back.

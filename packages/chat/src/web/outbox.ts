@@ -19,14 +19,20 @@
  *   absent from the welcome: left while offline, so nothing known to be refused is sent), or a
  *   send refused with `not_member`/`no_such_room` (refusal.ts `drop`; the one in flight when the
  *   `left` came, or any sent while the page did not know yet).
- * - Except a message that may have been stored: one that went out (`sent`, kept across a reload)
- *   and was never answered (its ack lost with the connection). The server acknowledges its own
+ * - Except a message that may have been stored (`mayBeStored`): one that went out (`sent`, kept
+ *   across a reload) and was not answered (its ack lost with the connection, or still in flight
+ *   when the `left` came), or was answered `internal` (a server fault, maybe after the commit: the
+ *   request "may not have been applied", so it may have been). The server acknowledges its own
  *   author's stored message even from outside the room (docs/chat-protocol.md, `send`), so neither
- *   `dropRoom` (the one in flight) nor `connected` (any `sent` one, marked `outside`) drops it: it
- *   is sent again in its place in the queue, an ack removes it like any other (the page shows
- *   nothing: the room is not there) and any refusal but a wait drops it, told. It keeps its place:
- *   only the first message not failed is sent, so such a message is at the head of the queue (one,
- *   unless a failed one was sent again meanwhile), and asking keeps the typed order.
+ *   `dropRoom` nor `connected` drops it: it is marked `outside` (saved with the queue) and sent
+ *   again under its id, in its place in the queue (also if failed), to ask. An ack removes it like
+ *   any other (the page shows nothing: the room is not there); any refusal but a wait drops it,
+ *   told at once, whatever its code (`not_member`, but also `id_reused`, `internal`... that would
+ *   keep it shown failed in a room the page has): it is never kept where nobody sees it. So a
+ *   message everyone else got is never called unsent (nor offered to be posted again), and asking
+ *   stores nothing (the sender is not a member: the answer is an ack of what is stored, or a
+ *   refusal). Once the page has the room again (a welcome lists it, or a live join: `roomBack`),
+ *   such a message is the room's again: shown there, failed as before if it was.
  * - Any other error refuses this message for good (`text_too_long`, a reply target or files
  *   `not_found`, `bad_message`, `id_reused`, `internal`...): it is marked failed with the reason and
  *   stays in the queue, shown as not sent (also after a reload), is not sent again by itself, and
@@ -47,13 +53,17 @@ export interface Pending {
   attachments?: Attachment[];
   /** The seq of the message this one replies to. */
   replyTo?: number;
-  /** Refused for good (refusal.ts `keep`): shown with the reason, not sent again by itself. */
+  /**
+   * Refused for good (refusal.ts `keep`): shown with the reason, not sent again by itself (but to
+   * ask, `outside`, after `internal`).
+   */
   failed?: { code: string; message: string };
   /** Went out to the server at least once under this id: it may be stored (saved with the queue). */
   sent?: true;
   /**
-   * Its room was absent from the last welcome but it may be stored (`sent`): sent only to ask; an
-   * ack removes it, any refusal that is not a wait drops it (`onDropped`).
+   * Its room is gone from the page (a `left`, or absent from the last welcome) but it may be stored
+   * (`mayBeStored`): sent only to ask, also when `failed`; an ack removes it, any refusal that is
+   * not a wait drops it (`onDropped`).
    */
   outside?: true;
 }
@@ -78,6 +88,15 @@ export interface OutboxHost {
 }
 
 type Hold = 'offline' | 'rate' | 'unavailable' | null;
+
+/**
+ * Whether `p` may be stored although not acknowledged: it went out and no answer said it was not
+ * stored (none came, or `internal`: the server failed, maybe after the commit). Only such a message
+ * of a room the page no longer has is asked about (the file comment); the others are told unsent.
+ */
+function mayBeStored(p: Pending): boolean {
+  return p.failed ? p.failed.code === 'internal' : p.sent === true;
+}
 
 export class Outbox {
   readonly #host: OutboxHost;
@@ -115,8 +134,9 @@ export class Outbox {
   /**
    * After a welcome: pace like the server, and send the first message (again, same id). `rooms`,
    * the welcome's rooms: the messages of any other room are dropped first (`onDropped`), not sent
-   * to be refused; except one that went out unanswered, which may be stored: it is marked `outside`
-   * and sent to ask (the file comment).
+   * to be refused; except one that may be stored (`mayBeStored`): it is marked `outside` and sent
+   * to ask (the file comment). A message marked `outside` whose room is listed again (joined again)
+   * is one like any other again: shown in its room, failed if it was.
    */
   connected(rate: Rate, rooms?: Iterable<string>): void {
     this.#bucket = new TokenBucket(rate.burst, rate.perSecond, this.#host.now());
@@ -125,7 +145,7 @@ export class Outbox {
       const member = new Set(rooms);
       let marked = false;
       for (const p of this.#items) {
-        const outside = !member.has(p.room) && p.sent === true && !p.failed;
+        const outside = !member.has(p.room) && mayBeStored(p);
         if (outside === (p.outside === true)) continue;
         if (outside) p.outside = true;
         else delete p.outside;
@@ -174,8 +194,13 @@ export class Outbox {
   failed(id: string, code: string, message: string, retryAfterMs?: number): boolean {
     const item = this.#items.find((p) => p.id === id);
     if (!item) return false;
-    if (item.failed) return true;
     if (this.#inFlight === id) this.#inFlight = null;
+    // A failed message goes out only to ask (`outside`): that answer decides. One whose room came
+    // back meanwhile (`roomBack`) is shown failed already: it stays so, the queue goes on.
+    if (item.failed && !item.outside) {
+      this.#pump();
+      return true;
+    }
     const handling = refusalHandling(code);
     if (code === 'rate_limited') {
       this.#wait(retryAfterMs ?? 1000);
@@ -192,7 +217,8 @@ export class Outbox {
       this.#pump();
     } else {
       // Only this one: a message typed after the room was joined again, behind it, can go. (Also a
-      // message of a room the page no longer has, refused for any reason: it has nowhere to be shown.)
+      // message of a room the page no longer has, refused for any reason: it has nowhere to be shown,
+      // so it is told now, not kept unseen until a welcome drops it.)
       this.#items.splice(this.#items.indexOf(item), 1);
       this.#host.save(this.#items);
       this.#host.onDropped(item.room, [item]);
@@ -231,11 +257,39 @@ export class Outbox {
   }
 
   /**
-   * The room was left or deleted: its unsent messages go to `onDropped`, except the one in flight,
-   * whose answer decides (an ack if it was stored before the leave, else `not_member`, dropped then).
+   * The room was left or deleted (or the user removed): its unsent messages go to `onDropped`,
+   * except those that may be stored (`mayBeStored`: the one in flight, one answered `internal`),
+   * marked `outside` and asked about: their answer decides (an ack if stored before the leave, else
+   * a refusal, told then, whatever its code).
    */
   dropRoom(room: string): void {
-    if (this.#drop(room, (p) => p.id === this.#inFlight)) this.#host.onChange();
+    let marked = false;
+    for (const p of this.#items) {
+      if (p.room !== room || p.outside || !mayBeStored(p)) continue;
+      p.outside = true;
+      marked = true;
+    }
+    const dropped = this.#drop(room, (p) => p.outside === true);
+    if (!marked && !dropped) return;
+    if (marked && !dropped) this.#host.save(this.#items);
+    this.#pump();
+    this.#host.onChange();
+  }
+
+  /**
+   * The page has `room` again (joined again, live): its messages asked about are the room's again,
+   * shown there (failed if they were), as when a welcome lists the room again.
+   */
+  roomBack(room: string): void {
+    let changed = false;
+    for (const p of this.#items) {
+      if (p.room !== room || !p.outside) continue;
+      delete p.outside;
+      changed = true;
+    }
+    if (!changed) return;
+    this.#host.save(this.#items);
+    this.#host.onChange();
   }
 
   /** Drops the messages of `room` but those kept (that may be stored: their answer decides). */
@@ -276,7 +330,7 @@ export class Outbox {
 
   #pump(): void {
     if (this.#hold !== null || this.#inFlight !== null) return;
-    const next = this.#items.find((p) => !p.failed);
+    const next = this.#items.find((p) => !p.failed || p.outside);
     if (!next) return;
     const wait = this.#bucket?.take(this.#host.now()) ?? 0;
     if (wait > 0) {

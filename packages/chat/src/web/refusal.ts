@@ -8,8 +8,9 @@
  *   `no_such_room`, `bad_room_name`). The page has no place left to show the message, so it goes
  *   as the room's unsent messages go when the page learns of the leave otherwise (outbox.ts
  *   `onDropped`): the user is told, `droppedNotice`, and offered their text. So does any refusal
- *   but a wait of a message sent only to ask whether it was stored before its room was left
- *   (outbox.ts `outside`): the page has no room left to show it in.
+ *   but a wait of a message whose room the page no longer has, sent only to ask whether it was
+ *   stored (outbox.ts `outside`: in flight when the room went, or answered `internal` before): the
+ *   page has no room left to show it in, so it is told at once, never kept unseen.
  * - `keep`: anything else refused this message for good. It stays in the outbox, shown where it
  *   was typed as not sent with the reason, until the user edits (its text goes back to the
  *   composer), discards, or — where sending it unchanged can succeed — sends it again.

@@ -1,9 +1,11 @@
 /**
  * What the page does with text that cannot go as it was written, in a real browser: messages
  * queued offline in a room the user left meanwhile in another tab (dropped on the resume before
- * any is sent, said, their text offered to copy); a reply whose message is deleted while it is
- * written (the banner goes, the text stays, said); and Edit on a message refused for good, which
- * gives its files back to the composer unless the files were what was refused.
+ * any is sent, said, their text offered to copy); messages whose room is left while they may be
+ * stored (in flight, or refused as internal): asked about, said unsent only when refused; a reply
+ * whose message is deleted while it is written (the banner goes, the text stays, said); and Edit
+ * on a message refused for good, which gives its files back to the composer unless the files were
+ * what was refused.
  */
 import { describe, expect, it } from 'vitest';
 import { png } from '../attachments/files.js';
@@ -155,6 +157,127 @@ describe('text that cannot go as written', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('tells at once a message in flight when its room was left, refused for good after the leave; once, also after a reload', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const page = alice.page;
+    await openRoom(page, 'random');
+    // Queued as by a page with another limit: the server refuses it for good (text_too_long),
+    // whether alice is in the room or not.
+    const long = 'z'.repeat(4097);
+    await page.evaluate((text) => {
+      sessionStorage.setItem('riptide-chat-outbox', JSON.stringify([{ id: 'long', room: 'random', text }]));
+    }, long);
+    // The page's first send is held on its way to the server (a slow network) until released.
+    let held!: (release: () => void) => void;
+    const sendHeld = new Promise<() => void>((resolve) => {
+      held = resolve;
+    });
+    let holding = true;
+    await page.routeWebSocket(/./, (route) => {
+      const upstream = route.connectToServer();
+      route.onMessage((message) => {
+        if (holding && typeof message === 'string' && (JSON.parse(message) as SentFrame).type === 'send') {
+          holding = false;
+          held(() => upstream.send(message));
+        } else upstream.send(message);
+      });
+    });
+    await page.reload();
+    const release = await sendHeld;
+    await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#random');
+    await page.locator('#message-list li.pending:not(.failed)').waitFor();
+
+    // Another tab of alice's leaves the room while the message is on its way.
+    const cookie = (await alice.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    const otherTab = (await TestClient.join(server.origin, cookie)).client;
+    expect(await otherTab.request('left', { type: 'leave', room: 'random' })).toMatchObject({ room: 'random' });
+    await otherTab.close();
+    await page.waitForSelector('#room-list button[data-room="random"]', { state: 'detached' });
+    // Its answer decides (had it been stored, it would not be unsent): nothing said yet.
+    expect(await page.isHidden('#unsent-note')).toBe(true);
+
+    // Refused for good after the leave: said now, with its text, not kept unseen in the queue.
+    release();
+    await page.locator('#unsent-note').waitFor();
+    const said = 'A message you wrote to #random was not sent: you are no longer in that room.';
+    expect(await page.textContent('#unsent-text')).toBe(said);
+    expect(await page.inputValue('#unsent-texts')).toBe(long);
+    expect(await page.evaluate(() => sessionStorage.getItem('riptide-chat-outbox'))).toBe('[]');
+
+    // Said once: a reload (a new welcome without the room) does not say it again.
+    await page.click('#unsent-dismiss');
+    const frames = framesSent(page);
+    await page.reload();
+    await page.waitForSelector('#status[data-state="online"]');
+    await sendMessage(page, 'back in general');
+    await seqOf(page, 'back in general');
+    expect(await page.isHidden('#unsent-note')).toBe(true);
+    expect(sends(frames).map((m) => m.text)).toEqual(['back in general']);
+    await alice.context.close();
+  });
+
+  it('asks about messages refused as internal when their room is left: the one stored is not called unsent, nor stored twice', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const page = alice.page;
+    await openRoom(page, 'random');
+    await openRoom(page, 'general');
+    const bob = await TestClient.user(server.origin, 'bob');
+    expect(await bob.request('joined', { type: 'join', room: 'random' })).toMatchObject({ type: 'joined' });
+    const cookie = (await alice.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    const tab = async () => (await TestClient.join(server.origin, cookie)).client;
+
+    // Two of alice's messages to random were answered `internal`: the server stored the first
+    // (the fault came after the commit: bob got it), not the second. Her page kept both, failed
+    // (as it saves them), and did not see the first arrive.
+    const storing = await tab();
+    await say(storing, 'random', 'i1', 'stored despite the error');
+    await storing.close();
+    await page.evaluate(() => {
+      const failed = { code: 'internal', message: 'internal error' };
+      sessionStorage.setItem(
+        'riptide-chat-outbox',
+        JSON.stringify([
+          { id: 'i1', room: 'random', text: 'stored despite the error', sent: true, failed },
+          { id: 'i2', room: 'random', text: 'not stored', sent: true, failed },
+        ]),
+      );
+    });
+    const frames = framesSent(page);
+    await page.reload();
+    await page.waitForSelector('#status[data-state="online"]');
+    expect(await page.textContent('#room-title')).toBe('#general');
+
+    // Another tab of alice's leaves random.
+    const leaving = await tab();
+    expect(await leaving.request('left', { type: 'leave', room: 'random' })).toMatchObject({ room: 'random' });
+    await leaving.close();
+    await page.waitForSelector('#room-list button[data-room="random"]', { state: 'detached' });
+    // Barrier: general's message goes after both questions are answered (one queue, one in flight).
+    await sendMessage(page, 'back in general');
+    await seqOf(page, 'back in general');
+    // Only the message that was not stored is said to be unsent, and only its text offered.
+    await page.locator('#unsent-note').waitFor();
+    const said = 'A message you wrote to #random was not sent: you are no longer in that room.';
+    expect(await page.textContent('#unsent-text')).toBe(said);
+    expect(await page.inputValue('#unsent-texts')).toBe('not stored');
+    expect(await page.evaluate(() => sessionStorage.getItem('riptide-chat-outbox'))).toBe('[]');
+    // Both were asked (same ids), only after the leave: not sent again by themselves before it.
+    expect(sends(frames).map((m) => [m.id, m.room, m.text])).toEqual([
+      ['i1', 'random', 'stored despite the error'],
+      ['i2', 'random', 'not stored'],
+      [expect.any(String), 'general', 'back in general'],
+    ]);
+    // Stored once; the question stored nothing.
+    const history = await bob.request('history', { type: 'history', room: 'random' });
+    expect(history.type === 'history' && history.messages.map((m) => m.text)).toEqual([
+      'stored despite the error',
+    ]);
+    await bob.close();
+    await alice.context.close();
   });
 
   it('never sends, as another account signed in meanwhile in another tab, what was queued offline as the first', async () => {

@@ -267,6 +267,143 @@ describe('Outbox', () => {
     expect(third.sent).toEqual([]);
   });
 
+  it('tells at once the message in flight when its room was left, refused for good after the leave, whatever the code, and never again', () => {
+    for (const code of ['not_member', 'id_reused', 'text_too_long', 'internal', 'unknown_code']) {
+      const host = new FakeHost();
+      const outbox = new Outbox(host);
+      outbox.connected(rate);
+      outbox.add(item(1, 'random'));
+      outbox.add(item(2));
+      outbox.dropRoom('random');
+      // Its answer decides (it may be stored): nothing told yet; saved as asked, for a reload.
+      expect(host.dropped).toEqual([]);
+      expect(host.saved).toEqual([{ ...wentOut(item(1, 'random')), outside: true }, item(2)]);
+      // A wait is no answer: it is asked again, same id.
+      outbox.failed('m1', 'rate_limited', 'slow down', 500);
+      host.advance(500);
+      expect(host.sent).toEqual(['m1', 'm1']);
+      outbox.failed('m1', code, 'refused');
+      expect(host.dropped).toEqual(['random:m1']);
+      expect(host.rejected).toEqual([]);
+      expect(outbox.items).toEqual([wentOut(item(2))]);
+      expect(host.saved).toEqual([wentOut(item(2))]);
+      expect(host.sent).toEqual(['m1', 'm1', 'm2']);
+      // Told once: neither a welcome without the room nor a reload of what was saved tells it again.
+      outbox.disconnected();
+      outbox.connected(rate, ['general']);
+      const reloaded = new FakeHost();
+      new Outbox(reloaded, host.saved).connected(rate, ['general']);
+      expect(host.dropped).toEqual(['random:m1']);
+      expect(reloaded.dropped).toEqual([]);
+      expect(reloaded.sent).toEqual(['m2']);
+    }
+  });
+
+  it('on a welcome without a room, asks about a message refused as internal (it may be stored), not one refused for its content', () => {
+    const host = new FakeHost();
+    // Fresh each time: the outbox keeps (and marks) the objects it is given.
+    const failed = (n: number, code: string): Pending => ({
+      ...wentOut(item(n, 'random')),
+      failed: { code, message: code },
+    });
+    // As a reload finds them after random was left in another tab.
+    const outbox = new Outbox(host, [failed(1, 'internal'), failed(2, 'text_too_long'), failed(3, 'internal'), item(4)]);
+    outbox.connected(rate, ['general']);
+    // The one refused for its content is told at once; the internal ones are asked, in their place.
+    expect(host.dropped).toEqual(['random:m2']);
+    expect(host.sent).toEqual(['m1']);
+    expect(host.saved).toEqual([
+      { ...failed(1, 'internal'), outside: true },
+      { ...failed(3, 'internal'), outside: true },
+      item(4),
+    ]);
+    // Stored after all: acknowledged (a duplicate), gone, nothing told; the next one is asked.
+    outbox.acknowledged('m1');
+    expect(host.sent).toEqual(['m1', 'm3']);
+    outbox.failed('m3', 'not_member', 'you are not in room random');
+    expect(host.dropped).toEqual(['random:m2', 'random:m3']);
+    expect(host.rejected).toEqual([]);
+    expect(host.sent).toEqual(['m1', 'm3', 'm4']);
+    expect(outbox.items).toEqual([wentOut(item(4))]);
+    // A welcome that lists the room again (joined again): shown failed as before, not sent by itself.
+    const again = new FakeHost();
+    const back = new Outbox(again, [{ ...failed(3, 'internal'), outside: true }]);
+    back.connected(rate, ['general', 'random']);
+    expect(back.items).toEqual([failed(3, 'internal')]);
+    expect(again.saved).toEqual([failed(3, 'internal')]);
+    expect(again.sent).toEqual([]);
+    expect(again.dropped).toEqual([]);
+  });
+
+  it('on a live leave, asks about a message refused as internal: at once if nothing is in flight, else after it', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    outbox.add(item(1, 'random'));
+    outbox.failed('m1', 'internal', 'internal error');
+    outbox.dropRoom('random');
+    expect(host.dropped).toEqual([]);
+    expect(host.sent).toEqual(['m1', 'm1']);
+    // Refused again, even as internal: told now (no endless asking, never kept unseen).
+    outbox.failed('m1', 'internal', 'internal error');
+    expect(host.dropped).toEqual(['random:m1']);
+    expect(outbox.items).toEqual([]);
+
+    outbox.add(item(2, 'dev'));
+    outbox.failed('m2', 'internal', 'internal error');
+    outbox.add(item(3, 'dev')); // in flight
+    outbox.add(item(4, 'dev')); // never went out
+    outbox.add(item(5));
+    outbox.dropRoom('dev');
+    expect(host.dropped).toEqual(['random:m1', 'dev:m4']);
+    expect(outbox.items.map((p) => [p.id, p.outside])).toEqual([
+      ['m2', true],
+      ['m3', true],
+      ['m5', undefined],
+    ]);
+    // One at a time, in the typed order: m3's answer first, then m2 is asked, then general's m5.
+    expect(host.sent).toEqual(['m1', 'm1', 'm2', 'm3']);
+    outbox.acknowledged('m3');
+    expect(host.sent).toEqual(['m1', 'm1', 'm2', 'm3', 'm2']);
+    outbox.acknowledged('m2');
+    expect(host.dropped).toEqual(['random:m1', 'dev:m4']);
+    expect(host.sent).toEqual(['m1', 'm1', 'm2', 'm3', 'm2', 'm5']);
+    expect(outbox.items).toEqual([wentOut(item(5))]);
+  });
+
+  it('gives asked messages back to their room when the page joins it again live, failed as they were', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    outbox.add(item(1, 'random'));
+    outbox.failed('m1', 'internal', 'internal error');
+    outbox.add(item(2, 'random')); // in flight
+    outbox.add(item(3));
+    outbox.dropRoom('random');
+    outbox.roomBack('random');
+    const m1 = { ...wentOut(item(1, 'random')), failed: { code: 'internal', message: 'internal error' } };
+    expect(outbox.items).toEqual([m1, wentOut(item(2, 'random')), item(3)]);
+    expect(host.saved).toEqual(outbox.items);
+    // m2 is the room's again: refused for its content, it is shown failed there, not told unsent.
+    outbox.failed('m2', 'text_too_long', 'long');
+    expect(host.rejected).toEqual(['m2:text_too_long']);
+    expect(host.dropped).toEqual([]);
+    // m1 is not sent again by itself; the queue went on.
+    expect(host.sent).toEqual(['m1', 'm2', 'm3']);
+    // Left again: m2 (refused for its content) is told, m1 is asked; the page joins again before
+    // the answer, which leaves m1 failed, shown, and the queue goes on.
+    outbox.acknowledged('m3');
+    outbox.dropRoom('random');
+    expect(host.dropped).toEqual(['random:m2']);
+    expect(host.sent).toEqual(['m1', 'm2', 'm3', 'm1']);
+    outbox.roomBack('random');
+    outbox.failed('m1', 'not_member', 'you are not in room random');
+    expect(outbox.items).toEqual([m1]);
+    expect(host.dropped).toEqual(['random:m2']);
+    outbox.add(item(4));
+    expect(host.sent).toEqual(['m1', 'm2', 'm3', 'm1', 'm4']);
+  });
+
   it('treats the asked message as any other once a welcome lists its room again (joined again)', () => {
     const host = new FakeHost();
     const outbox = new Outbox(host);

@@ -193,7 +193,9 @@ describe('text that cannot go as written', () => {
     // Another tab of alice's leaves the room while the message is on its way.
     const cookie = (await alice.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
     const otherTab = (await TestClient.join(server.origin, cookie)).client;
-    expect(await otherTab.request('left', { type: 'leave', room: 'random' })).toMatchObject({ room: 'random' });
+    expect(await otherTab.request('left', { type: 'leave', room: 'random' })).toMatchObject({
+      room: 'random',
+    });
     await otherTab.close();
     await page.waitForSelector('#room-list button[data-room="random"]', { state: 'detached' });
     // Its answer decides (had it been stored, it would not be unsent): nothing said yet.
@@ -253,7 +255,9 @@ describe('text that cannot go as written', () => {
 
     // Another tab of alice's leaves random.
     const leaving = await tab();
-    expect(await leaving.request('left', { type: 'leave', room: 'random' })).toMatchObject({ room: 'random' });
+    expect(await leaving.request('left', { type: 'leave', room: 'random' })).toMatchObject({
+      room: 'random',
+    });
     await leaving.close();
     await page.waitForSelector('#room-list button[data-room="random"]', { state: 'detached' });
     // Barrier: general's message goes after both questions are answered (one queue, one in flight).

@@ -307,7 +307,12 @@ describe('Outbox', () => {
       failed: { code, message: code },
     });
     // As a reload finds them after random was left in another tab.
-    const outbox = new Outbox(host, [failed(1, 'internal'), failed(2, 'text_too_long'), failed(3, 'internal'), item(4)]);
+    const outbox = new Outbox(host, [
+      failed(1, 'internal'),
+      failed(2, 'text_too_long'),
+      failed(3, 'internal'),
+      item(4),
+    ]);
     outbox.connected(rate, ['general']);
     // The one refused for its content is told at once; the internal ones are asked, in their place.
     expect(host.dropped).toEqual(['random:m2']);
@@ -386,7 +391,7 @@ describe('Outbox', () => {
     expect(host.saved).toEqual(outbox.items);
     // m2 is the room's again: refused for its content, it is shown failed there, not told unsent.
     outbox.failed('m2', 'text_too_long', 'long');
-    expect(host.rejected).toEqual(['m2:text_too_long']);
+    expect(host.rejected).toEqual(['m1:internal', 'm2:text_too_long']);
     expect(host.dropped).toEqual([]);
     // m1 is not sent again by itself; the queue went on.
     expect(host.sent).toEqual(['m1', 'm2', 'm3']);

@@ -306,6 +306,7 @@ function onMessage(msg: ServerMessage): void {
       node.textContent = msg.available ? 'Online' : 'Connected — messages are held until the server recovers';
       if (msg.available) outbox.serviceBack();
       else outbox.serviceLost();
+      state.receive(msg); // the open room is loaded again if its history was refused meanwhile
       break;
     }
     default:

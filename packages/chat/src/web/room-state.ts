@@ -234,6 +234,9 @@ export class ChatState {
         this.#drain(room);
         return;
       }
+      case 'service':
+        if (msg.available) this.#loadRefused();
+        return;
       case 'reset': {
         const room = this.rooms.get(msg.room);
         if (!room) return;
@@ -296,7 +299,7 @@ export class ChatState {
         this.#changed('errors');
         return;
       default:
-        // ack, read, pong, service: the outbox and the status line (main.ts) handle them.
+        // ack, read, pong: the outbox (main.ts) handles them.
         if ('ref' in msg && msg.ref !== undefined) this.#requests.delete(msg.ref);
         return;
     }
@@ -483,6 +486,19 @@ export class ChatState {
 
   #loadLatest(room: Room): void {
     this.#request('history', room.name, { v: 2, type: 'history', room: room.name });
+  }
+
+  /**
+   * Storage is back (several nodes): the open room is loaded again if its history was refused as
+   * `unavailable` meanwhile. A node can notice that Redis lost events (and send `reset`) on its
+   * reader connection before its command connection is back, so the reload after that `reset` may
+   * be refused; nothing else would ask again until the user opened another room.
+   */
+  #loadRefused(): void {
+    const room = this.rooms.get(this.active);
+    if (!room || room.loaded) return;
+    for (const r of this.#requests.values()) if (r.kind === 'history' && r.room === room.name) return;
+    this.#loadLatest(room);
   }
 
   loadOlder(): void {

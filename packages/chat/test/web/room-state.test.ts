@@ -275,6 +275,43 @@ describe('ChatState', () => {
     expect(state.rooms.get('general')).toMatchObject({ loaded: false, head: 5000 });
   });
 
+  it('loads the open room again when the service is back, if the reload after a reset was refused as unavailable', () => {
+    const { state, sent, last } = setup([general(2)]);
+    state.receive(history('general', last().ref, [], 2));
+    // A node noticed Redis lost events on its reader before its command connection was back.
+    state.receive({ v: 2, type: 'reset', room: 'general', head: 3 });
+    const reload = last();
+    expect(reload).toMatchObject({ type: 'history', room: 'general' });
+    state.receive({ v: 2, type: 'error', ref: reload.ref, code: 'unavailable', message: 'down' });
+    expect(state.composerError).toBe('');
+    state.receive(message(4));
+    const before = sent.length;
+    state.receive({ v: 2, type: 'service', available: false, message: 'down' });
+    expect(sent).toHaveLength(before);
+    state.receive({ v: 2, type: 'service', available: true, message: 'back' });
+    expect(sent).toHaveLength(before + 1);
+    const again = last();
+    expect(again).toMatchObject({ type: 'history', room: 'general' });
+    expect(again.ref).not.toBe(reload.ref);
+    const msgs = [1, 2, 3, 4].map((seq) => (message(seq) as { message: ChatMessage }).message);
+    state.receive(history('general', again.ref, msgs, 4));
+    expect(state.rooms.get('general')).toMatchObject({ loaded: true, head: 4 });
+    expect(seqs(state)).toEqual([1, 2, 3, 4]);
+    // Loaded: a later `available` asks for nothing.
+    state.receive({ v: 2, type: 'service', available: true, message: 'back' });
+    expect(sent).toHaveLength(before + 1);
+  });
+
+  it('asks for the open room once when the service comes back while its reload is still unanswered', () => {
+    const { state, sent, last } = setup([general(2)]);
+    state.receive(history('general', last().ref, [], 2));
+    state.receive({ v: 2, type: 'reset', room: 'general', head: 3 });
+    const before = sent.length;
+    state.receive({ v: 2, type: 'service', available: true, message: 'back' });
+    expect(sent).toHaveLength(before);
+    expect(last()).toMatchObject({ type: 'history', room: 'general' });
+  });
+
   it('puts "new messages" before the first unread message when a room is opened, and drops it on leaving the room', () => {
     const random = roomState('random', { head: 4, unread: 2, online: ['alice'] });
     const { state, last } = setup([general(0), random]);

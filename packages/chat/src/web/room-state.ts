@@ -771,7 +771,7 @@ export class ChatState {
         // The panel keeps what it shows (the online list, or the members as they were); the list
         // is asked for again when the room is opened next.
         const room = this.rooms.get(request.room);
-        if (room?.membersLoad?.ref === ref) room.membersLoad = null;
+        if (room && room.membersLoad?.ref === ref) room.membersLoad = null;
         return;
       }
       // A request about a room left meanwhile (a read marker, a typing notice): nothing to tell.

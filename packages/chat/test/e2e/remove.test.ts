@@ -158,7 +158,9 @@ describe('remove a member who is offline', () => {
     // Online first, then offline, in words too; the heading says these are the members.
     const rows = () =>
       alice.page.$$eval('#online-list li', (lis) =>
-        lis.map((li) => `${li.getAttribute('data-user')}${li.classList.contains('offline') ? ' (offline)' : ''}`),
+        lis.map(
+          (li) => `${li.getAttribute('data-user')}${li.classList.contains('offline') ? ' (offline)' : ''}`,
+        ),
       );
     await expect.poll(rows).toEqual(['alice', 'bob', 'carol (offline)']);
     expect(await alice.page.textContent('#online-title')).toBe('Members');
@@ -185,7 +187,9 @@ describe('remove a member who is offline', () => {
     expect(await focused(alice.page)).toBe('textarea#composer-input');
     expect(await server.backend.rooms.isMember('carol', 'plans')).toBe(false);
     await alice.page.waitForFunction(() =>
-      [...document.querySelectorAll('#message-list li.notice')].some((n) => n.textContent === 'carol left #plans'),
+      [...document.querySelectorAll('#message-list li.notice')].some(
+        (n) => n.textContent === 'carol left #plans',
+      ),
     );
     expect(await bob.next('member', (m) => m.room === 'plans' && m.user === 'carol')).toMatchObject({
       joined: false,

@@ -74,14 +74,21 @@ describe('parseClientMessage', () => {
       parseClientMessage(JSON.stringify({ v: 2, type: 'members', ref: 'm', ...fields }), 4096);
     expect(members({})).toEqual({ ok: false, code: 'bad_message', message: 'members needs room', ref: 'm' });
     expect(members({ room: 'Not A Room' })).toMatchObject({ ok: false, code: 'bad_room_name', ref: 'm' });
-    expect(members({ room: 7 })).toMatchObject({ ok: false, code: 'bad_message', message: 'room must be a string' });
+    expect(members({ room: 7 })).toMatchObject({
+      ok: false,
+      code: 'bad_message',
+      message: 'room must be a string',
+    });
     expect(members({ room: 'plans', after: '' })).toEqual({
       ok: false,
       code: 'bad_message',
       message: 'after must be a user name (1-24 of A-Z a-z 0-9 - _)',
       ref: 'm',
     });
-    expect(members({ room: 'plans', after: 'x'.repeat(25) })).toMatchObject({ ok: false, code: 'bad_message' });
+    expect(members({ room: 'plans', after: 'x'.repeat(25) })).toMatchObject({
+      ok: false,
+      code: 'bad_message',
+    });
     expect(members({ room: 'plans', limit: 5 })).toMatchObject({
       ok: false,
       code: 'bad_message',

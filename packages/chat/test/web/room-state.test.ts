@@ -386,7 +386,13 @@ describe('ChatState', () => {
       next: 'bob',
     });
     expect(state.rooms.get('plans')?.members).toBeNull();
-    expect(asked()[1]).toEqual({ v: 2, type: 'members', room: 'plans', after: 'bob', ref: expect.any(String) });
+    expect(asked()[1]).toEqual({
+      v: 2,
+      type: 'members',
+      room: 'plans',
+      after: 'bob',
+      ref: expect.any(String),
+    });
     state.changes.clear();
     state.receive({ v: 2, type: 'members', ref: asked()[1].ref, room: 'plans', members: ['dora'] });
     expect(state.rooms.get('plans')?.members).toEqual(new Set(['alice', 'bob', 'carol']));
@@ -426,10 +432,22 @@ describe('ChatState', () => {
     state.open('general');
     state.open('plans');
     expect(asked()).toHaveLength(3);
-    state.receive({ v: 2, type: 'members', ref: asked()[2].ref, room: 'plans', members: ['alice', 'bob', 'carol'] });
+    state.receive({
+      v: 2,
+      type: 'members',
+      ref: asked()[2].ref,
+      room: 'plans',
+      members: ['alice', 'bob', 'carol'],
+    });
     // A new connection: the open room's list is asked for again and shown as it was meanwhile; the
     // other room's is dropped until it is opened.
-    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(0), plans, other], limits: DEFAULT_LIMITS });
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: [general(0), plans, other],
+      limits: DEFAULT_LIMITS,
+    });
     expect(asked()).toHaveLength(4);
     expect(asked()[3]).toMatchObject({ room: 'plans' });
     expect(state.rooms.get('plans')?.members).toEqual(new Set(['alice', 'bob', 'carol']));

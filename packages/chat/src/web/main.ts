@@ -553,10 +553,13 @@ function clearComposerError(): void {
   state.changes.add('errors');
 }
 
-/** Who `@` can name in the open room: those online, the authors seen, the other side of a DM. */
+/**
+ * Who `@` can name in the open room: those online, the members (private rooms), the authors seen,
+ * the other side of a DM.
+ */
 function memberNames(): Set<string> {
   const room = state.rooms.get(state.active);
-  const names = new Set<string>(room?.online ?? []);
+  const names = new Set<string>([...(room?.online ?? []), ...(room?.members ?? [])]);
   for (const m of room?.messages.values() ?? []) names.add(m.user);
   return names;
 }

@@ -400,6 +400,99 @@ describe('ChatState', () => {
     expect(state.rooms.get('plans')?.online).toEqual(new Set(['alice']));
   });
 
+  it("a private room's members load page after page, with the member notices heard meanwhile", () => {
+    const plans = roomState('plans', { kind: 'private', owner: 'alice', online: ['alice'] });
+    const { state, sent } = setup([general(0), plans]);
+    const asked = () => sent.filter((m) => m.type === 'members') as (ClientMessage & { ref: string })[];
+    expect(asked()).toEqual([]);
+    state.open('plans');
+    expect(asked()).toEqual([{ v: 2, type: 'members', room: 'plans', ref: expect.any(String) }]);
+    // Opened again while on its way: not asked twice.
+    state.open('general');
+    state.open('plans');
+    expect(asked()).toHaveLength(1);
+    // Notices that reach the page before the pages that may or may not count them.
+    state.receive({ v: 2, type: 'member', room: 'plans', user: 'carol', joined: true });
+    state.receive({ v: 2, type: 'member', room: 'plans', user: 'dora', joined: false });
+    state.receive({
+      v: 2,
+      type: 'members',
+      ref: asked()[0].ref,
+      room: 'plans',
+      members: ['alice', 'bob'],
+      next: 'bob',
+    });
+    expect(state.rooms.get('plans')?.members).toBeNull();
+    expect(asked()[1]).toEqual({
+      v: 2,
+      type: 'members',
+      room: 'plans',
+      after: 'bob',
+      ref: expect.any(String),
+    });
+    state.changes.clear();
+    state.receive({ v: 2, type: 'members', ref: asked()[1].ref, room: 'plans', members: ['dora'] });
+    expect(state.rooms.get('plans')?.members).toEqual(new Set(['alice', 'bob', 'carol']));
+    expect(state.changes.has('online')).toBe(true);
+    // Then kept current by the notices, and a stale answer changes nothing.
+    state.receive({ v: 2, type: 'member', room: 'plans', user: 'bob', joined: false });
+    state.receive({ v: 2, type: 'member', room: 'plans', user: 'erin', joined: true });
+    state.receive({ v: 2, type: 'members', ref: asked()[0].ref, room: 'plans', members: ['zed'] });
+    expect(state.rooms.get('plans')?.members).toEqual(new Set(['alice', 'carol', 'erin']));
+    expect(asked()).toHaveLength(2);
+  });
+
+  it('asks for members in private rooms only, again on a new connection, and says nothing if refused', () => {
+    const plans = roomState('plans', { kind: 'private', owner: 'bob', online: ['alice', 'bob'] });
+    const other = roomState('other', { kind: 'private', owner: 'bob', online: ['alice'] });
+    const dm = roomState('dm:alice:bob', { kind: 'dm', online: ['alice'] });
+    const { state, sent } = setup([general(0), plans, other, dm]);
+    const asked = () => sent.filter((m) => m.type === 'members') as (ClientMessage & { ref: string })[];
+    state.open('dm:alice:bob');
+    state.open('general');
+    expect(asked()).toEqual([]);
+    state.open('other');
+    state.receive({ v: 2, type: 'members', ref: asked()[0].ref, room: 'other', members: ['alice', 'bob'] });
+    state.open('plans');
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: asked()[1].ref,
+      code: 'rate_limited',
+      message: 'too many requests; retry in 50 ms',
+      retryAfterMs: 50,
+    });
+    expect(state.composerError).toBe('');
+    expect(state.roomError).toBe('');
+    expect(state.rooms.get('plans')?.members).toBeNull();
+    // Opened again: asked again.
+    state.open('general');
+    state.open('plans');
+    expect(asked()).toHaveLength(3);
+    state.receive({
+      v: 2,
+      type: 'members',
+      ref: asked()[2].ref,
+      room: 'plans',
+      members: ['alice', 'bob', 'carol'],
+    });
+    // A new connection: the open room's list is asked for again and shown as it was meanwhile; the
+    // other room's is dropped until it is opened.
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: [general(0), plans, other],
+      limits: DEFAULT_LIMITS,
+    });
+    expect(asked()).toHaveLength(4);
+    expect(asked()[3]).toMatchObject({ room: 'plans' });
+    expect(state.rooms.get('plans')?.members).toEqual(new Set(['alice', 'bob', 'carol']));
+    expect(state.rooms.get('other')?.members).toBeNull();
+    state.receive({ v: 2, type: 'members', ref: asked()[3].ref, room: 'plans', members: ['alice', 'bob'] });
+    expect(state.rooms.get('plans')?.members).toEqual(new Set(['alice', 'bob']));
+  });
+
   it('applies reactions to the message they target, without counting them as unread', () => {
     const { state, last } = setup();
     state.receive(history('general', last().ref, [], 0));

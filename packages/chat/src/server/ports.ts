@@ -225,6 +225,11 @@ export interface RoomStore {
   /** Removes the membership (false if there was none); an emptied room starts its expiry at `now`. */
   leave(user: string, room: string, now: number): Promise<boolean>;
   memberships(user: string): Promise<Membership[]>;
+  /**
+   * The room's members (any kind of room) with names after `after` ('' for the first), sorted in
+   * code unit order (as the online list), at most `limit`; none for a room that does not exist.
+   */
+  listMembers(room: string, after: string, limit: number): Promise<string[]>;
   isMember(user: string, room: string): Promise<boolean>;
   /**
    * Moves the read marker forward (never back, never past head); resolves with the marker. `tag`:

@@ -33,6 +33,8 @@ export interface Limits {
   historyPage: number;
   /** Rooms per `rooms` page. */
   roomsPage: number;
+  /** Names per `members` page. */
+  membersPage: number;
   /** Most events a replay sends; further behind than this, the client gets `reset`. */
   replayLimit: number;
   /** Most rooms (direct messages included) one user may be a member of. */
@@ -45,7 +47,7 @@ export interface Limits {
   messageRate: Rate;
   /** create, join, leave, invite, remove, dm, delete_room. */
   roomRate: Rate;
-  /** Every other request except typing (hello, ping, history, sync, read, rooms). */
+  /** Every other request except typing (hello, ping, history, sync, read, rooms, members, search). */
   requestRate: Rate;
   /** Typing notices per user and room are forwarded at most once per this many ms. */
   typingIntervalMs: number;
@@ -60,6 +62,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxFrameBytes: 64 * 1024,
   historyPage: 50,
   roomsPage: 100,
+  membersPage: 100,
   replayLimit: 1000,
   maxRoomsPerUser: 50,
   maxOwnedRooms: 10,
@@ -275,6 +278,8 @@ export type ClientMessage =
   /** tag: the tag of the event at `seq` (LOG_TAG); the marker stays if the log holds another there. */
   | Req<{ type: 'read'; room: string; seq: number; tag?: string }>
   | Req<{ type: 'rooms'; after?: string }>
+  /** Every member of a room the user is in, online or not, by name; `after`: a `next` from a reply. */
+  | Req<{ type: 'members'; room: string; after?: string }>
   | Req<{ type: 'create'; room: string; private?: boolean }>
   | Req<{ type: 'join'; room: string }>
   | Req<{ type: 'leave'; room: string }>
@@ -350,6 +355,8 @@ export type ServerMessage =
   | Reply<{ type: 'reset'; room: string; head: number }>
   | Reply<{ type: 'read'; room: string; seq: number }>
   | Reply<{ type: 'rooms'; rooms: RoomListing[]; next?: string }>
+  /** members: names in code unit order (as `online`); next: the name to pass as `after` for more. */
+  | Reply<{ type: 'members'; room: string; members: string[]; next?: string }>
   | Reply<{ type: 'joined' } & RoomState>
   /** reason: absent for a leave (in this tab or another), or why the user is out of the room. */
   | Reply<{ type: 'left'; room: string; reason?: 'deleted' | 'removed' }>
@@ -379,6 +386,7 @@ export const SERVER_MESSAGE_TYPES: readonly ServerMessageType[] = [
   'reset',
   'read',
   'rooms',
+  'members',
   'joined',
   'left',
   'invited',

@@ -313,6 +313,7 @@ function onMessage(msg: ServerMessage): void {
       node.textContent = msg.available ? 'Online' : 'Connected — messages are held until the server recovers';
       if (msg.available) outbox.serviceBack();
       else outbox.serviceLost();
+      state.receive(msg); // the open room is loaded again if its history was refused meanwhile
       break;
     }
     default:
@@ -559,10 +560,13 @@ function clearComposerError(): void {
   state.changes.add('errors');
 }
 
-/** Who `@` can name in the open room: those online, the authors seen, the other side of a DM. */
+/**
+ * Who `@` can name in the open room: those online, the members (private rooms), the authors seen,
+ * the other side of a DM.
+ */
 function memberNames(): Set<string> {
   const room = state.rooms.get(state.active);
-  const names = new Set<string>(room?.online ?? []);
+  const names = new Set<string>([...(room?.online ?? []), ...(room?.members ?? [])]);
   for (const m of room?.messages.values() ?? []) names.add(m.user);
   return names;
 }

@@ -89,24 +89,35 @@ export function renderHeader(state: ChatState): void {
 }
 
 /**
- * Who is online in the open room. A name starts a direct message; in a private room its owner also
- * has "Remove" beside each other name, which asks first (as deleting a message does): the focus
- * goes to the question's Cancel, and back to Remove if cancelled.
+ * The people of the open room: who is online, and in a private room (once its members are loaded)
+ * then every other member, marked offline in words (not only by the dot's colour). A name starts a
+ * direct message; in a private room its owner also has "Remove" beside each other name, online or
+ * not, which asks first (as deleting a message does): the focus goes to the question's Cancel, and
+ * back to Remove if cancelled.
  */
 export function renderOnline(state: ChatState, actions: Actions, focus?: string): void {
   const list = byId('online-list');
+  const room = state.rooms.get(state.active);
+  const online = [...(room?.online ?? [])].sort();
+  const offline =
+    room?.kind === 'private' && room.members
+      ? [...room.members].filter((user) => !room.online.has(user)).sort()
+      : [];
+  byId('online-title').textContent = room?.kind === 'private' && room.members ? 'Members' : 'Online';
   // A redraw (someone comes online, goes, is removed) must not take the keyboard focus away: it
   // goes back to the same control of the same name, or to the composer if that name is gone.
   // `focus`: where a Remove, its Cancel or its confirmation puts it instead.
   const focused = focus === undefined ? focusedControl(list) : null;
   list.replaceChildren();
-  const room = state.rooms.get(state.active);
   const redraw = (to: string) => renderOnline(state, actions, to);
   const asking = onlineUi.removing;
-  if (asking && (asking.room !== room?.name || !room.online.has(asking.user))) onlineUi.removing = null;
-  for (const user of [...(room?.online ?? [])].sort()) {
+  const shown = new Set([...online, ...offline]);
+  if (asking && (asking.room !== room?.name || !shown.has(asking.user))) onlineUi.removing = null;
+  for (const user of [...online, ...offline]) {
     const li = el('li');
     li.dataset.user = user;
+    const isOffline = !room?.online.has(user);
+    if (isOffline) li.classList.add('offline');
     if (user === state.me) li.textContent = user;
     else {
       // A name in the list starts a direct message.
@@ -116,6 +127,7 @@ export function renderOnline(state: ChatState, actions: Actions, focus?: string)
       button.addEventListener('click', () => actions.dm(user));
       li.append(button);
     }
+    if (isOffline) li.append(el('span', 'presence-word', 'offline'));
     if (room && state.mayRemove(room.name, user)) li.append(removeTools(room, user, state, actions, redraw));
     list.append(li);
   }

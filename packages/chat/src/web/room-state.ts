@@ -10,6 +10,10 @@
  * Notices: the timeline shows membership changes (`member`: "bob joined #random"); presence only
  * moves a user in or out of the online list (joining a room while online is not "coming online").
  *
+ * Members: a private room's people panel lists every member, online or not. The list is asked for
+ * (`members`, page after page) when the room is opened and again on each new connection, and kept
+ * current by the room's `member` notices, also those that arrive while the pages are on their way.
+ *
  * Every request carries a `ref`, so an error is matched to what caused it: an error about a room
  * the page has left meanwhile (a read marker sent just before leaving) is not the user's concern.
  */
@@ -55,6 +59,9 @@ export interface Room {
   /** Unread messages that mention the user (a separate badge). */
   mentions: number;
   online: Set<string>;
+  /** Every member, online or not (private rooms, once loaded; else null): see MembersLoad. */
+  members: Set<string> | null;
+  membersLoad: MembersLoad | null;
   messages: Map<number, ChatMessage>;
   notices: Notice[];
   /** History loaded: the page shows this room's messages (else it only counts unread). */
@@ -72,6 +79,20 @@ export interface Room {
   /** A message to show that older pages are being loaded for (a reply's original). */
   revealing: number | null;
   revealPages: number;
+}
+
+/**
+ * A `members` list on its way, page after page. The pages are read when the server answers them,
+ * and a `member` notice may reach the page before or after the answer that does or does not count
+ * it yet: each notice heard meanwhile is kept and applied over the finished list (applying one the
+ * list already counts changes nothing).
+ */
+export interface MembersLoad {
+  /** The ref of the page asked for now: an answer to anything else is stale. */
+  ref: string;
+  names: Set<string>;
+  /** user -> joined (true) or left (false), the last notice heard during the load. */
+  notices: Map<string, boolean>;
 }
 
 export interface StateHost {
@@ -115,6 +136,7 @@ type RequestKind =
   | 'delete_room'
   | 'invite'
   | 'remove_member'
+  | 'members'
   | 'read'
   | 'typing'
   | 'history'
@@ -135,6 +157,8 @@ function newRoom(state: RoomState): Room {
     unread: state.unread,
     mentions: state.mentions ?? 0,
     online: new Set(state.online),
+    members: null,
+    membersLoad: null,
     messages: new Map(),
     notices: [],
     loaded: false,
@@ -234,6 +258,9 @@ export class ChatState {
         this.#drain(room);
         return;
       }
+      case 'service':
+        if (msg.available) this.#loadRefused();
+        return;
       case 'reset': {
         const room = this.rooms.get(msg.room);
         if (!room) return;
@@ -261,6 +288,9 @@ export class ChatState {
         const room = this.rooms.get(msg.room);
         if (!room) return;
         if (!msg.joined) room.online.delete(msg.user);
+        if (msg.joined) room.members?.add(msg.user);
+        else room.members?.delete(msg.user);
+        room.membersLoad?.notices.set(msg.user, msg.joined);
         this.#notice(
           room,
           `${msg.user === this.me ? 'You' : msg.user} ${msg.joined ? 'joined' : 'left'} ${roomLabel(room, this.me)}`,
@@ -275,6 +305,9 @@ export class ChatState {
         this.#changed('typing');
         return;
       }
+      case 'members':
+        this.#membersPage(msg.room, msg.members, msg.next, msg.ref);
+        return;
       case 'rooms':
         this.directory = msg.rooms;
         this.directoryNext = msg.next;
@@ -296,7 +329,7 @@ export class ChatState {
         this.#changed('errors');
         return;
       default:
-        // ack, read, pong, service: the outbox and the status line (main.ts) handle them.
+        // ack, read, pong: the outbox (main.ts) handles them.
         if ('ref' in msg && msg.ref !== undefined) this.#requests.delete(msg.ref);
         return;
     }
@@ -328,7 +361,44 @@ export class ChatState {
     }
     for (const name of [...this.rooms.keys()]) if (!seen.has(name)) this.rooms.delete(name);
     if (!this.rooms.has(this.active)) this.active = this.#fallbackRoom();
+    // Notices were missed while away: the open room's list is asked for again (shown as it was
+    // until the answer), the others' when they are opened. A load of the old connection is over.
+    for (const room of this.rooms.values()) {
+      room.membersLoad = null;
+      if (room.name !== this.active) room.members = null;
+    }
     this.open(this.active);
+    const active = this.rooms.get(this.active);
+    if (active) this.#loadMembers(active, true);
+  }
+
+  /**
+   * Asks for a private room's members (`again`: even if the page has them), unless a load is on its
+   * way. Public rooms and direct messages show who is online only.
+   */
+  #loadMembers(room: Room, again: boolean): void {
+    if (room.kind !== 'private' || room.membersLoad || (room.members && !again)) return;
+    const ref = this.#request('members', room.name, { v: 2, type: 'members', room: room.name });
+    room.membersLoad = { ref, names: new Set(), notices: new Map() };
+  }
+
+  #membersPage(name: string, names: string[], next: string | undefined, ref: string | undefined): void {
+    if (ref !== undefined) this.#requests.delete(ref);
+    const room = this.rooms.get(name);
+    const load = room?.membersLoad;
+    if (!room || !load || load.ref !== ref) return;
+    for (const user of names) load.names.add(user);
+    if (next !== undefined) {
+      load.ref = this.#request('members', name, { v: 2, type: 'members', room: name, after: next });
+      return;
+    }
+    for (const [user, joined] of load.notices) {
+      if (joined) load.names.add(user);
+      else load.names.delete(user);
+    }
+    room.members = load.names;
+    room.membersLoad = null;
+    if (name === this.active) this.#changed('online');
   }
 
   #fallbackRoom(): string {
@@ -485,6 +555,19 @@ export class ChatState {
     this.#request('history', room.name, { v: 2, type: 'history', room: room.name });
   }
 
+  /**
+   * Storage is back (several nodes): the open room is loaded again if its history was refused as
+   * `unavailable` meanwhile. A node can notice that Redis lost events (and send `reset`) on its
+   * reader connection before its command connection is back, so the reload after that `reset` may
+   * be refused; nothing else would ask again until the user opened another room.
+   */
+  #loadRefused(): void {
+    const room = this.rooms.get(this.active);
+    if (!room || room.loaded) return;
+    for (const r of this.#requests.values()) if (r.kind === 'history' && r.room === room.name) return;
+    this.#loadLatest(room);
+  }
+
   loadOlder(): void {
     const room = this.rooms.get(this.active);
     if (!room?.loaded || !room.hasMore || room.loadingOlder || room.messages.size === 0) return;
@@ -548,6 +631,7 @@ export class ChatState {
         room.unreadAtOpen = room.unread;
         if (room.loaded) room.firstUnread = this.#divider(room, room.unread);
       }
+      this.#loadMembers(room, false);
       if (!room.loaded) this.#loadLatest(room);
       room.unread = 0;
       room.mentions = 0;
@@ -698,6 +782,13 @@ export class ChatState {
       if (request.kind === 'older') {
         const room = this.rooms.get(request.room);
         if (room) room.loadingOlder = false;
+      }
+      if (request.kind === 'members') {
+        // The panel keeps what it shows (the online list, or the members as they were); the list
+        // is asked for again when the room is opened next.
+        const room = this.rooms.get(request.room);
+        if (room && room.membersLoad?.ref === ref) room.membersLoad = null;
+        return;
       }
       // A request about a room left meanwhile (a read marker, a typing notice): nothing to tell.
       if (request.room !== '' && !this.rooms.has(request.room)) return;

@@ -386,6 +386,26 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect((await rooms.listRooms('c', 3)).map((r) => r.room)).toEqual(['d']);
     });
 
+    it("lists a room's members, online or not, by name in code unit order, in pages", async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('plans', 'ann', 'private'), quotas);
+      await rooms.createRoom(room('other'), quotas);
+      for (const user of ['dora', 'ann', 'Ben', 'carl', 'eve']) await rooms.join(user, 'plans', 10);
+      await rooms.join('zed', 'other', 10);
+      expect(await rooms.leave('carl', 'plans', 700)).toBe(true);
+      // Upper case before lower case, as JavaScript sorts (and as `online` is sorted).
+      expect(await rooms.listMembers('plans', '', 10)).toEqual(['Ben', 'ann', 'dora', 'eve']);
+      expect(await rooms.listMembers('plans', '', 2)).toEqual(['Ben', 'ann']);
+      expect(await rooms.listMembers('plans', 'ann', 2)).toEqual(['dora', 'eve']);
+      expect(await rooms.listMembers('plans', 'eve', 2)).toEqual([]);
+      // A cursor need not be a member (carl left between two pages).
+      expect(await rooms.listMembers('plans', 'carl', 10)).toEqual(['dora', 'eve']);
+      expect(await rooms.listMembers('other', '', 10)).toEqual(['zed']);
+      expect(await rooms.listMembers('nowhere', '', 10)).toEqual([]);
+      await rooms.deleteRoom('plans');
+      expect(await rooms.listMembers('plans', '', 10)).toEqual([]);
+    });
+
     it('expires rooms empty since before a time, keeps general and occupied ones, and never reuses a seq', async () => {
       const rooms = asMembers((await open()).rooms);
       await rooms.createRoom({ ...room('general', null), createdAt: 0 }, quotas);

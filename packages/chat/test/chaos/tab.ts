@@ -313,6 +313,7 @@ export class Tab {
       case 'service':
         if (msg.available) this.outbox.serviceBack();
         else this.outbox.serviceLost();
+        this.state.receive(msg);
         break;
       case 'pong':
         if (msg.ref?.startsWith('rt')) this.#pongs.add(msg.ref);

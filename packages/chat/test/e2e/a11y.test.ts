@@ -12,7 +12,7 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { png } from '../attachments/files.js';
-import { startTestServer } from '../helpers.js';
+import { register, startTestServer } from '../helpers.js';
 import { axeViolations } from './axe.js';
 import {
   deleteMessage,
@@ -259,15 +259,19 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
       await page.waitForSelector('#edit-banner', { state: 'visible' });
       await audit(page, `edit banner ${theme}`, found);
       await page.keyboard.press('Escape');
-      // A private room of one's own (lock, invite field, delete, Remove beside a member), and the
-      // directory of rooms; then the remove question.
+      // A private room of one's own (lock, invite field, delete, Remove beside a member, online or
+      // offline: carol never signs in), and the directory of rooms; then the remove question.
+      await register(server.origin, 'carol');
       await page.check('#room-private');
       await page.fill('#room-input', `secret-${theme}`);
       await page.press('#room-input', 'Enter');
       await page.waitForSelector('#invite-form', { state: 'visible' });
-      await page.fill('#invite-input', 'bob');
-      await page.press('#invite-input', 'Enter');
+      for (const name of ['bob', 'carol']) {
+        await page.fill('#invite-input', name);
+        await page.press('#invite-input', 'Enter');
+      }
       await page.locator('#online-list li[data-user="bob"] .remove-member').waitFor();
+      await page.locator('#online-list li.offline[data-user="carol"] .presence-word').waitFor();
       await page.click('#all-rooms summary');
       await page.locator('#all-room-list button').first().waitFor();
       await audit(page, `private room and directory ${theme}`, found);

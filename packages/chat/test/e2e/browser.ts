@@ -43,6 +43,39 @@ export function waitForMessages(page: Page, n: number): Promise<unknown> {
   );
 }
 
+/** Which element has the focus, as a short description for messages. */
+export function focused(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const a = document.activeElement as HTMLElement | null;
+    if (!a || a === document.body) return 'body';
+    return `${a.tagName.toLowerCase()}${a.id ? `#${a.id}` : ''}${a.className ? `.${a.className.split(' ').join('.')}` : ''}`;
+  });
+}
+
+/** Whether the focused element matches `selector`. */
+export function focusMatches(page: Page, selector: string): Promise<boolean> {
+  return page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector);
+}
+
+/**
+ * Presses `key` (Tab or Shift+Tab) until the focus is on an element matching `selector`, as a
+ * keyboard user moves through the page; fails when it is not reached within `max` presses.
+ */
+export async function tabTo(
+  page: Page,
+  selector: string,
+  key: 'Tab' | 'Shift+Tab' = 'Tab',
+  max = 60,
+): Promise<void> {
+  const seen: string[] = [];
+  for (let i = 0; i <= max; i++) {
+    if (await focusMatches(page, selector)) return;
+    seen.push(await focused(page));
+    await page.keyboard.press(key);
+  }
+  throw new Error(`${key} did not reach ${selector}; went through ${seen.join(', ')}`);
+}
+
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export function launch(extraArgs: string[] = []): Promise<Browser> {

@@ -7,41 +7,9 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
-import { sendMessage, signIn, useBrowser, waitForMessages } from './browser.js';
+import { focused, focusMatches, sendMessage, signIn, tabTo, useBrowser, waitForMessages } from './browser.js';
 
 const chrome = useBrowser();
-
-/** Which element has the focus, as a short description for messages. */
-function focused(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const a = document.activeElement as HTMLElement | null;
-    if (!a || a === document.body) return 'body';
-    return `${a.tagName.toLowerCase()}${a.id ? `#${a.id}` : ''}${a.className ? `.${a.className.split(' ').join('.')}` : ''}`;
-  });
-}
-
-function focusMatches(page: Page, selector: string): Promise<boolean> {
-  return page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector);
-}
-
-/**
- * Presses `key` (Tab or Shift+Tab) until the focus is on an element matching `selector`, as a
- * keyboard user moves through the page; fails when it is not reached within `max` presses.
- */
-async function tabTo(
-  page: Page,
-  selector: string,
-  key: 'Tab' | 'Shift+Tab' = 'Tab',
-  max = 60,
-): Promise<void> {
-  const seen: string[] = [];
-  for (let i = 0; i <= max; i++) {
-    if (await focusMatches(page, selector)) return;
-    seen.push(await focused(page));
-    await page.keyboard.press(key);
-  }
-  throw new Error(`${key} did not reach ${selector}; went through ${seen.join(', ')}`);
-}
 
 /** The focused element's ring and whether the user can see the element at all. */
 function focusLook(page: Page) {

@@ -1,11 +1,13 @@
 /**
- * Removing a member of a private room from the page: the owner's "Remove" in the online list asks
+ * Removing a member of a private room from the page: the owner's "Remove" in the people panel asks
  * first (keyboard only here), and the member's page loses the room, says why (visibly, in the
- * room error's live region) and keeps the text they were writing there in the unsent note.
+ * room error's live region) and keeps the text they were writing there in the unsent note. The
+ * panel of a private room lists every member (`members`): online first, then offline ones, marked
+ * so in words, whom the owner can remove too.
  */
 import { describe, expect, it } from 'vitest';
 import { register, startTestServer, TestClient } from '../helpers.js';
-import { openRoom, sendMessage, signIn, useBrowser, waitForMessages } from './browser.js';
+import { focused, openRoom, sendMessage, signIn, tabTo, useBrowser, waitForMessages } from './browser.js';
 
 const chrome = useBrowser();
 
@@ -112,9 +114,11 @@ describe('remove a member: the keyboard focus', () => {
     await remove.focus();
     await alice.page.keyboard.press('Enter');
     await alice.page.waitForSelector('#online-list .cancel-remove:focus');
-    // carol comes online in the room meanwhile: the list is redrawn under the question.
+    // carol comes online in the room meanwhile (she was listed offline): the list is redrawn under
+    // the question.
+    await alice.page.waitForSelector('#online-list li.offline[data-user="carol"]');
     const { client: carol } = await TestClient.join(server.origin, carolCookie);
-    await alice.page.waitForSelector('#online-list li[data-user="carol"]');
+    await alice.page.waitForSelector('#online-list li:not(.offline)[data-user="carol"]');
     expect(await alice.page.locator('#online-list .remove-confirm').count()).toBe(1);
     expect(await alice.page.evaluate(() => document.activeElement?.classList.contains('cancel-remove'))).toBe(
       true,
@@ -130,5 +134,73 @@ describe('remove a member: the keyboard focus', () => {
     await carol.close();
     await alice.context.close();
     await bob.context.close();
+  });
+});
+
+describe('remove a member who is offline', () => {
+  it('lists every member of a private room, offline ones marked; the owner removes one by keyboard alone', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    // bob is online (a program's connection); carol has an account and never connects.
+    const { client: bob } = await TestClient.join(server.origin, await register(server.origin, 'bob'));
+    await register(server.origin, 'carol');
+    await alice.page.fill('#room-input', 'plans');
+    await alice.page.check('#room-private');
+    await alice.page.press('#room-input', 'Enter');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#plans');
+    for (const name of ['carol', 'bob']) {
+      await alice.page.fill('#invite-input', name);
+      await alice.page.press('#invite-input', 'Enter');
+      await expect.poll(() => server.backend.rooms.isMember(name, 'plans')).toBe(true);
+    }
+    await bob.next('joined', (m) => m.room === 'plans');
+
+    // Online first, then offline, in words too; the heading says these are the members.
+    const rows = () =>
+      alice.page.$$eval('#online-list li', (lis) =>
+        lis.map(
+          (li) => `${li.getAttribute('data-user')}${li.classList.contains('offline') ? ' (offline)' : ''}`,
+        ),
+      );
+    await expect.poll(rows).toEqual(['alice', 'bob', 'carol (offline)']);
+    expect(await alice.page.textContent('#online-title')).toBe('Members');
+    expect(await alice.page.textContent('#online-list li[data-user="carol"] .presence-word')).toBe('offline');
+    expect(await alice.page.textContent('#online-list li[data-user="bob"]')).not.toContain('offline');
+    const remove = alice.page.locator('#online-list li[data-user="carol"] .remove-member');
+    expect(await remove.getAttribute('aria-label')).toBe('Remove carol from #plans');
+
+    // From the invitation field, Tab to carol's Remove; Enter asks, with the focus on Cancel;
+    // Shift+Tab to the question's Remove; Enter removes her.
+    expect(await focused(alice.page)).toBe('input#invite-input');
+    await tabTo(alice.page, '#online-list li[data-user="carol"] .remove-member');
+    await alice.page.keyboard.press('Enter');
+    await alice.page.waitForSelector('#online-list li[data-user="carol"] .cancel-remove:focus');
+    expect(await alice.page.textContent('#online-list .remove-confirm .question')).toBe(
+      'Remove carol from #plans?',
+    );
+    await alice.page.keyboard.press('Shift+Tab');
+    expect(await focused(alice.page)).toBe('button.danger.confirm-remove');
+    await alice.page.keyboard.press('Enter');
+
+    // carol's row goes, the focus to the composer with it; bob stays; everyone hears of it.
+    await expect.poll(rows).toEqual(['alice', 'bob']);
+    expect(await focused(alice.page)).toBe('textarea#composer-input');
+    expect(await server.backend.rooms.isMember('carol', 'plans')).toBe(false);
+    await alice.page.waitForFunction(() =>
+      [...document.querySelectorAll('#message-list li.notice')].some(
+        (n) => n.textContent === 'carol left #plans',
+      ),
+    );
+    expect(await bob.next('member', (m) => m.room === 'plans' && m.user === 'carol')).toMatchObject({
+      joined: false,
+    });
+    expect(await alice.page.textContent('#room-error')).toBe('');
+
+    // Invited again, while still offline: listed again, as offline.
+    await alice.page.fill('#invite-input', 'carol');
+    await alice.page.press('#invite-input', 'Enter');
+    await expect.poll(rows).toEqual(['alice', 'bob', 'carol (offline)']);
+    await bob.close();
+    await alice.context.close();
   });
 });

@@ -19,6 +19,8 @@ describe('parseClientMessage', () => {
       { v: 2, type: 'typing', room: 'general' },
       { v: 2, type: 'read', room: 'general', seq: 4 },
       { v: 2, type: 'rooms', after: 'random' },
+      { v: 2, type: 'members', ref: 'm', room: 'plans', after: 'Bob_2' },
+      { v: 2, type: 'members', room: 'dm:ann:bob' },
       { v: 2, type: 'create', room: 'new-room_1', private: true },
       { v: 2, type: 'join', room: 'general' },
       { v: 2, type: 'leave', room: 'dm:ann:bob' },
@@ -64,6 +66,33 @@ describe('parseClientMessage', () => {
       ok: false,
       code: 'bad_message',
       message: 'unknown field "reason" for remove',
+    });
+  });
+
+  it('members: any room the user can be in (direct messages too), a user name as the cursor', () => {
+    const members = (fields: Record<string, unknown>) =>
+      parseClientMessage(JSON.stringify({ v: 2, type: 'members', ref: 'm', ...fields }), 4096);
+    expect(members({})).toEqual({ ok: false, code: 'bad_message', message: 'members needs room', ref: 'm' });
+    expect(members({ room: 'Not A Room' })).toMatchObject({ ok: false, code: 'bad_room_name', ref: 'm' });
+    expect(members({ room: 7 })).toMatchObject({
+      ok: false,
+      code: 'bad_message',
+      message: 'room must be a string',
+    });
+    expect(members({ room: 'plans', after: '' })).toEqual({
+      ok: false,
+      code: 'bad_message',
+      message: 'after must be a user name (1-24 of A-Z a-z 0-9 - _)',
+      ref: 'm',
+    });
+    expect(members({ room: 'plans', after: 'x'.repeat(25) })).toMatchObject({
+      ok: false,
+      code: 'bad_message',
+    });
+    expect(members({ room: 'plans', limit: 5 })).toMatchObject({
+      ok: false,
+      code: 'bad_message',
+      message: 'unknown field "limit" for members',
     });
   });
 

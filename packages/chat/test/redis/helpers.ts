@@ -375,6 +375,13 @@ export class SimClient {
   readonly resets: Extract<ServerMessage, { type: 'reset' }>[] = [];
   /** Rooms reset and not yet reloaded: their events wait for the history. */
   readonly #reloading = new Set<string>();
+  /** The room of each reload (`history`) not answered yet, by ref. */
+  readonly #reloadRefs = new Map<string, string>();
+  /**
+   * Rooms whose reload was refused as `unavailable`: like the page, asked again once the service is
+   * back (a node may send `reset` from its reader before its command connection is back).
+   */
+  readonly #refusedReloads = new Set<string>();
   welcomed = false;
   #n = 0;
   #synced = new Set<string>();
@@ -464,9 +471,10 @@ export class SimClient {
         this.waiting.get(m.room)?.clear();
         this.head.set(m.room, m.head);
         this.tags.delete(m.room);
-        this.ws?.send(JSON.stringify({ v: 2, type: 'history', ref: `reload-${++this.#n}`, room: m.room }));
+        this.#reload(m.room);
         return;
       case 'history': {
+        if (m.ref !== undefined) this.#reloadRefs.delete(m.ref);
         if (!m.ref?.startsWith('reload-') || !this.#reloading.has(m.room)) return;
         this.#reloading.delete(m.room);
         this.applied.set(
@@ -486,12 +494,20 @@ export class SimClient {
         this.acks.set(m.id, m.seq);
         this.outbox.delete(m.id);
         return;
-      case 'error':
+      case 'error': {
         this.errors.push(m);
+        const room = m.ref === undefined ? undefined : this.#reloadRefs.get(m.ref);
+        if (room === undefined) return;
+        this.#reloadRefs.delete(m.ref as string);
+        if (m.code === 'unavailable' && this.#reloading.has(room)) this.#refusedReloads.add(room);
         return;
+      }
       case 'service':
         this.service.push(m.available);
-        if (m.available) for (const [id, p] of this.outbox) this.#send(id, p.room, p.text);
+        if (!m.available) return;
+        for (const [id, p] of this.outbox) this.#send(id, p.room, p.text);
+        for (const room of this.#refusedReloads) if (this.#reloading.has(room)) this.#reload(room);
+        this.#refusedReloads.clear();
         return;
       case 'presence': {
         let set = this.online.get(m.room);
@@ -505,6 +521,13 @@ export class SimClient {
         return;
       }
     }
+  }
+
+  /** Asks for the latest page of `room`, which was reset (its events wait for the answer). */
+  #reload(room: string): void {
+    const ref = `reload-${++this.#n}`;
+    this.#reloadRefs.set(ref, room);
+    this.ws?.send(JSON.stringify({ v: 2, type: 'history', ref, room }));
   }
 
   /** Applies the waiting events of `room` that follow its head; drops those at or below it. */

@@ -191,6 +191,9 @@ describe('two chat nodes after Redis came back from an older snapshot', () => {
 
   const losses: { how: string; lose: (redis: RedisServer) => Promise<void> }[] = [
     {
+      // A node's three connections come back in no fixed order: when its reader is back first, it
+      // re-bases and sends `reset` while its commands are still refused, so the reload (`history`)
+      // gets `unavailable` and the clients ask again after `service` says available, as the page does.
       how: 'Redis restarted from it (the nodes reconnect)',
       lose: async (redis) => {
         await redis.stop('SIGKILL');

@@ -275,6 +275,43 @@ describe('ChatState', () => {
     expect(state.rooms.get('general')).toMatchObject({ loaded: false, head: 5000 });
   });
 
+  it('loads the open room again when the service is back, if the reload after a reset was refused as unavailable', () => {
+    const { state, sent, last } = setup([general(2)]);
+    state.receive(history('general', last().ref, [], 2));
+    // A node noticed Redis lost events on its reader before its command connection was back.
+    state.receive({ v: 2, type: 'reset', room: 'general', head: 3 });
+    const reload = last();
+    expect(reload).toMatchObject({ type: 'history', room: 'general' });
+    state.receive({ v: 2, type: 'error', ref: reload.ref, code: 'unavailable', message: 'down' });
+    expect(state.composerError).toBe('');
+    state.receive(message(4));
+    const before = sent.length;
+    state.receive({ v: 2, type: 'service', available: false, message: 'down' });
+    expect(sent).toHaveLength(before);
+    state.receive({ v: 2, type: 'service', available: true, message: 'back' });
+    expect(sent).toHaveLength(before + 1);
+    const again = last();
+    expect(again).toMatchObject({ type: 'history', room: 'general' });
+    expect(again.ref).not.toBe(reload.ref);
+    const msgs = [1, 2, 3, 4].map((seq) => (message(seq) as { message: ChatMessage }).message);
+    state.receive(history('general', again.ref, msgs, 4));
+    expect(state.rooms.get('general')).toMatchObject({ loaded: true, head: 4 });
+    expect(seqs(state)).toEqual([1, 2, 3, 4]);
+    // Loaded: a later `available` asks for nothing.
+    state.receive({ v: 2, type: 'service', available: true, message: 'back' });
+    expect(sent).toHaveLength(before + 1);
+  });
+
+  it('asks for the open room once when the service comes back while its reload is still unanswered', () => {
+    const { state, sent, last } = setup([general(2)]);
+    state.receive(history('general', last().ref, [], 2));
+    state.receive({ v: 2, type: 'reset', room: 'general', head: 3 });
+    const before = sent.length;
+    state.receive({ v: 2, type: 'service', available: true, message: 'back' });
+    expect(sent).toHaveLength(before);
+    expect(last()).toMatchObject({ type: 'history', room: 'general' });
+  });
+
   it('puts "new messages" before the first unread message when a room is opened, and drops it on leaving the room', () => {
     const random = roomState('random', { head: 4, unread: 2, online: ['alice'] });
     const { state, last } = setup([general(0), random]);
@@ -361,6 +398,99 @@ describe('ChatState', () => {
     expect(state.roomError).toBe('');
     state.receive({ v: 2, type: 'member', room: 'plans', user: 'bob', joined: false });
     expect(state.rooms.get('plans')?.online).toEqual(new Set(['alice']));
+  });
+
+  it("a private room's members load page after page, with the member notices heard meanwhile", () => {
+    const plans = roomState('plans', { kind: 'private', owner: 'alice', online: ['alice'] });
+    const { state, sent } = setup([general(0), plans]);
+    const asked = () => sent.filter((m) => m.type === 'members') as (ClientMessage & { ref: string })[];
+    expect(asked()).toEqual([]);
+    state.open('plans');
+    expect(asked()).toEqual([{ v: 2, type: 'members', room: 'plans', ref: expect.any(String) }]);
+    // Opened again while on its way: not asked twice.
+    state.open('general');
+    state.open('plans');
+    expect(asked()).toHaveLength(1);
+    // Notices that reach the page before the pages that may or may not count them.
+    state.receive({ v: 2, type: 'member', room: 'plans', user: 'carol', joined: true });
+    state.receive({ v: 2, type: 'member', room: 'plans', user: 'dora', joined: false });
+    state.receive({
+      v: 2,
+      type: 'members',
+      ref: asked()[0].ref,
+      room: 'plans',
+      members: ['alice', 'bob'],
+      next: 'bob',
+    });
+    expect(state.rooms.get('plans')?.members).toBeNull();
+    expect(asked()[1]).toEqual({
+      v: 2,
+      type: 'members',
+      room: 'plans',
+      after: 'bob',
+      ref: expect.any(String),
+    });
+    state.changes.clear();
+    state.receive({ v: 2, type: 'members', ref: asked()[1].ref, room: 'plans', members: ['dora'] });
+    expect(state.rooms.get('plans')?.members).toEqual(new Set(['alice', 'bob', 'carol']));
+    expect(state.changes.has('online')).toBe(true);
+    // Then kept current by the notices, and a stale answer changes nothing.
+    state.receive({ v: 2, type: 'member', room: 'plans', user: 'bob', joined: false });
+    state.receive({ v: 2, type: 'member', room: 'plans', user: 'erin', joined: true });
+    state.receive({ v: 2, type: 'members', ref: asked()[0].ref, room: 'plans', members: ['zed'] });
+    expect(state.rooms.get('plans')?.members).toEqual(new Set(['alice', 'carol', 'erin']));
+    expect(asked()).toHaveLength(2);
+  });
+
+  it('asks for members in private rooms only, again on a new connection, and says nothing if refused', () => {
+    const plans = roomState('plans', { kind: 'private', owner: 'bob', online: ['alice', 'bob'] });
+    const other = roomState('other', { kind: 'private', owner: 'bob', online: ['alice'] });
+    const dm = roomState('dm:alice:bob', { kind: 'dm', online: ['alice'] });
+    const { state, sent } = setup([general(0), plans, other, dm]);
+    const asked = () => sent.filter((m) => m.type === 'members') as (ClientMessage & { ref: string })[];
+    state.open('dm:alice:bob');
+    state.open('general');
+    expect(asked()).toEqual([]);
+    state.open('other');
+    state.receive({ v: 2, type: 'members', ref: asked()[0].ref, room: 'other', members: ['alice', 'bob'] });
+    state.open('plans');
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: asked()[1].ref,
+      code: 'rate_limited',
+      message: 'too many requests; retry in 50 ms',
+      retryAfterMs: 50,
+    });
+    expect(state.composerError).toBe('');
+    expect(state.roomError).toBe('');
+    expect(state.rooms.get('plans')?.members).toBeNull();
+    // Opened again: asked again.
+    state.open('general');
+    state.open('plans');
+    expect(asked()).toHaveLength(3);
+    state.receive({
+      v: 2,
+      type: 'members',
+      ref: asked()[2].ref,
+      room: 'plans',
+      members: ['alice', 'bob', 'carol'],
+    });
+    // A new connection: the open room's list is asked for again and shown as it was meanwhile; the
+    // other room's is dropped until it is opened.
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: [general(0), plans, other],
+      limits: DEFAULT_LIMITS,
+    });
+    expect(asked()).toHaveLength(4);
+    expect(asked()[3]).toMatchObject({ room: 'plans' });
+    expect(state.rooms.get('plans')?.members).toEqual(new Set(['alice', 'bob', 'carol']));
+    expect(state.rooms.get('other')?.members).toBeNull();
+    state.receive({ v: 2, type: 'members', ref: asked()[3].ref, room: 'plans', members: ['alice', 'bob'] });
+    expect(state.rooms.get('plans')?.members).toEqual(new Set(['alice', 'bob']));
   });
 
   it('applies reactions to the message they target, without counting them as unread', () => {

@@ -9,7 +9,7 @@ import * as tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { WebSocket as WsWebSocket } from 'ws';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { cleanupsAfterEachTest, delay, once, riptideServer, shutdown } from './helpers.js';
+import { cleanupsAfterEachTest, once, riptideServer, shutdown } from './helpers.js';
 
 const cleanups = cleanupsAfterEachTest();
 
@@ -266,8 +266,9 @@ describe('RFC 6455 4.1 client handshake', () => {
     expect(msg.toString()).toBe('arrived');
     expect((await redirect)[0]).toBe(`ws://127.0.0.1:${port}/ws`);
     expect(ws.url).toBe(`ws://127.0.0.1:${port}/ws`);
+    const closed = once(ws, 'close');
     ws.terminate();
-    await delay(10);
+    await closed; // the server side goes with the cleanups
   });
 
   it('ws+unix: a network URL may not redirect to a local socket (riptide refuses what ws follows)', async () => {

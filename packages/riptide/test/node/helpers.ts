@@ -141,10 +141,6 @@ export function parseFrames(
   return frames;
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /**
  * Resolves once `check()` holds, looking again after each turn of the event loop: a wait on a
  * condition, not on the clock (it also works while a test fakes the timers).

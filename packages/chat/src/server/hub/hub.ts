@@ -59,6 +59,7 @@ const BUCKET: Record<ClientMessage['type'], BucketName | null> = {
   sync: 'requests',
   read: 'requests',
   rooms: 'requests',
+  members: 'requests',
   send: 'messages',
   edit: 'messages',
   delete: 'messages',
@@ -87,6 +88,7 @@ const IN_ROOM = new Set<ClientMessage['type']>([
   'invite',
   'remove',
   'react',
+  'members',
 ]);
 
 export class Hub {
@@ -366,6 +368,14 @@ export class Hub {
         const list = await rooms.listRooms(msg.after ?? '', size + 1);
         const message: ServerMessage = { v, type: 'rooms', rooms: list.slice(0, size) };
         if (list.length > size) message.next = list[size - 1].room;
+        return reply(conn, ref, message);
+      }
+      case 'members': {
+        // Every member, online or not, paged by name like `rooms` (the store sorts them).
+        const size = this.#options.limits.membersPage;
+        const names = await rooms.listMembers(msg.room, msg.after ?? '', size + 1);
+        const message: ServerMessage = { v, type: 'members', room: msg.room, members: names.slice(0, size) };
+        if (names.length > size) message.next = names[size - 1];
         return reply(conn, ref, message);
       }
       case 'create':

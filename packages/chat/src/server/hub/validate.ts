@@ -68,6 +68,8 @@ const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldK
   typing: { room: 'room' },
   read: { room: 'room', seq: 'seq0', tag: 'tag?' },
   rooms: { after: 'roomName?' },
+  // after: the last name of the previous page (its `next`), a user name.
+  members: { room: 'room', after: 'user?' },
   create: { room: 'roomName', private: 'bool?' },
   join: { room: 'roomName' },
   leave: { room: 'room' },

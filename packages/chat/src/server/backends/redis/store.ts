@@ -646,6 +646,22 @@ export class RedisStore implements AccountStore, RoomStore {
     });
   }
 
+  /**
+   * The room's `members` set, read whole and sorted here: a set has no order to page by. One
+   * SMEMBERS per page, so a page costs the room's size (general holds every account: for very
+   * large rooms a sorted set kept beside it would page in O(log n)). JavaScript's sort is the code
+   * unit order SQLite's BINARY collation gives too.
+   */
+  listMembers(room: string, after: string, limit: number): Promise<string[]> {
+    return this.#call(async () => {
+      const all = await this.#redis.smembers(this.#keys.room(room, 'members'));
+      return all
+        .filter((name) => name > after)
+        .sort()
+        .slice(0, limit);
+    });
+  }
+
   isMember(user: string, room: string): Promise<boolean> {
     return this.#call(async () => (await this.#redis.hexists(this.#keys.member(user), room)) === 1);
   }

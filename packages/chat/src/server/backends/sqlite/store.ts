@@ -223,6 +223,10 @@ export class SqliteStore implements AccountStore, RoomStore {
         'SELECT name FROM rooms WHERE empty_since IS NOT NULL AND empty_since < ? AND name <> ?',
       ),
       isMember: db.prepare('SELECT 1 FROM memberships WHERE user = ? AND room = ?'),
+      // BINARY collation: code unit order for names of A-Z a-z 0-9 - _, as JavaScript sorts them.
+      listMembers: db.prepare(
+        'SELECT user FROM memberships WHERE room = ? AND user > ? ORDER BY user LIMIT ?',
+      ),
       countMemberships: db.prepare('SELECT COUNT(*) AS n FROM memberships WHERE user = ?'),
       countMembers: db.prepare('SELECT COUNT(*) AS n FROM memberships WHERE room = ?'),
       join: db.prepare(
@@ -561,6 +565,10 @@ export class SqliteStore implements AccountStore, RoomStore {
       owner: string | null;
     }[];
     return rows.map((r) => ({ room: r.room, kind: r.kind, owner: r.owner, lastRead: r.last_read }));
+  }
+
+  async listMembers(room: string, after: string, limit: number): Promise<string[]> {
+    return (this.#stmt.listMembers.all(room, after, limit) as { user: string }[]).map((r) => r.user);
   }
 
   async isMember(user: string, room: string): Promise<boolean> {

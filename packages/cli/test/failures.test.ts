@@ -153,7 +153,12 @@ describe('help and version', () => {
     const connect = await run(['connect', '--help']);
     expect(connect.code).toBe(0);
     // connect is the command a second Ctrl-C or a closed pipe ends: its help names those too.
-    for (const status of ['1 if the connection', '2 for usage', '130 a second Ctrl-C', '141 the output went away'])
+    for (const status of [
+      '1 if the connection',
+      '2 for usage',
+      '130 a second Ctrl-C',
+      '141 the output went away',
+    ])
       expect(connect.stdout).toContain(status);
     for (const flag of [
       '-H, --header',

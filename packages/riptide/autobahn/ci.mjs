@@ -272,17 +272,23 @@ async function testClient({ suite, node, run, out, timeout, expected }) {
 }
 
 async function main() {
-  const { values } = parseArgs({
-    options: {
-      node: { type: 'string', default: process.execPath },
-      runs: { type: 'string', default: DEFAULT_RUNS.join(',') },
-      out: { type: 'string', default: join(repoRoot, 'reports', 'autobahn') },
-      timeout: { type: 'string' }, // default: the run's own `timeout`, else DEFAULT_TIMEOUT
-      roles: { type: 'string', default: 'server,client' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
   const usage = `usage: node packages/riptide/autobahn/ci.mjs [--node PATH] [--runs ${Object.keys(RUNS).join(',')}] [--roles server,client] [--out DIR] [--timeout SECONDS]`;
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        node: { type: 'string', default: process.execPath },
+        runs: { type: 'string', default: DEFAULT_RUNS.join(',') },
+        out: { type: 'string', default: join(repoRoot, 'reports', 'autobahn') },
+        timeout: { type: 'string' }, // default: the run's own `timeout`, else DEFAULT_TIMEOUT
+        roles: { type: 'string', default: 'server,client' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`autobahn ci: ${err.message}\n${usage}\n`);
+    return 2;
+  }
   if (values.help) {
     process.stdout.write(`${usage}\n`);
     return 0;

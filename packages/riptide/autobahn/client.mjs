@@ -9,13 +9,30 @@
 import { parseArgs } from 'node:util';
 import WebSocket from 'riptide';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    deflate: { type: 'boolean', default: false },
-    agent: { type: 'string', default: 'riptide' },
-  },
-});
+const usage = 'usage: npm run autobahn:client -- [ws://127.0.0.1:9001] [--deflate] [--agent riptide]';
+let values;
+let positionals;
+try {
+  ({ values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      deflate: { type: 'boolean', default: false },
+      agent: { type: 'string', default: 'riptide' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+} catch (err) {
+  process.stderr.write(`autobahn client: ${err.message}\n${usage}\n`);
+  process.exit(2);
+}
+if (values.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+if (positionals.length > 1) {
+  process.stderr.write(`autobahn client: one URL only, got ${positionals.length}\n${usage}\n`);
+  process.exit(2);
+}
 const base = (positionals[0] ?? 'ws://127.0.0.1:9001').replace(/\/+$/, '');
 const agent = encodeURIComponent(values.agent);
 

@@ -8,13 +8,25 @@
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'riptide';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: '9001' },
-    host: { type: 'string', default: '127.0.0.1' },
-    deflate: { type: 'boolean', default: false },
-  },
-});
+const usage = 'usage: npm run autobahn:server -- [--port 9001] [--host 127.0.0.1] [--deflate]';
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '9001' },
+      host: { type: 'string', default: '127.0.0.1' },
+      deflate: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+} catch (err) {
+  process.stderr.write(`autobahn server: ${err.message}\n${usage}\n`);
+  process.exit(2);
+}
+if (values.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.stderr.write(`autobahn server: --port must be 0..65535, got '${values.port}'\n`);

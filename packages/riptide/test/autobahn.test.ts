@@ -288,6 +288,29 @@ describe('autobahn:server against a fake fuzzing client', () => {
   });
 });
 
+describe('the testees and the runner: a bad flag is one line and the usage, exit 2', () => {
+  // Regression: an unknown flag (even --help on the testees) was parseArgs' stack trace, exit 1.
+  for (const [script, name] of [
+    ['autobahn:server', 'server'],
+    ['autobahn:client', 'client'],
+    ['autobahn:ci', 'ci'],
+  ] as const) {
+    it(`${script} --bogus`, async () => {
+      const run = npmRun(script, ['--bogus']);
+      expect(await run.done).toBe(2);
+      expect(run.out()).toMatch(new RegExp(`^autobahn ${name}: Unknown option '--bogus'.*\nusage: `));
+    });
+  }
+
+  it('autobahn:server --help and autobahn:client --help print the usage, exit 0', async () => {
+    for (const script of ['autobahn:server', 'autobahn:client']) {
+      const run = npmRun(script, ['--help']);
+      expect(await run.done).toBe(0);
+      expect(run.out()).toMatch(new RegExp(`^usage: npm run ${script} -- `));
+    }
+  });
+});
+
 describe('autobahn/ci.mjs finds the testsuite', () => {
   it('looks at $AUTOBAHN_DIR, then ../shared/tools/autobahn beside the repository, then /work/shared', () => {
     expect(candidates('/src/riptide', { AUTOBAHN_DIR: 'tools/ab' })).toEqual([

@@ -87,6 +87,14 @@ export { open, options, server, usage };
         `import WebSocket, { type ServerOptions, WebSocketServer } from 'riptide';
 const wss = new WebSocketServer({ noServer: true } satisfies ServerOptions);
 wss.on('connection', (ws: WebSocket) => ws.send('hi'));
+// ws's README broadcast and the README's publish: what a listener gets can be sent on as is.
+wss.on('connection', (ws) => {
+  ws.on('message', (data, isBinary) => {
+    for (const client of wss.clients)
+      if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
+    wss.publish('news', data, { binary: isBinary });
+  });
+});
 // @ts-expect-error: internal members are stripped from the declarations
 wss._sweep();
 `,

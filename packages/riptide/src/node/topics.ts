@@ -20,6 +20,17 @@
 import { ProtocolError, UsageError } from '../core/errors.js';
 import { frameForBroadcast } from '../core/sender.js';
 
+/**
+ * A 'fragments' message (Buffer[]), which send() and publish() take as the bytes of its buffers.
+ * ws hands an array to Buffer.from, which reads each element as a number (a zero byte per
+ * buffer); an array of numbers still goes that way in send(), as in ws.
+ */
+export function isBufferList(data: unknown): data is Uint8Array[] {
+  if (!Array.isArray(data)) return false;
+  for (const item of data) if (!(item instanceof Uint8Array)) return false;
+  return true;
+}
+
 /** What publish() asks of a subscriber (websocket.ts implements it). */
 export interface Subscriber {
   readonly readyState: number;
@@ -129,10 +140,14 @@ export class Topics {
     } else if (ArrayBuffer.isView(data)) {
       payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       binary = true;
+    } else if (isBufferList(data)) {
+      // A 'fragments' message: its buffers' bytes, as send() takes it.
+      payload = Buffer.concat(data);
+      binary = true;
     } else {
       throw new UsageError(
         'WS_ERR_INVALID_DATA',
-        'publish() data must be a string, a Buffer, an ArrayBuffer or a view',
+        'publish() data must be a string, a Buffer, an ArrayBuffer, a view or a Buffer[] (a Blob: its arrayBuffer())',
       );
     }
     if (options?.binary !== undefined) binary = options.binary === true;

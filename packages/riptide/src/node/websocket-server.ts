@@ -50,7 +50,7 @@ import {
 } from './options.js';
 import { type PublishOptions, Topics } from './topics.js';
 import { createUpgradeListener } from './upgrade-listener.js';
-import { type ConnectionSettings, kWebSocket, WebSocket } from './websocket.js';
+import { type ConnectionSettings, kWebSocket, type RawData, WebSocket } from './websocket.js';
 
 export type { PerMessageDeflateOptions } from '../deflate/negotiation.js';
 
@@ -648,7 +648,7 @@ export class WebSocketServer extends EventEmitter {
    */
   publish(
     topic: string,
-    data: string | Buffer | ArrayBuffer | ArrayBufferView,
+    data: string | ArrayBuffer | ArrayBufferView | RawData,
     options?: PublishOptions,
   ): number {
     if (this._topics === null) return 0;

@@ -67,6 +67,7 @@ import {
   readIntoShared,
 } from './internals.js';
 import { callAll, queueFlush, writeBatch } from './outbox.js';
+import { isBufferList } from './topics.js';
 import { type AttachInit, abortTransport, type ConnectionSettings, type ServerLink } from './transport.js';
 
 export type { AttachInit, ConnectionSettings, ServerLink } from './transport.js';
@@ -96,8 +97,12 @@ export interface SendOptions {
   mask?: boolean;
 }
 
-/** Data send() accepts. */
-export type SendData = string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView | number;
+/**
+ * Data send() accepts: what a 'message' listener receives too (RawData), so code written for ws
+ * (`client.send(data, { binary: isBinary })`) type-checks. A Buffer[] (binaryType 'fragments')
+ * is sent as one message of its buffers' bytes; a Blob is refused (WS_ERR_INVALID_DATA).
+ */
+export type SendData = string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView | number | RawData;
 
 /** Something a pending opening handshake can be cancelled through (a request, an HTTP/2 stream). */
 export interface Cancelable {
@@ -152,6 +157,7 @@ function toBuffer(data: unknown): Buffer {
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (typeof data === 'string') return Buffer.from(data);
   if (typeof data === 'number') return Buffer.from(String(data));
+  if (isBufferList(data)) return Buffer.concat(data);
   if (data instanceof Blob) {
     // A Blob is read asynchronously; ws queues it, riptide refuses it (docs/node-layer.md).
     throw new UsageError('WS_ERR_INVALID_DATA', 'Sending a Blob is not supported: send its arrayBuffer()');

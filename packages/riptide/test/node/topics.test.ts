@@ -85,6 +85,22 @@ describe('pub/sub', () => {
     expect(wss.publish('nobody', 'x')).toBe(0);
   });
 
+  it("publish takes a 'fragments' message (Buffer[]) as its buffers' bytes, as a listener got it", async () => {
+    const { wss, client } = await setup();
+    const a = await client('f');
+    const got = collect(a, 2);
+    expect(wss.publish('f', [Buffer.from('ab'), Buffer.from('cd')])).toBe(1);
+    expect(wss.publish('f', [])).toBe(1);
+    expect(await got).toEqual([
+      ['abcd', true],
+      ['', true],
+    ]);
+    // A Blob is read asynchronously: refused, as send() refuses it.
+    expect(() => wss.publish('f', new Blob(['x']))).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_INVALID_DATA' }),
+    );
+  });
+
   it('a large published message is the same bytes for every subscriber', async () => {
     const { wss, client } = await setup();
     const a = await client('big');

@@ -352,6 +352,10 @@ describe('WebSocket (riptide specifics)', () => {
       server.send(Buffer.alloc(0));
       [data] = await p;
       expect(data).toEqual([]);
+      // Sent back as it came (ws 8 would send a zero byte per buffer: Buffer.from(array)).
+      const echoed = once<[Buffer, boolean]>(server, 'message');
+      client.send([Buffer.from([7, 8]), Buffer.from([9])]);
+      expect(await echoed).toEqual([Buffer.from([7, 8, 9]), true]);
 
       client.binaryType = 'blob';
       p = once(client, 'message');

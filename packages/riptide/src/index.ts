@@ -15,6 +15,7 @@ export {
   Event,
   type EventListener,
   MessageEvent,
+  type WebSocketEventMap,
 } from './node/event-target.js';
 export type { HeartbeatOptions } from './node/options.js';
 export { createWebSocketStream } from './node/stream.js';

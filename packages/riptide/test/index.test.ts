@@ -94,6 +94,10 @@ wss.on('connection', (ws) => {
       if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
     wss.publish('news', data, { binary: isBinary });
   });
+  // The browser API's events are typed by name, as in ws.
+  ws.addEventListener('message', (event) => void event.data);
+  ws.addEventListener('close', (event) => void [event.code, event.reason, event.wasClean]);
+  ws.onclose = (event) => void event.code;
 });
 // @ts-expect-error: internal members are stripped from the declarations
 wss._sweep();

@@ -89,6 +89,14 @@ export class ErrorEvent extends Event {
 
 export type EventListener<E = Event> = ((event: E) => void) | { handleEvent(event: E): void };
 
+/** The event each addEventListener() type gets (ws 8's WebSocketEventMap). */
+export interface WebSocketEventMap {
+  open: Event;
+  message: MessageEvent;
+  close: CloseEvent;
+  error: ErrorEvent;
+}
+
 export interface AddEventListenerOptions {
   once?: boolean;
 }

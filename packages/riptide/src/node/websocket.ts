@@ -57,6 +57,7 @@ import {
   type MessageEvent,
   removeEventListener,
   setAttribute,
+  type WebSocketEventMap,
 } from './event-target.js';
 import {
   callNodeOnEnd,
@@ -393,10 +394,21 @@ export class WebSocket extends EventEmitter {
     setAttribute(this, 'error', handler);
   }
 
+  addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: EventListener<WebSocketEventMap[K]>,
+    options?: AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: unknown, options?: AddEventListenerOptions): void;
   addEventListener(type: string, listener: unknown, options?: AddEventListenerOptions): void {
     addEventListener(this, type, listener, options);
   }
 
+  removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: EventListener<WebSocketEventMap[K]>,
+  ): void;
+  removeEventListener(type: string, listener: unknown): void;
   removeEventListener(type: string, listener: unknown): void {
     removeEventListener(this, type, listener);
   }

@@ -33,6 +33,11 @@
  *   stores nothing (the sender is not a member: the answer is an ack of what is stored, or a
  *   refusal). Once the page has the room again (a welcome lists it, or a live join: `roomBack`),
  *   such a message is the room's again: shown there, failed as before if it was.
+ * - Stored is stored, however the page sees it (`storedIds`): the ack, our own message arriving
+ *   live or replayed, or in a `history` page (a reload, a room loaded again, also a search's
+ *   context). Each acknowledges the queued message in whatever state it is (in flight, waiting for
+ *   the rate limit or the connection, failed `internal`, asked about): it leaves the queue, so it
+ *   is neither shown twice (delivered and still queued) nor sent again.
  * - Any other error refuses this message for good (`text_too_long`, a reply target or files
  *   `not_found`, `bad_message`, `id_reused`, `internal`...): it is marked failed with the reason and
  *   stays in the queue, shown as not sent (also after a reload), is not sent again by itself, and
@@ -41,7 +46,7 @@
  *
  * No DOM and no global timers: time and timers come from the host, so tests drive them.
  */
-import type { Attachment, ClientMessage, Rate } from '../shared/protocol.js';
+import type { Attachment, ClientMessage, Rate, ServerMessage } from '../shared/protocol.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 import { refusalHandling } from './refusal.js';
 
@@ -88,6 +93,30 @@ export interface OutboxHost {
 }
 
 type Hold = 'offline' | 'rate' | 'unavailable' | null;
+
+/**
+ * The ids of the user's (`me`) own messages that `msg` shows stored in `room`: a send's `ack`, a
+ * live or replayed `message` event, and every message of a `history` page (the latest, an older
+ * one, a search's context). A history is how a reload or a room loaded again finds a message still
+ * queued (its ack lost, or refused `internal` after the commit): seen there, it is stored, as
+ * surely as by a live event. Each acknowledges its queued message (`acknowledged`), so it is
+ * neither shown twice (delivered and still sending, or not sent) nor sent again.
+ */
+export function storedIds(msg: ServerMessage, me: string): { room: string; ids: string[] } | null {
+  switch (msg.type) {
+    case 'ack':
+      // A send's ack names its id; a react's (or an edit's) has none.
+      return msg.id === undefined ? null : { room: msg.room, ids: [msg.id] };
+    case 'message':
+      return msg.message.user === me ? { room: msg.message.room, ids: [msg.message.id] } : null;
+    case 'history': {
+      const ids = msg.messages.filter((m) => m.user === me).map((m) => m.id);
+      return ids.length === 0 ? null : { room: msg.room, ids };
+    }
+    default:
+      return null;
+  }
+}
 
 /**
  * Whether `p` may be stored although not acknowledged: it went out and no answer said it was not
@@ -177,11 +206,26 @@ export class Outbox {
     this.#pump();
   }
 
-  /** The server stored `id` (ack, or the message event of our own message). */
-  acknowledged(id: string): void {
+  /**
+   * Every server message goes by here first: what it shows stored of ours (`storedIds`: an ack, our
+   * own message live or replayed, a history page holding it) is acknowledged.
+   */
+  seen(msg: ServerMessage, me: string): void {
+    const stored = storedIds(msg, me);
+    for (const id of stored?.ids ?? []) this.acknowledged(id, stored?.room);
+  }
+
+  /**
+   * The server stored `id` (in `room`, when known: an id names one message of its sender in one
+   * room): its ack, or our own message seen stored (`storedIds`). Whatever state it is in (in
+   * flight, waiting, failed, asked about), it leaves the queue and is never sent again.
+   */
+  acknowledged(id: string, room?: string): void {
     // A message refused as id_reused is not the one stored under its id (that is why it failed).
     // Any other failed one may be acknowledged: after `internal` it may have been stored after all.
-    const i = this.#items.findIndex((p) => p.id === id && p.failed?.code !== 'id_reused');
+    const i = this.#items.findIndex(
+      (p) => p.id === id && (room === undefined || p.room === room) && p.failed?.code !== 'id_reused',
+    );
     if (i < 0) return;
     this.#items.splice(i, 1);
     this.#host.save(this.#items);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ChatMessage, ClientMessage, ServerMessage } from '../../src/shared/protocol.js';
-import { Outbox, type OutboxHost, type Pending, storedIds } from '../../src/web/outbox.js';
+import { Outbox, type OutboxHost, type Pending } from '../../src/web/outbox.js';
 
 class FakeHost implements OutboxHost {
   time = 0;
@@ -593,25 +593,61 @@ const ackOf = (n: number, room = 'general'): ServerMessage => ({
 const failedAs = (p: Pending, code: string): Pending => ({ ...wentOut(p), failed: { code, message: code } });
 
 describe('Outbox: our own message seen stored', () => {
-  it('finds our stored messages in an ack, our own message event and every history page, in their room', () => {
-    expect(storedIds(ackOf(1, 'random'), ME)).toEqual({ room: 'random', ids: ['m1'] });
-    // A react's ack names no id.
-    expect(storedIds({ v: 2, type: 'ack', room: 'general', seq: 4, ts: 0 }, ME)).toBeNull();
-    expect(storedIds({ v: 2, type: 'message', message: storedMessage(2) }, ME)).toEqual({
-      room: 'general',
-      ids: ['m2'],
-    });
-    expect(storedIds({ v: 2, type: 'message', message: storedMessage(2, 'general', 'bob') }, ME)).toBeNull();
-    // A history page: the latest, an older one, a search's context; only our messages, deleted too.
-    const deleted = { ...storedMessage(5, 'random'), text: '', deleted: true as const };
-    const page = historyPage('random', [
-      storedMessage(3, 'random'),
-      storedMessage(4, 'random', 'bob'),
-      deleted,
-    ]);
-    expect(storedIds(page, ME)).toEqual({ room: 'random', ids: ['m3', 'm5'] });
-    expect(storedIds(historyPage('random', [storedMessage(4, 'random', 'bob')]), ME)).toBeNull();
-    expect(storedIds({ v: 2, type: 'synced', room: 'general', head: 3 }, ME)).toBeNull();
+  it('is acknowledged by an ack, our own message event, and our own message in a history page as it was sent', () => {
+    const host = new FakeHost();
+    const failed = (n: number, room = 'general') => failedAs(item(n, room), 'internal');
+    const outbox = new Outbox(host, [failed(1), failed(2), failed(3, 'random'), failed(4), failed(5)]);
+    outbox.connected(rate, ['general', 'random']);
+    // A react's ack names no id; someone else's message under our id is theirs.
+    outbox.seen({ v: 2, type: 'ack', room: 'general', seq: 9, ts: 0 }, ME);
+    outbox.seen({ v: 2, type: 'message', message: storedMessage(1, 'general', 'bob') }, ME);
+    outbox.seen(historyPage('general', [storedMessage(2, 'general', 'bob')]), ME);
+    expect(outbox.items.map((p) => p.id)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+    outbox.seen(ackOf(1), ME);
+    outbox.seen({ v: 2, type: 'message', message: storedMessage(2) }, ME);
+    // A history page (the latest, an older one, a search's context): in its room only.
+    outbox.seen(historyPage('general', [storedMessage(3, 'general'), storedMessage(4)]), ME);
+    expect(outbox.items.map((p) => p.id)).toEqual(['m3', 'm5']);
+    outbox.seen(historyPage('random', [storedMessage(3, 'random'), storedMessage(5, 'random')]), ME);
+    expect(outbox.items.map((p) => p.id)).toEqual(['m5']);
+    expect(host.saved).toEqual([failed(5)]);
+    expect(host.sent).toEqual([]);
+  });
+
+  it('takes a message of a history page for the queued one only with the content it was sent with, unedited', () => {
+    const host = new FakeHost();
+    const files = [{ id: 'f1', name: 'a.png', type: 'image/png', size: 3 }];
+    const queued: Pending[] = [
+      { ...failedAs(item(1), 'internal'), replyTo: 7 },
+      { ...failedAs(item(2), 'internal'), attachments: files },
+      failedAs(item(3), 'internal'),
+      failedAs(item(4), 'internal'),
+      item(5), // queued again under an id that holds another message: the server will refuse it
+      failedAs(item(6), 'id_reused'),
+    ];
+    const outbox = new Outbox(host, queued);
+    outbox.seen(
+      historyPage('general', [
+        { ...storedMessage(1), reply: { seq: 8, user: 'bob', text: 'another' } },
+        storedMessage(2), // without its file
+        { ...storedMessage(3), text: 'message 3, edited', editedAt: 1796000001000 },
+        { ...storedMessage(4), text: '', deleted: true },
+        { ...storedMessage(5), text: 'what was stored under m5' },
+        storedMessage(6),
+      ]),
+      ME,
+    );
+    // None of them can be told to be the queued one: each stays as it was (the answer to a resend
+    // decides, a duplicate's ack or id_reused); the text of none vanishes.
+    expect(outbox.items).toEqual(queued);
+    outbox.seen(
+      historyPage('general', [
+        { ...storedMessage(1), reply: { seq: 7, user: 'bob', text: 'the original' } },
+        { ...storedMessage(2), attachments: files },
+      ]),
+      ME,
+    );
+    expect(outbox.items.map((p) => p.id)).toEqual(['m3', 'm4', 'm5', 'm6']);
   });
 
   it('acknowledges a message refused as internal that a history page shows stored: not shown failed any more, never sent again', () => {
@@ -636,14 +672,6 @@ describe('Outbox: our own message seen stored', () => {
     // An id names one message of its sender in one room: m2 stored in random is another message.
     outbox.seen(historyPage('random', [storedMessage(2, 'random')]), ME);
     expect(outbox.items.map((p) => p.id)).toEqual(['m2']);
-  });
-
-  it('keeps a message refused as id_reused when a history page shows the other message stored under its id', () => {
-    const host = new FakeHost();
-    const outbox = new Outbox(host, [failedAs(item(1), 'id_reused')]);
-    outbox.connected(rate, ['general']);
-    outbox.seen(historyPage('general', [{ ...storedMessage(1), text: 'what was stored under m1' }]), ME);
-    expect(outbox.items).toEqual([failedAs(item(1), 'id_reused')]);
   });
 
   it('acknowledges the message in flight that a history page shows stored: the next one goes, the late ack changes nothing', () => {

@@ -21,6 +21,7 @@
  *   room:{r}:authors / :members  sets                      room:{r}:dedup:<user>:<id>  -> seq
  *   room:{r}:digest:<user>:<id>  the send's digest (send-digest.ts), beside its dedup key
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
+ *   wake:<reader id>             stream, one entry: wakes an event reader (events.ts); expires
  * Keys of one room share the hash tag `{room}`; memberships span slots, so Redis Cluster is not
  * supported (one primary).
  */
@@ -66,6 +67,10 @@ export class RedisKeys {
   }
   log(room: string): string {
     return this.room(room, 'log');
+  }
+  /** An event reader's private wake stream (events.ts). */
+  wake(reader: string): string {
+    return `${this.prefix}wake:${reader}`;
   }
   throttle(part: string): string {
     return `${this.prefix}throttle:${part}`;

@@ -19,6 +19,8 @@
  *   room:{r}:mention:<user>      zset of live message seqs mentioning the user, by others
  *   room:{r}:mentioned           set of the users that have a mention zset (deleted with the room)
  *   room:{r}:authors / :members  sets                      room:{r}:dedup:<user>:<id>  -> seq
+ *   room:{r}:roster              zset of the members' names, all scores 0 (listMembers pages it
+ *                                BYLEX); changed with :members by the same scripts
  *   room:{r}:digest:<user>:<id>  the send's digest (send-digest.ts), beside its dedup key
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
  *   wake:<reader id>             stream, one entry: wakes an event reader (events.ts); expires

@@ -87,3 +87,27 @@ it('reads a room opened while the reader is between two reads at once, not after
   expect(ttl).toBeGreaterThan(0);
   expect(ttl).toBeLessThanOrEqual(60_000);
 });
+
+it('stops at once when stop() comes while the reader is between two reads', async () => {
+  const redis = await connect(server().url);
+  const keys = new RedisKeys(`ev${prefixes++}:`);
+  const events = new RedisCommittedEvents(redis.cmd, redis.reader, keys, {
+    blockMs: 10 * PATIENCE_MS,
+    checkMs: 1e9,
+  });
+  opened.push({ redis, events });
+  const reader = redis.reader as unknown as { xread: Xread };
+  const xread = reader.xread.bind(redis.reader) as Xread;
+  let stopped: Promise<void> | undefined;
+  reader.xread = async (...args: unknown[]) => {
+    if (!stopped) {
+      stopped = events.stop();
+      await (redis.cmd as Redis).ping();
+    }
+    return xread(...args);
+  };
+  await events.open('a', () => {});
+  await waitUntil('the first read to start', () => stopped !== undefined);
+  // The test's own timeout is far below blockMs: a lost wake fails it.
+  await stopped;
+});

@@ -627,14 +627,17 @@ function stop(child: ChildProcess): Promise<number | null> {
 }
 
 describe('benchmark servers', () => {
-  it('raw-net answers the upgrade, reflects bytes unchanged and ends on a lone close frame', async () => {
+  it('raw-net answers the upgrade, reflects bytes unchanged and ends after the client close frame', async () => {
     const { child, port } = await startServer('raw-net.mjs');
     try {
       const key = 'dGhlIHNhbXBsZSBub25jZQ==';
       const sock = net.connect(port, '127.0.0.1');
       const received: Buffer[] = [];
       sock.on('data', (d) => received.push(d));
-      const ended = new Promise((r) => sock.once('end', r));
+      let hasEnded = false;
+      const ended = new Promise((r) => sock.once('end', r)).then(() => {
+        hasEnded = true;
+      });
       sock.write(
         `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
       );
@@ -652,8 +655,30 @@ describe('benchmark servers', () => {
       await gotBytes(received, frame.length);
       expect(Buffer.concat(received)).toEqual(frame);
       received.length = 0;
+      // A binary frame (200 payload bytes, zero mask) whose last 10 bytes, 0x88 0x84 ..., would
+      // pass for a lone 10-byte close frame when they arrive as a read of their own: they are
+      // sent once the rest has come back, so the server reads them alone.
+      const binary = Buffer.concat([
+        Buffer.from([0x82, 0x80 | 126, 0, 200, 0, 0, 0, 0]),
+        Buffer.alloc(200, 7),
+      ]);
+      binary[binary.length - 10] = 0x88;
+      binary[binary.length - 9] = 0x84;
+      sock.write(binary.subarray(0, binary.length - 10));
+      await gotBytes(received, binary.length - 10);
+      sock.write(binary.subarray(binary.length - 10));
+      await until(() => Buffer.concat(received).length >= binary.length || hasEnded);
+      sock.write(frame);
+      await until(() => Buffer.concat(received).length >= binary.length + frame.length || hasEnded);
+      expect(hasEnded).toBe(false);
+      expect(Buffer.concat(received)).toEqual(Buffer.concat([binary, frame]));
+      received.length = 0;
+      // The close frame in two reads: ended only once all of it has come in.
       const close = Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
-      sock.write(close);
+      sock.write(close.subarray(0, 3));
+      await gotBytes(received, 3);
+      expect(hasEnded).toBe(false);
+      sock.write(close.subarray(3));
       await ended;
       expect(Buffer.concat(received)).toEqual(close);
       sock.destroy();

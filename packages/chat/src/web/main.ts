@@ -245,6 +245,10 @@ function onStatus(status: Status): void {
 }
 
 function onMessage(msg: ServerMessage): void {
+  // An ack, our own message arriving (its ack may have been lost), or a history page holding it
+  // (a reload, a room loaded again; also a search's context): stored, it leaves the outbox,
+  // whatever state it is in there (outbox.ts `seen`).
+  outbox.seen(msg, state.me);
   if (search.handles(msg)) return;
   switch (msg.type) {
     case 'welcome': {
@@ -280,13 +284,7 @@ function onMessage(msg: ServerMessage): void {
       for (const room of new Set([...held, ...drafts.rooms()])) if (!member.has(room)) draftDropped(room);
       break;
     }
-    case 'ack':
-      if (msg.id !== undefined) outbox.acknowledged(msg.id);
-      state.receive(msg);
-      break;
     case 'message':
-      // Our own message arriving also means it is stored (its ack may have been lost).
-      if (msg.message.user === state.me) outbox.acknowledged(msg.message.id);
       state.receive(msg);
       announce(msg.message);
       break;

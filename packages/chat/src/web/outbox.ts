@@ -33,6 +33,12 @@
  *   stores nothing (the sender is not a member: the answer is an ack of what is stored, or a
  *   refusal). Once the page has the room again (a welcome lists it, or a live join: `roomBack`),
  *   such a message is the room's again: shown there, failed as before if it was.
+ * - Stored is stored, however the page sees it (`seen`): the ack, our own message arriving live
+ *   or replayed, or in a `history` page (a reload, a room loaded again, also a search's context)
+ *   with the content it was sent with (`sentAs`). Each acknowledges the queued message in whatever
+ *   state it is (in flight, waiting for the rate limit or the service, failed `internal`, asked
+ *   about): it leaves the queue, so it is neither shown twice (delivered and still queued) nor
+ *   sent again.
  * - Any other error refuses this message for good (`text_too_long`, a reply target or files
  *   `not_found`, `bad_message`, `id_reused`, `internal`...): it is marked failed with the reason and
  *   stays in the queue, shown as not sent (also after a reload), is not sent again by itself, and
@@ -41,7 +47,7 @@
  *
  * No DOM and no global timers: time and timers come from the host, so tests drive them.
  */
-import type { Attachment, ClientMessage, Rate } from '../shared/protocol.js';
+import type { Attachment, ChatMessage, ClientMessage, Rate, ServerMessage } from '../shared/protocol.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 import { refusalHandling } from './refusal.js';
 
@@ -88,6 +94,24 @@ export interface OutboxHost {
 }
 
 type Hold = 'offline' | 'rate' | 'unavailable' | null;
+
+/**
+ * Whether `message`, ours in a `history` page under the id and in the room of `p`, is `p` as the
+ * server would take a resend of it: the same text, reply target and files. A history shows
+ * messages as they are now, so one edited or deleted since cannot be compared: not taken for `p`
+ * (its resend's answer decides, the ack of a duplicate). Nor is one with other content: the page
+ * queued another message under a used id, which the server refuses (`id_reused`) and the page
+ * shows as not sent; taken for the stored one, its text would vanish unsent and unsaid.
+ */
+export function sentAs(p: Pending, message: ChatMessage): boolean {
+  if (message.deleted || message.editedAt !== undefined) return false;
+  const files = (list: readonly { id: string }[] | undefined) => (list ?? []).map((a) => a.id).join(',');
+  return (
+    message.text === p.text &&
+    message.reply?.seq === p.replyTo &&
+    files(message.attachments) === files(p.attachments)
+  );
+}
 
 /**
  * Whether `p` may be stored although not acknowledged: it went out and no answer said it was not
@@ -177,11 +201,39 @@ export class Outbox {
     this.#pump();
   }
 
-  /** The server stored `id` (ack, or the message event of our own message). */
-  acknowledged(id: string): void {
+  /**
+   * Every server message goes by here first: what it shows stored of ours is acknowledged, in
+   * whatever state it is here (the file comment). A send's `ack` (a react's has no id); our own
+   * `message` event, live or replayed (its ack may have been lost); and our own messages in a
+   * `history` page (the latest, an older one, a search's context: a reload or a room loaded again
+   * finds there what may still be queued, unanswered or refused `internal` after the commit), each
+   * if it is the queued one as sent (`sentAs`).
+   */
+  seen(msg: ServerMessage, me: string): void {
+    if (msg.type === 'ack') {
+      if (msg.id !== undefined) this.acknowledged(msg.id, msg.room);
+    } else if (msg.type === 'message') {
+      if (msg.message.user === me) this.acknowledged(msg.message.id, msg.message.room);
+    } else if (msg.type === 'history') {
+      for (const message of msg.messages) {
+        if (message.user !== me) continue;
+        const p = this.#items.find((q) => q.id === message.id && q.room === msg.room);
+        if (p && sentAs(p, message)) this.acknowledged(p.id, p.room);
+      }
+    }
+  }
+
+  /**
+   * The server stored `id` (in `room`, when known: an id names one message of its sender in one
+   * room): its ack, or our own message seen stored (`seen`). Whatever state it is in (in
+   * flight, waiting, failed, asked about), it leaves the queue and is never sent again.
+   */
+  acknowledged(id: string, room?: string): void {
     // A message refused as id_reused is not the one stored under its id (that is why it failed).
     // Any other failed one may be acknowledged: after `internal` it may have been stored after all.
-    const i = this.#items.findIndex((p) => p.id === id && p.failed?.code !== 'id_reused');
+    const i = this.#items.findIndex(
+      (p) => p.id === id && (room === undefined || p.room === room) && p.failed?.code !== 'id_reused',
+    );
     if (i < 0) return;
     this.#items.splice(i, 1);
     this.#host.save(this.#items);

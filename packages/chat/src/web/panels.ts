@@ -1,8 +1,9 @@
 /**
- * The phone layout's drawers: on a narrow screen the room list (with the join form) and the online
- * list slide in over the conversation from the menu and people buttons, and close with Esc, the
- * backdrop, or by opening a room. The composer stays above the on-screen keyboard: the page's
- * height follows the visual viewport (style.css reads --app-height).
+ * The phone layout's drawers: on a narrow screen the room list (with the join form) and the people
+ * panel (who is online; a private room's members) slide in over the conversation from the Rooms
+ * (☰) and People (👥) buttons, and close with Esc, the backdrop, or by opening a room. The
+ * composer stays above the on-screen keyboard: the page's height follows the visual viewport
+ * (style.css reads --app-height).
  */
 type Drawer = 'rooms' | 'online';
 

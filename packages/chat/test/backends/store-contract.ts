@@ -406,6 +406,30 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.listMembers('plans', '', 10)).toEqual([]);
     });
 
+    it('pages members in byte order over every kind of name character, through joins and leaves', async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('all'), quotas);
+      // By bytes: '-' (0x2d) < digits < upper case < '_' (0x5f) < lower case.
+      const sorted = ['-dash', '0zero', '9nine', 'Amy', 'Zed', '_under', 'amy', 'zed'];
+      for (const user of ['zed', '_under', '0zero', 'amy', 'Zed', '-dash', 'Amy', '9nine', 'gone'])
+        await rooms.join(user, 'all', 10);
+      await rooms.leave('gone', 'all', 700);
+      await rooms.leave('Amy', 'all', 700);
+      await rooms.join('Amy', 'all', 10);
+      const pages: string[][] = [];
+      for (let after = ''; ; ) {
+        const page = await rooms.listMembers('all', after, 3);
+        if (page.length === 0) break;
+        pages.push(page);
+        after = page[page.length - 1];
+      }
+      expect(pages).toEqual([sorted.slice(0, 3), sorted.slice(3, 6), sorted.slice(6)]);
+      // A cursor between names, and one before and after them all.
+      expect(await rooms.listMembers('all', '9', 2)).toEqual(['9nine', 'Amy']);
+      expect(await rooms.listMembers('all', '-', 1)).toEqual(['-dash']);
+      expect(await rooms.listMembers('all', '~', 5)).toEqual([]);
+    });
+
     it('expires rooms empty since before a time, keeps general and occupied ones, and never reuses a seq', async () => {
       const rooms = asMembers((await open()).rooms);
       await rooms.createRoom({ ...room('general', null), createdAt: 0 }, quotas);

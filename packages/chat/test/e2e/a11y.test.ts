@@ -303,7 +303,7 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
     await phone.page.waitForSelector('#room-form', { state: 'hidden' });
     await phone.page.click('#online-toggle');
     await settled(phone.page, '#online-panel');
-    await audit(phone.page, 'phone online drawer', found);
+    await audit(phone.page, 'phone people drawer', found);
     expect(found).toEqual([]);
     await phone.context.close();
     await bob.context.close();
@@ -413,7 +413,28 @@ describe('names', () => {
     expect(await desk.page.textContent('#theme-toggle .glyph')).toBe('☀');
     for (const page of [desk.page, phone.page])
       expect(await page.getByRole('heading', { level: 1, name: 'Riptide', exact: true }).count()).toBe(1);
-    for (const name of ['Rooms', 'Online']) expect(await button(phone.page, name).count(), name).toBe(1);
+    for (const name of ['Rooms', 'People']) expect(await button(phone.page, name).count(), name).toBe(1);
+    // The people toggle is named for what its panel holds in any room: who is online (a public room,
+    // a direct message), every member (a private room). It keeps its name; aria-expanded says
+    // whether its drawer is open.
+    const people = button(phone.page, 'People');
+    expect(await people.getAttribute('aria-controls')).toBe('online-panel');
+    expect(await people.getAttribute('aria-expanded')).toBe('false');
+    await people.click();
+    expect(await button(phone.page, 'People').getAttribute('aria-expanded')).toBe('true');
+    const panel = (name: string) => phone.page.getByRole('complementary', { name, exact: true });
+    await panel('Online').waitFor();
+    await phone.page.keyboard.press('Escape');
+    await panel('Online').waitFor({ state: 'hidden' });
+    expect(await people.getAttribute('aria-expanded')).toBe('false');
+    await phone.page.click('#menu-toggle');
+    await phone.page.fill('#room-input', 'crew');
+    await phone.page.check('#room-private');
+    await phone.page.press('#room-input', 'Enter');
+    await phone.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#crew');
+    await button(phone.page, 'People').click();
+    await panel('Members').waitFor();
+    expect(await people.getAttribute('aria-expanded')).toBe('true');
     await desk.context.close();
     await phone.context.close();
   });

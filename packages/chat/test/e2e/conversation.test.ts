@@ -232,7 +232,7 @@ describe('the conversation view', () => {
     await light.context.close();
   });
 
-  it('on a phone, rooms and the online list are drawers and the composer stays on screen', async () => {
+  it('on a phone, rooms and the people panel are drawers and the composer stays on screen', async () => {
     const server = await startTestServer();
     const phone = await signIn(chrome.browser, server.origin, 'pat', {
       viewport: { width: 390, height: 844 },

@@ -12,7 +12,7 @@ import { focused, openRoom, sendMessage, signIn, tabTo, useBrowser, waitForMessa
 const chrome = useBrowser();
 
 describe('remove a member', () => {
-  it("the owner removes bob from the online list; bob's page drops the room, says so, keeps his draft", async () => {
+  it("the owner removes bob from the people panel; bob's page drops the room, says so, keeps his draft", async () => {
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');
     const bob = await signIn(chrome.browser, server.origin, 'bob');
@@ -75,7 +75,7 @@ describe('remove a member', () => {
     );
     expect(await bob.page.inputValue('#unsent-texts')).toBe('and my cousin too');
 
-    // alice's page: bob left the room and its online list; his message stays.
+    // alice's page: bob left the room and its people panel; his message stays.
     await alice.page.waitForFunction(() =>
       [...document.querySelectorAll('#message-list li.notice')].some(
         (n) => n.textContent === 'bob left #plans',
@@ -95,7 +95,7 @@ describe('remove a member', () => {
 });
 
 describe('remove a member: the keyboard focus', () => {
-  it('stays on the question while the online list is redrawn, and goes to the composer once the name is gone', async () => {
+  it('stays on the question while the people panel is redrawn, and goes to the composer once the name is gone', async () => {
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');
     const bob = await signIn(chrome.browser, server.origin, 'bob');

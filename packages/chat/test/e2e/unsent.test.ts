@@ -284,6 +284,57 @@ describe('text that cannot go as written', () => {
     await alice.context.close();
   });
 
+  it('shows a message refused as internal but stored once, delivered, when a reload loads it in the history; sends nothing again', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const page = alice.page;
+    await openRoom(page, 'random');
+    const cookie = (await alice.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+
+    // Two of alice's messages to random were answered `internal`: the server stored the first
+    // (the fault came after the commit), not the second. Her page kept both, failed, and did not
+    // see the first arrive.
+    const storing = (await TestClient.join(server.origin, cookie)).client;
+    await say(storing, 'random', 'i1', 'stored despite the error');
+    await storing.close();
+    await page.evaluate(() => {
+      const failed = { code: 'internal', message: 'internal error' };
+      sessionStorage.setItem(
+        'riptide-chat-outbox',
+        JSON.stringify([
+          { id: 'i1', room: 'random', text: 'stored despite the error', sent: true, failed },
+          { id: 'i2', room: 'random', text: 'not stored', sent: true, failed },
+        ]),
+      );
+    });
+    const frames = framesSent(page);
+    await page.reload();
+    await page.waitForSelector('#status[data-state="online"]');
+    expect(await page.textContent('#room-title')).toBe('#random');
+
+    // The history holds i1: shown delivered, once, and no longer as not sent; i2 still is.
+    await seqOf(page, 'stored despite the error');
+    await page.waitForFunction(() => document.querySelectorAll('#message-list li.pending').length === 1);
+    expect(await messageTexts(page)).toEqual(['stored despite the error']);
+    expect(await page.locator('#message-list li.pending.failed .text').allTextContents()).toEqual([
+      'not stored',
+    ]);
+    expect(
+      await page.evaluate(() =>
+        (JSON.parse(sessionStorage.getItem('riptide-chat-outbox') ?? '[]') as { id: string }[]).map(
+          (p) => p.id,
+        ),
+      ),
+    ).toEqual(['i2']);
+    // Barrier: a message sent now goes after anything the outbox would have sent; only it went.
+    await sendMessage(page, 'after the reload');
+    await seqOf(page, 'after the reload');
+    expect(sends(frames).map((m) => m.text)).toEqual(['after the reload']);
+    expect(await messageTexts(page)).toEqual(['stored despite the error', 'after the reload']);
+    expect(await page.locator('#message-list li.pending').count()).toBe(1);
+    await alice.context.close();
+  });
+
   it('never sends, as another account signed in meanwhile in another tab, what was queued offline as the first', async () => {
     const server = await startTestServer();
     const proxy = new TcpProxy(server.port);

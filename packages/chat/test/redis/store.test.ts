@@ -7,13 +7,16 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_SIGN_IN_BACKOFF } from '../../src/server/backends/backoff.js';
 import { createRedisBackend, type RedisBackendOptions } from '../../src/server/backends/redis/index.js';
+import { RedisKeys } from '../../src/server/backends/redis/keys.js';
 import type { RedisPresence } from '../../src/server/backends/redis/presence.js';
+import { RedisStore } from '../../src/server/backends/redis/store.js';
 import { ManualClock } from '../../src/server/clock.js';
 import { type Backend, type BackendOptions, UnavailableError } from '../../src/server/ports.js';
 import { asMembers } from '../backends/members.js';
 import { messagePartsContract } from '../backends/message-parts-contract.js';
 import { storeContract } from '../backends/store-contract.js';
 import { freePort, RedisServer, redisServerForThisFile, sleep, waitUntil } from './helpers.js';
+import { connect } from './loss.js';
 
 const backends: Backend[] = [];
 afterEach(async () => {
@@ -212,6 +215,60 @@ describe('RedisCommittedEvents', () => {
     await a.rooms.appendEvent(msg('r', 'ann', 'late'));
     await waitUntil('node a to read it', () => seen.a.length === 31);
     expect(seen.b).toHaveLength(30);
+  });
+});
+
+describe('RedisStore member rosters', () => {
+  it('pages the members of a room stored before rosters existed, and keeps the roster through joins, leaves and deletion', async () => {
+    const redis = await connect(sharedServer().url);
+    try {
+      const keys = new RedisKeys('legacy:');
+      const store = new RedisStore(redis.cmd, keys);
+      await store.createRoom(room('old'), quotas);
+      // What the store wrote before rosters: each member's hash entry and the member set, no roster.
+      // More names than one ZADD of the rebuild takes (1000).
+      const legacy = Array.from({ length: 2500 }, (_, i) => `u${String(i).padStart(4, '0')}`);
+      legacy.push('_x', '-y', 'Ann');
+      const write = redis.cmd.pipeline();
+      for (const name of legacy) write.hset(keys.member(name), 'old', '0');
+      write.sadd(keys.room('old', 'members'), ...legacy);
+      await write.exec();
+      const roster = keys.room('old', 'roster');
+      expect(await redis.cmd.exists(roster)).toBe(0);
+      // Changes made by this version before anyone lists: the roster then holds only those names.
+      expect(await store.leave('u0000', 'old', 700)).toBe(true);
+      expect(await store.join('Zed', 'old', 10)).toBe('joined');
+      expect(await redis.cmd.zrange(roster, '0', '-1')).toEqual(['Zed']);
+      const expected = [...legacy.filter((n) => n !== 'u0000'), 'Zed'].sort();
+      expect(expected.slice(0, 3)).toEqual(['-y', 'Ann', 'Zed']);
+      expect(await store.listMembers('old', '', 3)).toEqual(expected.slice(0, 3));
+      expect(await redis.cmd.zcard(roster)).toBe(expected.length);
+      // Built once; from now on kept by the scripts.
+      expect(await store.leave('u0001', 'old', 700)).toBe(true);
+      expect(await store.join('amy', 'old', 10)).toBe('joined');
+      // Kept by JOIN and LEAVE themselves (not rebuilt by the listing that follows).
+      expect(await redis.cmd.zscore(roster, 'u0001')).toBeNull();
+      expect(await redis.cmd.zscore(roster, 'amy')).toBe('0');
+      expect(await redis.cmd.zcard(roster)).toBe(expected.length);
+      const now = expected
+        .filter((n) => n !== 'u0001')
+        .concat('amy')
+        .sort();
+      const seen: string[] = [];
+      for (let after = ''; ; ) {
+        const page = await store.listMembers('old', after, 1000);
+        if (page.length === 0) break;
+        seen.push(...page);
+        after = page[page.length - 1];
+      }
+      expect(seen).toEqual(now);
+      expect(await redis.cmd.zcard(roster)).toBe(await redis.cmd.scard(keys.room('old', 'members')));
+      await store.deleteRoom('old');
+      expect(await redis.cmd.exists(roster)).toBe(0);
+      expect(await store.listMembers('old', '', 10)).toEqual([]);
+    } finally {
+      await redis.close();
+    }
   });
 });
 

@@ -4,7 +4,7 @@
  * item 3: m1..m15 typed quickly were stored m1..m11, m15, m12, m13, m14).
  */
 import { describe, expect, it } from 'vitest';
-import type { ClientMessage } from '../../src/shared/protocol.js';
+import type { ChatMessage, ClientMessage, ServerMessage } from '../../src/shared/protocol.js';
 import { Outbox, type OutboxHost, type Pending } from '../../src/web/outbox.js';
 
 class FakeHost implements OutboxHost {
@@ -559,5 +559,201 @@ describe('Outbox', () => {
     outbox.failed('m4', 'not_member', 'you are not in room random');
     expect(host.dropped).toEqual(['random:m2', 'random:m4']);
     expect(outbox.items).toEqual([]);
+  });
+});
+
+/** The user the page is signed in as, in the tests below. */
+const ME = 'alice';
+/** Message `m<n>` as the server stored it (seq n), by `user`. */
+const storedMessage = (n: number, room = 'general', user = ME): ChatMessage => ({
+  room,
+  seq: n,
+  id: `m${n}`,
+  user,
+  text: `message ${n}`,
+  ts: 1796000000000,
+});
+const historyPage = (room: string, messages: ChatMessage[]): ServerMessage => ({
+  v: 2,
+  type: 'history',
+  room,
+  messages,
+  head: Math.max(0, ...messages.map((m) => m.seq)),
+  hasMore: false,
+});
+const ackOf = (n: number, room = 'general'): ServerMessage => ({
+  v: 2,
+  type: 'ack',
+  id: `m${n}`,
+  room,
+  seq: n,
+  ts: 1796000000000,
+  duplicate: true,
+});
+const failedAs = (p: Pending, code: string): Pending => ({ ...wentOut(p), failed: { code, message: code } });
+
+describe('Outbox: our own message seen stored', () => {
+  it('is acknowledged by an ack, our own message event, and our own message in a history page as it was sent', () => {
+    const host = new FakeHost();
+    const failed = (n: number, room = 'general') => failedAs(item(n, room), 'internal');
+    const outbox = new Outbox(host, [failed(1), failed(2), failed(3, 'random'), failed(4), failed(5)]);
+    outbox.connected(rate, ['general', 'random']);
+    // A react's ack names no id; someone else's message under our id is theirs.
+    outbox.seen({ v: 2, type: 'ack', room: 'general', seq: 9, ts: 0 }, ME);
+    outbox.seen({ v: 2, type: 'message', message: storedMessage(1, 'general', 'bob') }, ME);
+    outbox.seen(historyPage('general', [storedMessage(2, 'general', 'bob')]), ME);
+    expect(outbox.items.map((p) => p.id)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+    outbox.seen(ackOf(1), ME);
+    outbox.seen({ v: 2, type: 'message', message: storedMessage(2) }, ME);
+    // A history page (the latest, an older one, a search's context): in its room only.
+    outbox.seen(historyPage('general', [storedMessage(3, 'general'), storedMessage(4)]), ME);
+    expect(outbox.items.map((p) => p.id)).toEqual(['m3', 'm5']);
+    outbox.seen(historyPage('random', [storedMessage(3, 'random'), storedMessage(5, 'random')]), ME);
+    expect(outbox.items.map((p) => p.id)).toEqual(['m5']);
+    expect(host.saved).toEqual([failed(5)]);
+    expect(host.sent).toEqual([]);
+  });
+
+  it('takes a message of a history page for the queued one only with the content it was sent with, unedited', () => {
+    const host = new FakeHost();
+    const files = [{ id: 'f1', name: 'a.png', type: 'image/png', size: 3 }];
+    const queued: Pending[] = [
+      { ...failedAs(item(1), 'internal'), replyTo: 7 },
+      { ...failedAs(item(2), 'internal'), attachments: files },
+      failedAs(item(3), 'internal'),
+      failedAs(item(4), 'internal'),
+      item(5), // queued again under an id that holds another message: the server will refuse it
+      failedAs(item(6), 'id_reused'),
+    ];
+    const outbox = new Outbox(host, queued);
+    outbox.seen(
+      historyPage('general', [
+        { ...storedMessage(1), reply: { seq: 8, user: 'bob', text: 'another' } },
+        storedMessage(2), // without its file
+        { ...storedMessage(3), text: 'message 3, edited', editedAt: 1796000001000 },
+        { ...storedMessage(4), text: '', deleted: true },
+        { ...storedMessage(5), text: 'what was stored under m5' },
+        storedMessage(6),
+      ]),
+      ME,
+    );
+    // None of them can be told to be the queued one: each stays as it was (the answer to a resend
+    // decides, a duplicate's ack or id_reused); the text of none vanishes.
+    expect(outbox.items).toEqual(queued);
+    outbox.seen(
+      historyPage('general', [
+        { ...storedMessage(1), reply: { seq: 7, user: 'bob', text: 'the original' } },
+        { ...storedMessage(2), attachments: files },
+      ]),
+      ME,
+    );
+    expect(outbox.items.map((p) => p.id)).toEqual(['m3', 'm4', 'm5', 'm6']);
+  });
+
+  it('acknowledges a message refused as internal that a history page shows stored: not shown failed any more, never sent again', () => {
+    const host = new FakeHost();
+    // As a reload finds them: both answered `internal`; the server had stored m1 (after the commit).
+    const outbox = new Outbox(host, [failedAs(item(1), 'internal'), failedAs(item(2), 'internal')]);
+    outbox.connected(rate, ['general']);
+    expect(host.sent).toEqual([]); // failed: not sent by itself
+    // The room's history comes (the reload opened it): m1 is there; bob's m2 is his, not ours.
+    outbox.seen(historyPage('general', [storedMessage(1), storedMessage(2, 'general', 'bob')]), ME);
+    expect(outbox.items).toEqual([failedAs(item(2), 'internal')]);
+    expect(host.saved).toEqual(outbox.items); // a reload shows it stored only
+    expect(host.rejected).toEqual([]);
+    expect(host.dropped).toEqual([]);
+    // Nothing goes again: not on a reconnect, not on "Send again" (gone), nothing else typed.
+    outbox.resend('m1', 'other');
+    outbox.disconnected();
+    outbox.connected(rate, ['general']);
+    host.advance(60_000);
+    expect(host.sent).toEqual([]);
+    expect(outbox.items.map((p) => p.id)).toEqual(['m2']);
+    // An id names one message of its sender in one room: m2 stored in random is another message.
+    outbox.seen(historyPage('random', [storedMessage(2, 'random')]), ME);
+    expect(outbox.items.map((p) => p.id)).toEqual(['m2']);
+  });
+
+  it('acknowledges the message in flight that a history page shows stored: the next one goes, the late ack changes nothing', () => {
+    const host = new FakeHost();
+    // A reload: m1 went out unanswered (its ack lost); the welcome sends it again to ask.
+    const outbox = new Outbox(host, [wentOut(item(1)), item(2)]);
+    outbox.connected(rate, ['general']);
+    expect(host.sent).toEqual(['m1']);
+    // The open room's history answers before the resend's ack: m1 is stored; on with m2.
+    outbox.seen(historyPage('general', [storedMessage(1)]), ME);
+    expect(outbox.items).toEqual([wentOut(item(2))]);
+    expect(host.sent).toEqual(['m1', 'm2']);
+    outbox.seen(ackOf(1), ME); // the duplicate ack of the resend
+    expect(outbox.items).toEqual([wentOut(item(2))]);
+    expect(host.sent).toEqual(['m1', 'm2']);
+    outbox.seen(ackOf(2), ME);
+    expect(outbox.items).toEqual([]);
+    expect(host.sent).toEqual(['m1', 'm2']);
+  });
+
+  it('acknowledges a message waiting for the rate limit or the service that a history page shows stored: it is not sent again', () => {
+    const waits: [string, (host: FakeHost, outbox: Outbox) => void][] = [
+      ['rate_limited', (host) => host.advance(500)],
+      ['unavailable', (_, outbox) => outbox.serviceBack()],
+    ];
+    for (const [code, waitIsOver] of waits) {
+      const host = new FakeHost();
+      const outbox = new Outbox(host);
+      outbox.connected(rate);
+      outbox.add(item(1));
+      outbox.add(item(2));
+      // m1 is stored (say, sent earlier under its id from a page since reloaded), but this
+      // answer says wait; a history page shows it meanwhile.
+      outbox.failed('m1', code, 'wait', 500);
+      outbox.seen(historyPage('general', [storedMessage(1)]), ME);
+      expect(outbox.items).toEqual([item(2)]);
+      expect(host.sent).toEqual(['m1']); // still waiting
+      waitIsOver(host, outbox);
+      // The next one goes, not m1 again.
+      expect(host.sent).toEqual(['m1', 'm2']);
+    }
+  });
+
+  it('acknowledges a message asked about (its room dropped) that a history page shows stored: gone, untold, the queue goes on', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate);
+    outbox.add(item(1, 'random'));
+    outbox.failed('m1', 'internal', 'internal error');
+    outbox.add(item(2, 'random'));
+    outbox.add(item(3, 'random')); // queued behind m2: never went out
+    outbox.add(item(4));
+    // random is left: m3 is told unsent, m1 (internal) and m2 (in flight) are asked, in order.
+    outbox.dropRoom('random');
+    expect(host.dropped).toEqual(['random:m3']);
+    expect(host.sent).toEqual(['m1', 'm2']);
+    // A history of random asked before the leave answers: m2 is stored (so is m1: the server
+    // failed after its commit). Both are acknowledged, nothing more is told, general's m4 goes.
+    outbox.seen(historyPage('random', [storedMessage(1, 'random'), storedMessage(2, 'random')]), ME);
+    expect(host.dropped).toEqual(['random:m3']);
+    expect(outbox.items).toEqual([wentOut(item(4))]);
+    expect(host.sent).toEqual(['m1', 'm2', 'm4']);
+    // The answers to the questions come late: they change nothing.
+    outbox.seen(ackOf(2, 'random'), ME);
+    expect(outbox.failed('m1', 'not_member', 'you are not in room random')).toBe(false);
+    expect(host.dropped).toEqual(['random:m3']);
+    expect(host.sent).toEqual(['m1', 'm2', 'm4']);
+
+    // Asked, then the room is the page's again (joined again): shown failed as before, until its
+    // history shows it stored.
+    outbox.seen(ackOf(4), ME);
+    outbox.add(item(5, 'random'));
+    outbox.failed('m5', 'internal', 'internal error');
+    outbox.dropRoom('random');
+    outbox.roomBack('random');
+    outbox.failed('m5', 'not_member', 'you are not in room random'); // the question's answer
+    expect(outbox.items).toEqual([
+      { ...wentOut(item(5, 'random')), failed: { code: 'internal', message: 'internal error' } },
+    ]);
+    outbox.seen(historyPage('random', [storedMessage(5, 'random')]), ME);
+    expect(outbox.items).toEqual([]);
+    expect(host.sent).toEqual(['m1', 'm2', 'm4', 'm5', 'm5']);
+    expect(host.dropped).toEqual(['random:m3']);
   });
 });

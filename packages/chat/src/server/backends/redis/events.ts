@@ -6,7 +6,21 @@
  *   room's stream with id `<seq>-0`. Each node runs ONE reader loop on its own connection: XREAD
  *   BLOCK over the streams of its open rooms, from the last id it delivered. So every node delivers
  *   a room's events in seq order (the stream's order), each once, and a node with no client in a
- *   room never reads its stream. When the room set changes the loop is woken with CLIENT UNBLOCK.
+ *   room never reads its stream.
+ * - Waking the reader when its room set changes (a room opened or closed, a hint, stop) must not be
+ *   lost. Each reader has a private wake stream (`wake:<random id>`) that every XREAD includes, read
+ *   from an explicit id: `<w>-0`, where w is the number of wakes this reader had sent when it built
+ *   that read's room set. A wake is an XADD with the next id `<w+1>-0` (MAXLEN 1, expiring after
+ *   WAKE_TTL_MS so that a dead node leaves nothing behind), sent on the command connection. Whatever
+ *   order the XADD and the XREAD reach Redis in, the read ends at once: before, the XREAD finds an
+ *   entry above its id and returns without blocking; after, the XADD ends the blocked XREAD. (CLIENT
+ *   UNBLOCK, used before, did nothing when it reached Redis before the XREAD, e.g. sent while the
+ *   read was built but not yet at Redis on the other connection, and the read then ran on the old
+ *   room set for up to blockMs.) A change made before a read's room set is built needs no wake: that
+ *   read includes it. The ids come from this process's counter, not from Redis's clock, so a wake
+ *   stream that expired (or was lost) and is created again by the next XADD still gets an id above
+ *   what any read waits from; only this reader writes its stream, so the ids never clash. One wake
+ *   per read is enough: more changes before that read returns are seen when the next one is built.
  * - open(room) reads the room's counter (GET seq) and resolves with it: the reader delivers every
  *   event after that seq. Events up to it are in the stream and the history already.
  * - Redis down: the reader retries with backoff from the ids it has delivered, so nothing is
@@ -22,6 +36,7 @@
  *   the same time each re-base their own position, with no race between them.
  * - `stats` counts what this node read per room (tests and /_stats).
  */
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { CommittedEvents, EventListener } from '../../ports.js';
 import { type RedisKeys, toStoreError } from './keys.js';
@@ -37,6 +52,9 @@ export interface RedisEventsOptions {
   checkMs?: number;
   log?: (line: string) => void;
 }
+
+/** How long a reader's wake stream outlives its last wake (a dead node's is then gone), ms. */
+const WAKE_TTL_MS = 60_000;
 
 interface Cursor extends LogPosition {
   listener: EventListener;
@@ -57,8 +75,12 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
   readonly #suspects = new Set<string>();
   #checkAll = true;
   #lastCheck = 0;
-  #readerId: number | null = null;
-  #reading = false;
+  /** This reader's wake stream (see the top of the file). */
+  readonly #wakeKey: string;
+  /** Wakes sent: the last one's entry id is `<wakes>-0`. */
+  #wakes = 0;
+  /** While a read is built or in flight: the wake count it was built at (it reads ids above). */
+  #readFrom: number | null = null;
   #wake: (() => void) | null = null;
   #closed = false;
   readonly #loop: Promise<void>;
@@ -71,18 +93,11 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
     this.#batch = options.batch ?? 1000;
     this.#checkMs = options.checkMs ?? 2000;
     this.#log = options.log ?? (() => {});
-    const learnId = () => {
-      // A new connection may lead to another Redis, or to one that came back with less.
+    this.#wakeKey = keys.wake(randomBytes(12).toString('base64url'));
+    // A new connection may lead to another Redis, or to one that came back with less.
+    reader.on('ready', () => {
       this.#checkAll = true;
-      reader.client('ID').then(
-        (id) => {
-          this.#readerId = Number(id);
-        },
-        () => {},
-      );
-    };
-    reader.on('ready', learnId);
-    if (reader.status === 'ready') learnId();
+    });
     this.#loop = this.#run();
   }
 
@@ -125,14 +140,26 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
     await this.#loop;
   }
 
-  /** Wakes the reader: it is idle (no rooms) or blocked in XREAD with an outdated room set. */
+  /**
+   * Wakes the reader: it is idle (no rooms), or its read was built with the room set as it was
+   * before (it may be blocked in XREAD, or not at Redis yet). Not reading: the next read is built
+   * from the room set as it is now.
+   */
   #interrupt(): void {
     if (this.#wake) {
       const wake = this.#wake;
       this.#wake = null;
       wake();
-    } else if (this.#reading && this.#readerId !== null) {
-      this.#cmd.client('UNBLOCK', this.#readerId).catch(() => {});
+    } else if (this.#readFrom !== null && this.#wakes === this.#readFrom) {
+      const id = `${++this.#wakes}-0`;
+      // If this fails, Redis is out of reach: the read fails too (or ends at blockMs) and the next
+      // one is built from the room set as it is then.
+      this.#cmd
+        .multi()
+        .xadd(this.#wakeKey, 'MAXLEN', '1', id, 'w', '1')
+        .pexpire(this.#wakeKey, WAKE_TTL_MS)
+        .exec()
+        .catch(() => {});
     }
   }
 
@@ -155,11 +182,14 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
           await this.#check();
           if (this.#checkAll || this.#suspects.size > 0) continue;
         }
+        if (this.#closed) break;
         const rooms = [...this.#rooms];
         if (rooms.length === 0) continue;
-        const keys = rooms.map(([room]) => this.#keys.log(room));
-        const ids = rooms.map(([, c]) => `${c.seq}-0`);
-        this.#reading = true;
+        // The room set and the wake id are taken together (no await between): a change from here
+        // on sends a wake above `readFrom`.
+        this.#readFrom = this.#wakes;
+        const keys = [...rooms.map(([room]) => this.#keys.log(room)), this.#wakeKey];
+        const ids = [...rooms.map(([, c]) => `${c.seq}-0`), `${this.#readFrom}-0`];
         res = (await this.#reader.xread(
           'COUNT',
           this.#batch,
@@ -177,11 +207,11 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
         await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** failures)).unref());
         continue;
       } finally {
-        this.#reading = false;
+        this.#readFrom = null;
       }
       if (!res) continue;
       for (const [key, entries] of res) {
-        const room = this.#keys.roomOfLog(key);
+        const room = this.#keys.roomOfLog(key); // null for the wake stream
         const cursor = room === null ? undefined : this.#rooms.get(room);
         if (room === null || !cursor) continue;
         const counts = this.stats.roomEventsReceived;

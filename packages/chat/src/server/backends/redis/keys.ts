@@ -19,8 +19,11 @@
  *   room:{r}:mention:<user>      zset of live message seqs mentioning the user, by others
  *   room:{r}:mentioned           set of the users that have a mention zset (deleted with the room)
  *   room:{r}:authors / :members  sets                      room:{r}:dedup:<user>:<id>  -> seq
+ *   room:{r}:roster              zset of the members' names, all scores 0 (listMembers pages it
+ *                                BYLEX); changed with :members by the same scripts
  *   room:{r}:digest:<user>:<id>  the send's digest (send-digest.ts), beside its dedup key
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
+ *   wake:<reader id>             stream, one entry: wakes an event reader (events.ts); expires
  * Keys of one room share the hash tag `{room}`; memberships span slots, so Redis Cluster is not
  * supported (one primary).
  */
@@ -66,6 +69,10 @@ export class RedisKeys {
   }
   log(room: string): string {
     return this.room(room, 'log');
+  }
+  /** An event reader's private wake stream (events.ts). */
+  wake(reader: string): string {
+    return `${this.prefix}wake:${reader}`;
   }
   throttle(part: string): string {
     return `${this.prefix}throttle:${part}`;

@@ -304,7 +304,7 @@ return 'created'
 `;
 
 // KEYS: 1 rooms, 2 public, 3 roomcount, 4 empty, 5 members, 6 log, 7 msgs, 8 idx, 9 live, 10 authors,
-//       11 mentioned
+//       11 mentioned, 12 roster
 // ARGV: 1 name, 2 member: prefix, 3 owned: prefix, 4 by: prefix, 5 '1' to delete only if empty,
 //       6 mention: prefix
 // -> the members it had; nil when there is no such room; -1 when it is not empty and must be.
@@ -317,7 +317,7 @@ local members = redis.call('SMEMBERS', KEYS[5])
 for _, u in ipairs(members) do redis.call('HDEL', ARGV[2] .. u, ARGV[1]) end
 for _, u in ipairs(redis.call('SMEMBERS', KEYS[10])) do redis.call('DEL', ARGV[4] .. u) end
 for _, u in ipairs(redis.call('SMEMBERS', KEYS[11])) do redis.call('DEL', ARGV[6] .. u) end
-redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11])
+redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -328,21 +328,29 @@ end
 return members
 `;
 
-// KEYS: 1 rooms, 2 member:<user>, 3 members, 4 seq, 5 empty. ARGV: 1 room, 2 user, 3 max rooms.
+// The member set (`members`) and the roster (`roster`: the same names in a sorted set, all scores 0,
+// so that listMembers pages by name in O(log n + page)) change together in each script below
+// (JOIN, LEAVE, DELETE_ROOM). A room stored before rosters existed has none: LIST_MEMBERS builds
+// it from the set when the two counts differ (see listMembers).
+
+// KEYS: 1 rooms, 2 member:<user>, 3 members, 4 seq, 5 empty, 6 roster.
+// ARGV: 1 room, 2 user, 3 max rooms.
 const JOIN = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'no_room' end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'member' end
 if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[3]) then return 'too_many_rooms' end
 redis.call('HSET', KEYS[2], ARGV[1], redis.call('GET', KEYS[4]) or '0')
 redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('ZADD', KEYS[6], 0, ARGV[2])
 redis.call('ZREM', KEYS[5], ARGV[1])
 return 'joined'
 `;
 
-// KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms. ARGV: 1 room, 2 user, 3 now.
+// KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster. ARGV: 1 room, 2 user, 3 now.
 const LEAVE = `
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('SREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[5], ARGV[2])
 if redis.call('SCARD', KEYS[2]) == 0 and redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 end
@@ -399,6 +407,31 @@ end
 return out
 `;
 
+// KEYS: 1 members, 2 roster. ARGV: 1 after ('' for the start), 2 limit.
+// The roster holds the member set's names whenever the two counts agree: every script that changes
+// one changes the other the same way. A room stored before rosters existed has a set and no roster
+// (or, once joined or left since, a roster of only the names that changed since): the counts
+// differ (the roster lacks a name the set has) and the roster is built from the set here, once,
+// in the same script (O(room size) that one time, in chunks of 1000 names per ZADD).
+const LIST_MEMBERS = `
+local n = redis.call('SCARD', KEYS[1])
+if redis.call('ZCARD', KEYS[2]) ~= n then
+  redis.call('DEL', KEYS[2])
+  local names = redis.call('SMEMBERS', KEYS[1])
+  for i = 1, #names, 1000 do
+    local args = {}
+    for j = i, math.min(i + 999, #names) do
+      args[#args + 1] = 0
+      args[#args + 1] = names[j]
+    end
+    redis.call('ZADD', KEYS[2], unpack(args))
+  end
+end
+local min = '-'
+if ARGV[1] ~= '' then min = '(' .. ARGV[1] end
+return redis.call('ZRANGE', KEYS[2], min, '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[2]))
+`;
+
 // APPEND's dedup check alone, writing nothing (RoomStore.storedSend): one round trip, read together.
 // KEYS: 1 dedup key, 2 digest key, 3 msgs. ARGV: 1 the send's digest.
 const STORED_SEND = `
@@ -424,6 +457,7 @@ type Commands = {
   chatLeave(...args: (string | number)[]): Promise<number>;
   chatMarkRead(...args: (string | number)[]): Promise<[number, number]>;
   chatListRooms(...args: (string | number)[]): Promise<(string | number)[]>;
+  chatListMembers(...args: (string | number)[]): Promise<string[]>;
 };
 
 export class RedisStore implements AccountStore, RoomStore {
@@ -456,11 +490,12 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatAfter', 2, AFTER);
     define('chatReact', 6, REACT);
     define('chatCreateRoom', 7, CREATE_ROOM);
-    define('chatDeleteRoom', 11, DELETE_ROOM);
-    define('chatJoin', 5, JOIN);
-    define('chatLeave', 4, LEAVE);
+    define('chatDeleteRoom', 12, DELETE_ROOM);
+    define('chatJoin', 6, JOIN);
+    define('chatLeave', 5, LEAVE);
     define('chatMarkRead', 3, MARK_READ);
     define('chatListRooms', 1, LIST_ROOMS);
+    define('chatListMembers', 2, LIST_MEMBERS);
     this.#redis = redis as Redis & Commands;
   }
 
@@ -564,6 +599,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(name, 'live'),
         k.room(name, 'authors'),
         k.room(name, 'mentioned'),
+        k.room(name, 'roster'),
         name,
         k.member(''),
         k.owned(''),
@@ -606,6 +642,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(room, 'members'),
         k.seq(room),
         k.emptyRooms(),
+        k.room(room, 'roster'),
         room,
         user,
         maxRooms,
@@ -622,6 +659,7 @@ export class RedisStore implements AccountStore, RoomStore {
           k.room(room, 'members'),
           k.emptyRooms(),
           k.rooms(),
+          k.room(room, 'roster'),
           room,
           user,
           now,
@@ -647,19 +685,16 @@ export class RedisStore implements AccountStore, RoomStore {
   }
 
   /**
-   * The room's `members` set, read whole and sorted here: a set has no order to page by. One
-   * SMEMBERS per page, so a page costs the room's size (general holds every account: for very
-   * large rooms a sorted set kept beside it would page in O(log n)). JavaScript's sort is the code
-   * unit order SQLite's BINARY collation gives too.
+   * A page of the room's `roster` (LIST_MEMBERS): ZRANGE BYLEX from `(after`, so a page costs
+   * O(log n + page) however large the room (general holds every account), plus SCARD and ZCARD
+   * (O(1)) to see that the roster is whole. The order is the bytes' (memcmp), which for user names
+   * (ASCII) is SQLite's BINARY collation too.
    */
   listMembers(room: string, after: string, limit: number): Promise<string[]> {
-    return this.#call(async () => {
-      const all = await this.#redis.smembers(this.#keys.room(room, 'members'));
-      return all
-        .filter((name) => name > after)
-        .sort()
-        .slice(0, limit);
-    });
+    const k = this.#keys;
+    return this.#call(() =>
+      this.#redis.chatListMembers(k.room(room, 'members'), k.room(room, 'roster'), after, limit),
+    );
   }
 
   isMember(user: string, room: string): Promise<boolean> {

@@ -99,6 +99,10 @@ wss.on('connection', (ws) => {
   ws.addEventListener('close', (event) => void [event.code, event.reason, event.wasClean]);
   ws.onclose = (event) => void event.code;
 });
+// The README's client: every error carries its code (RiptideError's, or Node's for a socket's).
+const client = new WebSocket('wss://example.org/feed', ['v1'], { handshakeTimeout: 5_000 });
+client.on('error', (err) => console.error(err.code, err.message));
+wss.on('error', (err) => void err.code);
 // @ts-expect-error: internal members are stripped from the declarations
 wss._sweep();
 `,

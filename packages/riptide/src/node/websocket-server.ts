@@ -171,7 +171,7 @@ export interface WebSocketServer {
     event: 'connection',
     listener: (this: WebSocketServer, socket: WebSocket, request: http.IncomingMessage) => void,
   ): this;
-  on(event: 'error', listener: (this: WebSocketServer, error: Error) => void): this;
+  on(event: 'error', listener: (this: WebSocketServer, error: Error & { code?: string }) => void): this;
   on(
     event: 'headers',
     listener: (this: WebSocketServer, headers: string[], request: http.IncomingMessage) => void,
@@ -191,7 +191,7 @@ export interface WebSocketServer {
     event: 'connection',
     listener: (this: WebSocketServer, socket: WebSocket, request: http.IncomingMessage) => void,
   ): this;
-  once(event: 'error', listener: (this: WebSocketServer, error: Error) => void): this;
+  once(event: 'error', listener: (this: WebSocketServer, error: Error & { code?: string }) => void): this;
   once(
     event: 'headers',
     listener: (this: WebSocketServer, headers: string[], request: http.IncomingMessage) => void,

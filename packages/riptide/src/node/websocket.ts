@@ -199,7 +199,7 @@ type AnyListener = (...args: any[]) => void;
 export interface WebSocket {
   on(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
   on(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
-  on(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  on(event: 'error', listener: (this: WebSocket, error: Error & { code?: string }) => void): this;
   on(event: 'open' | 'drain', listener: (this: WebSocket) => void): this;
   on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
   on(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
@@ -211,7 +211,7 @@ export interface WebSocket {
   on(event: string | symbol, listener: AnyListener): this;
   once(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
   once(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
-  once(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  once(event: 'error', listener: (this: WebSocket, error: Error & { code?: string }) => void): this;
   once(event: 'open' | 'drain', listener: (this: WebSocket) => void): this;
   once(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
   once(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
@@ -223,7 +223,7 @@ export interface WebSocket {
   once(event: string | symbol, listener: AnyListener): this;
   addListener(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
   addListener(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
-  addListener(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  addListener(event: 'error', listener: (this: WebSocket, error: Error & { code?: string }) => void): this;
   addListener(event: string | symbol, listener: AnyListener): this;
   off(event: string | symbol, listener: AnyListener): this;
   removeListener(event: string | symbol, listener: AnyListener): this;

@@ -66,9 +66,14 @@ exit status: 0 done, 1 connection failed or lost, 2 usage error,
 
 async function main(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
-    (name === undefined ? io.stderr : io.stdout).write(MAIN_HELP);
-    return name === undefined ? 2 : 0;
+  if (name === undefined) {
+    // A usage error like the others: one line of reason, then the usage.
+    io.stderr.write(`riptide: no command given\n${MAIN_HELP}`);
+    return 2;
+  }
+  if (name === '-h' || name === '--help' || name === 'help') {
+    io.stdout.write(MAIN_HELP);
+    return 0;
   }
   if (name === '-v' || name === '--version') {
     io.stdout.write(`riptide ${version()}\n`);

@@ -38,7 +38,7 @@ async function connectToRefusal(statusLine: string): Promise<Awaited<ReturnType<
 
 describe('exit status 2: usage errors print one line of reason and the usage', () => {
   const cases: [string, string[], RegExp][] = [
-    ['no command', [], /^usage: riptide <command>/],
+    ['no command', [], /^riptide: no command given\nusage: riptide <command>/],
     [
       'an unknown command',
       ['frobnicate'],
@@ -130,6 +130,9 @@ describe('help and version', () => {
   it('--help lists every command; <command> --help describes every flag', async () => {
     const main = await run(['--help']);
     expect(main.code).toBe(0);
+    // The usage itself on stdout, no reason line: asking for help is no error.
+    expect(main.stdout).toMatch(/^usage: riptide <command>/);
+    expect(main.stderr).toBe('');
     for (const command of ['connect', 'listen', 'echo', 'broadcast'])
       expect(main.stdout).toContain(`  ${command} `);
     // Regression: synopses longer than the column ran into their descriptions ("--key F]echo").

@@ -1,10 +1,12 @@
 /**
  * The library's module graph, as docs/architecture.md and docs/node-layer.md describe it: no
  * import cycle at run time, a core that imports nothing of the layers above it, one module that
- * touches Node's private fields, and one owner of a connection's state.
+ * touches Node's private fields, and one owner of a connection's state. And the rule that tests
+ * mirror files: src/a/b.ts is tested by test/a/b.test.ts, unless it holds types only.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const src = join(__dirname, '..', 'src');
@@ -106,5 +108,68 @@ describe('the module graph of packages/riptide/src', () => {
       .map(rel)
       .sort();
     expect(importers).toEqual(['index.ts', join('node', 'websocket-server.ts')].sort());
+  });
+});
+
+/**
+ * The source files that need no mirror test because they hold no run-time code (types and
+ * interfaces only), each with its reason. Everything else in src/ has test/<same path>.test.ts.
+ */
+const TYPE_ONLY: Record<string, string> = {
+  'core/extension.ts':
+    'the PerMessageExtension interface only; its implementation is tested in deflate/codec.test.ts',
+};
+
+/** src-relative paths (with '/') of the files without a mirror test and not allowed to be. */
+function missingMirrors(
+  srcFiles: readonly string[],
+  hasTest: (testPath: string) => boolean,
+  allow: Record<string, string>,
+): string[] {
+  return srcFiles
+    .filter((f) => !(f in allow))
+    .filter((f) => !hasTest(f.replace(/\.ts$/, '.test.ts')))
+    .sort();
+}
+
+/** The JavaScript a file compiles to, without comments and blank lines ('' for types only). */
+function runtimeCode(file: string): string {
+  const out = ts.transpileModule(readFileSync(file, 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  }).outputText;
+  return out
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !/^\s*\/\//.test(line) && line.trim() !== 'export {};')
+    .join('\n');
+}
+
+describe('tests mirror files (docs/architecture.md)', () => {
+  const test = join(__dirname);
+  const posix = (f: string) => rel(f).split('\\').join('/');
+
+  it('every source file has its mirror test, or is type-only and allowlisted', () => {
+    const missing = missingMirrors(files.map(posix), (t) => existsSync(join(test, t)), TYPE_ONLY);
+    expect(missing, 'add test/<path>.test.ts, or (types only) an entry in TYPE_ONLY').toEqual([]);
+  });
+
+  it('every allowlisted file exists, compiles to no run-time code and has a reason', () => {
+    for (const [file, reason] of Object.entries(TYPE_ONLY)) {
+      expect(existsSync(join(src, file)), file).toBe(true);
+      expect(runtimeCode(join(src, file)), `${file} has run-time code: it needs a test`).toBe('');
+      expect(reason.length, file).toBeGreaterThan(10);
+    }
+  });
+
+  it('the check fails for a new source file without a test (it is not vacuous)', () => {
+    const withNew = [...files.map(posix), 'core/new-concept.ts'];
+    expect(missingMirrors(withNew, (t) => existsSync(join(test, t)), TYPE_ONLY)).toContain(
+      'core/new-concept.ts',
+    );
+    // And for a file that lost its test, or is type-only but not allowlisted.
+    expect(missingMirrors(['core/frame.ts'], () => false, TYPE_ONLY)).toEqual(['core/frame.ts']);
+    expect(missingMirrors(['core/extension.ts'], () => false, {})).toEqual(['core/extension.ts']);
+    // runtimeCode() sees code: a file with a function is not type-only.
+    expect(runtimeCode(join(src, 'core', 'word-view.ts'))).toContain('function wordView');
   });
 });

@@ -1,0 +1,111 @@
+/**
+ * src/failure.ts: the one line that says why a connection could not be made, from Node's
+ * net/dns/tls error codes anywhere down the `cause` chain. failures.test.ts checks the lines the
+ * command prints against real refusals (a closed port, a bad certificate, a 404 ...).
+ */
+import { describe, expect, it } from 'vitest';
+import { describeConnectError, describeStatus, endpoint } from '../src/failure.js';
+
+const url = new URL('wss://example.test/feed');
+const coded = (code: string, message = `${code} happened`, extra: object = {}) =>
+  Object.assign(new Error(message), { code }, extra);
+
+describe('endpoint', () => {
+  it('host:port, with the default port of the scheme', () => {
+    expect(endpoint(new URL('ws://a.test/'))).toBe('a.test:80');
+    expect(endpoint(new URL('wss://a.test/'))).toBe('a.test:443');
+    expect(endpoint(new URL('ws://a.test:8080/'))).toBe('a.test:8080');
+    expect(endpoint(new URL('ws://[::1]:9/'))).toBe('[::1]:9');
+  });
+});
+
+describe('describeConnectError', () => {
+  it.each([
+    ['ENOTFOUND', 'name not resolved: example.test (ENOTFOUND)'],
+    ['EAI_AGAIN', 'name not resolved: example.test (EAI_AGAIN)'],
+    ['EAI_NONAME', 'name not resolved: example.test (EAI_NONAME)'],
+    ['EAI_FAIL', 'name not resolved: example.test (EAI_FAIL)'],
+    ['ECONNREFUSED', 'connection refused: example.test:443'],
+    ['ECONNRESET', 'connection reset by example.test:443 during the handshake'],
+    ['ETIMEDOUT', 'cannot reach example.test:443 (ETIMEDOUT)'],
+    ['EHOSTUNREACH', 'cannot reach example.test:443 (EHOSTUNREACH)'],
+    ['ENETUNREACH', 'cannot reach example.test:443 (ENETUNREACH)'],
+  ])('%s', (code, line) => {
+    expect(describeConnectError(coded(code), url)).toBe(line);
+  });
+
+  it('a certificate error keeps its plain message', () => {
+    expect(describeConnectError(coded('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'), url)).toBe(
+      'TLS failure: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)',
+    );
+    expect(
+      describeConnectError(
+        coded('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"),
+        url,
+      ),
+    ).toBe("TLS failure: Hostname/IP does not match certificate's altnames (ERR_TLS_CERT_ALTNAME_INVALID)");
+  });
+
+  it('an OpenSSL error: its `reason`, or the reason inside the message, not the whole string', () => {
+    expect(
+      describeConnectError(
+        coded('ERR_SSL_WRONG_VERSION_NUMBER', 'long', { reason: 'wrong version number' }),
+        url,
+      ),
+    ).toBe('TLS failure: wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)');
+    const message =
+      'write EPROTO 80C0:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:354:\n';
+    expect(describeConnectError(coded('EPROTO', message), url)).toBe(
+      'TLS failure: wrong version number (EPROTO)',
+    );
+  });
+
+  it('looks down the cause chain for the first code it knows', () => {
+    const err = new Error('outer', {
+      cause: Object.assign(new Error('middle'), { cause: coded('ECONNREFUSED') }),
+    });
+    expect(describeConnectError(err, url)).toBe('connection refused: example.test:443');
+  });
+
+  it('a cyclic cause chain ends (no hang)', () => {
+    const a: Error & { cause?: unknown } = new Error('a');
+    const b: Error & { cause?: unknown } = new Error('b', { cause: a });
+    a.cause = b;
+    expect(describeConnectError(a, url)).toBe('connection failed: a');
+  });
+
+  it('without a known code: a non-101 status, a timeout, or the message', () => {
+    expect(describeConnectError(new Error('Unexpected server response: 404'), url)).toBe(
+      'handshake failed: server answered 404 instead of 101 Switching Protocols',
+    );
+    expect(describeConnectError(new Error('Opening handshake has timed out'), url)).toBe(
+      'handshake timed out: Opening handshake has timed out',
+    );
+    expect(describeConnectError(new Error('something else'), url)).toBe('connection failed: something else');
+    expect(describeConnectError('a string', url)).toBe('connection failed: a string');
+  });
+
+  it('escapes control characters of what the peer wrote (a TLS reason, a message)', () => {
+    expect(describeConnectError(coded('ERR_TLS_X', 'bad\u001b[2J'), url)).toBe(
+      'TLS failure: bad\\e[2J (ERR_TLS_X)',
+    );
+    expect(describeConnectError(new Error('x\u0007'), url)).toBe('connection failed: x\\x07');
+  });
+});
+
+describe('describeStatus', () => {
+  it('quotes the status line, with the reason escaped', () => {
+    expect(describeStatus({ statusCode: 404, statusMessage: 'Not Found', httpVersion: '1.1' })).toBe(
+      'handshake failed: server answered "HTTP/1.1 404 Not Found" instead of 101 Switching Protocols',
+    );
+    expect(describeStatus({ statusCode: 403, statusMessage: 'No\u001b[31m' })).toBe(
+      'handshake failed: server answered "HTTP/1.1 403 No\\e[31m" instead of 101 Switching Protocols',
+    );
+    expect(describeStatus({ statusCode: 500, statusMessage: '', httpVersion: '1.0' })).toBe(
+      'handshake failed: server answered "HTTP/1.0 500" instead of 101 Switching Protocols',
+    );
+    expect(describeStatus({})).toBe(
+      'handshake failed: server answered "HTTP/1.1 ???" instead of 101 Switching Protocols',
+    );
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * src/args.ts: parsing from one table per command, the help generated from the same table, and
+ * the flag value checks. failures.test.ts checks the lines bin.ts prints for these errors.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  CliUsageError,
+  type CommandSpec,
+  helpText,
+  parseCommand,
+  portFlag,
+  secondsFlag,
+  stringFlag,
+  stringList,
+  usageLine,
+} from '../src/args.js';
+
+const spec: CommandSpec = {
+  name: 'demo',
+  synopsis: '<url> [flags]',
+  brief: 'a demo',
+  summary: 'Do the demo.',
+  positionals: ['<url>'],
+  flags: {
+    header: { type: 'string', short: 'H', multiple: true, value: 'NAME: VALUE', description: 'add a header' },
+    json: { type: 'boolean', description: 'one JSON object per line' },
+    wait: { type: 'string', value: 'S', description: 'wait S seconds' },
+  },
+  notes: 'Notes here.',
+};
+
+/** The CliUsageError `fn` throws (fails the test if it throws none). */
+function usageError(fn: () => unknown): CliUsageError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(CliUsageError);
+    return err as CliUsageError;
+  }
+  throw new Error('no CliUsageError thrown');
+}
+
+describe('usageLine and helpText', () => {
+  it('the usage line is the command and its synopsis', () => {
+    expect(usageLine(spec)).toBe('usage: riptide demo <url> [flags]');
+  });
+
+  it('describes every flag of the table, and --help, in one aligned column, then the notes', () => {
+    expect(helpText(spec)).toBe(
+      [
+        'usage: riptide demo <url> [flags]',
+        '',
+        'Do the demo.',
+        '',
+        'flags:',
+        '  -H, --header <NAME: VALUE>  add a header (repeatable)',
+        '      --json                  one JSON object per line',
+        '      --wait <S>              wait S seconds',
+        '  -h, --help                  show this help',
+        '',
+        'Notes here.',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('a string flag without a value name shows <value>; no notes, no trailing paragraph', () => {
+    const bare: CommandSpec = {
+      ...spec,
+      notes: undefined,
+      flags: { x: { type: 'string', description: 'd' } },
+    };
+    expect(helpText(bare)).toContain('      --x <value>  d\n');
+    expect(helpText(bare).endsWith('show this help\n')).toBe(true);
+  });
+});
+
+describe('parseCommand', () => {
+  it('returns the flags (repeatable ones in order) and the positionals', () => {
+    const parsed = parseCommand(spec, ['ws://x', '-H', 'A: 1', '--json', '--header', 'B: 2']);
+    expect(parsed).toEqual({
+      flags: { header: ['A: 1', 'B: 2'], json: true },
+      positionals: ['ws://x'],
+      help: false,
+    });
+  });
+
+  it('--help or -h wins over missing arguments', () => {
+    expect(parseCommand(spec, ['--help']).help).toBe(true);
+    expect(parseCommand(spec, ['-h', 'a', 'b', 'c']).help).toBe(true);
+  });
+
+  it('a missing or an extra positional is a usage error naming it', () => {
+    expect(usageError(() => parseCommand(spec, [])).message).toBe('missing argument <url>');
+    expect(usageError(() => parseCommand(spec, ['a', 'b'])).message).toBe("unexpected argument 'b'");
+  });
+
+  it("keeps the first sentence of parseArgs's own message as the one-line reason, with the command", () => {
+    const unknown = usageError(() => parseCommand(spec, ['ws://x', '--bogus']));
+    expect(unknown.message).toMatch(/^Unknown option '--bogus'$/);
+    expect(unknown.command).toBe(spec);
+    const missingValue = usageError(() => parseCommand(spec, ['ws://x', '--wait']));
+    expect(missingValue.message).not.toContain('\n');
+    expect(missingValue.message).toMatch(/^Option '--wait <value>' argument missing$/);
+    // A boolean flag given a value is refused too.
+    expect(usageError(() => parseCommand(spec, ['ws://x', '--json=yes'])).message).toMatch(/--json/);
+  });
+});
+
+describe('portFlag', () => {
+  it('an integer 0..65535 (0: a free port)', () => {
+    expect(portFlag(spec, '0', true)).toBe(0);
+    expect(portFlag(spec, '8080', true)).toBe(8080);
+    expect(portFlag(spec, '65535', true)).toBe(65535);
+    expect(portFlag(spec, undefined, false)).toBeUndefined();
+  });
+
+  it.each(['65536', '-1', '80.5', '', ' 80', '0x50', '123456', '1e3'])('refuses %j', (value) => {
+    expect(usageError(() => portFlag(spec, value, true)).message).toBe(
+      `--port must be an integer from 0 to 65535, got '${value}'`,
+    );
+  });
+
+  it('a required port that is missing is a usage error', () => {
+    expect(usageError(() => portFlag(spec, undefined, true)).message).toBe('missing flag --port');
+  });
+});
+
+describe('secondsFlag', () => {
+  it('seconds (decimals allowed) in milliseconds, or the fallback', () => {
+    expect(secondsFlag(spec, 'wait', undefined, 1234)).toBe(1234);
+    expect(secondsFlag(spec, 'wait', '2', 0)).toBe(2000);
+    expect(secondsFlag(spec, 'wait', '0.25', 0)).toBe(250);
+    expect(secondsFlag(spec, 'wait', '0', 5)).toBe(0);
+    expect(secondsFlag(spec, 'wait', '0.0001', 5)).toBe(0);
+  });
+
+  it('positive: 0 is refused and a fraction of a millisecond is 1 ms (never "no timeout")', () => {
+    expect(usageError(() => secondsFlag(spec, 'timeout', '0', 5, true)).message).toBe(
+      "--timeout must be more than 0 seconds, got '0'",
+    );
+    expect(usageError(() => secondsFlag(spec, 'timeout', '0.000', 5, true)).message).toMatch(/more than 0/);
+    expect(secondsFlag(spec, 'timeout', '0.0001', 5, true)).toBe(1);
+  });
+
+  it.each(['-1', '1s', '.5', '1.', '1e3', 'soon', ''])('refuses %j', (value) => {
+    expect(usageError(() => secondsFlag(spec, 'wait', value, 0)).message).toBe(
+      `--wait must be a number of seconds, got '${value}'`,
+    );
+  });
+
+  it("refuses what Node's timers cannot hold (2^31 - 1 ms), and takes the largest that fits", () => {
+    expect(secondsFlag(spec, 'wait', '2147483.647', 0)).toBe(2 ** 31 - 1);
+    expect(usageError(() => secondsFlag(spec, 'wait', '2147483.648', 0)).message).toBe(
+      "--wait must be at most 2147483 seconds, got '2147483.648'",
+    );
+  });
+});
+
+describe('stringList and stringFlag', () => {
+  it('the strings of a flag value, whatever its shape', () => {
+    expect(stringList(undefined)).toEqual([]);
+    expect(stringList(true)).toEqual([]);
+    expect(stringList('a')).toEqual(['a']);
+    expect(stringList(['a', true, 'b'])).toEqual(['a', 'b']);
+    expect(stringFlag('a')).toBe('a');
+    expect(stringFlag(true)).toBeUndefined();
+    expect(stringFlag(['a'])).toBeUndefined();
+  });
+});

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { mentionCandidates } from '../../src/server/hub/mentions.js';
 import { CLIENT_TYPES, normalizeEmoji, parseClientMessage } from '../../src/server/hub/validate.js';
 
 describe('parseClientMessage', () => {
@@ -258,20 +257,6 @@ describe('parseClientMessage', () => {
     expect(parseClientMessage('{"v":2,"type":"history","room":"g","after":0}', 10).ok).toBe(true);
   });
 });
-
-describe('mentionCandidates', () => {
-  it('finds @name standing alone, once per name (case-insensitively), at most 20', () => {
-    expect(
-      mentionCandidates(
-        '@Bob hi @bob, (@carol) @dave. mail a@b.c @x-long-name @toolongnametoolongnametoolong',
-      ),
-    ).toEqual(['bob', 'carol', 'dave', 'x-long-name']);
-    expect(mentionCandidates('no mentions @ all')).toEqual([]);
-    const many = Array.from({ length: 30 }, (_, i) => `@u${i}`).join(' ');
-    expect(mentionCandidates(many)).toEqual(Array.from({ length: 20 }, (_, i) => `u${i}`));
-  });
-});
-
 describe('normalizeEmoji', () => {
   it('gives a lone text-style pictograph its emoji selector and leaves every other emoji as it is', () => {
     expect(normalizeEmoji('❤')).toBe('❤\uFE0F');

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SIGN_IN_BACKOFF, signInWait } from '../../src/server/backends/backoff.js';
 import { TokenBucket } from '../../src/shared/token-bucket.js';
 
 describe('TokenBucket', () => {
@@ -25,18 +24,5 @@ describe('TokenBucket', () => {
     expect(() => new TokenBucket(0, 1, 0)).toThrow(RangeError);
     expect(() => new TokenBucket(1.5, 1, 0)).toThrow(RangeError);
     expect(() => new TokenBucket(5, 0, 0)).toThrow(RangeError);
-  });
-});
-
-describe('sign-in backoff', () => {
-  const p = DEFAULT_SIGN_IN_BACKOFF;
-  it('is free for the first failures, then doubles from 1 s up to 5 min, and forgets after an hour', () => {
-    expect(signInWait(p, 4, 0, 0)).toBe(0);
-    expect(signInWait(p, 5, 0, 0)).toBe(1000);
-    expect(signInWait(p, 6, 0, 500)).toBe(1500);
-    expect(signInWait(p, 13, 0, 0)).toBe(256_000);
-    expect(signInWait(p, 14, 0, 0)).toBe(300_000);
-    expect(signInWait(p, 99, 0, 0)).toBe(300_000);
-    expect(signInWait(p, 99, 0, 3600 * 1000)).toBe(0);
   });
 });

@@ -1,9 +1,8 @@
 /**
- * Reactions and mentions without a DOM (web/reactions.ts, web/mentions.ts): set semantics that
- * make a replayed `reacted` harmless, the hover text, the typed-emoji check, and `@` autocomplete.
+ * Reactions without a DOM (web/reactions.ts): set semantics that make a replayed `reacted`
+ * harmless, the hover text and the typed-emoji check. (`@` autocomplete: web/mentions.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
-import { insertMention, mentionAt, mentionCandidates } from '../../src/web/mentions.js';
 import { applyReaction, typedEmoji, whoReacted } from '../../src/web/reactions.js';
 
 describe('applyReaction', () => {
@@ -39,29 +38,5 @@ describe('applyReaction', () => {
   it('accepts one emoji typed, with modifiers, flags and keycaps, and nothing else', () => {
     for (const e of ['👍', '👍🏽', '❤️', '👩‍💻', '🇫🇷', '1️⃣', ' 🎉 ']) expect(typedEmoji(e)).toBe(e.trim());
     for (const e of ['', 'ok', '👍👍', 'a👍', '<b>']) expect(typedEmoji(e)).toBeNull();
-  });
-});
-
-describe('@ autocomplete', () => {
-  it('finds the @prefix at the caret, not in an e-mail address', () => {
-    expect(mentionAt('hi @al', 6)).toEqual({ start: 3, prefix: 'al' });
-    expect(mentionAt('@', 1)).toEqual({ start: 0, prefix: '' });
-    expect(mentionAt('mail a@b', 8)).toBeNull();
-    expect(mentionAt('hi @al there', 12)).toBeNull();
-  });
-
-  it('offers names starting with the prefix first, then containing it, never the user', () => {
-    const names = ['Alice', 'bob', 'malory', 'al', 'carol'];
-    expect(mentionCandidates('al', names, 'carol')).toEqual(['Alice', 'al', 'malory']);
-    expect(mentionCandidates('', names, 'bob')).toEqual(['Alice', 'al', 'carol', 'malory']);
-  });
-
-  it('puts the chosen name in with one space after it', () => {
-    const q = mentionAt('hi @al and', 6);
-    expect(q).not.toBeNull();
-    expect(insertMention('hi @al and', 6, q as NonNullable<typeof q>, 'Alice')).toEqual({
-      text: 'hi @Alice and',
-      caret: 10,
-    });
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The attachment store contract (ports.ts: AttachmentStore), run against every backend:
- * test/backends/sqlite-attachments.test.ts and test/redis/attachments.test.ts.
+ * test/backends/sqlite/attachments.test.ts and test/redis/attachments.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import type { AttachmentRecord, AttachmentStore } from '../../src/server/ports.js';

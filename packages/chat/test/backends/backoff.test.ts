@@ -1,6 +1,6 @@
 /**
  * server/backends/backoff.ts: the sign-in backoff arithmetic both throttles (memory, Redis)
- * share. The throttles themselves: backends/memory.test.ts, redis/store.test.ts.
+ * share. The throttles themselves: backends/memory/throttle.test.ts, redis/store.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { accountKey, DEFAULT_SIGN_IN_BACKOFF, signInWait } from '../../src/server/backends/backoff.js';

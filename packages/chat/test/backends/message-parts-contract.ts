@@ -1,6 +1,6 @@
 /**
  * The store contract for issue #16 (reactions, replies, mentions, messagesAfter), written once and
- * run on every backend beside store-contract.ts: test/backends/sqlite.test.ts and
+ * run on every backend beside store-contract.ts: test/backends/sqlite/store.test.ts and
  * test/redis/store.test.ts. Both stores must give the same answers (the protocol doc's examples
  * compare exact JSON on both).
  */

@@ -1,6 +1,6 @@
 /**
  * The search contract (ports.ts: MessageSearch), written once and run against every backend:
- * test/backends/sqlite-search.test.ts (FTS5) and test/redis/search.test.ts (a bounded scan).
+ * test/backends/sqlite/search.test.ts (FTS5) and test/redis/search.test.ts (a bounded scan).
  */
 import { describe, expect, it } from 'vitest';
 import type { MessageSearch, RoomStore } from '../../src/server/ports.js';

@@ -1,6 +1,6 @@
 /**
  * The store contract (ports.ts: AccountStore and RoomStore), written once and run against every
- * backend: test/backends/sqlite.test.ts and test/redis/store.test.ts.
+ * backend: test/backends/sqlite/store.test.ts and test/redis/store.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import type { AccountStore, RoomStore } from '../../src/server/ports.js';

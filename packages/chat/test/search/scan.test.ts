@@ -10,7 +10,7 @@ import { ScanSearch } from '../../src/server/search/scan.js';
 import { parseQuery, type SearchTerm } from '../../src/server/search/terms.js';
 import { asMembers } from '../backends/members.js';
 import { searchContract } from '../backends/search-contract.js';
-import { closeSqliteStores, openSqliteStore } from '../backends/sqlite-helpers.js';
+import { closeSqliteStores, openSqliteStore } from '../backends/sqlite/helpers.js';
 
 afterEach(closeSqliteStores);
 

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
+import { SqliteStore } from '../../../src/server/backends/sqlite/store.js';
 
 const stores: SqliteStore[] = [];
 const dirs: string[] = [];

@@ -1,15 +1,15 @@
 /** The search contract on SQLite (FTS5), plus what is SQLite's own: the index rebuilt from `events`. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteSearch } from '../../src/server/backends/sqlite/search.js';
-import { parseQuery, type SearchTerm } from '../../src/server/search/terms.js';
-import { asMembers } from './members.js';
-import { searchContract } from './search-contract.js';
+import { SqliteSearch } from '../../../src/server/backends/sqlite/search.js';
+import { parseQuery, type SearchTerm } from '../../../src/server/search/terms.js';
+import { asMembers } from '../members.js';
+import { searchContract } from '../search-contract.js';
 import {
   closeSqliteStores,
   openSqliteStore,
   tempDatabasePath,
   writeDatabaseWithOneMessage,
-} from './sqlite-helpers.js';
+} from './helpers.js';
 
 afterEach(closeSqliteStores);
 

@@ -4,9 +4,9 @@
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
-import { asMembers } from './members.js';
-import { closeSqliteStores, tempDatabasePath, writeDatabaseWithOneMessage } from './sqlite-helpers.js';
+import { SqliteStore } from '../../../src/server/backends/sqlite/store.js';
+import { asMembers } from '../members.js';
+import { closeSqliteStores, tempDatabasePath, writeDatabaseWithOneMessage } from './helpers.js';
 
 afterEach(closeSqliteStores);
 

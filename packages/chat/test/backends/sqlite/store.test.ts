@@ -3,16 +3,16 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/server/backends/sqlite/store.js';
-import { asMembers } from './members.js';
-import { messagePartsContract } from './message-parts-contract.js';
+import { SqliteStore } from '../../../src/server/backends/sqlite/store.js';
+import { asMembers } from '../members.js';
+import { messagePartsContract } from '../message-parts-contract.js';
+import { storeContract } from '../store-contract.js';
 import {
   closeSqliteStores,
   openSqliteStore,
   tempDatabasePath,
   writeDatabaseWithOneMessage,
-} from './sqlite-helpers.js';
-import { storeContract } from './store-contract.js';
+} from './helpers.js';
 
 afterEach(closeSqliteStores);
 

@@ -1,9 +1,9 @@
 /** The attachment contract on SQLite, and the message's files kept and freed with the message. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteAttachments } from '../../src/server/backends/sqlite/attachments.js';
-import { attachmentsContract } from './attachments-contract.js';
-import { asMembers } from './members.js';
-import { closeSqliteStores, openSqliteStore } from './sqlite-helpers.js';
+import { SqliteAttachments } from '../../../src/server/backends/sqlite/attachments.js';
+import { attachmentsContract } from '../attachments-contract.js';
+import { asMembers } from '../members.js';
+import { closeSqliteStores, openSqliteStore } from './helpers.js';
 
 afterEach(closeSqliteStores);
 

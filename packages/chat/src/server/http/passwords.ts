@@ -33,6 +33,9 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [n, r, p] = parts.slice(1, 4).map(Number);
   const salt = Buffer.from(parts[4], 'base64url');
   const expected = Buffer.from(parts[5], 'base64url');
+  // A truncated record must not match: a zero-length key equals every password's (and a short one
+  // is guessed quickly). hashPassword writes KEYLEN bytes.
+  if (expected.length < 16) return false;
   const key = await scryptAsync(password, salt, expected.length, { N: n, r, p, maxmem: 256 * n * r });
   return timingSafeEqual(key, expected);
 }

@@ -43,6 +43,8 @@ const DRIVEN_BY: Record<string, string> = {
   'server/backends/redis/throttle.ts': 'redis/store.test.ts: the throttle shared by nodes',
   'shared/protocol.ts': 'protocol-doc.test.ts: docs/chat-protocol.md run against a server (types and limits)',
   'web/attachments.ts': 'e2e/files.test.ts: pasted and dropped files in Chromium',
+  'web/avatar.ts':
+    'e2e/a11y.test.ts: avatars in the page (the file touches the DOM, which tsconfig.test.json has not)',
   'web/autocomplete.ts': 'e2e/features.test.ts: `@` autocomplete in Chromium (logic: web/mentions.test.ts)',
   'web/connection.ts': 'e2e/chat.test.ts: a dropped connection catching up exactly once',
   'web/conversation.ts': 'e2e/conversation.test.ts: the conversation view in Chromium',

@@ -38,7 +38,8 @@
  *   with the content it was sent with (`sentAs`). Each acknowledges the queued message in whatever
  *   state it is (in flight, waiting for the rate limit or the service, failed `internal`, asked
  *   about): it leaves the queue, so it is neither shown twice (delivered and still queued) nor
- *   sent again.
+ *   sent again. A late error for it (an `internal` after the commit whose message event came
+ *   first, the answer to a resend) is ignored (`failed`): it is not about an unsent message.
  * - Any other error refuses this message for good (`text_too_long`, a reply target or files
  *   `not_found`, `bad_message`, `id_reused`, `internal`...): it is marked failed with the reason and
  *   stays in the queue, shown as not sent (also after a reload), is not sent again by itself, and
@@ -95,6 +96,9 @@ export interface OutboxHost {
 
 type Hold = 'offline' | 'rate' | 'unavailable' | null;
 
+/** How many acknowledged ids the outbox remembers, to ignore a late error for one (`failed`). */
+const ACKED_KEPT = 1000;
+
 /**
  * Whether `message`, ours in a `history` page under the id and in the room of `p`, is `p` as the
  * server would take a resend of it: the same text, reply target and files. A history shows
@@ -129,6 +133,12 @@ export class Outbox {
   #hold: Hold = 'offline';
   #cancel: (() => void) | null = null;
   #bucket: TokenBucket | null = null;
+  /**
+   * Ids acknowledged lately (`acknowledged`), oldest first, at most ACKED_KEPT: a late error for
+   * one (an `internal` after the commit, its message event came first; the answer to a resend
+   * asked while a history page showed it stored) is not about an unsent message (`failed`).
+   */
+  readonly #acked = new Set<string>();
 
   constructor(host: OutboxHost, saved: readonly Pending[] = []) {
     this.#host = host;
@@ -236,16 +246,21 @@ export class Outbox {
     );
     if (i < 0) return;
     this.#items.splice(i, 1);
+    this.#acked.add(id);
+    if (this.#acked.size > ACKED_KEPT) this.#acked.delete(this.#acked.values().next().value as string);
     this.#host.save(this.#items);
     if (this.#inFlight === id) this.#inFlight = null;
     this.#pump();
     this.#host.onChange();
   }
 
-  /** An error answering the send of `id`; false if `id` is not ours. */
+  /**
+   * An error answering the send of `id`; false if `id` is not ours. One for a message acknowledged
+   * since (stored: it left the queue) is ignored, true: the page shows nothing about it.
+   */
   failed(id: string, code: string, message: string, retryAfterMs?: number): boolean {
     const item = this.#items.find((p) => p.id === id);
-    if (!item) return false;
+    if (!item) return this.#acked.has(id);
     if (this.#inFlight === id) this.#inFlight = null;
     // A failed message goes out only to ask (`outside`): that answer decides. One whose room came
     // back meanwhile (`roomBack`) is shown failed already: it stays so, the queue goes on.

@@ -110,4 +110,6 @@ it('stops at once when stop() comes while the reader is between two reads', asyn
   await waitUntil('the first read to start', () => stopped !== undefined);
   // The test's own timeout is far below blockMs: a lost wake fails it.
   await stopped;
+  // Its wake stream (written by that wake) goes with it, not a minute later.
+  expect(await redis.cmd.keys(`${keys.prefix}wake:*`)).toEqual([]);
 });

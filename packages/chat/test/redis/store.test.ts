@@ -272,6 +272,39 @@ describe('RedisStore member rosters', () => {
   });
 });
 
+describe('RedisStore member rosters beside a node of the version before them', () => {
+  it('builds the roster again when a page holds a name the set lost (the counts agree)', async () => {
+    const redis = await connect(sharedServer().url);
+    try {
+      const keys = new RedisKeys('rolling:');
+      const store = new RedisStore(redis.cmd, keys);
+      await store.createRoom(room('r'), quotas);
+      for (const name of ['ann', 'bob', 'cy']) expect(await store.join(name, 'r', 10)).toBe('joined');
+      expect(await store.listMembers('r', '', 10)).toEqual(['ann', 'bob', 'cy']);
+      // A node of the previous version (its LEAVE and JOIN change the set alone): ann leaves, dan
+      // joins. Set and roster still count 3.
+      const members = keys.room('r', 'members');
+      await redis.cmd.hdel(keys.member('ann'), 'r');
+      await redis.cmd.srem(members, 'ann');
+      await redis.cmd.hset(keys.member('dan'), 'r', '0');
+      await redis.cmd.sadd(members, 'dan');
+      expect(await redis.cmd.zcard(keys.room('r', 'roster'))).toBe(3);
+      expect(await store.listMembers('r', '', 10)).toEqual(['bob', 'cy', 'dan']);
+      // Again, bob for eve; a page past the stale name cannot see it (it lacks eve until then)...
+      await redis.cmd.hdel(keys.member('bob'), 'r');
+      await redis.cmd.srem(members, 'bob');
+      await redis.cmd.hset(keys.member('eve'), 'r', '0');
+      await redis.cmd.sadd(members, 'eve');
+      expect(await store.listMembers('r', 'bob', 10)).toEqual(['cy', 'dan']);
+      // ...the first page that holds it rebuilds the roster: from then on every page is right.
+      expect(await store.listMembers('r', '', 1)).toEqual(['cy']);
+      expect(await store.listMembers('r', 'cy', 10)).toEqual(['dan', 'eve']);
+    } finally {
+      await redis.close();
+    }
+  });
+});
+
 describe('RedisThrottle', () => {
   it('shares one token bucket and one typing gate between nodes, by the callers\u2019 clock', async () => {
     const a = await backend(sharedServer().url, { prefix: 'throttle:' });

@@ -715,6 +715,30 @@ describe('Outbox: our own message seen stored', () => {
     }
   });
 
+  it('ignores a late error for a message already acknowledged: not shown, not kept, nothing sent again', () => {
+    const host = new FakeHost();
+    const outbox = new Outbox(host);
+    outbox.connected(rate, ['general']);
+    outbox.add(item(1));
+    outbox.add(item(2));
+    // The server stored m1, then failed (after the commit): its message event comes first.
+    outbox.seen({ v: 2, type: 'message', message: storedMessage(1) }, ME);
+    expect(host.sent).toEqual(['m1', 'm2']);
+    // The error is about a stored message: handled (true: the page shows no composer error).
+    expect(outbox.failed('m1', 'internal', 'internal error')).toBe(true);
+    // So is a wait answering a resend that a history page acknowledged meanwhile.
+    outbox.seen(historyPage('general', [storedMessage(2)]), ME);
+    expect(outbox.failed('m2', 'rate_limited', 'wait', 500)).toBe(true);
+    expect(outbox.slowedDown).toBe(false);
+    expect(outbox.items).toEqual([]);
+    expect(host.rejected).toEqual([]);
+    expect(host.dropped).toEqual([]);
+    outbox.add(item(3));
+    expect(host.sent).toEqual(['m1', 'm2', 'm3']);
+    // An id never queued here is still not ours.
+    expect(outbox.failed('m9', 'internal', 'internal error')).toBe(false);
+  });
+
   it('acknowledges a message asked about (its room dropped) that a history page shows stored: gone, untold, the queue goes on', () => {
     const host = new FakeHost();
     const outbox = new Outbox(host);
@@ -736,7 +760,7 @@ describe('Outbox: our own message seen stored', () => {
     expect(host.sent).toEqual(['m1', 'm2', 'm4']);
     // The answers to the questions come late: they change nothing.
     outbox.seen(ackOf(2, 'random'), ME);
-    expect(outbox.failed('m1', 'not_member', 'you are not in room random')).toBe(false);
+    expect(outbox.failed('m1', 'not_member', 'you are not in room random')).toBe(true);
     expect(host.dropped).toEqual(['random:m3']);
     expect(host.sent).toEqual(['m1', 'm2', 'm4']);
 

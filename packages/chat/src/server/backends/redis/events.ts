@@ -11,9 +11,10 @@
  *   lost. Each reader has a private wake stream (`wake:<random id>`) that every XREAD includes, read
  *   from an explicit id: `<w>-0`, where w is the number of wakes this reader had sent when it built
  *   that read's room set. A wake is an XADD with the next id `<w+1>-0` (MAXLEN 1, expiring after
- *   WAKE_TTL_MS so that a dead node leaves nothing behind), sent on the command connection. Whatever
- *   order the XADD and the XREAD reach Redis in, the read ends at once: before, the XREAD finds an
- *   entry above its id and returns without blocking; after, the XADD ends the blocked XREAD. (CLIENT
+ *   WAKE_TTL_MS so that a dead node leaves nothing behind; stop() deletes it), sent on the command
+ *   connection. Whatever order the XADD and the XREAD reach Redis in, the read ends at once:
+ *   before, the XREAD finds an entry above its id and returns without blocking; after, the XADD
+ *   ends the blocked XREAD. (CLIENT
  *   UNBLOCK, used before, did nothing when it reached Redis before the XREAD, e.g. sent while the
  *   read was built but not yet at Redis on the other connection, and the read then ran on the old
  *   room set for up to blockMs.) A change made before a read's room set is built needs no wake: that
@@ -138,6 +139,9 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
     this.#closed = true;
     this.#interrupt();
     await this.#loop;
+    // The wake stream goes now rather than when it expires (the wake above, if one was sent, went
+    // first on the same connection). Redis out of reach: it expires.
+    if (this.#wakes > 0) await this.#cmd.del(this.#wakeKey).catch(() => {});
   }
 
   /**

@@ -413,9 +413,12 @@ return out
 // (or, once joined or left since, a roster of only the names that changed since): the counts
 // differ (the roster lacks a name the set has) and the roster is built from the set here, once,
 // in the same script (O(room size) that one time, in chunks of 1000 names per ZADD).
+// A node of the version before rosters, beside this one during a rolling upgrade, changes the set
+// alone: its leave leaves the name in the roster, so after its leave and its join the counts agree
+// with different names. The page's names are checked against the set too (SMISMEMBER, O(page)): a
+// name no longer in it means the roster is stale, and it is built again before the page is read.
 const LIST_MEMBERS = `
-local n = redis.call('SCARD', KEYS[1])
-if redis.call('ZCARD', KEYS[2]) ~= n then
+local function rebuild()
   redis.call('DEL', KEYS[2])
   local names = redis.call('SMEMBERS', KEYS[1])
   for i = 1, #names, 1000 do
@@ -429,7 +432,24 @@ if redis.call('ZCARD', KEYS[2]) ~= n then
 end
 local min = '-'
 if ARGV[1] ~= '' then min = '(' .. ARGV[1] end
-return redis.call('ZRANGE', KEYS[2], min, '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[2]))
+local function page()
+  return redis.call('ZRANGE', KEYS[2], min, '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[2]))
+end
+if redis.call('ZCARD', KEYS[2]) ~= redis.call('SCARD', KEYS[1]) then
+  rebuild()
+  return page()
+end
+local names = page()
+for i = 1, #names, 1000 do
+  local held = redis.call('SMISMEMBER', KEYS[1], unpack(names, i, math.min(i + 999, #names)))
+  for _, h in ipairs(held) do
+    if h == 0 then
+      rebuild()
+      return page()
+    end
+  end
+end
+return names
 `;
 
 // APPEND's dedup check alone, writing nothing (RoomStore.storedSend): one round trip, read together.
@@ -687,7 +707,7 @@ export class RedisStore implements AccountStore, RoomStore {
   /**
    * A page of the room's `roster` (LIST_MEMBERS): ZRANGE BYLEX from `(after`, so a page costs
    * O(log n + page) however large the room (general holds every account), plus SCARD and ZCARD
-   * (O(1)) to see that the roster is whole. The order is the bytes' (memcmp), which for user names
+   * (O(1)) and SMISMEMBER of the page (O(page)) to see that the roster is whole and current. The order is the bytes' (memcmp), which for user names
    * (ASCII) is SQLite's BINARY collation too.
    */
   listMembers(room: string, after: string, limit: number): Promise<string[]> {

@@ -4,6 +4,9 @@
  * close that ends was not waiting for Redis. Pending store calls reject as unavailable, nothing is
  * left unhandled (vitest fails the run on an unhandled rejection; a node process would exit 1).
  */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ChatServer, startChatServer } from '../../src/server/chat-server.js';
@@ -13,6 +16,7 @@ import { ChatNode, cleanupAll, PATIENCE_MS, RedisServer, SimClient, waitUntil } 
 afterEach(cleanupAll);
 
 const HOUR = 3_600_000;
+const mainJs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'server', 'main.js');
 
 /** `promise`, or a failure naming `what` if it has not settled within PATIENCE_MS (a deadline). */
 async function within<T>(what: string, promise: Promise<T>): Promise<T> {
@@ -105,6 +109,37 @@ describe('closing a node while its Redis is hung', () => {
       expect(await within('exit', exited)).toBe(0);
     } finally {
       redis.proc?.kill('SIGCONT');
+    }
+  });
+
+  it('npm start (main.js) stopped with SIGTERM exits 0, with the default timeouts', async () => {
+    const redis = await RedisServer.start();
+    const child = spawn(process.execPath, [mainJs, '--port', '0', '--redis', redis.url], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c;
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitUntil('listening', () => /listening on/.test(out) || child.exitCode !== null);
+      const origin = /listening on (http:\/\/[^/\s]+)\//.exec(out)?.[1];
+      expect(origin, out).toBeDefined();
+      const ann = await SimClient.connect(origin as string, 'ann');
+      redis.proc?.kill('SIGSTOP');
+      try {
+        ann.send('general', 'during');
+        child.kill('SIGTERM');
+        expect(await within('exit', exited), out).toBe(0);
+      } finally {
+        redis.proc?.kill('SIGCONT');
+      }
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 });

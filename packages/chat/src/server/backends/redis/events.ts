@@ -223,7 +223,7 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
         this.stats.readFailures++;
         if (failures++ === 0) this.#log(`chat: redis event read failed, retrying: ${(err as Error).message}`);
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(1000, 50 * 2 ** failures));
+          const timer = setTimeout(resolve, Math.min(1000, 50 * 2 ** failures)).unref();
           this.#endPause = () => {
             clearTimeout(timer);
             resolve();

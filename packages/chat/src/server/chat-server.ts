@@ -1,8 +1,8 @@
 /**
  * Assembles the chat: a backend (SQLite, or Redis for several nodes) + the hub + the transport
  * behind one HTTP server. startChatServer() is what main.ts and the tests call; close() shuts
- * down in order: stop accepting, close sockets with 1001 (going away), let queued work finish,
- * close the backend.
+ * down in order: stop accepting, close sockets with 1001 (going away), let queued work finish
+ * (unless storage is unavailable: then its calls are failed, not waited for), close the backend.
  *
  * Options are validated here, once (unknown keys are refused); the limits' defaults and meaning
  * are in shared/protocol.ts (DEFAULT_LIMITS), documented in docs/chat-protocol.md and SECURITY.md.
@@ -298,6 +298,12 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       : undefined;
   sweeper?.unref();
 
+  /** Resolves once the backend says it is unavailable (at once if it is already). */
+  const storageLost = () =>
+    new Promise<void>((resolve) => {
+      if (!backend.available) resolve();
+      else backend.onServiceChange((available) => available || resolve());
+    });
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -305,8 +311,12 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
       if ('closeAllConnections' in http) http.closeIdleConnections();
       await transport.closeAll(1001, 'server shutting down', 2000);
-      await hub.drain();
+      // Queued work finishes first, unless storage is (or becomes) unreachable: its calls would
+      // wait for their command timeout (or for ever), and closing the backend rejects them now.
+      const drained = hub.drain();
+      await Promise.race([drained, storageLost()]);
       await backend.close();
+      await drained;
       if ('closeAllConnections' in http) http.closeAllConnections();
       for (const socket of sockets) socket.destroy();
       await stopped;

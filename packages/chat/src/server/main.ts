@@ -122,10 +122,26 @@ const server = await startChatServer({
   process.exit(1);
 });
 
+/**
+ * How long a stop on SIGTERM/SIGINT may take before the process exits anyway (code 1, one line on
+ * stderr), ms. close() is bounded by itself (sockets get 2 s to close, a hung Redis is let go
+ * within seconds: README-redis.md); this is the backstop for whatever else could keep the process
+ * alive, below the usual 30 s a supervisor gives before its SIGKILL.
+ */
+const STOP_DEADLINE_MS = 20_000;
+
 let stopping = false;
 const stop = (signal: string) => {
+  // A repeated signal does not cut the stop short: Ctrl-C under `npm start` can deliver SIGINT
+  // twice (the terminal's, and npm forwarding its own).
   if (stopping) return;
   stopping = true;
+  setTimeout(() => {
+    console.error(
+      `riptide-chat: still stopping ${STOP_DEADLINE_MS / 1000} s after ${signal}; exiting without finishing`,
+    );
+    process.exit(1);
+  }, STOP_DEADLINE_MS).unref();
   server.close().then(
     () => process.exit(0),
     (err: Error) => {

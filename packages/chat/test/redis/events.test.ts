@@ -7,14 +7,16 @@
  * read, once the loop has built it, waits until a second room has been opened and the wake has
  * reached Redis (a PING answered on the command connection after it) before it is sent. The block
  * timeout is far longer than the wait for the event, so a lost wake fails the test.
+ *
+ * And stop() does not wait for Redis: a read blocked at a hung Redis is abandoned.
  */
 import type { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
-import type { RedisConnections } from '../../src/server/backends/redis/connection.js';
+import { connectRedis, type RedisConnections } from '../../src/server/backends/redis/connection.js';
 import { RedisCommittedEvents } from '../../src/server/backends/redis/events.js';
 import { RedisKeys } from '../../src/server/backends/redis/keys.js';
 import { RedisStore } from '../../src/server/backends/redis/store.js';
-import { PATIENCE_MS, redisServerForThisFile, waitUntil } from './helpers.js';
+import { PATIENCE_MS, RedisServer, redisServerForThisFile, waitUntil } from './helpers.js';
 import { connect } from './loss.js';
 
 const server = redisServerForThisFile();
@@ -112,4 +114,43 @@ it('stops at once when stop() comes while the reader is between two reads', asyn
   await stopped;
   // Its wake stream (written by that wake) goes with it, not a minute later.
   expect(await redis.cmd.keys(`${keys.prefix}wake:*`)).toEqual([]);
+});
+
+it('stops at once, and its connections close, while its read is blocked at a hung Redis', async () => {
+  // A Redis of its own, stopped (SIGSTOP) under the reader: it answers nothing and keeps the
+  // connections open. The reader's connection has no command timeout and the read's block and
+  // the command timeout are far beyond the test's own timeout: only not waiting for Redis passes.
+  const hung = await RedisServer.start();
+  const redis = await connectRedis(
+    { url: hung.url, connectTimeoutMs: 10_000, commandTimeoutMs: 10 * PATIENCE_MS },
+    () => {},
+  );
+  const keys = new RedisKeys(`ev${prefixes++}:`);
+  const events = new RedisCommittedEvents(redis.cmd, redis.reader, keys, {
+    blockMs: 10 * PATIENCE_MS,
+    checkMs: 1e9,
+  });
+  const reader = redis.reader as unknown as { xread: Xread };
+  const xread = reader.xread.bind(redis.reader) as Xread;
+  let reading: Promise<unknown> | undefined;
+  reader.xread = (...args: unknown[]) => {
+    reading = xread(...args);
+    return reading;
+  };
+  await events.open('a', () => {});
+  await waitUntil('the read to be sent', () => reading !== undefined);
+  // Blocked at Redis: a PING sent after the read on the command connection is answered.
+  await (redis.cmd as Redis).ping();
+  hung.proc?.kill('SIGSTOP');
+  try {
+    const pending = (redis.cmd as Redis).get('x').then(
+      () => 'answered',
+      () => 'failed',
+    );
+    await events.stop();
+    await redis.close();
+    expect(await pending).toBe('failed');
+  } finally {
+    hung.proc?.kill('SIGCONT');
+  }
 });

@@ -5,7 +5,8 @@
  *            a command in flight when the connection drops: a call made while Redis is unreachable
  *            fails at once with UnavailableError (so nothing is acknowledged), and an append whose
  *            reply was lost is never silently sent twice (the client resends it; dedup answers).
- *   reader   the blocking XREAD loop of events.ts.
+ *   reader   the blocking XREAD loop of events.ts (it has no command timeout: a read blocks for
+ *            blockMs; stop() disconnects it rather than waiting for a hung Redis to answer).
  *   sub      pub/sub for the notice bus (bus.ts).
  *
  * Health: `available` while the command connection is ready and answers a PING (sent every second)
@@ -30,7 +31,10 @@ export interface RedisConnections {
   readonly where: string;
   readonly available: boolean;
   onChange(listener: (available: boolean) => void): void;
-  /** Stops the probe and closes the three connections. */
+  /**
+   * Stops the probe and closes the three connections, promptly even if Redis is hung (see the
+   * function); calls still waiting on them reject.
+   */
   close(): Promise<void>;
 }
 
@@ -56,6 +60,11 @@ export async function connectRedis(
     enableOfflineQueue: false,
     retryStrategy: (times) => Math.min(100 * times, 1000),
     connectTimeout: 2000,
+    // disconnect() ends the socket and, by default, destroys it only 2 s later if Redis has not
+    // closed its side: a hung Redis never does, and the calls still waiting on the connection
+    // would wait that long. This module disconnects for good (close, a failed start), or a
+    // connection whose QUIT was answered: drop the socket at once.
+    disconnectTimeout: 0,
   };
   const cmd = new Redis(options.url, {
     ...common,
@@ -170,8 +179,27 @@ export async function connectRedis(
     async close() {
       closing = true;
       clearInterval(probe);
-      await Promise.allSettled(clients.map((c) => (c.status === 'ready' ? c.quit() : c.disconnect())));
-      for (const c of clients) c.disconnect();
+      // The reader and the subscriber have nothing to finish: a blocked XREAD is abandoned (its
+      // positions live in this process) and Redis drops the subscriptions with the connection.
+      reader.disconnect();
+      sub.disconnect();
+      // The command connection QUITs, so that what was already sent on it (the last presence
+      // removals and notices, the reader's wake stream's DEL) is answered before the node lets go:
+      // a healthy Redis answers at once. A Redis known to be unreachable gets no QUIT, and one that
+      // hung without the probe noticing yet gets as long as the probe gives a PING: past that it is
+      // hung. Either way the connection is then dropped, and calls still waiting on it fail as
+      // unavailable instead of waiting for their command timeout.
+      if (available && cmd.status === 'ready') {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          cmd.quit().catch(() => {}),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, probeTimeout);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+      cmd.disconnect();
     },
   };
 }

@@ -7,21 +7,22 @@
  *   BLOCK over the streams of its open rooms, from the last id it delivered. So every node delivers
  *   a room's events in seq order (the stream's order), each once, and a node with no client in a
  *   room never reads its stream.
- * - Waking the reader when its room set changes (a room opened or closed, a hint, stop) must not be
+ * - Waking the reader when its room set changes (a room opened or closed, a hint) must not be
  *   lost. Each reader has a private wake stream (`wake:<random id>`) that every XREAD includes, read
  *   from an explicit id: `<w>-0`, where w is the number of wakes this reader had sent when it built
  *   that read's room set. A wake is an XADD with the next id `<w+1>-0` (MAXLEN 1, expiring after
  *   WAKE_TTL_MS so that a dead node leaves nothing behind; stop() deletes it), sent on the command
  *   connection. Whatever order the XADD and the XREAD reach Redis in, the read ends at once:
  *   before, the XREAD finds an entry above its id and returns without blocking; after, the XADD
- *   ends the blocked XREAD. (CLIENT
- *   UNBLOCK, used before, did nothing when it reached Redis before the XREAD, e.g. sent while the
- *   read was built but not yet at Redis on the other connection, and the read then ran on the old
- *   room set for up to blockMs.) A change made before a read's room set is built needs no wake: that
- *   read includes it. The ids come from this process's counter, not from Redis's clock, so a wake
- *   stream that expired (or was lost) and is created again by the next XADD still gets an id above
- *   what any read waits from; only this reader writes its stream, so the ids never clash. One wake
- *   per read is enough: more changes before that read returns are seen when the next one is built.
+ *   ends the blocked XREAD. (CLIENT UNBLOCK, used before, did nothing when it reached Redis before
+ *   the XREAD, e.g. sent while the read was built but not yet at Redis on the other connection,
+ *   and the read then ran on the old room set for up to blockMs.) A change made before a read's
+ *   room set is built needs no wake: that read includes it. The ids come from this process's
+ *   counter, not from Redis's clock, so a wake stream that expired (or was lost) and is created
+ *   again by the next XADD still gets an id above what any read waits from; only this reader
+ *   writes its stream, so the ids never clash. One wake per read is enough: more changes before
+ *   that read returns are seen when the next one is built. stop() sends no wake: it disconnects
+ *   the reader.
  * - open(room) reads the room's counter (GET seq) and resolves with it: the reader delivers every
  *   event after that seq. Events up to it are in the stream and the history already.
  * - Redis down: the reader retries with backoff from the ids it has delivered, so nothing is
@@ -83,6 +84,8 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
   /** While a read is built or in flight: the wake count it was built at (it reads ids above). */
   #readFrom: number | null = null;
   #wake: (() => void) | null = null;
+  /** While the loop pauses after a failed read: ends the pause (stop). */
+  #endPause: (() => void) | null = null;
   #closed = false;
   readonly #loop: Promise<void>;
 
@@ -135,13 +138,24 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
     return [...this.#rooms.keys()].sort();
   }
 
+  /**
+   * Ends the loop at once, whatever Redis does: the reader connection is this loop's alone and is
+   * disconnected (a read blocked at Redis has nothing to finish, and a hung Redis would never end
+   * it: that connection has no command timeout). Then the wake stream's DEL is sent on the command
+   * connection and not waited for: the connections' close() QUITs after it on that connection, so
+   * a healthy Redis deletes the stream before the node lets go; a hung or lost one lets it expire.
+   */
   async stop(): Promise<void> {
     this.#closed = true;
-    this.#interrupt();
+    if (this.#wake) {
+      const wake = this.#wake;
+      this.#wake = null;
+      wake();
+    }
+    this.#endPause?.();
+    this.#reader.disconnect();
     await this.#loop;
-    // The wake stream goes now rather than when it expires (the wake above, if one was sent, went
-    // first on the same connection). Redis out of reach: it expires.
-    if (this.#wakes > 0) await this.#cmd.del(this.#wakeKey).catch(() => {});
+    if (this.#wakes > 0) this.#cmd.del(this.#wakeKey).catch(() => {});
   }
 
   /**
@@ -208,7 +222,14 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
         if (this.#closed) break;
         this.stats.readFailures++;
         if (failures++ === 0) this.#log(`chat: redis event read failed, retrying: ${(err as Error).message}`);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** failures)).unref());
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(1000, 50 * 2 ** failures)).unref();
+          this.#endPause = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#endPause = null;
         continue;
       } finally {
         this.#readFrom = null;

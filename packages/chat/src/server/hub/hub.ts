@@ -17,7 +17,9 @@
  *   lookup that writes nothing (`#sendFromOutside`). `conn.rooms` learns of a leave or a removal
  *   only when the news reaches this connection (the user's channel; on Redis, another node), so
  *   the writes (send, edit, delete, react) are checked again by the store, atomically with the write
- *   and after its dedup: a member removed meanwhile gets the same `not_member` (ports.ts).
+ *   and after its dedup: a member removed meanwhile gets the same `not_member` (ports.ts), and so
+ *   does a write to a room deleted meanwhile (the store's 'no_room'): to someone no longer in it, a
+ *   room deleted, a room they were removed from and a room that never was answer alike.
  * - Room membership requests live in membership.ts; who is in which room on this node, in
  *   local-rooms.ts. The clock is injected: every timestamp and every limit uses `clock.now()`.
  */
@@ -274,10 +276,13 @@ export class Hub {
               'id_reused',
               `id ${msg.id} is already used by another of your messages in ${msg.room}; send a new message with a new id`,
             );
-          if (res.reason === 'not_member') return void fail('not_member', `you are not in room ${msg.room}`);
           if (res.reason === 'not_found')
             return void fail('not_found', `no message ${msg.replyTo} in ${msg.room} to reply to`);
-          return void fail('no_such_room', `room ${msg.room} does not exist`);
+          // 'not_member' or 'no_room': one answer. The connection still lists a room its user was
+          // removed from, or one deleted since, until the news reaches it; a resend from there must
+          // not tell "deleted" from "removed", nor either from a room that never was (not_member,
+          // as from outside the room: #sendFromOutside).
+          return void fail('not_member', `you are not in room ${msg.room}`);
         }
         // Acknowledged only now: appendEvent resolved, so the message is committed.
         const stored = (res.event as Extract<typeof res.event, { type: 'message' }>).message;
@@ -311,10 +316,11 @@ export class Hub {
             : { type: 'delete', room: msg.room, user, target: msg.seq, ts: now },
         );
         if (!res.ok) {
-          if (res.reason === 'not_member') return void fail('not_member', `you are not in room ${msg.room}`);
+          // A room deleted since answers as one the user was removed from (see send).
+          if (res.reason === 'not_member' || res.reason === 'no_room')
+            return void fail('not_member', `you are not in room ${msg.room}`);
           if (res.reason === 'forbidden')
             return void fail('forbidden', 'you can only change your own messages');
-          if (res.reason === 'no_room') return void fail('no_such_room', `room ${msg.room} does not exist`);
           return void fail('not_found', `no message ${msg.seq} in ${msg.room}`);
         }
         const event = res.event as Extract<typeof res.event, { type: 'edited' | 'deleted' }>;
@@ -460,11 +466,9 @@ export class Hub {
               'too_many_reactions',
               `a message has at most ${this.#options.limits.maxReactionsPerMessage} different emoji`,
             ]
-          : res.reason === 'no_room'
-            ? ['no_such_room', `room ${msg.room} does not exist`]
-            : res.reason === 'not_member'
-              ? ['not_member', `you are not in room ${msg.room}`]
-              : ['not_found', `no message ${msg.target} in ${msg.room}`];
+          : res.reason === 'no_room' || res.reason === 'not_member' // one answer, as for send
+            ? ['not_member', `you are not in room ${msg.room}`]
+            : ['not_found', `no message ${msg.target} in ${msg.room}`];
       return void conn.write(errorMessage(code, text, { ref }));
     }
     const ack: ServerMessage = res.event

@@ -362,7 +362,13 @@ export class Hub {
           this.#options.limits.typingIntervalMs,
           now,
         );
-        if (ok) this.#local.notice(msg.room, { v, type: 'typing', room: msg.room, user });
+        // conn.rooms hears of a removal only when the news reaches this connection (on Redis, from
+        // another node), so the store has the last word, as for writes. Asked only for a notice the
+        // gate let through, the one that would be fanned out: at most one read per user, room and
+        // typingIntervalMs, on every node together (the gate is shared), whatever the client sends
+        // (one indexed lookup on SQLite, one HEXISTS on Redis). The dropped ones cost nothing more.
+        if (ok && (await rooms.isMember(user, msg.room)))
+          this.#local.notice(msg.room, { v, type: 'typing', room: msg.room, user });
         return;
       }
       case 'read': {

@@ -58,6 +58,22 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
     ],
     ['an invalid subprotocol name', ['connect', 'ws://x', '-p', 'a b'], /^riptide connect: .*subprotocol/],
     ['a non-numeric --wait', ['connect', 'ws://x', '--wait', 'soon'], /--wait must be a number of seconds/],
+    // Negative values: parseArgs called these "ambiguous" (they start with a dash).
+    [
+      'a negative --timeout',
+      ['connect', 'ws://x', '--timeout', '-1'],
+      /^riptide connect: --timeout must be a number of seconds, got '-1'\n/,
+    ],
+    [
+      'a negative -w',
+      ['connect', 'ws://x', '-w', '-0.5'],
+      /^riptide connect: --wait must be a number of seconds, got '-0.5'\n/,
+    ],
+    [
+      'a negative --port',
+      ['listen', '--port', '-1'],
+      /^riptide listen: --port must be an integer from 0 to 65535, got '-1'\n/,
+    ],
     [
       'a --timeout too long for a timer (no TimeoutOverflowWarning)',
       ['connect', 'ws://x', '--timeout', '99999999999'],

@@ -201,6 +201,11 @@ describe('help and version', () => {
     const listen = await run(['listen', '-h']);
     for (const text of ['--port', '--host', '--allow-origin', 'origins:', '/clients', '/kick'])
       expect(listen.stdout).toContain(text);
+    // What the end of its input does (servers.test.ts and pty.test.ts check both).
+    expect(listen.stdout).toContain('Ctrl-D stops the server');
+    expect(listen.stdout.replace(/\s+/g, ' ')).toContain(
+      'When stdin is a pipe, a file or /dev/null (e.g. under a process manager), the server keeps running after the input ends, until Ctrl-C or SIGTERM',
+    );
   });
 });
 

@@ -395,7 +395,7 @@ describe('RedisStore member rosters', () => {
       const dies = new RedisStore(redis.cmd, keys, {
         rosterChunk: 30,
         rosterStepped: () => {
-          if (++dying === 5) throw died;
+          if (++dying === 20) throw died;
         },
       });
       const steps: number[] = [];
@@ -404,7 +404,7 @@ describe('RedisStore member rosters', () => {
         rosterStepped: (_room, added) => void steps.push(added),
       });
       await dies.createRoom(room('half'), quotas);
-      const legacy = Array.from({ length: 1000 }, (_, i) => `h${String(i).padStart(4, '0')}`);
+      const legacy = Array.from({ length: 2000 }, (_, i) => `h${String(i).padStart(4, '0')}`);
       await legacyRoom(redis, keys, 'half', legacy);
       await expect(dies.listMembers('h0000', 'half', '', 10)).rejects.toMatchObject({ cause: died });
       const scan = keys.room('half', 'rosterscan');
@@ -415,13 +415,13 @@ describe('RedisStore member rosters', () => {
       expect(partial).toBeGreaterThan(0);
       expect(partial).toBeLessThan(legacy.length);
       // Meanwhile a leave, kept in the roster as always.
-      expect(await next.leave('h0999', 'half', 700)).toBe(true);
+      expect(await next.leave('h1999', 'half', 700)).toBe(true);
       // The next listing, on another node, resumes (not from the start: fewer names than the set
       // are added) and reads the page only when the build is done.
-      expect(await next.listMembers('h0000', 'half', 'h0996', 10)).toEqual(listed(['h0997', 'h0998']));
+      expect(await next.listMembers('h0000', 'half', 'h1996', 10)).toEqual(listed(['h1997', 'h1998']));
       expect(steps.reduce((a, b) => a + b, 0)).toBeLessThan(legacy.length - partial + 100);
       expect(await redis.cmd.exists(scan)).toBe(0);
-      expect(await allMembers(next, 'h0000', 'half', 400)).toEqual(legacy.slice(0, 999));
+      expect(await allMembers(next, 'h0000', 'half', 400)).toEqual(legacy.slice(0, 1999));
       // Deleting the room ends a build in progress with it.
       await redis.cmd.set(scan, '0');
       await next.deleteRoom('half');

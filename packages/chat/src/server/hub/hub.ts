@@ -385,7 +385,11 @@ export class Hub {
       case 'members': {
         // Every member, online or not, paged by name like `rooms` (the store sorts them).
         const size = this.#options.limits.membersPage;
-        const names = await rooms.listMembers(msg.room, msg.after ?? '', size + 1);
+        // The store checks the membership again with the read: a member removed through another
+        // node is refused even before this connection hears of the removal (conn.rooms lags).
+        const res = await rooms.listMembers(user, msg.room, msg.after ?? '', size + 1);
+        if (!res.ok) return void fail('not_member', `you are not in room ${msg.room}`);
+        const names = res.members;
         const message: ServerMessage = { v, type: 'members', room: msg.room, members: names.slice(0, size) };
         if (names.length > size) message.next = names[size - 1];
         return reply(conn, ref, message);

@@ -135,7 +135,12 @@ function attachDashValues(spec: CommandSpec, argv: string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') return out.concat(argv.slice(i));
-    const name = arg.startsWith('--') ? arg.slice(2) : arg.length === 2 ? byShort.get(arg[1]) : undefined;
+    // Only a flag takes a value: `aw` or `-` (a positional, a flag's value) is no `-w`.
+    const name = arg.startsWith('--')
+      ? arg.slice(2)
+      : arg.length === 2 && arg[0] === '-'
+        ? byShort.get(arg[1])
+        : undefined;
     const next = argv[i + 1];
     if (
       name !== undefined &&

@@ -140,6 +140,15 @@ describe('parseCommand: a numeric flag followed by a dash', () => {
     });
   });
 
+  it('an argument that is not a flag is left alone, however it ends (`aw` is no `-w`)', () => {
+    const two: CommandSpec = { ...withShort, positionals: ['<a>', '<b>'] };
+    expect(parseCommand(two, ['aw', '-'])).toMatchObject({ flags: {}, positionals: ['aw', '-'] });
+    expect(parseCommand(two, ['-H', 'xw', '-', 'b'])).toMatchObject({
+      flags: { header: ['xw'] },
+      positionals: ['-', 'b'],
+    });
+  });
+
   it('a flag that is not numeric keeps parseArgs behaviour', () => {
     expect(usageError(() => parseCommand(spec, ['ws://x', '-H', '-1'])).message).toMatch(/ambiguous/);
   });

@@ -6,6 +6,8 @@
  *   rooms                        hash name -> JSON info    public              zset of public names
  *   roomcount                    public+private rooms      owned:<user>        rooms the user owns
  *   empty                        zset name -> empty since  member:<user>       hash room -> read marker
+ *   (an entry of member:<user> is a membership only while the user is in room:{r}:members: the
+ *   entries of a deleted room are removed in steps after it, store.ts DELETE_ROOM)
  *   room:{r}:seq                 the room's counter (kept after deletion: seqs never go back)
  *   room:{r}:tip                 the nonce of the room's last stream entry (kept with seq; see
  *                                log-regression.ts)
@@ -23,6 +25,10 @@
  *                                BYLEX); changed with :members by the same scripts
  *   room:{r}:rosterscan          the SSCAN cursor of a roster build in progress (store.ts,
  *                                LIST_MEMBERS): while it exists the roster is incomplete
+ *   graves                       zset `<id>:<room>` -> the room's counter when deleted: deletions
+ *                                whose grave is still being cleared (store.ts, DELETE_ROOM)
+ *   room:{r}:grave:<id>:members  the member set of a deleted room (renamed by DELETE_ROOM), and
+ *     / :authors / :mentioned    its authors and mentioned; emptied in steps (GRAVE_STEP)
  *   room:{r}:digest:<user>:<id>  the send's digest (send-digest.ts), beside its dedup key
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
  *   wake:<reader id>             stream, one entry: wakes an event reader (events.ts); expires
@@ -50,6 +56,10 @@ export class RedisKeys {
   }
   owned(user: string): string {
     return `${this.prefix}owned:${user}`;
+  }
+  /** Deleted rooms whose graves are still being cleared (store.ts, DELETE_ROOM). */
+  graves(): string {
+    return `${this.prefix}graves`;
   }
   emptyRooms(): string {
     return `${this.prefix}empty`;

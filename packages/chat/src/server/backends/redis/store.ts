@@ -54,24 +54,25 @@ import {
   type RoomEvent,
   type RoomListing,
 } from '../../../shared/protocol.js';
-import type {
-  AccountStore,
-  AppendInput,
-  AppendResult,
-  CreateRoomResult,
-  JoinResult,
-  Membership,
-  MembersPage,
-  ReactInput,
-  ReactResult,
-  ResumePoint,
-  RoomInfo,
-  RoomQuotas,
-  RoomStore,
-  SendLookup,
-  SessionRecord,
-  StoredSend,
-  UserRecord,
+import {
+  type AccountStore,
+  type AppendInput,
+  type AppendResult,
+  type CreateRoomResult,
+  type JoinResult,
+  type Membership,
+  type MembersPage,
+  type ReactInput,
+  type ReactResult,
+  type ResumePoint,
+  type RoomInfo,
+  type RoomQuotas,
+  type RoomStore,
+  type SendLookup,
+  type SessionRecord,
+  type StoredSend,
+  UnavailableError,
+  type UserRecord,
 } from '../../ports.js';
 import { quoteOf, reactionsOf } from '../message-parts.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
@@ -97,6 +98,13 @@ export interface RedisStoreOptions {
   rosterChunk?: number;
   /** Internal (tests): called after each step of a roster build with the names it added. */
   rosterStepped?: (room: string, added: number) => void | Promise<void>;
+  /**
+   * Internal (tests): the work of one step clearing a deleted room's grave (GRAVE_STEP): names
+   * SPOPped, or by:/mention: entries removed. Default 1000.
+   */
+  graveChunk?: number;
+  /** Internal (tests): called after each step clearing a grave with the work it did. */
+  graveStepped?: (room: string, done: number) => void | Promise<void>;
 }
 
 export interface DeliveredPositions {
@@ -310,29 +318,127 @@ redis.call('ZADD', KEYS[6], ARGV[7], ARGV[1])
 return 'created'
 `;
 
+// Deleting a room: DELETE_ROOM, then GRAVE_STEP again and again (deleteRoom drives them).
+//
+// A room's O(n) keys are its member set (n = its members: each one's `member:<user>` entry must
+// go), `authors` and `mentioned` (each name has a `by:<user>` or `mention:<user>` zset), and the
+// history (msgs, idx, live, log, roster). Removing all of it in one script blocked Redis for
+// seconds for a room of a million members (every node stalls: Redis runs one script at a time,
+// and past its busy limit answers BUSY to everyone). So:
+//
+// - DELETE_ROOM does O(1) work per key: it removes the room from `rooms`, `public`, `empty` and the
+//   quota counters, UNLINKs the history (the keyspace entry goes at once, a large value is freed
+//   off the main thread), and RENAMEs `members`, `authors` and `mentioned` to a grave of the room:
+//   `room:{r}:grave:<id>:members` (and :authors, :mentioned), <id> random per deletion, so graves of
+//   successive deletions of one name never meet. It records the grave in `graves` (zset: member
+//   `<id>:<room>`, score the room's counter at deletion: every seq of the deleted room is at or
+//   below it). After this one script the room is gone for every reader: no `rooms` entry (join,
+//   send, react, create's 'exists' check, getRoom), no `public` entry (listings), no member set.
+// - GRAVE_STEP removes one chunk: SPOP about `chunk` names of the grave's members and HDEL their
+//   `member:<user>` entry of the room; then, once the members are done, per name of the grave's
+//   authors/mentioned, the entries of its by:/mention: zset at or below the grave's counter. The
+//   grave leaves `graves` when its three sets are empty (they vanish with their last name).
+//   deleteRoom drives the steps to the end before it answers (their names are the members it
+//   returns); a node that dies or loses Redis meanwhile leaves the grave in `graves`, and any
+//   node's sweep (expireEmptyRooms, every minute) finishes it. Steps of two nodes on one grave
+//   take disjoint names (SPOP); every HDEL and ZREM is idempotent.
+//
+// Why a `member:<user>` entry still waiting for its step is never taken for membership:
+// the member set is the truth. Every script that adds or removes a membership changes the entry
+// and the set together (JOIN, LEAVE), and DELETE_ROOM takes the whole set away in one step, so
+// "user in room:{r}:members" is exactly "user is a member of the room now", and an entry whose user
+// is not in the set is stale (a deleted room's, waiting for its step). Each reader of the entries
+// asks the set: isMember (SISMEMBER), JOIN (a stale entry is overwritten, as if absent, and stale
+// entries are pruned before the room quota refuses a join: they do not count), LEAVE (nothing to
+// leave), MARK_READ (no marker to move), memberships (a room whose set lacks the user is left out,
+// so it is in no room list and no unread count). A room created again under the name starts with
+// an empty set: its members are exactly those who joined it since. And a step never removes a
+// live entry: it HDELs a user's entry only if the user is not in the room's set at that moment
+// (the new room's, if the name was created again and the user joined it: then the entry is the
+// new membership's, its marker written by that JOIN).
+// The by:/mention: zsets have no incarnation either (the names are per room and user): a room
+// created again continues the numbering (seq is kept), so its entries are all above the grave's
+// counter and the step removes only those at or below it (a zset with none above is UNLINKed at
+// once). Meanwhile the stale entries cannot be counted: unread counts are taken after the user's
+// read marker, which JOIN sets at the head (at or above the grave's counter).
+
 // KEYS: 1 rooms, 2 public, 3 roomcount, 4 empty, 5 members, 6 log, 7 msgs, 8 idx, 9 live, 10 authors,
-//       11 mentioned, 12 roster, 13 rosterscan (a roster build in progress: LIST_MEMBERS)
-// ARGV: 1 name, 2 member: prefix, 3 owned: prefix, 4 by: prefix, 5 '1' to delete only if empty,
-//       6 mention: prefix
-// -> the members it had; nil when there is no such room; -1 when it is not empty and must be.
+//       11 mentioned, 12 roster, 13 rosterscan (a roster build in progress: LIST_MEMBERS),
+//       14 graves, 15 seq, 16 grave members, 17 grave authors, 18 grave mentioned
+// ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>)
+// -> 1 when a grave is left to clear (GRAVE_STEP), 0 when there was nothing to clear; nil when
+// there is no such room; -1 when it is not empty and must be.
 const DELETE_ROOM = `
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info then return false end
-if ARGV[5] == '1' and redis.call('SCARD', KEYS[5]) > 0 then return -1 end
+if ARGV[3] == '1' and redis.call('SCARD', KEYS[5]) > 0 then return -1 end
 local room = cjson.decode(info)
-local members = redis.call('SMEMBERS', KEYS[5])
-for _, u in ipairs(members) do redis.call('HDEL', ARGV[2] .. u, ARGV[1]) end
-for _, u in ipairs(redis.call('SMEMBERS', KEYS[10])) do redis.call('DEL', ARGV[4] .. u) end
-for _, u in ipairs(redis.call('SMEMBERS', KEYS[11])) do redis.call('DEL', ARGV[6] .. u) end
-redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13])
+local buried = 0
+for i = 0, 2 do
+  local key = ({KEYS[5], KEYS[10], KEYS[11]})[i + 1]
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('RENAME', key, KEYS[16 + i])
+    buried = 1
+  end
+end
+if buried == 1 then redis.call('ZADD', KEYS[14], tonumber(redis.call('GET', KEYS[15]) or '0'), ARGV[4]) end
+redis.call('UNLINK', KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[12], KEYS[13])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 if room.kind ~= 'dm' then
   redis.call('DECR', KEYS[3])
-  if type(room.owner) == 'string' then redis.call('DECR', ARGV[3] .. room.owner) end
+  if type(room.owner) == 'string' then redis.call('DECR', ARGV[2] .. room.owner) end
 end
-return members
+return buried
+`;
+
+// KEYS: 1 graves, 2 grave members, 3 grave authors, 4 grave mentioned, 5 the room's members now
+// ARGV: 1 the grave's entry, 2 chunk, 3 member: prefix, 4 room, 5 by: prefix, 6 mention: prefix
+// -> {more, work done (names or zset entries), the members whose entry it removed}. At most about
+// `chunk` of work: SPOP of chunk names, or zset entries removed (ZREMRANGEBYRANK of at most what is
+// left of the chunk; a whole zset UNLINKed counts 1).
+const GRAVE_STEP = `
+local head = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not head then return {0, 0, {}} end
+local budget = tonumber(ARGV[2])
+local names = redis.call('SPOP', KEYS[2], budget)
+if #names > 0 then
+  for _, u in ipairs(names) do
+    if redis.call('SISMEMBER', KEYS[5], u) == 0 then redis.call('HDEL', ARGV[3] .. u, ARGV[4]) end
+  end
+  return {1, #names, names}
+end
+local spent = 0
+local function clear(set, prefix)
+  while spent < budget do
+    local u = redis.call('SRANDMEMBER', set)
+    if not u then return end
+    local key = prefix .. u
+    local old = redis.call('ZCOUNT', key, '-inf', head)
+    if old == 0 then
+      redis.call('SREM', set, u)
+      spent = spent + 1
+    elseif redis.call('ZCOUNT', key, '(' .. head, '+inf') == 0 then
+      redis.call('UNLINK', key)
+      redis.call('SREM', set, u)
+      spent = spent + 1
+    else
+      -- The room was created again and has entries here too: only the lowest (the old room's).
+      local n = math.min(old, budget - spent)
+      redis.call('ZREMRANGEBYRANK', key, 0, n - 1)
+      if n == old then redis.call('SREM', set, u) end
+      spent = spent + n
+    end
+  end
+end
+clear(KEYS[3], ARGV[5])
+clear(KEYS[4], ARGV[6])
+if spent < budget then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return {0, spent, {}}
+end
+return {1, spent, {}}
 `;
 
 // The member set (`members`) and the roster (`roster`: the same names in a sorted set, all scores 0,
@@ -342,11 +448,24 @@ return members
 // bounded steps, when the two counts differ (see LIST_MEMBERS).
 
 // KEYS: 1 rooms, 2 member:<user>, 3 members, 4 seq, 5 empty, 6 roster.
-// ARGV: 1 room, 2 user, 3 max rooms.
+// ARGV: 1 room, 2 user, 3 max rooms, 4 members key head, 5 tail (of any room's: `room:{` `}:members`).
+// The set says who is a member (see DELETE_ROOM): an entry of the room in `member:<user>` without
+// the user in the set is a deleted room's, waiting for its grave's step, and is overwritten here.
+// Such entries do not count against the quota: at the quota, the user's entries (at most the quota
+// plus the stale ones) are checked against their rooms' sets and the stale ones removed first.
 const JOIN = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'no_room' end
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'member' end
-if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[3]) then return 'too_many_rooms' end
+if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then return 'member' end
+local count = redis.call('HLEN', KEYS[2]) - redis.call('HEXISTS', KEYS[2], ARGV[1])
+if count >= tonumber(ARGV[3]) then
+  for _, r in ipairs(redis.call('HKEYS', KEYS[2])) do
+    if r ~= ARGV[1] and redis.call('SISMEMBER', ARGV[4] .. r .. ARGV[5], ARGV[2]) == 0 then
+      redis.call('HDEL', KEYS[2], r)
+      count = count - 1
+    end
+  end
+  if count >= tonumber(ARGV[3]) then return 'too_many_rooms' end
+end
 redis.call('HSET', KEYS[2], ARGV[1], redis.call('GET', KEYS[4]) or '0')
 redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('ZADD', KEYS[6], 0, ARGV[2])
@@ -355,9 +474,14 @@ return 'joined'
 `;
 
 // KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster. ARGV: 1 room, 2 user, 3 now.
+// Not in the set: not a member (an entry of the room is a deleted room's: removed, as its grave's
+// step would).
 const LEAVE = `
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('SREM', KEYS[2], ARGV[2])
+if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 0
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[2])
 if redis.call('SCARD', KEYS[2]) == 0 and redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
@@ -365,14 +489,16 @@ end
 return 1
 `;
 
-// KEYS: 1 member:<user>, 2 seq, 3 log. ARGV: 1 room, 2 seq, 3 the tag of the client's event at that
-// seq ('' if it named none). The marker moves forward, never past head, and not at all if the tag
+// KEYS: 1 member:<user>, 2 seq, 3 log, 4 members. ARGV: 1 room, 2 seq, 3 the tag of the client's
+// event at that seq ('' if it named none), 4 user. The marker moves forward, never past head, and not at all if the tag
 // shows that the log no longer holds the client's event at that seq (entryHolds, below, on the
 // entry's nonce; here on the tag its payload carries, the same value: Lua has no SHA-256). Its log
 // went back and the client has not got its `reset` yet: the seqs it names may be new events it
 // never showed.
 // -> {marker, 1}, or {marker, 0} when the tag did not hold (nothing changed).
 const MARK_READ = `
+-- Not in the set: no membership (an entry without it is a deleted room's: see DELETE_ROOM).
+if redis.call('SISMEMBER', KEYS[4], ARGV[4]) == 0 then return {0, 1} end
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if not current then return {0, 1} end
 local seq = tonumber(ARGV[2])
@@ -537,7 +663,8 @@ type Commands = {
   chatAfter(...args: (string | number)[]): Promise<(string | null)[]>;
   chatReact(...args: (string | number)[]): Promise<[string, number | undefined]>;
   chatCreateRoom(...args: (string | number)[]): Promise<CreateRoomResult>;
-  chatDeleteRoom(...args: (string | number)[]): Promise<string[] | null | -1>;
+  chatDeleteRoom(...args: (string | number)[]): Promise<0 | 1 | null | -1>;
+  chatGraveStep(...args: (string | number)[]): Promise<[number, number, string[]]>;
   chatJoin(...args: (string | number)[]): Promise<JoinResult>;
   chatLeave(...args: (string | number)[]): Promise<number>;
   chatMarkRead(...args: (string | number)[]): Promise<[number, number]>;
@@ -555,6 +682,8 @@ export class RedisStore implements AccountStore, RoomStore {
   readonly #delivered: DeliveredPositions | undefined;
   readonly #rosterChunk: number;
   readonly #rosterStepped: RedisStoreOptions['rosterStepped'];
+  readonly #graveChunk: number;
+  readonly #graveStepped: RedisStoreOptions['graveStepped'];
   /** Stream entry nonces: this store's random tag and a count (unique per append, any node). */
   readonly #nonceTag = `${randomBytes(6).toString('base64url')}.`;
   #nonces = 0;
@@ -573,6 +702,10 @@ export class RedisStore implements AccountStore, RoomStore {
     if (!Number.isInteger(this.#rosterChunk) || this.#rosterChunk < 1)
       throw new TypeError('RedisStore: rosterChunk must be a positive integer');
     this.#rosterStepped = options.rosterStepped;
+    this.#graveChunk = options.graveChunk ?? 1000;
+    if (!Number.isInteger(this.#graveChunk) || this.#graveChunk < 1)
+      throw new TypeError('RedisStore: graveChunk must be a positive integer');
+    this.#graveStepped = options.graveStepped;
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
@@ -582,10 +715,11 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatAfter', 2, AFTER);
     define('chatReact', 6, REACT);
     define('chatCreateRoom', 7, CREATE_ROOM);
-    define('chatDeleteRoom', 13, DELETE_ROOM);
+    define('chatDeleteRoom', 18, DELETE_ROOM);
+    define('chatGraveStep', 5, GRAVE_STEP);
     define('chatJoin', 6, JOIN);
     define('chatLeave', 5, LEAVE);
-    define('chatMarkRead', 3, MARK_READ);
+    define('chatMarkRead', 4, MARK_READ);
     define('chatListRooms', 1, LIST_ROOMS);
     define('chatListMembers', 3, LIST_MEMBERS);
     define('chatRosterStep', 3, ROSTER_STEP);
@@ -679,8 +813,10 @@ export class RedisStore implements AccountStore, RoomStore {
 
   #deleteRoom(name: string, onlyIfEmpty: boolean): Promise<string[] | null | 'busy'> {
     const k = this.#keys;
+    const id = randomBytes(9).toString('base64url'); // 12 characters, no ':'
+    const grave = (part: string) => k.room(name, `grave:${id}:${part}`);
     return this.#call(async () => {
-      const members = await this.#redis.chatDeleteRoom(
+      const res = await this.#redis.chatDeleteRoom(
         k.rooms(),
         k.publicRooms(),
         k.roomCount(),
@@ -694,16 +830,76 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(name, 'mentioned'),
         k.room(name, 'roster'),
         k.room(name, 'rosterscan'),
+        k.graves(),
+        k.seq(name),
+        grave('members'),
+        grave('authors'),
+        grave('mentioned'),
         name,
-        k.member(''),
         k.owned(''),
-        k.room(name, 'by:'),
         onlyIfEmpty ? '1' : '0',
-        k.room(name, 'mention:'),
+        `${id}:${name}`,
       );
-      if (members === -1) return 'busy';
-      return members === null ? null : [...members].sort();
+      if (res === -1) return 'busy';
+      if (res === null) return null;
+      return Number(res) === 1 ? (await this.#clearGrave(`${id}:${name}`)).sort() : [];
     });
+  }
+
+  /**
+   * Drives GRAVE_STEP on a deleted room's grave (entry `<id>:<room>` of `graves`) to its end: the
+   * members whose entry this node's steps removed. Redis unavailable midway: the grave stays in
+   * `graves` for the next sweep (the room itself is gone already), and the names cleared so far are
+   * answered.
+   */
+  async #clearGrave(entry: string): Promise<string[]> {
+    const k = this.#keys;
+    const id = entry.slice(0, 12);
+    const room = entry.slice(13);
+    const grave = (part: string) => k.room(room, `grave:${id}:${part}`);
+    const keys = [
+      k.graves(),
+      grave('members'),
+      grave('authors'),
+      grave('mentioned'),
+      k.room(room, 'members'),
+    ];
+    const cleared: string[] = [];
+    for (;;) {
+      let more: number;
+      let done: number;
+      try {
+        const res = await callRedis(this.#isAvailable, () =>
+          this.#redis.chatGraveStep(
+            ...keys,
+            entry,
+            this.#graveChunk,
+            k.member(''),
+            room,
+            k.room(room, 'by:'),
+            k.room(room, 'mention:'),
+          ),
+        );
+        more = Number(res[0]);
+        done = Number(res[1]);
+        cleared.push(...res[2]);
+      } catch (err) {
+        if (err instanceof UnavailableError) return cleared;
+        throw err;
+      }
+      await this.#graveStepped?.(room, done);
+      if (more === 0) return cleared;
+    }
+  }
+
+  /** Clears the graves left by deletions whose node died or lost Redis midway (see DELETE_ROOM). */
+  async #clearGraves(): Promise<void> {
+    for (;;) {
+      const entries = await this.#call(() => this.#redis.zrange(this.#keys.graves(), '0', '99'));
+      if (entries.length === 0) return;
+      for (const entry of entries) await this.#clearGrave(entry);
+      if (entries.length < 100) return;
+    }
   }
 
   async deleteRoom(name: string): Promise<string[] | null> {
@@ -740,6 +936,8 @@ export class RedisStore implements AccountStore, RoomStore {
         room,
         user,
         maxRooms,
+        `${k.prefix}room:{`,
+        '}:members',
       ),
     );
   }
@@ -761,16 +959,26 @@ export class RedisStore implements AccountStore, RoomStore {
     );
   }
 
+  /**
+   * The user's entries, each kept only if its room exists and has the user in its set: an entry
+   * without the user in the set is a deleted room's, waiting for its grave's step (DELETE_ROOM).
+   */
   memberships(user: string): Promise<Membership[]> {
     return this.#call(async () => {
       const all = await this.#redis.hgetall(this.#keys.member(user));
       const rooms = Object.keys(all).sort();
       if (rooms.length === 0) return [];
-      const infos = await this.#redis.hmget(this.#keys.rooms(), ...rooms);
+      const read = this.#redis.multi().hmget(this.#keys.rooms(), ...rooms);
+      for (const room of rooms) read.sismember(this.#keys.room(room, 'members'), user);
+      const res = (await read.exec()) as [Error | null, unknown][] | null;
+      if (res === null) throw new Error('memberships: MULTI aborted');
+      for (const [err] of res) if (err) throw err;
+      const infos = res[0][1] as (string | null)[];
       const out: Membership[] = [];
       for (const [i, room] of rooms.entries()) {
         const raw = infos[i];
-        if (!raw) continue; // deleted between the two reads
+        // Deleted between the two reads, or a deleted room's entry (the room maybe created again).
+        if (!raw || res[i + 1][1] !== 1) continue;
         const info = JSON.parse(raw) as Omit<RoomInfo, 'name'>;
         out.push({ room, kind: info.kind, owner: info.owner, lastRead: Number(all[room]) });
       }
@@ -808,8 +1016,11 @@ export class RedisStore implements AccountStore, RoomStore {
     }
   }
 
+  /** The room's member set is the truth (an entry in `member:<user>` may be stale: DELETE_ROOM). */
   isMember(user: string, room: string): Promise<boolean> {
-    return this.#call(async () => (await this.#redis.hexists(this.#keys.member(user), room)) === 1);
+    return this.#call(
+      async () => (await this.#redis.sismember(this.#keys.room(room, 'members'), user)) === 1,
+    );
   }
 
   /**
@@ -823,9 +1034,11 @@ export class RedisStore implements AccountStore, RoomStore {
         this.#keys.member(user),
         this.#keys.seq(room),
         this.#keys.log(room),
+        this.#keys.room(room, 'members'),
         room,
         seq,
         tag ?? '',
+        user,
       );
       if (Number(held) === 0) this.#delivered?.suspect(room);
       return Number(marker);
@@ -1149,6 +1362,7 @@ export class RedisStore implements AccountStore, RoomStore {
   }
 
   async expireEmptyRooms(emptySince: number): Promise<string[]> {
+    await this.#clearGraves();
     const names = await this.#call(() =>
       this.#redis.zrangebyscore(this.#keys.emptyRooms(), '-inf', `(${emptySince}`),
     );

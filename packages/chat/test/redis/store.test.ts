@@ -451,6 +451,219 @@ describe('RedisStore member rosters', () => {
   });
 });
 
+describe('RedisStore room deletion in bounded steps', () => {
+  /** The room's members (as `legacyRoom` writes them) and some of their messages and mentions. */
+  async function bigRoom(store: RedisStore, redis: Awaited<ReturnType<typeof connect>>, keys: RedisKeys) {
+    const names = Array.from({ length: 3000 }, (_, i) => `m${String(i).padStart(4, '0')}`);
+    await store.createRoom(room('big'), quotas);
+    await legacyRoom(redis, keys, 'big', names);
+    // 120 authors (by:<user>) and 120 users mentioned (mention:<user>), with a few messages each.
+    for (let i = 0; i < 120; i++) {
+      const res = await store.appendEvent({
+        ...msg('big', names[i], `c${i}`),
+        mentions: [names[2999 - i]],
+      });
+      expect(res).toMatchObject({ ok: true });
+    }
+    return names;
+  }
+
+  /** Every key under the prefix that is not one a deleted room keeps (seq, tip, base) or a send's. */
+  async function leftovers(redis: Awaited<ReturnType<typeof connect>>, prefix: string): Promise<string[]> {
+    const all = await redis.cmd.keys(`${prefix}*`);
+    return all.filter((key) => !/:(seq|tip|base|dedup:.*|digest:.*)$/.test(key)).sort();
+  }
+
+  it('deletes a room of thousands of members in steps of about the chunk, gone for every node at once; the name can be created again meanwhile', async () => {
+    const redis = await connect(sharedServer().url);
+    try {
+      const keys = new RedisKeys('graves:');
+      const chunk = 50;
+      const steps: number[] = [];
+      // Node b acts while node a is between its first and second step (and again later): the old
+      // room's cleanup is pending for all of it.
+      let during: (() => Promise<void>) | undefined;
+      let later: (() => Promise<void>) | undefined;
+      const a = new RedisStore(redis.cmd, keys, {
+        graveChunk: chunk,
+        graveStepped: async (r, done) => {
+          expect(r).toBe('big');
+          steps.push(done);
+          if (steps.length === 1) await during?.();
+          if (steps.length === 30) await later?.();
+        },
+      });
+      const b = new RedisStore(redis.cmd, keys);
+      const names = await bigRoom(a, redis, keys);
+      await a.createRoom(room('other'), quotas);
+      expect(await a.join('m2500', 'other', 10)).toBe('joined');
+      const head = await a.head('big');
+      expect(head).toBe(120);
+
+      let checked = 0;
+      during = async () => {
+        // Most entries are still in member:<user> (one step of 50 names done) ...
+        expect(await redis.cmd.hexists(keys.member('m1000'), 'big')).toBe(1);
+        expect(await redis.cmd.zcard(keys.graves())).toBe(1);
+        // ... yet for both nodes the room is gone: no room, no membership, no listing, no writes.
+        for (const node of [a, b]) {
+          expect(await node.getRoom('big')).toBeNull();
+          expect(await node.listRooms('', 10)).toEqual([{ room: 'other', kind: 'public', members: 1 }]);
+          for (const user of ['m0000', 'm1000', 'm2500', 'm2999']) {
+            expect(await node.isMember(user, 'big')).toBe(false);
+            expect((await node.memberships(user)).map((m) => m.room)).not.toContain('big');
+            expect(await node.listMembers(user, 'big', '', 10)).toEqual({ ok: false, reason: 'not_member' });
+          }
+          expect((await node.memberships('m2500')).map((m) => m.room)).toEqual(['other']);
+          expect(await node.appendEvent(msg('big', 'm1000', 'after'))).toEqual({
+            ok: false,
+            reason: 'no_room',
+          });
+          expect(await node.join('m1000', 'big', 10)).toBe('no_room');
+          expect(await node.leave('m1001', 'big', 700)).toBe(false);
+          expect(await node.markRead('m1002', 'big', 100)).toBe(0);
+        }
+        // The stale entries do not count against the room quota: m1003 (in 'big' only) joins
+        // another room with a quota of one.
+        expect(await b.join('m1003', 'other', 1)).toBe('joined');
+        // Created again at once, on the other node: its members are exactly those who join it.
+        expect(await b.createRoom(room('big'), quotas)).toBe('created');
+        expect(await b.listRooms('', 10)).toEqual([
+          { room: 'big', kind: 'public', members: 0 },
+          { room: 'other', kind: 'public', members: 2 },
+        ]);
+        expect(await b.join('m1000', 'big', 10)).toBe('joined'); // an old member: a new membership
+        expect(await b.join('m0005', 'big', 10)).toBe('joined'); // an old author
+        expect(await b.join('newbie', 'big', 10)).toBe('joined');
+        expect(await b.listMembers('newbie', 'big', '', 10)).toEqual(listed(['m0005', 'm1000', 'newbie']));
+        for (const node of [a, b]) {
+          expect(await node.isMember('m1000', 'big')).toBe(true);
+          expect(await node.isMember('m1001', 'big')).toBe(false);
+          expect(await node.memberships('m1000')).toEqual([
+            { room: 'big', kind: 'public', owner: 'x', lastRead: head },
+          ]);
+          expect((await node.memberships('m1001')).map((m) => m.room)).toEqual([]);
+          // A member of the old room only is not one of the new: refused as such.
+          expect(await node.appendEvent(msg('big', 'm1001', 'stale'))).toEqual({
+            ok: false,
+            reason: 'not_member',
+          });
+          expect(await node.listMembers('m1001', 'big', '', 10)).toEqual({ ok: false, reason: 'not_member' });
+          expect(await node.leave('m1001', 'big', 700)).toBe(false);
+        }
+        // The old author writes in the new room (its by: zset now holds both rooms' seqs); the new
+        // room's seqs continue the old one's.
+        expect(await b.appendEvent({ ...msg('big', 'm0005', 'new'), mentions: ['newbie'] })).toMatchObject({
+          ok: true,
+          event: { message: { seq: head + 1 } },
+        });
+        expect(await b.unreadCount('big', 'm0005', head)).toBe(0);
+        expect(await b.unreadCount('big', 'newbie', head)).toBe(1);
+        expect(await b.mentionCount('big', 'newbie', head)).toBe(1);
+        checked++;
+      };
+      later = async () => {
+        // Halfway: the new room is untouched by the old one's steps.
+        expect(await b.listMembers('newbie', 'big', '', 10)).toEqual(listed(['m0005', 'm1000', 'newbie']));
+        expect(await a.isMember('m1000', 'big')).toBe(true);
+        checked++;
+      };
+
+      const told = await a.deleteRoom('big');
+      expect(checked).toBe(2);
+      // The members to tell: all but those who joined the room created again meanwhile.
+      expect(told).toEqual(names.filter((n) => n !== 'm1000' && n !== 'm0005'));
+      // Many steps, none more than the chunk of work: 3000 names, then the 240 zsets.
+      expect(steps.length).toBeGreaterThanOrEqual(3000 / chunk);
+      for (const done of steps) expect(done).toBeLessThanOrEqual(chunk);
+      expect(steps.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(3000 + 240);
+
+      // Cleared: no entry of the old room, no grave; the new room's memberships and counts intact.
+      expect(await redis.cmd.zcard(keys.graves())).toBe(0);
+      for (const user of names) {
+        const held = await redis.cmd.hexists(keys.member(user), 'big');
+        expect([user, held]).toEqual([user, user === 'm1000' || user === 'm0005' ? 1 : 0]);
+      }
+      expect(await redis.cmd.zrange(keys.room('big', 'by:m0005'), '0', '-1')).toEqual([String(head + 1)]);
+      expect(await redis.cmd.zrange(keys.room('big', 'mention:newbie'), '0', '-1')).toEqual([
+        String(head + 1),
+      ]);
+      expect(await b.unreadCount('big', 'newbie', head)).toBe(1);
+      expect(await b.unreadCount('big', 'm0005', head)).toBe(0);
+      expect(await allMembers(a, 'newbie', 'big', 2)).toEqual(['m0005', 'm1000', 'newbie']);
+      expect(await leftovers(redis, 'graves:')).toEqual(
+        [
+          'graves:member:m0005',
+          'graves:member:m1000',
+          'graves:member:m1003',
+          'graves:member:m2500',
+          'graves:member:newbie',
+          'graves:room:{big}:authors',
+          'graves:room:{big}:by:m0005',
+          'graves:room:{big}:idx',
+          'graves:room:{big}:live',
+          'graves:room:{big}:log',
+          'graves:room:{big}:members',
+          'graves:room:{big}:mention:newbie',
+          'graves:room:{big}:mentioned',
+          'graves:room:{big}:msgs',
+          'graves:room:{big}:roster',
+          'graves:room:{other}:members',
+          'graves:room:{other}:roster',
+          'graves:rooms',
+          'graves:roomcount',
+          'graves:owned:x',
+          'graves:public',
+        ].sort(),
+      );
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it('leaves the cleanup of a node that died midway to the next sweep of any node', async () => {
+    const redis = await connect(sharedServer().url);
+    try {
+      const keys = new RedisKeys('graves-died:');
+      const died = new Error('the node died');
+      let dying = 0;
+      const dies = new RedisStore(redis.cmd, keys, {
+        graveChunk: 40,
+        graveStepped: () => {
+          if (++dying === 10) throw died;
+        },
+      });
+      const steps: number[] = [];
+      const next = new RedisStore(redis.cmd, keys, {
+        graveChunk: 40,
+        graveStepped: (_room, done) => void steps.push(done),
+      });
+      const names = await bigRoom(dies, redis, keys);
+      await expect(dies.deleteRoom('big')).rejects.toMatchObject({ cause: died });
+      // Gone for everyone already; the grave and most entries are left.
+      expect(await next.getRoom('big')).toBeNull();
+      expect(await next.isMember('m2000', 'big')).toBe(false);
+      expect(await next.memberships('m2000')).toEqual([]);
+      expect(await redis.cmd.zcard(keys.graves())).toBe(1);
+      const left = await Promise.all(names.map((u) => redis.cmd.hexists(keys.member(u), 'big')));
+      const pending = left.filter((h) => h === 1).length;
+      expect(pending).toBe(3000 - 10 * 40);
+      // Another node's sweep finishes it (from where it was: only the names left).
+      expect(await next.expireEmptyRooms(0)).toEqual([]);
+      expect(steps.reduce((x, y) => x + y, 0)).toBe(pending + 240);
+      for (const done of steps) expect(done).toBeLessThanOrEqual(40);
+      expect(await redis.cmd.zcard(keys.graves())).toBe(0);
+      for (const user of names) expect([user, await redis.cmd.exists(keys.member(user))]).toEqual([user, 0]);
+      expect(await leftovers(redis, 'graves-died:')).toEqual([
+        'graves-died:owned:x',
+        'graves-died:roomcount',
+      ]);
+    } finally {
+      await redis.close();
+    }
+  });
+});
+
 describe('RedisStore member rosters beside a node of the version before them', () => {
   it('builds the roster again when a page holds a name the set lost (the counts agree)', async () => {
     const redis = await connect(sharedServer().url);

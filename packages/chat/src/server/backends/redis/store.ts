@@ -339,9 +339,12 @@ return 'created'
 //   authors/mentioned, the entries of its by:/mention: zset at or below the grave's counter. The
 //   grave leaves `graves` when its three sets are empty (they vanish with their last name).
 //   deleteRoom drives the steps to the end before it answers (their names are the members it
-//   returns); a node that dies or loses Redis meanwhile leaves the grave in `graves`, and any
-//   node's sweep (expireEmptyRooms, every minute) finishes it. Steps of two nodes on one grave
-//   take disjoint names (SPOP); every HDEL and ZREM is idempotent.
+//   returns, to be told; a member who joined the room created again meanwhile is not among
+//   them); a node that dies or loses Redis meanwhile leaves the grave in `graves`, and any node's
+//   sweep (expireEmptyRooms, every minute) finishes it. Steps of two nodes on one grave take
+//   disjoint names (SPOP); every HDEL and ZREM is idempotent. (The members cleared by a sweep,
+//   or by another node's sweep while this node is still driving, are not told: their clients
+//   learn it at their next request or reconnection, as after a node's crash.)
 //
 // Why a `member:<user>` entry still waiting for its step is never taken for membership:
 // the member set is the truth. Every script that adds or removes a membership changes the entry
@@ -395,7 +398,8 @@ return buried
 
 // KEYS: 1 graves, 2 grave members, 3 grave authors, 4 grave mentioned, 5 the room's members now
 // ARGV: 1 the grave's entry, 2 chunk, 3 member: prefix, 4 room, 5 by: prefix, 6 mention: prefix
-// -> {more, work done (names or zset entries), the members whose entry it removed}. At most about
+// -> {more, work done (names or zset entries), the members whose entry it removed: not those who
+// joined the room created again under the name meanwhile, whose entry is the new membership's}. At most about
 // `chunk` of work: SPOP of chunk names, or zset entries removed (ZREMRANGEBYRANK of at most what is
 // left of the chunk; a whole zset UNLINKed counts 1).
 const GRAVE_STEP = `
@@ -404,10 +408,14 @@ if not head then return {0, 0, {}} end
 local budget = tonumber(ARGV[2])
 local names = redis.call('SPOP', KEYS[2], budget)
 if #names > 0 then
+  local gone = {}
   for _, u in ipairs(names) do
-    if redis.call('SISMEMBER', KEYS[5], u) == 0 then redis.call('HDEL', ARGV[3] .. u, ARGV[4]) end
+    if redis.call('SISMEMBER', KEYS[5], u) == 0 then
+      redis.call('HDEL', ARGV[3] .. u, ARGV[4])
+      gone[#gone + 1] = u
+    end
   end
-  return {1, #names, names}
+  return {1, #names, gone}
 end
 local spent = 0
 local function clear(set, prefix)

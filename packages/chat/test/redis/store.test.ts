@@ -543,6 +543,11 @@ describe('RedisStore room deletion in bounded steps', () => {
             { room: 'big', kind: 'public', owner: 'x', lastRead: head },
           ]);
           expect((await node.memberships('m1001')).map((m) => m.room)).toEqual([]);
+          // (m1001's stale entry went with its leave above; m1500's is still there, not a membership.)
+          expect(await redis.cmd.hexists(keys.member('m1500'), 'big')).toBe(1);
+          expect(await node.memberships('m1500')).toEqual([]);
+          expect(await node.isMember('m1500', 'big')).toBe(false);
+          expect(await node.markRead('m1500', 'big', head + 1)).toBe(0);
           // A member of the old room only is not one of the new: refused as such.
           expect(await node.appendEvent(msg('big', 'm1001', 'stale'))).toEqual({
             ok: false,

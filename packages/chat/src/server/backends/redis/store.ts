@@ -33,7 +33,10 @@
  *   checks the user's room count; an emptied room enters `empty` with the time, and expiry deletes
  *   every key of it except `seq` and `tip` (a room created again under that name continues its
  *   numbering and its chain of nonces, so no reader's cursor can hide its first events and no
- *   reader takes the new room for a log that went back).
+ *   reader takes the new room for a log that went back). Deletion (by the owner, or expiry) is one
+ *   script of constant work that takes the room away for everyone, then bounded steps that clear
+ *   its members' entries (DELETE_ROOM and GRAVE_STEP: a room of millions of members never blocks
+ *   Redis in one script); the room's member set is the truth of who is a member meanwhile.
  * - Durability: a method resolves after Redis replied. With `appendonly yes` and `appendfsync
  *   always`, Redis writes and fsyncs the AOF before it replies, so an acknowledged message survives
  *   a crash of Redis itself (with `everysec`, up to one second of acknowledged writes can be lost;

@@ -16,6 +16,12 @@ export interface FlagSpec {
   multiple?: boolean;
   /** shown in the help after the flag, e.g. 'N' or 'NAME: VALUE' */
   value?: string;
+  /**
+   * The value is a number: a following argument that starts with '-' and is no flag of the
+   * command (`--timeout -1`) is taken as the value, so the flag's own check refuses it in words
+   * of its own rather than parseArgs calling it ambiguous.
+   */
+  numeric?: boolean;
   description: string;
 }
 
@@ -92,7 +98,12 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
   let values: ParsedFlags;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true }));
+    ({ values, positionals } = parseArgs({
+      args: attachDashValues(spec, argv),
+      options,
+      strict: true,
+      allowPositionals: true,
+    }));
   } catch (err) {
     // parseArgs messages are multi-line sentences with advice; keep the first line as the reason.
     const message = (err as Error).message.split('\n')[0].replace(/\.\s.*$/, '');
@@ -106,6 +117,40 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
     throw new CliUsageError(`unexpected argument '${positionals[spec.positionals.length]}'`, spec);
   }
   return { flags: values, positionals, help: false };
+}
+
+/**
+ * `--timeout -1` as `--timeout=-1` for the numeric flags, when the argument after the flag is no
+ * flag of the command (`-k` or `--json` after it still mean those flags: the value is missing).
+ * Nothing after a `--` is touched.
+ */
+function attachDashValues(spec: CommandSpec, argv: string[]): string[] {
+  const flags = Object.entries({ ...spec.flags, help: helpFlag });
+  const byShort = new Map(flags.filter(([, f]) => f.short).map(([name, f]) => [f.short!, name]));
+  const isFlag = (arg: string): boolean =>
+    arg.startsWith('--')
+      ? flags.some(([name]) => arg === `--${name}` || arg.startsWith(`--${name}=`))
+      : byShort.has(arg[1]);
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') return out.concat(argv.slice(i));
+    const name = arg.startsWith('--') ? arg.slice(2) : arg.length === 2 ? byShort.get(arg[1]) : undefined;
+    const next = argv[i + 1];
+    if (
+      name !== undefined &&
+      spec.flags[name]?.numeric === true &&
+      next?.startsWith('-') &&
+      next !== '--' &&
+      !isFlag(next)
+    ) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 /** A TCP port: an integer 0..65535 (0 picks a free port). */

@@ -41,7 +41,12 @@ export type Socket = InstanceType<typeof WebSocket>;
 export type SocketServer = InstanceType<typeof WebSocketServer>;
 
 export const serverFlags: Record<string, FlagSpec> = {
-  port: { type: 'string', value: 'N', description: 'port to listen on (required; 0 picks a free one)' },
+  port: {
+    type: 'string',
+    value: 'N',
+    numeric: true,
+    description: 'port to listen on (required; 0 picks a free one)',
+  },
   host: {
     type: 'string',
     value: 'host',

@@ -24,7 +24,7 @@ const spec: CommandSpec = {
   flags: {
     header: { type: 'string', short: 'H', multiple: true, value: 'NAME: VALUE', description: 'add a header' },
     json: { type: 'boolean', description: 'one JSON object per line' },
-    wait: { type: 'string', value: 'S', description: 'wait S seconds' },
+    wait: { type: 'string', value: 'S', numeric: true, description: 'wait S seconds' },
   },
   notes: 'Notes here.',
 };
@@ -104,6 +104,44 @@ describe('parseCommand', () => {
     expect(missingValue.message).toMatch(/^Option '--wait <value>' argument missing$/);
     // A boolean flag given a value is refused too.
     expect(usageError(() => parseCommand(spec, ['ws://x', '--json=yes'])).message).toMatch(/--json/);
+  });
+});
+
+describe('parseCommand: a numeric flag followed by a dash', () => {
+  const withShort: CommandSpec = {
+    ...spec,
+    flags: { ...spec.flags, wait: { ...spec.flags.wait, short: 'w' } },
+  };
+
+  it.each([
+    [['ws://x', '--wait', '-1'], '-1'],
+    [['ws://x', '-w', '-0.5'], '-0.5'],
+    [['ws://x', '--wait', '-soon'], '-soon'],
+    [['--wait', '-1', 'ws://x'], '-1'],
+  ])('%j takes the dash argument as the value, for the flag to refuse in its own words', (argv, value) => {
+    const parsed = parseCommand(withShort, argv);
+    expect(parsed.flags.wait).toBe(value);
+    expect(parsed.positionals).toEqual(['ws://x']);
+    expect(usageError(() => secondsFlag(spec, 'wait', stringFlag(parsed.flags.wait), 0)).message).toBe(
+      `--wait must be a number of seconds, got '${value}'`,
+    );
+  });
+
+  it('a flag of the command after it is that flag (the value is missing), and after -- nothing changes', () => {
+    expect(usageError(() => parseCommand(spec, ['ws://x', '--wait', '--json'])).message).toMatch(
+      /^Option '--wait' argument is ambiguous/,
+    );
+    expect(usageError(() => parseCommand(spec, ['ws://x', '--wait', '-H'])).message).toMatch(/ambiguous/);
+    expect(usageError(() => parseCommand(spec, ['ws://x', '--wait', '-h'])).message).toMatch(/ambiguous/);
+    const two: CommandSpec = { ...spec, positionals: ['<a>', '<b>'] };
+    expect(parseCommand(two, ['--', '--wait', '-1'])).toMatchObject({
+      flags: {},
+      positionals: ['--wait', '-1'],
+    });
+  });
+
+  it('a flag that is not numeric keeps parseArgs behaviour', () => {
+    expect(usageError(() => parseCommand(spec, ['ws://x', '-H', '-1'])).message).toMatch(/ambiguous/);
   });
 });
 

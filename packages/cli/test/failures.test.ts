@@ -58,6 +58,22 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
     ],
     ['an invalid subprotocol name', ['connect', 'ws://x', '-p', 'a b'], /^riptide connect: .*subprotocol/],
     ['a non-numeric --wait', ['connect', 'ws://x', '--wait', 'soon'], /--wait must be a number of seconds/],
+    // Negative values: parseArgs called these "ambiguous" (they start with a dash).
+    [
+      'a negative --timeout',
+      ['connect', 'ws://x', '--timeout', '-1'],
+      /^riptide connect: --timeout must be a number of seconds, got '-1'\n/,
+    ],
+    [
+      'a negative -w',
+      ['connect', 'ws://x', '-w', '-0.5'],
+      /^riptide connect: --wait must be a number of seconds, got '-0.5'\n/,
+    ],
+    [
+      'a negative --port',
+      ['listen', '--port', '-1'],
+      /^riptide listen: --port must be an integer from 0 to 65535, got '-1'\n/,
+    ],
     [
       'a --timeout too long for a timer (no TimeoutOverflowWarning)',
       ['connect', 'ws://x', '--timeout', '99999999999'],
@@ -185,6 +201,11 @@ describe('help and version', () => {
     const listen = await run(['listen', '-h']);
     for (const text of ['--port', '--host', '--allow-origin', 'origins:', '/clients', '/kick'])
       expect(listen.stdout).toContain(text);
+    // What the end of its input does (servers.test.ts and pty.test.ts check both).
+    expect(listen.stdout).toContain('Ctrl-D stops the server');
+    expect(listen.stdout.replace(/\s+/g, ' ')).toContain(
+      'When stdin is a pipe, a file or /dev/null (e.g. under a process manager), the server keeps running after the input ends, until Ctrl-C or SIGTERM',
+    );
   });
 });
 

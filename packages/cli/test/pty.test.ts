@@ -3,6 +3,7 @@
  * pty as its stdin/stdout, and relays what we write to its own stdin as typed keys.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { BIN, Cli, killAll } from './helpers.js';
 import { type Peer, until, wsPeer } from './peers.js';
 
@@ -63,5 +64,20 @@ describe('riptide connect in a terminal', () => {
     await cli.waitFor(/closed 4321 all done/);
     expect((await cli.exited).code).toBe(0);
     expect(peer.closes[0]).toEqual([4321, 'all done']);
+  });
+});
+
+describe('riptide listen in a terminal', () => {
+  it('Ctrl-D (end of input) stops the server as Ctrl-C does: clients closed with 1001, exit 0', async () => {
+    const cli = underPty(['listen', '--port', '0']);
+    const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
+    const ws = new WebSocket(url);
+    const closed = new Promise<[number, string]>((resolve) =>
+      ws.on('close', (code, reason) => resolve([code, reason.toString()])),
+    );
+    await cli.waitFor(/\[1\] connected from/);
+    cli.write('\x04'); // Ctrl-D at an empty prompt, as the terminal delivers it in raw mode
+    expect(await closed).toEqual([1001, 'server shutting down']);
+    expect((await cli.exited).code).toBe(0);
   });
 });

@@ -210,6 +210,19 @@ describe('riptide listen', () => {
     expect(await clients[0].closed).toEqual([1001, 'server shutting down']);
     expect((await cli.exited).code).toBe(0);
   });
+
+  it('serves with an input that ended before any client came (/dev/null under a process manager); SIGTERM stops it', async () => {
+    const { cli, url } = await startServer('listen');
+    cli.end();
+    // The end of input is read before the client below connects or not: either way nothing stops.
+    const c = await client(url);
+    await cli.waitFor(/\[1\] connected from/);
+    c.ws.send('after the end');
+    await cli.waitFor(/\[1\] after the end\n/);
+    cli.signal('SIGTERM');
+    expect(await c.closed).toEqual([1001, 'server shutting down']);
+    expect((await cli.exited).code).toBe(0);
+  });
 });
 
 /**

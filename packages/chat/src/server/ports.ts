@@ -176,6 +176,14 @@ export interface SendLookup {
   attachments?: readonly string[];
 }
 
+/**
+ * A page of a room's members (RoomStore.listMembers). not_member: the user asking is not a member
+ * of the room at the moment the page is read (checked with the read, so a member removed through
+ * another node cannot read the list in the moment before their connection hears of it); a room
+ * that does not exist has no members, so that is its answer too.
+ */
+export type MembersPage = { ok: true; members: string[] } | { ok: false; reason: 'not_member' };
+
 export type StoredSend =
   /** Stored under that key with that content: the message as it is now (maybe deleted since). */
   | { ok: true; message: ChatMessage }
@@ -227,9 +235,10 @@ export interface RoomStore {
   memberships(user: string): Promise<Membership[]>;
   /**
    * The room's members (any kind of room) with names after `after` ('' for the first), sorted in
-   * code unit order (as the online list), at most `limit`; none for a room that does not exist.
+   * code unit order (as the online list), at most `limit`, read for `user`, who must be a member of
+   * the room at that moment (checked with the read, O(1)): else not_member (MembersPage).
    */
-  listMembers(room: string, after: string, limit: number): Promise<string[]>;
+  listMembers(user: string, room: string, after: string, limit: number): Promise<MembersPage>;
   isMember(user: string, room: string): Promise<boolean>;
   /**
    * Moves the read marker forward (never back, never past head); resolves with the marker. `tag`:

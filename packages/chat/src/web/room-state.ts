@@ -281,6 +281,9 @@ export class ChatState {
         if (!room) return;
         if (msg.online) room.online.add(msg.user);
         else room.online.delete(msg.user);
+        // No connection of theirs is in the room any more: they type nowhere there. (It also ends
+        // a notice that crossed their removal: sent from their node before this one.)
+        if (!msg.online && room.typing.delete(msg.user)) this.#changed('typing');
         this.#changed('online');
         return;
       }
@@ -288,6 +291,8 @@ export class ChatState {
         const room = this.rooms.get(msg.room);
         if (!room) return;
         if (!msg.joined) room.online.delete(msg.user);
+        // Left or removed: their typing line goes with them (the server sends no "stopped typing").
+        if (!msg.joined && room.typing.delete(msg.user)) this.#changed('typing');
         if (msg.joined) room.members?.add(msg.user);
         else room.members?.delete(msg.user);
         room.membersLoad?.notices.set(msg.user, msg.joined);

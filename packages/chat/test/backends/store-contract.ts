@@ -394,16 +394,38 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       await rooms.join('zed', 'other', 10);
       expect(await rooms.leave('carl', 'plans', 700)).toBe(true);
       // Upper case before lower case, as JavaScript sorts (and as `online` is sorted).
-      expect(await rooms.listMembers('plans', '', 10)).toEqual(['Ben', 'ann', 'dora', 'eve']);
-      expect(await rooms.listMembers('plans', '', 2)).toEqual(['Ben', 'ann']);
-      expect(await rooms.listMembers('plans', 'ann', 2)).toEqual(['dora', 'eve']);
-      expect(await rooms.listMembers('plans', 'eve', 2)).toEqual([]);
+      const page = (members: string[]) => ({ ok: true, members });
+      expect(await rooms.listMembers('ann', 'plans', '', 10)).toEqual(page(['Ben', 'ann', 'dora', 'eve']));
+      expect(await rooms.listMembers('eve', 'plans', '', 2)).toEqual(page(['Ben', 'ann']));
+      expect(await rooms.listMembers('ann', 'plans', 'ann', 2)).toEqual(page(['dora', 'eve']));
+      expect(await rooms.listMembers('ann', 'plans', 'eve', 2)).toEqual(page([]));
       // A cursor need not be a member (carl left between two pages).
-      expect(await rooms.listMembers('plans', 'carl', 10)).toEqual(['dora', 'eve']);
-      expect(await rooms.listMembers('other', '', 10)).toEqual(['zed']);
-      expect(await rooms.listMembers('nowhere', '', 10)).toEqual([]);
+      expect(await rooms.listMembers('ann', 'plans', 'carl', 10)).toEqual(page(['dora', 'eve']));
+      expect(await rooms.listMembers('zed', 'other', '', 10)).toEqual(page(['zed']));
       await rooms.deleteRoom('plans');
-      expect(await rooms.listMembers('plans', '', 10)).toEqual([]);
+      expect(await rooms.listMembers('ann', 'plans', '', 10)).toEqual({ ok: false, reason: 'not_member' });
+    });
+
+    it('lists the members only to a member at that moment: not_member to anyone else', async () => {
+      const { rooms } = await open();
+      const notMember = { ok: false, reason: 'not_member' };
+      await rooms.createRoom(room('plans', 'ann', 'private'), quotas);
+      await rooms.createRoom(room('other'), quotas);
+      for (const user of ['ann', 'bob']) await rooms.join(user, 'plans', 10);
+      await rooms.join('zed', 'other', 10);
+      expect(await rooms.listMembers('bob', 'plans', '', 10)).toEqual({ ok: true, members: ['ann', 'bob'] });
+      // A member of another room, a user of no room, a name differing in case only.
+      expect(await rooms.listMembers('zed', 'plans', '', 10)).toEqual(notMember);
+      expect(await rooms.listMembers('nobody', 'plans', '', 10)).toEqual(notMember);
+      expect(await rooms.listMembers('Bob', 'plans', '', 10)).toEqual(notMember);
+      // Removed (left) between two pages: the next page is refused, whatever the cursor.
+      expect(await rooms.leave('bob', 'plans', 700)).toBe(true);
+      expect(await rooms.listMembers('bob', 'plans', 'ann', 10)).toEqual(notMember);
+      expect(await rooms.listMembers('ann', 'plans', '', 10)).toEqual({ ok: true, members: ['ann'] });
+      // Back in: listed again. A room that does not exist has no members to ask.
+      expect(await rooms.join('bob', 'plans', 10)).toBe('joined');
+      expect(await rooms.listMembers('bob', 'plans', 'ann', 10)).toEqual({ ok: true, members: ['bob'] });
+      expect(await rooms.listMembers('ann', 'nowhere', '', 10)).toEqual(notMember);
     });
 
     it('pages members in byte order over every kind of name character, through joins and leaves', async () => {
@@ -416,18 +438,23 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       await rooms.leave('gone', 'all', 700);
       await rooms.leave('Amy', 'all', 700);
       await rooms.join('Amy', 'all', 10);
+      const list = async (after: string, limit: number) => {
+        const res = await rooms.listMembers('zed', 'all', after, limit);
+        if (!res.ok) throw new Error(`zed is a member of all: ${res.reason}`);
+        return res.members;
+      };
       const pages: string[][] = [];
       for (let after = ''; ; ) {
-        const page = await rooms.listMembers('all', after, 3);
+        const page = await list(after, 3);
         if (page.length === 0) break;
         pages.push(page);
         after = page[page.length - 1];
       }
       expect(pages).toEqual([sorted.slice(0, 3), sorted.slice(3, 6), sorted.slice(6)]);
       // A cursor between names, and one before and after them all.
-      expect(await rooms.listMembers('all', '9', 2)).toEqual(['9nine', 'Amy']);
-      expect(await rooms.listMembers('all', '-', 1)).toEqual(['-dash']);
-      expect(await rooms.listMembers('all', '~', 5)).toEqual([]);
+      expect(await list('9', 2)).toEqual(['9nine', 'Amy']);
+      expect(await list('-', 1)).toEqual(['-dash']);
+      expect(await list('~', 5)).toEqual([]);
     });
 
     it('expires rooms empty since before a time, keeps general and occupied ones, and never reuses a seq', async () => {

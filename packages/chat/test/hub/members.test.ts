@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, startTestServer, TestClient } from '../helpers.js';
-import { listMembers, MEMBERS_PAGE } from './members.js';
+import { listMembers, MEMBERS_PAGE, membersAfterRemoval } from './members.js';
 
 afterEach(cleanup);
 
@@ -15,6 +15,17 @@ describe('members', () => {
     });
     const clients: TestClient[] = [];
     await listMembers([server.origin], (c) => clients.push(c));
+    for (const c of clients) await c.close();
+  });
+
+  it('refuses a member removed in the store before their connection hears of it', async () => {
+    const server = await startTestServer({ limits: { roomRate: { burst: 100, perSecond: 100 } } });
+    const clients: TestClient[] = [];
+    await membersAfterRemoval(
+      [server.origin],
+      (user, room) => server.backend.rooms.leave(user, room, Date.now()),
+      (c) => clients.push(c),
+    );
     for (const c of clients) await c.close();
   });
 

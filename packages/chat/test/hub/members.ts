@@ -84,3 +84,45 @@ export async function listMembers(origins: string[], track: (c: TestClient) => v
   await bob.next('joined', (m) => m.room === 'dm:alice:bob');
   expect(await members(bob, 'dm:alice:bob')).toEqual(page('dm:alice:bob', ['alice', 'bob']));
 }
+
+/**
+ * The store checks the membership with the read (RoomStore.listMembers), not only the connection's
+ * room set, which hears of a removal only when the news reaches it (on Redis, from another node):
+ * `dropMembership` removes bob's membership in the store directly, so no notice is ever sent and
+ * his connection still lists the room; his `members` gets `not_member` as if he were out. alice, a
+ * member, lists as before. Both a private room and a public one.
+ */
+export async function membersAfterRemoval(
+  origins: string[],
+  dropMembership: (user: string, room: string) => Promise<boolean>,
+  track: (c: TestClient) => void,
+): Promise<void> {
+  const { on, join } = TestClient.nodes(origins, track);
+  const alice = (await join(0, await register(on(0), 'alice'))).client;
+  const bob = (await join(origins.length - 1, await register(on(origins.length - 1), 'bob'))).client;
+  expect(await alice.request('joined', { type: 'create', room: 'plans', private: true })).toMatchObject({
+    kind: 'private',
+  });
+  expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
+    type: 'invited',
+  });
+  await bob.next('joined', (m) => m.room === 'plans');
+  expect(await alice.request('joined', { type: 'create', room: 'lounge' })).toMatchObject({ kind: 'public' });
+  expect(await bob.request('joined', { type: 'join', room: 'lounge' })).toMatchObject({ room: 'lounge' });
+  const members = (client: TestClient, room: string) => client.request('members', { type: 'members', room });
+  for (const room of ['plans', 'lounge']) {
+    expect(await members(bob, room)).toMatchObject({ type: 'members', members: ['alice', 'bob'] });
+    // Out in the store; bob's connection is never told (no `left`), so it still lists the room.
+    expect(await dropMembership('bob', room)).toBe(true);
+    await bob.barrier();
+    expect(bob.all('left')).toEqual([]);
+    expect(await members(bob, room)).toEqual({
+      v: 2,
+      type: 'error',
+      ref: expect.any(String),
+      code: 'not_member',
+      message: `you are not in room ${room}`,
+    });
+    expect(await members(alice, room)).toMatchObject({ type: 'members', members: ['alice'] });
+  }
+}

@@ -3,7 +3,7 @@
  * member on either node gets the same pages.
  */
 import { describe, it } from 'vitest';
-import { listMembers, MEMBERS_PAGE } from '../hub/members.js';
+import { listMembers, MEMBERS_PAGE, membersAfterRemoval } from '../hub/members.js';
 import { closedAfterEachTest, redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
 
 const redis = redisServerForThisFile();
@@ -20,6 +20,20 @@ describe('members, on two nodes', () => {
     servers.push(...nodes);
     await listMembers(
       nodes.map((node) => node.url.replace(/\/$/, '')),
+      (c) => clients.push(c),
+    );
+  });
+
+  it('refuses a member removed through another node before their connection hears of it', async () => {
+    const nodes = await startChatServersOnRedis(2, {
+      url: redis().url,
+      prefix: 'members-removed:',
+      limits: { roomRate: { burst: 100, perSecond: 100 } },
+    });
+    servers.push(...nodes);
+    await membersAfterRemoval(
+      nodes.map((node) => node.url.replace(/\/$/, '')),
+      (user, room) => nodes[0].backend.rooms.leave(user, room, Date.now()),
       (c) => clients.push(c),
     );
   });

@@ -218,6 +218,34 @@ describe('RedisCommittedEvents', () => {
   });
 });
 
+/** Every page of the room's members as `user` sees them, `limit` at a time. */
+async function allMembers(store: RedisStore, user: string, room: string, limit: number): Promise<string[]> {
+  const seen: string[] = [];
+  for (let after = ''; ; ) {
+    const res = await store.listMembers(user, room, after, limit);
+    if (!res.ok) throw new Error(`${user} is not a member of ${room}`);
+    if (res.members.length === 0) return seen;
+    seen.push(...res.members);
+    after = res.members[res.members.length - 1];
+  }
+}
+
+const listed = (members: string[]) => ({ ok: true, members });
+
+/** A room as the store wrote it before rosters: each member's hash entry and the member set. */
+async function legacyRoom(
+  redis: Awaited<ReturnType<typeof connect>>,
+  keys: RedisKeys,
+  name: string,
+  names: string[],
+) {
+  const write = redis.cmd.pipeline();
+  for (const user of names) write.hset(keys.member(user), name, '0');
+  for (let i = 0; i < names.length; i += 1000)
+    write.sadd(keys.room(name, 'members'), ...names.slice(i, i + 1000));
+  await write.exec();
+}
+
 describe('RedisStore member rosters', () => {
   it('pages the members of a room stored before rosters existed, and keeps the roster through joins, leaves and deletion', async () => {
     const redis = await connect(sharedServer().url);
@@ -225,14 +253,10 @@ describe('RedisStore member rosters', () => {
       const keys = new RedisKeys('legacy:');
       const store = new RedisStore(redis.cmd, keys);
       await store.createRoom(room('old'), quotas);
-      // What the store wrote before rosters: each member's hash entry and the member set, no roster.
-      // More names than one ZADD of the rebuild takes (1000).
+      // More names than one step of the build takes (1000).
       const legacy = Array.from({ length: 2500 }, (_, i) => `u${String(i).padStart(4, '0')}`);
       legacy.push('_x', '-y', 'Ann');
-      const write = redis.cmd.pipeline();
-      for (const name of legacy) write.hset(keys.member(name), 'old', '0');
-      write.sadd(keys.room('old', 'members'), ...legacy);
-      await write.exec();
+      await legacyRoom(redis, keys, 'old', legacy);
       const roster = keys.room('old', 'roster');
       expect(await redis.cmd.exists(roster)).toBe(0);
       // Changes made by this version before anyone lists: the roster then holds only those names.
@@ -241,8 +265,9 @@ describe('RedisStore member rosters', () => {
       expect(await redis.cmd.zrange(roster, '0', '-1')).toEqual(['Zed']);
       const expected = [...legacy.filter((n) => n !== 'u0000'), 'Zed'].sort();
       expect(expected.slice(0, 3)).toEqual(['-y', 'Ann', 'Zed']);
-      expect(await store.listMembers('old', '', 3)).toEqual(expected.slice(0, 3));
+      expect(await store.listMembers('Ann', 'old', '', 3)).toEqual(listed(expected.slice(0, 3)));
       expect(await redis.cmd.zcard(roster)).toBe(expected.length);
+      expect(await redis.cmd.exists(keys.room('old', 'rosterscan'))).toBe(0);
       // Built once; from now on kept by the scripts.
       expect(await store.leave('u0001', 'old', 700)).toBe(true);
       expect(await store.join('amy', 'old', 10)).toBe('joined');
@@ -254,18 +279,172 @@ describe('RedisStore member rosters', () => {
         .filter((n) => n !== 'u0001')
         .concat('amy')
         .sort();
-      const seen: string[] = [];
-      for (let after = ''; ; ) {
-        const page = await store.listMembers('old', after, 1000);
-        if (page.length === 0) break;
-        seen.push(...page);
-        after = page[page.length - 1];
-      }
-      expect(seen).toEqual(now);
+      expect(await allMembers(store, 'amy', 'old', 1000)).toEqual(now);
       expect(await redis.cmd.zcard(roster)).toBe(await redis.cmd.scard(keys.room('old', 'members')));
       await store.deleteRoom('old');
       expect(await redis.cmd.exists(roster)).toBe(0);
-      expect(await store.listMembers('old', '', 10)).toEqual([]);
+      expect(await store.listMembers('amy', 'old', '', 10)).toEqual({ ok: false, reason: 'not_member' });
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it('builds the roster of a large room from before rosters in bounded steps, then reads the page', async () => {
+    const redis = await connect(sharedServer().url);
+    try {
+      const keys = new RedisKeys('chunked:');
+      const steps: number[] = [];
+      const chunk = 50;
+      const store = new RedisStore(redis.cmd, keys, {
+        rosterChunk: chunk,
+        rosterStepped: (_room, added) => void steps.push(added),
+      });
+      await store.createRoom(room('big'), quotas);
+      const legacy = Array.from({ length: 5000 }, (_, i) => `m${String(i).padStart(4, '0')}`);
+      await legacyRoom(redis, keys, 'big', legacy);
+      const scan = keys.room('big', 'rosterscan');
+      // A non-member is refused before anything is built.
+      expect(await store.listMembers('outsider', 'big', '', 10)).toEqual({ ok: false, reason: 'not_member' });
+      expect(steps).toEqual([]);
+      expect(await redis.cmd.exists(keys.room('big', 'roster'))).toBe(0);
+
+      expect(await store.listMembers('m0042', 'big', 'm0099', 3)).toEqual(
+        listed(['m0100', 'm0101', 'm0102']),
+      );
+      // Many steps, none of them the whole set: SSCAN's COUNT is a hint (a step takes whole hash
+      // buckets, so a few more than the chunk at times), far from 5000 in one script.
+      expect(steps.length).toBeGreaterThanOrEqual(legacy.length / (2 * chunk));
+      for (const added of steps) expect(added).toBeLessThanOrEqual(2 * chunk);
+      expect(steps.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(legacy.length);
+      expect(await redis.cmd.exists(scan)).toBe(0);
+      expect(await redis.cmd.zcard(keys.room('big', 'roster'))).toBe(legacy.length);
+      // Whole and current now: the next listings build nothing.
+      steps.length = 0;
+      expect(await allMembers(store, 'm4999', 'big', 700)).toEqual(legacy);
+      expect(steps).toEqual([]);
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it('ends with the right roster when members join and leave between the steps of a build', async () => {
+    const redis = await connect(sharedServer().url);
+    try {
+      const keys = new RedisKeys('interleaved:');
+      let step = 0;
+      const joined: string[] = [];
+      const left: string[] = [];
+      // The steps are interleaved with another node's joins and leaves (`other`), and with a
+      // listing on a third node (`peer`), which takes over the build in progress (the shared cursor).
+      const other = new RedisStore(redis.cmd, keys, { rosterChunk: 40 });
+      const interleave = {
+        rosterChunk: 40,
+        rosterStepped: async () => {
+          step++;
+          if (step > 40) return;
+          const name = `n${String(step).padStart(3, '0')}`;
+          expect(await other.join(name, 'busy', 10)).toBe('joined');
+          joined.push(name);
+          // A member from before (maybe scanned already, maybe not) leaves; one who joined during the
+          // build leaves again; one leaves and comes back.
+          const gone = `o${String(step * 37).padStart(4, '0')}`;
+          expect(await other.leave(gone, 'busy', 700)).toBe(true);
+          left.push(gone);
+          if (step % 5 === 0) {
+            expect(await other.leave(joined[joined.length - 3] ?? name, 'busy', 700)).toBe(true);
+            left.push(joined[joined.length - 3] ?? name);
+          }
+          if (step % 7 === 0) {
+            const back = `o${String(step * 3).padStart(4, '0')}`;
+            expect(await other.leave(back, 'busy', 700)).toBe(true);
+            expect(await other.join(back, 'busy', 10)).toBe('joined');
+          }
+          // A third node lists meanwhile: it is not served from the incomplete roster; it goes on
+          // with the build from where the first one is (its steps interleaved the same way) to its
+          // end; the first then finds no build in progress and reads its page.
+          if (step === 3) peerPage = await peer.listMembers('o0002', 'busy', 'o0001', 5);
+        },
+      };
+      let peerPage: unknown;
+      const store = new RedisStore(redis.cmd, keys, interleave);
+      const peer = new RedisStore(redis.cmd, keys, interleave);
+      await store.createRoom(room('busy'), quotas);
+      const legacy = Array.from({ length: 3000 }, (_, i) => `o${String(i).padStart(4, '0')}`);
+      await legacyRoom(redis, keys, 'busy', legacy);
+      const first = await store.listMembers('o0001', 'busy', '', 5);
+      expect(step).toBeGreaterThan(40);
+      const members = keys.room('busy', 'members');
+      const truth = (await redis.cmd.smembers(members)).sort();
+      expect(truth).toHaveLength(3000 + 40 - left.length);
+      expect(first).toEqual(listed(truth.slice(0, 5)));
+      // (No step touches o0002-o0006.)
+      expect(peerPage).toEqual(listed(['o0002', 'o0003', 'o0004', 'o0005', 'o0006']));
+      expect((await redis.cmd.zrange(keys.room('busy', 'roster'), '0', '-1')).sort()).toEqual(truth);
+      expect(await allMembers(store, 'o0001', 'busy', 500)).toEqual(truth);
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it('resumes a build left half done (its node died) from the stored cursor', async () => {
+    const redis = await connect(sharedServer().url);
+    try {
+      const keys = new RedisKeys('resumed:');
+      const died = new Error('the node died');
+      let dying = 0;
+      const dies = new RedisStore(redis.cmd, keys, {
+        rosterChunk: 30,
+        rosterStepped: () => {
+          if (++dying === 20) throw died;
+        },
+      });
+      const steps: number[] = [];
+      const next = new RedisStore(redis.cmd, keys, {
+        rosterChunk: 30,
+        rosterStepped: (_room, added) => void steps.push(added),
+      });
+      await dies.createRoom(room('half'), quotas);
+      const legacy = Array.from({ length: 2000 }, (_, i) => `h${String(i).padStart(4, '0')}`);
+      await legacyRoom(redis, keys, 'half', legacy);
+      await expect(dies.listMembers('h0000', 'half', '', 10)).rejects.toMatchObject({ cause: died });
+      const scan = keys.room('half', 'rosterscan');
+      const cursor = await redis.cmd.get(scan);
+      expect(cursor).not.toBeNull();
+      expect(cursor).not.toBe('0');
+      const partial = await redis.cmd.zcard(keys.room('half', 'roster'));
+      expect(partial).toBeGreaterThan(0);
+      expect(partial).toBeLessThan(legacy.length);
+      // Meanwhile a leave, kept in the roster as always.
+      expect(await next.leave('h1999', 'half', 700)).toBe(true);
+      // The next listing, on another node, resumes (not from the start: fewer names than the set
+      // are added) and reads the page only when the build is done.
+      expect(await next.listMembers('h0000', 'half', 'h1996', 10)).toEqual(listed(['h1997', 'h1998']));
+      expect(steps.reduce((a, b) => a + b, 0)).toBeLessThan(legacy.length - partial + 100);
+      expect(await redis.cmd.exists(scan)).toBe(0);
+      expect(await allMembers(next, 'h0000', 'half', 400)).toEqual(legacy.slice(0, 1999));
+      // Deleting the room ends a build in progress with it.
+      await redis.cmd.set(scan, '0');
+      await next.deleteRoom('half');
+      expect(await redis.cmd.exists(scan)).toBe(0);
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it('refuses the list to a user removed through another node, in the same script as the page', async () => {
+    const redis = await connect(sharedServer().url);
+    try {
+      const keys = new RedisKeys('removed:');
+      const a = new RedisStore(redis.cmd, keys);
+      const b = new RedisStore(redis.cmd, keys);
+      await a.createRoom(room('r'), quotas);
+      for (const name of ['ann', 'bob']) expect(await a.join(name, 'r', 10)).toBe('joined');
+      expect(await a.listMembers('bob', 'r', '', 10)).toEqual(listed(['ann', 'bob']));
+      expect(await b.leave('bob', 'r', 700)).toBe(true);
+      expect(await a.listMembers('bob', 'r', 'ann', 10)).toEqual({ ok: false, reason: 'not_member' });
+      // The check is on the member set, the truth the writes check too (APPEND's SISMEMBER).
+      await redis.cmd.srem(keys.room('r', 'members'), 'ann');
+      expect(await a.listMembers('ann', 'r', '', 10)).toEqual({ ok: false, reason: 'not_member' });
     } finally {
       await redis.close();
     }
@@ -280,7 +459,7 @@ describe('RedisStore member rosters beside a node of the version before them', (
       const store = new RedisStore(redis.cmd, keys);
       await store.createRoom(room('r'), quotas);
       for (const name of ['ann', 'bob', 'cy']) expect(await store.join(name, 'r', 10)).toBe('joined');
-      expect(await store.listMembers('r', '', 10)).toEqual(['ann', 'bob', 'cy']);
+      expect(await store.listMembers('cy', 'r', '', 10)).toEqual(listed(['ann', 'bob', 'cy']));
       // A node of the previous version (its LEAVE and JOIN change the set alone): ann leaves, dan
       // joins. Set and roster still count 3.
       const members = keys.room('r', 'members');
@@ -289,16 +468,16 @@ describe('RedisStore member rosters beside a node of the version before them', (
       await redis.cmd.hset(keys.member('dan'), 'r', '0');
       await redis.cmd.sadd(members, 'dan');
       expect(await redis.cmd.zcard(keys.room('r', 'roster'))).toBe(3);
-      expect(await store.listMembers('r', '', 10)).toEqual(['bob', 'cy', 'dan']);
+      expect(await store.listMembers('cy', 'r', '', 10)).toEqual(listed(['bob', 'cy', 'dan']));
       // Again, bob for eve; a page past the stale name cannot see it (it lacks eve until then)...
       await redis.cmd.hdel(keys.member('bob'), 'r');
       await redis.cmd.srem(members, 'bob');
       await redis.cmd.hset(keys.member('eve'), 'r', '0');
       await redis.cmd.sadd(members, 'eve');
-      expect(await store.listMembers('r', 'bob', 10)).toEqual(['cy', 'dan']);
+      expect(await store.listMembers('cy', 'r', 'bob', 10)).toEqual(listed(['cy', 'dan']));
       // ...the first page that holds it rebuilds the roster: from then on every page is right.
-      expect(await store.listMembers('r', '', 1)).toEqual(['cy']);
-      expect(await store.listMembers('r', 'cy', 10)).toEqual(['dan', 'eve']);
+      expect(await store.listMembers('cy', 'r', '', 1)).toEqual(listed(['cy']));
+      expect(await store.listMembers('cy', 'r', 'cy', 10)).toEqual(listed(['dan', 'eve']));
     } finally {
       await redis.close();
     }

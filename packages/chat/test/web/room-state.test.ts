@@ -204,6 +204,25 @@ describe('ChatState', () => {
     expect(state.nextTypingExpiry(now())).toBeNull();
   });
 
+  it('drops the typing of a member who left or was removed, and of one gone offline', () => {
+    const { state, last, now } = setup([general(0, ['alice', 'bob', 'carol', 'dave'])]);
+    state.receive(history('general', last().ref, [], 0));
+    for (const user of ['bob', 'carol', 'dave'])
+      state.receive({ v: 2, type: 'typing', room: 'general', user });
+    expect(state.typingIn('general', now())).toEqual(['bob', 'carol', 'dave']);
+    state.changes.clear();
+    // The `member` notice of a removal (or a leave), before the typing would have expired.
+    state.receive({ v: 2, type: 'member', room: 'general', user: 'bob', joined: false });
+    expect(state.typingIn('general', now())).toEqual(['carol', 'dave']);
+    expect(state.changes.has('typing')).toBe(true);
+    // A typing notice sent just before the removal, overtaken by it, ends with the user's presence.
+    state.receive({ v: 2, type: 'typing', room: 'general', user: 'bob' });
+    state.receive({ v: 2, type: 'presence', room: 'general', user: 'bob', online: false });
+    expect(state.typingIn('general', now())).toEqual(['carol', 'dave']);
+    state.receive({ v: 2, type: 'presence', room: 'general', user: 'carol', online: false });
+    expect(state.typingIn('general', now())).toEqual(['dave']);
+  });
+
   it('ignores an error about a room it has left (a read marker sent just before leaving)', () => {
     const random: RoomState = roomState('random');
     const { state, sent, last } = setup([general(), random]);

@@ -2,8 +2,9 @@
  * `riptide listen --port N`: an interactive server. Each client gets a number; what clients send
  * is printed as `[n] message`; a typed (or piped) line goes to every client. Slash commands work
  * in both modes, since this is a server console: /clients, /kick n [reason], /binary, /help.
- * End of input (Ctrl-D) in a terminal stops the server; with piped input the server keeps
- * running after the input ends, until Ctrl-C.
+ * End of input (Ctrl-D) in a terminal stops the server; with piped input (a pipe, a file,
+ * /dev/null) the server keeps running after the input ends, until Ctrl-C or SIGTERM: a server
+ * run by a process manager must not stop because its stdin is empty. The help says so.
  */
 import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
 import { describeMessage, parseHex, safeText, toBuffer } from '../format.js';
@@ -36,6 +37,11 @@ export const listenSpec: CommandSpec = {
     '  /binary <hex>         send a binary message to every client',
     '  /help                 list these commands',
     '  //text                send "/text"',
+    '',
+    'input: each line goes to every client (slash commands too, typed or piped). In a',
+    'terminal, Ctrl-D stops the server as Ctrl-C does. When stdin is a pipe, a file or',
+    '/dev/null (e.g. under a process manager), the server keeps running after the input',
+    'ends, until Ctrl-C or SIGTERM (clients are closed with 1001).',
     '',
     'example:\n  riptide listen --port 8080',
     '',

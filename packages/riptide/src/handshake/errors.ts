@@ -4,8 +4,8 @@
  * messages never contain bytes copied from the request).
  *
  * Server side: `status` is the 4xx the rejection carries. Client side (validating a server's
- * response, parsing a response head) the same codes are used with `status` 0, following
- * HandshakeError's contract in core/errors.ts.
+ * response, parsing a response head, following redirects) the same codes are used with
+ * `status` 0, following HandshakeError's contract in core/errors.ts.
  *
  * Messages are asserted by tests; change them only together with the tests.
  */
@@ -89,6 +89,12 @@ export const HANDSHAKE_ERRORS = {
     0,
     'The server does not accept WebSockets over HTTP/2 (no SETTINGS_ENABLE_CONNECT_PROTOCOL)',
   ],
+  // followRedirects (client side, node/client.ts): more 3xx answers than maxRedirects allows,
+  // with ws 8's message as is; ws's own error has no code, this one is riptide's.
+  WS_ERR_MAX_REDIRECTS: [0, 'Maximum redirects exceeded'],
+  // A ws:/wss: URL's redirect to a ws+unix: socket (riptide refuses it; ws 8 follows it): a
+  // server on the network may not aim the client at a local service.
+  WS_ERR_REDIRECT_TO_UNIX: [0, 'Redirect from a network URL to a ws+unix: socket refused'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type HandshakeErrorCode = keyof typeof HANDSHAKE_ERRORS;

@@ -24,7 +24,7 @@ import { acceptAsClient, createOffer, type DeflateOptions } from '../deflate/neg
 import { syncZlibSupported } from '../deflate/zlib-sync.js';
 import { generateKey } from '../handshake/accept.js';
 import { buildUpgradeHeaders, validateUpgradeResponse } from '../handshake/client.js';
-import { clientHandshakeError } from '../handshake/errors.js';
+import { clientHandshakeError, type HandshakeErrorCode } from '../handshake/errors.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import { connectHttp2 } from './http2-client.js';
 import {
@@ -263,10 +263,8 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     const location = res.headers.location;
     if (redirect !== null && location !== undefined && status >= 300 && status < 400) {
       if (++redirect.count > opts.maxRedirects) {
-        ws._abortHandshake(
-          'Maximum redirects exceeded',
-          handshakeFailure('WS_ERR_MAX_REDIRECTS', 'Maximum redirects exceeded'),
-        );
+        const error = clientHandshakeError('WS_ERR_MAX_REDIRECTS');
+        ws._abortHandshake(error.message, error);
         return;
       }
       req.destroy();
@@ -288,8 +286,8 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
       if (next.protocol === 'ws+unix:' && !redirect.originalIpc) {
         // A server on the network may not send the client to a socket on this machine (ws 8
         // follows it): a local service would get the request, and its answer would come back.
-        const message = 'Redirect from a network URL to a ws+unix: socket refused';
-        ws._abortHandshake(message, handshakeFailure('WS_ERR_REDIRECT_TO_UNIX', message));
+        const error = clientHandshakeError('WS_ERR_REDIRECT_TO_UNIX');
+        ws._abortHandshake(error.message, error);
         return;
       }
       if (ws.readyState === 0) connect(ws, next, resolved, redirect);
@@ -388,7 +386,8 @@ function tlsConnect(options: tls.ConnectionOptions & { path?: string }): tls.TLS
   return tls.connect(options);
 }
 
-function handshakeFailure(code: string, message: string): Error {
+/** A table code with ws 8's own message (e.g. the status in "Unexpected server response: 404"). */
+function handshakeFailure(code: HandshakeErrorCode, message: string): Error {
   return new HandshakeError(code, 0, message);
 }
 

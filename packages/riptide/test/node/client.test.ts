@@ -8,7 +8,8 @@ import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { WebSocket as WsWebSocket } from 'ws';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { HANDSHAKE_ERRORS } from '../../src/handshake/errors.js';
+import { HandshakeError, WebSocket, WebSocketServer } from '../../src/index.js';
 import { cleanupsAfterEachTest, once, riptideServer, shutdown } from './helpers.js';
 
 const cleanups = cleanupsAfterEachTest();
@@ -280,7 +281,9 @@ describe('RFC 6455 4.1 client handshake', () => {
     const failed = once<[Error & { code?: string }]>(ws, 'error');
     const closed = once<[number]>(ws, 'close');
     const [err] = await failed;
-    expect(err.code).toBe('WS_ERR_REDIRECT_TO_UNIX');
+    expect(err).toBeInstanceOf(HandshakeError);
+    expect(err).toMatchObject({ code: 'WS_ERR_REDIRECT_TO_UNIX', status: 0, name: 'Error' });
+    expect(err.message).toBe(HANDSHAKE_ERRORS.WS_ERR_REDIRECT_TO_UNIX[1]);
     expect((await closed)[0]).toBe(1006);
     expect(net1.hops.map((h) => h.path)).toEqual(['/a']);
     expect(local.hops).toEqual([]);
@@ -422,6 +425,27 @@ function attempt(
     ws.on('close', () => resolve('failed'));
   });
 }
+
+describe('followRedirects: maxRedirects', () => {
+  it.each(CLIENTS)('more redirects than maxRedirects fail with ws 8 message (%s)', async (name, Client) => {
+    let n = 0;
+    const server = await hopServer(() => `/hop${++n}`);
+    const ws = new Client(`ws://127.0.0.1:${server.port}/start`, { followRedirects: true, maxRedirects: 2 });
+    const failed = new Promise<Error & { code?: string; status?: number }>((r) => ws.on('error', r));
+    const closed = new Promise<number>((r) => ws.on('close', r));
+    const err = await failed;
+    expect(err.message).toBe('Maximum redirects exceeded');
+    expect(err.name).toBe('Error');
+    expect(await closed).toBe(1006);
+    // The first request and the two redirects allowed; the third redirect is not followed.
+    expect(server.hops.map((h) => h.path)).toEqual(['/start', '/hop1', '/hop2']);
+    if (name === 'riptide') {
+      expect(err).toBeInstanceOf(HandshakeError);
+      expect(err).toMatchObject({ code: 'WS_ERR_MAX_REDIRECTS', status: 0 });
+      expect(err.message).toBe(HANDSHAKE_ERRORS.WS_ERR_MAX_REDIRECTS[1]);
+    }
+  });
+});
 
 const basic = (credentials: string) => `Basic ${Buffer.from(credentials).toString('base64')}`;
 

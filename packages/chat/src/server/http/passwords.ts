@@ -9,6 +9,7 @@ const N = 16384;
 const R = 8;
 const P = 1;
 const KEYLEN = 32;
+const SALT_BYTES = 16;
 
 function scryptAsync(
   password: string,
@@ -22,21 +23,58 @@ function scryptAsync(
 }
 
 export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
+  const salt = randomBytes(SALT_BYTES);
   const key = await scryptAsync(password, salt, KEYLEN, { N, r: R, p: P });
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }
 
+/** A decimal integer as written by hashPassword (no sign, exponent, fraction or spaces), or NaN. */
+function parameter(text: string): number {
+  return /^[1-9][0-9]{0,9}$/.test(text) ? Number(text) : Number.NaN;
+}
+
+/**
+ * Whether a stored record's parameters are ones hashPassword writes (these constants or smaller,
+ * for records written before they were raised), checked before scrypt runs: a tampered or
+ * damaged record must neither throw (N not a power of two, r or p of 0) nor make one sign-in
+ * allocate gigabytes or run for minutes (a huge N, r, p or key length). A record written by a
+ * later version with larger parameters needs these constants raised first.
+ */
+function withinLimits(n: number, r: number, p: number, salt: Buffer, key: Buffer): boolean {
+  const powerOfTwo = n >= 2 && (n & (n - 1)) === 0;
+  return (
+    powerOfTwo &&
+    n <= N &&
+    r >= 1 &&
+    r <= R &&
+    p >= 1 &&
+    p <= P &&
+    salt.length === SALT_BYTES &&
+    // A truncated record must not match: a zero-length key equals every password's (and a short
+    // one is guessed quickly).
+    key.length === KEYLEN
+  );
+}
+
+/**
+ * Whether `password` is the one `stored` was made from. False (never a throw) for a record that is
+ * not one hashPassword writes, so a damaged database fails sign-ins instead of answering 500.
+ */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-  const [n, r, p] = parts.slice(1, 4).map(Number);
+  const [n, r, p] = parts.slice(1, 4).map(parameter);
   const salt = Buffer.from(parts[4], 'base64url');
   const expected = Buffer.from(parts[5], 'base64url');
-  // A truncated record must not match: a zero-length key equals every password's (and a short one
-  // is guessed quickly). hashPassword writes KEYLEN bytes.
-  if (expected.length < 16) return false;
-  const key = await scryptAsync(password, salt, expected.length, { N: n, r, p, maxmem: 256 * n * r });
+  if (!withinLimits(n, r, p, salt, expected)) return false;
+  let key: Buffer;
+  try {
+    // scrypt needs about 128 * N * r bytes; twice that leaves room (32 MiB at most for the
+    // parameters allowed above).
+    key = await scryptAsync(password, salt, KEYLEN, { N: n, r, p, maxmem: 256 * n * r });
+  } catch {
+    return false;
+  }
   return timingSafeEqual(key, expected);
 }
 

@@ -17,7 +17,9 @@
  *   lookup that writes nothing (`#sendFromOutside`). `conn.rooms` learns of a leave or a removal
  *   only when the news reaches this connection (the user's channel; on Redis, another node), so
  *   the writes (send, edit, delete, react) are checked again by the store, atomically with the write
- *   and after its dedup: a member removed meanwhile gets the same `not_member` (ports.ts).
+ *   and after its dedup: a member removed meanwhile gets the same `not_member` (ports.ts), and so
+ *   does a write to a room deleted meanwhile (the store's 'no_room'): to someone no longer in it, a
+ *   room deleted, a room they were removed from and a room that never was answer alike.
  * - Room membership requests live in membership.ts; who is in which room on this node, in
  *   local-rooms.ts. The clock is injected: every timestamp and every limit uses `clock.now()`.
  */
@@ -274,10 +276,13 @@ export class Hub {
               'id_reused',
               `id ${msg.id} is already used by another of your messages in ${msg.room}; send a new message with a new id`,
             );
-          if (res.reason === 'not_member') return void fail('not_member', `you are not in room ${msg.room}`);
           if (res.reason === 'not_found')
             return void fail('not_found', `no message ${msg.replyTo} in ${msg.room} to reply to`);
-          return void fail('no_such_room', `room ${msg.room} does not exist`);
+          // 'not_member' or 'no_room': one answer. The connection still lists a room its user was
+          // removed from, or one deleted since, until the news reaches it; a resend from there must
+          // not tell "deleted" from "removed", nor either from a room that never was (not_member,
+          // as from outside the room: #sendFromOutside).
+          return void fail('not_member', `you are not in room ${msg.room}`);
         }
         // Acknowledged only now: appendEvent resolved, so the message is committed.
         const stored = (res.event as Extract<typeof res.event, { type: 'message' }>).message;
@@ -311,10 +316,11 @@ export class Hub {
             : { type: 'delete', room: msg.room, user, target: msg.seq, ts: now },
         );
         if (!res.ok) {
-          if (res.reason === 'not_member') return void fail('not_member', `you are not in room ${msg.room}`);
+          // A room deleted since answers as one the user was removed from (see send).
+          if (res.reason === 'not_member' || res.reason === 'no_room')
+            return void fail('not_member', `you are not in room ${msg.room}`);
           if (res.reason === 'forbidden')
             return void fail('forbidden', 'you can only change your own messages');
-          if (res.reason === 'no_room') return void fail('no_such_room', `room ${msg.room} does not exist`);
           return void fail('not_found', `no message ${msg.seq} in ${msg.room}`);
         }
         const event = res.event as Extract<typeof res.event, { type: 'edited' | 'deleted' }>;
@@ -356,7 +362,13 @@ export class Hub {
           this.#options.limits.typingIntervalMs,
           now,
         );
-        if (ok) this.#local.notice(msg.room, { v, type: 'typing', room: msg.room, user });
+        // conn.rooms hears of a removal only when the news reaches this connection (on Redis, from
+        // another node), so the store has the last word, as for writes. Asked only for a notice the
+        // gate let through, the one that would be fanned out: at most one read per user, room and
+        // typingIntervalMs, on every node together (the gate is shared), whatever the client sends
+        // (one indexed lookup on SQLite, one HEXISTS on Redis). The dropped ones cost nothing more.
+        if (ok && (await rooms.isMember(user, msg.room)))
+          this.#local.notice(msg.room, { v, type: 'typing', room: msg.room, user });
         return;
       }
       case 'read': {
@@ -373,7 +385,11 @@ export class Hub {
       case 'members': {
         // Every member, online or not, paged by name like `rooms` (the store sorts them).
         const size = this.#options.limits.membersPage;
-        const names = await rooms.listMembers(msg.room, msg.after ?? '', size + 1);
+        // The store checks the membership again with the read: a member removed through another
+        // node is refused even before this connection hears of the removal (conn.rooms lags).
+        const res = await rooms.listMembers(user, msg.room, msg.after ?? '', size + 1);
+        if (!res.ok) return void fail('not_member', `you are not in room ${msg.room}`);
+        const names = res.members;
         const message: ServerMessage = { v, type: 'members', room: msg.room, members: names.slice(0, size) };
         if (names.length > size) message.next = names[size - 1];
         return reply(conn, ref, message);
@@ -460,11 +476,9 @@ export class Hub {
               'too_many_reactions',
               `a message has at most ${this.#options.limits.maxReactionsPerMessage} different emoji`,
             ]
-          : res.reason === 'no_room'
-            ? ['no_such_room', `room ${msg.room} does not exist`]
-            : res.reason === 'not_member'
-              ? ['not_member', `you are not in room ${msg.room}`]
-              : ['not_found', `no message ${msg.target} in ${msg.room}`];
+          : res.reason === 'no_room' || res.reason === 'not_member' // one answer, as for send
+            ? ['not_member', `you are not in room ${msg.room}`]
+            : ['not_found', `no message ${msg.target} in ${msg.room}`];
       return void conn.write(errorMessage(code, text, { ref }));
     }
     const ack: ServerMessage = res.event

@@ -1,6 +1,7 @@
 /**
  * Schema version 3 (issue #16: replies, mentions, reactions): a version 2 database, as the server
  * wrote it before, opens with its messages intact and takes replies, mentions and reactions.
+ * Schema version 6: memberships indexed by (room, user), so a page of members is not a sort.
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -60,7 +61,59 @@ describe('SQLite schema 3', () => {
       await store.close();
     }
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(5); // and on to the current version
+    expect(check.pragma('user_version', { simple: true })).toBe(6); // and on to the current version
     check.close();
+  });
+});
+
+describe('SQLite schema 6', () => {
+  it("migrates a version 5 database: a page of a room's members is read from the (room, user) index, not sorted", async () => {
+    const path = tempDatabasePath();
+    const before = new SqliteStore(path);
+    await before.createRoom(
+      { name: 'a', kind: 'public', owner: null, createdAt: 1 },
+      {
+        maxRooms: 10,
+        maxOwnedRooms: 10,
+      },
+    );
+    for (const user of ['cy', 'ann', 'bob']) await before.join(user, 'a', 10);
+    await before.close();
+    // What version 5 had: the index of (room) alone.
+    const old = new Database(path);
+    old.exec(`
+      DROP INDEX memberships_room_user; CREATE INDEX memberships_room ON memberships(room);
+      PRAGMA user_version = 5;
+    `);
+    old.close();
+
+    const store = new SqliteStore(path);
+    try {
+      expect(await store.listMembers('ann', 'a', 'ann', 10)).toEqual({ ok: true, members: ['bob', 'cy'] });
+    } finally {
+      await store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(6);
+      const indexes = check.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'memberships'",
+      );
+      expect((indexes.all() as { name: string }[]).map((r) => r.name).sort()).toEqual([
+        'memberships_room_user',
+        'sqlite_autoindex_memberships_1',
+      ]);
+      // The store's listing query: a search of the index, in its order (no sort of the room's rows).
+      const plan = check
+        .prepare(
+          'EXPLAIN QUERY PLAN SELECT user FROM memberships WHERE room = ? AND user > ? ORDER BY user LIMIT ?',
+        )
+        .all('a', '', 10) as { detail: string }[];
+      expect(plan.map((p) => p.detail)).toEqual([
+        'SEARCH memberships USING COVERING INDEX memberships_room_user (room=? AND user>?)',
+      ]);
+    } finally {
+      check.close();
+    }
   });
 });

@@ -21,6 +21,8 @@
  *   room:{r}:authors / :members  sets                      room:{r}:dedup:<user>:<id>  -> seq
  *   room:{r}:roster              zset of the members' names, all scores 0 (listMembers pages it
  *                                BYLEX); changed with :members by the same scripts
+ *   room:{r}:rosterscan          the SSCAN cursor of a roster build in progress (store.ts,
+ *                                LIST_MEMBERS): while it exists the roster is incomplete
  *   room:{r}:digest:<user>:<id>  the send's digest (send-digest.ts), beside its dedup key
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
  *   wake:<reader id>             stream, one entry: wakes an event reader (events.ts); expires

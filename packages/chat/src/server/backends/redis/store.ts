@@ -61,6 +61,7 @@ import type {
   CreateRoomResult,
   JoinResult,
   Membership,
+  MembersPage,
   ReactInput,
   ReactResult,
   ResumePoint,
@@ -90,6 +91,12 @@ export interface RedisStoreOptions {
    * back; the room is then checked at once (a hint, free: no extra round trip).
    */
   delivered?: DeliveredPositions;
+  /**
+   * Internal (tests): the SSCAN COUNT of one step of a roster build (LIST_MEMBERS). Default 1000.
+   */
+  rosterChunk?: number;
+  /** Internal (tests): called after each step of a roster build with the names it added. */
+  rosterStepped?: (room: string, added: number) => void | Promise<void>;
 }
 
 export interface DeliveredPositions {
@@ -304,7 +311,7 @@ return 'created'
 `;
 
 // KEYS: 1 rooms, 2 public, 3 roomcount, 4 empty, 5 members, 6 log, 7 msgs, 8 idx, 9 live, 10 authors,
-//       11 mentioned, 12 roster
+//       11 mentioned, 12 roster, 13 rosterscan (a roster build in progress: LIST_MEMBERS)
 // ARGV: 1 name, 2 member: prefix, 3 owned: prefix, 4 by: prefix, 5 '1' to delete only if empty,
 //       6 mention: prefix
 // -> the members it had; nil when there is no such room; -1 when it is not empty and must be.
@@ -317,7 +324,7 @@ local members = redis.call('SMEMBERS', KEYS[5])
 for _, u in ipairs(members) do redis.call('HDEL', ARGV[2] .. u, ARGV[1]) end
 for _, u in ipairs(redis.call('SMEMBERS', KEYS[10])) do redis.call('DEL', ARGV[4] .. u) end
 for _, u in ipairs(redis.call('SMEMBERS', KEYS[11])) do redis.call('DEL', ARGV[6] .. u) end
-redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12])
+redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -330,8 +337,9 @@ return members
 
 // The member set (`members`) and the roster (`roster`: the same names in a sorted set, all scores 0,
 // so that listMembers pages by name in O(log n + page)) change together in each script below
-// (JOIN, LEAVE, DELETE_ROOM). A room stored before rosters existed has none: LIST_MEMBERS builds
-// it from the set when the two counts differ (see listMembers).
+// (JOIN, LEAVE, DELETE_ROOM), also while a build of the roster is in progress (LIST_MEMBERS and
+// ROSTER_STEP, below). A room stored before rosters existed has none: it is built from the set, in
+// bounded steps, when the two counts differ (see LIST_MEMBERS).
 
 // KEYS: 1 rooms, 2 member:<user>, 3 members, 4 seq, 5 empty, 6 roster.
 // ARGV: 1 room, 2 user, 3 max rooms.
@@ -407,49 +415,106 @@ end
 return out
 `;
 
-// KEYS: 1 members, 2 roster. ARGV: 1 after ('' for the start), 2 limit.
-// The roster holds the member set's names whenever the two counts agree: every script that changes
-// one changes the other the same way. A room stored before rosters existed has a set and no roster
-// (or, once joined or left since, a roster of only the names that changed since): the counts
-// differ (the roster lacks a name the set has) and the roster is built from the set here, once,
-// in the same script (O(room size) that one time, in chunks of 1000 names per ZADD).
-// A node of the version before rosters, beside this one during a rolling upgrade, changes the set
-// alone: its leave leaves the name in the roster, so after its leave and its join the counts agree
-// with different names. The page's names are checked against the set too (SMISMEMBER, O(page)): a
-// name no longer in it means the roster is stale, and it is built again before the page is read.
+// Paging the members: a room's roster and its build (listMembers drives the two scripts below).
+//
+// The roster holds the member set's names whenever the two counts agree and no build is in
+// progress: every script that changes one changes the other the same way (JOIN, LEAVE,
+// DELETE_ROOM). A room stored before rosters existed has a set and no roster (or, once joined or
+// left since, a roster of only the names that changed since): the counts differ. A node of the
+// version before rosters, beside this one during a rolling upgrade, changes the set alone: its
+// leave leaves the name in the roster, so after its leave and its join the counts agree with
+// different names; the page's names are checked against the set too (SMISMEMBER, O(page)), and a
+// name no longer in it means the roster is stale. Either way the roster is built again from the
+// set, and that build is chunked: a room of 1.5M members from before rosters, built in one
+// script, would block Redis for longer than its busy limit (every other client waits on a
+// script). So:
+//
+// - LIST_MEMBERS, finding the roster not whole or not current, UNLINKs it (freed off the main
+//   thread) and sets `rosterscan` to '0' in the same script, and answers 'build' without a page.
+//   While `rosterscan` exists a build is in progress and the roster is incomplete: LIST_MEMBERS
+//   answers 'build' for every listing, so no page is ever served from an incomplete roster.
+// - ROSTER_STEP, called by the node again and again, does one chunk: SSCAN the set from the
+//   cursor in `rosterscan` (COUNT = the chunk, a hint: about that many names, a few more when a
+//   hash bucket holds several), ZADD the names it returned, store the new cursor; the cursor back
+//   to 0 ends the build (the key deleted). One script, so the names it adds are in the set at that
+//   moment (SSCAN reads the set as it is then).
+// - Then LIST_MEMBERS again reads the page (the membership check again in the same script).
+//
+// Why the roster is whole when the cursor comes back to 0:
+// - JOIN and LEAVE keep changing the roster during the build, as always: a name that joins during
+//   it is ZADDed by the JOIN, a name that leaves is ZREMed by the LEAVE. A step cannot add back a
+//   name that left: SSCAN returns only names in the set at that moment (so it joined again, and
+//   that JOIN added it anyway). So the roster never holds a name the set lacks.
+// - SSCAN's guarantee: a full iteration (cursor 0 back to 0) returns every element that was in the
+//   set from its start to its end, however long the pauses between calls and however the table
+//   grew or shrank meanwhile (it may return a name twice: ZADD is idempotent). A name that was in
+//   the set for the whole build was returned by some step; one that joined or left during it is
+//   the JOIN's or LEAVE's doing (above). So the roster lacks no name of the set.
+// - DELETE_ROOM deletes `rosterscan` with the room: a step after it finds no build and does
+//   nothing; a room created again under the name starts with no roster and no build.
+// - Two nodes listing at once share the one cursor: each step advances it, whichever node runs
+//   it (Redis runs scripts one at a time); the node whose step ends the build or that finds no
+//   build in progress goes on to LIST_MEMBERS. The steps are idempotent ZADDs of present names.
+// - A node that dies mid-build leaves `rosterscan` behind: the next listing, on any node, gets
+//   'build' and resumes from the stored cursor (SSCAN cursors are stateless: the guarantee above
+//   holds across the pause, and JOIN and LEAVE kept the roster meanwhile).
+// - A node of the version before rosters changing the set during the build breaks the argument
+//   for that name (the roster misses its join or keeps its leave), as it does outside builds:
+//   the next listing's count and page checks start a new build. The listing that drove a build
+//   reads its page without checking again ('0' below), as the single-call build did, so it cannot
+//   go round forever while such a node keeps changing the set.
+
+// KEYS: 1 members, 2 roster, 3 rosterscan. ARGV: 1 user, 2 after ('' for the start), 3 limit,
+//       4 '1': check the roster (start a build when it is not whole or current); '0': serve it
+//       unless a build is in progress (just after driving one).
+// -> {'not_member'} | {'build'} | {'ok', names}. The user must be in the set at this moment
+// (SISMEMBER, O(1), before anything else: a non-member starts no build).
 const LIST_MEMBERS = `
-local function rebuild()
-  redis.call('DEL', KEYS[2])
-  local names = redis.call('SMEMBERS', KEYS[1])
-  for i = 1, #names, 1000 do
-    local args = {}
-    for j = i, math.min(i + 999, #names) do
-      args[#args + 1] = 0
-      args[#args + 1] = names[j]
-    end
-    redis.call('ZADD', KEYS[2], unpack(args))
-  end
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {'not_member'} end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'build'} end
+local function start()
+  redis.call('UNLINK', KEYS[2])
+  redis.call('SET', KEYS[3], '0')
+  return {'build'}
 end
+local check = ARGV[4] == '1'
+if check and redis.call('ZCARD', KEYS[2]) ~= redis.call('SCARD', KEYS[1]) then return start() end
 local min = '-'
-if ARGV[1] ~= '' then min = '(' .. ARGV[1] end
-local function page()
-  return redis.call('ZRANGE', KEYS[2], min, '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[2]))
-end
-if redis.call('ZCARD', KEYS[2]) ~= redis.call('SCARD', KEYS[1]) then
-  rebuild()
-  return page()
-end
-local names = page()
-for i = 1, #names, 1000 do
-  local held = redis.call('SMISMEMBER', KEYS[1], unpack(names, i, math.min(i + 999, #names)))
-  for _, h in ipairs(held) do
-    if h == 0 then
-      rebuild()
-      return page()
+if ARGV[2] ~= '' then min = '(' .. ARGV[2] end
+local names = redis.call('ZRANGE', KEYS[2], min, '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[3]))
+if check then
+  for i = 1, #names, 1000 do
+    local held = redis.call('SMISMEMBER', KEYS[1], unpack(names, i, math.min(i + 999, #names)))
+    for _, h in ipairs(held) do
+      if h == 0 then return start() end
     end
   end
 end
-return names
+return {'ok', names}
+`;
+
+// KEYS: 1 members, 2 roster, 3 rosterscan. ARGV: 1 chunk (SSCAN's COUNT).
+// -> {more, names added}: more 1 while the build goes on, 0 when this step ended it or there was
+// no build in progress (ended by another node, or the room deleted).
+const ROSTER_STEP = `
+local cursor = redis.call('GET', KEYS[3])
+if not cursor then return {0, 0} end
+local res = redis.call('SSCAN', KEYS[1], cursor, 'COUNT', tonumber(ARGV[1]))
+local names = res[2]
+for i = 1, #names, 1000 do
+  local args = {}
+  for j = i, math.min(i + 999, #names) do
+    args[#args + 1] = 0
+    args[#args + 1] = names[j]
+  end
+  redis.call('ZADD', KEYS[2], unpack(args))
+end
+if res[1] == '0' then
+  redis.call('DEL', KEYS[3])
+  return {0, #names}
+end
+redis.call('SET', KEYS[3], res[1])
+return {1, #names}
 `;
 
 // APPEND's dedup check alone, writing nothing (RoomStore.storedSend): one round trip, read together.
@@ -477,7 +542,8 @@ type Commands = {
   chatLeave(...args: (string | number)[]): Promise<number>;
   chatMarkRead(...args: (string | number)[]): Promise<[number, number]>;
   chatListRooms(...args: (string | number)[]): Promise<(string | number)[]>;
-  chatListMembers(...args: (string | number)[]): Promise<string[]>;
+  chatListMembers(...args: (string | number)[]): Promise<['not_member' | 'build'] | ['ok', string[]]>;
+  chatRosterStep(...args: (string | number)[]): Promise<[number, number]>;
 };
 
 export class RedisStore implements AccountStore, RoomStore {
@@ -487,6 +553,8 @@ export class RedisStore implements AccountStore, RoomStore {
   readonly #dedupTtl: number;
   readonly #isAvailable: (() => boolean) | undefined;
   readonly #delivered: DeliveredPositions | undefined;
+  readonly #rosterChunk: number;
+  readonly #rosterStepped: RedisStoreOptions['rosterStepped'];
   /** Stream entry nonces: this store's random tag and a count (unique per append, any node). */
   readonly #nonceTag = `${randomBytes(6).toString('base64url')}.`;
   #nonces = 0;
@@ -501,6 +569,10 @@ export class RedisStore implements AccountStore, RoomStore {
       throw new TypeError('RedisStore: dedupTtlSeconds must be a positive integer');
     this.#isAvailable = options.isAvailable;
     this.#delivered = options.delivered;
+    this.#rosterChunk = options.rosterChunk ?? 1000;
+    if (!Number.isInteger(this.#rosterChunk) || this.#rosterChunk < 1)
+      throw new TypeError('RedisStore: rosterChunk must be a positive integer');
+    this.#rosterStepped = options.rosterStepped;
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
@@ -510,12 +582,13 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatAfter', 2, AFTER);
     define('chatReact', 6, REACT);
     define('chatCreateRoom', 7, CREATE_ROOM);
-    define('chatDeleteRoom', 12, DELETE_ROOM);
+    define('chatDeleteRoom', 13, DELETE_ROOM);
     define('chatJoin', 6, JOIN);
     define('chatLeave', 5, LEAVE);
     define('chatMarkRead', 3, MARK_READ);
     define('chatListRooms', 1, LIST_ROOMS);
-    define('chatListMembers', 2, LIST_MEMBERS);
+    define('chatListMembers', 3, LIST_MEMBERS);
+    define('chatRosterStep', 3, ROSTER_STEP);
     this.#redis = redis as Redis & Commands;
   }
 
@@ -620,6 +693,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(name, 'authors'),
         k.room(name, 'mentioned'),
         k.room(name, 'roster'),
+        k.room(name, 'rosterscan'),
         name,
         k.member(''),
         k.owned(''),
@@ -706,15 +780,32 @@ export class RedisStore implements AccountStore, RoomStore {
 
   /**
    * A page of the room's `roster` (LIST_MEMBERS): ZRANGE BYLEX from `(after`, so a page costs
-   * O(log n + page) however large the room (general holds every account), plus SCARD and ZCARD
-   * (O(1)) and SMISMEMBER of the page (O(page)) to see that the roster is whole and current. The order is the bytes' (memcmp), which for user names
-   * (ASCII) is SQLite's BINARY collation too.
+   * O(log n + page) however large the room (general holds every account), plus SISMEMBER of the
+   * user, SCARD and ZCARD (O(1)) and SMISMEMBER of the page (O(page)) to see that the user is a
+   * member and the roster is whole and current. The order is the bytes' (memcmp), which for user
+   * names (ASCII) is SQLite's BINARY collation too. A roster to build (see above LIST_MEMBERS) is
+   * built here first, one bounded ROSTER_STEP after another, and the page read after it.
    */
-  listMembers(room: string, after: string, limit: number): Promise<string[]> {
+  listMembers(user: string, room: string, after: string, limit: number): Promise<MembersPage> {
     const k = this.#keys;
-    return this.#call(() =>
-      this.#redis.chatListMembers(k.room(room, 'members'), k.room(room, 'roster'), after, limit),
-    );
+    const keys = [k.room(room, 'members'), k.room(room, 'roster'), k.room(room, 'rosterscan')];
+    return this.#call(async () => {
+      for (let check = true; ; check = false) {
+        const res = await this.#redis.chatListMembers(...keys, user, after, limit, check ? '1' : '0');
+        if (res[0] === 'not_member') return { ok: false, reason: 'not_member' };
+        if (res[0] === 'ok') return { ok: true, members: res[1] };
+        await this.#buildRoster(room, keys);
+      }
+    });
+  }
+
+  /** Drives the roster build in progress to its end (or until another node ended it). */
+  async #buildRoster(room: string, keys: string[]): Promise<void> {
+    for (;;) {
+      const [more, added] = await this.#redis.chatRosterStep(...keys, this.#rosterChunk);
+      await this.#rosterStepped?.(room, Number(added));
+      if (Number(more) === 0) return;
+    }
   }
 
   isMember(user: string, room: string): Promise<boolean> {

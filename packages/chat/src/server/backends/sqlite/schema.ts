@@ -8,11 +8,13 @@
  *  4  a client message id is unique per (room, user), as on Redis, not per user across rooms
  *  5  a message keeps the digest of the send that stored it (events.send_digest, see
  *     backends/send-digest.ts); rows from before have none and any resend of their id is a duplicate
+ *  6  memberships are indexed by (room, user), not (room) alone: a page of a room's members is read
+ *     in order from the index (O(log n + page)), not sorted from all the room's rows
  * Each step runs in one transaction, so a crash mid-migration leaves the previous version.
  */
 import type Database from 'better-sqlite3';
 
-const CURRENT = 5;
+const CURRENT = 6;
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS users (
@@ -39,7 +41,7 @@ CREATE TABLE IF NOT EXISTS memberships (
   last_read INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (user, room)
 );
-CREATE INDEX IF NOT EXISTS memberships_room ON memberships(room);
+CREATE INDEX IF NOT EXISTS memberships_room_user ON memberships(room, user);
 CREATE TABLE IF NOT EXISTS events (
   room TEXT NOT NULL,
   seq INTEGER NOT NULL,
@@ -122,6 +124,8 @@ export function migrate(db: Database.Database): void {
     // Version 4: TABLES creates the dedup index on (room, user, client_id); drop the one of
     // (user, client_id) an earlier version made, or IF NOT EXISTS would keep it.
     db.exec('DROP INDEX IF EXISTS events_dedup');
+    // Version 6: memberships_room_user (TABLES) replaces the index of (room) alone.
+    db.exec('DROP INDEX IF EXISTS memberships_room');
     db.exec(TABLES);
     db.exec(INDEXES);
     addReactionsAndReplies(db);

@@ -41,6 +41,7 @@ import type {
   CreateRoomResult,
   JoinResult,
   Membership,
+  MembersPage,
   ReactInput,
   ReactResult,
   ResumePoint,
@@ -338,6 +339,11 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.occupied.run(room);
         return 'joined';
       }),
+      listMembers: db.transaction((user: string, room: string, after: string, limit: number): MembersPage => {
+        if (this.#stmt.isMember.get(user, room) === undefined) return { ok: false, reason: 'not_member' };
+        const rows = this.#stmt.listMembers.all(room, after, limit) as { user: string }[];
+        return { ok: true, members: rows.map((r) => r.user) };
+      }),
       leave: db.transaction((user: string, room: string, now: number): boolean => {
         if (s.leave.run(user, room).changes !== 1) return false;
         if (n(s.countMembers.get(room)) === 0) s.emptied.run(now, room);
@@ -567,8 +573,9 @@ export class SqliteStore implements AccountStore, RoomStore {
     return rows.map((r) => ({ room: r.room, kind: r.kind, owner: r.owner, lastRead: r.last_read }));
   }
 
-  async listMembers(room: string, after: string, limit: number): Promise<string[]> {
-    return (this.#stmt.listMembers.all(room, after, limit) as { user: string }[]).map((r) => r.user);
+  /** The check and the page in one transaction: one state of the database (both O(log n)). */
+  async listMembers(user: string, room: string, after: string, limit: number): Promise<MembersPage> {
+    return this.#tx.listMembers(user, room, after, limit);
   }
 
   async isMember(user: string, room: string): Promise<boolean> {

@@ -170,6 +170,30 @@ describe.each(MODES)('{ %s } server with permessage-deflate: a compressed flood'
   });
 });
 
+describe.each(MODES)(
+  '{ %s } server with permessage-deflate: compressed text invalid from its first byte',
+  (mode) => {
+    it('is 1007 in the first inflate slice, not after inflating the whole frame', async () => {
+      // 8 MiB of text whose first byte is not UTF-8, in about 8 KiB: the server must not inflate
+      // (and hold) the rest before failing the connection (RFC 6455 8.1).
+      const served = await serve(mode, { perMessageDeflate: true });
+      const turns = turnCounter();
+      cleanups.push(() => turns.stop());
+      const metered = new Promise<ReturnType<typeof meterInflate>>((resolve) =>
+        served.wss.on('connection', (ws) => resolve(meterInflate(ws, turns))),
+      );
+      const socket = await rawDeflateClient(served.port);
+      const meter = await metered;
+      const answer = collectUntilGone(socket);
+      const payload = deflatePayload(Buffer.concat([Buffer.from([0xff]), Buffer.alloc(8 * MiB, 'a')]));
+      socket.write(Buffer.concat([frameHeader(0x1, payload.length, true, true, true), payload]));
+      expect(closeCodeIn(await crashes.race(answer))).toBe(1007);
+      expect(meter.total).toBeLessThanOrEqual(SLICE_BOUND);
+      await healthyRoundTrip(served.url);
+    });
+  },
+);
+
 it('the bound these tests use is the library slice plus one zlib output chunk', () => {
   expect(SLICE_BOUND).toBe(INFLATE_SLICE + 16 * 1024);
 });

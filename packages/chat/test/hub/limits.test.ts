@@ -1,7 +1,8 @@
 /**
  * Limits and validation: rate limits per user on a fake clock (the user's tabs share them), the
- * typing gate, malformed requests, the text and frame limits, and what a peer that does not read
- * can cost (issue 12, hole 2: a ping flood from a user in no room).
+ * typing gate, requests about a room the user is not in, malformed (and deeply nested) requests,
+ * the text and frame limits, and what a peer that does not read can cost (issue 12, hole 2: a
+ * ping flood from a user in no room; a flood of requests that each owe an error answer).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
@@ -65,6 +66,27 @@ describe('rate limits (on a fake clock)', () => {
   });
 });
 
+describe('requests about a room the user is not in', () => {
+  it('typing to a private room gets not_member and reaches none of its members', async () => {
+    const server = await startTestServer();
+    const bob = await TestClient.user(server.origin, 'bob');
+    expect((await bob.request('joined', { type: 'create', room: 'secret', private: true })).type).toBe(
+      'joined',
+    );
+    const mallory = await TestClient.user(server.origin, 'mallory');
+    for (let i = 0; i < 3; i++) {
+      expect(await mallory.request('error', { type: 'typing', room: 'secret' })).toMatchObject({
+        code: 'not_member',
+      });
+    }
+    // The same typing from a member is forwarded: bob's barrier would have caught mallory's.
+    mallory.send({ v: 2, type: 'typing', room: 'general' });
+    expect(await bob.next('typing')).toEqual({ v: 2, type: 'typing', room: 'general', user: 'mallory' });
+    await bob.barrier();
+    expect(bob.all('typing').filter((m) => m.room === 'secret')).toEqual([]);
+  });
+});
+
 describe('validation', () => {
   it('answers malformed requests with an error naming the request, and keeps the connection', async () => {
     const server = await startTestServer();
@@ -103,6 +125,29 @@ describe('validation', () => {
     });
   });
 
+  it('answers deeply nested JSON within the frame limit with an error, and keeps the connection', async () => {
+    // JSON.parse takes any depth that fits in maxFrameBytes (64 KiB) without a stack overflow;
+    // whatever it returns goes through the same shape checks as any request.
+    const server = await startTestServer();
+    const alice = await TestClient.user(server.origin, 'alice');
+    const cases: [string, string][] = [
+      ['['.repeat(30_000) + ']'.repeat(30_000), 'bad_message'],
+      [`${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`, 'unsupported_version'],
+      ['['.repeat(60_000), 'bad_json'],
+      [
+        `{"v":2,"type":"hello","rooms":{"general":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`,
+        'bad_message',
+      ],
+      [`{"v":2,"type":"ping","ref":${'['.repeat(20_000)}${']'.repeat(20_000)}}`, 'bad_message'],
+    ];
+    for (const [raw, code] of cases) {
+      expect(Buffer.byteLength(raw)).toBeLessThan(64 * 1024);
+      alice.sendRaw(raw);
+      expect((await alice.next('error')).code, raw.slice(0, 40)).toBe(code);
+    }
+    expect((await alice.request('pong', { type: 'ping' })).type).toBe('pong');
+  });
+
   it('measures text in UTF-8 bytes (text_too_long) and closes on frames over maxFrameBytes (1009)', async () => {
     const server = await startTestServer({ limits: { maxFrameBytes: 16 * 1024 } });
     const alice = await TestClient.user(server.origin, 'alice');
@@ -133,6 +178,31 @@ describe('validation', () => {
 });
 
 describe('peers that do not read', () => {
+  it('drops a user who floods invalid requests and typing to rooms they are not in, and never reads', async () => {
+    // An invalid request is answered at once, outside the request queue (whose pause does not
+    // hold it back), a typing notice for a room not joined gets not_member through the queue:
+    // what bounds those answers is the outbound cap, maxBufferedBytes (2 MiB), then terminate.
+    const server = await startTestServer({ dbPath: ':memory:' });
+    const mallory = await TestClient.user(server.origin, 'mallory');
+    const alice = await TestClient.user(server.origin, 'alice');
+    mallory.ws.pause();
+    let closed = false;
+    void mallory.closed.then(() => {
+      closed = true;
+    });
+    let sent = 0;
+    // Each 1-byte request owes an answer of about 80 bytes: 2 million of them would be 160 MB.
+    for (; sent < 2_000_000 && !closed; sent++) {
+      mallory.sendRaw(sent % 2 === 0 ? 'x' : '{"v":2,"type":"typing","room":"nowhere"}');
+      if (sent % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(closed).toBe(true);
+    expect(sent).toBeLessThan(2_000_000);
+    mallory.ws.resume();
+    expect((await mallory.closed).code).toBe(1006); // terminated
+    expect((await alice.request('pong', { type: 'ping' })).type).toBe('pong');
+  });
+
   it('drops a user in no room who floods pings and never reads; others are still served', async () => {
     const server = await startTestServer({ dbPath: ':memory:' });
     const mallory = await TestClient.user(server.origin, 'mallory');

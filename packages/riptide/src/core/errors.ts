@@ -235,7 +235,11 @@ export class ProtocolError extends RangeError {
 }
 brand(ProtocolError, 'protocol');
 
-/** The opening handshake failed. `status` is what a server answers (0 on the client side). */
+/**
+ * The opening handshake failed. `status` is what a server answers (0 on the client side). Also
+ * the class of WS_ERR_SOCKET_CLOSED (a send's callback when the socket closed first), which it
+ * has always been. Every one is created from HANDSHAKE_ERRORS (handshake/errors.ts).
+ */
 export class HandshakeError extends Error {
   readonly code: string;
   readonly status: number;

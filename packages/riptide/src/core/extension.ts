@@ -14,6 +14,13 @@ export interface PerMessageExtension {
   resumeDecompress(budget?: number): Buffer | ProtocolError | null;
   /** Output bytes the last decompress() or resumeDecompress() call produced (for the budget). */
   readonly inflated: number;
+  /**
+   * While a frame is suspended (decompress() or resumeDecompress() returned null): the output it
+   * has produced so far, in order, as pieces that do not change (the frame's Buffer, once done,
+   * holds the same bytes). Optional: the receiver checks text as it is inflated with it, so invalid
+   * UTF-8 fails the connection in the slice that produced it, not after the whole frame.
+   */
+  readonly suspendedOutput?: readonly Buffer[];
   /** Compress a whole message; null = send it uncompressed (e.g. below threshold). Tail removed. */
   compress(data: Buffer, isBinary: boolean): Buffer | null;
   /**

@@ -139,6 +139,12 @@ export class Receiver {
   private inflating = false;
   /** Inflated bytes left in this slice. */
   private sliceLeft = INFLATE_SLICE;
+  /**
+   * Text of the frame being inflated that was UTF-8 checked while the frame was suspended: the
+   * pieces of its output (extension.suspendedOutput) and their bytes; -1: none yet.
+   */
+  private fedPieces = 0;
+  private fedBytes = -1;
   /** Input that arrived while paused or spent (or after either stopped the loop mid-chunk). */
   private pending: Buffer | null = null;
   /** Inside receive(chunk, true): the chunk's memory is reused after it (see receive). */
@@ -194,6 +200,7 @@ export class Receiver {
     // Nothing waits for a slice any more: the I/O layer may read on (to see the end).
     this.spent = false;
     this.inflating = false;
+    this.fedBytes = -1;
     this.pending = null;
     this.frameBuf = null;
     this.msgBuf = null;
@@ -601,6 +608,8 @@ export class Receiver {
       this.msgLen = 0;
     }
     if (this.msgCompressed) {
+      this.fedPieces = 0;
+      this.fedBytes = -1;
       this.inflated(this.ext!.decompress(payload, this.fin, this.maxPayload, this.sliceLeft));
       return;
     }
@@ -613,6 +622,9 @@ export class Receiver {
     if (out === null) {
       this.inflating = true;
       this.spent = true;
+      // RFC 6455 8.1 fail-fast for a large compressed text frame too: the slice inflated so far
+      // is checked now, not once the whole frame (up to maxPayload) has been inflated.
+      if (this.inflatingText()) this.feedSuspended();
       return;
     }
     this.inflating = false;
@@ -620,9 +632,49 @@ export class Receiver {
       this.handler.handleViolation(out);
       return;
     }
+    let checked: TextCheck = UNCHECKED;
+    const fed = this.fedBytes;
+    if (fed >= 0) {
+      // Checked up to `fed` while suspended: the validator goes on with the rest only.
+      this.fedBytes = -1;
+      if (!this.utf8!.feed(out, fed, out.length)) {
+        this.violation('WS_ERR_INVALID_UTF8');
+        return;
+      }
+      checked = FED;
+    }
     // Budget spent with the frame done: deliver it, then stop before the next frame.
     if (this.sliceLeft <= 0) this.spent = true;
-    this.frameData(out, UNCHECKED);
+    this.frameData(out, checked);
+  }
+
+  /** The frame being inflated belongs to a text message whose UTF-8 is checked. */
+  private inflatingText(): boolean {
+    if (this.skipUtf8) return false;
+    const opcode = this.opcode;
+    return opcode === Opcode.TEXT || (opcode === Opcode.CONTINUATION && this.msgOpcode === Opcode.TEXT);
+  }
+
+  /** Feed the validator what a suspended frame has produced since the last call. */
+  private feedSuspended(): void {
+    const pieces = this.ext!.suspendedOutput;
+    if (pieces === undefined) return;
+    if (this.utf8 === null) this.utf8 = new Utf8Validator();
+    const v = this.utf8;
+    if (this.fedBytes < 0) {
+      // The frame's first check: a new message starts a new validation (as utf8FeedAll does).
+      if (this.msgLen === 0 && this.msgBuf === null) v.reset();
+      this.fedBytes = 0;
+    }
+    for (let i = this.fedPieces; i < pieces.length; i++) {
+      const piece = pieces[i];
+      if (!v.feed(piece, 0, piece.length)) {
+        this.violation('WS_ERR_INVALID_UTF8');
+        return;
+      }
+      this.fedBytes += piece.length;
+    }
+    this.fedPieces = pieces.length;
   }
 
   /**
@@ -652,7 +704,7 @@ export class Receiver {
     const isText = this.msgOpcode === Opcode.TEXT && !this.skipUtf8;
     const data = payload;
     if (this.msgCompressed) {
-      if (isText && !this.utf8FeedAll(data)) return;
+      if (isText && checked !== FED && !this.utf8FeedAll(data)) return;
     } else if (isText && checked !== FED && !this.utf8!.feed(data, 0, data.length)) {
       this.violation('WS_ERR_INVALID_UTF8');
       return;

@@ -107,6 +107,8 @@ export function clearZlibPool(): void {
   pool.clear();
 }
 
+const NO_OUTPUT: readonly Buffer[] = Object.freeze([]);
+
 function closedError(): UsageError {
   return new UsageError('WS_ERR_EXTENSION_CLOSED', 'permessage-deflate used after close()');
 }
@@ -152,6 +154,11 @@ export class PerMessageDeflate implements PerMessageExtension {
   private closed = false;
   /** Output bytes the last decompress() or resumeDecompress() call produced. */
   inflated = 0;
+
+  /** The output of the suspended frame so far (see PerMessageExtension.suspendedOutput). */
+  get suspendedOutput(): readonly Buffer[] {
+    return this.out === null ? NO_OUTPUT : this.out.chunks;
+  }
   // A frame being inflated (set by decompress, cleared when it is done): what is left of its
   // input, whether the RFC 7692 tail is queued after it, its output so far, its fin bit.
   private input: Buffer | null = null;

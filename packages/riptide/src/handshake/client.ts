@@ -9,9 +9,9 @@
  * returned as HandshakeError values with status 0, never thrown. Whether each extension the
  * server accepted was offered is left to the extension code (deflate), which knows its offer.
  */
-import { HandshakeError, UsageError } from '../core/errors.js';
+import { type HandshakeError, UsageError } from '../core/errors.js';
 import { acceptKey, isValidKey } from './accept.js';
-import { clientHandshakeError, type HandshakeErrorCode } from './errors.js';
+import { clientHandshakeError, type HandshakeErrorCode, unexpectedStatusError } from './errors.js';
 import { type ExtensionList, type HeaderValue, parseExtensionList, parseTokenList } from './header-lists.js';
 import { isFieldValue, isOws, isToken, TARGET_CHAR } from './syntax.js';
 
@@ -169,14 +169,7 @@ export function validateUpgradeResponse(
   // response per HTTP [RFC2616] procedures." For us that ends the handshake (the Node layer
   // may emit 'unexpected-response' first).
   if (res.statusCode !== 101) {
-    return {
-      ok: false,
-      error: new HandshakeError(
-        'WS_ERR_HANDSHAKE_STATUS',
-        0,
-        `Unexpected server response: ${res.statusCode}`,
-      ),
-    };
+    return { ok: false, error: unexpectedStatusError(res.statusCode) };
   }
 
   const { headers } = res;

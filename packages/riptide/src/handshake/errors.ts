@@ -7,7 +7,8 @@
  * response, parsing a response head, following redirects) the same codes are used with
  * `status` 0, following HandshakeError's contract in core/errors.ts.
  *
- * Messages are asserted by tests; change them only together with the tests.
+ * Every HandshakeError riptide creates comes from this file (a test checks that no other source
+ * file constructs one). Messages are asserted by tests; change them only together with the tests.
  */
 import { HandshakeError } from '../core/errors.js';
 
@@ -67,7 +68,9 @@ export const HANDSHAKE_ERRORS = {
     400,
     'Invalid handshake: an extended CONNECT needs :scheme ("http" or "https"), :path and :authority',
   ],
-  // Client side only (RFC 6455 4.1, the client's checks of the server's response)
+  // Client side only (RFC 6455 4.1, the client's checks of the server's response). A status
+  // other than 101 (HTTP/1.1) or 2xx (HTTP/2) carries it after a colon, as in ws 8:
+  // unexpectedStatusError below.
   WS_ERR_HANDSHAKE_STATUS: [0, 'Unexpected server response'],
   WS_ERR_HANDSHAKE_ACCEPT: [0, 'Invalid Sec-WebSocket-Accept header'],
   // RFC 6455 4.1 item 6 (client side), with ws 8's messages: a subprotocol that was not offered,
@@ -89,20 +92,51 @@ export const HANDSHAKE_ERRORS = {
     0,
     'The server does not accept WebSockets over HTTP/2 (no SETTINGS_ENABLE_CONNECT_PROTOCOL)',
   ],
+  // handshakeTimeout (client side, node/client.ts and node/http2-client.ts): no complete answer
+  // before the deadline; ws 8's message.
+  WS_ERR_HANDSHAKE_TIMEOUT: [0, 'Opening handshake has timed out'],
+  // close() or terminate() before the answer came (ws 8's message), and an HTTP/2 stream the
+  // server ended without answering (riptide's message, the same code: a key that is not itself
+  // the code names the code reported in its third entry).
+  WS_ERR_HANDSHAKE_ABORTED: [0, 'WebSocket was closed before the connection was established'],
+  WS_ERR_HANDSHAKE_STREAM_CLOSED: [
+    0,
+    'The server closed the stream before answering',
+    'WS_ERR_HANDSHAKE_ABORTED',
+  ],
   // followRedirects (client side, node/client.ts): more 3xx answers than maxRedirects allows,
   // with ws 8's message as is; ws's own error has no code, this one is riptide's.
   WS_ERR_MAX_REDIRECTS: [0, 'Maximum redirects exceeded'],
   // A ws:/wss: URL's redirect to a ws+unix: socket (riptide refuses it; ws 8 follows it): a
   // server on the network may not aim the client at a local service.
   WS_ERR_REDIRECT_TO_UNIX: [0, 'Redirect from a network URL to a ws+unix: socket refused'],
-} as const satisfies Record<string, readonly [number, string]>;
+  // Not handshake failures: a send's callback (node/websocket.ts) when the socket closed before
+  // its data was written, or while its message was being compressed (ws 8's message). They are
+  // HandshakeErrors with status 0, as they always were (a public contract: code and class).
+  WS_ERR_SOCKET_CLOSED: [0, 'The socket was closed before the data was written'],
+  WS_ERR_SOCKET_CLOSED_COMPRESSING: [
+    0,
+    'The socket was closed while data was being compressed',
+    'WS_ERR_SOCKET_CLOSED',
+  ],
+} as const satisfies Record<string, readonly [number, string] | readonly [number, string, string]>;
 
+/**
+ * A row of HANDSHAKE_ERRORS. Most keys are the code the error carries; a key with a third entry
+ * is a finer name for a failure reported under that entry's code (itself a key of the table).
+ */
 export type HandshakeErrorCode = keyof typeof HANDSHAKE_ERRORS;
 
-/** Every handshake error code, in table order. */
+/** Every row of the handshake error table, in table order. */
 export const HANDSHAKE_ERROR_CODES = Object.freeze(
   Object.keys(HANDSHAKE_ERRORS),
 ) as readonly HandshakeErrorCode[];
+
+/** The `code` an error of row `key` carries. */
+export function handshakeErrorCodeOf(key: HandshakeErrorCode): string {
+  const row: readonly unknown[] = HANDSHAKE_ERRORS[key];
+  return row.length > 2 ? (row[2] as string) : key;
+}
 
 /**
  * Create the error for `code`. `detail` is appended in parentheses (never put peer bytes in it:
@@ -112,7 +146,7 @@ export const HANDSHAKE_ERROR_CODES = Object.freeze(
 export function handshakeError(code: HandshakeErrorCode, detail?: string, status?: number): HandshakeError {
   const [tableStatus, message] = HANDSHAKE_ERRORS[code];
   return new HandshakeError(
-    code,
+    handshakeErrorCodeOf(code),
     status ?? tableStatus,
     detail === undefined || detail === '' ? message : `${message} (${detail})`,
   );
@@ -125,9 +159,21 @@ export function handshakeError(code: HandshakeErrorCode, detail?: string, status
 export function clientHandshakeError(code: HandshakeErrorCode, reason?: string): HandshakeError {
   const message = HANDSHAKE_ERRORS[code][1];
   return new HandshakeError(
-    code,
+    handshakeErrorCodeOf(code),
     0,
     message,
     reason === undefined ? undefined : { cause: new Error(reason) },
+  );
+}
+
+/**
+ * WS_ERR_HANDSHAKE_STATUS as ws 8 words it: the table's message, a colon and the status the
+ * server answered ("Unexpected server response: 404"), over HTTP/1.1 and HTTP/2 alike.
+ */
+export function unexpectedStatusError(status: number): HandshakeError {
+  return new HandshakeError(
+    'WS_ERR_HANDSHAKE_STATUS',
+    0,
+    `${HANDSHAKE_ERRORS.WS_ERR_HANDSHAKE_STATUS[1]}: ${status}`,
   );
 }

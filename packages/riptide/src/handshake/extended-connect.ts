@@ -28,7 +28,7 @@
 import type { HandshakeError } from '../core/errors.js';
 import { UsageError } from '../core/errors.js';
 import { checkOffer, hasOws, isTarget, type ValidateResponseResult, validateNegotiated } from './client.js';
-import { type HandshakeErrorCode, handshakeError } from './errors.js';
+import { type HandshakeErrorCode, handshakeError, unexpectedStatusError } from './errors.js';
 import type { ExtensionList } from './header-lists.js';
 import {
   originSet,
@@ -437,7 +437,7 @@ export function validateConnectResponse(
   // proxies) will switch to tunnel mode immediately after the response header section".
   const status = res.status;
   if (!Number.isInteger(status) || status < 200 || status > 299) {
-    return { ok: false, error: handshakeError('WS_ERR_HANDSHAKE_STATUS', String(status), 0) };
+    return { ok: false, error: unexpectedStatusError(status) };
   }
   return validateNegotiated(res.headers as Record<string, string | string[] | undefined>, expect.protocols);
 }

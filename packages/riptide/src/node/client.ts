@@ -17,14 +17,14 @@ import type { Socket } from 'node:net';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { HandshakeError, UsageSyntaxError } from '../core/errors.js';
+import { UsageSyntaxError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import { PerMessageDeflate } from '../deflate/codec.js';
 import { acceptAsClient, createOffer, type DeflateOptions } from '../deflate/negotiation.js';
 import { syncZlibSupported } from '../deflate/zlib-sync.js';
 import { generateKey } from '../handshake/accept.js';
 import { buildUpgradeHeaders, validateUpgradeResponse } from '../handshake/client.js';
-import { clientHandshakeError, type HandshakeErrorCode } from '../handshake/errors.js';
+import { clientHandshakeError, unexpectedStatusError } from '../handshake/errors.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import { connectHttp2 } from './http2-client.js';
 import {
@@ -108,7 +108,6 @@ export function initiateClient(
       open: (stream, protocol, extensions, header) =>
         startClient(ws, stream, EMPTY, resolved, protocol, extensions, header),
       offer: extensionOffer(resolved.deflate),
-      timeout: timeoutError,
     });
   } else {
     connect(ws, url, resolved, null);
@@ -253,7 +252,7 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
   req.on('error', (err: Error) => {
     if (deadline !== null) clearTimeout(deadline);
     if (!ws._isRequest(req)) return;
-    ws._abortHandshake(err.message, err);
+    ws._abortHandshake(err);
   });
   if (deadline !== null) req.on('close', () => clearTimeout(deadline));
   req.on('response', (res: IncomingMessage) => {
@@ -263,8 +262,7 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     const location = res.headers.location;
     if (redirect !== null && location !== undefined && status >= 300 && status < 400) {
       if (++redirect.count > opts.maxRedirects) {
-        const error = clientHandshakeError('WS_ERR_MAX_REDIRECTS');
-        ws._abortHandshake(error.message, error);
+        ws._abortHandshake(clientHandshakeError('WS_ERR_MAX_REDIRECTS'));
         return;
       }
       req.destroy();
@@ -280,14 +278,13 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
         }
         next = parseAddress(target);
       } catch (err) {
-        ws._abortHandshake((err as Error).message, err as Error);
+        ws._abortHandshake(err as Error);
         return;
       }
       if (next.protocol === 'ws+unix:' && !redirect.originalIpc) {
         // A server on the network may not send the client to a socket on this machine (ws 8
         // follows it): a local service would get the request, and its answer would come back.
-        const error = clientHandshakeError('WS_ERR_REDIRECT_TO_UNIX');
-        ws._abortHandshake(error.message, error);
+        ws._abortHandshake(clientHandshakeError('WS_ERR_REDIRECT_TO_UNIX'));
         return;
       }
       if (ws.readyState === 0) connect(ws, next, resolved, redirect);
@@ -298,10 +295,7 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
       ws.emit('unexpected-response', req, res);
       return;
     }
-    ws._abortHandshake(
-      `Unexpected server response: ${status}`,
-      handshakeFailure('WS_ERR_HANDSHAKE_STATUS', `Unexpected server response: ${status}`),
-    );
+    ws._abortHandshake(unexpectedStatusError(status));
   });
   req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
     if (deadline !== null) clearTimeout(deadline);
@@ -322,7 +316,7 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     );
     if (!result.ok) {
       socket.destroy();
-      ws._abortHandshake(result.error.message, result.error);
+      ws._abortHandshake(result.error);
       return;
     }
     startClient(
@@ -356,7 +350,7 @@ function startClient(
   const extension = acceptedExtension(accepted, resolved.deflate);
   if (extension instanceof Error) {
     abortTransport(socket);
-    ws._abortHandshake(extension.message, extension);
+    ws._abortHandshake(extension);
     return;
   }
   ws._attach(socket, head, {
@@ -386,16 +380,7 @@ function tlsConnect(options: tls.ConnectionOptions & { path?: string }): tls.TLS
   return tls.connect(options);
 }
 
-/** A table code with ws 8's own message (e.g. the status in "Unexpected server response: 404"). */
-function handshakeFailure(code: HandshakeErrorCode, message: string): Error {
-  return new HandshakeError(code, 0, message);
-}
-
 /** The handshakeTimeout deadline of `req` passed before its response head was complete. */
 function handshakeExpired(ws: ClientHost, req: http.ClientRequest): void {
-  if (ws._isRequest(req)) ws._abortHandshake('Opening handshake has timed out', timeoutError());
-}
-
-function timeoutError(): Error {
-  return new HandshakeError('WS_ERR_HANDSHAKE_TIMEOUT', 0, 'Opening handshake has timed out');
+  if (ws._isRequest(req)) ws._abortHandshake(clientHandshakeError('WS_ERR_HANDSHAKE_TIMEOUT'));
 }

@@ -33,8 +33,7 @@ import {
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { HandshakeError } from '../core/errors.js';
-import { handshakeError } from '../handshake/errors.js';
+import { clientHandshakeError } from '../handshake/errors.js';
 import { buildConnectRequest, validateConnectResponse } from '../handshake/extended-connect.js';
 import type { ExtensionList } from '../handshake/header-lists.js';
 import type { ResolvedClient as Resolved } from './options.js';
@@ -57,8 +56,6 @@ export interface ClientHandshake {
   ): void;
   /** The permessage-deflate offer to send, if any. */
   offer: string | undefined;
-  /** The error of an expired handshakeTimeout. */
-  timeout(): Error;
 }
 
 /** How a pooled connection turned out. */
@@ -117,7 +114,7 @@ export function connectHttp2(ws: ClientHost, url: URL, resolved: Resolved, hs: C
       if (!ws._isRequest(waiting)) return; // closed meanwhile
       ws._setRequest(null);
       if (supported) openStream(ws, given, url, resolved, hs, null, null);
-      else fail(ws, handshakeError('WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT', undefined, 0));
+      else fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT'));
     });
     return;
   }
@@ -183,8 +180,8 @@ function connectPooled(
   });
 }
 
-function fail(ws: ClientHost, error: Error | HandshakeError): void {
-  ws._abortHandshake(error.message, error);
+function fail(ws: ClientHost, error: Error): void {
+  ws._abortHandshake(error);
 }
 
 function whenSettled(entry: PoolEntry, cb: (outcome: Outcome) => void): void {
@@ -414,13 +411,13 @@ function openStream(
   stream.once('close', () => {
     if (timer !== null) clearTimeout(timer);
     if (!ws._isRequest(pending) || retried()) return;
-    ws._abortHandshake('The server closed the stream before answering');
+    fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_STREAM_CLOSED'));
   });
   if (opts.handshakeTimeout) {
     timer = setTimeout(() => {
       if (!ws._isRequest(pending)) return;
       stream.close(constants.NGHTTP2_CANCEL);
-      fail(ws, hs.timeout());
+      fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_TIMEOUT'));
     }, opts.handshakeTimeout);
   }
   stream.once('response', (headers: IncomingHttpHeaders & IncomingHttpStatusHeader) => {
@@ -434,13 +431,8 @@ function openStream(
     const result = validateConnectResponse({ status, headers }, { protocols });
     if (!result.ok) {
       stream.close(constants.NGHTTP2_CANCEL);
-      // The same message as an HTTP/1.1 refusal (ws's wording), so callers read both alike.
-      const code = result.error.code;
-      const error =
-        code === 'WS_ERR_HANDSHAKE_STATUS'
-          ? new HandshakeError(code, 0, `Unexpected server response: ${status}`)
-          : result.error;
-      fail(ws, error);
+      // A refusal reads as over HTTP/1.1 (ws's "Unexpected server response: 401").
+      fail(ws, result.error);
       return;
     }
     stream.removeListener('error', onError);

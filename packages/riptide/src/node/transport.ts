@@ -101,7 +101,7 @@ export interface ClientHost extends EventEmitter {
   /** Is `req` still the pending handshake (not cancelled, not replaced by a redirect)? */
   _isRequest(req: Cancelable): boolean;
   /** Fail the handshake: 'error' (to listeners) then 'close' 1006. */
-  _abortHandshake(message: string, err?: Error): void;
+  _abortHandshake(err: Error): void;
   /** The server accepted: run the protocol over `transport`. */
   _attach(transport: Duplex, head: Buffer | null, init: AttachInit): void;
 }

@@ -38,7 +38,17 @@ export interface UpgradeHandler {
 const kHandler = Symbol('riptide.upgradeHandler');
 const kBuffered = Symbol('riptide.headBuffer');
 
-type PendingSocket = Socket & { [kBuffered]?: Buffer | null };
+/**
+ * A head split across reads: its bytes so far (`data` up to `length`). The storage doubles when
+ * it fills, so a head sent a byte at a time costs O(n) copying in all, not a copy of everything
+ * buffered on every read (about 134 MB for a 16 KiB head in one-byte reads).
+ */
+export interface PartialHead {
+  data: Buffer;
+  length: number;
+}
+
+type PendingSocket = Socket & { [kBuffered]?: PartialHead | null };
 
 type ListenerServer = Server & { [kHandler]?: UpgradeHandler };
 
@@ -70,14 +80,16 @@ function onHeadError(this: PendingSocket): void {
 function onHeadData(this: PendingSocket, chunk: Buffer): void {
   // A head split across reads (rare) is kept on the socket until its end arrives.
   const prev = this[kBuffered] ?? null;
-  const buf = prev === null ? chunk : Buffer.concat([prev, chunk]);
-  const end = findHeadEnd(buf, prev === null ? 0 : prev.length);
+  const from = prev === null ? 0 : prev.length;
+  const buf = prev === null ? chunk : appendToHead(prev, chunk);
+  const end = findHeadEnd(buf, from);
   if (end < 0) {
     if (headTooLarge(buf.length)) {
       refuse(this, buildRejectResponse(431, 'Request Header Fields Too Large'));
       return;
     }
-    this[kBuffered] = buf;
+    // The first piece is kept as it came (its storage is full: the next read copies it once).
+    if (prev === null) this[kBuffered] = { data: chunk, length: chunk.length };
     return;
   }
   if (prev !== null) this[kBuffered] = null;
@@ -126,6 +138,19 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
   // that reads into it, for Node to start it again a tick later). Otherwise stop reading until
   // it does (the server resumes the socket then): bytes arriving meanwhile would be lost.
   if (!attached && !this.destroyed) this.pause();
+}
+
+/** Append a read to a partial head; returns a view of the bytes buffered so far. */
+export function appendToHead(head: PartialHead, chunk: Buffer): Buffer {
+  const length = head.length + chunk.length;
+  if (length > head.data.length) {
+    const data = Buffer.allocUnsafe(Math.max(length, head.data.length * 2));
+    head.data.copy(data, 0, 0, head.length);
+    head.data = data;
+  }
+  chunk.copy(head.data, head.length);
+  head.length = length;
+  return head.data.subarray(0, length);
 }
 
 /**

@@ -42,9 +42,10 @@ import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { encodeClosePayload } from '../core/close.js';
-import { HandshakeError, ProtocolError, UsageError, UsageRangeError } from '../core/errors.js';
+import { ProtocolError, UsageError, UsageRangeError } from '../core/errors.js';
 import { Protocol } from '../core/protocol.js';
 import { FastBuffer } from '../core/receiver.js';
+import { clientHandshakeError, handshakeError } from '../handshake/errors.js';
 import { type ClientOptions, initiateClient } from './client.js';
 import {
   type AddEventListenerOptions,
@@ -607,9 +608,7 @@ export class WebSocket extends EventEmitter {
       }
     }
     if (cbs.length === 0) return;
-    const err =
-      error ??
-      new HandshakeError('WS_ERR_SOCKET_CLOSED', 0, 'The socket was closed while data was being compressed');
+    const err = error ?? handshakeError('WS_ERR_SOCKET_CLOSED_COMPRESSING');
     const socket = this._socket!;
     if (socket.destroyed || this._cbs === null) {
       process.nextTick(callAll, cbs, err);
@@ -728,7 +727,7 @@ export class WebSocket extends EventEmitter {
     const proto = this._proto;
     if (proto === null) {
       if ((flags & CLOSING_STARTED) === 0) {
-        this._abortHandshake('WebSocket was closed before the connection was established');
+        this._abortHandshake(clientHandshakeError('WS_ERR_HANDSHAKE_ABORTED'));
       }
       return;
     }
@@ -759,7 +758,7 @@ export class WebSocket extends EventEmitter {
     const proto = this._proto;
     if (proto === null) {
       if ((flags & CLOSING_STARTED) === 0) {
-        this._abortHandshake('WebSocket was closed before the connection was established');
+        this._abortHandshake(clientHandshakeError('WS_ERR_HANDSHAKE_ABORTED'));
       }
       return;
     }
@@ -968,7 +967,7 @@ export class WebSocket extends EventEmitter {
   }
 
   /** @internal Client: abort the opening handshake; 'error' (if listened) then 'close' 1006. */
-  _abortHandshake(message: string, err?: Error): void {
+  _abortHandshake(error: Error): void {
     this._flags |= CLOSING_STARTED;
     const extra = this._extra;
     const req = extra === null ? null : extra.req;
@@ -976,7 +975,6 @@ export class WebSocket extends EventEmitter {
       extra!.req = null;
       req.destroy();
     }
-    const error = err ?? new HandshakeError('WS_ERR_HANDSHAKE_ABORTED', 0, message);
     process.nextTick(emitErrorAndClose, this, error);
   }
 
@@ -1347,7 +1345,7 @@ function compressTurn(ws: WebSocket): void {
 }
 
 function notWritable(): Error {
-  return new HandshakeError('WS_ERR_SOCKET_CLOSED', 0, 'The socket was closed before the data was written');
+  return handshakeError('WS_ERR_SOCKET_CLOSED');
 }
 
 function emitErrorAndClose(ws: WebSocket, err: Error): void {

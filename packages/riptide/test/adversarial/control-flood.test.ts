@@ -7,10 +7,11 @@
  * Floods are bounded by bytes written: the peer must be terminated before the attacker has
  * written FLOOD_CAP bytes (the kernel's socket buffers take a few MiB of pongs first).
  */
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import {
+  acceptFor,
   fdCount,
   floodUntilClosed,
   healthyRoundTrip,
@@ -18,6 +19,7 @@ import {
   MODES,
   maliciousServer,
   once,
+  parseFrames,
   perTestServers,
   rawClient,
   rss,
@@ -218,6 +220,63 @@ describe('client: a ping flood from a malicious server that never reads', () => 
     const [code] = await closed;
     expect(code).toBe(1006);
     expect(errors).toEqual(['WS_ERR_PENDING_PONGS']);
+  });
+});
+
+describe('client: a malicious server that closes first and then keeps its TCP side open', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('gets its close echoed and a FIN, and is destroyed at closeTimeout', async () => {
+    // RFC 6455 7.1.1: the server should close the TCP connection once the close frames are
+    // exchanged. This one sends its close frame, reads our answer and our FIN, and never closes:
+    // only the client's closeTimeout (faked here) can free the socket.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let serverSocket: net.Socket | null = null;
+    let got = Buffer.alloc(0);
+    let finReceived = false;
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      serverSocket = socket;
+      socket.on('error', () => {});
+      let head = '';
+      const onHead = (chunk: Buffer) => {
+        head += chunk.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        socket.removeListener('data', onHead);
+        const key = /sec-websocket-key:\s*(\S+)/i.exec(head)?.[1] ?? '';
+        socket.write(
+          'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            `Sec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`,
+        );
+        socket.write(serverFrame(0x8, Buffer.from([0x0f, 0xa0]))); // 4000
+        socket.on('data', (d: Buffer) => (got = Buffer.concat([got, d])));
+        socket.on('end', () => (finReceived = true)); // and never end our side
+      };
+      socket.on('data', onHead);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(async () => {
+      serverSocket?.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as net.AddressInfo).port}`, {
+      perMessageDeflate: false,
+      closeTimeout: 30_000,
+    });
+    const errors: string[] = [];
+    ws.on('error', (err: Error & { code?: string }) => errors.push(err.code ?? err.message));
+    const closed = once<[number]>(ws, 'close');
+    await untilTurn(() => finReceived);
+    expect(parseFrames(got).map((f) => [f.opcode, f.payload.readUInt16BE(0)])).toEqual([[0x8, 4000]]);
+    expect(ws.readyState).toBe(WebSocket.CLOSING); // until the TCP connection is gone
+    expect(errors).toEqual([]);
+    vi.advanceTimersByTime(30_000);
+    const [code] = await closed;
+    expect(code).toBe(4000); // the server's code: its close frame was received
+    expect(errors).toEqual(['WS_ERR_CLOSE_TIMEOUT']);
+    expect(crashes.errors).toEqual([]);
   });
 });
 

@@ -68,6 +68,12 @@ function meterInflate(ws: WebSocket, turns: { readonly turn: number }) {
     get most() {
       return Math.max(0, ...perTurn.values());
     },
+    /** Bytes inflated in all. */
+    get total() {
+      let n = 0;
+      for (const v of perTurn.values()) n += v;
+      return n;
+    },
     /** Turns in which this connection inflated anything. */
     get turns() {
       return [...perTurn.values()].filter((n) => n > 0).length;
@@ -164,6 +170,30 @@ describe.each(MODES)('{ %s } server with permessage-deflate: a compressed flood'
   });
 });
 
+describe.each(MODES)(
+  '{ %s } server with permessage-deflate: compressed text invalid from its first byte',
+  (mode) => {
+    it('is 1007 in the first inflate slice, not after inflating the whole frame', async () => {
+      // 8 MiB of text whose first byte is not UTF-8, in about 8 KiB: the server must not inflate
+      // (and hold) the rest before failing the connection (RFC 6455 8.1).
+      const served = await serve(mode, { perMessageDeflate: true });
+      const turns = turnCounter();
+      cleanups.push(() => turns.stop());
+      const metered = new Promise<ReturnType<typeof meterInflate>>((resolve) =>
+        served.wss.on('connection', (ws) => resolve(meterInflate(ws, turns))),
+      );
+      const socket = await rawDeflateClient(served.port);
+      const meter = await metered;
+      const answer = collectUntilGone(socket);
+      const payload = deflatePayload(Buffer.concat([Buffer.from([0xff]), Buffer.alloc(8 * MiB, 'a')]));
+      socket.write(Buffer.concat([frameHeader(0x1, payload.length, true, true, true), payload]));
+      expect(closeCodeIn(await crashes.race(answer))).toBe(1007);
+      expect(meter.total).toBeLessThanOrEqual(SLICE_BOUND);
+      await healthyRoundTrip(served.url);
+    });
+  },
+);
+
 it('the bound these tests use is the library slice plus one zlib output chunk', () => {
   expect(SLICE_BOUND).toBe(INFLATE_SLICE + 16 * 1024);
 });
@@ -188,5 +218,38 @@ describe('client with permessage-deflate: a compressed flood from a malicious se
     expect(meter!.most).toBeLessThanOrEqual(SLICE_BOUND);
     expect(arrivals.most).toBe(1);
     ws.terminate();
+  });
+});
+
+describe('client with permessage-deflate: a bomb from a malicious server', () => {
+  it('is 1009 (WS_ERR_UNSUPPORTED_MESSAGE_LENGTH) once maxPayload is inflated, never the whole bomb', async () => {
+    // 64 MiB of zeros in about 64 KiB, one frame, against a client with maxPayload 1 MiB: zlib
+    // must stop within one output chunk of the limit, and the client answers 1009.
+    const bomb = zeroBomb(64);
+    let answer: Promise<Buffer> = Promise.resolve(Buffer.alloc(0));
+    const server = await maliciousServer((socket: net.Socket) => {
+      answer = collectUntilGone(socket);
+      socket.write(Buffer.concat([frameHeader(0x2, bomb.length, true, true, false), bomb]));
+    }, 'permessage-deflate');
+    cleanups.push(() => server.close());
+    const turns = turnCounter();
+    cleanups.push(() => turns.stop());
+    const ws = new WebSocket(server.url, { maxPayload: MiB });
+    let meter: ReturnType<typeof meterInflate> | null = null;
+    ws.on('open', () => (meter = meterInflate(ws, turns)));
+    const errors: string[] = [];
+    ws.on('error', (err: Error & { code?: string }) => errors.push(err.code ?? err.message));
+    let messages = 0;
+    ws.on('message', () => messages++);
+    const [code] = await crashes.race(once<[number]>(ws, 'close'));
+    expect(code).toBe(1006); // the server never answered our close frame with its own
+    expect(errors).toEqual(['WS_ERR_UNSUPPORTED_MESSAGE_LENGTH']);
+    expect(messages).toBe(0);
+    expect(meter!.total).toBeGreaterThanOrEqual(MiB);
+    expect(meter!.total).toBeLessThanOrEqual(MiB + 16 * 1024);
+    const frames = (await answer).subarray(0, 8);
+    // The client's masked close frame: its code, unmasked.
+    expect(frames[0] & 0x0f).toBe(0x8);
+    expect(((frames[6] ^ frames[2]) << 8) | (frames[7] ^ frames[3])).toBe(1009);
   });
 });

@@ -10,6 +10,7 @@ import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import {
+  clientFrame,
   echoServer,
   fdCount,
   floodUntilClosed,
@@ -19,6 +20,7 @@ import {
   MODES,
   type Mode,
   once,
+  parseFrames,
   rawConnect,
   type Served,
   serverGone,
@@ -179,6 +181,94 @@ describe('{ port } server: heads that never complete', () => {
     // The clients still hold theirs; the server none.
     await waitFor(() => fdCount() <= before + sockets.length, 'the never-ending heads to be released');
     expect(crashes.errors).toEqual([]);
+  });
+});
+
+/** Everything the server sends until it ends its side (the attacker keeps its own open). */
+function untilEnd(socket: net.Socket): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.once('end', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+/** Resolves with the status line of the first answer (a 101 is not followed by an end). */
+function statusLineOf(socket: net.Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let got = '';
+    const done = () => resolve(got.split('\r\n')[0]);
+    socket.on('data', (d) => {
+      got += d.toString('latin1');
+      if (got.includes('\r\n')) done();
+    });
+    socket.once('close', done);
+  });
+}
+
+describe('{ port } server: the 16 KiB head limit is exact', () => {
+  it.each([
+    [16 * KiB - 1, 'HTTP/1.1 101 Switching Protocols'],
+    [16 * KiB, 'HTTP/1.1 101 Switching Protocols'],
+    [16 * KiB + 1, 'HTTP/1.1 431 Request Header Fields Too Large'],
+  ])('a head of %i bytes, in one write, is answered %s', async (size, status) => {
+    const { port } = await serve('port');
+    const filler = size - UPGRADE.length - 'X-Pad: \r\n\r\n'.length;
+    const head = `${UPGRADE}X-Pad: ${'p'.repeat(filler)}\r\n\r\n`;
+    expect(head.length).toBe(size);
+    const socket = await attacker(port);
+    const answer = statusLineOf(socket);
+    socket.write(head);
+    expect(await answer).toBe(status);
+  });
+
+  it('a head one byte over the limit is 431 even when it arrives in pieces', async () => {
+    const { port } = await serve('port');
+    const filler = 16 * KiB + 1 - UPGRADE.length - 'X-Pad: \r\n\r\n'.length;
+    const head = Buffer.from(`${UPGRADE}X-Pad: ${'p'.repeat(filler)}\r\n\r\n`);
+    const socket = await attacker(port);
+    const answer = statusLineOf(socket);
+    // The end of the head (and of the limit) lands in the last piece.
+    for (let at = 0; at < head.length; at += 4000) socket.write(head.subarray(at, at + 4000));
+    expect(await answer).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+  });
+});
+
+describe.each(MODES)('{ %s } server: frames pipelined behind the head', (mode) => {
+  it('are parsed, not lost, when they arrive while an asynchronous verifyClient decides', async () => {
+    // A client may not send frames before the 101, but a hostile one does: in the packet of its
+    // head and while the handshake waits. They must be read as frames once it completes (here:
+    // echoed), never dropped (which would desynchronise the parser) nor read as HTTP.
+    let decide: (ok: boolean) => void = () => {};
+    let serverSide: net.Socket | null = null;
+    let asked: () => void = () => {};
+    const verifying = new Promise<void>((resolve) => (asked = resolve));
+    const { port } = await serve(mode, {
+      verifyClient: (info: { req: IncomingMessage }, cb: (ok: boolean) => void) => {
+        serverSide = info.req.socket;
+        decide = cb;
+        asked();
+      },
+    });
+    const socket = await attacker(port);
+    const all = untilEnd(socket);
+    const later = Buffer.concat([
+      clientFrame(1, 'while verifyClient waits'),
+      clientFrame(8, Buffer.from([3, 232])),
+    ]);
+    socket.write(Buffer.concat([Buffer.from(`${UPGRADE}\r\n`), clientFrame(1, 'in the packet of the head')]));
+    await verifying;
+    socket.write(later);
+    // Barrier: the later frames have reached the server's (paused) socket.
+    await waitFor(() => serverSide!.readableLength >= later.length, 'the later frames to reach the server');
+    decide(true);
+    const out = await crashes.race(all);
+    const frames = parseFrames(out.subarray(out.indexOf('\r\n\r\n') + 4));
+    expect(frames.map((f) => [f.opcode, f.payload.toString('latin1')])).toEqual([
+      [1, 'in the packet of the head'],
+      [1, 'while verifyClient waits'],
+      [8, '\x03\xe8'],
+    ]);
   });
 });
 

@@ -548,7 +548,9 @@ describe('inflate slices: a compressed flood cannot take the thread (issue 12, h
     const count = () => {
       slice.inflated += server.inflated;
       slice.max = Math.max(slice.max, slice.inflated);
+      inflatedInAll += server.inflated;
     };
+    let inflatedInAll = 0;
     const extension = {
       decompress: (d: Buffer, fin: boolean, limit: number, budget?: number) => {
         const r = server.decompress(d, fin, limit, budget);
@@ -562,6 +564,9 @@ describe('inflate slices: a compressed flood cannot take the thread (issue 12, h
       },
       get inflated() {
         return server.inflated;
+      },
+      get suspendedOutput() {
+        return server.suspendedOutput;
       },
       compress: (d: Buffer, b: boolean) => server.compress(d, b),
       compressFirst: (d: Buffer, b: boolean, n: number) => server.compressFirst(d, b, n),
@@ -578,6 +583,17 @@ describe('inflate slices: a compressed flood cannot take the thread (issue 12, h
       const payload = client.compress(message, true)!;
       return serializeFrame({ ...makeFrame(Opcode.BINARY, payload), rsv1: true, mask: KEY });
     };
+    /** A text message compressed, as masked frames: one, or `parts` fragments of its payload. */
+    const textFrames = (message: Buffer, parts = 1) => {
+      const payload = client.compress(message, false)!;
+      const step = Math.ceil(payload.length / parts);
+      const frames: Buffer[] = [];
+      for (let at = 0, i = 0; at < payload.length; at += step, i++) {
+        const frame = makeFrame(i === 0 ? Opcode.TEXT : Opcode.CONTINUATION, payload.subarray(at, at + step));
+        frames.push(serializeFrame({ ...frame, fin: at + step >= payload.length, rsv1: i === 0, mask: KEY }));
+      }
+      return Buffer.concat(frames);
+    };
     /** nextSlice() until the receiver is done; returns how many slices it took. */
     const drain = () => {
       let slices = 0;
@@ -592,7 +608,11 @@ describe('inflate slices: a compressed flood cannot take the thread (issue 12, h
       proto,
       sink,
       frame,
+      textFrames,
       slice,
+      get inflatedInAll() {
+        return inflatedInAll;
+      },
       drain,
       close: () => {
         server.close();
@@ -665,6 +685,45 @@ describe('inflate slices: a compressed flood cannot take the thread (issue 12, h
     expect(t.proto.sliceSpent).toBe(false);
     t.proto.nextSlice();
     expect(t.sink.events).toEqual([]);
+    t.close();
+  });
+
+  it('test_server_receives a compressed text frame invalid from its first byte: 1007 in the first slice', () => {
+    // RFC 6455 8.1 fail-fast: it was checked only once the whole frame (up to maxPayload) was
+    // inflated, a slice per turn: 8 MiB of work and memory for a message invalid at byte 0.
+    const t = deflating();
+    t.proto.receive(t.textFrames(Buffer.concat([Buffer.from([0xff]), Buffer.alloc(8 * MiB, 'a')])));
+    expect(t.sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_INVALID_UTF8', closeCode: 1007 }]);
+    expect(t.proto.sliceSpent).toBe(false);
+    expect(t.inflatedInAll).toBeLessThanOrEqual(SLICE_BOUND);
+    t.close();
+  });
+
+  it('test_server_receives a fragmented compressed text message invalid mid-way: 1007 in that slice', () => {
+    const t = deflating();
+    const message = Buffer.concat([
+      Buffer.alloc(MiB, 'a'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.alloc(7 * MiB, 'b'),
+    ]);
+    t.proto.receive(t.textFrames(message, 3));
+    t.drain();
+    expect(t.sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_INVALID_UTF8', closeCode: 1007 }]);
+    expect(t.inflatedInAll).toBeLessThanOrEqual(MiB + 2 * SLICE_BOUND);
+    t.close();
+  });
+
+  it('test_server_receives valid compressed text over many slices, characters cut at their edges: delivered whole', () => {
+    const t = deflating();
+    // 2-, 3- and 4-byte characters, so that slices and zlib's chunks end inside one.
+    const message = Buffer.from('aé€😀'.repeat(300_000));
+    for (const parts of [1, 4]) {
+      t.proto.receive(t.textFrames(message, parts));
+      expect(t.drain()).toBeGreaterThan(4);
+    }
+    // Compared as booleans: a diff of two 2.7 MB strings helps nobody.
+    const text = message.toString();
+    expect(t.sink.events.map((e) => (e as { data?: string }).data === text)).toEqual([true, true]);
     t.close();
   });
 

@@ -399,15 +399,16 @@ describe("RFC 8441 5 the client's request and its checks of the response", () =>
   });
 
   it('fails on another status, an unoffered subprotocol or a malformed extension list', () => {
+    // The status as HTTP/1.1's check words it (ws 8's "Unexpected server response: N").
     expectFailure(
       validateConnectResponse({ status: 404, headers: {} }, { protocols: [] }),
       'WS_ERR_HANDSHAKE_STATUS',
-      { status: 0, detail: '404' },
+      { status: 0, message: 'Unexpected server response: 404' },
     );
     expectFailure(
       validateConnectResponse({ status: 101, headers: {} }, { protocols: [] }),
       'WS_ERR_HANDSHAKE_STATUS',
-      { status: 0, detail: '101' },
+      { status: 0, message: 'Unexpected server response: 101' },
     );
     expectFailure(
       validateConnectResponse(

@@ -1,6 +1,10 @@
 import { expect } from 'vitest';
 import { HandshakeError } from '../../src/core/errors.js';
-import { HANDSHAKE_ERRORS, type HandshakeErrorCode } from '../../src/handshake/errors.js';
+import {
+  HANDSHAKE_ERRORS,
+  type HandshakeErrorCode,
+  handshakeErrorCodeOf,
+} from '../../src/handshake/errors.js';
 
 /** A head from lines: each line + CRLF, then the empty line. */
 export function head(...lines: string[]): Buffer {
@@ -11,11 +15,14 @@ export function head(...lines: string[]): Buffer {
 export const RFC_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 export const RFC_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 
-/** Assert a failure result: class, code, status and the exact message. */
+/**
+ * Assert a failure result: class, code, status and the exact message (the row's, with `detail`
+ * in parentheses, or `message` whole).
+ */
 export function expectFailure(
   result: { ok: boolean; error?: unknown },
   code: HandshakeErrorCode,
-  opts: { status?: number; detail?: string } = {},
+  opts: { status?: number; detail?: string; message?: string } = {},
 ): HandshakeError {
   expect(result.ok).toBe(false);
   const error = result.error as HandshakeError;
@@ -23,10 +30,12 @@ export function expectFailure(
   // ws reports handshake failures as plain Errors; riptide's class adds code and status.
   expect(error).toBeInstanceOf(Error);
   expect(error.name).toBe('Error');
-  expect(error.code).toBe(code);
+  expect(error.code).toBe(handshakeErrorCodeOf(code));
   const [status, message] = HANDSHAKE_ERRORS[code];
   expect(error.status).toBe(opts.status ?? status);
-  expect(error.message).toBe(opts.detail === undefined ? message : `${message} (${opts.detail})`);
+  expect(error.message).toBe(
+    opts.message ?? (opts.detail === undefined ? message : `${message} (${opts.detail})`),
+  );
   return error;
 }
 

@@ -134,8 +134,13 @@ describe('RFC 6455 4.1 client handshake', () => {
 
     const ws2 = new WebSocket(`ws://127.0.0.1:${port}`);
     const [err] = await once<[Error & { code: string }]>(ws2, 'error');
-    expect(err.code).toBe('WS_ERR_HANDSHAKE_STATUS');
+    expect(err).toBeInstanceOf(HandshakeError);
+    expect(err).toMatchObject({ code: 'WS_ERR_HANDSHAKE_STATUS', status: 0, name: 'Error' });
     expect(err.message).toBe('Unexpected server response: 403');
+    // ws 8's message, word for word (its error has no code).
+    const ws3 = new WsWebSocket(`ws://127.0.0.1:${port}`);
+    const [wsErr] = await once<[Error]>(ws3, 'error');
+    expect(wsErr.message).toBe(err.message);
   });
 
   it('a wrong Sec-WebSocket-Accept fails the connection (4.1: MUST _Fail_)', async () => {
@@ -177,16 +182,18 @@ describe('RFC 6455 4.1 client handshake', () => {
     expect(err.message).toBe('Server sent a Sec-WebSocket-Extensions header but no extension was requested');
   });
 
-  it('handshakeTimeout: a server that never answers', async () => {
+  it.each(CLIENTS)('handshakeTimeout: a server that never answers (%s)', async (name, Client) => {
     const port = await rawServer(() => {});
-    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { handshakeTimeout: 100 });
-    const closed = once<[number]>(ws, 'close');
-    const [err] = await once<[Error & { code: string }]>(ws, 'error');
-    expect(err).toMatchObject({
-      code: 'WS_ERR_HANDSHAKE_TIMEOUT',
-      message: 'Opening handshake has timed out',
-    });
-    expect((await closed)[0]).toBe(1006);
+    const ws = new Client(`ws://127.0.0.1:${port}`, { handshakeTimeout: 100 });
+    const closed = new Promise<number>((r) => ws.on('close', r));
+    const err = await new Promise<Error & { code?: string }>((r) => ws.on('error', r));
+    expect(err.message).toBe('Opening handshake has timed out');
+    expect(err.name).toBe('Error');
+    expect(await closed).toBe(1006);
+    if (name === 'riptide') {
+      expect(err).toBeInstanceOf(HandshakeError);
+      expect(err).toMatchObject({ code: 'WS_ERR_HANDSHAKE_TIMEOUT', status: 0 });
+    }
   });
 
   it('frames the server sent right after its 101 are not lost', async () => {

@@ -3,7 +3,7 @@ import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { HandshakeError, WebSocket, WebSocketServer } from '../../src/index.js';
 import { cleanupsAfterEachTest, once } from './helpers.js';
 import { closeH2, h2Server, settle, tls, trackSessions } from './http2-helpers.js';
 
@@ -229,8 +229,11 @@ describe('handshake failures and endings, client side', () => {
     // 'close' follows 'error' in the same tick: listen to both first
     const closed = once<[number]>(ws, 'close');
     const [err] = await once<[Error & { code: string }]>(ws, 'error');
+    expect(err).toBeInstanceOf(HandshakeError);
     expect(err).toMatchObject({
       code: 'WS_ERR_HANDSHAKE_STATUS',
+      status: 0,
+      name: 'Error',
       message: 'Unexpected server response: 401',
     });
     expect((await closed)[0]).toBe(1006);
@@ -260,7 +263,28 @@ describe('handshake failures and endings, client side', () => {
       handshakeTimeout: 50,
     });
     const [err] = await once<[Error & { code: string }]>(ws, 'error');
-    expect(err.code).toBe('WS_ERR_HANDSHAKE_TIMEOUT');
+    // As over HTTP/1.1 (ws 8's message).
+    expect(err).toBeInstanceOf(HandshakeError);
+    expect(err).toMatchObject({ code: 'WS_ERR_HANDSHAKE_TIMEOUT', status: 0, name: 'Error' });
+    expect(err.message).toBe('Opening handshake has timed out');
+  });
+
+  it('a stream the server ends without answering fails the handshake with WS_ERR_HANDSHAKE_ABORTED', async () => {
+    const server = http2.createServer({ settings: { enableConnectProtocol: true } });
+    trackSessions(server);
+    // RST_STREAM NO_ERROR: not REFUSED_STREAM, which the client would retry (RFC 9113 8.7).
+    server.on('stream', (stream) => stream.close(http2.constants.NGHTTP2_NO_ERROR));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const wss = new WebSocketServer({ noServer: true });
+    cleanups.push(() => closeH2(wss, server));
+    const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, { http2: true });
+    const closed = once<[number]>(ws, 'close');
+    const [err] = await once<[Error & { code: string }]>(ws, 'error');
+    expect(err).toBeInstanceOf(HandshakeError);
+    expect(err).toMatchObject({ code: 'WS_ERR_HANDSHAKE_ABORTED', status: 0, name: 'Error' });
+    expect(err.message).toBe('The server closed the stream before answering');
+    expect((await closed)[0]).toBe(1006);
   });
 
   it('terminate() resets its stream with CANCEL; the server sees 1006, other WebSockets go on', async () => {

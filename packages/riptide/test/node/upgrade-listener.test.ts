@@ -7,6 +7,7 @@ import { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from '../../src/index.js';
+import { appendToHead, type PartialHead } from '../../src/node/upgrade-listener.js';
 
 let wss: WebSocketServer | null = null;
 afterEach(async () => {
@@ -166,5 +167,35 @@ describe('RFC 6455 4.2.1 the {port} listener', () => {
     client.once('data', () => client.end());
     expect(await closed).toEqual([1006, '']);
     client.destroy();
+  });
+});
+
+describe('a head split across reads', () => {
+  it('is buffered in storage that doubles: a 16 KiB head in one-byte reads is copied O(n), not O(n^2)', () => {
+    const bytes = Buffer.from('GET /'.padEnd(16_384, 'x'));
+    const head: PartialHead = { data: bytes.subarray(0, 1), length: 1 };
+    let grown = 0;
+    let view: Buffer = head.data;
+    for (let i = 1; i < bytes.length; i++) {
+      const before = head.data;
+      view = appendToHead(head, bytes.subarray(i, i + 1));
+      if (head.data !== before) grown++;
+    }
+    // A copy of everything buffered on every read would be 16,383 new buffers.
+    expect(grown).toBe(14);
+    expect(view.equals(bytes)).toBe(true);
+    expect(head.length).toBe(bytes.length);
+  });
+
+  it('grows to fit a read larger than twice what it holds', () => {
+    const head = { data: Buffer.from('ab'), length: 2 };
+    const view = appendToHead(head, Buffer.alloc(100, 'c'));
+    expect(view.toString()).toBe('ab' + 'c'.repeat(100));
+    expect(head.data.length).toBeGreaterThanOrEqual(102);
+    // The first read's buffer is never written into.
+    const first = Buffer.from('ab');
+    const h2 = { data: first, length: 2 };
+    appendToHead(h2, Buffer.from('d'));
+    expect(first.toString()).toBe('ab');
   });
 });

@@ -1,7 +1,13 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WS, { WebSocketServer as WsServer } from 'ws';
-import { RiptideError, WebSocketServer as RiptideServer, UsageError, WebSocket } from '../../src/index.js';
+import {
+  HandshakeError,
+  RiptideError,
+  WebSocketServer as RiptideServer,
+  UsageError,
+  WebSocket,
+} from '../../src/index.js';
 import {
   clientFrame,
   collectUntilClose,
@@ -584,16 +590,47 @@ describe('WebSocket (riptide specifics)', () => {
     expect(ws.readyState).toBe(WebSocket.CLOSED);
   });
 
-  it('close() while CONNECTING aborts the handshake', async () => {
-    const { url } = await pairWithRiptideBothSides();
-    const ws = new WebSocket(url);
-    const errors: Error[] = [];
-    ws.on('error', (e) => errors.push(e));
-    ws.close();
-    expect(ws.readyState).toBe(WebSocket.CLOSING);
-    const [code] = await once<[number]>(ws, 'close');
-    expect(code).toBe(1006);
-    expect(errors[0].message).toBe('WebSocket was closed before the connection was established');
+  for (const how of ['close', 'terminate'] as const) {
+    it(`${how}() while CONNECTING aborts the handshake with ws 8's error, and a code`, async () => {
+      const { url } = await pairWithRiptideBothSides();
+      const errorsOf = async (ws: WebSocket | WS) => {
+        const errors: (Error & { code?: string; status?: number })[] = [];
+        ws.on('error', (e: Error) => errors.push(e));
+        ws[how]();
+        expect(ws.readyState).toBe(WebSocket.CLOSING);
+        const [code] = await once<[number]>(ws, 'close');
+        expect(code).toBe(1006);
+        return errors;
+      };
+      const mine = await errorsOf(new WebSocket(url));
+      const theirs = await errorsOf(new WS(url));
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toBeInstanceOf(HandshakeError);
+      expect(mine[0]).toMatchObject({ code: 'WS_ERR_HANDSHAKE_ABORTED', status: 0, name: 'Error' });
+      expect(mine[0].message).toBe('WebSocket was closed before the connection was established');
+      expect(theirs.map((e) => [e.name, e.message])).toEqual([[mine[0].name, mine[0].message]]);
+    });
+  }
+
+  it('a send on a socket destroyed under it: the callback gets WS_ERR_SOCKET_CLOSED', async () => {
+    const { wss, url } = await riptideServer();
+    servers.push(wss);
+    const failed = new Promise<Error & { code?: string; status?: number }>((resolve) =>
+      wss.on('connection', (ws, req) => {
+        // The transport is gone before the frame could be written; the WebSocket has not yet
+        // seen it close (that comes with the socket's 'close' event).
+        req.socket.destroy();
+        ws.send('lost', (err) => resolve(err as Error));
+      }),
+    );
+    const client = new WebSocket(url);
+    client.on('error', () => {});
+    const clientClosed = once(client, 'close');
+    const err = await failed;
+    expect(err).toBeInstanceOf(HandshakeError);
+    expect(err).toMatchObject({ code: 'WS_ERR_SOCKET_CLOSED', status: 0, name: 'Error' });
+    expect(err.message).toBe('The socket was closed before the data was written');
+    await clientClosed;
   });
 });
 

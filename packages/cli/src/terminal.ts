@@ -35,6 +35,12 @@ export class Terminal {
       ? readline.createInterface({ input: io.stdin, output: this.promptStream, prompt, terminal: true })
       : readline.createInterface({ input: io.stdin, terminal: false, crlfDelay: Number.POSITIVE_INFINITY });
     this.rl.on('SIGINT', this.onSignal);
+    // A closed readline cannot prompt (Node 24 throws ERR_USE_AFTER_CLOSE, older ones draw a
+    // stray prompt): output after the end of input, such as the closes that Ctrl-D causes in
+    // `listen`, is printed plainly. Registered first, so it runs before any onEnd callback.
+    this.rl.on('close', () => {
+      this.prompting = false;
+    });
     process.on('SIGINT', this.onSignal);
   }
 

@@ -22,7 +22,6 @@ const RUN_AS_A_PROCESS: Record<string, string> = {
   'commands/listen.ts': 'servers.test.ts runs `riptide listen` with ws clients',
   'commands/broadcast.ts': 'servers.test.ts runs `riptide broadcast` with ws clients and its page',
   'server.ts': 'servers.test.ts: the listening, TLS, HTTP/2 and Origin parts the server commands share',
-  'terminal.ts': 'pty.test.ts: the prompt and line editing under a real pseudo-terminal',
 };
 
 function sources(dir: string): string[] {

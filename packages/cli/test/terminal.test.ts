@@ -1,0 +1,55 @@
+/**
+ * The Terminal's prompt bookkeeping (terminal.ts) with a stream that says it is a terminal; the
+ * prompt and line editing under a real pseudo-terminal are in pty.test.ts.
+ */
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { Terminal } from '../src/terminal.js';
+
+function fakeTty(): PassThrough & { isTTY: boolean; setRawMode: (on: boolean) => void } {
+  return Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => {} });
+}
+
+function collect(stream: PassThrough): () => string {
+  let text = '';
+  stream.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
+  return () => text;
+}
+
+describe('Terminal', () => {
+  it('prints plainly after the end of input: no prompt is drawn on a closed readline', async () => {
+    const stdin = fakeTty();
+    const stdout = fakeTty();
+    const stderr = new PassThrough();
+    const term = new Terminal({ stdin, stdout, stderr });
+    const ended = new Promise<void>((resolve) => term.onEnd(resolve));
+    const screen = collect(stdout);
+    term.startPrompt();
+    expect(screen()).toContain('> ');
+    // Ctrl-D at an empty prompt, as the terminal delivers it in raw mode.
+    stdin.write('\x04');
+    await ended;
+    // What `listen` prints as Ctrl-D closes its clients: Node 24 threw ERR_USE_AFTER_CLOSE here.
+    const before = screen().length;
+    expect(() => term.out('[1] closed 1001 server shutting down')).not.toThrow();
+    expect(screen().slice(before)).toBe('[1] closed 1001 server shutting down\n');
+    term.close();
+  });
+
+  it('redraws the prompt after a line printed while it is shown', () => {
+    const stdin = fakeTty();
+    const stdout = fakeTty();
+    const term = new Terminal({ stdin, stdout, stderr: new PassThrough() });
+    const screen = collect(stdout);
+    term.startPrompt();
+    const before = screen().length;
+    term.out('hello');
+    const after = screen().slice(before);
+    const line = after.indexOf('hello\n');
+    expect(line).toBeGreaterThanOrEqual(0);
+    expect(after.indexOf('> ', line)).toBeGreaterThan(line);
+    term.close();
+  });
+});

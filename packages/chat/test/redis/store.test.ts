@@ -626,6 +626,37 @@ describe('RedisStore room deletion in bounded steps', () => {
     }
   });
 
+  it('tells every member when sweeps run while it clears: a sweep leaves a grave its deleting node still clears', async () => {
+    const redis = await connect(sharedServer().url);
+    try {
+      const keys = new RedisKeys('graves-leased:');
+      const other = new RedisStore(redis.cmd, keys, { graveChunk: 40 });
+      let sweeps = 0;
+      let self: RedisStore | undefined;
+      const a = new RedisStore(redis.cmd, keys, {
+        graveChunk: 40,
+        graveStepped: async () => {
+          // Between two steps: another node's sweep and this node's own come round.
+          if (++sweeps > 2) return;
+          expect(await other.expireEmptyRooms(0)).toEqual([]);
+          expect(await self!.expireEmptyRooms(0)).toEqual([]);
+        },
+      });
+      self = a;
+      const names = await bigRoom(a, redis, keys);
+      // Every member is answered, to be told (none was taken by a sweep).
+      expect(await a.deleteRoom('big')).toEqual(names);
+      expect(await redis.cmd.zcard(keys.graves())).toBe(0);
+      for (const user of names) expect([user, await redis.cmd.exists(keys.member(user))]).toEqual([user, 0]);
+      expect(await leftovers(redis, 'graves-leased:')).toEqual([
+        'graves-leased:owned:x',
+        'graves-leased:roomcount',
+      ]);
+    } finally {
+      await redis.close();
+    }
+  });
+
   it('leaves the cleanup of a node that died midway to the next sweep of any node', async () => {
     const redis = await connect(sharedServer().url);
     try {
@@ -653,7 +684,15 @@ describe('RedisStore room deletion in bounded steps', () => {
       const left = await Promise.all(names.map((u) => redis.cmd.hexists(keys.member(u), 'big')));
       const pending = left.filter((h) => h === 1).length;
       expect(pending).toBe(3000 - 10 * 40);
-      // Another node's sweep finishes it (from where it was: only the names left).
+      // The dead node's lease holds for a while: a sweep leaves the grave alone meanwhile.
+      expect(await next.expireEmptyRooms(0)).toEqual([]);
+      expect(steps).toEqual([]);
+      expect(await redis.cmd.zcard(keys.graves())).toBe(1);
+      // Its lease runs out (Redis expires it; here at once) and another node's sweep finishes it
+      // (from where it was: only the names left).
+      const leases = await redis.cmd.keys('graves-died:*:lease');
+      expect(leases).toHaveLength(1);
+      expect(await redis.cmd.del(...leases)).toBe(1);
       expect(await next.expireEmptyRooms(0)).toEqual([]);
       expect(steps.reduce((x, y) => x + y, 0)).toBe(pending + 240);
       for (const done of steps) expect(done).toBeLessThanOrEqual(40);

@@ -1,5 +1,6 @@
 // The frame parser (receiver.ts), through the Protocol that owns it: valid frames, every
 // violation with its close code, UTF-8 fail-fast, limits, pause/resume.
+import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -937,5 +938,144 @@ describe('regressions', () => {
       { type: 'message', data: '010203', isBinary: true },
       { type: 'message', data: '09'.repeat(256), isBinary: true },
     ]);
+  });
+});
+
+describe('compressed text checked while it is inflated: a property (random texts, fragments, tiny slices)', () => {
+  /** The index of the first byte at which `bytes` can no longer be the start of a valid text. */
+  function firstInvalid(bytes: Buffer): number {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    for (let i = 0; i < bytes.length; i++) {
+      try {
+        decoder.decode(bytes.subarray(i, i + 1), { stream: true });
+      } catch {
+        return i;
+      }
+    }
+    return bytes.length;
+  }
+
+  /** One message of the run: its bytes, how its compressed payload is cut, a ping between fragments. */
+  const messageArb = fc.record({
+    bytes: fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 400, size: 'max' }).map((s) => Buffer.from(s, 'utf8')),
+      fc.uint8Array({ maxLength: 400, size: 'max' }).map((a) => Buffer.from(a)),
+      // Valid text with one byte changed somewhere: invalid mostly in the middle.
+      fc
+        .tuple(
+          fc.string({ unit: 'binary', minLength: 1, maxLength: 400, size: 'max' }),
+          fc.nat(),
+          fc.integer({ min: 0x80, max: 0xff }),
+        )
+        .map(([s, at, b]) => {
+          const buf = Buffer.from(s, 'utf8');
+          buf[at % buf.length] = b;
+          return buf;
+        }),
+    ),
+    binary: fc.boolean(),
+    compressed: fc.boolean(),
+    cuts: fc.array(fc.nat(), { maxLength: 4 }),
+    ping: fc.boolean(),
+  });
+
+  it('test_server_receives exactly the valid texts and fails 1007 at the first invalid one, as isUtf8 says, within a step of its first bad byte', () => {
+    // The receiver's check of suspended output (feedSuspended, then the rest of the frame from
+    // `fedBytes`) across frames, pings between fragments, uncompressed and binary messages.
+    fc.assert(
+      fc.property(
+        fc.array(messageArb, { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 200 }),
+        fc.boolean(),
+        (messages, budget, skip) => {
+          const params = {
+            serverNoContextTakeover: true,
+            clientNoContextTakeover: false,
+            serverMaxWindowBits: 15,
+            clientMaxWindowBits: 15,
+          };
+          // Inflate output in pieces of 64 bytes, and a budget of `budget` bytes per step: a frame
+          // suspends again and again, in the middle of characters.
+          const opts = normalizeDeflateOptions(
+            { threshold: 0, zlibInflateOptions: { chunkSize: 64 } },
+            'server',
+          )!;
+          const server = new PerMessageDeflate('server', params, opts);
+          const client = new PerMessageDeflate('client', params, opts);
+          const extension: PerMessageExtension = {
+            decompress: (d, fin, limit) => {
+              const r = server.decompress(d, fin, limit, budget);
+              inflatedInAll += server.inflated;
+              return r;
+            },
+            resumeDecompress: () => {
+              const r = server.resumeDecompress(budget);
+              inflatedInAll += server.inflated;
+              return r;
+            },
+            get inflated() {
+              return server.inflated;
+            },
+            get suspendedOutput() {
+              return server.suspendedOutput;
+            },
+            compress: (d, b) => server.compress(d, b),
+            compressFirst: (d, b, n) => server.compressFirst(d, b, n),
+            compressNext: (n) => server.compressNext(n),
+            get compressLeft() {
+              return server.compressLeft;
+            },
+            cancelCompress: () => server.cancelCompress(),
+            close: () => server.close(),
+          };
+          let inflatedInAll = 0;
+          // skipUtf8Validation: every text is delivered as it is.
+          const { proto, sink } = makeProtocol('server', { extension, skipUtf8Validation: skip });
+          const wireFrames: Buffer[] = [];
+          const expected: Array<Event | { type: 'error'; code: string; closeCode: number }> = [];
+          let failed = false;
+          // Inflated output, at most, until the connection fails: the messages before the invalid
+          // one, and its bytes up to the first that no valid text can have there, plus one step.
+          let bound = 0;
+          for (const m of messages) {
+            const payload = m.compressed ? client.compress(m.bytes, m.binary)! : m.bytes;
+            const points = [...new Set(m.cuts.map((c) => c % (payload.length + 1)))].sort((a, b) => a - b);
+            const bounds = [0, ...points, payload.length];
+            for (let i = 0; i + 1 < bounds.length; i++) {
+              const opcode = i > 0 ? Opcode.CONTINUATION : m.binary ? Opcode.BINARY : Opcode.TEXT;
+              const frame = makeFrame(opcode, payload.subarray(bounds[i], bounds[i + 1]));
+              const fin = i + 2 === bounds.length;
+              wireFrames.push(serializeFrame({ ...frame, fin, rsv1: m.compressed && i === 0, mask: KEY }));
+              if (!fin && m.ping)
+                wireFrames.push(serializeFrame({ ...makeFrame(Opcode.PING, Buffer.from('p')), mask: KEY }));
+            }
+            if (failed) continue;
+            if (m.binary) expected.push({ type: 'message', data: m.bytes.toString('hex'), isBinary: true });
+            else if (skip || isUtf8(m.bytes))
+              expected.push({ type: 'message', data: m.bytes.toString('utf8'), isBinary: false });
+            else {
+              expected.push({ type: 'error', code: 'WS_ERR_INVALID_UTF8', closeCode: 1007 });
+              failed = true;
+              if (m.compressed) bound += firstInvalid(m.bytes) + 1 + budget + 64;
+              continue;
+            }
+            if (m.compressed) bound += m.bytes.length;
+          }
+          proto.receive(Buffer.concat(wireFrames));
+          for (let turns = 0; proto.sliceSpent; turns++) {
+            expect(turns).toBeLessThan(100_000);
+            proto.nextSlice();
+          }
+          const events = sink.events
+            .filter((e) => e.type === 'message' || e.type === 'error')
+            .map((e) => (e.type === 'error' ? { type: e.type, code: e.code, closeCode: e.closeCode } : e));
+          expect(events).toEqual(expected);
+          if (failed) expect(inflatedInAll).toBeLessThanOrEqual(bound);
+          server.close();
+          client.close();
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -29,6 +29,8 @@
  *                                whose grave is still being cleared (store.ts, DELETE_ROOM)
  *   room:{r}:grave:<id>:members  the member set of a deleted room (renamed by DELETE_ROOM), and
  *     / :authors / :mentioned    its authors and mentioned; emptied in steps (GRAVE_STEP)
+ *   room:{r}:grave:<id>:lease    expiring: the deleting node is still clearing the grave (a sweep
+ *                                leaves it alone meanwhile)
  *   room:{r}:digest:<user>:<id>  the send's digest (send-digest.ts), beside its dedup key
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
  *   wake:<reader id>             stream, one entry: wakes an event reader (events.ts); expires

@@ -108,6 +108,11 @@ export interface RedisStoreOptions {
   graveChunk?: number;
   /** Internal (tests): called after each step clearing a grave with the work it did. */
   graveStepped?: (room: string, done: number) => void | Promise<void>;
+  /**
+   * Internal (tests): how long a deletion's lease on its grave lasts after its last step (the
+   * sweep leaves a grave alone while its lease holds). Default 30000 ms.
+   */
+  graveLeaseMs?: number;
 }
 
 export interface DeliveredPositions {
@@ -345,9 +350,14 @@ return 'created'
 //   returns, to be told; a member who joined the room created again meanwhile is not among
 //   them); a node that dies or loses Redis meanwhile leaves the grave in `graves`, and any node's
 //   sweep (expireEmptyRooms, every minute) finishes it. Steps of two nodes on one grave take
-//   disjoint names (SPOP); every HDEL and ZREM is idempotent. (The members cleared by a sweep,
-//   or by another node's sweep while this node is still driving, are not told: their clients
-//   learn it at their next request or reconnection, as after a node's crash.)
+//   disjoint names (SPOP); every HDEL and ZREM is idempotent. The deleting node holds a lease on
+//   its grave (`room:{r}:grave:<id>:lease`, set by DELETE_ROOM and renewed by each of its steps,
+//   deleted with the grave's end) and a sweep's step leaves a leased grave alone: the names a
+//   step SPOPs are the members its node tells, so a sweep running meanwhile (every node runs one
+//   a minute) must not take them, or their connections, never told, would stay in the room and
+//   receive the events of a room created again under the name. (The members cleared by a sweep,
+//   after the deleting node died or lost Redis, are not told: their clients learn it at their
+//   next request or reconnection, as after a node's crash.)
 //
 // Why a `member:<user>` entry still waiting for its step is never taken for membership:
 // the member set is the truth. Every script that adds or removes a membership changes the entry
@@ -370,8 +380,9 @@ return 'created'
 
 // KEYS: 1 rooms, 2 public, 3 roomcount, 4 empty, 5 members, 6 log, 7 msgs, 8 idx, 9 live, 10 authors,
 //       11 mentioned, 12 roster, 13 rosterscan (a roster build in progress: LIST_MEMBERS),
-//       14 graves, 15 seq, 16 grave members, 17 grave authors, 18 grave mentioned
-// ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>)
+//       14 graves, 15 seq, 16 grave members, 17 grave authors, 18 grave mentioned, 19 grave lease
+// ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>),
+//       5 the lease's milliseconds
 // -> 1 when a grave is left to clear (GRAVE_STEP), 0 when there was nothing to clear; nil when
 // there is no such room; -1 when it is not empty and must be.
 const DELETE_ROOM = `
@@ -387,7 +398,10 @@ for i = 0, 2 do
     buried = 1
   end
 end
-if buried == 1 then redis.call('ZADD', KEYS[14], tonumber(redis.call('GET', KEYS[15]) or '0'), ARGV[4]) end
+if buried == 1 then
+  redis.call('ZADD', KEYS[14], tonumber(redis.call('GET', KEYS[15]) or '0'), ARGV[4])
+  redis.call('SET', KEYS[19], '1', 'PX', ARGV[5])
+end
 redis.call('UNLINK', KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[12], KEYS[13])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -399,8 +413,11 @@ end
 return buried
 `;
 
-// KEYS: 1 graves, 2 grave members, 3 grave authors, 4 grave mentioned, 5 the room's members now
-// ARGV: 1 the grave's entry, 2 chunk, 3 member: prefix, 4 room, 5 by: prefix, 6 mention: prefix
+// KEYS: 1 graves, 2 grave members, 3 grave authors, 4 grave mentioned, 5 the room's members now,
+//       6 grave lease
+// ARGV: 1 the grave's entry, 2 chunk, 3 member: prefix, 4 room, 5 by: prefix, 6 mention: prefix,
+//       7 the lease's milliseconds (the deleting node: renews it), or '' (a sweep: leaves a leased
+//       grave alone, answering {2, 0, {}})
 // -> {more, work done (names or zset entries), the members whose entry it removed: not those who
 // joined the room created again under the name meanwhile, whose entry is the new membership's}. At most about
 // `chunk` of work: SPOP of chunk names, or zset entries removed (ZREMRANGEBYRANK of at most what is
@@ -408,6 +425,11 @@ return buried
 const GRAVE_STEP = `
 local head = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not head then return {0, 0, {}} end
+if ARGV[7] == '' then
+  if redis.call('EXISTS', KEYS[6]) == 1 then return {2, 0, {}} end
+else
+  redis.call('SET', KEYS[6], '1', 'PX', ARGV[7])
+end
 local budget = tonumber(ARGV[2])
 local names = redis.call('SPOP', KEYS[2], budget)
 if #names > 0 then
@@ -447,6 +469,7 @@ clear(KEYS[3], ARGV[5])
 clear(KEYS[4], ARGV[6])
 if spent < budget then
   redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('DEL', KEYS[6])
   return {0, spent, {}}
 end
 return {1, spent, {}}
@@ -695,6 +718,7 @@ export class RedisStore implements AccountStore, RoomStore {
   readonly #rosterStepped: RedisStoreOptions['rosterStepped'];
   readonly #graveChunk: number;
   readonly #graveStepped: RedisStoreOptions['graveStepped'];
+  readonly #graveLeaseMs: number;
   /** Stream entry nonces: this store's random tag and a count (unique per append, any node). */
   readonly #nonceTag = `${randomBytes(6).toString('base64url')}.`;
   #nonces = 0;
@@ -717,6 +741,9 @@ export class RedisStore implements AccountStore, RoomStore {
     if (!Number.isInteger(this.#graveChunk) || this.#graveChunk < 1)
       throw new TypeError('RedisStore: graveChunk must be a positive integer');
     this.#graveStepped = options.graveStepped;
+    this.#graveLeaseMs = options.graveLeaseMs ?? 30_000;
+    if (!Number.isInteger(this.#graveLeaseMs) || this.#graveLeaseMs < 1)
+      throw new TypeError('RedisStore: graveLeaseMs must be a positive integer');
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
@@ -726,8 +753,8 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatAfter', 2, AFTER);
     define('chatReact', 6, REACT);
     define('chatCreateRoom', 7, CREATE_ROOM);
-    define('chatDeleteRoom', 18, DELETE_ROOM);
-    define('chatGraveStep', 5, GRAVE_STEP);
+    define('chatDeleteRoom', 19, DELETE_ROOM);
+    define('chatGraveStep', 6, GRAVE_STEP);
     define('chatJoin', 6, JOIN);
     define('chatLeave', 5, LEAVE);
     define('chatMarkRead', 4, MARK_READ);
@@ -846,24 +873,27 @@ export class RedisStore implements AccountStore, RoomStore {
         grave('members'),
         grave('authors'),
         grave('mentioned'),
+        grave('lease'),
         name,
         k.owned(''),
         onlyIfEmpty ? '1' : '0',
         `${id}:${name}`,
+        this.#graveLeaseMs,
       );
       if (res === -1) return 'busy';
       if (res === null) return null;
-      return Number(res) === 1 ? (await this.#clearGrave(`${id}:${name}`)).sort() : [];
+      return Number(res) === 1 ? (await this.#clearGrave(`${id}:${name}`, true)).sort() : [];
     });
   }
 
   /**
    * Drives GRAVE_STEP on a deleted room's grave (entry `<id>:<room>` of `graves`) to its end: the
    * members whose entry this node's steps removed. Redis unavailable midway: the grave stays in
-   * `graves` for the next sweep (the room itself is gone already), and the names cleared so far are
-   * answered.
+   * `graves` for the next sweep once its lease ran out (the room itself is gone already), and the
+   * names cleared so far are answered. `deleting`: this node deleted the room (it holds the lease
+   * and renews it); else a sweep, which leaves a grave alone while its lease holds.
    */
-  async #clearGrave(entry: string): Promise<string[]> {
+  async #clearGrave(entry: string, deleting: boolean): Promise<string[]> {
     const k = this.#keys;
     const id = entry.slice(0, 12);
     const room = entry.slice(13);
@@ -874,6 +904,7 @@ export class RedisStore implements AccountStore, RoomStore {
       grave('authors'),
       grave('mentioned'),
       k.room(room, 'members'),
+      grave('lease'),
     ];
     const cleared: string[] = [];
     for (;;) {
@@ -889,6 +920,7 @@ export class RedisStore implements AccountStore, RoomStore {
             room,
             k.room(room, 'by:'),
             k.room(room, 'mention:'),
+            deleting ? this.#graveLeaseMs : '',
           ),
         );
         more = Number(res[0]);
@@ -898,6 +930,7 @@ export class RedisStore implements AccountStore, RoomStore {
         if (err instanceof UnavailableError) return cleared;
         throw err;
       }
+      if (more === 2) return cleared; // leased: its deleting node is still clearing it
       await this.#graveStepped?.(room, done);
       if (more === 0) return cleared;
     }
@@ -909,7 +942,7 @@ export class RedisStore implements AccountStore, RoomStore {
    */
   async #clearGraves(): Promise<void> {
     const entries = await this.#call(() => this.#redis.zrange(this.#keys.graves(), '0', '99'));
-    for (const entry of entries) await this.#clearGrave(entry);
+    for (const entry of entries) await this.#clearGrave(entry, false);
   }
 
   async deleteRoom(name: string): Promise<string[] | null> {

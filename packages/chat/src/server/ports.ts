@@ -368,7 +368,12 @@ export interface AttachmentStore {
   release(ids: readonly string[], user: string, clientId: string): Promise<void>;
   /** Deletes the files of a deleted message. */
   dropMessage(room: string, seq: number): Promise<void>;
-  /** Deletes every file uploaded to a deleted room, sent or not; how many. */
+  /**
+   * Deletes every file uploaded to a deleted room of that name, sent or not; how many. Called after
+   * the store's deleteRoom (or expireEmptyRooms), by which time a room of the name may exist again
+   * and hold uploads: the files of a room of the name that exists when dropRoom runs are never
+   * deleted (claim does not give a deleted room's file to it either).
+   */
   dropRoom(room: string): Promise<number>;
   /** Deletes files created before `before` and not bound to a message; how many. */
   expireUnused(before: number): Promise<number>;

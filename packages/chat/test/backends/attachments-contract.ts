@@ -3,7 +3,7 @@
  * test/backends/sqlite/attachments.test.ts and test/redis/attachments.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { AttachmentRecord, AttachmentStore } from '../../src/server/ports.js';
+import type { AttachmentRecord, AttachmentStore, RoomStore } from '../../src/server/ports.js';
 
 const record = (id: string, extra: Partial<AttachmentRecord> = {}): AttachmentRecord => ({
   id,
@@ -23,11 +23,12 @@ const bytes = (n = 4) => Buffer.alloc(n, 7);
 
 export function attachmentsContract(
   name: string,
-  open: (maxTotalBytes?: number) => Promise<AttachmentStore>,
+  /** The attachment store, and the room store of the same backend (rooms are created and deleted). */
+  open: (maxTotalBytes?: number) => Promise<{ attachments: AttachmentStore; rooms: RoomStore }>,
 ): void {
   describe(`${name}: the attachment store contract`, () => {
     it('keeps the bytes and the record of an upload', async () => {
-      const store = await open();
+      const { attachments: store } = await open();
       const data = Buffer.from([0, 1, 2, 255, 254, 0]);
       expect(await store.put(record('f1', { size: 6 }), data, 5)).toBe('stored');
       expect(await store.get('f1')).toEqual({ record: record('f1', { size: 6 }), data });
@@ -40,7 +41,7 @@ export function attachmentsContract(
     });
 
     it('holds at most maxUnused uploads per user that no message used', async () => {
-      const store = await open();
+      const { attachments: store } = await open();
       expect(await store.put(record('f1'), bytes(), 2)).toBe('stored');
       expect(await store.put(record('f2'), bytes(), 2)).toBe('stored');
       expect(await store.put(record('f3'), bytes(), 2)).toBe('too_many_unused');
@@ -50,7 +51,7 @@ export function attachmentsContract(
     });
 
     it('claims all or nothing: the uploader, the room, unused or claimed by the same message', async () => {
-      const store = await open();
+      const { attachments: store } = await open();
       await store.put(record('f1'), bytes(), 9);
       await store.put(record('f2', { name: 'two.png' }), bytes(), 9);
       await store.put(record('b1', { user: 'ben' }), bytes(), 9);
@@ -70,7 +71,7 @@ export function attachmentsContract(
     });
 
     it('releases the files a refused message claimed: unused again, for any message; never bound ones', async () => {
-      const store = await open();
+      const { attachments: store } = await open();
       await store.put(record('f1'), bytes(), 2);
       await store.put(record('f2'), bytes(), 2);
       await store.claim(['f1', 'f2'], 'ann', 'a', 'm1');
@@ -88,7 +89,7 @@ export function attachmentsContract(
     });
 
     it('binds files to their message, frees them when it is deleted', async () => {
-      const store = await open();
+      const { attachments: store } = await open();
       await store.put(record('f1'), bytes(), 9);
       await store.put(record('f2'), bytes(), 9);
       await store.claim(['f1', 'f2'], 'ann', 'a', 'm1');
@@ -102,7 +103,7 @@ export function attachmentsContract(
     });
 
     it("frees every file of a deleted room, sent or not, and only that room's", async () => {
-      const store = await open(12);
+      const { attachments: store } = await open(12);
       await store.put(record('sent'), bytes(), 9);
       await store.put(record('unsent'), bytes(), 9);
       await store.put(record('kept', { room: 'b' }), bytes(), 9);
@@ -120,8 +121,60 @@ export function attachmentsContract(
       expect(await store.put(record('n3', { room: 'b' }), bytes(), 9)).toBe('full');
     });
 
+    it("a deletion drops its room's files, never those of a room created again under the name", async () => {
+      const { attachments: store, rooms } = await open(20);
+      const create = () =>
+        rooms.createRoom(
+          { name: 'a', kind: 'public', owner: null, createdAt: 0 },
+          { maxRooms: 9, maxOwnedRooms: 9 },
+        );
+      expect(await create()).toBe('created');
+      await store.put(record('sent'), bytes(), 9);
+      await store.put(record('unsent'), bytes(), 9);
+      await store.put(record('ben1', { user: 'ben' }), bytes(), 9);
+      expect(await store.claim(['sent'], 'ann', 'a', 'm1')).not.toBeNull();
+      await store.bind('a', ['sent'], 1);
+      // The order a hub may see: the room deleted (the store's step), created again at once, a
+      // member of the new room uploading, and only then the first deletion's dropRoom.
+      expect(await rooms.deleteRoom('a')).toEqual([]);
+      expect(await create()).toBe('created');
+      await store.put(record('new', { createdAt: 2000 }), bytes(), 9);
+      // A file of the deleted room cannot be sent in the new one (its drop is still to come).
+      expect(await store.claim(['ben1'], 'ben', 'a', 'm2')).toBeNull();
+      expect(await store.dropRoom('a')).toBeLessThanOrEqual(3);
+      expect(await store.get('sent')).toBeNull();
+      expect(await store.get('unsent')).toBeNull();
+      expect(await store.get('ben1')).toBeNull();
+      expect((await store.get('new'))?.data).toEqual(bytes());
+      expect(await store.claim(['new'], 'ann', 'a', 'm3')).not.toBeNull();
+      await store.bind('a', ['new'], 2);
+      // Later drops of the name (another deletion's, late) leave the new room's file too.
+      expect(await store.dropRoom('a')).toBe(0);
+      expect((await store.get('new'))?.record).toMatchObject({ room: 'a', seq: 2 });
+      // The old files' bytes were counted back: 16 of 20 fit beside the new file's 4.
+      for (const id of ['x1', 'x2', 'x3', 'x4'])
+        expect(await store.put(record(id, { room: 'b' }), bytes(), 9)).toBe('stored');
+      expect(await store.put(record('x5', { room: 'b' }), bytes(), 9)).toBe('full');
+      // The new room deleted in turn: its file goes with the drop that follows.
+      await rooms.deleteRoom('a');
+      await store.dropRoom('a');
+      expect(await store.get('new')).toBeNull();
+    });
+
+    it('an upload that reaches the store after its room was deleted is dropped with it', async () => {
+      const { attachments: store, rooms } = await open();
+      await rooms.createRoom(
+        { name: 'a', kind: 'public', owner: null, createdAt: 0 },
+        { maxRooms: 9, maxOwnedRooms: 9 },
+      );
+      await rooms.deleteRoom('a');
+      await store.put(record('late'), bytes(), 9); // its membership was checked before the deletion
+      expect(await store.dropRoom('a')).toBe(1);
+      expect(await store.get('late')).toBeNull();
+    });
+
     it('expires uploads not bound to a message in time, claimed or not', async () => {
-      const store = await open();
+      const { attachments: store } = await open();
       await store.put(record('old', { createdAt: 100 }), bytes(), 9);
       await store.put(record('claimed', { createdAt: 100 }), bytes(), 9);
       await store.put(record('sent', { createdAt: 100 }), bytes(), 9);
@@ -139,7 +192,7 @@ export function attachmentsContract(
     });
 
     it('refuses an upload beyond the total size, and counts freed bytes back', async () => {
-      const store = await open(10);
+      const { attachments: store } = await open(10);
       const put = (id: string, size: number) => store.put(record(id, { size }), bytes(size), 9);
       expect(await put('f1', 6)).toBe('stored');
       expect(await put('f2', 5)).toBe('full');

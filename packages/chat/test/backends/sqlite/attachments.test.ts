@@ -12,7 +12,10 @@ function open(maxTotal?: number) {
   return { store, attachments: new SqliteAttachments(store.database, maxTotal) };
 }
 
-attachmentsContract('SQLite', async (maxTotal) => open(maxTotal).attachments);
+attachmentsContract('SQLite', async (maxTotal) => {
+  const { store, attachments } = open(maxTotal);
+  return { attachments, rooms: store };
+});
 
 describe('SQLite attachments with messages', () => {
   const file = { id: 'f1', name: 'a.png', type: 'image/png', size: 3, width: 1, height: 1 };

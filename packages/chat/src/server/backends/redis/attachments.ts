@@ -1,12 +1,20 @@
 /**
  * Attachments on Redis, with a cap on their total size (Redis holds them in memory).
  *
- *   att:<id>              hash: r = the record (JSON), d = the bytes
+ *   att:<id>              hash: r = the record (JSON), d = the bytes, g = the incarnation of its
+ *                         room when it was uploaded (the room's `gen`, keys.ts; absent: 0)
  *   att:bytes             the bytes of every file held (checked against the cap at each upload)
  *   att:unbound           zset id -> created at: files not yet bound to a stored message
  *   att:unused:<user>     zset id -> created at: the user's uploads not claimed by a send
  *   att:msg:{room}:<seq>  set of the ids bound to that message (freed when it is deleted)
  *   att:room:{room}       set of the ids uploaded to that room (freed when the room is deleted)
+ *
+ * A room of the name may be created again at once after a deletion, and its members may upload
+ * before the deleting node gets to dropRoom (the deletion clears its grave first: store.ts
+ * DELETE_ROOM). `att:room:{room}` then holds the files of both rooms; `g` tells them apart: dropRoom
+ * deletes only the files of incarnations older than the room of the name that exists at that
+ * moment (all of them when none exists), and claim takes only files of the room that exists, so a
+ * message of the new room never carries a file that the old room's dropRoom deletes.
  *
  * Every change is one Lua script, so the byte count stays exact. Files are deleted by the scripts
  * (expiry, a deleted message), never by key expiry, which would leave the count behind.
@@ -17,12 +25,12 @@ import type { AttachmentRecord, AttachmentStore, PutAttachmentResult } from '../
 import { publicPart } from '../sqlite/attachments.js';
 import { callRedis, type RedisKeys } from './keys.js';
 
-// KEYS: 1 att:<id>, 2 bytes, 3 unbound, 4 unused:<user>, 5 room:{room}. ARGV: 1 id, 2 record,
-// 3 data, 4 size, 5 cap, 6 max unused, 7 created at.
+// KEYS: 1 att:<id>, 2 bytes, 3 unbound, 4 unused:<user>, 5 room:{room}, 6 the room's gen. ARGV:
+// 1 id, 2 record, 3 data, 4 size, 5 cap, 6 max unused, 7 created at.
 const PUT = `
 if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[6]) then return 'too_many_unused' end
 if tonumber(redis.call('GET', KEYS[2]) or '0') + tonumber(ARGV[4]) > tonumber(ARGV[5]) then return 'full' end
-redis.call('HSET', KEYS[1], 'r', ARGV[2], 'd', ARGV[3])
+redis.call('HSET', KEYS[1], 'r', ARGV[2], 'd', ARGV[3], 'g', redis.call('GET', KEYS[6]) or '0')
 redis.call('INCRBY', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[7], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
@@ -30,14 +38,17 @@ redis.call('SADD', KEYS[5], ARGV[1])
 return 'stored'
 `;
 
-// KEYS: att:<id> for each id, then unused:<user>. ARGV: 1 user, 2 room, 3 client id, 4.. ids.
-// -> the records (JSON) in order, or false if one cannot be claimed by this message.
+// KEYS: att:<id> for each id, then unused:<user>, then the room's gen. ARGV: 1 user, 2 room,
+// 3 client id, 4.. ids. -> the records (JSON) in order, or false if one cannot be claimed by this
+// message (a file of a deleted room of the name cannot: its dropRoom is still to come).
 const CLAIM = `
-local n = #KEYS - 1
+local n = #KEYS - 2
+local gen = redis.call('GET', KEYS[n + 2]) or '0'
 local records = {}
 for i = 1, n do
   local raw = redis.call('HGET', KEYS[i], 'r')
   if not raw then return false end
+  if (redis.call('HGET', KEYS[i], 'g') or '0') ~= gen then return false end
   local r = cjson.decode(raw)
   if r.user ~= ARGV[1] or r.room ~= ARGV[2] then return false end
   if r.clientId ~= nil and r.clientId ~= ARGV[3] then return false end
@@ -110,18 +121,23 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
-// KEYS: 1 room:{room}, 2 bytes, 3 unbound. ARGV: 1 att: prefix, 2 room.
+// KEYS: 1 room:{room}, 2 bytes, 3 unbound, 4 rooms, 5 the room's gen. ARGV: 1 att: prefix, 2 room.
+// The files of the deleted rooms of the name: those of a room of it that exists now stay.
 const DROP_ROOM = `${FORGET}
+local live = nil
+if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then live = tonumber(redis.call('GET', KEYS[5]) or '0') end
 local n = 0
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local raw = redis.call('HGET', ARGV[1] .. id, 'r')
-  if raw then
-    local r = cjson.decode(raw)
-    if r.seq then redis.call('DEL', ARGV[1] .. 'msg:{' .. ARGV[2] .. '}:' .. r.seq) end
+  if live == nil or tonumber(redis.call('HGET', ARGV[1] .. id, 'g') or '0') < live then
+    local raw = redis.call('HGET', ARGV[1] .. id, 'r')
+    if raw then
+      local r = cjson.decode(raw)
+      if r.seq then redis.call('DEL', ARGV[1] .. 'msg:{' .. ARGV[2] .. '}:' .. r.seq) end
+    end
+    n = n + forget(ARGV[1], KEYS[2], KEYS[3], id)
+    redis.call('SREM', KEYS[1], id)
   end
-  n = n + forget(ARGV[1], KEYS[2], KEYS[3], id)
 end
-redis.call('DEL', KEYS[1])
 return n
 `;
 
@@ -174,14 +190,14 @@ export class RedisAttachments implements AttachmentStore {
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
-    define('chatAttPut', 5, PUT);
+    define('chatAttPut', 6, PUT);
     // Variable key counts: ioredis takes the count as the first argument when numberOfKeys is unset.
     if (!('chatAttClaim' in redis)) redis.defineCommand('chatAttClaim', { lua: CLAIM });
     if (!('chatAttBind' in redis)) redis.defineCommand('chatAttBind', { lua: BIND });
     if (!('chatAttRelease' in redis)) redis.defineCommand('chatAttRelease', { lua: RELEASE });
     define('chatAttDrop', 3, DROP);
     define('chatAttExpire', 2, EXPIRE);
-    define('chatAttDropRoom', 3, DROP_ROOM);
+    define('chatAttDropRoom', 5, DROP_ROOM);
     this.#redis = redis as Redis & Commands;
   }
 
@@ -202,6 +218,7 @@ export class RedisAttachments implements AttachmentStore {
         `${p}att:unbound`,
         `${p}att:unused:${record.user}`,
         `${p}att:room:{${record.room}}`,
+        this.#keys.generation(record.room),
         record.id,
         encodeRecord(record),
         data,
@@ -226,9 +243,10 @@ export class RedisAttachments implements AttachmentStore {
   claim(ids: readonly string[], user: string, room: string, clientId: string): Promise<Attachment[] | null> {
     return this.#call(async () => {
       const out = await this.#redis.chatAttClaim(
-        ids.length + 1,
+        ids.length + 2,
         ...ids.map((id) => this.#att(id)),
         `${this.#keys.prefix}att:unused:${user}`,
+        this.#keys.generation(room),
         user,
         room,
         clientId,
@@ -284,6 +302,8 @@ export class RedisAttachments implements AttachmentStore {
         `${p}att:room:{${room}}`,
         `${p}att:bytes`,
         `${p}att:unbound`,
+        this.#keys.rooms(),
+        this.#keys.generation(room),
         `${p}att:`,
         room,
       ),

@@ -13,6 +13,9 @@
  *                                log-regression.ts)
  *   room:{r}:base                the counter when the room was created (the head of the deleted
  *                                room it continues the numbering of; 0 for none)
+ *   room:{r}:gen                 how many times a room of the name was created (kept after deletion,
+ *                                absent for a room created before it existed: 0): the incarnation
+ *                                an upload is stamped with (attachments.ts)
  *   room:{r}:log                 stream, ids <seq>-0,      room:{r}:msgs       hash seq -> message JSON
  *                                fields e (event), n, p
  *                                (a message keeps replyTo, mentions and rx: emoji -> users)
@@ -80,6 +83,10 @@ export class RedisKeys {
   }
   base(room: string): string {
     return this.room(room, 'base');
+  }
+  /** The room's incarnation: counts the creations of the name (kept after deletion, like seq). */
+  generation(room: string): string {
+    return this.room(room, 'gen');
   }
   log(room: string): string {
     return this.room(room, 'log');

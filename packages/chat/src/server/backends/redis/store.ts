@@ -306,7 +306,7 @@ if #seqs == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(seqs))
 `;
 
-// KEYS: 1 rooms, 2 seq, 3 public, 4 roomcount, 5 owned:<owner>, 6 empty, 7 base
+// KEYS: 1 rooms, 2 seq, 3 public, 4 roomcount, 5 owned:<owner>, 6 empty, 7 base, 8 gen
 // ARGV: 1 name, 2 info JSON, 3 kind, 4 max rooms, 5 max owned, 6 owner ('' for none), 7 created at
 const CREATE_ROOM = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
@@ -321,6 +321,7 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SET', KEYS[2], 0, 'NX')
 redis.call('SET', KEYS[7], redis.call('GET', KEYS[2]))
+redis.call('INCR', KEYS[8])
 if ARGV[3] == 'public' then redis.call('ZADD', KEYS[3], 0, ARGV[1]) end
 redis.call('ZADD', KEYS[6], ARGV[7], ARGV[1])
 return 'created'
@@ -752,7 +753,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatBefore', 2, BEFORE);
     define('chatAfter', 2, AFTER);
     define('chatReact', 6, REACT);
-    define('chatCreateRoom', 7, CREATE_ROOM);
+    define('chatCreateRoom', 8, CREATE_ROOM);
     define('chatDeleteRoom', 19, DELETE_ROOM);
     define('chatGraveStep', 6, GRAVE_STEP);
     define('chatJoin', 6, JOIN);
@@ -829,6 +830,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.owned(room.owner ?? ''),
         k.emptyRooms(),
         k.base(room.name),
+        k.generation(room.name),
         room.name,
         J({ kind: room.kind, owner: room.owner, createdAt: room.createdAt }),
         room.kind,

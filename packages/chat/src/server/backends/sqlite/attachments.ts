@@ -3,9 +3,14 @@
  * `attachments` column of `events` (the files of a message, JSON, as the message carries them).
  *
  * Triggers on `events` free a message's files when it is deleted (its `deleted` set) or its room
- * is (its row removed), in the store's own transaction; dropMessage is then a safety net.
+ * is (its row removed), and one on `rooms` frees a deleted room's unsent uploads, each in the
+ * store's own transaction; dropMessage and dropRoom are then safety nets. The room's trigger makes
+ * a deletion take exactly that room's files: a room created again under the name afterwards
+ * (at once: the store allows it) starts with none, and dropRoom, called by the hub after the
+ * deletion, leaves a room of that name that exists by then alone.
  * `ensureAttachmentSchema` runs at open, before the store prepares its statements: one nullable
- * column and one table, so a file of any schema version gets them without a version step.
+ * column, one table and its triggers (IF NOT EXISTS), so a file of any schema version, or one
+ * written before a trigger existed, gets them without a version step.
  */
 import type Database from 'better-sqlite3';
 import type { Attachment } from '../../../shared/protocol.js';
@@ -33,6 +38,9 @@ CREATE INDEX IF NOT EXISTS attachments_room ON attachments(room);
 CREATE TRIGGER IF NOT EXISTS attachments_message_deleted AFTER UPDATE OF deleted ON events
 WHEN new.kind = 'message' AND new.deleted = 1 BEGIN
   DELETE FROM attachments WHERE room = new.room AND seq = new.seq;
+END;
+CREATE TRIGGER IF NOT EXISTS attachments_room_removed AFTER DELETE ON rooms BEGIN
+  DELETE FROM attachments WHERE room = old.name;
 END;
 CREATE TRIGGER IF NOT EXISTS attachments_message_removed AFTER DELETE ON events
 WHEN old.kind = 'message' BEGIN
@@ -111,7 +119,9 @@ export class SqliteAttachments implements AttachmentStore {
       ),
       drop: db.prepare('DELETE FROM attachments WHERE room = ? AND seq = ?'),
       expire: db.prepare('DELETE FROM attachments WHERE seq IS NULL AND created_at < ?'),
-      dropRoom: db.prepare('DELETE FROM attachments WHERE room = ?'),
+      dropRoom: db.prepare(
+        'DELETE FROM attachments WHERE room = @room AND NOT EXISTS (SELECT 1 FROM rooms WHERE name = @room)',
+      ),
     };
     this.#s = s;
     const n = (row: unknown) => (row as { n: number }).n;
@@ -179,9 +189,13 @@ export class SqliteAttachments implements AttachmentStore {
     this.#s.drop.run(room, seq);
   }
 
-  /** The room's sent files went with its events (the trigger); this takes its unsent uploads too. */
+  /**
+   * The room's files went with it (the triggers, in its deletion's transaction); this takes an
+   * upload that reached the store after that (its membership checked before the deletion), unless
+   * a room of the name exists again: then every file under the name is that room's.
+   */
   async dropRoom(room: string): Promise<number> {
-    return this.#s.dropRoom.run(room).changes;
+    return this.#s.dropRoom.run({ room }).changes;
   }
 
   async expireUnused(before: number): Promise<number> {

@@ -1,13 +1,27 @@
-/** The attachment contract on Redis (a byte count under a cap), and a message's files kept in history. */
-import { describe, expect, it } from 'vitest';
+/**
+ * The attachment contract on Redis (a byte count under a cap), a message's files kept in history,
+ * and files and rooms written by an earlier version (no incarnation).
+ */
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/server/ports.js';
 import { attachmentsContract } from '../backends/attachments-contract.js';
-import { redisBackendsForThisFile } from './backend.js';
+import { openRedisBackend } from './backend.js';
+import { redisServerForThisFile } from './helpers.js';
 
-const openBackend = redisBackendsForThisFile();
+const server = redisServerForThisFile();
+const opened: Backend[] = [];
+afterEach(async () => {
+  for (const b of opened.splice(0)) await b.close();
+});
 
-function backend(maxAttachmentBytes?: number): Promise<Backend> {
-  return openBackend(maxAttachmentBytes ? { maxAttachmentBytes } : {});
+async function backend(maxAttachmentBytes?: number, prefix?: string): Promise<Backend> {
+  const b = await openRedisBackend(server().url, {
+    ...(maxAttachmentBytes ? { maxAttachmentBytes } : {}),
+    ...(prefix ? { prefix } : {}),
+  });
+  opened.push(b);
+  return b;
 }
 
 attachmentsContract('Redis', async (maxTotal) => backend(maxTotal));
@@ -39,5 +53,53 @@ describe('Redis attachments with messages', () => {
     expect(await rooms.eventsAfter('a', 0, 1)).toMatchObject([{ message: { attachments: [file] } }]);
     await rooms.appendEvent({ type: 'delete', room: 'a', user: 'ann', target: 1, ts: 4 });
     expect((await rooms.messagesBefore('a', 9, 1))[0]).not.toHaveProperty('attachments');
+  });
+});
+
+describe('Redis attachments written by an earlier version', () => {
+  it('a file and a room without an incarnation still match; a room created again drops the old files', async () => {
+    const { rooms, attachments } = await backend(undefined, 'legacy:');
+    const raw = new Redis(server().url);
+    const quotas = { maxRooms: 9, maxOwnedRooms: 9 };
+    const info = { name: 'a', kind: 'public' as const, owner: null, createdAt: 0 };
+    const upload = (id: string) =>
+      attachments.put(
+        {
+          id,
+          name: 'x.txt',
+          type: 'text/plain',
+          size: 1,
+          room: 'a',
+          user: 'ann',
+          createdAt: 1,
+          clientId: null,
+          seq: null,
+        },
+        Buffer.from('x'),
+        9,
+      );
+    try {
+      await rooms.createRoom(info, quotas);
+      await upload('old1');
+      await upload('old2');
+      // As an earlier version left them: no `gen` for the room, no `g` on its files.
+      expect(await raw.del('legacy:room:{a}:gen')).toBe(1);
+      expect(await raw.hdel('legacy:att:old1', 'g')).toBe(1);
+      expect(await raw.hdel('legacy:att:old2', 'g')).toBe(1);
+      expect(await attachments.claim(['old1'], 'ann', 'a', 'm1')).toHaveLength(1);
+      expect(await attachments.dropRoom('a')).toBe(0); // the room exists: its files stay
+      await rooms.deleteRoom('a');
+      expect(await rooms.createRoom(info, quotas)).toBe('created');
+      expect(await raw.get('legacy:room:{a}:gen')).toBe('1');
+      await upload('new');
+      expect(await attachments.claim(['old2'], 'ann', 'a', 'm2')).toBeNull();
+      expect(await attachments.dropRoom('a')).toBe(2);
+      expect(await attachments.get('old1')).toBeNull();
+      expect(await attachments.get('old2')).toBeNull();
+      expect(await attachments.get('new')).not.toBeNull();
+      expect(await raw.smembers('legacy:att:room:{a}')).toEqual(['new']);
+    } finally {
+      await raw.quit();
+    }
   });
 });

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteAttachments } from '../../../src/server/backends/sqlite/attachments.js';
 import { attachmentsContract } from '../attachments-contract.js';
 import { asMembers } from '../members.js';
-import { closeSqliteStores, openSqliteStore } from './helpers.js';
+import { closeSqliteStores, openSqliteStore, tempDatabasePath } from './helpers.js';
 
 afterEach(closeSqliteStores);
 
@@ -58,5 +58,25 @@ describe('SQLite attachments with messages', () => {
     const { store, attachments } = await messageWithFile('x');
     await store.deleteRoom('a');
     expect(await attachments.get('f1')).toBeNull();
+  });
+
+  it("a file written before the rooms' trigger existed gets it: a deleted room's unsent uploads go with it", async () => {
+    const path = tempDatabasePath();
+    const before = openSqliteStore(path);
+    await before.createRoom(
+      { name: 'a', kind: 'public', owner: null, createdAt: 0 },
+      { maxRooms: 9, maxOwnedRooms: 9 },
+    );
+    await new SqliteAttachments(before.database).put(
+      { ...file, room: 'a', user: 'ann', createdAt: 1, clientId: null, seq: null },
+      Buffer.from('abc'),
+      5,
+    );
+    before.database.exec('DROP TRIGGER attachments_room_removed'); // as an earlier version left it
+    await before.close();
+    const store = openSqliteStore(path);
+    const attachments = new SqliteAttachments(store.database);
+    await store.deleteRoom('a');
+    expect(await attachments.get('f1')).toBeNull(); // with the room, before any dropRoom
   });
 });

@@ -5,6 +5,7 @@
  */
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/server/clock.js';
 import type { Attachment } from '../../src/shared/protocol.js';
 import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
 import { cleanup, register, startTestServer, TestClient, type TestServer } from '../helpers.js';
@@ -308,5 +309,75 @@ describe('send with attachments', () => {
       code: 'bad_message',
       message: 'text must not be empty',
     });
+  });
+});
+
+/**
+ * Holds the first dropRoom of `server`'s attachment store (the hub calls it after the store deleted
+ * the room): `entered` resolves once it is called, and it goes on when `release` is called.
+ */
+function holdDropRoom(server: TestServer) {
+  const store = server.backend.attachments;
+  const original = store.dropRoom.bind(store);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let entered!: (room: string) => void;
+  const called = new Promise<string>((resolve) => {
+    entered = resolve;
+  });
+  store.dropRoom = async (room) => {
+    store.dropRoom = original;
+    entered(room);
+    await gate;
+    return original(room);
+  };
+  return { entered: called, release };
+}
+
+describe('a deleted room and one created again under its name', () => {
+  /** eve creates `team` again, uploads a file to it and sends it: the file's id. */
+  async function newTeam(server: TestServer, eve: string): Promise<string> {
+    const eveWs = (await TestClient.join(server.origin, eve)).client;
+    await eveWs.request('joined', { type: 'create', room: 'team' });
+    const { id } = (await upload(server, eve, png(2, 2), { room: 'team' })).json() as { id: string };
+    expect(await sendWith(eveWs, 'team', 'e1', [id])).toMatchObject({ type: 'ack' });
+    return id;
+  }
+
+  it("the owner's deletion drops only the deleted room's files, even when its drop comes after the new room's upload", async () => {
+    const { server, alice, eve, aliceWs } = await setUp();
+    const sent = (await upload(server, alice, png(1, 1), { room: 'team' })).json() as { id: string };
+    expect(await sendWith(aliceWs, 'team', 'm1', [sent.id])).toMatchObject({ type: 'ack' });
+    const unsent = (await upload(server, alice, png(1, 1), { room: 'team' })).json() as { id: string };
+    const held = holdDropRoom(server);
+    const deleted = aliceWs.request('left', { type: 'delete_room', room: 'team' });
+    expect(await held.entered).toBe('team'); // the store has deleted it; its files are still to go
+    const fresh = await newTeam(server, eve);
+    held.release();
+    expect(await deleted).toMatchObject({ type: 'left', room: 'team', reason: 'deleted' });
+    const served = await download(server, eve, fresh);
+    expect(served.status).toBe(200);
+    expect(served.body).toEqual(png(2, 2));
+    expect(await server.backend.attachments.get(sent.id)).toBeNull();
+    expect(await server.backend.attachments.get(unsent.id)).toBeNull();
+  });
+
+  it("the sweep of an empty room drops only that room's files, even when its drop comes after the new room's upload", async () => {
+    const clock = new ManualClock();
+    const { server, alice, eve, aliceWs, bobWs } = await setUp({ clock, limits: { emptyRoomTtlMs: 60_000 } });
+    const unsent = (await upload(server, alice, png(1, 1), { room: 'team' })).json() as { id: string };
+    await aliceWs.request('left', { type: 'leave', room: 'team' });
+    await bobWs.request('left', { type: 'leave', room: 'team' });
+    clock.advance(60_001);
+    const held = holdDropRoom(server);
+    const swept = server.hub.sweep();
+    expect(await held.entered).toBe('team');
+    const fresh = await newTeam(server, eve);
+    held.release();
+    expect(await swept).toEqual(['team']);
+    expect((await download(server, eve, fresh)).status).toBe(200);
+    expect(await server.backend.attachments.get(unsent.id)).toBeNull();
   });
 });

@@ -366,7 +366,7 @@ export class Hub {
         // another node), so the store has the last word, as for writes. Asked only for a notice the
         // gate let through, the one that would be fanned out: at most one read per user, room and
         // typingIntervalMs, on every node together (the gate is shared), whatever the client sends
-        // (one indexed lookup on SQLite, one HEXISTS on Redis). The dropped ones cost nothing more.
+        // (one indexed lookup on SQLite, one SISMEMBER on Redis). The dropped ones cost nothing more.
         if (ok && (await rooms.isMember(user, msg.room)))
           this.#local.notice(msg.room, { v, type: 'typing', room: msg.room, user });
         return;

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
 import type { Attachment } from '../../src/shared/protocol.js';
 import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
+import { holdDropRoom } from '../attachments/hold-drop-room.js';
 import { cleanup, register, startTestServer, TestClient, type TestServer } from '../helpers.js';
 
 afterEach(cleanup);
@@ -312,30 +313,6 @@ describe('send with attachments', () => {
   });
 });
 
-/**
- * Holds the first dropRoom of `server`'s attachment store (the hub calls it after the store deleted
- * the room): `entered` resolves once it is called, and it goes on when `release` is called.
- */
-function holdDropRoom(server: TestServer) {
-  const store = server.backend.attachments;
-  const original = store.dropRoom.bind(store);
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let entered!: (room: string) => void;
-  const called = new Promise<string>((resolve) => {
-    entered = resolve;
-  });
-  store.dropRoom = async (room) => {
-    store.dropRoom = original;
-    entered(room);
-    await gate;
-    return original(room);
-  };
-  return { entered: called, release };
-}
-
 describe('a deleted room and one created again under its name', () => {
   /** eve creates `team` again, uploads a file to it and sends it: the file's id. */
   async function newTeam(server: TestServer, eve: string): Promise<string> {
@@ -351,7 +328,7 @@ describe('a deleted room and one created again under its name', () => {
     const sent = (await upload(server, alice, png(1, 1), { room: 'team' })).json() as { id: string };
     expect(await sendWith(aliceWs, 'team', 'm1', [sent.id])).toMatchObject({ type: 'ack' });
     const unsent = (await upload(server, alice, png(1, 1), { room: 'team' })).json() as { id: string };
-    const held = holdDropRoom(server);
+    const held = holdDropRoom(server.backend.attachments);
     const deleted = aliceWs.request('left', { type: 'delete_room', room: 'team' });
     expect(await held.entered).toBe('team'); // the store has deleted it; its files are still to go
     const fresh = await newTeam(server, eve);
@@ -371,7 +348,7 @@ describe('a deleted room and one created again under its name', () => {
     await aliceWs.request('left', { type: 'leave', room: 'team' });
     await bobWs.request('left', { type: 'leave', room: 'team' });
     clock.advance(60_001);
-    const held = holdDropRoom(server);
+    const held = holdDropRoom(server.backend.attachments);
     const swept = server.hub.sweep();
     expect(await held.entered).toBe('team');
     const fresh = await newTeam(server, eve);

@@ -237,7 +237,11 @@ export class MembershipHandlers {
     for (const user of members) this.#local.tellUser(user, { op: 'left', room, reason: 'deleted' });
   }
 
-  /** A membership change made elsewhere (another tab, an invitation, a removal, a deleted room). */
+  /**
+   * A membership change made elsewhere (another tab, an invitation, a removal, a deleted room). A
+   * `left` for a room the user is in again by now (a room deleted and created again under its name
+   * before the deletion's notice went out) is an older stay's: ignored.
+   */
   async onUserEvent(conn: Connection, event: UserEvent): Promise<void> {
     if (conn.closed || !conn.ready) return; // a hello still to come reads the memberships itself
     if (event.op === 'joined') {
@@ -246,6 +250,11 @@ export class MembershipHandlers {
       if (!m) return; // left again meanwhile
       await this.#enter(conn, event.room, m, undefined);
     } else {
+      if (!conn.rooms.has(event.room)) return;
+      // The store changed before this notice went out, and notices go by room name: a user in the
+      // room now joined it since (again, or a room of that name created again after a deletion),
+      // so the notice is about an earlier stay and leaves this one alone.
+      if (await this.#backend.rooms.isMember(conn.user, event.room)) return;
       if (!(await this.#local.exit(conn, event.room))) return;
       const message = { v, type: 'left', room: event.room } as const;
       reply(conn, undefined, event.reason ? { ...message, reason: event.reason } : message);

@@ -43,12 +43,13 @@ afterEach(async () => {
 /** A riptide WebSocketServer on a free port with graphql-ws's ws adapter on it. */
 async function graphqlServer(
   options: Omit<ServerOptions, 'schema' | 'roots'> = {},
+  keepAlive?: number,
 ): Promise<{ url: string; wss: WebSocketServer }> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));
   // graphql-ws types its parameter as ws's WebSocketServer; riptide's is a different class with
   // the same public API, which is the claim under test.
-  const server = useServer({ schema, roots, ...options }, wss as never);
+  const server = useServer({ schema, roots, ...options }, wss as never, keepAlive);
   cleanups.push(() => server.dispose());
   return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/graphql`, wss };
 }
@@ -97,6 +98,21 @@ describe('graphql-ws: useServer on a riptide WebSocketServer, the client on ript
     ws.send(JSON.stringify({ type: 'connection_init' }));
     const [reply] = await new Promise<[Buffer]>((resolve) => ws.once('message', (d: Buffer) => resolve([d])));
     expect(JSON.parse(String(reply))).toEqual({ type: 'connection_ack' });
+  });
+
+  it("useServer's keep-alive: its ping()s are answered by the client's pongs, the connection stays", async () => {
+    // A 5 ms keep-alive; the waits are on the server socket's 'pong' events, not on time.
+    const { url, wss } = await graphqlServer({}, 5);
+    const connected = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+    const client = graphqlClient(url, { lazy: false });
+    const socket = await connected;
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => socket.once('pong', resolve));
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    const results = [];
+    for await (const result of client.iterate({ query: 'query { hello(name: "still") }' })) {
+      results.push(result);
+    }
+    expect(results).toEqual([{ data: { hello: 'hello still' } }]);
   });
 
   it("a connection_init refused by onConnect closes with graphql-ws's 4403 Forbidden", async () => {

@@ -6,13 +6,16 @@
  * Every wait is on an event or an acknowledgement; every server and client is closed after
  * each test.
  */
+import { execFile } from 'node:child_process';
 import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import { io as ioWs, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { requireOnRiptide } from './ws-redirect.js';
+import { ensureBuilt, packageRoot } from '../package-entry.js';
+import { requireOnRiptide, riptideEsmEntry } from './ws-redirect.js';
 
 type Io = typeof ioWs;
 
@@ -22,10 +25,14 @@ afterEach(async () => {
 });
 
 /** A Socket.IO server on a free port, websocket transport only; `wsEngine` as given. */
-async function ioServer(wsEngine?: unknown, compress = false): Promise<{ io: Server; url: string }> {
+async function ioServer(
+  wsEngine?: unknown,
+  compress = false,
+  transports: Array<'polling' | 'websocket'> = ['websocket'],
+): Promise<{ io: Server; url: string }> {
   const http: HttpServer = createServer();
   const io = new Server(http, {
-    transports: ['websocket'],
+    transports,
     // engine.io hands this to the wsEngine's constructor (permessage-deflate above 0 bytes).
     perMessageDeflate: compress ? { threshold: 0 } : false,
     ...(wsEngine === undefined ? {} : { wsEngine }),
@@ -204,6 +211,24 @@ conversations('the riptide wsEngine with permessage-deflate, socket.io-client on
   return { io, url, connect: ioWs };
 });
 
+/** engine.io's default: long-polling first, then a probe over WebSocket and the upgrade. */
+async function upgradesFromPolling(connect: Io, wsEngine?: unknown): Promise<void> {
+  const { io, url } = await ioServer(wsEngine, false, ['polling', 'websocket']);
+  io.on('connection', (socket) => socket.on('echo', (v: unknown, ack: (v: unknown) => void) => ack(v)));
+  const c = connect(url, { forceNew: true, reconnection: false });
+  cleanups.push(() => {
+    c.disconnect();
+  });
+  const upgraded = next<[{ name: string }]>(c.io.engine, 'upgrade');
+  await next(c, 'connect');
+  expect((await upgraded)[0].name).toBe('websocket');
+  expect(await c.emitWithAck('echo', 'after the upgrade')).toBe('after the upgrade');
+}
+
+it('the riptide wsEngine takes the upgrade from long-polling (engine.io default transports)', async () => {
+  await upgradesFromPolling(ioWs, WebSocketServer);
+});
+
 describe('socket.io-client on riptide', () => {
   const { module, riptide } = requireOnRiptide<{ io: Io }>('socket.io-client', [
     'socket.io-client',
@@ -223,6 +248,26 @@ describe('socket.io-client on riptide', () => {
     }
   });
 
+  it("autoUnref: engine.io-client unrefs the riptide socket's transport (ws._socket.unref())", async () => {
+    const { io, url } = await ioServer();
+    io.on('connection', (socket) => socket.on('echo', (v: unknown, ack: (v: unknown) => void) => ack(v)));
+    const c = module.io(url, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      autoUnref: true,
+    });
+    cleanups.push(() => {
+      c.disconnect();
+    });
+    await next(c, 'connect');
+    expect(await c.emitWithAck('echo', 'unref')).toBe('unref');
+  });
+
+  it('upgrades from long-polling to a riptide WebSocket (engine.io default transports)', async () => {
+    await upgradesFromPolling(module.io);
+  });
+
   conversations('socket.io-client on riptide, the server on ws', async () => {
     const { io, url } = await ioServer();
     return { io, url, connect: module.io };
@@ -236,5 +281,58 @@ describe('socket.io-client on riptide', () => {
   conversations('both on riptide, with permessage-deflate', async () => {
     const { io, url } = await ioServer(WebSocketServer, true);
     return { io, url, connect: module.io };
+  });
+});
+
+/**
+ * The ESM build: in Node, vitest and `import` load engine.io-client's ESM build, whose
+ * `import * as ws from "ws"` the CommonJS redirect cannot reach. A child process registers a
+ * resolve hook (node:module register(), test-only, given as a data: URL) that answers that one
+ * import with riptide's ESM entry, then runs a socket.io server on ws and the client against it
+ * and prints what it saw.
+ */
+describe("socket.io-client's ESM build on riptide's ESM entry (a child process with a resolve hook)", () => {
+  it('connects through a riptide WebSocket and gets an acknowledgement', async () => {
+    ensureBuilt();
+    const hooks = `export async function resolve(specifier, context, next) {
+      if (specifier === 'ws' && context.parentURL?.includes('/node_modules/engine.io-client/'))
+        return { url: ${JSON.stringify(riptideEsmEntry)}, shortCircuit: true };
+      return next(specifier, context);
+    }`;
+    const register = `import { register } from 'node:module';
+      register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+    const script = `
+      import { createServer } from 'node:http';
+      import { Server } from 'socket.io';
+      import { io } from 'socket.io-client';
+      import { WebSocket } from ${JSON.stringify(riptideEsmEntry)};
+      const http = createServer();
+      const server = new Server(http, { transports: ['websocket'] });
+      server.on('connection', (s) => s.on('echo', (v, ack) => ack(v)));
+      await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
+      const client = io('http://127.0.0.1:' + http.address().port, { transports: ['websocket'], reconnection: false });
+      await new Promise((resolve) => client.once('connect', resolve));
+      const reply = await client.emitWithAck('echo', 'over riptide');
+      const onRiptide = client.io.engine.transport.ws instanceof WebSocket;
+      client.disconnect();
+      await new Promise((resolve) => server.close(resolve));
+      console.log(JSON.stringify({ reply, onRiptide }));
+    `;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [
+          '--import',
+          `data:text/javascript,${encodeURIComponent(register)}`,
+          '--input-type=module',
+          '-e',
+          script,
+        ],
+        // The workspace root, so that the script's bare imports resolve as a consumer's would.
+        { cwd: join(packageRoot, '..', '..') },
+        (err, stdout, stderr) => (err ? reject(new Error(stderr || String(err))) : resolve(stdout)),
+      ),
+    );
+    expect(JSON.parse(out)).toEqual({ reply: 'over riptide', onRiptide: true });
   });
 });

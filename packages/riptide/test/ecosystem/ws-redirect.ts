@@ -11,6 +11,7 @@
  */
 import Module, { createRequire } from 'node:module';
 import { join, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ensureBuilt, packageRoot } from '../package-entry.js';
 
 type Resolve = (request: string, parent: { filename?: string } | undefined, ...rest: unknown[]) => string;
@@ -20,6 +21,9 @@ const workspaceRequire = createRequire(join(packageRoot, '..', '..', 'package.js
 
 /** riptide's CommonJS entry point, the file `require('riptide')` loads. */
 export const riptideCjsEntry = join(packageRoot, 'dist', 'cjs', 'index.cjs');
+
+/** riptide's ESM entry point (a file: URL), the module `import 'riptide'` loads. */
+export const riptideEsmEntry = pathToFileURL(join(packageRoot, 'dist', 'esm', 'index.js')).href;
 
 const consumers: string[] = [];
 let installed = false;

@@ -14,7 +14,7 @@ import {
   type ServerOptions,
 } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 
 // graphql as Node loads it for graphql-ws (its CommonJS main): vite would resolve the test's own
@@ -101,18 +101,28 @@ describe('graphql-ws: useServer on a riptide WebSocketServer, the client on ript
   });
 
   it("useServer's keep-alive: its ping()s are answered by the client's pongs, the connection stays", async () => {
-    // A 5 ms keep-alive; the waits are on the server socket's 'pong' events, not on time.
-    const { url, wss } = await graphqlServer({}, 5);
-    const connected = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
-    const client = graphqlClient(url, { lazy: false });
-    const socket = await connected;
-    for (let i = 0; i < 3; i++) await new Promise((resolve) => socket.once('pong', resolve));
-    expect(socket.readyState).toBe(WebSocket.OPEN);
-    const results = [];
-    for await (const result of client.iterate({ query: 'query { hello(name: "still") }' })) {
-      results.push(result);
+    // Only setInterval is faked: each advance runs useServer's ping; its wait for the pong is a
+    // real one-minute timer, so a slow machine cannot make it terminate the connection.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const { url, wss } = await graphqlServer({}, 60_000);
+      const connected = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+      const client = graphqlClient(url, { lazy: false });
+      const socket = await connected;
+      for (let i = 0; i < 3; i++) {
+        const pong = new Promise((resolve) => socket.once('pong', resolve));
+        vi.advanceTimersByTime(60_000);
+        await pong;
+      }
+      expect(socket.readyState).toBe(WebSocket.OPEN);
+      const results = [];
+      for await (const result of client.iterate({ query: 'query { hello(name: "still") }' })) {
+        results.push(result);
+      }
+      expect(results).toEqual([{ data: { hello: 'hello still' } }]);
+    } finally {
+      vi.useRealTimers();
     }
-    expect(results).toEqual([{ data: { hello: 'hello still' } }]);
   });
 
   it("a connection_init refused by onConnect closes with graphql-ws's 4403 Forbidden", async () => {

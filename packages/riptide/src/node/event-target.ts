@@ -109,27 +109,52 @@ function dispatch(handler: EventListener<never>, target: unknown, event: Event):
   else (handler as { handleEvent(e: Event): void }).handleEvent(event);
 }
 
+/**
+ * The wrapper calls the listener it holds now (wrapper[kListener]), not the one it was made
+ * for: an `on<type>` attribute set again swaps the listener in the same wrapper, so the new
+ * handler keeps the old one's place among the listeners (HTML "event handlers": setting a
+ * non-null value to an event handler whose listener is registered only changes its callback).
+ */
 function wrap(type: string, handler: EventListener<never>): Wrapper | null {
+  let wrapper: Wrapper;
   switch (type) {
     case 'message':
-      return function onMessage(this: EventTargetHost, data: Buffer | unknown, isBinary: boolean) {
-        dispatch(handler, this, new MessageEvent('message', isBinary ? data : String(data), this));
+      wrapper = function onMessage(this: EventTargetHost, data: Buffer | unknown, isBinary: boolean) {
+        dispatch(
+          listenerOf(wrapper),
+          this,
+          new MessageEvent('message', isBinary ? data : String(data), this),
+        );
       };
+      break;
     case 'close':
-      return function onClose(this: EventTargetHost, code: number, reason: Buffer) {
-        dispatch(handler, this, new CloseEvent('close', code, reason.toString(), this._wasClean, this));
+      wrapper = function onClose(this: EventTargetHost, code: number, reason: Buffer) {
+        dispatch(
+          listenerOf(wrapper),
+          this,
+          new CloseEvent('close', code, reason.toString(), this._wasClean, this),
+        );
       };
+      break;
     case 'error':
-      return function onError(this: EventTargetHost, error: Error) {
-        dispatch(handler, this, new ErrorEvent('error', error, error.message, this));
+      wrapper = function onError(this: EventTargetHost, error: Error) {
+        dispatch(listenerOf(wrapper), this, new ErrorEvent('error', error, error.message, this));
       };
+      break;
     case 'open':
-      return function onOpen(this: EventTargetHost) {
-        dispatch(handler, this, new Event('open', this));
+      wrapper = function onOpen(this: EventTargetHost) {
+        dispatch(listenerOf(wrapper), this, new Event('open', this));
       };
+      break;
     default:
       return null;
   }
+  wrapper[kListener] = handler;
+  return wrapper;
+}
+
+function listenerOf(wrapper: Wrapper): EventListener<never> {
+  return wrapper[kListener] as EventListener<never>;
 }
 
 function isListener(handler: unknown): handler is EventListener<never> {
@@ -155,7 +180,6 @@ export function addEventListener(
   const wrapper = wrap(type, handler);
   // Only the four WebSocket event types are dispatched; others are ignored like ws does.
   if (wrapper === null) return;
-  wrapper[kListener] = handler;
   if (options?.once) host.once(type, wrapper);
   else host.on(type, wrapper);
 }
@@ -177,18 +201,22 @@ export function getAttribute(host: EventTargetHost, type: string): unknown {
   return null;
 }
 
-/** The `on<type>` setter: replaces the attribute handler; a non-function removes it. */
+/**
+ * The `on<type>` setter: replaces the attribute handler in its place among the listeners (as
+ * the browsers do; ws 8 removes it and adds the new one last); a non-function removes it, and a
+ * function set after that is added last.
+ */
 export function setAttribute(host: EventTargetHost, type: string, handler: unknown): void {
   for (const l of host.listeners(type) as Wrapper[]) {
     if (l[kAttribute]) {
-      host.removeListener(type, l);
-      break;
+      if (typeof handler === 'function') l[kListener] = handler;
+      else host.removeListener(type, l);
+      return;
     }
   }
   if (typeof handler !== 'function') return;
   const wrapper = wrap(type, handler as EventListener<never>);
   if (wrapper === null) return;
-  wrapper[kListener] = handler;
   wrapper[kAttribute] = true;
   host.on(type, wrapper);
 }

@@ -13,6 +13,7 @@ import type { EventEmitter } from 'node:events';
 
 const kListener = Symbol('riptide.listener');
 const kAttribute = Symbol('riptide.attribute');
+const kRemoved = Symbol('riptide.removed');
 
 /** What the wrappers need from the WebSocket beyond EventEmitter. */
 export interface EventTargetHost extends EventEmitter {
@@ -102,7 +103,12 @@ export interface AddEventListenerOptions {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: EventEmitter listeners take any arguments
-type Wrapper = ((...args: any[]) => void) & { [kListener]?: unknown; [kAttribute]?: boolean };
+type Wrapper = ((...args: any[]) => void) & {
+  [kListener]?: unknown;
+  [kAttribute]?: boolean;
+  /** Removed: an emit() that started before (EventEmitter calls a copy of its list) skips it. */
+  [kRemoved]?: boolean;
+};
 
 function dispatch(handler: EventListener<never>, target: unknown, event: Event): void {
   if (typeof handler === 'function') (handler as (e: Event) => void).call(target, event);
@@ -120,6 +126,7 @@ function wrap(type: string, handler: EventListener<never>): Wrapper | null {
   switch (type) {
     case 'message':
       wrapper = function onMessage(this: EventTargetHost, data: Buffer | unknown, isBinary: boolean) {
+        if (wrapper[kRemoved]) return;
         dispatch(
           listenerOf(wrapper),
           this,
@@ -129,6 +136,7 @@ function wrap(type: string, handler: EventListener<never>): Wrapper | null {
       break;
     case 'close':
       wrapper = function onClose(this: EventTargetHost, code: number, reason: Buffer) {
+        if (wrapper[kRemoved]) return;
         dispatch(
           listenerOf(wrapper),
           this,
@@ -138,11 +146,13 @@ function wrap(type: string, handler: EventListener<never>): Wrapper | null {
       break;
     case 'error':
       wrapper = function onError(this: EventTargetHost, error: Error) {
+        if (wrapper[kRemoved]) return;
         dispatch(listenerOf(wrapper), this, new ErrorEvent('error', error, error.message, this));
       };
       break;
     case 'open':
       wrapper = function onOpen(this: EventTargetHost) {
+        if (wrapper[kRemoved]) return;
         dispatch(listenerOf(wrapper), this, new Event('open', this));
       };
       break;
@@ -151,6 +161,16 @@ function wrap(type: string, handler: EventListener<never>): Wrapper | null {
   }
   wrapper[kListener] = handler;
   return wrapper;
+}
+
+/**
+ * Take a wrapper off the host. DOM "inner invoke": a listener removed while an event is being
+ * dispatched is not called for it ("If listener's removed is true, then continue"), while
+ * EventEmitter's emit() calls every listener of the list it started with.
+ */
+function remove(host: EventTargetHost, type: string, wrapper: Wrapper): void {
+  wrapper[kRemoved] = true;
+  host.removeListener(type, wrapper);
 }
 
 function listenerOf(wrapper: Wrapper): EventListener<never> {
@@ -187,7 +207,7 @@ export function addEventListener(
 export function removeEventListener(host: EventTargetHost, type: string, handler: unknown): void {
   for (const l of host.listeners(type) as Wrapper[]) {
     if (l[kListener] === handler && !l[kAttribute]) {
-      host.removeListener(type, l);
+      remove(host, type, l);
       return;
     }
   }
@@ -210,7 +230,7 @@ export function setAttribute(host: EventTargetHost, type: string, handler: unkno
   for (const l of host.listeners(type) as Wrapper[]) {
     if (l[kAttribute]) {
       if (typeof handler === 'function') l[kListener] = handler;
-      else host.removeListener(type, l);
+      else remove(host, type, l);
       return;
     }
   }

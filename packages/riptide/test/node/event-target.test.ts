@@ -89,6 +89,25 @@ describe('event-target', () => {
     expect(h.listenerCount('message')).toBe(2);
   });
 
+  it('a listener or attribute removed during a dispatch is not called by it (DOM inner invoke)', () => {
+    const h = host();
+    const calls: string[] = [];
+    const late = () => calls.push('late');
+    const lateOnce = () => calls.push('late once');
+    addEventListener(h, 'open', () => {
+      calls.push('first');
+      removeEventListener(h, 'open', late);
+      removeEventListener(h, 'open', lateOnce);
+      setAttribute(h, 'open', null);
+    });
+    setAttribute(h, 'open', () => calls.push('attribute'));
+    addEventListener(h, 'open', late);
+    addEventListener(h, 'open', lateOnce, { once: true });
+    h.emit('open');
+    expect(calls).toEqual(['first']);
+    expect(h.listenerCount('open')).toBe(1);
+  });
+
   it("event fields are read-only getters on the prototype, as ws 8's and the browsers' are", () => {
     // ws's event classes are not exported: take its events from a ws socket's listeners.
     const theirs: Record<string, object> = {};

@@ -534,6 +534,32 @@ describe('WHATWG WebSockets: event handlers and listeners', () => {
     expect(riptide).toEqual(['same=true', 'c', 'b', 'null=true', 'b', 'd', 'd']);
   });
 
+  it('a listener removed during a dispatch is not called by it; one added is called from the next', async () => {
+    const { undici, riptide } = await both(async (C, log) => {
+      const rec = await open(C);
+      const ws = rec.ws;
+      const late = () => log.push('late');
+      const added = () => log.push('added');
+      const handler = () => log.push('onmessage');
+      ws.addEventListener('message', () => {
+        log.push('first');
+        ws.removeEventListener('message', late);
+        ws.onmessage = null;
+        ws.addEventListener('message', added);
+      });
+      ws.onmessage = handler;
+      ws.addEventListener('message', late);
+      await roundTrip(rec, '1');
+      await roundTrip(rec, '2');
+      ws.close();
+      await rec.until('close');
+    });
+    // DOM "inner invoke": a listener removed meanwhile is skipped ("removed" is true); the
+    // listeners are those of the dispatch's start, so the one added runs from the next event.
+    expect(riptide).toEqual(undici);
+    expect(riptide).toEqual(['first', 'first', 'added']);
+  });
+
   it("'once' listeners, handleEvent objects, and this = the socket", async () => {
     const { undici, riptide } = await both(async (C, log) => {
       const rec = await open(C);

@@ -15,6 +15,7 @@ import { WebSocket, WebSocketServer } from '../../src/index.js';
 import {
   CLIENT_OPTIONS,
   parseHeartbeat,
+  resolveClientOptions,
   resolveOptions,
   SERVER_OPTIONS,
   setSocketSettings,
@@ -154,6 +155,20 @@ describe('resolveOptions', () => {
     [{ protocols: 5 }, 'The "protocols" option must be a string or an array'],
   ])('client %j: %s', (options, message) => {
     expect(() => new WebSocket('ws://127.0.0.1:1', options as never)).toThrow(message);
+  });
+});
+
+describe('resolveClientOptions: subprotocols', () => {
+  it('duplicates are compared ASCII case-insensitively (WHATWG WebSockets, as the web-platform-tests do)', () => {
+    for (const list of [
+      ['chat', 'CHAT'],
+      ['Chat', 'v1', 'cHaT'],
+    ]) {
+      expect(() => resolveClientOptions(undefined, list)).toThrow(
+        expect.objectContaining({ name: 'SyntaxError', code: 'WS_ERR_INVALID_PROTOCOL' }),
+      );
+    }
+    expect(resolveClientOptions(undefined, ['Chat', 'v1']).protocols).toEqual(['Chat', 'v1']);
   });
 });
 

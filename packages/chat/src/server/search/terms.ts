@@ -24,10 +24,10 @@ export interface SearchTerm {
   prefix: boolean;
 }
 
-// The marks inside the class after \p{Co} are the combining accents FTS5 `unicode61`
-// (remove_diacritics 2) keeps inside a word and drops; any other mark splits a word, there and here.
+// The second class: the combining accents FTS5 `unicode61` (remove_diacritics 2) keeps inside a
+// word and drops; any other mark splits a word, there and here.
 const WORD =
-  /[\p{L}\p{N}\p{Co}\u0300-\u0304\u0306-\u030c\u030f\u0311\u031b\u0323-\u0328\u032d\u032e\u0330\u0331]+/gu;
+  /(?:[\p{L}\p{N}\p{Co}]|[\u0300-\u0304\u0306-\u030c\u030f\u0311\u031b\u0323-\u0328\u032d\u032e\u0330\u0331])+/gu;
 const MARKS = /\p{M}/gu;
 
 /** Lower case, diacritics removed: the form words are compared in. */

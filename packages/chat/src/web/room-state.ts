@@ -197,7 +197,10 @@ export class ChatState {
   directory: RoomListing[] = [];
   directoryNext: string | undefined;
   readonly #host: StateHost;
-  readonly #requests = new Map<string, { kind: RequestKind; room: string; private?: boolean }>();
+  readonly #requests = new Map<
+    string,
+    { kind: RequestKind; room: string; private?: boolean; afterJoin?: boolean }
+  >();
   #nextRef = 1;
 
   constructor(host: StateHost, active = DEFAULT_ROOM) {
@@ -209,7 +212,7 @@ export class ChatState {
     kind: RequestKind,
     room: string,
     message: ClientMessage,
-    extra: { private?: boolean } = {},
+    extra: { private?: boolean; afterJoin?: boolean } = {},
   ): string {
     const ref = `${kind}${this.#nextRef++}`;
     this.#requests.set(ref, { kind, room, ...extra });
@@ -774,7 +777,19 @@ export class ChatState {
     if (request) {
       if (request.kind === 'join' && code === 'no_such_room') {
         // "Join or create": nobody has this room yet.
-        this.#request('create', request.room, { v: 2, type: 'create', room: request.room });
+        this.#request(
+          'create',
+          request.room,
+          { v: 2, type: 'create', room: request.room },
+          { afterJoin: true },
+        );
+        return;
+      }
+      if (request.kind === 'create' && request.afterJoin && code === 'room_exists') {
+        // Not joinable, yet taken: a private room the user is not in ("already exists" would
+        // answer a question the user did not ask, after they asked to join it).
+        this.roomError = `#${request.room} is a private room: its owner can invite you`;
+        this.#changed('errors');
         return;
       }
       if (

@@ -174,6 +174,15 @@ function newRoom(state: RoomState): Room {
   };
 }
 
+/**
+ * What the page says of a refusal: the server's message, except a rate limit's, whose wait is said
+ * in seconds ("retry in 3808 ms" is the protocol's wording, not the user's).
+ */
+function saidOf(code: string, message: string, retryAfterMs: number | undefined): string {
+  if (code !== 'rate_limited') return message;
+  return `Too many requests — try again in ${Math.max(1, Math.ceil((retryAfterMs ?? 1000) / 1000))} s.`;
+}
+
 /** How a room is named on the page: `#name`, or the other user of a direct message. */
 export function roomLabel(room: Pick<Room, 'name' | 'kind'>, me: string): string {
   return room.kind === 'dm' ? `@${dmPeer(room.name, me)}` : `#${room.name}`;
@@ -328,7 +337,7 @@ export class ChatState {
         this.#left(msg.room, msg.reason);
         return;
       case 'error':
-        this.#error(msg.code, msg.message, msg.ref);
+        this.#error(msg.code, saidOf(msg.code, msg.message, msg.retryAfterMs), msg.ref);
         return;
       case 'invited':
       case 'removed':

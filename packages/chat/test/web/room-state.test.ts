@@ -306,6 +306,30 @@ describe('ChatState', () => {
     expect(state.roomError).toBe('room plans already exists');
   });
 
+  it('says the wait of a rate limit in seconds, not in the milliseconds of the protocol', () => {
+    const { state, last } = setup();
+    state.joinOrCreate('r1');
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: last().ref,
+      code: 'rate_limited',
+      message: 'too many requests; retry in 3808 ms',
+      retryAfterMs: 3808,
+    });
+    expect(state.roomError).toBe('Too many requests — try again in 4 s.');
+    state.edit('general', 1, 'again');
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: last().ref,
+      code: 'rate_limited',
+      message: 'too many requests; retry in 20 ms',
+      retryAfterMs: 20,
+    });
+    expect(state.composerError).toBe('Too many requests — try again in 1 s.');
+  });
+
   it('counts unread messages of rooms not shown, and of the shown one while the tab is hidden', () => {
     const random: RoomState = roomState('random');
     const { state, last } = setup([general(), random]);

@@ -122,10 +122,12 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
 /**
  * `--timeout -1` as `--timeout=-1` for the numeric flags, when the argument after the flag is no
  * flag of the command (`-k` or `--json` after it still mean those flags: the value is missing).
- * Nothing after a `--` is touched.
+ * `-kw -1` (boolean short flags grouped before the numeric one) is `-k --wait=-1`. Nothing after
+ * a `--` is touched.
  */
 function attachDashValues(spec: CommandSpec, argv: string[]): string[] {
-  const flags = Object.entries({ ...spec.flags, help: helpFlag });
+  const allFlags: Record<string, FlagSpec> = { ...spec.flags, help: helpFlag };
+  const flags = Object.entries(allFlags);
   const byShort = new Map(flags.filter(([, f]) => f.short).map(([name, f]) => [f.short!, name]));
   const isFlag = (arg: string): boolean =>
     arg.startsWith('--')
@@ -135,11 +137,17 @@ function attachDashValues(spec: CommandSpec, argv: string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') return out.concat(argv.slice(i));
-    // Only a flag takes a value: `aw` or `-` (a positional, a flag's value) is no `-w`.
+    // Only a flag takes a value: `aw` or `-` (a positional, a flag's value) is no `-w`. A group
+    // of short flags (`-kw`) ends with the one that takes the value, after boolean ones only.
+    const group = !arg.startsWith('--') && arg.length > 2 && arg[0] === '-' ? arg.slice(1, -1) : '';
+    const booleans = [...group].every((c) => {
+      const flag = byShort.get(c);
+      return flag !== undefined && allFlags[flag].type === 'boolean';
+    });
     const name = arg.startsWith('--')
       ? arg.slice(2)
-      : arg.length === 2 && arg[0] === '-'
-        ? byShort.get(arg[1])
+      : arg[0] === '-' && (arg.length === 2 || (group !== '' && booleans))
+        ? byShort.get(arg[arg.length - 1])
         : undefined;
     const next = argv[i + 1];
     if (
@@ -149,6 +157,7 @@ function attachDashValues(spec: CommandSpec, argv: string[]): string[] {
       next !== '--' &&
       !isFlag(next)
     ) {
+      if (group !== '') out.push(`-${group}`);
       out.push(`--${name}=${next}`);
       i++;
     } else {

@@ -149,6 +149,29 @@ describe('parseCommand: a numeric flag followed by a dash', () => {
     });
   });
 
+  it('a group of boolean short flags ending in the numeric one takes the dash argument too', () => {
+    const grouped: CommandSpec = {
+      ...withShort,
+      flags: { ...withShort.flags, json: { ...spec.flags.json, short: 'j' } },
+    };
+    const parsed = parseCommand(grouped, ['ws://x', '-jw', '-5']);
+    expect(parsed.flags).toMatchObject({ json: true, wait: '-5' });
+    expect(parsed.positionals).toEqual(['ws://x']);
+    expect(usageError(() => secondsFlag(spec, 'wait', stringFlag(parsed.flags.wait), 0)).message).toBe(
+      "--wait must be a number of seconds, got '-5'",
+    );
+    // A group with a value-taking flag before the last one (`-H` takes `w`), or an unknown
+    // letter, is left to parseArgs.
+    expect(usageError(() => parseCommand(grouped, ['ws://x', '-Hw', '-5'])).message).toBe(
+      "Unknown option '-5'",
+    );
+    expect(usageError(() => parseCommand(grouped, ['ws://x', '-zw', '-5'])).message).toBe(
+      "Unknown option '-z'",
+    );
+    // A group that ends in a flag which is not numeric keeps parseArgs behaviour.
+    expect(usageError(() => parseCommand(grouped, ['ws://x', '-jH', '-1'])).message).toMatch(/ambiguous/);
+  });
+
   it('a flag that is not numeric keeps parseArgs behaviour', () => {
     expect(usageError(() => parseCommand(spec, ['ws://x', '-H', '-1'])).message).toMatch(/ambiguous/);
   });

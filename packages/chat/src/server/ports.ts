@@ -407,7 +407,7 @@ export interface CommittedEvents {
 
 /**
  * Ephemeral notices between nodes (presence, typing, membership changes), per topic
- * (`room:<name>`, `user:<name>`). At most once: a notice published while the bus is down is lost.
+ * (`room:<name>`, `user:<name>`, and `rooms` for deleted rooms). At most once: a notice published while the bus is down is lost.
  * Delivery order per topic is publish order; a publisher's own node hears its notices too.
  */
 export interface NoticeBus {

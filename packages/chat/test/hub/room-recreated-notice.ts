@@ -6,9 +6,11 @@
  * deletion is held after the store's step (at its dropRoom), so the deletion's notice to its members
  * (eve) comes after eve is in the new room.
  *
- * Barrier: after the deletion, alice invites eve to `plans`; that notice goes to eve's connections
- * the same way as the deletion's and after it, so once eve sees `joined plans`, the deletion's
- * notice has been handled. Then bob's message to the new `team` must reach eve.
+ * Barrier: after the deletion, alice invites eve to `plans`; that notice is published by the same
+ * node after the deletion's (on eve's topic; the deletion's is on `rooms`), reaches eve's node in
+ * publish order (one bus, one Redis subscriber connection per node) and is handled in her
+ * connection's queue after it, so once eve sees `joined plans`, the deletion's notice has been
+ * handled. Then bob's message to the new `team` must reach eve.
  */
 import { expect } from 'vitest';
 import type { AttachmentStore } from '../../src/server/ports.js';

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
+import { ROOMS_TOPIC } from '../../src/server/hub/local-rooms.js';
 import type { ServerMessage } from '../../src/shared/protocol.js';
 import { cleanup, register, startTestServer, TestClient } from '../helpers.js';
 
@@ -319,5 +320,34 @@ describe('private rooms and direct messages', () => {
     });
     await eve.barrier();
     expect(roomsOf(eve.messages).has('dm:alice:bob')).toBe(false);
+  });
+});
+
+describe('a deleted room with many members', () => {
+  it('is told in one notice on the rooms topic, not one per member, and every connection in it hears it', async () => {
+    const server = await startTestServer();
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bob = await TestClient.user(server.origin, 'bob');
+    await alice.request('joined', { type: 'create', room: 'big' });
+    await bob.request('joined', { type: 'join', room: 'big' });
+    // Members with no connection (offline users): the deletion need not publish anything for them.
+    for (let i = 0; i < 200; i++) expect(await server.backend.rooms.join(`u${i}`, 'big', 99)).toBe('joined');
+    const topics: string[] = [];
+    const publish = server.backend.bus.publish.bind(server.backend.bus);
+    server.backend.bus.publish = (topic, payload) => {
+      topics.push(topic);
+      publish(topic, payload);
+    };
+    expect(await alice.request('left', { type: 'delete_room', room: 'big' })).toMatchObject({
+      room: 'big',
+      reason: 'deleted',
+    });
+    expect(await bob.next('left')).toEqual({ v: 2, type: 'left', room: 'big', reason: 'deleted' });
+    expect(topics.filter((t) => t === ROOMS_TOPIC)).toHaveLength(1);
+    expect(topics.filter((t) => t.startsWith('user:'))).toEqual([]);
+    // alice's own connection was taken out by the deletion itself (its answer, consumed above):
+    // the notice gives it no second `left`.
+    await alice.barrier();
+    expect(alice.all('left')).toEqual([]);
   });
 });

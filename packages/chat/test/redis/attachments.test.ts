@@ -4,6 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DROP_ROOM_STEP } from '../../src/server/backends/redis/attachments.js';
 import type { Backend } from '../../src/server/ports.js';
 import { attachmentsContract } from '../backends/attachments-contract.js';
 import { openRedisBackend } from './backend.js';
@@ -98,6 +99,58 @@ describe('Redis attachments written by an earlier version', () => {
       expect(await attachments.get('old2')).toBeNull();
       expect(await attachments.get('new')).not.toBeNull();
       expect(await raw.smembers('legacy:att:room:{a}')).toEqual(['new']);
+    } finally {
+      await raw.quit();
+    }
+  });
+});
+
+describe('Redis attachments of a deleted room with many files', () => {
+  it('are dropped in bounded steps (several scripts, not one), all of them, and a room created again keeps its own', async () => {
+    const { rooms, attachments } = await backend(undefined, 'many:');
+    const raw = new Redis(server().url);
+    const quotas = { maxRooms: 9, maxOwnedRooms: 9 };
+    const info = { name: 'a', kind: 'public' as const, owner: null, createdAt: 0 };
+    const files = 3 * DROP_ROOM_STEP;
+    const upload = (id: string) =>
+      attachments.put(
+        {
+          id,
+          name: 'x.txt',
+          type: 'text/plain',
+          size: 2,
+          room: 'a',
+          user: 'ann',
+          createdAt: 1,
+          clientId: null,
+          seq: null,
+        },
+        Buffer.from('xy'),
+        files + 1,
+      );
+    // Scripts run by anyone, from Redis's own count (this file's server runs one test at a time).
+    const scripts = async (): Promise<number> => {
+      const stats = await raw.info('commandstats');
+      let calls = 0;
+      for (const m of stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(m[1]);
+      return calls;
+    };
+    try {
+      await rooms.createRoom(info, quotas);
+      for (let i = 0; i < files; i++) expect(await upload(`old${i}`)).toBe('stored');
+      await rooms.deleteRoom('a');
+      expect(await rooms.createRoom(info, quotas)).toBe('created');
+      expect(await upload('new')).toBe('stored');
+      const before = await scripts();
+      expect(await attachments.dropRoom('a')).toBe(files);
+      // SSCAN's COUNT is a hint: at least one step per DROP_ROOM_STEP ids, and one more to end.
+      expect((await scripts()) - before).toBeGreaterThanOrEqual(files / DROP_ROOM_STEP);
+      expect(await raw.smembers('many:att:room:{a}')).toEqual(['new']);
+      expect(await raw.get('many:att:bytes')).toBe('2');
+      expect(await attachments.get('old0')).toBeNull();
+      expect(await attachments.get(`old${files - 1}`)).toBeNull();
+      expect(await attachments.get('new')).not.toBeNull();
+      expect(await attachments.dropRoom('a')).toBe(0); // nothing of a deleted room is left
     } finally {
       await raw.quit();
     }

@@ -6,7 +6,9 @@
  * - A room's channel opens with the first connection that enters the room on this node and closes
  *   with the last one that leaves (never while it is still opening).
  * - A user's topic (`user:<name>`) is heard while the user has a connection here: membership changes
- *   made elsewhere (another tab joined a room, an invitation, a removal, a deleted room) arrive on it.
+ *   made elsewhere (another tab joined a room, an invitation, a removal) arrive on it.
+ * - A deleted room is told once on the `rooms` topic, which every node hears, whatever the number of
+ *   its members: each node hands the notice to its own connections in that room.
  * - Presence is announced on the room's topic when a user's first connection enters the room and
  *   when the last one leaves it, whatever the cause (connecting, joining, leaving, closing).
  */
@@ -15,6 +17,9 @@ import type { Backend, Membership } from '../ports.js';
 import type { Connection, ConnRoom } from './connection.js';
 import { encode } from './replies.js';
 import { RoomChannel } from './room-channel.js';
+
+/** The topic every node hears: rooms deleted (one notice per room, not one per member). */
+export const ROOMS_TOPIC = 'rooms';
 
 /** Membership changes sent to every connection of a user, on any node. */
 export type UserEvent =
@@ -36,7 +41,14 @@ export class LocalRooms {
     this.#backend = backend;
     this.#publishLocal = publishLocal;
     this.#onUserEvent = onUserEvent;
+    // Heard for the hub's life: the subscription ends with the backend's bus at shutdown.
+    backend.bus.subscribe(ROOMS_TOPIC, this.#onRoomsNotice);
   }
+
+  readonly #onRoomsNotice = (payload: string): void => {
+    const event = JSON.parse(payload) as UserEvent;
+    for (const conn of this.connections()) if (conn.rooms.has(event.room)) this.#onUserEvent(conn, event);
+  };
 
   // ---- users ----
 
@@ -74,6 +86,16 @@ export class LocalRooms {
   /** Tells every connection of `user`, on every node. */
   tellUser(user: string, event: UserEvent): void {
     this.#backend.bus.publish(`user:${user}`, JSON.stringify(event));
+  }
+
+  /**
+   * Tells every connection in the deleted room, on every node, in one notice (a member's
+   * connections are in each of their rooms, so none is missed; those still saying hello read their
+   * memberships from the store, which no longer has the room).
+   */
+  tellRoomDeleted(room: string): void {
+    const event: UserEvent = { op: 'left', room, reason: 'deleted' };
+    this.#backend.bus.publish(ROOMS_TOPIC, JSON.stringify(event));
   }
 
   /** Publishes a notice to everyone in the room, on every node. */

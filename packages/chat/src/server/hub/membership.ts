@@ -230,11 +230,11 @@ export class MembershipHandlers {
     if (!info || !visible) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
     if (room === DEFAULT_ROOM || info.owner !== conn.user)
       return this.#fail(conn, ref, 'forbidden', 'only the owner of a room can delete it');
-    const members = (await rooms.deleteRoom(room)) ?? [];
+    await rooms.deleteRoom(room); // null if deleted meanwhile: the answer and the notice are the same
     await this.#backend.attachments.dropRoom(room);
     await this.#local.exit(conn, room);
     reply(conn, ref, { v, type: 'left', room, reason: 'deleted' });
-    for (const user of members) this.#local.tellUser(user, { op: 'left', room, reason: 'deleted' });
+    this.#local.tellRoomDeleted(room);
   }
 
   /**

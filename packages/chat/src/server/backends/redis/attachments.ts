@@ -121,13 +121,17 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
-// KEYS: 1 room:{room}, 2 bytes, 3 unbound, 4 rooms, 5 the room's gen. ARGV: 1 att: prefix, 2 room.
-// The files of the deleted rooms of the name: those of a room of it that exists now stay.
+// KEYS: 1 room:{room}, 2 bytes, 3 unbound, 4 rooms, 5 the room's gen. ARGV: 1 att: prefix, 2 room,
+// 3 SSCAN cursor, 4 SSCAN count. -> { next cursor, files deleted }.
+// One bounded step over the room's set: the files of the deleted rooms of the name go, those of a
+// room of it that exists now stay (checked at each step, so a room created again between two steps
+// keeps its files). dropRoom repeats the step until the cursor is back to 0.
 const DROP_ROOM = `${FORGET}
 local live = nil
 if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then live = tonumber(redis.call('GET', KEYS[5]) or '0') end
+local scan = redis.call('SSCAN', KEYS[1], ARGV[3], 'COUNT', tonumber(ARGV[4]))
 local n = 0
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+for _, id in ipairs(scan[2]) do
   if live == nil or tonumber(redis.call('HGET', ARGV[1] .. id, 'g') or '0') < live then
     local raw = redis.call('HGET', ARGV[1] .. id, 'r')
     if raw then
@@ -138,8 +142,11 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     redis.call('SREM', KEYS[1], id)
   end
 end
-return n
+return { scan[1], n }
 `;
+
+/** Ids of a room's set visited per DROP_ROOM step (SSCAN's COUNT: a hint, so a step is about this). */
+export const DROP_ROOM_STEP = 500;
 
 // KEYS: 1 unbound, 2 bytes. ARGV: 1 before, 2 att: prefix, 3 at most this many.
 const EXPIRE = `${FORGET}
@@ -156,7 +163,7 @@ type Commands = {
   chatAttRelease(...args: (string | number)[]): Promise<number>;
   chatAttDrop(...args: (string | number)[]): Promise<number>;
   chatAttExpire(...args: (string | number)[]): Promise<number>;
-  chatAttDropRoom(...args: (string | number)[]): Promise<number>;
+  chatAttDropRoom(...args: (string | number)[]): Promise<[string, number]>;
 };
 
 /** The record as stored: null fields left out (Lua's cjson has no null that survives a round trip). */
@@ -295,19 +302,29 @@ export class RedisAttachments implements AttachmentStore {
     });
   }
 
-  dropRoom(room: string): Promise<number> {
+  /** In bounded steps (DROP_ROOM_STEP ids each), so a room with many files never holds Redis long. */
+  async dropRoom(room: string): Promise<number> {
     const p = this.#keys.prefix;
-    return this.#call(() =>
-      this.#redis.chatAttDropRoom(
-        `${p}att:room:{${room}}`,
-        `${p}att:bytes`,
-        `${p}att:unbound`,
-        this.#keys.rooms(),
-        this.#keys.generation(room),
-        `${p}att:`,
-        room,
-      ),
-    );
+    let cursor = '0';
+    let dropped = 0;
+    do {
+      const [next, n] = await this.#call(() =>
+        this.#redis.chatAttDropRoom(
+          `${p}att:room:{${room}}`,
+          `${p}att:bytes`,
+          `${p}att:unbound`,
+          this.#keys.rooms(),
+          this.#keys.generation(room),
+          `${p}att:`,
+          room,
+          cursor,
+          DROP_ROOM_STEP,
+        ),
+      );
+      cursor = next;
+      dropped += n;
+    } while (cursor !== '0');
+    return dropped;
   }
 
   expireUnused(before: number): Promise<number> {

@@ -63,8 +63,10 @@ function parseAddress(address: string | URL): URL {
     throw invalidUrl(`The URL's protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"`);
   }
   // RFC 6455 3: "Fragment identifiers are meaningless in the context of WebSocket URIs and
-  // MUST NOT be used on these URIs."
-  if (url.hash) throw invalidUrl('The URL contains a fragment identifier');
+  // MUST NOT be used on these URIs." WHATWG WebSockets: a SyntaxError when the URL's fragment is
+  // non-null, so an empty one ('ws://h/#') too: url.hash is '' for it, but a '#' can only be in
+  // the href as the fragment's delimiter (elsewhere the URL parser percent-encodes it).
+  if (url.href.includes('#')) throw invalidUrl('The URL contains a fragment identifier');
   if (url.protocol === 'ws+unix:' && !url.pathname) throw invalidUrl("The URL's pathname is empty");
   return url;
 }

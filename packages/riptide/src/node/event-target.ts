@@ -13,6 +13,7 @@ import type { EventEmitter } from 'node:events';
 
 const kListener = Symbol('riptide.listener');
 const kAttribute = Symbol('riptide.attribute');
+const kRemoved = Symbol('riptide.removed');
 
 /** What the wrappers need from the WebSocket beyond EventEmitter. */
 export interface EventTargetHost extends EventEmitter {
@@ -102,34 +103,78 @@ export interface AddEventListenerOptions {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: EventEmitter listeners take any arguments
-type Wrapper = ((...args: any[]) => void) & { [kListener]?: unknown; [kAttribute]?: boolean };
+type Wrapper = ((...args: any[]) => void) & {
+  [kListener]?: unknown;
+  [kAttribute]?: boolean;
+  /** Removed: an emit() that started before (EventEmitter calls a copy of its list) skips it. */
+  [kRemoved]?: boolean;
+};
 
 function dispatch(handler: EventListener<never>, target: unknown, event: Event): void {
   if (typeof handler === 'function') (handler as (e: Event) => void).call(target, event);
   else (handler as { handleEvent(e: Event): void }).handleEvent(event);
 }
 
+/**
+ * The wrapper calls the listener it holds now (wrapper[kListener]), not the one it was made
+ * for: an `on<type>` attribute set again swaps the listener in the same wrapper, so the new
+ * handler keeps the old one's place among the listeners (HTML "event handlers": setting a
+ * non-null value to an event handler whose listener is registered only changes its callback).
+ */
 function wrap(type: string, handler: EventListener<never>): Wrapper | null {
+  let wrapper: Wrapper;
   switch (type) {
     case 'message':
-      return function onMessage(this: EventTargetHost, data: Buffer | unknown, isBinary: boolean) {
-        dispatch(handler, this, new MessageEvent('message', isBinary ? data : String(data), this));
+      wrapper = function onMessage(this: EventTargetHost, data: Buffer | unknown, isBinary: boolean) {
+        if (wrapper[kRemoved]) return;
+        dispatch(
+          listenerOf(wrapper),
+          this,
+          new MessageEvent('message', isBinary ? data : String(data), this),
+        );
       };
+      break;
     case 'close':
-      return function onClose(this: EventTargetHost, code: number, reason: Buffer) {
-        dispatch(handler, this, new CloseEvent('close', code, reason.toString(), this._wasClean, this));
+      wrapper = function onClose(this: EventTargetHost, code: number, reason: Buffer) {
+        if (wrapper[kRemoved]) return;
+        dispatch(
+          listenerOf(wrapper),
+          this,
+          new CloseEvent('close', code, reason.toString(), this._wasClean, this),
+        );
       };
+      break;
     case 'error':
-      return function onError(this: EventTargetHost, error: Error) {
-        dispatch(handler, this, new ErrorEvent('error', error, error.message, this));
+      wrapper = function onError(this: EventTargetHost, error: Error) {
+        if (wrapper[kRemoved]) return;
+        dispatch(listenerOf(wrapper), this, new ErrorEvent('error', error, error.message, this));
       };
+      break;
     case 'open':
-      return function onOpen(this: EventTargetHost) {
-        dispatch(handler, this, new Event('open', this));
+      wrapper = function onOpen(this: EventTargetHost) {
+        if (wrapper[kRemoved]) return;
+        dispatch(listenerOf(wrapper), this, new Event('open', this));
       };
+      break;
     default:
       return null;
   }
+  wrapper[kListener] = handler;
+  return wrapper;
+}
+
+/**
+ * Take a wrapper off the host. DOM "inner invoke": a listener removed while an event is being
+ * dispatched is not called for it ("If listener's removed is true, then continue"), while
+ * EventEmitter's emit() calls every listener of the list it started with.
+ */
+function remove(host: EventTargetHost, type: string, wrapper: Wrapper): void {
+  wrapper[kRemoved] = true;
+  host.removeListener(type, wrapper);
+}
+
+function listenerOf(wrapper: Wrapper): EventListener<never> {
+  return wrapper[kListener] as EventListener<never>;
 }
 
 function isListener(handler: unknown): handler is EventListener<never> {
@@ -155,7 +200,6 @@ export function addEventListener(
   const wrapper = wrap(type, handler);
   // Only the four WebSocket event types are dispatched; others are ignored like ws does.
   if (wrapper === null) return;
-  wrapper[kListener] = handler;
   if (options?.once) host.once(type, wrapper);
   else host.on(type, wrapper);
 }
@@ -163,7 +207,7 @@ export function addEventListener(
 export function removeEventListener(host: EventTargetHost, type: string, handler: unknown): void {
   for (const l of host.listeners(type) as Wrapper[]) {
     if (l[kListener] === handler && !l[kAttribute]) {
-      host.removeListener(type, l);
+      remove(host, type, l);
       return;
     }
   }
@@ -177,18 +221,22 @@ export function getAttribute(host: EventTargetHost, type: string): unknown {
   return null;
 }
 
-/** The `on<type>` setter: replaces the attribute handler; a non-function removes it. */
+/**
+ * The `on<type>` setter: replaces the attribute handler in its place among the listeners (as
+ * the browsers do; ws 8 removes it and adds the new one last); a non-function removes it, and a
+ * function set after that is added last.
+ */
 export function setAttribute(host: EventTargetHost, type: string, handler: unknown): void {
   for (const l of host.listeners(type) as Wrapper[]) {
     if (l[kAttribute]) {
-      host.removeListener(type, l);
-      break;
+      if (typeof handler === 'function') l[kListener] = handler;
+      else remove(host, type, l);
+      return;
     }
   }
   if (typeof handler !== 'function') return;
   const wrapper = wrap(type, handler as EventListener<never>);
   if (wrapper === null) return;
-  wrapper[kListener] = handler;
   wrapper[kAttribute] = true;
   host.on(type, wrapper);
 }

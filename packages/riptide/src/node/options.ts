@@ -468,13 +468,15 @@ export function resolveClientOptions(
   for (const p of list) {
     // RFC 6455 4.1: subprotocol values "MUST be non-empty strings with characters in the
     // range U+0021 to U+007E not including separator characters" and "MUST all be unique".
-    if (typeof p !== 'string' || !isToken(p) || seen.has(p)) {
+    // WHATWG WebSockets, new WebSocket(): a SyntaxError when a value "occurs more than once",
+    // and the web-platform-tests count 'a' and 'A' as the same value (ASCII case-insensitive).
+    if (typeof p !== 'string' || !isToken(p) || seen.has(p.toLowerCase())) {
       throw new UsageSyntaxError(
         'WS_ERR_INVALID_PROTOCOL',
         'An invalid or duplicated subprotocol was specified',
       );
     }
-    seen.add(p);
+    seen.add(p.toLowerCase());
   }
   const generateMask = opts.generateMask;
   let random: RandomFill = randomFill;

@@ -722,9 +722,16 @@ export class WebSocket extends EventEmitter {
    * destroyed if the peer has not closed it within closeTimeout (30 s by default).
    */
   close(code?: number, reason?: string | Buffer): void {
+    // WHATWG WebSockets close(): a reason without a code is sent with 1000 (ws 8 drops it).
+    if (code === undefined && reason !== undefined) code = 1000;
     const flags = this._flags;
-    if ((flags & CLOSED_DONE) !== 0) return;
     const proto = this._proto;
+    if (proto === null || (flags & (CLOSED_DONE | CLOSING_STARTED)) !== 0) {
+      // WHATWG: the code and the reason are checked first, whatever the state: close(999) while
+      // CONNECTING, CLOSING or CLOSED throws as it does while OPEN (ws 8 ignores them then).
+      encodeClosePayload(code, closeReason(reason));
+    }
+    if ((flags & CLOSED_DONE) !== 0) return;
     if (proto === null) {
       if ((flags & CLOSING_STARTED) === 0) {
         this._abortHandshake(clientHandshakeError('WS_ERR_HANDSHAKE_ABORTED'));

@@ -62,6 +62,16 @@ describe('client options', () => {
     expect(() => new WebSocket('not a url')).toThrow(expect.objectContaining({ code: 'WS_ERR_INVALID_URL' }));
     expect(() => new WebSocket('ftp://x')).toThrow(expect.objectContaining({ code: 'WS_ERR_INVALID_URL' }));
     expect(() => new WebSocket('ws://x/#frag')).toThrow(/fragment/);
+    // WHATWG WebSockets: a non-null fragment, an empty one too (url.hash is '' for it).
+    for (const url of ['ws://x/#', 'ws://x/?q#', new URL('ws://x/#')]) {
+      expect(() => new WebSocket(url)).toThrow(
+        expect.objectContaining({ name: 'SyntaxError', code: 'WS_ERR_INVALID_URL' }),
+      );
+    }
+    // A '#' percent-encoded in the path or the query is not a fragment.
+    const encoded = new WebSocket('ws://127.0.0.1:1/a%23b?c=%23');
+    encoded.on('error', () => {});
+    encoded.terminate();
     expect(() => new WebSocket('ws://x/', ['a', 'a'])).toThrow(
       expect.objectContaining({ code: 'WS_ERR_INVALID_PROTOCOL' }),
     );

@@ -68,6 +68,46 @@ describe('event-target', () => {
     expect(h.listenerCount('open')).toBe(0);
   });
 
+  it('an on<type> attribute set again keeps its place among the listeners (HTML event handlers)', () => {
+    const h = host();
+    const calls: string[] = [];
+    const a = () => calls.push('a');
+    const b = () => calls.push('b');
+    const c = () => calls.push('c');
+    setAttribute(h, 'message', a);
+    addEventListener(h, 'message', b);
+    setAttribute(h, 'message', c);
+    expect(getAttribute(h, 'message')).toBe(c);
+    h.emit('message', Buffer.from('x'), false);
+    expect(calls).toEqual(['c', 'b']);
+    // Removed (a non-function), then set: added last.
+    setAttribute(h, 'message', null);
+    setAttribute(h, 'message', a);
+    calls.length = 0;
+    h.emit('message', Buffer.from('x'), false);
+    expect(calls).toEqual(['b', 'a']);
+    expect(h.listenerCount('message')).toBe(2);
+  });
+
+  it('a listener or attribute removed during a dispatch is not called by it (DOM inner invoke)', () => {
+    const h = host();
+    const calls: string[] = [];
+    const late = () => calls.push('late');
+    const lateOnce = () => calls.push('late once');
+    addEventListener(h, 'open', () => {
+      calls.push('first');
+      removeEventListener(h, 'open', late);
+      removeEventListener(h, 'open', lateOnce);
+      setAttribute(h, 'open', null);
+    });
+    setAttribute(h, 'open', () => calls.push('attribute'));
+    addEventListener(h, 'open', late);
+    addEventListener(h, 'open', lateOnce, { once: true });
+    h.emit('open');
+    expect(calls).toEqual(['first']);
+    expect(h.listenerCount('open')).toBe(1);
+  });
+
   it("event fields are read-only getters on the prototype, as ws 8's and the browsers' are", () => {
     // ws's event classes are not exported: take its events from a ws socket's listeners.
     const theirs: Record<string, object> = {};

@@ -12,7 +12,13 @@ import { describe, expect, it } from 'vitest';
 import { WebSocketServer as WsServer } from 'ws';
 import { UsageError } from '../../src/core/errors.js';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { CLIENT_OPTIONS, parseHeartbeat, resolveOptions, SERVER_OPTIONS } from '../../src/node/options.js';
+import {
+  CLIENT_OPTIONS,
+  parseHeartbeat,
+  resolveClientOptions,
+  resolveOptions,
+  SERVER_OPTIONS,
+} from '../../src/node/options.js';
 import { TLS_KEYS } from '../../src/node/tls-keys.js';
 import {
   clientFrame,
@@ -148,6 +154,20 @@ describe('resolveOptions', () => {
     [{ protocols: 5 }, 'The "protocols" option must be a string or an array'],
   ])('client %j: %s', (options, message) => {
     expect(() => new WebSocket('ws://127.0.0.1:1', options as never)).toThrow(message);
+  });
+});
+
+describe('resolveClientOptions: subprotocols', () => {
+  it('duplicates are compared ASCII case-insensitively (WHATWG WebSockets, as the web-platform-tests do)', () => {
+    for (const list of [
+      ['chat', 'CHAT'],
+      ['Chat', 'v1', 'cHaT'],
+    ]) {
+      expect(() => resolveClientOptions(undefined, list)).toThrow(
+        expect.objectContaining({ name: 'SyntaxError', code: 'WS_ERR_INVALID_PROTOCOL' }),
+      );
+    }
+    expect(resolveClientOptions(undefined, ['Chat', 'v1']).protocols).toEqual(['Chat', 'v1']);
   });
 });
 

@@ -290,6 +290,38 @@ describe('WebSocket (riptide specifics)', () => {
     expect(client.readyState).toBe(WebSocket.OPEN);
   });
 
+  it('close(undefined, reason) sends 1000 with the reason (WHATWG close(); ws 8 drops the reason)', async () => {
+    const { wss, url } = await riptideServer();
+    servers.push(wss);
+    const serverClose = new Promise<[number, string]>((resolve) =>
+      wss.on('connection', (ws) => ws.on('close', (code, reason) => resolve([code, reason.toString()]))),
+    );
+    const client = new WebSocket(url);
+    await once(client, 'open');
+    client.close(undefined, 'no code');
+    expect(await serverClose).toEqual([1000, 'no code']);
+    expect((await once(client, 'close'))[0]).toBe(1000);
+  });
+
+  it('close() checks its code and reason while CONNECTING and once CLOSED too (WHATWG close())', async () => {
+    const { wss, url } = await riptideServer();
+    servers.push(wss);
+    const client = new WebSocket(url);
+    expect(() => client.close(999)).toThrow(expect.objectContaining({ code: 'WS_ERR_INVALID_CLOSE_CODE' }));
+    expect(() => client.close(1000, 'x'.repeat(124))).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_CLOSE_REASON_TOO_LONG' }),
+    );
+    // The throw changed nothing: the handshake goes on.
+    expect(client.readyState).toBe(WebSocket.CONNECTING);
+    await once(client, 'open');
+    client.close(4000);
+    expect(() => client.close(1005)).toThrow(expect.objectContaining({ code: 'WS_ERR_INVALID_CLOSE_CODE' }));
+    await once(client, 'close');
+    expect(() => client.close(999)).toThrow(expect.objectContaining({ code: 'WS_ERR_INVALID_CLOSE_CODE' }));
+    client.close(4000, 'valid: ignored once closed');
+    expect(client.readyState).toBe(WebSocket.CLOSED);
+  });
+
   it('ping() with more than 125 bytes throws', async () => {
     const { client } = await pairWithRiptideBothSides();
     expect(() => client.ping(Buffer.alloc(126))).toThrow(

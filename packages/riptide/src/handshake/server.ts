@@ -217,7 +217,11 @@ export function validateWebSocketFields(
   // that does not speak the requested version answers with "a |Sec-WebSocket-Version| header
   // field containing all versions it is willing to use". Like ws we also accept 8 (the
   // hybi-17 draft: the same framing, its origin in Sec-WebSocket-Origin).
-  const versionValue = single(headers['sec-websocket-version']);
+  // A request built in code rather than parsed may carry the number (@fastify/websocket's
+  // injectWS() does; ws reads `+value`): the numbers 13 and 8 count as those values. A header
+  // read from the wire is always a string, so this takes nothing more from the network.
+  const raw: unknown = headers['sec-websocket-version'];
+  const versionValue = typeof raw === 'number' ? String(raw) : single(headers['sec-websocket-version']);
   const version = versionValue === '13' ? 13 : versionValue === '8' ? 8 : 0;
   if (version === 0) return reject('WS_ERR_HANDSHAKE_VERSION');
 

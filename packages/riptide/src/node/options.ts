@@ -478,22 +478,54 @@ export function resolveClientOptions(
     }
     seen.add(p.toLowerCase());
   }
-  const generateMask = opts.generateMask;
-  let random: RandomFill = randomFill;
-  if (generateMask !== undefined) {
-    // ws calls generateMask with one 4-byte buffer per connection, reused for every frame.
-    const mask = Buffer.alloc(4);
-    random = (target, offset) => {
-      generateMask(mask);
-      mask.copy(target, offset);
-    };
-  }
   return {
     opts,
     protocols: list as string[],
     deflate: normalizeDeflateOptions(opts.perMessageDeflate, 'client') ?? false,
-    random,
+    random: maskSource(opts.generateMask),
   };
+}
+
+/** A client's masking randomness: ws's `generateMask` option if given, else the default. */
+function maskSource(generateMask: ((mask: Buffer) => void) | undefined): RandomFill {
+  if (generateMask === undefined) return randomFill;
+  // ws calls generateMask with one 4-byte buffer per connection, reused for every frame.
+  const mask = Buffer.alloc(4);
+  return (target, offset) => {
+    generateMask(mask);
+    mask.copy(target, offset);
+  };
+}
+
+/** The options of ws 8's `WebSocket#setSocket(socket, head, options)` (websocket.ts). */
+const SET_SOCKET_OPTIONS = {
+  maxPayload: SERVER_OPTIONS.maxPayload,
+  skipUTF8Validation: SERVER_OPTIONS.skipUTF8Validation,
+  allowSynchronousEvents: SERVER_OPTIONS.allowSynchronousEvents,
+  generateMask: CLIENT_OPTIONS.generateMask,
+};
+
+/**
+ * The settings of a connection started with `setSocket()`: its four options (ws's) over the
+ * defaults, the other connection options at theirs. Unknown keys are refused, as everywhere.
+ */
+export function setSocketSettings(given: unknown, role: 'client' | 'server'): ConnectionSettings {
+  const o = resolveOptions(SET_SOCKET_OPTIONS, given, 'setSocket');
+  const d = SERVER_OPTIONS;
+  return connectionSettings(
+    {
+      closeTimeout: d.closeTimeout.default!,
+      maxPendingAutoPongs: d.maxPendingAutoPongs.default!,
+      maxFragments: d.maxFragments.default!,
+      maxBufferedChunks: d.maxBufferedChunks.default!,
+      autoPong: d.autoPong.default!,
+      maxPayload: o.maxPayload,
+      skipUTF8Validation: o.skipUTF8Validation,
+      allowSynchronousEvents: o.allowSynchronousEvents,
+    },
+    role,
+    role === 'client' ? maskSource(o.generateMask) : undefined,
+  );
 }
 
 /** The options passed to http.request as given (the others are the client's own or decided by the URL). */

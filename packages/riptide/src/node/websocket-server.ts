@@ -204,8 +204,15 @@ export interface WebSocketServer {
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed overloads of EventEmitter methods
 export class WebSocketServer extends EventEmitter {
-  /** The options given, over their defaults (as ws). */
-  readonly options: Resolved<typeof SERVER_OPTIONS>;
+  /**
+   * The options given, over their defaults (as ws). Writable like ws's: `handleProtocols`,
+   * `verifyClient` and `path` are read at each handshake, so a library may set them on a server
+   * it is handed (graphql-ws's useServer sets `handleProtocols`); the others were read by the
+   * constructor (docs/node-layer.md).
+   */
+  readonly options: {
+    -readonly [K in keyof Resolved<typeof SERVER_OPTIONS>]: Resolved<typeof SERVER_OPTIONS>[K];
+  };
   /** @internal */ _state = RUNNING;
   /** @internal */ _server: net.Server | null = null;
   private _removeListeners: (() => void) | null = null;
@@ -263,8 +270,8 @@ export class WebSocketServer extends EventEmitter {
     this._deflate = normalizeDeflateOptions(o.perMessageDeflate, 'server') ?? false;
     const heartbeat = parseHeartbeat(o.heartbeat);
 
-    // Like ws, `options` is what was given merged over the defaults.
-    this.options = Object.freeze(o);
+    // Like ws, `options` is what was given merged over the defaults, and not frozen.
+    this.options = { ...o };
     this._WebSocket = (o.WebSocket ?? WebSocket) as typeof WebSocket;
     this._handshakeTimeout = o.handshakeTimeout;
     this._settings = {

@@ -68,6 +68,7 @@ import {
   queuedBelowSocket,
   readIntoShared,
 } from './internals.js';
+import { setSocketSettings } from './options.js';
 import { callAll, queueFlush, writeBatch } from './outbox.js';
 import { isBufferList } from './topics.js';
 import { type AttachInit, abortTransport, type ConnectionSettings, type ServerLink } from './transport.js';
@@ -897,6 +898,42 @@ export class WebSocket extends EventEmitter {
     // error. Any other failure is the peer's: the message was cut short by the closing.
     this._dropSliced(err.violation === 'WS_ERR_COMPRESSION_FAILED' ? err : undefined);
     this._reportError(err);
+  }
+
+  /**
+   * ws's flag for the role of a WebSocket made with `new WebSocket(null)` (true there); only read
+   * by setSocket(), never stored unless a caller sets it (no slot on every connection).
+   */
+  declare _isServer?: boolean;
+
+  /**
+   * ws 8's entry point from a finished handshake to a running WebSocket: not in ws's documented
+   * API, but libraries call it on `new WebSocket(null)` to run one over a stream whose handshake
+   * they did themselves (@fastify/websocket's injectWS() sets `_isServer = false`, reads the
+   * 101 from one end of an in-memory stream pair, then attaches the client here). Starts the
+   * protocol over `socket` as a server, or as a client if `_isServer` is false (as in ws), with
+   * no subprotocol or extension, then emits 'open'. `options`: ws's `maxPayload`,
+   * `skipUTF8Validation`, `allowSynchronousEvents`, `generateMask`.
+   */
+  setSocket(
+    socket: Duplex,
+    head: Buffer | null,
+    options?: {
+      maxPayload?: number;
+      skipUTF8Validation?: boolean;
+      allowSynchronousEvents?: boolean;
+      generateMask?: (mask: Buffer) => void;
+    },
+  ): void {
+    if (this._socket !== null || this._extra?.url !== undefined) {
+      throw new UsageError(
+        'WS_ERR_ALREADY_ATTACHED',
+        'setSocket() needs a WebSocket made with new WebSocket(null) and not attached yet',
+      );
+    }
+    const settings = setSocketSettings(options, this._isServer === false ? 'client' : 'server');
+    this._attach(socket, head, { settings, extension: null, protocol: '', extensions: '', server: null });
+    this.emit('open');
   }
 
   // --- for the handshake modules (client.ts, websocket-server.ts, http2-*.ts) ---------------

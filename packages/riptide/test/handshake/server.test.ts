@@ -187,6 +187,18 @@ describe("RFC 6455 4.2.1 Reading the client's opening handshake", () => {
       ).toMatchObject({ ok: true, version: 8, origin: 'https://a.example' });
     });
 
+    it('a request built in code with the version as a number (13, 8) is read as that value (@fastify/websocket injectWS)', () => {
+      const numeric = (version: number) => {
+        const req = request();
+        (req.headers as Record<string, unknown>)['sec-websocket-version'] = version;
+        return req;
+      };
+      expect(validateUpgradeRequest(numeric(13))).toMatchObject({ ok: true, version: 13 });
+      expect(validateUpgradeRequest(numeric(8))).toMatchObject({ ok: true, version: 8 });
+      expectRejected(numeric(14), 'WS_ERR_HANDSHAKE_VERSION', { 'Sec-WebSocket-Version': '13, 8' });
+      expectRejected(numeric(13.5), 'WS_ERR_HANDSHAKE_VERSION', { 'Sec-WebSocket-Version': '13, 8' });
+    });
+
     it('shouldHandle runs after the version check and before the subprotocols (ws order)', () => {
       const no = () => false;
       expectRejected(request({ 'sec-websocket-version': '1' }), 'WS_ERR_HANDSHAKE_VERSION', {

@@ -18,6 +18,7 @@ import {
   resolveClientOptions,
   resolveOptions,
   SERVER_OPTIONS,
+  setSocketSettings,
 } from '../../src/node/options.js';
 import { TLS_KEYS } from '../../src/node/tls-keys.js';
 import {
@@ -277,5 +278,49 @@ describe('docs/node-layer.md', () => {
     expect(
       sameIgnoringTablePadding(withOptionTables(doc, options), doc.replace('`maxFragments`', '`maxFrags`')),
     ).toBe(false);
+  });
+});
+
+describe("setSocketSettings: ws's setSocket() options", () => {
+  it('takes maxPayload, skipUTF8Validation, allowSynchronousEvents and generateMask over the defaults', () => {
+    const d = setSocketSettings(undefined, 'server');
+    expect(d).toMatchObject({
+      closeTimeout: SERVER_OPTIONS.closeTimeout.default,
+      allowSynchronousEvents: true,
+      protocol: {
+        role: 'server',
+        maxPayload: SERVER_OPTIONS.maxPayload.default,
+        skipUtf8: false,
+        random: null,
+      },
+    });
+    const masks: Buffer[] = [];
+    const s = setSocketSettings(
+      {
+        maxPayload: 10,
+        skipUTF8Validation: true,
+        allowSynchronousEvents: false,
+        generateMask: (m: Buffer) => masks.push(m.fill(7)),
+      },
+      'client',
+    );
+    expect(s).toMatchObject({
+      allowSynchronousEvents: false,
+      protocol: { role: 'client', maxPayload: 10, skipUtf8: true },
+    });
+    const target = Buffer.alloc(6);
+    s.protocol.random!(target, 2, 4);
+    expect(target).toEqual(Buffer.from([0, 0, 7, 7, 7, 7]));
+    expect(masks.length).toBe(1);
+  });
+
+  it('refuses what ws would not take, with the option named', () => {
+    expect(() => setSocketSettings({ perMessageDeflate: true }, 'client')).toThrow(
+      expect.objectContaining({
+        code: 'WS_ERR_INVALID_OPTION',
+        message: 'Unknown setSocket option "perMessageDeflate"',
+      }),
+    );
+    expect(() => setSocketSettings({ maxPayload: -1 }, 'server')).toThrow(/maxPayload/);
   });
 });

@@ -424,6 +424,25 @@ describe('RFC 6455 4.2.2 subprotocols', () => {
       await closed;
     }
   });
+  it('handleProtocols and verifyClient set on `options` after construction are used (as ws; graphql-ws sets handleProtocols)', async () => {
+    const { wss, url } = await start();
+    // graphql-ws's useServer does exactly this to a server it is handed.
+    wss.options.handleProtocols = (protocols) => (protocols.has('superchat') ? 'superchat' : false);
+    const ws = new WebSocket(url, ['chat', 'superchat']);
+    await once(ws, 'open');
+    expect(ws.protocol).toBe('superchat');
+    ws.terminate();
+    wss.options.verifyClient = () => false;
+    const refused = new WebSocket(url);
+    const [err] = await once<[Error]>(refused, 'error');
+    expect(err.message).toBe('Unexpected server response: 401');
+    // And like ws's, the options object is not the one given (a later change to it is not seen).
+    const given = { port: 0, host: '127.0.0.1' };
+    const other = new WebSocketServer(given);
+    cleanups.push(() => shutdown(other));
+    expect(other.options).not.toBe(given);
+  });
+
   it('handleProtocols returning a subprotocol the client did not offer selects none (RFC 6455 4.2.2; ws sends it)', async () => {
     const { wss, port } = await start({ handleProtocols: () => 'not-offered' });
     const connected = once<[WebSocket]>(wss, 'connection');

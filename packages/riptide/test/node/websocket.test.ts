@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WS, { WebSocketServer as WsServer } from 'ws';
 import {
@@ -11,6 +12,7 @@ import {
 import {
   clientFrame,
   collectUntilClose,
+  duplexPair,
   once,
   parseFrames,
   rawClient,
@@ -1008,4 +1010,67 @@ describe('ws 8 parity: a close reason that is not UTF-8, with skipUTF8Validation
       expect(bytes.toString('hex')).toBe('61fffe62');
     });
   }
+});
+
+describe("ws 8 parity: setSocket() (ws's entry point libraries call: @fastify/websocket's injectWS)", () => {
+  /** A WebSocket made as those libraries make it, attached to one end of a stream pair. */
+  function attached(Class: typeof WebSocket | typeof WS, end: Duplex, client: boolean, options = {}) {
+    // As @fastify/websocket makes it (ws reads the third argument; riptide ignores it for null).
+    const ws = new (Class as unknown as new (a: null, b: undefined, o: object) => WebSocket)(
+      null,
+      undefined,
+      {
+        isServer: false,
+      },
+    );
+    if (client) ws._isServer = false;
+    const opened = once(ws, 'open');
+    ws.setSocket(end, Buffer.alloc(0), options);
+    return { ws, opened };
+  }
+
+  for (const [name, Peer] of [
+    ['riptide', WebSocket],
+    ['ws', WS],
+  ] as const) {
+    it(`runs a riptide client (_isServer = false) against a ${name} server-side WebSocket, and the reverse`, async () => {
+      for (const riptideIsClient of [true, false]) {
+        const [a, b] = duplexPair();
+        const mine = attached(WebSocket, a, riptideIsClient);
+        const theirs = attached(Peer, b, !riptideIsClient);
+        await Promise.all([mine.opened, theirs.opened]);
+        expect(mine.ws.readyState).toBe(WebSocket.OPEN);
+        // Each side masks as its role says: the other would fail the connection (1002) if not.
+        const got = once<[Buffer, boolean]>(theirs.ws, 'message');
+        mine.ws.send('from riptide');
+        expect(String((await got)[0])).toBe('from riptide');
+        const back = once<[Buffer, boolean]>(mine.ws, 'message');
+        theirs.ws.send(Buffer.from([1, 2, 3]));
+        expect((await back)[0]).toEqual(Buffer.from([1, 2, 3]));
+        const closed = once<[number]>(mine.ws, 'close');
+        theirs.ws.close(4000);
+        expect((await closed)[0]).toBe(4000);
+      }
+    });
+  }
+
+  it("takes ws's options (maxPayload applies; unknown keys are refused) and only once, on new WebSocket(null)", async () => {
+    const [a, b] = duplexPair();
+    const small = attached(WebSocket, a, false, { maxPayload: 10 });
+    const peer = attached(WebSocket, b, true);
+    await Promise.all([small.opened, peer.opened]);
+    const closed = once<[number]>(peer.ws, 'close');
+    peer.ws.send(Buffer.alloc(11));
+    expect((await closed)[0]).toBe(1009);
+    const misuse = (f: () => void) =>
+      expect(f).toThrow(expect.objectContaining({ code: 'WS_ERR_ALREADY_ATTACHED' }));
+    misuse(() => small.ws.setSocket(duplexPair()[0], null));
+    const client = new WebSocket('ws://127.0.0.1:1');
+    client.on('error', () => {});
+    misuse(() => client.setSocket(duplexPair()[0], null));
+    client.terminate();
+    expect(() => new WebSocket(null).setSocket(duplexPair()[0], null, { bogus: 1 } as never)).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_INVALID_OPTION', message: 'Unknown setSocket option "bogus"' }),
+    );
+  });
 });

@@ -29,7 +29,10 @@ const MAX_QUOTE_DEPTH = 3;
 const FENCE = '```';
 const LANG = /^[A-Za-z0-9_+#.-]{1,20}$/;
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
-const TRAILING = /[.,;:!?)\]}*_]+$/;
+/** Punctuation that ends a sentence or a markup, not a URL, when it ends one. */
+const TRAILING = '.,;:!?*_';
+/** Closing brackets end a URL only when unbalanced: "wiki/Foo_(bar)" keeps its ")". */
+const CLOSERS: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
 const MENTION = /^@([A-Za-z0-9_-]{1,24})/;
 const WORD = /[\p{L}\p{N}]/u;
 const SPACE = /\s/u;
@@ -201,10 +204,27 @@ function isWord(ch: string | undefined): boolean {
   return ch !== undefined && WORD.test(ch);
 }
 
+/** `url` without the punctuation and unbalanced closing brackets at its end (one pass each way). */
+function trimUrl(url: string): string {
+  const open = new Map<string, number>();
+  for (const ch of url) open.set(ch, (open.get(ch) ?? 0) + 1);
+  let end = url.length;
+  while (end > 0) {
+    const last = url[end - 1];
+    const opener = CLOSERS[last];
+    // Balanced: as many of its openers as of it, in the part of the URL left.
+    if (opener !== undefined && (open.get(opener) ?? 0) >= (open.get(last) ?? 0)) break;
+    if (opener === undefined && !TRAILING.includes(last)) break;
+    open.set(last, (open.get(last) ?? 0) - 1);
+    end--;
+  }
+  return url.slice(0, end);
+}
+
 function linkSpans(line: string): { start: number; text: string; href: string }[] {
   const spans: { start: number; text: string; href: string }[] = [];
   for (const match of line.matchAll(URL_PATTERN)) {
-    const raw = match[0].replace(TRAILING, '');
+    const raw = trimUrl(match[0]);
     const href = safeHref(raw);
     if (href) spans.push({ start: match.index ?? 0, text: raw, href });
   }

@@ -656,6 +656,15 @@ function endEdit(): void {
   checkReply();
 }
 
+function maxTextBytes(): number {
+  return state.limits?.maxTextBytes ?? 4096;
+}
+
+/** What the composer says of a text above the server's limit. */
+function tooLong(): string {
+  return `Message is too long (${maxTextBytes()} bytes at most).`;
+}
+
 function submitComposer(): void {
   const input = byId<HTMLTextAreaElement>('composer-input');
   const text = input.value;
@@ -673,14 +682,15 @@ function submitComposer(): void {
     render();
     return;
   }
-  const max = state.limits?.maxTextBytes ?? 4096;
-  if (new TextEncoder().encode(text).length > max) {
-    state.composerError = `Message is too long (${max} bytes at most).`;
+  if (new TextEncoder().encode(text).length > maxTextBytes()) {
+    state.composerError = tooLong();
     render();
     return;
   }
   if (editing) {
-    state.edit(editing.room, editing.seq, text);
+    // Enter on an edit that changes nothing ends it, as Esc does: sent, it would mark the message
+    // "(edited)" for everyone and take a seq of the room for nothing.
+    if (text !== editedOriginal()) state.edit(editing.room, editing.seq, text);
     endEdit();
     saveDraft();
     render();
@@ -818,7 +828,8 @@ async function start(): Promise<void> {
     } else if (event.key === 'Escape' && editing) {
       endEdit();
       saveDraft();
-      if (state.composerError === EDIT_KEPT) {
+      // What was said about the edit (kept, or its text too long) goes with it.
+      if (state.composerError === EDIT_KEPT || state.composerError === tooLong()) {
         clearComposerError();
         render();
       }

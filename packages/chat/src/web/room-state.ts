@@ -174,6 +174,15 @@ function newRoom(state: RoomState): Room {
   };
 }
 
+/**
+ * What the page says of a refusal: the server's message, except a rate limit's, whose wait is said
+ * in seconds ("retry in 3808 ms" is the protocol's wording, not the user's).
+ */
+function saidOf(code: string, message: string, retryAfterMs: number | undefined): string {
+  if (code !== 'rate_limited') return message;
+  return `Too many requests — try again in ${Math.max(1, Math.ceil((retryAfterMs ?? 1000) / 1000))} s.`;
+}
+
 /** How a room is named on the page: `#name`, or the other user of a direct message. */
 export function roomLabel(room: Pick<Room, 'name' | 'kind'>, me: string): string {
   return room.kind === 'dm' ? `@${dmPeer(room.name, me)}` : `#${room.name}`;
@@ -197,7 +206,10 @@ export class ChatState {
   directory: RoomListing[] = [];
   directoryNext: string | undefined;
   readonly #host: StateHost;
-  readonly #requests = new Map<string, { kind: RequestKind; room: string; private?: boolean }>();
+  readonly #requests = new Map<
+    string,
+    { kind: RequestKind; room: string; private?: boolean; afterJoin?: boolean }
+  >();
   #nextRef = 1;
 
   constructor(host: StateHost, active = DEFAULT_ROOM) {
@@ -209,7 +221,7 @@ export class ChatState {
     kind: RequestKind,
     room: string,
     message: ClientMessage,
-    extra: { private?: boolean } = {},
+    extra: { private?: boolean; afterJoin?: boolean } = {},
   ): string {
     const ref = `${kind}${this.#nextRef++}`;
     this.#requests.set(ref, { kind, room, ...extra });
@@ -325,7 +337,7 @@ export class ChatState {
         this.#left(msg.room, msg.reason);
         return;
       case 'error':
-        this.#error(msg.code, msg.message, msg.ref);
+        this.#error(msg.code, saidOf(msg.code, msg.message, msg.retryAfterMs), msg.ref);
         return;
       case 'invited':
       case 'removed':
@@ -774,7 +786,19 @@ export class ChatState {
     if (request) {
       if (request.kind === 'join' && code === 'no_such_room') {
         // "Join or create": nobody has this room yet.
-        this.#request('create', request.room, { v: 2, type: 'create', room: request.room });
+        this.#request(
+          'create',
+          request.room,
+          { v: 2, type: 'create', room: request.room },
+          { afterJoin: true },
+        );
+        return;
+      }
+      if (request.kind === 'create' && request.afterJoin && code === 'room_exists') {
+        // Not joinable, yet taken: a private room the user is not in ("already exists" would
+        // answer a question the user did not ask, after they asked to join it).
+        this.roomError = `#${request.room} is a private room: its owner can invite you`;
+        this.#changed('errors');
         return;
       }
       if (

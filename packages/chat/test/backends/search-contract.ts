@@ -39,6 +39,28 @@ const brief = (hits: SearchHit[]) => hits.map((h) => `${h.room}/${h.seq}`);
 
 export function searchContract(name: string, open: () => Promise<SearchUnderTest>): void {
   describe(`${name}: the search contract`, () => {
+    it('finds a word typed with a decomposed accent, highlighted whole (regression: split at the mark)', async () => {
+      const { search, say } = await setUp(open, ['a']);
+      await say('a', 'ann', 'l\u2019e\u0301cole ferme\u0301e', 1000);
+      await say('a', 'ben', 'la cole', 2000);
+      expect(await search.search(['a'], terms('ECOLE fermee'), undefined, 10)).toEqual({
+        hits: [
+          {
+            room: 'a',
+            seq: 1,
+            user: 'ann',
+            text: 'l\u2019e\u0301cole ferme\u0301e',
+            ts: 1000,
+            ranges: [
+              [2, 8],
+              [9, 16],
+            ],
+          },
+        ],
+      });
+      expect(brief((await search.search(['a'], terms('cole'), undefined, 10))!.hits)).toEqual(['a/2']);
+    });
+
     it('finds messages containing every word, newest first across rooms, with the words to highlight', async () => {
       const { search, say } = await setUp(open, ['a', 'b']);
       await say('a', 'ann', 'Lunch at the Café tomorrow?', 1000);

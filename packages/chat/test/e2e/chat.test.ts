@@ -310,6 +310,55 @@ describe('chat page', () => {
     await alice.context.close();
   });
 
+  it('ends an edit whose text is unchanged without sending it: the message is not marked edited', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await sendMessage(alice.page, 'as it was');
+    await seqOf(alice.page, 'as it was');
+    await alice.page.press('#composer-input', 'ArrowUp');
+    await alice.page.waitForSelector('#edit-banner:not([hidden])');
+    expect(await alice.page.inputValue('#composer-input')).toBe('as it was');
+    await alice.page.press('#composer-input', 'Enter');
+    await alice.page.waitForSelector('#edit-banner', { state: 'hidden' });
+    expect(await alice.page.inputValue('#composer-input')).toBe('');
+    // A message sent after it is the barrier: an edit sent would have reached bob before it.
+    await sendMessage(alice.page, 'next');
+    await seqOf(bob.page, 'next');
+    await seqOf(alice.page, 'next');
+    for (const page of [alice.page, bob.page]) {
+      expect(await messageTexts(page)).toEqual(['as it was', 'next']);
+      expect(await page.locator('#message-list .edited').count()).toBe(0);
+    }
+    await alice.context.close();
+    await bob.context.close();
+  });
+
+  it('takes back "too long" with the edit it was said of when the edit is cancelled', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    await sendMessage(alice.page, 'short');
+    await seqOf(alice.page, 'short');
+    await alice.page.press('#composer-input', 'ArrowUp');
+    await alice.page.waitForSelector('#edit-banner:not([hidden])');
+    await alice.page.fill('#composer-input', 'x'.repeat(5000));
+    await alice.page.press('#composer-input', 'Enter');
+    await alice.page.waitForFunction(
+      () =>
+        document.querySelector('#composer-error')?.textContent ===
+        'Message is too long (4096 bytes at most).',
+    );
+    await alice.page.press('#composer-input', 'Escape');
+    await alice.page.waitForSelector('#edit-banner', { state: 'hidden' });
+    expect(await alice.page.inputValue('#composer-input')).toBe('');
+    expect(await alice.page.textContent('#composer-error')).toBe('');
+    // A new message too long is still said.
+    await alice.page.fill('#composer-input', 'y'.repeat(5000));
+    await alice.page.press('#composer-input', 'Enter');
+    expect(await alice.page.textContent('#composer-error')).toBe('Message is too long (4096 bytes at most).');
+    await alice.context.close();
+  });
+
   it('shows markup in a message as text', async () => {
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');

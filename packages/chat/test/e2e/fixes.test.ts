@@ -164,11 +164,14 @@ describe('the page', () => {
     await alice.page.check('#room-private');
     await alice.page.press('#room-input', 'Enter');
     await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#plans');
-    // bob cannot join it (the page then tries to create it: the name is taken, the room stays hidden).
+    // bob cannot join it (the page then tries to create it: the name is taken, so the room is a
+    // private one; it stays hidden, and he is told what would let him in).
     await bob.page.fill('#room-input', 'plans');
     await bob.page.press('#room-input', 'Enter');
     await bob.page.waitForFunction(() => document.querySelector('#room-error')?.textContent !== '');
-    expect(await bob.page.textContent('#room-error')).toBe('room plans already exists');
+    expect(await bob.page.textContent('#room-error')).toBe(
+      '#plans is a private room: its owner can invite you',
+    );
     expect(await bob.page.locator('#room-list button[data-room="plans"]').count()).toBe(0);
     // Until alice invites him.
     await alice.page.fill('#invite-input', 'bob');

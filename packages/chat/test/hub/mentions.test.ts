@@ -14,6 +14,10 @@ describe('mentionCandidates', () => {
       ),
     ).toEqual(['bob', 'carol', 'dave', 'x-long-name']);
     expect(mentionCandidates('no mentions @ all')).toEqual([]);
+    // A link's @ is part of its path (regression: a profile link notified that user).
+    expect(
+      mentionCandidates('read https://example.social/@bob and HTTP://x.org/u/@carol/post, thanks @dave'),
+    ).toEqual(['dave']);
     const many = Array.from({ length: 30 }, (_, i) => `@u${i}`).join(' ');
     expect(mentionCandidates(many)).toEqual(Array.from({ length: 20 }, (_, i) => `u${i}`));
   });

@@ -46,6 +46,16 @@ describe('matchRanges', () => {
     ]);
     expect(matchRanges('abc', terms('a'))).toBeNull();
   });
+
+  it('keeps a decomposed accent in its word, as FTS5 indexes it (the hit is highlighted, and found on Redis)', () => {
+    // "e\u0301cole" (typed or pasted decomposed) was two words, "e" and "cole": SQLite found the
+    // message for "ecole" but highlighted nothing, and the Redis scan did not find it at all.
+    expect(matchRanges('e\u0301cole today', terms('ECOLE'))).toEqual([[0, 6]]);
+    expect(matchRanges('e\u0301cole today', terms('cole'))).toBeNull();
+    expect(parseQuery('e\u0301cole')).toEqual([{ word: 'ecole', prefix: true }]);
+    // A mark FTS5 does not keep in a word (U+0305, combining overline) still splits it, as there.
+    expect(matchRanges('ab\u0305cd', terms('cd'))).toEqual([[3, 5]]);
+  });
 });
 
 describe('ftsQuery', () => {

@@ -64,6 +64,26 @@ describe('inline formatting', () => {
       { type: 'link', href: 'https://example.com/docs', text: 'https://example.com/docs' },
       text('.'),
     ]);
+    // A closing bracket ends a URL only when the URL did not open it (regression: Wikipedia's
+    // "Foo_(bar)" lost its ")").
+    const wiki = 'https://en.wikipedia.org/wiki/Foo_(bar)';
+    expect(parseInline(`read ${wiki}, or (${wiki}).`)).toEqual([
+      text('read '),
+      { type: 'link', href: wiki, text: wiki },
+      text(', or ('),
+      { type: 'link', href: wiki, text: wiki },
+      text(').'),
+    ]);
+    expect(parseInline('(see https://example.com/a)')).toEqual([
+      text('(see '),
+      { type: 'link', href: 'https://example.com/a', text: 'https://example.com/a' },
+      text(')'),
+    ]);
+    expect(parseInline('[https://example.com/x[1]]!')).toEqual([
+      text('['),
+      { type: 'link', href: 'https://example.com/x[1]', text: 'https://example.com/x[1]' },
+      text(']!'),
+    ]);
     expect(parseInline('javascript:alert(1) ftp://x.org data:text/html,hi')).toEqual([
       text('javascript:alert(1) ftp://x.org data:text/html,hi'),
     ]);

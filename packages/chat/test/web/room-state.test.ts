@@ -273,6 +273,63 @@ describe('ChatState', () => {
     expect(sent.filter((m) => m.type === 'create')).toHaveLength(1);
   });
 
+  it('says a room it could neither join nor create is private, not that it "already exists"', () => {
+    const { state, last } = setup();
+    state.joinOrCreate('plans');
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: last().ref,
+      code: 'no_such_room',
+      message: 'room plans does not exist',
+    });
+    const create = last();
+    expect(create).toMatchObject({ type: 'create', room: 'plans' });
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: create.ref,
+      code: 'room_exists',
+      message: 'room plans already exists',
+    });
+    expect(state.roomError).toBe('#plans is a private room: its owner can invite you');
+    // Creating a private room under a taken name is another question: the server's answer stands.
+    state.roomError = '';
+    state.joinOrCreate('plans', true);
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: last().ref,
+      code: 'room_exists',
+      message: 'room plans already exists',
+    });
+    expect(state.roomError).toBe('room plans already exists');
+  });
+
+  it('says the wait of a rate limit in seconds, not in the milliseconds of the protocol', () => {
+    const { state, last } = setup();
+    state.joinOrCreate('r1');
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: last().ref,
+      code: 'rate_limited',
+      message: 'too many requests; retry in 3808 ms',
+      retryAfterMs: 3808,
+    });
+    expect(state.roomError).toBe('Too many requests — try again in 4 s.');
+    state.edit('general', 1, 'again');
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: last().ref,
+      code: 'rate_limited',
+      message: 'too many requests; retry in 20 ms',
+      retryAfterMs: 20,
+    });
+    expect(state.composerError).toBe('Too many requests — try again in 1 s.');
+  });
+
   it('counts unread messages of rooms not shown, and of the shown one while the tab is hidden', () => {
     const random: RoomState = roomState('random');
     const { state, last } = setup([general(), random]);

@@ -2,8 +2,10 @@
  * Mentions (issue #16): which room members a message's text names as `@name`. The server decides
  * (a client cannot make a message notify someone by claiming it mentions them): a candidate counts
  * when a user of that name (case-insensitively) is a member of the room; the list holds the
- * canonical spellings, sorted. `@name` counts only standing alone (not inside `a@b.c` or
- * `@name-longer`), and at most MAX_CANDIDATES distinct names per message are looked up.
+ * canonical spellings, sorted. `@name` counts only standing alone (not inside `a@b.c`,
+ * `@name-longer` or a link such as `https://example.social/@name`, which the page draws as a link
+ * and nobody would expect to notify), and at most MAX_CANDIDATES distinct names per message are
+ * looked up.
  */
 import type { AccountStore, RoomStore } from '../ports.js';
 
@@ -11,12 +13,14 @@ import type { AccountStore, RoomStore } from '../ports.js';
 export const MAX_CANDIDATES = 20;
 
 const MENTION = /(?<![A-Za-z0-9_-])@([A-Za-z0-9_-]{1,24})(?![A-Za-z0-9_-])/g;
+/** A link as the page draws one (web/format.ts): an `@name` in it is a path, never a mention. */
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 
 /** The distinct names (lower case) written as `@name` in `text`, in order, at most MAX_CANDIDATES. */
 export function mentionCandidates(text: string): string[] {
   if (!text.includes('@')) return [];
   const names = new Set<string>();
-  for (const match of text.matchAll(MENTION)) {
+  for (const match of text.replace(URL_PATTERN, ' ').matchAll(MENTION)) {
     names.add(match[1].toLowerCase());
     if (names.size === MAX_CANDIDATES) break;
   }

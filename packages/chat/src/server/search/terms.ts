@@ -1,7 +1,10 @@
 /**
  * What a search query means, the same on every backend: the words of the query, each of which a
  * message must contain (AND). A word is a run of letters, digits and private-use characters (the
- * SQLite FTS5 `unicode61` tokenizer's default token characters); everything else separates words.
+ * SQLite FTS5 `unicode61` tokenizer's default token characters) and the combining accents that
+ * tokenizer's `remove_diacritics` keeps in their word and drops (DIACRITIC, the marks of accented
+ * Latin letters), so a decomposed "e\u0301cole" is one word there and here; everything else
+ * separates words.
  * Words compare folded: lower case, without diacritics ("Café" finds "cafe" and "CAFÉ").
  *
  * A query word of two or more characters also matches longer words it begins ("hel" finds
@@ -21,7 +24,10 @@ export interface SearchTerm {
   prefix: boolean;
 }
 
-const WORD = /[\p{L}\p{N}\p{Co}]+/gu;
+// The second class: the combining accents FTS5 `unicode61` (remove_diacritics 2) keeps inside a
+// word and drops; any other mark splits a word, there and here.
+const WORD =
+  /(?:[\p{L}\p{N}\p{Co}]|[\u0300-\u0304\u0306-\u030c\u030f\u0311\u031b\u0323-\u0328\u032d\u032e\u0330\u0331])+/gu;
 const MARKS = /\p{M}/gu;
 
 /** Lower case, diacritics removed: the form words are compared in. */

@@ -4,7 +4,7 @@
  * exit 1, not the usage text.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -106,5 +106,22 @@ describe('riptide-chat (npm start)', () => {
     const { output, exit } = run(['--port', 'eighty'], {}, dir);
     expect(await exit).toBe(2);
     expect(await output).toMatch(/^riptide-chat: invalid port "eighty"\nusage: riptide-chat/);
+  });
+
+  it("matches the README's table: the flags of --help and the environment variables main.ts reads", async () => {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+    const rows = readFileSync(join(root, 'README.md'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('| `--'));
+    const names = (text: string, pattern: RegExp) => [...new Set(text.match(pattern))].sort();
+    const { output, exit } = run(['--help'], {}, tempDir());
+    expect(await exit).toBe(0);
+    expect(names(rows.map((row) => row.split('|')[1]).join(' '), /--[a-z-]+/g)).toEqual(
+      names(await output, /--[a-z-]+/g),
+    );
+    const source = readFileSync(join(root, 'packages', 'chat', 'src', 'server', 'main.ts'), 'utf8');
+    expect(names(rows.map((row) => row.split('|')[2]).join(' '), /CHAT_[A-Z_]+/g)).toEqual(
+      names(source, /(?<=env\.)CHAT_[A-Z_]+/g),
+    );
   });
 });

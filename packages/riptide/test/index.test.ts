@@ -107,6 +107,15 @@ wss.on('error', (err) => void err.code);
 wss._sweep();
 `,
       );
+      // The README's library examples, verbatim: a renamed option or method there fails here.
+      const readme = readFileSync(join(packageRoot, '..', '..', 'README.md'), 'utf8');
+      const section = readme.split('\n## The library\n')[1].split('\n## ')[0];
+      const examples = [...section.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+      expect(examples).toHaveLength(2);
+      const exampleFiles = examples.map((code, i) => {
+        writeFileSync(join(dir, `readme-${i}.mts`), code);
+        return `readme-${i}.mts`;
+      });
       writeFileSync(
         join(dir, 'tsconfig.json'),
         JSON.stringify({
@@ -119,7 +128,7 @@ wss._sweep();
             skipLibCheck: false,
             types: ['node'],
           },
-          include: ['consumer.cts', 'consumer.mts'],
+          include: ['consumer.cts', 'consumer.mts', ...exampleFiles],
         }),
       );
       const tsc = join(packageRoot, '..', '..', 'node_modules', 'typescript', 'bin', 'tsc');

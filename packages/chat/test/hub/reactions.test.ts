@@ -57,6 +57,35 @@ describe('mentions', () => {
     const { welcome: hers } = await TestClient.join(server.origin, await login(server.origin, 'alice'));
     expect(hers.rooms.find((r) => r.room === 'plans')).toMatchObject({ mentions: 0 });
   });
+
+  // Regression: `@bob` in backticks gave bob a mention badge and a notification, though the page
+  // shows it as code.
+  it('counts no @name written in code, in a fenced block or in a link, on send or on edit', async () => {
+    const server = await startTestServer({ limits: fast });
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bob = await TestClient.user(server.origin, 'bob');
+    const texts = ['try `@bob`', 'look:\n```\n@bob\n```', 'https://example.social/@bob'];
+    for (const [i, text] of texts.entries()) {
+      expect(await alice.request('ack', { type: 'send', id: `c${i}`, room: 'general', text })).toMatchObject({
+        type: 'ack',
+      });
+      const event = await bob.next('message', (m) => m.message.text === text);
+      expect(event.message.mentions).toBeUndefined();
+    }
+    // The same name outside code counts, and an edit that puts it in code takes the mention away.
+    await alice.request('ack', { type: 'send', id: 'p1', room: 'general', text: 'hi @bob' });
+    expect((await bob.next('message', (m) => m.message.text === 'hi @bob')).message.mentions).toEqual([
+      'bob',
+    ]);
+    const counts = async () => {
+      const { welcome } = await TestClient.join(server.origin, await login(server.origin, 'bob'));
+      return welcome.rooms.map((r) => [r.room, r.unread, r.mentions]);
+    };
+    expect(await counts()).toEqual([['general', 4, 1]]);
+    await alice.request('ack', { type: 'edit', room: 'general', seq: 4, text: 'hi `@bob`' });
+    expect((await bob.next('edited')).mentions).toBeUndefined();
+    expect(await counts()).toEqual([['general', 4, 0]]);
+  });
 });
 
 describe('reactions, replies and history around through the hub', () => {

@@ -28,7 +28,8 @@ const DRIVEN_BY: Record<string, string> = {
   'server/hub/hub.ts': 'hub/delivery.test.ts and the other hub/*.test.ts, by request type',
   'server/hub/attachments.ts': 'http/attachments.test.ts: a send with files through a live server',
   'server/hub/connection.ts': 'hub/limits.test.ts: the outbound cap of a peer that does not read',
-  'server/hub/local-rooms.ts': 'hub/rooms.test.ts: presence and the connections per user and room',
+  'server/hub/local-rooms.ts':
+    "hub/rooms.test.ts: presence and the connections per user and room; hub/read-sync.test.ts: the user's topic",
   'server/hub/membership.ts':
     'hub/rooms.test.ts: create, join, leave, invite, dm, delete; hub/remove.test.ts',
   'server/hub/replay.ts': 'hub/delivery.test.ts: replays that overlap live traffic, under backpressure',

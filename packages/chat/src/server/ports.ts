@@ -87,6 +87,14 @@ export interface RoomInfo {
   createdAt: number;
 }
 
+/** A read marker as markRead left it. */
+export interface ReadMark {
+  /** Where the marker is now. */
+  seq: number;
+  /** This call moved it forward. */
+  moved: boolean;
+}
+
 export interface Membership {
   room: string;
   kind: RoomKind;
@@ -245,9 +253,11 @@ export interface RoomStore {
    * the tag of the event the client holds at `seq` (see headTag below); a store that tags events
    * leaves the marker where it is if its log proves it no longer holds that event there
    * (ResumePoint.holds would be false), so a client that has not yet got its `reset` never marks events it did not
-   * show. A store that tags no events (SQLite) ignores it.
+   * show. A store that tags no events (SQLite) ignores it. `moved`: this call moved the marker (the
+   * hub tells the user's other connections only then; decided with the write, so two tabs marking
+   * at once on two nodes do not both see the marker move).
    */
-  markRead(user: string, room: string, seq: number, tag?: string): Promise<number>;
+  markRead(user: string, room: string, seq: number, tag?: string): Promise<ReadMark>;
   /** Messages (not edits or deletes, not deleted) after `after` written by someone other than `user`. */
   unreadCount(room: string, user: string, after: number): Promise<number>;
   /** Of those unread messages, the ones whose (current) mentions include `user`. */

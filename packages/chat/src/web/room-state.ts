@@ -16,6 +16,11 @@
  *
  * Every request carries a `ref`, so an error is matched to what caused it: an error about a room
  * the page has left meanwhile (a read marker sent just before leaving) is not the user's concern.
+ *
+ * Unread: a room's count is the server's (welcome) plus the messages by others counted here since,
+ * each remembered by seq (`counted`). A read in another tab (`read` without `ref`) takes away those
+ * at or before its seq, and the server's part once the seq is past the head that count was for;
+ * a message after the read position still counts.
  */
 
 import {
@@ -38,6 +43,8 @@ export const TYPING_SHOW_MS = 4000;
 /** Older pages loaded at most to show a reply's original. */
 const MAX_REVEAL_PAGES = 20;
 const MAX_NOTICES = 100;
+/** Unread messages remembered one by one; older ones join the server's count (Room.countedAfter). */
+const MAX_COUNTED = 1000;
 
 export interface Notice {
   /** Shown after the message with this seq. */
@@ -58,6 +65,10 @@ export interface Room {
   unread: number;
   /** Unread messages that mention the user (a separate badge). */
   mentions: number;
+  /** Of `unread`, the messages counted here one by one (oldest first), and whether they mention the user. */
+  counted: { seq: number; mention: boolean }[];
+  /** The rest of `unread` and `mentions` (the server's count) are messages at or before this seq. */
+  countedAfter: number;
   online: Set<string>;
   /** Every member, online or not (private rooms, once loaded; else null): see MembersLoad. */
   members: Set<string> | null;
@@ -156,6 +167,8 @@ function newRoom(state: RoomState): Room {
     tag: null,
     unread: state.unread,
     mentions: state.mentions ?? 0,
+    counted: [],
+    countedAfter: state.head,
     online: new Set(state.online),
     members: null,
     membersLoad: null,
@@ -339,6 +352,11 @@ export class ChatState {
       case 'error':
         this.#error(msg.code, saidOf(msg.code, msg.message, msg.retryAfterMs), msg.ref);
         return;
+      case 'read':
+        // With a ref: the answer to this tab's own marker. Without: read in another tab or device.
+        if (msg.ref !== undefined) this.#requests.delete(msg.ref);
+        else this.#readElsewhere(msg.room, msg.seq);
+        return;
       case 'invited':
       case 'removed':
         if (msg.ref !== undefined) this.#requests.delete(msg.ref);
@@ -346,7 +364,7 @@ export class ChatState {
         this.#changed('errors');
         return;
       default:
-        // ack, read, pong: the outbox (main.ts) handles them.
+        // ack, pong: the outbox (main.ts) handles them.
         if ('ref' in msg && msg.ref !== undefined) this.#requests.delete(msg.ref);
         return;
     }
@@ -369,6 +387,8 @@ export class ChatState {
       if (room.name !== this.active) {
         room.unread = state.unread;
         room.mentions = state.mentions ?? 0;
+        room.counted = [];
+        room.countedAfter = state.head;
       }
       // A loaded room gets its missed events by replay (the hello named its head).
       if (!room.loaded) {
@@ -434,11 +454,8 @@ export class ChatState {
         room.head = seq;
         room.tag = event.tag ?? null;
         if (event.type === 'message' && event.message.user !== this.me) {
-          room.unread++;
-          if (mentionsMe(event.message, this.me)) {
-            room.mentions++;
-            this.#host.mentioned?.(event.message, room);
-          }
+          this.#countUnread(room, event.message);
+          if (mentionsMe(event.message, this.me)) this.#host.mentioned?.(event.message, room);
         }
         this.#changed('rooms');
       }
@@ -483,8 +500,7 @@ export class ChatState {
       if (event.message.user !== this.me && mentionsMe(event.message, this.me))
         this.#host.mentioned?.(event.message, room);
       if (event.message.user !== this.me && (!isActive || !this.visible)) {
-        room.unread++;
-        if (mentionsMe(event.message, this.me)) room.mentions++;
+        this.#countUnread(room, event.message);
         // Arriving while the tab is hidden: the reader finds the divider above it on return.
         if (isActive && room.firstUnread === null) room.firstUnread = event.message.seq;
         this.#changed('rooms');
@@ -650,11 +666,48 @@ export class ChatState {
       }
       this.#loadMembers(room, false);
       if (!room.loaded) this.#loadLatest(room);
-      room.unread = 0;
-      room.mentions = 0;
+      this.#clearUnread(room);
     }
     if (room?.name !== previous?.name || !room?.loaded) this.jump = true;
     this.#changed('active', 'rooms', 'messages', 'online', 'typing');
+  }
+
+  #countUnread(room: Room, message: ChatMessage): void {
+    const mention = mentionsMe(message, this.me);
+    room.unread++;
+    if (mention) room.mentions++;
+    room.counted.push({ seq: message.seq, mention });
+    // Forgotten one by one, it joins the server's part: still counted, read once a read passes it.
+    const oldest = room.counted.length > MAX_COUNTED ? room.counted.shift() : undefined;
+    if (oldest) room.countedAfter = Math.max(room.countedAfter, oldest.seq);
+  }
+
+  #clearUnread(room: Room): void {
+    room.unread = 0;
+    room.mentions = 0;
+    room.counted = [];
+    room.countedAfter = room.head;
+  }
+
+  /**
+   * The user read `name` up to `seq` in another tab or device: what this tab counted at or before
+   * it is read, and the server's count too once `seq` reaches the head it was for (before that, the
+   * page cannot tell which of those messages are still unread: they stay). Later messages count.
+   */
+  #readElsewhere(name: string, seq: number): void {
+    const room = this.rooms.get(name);
+    if (!room) return;
+    const later = room.counted.filter((c) => c.seq > seq);
+    const laterMentions = later.filter((c) => c.mention).length;
+    if (seq >= room.countedAfter) {
+      room.unread = later.length;
+      room.mentions = laterMentions;
+    } else {
+      room.unread -= room.counted.length - later.length;
+      room.mentions -= room.counted.filter((c) => c.mention).length - laterMentions;
+    }
+    room.counted = later;
+    this.#changed('rooms');
   }
 
   /** Where "new messages" goes: before the `count`-th last message by someone else. */
@@ -671,8 +724,7 @@ export class ChatState {
   markRead(): void {
     const room = this.rooms.get(this.active);
     if (!room?.loaded || !this.visible) return;
-    room.unread = 0;
-    room.mentions = 0;
+    this.#clearUnread(room);
     this.#changed('rooms');
     // With the tag of the event at head (Redis): if Redis lost that event and the node has not yet
     // said `reset`, the marker stays instead of marking the new events under those seqs.

@@ -226,9 +226,11 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       await rooms.appendEvent(msg('a', 'ann', 'a1'));
       await rooms.appendEvent(msg('a', 'ben', 'b2'));
       expect(await rooms.unreadCount('a', 'ann', 0)).toBe(2);
-      expect(await rooms.markRead('ann', 'a', 2)).toBe(2);
-      expect(await rooms.markRead('ann', 'a', 1)).toBe(2);
-      expect(await rooms.markRead('ann', 'a', 99)).toBe(3); // never past head
+      expect(await rooms.markRead('ann', 'a', 2)).toEqual({ seq: 2, moved: true });
+      expect(await rooms.markRead('ann', 'a', 1)).toEqual({ seq: 2, moved: false });
+      expect(await rooms.markRead('ann', 'a', 2)).toEqual({ seq: 2, moved: false });
+      expect(await rooms.markRead('ann', 'a', 99)).toEqual({ seq: 3, moved: true }); // never past head
+      expect(await rooms.markRead('nobody', 'a', 3)).toEqual({ seq: 0, moved: false }); // not a member
       expect(await rooms.memberships('ann')).toEqual([
         { room: 'a', kind: 'public', owner: 'x', lastRead: 3 },
       ]);
@@ -244,12 +246,14 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       // A store without tags (SQLite) ignores any tag: a seq there is always one event.
       const tag = (seq: number) => events[seq - 1].tag ?? 'AAAAAAAA';
       const other = (seq: number) => (tag(seq) === 'AAAAAAAA' ? 'BBBBBBBB' : 'AAAAAAAA');
-      expect(await rooms.markRead('ann', 'a', 2, tag(2))).toBe(2);
+      expect(await rooms.markRead('ann', 'a', 2, tag(2))).toEqual({ seq: 2, moved: true });
       // Redis: a tagged seq the counter is below, or another event's tag, proves the client's
       // events are gone from the log: the marker stays. Without a tag the marker clamps as ever.
-      expect(await rooms.markRead('ann', 'a', 9, tag(3))).toBe(rooms.headTag ? 2 : 3);
-      expect(await rooms.markRead('ann', 'a', 3, other(3))).toBe(rooms.headTag ? 2 : 3);
-      expect(await rooms.markRead('ann', 'a', 3, tag(3))).toBe(3);
+      expect(await rooms.markRead('ann', 'a', 9, tag(3))).toEqual(
+        rooms.headTag ? { seq: 2, moved: false } : { seq: 3, moved: true },
+      );
+      expect((await rooms.markRead('ann', 'a', 3, other(3))).seq).toBe(rooms.headTag ? 2 : 3);
+      expect((await rooms.markRead('ann', 'a', 3, tag(3))).seq).toBe(3);
       expect(await rooms.memberships('ann')).toEqual([
         { room: 'a', kind: 'public', owner: 'x', lastRead: 3 },
       ]);

@@ -95,8 +95,8 @@ describe('RedisStore', () => {
     await raw.incr('readtag:room:{a}:seq');
     await raw.xadd('readtag:room:{a}:log', '3-0', 'e', '{"v":2,"type":"message","message":{}}');
     await raw.quit();
-    expect(await rooms.markRead('ann', 'a', 2, 'AAAAAAAA')).toBe(2);
-    expect(await rooms.markRead('ann', 'a', 3, 'AAAAAAAA')).toBe(3);
+    expect(await rooms.markRead('ann', 'a', 2, 'AAAAAAAA')).toEqual({ seq: 2, moved: true });
+    expect(await rooms.markRead('ann', 'a', 3, 'AAAAAAAA')).toEqual({ seq: 3, moved: true });
   });
 
   it('refuses a reused client id through another node; an id stored before digests dedups as it did', async () => {
@@ -532,7 +532,7 @@ describe('RedisStore room deletion in bounded steps', () => {
           });
           expect(await node.join('m1000', 'big', 10)).toBe('no_room');
           expect(await node.leave('m1001', 'big', 700)).toBe(false);
-          expect(await node.markRead('m1002', 'big', 100)).toBe(0);
+          expect(await node.markRead('m1002', 'big', 100)).toEqual({ seq: 0, moved: false });
         }
         // The stale entries do not count against the room quota: m1003 (in 'big' only) joins
         // another room with a quota of one.
@@ -558,7 +558,7 @@ describe('RedisStore room deletion in bounded steps', () => {
           expect(await redis.cmd.hexists(keys.member(stale), 'big')).toBe(1);
           expect(await node.memberships(stale)).toEqual([]);
           expect(await node.isMember(stale, 'big')).toBe(false);
-          expect(await node.markRead(stale, 'big', head + 1)).toBe(0);
+          expect(await node.markRead(stale, 'big', head + 1)).toEqual({ seq: 0, moved: false });
           // A member of the old room only is not one of the new: refused as such.
           expect(await node.appendEvent(msg('big', 'm1001', 'stale'))).toEqual({
             ok: false,

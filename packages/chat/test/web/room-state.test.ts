@@ -684,6 +684,66 @@ describe('ChatState', () => {
     state.open('random');
     expect(room?.mentions).toBe(0);
   });
+  it('lowers unread and mentions when the user read a room in another tab; later messages still count', () => {
+    // random: 2 unread (1 mention) up to its head 4 at the welcome, then 5 (a mention), 6, 7 live.
+    const random = roomState('random', { head: 4, unread: 2, mentions: 1 });
+    const { state } = setup([general(), random]);
+    const say = (seq: number, mentions?: string[]): ServerMessage => ({
+      v: 2,
+      type: 'message',
+      message: {
+        room: 'random',
+        seq,
+        id: `m${seq}`,
+        user: 'bob',
+        text: 'hey',
+        ts: seq,
+        ...(mentions ? { mentions } : {}),
+      },
+    });
+    state.receive(say(5, ['alice']));
+    state.receive(say(6));
+    state.receive(say(7, ['alice']));
+    const room = state.rooms.get('random');
+    expect([room?.unread, room?.mentions, state.unreadElsewhere]).toEqual([5, 3, 5]);
+    state.changes.clear();
+    // Read up to 5 elsewhere: the welcome's count (up to 4) and 5 are read; 6 and 7 are not.
+    state.receive({ v: 2, type: 'read', room: 'random', seq: 5 });
+    expect([room?.unread, room?.mentions, state.unreadElsewhere]).toEqual([2, 1, 2]);
+    expect(state.changes.has('rooms')).toBe(true);
+    // A message after the read position counts, as ever.
+    state.receive(say(8));
+    expect([room?.unread, room?.mentions]).toEqual([3, 1]);
+    state.receive({ v: 2, type: 'read', room: 'random', seq: 8 });
+    expect([room?.unread, room?.mentions, state.unreadElsewhere]).toEqual([0, 0, 0]);
+    // This tab's own read answer (with its ref) and a room the page does not have change nothing.
+    state.receive(say(9));
+    state.receive({ v: 2, type: 'read', ref: 'read99', room: 'random', seq: 9 });
+    state.receive({ v: 2, type: 'read', room: 'elsewhere', seq: 9 });
+    expect(room?.unread).toBe(1);
+  });
+
+  it('keeps the count the server gave for messages a read elsewhere may not have reached', () => {
+    // Up to head 4 the page knows a count (2), not which messages: a read of 3 may leave both unread.
+    const { state } = setup([general(), roomState('random', { head: 4, unread: 2 })]);
+    state.receive(message(5, 'bob', 'random'));
+    state.receive({ v: 2, type: 'read', room: 'random', seq: 3 });
+    expect(state.rooms.get('random')?.unread).toBe(3);
+    state.receive({ v: 2, type: 'read', room: 'random', seq: 4 });
+    expect(state.rooms.get('random')?.unread).toBe(1);
+  });
+
+  it('clears the shown room counted while the tab was hidden when it is read in another tab', () => {
+    const { state, last } = setup([general()]);
+    state.receive(history('general', last().ref, [], 0));
+    state.visible = false;
+    state.receive(message(1));
+    state.receive(message(2));
+    expect(state.rooms.get('general')?.unread).toBe(2);
+    state.receive({ v: 2, type: 'read', room: 'general', seq: 2 });
+    expect(state.rooms.get('general')?.unread).toBe(0);
+  });
+
   it('tells whether a reply being written can still go: its target deleted live, on a resume, or its room gone', () => {
     const { state, last } = setup([general(1), roomState('random', { head: 0 })]);
     state.receive(history('general', last().ref, [(message(1) as { message: ChatMessage }).message], 1));

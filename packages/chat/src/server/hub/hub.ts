@@ -372,8 +372,13 @@ export class Hub {
         return;
       }
       case 'read': {
-        const seq = await rooms.markRead(user, msg.room, msg.seq, msg.tag);
-        return reply(conn, ref, { v, type: 'read', room: msg.room, seq });
+        const mark = await rooms.markRead(user, msg.room, msg.seq, msg.tag);
+        reply(conn, ref, { v, type: 'read', room: msg.room, seq: mark.seq });
+        // The user's other tabs and devices clear their badges. Only a move: a stale mark (from a
+        // tab behind the others) or a repeated one tells them nothing new.
+        if (mark.moved)
+          this.#local.tellUser(user, { op: 'read', room: msg.room, seq: mark.seq, from: conn.id });
+        return;
       }
       case 'rooms': {
         const size = this.#options.limits.roomsPage;

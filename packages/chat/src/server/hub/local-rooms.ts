@@ -6,7 +6,8 @@
  * - A room's channel opens with the first connection that enters the room on this node and closes
  *   with the last one that leaves (never while it is still opening).
  * - A user's topic (`user:<name>`) is heard while the user has a connection here: membership changes
- *   made elsewhere (another tab joined a room, an invitation, a removal) arrive on it.
+ *   made elsewhere (another tab joined a room, an invitation, a removal) arrive on it, and so does
+ *   the read marker moved by another tab.
  * - A deleted room is told once on the `rooms` topic, which every node hears, whatever the number of
  *   its members: each node hands the notice to its own connections in that room.
  * - Presence is announced on the room's topic when a user's first connection enters the room and
@@ -21,10 +22,14 @@ import { RoomChannel } from './room-channel.js';
 /** The topic every node hears: rooms deleted (one notice per room, not one per member). */
 export const ROOMS_TOPIC = 'rooms';
 
-/** Membership changes sent to every connection of a user, on any node. */
+/**
+ * Sent to every connection of a user, on any node: membership changes, and the read marker moved
+ * forward (`from`: the connection that moved it, which has its reply already).
+ */
 export type UserEvent =
   | { op: 'joined'; room: string }
-  | { op: 'left'; room: string; reason?: 'deleted' | 'removed' };
+  | { op: 'left'; room: string; reason?: 'deleted' | 'removed' }
+  | { op: 'read'; room: string; seq: number; from: string };
 
 export class LocalRooms {
   readonly #backend: Backend;

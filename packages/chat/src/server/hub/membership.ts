@@ -1,6 +1,7 @@
 /**
  * Membership requests: create, join, leave, invite, remove, dm, delete_room; and their echo on the
- * user's other connections (any node), which hear them on the user's topic as UserEvents.
+ * user's other connections (any node), which hear them on the user's topic as UserEvents (with the
+ * read marker another tab moved, passed on as a `read` without `ref`).
  *
  * Access rules (docs/chat-protocol.md, "Rooms"):
  * - public rooms: anyone may list and join them.
@@ -244,6 +245,11 @@ export class MembershipHandlers {
    */
   async onUserEvent(conn: Connection, event: UserEvent): Promise<void> {
     if (conn.closed || !conn.ready) return; // a hello still to come reads the memberships itself
+    if (event.op === 'read') {
+      // The tab that read has its reply; a connection not in the room has no badge for it.
+      if (event.from === conn.id || !conn.rooms.has(event.room)) return;
+      return reply(conn, undefined, { v, type: 'read', room: event.room, seq: event.seq });
+    }
     if (event.op === 'joined') {
       if (conn.rooms.has(event.room)) return; // the connection that asked is in already
       const m = (await this.#backend.rooms.memberships(conn.user)).find((x) => x.room === event.room);

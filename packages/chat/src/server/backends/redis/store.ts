@@ -67,6 +67,7 @@ import {
   type MembersPage,
   type ReactInput,
   type ReactResult,
+  type ReadMark,
   type ResumePoint,
   type RoomInfo,
   type RoomQuotas,
@@ -530,12 +531,13 @@ return 1
 // entry's nonce; here on the tag its payload carries, the same value: Lua has no SHA-256). Its log
 // went back and the client has not got its `reset` yet: the seqs it names may be new events it
 // never showed.
-// -> {marker, 1}, or {marker, 0} when the tag did not hold (nothing changed).
+// -> {marker, held, moved}: held 0 when the tag did not hold (nothing changed); moved 1 when this
+// call moved the marker.
 const MARK_READ = `
 -- Not in the set: no membership (an entry without it is a deleted room's: see DELETE_ROOM).
-if redis.call('SISMEMBER', KEYS[4], ARGV[4]) == 0 then return {0, 1} end
+if redis.call('SISMEMBER', KEYS[4], ARGV[4]) == 0 then return {0, 1, 0} end
 local current = redis.call('HGET', KEYS[1], ARGV[1])
-if not current then return {0, 1} end
+if not current then return {0, 1, 0} end
 local seq = tonumber(ARGV[2])
 local head = tonumber(redis.call('GET', KEYS[2]) or '0')
 if ARGV[3] ~= '' and seq > 0 then
@@ -553,14 +555,14 @@ if ARGV[3] ~= '' and seq > 0 then
       end
     end
   end
-  if not holds then return {tonumber(current), 0} end
+  if not holds then return {tonumber(current), 0, 0} end
 end
 local want = math.min(seq, head)
 if want > tonumber(current) then
   redis.call('HSET', KEYS[1], ARGV[1], want)
-  return {want, 1}
+  return {want, 1, 1}
 end
-return {tonumber(current), 1}
+return {tonumber(current), 1, 0}
 `;
 
 // KEYS: 1 public. ARGV: 1 after ('' for the start), 2 limit, 3 members key head, 4 tail.
@@ -702,7 +704,7 @@ type Commands = {
   chatGraveStep(...args: (string | number)[]): Promise<[number, number, string[]]>;
   chatJoin(...args: (string | number)[]): Promise<JoinResult>;
   chatLeave(...args: (string | number)[]): Promise<number>;
-  chatMarkRead(...args: (string | number)[]): Promise<[number, number]>;
+  chatMarkRead(...args: (string | number)[]): Promise<[number, number, number]>;
   chatListRooms(...args: (string | number)[]): Promise<(string | number)[]>;
   chatListMembers(...args: (string | number)[]): Promise<['not_member' | 'build'] | ['ok', string[]]>;
   chatRosterStep(...args: (string | number)[]): Promise<[number, number]>;
@@ -1073,9 +1075,9 @@ export class RedisStore implements AccountStore, RoomStore {
    * that does not hold means the log went back and this node may not have noticed yet: the room is
    * checked at once (the hint below), so its clients get `reset` without waiting for the next check.
    */
-  markRead(user: string, room: string, seq: number, tag?: string): Promise<number> {
+  markRead(user: string, room: string, seq: number, tag?: string): Promise<ReadMark> {
     return this.#call(async () => {
-      const [marker, held] = await this.#redis.chatMarkRead(
+      const [marker, held, moved] = await this.#redis.chatMarkRead(
         this.#keys.member(user),
         this.#keys.seq(room),
         this.#keys.log(room),
@@ -1086,7 +1088,7 @@ export class RedisStore implements AccountStore, RoomStore {
         user,
       );
       if (Number(held) === 0) this.#delivered?.suspect(room);
-      return Number(marker);
+      return { seq: Number(marker), moved: Number(moved) === 1 };
     });
   }
 

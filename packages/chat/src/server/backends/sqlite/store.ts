@@ -44,6 +44,7 @@ import type {
   MembersPage,
   ReactInput,
   ReactResult,
+  ReadMark,
   ResumePoint,
   RoomInfo,
   RoomQuotas,
@@ -239,6 +240,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       memberships: db.prepare(
         'SELECT m.room, m.last_read, r.kind, r.owner FROM memberships m JOIN rooms r ON r.name = m.room WHERE m.user = ? ORDER BY m.room',
       ),
+      lastRead: db.prepare('SELECT last_read FROM memberships WHERE user = ? AND room = ?'),
       markRead: db.prepare(
         'UPDATE memberships SET last_read = MAX(last_read, MIN(?, (SELECT head FROM rooms WHERE name = ?))) WHERE user = ? AND room = ? RETURNING last_read',
       ),
@@ -343,6 +345,13 @@ export class SqliteStore implements AccountStore, RoomStore {
         if (this.#stmt.isMember.get(user, room) === undefined) return { ok: false, reason: 'not_member' };
         const rows = this.#stmt.listMembers.all(room, after, limit) as { user: string }[];
         return { ok: true, members: rows.map((r) => r.user) };
+      }),
+      // The marker before and after in one transaction: `moved` is this call's alone.
+      markRead: db.transaction((user: string, room: string, seq: number): ReadMark => {
+        const before = s.lastRead.get(user, room) as { last_read: number } | undefined;
+        if (!before) return { seq: 0, moved: false };
+        const row = s.markRead.get(seq, room, user, room) as { last_read: number };
+        return { seq: row.last_read, moved: row.last_read > before.last_read };
       }),
       leave: db.transaction((user: string, room: string, now: number): boolean => {
         if (s.leave.run(user, room).changes !== 1) return false;
@@ -583,9 +592,8 @@ export class SqliteStore implements AccountStore, RoomStore {
   }
 
   /** `tag` is ignored: events are not tagged here, a seq is always the one event (ports.ts). */
-  async markRead(user: string, room: string, seq: number, _tag?: string): Promise<number> {
-    const row = this.#stmt.markRead.get(seq, room, user, room) as { last_read: number } | undefined;
-    return row?.last_read ?? 0;
+  async markRead(user: string, room: string, seq: number, _tag?: string): Promise<ReadMark> {
+    return this.#tx.markRead(user, room, seq);
   }
 
   async unreadCount(room: string, user: string, after: number): Promise<number> {

@@ -44,6 +44,13 @@ const message = (seq: number, user = 'bob', room = 'general'): ServerMessage => 
   message: { room, seq, id: `id${seq}`, user, text: `text ${seq}`, ts: seq },
 });
 
+/** bob's message `seq` in `room`, mentioning `mentions` if given. */
+const bobSays = (room: string, seq: number, mentions?: string[]): ServerMessage => ({
+  v: 2,
+  type: 'message',
+  message: { room, seq, id: `m${seq}`, user: 'bob', text: 'hey', ts: seq, ...(mentions ? { mentions } : {}) },
+});
+
 function history(room: string, ref: string, messages: ChatMessage[], head: number): ServerMessage {
   return { v: 2, type: 'history', ref, room, messages, head, hasMore: false };
 }
@@ -662,19 +669,7 @@ describe('ChatState', () => {
       rooms: [general(), random],
       limits: DEFAULT_LIMITS,
     });
-    const say = (seq: number, mentions?: string[]): ServerMessage => ({
-      v: 2,
-      type: 'message',
-      message: {
-        room: 'random',
-        seq,
-        id: `m${seq}`,
-        user: 'bob',
-        text: 'hey',
-        ts: seq,
-        ...(mentions ? { mentions } : {}),
-      },
-    });
+    const say = (seq: number, mentions?: string[]) => bobSays('random', seq, mentions);
     state.receive(say(1, ['Alice']));
     state.receive(say(2));
     state.receive(say(3, ['carol']));
@@ -688,19 +683,7 @@ describe('ChatState', () => {
     // random: 2 unread (1 mention) up to its head 4 at the welcome, then 5 (a mention), 6, 7 live.
     const random = roomState('random', { head: 4, unread: 2, mentions: 1 });
     const { state } = setup([general(), random]);
-    const say = (seq: number, mentions?: string[]): ServerMessage => ({
-      v: 2,
-      type: 'message',
-      message: {
-        room: 'random',
-        seq,
-        id: `m${seq}`,
-        user: 'bob',
-        text: 'hey',
-        ts: seq,
-        ...(mentions ? { mentions } : {}),
-      },
-    });
+    const say = (seq: number, mentions?: string[]) => bobSays('random', seq, mentions);
     state.receive(say(5, ['alice']));
     state.receive(say(6));
     state.receive(say(7, ['alice']));

@@ -8,6 +8,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { queuedMessages } from './queued-messages.js';
 import { requireOnRiptide } from './ws-redirect.js';
 
 type Handler = (
@@ -54,21 +55,11 @@ async function open(
   const ws = new WebSocket(url);
   const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
   cleanups.push(() => ws.terminate());
-  const queued: string[] = [];
-  const waiting: Array<(m: string) => void> = [];
-  ws.on('message', (data) => {
-    const w = waiting.shift();
-    if (w) w(String(data));
-    else queued.push(String(data));
-  });
+  const next = queuedMessages(ws);
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
   });
-  const next = () =>
-    queued.length > 0
-      ? Promise.resolve(queued.shift()!)
-      : new Promise<string>((resolve) => waiting.push(resolve));
   return { ws, next, closed };
 }
 

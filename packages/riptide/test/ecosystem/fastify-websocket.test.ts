@@ -8,6 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { queuedMessages } from './queued-messages.js';
 import { requireOnRiptide } from './ws-redirect.js';
 
 type Handler = (
@@ -58,19 +59,6 @@ async function app(): Promise<App> {
   return a;
 }
 
-/** A client whose messages are queued from the start (the greeting may come with the 101). */
-function messages(ws: WebSocket): () => Promise<string> {
-  const queued: string[] = [];
-  const waiting: Array<(m: string) => void> = [];
-  ws.on('message', (data) => {
-    const w = waiting.shift();
-    if (w) w(String(data));
-    else queued.push(String(data));
-  });
-  return () =>
-    queued.length > 0 ? Promise.resolve(queued.shift()!) : new Promise((resolve) => waiting.push(resolve));
-}
-
 describe('@fastify/websocket with its ws require answered by riptide', () => {
   it('routes an upgrade through Fastify to the handler over a real socket; a hook can refuse it', async () => {
     const a = await app();
@@ -79,7 +67,7 @@ describe('@fastify/websocket with its ws require answered by riptide', () => {
     const url = address.replace('http', 'ws');
     const ws = new WebSocket(`${url}/echo/ana`);
     cleanups.push(() => ws.terminate());
-    const next = messages(ws);
+    const next = queuedMessages(ws);
     expect(await next()).toBe('hello ana');
     ws.send('hi');
     expect(await next()).toBe('ana: hi');
@@ -96,7 +84,7 @@ describe('@fastify/websocket with its ws require answered by riptide', () => {
     const ws = await a.injectWS('/talk', { headers: { host: 'localhost' } });
     cleanups.push(() => ws.terminate());
     expect(ws).toBeInstanceOf(WebSocket);
-    const next = messages(ws);
+    const next = queuedMessages(ws);
     ws.send('in memory');
     expect(await next()).toBe('heard: in memory');
     ws.send(Buffer.alloc(70_000, 1));

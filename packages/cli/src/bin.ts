@@ -113,9 +113,25 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+/**
+ * process.exit() drops what a pipe has not taken yet (Node writes to a full pipe later, from its
+ * event loop): `riptide connect URL < big | slow-reader` lost all but the first 64 KiB. Exit once
+ * stdout and stderr have handed everything to the pipe; a reader that goes away is EPIPE (141).
+ */
+function exitWhenFlushed(code: number): void {
+  const pending = [process.stdout, process.stderr].filter((s) => s.writableLength > 0);
+  let left = pending.length;
+  if (left === 0) process.exit(code);
+  for (const stream of pending) {
+    stream.once('drain', () => {
+      if (--left === 0) process.exit(code);
+    });
+  }
+}
+
 const io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
 main(process.argv.slice(2), io).then(
-  (code) => process.exit(code),
+  (code) => exitWhenFlushed(code),
   (err) => {
     process.stderr.write(`riptide: internal error: ${(err as Error).stack ?? err}\n`);
     process.exit(1);

@@ -320,6 +320,33 @@ describe('exit status 141: the reader of the output went away', () => {
   });
 });
 
+describe('exit status 0: the output is complete when the command exits', () => {
+  it('a message larger than the pipe reaches a reader that has not read yet whole, not cut at 64 KiB', async () => {
+    const big = 'x'.repeat(4 * 1024 * 1024);
+    const peer = await wsPeer((ws) => ws.send(big, () => ws.close(1000)));
+    const child = spawn(process.execPath, [BIN, 'connect', peer.url, ...PATIENT]);
+    try {
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const exited = once(child, 'close');
+      // stdout is not read until the command has written the message and seen the close: a pipe
+      // holds 64 KiB, so the rest waits in the command, which must not exit before it is taken.
+      while (!stderr.includes('closed 1000')) await once(child.stderr, 'data');
+      let stdout = 0;
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.length;
+      });
+      const [code] = await exited;
+      expect([code, stdout]).toEqual([0, big.length + 1]);
+    } finally {
+      child.kill();
+      await peer.close();
+    }
+  });
+});
+
 describe('wss:// with a self-signed certificate', () => {
   let dir: string;
   let peer: Peer;

@@ -395,4 +395,26 @@ describe('chat page', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     await phone.context.close();
   });
+
+  it('creates one private room with "Private" checked, then joins a public room by name, not creating it private', async () => {
+    // Regression: the box stayed checked after the private room was made, so the next name typed
+    // (a public room to join) was asked for as a new private room and refused "room pub already exists".
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await bob.page.fill('#room-input', 'pub');
+    await bob.page.press('#room-input', 'Enter');
+    await bob.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#pub');
+    await alice.page.fill('#room-input', 'secret');
+    await alice.page.check('#room-private');
+    await alice.page.press('#room-input', 'Enter');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#secret');
+    expect(await alice.page.isChecked('#room-private')).toBe(false);
+    await alice.page.fill('#room-input', 'pub');
+    await alice.page.press('#room-input', 'Enter');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#pub');
+    expect(await alice.page.textContent('#room-error')).toBe('');
+    await alice.context.close();
+    await bob.context.close();
+  });
 });

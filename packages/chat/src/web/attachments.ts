@@ -9,7 +9,7 @@
  * into markup: names are text, images are <img> elements whose src is the server's URL for the
  * file, which the server serves with its own type, nosniff and a sandboxing CSP.
  */
-import type { Attachment } from '../shared/protocol.js';
+import { type Attachment, MAX_ATTACHMENTS } from '../shared/protocol.js';
 import { el } from './dom.js';
 
 /** The server's default cap (it answers 413 above its own): checked here to fail fast. */
@@ -289,8 +289,14 @@ export class AttachmentTray {
 
   #start(room: string, file: File): void {
     const name = file.name || `pasted.${file.type.split('/')[1] ?? 'bin'}`;
+    // Counted before this file's entry: the server takes at most MAX_ATTACHMENTS per message.
+    const taken = this.#uploads.filter((u) => u.room === room && u.state !== 'failed').length;
     const upload = this.#entry(room, name, file.size);
     const { node, progress, status } = upload;
+    if (taken >= MAX_ATTACHMENTS) {
+      this.#fail(upload, `at most ${MAX_ATTACHMENTS} files per message`);
+      return;
+    }
     if (file.size > MAX_FILE_BYTES) {
       this.#fail(upload, `too large (${formatSize(MAX_FILE_BYTES)} at most)`);
       return;

@@ -126,12 +126,14 @@ export interface TrayHost {
 export class AttachmentTray {
   readonly #host: TrayHost;
   readonly #list: HTMLUListElement;
+  readonly #input: HTMLTextAreaElement;
   readonly #uploads: Upload[] = [];
   /** The room whose files the tray shows (null: all). */
   #shown: string | null = null;
 
   constructor(host: TrayHost, composer: HTMLFormElement, input: HTMLTextAreaElement, dropZone: HTMLElement) {
     this.#host = host;
+    this.#input = input;
     this.#list = el('ul');
     this.#list.id = 'attachment-tray';
     this.#list.setAttribute('aria-label', 'Files to send');
@@ -279,7 +281,14 @@ export class AttachmentTray {
     const upload: Upload = { room, name, size, state: 'uploading', node, progress, status };
     remove.addEventListener('click', () => {
       upload.xhr?.abort();
+      // The focus was on this ×, which goes with its file: it moves to the next file's × (or the
+      // one before), or to the text box after the last, never to the page's body.
+      const shown = this.#uploads.filter((u) => !u.node.hidden);
+      const i = shown.indexOf(upload);
+      const next = shown[i + 1] ?? shown[i - 1];
+      const hadFocus = document.activeElement === remove;
       this.#remove(upload);
+      if (hadFocus) (next?.node.querySelector<HTMLElement>('.upload-remove') ?? this.#input).focus();
     });
     this.#uploads.push(upload);
     this.#list.append(node);

@@ -880,6 +880,9 @@ async function start(): Promise<void> {
   byId('delete-room-yes').addEventListener('click', () => {
     clearTimeout(readTimer);
     byId('delete-room-confirm').hidden = true;
+    // The focused Delete was just hidden with its question: the focus goes to the composer (the
+    // page shows another room once the server answers), not to the body.
+    byId('composer-input').focus();
     state.deleteRoom(state.active);
   });
   byId('dm-form').addEventListener('submit', (event) => {

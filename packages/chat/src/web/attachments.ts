@@ -9,7 +9,7 @@
  * into markup: names are text, images are <img> elements whose src is the server's URL for the
  * file, which the server serves with its own type, nosniff and a sandboxing CSP.
  */
-import type { Attachment } from '../shared/protocol.js';
+import { type Attachment, MAX_ATTACHMENTS } from '../shared/protocol.js';
 import { el } from './dom.js';
 
 /** The server's default cap (it answers 413 above its own): checked here to fail fast. */
@@ -126,12 +126,14 @@ export interface TrayHost {
 export class AttachmentTray {
   readonly #host: TrayHost;
   readonly #list: HTMLUListElement;
+  readonly #input: HTMLTextAreaElement;
   readonly #uploads: Upload[] = [];
   /** The room whose files the tray shows (null: all). */
   #shown: string | null = null;
 
   constructor(host: TrayHost, composer: HTMLFormElement, input: HTMLTextAreaElement, dropZone: HTMLElement) {
     this.#host = host;
+    this.#input = input;
     this.#list = el('ul');
     this.#list.id = 'attachment-tray';
     this.#list.setAttribute('aria-label', 'Files to send');
@@ -279,7 +281,14 @@ export class AttachmentTray {
     const upload: Upload = { room, name, size, state: 'uploading', node, progress, status };
     remove.addEventListener('click', () => {
       upload.xhr?.abort();
+      // The focus was on this ×, which goes with its file: it moves to the next file's × (or the
+      // one before), or to the text box after the last, never to the page's body.
+      const shown = this.#uploads.filter((u) => !u.node.hidden);
+      const i = shown.indexOf(upload);
+      const next = shown[i + 1] ?? shown[i - 1];
+      const hadFocus = document.activeElement === remove;
       this.#remove(upload);
+      if (hadFocus) (next?.node.querySelector<HTMLElement>('.upload-remove') ?? this.#input).focus();
     });
     this.#uploads.push(upload);
     this.#list.append(node);
@@ -289,8 +298,14 @@ export class AttachmentTray {
 
   #start(room: string, file: File): void {
     const name = file.name || `pasted.${file.type.split('/')[1] ?? 'bin'}`;
+    // Counted before this file's entry: the server takes at most MAX_ATTACHMENTS per message.
+    const taken = this.#uploads.filter((u) => u.room === room && u.state !== 'failed').length;
     const upload = this.#entry(room, name, file.size);
     const { node, progress, status } = upload;
+    if (taken >= MAX_ATTACHMENTS) {
+      this.#fail(upload, `at most ${MAX_ATTACHMENTS} files per message`);
+      return;
+    }
     if (file.size > MAX_FILE_BYTES) {
       this.#fail(upload, `too large (${formatSize(MAX_FILE_BYTES)} at most)`);
       return;

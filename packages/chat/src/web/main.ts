@@ -716,7 +716,8 @@ function submitComposer(): void {
 
 function joinFromForm(): void {
   const field = byId<HTMLInputElement>('room-input');
-  const isPrivate = byId<HTMLInputElement>('room-private').checked;
+  const privateBox = byId<HTMLInputElement>('room-private');
+  const isPrivate = privateBox.checked;
   const room = field.value.trim().toLowerCase();
   if (!ROOM_NAME.test(room)) {
     state.roomError = 'Room names: 1-32 of a-z, 0-9, - and _, starting with a letter or digit.';
@@ -725,6 +726,9 @@ function joinFromForm(): void {
     return;
   }
   field.value = '';
+  // "Private" is for the room asked for now: left checked, the next name typed to join a public
+  // room would ask for a new private room instead (refused as taken).
+  privateBox.checked = false;
   state.joinOrCreate(room, isPrivate);
   render();
 }
@@ -876,6 +880,9 @@ async function start(): Promise<void> {
   byId('delete-room-yes').addEventListener('click', () => {
     clearTimeout(readTimer);
     byId('delete-room-confirm').hidden = true;
+    // The focused Delete was just hidden with its question: the focus goes to the composer (the
+    // page shows another room once the server answers), not to the body.
+    byId('composer-input').focus();
     state.deleteRoom(state.active);
   });
   byId('dm-form').addEventListener('submit', (event) => {

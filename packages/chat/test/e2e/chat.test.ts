@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
 import {
   deleteMessage,
+  focusMatches,
   messageTexts,
   sendMessage,
   sendMessages,
@@ -394,5 +395,46 @@ describe('chat page', () => {
     );
     expect(overflow).toBeLessThanOrEqual(0);
     await phone.context.close();
+  });
+
+  it('creates one private room with "Private" checked, then joins a public room by name, not creating it private', async () => {
+    // Regression: the box stayed checked after the private room was made, so the next name typed
+    // (a public room to join) was asked for as a new private room and refused "room pub already exists".
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await bob.page.fill('#room-input', 'pub');
+    await bob.page.press('#room-input', 'Enter');
+    await bob.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#pub');
+    await alice.page.fill('#room-input', 'secret');
+    await alice.page.check('#room-private');
+    await alice.page.press('#room-input', 'Enter');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#secret');
+    expect(await alice.page.isChecked('#room-private')).toBe(false);
+    await alice.page.fill('#room-input', 'pub');
+    await alice.page.press('#room-input', 'Enter');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#pub');
+    expect(await alice.page.textContent('#room-error')).toBe('');
+    await alice.context.close();
+    await bob.context.close();
+  });
+
+  it('deleting a room from the keyboard leaves the focus on the composer, not on the page body', async () => {
+    // Regression: the confirmation's Delete, focused, was hidden with its question and the focus
+    // fell to the body: a keyboard user had to start again from the top of the page.
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    await alice.page.fill('#room-input', 'doomed');
+    await alice.page.press('#room-input', 'Enter');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#doomed');
+    await alice.page.focus('#delete-room');
+    await alice.page.keyboard.press('Enter');
+    expect(await focusMatches(alice.page, '#delete-room-no')).toBe(true);
+    await alice.page.keyboard.press('Shift+Tab');
+    expect(await focusMatches(alice.page, '#delete-room-yes')).toBe(true);
+    await alice.page.keyboard.press('Enter');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#general');
+    expect(await focusMatches(alice.page, '#composer-input')).toBe(true);
+    await alice.context.close();
   });
 });

@@ -9,7 +9,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
 import { cleanup, startTestServer, TestClient } from '../helpers.js';
-import { give, launch, signIn } from './browser.js';
+import { focusMatches, give, launch, sendMessage, signIn } from './browser.js';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -226,6 +226,56 @@ describe('attachments in the page', () => {
     await alice.page.locator('#attachment-tray .upload.failed').waitFor();
     expect(await alice.page.locator('#attachment-tray .upload-status').textContent()).toMatch(/^too large/);
     await alice.page.click('#attachment-tray .upload-remove');
+    expect(await alice.page.locator('#attachment-tray').isHidden()).toBe(true);
+  });
+
+  it('refuses an eleventh file for one message in the tray, and sends the ten', async () => {
+    // Regression: the tray took any number of files and the message then came back refused, with
+    // the protocol's words ("attachments must be 1-10 different attachment ids").
+    const server = await startTestServer({ limits: { messageRate: { burst: 50, perSecond: 50 } } });
+    const alice = await signIn(browser, server.origin, 'alice');
+    const files = Array.from({ length: 11 }, (_, i) => ({
+      name: `f${i}.txt`,
+      type: 'text/plain',
+      base64: Buffer.from(`file ${i}`).toString('base64'),
+    }));
+    await give(alice.page, 'paste', files);
+    await alice.page.locator('#attachment-tray .upload.failed').waitFor();
+    expect(await alice.page.locator('#attachment-tray .upload.failed .upload-name').textContent()).toBe(
+      'f10.txt',
+    );
+    expect(await alice.page.locator('#attachment-tray .upload.failed .upload-status').textContent()).toBe(
+      'at most 10 files per message',
+    );
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#attachment-tray .upload.done').length === 10,
+    );
+    await sendMessage(alice.page, 'ten files');
+    await alice.page.waitForSelector('#message-list li.message:not(.pending)');
+    expect(await alice.page.locator('#message-list li.message .attachments li').count()).toBe(10);
+    const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
+    expect(stored.map((m) => m.attachments?.length)).toEqual([10]);
+  });
+
+  it('keeps the keyboard focus in the tray when a file is removed with its ×, then gives it to the text box', async () => {
+    // Regression: the focused × went with its file and the focus fell to the page's body.
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    const hello = Buffer.from('hello').toString('base64');
+    await give(alice.page, 'paste', [
+      { name: 'a.txt', type: 'text/plain', base64: hello },
+      { name: 'b.txt', type: 'text/plain', base64: hello },
+    ]);
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#attachment-tray .upload.done').length === 2,
+    );
+    await alice.page.focus('#attachment-tray .upload-remove[aria-label="Remove a.txt"]');
+    await alice.page.keyboard.press('Enter');
+    expect(await focusMatches(alice.page, '#attachment-tray .upload-remove[aria-label="Remove b.txt"]')).toBe(
+      true,
+    );
+    await alice.page.keyboard.press('Enter');
+    expect(await focusMatches(alice.page, '#composer-input')).toBe(true);
     expect(await alice.page.locator('#attachment-tray').isHidden()).toBe(true);
   });
 

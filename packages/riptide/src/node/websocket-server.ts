@@ -355,10 +355,9 @@ export class WebSocketServer extends EventEmitter {
     if (this._state === CLOSING) return;
     this._state = CLOSING;
     this._heartbeat?.stop();
-    if (this._sweepTimer !== null) {
-      clearTimeout(this._sweepTimer);
-      this._sweepTimer = null;
-    }
+    // The handshake sweep keeps running: a socket mid-handshake is not a client ws 8 would
+    // leave alone, and without its deadline a peer that never finishes its head would hold its
+    // descriptor (and, in {port} mode, the server's 'close') forever. The timer is unref'd.
     if (this.options.noServer || this.options.server) {
       if (this._removeListeners !== null) {
         this._removeListeners();
@@ -579,7 +578,7 @@ export class WebSocketServer extends EventEmitter {
     (socket as Duplex & { [kPendingServer]?: WebSocketServer })[kPendingServer] = this;
     // on, not once: _untrackPending removes it, and once() would allocate a wrapper per socket.
     socket.on('close', pendingSocketClosed);
-    if (this._sweepTimer === null && this._state === RUNNING) {
+    if (this._sweepTimer === null) {
       this._sweepTimer = setTimeout(sweepPending, timeout, this);
       this._sweepTimer.unref();
     }

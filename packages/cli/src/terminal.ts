@@ -71,8 +71,17 @@ export class Terminal {
   stopPrompt(): void {
     if (!this.prompting) return;
     this.prompting = false;
-    readline.clearLine(this.promptStream, 0);
+    this.clearPrompt();
+  }
+
+  /**
+   * Erase the prompt and the text typed after it, on every row they take: a line longer than the
+   * terminal is wide wraps, and clearing only the cursor's row left the rows above on screen.
+   */
+  private clearPrompt(): void {
+    readline.moveCursor(this.promptStream, 0, -this.rl.getCursorPos().rows);
     readline.cursorTo(this.promptStream, 0);
+    readline.clearScreenDown(this.promptStream);
   }
 
   /** A line of data on stdout. */
@@ -87,8 +96,7 @@ export class Terminal {
 
   private write(stream: Writable, line: string): void {
     if (this.prompting) {
-      readline.clearLine(this.promptStream, 0);
-      readline.cursorTo(this.promptStream, 0);
+      this.clearPrompt();
       stream.write(`${line}\n`);
       this.rl.prompt(true);
     } else {

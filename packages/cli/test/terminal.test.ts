@@ -52,4 +52,21 @@ describe('Terminal', () => {
     expect(after.indexOf('> ', line)).toBeGreaterThan(line);
     term.close();
   });
+
+  it('erases every row of a typed line that wraps before printing, then redraws it', () => {
+    // Regression: a message arriving while a line longer than the terminal was typed cleared
+    // only the cursor's row; the rows above stayed on screen, above the message.
+    const stdin = fakeTty();
+    const stdout = Object.assign(fakeTty(), { columns: 30 });
+    const term = new Terminal({ stdin, stdout, stderr: new PassThrough() });
+    const screen = collect(stdout);
+    term.startPrompt();
+    stdin.write('x'.repeat(70)); // '> ' and 70 characters: rows 0 to 2 of 30 columns
+    const before = screen().length;
+    term.out('hello');
+    // up to the prompt's first row, to its start, erase to the end of the screen; then the line
+    expect(screen().slice(before).startsWith('\x1b[2A\x1b[1G\x1b[0Jhello\n')).toBe(true);
+    expect(screen().slice(before)).toContain(`> ${'x'.repeat(70)}`);
+    term.close();
+  });
 });

@@ -84,6 +84,19 @@ export class Terminal {
     readline.clearScreenDown(this.promptStream);
   }
 
+  /**
+   * Draw the prompt and the typed text again, from the cursor's row. readline's redraw first
+   * moves up by the rows its last redraw left the cursor below the prompt's start (`prevRows`,
+   * 2 after recalling a line that wraps twice): the printed line would be overwritten. We have
+   * just put the cursor at the start of a fresh row, so there is nothing above to move to.
+   * `prevRows` is readline's own field (Node 20 to 24 read it as `this.prevRows || 0`), not in
+   * its types; where a Node has no such field, setting it changes nothing.
+   */
+  private redrawPromptHere(): void {
+    (this.rl as readline.Interface & { prevRows?: number }).prevRows = 0;
+    this.rl.prompt(true);
+  }
+
   /** A line of data on stdout. */
   out(line: string): void {
     this.write(this.io.stdout, line);
@@ -98,7 +111,7 @@ export class Terminal {
     if (this.prompting) {
       this.clearPrompt();
       stream.write(`${line}\n`);
-      this.rl.prompt(true);
+      this.redrawPromptHere();
     } else {
       stream.write(`${line}\n`);
     }

@@ -269,6 +269,35 @@ describe('riptide connect: Ctrl-C', () => {
     expect(p.closes[0]).toEqual([1000, '']);
   });
 
+  it('Ctrl-C during the handshake exits 130 without calling it a failed connection', async () => {
+    // Regression: the handshake that Ctrl-C cut short was then reported as "riptide: connection
+    // failed: WebSocket was closed before the connection was established".
+    const requests: string[] = [];
+    let arrived: () => void = () => {};
+    const request = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const mute = createTcpServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', (chunk) => {
+        requests.push(chunk.toString('latin1'));
+        arrived();
+      });
+    });
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    try {
+      const cli = new Cli(['connect', `ws://127.0.0.1:${(mute.address() as AddressInfo).port}`]);
+      await request; // the request is written: the handshake is under way, never answered
+      cli.signal('SIGINT');
+      const res = await cli.exited;
+      expect(res.code).toBe(130);
+      expect(res.stderr).toBe('\n');
+      expect(requests[0]).toMatch(/^GET \/ HTTP\/1\.1\r\n/);
+    } finally {
+      mute.close();
+    }
+  });
+
   it('a second Ctrl-C exits at once when the server never answers the close', async () => {
     const silent = await silentServer();
     try {

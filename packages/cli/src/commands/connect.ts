@@ -329,6 +329,8 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       finish(1);
     });
     ws.on('error', (err: Error) => {
+      // A Ctrl-C before the handshake's end terminates it: that error is ours, not the server's.
+      if (finished) return;
       if (!opened) {
         // After a redirect the failed request went to another URL than the one given.
         const failedUrl = ws.url ? new URL(ws.url) : url;

@@ -355,9 +355,13 @@ export class WebSocketServer extends EventEmitter {
     if (this._state === CLOSING) return;
     this._state = CLOSING;
     this._heartbeat?.stop();
-    // The handshake sweep keeps running: a socket mid-handshake is not a client ws 8 would
-    // leave alone, and without its deadline a peer that never finishes its head would hold its
-    // descriptor (and, in {port} mode, the server's 'close') forever. The timer is unref'd.
+    // The handshake sweep keeps running while a socket is mid-handshake: without its deadline
+    // a peer that never finishes its head would hold its descriptor (and, in {port} mode, the
+    // server's 'close') forever.
+    if (this._sweepTimer !== null && this._pending.size === 0) {
+      clearTimeout(this._sweepTimer);
+      this._sweepTimer = null;
+    }
     if (this.options.noServer || this.options.server) {
       if (this._removeListeners !== null) {
         this._removeListeners();

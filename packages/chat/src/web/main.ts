@@ -877,6 +877,13 @@ async function start(): Promise<void> {
   };
   byId('delete-room').addEventListener('click', () => askDelete(true));
   byId('delete-room-no').addEventListener('click', () => askDelete(false));
+  // Esc answers "no", as it closes every other question and edit on the page; the focus goes back
+  // to the Delete room button that asked it.
+  byId('delete-room-confirm').addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    event.preventDefault();
+    askDelete(false);
+  });
   byId('delete-room-yes').addEventListener('click', () => {
     clearTimeout(readTimer);
     byId('delete-room-confirm').hidden = true;

@@ -221,7 +221,7 @@ export class ChatState {
   readonly #host: StateHost;
   readonly #requests = new Map<
     string,
-    { kind: RequestKind; room: string; private?: boolean; afterJoin?: boolean }
+    { kind: RequestKind; room: string; private?: boolean; afterJoin?: boolean; user?: string }
   >();
   #nextRef = 1;
 
@@ -234,7 +234,7 @@ export class ChatState {
     kind: RequestKind,
     room: string,
     message: ClientMessage,
-    extra: { private?: boolean; afterJoin?: boolean } = {},
+    extra: { private?: boolean; afterJoin?: boolean; user?: string } = {},
   ): string {
     const ref = `${kind}${this.#nextRef++}`;
     this.#requests.set(ref, { kind, room, ...extra });
@@ -757,7 +757,7 @@ export class ChatState {
   }
 
   invite(room: string, user: string): void {
-    this.#request('invite', room, { v: 2, type: 'invite', room, user });
+    this.#request('invite', room, { v: 2, type: 'invite', room, user }, { user });
   }
 
   /**
@@ -850,6 +850,19 @@ export class ChatState {
         // Not joinable, yet taken: a private room the user is not in ("already exists" would
         // answer a question the user did not ask, after they asked to join it).
         this.roomError = `#${request.room} is a private room: its owner can invite you`;
+        this.#changed('errors');
+        return;
+      }
+      if (request.kind === 'invite' && code === 'already_member') {
+        // Nothing was done (the server's `invited` would have said someone was let in): said in
+        // the page's words, the room as the page names it.
+        const room = this.rooms.get(request.room);
+        const label = room ? roomLabel(room, this.me) : `#${request.room}`;
+        const who = request.user ?? '';
+        this.roomError =
+          who.toLowerCase() === this.me.toLowerCase()
+            ? `You are already in ${label}.`
+            : `${who} is already in ${label}.`;
         this.#changed('errors');
         return;
       }

@@ -483,6 +483,24 @@ describe('ChatState', () => {
     expect(state.rooms.get('plans')?.online).toEqual(new Set(['alice']));
   });
 
+  it('inviting a member or oneself says so where room requests are answered (already_member)', () => {
+    const plans = roomState('plans', { kind: 'private', owner: 'alice', online: ['alice', 'bob'] });
+    const { state, last } = setup([general(0), plans]);
+    const refuse = (ref: string, message: string) =>
+      state.receive({ v: 2, type: 'error', ref, code: 'already_member', message });
+    state.invite('plans', 'bob');
+    refuse(last().ref, 'bob is already in room plans');
+    expect(state.roomError).toBe('bob is already in #plans.');
+    state.invite('plans', 'Alice');
+    refuse(last().ref, 'you are already in room plans');
+    expect(state.roomError).toBe('You are already in #plans.');
+    expect(state.composerError).toBe('');
+    // A real invitation clears what was said.
+    state.invite('plans', 'carol');
+    state.receive({ v: 2, type: 'invited', ref: last().ref, room: 'plans', user: 'carol' });
+    expect(state.roomError).toBe('');
+  });
+
   it("a private room's members load page after page, with the member notices heard meanwhile", () => {
     const plans = roomState('plans', { kind: 'private', owner: 'alice', online: ['alice'] });
     const { state, sent } = setup([general(0), plans]);

@@ -64,7 +64,7 @@ const outbox = new Outbox(
     onRejected: (item, code, message) => {
       // Kept and shown in place as not sent, with the reason and what to do: said, not shown twice.
       if (item.room === state.active)
-        byId('announce').textContent = `Your message was not sent: ${refusalReason(item, code, message)}`;
+        say(item.room, `Your message was not sent: ${refusalReason(item, code, message)}`);
     },
     onDropped: (room, items) => unsentDropped(room, items),
     onChange: () => {
@@ -203,6 +203,11 @@ function render(): void {
   if (changes.has('online') || changes.has('active')) renderOnline(state, actions);
   if (changes.has('typing') || changes.has('active')) renderTypingLine();
   if (changes.has('errors') || changes.has('messages')) renderErrors(state, outbox);
+  // Its room gone, the live region is cleared (say() has written any other text already: written
+  // again, the same text could be read out twice).
+  const announce = byId('announce');
+  if (changes.has('announce') && announce.textContent !== state.announcement.text)
+    announce.textContent = state.announcement.text;
   if (changes.has('messages') || changes.has('active')) scheduleRead();
 }
 
@@ -349,7 +354,7 @@ function unsentDropped(room: string, items: Pending[], draft?: string): void {
   const rooms = [...unsent];
   const notice = rooms.map(([name, e]) => droppedNotice(labelOf(name), e.count, e.draft)).join(' ');
   byId('unsent-text').textContent = notice;
-  byId('announce').textContent = notice;
+  say(null, notice);
   const copy = byId('unsent-copy');
   const withText = rooms.filter(([, e]) => e.texts.length > 0);
   copy.hidden = withText.length === 0;
@@ -504,7 +509,13 @@ function announce(message: ChatMessage): void {
   const files = message.attachments?.length ?? 0;
   const text = plainText(parse(message.text)).slice(0, 200);
   const extra = files === 0 ? '' : ` (${files} ${files === 1 ? 'file' : 'files'})`;
-  byId('announce').textContent = `${message.user}: ${text}${extra}`;
+  say(message.room, `${message.user}: ${text}${extra}`);
+}
+
+/** Sets the live region's text, about `room` (room-state.ts `announcement`: cleared when it goes). */
+function say(room: string | null, text: string): void {
+  state.announce(room, text);
+  byId('announce').textContent = text;
 }
 
 // ---- composer ----

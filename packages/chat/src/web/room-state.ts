@@ -137,7 +137,9 @@ export type Change =
   | 'errors'
   | 'directory'
   /** The message in `revealed` is loaded: scroll to it. */
-  | 'reveal';
+  | 'reveal'
+  /** `announcement` changed (its room went: it was cleared). */
+  | 'announce';
 
 type RequestKind =
   | 'join'
@@ -215,6 +217,12 @@ export class ChatState {
   visible = true;
   roomError = '';
   composerError = '';
+  /**
+   * What the screen readers' live region (#announce) says, and the room it is about (null: none,
+   * as the unsent note, which is about rooms already gone). Cleared when its room goes: it would
+   * be a stale announcement about a room that no longer exists.
+   */
+  announcement: { room: string | null; text: string } = { room: null, text: '' };
   /** The last page of `rooms` (the directory of public rooms). */
   directory: RoomListing[] = [];
   directoryNext: string | undefined;
@@ -246,6 +254,18 @@ export class ChatState {
 
   #changed(...changes: Change[]): void {
     for (const c of changes) this.changes.add(c);
+  }
+
+  /** Sets what the live region says, about `room` (see `announcement`). */
+  announce(room: string | null, text: string): void {
+    this.announcement = { room, text };
+    this.#changed('announce');
+  }
+
+  /** `name` is no longer the user's: what the live region said about it goes with it. */
+  #forget(name: string): void {
+    this.rooms.delete(name);
+    if (this.announcement.room === name) this.announce(null, '');
   }
 
   /** The first message on a new connection: the head of every room whose messages the page holds. */
@@ -396,7 +416,7 @@ export class ChatState {
         room.tag = null;
       }
     }
-    for (const name of [...this.rooms.keys()]) if (!seen.has(name)) this.rooms.delete(name);
+    for (const name of [...this.rooms.keys()]) if (!seen.has(name)) this.#forget(name);
     if (!this.rooms.has(this.active)) this.active = this.#fallbackRoom();
     // Notices were missed while away: the open room's list is asked for again (shown as it was
     // until the answer), the others' when they are opened. A load of the old connection is over.
@@ -817,7 +837,7 @@ export class ChatState {
   #left(name: string, reason: 'deleted' | 'removed' | undefined): void {
     const room = this.rooms.get(name);
     if (!room) return;
-    this.rooms.delete(name);
+    this.#forget(name);
     // Deleted by its owner: the others are told (the owner asked for it).
     if (reason === 'deleted' && room.owner !== this.me) {
       this.roomError = `${roomLabel(room, this.me)} was deleted by its owner`;

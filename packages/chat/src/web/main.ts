@@ -676,6 +676,10 @@ function tooLong(): string {
   return `Message is too long (${maxTextBytes()} bytes at most).`;
 }
 
+function filesCount(n: number): string {
+  return `${n} ${n === 1 ? 'file' : 'files'}`;
+}
+
 function submitComposer(): void {
   const input = byId<HTMLTextAreaElement>('composer-input');
   const text = input.value;
@@ -686,10 +690,9 @@ function submitComposer(): void {
     render();
     return;
   }
-  const files = editing ? [] : tray.take(state.active);
   // The server's rule (shared/blank-text.ts): only spaces or invisible characters is no text.
   const blank = isBlankText(text);
-  if ((blank && files.length === 0) || !state.rooms.has(state.active) || composerRoom !== state.active) {
+  if (!state.rooms.has(state.active) || composerRoom !== state.active) {
     render();
     return;
   }
@@ -698,6 +701,19 @@ function submitComposer(): void {
     render();
     return;
   }
+  // Files that failed to upload stay in the tray, marked, to retry or remove: the message goes
+  // with the ones that did upload, and the user is told it went without the others.
+  const files = editing ? [] : tray.take(state.active);
+  const failed = editing ? 0 : tray.failed(state.active);
+  const them = failed === 1 ? 'it' : 'them';
+  if (blank && files.length === 0) {
+    if (failed > 0)
+      state.composerError = `${filesCount(failed)} could not be uploaded: retry or remove ${them} above.`;
+    render();
+    return;
+  }
+  if (failed > 0)
+    state.composerError = `Sent without ${filesCount(failed)} that could not be uploaded: retry or remove ${them} above.`;
   if (editing) {
     // Enter on an edit that changes nothing ends it, as Esc does: sent, it would mark the message
     // "(edited)" for everyone and take a seq of the room for nothing.

@@ -87,6 +87,11 @@ export interface Room {
   firstUnread: number | null;
   /** Unread count when opened, until the history shows where the divider goes. */
   unreadAtOpen: number;
+  /**
+   * Unread messages (of others) older than the loaded ones, when the room was opened with more
+   * unread than one page: the divider moves up as the older pages holding them arrive.
+   */
+  unreadOlder: number;
   /** A message to show that older pages are being loaded for (a reply's original). */
   revealing: number | null;
   revealPages: number;
@@ -184,6 +189,7 @@ function newRoom(state: RoomState): Room {
     typing: new Map(),
     firstUnread: null,
     unreadAtOpen: 0,
+    unreadOlder: 0,
     revealing: null,
     revealPages: 0,
   };
@@ -594,6 +600,13 @@ export class ChatState {
     for (const message of messages) room.messages.set(message.seq, message);
     room.hasMore = hasMore;
     room.loadingOlder = false;
+    if (older && room.unreadOlder > 0) {
+      const theirs = messages.filter((m) => m.user !== this.me).map((m) => m.seq);
+      theirs.sort((a, b) => b - a);
+      const n = Math.min(room.unreadOlder, theirs.length);
+      if (n > 0) room.firstUnread = theirs[n - 1];
+      room.unreadOlder = hasMore ? room.unreadOlder - n : 0;
+    }
     if (room.revealing !== null) this.#continueReveal(room);
     if (name !== this.active) return;
     if (older) this.#changed('older');
@@ -676,7 +689,10 @@ export class ChatState {
   /** Shows a room (loading its history the first time) and clears its unread count. */
   open(name: string): void {
     const previous = this.rooms.get(this.active);
-    if (previous && previous.name !== name) previous.firstUnread = null;
+    if (previous && previous.name !== name) {
+      previous.firstUnread = null;
+      previous.unreadOlder = 0;
+    }
     this.active = name;
     const room = this.rooms.get(name);
     if (room) {
@@ -732,11 +748,13 @@ export class ChatState {
 
   /** Where "new messages" goes: before the `count`-th last message by someone else. */
   #divider(room: Room, count: number): number | null {
+    room.unreadOlder = 0;
     if (count <= 0) return null;
     const theirs = [...room.messages.values()]
       .filter((m) => m.user !== this.me)
       .map((m) => m.seq)
       .sort((a, b) => b - a);
+    if (room.hasMore) room.unreadOlder = Math.max(0, count - theirs.length);
     return theirs.length === 0 ? null : theirs[Math.min(count, theirs.length) - 1];
   }
 

@@ -1,7 +1,7 @@
 /**
  * Search and attachments in a real browser, with two users: search finds messages across rooms
  * with the words highlighted (as text, never HTML) and a click opens the room at the message even
- * when it is pages back; a pasted image reaches the other user as a thumbnail that opens full
+ * when it is pages back (on a phone, the results panel then gives way to it); a pasted image reaches the other user as a thumbnail that opens full
  * size, a dropped file as a download link; an uploaded HTML or SVG file runs no script, opened
  * or embedded.
  */
@@ -78,6 +78,33 @@ describe('search in the page', () => {
     );
     await page.press('#search-input', 'Escape');
     expect(await page.locator('#search-results').isHidden()).toBe(true);
+  });
+
+  it('on a phone, the results give way to the message a hit opens (the panel lay over all of it)', async () => {
+    const server = await startTestServer({ limits: { messageRate: fast } });
+    const carol = await TestClient.user(server.origin, 'carol');
+    // 30 hits: the panel is as tall as it gets (70% of the screen), over the conversation.
+    for (let i = 1; i <= 30; i++) await say(carol, 'general', `m${i}`, `needle ${i}`);
+    const { page } = await signIn(browser, server.origin, 'bob', {
+      viewport: { width: 375, height: 667 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    await page.waitForSelector('#message-list li.message');
+    await page.fill('#search-input', 'needle');
+    await page.press('#search-input', 'Enter');
+    await page.locator('#search-results .search-hit[data-seq="11"]').tap();
+    const target = page.locator('#message-list li.message[data-seq="11"].search-target');
+    await target.waitFor();
+    expect(await page.locator('#search-results').isHidden()).toBe(true);
+    // What a finger touches at the middle of the message's words is the message.
+    expect(
+      await target.evaluate((node) => {
+        const r = node.querySelector('.text')!.getBoundingClientRect();
+        return node.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2));
+      }),
+    ).toBe(true);
+    expect(await page.locator('#search-input').inputValue()).toBe('needle');
   });
 
   it('shows a hit too far back to page to in context, in the panel (history around)', async () => {

@@ -414,6 +414,34 @@ describe('ChatState', () => {
     expect(state.rooms.get('random')?.firstUnread).toBeNull();
   });
 
+  it('moves "new messages" up as older pages arrive when more are unread than the first page holds', () => {
+    const random = roomState('random', { head: 120, unread: 110, online: ['alice'] });
+    const { state, last } = setup([general(0), random]);
+    state.receive(history('general', last().ref, [], 0));
+    state.open('random');
+    const page = (from: number, to: number, hasMore: boolean): ServerMessage => ({
+      ...(history('random', last().ref, [], 120) as Extract<ServerMessage, { type: 'history' }>),
+      messages: Array.from(
+        { length: to - from + 1 },
+        (_, i) => (message(from + i, 'bob', 'random') as { message: ChatMessage }).message,
+      ),
+      hasMore,
+    });
+    // Unread: 11 to 120; the first page holds 71 to 120.
+    state.receive(page(71, 120, true));
+    expect(state.rooms.get('random')?.firstUnread).toBe(71);
+    state.loadOlder();
+    state.receive(page(21, 70, true));
+    expect(state.rooms.get('random')?.firstUnread).toBe(21);
+    state.loadOlder();
+    state.receive(page(1, 20, false));
+    expect(state.rooms.get('random')?.firstUnread).toBe(11);
+    // Opened again with nothing unread: the divider is gone and stays gone with older pages.
+    state.open('general');
+    state.open('random');
+    expect(state.rooms.get('random')?.firstUnread).toBeNull();
+  });
+
   it('marks the first message that arrives while the tab is hidden', () => {
     const { state, last } = setup();
     state.receive(history('general', last().ref, [], 0));

@@ -34,9 +34,10 @@
  *   every key of it except `seq` and `tip` (a room created again under that name continues its
  *   numbering and its chain of nonces, so no reader's cursor can hide its first events and no
  *   reader takes the new room for a log that went back). Deletion (by the owner, or expiry) is one
- *   script of constant work that takes the room away for everyone, then bounded steps that clear
- *   its members' entries (DELETE_ROOM and GRAVE_STEP: a room of millions of members never blocks
- *   Redis in one script); the room's member set is the truth of who is a member meanwhile.
+ *   script of constant work that takes the room away for everyone (deleteRoom answers then), then
+ *   bounded steps in the background that clear its members' entries and its files (DELETE_ROOM and
+ *   GRAVE_STEP: a room of millions of members never blocks Redis in one script, nor its owner);
+ *   the room's member set is the truth of who is a member meanwhile.
  * - Durability: a method resolves after Redis replied. With `appendonly yes` and `appendfsync
  *   always`, Redis writes and fsyncs the AOF before it replies, so an acknowledged message survives
  *   a crash of Redis itself (with `everysec`, up to one second of acknowledged writes can be lost;
@@ -354,20 +355,19 @@ return 'created'
 //   send, react, create's 'exists' check, getRoom), no `public` entry (listings), no member set.
 // - GRAVE_STEP removes one chunk: SPOP about `chunk` names of the grave's members and HDEL their
 //   `member:<user>` entry of the room; then, once the members are done, per name of the grave's
-//   authors/mentioned, the entries of its by:/mention: zset at or below the grave's counter. The
-//   grave leaves `graves` when its three sets are empty (they vanish with their last name).
-//   deleteRoom drives the steps to the end before it answers (their names are the members it
-//   returns, to be told; a member who joined the room created again meanwhile is not among
-//   them); a node that dies or loses Redis meanwhile leaves the grave in `graves`, and any node's
-//   sweep (expireEmptyRooms, every minute) finishes it. Steps of two nodes on one grave take
-//   disjoint names (SPOP); every HDEL and ZREM is idempotent. The deleting node holds a lease on
-//   its grave (`room:{r}:grave:<id>:lease`, set by DELETE_ROOM and renewed by each of its steps,
-//   deleted with the grave's end) and a sweep's step leaves a leased grave alone: the names a
-//   step SPOPs are the members its node tells, so a sweep running meanwhile (every node runs one
-//   a minute) must not take them, or their connections, never told, would stay in the room and
-//   receive the events of a room created again under the name. (The members cleared by a sweep,
-//   after the deleting node died or lost Redis, are not told: their clients learn it at their
-//   next request or reconnection, as after a node's crash.)
+//   authors/mentioned, the entries of its by:/mention: zset at or below the grave's counter. Its
+//   three sets vanish with their last name. Then DROP_ROOM steps (attachments.ts) delete the files
+//   uploaded to rooms of the name that no longer exist (a room with files gets a grave for them
+//   alone), and GRAVE_END takes the grave out of `graves`, last.
+//   deleteRoom answers after DELETE_ROOM: the steps run after, in the background (#clearGrave),
+//   so the owner never waits for them (the hub tells the members by the room's name, not by these
+//   names). A node that dies, loses Redis or closes meanwhile leaves the grave in `graves`, and any
+//   node's sweep (expireEmptyRooms, every minute) finishes it; a failed background step is logged
+//   and left to that sweep. Steps of two nodes on one grave take disjoint names (SPOP); every
+//   HDEL, ZREM and file deletion is idempotent, so a step may run again. The deleting node holds
+//   a lease on its grave (`room:{r}:grave:<id>:lease`, set by DELETE_ROOM and renewed by each of
+//   its room steps, deleted by GRAVE_END) and a sweep's step leaves a leased grave alone, so the
+//   sweeps that every node runs a minute do not repeat the work of a node still at it.
 //
 // Why a `member:<user>` entry still waiting for its step is never taken for membership:
 // the member set is the truth. Every script that adds or removes a membership changes the entry

@@ -405,10 +405,16 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       ]);
       expect(await rooms.unreadCount('team', 'bob', mark)).toBe(0);
       expect(await rooms.mentionCount('team', 'bob', mark)).toBe(0);
+      // Counted from before the new room's first seq, too: the old room's messages and mentions
+      // are not there to count (nor to subtract, for their author).
+      expect(await rooms.mentionCount('team', 'bob', 0)).toBe(0);
       // A new message of the new room is all there is.
       await rooms.appendEvent({ ...msg('team', 'dan', 'd1', 'hey @bob'), mentions: ['bob'] });
       expect(await rooms.unreadCount('team', 'bob', mark)).toBe(1);
       expect(await rooms.mentionCount('team', 'bob', mark)).toBe(1);
+      expect(await rooms.mentionCount('team', 'bob', 0)).toBe(1);
+      expect(await rooms.unreadCount('team', 'ann', 0)).toBe(1);
+      expect(await rooms.unreadCount('team', 'cy', 0)).toBe(1);
       expect((await rooms.messagesBefore('team', 100, 10)).map((m) => [m.seq, m.user])).toEqual([[3, 'dan']]);
       expect(await rooms.listMembers('dan', 'team', '', 10)).toEqual({ ok: true, members: ['bob', 'dan'] });
     });

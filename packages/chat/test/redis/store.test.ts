@@ -285,6 +285,7 @@ describe('RedisStore member rosters', () => {
       await store.deleteRoom('old');
       expect(await redis.cmd.exists(roster)).toBe(0);
       expect(await store.listMembers('amy', 'old', '', 10)).toEqual({ ok: false, reason: 'not_member' });
+      await store.close(); // its cleanup, before the connection goes
     } finally {
       await redis.close();
     }
@@ -427,6 +428,7 @@ describe('RedisStore member rosters', () => {
       await redis.cmd.set(scan, '0');
       await next.deleteRoom('half');
       expect(await redis.cmd.exists(scan)).toBe(0);
+      await next.settled(); // its cleanup, before the connection goes
     } finally {
       await redis.close();
     }
@@ -802,12 +804,27 @@ describe('RedisStore room deletion: the cleanup after the answer', () => {
       expect(await redis.cmd.zcard(keys.graves())).toBe(1);
       expect(await a.getRoom('big')).toBeNull();
       expect(await a.memberships(names[1500])).toEqual([]);
+      // Created again while the old room's unread and mention entries wait for their steps: they
+      // count for nothing in the new room, from any seq.
+      expect(await a.createRoom(room('big'), quotas)).toBe('created');
+      expect(await a.join('dan', 'big', 10)).toBe('joined');
+      expect(await redis.cmd.zcard(keys.room('big', `mention:${names[1999]}`))).toBe(1); // still there
+      expect(await a.mentionCount('big', names[1999], 0)).toBe(0);
+      expect(await a.appendEvent({ ...msg('big', 'dan', 'd1'), mentions: [names[1999]] })).toMatchObject({
+        ok: true,
+      });
+      expect(await a.mentionCount('big', names[1999], 0)).toBe(1);
+      expect(await a.unreadCount('big', names[0], 0)).toBe(1); // its old message not subtracted
       release();
       await a.settled();
       // Bounded steps: 2000 names by 100, then 200 zsets, then 60 files by SSCAN COUNT 20.
       expect(steps.length).toBeGreaterThanOrEqual(2000 / 100 + 2 + 60 / 20);
       for (const done of steps) expect(done).toBeLessThanOrEqual(100);
       expect(steps.reduce((x, y) => x + y, 0)).toBe(2000 + 200 + 60);
+      // The new room's own entry is kept; the new room deleted in turn, nothing is left.
+      expect(await redis.cmd.zrange(keys.room('big', `mention:${names[1999]}`), '0', '-1')).toEqual(['101']);
+      expect(await a.deleteRoom('big')).toBe(true);
+      await a.settled();
       expect(await redis.cmd.zcard(keys.graves())).toBe(0);
       expect(await redis.cmd.get('cleanup:att:bytes')).toBe('0');
       expect(await leftovers(redis, 'cleanup:')).toEqual(['cleanup:owned:x', 'cleanup:roomcount']);

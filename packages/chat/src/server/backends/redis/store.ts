@@ -385,8 +385,8 @@ return 'created'
 // The by:/mention: zsets have no incarnation either (the names are per room and user): a room
 // created again continues the numbering (seq is kept), so its entries are all above the grave's
 // counter and the step removes only those at or below it (a zset with none above is UNLINKed at
-// once). Meanwhile the stale entries cannot be counted: unread counts are taken after the user's
-// read marker, which JOIN sets at the head (at or above the grave's counter).
+// once). Meanwhile the stale entries cannot be counted: unread and mention counts are taken after
+// the room's base (COUNT_AFTER), the grave's counter or above, whatever seq they are asked from.
 
 // KEYS: 1 rooms, 2 public, 3 roomcount, 4 empty, 5 members, 6 log, 7 msgs, 8 idx, 9 live, 10 authors,
 //       11 mentioned, 12 roster, 13 rosterscan (a roster build in progress: LIST_MEMBERS),
@@ -708,7 +708,20 @@ if digest and digest ~= ARGV[1] then return {'id_reused'} end
 return {'duplicate', original}
 `;
 
+// Counts after a seq, never at or below the room's base (room:{r}:base, the head of the deleted room
+// of the name it continues): entries there are a deleted room's, left to its grave's steps
+// (DELETE_ROOM), and must not count in the room of the name that exists now.
+// KEYS: 1 base, 2 a zset (live, or mention:<user>), 3 by:<user> (unread: subtracted). ARGV: 1 after.
+const COUNT_AFTER = `
+local after = math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0'))
+local n = redis.call('ZCOUNT', KEYS[2], '(' .. after, '+inf')
+if #KEYS > 2 then n = n - redis.call('ZCOUNT', KEYS[3], '(' .. after, '+inf') end
+if n < 0 then return 0 end
+return n
+`;
+
 type Commands = {
+  chatCountAfter(...args: (string | number)[]): Promise<number>;
   chatStoredSend(...args: (string | number)[]): Promise<[string, string?] | null>;
   chatAppend(...args: (string | number)[]): Promise<[string, string | number | null, string?]>;
   chatBefore(...args: (string | number)[]): Promise<(string | null)[]>;
@@ -784,6 +797,8 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatDeleteRoom', 20, DELETE_ROOM);
     define('chatGraveStep', 6, GRAVE_STEP);
     define('chatGraveEnd', 2, GRAVE_END);
+    // Variable key counts (2 or 3): ioredis takes the count as the first argument.
+    if (!('chatCountAfter' in redis)) redis.defineCommand('chatCountAfter', { lua: COUNT_AFTER });
     defineDropRoomStep(redis);
     define('chatJoin', 6, JOIN);
     define('chatLeave', 5, LEAVE);
@@ -1170,15 +1185,18 @@ export class RedisStore implements AccountStore, RoomStore {
   }
 
   unreadCount(room: string, user: string, after: number): Promise<number> {
-    return this.#call(async () => {
-      const res = (await this.#redis
-        .pipeline()
-        .zcount(this.#keys.room(room, 'live'), `(${after}`, '+inf')
-        .zcount(this.#keys.room(room, `by:${user}`), `(${after}`, '+inf')
-        .exec()) as [Error | null, number][];
-      for (const [err] of res) if (err) throw err;
-      return Math.max(0, res[0][1] - res[1][1]);
-    });
+    const k = this.#keys;
+    return this.#call(async () =>
+      Number(
+        await this.#redis.chatCountAfter(
+          3,
+          k.base(room),
+          k.room(room, 'live'),
+          k.room(room, `by:${user}`),
+          after,
+        ),
+      ),
+    );
   }
 
   appendEvent(input: AppendInput): Promise<AppendResult> {
@@ -1349,8 +1367,9 @@ export class RedisStore implements AccountStore, RoomStore {
   }
 
   mentionCount(room: string, user: string, after: number): Promise<number> {
-    return this.#call(() =>
-      this.#redis.zcount(this.#keys.room(room, `mention:${user}`), `(${after}`, '+inf'),
+    const k = this.#keys;
+    return this.#call(async () =>
+      Number(await this.#redis.chatCountAfter(2, k.base(room), k.room(room, `mention:${user}`), after)),
     );
   }
 

@@ -64,11 +64,15 @@ export function endpoint(url: URL): string {
   return `${url.hostname}:${port}`;
 }
 
-export function describeConnectError(err: unknown, url: URL): string {
-  return safeText(explainConnectError(err, url));
+/**
+ * `url` is the URL of the request that failed (after redirects); `maxRedirects` the limit that a
+ * WS_ERR_MAX_REDIRECTS error went past.
+ */
+export function describeConnectError(err: unknown, url: URL, maxRedirects = 0): string {
+  return safeText(explainConnectError(err, url, maxRedirects));
 }
 
-function explainConnectError(err: unknown, url: URL): string {
+function explainConnectError(err: unknown, url: URL, maxRedirects: number): string {
   for (const e of chain(err)) {
     const code = typeof e.code === 'string' ? e.code : '';
     const message = typeof e.message === 'string' ? e.message : String(e);
@@ -81,6 +85,9 @@ function explainConnectError(err: unknown, url: URL): string {
       return `cannot reach ${endpoint(url)} (${code})`;
     }
     if (code && isTls(code)) return `TLS failure: ${tlsReason(e, message)} (${code})`;
+    if (code === 'WS_ERR_MAX_REDIRECTS') {
+      return `too many redirects: the server still redirected after ${maxRedirects} (--max-redirects raises the limit)`;
+    }
   }
   const first = chain(err)[0];
   const message = first && typeof first.message === 'string' ? first.message : String(err);
@@ -91,13 +98,24 @@ function explainConnectError(err: unknown, url: URL): string {
   return `connection failed: ${message}`;
 }
 
-/** The line for a non-101 answer, from the response the library hands to 'unexpected-response'. */
+/**
+ * The line for a non-101 answer, from the response the library hands to 'unexpected-response'.
+ * A redirect (3xx with a Location) says where to and how to follow it: `connect` follows
+ * redirects only with -L.
+ */
 export function describeStatus(res: {
   statusCode?: number;
   statusMessage?: string;
   httpVersion?: string;
+  headers?: Record<string, string | string[] | undefined>;
 }): string {
   const version = res.httpVersion ?? '1.1';
+  const status = res.statusCode ?? 0;
   const line = safeText(`HTTP/${version} ${res.statusCode ?? '???'} ${res.statusMessage ?? ''}`.trimEnd());
-  return `handshake failed: server answered "${line}" instead of 101 Switching Protocols`;
+  const failed = `handshake failed: server answered "${line}" instead of 101 Switching Protocols`;
+  const location = res.headers?.location;
+  if (status >= 300 && status < 400 && typeof location === 'string') {
+    return `${failed}: a redirect to ${safeText(location)}; use -L to follow it`;
+  }
+  return failed;
 }

@@ -71,8 +71,30 @@ export class Terminal {
   stopPrompt(): void {
     if (!this.prompting) return;
     this.prompting = false;
-    readline.clearLine(this.promptStream, 0);
+    this.clearPrompt();
+  }
+
+  /**
+   * Erase the prompt and the text typed after it, on every row they take: a line longer than the
+   * terminal is wide wraps, and clearing only the cursor's row left the rows above on screen.
+   */
+  private clearPrompt(): void {
+    readline.moveCursor(this.promptStream, 0, -this.rl.getCursorPos().rows);
     readline.cursorTo(this.promptStream, 0);
+    readline.clearScreenDown(this.promptStream);
+  }
+
+  /**
+   * Draw the prompt and the typed text again, from the cursor's row. readline's redraw first
+   * moves up by the rows its last redraw left the cursor below the prompt's start (`prevRows`,
+   * 2 after recalling a line that wraps twice): the printed line would be overwritten. We have
+   * just put the cursor at the start of a fresh row, so there is nothing above to move to.
+   * `prevRows` is readline's own field (Node 20 to 24 read it as `this.prevRows || 0`), not in
+   * its types; where a Node has no such field, setting it changes nothing.
+   */
+  private redrawPromptHere(): void {
+    (this.rl as readline.Interface & { prevRows?: number }).prevRows = 0;
+    this.rl.prompt(true);
   }
 
   /** A line of data on stdout. */
@@ -87,10 +109,9 @@ export class Terminal {
 
   private write(stream: Writable, line: string): void {
     if (this.prompting) {
-      readline.clearLine(this.promptStream, 0);
-      readline.cursorTo(this.promptStream, 0);
+      this.clearPrompt();
       stream.write(`${line}\n`);
-      this.rl.prompt(true);
+      this.redrawPromptHere();
     } else {
       stream.write(`${line}\n`);
     }

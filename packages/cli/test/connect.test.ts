@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cli, killAll, PATIENT, run, startServer } from './helpers.js';
+import { Cli, killAll, PATIENT, run, selfSignedCertificate, startServer } from './helpers.js';
 import { type Peer, until, wsPeer } from './peers.js';
 
 const peers: Peer[] = [];
@@ -264,6 +269,35 @@ describe('riptide connect: Ctrl-C', () => {
     expect(p.closes[0]).toEqual([1000, '']);
   });
 
+  it('Ctrl-C during the handshake exits 130 without calling it a failed connection', async () => {
+    // Regression: the handshake that Ctrl-C cut short was then reported as "riptide: connection
+    // failed: WebSocket was closed before the connection was established".
+    const requests: string[] = [];
+    let arrived: () => void = () => {};
+    const request = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const mute = createTcpServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', (chunk) => {
+        requests.push(chunk.toString('latin1'));
+        arrived();
+      });
+    });
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    try {
+      const cli = new Cli(['connect', `ws://127.0.0.1:${(mute.address() as AddressInfo).port}`]);
+      await request; // the request is written: the handshake is under way, never answered
+      cli.signal('SIGINT');
+      const res = await cli.exited;
+      expect(res.code).toBe(130);
+      expect(res.stderr).toBe('\n');
+      expect(requests[0]).toMatch(/^GET \/ HTTP\/1\.1\r\n/);
+    } finally {
+      mute.close();
+    }
+  });
+
   it('a second Ctrl-C exits at once when the server never answers the close', async () => {
     const silent = await silentServer();
     try {
@@ -279,6 +313,156 @@ describe('riptide connect: Ctrl-C', () => {
       expect(res.code).toBe(130);
     } finally {
       silent.server.close();
+    }
+  });
+});
+
+/**
+ * An HTTP server that answers every upgrade request with a redirect: `routes` maps a request
+ * path to its Location (a function of the server's own URL, for loops and same-host hops).
+ */
+interface Redirector {
+  url: string;
+  /** the headers of each request, in order */
+  requests: { path: string; headers: Record<string, unknown> }[];
+  close(): void;
+}
+async function redirector(
+  routes: (self: string, path: string) => string,
+  server: HttpServer = createHttpServer(),
+): Promise<Redirector> {
+  const r: Redirector = { url: '', requests: [], close: () => server.close() };
+  server.on('upgrade', (req, socket) => {
+    const path = req.url ?? '/';
+    r.requests.push({ path, headers: req.headers });
+    socket.end(`HTTP/1.1 302 Found\r\nLocation: ${routes(r.url, path)}\r\nContent-Length: 0\r\n\r\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  r.url = `${'setSecureContext' in server ? 'wss' : 'ws'}://127.0.0.1:${port}`;
+  redirectors.push(r);
+  return r;
+}
+const redirectors: Redirector[] = [];
+afterEach(() => {
+  for (const r of redirectors.splice(0)) r.close();
+});
+
+describe('riptide connect: redirects (-L, --max-redirects)', () => {
+  it('without -L a redirect fails with its Location and says how to follow it', async () => {
+    const p = await peer();
+    const hop = await redirector(() => `${p.url}/next`);
+    const res = await run(['connect', hop.url, '-x', 'hi']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(
+      `riptide: handshake failed: server answered "HTTP/1.1 302 Found" instead of 101 Switching Protocols: a redirect to ${p.url}/next; use -L to follow it\n`,
+    );
+    expect(p.requests).toHaveLength(0);
+  });
+
+  it('-L follows one redirect and says where it is connected', async () => {
+    const p = await peer();
+    const hop = await redirector(() => `${p.url}/next`);
+    const res = await run(['connect', hop.url, '-L', ...PATIENT], 'hi\n');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('hi\n');
+    expect(res.stderr).toBe(`connected to ${p.url}/next (redirected from ${hop.url}/)\nclosed 1000\n`);
+    expect(p.requests.map((r) => r.url)).toEqual(['/next']);
+  });
+
+  it('-L follows several redirects; --json names the first URL', async () => {
+    const p = await peer();
+    const third = await redirector(() => `${p.url}/end`);
+    const second = await redirector(() => `${third.url}/3`);
+    const first = await redirector(() => `${second.url}/2`);
+    const res = await run(['connect', first.url, '--location', '--json', ...PATIENT], 'hi\n');
+    expect(res.code).toBe(0);
+    const open = JSON.parse(res.stdout.split('\n')[0]);
+    expect(open).toMatchObject({ event: 'open', url: `${p.url}/end`, redirectedFrom: `${first.url}/` });
+    expect([first, second, third].map((r) => r.requests.length)).toEqual([1, 1, 1]);
+  });
+
+  it('stops after 10 redirects by default, after --max-redirects N when given', async () => {
+    const loop = await redirector((self, path) => `${self}${path}x`);
+    const res = await run(['connect', loop.url, '-L', '-x', 'hi']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(
+      'riptide: too many redirects: the server still redirected after 10 (--max-redirects raises the limit)\n',
+    );
+    // the first request and 10 redirects followed; the 11th answer is one too many
+    expect(loop.requests).toHaveLength(11);
+
+    const loop2 = await redirector((self, path) => `${self}${path}x`);
+    const two = await run(['connect', loop2.url, '-L', '--max-redirects', '2', '-x', 'hi']);
+    expect(two.code).toBe(1);
+    expect(two.stderr).toContain('too many redirects: the server still redirected after 2 ');
+    expect(loop2.requests).toHaveLength(3);
+  });
+
+  it('--max-redirects without -L, or not a count, is a usage error', async () => {
+    const without = await run(['connect', 'ws://127.0.0.1:9', '--max-redirects', '3']);
+    expect(without.code).toBe(2);
+    expect(without.stderr).toMatch(/^riptide connect: --max-redirects applies only with -L\/--location\n/);
+    const bad = await run(['connect', 'ws://127.0.0.1:9', '-L', '--max-redirects', '-1']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(
+      /^riptide connect: --max-redirects must be an integer from 0 to 9999, got '-1'\n/,
+    );
+  });
+
+  it('sends Authorization and Cookie to the same host only (--auth, -H)', async () => {
+    const p = await peer();
+    // /start -> /again on the same host and port -> the peer, another port: another host
+    const hop = await redirector((self, path) => (path === '/start' ? `${self}/again` : `${p.url}/end`));
+    const res = await run(
+      [
+        'connect',
+        `${hop.url}/start`,
+        '-L',
+        '--auth',
+        'user:pw',
+        '-H',
+        'Cookie: c=1',
+        '-H',
+        'X-Trace: t',
+        ...PATIENT,
+      ],
+      'hi\n',
+    );
+    expect(res.code).toBe(0);
+    const basic = `Basic ${Buffer.from('user:pw').toString('base64')}`;
+    expect(hop.requests.map((r) => [r.path, r.headers.authorization, r.headers.cookie])).toEqual([
+      ['/start', basic, 'c=1'],
+      ['/again', basic, 'c=1'],
+    ]);
+    expect(p.requests).toHaveLength(1);
+    expect(p.requests[0].headers.authorization).toBeUndefined();
+    expect(p.requests[0].headers.cookie).toBeUndefined();
+    // other headers are no credentials: they go to every host, as with ws and curl
+    expect(p.requests[0].headers['x-trace']).toBe('t');
+  });
+
+  it('follows a redirect from wss:// to ws:// with a warning, without the credentials', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-cli-redirect-'));
+    try {
+      const { cert, key } = selfSignedCertificate(dir);
+      const p = await peer();
+      const tls = createHttpsServer({ cert: readFileSync(cert), key: readFileSync(key) });
+      const hop = await redirector(() => `${p.url}/plain`, tls);
+      const res = await run(
+        ['connect', hop.url, '-L', '--ca', cert, '-H', 'Authorization: Bearer secret', ...PATIENT],
+        'hi\n',
+      );
+      expect(res.code).toBe(0);
+      expect(res.stderr).toBe(
+        `connected to ${p.url}/plain (redirected from ${hop.url}/)\n` +
+          'warning: redirected from wss:// to ws://: this connection is not encrypted (Authorization and Cookie were not sent)\n' +
+          'closed 1000\n',
+      );
+      expect(hop.requests[0].headers.authorization).toBe('Bearer secret');
+      expect(p.requests[0].headers.authorization).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

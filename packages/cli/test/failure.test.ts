@@ -91,6 +91,13 @@ describe('describeConnectError', () => {
     );
     expect(describeConnectError(new Error('x\u0007'), url)).toBe('connection failed: x\\x07');
   });
+
+  it('too many redirects names the limit and the flag that raises it', () => {
+    const err = coded('WS_ERR_MAX_REDIRECTS', 'Maximum redirects exceeded');
+    expect(describeConnectError(err, url, 3)).toBe(
+      'too many redirects: the server still redirected after 3 (--max-redirects raises the limit)',
+    );
+  });
 });
 
 describe('describeStatus', () => {
@@ -106,6 +113,20 @@ describe('describeStatus', () => {
     );
     expect(describeStatus({})).toBe(
       'handshake failed: server answered "HTTP/1.1 ???" instead of 101 Switching Protocols',
+    );
+  });
+
+  it('a redirect names its Location (escaped) and -L; a 3xx without one is a plain failure', () => {
+    const found = { statusCode: 302, statusMessage: 'Found', httpVersion: '1.1' };
+    expect(describeStatus({ ...found, headers: { location: 'wss://b.test/x\u001b[2J' } })).toBe(
+      'handshake failed: server answered "HTTP/1.1 302 Found" instead of 101 Switching Protocols: a redirect to wss://b.test/x\\e[2J; use -L to follow it',
+    );
+    expect(describeStatus({ ...found, headers: {} })).toBe(
+      'handshake failed: server answered "HTTP/1.1 302 Found" instead of 101 Switching Protocols',
+    );
+    // a Location on another status is no redirect
+    expect(describeStatus({ statusCode: 201, statusMessage: 'Created', headers: { location: '/x' } })).toBe(
+      'handshake failed: server answered "HTTP/1.1 201 Created" instead of 101 Switching Protocols',
     );
   });
 });

@@ -191,6 +191,8 @@ describe('help and version', () => {
       '--wait',
       '--show-ping',
       '--json',
+      '-L, --location',
+      '--max-redirects <N>',
       '/ping',
       '/close',
       '/binary',

@@ -80,4 +80,18 @@ describe('riptide listen in a terminal', () => {
     expect(await closed).toEqual([1001, 'server shutting down']);
     expect((await cli.exited).code).toBe(0);
   });
+
+  it('Ctrl-C leaves no prompt after the close lines of the clients', async () => {
+    // Regression: each close line during the shutdown redrew the prompt, so the last thing on
+    // screen was '> ', and the shell's own prompt came after it on the same line.
+    const cli = underPty(['listen', '--port', '0']);
+    const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
+    const ws = new WebSocket(url);
+    await cli.waitFor(/\[1\] connected from/);
+    ws.on('close', () => {});
+    cli.write('\x03');
+    expect((await cli.exited).code).toBe(0);
+    const after = cli.stdout.slice(cli.stdout.lastIndexOf('[1] closed 1001 server shutting down'));
+    expect(after).toBe('[1] closed 1001 server shutting down\r\n');
+  });
 });

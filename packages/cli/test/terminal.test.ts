@@ -52,4 +52,41 @@ describe('Terminal', () => {
     expect(after.indexOf('> ', line)).toBeGreaterThan(line);
     term.close();
   });
+
+  it('erases every row of a typed line that wraps before printing, then redraws it', () => {
+    // Regression: a message arriving while a line longer than the terminal was typed cleared
+    // only the cursor's row; the rows above stayed on screen, above the message.
+    const stdin = fakeTty();
+    const stdout = Object.assign(fakeTty(), { columns: 30 });
+    const term = new Terminal({ stdin, stdout, stderr: new PassThrough() });
+    const screen = collect(stdout);
+    term.startPrompt();
+    stdin.write('x'.repeat(70)); // '> ' and 70 characters: rows 0 to 2 of 30 columns
+    const before = screen().length;
+    term.out('hello');
+    // up to the prompt's first row, to its start, erase to the end of the screen; then the line
+    expect(screen().slice(before).startsWith('\x1b[2A\x1b[1G\x1b[0Jhello\n')).toBe(true);
+    expect(screen().slice(before)).toContain(`> ${'x'.repeat(70)}`);
+    term.close();
+  });
+
+  it('after a recalled line that wraps, redraws it below the printed line, not over it', () => {
+    // Regression: readline's redraw moved up by the rows of its previous drawing (the recalled
+    // line's), from below the printed line: the redrawn prompt covered the line just printed.
+    const stdin = fakeTty();
+    const stdout = Object.assign(fakeTty(), { columns: 30 });
+    const term = new Terminal({ stdin, stdout, stderr: new PassThrough() });
+    term.onLine(() => {});
+    const screen = collect(stdout);
+    term.startPrompt();
+    stdin.write(`${'y'.repeat(70)}\r`);
+    stdin.write('\x1b[A'); // up arrow: the line again, on rows 0 to 2
+    const before = screen().length;
+    term.out('hello');
+    const after = screen().slice(before);
+    expect(after.startsWith('\x1b[2A\x1b[1G\x1b[0Jhello\n')).toBe(true);
+    // from the row under 'hello': no move up before the prompt is drawn again
+    expect(after.slice('\x1b[2A\x1b[1G\x1b[0Jhello\n'.length)).toMatch(/^[^A]*> y{70}/);
+    term.close();
+  });
 });

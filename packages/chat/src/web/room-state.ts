@@ -137,7 +137,9 @@ export type Change =
   | 'errors'
   | 'directory'
   /** The message in `revealed` is loaded: scroll to it. */
-  | 'reveal';
+  | 'reveal'
+  /** `announcement` changed (its room went: it was cleared). */
+  | 'announce';
 
 type RequestKind =
   | 'join'
@@ -215,13 +217,19 @@ export class ChatState {
   visible = true;
   roomError = '';
   composerError = '';
+  /**
+   * What the screen readers' live region (#announce) says, and the room it is about (null: none,
+   * as the unsent note, which is about rooms already gone). Cleared when its room goes: it would
+   * be a stale announcement about a room that no longer exists.
+   */
+  announcement: { room: string | null; text: string } = { room: null, text: '' };
   /** The last page of `rooms` (the directory of public rooms). */
   directory: RoomListing[] = [];
   directoryNext: string | undefined;
   readonly #host: StateHost;
   readonly #requests = new Map<
     string,
-    { kind: RequestKind; room: string; private?: boolean; afterJoin?: boolean }
+    { kind: RequestKind; room: string; private?: boolean; afterJoin?: boolean; user?: string }
   >();
   #nextRef = 1;
 
@@ -234,7 +242,7 @@ export class ChatState {
     kind: RequestKind,
     room: string,
     message: ClientMessage,
-    extra: { private?: boolean; afterJoin?: boolean } = {},
+    extra: { private?: boolean; afterJoin?: boolean; user?: string } = {},
   ): string {
     const ref = `${kind}${this.#nextRef++}`;
     this.#requests.set(ref, { kind, room, ...extra });
@@ -246,6 +254,18 @@ export class ChatState {
 
   #changed(...changes: Change[]): void {
     for (const c of changes) this.changes.add(c);
+  }
+
+  /** Sets what the live region says, about `room` (see `announcement`). */
+  announce(room: string | null, text: string): void {
+    this.announcement = { room, text };
+    this.#changed('announce');
+  }
+
+  /** `name` is no longer the user's: what the live region said about it goes with it. */
+  #forget(name: string): void {
+    this.rooms.delete(name);
+    if (this.announcement.room === name) this.announce(null, '');
   }
 
   /** The first message on a new connection: the head of every room whose messages the page holds. */
@@ -396,7 +416,7 @@ export class ChatState {
         room.tag = null;
       }
     }
-    for (const name of [...this.rooms.keys()]) if (!seen.has(name)) this.rooms.delete(name);
+    for (const name of [...this.rooms.keys()]) if (!seen.has(name)) this.#forget(name);
     if (!this.rooms.has(this.active)) this.active = this.#fallbackRoom();
     // Notices were missed while away: the open room's list is asked for again (shown as it was
     // until the answer), the others' when they are opened. A load of the old connection is over.
@@ -757,7 +777,7 @@ export class ChatState {
   }
 
   invite(room: string, user: string): void {
-    this.#request('invite', room, { v: 2, type: 'invite', room, user });
+    this.#request('invite', room, { v: 2, type: 'invite', room, user }, { user });
   }
 
   /**
@@ -817,7 +837,7 @@ export class ChatState {
   #left(name: string, reason: 'deleted' | 'removed' | undefined): void {
     const room = this.rooms.get(name);
     if (!room) return;
-    this.rooms.delete(name);
+    this.#forget(name);
     // Deleted by its owner: the others are told (the owner asked for it).
     if (reason === 'deleted' && room.owner !== this.me) {
       this.roomError = `${roomLabel(room, this.me)} was deleted by its owner`;
@@ -850,6 +870,19 @@ export class ChatState {
         // Not joinable, yet taken: a private room the user is not in ("already exists" would
         // answer a question the user did not ask, after they asked to join it).
         this.roomError = `#${request.room} is a private room: its owner can invite you`;
+        this.#changed('errors');
+        return;
+      }
+      if (request.kind === 'invite' && code === 'already_member') {
+        // Nothing was done (the server's `invited` would have said someone was let in): said in
+        // the page's words, the room as the page names it.
+        const room = this.rooms.get(request.room);
+        const label = room ? roomLabel(room, this.me) : `#${request.room}`;
+        const who = request.user ?? '';
+        this.roomError =
+          who.toLowerCase() === this.me.toLowerCase()
+            ? `You are already in ${label}.`
+            : `${who} is already in ${label}.`;
         this.#changed('errors');
         return;
       }

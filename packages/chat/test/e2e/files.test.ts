@@ -229,6 +229,61 @@ describe('attachments in the page', () => {
     expect(await alice.page.locator('#attachment-tray').isHidden()).toBe(true);
   });
 
+  it('sends a message with the files that uploaded, and keeps a failed one in the tray, saying so', async () => {
+    // Regression: a file that had failed to upload was dropped from the tray, unsaid, when the
+    // message went.
+    const server = await startTestServer({ attachments: { maxBytes: 100 } });
+    const alice = await signIn(browser, server.origin, 'alice');
+    await give(alice.page, 'paste', [
+      { name: 'small.txt', type: 'text/plain', base64: Buffer.from('hello').toString('base64') },
+      { name: 'big.txt', type: 'text/plain', base64: Buffer.alloc(500, 0x61).toString('base64') },
+    ]);
+    await alice.page.locator('#attachment-tray .upload.failed').waitFor();
+    await alice.page.locator('#attachment-tray .upload.done').waitFor();
+    await sendMessage(alice.page, 'one of two');
+    await alice.page.waitForSelector('#message-list li.message:not(.pending) .attachments');
+    const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
+    expect(stored.map((m) => m.attachments?.map((a) => a.name))).toEqual([['small.txt']]);
+    expect(await alice.page.textContent('#composer-error')).toBe(
+      'Sent without 1 file that could not be uploaded: retry or remove it above.',
+    );
+    const left = alice.page.locator('#attachment-tray .upload:not([hidden])');
+    expect(await left.count()).toBe(1);
+    expect(await left.locator('.upload-name').textContent()).toBe('big.txt');
+    expect(await left.locator('.upload-status').textContent()).toMatch(/^too large/);
+    // Too large is for good: no Retry, only the ×.
+    expect(await left.locator('.upload-retry').isHidden()).toBe(true);
+    await left.locator('.upload-remove').click();
+    expect(await alice.page.locator('#attachment-tray').isHidden()).toBe(true);
+  });
+
+  it('holds files alone that failed to upload, saying why, and sends them once Retry uploads them', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    // The connection fails for the first try (a request/reply barrier: the route answers it).
+    await alice.page.route('**/api/attachments?*', (route) => route.abort('connectionfailed'));
+    await give(alice.page, 'paste', [
+      { name: 'note.txt', type: 'text/plain', base64: Buffer.from('hello').toString('base64') },
+    ]);
+    const upload = alice.page.locator('#attachment-tray .upload');
+    await alice.page.locator('#attachment-tray .upload.failed').waitFor();
+    expect(await upload.locator('.upload-status').textContent()).toBe('upload failed — check the connection');
+    await alice.page.press('#composer-input', 'Enter');
+    expect(await alice.page.textContent('#composer-error')).toBe(
+      '1 file could not be uploaded: retry or remove it above.',
+    );
+    expect(await upload.count()).toBe(1);
+    await alice.page.unroute('**/api/attachments?*');
+    await upload.locator('.upload-retry').click();
+    await alice.page.locator('#attachment-tray .upload.done').waitFor();
+    expect(await upload.locator('.upload-retry').isHidden()).toBe(true);
+    await alice.page.press('#composer-input', 'Enter');
+    await alice.page.waitForSelector('#message-list li.message:not(.pending) .attachments');
+    const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
+    expect(stored.map((m) => m.attachments?.map((a) => a.name))).toEqual([['note.txt']]);
+    expect(await alice.page.textContent('#composer-error')).toBe('');
+  });
+
   it('refuses an eleventh file for one message in the tray, and sends the ten', async () => {
     // Regression: the tray took any number of files and the message then came back refused, with
     // the protocol's words ("attachments must be 1-10 different attachment ids").

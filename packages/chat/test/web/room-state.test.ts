@@ -435,6 +435,34 @@ describe('ChatState', () => {
     expect(state.roomError).toBe('#plans was deleted by its owner');
   });
 
+  it('the live region forgets what it said about a room once the room is gone (deleted, or absent on a resume)', () => {
+    // Regression: #announce kept "bob: …" of a deleted room, a stale announcement about a room
+    // that no longer exists.
+    const { state } = setup([general(0), roomState('plans', { owner: 'bob' }), roomState('misc')]);
+    state.announce('plans', 'bob: see you in plans');
+    state.changes.clear();
+    state.receive({ v: 2, type: 'left', room: 'misc', reason: 'deleted' });
+    expect(state.announcement).toEqual({ room: 'plans', text: 'bob: see you in plans' });
+    expect(state.changes.has('announce')).toBe(false);
+    state.receive({ v: 2, type: 'left', room: 'plans', reason: 'deleted' });
+    expect(state.announcement).toEqual({ room: null, text: '' });
+    expect(state.changes.has('announce')).toBe(true);
+    // Gone from the welcome of a resume (deleted while offline): the same.
+    state.announce('general', 'bob: hi');
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: [roomState('misc')],
+      limits: DEFAULT_LIMITS,
+    });
+    expect(state.announcement).toEqual({ room: null, text: '' });
+    // What is about no room (the unsent note, about rooms already gone) stays.
+    state.announce(null, '1 unsent message to #plans was dropped.');
+    state.receive({ v: 2, type: 'left', room: 'misc', reason: 'deleted' });
+    expect(state.announcement.text).toBe('1 unsent message to #plans was dropped.');
+  });
+
   it('a removed member loses the room, open or not, and is told; others only see the notice', () => {
     const plans = roomState('plans', { kind: 'private', owner: 'bob', online: ['alice', 'bob'] });
     const { state, last } = setup([general(0), plans]);
@@ -481,6 +509,24 @@ describe('ChatState', () => {
     expect(state.roomError).toBe('');
     state.receive({ v: 2, type: 'member', room: 'plans', user: 'bob', joined: false });
     expect(state.rooms.get('plans')?.online).toEqual(new Set(['alice']));
+  });
+
+  it('inviting a member or oneself says so where room requests are answered (already_member)', () => {
+    const plans = roomState('plans', { kind: 'private', owner: 'alice', online: ['alice', 'bob'] });
+    const { state, last } = setup([general(0), plans]);
+    const refuse = (ref: string, message: string) =>
+      state.receive({ v: 2, type: 'error', ref, code: 'already_member', message });
+    state.invite('plans', 'bob');
+    refuse(last().ref, 'bob is already in room plans');
+    expect(state.roomError).toBe('bob is already in #plans.');
+    state.invite('plans', 'Alice');
+    refuse(last().ref, 'you are already in room plans');
+    expect(state.roomError).toBe('You are already in #plans.');
+    expect(state.composerError).toBe('');
+    // A real invitation clears what was said.
+    state.invite('plans', 'carol');
+    state.receive({ v: 2, type: 'invited', ref: last().ref, room: 'plans', user: 'carol' });
+    expect(state.roomError).toBe('');
   });
 
   it("a private room's members load page after page, with the member notices heard meanwhile", () => {

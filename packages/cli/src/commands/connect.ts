@@ -102,6 +102,17 @@ export const connectSpec: CommandSpec = {
       numeric: true,
       description: 'opening handshake timeout (default 10)',
     },
+    location: {
+      type: 'boolean',
+      short: 'L',
+      description: 'follow 3xx redirects of the handshake (see redirects below)',
+    },
+    'max-redirects': {
+      type: 'string',
+      value: 'N',
+      numeric: true,
+      description: 'the most redirects -L follows (default 10)',
+    },
     'show-ping': { type: 'boolean', description: 'print pings and pongs' },
     json: { type: 'boolean', description: 'one JSON object per event on stdout, for scripts' },
   },
@@ -115,6 +126,11 @@ export const connectSpec: CommandSpec = {
     '',
     'exit status: 0 after a clean close, 1 if the connection failed or was lost, 2 for usage errors,',
     '130 a second Ctrl-C, 141 the output went away (the reader of a pipe closed it)',
+    '',
+    'redirects: without -L a 3xx answer is a failure that names its Location. With -L,',
+    'Authorization (--auth, -H) and Cookie go only to the host of the URL given, never from',
+    'wss:// to ws://; other -H headers go to every host. A redirect from wss:// to ws:// is',
+    'followed (as ws and curl do) with a warning: the rest is not encrypted.',
     '',
     'examples:',
     '  riptide connect ws://localhost:8080',
@@ -228,6 +244,19 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   const execute = stringList(flags.execute);
   const protocols = stringList(flags.protocol);
   const json = flags.json === true;
+  const follow = flags.location === true;
+  const maxRedirectsText = stringFlag(flags['max-redirects']);
+  if (maxRedirectsText !== undefined && !follow) {
+    throw new CliUsageError('--max-redirects applies only with -L/--location', connectSpec);
+  }
+  if (maxRedirectsText !== undefined && !/^\d{1,4}$/.test(maxRedirectsText)) {
+    throw new CliUsageError(
+      `--max-redirects must be an integer from 0 to 9999, got '${maxRedirectsText}'`,
+      connectSpec,
+    );
+  }
+  // The library's default when following (ws's too).
+  const maxRedirects = maxRedirectsText === undefined ? 10 : Number(maxRedirectsText);
   const showPing = flags['show-ping'] === true;
 
   const options: ClientOptions = {
@@ -241,6 +270,11 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   if (caFile !== undefined) options.ca = readCaFile(caFile);
   if (flags.insecure === true) options.rejectUnauthorized = false;
   if (flags.http2 === true) options.http2 = true;
+  if (follow) {
+    // No 'redirect' listener: with one the library would leave the credentials on every hop.
+    options.followRedirects = true;
+    options.maxRedirects = maxRedirects;
+  }
 
   let ws: Client;
   try {
@@ -290,13 +324,17 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       else if (!closeTimer) closeTimer = setTimeout(() => closeNow(), waitMs);
     };
 
-    ws.on('unexpected-response', (_req: unknown, res: { statusCode?: number; statusMessage?: string }) => {
+    ws.on('unexpected-response', (_req: unknown, res: Parameters<typeof describeStatus>[0]) => {
       io.stderr.write(`riptide: ${describeStatus(res)}\n`);
       finish(1);
     });
     ws.on('error', (err: Error) => {
+      // A Ctrl-C before the handshake's end terminates it: that error is ours, not the server's.
+      if (finished) return;
       if (!opened) {
-        io.stderr.write(`riptide: ${describeConnectError(err, url)}\n`);
+        // After a redirect the failed request went to another URL than the one given.
+        const failedUrl = ws.url ? new URL(ws.url) : url;
+        io.stderr.write(`riptide: ${describeConnectError(err, failedUrl, maxRedirects)}\n`);
         finish(1);
         return;
       }
@@ -307,17 +345,28 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     });
     ws.on('open', () => {
       opened = true;
+      const finalUrl = ws.url ?? url.href;
       const details = [
+        finalUrl !== url.href && `redirected from ${url.href}`,
         ws.protocol && `subprotocol ${ws.protocol}`,
         ws.extensions && `extensions ${ws.extensions}`,
       ]
         .filter(Boolean)
         .join(', ');
-      status(`connected to ${url.href}${details ? ` (${details})` : ''}`, 'open', {
-        url: url.href,
+      status(`connected to ${safeText(finalUrl)}${details ? ` (${safeText(details)})` : ''}`, 'open', {
+        url: finalUrl,
+        ...(finalUrl !== url.href && { redirectedFrom: url.href }),
         protocol: ws.protocol,
         extensions: ws.extensions,
       });
+      if (url.protocol === 'wss:' && finalUrl.startsWith('ws:')) {
+        // ws and curl follow this downgrade (without the credentials): say so before anything is sent.
+        status(
+          `warning: redirected from wss:// to ws://: this connection is not encrypted (Authorization and Cookie were not sent)`,
+          'warning',
+          { message: 'redirected from wss:// to ws://: not encrypted' },
+        );
+      }
       if (execute.length > 0) {
         for (const message of execute) send(message, false);
         closeTimer = setTimeout(() => closeNow(), waitMs);

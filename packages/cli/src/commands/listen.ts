@@ -133,7 +133,12 @@ export async function listen(argv: string[], io: Io): Promise<number> {
       term.close();
       resolve(code);
     };
-    const interrupt = shutdown(running, () => [...clients.values()].map((c) => c.ws), finish);
+    const shutDown = shutdown(running, () => [...clients.values()].map((c) => c.ws), finish);
+    // The clients' close lines come while the server stops: no prompt is drawn again after them.
+    const interrupt = () => {
+      term.stopPrompt();
+      shutDown();
+    };
     term.onInterrupt(interrupt);
     process.on('SIGTERM', interrupt);
     term.onLine((line) => {

@@ -231,8 +231,14 @@ export interface RoomStore {
   /** Creates the room (checking the quotas in the same step). Direct messages have no quota. */
   createRoom(room: RoomInfo, quotas: RoomQuotas): Promise<CreateRoomResult>;
   getRoom(name: string): Promise<RoomInfo | null>;
-  /** Deletes the room, its memberships and its log; resolves with the members it had (null: no room). */
-  deleteRoom(name: string): Promise<string[] | null>;
+  /**
+   * Deletes the room, its memberships, its log and its files; false if there is no such room. When
+   * it resolves the room is gone for everyone: no reader sees it, its members or its messages, and
+   * a room created again under the name is a new one (none of the old room's members, unread
+   * counts, mentions or files show in it). A store may clear the old room's leftovers afterwards,
+   * in the background (Redis: its grave, store.ts), never visibly.
+   */
+  deleteRoom(name: string): Promise<boolean>;
   /** Public rooms with names after `after`, by name, at most `limit`. */
   listRooms(after: string, limit: number): Promise<RoomListing[]>;
 
@@ -379,8 +385,9 @@ export interface AttachmentStore {
   /** Deletes the files of a deleted message. */
   dropMessage(room: string, seq: number): Promise<void>;
   /**
-   * Deletes every file uploaded to a deleted room of that name, sent or not; how many. Called after
-   * the store's deleteRoom (or expireEmptyRooms), by which time a room of the name may exist again
+   * Deletes every file uploaded to a deleted room of that name, sent or not; how many. The store's
+   * deleteRoom takes a room's files itself; this is called after expireEmptyRooms (a safety net
+   * where the store takes them too), by which time a room of the name may exist again
    * and hold uploads: the files of a room of the name that exists when dropRoom runs are never
    * deleted (claim does not give a deleted room's file to it either).
    */

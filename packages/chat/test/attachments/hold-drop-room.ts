@@ -1,25 +1,54 @@
-/** A hook for the tests of a room deleted while one of the same name is created again. */
-import type { AttachmentStore } from '../../src/server/ports.js';
+/** Hooks for the tests of a room deleted while one of the same name is created again. */
+import type { AttachmentStore, RoomStore } from '../../src/server/ports.js';
 
-/**
- * Holds the first dropRoom of `store` (the hub calls it after the room store deleted the room):
- * `entered` resolves with its room once it is called, and it goes on when `release` is called.
- */
-export function holdDropRoom(store: AttachmentStore): { entered: Promise<string>; release: () => void } {
-  const original = store.dropRoom.bind(store);
+/** A method's first call held: `entered` resolves with its room, and it goes on at `release`. */
+interface Held {
+  entered: Promise<string>;
+  release: () => void;
+}
+
+function gate(): Held & { open: Promise<void>; enter: (room: string) => void } {
   let release!: () => void;
-  const gate = new Promise<void>((resolve) => {
+  const open = new Promise<void>((resolve) => {
     release = resolve;
   });
-  let entered!: (room: string) => void;
-  const called = new Promise<string>((resolve) => {
-    entered = resolve;
+  let enter!: (room: string) => void;
+  const entered = new Promise<string>((resolve) => {
+    enter = resolve;
   });
+  return { entered, release, open, enter };
+}
+
+/**
+ * Holds the first dropRoom of `store` (the hub calls it after the room store expired the room):
+ * `entered` resolves with its room once it is called, and it goes on when `release` is called.
+ */
+export function holdDropRoom(store: AttachmentStore): Held {
+  const original = store.dropRoom.bind(store);
+  const held = gate();
   store.dropRoom = async (room) => {
     store.dropRoom = original;
-    entered(room);
-    await gate;
+    held.enter(room);
+    await held.open;
     return original(room);
   };
-  return { entered: called, release };
+  return { entered: held.entered, release: held.release };
+}
+
+/**
+ * Holds the answer of the first deleteRoom of `store` (a deleting node's hub) once the store has
+ * deleted the room: `entered` resolves with its room then, and the hub goes on (its answer, its
+ * notice to the members) when `release` is called.
+ */
+export function holdDeleteRoom(store: RoomStore): Held {
+  const original = store.deleteRoom.bind(store);
+  const held = gate();
+  store.deleteRoom = async (room) => {
+    store.deleteRoom = original;
+    const deleted = await original(room);
+    held.enter(room);
+    await held.open;
+    return deleted;
+  };
+  return { entered: held.entered, release: held.release };
 }

@@ -274,7 +274,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.join('ann', 'b1', 2)).toBe('too_many_rooms');
       expect(await rooms.join('ann', 'zz', 2)).toBe('no_room');
       // Deleting gives the quota back.
-      expect(await rooms.deleteRoom('a1')).toEqual(['ann']);
+      expect(await rooms.deleteRoom('a1')).toBe(true);
       expect(await rooms.memberships('ann')).toEqual([
         { room: 'a2', kind: 'public', owner: 'ann', lastRead: 0 },
       ]);
@@ -351,7 +351,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await point(1)).toEqual({ base: 0, head: 0, holds: true });
       await rooms.appendEvent(msg('again', 'ann', 'a1'));
       await rooms.appendEvent(msg('again', 'ann', 'a2'));
-      expect(await rooms.deleteRoom('again')).toEqual(['ann']); // the author had to be a member
+      expect(await rooms.deleteRoom('again')).toBe(true);
       expect(await rooms.createRoom(room('again'), quotas)).toBe('created');
       // The seqs up to the base were the deleted room's (the hub answers a resume there with reset).
       expect(await point(2)).toEqual({ base: 2, head: 2, holds: true });
@@ -359,6 +359,64 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       const res = await rooms.appendEvent(msg('again', 'ann', 'a1'));
       expect(res).toMatchObject({ ok: true, duplicate: false, event: { message: { seq: 3 } } });
       expect(await point(3)).toEqual({ base: 2, head: 3, holds: true });
+    });
+
+    it('deleteRoom: the room is gone for everyone when it resolves; false for no such room', async () => {
+      const rooms = asMembers((await open()).rooms);
+      expect(await rooms.deleteRoom('nope')).toBe(false);
+      await rooms.createRoom(room('gone', 'ann', 'private'), quotas);
+      for (const user of ['ann', 'bob', 'cy']) expect(await rooms.join(user, 'gone', 10)).toBe('joined');
+      await rooms.appendEvent({ ...msg('gone', 'ann', 'a1', 'hi @bob'), mentions: ['bob'] });
+      expect(await rooms.deleteRoom('gone')).toBe(true);
+      // No step of a cleanup awaited: nothing of the room shows to any reader.
+      expect(await rooms.getRoom('gone')).toBeNull();
+      for (const user of ['ann', 'bob', 'cy']) {
+        expect(await rooms.isMember(user, 'gone')).toBe(false);
+        expect(await rooms.memberships(user)).toEqual([]);
+      }
+      expect(await rooms.listMembers('ann', 'gone', '', 10)).toEqual({ ok: false, reason: 'not_member' });
+      expect(await rooms.messagesBefore('gone', 100, 10)).toEqual([]);
+      expect(await rooms.eventsAfter('gone', 0, 10)).toEqual([]);
+      expect(await rooms.deleteRoom('gone')).toBe(false); // deleted already
+    });
+
+    it("deleteRoom: a room created again under the name at once is a new one, none of the old one's leftovers in it", async () => {
+      const rooms = asMembers((await open()).rooms);
+      await rooms.createRoom(room('team', 'ann'), quotas);
+      for (const user of ['ann', 'bob', 'cy']) await rooms.join(user, 'team', 10);
+      await rooms.appendEvent({ ...msg('team', 'ann', 'a1', 'hi @bob'), mentions: ['bob'] });
+      await rooms.appendEvent(msg('team', 'cy', 'c1'));
+      expect(await rooms.deleteRoom('team')).toBe(true);
+      // Created again before any cleanup of the old room could run; only dan joins it.
+      expect(await rooms.createRoom(room('team', 'dan'), quotas)).toBe('created');
+      expect(await rooms.join('dan', 'team', 10)).toBe('joined');
+      const mark = await rooms.head('team');
+      expect(mark).toBe(2); // the numbering goes on
+      expect(await rooms.listMembers('dan', 'team', '', 10)).toEqual({ ok: true, members: ['dan'] });
+      for (const user of ['ann', 'bob', 'cy']) {
+        expect(await rooms.isMember(user, 'team')).toBe(false);
+        expect(await rooms.memberships(user)).toEqual([]);
+      }
+      expect(await rooms.messagesBefore('team', 100, 10)).toEqual([]);
+      // bob joins the new room: no unread message and no mention of the old one counts for him.
+      expect(await rooms.join('bob', 'team', 10)).toBe('joined');
+      expect(await rooms.memberships('bob')).toEqual([
+        { room: 'team', kind: 'public', owner: 'dan', lastRead: mark },
+      ]);
+      expect(await rooms.unreadCount('team', 'bob', mark)).toBe(0);
+      expect(await rooms.mentionCount('team', 'bob', mark)).toBe(0);
+      // Counted from before the new room's first seq, too: the old room's messages and mentions
+      // are not there to count (nor to subtract, for their author).
+      expect(await rooms.mentionCount('team', 'bob', 0)).toBe(0);
+      // A new message of the new room is all there is.
+      await rooms.appendEvent({ ...msg('team', 'dan', 'd1', 'hey @bob'), mentions: ['bob'] });
+      expect(await rooms.unreadCount('team', 'bob', mark)).toBe(1);
+      expect(await rooms.mentionCount('team', 'bob', mark)).toBe(1);
+      expect(await rooms.mentionCount('team', 'bob', 0)).toBe(1);
+      expect(await rooms.unreadCount('team', 'ann', 0)).toBe(1);
+      expect(await rooms.unreadCount('team', 'cy', 0)).toBe(1);
+      expect((await rooms.messagesBefore('team', 100, 10)).map((m) => [m.seq, m.user])).toEqual([[3, 'dan']]);
+      expect(await rooms.listMembers('dan', 'team', '', 10)).toEqual({ ok: true, members: ['bob', 'dan'] });
     });
 
     it("resumePoint: the head, and whether the log still holds the client's tagged event", async () => {

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
 import type { Attachment } from '../../src/shared/protocol.js';
 import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
-import { holdDropRoom } from '../attachments/hold-drop-room.js';
+import { holdDeleteRoom, holdDropRoom } from '../attachments/hold-drop-room.js';
 import { cleanup, register, startTestServer, TestClient, type TestServer } from '../helpers.js';
 
 afterEach(cleanup);
@@ -328,7 +328,7 @@ describe('a deleted room and one created again under its name', () => {
     const sent = (await upload(server, alice, png(1, 1), { room: 'team' })).json() as { id: string };
     expect(await sendWith(aliceWs, 'team', 'm1', [sent.id])).toMatchObject({ type: 'ack' });
     const unsent = (await upload(server, alice, png(1, 1), { room: 'team' })).json() as { id: string };
-    const held = holdDropRoom(server.backend.attachments);
+    const held = holdDeleteRoom(server.backend.rooms);
     const deleted = aliceWs.request('left', { type: 'delete_room', room: 'team' });
     expect(await held.entered).toBe('team'); // the store has deleted it; its files are still to go
     const fresh = await newTeam(server, eve);

@@ -12,7 +12,7 @@ describe('a room deleted while one of its name is created again', () => {
   it("the deletion's notice does not take eve out of the new room", async () => {
     const server = await startTestServer();
     const clients: TestClient[] = [];
-    await roomRecreatedNotice([server.origin], server.backend.attachments, (c) => clients.push(c));
+    await roomRecreatedNotice([server.origin], server.backend.rooms, (c) => clients.push(c));
     for (const c of clients) await c.close();
   });
 });

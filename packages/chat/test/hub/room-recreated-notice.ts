@@ -3,7 +3,7 @@
  * for the old room only. The scenario, run on one SQLite node (test/hub/room-recreated-notice.test.ts)
  * and on two nodes sharing Redis (test/redis/room-recreated-notice.test.ts): alice deletes `team` on
  * the first node; eve, who was in it, creates it again on the last node and bob joins it, while the
- * deletion is held after the store's step (at its dropRoom), so the deletion's notice to its members
+ * deletion is held after the store's step (its deleteRoom), so the deletion's notice to its members
  * (eve) comes after eve is in the new room.
  *
  * Barrier: after the deletion, alice invites eve to `plans`; that notice is published by the same
@@ -13,13 +13,13 @@
  * handled. Then bob's message to the new `team` must reach eve.
  */
 import { expect } from 'vitest';
-import type { AttachmentStore } from '../../src/server/ports.js';
-import { holdDropRoom } from '../attachments/hold-drop-room.js';
+import type { RoomStore } from '../../src/server/ports.js';
+import { holdDeleteRoom } from '../attachments/hold-drop-room.js';
 import { register, TestClient } from '../helpers.js';
 
 export async function roomRecreatedNotice(
   origins: string[],
-  deletingNode: AttachmentStore,
+  deletingNode: RoomStore,
   track: (c: TestClient) => void,
 ): Promise<void> {
   const { on, join } = TestClient.nodes(origins, track);
@@ -33,7 +33,7 @@ export async function roomRecreatedNotice(
     room: 'plans',
   });
 
-  const held = holdDropRoom(deletingNode);
+  const held = holdDeleteRoom(deletingNode);
   const deleted = alice.request('left', { type: 'delete_room', room: 'team' });
   expect(await held.entered).toBe('team'); // the store has deleted it; the notices are still to go
   expect(await eve.request('joined', { type: 'create', room: 'team' })).toMatchObject({

@@ -117,7 +117,11 @@ describe('resuming a room reads its base, counter and tagged entry in one round 
     await ann.next('synced', (m) => m.ref === 's1');
     const commands = await mon.stop();
 
-    const bases = commands.flatMap((c, i) => (c.args.some((a) => a.endsWith('}:base')) ? [i] : []));
+    // Every read of a base but those of the unread and mention counts' script (source `lua`), which
+    // count after it (store.ts, COUNT_AFTER).
+    const bases = commands.flatMap((c, i) =>
+      c.source !== 'lua' && c.args.some((a) => a.endsWith('}:base')) && c.args[0] !== 'evalsha' ? [i] : [],
+    );
     expect(bases.map((i) => commands[i].args[1])).toEqual(
       ['general', 'r1', 'r2', 'r1'].map((room) => `${prefix}room:{${room}}:base`),
     );

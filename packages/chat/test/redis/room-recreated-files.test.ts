@@ -1,11 +1,13 @@
 /**
  * A room deleted on one node while a room of the same name is created again on another, and a file
- * uploaded to it and sent, before the deleting node drops the deleted room's files (Redis: the
- * deletion clears its grave first, so that window is wide): the new room's file stays served.
+ * uploaded to it and sent, before the deleted room's files are dropped (Redis: by the deletion's
+ * cleanup, in the background after its answer, so that window is wide): the new room's file stays
+ * served.
  */
 import { describe, expect, it } from 'vitest';
+import type { RedisStore } from '../../src/server/backends/redis/store.js';
 import { png } from '../attachments/files.js';
-import { holdDropRoom } from '../attachments/hold-drop-room.js';
+import { holdDeleteRoom } from '../attachments/hold-drop-room.js';
 import { register, TestClient } from '../helpers.js';
 import { closedAfterEachTest, redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
 
@@ -46,7 +48,7 @@ describe('a room deleted and created again at once, on two nodes', () => {
     expect(
       await aliceWs.request('ack', { type: 'send', id: 'm1', room: 'team', text: '', attachments: [old] }),
     ).toMatchObject({ type: 'ack' });
-    const held = holdDropRoom(nodes[0].backend.attachments);
+    const held = holdDeleteRoom(nodes[0].backend.rooms);
     const deleted = aliceWs.request('left', { type: 'delete_room', room: 'team' });
     expect(await held.entered).toBe('team');
     await eveWs.request('joined', { type: 'create', room: 'team' });
@@ -59,6 +61,7 @@ describe('a room deleted and created again at once, on two nodes', () => {
     const served = await download(b, eve, fresh);
     expect(served.status).toBe(200);
     expect(served.body).toEqual(png(2, 2));
+    await (nodes[0].backend.rooms as RedisStore).settled(); // the deletion's cleanup, after its answer
     expect(await nodes[1].backend.attachments.get(old)).toBeNull();
   });
 });

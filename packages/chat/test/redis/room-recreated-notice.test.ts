@@ -20,7 +20,7 @@ describe('a room deleted on one node while one of its name is created again on a
     servers.push(...nodes);
     await roomRecreatedNotice(
       nodes.map((node) => node.url.replace(/\/$/, '')),
-      nodes[0].backend.attachments,
+      nodes[0].backend.rooms,
       (c) => clients.push(c),
     );
   });

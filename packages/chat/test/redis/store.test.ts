@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_SIGN_IN_BACKOFF } from '../../src/server/backends/backoff.js';
+import { RedisAttachments } from '../../src/server/backends/redis/attachments.js';
 import { createRedisBackend, type RedisBackendOptions } from '../../src/server/backends/redis/index.js';
 import { RedisKeys } from '../../src/server/backends/redis/keys.js';
 import type { RedisPresence } from '../../src/server/backends/redis/presence.js';
@@ -284,6 +285,7 @@ describe('RedisStore member rosters', () => {
       await store.deleteRoom('old');
       expect(await redis.cmd.exists(roster)).toBe(0);
       expect(await store.listMembers('amy', 'old', '', 10)).toEqual({ ok: false, reason: 'not_member' });
+      await store.close(); // its cleanup, before the connection goes
     } finally {
       await redis.close();
     }
@@ -426,6 +428,7 @@ describe('RedisStore member rosters', () => {
       await redis.cmd.set(scan, '0');
       await next.deleteRoom('half');
       expect(await redis.cmd.exists(scan)).toBe(0);
+      await next.settled(); // its cleanup, before the connection goes
     } finally {
       await redis.close();
     }
@@ -585,11 +588,9 @@ describe('RedisStore room deletion in bounded steps', () => {
         checked++;
       };
 
-      const told = await a.deleteRoom('big');
+      expect(await a.deleteRoom('big')).toBe(true);
+      await a.settled(); // the cleanup, after the answer
       expect(checked).toBe(2);
-      // The members to tell: all but those who joined the room created again meanwhile while
-      // their old entry was still pending (one the first step had cleared was told by it).
-      expect(told).toEqual(names.filter((n) => !((n === 'm1000' || n === 'm0005') && pending.has(n))));
       // Many steps, none more than the chunk of work: 3000 names, then the 240 zsets.
       expect(steps.length).toBeGreaterThanOrEqual(3000 / chunk);
       for (const done of steps) expect(done).toBeLessThanOrEqual(chunk);
@@ -638,7 +639,7 @@ describe('RedisStore room deletion in bounded steps', () => {
     }
   });
 
-  it('tells every member when sweeps run while it clears: a sweep leaves a grave its deleting node still clears', async () => {
+  it('a sweep leaves a grave its deleting node still clears (its lease), and the node clears it all', async () => {
     const redis = await connect(sharedServer().url);
     try {
       const keys = new RedisKeys('graves-leased:');
@@ -656,8 +657,9 @@ describe('RedisStore room deletion in bounded steps', () => {
       });
       self = a;
       const names = await bigRoom(a, redis, keys);
-      // Every member is answered, to be told (none was taken by a sweep).
-      expect(await a.deleteRoom('big')).toEqual(names);
+      expect(await a.deleteRoom('big')).toBe(true);
+      await a.settled();
+      expect(sweeps).toBeGreaterThan(2);
       expect(await redis.cmd.zcard(keys.graves())).toBe(0);
       for (const user of names) expect([user, await redis.cmd.exists(keys.member(user))]).toEqual([user, 0]);
       expect(await leftovers(redis, 'graves-leased:')).toEqual([
@@ -675,11 +677,13 @@ describe('RedisStore room deletion in bounded steps', () => {
       const keys = new RedisKeys('graves-died:');
       const died = new Error('the node died');
       let dying = 0;
+      const logged: string[] = [];
       const dies = new RedisStore(redis.cmd, keys, {
         graveChunk: 40,
         graveStepped: () => {
           if (++dying === 10) throw died;
         },
+        log: (line) => void logged.push(line),
       });
       const steps: number[] = [];
       const next = new RedisStore(redis.cmd, keys, {
@@ -687,7 +691,11 @@ describe('RedisStore room deletion in bounded steps', () => {
         graveStepped: (_room, done) => void steps.push(done),
       });
       const names = await bigRoom(dies, redis, keys);
-      await expect(dies.deleteRoom('big')).rejects.toMatchObject({ cause: died });
+      // Answered at once; its cleanup fails in the background: logged, never an unhandled rejection.
+      expect(await dies.deleteRoom('big')).toBe(true);
+      await dies.settled();
+      expect(logged).toEqual(['chat: clearing deleted room big failed (a sweep retries): the node died']);
+      expect(dying).toBe(10);
       // Gone for everyone already; the grave and most entries are left.
       expect(await next.getRoom('big')).toBeNull();
       expect(await next.isMember('m2000', 'big')).toBe(false);
@@ -713,6 +721,187 @@ describe('RedisStore room deletion in bounded steps', () => {
       expect(await leftovers(redis, 'graves-died:')).toEqual([
         'graves-died:owned:x',
         'graves-died:roomcount',
+      ]);
+    } finally {
+      await redis.close();
+    }
+  });
+});
+
+describe('RedisStore room deletion: the cleanup after the answer', () => {
+  /**
+   * Every key under the prefix (SCAN of the keyspace) but those a deleted room keeps (seq, tip,
+   * base, gen), the byte count, and a send's dedup keys, which expire on their own (checked here).
+   */
+  async function leftovers(redis: Awaited<ReturnType<typeof connect>>, prefix: string): Promise<string[]> {
+    const all: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.cmd.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      all.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    for (const key of all.filter((k) => /:(dedup|digest):/.test(k)))
+      expect([key, (await redis.cmd.ttl(key)) > 0]).toEqual([key, true]);
+    return all.filter((key) => !/:(seq|tip|base|gen|att:bytes|dedup:.*|digest:.*)$/.test(key)).sort();
+  }
+
+  /** 2000 members, 100 authors mentioning 100 others, 60 files (30 of them sent). */
+  async function bigRoom(store: RedisStore, redis: Awaited<ReturnType<typeof connect>>, keys: RedisKeys) {
+    const names = Array.from({ length: 2000 }, (_, i) => `m${String(i).padStart(4, '0')}`);
+    await store.createRoom(room('big'), quotas);
+    await legacyRoom(redis, keys, 'big', names);
+    for (let i = 0; i < 100; i++)
+      expect(
+        await store.appendEvent({ ...msg('big', names[i], `c${i}`), mentions: [names[1999 - i]] }),
+      ).toMatchObject({ ok: true });
+    const files = new RedisAttachments(redis.cmd, keys, Number.POSITIVE_INFINITY, () => true);
+    for (let i = 0; i < 60; i++) {
+      const id = `f${i}`;
+      const user = names[i % 3];
+      const record = { id, name: 'x.txt', type: 'text/plain', size: 1, room: 'big', user, createdAt: 1 };
+      expect(await files.put({ ...record, clientId: null, seq: null }, Buffer.from('x'), 100)).toBe('stored');
+      if (i % 2 === 0) {
+        expect(await files.claim([id], user, 'big', `s${i}`)).not.toBeNull();
+        await files.bind('big', [id], 1 + (i % 100));
+      }
+    }
+    expect(await redis.cmd.get(`${keys.prefix}att:bytes`)).toBe('60');
+    return { names, files };
+  }
+
+  it("answers before its cleanup's first step (held at a barrier), then clears members, mentions and files in bounded steps to no leftover key", async () => {
+    const redis = await connect(sharedServer().url);
+    try {
+      const keys = new RedisKeys('cleanup:');
+      const steps: number[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let firstStep!: (first: 'step') => void;
+      const stepped = new Promise<'step'>((resolve) => {
+        firstStep = resolve;
+      });
+      const a = new RedisStore(redis.cmd, keys, {
+        graveChunk: 100,
+        fileChunk: 20,
+        graveStepped: async (r, done) => {
+          expect(r).toBe('big');
+          steps.push(done);
+          if (steps.length === 1) {
+            firstStep('step');
+            await gate;
+          }
+        },
+      });
+      const { names } = await bigRoom(a, redis, keys);
+      const answered = a.deleteRoom('big').then((deleted) => ({ deleted }));
+      // The answer comes first; the first step is then held until released.
+      expect(await Promise.race([answered, stepped])).toEqual({ deleted: true });
+      expect(await stepped).toBe('step');
+      expect(steps).toHaveLength(1);
+      expect(await redis.cmd.zcard(keys.graves())).toBe(1);
+      expect(await a.getRoom('big')).toBeNull();
+      expect(await a.memberships(names[1500])).toEqual([]);
+      // Created again while the old room's unread and mention entries wait for their steps: they
+      // count for nothing in the new room, from any seq.
+      expect(await a.createRoom(room('big'), quotas)).toBe('created');
+      expect(await a.join('dan', 'big', 10)).toBe('joined');
+      expect(await redis.cmd.zcard(keys.room('big', `mention:${names[1999]}`))).toBe(1); // still there
+      expect(await a.mentionCount('big', names[1999], 0)).toBe(0);
+      expect(await a.appendEvent({ ...msg('big', 'dan', 'd1'), mentions: [names[1999]] })).toMatchObject({
+        ok: true,
+      });
+      expect(await a.mentionCount('big', names[1999], 0)).toBe(1);
+      expect(await a.unreadCount('big', names[0], 0)).toBe(1); // its old message not subtracted
+      release();
+      await a.settled();
+      // Bounded steps: 2000 names by 100, then 200 zsets, then 60 files by SSCAN COUNT 20.
+      expect(steps.length).toBeGreaterThanOrEqual(2000 / 100 + 2 + 60 / 20);
+      for (const done of steps) expect(done).toBeLessThanOrEqual(100);
+      expect(steps.reduce((x, y) => x + y, 0)).toBe(2000 + 200 + 60);
+      // The new room's own entry is kept; the new room deleted in turn, nothing is left.
+      expect(await redis.cmd.zrange(keys.room('big', `mention:${names[1999]}`), '0', '-1')).toEqual(['101']);
+      expect(await a.deleteRoom('big')).toBe(true);
+      await a.settled();
+      expect(await redis.cmd.zcard(keys.graves())).toBe(0);
+      expect(await redis.cmd.get('cleanup:att:bytes')).toBe('0');
+      expect(await leftovers(redis, 'cleanup:')).toEqual(['cleanup:owned:x', 'cleanup:roomcount']);
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it('a node closed after one step runs none after; its cleanup is finished by a node started after it, once its lease ran out', async () => {
+    const redis = await connect(sharedServer().url);
+    try {
+      const keys = new RedisKeys('cleanup-closed:');
+      const steps: number[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let firstStep!: () => void;
+      const stepped = new Promise<void>((resolve) => {
+        firstStep = resolve;
+      });
+      const dies = new RedisStore(redis.cmd, keys, {
+        graveChunk: 100,
+        fileChunk: 20,
+        graveStepped: async (_room, done) => {
+          steps.push(done);
+          firstStep();
+          await gate;
+        },
+      });
+      const { names } = await bigRoom(dies, redis, keys);
+      expect(await dies.deleteRoom('big')).toBe(true);
+      await stepped;
+      // Shutdown while the step is in flight: close() waits for it (a round trip proves it still waits).
+      let closed = false;
+      const closing = dies.close().then(() => {
+        closed = true;
+      });
+      expect(await redis.cmd.ping()).toBe('PONG');
+      expect(closed).toBe(false);
+      release();
+      await closing;
+      const calls = Number(
+        /^cmdstat_evalsha:calls=(\d+)/m.exec(await redis.cmd.info('commandstats'))?.[1] ?? 0,
+      );
+      // No step after close: the grave and most entries are left; the room is gone for everyone.
+      expect(steps).toHaveLength(1);
+      expect(await redis.cmd.zcard(keys.graves())).toBe(1);
+      const pending = (await Promise.all(names.map((u) => redis.cmd.hexists(keys.member(u), 'big')))).filter(
+        (held) => held === 1,
+      ).length;
+      expect(pending).toBe(2000 - steps[0]);
+      expect(
+        Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(await redis.cmd.info('commandstats'))?.[1] ?? 0),
+      ).toBe(calls);
+
+      // The node starts again (a new store): its sweep leaves the grave alone while the lease holds.
+      const after: number[] = [];
+      const restarted = new RedisStore(redis.cmd, keys, {
+        graveChunk: 100,
+        fileChunk: 20,
+        graveStepped: (_room, done) => void after.push(done),
+      });
+      expect(await restarted.expireEmptyRooms(0)).toEqual([]);
+      expect(after).toEqual([]);
+      // The lease runs out (Redis expires it; here at once): the next sweep finishes the cleanup.
+      const leases = await redis.cmd.keys('cleanup-closed:*:lease');
+      expect(leases).toHaveLength(1);
+      expect(await redis.cmd.del(...leases)).toBe(1);
+      expect(await restarted.expireEmptyRooms(0)).toEqual([]);
+      expect(after.reduce((x, y) => x + y, 0)).toBe(pending + 200 + 60);
+      for (const done of after) expect(done).toBeLessThanOrEqual(100);
+      expect(await redis.cmd.zcard(keys.graves())).toBe(0);
+      expect(await redis.cmd.get('cleanup-closed:att:bytes')).toBe('0');
+      expect(await leftovers(redis, 'cleanup-closed:')).toEqual([
+        'cleanup-closed:owned:x',
+        'cleanup-closed:roomcount',
       ]);
     } finally {
       await redis.close();

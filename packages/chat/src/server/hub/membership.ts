@@ -240,8 +240,9 @@ export class MembershipHandlers {
     if (!info || !visible) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
     if (room === DEFAULT_ROOM || info.owner !== conn.user)
       return this.#fail(conn, ref, 'forbidden', 'only the owner of a room can delete it');
-    await rooms.deleteRoom(room); // null if deleted meanwhile: the answer and the notice are the same
-    await this.#backend.attachments.dropRoom(room);
+    // Resolves once the room is gone for everyone, its files with it (false if deleted meanwhile:
+    // the answer and the notice are the same); what is left of it is cleared after, by the store.
+    await rooms.deleteRoom(room);
     await this.#local.exit(conn, room);
     reply(conn, ref, { v, type: 'left', room, reason: 'deleted' });
     this.#local.tellRoomDeleted(room);

@@ -10,8 +10,8 @@
  *   att:room:{room}       set of the ids uploaded to that room (freed when the room is deleted)
  *
  * A room of the name may be created again at once after a deletion, and its members may upload
- * before the deleting node gets to dropRoom (the deletion clears its grave first: store.ts
- * DELETE_ROOM). `att:room:{room}` then holds the files of both rooms; `g` tells them apart: dropRoom
+ * before the deleted room's files are dropped (in the background, by the last steps of the
+ * deletion's grave: store.ts DELETE_ROOM; or by dropRoom). `att:room:{room}` then holds the files of both rooms; `g` tells them apart: dropRoom
  * deletes only the files of incarnations older than the room of the name that exists at that
  * moment (all of them when none exists), and claim takes only files of the room that exists, so a
  * message of the new room never carries a file that the old room's dropRoom deletes.
@@ -148,6 +148,43 @@ return { scan[1], n }
 /** Ids of a room's set visited per DROP_ROOM step (SSCAN's COUNT: a hint, so a step is about this). */
 export const DROP_ROOM_STEP = 500;
 
+type DropRoomStep = {
+  chatAttDropRoom(...args: (string | number)[]): Promise<[string, number]>;
+};
+
+/** Defines DROP_ROOM on the client (the store's graves run it too: store.ts). */
+export function defineDropRoomStep(redis: Redis): void {
+  if (!('chatAttDropRoom' in redis))
+    redis.defineCommand('chatAttDropRoom', { numberOfKeys: 5, lua: DROP_ROOM });
+}
+
+/**
+ * One DROP_ROOM step over the files uploaded to rooms named `room` from SSCAN `cursor`: the next
+ * cursor ('0': done) and the files deleted. A step may run again or on several nodes at once
+ * (every deletion in it is idempotent), and at any time after the deletion: only files of rooms of
+ * the name that do not exist at that step go.
+ */
+export function dropRoomStep(
+  redis: Redis,
+  keys: RedisKeys,
+  room: string,
+  cursor: string,
+  count = DROP_ROOM_STEP,
+): Promise<[string, number]> {
+  const p = keys.prefix;
+  return (redis as Redis & DropRoomStep).chatAttDropRoom(
+    `${p}att:room:{${room}}`,
+    `${p}att:bytes`,
+    `${p}att:unbound`,
+    keys.rooms(),
+    keys.generation(room),
+    `${p}att:`,
+    room,
+    cursor,
+    count,
+  );
+}
+
 // KEYS: 1 unbound, 2 bytes. ARGV: 1 before, 2 att: prefix, 3 at most this many.
 const EXPIRE = `${FORGET}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
@@ -163,7 +200,6 @@ type Commands = {
   chatAttRelease(...args: (string | number)[]): Promise<number>;
   chatAttDrop(...args: (string | number)[]): Promise<number>;
   chatAttExpire(...args: (string | number)[]): Promise<number>;
-  chatAttDropRoom(...args: (string | number)[]): Promise<[string, number]>;
 };
 
 /** The record as stored: null fields left out (Lua's cjson has no null that survives a round trip). */
@@ -204,7 +240,7 @@ export class RedisAttachments implements AttachmentStore {
     if (!('chatAttRelease' in redis)) redis.defineCommand('chatAttRelease', { lua: RELEASE });
     define('chatAttDrop', 3, DROP);
     define('chatAttExpire', 2, EXPIRE);
-    define('chatAttDropRoom', 5, DROP_ROOM);
+    defineDropRoomStep(redis);
     this.#redis = redis as Redis & Commands;
   }
 
@@ -304,23 +340,11 @@ export class RedisAttachments implements AttachmentStore {
 
   /** In bounded steps (DROP_ROOM_STEP ids each), so a room with many files never holds Redis long. */
   async dropRoom(room: string): Promise<number> {
-    const p = this.#keys.prefix;
     let cursor = '0';
     let dropped = 0;
     do {
-      const [next, n] = await this.#call(() =>
-        this.#redis.chatAttDropRoom(
-          `${p}att:room:{${room}}`,
-          `${p}att:bytes`,
-          `${p}att:unbound`,
-          this.#keys.rooms(),
-          this.#keys.generation(room),
-          `${p}att:`,
-          room,
-          cursor,
-          DROP_ROOM_STEP,
-        ),
-      );
+      const from = cursor;
+      const [next, n] = await this.#call(() => dropRoomStep(this.#redis, this.#keys, room, from));
       cursor = next;
       dropped += n;
     } while (cursor !== '0');

@@ -66,6 +66,7 @@ export async function createRedisBackend(
   const store = new RedisStore(redis.cmd, keys, {
     isAvailable: () => redis.available,
     delivered: events,
+    log,
     ...(options.streamRetention !== undefined ? { streamRetention: options.streamRetention } : {}),
   });
   const bus = new RedisBus(redis.cmd, redis.sub, keys);
@@ -119,6 +120,7 @@ export async function createRedisBackend(
     close() {
       closing ??= (async () => {
         presence.close();
+        await store.close(); // a deleted room's cleanup step in flight ends first
         await events.stop();
         await redis.close();
       })();

@@ -29,7 +29,8 @@
  *   room:{r}:rosterscan          the SSCAN cursor of a roster build in progress (store.ts,
  *                                LIST_MEMBERS): while it exists the roster is incomplete
  *   graves                       zset `<id>:<room>` -> the room's counter when deleted: deletions
- *                                whose grave is still being cleared (store.ts, DELETE_ROOM)
+ *                                whose grave (members, unread entries, files) is still being
+ *                                cleared (store.ts, DELETE_ROOM)
  *   room:{r}:grave:<id>:members  the member set of a deleted room (renamed by DELETE_ROOM), and
  *     / :authors / :mentioned    its authors and mentioned; emptied in steps (GRAVE_STEP)
  *   room:{r}:grave:<id>:lease    expiring: the deleting node is still clearing the grave (a sweep

@@ -34,9 +34,10 @@
  *   every key of it except `seq` and `tip` (a room created again under that name continues its
  *   numbering and its chain of nonces, so no reader's cursor can hide its first events and no
  *   reader takes the new room for a log that went back). Deletion (by the owner, or expiry) is one
- *   script of constant work that takes the room away for everyone, then bounded steps that clear
- *   its members' entries (DELETE_ROOM and GRAVE_STEP: a room of millions of members never blocks
- *   Redis in one script); the room's member set is the truth of who is a member meanwhile.
+ *   script of constant work that takes the room away for everyone (deleteRoom answers then), then
+ *   bounded steps in the background that clear its members' entries and its files (DELETE_ROOM and
+ *   GRAVE_STEP: a room of millions of members never blocks Redis in one script, nor its owner);
+ *   the room's member set is the truth of who is a member meanwhile.
  * - Durability: a method resolves after Redis replied. With `appendonly yes` and `appendfsync
  *   always`, Redis writes and fsyncs the AOF before it replies, so an acknowledged message survives
  *   a crash of Redis itself (with `everysec`, up to one second of acknowledged writes can be lost;
@@ -80,6 +81,7 @@ import {
 } from '../../ports.js';
 import { quoteOf, reactionsOf } from '../message-parts.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
+import { DROP_ROOM_STEP, defineDropRoomStep, dropRoomStep } from './attachments.js';
 import { callRedis, type RedisKeys } from './keys.js';
 import { logTag } from './log-regression.js';
 
@@ -107,8 +109,15 @@ export interface RedisStoreOptions {
    * SPOPped, or by:/mention: entries removed. Default 1000.
    */
   graveChunk?: number;
-  /** Internal (tests): called after each step clearing a grave with the work it did. */
+  /**
+   * Internal (tests): called after each step clearing a grave with the work it did (a step over the
+   * room's files: the files it deleted).
+   */
   graveStepped?: (room: string, done: number) => void | Promise<void>;
+  /** Internal (tests): the SSCAN COUNT of a step over a deleted room's files. Default DROP_ROOM_STEP. */
+  fileChunk?: number;
+  /** Where a background cleanup's failure is reported (it is retried by a later sweep). */
+  log?: (line: string) => void;
   /**
    * Internal (tests): how long a deletion's lease on its grave lasts after its last step (the
    * sweep leaves a grave alone while its lease holds). Default 30000 ms.
@@ -346,20 +355,19 @@ return 'created'
 //   send, react, create's 'exists' check, getRoom), no `public` entry (listings), no member set.
 // - GRAVE_STEP removes one chunk: SPOP about `chunk` names of the grave's members and HDEL their
 //   `member:<user>` entry of the room; then, once the members are done, per name of the grave's
-//   authors/mentioned, the entries of its by:/mention: zset at or below the grave's counter. The
-//   grave leaves `graves` when its three sets are empty (they vanish with their last name).
-//   deleteRoom drives the steps to the end before it answers (their names are the members it
-//   returns, to be told; a member who joined the room created again meanwhile is not among
-//   them); a node that dies or loses Redis meanwhile leaves the grave in `graves`, and any node's
-//   sweep (expireEmptyRooms, every minute) finishes it. Steps of two nodes on one grave take
-//   disjoint names (SPOP); every HDEL and ZREM is idempotent. The deleting node holds a lease on
-//   its grave (`room:{r}:grave:<id>:lease`, set by DELETE_ROOM and renewed by each of its steps,
-//   deleted with the grave's end) and a sweep's step leaves a leased grave alone: the names a
-//   step SPOPs are the members its node tells, so a sweep running meanwhile (every node runs one
-//   a minute) must not take them, or their connections, never told, would stay in the room and
-//   receive the events of a room created again under the name. (The members cleared by a sweep,
-//   after the deleting node died or lost Redis, are not told: their clients learn it at their
-//   next request or reconnection, as after a node's crash.)
+//   authors/mentioned, the entries of its by:/mention: zset at or below the grave's counter. Its
+//   three sets vanish with their last name. Then DROP_ROOM steps (attachments.ts) delete the files
+//   uploaded to rooms of the name that no longer exist (a room with files gets a grave for them
+//   alone), and GRAVE_END takes the grave out of `graves`, last.
+//   deleteRoom answers after DELETE_ROOM: the steps run after, in the background (#clearGrave),
+//   so the owner never waits for them (the hub tells the members by the room's name, not by these
+//   names). A node that dies, loses Redis or closes meanwhile leaves the grave in `graves`, and any
+//   node's sweep (expireEmptyRooms, every minute) finishes it; a failed background step is logged
+//   and left to that sweep. Steps of two nodes on one grave take disjoint names (SPOP); every
+//   HDEL, ZREM and file deletion is idempotent, so a step may run again. The deleting node holds
+//   a lease on its grave (`room:{r}:grave:<id>:lease`, set by DELETE_ROOM and renewed by each of
+//   its room steps, deleted by GRAVE_END) and a sweep's step leaves a leased grave alone, so the
+//   sweeps that every node runs a minute do not repeat the work of a node still at it.
 //
 // Why a `member:<user>` entry still waiting for its step is never taken for membership:
 // the member set is the truth. Every script that adds or removes a membership changes the entry
@@ -377,16 +385,17 @@ return 'created'
 // The by:/mention: zsets have no incarnation either (the names are per room and user): a room
 // created again continues the numbering (seq is kept), so its entries are all above the grave's
 // counter and the step removes only those at or below it (a zset with none above is UNLINKed at
-// once). Meanwhile the stale entries cannot be counted: unread counts are taken after the user's
-// read marker, which JOIN sets at the head (at or above the grave's counter).
+// once). Meanwhile the stale entries cannot be counted: unread and mention counts are taken after
+// the room's base (COUNT_AFTER), the grave's counter or above, whatever seq they are asked from.
 
 // KEYS: 1 rooms, 2 public, 3 roomcount, 4 empty, 5 members, 6 log, 7 msgs, 8 idx, 9 live, 10 authors,
 //       11 mentioned, 12 roster, 13 rosterscan (a roster build in progress: LIST_MEMBERS),
-//       14 graves, 15 seq, 16 grave members, 17 grave authors, 18 grave mentioned, 19 grave lease
+//       14 graves, 15 seq, 16 grave members, 17 grave authors, 18 grave mentioned, 19 grave lease,
+//       20 the files uploaded to rooms of the name (att:room:{r}, attachments.ts)
 // ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>),
 //       5 the lease's milliseconds
-// -> 1 when a grave is left to clear (GRAVE_STEP), 0 when there was nothing to clear; nil when
-// there is no such room; -1 when it is not empty and must be.
+// -> 1 when a grave is left to clear (GRAVE_STEP, then the files: DROP_ROOM of attachments.ts), 0
+// when there was nothing to clear; nil when there is no such room; -1 when it is not empty and must be.
 const DELETE_ROOM = `
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info then return false end
@@ -400,6 +409,7 @@ for i = 0, 2 do
     buried = 1
   end
 end
+if redis.call('EXISTS', KEYS[20]) == 1 then buried = 1 end
 if buried == 1 then
   redis.call('ZADD', KEYS[14], tonumber(redis.call('GET', KEYS[15]) or '0'), ARGV[4])
   redis.call('SET', KEYS[19], '1', 'PX', ARGV[5])
@@ -419,14 +429,15 @@ return buried
 //       6 grave lease
 // ARGV: 1 the grave's entry, 2 chunk, 3 member: prefix, 4 room, 5 by: prefix, 6 mention: prefix,
 //       7 the lease's milliseconds (the deleting node: renews it), or '' (a sweep: leaves a leased
-//       grave alone, answering {2, 0, {}})
-// -> {more, work done (names or zset entries), the members whose entry it removed: not those who
-// joined the room created again under the name meanwhile, whose entry is the new membership's}. At most about
+//       grave alone, answering {2, 0, {}}); {3, 0, {}}: the grave has ended (another node's steps)
+// -> {more (0: the room's keys are cleared, the files are next), work done (names or zset
+// entries), the members whose entry it removed: not those who joined the room created again under
+// the name meanwhile, whose entry is the new membership's}. At most about
 // `chunk` of work: SPOP of chunk names, or zset entries removed (ZREMRANGEBYRANK of at most what is
 // left of the chunk; a whole zset UNLINKed counts 1).
 const GRAVE_STEP = `
 local head = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not head then return {0, 0, {}} end
+if not head then return {3, 0, {}} end
 if ARGV[7] == '' then
   if redis.call('EXISTS', KEYS[6]) == 1 then return {2, 0, {}} end
 else
@@ -469,12 +480,16 @@ local function clear(set, prefix)
 end
 clear(KEYS[3], ARGV[5])
 clear(KEYS[4], ARGV[6])
-if spent < budget then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  redis.call('DEL', KEYS[6])
-  return {0, spent, {}}
-end
+if spent < budget then return {0, spent, {}} end
 return {1, spent, {}}
+`;
+
+// KEYS: 1 graves, 2 grave lease. ARGV: 1 the grave's entry. The grave's room keys and files are
+// cleared: it leaves \`graves\` (last, so that a node dying before this leaves it for a sweep).
+const GRAVE_END = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1
 `;
 
 // The member set (`members`) and the roster (`roster`: the same names in a sorted set, all scores 0,
@@ -693,7 +708,20 @@ if digest and digest ~= ARGV[1] then return {'id_reused'} end
 return {'duplicate', original}
 `;
 
+// Counts after a seq, never at or below the room's base (room:{r}:base, the head of the deleted room
+// of the name it continues): entries there are a deleted room's, left to its grave's steps
+// (DELETE_ROOM), and must not count in the room of the name that exists now.
+// KEYS: 1 base, 2 a zset (live, or mention:<user>), 3 by:<user> (unread: subtracted). ARGV: 1 after.
+const COUNT_AFTER = `
+local after = math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0'))
+local n = redis.call('ZCOUNT', KEYS[2], '(' .. after, '+inf')
+if #KEYS > 2 then n = n - redis.call('ZCOUNT', KEYS[3], '(' .. after, '+inf') end
+if n < 0 then return 0 end
+return n
+`;
+
 type Commands = {
+  chatCountAfter(...args: (string | number)[]): Promise<number>;
   chatStoredSend(...args: (string | number)[]): Promise<[string, string?] | null>;
   chatAppend(...args: (string | number)[]): Promise<[string, string | number | null, string?]>;
   chatBefore(...args: (string | number)[]): Promise<(string | null)[]>;
@@ -702,6 +730,7 @@ type Commands = {
   chatCreateRoom(...args: (string | number)[]): Promise<CreateRoomResult>;
   chatDeleteRoom(...args: (string | number)[]): Promise<0 | 1 | null | -1>;
   chatGraveStep(...args: (string | number)[]): Promise<[number, number, string[]]>;
+  chatGraveEnd(...args: (string | number)[]): Promise<number>;
   chatJoin(...args: (string | number)[]): Promise<JoinResult>;
   chatLeave(...args: (string | number)[]): Promise<number>;
   chatMarkRead(...args: (string | number)[]): Promise<[number, number, number]>;
@@ -722,6 +751,11 @@ export class RedisStore implements AccountStore, RoomStore {
   readonly #graveChunk: number;
   readonly #graveStepped: RedisStoreOptions['graveStepped'];
   readonly #graveLeaseMs: number;
+  readonly #fileChunk: number;
+  readonly #log: (line: string) => void;
+  /** The cleanups of this node's deletions running after their answer (deleteRoom). */
+  readonly #cleanups = new Set<Promise<void>>();
+  #closed = false;
   /** Stream entry nonces: this store's random tag and a count (unique per append, any node). */
   readonly #nonceTag = `${randomBytes(6).toString('base64url')}.`;
   #nonces = 0;
@@ -747,6 +781,10 @@ export class RedisStore implements AccountStore, RoomStore {
     this.#graveLeaseMs = options.graveLeaseMs ?? 30_000;
     if (!Number.isInteger(this.#graveLeaseMs) || this.#graveLeaseMs < 1)
       throw new TypeError('RedisStore: graveLeaseMs must be a positive integer');
+    this.#fileChunk = options.fileChunk ?? DROP_ROOM_STEP;
+    if (!Number.isInteger(this.#fileChunk) || this.#fileChunk < 1)
+      throw new TypeError('RedisStore: fileChunk must be a positive integer');
+    this.#log = options.log ?? ((line) => console.log(line));
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
@@ -756,8 +794,12 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatAfter', 2, AFTER);
     define('chatReact', 6, REACT);
     define('chatCreateRoom', 8, CREATE_ROOM);
-    define('chatDeleteRoom', 19, DELETE_ROOM);
+    define('chatDeleteRoom', 20, DELETE_ROOM);
     define('chatGraveStep', 6, GRAVE_STEP);
+    define('chatGraveEnd', 2, GRAVE_END);
+    // Variable key counts (2 or 3): ioredis takes the count as the first argument.
+    if (!('chatCountAfter' in redis)) redis.defineCommand('chatCountAfter', { lua: COUNT_AFTER });
+    defineDropRoomStep(redis);
     define('chatJoin', 6, JOIN);
     define('chatLeave', 5, LEAVE);
     define('chatMarkRead', 4, MARK_READ);
@@ -853,7 +895,8 @@ export class RedisStore implements AccountStore, RoomStore {
     });
   }
 
-  #deleteRoom(name: string, onlyIfEmpty: boolean): Promise<string[] | null | 'busy'> {
+  /** DELETE_ROOM: the grave's entry ('' for none) when it deleted the room; null: no such room. */
+  #deleteRoom(name: string, onlyIfEmpty: boolean): Promise<string | null | 'busy'> {
     const k = this.#keys;
     const id = randomBytes(9).toString('base64url'); // 12 characters, no ':'
     const grave = (part: string) => k.room(name, `grave:${id}:${part}`);
@@ -878,6 +921,7 @@ export class RedisStore implements AccountStore, RoomStore {
         grave('authors'),
         grave('mentioned'),
         grave('lease'),
+        `${k.prefix}att:room:{${name}}`,
         name,
         k.owned(''),
         onlyIfEmpty ? '1' : '0',
@@ -886,18 +930,21 @@ export class RedisStore implements AccountStore, RoomStore {
       );
       if (res === -1) return 'busy';
       if (res === null) return null;
-      return Number(res) === 1 ? (await this.#clearGrave(`${id}:${name}`, true)).sort() : [];
+      return Number(res) === 1 ? `${id}:${name}` : '';
     });
   }
 
   /**
-   * Drives GRAVE_STEP on a deleted room's grave (entry `<id>:<room>` of `graves`) to its end: the
-   * members whose entry this node's steps removed. Redis unavailable midway: the grave stays in
-   * `graves` for the next sweep once its lease ran out (the room itself is gone already), and the
-   * names cleared so far are answered. `deleting`: this node deleted the room (it holds the lease
-   * and renews it); else a sweep, which leaves a grave alone while its lease holds.
+   * Drives the steps of a deleted room's grave (entry `<id>:<room>` of `graves`) to its end:
+   * GRAVE_STEP until the room's keys are cleared, then DROP_ROOM (attachments.ts) over the files
+   * uploaded to rooms of the name, then GRAVE_END. Each step is bounded and may run again (every
+   * removal in it is idempotent), so a grave left midway (its node died, lost Redis or closed) is
+   * finished by any node's sweep once its lease ran out. `deleting`: this node deleted the room (it
+   * holds the lease and renews it at each step); else a sweep, which leaves a leased grave alone.
+   * Stops before its next step once this store is closed (the lease then runs out). Redis
+   * unavailable: rejects with UnavailableError (the grave stays for a sweep).
    */
-  async #clearGrave(entry: string, deleting: boolean): Promise<string[]> {
+  async #clearGrave(entry: string, deleting: boolean): Promise<void> {
     const k = this.#keys;
     const id = entry.slice(0, 12);
     const room = entry.slice(13);
@@ -910,48 +957,93 @@ export class RedisStore implements AccountStore, RoomStore {
       k.room(room, 'members'),
       grave('lease'),
     ];
-    const cleared: string[] = [];
     for (;;) {
-      let more: number;
-      let done: number;
+      if (this.#closed) return;
+      const res = await this.#call(() =>
+        this.#redis.chatGraveStep(
+          ...keys,
+          entry,
+          this.#graveChunk,
+          k.member(''),
+          room,
+          k.room(room, 'by:'),
+          k.room(room, 'mention:'),
+          deleting ? this.#graveLeaseMs : '',
+        ),
+      );
+      const more = Number(res[0]);
+      // 2: leased, its deleting node is still clearing it; 3: ended meanwhile (another node's).
+      if (more >= 2) return;
+      await this.#graveStepped?.(room, Number(res[1]));
+      if (more === 0) break;
+    }
+    let cursor = '0';
+    do {
+      if (this.#closed) return;
+      const from = cursor;
+      const [next, dropped] = await this.#call(() =>
+        dropRoomStep(this.#redis, k, room, from, this.#fileChunk),
+      );
+      cursor = String(next);
+      await this.#graveStepped?.(room, Number(dropped));
+    } while (cursor !== '0');
+    if (this.#closed) return;
+    await this.#call(() => this.#redis.chatGraveEnd(k.graves(), grave('lease'), entry));
+  }
+
+  /**
+   * Clears the graves left by deletions whose node died, lost Redis or closed midway (see
+   * DELETE_ROOM), at most 100 a sweep (a grave that Redis failed again stays for the next one).
+   */
+  async #clearGraves(): Promise<void> {
+    const entries = await this.#call(() => this.#redis.zrange(this.#keys.graves(), '0', '99'));
+    for (const entry of entries) {
       try {
-        const res = await callRedis(this.#isAvailable, () =>
-          this.#redis.chatGraveStep(
-            ...keys,
-            entry,
-            this.#graveChunk,
-            k.member(''),
-            room,
-            k.room(room, 'by:'),
-            k.room(room, 'mention:'),
-            deleting ? this.#graveLeaseMs : '',
-          ),
-        );
-        more = Number(res[0]);
-        done = Number(res[1]);
-        cleared.push(...res[2]);
+        await this.#clearGrave(entry, false);
       } catch (err) {
-        if (err instanceof UnavailableError) return cleared;
-        throw err;
+        if (!(err instanceof UnavailableError)) throw err;
+        return;
       }
-      if (more === 2) return cleared; // leased: its deleting node is still clearing it
-      await this.#graveStepped?.(room, done);
-      if (more === 0) return cleared;
     }
   }
 
   /**
-   * Clears the graves left by deletions whose node died or lost Redis midway (see DELETE_ROOM), at
-   * most 100 a sweep (a grave that Redis failed again stays for the next one).
+   * Resolves once the room is gone for everyone (DELETE_ROOM, constant work); its grave is cleared
+   * after, in the background (a failure there is logged; a sweep finishes it).
    */
-  async #clearGraves(): Promise<void> {
-    const entries = await this.#call(() => this.#redis.zrange(this.#keys.graves(), '0', '99'));
-    for (const entry of entries) await this.#clearGrave(entry, false);
+  async deleteRoom(name: string): Promise<boolean> {
+    const entry = await this.#deleteRoom(name, false);
+    if (entry === null || entry === 'busy') return false;
+    if (entry !== '') this.#inBackground(entry);
+    return true;
   }
 
-  async deleteRoom(name: string): Promise<string[] | null> {
-    const members = await this.#deleteRoom(name, false);
-    return members === 'busy' ? null : members;
+  #inBackground(entry: string): void {
+    const cleanup = this.#clearGrave(entry, true).then(
+      () => {
+        this.#cleanups.delete(cleanup);
+      },
+      (err: unknown) => {
+        this.#cleanups.delete(cleanup);
+        const why = err instanceof Error ? err.message : String(err);
+        this.#log(`chat: clearing deleted room ${entry.slice(13)} failed (a sweep retries): ${why}`);
+      },
+    );
+    this.#cleanups.add(cleanup);
+  }
+
+  /** Resolves when the cleanups of this node's deletions that are running now have ended. */
+  async settled(): Promise<void> {
+    while (this.#cleanups.size > 0) await Promise.all([...this.#cleanups]);
+  }
+
+  /**
+   * Shutdown: no step starts after this; resolves once a step in flight has ended (before the
+   * Redis client closes). A grave left midway is finished by any node's sweep.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.settled();
   }
 
   listRooms(after: string, limit: number): Promise<RoomListing[]> {
@@ -1093,15 +1185,18 @@ export class RedisStore implements AccountStore, RoomStore {
   }
 
   unreadCount(room: string, user: string, after: number): Promise<number> {
-    return this.#call(async () => {
-      const res = (await this.#redis
-        .pipeline()
-        .zcount(this.#keys.room(room, 'live'), `(${after}`, '+inf')
-        .zcount(this.#keys.room(room, `by:${user}`), `(${after}`, '+inf')
-        .exec()) as [Error | null, number][];
-      for (const [err] of res) if (err) throw err;
-      return Math.max(0, res[0][1] - res[1][1]);
-    });
+    const k = this.#keys;
+    return this.#call(async () =>
+      Number(
+        await this.#redis.chatCountAfter(
+          3,
+          k.base(room),
+          k.room(room, 'live'),
+          k.room(room, `by:${user}`),
+          after,
+        ),
+      ),
+    );
   }
 
   appendEvent(input: AppendInput): Promise<AppendResult> {
@@ -1272,8 +1367,9 @@ export class RedisStore implements AccountStore, RoomStore {
   }
 
   mentionCount(room: string, user: string, after: number): Promise<number> {
-    return this.#call(() =>
-      this.#redis.zcount(this.#keys.room(room, `mention:${user}`), `(${after}`, '+inf'),
+    const k = this.#keys;
+    return this.#call(async () =>
+      Number(await this.#redis.chatCountAfter(2, k.base(room), k.room(room, `mention:${user}`), after)),
     );
   }
 
@@ -1408,6 +1504,15 @@ export class RedisStore implements AccountStore, RoomStore {
     });
   }
 
+  /** A sweep's own deletion: its grave cleared now; Redis failing midway leaves it to the next sweep. */
+  async #clearGraveOrLeave(entry: string): Promise<void> {
+    try {
+      await this.#clearGrave(entry, true);
+    } catch (err) {
+      if (!(err instanceof UnavailableError)) throw err;
+    }
+  }
+
   async expireEmptyRooms(emptySince: number): Promise<string[]> {
     await this.#clearGraves();
     const names = await this.#call(() =>
@@ -1417,7 +1522,10 @@ export class RedisStore implements AccountStore, RoomStore {
     for (const name of names) {
       if (name === DEFAULT_ROOM) continue;
       const result = await this.#deleteRoom(name, true);
-      if (Array.isArray(result)) gone.push(name);
+      if (typeof result === 'string' && result !== 'busy') {
+        gone.push(name);
+        if (result !== '') await this.#clearGraveOrLeave(result);
+      }
       // A name left in the set without its room: drop it (a joined room left the set on its join).
       else if (result === null) await this.#call(() => this.#redis.zrem(this.#keys.emptyRooms(), name));
     }

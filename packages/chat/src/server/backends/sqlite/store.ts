@@ -216,7 +216,7 @@ export class SqliteStore implements AccountStore, RoomStore {
         'INSERT INTO room_seq_floor (name, head) SELECT name, head FROM rooms WHERE name = ? ON CONFLICT (name) DO UPDATE SET head = excluded.head',
       ),
       deleteRoomEvents: db.prepare('DELETE FROM events WHERE room = ?'),
-      deleteRoomMembers: db.prepare('DELETE FROM memberships WHERE room = ? RETURNING user'),
+      deleteRoomMembers: db.prepare('DELETE FROM memberships WHERE room = ?'),
       deleteRoom: db.prepare('DELETE FROM rooms WHERE name = ?'),
       listRooms: db.prepare(
         "SELECT r.name AS room, (SELECT COUNT(*) FROM memberships m WHERE m.room = r.name) AS members FROM rooms r WHERE r.kind = 'public' AND r.name > ? ORDER BY r.name LIMIT ?",
@@ -321,17 +321,17 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.createRoom.run(room.name, room.kind, room.owner, room.createdAt, floor, room.createdAt);
         return 'created';
       }),
-      deleteRoom: db.transaction((name: string): string[] | null => {
-        if (!s.getRoom.get(name)) return null;
+      deleteRoom: db.transaction((name: string): boolean => {
+        if (!s.getRoom.get(name)) return false;
         // Keep the head: the seq of a name never goes back, so a client's or a node's cursor from
         // the deleted room can never hide the events of a new room with the same name.
         s.keepFloor.run(name);
-        const members = (s.deleteRoomMembers.all(name) as { user: string }[]).map((r) => r.user);
+        s.deleteRoomMembers.run(name);
         s.deleteRoomEvents.run(name);
         s.deleteRoomReactions.run(name);
         s.deleteRoomMentions.run(name);
-        s.deleteRoom.run(name);
-        return members.sort();
+        s.deleteRoom.run(name); // its files go with it (attachments.ts: the triggers)
+        return true;
       }),
       join: db.transaction((user: string, room: string, maxRooms: number): JoinResult => {
         if (!s.getRoom.get(room)) return 'no_room';
@@ -555,7 +555,8 @@ export class SqliteStore implements AccountStore, RoomStore {
     return row ? toRoom(row) : null;
   }
 
-  async deleteRoom(name: string): Promise<string[] | null> {
+  /** One transaction: nothing of the room is left when it resolves. */
+  async deleteRoom(name: string): Promise<boolean> {
     return this.#tx.deleteRoom(name);
   }
 

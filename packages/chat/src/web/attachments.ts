@@ -124,6 +124,8 @@ export interface TrayHost {
   room(): string | null;
   /** The room's name as the page shows it. */
   label(room: string): string;
+  /** A file was uploaded (also on a retry) or removed by the user: the failed ones may be fewer. */
+  changed?(): void;
 }
 
 /** Uploads waiting to be sent with the next message, shown above the composer. */
@@ -315,6 +317,7 @@ export class AttachmentTray {
       const hadFocus = document.activeElement === remove;
       this.#remove(upload);
       if (hadFocus) (next?.node.querySelector<HTMLElement>('.upload-remove') ?? this.#input).focus();
+      this.#host.changed?.();
     });
     this.#uploads.push(upload);
     this.#list.append(node);
@@ -371,6 +374,7 @@ export class AttachmentTray {
         node.classList.add('done');
         delete upload.source;
         status.textContent = body.type?.startsWith('image/') ? 'image ready' : 'ready';
+        this.#host.changed?.();
       } else if (xhr.status === 413) this.#fail(upload, `too large (${formatSize(MAX_FILE_BYTES)} at most)`);
       // A wait, or the server's trouble: the same bytes may get through later (Retry).
       else if (xhr.status === 429)

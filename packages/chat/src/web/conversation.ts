@@ -15,7 +15,7 @@ import { type DomElement, parse, plainText, renderFormatted } from './format.js'
 import type { Outbox, Pending } from './outbox.js';
 import { whoReacted } from './reactions.js';
 import { canSendAgain, refusalReason } from './refusal.js';
-import type { ChatState, Room } from './room-state.js';
+import { type ChatState, newMessagesLabel, type Room } from './room-state.js';
 import { buildTimeline, fullTime, shortTime } from './timeline.js';
 
 export interface MessageActions {
@@ -352,6 +352,18 @@ export function renderMessages(
   }
   state.stick = false;
   state.jump = false;
+  seen(state, box);
+}
+
+/**
+ * Tells the state where the reader is (room-state.ts `seenEnd`): at the end, "jump to latest"
+ * goes, with its count; scrolled back, the button says how many messages arrived below.
+ */
+function seen(state: ChatState, box: HTMLElement): void {
+  const atEnd = isNearEnd(box);
+  state.seenEnd(atEnd);
+  if (atEnd) byId('jump-latest').hidden = true;
+  byId('jump-count').textContent = state.newBelow > 0 ? `${newMessagesLabel(state.newBelow)} · ` : '';
 }
 
 /** Why an unsent message was refused, and what the user can do about it. */
@@ -389,15 +401,15 @@ function restoreFocus(list: HTMLElement, spot: { seq: string; selector: string |
   (target ?? li).focus({ preventScroll: true });
 }
 
-/** The reader scrolled: at the end, "jump to latest" goes away. */
-export function onConversationScroll(): void {
-  if (isNearEnd(byId('messages'))) byId('jump-latest').hidden = true;
+/** The reader scrolled: at the end, "jump to latest" goes away (and the count of new messages). */
+export function onConversationScroll(state: ChatState): void {
+  seen(state, byId('messages'));
 }
 
-export function jumpToLatest(): void {
+export function jumpToLatest(state: ChatState): void {
   const box = byId('messages');
   box.scrollTop = box.scrollHeight;
-  byId('jump-latest').hidden = true;
+  seen(state, box);
 }
 
 /** Scrolls to message `seq` and marks it for a moment (a reply's original). */

@@ -106,6 +106,12 @@ let unsent: Map<string, { count: number; draft: boolean; texts: string[] }> | nu
 let lastTypingSent = 0;
 let readTimer: ReturnType<typeof setTimeout> | undefined;
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
+let belowTimer: ReturnType<typeof setTimeout> | undefined;
+/**
+ * What the composer error says of files left out of a message (submitComposer), and their room:
+ * it goes once none of them is left failed in the tray (retried and uploaded, or removed).
+ */
+let filesNote: { room: string; text: string } | null = null;
 
 const actions: Actions = {
   open: (room) => {
@@ -171,6 +177,7 @@ const tray = new AttachmentTray(
       const room = state.rooms.get(name);
       return room ? roomLabel(room, state.me) : name;
     },
+    changed: () => checkFilesNote(),
   },
   byId<HTMLFormElement>('composer'),
   byId<HTMLTextAreaElement>('composer-input'),
@@ -209,6 +216,7 @@ function render(): void {
   if (changes.has('announce') && announce.textContent !== state.announcement.text)
     announce.textContent = state.announcement.text;
   if (changes.has('messages') || changes.has('active')) scheduleRead();
+  fitComposer();
 }
 
 function renderTypingLine(): void {
@@ -506,10 +514,23 @@ function draftDropped(room: string): void {
  */
 function announce(message: ChatMessage): void {
   if (message.room !== state.active || message.user === state.me) return;
+  // Scrolled back, the reader has not reached them: how many, not each (room-state.ts newBelowSaid).
+  if (state.scrolledBack) {
+    sayNewBelow();
+    return;
+  }
   const files = message.attachments?.length ?? 0;
   const text = plainText(parse(message.text)).slice(0, 200);
   const extra = files === 0 ? '' : ` (${files} ${files === 1 ? 'file' : 'files'})`;
   say(message.room, `${message.user}: ${text}${extra}`);
+}
+
+/** The count of the messages below the view, said at most every NEW_BELOW_SAY_MS (the last one too). */
+function sayNewBelow(): void {
+  clearTimeout(belowTimer);
+  const said = state.newBelowSaid();
+  if (typeof said === 'string') say(state.active, said);
+  else if (typeof said === 'number') belowTimer = setTimeout(sayNewBelow, said - Date.now());
 }
 
 /** Sets the live region's text, about `room` (room-state.ts `announcement`: cleared when it goes). */
@@ -519,6 +540,29 @@ function say(room: string | null, text: string): void {
 }
 
 // ---- composer ----
+
+/**
+ * The composer grows with its text from its two rows up to its CSS max-height (a share of the
+ * viewport; a few rows on a phone), then scrolls; it shrinks back once sent. The "jump to latest"
+ * button above it moves up as much (--composer-grow).
+ */
+function fitComposer(): void {
+  const input = byId<HTMLTextAreaElement>('composer-input');
+  input.style.height = '';
+  const rest = input.offsetHeight;
+  // border-box: the borders are part of the height that scrollHeight leaves out.
+  const needed = input.scrollHeight + input.offsetHeight - input.clientHeight;
+  if (needed > rest) input.style.height = `${needed}px`;
+  byId('conversation').style.setProperty('--composer-grow', `${input.offsetHeight - rest}px`);
+}
+
+/** Files left out of a message are all uploaded or removed: what was said of them goes. */
+function checkFilesNote(): void {
+  if (!filesNote || tray.failed(filesNote.room) > 0) return;
+  if (state.composerError === filesNote.text) clearComposerError();
+  filesNote = null;
+  render();
+}
 
 function randomId(): string {
   const bytes = new Uint8Array(12);
@@ -680,6 +724,12 @@ function filesCount(n: number): string {
   return `${n} ${n === 1 ? 'file' : 'files'}`;
 }
 
+/** Says `text` of the open room's failed files, until none is left failed (checkFilesNote). */
+function noteFiles(text: string): void {
+  state.composerError = text;
+  filesNote = { room: state.active, text };
+}
+
 function submitComposer(): void {
   const input = byId<HTMLTextAreaElement>('composer-input');
   const text = input.value;
@@ -706,14 +756,16 @@ function submitComposer(): void {
   const files = editing ? [] : tray.take(state.active);
   const failed = editing ? 0 : tray.failed(state.active);
   const them = failed === 1 ? 'it' : 'them';
+  filesNote = null;
   if (blank && files.length === 0) {
-    if (failed > 0)
-      state.composerError = `${filesCount(failed)} could not be uploaded: retry or remove ${them} above.`;
+    if (failed > 0) noteFiles(`${filesCount(failed)} could not be uploaded: retry or remove ${them} above.`);
     render();
     return;
   }
   if (failed > 0)
-    state.composerError = `Sent without ${filesCount(failed)} that could not be uploaded: retry or remove ${them} above.`;
+    noteFiles(
+      `Sent without ${filesCount(failed)} that could not be uploaded: retry or remove ${them} above.`,
+    );
   if (editing) {
     // Enter on an edit that changes nothing ends it, as Esc does: sent, it would mark the message
     // "(edited)" for everyone and take a seq of the room for nothing.
@@ -859,6 +911,7 @@ async function start(): Promise<void> {
     } else if (event.key === 'Escape' && editing) {
       endEdit();
       saveDraft();
+      fitComposer();
       // What was said about the edit (kept, or its text too long) goes with it.
       if (state.composerError === EDIT_KEPT || state.composerError === tooLong()) {
         clearComposerError();
@@ -869,6 +922,7 @@ async function start(): Promise<void> {
     }
   });
   input.addEventListener('input', () => {
+    fitComposer();
     saveDraft();
     updateMentions(input, () => memberNames(), state.me);
     const now = Date.now();
@@ -930,10 +984,10 @@ async function start(): Promise<void> {
   byId('load-older').addEventListener('click', () => state.loadOlder());
   byId('messages').addEventListener('scroll', () => {
     if (byId('messages').scrollTop < 40) state.loadOlder();
-    onConversationScroll();
+    onConversationScroll(state);
   });
   byId('jump-latest').addEventListener('click', () => {
-    jumpToLatest();
+    jumpToLatest(state);
     input.focus();
   });
   byId('all-rooms').addEventListener('toggle', () => {

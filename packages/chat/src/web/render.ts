@@ -202,7 +202,10 @@ export function renderTyping(state: ChatState, now: number): void {
 }
 
 export function renderErrors(state: ChatState, outbox: Outbox): void {
-  byId('room-error').textContent = state.roomError;
+  // An error, else what a request did that shows nothing else (room-state.ts `roomDone`).
+  const room = byId('room-error');
+  room.textContent = state.roomError || state.roomDone;
+  room.classList.toggle('done', state.roomError === '' && state.roomDone !== '');
   byId('composer-error').textContent = outbox.slowedDown
     ? 'Slow down a little — sending shortly.'
     : state.composerError;

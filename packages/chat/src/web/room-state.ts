@@ -45,6 +45,13 @@ const MAX_REVEAL_PAGES = 20;
 const MAX_NOTICES = 100;
 /** Unread messages remembered one by one; older ones join the server's count (Room.countedAfter). */
 const MAX_COUNTED = 1000;
+/** The live region says how many messages arrived below the view at most this often (newBelowSaid). */
+export const NEW_BELOW_SAY_MS = 5000;
+
+/** The "jump to latest" button's count, and what the live region says of it. */
+export function newMessagesLabel(count: number): string {
+  return `${count} new ${count === 1 ? 'message' : 'messages'}`;
+}
 
 export interface Notice {
   /** Shown after the message with this seq. */
@@ -222,7 +229,22 @@ export class ChatState {
   /** The tab is visible (messages in the open room are then read). */
   visible = true;
   roomError = '';
+  /**
+   * A room request done that shows nothing else (an invitation: the invited user is only added to
+   * the members' list), said where room requests are answered until the next answer; an error
+   * (roomError) is shown instead.
+   */
+  roomDone = '';
   composerError = '';
+  /**
+   * The reader is scrolled back from the end of the open room (conversation.ts says where they
+   * are, seenEnd): messages by others arriving meanwhile are counted in `newBelow` for the "jump
+   * to latest" button, until the reader reaches the end or opens a room.
+   */
+  scrolledBack = false;
+  newBelow = 0;
+  /** The count the live region said last, and when (newBelowSaid): a count, not each message. */
+  #belowSaid = { count: 0, at: Number.NEGATIVE_INFINITY };
   /**
    * What the screen readers' live region (#announce) says, and the room it is about (null: none,
    * as the unsent note, which is about rooms already gone). Cleared when its room goes: it would
@@ -384,11 +406,19 @@ export class ChatState {
         else this.#readElsewhere(msg.room, msg.seq);
         return;
       case 'invited':
-      case 'removed':
+      case 'removed': {
+        const request = msg.ref === undefined ? undefined : this.#requests.get(msg.ref);
         if (msg.ref !== undefined) this.#requests.delete(msg.ref);
         this.roomError = '';
+        // Invited: nothing else shows it but a name added to the members' list (a removal takes
+        // the name away and says "left" in the conversation).
+        const room = this.rooms.get(msg.room);
+        const label = room ? roomLabel(room, this.me) : `#${msg.room}`;
+        this.roomDone =
+          msg.type === 'invited' && request?.kind === 'invite' ? `Invited ${msg.user} to ${label}.` : '';
         this.#changed('errors');
         return;
+      }
       default:
         // ack, pong: the outbox (main.ts) handles them.
         if ('ref' in msg && msg.ref !== undefined) this.#requests.delete(msg.ref);
@@ -525,6 +555,7 @@ export class ChatState {
       if (room.typing.delete(event.message.user)) this.#changed('typing');
       if (event.message.user !== this.me && mentionsMe(event.message, this.me))
         this.#host.mentioned?.(event.message, room);
+      if (event.message.user !== this.me && isActive && this.scrolledBack) this.newBelow++;
       if (event.message.user !== this.me && (!isActive || !this.visible)) {
         this.#countUnread(room, event.message);
         // Arriving while the tab is hidden: the reader finds the divider above it on return.
@@ -694,6 +725,7 @@ export class ChatState {
       previous.unreadOlder = 0;
     }
     this.active = name;
+    if (previous?.name !== name) this.seenEnd(true);
     const room = this.rooms.get(name);
     if (room) {
       if (room.name !== previous?.name || room.unread > 0) {
@@ -847,6 +879,7 @@ export class ChatState {
     if (msg.ref !== undefined) this.#requests.delete(msg.ref);
     if (request && ['join', 'create', 'dm'].includes(request.kind)) {
       this.roomError = '';
+      this.roomDone = '';
       this.#changed('errors');
       this.open(room.name);
     } else this.#changed('rooms');
@@ -956,6 +989,34 @@ export class ChatState {
     const r = this.rooms.get(room);
     if (!r) return 'gone';
     return r.messages.get(seq)?.deleted ? 'deleted' : 'ok';
+  }
+
+  // ---- the reader's place ----
+
+  /**
+   * Where the reader is in the open room (conversation.ts, after each redraw and scroll): at its
+   * end, what arrived below has been seen. (Called with true on opening another room: a count is
+   * the open room's; its redraw and the scroll say where the reader is then.)
+   */
+  seenEnd(atEnd: boolean): void {
+    this.scrolledBack = !atEnd;
+    if (!atEnd) return;
+    this.newBelow = 0;
+    this.#belowSaid.count = 0;
+  }
+
+  /**
+   * What the live region says of the messages arriving below the view: their count, not each
+   * message, and at most once per NEW_BELOW_SAY_MS. A string: say it now; a number: ask again then
+   * (main.ts owns the timer); null: nothing new to say.
+   */
+  newBelowSaid(): string | number | null {
+    if (this.newBelow === 0 || this.newBelow === this.#belowSaid.count) return null;
+    const now = this.#host.now();
+    const due = this.#belowSaid.at + NEW_BELOW_SAY_MS;
+    if (now < due) return due;
+    this.#belowSaid = { count: this.newBelow, at: now };
+    return `${newMessagesLabel(this.newBelow)} below`;
   }
 
   // ---- typing ----

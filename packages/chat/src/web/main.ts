@@ -550,9 +550,11 @@ function fitComposer(): void {
   const input = byId<HTMLTextAreaElement>('composer-input');
   input.style.height = '';
   const rest = input.offsetHeight;
-  // border-box: the borders are part of the height that scrollHeight leaves out.
+  // border-box: the borders are part of the height that scrollHeight leaves out. Empty, the box
+  // keeps its rows: the placeholder's wording is chosen to fit them (placeholder.ts), and a longer
+  // one, chosen while the box was grown, would otherwise keep it tall.
   const needed = input.scrollHeight + input.offsetHeight - input.clientHeight;
-  if (needed > rest) input.style.height = `${needed}px`;
+  if (input.value !== '' && needed > rest) input.style.height = `${needed}px`;
   byId('conversation').style.setProperty('--composer-grow', `${input.offsetHeight - rest}px`);
 }
 

@@ -33,6 +33,19 @@ const chrome = useBrowser();
 
 const title = (page: Page) => page.textContent('#room-title');
 
+/** Scrolls the conversation back (not far enough to load older messages), once the page has seen it. */
+function scrollBack(page: Page): Promise<void> {
+  return page.$eval(
+    '#messages',
+    (box) =>
+      new Promise<void>((resolve) => {
+        // Added after the page's own listener: it runs once the page has handled the scroll.
+        box.addEventListener('scroll', () => resolve(), { once: true });
+        box.scrollTop = 100;
+      }),
+  );
+}
+
 describe('the conversation view', () => {
   it('groups messages under name and avatar, with the day, short times and the full date on hover', async () => {
     const server = await startTestServer();
@@ -126,6 +139,38 @@ describe('the conversation view', () => {
     expect(await alice.page.locator('.unread-divider').count()).toBe(0);
     await alice.context.close();
     await bob.context.close();
+  });
+
+  it('"jump to latest" says how many messages arrived while scrolled back, and the live region only their count', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 100, perSecond: 100 } } });
+    const bob = await TestClient.user(server.origin, 'bob');
+    for (let i = 1; i <= 60; i++)
+      await bob.request('ack', { type: 'send', id: `m${i}`, room: 'general', text: `line ${i}` });
+    const { page } = await signIn(chrome.browser, server.origin, 'alice');
+    await page.locator('#message-list li.message[data-seq="60"]').waitFor();
+    await scrollBack(page);
+    for (let i = 1; i <= 3; i++)
+      await bob.request('ack', { type: 'send', id: `n${i}`, room: 'general', text: `new ${i}` });
+    await page.locator('#message-list li.message[data-seq="63"]').waitFor();
+    await page.waitForFunction(
+      () =>
+        document.querySelector('#jump-latest:not([hidden])')?.textContent ===
+        '3 new messages · Jump to latest ↓',
+    );
+    // Said as a count, never each message: the first one at once, the rest later (rate-limited).
+    expect(await page.textContent('#announce')).toMatch(/^\d new messages? below$/);
+    // At the end: the button goes, with its count; the next one is counted from one.
+    await page.click('#jump-latest');
+    await page.locator('#jump-latest').waitFor({ state: 'hidden' });
+    expect(await page.textContent('#jump-count')).toBe('');
+    await scrollBack(page);
+    await bob.request('ack', { type: 'send', id: 'n4', room: 'general', text: 'new 4' });
+    await page.waitForFunction(
+      () =>
+        document.querySelector('#jump-latest:not([hidden])')?.textContent ===
+        '1 new message · Jump to latest ↓',
+    );
+    await page.context().close();
   });
 
   it('keeps the message read in place when one above it is edited, reacted to or deleted', async () => {

@@ -282,6 +282,8 @@ describe('attachments in the page', () => {
     expect(await left.locator('.upload-retry').isHidden()).toBe(true);
     await left.locator('.upload-remove').click();
     expect(await alice.page.locator('#attachment-tray').isHidden()).toBe(true);
+    // Removed, no failed file is left: the note about it goes (it stayed until the next send).
+    expect(await alice.page.textContent('#composer-error')).toBe('');
   });
 
   it('holds files alone that failed to upload, saying why, and sends them once Retry uploads them', async () => {
@@ -304,6 +306,8 @@ describe('attachments in the page', () => {
     await upload.locator('.upload-retry').click();
     await alice.page.locator('#attachment-tray .upload.done').waitFor();
     expect(await upload.locator('.upload-retry').isHidden()).toBe(true);
+    // No failed file is left: what was said of it goes, before the next send.
+    expect(await alice.page.textContent('#composer-error')).toBe('');
     await alice.page.press('#composer-input', 'Enter');
     await alice.page.waitForSelector('#message-list li.message:not(.pending) .attachments');
     const stored = await server.backend.rooms.messagesBefore('general', 100, 100);

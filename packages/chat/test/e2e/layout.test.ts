@@ -431,3 +431,50 @@ describe('a desktop window with a mouse, as narrow as a phone or just above (600
     await desk.context.close();
   });
 });
+
+describe('the composer', () => {
+  it('grows with a long draft up to its maximum, then scrolls, and shrinks back once sent (desktop and phone)', async () => {
+    const server = await startTestServer();
+    const phone = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true };
+    for (const [name, options] of [
+      ['alice', DESK],
+      ['bob', phone],
+    ] as const) {
+      const { page, context } = await signIn(chrome.browser, server.origin, name, options);
+      const box = () =>
+        page.evaluate(() => {
+          const input = document.querySelector('#composer-input') as HTMLTextAreaElement;
+          const list = (document.querySelector('#messages') as HTMLElement).getBoundingClientRect();
+          return {
+            height: input.getBoundingClientRect().height,
+            scrolls: input.scrollHeight > input.clientHeight,
+            bottom: input.getBoundingClientRect().bottom,
+            list: list.height,
+            listTop: list.top,
+          };
+        });
+      const two = await box();
+      const vh = options.viewport.height;
+      // Three lines: taller than its two rows, and all of it shown.
+      await page.fill('#composer-input', 'one\ntwo\nthree');
+      const three = await box();
+      expect(three.height, name).toBeGreaterThan(two.height);
+      expect(three.scrolls, name).toBe(false);
+      // Forty lines: no taller than its maximum (40% of the viewport), and it scrolls.
+      await page.fill('#composer-input', Array.from({ length: 40 }, (_, i) => `line ${i + 1}`).join('\n'));
+      const long = await box();
+      expect(long.height, name).toBeGreaterThan(three.height);
+      expect(long.height, name).toBeLessThanOrEqual(vh * 0.4 + 1);
+      expect(long.scrolls, name).toBe(true);
+      // The box stays on screen, and the messages keep most of what is left (on a phone too).
+      expect(long.bottom, name).toBeLessThanOrEqual(vh);
+      expect(long.listTop, name).toBeGreaterThanOrEqual(0);
+      expect(long.list, name).toBeGreaterThan(vh * 0.3);
+      // Sent (the composer is emptied as Enter is handled): back to two rows.
+      await page.press('#composer-input', 'Enter');
+      expect(await page.inputValue('#composer-input'), name).toBe('');
+      expect((await box()).height, name).toBe(two.height);
+      await context.close();
+    }
+  });
+});

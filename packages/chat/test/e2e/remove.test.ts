@@ -152,6 +152,12 @@ describe('remove a member who is offline', () => {
       await alice.page.fill('#invite-input', name);
       await alice.page.press('#invite-input', 'Enter');
       await expect.poll(() => server.backend.rooms.isMember(name, 'plans')).toBe(true);
+      // Confirmed where room requests are answered, in the page's words (not as an error).
+      await alice.page.waitForFunction(
+        (n) => document.querySelector('#room-error')?.textContent === `Invited ${n} to #plans.`,
+        name,
+      );
+      expect(await alice.page.getAttribute('#room-error', 'class')).toBe('error done');
     }
     await bob.next('joined', (m) => m.room === 'plans');
 

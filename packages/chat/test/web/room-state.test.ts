@@ -11,7 +11,7 @@ import {
   type RoomState,
   type ServerMessage,
 } from '../../src/shared/protocol.js';
-import { ChatState, TYPING_SHOW_MS } from '../../src/web/room-state.js';
+import { ChatState, NEW_BELOW_SAY_MS, TYPING_SHOW_MS } from '../../src/web/room-state.js';
 
 function setup(rooms: RoomState[] = [general()]) {
   const sent: ClientMessage[] = [];
@@ -350,6 +350,60 @@ describe('ChatState', () => {
     expect(state.unreadElsewhere).toBe(1);
   });
 
+  it('counts the messages of others arriving while the reader is scrolled back, until they reach the end', () => {
+    const { state, last } = setup();
+    state.receive(history('general', last().ref, [], 0));
+    state.seenEnd(true);
+    // At the end, new messages are followed: nothing to count.
+    state.receive(message(1));
+    expect(state.newBelow).toBe(0);
+    state.seenEnd(false);
+    state.receive(message(2));
+    state.receive(message(3, 'alice'));
+    state.receive(message(4));
+    state.receive(message(5));
+    expect(state.newBelow).toBe(3);
+    // Still scrolled back (a redraw, a scroll upwards): the count stays.
+    state.seenEnd(false);
+    expect(state.newBelow).toBe(3);
+    state.seenEnd(true);
+    expect(state.newBelow).toBe(0);
+    // Counted again from one; opening another room ends the count (it is the open room's).
+    state.seenEnd(false);
+    state.receive(message(6));
+    expect(state.newBelow).toBe(1);
+    state.joinOrCreate('random');
+    state.receive({ v: 2, type: 'joined', ref: last().ref, ...roomState('random', { head: 0 }) });
+    expect(state.newBelow).toBe(0);
+    expect(state.scrolledBack).toBe(false);
+  });
+
+  it('says the count of messages below the view, not each one, at most every few seconds', () => {
+    const { state, last, advance, now } = setup();
+    state.receive(history('general', last().ref, [], 0));
+    state.seenEnd(false);
+    expect(state.newBelowSaid()).toBe(null);
+    state.receive(message(1));
+    expect(state.newBelowSaid()).toBe('1 new message below');
+    // Said already: nothing more until another arrives.
+    expect(state.newBelowSaid()).toBe(null);
+    state.receive(message(2));
+    state.receive(message(3));
+    // Too soon: main.ts asks again when it is due.
+    const due = now() + NEW_BELOW_SAY_MS;
+    expect(state.newBelowSaid()).toBe(due);
+    advance(NEW_BELOW_SAY_MS - 1);
+    expect(state.newBelowSaid()).toBe(due);
+    advance(1);
+    expect(state.newBelowSaid()).toBe('3 new messages below');
+    // Reaching the end resets the count said: the next one is said again from one.
+    state.seenEnd(true);
+    state.seenEnd(false);
+    advance(NEW_BELOW_SAY_MS);
+    state.receive(message(4));
+    expect(state.newBelowSaid()).toBe('1 new message below');
+  });
+
   it('starts a room again from its latest page after reset', () => {
     const { state, last } = setup([general(2)]);
     state.receive(history('general', last().ref, [], 2));
@@ -551,9 +605,29 @@ describe('ChatState', () => {
     refuse(last().ref, 'you are already in room plans');
     expect(state.roomError).toBe('You are already in #plans.');
     expect(state.composerError).toBe('');
-    // A real invitation clears what was said.
+    expect(state.roomDone).toBe('');
+    // A real invitation clears what was said, and is confirmed there in the page's words.
     state.invite('plans', 'carol');
     state.receive({ v: 2, type: 'invited', ref: last().ref, room: 'plans', user: 'carol' });
+    expect(state.roomError).toBe('');
+    expect(state.roomDone).toBe('Invited carol to #plans.');
+  });
+
+  it('confirms an invitation until the next room request is answered; an error is shown over it', () => {
+    const plans = roomState('plans', { kind: 'private', owner: 'alice', online: ['alice'] });
+    const { state, last } = setup([general(0), plans]);
+    state.invite('plans', 'dora');
+    state.receive({ v: 2, type: 'invited', ref: last().ref, room: 'plans', user: 'dora' });
+    expect(state.roomDone).toBe('Invited dora to #plans.');
+    // A removal shows itself (the name goes, "left" in the conversation): nothing stays said.
+    state.removeMember('plans', 'dora');
+    state.receive({ v: 2, type: 'removed', ref: last().ref, room: 'plans', user: 'dora' });
+    expect(state.roomDone).toBe('');
+    state.invite('plans', 'dora');
+    state.receive({ v: 2, type: 'invited', ref: last().ref, room: 'plans', user: 'dora' });
+    state.joinOrCreate('random');
+    state.receive({ v: 2, type: 'joined', ref: last().ref, ...roomState('random', { head: 0 }) });
+    expect(state.roomDone).toBe('');
     expect(state.roomError).toBe('');
   });
 

@@ -37,6 +37,7 @@ import {
 } from './options.js';
 import { randomFill } from './random.js';
 import { abortTransport, type ClientHost } from './transport.js';
+import type { WebSocket } from './websocket.js';
 
 /** The options of `new WebSocket(url, protocols, options)`: see CLIENT_OPTIONS in options.ts. */
 export type ClientOptions = OptionsOf<typeof CLIENT_OPTIONS>;
@@ -211,7 +212,7 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     headers,
     buildUpgradeHeaders({
       key,
-      version: opts.protocolVersion,
+      version: opts.protocolVersion as 8 | 13, // checked: 8 or 13 (options.ts)
       protocols,
       extensions: extensionOffer(resolved.deflate),
       // ws sends no Origin for an empty one.
@@ -332,7 +333,8 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     );
   });
 
-  if (opts.finishRequest !== undefined) opts.finishRequest(req, ws);
+  // The host is the WebSocket being opened (its constructor called initiateClient).
+  if (opts.finishRequest !== undefined) opts.finishRequest(req, ws as unknown as WebSocket);
   else req.end();
 }
 

@@ -325,6 +325,8 @@ export const ERROR_CODES = [
    * target or files); nothing was stored. A resend must be the same message; a new one needs a new id.
    */
   'id_reused',
+  /** invite: the user (the owner themselves, too) is already a member of the room; nothing was done. */
+  'already_member',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

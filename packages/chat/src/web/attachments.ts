@@ -1,7 +1,8 @@
 /**
  * Files in the page: pasting or dropping a file (or choosing one with Attach) uploads it to the
  * open room with its progress shown in a tray above the composer; the next message in that room
- * sends the uploaded ones (each room keeps its own, as its draft). Messages show images as
+ * sends the uploaded ones (each room keeps its own, as its draft), and those that failed stay there
+ * marked, with Retry when the same bytes may get through, until removed. Messages show images as
  * thumbnails that open full size in a viewer, and other files as download links with their size.
  *
  * Uploads are XMLHttpRequests (fetch reports no upload progress) of the raw bytes to
@@ -110,9 +111,12 @@ interface Upload {
   file?: Attachment;
   error?: string;
   xhr?: XMLHttpRequest;
+  /** The bytes, kept while an upload may be retried (a failure the same bytes may get past). */
+  source?: File;
   node: HTMLLIElement;
   progress: HTMLProgressElement;
   status: HTMLElement;
+  retry: HTMLButtonElement;
 }
 
 export interface TrayHost {
@@ -187,17 +191,22 @@ export class AttachmentTray {
   }
 
   /**
-   * The uploaded files for `room`, removed from the tray (its failed ones go too). Other rooms'
-   * stay: they are part of those rooms' drafts.
+   * The uploaded files for `room`, removed from the tray. Its failed ones stay there, marked, to
+   * retry or remove (failed() counts them: the page says the message went without them). Other
+   * rooms' stay: they are part of those rooms' drafts.
    */
   take(room: string): Attachment[] {
     const files: Attachment[] = [];
-    for (const upload of this.#uploads.filter((u) => u.room === room)) {
+    for (const upload of this.#uploads.filter((u) => u.room === room && u.file)) {
       if (upload.file) files.push(upload.file);
-      else upload.xhr?.abort();
       this.#remove(upload);
     }
     return files;
+  }
+
+  /** How many of `room`'s files failed to upload (left in the tray by take()). */
+  failed(room: string): number {
+    return this.#uploads.filter((u) => u.room === room && u.state === 'failed').length;
   }
 
   /**
@@ -272,13 +281,30 @@ export class AttachmentTray {
     progress.value = 0;
     const status = el('span', 'upload-status', 'uploading…');
     status.setAttribute('role', 'status');
+    const retry = el('button', 'link upload-retry', 'Retry');
+    retry.type = 'button';
+    retry.setAttribute('aria-label', `Retry ${name}`);
+    retry.hidden = true;
     const remove = el('button', 'link upload-remove', '×');
     remove.type = 'button';
     remove.setAttribute('aria-label', `Remove ${name}`);
     const label = el('span', 'upload-name', name);
     label.title = `${name} (${formatSize(size)}) for ${this.#host.label(room)}`;
-    node.append(label, progress, status, remove);
-    const upload: Upload = { room, name, size, state: 'uploading', node, progress, status };
+    node.append(label, progress, status, retry, remove);
+    const upload: Upload = { room, name, size, state: 'uploading', node, progress, status, retry };
+    retry.addEventListener('click', () => {
+      if (!upload.source || upload.state !== 'failed') return;
+      const taken = this.#uploads.filter((u) => u.room === room && u.state !== 'failed').length;
+      if (taken >= MAX_ATTACHMENTS) {
+        // Others were added while this one had failed: it would be one too many for the message.
+        this.#fail(upload, `at most ${MAX_ATTACHMENTS} files per message`);
+        return;
+      }
+      // The focused Retry hides while the file uploads again: the focus stays on this file's ×.
+      const hadFocus = document.activeElement === retry;
+      this.#upload(upload, upload.source);
+      if (hadFocus) remove.focus();
+    });
     remove.addEventListener('click', () => {
       upload.xhr?.abort();
       // The focus was on this ×, which goes with its file: it moves to the next file's × (or the
@@ -301,7 +327,6 @@ export class AttachmentTray {
     // Counted before this file's entry: the server takes at most MAX_ATTACHMENTS per message.
     const taken = this.#uploads.filter((u) => u.room === room && u.state !== 'failed').length;
     const upload = this.#entry(room, name, file.size);
-    const { node, progress, status } = upload;
     if (taken >= MAX_ATTACHMENTS) {
       this.#fail(upload, `at most ${MAX_ATTACHMENTS} files per message`);
       return;
@@ -314,7 +339,21 @@ export class AttachmentTray {
       this.#fail(upload, 'the file is empty');
       return;
     }
+    this.#upload(upload, file);
+  }
 
+  /** Sends the bytes (again, after a failure the same bytes may get past: Retry). */
+  #upload(upload: Upload, file: File): void {
+    const { room, name, node, progress, status } = upload;
+    upload.state = 'uploading';
+    upload.source = file;
+    delete upload.error;
+    node.classList.remove('failed');
+    progress.hidden = false;
+    progress.value = 0;
+    status.textContent = 'uploading…';
+    status.setAttribute('role', 'status');
+    upload.retry.hidden = true;
     const xhr = new XMLHttpRequest();
     upload.xhr = xhr;
     xhr.open('POST', `/api/attachments?${new URLSearchParams({ room, name })}`);
@@ -330,18 +369,25 @@ export class AttachmentTray {
         upload.file = body as Attachment;
         progress.value = 1;
         node.classList.add('done');
+        delete upload.source;
         status.textContent = body.type?.startsWith('image/') ? 'image ready' : 'ready';
       } else if (xhr.status === 413) this.#fail(upload, `too large (${formatSize(MAX_FILE_BYTES)} at most)`);
-      else if (xhr.status === 429) this.#fail(upload, body.message ?? 'too many uploads — wait a moment');
-      else this.#fail(upload, body.message ?? `upload failed (${xhr.status})`);
+      // A wait, or the server's trouble: the same bytes may get through later (Retry).
+      else if (xhr.status === 429)
+        this.#fail(upload, body.message ?? 'too many uploads — wait a moment', true);
+      else this.#fail(upload, body.message ?? `upload failed (${xhr.status})`, xhr.status >= 500);
     });
-    xhr.addEventListener('error', () => this.#fail(upload, 'upload failed — check the connection'));
+    xhr.addEventListener('error', () => this.#fail(upload, 'upload failed — check the connection', true));
     xhr.send(file);
   }
 
-  #fail(upload: Upload, message: string): void {
+  /** Marks the upload failed, saying why; `retriable`: the same bytes may get through (Retry). */
+  #fail(upload: Upload, message: string, retriable = false): void {
     upload.state = 'failed';
     upload.error = message;
+    delete upload.xhr;
+    if (!retriable) delete upload.source;
+    upload.retry.hidden = !retriable;
     upload.node.classList.add('failed');
     upload.progress.hidden = true;
     upload.status.textContent = message;

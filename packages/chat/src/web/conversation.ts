@@ -2,7 +2,7 @@
  * Drawing the open room's conversation: the timeline (timeline.ts) as list items, messages with
  * avatar and name at the start of a group, formatted text (format.ts), the tools of a message
  * (shown on hover or focus), the unsent messages of the outbox, and the scroll position: follow new
- * messages when at the end, else offer "jump to latest".
+ * messages when at the end, else offer "jump to latest" and keep the message at the top in place.
  *
  * The list is redrawn from the state on each change; the keyboard focus and an open "delete?"
  * question survive the redraw.
@@ -249,6 +249,32 @@ function focusedSpot(list: HTMLElement): { seq: string; selector: string | null 
   return { seq: li.dataset.seq, selector: cls ? `.${cls}` : null };
 }
 
+/** The first message seen at the top of the conversation, and how far below the top it starts. */
+function topMessage(box: HTMLElement, list: HTMLElement): { seq: string; offset: number } | null {
+  const top = box.getBoundingClientRect().top;
+  for (const li of list.querySelectorAll<HTMLElement>('li.message[data-seq]')) {
+    const r = li.getBoundingClientRect();
+    if (r.bottom > top) return { seq: li.dataset.seq as string, offset: r.top - top };
+  }
+  return null;
+}
+
+/**
+ * Puts that message back where it was: an edit, a reaction or a deletion above it changes the
+ * height of what comes before, and the whole list is drawn again (no node for the browser's own
+ * scroll anchoring to hold on to), so the words being read would move.
+ */
+function keepInPlace(
+  box: HTMLElement,
+  list: HTMLElement,
+  anchor: { seq: string; offset: number } | null,
+): void {
+  if (!anchor) return;
+  const li = list.querySelector<HTMLElement>(`li.message[data-seq="${anchor.seq}"]`);
+  if (!li) return;
+  box.scrollTop += li.getBoundingClientRect().top - box.getBoundingClientRect().top - anchor.offset;
+}
+
 export type ScrollMode = 'update' | 'older';
 
 /** The conversation: messages in seq order with notices between them, then the unsent ones. */
@@ -263,6 +289,7 @@ export function renderMessages(
   const fromBottom = box.scrollHeight - box.scrollTop;
   const nearEnd = isNearEnd(box);
   const spot = focusedSpot(list);
+  const anchor = mode === 'update' && !state.jump ? topMessage(box, list) : null;
   const room: Room | undefined = state.rooms.get(state.active);
   const redraw = () => renderMessages(state, outbox, actions, 'older');
   list.replaceChildren();
@@ -319,7 +346,10 @@ export function renderMessages(
     jump.hidden = true;
   } else if (mode === 'older') box.scrollTop = box.scrollHeight - fromBottom;
   else if (state.stick && nearEnd) box.scrollTop = box.scrollHeight;
-  else if (state.stick) jump.hidden = false;
+  else {
+    if (state.stick) jump.hidden = false;
+    keepInPlace(box, list, anchor);
+  }
   state.stick = false;
   state.jump = false;
 }

@@ -64,7 +64,7 @@ const outbox = new Outbox(
     onRejected: (item, code, message) => {
       // Kept and shown in place as not sent, with the reason and what to do: said, not shown twice.
       if (item.room === state.active)
-        byId('announce').textContent = `Your message was not sent: ${refusalReason(item, code, message)}`;
+        say(item.room, `Your message was not sent: ${refusalReason(item, code, message)}`);
     },
     onDropped: (room, items) => unsentDropped(room, items),
     onChange: () => {
@@ -203,6 +203,11 @@ function render(): void {
   if (changes.has('online') || changes.has('active')) renderOnline(state, actions);
   if (changes.has('typing') || changes.has('active')) renderTypingLine();
   if (changes.has('errors') || changes.has('messages')) renderErrors(state, outbox);
+  // Its room gone, the live region is cleared (say() has written any other text already: written
+  // again, the same text could be read out twice).
+  const announce = byId('announce');
+  if (changes.has('announce') && announce.textContent !== state.announcement.text)
+    announce.textContent = state.announcement.text;
   if (changes.has('messages') || changes.has('active')) scheduleRead();
 }
 
@@ -349,7 +354,7 @@ function unsentDropped(room: string, items: Pending[], draft?: string): void {
   const rooms = [...unsent];
   const notice = rooms.map(([name, e]) => droppedNotice(labelOf(name), e.count, e.draft)).join(' ');
   byId('unsent-text').textContent = notice;
-  byId('announce').textContent = notice;
+  say(null, notice);
   const copy = byId('unsent-copy');
   const withText = rooms.filter(([, e]) => e.texts.length > 0);
   copy.hidden = withText.length === 0;
@@ -504,7 +509,13 @@ function announce(message: ChatMessage): void {
   const files = message.attachments?.length ?? 0;
   const text = plainText(parse(message.text)).slice(0, 200);
   const extra = files === 0 ? '' : ` (${files} ${files === 1 ? 'file' : 'files'})`;
-  byId('announce').textContent = `${message.user}: ${text}${extra}`;
+  say(message.room, `${message.user}: ${text}${extra}`);
+}
+
+/** Sets the live region's text, about `room` (room-state.ts `announcement`: cleared when it goes). */
+function say(room: string | null, text: string): void {
+  state.announce(room, text);
+  byId('announce').textContent = text;
 }
 
 // ---- composer ----
@@ -665,6 +676,10 @@ function tooLong(): string {
   return `Message is too long (${maxTextBytes()} bytes at most).`;
 }
 
+function filesCount(n: number): string {
+  return `${n} ${n === 1 ? 'file' : 'files'}`;
+}
+
 function submitComposer(): void {
   const input = byId<HTMLTextAreaElement>('composer-input');
   const text = input.value;
@@ -675,10 +690,9 @@ function submitComposer(): void {
     render();
     return;
   }
-  const files = editing ? [] : tray.take(state.active);
   // The server's rule (shared/blank-text.ts): only spaces or invisible characters is no text.
   const blank = isBlankText(text);
-  if ((blank && files.length === 0) || !state.rooms.has(state.active) || composerRoom !== state.active) {
+  if (!state.rooms.has(state.active) || composerRoom !== state.active) {
     render();
     return;
   }
@@ -687,6 +701,19 @@ function submitComposer(): void {
     render();
     return;
   }
+  // Files that failed to upload stay in the tray, marked, to retry or remove: the message goes
+  // with the ones that did upload, and the user is told it went without the others.
+  const files = editing ? [] : tray.take(state.active);
+  const failed = editing ? 0 : tray.failed(state.active);
+  const them = failed === 1 ? 'it' : 'them';
+  if (blank && files.length === 0) {
+    if (failed > 0)
+      state.composerError = `${filesCount(failed)} could not be uploaded: retry or remove ${them} above.`;
+    render();
+    return;
+  }
+  if (failed > 0)
+    state.composerError = `Sent without ${filesCount(failed)} that could not be uploaded: retry or remove ${them} above.`;
   if (editing) {
     // Enter on an edit that changes nothing ends it, as Esc does: sent, it would mark the message
     // "(edited)" for everyone and take a seq of the room for nothing.
@@ -877,6 +904,13 @@ async function start(): Promise<void> {
   };
   byId('delete-room').addEventListener('click', () => askDelete(true));
   byId('delete-room-no').addEventListener('click', () => askDelete(false));
+  // Esc answers "no", as it closes every other question and edit on the page; the focus goes back
+  // to the Delete room button that asked it.
+  byId('delete-room-confirm').addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    event.preventDefault();
+    askDelete(false);
+  });
   byId('delete-room-yes').addEventListener('click', () => {
     clearTimeout(readTimer);
     byId('delete-room-confirm').hidden = true;

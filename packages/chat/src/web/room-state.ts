@@ -87,6 +87,11 @@ export interface Room {
   firstUnread: number | null;
   /** Unread count when opened, until the history shows where the divider goes. */
   unreadAtOpen: number;
+  /**
+   * Unread messages (of others) older than the loaded ones, when the room was opened with more
+   * unread than one page: the divider moves up as the older pages holding them arrive.
+   */
+  unreadOlder: number;
   /** A message to show that older pages are being loaded for (a reply's original). */
   revealing: number | null;
   revealPages: number;
@@ -137,7 +142,9 @@ export type Change =
   | 'errors'
   | 'directory'
   /** The message in `revealed` is loaded: scroll to it. */
-  | 'reveal';
+  | 'reveal'
+  /** `announcement` changed (its room went: it was cleared). */
+  | 'announce';
 
 type RequestKind =
   | 'join'
@@ -182,6 +189,7 @@ function newRoom(state: RoomState): Room {
     typing: new Map(),
     firstUnread: null,
     unreadAtOpen: 0,
+    unreadOlder: 0,
     revealing: null,
     revealPages: 0,
   };
@@ -215,13 +223,19 @@ export class ChatState {
   visible = true;
   roomError = '';
   composerError = '';
+  /**
+   * What the screen readers' live region (#announce) says, and the room it is about (null: none,
+   * as the unsent note, which is about rooms already gone). Cleared when its room goes: it would
+   * be a stale announcement about a room that no longer exists.
+   */
+  announcement: { room: string | null; text: string } = { room: null, text: '' };
   /** The last page of `rooms` (the directory of public rooms). */
   directory: RoomListing[] = [];
   directoryNext: string | undefined;
   readonly #host: StateHost;
   readonly #requests = new Map<
     string,
-    { kind: RequestKind; room: string; private?: boolean; afterJoin?: boolean }
+    { kind: RequestKind; room: string; private?: boolean; afterJoin?: boolean; user?: string }
   >();
   #nextRef = 1;
 
@@ -234,7 +248,7 @@ export class ChatState {
     kind: RequestKind,
     room: string,
     message: ClientMessage,
-    extra: { private?: boolean; afterJoin?: boolean } = {},
+    extra: { private?: boolean; afterJoin?: boolean; user?: string } = {},
   ): string {
     const ref = `${kind}${this.#nextRef++}`;
     this.#requests.set(ref, { kind, room, ...extra });
@@ -246,6 +260,18 @@ export class ChatState {
 
   #changed(...changes: Change[]): void {
     for (const c of changes) this.changes.add(c);
+  }
+
+  /** Sets what the live region says, about `room` (see `announcement`). */
+  announce(room: string | null, text: string): void {
+    this.announcement = { room, text };
+    this.#changed('announce');
+  }
+
+  /** `name` is no longer the user's: what the live region said about it goes with it. */
+  #forget(name: string): void {
+    this.rooms.delete(name);
+    if (this.announcement.room === name) this.announce(null, '');
   }
 
   /** The first message on a new connection: the head of every room whose messages the page holds. */
@@ -396,7 +422,7 @@ export class ChatState {
         room.tag = null;
       }
     }
-    for (const name of [...this.rooms.keys()]) if (!seen.has(name)) this.rooms.delete(name);
+    for (const name of [...this.rooms.keys()]) if (!seen.has(name)) this.#forget(name);
     if (!this.rooms.has(this.active)) this.active = this.#fallbackRoom();
     // Notices were missed while away: the open room's list is asked for again (shown as it was
     // until the answer), the others' when they are opened. A load of the old connection is over.
@@ -574,6 +600,13 @@ export class ChatState {
     for (const message of messages) room.messages.set(message.seq, message);
     room.hasMore = hasMore;
     room.loadingOlder = false;
+    if (older && room.unreadOlder > 0) {
+      const theirs = messages.filter((m) => m.user !== this.me).map((m) => m.seq);
+      theirs.sort((a, b) => b - a);
+      const n = Math.min(room.unreadOlder, theirs.length);
+      if (n > 0) room.firstUnread = theirs[n - 1];
+      room.unreadOlder = hasMore ? room.unreadOlder - n : 0;
+    }
     if (room.revealing !== null) this.#continueReveal(room);
     if (name !== this.active) return;
     if (older) this.#changed('older');
@@ -656,7 +689,10 @@ export class ChatState {
   /** Shows a room (loading its history the first time) and clears its unread count. */
   open(name: string): void {
     const previous = this.rooms.get(this.active);
-    if (previous && previous.name !== name) previous.firstUnread = null;
+    if (previous && previous.name !== name) {
+      previous.firstUnread = null;
+      previous.unreadOlder = 0;
+    }
     this.active = name;
     const room = this.rooms.get(name);
     if (room) {
@@ -712,11 +748,13 @@ export class ChatState {
 
   /** Where "new messages" goes: before the `count`-th last message by someone else. */
   #divider(room: Room, count: number): number | null {
+    room.unreadOlder = 0;
     if (count <= 0) return null;
     const theirs = [...room.messages.values()]
       .filter((m) => m.user !== this.me)
       .map((m) => m.seq)
       .sort((a, b) => b - a);
+    if (room.hasMore) room.unreadOlder = Math.max(0, count - theirs.length);
     return theirs.length === 0 ? null : theirs[Math.min(count, theirs.length) - 1];
   }
 
@@ -757,7 +795,7 @@ export class ChatState {
   }
 
   invite(room: string, user: string): void {
-    this.#request('invite', room, { v: 2, type: 'invite', room, user });
+    this.#request('invite', room, { v: 2, type: 'invite', room, user }, { user });
   }
 
   /**
@@ -817,7 +855,7 @@ export class ChatState {
   #left(name: string, reason: 'deleted' | 'removed' | undefined): void {
     const room = this.rooms.get(name);
     if (!room) return;
-    this.rooms.delete(name);
+    this.#forget(name);
     // Deleted by its owner: the others are told (the owner asked for it).
     if (reason === 'deleted' && room.owner !== this.me) {
       this.roomError = `${roomLabel(room, this.me)} was deleted by its owner`;
@@ -850,6 +888,19 @@ export class ChatState {
         // Not joinable, yet taken: a private room the user is not in ("already exists" would
         // answer a question the user did not ask, after they asked to join it).
         this.roomError = `#${request.room} is a private room: its owner can invite you`;
+        this.#changed('errors');
+        return;
+      }
+      if (request.kind === 'invite' && code === 'already_member') {
+        // Nothing was done (the server's `invited` would have said someone was let in): said in
+        // the page's words, the room as the page names it.
+        const room = this.rooms.get(request.room);
+        const label = room ? roomLabel(room, this.me) : `#${request.room}`;
+        const who = request.user ?? '';
+        this.roomError =
+          who.toLowerCase() === this.me.toLowerCase()
+            ? `You are already in ${label}.`
+            : `${who} is already in ${label}.`;
         this.#changed('errors');
         return;
       }

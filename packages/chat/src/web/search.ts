@@ -55,6 +55,13 @@ export function highlighted(text: string, ranges: readonly [number, number][]): 
   return out;
 }
 
+/** Whether the two elements' boxes share some area of the page. */
+function overlaps(a: Element, b: Element): boolean {
+  const p = a.getBoundingClientRect();
+  const q = b.getBoundingClientRect();
+  return p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom;
+}
+
 function timeOf(ts: number): HTMLTimeElement {
   const time = el('time', '', new Date(ts).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }));
   time.dateTime = new Date(ts).toISOString();
@@ -244,6 +251,9 @@ export class SearchPanel {
       item.classList.add('search-target');
       item.scrollIntoView({ block: 'center' });
       item.focus({ preventScroll: true });
+      // The message is what the hit was for: where the panel lies over it (a phone, where the
+      // panel is as wide as the screen) the panel gives way. The search box keeps the query.
+      if (overlaps(this.#panel, item)) this.close();
       setTimeout(() => item.classList.remove('search-target'), FLASH_MS);
       return;
     }

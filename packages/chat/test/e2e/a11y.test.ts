@@ -480,4 +480,25 @@ describe('announcements', () => {
     await alice.context.close();
     await bob.context.close();
   });
+  it('clears what it said about a room once that room is deleted', async () => {
+    // Regression: "bob: last words" stayed in the live region after #doomed was deleted, a stale
+    // announcement about a room that no longer exists.
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await openRoom(bob.page, 'doomed');
+    await openRoom(alice.page, 'doomed');
+    await sendMessage(bob.page, 'last words');
+    await alice.page.waitForFunction(
+      () => document.querySelector('#announce')?.textContent === 'bob: last words',
+    );
+    await bob.page.click('#delete-room');
+    await bob.page.click('#delete-room-yes');
+    await alice.page.waitForFunction(
+      () => document.querySelector('#room-error')?.textContent === '#doomed was deleted by its owner',
+    );
+    expect(await alice.page.textContent('#announce')).toBe('');
+    await alice.context.close();
+    await bob.context.close();
+  });
 });

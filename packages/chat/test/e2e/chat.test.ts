@@ -437,4 +437,29 @@ describe('chat page', () => {
     expect(await focusMatches(alice.page, '#composer-input')).toBe(true);
     await alice.context.close();
   });
+
+  it('Esc closes the "delete this room?" question and gives the focus back to Delete room', async () => {
+    // Regression: Esc did nothing there, while it closes every other dialog and edit on the page.
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    await alice.page.fill('#room-input', 'kept');
+    await alice.page.press('#room-input', 'Enter');
+    await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#kept');
+    await alice.page.focus('#delete-room');
+    await alice.page.keyboard.press('Enter');
+    expect(await focusMatches(alice.page, '#delete-room-no')).toBe(true);
+    await alice.page.keyboard.press('Escape');
+    expect(await alice.page.isHidden('#delete-room-confirm')).toBe(true);
+    expect(await alice.page.isVisible('#delete-room')).toBe(true);
+    expect(await focusMatches(alice.page, '#delete-room')).toBe(true);
+    // From the question's other button too, and the room is still there.
+    await alice.page.keyboard.press('Enter');
+    await alice.page.keyboard.press('Shift+Tab');
+    expect(await focusMatches(alice.page, '#delete-room-yes')).toBe(true);
+    await alice.page.keyboard.press('Escape');
+    expect(await alice.page.isHidden('#delete-room-confirm')).toBe(true);
+    expect(await focusMatches(alice.page, '#delete-room')).toBe(true);
+    expect(await alice.page.textContent('#room-title')).toBe('#kept');
+    await alice.context.close();
+  });
 });

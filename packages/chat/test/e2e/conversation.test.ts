@@ -1,16 +1,17 @@
 /**
  * The conversation view of issue 16 in a real browser, with two users: grouping, day separator,
- * times, the "new messages" divider and "jump to latest"; message tools on hover or focus with a
- * confirmed delete and "(edited)"; formatting (and markup staying text); dark mode; the phone
- * layout; the keyboard; direct messages from a name; the owner deleting a room. The README's
- * screenshots (light, dark, phone) are taken here.
+ * times, the "new messages" divider and "jump to latest", the message read kept in place while
+ * those above it change; message tools on hover or focus with a confirmed delete and "(edited)";
+ * formatting (and markup staying text); dark mode; the phone layout; the keyboard; direct messages
+ * from a name; the owner deleting a room. The README's screenshots (light, dark, phone) are taken
+ * here.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { startTestServer } from '../helpers.js';
+import { startTestServer, TestClient } from '../helpers.js';
 import {
   deleteMessage,
   messageTexts,
@@ -125,6 +126,35 @@ describe('the conversation view', () => {
     expect(await alice.page.locator('.unread-divider').count()).toBe(0);
     await alice.context.close();
     await bob.context.close();
+  });
+
+  it('keeps the message read in place when one above it is edited, reacted to or deleted', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 100, perSecond: 100 } } });
+    const bob = await TestClient.user(server.origin, 'bob');
+    for (let i = 1; i <= 60; i++)
+      await bob.request('ack', { type: 'send', id: `m${i}`, room: 'general', text: `line ${i}` });
+    const { page } = await signIn(chrome.browser, server.origin, 'alice');
+    await page.locator('#message-list li.message[data-seq="60"]').waitFor();
+    // Scrolled back: message 40 at the top of the conversation, 30 to 39 above it.
+    await page.$eval('#message-list li.message[data-seq="40"]', (li) =>
+      li.scrollIntoView({ block: 'start' }),
+    );
+    const top = () =>
+      page.$eval('#message-list li.message[data-seq="40"] .text', (text) =>
+        Math.round(
+          text.getBoundingClientRect().top - document.getElementById('messages')!.getBoundingClientRect().top,
+        ),
+      );
+    const before = await top();
+    bob.send({ v: 2, type: 'edit', room: 'general', seq: 30, text: 'a much longer line '.repeat(40) });
+    await page.locator('#message-list li.message[data-seq="30"] .edited').waitFor();
+    expect(await top()).toBe(before);
+    bob.send({ v: 2, type: 'react', room: 'general', target: 31, emoji: '👍', on: true });
+    await page.locator('#message-list li.message[data-seq="31"] [data-emoji="👍"]').waitFor();
+    expect(await top()).toBe(before);
+    bob.send({ v: 2, type: 'delete', room: 'general', seq: 30 });
+    await page.locator('#message-list li.message[data-seq="30"] .edited').waitFor({ state: 'detached' });
+    expect(await top()).toBe(before);
   });
 
   it('shows Edit and Delete only on hover or focus of one\u2019s own messages, asks before deleting, and dates the edit', async () => {

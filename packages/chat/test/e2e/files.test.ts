@@ -1,7 +1,7 @@
 /**
  * Search and attachments in a real browser, with two users: search finds messages across rooms
  * with the words highlighted (as text, never HTML) and a click opens the room at the message even
- * when it is pages back; a pasted image reaches the other user as a thumbnail that opens full
+ * when it is pages back (on a phone, the results panel then gives way to it); a pasted image reaches the other user as a thumbnail that opens full
  * size, a dropped file as a download link; an uploaded HTML or SVG file runs no script, opened
  * or embedded.
  */
@@ -78,6 +78,33 @@ describe('search in the page', () => {
     );
     await page.press('#search-input', 'Escape');
     expect(await page.locator('#search-results').isHidden()).toBe(true);
+  });
+
+  it('on a phone, the results give way to the message a hit opens (the panel lay over all of it)', async () => {
+    const server = await startTestServer({ limits: { messageRate: fast } });
+    const carol = await TestClient.user(server.origin, 'carol');
+    // 30 hits: the panel is as tall as it gets (70% of the screen), over the conversation.
+    for (let i = 1; i <= 30; i++) await say(carol, 'general', `m${i}`, `needle ${i}`);
+    const { page } = await signIn(browser, server.origin, 'bob', {
+      viewport: { width: 375, height: 667 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    await page.waitForSelector('#message-list li.message');
+    await page.fill('#search-input', 'needle');
+    await page.press('#search-input', 'Enter');
+    await page.locator('#search-results .search-hit[data-seq="11"]').tap();
+    const target = page.locator('#message-list li.message[data-seq="11"].search-target');
+    await target.waitFor();
+    expect(await page.locator('#search-results').isHidden()).toBe(true);
+    // What a finger touches at the middle of the message's words is the message.
+    expect(
+      await target.evaluate((node) => {
+        const r = node.querySelector('.text')!.getBoundingClientRect();
+        return node.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2));
+      }),
+    ).toBe(true);
+    expect(await page.locator('#search-input').inputValue()).toBe('needle');
   });
 
   it('shows a hit too far back to page to in context, in the panel (history around)', async () => {
@@ -227,6 +254,61 @@ describe('attachments in the page', () => {
     expect(await alice.page.locator('#attachment-tray .upload-status').textContent()).toMatch(/^too large/);
     await alice.page.click('#attachment-tray .upload-remove');
     expect(await alice.page.locator('#attachment-tray').isHidden()).toBe(true);
+  });
+
+  it('sends a message with the files that uploaded, and keeps a failed one in the tray, saying so', async () => {
+    // Regression: a file that had failed to upload was dropped from the tray, unsaid, when the
+    // message went.
+    const server = await startTestServer({ attachments: { maxBytes: 100 } });
+    const alice = await signIn(browser, server.origin, 'alice');
+    await give(alice.page, 'paste', [
+      { name: 'small.txt', type: 'text/plain', base64: Buffer.from('hello').toString('base64') },
+      { name: 'big.txt', type: 'text/plain', base64: Buffer.alloc(500, 0x61).toString('base64') },
+    ]);
+    await alice.page.locator('#attachment-tray .upload.failed').waitFor();
+    await alice.page.locator('#attachment-tray .upload.done').waitFor();
+    await sendMessage(alice.page, 'one of two');
+    await alice.page.waitForSelector('#message-list li.message:not(.pending) .attachments');
+    const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
+    expect(stored.map((m) => m.attachments?.map((a) => a.name))).toEqual([['small.txt']]);
+    expect(await alice.page.textContent('#composer-error')).toBe(
+      'Sent without 1 file that could not be uploaded: retry or remove it above.',
+    );
+    const left = alice.page.locator('#attachment-tray .upload:not([hidden])');
+    expect(await left.count()).toBe(1);
+    expect(await left.locator('.upload-name').textContent()).toBe('big.txt');
+    expect(await left.locator('.upload-status').textContent()).toMatch(/^too large/);
+    // Too large is for good: no Retry, only the ×.
+    expect(await left.locator('.upload-retry').isHidden()).toBe(true);
+    await left.locator('.upload-remove').click();
+    expect(await alice.page.locator('#attachment-tray').isHidden()).toBe(true);
+  });
+
+  it('holds files alone that failed to upload, saying why, and sends them once Retry uploads them', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    // The connection fails for the first try (a request/reply barrier: the route answers it).
+    await alice.page.route('**/api/attachments?*', (route) => route.abort('connectionfailed'));
+    await give(alice.page, 'paste', [
+      { name: 'note.txt', type: 'text/plain', base64: Buffer.from('hello').toString('base64') },
+    ]);
+    const upload = alice.page.locator('#attachment-tray .upload');
+    await alice.page.locator('#attachment-tray .upload.failed').waitFor();
+    expect(await upload.locator('.upload-status').textContent()).toBe('upload failed — check the connection');
+    await alice.page.press('#composer-input', 'Enter');
+    expect(await alice.page.textContent('#composer-error')).toBe(
+      '1 file could not be uploaded: retry or remove it above.',
+    );
+    expect(await upload.count()).toBe(1);
+    await alice.page.unroute('**/api/attachments?*');
+    await upload.locator('.upload-retry').click();
+    await alice.page.locator('#attachment-tray .upload.done').waitFor();
+    expect(await upload.locator('.upload-retry').isHidden()).toBe(true);
+    await alice.page.press('#composer-input', 'Enter');
+    await alice.page.waitForSelector('#message-list li.message:not(.pending) .attachments');
+    const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
+    expect(stored.map((m) => m.attachments?.map((a) => a.name))).toEqual([['note.txt']]);
+    expect(await alice.page.textContent('#composer-error')).toBe('');
   });
 
   it('refuses an eleventh file for one message in the tray, and sends the ten', async () => {

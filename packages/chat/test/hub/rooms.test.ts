@@ -293,6 +293,38 @@ describe('private rooms and direct messages', () => {
     expect(welcome.rooms.map((r) => r.room)).toEqual(['general', 'plans']);
   });
 
+  it('inviting a member, or oneself, is refused already_member: nothing done, no notice', async () => {
+    // Regression: both were answered `invited`, as if someone had been let in, so the page could
+    // not tell the owner that nothing happened.
+    const server = await startTestServer();
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bob = await TestClient.user(server.origin, 'bob');
+    await alice.request('joined', { type: 'create', room: 'plans', private: true });
+    await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' });
+    await alice.next('member', (m) => m.user === 'bob');
+    await bob.next('joined', (m) => m.room === 'plans');
+    expect(await alice.request('error', { type: 'invite', room: 'plans', user: 'BOB' })).toEqual({
+      v: 2,
+      type: 'error',
+      ref: 'r3',
+      code: 'already_member',
+      message: 'bob is already in room plans',
+    });
+    expect(await alice.request('error', { type: 'invite', room: 'plans', user: 'Alice' })).toEqual({
+      v: 2,
+      type: 'error',
+      ref: 'r4',
+      code: 'already_member',
+      message: 'you are already in room plans',
+    });
+    // No second member notice or joined (the first ones were taken above): the barriers prove
+    // nothing else arrived meanwhile.
+    await alice.barrier();
+    await bob.barrier();
+    expect(alice.messages.filter((m) => m.type === 'member' && m.user === 'bob')).toEqual([]);
+    expect(bob.messages.filter((m) => m.type === 'joined' && m.room === 'plans')).toEqual([]);
+  });
+
   it('a direct message is one room for two users, whoever starts it; nobody else can enter it', async () => {
     const server = await startTestServer();
     const alice = await TestClient.user(server.origin, 'Alice');

@@ -414,6 +414,34 @@ describe('ChatState', () => {
     expect(state.rooms.get('random')?.firstUnread).toBeNull();
   });
 
+  it('moves "new messages" up as older pages arrive when more are unread than the first page holds', () => {
+    const random = roomState('random', { head: 120, unread: 110, online: ['alice'] });
+    const { state, last } = setup([general(0), random]);
+    state.receive(history('general', last().ref, [], 0));
+    state.open('random');
+    const page = (from: number, to: number, hasMore: boolean): ServerMessage => ({
+      ...(history('random', last().ref, [], 120) as Extract<ServerMessage, { type: 'history' }>),
+      messages: Array.from(
+        { length: to - from + 1 },
+        (_, i) => (message(from + i, 'bob', 'random') as { message: ChatMessage }).message,
+      ),
+      hasMore,
+    });
+    // Unread: 11 to 120; the first page holds 71 to 120.
+    state.receive(page(71, 120, true));
+    expect(state.rooms.get('random')?.firstUnread).toBe(71);
+    state.loadOlder();
+    state.receive(page(21, 70, true));
+    expect(state.rooms.get('random')?.firstUnread).toBe(21);
+    state.loadOlder();
+    state.receive(page(1, 20, false));
+    expect(state.rooms.get('random')?.firstUnread).toBe(11);
+    // Opened again with nothing unread: the divider is gone and stays gone with older pages.
+    state.open('general');
+    state.open('random');
+    expect(state.rooms.get('random')?.firstUnread).toBeNull();
+  });
+
   it('marks the first message that arrives while the tab is hidden', () => {
     const { state, last } = setup();
     state.receive(history('general', last().ref, [], 0));
@@ -433,6 +461,34 @@ describe('ChatState', () => {
     state.receive({ v: 2, type: 'left', room: 'plans', reason: 'deleted' });
     expect(state.rooms.has('plans')).toBe(false);
     expect(state.roomError).toBe('#plans was deleted by its owner');
+  });
+
+  it('the live region forgets what it said about a room once the room is gone (deleted, or absent on a resume)', () => {
+    // Regression: #announce kept "bob: …" of a deleted room, a stale announcement about a room
+    // that no longer exists.
+    const { state } = setup([general(0), roomState('plans', { owner: 'bob' }), roomState('misc')]);
+    state.announce('plans', 'bob: see you in plans');
+    state.changes.clear();
+    state.receive({ v: 2, type: 'left', room: 'misc', reason: 'deleted' });
+    expect(state.announcement).toEqual({ room: 'plans', text: 'bob: see you in plans' });
+    expect(state.changes.has('announce')).toBe(false);
+    state.receive({ v: 2, type: 'left', room: 'plans', reason: 'deleted' });
+    expect(state.announcement).toEqual({ room: null, text: '' });
+    expect(state.changes.has('announce')).toBe(true);
+    // Gone from the welcome of a resume (deleted while offline): the same.
+    state.announce('general', 'bob: hi');
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: [roomState('misc')],
+      limits: DEFAULT_LIMITS,
+    });
+    expect(state.announcement).toEqual({ room: null, text: '' });
+    // What is about no room (the unsent note, about rooms already gone) stays.
+    state.announce(null, '1 unsent message to #plans was dropped.');
+    state.receive({ v: 2, type: 'left', room: 'misc', reason: 'deleted' });
+    expect(state.announcement.text).toBe('1 unsent message to #plans was dropped.');
   });
 
   it('a removed member loses the room, open or not, and is told; others only see the notice', () => {
@@ -481,6 +537,24 @@ describe('ChatState', () => {
     expect(state.roomError).toBe('');
     state.receive({ v: 2, type: 'member', room: 'plans', user: 'bob', joined: false });
     expect(state.rooms.get('plans')?.online).toEqual(new Set(['alice']));
+  });
+
+  it('inviting a member or oneself says so where room requests are answered (already_member)', () => {
+    const plans = roomState('plans', { kind: 'private', owner: 'alice', online: ['alice', 'bob'] });
+    const { state, last } = setup([general(0), plans]);
+    const refuse = (ref: string, message: string) =>
+      state.receive({ v: 2, type: 'error', ref, code: 'already_member', message });
+    state.invite('plans', 'bob');
+    refuse(last().ref, 'bob is already in room plans');
+    expect(state.roomError).toBe('bob is already in #plans.');
+    state.invite('plans', 'Alice');
+    refuse(last().ref, 'you are already in room plans');
+    expect(state.roomError).toBe('You are already in #plans.');
+    expect(state.composerError).toBe('');
+    // A real invitation clears what was said.
+    state.invite('plans', 'carol');
+    state.receive({ v: 2, type: 'invited', ref: last().ref, room: 'plans', user: 'carol' });
+    expect(state.roomError).toBe('');
   });
 
   it("a private room's members load page after page, with the member notices heard meanwhile", () => {

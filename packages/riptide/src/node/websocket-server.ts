@@ -355,7 +355,10 @@ export class WebSocketServer extends EventEmitter {
     if (this._state === CLOSING) return;
     this._state = CLOSING;
     this._heartbeat?.stop();
-    if (this._sweepTimer !== null) {
+    // The handshake sweep keeps running while a socket is mid-handshake: without its deadline
+    // a peer that never finishes its head would hold its descriptor (and, in {port} mode, the
+    // server's 'close') forever.
+    if (this._sweepTimer !== null && this._pending.size === 0) {
       clearTimeout(this._sweepTimer);
       this._sweepTimer = null;
     }
@@ -579,7 +582,7 @@ export class WebSocketServer extends EventEmitter {
     (socket as Duplex & { [kPendingServer]?: WebSocketServer })[kPendingServer] = this;
     // on, not once: _untrackPending removes it, and once() would allocate a wrapper per socket.
     socket.on('close', pendingSocketClosed);
-    if (this._sweepTimer === null && this._state === RUNNING) {
+    if (this._sweepTimer === null) {
       this._sweepTimer = setTimeout(sweepPending, timeout, this);
       this._sweepTimer.unref();
     }

@@ -531,6 +531,29 @@ describe('limits', () => {
     await closed;
   });
 
+  it('regression: close() keeps the handshake deadline, so a socket mid-handshake cannot hold the server open', async () => {
+    // close() used to clear the sweep timer: a peer that connected and never finished its head
+    // kept its descriptor forever and the {port} server's 'close' never came.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { wss, port } = await start({ handshakeTimeout: 150 });
+    const pending = (wss as unknown as { _pending: Map<unknown, number> })._pending;
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    cleanups.push(() => void socket.destroy()); // lets the server close if this test fails
+    const socketClosed = once(socket, 'close');
+    await once(socket, 'connect');
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    await until(() => pending.size === 1);
+    const serverClosed = once(wss, 'close');
+    wss.close();
+    vi.advanceTimersByTime(149);
+    expect(pending.size).toBe(1);
+    vi.advanceTimersByTime(1);
+    expect(pending.size).toBe(0);
+    await socketClosed;
+    await serverClosed;
+  });
+
   it('sockets that close before upgrading leave the handshake-timeout list at once', async () => {
     const { wss, port } = await start({ handshakeTimeout: 60_000 });
     const pending = (wss as unknown as { _pending: Map<unknown, number> })._pending;

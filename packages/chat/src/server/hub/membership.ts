@@ -151,11 +151,20 @@ export class MembershipHandlers {
     if (result === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
     if (result === 'too_many_rooms')
       return this.#fail(conn, ref, 'too_many_rooms', `${target.name} is in too many rooms`);
+    // Nothing was done: said as such, not answered `invited` as if someone had been let in (the
+    // owner, in the room to invite, is always a member).
+    if (result === 'member')
+      return this.#fail(
+        conn,
+        ref,
+        'already_member',
+        target.name === conn.user
+          ? `you are already in room ${room}`
+          : `${target.name} is already in room ${room}`,
+      );
     reply(conn, ref, { v, type: 'invited', room, user: target.name });
-    if (result === 'joined') {
-      this.#local.notice(room, { v, type: 'member', room, user: target.name, joined: true });
-      this.#local.tellUser(target.name, { op: 'joined', room });
-    }
+    this.#local.notice(room, { v, type: 'member', room, user: target.name, joined: true });
+    this.#local.tellUser(target.name, { op: 'joined', room });
   }
 
   /**

@@ -37,7 +37,6 @@ import {
 } from './options.js';
 import { randomFill } from './random.js';
 import { abortTransport, type ClientHost } from './transport.js';
-import type { WebSocket } from './websocket.js';
 
 /** The options of `new WebSocket(url, protocols, options)`: see CLIENT_OPTIONS in options.ts. */
 export type ClientOptions = OptionsOf<typeof CLIENT_OPTIONS>;
@@ -333,8 +332,10 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     );
   });
 
-  // The host is the WebSocket being opened (its constructor called initiateClient).
-  if (opts.finishRequest !== undefined) opts.finishRequest(req, ws as unknown as WebSocket);
+  // The host is the WebSocket being opened (its constructor called initiateClient); the callback's
+  // type names it, which this module does not import (websocket.ts imports this one).
+  type OpeningSocket = Parameters<NonNullable<typeof opts.finishRequest>>[1];
+  if (opts.finishRequest !== undefined) opts.finishRequest(req, ws as unknown as OpeningSocket);
   else req.end();
 }
 

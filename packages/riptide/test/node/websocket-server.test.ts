@@ -574,6 +574,24 @@ describe('limits', () => {
     await serverClosed;
   });
 
+  it('regression: handleUpgrade after close() answers 503 and leaves no sweep timer once the socket went', async () => {
+    const wss = new WebSocketServer({ noServer: true, handshakeTimeout: 60_000 });
+    const internals = wss as unknown as { _pending: Map<unknown, number>; _sweepTimer: unknown };
+    const server = http.createServer();
+    server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, () => {}));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    wss.close();
+    const { port } = server.address() as { port: number };
+    const ws = new WS(`ws://127.0.0.1:${port}`);
+    ws.on('error', () => {});
+    const [, res] = await once<[unknown, http.IncomingMessage]>(ws, 'unexpected-response');
+    expect(res.statusCode).toBe(503);
+    res.socket.destroy();
+    await until(() => internals._pending.size === 0);
+    expect(internals._sweepTimer).toBeNull();
+  });
+
   it('sockets that close before upgrading leave the handshake-timeout list at once', async () => {
     const { wss, port } = await start({ handshakeTimeout: 60_000 });
     const pending = (wss as unknown as { _pending: Map<unknown, number> })._pending;

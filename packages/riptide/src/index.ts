@@ -13,6 +13,7 @@ export {
   CloseEvent,
   ErrorEvent,
   Event,
+  type EventHandler,
   type EventListener,
   MessageEvent,
   type WebSocketEventMap,
@@ -20,7 +21,7 @@ export {
 export type { HeartbeatOptions } from './node/options.js';
 export { createWebSocketStream } from './node/stream.js';
 export type { PublishOptions } from './node/topics.js';
-export type { BinaryType, RawData, SendCallback, SendData, SendOptions } from './node/websocket.js';
+export type { BinaryType, Data, RawData, SendCallback, SendData, SendOptions } from './node/websocket.js';
 export { WebSocket } from './node/websocket.js';
 export {
   type PerMessageDeflateOptions,

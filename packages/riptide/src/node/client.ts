@@ -211,7 +211,7 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     headers,
     buildUpgradeHeaders({
       key,
-      version: opts.protocolVersion,
+      version: opts.protocolVersion as 8 | 13, // checked: 8 or 13 (options.ts)
       protocols,
       extensions: extensionOffer(resolved.deflate),
       // ws sends no Origin for an empty one.
@@ -332,7 +332,10 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     );
   });
 
-  if (opts.finishRequest !== undefined) opts.finishRequest(req, ws);
+  // The host is the WebSocket being opened (its constructor called initiateClient); the callback's
+  // type names it, which this module does not import (websocket.ts imports this one).
+  type OpeningSocket = Parameters<NonNullable<typeof opts.finishRequest>>[1];
+  if (opts.finishRequest !== undefined) opts.finishRequest(req, ws as unknown as OpeningSocket);
   else req.end();
 }
 

@@ -10,6 +10,7 @@
  * such a listener is registered: the EventEmitter path stays free of event objects.
  */
 import type { EventEmitter } from 'node:events';
+import type { Data, WebSocket } from './websocket.js';
 
 const kListener = Symbol('riptide.listener');
 const kAttribute = Symbol('riptide.attribute');
@@ -90,13 +91,28 @@ export class ErrorEvent extends Event {
 
 export type EventListener<E = Event> = ((event: E) => void) | { handleEvent(event: E): void };
 
-/** The event each addEventListener() type gets (ws 8's WebSocketEventMap). */
+/**
+ * The event each addEventListener() type gets (ws 8's WebSocketEventMap): its target is the
+ * WebSocket that dispatched it and a message's data is a string or what binaryType selects, the
+ * shape @types/ws gives these events, so a listener written against ws's event types is accepted.
+ */
 export interface WebSocketEventMap {
-  open: Event;
-  message: MessageEvent;
-  close: CloseEvent;
-  error: ErrorEvent;
+  open: Event & { readonly target: WebSocket };
+  message: MessageEvent & { readonly target: WebSocket; readonly data: Data };
+  close: CloseEvent & { readonly target: WebSocket };
+  error: ErrorEvent & { readonly target: WebSocket };
 }
+
+/**
+ * What an `on<type>` attribute reads back: a function of the event's public fields, its target
+ * typed unknown. TypeScript compares a function-typed property's parameter contravariantly, and
+ * @types/ws types `onopen` as `((event: WebSocket.Event) => void) | null`: its event interfaces
+ * have ws's WebSocket as target and lack the private fields of these classes, so only this wider
+ * parameter makes the attribute (and so the WebSocket) assignable to ws's type.
+ */
+export type EventHandler<E> = (
+  event: { readonly [K in keyof E]: K extends 'target' ? unknown : E[K] },
+) => void;
 
 export interface AddEventListenerOptions {
   once?: boolean;

@@ -28,6 +28,7 @@ import { canonicalOrigin } from '../handshake/server.js';
 import { isToken } from '../handshake/syntax.js';
 import { randomFill } from './random.js';
 import type { ConnectionSettings } from './transport.js';
+import type { WebSocket } from './websocket.js';
 
 /** One option: its default and its check. The type parameter is the type users pass. */
 export interface OptionSpec<T> {
@@ -346,8 +347,8 @@ export const CLIENT_OPTIONS = {
   followRedirects: boolean(false, 'ws'),
   /** The most redirects followed. */
   maxRedirects: integer(0, 10, 'ws'),
-  /** The Sec-WebSocket-Version sent: 13 (RFC 6455) or 8 (hybi-17). */
-  protocolVersion: spec<8 | 13>(
+  /** The Sec-WebSocket-Version sent: 13 (RFC 6455) or 8 (hybi-17); another number throws. */
+  protocolVersion: spec<number>(
     (value) => {
       // ws 8 speaks 13 (RFC 6455) and 8 (the hybi-17 draft: same framing, Sec-WebSocket-Origin).
       if (value !== 13 && value !== 8) {
@@ -369,7 +370,7 @@ export const CLIENT_OPTIONS = {
   /** Fills the 4-byte masking key of each frame (default: the CSPRNG). */
   generateMask: func<(mask: Buffer) => void>('ws'),
   /** Called with the request before it is sent; it must call request.end(). */
-  finishRequest: func<(request: http.ClientRequest, websocket: EventEmitter) => void>('ws'),
+  finishRequest: func<(request: http.ClientRequest, websocket: WebSocket) => void>('ws'),
   /** Open the WebSocket as a stream of a pooled HTTP/2 connection (RFC 8441), else HTTP/1.1. */
   http2: boolean(undefined, 'riptide'),
   /** Open the WebSocket as a stream of this HTTP/2 session (no HTTP/1.1 fallback). */

@@ -658,7 +658,8 @@ export class WebSocketServer extends EventEmitter {
    */
   publish(
     topic: string,
-    data: string | ArrayBuffer | ArrayBufferView | RawData,
+    // A Blob is refused (WS_ERR_INVALID_DATA), as send() refuses it.
+    data: string | ArrayBuffer | ArrayBufferView | RawData | Blob,
     options?: PublishOptions,
   ): number {
     if (this._topics === null) return 0;

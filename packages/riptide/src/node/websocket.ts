@@ -50,12 +50,9 @@ import { type ClientOptions, initiateClient } from './client.js';
 import {
   type AddEventListenerOptions,
   addEventListener,
-  type CloseEvent,
-  type ErrorEvent,
-  type Event,
+  type EventHandler,
   type EventListener,
   getAttribute,
-  type MessageEvent,
   removeEventListener,
   setAttribute,
   type WebSocketEventMap,
@@ -84,6 +81,11 @@ export const kWebSocket = Symbol('riptide.websocket');
  */
 const kBrand = Symbol.for('riptide.WebSocket');
 
+/**
+ * The binaryType values. 'blob' (ws 8.18) is accepted and works, but the binaryType getter and
+ * RawData are typed as @types/ws types them, without it, so that a riptide WebSocket is
+ * assignable to ws's: with 'blob' set, a binary message's data is a Blob (cast it, as with ws).
+ */
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
 const BINARY_TYPES: readonly BinaryType[] = ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
 
@@ -231,8 +233,14 @@ export interface WebSocket {
   removeListener(event: string | symbol, listener: AnyListener): this;
 }
 
-/** A received binary message, as binaryType selects (text messages are always Buffers). */
-export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
+/**
+ * A received binary message, as binaryType selects (text messages are always Buffers); ws's
+ * `WebSocket.RawData`. A Blob with binaryType 'blob', which this type leaves out as @types/ws does.
+ */
+export type RawData = Buffer | ArrayBuffer | Buffer[];
+
+/** A MessageEvent's data: a string for a text message, else RawData (ws's `WebSocket.Data`). */
+export type Data = string | RawData;
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed overloads of EventEmitter methods
 export class WebSocket extends EventEmitter {
@@ -315,8 +323,9 @@ export class WebSocket extends EventEmitter {
     return this._proto === null ? CONNECTING : OPEN;
   }
 
-  get binaryType(): BinaryType {
-    return BINARY_TYPES[(this._flags & BINARY_TYPE_MASK) >> BINARY_TYPE_SHIFT];
+  /** Typed without 'blob' (see BinaryType): it reads back 'blob' once set to 'blob'. */
+  get binaryType(): Exclude<BinaryType, 'blob'> {
+    return BINARY_TYPES[(this._flags & BINARY_TYPE_MASK) >> BINARY_TYPE_SHIFT] as Exclude<BinaryType, 'blob'>;
   }
 
   set binaryType(type: BinaryType) {
@@ -371,28 +380,28 @@ export class WebSocket extends EventEmitter {
 
   // --- browser event surface -----------------------------------------------------------------
 
-  get onopen(): EventListener<Event> | null {
-    return getAttribute(this, 'open') as EventListener<Event> | null;
+  get onopen(): EventHandler<WebSocketEventMap['open']> | null {
+    return getAttribute(this, 'open') as EventHandler<WebSocketEventMap['open']> | null;
   }
-  set onopen(handler: EventListener<Event> | null) {
+  set onopen(handler: EventListener<WebSocketEventMap['open']> | null) {
     setAttribute(this, 'open', handler);
   }
-  get onmessage(): EventListener<MessageEvent> | null {
-    return getAttribute(this, 'message') as EventListener<MessageEvent> | null;
+  get onmessage(): EventHandler<WebSocketEventMap['message']> | null {
+    return getAttribute(this, 'message') as EventHandler<WebSocketEventMap['message']> | null;
   }
-  set onmessage(handler: EventListener<MessageEvent> | null) {
+  set onmessage(handler: EventListener<WebSocketEventMap['message']> | null) {
     setAttribute(this, 'message', handler);
   }
-  get onclose(): EventListener<CloseEvent> | null {
-    return getAttribute(this, 'close') as EventListener<CloseEvent> | null;
+  get onclose(): EventHandler<WebSocketEventMap['close']> | null {
+    return getAttribute(this, 'close') as EventHandler<WebSocketEventMap['close']> | null;
   }
-  set onclose(handler: EventListener<CloseEvent> | null) {
+  set onclose(handler: EventListener<WebSocketEventMap['close']> | null) {
     setAttribute(this, 'close', handler);
   }
-  get onerror(): EventListener<ErrorEvent> | null {
-    return getAttribute(this, 'error') as EventListener<ErrorEvent> | null;
+  get onerror(): EventHandler<WebSocketEventMap['error']> | null {
+    return getAttribute(this, 'error') as EventHandler<WebSocketEventMap['error']> | null;
   }
-  set onerror(handler: EventListener<ErrorEvent> | null) {
+  set onerror(handler: EventListener<WebSocketEventMap['error']> | null) {
     setAttribute(this, 'error', handler);
   }
 
@@ -422,6 +431,9 @@ export class WebSocket extends EventEmitter {
    * waiting to be written stay below the transport's writableHighWaterMark, false once they
    * reach it; a 'drain' event follows when they have been written (like stream.write()).
    */
+  send(data: SendData, options?: SendOptions | SendCallback, cb?: SendCallback): boolean;
+  /** No data: an empty message (as ws). Its own overload, so that send() matches @types/ws's. */
+  send(data?: null, options?: SendOptions | SendCallback, cb?: SendCallback): boolean;
   send(data?: SendData | null, options?: SendOptions | SendCallback, cb?: SendCallback): boolean {
     if (typeof options === 'function') {
       cb = options;
@@ -619,12 +631,18 @@ export class WebSocket extends EventEmitter {
     for (let i = 0; i < cbs.length; i++) this._cbs.push(callWith.bind(null, cbs[i], err));
   }
 
-  ping(data?: unknown, mask?: boolean | SendCallback, cb?: SendCallback): void {
-    this._control(true, data, mask, cb);
+  ping(data?: unknown, mask?: boolean | SendCallback, cb?: SendCallback): void;
+  /** @types/ws's signature: its callback's error is typed as always given (it is not, on success). */
+  ping(data?: unknown, mask?: boolean, cb?: (err: Error) => void): void;
+  ping(data?: unknown, mask?: boolean | SendCallback, cb?: SendCallback | ((err: Error) => void)): void {
+    this._control(true, data, mask, cb as SendCallback | undefined);
   }
 
-  pong(data?: unknown, mask?: boolean | SendCallback, cb?: SendCallback): void {
-    this._control(false, data, mask, cb);
+  pong(data?: unknown, mask?: boolean | SendCallback, cb?: SendCallback): void;
+  /** @types/ws's signature: its callback's error is typed as always given (it is not, on success). */
+  pong(data?: unknown, mask?: boolean, cb?: (err: Error) => void): void;
+  pong(data?: unknown, mask?: boolean | SendCallback, cb?: SendCallback | ((err: Error) => void)): void {
+    this._control(false, data, mask, cb as SendCallback | undefined);
   }
 
   private _control(ping: boolean, data: unknown, mask: unknown, cb: SendCallback | undefined): void {

@@ -455,7 +455,7 @@ describe('backpressure: the next slice waits for the transport to drain', () => 
 
 describe('callback order: ping() and pong() after a sliced message', () => {
   /** send, send (big), ping, send, pong with callbacks: the order the callbacks come in. */
-  async function callbackOrder(sender: WS | WebSocket, peer: WS | WebSocket): Promise<string[]> {
+  async function callbackOrder(sender: WS, peer: WS): Promise<string[]> {
     const calls: string[] = [];
     const record = recorder(calls);
     const got = messages(peer, 3);

@@ -47,8 +47,9 @@ async function graphqlServer(
 ): Promise<{ url: string; wss: WebSocketServer }> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));
-  // graphql-ws types its parameter as ws's WebSocketServer; riptide's is a different class with
-  // the same public API, which is the claim under test.
+  // graphql-ws types its parameter as @types/ws's WebSocketServer, which declares a `path` field
+  // ws itself lacks (docs/node-layer.md, TypeScript and @types/ws): the one cast left. The run
+  // time API is ws's, which is the claim under test.
   const server = useServer({ schema, roots, ...options }, wss as never, keepAlive);
   cleanups.push(() => server.dispose());
   return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/graphql`, wss };

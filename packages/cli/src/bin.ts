@@ -4,7 +4,7 @@
  *   0   done (clean close, or server stopped with Ctrl-C)
  *   1   the connection could not be made or was lost; a server could not listen
  *   2   usage: unknown flag, missing argument, malformed URL or value
- *   130 a second Ctrl-C
+ *   130 a second Ctrl-C (connect: also a first one before the connection opened)
  *   141 the output went away (the reader of a pipe closed it: `riptide connect URL | head -1`)
  */
 import { readFileSync } from 'node:fs';
@@ -61,7 +61,8 @@ flags:
   -v, --version    print the version
 
 exit status: 0 done, 1 connection failed or lost, 2 usage error,
-130 a second Ctrl-C, 141 the output went away (the reader of a pipe closed it)
+130 a second Ctrl-C (connect: also a first one before the connection opened),
+141 the output went away (the reader of a pipe closed it)
 `;
 
 async function main(argv: string[], io: Io): Promise<number> {

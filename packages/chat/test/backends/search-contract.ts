@@ -61,6 +61,79 @@ export function searchContract(name: string, open: () => Promise<SearchUnderTest
       expect(brief((await search.search(['a'], terms('cole'), undefined, 10))!.hits)).toEqual(['a/2']);
     });
 
+    it('folds compatibility forms and case fully: the same table on every backend', async () => {
+      const { search, say } = await setUp(open, ['a']);
+      await say('a', 'ann', 'Die Straße ist lang', 1);
+      await say('a', 'ann', 'DIE STRASSE', 2);
+      await say('a', 'ann', '\ufb01le and \ufb00', 3);
+      await say('a', 'ann', '\uff21\uff22\uff23 news', 4);
+      await say('a', 'ann', 'Mädchen im Café', 5);
+      await say('a', 'ann', 'Maedchen', 6);
+      await say('a', 'ann', 'ΟΔΟΣ ΟΔΟΣΜΟΣ', 7);
+      // query -> [seq, ranges] of each hit, newest first
+      const table: [string, [number, [number, number][]][]][] = [
+        [
+          'strasse',
+          [
+            [2, [[4, 11]]],
+            [1, [[4, 10]]],
+          ],
+        ],
+        [
+          'STRAẞE',
+          [
+            [2, [[4, 11]]],
+            [1, [[4, 10]]],
+          ],
+        ],
+        [
+          'straße',
+          [
+            [2, [[4, 11]]],
+            [1, [[4, 10]]],
+          ],
+        ],
+        ['file', [[3, [[0, 3]]]]],
+        ['ff', [[3, [[8, 9]]]]],
+        ['abc', [[4, [[0, 3]]]]],
+        ['ＡＢＣ', [[4, [[0, 3]]]]],
+        ['madchen', [[5, [[0, 7]]]]],
+        ['maedchen', [[6, [[0, 8]]]]],
+        ['CAFE', [[5, [[11, 15]]]]],
+        [
+          'οδοσ',
+          [
+            [
+              7,
+              [
+                [0, 4],
+                [5, 12],
+              ],
+            ],
+          ],
+        ],
+        [
+          'οδος',
+          [
+            [
+              7,
+              [
+                [0, 4],
+                [5, 12],
+              ],
+            ],
+          ],
+        ],
+      ];
+      for (const [query, expected] of table) {
+        const page = await search.search(['a'], terms(query), undefined, 10);
+        expect(
+          page!.hits.map((h) => [h.seq, h.ranges]),
+          query,
+        ).toEqual(expected);
+      }
+    });
+
     it('finds messages containing every word, newest first across rooms, with the words to highlight', async () => {
       const { search, say } = await setUp(open, ['a', 'b']);
       await say('a', 'ann', 'Lunch at the Café tomorrow?', 1000);

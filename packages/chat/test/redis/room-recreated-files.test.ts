@@ -4,12 +4,44 @@
  * cleanup, in the background after its answer, so that window is wide): the new room's file stays
  * served.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RedisStore } from '../../src/server/backends/redis/store.js';
 import { png } from '../attachments/files.js';
-import { holdDeleteRoom } from '../attachments/hold-drop-room.js';
 import { register, TestClient } from '../helpers.js';
 import { closedAfterEachTest, redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
+
+/**
+ * The first step of a deletion's cleanup over its room's files (store.ts #clearGrave calls
+ * dropRoomStep) is held at a barrier: `entered` resolves with its room, `release` lets it go on.
+ * Without it that step ran a few round trips after the deletion, always before the new room's
+ * upload: the test passed with DROP_ROOM's incarnation check removed.
+ */
+const fileStep = vi.hoisted(() => {
+  let release!: () => void;
+  const open = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let enter!: (room: string) => void;
+  const entered = new Promise<string>((resolve) => {
+    enter = resolve;
+  });
+  return { open, release, entered, enter, held: false };
+});
+
+vi.mock('../../src/server/backends/redis/attachments.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/server/backends/redis/attachments.js')>();
+  return {
+    ...actual,
+    dropRoomStep: async (...args: Parameters<typeof actual.dropRoomStep>) => {
+      if (!fileStep.held) {
+        fileStep.held = true;
+        fileStep.enter(args[2]);
+        await fileStep.open;
+      }
+      return actual.dropRoomStep(...args);
+    },
+  };
+});
 
 const redis = redisServerForThisFile();
 const { servers, clients } = closedAfterEachTest();
@@ -48,20 +80,23 @@ describe('a room deleted and created again at once, on two nodes', () => {
     expect(
       await aliceWs.request('ack', { type: 'send', id: 'm1', room: 'team', text: '', attachments: [old] }),
     ).toMatchObject({ type: 'ack' });
-    const held = holdDeleteRoom(nodes[0].backend.rooms);
-    const deleted = aliceWs.request('left', { type: 'delete_room', room: 'team' });
-    expect(await held.entered).toBe('team');
+    // Answered; its cleanup is held before its first step over the files.
+    expect(await aliceWs.request('left', { type: 'delete_room', room: 'team' })).toMatchObject({
+      type: 'left',
+      room: 'team',
+      reason: 'deleted',
+    });
+    expect(await fileStep.entered).toBe('team');
     await eveWs.request('joined', { type: 'create', room: 'team' });
     const fresh = await upload(b, eve, 'team', png(2, 2));
     expect(
       await eveWs.request('ack', { type: 'send', id: 'e1', room: 'team', text: '', attachments: [fresh] }),
     ).toMatchObject({ type: 'ack' });
-    held.release();
-    expect(await deleted).toMatchObject({ type: 'left', room: 'team', reason: 'deleted' });
+    fileStep.release();
+    await (nodes[0].backend.rooms as RedisStore).settled(); // the deletion's cleanup, after its answer
     const served = await download(b, eve, fresh);
     expect(served.status).toBe(200);
     expect(served.body).toEqual(png(2, 2));
-    await (nodes[0].backend.rooms as RedisStore).settled(); // the deletion's cleanup, after its answer
     expect(await nodes[1].backend.attachments.get(old)).toBeNull();
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ftsQuery, matchRanges, parseQuery, type SearchTerm } from '../../src/server/search/terms.js';
+import {
+  ftsQuery,
+  indexText,
+  matchRanges,
+  parseQuery,
+  type SearchTerm,
+} from '../../src/server/search/terms.js';
 
 const terms = (q: string) => parseQuery(q) as SearchTerm[];
 
@@ -61,5 +67,17 @@ describe('matchRanges', () => {
 describe('ftsQuery', () => {
   it('quotes every word, with * for a prefix', () => {
     expect(ftsQuery(terms('near OR b'))).toBe('"near"* "or"* "b"');
+  });
+});
+
+describe('indexText', () => {
+  it('is the folded words of the text, one space apart: what the SQLite index tokenizes', () => {
+    expect(indexText('Die Straße, \ufb01le! ＡＢＣ e\u0301cole ½ --')).toBe('die strasse file abc ecole 12');
+    expect(indexText('*** \u0301')).toBe('');
+  });
+
+  it('folds like the query and the highlight (Straße found and highlighted for "STRASSE")', () => {
+    expect(parseQuery('STRASSE')).toEqual([{ word: 'strasse', prefix: true }]);
+    expect(matchRanges('Die Straße', terms('STRASSE'))).toEqual([[4, 10]]);
   });
 });

@@ -12,7 +12,8 @@
  * --json every event is one JSON object per line on stdout.
  *
  * Exit status: 0 after a closing handshake, 1 if the connection could not be made or was lost
- * without a close frame (1006), 2 for usage errors, 130 on a second Ctrl-C.
+ * without a close frame (1006), 2 for usage errors, 130 on a second Ctrl-C (or a first
+ * one before the connection opened).
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -125,7 +126,8 @@ export const connectSpec: CommandSpec = {
     '  //text                   send "/text" (a leading // sends one slash)',
     '',
     'exit status: 0 after a clean close, 1 if the connection failed or was lost, 2 for usage errors,',
-    '130 a second Ctrl-C, 141 the output went away (the reader of a pipe closed it)',
+    '130 a second Ctrl-C, or a first one before the connection opened,',
+    '141 the output went away (the reader of a pipe closed it)',
     '',
     'redirects: without -L a 3xx answer is a failure that names its Location. With -L,',
     'Authorization (--auth, -H) and Cookie go only to the host of the URL given, never from',

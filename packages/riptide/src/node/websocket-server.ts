@@ -590,7 +590,14 @@ export class WebSocketServer extends EventEmitter {
 
   /** @internal */
   _untrackPending(socket: Duplex): void {
-    if (this._pending.delete(socket)) socket.removeListener('close', pendingSocketClosed);
+    if (!this._pending.delete(socket)) return;
+    socket.removeListener('close', pendingSocketClosed);
+    // Closed, and the last handshake is over: the sweep close() kept running has nothing left to
+    // watch (a running server keeps its timer: it re-arms lazily).
+    if (this._state !== RUNNING && this._pending.size === 0 && this._sweepTimer !== null) {
+      clearTimeout(this._sweepTimer);
+      this._sweepTimer = null;
+    }
   }
 
   /** @internal Destroy the sockets past their deadline; re-arm for the next one. */

@@ -554,6 +554,44 @@ describe('limits', () => {
     await serverClosed;
   });
 
+  it('regression: after close(), the last handshake ending stops the sweep (no timer left behind until its deadline)', async () => {
+    // close() keeps the sweep while a socket is mid-handshake; once that socket went, its timer
+    // stayed armed (holding the server) until the deadline.
+    const { wss, port } = await start({ handshakeTimeout: 60_000 });
+    const internals = wss as unknown as { _pending: Map<unknown, number>; _sweepTimer: unknown };
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    cleanups.push(() => void socket.destroy());
+    await once(socket, 'connect');
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    await until(() => internals._pending.size === 1);
+    const serverClosed = once(wss, 'close');
+    wss.close();
+    expect(internals._sweepTimer).not.toBeNull(); // kept: the socket is mid-handshake
+    socket.destroy();
+    await until(() => internals._pending.size === 0);
+    expect(internals._sweepTimer).toBeNull();
+    await serverClosed;
+  });
+
+  it('regression: handleUpgrade after close() answers 503 and leaves no sweep timer once the socket went', async () => {
+    const wss = new WebSocketServer({ noServer: true, handshakeTimeout: 60_000 });
+    const internals = wss as unknown as { _pending: Map<unknown, number>; _sweepTimer: unknown };
+    const server = http.createServer();
+    server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, () => {}));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    wss.close();
+    const { port } = server.address() as { port: number };
+    const ws = new WS(`ws://127.0.0.1:${port}`);
+    ws.on('error', () => {});
+    const [, res] = await once<[unknown, http.IncomingMessage]>(ws, 'unexpected-response');
+    expect(res.statusCode).toBe(503);
+    res.socket.destroy();
+    await until(() => internals._pending.size === 0);
+    expect(internals._sweepTimer).toBeNull();
+  });
+
   it('sockets that close before upgrading leave the handshake-timeout list at once', async () => {
     const { wss, port } = await start({ handshakeTimeout: 60_000 });
     const pending = (wss as unknown as { _pending: Map<unknown, number> })._pending;

@@ -5,17 +5,20 @@
  * tokenizer's `remove_diacritics` keeps in their word and drops (DIACRITIC, the marks of accented
  * Latin letters), so a decomposed "e\u0301cole" is one word there and here; everything else
  * separates words.
- * Words compare folded: lower case, without diacritics ("Café" finds "cafe" and "CAFÉ").
+ * Words compare folded (search/fold.ts): compatibility forms, case and diacritics set aside
+ * ("Café" finds "cafe" and "CAFÉ", "strasse" finds "Straße", "file" finds "ﬁle").
  *
  * A query word of two or more characters also matches longer words it begins ("hel" finds
  * "hello"), so results come while typing; a one-character word must match a whole word, so that a
  * single letter cannot make a search walk every word of the index.
  *
- * Pure functions, no I/O: the SQLite backend turns terms into an FTS5 MATCH expression
- * (ftsQuery), the Redis backend matches texts itself (matchRanges), and both compute the highlight
- * ranges with matchRanges.
+ * Pure functions, no I/O: the SQLite backend indexes each text's folded words (indexText) and turns
+ * terms into an FTS5 MATCH expression (ftsQuery), the Redis backend matches texts itself
+ * (matchRanges), and both compute the highlight ranges with matchRanges. The page only draws the
+ * ranges it is sent, so it never folds.
  */
 import { MAX_SEARCH_QUERY, MAX_SEARCH_TERMS } from '../../shared/protocol.js';
+import { fold } from './fold.js';
 
 export interface SearchTerm {
   /** The folded word. */
@@ -28,11 +31,19 @@ export interface SearchTerm {
 // word and drops; any other mark splits a word, there and here.
 const WORD =
   /(?:[\p{L}\p{N}\p{Co}]|[\u0300-\u0304\u0306-\u030c\u030f\u0311\u031b\u0323-\u0328\u032d\u032e\u0330\u0331])+/gu;
-const MARKS = /\p{M}/gu;
 
-/** Lower case, diacritics removed: the form words are compared in. */
-export function fold(word: string): string {
-  return word.normalize('NFD').replace(MARKS, '').toLowerCase();
+/**
+ * What the SQLite index stores for a text: its words folded, one space apart. The FTS5 tokenizer
+ * then finds exactly these words (a folded word is letters, digits and private-use characters
+ * only), so the index and the query fold alike, here, and not by the tokenizer's own rules.
+ */
+export function indexText(text: string): string {
+  const words: string[] = [];
+  for (const [raw] of text.matchAll(WORD)) {
+    const word = fold(raw);
+    if (word !== '') words.push(word);
+  }
+  return words.join(' ');
 }
 
 /** The query's terms (duplicates removed), or the reason it is not a query. */

@@ -367,7 +367,8 @@ return 'created'
 //   HDEL, ZREM and file deletion is idempotent, so a step may run again. The deleting node holds
 //   a lease on its grave (`room:{r}:grave:<id>:lease`, set by DELETE_ROOM and renewed by each of
 //   its room steps, deleted by GRAVE_END) and a sweep's step leaves a leased grave alone, so the
-//   sweeps that every node runs a minute do not repeat the work of a node still at it.
+//   sweeps that every node runs a minute do not repeat the work of a node still at it. (The file
+//   steps do not renew it: a sweep may repeat them once it ran out, which is harmless.)
 //
 // Why a `member:<user>` entry still waiting for its step is never taken for membership:
 // the member set is the truth. Every script that adds or removes a membership changes the entry

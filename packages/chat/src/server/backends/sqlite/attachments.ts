@@ -6,8 +6,9 @@
  * is (its row removed), and one on `rooms` frees a deleted room's unsent uploads, each in the
  * store's own transaction; dropMessage and dropRoom are then safety nets. The room's trigger makes
  * a deletion take exactly that room's files: a room created again under the name afterwards
- * (at once: the store allows it) starts with none, and dropRoom, called by the hub after the
- * deletion, leaves a room of that name that exists by then alone.
+ * (at once: the store allows it) starts with none, and dropRoom, called by the hub after a sweep's
+ * deletion (expireEmptyRooms; not after an owner's), leaves a room of that name that exists by
+ * then alone.
  * `ensureAttachmentSchema` runs at open, before the store prepares its statements: one nullable
  * column, one table and its triggers (IF NOT EXISTS), so a file of any schema version, or one
  * written before a trigger existed, gets them without a version step.

@@ -58,6 +58,7 @@ import { quoteOf, reactionsOf } from '../message-parts.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { ensureAttachmentSchema } from './attachments.js';
 import { migrate } from './schema.js';
+import { registerSearchFold } from './search.js';
 
 interface EventRow {
   room: string;
@@ -192,6 +193,8 @@ export class SqliteStore implements AccountStore, RoomStore {
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
+    // The search index's triggers (search.ts) call search_fold: every write to `events` needs it.
+    registerSearchFold(db);
     migrate(db);
     ensureAttachmentSchema(db);
     const s = {

@@ -286,16 +286,24 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const scheme = options.tls === undefined ? 'http' : 'https';
   const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${actualPort}/`;
 
+  // The periodic sweep: one at a time (a tick while one runs, Redis being slow, is skipped), none
+  // once close() began; close() stops the one in flight between its steps and waits for it, so
+  // it sends nothing to (and logs nothing about) a backend closed under it.
   const sweepMs = positive('sweepIntervalMs', options.sweepIntervalMs, 60_000, 0);
-  const sweeper =
-    sweepMs > 0
-      ? setInterval(() => {
-          hub.sweep().catch((err: Error) => log(`chat: room expiry failed: ${err.message}`));
-          backend.attachments
-            .expireUnused(clock.now() - attachmentLimits.unusedTtlMs)
-            .catch((err: Error) => log(`chat: attachment expiry failed: ${err.message}`));
-        }, sweepMs)
-      : undefined;
+  const stopSweep = new AbortController();
+  let sweeping: Promise<void> | undefined;
+  const sweepOnce = () => {
+    if (sweeping !== undefined || stopSweep.signal.aborted) return;
+    sweeping = Promise.all([
+      hub.sweep(stopSweep.signal).catch((err: Error) => log(`chat: room expiry failed: ${err.message}`)),
+      backend.attachments
+        .expireUnused(clock.now() - attachmentLimits.unusedTtlMs)
+        .catch((err: Error) => log(`chat: attachment expiry failed: ${err.message}`)),
+    ]).then(() => {
+      sweeping = undefined;
+    });
+  };
+  const sweeper = sweepMs > 0 ? setInterval(sweepOnce, sweepMs) : undefined;
   sweeper?.unref();
 
   /** Resolves once the backend says it is unavailable (at once if it is already). */
@@ -308,15 +316,18 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const close = () => {
     closing ??= (async () => {
       clearInterval(sweeper);
+      stopSweep.abort();
+      const swept = sweeping ?? Promise.resolve();
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
       if ('closeAllConnections' in http) http.closeIdleConnections();
       await transport.closeAll(1001, 'server shutting down', 2000);
       // Queued work finishes first, unless storage is (or becomes) unreachable: its calls would
       // wait for their command timeout (or for ever), and closing the backend rejects them now.
       const drained = hub.drain();
-      await Promise.race([drained, storageLost()]);
+      await Promise.race([Promise.all([drained, swept]), storageLost()]);
       await backend.close();
       await drained;
+      await swept;
       if ('closeAllConnections' in http) http.closeAllConnections();
       for (const socket of sockets) socket.destroy();
       await stopped;

@@ -314,8 +314,12 @@ export interface RoomStore {
    * a deleted text is never sent again.
    */
   eventsAfter(room: string, after: number, limit: number): Promise<RoomEvent[]>;
-  /** Deletes rooms without members since before `emptySince` (never `general`); their names. */
-  expireEmptyRooms(emptySince: number): Promise<string[]>;
+  /**
+   * Deletes rooms without members since before `emptySince` (never `general`); their names. Once
+   * `stop` is aborted (the node is closing), it stops before its next bounded step (a room, a
+   * grave step) and answers the names deleted so far: the rest is left to the next sweep.
+   */
+  expireEmptyRooms(emptySince: number, stop?: AbortSignal): Promise<string[]>;
 }
 
 // ---- search ----

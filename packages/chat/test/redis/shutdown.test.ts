@@ -8,12 +8,15 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ChatServer, startChatServer } from '../../src/server/chat-server.js';
 import { UnavailableError } from '../../src/server/ports.js';
 import { ChatNode, cleanupAll, PATIENCE_MS, RedisServer, SimClient, waitUntil } from './helpers.js';
 
-afterEach(cleanupAll);
+afterEach(async () => {
+  vi.useRealTimers();
+  await cleanupAll();
+});
 
 const HOUR = 3_600_000;
 const mainJs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'server', 'main.js');
@@ -172,5 +175,121 @@ describe('closing a node while its Redis is healthy', () => {
     } finally {
       await again.close();
     }
+  });
+});
+
+/** A promise and its resolve (a request/reply barrier). */
+function barrier(): { promise: Promise<void>; open: () => void } {
+  let open = () => {};
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+const SWEEP_MS = 1000;
+
+/**
+ * A node whose periodic sweep runs on a fake setInterval (Redis's own timers stay real), and whose
+ * expireEmptyRooms is held at `hold` (given the call's stop signal) before it runs for real.
+ */
+async function sweepingServer(
+  redis: RedisServer,
+  lines: string[],
+  hold: (call: number, stop: AbortSignal | undefined) => Promise<void>,
+): Promise<{ server: ChatServer; calls: () => number }> {
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+  const server = await startChatServer({
+    port: 0,
+    redis: { url: redis.url },
+    sweepIntervalMs: SWEEP_MS,
+    log: (line) => lines.push(line),
+  });
+  const rooms = server.backend.rooms;
+  const real = rooms.expireEmptyRooms.bind(rooms);
+  let calls = 0;
+  rooms.expireEmptyRooms = async (emptySince, stop) => {
+    const call = ++calls;
+    lines.push(`sweep ${call} entered`);
+    try {
+      await hold(call, stop);
+      return await real(emptySince, stop);
+    } finally {
+      lines.push(`sweep ${call} ended`);
+    }
+  };
+  return { server, calls: () => calls };
+}
+
+describe('the periodic sweep at shutdown', () => {
+  it('close() stops a sweep in flight and waits for it before closing the stores; nothing is sent or logged after', async () => {
+    const redis = await RedisServer.start();
+    const lines: string[] = [];
+    const entered = barrier();
+    const backendClosing = barrier();
+    const { server } = await sweepingServer(redis, lines, async (_call, stop) => {
+      entered.open();
+      // Held until close() asks it to stop, or (without the fix) until the stores close under it.
+      const stopped = new Promise<void>((resolve) => stop?.addEventListener('abort', () => resolve()));
+      await Promise.race([stopped, backendClosing.promise]);
+    });
+    const realClose = server.backend.close.bind(server.backend);
+    server.backend.close = () => {
+      lines.push('backend close');
+      backendClosing.open();
+      return realClose();
+    };
+    const check = new Redis(redis.url);
+    try {
+      // A name in the set of empty rooms without its room: a sweep's step would drop it (ZREM).
+      await check.zadd('chat:empty', 0, 'ghost');
+      vi.advanceTimersByTime(SWEEP_MS);
+      await entered.promise;
+      await within('close', server.close());
+      lines.push('closed');
+      expect(lines).toEqual(['sweep 1 entered', 'sweep 1 ended', 'backend close', 'closed']);
+      // The sweep stopped before its steps (the name is left to the next sweep), and the node's
+      // clients are gone: nothing of it can reach Redis after close.
+      expect(await check.zscore('chat:empty', 'ghost')).toBe('0');
+      const clients = String(await check.client('LIST'))
+        .trim()
+        .split('\n');
+      expect(clients).toHaveLength(1); // this check's own
+      // No sweep starts after close.
+      vi.advanceTimersByTime(3 * SWEEP_MS);
+      expect(lines.at(-1)).toBe('closed');
+    } finally {
+      check.disconnect();
+    }
+  });
+
+  it('a sweep slower than the interval: the next tick does not start a second one alongside it', async () => {
+    const redis = await RedisServer.start();
+    const lines: string[] = [];
+    const entered = barrier();
+    const slow = barrier();
+    const { server, calls } = await sweepingServer(redis, lines, async (call) => {
+      if (call > 1) return;
+      entered.open();
+      await slow.promise; // Redis being slow
+    });
+    try {
+      vi.advanceTimersByTime(SWEEP_MS);
+      await entered.promise;
+      vi.advanceTimersByTime(SWEEP_MS); // the next ticks, while the first sweep runs
+      vi.advanceTimersByTime(SWEEP_MS);
+      expect(calls()).toBe(1);
+      slow.open();
+      await waitUntil('the first sweep to end', () => lines.includes('sweep 1 ended'));
+      // A tick after it ended sweeps again (one at a time, not never again).
+      await waitUntil('a second sweep', () => {
+        vi.advanceTimersByTime(SWEEP_MS);
+        return calls() === 2;
+      });
+      expect(lines.slice(0, 3)).toEqual(['sweep 1 entered', 'sweep 1 ended', 'sweep 2 entered']);
+    } finally {
+      await within('close', server.close());
+    }
+    expect(lines.filter((l) => l.startsWith('chat:'))).toEqual([]);
   });
 });

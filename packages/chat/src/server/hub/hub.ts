@@ -183,12 +183,20 @@ export class Hub {
     await Promise.all([...this.#connections].map((c) => c.idle()));
   }
 
-  /** Deletes rooms empty for longer than emptyRoomTtlMs, and their files; their names. */
-  async sweep(): Promise<string[]> {
+  /**
+   * Deletes rooms empty for longer than emptyRoomTtlMs, and their files; their names. `stop`
+   * (shutdown) ends it between its steps; a dropRoom skipped then is only the safety net (the
+   * store's deletion took the room's files).
+   */
+  async sweep(stop?: AbortSignal): Promise<string[]> {
     const names = await this.#backend.rooms.expireEmptyRooms(
       this.#options.clock.now() - this.#options.limits.emptyRoomTtlMs,
+      stop,
     );
-    for (const name of names) await this.#backend.attachments.dropRoom(name);
+    for (const name of names) {
+      if (stop?.aborted) break;
+      await this.#backend.attachments.dropRoom(name);
+    }
     return names;
   }
 

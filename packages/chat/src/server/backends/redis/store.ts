@@ -996,9 +996,11 @@ export class RedisStore implements AccountStore, RoomStore {
    * Clears the graves left by deletions whose node died, lost Redis or closed midway (see
    * DELETE_ROOM), at most 100 a sweep (a grave that Redis failed again stays for the next one).
    */
-  async #clearGraves(): Promise<void> {
+  async #clearGraves(stopped: () => boolean): Promise<void> {
+    if (stopped()) return;
     const entries = await this.#call(() => this.#redis.zrange(this.#keys.graves(), '0', '99'));
     for (const entry of entries) {
+      if (stopped()) return;
       try {
         await this.#clearGrave(entry, false);
       } catch (err) {
@@ -1514,13 +1516,18 @@ export class RedisStore implements AccountStore, RoomStore {
     }
   }
 
-  async expireEmptyRooms(emptySince: number): Promise<string[]> {
-    await this.#clearGraves();
+  async expireEmptyRooms(emptySince: number, stop?: AbortSignal): Promise<string[]> {
+    // Each step is bounded and may be left for the next sweep: a closing node stops between them,
+    // so no command of the sweep is sent after its Redis client closed.
+    const stopped = () => this.#closed || stop?.aborted === true;
+    await this.#clearGraves(stopped);
+    if (stopped()) return [];
     const names = await this.#call(() =>
       this.#redis.zrangebyscore(this.#keys.emptyRooms(), '-inf', `(${emptySince}`),
     );
     const gone: string[] = [];
     for (const name of names) {
+      if (stopped()) break;
       if (name === DEFAULT_ROOM) continue;
       const result = await this.#deleteRoom(name, true);
       if (typeof result === 'string' && result !== 'busy') {

@@ -1,8 +1,9 @@
 /**
  * Assembles the chat: a backend (SQLite, or Redis for several nodes) + the hub + the transport
  * behind one HTTP server. startChatServer() is what main.ts and the tests call; close() shuts
- * down in order: stop accepting, close sockets with 1001 (going away), let queued work finish
- * (unless storage is unavailable: then its calls are failed, not waited for), close the backend.
+ * down in order: stop accepting and stop the periodic sweep, close sockets with 1001 (going away),
+ * let queued work and the sweep in flight finish (unless storage is unavailable: then their calls
+ * are failed, not waited for), close the backend.
  *
  * Options are validated here, once (unknown keys are refused); the limits' defaults and meaning
  * are in shared/protocol.ts (DEFAULT_LIMITS), documented in docs/chat-protocol.md and SECURITY.md.

@@ -8,11 +8,15 @@
  * use (on a phone its results open below it); the composer's placeholder is shown whole. A phone is
  * touched (no hover); a desktop window as narrow has a mouse, and there nothing of a message moves
  * when it is hovered; a code block on top of a message inside a group keeps the text's whole width.
+ * On a phone, the answer to a room request made with the rooms drawer closed is shown on screen,
+ * above the composer, and held by one live region (the drawer's is emptied), and one made from the
+ * open drawer in the drawer.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { png } from '../attachments/files.js';
 import { register, startTestServer, TestClient } from '../helpers.js';
+import { axeViolations } from './axe.js';
 import { give, sendMessage, seqOf, signIn, useBrowser, waitForMessages } from './browser.js';
 
 const chrome = useBrowser();
@@ -519,6 +523,8 @@ describe('on a phone (375 × 667), the answers to room requests', () => {
     const invited = 'Invited bob to #plans.';
     await page.waitForFunction((t) => document.body.textContent?.includes(t), invited);
     expect(await said(invited)).toEqual({ regions: ['room-note'], shown: ['room-note'], done: true });
+    // Its colours (and the page's) pass axe, as a11y.test.ts checks the rest of the phone's page.
+    expect(await axeViolations(page)).toEqual([]);
     // An error (already_member) replaces it there, as an error.
     await page.fill('#invite-input', 'bob');
     await page.press('#invite-input', 'Enter');
@@ -526,6 +532,7 @@ describe('on a phone (375 × 667), the answers to room requests', () => {
     await page.waitForFunction((t) => document.body.textContent?.includes(t), already);
     expect(await said(already)).toEqual({ regions: ['room-note'], shown: ['room-note'], done: false });
     expect(await said(invited)).toEqual({ regions: [], shown: [], done: false });
+    expect(await axeViolations(page)).toEqual([]);
 
     // A request from the open drawer is answered in it (the note above the composer is emptied).
     await page.click('#menu-toggle');

@@ -25,6 +25,14 @@ function coverBehind(drawer: Drawer | null): void {
     byId(id).inert = drawer !== null && id !== panels[drawer];
 }
 
+/**
+ * The room list's area is out of sight: a phone's layout with the rooms drawer closed (what is
+ * written there, such as the answers to room requests, would be neither seen nor announced).
+ */
+export function roomListHidden(): boolean {
+  return openDrawer !== 'rooms' && matchMedia('(max-width: 720px)').matches;
+}
+
 export function closeDrawer(): boolean {
   if (!openDrawer) return false;
   const was = openDrawer;

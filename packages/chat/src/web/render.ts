@@ -6,6 +6,7 @@
 import type { MessageActions } from './conversation.js';
 import { byId, el } from './dom.js';
 import type { Outbox } from './outbox.js';
+import { roomListHidden } from './panels.js';
 import { type ChatState, type Room, roomLabel } from './room-state.js';
 
 export interface Actions extends MessageActions {
@@ -201,11 +202,27 @@ export function renderTyping(state: ChatState, now: number): void {
         : `${users.join(', ')} are typing…`;
 }
 
+/** The answer to room requests last rendered, and whether it went to the conversation's note. */
+let roomAnswer = { text: '', inNote: false };
+
 export function renderErrors(state: ChatState, outbox: Outbox): void {
-  // An error, else what a request did that shows nothing else (room-state.ts `roomDone`).
-  const room = byId('room-error');
-  room.textContent = state.roomError || state.roomDone;
-  room.classList.toggle('done', state.roomError === '' && state.roomDone !== '');
+  // An error, else what a request did that shows nothing else (room-state.ts `roomDone`). It is
+  // said in the room list's area, unless that area is out of sight when the answer comes (a
+  // phone, rooms drawer closed: an invitation or a leave from the conversation), then above the
+  // composer. It stays where it was put when the drawer opens or closes, and the other place is
+  // emptied: one live region holds it, and it is announced once.
+  const text = state.roomError || state.roomDone;
+  if (text !== roomAnswer.text) roomAnswer = { text, inNote: text !== '' && roomListHidden() };
+  const done = state.roomError === '' && state.roomDone !== '';
+  for (const [id, here] of [
+    ['room-error', !roomAnswer.inNote],
+    ['room-note', roomAnswer.inNote],
+  ] as const) {
+    const element = byId(id);
+    const said = here ? text : '';
+    if (element.textContent !== said) element.textContent = said;
+    element.classList.toggle('done', here && done);
+  }
   byId('composer-error').textContent = outbox.slowedDown
     ? 'Slow down a little — sending shortly.'
     : state.composerError;

@@ -8,11 +8,15 @@
  * use (on a phone its results open below it); the composer's placeholder is shown whole. A phone is
  * touched (no hover); a desktop window as narrow has a mouse, and there nothing of a message moves
  * when it is hovered; a code block on top of a message inside a group keeps the text's whole width.
+ * On a phone, the answer to a room request made with the rooms drawer closed is shown on screen,
+ * above the composer, and held by one live region (the drawer's is emptied), and one made from the
+ * open drawer in the drawer.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { png } from '../attachments/files.js';
-import { startTestServer } from '../helpers.js';
+import { register, startTestServer, TestClient } from '../helpers.js';
+import { axeViolations } from './axe.js';
 import { give, sendMessage, seqOf, signIn, useBrowser, waitForMessages } from './browser.js';
 
 const chrome = useBrowser();
@@ -476,5 +480,72 @@ describe('the composer', () => {
       expect((await box()).height, name).toBe(two.height);
       await context.close();
     }
+  });
+});
+
+describe('on a phone (375 × 667), the answers to room requests', () => {
+  it('made with the rooms drawer closed are shown above the composer, in one live region; in the drawer, there', async () => {
+    const server = await startTestServer();
+    await register(server.origin, 'bob');
+    const carol = await TestClient.user(server.origin, 'carol');
+    await carol.request('joined', { type: 'create', room: 'secret', private: true });
+    const phone = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true };
+    const { page, context } = await signIn(chrome.browser, server.origin, 'alice', phone);
+    // Where `text` is: the live regions holding it, and the box of each element saying it.
+    const said = (text: string) =>
+      page.evaluate((t) => {
+        const live = '[role="alert"], [role="status"], [aria-live]:not([aria-live="off"])';
+        return {
+          regions: [...document.querySelectorAll(live)]
+            .filter((e) => e.textContent?.includes(t))
+            .map((e) => e.id),
+          shown: [...document.querySelectorAll('p')]
+            .filter((e) => e.textContent === t && e.checkVisibility({ visibilityProperty: true }))
+            .map((e) => {
+              const r = e.getBoundingClientRect();
+              const inside = r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0;
+              return `${e.id}${inside && r.right <= innerWidth && r.bottom <= innerHeight ? '' : ' (off screen)'}`;
+            }),
+          done: document.querySelector('#room-note')?.classList.contains('done'),
+        };
+      }, text);
+    // A private room of alice's, made from the drawer, which closes as the room opens.
+    await page.click('#menu-toggle');
+    await page.fill('#room-input', 'plans');
+    await page.check('#room-private');
+    await page.press('#room-input', 'Enter');
+    await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#plans');
+    await page.waitForSelector('#room-form', { state: 'hidden' });
+
+    // From the conversation's invite field: confirmed on screen, said once.
+    await page.fill('#invite-input', 'bob');
+    await page.press('#invite-input', 'Enter');
+    const invited = 'Invited bob to #plans.';
+    await page.waitForFunction((t) => document.body.textContent?.includes(t), invited);
+    expect(await said(invited)).toEqual({ regions: ['room-note'], shown: ['room-note'], done: true });
+    // Its colours (and the page's) pass axe, as a11y.test.ts checks the rest of the phone's page.
+    expect(await axeViolations(page)).toEqual([]);
+    // An error (already_member) replaces it there, as an error.
+    await page.fill('#invite-input', 'bob');
+    await page.press('#invite-input', 'Enter');
+    const already = 'bob is already in #plans.';
+    await page.waitForFunction((t) => document.body.textContent?.includes(t), already);
+    expect(await said(already)).toEqual({ regions: ['room-note'], shown: ['room-note'], done: false });
+    expect(await said(invited)).toEqual({ regions: [], shown: [], done: false });
+    expect(await axeViolations(page)).toEqual([]);
+
+    // A request from the open drawer is answered in it (the note above the composer is emptied).
+    await page.click('#menu-toggle');
+    await page.fill('#room-input', 'secret');
+    await page.press('#room-input', 'Enter');
+    const refused = '#secret is a private room: its owner can invite you';
+    await page.waitForFunction((t) => document.body.textContent?.includes(t), refused);
+    // Polled: the drawer may still be sliding in.
+    await expect
+      .poll(() => said(refused))
+      .toEqual({ regions: ['room-error'], shown: ['room-error'], done: false });
+    expect(await said(already)).toEqual({ regions: [], shown: [], done: false });
+    await carol.close();
+    await context.close();
   });
 });

@@ -7,7 +7,8 @@ interface Held {
   release: () => void;
 }
 
-function gate(): Held & { open: Promise<void>; enter: (room: string) => void } {
+/** A barrier: `enter(room)` resolves `entered`, and `open` resolves at `release()`. */
+export function gate(): Held & { open: Promise<void>; enter: (room: string) => void } {
   let release!: () => void;
   const open = new Promise<void>((resolve) => {
     release = resolve;

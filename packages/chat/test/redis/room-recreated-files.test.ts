@@ -16,16 +16,9 @@ import { closedAfterEachTest, redisServerForThisFile, startChatServersOnRedis } 
  * Without it that step ran a few round trips after the deletion, always before the new room's
  * upload: the test passed with DROP_ROOM's incarnation check removed.
  */
-const fileStep = vi.hoisted(() => {
-  let release!: () => void;
-  const open = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let enter!: (room: string) => void;
-  const entered = new Promise<string>((resolve) => {
-    enter = resolve;
-  });
-  return { open, release, entered, enter, held: false };
+const fileStep = await vi.hoisted(async () => {
+  const { gate } = await import('../attachments/hold-drop-room.js');
+  return { ...gate(), held: false };
 });
 
 vi.mock('../../src/server/backends/redis/attachments.js', async (importOriginal) => {

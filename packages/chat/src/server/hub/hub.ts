@@ -561,8 +561,11 @@ export class Hub {
       limits: this.#options.limits,
     });
     for (const { cr } of entered) {
-      const after = known[cr.room];
-      if (after !== undefined) await this.#resume(conn, cr.room, after, tags[cr.room], ref);
+      // Own keys only: `known` and `tags` are plain objects from JSON, and a room may be named
+      // after something every object inherits (`constructor`).
+      const after = Object.hasOwn(known, cr.room) ? known[cr.room] : undefined;
+      const tag = Object.hasOwn(tags, cr.room) ? tags[cr.room] : undefined;
+      if (after !== undefined) await this.#resume(conn, cr.room, after, tag, ref);
       else if ((await replay(conn, cr, this.#backend.rooms)) === 'gap') reset(conn, cr, undefined);
     }
     conn.ready = true;

@@ -367,7 +367,8 @@ describe('a room named after what every object inherits', () => {
     await eve.request('joined', { type: 'create', room: 'constructor', private: true });
     await eve.request('ack', { type: 'send', id: 'e1', room: 'constructor', text: 'hi' });
     await eve.request('invited', { type: 'invite', room: 'constructor', user: 'bob' });
-    for (const rooms of [undefined, { general: 0 }, { constructor: 0 }]) {
+    const hellos: (Record<string, number> | undefined)[] = [undefined, { general: 0 }, { constructor: 0 }];
+    for (const rooms of hellos) {
       const { client, welcome } = await TestClient.join(server.origin, bobCookie, rooms);
       expect(welcome.rooms.map((r) => r.room)).toEqual(['constructor', 'general']);
       expect(await client.request('pong', { type: 'ping' })).toMatchObject({ type: 'pong' });

@@ -3,7 +3,8 @@
  * first (keyboard only here), and the member's page loses the room, says why (visibly, in the
  * room error's live region) and keeps the text they were writing there in the unsent note. The
  * panel of a private room lists every member (`members`): online first, then offline ones, marked
- * so in words, whom the owner can remove too.
+ * so in words, whom the owner can remove too. On a phone, a refused Remove is said in the open
+ * people drawer (on screen, one live region), and the focus stays in the drawer.
  */
 import { describe, expect, it } from 'vitest';
 import { register, startTestServer, TestClient } from '../helpers.js';

@@ -236,7 +236,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     clock,
     secureCookies: options.secureCookies ?? options.tls !== undefined,
     maxRoomsPerUser: limits.maxRoomsPerUser,
-    endSession: (token) => hub.endSession(token),
+    endSession: (user, token) => hub.endSession(user, token),
     files: loadStatic(publicDir),
     allowedOrigins,
     probeUpgrade: createUpgradeProbe(gateDeps),

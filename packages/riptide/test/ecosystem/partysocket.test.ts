@@ -69,6 +69,14 @@ describe("partysocket's ReconnectingWebSocket on riptide's WebSocket", () => {
     rws.send('hi');
     expect((await text).data).toBe('echo: hi');
 
+    // partysocket sets the browser's default binaryType, 'blob', on each socket it makes.
+    expect(rws.binaryType).toBe('blob');
+    const blob = nextEvent(rws, 'message');
+    rws.send(new Uint8Array([4, 5]));
+    const blobData = (await blob).data;
+    expect(blobData).toBeInstanceOf(Blob);
+    expect([...new Uint8Array(await (blobData as Blob).arrayBuffer())]).toEqual([4, 5]);
+
     rws.binaryType = 'arraybuffer';
     const binary = nextEvent(rws, 'message');
     rws.send(new Uint8Array([1, 2, 3]));

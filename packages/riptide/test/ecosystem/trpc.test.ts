@@ -57,7 +57,12 @@ async function trpcServer(): Promise<{ url: string; wss: WebSocketServer }> {
 }
 
 function trpcClient(url: string) {
-  const wsClient = createWSClient({ url, WebSocket: WebSocket as unknown as typeof globalThis.WebSocket });
+  const wsClient = createWSClient({
+    url,
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    // Reconnect at once (the default backs off on timers); tests wait on events, not on time.
+    retryDelayMs: () => 0,
+  });
   cleanups.push(() => wsClient.close());
   return { wsClient, client: createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] }) };
 }
@@ -116,5 +121,29 @@ describe('tRPC: applyWSSHandler on a riptide WebSocketServer, createWSClient on 
     await wsClient.close();
     expect(await closed).toBe(1005);
     expect(wss.clients.size).toBe(0);
+  });
+
+  it('after the server terminates the connection, the client reconnects and its queries are answered', async () => {
+    const { url, wss } = await trpcServer();
+    const connections: WebSocket[] = [];
+    const second = new Promise<WebSocket>((resolve) =>
+      wss.on('connection', (ws) => {
+        connections.push(ws);
+        if (connections.length === 2) resolve(ws);
+      }),
+    );
+    const { client, wsClient } = trpcClient(url);
+    expect(await client.greet.query('before')).toBe('hello before');
+    const reconnected = new Promise<void>((resolve) =>
+      wsClient.connectionState.subscribe({
+        next: (state) => {
+          if (state.state === 'connecting' && state.error !== null) resolve();
+        },
+      }),
+    );
+    connections[0]!.terminate();
+    await reconnected;
+    expect(await client.greet.query('after')).toBe('hello after');
+    expect(await second).not.toBe(connections[0]);
   });
 });

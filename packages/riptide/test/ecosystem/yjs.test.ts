@@ -41,6 +41,8 @@ async function provider(url: string, name: string): Promise<{ doc: Y.Doc; provid
   const p = new WebsocketProvider(url, name, doc, {
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     disableBc: true,
+    // Reconnect at once (the default backs off on timers); tests wait on events, not on time.
+    maxBackoffTime: 0,
   });
   cleanups.push(() => {
     p.destroy();
@@ -133,5 +135,32 @@ describe('Yjs: setupWSConnection on a riptide WebSocketServer, WebsocketProvider
     const gone = whenAwareness(b.provider, () => !b.provider.awareness.getStates().has(aId));
     a.provider.destroy();
     await gone;
+  });
+
+  it('after the server terminates its connection, a provider reconnects and edits flow again', async () => {
+    const { url, wss } = await yjsServer();
+    const name = room();
+    const a = await provider(url, name);
+    const b = await provider(url, name);
+    const closedA = new Promise<number | undefined>((resolve) =>
+      a.provider.once('connection-close', (event) => resolve(event?.code)),
+    );
+    const resynced = new Promise<void>((resolve) => {
+      const onSync = (synced: boolean) => {
+        if (!synced) return;
+        a.provider.off('sync', onSync);
+        resolve();
+      };
+      a.provider.on('sync', onSync);
+    });
+    // A's connection is the first one the server accepted.
+    [...wss.clients][0]!.terminate();
+    // RFC 6455 7.1.5: no close frame was received, so the close code is 1006.
+    expect(await closedA).toBe(1006);
+    await resynced;
+    const textB = b.doc.getText('t');
+    const reachedB = whenDoc(b.doc, () => textB.toString() === 'back');
+    a.doc.getText('t').insert(0, 'back');
+    await reachedB;
   });
 });

@@ -28,9 +28,9 @@ function room(): string {
 async function yjsServer(): Promise<{ url: string; wss: WebSocketServer }> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));
-  // setupWSConnection types its socket as the DOM's WebSocket plus ws's on(): riptide's server
-  // socket is both (binaryType, send(data, options, callback), ping(), 'pong' and 'close' events).
-  wss.on('connection', (conn, req) => setupWSConnection(conn as never, req));
+  // No cast: riptide's server-side socket is assignable to the ws.WebSocket that setupWSConnection
+  // declares, and it uses ws's API on it (binaryType, send(data, {}, callback), ping(), 'pong').
+  wss.on('connection', (conn, req) => setupWSConnection(conn, req));
   cleanups.push(() => new Promise<void>((resolve) => wss.close(() => resolve())));
   return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, wss };
 }
@@ -39,6 +39,7 @@ async function yjsServer(): Promise<{ url: string; wss: WebSocketServer }> {
 async function provider(url: string, name: string): Promise<{ doc: Y.Doc; provider: WebsocketProvider }> {
   const doc = new Y.Doc();
   const p = new WebsocketProvider(url, name, doc, {
+    // The standard's type has dispatchEvent(), which riptide (as ws) lacks: docs/node-layer.md.
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     disableBc: true,
     // Reconnect at once (the default backs off on timers); tests wait on events, not on time.

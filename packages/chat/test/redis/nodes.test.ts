@@ -5,6 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { UnavailableError } from '../../src/server/ports.js';
 import type { ServerMessage } from '../../src/shared/protocol.js';
 import { register, TestClient } from '../helpers.js';
 import {
@@ -21,6 +22,10 @@ import {
 
 afterEach(cleanupAll);
 const { servers, clients } = closedAfterEachTest();
+const admins: Redis[] = [];
+afterEach(() => {
+  for (const admin of admins.splice(0)) admin.disconnect();
+});
 
 describe('several nodes on Redis', () => {
   it('delivers every room event to every client on every node once, in the same order, matching history', async () => {
@@ -179,28 +184,37 @@ function onlineSeen(
   return () => [...seen].sort();
 }
 
+/**
+ * Nodes a and b on one Redis; b connects as its own Redis user, so that its subscriber alone can be
+ * cut off and kept away (the user disabled: its reconnections fail) while its other connections go
+ * on. `admin` is a connection of the test's own.
+ */
+async function twoNodes() {
+  const redis = await RedisServer.start();
+  const admin = new Redis(redis.url, { lazyConnect: true });
+  await admin.connect();
+  await admin.call('ACL', 'SETUSER', 'nodeb', 'on', '>secret', '~*', '&*', '+@all');
+  const [a] = await startChatServersOnRedis(1, { url: redis.url, prefix: 'presync:' });
+  servers.push(a);
+  const [b] = await startChatServersOnRedis(1, {
+    url: redis.url.replace('redis://', 'redis://nodeb:secret@'),
+    prefix: 'presync:',
+  });
+  servers.push(b);
+  const onA = a.url.replace(/\/$/, '');
+  const onB = b.url.replace(/\/$/, '');
+  const join = async (origin: string, cookie: string) => {
+    const joined = await TestClient.join(origin, cookie);
+    clients.push(joined.client);
+    return joined;
+  };
+  admins.push(admin);
+  return { admin, a, b, onA, onB, join };
+}
+
 describe('presence after a node lost its subscription (pub/sub is at most once)', () => {
   it('tells the clients of a node whose subscriber was away who went offline and who came online meanwhile', async () => {
-    const redis = await RedisServer.start();
-    // Node b connects as its own Redis user, so that its subscriber alone can be cut off and kept
-    // away (the user disabled: its reconnections fail) while its other connections go on.
-    const admin = new Redis(redis.url, { lazyConnect: true });
-    await admin.connect();
-    await admin.call('ACL', 'SETUSER', 'nodeb', 'on', '>secret', '~*', '&*', '+@all');
-    const [a] = await startChatServersOnRedis(1, { url: redis.url, prefix: 'presync:' });
-    servers.push(a);
-    const [b] = await startChatServersOnRedis(1, {
-      url: redis.url.replace('redis://', 'redis://nodeb:secret@'),
-      prefix: 'presync:',
-    });
-    servers.push(b);
-    const onA = a.url.replace(/\/$/, '');
-    const onB = b.url.replace(/\/$/, '');
-    const join = async (origin: string, cookie: string) => {
-      const joined = await TestClient.join(origin, cookie);
-      clients.push(joined.client);
-      return joined;
-    };
+    const { admin, onA, onB, join } = await twoNodes();
     const carol = await join(onA, await register(onA, 'carol'));
     const alice = await join(onA, await register(onA, 'alice'));
     const daveCookie = await register(onA, 'dave');
@@ -237,6 +251,42 @@ describe('presence after a node lost its subscription (pub/sub is at most once)'
     await bob.client.next('presence', (m) => m.user === 'alice' && !m.online);
     await bob2.client.next('presence', (m) => m.user === 'alice' && !m.online);
     expect(bobSees()).toEqual(['bob', 'dave']);
-    admin.disconnect();
+  });
+
+  it('resyncs once the service is back when the store could not be read as the subscription came back', async () => {
+    const { admin, b, onA, onB, join } = await twoNodes();
+    const carol = await join(onA, await register(onA, 'carol'));
+    const alice = await join(onA, await register(onA, 'alice'));
+    const bob = await join(onB, await register(onB, 'bob'));
+    const bobSees = onlineSeen(bob.client, bob.welcome, 'general');
+    await alice.client.next('presence', (m) => m.user === 'bob' && m.online);
+
+    await admin.call('ACL', 'SETUSER', 'nodeb', 'off');
+    expect(await admin.call('CLIENT', 'KILL', 'USER', 'nodeb', 'TYPE', 'pubsub')).toBe(1);
+    carol.client.ws.close();
+    await alice.client.next('presence', (m) => m.user === 'carol' && !m.online);
+    // Node b's first read of an online list once its subscriber is back fails as unavailable.
+    const presence = b.backend.presence;
+    const online = presence.online.bind(presence);
+    let refuse: (() => void) | undefined;
+    const refused = new Promise<void>((resolve) => {
+      refuse = resolve;
+    });
+    presence.online = () => {
+      presence.online = online;
+      refuse?.();
+      return Promise.reject(new UnavailableError('storage went away'));
+    };
+    await admin.call('ACL', 'SETUSER', 'nodeb', 'on');
+    await refused;
+    await bob.client.barrier();
+    expect(bobSees()).toEqual(['alice', 'bob', 'carol']);
+
+    // Node b's command connection drops and comes back: the service is back, the resync runs.
+    expect(await admin.call('CLIENT', 'KILL', 'USER', 'nodeb', 'TYPE', 'normal')).toBe(2);
+    await bob.client.next('service', (m) => m.available);
+    await bob.client.next('presence', (m) => m.user === 'carol' && !m.online);
+    await bob.client.barrier();
+    expect(bobSees()).toEqual(['alice', 'bob']);
   });
 });

@@ -32,6 +32,7 @@ import {
   type ServerMessage,
 } from '../../shared/protocol.js';
 import { type Backend, type BucketName, type Clock, UnavailableError } from '../ports.js';
+import { HELLO_TIMEOUT_CLOSE, TIMEOUTS } from '../timeouts.js';
 import type { ChatSocket } from '../transport.js';
 import { bindAttachments, claimAttachments, releaseAttachments } from './attachments.js';
 import { Connection } from './connection.js';
@@ -154,6 +155,7 @@ export class Hub {
     });
     this.#connections.add(conn);
     this.#local.track(conn);
+    conn.expectHello(TIMEOUTS.helloMs, HELLO_TIMEOUT_CLOSE.code, HELLO_TIMEOUT_CLOSE.reason);
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       if (isBinary) {
         conn.write(errorMessage('bad_message', 'binary messages are not supported'));
@@ -168,6 +170,8 @@ export class Hub {
         return;
       }
       const msg = parsed.message;
+      // Its arrival ends the deadline, not its answer: a hello waiting on storage is not cut off.
+      if (msg.type === 'hello') conn.helloArrived();
       const id = msg.type === 'send' ? msg.id : undefined;
       conn.run(() => this.#request(conn, msg), this.#failed(conn, msg.ref, id));
     });

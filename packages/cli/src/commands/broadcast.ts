@@ -9,6 +9,7 @@ import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
 import { describeMessage, toBuffer } from '../format.js';
 import { WebSocket } from '../lib.js';
 import {
+  CLIENT_BACKLOG,
   closeLine,
   type Handler,
   listen,
@@ -114,14 +115,24 @@ export async function broadcast(argv: string[], io: Io): Promise<number> {
   const { wss } = running;
   io.stdout.write(`listening on ${running.url} (chat page at ${running.url.replace(/^ws/, 'http')}/)\n`);
   let next = 1;
+  const ids = new WeakMap<Socket, number>();
   wss.on('connection', (ws: Socket, req) => {
     const id = next++;
+    ids.set(ws, id);
     io.stdout.write(`[${id}] connected from ${peerOf(req)}\n`);
     ws.on('message', (data, isBinary) => {
       const buf = toBuffer(data);
       io.stdout.write(`[${id}] ${describeMessage(buf, isBinary)}\n`);
       for (const client of wss.clients) {
         if (client.readyState !== WebSocket.OPEN) continue;
+        // A client that does not read would hold every message sent to all, without bound.
+        if (client.bufferedAmount > CLIENT_BACKLOG) {
+          io.stdout.write(
+            `[${ids.get(client)}] dropped: does not read (over ${CLIENT_BACKLOG / 1024 / 1024} MiB waiting), close 1008\n`,
+          );
+          client.close(1008, 'too far behind: not reading');
+          continue;
+        }
         if (isBinary) client.send(buf, { binary: true });
         else client.send(`Server: ${buf.toString('utf8')}`);
       }

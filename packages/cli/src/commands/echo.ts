@@ -5,6 +5,7 @@
  */
 import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
 import {
+  CLIENT_BACKLOG,
   closeLine,
   listen,
   ORIGIN_NOTES,
@@ -39,8 +40,18 @@ export async function echo(argv: string[], io: Io): Promise<number> {
   running.wss.on('connection', (ws: Socket, req) => {
     const id = next++;
     io.stdout.write(`[${id}] connected from ${peerOf(req)}\n`);
+    // A client that sends without reading its echoes would have them pile up here: stop reading
+    // from it until they are written (said once, so the operator knows why it seems stuck).
+    let told = false;
     ws.on('message', (data, isBinary) => {
-      ws.send(data as Buffer, { binary: isBinary });
+      ws.send(data as Buffer, { binary: isBinary }, () => {
+        if (ws.isPaused && ws.bufferedAmount <= CLIENT_BACKLOG) ws.resume();
+      });
+      if (ws.isPaused || ws.bufferedAmount <= CLIENT_BACKLOG) return;
+      ws.pause();
+      if (told) return;
+      told = true;
+      io.stdout.write(`[${id}] does not read its echoes: reading from it waits until it does\n`);
     });
     ws.on('error', (err) => io.stdout.write(`[${id}] error: ${err.message}\n`));
     ws.on('close', (code, reason) => io.stdout.write(`[${id}] ${closeLine(code, reason)}\n`));

@@ -2,8 +2,9 @@
  * `riptide broadcast --port N`: the broadcast chat server of the Node WebSocket tutorial.
  * Each client is greeted with 'Welcome to the chat!'; every text message is sent, as
  * 'Server: <message>' (the tutorial's wording), to every open client, the sender included;
- * binary messages are relayed unchanged. GET / serves the tutorial's page: an input, a Send
- * button and a message list.
+ * binary messages are relayed unchanged. A client with more than CLIENT_BACKLOG waiting for it
+ * (it does not read) is closed with 1008 rather than held without bound. GET / serves the
+ * tutorial's page: an input, a Send button and a message list.
  */
 import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
 import { describeMessage, toBuffer } from '../format.js';
@@ -34,6 +35,7 @@ export const broadcastSpec: CommandSpec = {
   flags: serverFlags,
   notes:
     'example:\n  riptide broadcast --port 8080    # then open http://127.0.0.1:8080/ in two browser tabs\n\n' +
+    'a client that does not read (over 4 MiB waiting for it) is closed with 1008 and logged.\n\n' +
     ORIGIN_NOTES,
 };
 

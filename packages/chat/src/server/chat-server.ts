@@ -24,6 +24,7 @@ import { loadStatic } from './http/static.js';
 import { createConnectHandler, createUpgradeHandler, createUpgradeProbe } from './http/upgrade.js';
 import { Hub } from './hub/hub.js';
 import type { Backend, BackendOptions, Clock, SignInBackoff } from './ports.js';
+import { applyHttpTimeouts } from './timeouts.js';
 import { Transport } from './transport.js';
 
 export interface ChatServerOptions {
@@ -236,7 +237,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     clock,
     secureCookies: options.secureCookies ?? options.tls !== undefined,
     maxRoomsPerUser: limits.maxRoomsPerUser,
-    endSession: (token) => hub.endSession(token),
+    endSession: (user, token) => hub.endSession(user, token),
     files: loadStatic(publicDir),
     allowedOrigins,
     probeUpgrade: createUpgradeProbe(gateDeps),
@@ -270,6 +271,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       socket.once('close', () => sockets.delete(socket));
     });
   }
+  // Node's defaults would give a head 60 s and a request 300 s; ours are in timeouts.ts.
+  applyHttpTimeouts(http, attachmentLimits.maxBytes);
   http.on('upgrade', createUpgradeHandler(gateDeps));
   const port = options.port ?? 8080;
   const host = options.host ?? '127.0.0.1';

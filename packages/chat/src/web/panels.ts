@@ -26,11 +26,15 @@ function coverBehind(drawer: Drawer | null): void {
 }
 
 /**
- * The room list's area is out of sight: a phone's layout with the rooms drawer closed (what is
- * written there, such as the answers to room requests, would be neither seen nor announced).
+ * Where the answer to a request made now is seen (render.ts renderErrors): in the room list's
+ * area (`room-error`) on a desktop, and on a phone while the rooms drawer is open; in the people
+ * drawer (`online-error`) while that one is open, as its Remove and its names are answered there;
+ * else above the composer (`room-note`), as what is in a closed drawer, or behind an open one
+ * (inert), is neither seen nor announced.
  */
-export function roomListHidden(): boolean {
-  return openDrawer !== 'rooms' && matchMedia('(max-width: 720px)').matches;
+export function answerPlace(): 'room-error' | 'online-error' | 'room-note' {
+  if (!matchMedia('(max-width: 720px)').matches || openDrawer === 'rooms') return 'room-error';
+  return openDrawer === 'online' ? 'online-error' : 'room-note';
 }
 
 export function closeDrawer(): boolean {

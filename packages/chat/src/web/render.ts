@@ -6,7 +6,7 @@
 import type { MessageActions } from './conversation.js';
 import { byId, el } from './dom.js';
 import type { Outbox } from './outbox.js';
-import { roomListHidden } from './panels.js';
+import { answerPlace } from './panels.js';
 import { type ChatState, type Room, roomLabel } from './room-state.js';
 
 export interface Actions extends MessageActions {
@@ -138,7 +138,11 @@ export function renderOnline(state: ChatState, actions: Actions, focus?: string)
     `li[data-user="${CSS.escape(focused.user)}"] ${focused.control}`,
   );
   if (target) target.focus();
-  else if (!byId<HTMLTextAreaElement>('composer-input').disabled) byId('composer-input').focus();
+  else if (byId('composer-input').closest('[inert]')) {
+    // The people drawer is open over the conversation (a phone): the composer is inert and could
+    // not take the focus, which would be lost to the page. It stays in the drawer.
+    (list.querySelector<HTMLElement>('button') ?? byId('online-toggle')).focus();
+  } else if (!byId<HTMLTextAreaElement>('composer-input').disabled) byId('composer-input').focus();
 }
 
 /** The online list's control that has the focus: whose row, and which of its buttons. */
@@ -202,23 +206,22 @@ export function renderTyping(state: ChatState, now: number): void {
         : `${users.join(', ')} are typing…`;
 }
 
-/** The answer to room requests last rendered, and whether it went to the conversation's note. */
-let roomAnswer = { text: '', inNote: false };
+/** The answer to room requests last rendered, and where it was said (panels.ts answerPlace). */
+let roomAnswer = { text: '', place: 'room-error' as ReturnType<typeof answerPlace> };
 
 export function renderErrors(state: ChatState, outbox: Outbox): void {
   // An error, else what a request did that shows nothing else (room-state.ts `roomDone`). It is
-  // said in the room list's area, unless that area is out of sight when the answer comes (a
-  // phone, rooms drawer closed: an invitation or a leave from the conversation), then above the
-  // composer. It stays where it was put when the drawer opens or closes, and the other place is
-  // emptied: one live region holds it, and it is announced once.
+  // said where it is seen when the answer comes: in the room list's area, in the people drawer
+  // open on a phone (its Remove refused, a direct message refused), or above the composer with
+  // the drawers closed (an invitation or a leave from the conversation). It stays where it was
+  // put when a drawer opens or closes, and the other places are emptied: one live region holds
+  // it, and it is announced once.
   const text = state.roomError || state.roomDone;
-  if (text !== roomAnswer.text) roomAnswer = { text, inNote: text !== '' && roomListHidden() };
+  if (text !== roomAnswer.text) roomAnswer = { text, place: text === '' ? 'room-error' : answerPlace() };
   const done = state.roomError === '' && state.roomDone !== '';
-  for (const [id, here] of [
-    ['room-error', !roomAnswer.inNote],
-    ['room-note', roomAnswer.inNote],
-  ] as const) {
+  for (const id of ['room-error', 'online-error', 'room-note'] as const) {
     const element = byId(id);
+    const here = roomAnswer.place === id;
     const said = here ? text : '';
     if (element.textContent !== said) element.textContent = said;
     element.classList.toggle('done', here && done);

@@ -937,8 +937,12 @@ export class ChatState {
         this.#changed('errors');
         return;
       }
+      // The directory (`rooms`: "All rooms", in the room list's area) is answered there too: under
+      // the composer, a phone's open rooms drawer covered its refusal.
       if (
-        ['join', 'create', 'dm', 'leave', 'invite', 'remove_member', 'delete_room'].includes(request.kind)
+        ['join', 'create', 'dm', 'leave', 'invite', 'remove_member', 'delete_room', 'rooms'].includes(
+          request.kind,
+        )
       ) {
         this.roomError = message;
         this.#changed('errors');

@@ -10,7 +10,7 @@
  * when it is hovered; a code block on top of a message inside a group keeps the text's whole width.
  * On a phone, the answer to a room request made with the rooms drawer closed is shown on screen,
  * above the composer, and held by one live region (the drawer's is emptied), and one made from the
- * open drawer in the drawer.
+ * open drawer in the drawer, kept in sight there when the drawer is scrolled (a long directory).
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -546,6 +546,47 @@ describe('on a phone (375 × 667), the answers to room requests', () => {
       .toEqual({ regions: ['room-error'], shown: ['room-error'], done: false });
     expect(await said(already)).toEqual({ regions: [], shown: [], done: false });
     await carol.close();
+    await context.close();
+  });
+
+  it('made from the far end of a long room directory in the drawer stay on screen there, on top', async () => {
+    // alice may be in one room (general): joining another is refused (too_many_rooms).
+    const server = await startTestServer({ limits: { maxRoomsPerUser: 1 } });
+    for (let i = 0; i < 30; i++) {
+      const room = `r${String(i).padStart(2, '0')}`;
+      await server.backend.rooms.createRoom(
+        { name: room, kind: 'public', owner: null, createdAt: Date.now() },
+        { maxRooms: 100, maxOwnedRooms: 100 },
+      );
+    }
+    const phone = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true };
+    const { page, context } = await signIn(chrome.browser, server.origin, 'alice', phone);
+    await page.click('#menu-toggle');
+    await page.click('#all-rooms summary');
+    // The last room of the directory: the drawer is scrolled down to it, past the answer's place.
+    const last = page.locator('#all-room-list button', { hasText: '#r29' });
+    await last.click();
+    const refused = 'you can be in at most 1 room';
+    await page.waitForFunction((t) => document.querySelector('#room-error')?.textContent === t, refused);
+    expect(await page.evaluate(() => document.getElementById('rooms-panel')?.scrollTop)).toBeGreaterThan(0);
+    // Inside the viewport, and on top at its centre (not scrolled off the drawer, not covered).
+    const seen = () =>
+      page.evaluate(() => {
+        const e = document.getElementById('room-error') as HTMLElement;
+        const r = e.getBoundingClientRect();
+        const inside = r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth;
+        return inside && e.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2));
+      });
+    await expect.poll(seen).toBe(true);
+    // One live region holds it (the note above the composer, and the composer's, do not).
+    const regions = await page.evaluate(
+      (t) =>
+        [...document.querySelectorAll('[role="alert"], [role="status"], [aria-live]:not([aria-live="off"])')]
+          .filter((e) => e.textContent?.includes(t))
+          .map((e) => e.id),
+      refused,
+    );
+    expect(regions).toEqual(['room-error']);
     await context.close();
   });
 });

@@ -3,10 +3,12 @@
  * first (keyboard only here), and the member's page loses the room, says why (visibly, in the
  * room error's live region) and keeps the text they were writing there in the unsent note. The
  * panel of a private room lists every member (`members`): online first, then offline ones, marked
- * so in words, whom the owner can remove too.
+ * so in words, whom the owner can remove too. On a phone, a refused Remove is said in the open
+ * people drawer (on screen, one live region), and the focus stays in the drawer.
  */
 import { describe, expect, it } from 'vitest';
 import { register, startTestServer, TestClient } from '../helpers.js';
+import { axeViolations } from './axe.js';
 import { focused, openRoom, sendMessage, signIn, tabTo, useBrowser, waitForMessages } from './browser.js';
 
 const chrome = useBrowser();
@@ -208,5 +210,74 @@ describe('remove a member who is offline', () => {
     await expect.poll(rows).toEqual(['alice', 'bob', 'carol (offline)']);
     await bob.close();
     await alice.context.close();
+  });
+});
+
+describe('remove a member on a phone (375 × 667)', () => {
+  it('a refused Remove is said in the open people drawer, on screen, in one live region; the focus stays there', async () => {
+    const server = await startTestServer();
+    for (const name of ['bob', 'carol']) await register(server.origin, name);
+    const phone = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true };
+    const { page, context } = await signIn(chrome.browser, server.origin, 'alice', phone);
+    await page.click('#menu-toggle');
+    await page.fill('#room-input', 'plans');
+    await page.check('#room-private');
+    await page.press('#room-input', 'Enter');
+    await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#plans');
+    await page.waitForSelector('#room-form', { state: 'hidden' });
+    for (const name of ['bob', 'carol']) {
+      await page.fill('#invite-input', name);
+      await page.press('#invite-input', 'Enter');
+      await expect.poll(() => server.backend.rooms.isMember(name, 'plans')).toBe(true);
+    }
+    // bob leaves behind the page's back (nobody is told): the page still lists him, and the
+    // server refuses his removal.
+    await server.backend.rooms.leave('bob', 'plans', Date.now());
+    await page.click('#online-toggle');
+    await page.locator('#online-list li[data-user="bob"] .remove-member').click();
+    await page.locator('#online-list li[data-user="bob"] .confirm-remove').click();
+    const refused = 'bob is not in room plans';
+    await page.waitForFunction((t) => document.body.textContent?.includes(t), refused);
+    // The live regions holding `text`; and whether the element saying it lies inside the
+    // viewport, on top at its centre (not under the drawer or the backdrop, not in a closed one).
+    const said = (text: string) =>
+      page.evaluate((t) => {
+        const live = '[role="alert"], [role="status"], [aria-live]:not([aria-live="off"])';
+        const shown = [...document.querySelectorAll('p')].filter((e) => {
+          if (e.textContent !== t) return false;
+          const r = e.getBoundingClientRect();
+          const inside =
+            r.width > 0 &&
+            r.height > 0 &&
+            r.left >= 0 &&
+            r.top >= 0 &&
+            r.right <= innerWidth &&
+            r.bottom <= innerHeight;
+          return inside && e.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2));
+        });
+        return {
+          regions: [...document.querySelectorAll(live)]
+            .filter((e) => e.textContent?.includes(t))
+            .map((e) => e.id),
+          shown: shown.map((e) => e.id),
+        };
+      }, text);
+    // Polled: the drawer may still be sliding in.
+    await expect.poll(() => said(refused)).toEqual({ regions: ['online-error'], shown: ['online-error'] });
+    expect(await focused(page)).toBe('button.quiet.remove-member');
+    expect(await page.evaluate(() => document.activeElement?.closest('li')?.dataset.user)).toBe('bob');
+    // Its colours in the drawer pass axe, as a11y.test.ts checks the rest of the phone's page.
+    expect(await axeViolations(page)).toEqual([]);
+
+    // carol's removal goes through: the answer is emptied, and her row's focus stays in the
+    // drawer (the composer behind it is inert: it could not take it).
+    await page.locator('#online-list li[data-user="carol"] .remove-member').click();
+    await page.locator('#online-list li[data-user="carol"] .confirm-remove').click();
+    await page.waitForFunction(() => document.querySelector('#online-list li[data-user="carol"]') === null);
+    expect(await said(refused)).toEqual({ regions: [], shown: [] });
+    expect(
+      await page.evaluate(() => document.getElementById('online-panel')?.contains(document.activeElement)),
+    ).toBe(true);
+    await context.close();
   });
 });

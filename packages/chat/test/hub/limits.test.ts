@@ -4,9 +4,10 @@
  * the text and frame limits, and what a peer that does not read can cost (issue 12, hole 2: a
  * ping flood from a user in no room; a flood of requests that each owe an error answer).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
-import { cleanup, register, startTestServer, TestClient } from '../helpers.js';
+import { HELLO_TIMEOUT_CLOSE, TIMEOUTS } from '../../src/server/timeouts.js';
+import { cleanup, register, startTestServer, TestClient, upgradeStatus, waitFor } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -174,6 +175,49 @@ describe('validation', () => {
     });
     expect((await client.request('welcome', { type: 'hello' })).type).toBe('welcome');
     expect(await client.request('error', { type: 'hello' })).toMatchObject({ code: 'bad_message' });
+  });
+});
+
+describe('the hello deadline (fake setTimeout)', () => {
+  // Only setTimeout is faked, from after the server started: the hub's deadline timer and
+  // riptide's handshake and close timers are fake, sockets and the sockets' I/O are real.
+  const fakeTimeouts = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('closes a WebSocket that sent no hello within 10 s with 1013 "hello timeout", not one that did', async () => {
+    const server = await startTestServer({ dbPath: ':memory:' });
+    const cookie = await register(server.origin, 'alice');
+    fakeTimeouts();
+    const silent = await TestClient.connect(server.origin, cookie);
+    const late = await TestClient.connect(server.origin, cookie);
+    vi.advanceTimersByTime(TIMEOUTS.helloMs - 1);
+    // Other requests do not count as a hello (and prove the socket is still open).
+    expect(await silent.request('error', { type: 'ping' })).toMatchObject({ code: 'not_ready' });
+    expect((await late.request('welcome', { type: 'hello' })).type).toBe('welcome');
+    vi.advanceTimersByTime(1);
+    expect(await silent.closed).toEqual({ code: 1013, reason: 'hello timeout' });
+    // A socket that said hello in time is never cut, however long it then stays silent.
+    vi.advanceTimersByTime(10 * TIMEOUTS.helloMs);
+    expect((await late.request('pong', { type: 'ping' })).type).toBe('pong');
+    expect(HELLO_TIMEOUT_CLOSE).toEqual({ code: 1013, reason: 'hello timeout' });
+    expect(TIMEOUTS.helloMs).toBe(10_000);
+  });
+
+  it('gives back the places of silent sockets in the per-user cap (8) once their deadline passes', async () => {
+    const server = await startTestServer({ dbPath: ':memory:' });
+    const cookie = await register(server.origin, 'alice');
+    fakeTimeouts();
+    const silent = [];
+    for (let i = 0; i < 8; i++) silent.push(await TestClient.connect(server.origin, cookie));
+    expect(await upgradeStatus(server.origin, { origin: server.origin, cookie })).toBe(429);
+    vi.advanceTimersByTime(TIMEOUTS.helloMs);
+    for (const s of silent) expect((await s.closed).code).toBe(1013);
+    vi.useRealTimers();
+    // The client saw its close; the server's socket closes right after (a condition, polled).
+    await waitFor(() => server.hub.connectionsOf('alice') === 0, 'the silent sockets to leave the cap');
+    expect(await upgradeStatus(server.origin, { origin: server.origin, cookie })).toBe(101);
   });
 });
 

@@ -355,6 +355,29 @@ describe('private rooms and direct messages', () => {
   });
 });
 
+describe('a room named after what every object inherits', () => {
+  it('an invitation to a room named `constructor` does not stop the invitee from ever saying hello', async () => {
+    // Regression: the hello looked rooms up in its `rooms` and `tags` objects by plain indexing,
+    // so `constructor` found Object's constructor: every hello of a member of such a room failed
+    // `internal`, and the member stayed not_ready (not even able to leave it), once a stranger
+    // had created one and invited them.
+    const server = await startTestServer();
+    const eve = await TestClient.user(server.origin, 'eve');
+    const bobCookie = await register(server.origin, 'bob');
+    await eve.request('joined', { type: 'create', room: 'constructor', private: true });
+    await eve.request('ack', { type: 'send', id: 'e1', room: 'constructor', text: 'hi' });
+    await eve.request('invited', { type: 'invite', room: 'constructor', user: 'bob' });
+    const hellos: (Record<string, number> | undefined)[] = [undefined, { general: 0 }, { constructor: 0 }];
+    for (const rooms of hellos) {
+      const { client, welcome } = await TestClient.join(server.origin, bobCookie, rooms);
+      expect(welcome.rooms.map((r) => r.room)).toEqual(['constructor', 'general']);
+      expect(await client.request('pong', { type: 'ping' })).toMatchObject({ type: 'pong' });
+      expect(client.messages.filter((m) => m.type === 'error')).toEqual([]);
+      client.ws.close();
+    }
+  });
+});
+
 describe('a deleted room with many members', () => {
   it('is told in one notice on the rooms topic, not one per member, and every connection in it hears it', async () => {
     const server = await startTestServer();

@@ -9,6 +9,7 @@
  * timeout is far longer than the wait for the event, so a lost wake fails the test.
  *
  * And stop() does not wait for Redis: a read blocked at a hung Redis is abandoned.
+ * Its per-room counts (/_stats) hold any room name, `constructor` too.
  */
 import type { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
@@ -153,4 +154,21 @@ it('stops at once, and its connections close, while its read is blocked at a hun
   } finally {
     hung.proc?.kill('SIGCONT');
   }
+});
+
+it('counts the events of a room named `constructor` as a number in its stats', async () => {
+  // Regression: the counts were a plain object, so `constructor` started from Object's
+  // constructor and /_stats showed its source text with "1" appended.
+  const redis = await connect(server().url);
+  const keys = new RedisKeys(`ev${prefixes++}:`);
+  const store = new RedisStore(redis.cmd, keys);
+  await store.createRoom(roomInfo('constructor'), quotas);
+  await store.join('ann', 'constructor', 9);
+  const events = new RedisCommittedEvents(redis.cmd, redis.reader, keys, { blockMs: 50, checkMs: 1e9 });
+  opened.push({ redis, events });
+  const delivered: number[] = [];
+  await events.open('constructor', (seq) => delivered.push(seq));
+  await store.appendEvent(message('constructor', 'hello'));
+  await waitUntil('the event', () => delivered.length === 1, PATIENCE_MS);
+  expect(events.stats.roomEventsReceived.constructor).toBe(1);
 });

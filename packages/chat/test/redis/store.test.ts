@@ -1013,4 +1013,31 @@ describe('RedisPresence', () => {
     await pa.beat(); // the first sweep past the ttl
     expect(await pa.online('r')).toEqual(['cat']);
   });
+
+  it('announces offline a user who left while no node could reach Redis, however long that lasted', async () => {
+    // Regression: the room set expired 2 ttl after its last refresh, so after an outage longer
+    // than that the user who had left meanwhile was gone from Redis unannounced, and every client
+    // that had seen them online kept them online.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const ttl = 600;
+    const a = await backend(sharedServer().url, { prefix: 'outage:', presenceTtlMs: ttl });
+    const b = await backend(sharedServer().url, { prefix: 'outage:', presenceTtlMs: ttl });
+    const pa = a.presence as RedisPresence;
+    const pb = b.presence as RedisPresence;
+    expect(await pa.add('r', 'ann', 'a-1')).toBe(true);
+    expect(await pb.add('r', 'ben', 'b-1')).toBe(true);
+    // Redis is unreachable for both nodes: neither beats, and ben's last tab closes on b, whose
+    // remove cannot reach Redis (here: b stops without one).
+    pb.close();
+    const published = vi.spyOn(a.bus, 'publish');
+    await sleep(2 * ttl + 100); // a lower bound on Redis's clock: past every expiry of 2 ttl
+    // Redis is back: a refreshes ann (announced again, her entry had expired) and sweeps ben.
+    await pa.beat();
+    const told = published.mock.calls.map(([topic, payload]) => [topic, JSON.parse(payload)]);
+    expect(told).toContainEqual([
+      'room:r',
+      { v: 2, type: 'presence', room: 'r', user: 'ben', online: false },
+    ]);
+    expect(await pa.online('r')).toEqual(['ann']);
+  });
 });

@@ -313,6 +313,20 @@ describe('ChatState', () => {
     expect(state.roomError).toBe('room plans already exists');
   });
 
+  it("answers a refused directory (All rooms) where room requests are answered, not under the composer (a phone's rooms drawer covered it)", () => {
+    const { state, last } = setup();
+    state.listRooms();
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: last().ref,
+      code: 'unavailable',
+      message: 'the storage is unavailable; retry later',
+    });
+    expect(state.roomError).toBe('the storage is unavailable; retry later');
+    expect(state.composerError).toBe('');
+  });
+
   it('says the wait of a rate limit in seconds, not in the milliseconds of the protocol', () => {
     const { state, last } = setup();
     state.joinOrCreate('r1');

@@ -29,8 +29,8 @@ export interface AccountDeps {
   clock: Clock;
   secureCookies: boolean;
   maxRoomsPerUser: number;
-  /** Closes the WebSockets of a session that signed out. */
-  endSession(token: string): void;
+  /** Closes the WebSockets of a session that signed out, on every node. */
+  endSession(user: string, token: string): void;
 }
 
 export type Send = (
@@ -99,8 +99,10 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
     async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const token = tokenOf(req);
       if (token) {
+        // Its user names the topic that reaches the session's sockets on the other nodes.
+        const session = await accounts.getSession(token, clock.now());
         await accounts.deleteSession(token);
-        deps.endSession(token);
+        if (session) deps.endSession(session.user, token);
       }
       send(res, 200, { ok: true }, { 'set-cookie': clearedCookie(deps.secureCookies) });
     },

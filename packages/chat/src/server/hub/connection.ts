@@ -51,6 +51,7 @@ export class Connection {
   #queued = 0;
   #paused = false;
   #congested = false;
+  #helloTimer: NodeJS.Timeout | undefined;
   /** Resolves when the socket has closed. */
   readonly gone: Promise<void>;
 
@@ -64,7 +65,31 @@ export class Connection {
     socket.on('drain', () => {
       this.#congested = false;
     });
-    this.gone = new Promise((resolve) => socket.once('close', () => resolve()));
+    this.gone = new Promise((resolve) =>
+      socket.once('close', () => {
+        clearTimeout(this.#helloTimer);
+        resolve();
+      }),
+    );
+  }
+
+  /**
+   * Closes the socket with `code` and `reason` unless helloArrived() is called within `ms`: a
+   * socket that never says hello holds a place of its user's socket cap for nothing.
+   */
+  expectHello(ms: number, code: number, reason: string): void {
+    this.#helloTimer = setTimeout(() => {
+      this.#helloTimer = undefined;
+      if (!this.closed) this.socket.close(code, reason);
+    }, ms);
+    // The server's close() closes every socket itself; this timer must not hold the process.
+    this.#helloTimer.unref();
+  }
+
+  /** A valid hello was received: whatever it waits for now is the server's doing, not the peer's. */
+  helloArrived(): void {
+    clearTimeout(this.#helloTimer);
+    this.#helloTimer = undefined;
   }
 
   /** Writes one message; false when the connection is gone or was just dropped as too slow. */

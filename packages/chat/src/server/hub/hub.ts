@@ -32,10 +32,11 @@ import {
   type ServerMessage,
 } from '../../shared/protocol.js';
 import { type Backend, type BucketName, type Clock, UnavailableError } from '../ports.js';
+import { HELLO_TIMEOUT_CLOSE, TIMEOUTS } from '../timeouts.js';
 import type { ChatSocket } from '../transport.js';
 import { bindAttachments, claimAttachments, releaseAttachments } from './attachments.js';
 import { Connection } from './connection.js';
-import { LocalRooms } from './local-rooms.js';
+import { LocalRooms, sessionDigest } from './local-rooms.js';
 import { MembershipHandlers } from './membership.js';
 import { resolveMentions } from './mentions.js';
 import { leaveLive, replay, reset } from './replay.js';
@@ -105,9 +106,15 @@ export class Hub {
   constructor(backend: Backend, publishLocal: (topic: string, payload: string) => void, options: HubOptions) {
     this.#backend = backend;
     this.#options = options;
-    this.#local = new LocalRooms(backend, publishLocal, (conn, event) =>
-      conn.run(() => this.#membership.onUserEvent(conn, event), this.#failed(conn, undefined, undefined)),
-    );
+    this.#local = new LocalRooms(backend, publishLocal, (conn, event) => {
+      // At once, not after the queued work: nothing more of a signed-out session is answered.
+      if (event.op === 'signed_out') {
+        if (!conn.closed && sessionDigest(conn.token) === event.session)
+          conn.socket.close(1008, 'signed out');
+        return;
+      }
+      conn.run(() => this.#membership.onUserEvent(conn, event), this.#failed(conn, undefined, undefined));
+    });
     this.#membership = new MembershipHandlers(backend, this.#local, options);
   }
 
@@ -148,6 +155,7 @@ export class Hub {
     });
     this.#connections.add(conn);
     this.#local.track(conn);
+    conn.expectHello(TIMEOUTS.helloMs, HELLO_TIMEOUT_CLOSE.code, HELLO_TIMEOUT_CLOSE.reason);
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       if (isBinary) {
         conn.write(errorMessage('bad_message', 'binary messages are not supported'));
@@ -162,6 +170,8 @@ export class Hub {
         return;
       }
       const msg = parsed.message;
+      // Its arrival ends the deadline, not its answer: a hello waiting on storage is not cut off.
+      if (msg.type === 'hello') conn.helloArrived();
       const id = msg.type === 'send' ? msg.id : undefined;
       conn.run(() => this.#request(conn, msg), this.#failed(conn, msg.ref, id));
     });
@@ -173,9 +183,13 @@ export class Hub {
     });
   }
 
-  /** Closes every connection of a session (sign-out). */
-  endSession(token: string): void {
+  /**
+   * Closes every connection of a session (sign-out): this node's at once, the other nodes' when
+   * the user's topic tells them.
+   */
+  endSession(user: string, token: string): void {
     for (const conn of this.#connections) if (conn.token === token) conn.socket.close(1008, 'signed out');
+    this.#local.tellUser(user, { op: 'signed_out', session: sessionDigest(token) });
   }
 
   /** Resolves when every connection has finished its queued work (shutdown). */
@@ -561,8 +575,11 @@ export class Hub {
       limits: this.#options.limits,
     });
     for (const { cr } of entered) {
-      const after = known[cr.room];
-      if (after !== undefined) await this.#resume(conn, cr.room, after, tags[cr.room], ref);
+      // Own keys only: `known` and `tags` are plain objects from JSON, and a room may be named
+      // after something every object inherits (`constructor`).
+      const after = Object.hasOwn(known, cr.room) ? known[cr.room] : undefined;
+      const tag = Object.hasOwn(tags, cr.room) ? tags[cr.room] : undefined;
+      if (after !== undefined) await this.#resume(conn, cr.room, after, tag, ref);
       else if ((await replay(conn, cr, this.#backend.rooms)) === 'gap') reset(conn, cr, undefined);
     }
     conn.ready = true;

@@ -13,6 +13,7 @@
  * - Presence is announced on the room's topic when a user's first connection enters the room and
  *   when the last one leaves it, whatever the cause (connecting, joining, leaving, closing).
  */
+import { createHash } from 'node:crypto';
 import { PROTOCOL_VERSION, type RoomState, type ServerMessage } from '../../shared/protocol.js';
 import type { Backend, Membership } from '../ports.js';
 import type { Connection, ConnRoom } from './connection.js';
@@ -23,13 +24,20 @@ import { RoomChannel } from './room-channel.js';
 export const ROOMS_TOPIC = 'rooms';
 
 /**
- * Sent to every connection of a user, on any node: membership changes, and the read marker moved
- * forward (`from`: the connection that moved it, which has its reply already).
+ * Sent to every connection of a user, on any node: membership changes, the read marker moved
+ * forward (`from`: the connection that moved it, which has its reply already), and a session
+ * signed out (`session`: sessionDigest of its token; the token itself never leaves the node).
  */
 export type UserEvent =
   | { op: 'joined'; room: string }
   | { op: 'left'; room: string; reason?: 'deleted' | 'removed' }
-  | { op: 'read'; room: string; seq: number; from: string };
+  | { op: 'read'; room: string; seq: number; from: string }
+  | { op: 'signed_out'; session: string };
+
+/** What names a session on the bus: a digest of its token, which is a secret. */
+export function sessionDigest(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
 
 export class LocalRooms {
   readonly #backend: Backend;
@@ -51,7 +59,7 @@ export class LocalRooms {
   }
 
   readonly #onRoomsNotice = (payload: string): void => {
-    const event = JSON.parse(payload) as UserEvent;
+    const event = JSON.parse(payload) as Extract<UserEvent, { op: 'left' }>;
     for (const conn of this.connections()) if (conn.rooms.has(event.room)) this.#onUserEvent(conn, event);
   };
 

@@ -253,7 +253,7 @@ export class MembershipHandlers {
    * `left` for a room the user is in again by now (a room deleted and created again under its name
    * before the deletion's notice went out) is an older stay's: ignored.
    */
-  async onUserEvent(conn: Connection, event: UserEvent): Promise<void> {
+  async onUserEvent(conn: Connection, event: Exclude<UserEvent, { op: 'signed_out' }>): Promise<void> {
     if (conn.closed || !conn.ready) return; // a hello still to come reads the memberships itself
     if (event.op === 'read') {
       // The tab that read has its reply; a connection not in the room has no badge for it.

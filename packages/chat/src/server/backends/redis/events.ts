@@ -64,7 +64,12 @@ interface Cursor extends LogPosition {
 }
 
 export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions {
-  readonly stats = { roomEventsReceived: {} as Record<string, number>, readFailures: 0, logRegressions: 0 };
+  readonly stats = {
+    // No prototype: a room may be named after an inherited key (`constructor`).
+    roomEventsReceived: Object.create(null) as Record<string, number>,
+    readFailures: 0,
+    logRegressions: 0,
+  };
   readonly #cmd: Redis;
   readonly #reader: Redis;
   readonly #keys: RedisKeys;

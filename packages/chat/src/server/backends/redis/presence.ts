@@ -14,6 +14,13 @@
  * - add()/remove() keep the hub's contract (first connection in / last one out) across nodes. A
  *   refresh that finds its user gone (Redis was unreachable longer than the ttl and another node
  *   swept them) adds them back and announces them online again.
+ * - The room set never expires by time (PERSIST, for a set an earlier version gave a TTL): its
+ *   users leave it only through REMOVE or a SWEEP, which announce them, and Redis drops the set
+ *   when it is empty. An expiry would take away unannounced the users who left while no node could
+ *   reach Redis (Redis down longer than the expiry): the clients that saw them online would keep
+ *   them online for good. A set whose nodes all died stays until a node has a connection in the
+ *   room again and sweeps it (one small key per such room). The users' connection sets may
+ *   expire (ttl * 2): the room set's score is what a sweep reads.
  * - All times come from Redis (TIME inside the scripts), so the nodes' clocks do not matter.
  * - remove() never fails: if Redis is unreachable the connection is forgotten locally, no longer
  *   refreshed, and expires like a dead node's.
@@ -45,7 +52,7 @@ local first = (not score) or tonumber(score) < now
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[2])
 redis.call('ZADD', KEYS[1], 'GT', now + ttl, ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ttl * 2)
-redis.call('PEXPIRE', KEYS[1], ttl * 2)
+redis.call('PERSIST', KEYS[1])
 if first then return 1 end
 return 0
 `;
@@ -68,7 +75,7 @@ local back = (not score) or tonumber(score) < now
 for i = 3, #ARGV do redis.call('ZADD', KEYS[2], now + ttl, ARGV[i]) end
 redis.call('ZADD', KEYS[1], 'GT', now + ttl, ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ttl * 2)
-redis.call('PEXPIRE', KEYS[1], ttl * 2)
+redis.call('PERSIST', KEYS[1])
 if back then return 1 end
 return 0
 `;

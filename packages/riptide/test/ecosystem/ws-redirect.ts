@@ -9,6 +9,7 @@
  * The consumers are loaded with `require()` (their CommonJS builds), because the ESM loader does
  * not consult this hook and vitest imports ESM builds.
  */
+import { existsSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -28,9 +29,16 @@ export const riptideEsmEntry = pathToFileURL(join(packageRoot, 'dist', 'esm', 'i
 const consumers: string[] = [];
 let installed = false;
 
-/** The directory of an installed package (its package.json's folder). */
+/**
+ * The directory of an installed package (its package.json's folder), found the way Node looks
+ * a bare name up (node_modules folders from the workspace root outwards): a package whose
+ * `exports` leaves out './package.json' (@hono/node-ws) cannot be resolved through it.
+ */
 function packageDir(name: string): string {
-  return join(workspaceRequire.resolve(`${name}/package.json`), '..');
+  for (const dir of workspaceRequire.resolve.paths(name) ?? []) {
+    if (existsSync(join(dir, name, 'package.json'))) return join(dir, name);
+  }
+  throw new Error(`${name} is not installed`);
 }
 
 /**

@@ -5,7 +5,7 @@
 
 import { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildRejectResponse } from '../../src/handshake/server.js';
 import { WebSocketServer } from '../../src/index.js';
 import { appendToHead, type PartialHead } from '../../src/node/upgrade-listener.js';
@@ -196,22 +196,23 @@ describe('RFC 9112 2.2 a head that can never end is answered 400 at once, not at
     // No timer can fire from here on: the answer cannot come from the handshake deadline.
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.from(text, 'latin1')));
-    // Also after a failure (a server that never answers): the socket would hold wss.close().
-    onTestFinished(() => {
+    // Also after a failure (a server that never answers): an open socket would hold wss.close().
+    try {
+      expect(await handled).toBe(true);
+      const reply = await new Promise<string>((resolve, reject) => {
+        let got = '';
+        socket.on('data', (d) => (got += d.toString('latin1')));
+        socket.on('close', () => resolve(got));
+        socket.on('error', reject);
+      });
+      expect(reply).toBe(buildRejectResponse(400, `Malformed HTTP head (${detail})`).toString('latin1'));
+      expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nConnection: close\r\n/);
+      // Like every other head the listener refuses (a malformed or oversized one): no event.
+      expect(clientErrors).toEqual([]);
+    } finally {
       vi.useRealTimers();
       socket.destroy();
-    });
-    expect(await handled).toBe(true);
-    const reply = await new Promise<string>((resolve, reject) => {
-      let got = '';
-      socket.on('data', (d) => (got += d.toString('latin1')));
-      socket.on('close', () => resolve(got));
-      socket.on('error', reject);
-    });
-    expect(reply).toBe(buildRejectResponse(400, `Malformed HTTP head (${detail})`).toString('latin1'));
-    expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nConnection: close\r\n/);
-    // Like every other head the listener refuses (a malformed or oversized one): no event.
-    expect(clientErrors).toEqual([]);
+    }
   });
 });
 

@@ -205,6 +205,12 @@ export function peerOf(req: IncomingMessage): string {
   return req.httpVersionMajor === 2 ? `${peer} (HTTP/2)` : peer;
 }
 
+/**
+ * Bytes a server lets wait for one client that does not read what it is sent: past this, echo
+ * stops reading from the client (its own TCP window fills, not our memory) and broadcast drops it.
+ */
+export const CLIENT_BACKLOG = 4 * 1024 * 1024;
+
 export function closeLine(code: number, reason: unknown): string {
   return describeClose(code, toBuffer(reason).toString('utf8'));
 }

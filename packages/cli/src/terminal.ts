@@ -24,6 +24,7 @@ export class Terminal {
   /** where the prompt and the typed text are drawn */
   private readonly promptStream: Writable & { isTTY?: boolean };
   private prompting = false;
+  private inputPaused = false;
   private interruptHandler: (() => void) | null = null;
   private readonly onSignal = () => this.interruptHandler?.();
 
@@ -54,6 +55,20 @@ export class Terminal {
   /** End of input (Ctrl-D in a terminal, end of file or pipe otherwise). */
   onEnd(cb: () => void): void {
     this.rl.on('close', cb);
+  }
+
+  /**
+   * Stop reading input until resumeInput(): lines already read from the current chunk still
+   * come (readline splits a chunk at once), so what is held stays within one chunk.
+   */
+  pauseInput(): void {
+    if (!this.inputPaused) this.rl.pause();
+    this.inputPaused = true;
+  }
+
+  resumeInput(): void {
+    if (this.inputPaused) this.rl.resume();
+    this.inputPaused = false;
   }
 
   onInterrupt(cb: () => void): void {

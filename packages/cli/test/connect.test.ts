@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { connect, INPUT_BACKLOG } from '../src/commands/connect.js';
 import { Cli, killAll, PATIENT, run, selfSignedCertificate, startServer } from './helpers.js';
 import { type Peer, until, wsPeer } from './peers.js';
 
@@ -73,6 +75,53 @@ describe('riptide connect: piped mode', () => {
     expect(res.code).toBe(0);
     await until(() => p.closes.length === 1);
     expect(p.closes[0][0]).toBe(1000);
+  });
+});
+
+describe('riptide connect: piped input faster than the socket', () => {
+  it('stops reading stdin while the server does not read, then sends every line and closes', async () => {
+    // In-process, so that the reader's pause of stdin is an event to wait for. The peer stops
+    // reading its socket: the client must stop reading its input rather than hold all of it.
+    const received: string[] = [];
+    let connected: (ws: { resume(): void }) => void = () => {};
+    const connection = new Promise<{ resume(): void }>((resolve) => {
+      connected = resolve;
+    });
+    const p = await peer((ws) => {
+      ws.pause();
+      ws.on('message', (data) => received.push(String(data)));
+      connected(ws);
+    });
+    const stdin = new PassThrough();
+    const stdout = new PassThrough().resume();
+    const stderr = new PassThrough();
+    const exit = connect([p.url, '--wait', '0'], { stdin, stdout, stderr });
+    const server = await connection;
+    // 'open' on the client: its status line
+    await new Promise((resolve) => stderr.once('data', resolve));
+    stderr.resume();
+    let paused = false;
+    const pause = new Promise<void>((resolve) => stdin.once('pause', resolve)).then(() => {
+      paused = true;
+    });
+    const line = `${'x'.repeat(1023)}\n`;
+    const chunk = line.repeat(64);
+    let lines = 0;
+    // Far more than INPUT_BACKLOG plus what the kernel's socket buffers hold.
+    const cap = 64 * INPUT_BACKLOG;
+    while (!paused && lines * line.length < cap) {
+      lines += 64;
+      if (!stdin.write(chunk)) await Promise.race([new Promise((r) => stdin.once('drain', r)), pause]);
+    }
+    expect(paused).toBe(true);
+    expect(lines * line.length).toBeLessThan(cap);
+    server.resume();
+    stdin.end();
+    expect(await exit).toBe(0);
+    await until(() => p.closes.length === 1);
+    expect(p.closes[0]).toEqual([1000, '']);
+    expect(received.length).toBe(lines);
+    expect(received.every((m) => m === line.slice(0, -1))).toBe(true);
   });
 });
 

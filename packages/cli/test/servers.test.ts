@@ -11,6 +11,7 @@ import { WebSocket as Riptide } from 'riptide';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Cli, killAll, PATIENT, run, selfSignedCertificate, startServer, USAGE } from './helpers.js';
+import { until } from './peers.js';
 
 afterEach(() => killAll());
 
@@ -106,6 +107,73 @@ describe('riptide echo', () => {
     const res = await run(['echo', '--port', port]);
     expect(res.code).toBe(1);
     expect(res.stderr).toBe(`riptide echo: cannot listen on 127.0.0.1:${port}: address in use\n`);
+  });
+});
+
+describe('the servers and a client that does not read', () => {
+  // Far more than the server's backlog (4 MiB) plus what loopback's socket buffers hold.
+  const CAP = 64 * 1024 * 1024;
+  const chunk = Buffer.alloc(64 * 1024, 0x42);
+
+  it('echo stops reading from a client that does not read its echoes, says so once, loses nothing', async () => {
+    const { cli, url } = await startServer('echo');
+    const ws = new WebSocket(url);
+    await once(ws, 'open');
+    ws.pause(); // read nothing: the echoes wait in the server
+    let receivedBytes = 0;
+    ws.on('message', (data) => {
+      receivedBytes += (data as Buffer).length;
+    });
+    const told = cli.waitFor(/\[1\] does not read its echoes: reading from it waits until it does\n/);
+    let saidSo = false;
+    void told.then(() => {
+      saidSo = true;
+    });
+    let sentBytes = 0;
+    // each send waits until the socket took it, or until the server says it stopped reading
+    while (!saidSo && sentBytes < CAP) {
+      sentBytes += chunk.length;
+      await Promise.race([new Promise((resolve) => ws.send(chunk, resolve)), told]);
+    }
+    expect(saidSo).toBe(true);
+    ws.resume();
+    const closed = once(ws, 'close');
+    await until(() => receivedBytes === sentBytes);
+    ws.close(1000);
+    expect((await closed)[0]).toBe(1000);
+    await cli.waitFor(/\[1\] closed 1000/);
+    expect(cli.stdout.match(/does not read/g)).toHaveLength(1);
+  });
+
+  it('broadcast drops a client that does not read (close 1008) and keeps serving the others', async () => {
+    const { cli, url } = await startServer('broadcast');
+    const reader = new WebSocket(url);
+    const sleeper = new WebSocket(url);
+    await Promise.all([once(reader, 'open'), once(sleeper, 'open')]);
+    sleeper.pause();
+    await cli.waitFor(/\[2\] connected/);
+    const dropped = cli.waitFor(/\[2\] dropped: does not read \(over 4 MiB waiting\), close 1008\n/);
+    let isDropped = false;
+    void dropped.then(() => {
+      isDropped = true;
+    });
+    let sentBytes = 0;
+    // each message waits for its broadcast back to the sender, or for the drop
+    while (!isDropped && sentBytes < CAP) {
+      sentBytes += chunk.length;
+      const back = new Promise((resolve) => reader.once('message', resolve));
+      reader.send(chunk);
+      await Promise.race([back, dropped]);
+    }
+    expect(isDropped).toBe(true);
+    const sleeperClosed = once(sleeper, 'close');
+    sleeper.resume();
+    const [code, reason] = await sleeperClosed;
+    expect([code, String(reason)]).toEqual([1008, 'too far behind: not reading']);
+    reader.send('still here');
+    const [message] = await once(reader, 'message');
+    expect(String(message)).toBe('Server: still here');
+    reader.close();
   });
 });
 

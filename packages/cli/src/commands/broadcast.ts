@@ -2,13 +2,15 @@
  * `riptide broadcast --port N`: the broadcast chat server of the Node WebSocket tutorial.
  * Each client is greeted with 'Welcome to the chat!'; every text message is sent, as
  * 'Server: <message>' (the tutorial's wording), to every open client, the sender included;
- * binary messages are relayed unchanged. GET / serves the tutorial's page: an input, a Send
- * button and a message list.
+ * binary messages are relayed unchanged. A client with more than CLIENT_BACKLOG waiting for it
+ * (it does not read) is closed with 1008 rather than held without bound. GET / serves the
+ * tutorial's page: an input, a Send button and a message list.
  */
 import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
 import { describeMessage, toBuffer } from '../format.js';
 import { WebSocket } from '../lib.js';
 import {
+  CLIENT_BACKLOG,
   closeLine,
   type Handler,
   listen,
@@ -33,6 +35,7 @@ export const broadcastSpec: CommandSpec = {
   flags: serverFlags,
   notes:
     'example:\n  riptide broadcast --port 8080    # then open http://127.0.0.1:8080/ in two browser tabs\n\n' +
+    'a client that does not read (over 4 MiB waiting for it) is closed with 1008 and logged.\n\n' +
     ORIGIN_NOTES,
 };
 
@@ -114,14 +117,24 @@ export async function broadcast(argv: string[], io: Io): Promise<number> {
   const { wss } = running;
   io.stdout.write(`listening on ${running.url} (chat page at ${running.url.replace(/^ws/, 'http')}/)\n`);
   let next = 1;
+  const ids = new WeakMap<Socket, number>();
   wss.on('connection', (ws: Socket, req) => {
     const id = next++;
+    ids.set(ws, id);
     io.stdout.write(`[${id}] connected from ${peerOf(req)}\n`);
     ws.on('message', (data, isBinary) => {
       const buf = toBuffer(data);
       io.stdout.write(`[${id}] ${describeMessage(buf, isBinary)}\n`);
       for (const client of wss.clients) {
         if (client.readyState !== WebSocket.OPEN) continue;
+        // A client that does not read would hold every message sent to all, without bound.
+        if (client.bufferedAmount > CLIENT_BACKLOG) {
+          io.stdout.write(
+            `[${ids.get(client)}] dropped: does not read (over ${CLIENT_BACKLOG / 1024 / 1024} MiB waiting), close 1008\n`,
+          );
+          client.close(1008, 'too far behind: not reading');
+          continue;
+        }
         if (isBinary) client.send(buf, { binary: true });
         else client.send(`Server: ${buf.toString('utf8')}`);
       }

@@ -229,6 +229,9 @@ function readCaFile(file: string): Buffer {
 }
 
 type Client = InstanceType<typeof WebSocket>;
+
+/** Bytes of piped input held (unsent) before reading more of it waits. */
+export const INPUT_BACKLOG = 1024 * 1024;
 type ClientOptions = NonNullable<ConstructorParameters<typeof WebSocket>[2]>;
 
 export async function connect(argv: string[], io: Io): Promise<number> {
@@ -296,6 +299,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     let sent = 0;
     let replies = 0;
     const pending: string[] = [];
+    let pendingBytes = 0;
 
     const finish = (code: number) => {
       if (finished) return;
@@ -314,11 +318,28 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       ws.close(code, reason);
       closeTimer = setTimeout(() => ws.terminate(), 5000);
     };
+    /**
+     * Piped input is read far faster than a socket takes it: stop reading while more than
+     * INPUT_BACKLOG bytes wait (to be sent, or for the handshake), so memory stays bounded
+     * whatever the size of the input; each message written lets it go on.
+     */
+    const throttle = () => {
+      if (term.interactive) return;
+      if ((opened ? ws.bufferedAmount : pendingBytes) > INPUT_BACKLOG) term.pauseInput();
+      else term.resumeInput();
+    };
+    // A connection lost with messages queued fails each of them: one line says so, not one each.
+    let sendFailed = false;
     const send = (data: string | Buffer, binary: boolean) => {
       sent++;
       ws.send(data, { binary }, (err) => {
-        if (err) status(`error: ${err.message}`, 'error', { message: err.message });
+        if (!err) throttle();
+        else if (!sendFailed) {
+          sendFailed = true;
+          status(`error: ${err.message}`, 'error', { message: err.message });
+        }
       });
+      throttle();
     };
     /** Piped input ended: close once every line has had a reply, or when --wait runs out. */
     const drain = () => {
@@ -375,6 +396,8 @@ export async function connect(argv: string[], io: Io): Promise<number> {
         return;
       }
       for (const line of pending.splice(0)) send(line, false);
+      pendingBytes = 0;
+      throttle();
       if (inputEnded) drain();
       else if (term.interactive) term.startPrompt();
     });
@@ -404,6 +427,8 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       term.onLine((line) => {
         if (!opened) {
           pending.push(line);
+          pendingBytes += Buffer.byteLength(line);
+          throttle();
           return;
         }
         if (ws.readyState !== WebSocket.OPEN) return;

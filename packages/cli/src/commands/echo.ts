@@ -1,10 +1,12 @@
 /**
  * `riptide echo --port N`: every message goes back to its sender with the same type (text or
  * binary). Connections and closes are logged on stdout, one line each; messages are not, so the
- * server stays fast under load.
+ * server stays fast under load. A client that does not read its echoes is read from no faster than
+ * it reads (ws's pause/resume), so what waits for it stays within CLIENT_BACKLOG.
  */
 import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
 import {
+  CLIENT_BACKLOG,
   closeLine,
   listen,
   ORIGIN_NOTES,
@@ -27,6 +29,8 @@ export const echoSpec: CommandSpec = {
     'examples:\n  riptide echo --port 8080 &\n  riptide connect ws://127.0.0.1:8080 -x hello\n' +
     '  riptide echo --port 8443 --cert cert.pem --key key.pem &   # wss:// over HTTP/2 and HTTP/1.1\n' +
     '  riptide connect wss://localhost:8443 --http2 -k -x hello\n\n' +
+    'a client that does not read its echoes: reading from it waits while more than 4 MiB of\n' +
+    "them wait (logged once), so its own sends back up instead of this server's memory.\n\n" +
     ORIGIN_NOTES,
 };
 
@@ -39,8 +43,18 @@ export async function echo(argv: string[], io: Io): Promise<number> {
   running.wss.on('connection', (ws: Socket, req) => {
     const id = next++;
     io.stdout.write(`[${id}] connected from ${peerOf(req)}\n`);
+    // A client that sends without reading its echoes would have them pile up here: stop reading
+    // from it until they are written (said once, so the operator knows why it seems stuck).
+    let told = false;
     ws.on('message', (data, isBinary) => {
-      ws.send(data as Buffer, { binary: isBinary });
+      ws.send(data as Buffer, { binary: isBinary }, () => {
+        if (ws.isPaused && ws.bufferedAmount <= CLIENT_BACKLOG) ws.resume();
+      });
+      if (ws.isPaused || ws.bufferedAmount <= CLIENT_BACKLOG) return;
+      ws.pause();
+      if (told) return;
+      told = true;
+      io.stdout.write(`[${id}] does not read its echoes: reading from it waits until it does\n`);
     });
     ws.on('error', (err) => io.stdout.write(`[${id}] error: ${err.message}\n`));
     ws.on('close', (code, reason) => io.stdout.write(`[${id}] ${closeLine(code, reason)}\n`));

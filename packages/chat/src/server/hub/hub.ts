@@ -185,11 +185,11 @@ export class Hub {
 
   /**
    * Closes every connection of a session (sign-out): this node's at once, the other nodes' when
-   * the user's topic tells them.
+   * the user's topic tells them (`user` null: an expired session, whose user is not known).
    */
-  endSession(user: string, token: string): void {
+  endSession(user: string | null, token: string): void {
     for (const conn of this.#connections) if (conn.token === token) conn.socket.close(1008, 'signed out');
-    this.#local.tellUser(user, { op: 'signed_out', session: sessionDigest(token) });
+    if (user !== null) this.#local.tellUser(user, { op: 'signed_out', session: sessionDigest(token) });
   }
 
   /** Resolves when every connection has finished its queued work (shutdown). */

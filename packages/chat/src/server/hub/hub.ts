@@ -116,6 +116,22 @@ export class Hub {
       conn.run(() => this.#membership.onUserEvent(conn, event), this.#failed(conn, undefined, undefined));
     });
     this.#membership = new MembershipHandlers(backend, this.#local, options);
+    // A `signed_out` published while the bus was away never came: look the sessions up again.
+    backend.bus.onResubscribed(() => void this.#recheckSessions());
+  }
+
+  /**
+   * Closes this node's connections whose session is gone: a sign-out on another node whose notice
+   * was lost. One lookup per session; one that fails (storage away again) is left as it is.
+   */
+  async #recheckSessions(): Promise<void> {
+    for (const token of new Set([...this.#connections].map((conn) => conn.token))) {
+      const session = await this.#backend.accounts
+        .getSession(token, this.#options.clock.now())
+        .catch(() => undefined);
+      if (session !== null) continue;
+      for (const conn of this.#connections) if (conn.token === token) conn.socket.close(1008, 'signed out');
+    }
   }
 
   /** Creates `general` if the store is new. */

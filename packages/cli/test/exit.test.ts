@@ -25,7 +25,10 @@ function heldStream(): { stream: Writable; settle: (err?: Error) => void } {
       held.push(callback);
     },
   });
-  return { stream, settle: (err) => held.splice(0).forEach((cb) => cb(err ?? null)) };
+  const settle = (err?: Error) => {
+    for (const callback of held.splice(0)) callback(err ?? null);
+  };
+  return { stream, settle };
 }
 
 /** A stdout whose every write fails with `code`, as a terminal that hung up fails with EIO. */

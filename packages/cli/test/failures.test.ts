@@ -167,6 +167,8 @@ describe('help and version', () => {
       '2 usage',
       '130 a second Ctrl-C',
       '141 the output went away',
+      '129/143 connect ended by a hang-up (SIGHUP) / SIGTERM',
+      'servers stop on SIGHUP and SIGTERM as on Ctrl-C',
     ])
       expect(main.stdout).toContain(status);
     const connect = await run(['connect', '--help']);
@@ -177,6 +179,7 @@ describe('help and version', () => {
       '2 for usage',
       '130 a second Ctrl-C, or a first one before the connection opened',
       '141 the output went away',
+      '129 a hang-up (SIGHUP), 143 SIGTERM: the connection is closed with 1001 first',
     ])
       expect(connect.stdout).toContain(status);
     for (const flag of [
@@ -206,7 +209,7 @@ describe('help and version', () => {
     // What the end of its input does (servers.test.ts and pty.test.ts check both).
     expect(listen.stdout).toContain('Ctrl-D stops the server');
     expect(listen.stdout.replace(/\s+/g, ' ')).toContain(
-      'When stdin is a pipe, a file or /dev/null (e.g. under a process manager), the server keeps running after the input ends, until Ctrl-C or SIGTERM',
+      'When stdin is a pipe, a file or /dev/null (e.g. under a process manager), the server keeps running after the input ends, until Ctrl-C, SIGTERM or a hang-up (SIGHUP); all three close the clients with 1001 and exit 0',
     );
   });
 });

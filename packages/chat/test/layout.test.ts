@@ -33,7 +33,6 @@ const DRIVEN_BY: Record<string, string> = {
   'server/hub/membership.ts':
     'hub/rooms.test.ts: create, join, leave, invite, dm, delete; hub/remove.test.ts',
   'server/hub/replay.ts': 'hub/delivery.test.ts: replays that overlap live traffic, under backpressure',
-  'server/hub/room-channel.ts': 'hub/delivery.test.ts: every event once per connection, in order',
   'server/backends/sqlite/index.ts': 'helpers.ts opens the SQLite backend for every server test',
   'server/backends/redis/index.ts': 'redis/backend.ts opens the Redis backend for every test/redis/ test',
   'server/backends/redis/bus.ts': 'redis/nodes.test.ts: notices between nodes on one Redis',

@@ -435,6 +435,13 @@ export interface NoticeBus {
   subscribe(topic: string, listener: (payload: string) => void): void;
   unsubscribe(topic: string, listener: (payload: string) => void): void;
   publish(topic: string, payload: string): void;
+  /**
+   * Calls `listener` each time this node hears its topics again after its subscription was lost
+   * (the notices published meanwhile are gone): what they would have told is re-derived from the
+   * store (presence: LocalRooms.resyncPresence). A bus that never loses its subscription (memory)
+   * never calls it.
+   */
+  onResubscribed(listener: () => void): void;
 }
 
 /**

@@ -3,10 +3,29 @@
  * client sees every room's events once, in one order, the same as history; and a node with no
  * subscriber for a room receives none of that room's traffic.
  */
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChatNode, cleanupAll, RedisServer, SimClient, sleep, userNames, waitUntil } from './helpers.js';
+import { UnavailableError } from '../../src/server/ports.js';
+import type { ServerMessage } from '../../src/shared/protocol.js';
+import { register, TestClient } from '../helpers.js';
+import {
+  ChatNode,
+  cleanupAll,
+  closedAfterEachTest,
+  RedisServer,
+  SimClient,
+  sleep,
+  startChatServersOnRedis,
+  userNames,
+  waitUntil,
+} from './helpers.js';
 
 afterEach(cleanupAll);
+const { servers, clients } = closedAfterEachTest();
+const admins: Redis[] = [];
+afterEach(() => {
+  for (const admin of admins.splice(0)) admin.disconnect();
+});
 
 describe('several nodes on Redis', () => {
   it('delivers every room event to every client on every node once, in the same order, matching history', async () => {
@@ -145,5 +164,129 @@ describe('several nodes on Redis', () => {
     const after = await b.stats();
     expect(after.rooms).toEqual(['general']);
     expect(after.roomEventsReceived.quiet).toBe(before);
+  });
+});
+
+/** The online list of `room` as a client sees it: its welcome's list, then each presence notice. */
+function onlineSeen(
+  client: TestClient,
+  welcome: { rooms: { room: string; online: string[] }[] },
+  room: string,
+) {
+  const seen = new Set(welcome.rooms.find((r) => r.room === room)?.online);
+  client.ws.on('message', (data) => {
+    const m = JSON.parse(String(data)) as ServerMessage;
+    if (m.type === 'presence' && m.room === room) {
+      if (m.online) seen.add(m.user);
+      else seen.delete(m.user);
+    }
+  });
+  return () => [...seen].sort();
+}
+
+/**
+ * Nodes a and b on one Redis; b connects as its own Redis user, so that its subscriber alone can be
+ * cut off and kept away (the user disabled: its reconnections fail) while its other connections go
+ * on. `admin` is a connection of the test's own.
+ */
+async function twoNodes() {
+  const redis = await RedisServer.start();
+  const admin = new Redis(redis.url, { lazyConnect: true });
+  await admin.connect();
+  await admin.call('ACL', 'SETUSER', 'nodeb', 'on', '>secret', '~*', '&*', '+@all');
+  const [a] = await startChatServersOnRedis(1, { url: redis.url, prefix: 'presync:' });
+  servers.push(a);
+  const [b] = await startChatServersOnRedis(1, {
+    url: redis.url.replace('redis://', 'redis://nodeb:secret@'),
+    prefix: 'presync:',
+  });
+  servers.push(b);
+  const onA = a.url.replace(/\/$/, '');
+  const onB = b.url.replace(/\/$/, '');
+  const join = async (origin: string, cookie: string) => {
+    const joined = await TestClient.join(origin, cookie);
+    clients.push(joined.client);
+    return joined;
+  };
+  admins.push(admin);
+  return { admin, a, b, onA, onB, join };
+}
+
+describe('presence after a node lost its subscription (pub/sub is at most once)', () => {
+  it('tells the clients of a node whose subscriber was away who went offline and who came online meanwhile', async () => {
+    const { admin, onA, onB, join } = await twoNodes();
+    const carol = await join(onA, await register(onA, 'carol'));
+    const alice = await join(onA, await register(onA, 'alice'));
+    const daveCookie = await register(onA, 'dave');
+    const bobCookie = await register(onB, 'bob');
+    const bob = await join(onB, bobCookie);
+    const bobSees = onlineSeen(bob.client, bob.welcome, 'general');
+    expect(bobSees()).toEqual(['alice', 'bob', 'carol']);
+    await alice.client.next('presence', (m) => m.user === 'bob' && m.online);
+
+    await admin.call('ACL', 'SETUSER', 'nodeb', 'off');
+    expect(await admin.call('CLIENT', 'KILL', 'USER', 'nodeb', 'TYPE', 'pubsub')).toBe(1);
+    // Meanwhile, on node a: carol leaves, dave arrives. Node a hears both (alice is told).
+    carol.client.ws.close();
+    await alice.client.next('presence', (m) => m.user === 'carol' && !m.online);
+    await join(onA, daveCookie);
+    await alice.client.next('presence', (m) => m.user === 'dave' && m.online);
+    // A second tab of bob's on node b is given the store's list, which disagrees with the first's.
+    const bob2 = await join(onB, bobCookie);
+    expect(bob2.welcome.rooms.find((r) => r.room === 'general')?.online).toEqual(['alice', 'bob', 'dave']);
+    const bob2Sees = onlineSeen(bob2.client, bob2.welcome, 'general');
+    await bob.client.barrier();
+    expect(bobSees()).toEqual(['alice', 'bob', 'carol']); // both notices were lost to node b
+
+    await admin.call('ACL', 'SETUSER', 'nodeb', 'on');
+    await Promise.all([
+      bob.client.next('presence', (m) => m.user === 'carol' && !m.online),
+      bob.client.next('presence', (m) => m.user === 'dave' && m.online),
+    ]);
+    await Promise.all([bob.client.barrier(), bob2.client.barrier()]);
+    expect(bobSees()).toEqual(['alice', 'bob', 'dave']);
+    expect(bob2Sees()).toEqual(['alice', 'bob', 'dave']);
+    // Node b hears the room again: a later change reaches both tabs as usual.
+    alice.client.ws.close();
+    await bob.client.next('presence', (m) => m.user === 'alice' && !m.online);
+    await bob2.client.next('presence', (m) => m.user === 'alice' && !m.online);
+    expect(bobSees()).toEqual(['bob', 'dave']);
+  });
+
+  it('resyncs once the service is back when the store could not be read as the subscription came back', async () => {
+    const { admin, b, onA, onB, join } = await twoNodes();
+    const carol = await join(onA, await register(onA, 'carol'));
+    const alice = await join(onA, await register(onA, 'alice'));
+    const bob = await join(onB, await register(onB, 'bob'));
+    const bobSees = onlineSeen(bob.client, bob.welcome, 'general');
+    await alice.client.next('presence', (m) => m.user === 'bob' && m.online);
+
+    await admin.call('ACL', 'SETUSER', 'nodeb', 'off');
+    expect(await admin.call('CLIENT', 'KILL', 'USER', 'nodeb', 'TYPE', 'pubsub')).toBe(1);
+    carol.client.ws.close();
+    await alice.client.next('presence', (m) => m.user === 'carol' && !m.online);
+    // Node b's first read of an online list once its subscriber is back fails as unavailable.
+    const presence = b.backend.presence;
+    const online = presence.online.bind(presence);
+    let refuse: (() => void) | undefined;
+    const refused = new Promise<void>((resolve) => {
+      refuse = resolve;
+    });
+    presence.online = () => {
+      presence.online = online;
+      refuse?.();
+      return Promise.reject(new UnavailableError('storage went away'));
+    };
+    await admin.call('ACL', 'SETUSER', 'nodeb', 'on');
+    await refused;
+    await bob.client.barrier();
+    expect(bobSees()).toEqual(['alice', 'bob', 'carol']);
+
+    // Node b's command connection drops and comes back: the service is back, the resync runs.
+    expect(await admin.call('CLIENT', 'KILL', 'USER', 'nodeb', 'TYPE', 'normal')).toBe(2);
+    await bob.client.next('service', (m) => m.available);
+    await bob.client.next('presence', (m) => m.user === 'carol' && !m.online);
+    await bob.client.barrier();
+    expect(bobSees()).toEqual(['alice', 'bob']);
   });
 });

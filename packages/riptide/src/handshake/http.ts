@@ -6,6 +6,9 @@
  *   the previous end so a "\r\n\r\n" split across chunks is found and no byte is scanned more
  *   than a few times. If no end is found once maxHeaderBytes are buffered, the caller rejects
  *   with WS_ERR_HANDSHAKE_HEADERS_TOO_LARGE (headTooLarge() tells it when).
+ * - A head that can never end, because its lines end in a bare LF (or hold a bare CR or a
+ *   control character), is refused by findHeadEnd() on the chunk that brings the bad byte,
+ *   not at the handshake deadline: Node's http server answers such a head 400 at once.
  * - parseRequestHead() takes the head (ending with the empty line) and makes
  *   ONE forward pass over its bytes with table lookups: no regular expressions, no
  *   backtracking, no rescans. Limits (size, then count) are checked before anything is
@@ -36,7 +39,7 @@
 import type { HandshakeError } from '../core/errors.js';
 import { UsageError } from '../core/errors.js';
 import { handshakeError } from './errors.js';
-import { FIELD_VALUE_CHAR, isOws, TARGET_CHAR, TCHAR } from './syntax.js';
+import { FIELD_VALUE_CHAR, HEAD_CTL, isOws, TARGET_CHAR, TCHAR } from './syntax.js';
 
 export interface HttpLimits {
   /** Maximum size of the head in bytes, start line and final empty line included. */
@@ -73,13 +76,46 @@ const SP = 0x20;
 const COLON = 0x3a;
 
 /**
- * Index just past the first "\r\n\r\n" in `buf`, or -1. Only bytes from `from - 3` are
+ * Index just past the first "\r\n\r\n" in `buf`; -1 while the head may still end in a later
+ * chunk; or, when the bytes from `from` on show that no later chunk can end it, the error to
+ * answer with (400, WS_ERR_HANDSHAKE_MALFORMED): an LF not preceded by CR, a CR followed by
+ * anything but LF, or a control character (HTAB aside). Only bytes from `from - 3` are
  * searched: pass the previous buffer length as `from` after appending a chunk.
+ *
+ * RFC 9112 2.2 lets a recipient either take a bare LF as a line terminator or reject the
+ * message; this parser rejects (see the policy above), and a head whose every line ends in a
+ * bare LF never holds "\r\n\r\n", so without this check its client would wait for the
+ * handshake deadline. Node's http server answers all of these 400 at once.
+ *
+ * Cost: a chunk that holds the end is not scanned again here (parseRequestHead() then makes
+ * its one pass, which rejects the same bytes). Only the bytes of a chunk that does not end the
+ * head, split heads and heads that never end, get the byte loop, each byte once.
  */
-export function findHeadEnd(buf: Buffer, from: number): number {
+export function findHeadEnd(buf: Buffer, from: number): number | HandshakeError {
   const start = from > 3 ? from - 3 : 0;
   const i = buf.indexOf(CRLFCRLF, start);
-  return i === -1 ? -1 : i + 4;
+  if (i !== -1) return i + 4;
+  return neverEnds(buf, Math.max(from, 0));
+}
+
+/** The error for the first byte from `from` on that no head may hold there, or -1. */
+function neverEnds(buf: Buffer, from: number): -1 | HandshakeError {
+  const n = buf.length;
+  let afterCr = from > 0 && buf[from - 1] === CR;
+  for (let i = from; i < n; i++) {
+    const b = buf[i];
+    if (afterCr) {
+      if (b !== LF) return malformed('bare CR', 400).error;
+      afterCr = false;
+    } else if (b === LF) {
+      return malformed('bare LF line ending', 400).error;
+    } else if (b === CR) {
+      afterCr = true;
+    } else if (HEAD_CTL[b] === 1) {
+      return malformed('control character', 400).error;
+    }
+  }
+  return -1;
 }
 
 /**

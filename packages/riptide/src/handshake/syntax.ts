@@ -26,6 +26,12 @@ export const TCHAR = table(
 /** RFC 9110 5.5: field-vchar = VCHAR / obs-text, plus SP and HTAB inside a field value. */
 export const FIELD_VALUE_CHAR = table((c) => c === 0x09 || (c >= 0x20 && c <= 0x7e) || c >= 0x80);
 
+/**
+ * RFC 5234 B.1: CTL = %x00-1F / %x7F, without HTAB (allowed in field values), CR and LF (line
+ * endings, decided apart). No part of an HTTP/1.1 head may hold one of these.
+ */
+export const HEAD_CTL = table((c) => (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f);
+
 /** Bytes allowed in a request-target: VCHAR only (no SP, no CTL, no obs-text). */
 export const TARGET_CHAR = table((c) => c >= 0x21 && c <= 0x7e);
 

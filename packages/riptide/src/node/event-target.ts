@@ -8,8 +8,13 @@
  * remembers the user's listener (kListener) and whether it came from an `on<type>` attribute
  * (kAttribute), so removal and the attribute getters can find it again. Nothing here runs unless
  * such a listener is registered: the EventEmitter path stays free of event objects.
+ *
+ * `dispatchEvent()` walks the same list the other way: it calls each wrapper's listener with the
+ * caller's event object as it is, and skips the plain EventEmitter listeners (`on('message',
+ * fn)`), which are not EventTarget listeners and take other arguments.
  */
 import type { EventEmitter } from 'node:events';
+import { UsageError } from '../core/errors.js';
 import type { Data, WebSocket } from './websocket.js';
 
 const kListener = Symbol('riptide.listener');
@@ -25,12 +30,20 @@ export interface EventTargetHost extends EventEmitter {
 // The fields are private with getters on the prototype, as in ws 8 and the browsers: an event
 // has no own enumerable keys (JSON.stringify gives '{}') and its fields cannot be assigned.
 
+/** Set by dispatchEvent(): DOM "dispatch" sets the event's target to the object it runs on. */
+let setTarget: (event: Event, target: unknown) => void;
+
 export class Event {
   readonly #type: string;
-  readonly #target: unknown;
+  #target: unknown;
   constructor(type: string, target: unknown = null) {
     this.#type = type;
     this.#target = target;
+  }
+  static {
+    setTarget = (event, target) => {
+      event.#target = target;
+    };
   }
   get type(): string {
     return this.#type;
@@ -255,4 +268,74 @@ export function setAttribute(host: EventTargetHost, type: string, handler: unkno
   if (wrapper === null) return;
   wrapper[kAttribute] = true;
   host.on(type, wrapper);
+}
+
+/** What dispatchEvent() accepts: riptide's events, and Node's global Event and its subclasses. */
+export type DispatchableEvent = Event | globalThis.Event;
+
+/** Events being dispatched: DOM "dispatch" refuses an event whose dispatch flag is set. */
+const dispatching = new WeakSet<object>();
+
+function isEvent(value: unknown): value is DispatchableEvent {
+  return (
+    value instanceof Event || (typeof globalThis.Event === 'function' && value instanceof globalThis.Event)
+  );
+}
+
+/**
+ * DOM EventTarget.dispatchEvent() on a target with no tree: the addEventListener() listeners and
+ * the `on<type>` attribute of `event.type`, in registration order, with the event itself (never
+ * converted) and `this` the host. As DOM "inner invoke": a `once` listener is removed before it
+ * is called, a listener removed meanwhile is skipped, one added meanwhile is not called, a
+ * listener that throws does not stop the others and its exception is reported as Node's
+ * EventTarget reports it (thrown from process.nextTick: 'uncaughtException'), and
+ * stopImmediatePropagation() stops the rest. Returns false when a cancelable event's
+ * preventDefault() was called. Plain EventEmitter listeners are not called.
+ */
+export function dispatchEvent(host: EventTargetHost, event: unknown): boolean {
+  if (!isEvent(event)) {
+    throw new UsageError('WS_ERR_INVALID_EVENT', 'The "event" argument must be an instance of Event');
+  }
+  if (dispatching.has(event)) {
+    throw new UsageError('WS_ERR_EVENT_RECURSION', `The event "${event.type}" is already being dispatched`);
+  }
+  if (event instanceof Event) setTarget(event, host);
+  // Node's Event keeps its "stop immediate propagation" flag private: watch the call instead,
+  // with an own property that lives as long as the dispatch.
+  let stopped = false;
+  const stop = (event as { stopImmediatePropagation?: unknown }).stopImmediatePropagation;
+  const watch = typeof stop === 'function' && Object.isExtensible(event);
+  if (watch) {
+    Object.defineProperty(event, 'stopImmediatePropagation', {
+      configurable: true,
+      writable: true,
+      value(this: unknown) {
+        stopped = true;
+        return stop.call(this);
+      },
+    });
+  }
+  dispatching.add(event);
+  try {
+    const type = event.type;
+    // rawListeners() is a copy: a listener added by a listener is not called (DOM clones the list).
+    for (const raw of host.rawListeners(type) as Wrapper[]) {
+      // once() wraps a listener; EventEmitter keeps the wrapped one in `listener`.
+      const wrapper = kListener in raw ? raw : (raw as { listener?: Wrapper }).listener;
+      if (wrapper === undefined || !(kListener in wrapper) || wrapper[kRemoved]) continue;
+      if (wrapper !== raw) remove(host, type, wrapper);
+      try {
+        dispatch(listenerOf(wrapper), host, event as Event);
+      } catch (err) {
+        process.nextTick(() => {
+          throw err;
+        });
+      }
+      if (stopped) break;
+    }
+  } finally {
+    dispatching.delete(event);
+    if (watch) delete (event as { stopImmediatePropagation?: unknown }).stopImmediatePropagation;
+  }
+  return (event as { defaultPrevented?: unknown }).defaultPrevented !== true;
 }

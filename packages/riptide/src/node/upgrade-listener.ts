@@ -83,6 +83,12 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
   const from = prev === null ? 0 : prev.length;
   const buf = prev === null ? chunk : appendToHead(prev, chunk);
   const end = findHeadEnd(buf, from);
+  if (typeof end !== 'number') {
+    // Bytes no later read can turn into a head (a bare LF line ending...): answered now, as
+    // node:http does, not left to the handshake deadline.
+    refuse(this, buildRejectResponse(end.status, end.message));
+    return;
+  }
   if (end < 0) {
     if (headTooLarge(buf.length)) {
       refuse(this, buildRejectResponse(431, 'Request Header Fields Too Large'));

@@ -50,6 +50,8 @@ import { type ClientOptions, initiateClient } from './client.js';
 import {
   type AddEventListenerOptions,
   addEventListener,
+  type DispatchableEvent,
+  dispatchEvent,
   type EventHandler,
   type EventListener,
   getAttribute,
@@ -422,6 +424,15 @@ export class WebSocket extends EventEmitter {
   removeEventListener(type: string, listener: unknown): void;
   removeEventListener(type: string, listener: unknown): void {
     removeEventListener(this, type, listener);
+  }
+
+  /**
+   * DOM EventTarget: call the addEventListener() listeners and the `on<type>` attribute of
+   * `event.type` with this event, unchanged (see event-target.ts). Not in ws; listeners added with
+   * `on(type)` are not called. Returns false when a cancelable event's preventDefault() was called.
+   */
+  dispatchEvent(event: DispatchableEvent): boolean {
+    return dispatchEvent(this, event);
   }
 
   // --- sending -------------------------------------------------------------------------------
@@ -1348,6 +1359,8 @@ for (const name of [
   'onmessage',
   'addEventListener',
   'removeEventListener',
+  // Not in ws: the standard's, enumerable as WebIDL operations are.
+  'dispatchEvent',
   // Inherited from EventEmitter.prototype in ws, where it is enumerable.
   'eventNames',
 ]) {

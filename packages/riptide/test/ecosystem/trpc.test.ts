@@ -59,7 +59,7 @@ async function trpcServer(): Promise<{ url: string; wss: WebSocketServer }> {
 function trpcClient(url: string) {
   const wsClient = createWSClient({
     url,
-    // The standard's type has dispatchEvent(), which riptide (as ws) lacks: docs/node-layer.md.
+    // The standard's type: riptide's binaryType and send() are ws's (docs/node-layer.md).
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     // Reconnect at once (the default backs off on timers); tests wait on events, not on time.
     retryDelayMs: () => 0,

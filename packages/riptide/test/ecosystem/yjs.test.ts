@@ -39,7 +39,7 @@ async function yjsServer(): Promise<{ url: string; wss: WebSocketServer }> {
 async function provider(url: string, name: string): Promise<{ doc: Y.Doc; provider: WebsocketProvider }> {
   const doc = new Y.Doc();
   const p = new WebsocketProvider(url, name, doc, {
-    // The standard's type has dispatchEvent(), which riptide (as ws) lacks: docs/node-layer.md.
+    // The standard's type: riptide's binaryType and send() are ws's (docs/node-layer.md).
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     disableBc: true,
     // Reconnect at once (the default backs off on timers); tests wait on events, not on time.

@@ -371,7 +371,7 @@ describe('findHeadEnd (incremental reading, after h11 tr(): whole, byte by byte,
 
   it('finds the end when the head arrives one byte at a time', () => {
     let buf = Buffer.alloc(0);
-    let found = -1;
+    let found: ReturnType<typeof findHeadEnd> = -1;
     for (let i = 0; i < request.length; i++) {
       const from = buf.length;
       buf = Buffer.concat([buf, request.subarray(i, i + 1)]);
@@ -392,13 +392,99 @@ describe('findHeadEnd (incremental reading, after h11 tr(): whole, byte by byte,
   it('stops at the first empty line when frame bytes follow the head', () => {
     const withFrames = Buffer.concat([request, Buffer.from([0x81, 0x85, 0x0d, 0x0a, 0x0d, 0x0a])]);
     expect(findHeadEnd(withFrames, 0)).toBe(request.length);
-    const r = parseRequestHead(withFrames.subarray(0, findHeadEnd(withFrames, 0)));
+    const r = parseRequestHead(withFrames.subarray(0, findHeadEnd(withFrames, 0) as number));
     expect(r.ok).toBe(true);
   });
 
   it('returns -1 without an empty line', () => {
     expect(findHeadEnd(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n'), 0)).toBe(-1);
     expect(findHeadEnd(Buffer.alloc(0), 0)).toBe(-1);
+  });
+
+  it('returns -1 for a CR that ends a chunk (its LF may come next)', () => {
+    const buf = Buffer.from('GET / HTTP/1.1\r\nHost: a\r', 'latin1');
+    expect(findHeadEnd(buf, 0)).toBe(-1);
+    expect(findHeadEnd(Buffer.concat([buf, Buffer.from('\n')]), buf.length)).toBe(-1);
+  });
+});
+
+// Regression: a head whose lines end in a bare LF holds no "\r\n\r\n", so its client waited
+// for the handshake deadline; node:http answers it 400 at once (RFC 9112 2.2: recognise a bare
+// LF or reject the message, here reject).
+describe('RFC 9112 2.2 findHeadEnd refuses a head that can never end, on the chunk that shows it', () => {
+  const cases: Array<[string, string, string]> = [
+    ['a bare LF ending the request line', 'GET / HTTP/1.1\nHost: a\n\n', 'bare LF line ending'],
+    ['a bare LF at the start', '\nGET / HTTP/1.1\r\nHost: a\r\n', 'bare LF line ending'],
+    ['a bare LF in the middle', 'GET / HTTP/1.1\r\nHost: a\nX: b\r\n', 'bare LF line ending'],
+    ['a bare LF as the final empty line', 'GET / HTTP/1.1\r\nHost: a\r\n\n', 'bare LF line ending'],
+    ['bare CR line endings', 'GET / HTTP/1.1\rHost: a\r\r', 'bare CR'],
+    ['a bare CR in a value', 'GET / HTTP/1.1\r\nHost: a\rb\r\n', 'bare CR'],
+    ['a NUL in a value', 'GET / HTTP/1.1\r\nHost: a\u0000b', 'control character'],
+    ['a NUL in the request line', 'GET /\u0000 HTTP/1.1', 'control character'],
+    ['another control character', 'GET / HTTP/1.1\r\nHost: a\u0001b', 'control character'],
+    ['a DEL', 'GET / HTTP/1.1\r\nHost: a\u007fb', 'control character'],
+  ];
+
+  /** Index of the byte that shows the head can never end: a stray LF or control, or the byte after a bare CR. */
+  function badAt(buf: Buffer): number {
+    for (let i = 0; i < buf.length; i++) {
+      const b = buf[i];
+      if (b === 0x0d) {
+        if (i + 1 < buf.length && buf[i + 1] !== 0x0a) return i + 1;
+        i++;
+      } else if (b === 0x0a || (b < 0x20 && b !== 0x09) || b === 0x7f) {
+        return i;
+      }
+    }
+    throw new Error('no bad byte');
+  }
+
+  it.each(cases)('refuses %s whole (400)', (_what, text, detail) => {
+    const buf = Buffer.from(text, 'latin1');
+    expectFailure({ ok: false, error: findHeadEnd(buf, 0) }, 'WS_ERR_HANDSHAKE_MALFORMED', { detail });
+  });
+
+  it.each(cases)(
+    'refuses %s split in two at every byte, on the chunk with the bad byte',
+    (_what, text, detail) => {
+      const buf = Buffer.from(text, 'latin1');
+      const bad = badAt(buf);
+      for (let cut = 0; cut <= buf.length; cut++) {
+        const first = findHeadEnd(buf.subarray(0, cut), 0);
+        if (cut > bad) {
+          expectFailure({ ok: false, error: first }, 'WS_ERR_HANDSHAKE_MALFORMED', { detail });
+        } else {
+          expect(first).toBe(-1);
+          expectFailure({ ok: false, error: findHeadEnd(buf, cut) }, 'WS_ERR_HANDSHAKE_MALFORMED', {
+            detail,
+          });
+        }
+      }
+    },
+  );
+
+  it.each(cases)('refuses %s fed one byte at a time, at the bad byte', (_what, text, detail) => {
+    const buf = Buffer.from(text, 'latin1');
+    const bad = badAt(buf);
+    for (let len = 1; len <= buf.length; len++) {
+      const r = findHeadEnd(buf.subarray(0, len), len - 1);
+      if (len <= bad) expect(r).toBe(-1);
+      else {
+        expectFailure({ ok: false, error: r }, 'WS_ERR_HANDSHAKE_MALFORMED', { detail });
+        return;
+      }
+    }
+    throw new Error('never refused');
+  });
+
+  it('leaves a chunk that holds the end to parseRequestHead, which refuses the same bytes', () => {
+    const buf = Buffer.from('GET / HTTP/1.1\nHost: a\r\n\r\n', 'latin1');
+    expect(findHeadEnd(buf, 0)).toBe(buf.length);
+    expectFailure(parseRequestHead(buf), 'WS_ERR_HANDSHAKE_MALFORMED', { detail: 'invalid request line' });
+  });
+
+  it('accepts HTAB and obs-text while the head is incomplete (field values may hold them)', () => {
+    expect(findHeadEnd(Buffer.from('GET / HTTP/1.1\r\nX: a\tb\u00ff', 'latin1'), 0)).toBe(-1);
   });
 });
 
@@ -519,8 +605,7 @@ describe('Linear time (CVE-2021-32640 class): 16x the input costs about 16x the 
   });
 
   it('findHeadEnd called once per byte stays linear', () => {
-    const make = (n: number) =>
-      Buffer.from(`GET / HTTP/1.1\r\nX: ${'\r\n\r'.repeat(n / 3)}\r\n\r\n`, 'latin1');
+    const make = (n: number) => Buffer.from(`GET / HTTP/1.1\r\n${'X\r\n'.repeat(n / 3)}\r\n`, 'latin1');
     const ratio = workGrowth(
       make,
       (buf) => {

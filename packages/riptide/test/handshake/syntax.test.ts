@@ -8,6 +8,7 @@ import {
   assertHeader,
   checkExtraHeaders,
   FIELD_VALUE_CHAR,
+  HEAD_CTL,
   isFieldValue,
   isOws,
   isToken,
@@ -126,6 +127,18 @@ describe('FIELD_VALUE_CHAR and isFieldValue (RFC 9110 5.5)', () => {
 
   it('refuses values that are not strings', () => {
     for (const v of [undefined, null, 1, ['a']]) expect(isFieldValue(v as unknown as string)).toBe(false);
+  });
+});
+
+describe('HEAD_CTL (RFC 5234 B.1 CTL)', () => {
+  it('is every CTL but HTAB, CR and LF: bytes no head may hold anywhere', () => {
+    expect(members(HEAD_CTL)).toEqual([...range(0x00, 0x08), 0x0b, 0x0c, ...range(0x0e, 0x1f), 0x7f]);
+  });
+
+  it('holds no byte a field value, a token or a request-target may hold', () => {
+    for (let c = 0; c < 256; c++) {
+      if (HEAD_CTL[c] === 1) expect(FIELD_VALUE_CHAR[c] + TCHAR[c] + TARGET_CHAR[c], `byte ${c}`).toBe(0);
+    }
   });
 });
 

@@ -1,10 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WS from 'ws';
+import { UsageError } from '../../src/core/errors.js';
 import {
   addEventListener,
   CloseEvent,
+  dispatchEvent,
   ErrorEvent,
+  Event,
   getAttribute,
   MessageEvent,
   removeEventListener,
@@ -136,5 +139,172 @@ describe('event-target', () => {
       expect(getters(ours[type]), type).toEqual(getters(theirs[type]));
     }
     expect(ours.close).toMatchObject({ type: 'close', target: h, code: 1001, reason: 'bye', wasClean: true });
+  });
+});
+
+describe('dispatchEvent (DOM EventTarget, a target with no tree)', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('calls the listeners and the on<type> attribute in registration order, interleaved', () => {
+    const h = host();
+    const calls: string[] = [];
+    addEventListener(h, 'message', () => calls.push('a'));
+    setAttribute(h, 'message', () => calls.push('attribute'));
+    addEventListener(h, 'message', () => calls.push('b'));
+    setAttribute(h, 'message', () => calls.push('attribute again')); // keeps its place
+    addEventListener(h, 'open', () => calls.push('other type'));
+    expect(dispatchEvent(h, new MessageEvent('message', 'x'))).toBe(true);
+    expect(calls).toEqual(['a', 'attribute again', 'b']);
+  });
+
+  it('removes a once listener before calling it; skips one removed meanwhile; not one added meanwhile', () => {
+    const h = host();
+    const calls: string[] = [];
+    const late = () => calls.push('late');
+    addEventListener(h, 'open', () => calls.push('once'), { once: true });
+    addEventListener(h, 'open', () => {
+      calls.push(`first listeners=${h.listenerCount('open')}`);
+      removeEventListener(h, 'open', late);
+      addEventListener(h, 'open', () => calls.push('added'));
+    });
+    addEventListener(h, 'open', late);
+    dispatchEvent(h, new Event('open'));
+    expect(calls).toEqual(['once', 'first listeners=2']);
+    calls.length = 0;
+    dispatchEvent(h, new Event('open'));
+    // The first listener adds another 'added' (a new function each time): only the old one runs.
+    expect(calls).toEqual(['first listeners=2', 'added']);
+  });
+
+  it('gives the event itself, unconverted, with this = the target; handleEvent objects with this = the object', () => {
+    const h = host();
+    const data = { not: 'a string' };
+    const event = new MessageEvent('message', data);
+    const seen: unknown[] = [];
+    addEventListener(h, 'message', function (this: unknown, e: MessageEvent) {
+      seen.push(this, e, e.data);
+    });
+    const handler = {
+      handleEvent(this: unknown, e: MessageEvent) {
+        seen.push(this, e);
+      },
+    };
+    addEventListener(h, 'message', handler);
+    dispatchEvent(h, event);
+    expect(seen).toHaveLength(5);
+    expect(seen[0]).toBe(h);
+    expect(seen[1]).toBe(event);
+    expect(seen[2]).toBe(data); // not String(data), as an emitted 'message' would give
+    expect(seen[3]).toBe(handler);
+    expect(seen[4]).toBe(event);
+    // DOM "dispatch" sets the target: a riptide event made without one gets the host.
+    expect(event.target).toBe(h);
+  });
+
+  it("takes Node's global Event and MessageEvent too", () => {
+    const h = host();
+    const seen: unknown[] = [];
+    addEventListener(h, 'message', (e: unknown) => seen.push(e));
+    addEventListener(h, 'open', (e: unknown) => seen.push(e));
+    const message = new globalThis.MessageEvent('message', { data: 42 });
+    const open = new globalThis.Event('open');
+    dispatchEvent(h, message);
+    dispatchEvent(h, open);
+    expect(seen[0]).toBe(message);
+    expect((seen[0] as globalThis.MessageEvent).data).toBe(42);
+    expect(seen[1]).toBe(open);
+  });
+
+  it('returns false only when a cancelable event had preventDefault() called', () => {
+    const h = host();
+    // riptide's own events have no preventDefault(): they are never canceled.
+    addEventListener(h, 'open', (e: { preventDefault?: () => void }) => e.preventDefault?.());
+    expect(dispatchEvent(h, new globalThis.Event('open', { cancelable: true }))).toBe(false);
+    expect(dispatchEvent(h, new globalThis.Event('open'))).toBe(true);
+    expect(dispatchEvent(h, new Event('open'))).toBe(true);
+    expect(dispatchEvent(h, new globalThis.Event('close', { cancelable: true }))).toBe(true);
+  });
+
+  it('stopImmediatePropagation() stops the listeners after it, and leaves no trace on the event', () => {
+    const h = host();
+    const calls: string[] = [];
+    addEventListener(h, 'open', () => calls.push('a'));
+    addEventListener(h, 'open', (e: globalThis.Event) => {
+      calls.push('b');
+      e.stopImmediatePropagation();
+    });
+    setAttribute(h, 'open', () => calls.push('attribute'));
+    const event = new globalThis.Event('open');
+    dispatchEvent(h, event);
+    expect(calls).toEqual(['a', 'b']);
+    expect(Object.getOwnPropertyNames(event)).not.toContain('stopImmediatePropagation');
+  });
+
+  it('a listener that throws does not stop the others; its error is thrown from process.nextTick (as Node does)', () => {
+    const h = host();
+    const ticks: Array<() => void> = [];
+    vi.spyOn(process, 'nextTick').mockImplementation(((fn: () => void) => {
+      ticks.push(fn);
+    }) as typeof process.nextTick);
+    const boom = new Error('boom');
+    const calls: string[] = [];
+    addEventListener(h, 'open', () => {
+      calls.push('a');
+      throw boom;
+    });
+    addEventListener(h, 'open', () => calls.push('b'));
+    expect(dispatchEvent(h, new Event('open'))).toBe(true);
+    vi.restoreAllMocks();
+    expect(calls).toEqual(['a', 'b']);
+    expect(ticks).toHaveLength(1);
+    expect(() => ticks[0]!()).toThrow(boom);
+  });
+
+  it("does not call EventEmitter listeners (on(type), once(type)): they are not EventTarget's", () => {
+    const h = host();
+    const calls: string[] = [];
+    h.on('message', () => calls.push('on'));
+    h.once('message', () => calls.push('once'));
+    addEventListener(h, 'message', () => calls.push('listener'));
+    dispatchEvent(h, new MessageEvent('message', 'x'));
+    expect(calls).toEqual(['listener']);
+    expect(h.listenerCount('message')).toBe(3);
+  });
+
+  it('throws a TypeError (WS_ERR_INVALID_EVENT) for a non-event, and WS_ERR_EVENT_RECURSION for one being dispatched', () => {
+    const h = host();
+    for (const bad of [undefined, null, 'open', { type: 'open' }]) {
+      let caught: unknown;
+      try {
+        dispatchEvent(h, bad);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(TypeError);
+      expect(caught).toBeInstanceOf(UsageError);
+      expect(caught).toMatchObject({
+        code: 'WS_ERR_INVALID_EVENT',
+        message: 'The "event" argument must be an instance of Event',
+      });
+    }
+    const event = new Event('open');
+    let inner: unknown;
+    addEventListener(h, 'open', () => {
+      try {
+        dispatchEvent(h, event);
+      } catch (err) {
+        inner = err;
+      }
+    });
+    dispatchEvent(h, event);
+    expect(inner).toBeInstanceOf(UsageError);
+    expect(inner).toMatchObject({
+      code: 'WS_ERR_EVENT_RECURSION',
+      message: 'The event "open" is already being dispatched',
+    });
+    // Once that dispatch is over, the event may be dispatched again.
+    expect(() => dispatchEvent(h, event)).not.toThrow();
   });
 });

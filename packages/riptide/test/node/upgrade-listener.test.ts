@@ -5,7 +5,8 @@
 
 import { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { buildRejectResponse } from '../../src/handshake/server.js';
 import { WebSocketServer } from '../../src/index.js';
 import { appendToHead, type PartialHead } from '../../src/node/upgrade-listener.js';
 
@@ -167,6 +168,51 @@ describe('RFC 6455 4.2.1 the {port} listener', () => {
     client.once('data', () => client.end());
     expect(await closed).toEqual([1006, '']);
     client.destroy();
+  });
+});
+
+// Regression (library QA): a head whose lines end in a bare LF never holds "\r\n\r\n", and its
+// client waited for the handshake deadline; node:http (so ws on {port}) answers 400 at once.
+describe('RFC 9112 2.2 a head that can never end is answered 400 at once, not at the deadline', () => {
+  it.each([
+    ['bare LF line endings', 'GET / HTTP/1.1\nHost: a\nUpgrade: websocket\n\n', 'bare LF line ending'],
+    ['bare CR line endings', 'GET / HTTP/1.1\rHost: a\r\r', 'bare CR'],
+    ['a NUL in a value', 'GET / HTTP/1.1\r\nHost: a\u0000', 'control character'],
+  ])('%s', async (_what, text, detail) => {
+    const port = await listen();
+    const clientErrors: unknown[] = [];
+    wss!.on('wsClientError', (err) => clientErrors.push(err));
+    // The barrier: the server's own socket, once the listener has read every byte sent (this
+    // 'data' listener runs right after the listener's). By then it has answered, or it never will.
+    const handled = new Promise<boolean>((resolve) =>
+      wss!._server!.once('connection', (serverSide: Socket) => {
+        let read = 0;
+        serverSide.on('data', (d: Buffer) => {
+          read += d.length;
+          if (read === text.length) resolve(serverSide.writableEnded);
+        });
+      }),
+    );
+    // No timer can fire from here on: the answer cannot come from the handshake deadline.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.from(text, 'latin1')));
+    // Also after a failure (a server that never answers): an open socket would hold wss.close().
+    try {
+      expect(await handled).toBe(true);
+      const reply = await new Promise<string>((resolve, reject) => {
+        let got = '';
+        socket.on('data', (d) => (got += d.toString('latin1')));
+        socket.on('close', () => resolve(got));
+        socket.on('error', reject);
+      });
+      expect(reply).toBe(buildRejectResponse(400, `Malformed HTTP head (${detail})`).toString('latin1'));
+      expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nConnection: close\r\n/);
+      // Like every other head the listener refuses (a malformed or oversized one): no event.
+      expect(clientErrors).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+      socket.destroy();
+    }
   });
 });
 

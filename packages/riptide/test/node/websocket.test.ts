@@ -245,6 +245,27 @@ describe('WebSocket (riptide specifics)', () => {
     expect([ws.CONNECTING, ws.OPEN, ws.CLOSING, ws.CLOSED]).toEqual([0, 1, 2, 3]);
   });
 
+  it("dispatchEvent() calls the browser-API listeners with the caller's event, not on('message') ones", () => {
+    const ws = new WebSocket(null);
+    const seen: unknown[] = [];
+    ws.on('message', (data) => seen.push(['on', data]));
+    ws.addEventListener('message', (event) => seen.push(['listener', event]));
+    ws.onmessage = function (this: unknown, event) {
+      seen.push(['onmessage', this, event]);
+    };
+    const data = new Uint8Array([1, 2]);
+    const event = new globalThis.MessageEvent('message', { data, cancelable: true });
+    expect(ws.dispatchEvent(event)).toBe(true);
+    expect(seen).toEqual([
+      ['listener', event],
+      ['onmessage', ws, event],
+    ]);
+    expect((seen[0] as [string, MessageEvent])[1].data).toBe(data);
+    expect(() => ws.dispatchEvent({ type: 'message' } as never)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'WS_ERR_INVALID_EVENT' }),
+    );
+  });
+
   it('send() while CONNECTING throws UsageError WS_ERR_NOT_OPEN', async () => {
     const { url } = await pairWithRiptideBothSides();
     const ws = new WebSocket(url);
@@ -953,6 +974,13 @@ describe("ws 8 parity: WebSocket's property descriptors", () => {
       );
     },
   );
+
+  it('dispatchEvent, a standard addition ws lacks, is an enumerable method like addEventListener', () => {
+    expect(Object.getOwnPropertyDescriptor(WS.prototype, 'dispatchEvent')).toBeUndefined();
+    expect(shape(Object.getOwnPropertyDescriptor(WebSocket.prototype, 'dispatchEvent'))).toEqual(
+      shape(Object.getOwnPropertyDescriptor(WebSocket.prototype, 'addEventListener')),
+    );
+  });
 
   it("the enumerable keys of a WebSocket include ws 8's", () => {
     const keys = (proto: object) => {

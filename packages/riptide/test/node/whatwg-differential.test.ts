@@ -34,6 +34,7 @@ interface StdSocket {
   onclose: ((event: StdEvent) => void) | null;
   addEventListener(type: string, listener: (event: StdEvent) => void, options?: { once?: boolean }): void;
   removeEventListener(type: string, listener: (event: StdEvent) => void): void;
+  dispatchEvent(event: Event): boolean;
 }
 
 interface StdEvent {
@@ -586,6 +587,51 @@ describe('WHATWG WebSockets: event handlers and listeners', () => {
       'onmessage this=socket:true',
       'handleEvent this=handler:true target:true',
       'onmessage this=socket:true',
+    ]);
+  });
+
+  it("dispatchEvent(): the listeners and on<type> in order with the caller's event, once, stopImmediatePropagation, the result", async () => {
+    const { undici, riptide } = await both(async (C, log) => {
+      const rec = await open(C);
+      const ws = rec.ws;
+      const data = { not: 'converted' };
+      ws.addEventListener('message', () => log.push('once'), { once: true });
+      ws.onmessage = function (this: unknown, e: StdEvent) {
+        log.push(`onmessage this=socket:${this === ws} data:${e.data === data}`);
+      };
+      const handler = {
+        handleEvent(e: StdEvent) {
+          log.push(`handleEvent this=handler:${this === handler}`);
+          (e as Event).preventDefault(); // cancels the cancelable one only
+        },
+      };
+      ws.addEventListener('message', handler as unknown as (e: StdEvent) => void);
+      ws.addEventListener('message', (e) => {
+        log.push('stopper');
+        (e as MessageEvent).stopImmediatePropagation();
+      });
+      ws.addEventListener('message', () => log.push('after the stopper'));
+      // Node 20's MessageEvent ignores `cancelable`: a plain Event is the cancelable one.
+      log.push(`returned ${ws.dispatchEvent(new Event('message', { cancelable: true }))}`);
+      log.push(`returned ${ws.dispatchEvent(new MessageEvent('message', { data }))}`);
+      log.push(`returned ${ws.dispatchEvent(new Event('unlistened'))}`);
+      log.push(`non-event: ${thrown(() => ws.dispatchEvent({ type: 'message' } as unknown as Event))}`);
+      ws.close();
+      await rec.until('close');
+    });
+    expect(riptide).toEqual(undici);
+    expect(riptide).toEqual([
+      'once',
+      'onmessage this=socket:true data:false',
+      'handleEvent this=handler:true',
+      'stopper',
+      'returned false',
+      'onmessage this=socket:true data:true',
+      'handleEvent this=handler:true',
+      'stopper',
+      'returned true',
+      'returned true',
+      'non-event: TypeError',
     ]);
   });
 });

@@ -221,7 +221,9 @@ export class Hub {
       : 'chat storage is unavailable; messages are not accepted';
     const payload = encode({ v: PROTOCOL_VERSION, type: 'service', available, message });
     for (const conn of this.#connections) conn.write(payload);
-    // Membership notices are at most once; some may have been lost during the outage.
+    // Membership notices are at most once; some may have been lost during the outage. (So may
+    // presence notices: they are resynced when the bus is back, or now if that could not read.)
+    if (available) this.#local.serviceBack();
     if (available)
       for (const conn of this.#connections)
         if (conn.ready)

@@ -12,6 +12,11 @@
  *   its members: each node hands the notice to its own connections in that room.
  * - Presence is announced on the room's topic when a user's first connection enters the room and
  *   when the last one leaves it, whatever the cause (connecting, joining, leaving, closing).
+ * - Those notices are at most once. When the bus hears its topics again after losing them, each
+ *   room's channel is told the store's online list and tells its connections what they missed
+ *   (resyncPresence; RoomChannel.resync). If the store cannot be read then, that waits until the
+ *   service is back (serviceBack). Typing notices are not resynced: a client forgets them after a
+ *   few seconds (docs/chat-protocol.md, typing).
  */
 import { createHash } from 'node:crypto';
 import { PROTOCOL_VERSION, type RoomState, type ServerMessage } from '../../shared/protocol.js';
@@ -45,6 +50,9 @@ export class LocalRooms {
   readonly #onUserEvent: (conn: Connection, event: UserEvent) => void;
   readonly #channels = new Map<string, RoomChannel>();
   readonly #byUser = new Map<string, { conns: Set<Connection>; listener: (payload: string) => void }>();
+  #resync: Promise<void> | undefined;
+  #resyncAgain = false;
+  #resyncPending = false;
 
   constructor(
     backend: Backend,
@@ -56,6 +64,7 @@ export class LocalRooms {
     this.#onUserEvent = onUserEvent;
     // Heard for the hub's life: the subscription ends with the backend's bus at shutdown.
     backend.bus.subscribe(ROOMS_TOPIC, this.#onRoomsNotice);
+    backend.bus.onResubscribed(() => void this.resyncPresence());
   }
 
   readonly #onRoomsNotice = (payload: string): void => {
@@ -194,6 +203,7 @@ export class LocalRooms {
       this.#backend.rooms.mentionCount(cr.room, conn.user, membership.lastRead),
       this.#backend.presence.online(cr.room),
     ]);
+    cr.channel.listed(online);
     return {
       room: cr.room,
       kind: membership.kind,
@@ -203,6 +213,44 @@ export class LocalRooms {
       mentions,
       online,
     };
+  }
+
+  /**
+   * Presence notices may have been lost (the bus was away): each room's connections are told how
+   * the store's online list differs from what they were told. One at a time; a call during one
+   * runs again after it (the bus may have been lost again meanwhile). Never rejects: if the store
+   * is unreachable it is left pending for serviceBack().
+   */
+  resyncPresence(): Promise<void> {
+    if (this.#resync) {
+      this.#resyncAgain = true;
+      return this.#resync;
+    }
+    this.#resync = (async () => {
+      do {
+        this.#resyncAgain = false;
+        const results = await Promise.allSettled(
+          [...this.#channels.values()].map(async (channel) => {
+            channel.resyncing();
+            try {
+              channel.resync(await this.#backend.presence.online(channel.room));
+            } catch (err) {
+              channel.resyncFailed();
+              throw err;
+            }
+          }),
+        );
+        this.#resyncPending = results.some((r) => r.status === 'rejected');
+      } while (this.#resyncAgain);
+    })().finally(() => {
+      this.#resync = undefined;
+    });
+    return this.#resync;
+  }
+
+  /** The store is reachable again: a resync that could not read it runs now. */
+  serviceBack(): void {
+    if (this.#resyncPending) void this.resyncPresence();
   }
 
   /** Open channels (tests, /_stats). */

@@ -16,6 +16,13 @@
  * backend re-bases the channel (onRebased): `head` goes back to what the store holds, the live
  * connections get `reset` on the topic, before any event after that head, and those catching up
  * are marked to end their replay with `reset` (ConnRoom.reload).
+ *
+ * Presence reaches the connections as notices, which the bus delivers at most once: a notice lost
+ * while this node's subscription was away would leave them with a wrong online list for good. So
+ * the channel keeps what it told them (the users told online; those some connection may see
+ * otherwise, because an online list it was given disagreed), and when the subscription is back
+ * resync() tells them the differences from the store's list (LocalRooms.resyncPresence). The record
+ * holds at most the room's users.
  */
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import type { ConnRoom } from './connection.js';
@@ -23,6 +30,7 @@ import type { ConnRoom } from './connection.js';
 /** Events kept for connections finishing a replay (bounds the store round trips of a busy room). */
 const RECENT = 256;
 const TYPING = /^\{"v":\d+,"type":"typing"/;
+const PRESENCE = /^\{"v":\d+,"type":"presence"/;
 /**
  * An edit, a delete or a reaction changes an earlier message (and the quotes of its replies): the
  * recent list no longer shows it as it is.
@@ -38,6 +46,13 @@ export class RoomChannel {
   readonly members = new Set<ConnRoom>();
   #recent: { seq: number; payload: string }[] = [];
   #waiters: { seq: number; resolve: () => void }[] = [];
+  /** Users this node last told the room's connections are online. */
+  readonly #online = new Set<string>();
+  /** Users some connection may see otherwise than #online says: told afresh by the next resync. */
+  readonly #unsure = new Set<string>();
+  #listed = false;
+  /** While a resync reads the store: users a notice told of meanwhile (it is no older than the read). */
+  #heard: Set<string> | null = null;
 
   constructor(
     readonly room: string,
@@ -103,12 +118,71 @@ export class RoomChannel {
   }
 
   readonly onNotice = (payload: string): void => {
+    if (PRESENCE.test(payload)) {
+      const { user, online } = JSON.parse(payload) as { user: string; online: boolean };
+      if (online) this.#online.add(user);
+      else this.#online.delete(user);
+      // Every connection in the room gets this notice (those catching up, below): they agree now.
+      this.#unsure.delete(user);
+      this.#heard?.add(user);
+    }
     this.publish(this.topic, payload);
     // Kept for connections still catching up, except typing: it is stale by the time they are
     // live, and a long replay must not gather every keystroke notice of a busy room.
     if (TYPING.test(payload)) return;
     for (const member of this.members) if (!member.live) member.notices.push(payload);
   };
+
+  /**
+   * A connection was given `online` (the store's list, in its welcome or joined): the first list
+   * is what the room's connections were told; a later one that disagrees with the record leaves the
+   * users it disagrees on unsure (a notice about them was lost, or is on its way).
+   */
+  listed(online: readonly string[]): void {
+    if (!this.#listed) {
+      this.#listed = true;
+      this.#online.clear();
+      for (const user of online) this.#online.add(user);
+      return;
+    }
+    const list = new Set(online);
+    for (const user of this.#online) if (!list.has(user)) this.#unsure.add(user);
+    for (const user of list) if (!this.#online.has(user)) this.#unsure.add(user);
+  }
+
+  /** A resync is about to read the store's list: from now on, note whom notices tell of. */
+  resyncing(): void {
+    this.#heard ??= new Set();
+  }
+
+  /** The read failed: nothing to tell (the next resync starts over). */
+  resyncFailed(): void {
+    this.#heard = null;
+  }
+
+  /**
+   * `online` is the store's list, read after the subscription was back (resyncing() before the
+   * read): tells the room's connections each user on whom they may be wrong, except those a notice
+   * told of during the read (the notice is at least as new as the list).
+   */
+  resync(online: readonly string[]): void {
+    const heard = this.#heard ?? new Set<string>();
+    this.#heard = null;
+    const now = new Set(online);
+    const unsure = new Set(this.#unsure);
+    this.#unsure.clear();
+    // Before any list was given, nothing was told: the members still waiting for theirs need none.
+    const told = this.#listed ? new Set([...this.#online, ...now]) : new Set<string>();
+    for (const user of [...told, ...unsure]) {
+      if (heard.has(user)) continue;
+      const isOnline = now.has(user);
+      if (this.#online.has(user) === isOnline && !unsure.has(user)) continue;
+      this.onNotice(
+        JSON.stringify({ v: PROTOCOL_VERSION, type: 'presence', room: this.room, user, online: isOnline }),
+      );
+      heard.add(user); // told once, even if it was both unsure and different
+    }
+  }
 
   /** The payloads of seq `from` .. head, if the recent list holds them all; null if not. */
   recentFrom(from: number): string[] | null {

@@ -30,6 +30,9 @@ export class MemoryBus implements NoticeBus {
     for (const listener of [...set]) listener(payload);
   }
 
+  /** In one process nothing is ever lost: never called. */
+  onResubscribed(_listener: () => void): void {}
+
   /** Topics with listeners (tests). */
   get topics(): string[] {
     return [...this.#topics.keys()].sort();

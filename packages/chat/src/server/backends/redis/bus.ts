@@ -2,8 +2,16 @@
  * The notice bus on Redis pub/sub: one channel per topic (`<prefix>topic:room:<name>`,
  * `...topic:user:<name>`), SUBSCRIBEd only while this node has a listener for the topic, so a node
  * with no client in a room hears none of its notices. Pub/sub is at most once: a notice published
- * while Redis is unreachable is lost (presence is re-derived, see presence.ts; the hub reconciles
- * memberships when the service is back). ioredis resubscribes the channels itself after a reconnect.
+ * while Redis is unreachable, or while this node's subscriber connection is away, is lost (the hub
+ * reconciles memberships when the service is back, and presence when the subscription is: see
+ * onResubscribed). ioredis resubscribes the channels itself after a reconnect.
+ *
+ *   sub: close ... reconnect ─ 'ready' ─ SUBSCRIBE every topic ─ PING ─ pong ─► onResubscribed
+ *
+ * ioredis emits 'ready' before it sends the SUBSCRIBEs (its readyHandler): a PING queued after
+ * that tick is answered after them (one connection answers in order), so once the pong is in every
+ * topic is heard again, and whatever the listeners then read from the store is not older than what
+ * the bus will bring next.
  */
 import type { Redis } from 'ioredis';
 import type { NoticeBus } from '../../ports.js';
@@ -17,6 +25,7 @@ export class RedisBus implements NoticeBus {
   readonly #sub: Redis;
   readonly #head: string;
   readonly #topics = new Map<string, Set<Listener>>();
+  readonly #resubscribed: (() => void)[] = [];
 
   constructor(cmd: Redis, sub: Redis, keys: RedisKeys) {
     this.#cmd = cmd;
@@ -31,6 +40,22 @@ export class RedisBus implements NoticeBus {
       if (!set) return;
       for (const listener of [...set]) listener(payload);
     });
+    // The connection was ready before this bus existed (connectRedis waits for it): each 'ready'
+    // from now on follows a lost connection.
+    sub.on('ready', () => {
+      queueMicrotask(() => {
+        sub.ping().then(
+          () => {
+            for (const listener of this.#resubscribed) listener();
+          },
+          () => {}, // lost again: the next 'ready' tries again
+        );
+      });
+    });
+  }
+
+  onResubscribed(listener: () => void): void {
+    this.#resubscribed.push(listener);
   }
 
   subscribe(topic: string, listener: Listener): void {

@@ -336,15 +336,17 @@ describe('exit status 0: the output is complete when the command exits', () => {
         stderr += d.toString();
       });
       const exited = once(child, 'close');
-      // stdout is not read until the command has written the message and seen the close: a pipe
-      // holds 64 KiB, so the rest waits in the command, which must not exit before it is taken.
-      while (!stderr.includes('closed 1000')) await once(child.stderr, 'data');
+      // stdout is not read until the command has written the message and stopped reading the
+      // socket for it (over 1 MiB waits: connect.test.ts): a pipe holds 64 KiB, so the rest waits
+      // in the command, which must not exit before it is taken.
+      while (!stderr.includes('waits for it')) await once(child.stderr, 'data');
       let stdout = 0;
       child.stdout.on('data', (d: Buffer) => {
         stdout += d.length;
       });
       const [code] = await exited;
       expect([code, stdout]).toEqual([0, big.length + 1]);
+      expect(stderr).toContain('closed 1000');
     } finally {
       child.kill();
       await peer.close();

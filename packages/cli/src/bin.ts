@@ -6,6 +6,8 @@
  *   2   usage: unknown flag, missing argument, malformed URL or value
  *   130 a second Ctrl-C (connect: also a first one before the connection opened)
  *   141 the output went away (the reader of a pipe closed it: `riptide connect URL | head -1`)
+ *   129, 143 connect ended by a hang-up (SIGHUP) or SIGTERM, after closing with 1001; the servers
+ *            stop cleanly on both, as on Ctrl-C (0)
  */
 import { readFileSync } from 'node:fs';
 import { CliUsageError, type CommandSpec, helpText, SHOW_HELP, usageLine } from './args.js';
@@ -13,6 +15,7 @@ import { broadcast, broadcastSpec } from './commands/broadcast.js';
 import { connect, connectSpec } from './commands/connect.js';
 import { echo, echoSpec } from './commands/echo.js';
 import { listen, listenSpec } from './commands/listen.js';
+import { exitWhenFlushed, output } from './exit.js';
 import type { Io } from './terminal.js';
 
 type Run = (argv: string[], io: Io) => Promise<number>;
@@ -62,7 +65,9 @@ flags:
 
 exit status: 0 done, 1 connection failed or lost, 2 usage error,
 130 a second Ctrl-C (connect: also a first one before the connection opened),
-141 the output went away (the reader of a pipe closed it)
+141 the output went away (the reader of a pipe closed it),
+129/143 connect ended by a hang-up (SIGHUP) / SIGTERM, after closing with 1001;
+servers stop on SIGHUP and SIGTERM as on Ctrl-C (clients get 1001, exit 0)
 `;
 
 async function main(argv: string[], io: Io): Promise<number> {
@@ -105,34 +110,14 @@ async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-// Node ignores SIGPIPE, so writing to a pipe whose reader is gone is an 'error' event, and without
-// a listener a stack trace. End as SIGPIPE ends other Unix tools instead: quietly, 128 + 13.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(141);
-    throw err;
-  });
-}
-
-/**
- * process.exit() drops what a pipe has not taken yet (Node writes to a full pipe later, from its
- * event loop): `riptide connect URL < big | slow-reader` lost all but the first 64 KiB. Exit once
- * stdout and stderr have handed everything to the pipe; a reader that goes away is EPIPE (141).
- */
-function exitWhenFlushed(code: number): void {
-  const pending = [process.stdout, process.stderr].filter((s) => s.writableLength > 0);
-  let left = pending.length;
-  if (left === 0) process.exit(code);
-  for (const stream of pending) {
-    stream.once('drain', () => {
-      if (--left === 0) process.exit(code);
-    });
-  }
-}
+// A write to a pipe whose reader is gone ends the command quietly (141); one to a terminal that
+// hung up is dropped (exit.ts).
+output.guard([process.stdout, process.stderr]);
+const exit = (code: number) => process.exit(code);
 
 const io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
 main(process.argv.slice(2), io).then(
-  (code) => exitWhenFlushed(code),
+  (code) => exitWhenFlushed([process.stdout, process.stderr], code, exit),
   (err) => {
     process.stderr.write(`riptide: internal error: ${(err as Error).stack ?? err}\n`);
     process.exit(1);

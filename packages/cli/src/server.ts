@@ -2,8 +2,8 @@
  * What the three server commands (echo, listen, broadcast) share: the --port/--host/--deflate,
  * --cert/--key and --allow-origin flags, an HTTP server the WebSocket server attaches to (so plain
  * HTTP requests get a useful answer), the Origin check (origin.ts: browser pages of other sites
- * are refused with 403), client numbering, and the shutdown on Ctrl-C (close every client with
- * 1001 "going away", then exit; a second Ctrl-C exits at once).
+ * are refused with 403), client numbering, and the shutdown on Ctrl-C, SIGTERM or a hang-up
+ * (SIGHUP) (close every client with 1001 "going away", then exit 0; a second signal exits at once).
  *
  * With --cert and --key the server is node's HTTP/2 secure server with HTTP/1.1 allowed: one
  * port serves wss:// to HTTP/1.1 clients (an upgrade) and to HTTP/2 clients (RFC 8441, a stream
@@ -33,6 +33,7 @@ import {
   stringFlag,
   stringList,
 } from './args.js';
+import { onStopSignals, signalStatus } from './exit.js';
 import { describeClose, safeText, toBuffer } from './format.js';
 import { WebSocket, WebSocketServer } from './lib.js';
 import { originPolicy, refusal, refusalLine } from './origin.js';
@@ -216,18 +217,19 @@ export function closeLine(code: number, reason: unknown): string {
 }
 
 /**
- * Ctrl-C: close every client with 1001 and the servers, then exit 0 once all closing handshakes
- * are done (or after two seconds); a second Ctrl-C resolves 130 at once.
+ * Ctrl-C, SIGTERM or a hang-up: close every client with 1001 and the servers, then exit 0 once all
+ * closing handshakes are done (or after two seconds); a second signal resolves 128 + its number
+ * at once (130 for a second Ctrl-C).
  */
 export function shutdown(
   running: Running,
   clients: () => Iterable<Socket>,
   done: (code: number) => void,
-): () => void {
+): (signal?: NodeJS.Signals) => void {
   let stopping = false;
-  return () => {
+  return (signal = 'SIGINT') => {
     if (stopping) {
-      done(130);
+      done(signalStatus(signal));
       return;
     }
     stopping = true;
@@ -254,4 +256,14 @@ export function shutdown(
       if (client.readyState === WebSocket.OPEN) client.close(1001, 'server shutting down');
     }
   };
+}
+
+/**
+ * Stop a server that reads no terminal (echo, broadcast) on Ctrl-C, SIGTERM and a hang-up: a
+ * server started from an ssh session must close its clients with 1001 when the session drops,
+ * not die with no close frame.
+ */
+export function stopOnSignals(stop: (signal: NodeJS.Signals) => void): void {
+  process.on('SIGINT', () => stop('SIGINT'));
+  onStopSignals(stop);
 }

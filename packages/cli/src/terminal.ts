@@ -10,6 +10,7 @@
  */
 import * as readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
+import { output } from './exit.js';
 
 export interface Io {
   stdin: Readable & { isTTY?: boolean };
@@ -36,6 +37,15 @@ export class Terminal {
       ? readline.createInterface({ input: io.stdin, output: this.promptStream, prompt, terminal: true })
       : readline.createInterface({ input: io.stdin, terminal: false, crlfDelay: Number.POSITIVE_INFINITY });
     this.rl.on('SIGINT', this.onSignal);
+    // After a hang-up, reading the terminal fails (EIO): that is the end of the input, not a
+    // crash. Closing resets the raw mode, which fails too and comes back here: close once.
+    let failed = false;
+    this.rl.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EIO') output.hangUp();
+      if (failed) return;
+      failed = true;
+      this.rl.close();
+    });
     // A closed readline cannot prompt (Node 24 throws ERR_USE_AFTER_CLOSE, older ones draw a
     // stray prompt): output after the end of input, such as the closes that Ctrl-D causes in
     // `listen`, is printed plainly. Registered first, so it runs before any onEnd callback.

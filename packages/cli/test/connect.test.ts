@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -9,7 +11,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, INPUT_BACKLOG } from '../src/commands/connect.js';
-import { Cli, killAll, PATIENT, run, selfSignedCertificate, startServer } from './helpers.js';
+import { BIN, Cli, killAll, PATIENT, run, selfSignedCertificate, startServer } from './helpers.js';
 import { type Peer, until, wsPeer } from './peers.js';
 
 const peers: Peer[] = [];
@@ -362,6 +364,91 @@ describe('riptide connect: Ctrl-C', () => {
       expect(res.code).toBe(130);
     } finally {
       silent.server.close();
+    }
+  });
+});
+
+describe('riptide connect: SIGTERM and a hang-up (SIGHUP)', () => {
+  // Before: SIGTERM and SIGHUP killed connect (143, 129) without a close frame (the server saw 1006).
+  for (const [signal, status] of [
+    ['SIGHUP', 129],
+    ['SIGTERM', 143],
+  ] as const) {
+    it(`${signal} closes with 1001 and exits ${status} once the server answers`, async () => {
+      const p = await peer();
+      const cli = new Cli(['connect', p.url]);
+      await cli.waitFor(/connected to/, 'stderr');
+      cli.signal(signal);
+      const res = await cli.exited;
+      expect([res.code, res.signal]).toEqual([status, null]);
+      expect(res.stderr).toContain('closed 1001');
+      await until(() => p.closes.length === 1);
+      expect(p.closes[0]).toEqual([1001, '']);
+    });
+  }
+
+  it('a signal before the connection opened exits at once with its status', async () => {
+    let arrived: () => void = () => {};
+    const request = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const mute = createTcpServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => arrived());
+    });
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    try {
+      const cli = new Cli(['connect', `ws://127.0.0.1:${(mute.address() as AddressInfo).port}`]);
+      await request;
+      cli.signal('SIGHUP');
+      const res = await cli.exited;
+      expect([res.code, res.signal, res.stderr]).toEqual([129, null, '']);
+    } finally {
+      mute.close();
+    }
+  });
+});
+
+describe('riptide connect: output slower than the connection', () => {
+  it('--json: stops reading from the server while stdout is not read, then prints every event whole, one per line', async () => {
+    const count = 64;
+    const big = 'm'.repeat(64 * 1024);
+    const p = await peer((ws) => {
+      for (let i = 0; i < count; i++) {
+        ws.send(`${i} ${big}`);
+        if (i % 8 === 0) ws.ping(String(i));
+      }
+      ws.close(1000, 'done');
+    });
+    // stdout is a pipe nobody reads until connect says it waits for it: without the pause it would
+    // read all 4 MiB from the socket into its own memory, and never say so.
+    const child = spawn(process.execPath, [BIN, 'connect', p.url, '--json', '--show-ping', ...PATIENT]);
+    try {
+      let stderr = '';
+      child.stderr.setEncoding('utf8');
+      while (!stderr.includes('waits')) {
+        const [chunk] = await once(child.stderr, 'data');
+        stderr += chunk;
+      }
+      expect(stderr).toBe('output is slower than the connection: reading from the server waits for it\n');
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d;
+      });
+      const [code] = await once(child, 'close');
+      expect(code).toBe(0);
+      const events = stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line));
+      const messages = events.filter((e) => e.event === 'message');
+      expect(messages.map((m) => Number(m.data.split(' ')[0]))).toEqual([...Array(count).keys()]);
+      expect(messages.every((m) => m.data.endsWith(big))).toBe(true);
+      expect(events.filter((e) => e.event === 'ping')).toHaveLength(count / 8);
+      expect(events[0].event).toBe('open');
+      expect(events.at(-1)).toEqual({ event: 'close', code: 1000, reason: 'done' });
+    } finally {
+      child.kill();
     }
   });
 });

@@ -167,6 +167,8 @@ describe('help and version', () => {
       '2 usage',
       '130 a second Ctrl-C',
       '141 the output went away',
+      '129/143 connect ended by a hang-up (SIGHUP) / SIGTERM',
+      'servers stop on SIGHUP and SIGTERM as on Ctrl-C',
     ])
       expect(main.stdout).toContain(status);
     const connect = await run(['connect', '--help']);
@@ -177,6 +179,7 @@ describe('help and version', () => {
       '2 for usage',
       '130 a second Ctrl-C, or a first one before the connection opened',
       '141 the output went away',
+      '129 a hang-up (SIGHUP), 143 SIGTERM: the connection is closed with 1001 first',
     ])
       expect(connect.stdout).toContain(status);
     for (const flag of [
@@ -206,7 +209,7 @@ describe('help and version', () => {
     // What the end of its input does (servers.test.ts and pty.test.ts check both).
     expect(listen.stdout).toContain('Ctrl-D stops the server');
     expect(listen.stdout.replace(/\s+/g, ' ')).toContain(
-      'When stdin is a pipe, a file or /dev/null (e.g. under a process manager), the server keeps running after the input ends, until Ctrl-C or SIGTERM',
+      'When stdin is a pipe, a file or /dev/null (e.g. under a process manager), the server keeps running after the input ends, until Ctrl-C, SIGTERM or a hang-up (SIGHUP); all three close the clients with 1001 and exit 0',
     );
   });
 });
@@ -333,15 +336,17 @@ describe('exit status 0: the output is complete when the command exits', () => {
         stderr += d.toString();
       });
       const exited = once(child, 'close');
-      // stdout is not read until the command has written the message and seen the close: a pipe
-      // holds 64 KiB, so the rest waits in the command, which must not exit before it is taken.
-      while (!stderr.includes('closed 1000')) await once(child.stderr, 'data');
+      // stdout is not read until the command has written the message and stopped reading the
+      // socket for it (over 1 MiB waits: connect.test.ts): a pipe holds 64 KiB, so the rest waits
+      // in the command, which must not exit before it is taken.
+      while (!stderr.includes('waits for it')) await once(child.stderr, 'data');
       let stdout = 0;
       child.stdout.on('data', (d: Buffer) => {
         stdout += d.length;
       });
       const [code] = await exited;
       expect([code, stdout]).toEqual([0, big.length + 1]);
+      expect(stderr).toContain('closed 1000');
     } finally {
       child.kill();
       await peer.close();

@@ -81,6 +81,20 @@ describe('riptide listen in a terminal', () => {
     expect((await cli.exited).code).toBe(0);
   });
 
+  it('a hang-up (the terminal goes away, as when ssh drops) closes the clients with 1001', async () => {
+    // Regression: the hang-up killed the server (no close frame: 1006); then, handled, the writes
+    // to the gone terminal failed with EIO, and Node's own terminal reset at exit aborted.
+    const cli = underPty(['listen', '--port', '0']);
+    const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
+    const ws = new WebSocket(url);
+    const closed = new Promise<[number, string]>((resolve) =>
+      ws.on('close', (code, reason) => resolve([code, reason.toString()])),
+    );
+    await cli.waitFor(/\[1\] connected from/);
+    cli.signal('SIGKILL'); // `script` dies, its pty master closes: the kernel hangs the terminal up
+    expect(await closed).toEqual([1001, 'server shutting down']);
+  });
+
   it('Ctrl-C leaves no prompt after the close lines of the clients', async () => {
     // Regression: each close line during the shutdown redrew the prompt, so the last thing on
     // screen was '> ', and the shell's own prompt came after it on the same line.

@@ -101,6 +101,22 @@ describe('riptide echo', () => {
     expect((await cli.exited).code).toBe(0);
   });
 
+  // Regression: a hang-up (ssh dropped) killed the servers with status 129 and no close frame.
+  for (const command of ['echo', 'broadcast', 'listen']) {
+    it(`${command}: a hang-up (SIGHUP) and SIGTERM close every client with 1001 and exit 0`, async () => {
+      for (const signal of ['SIGHUP', 'SIGTERM'] as const) {
+        const { cli, url } = await startServer(command);
+        const a = await client(url);
+        await cli.waitFor(/\[1\] connected/);
+        cli.signal(signal);
+        expect(await a.closed, signal).toEqual([1001, 'server shutting down']);
+        const res = await cli.exited;
+        expect([res.code, res.signal], signal).toEqual([0, null]);
+        expect(res.stderr, signal).toBe('');
+      }
+    });
+  }
+
   it('exits 1 with one line when the port is taken', async () => {
     const { url } = await startServer('echo');
     const port = new URL(url).port;

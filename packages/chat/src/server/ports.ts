@@ -438,8 +438,8 @@ export interface NoticeBus {
   /**
    * Calls `listener` each time this node hears its topics again after its subscription was lost
    * (the notices published meanwhile are gone): what they would have told is re-derived from the
-   * store (presence: LocalRooms.resyncPresence). A bus that never loses its subscription (memory)
-   * never calls it.
+   * store (presence: LocalRooms.resyncPresence; sign-outs: Hub, which looks its sockets' sessions
+   * up). A bus that never loses its subscription (memory) never calls it.
    */
   onResubscribed(listener: () => void): void;
 }

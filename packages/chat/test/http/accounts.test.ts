@@ -181,6 +181,24 @@ describe('sign-up and sign-in', () => {
     expect(session.status).toBe(401);
   });
 
+  it('signing out with a session that expired meanwhile still closes its open sockets with 1008', async () => {
+    // Regression: logout looked the session up (for its user's topic) and, finding it expired,
+    // closed nothing; the tab's socket, opened while it was valid, stayed open.
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock });
+    const cookie = await register(server.origin, 'alice');
+    const { client } = await TestClient.join(server.origin, cookie);
+    clock.advance(30 * 24 * 3600 * 1000);
+    const res = await post(server.origin, '/api/logout', {}, { cookie });
+    expect(res).toMatchObject({ status: 200, body: { ok: true } });
+    // Closed before the answer went out, so before a request sent now could be answered.
+    const ping = client.request('pong', { type: 'ping' }).then(
+      () => 'answered',
+      () => 'refused',
+    );
+    expect(await Promise.race([client.closed, ping])).toMatchObject({ code: 1008, reason: 'signed out' });
+  });
+
   it('expires sessions by the server clock', async () => {
     const clock = new ManualClock();
     const server = await startTestServer({ clock });

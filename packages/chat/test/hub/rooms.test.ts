@@ -4,8 +4,11 @@
  * anyone else (issue 15, items 4, 6 and 9).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryBus } from '../../src/server/backends/memory/bus.js';
 import { ManualClock } from '../../src/server/clock.js';
-import { ROOMS_TOPIC } from '../../src/server/hub/local-rooms.js';
+import type { Connection } from '../../src/server/hub/connection.js';
+import { LocalRooms, ROOMS_TOPIC } from '../../src/server/hub/local-rooms.js';
+import type { Backend } from '../../src/server/ports.js';
 import type { ServerMessage } from '../../src/shared/protocol.js';
 import { cleanup, register, startTestServer, TestClient } from '../helpers.js';
 
@@ -404,5 +407,38 @@ describe('a deleted room with many members', () => {
     // the notice gives it no second `left`.
     await alice.barrier();
     expect(alice.all('left')).toEqual([]);
+  });
+});
+
+describe('presence resync (LocalRooms.resyncPresence)', () => {
+  it('a channel dropped while its online list is read tells nothing: a new channel of the room has the topic', async () => {
+    let release!: (online: string[]) => void;
+    const read = new Promise<string[]>((resolve) => {
+      release = resolve;
+    });
+    const backend = {
+      bus: new MemoryBus(),
+      events: { open: async () => 0, close: () => {} },
+      presence: { add: async () => false, remove: async () => false, online: () => read },
+    } as unknown as Backend;
+    const published: string[] = [];
+    const rooms = new LocalRooms(
+      backend,
+      (_topic, payload) => published.push(payload),
+      () => {},
+    );
+    const conn = (user: string) => ({ user, id: user, rooms: new Map() }) as unknown as Connection;
+    const alice = conn('alice');
+    const old = await rooms.enter(alice, 'general');
+    old.channel.listed([]); // alice's welcome said nobody was online
+    const resync = rooms.resyncPresence(); // reads the store's list: bob online, at that moment
+    await rooms.exit(alice, 'general'); // the channel is dropped while the read is out
+    const fresh = await rooms.enter(conn('carol'), 'general');
+    expect(fresh.channel).not.toBe(old.channel);
+    // bob goes offline meanwhile: the new channel hears it, the dropped one cannot.
+    release(['bob']);
+    await resync;
+    // A `presence bob online` from the dropped channel would reach carol on the room's topic, wrong for good.
+    expect(published).toEqual([]);
   });
 });

@@ -1,14 +1,20 @@
 /**
  * Signing out on one node closes the session's sockets on every node (docs/chat-protocol.md:
- * "the session's WebSockets close with 1008"); the same user's other sessions stay open.
+ * "the session's WebSockets close with 1008"); the same user's other sessions stay open. A node
+ * that could not hear the notice looks its sockets' sessions up when it hears the bus again.
  */
-import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
 import { login, post, register, TestClient } from '../helpers.js';
 import { closedAfterEachTest, redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
 
 const redis = redisServerForThisFile();
 
 const { servers, clients } = closedAfterEachTest();
+const admins: Redis[] = [];
+afterEach(() => {
+  for (const admin of admins.splice(0)) admin.disconnect();
+});
 
 describe('signing out with sockets on two nodes', () => {
   it('closes the session’s socket on the other node with 1008, and no other session’s', async () => {
@@ -24,6 +30,40 @@ describe('signing out with sockets on two nodes', () => {
     clients.push(signedOut, kept);
 
     expect(await post(one, '/api/logout', {}, { cookie })).toMatchObject({ status: 200 });
+    expect(await signedOut.closed).toMatchObject({ code: 1008, reason: 'signed out' });
+    expect(await kept.request('pong', { type: 'ping' })).toMatchObject({ type: 'pong' });
+  });
+});
+
+describe('signing out while a node cannot hear it (pub/sub is at most once)', () => {
+  it('closes the session’s socket on that node once its subscription is back, and no other session’s', async () => {
+    // Regression: the `signed_out` notice published while node b's subscriber was away never
+    // reached it, and the signed-out session's socket there stayed open for good.
+    const admin = new Redis(redis().url, { lazyConnect: true });
+    admins.push(admin);
+    await admin.connect();
+    await admin.call('ACL', 'SETUSER', 'nodeb', 'on', '>secret', '~*', '&*', '+@all');
+    const [a] = await startChatServersOnRedis(1, { url: redis().url, prefix: 'signout2:' });
+    servers.push(a);
+    const [b] = await startChatServersOnRedis(1, {
+      url: redis().url.replace('redis://', 'redis://nodeb:secret@'),
+      prefix: 'signout2:',
+    });
+    servers.push(b);
+    const [one, two] = [a, b].map((node) => node.url.replace(/\/$/, ''));
+    const cookie = await register(one, 'alice');
+    const otherSession = await login(two, 'alice');
+    const signedOut = (await TestClient.join(two, cookie)).client;
+    const kept = (await TestClient.join(two, otherSession)).client;
+    clients.push(signedOut, kept);
+
+    // Node b's subscriber is cut off and cannot come back until its user is on again.
+    await admin.call('ACL', 'SETUSER', 'nodeb', 'off');
+    expect(await admin.call('CLIENT', 'KILL', 'USER', 'nodeb', 'TYPE', 'pubsub')).toBe(1);
+    expect(await post(one, '/api/logout', {}, { cookie })).toMatchObject({ status: 200 });
+    expect(await signedOut.request('pong', { type: 'ping' })).toMatchObject({ type: 'pong' }); // not heard
+
+    await admin.call('ACL', 'SETUSER', 'nodeb', 'on');
     expect(await signedOut.closed).toMatchObject({ code: 1008, reason: 'signed out' });
     expect(await kept.request('pong', { type: 'ping' })).toMatchObject({ type: 'pong' });
   });

@@ -21,6 +21,7 @@ import {
   type Socket,
   serverFlags,
   shutdown,
+  stopOnSignals,
 } from '../server.js';
 import type { Io } from '../terminal.js';
 
@@ -145,7 +146,6 @@ export async function broadcast(argv: string[], io: Io): Promise<number> {
   });
   return new Promise((resolve) => {
     const stop = shutdown(running, () => wss.clients, resolve);
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    stopOnSignals(stop);
   });
 }

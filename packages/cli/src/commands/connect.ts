@@ -13,7 +13,13 @@
  *
  * Exit status: 0 after a closing handshake, 1 if the connection could not be made or was lost
  * without a close frame (1006), 2 for usage errors, 130 on a second Ctrl-C (or a first
- * one before the connection opened).
+ * one before the connection opened). SIGTERM and a hang-up (SIGHUP) close the connection with
+ * 1001 "going away" and exit 128 + the signal's number (143, 129), as a process they ended would:
+ * the session was cut short, not finished, and a script that sent SIGTERM still sees 143.
+ *
+ * Output slower than the connection (a pipe to a slow reader): while more than OUTPUT_BACKLOG
+ * bytes wait for stdout, reading from the server pauses (its sends back up in TCP, not in our
+ * memory) and resumes when stdout drains.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -26,6 +32,7 @@ import {
   stringFlag,
   stringList,
 } from '../args.js';
+import { onStopSignals, type StopSignal, signalStatus } from '../exit.js';
 import { describeConnectError, describeStatus } from '../failure.js';
 import {
   describeClose,
@@ -127,7 +134,11 @@ export const connectSpec: CommandSpec = {
     '',
     'exit status: 0 after a clean close, 1 if the connection failed or was lost, 2 for usage errors,',
     '130 a second Ctrl-C, or a first one before the connection opened,',
-    '141 the output went away (the reader of a pipe closed it)',
+    '141 the output went away (the reader of a pipe closed it),',
+    '129 a hang-up (SIGHUP), 143 SIGTERM: the connection is closed with 1001 first',
+    '',
+    'slow output: while more than 1 MiB of output waits for a slow reader of stdout, reading',
+    'from the server pauses (it resumes when the reader catches up; said once on stderr).',
     '',
     'redirects: without -L a 3xx answer is a failure that names its Location. With -L,',
     'Authorization (--auth, -H) and Cookie go only to the host of the URL given, never from',
@@ -232,6 +243,8 @@ type Client = InstanceType<typeof WebSocket>;
 
 /** Bytes of piped input held (unsent) before reading more of it waits. */
 export const INPUT_BACKLOG = 1024 * 1024;
+/** Bytes of output waiting for stdout before reading from the server waits. */
+export const OUTPUT_BACKLOG = 1024 * 1024;
 type ClientOptions = NonNullable<ConstructorParameters<typeof WebSocket>[2]>;
 
 export async function connect(argv: string[], io: Io): Promise<number> {
@@ -301,10 +314,14 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     const pending: string[] = [];
     let pendingBytes = 0;
 
+    /** The status to exit with once closed, when a SIGTERM or a hang-up asked for the close. */
+    let stoppedBy: StopSignal | null = null;
     const finish = (code: number) => {
       if (finished) return;
       finished = true;
       if (closeTimer) clearTimeout(closeTimer);
+      offStopSignals();
+      io.stdout.off('drain', resumeReading);
       term.close();
       resolve(code);
     };
@@ -327,6 +344,22 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (term.interactive) return;
       if ((opened ? ws.bufferedAmount : pendingBytes) > INPUT_BACKLOG) term.pauseInput();
       else term.resumeInput();
+    };
+    /**
+     * stdout is slower than the socket: stop reading from the server (the library reads no more
+     * of its socket; what the current chunk holds still comes) until stdout has taken its backlog,
+     * so a slow reader backs the server's sends up in TCP instead of growing our memory.
+     */
+    let toldSlow = false;
+    function resumeReading() {
+      if (ws.isPaused) ws.resume();
+    }
+    const pauseReading = () => {
+      ws.pause();
+      io.stdout.once('drain', resumeReading);
+      if (toldSlow) return;
+      toldSlow = true;
+      term.info('output is slower than the connection: reading from the server waits for it');
     };
     // A connection lost with messages queued fails each of them: one line says so, not one each.
     let sendFailed = false;
@@ -406,6 +439,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (sent > 0) replies++;
       if (json) term.out(jsonMessage(buf, isBinary));
       else term.out(describeMessage(buf, isBinary));
+      if (io.stdout.writableLength > OUTPUT_BACKLOG && !ws.isPaused) pauseReading();
       if (inputEnded && execute.length === 0 && replies >= sent) closeNow();
     });
     ws.on('ping', (data: Buffer) => {
@@ -419,8 +453,9 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       const why = toBuffer(reason).toString('utf8');
       term.stopPrompt();
       status(describeClose(code, why), 'close', { code, reason: why });
+      if (stoppedBy !== null) finish(signalStatus(stoppedBy));
       // 1006: the connection dropped without a closing handshake.
-      finish(code === 1006 && !interrupted ? 1 : 0);
+      else finish(code === 1006 && !interrupted ? 1 : 0);
     });
 
     if (execute.length === 0) {
@@ -453,6 +488,23 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       term.stopPrompt();
       if (!json) term.info('closing (Ctrl-C again to quit now)');
       closeNow(1000);
+    });
+
+    /**
+     * SIGTERM or a hang-up: close with 1001 and exit 128 + the signal's number once the server
+     * answers (or the close timer gives up); before the connection is open, or on a second
+     * signal, at once.
+     */
+    const offStopSignals = onStopSignals((signal) => {
+      if (stoppedBy !== null || interrupted || !opened || ws.readyState !== WebSocket.OPEN) {
+        ws.terminate();
+        finish(signalStatus(signal));
+        return;
+      }
+      stoppedBy = signal;
+      term.stopPrompt();
+      // RFC 6455 7.4.1: 1001 indicates that an endpoint is "going away".
+      closeNow(1001);
     });
 
     const runSlash = (line: string) => {

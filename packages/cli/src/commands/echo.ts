@@ -15,6 +15,7 @@ import {
   type Socket,
   serverFlags,
   shutdown,
+  stopOnSignals,
 } from '../server.js';
 import type { Io } from '../terminal.js';
 
@@ -61,7 +62,6 @@ export async function echo(argv: string[], io: Io): Promise<number> {
   });
   return new Promise((resolve) => {
     const stop = shutdown(running, () => running.wss.clients, resolve);
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    stopOnSignals(stop);
   });
 }

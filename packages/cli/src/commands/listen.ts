@@ -3,10 +3,11 @@
  * is printed as `[n] message`; a typed (or piped) line goes to every client. Slash commands work
  * in both modes, since this is a server console: /clients, /kick n [reason], /binary, /help.
  * End of input (Ctrl-D) in a terminal stops the server; with piped input (a pipe, a file,
- * /dev/null) the server keeps running after the input ends, until Ctrl-C or SIGTERM: a server
+ * /dev/null) the server keeps running after the input ends, until Ctrl-C, SIGTERM or SIGHUP: a server
  * run by a process manager must not stop because its stdin is empty. The help says so.
  */
 import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
+import { onStopSignals } from '../exit.js';
 import { describeMessage, parseHex, safeText, toBuffer } from '../format.js';
 import { WebSocket } from '../lib.js';
 import {
@@ -41,7 +42,8 @@ export const listenSpec: CommandSpec = {
     'input: each line goes to every client (slash commands too, typed or piped). In a',
     'terminal, Ctrl-D stops the server as Ctrl-C does. When stdin is a pipe, a file or',
     '/dev/null (e.g. under a process manager), the server keeps running after the input',
-    'ends, until Ctrl-C or SIGTERM (clients are closed with 1001).',
+    'ends, until Ctrl-C, SIGTERM or a hang-up (SIGHUP); all three close the clients',
+    'with 1001 and exit 0.',
     '',
     'example:\n  riptide listen --port 8080',
     '',
@@ -134,20 +136,23 @@ export async function listen(argv: string[], io: Io): Promise<number> {
       resolve(code);
     };
     const shutDown = shutdown(running, () => [...clients.values()].map((c) => c.ws), finish);
+    let stopping = false;
     // The clients' close lines come while the server stops: no prompt is drawn again after them.
-    const interrupt = () => {
+    const interrupt = (signal: NodeJS.Signals = 'SIGINT') => {
+      stopping = true;
       term.stopPrompt();
-      shutDown();
+      shutDown(signal);
     };
-    term.onInterrupt(interrupt);
-    process.on('SIGTERM', interrupt);
+    term.onInterrupt(() => interrupt('SIGINT'));
+    // A hang-up also ends the terminal's input: that end is no second signal (onEnd below).
+    onStopSignals(interrupt);
     term.onLine((line) => {
       if (line.startsWith('//')) sendAll(line.slice(1), false);
       else if (line.startsWith('/')) slash(line);
       else sendAll(line, false);
     });
     term.onEnd(() => {
-      if (term.interactive && !finished) interrupt();
+      if (term.interactive && !finished && !stopping) interrupt();
     });
   });
 }

@@ -29,8 +29,11 @@ export interface AccountDeps {
   clock: Clock;
   secureCookies: boolean;
   maxRoomsPerUser: number;
-  /** Closes the WebSockets of a session that signed out, on every node. */
-  endSession(user: string, token: string): void;
+  /**
+   * Closes the WebSockets of a session that signed out: this node's, and the other nodes' when its
+   * user is known (null: the session had expired, this node's are closed all the same).
+   */
+  endSession(user: string | null, token: string): void;
 }
 
 export type Send = (
@@ -99,10 +102,11 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
     async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const token = tokenOf(req);
       if (token) {
-        // Its user names the topic that reaches the session's sockets on the other nodes.
+        // Its user names the topic that reaches the session's sockets on the other nodes. An
+        // expired one is not found, but sockets opened while it was valid may still be open.
         const session = await accounts.getSession(token, clock.now());
         await accounts.deleteSession(token);
-        if (session) deps.endSession(session.user, token);
+        deps.endSession(session?.user ?? null, token);
       }
       send(res, 200, { ok: true }, { 'set-cookie': clearedCookie(deps.secureCookies) });
     },

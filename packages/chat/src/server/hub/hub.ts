@@ -116,6 +116,22 @@ export class Hub {
       conn.run(() => this.#membership.onUserEvent(conn, event), this.#failed(conn, undefined, undefined));
     });
     this.#membership = new MembershipHandlers(backend, this.#local, options);
+    // A `signed_out` published while the bus was away never came: look the sessions up again.
+    backend.bus.onResubscribed(() => void this.#recheckSessions());
+  }
+
+  /**
+   * Closes this node's connections whose session is gone: a sign-out on another node whose notice
+   * was lost. One lookup per session; one that fails (storage away again) is left as it is.
+   */
+  async #recheckSessions(): Promise<void> {
+    for (const token of new Set([...this.#connections].map((conn) => conn.token))) {
+      const session = await this.#backend.accounts
+        .getSession(token, this.#options.clock.now())
+        .catch(() => undefined);
+      if (session !== null) continue;
+      for (const conn of this.#connections) if (conn.token === token) conn.socket.close(1008, 'signed out');
+    }
   }
 
   /** Creates `general` if the store is new. */
@@ -185,11 +201,11 @@ export class Hub {
 
   /**
    * Closes every connection of a session (sign-out): this node's at once, the other nodes' when
-   * the user's topic tells them.
+   * the user's topic tells them (`user` null: an expired session, whose user is not known).
    */
-  endSession(user: string, token: string): void {
+  endSession(user: string | null, token: string): void {
     for (const conn of this.#connections) if (conn.token === token) conn.socket.close(1008, 'signed out');
-    this.#local.tellUser(user, { op: 'signed_out', session: sessionDigest(token) });
+    if (user !== null) this.#local.tellUser(user, { op: 'signed_out', session: sessionDigest(token) });
   }
 
   /** Resolves when every connection has finished its queued work (shutdown). */

@@ -233,7 +233,11 @@ export class LocalRooms {
           [...this.#channels.values()].map(async (channel) => {
             channel.resyncing();
             try {
-              channel.resync(await this.#backend.presence.online(channel.room));
+              const online = await this.#backend.presence.online(channel.room);
+              // Dropped while the list was read: its record is gone with it, and a new channel of
+              // the room (same topic) hears notices this one did not, so what it would tell is stale.
+              if (this.#channels.get(channel.room) === channel) channel.resync(online);
+              else channel.resyncFailed();
             } catch (err) {
               channel.resyncFailed();
               throw err;

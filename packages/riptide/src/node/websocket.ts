@@ -487,7 +487,6 @@ export class WebSocket extends EventEmitter {
     }
     let binary: boolean;
     let payload: string | Buffer;
-    let blob: Blob | undefined;
     // A string sent with binary: true is framed from the string directly (no extra Buffer).
     if (typeof data === 'string') {
       binary = false;
@@ -504,10 +503,8 @@ export class WebSocket extends EventEmitter {
       binary = true;
       payload = data;
     } else if (isBlob(data)) {
-      // ws 8.18 and WHATWG send(Blob): binary unless options say otherwise; read below.
-      binary = true;
-      payload = EMPTY;
-      blob = data;
+      // ws 8.18 and WHATWG send(Blob): its own path, so the others pay nothing for it.
+      return this._sendBlob(data, options, cb);
     } else {
       binary = true;
       payload = toBuffer(data);
@@ -521,20 +518,34 @@ export class WebSocket extends EventEmitter {
     }
     // Behind a message being compressed in slices or a Blob being read, everything waits its turn.
     if ((this._flags & HOLDING) !== 0) {
-      const bytes =
-        blob !== undefined
-          ? blob.size
-          : typeof payload === 'string'
-            ? Buffer.byteLength(payload)
-            : payload.length;
-      this._hold(new Queued(QUEUED_SEND, binary ? 2 : 1, blob ?? payload, fin, compress, cb, bytes));
-      return this._needDrain();
-    }
-    if (blob !== undefined) {
-      this._readBlob(new Queued(QUEUED_SEND, binary ? 2 : 1, blob, fin, compress, cb, blob.size));
+      const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+      this._hold(new Queued(QUEUED_SEND, binary ? 2 : 1, payload, fin, compress, cb, bytes));
       return this._needDrain();
     }
     return this._sendNow(proto, binary ? 2 : 1, payload, fin, compress, cb);
+  }
+
+  /**
+   * send(blob) while open: a binary message unless options say otherwise (as ws 8.18), read
+   * now, or held behind what is already waiting. Returns false: nothing is written yet.
+   */
+  private _sendBlob(
+    blob: Blob,
+    options: SendOptions | null | undefined,
+    cb: SendCallback | undefined,
+  ): false {
+    let binary = true;
+    let fin = true;
+    let compress = true;
+    if (options !== undefined && options !== null) {
+      if (options.binary !== undefined) binary = options.binary === true;
+      if (options.fin === false) fin = false;
+      if (options.compress === false) compress = false;
+    }
+    const entry = new Queued(QUEUED_SEND, binary ? 2 : 1, blob, fin, compress, cb, blob.size);
+    if ((this._flags & HOLDING) !== 0) this._hold(entry);
+    else this._readBlob(entry);
+    return this._needDrain();
   }
 
   /** send() itself, once nothing waits ahead of it. */
@@ -686,7 +697,14 @@ export class WebSocket extends EventEmitter {
     const extra = this._extras();
     extra.blob = entry;
     extra.heldBytes += entry.bytes;
-    (entry.data as Blob).arrayBuffer().then(
+    let read: Promise<ArrayBuffer>;
+    try {
+      read = (entry.data as Blob).arrayBuffer();
+    } catch (err) {
+      // A Blob-shaped object whose arrayBuffer() throws: a failed read, as if it had rejected.
+      read = Promise.reject(err);
+    }
+    read.then(
       (bytes) => this._onBlobRead(entry, bytes),
       // On the next tick, as ws does: an 'error' listener or a callback that throws is then
       // an uncaught exception, not a rejection of this promise.

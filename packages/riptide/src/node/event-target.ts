@@ -304,7 +304,13 @@ export function dispatchEvent(host: EventTargetHost, event: unknown): boolean {
   // with an own property that lives as long as the dispatch.
   let stopped = false;
   const stop = (event as { stopImmediatePropagation?: unknown }).stopImmediatePropagation;
-  const watch = typeof stop === 'function' && Object.isExtensible(event);
+  // An own stopImmediatePropagation the caller gave the event is put back afterwards; one that
+  // cannot be redefined is left alone (not watched, as on a frozen event).
+  const own = Object.getOwnPropertyDescriptor(event, 'stopImmediatePropagation');
+  const watch =
+    typeof stop === 'function' &&
+    Object.isExtensible(event) &&
+    (own === undefined || own.configurable === true);
   if (watch) {
     Object.defineProperty(event, 'stopImmediatePropagation', {
       configurable: true,
@@ -335,7 +341,11 @@ export function dispatchEvent(host: EventTargetHost, event: unknown): boolean {
     }
   } finally {
     dispatching.delete(event);
-    if (watch) delete (event as { stopImmediatePropagation?: unknown }).stopImmediatePropagation;
+    if (watch) {
+      if (own === undefined)
+        delete (event as { stopImmediatePropagation?: unknown }).stopImmediatePropagation;
+      else Object.defineProperty(event, 'stopImmediatePropagation', own);
+    }
   }
   return (event as { defaultPrevented?: unknown }).defaultPrevented !== true;
 }

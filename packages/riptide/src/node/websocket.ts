@@ -1336,8 +1336,12 @@ export class WebSocket extends EventEmitter {
     const extra = this._extra!;
     const held = extra.held!;
     extra.held = null;
-    extra.heldBytes = 0;
-    for (let i = 0; i < held.length; i++) proto.sendFramed(held[i]);
+    // Only these frames' bytes: a send, published frames or close() may still wait in
+    // Extras.queue behind a Blob that ended the fragmented message, counted in heldBytes too.
+    for (let i = 0; i < held.length; i++) {
+      extra.heldBytes -= held[i].length;
+      proto.sendFramed(held[i]);
+    }
   }
 
   private _extras(): Extras {

@@ -242,6 +242,32 @@ describe('dispatchEvent (DOM EventTarget, a target with no tree)', () => {
     expect(Object.getOwnPropertyNames(event)).not.toContain('stopImmediatePropagation');
   });
 
+  it("puts back the caller's own stopImmediatePropagation, and leaves a non-configurable one alone", () => {
+    const h = host();
+    const calls: string[] = [];
+    addEventListener(h, 'open', (e: globalThis.Event) => {
+      calls.push('a');
+      e.stopImmediatePropagation();
+    });
+    addEventListener(h, 'open', () => calls.push('b'));
+    const event = new globalThis.Event('open');
+    const own = () => calls.push('own');
+    Object.defineProperty(event, 'stopImmediatePropagation', {
+      configurable: true,
+      writable: true,
+      value: own,
+    });
+    dispatchEvent(h, event);
+    // Watched through the caller's own method, which is called and then restored.
+    expect(calls).toEqual(['a', 'own']);
+    expect(Object.getOwnPropertyDescriptor(event, 'stopImmediatePropagation')?.value).toBe(own);
+    calls.length = 0;
+    const fixed = new globalThis.Event('open');
+    Object.defineProperty(fixed, 'stopImmediatePropagation', { configurable: false, value: () => {} });
+    expect(dispatchEvent(h, fixed)).toBe(true);
+    expect(calls).toEqual(['a', 'b']);
+  });
+
   it('a listener that throws does not stop the others; its error is thrown from process.nextTick (as Node does)', () => {
     const h = host();
     const ticks: Array<() => void> = [];

@@ -161,6 +161,29 @@ describe('pub/sub', () => {
     ]);
   });
 
+  it('published frames held behind a fragmented send, then a Blob ending it: bufferedAmount returns to 0', async () => {
+    const { wss } = await setup();
+    const port = (wss.address() as { port: number }).port;
+    const conn = once<[WebSocket]>(wss, 'connection');
+    const client = new WS(`ws://127.0.0.1:${port}`);
+    await once(client, 'open');
+    const [ws] = await conn;
+    ws.subscribe('t');
+    const got = collect(client, 3);
+    ws.send('frag', { fin: false });
+    wss.publish('t', 'pub'); // held behind the fragmented message (3 bytes)
+    ws.send(new Blob(['ment'])); // its last fragment, read asynchronously (4 bytes)
+    ws.send('after'); // held behind the Blob (5 bytes)
+    expect(await got).toEqual([
+      ['fragment', false],
+      ['pub', false],
+      ['after', false],
+    ]);
+    // Each held byte counted once in and once out (not reset while others still wait).
+    await until(() => ws.bufferedAmount <= 0);
+    expect(ws.bufferedAmount).toBe(0);
+  });
+
   it('by default a subscriber more than 16 MiB behind is closed (WS_ERR_BACKPRESSURE); 0 lifts the limit', async () => {
     for (const maxBackpressure of [undefined, 0]) {
       const { wss, port } = await setup(maxBackpressure === undefined ? {} : { maxBackpressure });

@@ -717,11 +717,20 @@ export class WebSocket extends EventEmitter {
     const extra = this._extra;
     // Dropped meanwhile (the peer closed, the connection failed or ended, terminate()).
     if (extra === null || extra.blob !== entry) return;
+    let data: Buffer;
+    try {
+      data = Buffer.from(bytes);
+    } catch (err) {
+      // A Blob-shaped object whose read resolved to no bytes (a broken polyfill): a failed read,
+      // not a rejection nobody handles (ws 8.18 fails the connection too).
+      process.nextTick(blobFailed, this, entry, err);
+      return;
+    }
     extra.blob = null;
     extra.heldBytes -= entry.bytes;
     this._flags &= ~BLOB_READING;
     const proto = this._proto!;
-    entry.data = Buffer.from(bytes);
+    entry.data = data;
     this._run(proto, entry);
     this._replay(proto);
   }

@@ -1289,6 +1289,31 @@ describe('ws 8.18 parity: send(Blob), ping(Blob), pong(Blob)', () => {
     expect(got).toEqual(['close 1011']);
   });
 
+  it('riptide: a Blob-shaped object whose read resolves to no bytes fails the connection (1011), no unhandled rejection', async () => {
+    const { client, got } = await connected(WebSocket);
+    // A broken polyfill: arrayBuffer() resolves, but not to an ArrayBuffer (Buffer.from throws).
+    class NoBytesBlob extends Blob {
+      override async arrayBuffer(): Promise<ArrayBuffer> {
+        return undefined as never;
+      }
+    }
+    const errors = [
+      new Promise<Error>((resolve) => client.send(new NoBytesBlob(['x']), resolve)),
+      new Promise<Error>((resolve) => client.send('never', resolve)),
+    ];
+    const [err] = await once<[Error]>(client, 'error');
+    expect(err).toMatchObject({
+      code: 'WS_ERR_BLOB_READ_FAILED',
+      closeCode: 1011,
+      cause: expect.any(TypeError),
+    });
+    expect(await Promise.all(errors)).toEqual([err, err]);
+    await once(client, 'close');
+    await until(() => got.includes('close 1011'));
+    expect(got).toEqual(['close 1011']);
+    expect(client.bufferedAmount).toBe(0);
+  });
+
   it("a Blob above the peer's maxPayload is framed like any data: the peer fails it with 1009", async () => {
     const { client } = await connected(WebSocket, { maxPayload: 10 });
     const closed = once<[number]>(client, 'close');

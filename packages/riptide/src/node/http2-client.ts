@@ -123,6 +123,13 @@ export function connectHttp2(ws: ClientHost, url: URL, resolved: Resolved, hs: C
     hs.http1(resolved);
     return;
   }
+  if (typeof resolved.opts.agent === 'object' && resolved.opts.agent !== null) {
+    // An http.Agent (a proxy agent, say) makes HTTP/1.1 connections only: the handshake goes
+    // through it, as without the option. A session of our own would connect around the agent,
+    // behind a proxy a connection that bypasses it.
+    hs.http1(resolved);
+    return;
+  }
   connectPooled(ws, url, resolved, hs, 0);
 }
 

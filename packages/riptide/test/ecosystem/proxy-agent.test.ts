@@ -20,6 +20,7 @@ import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
+import { SocksProxyAgent } from 'socks-proxy-agent';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ClientOptions, WebSocket as WsWebSocket } from 'ws';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
@@ -148,6 +149,85 @@ async function proxy(options: { refuse?: 403 | 407; auth?: string } = {}): Promi
   });
   const port = await listen(server);
   return { url: `http://${options.auth ? `${options.auth}@` : ''}127.0.0.1:${port}`, seen };
+}
+
+interface Socks {
+  url: string;
+  /** Each CONNECT request: host:port, and the RFC 1929 username:password when one was sent. */
+  seen: { target: string; credentials: string | undefined }[];
+}
+
+/**
+ * A SOCKS5 proxy (RFC 1928): no authentication, or username/password (RFC 1929) when `auth` is
+ * given; CONNECT only, to IPv4 addresses and domain names. Input is gathered until each message
+ * is complete, so how TCP splits it does not matter.
+ */
+async function socks(auth?: string): Promise<Socks> {
+  const server = net.createServer();
+  track(server);
+  const seen: Socks['seen'] = [];
+  server.on('connection', (client) => {
+    let buffered = Buffer.alloc(0);
+    let stage: 'greeting' | 'auth' | 'request' = 'greeting';
+    let credentials: string | undefined;
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      for (;;) {
+        if (stage === 'greeting') {
+          if (buffered.length < 2 || buffered.length < 2 + buffered[1]!) return;
+          const methods = [...buffered.subarray(2, 2 + buffered[1]!)];
+          buffered = buffered.subarray(2 + buffered[1]!);
+          const method = auth !== undefined ? 0x02 : 0x00;
+          if (!methods.includes(method)) {
+            client.end(Buffer.from([0x05, 0xff]));
+            return;
+          }
+          client.write(Buffer.from([0x05, method]));
+          stage = auth !== undefined ? 'auth' : 'request';
+        } else if (stage === 'auth') {
+          if (buffered.length < 2) return;
+          const ulen = buffered[1]!;
+          if (buffered.length < 3 + ulen || buffered.length < 3 + ulen + buffered[2 + ulen]!) return;
+          const plen = buffered[2 + ulen]!;
+          credentials = `${buffered.subarray(2, 2 + ulen)}:${buffered.subarray(3 + ulen, 3 + ulen + plen)}`;
+          buffered = buffered.subarray(3 + ulen + plen);
+          const ok = credentials === auth;
+          client.write(Buffer.from([0x01, ok ? 0x00 : 0x01]));
+          if (!ok) {
+            client.end();
+            return;
+          }
+          stage = 'request';
+        } else {
+          if (buffered.length < 5) return;
+          const atyp = buffered[3]!;
+          const addrLength = atyp === 0x01 ? 4 : atyp === 0x03 ? 1 + buffered[4]! : 16;
+          if (buffered.length < 4 + addrLength + 2) return;
+          const host =
+            atyp === 0x01
+              ? [...buffered.subarray(4, 8)].join('.')
+              : `${buffered.subarray(5, 4 + addrLength)}`;
+          const port = buffered.readUInt16BE(4 + addrLength);
+          const rest = buffered.subarray(4 + addrLength + 2);
+          seen.push({ target: `${host}:${port}`, credentials });
+          client.off('data', onData);
+          const upstream = net.connect(port, host, () => {
+            client.write(Buffer.from([0x05, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]));
+            upstream.write(rest);
+            upstream.pipe(client);
+            client.pipe(upstream);
+          });
+          upstream.on('error', () => client.destroy());
+          client.on('error', () => upstream.destroy());
+          client.on('close', () => upstream.destroy());
+          return;
+        }
+      }
+    };
+    client.on('data', onData);
+  });
+  const port = await listen(server);
+  return { url: `socks5://${auth !== undefined ? `${auth}@` : ''}127.0.0.1:${port}`, seen };
 }
 
 /**
@@ -329,5 +409,89 @@ describe.each(clients)('%s client through a proxy', (_name, open) => {
     });
     expect(await outcome(ws)).toEqual(['upgrade', 'open', 'close 1000']);
     expect(called).toBe(1);
+  });
+  it('ws: and wss: through SocksProxyAgent', async () => {
+    const t = await target();
+    const ts = await target(true);
+    const s = await socks('bob:pw');
+    const ws = open(t.url, { agent: new SocksProxyAgent(s.url) });
+    expect(await outcome(ws, 'hi')).toEqual(['upgrade', 'open', 'message echo: hi', 'close 1000']);
+    const wss = open(ts.url, { agent: new SocksProxyAgent(s.url), ca: cert });
+    expect(await outcome(wss, 'hi')).toEqual(['upgrade', 'open', 'message echo: hi', 'close 1000']);
+    expect(s.seen).toEqual([
+      { target: `127.0.0.1:${t.port}`, credentials: 'bob:pw' },
+      { target: `127.0.0.1:${ts.port}`, credentials: 'bob:pw' },
+    ]);
+    expect(t.requests[0]!.authorization).toBeUndefined();
+  });
+
+  it('SocksProxyAgent with refused credentials: the error, close 1006', async () => {
+    const t = await target();
+    const s = await socks('bob:pw');
+    const ws = open(t.url, { agent: new SocksProxyAgent(s.url.replace('bob:pw', 'bob:nope')) });
+    expect(await outcome(ws)).toEqual(['error Socks5 Authentication failed', 'close 1006']);
+    expect(t.requests).toEqual([]);
+  });
+
+  it('the proxy hanging up before its answer: the error, close 1006', async () => {
+    const t = await target();
+    const server = http.createServer();
+    track(server);
+    server.on('connect', (_req, client: Duplex) => client.destroy());
+    const port = await listen(server);
+    const ws = open(t.url, { agent: new HttpsProxyAgent(`http://127.0.0.1:${port}`) });
+    expect(await outcome(ws)).toEqual([
+      'error Proxy connection ended before receiving CONNECT response',
+      'close 1006',
+    ]);
+  });
+
+  it('the proxy unreachable: the connect error, close 1006', async () => {
+    const server = net.createServer();
+    const port = await listen(server);
+    await new Promise((resolve) => server.close(resolve));
+    const ws = open('ws://127.0.0.1:1/', { agent: new HttpsProxyAgent(`http://127.0.0.1:${port}`) });
+    expect(await outcome(ws)).toEqual([`error connect ECONNREFUSED 127.0.0.1:${port}`, 'close 1006']);
+  });
+
+  it('createConnection that answers through its callback', async () => {
+    const t = await target();
+    const ws = open(t.url, {
+      createConnection: ((_opts: unknown, done: (err: Error | null, s?: Duplex) => void) => {
+        const socket = net.connect(t.port, '127.0.0.1', () => done(null, socket));
+        return undefined;
+      }) as never,
+    });
+    expect(await outcome(ws, 'hi')).toEqual(['upgrade', 'open', 'message echo: hi', 'close 1000']);
+  });
+
+  it("createConnection that throws: 'error' then close 1006, not a throw from the constructor", async () => {
+    const ws = open('ws://127.0.0.1:1/', {
+      createConnection: (() => {
+        throw new Error('no route');
+      }) as never,
+    });
+    expect(await outcome(ws)).toEqual(['error no route', 'close 1006']);
+  });
+});
+
+/**
+ * ws's `handshakeTimeout` is the request's socket idle timeout, and a proxy agent hands the
+ * request its socket only once the proxy answered: ws waits forever on a proxy that never does.
+ * riptide's is a deadline from the request (docs/node-layer.md, deliberate differences), so it
+ * covers the proxy's part of the handshake too. Only riptide here.
+ */
+describe('riptide client, handshakeTimeout through a proxy', () => {
+  const open = clients[0]![1];
+  it('covers a proxy that never answers the CONNECT', async () => {
+    const t = await target();
+    const server = http.createServer();
+    track(server);
+    const connects: string[] = [];
+    server.on('connect', (req) => connects.push(req.url!));
+    const port = await listen(server);
+    const ws = open(t.url, { agent: new HttpsProxyAgent(`http://127.0.0.1:${port}`), handshakeTimeout: 20 });
+    expect(await outcome(ws)).toEqual(['error Opening handshake has timed out', 'close 1006']);
+    expect(connects).toEqual([`127.0.0.1:${t.port}`]);
   });
 });

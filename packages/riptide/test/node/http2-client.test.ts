@@ -195,6 +195,52 @@ describe('falling back to HTTP/1.1', () => {
   });
 });
 
+describe('with an agent: HTTP/1.1 through it', () => {
+  /** An agent that counts the connections it makes (a proxy agent makes its own the same way). */
+  function countingAgent<A extends typeof http.Agent>(Base: A) {
+    const made: string[] = [];
+    const agent = new (class extends (Base as typeof http.Agent) {
+      override createConnection(...args: Parameters<http.Agent['createConnection']>) {
+        made.push(`${(args[0] as { host?: string }).host}:${(args[0] as { port?: number }).port}`);
+        return super.createConnection(...args);
+      }
+    })();
+    return { agent, made };
+  }
+
+  // Regression: { http2: true, agent } opened its HTTP/2 session with its own socket, around the
+  // agent: behind a proxy agent, a connection that bypasses the proxy.
+  it.each([
+    ['ws', 'h2c'],
+    ['wss', 'tls'],
+  ] as const)(
+    '%s: a server that speaks HTTP/2 is still reached through the agent, over HTTP/1.1',
+    async (_s, kind) => {
+      const s = await start({}, kind);
+      const { agent, made } = countingAgent(kind === 'tls' ? https.Agent : http.Agent);
+      let connections = 0;
+      s.server.on('connection', () => connections++);
+      if (kind === 'h2c') {
+        // An h2c server has no HTTP/1.1: the agent's connection fails the handshake, as it would
+        // without the option; what matters is that no connection went around the agent.
+        const ws = new WebSocket(s.url, { http2: true, agent });
+        cleanups.push(() => ws.terminate());
+        const first = await Promise.race([
+          once(ws, 'open').then(() => 'open'),
+          once<[number]>(ws, 'close').then(([code]) => `close ${code}`),
+        ]);
+        expect(first).toBe('close 1006');
+      } else {
+        const ws = await open(s.url, { http2: true, agent });
+        expect(await roundTrip(ws, 'hi')).toBe('1.1 hi');
+        expect(s.sessions.size).toBe(0);
+      }
+      expect(made).toEqual([`127.0.0.1:${new URL(s.url).port}`]);
+      expect(connections).toBe(1);
+    },
+  );
+});
+
 describe('http2Session: the caller owns the session', () => {
   it('opens streams on the given session and leaves it open', async () => {
     const { port, origin } = await start();

@@ -129,6 +129,10 @@ export const PEER_ERRORS = {
   // Not the peer's doing: zlib failed (out of memory) in the middle of a message compressed in
   // slices, whose first frames already left, so the message cannot be finished (RFC 6455 7.4.1).
   WS_ERR_COMPRESSION_FAILED: ['WS_ERR_COMPRESSION_FAILED', 1011, 'Compressing a message failed'],
+  // Not the peer's doing either: the node layer could not read a Blob given to send(), ping() or
+  // pong() (blob.arrayBuffer() rejected; the reason is the error's cause). What was sent after
+  // it cannot keep its order, so the connection fails (ws 8.18 fails it too).
+  WS_ERR_BLOB_READ_FAILED: ['WS_ERR_BLOB_READ_FAILED', 1011, 'Reading a Blob to send failed'],
 } as const satisfies Record<string, readonly [string, number, string]>;
 
 /** A violation by the peer: a key of PEER_ERRORS. */

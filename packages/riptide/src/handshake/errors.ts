@@ -111,12 +111,18 @@ export const HANDSHAKE_ERRORS = {
   // server on the network may not aim the client at a local service.
   WS_ERR_REDIRECT_TO_UNIX: [0, 'Redirect from a network URL to a ws+unix: socket refused'],
   // Not handshake failures: a send's callback (node/websocket.ts) when the socket closed before
-  // its data was written, or while its message was being compressed (ws 8's message). They are
+  // its data was written, while its message was being compressed or its Blob read (ws 8's messages). They are
   // HandshakeErrors with status 0, as they always were (a public contract: code and class).
   WS_ERR_SOCKET_CLOSED: [0, 'The socket was closed before the data was written'],
   WS_ERR_SOCKET_CLOSED_COMPRESSING: [
     0,
     'The socket was closed while data was being compressed',
+    'WS_ERR_SOCKET_CLOSED',
+  ],
+  // A Blob given to send(), ping() or pong() was still being read (ws 8.18's message).
+  WS_ERR_SOCKET_CLOSED_READING_BLOB: [
+    0,
+    'The socket was closed while the blob was being read',
     'WS_ERR_SOCKET_CLOSED',
   ],
 } as const satisfies Record<string, readonly [number, string] | readonly [number, string, string]>;

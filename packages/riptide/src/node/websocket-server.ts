@@ -665,7 +665,8 @@ export class WebSocketServer extends EventEmitter {
    */
   publish(
     topic: string,
-    // A Blob is refused (WS_ERR_INVALID_DATA), as send() refuses it.
+    // A Blob is refused (WS_ERR_INVALID_DATA): publish() frames once, synchronously, for every
+    // subscriber, where send() can hold one socket's later sends while it reads the Blob.
     data: string | ArrayBuffer | ArrayBufferView | RawData | Blob,
     options?: PublishOptions,
   ): number {

@@ -107,9 +107,18 @@ export interface SendOptions {
 /**
  * Data send() accepts: what a 'message' listener receives too (RawData), so code written for ws
  * (`client.send(data, { binary: isBinary })`) type-checks. A Buffer[] (binaryType 'fragments')
- * is sent as one message of its buffers' bytes; a Blob is refused (WS_ERR_INVALID_DATA).
+ * is sent as one message of its buffers' bytes. A Blob (ws 8.18, WHATWG send(Blob)) is read
+ * asynchronously and sent as a binary message; what is sent after it waits for it (see _readBlob).
  */
-export type SendData = string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView | number | RawData;
+export type SendData =
+  | string
+  | Buffer
+  | ArrayBuffer
+  | SharedArrayBuffer
+  | ArrayBufferView
+  | number
+  | RawData
+  | Blob;
 
 /** Something a pending opening handshake can be cancelled through (a request, an HTTP/2 stream). */
 export interface Cancelable {
@@ -135,6 +144,9 @@ const BINARY_TYPE_SHIFT = 10; // 2 bits: an index into BINARY_TYPES
 const BINARY_TYPE_MASK = 3 << BINARY_TYPE_SHIFT;
 const SLICING = 1 << 12; // a message is being compressed in slices: later sends wait (Extras.queue)
 const SLICE_WAITING = 1 << 13; // SLICING, and the next slice waits for the transport's 'drain'
+const BLOB_READING = 1 << 14; // a Blob sent is being read: later sends wait (Extras.queue)
+/** Either reason for later sends, pings, pongs, published frames and close() to wait in order. */
+const HOLDING = SLICING | BLOB_READING;
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 const EMPTY = Buffer.alloc(0);
 
@@ -156,7 +168,8 @@ function convertBinary(data: Buffer, type: BinaryType): unknown {
 
 /**
  * Normalise send()/ping() data to a Buffer, as ws does: views without a copy, anything else
- * through Buffer.from (arrays work; other types get Node's own TypeError, as with ws).
+ * through Buffer.from (arrays work; other types get Node's own TypeError, as with ws). Callers
+ * take a Blob aside first (it is read asynchronously, _readBlob).
  */
 function toBuffer(data: unknown): Buffer {
   if (Buffer.isBuffer(data)) return data;
@@ -165,11 +178,22 @@ function toBuffer(data: unknown): Buffer {
   if (typeof data === 'string') return Buffer.from(data);
   if (typeof data === 'number') return Buffer.from(String(data));
   if (isBufferList(data)) return Buffer.concat(data);
-  if (data instanceof Blob) {
-    // A Blob is read asynchronously; ws queues it, riptide refuses it (docs/node-layer.md).
-    throw new UsageError('WS_ERR_INVALID_DATA', 'Sending a Blob is not supported: send its arrayBuffer()');
-  }
   return Buffer.from(data as Uint8Array);
+}
+
+/**
+ * A Blob (or a File) as ws 8.18 recognises one (lib/validation.js isBlob): by its shape and tag,
+ * so a Blob of another realm or a spec-conforming polyfill is read too.
+ */
+function isBlob(value: unknown): value is Blob {
+  if (typeof value !== 'object' || value === null) return false;
+  const blob = value as Blob & { [Symbol.toStringTag]?: unknown };
+  return (
+    typeof blob.arrayBuffer === 'function' &&
+    typeof blob.type === 'string' &&
+    typeof blob.stream === 'function' &&
+    (blob[Symbol.toStringTag] === 'Blob' || blob[Symbol.toStringTag] === 'File')
+  );
 }
 
 /**
@@ -441,6 +465,8 @@ export class WebSocket extends EventEmitter {
    * Queue a message (or, with fin: false, a fragment of one). Returns true while the bytes
    * waiting to be written stay below the transport's writableHighWaterMark, false once they
    * reach it; a 'drain' event follows when they have been written (like stream.write()).
+   * A Blob, and whatever is sent while one is being read, returns false: its bytes are not
+   * written yet ('drain' follows once they are).
    */
   send(data: SendData, options?: SendOptions | SendCallback, cb?: SendCallback): boolean;
   /** No data: an empty message (as ws). Its own overload, so that send() matches @types/ws's. */
@@ -473,6 +499,12 @@ export class WebSocket extends EventEmitter {
       // ws compatibility: send() without data sends an empty binary message.
       binary = true;
       payload = EMPTY;
+    } else if (Buffer.isBuffer(data)) {
+      binary = true;
+      payload = data;
+    } else if (isBlob(data)) {
+      // ws 8.18 and WHATWG send(Blob): its own path, so the others pay nothing for it.
+      return this._sendBlob(data, options, cb);
     } else {
       binary = true;
       payload = toBuffer(data);
@@ -484,13 +516,36 @@ export class WebSocket extends EventEmitter {
       if (options.fin === false) fin = false;
       if (options.compress === false) compress = false;
     }
-    // Behind a message being compressed in slices, everything waits its turn.
-    if ((this._flags & SLICING) !== 0) {
+    // Behind a message being compressed in slices or a Blob being read, everything waits its turn.
+    if ((this._flags & HOLDING) !== 0) {
       const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
       this._hold(new Queued(QUEUED_SEND, binary ? 2 : 1, payload, fin, compress, cb, bytes));
       return this._needDrain();
     }
     return this._sendNow(proto, binary ? 2 : 1, payload, fin, compress, cb);
+  }
+
+  /**
+   * send(blob) while open: a binary message unless options say otherwise (as ws 8.18), read
+   * now, or held behind what is already waiting. Returns false: nothing is written yet.
+   */
+  private _sendBlob(
+    blob: Blob,
+    options: SendOptions | null | undefined,
+    cb: SendCallback | undefined,
+  ): false {
+    let binary = true;
+    let fin = true;
+    let compress = true;
+    if (options !== undefined && options !== null) {
+      if (options.binary !== undefined) binary = options.binary === true;
+      if (options.fin === false) fin = false;
+      if (options.compress === false) compress = false;
+    }
+    const entry = new Queued(QUEUED_SEND, binary ? 2 : 1, blob, fin, compress, cb, blob.size);
+    if ((this._flags & HOLDING) !== 0) this._hold(entry);
+    else this._readBlob(entry);
+    return this._needDrain();
   }
 
   /** send() itself, once nothing waits ahead of it. */
@@ -533,7 +588,7 @@ export class WebSocket extends EventEmitter {
     if (!proto.compressing) {
       // The core gave the message up since the last turn (its transport ended): what waited
       // behind it cannot be sent either.
-      this._dropSliced();
+      this._dropHeld();
       this._flush();
       return;
     }
@@ -574,7 +629,10 @@ export class WebSocket extends EventEmitter {
     extra.heldBytes += entry.bytes;
   }
 
-  /** The sliced message is done: send what waited behind it, in order, until another one starts. */
+  /**
+   * The sliced message is done, or the Blob read: send what waited behind it, in order, until
+   * another one starts (a sliced message, another Blob).
+   */
   private _replay(proto: Protocol): void {
     const extra = this._extra!;
     const queue = extra.queue;
@@ -583,45 +641,121 @@ export class WebSocket extends EventEmitter {
     for (let i = 0; i < queue.length; i++) {
       const entry = queue[i];
       extra.heldBytes -= entry.bytes;
-      if ((this._flags & SLICING) !== 0) {
-        // A replayed send started another sliced message: the rest waits behind that one.
+      if ((this._flags & HOLDING) !== 0) {
+        // A replayed send started another sliced message or Blob read: the rest waits for it.
         this._hold(entry);
         continue;
       }
-      if (entry.kind === QUEUED_SEND) {
-        this._sendNow(
-          proto,
-          entry.opcode as 1 | 2,
-          entry.data as string | Buffer,
-          entry.fin,
-          entry.compress,
-          entry.cb,
-        );
-      } else if (entry.kind === QUEUED_FRAMES) {
-        this._deliverNow(proto, entry.data as readonly Buffer[]);
-      } else if (entry.kind === QUEUED_CALLBACK) {
-        // A ping's or pong's callback: its frame left earlier, this goes with the next write.
-        if (this._cbs === null) this._cbs = [entry.cb!];
-        else this._cbs.push(entry.cb!);
-      } else {
-        proto.close(entry.opcode === 0 ? undefined : entry.opcode, entry.reason);
-        this._scheduleFlush();
-      }
+      this._run(proto, entry);
+    }
+  }
+
+  /** Do what waited in Extras.queue (or a Blob just read: its data is now a Buffer). */
+  private _run(proto: Protocol, entry: Queued): void {
+    const kind = entry.kind;
+    if ((kind === QUEUED_SEND || kind === QUEUED_PING || kind === QUEUED_PONG) && isBlob(entry.data)) {
+      this._readBlob(entry);
+    } else if (kind === QUEUED_SEND) {
+      this._sendNow(
+        proto,
+        entry.opcode as 1 | 2,
+        entry.data as string | Buffer,
+        entry.fin,
+        entry.compress,
+        entry.cb,
+      );
+    } else if (kind === QUEUED_FRAMES) {
+      this._deliverNow(proto, entry.data as readonly Buffer[]);
+    } else if (kind === QUEUED_CALLBACK) {
+      // A ping's or pong's callback: its frame left earlier, this goes with the next write.
+      if (this._cbs === null) this._cbs = [entry.cb!];
+      else this._cbs.push(entry.cb!);
+    } else if (kind === QUEUED_PING || kind === QUEUED_PONG) {
+      if (kind === QUEUED_PING) proto.sendPing(entry.data as Buffer);
+      else proto.sendPong(entry.data as Buffer);
+      this._queued(entry.cb);
+    } else {
+      proto.close(entry.opcode === 0 ? undefined : entry.opcode, entry.reason);
+      this._scheduleFlush();
     }
   }
 
   /**
-   * The sliced message will not be finished (the peer closed, the connection failed or ended,
-   * terminate()): its callback and those of the sends that waited behind it get an error, after
-   * the callbacks of what was written before it. A close() that waited is dropped.
+   * A Blob given to send(), ping() or pong() (ws 8.18, WHATWG send(Blob)): read it
+   * (blob.arrayBuffer(), the one asynchronous step; the core only ever sees its bytes) and,
+   * until it is read, hold every later send, ping, pong, published frame and close() in
+   * Extras.queue, in call order, as ws's sender does. Its size counts in bufferedAmount at once
+   * (WHATWG send(): "increase the bufferedAmount attribute by the size of data"). send()
+   * returns false for it (nothing written yet): 'drain' follows once it is.
+   *
+   *   send(blob) ─► BLOB_READING ─► arrayBuffer() resolves ─► sent, then Extras.queue in order
+   *                      │                      └─ rejects ─► fail 1011 (WS_ERR_BLOB_READ_FAILED)
+   *                      └─ closed, terminated meanwhile ─► callbacks: WS_ERR_SOCKET_CLOSED
    */
-  private _dropSliced(error?: Error): void {
-    if ((this._flags & SLICING) === 0) return;
-    this._flags &= ~(SLICING | SLICE_WAITING);
+  private _readBlob(entry: Queued): void {
+    this._flags |= BLOB_READING;
+    const extra = this._extras();
+    extra.blob = entry;
+    extra.heldBytes += entry.bytes;
+    let read: Promise<ArrayBuffer>;
+    try {
+      read = (entry.data as Blob).arrayBuffer();
+    } catch (err) {
+      // A Blob-shaped object whose arrayBuffer() throws: a failed read, as if it had rejected.
+      read = Promise.reject(err);
+    }
+    read.then(
+      (bytes) => this._onBlobRead(entry, bytes),
+      // On the next tick, as ws does: an 'error' listener or a callback that throws is then
+      // an uncaught exception, not a rejection of this promise.
+      (err: unknown) => process.nextTick(blobFailed, this, entry, err),
+    );
+  }
+
+  /** The Blob's bytes: send them, then what waited behind them. */
+  private _onBlobRead(entry: Queued, bytes: ArrayBuffer): void {
+    const extra = this._extra;
+    // Dropped meanwhile (the peer closed, the connection failed or ended, terminate()).
+    if (extra === null || extra.blob !== entry) return;
+    extra.blob = null;
+    extra.heldBytes -= entry.bytes;
+    this._flags &= ~BLOB_READING;
+    const proto = this._proto!;
+    entry.data = Buffer.from(bytes);
+    this._run(proto, entry);
+    this._replay(proto);
+  }
+
+  /** @internal Reading the Blob failed: fail the connection (1011), as ws fails it. */
+  _onBlobFailed(entry: Queued, cause: unknown): void {
+    const extra = this._extra;
+    if (extra === null || extra.blob !== entry) return;
+    // core fail() -> onError: callbacks and 'error' get this error, the close frame says 1011.
+    this._proto!.fail(new ProtocolError('WS_ERR_BLOB_READ_FAILED', undefined, { cause }));
+    this._flush();
+  }
+
+  /**
+   * The sliced message will not be finished, or the Blob being read will not be sent (the peer
+   * closed, the connection failed or ended, terminate()): its callback and those of what waited
+   * behind it get an error, after the callbacks of what was written before it. A close() that
+   * waited is dropped.
+   */
+  private _dropHeld(error?: Error): void {
+    const flags = this._flags;
+    if ((flags & HOLDING) === 0) return;
+    this._flags = flags & ~(HOLDING | SLICE_WAITING);
     const extra = this._extra!;
     const cbs: SendCallback[] = [];
     if (extra.slicedCb !== undefined) cbs.push(extra.slicedCb);
     extra.slicedCb = undefined;
+    const blob = extra.blob;
+    if (blob !== null) {
+      // Its read still resolves later: _onBlobRead finds it gone and does nothing.
+      extra.blob = null;
+      extra.heldBytes -= blob.bytes;
+      if (blob.cb !== undefined) cbs.push(blob.cb);
+    }
     const queue = extra.queue;
     extra.queue = null;
     if (queue !== null) {
@@ -632,7 +766,11 @@ export class WebSocket extends EventEmitter {
       }
     }
     if (cbs.length === 0) return;
-    const err = error ?? handshakeError('WS_ERR_SOCKET_CLOSED_COMPRESSING');
+    const err =
+      error ??
+      handshakeError(
+        (flags & SLICING) !== 0 ? 'WS_ERR_SOCKET_CLOSED_COMPRESSING' : 'WS_ERR_SOCKET_CLOSED_READING_BLOB',
+      );
     const socket = this._socket!;
     if (socket.destroyed || this._cbs === null) {
       process.nextTick(callAll, cbs, err);
@@ -672,13 +810,32 @@ export class WebSocket extends EventEmitter {
       this._sendAfterClose(data, cb);
       return;
     }
-    const payload = data === undefined || data === null || data === false ? EMPTY : toBuffer(data);
+    const blob = isBlob(data) ? data : undefined;
+    const payload =
+      data === undefined || data === null || data === false || blob !== undefined ? EMPTY : toBuffer(data);
     // RFC 6455 5.5: "All control frames MUST have a payload length of 125 bytes or less".
-    if (payload.length > 125) {
+    // A Blob's size is known before it is read (checked now, as ws checks it).
+    if ((blob === undefined ? payload.length : blob.size) > 125) {
       throw new UsageRangeError(
         'WS_ERR_CONTROL_TOO_LONG',
         'The data size must not be greater than 125 bytes',
       );
+    }
+    // A Blob, or anything behind one being read, waits in order (a Blob behind a sliced message
+    // too: it cannot be framed before it is read).
+    if ((this._flags & BLOB_READING) !== 0 || blob !== undefined) {
+      const entry = new Queued(
+        ping ? QUEUED_PING : QUEUED_PONG,
+        0,
+        blob ?? payload,
+        true,
+        false,
+        cb,
+        blob === undefined ? payload.length : blob.size,
+      );
+      if ((this._flags & HOLDING) !== 0) this._hold(entry);
+      else this._readBlob(entry);
+      return;
     }
     if (ping) proto.sendPing(payload);
     else proto.sendPong(payload);
@@ -728,7 +885,8 @@ export class WebSocket extends EventEmitter {
     // (if any) receives the error. Like ws and the browsers (WHATWG "send()": "increase the
     // bufferedAmount attribute by the length of data"), the bytes still count in bufferedAmount.
     if (data !== undefined && data !== null && data !== false && data !== '') {
-      const length = typeof data === 'string' ? Buffer.byteLength(data) : toBuffer(data).length;
+      const length =
+        typeof data === 'string' ? Buffer.byteLength(data) : isBlob(data) ? data.size : toBuffer(data).length;
       this._extras().afterClose += length;
     }
     if (cb !== undefined) {
@@ -769,8 +927,9 @@ export class WebSocket extends EventEmitter {
       return;
     }
     if ((flags & CLOSING_STARTED) !== 0) return;
-    if ((flags & SLICING) !== 0) {
-      // The close frame follows the message being compressed (and what was sent before close()):
+    if ((flags & HOLDING) !== 0) {
+      // The close frame follows the message being compressed or the Blob being read (and what
+      // was sent before close(), as ws's sender queues it):
       // checked now (a UsageError before any change), queued after them.
       const text = closeReason(reason);
       encodeClosePayload(code, text);
@@ -808,7 +967,7 @@ export class WebSocket extends EventEmitter {
     // compressed in slices is dropped (its zlib context released) with what waited behind it.
     proto.receiveEof();
     abortTransport(this._socket!);
-    this._dropSliced();
+    this._dropHeld();
   }
 
   // --- flow control --------------------------------------------------------------------------
@@ -917,15 +1076,17 @@ export class WebSocket extends EventEmitter {
     // The core queued our answering close frame (RFC 6455 5.5.1); 'close' is emitted once the
     // transport is gone. A message being compressed in slices ended unfinished before it.
     this._startClosing();
-    this._dropSliced();
+    this._dropHeld();
   }
 
   /** @internal */
   onError(err: ProtocolError): void {
     this._startClosing();
-    // Our own compression failed mid-message: the callbacks learn why, with the 'error' event's
-    // error. Any other failure is the peer's: the message was cut short by the closing.
-    this._dropSliced(err.violation === 'WS_ERR_COMPRESSION_FAILED' ? err : undefined);
+    // Our own compression failed mid-message, or a Blob could not be read: the callbacks learn
+    // why, with the 'error' event's error. Any other failure is the peer's: what waited was cut
+    // short by the closing.
+    const ours = err.violation === 'WS_ERR_COMPRESSION_FAILED' || err.violation === 'WS_ERR_BLOB_READ_FAILED';
+    this._dropHeld(ours ? err : undefined);
     this._reportError(err);
   }
 
@@ -1061,7 +1222,7 @@ export class WebSocket extends EventEmitter {
   _deliverFrames(frames: readonly Buffer[]): boolean {
     const proto = this._proto;
     if (proto === null || (this._flags & CLOSING_STARTED) !== 0) return false;
-    if ((this._flags & SLICING) !== 0) {
+    if ((this._flags & HOLDING) !== 0) {
       let bytes = 0;
       for (let i = 0; i < frames.length; i++) bytes += frames[i].length;
       this._hold(new Queued(QUEUED_FRAMES, 0, frames, true, false, undefined, bytes));
@@ -1135,7 +1296,7 @@ export class WebSocket extends EventEmitter {
       // Nothing to write (e.g. the core dropped it): still answer the callbacks, asynchronously.
       process.nextTick(callAll, cbs, socket.destroyed ? notWritable() : undefined);
     }
-    if ((this._flags & (NEED_DRAIN | SLICING)) === NEED_DRAIN && !socket.writableNeedDrain) {
+    if ((this._flags & (NEED_DRAIN | HOLDING)) === NEED_DRAIN && !socket.writableNeedDrain) {
       // Everything queued past the high-water mark went to the socket without a 'drain' owed:
       // there will be no transport 'drain', so ours is emitted on the next tick.
       process.nextTick(drainedWithoutWait, this);
@@ -1250,7 +1411,7 @@ export class WebSocket extends EventEmitter {
     this._startClosing();
     this._receiving(runReceiveEof);
     // The core released the extension: a message being compressed in slices ends unfinished.
-    this._dropSliced();
+    this._dropHeld();
     // Finish our side too (what is queued is still written).
     if ((this._flags & ENDED) === 0) {
       this._flags |= ENDED;
@@ -1268,10 +1429,11 @@ export class WebSocket extends EventEmitter {
 
   /** @internal The transport's 'drain': the 'drain' a send() returning false promised. */
   _onDrain(): void {
-    // The transport drained between two slices: the 'drain' owed waits for the whole message;
-    // a slice waiting for this drain goes on at the next turn.
+    // The transport drained between two slices or while a Blob is read: the 'drain' owed waits
+    // for the whole message (the Blob's bytes); a slice waiting for this drain goes on at the
+    // next turn.
     const flags = this._flags;
-    if ((flags & SLICING) !== 0) {
+    if ((flags & HOLDING) !== 0) {
       if ((flags & SLICE_WAITING) !== 0) {
         this._flags = flags & ~SLICE_WAITING;
         setImmediate(compressTurn, this);
@@ -1289,7 +1451,7 @@ export class WebSocket extends EventEmitter {
   _onDrainedWithoutWait(): void {
     const socket = this._socket;
     if (
-      (this._flags & (NEED_DRAIN | SLICING)) !== NEED_DRAIN ||
+      (this._flags & (NEED_DRAIN | HOLDING)) !== NEED_DRAIN ||
       socket === null ||
       socket.writableNeedDrain
     ) {
@@ -1322,7 +1484,7 @@ export class WebSocket extends EventEmitter {
     // The transport is gone: receiveEof() also releases the extension (zlib contexts), a
     // message being compressed in slices with them.
     if (proto !== null) proto.receiveEof();
-    this._dropSliced();
+    this._dropHeld();
     // RFC 6455 7.1.5: the peer's close code (1005 if its frame had none), else 1006.
     const code = proto === null ? 1006 : proto.closeCode;
     // The peer's bytes as they came, as ws gives them (not UTF-8 with skipUTF8Validation).
@@ -1381,8 +1543,13 @@ class Extras {
   heldBytes = 0;
   /** Payload bytes given to send()/ping()/pong() once closing had begun (never written). */
   afterClose = 0;
-  /** What was sent behind a message being compressed in slices, in order (bytes in heldBytes). */
+  /**
+   * What was sent behind a message being compressed in slices or a Blob being read, in order
+   * (bytes in heldBytes).
+   */
   queue: Queued[] | null = null;
+  /** The send, ping or pong whose Blob is being read (BLOB_READING; its size in heldBytes). */
+  blob: Queued | null = null;
   /** That message's send callback: called with the write of its last frame. */
   slicedCb: SendCallback | undefined = undefined;
 }
@@ -1391,17 +1558,26 @@ const QUEUED_SEND = 0;
 const QUEUED_FRAMES = 1;
 const QUEUED_CLOSE = 2;
 const QUEUED_CALLBACK = 3;
+const QUEUED_PING = 4;
+const QUEUED_PONG = 5;
 
 /**
  * A send(), a publish()'s frames, a close() or the callback of a ping() or pong() waiting behind
- * a message compressed in slices.
+ * a message compressed in slices; or a send(), ping() or pong() behind a Blob being read, or
+ * whose own Blob is (its data becomes the Blob's bytes once read).
  */
 class Queued {
   constructor(
-    readonly kind: typeof QUEUED_SEND | typeof QUEUED_FRAMES | typeof QUEUED_CLOSE | typeof QUEUED_CALLBACK,
+    readonly kind:
+      | typeof QUEUED_SEND
+      | typeof QUEUED_FRAMES
+      | typeof QUEUED_CLOSE
+      | typeof QUEUED_CALLBACK
+      | typeof QUEUED_PING
+      | typeof QUEUED_PONG,
     /** send: the opcode (1 text, 2 binary); close: the code (0: none). */
     readonly opcode: number,
-    readonly data: string | Buffer | readonly Buffer[] | null,
+    public data: string | Buffer | readonly Buffer[] | Blob | null,
     readonly fin: boolean,
     readonly compress: boolean,
     readonly cb: SendCallback | undefined,
@@ -1413,6 +1589,10 @@ class Queued {
 
 function callWith(cb: SendCallback, err: Error): void {
   cb(err);
+}
+
+function blobFailed(ws: WebSocket, entry: Queued, err: unknown): void {
+  ws._onBlobFailed(entry, err);
 }
 
 function compressTurn(ws: WebSocket): void {

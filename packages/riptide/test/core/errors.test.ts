@@ -85,6 +85,7 @@ describe('PEER_ERRORS: the one table from a violation to a close code', () => {
       WS_ERR_PENDING_PONGS: 1006,
       // 1011: an internal error, not the peer's doing
       WS_ERR_COMPRESSION_FAILED: 1011,
+      WS_ERR_BLOB_READ_FAILED: 1011,
     });
   });
 

@@ -58,6 +58,7 @@ describe('Handshake error table', () => {
         'WS_ERR_REDIRECT_TO_UNIX',
         'WS_ERR_SOCKET_CLOSED',
         'WS_ERR_SOCKET_CLOSED_COMPRESSING',
+        'WS_ERR_SOCKET_CLOSED_READING_BLOB',
       ].sort(),
     );
   });
@@ -72,6 +73,7 @@ describe('Handshake error table', () => {
     expect(shared).toEqual({
       WS_ERR_HANDSHAKE_STREAM_CLOSED: 'WS_ERR_HANDSHAKE_ABORTED',
       WS_ERR_SOCKET_CLOSED_COMPRESSING: 'WS_ERR_SOCKET_CLOSED',
+      WS_ERR_SOCKET_CLOSED_READING_BLOB: 'WS_ERR_SOCKET_CLOSED',
     });
     for (const [key, code] of Object.entries(shared)) {
       const target = code as keyof typeof HANDSHAKE_ERRORS;
@@ -94,12 +96,14 @@ describe('Handshake error table', () => {
       WS_ERR_HANDSHAKE_ABORTED: HANDSHAKE_ERRORS.WS_ERR_HANDSHAKE_ABORTED[1],
       WS_ERR_MAX_REDIRECTS: HANDSHAKE_ERRORS.WS_ERR_MAX_REDIRECTS[1],
       WS_ERR_SOCKET_CLOSED_COMPRESSING: HANDSHAKE_ERRORS.WS_ERR_SOCKET_CLOSED_COMPRESSING[1],
+      WS_ERR_SOCKET_CLOSED_READING_BLOB: HANDSHAKE_ERRORS.WS_ERR_SOCKET_CLOSED_READING_BLOB[1],
       status: unexpectedStatusError(404).message,
     }).toEqual({
       WS_ERR_HANDSHAKE_TIMEOUT: 'Opening handshake has timed out',
       WS_ERR_HANDSHAKE_ABORTED: 'WebSocket was closed before the connection was established',
       WS_ERR_MAX_REDIRECTS: 'Maximum redirects exceeded',
       WS_ERR_SOCKET_CLOSED_COMPRESSING: 'The socket was closed while data was being compressed',
+      WS_ERR_SOCKET_CLOSED_READING_BLOB: 'The socket was closed while the blob was being read',
       status: 'Unexpected server response: 404',
     });
   });
@@ -159,6 +163,7 @@ describe('Handshake error table', () => {
       WS_ERR_REDIRECT_TO_UNIX: 0,
       WS_ERR_SOCKET_CLOSED: 0,
       WS_ERR_SOCKET_CLOSED_COMPRESSING: 0,
+      WS_ERR_SOCKET_CLOSED_READING_BLOB: 0,
     });
   });
 

@@ -27,7 +27,8 @@ export type Source =
   | 'arraybuffer'
   | 'dataview'
   | 'offset-view'
-  | 'number';
+  | 'number'
+  | 'blob';
 
 export interface Fragment {
   /** The bytes of this fragment (a text message's UTF-8 bytes). */
@@ -163,7 +164,7 @@ export function generate(seed: number, steps: number): Script {
     const binary = chance(0.5);
     const n = small ? int(200) : size();
     const source: Source = binary
-      ? pick(['buffer', 'uint8array', 'arraybuffer', 'dataview', 'offset-view', 'string'] as const)
+      ? pick(['buffer', 'uint8array', 'arraybuffer', 'dataview', 'offset-view', 'string', 'blob'] as const)
       : pick(['string', 'string', 'buffer', 'offset-view', 'number'] as const);
     const whole = source === 'number' ? String(int(1e9)) : !binary || source === 'string' ? text(n) : null;
     const data = whole !== null ? Buffer.from(whole) : bytes(n);

@@ -81,6 +81,9 @@ function asSource(bytes: Buffer, text: string | undefined, source: Source): unkn
       new Uint8Array(ab, 3, bytes.length).set(bytes);
       return source === 'dataview' ? new DataView(ab, 3, bytes.length) : new Uint8Array(ab, 3, bytes.length);
     }
+    case 'blob':
+      // Read asynchronously (ws 8.18): what the side sends after it waits for it.
+      return new Blob([bytes]);
   }
 }
 

@@ -95,7 +95,8 @@ describe('pub/sub', () => {
       ['abcd', true],
       ['', true],
     ]);
-    // A Blob is read asynchronously: refused, as send() refuses it.
+    // A Blob is read asynchronously: refused (publish() frames once, synchronously, for every
+    // subscriber; send() holds one socket's later sends while it reads one).
     expect(() => wss.publish('f', new Blob(['x']))).toThrow(
       expect.objectContaining({ code: 'WS_ERR_INVALID_DATA' }),
     );

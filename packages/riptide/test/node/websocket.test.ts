@@ -1102,3 +1102,197 @@ describe("ws 8 parity: setSocket() (ws's entry point libraries call: @fastify/we
     );
   });
 });
+
+describe('ws 8.18 parity: send(Blob), ping(Blob), pong(Blob)', () => {
+  /** A Blob whose read (arrayBuffer()) waits for release(), or fails with reject(). */
+  class HeldBlob extends Blob {
+    release!: () => void;
+    reject!: (err: Error) => void;
+    reads = 0;
+    private readonly gate = new Promise<void>((resolve, reject) => {
+      this.release = resolve;
+      this.reject = reject;
+    });
+    override async arrayBuffer(): Promise<ArrayBuffer> {
+      this.reads++;
+      await this.gate;
+      return super.arrayBuffer();
+    }
+  }
+
+  /** A riptide server recording what arrives, and a connected client of `Client`. */
+  async function connected(Client: unknown, serverOptions = {}) {
+    const { wss, url } = await riptideServer(serverOptions);
+    servers.push(wss);
+    const accepted = once<[WebSocket]>(wss, 'connection');
+    const client: Sock = new (Client as new (url: string) => Sock)(url);
+    await once(client, 'open');
+    const [server] = await accepted;
+    const got: string[] = [];
+    server.on('message', (data: Buffer, isBinary: boolean) =>
+      got.push(`${isBinary ? 'binary' : 'text'} ${data.toString()}`),
+    );
+    server.on('ping', (data: Buffer) => got.push(`ping ${data}`));
+    server.on('pong', (data: Buffer) => got.push(`pong ${data}`));
+    server.on('close', (code: number) => got.push(`close ${code}`));
+    return { client, server, got };
+  }
+
+  const both = [
+    ['ws 8', WS],
+    ['riptide', WebSocket],
+  ] as const;
+
+  it.each(both)(
+    '%s client: a Blob is sent as binary (text with binary: false), and what is sent after it waits, in order',
+    async (_n, Client) => {
+      const { client, got } = await connected(Client);
+      const blob = new HeldBlob(['blob!']);
+      const calls: string[] = [];
+      const cb = (what: string) => (err?: Error) => calls.push(`${what} ${err?.message ?? 'ok'}`);
+      client.send(blob, cb('blob'));
+      client.send('a', cb('a'));
+      client.send(new Blob(['as text']), { binary: false }, cb('text blob'));
+      client.send(Buffer.from('buf'), cb('buf'));
+      // WHATWG send(Blob): bufferedAmount grows by the Blob's size at once; the rest waits too.
+      expect(client.bufferedAmount).toBe(5 + 1 + 7 + 3);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(blob.reads).toBe(1);
+      expect(client.bufferedAmount).toBe(16);
+      blob.release();
+      await until(() => got.length === 4);
+      expect(got).toEqual(['binary blob!', 'text a', 'text as text', 'binary buf']);
+      await until(() => calls.length === 4);
+      expect(calls).toEqual(['blob ok', 'a ok', 'text blob ok', 'buf ok']);
+      expect(client.bufferedAmount).toBe(0);
+      client.terminate();
+    },
+  );
+
+  it.each(both)('%s client: ping(Blob) and pong(Blob) keep their place behind a Blob', async (_n, Client) => {
+    const { client, got } = await connected(Client);
+    const blob = new HeldBlob(['first']);
+    const calls: string[] = [];
+    client.send(blob);
+    client.ping(new Blob(['p']), undefined, () => calls.push('ping'));
+    client.pong(new Blob(['q']), undefined, () => calls.push('pong'));
+    client.ping(Buffer.from('r'));
+    client.send('last', () => calls.push('last'));
+    expect(client.bufferedAmount).toBe(5 + 1 + 1 + 1 + 4);
+    // RFC 6455 5.5: a control frame's payload is 125 bytes at most; a Blob's size is known at once.
+    expect(() => client.ping(new Blob([Buffer.alloc(126)]))).toThrow(
+      expect.objectContaining({
+        name: 'RangeError',
+        message: 'The data size must not be greater than 125 bytes',
+      }),
+    );
+    blob.release();
+    await until(() => got.length === 5 && calls.length === 3);
+    expect(got).toEqual(['binary first', 'ping p', 'pong q', 'ping r', 'text last']);
+    expect(calls).toEqual(['ping', 'pong', 'last']);
+    client.terminate();
+  });
+
+  it.each(both)(
+    '%s client: close() while a Blob is read sends the Blob and what came before close(), then the close frame',
+    async (_n, Client) => {
+      const { client, got } = await connected(Client);
+      const blob = new HeldBlob(['blob']);
+      client.send(blob);
+      client.send('before');
+      client.close(4000);
+      expect(client.readyState).toBe(WebSocket.CLOSING);
+      const late = new Promise<Error>((resolve) => client.send('after', resolve));
+      expect((await late).message).toBe('WebSocket is not open: readyState 2 (CLOSING)');
+      blob.release();
+      await once(client, 'close');
+      expect(got).toEqual(['binary blob', 'text before', 'close 4000']);
+    },
+  );
+
+  it.each(both)(
+    '%s client: terminate() while a Blob is read: its callback and those behind it get an error, nothing is sent',
+    async (_n, Client) => {
+      const { client, got } = await connected(Client);
+      const blob = new HeldBlob(['never']);
+      const errors: Promise<Error & { code?: string }>[] = [
+        new Promise((resolve) => client.send(blob, resolve)),
+        new Promise((resolve) => client.send('never either', resolve)),
+        new Promise((resolve) => client.ping(Buffer.from('p'), undefined, resolve)),
+      ];
+      client.terminate();
+      await once(client, 'close');
+      blob.release();
+      for (const err of await Promise.all(errors)) {
+        expect(err.message).toBe('The socket was closed while the blob was being read');
+        if (client instanceof WebSocket) expect(err.code).toBe('WS_ERR_SOCKET_CLOSED');
+      }
+      await until(() => got.includes('close 1006'));
+      expect(got).toEqual(['close 1006']);
+    },
+  );
+
+  it('riptide: the peer closing while a Blob is read drops it: the callbacks get an error, the close completes', async () => {
+    const { client, server } = await connected(WebSocket);
+    const blob = new HeldBlob(['late']);
+    const errors = [
+      new Promise<Error>((resolve) => client.send(blob, resolve)),
+      new Promise<Error>((resolve) => client.send('x', resolve)),
+    ];
+    const closed = once<[number]>(client, 'close');
+    server.close(4001);
+    expect((await closed)[0]).toBe(4001);
+    blob.release();
+    for (const err of await Promise.all(errors)) {
+      expect(err).toMatchObject({
+        code: 'WS_ERR_SOCKET_CLOSED',
+        message: 'The socket was closed while the blob was being read',
+      });
+    }
+  });
+
+  it("riptide: send() returns false for a Blob and behind it, and 'drain' follows once it is written", async () => {
+    const { client, got } = await connected(WebSocket);
+    const blob = new HeldBlob(['b']);
+    expect(client.send(blob)).toBe(false);
+    expect(client.send('behind')).toBe(false);
+    const drained = once(client, 'drain');
+    blob.release();
+    await drained;
+    await until(() => got.length === 2);
+    expect(got).toEqual(['binary b', 'text behind']);
+    // Nothing pending: back to the plain path (true below the high-water mark).
+    expect(client.send('plain')).toBe(true);
+    client.terminate();
+  });
+
+  it('riptide: a Blob that cannot be read fails the connection (1011): callbacks and the error event get why', async () => {
+    const { client, got } = await connected(WebSocket);
+    const blob = new HeldBlob(['x']);
+    const errors = [
+      new Promise<Error>((resolve) => client.send(blob, resolve)),
+      new Promise<Error>((resolve) => client.send('never', resolve)),
+    ];
+    const reported = once<[Error]>(client, 'error');
+    const cause = new Error('NotReadableError');
+    blob.reject(cause);
+    const [err] = await reported;
+    expect(err).toMatchObject({
+      code: 'WS_ERR_BLOB_READ_FAILED',
+      message: 'Reading a Blob to send failed',
+      closeCode: 1011,
+      cause,
+    });
+    expect(await Promise.all(errors)).toEqual([err, err]);
+    await once(client, 'close');
+    await until(() => got.includes('close 1011'));
+    expect(got).toEqual(['close 1011']);
+  });
+
+  it("a Blob above the peer's maxPayload is framed like any data: the peer fails it with 1009", async () => {
+    const { client } = await connected(WebSocket, { maxPayload: 10 });
+    const closed = once<[number]>(client, 'close');
+    client.send(new Blob([Buffer.alloc(11)]));
+    expect((await closed)[0]).toBe(1009);
+  });
+});

@@ -26,7 +26,7 @@ interface StdSocket {
   readonly protocol: string;
   readonly extensions: string;
   readonly url: string;
-  send(data: string | ArrayBuffer | ArrayBufferView): unknown;
+  send(data: string | ArrayBuffer | ArrayBufferView | Blob): unknown;
   close(code?: number, reason?: string): void;
   onopen: ((event: StdEvent) => void) | null;
   onmessage: ((event: StdEvent) => void) | null;
@@ -460,6 +460,34 @@ describe('WHATWG WebSockets: closing', () => {
       'rs=1',
       'closed 999 TypeError',
     ]);
+  });
+
+  it('send(Blob): sent as binary, in order with what is sent after it; bufferedAmount counts it at once', async () => {
+    const amounts: Record<string, number> = {};
+    const { undici, riptide } = await both(async (C, log) => {
+      const rec = await open(C);
+      rec.ws.binaryType = 'arraybuffer';
+      rec.ws.send(new Blob([new Uint8Array([1, 2, 3])]));
+      // WHATWG send(Blob): "increase the bufferedAmount attribute by data's size".
+      amounts[C === RIPTIDE ? 'riptide' : 'undici'] = rec.ws.bufferedAmount;
+      rec.ws.send('after');
+      rec.ws.send(new Uint8Array([4]));
+      rec.ws.send(new Blob([]));
+      await rec.until('message', 4);
+      rec.ws.close();
+      await rec.until('close');
+      log.push(...rec.log);
+    });
+    expect(riptide).toEqual(undici);
+    expect(riptide).toEqual([
+      'open rs=1',
+      'message rs=1 ArrayBuffer 010203',
+      'message rs=1 string "after"',
+      'message rs=1 ArrayBuffer 04',
+      'message rs=1 ArrayBuffer ',
+      'close rs=3 1005 "" clean',
+    ]);
+    expect(amounts.riptide).toBe(3);
   });
 
   it('send() after close() does not throw and grows bufferedAmount', async () => {

@@ -2,6 +2,8 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import * as net from 'node:net';
+import * as tlsModule from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { HandshakeError, WebSocket, WebSocketServer } from '../../src/index.js';
 import { cleanupsAfterEachTest, once } from './helpers.js';
@@ -239,6 +241,67 @@ describe('with an agent: HTTP/1.1 through it', () => {
       expect(connections).toBe(1);
     },
   );
+});
+
+describe('with createConnection: called as over HTTP/1.1', () => {
+  // Regression: with { http2: true } the caller's createConnection was handed to http2.connect,
+  // which calls it as (authority URL, options): a function written for ws (options.host,
+  // options.port) got 'host:port' as the host and failed with ENOTFOUND.
+  it('ws: node:http-style options (host, the port as written), and the session runs over its socket', async () => {
+    const s = await start();
+    const calls: unknown[] = [];
+    const ws = await open(s.url, {
+      http2: true,
+      createConnection: ((o: { host: string; port: string }) => {
+        calls.push({ host: o.host, port: o.port });
+        return net.connect(Number(o.port), o.host);
+      }) as never,
+    });
+    expect(await roundTrip(ws, 'hi')).toBe('2.0 hi');
+    expect(calls).toEqual([{ host: '127.0.0.1', port: new URL(s.url).port }]);
+  });
+
+  it('wss: the options offer h2 by ALPN, with the TLS options', async () => {
+    const s = await start({}, 'tls');
+    const seen: unknown[] = [];
+    const ws = await open(s.url, {
+      http2: true,
+      createConnection: ((o: tlsModule.ConnectionOptions) => {
+        seen.push({ ALPNProtocols: o.ALPNProtocols, rejectUnauthorized: o.rejectUnauthorized });
+        return tlsModule.connect(o);
+      }) as never,
+    });
+    expect(await roundTrip(ws, 'hi')).toBe('2.0 hi');
+    expect(seen).toEqual([{ ALPNProtocols: ['h2', 'http/1.1'], rejectUnauthorized: false }]);
+  });
+
+  it('wss: a server that picks http/1.1: HTTP/1.1 on a second connection from the same function', async () => {
+    const { url } = await http1Server(true);
+    const alpn: unknown[] = [];
+    const ws = await open(url, {
+      http2: true,
+      createConnection: ((o: tlsModule.ConnectionOptions) => {
+        alpn.push(o.ALPNProtocols);
+        return tlsModule.connect(o);
+      }) as never,
+    });
+    expect(await roundTrip(ws, 'x')).toBe('1.1 x');
+    expect(alpn).toEqual([['h2', 'http/1.1'], undefined]);
+  });
+
+  it('a createConnection that throws: its error, close 1006', async () => {
+    const s = await start();
+    const ws = new WebSocket(s.url, {
+      http2: true,
+      createConnection: (() => {
+        throw new Error('no route');
+      }) as never,
+    });
+    const closed = once<[number]>(ws, 'close');
+    const [error] = await once<[Error]>(ws, 'error');
+    expect(error.message).toBe('no route');
+    expect((await closed)[0]).toBe(1006);
+  });
 });
 
 describe('http2Session: the caller owns the session', () => {

@@ -59,6 +59,8 @@ export class Connection {
     readonly id: string,
     readonly user: string,
     readonly token: string,
+    /** When the session expires (clock time): a socket closed after it was not signed out. */
+    readonly expiresAt: number,
     readonly socket: ChatSocket,
     readonly limits: ConnectionLimits,
   ) {

@@ -59,7 +59,7 @@ export class Connection {
     readonly id: string,
     readonly user: string,
     readonly token: string,
-    /** When the session expires (clock time): a socket closed after it was not signed out. */
+    /** When its session expires (clock time): one gone by then expired, it was not signed out. */
     readonly expiresAt: number,
     readonly socket: ChatSocket,
     readonly limits: ConnectionLimits,

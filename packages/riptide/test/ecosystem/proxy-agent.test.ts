@@ -35,6 +35,22 @@ afterEach(async () => {
 });
 
 /** Close a listening server and every socket it accepted. */
+
+/**
+ * Connects to host:port for a proxy's client, calls `opened` with the upstream socket (to write
+ * what goes first), then splices the two; either side failing or closing tears both down.
+ */
+function tunnel(client: Duplex, port: number, host: string, opened: (upstream: net.Socket) => void): void {
+  const upstream = net.connect(port, host, () => {
+    opened(upstream);
+    upstream.pipe(client);
+    client.pipe(upstream);
+  });
+  upstream.on('error', () => client.destroy());
+  client.on('error', () => upstream.destroy());
+  client.on('close', () => upstream.destroy());
+}
+
 function track(server: net.Server): void {
   const sockets = new Set<Duplex>();
   server.on('connection', (s: net.Socket) => {
@@ -109,15 +125,10 @@ async function proxy(options: { refuse?: 403 | 407; auth?: string } = {}): Promi
       req.url!.slice(0, req.url!.lastIndexOf(':')),
       req.url!.slice(req.url!.lastIndexOf(':') + 1),
     ];
-    const upstream = net.connect(Number(port), host, () => {
+    tunnel(client, Number(port), host, (upstream) => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
     });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    client.on('close', () => upstream.destroy());
   });
   // An absolute-form GET with Upgrade: relay it to the origin in origin-form, without the
   // hop-by-hop Proxy-* fields, then splice the two sockets.
@@ -132,7 +143,7 @@ async function proxy(options: { refuse?: 403 | 407; auth?: string } = {}): Promi
       return;
     }
     const to = new URL(req.url!);
-    const upstream = net.connect(Number(to.port || 80), to.hostname, () => {
+    tunnel(client, Number(to.port || 80), to.hostname, (upstream) => {
       let head1 = `${req.method} ${to.pathname}${to.search} HTTP/1.1\r\n`;
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
         if (/^proxy-/i.test(req.rawHeaders[i]!)) continue;
@@ -140,12 +151,7 @@ async function proxy(options: { refuse?: 403 | 407; auth?: string } = {}): Promi
       }
       upstream.write(`${head1}\r\n`);
       upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
     });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    client.on('close', () => upstream.destroy());
   });
   const port = await listen(server);
   return { url: `http://${options.auth ? `${options.auth}@` : ''}127.0.0.1:${port}`, seen };
@@ -211,15 +217,10 @@ async function socks(auth?: string): Promise<Socks> {
           const rest = buffered.subarray(4 + addrLength + 2);
           seen.push({ target: `${host}:${port}`, credentials });
           client.off('data', onData);
-          const upstream = net.connect(port, host, () => {
+          tunnel(client, port, host, (upstream) => {
             client.write(Buffer.from([0x05, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]));
             upstream.write(rest);
-            upstream.pipe(client);
-            client.pipe(upstream);
           });
-          upstream.on('error', () => client.destroy());
-          client.on('error', () => upstream.destroy());
-          client.on('close', () => upstream.destroy());
           return;
         }
       }

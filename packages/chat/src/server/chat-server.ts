@@ -213,7 +213,10 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     maxQueuedRequests: positive('maxQueuedRequests', options.maxQueuedRequests, 32),
     log,
   });
-  await hub.start().catch(abort);
+  await hub.start().catch((err: unknown) => {
+    hub.close();
+    return abort(err);
+  });
   backend.onServiceChange((available) => hub.serviceChanged(available));
 
   const here = dirname(fileURLToPath(import.meta.url));
@@ -321,6 +324,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     closing ??= (async () => {
       clearInterval(sweeper);
       stopSweep.abort();
+      hub.close(); // no presence resync or session recheck is retried once closing began
       const swept = sweeping ?? Promise.resolve();
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
       if ('closeAllConnections' in http) http.closeIdleConnections();

@@ -205,6 +205,31 @@ describe('the hello deadline (fake setTimeout)', () => {
     expect(TIMEOUTS.helloMs).toBe(10_000);
   });
 
+  it('clears the deadline of a socket that closes before its hello: no timer is left pending', async () => {
+    // A closed socket's deadline would hold its Connection (and socket) for 10 s each: a client
+    // that opens and closes sockets in a loop would pile them up.
+    const server = await startTestServer({ dbPath: ':memory:', heartbeatMs: 0 });
+    const cookie = await register(server.origin, 'alice');
+    fakeTimeouts();
+    /** Closes the client, then waits for the server's side (polled by setImmediate, not faked). */
+    const closeBoth = async (client: TestClient) => {
+      client.ws.close();
+      await client.closed;
+      while (server.hub.connectionsOf('alice') > 0) await new Promise((resolve) => setImmediate(resolve));
+    };
+    // The baseline: a socket that said hello and closed. What the library keeps armed after a
+    // handshake (riptide's handshake sweep, the same 10 s) is pending in both counts.
+    const greeted = await TestClient.connect(server.origin, cookie);
+    expect((await greeted.request('welcome', { type: 'hello' })).type).toBe('welcome');
+    await closeBoth(greeted);
+    const before = vi.getTimerCount();
+    const silent = await TestClient.connect(server.origin, cookie);
+    expect(server.hub.connectionsOf('alice')).toBe(1);
+    expect(vi.getTimerCount()).toBe(before + 1); // its hello deadline
+    await closeBoth(silent);
+    expect(vi.getTimerCount()).toBe(before);
+  });
+
   it('gives back the places of silent sockets in the per-user cap (8) once their deadline passes', async () => {
     const server = await startTestServer({ dbPath: ':memory:' });
     const cookie = await register(server.origin, 'alice');

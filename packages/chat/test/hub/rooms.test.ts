@@ -3,13 +3,14 @@
  * rooms on a fake clock, deletion by the owner, private rooms and direct messages that never reach
  * anyone else (issue 15, items 4, 6 and 9).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryBus } from '../../src/server/backends/memory/bus.js';
 import { ManualClock } from '../../src/server/clock.js';
 import type { Connection } from '../../src/server/hub/connection.js';
 import { LocalRooms, ROOMS_TOPIC } from '../../src/server/hub/local-rooms.js';
+import { RETRY_DELAYS_MS } from '../../src/server/hub/rerun.js';
 import type { Backend } from '../../src/server/ports.js';
-import type { ServerMessage } from '../../src/shared/protocol.js';
+import { PROTOCOL_VERSION, type ServerMessage } from '../../src/shared/protocol.js';
 import { cleanup, register, startTestServer, TestClient } from '../helpers.js';
 
 afterEach(cleanup);
@@ -440,5 +441,72 @@ describe('presence resync (LocalRooms.resyncPresence)', () => {
     await resync;
     // A `presence bob online` from the dropped channel would reach carol on the room's topic, wrong for good.
     expect(published).toEqual([]);
+  });
+});
+
+describe('presence resync that could not read the store (fake setTimeout)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** LocalRooms on a fake backend whose online list fails `failures` times, then says bob. */
+  async function roomsFailingReads(failures: number) {
+    let reads = 0;
+    const backend = {
+      bus: new MemoryBus(),
+      events: { open: async () => 0, close: () => {} },
+      presence: {
+        add: async () => false,
+        remove: async () => false,
+        online: async () => {
+          if (reads++ < failures) throw new Error('READONLY'); // one command refused: no outage
+          return ['bob'];
+        },
+      },
+    } as unknown as Backend;
+    const published: string[] = [];
+    const rooms = new LocalRooms(
+      backend,
+      (_topic, payload) => published.push(payload),
+      () => {},
+    );
+    const cr = await rooms.enter(
+      { user: 'alice', id: 'alice', rooms: new Map() } as unknown as Connection,
+      'general',
+    );
+    cr.channel.listed([]); // alice's welcome said nobody was online
+    return { rooms, published, reads: () => reads };
+  }
+
+  it('runs again after 1 s when it failed with no outage marked (no `service` will come)', async () => {
+    // Regression: a resync whose read failed waited for the service to be back, which a one-off
+    // failure never marks; bob stayed offline on this node's pages until some later outage.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { rooms, published, reads } = await roomsFailingReads(1);
+    await rooms.resyncPresence();
+    expect(reads()).toBe(1);
+    expect(published).toEqual([]);
+    expect(rooms.resyncRetryScheduled).toBe(true);
+    await vi.advanceTimersByTimeAsync(RETRY_DELAYS_MS[0]);
+    expect(reads()).toBe(2);
+    expect(published.map((p) => JSON.parse(p))).toEqual([
+      { v: PROTOCOL_VERSION, type: 'presence', room: 'general', user: 'bob', online: true },
+    ]);
+    expect(rooms.resyncRetryScheduled).toBe(false);
+  });
+
+  it('a newer resync supersedes the pending retry, and close() ends it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { rooms, reads } = await roomsFailingReads(3);
+    await rooms.resyncPresence();
+    await rooms.resyncPresence(); // the bus came back again: its own run, not one more from the timer
+    expect(reads()).toBe(2);
+    expect(vi.getTimerCount()).toBe(1);
+    rooms.close();
+    expect(rooms.resyncRetryScheduled).toBe(false);
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    rooms.serviceBack();
+    expect(reads()).toBe(2);
   });
 });

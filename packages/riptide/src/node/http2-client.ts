@@ -123,6 +123,13 @@ export function connectHttp2(ws: ClientHost, url: URL, resolved: Resolved, hs: C
     hs.http1(resolved);
     return;
   }
+  if (typeof resolved.opts.agent === 'object' && resolved.opts.agent !== null) {
+    // An http.Agent (a proxy agent, say) makes HTTP/1.1 connections only: the handshake goes
+    // through it, as without the option. A session of our own would connect around the agent,
+    // behind a proxy a connection that bypasses it.
+    hs.http1(resolved);
+    return;
+  }
   connectPooled(ws, url, resolved, hs, 0);
 }
 
@@ -222,7 +229,41 @@ function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
   for (const name of CONNECTION_KEYS) if (opts[name] !== undefined) tlsOptions[name] = opts[name];
 
   if (typeof opts.createConnection === 'function') {
-    startSession(entry, connectSession(origin, { ...tlsOptions, settings: SESSION_SETTINGS }));
+    // The caller's function is called as over HTTP/1.1 (node:http's options, the port as written
+    // in the URL, an optional callback), not as http2.connect would (authority, options): one
+    // option, one signature. A wss: connection offers h2 by ALPN; one that is not HTTP/2 fails
+    // the session, and HTTP/1.1 gets its chance as above.
+    const create = opts.createConnection as (
+      options: Record<string, unknown>,
+      done: (error: Error | null, socket?: Duplex) => void,
+    ) => Duplex | undefined;
+    const { createConnection: _own, ...rest } = tlsOptions;
+    const options: Record<string, unknown> = { ...rest, host, port: url.port || port };
+    if (secure) {
+      options.servername = opts.servername ?? (/^[\d.]+$|:/.test(host) ? undefined : host);
+      options.ALPNProtocols = ['h2', 'http/1.1'];
+    }
+    let settled = false;
+    const use = (error: Error | null, socket?: Duplex) => {
+      if (settled) return;
+      settled = true;
+      if (error !== null) {
+        // Later: the entry is in the pool once openEntry returns (settle() takes it out).
+        process.nextTick(() => settle(entry, { kind: 'error', error }));
+        return;
+      }
+      if (socket !== undefined)
+        startSession(
+          entry,
+          connectSession(origin, { settings: SESSION_SETTINGS, createConnection: () => socket }),
+        );
+    };
+    try {
+      const socket = create(options, use);
+      if (socket) use(null, socket);
+    } catch (error) {
+      use(error as Error);
+    }
     return entry;
   }
   if (!secure) {

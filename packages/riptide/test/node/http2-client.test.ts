@@ -2,6 +2,8 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import * as net from 'node:net';
+import * as tlsModule from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { HandshakeError, WebSocket, WebSocketServer } from '../../src/index.js';
 import { cleanupsAfterEachTest, once } from './helpers.js';
@@ -191,6 +193,113 @@ describe('falling back to HTTP/1.1', () => {
     const closed = once<[number]>(ws, 'close');
     const [err] = await once<[Error & { code: string }]>(ws, 'error');
     expect(err.code).toBe('WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT');
+    expect((await closed)[0]).toBe(1006);
+  });
+});
+
+describe('with an agent: HTTP/1.1 through it', () => {
+  /** An agent that counts the connections it makes (a proxy agent makes its own the same way). */
+  function countingAgent<A extends typeof http.Agent>(Base: A) {
+    const made: string[] = [];
+    const agent = new (class extends (Base as typeof http.Agent) {
+      override createConnection(...args: Parameters<http.Agent['createConnection']>) {
+        made.push(`${(args[0] as { host?: string }).host}:${(args[0] as { port?: number }).port}`);
+        return super.createConnection(...args);
+      }
+    })();
+    return { agent, made };
+  }
+
+  // Regression: { http2: true, agent } opened its HTTP/2 session with its own socket, around the
+  // agent: behind a proxy agent, a connection that bypasses the proxy.
+  it.each([
+    ['ws', 'h2c'],
+    ['wss', 'tls'],
+  ] as const)(
+    '%s: a server that speaks HTTP/2 is still reached through the agent, over HTTP/1.1',
+    async (_s, kind) => {
+      const s = await start({}, kind);
+      const { agent, made } = countingAgent(kind === 'tls' ? https.Agent : http.Agent);
+      let connections = 0;
+      s.server.on('connection', () => connections++);
+      if (kind === 'h2c') {
+        // An h2c server has no HTTP/1.1: the agent's connection fails the handshake, as it would
+        // without the option; what matters is that no connection went around the agent.
+        const ws = new WebSocket(s.url, { http2: true, agent });
+        cleanups.push(() => ws.terminate());
+        const first = await Promise.race([
+          once(ws, 'open').then(() => 'open'),
+          once<[number]>(ws, 'close').then(([code]) => `close ${code}`),
+        ]);
+        expect(first).toBe('close 1006');
+      } else {
+        const ws = await open(s.url, { http2: true, agent });
+        expect(await roundTrip(ws, 'hi')).toBe('1.1 hi');
+        expect(s.sessions.size).toBe(0);
+      }
+      expect(made).toEqual([`127.0.0.1:${new URL(s.url).port}`]);
+      expect(connections).toBe(1);
+    },
+  );
+});
+
+describe('with createConnection: called as over HTTP/1.1', () => {
+  // Regression: with { http2: true } the caller's createConnection was handed to http2.connect,
+  // which calls it as (authority URL, options): a function written for ws (options.host,
+  // options.port) got 'host:port' as the host and failed with ENOTFOUND.
+  it('ws: node:http-style options (host, the port as written), and the session runs over its socket', async () => {
+    const s = await start();
+    const calls: unknown[] = [];
+    const ws = await open(s.url, {
+      http2: true,
+      createConnection: ((o: { host: string; port: string }) => {
+        calls.push({ host: o.host, port: o.port });
+        return net.connect(Number(o.port), o.host);
+      }) as never,
+    });
+    expect(await roundTrip(ws, 'hi')).toBe('2.0 hi');
+    expect(calls).toEqual([{ host: '127.0.0.1', port: new URL(s.url).port }]);
+  });
+
+  it('wss: the options offer h2 by ALPN, with the TLS options', async () => {
+    const s = await start({}, 'tls');
+    const seen: unknown[] = [];
+    const ws = await open(s.url, {
+      http2: true,
+      createConnection: ((o: tlsModule.ConnectionOptions) => {
+        seen.push({ ALPNProtocols: o.ALPNProtocols, rejectUnauthorized: o.rejectUnauthorized });
+        return tlsModule.connect(o);
+      }) as never,
+    });
+    expect(await roundTrip(ws, 'hi')).toBe('2.0 hi');
+    expect(seen).toEqual([{ ALPNProtocols: ['h2', 'http/1.1'], rejectUnauthorized: false }]);
+  });
+
+  it('wss: a server that picks http/1.1: HTTP/1.1 on a second connection from the same function', async () => {
+    const { url } = await http1Server(true);
+    const alpn: unknown[] = [];
+    const ws = await open(url, {
+      http2: true,
+      createConnection: ((o: tlsModule.ConnectionOptions) => {
+        alpn.push(o.ALPNProtocols);
+        return tlsModule.connect(o);
+      }) as never,
+    });
+    expect(await roundTrip(ws, 'x')).toBe('1.1 x');
+    expect(alpn).toEqual([['h2', 'http/1.1'], undefined]);
+  });
+
+  it('a createConnection that throws: its error, close 1006', async () => {
+    const s = await start();
+    const ws = new WebSocket(s.url, {
+      http2: true,
+      createConnection: (() => {
+        throw new Error('no route');
+      }) as never,
+    });
+    const closed = once<[number]>(ws, 'close');
+    const [error] = await once<[Error]>(ws, 'error');
+    expect(error.message).toBe('no route');
     expect((await closed)[0]).toBe(1006);
   });
 });

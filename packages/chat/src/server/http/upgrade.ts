@@ -72,7 +72,7 @@ function admit(deps: UpgradeDeps, req: GateRequest, gate: Gate): void {
       if (hub.connectionsOf(session.user) >= deps.maxSocketsPerUser)
         return gate.refuse(429, 'Too Many Requests', 5);
       if (gate.gone()) return;
-      gate.accept((ws) => hub.attach(ws, session.user, session.token));
+      gate.accept((ws) => hub.attach(ws, session.user, session.token, session.expiresAt));
     })
     .catch((err: Error) => {
       // Storage unreachable (several nodes on Redis): the client retries with its backoff.

@@ -59,6 +59,8 @@ export class Connection {
     readonly id: string,
     readonly user: string,
     readonly token: string,
+    /** When its session expires (clock time): one gone by then expired, it was not signed out. */
+    readonly expiresAt: number,
     readonly socket: ChatSocket,
     readonly limits: ConnectionLimits,
   ) {

@@ -41,6 +41,7 @@ import { MembershipHandlers } from './membership.js';
 import { resolveMentions } from './mentions.js';
 import { leaveLive, replay, reset } from './replay.js';
 import { encode, errorMessage, reply } from './replies.js';
+import { Rerun } from './rerun.js';
 import { search } from './search.js';
 import { normalizeEmoji, parseClientMessage } from './validate.js';
 
@@ -101,6 +102,8 @@ export class Hub {
   readonly #membership: MembershipHandlers;
   readonly #connections = new Set<Connection>();
   readonly #nodeId = Math.random().toString(36).slice(2, 10);
+  /** Session lookups after the bus was away; retried while the store cannot be read (rerun.ts). */
+  readonly #recheck = new Rerun(() => this.#recheckSessions());
   #nextId = 1;
 
   constructor(backend: Backend, publishLocal: (topic: string, payload: string) => void, options: HubOptions) {
@@ -117,21 +120,35 @@ export class Hub {
     });
     this.#membership = new MembershipHandlers(backend, this.#local, options);
     // A `signed_out` published while the bus was away never came: look the sessions up again.
-    backend.bus.onResubscribed(() => void this.#recheckSessions());
+    backend.bus.onResubscribed(() => void this.#recheck.request());
   }
 
   /**
    * Closes this node's connections whose session is gone: a sign-out on another node whose notice
-   * was lost. One lookup per session; one that fails (storage away again) is left as it is.
+   * was lost, or a session that expired meanwhile. One lookup per session; false if one failed
+   * (storage away again): its connections are left as they are until the next run.
    */
-  async #recheckSessions(): Promise<void> {
+  async #recheckSessions(): Promise<boolean> {
+    let ok = true;
     for (const token of new Set([...this.#connections].map((conn) => conn.token))) {
-      const session = await this.#backend.accounts
-        .getSession(token, this.#options.clock.now())
-        .catch(() => undefined);
+      const now = this.#options.clock.now();
+      const session = await this.#backend.accounts.getSession(token, now).catch(() => undefined);
+      if (session === undefined) ok = false;
       if (session !== null) continue;
-      for (const conn of this.#connections) if (conn.token === token) conn.socket.close(1008, 'signed out');
+      for (const conn of this.#connections) {
+        if (conn.token !== token) continue;
+        // The page reads only the code (1008: stop reconnecting, show the sign-in); the reason is
+        // for people reading logs and devtools: a session past its expiry was not signed out.
+        conn.socket.close(1008, now >= conn.expiresAt ? 'session expired' : 'signed out');
+      }
     }
+    return ok;
+  }
+
+  /** The hub is closing: no session recheck or presence resync is retried after this. */
+  close(): void {
+    this.#recheck.close();
+    this.#local.close();
   }
 
   /** Creates `general` if the store is new. */
@@ -163,9 +180,9 @@ export class Hub {
     return this.#local.rooms;
   }
 
-  /** Takes over an authenticated socket. */
-  attach(socket: ChatSocket, user: string, token: string): void {
-    const conn = new Connection(`${this.#nodeId}-${this.#nextId++}`, user, token, socket, {
+  /** Takes over an authenticated socket; `expiresAt`: its session's (the session recheck says so). */
+  attach(socket: ChatSocket, user: string, token: string, expiresAt: number): void {
+    const conn = new Connection(`${this.#nodeId}-${this.#nextId++}`, user, token, expiresAt, socket, {
       maxBufferedBytes: this.#options.maxBufferedBytes,
       maxQueued: this.#options.maxQueuedRequests,
     });
@@ -238,8 +255,10 @@ export class Hub {
     const payload = encode({ v: PROTOCOL_VERSION, type: 'service', available, message });
     for (const conn of this.#connections) conn.write(payload);
     // Membership notices are at most once; some may have been lost during the outage. (So may
-    // presence notices: they are resynced when the bus is back, or now if that could not read.)
+    // presence and sign-out notices: the presence resync and the session recheck run when the bus
+    // is back, and again now if they could not read the store then.)
     if (available) this.#local.serviceBack();
+    if (available) this.#recheck.serviceBack();
     if (available)
       for (const conn of this.#connections)
         if (conn.ready)

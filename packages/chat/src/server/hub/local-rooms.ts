@@ -14,15 +14,16 @@
  *   when the last one leaves it, whatever the cause (connecting, joining, leaving, closing).
  * - Those notices are at most once. When the bus hears its topics again after losing them, each
  *   room's channel is told the store's online list and tells its connections what they missed
- *   (resyncPresence; RoomChannel.resync). If the store cannot be read then, that waits until the
- *   service is back (serviceBack). Typing notices are not resynced: a client forgets them after a
- *   few seconds (docs/chat-protocol.md, typing).
+ *   (resyncPresence; RoomChannel.resync). If the store cannot be read then, it runs again on a
+ *   bounded backoff and when the service is back (serviceBack; rerun.ts). Typing notices are not
+ *   resynced: a client forgets them after a few seconds (docs/chat-protocol.md, typing).
  */
 import { createHash } from 'node:crypto';
 import { PROTOCOL_VERSION, type RoomState, type ServerMessage } from '../../shared/protocol.js';
 import type { Backend, Membership } from '../ports.js';
 import type { Connection, ConnRoom } from './connection.js';
 import { encode } from './replies.js';
+import { Rerun } from './rerun.js';
 import { RoomChannel } from './room-channel.js';
 
 /** The topic every node hears: rooms deleted (one notice per room, not one per member). */
@@ -50,9 +51,7 @@ export class LocalRooms {
   readonly #onUserEvent: (conn: Connection, event: UserEvent) => void;
   readonly #channels = new Map<string, RoomChannel>();
   readonly #byUser = new Map<string, { conns: Set<Connection>; listener: (payload: string) => void }>();
-  #resync: Promise<void> | undefined;
-  #resyncAgain = false;
-  #resyncPending = false;
+  readonly #resync = new Rerun(() => this.#resyncOnce());
 
   constructor(
     backend: Backend,
@@ -218,43 +217,47 @@ export class LocalRooms {
   /**
    * Presence notices may have been lost (the bus was away): each room's connections are told how
    * the store's online list differs from what they were told. One at a time; a call during one
-   * runs again after it (the bus may have been lost again meanwhile). Never rejects: if the store
-   * is unreachable it is left pending for serviceBack().
+   * runs again after it (the bus may have been lost again meanwhile). Never rejects: a resync that
+   * could not read the store runs again on a bounded backoff and when the service is back
+   * (rerun.ts), until close().
    */
   resyncPresence(): Promise<void> {
-    if (this.#resync) {
-      this.#resyncAgain = true;
-      return this.#resync;
-    }
-    this.#resync = (async () => {
-      do {
-        this.#resyncAgain = false;
-        const results = await Promise.allSettled(
-          [...this.#channels.values()].map(async (channel) => {
-            channel.resyncing();
-            try {
-              const online = await this.#backend.presence.online(channel.room);
-              // Dropped while the list was read: its record is gone with it, and a new channel of
-              // the room (same topic) hears notices this one did not, so what it would tell is stale.
-              if (this.#channels.get(channel.room) === channel) channel.resync(online);
-              else channel.resyncFailed();
-            } catch (err) {
-              channel.resyncFailed();
-              throw err;
-            }
-          }),
-        );
-        this.#resyncPending = results.some((r) => r.status === 'rejected');
-      } while (this.#resyncAgain);
-    })().finally(() => {
-      this.#resync = undefined;
-    });
-    return this.#resync;
+    return this.#resync.request();
+  }
+
+  /** One resync of every open channel; false if some channel's list could not be read. */
+  async #resyncOnce(): Promise<boolean> {
+    const results = await Promise.allSettled(
+      [...this.#channels.values()].map(async (channel) => {
+        channel.resyncing();
+        try {
+          const online = await this.#backend.presence.online(channel.room);
+          // Dropped while the list was read: its record is gone with it, and a new channel of
+          // the room (same topic) hears notices this one did not, so what it would tell is stale.
+          if (this.#channels.get(channel.room) === channel) channel.resync(online);
+          else channel.resyncFailed();
+        } catch (err) {
+          channel.resyncFailed();
+          throw err;
+        }
+      }),
+    );
+    return results.every((r) => r.status === 'fulfilled');
   }
 
   /** The store is reachable again: a resync that could not read it runs now. */
   serviceBack(): void {
-    if (this.#resyncPending) void this.resyncPresence();
+    this.#resync.serviceBack();
+  }
+
+  /** The hub is closing: no resync is retried after this. */
+  close(): void {
+    this.#resync.close();
+  }
+
+  /** A failed resync waits for its retry timer (tests). */
+  get resyncRetryScheduled(): boolean {
+    return this.#resync.retryScheduled;
   }
 
   /** Open channels (tests, /_stats). */

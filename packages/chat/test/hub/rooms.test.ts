@@ -411,23 +411,32 @@ describe('a deleted room with many members', () => {
   });
 });
 
+/**
+ * LocalRooms on a fake backend whose room online list is `online()`; what it publishes (the
+ * payloads) is collected in `published`.
+ */
+function localRoomsReading(online: () => Promise<string[]>) {
+  const backend = {
+    bus: new MemoryBus(),
+    events: { open: async () => 0, close: () => {} },
+    presence: { add: async () => false, remove: async () => false, online },
+  } as unknown as Backend;
+  const published: string[] = [];
+  const rooms = new LocalRooms(
+    backend,
+    (_topic, payload) => published.push(payload),
+    () => {},
+  );
+  return { rooms, published };
+}
+
 describe('presence resync (LocalRooms.resyncPresence)', () => {
   it('a channel dropped while its online list is read tells nothing: a new channel of the room has the topic', async () => {
     let release!: (online: string[]) => void;
     const read = new Promise<string[]>((resolve) => {
       release = resolve;
     });
-    const backend = {
-      bus: new MemoryBus(),
-      events: { open: async () => 0, close: () => {} },
-      presence: { add: async () => false, remove: async () => false, online: () => read },
-    } as unknown as Backend;
-    const published: string[] = [];
-    const rooms = new LocalRooms(
-      backend,
-      (_topic, payload) => published.push(payload),
-      () => {},
-    );
+    const { rooms, published } = localRoomsReading(() => read);
     const conn = (user: string) => ({ user, id: user, rooms: new Map() }) as unknown as Connection;
     const alice = conn('alice');
     const old = await rooms.enter(alice, 'general');
@@ -452,24 +461,10 @@ describe('presence resync that could not read the store (fake setTimeout)', () =
   /** LocalRooms on a fake backend whose online list fails `failures` times, then says bob. */
   async function roomsFailingReads(failures: number) {
     let reads = 0;
-    const backend = {
-      bus: new MemoryBus(),
-      events: { open: async () => 0, close: () => {} },
-      presence: {
-        add: async () => false,
-        remove: async () => false,
-        online: async () => {
-          if (reads++ < failures) throw new Error('READONLY'); // one command refused: no outage
-          return ['bob'];
-        },
-      },
-    } as unknown as Backend;
-    const published: string[] = [];
-    const rooms = new LocalRooms(
-      backend,
-      (_topic, payload) => published.push(payload),
-      () => {},
-    );
+    const { rooms, published } = localRoomsReading(async () => {
+      if (reads++ < failures) throw new Error('READONLY'); // one command refused: no outage
+      return ['bob'];
+    });
     const cr = await rooms.enter(
       { user: 'alice', id: 'alice', rooms: new Map() } as unknown as Connection,
       'general',

@@ -67,15 +67,21 @@ describe('riptide connect in a terminal', () => {
   });
 });
 
+/** `riptide listen` under a pty with one client connected; `closed` is that client's close. */
+async function listenWithOneClient() {
+  const cli = underPty(['listen', '--port', '0']);
+  const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
+  const ws = new WebSocket(url);
+  const closed = new Promise<[number, string]>((resolve) =>
+    ws.on('close', (code, reason) => resolve([code, reason.toString()])),
+  );
+  await cli.waitFor(/\[1\] connected from/);
+  return { cli, closed };
+}
+
 describe('riptide listen in a terminal', () => {
   it('Ctrl-D (end of input) stops the server as Ctrl-C does: clients closed with 1001, exit 0', async () => {
-    const cli = underPty(['listen', '--port', '0']);
-    const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
-    const ws = new WebSocket(url);
-    const closed = new Promise<[number, string]>((resolve) =>
-      ws.on('close', (code, reason) => resolve([code, reason.toString()])),
-    );
-    await cli.waitFor(/\[1\] connected from/);
+    const { cli, closed } = await listenWithOneClient();
     cli.write('\x04'); // Ctrl-D at an empty prompt, as the terminal delivers it in raw mode
     expect(await closed).toEqual([1001, 'server shutting down']);
     expect((await cli.exited).code).toBe(0);
@@ -84,13 +90,7 @@ describe('riptide listen in a terminal', () => {
   it('a hang-up (the terminal goes away, as when ssh drops) closes the clients with 1001', async () => {
     // Regression: the hang-up killed the server (no close frame: 1006); then, handled, the writes
     // to the gone terminal failed with EIO, and Node's own terminal reset at exit aborted.
-    const cli = underPty(['listen', '--port', '0']);
-    const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
-    const ws = new WebSocket(url);
-    const closed = new Promise<[number, string]>((resolve) =>
-      ws.on('close', (code, reason) => resolve([code, reason.toString()])),
-    );
-    await cli.waitFor(/\[1\] connected from/);
+    const { cli, closed } = await listenWithOneClient();
     cli.signal('SIGKILL'); // `script` dies, its pty master closes: the kernel hangs the terminal up
     expect(await closed).toEqual([1001, 'server shutting down']);
   });

@@ -4,7 +4,9 @@
  * with no client in a room hears none of its notices. Pub/sub is at most once: a notice published
  * while Redis is unreachable, or while this node's subscriber connection is away, is lost (the hub
  * reconciles memberships when the service is back, and presence when the subscription is: see
- * onResubscribed). ioredis resubscribes the channels itself after a reconnect.
+ * onResubscribed). ioredis resubscribes the channels itself after a reconnect. A PUBLISH that
+ * fails (this node's command connection is away) is handed to `onPublishFailed`: no other node
+ * noticed anything, so the node that published is the one to tell it again (presence.ts, retell).
  *
  *   sub: close ... reconnect ─ 'ready' ─ SUBSCRIBE every topic ─ PING ─ pong ─► onResubscribed
  *
@@ -26,9 +28,16 @@ export class RedisBus implements NoticeBus {
   readonly #head: string;
   readonly #topics = new Map<string, Set<Listener>>();
   readonly #resubscribed: (() => void)[] = [];
+  readonly #publishFailed: (topic: string, payload: string) => void;
 
-  constructor(cmd: Redis, sub: Redis, keys: RedisKeys) {
+  constructor(
+    cmd: Redis,
+    sub: Redis,
+    keys: RedisKeys,
+    onPublishFailed: (topic: string, payload: string) => void = () => {},
+  ) {
     this.#cmd = cmd;
+    this.#publishFailed = onPublishFailed;
     this.#sub = sub;
     this.#head = `${keys.prefix}topic:`;
     sub.on('message', (channel: string, payload: string) => {
@@ -75,9 +84,15 @@ export class RedisBus implements NoticeBus {
     this.#sub.unsubscribe(this.#head + topic).catch(() => {});
   }
 
+  /** The Redis channel of a topic (a script that PUBLISHes itself: presence.ts, ANNOUNCE). */
+  channel(topic: string): string {
+    return this.#head + topic;
+  }
+
   publish(topic: string, payload: string): void {
-    this.#cmd.publish(this.#head + topic, payload).catch(() => {
+    this.#cmd.publish(this.channel(topic), payload).catch(() => {
       this.stats.publishFailures++;
+      this.#publishFailed(topic, payload);
     });
   }
 }

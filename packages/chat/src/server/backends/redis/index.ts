@@ -36,6 +36,9 @@ export interface RedisBackendOptions {
   maxAttachmentBytes?: number;
 }
 
+/** A presence notice as the hub and presence.ts write it (room-channel.ts reads it the same way). */
+const PRESENCE_NOTICE = /^\{"v":\d+,"type":"presence"/;
+
 const KNOWN = new Set([
   'url',
   'prefix',
@@ -69,16 +72,24 @@ export async function createRedisBackend(
     log,
     ...(options.streamRetention !== undefined ? { streamRetention: options.streamRetention } : {}),
   });
-  const bus = new RedisBus(redis.cmd, redis.sub, keys);
+  const notice = (room: string, user: string, online: boolean) =>
+    JSON.stringify({ v: PROTOCOL_VERSION, type: 'presence', room, user, online });
+  // A presence notice whose PUBLISH failed is told again, as it is by then, once Redis is back
+  // (presence.ts, retell): no other node would ever learn of it otherwise.
+  const bus = new RedisBus(redis.cmd, redis.sub, keys, (topic, payload) => {
+    if (!topic.startsWith('room:') || !PRESENCE_NOTICE.test(payload)) return;
+    const { room, user } = JSON.parse(payload) as { room: string; user: string };
+    presence.retell(room, user);
+  });
   const presence = new RedisPresence(redis.cmd, keys, {
     ...(options.presenceTtlMs !== undefined ? { ttlMs: options.presenceTtlMs } : {}),
     // A dead node's user expired, or a user re-added after an outage: tell the room.
-    onChange: (room, user, online) =>
-      bus.publish(
-        `room:${room}`,
-        JSON.stringify({ v: PROTOCOL_VERSION, type: 'presence', room, user, online }),
-      ),
+    onChange: (room, user, online) => bus.publish(`room:${room}`, notice(room, user, online)),
+    notice: { channel: (room) => bus.channel(`room:${room}`), payload: notice },
     log,
+  });
+  redis.onChange((available) => {
+    if (available) void presence.retellPending();
   });
   const throttle = new RedisThrottle(
     redis.cmd,

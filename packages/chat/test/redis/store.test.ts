@@ -967,6 +967,60 @@ describe('RedisThrottle', () => {
   });
 });
 
+/**
+ * Drops the one backend's command connection (as a network blip would); `raw`'s own is spared. The
+ * other tests' backends are closed after each test, so the test's backend is the only other one.
+ */
+async function killCommandConnection(raw: Awaited<ReturnType<typeof connect>>): Promise<void> {
+  const mine = String(await raw.cmd.client('ID'));
+  const list = String(await raw.cmd.client('LIST'));
+  const victims = list
+    .split('\n')
+    .filter((line) => line.includes(' name=chat-cmd ') && !line.startsWith(`id=${mine} `))
+    .map((line) => /^id=(\d+) /.exec(line)?.[1]);
+  expect(victims).toHaveLength(1);
+  await raw.cmd.client('KILL', 'ID', String(victims[0]));
+}
+
+describe('RedisBus', () => {
+  it('publishes again, in order, the membership notices whose PUBLISH failed, once Redis is back; not a read marker', async () => {
+    // Regression: a `left` lost this way left the removed user's connections on the other nodes in
+    // the room (live events and all) until their own node lost Redis and reconciled.
+    const a = await backend(sharedServer().url, { prefix: 'kept:' });
+    const raw = await connect(sharedServer().url);
+    try {
+      const heard: unknown[] = [];
+      raw.sub.on('message', (channel: string, payload: string) => heard.push([channel, JSON.parse(payload)]));
+      await raw.sub.subscribe('kept:topic:user:bob', 'kept:topic:rooms');
+      const left = { op: 'left', room: 'plans', reason: 'removed' };
+      const deleted = { op: 'left', room: 'old', reason: 'deleted' };
+      const down = new Promise<void>((resolve) =>
+        a.onServiceChange((available) => {
+          if (available) return;
+          a.bus.publish('user:bob', JSON.stringify({ op: 'read', room: 'plans', seq: 3, from: 'x-1' }));
+          a.bus.publish('user:bob', JSON.stringify(left));
+          a.bus.publish('rooms', JSON.stringify(deleted));
+          resolve();
+        }),
+      );
+      await killCommandConnection(raw);
+      await down;
+      await waitUntil('the notices published again', () => heard.length >= 2, 10_000);
+      // Barrier: a notice published now comes after anything published again before it.
+      a.bus.publish('user:bob', JSON.stringify({ op: 'joined', room: 'barrier' }));
+      await waitUntil('the barrier', () => heard.length >= 3, 10_000);
+      expect(heard).toEqual([
+        ['kept:topic:user:bob', left],
+        ['kept:topic:rooms', deleted],
+        ['kept:topic:user:bob', { op: 'joined', room: 'barrier' }],
+      ]);
+      expect((a.bus as unknown as { kept: number }).kept).toBe(0);
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
 describe('RedisPresence', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -1067,14 +1121,7 @@ describe('RedisPresence', () => {
           void raw.cmd.zrem('retell:room:{r}:presence', 'ann').then(() => resolve());
         }),
       );
-      const mine = String(await raw.cmd.client('ID'));
-      const list = String(await raw.cmd.client('LIST'));
-      const victims = list
-        .split('\n')
-        .filter((line) => line.includes(' name=chat-cmd ') && !line.startsWith(`id=${mine} `))
-        .map((line) => /^id=(\d+) /.exec(line)?.[1]);
-      expect(victims).toHaveLength(1); // a's: the other tests' backends are closed
-      await raw.cmd.client('KILL', 'ID', String(victims[0]));
+      await killCommandConnection(raw);
       await down;
       // Back (ioredis reconnects by itself): a tells the room ann's presence as Redis has it now.
       await waitUntil('ann told again', () => heard.length > 0, 10_000);

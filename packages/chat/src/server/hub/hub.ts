@@ -22,9 +22,12 @@
  *   room deleted, a room they were removed from and a room that never was answer alike. The reads
  *   of the log are asked of the store too: history after its page is read, sync before its replay,
  *   members and search with their read. What still reaches such a connection until the news does
- *   is the live stream it is subscribed to (events and notices of the room: on Redis the events
- *   come from the room's stream and the removal's notice over pub/sub, two connections with no
- *   order between them), and the events committed while a sync's replay runs.
+ *   (the remover's PUBLISH, this node's subscriber, the connection's queued requests, then one
+ *   isMember) is the live stream it is subscribed to: the room's events and notices. On Redis the
+ *   events come from the room's stream (the reader's connection) and the removal's notice over
+ *   pub/sub (the subscriber's), with no order between them, so an event committed after the
+ *   removal may come first. So may, within a round trip, the events committed while a sync's
+ *   replay or a search runs.
  * - Room membership requests live in membership.ts; who is in which room on this node, in
  *   local-rooms.ts. The clock is injected: every timestamp and every limit uses `clock.now()`.
  */

@@ -38,6 +38,11 @@ export interface RedisBackendOptions {
 
 /** A presence notice as the hub and presence.ts write it (room-channel.ts reads it the same way). */
 const PRESENCE_NOTICE = /^\{"v":\d+,"type":"presence"/;
+/**
+ * A read marker moved (hub/local-rooms.ts, UserEvent), as JSON.stringify writes it. (`rooms`, below,
+ * is local-rooms.ts's ROOMS_TOPIC: a backend does not import the hub.)
+ */
+const READ_EVENT = /^\{"op":"read"/;
 
 const KNOWN = new Set([
   'url',
@@ -74,12 +79,18 @@ export async function createRedisBackend(
   });
   const notice = (room: string, user: string, online: boolean) =>
     JSON.stringify({ v: PROTOCOL_VERSION, type: 'presence', room, user, online });
-  // A presence notice whose PUBLISH failed is told again, as it is by then, once Redis is back
-  // (presence.ts, retell): no other node would ever learn of it otherwise.
+  // A notice whose PUBLISH failed was heard by no node, and none would learn of it otherwise (each
+  // resyncs only when its own subscriber comes back). Once Redis is back, a presence notice is told
+  // again as it is by then (presence.ts, retell), and a membership change, a deleted room or a
+  // sign-out is published again as it was: their listeners check the store before acting
+  // (membership.ts onUserEvent, Hub), so one heard late does nothing wrong. The rest are not: a
+  // `read` heard late could move a badge back, a room's `member` notice say what no longer holds.
   const bus = new RedisBus(redis.cmd, redis.sub, keys, (topic, payload) => {
-    if (!topic.startsWith('room:') || !PRESENCE_NOTICE.test(payload)) return;
-    const { room, user } = JSON.parse(payload) as { room: string; user: string };
-    presence.retell(room, user);
+    if (topic.startsWith('room:') && PRESENCE_NOTICE.test(payload)) {
+      const { room, user } = JSON.parse(payload) as { room: string; user: string };
+      presence.retell(room, user);
+    } else if (topic === 'rooms' || (topic.startsWith('user:') && !READ_EVENT.test(payload)))
+      bus.keep(topic, payload);
   });
   const presence = new RedisPresence(redis.cmd, keys, {
     ...(options.presenceTtlMs !== undefined ? { ttlMs: options.presenceTtlMs } : {}),
@@ -89,7 +100,9 @@ export async function createRedisBackend(
     log,
   });
   redis.onChange((available) => {
-    if (available) void presence.retellPending();
+    if (!available) return;
+    void presence.retellPending();
+    bus.publishKept();
   });
   const throttle = new RedisThrottle(
     redis.cmd,

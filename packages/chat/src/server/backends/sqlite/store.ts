@@ -278,6 +278,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       insert: db.prepare(
         'INSERT INTO events (room, seq, kind, user, client_id, text, ts, target, reply_to, mentions, react_on, attachments, send_digest) VALUES (@room, @seq, @kind, @user, @clientId, @text, @ts, @target, @replyTo, @mentions, @reactOn, @attachments, @sendDigest)',
       ),
+      bindFile: db.prepare('UPDATE attachments SET seq = ? WHERE id = ? AND room = ?'),
       // ---- replies, mentions, reactions ----
       reactionsOf: db.prepare('SELECT emoji, user FROM reactions WHERE room = ? AND target = ?'),
       reactionsIn: db.prepare(
@@ -447,7 +448,13 @@ export class SqliteStore implements AccountStore, RoomStore {
           attachments: row.attachments,
           sendDigest: input.type === 'message' ? sendDigest(input) : null,
         });
-        if (input.type === 'message') recordMentions(input.room, row.seq, input.user, input.mentions);
+        if (input.type === 'message') {
+          recordMentions(input.room, row.seq, input.user, input.mentions);
+          // Its files are bound in its own commit, not by the hub's bind after it: a bind that
+          // failed (disk full, database locked) or never ran (killed after the commit) would
+          // leave them unbound, and the sweep of unused uploads would take a stored message's files.
+          for (const file of input.attachments ?? []) s.bindFile.run(row.seq, file.id, input.room);
+        }
         if (input.type === 'edit') {
           s.applyEdit.run(input.text, input.ts, input.room, input.target);
           s.setMentions.run(row.mentions, input.room, input.target);

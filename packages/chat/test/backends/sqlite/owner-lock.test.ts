@@ -31,6 +31,18 @@ describe('OwnerLock', () => {
     OwnerLock.acquire(path).release();
   });
 
+  it('says which lock file it cannot create (a read-only folder), not "unable to open database file"', () => {
+    const path = tempDatabasePath('missing/chat.db'); // its folder does not exist
+    let message = '';
+    try {
+      OwnerLock.acquire(path);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message.startsWith(`cannot create its lock ${path}-lock (`)).toBe(true);
+    expect(message.endsWith('); the folder must be writable')).toBe(true);
+  });
+
   it('leaves no journal beside the lock', () => {
     const path = tempDatabasePath();
     const lock = OwnerLock.acquire(path);

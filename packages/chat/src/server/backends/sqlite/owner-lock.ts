@@ -38,7 +38,16 @@ export class OwnerLock {
   /** Takes the lock of the database at `databasePath`, or throws DatabaseInUseError at once. */
   static acquire(databasePath: string): OwnerLock {
     const lockPath = `${databasePath}-lock`;
-    const db = new Database(lockPath);
+    let db: Database.Database;
+    try {
+      db = new Database(lockPath);
+    } catch (err) {
+      // A read-only folder or file system: say which file, not SQLite's "unable to open database file".
+      const code = (err as { code?: string }).code ?? (err as Error).message;
+      throw new Error(`cannot create its lock ${lockPath} (${code}); the folder must be writable`, {
+        cause: err,
+      });
+    }
     try {
       // No waiting: a lock held now is held by a running server.
       db.pragma('busy_timeout = 0');

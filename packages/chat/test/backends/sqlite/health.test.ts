@@ -12,7 +12,7 @@ import { SqliteSearch } from '../../../src/server/backends/sqlite/search.js';
 import type { SqliteStore } from '../../../src/server/backends/sqlite/store.js';
 import { UnavailableError } from '../../../src/server/ports.js';
 import { parseQuery, type SearchTerm } from '../../../src/server/search/terms.js';
-import { cleanup, startTestServer, TestClient } from '../../helpers.js';
+import { cleanup, register, startTestServer, TestClient } from '../../helpers.js';
 import { asMembers } from '../members.js';
 import { closeSqliteStores, openSqliteStore, tempDatabasePath } from './helpers.js';
 
@@ -163,7 +163,8 @@ describe('SqliteHealth', () => {
 describe('SQLite outage through the server', () => {
   it('a send while the disk is full: unavailable to the sender, service to all, then the resend is stored once', async () => {
     const server = await startTestServer();
-    const alice = await TestClient.user(server.origin, 'alice');
+    const cookie = await register(server.origin, 'alice');
+    const { client: alice } = await TestClient.join(server.origin, cookie);
     const bob = await TestClient.user(server.origin, 'bob');
     const db = (server.backend.rooms as unknown as SqliteStore).database;
     fill(db);
@@ -180,6 +181,18 @@ describe('SQLite outage through the server', () => {
     expect(server.backend.available).toBe(false);
     // The connection stays open and answers.
     await alice.barrier();
+    // An upload meanwhile: 503 with the reason, which the page shows with its Retry.
+    const upload = await fetch(`${server.origin}/api/attachments?room=general&name=a.bin`, {
+      method: 'POST',
+      headers: { cookie, origin: server.origin, 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(8192, 1),
+    });
+    expect(upload.status).toBe(503);
+    expect(upload.headers.get('retry-after')).toBe('1');
+    expect(await upload.json()).toEqual({
+      error: 'unavailable',
+      message: 'chat storage (SQLite) is unavailable: database or disk is full (SQLITE_FULL)',
+    });
 
     db.pragma('max_page_count = 1073741823');
     // The server's own probe (every second) finds the space: no restart.

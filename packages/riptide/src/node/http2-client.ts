@@ -74,6 +74,8 @@ interface PoolEntry {
   session: ClientHttp2Session | null;
   /** The connection being made, until the outcome is known: destroyed if every waiter leaves. */
   socket: Duplex | null;
+  /** Every waiter left before the outcome: a socket that comes later is destroyed at once. */
+  abandoned: boolean;
 }
 
 const pool = new Map<string, PoolEntry>();
@@ -255,6 +257,7 @@ function release(entry: PoolEntry): void {
   if (pool.get(entry.key) === entry) pool.delete(entry.key);
   const session = entry.session;
   if (entry.outcome === null) {
+    entry.abandoned = true;
     // Nobody waits for this connection any more (they all closed or timed out): a server that
     // never finishes the TLS handshake or never sends its SETTINGS must not keep it open.
     session?.destroy();
@@ -263,7 +266,15 @@ function release(entry: PoolEntry): void {
 }
 
 function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
-  const entry: PoolEntry = { key, outcome: null, waiters: [], users: 0, session: null, socket: null };
+  const entry: PoolEntry = {
+    key,
+    outcome: null,
+    waiters: [],
+    users: 0,
+    session: null,
+    socket: null,
+    abandoned: false,
+  };
   const opts = resolved.opts;
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const secure = url.protocol === 'wss:';
@@ -297,6 +308,11 @@ function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
         return;
       }
       if (socket === undefined) return;
+      if (entry.abandoned) {
+        // createConnection called back after every WebSocket waiting for it left.
+        socket.destroy();
+        return;
+      }
       entry.socket = socket;
       startSession(
         entry,

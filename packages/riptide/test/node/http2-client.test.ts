@@ -302,6 +302,26 @@ describe('with createConnection: called as over HTTP/1.1', () => {
     expect(error.message).toBe('no route');
     expect((await closed)[0]).toBe(1006);
   });
+
+  it('a socket called back after the WebSocket was closed is destroyed, not left holding a session', async () => {
+    const s = await start();
+    let callBack: (() => net.Socket) | undefined;
+    const ws = new WebSocket(s.url, {
+      http2: true,
+      createConnection: ((_options: unknown, done: (e: Error | null, socket?: net.Socket) => void) => {
+        callBack = () => {
+          const socket = net.connect(s.port, '127.0.0.1');
+          done(null, socket);
+          return socket;
+        };
+      }) as never,
+    });
+    ws.close();
+    expect((await once<[number]>(ws, 'close'))[0]).toBe(1006);
+    const socket = callBack!();
+    await once(socket, 'close');
+    expect(s.sessions.size).toBe(0);
+  });
 });
 
 describe('http2Session: the caller owns the session', () => {

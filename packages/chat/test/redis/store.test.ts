@@ -967,6 +967,60 @@ describe('RedisThrottle', () => {
   });
 });
 
+/**
+ * Drops the one backend's command connection (as a network blip would); `raw`'s own is spared. The
+ * other tests' backends are closed after each test, so the test's backend is the only other one.
+ */
+async function killCommandConnection(raw: Awaited<ReturnType<typeof connect>>): Promise<void> {
+  const mine = String(await raw.cmd.client('ID'));
+  const list = String(await raw.cmd.client('LIST'));
+  const victims = list
+    .split('\n')
+    .filter((line) => line.includes(' name=chat-cmd ') && !line.startsWith(`id=${mine} `))
+    .map((line) => /^id=(\d+) /.exec(line)?.[1]);
+  expect(victims).toHaveLength(1);
+  await raw.cmd.client('KILL', 'ID', String(victims[0]));
+}
+
+describe('RedisBus', () => {
+  it('publishes again, in order, the membership notices whose PUBLISH failed, once Redis is back; not a read marker', async () => {
+    // Regression: a `left` lost this way left the removed user's connections on the other nodes in
+    // the room (live events and all) until their own node lost Redis and reconciled.
+    const a = await backend(sharedServer().url, { prefix: 'kept:' });
+    const raw = await connect(sharedServer().url);
+    try {
+      const heard: unknown[] = [];
+      raw.sub.on('message', (channel: string, payload: string) => heard.push([channel, JSON.parse(payload)]));
+      await raw.sub.subscribe('kept:topic:user:bob', 'kept:topic:rooms');
+      const left = { op: 'left', room: 'plans', reason: 'removed' };
+      const deleted = { op: 'left', room: 'old', reason: 'deleted' };
+      const down = new Promise<void>((resolve) =>
+        a.onServiceChange((available) => {
+          if (available) return;
+          a.bus.publish('user:bob', JSON.stringify({ op: 'read', room: 'plans', seq: 3, from: 'x-1' }));
+          a.bus.publish('user:bob', JSON.stringify(left));
+          a.bus.publish('rooms', JSON.stringify(deleted));
+          resolve();
+        }),
+      );
+      await killCommandConnection(raw);
+      await down;
+      await waitUntil('the notices published again', () => heard.length >= 2, 10_000);
+      // Barrier: a notice published now comes after anything published again before it.
+      a.bus.publish('user:bob', JSON.stringify({ op: 'joined', room: 'barrier' }));
+      await waitUntil('the barrier', () => heard.length >= 3, 10_000);
+      expect(heard).toEqual([
+        ['kept:topic:user:bob', left],
+        ['kept:topic:rooms', deleted],
+        ['kept:topic:user:bob', { op: 'joined', room: 'barrier' }],
+      ]);
+      expect((a.bus as unknown as { kept: number }).kept).toBe(0);
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
 describe('RedisPresence', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -1039,5 +1093,85 @@ describe('RedisPresence', () => {
       { v: 2, type: 'presence', room: 'r', user: 'ben', online: false },
     ]);
     expect(await pa.online('r')).toEqual(['ann']);
+  });
+
+  it('tells again, as Redis has it then, a presence notice whose PUBLISH failed because the command connection dropped', async () => {
+    // Regression: the notice was lost for every node (each resyncs only when its own subscriber
+    // comes back, and no subscriber went away), so the room showed the user wrong until something
+    // else changed. The ttl is long: nothing expires by time during the test.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const a = await backend(sharedServer().url, { prefix: 'retell:', presenceTtlMs: 60_000 });
+    const pa = a.presence as RedisPresence;
+    const raw = await connect(sharedServer().url);
+    try {
+      const heard: unknown[] = [];
+      raw.sub.on('message', (_channel: string, payload: string) => heard.push(JSON.parse(payload)));
+      await raw.sub.subscribe('retell:topic:room:r'); // resolves once Redis confirmed it
+      expect(await pa.add('r', 'ann', 'a-1')).toBe(true);
+      // ann's first connection is in: the hub publishes her online, and that PUBLISH fails (the
+      // command connection has just dropped). Before it is back, she leaves again through another
+      // node (her entry removed from the room set).
+      const down = new Promise<void>((resolve) =>
+        a.onServiceChange((available) => {
+          if (available) return;
+          a.bus.publish(
+            'room:r',
+            JSON.stringify({ v: 2, type: 'presence', room: 'r', user: 'ann', online: true }),
+          );
+          void raw.cmd.zrem('retell:room:{r}:presence', 'ann').then(() => resolve());
+        }),
+      );
+      await killCommandConnection(raw);
+      await down;
+      // Back (ioredis reconnects by itself): a tells the room ann's presence as Redis has it now.
+      await waitUntil('ann told again', () => heard.length > 0, 10_000);
+      expect(heard).toEqual([{ v: 2, type: 'presence', room: 'r', user: 'ann', online: false }]);
+      expect(pa.untold).toBe(0);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('sweeps the set of a room no node has a connection in once it is past its expiry by a ttl, and announces its users offline', async () => {
+    // Regression: a room set whose remove failed stayed for good when no node had a connection in
+    // the room any more (only nodes with connections there swept it). Expiry is written into the
+    // keys (scores in the past on Redis's clock) instead of waited for.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const ttl = 60_000;
+    const a = await backend(sharedServer().url, { prefix: 'orphans:', presenceTtlMs: ttl });
+    const b = await backend(sharedServer().url, { prefix: 'orphans:', presenceTtlMs: ttl });
+    const pa = a.presence as RedisPresence;
+    const pb = b.presence as RedisPresence;
+    expect(await pb.add('gone', 'ben', 'b-1')).toBe(true);
+    expect(await pb.add('held', 'cat', 'b-2')).toBe(true);
+    pb.close(); // b stops beating, its removes never reached Redis
+    const raw = await connect(sharedServer().url);
+    try {
+      const [seconds, micros] = await raw.cmd.time();
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      // ben expired more than a ttl ago; cat expired less than a ttl ago (b may still refresh her).
+      for (const [room, user, at] of [
+        ['gone', 'ben', now - 2 * ttl],
+        ['held', 'cat', now - ttl / 2],
+      ] as const) {
+        await raw.cmd.zadd(`orphans:room:{${room}}:presence`, at, user);
+        await raw.cmd.zadd('orphans:presence-rooms', at, room);
+      }
+      const published = vi.spyOn(a.bus, 'publish');
+      await pa.beat(); // a has no connection in either room
+      expect(published.mock.calls.map(([topic, payload]) => [topic, JSON.parse(payload)])).toEqual([
+        ['room:gone', { v: 2, type: 'presence', room: 'gone', user: 'ben', online: false }],
+      ]);
+      expect(await raw.cmd.exists('orphans:room:{gone}:presence', 'orphans:room:{gone}:presence:ben')).toBe(
+        0,
+      );
+      expect(await raw.cmd.zscore('orphans:presence-rooms', 'gone')).toBeNull();
+      expect(await raw.cmd.zscore('orphans:room:{held}:presence', 'cat')).not.toBeNull();
+      // Swept once: the next beat finds nothing more to announce.
+      await pa.beat();
+      expect(published).toHaveBeenCalledTimes(1);
+    } finally {
+      await raw.close();
+    }
   });
 });

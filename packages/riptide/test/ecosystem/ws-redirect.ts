@@ -50,6 +50,16 @@ export function requireOnRiptide<T>(
   name: string,
   consumerPackages: readonly string[],
 ): { module: T; riptide: typeof import('../../src/index.js').WebSocket } {
+  redirectWsFor(consumerPackages);
+  return { module: workspaceRequire(name) as T, riptide: workspaceRequire(riptideCjsEntry) };
+}
+
+/**
+ * From now on, `require('ws')` inside each of `consumerPackages` gets riptide. For an ESM package
+ * that loads ws through `createRequire(import.meta.url)('ws')` (@nestjs/platform-ws): such a
+ * require goes through the same hook, so the package itself can be imported as usual.
+ */
+export function redirectWsFor(consumerPackages: readonly string[]): void {
   ensureBuilt();
   for (const p of consumerPackages) consumers.push(packageDir(p));
   if (!installed) {
@@ -63,5 +73,4 @@ export function requireOnRiptide<T>(
       return original.call(this, request, parent, ...rest);
     };
   }
-  return { module: workspaceRequire(name) as T, riptide: workspaceRequire(riptideCjsEntry) };
 }

@@ -19,7 +19,15 @@
  *   the writes (send, edit, delete, react) are checked again by the store, atomically with the write
  *   and after its dedup: a member removed meanwhile gets the same `not_member` (ports.ts), and so
  *   does a write to a room deleted meanwhile (the store's 'no_room'): to someone no longer in it, a
- *   room deleted, a room they were removed from and a room that never was answer alike.
+ *   room deleted, a room they were removed from and a room that never was answer alike. The reads
+ *   of the log are asked of the store too: history after its page is read, sync before its replay,
+ *   members and search with their read. What still reaches such a connection until the news does
+ *   (the remover's PUBLISH, this node's subscriber, the connection's queued requests, then one
+ *   isMember) is the live stream it is subscribed to: the room's events and notices. On Redis the
+ *   events come from the room's stream (the reader's connection) and the removal's notice over
+ *   pub/sub (the subscriber's), with no order between them, so an event committed after the
+ *   removal may come first. So may, within a round trip, the events committed while a sync's
+ *   replay or a search runs.
  * - Room membership requests live in membership.ts; who is in which room on this node, in
  *   local-rooms.ts. The clock is injected: every timestamp and every limit uses `clock.now()`.
  */
@@ -397,6 +405,8 @@ export class Hub {
         if (msg.after !== undefined) return this.#historyWindow(conn, msg.room, msg.after, 0, page, ref);
         const { head, tag } = await this.#head(msg.room);
         const rows = await rooms.messagesBefore(msg.room, msg.before ?? head + 1, page + 1);
+        if (!(await this.#stillMember(conn, msg.room)))
+          return void fail('not_member', `you are not in room ${msg.room}`);
         const messages = rows.slice(0, page).reverse();
         const history: ServerMessage = {
           v,
@@ -412,6 +422,9 @@ export class Hub {
       case 'sync': {
         const cr = conn.rooms.get(msg.room);
         if (!cr) return;
+        // The replay reads the store's log: asked of the store first, as history is (see there).
+        if (!(await rooms.isMember(user, msg.room)))
+          return void fail('not_member', `you are not in room ${msg.room}`);
         leaveLive(conn, cr);
         return this.#resume(conn, msg.room, msg.after, msg.tag, ref);
       }
@@ -568,6 +581,8 @@ export class Hub {
     const { head, tag } = await this.#head(room);
     const older = await rooms.messagesBefore(room, anchor + 1, olderWanted + 1);
     const newer = (await rooms.messagesAfter(room, anchor, newerWanted + 1)).filter((m) => m.seq <= head);
+    if (!(await this.#stillMember(conn, room)))
+      return void conn.write(errorMessage('not_member', `you are not in room ${room}`, { ref }));
     const history: ServerMessage = {
       v: PROTOCOL_VERSION,
       type: 'history',
@@ -579,6 +594,16 @@ export class Hub {
     };
     if (tag !== null) history.tag = tag;
     reply(conn, ref, history);
+  }
+
+  /**
+   * Asked after a history page is read, not before: `conn.rooms` hears of a removal made through
+   * another node only when its notice arrives, so the store has the last word (as for writes), and
+   * asked last it answers for every message of the page: each was committed before the user was
+   * seen still in the room, and a member may read the whole log. One SISMEMBER on Redis.
+   */
+  #stillMember(conn: Connection, room: string): Promise<boolean> {
+    return this.#backend.rooms.isMember(conn.user, room);
   }
 
   /** The room's head, with the tag of the event at it where the store tags events (history). */

@@ -4,7 +4,11 @@
  * with no client in a room hears none of its notices. Pub/sub is at most once: a notice published
  * while Redis is unreachable, or while this node's subscriber connection is away, is lost (the hub
  * reconciles memberships when the service is back, and presence when the subscription is: see
- * onResubscribed). ioredis resubscribes the channels itself after a reconnect.
+ * onResubscribed). ioredis resubscribes the channels itself after a reconnect. A PUBLISH that
+ * fails (this node's command connection is away) is handed to `onPublishFailed`: no other node
+ * noticed anything, so the node that published is the one to tell it again (presence.ts, retell;
+ * or `keep` here, and `publishKept` once Redis is back, for a notice that may be heard late, in
+ * its order: those whose listeners check the store before acting on them).
  *
  *   sub: close ... reconnect ─ 'ready' ─ SUBSCRIBE every topic ─ PING ─ pong ─► onResubscribed
  *
@@ -19,6 +23,9 @@ import type { RedisKeys } from './keys.js';
 
 type Listener = (payload: string) => void;
 
+/** Most failed notices kept to publish again (`keep`); past it the oldest are dropped. */
+const MAX_KEPT = 10_000;
+
 export class RedisBus implements NoticeBus {
   readonly stats = { topicMessagesReceived: {} as Record<string, number>, publishFailures: 0 };
   readonly #cmd: Redis;
@@ -26,9 +33,17 @@ export class RedisBus implements NoticeBus {
   readonly #head: string;
   readonly #topics = new Map<string, Set<Listener>>();
   readonly #resubscribed: (() => void)[] = [];
+  readonly #publishFailed: (topic: string, payload: string) => void;
+  #kept: [topic: string, payload: string][] = [];
 
-  constructor(cmd: Redis, sub: Redis, keys: RedisKeys) {
+  constructor(
+    cmd: Redis,
+    sub: Redis,
+    keys: RedisKeys,
+    onPublishFailed: (topic: string, payload: string) => void = () => {},
+  ) {
     this.#cmd = cmd;
+    this.#publishFailed = onPublishFailed;
     this.#sub = sub;
     this.#head = `${keys.prefix}topic:`;
     sub.on('message', (channel: string, payload: string) => {
@@ -75,9 +90,33 @@ export class RedisBus implements NoticeBus {
     this.#sub.unsubscribe(this.#head + topic).catch(() => {});
   }
 
+  /** Publishes `payload` again, after the others kept, at the next publishKept (Redis is back). */
+  keep(topic: string, payload: string): void {
+    this.#kept.push([topic, payload]);
+    if (this.#kept.length > MAX_KEPT) this.#kept.shift();
+  }
+
+  /** Notices kept to publish again (tests, /_stats). */
+  get kept(): number {
+    return this.#kept.length;
+  }
+
+  /** Publishes the kept notices, in order; one that fails again goes through onPublishFailed. */
+  publishKept(): void {
+    const kept = this.#kept;
+    this.#kept = [];
+    for (const [topic, payload] of kept) this.publish(topic, payload);
+  }
+
+  /** The Redis channel of a topic (a script that PUBLISHes itself: presence.ts, ANNOUNCE). */
+  channel(topic: string): string {
+    return this.#head + topic;
+  }
+
   publish(topic: string, payload: string): void {
-    this.#cmd.publish(this.#head + topic, payload).catch(() => {
+    this.#cmd.publish(this.channel(topic), payload).catch(() => {
       this.stats.publishFailures++;
+      this.#publishFailed(topic, payload);
     });
   }
 }

@@ -36,6 +36,14 @@ export interface RedisBackendOptions {
   maxAttachmentBytes?: number;
 }
 
+/** A presence notice as the hub and presence.ts write it (room-channel.ts reads it the same way). */
+const PRESENCE_NOTICE = /^\{"v":\d+,"type":"presence"/;
+/**
+ * A read marker moved (hub/local-rooms.ts, UserEvent), as JSON.stringify writes it. (`rooms`, below,
+ * is local-rooms.ts's ROOMS_TOPIC: a backend does not import the hub.)
+ */
+const READ_EVENT = /^\{"op":"read"/;
+
 const KNOWN = new Set([
   'url',
   'prefix',
@@ -69,16 +77,32 @@ export async function createRedisBackend(
     log,
     ...(options.streamRetention !== undefined ? { streamRetention: options.streamRetention } : {}),
   });
-  const bus = new RedisBus(redis.cmd, redis.sub, keys);
+  const notice = (room: string, user: string, online: boolean) =>
+    JSON.stringify({ v: PROTOCOL_VERSION, type: 'presence', room, user, online });
+  // A notice whose PUBLISH failed was heard by no node, and none would learn of it otherwise (each
+  // resyncs only when its own subscriber comes back). Once Redis is back, a presence notice is told
+  // again as it is by then (presence.ts, retell), and a membership change, a deleted room or a
+  // sign-out is published again as it was: their listeners check the store before acting
+  // (membership.ts onUserEvent, Hub), so one heard late does nothing wrong. The rest are not: a
+  // `read` heard late could move a badge back, a room's `member` notice say what no longer holds.
+  const bus = new RedisBus(redis.cmd, redis.sub, keys, (topic, payload) => {
+    if (topic.startsWith('room:') && PRESENCE_NOTICE.test(payload)) {
+      const { room, user } = JSON.parse(payload) as { room: string; user: string };
+      presence.retell(room, user);
+    } else if (topic === 'rooms' || (topic.startsWith('user:') && !READ_EVENT.test(payload)))
+      bus.keep(topic, payload);
+  });
   const presence = new RedisPresence(redis.cmd, keys, {
     ...(options.presenceTtlMs !== undefined ? { ttlMs: options.presenceTtlMs } : {}),
     // A dead node's user expired, or a user re-added after an outage: tell the room.
-    onChange: (room, user, online) =>
-      bus.publish(
-        `room:${room}`,
-        JSON.stringify({ v: PROTOCOL_VERSION, type: 'presence', room, user, online }),
-      ),
+    onChange: (room, user, online) => bus.publish(`room:${room}`, notice(room, user, online)),
+    notice: { channel: (room) => bus.channel(`room:${room}`), payload: notice },
     log,
+  });
+  redis.onChange((available) => {
+    if (!available) return;
+    void presence.retellPending();
+    bus.publishKept();
   });
   const throttle = new RedisThrottle(
     redis.cmd,

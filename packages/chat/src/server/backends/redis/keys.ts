@@ -37,6 +37,8 @@
  *                                leaves it alone meanwhile)
  *   room:{r}:digest:<user>:<id>  the send's digest (send-digest.ts), beside its dedup key
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
+ *   presence-rooms               zset room -> the latest expiry written to its presence set
+ *                                (presence.ts, ORPHANS)
  *   wake:<reader id>             stream, one entry: wakes an event reader (events.ts); expires
  * Keys of one room share the hash tag `{room}`; memberships span slots, so Redis Cluster is not
  * supported (one primary).
@@ -91,6 +93,10 @@ export class RedisKeys {
   }
   log(room: string): string {
     return this.room(room, 'log');
+  }
+  /** Rooms with a presence set, scored by the latest expiry written to it (presence.ts). */
+  presenceRooms(): string {
+    return `${this.prefix}presence-rooms`;
   }
   /** An event reader's private wake stream (events.ts). */
   wake(reader: string): string {

@@ -18,9 +18,20 @@
  *   users leave it only through REMOVE or a SWEEP, which announce them, and Redis drops the set
  *   when it is empty. An expiry would take away unannounced the users who left while no node could
  *   reach Redis (Redis down longer than the expiry): the clients that saw them online would keep
- *   them online for good. A set whose nodes all died stays until a node has a connection in the
- *   room again and sweeps it (one small key per such room). The users' connection sets may
- *   expire (ttl * 2): the room set's score is what a sweep reads.
+ *   them online for good. The users' connection sets may expire (ttl * 2): the room set's score is
+ *   what a sweep reads.
+ * - `presence-rooms` scores each room by the latest expiry written to its set (every ADD and
+ *   REFRESH raises it with ZADD GT), so a room scored in the past has only expired users. Each beat
+ *   also sweeps (ORPHANS) up to ORPHANS_PER_BEAT rooms scored more than a ttl in the past, whether
+ *   or not this node has a connection there: a set whose remove failed and whose nodes all left or
+ *   died is swept and its users announced offline like any other, instead of staying for good. The
+ *   extra ttl leaves the nodes that do have connections there (after Redis was away) three beats
+ *   to refresh them first, so they are not announced offline and back online.
+ * - A presence notice whose PUBLISH failed (this node's command connection dropped between the
+ *   write and the notice) is not lost: retell(room, user) keeps it, and when the command connection
+ *   is back (retellPending, and every beat until it succeeds) one script reads the user's presence
+ *   and PUBLISHes it (ANNOUNCE). Read and publish are one step on Redis, so a change made by another
+ *   node after it is published after it too: what the room hears last is the truth.
  * - All times come from Redis (TIME inside the scripts), so the nodes' clocks do not matter.
  * - remove() never fails: if Redis is unreachable the connection is forgotten locally, no longer
  *   refreshed, and expires like a dead node's.
@@ -35,6 +46,11 @@ export interface RedisPresenceOptions {
   ttlMs?: number;
   /** Called when a user comes online or goes offline in a room other than through add/remove. */
   onChange?: (room: string, user: string, online: boolean) => void;
+  /**
+   * The channel and the payload of a room's presence notice, for ANNOUNCE (retell). Default: none
+   * (retell keeps nothing).
+   */
+  notice?: { channel(room: string): string; payload(room: string, user: string, online: boolean): string };
   log?: (line: string) => void;
 }
 
@@ -43,7 +59,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
-// KEYS: 1 room set, 2 user's connection set. ARGV: 1 user, 2 conn, 3 ttl. -> 1 if first.
+// KEYS: 1 room set, 2 user's connection set, 3 presence-rooms. ARGV: 1 user, 2 conn, 3 ttl, 4 room.
+// -> 1 if first.
 const ADD = `${NOW}
 local ttl = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -51,6 +68,7 @@ local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local first = (not score) or tonumber(score) < now
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[2])
 redis.call('ZADD', KEYS[1], 'GT', now + ttl, ARGV[1])
+redis.call('ZADD', KEYS[3], 'GT', now + ttl, ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ttl * 2)
 redis.call('PERSIST', KEYS[1])
 if first then return 1 end
@@ -67,13 +85,15 @@ if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 return 1
 `;
 
-// KEYS: 1 room set, 2 user's connection set. ARGV: 1 user, 2 ttl, 3.. conns. -> 1 if re-added.
+// KEYS: 1 room set, 2 user's connection set, 3 presence-rooms. ARGV: 1 user, 2 ttl, 3 room,
+// 4.. conns. -> 1 if re-added.
 const REFRESH = `${NOW}
 local ttl = tonumber(ARGV[2])
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local back = (not score) or tonumber(score) < now
-for i = 3, #ARGV do redis.call('ZADD', KEYS[2], now + ttl, ARGV[i]) end
+for i = 4, #ARGV do redis.call('ZADD', KEYS[2], now + ttl, ARGV[i]) end
 redis.call('ZADD', KEYS[1], 'GT', now + ttl, ARGV[1])
+redis.call('ZADD', KEYS[3], 'GT', now + ttl, ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ttl * 2)
 redis.call('PERSIST', KEYS[1])
 if back then return 1 end
@@ -95,12 +115,54 @@ const ONLINE = `${NOW}
 return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 `;
 
+// KEYS: 1 presence-rooms. ARGV: 1 the room sets' key up to the room's name, 2 what follows it,
+// 3 grace (ms), 4 most rooms. -> room, user, room, user... of the users that expired.
+// A room scored more than `grace` in the past: every user in its set expired (the score is the
+// latest expiry written to it). A set that turns out to hold a later score (written without this
+// index) gets that score back in the index instead of being looked at on every beat.
+const ORPHANS = `${NOW}
+local rooms = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[3])), 'LIMIT', 0, tonumber(ARGV[4]))
+local out = {}
+for _, room in ipairs(rooms) do
+  local set = ARGV[1] .. room .. ARGV[2]
+  local gone = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. now)
+  if #gone > 0 then
+    redis.call('ZREMRANGEBYSCORE', set, '-inf', '(' .. now)
+    for _, user in ipairs(gone) do
+      redis.call('DEL', set .. ':' .. user)
+      out[#out + 1] = room
+      out[#out + 1] = user
+    end
+  end
+  local last = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
+  if #last == 0 then redis.call('ZREM', KEYS[1], room)
+  else redis.call('ZADD', KEYS[1], 'GT', last[2], room) end
+end
+return out
+`;
+
+// KEYS: 1 room set. ARGV: 1 user, 2 channel, 3 the notice if online, 4 if offline. -> 1 if online.
+const ANNOUNCE = `${NOW}
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) >= now then
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+redis.call('PUBLISH', ARGV[2], ARGV[4])
+return 0
+`;
+
+/** Rooms one beat sweeps at most for orphans (ORPHANS); the rest wait for the next beats. */
+const ORPHANS_PER_BEAT = 100;
+
 type Commands = {
   presenceAdd(...args: (string | number)[]): Promise<number>;
   presenceRemove(...args: (string | number)[]): Promise<number>;
   presenceRefresh(...args: (string | number)[]): Promise<number>;
   presenceSweep(...args: (string | number)[]): Promise<string[]>;
   presenceOnline(...args: (string | number)[]): Promise<string[]>;
+  presenceOrphans(...args: (string | number)[]): Promise<string[]>;
+  presenceAnnounce(...args: (string | number)[]): Promise<number>;
 };
 
 export class RedisPresence implements Presence {
@@ -109,6 +171,10 @@ export class RedisPresence implements Presence {
   readonly #ttl: number;
   readonly #onChange: (room: string, user: string, online: boolean) => void;
   readonly #log: (line: string) => void;
+  readonly #notice: RedisPresenceOptions['notice'];
+  /** Rooms and users whose presence notice could not be published: room -> users (retell). */
+  readonly #untold = new Map<string, Set<string>>();
+  #retelling = false;
   /** This node's connections: room -> user -> connection ids. */
   readonly #local = new Map<string, Map<string, Set<string>>>();
   readonly #timer: NodeJS.Timeout;
@@ -121,14 +187,17 @@ export class RedisPresence implements Presence {
       throw new TypeError('RedisPresence: ttlMs must be an integer of at least 300');
     this.#onChange = options.onChange ?? (() => {});
     this.#log = options.log ?? (() => {});
+    this.#notice = options.notice;
     const define = (name: string, lua: string, keys: number) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: keys, lua });
     };
-    define('presenceAdd', ADD, 2);
+    define('presenceAdd', ADD, 3);
     define('presenceRemove', REMOVE, 2);
-    define('presenceRefresh', REFRESH, 2);
+    define('presenceRefresh', REFRESH, 3);
     define('presenceSweep', SWEEP, 1);
     define('presenceOnline', ONLINE, 1);
+    define('presenceOrphans', ORPHANS, 1);
+    define('presenceAnnounce', ANNOUNCE, 1);
     this.#redis = redis as Redis & Commands;
     this.#timer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.#ttl / 3)));
     this.#timer.unref();
@@ -163,9 +232,11 @@ export class RedisPresence implements Presence {
         (await this.#redis.presenceAdd(
           this.#roomKey(room),
           this.#userKey(room, user),
+          this.#keys.presenceRooms(),
           user,
           connId,
           this.#ttl,
+          room,
         )) === 1
       );
     } catch (err) {
@@ -211,8 +282,10 @@ export class RedisPresence implements Presence {
             const back = await this.#redis.presenceRefresh(
               this.#roomKey(room),
               this.#userKey(room, user),
+              this.#keys.presenceRooms(),
               user,
               this.#ttl,
+              room,
               ...conns,
             );
             if (back === 1) this.#onChange(room, user, true);
@@ -221,10 +294,72 @@ export class RedisPresence implements Presence {
         const gone = await this.#redis.presenceSweep(this.#roomKey(room), this.#userKey(room, ''));
         for (const user of gone) this.#onChange(room, user, false);
       }
+      // A room's set key around its name (a name never holds a newline: validate.ts).
+      const [head, tail] = this.#roomKey('\n').split('\n');
+      const orphans = await this.#redis.presenceOrphans(
+        this.#keys.presenceRooms(),
+        head,
+        tail,
+        this.#ttl,
+        ORPHANS_PER_BEAT,
+      );
+      for (let i = 0; i + 1 < orphans.length; i += 2) this.#onChange(orphans[i], orphans[i + 1], false);
+      await this.retellPending();
     } catch {
       // Redis is unreachable: the next beat tries again (entries expire meanwhile, see above).
     } finally {
       this.#beating = false;
+    }
+  }
+
+  /**
+   * The presence notice of `user` in `room` could not be published (the command connection
+   * dropped): it is told again, as it is by then, once Redis answers (retellPending).
+   */
+  retell(room: string, user: string): void {
+    if (!this.#notice) return;
+    let users = this.#untold.get(room);
+    if (!users) {
+      users = new Set();
+      this.#untold.set(room, users);
+    }
+    users.add(user);
+  }
+
+  /** Users whose presence notice waits to be told again (tests, /_stats). */
+  get untold(): number {
+    let n = 0;
+    for (const users of this.#untold.values()) n += users.size;
+    return n;
+  }
+
+  /**
+   * Publishes the presence, as Redis has it now, of each user whose notice was lost (ANNOUNCE: read
+   * and PUBLISH in one step). Called when the command connection is back and by every beat; one at
+   * a time; what fails stays for the next call. Never rejects.
+   */
+  async retellPending(): Promise<void> {
+    const notice = this.#notice;
+    if (!notice || this.#retelling || this.#untold.size === 0) return;
+    this.#retelling = true;
+    try {
+      for (const [room, users] of [...this.#untold]) {
+        for (const user of [...users]) {
+          await this.#redis.presenceAnnounce(
+            this.#roomKey(room),
+            user,
+            notice.channel(room),
+            notice.payload(room, user, true),
+            notice.payload(room, user, false),
+          );
+          users.delete(user);
+        }
+        if (users.size === 0) this.#untold.delete(room);
+      }
+    } catch {
+      // Redis is unreachable again: the next beat, or its return, tries again.
+    } finally {
+      this.#retelling = false;
     }
   }
 

@@ -276,7 +276,9 @@ export class AttachmentTray {
   /** Sends a failed upload's bytes again, unless the room has a message's worth of files since. */
   #again(upload: Upload): boolean {
     if (!upload.source) return false;
-    const taken = this.#uploads.filter((u) => u.room === upload.room && u.state !== 'failed').length;
+    const taken = this.#uploads.filter(
+      (u) => u !== upload && u.room === upload.room && u.state !== 'failed',
+    ).length;
     if (taken >= MAX_ATTACHMENTS) {
       // Others were added while this one had failed: it would be one too many for the message.
       this.#fail(upload, `at most ${MAX_ATTACHMENTS} files per message`);

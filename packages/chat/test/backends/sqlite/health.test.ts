@@ -140,12 +140,11 @@ describe('SqliteHealth', () => {
     const other = new Database(store.database.name);
     try {
       other.exec('BEGIN IMMEDIATE');
-      const started = performance.now();
       const refused = await rooms
         .createSession({ token: 't1', user: 'ann', expiresAt: 9 })
         .catch((err: unknown) => err);
-      // SQLite waits the whole busy_timeout for the lock: 5 s cannot pass this bound; 250 ms is far under it.
-      expect(performance.now() - started).toBeLessThan(5000);
+      // The wait itself is SQLite's (the pragma read above pins its length); no wall-clock bound
+      // here, since a loaded machine can stretch any real wait.
       expect(refused).toBeInstanceOf(UnavailableError);
       expect(changes).toEqual([false]);
     } finally {

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'server', 'main.js');
@@ -99,6 +100,58 @@ describe('riptide-chat (npm start)', () => {
     expect((await output).trim()).toBe(
       `riptide-chat: cannot create the database folder ${join(dir, 'file', 'sub')} (ENOTDIR)`,
     );
+  });
+
+  it('refuses a second server on the same database in one line, exit 1; the first keeps serving', async () => {
+    // Two servers on one file (no Redis) would not see each other's live messages.
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const first = run(['--port', '0', '--db', db], {}, dir);
+    const url = /listening on (\S+)/.exec(await first.output)?.[1];
+    const second = run(['--port', '0', '--db', db], {}, dir);
+    // The output first: it resolves on "listening" too, so a second server that runs fails here.
+    expect((await second.output).trim()).toBe(
+      `riptide-chat: the database ${db} is in use by another chat server (its lock ${db}-lock is held); stop that one, or pass another --db`,
+    );
+    expect(await second.exit).toBe(1);
+    expect((await fetch(`${url}`)).status).toBe(200);
+    first.child.kill('SIGTERM');
+    expect(await first.exit).toBe(0);
+    // The lock went with the first: a server starts on the file again.
+    const again = run(['--port', '0', '--db', db], {}, dir);
+    expect(await again.output).toContain(`(database ${db})`);
+    again.child.kill('SIGTERM');
+    expect(await again.exit).toBe(0);
+  });
+
+  it('refuses a file that is not a database in one line naming it, exit 1, and leaves it as it was', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'notes.txt');
+    const text = 'my notes, not a database: '.repeat(40);
+    writeFileSync(db, text);
+    const { output, exit } = run(['--port', '0', '--db', db], {}, dir);
+    expect(await exit).toBe(1);
+    expect((await output).trim()).toBe(
+      `riptide-chat: cannot open the database ${db}: file is not a database (SQLITE_NOTADB)`,
+    );
+    expect(readFileSync(db, 'utf8')).toBe(text);
+  });
+
+  it('refuses a database of a newer schema in one line, exit 1, without writing to it', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const newer = new Database(db);
+    newer.exec('CREATE TABLE future (x); PRAGMA user_version = 99;');
+    newer.close();
+    const before = readFileSync(db);
+    const { output, exit } = run(['--port', '0', '--db', db], {}, dir);
+    expect(await exit).toBe(1);
+    expect((await output).trim()).toBe(
+      `riptide-chat: cannot open the database ${db}: it is schema version 99, from a newer server; this one knows up to 6 (the file is left as it is)`,
+    );
+    // Byte for byte: not even switched to WAL (the header's journal mode bytes).
+    expect(readFileSync(db)).toEqual(before);
+    expect(existsSync(`${db}-wal`)).toBe(false);
   });
 
   it('keeps usage errors as usage errors (exit 2)', async () => {

@@ -41,7 +41,8 @@ describe('docs/chat-protocol.md on SQLite', () => {
   afterAll(() => {
     // Only meaningful when every block ran (not with -t filtering one).
     if (coverage.sent.size === 0) return;
-    // service and unavailable need Redis to go away (test/redis/outage.test.ts); internal is a bug.
+    // service and unavailable need storage to go away (test/redis/outage.test.ts,
+    // test/backends/sqlite/health.test.ts); internal is a bug.
     const untested = new Set(['service', 'unavailable', 'internal']);
     expect([...CLIENT_TYPES].filter((t) => !coverage.sent.has(t))).toEqual([]);
     expect(SERVER_MESSAGE_TYPES.filter((t) => !coverage.received.has(t) && !untested.has(t))).toEqual([]);

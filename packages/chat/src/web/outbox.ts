@@ -8,7 +8,7 @@
  *   error (the user's other tabs share the server's bucket) holds the queue for `retryAfterMs`.
  *   Either way `slowedDown` is true while a message waits for the rate limit, and false again as
  *   soon as it is sent.
- * - `unavailable` (several nodes, Redis down) holds the queue until `serviceBack()`; a lost
+ * - `unavailable` (Redis down; SQLite full or locked) holds the queue until `serviceBack()`; a lost
  *   connection holds it until `connected()` (after the next welcome). The same ids are resent, so
  *   the server stores each message once.
  * - `not_ready` (sent before the hello was answered) holds it until `connected()` like a lost

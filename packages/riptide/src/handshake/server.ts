@@ -217,9 +217,11 @@ export function validateWebSocketFields(
   // that does not speak the requested version answers with "a |Sec-WebSocket-Version| header
   // field containing all versions it is willing to use". Like ws we also accept 8 (the
   // hybi-17 draft: the same framing, its origin in Sec-WebSocket-Origin).
-  // A request built in code rather than parsed may carry the number (@fastify/websocket's
-  // injectWS() does; ws reads `+value`): the numbers 13 and 8 count as those values. A header
-  // read from the wire is always a string, so this takes nothing more from the network.
+  // The value is compared as a string, exactly "13" or "8" (ws 8.23.1; 8.23.0 read `+value` and
+  // took "13.0", "0xd", "013"). A request built in code rather than parsed may carry the number
+  // (@fastify/websocket's injectWS() does): the numbers 13 and 8 count as those values, where
+  // ws 8.23.1 answers 400 (a deliberate difference, docs/node-layer.md). A header read from the
+  // wire is always a string, so this takes nothing more from the network.
   const raw: unknown = headers['sec-websocket-version'];
   const versionValue = typeof raw === 'number' ? String(raw) : single(headers['sec-websocket-version']);
   const version = versionValue === '13' ? 13 : versionValue === '8' ? 8 : 0;

@@ -242,7 +242,19 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     reqOpts.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     reqOpts.port = url.port || (secure ? 443 : 80);
   }
-  const req = (secure ? https.request : http.request)(reqOpts);
+  let req: http.ClientRequest;
+  try {
+    req = (secure ? https.request : http.request)(reqOpts);
+  } catch (err) {
+    // node:http refuses some requests synchronously (an http.Agent given for a wss: URL:
+    // ERR_INVALID_PROTOCOL; a createConnection that throws). The first request's error reaches
+    // the constructor's caller, as in ws; a redirect's request is made in a 'response' listener,
+    // where a throw would be uncaught: it fails the connection instead ('error', then 'close'),
+    // as ws 8.23.1 does.
+    if (redirect === null || redirect.count === 0) throw err;
+    ws._abortHandshake(err as Error);
+    return;
+  }
   ws._setRequest(req);
   // ws 8: the listener gets the new request before it is sent, so it can still change it.
   if (redirect !== null && redirect.count > 0) ws.emit('redirect', url.href, req);

@@ -72,6 +72,10 @@ interface PoolEntry {
   /** WebSockets waiting for or running on this entry's session. */
   users: number;
   session: ClientHttp2Session | null;
+  /** The connection being made, until the outcome is known: destroyed if every waiter leaves. */
+  socket: Duplex | null;
+  /** Every waiter left before the outcome: a socket that comes later is destroyed at once. */
+  abandoned: boolean;
 }
 
 const pool = new Map<string, PoolEntry>();
@@ -105,15 +109,21 @@ function poolKey(url: URL, opts: Resolved['opts']): string {
 /** Start the opening handshake of `ws` over HTTP/2 (called by client.ts initiateClient). */
 export function connectHttp2(ws: ClientHost, url: URL, resolved: Resolved, hs: ClientHandshake): void {
   ws._setUrl(url.href);
+  // handshakeTimeout runs from here: waiting for a connection and its SETTINGS is part of the
+  // opening handshake, as connecting is over HTTP/1.1.
+  const timeout = resolved.opts.handshakeTimeout;
+  const deadline = timeout ? Date.now() + timeout : null;
   const given = resolved.opts.http2Session;
   if (given !== undefined) {
     // Set before waiting: the answer may come synchronously (the SETTINGS are already in).
-    const waiting = { destroy() {} };
+    const timer = deadlineTimer(ws, deadline);
+    const waiting = { destroy: () => clearTimer(timer) };
     ws._setRequest(waiting);
     waitForSettings(given, (supported) => {
       if (!ws._isRequest(waiting)) return; // closed meanwhile
+      clearTimer(timer);
       ws._setRequest(null);
-      if (supported) openStream(ws, given, url, resolved, hs, null, null);
+      if (supported) openStream(ws, given, url, resolved, hs, null, null, deadline);
       else fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT'));
     });
     return;
@@ -130,7 +140,25 @@ export function connectHttp2(ws: ClientHost, url: URL, resolved: Resolved, hs: C
     hs.http1(resolved);
     return;
   }
-  connectPooled(ws, url, resolved, hs, 0);
+  connectPooled(ws, url, resolved, hs, 0, deadline);
+}
+
+/**
+ * Fails the handshake with WS_ERR_HANDSHAKE_TIMEOUT at `deadline` (a Date.now() value; null: no
+ * limit) if it is still pending; the abort cancels what it waits for (its request's destroy()).
+ */
+function deadlineTimer(ws: ClientHost, deadline: number | null): NodeJS.Timeout | null {
+  if (deadline === null) return null;
+  return setTimeout(
+    () => {
+      if (ws.readyState === 0) fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_TIMEOUT'));
+    },
+    Math.max(0, deadline - Date.now()),
+  );
+}
+
+function clearTimer(timer: NodeJS.Timeout | null): void {
+  if (timer !== null) clearTimeout(timer);
 }
 
 /** RFC 9113 8.7: a refused stream "can be safely retried"; at most this many times. */
@@ -142,6 +170,7 @@ function connectPooled(
   resolved: Resolved,
   hs: ClientHandshake,
   retries: number,
+  deadline: number | null,
 ): void {
   const key = poolKey(url, resolved.opts);
   let entry = pool.get(key);
@@ -150,12 +179,23 @@ function connectPooled(
     pool.set(key, entry);
   }
   entry.users++;
-  const waiting = { destroy() {} };
-  ws._setRequest(waiting);
   const current = entry;
-  whenSettled(entry, (outcome) => {
+  const timer = deadlineTimer(ws, deadline);
+  // close(), terminate() or the deadline while the connection is being set up: this WebSocket
+  // stops waiting at once (the last one to leave a connection still being made ends it).
+  const waiting = {
+    destroy() {
+      clearTimer(timer);
+      const i = current.waiters.indexOf(waiter);
+      if (i === -1) return;
+      current.waiters.splice(i, 1);
+      release(current);
+    },
+  };
+  ws._setRequest(waiting);
+  const waiter = (outcome: Outcome): void => {
+    clearTimer(timer);
     if (!ws._isRequest(waiting)) {
-      // closed or terminated while the connection was being set up
       if (outcome.kind === 'http1' && outcome.socket !== null) outcome.socket.destroy();
       release(current);
       return;
@@ -167,10 +207,10 @@ function connectPooled(
           ? () => {
               // Not this session again: it refuses streams (a GOAWAY crossed our request).
               if (pool.get(current.key) === current) pool.delete(current.key);
-              connectPooled(ws, url, resolved, hs, retries + 1);
+              connectPooled(ws, url, resolved, hs, retries + 1, deadline);
             }
           : null;
-      openStream(ws, outcome.session, url, resolved, hs, current, retry);
+      openStream(ws, outcome.session, url, resolved, hs, current, retry, deadline);
       return;
     }
     release(current);
@@ -184,7 +224,8 @@ function connectPooled(
       outcome.socket?.destroy();
       hs.http1(resolved);
     }
-  });
+  };
+  whenSettled(entry, waiter);
 }
 
 function fail(ws: ClientHost, error: Error): void {
@@ -215,11 +256,25 @@ function release(entry: PoolEntry): void {
   if (entry.users > 0) return;
   if (pool.get(entry.key) === entry) pool.delete(entry.key);
   const session = entry.session;
-  if (session !== null && !session.closed && !session.destroyed) session.close();
+  if (entry.outcome === null) {
+    entry.abandoned = true;
+    // Nobody waits for this connection any more (they all closed or timed out): a server that
+    // never finishes the TLS handshake or never sends its SETTINGS must not keep it open.
+    session?.destroy();
+    entry.socket?.destroy();
+  } else if (session !== null && !session.closed && !session.destroyed) session.close();
 }
 
 function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
-  const entry: PoolEntry = { key, outcome: null, waiters: [], users: 0, session: null };
+  const entry: PoolEntry = {
+    key,
+    outcome: null,
+    waiters: [],
+    users: 0,
+    session: null,
+    socket: null,
+    abandoned: false,
+  };
   const opts = resolved.opts;
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const secure = url.protocol === 'wss:';
@@ -252,11 +307,17 @@ function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
         process.nextTick(() => settle(entry, { kind: 'error', error }));
         return;
       }
-      if (socket !== undefined)
-        startSession(
-          entry,
-          connectSession(origin, { settings: SESSION_SETTINGS, createConnection: () => socket }),
-        );
+      if (socket === undefined) return;
+      if (entry.abandoned) {
+        // createConnection called back after every WebSocket waiting for it left.
+        socket.destroy();
+        return;
+      }
+      entry.socket = socket;
+      startSession(
+        entry,
+        connectSession(origin, { settings: SESSION_SETTINGS, createConnection: () => socket }),
+      );
     };
     try {
       const socket = create(options, use);
@@ -270,6 +331,7 @@ function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
     // ws:// has no negotiation: HTTP/2 with prior knowledge (RFC 9113 3.3). A server that
     // does not speak it fails the session before its SETTINGS: fall back to HTTP/1.1 then.
     const socket = net.connect({ ...tlsOptions, host, port });
+    entry.socket = socket;
     socket.setNoDelay(true);
     startSession(
       entry,
@@ -286,6 +348,7 @@ function openEntry(key: string, url: URL, resolved: Resolved): PoolEntry {
     servername: opts.servername ?? (/^[\d.]+$|:/.test(host) ? undefined : host),
     ALPNProtocols: ['h2', 'http/1.1'],
   });
+  entry.socket = socket;
   // Small frames leave at once, as on an HTTP/1.1 WebSocket's socket (the session's socket cannot
   // be reached once node's HTTP/2 owns it).
   socket.setNoDelay(true);
@@ -410,6 +473,7 @@ function openStream(
   hs: ClientHandshake,
   entry: PoolEntry | null,
   retry: (() => void) | null,
+  deadline: number | null,
 ): void {
   const { opts, protocols } = resolved;
   let stream: ClientHttp2Stream;
@@ -454,12 +518,15 @@ function openStream(
     if (!ws._isRequest(pending) || retried()) return;
     fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_STREAM_CLOSED'));
   });
-  if (opts.handshakeTimeout) {
-    timer = setTimeout(() => {
-      if (!ws._isRequest(pending)) return;
-      stream.close(constants.NGHTTP2_CANCEL);
-      fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_TIMEOUT'));
-    }, opts.handshakeTimeout);
+  if (deadline !== null) {
+    timer = setTimeout(
+      () => {
+        if (!ws._isRequest(pending)) return;
+        stream.close(constants.NGHTTP2_CANCEL);
+        fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_TIMEOUT'));
+      },
+      Math.max(0, deadline - Date.now()),
+    );
   }
   stream.once('response', (headers: IncomingHttpHeaders & IncomingHttpStatusHeader) => {
     if (timer !== null) clearTimeout(timer);

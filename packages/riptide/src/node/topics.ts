@@ -17,6 +17,7 @@
  * WebSocket keeps nothing for them (an idle connection without topics costs nothing here). A
  * socket leaves all its topics as soon as it starts closing.
  */
+import { types } from 'node:util';
 import { ProtocolError, UsageError } from '../core/errors.js';
 import { frameForBroadcast } from '../core/sender.js';
 
@@ -134,7 +135,8 @@ export class Topics {
     } else if (Buffer.isBuffer(data)) {
       payload = data;
       binary = true;
-    } else if (data instanceof ArrayBuffer) {
+    } else if (types.isAnyArrayBuffer(data)) {
+      // Any ArrayBuffer, a SharedArrayBuffer or one of another realm too, as send() takes it.
       payload = Buffer.from(data);
       binary = true;
     } else if (ArrayBuffer.isView(data)) {

@@ -669,7 +669,7 @@ export class WebSocketServer extends EventEmitter {
     topic: string,
     // A Blob is refused (WS_ERR_INVALID_DATA): publish() frames once, synchronously, for every
     // subscriber, where send() can hold one socket's later sends while it reads the Blob.
-    data: string | ArrayBuffer | ArrayBufferView | RawData | Blob,
+    data: string | ArrayBuffer | SharedArrayBuffer | ArrayBufferView | RawData | Blob,
     options?: PublishOptions,
   ): number {
     if (this._topics === null) return 0;

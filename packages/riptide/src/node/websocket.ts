@@ -41,6 +41,7 @@
 import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { types } from 'node:util';
 import { encodeClosePayload } from '../core/close.js';
 import { ProtocolError, UsageError, UsageRangeError } from '../core/errors.js';
 import { Protocol } from '../core/protocol.js';
@@ -173,7 +174,10 @@ function convertBinary(data: Buffer, type: BinaryType): unknown {
  */
 function toBuffer(data: unknown): Buffer {
   if (Buffer.isBuffer(data)) return data;
-  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return Buffer.from(data);
+  // Any ArrayBuffer: a SharedArrayBuffer, or one of another realm (a vm context, a worker's
+  // module), as ws 8.23.1 (util.types.isAnyArrayBuffer). Never masked in place (the core masks
+  // into its own frame buffer), so the caller's memory is left as it was.
+  if (types.isAnyArrayBuffer(data)) return Buffer.from(data);
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (typeof data === 'string') return Buffer.from(data);
   if (typeof data === 'number') return Buffer.from(String(data));

@@ -469,6 +469,91 @@ describe('RFC 7692 6 fragmented compressed messages, one byte at a time', () => 
   });
 });
 
+// ws 8.23.1 reads a window-bits value as RFC 7692 7.1.2.1/7.1.2.2 spell it: the digits 8 to 15,
+// no leading zero (ws 8.23.0's `+value` let 08, 9.0, 0x9 and 1e1 through). Each value goes to both
+// libraries; what riptide agrees to must be what ws agrees to. Where ws refuses, a ws server
+// answers 400 and a riptide server declines the offer (101 without the extension, a deliberate
+// difference: docs/node-layer.md), so the comparison is whether permessage-deflate was agreed.
+describe('RFC 7692 7.1.2 window bits values, against ws', () => {
+  const values = [
+    '8',
+    '9',
+    '15',
+    '"10"',
+    '08',
+    '09',
+    '010',
+    '"08"',
+    '9.0',
+    '"9.0"',
+    '0x9',
+    '1e1',
+    '+9',
+    '7',
+    '16',
+  ];
+  const agreed = (head: string) =>
+    head.startsWith('HTTP/1.1 101 ') && /\r\nsec-websocket-extensions: permessage-deflate/i.test(head);
+
+  it.each(['server_max_window_bits', 'client_max_window_bits'])(
+    'a server reads %s in an offer as ws does',
+    async (name) => {
+      const riptide = await riptideServer({ perMessageDeflate: true });
+      const ws = await wsServer({ perMessageDeflate: true });
+      cleanups.push(
+        () => shutdown(riptide.wss),
+        () => shutdown(ws.wss),
+      );
+      const rows: string[] = [];
+      const expected: string[] = [];
+      for (const value of values) {
+        const offer = `permessage-deflate; ${name}=${value}`;
+        expected.push(`${value}: ${agreed((await rawUpgrade(ws.port, offer)).head)}`);
+        rows.push(`${value}: ${agreed((await rawUpgrade(riptide.port, offer)).head)}`);
+      }
+      expect(rows).toEqual(expected);
+      expect(expected.filter((row) => row.endsWith('true'))).toEqual([
+        '8: true',
+        '9: true',
+        '15: true',
+        '"10": true',
+      ]);
+    },
+  );
+
+  it.each(['server_max_window_bits', 'client_max_window_bits'])(
+    'a client reads %s in a response as ws does',
+    async (name) => {
+      const rows: string[] = [];
+      const expected: string[] = [];
+      for (const value of values) {
+        const { port } = await rawServerAnswering(`permessage-deflate; ${name}=${value}`);
+        for (const [Client, out] of [
+          [WS, expected],
+          [WebSocket, rows],
+        ] as const) {
+          // The two constructors take the same arguments; their union type is not constructible.
+          const c = new (Client as typeof WS)(`ws://127.0.0.1:${port}`, { perMessageDeflate: true });
+          c.on('error', () => {});
+          const outcome = await new Promise<string>((resolve) => {
+            c.on('open', () => resolve('open'));
+            c.on('close', () => resolve('failed'));
+          });
+          c.terminate();
+          out.push(`${value}: ${outcome}`);
+        }
+      }
+      expect(rows).toEqual(expected);
+      expect(expected.filter((row) => row.endsWith('open'))).toEqual([
+        '8: open',
+        '9: open',
+        '15: open',
+        '"10": open',
+      ]);
+    },
+  );
+});
+
 describe('perMessageDeflate at the API boundary', () => {
   it('bad values throw UsageError from the constructors, naming the key', () => {
     const cases: Array<[unknown, string]> = [

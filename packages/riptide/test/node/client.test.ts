@@ -569,6 +569,30 @@ describe.each(CLIENTS)('followRedirects: what the next hop receives (%s)', (_nam
     expect(server.hops.map((h) => h.path)).toEqual(['/a', '/c']);
   });
 
+  // ws 8.23.1: a request() that throws on a redirect is the connection's error, not an uncaught
+  // exception from the previous response's listener. node:http refuses an http.Agent for wss:.
+  it("a redirected request node:http refuses (an http.Agent for a wss: Location) fails with 'error' then 'close'", async () => {
+    const server = await hopServer((hop) => (hop.path === '/a' ? `wss://localhost:${server.port}/b` : null));
+    const agent = new http.Agent();
+    cleanups.push(() => agent.destroy());
+    const events: string[] = [];
+    const result = await attempt(Client, `ws://127.0.0.1:${server.port}/a`, { agent }, (ws) => {
+      ws.on('redirect', (url: string) => events.push(`redirect ${url}`));
+      ws.on('error', (err: Error & { code?: string }) => events.push(`error ${err.code}: ${err.message}`));
+      ws.on('close', (code: number) => events.push(`close ${code}`));
+    });
+    expect(result).toBe('failed');
+    expect(events).toEqual([
+      'error ERR_INVALID_PROTOCOL: Protocol "https:" not supported. Expected "http:"',
+      'close 1006',
+    ]);
+    expect(server.hops.map((h) => h.path)).toEqual(['/a']);
+    // The first request's refusal still reaches the constructor's caller.
+    expect(() => new Client(`wss://127.0.0.1:${server.port}/a`, { agent })).toThrow(
+      'Protocol "https:" not supported. Expected "http:"',
+    );
+  });
+
   it("after a redirect the first URL's credentials win over the Location's", async () => {
     const server = await hopServer((hop) =>
       hop.path === '/a' ? `ws://second:pw2@127.0.0.1:${server.port}/b` : null,

@@ -302,6 +302,26 @@ describe('with createConnection: called as over HTTP/1.1', () => {
     expect(error.message).toBe('no route');
     expect((await closed)[0]).toBe(1006);
   });
+
+  it('a socket called back after the WebSocket was closed is destroyed, not left holding a session', async () => {
+    const s = await start();
+    let callBack: (() => net.Socket) | undefined;
+    const ws = new WebSocket(s.url, {
+      http2: true,
+      createConnection: ((_options: unknown, done: (e: Error | null, socket?: net.Socket) => void) => {
+        callBack = () => {
+          const socket = net.connect(s.port, '127.0.0.1');
+          done(null, socket);
+          return socket;
+        };
+      }) as never,
+    });
+    ws.close();
+    expect((await once<[number]>(ws, 'close'))[0]).toBe(1006);
+    const socket = callBack!();
+    await once(socket, 'close');
+    expect(s.sessions.size).toBe(0);
+  });
 });
 
 describe('http2Session: the caller owns the session', () => {
@@ -376,6 +396,63 @@ describe('handshake failures and endings, client side', () => {
     expect(err).toBeInstanceOf(HandshakeError);
     expect(err).toMatchObject({ code: 'WS_ERR_HANDSHAKE_TIMEOUT', status: 0, name: 'Error' });
     expect(err.message).toBe('Opening handshake has timed out');
+  });
+
+  /** A TCP server that accepts and never says a word (no TLS handshake, no SETTINGS). */
+  async function silentServer() {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      socket.resume(); // read (and drop) what comes, so the client's FIN is seen
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const accepted = once<[net.Socket]>(server, 'connection').then(([s]) => s);
+    return { port: (server.address() as AddressInfo).port, accepted };
+  }
+
+  for (const scheme of ['ws', 'wss'] as const) {
+    it(`handshakeTimeout covers the connection: a server that never sends its SETTINGS (${scheme})`, async () => {
+      const { port, accepted } = await silentServer();
+      const ws = new WebSocket(`${scheme}://127.0.0.1:${port}`, { http2: true, handshakeTimeout: 50 });
+      const closed = once<[number]>(ws, 'close');
+      const [err] = await once<[Error & { code: string }]>(ws, 'error');
+      expect(err).toBeInstanceOf(HandshakeError);
+      expect(err).toMatchObject({
+        code: 'WS_ERR_HANDSHAKE_TIMEOUT',
+        message: 'Opening handshake has timed out',
+      });
+      expect((await closed)[0]).toBe(1006);
+      // Nobody waits for that connection any more: it is closed, not left in the pool for the
+      // next WebSocket to this origin to wait on.
+      await once((await accepted) as net.Socket, 'close');
+    });
+  }
+
+  it('close() while the connection is being made ends that connection', async () => {
+    const { port, accepted } = await silentServer();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { http2: true });
+    const socket = await accepted;
+    ws.close();
+    expect((await once<[number]>(ws, 'close'))[0]).toBe(1006);
+    await once(socket, 'close');
+  });
+
+  it('handshakeTimeout covers waiting for the SETTINGS of a given http2Session', async () => {
+    const { port } = await silentServer();
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    cleanups.push(() => session.destroy());
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { http2Session: session, handshakeTimeout: 50 });
+    const [err] = await once<[Error & { code: string }]>(ws, 'error');
+    expect(err).toMatchObject({ code: 'WS_ERR_HANDSHAKE_TIMEOUT' });
+    // The session is the caller's: it is left open.
+    expect(session.destroyed).toBe(false);
   });
 
   it('a stream the server ends without answering fails the handshake with WS_ERR_HANDSHAKE_ABORTED', async () => {

@@ -3,7 +3,7 @@ import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { cleanupsAfterEachTest, clientFrame, once } from './helpers.js';
+import { cleanupsAfterEachTest, clientFrame, once, parseFrames } from './helpers.js';
 import {
   type AnyHttp2Server,
   closeH2,
@@ -195,6 +195,13 @@ describe('RFC 8441 5 a WebSocket over an HTTP/2 stream', () => {
         'Missing or invalid Sec-WebSocket-Version header',
       ],
       [
+        'no version at all',
+        { 'sec-websocket-version': undefined },
+        400,
+        { 'sec-websocket-version': '13, 8' },
+        'Missing or invalid Sec-WebSocket-Version header',
+      ],
+      [
         'a malformed subprotocol list',
         { 'sec-websocket-protocol': 'a b' },
         400,
@@ -206,7 +213,7 @@ describe('RFC 8441 5 a WebSocket over an HTTP/2 stream', () => {
       let connections = 0;
       wss.on('connection', () => connections++);
       const s = await session(origin);
-      const raw = await rawStream(s, connectHeaders(port, '/', over as Record<string, string>));
+      const raw = await rawStream(s, connectHeaders(port, '/', over as Record<string, string | undefined>));
       const res = await raw.response;
       expect(res[':status']).toBe(status);
       expect(res['content-type']).toBe('text/plain; charset=utf-8');
@@ -455,6 +462,29 @@ describe('RFC 8441 5 stream and session endings map to close codes; one stream n
     expect((await a.closed).rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
     expect((await closed)[0]).toBe(1006);
     await stillEchoes(b, 'b lives on');
+  });
+
+  it('close() to a peer that never answers: the close timer resets that stream with CANCEL, 1006', async () => {
+    const { a, b, conns } = await pair({ closeTimeout: 50 });
+    const closed = once<[number]>(conns[0], 'close');
+    conns[0].close(1000, 'bye');
+    const [frame] = await a.waitFrames(1);
+    expect(frame.opcode).toBe(8);
+    // The peer sends neither its close frame nor END_STREAM.
+    expect((await a.closed).rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect((await closed)[0]).toBe(1006);
+    await stillEchoes(b, 'b outlives the timer');
+  });
+
+  it('after a protocol violation, a peer that stays silent is reset by the close timer', async () => {
+    const { a, b, conns } = await pair({ closeTimeout: 50 });
+    const closed = once<[number]>(conns[0], 'close');
+    conns[0].on('error', () => {});
+    a.write(Buffer.from([0x81, 0x02, 0x68, 0x69])); // unmasked: 1002
+    expect((await a.closed).rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect(parseFrames((await a.closed).bytes).map((f) => f.payload.readUInt16BE(0))).toEqual([1002]);
+    expect((await closed)[0]).toBe(1006);
+    await stillEchoes(b, 'b outlives that one too');
   });
 
   it('the heartbeat terminates a stream that does not answer pings, and spares the one that does', async () => {

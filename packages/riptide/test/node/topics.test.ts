@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { WebSocket, type WebSocketServer } from '../../src/index.js';
@@ -100,6 +101,22 @@ describe('pub/sub', () => {
     expect(() => wss.publish('f', new Blob(['x']))).toThrow(
       expect.objectContaining({ code: 'WS_ERR_INVALID_DATA' }),
     );
+  });
+
+  it('publish takes any ArrayBuffer as send() does: a SharedArrayBuffer, one of another realm', async () => {
+    const { wss, client } = await setup();
+    const a = await client('ab');
+    const got = collect(a, 2);
+    const shared = new SharedArrayBuffer(2);
+    new Uint8Array(shared).set([0x68, 0x69]);
+    const foreign = runInNewContext('new Uint8Array([0x79, 0x6f]).buffer') as ArrayBuffer;
+    expect(foreign instanceof ArrayBuffer).toBe(false);
+    expect(wss.publish('ab', shared)).toBe(1);
+    expect(wss.publish('ab', foreign)).toBe(1);
+    expect(await got).toEqual([
+      ['hi', true],
+      ['yo', true],
+    ]);
   });
 
   it('a large published message is the same bytes for every subscriber', async () => {

@@ -267,6 +267,12 @@ describe('ws 8 parity: a refused handshake gets the status and body a ws server 
       'Upgrade: websocket without Connection: Upgrade (a plain request for node:http)',
       head(`Upgrade: websocket\r\nConnection: close\r\n${key}${v13}`),
     ],
+    // ws 8.23.1 compares the version as a string, exactly "13" or "8"; 8.23.0 read `+value`
+    // and took all of these as 13 (or 8).
+    ...['13.0', '0xd', '013', '+13', '1.3e1', '08', '8.0'].map((version): [string, string] => [
+      `Sec-WebSocket-Version: ${version}`,
+      head(`${upgrade}${key}Sec-WebSocket-Version: ${version}\r\n`),
+    ]),
   ];
 
   /**
@@ -291,6 +297,58 @@ describe('ws 8 parity: a refused handshake gets the status and body a ws server 
     const expected = summary(await rawRequest((theirs.address() as net.AddressInfo).port, request));
     expect(summary(await rawRequest(ours.port, request))).toEqual(expected);
     expect(expected[0]).toMatch(/^HTTP\/1\.1 4\d\d /);
+  });
+
+  it.each(['13', ' 13', '13\t ', '8'])(
+    'Sec-WebSocket-Version "%s" is accepted by both (node:http and riptide trim the whitespace around a value)',
+    async (version) => {
+      const request = head(`${upgrade}${key}Sec-WebSocket-Version: ${version}\r\n`);
+      const ours = await start({ path: '/chat' });
+      const theirs = new WsServer({ port: 0, host: '127.0.0.1', path: '/chat' });
+      await once(theirs, 'listening');
+      cleanups.push(() => shutdown(theirs));
+      const status = async (port: number) => {
+        const socket = net.connect(port, '127.0.0.1');
+        await once(socket, 'connect');
+        socket.write(request);
+        const [chunk] = await once<[Buffer]>(socket, 'data');
+        socket.destroy();
+        return chunk.toString().slice(0, chunk.indexOf('\r\n'));
+      };
+      expect(await status((theirs.address() as net.AddressInfo).port)).toBe(
+        'HTTP/1.1 101 Switching Protocols',
+      );
+      expect(await status(ours.port)).toBe('HTTP/1.1 101 Switching Protocols');
+    },
+  );
+
+  it('a request built in code with the version as the number 13: riptide reads 13, ws 8.23.1 answers 400 (a deliberate difference)', async () => {
+    const statusOf = async (wss: { handleUpgrade: (...args: never[]) => void }) => {
+      const server = http.createServer();
+      server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, rest: Buffer) => {
+        // What @fastify/websocket's injectWS() builds: the header as a number.
+        (req.headers as Record<string, unknown>)['sec-websocket-version'] = 13;
+        (wss.handleUpgrade as (...args: unknown[]) => void)(req, socket, rest, (ws: { terminate(): void }) =>
+          ws.terminate(),
+        );
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+      const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write(head(upgrade + key + v13));
+      const [chunk] = await once<[Buffer]>(socket, 'data');
+      socket.destroy();
+      return chunk.toString().slice(0, chunk.indexOf('\r\n'));
+    };
+    const ours = new WebSocketServer({ noServer: true, path: '/chat' });
+    const theirs = new WsServer({ noServer: true, path: '/chat' });
+    cleanups.push(
+      () => shutdown(ours),
+      () => shutdown(theirs),
+    );
+    expect(await statusOf(ours as never)).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(await statusOf(theirs as never)).toBe('HTTP/1.1 400 Bad Request');
   });
 
   it("'wsClientError' gets ws's message for the same requests (not for another path)", async () => {

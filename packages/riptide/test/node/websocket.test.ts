@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WS, { WebSocketServer as WsServer } from 'ws';
 import {
@@ -798,6 +799,53 @@ describe('ws 8 parity: send() and bufferedAmount', () => {
       const { client, server } = await connected(Client, { perMessageDeflate: true });
       expect(client.extensions).toBe('permessage-deflate');
       expect(server.extensions).toBe('permessage-deflate');
+      client.terminate();
+    },
+  );
+
+  // ws 8.23.1 reads any ArrayBuffer as one (util.types.isAnyArrayBuffer). ws 8.23.0 took a
+  // SharedArrayBuffer or another realm's ArrayBuffer through Buffer.from() as writable memory
+  // of its own and masked it in place: the peer got the bytes, the caller's buffer was garbled.
+  it.each([
+    ['ws 8', WS],
+    ['riptide', WebSocket],
+  ] as const)(
+    '%s client: send(), ping() and pong() of a SharedArrayBuffer or another realm’s ArrayBuffer leave it unchanged',
+    async (_n, Client) => {
+      const { client, server } = await connected(Client);
+      const got: string[] = [];
+      const pattern = (length: number) => Buffer.from(Array.from({ length }, (_, i) => i & 0xff));
+      const seen = (what: string, data: Buffer) => got.push(`${what} ${data.equals(pattern(data.length))}`);
+      server.on('message', (data: Buffer, isBinary: boolean) =>
+        seen(`message ${isBinary} ${data.length}`, data),
+      );
+      server.on('ping', (data: Buffer) => seen(`ping ${data.length}`, data));
+      server.on('pong', (data: Buffer) => seen(`pong ${data.length}`, data));
+      const fill = (buffer: ArrayBufferLike) => {
+        new Uint8Array(buffer).set(pattern(buffer.byteLength));
+        return buffer;
+      };
+      const sources = [
+        fill(new SharedArrayBuffer(100_000)),
+        fill(runInNewContext('new ArrayBuffer(100000)') as ArrayBuffer),
+        fill(new SharedArrayBuffer(5)),
+      ];
+      // The realm is another: `instanceof ArrayBuffer` is false, and the ArrayBuffer check holds.
+      expect(sources[1] instanceof ArrayBuffer).toBe(false);
+      client.send(sources[0]);
+      client.send(sources[1]);
+      client.ping(sources[2]);
+      client.pong(sources[2]);
+      client.send('end');
+      while (!got.includes('message false 3 false')) await once(server, 'message');
+      expect(got).toEqual([
+        'message true 100000 true',
+        'message true 100000 true',
+        'ping 5 true',
+        'pong 5 true',
+        'message false 3 false',
+      ]);
+      for (const source of sources) expect(Buffer.from(source).equals(pattern(source.byteLength))).toBe(true);
       client.terminate();
     },
   );

@@ -54,6 +54,36 @@ describe('SQLite attachments with messages', () => {
     expect(await attachments.get('f1')).toBeNull(); // freed by the trigger, in the same transaction
   });
 
+  it("binds a message's files in its own commit: no bind after it (failed, or killed before it) leaves them to expire", async () => {
+    // Regression: the files were bound by the hub's bind() after the commit, in a transaction of
+    // its own. When that failed (SQLITE_FULL, SQLITE_BUSY) or the process died between the two, the
+    // stored message kept naming files that the sweep of unused uploads then deleted.
+    const { store, attachments } = open();
+    await store.createRoom(
+      { name: 'a', kind: 'public', owner: null, createdAt: 0 },
+      { maxRooms: 9, maxOwnedRooms: 9 },
+    );
+    await attachments.put(
+      { ...file, room: 'a', user: 'ann', createdAt: 1, clientId: null, seq: null },
+      Buffer.from('abc'),
+      5,
+    );
+    expect(await attachments.claim(['f1'], 'ann', 'a', 'm1')).toEqual([file]);
+    await store.appendEvent({
+      type: 'message',
+      room: 'a',
+      user: 'ann',
+      clientId: 'm1',
+      text: '',
+      ts: 2,
+      attachments: [file],
+    });
+    // No bind: the sweep of unused uploads, long after, must leave the message's file.
+    expect(await attachments.expireUnused(Number.MAX_SAFE_INTEGER)).toBe(0);
+    expect((await attachments.get('f1'))?.record.seq).toBe(1);
+    expect((await attachments.get('f1'))?.data).toEqual(Buffer.from('abc'));
+  });
+
   it("a deleted room's files go with it", async () => {
     const { store, attachments } = await messageWithFile('x');
     await store.deleteRoom('a');

@@ -1,7 +1,9 @@
 /**
  * The single-process backend: the SQLite store plus the in-process parts of backends/memory/
  * (committed events handed over at commit, the notice bus, presence, throttle). With
- * `dbPath: ':memory:'` nothing is written to disk.
+ * `dbPath: ':memory:'` nothing is written to disk. The store, search and attachments are reached
+ * through health.ts: a full disk or a file locked elsewhere is an outage the pages wait out, not an
+ * internal error.
  */
 import type { Backend, BackendOptions } from '../../ports.js';
 import { MemoryBus } from '../memory/bus.js';
@@ -9,30 +11,39 @@ import { MemoryCommittedEvents } from '../memory/events.js';
 import { MemoryPresence } from '../memory/presence.js';
 import { MemoryThrottle } from '../memory/throttle.js';
 import { SqliteAttachments } from './attachments.js';
+import { SqliteHealth } from './health.js';
 import { SqliteSearch } from './search.js';
 import { SqliteStore } from './store.js';
 
+/** How often a write is tried while the storage is away (health.ts), ms. */
+const PROBE_MS = 1000;
+
 export function createSqliteBackend(dbPath: string, options: BackendOptions): Backend {
   const store = new SqliteStore(dbPath);
+  const health = new SqliteHealth(store.database, { probeMs: PROBE_MS, log: options.log });
+  const guarded = health.guard(store);
   store.purgeSessions(options.clock.now());
   const events = new MemoryCommittedEvents((room) => store.headSync(room));
   store.onCommit((room, seq, payload) => events.commit(room, seq, payload));
   const bus = new MemoryBus();
   return {
     name: 'sqlite',
-    accounts: store,
-    rooms: store,
+    accounts: guarded,
+    rooms: guarded,
     events,
     bus,
     presence: new MemoryPresence(),
     throttle: new MemoryThrottle(options.buckets, options.signInBackoff),
-    search: new SqliteSearch(store.database),
-    attachments: new SqliteAttachments(store.database, options.maxAttachmentBytesTotal),
-    available: true,
-    onServiceChange() {
-      // One process: storage is this process's own file; there is no outage to report.
+    search: health.guard(new SqliteSearch(store.database)),
+    attachments: health.guard(new SqliteAttachments(store.database, options.maxAttachmentBytesTotal)),
+    get available() {
+      return health.available;
     },
+    onServiceChange: (listener) => health.onChange(listener),
     stats: () => ({ backend: 'sqlite', rooms: events.rooms, topics: bus.topics }),
-    close: () => store.close(),
+    close: () => {
+      health.close();
+      return store.close();
+    },
   };
 }

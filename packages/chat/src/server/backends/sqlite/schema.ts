@@ -96,10 +96,21 @@ function columns(db: Database.Database, table: string): Set<string> {
   return new Set((db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
 }
 
-export function migrate(db: Database.Database): void {
+/**
+ * Throws, writing nothing, when the file is not a database (SQLITE_NOTADB from the read) or was
+ * written by a newer server: its data is left for that server.
+ */
+export function checkVersion(db: Database.Database): number {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > CURRENT)
-    throw new Error(`chat database is version ${version}; this server knows up to ${CURRENT}`);
+    throw new Error(
+      `it is schema version ${version}, from a newer server; this one knows up to ${CURRENT} (the file is left as it is)`,
+    );
+  return version;
+}
+
+export function migrate(db: Database.Database): void {
+  const version = checkVersion(db);
   if (version === CURRENT) return;
   db.transaction(() => {
     const existing = columns(db, 'rooms');

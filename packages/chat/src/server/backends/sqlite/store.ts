@@ -57,7 +57,8 @@ import type {
 import { quoteOf, reactionsOf } from '../message-parts.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { ensureAttachmentSchema } from './attachments.js';
-import { migrate } from './schema.js';
+import { DatabaseInUseError, OwnerLock } from './owner-lock.js';
+import { checkVersion, migrate } from './schema.js';
 import { registerSearchFold } from './search.js';
 
 interface EventRow {
@@ -171,6 +172,8 @@ export type CommitListener = (room: string, seq: number, payload: string) => voi
 
 export class SqliteStore implements AccountStore, RoomStore {
   readonly #db: Database.Database;
+  /** Held while open: one server per database file (owner-lock.ts); none in memory. */
+  readonly #lock: OwnerLock | undefined;
   readonly #stmt;
   readonly #tx;
   readonly #extras: Extras;
@@ -186,17 +189,36 @@ export class SqliteStore implements AccountStore, RoomStore {
         throw new Error(`cannot create the database folder ${folder} (${reason})`, { cause: err });
       }
     }
-    const db = new Database(path);
+    let lock: OwnerLock | undefined;
+    let opened: Database.Database | undefined;
+    try {
+      // Before the database is touched: a second server must not even switch its journal mode.
+      if (path !== ':memory:') lock = OwnerLock.acquire(path);
+      opened = new Database(path);
+      // Before any write (journal_mode = WAL writes the header): a file that is not a database, or
+      // one of a newer schema, is refused as it is.
+      checkVersion(opened);
+      opened.pragma('journal_mode = WAL');
+      // FULL: the WAL is synced at every commit, so an acknowledged message survives a crash.
+      opened.pragma('synchronous = FULL');
+      opened.pragma('foreign_keys = ON');
+      opened.pragma('busy_timeout = 5000');
+      // The search index's triggers (search.ts) call search_fold: every write to `events` needs it.
+      registerSearchFold(opened);
+      migrate(opened);
+      ensureAttachmentSchema(opened);
+    } catch (err) {
+      opened?.close();
+      lock?.release();
+      if (err instanceof DatabaseInUseError) throw err;
+      const code = (err as { code?: unknown }).code;
+      const reason =
+        typeof code === 'string' ? `${(err as Error).message} (${code})` : (err as Error).message;
+      throw new Error(`cannot open the database ${path}: ${reason}`, { cause: err });
+    }
+    const db = opened;
     this.#db = db;
-    db.pragma('journal_mode = WAL');
-    // FULL: the WAL is synced at every commit, so an acknowledged message survives a crash.
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
-    // The search index's triggers (search.ts) call search_fold: every write to `events` needs it.
-    registerSearchFold(db);
-    migrate(db);
-    ensureAttachmentSchema(db);
+    this.#lock = lock;
     const s = {
       getUser: db.prepare('SELECT name, password_hash, created_at FROM users WHERE name = ?'),
       createUser: db.prepare(
@@ -256,6 +278,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       insert: db.prepare(
         'INSERT INTO events (room, seq, kind, user, client_id, text, ts, target, reply_to, mentions, react_on, attachments, send_digest) VALUES (@room, @seq, @kind, @user, @clientId, @text, @ts, @target, @replyTo, @mentions, @reactOn, @attachments, @sendDigest)',
       ),
+      bindFile: db.prepare('UPDATE attachments SET seq = ? WHERE id = ? AND room = ?'),
       // ---- replies, mentions, reactions ----
       reactionsOf: db.prepare('SELECT emoji, user FROM reactions WHERE room = ? AND target = ?'),
       reactionsIn: db.prepare(
@@ -425,7 +448,13 @@ export class SqliteStore implements AccountStore, RoomStore {
           attachments: row.attachments,
           sendDigest: input.type === 'message' ? sendDigest(input) : null,
         });
-        if (input.type === 'message') recordMentions(input.room, row.seq, input.user, input.mentions);
+        if (input.type === 'message') {
+          recordMentions(input.room, row.seq, input.user, input.mentions);
+          // Its files are bound in its own commit, not by the hub's bind after it: a bind that
+          // failed (disk full, database locked) or never ran (killed after the commit) would
+          // leave them unbound, and the sweep of unused uploads would take a stored message's files.
+          for (const file of input.attachments ?? []) s.bindFile.run(row.seq, file.id, input.room);
+        }
         if (input.type === 'edit') {
           s.applyEdit.run(input.text, input.ts, input.room, input.target);
           s.setMentions.run(row.mentions, input.room, input.target);
@@ -695,5 +724,6 @@ export class SqliteStore implements AccountStore, RoomStore {
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+    this.#lock?.release();
   }
 }

@@ -1,0 +1,71 @@
+/**
+ * One chat server per database file. Two servers on one file (no Redis) would each store
+ * messages the other never broadcasts: their users would not see each other's live messages, and
+ * each server's in-memory feed would miss the other's events. So the second one is refused at
+ * start, before it touches the database.
+ *
+ * The lock is a small SQLite file beside the database (`<db>-lock`, like its -wal and -shm) that
+ * the owner holds in EXCLUSIVE locking mode for as long as it runs. SQLite's locks are the
+ * operating system's (fcntl), released when the process ends however it ends (kill -9
+ * included), so a crash leaves no stale lock to clean up. The database itself stays readable by
+ * others (the sqlite3 shell, a backup) as before.
+ */
+import Database from 'better-sqlite3';
+
+/** Another chat server holds the database (its lock file is locked). */
+export class DatabaseInUseError extends Error {
+  readonly code = 'database_in_use';
+  constructor(
+    readonly databasePath: string,
+    readonly lockPath: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `the database ${databasePath} is in use by another chat server (its lock ${lockPath} is held); stop that one, or pass another --db`,
+      options,
+    );
+    this.name = 'DatabaseInUseError';
+  }
+}
+
+export class OwnerLock {
+  readonly #db: Database.Database;
+
+  private constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  /** Takes the lock of the database at `databasePath`, or throws DatabaseInUseError at once. */
+  static acquire(databasePath: string): OwnerLock {
+    const lockPath = `${databasePath}-lock`;
+    let db: Database.Database;
+    try {
+      db = new Database(lockPath);
+    } catch (err) {
+      // A read-only folder or file system: say which file, not SQLite's "unable to open database file".
+      const code = (err as { code?: string }).code ?? (err as Error).message;
+      throw new Error(`cannot create its lock ${lockPath} (${code}); the folder must be writable`, {
+        cause: err,
+      });
+    }
+    try {
+      // No waiting: a lock held now is held by a running server.
+      db.pragma('busy_timeout = 0');
+      // MEMORY: no -journal file beside the lock; there is nothing in it to protect.
+      db.pragma('journal_mode = MEMORY');
+      // EXCLUSIVE: the lock taken by the first write transaction is kept until close.
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.exec('BEGIN EXCLUSIVE; COMMIT');
+    } catch (err) {
+      db.close();
+      if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY'))
+        throw new DatabaseInUseError(databasePath, lockPath, { cause: err });
+      throw err;
+    }
+    return new OwnerLock(db);
+  }
+
+  release(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * One chat server per database file (owner-lock.ts): a second store on a file another holds is
+ * refused before it touches the database, and the lock goes with its holder.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DatabaseInUseError, OwnerLock } from '../../../src/server/backends/sqlite/owner-lock.js';
+import { closeSqliteStores, openSqliteStore, tempDatabasePath } from './helpers.js';
+
+afterEach(closeSqliteStores);
+
+describe('OwnerLock', () => {
+  it('refuses a second holder of one database at once, with the path, and takes it after a release', () => {
+    const path = tempDatabasePath();
+    const first = OwnerLock.acquire(path);
+    let refused: unknown;
+    try {
+      OwnerLock.acquire(path);
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toBeInstanceOf(DatabaseInUseError);
+    expect((refused as DatabaseInUseError).code).toBe('database_in_use');
+    expect((refused as DatabaseInUseError).message).toBe(
+      `the database ${path} is in use by another chat server (its lock ${path}-lock is held); stop that one, or pass another --db`,
+    );
+    first.release();
+    OwnerLock.acquire(path).release();
+  });
+
+  it('says which lock file it cannot create (a read-only folder), not "unable to open database file"', () => {
+    const path = tempDatabasePath('missing/chat.db'); // its folder does not exist
+    let message = '';
+    try {
+      OwnerLock.acquire(path);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message.startsWith(`cannot create its lock ${path}-lock (`)).toBe(true);
+    expect(message.endsWith('); the folder must be writable')).toBe(true);
+  });
+
+  it('leaves no journal beside the lock', () => {
+    const path = tempDatabasePath();
+    const lock = OwnerLock.acquire(path);
+    expect(existsSync(`${path}-lock`)).toBe(true);
+    expect(existsSync(`${path}-lock-journal`)).toBe(false);
+    lock.release();
+  });
+
+  it('a store on a file another store holds is refused, and the held database is not written', async () => {
+    const path = tempDatabasePath();
+    const first = openSqliteStore(path);
+    const before = readFileSync(path);
+    expect(() => openSqliteStore(path)).toThrow(DatabaseInUseError);
+    expect(readFileSync(path)).toEqual(before);
+    await first.close();
+    // Closed: the file is free for the next server.
+    await openSqliteStore(path).close();
+  });
+
+  it('is released when its holder is killed with SIGKILL (no stale lock after a crash)', async () => {
+    const path = tempDatabasePath();
+    // A process that takes the lock, says so, and waits to be killed.
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const D = require('better-sqlite3'); const db = new D(process.argv[1]);
+         db.pragma('journal_mode = MEMORY'); db.pragma('locking_mode = EXCLUSIVE');
+         db.exec('BEGIN EXCLUSIVE; COMMIT'); process.stdout.write('held\\n'); setInterval(() => {}, 1000);`,
+        `${path}-lock`,
+      ],
+      // From here, so require('better-sqlite3') finds the workspace's.
+      { cwd: dirname(fileURLToPath(import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
+    expect(() => OwnerLock.acquire(path)).toThrow(DatabaseInUseError);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    OwnerLock.acquire(path).release();
+  });
+});

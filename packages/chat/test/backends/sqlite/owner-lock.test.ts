@@ -6,11 +6,26 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_SIGN_IN_BACKOFF } from '../../../src/server/backends/backoff.js';
+import { createSqliteBackend } from '../../../src/server/backends/sqlite/index.js';
 import { DatabaseInUseError, OwnerLock } from '../../../src/server/backends/sqlite/owner-lock.js';
+import { SqliteStore } from '../../../src/server/backends/sqlite/store.js';
+import { ManualClock } from '../../../src/server/clock.js';
 import { closeSqliteStores, openSqliteStore, tempDatabasePath } from './helpers.js';
 
-afterEach(closeSqliteStores);
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await closeSqliteStores();
+});
+
+const rate = { burst: 10, perSecond: 1 };
+const backendOptions = {
+  clock: new ManualClock(),
+  log: () => {},
+  buckets: { messages: rate, rooms: rate, requests: rate, signInPerIp: rate, signUpPerIp: rate },
+  signInBackoff: DEFAULT_SIGN_IN_BACKOFF,
+};
 
 describe('OwnerLock', () => {
   it('refuses a second holder of one database at once, with the path, and takes it after a release', () => {
@@ -60,6 +75,30 @@ describe('OwnerLock', () => {
     await first.close();
     // Closed: the file is free for the next server.
     await openSqliteStore(path).close();
+  });
+
+  it('a backend whose start-up write is refused names the file and lets go of the lock', async () => {
+    // The backend writes at start after the store opened (the expired sessions' purge): another
+    // process holding the write lock past busy_timeout (5 s, not waited out here) refuses it.
+    const path = tempDatabasePath();
+    const locked = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    vi.spyOn(SqliteStore.prototype, 'purgeSessions').mockImplementation(() => {
+      throw locked;
+    });
+    let refused: unknown;
+    try {
+      createSqliteBackend(path, backendOptions);
+    } catch (err) {
+      refused = err;
+    }
+    expect((refused as Error).message).toBe(
+      `cannot open the database ${path}: database is locked (SQLITE_BUSY)`,
+    );
+    expect((refused as Error).cause).toBe(locked);
+    vi.restoreAllMocks();
+    // Nothing held: the next start (a retry in the same process, or another server) gets the file.
+    OwnerLock.acquire(path).release();
+    await createSqliteBackend(path, backendOptions).close();
   });
 
   it('is released when its holder is killed with SIGKILL (no stale lock after a crash)', async () => {

@@ -3,8 +3,8 @@
  * refused before it touches the database, and the lock goes with its holder.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_SIGN_IN_BACKOFF } from '../../../src/server/backends/backoff.js';
@@ -75,6 +75,20 @@ describe('OwnerLock', () => {
     await first.close();
     // Closed: the file is free for the next server.
     await openSqliteStore(path).close();
+  });
+
+  it('a store on a symbolic link to a held database is refused, naming the lock beside the file', async () => {
+    // SQLite follows the link (the second would share the first's -wal and -shm), so does the lock.
+    const path = tempDatabasePath();
+    const link = join(dirname(path), 'link.db');
+    const first = openSqliteStore(path);
+    symlinkSync(path, link);
+    expect(() => openSqliteStore(link)).toThrow(
+      `the database ${link} is in use by another chat server (its lock ${path}-lock is held)`,
+    );
+    expect(existsSync(`${link}-lock`)).toBe(false);
+    await first.close();
+    await openSqliteStore(link).close();
   });
 
   it('a backend whose start-up write is refused names the file and lets go of the lock', async () => {

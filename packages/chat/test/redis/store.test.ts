@@ -1187,7 +1187,10 @@ describe('RedisPresence', () => {
       const [seconds, micros] = await raw.cmd.time();
       const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
       const big = Array.from({ length: 1200 }, (_, i) => `u${String(i).padStart(4, '0')}`);
-      await raw.cmd.zadd('budget:room:{big}:presence', ...big.flatMap((user) => [now - 3 * ttl, user]));
+      await raw.cmd.zadd(
+        'budget:room:{big}:presence',
+        ...big.flatMap((user) => [String(now - 3 * ttl), user]),
+      );
       await raw.cmd.zadd('budget:presence-rooms', now - 3 * ttl, 'big');
       await raw.cmd.zadd('budget:room:{small}:presence', now - 2 * ttl, 'sam');
       await raw.cmd.zadd('budget:presence-rooms', now - 2 * ttl, 'small');
@@ -1198,7 +1201,7 @@ describe('RedisPresence', () => {
       expect(told()).toEqual(big.slice(0, 1000).map((user) => `room:big ${user}`));
       // The rest wait, their room still first in the index.
       expect(await raw.cmd.zcard('budget:room:{big}:presence')).toBe(200);
-      expect(await raw.cmd.zrange('budget:presence-rooms', 0, -1)).toEqual(['big', 'small']);
+      expect(await raw.cmd.zrange('budget:presence-rooms', '0', '-1')).toEqual(['big', 'small']);
       published.mockClear();
       await pa.beat();
       expect(told()).toEqual([...big.slice(1000).map((user) => `room:big ${user}`), 'room:small sam']);

@@ -11,6 +11,7 @@ import { DEFAULT_SIGN_IN_BACKOFF } from '../../../src/server/backends/backoff.js
 import { createSqliteBackend } from '../../../src/server/backends/sqlite/index.js';
 import { DatabaseInUseError, OwnerLock } from '../../../src/server/backends/sqlite/owner-lock.js';
 import { SqliteStore } from '../../../src/server/backends/sqlite/store.js';
+import { startChatServer } from '../../../src/server/chat-server.js';
 import { ManualClock } from '../../../src/server/clock.js';
 import { closeSqliteStores, openSqliteStore, tempDatabasePath } from './helpers.js';
 
@@ -113,6 +114,24 @@ describe('OwnerLock', () => {
     // Nothing held: the next start (a retry in the same process, or another server) gets the file.
     OwnerLock.acquire(path).release();
     await createSqliteBackend(path, backendOptions).close();
+  });
+
+  it('a server start refused for an option, or for a certificate it cannot read, holds no lock', async () => {
+    // Regression: these were checked after the backend had opened (sweepIntervalMs even after the
+    // port was listening), so the refused start kept the database, its lock and the port.
+    const path = tempDatabasePath();
+    const base = { port: 0, dbPath: path, log: () => {} };
+    await expect(startChatServer({ ...base, sweepIntervalMs: -1 })).rejects.toThrow(
+      'startChatServer: sweepIntervalMs',
+    );
+    await expect(startChatServer({ ...base, maxQueuedRequests: 0 })).rejects.toThrow(
+      'startChatServer: maxQueuedRequests',
+    );
+    await expect(
+      startChatServer({ ...base, tls: { cert: 'not a cert', key: 'not a key' } }),
+    ).rejects.toThrow();
+    const server = await startChatServer({ ...base, sweepIntervalMs: 0 });
+    await server.close();
   });
 
   it('is released when its holder is killed with SIGKILL (no stale lock after a crash)', async () => {

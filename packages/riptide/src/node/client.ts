@@ -240,19 +240,11 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     reqOpts.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     reqOpts.port = url.port || (secure ? 443 : 80);
   }
-  let req: http.ClientRequest;
-  try {
-    req = (secure ? https.request : http.request)(reqOpts);
-  } catch (err) {
-    // node:http refuses some requests synchronously (an http.Agent given for a wss: URL:
-    // ERR_INVALID_PROTOCOL; a createConnection that throws). The first request's error reaches
-    // the constructor's caller, as in ws; a redirect's request is made in a 'response' listener,
-    // where a throw would be uncaught: it fails the connection instead ('error', then 'close'),
-    // as ws 8.23.1 does.
-    if (redirect === null || redirect.count === 0) throw err;
-    ws._abortHandshake(err as Error);
-    return;
-  }
+  // node:http refuses some requests synchronously (an http.Agent given for a wss: URL:
+  // ERR_INVALID_PROTOCOL; a header value it cannot send: ERR_INVALID_CHAR). Called from the
+  // constructor, the error reaches its caller, as in ws; called from a callback, the caller fails
+  // the connection instead (connectLater for a redirect, http2-client.ts fallBack).
+  const req = (secure ? https.request : http.request)(reqOpts);
   ws._setRequest(req);
   // ws 8: the listener gets the new request before it is sent, so it can still change it.
   if (redirect !== null && redirect.count > 0) ws.emit('redirect', url.href, req);
@@ -301,7 +293,7 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
         ws._abortHandshake(clientHandshakeError('WS_ERR_REDIRECT_TO_UNIX'));
         return;
       }
-      if (ws.readyState === 0) connect(ws, next, resolved, redirect);
+      if (ws.readyState === 0) connectLater(ws, next, resolved, redirect);
       return;
     }
     if (ws.listenerCount('unexpected-response') > 0) {
@@ -349,6 +341,20 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
   type OpeningSocket = Parameters<NonNullable<typeof opts.finishRequest>>[1];
   if (opts.finishRequest !== undefined) opts.finishRequest(req, ws as unknown as OpeningSocket);
   else req.end();
+}
+
+/**
+ * connect() for a redirect, from the previous response's listener, where nothing would catch
+ * what it throws: a request node:http refuses, a Location's userinfo that is not
+ * valid percent-encoding (URIError), a throwing finishRequest. It fails the connection instead,
+ * 'error' then 'close' 1006, as ws 8.23.1 does for a redirect's request.
+ */
+function connectLater(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: RedirectState): void {
+  try {
+    connect(ws, url, resolved, redirect);
+  } catch (err) {
+    ws._abortHandshake(err as Error);
+  }
 }
 
 /**

@@ -219,10 +219,10 @@ function connectPooled(
     } else if (outcome.socket !== null && resolved.opts.agent === undefined) {
       // The TLS server chose http/1.1 by ALPN: the upgrade goes over this very connection.
       const socket = outcome.socket;
-      hs.http1({ ...resolved, opts: { ...resolved.opts, createConnection: () => socket } });
+      fallBack(ws, hs, { ...resolved, opts: { ...resolved.opts, createConnection: () => socket } }, socket);
     } else {
       outcome.socket?.destroy();
-      hs.http1(resolved);
+      fallBack(ws, hs, resolved, null);
     }
   };
   whenSettled(entry, waiter);
@@ -230,6 +230,23 @@ function connectPooled(
 
 function fail(ws: ClientHost, error: Error): void {
   ws._abortHandshake(error);
+}
+
+/**
+ * The HTTP/1.1 handshake after the HTTP/2 attempt, from a callback of the session's or the
+ * socket's (or settle()'s loop over the waiters): a request node:http refuses synchronously (an
+ * invalid header value, ERR_INVALID_CHAR) or a throwing finishRequest would be an uncaught
+ * exception here, and would stop the waiters after this one. It fails this WebSocket instead
+ * ('error', then 'close' 1006), as ws 8.23.1 does for a redirect's request. `socket`, the TLS
+ * connection that chose http/1.1, is closed with it (the request may not have taken it yet).
+ */
+function fallBack(ws: ClientHost, hs: ClientHandshake, resolved: Resolved, socket: Duplex | null): void {
+  try {
+    hs.http1(resolved);
+  } catch (error) {
+    socket?.destroy();
+    fail(ws, error as Error);
+  }
 }
 
 function whenSettled(entry: PoolEntry, cb: (outcome: Outcome) => void): void {

@@ -21,7 +21,7 @@ import * as tls from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { SocksProxyAgent } from 'socks-proxy-agent';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ClientOptions, WebSocket as WsWebSocket } from 'ws';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 
@@ -481,21 +481,60 @@ describe.each(clients)('%s client through a proxy', (_name, open) => {
 
 /**
  * ws's `handshakeTimeout` is the request's socket idle timeout, and a proxy agent hands the
- * request its socket only once the proxy answered: ws waits forever on a proxy that never does.
- * riptide's is a deadline from the request (docs/node-layer.md, deliberate differences), so it
- * covers the proxy's part of the handshake too. Only riptide here.
+ * request its socket only once the proxy answered: ws waits on a proxy that never does, until
+ * the proxy hangs up. riptide's is a deadline from the request (docs/node-layer.md, deliberate
+ * differences), so it covers the proxy's part of the handshake too.
+ *
+ * Regression: this ran on a 20 ms real deadline, which on a loaded machine could pass before the
+ * proxy even saw the CONNECT. Now the proxy holding the CONNECT is the barrier, and the deadline
+ * is a fake timer that only runs out when the test advances it, after that barrier.
  */
-describe('riptide client, handshakeTimeout through a proxy', () => {
-  const open = clients[0]![1];
-  it('covers a proxy that never answers the CONNECT', async () => {
-    const t = await target();
-    const server = http.createServer();
-    track(server);
-    const connects: string[] = [];
-    server.on('connect', (req) => connects.push(req.url!));
-    const port = await listen(server);
-    const ws = open(t.url, { agent: new HttpsProxyAgent(`http://127.0.0.1:${port}`), handshakeTimeout: 20 });
-    expect(await outcome(ws)).toEqual(['error Opening handshake has timed out', 'close 1006']);
-    expect(connects).toEqual([`127.0.0.1:${t.port}`]);
-  });
-});
+describe.each(clients)(
+  '%s client, handshakeTimeout through a proxy that never answers the CONNECT',
+  (name, open) => {
+    it(
+      name === 'riptide'
+        ? 'times out: the timeout error, close 1006'
+        : 'keeps waiting until the proxy hangs up',
+      async () => {
+        const t = await target();
+        const server = http.createServer();
+        track(server);
+        const held = new Promise<{ target: string; client: Duplex }>((resolve) =>
+          server.on('connect', (req: http.IncomingMessage, client: Duplex) =>
+            resolve({ target: req.url!, client }),
+          ),
+        );
+        const port = await listen(server);
+        // Only the timers the clients arm themselves: node's sockets keep their own (real) timers.
+        vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+        cleanups.push(() => {
+          vi.useRealTimers();
+        });
+        const ws = open(t.url, {
+          agent: new HttpsProxyAgent(`http://127.0.0.1:${port}`),
+          handshakeTimeout: 1_000,
+        });
+        const events: string[] = [];
+        const ended = outcome(ws).then((all) => events.push(...all));
+        const { target: connected, client } = await held;
+        expect(connected).toBe(`127.0.0.1:${t.port}`);
+        vi.advanceTimersByTime(1_000);
+        if (name === 'riptide') {
+          await ended;
+          expect(events).toEqual(['error Opening handshake has timed out', 'close 1006']);
+          return;
+        }
+        // ws: its request has no socket yet, so no idle timeout is armed; nothing has happened.
+        expect((ws as unknown as { _req: http.ClientRequest })._req.socket).toBeNull();
+        expect([ws.readyState, events]).toEqual([WsWebSocket.CONNECTING, []]);
+        client.destroy();
+        await ended;
+        expect(events).toEqual([
+          'error Proxy connection ended before receiving CONNECT response',
+          'close 1006',
+        ]);
+      },
+    );
+  },
+);

@@ -40,12 +40,26 @@ async function roundTrip(ws: WebSocket, text: string): Promise<string> {
   return String(data);
 }
 
-/** A plain HTTP/1.1 (or https) server with a riptide server on its 'upgrade'. */
-async function http1Server(secure: boolean) {
+/**
+ * A plain HTTP/1.1 (or https) server with a riptide server on its 'upgrade'; `redirects` maps a
+ * path to the Location of a 302 answered instead. `paths` lists the requests it received.
+ */
+async function http1Server(secure: boolean, redirects: Record<string, string> = {}) {
   const server = secure ? https.createServer(tls) : http.createServer();
   const connections: number[] = [];
-  server.on('connection', () => connections.push(1));
-  const wss = new WebSocketServer({ server });
+  const sockets: net.Socket[] = [];
+  const paths: string[] = [];
+  server.on('connection', (socket: net.Socket) => {
+    connections.push(1);
+    sockets.push(socket);
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    paths.push(req.url ?? '');
+    const location = redirects[req.url ?? ''];
+    if (location === undefined) wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    else socket.end(`HTTP/1.1 302 Found\r\nLocation: ${location}\r\nContent-Length: 0\r\n\r\n`);
+  });
   wss.on('connection', (ws, req) => ws.on('message', (d) => ws.send(`${req.httpVersion} ${d}`)));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -56,7 +70,7 @@ async function http1Server(secure: boolean) {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return { url: `${secure ? 'wss' : 'ws'}://127.0.0.1:${port}`, connections };
+  return { url: `${secure ? 'wss' : 'ws'}://127.0.0.1:${port}`, port, connections, sockets, paths };
 }
 
 describe('RFC 8441 client: new WebSocket(url, { http2: true })', () => {
@@ -194,6 +208,134 @@ describe('falling back to HTTP/1.1', () => {
     const [err] = await once<[Error & { code: string }]>(ws, 'error');
     expect(err.code).toBe('WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT');
     expect((await closed)[0]).toBe(1006);
+  });
+});
+
+/**
+ * How a handshake ended: its events up to 'close', or the exception that escaped it (a throw
+ * from a callback of node's, which nothing catches: without the listener, a crashed process).
+ */
+function ending(ws: WebSocket): Promise<string[]> {
+  const events: string[] = [];
+  return new Promise((resolve) => {
+    const escaped = (err: Error) => resolve([...events, `uncaught ${err.message}`]);
+    process.once('uncaughtException', escaped);
+    cleanups.push(() => {
+      process.removeListener('uncaughtException', escaped);
+    });
+    ws.on('open', () => events.push('open'));
+    ws.on('error', (err: Error & { code?: string }) =>
+      events.push(`error ${err.code === undefined ? '' : `${err.code}: `}${err.message}`),
+    );
+    ws.on('close', (code: number) => {
+      events.push(`close ${code}`);
+      resolve(events);
+    });
+  });
+}
+
+/** A createConnection that connects `connecting` times, then throws `message`. */
+function failingAfter(connecting: number, message: string) {
+  const calls: string[] = [];
+  const createConnection = (o: { host: string; port: string | number }) => {
+    calls.push(`${o.host}:${o.port}`);
+    if (calls.length > connecting) throw new Error(message);
+    return net.connect(Number(o.port), o.host);
+  };
+  return { calls, createConnection: createConnection as never };
+}
+
+// ws 8.23.1: a request() or a createConnection that throws where no caller can catch it (there,
+// a redirect's 'response' listener) is the connection's error, then 'close' 1006. The fallback to
+// HTTP/1.1 makes its request from such a callback too (the session's error, its SETTINGS).
+describe('a fallback request that throws: the connection fails, nothing escapes', () => {
+  // node:http (20, 22 and 24) catches a createConnection that throws and emits its error on the
+  // request: this one holds without fallBack's catch, and guards that path.
+  it("a createConnection that throws on the fallback's call: its error, close 1006", async () => {
+    const s = await http1Server(false);
+    const { calls, createConnection } = failingAfter(1, 'no route for HTTP/1.1');
+    const ws = new WebSocket(`${s.url}/a`, { http2: true, createConnection });
+    expect(await ending(ws)).toEqual(['error no route for HTTP/1.1', 'close 1006']);
+    // The HTTP/2 attempt, then the fallback's call.
+    expect(calls).toEqual([`127.0.0.1:${s.port}`, `127.0.0.1:${s.port}`]);
+    expect(s.paths).toEqual([]);
+  });
+
+  it.each([
+    ['ws', false],
+    ['wss', true],
+  ] as const)(
+    '%s: a header value node:http refuses only at request time: ERR_INVALID_CHAR, close 1006, no socket left open',
+    async (_scheme, secure) => {
+      const s = await http1Server(secure);
+      const headers = { 'X-Note': 'a\r\nb' };
+      const ws = new WebSocket(s.url, { http2: true, rejectUnauthorized: false, headers });
+      expect(await ending(ws)).toEqual([
+        'error ERR_INVALID_CHAR: Invalid character in header content ["X-Note"]',
+        'close 1006',
+      ]);
+      // The TLS connection that chose http/1.1 by ALPN was to carry the request: it is closed
+      // (the server sees it end), not left open.
+      await Promise.all(s.sockets.map((socket) => (socket.destroyed ? undefined : once(socket, 'close'))));
+      expect(s.paths).toEqual([]);
+      // Without the option the same request throws to the constructor's caller, as in ws.
+      expect(() => new WebSocket(s.url, { rejectUnauthorized: false, headers })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_CHAR' }),
+      );
+    },
+  );
+
+  it("an http.Agent for a wss: URL: no HTTP/2 attempt, so ERR_INVALID_PROTOCOL reaches the constructor's caller, as without the option", async () => {
+    const s = await http1Server(true);
+    const agent = new http.Agent();
+    cleanups.push(() => agent.destroy());
+    expect(() => new WebSocket(s.url, { http2: true, agent })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_PROTOCOL',
+        message: 'Protocol "https:" not supported. Expected "http:"',
+      }),
+    );
+    // A handshake after it is the server's first connection: the refused one made none.
+    const ws = await open(s.url, { http2: true });
+    expect(await roundTrip(ws, 'x')).toBe('1.1 x');
+    expect(s.connections.length).toBe(1);
+  });
+
+  describe('followRedirects: the redirect of a fallback request', () => {
+    it("a createConnection that throws on the redirect's call: its error, close 1006", async () => {
+      const s = await http1Server(false, { '/a': '/b' });
+      const { calls, createConnection } = failingAfter(2, 'no route for the redirect');
+      const ws = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true, createConnection });
+      expect(await ending(ws)).toEqual(['error no route for the redirect', 'close 1006']);
+      expect(calls.length).toBe(3);
+      expect(s.paths).toEqual(['/a']);
+    });
+
+    it('an http.Agent and a wss: Location: ERR_INVALID_PROTOCOL, close 1006', async () => {
+      const s = await http1Server(false, { '/a': 'wss://127.0.0.1/b' });
+      const agent = new http.Agent();
+      cleanups.push(() => agent.destroy());
+      const ws = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true, agent });
+      expect(await ending(ws)).toEqual([
+        'error ERR_INVALID_PROTOCOL: Protocol "https:" not supported. Expected "http:"',
+        'close 1006',
+      ]);
+      expect(s.paths).toEqual(['/a']);
+    });
+
+    it("a Location whose userinfo is not valid percent-encoding: the decoder's URIError, close 1006", async () => {
+      const s = await http1Server(false, { '/a': 'ws://%ZZ@127.0.0.1/b' });
+      const ws = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
+      expect(await ending(ws)).toEqual(['error URI malformed', 'close 1006']);
+      expect(s.paths).toEqual(['/a']);
+    });
+
+    it('a redirect that can be followed still opens', async () => {
+      const s = await http1Server(false, { '/a': '/b' });
+      const ws = await open(`${s.url}/a`, { http2: true, followRedirects: true });
+      expect(await roundTrip(ws, 'x')).toBe('1.1 x');
+      expect(s.paths).toEqual(['/a', '/b']);
+    });
   });
 });
 

@@ -19,7 +19,8 @@
  *    to the seq it was typed as a reply to; unless its room was left before it was sent (the page
  *    drops it), or it was refused because its room was left or deleted meanwhile, or (a reply)
  *    because the message it answers was deleted meanwhile, or its room was deleted after it was
- *    typed (then it is gone with it);
+ *    typed (then it is gone with it; a deletion whose answer was cut off may take effect any time
+ *    before the next quiescence, however early it was asked);
  *  - nothing is stored that nobody typed; no send was refused for another reason;
  *  - every reply quotes an earlier message of its room as it is now: its user and current text,
  *    or `deleted` without text;
@@ -271,6 +272,7 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
         connect();
       };
       tab.state.active = pick(rooms);
+      tab.log = options.log;
       tabs.push(tab);
     }
   }
@@ -284,9 +286,13 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
   };
   let last: ServerView | undefined;
-  const checkpoint = async (label: string) => {
+  const checkpoint = async (label: string, step: number) => {
+    // At quiescence every deletion asked has been done or refused: one whose answer was cut off
+    // took effect by now at the latest.
+    for (const list of history.deletions.values())
+      for (const deletion of list) deletion.settled = Math.min(deletion.settled, step);
     try {
-      last = await quiesceAndCheck(cluster, tabs, history, observerCookie);
+      last = await quiesceAndCheck(cluster, tabs, history, observerCookie, options.log);
     } catch (err) {
       throw new Error(
         `chaos seed ${seed} (CHAOS_SEED=${seed} replays it), ${label}: ${(err as Error).message}`,
@@ -304,6 +310,7 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
     const online = tabs.filter((t) => t.welcomed);
     const membership = r >= from && r < to;
     if (membership && online.length > 0) tab = pick(online);
+    options.log?.(`step ${step}: ${tab.name}, r ${r.toFixed(3)}`);
     // The page types only into the rooms it shows.
     const mine = [...tab.state.rooms.keys()].sort();
     const room = mine.length > 0 ? pick(mine) : 'general';
@@ -361,6 +368,8 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
         tab.connect();
         await tab.until('a welcome or a close', () => tab.welcomed || tab.ws === null);
       }
+      /** A room deletion's: notes that its answer came on the connection that asked it. */
+      let answeredDeletion: (() => void) | undefined;
       // Membership: leave, delete an owned room, invite to or remove from an owned private room, or join
       // (re-join, or create: the page's "join or create"); sometimes cut right after the request.
       const m = random();
@@ -376,7 +385,14 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
       } else if (m < 0.5 && owned.length > 0) {
         // The owner deletes a room, for everyone in it.
         const name = pick(owned);
-        history.deletions.set(name, [...(history.deletions.get(name) ?? []), step]);
+        // Done when its answer comes, at this step; if its connection is cut first (`cut`, or any
+        // other cut meanwhile), it takes effect some time before the next checkpoint (settled then).
+        const deletion = { asked: step, settled: Number.POSITIVE_INFINITY };
+        history.deletions.set(name, [...(history.deletions.get(name) ?? []), deletion]);
+        const asking = tab.ws;
+        answeredDeletion = () => {
+          if (tab.ws === asking) deletion.settled = step;
+        };
         // Sometimes the user's other tab, showing the room, is away meanwhile, and the owner
         // creates the room again at once: that tab comes back holding the deleted room's messages.
         const away = tabs.find((t) => t.user === tab.user && t !== tab && t.state.rooms.get(name)?.loaded);
@@ -442,12 +458,13 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
       // and rooms are hardly ever left, joined, deleted or created again. Other tabs' traffic
       // (outboxes, replays) goes on meanwhile.
       await tab.answered();
+      answeredDeletion?.();
     } else if (r < 0.95) await ticks(int(30));
     else await pick(tabs).roundTrip();
     await ticks(int(4));
-    if (step === Math.floor(steps / 2)) await checkpoint(`half way (step ${step})`);
+    if (step === Math.floor(steps / 2)) await checkpoint(`half way (step ${step})`, step);
   }
-  await checkpoint('at the end');
+  await checkpoint('at the end', steps);
   for (const tab of tabs) tab.close();
   const sum = (f: (t: Tab) => number) => tabs.reduce((n, t) => n + f(t), 0);
   const stored = [...(last?.rooms.values() ?? [])].flatMap((r) => r.messages);
@@ -480,11 +497,24 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
 }
 
 /** What the driver did that the checks must know: when each message was typed, rooms deleted. */
-interface History {
+export interface History {
   /** Message id -> the step it was typed at. */
   typedAt: Map<string, number>;
-  /** Room -> the steps its deletion was asked at (a message typed before one may be gone with it). */
-  deletions: Map<string, number[]>;
+  /**
+   * Room -> its deletions: the step each was asked at, and the step by which it had surely taken
+   * effect (a message typed before then may be gone with it). That is the same step when its answer
+   * came (the step waits for it); a deletion whose connection was cut before its answer is still
+   * done by the server, at a moment nobody sees (under load, long after: other tabs meanwhile
+   * type into the room, and get their messages acknowledged), so it is settled only at the next
+   * checkpoint's quiescence.
+   */
+  deletions: Map<string, Deletion[]>;
+}
+
+/** A room deletion the run asked for (History.deletions). */
+export interface Deletion {
+  asked: number;
+  settled: number;
 }
 
 /** The server's side at quiescence: each user's rooms, and each of those rooms' history. */
@@ -499,6 +529,7 @@ async function quiesceAndCheck(
   tabs: Tab[],
   history: History,
   observerCookie: string,
+  log?: (line: string) => void,
 ): Promise<ServerView> {
   for (const tab of tabs) {
     tab.disarm();
@@ -538,7 +569,7 @@ async function quiesceAndCheck(
     }
   }
   for (const tab of tabs) await tab.roundTrip();
-  const problems = check(tabs, server, history);
+  const problems = check(tabs, server, history, log);
   problems.push(...(await checkUnread(cluster, tabs, server)));
   for (const tab of tabs) tab.autoReconnect = false;
   if (problems.length > 0) throw new Error(`\n${problems.slice(0, 20).join('\n')}`);
@@ -546,7 +577,12 @@ async function quiesceAndCheck(
 }
 
 /** The invariants (see the top of the file); returns what is wrong. */
-export function check(tabs: Tab[], view: ServerView, history: History): string[] {
+export function check(
+  tabs: Tab[],
+  view: ServerView,
+  history: History,
+  log?: (line: string) => void,
+): string[] {
   const problems: string[] = [];
   const server = view.rooms;
   const stored = new Map<string, ChatMessage[]>(); // room user id -> messages
@@ -603,12 +639,17 @@ export function check(tabs: Tab[], view: ServerView, history: History): string[]
       const found = stored.get(key);
       if (!found) {
         const at = history.typedAt.get(item.id) ?? 0;
+        const deletions = history.deletions.get(item.room) ?? [];
         const excused =
           tab.dropped.has(item.id) || // its room was left before it was sent
           refused.has(item.id) ||
-          (history.deletions.get(item.room) ?? []).some((step) => step >= at) || // gone with its room
+          deletions.some((d) => d.settled >= at) || // gone with its room
           !server.has(item.room); // nobody is in its room now: nobody can read it
         if (!excused) problems.push(`${tab.name}: ${item.id} typed in ${item.room}, never stored (lost)`);
+        else if (!tab.dropped.has(item.id) && !refused.has(item.id) && deletions.every((d) => d.asked < at))
+          log?.(
+            `${tab.name}: ${item.id} typed at step ${at} in ${item.room}, acked ${JSON.stringify(tab.acks.get(item.id) ?? [])}, gone with a deletion asked before (steps ${deletions.map((d) => `${d.asked}..${d.settled}`)})${server.has(item.room) ? '' : ' or nobody is in the room'}`,
+          );
         continue;
       }
       const m = found[0];

@@ -65,6 +65,8 @@ export class Tab {
   readonly errors: Extract<ServerMessage, { type: 'error' }>[] = [];
   /** The last things that happened to this tab, for the failure message. */
   readonly trace: string[] = [];
+  /** Every line of the trace as it happens, when the run is verbose (CHAOS_VERBOSE). */
+  log: ((line: string) => void) | undefined;
   /** What happened here, counted (the test shows that the run went through what it is for). */
   readonly seen = {
     resets: 0,
@@ -152,6 +154,7 @@ export class Tab {
   }
 
   #note(line: string): void {
+    this.log?.(`${this.name} ${line}`);
     this.trace.push(line);
     if (this.trace.length > 60) this.trace.shift();
   }
@@ -232,6 +235,7 @@ export class Tab {
     if (ws?.readyState !== WebSocket.OPEN) return false;
     const text = JSON.stringify(message);
     if (message.type === 'sync' || message.type === 'history') this.#note(`→ ${text}`);
+    else if (message.type !== 'typing') this.log?.(`${this.name} → ${text}`);
     if (message.type === 'sync') {
       this.#replayFrom.set(message.room, message.after + 1);
       this.seen.syncs++;

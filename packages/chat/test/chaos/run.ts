@@ -646,9 +646,15 @@ export function check(
           deletions.some((d) => d.settled >= at) || // gone with its room
           !server.has(item.room); // nobody is in its room now: nobody can read it
         if (!excused) problems.push(`${tab.name}: ${item.id} typed in ${item.room}, never stored (lost)`);
-        else if (!tab.dropped.has(item.id) && !refused.has(item.id) && deletions.every((d) => d.asked < at))
+        else if (
+          !tab.dropped.has(item.id) &&
+          !refused.has(item.id) &&
+          server.has(item.room) &&
+          deletions.every((d) => d.asked < at)
+        )
+          // Excused only because a deletion asked before it was typed was cut off (Deletion).
           log?.(
-            `${tab.name}: ${item.id} typed at step ${at} in ${item.room}, acked ${JSON.stringify(tab.acks.get(item.id) ?? [])}, gone with a deletion asked before (steps ${deletions.map((d) => `${d.asked}..${d.settled}`)})${server.has(item.room) ? '' : ' or nobody is in the room'}`,
+            `${tab.name}: ${item.id} typed at step ${at} in ${item.room}, acked ${JSON.stringify(tab.acks.get(item.id) ?? [])}, gone with a deletion asked at step ${deletions.map((d) => `${d.asked} (settled by ${d.settled})`)}`,
           );
         continue;
       }

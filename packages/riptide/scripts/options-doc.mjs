@@ -62,7 +62,7 @@ function table(name, schema) {
   }
   let out = rows.join('\n');
   if (request.length > 0) {
-    out += `\n\nPassed to \`http.request\` / \`https.request\` / \`net.connect\` / \`tls.connect\` as given: ${request.join(', ')}.`;
+    out += `\n\nPassed to \`http.request\` / \`https.request\` / \`net.connect\` / \`tls.connect\` as given: ${request.join(', ')}; and so are the keys this table does not have (see "Unknown option keys").`;
   }
   if (url.length > 0) out += `\n\nAccepted and ignored, as in ws (the URL decides them): ${url.join(', ')}.`;
   return out;

@@ -371,8 +371,11 @@ export type PutAttachmentResult = 'stored' | 'too_many_unused' | 'full';
  *        +--- expireUnused: not bound within the TTL ------------+      dropMessage (message deleted)
  *
  * claim is all-or-nothing and idempotent for the same message (a resend claims again). A claimed
- * file is bound to its message's seq after the message is stored; one never bound (the message
- * was refused, or a node died in between) expires like an unused upload.
+ * file is bound to its message's seq by the store's append of that message, in the same atomic step
+ * (SQLite: its transaction; Redis: its script), so a stored message never names a file the sweep
+ * may take; one never bound (the message was refused, or a node died before storing it) expires
+ * like an unused upload. `bind` does the same again (idempotent): the hub calls it after each
+ * stored send, for messages stored by a version that bound them only there.
  */
 export interface AttachmentStore {
   /** Stores an unused upload, unless the user has `maxUnused` already or the store is full. */

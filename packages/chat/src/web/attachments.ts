@@ -2,7 +2,9 @@
  * Files in the page: pasting or dropping a file (or choosing one with Attach) uploads it to the
  * open room with its progress shown in a tray above the composer; the next message in that room
  * sends the uploaded ones (each room keeps its own, as its draft), and those that failed stay there
- * marked, with Retry when the same bytes may get through, until removed. Messages show images as
+ * marked, with Retry when the same bytes may get through, until removed. One refused because the
+ * server's storage was away (503 `unavailable`) is sent again by itself once the server says it is
+ * back (serviceBack: its `service` notice, or a welcome), once. Messages show images as
  * thumbnails that open full size in a viewer, and other files as download links with their size.
  *
  * Uploads are XMLHttpRequests (fetch reports no upload progress) of the raw bytes to
@@ -113,6 +115,10 @@ interface Upload {
   xhr?: XMLHttpRequest;
   /** The bytes, kept while an upload may be retried (a failure the same bytes may get past). */
   source?: File;
+  /** Refused because storage was away: serviceBack() sends it again. */
+  awaitsService?: boolean;
+  /** How many times the service had come back (AttachmentTray.#serviceBacks) when it was sent. */
+  sentAt?: number;
   node: HTMLLIElement;
   progress: HTMLProgressElement;
   status: HTMLElement;
@@ -136,6 +142,8 @@ export class AttachmentTray {
   readonly #uploads: Upload[] = [];
   /** The room whose files the tray shows (null: all). */
   #shown: string | null = null;
+  /** How many times serviceBack() was called: tells a 503 older than the last return apart. */
+  #serviceBacks = 0;
 
   constructor(host: TrayHost, composer: HTMLFormElement, input: HTMLTextAreaElement, dropZone: HTMLElement) {
     this.#host = host;
@@ -254,6 +262,32 @@ export class AttachmentTray {
     this.#list.hidden = shown === 0;
   }
 
+  /**
+   * The server's storage is back (a `service` notice saying so, or a welcome, which the server
+   * could only give by reading it): the uploads it refused meanwhile are sent again, each once.
+   * An upload in flight or already sent again is not touched, so a second notice sends nothing.
+   */
+  serviceBack(): void {
+    this.#serviceBacks++;
+    for (const upload of this.#uploads)
+      if (upload.state === 'failed' && upload.awaitsService && upload.source) this.#again(upload);
+  }
+
+  /** Sends a failed upload's bytes again, unless the room has a message's worth of files since. */
+  #again(upload: Upload): boolean {
+    if (!upload.source) return false;
+    const taken = this.#uploads.filter(
+      (u) => u !== upload && u.room === upload.room && u.state !== 'failed',
+    ).length;
+    if (taken >= MAX_ATTACHMENTS) {
+      // Others were added while this one had failed: it would be one too many for the message.
+      this.#fail(upload, `at most ${MAX_ATTACHMENTS} files per message`);
+      return false;
+    }
+    this.#upload(upload, upload.source);
+    return true;
+  }
+
   add(files: File[]): void {
     const room = this.#host.room();
     if (!room) return;
@@ -296,16 +330,9 @@ export class AttachmentTray {
     const upload: Upload = { room, name, size, state: 'uploading', node, progress, status, retry };
     retry.addEventListener('click', () => {
       if (!upload.source || upload.state !== 'failed') return;
-      const taken = this.#uploads.filter((u) => u.room === room && u.state !== 'failed').length;
-      if (taken >= MAX_ATTACHMENTS) {
-        // Others were added while this one had failed: it would be one too many for the message.
-        this.#fail(upload, `at most ${MAX_ATTACHMENTS} files per message`);
-        return;
-      }
       // The focused Retry hides while the file uploads again: the focus stays on this file's ×.
       const hadFocus = document.activeElement === retry;
-      this.#upload(upload, upload.source);
-      if (hadFocus) remove.focus();
+      if (this.#again(upload) && hadFocus) remove.focus();
     });
     remove.addEventListener('click', () => {
       upload.xhr?.abort();
@@ -350,6 +377,8 @@ export class AttachmentTray {
     const { room, name, node, progress, status } = upload;
     upload.state = 'uploading';
     upload.source = file;
+    upload.sentAt = this.#serviceBacks;
+    delete upload.awaitsService;
     delete upload.error;
     node.classList.remove('failed');
     progress.hidden = false;
@@ -375,6 +404,18 @@ export class AttachmentTray {
         delete upload.source;
         status.textContent = body.type?.startsWith('image/') ? 'image ready' : 'ready';
         this.#host.changed?.();
+      } else if (xhr.status === 503 && body.error === 'unavailable') {
+        // Storage is away: nothing was stored. Sent again when the server says it is back; at
+        // once if it said so while this one was on its way (the 503 is older than that notice).
+        if (upload.sentAt !== this.#serviceBacks) this.#again(upload);
+        else {
+          this.#fail(
+            upload,
+            `${body.message ?? 'the server cannot store files now'} — sent again when it recovers`,
+            true,
+          );
+          upload.awaitsService = true;
+        }
       } else if (xhr.status === 413) this.#fail(upload, `too large (${formatSize(MAX_FILE_BYTES)} at most)`);
       // A wait, or the server's trouble: the same bytes may get through later (Retry).
       else if (xhr.status === 429)

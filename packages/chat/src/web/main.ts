@@ -292,6 +292,8 @@ function onMessage(msg: ServerMessage): void {
       // an ack removes it (nothing to show: the room is not here), a refusal adds it to the note.
       const rooms = msg.rooms.map((r) => r.room);
       outbox.connected(msg.limits.messageRate, rooms);
+      // A welcome is read from storage (refused while it is away): the uploads it refused go again.
+      tray.serviceBack();
       const member = new Set(rooms);
       const held = composerRoom === null ? [] : [composerRoom];
       for (const room of new Set([...held, ...drafts.rooms()])) if (!member.has(room)) draftDropped(room);
@@ -322,8 +324,10 @@ function onMessage(msg: ServerMessage): void {
       const node = byId('status');
       node.dataset.state = msg.available ? 'online' : 'degraded';
       node.textContent = msg.available ? 'Online' : 'Connected — messages are held until the server recovers';
-      if (msg.available) outbox.serviceBack();
-      else outbox.serviceLost();
+      if (msg.available) {
+        outbox.serviceBack();
+        tray.serviceBack(); // the uploads refused meanwhile (503) go again, each once
+      } else outbox.serviceLost();
       state.receive(msg); // the open room is loaded again if its history was refused meanwhile
       break;
     }

@@ -102,6 +102,43 @@ export function attachmentsContract(
       expect(await store.get('f2')).toBeNull();
     });
 
+    it("the message's append binds its files: with no bind after it (failed, or the node killed), the sweep leaves them", async () => {
+      // Regression: the files were bound by the hub's bind() after the append, in a call of its
+      // own. When that failed (storage gone between the two) or the process died in between, the
+      // stored message named files the sweep of unused uploads then deleted.
+      const { attachments: store, rooms } = await open();
+      await rooms.createRoom(
+        { name: 'a', kind: 'public', owner: null, createdAt: 0 },
+        { maxRooms: 9, maxOwnedRooms: 9 },
+      );
+      await rooms.join('ann', 'a', 9);
+      await store.put(record('f1'), bytes(), 9);
+      await store.put(record('f2'), bytes(), 9);
+      await store.put(record('left', { createdAt: 100 }), bytes(), 9);
+      const files = await store.claim(['f1', 'f2'], 'ann', 'a', 'm1');
+      expect(files).toHaveLength(2);
+      const sent = await rooms.appendEvent({
+        type: 'message',
+        room: 'a',
+        user: 'ann',
+        clientId: 'm1',
+        text: '',
+        ts: 2000,
+        attachments: files ?? [],
+      });
+      const seq = sent.ok && sent.event.type === 'message' ? sent.event.message.seq : -1;
+      expect(seq).toBeGreaterThan(0);
+      // No bind(); the sweep, long after, takes only the upload no message used.
+      expect(await store.expireUnused(Number.MAX_SAFE_INTEGER)).toBe(1);
+      expect(await store.get('left')).toBeNull();
+      expect((await store.get('f1'))?.record).toMatchObject({ clientId: 'm1', seq });
+      expect((await store.get('f2'))?.data).toEqual(bytes());
+      // Bound to that message: its deletion frees them.
+      await store.dropMessage('a', seq);
+      expect(await store.get('f1')).toBeNull();
+      expect(await store.get('f2')).toBeNull();
+    });
+
     it("frees every file of a deleted room, sent or not, and only that room's", async () => {
       const { attachments: store } = await open(12);
       await store.put(record('sent'), bytes(), 9);

@@ -3,10 +3,11 @@
  * with the words highlighted (as text, never HTML) and a click opens the room at the message even
  * when it is pages back (on a phone, the results panel then gives way to it); a pasted image reaches the other user as a thumbnail that opens full
  * size, a dropped file as a download link; an uploaded HTML or SVG file runs no script, opened
- * or embedded.
+ * or embedded; an upload refused while storage is away goes again by itself when it is back.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SqliteStore } from '../../src/server/backends/sqlite/store.js';
 import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
 import { cleanup, startTestServer, TestClient } from '../helpers.js';
 import { focusMatches, give, launch, sendMessage, signIn } from './browser.js';
@@ -313,6 +314,54 @@ describe('attachments in the page', () => {
     const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
     expect(stored.map((m) => m.attachments?.map((a) => a.name))).toEqual([['note.txt']]);
     expect(await alice.page.textContent('#composer-error')).toBe('');
+  });
+
+  it('an upload refused while storage is away is sent again by itself once the server says it is back, once', async () => {
+    // Regression: the page showed the 503's reason and waited for the user to press Retry, though
+    // it resends held messages by itself on the same `service` notice.
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    const bob = await signIn(browser, server.origin, 'bob');
+    const answers: number[] = [];
+    alice.page.on('response', (response) => {
+      const request = response.request();
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/attachments')
+        answers.push(response.status());
+    });
+    // The disk full, as health.test.ts makes it: no page can be added to the database.
+    const db = (server.backend.rooms as unknown as SqliteStore).database;
+    const full = () => db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true })}`);
+    full();
+    // Bigger than what pages free in the file could hold: the upload needs new ones.
+    const bytes = Buffer.alloc(256 * 1024, 0x61);
+    await give(alice.page, 'paste', [
+      { name: 'log.txt', type: 'text/plain', base64: bytes.toString('base64') },
+    ]);
+    const upload = alice.page.locator('#attachment-tray .upload');
+    await alice.page.locator('#attachment-tray .upload.failed').waitFor();
+    expect(await upload.locator('.upload-status').textContent()).toBe(
+      'chat storage (SQLite) is unavailable: database or disk is full (SQLITE_FULL) — sent again when it recovers',
+    );
+    expect(answers).toEqual([503]);
+    await alice.page.waitForSelector('#status[data-state="degraded"]');
+
+    db.pragma('max_page_count = 1073741823');
+    // The server's probe finds the space (every second), its `service` notice says so: the page
+    // uploads the file again without a click.
+    await alice.page.waitForSelector('#status[data-state="online"]');
+    await alice.page.locator('#attachment-tray .upload.done').waitFor({ timeout: 10_000 });
+    expect(await upload.locator('.upload-status').textContent()).toBe('ready');
+    expect(await upload.count()).toBe(1);
+    await sendMessage(alice.page, 'after the outage');
+    await bob.page.locator('#message-list li.message:not(.pending) .attachment-file').waitFor();
+    expect(await bob.page.locator('#message-list li.message:not(.pending) .attachment-file').count()).toBe(1);
+    const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
+    expect(stored.map((m) => [m.text, m.attachments?.map((a) => a.name)])).toEqual([
+      ['after the outage', ['log.txt']],
+    ]);
+    // The file went once: one refused try, one stored file.
+    expect(answers).toEqual([503, 201]);
+    expect(db.prepare('SELECT count(*) FROM attachments').pluck().get()).toBe(1);
   });
 
   it('refuses an eleventh file for one message in the tray, and sends the ten', async () => {

@@ -102,20 +102,6 @@ export interface DeflateParams {
 
 export const EXTENSION_NAME = 'permessage-deflate';
 
-/** The keys of the perMessageDeflate option object (ws 8's names). */
-export const OPTION_KEYS: readonly string[] = [
-  'serverNoContextTakeover',
-  'clientNoContextTakeover',
-  'serverMaxWindowBits',
-  'clientMaxWindowBits',
-  'zlibDeflateOptions',
-  'zlibInflateOptions',
-  'threshold',
-  'concurrencyLimit',
-];
-const DEFLATE_KEYS = ['level', 'memLevel', 'strategy', 'chunkSize'];
-const INFLATE_KEYS = ['chunkSize'];
-
 function optionError(key: string, message: string): UsageError {
   return new UsageError('WS_ERR_INVALID_OPTION', `Invalid perMessageDeflate option "${key}": ${message}`);
 }
@@ -124,18 +110,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
-}
-
-function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], prefix: string): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) {
-      const hint =
-        key === 'windowBits'
-          ? '; the window is negotiated: use serverMaxWindowBits / clientMaxWindowBits'
-          : '';
-      throw optionError(`${prefix}${key}`, `unknown key (allowed: ${allowed.join(', ')})${hint}`);
-    }
-  }
 }
 
 function optionalBoolean(obj: Record<string, unknown>, key: string): boolean | undefined {
@@ -169,7 +143,10 @@ function integerOption(
 /**
  * Validates the `perMessageDeflate` option at the API boundary. Returns null when compression is
  * off. `undefined` means the role's default: off for servers, on for clients (like ws).
- * Throws UsageError on anything else than false | true | a valid options object.
+ * Throws UsageError on anything else than false | true | a valid options object. Keys it does not
+ * know are ignored, in the object and in its zlib option objects, as ws 8 ignores them (ws hands
+ * the zlib objects to zlib with its own windowBits; ours use level, memLevel, strategy and
+ * chunkSize only, since pooled contexts are shared by every connection with the same settings).
  */
 export function normalizeDeflateOptions(value: unknown, role: 'server' | 'client'): DeflateOptions | null {
   if (value === undefined) value = role === 'client';
@@ -182,13 +159,10 @@ export function normalizeDeflateOptions(value: unknown, role: 'server' | 'client
     );
   }
   const obj = value;
-  checkKeys(obj, OPTION_KEYS, '');
   const zd = obj.zlibDeflateOptions ?? {};
   const zi = obj.zlibInflateOptions ?? {};
   if (!isPlainObject(zd)) throw optionError('zlibDeflateOptions', 'must be an object');
   if (!isPlainObject(zi)) throw optionError('zlibInflateOptions', 'must be an object');
-  checkKeys(zd, DEFLATE_KEYS, 'zlibDeflateOptions.');
-  checkKeys(zi, INFLATE_KEYS, 'zlibInflateOptions.');
   const big = Number.MAX_SAFE_INTEGER;
   return {
     serverNoContextTakeover: optionalBoolean(obj, 'serverNoContextTakeover'),

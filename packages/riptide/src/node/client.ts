@@ -219,7 +219,9 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     }),
   );
 
-  const reqOpts: http.RequestOptions & Record<string, unknown> = {};
+  // ws 8 spreads every option into the request's, so keys it does not know reach node as given
+  // (node ignores those it does not know either); the request's own fields are set after them.
+  const reqOpts: http.RequestOptions & Record<string, unknown> = { ...resolved.extra };
   for (const k of REQUEST_PASS_THROUGH) {
     const value = (opts as Record<string, unknown>)[k];
     if (value !== undefined) reqOpts[k] = value;

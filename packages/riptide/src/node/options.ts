@@ -6,9 +6,14 @@
  * docs/node-layer.md are generated from the same entries (`node scripts/options-doc.mjs`, kept
  * in sync by a test). Adding an option means adding one entry here.
  *
- * Every option of ws 8.23 is in the tables with ws's default. Unknown keys are refused (a typo
- * is a bug we can report; ws ignores them), except the http.request / https.request / tls.connect
- * options a client passes through, which are listed too.
+ * Every option of ws 8.23 is in the tables with ws's default. Keys a table does not have are
+ * treated as ws 8 treats them, since code written for ws passes its own keys along (rpc-websockets'
+ * Client hands `reconnect`, `autoconnect`, ... to the WebSocket constructor): a server ignores
+ * them (keeping them in `wss.options`, as ws does), setSocket() and a perMessageDeflate object
+ * ignore them, a client passes them to
+ * http.request / https.request as given (ResolvedClient.extra). Known keys are always checked.
+ * Riptide's own option objects (heartbeat) stay strict: no code written for ws passes them, so an
+ * unknown key there is a typo worth reporting.
  *
  * Of the rest of the Node layer it imports only random.ts (and types), so every module can use it.
  */
@@ -448,6 +453,11 @@ export const CLIENT_OPTIONS = {
 /** The validated options of one client connection (client.ts, http2-client.ts). */
 export interface ResolvedClient {
   opts: Resolved<typeof CLIENT_OPTIONS>;
+  /**
+   * The given keys CLIENT_OPTIONS does not have, as given: ws 8 spreads every option into the
+   * object it hands http.request, so these reach node (and a `createConnection` or `agent`).
+   */
+  extra: Readonly<Record<string, unknown>>;
   protocols: string[];
   deflate: false | DeflateOptions;
   random: RandomFill;
@@ -461,7 +471,9 @@ export function resolveClientOptions(
   options: OptionsOf<typeof CLIENT_OPTIONS> | undefined,
   protocols: string | string[] | undefined,
 ): ResolvedClient {
-  const opts = resolveOptions(CLIENT_OPTIONS, options, 'WebSocket');
+  // No prototype: a "__proto__" key given (JSON.parse makes one) is kept as a key, as ws's spread keeps it.
+  const extra: Record<string, unknown> = Object.create(null);
+  const opts = resolveOptions(CLIENT_OPTIONS, options, 'WebSocket', extra);
   // ws 8: the `protocols` option stands in for a missing `protocols` argument.
   if (protocols === undefined) protocols = opts.protocols;
   const list: unknown[] = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [protocols];
@@ -481,6 +493,7 @@ export function resolveClientOptions(
   }
   return {
     opts,
+    extra,
     protocols: list as string[],
     deflate: normalizeDeflateOptions(opts.perMessageDeflate, 'client') ?? false,
     random: maskSource(opts.generateMask),
@@ -508,7 +521,7 @@ const SET_SOCKET_OPTIONS = {
 
 /**
  * The settings of a connection started with `setSocket()`: its four options (ws's) over the
- * defaults, the other connection options at theirs. Unknown keys are refused, as everywhere.
+ * defaults, the other connection options at theirs. Other keys are ignored, as ws 8 ignores them.
  */
 export function setSocketSettings(given: unknown, role: 'client' | 'server'): ConnectionSettings {
   const o = resolveOptions(SET_SOCKET_OPTIONS, given, 'setSocket');
@@ -537,13 +550,15 @@ export const REQUEST_PASS_THROUGH: ReadonlySet<string> = new Set(
 );
 
 /**
- * Check `given` against `schema` and fill in the defaults. Unknown keys are refused with
- * `Unknown <what> option "<key>"`.
+ * Check `given` against `schema` and fill in the defaults. Keys the schema does not have are
+ * ignored, as ws 8 ignores them, or copied into `unknown` when it is given (a client passes them
+ * to http.request, a server keeps them in `wss.options`).
  */
 export function resolveOptions<S extends Record<string, OptionSpec<unknown>>>(
   schema: S,
   given: unknown,
   what: string,
+  unknown?: Record<string, unknown>,
 ): Resolved<S> {
   if (given === undefined || given === null) given = {};
   if (typeof given !== 'object')
@@ -552,10 +567,11 @@ export function resolveOptions<S extends Record<string, OptionSpec<unknown>>>(
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(options)) {
     const entry = schema[key];
-    if (entry === undefined || !Object.hasOwn(schema, key)) {
-      throw new UsageError('WS_ERR_INVALID_OPTION', `Unknown ${what} option "${key}"`);
-    }
     const value = options[key];
+    if (entry === undefined || !Object.hasOwn(schema, key)) {
+      if (unknown !== undefined) unknown[key] = value;
+      continue;
+    }
     if (value === undefined || (value === null && entry.nullable)) continue;
     entry.check(value, key);
     out[key] = value;

@@ -250,7 +250,9 @@ export class WebSocketServer extends EventEmitter {
 
   constructor(options: ServerOptions, callback?: () => void) {
     super();
-    const o = resolveOptions(SERVER_OPTIONS, options, 'WebSocketServer');
+    // Keys the table does not have are ignored, as ws 8 ignores them, and kept in `options`.
+    const unknown: Record<string, unknown> = Object.create(null);
+    const o = resolveOptions(SERVER_OPTIONS, options, 'WebSocketServer', unknown);
     const modes = (o.port != null ? 1 : 0) + (o.server != null ? 1 : 0) + (o.noServer ? 1 : 0);
     if (modes !== 1) {
       throw new UsageError(
@@ -270,8 +272,8 @@ export class WebSocketServer extends EventEmitter {
     this._deflate = normalizeDeflateOptions(o.perMessageDeflate, 'server') ?? false;
     const heartbeat = parseHeartbeat(o.heartbeat);
 
-    // Like ws, `options` is what was given merged over the defaults, and not frozen.
-    this.options = { ...o };
+    // Like ws, `options` is what was given merged over the defaults (unknown keys too), and not frozen.
+    this.options = { ...o, ...unknown };
     this._WebSocket = (o.WebSocket ?? WebSocket) as typeof WebSocket;
     this._handshakeTimeout = o.handshakeTimeout;
     this._settings = {

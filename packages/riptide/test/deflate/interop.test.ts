@@ -562,9 +562,10 @@ describe('perMessageDeflate at the API boundary', () => {
         'Invalid perMessageDeflate option "serverMaxWindowBits": must be a boolean or an integer from 8 to 15',
       ],
       [{ threshold: -5 }, 'Invalid perMessageDeflate option "threshold": must be an integer >= 0'],
+      // Keys it does not know are ignored (ws 8), the known ones next to them still checked.
       [
-        { zlibDeflateOptions: { flush: 2 } },
-        'Invalid perMessageDeflate option "zlibDeflateOptions.flush": unknown key (allowed: level, memLevel, strategy, chunkSize)',
+        { flush: 2, zlibDeflateOptions: { flush: 2, level: 10 } },
+        'Invalid perMessageDeflate option "zlibDeflateOptions.level": must be an integer from -1 to 9',
       ],
     ];
     for (const [perMessageDeflate, message] of cases) {

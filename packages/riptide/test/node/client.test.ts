@@ -51,12 +51,12 @@ function acceptFor(head: string): string {
 }
 
 describe('client options', () => {
-  it('rejects unknown options, bad URLs, fragments and duplicate subprotocols with UsageError', () => {
-    expect(() => new WebSocket('ws://localhost:1', { bogus: true } as never)).toThrow(
+  it('rejects bad values of known options (unknown keys next to them too), bad URLs, fragments and duplicate subprotocols with UsageError', () => {
+    expect(() => new WebSocket('ws://localhost:1', { bogus: true, maxRedirects: 'x' } as never)).toThrow(
       expect.objectContaining({
         name: 'TypeError',
         code: 'WS_ERR_INVALID_OPTION',
-        message: 'Unknown WebSocket option "bogus"',
+        message: 'The "maxRedirects" option must be an integer >= 0, got x',
       }),
     );
     expect(() => new WebSocket('not a url')).toThrow(expect.objectContaining({ code: 'WS_ERR_INVALID_URL' }));
@@ -626,6 +626,60 @@ describe.each(CLIENTS)('the handshake connection (%s)', (_name, Client) => {
     expect(pooled).toEqual([]);
     // The server sees its end of the connection close (not after a keep-alive timeout).
     await Promise.all(serverSockets.map((s) => (s.destroyed ? undefined : once(s, 'close'))));
+  });
+
+  it('keys it does not know reach the request as given, under the fields the handshake sets, like ws', async () => {
+    const { url, port } = await start();
+    const seen: Record<string, unknown>[] = [];
+    // Not called: the host is an IP address. Compared by identity below.
+    const lookup = () => {};
+    const ws = new Client(url, {
+      reconnect: true,
+      autoconnect: false,
+      family: 4,
+      lookup,
+      headers: { 'X-Test': 'yes' },
+      createConnection: (options: net.NetConnectOpts & Record<string, unknown>) => {
+        seen.push({ ...options });
+        return net.connect(options);
+      },
+    });
+    await new Promise<void>((resolve) =>
+      ws.on('open', () => {
+        ws.terminate();
+        resolve();
+      }),
+    );
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({
+      reconnect: true,
+      autoconnect: false,
+      family: 4,
+      lookup,
+      method: 'GET',
+      host: '127.0.0.1',
+      port: String(port),
+    });
+    expect(seen[0].headers).toMatchObject({ 'X-Test': 'yes', Upgrade: 'websocket' });
+  });
+
+  it('a lookup function given is what resolves the host name, like ws', async () => {
+    const { port } = await start();
+    const asked: string[] = [];
+    const lookup = (hostname: string, options: { all?: boolean }, cb: (...a: unknown[]) => void) => {
+      asked.push(hostname);
+      if (options.all) cb(null, [{ address: '127.0.0.1', family: 4 }]);
+      else cb(null, '127.0.0.1', 4);
+    };
+    // .invalid never resolves (RFC 6761 6.4): only the lookup given can make this connect.
+    const ws = new Client(`ws://riptide.invalid:${port}/`, { lookup, reconnect: true });
+    await new Promise<void>((resolve) =>
+      ws.on('open', () => {
+        ws.terminate();
+        resolve();
+      }),
+    );
+    expect(asked).toEqual(['riptide.invalid']);
   });
 
   it("createConnection gets the URL's port as written (a string), like ws", async () => {

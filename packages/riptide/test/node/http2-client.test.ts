@@ -88,6 +88,15 @@ describe('RFC 8441 client: new WebSocket(url, { http2: true })', () => {
     });
   }
 
+  it('ignores keys it does not know: they neither fail nor split the pooled session (docs/node-layer.md)', async () => {
+    const { url, sessions } = await start();
+    const a = await open(`${url}/a`, { http2: true, reconnect: true } as never);
+    const b = await open(`${url}/b`, { http2: true, autoconnect: false } as never);
+    expect(await roundTrip(a, 'a')).toBe('2.0 a');
+    expect(await roundTrip(b, 'b')).toBe('2.0 b');
+    expect(sessions.size).toBe(1);
+  });
+
   it('closes the shared session once its last WebSocket has closed, and opens a new one after', async () => {
     const { url, sessions } = await start();
     const a = await open(url, { http2: true });

@@ -67,12 +67,18 @@ function upgradeHead(port: number, extra = '', path = '/', version = '13'): stri
 }
 
 describe('WebSocketServer options', () => {
-  it('rejects unknown options and ambiguous modes with UsageError', () => {
-    expect(() => new WebSocketServer({ noServer: true, bogus: 1 } as never)).toThrow(
+  it('ignores unknown options as ws does, and rejects bad values and ambiguous modes with UsageError', () => {
+    for (const Server of [WebSocketServer, WsServer]) {
+      const wss = new Server({ noServer: true, bogus: 1, maxPayLoad: 1 } as never);
+      // Kept in `options` (given over the defaults), used by nothing.
+      expect(wss.options).toMatchObject({ bogus: 1, maxPayLoad: 1, maxPayload: 100 * 1024 * 1024 });
+      wss.close();
+    }
+    expect(() => new WebSocketServer({ noServer: true, bogus: 1, maxPayload: 'x' } as never)).toThrow(
       expect.objectContaining({
         name: 'TypeError',
         code: 'WS_ERR_INVALID_OPTION',
-        message: 'Unknown WebSocketServer option "bogus"',
+        message: 'The "maxPayload" option must be an integer >= 0, got x',
       }),
     );
     expect(() => new WebSocketServer({ port: 0, noServer: true })).toThrow(/One and only one/);
@@ -82,9 +88,9 @@ describe('WebSocketServer options', () => {
     expect(() => new WebSocketServer({ noServer: true, allowedOrigins: ['not an origin'] })).toThrow(
       expect.objectContaining({ code: 'WS_ERR_INVALID_OPTION' }),
     );
-    expect(() => new WebSocketServer({ noServer: true, perMessageDeflate: { nope: 1 } as never })).toThrow(
-      /Invalid perMessageDeflate option "nope"/,
-    );
+    expect(
+      () => new WebSocketServer({ noServer: true, perMessageDeflate: { nope: 1, threshold: 'x' } as never }),
+    ).toThrow(/Invalid perMessageDeflate option "threshold"/);
   });
 
   it('address() in noServer mode throws; clients is a Set; perMessageDeflate accepted', () => {

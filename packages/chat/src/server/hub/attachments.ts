@@ -1,7 +1,8 @@
 /**
  * Attachments in the hub: a `send` with `attachments` claims the uploads before the message is
- * stored (so it carries their descriptions) and binds them to its seq after, or releases them if the
- * send is refused (a refused message leaves nothing behind); a `delete` frees the
+ * stored (so it carries their descriptions), the store's append binds them to its seq in the same
+ * step (ports.ts, AttachmentStore), or the hub releases them if the send is refused (a refused
+ * message leaves nothing behind); a `delete` frees the
  * deleted message's files. The uploads themselves are HTTP (http/attachments.ts).
  */
 import type { Attachment, ClientMessage } from '../../shared/protocol.js';
@@ -23,6 +24,7 @@ export async function releaseAttachments(backend: Backend, user: string, msg: Se
   if (msg.attachments?.length) await backend.attachments.release(msg.attachments, user, msg.id);
 }
 
+/** Binds again what the append bound (idempotent): a message stored by an earlier version may need it. */
 export async function bindAttachments(backend: Backend, msg: Send, seq: number): Promise<void> {
   if (msg.attachments?.length) await backend.attachments.bind(msg.room, msg.attachments, seq);
 }

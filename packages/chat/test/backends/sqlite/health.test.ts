@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isTransient, SqliteHealth } from '../../../src/server/backends/sqlite/health.js';
 import { SqliteSearch } from '../../../src/server/backends/sqlite/search.js';
-import type { SqliteStore } from '../../../src/server/backends/sqlite/store.js';
+import { BUSY_TIMEOUT_MS, type SqliteStore } from '../../../src/server/backends/sqlite/store.js';
 import { UnavailableError } from '../../../src/server/ports.js';
 import { parseQuery, type SearchTerm } from '../../../src/server/search/terms.js';
 import { cleanup, register, startTestServer, TestClient } from '../../helpers.js';
@@ -107,10 +107,12 @@ describe('SqliteHealth', () => {
 
   it('the file locked by another process past busy_timeout: unavailable, and back when it lets go', async () => {
     const { store, db, health, rooms, changes } = await setUp();
-    db.pragma('busy_timeout = 20'); // 5 s in the server; short here
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(BUSY_TIMEOUT_MS);
     const other = new Database(store.database.name);
     try {
       other.exec('BEGIN IMMEDIATE');
+      // (A transaction that reads first fails at its first write without waiting: SQLite does not
+      // wait to upgrade a read.)
       const refused = await rooms.appendEvent(send('m1', 'hi')).catch((err: unknown) => err);
       expect(refused).toBeInstanceOf(UnavailableError);
       expect((refused as Error).message).toBe(
@@ -118,13 +120,36 @@ describe('SqliteHealth', () => {
       );
       expect(health.probe()).toBe(false); // still held
       // The probe does not wait, and leaves the connection's busy_timeout as it was.
-      expect(db.pragma('busy_timeout', { simple: true })).toBe(20);
+      expect(db.pragma('busy_timeout', { simple: true })).toBe(BUSY_TIMEOUT_MS);
       other.exec('COMMIT');
       expect(health.probe()).toBe(true);
       expect(changes).toEqual([false, true]);
       expect(await rooms.appendEvent(send('m1', 'hi'))).toMatchObject({ ok: true, duplicate: false });
     } finally {
       other.close();
+    }
+  });
+
+  it('a write that waits for a lock held elsewhere holds the node at most BUSY_TIMEOUT_MS, then the outage is declared', async () => {
+    // Regression: busy_timeout was 5 s. better-sqlite3 is synchronous, so the first call of an
+    // outage that starts with a write (a sign-in's session, an upload) held the whole node, every
+    // socket of it, for 5 s before the outage was declared.
+    const { store, db, health, rooms, changes } = await setUp();
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(BUSY_TIMEOUT_MS);
+    expect(BUSY_TIMEOUT_MS).toBe(250);
+    const other = new Database(store.database.name);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const refused = await rooms
+        .createSession({ token: 't1', user: 'ann', expiresAt: 9 })
+        .catch((err: unknown) => err);
+      // The wait itself is SQLite's (the pragma read above pins its length); no wall-clock bound
+      // here, since a loaded machine can stretch any real wait.
+      expect(refused).toBeInstanceOf(UnavailableError);
+      expect(changes).toEqual([false]);
+    } finally {
+      other.close();
+      health.close(); // its probe timer, before the store closes
     }
   });
 

@@ -6,7 +6,8 @@
  *   att:bytes             the bytes of every file held (checked against the cap at each upload)
  *   att:unbound           zset id -> created at: files not yet bound to a stored message
  *   att:unused:<user>     zset id -> created at: the user's uploads not claimed by a send
- *   att:msg:{room}:<seq>  set of the ids bound to that message (freed when it is deleted)
+ *   att:msg:{room}:<seq>  set of the ids bound to that message (freed when it is deleted); the
+ *                         message's append (store.ts APPEND) binds them in its own script, as BIND
  *   att:room:{room}       set of the ids uploaded to that room (freed when the room is deleted)
  *
  * A room of the name may be created again at once after a deletion, and its members may upload

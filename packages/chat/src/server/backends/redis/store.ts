@@ -152,11 +152,12 @@ end
 `;
 
 // KEYS: 1 seq, 2 log, 3 msgs, 4 idx, 5 live, 6 by:<user>, 7 dedup key (messages), 8 rooms, 9 authors,
-//       10 mentioned, 11 tip, 12 digest key (messages), 13 members
+//       10 mentioned, 11 tip, 12 digest key (messages), 13 members, 14 att:unbound (attachments.ts)
 // ARGV: 1 kind, 2 stream retention, 3 payload head, 4 payload tail, 5 dedup ttl, 6 target,
 //       7 user, 8 text, 9 ts, 10 room, 11 replyTo (0: none), 12 mentions (JSON array),
 //       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts), 15 its tag (logTag),
-//       16 the send's digest (messages; send-digest.ts)
+//       16 the send's digest (messages; send-digest.ts), 17 the att: key prefix, 18.. the ids of
+//       the message's files (claimed by it before: attachments.ts CLAIM)
 // For a message, ARGV 3/4 are the message JSON around its seq, without its closing brace; for
 // edit/delete, the event's (whole).
 // The author must be in the room's members at this moment (one SISMEMBER, in the script: no round
@@ -221,6 +222,21 @@ if kind == 'message' then
   redis.call('SADD', KEYS[9], ARGV[7])
   redis.call('SET', KEYS[7], seq, 'EX', ARGV[5])
   redis.call('SET', KEYS[12], ARGV[16], 'EX', ARGV[5])
+  -- Its files are bound here, as attachments.ts BIND does, not by the hub's bind after the reply:
+  -- a bind that failed (Redis gone between the two calls) or never ran (the node killed in between)
+  -- left them in att:unbound, and the sweep of unused uploads deleted the files of a stored message.
+  for i = 18, #ARGV do
+    local raw = redis.call('HGET', ARGV[17] .. ARGV[i], 'r')
+    if raw then
+      local r = cjson.decode(raw)
+      if r.room == ARGV[10] then
+        r.seq = seq
+        redis.call('HSET', ARGV[17] .. ARGV[i], 'r', cjson.encode(r))
+        redis.call('ZREM', KEYS[14], ARGV[i])
+        redis.call('SADD', ARGV[17] .. 'msg:{' .. ARGV[10] .. '}:' .. seq, ARGV[i])
+      end
+    end
+  end
   -- the quote the live event carries (after ',"reply":')
   return {'ok', seq, string.sub(live, 10)}
 end
@@ -789,7 +805,7 @@ export class RedisStore implements AccountStore, RoomStore {
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
-    define('chatAppend', 13, APPEND);
+    define('chatAppend', 14, APPEND);
     define('chatStoredSend', 3, STORED_SEND);
     define('chatBefore', 2, BEFORE);
     define('chatAfter', 2, AFTER);
@@ -1241,6 +1257,7 @@ export class RedisStore implements AccountStore, RoomStore {
           ? k.room(room, `digest:${input.user}:${input.clientId}`)
           : k.room(room, 'none'),
         k.room(room, 'members'),
+        `${k.prefix}att:unbound`,
         input.type,
         this.#retention,
         head,
@@ -1258,6 +1275,8 @@ export class RedisStore implements AccountStore, RoomStore {
         nonce,
         tag,
         input.type === 'message' ? sendDigest(input) : '',
+        `${k.prefix}att:`,
+        ...(input.type === 'message' ? (input.attachments ?? []).map((file) => file.id) : []),
       );
       if (
         status === 'no_room' ||

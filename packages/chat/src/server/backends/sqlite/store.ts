@@ -94,6 +94,16 @@ interface Extras {
   reactions(room: string, seq: number): [string, string][];
 }
 
+/**
+ * A start-up refusal: the database named, with SQLite's reason and its code (index.ts uses it too,
+ * for the writes the backend makes at start).
+ */
+export function cannotOpen(path: string, err: unknown): Error {
+  const code = (err as { code?: unknown }).code;
+  const reason = typeof code === 'string' ? `${(err as Error).message} (${code})` : (err as Error).message;
+  return new Error(`cannot open the database ${path}: ${reason}`, { cause: err });
+}
+
 function toMessage(row: EventRow, extras: Extras): ChatMessage {
   const message: ChatMessage = {
     room: row.room,
@@ -160,6 +170,18 @@ function toEvent(row: EventRow, extras: Extras): RoomEvent {
   }
 }
 
+/**
+ * How long a call waits for a write lock another process holds (busy_timeout), ms. The wait holds
+ * the whole node (better-sqlite3 is synchronous: no socket is served meanwhile), and only another
+ * process can hold the lock (one server per file: owner-lock.ts; WAL readers never block the
+ * writer), whose ordinary writes last milliseconds. A longer hold becomes an outage (health.ts):
+ * the send is refused `unavailable`, the pages hold it and resend when the next probe, within a
+ * second, commits. So a lock held past 0.25 s costs a notice and a resend, where a wait of 5 s
+ * froze every user of the node for 5 s at each outage's start. (While away, calls fail at once
+ * and the probe does not wait: health.ts. This bounds the first call of an outage.)
+ */
+export const BUSY_TIMEOUT_MS = 250;
+
 const toRoom = (row: RoomRow): RoomInfo => ({
   name: row.name,
   kind: row.kind,
@@ -202,7 +224,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       // FULL: the WAL is synced at every commit, so an acknowledged message survives a crash.
       opened.pragma('synchronous = FULL');
       opened.pragma('foreign_keys = ON');
-      opened.pragma('busy_timeout = 5000');
+      opened.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // The search index's triggers (search.ts) call search_fold: every write to `events` needs it.
       registerSearchFold(opened);
       migrate(opened);
@@ -211,10 +233,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       opened?.close();
       lock?.release();
       if (err instanceof DatabaseInUseError) throw err;
-      const code = (err as { code?: unknown }).code;
-      const reason =
-        typeof code === 'string' ? `${(err as Error).message} (${code})` : (err as Error).message;
-      throw new Error(`cannot open the database ${path}: ${reason}`, { cause: err });
+      throw cannotOpen(path, err);
     }
     const db = opened;
     this.#db = db;

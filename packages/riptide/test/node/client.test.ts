@@ -597,6 +597,20 @@ describe.each(CLIENTS)('followRedirects: what the next hop receives (%s)', (_nam
     expect(server.hops[1].headers.cookie).toBeUndefined();
   });
 
+  it('keys the client does not know reach every hop, as the first request got them', async () => {
+    const server = await hopServer((hop) => (hop.path === '/a' ? '/b' : null));
+    const seen: unknown[] = [];
+    await attempt(Client, `ws://127.0.0.1:${server.port}/a`, {
+      reconnect: 'kept',
+      createConnection: (options: net.NetConnectOpts & { reconnect?: unknown }) => {
+        seen.push(options.reconnect);
+        return net.connect(options);
+      },
+    });
+    expect(server.hops.map((h) => h.path)).toEqual(['/a', '/b']);
+    expect(seen).toEqual(['kept', 'kept']);
+  });
+
   it('the same host and scheme keeps them', async () => {
     const server = await hopServer((hop) => (hop.path === '/a' ? '/b' : null));
     await attempt(Client, `ws://127.0.0.1:${server.port}/a`, {

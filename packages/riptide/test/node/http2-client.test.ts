@@ -88,6 +88,21 @@ describe('RFC 8441 client: new WebSocket(url, { http2: true })', () => {
     });
   }
 
+  // Regression: the stream's CONNECT carried no Authorization, where the HTTP/1.1 handshake (and
+  // this option's own fallback) sends the URL's userinfo or the `auth` option as Basic credentials.
+  it("sends the URL's userinfo, else the `auth` option, as Basic credentials; an Authorization header wins", async () => {
+    const { url, wss } = await start();
+    const seen: unknown[] = [];
+    wss.on('connection', (_ws, req) => seen.push(req.headers.authorization));
+    const basic = (c: string) => `Basic ${Buffer.from(c).toString('base64')}`;
+    const withUser = url.replace('ws://', 'ws://us%20er:p%40ss@');
+    await open(withUser, { http2: true, auth: 'other:x' });
+    await open(url, { http2: true, auth: 'user:pw' });
+    await open(withUser, { http2: true, headers: { Authorization: 'Bearer t' } });
+    await open(url, { http2: true });
+    expect(seen).toEqual([basic('us er:p@ss'), basic('user:pw'), 'Bearer t', undefined]);
+  });
+
   it('ignores keys it does not know: they neither fail nor split the pooled session (docs/node-layer.md)', async () => {
     const { url, sessions } = await start();
     const a = await open(`${url}/a`, { http2: true, reconnect: true } as never);

@@ -160,6 +160,12 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const log = options.log ?? ((line: string) => console.log(line));
   const clock = options.clock ?? systemClock;
   const maxBufferedBytes = positive('maxBufferedBytes', options.maxBufferedBytes, 2 * 1024 * 1024, 64 * 1024);
+  // Every option is checked before the backend opens: a refused start must hold nothing (the SQLite
+  // file's owner lock, Redis connections, the port).
+  const heartbeatMs = positive('heartbeatMs', options.heartbeatMs, 30_000, 0);
+  const maxQueuedRequests = positive('maxQueuedRequests', options.maxQueuedRequests, 32);
+  const maxSocketsPerUser = positive('maxSocketsPerUser', options.maxSocketsPerUser, 8);
+  const sweepMs = positive('sweepIntervalMs', options.sweepIntervalMs, 60_000, 0);
   const attachmentLimits: AttachmentLimits = {
     maxBytes: positive(
       'attachments.maxBytes',
@@ -202,7 +208,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   };
   const transport = new Transport({
     maxPayload: limits.maxFrameBytes,
-    heartbeatMs: positive('heartbeatMs', options.heartbeatMs, 30_000, 0),
+    heartbeatMs,
     maxBufferedBytes,
     closeTimeoutMs: 5000,
   });
@@ -210,7 +216,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     limits,
     clock,
     maxBufferedBytes,
-    maxQueuedRequests: positive('maxQueuedRequests', options.maxQueuedRequests, 32),
+    maxQueuedRequests,
     log,
   });
   await hub.start().catch((err: unknown) => {
@@ -228,7 +234,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     transport,
     clock,
     allowedOrigins,
-    maxSocketsPerUser: positive('maxSocketsPerUser', options.maxSocketsPerUser, 8),
+    maxSocketsPerUser,
     log,
   };
   const handler = createRequestHandler({
@@ -257,17 +263,23 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   } else {
     // node's compatibility API hands HTTP/2 requests to the same handler with the same surface
     // (headers, url, method, 'data', socket.remoteAddress, writeHead, end), which is all it uses.
-    http = createSecureServer(
-      // RFC 8441 3: SETTINGS_ENABLE_CONNECT_PROTOCOL tells browsers they may open WebSockets as
-      // streams (riptide's noServer mode leaves the server's settings to us).
-      {
-        cert: options.tls.cert,
-        key: options.tls.key,
-        allowHTTP1: true,
-        settings: { enableConnectProtocol: true },
-      },
-      handler as unknown as Parameters<typeof createSecureServer>[1],
-    );
+    try {
+      http = createSecureServer(
+        // RFC 8441 3: SETTINGS_ENABLE_CONNECT_PROTOCOL tells browsers they may open WebSockets as
+        // streams (riptide's noServer mode leaves the server's settings to us).
+        {
+          cert: options.tls.cert,
+          key: options.tls.key,
+          allowHTTP1: true,
+          settings: { enableConnectProtocol: true },
+        },
+        handler as unknown as Parameters<typeof createSecureServer>[1],
+      );
+    } catch (err) {
+      // A key or certificate Node cannot read, known only now: the start is refused holding nothing.
+      hub.close();
+      return abort(err);
+    }
     http.on('connect', createConnectHandler(gateDeps));
     http.on('connection', (socket: Socket) => {
       sockets.add(socket);
@@ -296,7 +308,6 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   // The periodic sweep: one at a time (a tick while one runs, Redis being slow, is skipped), none
   // once close() began; close() stops the one in flight between its steps and waits for it, so
   // it sends nothing to (and logs nothing about) a backend closed under it.
-  const sweepMs = positive('sweepIntervalMs', options.sweepIntervalMs, 60_000, 0);
   const stopSweep = new AbortController();
   let sweeping: Promise<void> | undefined;
   const sweepOnce = () => {

@@ -1174,4 +1174,41 @@ describe('RedisPresence', () => {
       await raw.close();
     }
   });
+
+  it('sweeps at most 1000 orphaned users a beat, all rooms together, and goes on at the next beat', async () => {
+    // Regression: one script swept up to 100 rooms' whole sets: a dead node's big rooms made one
+    // script, blocking every node, of as many removals as they had users (SECURITY.md).
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const ttl = 60_000;
+    const a = await backend(sharedServer().url, { prefix: 'budget:', presenceTtlMs: ttl });
+    const pa = a.presence as RedisPresence;
+    const raw = await connect(sharedServer().url);
+    try {
+      const [seconds, micros] = await raw.cmd.time();
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      const big = Array.from({ length: 1200 }, (_, i) => `u${String(i).padStart(4, '0')}`);
+      await raw.cmd.zadd(
+        'budget:room:{big}:presence',
+        ...big.flatMap((user) => [String(now - 3 * ttl), user]),
+      );
+      await raw.cmd.zadd('budget:presence-rooms', now - 3 * ttl, 'big');
+      await raw.cmd.zadd('budget:room:{small}:presence', now - 2 * ttl, 'sam');
+      await raw.cmd.zadd('budget:presence-rooms', now - 2 * ttl, 'small');
+      const published = vi.spyOn(a.bus, 'publish');
+      const told = () =>
+        published.mock.calls.map(([topic, payload]) => `${topic} ${JSON.parse(payload).user}`);
+      await pa.beat();
+      expect(told()).toEqual(big.slice(0, 1000).map((user) => `room:big ${user}`));
+      // The rest wait, their room still first in the index.
+      expect(await raw.cmd.zcard('budget:room:{big}:presence')).toBe(200);
+      expect(await raw.cmd.zrange('budget:presence-rooms', '0', '-1')).toEqual(['big', 'small']);
+      published.mockClear();
+      await pa.beat();
+      expect(told()).toEqual([...big.slice(1000).map((user) => `room:big ${user}`), 'room:small sam']);
+      expect(await raw.cmd.exists('budget:room:{big}:presence', 'budget:room:{small}:presence')).toBe(0);
+      expect(await raw.cmd.zcard('budget:presence-rooms')).toBe(0);
+    } finally {
+      await raw.close();
+    }
+  });
 });

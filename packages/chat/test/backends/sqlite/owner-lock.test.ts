@@ -3,14 +3,30 @@
  * refused before it touches the database, and the lock goes with its holder.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_SIGN_IN_BACKOFF } from '../../../src/server/backends/backoff.js';
+import { createSqliteBackend } from '../../../src/server/backends/sqlite/index.js';
 import { DatabaseInUseError, OwnerLock } from '../../../src/server/backends/sqlite/owner-lock.js';
+import { SqliteStore } from '../../../src/server/backends/sqlite/store.js';
+import { startChatServer } from '../../../src/server/chat-server.js';
+import { ManualClock } from '../../../src/server/clock.js';
 import { closeSqliteStores, openSqliteStore, tempDatabasePath } from './helpers.js';
 
-afterEach(closeSqliteStores);
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await closeSqliteStores();
+});
+
+const rate = { burst: 10, perSecond: 1 };
+const backendOptions = {
+  clock: new ManualClock(),
+  log: () => {},
+  buckets: { messages: rate, rooms: rate, requests: rate, signInPerIp: rate, signUpPerIp: rate },
+  signInBackoff: DEFAULT_SIGN_IN_BACKOFF,
+};
 
 describe('OwnerLock', () => {
   it('refuses a second holder of one database at once, with the path, and takes it after a release', () => {
@@ -60,6 +76,62 @@ describe('OwnerLock', () => {
     await first.close();
     // Closed: the file is free for the next server.
     await openSqliteStore(path).close();
+  });
+
+  it('a store on a symbolic link to a held database is refused, naming the lock beside the file', async () => {
+    // SQLite follows the link (the second would share the first's -wal and -shm), so does the lock.
+    const path = tempDatabasePath();
+    const link = join(dirname(path), 'link.db');
+    const first = openSqliteStore(path);
+    symlinkSync(path, link);
+    expect(() => openSqliteStore(link)).toThrow(
+      `the database ${link} is in use by another chat server (its lock ${path}-lock is held)`,
+    );
+    expect(existsSync(`${link}-lock`)).toBe(false);
+    await first.close();
+    await openSqliteStore(link).close();
+  });
+
+  it('a backend whose start-up write is refused names the file and lets go of the lock', async () => {
+    // The backend writes at start after the store opened (the expired sessions' purge): another
+    // process holding the write lock past busy_timeout (5 s, not waited out here) refuses it.
+    const path = tempDatabasePath();
+    const locked = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    vi.spyOn(SqliteStore.prototype, 'purgeSessions').mockImplementation(() => {
+      throw locked;
+    });
+    let refused: unknown;
+    try {
+      createSqliteBackend(path, backendOptions);
+    } catch (err) {
+      refused = err;
+    }
+    expect((refused as Error).message).toBe(
+      `cannot open the database ${path}: database is locked (SQLITE_BUSY)`,
+    );
+    expect((refused as Error).cause).toBe(locked);
+    vi.restoreAllMocks();
+    // Nothing held: the next start (a retry in the same process, or another server) gets the file.
+    OwnerLock.acquire(path).release();
+    await createSqliteBackend(path, backendOptions).close();
+  });
+
+  it('a server start refused for an option, or for a certificate it cannot read, holds no lock', async () => {
+    // Regression: these were checked after the backend had opened (sweepIntervalMs even after the
+    // port was listening), so the refused start kept the database, its lock and the port.
+    const path = tempDatabasePath();
+    const base = { port: 0, dbPath: path, log: () => {} };
+    await expect(startChatServer({ ...base, sweepIntervalMs: -1 })).rejects.toThrow(
+      'startChatServer: sweepIntervalMs',
+    );
+    await expect(startChatServer({ ...base, maxQueuedRequests: 0 })).rejects.toThrow(
+      'startChatServer: maxQueuedRequests',
+    );
+    await expect(
+      startChatServer({ ...base, tls: { cert: 'not a cert', key: 'not a key' } }),
+    ).rejects.toThrow();
+    const server = await startChatServer({ ...base, sweepIntervalMs: 0 });
+    await server.close();
   });
 
   it('is released when its holder is killed with SIGKILL (no stale lock after a crash)', async () => {

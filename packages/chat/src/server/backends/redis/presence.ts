@@ -22,11 +22,16 @@
  *   what a sweep reads.
  * - `presence-rooms` scores each room by the latest expiry written to its set (every ADD and
  *   REFRESH raises it with ZADD GT), so a room scored in the past has only expired users. Each beat
- *   also sweeps (ORPHANS) up to ORPHANS_PER_BEAT rooms scored more than a ttl in the past, whether
- *   or not this node has a connection there: a set whose remove failed and whose nodes all left or
- *   died is swept and its users announced offline like any other, instead of staying for good. The
- *   extra ttl leaves the nodes that do have connections there (after Redis was away) three beats
- *   to refresh them first, so they are not announced offline and back online.
+ *   also sweeps (ORPHANS) up to ORPHANS_PER_BEAT rooms scored more than a ttl in the past (and
+ *   ORPHAN_USERS_PER_BEAT users of them), whether or not this node has a connection there: a set
+ *   whose remove failed and whose nodes all left or died is swept and its users announced offline
+ *   like any other, instead of staying for good. The
+ *   extra ttl leaves the nodes that do have connections there three beats after their users'
+ *   expiry to refresh them first, so they are not announced offline and back online. That holds
+ *   for an outage of Redis shorter than about 1.5 ttl: after a longer one the first node back may
+ *   sweep users whose own node has not refreshed them yet, who are then announced offline and,
+ *   at that node's next beat, online again (as the room's own sweep, and each node's resync of
+ *   its rooms, already do once an outage outlasts a ttl).
  * - A presence notice whose PUBLISH failed (this node's command connection dropped between the
  *   write and the notice) is not lost: retell(room, user) keeps it, and when the command connection
  *   is back (retellPending, and every beat until it succeeds) one script reads the user's presence
@@ -116,23 +121,26 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 `;
 
 // KEYS: 1 presence-rooms. ARGV: 1 the room sets' key up to the room's name, 2 what follows it,
-// 3 grace (ms), 4 most rooms. -> room, user, room, user... of the users that expired.
+// 3 grace (ms), 4 most rooms, 5 most users. -> room, user, room, user... of the users that expired.
 // A room scored more than `grace` in the past: every user in its set expired (the score is the
 // latest expiry written to it). A set that turns out to hold a later score (written without this
-// index) gets that score back in the index instead of being looked at on every beat.
+// index) gets that score back in the index instead of being looked at on every beat. At most
+// `most users` leave in one run (a script blocks every node: SECURITY.md): a set with more expired
+// users keeps its old score, so the next run takes it first and goes on.
 const ORPHANS = `${NOW}
 local rooms = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[3])), 'LIMIT', 0, tonumber(ARGV[4]))
+local budget = tonumber(ARGV[5])
 local out = {}
 for _, room in ipairs(rooms) do
+  if budget <= 0 then break end
   local set = ARGV[1] .. room .. ARGV[2]
-  local gone = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. now)
-  if #gone > 0 then
-    redis.call('ZREMRANGEBYSCORE', set, '-inf', '(' .. now)
-    for _, user in ipairs(gone) do
-      redis.call('DEL', set .. ':' .. user)
-      out[#out + 1] = room
-      out[#out + 1] = user
-    end
+  local gone = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. now, 'LIMIT', 0, budget)
+  budget = budget - #gone
+  for _, user in ipairs(gone) do
+    redis.call('ZREM', set, user)
+    redis.call('DEL', set .. ':' .. user)
+    out[#out + 1] = room
+    out[#out + 1] = user
   end
   local last = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
   if #last == 0 then redis.call('ZREM', KEYS[1], room)
@@ -154,6 +162,8 @@ return 0
 
 /** Rooms one beat sweeps at most for orphans (ORPHANS); the rest wait for the next beats. */
 const ORPHANS_PER_BEAT = 100;
+/** Users one beat sweeps at most from those rooms, all together; the rest wait for the next beats. */
+const ORPHAN_USERS_PER_BEAT = 1000;
 
 type Commands = {
   presenceAdd(...args: (string | number)[]): Promise<number>;
@@ -302,6 +312,7 @@ export class RedisPresence implements Presence {
         tail,
         this.#ttl,
         ORPHANS_PER_BEAT,
+        ORPHAN_USERS_PER_BEAT,
       );
       for (let i = 0; i + 1 < orphans.length; i += 2) this.#onChange(orphans[i], orphans[i + 1], false);
       await this.retellPending();

@@ -13,16 +13,25 @@ import { MemoryThrottle } from '../memory/throttle.js';
 import { SqliteAttachments } from './attachments.js';
 import { SqliteHealth } from './health.js';
 import { SqliteSearch } from './search.js';
-import { SqliteStore } from './store.js';
+import { cannotOpen, SqliteStore } from './store.js';
 
 /** How often a write is tried while the storage is away (health.ts), ms. */
 const PROBE_MS = 1000;
 
 export function createSqliteBackend(dbPath: string, options: BackendOptions): Backend {
   const store = new SqliteStore(dbPath);
-  const health = new SqliteHealth(store.database, { probeMs: PROBE_MS, log: options.log });
+  let health: SqliteHealth;
+  try {
+    // Writes (the probe's table, the purge of expired sessions), which a file locked elsewhere or
+    // a full disk refuses: the start is refused like the store's own, naming the file, and the
+    // store is closed, so a failed start holds neither the database nor its lock (owner-lock.ts).
+    health = new SqliteHealth(store.database, { probeMs: PROBE_MS, log: options.log });
+    store.purgeSessions(options.clock.now());
+  } catch (err) {
+    store.close().catch(() => {});
+    throw cannotOpen(dbPath, err);
+  }
   const guarded = health.guard(store);
-  store.purgeSessions(options.clock.now());
   const events = new MemoryCommittedEvents((room) => store.headSync(room));
   store.onCommit((room, seq, payload) => events.commit(room, seq, payload));
   const bus = new MemoryBus();

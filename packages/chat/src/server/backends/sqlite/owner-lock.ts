@@ -10,6 +10,7 @@
  * included), so a crash leaves no stale lock to clean up. The database itself stays readable by
  * others (the sqlite3 shell, a backup) as before.
  */
+import { lstatSync, realpathSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 /** Another chat server holds the database (its lock file is locked). */
@@ -28,6 +29,20 @@ export class DatabaseInUseError extends Error {
   }
 }
 
+/**
+ * The file SQLite opens for `path`: it follows a symbolic link to the database (its -wal and -shm
+ * go beside the target), so the lock must too, or a server started through a link would hold a
+ * lock of its own on the same database. A linked folder needs nothing: the lock beside the
+ * database through it is the same file. A path that is no link (or not there yet) is itself.
+ */
+function fileOf(path: string): string {
+  try {
+    return lstatSync(path).isSymbolicLink() ? realpathSync(path) : path;
+  } catch {
+    return path; // not there yet (the first start creates it), or a dangling link: SQLite fails on it
+  }
+}
+
 export class OwnerLock {
   readonly #db: Database.Database;
 
@@ -37,7 +52,7 @@ export class OwnerLock {
 
   /** Takes the lock of the database at `databasePath`, or throws DatabaseInUseError at once. */
   static acquire(databasePath: string): OwnerLock {
-    const lockPath = `${databasePath}-lock`;
+    const lockPath = `${fileOf(databasePath)}-lock`;
     let db: Database.Database;
     try {
       db = new Database(lockPath);

@@ -94,6 +94,16 @@ interface Extras {
   reactions(room: string, seq: number): [string, string][];
 }
 
+/**
+ * A start-up refusal: the database named, with SQLite's reason and its code (index.ts uses it too,
+ * for the writes the backend makes at start).
+ */
+export function cannotOpen(path: string, err: unknown): Error {
+  const code = (err as { code?: unknown }).code;
+  const reason = typeof code === 'string' ? `${(err as Error).message} (${code})` : (err as Error).message;
+  return new Error(`cannot open the database ${path}: ${reason}`, { cause: err });
+}
+
 function toMessage(row: EventRow, extras: Extras): ChatMessage {
   const message: ChatMessage = {
     room: row.room,
@@ -223,10 +233,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       opened?.close();
       lock?.release();
       if (err instanceof DatabaseInUseError) throw err;
-      const code = (err as { code?: unknown }).code;
-      const reason =
-        typeof code === 'string' ? `${(err as Error).message} (${code})` : (err as Error).message;
-      throw new Error(`cannot open the database ${path}: ${reason}`, { cause: err });
+      throw cannotOpen(path, err);
     }
     const db = opened;
     this.#db = db;

@@ -68,6 +68,15 @@ function parseAddress(address: string | URL): URL {
   // the href as the fragment's delimiter (elsewhere the URL parser percent-encodes it).
   if (url.href.includes('#')) throw invalidUrl('The URL contains a fragment identifier');
   if (url.protocol === 'ws+unix:' && !url.pathname) throw invalidUrl("The URL's pathname is empty");
+  // The userinfo becomes Basic credentials, percent-decoded (connect()): a URL whose userinfo
+  // does not decode ('ws://%ZZ@host') is refused here, with the other URL errors, rather than as
+  // the decoder's URIError, which has no code (ws 8 decodes it leniently, keeping '%ZZ').
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    throw invalidUrl("The URL's userinfo is not valid percent-encoding");
+  }
   return url;
 }
 
@@ -248,8 +257,6 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
   // the connection instead (connectLater for a redirect, http2-client.ts fallBack).
   const req = (secure ? https.request : http.request)(reqOpts);
   ws._setRequest(req);
-  // ws 8: the listener gets the new request before it is sent, so it can still change it.
-  if (redirect !== null && redirect.count > 0) ws.emit('redirect', url.href, req);
 
   // A deadline for this request's handshake, from now until the response head is complete:
   // not the socket's idle timeout (ws's `timeout`), which a server sending its head a byte at
@@ -341,14 +348,19 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
   // The host is the WebSocket being opened (its constructor called initiateClient); the callback's
   // type names it, which this module does not import (websocket.ts imports this one).
   type OpeningSocket = Parameters<NonNullable<typeof opts.finishRequest>>[1];
+  // ws 8: the listener gets the new request before it is sent, so it can still change it. After
+  // the request's listeners are attached (ws emits it before): a listener that throws fails the
+  // connection (connectLater), whose abort destroys the request, and that request's 'error'
+  // (ECONNRESET) must find its listener, not be an uncaught exception.
+  if (redirect !== null && redirect.count > 0) ws.emit('redirect', url.href, req);
   if (opts.finishRequest !== undefined) opts.finishRequest(req, ws as unknown as OpeningSocket);
   else req.end();
 }
 
 /**
  * connect() for a redirect, from the previous response's listener, where nothing would catch
- * what it throws: a request node:http refuses, a Location's userinfo that is not
- * valid percent-encoding (URIError), a throwing finishRequest. It fails the connection instead,
+ * what it throws: a request node:http refuses, a throwing finishRequest or 'redirect' listener.
+ * It fails the connection instead,
  * 'error' then 'close' 1006, as ws 8.23.1 does for a redirect's request.
  */
 function connectLater(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: RedirectState): void {

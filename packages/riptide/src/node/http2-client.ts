@@ -479,6 +479,23 @@ function waitForSettings(session: ClientHttp2Session, cb: (supported: boolean) =
 }
 
 /**
+ * The user's headers plus Basic credentials (RFC 7617) from the URL's userinfo, else from the
+ * `auth` option, as the HTTP/1.1 handshake sends them (node:http's `auth`): an Authorization
+ * header given wins. parseAddress (client.ts) checked that the userinfo decodes.
+ */
+function withCredentials(url: URL, opts: Resolved['opts']): Record<string, string> | undefined {
+  const auth =
+    url.username || url.password
+      ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+      : (opts.auth as string | undefined);
+  const headers = opts.headers;
+  if (auth === undefined) return headers;
+  if (headers !== undefined && Object.keys(headers).some((name) => name.toLowerCase() === 'authorization'))
+    return headers;
+  return { ...headers, authorization: `Basic ${Buffer.from(auth).toString('base64')}` };
+}
+
+/**
  * Open the WebSocket's stream on a session that allows the extended CONNECT. `retry` (pooled
  * sessions only) starts over when the server refused the stream before processing it.
  */
@@ -502,7 +519,7 @@ function openStream(
       protocols,
       extensions: hs.offer,
       origin: opts.origin,
-      headers: opts.headers,
+      headers: withCredentials(url, opts),
     });
     stream = session.request(headers, { endStream: false });
   } catch (err) {

@@ -474,6 +474,11 @@ export function resolveClientOptions(
   // No prototype: a "__proto__" key given (JSON.parse makes one) is kept as a key, as ws's spread keeps it.
   const extra: Record<string, unknown> = Object.create(null);
   const opts = resolveOptions(CLIENT_OPTIONS, options, 'WebSocket', extra);
+  // But not passed on: node:http copies its options with Object.assign, whose "__proto__" setter
+  // would make that key's value the prototype of node's copy, and every field the handshake does
+  // not set itself would then be read from it unchecked (`hostname`, which wins over the URL's
+  // host, `setHost`, `rejectUnauthorized`...). node has no "__proto__" option to lose.
+  Reflect.deleteProperty(extra, '__proto__');
   // ws 8: the `protocols` option stands in for a missing `protocols` argument.
   if (protocols === undefined) protocols = opts.protocols;
   const list: unknown[] = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [protocols];

@@ -1215,6 +1215,10 @@ export class WebSocket extends EventEmitter {
 
   /** @internal Client: abort the opening handshake; 'error' (if listened) then 'close' 1006. */
   _abortHandshake(error: Error): void {
+    // Once: the first failure is reported, and no 'error' follows 'close'. A second one comes from
+    // user code that closed the WebSocket and then threw (a 'redirect' listener, a finishRequest
+    // of a redirect or an HTTP/2 fallback), caught by client.ts / http2-client.ts.
+    if ((this._flags & CLOSING_STARTED) !== 0) return;
     this._flags |= CLOSING_STARTED;
     const extra = this._extra;
     const req = extra === null ? null : extra.req;

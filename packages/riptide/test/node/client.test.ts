@@ -72,6 +72,20 @@ describe('client options', () => {
     const encoded = new WebSocket('ws://127.0.0.1:1/a%23b?c=%23');
     encoded.on('error', () => {});
     encoded.terminate();
+    // The userinfo is percent-decoded into Basic credentials: one that does not decode is a URL
+    // error (it was the decoder's URIError, without a code).
+    for (const url of ['ws://%ZZ@x/', 'ws://user:%E9@x/', new URL('ws://%@x/')]) {
+      expect(() => new WebSocket(url)).toThrow(
+        expect.objectContaining({
+          name: 'SyntaxError',
+          code: 'WS_ERR_INVALID_URL',
+          message: "The URL's userinfo is not valid percent-encoding",
+        }),
+      );
+    }
+    expect(() => new WebSocket('ws://%ZZ@x/', { http2: true })).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_INVALID_URL' }),
+    );
     expect(() => new WebSocket('ws://x/', ['a', 'a'])).toThrow(
       expect.objectContaining({ code: 'WS_ERR_INVALID_PROTOCOL' }),
     );
@@ -464,6 +478,91 @@ describe('followRedirects: maxRedirects', () => {
   });
 });
 
+describe('followRedirects: failures of the next hop', () => {
+  it("a Location whose userinfo is not valid percent-encoding: WS_ERR_INVALID_URL, then 'close' 1006", async () => {
+    const server = await hopServer((hop) =>
+      hop.path === '/a' ? `ws://%ZZ@127.0.0.1:${server.port}/b` : null,
+    );
+    const events: string[] = [];
+    const result = await attempt(
+      WebSocket as unknown as ClientClass,
+      `ws://127.0.0.1:${server.port}/a`,
+      {},
+      (ws) => {
+        ws.on('error', (err: Error & { code?: string }) =>
+          events.push(`error ${err.name} ${err.code}: ${err.message}`),
+        );
+        ws.on('close', (code: number) => events.push(`close ${code}`));
+      },
+    );
+    expect(result).toBe('failed');
+    expect(events).toEqual([
+      "error SyntaxError WS_ERR_INVALID_URL: The URL's userinfo is not valid percent-encoding",
+      'close 1006',
+    ]);
+    expect(server.hops.map((h) => h.path)).toEqual(['/a']);
+  });
+
+  // Regression: the listener ran before the request had its 'error' listener, so the abort of the
+  // exception it threw left the request's ECONNRESET uncaught.
+  it("a 'redirect' listener that throws: its exception is the 'error', then 'close' 1006", async () => {
+    const server = await hopServer((hop) => (hop.path === '/a' ? '/b' : null));
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/a`, { followRedirects: true });
+    const events: string[] = [];
+    let escaped = () => {};
+    const uncaught = (err: Error) => {
+      events.push(`uncaught ${err.message}`);
+      escaped();
+    };
+    process.on('uncaughtException', uncaught);
+    cleanups.push(() => {
+      process.removeListener('uncaughtException', uncaught);
+    });
+    let redirected: http.ClientRequest | null = null;
+    ws.on('redirect', (_url: string, req: http.ClientRequest) => {
+      redirected = req;
+      throw new Error('listener failed');
+    });
+    ws.on('error', (err: Error) => events.push(`error ${err.message}`));
+    await new Promise<void>((resolve) => {
+      escaped = resolve;
+      ws.on('close', (code: number) => resolve(void events.push(`close ${code}`)));
+    });
+    // The destroyed request's 'close' comes after its 'error' (node:http), heard or not.
+    const req = redirected as http.ClientRequest | null;
+    expect(req).not.toBeNull();
+    // An 'error' nobody hears throws out of node's close handler: then 'close' never comes.
+    if (!req!.closed && events.every((e) => !e.startsWith('uncaught')))
+      await new Promise<void>((resolve) => {
+        escaped = resolve;
+        req!.once('close', resolve);
+      });
+    expect(events).toEqual(['error listener failed', 'close 1006']);
+  });
+
+  // Regression: the listener's close() failed the handshake, then its exception (caught, since it
+  // comes from the previous response's listener) failed it again: a second 'error' after 'close'.
+  it("a 'redirect' listener that closes the WebSocket and then throws: one 'error', then 'close', nothing after", async () => {
+    const server = await hopServer((hop) => (hop.path === '/a' ? '/b' : null));
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/a`, { followRedirects: true });
+    const events: string[] = [];
+    ws.on('redirect', () => {
+      ws.close();
+      throw new Error('listener failed');
+    });
+    ws.on('error', (err: Error & { code?: string }) => events.push(`error ${err.code}`));
+    const closed = new Promise<void>((resolve) =>
+      ws.on('close', (code: number) => {
+        events.push(`close ${code}`);
+        // Both failures were queued with process.nextTick: a second 'error' would run before this.
+        setImmediate(resolve);
+      }),
+    );
+    await closed;
+    expect(events).toEqual(['error WS_ERR_HANDSHAKE_ABORTED', 'close 1006']);
+  });
+});
+
 const basic = (credentials: string) => `Basic ${Buffer.from(credentials).toString('base64')}`;
 
 describe.each(CLIENTS)('followRedirects: what the next hop receives (%s)', (_name, Client) => {
@@ -496,6 +595,20 @@ describe.each(CLIENTS)('followRedirects: what the next hop receives (%s)', (_nam
     await attempt(Client, `ws://127.0.0.1:${server.port}/a`, { headers: { Cookie: 'sid=secret' } });
     expect(server.hops[0].headers.cookie).toBe('sid=secret');
     expect(server.hops[1].headers.cookie).toBeUndefined();
+  });
+
+  it('keys the client does not know reach every hop, as the first request got them', async () => {
+    const server = await hopServer((hop) => (hop.path === '/a' ? '/b' : null));
+    const seen: unknown[] = [];
+    await attempt(Client, `ws://127.0.0.1:${server.port}/a`, {
+      reconnect: 'kept',
+      createConnection: (options: net.NetConnectOpts & { reconnect?: unknown }) => {
+        seen.push(options.reconnect);
+        return net.connect(options);
+      },
+    });
+    expect(server.hops.map((h) => h.path)).toEqual(['/a', '/b']);
+    expect(seen).toEqual(['kept', 'kept']);
   });
 
   it('the same host and scheme keeps them', async () => {
@@ -661,6 +774,28 @@ describe.each(CLIENTS)('the handshake connection (%s)', (_name, Client) => {
       port: String(port),
     });
     expect(seen[0].headers).toMatchObject({ 'X-Test': 'yes', Upgrade: 'websocket' });
+  });
+
+  // Regression: the key, kept by resolveOptions (JSON.parse makes one), went into the request's
+  // options, where node's Object.assign made it their prototype: its `hostname` won over the URL's
+  // host (ws sets `hostname: undefined` itself), with the handshake's Authorization.
+  it('a "__proto__" key (JSON.parse makes one) cannot aim the request at another host', async () => {
+    const heads: string[] = [];
+    const port = await rawServer((socket, head) => {
+      heads.push(head);
+      socket.destroy();
+    });
+    const hosts: unknown[] = [];
+    const options = JSON.parse('{"__proto__": {"hostname": "elsewhere.invalid"}, "reconnect": true}');
+    // Connects to the test server whatever it is asked, and records the host node asked for.
+    options.createConnection = (o: net.NetConnectOpts & { host?: string }) => {
+      hosts.push(o.host);
+      return net.connect(port, '127.0.0.1');
+    };
+    expect(await attempt(Client, `ws://user:pw@127.0.0.1:${port}/`, options)).toBe('failed');
+    expect(hosts).toEqual(['127.0.0.1']);
+    expect(heads).toHaveLength(1);
+    expect(heads[0]).toMatch(new RegExp(`\\r\\nhost: 127\\.0\\.0\\.1:${port}\\r\\n`, 'i'));
   });
 
   it('a lookup function given is what resolves the host name, like ws', async () => {

@@ -88,6 +88,21 @@ describe('RFC 8441 client: new WebSocket(url, { http2: true })', () => {
     });
   }
 
+  // Regression: the stream's CONNECT carried no Authorization, where the HTTP/1.1 handshake (and
+  // this option's own fallback) sends the URL's userinfo or the `auth` option as Basic credentials.
+  it("sends the URL's userinfo, else the `auth` option, as Basic credentials; an Authorization header wins", async () => {
+    const { url, wss } = await start();
+    const seen: unknown[] = [];
+    wss.on('connection', (_ws, req) => seen.push(req.headers.authorization));
+    const basic = (c: string) => `Basic ${Buffer.from(c).toString('base64')}`;
+    const withUser = url.replace('ws://', 'ws://us%20er:p%40ss@');
+    await open(withUser, { http2: true, auth: 'other:x' });
+    await open(url, { http2: true, auth: 'user:pw' });
+    await open(withUser, { http2: true, headers: { Authorization: 'Bearer t' } });
+    await open(url, { http2: true });
+    expect(seen).toEqual([basic('us er:p@ss'), basic('user:pw'), 'Bearer t', undefined]);
+  });
+
   it('ignores keys it does not know: they neither fail nor split the pooled session (docs/node-layer.md)', async () => {
     const { url, sessions } = await start();
     const a = await open(`${url}/a`, { http2: true, reconnect: true } as never);
@@ -332,10 +347,13 @@ describe('a fallback request that throws: the connection fails, nothing escapes'
       expect(s.paths).toEqual(['/a']);
     });
 
-    it("a Location whose userinfo is not valid percent-encoding: the decoder's URIError, close 1006", async () => {
+    it('a Location whose userinfo is not valid percent-encoding: WS_ERR_INVALID_URL, close 1006', async () => {
       const s = await http1Server(false, { '/a': 'ws://%ZZ@127.0.0.1/b' });
       const ws = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
-      expect(await ending(ws)).toEqual(['error URI malformed', 'close 1006']);
+      expect(await ending(ws)).toEqual([
+        "error WS_ERR_INVALID_URL: The URL's userinfo is not valid percent-encoding",
+        'close 1006',
+      ]);
       expect(s.paths).toEqual(['/a']);
     });
 

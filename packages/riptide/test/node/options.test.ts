@@ -124,10 +124,16 @@ describe('resolveOptions', () => {
     const c = resolveOptions(CLIENT_OPTIONS, { reconnect: true, toString: 1, lookup }, 'WebSocket', extra);
     expect(extra).toEqual({ reconnect: true, toString: 1 });
     expect(c.lookup).toBe(lookup);
-    // A "__proto__" key (JSON.parse makes one) stays a key, as in ws's spread.
+    // A "__proto__" key (JSON.parse makes one) is a key to resolveOptions, polluting nothing...
     const parsed = JSON.parse('{"__proto__": {"polluted": 1}, "reconnect": false}');
+    const kept: Record<string, unknown> = Object.create(null);
+    resolveOptions(CLIENT_OPTIONS, parsed, 'WebSocket', kept);
+    expect(Object.keys(kept)).toEqual(['__proto__', 'reconnect']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // ...but a client does not hand it to http.request, whose Object.assign would make it the
+    // prototype of node's options (client.test.ts: it could set `hostname`).
     const r = resolveClientOptions(parsed, undefined);
-    expect(Object.keys(r.extra)).toEqual(['__proto__', 'reconnect']);
+    expect(Object.keys(r.extra)).toEqual(['reconnect']);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 

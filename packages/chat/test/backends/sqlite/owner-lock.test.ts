@@ -4,6 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -11,7 +13,7 @@ import { DEFAULT_SIGN_IN_BACKOFF } from '../../../src/server/backends/backoff.js
 import { createSqliteBackend } from '../../../src/server/backends/sqlite/index.js';
 import { DatabaseInUseError, OwnerLock } from '../../../src/server/backends/sqlite/owner-lock.js';
 import { SqliteStore } from '../../../src/server/backends/sqlite/store.js';
-import { startChatServer } from '../../../src/server/chat-server.js';
+import { PortInUseError, startChatServer } from '../../../src/server/chat-server.js';
 import { ManualClock } from '../../../src/server/clock.js';
 import { closeSqliteStores, openSqliteStore, tempDatabasePath } from './helpers.js';
 
@@ -132,6 +134,24 @@ describe('OwnerLock', () => {
     ).rejects.toThrow();
     const server = await startChatServer({ ...base, sweepIntervalMs: 0 });
     await server.close();
+  });
+
+  it('a server start refused because its port is taken holds no lock, and the next start gets the file', async () => {
+    const path = tempDatabasePath();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const refused = startChatServer({ port, dbPath: path, log: () => {}, sweepIntervalMs: 0 });
+      await expect(refused).rejects.toBeInstanceOf(PortInUseError);
+      await expect(refused).rejects.toThrow(`port ${port} is in use`);
+      // The database's lock went with the refused start: a retry in this process gets it.
+      OwnerLock.acquire(path).release();
+      const server = await startChatServer({ port: 0, dbPath: path, log: () => {}, sweepIntervalMs: 0 });
+      await server.close();
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
   });
 
   it('is released when its holder is killed with SIGKILL (no stale lock after a crash)', async () => {

@@ -117,9 +117,17 @@ export function connectHttp2(ws: ClientHost, url: URL, resolved: Resolved, hs: C
   if (given !== undefined) {
     // Set before waiting: the answer may come synchronously (the SETTINGS are already in).
     const timer = deadlineTimer(ws, deadline);
-    const waiting = { destroy: () => clearTimer(timer) };
+    // Closed or timed out before the SETTINGS: its listeners leave the caller's session, which
+    // may stay silent (and open) for as long as the caller likes.
+    let stopWaiting = ignore;
+    const waiting = {
+      destroy: () => {
+        clearTimer(timer);
+        stopWaiting();
+      },
+    };
     ws._setRequest(waiting);
-    waitForSettings(given, (supported) => {
+    stopWaiting = waitForSettings(given, (supported) => {
       if (!ws._isRequest(waiting)) return; // closed meanwhile
       clearTimer(timer);
       ws._setRequest(null);
@@ -437,8 +445,10 @@ function startSession(entry: PoolEntry, session: ClientHttp2Session): void {
  * Call `cb` once the server's SETTINGS say whether the extended CONNECT is allowed (RFC 8441
  * 3). A session whose SETTINGS arrived before we looked is settled by a PING: the server sends
  * its SETTINGS first (RFC 9113 3.4), so once the PING's answer is in, the setting is known.
+ * Returns a cancel: `cb` is not called after it, and the session's listeners are removed (a PING
+ * already sent is answered, or fails with the session, into a callback that does nothing).
  */
-function waitForSettings(session: ClientHttp2Session, cb: (supported: boolean) => void): void {
+function waitForSettings(session: ClientHttp2Session, cb: (supported: boolean) => void): () => void {
   let done = false;
   const check = () => {
     if (done) return;
@@ -458,7 +468,10 @@ function waitForSettings(session: ClientHttp2Session, cb: (supported: boolean) =
   if (session.destroyed || session.closed) {
     pingAnswered = true;
     process.nextTick(check);
-    return;
+    return () => {
+      done = true;
+      session.removeListener('remoteSettings', check);
+    };
   }
   const ping = () => {
     check();
@@ -476,6 +489,11 @@ function waitForSettings(session: ClientHttp2Session, cb: (supported: boolean) =
   };
   if (session.connecting) session.once('connect', ping);
   else ping();
+  return () => {
+    done = true;
+    session.removeListener('remoteSettings', check);
+    session.removeListener('connect', ping);
+  };
 }
 
 /**

@@ -4,7 +4,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import * as tlsModule from 'node:tls';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HandshakeError, WebSocket, WebSocketServer } from '../../src/index.js';
 import { cleanupsAfterEachTest, once } from './helpers.js';
 import { closeH2, h2Server, settle, tls, trackSessions } from './http2-helpers.js';
@@ -621,6 +621,44 @@ describe('handshake failures and endings, client side', () => {
     const [err] = await once<[Error & { code: string }]>(ws, 'error');
     expect(err).toMatchObject({ code: 'WS_ERR_HANDSHAKE_TIMEOUT' });
     // The session is the caller's: it is left open.
+    expect(session.destroyed).toBe(false);
+  });
+
+  it('WebSockets that stop waiting for the SETTINGS of a given http2Session leave no listener on it', async () => {
+    // Regression: each waiter kept its 'remoteSettings' listener (and, on a session still
+    // connecting, its 'connect' one) until SETTINGS came, which a silent server never sends.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    cleanups.push(() => {
+      vi.useRealTimers();
+    });
+    const { port } = await silentServer();
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    cleanups.push(() => session.destroy());
+    const listeners = () => [session.listenerCount('remoteSettings'), session.listenerCount('connect')];
+    const before = listeners();
+    const url = `ws://127.0.0.1:${port}`;
+    // Closed while the session is still connecting.
+    expect(session.connecting).toBe(true);
+    const early = new WebSocket(url, { http2Session: session, handshakeTimeout: 1000 });
+    early.on('error', () => {});
+    expect(listeners()).not.toEqual(before);
+    early.close();
+    expect(listeners()).toEqual(before);
+    await once(session, 'connect');
+    // Connected, SETTINGS never come: some time out, the others are closed.
+    const timedOut = Array.from(
+      { length: 3 },
+      () => new WebSocket(url, { http2Session: session, handshakeTimeout: 1000 }),
+    );
+    const closed = Array.from({ length: 3 }, () => new WebSocket(url, { http2Session: session }));
+    const errors = timedOut.map((ws) => once<[Error & { code: string }]>(ws, 'error'));
+    for (const ws of closed) ws.on('error', () => {});
+    expect(session.listenerCount('remoteSettings')).toBe(before[0] + 6);
+    vi.advanceTimersByTime(1000);
+    for (const [err] of await Promise.all(errors)) expect(err.code).toBe('WS_ERR_HANDSHAKE_TIMEOUT');
+    for (const ws of closed) ws.close();
+    expect(listeners()).toEqual(before);
     expect(session.destroyed).toBe(false);
   });
 

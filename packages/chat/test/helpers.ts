@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import WebSocket from 'ws';
 import { type ChatServer, type ChatServerOptions, startChatServer } from '../src/server/chat-server.js';
 import type { ClientMessage, ServerMessage } from '../src/shared/protocol.js';
@@ -196,6 +197,32 @@ export class TestClient {
       return joined;
     };
     return { on, join };
+  }
+
+  /**
+   * The after-removal scenarios' start: alice on node 0 and bob on `bobNode` (default node 1),
+   * a private `plans` alice created and invited bob to, and a public `lounge` both joined.
+   */
+  static async planAndLounge(
+    origins: string[],
+    track: (c: TestClient) => void,
+    bobNode = 1,
+  ): Promise<{ alice: TestClient; bob: TestClient }> {
+    const { on, join } = TestClient.nodes(origins, track);
+    const alice = (await join(0, await register(on(0), 'alice'))).client;
+    const bob = (await join(bobNode, await register(on(bobNode), 'bob'))).client;
+    expect(await alice.request('joined', { type: 'create', room: 'plans', private: true })).toMatchObject({
+      kind: 'private',
+    });
+    expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
+      type: 'invited',
+    });
+    await bob.next('joined', (m) => m.room === 'plans');
+    expect(await alice.request('joined', { type: 'create', room: 'lounge' })).toMatchObject({
+      kind: 'public',
+    });
+    expect(await bob.request('joined', { type: 'join', room: 'lounge' })).toMatchObject({ room: 'lounge' });
+    return { alice, bob };
   }
 
   /** A registered user, connected and welcomed. */

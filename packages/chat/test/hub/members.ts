@@ -97,18 +97,7 @@ export async function membersAfterRemoval(
   dropMembership: (user: string, room: string) => Promise<boolean>,
   track: (c: TestClient) => void,
 ): Promise<void> {
-  const { on, join } = TestClient.nodes(origins, track);
-  const alice = (await join(0, await register(on(0), 'alice'))).client;
-  const bob = (await join(origins.length - 1, await register(on(origins.length - 1), 'bob'))).client;
-  expect(await alice.request('joined', { type: 'create', room: 'plans', private: true })).toMatchObject({
-    kind: 'private',
-  });
-  expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
-    type: 'invited',
-  });
-  await bob.next('joined', (m) => m.room === 'plans');
-  expect(await alice.request('joined', { type: 'create', room: 'lounge' })).toMatchObject({ kind: 'public' });
-  expect(await bob.request('joined', { type: 'join', room: 'lounge' })).toMatchObject({ room: 'lounge' });
+  const { alice, bob } = await TestClient.planAndLounge(origins, track, origins.length - 1);
   const members = (client: TestClient, room: string) => client.request('members', { type: 'members', room });
   for (const room of ['plans', 'lounge']) {
     expect(await members(bob, room)).toMatchObject({ type: 'members', members: ['alice', 'bob'] });

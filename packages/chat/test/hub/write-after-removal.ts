@@ -12,25 +12,14 @@
  * private room and a public one (whose membership is stored as well).
  */
 import { expect } from 'vitest';
-import { register, TestClient } from '../helpers.js';
+import { TestClient } from '../helpers.js';
 
 export async function writeAfterRemoval(
   origins: string[],
   dropMembership: (user: string, room: string) => Promise<boolean>,
   track: (c: TestClient) => void,
 ): Promise<void> {
-  const { on, join } = TestClient.nodes(origins, track);
-  const alice = (await join(0, await register(on(0), 'alice'))).client;
-  const bob = (await join(1, await register(on(1), 'bob'))).client;
-  expect(await alice.request('joined', { type: 'create', room: 'plans', private: true })).toMatchObject({
-    kind: 'private',
-  });
-  expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
-    type: 'invited',
-  });
-  await bob.next('joined', (m) => m.room === 'plans');
-  expect(await alice.request('joined', { type: 'create', room: 'lounge' })).toMatchObject({ kind: 'public' });
-  expect(await bob.request('joined', { type: 'join', room: 'lounge' })).toMatchObject({ room: 'lounge' });
+  const { alice, bob } = await TestClient.planAndLounge(origins, track);
 
   for (const room of ['plans', 'lounge']) {
     const b1 = { type: 'send', id: `${room}-b1`, room, text: 'my plan' };

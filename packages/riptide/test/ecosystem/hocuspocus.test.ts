@@ -23,6 +23,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { WebSocket } from '../../src/index.js';
 import { requireOnRiptide, riptideCjsEntry } from './ws-redirect.js';
+import { whenDoc } from './y-doc.js';
 
 type Hocuspocus = typeof onWs;
 type HocuspocusServer = InstanceType<Hocuspocus['Server']>;
@@ -89,19 +90,6 @@ function once<T>(p: HocuspocusProvider, event: string): Promise<T> {
       resolve(payload);
     };
     p.on(event, f);
-  });
-}
-
-/** Resolves when `check()` holds, tested now and after each update of `doc`. */
-function whenDoc(doc: Y.Doc, check: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    if (check()) return resolve();
-    const onUpdate = () => {
-      if (!check()) return;
-      doc.off('update', onUpdate);
-      resolve();
-    };
-    doc.on('update', onUpdate);
   });
 }
 

@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { whenDoc } from './y-doc.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -58,19 +59,6 @@ async function provider(url: string, name: string): Promise<{ doc: Y.Doc; provid
     p.on('sync', onSync);
   });
   return { doc, provider: p };
-}
-
-/** Resolves when `check()` holds, tested now and after each update of `doc`. */
-function whenDoc(doc: Y.Doc, check: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    if (check()) return resolve();
-    const onUpdate = () => {
-      if (!check()) return;
-      doc.off('update', onUpdate);
-      resolve();
-    };
-    doc.on('update', onUpdate);
-  });
 }
 
 /** Resolves when `check()` holds, tested now and after each change of `p`'s awareness. */

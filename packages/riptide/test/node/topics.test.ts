@@ -31,7 +31,15 @@ async function setup(options = {}) {
     }
     return ws;
   }
-  return { wss, client, port };
+  /** A ws client connected, and the server's side of it. */
+  async function pair(): Promise<{ ws: WebSocket; client: WS }> {
+    const conn = once<[WebSocket]>(wss, 'connection');
+    const client = new WS(url);
+    await once(client, 'open');
+    const [ws] = await conn;
+    return { ws, client };
+  }
+  return { wss, client, pair, port };
 }
 
 function collect(ws: WS, n: number): Promise<[string, boolean][]> {
@@ -161,12 +169,8 @@ describe('pub/sub', () => {
   });
 
   it('a subscriber in the middle of a fragmented send gets published frames after its message', async () => {
-    const { wss } = await setup();
-    const port = (wss.address() as { port: number }).port;
-    const conn = once<[WebSocket]>(wss, 'connection');
-    const client = new WS(`ws://127.0.0.1:${port}`);
-    await once(client, 'open');
-    const [ws] = await conn;
+    const { wss, pair } = await setup();
+    const { ws, client } = await pair();
     ws.subscribe('t');
     const got = collect(client, 2);
     ws.send('frag', { fin: false });
@@ -179,12 +183,8 @@ describe('pub/sub', () => {
   });
 
   it('published frames held behind a fragmented send, then a Blob ending it: bufferedAmount returns to 0', async () => {
-    const { wss } = await setup();
-    const port = (wss.address() as { port: number }).port;
-    const conn = once<[WebSocket]>(wss, 'connection');
-    const client = new WS(`ws://127.0.0.1:${port}`);
-    await once(client, 'open');
-    const [ws] = await conn;
+    const { wss, pair } = await setup();
+    const { ws, client } = await pair();
     ws.subscribe('t');
     const got = collect(client, 3);
     ws.send('frag', { fin: false });

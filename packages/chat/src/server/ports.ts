@@ -374,8 +374,9 @@ export type PutAttachmentResult = 'stored' | 'too_many_unused' | 'full';
  * file is bound to its message's seq by the store's append of that message, in the same atomic step
  * (SQLite: its transaction; Redis: its script), so a stored message never names a file the sweep
  * may take; one never bound (the message was refused, or a node died before storing it) expires
- * like an unused upload. `bind` does the same again (idempotent): the hub calls it after each
- * stored send, for messages stored by a version that bound them only there.
+ * like an unused upload. `bind` does what the append does, alone (idempotent); the hub never calls
+ * it (the append has bound the files by the time it answers), the contract tests set up bound files
+ * with it.
  */
 export interface AttachmentStore {
   /** Stores an unused upload, unless the user has `maxUnused` already or the store is full. */

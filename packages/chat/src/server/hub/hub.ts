@@ -42,7 +42,7 @@ import {
 import { type Backend, type BucketName, type Clock, UnavailableError } from '../ports.js';
 import { HELLO_TIMEOUT_CLOSE, TIMEOUTS } from '../timeouts.js';
 import type { ChatSocket } from '../transport.js';
-import { bindAttachments, claimAttachments, releaseAttachments } from './attachments.js';
+import { claimAttachments, releaseAttachments } from './attachments.js';
 import { Connection } from './connection.js';
 import { LocalRooms, sessionDigest } from './local-rooms.js';
 import { MembershipHandlers } from './membership.js';
@@ -352,8 +352,8 @@ export class Hub {
           return void fail('not_member', `you are not in room ${msg.room}`);
         }
         // Acknowledged only now: appendEvent resolved, so the message is committed.
+        // Its files were bound by the append itself (a duplicate's, by the first append).
         const stored = (res.event as Extract<typeof res.event, { type: 'message' }>).message;
-        await bindAttachments(this.#backend, msg, stored.seq);
         const ack: ServerMessage = {
           v,
           type: 'ack',

@@ -255,6 +255,12 @@ export interface RoomStore {
   listMembers(user: string, room: string, after: string, limit: number): Promise<MembersPage>;
   isMember(user: string, room: string): Promise<boolean>;
   /**
+   * Which of `rooms` the user is a member of at this moment, read together (SQLite: one query;
+   * Redis: one round trip). The hub asks it after a search has read its hits, for the rooms they
+   * came from (hub/search.ts).
+   */
+  memberOf(user: string, rooms: readonly string[]): Promise<Set<string>>;
+  /**
    * Moves the read marker forward (never back, never past head); resolves with the marker. `tag`:
    * the tag of the event the client holds at `seq` (see headTag below); a store that tags events
    * leaves the marker where it is if its log proves it no longer holds that event there

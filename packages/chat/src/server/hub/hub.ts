@@ -20,8 +20,8 @@
  *   and after its dedup: a member removed meanwhile gets the same `not_member` (ports.ts), and so
  *   does a write to a room deleted meanwhile (the store's 'no_room'): to someone no longer in it, a
  *   room deleted, a room they were removed from and a room that never was answer alike. The reads
- *   of the log are asked of the store too: history after its page is read, sync before its replay,
- *   members and search with their read. What still reaches such a connection until the news does
+ *   of the log are asked of the store too: history and search after their hits are read (search.ts),
+ *   sync before its replay, members with its read. What still reaches such a connection until the news does
  *   (the remover's PUBLISH, this node's subscriber, the connection's queued requests, then one
  *   isMember) is the live stream it is subscribed to: the room's events and notices. On Redis the
  *   events come from the room's stream (the reader's connection) and the removal's notice over

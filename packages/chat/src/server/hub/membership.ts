@@ -11,8 +11,15 @@
  * A room's events and notices reach only connections in the room, and a connection enters a room
  * only here (or at hello) after the store confirmed the membership, on every node.
  */
-import { DEFAULT_ROOM, dmRoom, type Limits, PROTOCOL_VERSION, type RoomKind } from '../../shared/protocol.js';
-import type { Backend, Clock, Membership } from '../ports.js';
+import {
+  DEFAULT_ROOM,
+  dmRoom,
+  type Limits,
+  PROTOCOL_VERSION,
+  type RoomKind,
+  type ServerMessage,
+} from '../../shared/protocol.js';
+import type { Backend, Clock, LogChange, Membership } from '../ports.js';
 import type { Connection } from './connection.js';
 import type { LocalRooms, UserEvent } from './local-rooms.js';
 import { replay, reset } from './replay.js';
@@ -187,7 +194,7 @@ export class MembershipHandlers {
         'bad_message',
         'the owner cannot remove themselves: use leave or delete_room',
       );
-    if (!(await this.#backend.rooms.leave(target.name, room, this.#clock.now())))
+    if (!(await this.#backend.rooms.leave(target.name, room, this.#clock.now(), 'removed')))
       return this.#fail(conn, ref, 'not_member', `${target.name} is not in room ${room}`);
     reply(conn, ref, { v, type: 'removed', room, user: target.name });
     this.#local.notice(room, { v, type: 'member', room, user: target.name, joined: false });
@@ -275,6 +282,32 @@ export class MembershipHandlers {
       const message = { v, type: 'left', room: event.room } as const;
       reply(conn, undefined, event.reason ? { ...message, reason: event.reason } : message);
     }
+  }
+
+  /**
+   * The room's log says the user's stay ended (a removal, a leave in another tab) or the room was
+   * deleted, at this point of its events (ports.ts, CommittedEvents `changed`). Synchronous up to
+   * the connection's leaving: it is out of the room's live stream before the channel publishes the
+   * next event, so no event written after the change reaches it, whenever the bus notice comes (the
+   * notice then finds it out already and does nothing; one that came first took it out already,
+   * and this does nothing). Told `left` at once; during its hello, after the welcome (which may
+   * list the room). Returns the rest, for the connection's queue: a user who is in the room again
+   * by now (invited again, or a room of the name created again, before this node read the change:
+   * the `joined` notice found the connection still in) enters it again, as after that notice.
+   */
+  changedInLog(conn: Connection, room: string, change: LogChange): (() => Promise<void>) | null {
+    if (conn.closed || !conn.rooms.has(room)) return null;
+    const exited = this.#local.exit(conn, room);
+    exited.catch(() => {}); // awaited by the task below, which reports it
+    const reason: 'deleted' | 'removed' | undefined = change.op === 'deleted' ? 'deleted' : change.reason;
+    const left: ServerMessage = reason ? { v, type: 'left', room, reason } : { v, type: 'left', room };
+    const ready = conn.ready;
+    if (ready) reply(conn, undefined, left);
+    return async () => {
+      if (!ready) reply(conn, undefined, left);
+      await exited;
+      await this.onUserEvent(conn, { op: 'joined', room });
+    };
   }
 
   /** After an outage: enter the rooms the user joined meanwhile, leave those they left. */

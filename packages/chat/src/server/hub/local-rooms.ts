@@ -14,8 +14,10 @@
  *   when the last one leaves it, whatever the cause (connecting, joining, leaving, closing).
  * - A membership change may also come through the room's committed events (a backend whose
  *   notices are not ordered with its events: Redis, events.ts), at its place among them: it is
- *   handed to `onLogChange` for each connection it takes out (the user's, or all of the room's for a
- *   deletion) synchronously, before the channel publishes the next event.
+ *   marked on each connection it takes out (the user's, or all of the room's for a deletion) and
+ *   handed to `onLogChange` synchronously before the channel publishes its next event, unless the
+ *   connection left (the bus notice came first) or entered the room again (the store's word) by
+ *   then. Until an event follows, the room's notices reach it as before (the bus usually wins).
  * - Those notices are at most once. When the bus hears its topics again after losing them, each
  *   room's channel is told the store's online list and tells its connections what they missed
  *   (resyncPresence; RoomChannel.resync). If the store cannot be read then, it runs again on a
@@ -160,8 +162,12 @@ export class LocalRooms {
   #logChange(channel: RoomChannel, change: LogChange): void {
     if (this.#channels.get(channel.room) !== channel) return;
     const conns = change.op === 'left' ? (this.#byUser.get(change.user)?.conns ?? []) : this.connections();
-    for (const conn of [...conns])
-      if (conn.rooms.get(channel.room)?.channel === channel) this.#onLogChange(conn, channel.room, change);
+    for (const conn of [...conns]) {
+      const cr = conn.rooms.get(channel.room);
+      if (cr?.channel !== channel) continue;
+      cr.ended = () => this.#onLogChange(conn, channel.room, change);
+      channel.ending = true;
+    }
   }
 
   #closeIfUnused(channel: RoomChannel): void {
@@ -178,7 +184,11 @@ export class LocalRooms {
    */
   async enter(conn: Connection, room: string): Promise<ConnRoom> {
     const existing = conn.rooms.get(room);
-    if (existing) return existing;
+    if (existing) {
+      // Entered again on the store's word, read after the log's change that ended the stay.
+      existing.ended = undefined;
+      return existing;
+    }
     const channel = this.#channel(room);
     const cr: ConnRoom = { room, channel, cursor: 0, live: false, notices: [], reload: false };
     conn.rooms.set(room, cr);

@@ -138,7 +138,9 @@ export class MembershipHandlers {
 
   async leave(conn: Connection, room: string, ref: string | undefined): Promise<void> {
     const user = conn.user;
-    const removed = await this.#backend.rooms.leave(user, room, this.#clock.now());
+    const removed = await this.#asking(conn, room, () =>
+      this.#backend.rooms.leave(user, room, this.#clock.now()),
+    );
     await this.#local.exit(conn, room);
     reply(conn, ref, { v, type: 'left', room });
     if (removed) {
@@ -249,7 +251,7 @@ export class MembershipHandlers {
       return this.#fail(conn, ref, 'forbidden', 'only the owner of a room can delete it');
     // Resolves once the room is gone for everyone, its files with it (false if deleted meanwhile:
     // the answer and the notice are the same); what is left of it is cleared after, by the store.
-    await rooms.deleteRoom(room);
+    await this.#asking(conn, room, () => rooms.deleteRoom(room));
     await this.#local.exit(conn, room);
     reply(conn, ref, { v, type: 'left', room, reason: 'deleted' });
     this.#local.tellRoomDeleted(room);
@@ -296,18 +298,35 @@ export class MembershipHandlers {
    * the `joined` notice found the connection still in) enters it again, as after that notice.
    */
   changedInLog(conn: Connection, room: string, change: LogChange): (() => Promise<void>) | null {
-    if (conn.closed || !conn.rooms.has(room)) return null;
+    const cr = conn.rooms.get(room);
+    if (conn.closed || !cr) return null;
     const exited = this.#local.exit(conn, room);
     exited.catch(() => {}); // awaited by the task below, which reports it
+    // Its own leave or deletion: the request's answer (with its ref) is the word it gets.
+    if (cr.leaving) return () => exited.then(() => {});
+    // As the bus would tell it: a leave's `member` notice (while still in the room), then `left`.
+    const told: ServerMessage[] = [];
+    if (change.op === 'left') told.push({ v, type: 'member', room, user: change.user, joined: false });
     const reason: 'deleted' | 'removed' | undefined = change.op === 'deleted' ? 'deleted' : change.reason;
-    const left: ServerMessage = reason ? { v, type: 'left', room, reason } : { v, type: 'left', room };
+    told.push(reason ? { v, type: 'left', room, reason } : { v, type: 'left', room });
     const ready = conn.ready;
-    if (ready) reply(conn, undefined, left);
+    if (ready) for (const message of told) reply(conn, undefined, message);
     return async () => {
-      if (!ready) reply(conn, undefined, left);
+      if (!ready) for (const message of told) reply(conn, undefined, message);
       await exited;
       await this.onUserEvent(conn, { op: 'joined', room });
     };
+  }
+
+  /** Runs the connection's own leave or deletion of `room` with the room marked (ConnRoom.leaving). */
+  async #asking<T>(conn: Connection, room: string, call: () => Promise<T>): Promise<T> {
+    const cr = conn.rooms.get(room);
+    if (cr) cr.leaving = true;
+    try {
+      return await call();
+    } finally {
+      if (cr) cr.leaving = false;
+    }
   }
 
   /** After an outage: enter the rooms the user joined meanwhile, leave those they left. */

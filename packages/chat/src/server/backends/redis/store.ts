@@ -9,6 +9,10 @@
  *   (eventsAfter) and live delivery (events.ts), never history. Each entry also carries a nonce and
  *   its predecessor's, and `tip` the last nonce, so that the nodes notice when Redis comes back
  *   with less than they delivered (log-regression.ts).
+ * - A leave (or removal) and a room's deletion are entries of the stream as well, `<seq>-<k>` with
+ *   k >= 1, written by LEAVE and DELETE_ROOM (LOG_CHANGE): in order with the events, for the
+ *   readers of every node (events.ts), and never an event (no seq, no nonce, skipped by
+ *   eventsAfter).
  * - History keeps every message, like the SQLite store: `msgs` (hash seq -> the message as it is
  *   now, JSON) and `idx` (sorted set of message seqs, for paging). Edits and deletes rewrite the
  *   hash entry in the same script that logs them.

@@ -515,10 +515,15 @@ export async function connect(argv: string[], io: Io): Promise<number> {
         if (term.interactive && line.startsWith('/')) runSlash(line);
         else send(line, false);
       });
-      term.onEnd(() => {
+      term.onEnd((hungUp) => {
         if (finished || inputEnded) return;
         inputEnded = true;
-        if (term.interactive) closeNow();
+        if (hungUp) {
+          // Regression: the terminal's EIO often comes before its SIGHUP, and closed with 1000
+          // as Ctrl-D does: the server was told of a normal end of a session that was cut.
+          stop('SIGHUP');
+          hangUpSeen = true;
+        } else if (term.interactive) closeNow();
         else if (opened) drain();
       });
     }
@@ -540,7 +545,13 @@ export async function connect(argv: string[], io: Io): Promise<number> {
      * answers (or the close timer gives up); before the connection is open, or on a second
      * signal, at once.
      */
-    const offStopSignals = onStopSignals((signal) => {
+    /** The terminal's hang-up was seen as its EIO: its SIGHUP is that same stop, not a second one. */
+    let hangUpSeen = false;
+    function stop(signal: StopSignal) {
+      if (signal === 'SIGHUP' && hangUpSeen) {
+        hangUpSeen = false;
+        return;
+      }
       if (stoppedBy !== null || interrupted || !opened || ws.readyState !== WebSocket.OPEN) {
         ws.terminate();
         finish(signalStatus(signal));
@@ -550,7 +561,8 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       term.stopPrompt();
       // RFC 6455 7.4.1: 1001 indicates that an endpoint is "going away".
       closeNow(1001);
-    });
+    }
+    const offStopSignals = onStopSignals(stop);
 
     const runSlash = (line: string) => {
       if (line.startsWith('//')) {

@@ -198,12 +198,16 @@ function removeTools(
 
 export function renderTyping(state: ChatState, now: number): void {
   const users = state.typingIn(state.active, now);
-  byId('typing').textContent =
+  const text =
     users.length === 0
       ? ''
       : users.length === 1
         ? `${users[0]} is typing…`
         : `${users.join(', ')} are typing…`;
+  // A polite live region: every notice of someone still typing (one each typingIntervalMs) would
+  // write the same words again, and a screen reader may read each write. Written when they change.
+  const line = byId('typing');
+  if (line.textContent !== text) line.textContent = text;
 }
 
 /** The answer to room requests last rendered, and where it was said (panels.ts answerPlace). */

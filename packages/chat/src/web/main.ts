@@ -763,6 +763,9 @@ function submitComposer(): void {
   const input = byId<HTMLTextAreaElement>('composer-input');
   const text = input.value;
   state.composerError = '';
+  // Emptied now, not at the next render: the same error for this try (still too long) is then new
+  // text, said again (render.ts writes the alert only when its words change).
+  byId('composer-error').textContent = '';
   state.changes.add('errors');
   if (!editing && tray.busy(state.active)) {
     state.composerError = 'Wait for the uploads to finish.';

@@ -230,7 +230,9 @@ export function renderErrors(state: ChatState, outbox: Outbox): void {
     if (element.textContent !== said) element.textContent = said;
     element.classList.toggle('done', here && done);
   }
-  byId('composer-error').textContent = outbox.slowedDown
-    ? 'Slow down a little — sending shortly.'
-    : state.composerError;
+  // An alert: written again with the same words at every render (each message that arrives), it
+  // could be read out again each time. Written when they change (a new try empties it first).
+  const composerError = outbox.slowedDown ? 'Slow down a little — sending shortly.' : state.composerError;
+  const element = byId('composer-error');
+  if (element.textContent !== composerError) element.textContent = composerError;
 }

@@ -506,9 +506,10 @@ describe('announcements', () => {
 });
 
 /**
- * Every text a live region is given, in order (one entry per change the observer sees), kept in
- * `window.said[id]`: a region written again with the same text counts, since a screen reader may
- * read it again.
+ * Every text a live region is given, in order, kept in `window.said[id]`: one entry per change of
+ * its content (the text a write puts in, '' for one that empties it), also when several come in
+ * one task. A region written again with the same text counts: its new text node is new content
+ * to a screen reader, which may read it again.
  */
 async function listen(page: Page, id: string): Promise<void> {
   await page.evaluate((region) => {
@@ -516,7 +517,14 @@ async function listen(page: Page, id: string): Promise<void> {
     const all = ((window as unknown as { said?: Record<string, string[]> }).said ??= {});
     const said: string[] = [];
     all[region] = said;
-    new MutationObserver(() => said.push(node.textContent ?? '')).observe(node, {
+    new MutationObserver((records) => {
+      for (const r of records)
+        said.push(
+          r.type === 'characterData'
+            ? (r.target.textContent ?? '')
+            : [...r.addedNodes].map((n) => n.textContent).join(''),
+        );
+    }).observe(node, {
       childList: true,
       characterData: true,
       subtree: true,
@@ -697,6 +705,41 @@ describe('sign-in errors', () => {
     // The focus stays in the form, on the field the user pressed Enter in.
     expect(await focusMatches(page, '#login-password')).toBe(true);
     await context.close();
+  });
+});
+
+describe("the composer's errors", () => {
+  it('a message refused by the page (too long) is said once, not again at each message that arrives, and again at the next try', async () => {
+    // Regression: every render wrote the alert again (each message from someone else), the same
+    // words read out again and again while the user was shortening the text.
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await listen(alice.page, 'composer-error');
+    expect(await alice.page.getAttribute('#composer-error', 'role')).toBe('alert');
+    await sendMessage(alice.page, 'x'.repeat(5000));
+    const tooLong = 'Message is too long (4096 bytes at most).';
+    await alice.page.waitForFunction(
+      (t) => document.querySelector('#composer-error')?.textContent === t,
+      tooLong,
+    );
+    await sendMessage(bob.page, 'one');
+    await sendMessage(bob.page, 'two');
+    await waitForMessages(alice.page, 2);
+    // The text is kept to shorten, the focus where it was.
+    expect(await focusMatches(alice.page, '#composer-input')).toBe(true);
+    expect((await alice.page.inputValue('#composer-input')).length).toBe(5000);
+    await alice.page.keyboard.press('Enter');
+    await alice.page.waitForFunction(
+      (t) =>
+        (window as unknown as { said: Record<string, string[]> }).said['composer-error'].filter(
+          (s) => s === t,
+        ).length >= 2,
+      tooLong,
+    );
+    expect(await heard(alice.page, 'composer-error')).toEqual([tooLong, '', tooLong]);
+    await alice.context.close();
+    await bob.context.close();
   });
 });
 

@@ -24,6 +24,9 @@
  *     handle's useUserBuffer), switched       no allocation per read,       per read, Node's
  *     on for an accepted or upgraded          no Readable machinery         Readable push/emit)
  *     socket
+ *   an http2 session's own 'stream'           telling whether an            "someone listens":
+ *     listener (sessionOnStream, relaying     application listens to a      a closed server's
+ *     to the server's 'stream')               session's 'stream' event      503 stays quiet
  */
 import { EventEmitter } from 'node:events';
 import { type Server, Socket } from 'node:net';
@@ -498,3 +501,19 @@ export function readIntoShared(socket: Duplex, onRead: SharedReadCallback): bool
 probes.listenerTable = probeListenerTable();
 probes.socketEndListener = probeSocketEndListener();
 probes.zlibHandle = probeZlibHandle();
+
+// ---------------------------------------------------------------------------------------------
+// An http2 server session's own 'stream' listener
+
+/**
+ * True when something besides node's http2 server listens to `session`'s 'stream' event: an
+ * application's `session.on('stream')`, run after the server's 'stream' event (http2-server.ts's
+ * answerAfterClose must then leave the stream alone). Node's server relays each session's
+ * streams to its own 'stream' event through one listener, sessionOnStream (20, 22 and 24). When
+ * that listener is not found by its name (a Node that relays otherwise), the answer is true: a
+ * stream someone may handle is never answered for them, at the cost of the 503.
+ */
+export function othersListenToSession(session: EventEmitter): boolean {
+  const listeners = session.listeners('stream');
+  return listeners.length !== 1 || listeners[0]!.name !== 'sessionOnStream';
+}

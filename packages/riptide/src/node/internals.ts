@@ -545,6 +545,21 @@ export function readNextInto(socket: Duplex, target: Buffer): boolean {
   return true;
 }
 
+/**
+ * The read callback threw while `socket`'s handle was reading into a target (a 'message'
+ * listener that threw, with the process kept alive by an 'uncaughtException' handler): Node's
+ * onStreamRead then never asks for the next buffer, and the handle would go on reading into the
+ * tail of a message already delivered. Point it back at the shared buffer the only other way
+ * there is (useUserBuffer: one native listener more, in this rare case only).
+ */
+export function restoreSharedRead(socket: Duplex): void {
+  nextReadBuffer = null;
+  const handle = (socket as unknown as { _handle: ReadHandle | null })._handle;
+  if (handle === null || handle === undefined || typeof handle.useUserBuffer !== 'function') return;
+  handle.useUserBuffer(sharedReadBuffer!);
+  (socket as unknown as Record<symbol, unknown>)[kBuffer!] = sharedReadBuffer;
+}
+
 /** In a read callback: `buf` is the shared buffer (else the target readNextInto asked for). */
 export function isSharedReadBuffer(buf: Buffer): boolean {
   return buf === sharedReadBuffer;

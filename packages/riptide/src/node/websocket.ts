@@ -71,6 +71,7 @@ import {
   queuedBelowSocket,
   readIntoShared,
   readNextInto,
+  restoreSharedRead,
 } from './internals.js';
 import { setSocketSettings } from './options.js';
 import { callAll, queueFlush, writeBatch } from './outbox.js';
@@ -1705,9 +1706,17 @@ function transportOnData(this: AttachedTransport, chunk: Buffer): void {
 /** A read into the shared buffer (internals.ts readIntoShared): its first `nread` bytes. */
 function transportOnRead(this: AttachedTransport, nread: number, buf: Buffer): void {
   const ws = this[kWebSocket];
-  if (isSharedReadBuffer(buf)) ws._onData(new FastBuffer(buf.buffer, buf.byteOffset, nread), true);
-  // The read landed in the large payload's own buffer, asked for after the previous read.
-  else ws._onReadInPlace(nread);
+  if (isSharedReadBuffer(buf)) {
+    ws._onData(new FastBuffer(buf.buffer, buf.byteOffset, nread), true);
+  } else {
+    // The read landed in the large payload's own buffer, asked for after the previous read.
+    try {
+      ws._onReadInPlace(nread);
+    } catch (err) {
+      restoreSharedRead(this); // a listener threw: Node will not ask for the next buffer
+      throw err;
+    }
+  }
   // Last (Node asks for the next buffer right after this returns): inside a large payload the
   // next read goes straight into its buffer; otherwise, and after any pause, close or error,
   // reads go back to the shared buffer by themselves.

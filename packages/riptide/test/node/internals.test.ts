@@ -476,6 +476,30 @@ describe("reading a large payload straight into its buffer (net.Socket's kBuffer
     expect(got).toHaveLength(0);
   });
 
+  it("internal: a 'message' listener that throws (process kept alive): later reads do not touch the message", async () => {
+    const { client, server } = await connectedPair();
+    const uncaught: string[] = [];
+    const onUncaught = (err: Error) => uncaught.push(err.message);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const kept: Buffer[] = [];
+      server.on('message', (data: Buffer) => {
+        kept.push(data);
+        if (kept.length === 1) throw new Error('listener failed');
+      });
+      const first = patterned(MiB, 5);
+      const second = patterned(MiB, 6);
+      client.send(first);
+      client.send(second);
+      await until(() => kept.length === 2);
+      expect(uncaught).toEqual(['listener failed']);
+      expect(kept[0].equals(first)).toBe(true);
+      expect(kept[1].equals(second)).toBe(true);
+    } finally {
+      process.removeListener('uncaughtException', onUncaught);
+    }
+  });
+
   it('internal: maxPayload is still enforced (1009 before the payload is read)', async () => {
     const { client, server } = await connectedPair({ maxPayload: 2 * MiB });
     const serverReads = inPlaceReads(server);

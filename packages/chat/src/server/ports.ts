@@ -255,6 +255,12 @@ export interface RoomStore {
   listMembers(user: string, room: string, after: string, limit: number): Promise<MembersPage>;
   isMember(user: string, room: string): Promise<boolean>;
   /**
+   * Which of `rooms` the user is a member of at this moment, read together (SQLite: one query;
+   * Redis: one round trip). The hub asks it after a search has read its hits, for the rooms they
+   * came from (hub/search.ts).
+   */
+  memberOf(user: string, rooms: readonly string[]): Promise<Set<string>>;
+  /**
    * Moves the read marker forward (never back, never past head); resolves with the marker. `tag`:
    * the tag of the event the client holds at `seq` (see headTag below); a store that tags events
    * leaves the marker where it is if its log proves it no longer holds that event there
@@ -374,8 +380,9 @@ export type PutAttachmentResult = 'stored' | 'too_many_unused' | 'full';
  * file is bound to its message's seq by the store's append of that message, in the same atomic step
  * (SQLite: its transaction; Redis: its script), so a stored message never names a file the sweep
  * may take; one never bound (the message was refused, or a node died before storing it) expires
- * like an unused upload. `bind` does the same again (idempotent): the hub calls it after each
- * stored send, for messages stored by a version that bound them only there.
+ * like an unused upload. `bind` does what the append does, alone (idempotent); the hub never calls
+ * it (the append has bound the files by the time it answers), the contract tests set up bound files
+ * with it.
  */
 export interface AttachmentStore {
   /** Stores an unused upload, unless the user has `maxUnused` already or the store is full. */

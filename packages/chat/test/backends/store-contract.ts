@@ -380,6 +380,23 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.deleteRoom('gone')).toBe(false); // deleted already
     });
 
+    it('memberOf: the rooms of the list the user is in now; not one left, deleted, created again or never made', async () => {
+      const { rooms } = await open();
+      for (const name of ['a', 'b', 'left', 'gone', 'again']) await rooms.createRoom(room(name), quotas);
+      for (const name of ['a', 'b', 'left', 'gone', 'again'])
+        expect(await rooms.join('ann', name, 10)).toBe('joined');
+      await rooms.join('bob', 'b', 10);
+      await rooms.leave('ann', 'left', 1);
+      await rooms.deleteRoom('gone');
+      await rooms.deleteRoom('again');
+      await rooms.createRoom(room('again'), quotas);
+      const all = ['a', 'b', 'left', 'gone', 'again', 'never'];
+      expect([...(await rooms.memberOf('ann', all))].sort()).toEqual(['a', 'b']);
+      expect([...(await rooms.memberOf('bob', all))]).toEqual(['b']);
+      expect([...(await rooms.memberOf('nobody', all))]).toEqual([]);
+      expect([...(await rooms.memberOf('ann', []))]).toEqual([]);
+    });
+
     it("deleteRoom: a room created again under the name at once is a new one, none of the old one's leftovers in it", async () => {
       const rooms = asMembers((await open()).rooms);
       await rooms.createRoom(room('team', 'ann'), quotas);

@@ -1175,6 +1175,49 @@ describe('RedisPresence', () => {
     }
   });
 
+  it('finds the room sets written before the presence-rooms index, gives them an entry, and sweeps them like any other', async () => {
+    // Regression: a set written by a version before the index had no entry there, so the orphan
+    // sweep never saw it; only a node with a connection in that room swept it.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const ttl = 60_000;
+    // A database of its own, so the whole scan is a few steps whatever the other tests left.
+    const url = `${sharedServer().url}/7`;
+    const raw = await connect(url);
+    try {
+      const [seconds, micros] = await raw.cmd.time();
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      // Old-style sets, no index entry: ann and bo expired long ago, cy still within her ttl.
+      await raw.cmd.zadd('oldsets:room:{old}:presence', now - 2 * ttl, 'ann', now - 3 * ttl, 'bo');
+      await raw.cmd.zadd('oldsets:room:{old}:presence:ann', now - 2 * ttl, 'conn-1');
+      await raw.cmd.zadd('oldsets:room:{fresh}:presence', now + ttl, 'cy');
+      // Enough sets that the scan takes several beats (one bounded SCAN step each).
+      for (let i = 0; i < 300; i++) await raw.cmd.zadd(`oldsets:room:{live${i}}:presence`, now + ttl, 'dan');
+      const a = await backend(url, { prefix: 'oldsets:', presenceTtlMs: ttl });
+      const pa = a.presence as RedisPresence;
+      const published = vi.spyOn(a.bus, 'publish');
+      // Bounded: the scan of this file's Redis ends long before 50 steps.
+      let beats = 0;
+      for (; beats < 50 && !pa.indexed; beats++) await pa.beat();
+      expect(published.mock.calls.map(([topic, payload]) => [topic, JSON.parse(payload)])).toEqual([
+        ['room:old', { v: 2, type: 'presence', room: 'old', user: 'bo', online: false }],
+        ['room:old', { v: 2, type: 'presence', room: 'old', user: 'ann', online: false }],
+      ]);
+      expect(await raw.cmd.exists('oldsets:room:{old}:presence', 'oldsets:room:{old}:presence:ann')).toBe(0);
+      expect(await raw.cmd.zscore('oldsets:presence-rooms', 'old')).toBeNull();
+      // Indexed by its latest expiry, left to its nodes (not past by a ttl): swept once it is.
+      expect(await raw.cmd.zscore('oldsets:presence-rooms', 'fresh')).toBe(String(now + ttl));
+      expect(await raw.cmd.zscore('oldsets:room:{fresh}:presence', 'cy')).toBe(String(now + ttl));
+      expect(await raw.cmd.zcard('oldsets:presence-rooms')).toBe(301);
+      expect(pa.indexed).toBe(true);
+      expect(beats).toBeGreaterThan(1);
+      // Swept once: the next beat finds nothing more to announce.
+      await pa.beat();
+      expect(published).toHaveBeenCalledTimes(2);
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('sweeps at most 1000 orphaned users a beat, all rooms together, and goes on at the next beat', async () => {
     // Regression: one script swept up to 100 rooms' whole sets: a dead node's big rooms made one
     // script, blocking every node, of as many removals as they had users (SECURITY.md).

@@ -29,6 +29,9 @@
  *     after each read for the next buffer     no copy, far fewer reads      out of it)
  *     by lib/internal/stream_base_commons
  *     onStreamRead)
+ *   an http2 session's own 'stream'           telling whether an            "someone listens":
+ *     listener (sessionOnStream, relaying     application listens to a      a closed server's
+ *     to the server's 'stream')               session's 'stream' event      503 stays quiet
  */
 import { EventEmitter } from 'node:events';
 import { type Server, Socket } from 'node:net';
@@ -568,3 +571,19 @@ export function isSharedReadBuffer(buf: Buffer): boolean {
 probes.listenerTable = probeListenerTable();
 probes.socketEndListener = probeSocketEndListener();
 probes.zlibHandle = probeZlibHandle();
+
+// ---------------------------------------------------------------------------------------------
+// An http2 server session's own 'stream' listener
+
+/**
+ * True when something besides node's http2 server listens to `session`'s 'stream' event: an
+ * application's `session.on('stream')`, run after the server's 'stream' event (http2-server.ts's
+ * answerAfterClose must then leave the stream alone). Node's server relays each session's
+ * streams to its own 'stream' event through one listener, sessionOnStream (20, 22 and 24). When
+ * that listener is not found by its name (a Node that relays otherwise), the answer is true: a
+ * stream someone may handle is never answered for them, at the cost of the 503.
+ */
+export function othersListenToSession(session: EventEmitter): boolean {
+  const listeners = session.listeners('stream');
+  return listeners.length !== 1 || listeners[0]!.name !== 'sessionOnStream';
+}

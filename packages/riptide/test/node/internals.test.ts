@@ -6,12 +6,18 @@
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { overrideProbes, presetListenerTable, probeResults } from '../../src/node/internals.js';
+import {
+  othersListenToSession,
+  overrideProbes,
+  presetListenerTable,
+  probeResults,
+} from '../../src/node/internals.js';
 import {
   nodeLendsWriteRequest,
   once,
@@ -64,6 +70,39 @@ describe('the probes on this Node', () => {
     expect([null, true]).toContain(probes.sharedRead);
     // Known with sharedRead; true wherever net.Socket has the kBufferGen slot (Node 12.x on).
     expect(probes.directRead).toBe(probes.sharedRead);
+  });
+});
+
+describe("an http2 server session's own 'stream' listener", () => {
+  it("internal: node's one listener (sessionOnStream) is not someone else; an application's is", async () => {
+    const server = http2.createServer();
+    const seen: boolean[] = [];
+    server.on('stream', (stream) => {
+      const session = stream.session!;
+      seen.push(othersListenToSession(session));
+      const mine = () => {};
+      session.on('stream', mine);
+      seen.push(othersListenToSession(session));
+      session.removeListener('stream', mine);
+      stream.respond({ ':status': 204 });
+      stream.end();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const req = client.request({ ':path': '/' });
+    req.resume();
+    await once(req, 'close');
+    client.close();
+    await new Promise((resolve) => server.close(resolve));
+    expect(seen).toEqual([false, true]);
+  });
+
+  it('fallback: without a listener of that name (a Node that relays otherwise), someone may listen', () => {
+    const session = new EventEmitter();
+    expect(othersListenToSession(session)).toBe(true);
+    session.on('stream', function relay() {});
+    expect(othersListenToSession(session)).toBe(true);
   });
 });
 

@@ -2,8 +2,9 @@
  * Attachments in the hub: a `send` with `attachments` claims the uploads before the message is
  * stored (so it carries their descriptions), the store's append binds them to its seq in the same
  * step (ports.ts, AttachmentStore), or the hub releases them if the send is refused (a refused
- * message leaves nothing behind); a `delete` frees the
- * deleted message's files. The uploads themselves are HTTP (http/attachments.ts).
+ * message leaves nothing behind); a `delete` frees the deleted message's files. The hub binds
+ * nothing itself: a bind after the append could only fail or never run (the node killed between
+ * the two), and a resend answered as a duplicate names the files its first append bound. The uploads themselves are HTTP (http/attachments.ts).
  */
 import type { Attachment, ClientMessage } from '../../shared/protocol.js';
 import type { Backend } from '../ports.js';
@@ -22,9 +23,4 @@ export function claimAttachments(backend: Backend, user: string, msg: Send): Pro
 /** The send was refused after its files were claimed: give them back, so nothing of it stays. */
 export async function releaseAttachments(backend: Backend, user: string, msg: Send): Promise<void> {
   if (msg.attachments?.length) await backend.attachments.release(msg.attachments, user, msg.id);
-}
-
-/** Binds again what the append bound (idempotent): a message stored by an earlier version may need it. */
-export async function bindAttachments(backend: Backend, msg: Send, seq: number): Promise<void> {
-  if (msg.attachments?.length) await backend.attachments.bind(msg.room, msg.attachments, seq);
 }

@@ -20,8 +20,8 @@
  *   and after its dedup: a member removed meanwhile gets the same `not_member` (ports.ts), and so
  *   does a write to a room deleted meanwhile (the store's 'no_room'): to someone no longer in it, a
  *   room deleted, a room they were removed from and a room that never was answer alike. The reads
- *   of the log are asked of the store too: history after its page is read, sync before its replay,
- *   members and search with their read. What still reaches such a connection until the news does
+ *   of the log are asked of the store too: history and search after their hits are read (search.ts),
+ *   sync before its replay, members with its read. What still reaches such a connection until the news does
  *   (the remover's PUBLISH, this node's subscriber, the connection's queued requests, then one
  *   isMember) is the live stream it is subscribed to: the room's events and notices. On Redis the
  *   events come from the room's stream (the reader's connection) and the removal's notice over
@@ -42,7 +42,7 @@ import {
 import { type Backend, type BucketName, type Clock, UnavailableError } from '../ports.js';
 import { HELLO_TIMEOUT_CLOSE, TIMEOUTS } from '../timeouts.js';
 import type { ChatSocket } from '../transport.js';
-import { bindAttachments, claimAttachments, releaseAttachments } from './attachments.js';
+import { claimAttachments, releaseAttachments } from './attachments.js';
 import { Connection } from './connection.js';
 import { LocalRooms, sessionDigest } from './local-rooms.js';
 import { MembershipHandlers } from './membership.js';
@@ -352,8 +352,8 @@ export class Hub {
           return void fail('not_member', `you are not in room ${msg.room}`);
         }
         // Acknowledged only now: appendEvent resolved, so the message is committed.
+        // Its files were bound by the append itself (a duplicate's, by the first append).
         const stored = (res.event as Extract<typeof res.event, { type: 'message' }>).message;
-        await bindAttachments(this.#backend, msg, stored.seq);
         const ack: ServerMessage = {
           v,
           type: 'ack',

@@ -32,6 +32,12 @@
  *   sweep users whose own node has not refreshed them yet, who are then announced offline and,
  *   at that node's next beat, online again (as the room's own sweep, and each node's resync of
  *   its rooms, already do once an outage outlasts a ttl).
+ * - A room set written by a version before `presence-rooms` has no entry there, so ORPHANS never
+ *   finds it. From its first beat, each node looks for such sets (INDEX): one SCAN step a beat
+ *   (MATCH on the room sets' key pattern, COUNT INDEX_SCAN_COUNT), its cursor kept for the next
+ *   beat, until the scan is through; a set found without an entry gets one, scored by its latest
+ *   expiry, so the orphan sweep takes it like any other. Entries are only added where none is
+ *   (ZADD NX): what the other scripts wrote is never lowered.
  * - A presence notice whose PUBLISH failed (this node's command connection dropped between the
  *   write and the notice) is not lost: retell(room, user) keeps it, and when the command connection
  *   is back (retellPending, and every beat until it succeeds) one script reads the user's presence
@@ -149,6 +155,21 @@ end
 return out
 `;
 
+// KEYS: 1 presence-rooms. ARGV: 1 the room sets' key up to the room's name, 2 what follows it,
+// 3.. rooms whose set a SCAN found. -> how many entries it added. A set with no entry gets one,
+// scored by the latest expiry in it (what ADD and REFRESH would have written).
+const INDEX = `
+local added = 0
+for i = 3, #ARGV do
+  local set = ARGV[1] .. ARGV[i] .. ARGV[2]
+  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) and redis.call('TYPE', set).ok == 'zset' then
+    local last = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
+    if #last > 0 then added = added + redis.call('ZADD', KEYS[1], 'NX', last[2], ARGV[i]) end
+  end
+end
+return added
+`;
+
 // KEYS: 1 room set. ARGV: 1 user, 2 channel, 3 the notice if online, 4 if offline. -> 1 if online.
 const ANNOUNCE = `${NOW}
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -165,6 +186,12 @@ const ORPHANS_PER_BEAT = 100;
 /** Users one beat sweeps at most from those rooms, all together; the rest wait for the next beats. */
 const ORPHAN_USERS_PER_BEAT = 1000;
 
+/** Keys one beat's SCAN step asks for (INDEX); a hint to Redis, which may answer a few more. */
+const INDEX_SCAN_COUNT = 100;
+
+/** A key's characters that SCAN's MATCH would take for a pattern, escaped. */
+const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
+
 type Commands = {
   presenceAdd(...args: (string | number)[]): Promise<number>;
   presenceRemove(...args: (string | number)[]): Promise<number>;
@@ -173,6 +200,7 @@ type Commands = {
   presenceOnline(...args: (string | number)[]): Promise<string[]>;
   presenceOrphans(...args: (string | number)[]): Promise<string[]>;
   presenceAnnounce(...args: (string | number)[]): Promise<number>;
+  presenceIndex(...args: (string | number)[]): Promise<number>;
 };
 
 export class RedisPresence implements Presence {
@@ -189,6 +217,8 @@ export class RedisPresence implements Presence {
   readonly #local = new Map<string, Map<string, Set<string>>>();
   readonly #timer: NodeJS.Timeout;
   #beating = false;
+  /** The SCAN cursor of the look for room sets without an index entry (INDEX); null once through. */
+  #indexCursor: string | null = '0';
 
   constructor(redis: Redis, keys: RedisKeys, options: RedisPresenceOptions = {}) {
     this.#keys = keys;
@@ -208,6 +238,7 @@ export class RedisPresence implements Presence {
     define('presenceOnline', ONLINE, 1);
     define('presenceOrphans', ORPHANS, 1);
     define('presenceAnnounce', ANNOUNCE, 1);
+    define('presenceIndex', INDEX, 1);
     this.#redis = redis as Redis & Commands;
     this.#timer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.#ttl / 3)));
     this.#timer.unref();
@@ -306,6 +337,7 @@ export class RedisPresence implements Presence {
       }
       // A room's set key around its name (a name never holds a newline: validate.ts).
       const [head, tail] = this.#roomKey('\n').split('\n');
+      await this.#indexStep(head, tail);
       const orphans = await this.#redis.presenceOrphans(
         this.#keys.presenceRooms(),
         head,
@@ -321,6 +353,33 @@ export class RedisPresence implements Presence {
     } finally {
       this.#beating = false;
     }
+  }
+
+  /**
+   * One bounded step of the look for room sets an earlier version wrote without an entry in
+   * `presence-rooms` (INDEX): one SCAN from the cursor the last step left, and one script for what
+   * it found. A failed step keeps its cursor, so the next beat does it again.
+   */
+  async #indexStep(head: string, tail: string): Promise<void> {
+    if (this.#indexCursor === null) return;
+    const [cursor, keys] = await this.#redis.scan(
+      this.#indexCursor,
+      'MATCH',
+      `${globEscape(head)}*${globEscape(tail)}`,
+      'COUNT',
+      INDEX_SCAN_COUNT,
+    );
+    // A user's connection set never matches (its key ends with the user's name, never with a '}').
+    const rooms = keys
+      .map((key) => key.slice(head.length, key.length - tail.length))
+      .filter((room) => !room.includes('}'));
+    if (rooms.length > 0) await this.#redis.presenceIndex(this.#keys.presenceRooms(), head, tail, ...rooms);
+    this.#indexCursor = cursor === '0' ? null : cursor;
+  }
+
+  /** The look for room sets without an index entry is through (tests). */
+  get indexed(): boolean {
+    return this.#indexCursor === null;
   }
 
   /**

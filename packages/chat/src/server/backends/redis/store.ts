@@ -1181,6 +1181,23 @@ export class RedisStore implements AccountStore, RoomStore {
     );
   }
 
+  /** One SISMEMBER per room's member set (the truth, as for isMember), in one MULTI: one round trip. */
+  memberOf(user: string, rooms: readonly string[]): Promise<Set<string>> {
+    if (rooms.length === 0) return Promise.resolve(new Set());
+    return this.#call(async () => {
+      const read = this.#redis.multi();
+      for (const room of rooms) read.sismember(this.#keys.room(room, 'members'), user);
+      const res = (await read.exec()) as [Error | null, unknown][] | null;
+      if (res === null) throw new Error('memberOf: MULTI aborted');
+      const out = new Set<string>();
+      for (const [i, [err, is]] of res.entries()) {
+        if (err) throw err;
+        if (is === 1) out.add(rooms[i]);
+      }
+      return out;
+    });
+  }
+
   /**
    * With a tag: checked against the entry at `seq` in the same script (no extra round trip). A tag
    * that does not hold means the log went back and this node may not have noticed yet: the room is

@@ -26,6 +26,8 @@ export class Terminal {
   private readonly promptStream: Writable & { isTTY?: boolean };
   private prompting = false;
   private inputPaused = false;
+  /** the input ended because the terminal hung up (EIO), not by Ctrl-D or the end of a file */
+  private hungUp = false;
   private interruptHandler: (() => void) | null = null;
   private readonly onSignal = () => this.interruptHandler?.();
 
@@ -41,7 +43,10 @@ export class Terminal {
     // crash. Closing resets the raw mode, which fails too and comes back here: close once.
     let failed = false;
     this.rl.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EIO') output.hangUp();
+      if (err.code === 'EIO') {
+        this.hungUp = true;
+        output.hangUp();
+      }
       if (failed) return;
       failed = true;
       this.rl.close();
@@ -62,9 +67,12 @@ export class Terminal {
     });
   }
 
-  /** End of input (Ctrl-D in a terminal, end of file or pipe otherwise). */
-  onEnd(cb: () => void): void {
-    this.rl.on('close', cb);
+  /**
+   * End of input (Ctrl-D in a terminal, end of file or pipe otherwise). `hungUp`: the terminal
+   * went away (reading it failed with EIO), which may come before the SIGHUP of that hang-up.
+   */
+  onEnd(cb: (hungUp: boolean) => void): void {
+    this.rl.on('close', () => cb(this.hungUp));
   }
 
   /**

@@ -4,7 +4,7 @@
  * command prints against real refusals (a closed port, a bad certificate, a 404 ...).
  */
 import { describe, expect, it } from 'vitest';
-import { describeConnectError, describeStatus, endpoint } from '../src/failure.js';
+import { describeConnectError, describeStatus, describeStreamStatus, endpoint } from '../src/failure.js';
 
 const url = new URL('wss://example.test/feed');
 const coded = (code: string, message = `${code} happened`, extra: object = {}) =>
@@ -128,5 +128,30 @@ describe('describeStatus', () => {
     expect(describeStatus({ statusCode: 201, statusMessage: 'Created', headers: { location: '/x' } })).toBe(
       'handshake failed: server answered "HTTP/1.1 201 Created" instead of 101 Switching Protocols',
     );
+  });
+});
+
+describe('describeStreamStatus', () => {
+  const refused = (status: number) =>
+    Object.assign(new Error(`Unexpected server response: ${status}`), { code: 'WS_ERR_HANDSHAKE_STATUS' });
+
+  it('an HTTP/2 refusal expects a 200, not a 101 (RFC 8441 5)', () => {
+    expect(describeStreamStatus(refused(404))).toBe(
+      'handshake failed: server answered "HTTP/2 404" instead of 200 to the HTTP/2 WebSocket request',
+    );
+  });
+
+  it('a 3xx is a redirect that is not followed', () => {
+    expect(describeStreamStatus(refused(308))).toBe(
+      'handshake failed: server answered "HTTP/2 308" instead of 200 to the HTTP/2 WebSocket request: a redirect, which a WebSocket over HTTP/2 does not follow',
+    );
+  });
+
+  it('null for any other error', () => {
+    expect(describeStreamStatus(new Error('Unexpected server response: 404'))).toBeNull();
+    expect(
+      describeStreamStatus(Object.assign(new Error('other'), { code: 'WS_ERR_HANDSHAKE_STATUS' })),
+    ).toBeNull();
+    expect(describeStreamStatus(null)).toBeNull();
   });
 });

@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer } from 'node:net';
@@ -116,6 +117,29 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
         `^riptide connect: --origin must be an origin .* or null, got ${JSON.stringify(value).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\n`,
       ),
     ]),
+    // Regression: these went out, and the library failed the connection (exit 1, "connection
+    // failed: buildConnectRequest: ...") only once an HTTP/2 server had answered; to a server
+    // without HTTP/2 they were sent as given. A stream cannot carry them, whatever the server.
+    ...(
+      [
+        'Connection: close',
+        'Upgrade: websocket',
+        'Keep-Alive: 5',
+        'Transfer-Encoding: chunked',
+        'TE: gzip',
+      ] as const
+    ).map((header): [string, string[], RegExp] => [
+      `--http2 with -H '${header}'`,
+      ['connect', 'wss://x', '--http2', '-H', header],
+      new RegExp(
+        `^riptide connect: --header '${header.split(':')[0]}' cannot go with --http2: HTTP/2 forbids connection-specific headers \\(RFC 9113 8\\.2\\.2\\)\n`,
+      ),
+    ]),
+    [
+      '--http2 with a header the handshake sets',
+      ['connect', 'wss://x', '--http2', '-H', 'sec-websocket-protocol: chat'],
+      /^riptide connect: --header 'sec-websocket-protocol' cannot go with --http2: the handshake sets it \(-p offers subprotocols, --deflate compression\)\n/,
+    ],
     ['an extra argument', ['connect', 'ws://x', 'ws://y'], /unexpected argument 'ws:\/\/y'/],
     ['a server without --port', ['echo'], /^riptide echo: missing flag --port\n/],
     ['a port out of range', ['listen', '--port', '70000'], /--port must be an integer from 0 to 65535/],
@@ -432,5 +456,55 @@ describe('wss:// with a self-signed certificate', () => {
     const res = await run(['connect', peer.url, '--insecure', ...PATIENT], 'anyway\n');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('anyway\n');
+  });
+});
+
+describe('--http2: a server that refuses the WebSocket stream', () => {
+  let dir: string;
+  let server: Http2SecureServer;
+  let url: string;
+  /** the :status the server answers each extended CONNECT with (and a Location for a 3xx) */
+  let status = 403;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'riptide-cli-h2-'));
+    selfSignedCertificate(dir);
+    server = createSecureServer({
+      key: readFileSync(join(dir, 'key.pem')),
+      cert: readFileSync(join(dir, 'cert.pem')),
+      // RFC 8441 3: the server offers WebSockets over HTTP/2, then refuses this one.
+      settings: { enableConnectProtocol: true },
+    });
+    server.on('stream', (stream) => {
+      stream.respond({ ':status': status, ...(status < 400 && { location: 'wss://elsewhere.test/' }) });
+      stream.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `wss://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Regression: the line said "server answered 403 instead of 101 Switching Protocols": an
+  // HTTP/2 WebSocket succeeds with a 2xx, there is no 101 (RFC 8441 5).
+  it('exit 1 with the HTTP/2 status and what was expected instead', async () => {
+    status = 403;
+    const res = await run(['connect', url, '--http2', '-k', '-x', 'hi']);
+    expect([res.code, res.stdout]).toEqual([1, '']);
+    expect(res.stderr).toBe(
+      'riptide: handshake failed: server answered "HTTP/2 403" instead of 200 to the HTTP/2 WebSocket request\n',
+    );
+  });
+
+  it('a redirect says that it is not followed over HTTP/2, with -L too', async () => {
+    status = 302;
+    for (const follow of [[], ['-L']]) {
+      const res = await run(['connect', url, '--http2', '-k', ...follow, '-x', 'hi']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe(
+        'riptide: handshake failed: server answered "HTTP/2 302" instead of 200 to the HTTP/2 WebSocket request: a redirect, which a WebSocket over HTTP/2 does not follow\n',
+      );
+    }
   });
 });

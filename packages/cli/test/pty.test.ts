@@ -19,6 +19,43 @@ function underPty(args: string[]): Cli {
   return new Cli(['-qfec', command, '/dev/null'], 'script', []);
 }
 
+/**
+ * Python's pty module as the terminal, for what `script` cannot show: the command's exit status
+ * after its terminal hangs up. A line on our stdin closes the pty's master side (the kernel then
+ * hangs the terminal up: reads fail with EIO, the session leader gets SIGHUP); the status comes
+ * back as `exit N` on stderr.
+ */
+const HANG_UP_DRIVER = `
+import os, pty, select, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+while True:
+    ready = select.select([fd, 0], [], [])[0]
+    if 0 in ready:
+        break
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        break
+    if not data:
+        break
+    os.write(1, data)
+os.close(fd)
+sys.stderr.write('exit %d\\n' % os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+`;
+
+function underHangUpPty(args: string[]): { cli: Cli; hangUp: () => Promise<number> } {
+  const cli = new Cli(['-c', HANG_UP_DRIVER, process.execPath, BIN, ...args], 'python3', []);
+  return {
+    cli,
+    hangUp: async () => {
+      cli.write('hang up\n');
+      return Number((await cli.waitFor(/exit (-?\d+)/, 'stderr'))[1]);
+    },
+  };
+}
+
 describe('riptide connect in a terminal', () => {
   it('shows a prompt, sends a typed line, prints the echo, and closes on Ctrl-C', async () => {
     // the reply differs from the typed text, so the terminal's echo of our keys cannot pass for it
@@ -67,6 +104,19 @@ describe('riptide connect in a terminal', () => {
   });
 });
 
+describe('riptide connect when its terminal hangs up', () => {
+  it('closes with 1001 and exits 129, as on SIGHUP, whichever of EIO and SIGHUP comes first', async () => {
+    // Regression: the terminal's EIO (end of input) usually comes before the SIGHUP, and closed
+    // with 1000 as Ctrl-D does: the server heard of a normal end of a session that was cut.
+    peer = await wsPeer();
+    const { cli, hangUp } = underHangUpPty(['connect', peer.url]);
+    await cli.waitFor(/> /);
+    expect(await hangUp()).toBe(129);
+    await until(() => peer!.closes.length === 1);
+    expect(peer.closes[0]).toEqual([1001, '']);
+  });
+});
+
 /** `riptide listen` under a pty with one client connected; `closed` is that client's close. */
 async function listenWithOneClient() {
   const cli = underPty(['listen', '--port', '0']);
@@ -92,6 +142,20 @@ describe('riptide listen in a terminal', () => {
     // to the gone terminal failed with EIO, and Node's own terminal reset at exit aborted.
     const { cli, closed } = await listenWithOneClient();
     cli.signal('SIGKILL'); // `script` dies, its pty master closes: the kernel hangs the terminal up
+    expect(await closed).toEqual([1001, 'server shutting down']);
+  });
+
+  it('a hang-up exits 0 once the clients are closed: its EIO and its SIGHUP are one stop', async () => {
+    // Regression: the EIO (end of input) stopped the server, then the SIGHUP counted as a second
+    // signal and exited at once with 129.
+    const { cli, hangUp } = underHangUpPty(['listen', '--port', '0']);
+    const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
+    const ws = new WebSocket(url);
+    const closed = new Promise<[number, string]>((resolve) =>
+      ws.on('close', (code, reason) => resolve([code, reason.toString()])),
+    );
+    await cli.waitFor(/\[1\] connected from/);
+    expect(await hangUp()).toBe(0);
     expect(await closed).toEqual([1001, 'server shutting down']);
   });
 

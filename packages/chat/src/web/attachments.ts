@@ -330,9 +330,7 @@ export class AttachmentTray {
     const upload: Upload = { room, name, size, state: 'uploading', node, progress, status, retry };
     retry.addEventListener('click', () => {
       if (!upload.source || upload.state !== 'failed') return;
-      // The focused Retry hides while the file uploads again: the focus stays on this file's ×.
-      const hadFocus = document.activeElement === retry;
-      if (this.#again(upload) && hadFocus) remove.focus();
+      this.#again(upload);
     });
     remove.addEventListener('click', () => {
       upload.xhr?.abort();
@@ -385,7 +383,11 @@ export class AttachmentTray {
     progress.value = 0;
     status.textContent = 'uploading…';
     status.setAttribute('role', 'status');
+    // The focused Retry hides while the file uploads again (pressed, or sent again by itself when
+    // storage is back): the focus stays on this file's ×, never falls to the page's body.
+    const retryFocused = document.activeElement === upload.retry;
     upload.retry.hidden = true;
+    if (retryFocused) node.querySelector<HTMLElement>('.upload-remove')?.focus();
     const xhr = new XMLHttpRequest();
     upload.xhr = xhr;
     xhr.open('POST', `/api/attachments?${new URLSearchParams({ room, name })}`);

@@ -244,17 +244,41 @@ function onOpen(): void {
 }
 
 function onStatus(status: Status): void {
-  const node = byId('status');
-  node.dataset.state = status.state;
-  if (status.state === 'online') node.textContent = 'Online';
-  else if (status.state === 'connecting') node.textContent = 'Connecting…';
-  else if (status.state === 'offline') {
-    node.textContent = `Offline — retrying in ${Math.ceil(status.retryInMs / 1000)} s`;
+  if (status.state === 'online') showStatus('online', 'Online');
+  else if (status.state === 'connecting') {
+    // A retry while offline (or refused) is part of being so: the words said stay (showStatus).
+    const retry = ['offline', 'refused'].includes(byId('status').dataset.state ?? '');
+    showStatus('connecting', 'Connecting…', retry ? null : 'Connecting…');
+  } else if (status.state === 'offline') {
+    showStatus(
+      'offline',
+      `Offline — retrying in ${Math.ceil(status.retryInMs / 1000)} s`,
+      'Offline — reconnecting by itself',
+    );
     outbox.disconnected();
   } else if (status.state === 'refused') {
-    node.textContent = `${status.reason}; retrying in ${Math.ceil(status.retryInMs / 1000)} s`;
+    showStatus(
+      'refused',
+      `${status.reason}; retrying in ${Math.ceil(status.retryInMs / 1000)} s`,
+      status.reason,
+    );
     outbox.disconnected();
   } else showLogin();
+}
+
+/**
+ * The connection's state: `shown` in the bar (#status, with the seconds to the next try), `said`
+ * (by default the same; null: what it says stays) in its polite live region (#status-said),
+ * written only when the words change. A region rewritten at every try (Connecting…, Offline —
+ * retrying in 4 s, Connecting…, ... 30 s) would talk over the user every few seconds for as long
+ * as the server is away; the countdown stays on screen, where it is read on demand.
+ */
+function showStatus(state: string, shown: string, said: string | null = shown): void {
+  const node = byId('status');
+  node.dataset.state = state;
+  if (node.textContent !== shown) node.textContent = shown;
+  const region = byId('status-said');
+  if (said !== null && region.textContent !== said) region.textContent = said;
 }
 
 function onMessage(msg: ServerMessage): void {
@@ -321,9 +345,8 @@ function onMessage(msg: ServerMessage): void {
       break;
     case 'service': {
       // Several nodes on Redis: storage went away (messages wait in the outbox) or came back.
-      const node = byId('status');
-      node.dataset.state = msg.available ? 'online' : 'degraded';
-      node.textContent = msg.available ? 'Online' : 'Connected — messages are held until the server recovers';
+      if (msg.available) showStatus('online', 'Online');
+      else showStatus('degraded', 'Connected — messages are held until the server recovers');
       if (msg.available) {
         outbox.serviceBack();
         tray.serviceBack(); // the uploads refused meanwhile (503) go again, each once
@@ -740,6 +763,9 @@ function submitComposer(): void {
   const input = byId<HTMLTextAreaElement>('composer-input');
   const text = input.value;
   state.composerError = '';
+  // Emptied now, not at the next render: the same error for this try (still too long) is then new
+  // text, said again (render.ts writes the alert only when its words change).
+  byId('composer-error').textContent = '';
   state.changes.add('errors');
   if (!editing && tray.busy(state.active)) {
     state.composerError = 'Wait for the uploads to finish.';
@@ -837,6 +863,9 @@ async function signIn(path: '/api/login' | '/api/register'): Promise<void> {
   const name = byId<HTMLInputElement>('login-name').value.trim();
   const password = byId<HTMLInputElement>('login-password').value;
   const error = byId('login-error');
+  // Emptied first: the same error again (a second wrong password) is then new text, shown and
+  // said again, not a rewrite of the words already there that says nothing happened.
+  error.textContent = '';
   const res = await fetch(path, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -198,12 +198,16 @@ function removeTools(
 
 export function renderTyping(state: ChatState, now: number): void {
   const users = state.typingIn(state.active, now);
-  byId('typing').textContent =
+  const text =
     users.length === 0
       ? ''
       : users.length === 1
         ? `${users[0]} is typing…`
         : `${users.join(', ')} are typing…`;
+  // A polite live region: every notice of someone still typing (one each typingIntervalMs) would
+  // write the same words again, and a screen reader may read each write. Written when they change.
+  const line = byId('typing');
+  if (line.textContent !== text) line.textContent = text;
 }
 
 /** The answer to room requests last rendered, and where it was said (panels.ts answerPlace). */
@@ -226,7 +230,9 @@ export function renderErrors(state: ChatState, outbox: Outbox): void {
     if (element.textContent !== said) element.textContent = said;
     element.classList.toggle('done', here && done);
   }
-  byId('composer-error').textContent = outbox.slowedDown
-    ? 'Slow down a little — sending shortly.'
-    : state.composerError;
+  // An alert: written again with the same words at every render (each message that arrives), it
+  // could be read out again each time. Written when they change (a new try empties it first).
+  const composerError = outbox.slowedDown ? 'Slow down a little — sending shortly.' : state.composerError;
+  const element = byId('composer-error');
+  if (element.textContent !== composerError) element.textContent = composerError;
 }

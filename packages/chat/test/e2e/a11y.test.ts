@@ -11,11 +11,13 @@
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import type { SqliteStore } from '../../src/server/backends/sqlite/store.js';
 import { png } from '../attachments/files.js';
 import { register, startTestServer } from '../helpers.js';
 import { axeViolations } from './axe.js';
 import {
   deleteMessage,
+  focusMatches,
   give,
   openRoom,
   sendMessage,
@@ -498,6 +500,270 @@ describe('announcements', () => {
       () => document.querySelector('#room-error')?.textContent === '#doomed was deleted by its owner',
     );
     expect(await alice.page.textContent('#announce')).toBe('');
+    await alice.context.close();
+    await bob.context.close();
+  });
+});
+
+/**
+ * Every text a live region is given, in order, kept in `window.said[id]`: one entry per change of
+ * its content (the text a write puts in, '' for one that empties it), also when several come in
+ * one task. A region written again with the same text counts: its new text node is new content
+ * to a screen reader, which may read it again.
+ */
+async function listen(page: Page, id: string): Promise<void> {
+  await page.evaluate((region) => {
+    const node = document.getElementById(region) as HTMLElement;
+    const all = ((window as unknown as { said?: Record<string, string[]> }).said ??= {});
+    const said: string[] = [];
+    all[region] = said;
+    new MutationObserver((records) => {
+      for (const r of records)
+        said.push(
+          r.type === 'characterData'
+            ? (r.target.textContent ?? '')
+            : [...r.addedNodes].map((n) => n.textContent).join(''),
+        );
+    }).observe(node, {
+      childList: true,
+      characterData: true,
+      subtree: true,
+    });
+  }, id);
+}
+
+function heard(page: Page, id: string): Promise<string[]> {
+  return page.evaluate(
+    (region) => (window as unknown as { said: Record<string, string[]> }).said[region],
+    id,
+  );
+}
+
+/**
+ * WCAG's contrast ratio of an element's text against what is drawn behind it: its own background
+ * or the nearest ancestor's that is not transparent (a translucent one is laid over the next).
+ */
+function contrastOf(page: Page, selector: string): Promise<number> {
+  return page.evaluate((s) => {
+    const rgba = (value: string) => {
+      const n = (value.match(/[\d.]+/g) ?? []).map(Number);
+      return [n[0], n[1], n[2], n[3] ?? 1];
+    };
+    const over = (top: number[], below: number[]) =>
+      [0, 1, 2].map((i) => top[i] * top[3] + below[i] * (1 - top[3])).concat(1);
+    const layers: number[][] = [];
+    for (let node: Element | null = document.querySelector(s); node; node = node.parentElement) {
+      const bg = rgba(getComputedStyle(node).backgroundColor);
+      if (bg[3] > 0) layers.push(bg);
+      if (bg[3] === 1) break;
+    }
+    let back = [255, 255, 255, 1];
+    for (const layer of layers.reverse()) back = over(layer, back);
+    const text = over(rgba(getComputedStyle(document.querySelector(s) as Element).color), back);
+    const lum = (c: number[]) => {
+      const [r, g, b] = c.slice(0, 3).map((v) => {
+        const x = v / 255;
+        return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const [hi, lo] = [lum(text), lum(back)].sort((a, b) => b - a);
+    return (hi + 0.05) / (lo + 0.05);
+  }, selector);
+}
+
+describe('a storage outage, as a keyboard and a screen reader meet it', () => {
+  for (const theme of ['light', 'dark'] as const) {
+    it(`says storage is away and back once each (politely), keeps the focus, names and reaches Retry, and its notices are legible (${theme})`, async () => {
+      const server = await startTestServer();
+      const alice = await signIn(chrome.browser, server.origin, 'alice', { colorScheme: theme });
+      const page = alice.page;
+      await listen(page, 'status-said');
+      await listen(page, 'announce');
+      expect(await page.getAttribute('#status-said', 'role')).toBe('status');
+      await page.focus('#composer-input');
+      await page.keyboard.type('draft in progress');
+      // The disk full, as files.test.ts makes it: the upload is refused (503), storage is away.
+      const db = (server.backend.rooms as unknown as SqliteStore).database;
+      db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true })}`);
+      await give(page, 'paste', [
+        { name: 'log.txt', type: 'text/plain', base64: Buffer.alloc(256 * 1024, 0x61).toString('base64') },
+      ]);
+      await page.locator('#attachment-tray .upload.failed').waitFor();
+      await page.waitForSelector('#status[data-state="degraded"]');
+      // The focus stayed where the user was typing, the text intact.
+      expect(await focusMatches(page, '#composer-input')).toBe(true);
+      expect(await page.inputValue('#composer-input')).toBe('draft in progress');
+      // Retry is named for its file, and reached from the text box with the keyboard alone.
+      const retry = page.getByRole('button', { name: 'Retry log.txt', exact: true });
+      expect(await retry.count()).toBe(1);
+      await page.keyboard.press('Shift+Tab');
+      await page.keyboard.press('Shift+Tab');
+      expect(await focusMatches(page, '#attachment-tray .upload-retry')).toBe(true);
+      // What the file's line says is an alert (its failure), its text the reason, not colour alone.
+      const status = page.locator('#attachment-tray .upload.failed .upload-status');
+      expect(await status.getAttribute('role')).toBe('alert');
+      expect(await status.textContent()).toMatch(/unavailable.*sent again when it recovers$/);
+      const found: string[] = [];
+      await audit(page, `storage away ${theme}`, found);
+      for (const selector of ['#status', '#attachment-tray .upload.failed .upload-status']) {
+        expect(await contrastOf(page, selector), selector).toBeGreaterThanOrEqual(4.5);
+      }
+      // Back: the probe finds the space, the `service` notice says so, the file goes again by itself.
+      db.pragma('max_page_count = 1073741823');
+      await page.waitForSelector('#status[data-state="online"]');
+      await page.locator('#attachment-tray .upload.done').waitFor({ timeout: 10_000 });
+      await audit(page, `storage back ${theme}`, found);
+      expect(found).toEqual([]);
+      expect(await contrastOf(page, '#status')).toBeGreaterThanOrEqual(4.5);
+      expect(await heard(page, 'status-said')).toEqual([
+        'Connected — messages are held until the server recovers',
+        'Online',
+      ]);
+      expect(await heard(page, 'announce')).toEqual([]);
+      // Regression: the focused Retry hid when the file went again by itself, and the focus fell to
+      // the page's body. It is on the file's × now.
+      expect(await focusMatches(page, '#attachment-tray .upload-remove[aria-label="Remove log.txt"]')).toBe(
+        true,
+      );
+      await alice.context.close();
+    });
+  }
+});
+
+describe('the connection', () => {
+  it('says it is offline once while it retries, not at every try, and online once back', async () => {
+    // Regression: #status was the live region and each try rewrote it ("Connecting…", "Offline —
+    // retrying in 1 s", "Connecting…", "Offline — retrying in 2 s", ...): read out at every try
+    // for as long as the server was away.
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const { context, page } = await signIn(chrome.browser, proxied, 'alice');
+      await page.clock.install();
+      await listen(page, 'status');
+      await listen(page, 'status-said');
+      await page.focus('#composer-input');
+      proxy.drop();
+      await page.waitForSelector('#status[data-state="offline"]');
+      // Three more tries, each refused: the clock is moved to each one, then its failure awaited.
+      for (let tries = 1; tries <= 3; tries++) {
+        await page.clock.fastForward(31_000);
+        await page.waitForFunction(
+          (n) =>
+            (window as unknown as { said: Record<string, string[]> }).said.status.filter((t) =>
+              t.startsWith('Offline'),
+            ).length === n,
+          tries + 1,
+        );
+      }
+      expect(await page.textContent('#status')).toMatch(/^Offline — retrying in \d+ s$/);
+      proxy.restore();
+      await page.evaluate(() => window.dispatchEvent(new Event('online')));
+      await page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
+      expect(await heard(page, 'status-said')).toEqual(['Offline — reconnecting by itself', 'Online']);
+      // The bar showed each try; the focus stayed where the user was.
+      expect((await heard(page, 'status')).filter((t) => t === 'Connecting…').length).toBe(4);
+      expect(await focusMatches(page, '#composer-input')).toBe(true);
+      await context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('sign-in errors', () => {
+  it('the same error again is emptied first, so it is shown and said again', async () => {
+    // Regression: a second wrong password wrote the same words over the first: nothing changed on
+    // the screen, and a screen reader need not say it again.
+    const server = await startTestServer();
+    await register(server.origin, 'alice');
+    const context = await chrome.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(server.origin);
+    await page.waitForSelector('#login-form', { state: 'visible' });
+    await listen(page, 'login-error');
+    expect(await page.getAttribute('#login-error', 'role')).toBe('alert');
+    await page.fill('#login-name', 'alice');
+    await page.fill('#login-password', 'not the password');
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      await page.press('#login-password', 'Enter');
+      await page.waitForFunction(
+        (n) =>
+          (window as unknown as { said: Record<string, string[]> }).said['login-error'].filter(
+            (t) => t === 'Wrong name or password.',
+          ).length === n,
+        attempt,
+      );
+    }
+    expect(await heard(page, 'login-error')).toEqual([
+      'Wrong name or password.',
+      '',
+      'Wrong name or password.',
+    ]);
+    // The focus stays in the form, on the field the user pressed Enter in.
+    expect(await focusMatches(page, '#login-password')).toBe(true);
+    await context.close();
+  });
+});
+
+describe("the composer's errors", () => {
+  it('a message refused by the page (too long) is said once, not again at each message that arrives, and again at the next try', async () => {
+    // Regression: every render wrote the alert again (each message from someone else), the same
+    // words read out again and again while the user was shortening the text.
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await listen(alice.page, 'composer-error');
+    expect(await alice.page.getAttribute('#composer-error', 'role')).toBe('alert');
+    await sendMessage(alice.page, 'x'.repeat(5000));
+    const tooLong = 'Message is too long (4096 bytes at most).';
+    await alice.page.waitForFunction(
+      (t) => document.querySelector('#composer-error')?.textContent === t,
+      tooLong,
+    );
+    await sendMessage(bob.page, 'one');
+    await sendMessage(bob.page, 'two');
+    await waitForMessages(alice.page, 2);
+    // The text is kept to shorten, the focus where it was.
+    expect(await focusMatches(alice.page, '#composer-input')).toBe(true);
+    expect((await alice.page.inputValue('#composer-input')).length).toBe(5000);
+    await alice.page.keyboard.press('Enter');
+    await alice.page.waitForFunction(
+      (t) =>
+        (window as unknown as { said: Record<string, string[]> }).said['composer-error'].filter(
+          (s) => s === t,
+        ).length >= 2,
+      tooLong,
+    );
+    expect(await heard(alice.page, 'composer-error')).toEqual([tooLong, '', tooLong]);
+    await alice.context.close();
+    await bob.context.close();
+  });
+});
+
+describe('typing', () => {
+  it('says someone is typing once while they keep typing, not at every notice', async () => {
+    const server = await startTestServer({ limits: { typingIntervalMs: 1 } });
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    // alice's clock stands still (no notice expires); bob's moves on when told (his page sends a
+    // notice at most every 2 s of its clock).
+    await alice.page.clock.install();
+    await alice.page.clock.pauseAt(Date.now() + 1000);
+    await bob.page.clock.install();
+    await listen(alice.page, 'typing');
+    expect(await alice.page.getAttribute('#typing', 'aria-live')).toBe('polite');
+    await bob.page.focus('#composer-input');
+    for (const key of ['h', 'i', '!']) {
+      await bob.page.clock.fastForward(2500);
+      await bob.page.keyboard.type(key);
+    }
+    await bob.page.keyboard.press('Enter');
+    // The message comes after the three notices on alice's socket: they have all arrived.
+    await waitForMessages(alice.page, 1);
+    expect(await heard(alice.page, 'typing')).toEqual(['bob is typing…', '']);
     await alice.context.close();
     await bob.context.close();
   });

@@ -33,7 +33,7 @@ import {
   stringList,
 } from '../args.js';
 import { onStopSignals, type StopSignal, signalStatus } from '../exit.js';
-import { describeConnectError, describeStatus } from '../failure.js';
+import { describeConnectError, describeStatus, describeStreamStatus } from '../failure.js';
 import {
   describeClose,
   describeMessage,
@@ -183,6 +183,47 @@ export function parseUrl(input: string): URL {
   return url;
 }
 
+/**
+ * With --http2 the request is a stream of an HTTP/2 connection whenever the server offers it, and
+ * such a request cannot carry these -H headers: the library would fail the connection only once
+ * the server had answered with its SETTINGS (exit 1), and over HTTP/1.1 (a server without
+ * HTTP/2) it would send or replace them. One answer, whatever the server: a usage error.
+ */
+function checkHttp2Headers(headers: Record<string, string>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    // RFC 9113 8.2.2: "An endpoint MUST NOT generate an HTTP/2 message containing
+    // connection-specific header fields"; TE only with the value "trailers".
+    if (CONNECTION_SPECIFIC.has(lower) || (lower === 'te' && value.toLowerCase() !== 'trailers')) {
+      throw new CliUsageError(
+        `--header '${name}' cannot go with --http2: HTTP/2 forbids connection-specific headers (RFC 9113 8.2.2)`,
+        connectSpec,
+      );
+    }
+    // RFC 8441 4: the handshake sets these fields itself (and sends no key).
+    if (HANDSHAKE_FIELDS.has(lower)) {
+      throw new CliUsageError(
+        `--header '${name}' cannot go with --http2: the handshake sets it (-p offers subprotocols, --deflate compression)`,
+        connectSpec,
+      );
+    }
+  }
+}
+
+const CONNECTION_SPECIFIC = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+]);
+const HANDSHAKE_FIELDS = new Set([
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+]);
+
 function parseHeaders(values: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const raw of values) {
@@ -287,7 +328,10 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   const caFile = stringFlag(flags.ca);
   if (caFile !== undefined) options.ca = readCaFile(caFile);
   if (flags.insecure === true) options.rejectUnauthorized = false;
-  if (flags.http2 === true) options.http2 = true;
+  if (flags.http2 === true) {
+    checkHttp2Headers(headers);
+    options.http2 = true;
+  }
   if (follow) {
     // No 'redirect' listener: with one the library would leave the credentials on every hop.
     options.followRedirects = true;
@@ -390,7 +434,8 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (!opened) {
         // After a redirect the failed request went to another URL than the one given.
         const failedUrl = ws.url ? new URL(ws.url) : url;
-        io.stderr.write(`riptide: ${describeConnectError(err, failedUrl, maxRedirects)}\n`);
+        const why = describeStreamStatus(err) ?? describeConnectError(err, failedUrl, maxRedirects);
+        io.stderr.write(`riptide: ${why}\n`);
         finish(1);
         return;
       }
@@ -470,10 +515,15 @@ export async function connect(argv: string[], io: Io): Promise<number> {
         if (term.interactive && line.startsWith('/')) runSlash(line);
         else send(line, false);
       });
-      term.onEnd(() => {
+      term.onEnd((hungUp) => {
         if (finished || inputEnded) return;
         inputEnded = true;
-        if (term.interactive) closeNow();
+        if (hungUp) {
+          // Regression: the terminal's EIO often comes before its SIGHUP, and closed with 1000
+          // as Ctrl-D does: the server was told of a normal end of a session that was cut.
+          stop('SIGHUP');
+          hangUpSeen = true;
+        } else if (term.interactive) closeNow();
         else if (opened) drain();
       });
     }
@@ -495,7 +545,13 @@ export async function connect(argv: string[], io: Io): Promise<number> {
      * answers (or the close timer gives up); before the connection is open, or on a second
      * signal, at once.
      */
-    const offStopSignals = onStopSignals((signal) => {
+    /** The terminal's hang-up was seen as its EIO: its SIGHUP is that same stop, not a second one. */
+    let hangUpSeen = false;
+    function stop(signal: StopSignal) {
+      if (signal === 'SIGHUP' && hangUpSeen) {
+        hangUpSeen = false;
+        return;
+      }
       if (stoppedBy !== null || interrupted || !opened || ws.readyState !== WebSocket.OPEN) {
         ws.terminate();
         finish(signalStatus(signal));
@@ -505,7 +561,8 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       term.stopPrompt();
       // RFC 6455 7.4.1: 1001 indicates that an endpoint is "going away".
       closeNow(1001);
-    });
+    }
+    const offStopSignals = onStopSignals(stop);
 
     const runSlash = (line: string) => {
       if (line.startsWith('//')) {

@@ -144,15 +144,27 @@ export async function listen(argv: string[], io: Io): Promise<number> {
       shutDown(signal);
     };
     term.onInterrupt(() => interrupt('SIGINT'));
-    // A hang-up also ends the terminal's input: that end is no second signal (onEnd below).
-    onStopSignals(interrupt);
+    // A hang-up also ends the terminal's input: that end is no second signal (onEnd below), and
+    // when the end (the terminal's EIO) comes first, the SIGHUP after it is none either.
+    let hangUpSeen = false;
+    onStopSignals((signal) => {
+      if (signal === 'SIGHUP' && hangUpSeen) {
+        hangUpSeen = false;
+        return;
+      }
+      interrupt(signal);
+    });
     term.onLine((line) => {
       if (line.startsWith('//')) sendAll(line.slice(1), false);
       else if (line.startsWith('/')) slash(line);
       else sendAll(line, false);
     });
-    term.onEnd(() => {
-      if (term.interactive && !finished && !stopping) interrupt();
+    term.onEnd((hungUp) => {
+      if (!term.interactive || finished || stopping) return;
+      // Regression: a hang-up whose EIO came before its SIGHUP was two stops, and the second
+      // exited at once with 129 instead of 0 once the clients were closed.
+      interrupt(hungUp ? 'SIGHUP' : 'SIGINT');
+      hangUpSeen = hungUp;
     });
   });
 }

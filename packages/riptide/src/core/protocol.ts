@@ -285,6 +285,19 @@ export class Protocol implements FrameHandler {
   }
 
   /**
+   * Where the next read may land directly (Receiver#directTarget): a view of the current large
+   * payload's buffer, or null. Bytes read there are given with receivedInPlace, never receive.
+   */
+  directTarget(min?: number): Buffer | null {
+    return this.parser === null ? null : this.parser.directTarget(min);
+  }
+
+  /** `n` bytes were read into the last directTarget() (Receiver#receivedInPlace). */
+  receivedInPlace(n: number): void {
+    this.receiver.receivedInPlace(n);
+  }
+
+  /**
    * The transport has ended: no more bytes will come, none can be sent. Releases the extension
    * (zlib memory) whether the closing handshake completed or not. Idempotent.
    */

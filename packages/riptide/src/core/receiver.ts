@@ -18,6 +18,19 @@
  * Fragmented messages are copied into one growing buffer, so memory is proportional to the
  * payload and never to the number of fragments.
  *
+ * Direct reads (the 1 MiB echo, issue 17): inside a large uncompressed payload whose buffer is
+ * allocated, `directTarget()` offers the I/O layer the unfilled part of that buffer (never more
+ * than the bytes the frame still lacks, never beyond what is allocated), so the kernel copies
+ * the next read straight into the frame's buffer; `receivedInPlace(n)` then accounts the n bytes
+ * written there (unmasked in place at their mask phase, UTF-8 checked as they come, the frame
+ * completed as `receive` would). No user-space copy of those bytes and far fewer reads. Only the
+ * frame's own buffer is offered: a fragment of a message still lands there first and is then
+ * appended to the message's buffer (that buffer grows geometrically while the fragments come,
+ * so a read target inside it could be moved by the next append).
+ *
+ *   read ──> shared 64 KiB buffer ──> receive(chunk, borrowed) ──copy──> frameBuf
+ *   read ──> directTarget() = frameBuf[received, end) ──> receivedInPlace(n)   (no copy)
+ *
  * Text is validated as it arrives: a whole single-frame message with the native check, anything
  * in pieces with the incremental validator, so invalid UTF-8 fails the connection (1007) at the
  * piece that contains it, not at the end of the message.
@@ -30,7 +43,7 @@
  * the close code comes from the PEER_ERRORS table in errors.ts.
  */
 import { constants } from 'node:buffer';
-import { type PeerViolation, ProtocolError, peerError } from './errors.js';
+import { type PeerViolation, ProtocolError, peerError, UsageRangeError } from './errors.js';
 import type { PerMessageExtension } from './extension.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 import { applyMask, copyMasked, copyUnmaskShort, unmaskAscii } from './mask.js';
@@ -118,6 +131,12 @@ export const FRAME_RESERVE_MAX = 1024 * 1024;
  * after a turn of the event loop. zlib stops within one output chunk of it, mid-frame if need be.
  */
 export const INFLATE_SLICE = 256 * 1024;
+
+/**
+ * The payload bytes a frame must still lack for directTarget to offer its buffer: below one
+ * read of the shared buffer (64 KiB) a direct read saves nothing worth the switch.
+ */
+export const DIRECT_READ_MIN = 64 * 1024;
 
 export class Receiver {
   private readonly handler: FrameHandler;
@@ -266,6 +285,78 @@ export class Receiver {
     this.parse(chunk);
     this.borrowed = false;
     if (this.phase !== DISCARD && (this.phase === PAYLOAD || this.headerLen > 0 || this.pending !== null)) {
+      this.heldChunks++;
+    }
+  }
+
+  /**
+   * Where the next read may go: a view of the current frame's buffer from the first byte not yet
+   * received up to the end of what is allocated (at most the bytes the frame still lacks, so the
+   * next frame's bytes stay with the I/O layer). Null unless inside the payload of an
+   * uncompressed data frame that still lacks at least `min` bytes, with no input waiting and the
+   * receiver neither paused, spent nor discarding. The view is valid until the next call to
+   * `receive` or `receivedInPlace`; bytes written there are given with `receivedInPlace`.
+   */
+  directTarget(min = DIRECT_READ_MIN): Buffer | null {
+    if (this.phase !== PAYLOAD || this.paused || this.spent || this.pending !== null) return null;
+    const length = this.length;
+    const from = this.received;
+    // Compressed payloads are not the message (they go through the extension first).
+    if (length - from < min || this.msgCompressed || this.opcode >= 0x8) return null;
+    let fb = this.frameBuf;
+    if (fb === null) {
+      // The header ended with its read: the buffer parse would allocate with the next bytes.
+      fb = allocate(Math.min(length, FRAME_RESERVE_MAX));
+      if (fb === null) return null; // the next bytes meet the same failure in parse (1009)
+      this.frameBuf = fb;
+      if (this.masked) this.keepKey();
+    } else if (from === fb.length) {
+      // A frame above FRAME_RESERVE_MAX whose buffer is full of bytes that did arrive: grow it
+      // as parse would (limits before allocation still hold: memory follows bytes received).
+      const grown = allocate(Math.min(fb.length * 2, length));
+      if (grown === null) return null;
+      fb.copy(grown, 0, 0, from);
+      this.frameBuf = fb = grown;
+    }
+    return new FastBuffer(fb.buffer, fb.byteOffset + from, fb.length - from);
+  }
+
+  /**
+   * `n` bytes were written at the start of the last directTarget(): take them as the next bytes
+   * of the payload. Throws a UsageRangeError (WS_ERR_DIRECT_READ_RANGE) if n is more than that target held (caller misuse).
+   */
+  receivedInPlace(n: number): void {
+    if (this.phase === DISCARD) return; // the target's bytes are dropped with the frame
+    const fb = this.frameBuf;
+    const from = this.received;
+    if (this.phase !== PAYLOAD || fb === null || n < 0 || from + n > fb.length || from + n > this.length) {
+      throw new UsageRangeError(
+        'WS_ERR_DIRECT_READ_RANGE',
+        `receivedInPlace(${n}): no direct target holds that many bytes`,
+      );
+    }
+    if (this.paused || this.spent || this.pending !== null) {
+      // Paused since the target was offered: the bytes wait as input, in order, like any read.
+      this.receive(new FastBuffer(fb.buffer, fb.byteOffset + from, n), true);
+      return;
+    }
+    const max = this.maxChunks;
+    if (max > 0 && this.heldChunks >= max) {
+      this.violation('WS_ERR_TOO_MANY_BUFFERED_PARTS');
+      return;
+    }
+    const to = from + n;
+    if (this.masked) applyMask(fb, from, to, this.keyBuf!, this.keyPos, from & 3);
+    if (this.validateRaw && !this.utf8!.feed(fb, from, to)) {
+      this.violation('WS_ERR_INVALID_UTF8');
+      return;
+    }
+    this.received = to;
+    if (to === this.length) {
+      this.frameBuf = null;
+      this.phase = HEADER;
+      this.onFrame(fb, this.validateRaw ? FED : UNCHECKED);
+    } else {
       this.heldChunks++;
     }
   }

@@ -19,6 +19,19 @@
  * Whichever event comes first handles a WebSocket stream (a WeakSet remembers it), so each is
  * handled once whatever order the listeners were added in.
  *
+ * After close(): the setting cannot be taken back from the sessions that got it (RFC 8441 3), so
+ * their clients keep sending extended CONNECTs. Over HTTP/1.1, ws removes its 'upgrade' listener
+ * and node destroys the upgrade sockets nobody handles; node's http2 server does nothing with a
+ * stream nobody listens to, and the client would wait for ever. So close() leaves one listener
+ * (answerAfterClose) that answers a WebSocket CONNECT 503 when nothing else could answer it:
+ *
+ *   'stream' ─► another server 'stream' listener (the application's, node's compatibility
+ *               layer, a running WebSocketServer), a 'request' listener, or a session
+ *               'stream' listener of the application's?
+ *                 yes: leave it to them        no: :status 503, then RST_STREAM NO_ERROR
+ *
+ * A new WebSocketServer on the server removes it and takes over.
+ *
  * The stream is the WebSocket's transport: its flow-control window plays the socket buffer
  * (node completes a stream write only once the peer's window took it, so send()'s return
  * value and 'drain' follow the window), END_STREAM is the TCP FIN and RST_STREAM the TCP reset
@@ -45,6 +58,7 @@ import {
   isExtendedConnect,
   validateConnectRequest,
 } from '../handshake/extended-connect.js';
+import { othersListenToSession } from './internals.js';
 import type { WebSocket } from './websocket.js';
 import type { HandshakeReply, WebSocketServer } from './websocket-server.js';
 
@@ -77,6 +91,8 @@ export function attachHttp2(wss: WebSocketServer, server: AnyHttp2Server): () =>
   // "A sender MUST NOT send a SETTINGS_ENABLE_CONNECT_PROTOCOL parameter with the value of 0
   // after previously sending a value of 1", so detaching leaves it on.)
   server.updateSettings({ enableConnectProtocol: true });
+  // A WebSocketServer closed earlier left its answerAfterClose: this one takes over.
+  server.removeListener('stream', answerAfterClose);
 
   const onStream = (
     stream: ServerHttp2Stream,
@@ -115,7 +131,36 @@ export function attachHttp2(wss: WebSocketServer, server: AnyHttp2Server): () =>
     server.removeListener('connection', noDelay);
     server.removeListener('stream', onStream);
     server.removeListener('connect', onConnect);
+    // One per server, however many WebSocketServers closed on it.
+    if (!server.listeners('stream').includes(answerAfterClose)) server.on('stream', answerAfterClose);
   };
+}
+
+/**
+ * The 'stream' listener close() leaves behind (see the top of this file): a WebSocket CONNECT
+ * that nothing else on the server can answer gets :status 503 (the answer _complete gives a
+ * handshake that close() caught midway), its body, then RST_STREAM NO_ERROR. Not REFUSED_STREAM:
+ * that tells the client the request is safe to retry (RFC 9113 8.7), and clients do (riptide's
+ * twice, on new sessions), only to be refused again; a 503 fails the handshake at once with a
+ * status the application can read.
+ */
+function answerAfterClose(
+  this: AnyHttp2Server,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+): void {
+  if (claimed.has(stream) || !isWebSocketConnect(headers)) return;
+  // Never answer a stream someone else may be handling, now or later in this tick.
+  if (this.listenerCount('request') > 0) return;
+  if (this.listeners('stream').some((listener) => listener !== answerAfterClose)) return;
+  const session = stream.session;
+  if (session === undefined || othersListenToSession(session)) return;
+  stream.on('error', destroyOnError);
+  refuseStream(stream, 503, 'Service Unavailable');
+}
+
+function destroyOnError(this: ServerHttp2Stream): void {
+  this.destroy();
 }
 
 /** Sessions sent a late SETTINGS_ENABLE_CONNECT_PROTOCOL (until their peer acknowledges it). */
@@ -178,6 +223,8 @@ export function handleStream(
  * url the :path, socket the session's socket (remoteAddress, encrypted), headers node's header
  * object with the pseudo-headers, plus `host` copied from :authority (RFC 9113 8.3.1: a
  * gateway to HTTP/1.1 "MUST create a Host header field if one is not present" from :authority).
+ * rawHeaders are the field lines as received, pseudo-headers first, as Http2ServerRequest's
+ * (node's array when we have it; handleStream's callers pass only the object: see rawHeadersOf).
  */
 function requestOf(
   stream: ServerHttp2Stream,
@@ -191,13 +238,32 @@ function requestOf(
   req.httpVersion = '2.0';
   req.httpVersionMajor = 2;
   req.httpVersionMinor = 0;
+  // Before `host` is added: rawHeaders are what the client sent.
+  req.rawHeaders = rawHeaders ?? rawHeadersOf(headers);
   if (headers.host === undefined && typeof headers[':authority'] === 'string') {
     headers.host = headers[':authority'];
   }
   req.headers = headers;
-  if (rawHeaders !== undefined) req.rawHeaders = rawHeaders;
   req.complete = true;
   return req;
+}
+
+/**
+ * rawHeaders rebuilt from node's header object, for handleStream (noServer), whose caller hands
+ * over only the object. node fills it in the order the fields arrived (pseudo-headers first,
+ * RFC 9113 8.3), so the order is the wire's; a field sent several times is one entry, as node
+ * joined it (a `set-cookie` array gives one entry per value), where node's own array has one
+ * entry per line. Symbol keys (node's sensitiveHeaders list) are not fields.
+ */
+function rawHeadersOf(headers: IncomingHttpHeaders): string[] {
+  const raw: string[] = [];
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) raw.push(name, v);
+    else raw.push(name, String(value));
+  }
+  return raw;
 }
 
 /**

@@ -24,6 +24,14 @@
  *     handle's useUserBuffer), switched       no allocation per read,       per read, Node's
  *     on for an accepted or upgraded          no Readable machinery         Readable push/emit)
  *     socket
+ *   net.Socket's `kBufferGen` (the           a large payload read straight the shared buffer (the
+ *     onread buffer-function slot, asked      into its message's buffer:    core copies the bytes
+ *     after each read for the next buffer     no copy, far fewer reads      out of it)
+ *     by lib/internal/stream_base_commons
+ *     onStreamRead)
+ *   an http2 session's own 'stream'           telling whether an            "someone listens":
+ *     listener (sessionOnStream, relaying     application listens to a      a closed server's
+ *     to the server's 'stream')               session's 'stream' event      503 stays quiet
  */
 import { EventEmitter } from 'node:events';
 import { type Server, Socket } from 'node:net';
@@ -42,6 +50,8 @@ export interface Probes {
   directWrite: boolean | null;
   /** null: not known until the first socket offered to readIntoShared shows it. */
   sharedRead: boolean | null;
+  /** null: known with sharedRead (readNextInto). */
+  directRead: boolean | null;
 }
 
 // Filled in at the end of this module, once the probes' own state is initialised.
@@ -52,6 +62,7 @@ const probes: Probes = {
   socketServer: null,
   directWrite: null,
   sharedRead: null,
+  directRead: null,
 };
 
 /** The current results (a copy). */
@@ -436,6 +447,7 @@ let sharedReadBuffer: Buffer | null = null;
 /** net.Socket's private symbols for its `onread` option (lib/net.js), found on the first socket. */
 let kBuffer: symbol | null = null;
 let kBufferCb: symbol | null = null;
+let kBufferGen: symbol | null = null;
 
 interface ReadHandle {
   useUserBuffer?: (buf: Uint8Array) => void;
@@ -449,10 +461,13 @@ function probeSharedRead(socket: Socket): boolean {
   for (const sym of Object.getOwnPropertySymbols(socket)) {
     if (sym.description === 'kBuffer') kBuffer = sym;
     else if (sym.description === 'kBufferCb') kBufferCb = sym;
+    else if (sym.description === 'kBufferGen') kBufferGen = sym;
   }
-  return (
-    kBuffer !== null && kBufferCb !== null && (socket as unknown as Record<symbol, unknown>)[kBuffer] === null
-  );
+  const fields = socket as unknown as Record<symbol, unknown>;
+  const ok = kBuffer !== null && kBufferCb !== null && fields[kBuffer] === null;
+  if (probes.directRead === null)
+    probes.directRead = ok && kBufferGen !== null && fields[kBufferGen] === null;
+  return ok;
 }
 
 /**
@@ -495,6 +510,80 @@ export function readIntoShared(socket: Duplex, onRead: SharedReadCallback): bool
   return true;
 }
 
+/** The buffer the read being handled asked for next (readNextInto); null: the shared one. */
+let nextReadBuffer: Buffer | null = null;
+
+/**
+ * net.Socket's buffer function (its `kBufferGen` slot): Node's onStreamRead calls it right after
+ * the read callback returns and both reads the next read into what it returns (the native
+ * listener's buffer, CustomBufferJSListener::OnStreamRead) and stores it in the socket's
+ * `kBuffer`, the buffer the next callback is given (which also keeps it alive while the handle
+ * may write into it). By default that is the shared buffer again, so a target lasts exactly one
+ * read unless the callback asks for it again.
+ */
+function takeNextReadBuffer(): Buffer {
+  const next = nextReadBuffer ?? sharedReadBuffer!;
+  nextReadBuffer = null;
+  return next;
+}
+
+/**
+ * From inside `socket`'s read callback (readIntoShared), as its LAST step: the next read goes
+ * into `target` (at most target.length bytes) instead of the shared buffer, and the callback is
+ * then given `target` as its buffer (see isSharedReadBuffer). Every read after that goes back to
+ * the shared buffer unless the callback asks again. False when the probe found no way (the
+ * buffer stays the shared one).
+ *
+ * Not handle.useUserBuffer: each call of it pushes another native listener on the stream
+ * (StreamBase::UseUserBuffer), kept until the socket is destroyed.
+ */
+export function readNextInto(socket: Duplex, target: Buffer): boolean {
+  if (probes.directRead !== true) return false;
+  const fields = socket as unknown as Record<symbol, unknown>;
+  if (fields[kBufferGen!] !== takeNextReadBuffer) {
+    if (fields[kBuffer!] !== sharedReadBuffer) return false; // not a socket readIntoShared switched
+    fields[kBufferGen!] = takeNextReadBuffer;
+  }
+  nextReadBuffer = target;
+  return true;
+}
+
+/**
+ * The read callback threw while `socket`'s handle was reading into a target (a 'message'
+ * listener that threw, with the process kept alive by an 'uncaughtException' handler): Node's
+ * onStreamRead then never asks for the next buffer, and the handle would go on reading into the
+ * tail of a message already delivered. Point it back at the shared buffer the only other way
+ * there is (useUserBuffer: one native listener more, in this rare case only).
+ */
+export function restoreSharedRead(socket: Duplex): void {
+  nextReadBuffer = null;
+  const handle = (socket as unknown as { _handle: ReadHandle | null })._handle;
+  if (handle === null || handle === undefined || typeof handle.useUserBuffer !== 'function') return;
+  handle.useUserBuffer(sharedReadBuffer!);
+  (socket as unknown as Record<symbol, unknown>)[kBuffer!] = sharedReadBuffer;
+}
+
+/** In a read callback: `buf` is the shared buffer (else the target readNextInto asked for). */
+export function isSharedReadBuffer(buf: Buffer): boolean {
+  return buf === sharedReadBuffer;
+}
+
 probes.listenerTable = probeListenerTable();
 probes.socketEndListener = probeSocketEndListener();
 probes.zlibHandle = probeZlibHandle();
+
+// ---------------------------------------------------------------------------------------------
+// An http2 server session's own 'stream' listener
+
+/**
+ * True when something besides node's http2 server listens to `session`'s 'stream' event: an
+ * application's `session.on('stream')`, run after the server's 'stream' event (http2-server.ts's
+ * answerAfterClose must then leave the stream alone). Node's server relays each session's
+ * streams to its own 'stream' event through one listener, sessionOnStream (20, 22 and 24). When
+ * that listener is not found by its name (a Node that relays otherwise), the answer is true: a
+ * stream someone may handle is never answered for them, at the cost of the 503.
+ */
+export function othersListenToSession(session: EventEmitter): boolean {
+  const listeners = session.listeners('stream');
+  return listeners.length !== 1 || listeners[0]!.name !== 'sessionOnStream';
+}

@@ -345,7 +345,8 @@ export class WebSocketServer extends EventEmitter {
 
   /**
    * Stop accepting connections. Open connections are left alone (ws 8); 'close' is emitted
-   * once the server has stopped and, when clients are tracked, every client has closed.
+   * once the server has stopped and, when clients are tracked, every client has closed. On an
+   * http2 server, a WebSocket CONNECT that nothing else answers gets 503 (http2-server.ts).
    */
   close(cb?: (err?: Error) => void): void {
     if (this._state === CLOSED) {

@@ -14,6 +14,8 @@
  *
  *   transport read ──► proto.receive(chunk) ──► onMessage/... ──► 'message' / 'ping' / 'pong' / 'error'
  *   (a plain TCP socket reads into the buffer all sockets share, internals.ts readIntoShared;
+ *    inside a large payload the next read goes straight into the payload's own buffer,
+ *    _directTarget / readNextInto, and the core takes it with proto.receivedInPlace(n);
  *    any other transport emits 'data')
  *                          │ (answers, close frames queued by the core)
  *                          ▼
@@ -63,10 +65,13 @@ import {
 import {
   callNodeOnEnd,
   eventNamesWithListeners,
+  isSharedReadBuffer,
   listenForEnd,
   presetListenerTable,
   queuedBelowSocket,
   readIntoShared,
+  readNextInto,
+  restoreSharedRead,
 } from './internals.js';
 import { setSocketSettings } from './options.js';
 import { callAll, queueFlush, writeBatch } from './outbox.js';
@@ -1427,6 +1432,32 @@ export class WebSocket extends EventEmitter {
     if (proto.sliceSpent) this._yieldTurn();
   }
 
+  /**
+   * @internal A read of `n` bytes went straight into the buffer _directTarget() offered
+   * (internals.ts readNextInto): the core takes them in place.
+   */
+  _onReadInPlace(n: number): void {
+    const proto = this._proto!;
+    this._flags |= RECEIVING;
+    try {
+      proto.receivedInPlace(n);
+    } finally {
+      this._flags &= ~RECEIVING;
+      this._flush();
+    }
+    if (proto.sliceSpent) this._yieldTurn();
+  }
+
+  /**
+   * @internal After a read: the part of a large payload's buffer the next read may fill
+   * directly (core Receiver#directTarget), or null (paused, closed, yielding, deferred, or not
+   * inside such a payload).
+   */
+  _directTarget(): Buffer | null {
+    if ((this._flags & (PAUSED | CLOSED_DONE | YIELDING | DEFERRED)) !== 0) return null;
+    return this._proto!.directTarget();
+  }
+
   /** @internal The transport's 'end': the peer will send nothing more. */
   _onEnd(): void {
     this._startClosing();
@@ -1674,7 +1705,24 @@ function transportOnData(this: AttachedTransport, chunk: Buffer): void {
 
 /** A read into the shared buffer (internals.ts readIntoShared): its first `nread` bytes. */
 function transportOnRead(this: AttachedTransport, nread: number, buf: Buffer): void {
-  this[kWebSocket]._onData(new FastBuffer(buf.buffer, buf.byteOffset, nread), true);
+  const ws = this[kWebSocket];
+  if (isSharedReadBuffer(buf)) {
+    ws._onData(new FastBuffer(buf.buffer, buf.byteOffset, nread), true);
+  } else {
+    // The read landed in the large payload's own buffer, asked for after the previous read.
+    try {
+      ws._onReadInPlace(nread);
+    } catch (err) {
+      restoreSharedRead(this); // a listener threw: Node will not ask for the next buffer
+      throw err;
+    }
+  }
+  // Last (Node asks for the next buffer right after this returns): inside a large payload the
+  // next read goes straight into its buffer; otherwise, and after any pause, close or error,
+  // reads go back to the shared buffer by themselves.
+  if (this.destroyed) return;
+  const target = ws._directTarget();
+  if (target !== null) readNextInto(this, target);
 }
 
 function transportOnEnd(this: AttachedTransport): void {

@@ -1079,3 +1079,279 @@ describe('compressed text checked while it is inflated: a property (random texts
     );
   });
 });
+
+describe('direct reads: a large payload read straight into its buffer (directTarget / receivedInPlace)', () => {
+  const MiB = 1024 * 1024;
+
+  /** A payload whose every byte depends on its offset (a byte out of place or mask phase shows). */
+  function patterned(length: number): Buffer {
+    const b = Buffer.alloc(length);
+    for (let i = 0; i < length; i++) b[i] = (i * 7 + (i >> 11)) & 0xff;
+    return b;
+  }
+
+  /** A data frame as the other role sends it (masked towards a server). */
+  function frameOf(role: 'client' | 'server', opcode: number, payload: Buffer, fin = true): Buffer {
+    return serializeFrame({ ...makeFrame(opcode, payload), fin, mask: role === 'server' ? KEY : null });
+  }
+
+  interface Offer {
+    /** Stream offset the target starts at, and its length. */
+    at: number;
+    length: number;
+  }
+
+  /**
+   * Feed `bytes` as the Node layer does: reads of at most sizes[i] bytes (cycled); a read goes
+   * into the offered target when there is one (receivedInPlace), else into a shared buffer
+   * (receive, borrowed, scribbled over afterwards). `onRead` runs after each read.
+   */
+  function readDirect(
+    proto: Protocol,
+    bytes: Buffer,
+    sizes: number[],
+    onRead: (pos: number) => void = () => {},
+  ): Offer[] {
+    const offers: Offer[] = [];
+    const shared = Buffer.alloc(64 * 1024);
+    let pos = 0;
+    for (let i = 0; pos < bytes.length; i++) {
+      const want = sizes[i % sizes.length];
+      const target = proto.directTarget();
+      if (target !== null) {
+        offers.push({ at: pos, length: target.length });
+        const n = Math.min(want, target.length, bytes.length - pos);
+        target.fill(0xee); // what the target held before does not matter
+        bytes.copy(target, 0, pos, pos + n);
+        pos += n;
+        proto.receivedInPlace(n);
+      } else {
+        const n = Math.min(want, shared.length, bytes.length - pos);
+        bytes.copy(shared, 0, pos, pos + n);
+        pos += n;
+        proto.receive(shared.subarray(0, n), true);
+        shared.fill(0xdd);
+      }
+      onRead(pos);
+    }
+    return offers;
+  }
+
+  /** The messages a sink received, as copies. */
+  function collect(sink: { onMessage: (d: Buffer, b: boolean) => void }) {
+    const got: Array<{ data: Buffer; isBinary: boolean }> = [];
+    sink.onMessage = (data: Buffer, isBinary: boolean) => got.push({ data, isBinary });
+    return got;
+  }
+
+  const ODD_SIZES = [1000, 1, 3, 4095, 65537, 7, 2, 131071, 5];
+
+  for (const role of ROLES) {
+    it(`test_${role}_receives a 1 MiB frame in odd-sized in-place reads: the exact payload, targets within the frame`, () => {
+      const payload = patterned(MiB);
+      const first = frameOf(role, Opcode.BINARY, payload);
+      const bytes = Buffer.concat([first, wire(role, '890170'), wire(role, '810161')]);
+      const { proto, sink } = makeProtocol(role);
+      const got = collect(sink);
+      const pings: string[] = [];
+      sink.onPing = (d: Buffer) => pings.push(d.toString('hex'));
+      const offers = readDirect(proto, bytes, ODD_SIZES);
+      expect(offers.length).toBeGreaterThan(5);
+      // Never past the frame's last byte: the next frame's bytes stay with the I/O layer.
+      for (const o of offers) expect(o.at + o.length).toBeLessThanOrEqual(first.length);
+      // The last offer ends exactly at the frame's end (exactly the bytes it lacks).
+      expect(offers.some((o) => o.at + o.length === first.length)).toBe(true);
+      expect(got).toHaveLength(2);
+      expect(got[0].isBinary).toBe(true);
+      expect(got[0].data.equals(payload)).toBe(true);
+      expect(got[1]).toEqual({ data: Buffer.from('a'), isBinary: false });
+      expect(pings).toEqual(['70']);
+    });
+
+    it(`test_${role}_receives a 1 MiB frame whose header ends its read: the buffer is offered from byte 0`, () => {
+      const payload = patterned(MiB);
+      const bytes = frameOf(role, Opcode.BINARY, payload);
+      const header = role === 'server' ? 14 : 10;
+      const { proto, sink } = makeProtocol(role);
+      const got = collect(sink);
+      proto.receive(Buffer.from(bytes.subarray(0, header)));
+      const target = proto.directTarget()!;
+      expect(target.length).toBe(MiB);
+      // Every split point of the mask: 1, 2, 3 then the rest.
+      let pos = header;
+      for (const n of [1, 2, 3, 4, 5]) {
+        const t = proto.directTarget()!;
+        bytes.copy(t, 0, pos, pos + n);
+        proto.receivedInPlace(n);
+        pos += n;
+      }
+      const t = proto.directTarget()!;
+      expect(t.length).toBe(bytes.length - pos);
+      bytes.copy(t, 0, pos);
+      proto.receivedInPlace(t.length);
+      expect(got).toHaveLength(1);
+      expect(got[0].data.equals(payload)).toBe(true);
+      expect(proto.directTarget()).toBeNull();
+    });
+
+    it(`test_${role}_receives text with invalid UTF-8 in an in-place read: 1007 at that read, no target after`, () => {
+      const payload = Buffer.alloc(300 * 1024, 0x61);
+      const bad = 200_000;
+      payload[bad] = 0xff;
+      const bytes = frameOf(role, Opcode.TEXT, payload);
+      const header = bytes.length - payload.length;
+      const { proto, sink } = makeProtocol(role);
+      let failedAt = -1;
+      readDirect(proto, bytes, [1000, 4095, 65537, 3], (pos) => {
+        if (failedAt < 0 && sink.events.some((e) => e.type === 'error')) failedAt = pos;
+      });
+      expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_INVALID_UTF8', closeCode: 1007 }]);
+      // Failed at the read holding the bad byte: not before, and not at the end of the frame.
+      expect(failedAt).toBeGreaterThan(header + bad);
+      expect(failedAt).toBeLessThanOrEqual(header + bad + 65537);
+      expect(proto.directTarget()).toBeNull();
+    });
+
+    it(`test_${role}_receives valid text across in-place reads, a multi-byte character split between them`, () => {
+      const text = '€'.repeat(100_000); // 3 bytes each: splits land inside characters
+      const payload = Buffer.from(text);
+      const { proto, sink } = makeProtocol(role);
+      const got = collect(sink);
+      readDirect(proto, frameOf(role, Opcode.TEXT, payload), [999, 65537, 4096, 1]);
+      expect(sink.events).toEqual([]);
+      expect(got).toHaveLength(1);
+      expect(got[0].data.toString()).toBe(text);
+    });
+
+    it(`test_${role}_receives a 3 MiB frame (above FRAME_RESERVE_MAX): targets never beyond what is allocated`, () => {
+      const payload = patterned(3 * MiB + 5);
+      const bytes = frameOf(role, Opcode.BINARY, payload);
+      const header = bytes.length - payload.length;
+      const { proto, sink } = makeProtocol(role);
+      const got = collect(sink);
+      const offers = readDirect(proto, bytes, [5000, 65537, 300_001, 1]);
+      expect(offers.length).toBeGreaterThan(3);
+      for (const o of offers) {
+        const received = o.at - header;
+        // The buffer holds at most FRAME_RESERVE_MAX or twice the bytes that arrived.
+        expect(received + o.length).toBeLessThanOrEqual(Math.max(FRAME_RESERVE_MAX, 2 * received));
+        expect(o.at + o.length).toBeLessThanOrEqual(bytes.length);
+      }
+      expect(got).toHaveLength(1);
+      expect(got[0].data.equals(payload)).toBe(true);
+    });
+
+    it(`test_${role}_receives a header claiming 100 MiB: the first target is FRAME_RESERVE_MAX at most`, () => {
+      const { proto } = makeProtocol(role);
+      proto.receive(wire(role, '827f0000000006400000'));
+      expect(proto.directTarget()!.length).toBe(FRAME_RESERVE_MAX);
+    });
+
+    it(`test_${role}_receives a fragmented message of large frames: each frame's buffer is a target`, () => {
+      const a = patterned(200_000);
+      const b = patterned(300_000).reverse();
+      const bytes = Buffer.concat([
+        frameOf(role, Opcode.BINARY, a, false),
+        wire(role, '8a00'),
+        frameOf(role, Opcode.CONTINUATION, b, true),
+      ]);
+      const { proto, sink } = makeProtocol(role);
+      const got = collect(sink);
+      const offers = readDirect(proto, bytes, [1000, 65537, 3]);
+      expect(offers.some((o) => o.at > 200_000)).toBe(true);
+      expect(got).toHaveLength(1);
+      expect(got[0].data.equals(Buffer.concat([a, b]))).toBe(true);
+    });
+
+    it(`test_${role}_receives small frames and control frames: no target`, () => {
+      const { proto } = makeProtocol(role);
+      // 60 KiB: below DIRECT_READ_MIN.
+      proto.receive(wire(role, `827e${(60 * 1024).toString(16).padStart(4, '0')}${'00'.repeat(10)}`));
+      expect(proto.directTarget()).toBeNull();
+      const other = makeProtocol(role).proto;
+      other.receive(wire(role, `8905${'01'.repeat(5)}`).subarray(0, role === 'server' ? 8 : 4));
+      expect(other.directTarget()).toBeNull();
+    });
+
+    it(`test_${role}_receives the frame's last 64 KiB - 1: no target any more`, () => {
+      const payload = patterned(200_000);
+      const bytes = frameOf(role, Opcode.BINARY, payload);
+      const { proto } = makeProtocol(role);
+      proto.receive(Buffer.from(bytes.subarray(0, bytes.length - (64 * 1024 - 1))));
+      expect(proto.directTarget()).toBeNull();
+      const again = makeProtocol(role).proto;
+      again.receive(Buffer.from(bytes.subarray(0, bytes.length - 64 * 1024)));
+      expect(again.directTarget()!.length).toBe(64 * 1024);
+    });
+
+    it(`test_${role}_receives EOF or a violation mid-payload: no target afterwards, late in-place bytes ignored`, () => {
+      const bytes = frameOf(role, Opcode.BINARY, patterned(MiB));
+      const { proto, sink } = makeProtocol(role);
+      proto.receive(Buffer.from(bytes.subarray(0, 1000)));
+      const target = proto.directTarget()!;
+      expect(target).not.toBeNull();
+      proto.receiveEof();
+      expect(proto.directTarget()).toBeNull();
+      proto.receivedInPlace(100); // a read that was already under way: dropped with the frame
+      expect(sink.events).toEqual([]);
+    });
+  }
+
+  it('test_server_receives a compressed frame: no target (its payload is not the message)', () => {
+    const { server } = deflateCodecs();
+    const { proto } = makeProtocol('server', { extension: server });
+    // RSV1, binary, 200000 bytes claimed, masked; some payload bytes.
+    const header = serializeFrame({
+      ...makeFrame(Opcode.BINARY, Buffer.alloc(200_000)),
+      rsv1: true,
+      mask: KEY,
+    });
+    proto.receive(Buffer.from(header.subarray(0, 5000)));
+    expect(proto.directTarget()).toBeNull();
+  });
+
+  it('test_server_receives a pause between the offer and the read: the bytes wait, delivered on resume', () => {
+    const payload = patterned(MiB);
+    const bytes = frameOf('server', Opcode.BINARY, payload);
+    const { proto, sink } = makeProtocol('server');
+    const got = collect(sink);
+    proto.receive(Buffer.from(bytes.subarray(0, 1000)));
+    const target = proto.directTarget()!;
+    proto.pause();
+    bytes.copy(target, 0, 1000);
+    proto.receivedInPlace(target.length);
+    expect(got).toHaveLength(0);
+    expect(proto.directTarget()).toBeNull();
+    target.fill(0); // the region offered is free again once the bytes were taken
+    proto.resume();
+    expect(got).toHaveLength(1);
+    expect(got[0].data.equals(payload)).toBe(true);
+  });
+
+  it('test_server_receives a violation in the payload through receive: the target goes too', () => {
+    const payload = Buffer.alloc(300 * 1024, 0x61);
+    payload[1500] = 0xff;
+    const bytes = frameOf('server', Opcode.TEXT, payload);
+    const { proto, sink } = makeProtocol('server');
+    proto.receive(Buffer.from(bytes.subarray(0, 1000)));
+    expect(proto.directTarget()).not.toBeNull();
+    proto.receive(Buffer.from(bytes.subarray(1000, 3000)));
+    expect(sink.events).toMatchObject([{ type: 'error', code: 'WS_ERR_INVALID_UTF8' }]);
+    expect(proto.directTarget()).toBeNull();
+  });
+
+  it('receivedInPlace beyond the target throws WS_ERR_DIRECT_READ_RANGE (caller misuse)', () => {
+    const bytes = frameOf('client', Opcode.BINARY, patterned(200_000));
+    const { proto } = makeProtocol('client');
+    proto.receive(Buffer.from(bytes.subarray(0, 1000)));
+    const target = proto.directTarget()!;
+    expect(() => proto.receivedInPlace(target.length + 1)).toThrow(
+      expect.objectContaining({ name: 'RangeError', code: 'WS_ERR_DIRECT_READ_RANGE' }),
+    );
+    const idle = makeProtocol('client').proto;
+    idle.receive(hex('810161'));
+    expect(() => idle.receivedInPlace(1)).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_DIRECT_READ_RANGE' }),
+    );
+  });
+});

@@ -366,6 +366,73 @@ describe('noServer: handleStream is the HTTP/2 counterpart of handleUpgrade', ()
     );
   });
 
+  /**
+   * The 'connection' request of one stream with `headers` (made for the port by `make`), through
+   * `{ server }` and through handleStream on a second server.
+   */
+  async function requestsBothWays(make: (port: number) => http2.OutgoingHttpHeaders) {
+    const { wss, port, origin } = await start();
+    const viaServer = once<[WebSocket, http.IncomingMessage]>(wss, 'connection');
+    await rawStream(await session(origin), make(port));
+
+    const server = http2.createServer({ settings: { enableConnectProtocol: true } });
+    trackSessions(server);
+    const noServer = new WebSocketServer({ noServer: true });
+    server.on('stream', (stream, headers) => {
+      noServer.handleStream(stream, headers, (ws, req) => noServer.emit('connection', ws, req));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => closeH2(noServer, server));
+    const port2 = (server.address() as AddressInfo).port;
+    const viaHandleStream = once<[WebSocket, http.IncomingMessage]>(noServer, 'connection');
+    await rawStream(await session(`http://127.0.0.1:${port2}`), make(port2));
+    return { server: (await viaServer)[1], noServer: (await viaHandleStream)[1], port, port2 };
+  }
+
+  it('req.rawHeaders lists the fields in the order they came, pseudo-headers first, as with { server }', async () => {
+    const extra = { origin: 'https://app.example', 'x-trace': 'abc' };
+    const got = await requestsBothWays((port) => connectHeaders(port, '/chat', extra));
+    const expected = (port: number) => [
+      ':method',
+      'CONNECT',
+      ':protocol',
+      'websocket',
+      ':scheme',
+      'http',
+      ':path',
+      '/chat',
+      ':authority',
+      `127.0.0.1:${port}`,
+      'sec-websocket-version',
+      '13',
+      'origin',
+      'https://app.example',
+      'x-trace',
+      'abc',
+    ];
+    // No `host`: riptide adds it to req.headers, but the client did not send it.
+    expect(got.server.rawHeaders).toEqual(expected(got.port));
+    expect(got.noServer.rawHeaders).toEqual(expected(got.port2));
+    expect(got.noServer.headers.host).toBe(`127.0.0.1:${got.port2}`);
+  });
+
+  it("req.rawHeaders with a repeated field: every line with { server }, node's joined value with handleStream", async () => {
+    // RFC 9113 8.2.3: a client may split cookie into one field per crumb
+    const got = await requestsBothWays((port) => ({ ...connectHeaders(port), cookie: ['a=1', 'b=2'] }));
+    const tail = (raw: string[]) => raw.slice(raw.indexOf('sec-websocket-version'));
+    expect(tail(got.server.rawHeaders)).toEqual([
+      'sec-websocket-version',
+      '13',
+      'cookie',
+      'a=1',
+      'cookie',
+      'b=2',
+    ]);
+    expect(tail(got.noServer.rawHeaders)).toEqual(['sec-websocket-version', '13', 'cookie', 'a=1; b=2']);
+    expect(got.noServer.headers.cookie).toBe('a=1; b=2');
+  });
+
   it('destroys a stream whose asynchronous verifyClient never answers (handshakeTimeout)', async () => {
     const { port, origin } = await start({ handshakeTimeout: 50, verifyClient: (_info, _cb) => {} });
     const s = await session(origin);
@@ -576,13 +643,120 @@ describe('close()', () => {
     await once(ws, 'open');
     const closed = once(wss, 'close');
     wss.close();
-    expect(server.listenerCount('stream')).toBe(0);
+    // What is left is answerAfterClose (below).
+    expect(server.listenerCount('stream')).toBe(1);
     expect(server.listenerCount('connect')).toBe(0);
     ws.send('still');
     const [data] = await once<[Buffer]>(ws, 'message');
     expect(String(data)).toBe('still');
     ws.close();
     await closed;
+  });
+});
+
+describe('close() on a bare http2 server: a WebSocket CONNECT that nothing else answers gets 503', () => {
+  /** A closed WebSocketServer on a bare h2c server (no 'request' or other 'stream' listener). */
+  async function closedOnBareServer() {
+    const started = await start();
+    await new Promise((resolve) => started.wss.close(resolve));
+    return started;
+  }
+
+  it('a riptide { http2: true } client fails with 503 at once instead of waiting for ever', async () => {
+    const { url } = await closedOnBareServer();
+    // No handshakeTimeout: without the answer this test would hang until vitest's own timeout.
+    const ws = new WebSocket(url, { http2: true, handshakeTimeout: 0 });
+    const closed = once<[number]>(ws, 'close');
+    const [err] = await once<[Error & { code: string }]>(ws, 'error');
+    expect(err).toMatchObject({
+      code: 'WS_ERR_HANDSHAKE_STATUS',
+      message: 'Unexpected server response: 503',
+    });
+    expect((await closed)[0]).toBe(1006);
+  });
+
+  it('a node:http2 client gets :status 503, a text/plain body and the stream closed; the session lives on', async () => {
+    const { port, origin } = await closedOnBareServer();
+    const s = await session(origin);
+    const raw = new RawStream(s, connectHeaders(port));
+    const res = await raw.response;
+    expect(res[':status']).toBe(503);
+    expect(res['content-type']).toMatch(/^text\/plain/);
+    const end = await raw.closed;
+    expect(end.bytes.toString()).toBe('Service Unavailable');
+    expect(s.destroyed).toBe(false);
+  });
+
+  it("never answers a stream the application's own 'stream' listener handles (even later)", async () => {
+    const { server, port, origin } = await closedOnBareServer();
+    server.on('stream', (stream) => {
+      setImmediate(() => {
+        stream.respond({ ':status': 418 });
+        stream.end();
+      });
+    });
+    const s = await session(origin);
+    const raw = new RawStream(s, connectHeaders(port));
+    expect((await raw.response)[':status']).toBe(418);
+  });
+
+  it("never answers a stream an application's session 'stream' listener handles", async () => {
+    const server = http2.createServer();
+    server.on('session', (sess: http2.ServerHttp2Session) => {
+      sess.on('stream', (stream) => {
+        setImmediate(() => {
+          stream.respond({ ':status': 418 });
+          stream.end();
+        });
+      });
+    });
+    const { wss, port, origin } = await start({}, 'h2c', server);
+    await new Promise((resolve) => wss.close(resolve));
+    const s = await session(origin);
+    const raw = new RawStream(s, connectHeaders(port));
+    expect((await raw.response)[':status']).toBe(418);
+  });
+
+  it("with a 'request' listener, node's compatibility layer answers (405), not riptide", async () => {
+    const server = http2.createServer((_req, res) => res.end('page'));
+    const { wss, port, origin } = await start({}, 'h2c', server);
+    await new Promise((resolve) => wss.close(resolve));
+    const s = await session(origin);
+    const raw = new RawStream(s, connectHeaders(port));
+    expect((await raw.response)[':status']).toBe(405);
+  });
+
+  it('leaves streams that are not a WebSocket CONNECT alone', async () => {
+    const { server, port, origin } = await closedOnBareServer();
+    const s = await session(origin);
+    const other = new RawStream(s, connectHeaders(port, '/', { ':protocol': 'webtransport' }));
+    // The barrier: a WebSocket CONNECT sent after it is answered; the other one is not.
+    const ws = new RawStream(s, connectHeaders(port));
+    expect((await ws.response)[':status']).toBe(503);
+    let answered = false;
+    void other.response.then(() => (answered = true));
+    await ws.closed;
+    await settle();
+    expect(answered).toBe(false);
+    expect(server.listenerCount('stream')).toBe(1);
+  });
+
+  it('a new WebSocketServer on the same server takes over; closing it leaves one answer behind', async () => {
+    const { server, url } = await closedOnBareServer();
+    const again = new WebSocketServer({ server });
+    echo(again);
+    expect(server.listenerCount('stream')).toBe(1);
+    const ws = new WebSocket(url, { http2: true });
+    await once(ws, 'open');
+    ws.send('back');
+    expect(String((await once<[Buffer]>(ws, 'message'))[0])).toBe('back');
+    ws.close();
+    await once(ws, 'close');
+    await new Promise((resolve) => again.close(resolve));
+    expect(server.listenerCount('stream')).toBe(1);
+    const late = new WebSocket(url, { http2: true });
+    const [err] = await once<[Error]>(late, 'error');
+    expect(err.message).toBe('Unexpected server response: 503');
   });
 });
 

@@ -6,12 +6,18 @@
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { overrideProbes, presetListenerTable, probeResults } from '../../src/node/internals.js';
+import {
+  othersListenToSession,
+  overrideProbes,
+  presetListenerTable,
+  probeResults,
+} from '../../src/node/internals.js';
 import {
   nodeLendsWriteRequest,
   once,
@@ -62,6 +68,41 @@ describe('the probes on this Node', () => {
     expect([null, true]).toContain(probes.socketServer);
     expect([null, true, false]).toContain(probes.directWrite);
     expect([null, true]).toContain(probes.sharedRead);
+    // Known with sharedRead; true wherever net.Socket has the kBufferGen slot (Node 12.x on).
+    expect(probes.directRead).toBe(probes.sharedRead);
+  });
+});
+
+describe("an http2 server session's own 'stream' listener", () => {
+  it("internal: node's one listener (sessionOnStream) is not someone else; an application's is", async () => {
+    const server = http2.createServer();
+    const seen: boolean[] = [];
+    server.on('stream', (stream) => {
+      const session = stream.session!;
+      seen.push(othersListenToSession(session));
+      const mine = () => {};
+      session.on('stream', mine);
+      seen.push(othersListenToSession(session));
+      session.removeListener('stream', mine);
+      stream.respond({ ':status': 204 });
+      stream.end();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const req = client.request({ ':path': '/' });
+    req.resume();
+    await once(req, 'close');
+    client.close();
+    await new Promise((resolve) => server.close(resolve));
+    expect(seen).toEqual([false, true]);
+  });
+
+  it('fallback: without a listener of that name (a Node that relays otherwise), someone may listen', () => {
+    const session = new EventEmitter();
+    expect(othersListenToSession(session)).toBe(true);
+    session.on('stream', function relay() {});
+    expect(othersListenToSession(session)).toBe(true);
   });
 });
 
@@ -326,6 +367,194 @@ describe('reading into the shared buffer', () => {
     expect(readsIntoUserBuffer(socketOf(server))).toBe(false);
     expect(socketOf(server).listenerCount('data')).toBe(1);
     await exchange(client, server);
+  });
+});
+
+describe("reading a large payload straight into its buffer (net.Socket's kBufferGen)", () => {
+  const MiB = 1024 * 1024;
+  const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket;
+
+  /** Counts the reads that landed straight in a payload's buffer on `ws`; `after` runs after each. */
+  function inPlaceReads(ws: WebSocket, after: (n: number) => void = () => {}) {
+    const proto = (ws as unknown as { _proto: { receivedInPlace(n: number): void } })._proto;
+    const real = proto.receivedInPlace.bind(proto);
+    const count = { reads: 0, bytes: 0 };
+    proto.receivedInPlace = (n: number) => {
+      count.reads++;
+      count.bytes += n;
+      real(n);
+      after(count.reads);
+    };
+    return count;
+  }
+
+  /** A payload whose bytes depend on their offset and on `seed` (a mix-up or an overwrite shows). */
+  function patterned(length: number, seed: number): Buffer {
+    const b = Buffer.allocUnsafe(length);
+    for (let i = 0; i < length; i++) b[i] = (i * 7 + seed + (i >> 12)) & 0xff;
+    return b;
+  }
+  const textOf = (length: number, seed: number) =>
+    String.fromCharCode(97 + (seed % 26)).repeat(length - 3) + '€'; // 3 bytes at the end
+
+  for (const internal of [true, false]) {
+    const how = internal ? 'internal' : 'fallback';
+
+    it(`${how}: 1 and 4 MiB binary and text messages both ways, pipelined with small frames and pings; kept messages intact`, async () => {
+      if (!internal) restore = overrideProbes({ directRead: false });
+      const { client, server } = await connectedPair();
+      if (internal) expect(probeResults().directRead).toBe(true);
+      const serverReads = inPlaceReads(server);
+      const clientReads = inPlaceReads(client);
+      const kept: Array<Buffer | string> = [];
+      server.on('message', (data: Buffer, isBinary: boolean) => {
+        kept.push(isBinary ? data : String(data)); // kept: later reads must not overwrite it
+        server.send(data, { binary: isBinary });
+      });
+      const back: Array<Buffer | string> = [];
+      client.on('message', (data: Buffer, isBinary: boolean) => back.push(isBinary ? data : String(data)));
+      let pongs = 0;
+      client.on('pong', () => pongs++);
+      const sent: Array<Buffer | string> = [];
+      const sizes = [MiB, 4 * MiB, MiB + 3, 70_000];
+      for (let i = 0; i < 8; i++) {
+        const size = sizes[i % sizes.length];
+        const big = i % 2 === 0 ? patterned(size, i) : textOf(size, i);
+        sent.push(big, `small ${i}`);
+        client.send(big, { binary: typeof big !== 'string' });
+        client.ping();
+        client.send(`small ${i}`);
+      }
+      await until(() => back.length === sent.length && pongs === 8);
+      for (let i = 0; i < sent.length; i++) {
+        const want = sent[i];
+        for (const got of [kept[i], back[i]]) {
+          if (typeof want === 'string') expect(got === want, `message ${i}`).toBe(true);
+          else expect(Buffer.isBuffer(got) && got.equals(want), `message ${i}`).toBe(true);
+        }
+      }
+      if (internal) {
+        expect(serverReads.reads).toBeGreaterThan(8);
+        expect(clientReads.reads).toBeGreaterThan(8);
+      } else {
+        expect(serverReads.reads + clientReads.reads).toBe(0);
+      }
+      // Both sockets are back on the shared buffer after the last large payload.
+      await exchange(client, server);
+    });
+
+    it(`${how}: pause() in the middle of a 4 MiB payload stops the reads; resume() delivers it intact`, async () => {
+      if (!internal) restore = overrideProbes({ directRead: false });
+      const { client, server } = await connectedPair();
+      const payload = patterned(4 * MiB, 9);
+      const got: Buffer[] = [];
+      server.on('message', (data: Buffer) => got.push(data));
+      let paused = false;
+      const pauseMidPayload = () => {
+        if (!paused) {
+          paused = true;
+          server.pause();
+        }
+      };
+      if (internal) {
+        inPlaceReads(server, pauseMidPayload);
+      } else {
+        // Every read goes through receive (the shared buffer): pause after the second.
+        const proto = (server as unknown as { _proto: { receive(c: Buffer, b?: boolean): void } })._proto;
+        const real = proto.receive.bind(proto);
+        let reads = 0;
+        proto.receive = (chunk: Buffer, borrowed?: boolean) => {
+          real(chunk, borrowed);
+          if (++reads === 2) pauseMidPayload();
+        };
+      }
+      client.send(payload);
+      await until(() => paused);
+      const handle = (socketOf(server) as unknown as { _handle: { reading: boolean } })._handle;
+      expect(handle.reading).toBe(false);
+      expect(got).toHaveLength(0);
+      // A ping after the payload is answered only once the server reads again.
+      const pong = once(client, 'pong');
+      client.ping();
+      server.resume();
+      await pong;
+      expect(got).toHaveLength(1);
+      expect(got[0].equals(payload)).toBe(true);
+      await exchange(client, server);
+    });
+  }
+
+  it('internal: terminate() in the middle of a payload: 1006 on both ends, no crash', async () => {
+    const { client, server } = await connectedPair();
+    let terminated = false;
+    inPlaceReads(server, () => {
+      if (!terminated) {
+        terminated = true;
+        server.terminate();
+      }
+    });
+    const serverClosed = once<[number]>(server, 'close');
+    const clientClosed = once<[number]>(client, 'close');
+    client.send(patterned(4 * MiB, 1));
+    expect((await serverClosed)[0]).toBe(1006);
+    expect((await clientClosed)[0]).toBe(1006);
+    expect(terminated).toBe(true);
+  });
+
+  it('internal: the peer destroys its socket in the middle of a payload: 1006, no message', async () => {
+    const { client, server } = await connectedPair();
+    const got: Buffer[] = [];
+    server.on('message', (data: Buffer) => got.push(data));
+    const serverReads = inPlaceReads(server, (n) => {
+      if (n === 1) socketOf(client).destroy();
+    });
+    const serverClosed = once<[number]>(server, 'close');
+    client.send(patterned(4 * MiB, 2));
+    expect((await serverClosed)[0]).toBe(1006);
+    expect(serverReads.reads).toBeGreaterThan(0);
+    expect(got).toHaveLength(0);
+  });
+
+  it("internal: a 'message' listener that throws (process kept alive): later reads do not touch the message", async () => {
+    const { client, server } = await connectedPair();
+    const uncaught: string[] = [];
+    const onUncaught = (err: Error) => uncaught.push(err.message);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const kept: Buffer[] = [];
+      server.on('message', (data: Buffer) => {
+        kept.push(data);
+        if (kept.length === 1) throw new Error('listener failed');
+      });
+      const first = patterned(MiB, 5);
+      const second = patterned(MiB, 6);
+      client.send(first);
+      client.send(second);
+      await until(() => kept.length === 2);
+      expect(uncaught).toEqual(['listener failed']);
+      expect(kept[0].equals(first)).toBe(true);
+      expect(kept[1].equals(second)).toBe(true);
+    } finally {
+      process.removeListener('uncaughtException', onUncaught);
+    }
+  });
+
+  it('internal: maxPayload is still enforced (1009 before the payload is read)', async () => {
+    const { client, server } = await connectedPair({ maxPayload: 2 * MiB });
+    const serverReads = inPlaceReads(server);
+    const closed = once<[number]>(client, 'close');
+    client.send(patterned(2 * MiB + 1, 3));
+    expect((await closed)[0]).toBe(1009);
+    expect(serverReads.reads).toBe(0);
+    // Just under the limit still goes through (in place).
+    const pair = await connectedPair({ maxPayload: 2 * MiB });
+    const reads = inPlaceReads(pair.server);
+    const got = once<[Buffer]>(pair.server, 'message');
+    const payload = patterned(2 * MiB, 4);
+    pair.client.send(payload);
+    expect((await got)[0].equals(payload)).toBe(true);
+    expect(reads.reads).toBeGreaterThan(0);
+    expect(server.readyState).toBe(WebSocket.CLOSED);
   });
 });
 

@@ -288,14 +288,15 @@ export class MembershipHandlers {
 
   /**
    * The room's log says the user's stay ended (a removal, a leave in another tab) or the room was
-   * deleted, at this point of its events (ports.ts, CommittedEvents `changed`). Synchronous up to
-   * the connection's leaving: it is out of the room's live stream before the channel publishes the
-   * next event, so no event written after the change reaches it, whenever the bus notice comes (the
-   * notice then finds it out already and does nothing; one that came first took it out already,
-   * and this does nothing). Told `left` at once; during its hello, after the welcome (which may
-   * list the room). Returns the rest, for the connection's queue: a user who is in the room again
-   * by now (invited again, or a room of the name created again, before this node read the change:
-   * the `joined` notice found the connection still in) enters it again, as after that notice.
+   * deleted (ports.ts, CommittedEvents `changed`), and the channel is about to publish an event
+   * written after that (LocalRooms marks the connection, RoomChannel.onEvent runs this first).
+   * Synchronous up to the connection's leaving: it is out of the room's live stream before that
+   * event, whenever the bus notice comes (the notice then finds it out already and does nothing; a
+   * notice that came first took it out, and the mark went with it). Told as the bus would tell it
+   * (a leave's `member` notice, then `left`), at once; during its hello, after the welcome (which
+   * may list the room); not at all if it asked for the leave or deletion itself (its answer tells
+   * it). Returns the rest, for the connection's queue: a user who is in the room again by now
+   * (invited again, or a room of the name created again) enters it again, as after `joined`.
    */
   changedInLog(conn: Connection, room: string, change: LogChange): (() => Promise<void>) | null {
     const cr = conn.rooms.get(room);

@@ -285,6 +285,40 @@ describe('RedisCommittedEvents', () => {
     expect(late).toEqual(['e4', 'deleted', 'e5']);
     expect((await nb.rooms.eventsAfter('r', 4, 10)).map((e) => e.type)).toEqual(['message']);
   });
+
+  it('hands over a deletion that follows a removal at the same seq (the deletion id comes after the removal, not at `<seq>-1` again)', async () => {
+    // Regression: DELETE_ROOM emptied the stream, then wrote its change at `<seq>-1`, the id of
+    // the removal just before it: a node that had read the removal was at that id and never read
+    // the deletion, so the room created again reached the deleted room's connections first.
+    const [na, nb] = await Promise.all(
+      [0, 1].map(() => backend(sharedServer().url, { prefix: 'redelete:' })),
+    );
+    await na.rooms.createRoom(room('r'), quotas);
+    expect(await na.rooms.join('bob', 'r', 9)).toBe('joined');
+    await na.rooms.appendEvent(msg('r', 'ann', 'm1'));
+    const seen: string[] = [];
+    const changed = (change: LogChange) =>
+      seen.push(change.op === 'left' ? `left ${change.user}` : 'deleted');
+    expect(await na.events.open('r', (seq) => seen.push(`e${seq}`), undefined, changed)).toBe(1);
+    expect(await nb.rooms.leave('bob', 'r', 0, 'removed')).toBe(true);
+    await waitUntil('node a to read the removal', () => seen.length === 1);
+    expect(await nb.rooms.deleteRoom('r')).toBe(true);
+    await nb.rooms.createRoom(room('r'), quotas);
+    await nb.rooms.appendEvent(msg('r', 'ann', 'new'));
+    await waitUntil('node a to read the new room', () => seen.includes('e2'));
+    expect(seen).toEqual(['left bob', 'deleted', 'e2']);
+    // Deleted again: its entry follows the new room's last event.
+    expect(await nb.rooms.deleteRoom('r')).toBe(true);
+    const keys = new RedisKeys('redelete:');
+    const redis = await connect(sharedServer().url);
+    try {
+      expect((await redis.cmd.xrange(keys.log('r'), '-', '+')).map(([id]) => id)).toEqual(['2-1']);
+    } finally {
+      await redis.close();
+    }
+    await waitUntil('node a to read the second deletion', () => seen.length === 4);
+    expect(seen.at(-1)).toBe('deleted');
+  });
 });
 
 /**

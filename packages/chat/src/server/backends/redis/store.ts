@@ -421,8 +421,11 @@ return 'created'
 // to it (its seq is one they delivered: they skip it; see events.ts for the cost). Redis's last id of a stream is its last
 // entry's here (nothing XDELs an entry, MAXLEN ~ keeps the newest), so XREVRANGE gives it. An XADD
 // that fails (it cannot: the id is above the last) changes nothing else: the bus notice still goes.
+// changeId reads the id before the stream is emptied (DELETE_ROOM): a change written there at
+// `<seq>-1` again would sit at or below the position of a node that read the earlier one, and that
+// node would never read it.
 const LOG_CHANGE = `
-local function logChange(seqKey, logKey, change, user, reason)
+local function changeId(seqKey, logKey)
   local seq = tonumber(redis.call('GET', seqKey) or '0')
   local k = 1
   local last = redis.call('XREVRANGE', logKey, '+', '-', 'COUNT', 1)[1]
@@ -430,7 +433,10 @@ local function logChange(seqKey, logKey, change, user, reason)
     local dash = string.find(last[1], '-', 1, true)
     if tonumber(string.sub(last[1], 1, dash - 1)) == seq then k = tonumber(string.sub(last[1], dash + 1)) + 1 end
   end
-  redis.pcall('XADD', logKey, seq .. '-' .. k, 'c', change, 'u', user, 'r', reason, 'e', '{}')
+  return seq .. '-' .. k
+end
+local function logChange(logKey, id, change, user, reason)
+  redis.pcall('XADD', logKey, id, 'c', change, 'u', user, 'r', reason, 'e', '{}')
 end
 `;
 
@@ -440,7 +446,8 @@ end
 //       20 the files uploaded to rooms of the name (att:room:{r}, attachments.ts)
 // ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>),
 //       5 the lease's milliseconds
-// The deletion is an entry of the room's log, written after its history is unlinked: the stream
+// The deletion is an entry of the room's log, written after its history is unlinked (at the id after
+// the last entry it had, a removal's at the counter included: changeId): the stream
 // holds that one entry (a few hundred bytes, kept like `seq`) until a room of the name is created
 // again, whose events follow it. A node still serving the deleted room's connections reads it
 // before any event of the new room, and takes them out first (events.ts).
@@ -464,8 +471,9 @@ if buried == 1 then
   redis.call('ZADD', KEYS[14], tonumber(redis.call('GET', KEYS[15]) or '0'), ARGV[4])
   redis.call('SET', KEYS[19], '1', 'PX', ARGV[5])
 end
+local changeAt = changeId(KEYS[15], KEYS[6])
 redis.call('UNLINK', KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[12], KEYS[13])
-logChange(KEYS[15], KEYS[6], 'deleted', '', '')
+logChange(KEYS[6], changeAt, 'deleted', '', '')
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -585,7 +593,7 @@ if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   return 0
 end
-logChange(KEYS[6], KEYS[7], 'left', ARGV[2], ARGV[4])
+logChange(KEYS[7], changeId(KEYS[6], KEYS[7]), 'left', ARGV[2], ARGV[4])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[2])
 if redis.call('SCARD', KEYS[2]) == 0 and redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then

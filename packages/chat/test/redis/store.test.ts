@@ -157,6 +157,26 @@ describe('RedisStore', () => {
     expect(total).toBe(400);
   });
 
+  it('trims a stream that only leaves grow (no message between them) to about its retention too', async () => {
+    // Regression: a leave's entry (LOG_CHANGE) was added untrimmed: joining and leaving a room
+    // where nobody writes, again and again, grew its stream without bound.
+    const { rooms: store } = await backend(sharedServer().url, { streamRetention: 10, prefix: 'churn:' });
+    await store.createRoom(room('quiet'), quotas);
+    for (let i = 0; i < 400; i++) {
+      expect(await store.join('bob', 'quiet', 9)).toBe('joined');
+      expect(await store.leave('bob', 'quiet', 0)).toBe(true);
+    }
+    const redis = await connect(sharedServer().url);
+    try {
+      const log = new RedisKeys('churn:').log('quiet');
+      expect(await redis.cmd.xlen(log)).toBeLessThan(200);
+      // The newest is kept: the next change follows it.
+      expect((await redis.cmd.xrevrange(log, '+', '-', 'COUNT', 1))[0][0]).toBe('0-400');
+    } finally {
+      await redis.close();
+    }
+  });
+
   it('rejects with UnavailableError while Redis is down and works again when it is back', async () => {
     const redis = await RedisServer.start();
     const b = await backend(redis.url);

@@ -421,7 +421,8 @@ return 'created'
 // to it (its seq is one they delivered: they skip it; see events.ts for the cost). Redis's last id of a stream is its last
 // entry's here (nothing XDELs an entry, MAXLEN ~ keeps the newest), so XREVRANGE gives it. An XADD
 // that fails (it cannot: the id is above the last) changes nothing else: the bus notice still goes.
-// changeId reads the id before the stream is emptied (DELETE_ROOM): a change written there at
+// Trimmed as an append trims (MAXLEN ~ the retention): leaves and joins over and over in a room
+// where nobody writes would grow its stream without bound. changeId reads the id before the stream is emptied (DELETE_ROOM): a change written there at
 // `<seq>-1` again would sit at or below the position of a node that read the earlier one, and that
 // node would never read it.
 const LOG_CHANGE = `
@@ -435,8 +436,8 @@ local function changeId(seqKey, logKey)
   end
   return seq .. '-' .. k
 end
-local function logChange(logKey, id, change, user, reason)
-  redis.pcall('XADD', logKey, id, 'c', change, 'u', user, 'r', reason, 'e', '{}')
+local function logChange(logKey, id, change, user, reason, retention)
+  redis.pcall('XADD', logKey, 'MAXLEN', '~', retention, id, 'c', change, 'u', user, 'r', reason, 'e', '{}')
 end
 `;
 
@@ -473,7 +474,7 @@ if buried == 1 then
 end
 local changeAt = changeId(KEYS[15], KEYS[6])
 redis.call('UNLINK', KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[12], KEYS[13])
-logChange(KEYS[6], changeAt, 'deleted', '', '')
+logChange(KEYS[6], changeAt, 'deleted', '', '', 1)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -584,7 +585,7 @@ return 'joined'
 `;
 
 // KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster, 6 seq, 7 log. ARGV: 1 room, 2 user,
-// 3 now, 4 reason ('' or 'removed').
+// 3 now, 4 reason ('' or 'removed'), 5 stream retention.
 // Not in the set: not a member (an entry of the room is a deleted room's: removed, as its grave's
 // step would). The stay's end is an entry of the room's log, in this script: every node reads it
 // before any event written after it, and takes the user's connections out of the room first.
@@ -593,7 +594,7 @@ if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   return 0
 end
-logChange(KEYS[7], changeId(KEYS[6], KEYS[7]), 'left', ARGV[2], ARGV[4])
+logChange(KEYS[7], changeId(KEYS[6], KEYS[7]), 'left', ARGV[2], ARGV[4], ARGV[5])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[2])
 if redis.call('SCARD', KEYS[2]) == 0 and redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
@@ -1161,6 +1162,7 @@ export class RedisStore implements AccountStore, RoomStore {
           user,
           now,
           reason ?? '',
+          this.#retention,
         )) === 1,
     );
   }

@@ -244,8 +244,12 @@ export interface RoomStore {
 
   /** Adds the membership with the read marker at the room's head (at most maxRooms per user). */
   join(user: string, room: string, maxRooms: number): Promise<JoinResult>;
-  /** Removes the membership (false if there was none); an emptied room starts its expiry at `now`. */
-  leave(user: string, room: string, now: number): Promise<boolean>;
+  /**
+   * Removes the membership (false if there was none); an emptied room starts its expiry at `now`.
+   * `reason` ('removed': by the room's owner) goes with the stay's end into the room's log where
+   * the backend has one (CommittedEvents, `changed`).
+   */
+  leave(user: string, room: string, now: number, reason?: 'removed'): Promise<boolean>;
   memberships(user: string): Promise<Membership[]>;
   /**
    * The room's members (any kind of room) with names after `after` ('' for the first), sorted in
@@ -416,6 +420,13 @@ export interface AttachmentStore {
 export type EventListener = (seq: number, payload: string) => void;
 
 /**
+ * A change of the room's membership that its log carries, in order with its events: a user's stay
+ * ended (a leave, or a removal by the owner), or the room was deleted. Never a message: it takes
+ * no seq, and is never sent to a client as an event.
+ */
+export type LogChange = { op: 'left'; user: string; reason?: 'removed' } | { op: 'deleted' };
+
+/**
  * The committed events of the rooms this node has clients in, from the store itself. Memory
  * (SQLite) backend: the store hands each event over as it commits. Redis: each node reads the
  * room's stream, which the store's append wrote.
@@ -431,8 +442,20 @@ export interface CommittedEvents {
    * given to new events. A backend that can notice it calls `rebased(head)`: the store now holds the
    * room up to `head` (not what was delivered before), and delivery goes on with the events after
    * it. Stores that cannot lose an acknowledged event (memory, SQLite) never call it.
+   *
+   * A backend whose nodes learn of membership changes later than of events (Redis: the events come
+   * from the room's stream, the notices over pub/sub, and nothing orders the two) calls
+   * `changed(change)` at the change's place among the events: after every event committed before
+   * it, before any committed after it, so that the node stops delivering to a user who is out
+   * before it delivers an event written after their removal. The bus notice of the same change
+   * may come before or after it: acting on both must be harmless.
    */
-  open(room: string, listener: EventListener, rebased?: (head: number) => void): Promise<number>;
+  open(
+    room: string,
+    listener: EventListener,
+    rebased?: (head: number) => void,
+    changed?: (change: LogChange) => void,
+  ): Promise<number>;
   close(room: string): void;
 }
 

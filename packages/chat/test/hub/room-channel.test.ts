@@ -94,3 +94,33 @@ describe('presence resync', () => {
     expect(published).toEqual([presence('bob', false)]);
   });
 });
+
+describe("a stay ended in the room's log (ConnRoom.ended)", () => {
+  it('runs before the next event is published, once, and only for the members marked', () => {
+    const { ch, published } = channel();
+    const catchingUp: ConnRoom = [...ch.members][0];
+    const order: string[] = [];
+    const other = { room: 'general', channel: ch, cursor: 0, live: true, notices: [], reload: false };
+    ch.members.add(other satisfies ConnRoom);
+    ch.start(1);
+    catchingUp.ended = () => order.push('ended');
+    ch.ending = true;
+    // A notice is no event: the mark waits (the bus's own notices usually come first).
+    ch.onNotice(presence('bob', false));
+    expect(order).toEqual([]);
+    const event = (seq: number) => JSON.stringify({ v: 2, type: 'message', message: { seq } });
+    const publish = ch.publish;
+    Object.defineProperty(ch, 'publish', {
+      value: (topic: string, payload: string) => {
+        order.push(`published ${JSON.parse(payload).message.seq}`);
+        publish(topic, payload);
+      },
+    });
+    ch.onEvent(2, event(2));
+    ch.onEvent(3, event(3));
+    expect(order).toEqual(['ended', 'published 2', 'published 3']);
+    expect(catchingUp.ended).toBeUndefined();
+    expect(ch.ending).toBe(false);
+    expect(published).toHaveLength(3);
+  });
+});

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { afterEach, beforeAll } from 'vitest';
 import WebSocket from 'ws';
 import { type ChatServer, startChatServer } from '../../src/server/chat-server.js';
@@ -636,5 +637,28 @@ export class SimClient {
 
   close(): void {
     this.ws?.terminate();
+  }
+}
+
+/**
+ * Takes `user` out of `room` in Redis as the LEAVE script of the version before log changes did:
+ * the member set, the roster and the user's entry, without the entry in the room's stream (store.ts,
+ * LOG_CHANGE) and without a bus notice. No node is told, so the user's connections keep listing the
+ * room: the window in which the store alone must refuse them (the after-removal scenarios), held
+ * open. Resolves false if the user was not a member.
+ */
+export async function dropUntold(url: string, prefix: string, user: string, room: string): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true });
+  await redis.connect();
+  try {
+    const res = await redis
+      .multi()
+      .srem(`${prefix}room:{${room}}:members`, user)
+      .zrem(`${prefix}room:{${room}}:roster`, user)
+      .hdel(`${prefix}member:${user}`, room)
+      .exec();
+    return res?.[0]?.[1] === 1;
+  } finally {
+    redis.disconnect();
   }
 }

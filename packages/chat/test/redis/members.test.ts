@@ -4,7 +4,12 @@
  */
 import { describe, it } from 'vitest';
 import { listMembers, MEMBERS_PAGE, membersAfterRemoval } from '../hub/members.js';
-import { closedAfterEachTest, redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
+import {
+  closedAfterEachTest,
+  dropUntold,
+  redisServerForThisFile,
+  startChatServersOnRedis,
+} from './helpers.js';
 
 const redis = redisServerForThisFile();
 
@@ -33,7 +38,7 @@ describe('members, on two nodes', () => {
     servers.push(...nodes);
     await membersAfterRemoval(
       nodes.map((node) => node.url.replace(/\/$/, '')),
-      (user, room) => nodes[0].backend.rooms.leave(user, room, Date.now()),
+      (user, room) => dropUntold(redis().url, 'members-removed:', user, room),
       (c) => clients.push(c),
     );
   });

@@ -10,9 +10,14 @@ import { RedisAttachments } from '../../src/server/backends/redis/attachments.js
 import { createRedisBackend, type RedisBackendOptions } from '../../src/server/backends/redis/index.js';
 import { RedisKeys } from '../../src/server/backends/redis/keys.js';
 import type { RedisPresence } from '../../src/server/backends/redis/presence.js';
-import { RedisStore } from '../../src/server/backends/redis/store.js';
+import { parseLogEntry, RedisStore } from '../../src/server/backends/redis/store.js';
 import { ManualClock } from '../../src/server/clock.js';
-import { type Backend, type BackendOptions, UnavailableError } from '../../src/server/ports.js';
+import {
+  type Backend,
+  type BackendOptions,
+  type LogChange,
+  UnavailableError,
+} from '../../src/server/ports.js';
 import { asMembers } from '../backends/members.js';
 import { messagePartsContract } from '../backends/message-parts-contract.js';
 import { storeContract } from '../backends/store-contract.js';
@@ -217,7 +222,90 @@ describe('RedisCommittedEvents', () => {
     await waitUntil('node a to read it', () => seen.a.length === 31);
     expect(seen.b).toHaveLength(30);
   });
+
+  it('hands leaves, removals and deletions to `changed` in stream order, never to the listener; no reader counts them', async () => {
+    const [a, b, c] = [0, 1, 2].map(() => backend(sharedServer().url, { prefix: 'changes:' }));
+    const [na, nb, nc] = await Promise.all([a, b, c]);
+    await na.rooms.createRoom(room('r'), quotas);
+    for (const user of ['bob', 'cat']) expect(await na.rooms.join(user, 'r', 9)).toBe('joined');
+    await na.rooms.appendEvent(msg('r', 'ann', 'm1'));
+    const seen: string[] = [];
+    const changed = (change: LogChange) =>
+      seen.push(
+        change.op === 'left' ? `left ${change.user}${change.reason ? ` ${change.reason}` : ''}` : 'deleted',
+      );
+    expect(await na.events.open('r', (seq) => seen.push(`e${seq}`), undefined, changed)).toBe(1);
+    expect(await nb.rooms.leave('bob', 'r', 0, 'removed')).toBe(true);
+    await nb.rooms.appendEvent(msg('r', 'ann', 'm2'));
+    expect(await nb.rooms.leave('cat', 'r', 0)).toBe(true);
+    // A leave that changes nothing writes nothing.
+    expect(await nb.rooms.leave('cat', 'r', 0)).toBe(false);
+    await nb.rooms.appendEvent(msg('r', 'ann', 'm3'));
+    await waitUntil('node a to read them', () => seen.length === 4);
+    expect(seen).toEqual(['left bob removed', 'e2', 'left cat', 'e3']);
+
+    // The stream: the changes take no seq, and sit between the events.
+    const keys = new RedisKeys('changes:');
+    const redis = await connect(sharedServer().url);
+    const ids = (await redis.cmd.xrange(keys.log('r'), '-', '+')).map(([id]) => id);
+    // A node of the version before changes parses the entry (its eventsAfter): no event, no seq.
+    const [, fields] = (await redis.cmd.xrange(keys.log('r'), '1-1', '1-1'))[0];
+    expect(parseLogEntry(fields)).toEqual({});
+    await redis.close();
+    expect(ids).toEqual(['1-0', '1-1', '2-0', '2-1', '3-0']);
+    expect(await nb.rooms.head('r')).toBe(3);
+    const events = await nb.rooms.eventsAfter('r', 0, 10);
+    expect(events.map((e) => (e.type === 'message' ? e.message.seq : -1))).toEqual([1, 2, 3]);
+    // A page of one after seq 1 is the event at 2, not the change before it.
+    expect((await nb.rooms.eventsAfter('r', 1, 1)).map((e) => e.type)).toEqual(['message']);
+    expect((await nb.rooms.messagesAfter('r', 0, 10)).map((m) => m.seq)).toEqual([1, 2, 3]);
+    expect((await nb.rooms.messagesBefore('r', 4, 10)).map((m) => m.seq)).toEqual([3, 2, 1]);
+    expect(await nb.rooms.unreadCount('r', 'dan', 0)).toBe(3);
+
+    // Opened after the changes: they are not handed over again.
+    const late: string[] = [];
+    expect(
+      await nc.events.open(
+        'r',
+        (seq) => late.push(`e${seq}`),
+        undefined,
+        (x) => late.push(x.op),
+      ),
+    ).toBe(3);
+    await na.rooms.appendEvent(msg('r', 'ann', 'm4'));
+    await waitUntil('both to read m4', () => seen.length === 5 && late.length === 1);
+    expect(late).toEqual(['e4']);
+
+    // A deletion, then a room of the name again: its events come after the deletion.
+    expect(await na.rooms.deleteRoom('r')).toBe(true);
+    await na.rooms.createRoom(room('r'), quotas);
+    await na.rooms.appendEvent(msg('r', 'ann', 'new'));
+    await waitUntil('both to read the new room', () => seen.length === 7 && late.length === 3);
+    expect(seen.slice(4)).toEqual(['e4', 'deleted', 'e5']);
+    expect(late).toEqual(['e4', 'deleted', 'e5']);
+    expect((await nb.rooms.eventsAfter('r', 4, 10)).map((e) => e.type)).toEqual(['message']);
+  });
 });
+
+/**
+ * `keys` without the streams that hold only a deletion's entry (store.ts, LOG_CHANGE): a deleted
+ * room's log keeps it, as its counter is kept; anything more is a leftover.
+ */
+async function withoutDeletionLogs(
+  redis: Awaited<ReturnType<typeof connect>>,
+  keys: string[],
+): Promise<string[]> {
+  const kept: string[] = [];
+  for (const key of keys) {
+    if (key.endsWith(':log')) {
+      const entries = await redis.cmd.xrange(key, '-', '+', 'COUNT', 2);
+      if (entries.length === 1 && !entries[0][0].endsWith('-0') && entries[0][1].includes('deleted'))
+        continue;
+    }
+    kept.push(key);
+  }
+  return kept;
+}
 
 /** Every page of the room's members as `user` sees them, `limit` at a time. */
 async function allMembers(store: RedisStore, user: string, room: string, limit: number): Promise<string[]> {
@@ -474,7 +562,9 @@ describe('RedisStore room deletion in bounded steps', () => {
   /** Every key under the prefix that is not one a deleted room keeps (seq, tip, base, gen) or a send's. */
   async function leftovers(redis: Awaited<ReturnType<typeof connect>>, prefix: string): Promise<string[]> {
     const all = await redis.cmd.keys(`${prefix}*`);
-    return all.filter((key) => !/:(seq|tip|base|gen|dedup:.*|digest:.*)$/.test(key)).sort();
+    return (await withoutDeletionLogs(redis, all))
+      .filter((key) => !/:(seq|tip|base|gen|dedup:.*|digest:.*)$/.test(key))
+      .sort();
   }
 
   it('deletes a room of thousands of members in steps of about the chunk, gone for every node at once; the name can be created again meanwhile', async () => {
@@ -743,7 +833,9 @@ describe('RedisStore room deletion: the cleanup after the answer', () => {
     } while (cursor !== '0');
     for (const key of all.filter((k) => /:(dedup|digest):/.test(k)))
       expect([key, (await redis.cmd.ttl(key)) > 0]).toEqual([key, true]);
-    return all.filter((key) => !/:(seq|tip|base|gen|att:bytes|dedup:.*|digest:.*)$/.test(key)).sort();
+    return (await withoutDeletionLogs(redis, all))
+      .filter((key) => !/:(seq|tip|base|gen|att:bytes|dedup:.*|digest:.*)$/.test(key))
+      .sort();
   }
 
   /** 2000 members, 100 authors mentioning 100 others, 60 files (30 of them sent). */

@@ -34,6 +34,17 @@ export interface ConnRoom {
    * live: what it was sent or told may no longer be in the store, so its replay ends with `reset`.
    */
   reload: boolean;
+  /**
+   * This connection asked to leave the room (leave, delete_room) and waits for the store: the
+   * change in the room's log takes it out without a word, the request's own answer tells it.
+   */
+  leaving?: boolean;
+  /**
+   * The room's log took the user out (or the room away) at a point this connection has not got
+   * past: called before the channel publishes its next event (RoomChannel.onEvent), unless the
+   * connection leaves first (the bus notice) or enters the room again meanwhile (LocalRooms.enter).
+   */
+  ended?: () => void;
 }
 
 export interface ConnectionLimits {

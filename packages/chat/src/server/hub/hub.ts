@@ -117,15 +117,24 @@ export class Hub {
   constructor(backend: Backend, publishLocal: (topic: string, payload: string) => void, options: HubOptions) {
     this.#backend = backend;
     this.#options = options;
-    this.#local = new LocalRooms(backend, publishLocal, (conn, event) => {
-      // At once, not after the queued work: nothing more of a signed-out session is answered.
-      if (event.op === 'signed_out') {
-        if (!conn.closed && sessionDigest(conn.token) === event.session)
-          conn.socket.close(1008, 'signed out');
-        return;
-      }
-      conn.run(() => this.#membership.onUserEvent(conn, event), this.#failed(conn, undefined, undefined));
-    });
+    this.#local = new LocalRooms(
+      backend,
+      publishLocal,
+      (conn, event) => {
+        // At once, not after the queued work: nothing more of a signed-out session is answered.
+        if (event.op === 'signed_out') {
+          if (!conn.closed && sessionDigest(conn.token) === event.session)
+            conn.socket.close(1008, 'signed out');
+          return;
+        }
+        conn.run(() => this.#membership.onUserEvent(conn, event), this.#failed(conn, undefined, undefined));
+      },
+      (conn, room, change) => {
+        // At once (the channel publishes the next event after this returns); the rest in turn.
+        const rest = this.#membership.changedInLog(conn, room, change);
+        if (rest) conn.run(rest, this.#failed(conn, undefined, undefined));
+      },
+    );
     this.#membership = new MembershipHandlers(backend, this.#local, options);
     // A `signed_out` published while the bus was away never came: look the sessions up again.
     backend.bus.onResubscribed(() => void this.#recheck.request());

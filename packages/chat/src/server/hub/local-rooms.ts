@@ -12,6 +12,12 @@
  *   its members: each node hands the notice to its own connections in that room.
  * - Presence is announced on the room's topic when a user's first connection enters the room and
  *   when the last one leaves it, whatever the cause (connecting, joining, leaving, closing).
+ * - A membership change may also come through the room's committed events (a backend whose
+ *   notices are not ordered with its events: Redis, events.ts), at its place among them: it is
+ *   marked on each connection it takes out (the user's, or all of the room's for a deletion) and
+ *   handed to `onLogChange` synchronously before the channel publishes its next event, unless the
+ *   connection left (the bus notice came first) or entered the room again (the store's word) by
+ *   then. Until an event follows, the room's notices reach it as before (the bus usually wins).
  * - Those notices are at most once. When the bus hears its topics again after losing them, each
  *   room's channel is told the store's online list and tells its connections what they missed
  *   (resyncPresence; RoomChannel.resync). If the store cannot be read then, it runs again on a
@@ -20,7 +26,7 @@
  */
 import { createHash } from 'node:crypto';
 import { PROTOCOL_VERSION, type RoomState, type ServerMessage } from '../../shared/protocol.js';
-import type { Backend, Membership } from '../ports.js';
+import type { Backend, LogChange, Membership } from '../ports.js';
 import type { Connection, ConnRoom } from './connection.js';
 import { encode } from './replies.js';
 import { Rerun } from './rerun.js';
@@ -49,6 +55,7 @@ export class LocalRooms {
   readonly #backend: Backend;
   readonly #publishLocal: (topic: string, payload: string) => void;
   readonly #onUserEvent: (conn: Connection, event: UserEvent) => void;
+  readonly #onLogChange: (conn: Connection, room: string, change: LogChange) => void;
   readonly #channels = new Map<string, RoomChannel>();
   readonly #byUser = new Map<string, { conns: Set<Connection>; listener: (payload: string) => void }>();
   readonly #resync = new Rerun(() => this.#resyncOnce());
@@ -57,10 +64,12 @@ export class LocalRooms {
     backend: Backend,
     publishLocal: (topic: string, payload: string) => void,
     onUserEvent: (conn: Connection, event: UserEvent) => void,
+    onLogChange: (conn: Connection, room: string, change: LogChange) => void = () => {},
   ) {
     this.#backend = backend;
     this.#publishLocal = publishLocal;
     this.#onUserEvent = onUserEvent;
+    this.#onLogChange = onLogChange;
     // Heard for the hub's life: the subscription ends with the backend's bus at shutdown.
     backend.bus.subscribe(ROOMS_TOPIC, this.#onRoomsNotice);
     backend.bus.onResubscribed(() => void this.resyncPresence());
@@ -132,7 +141,8 @@ export class LocalRooms {
     const channel = new RoomChannel(room, this.#publishLocal);
     this.#channels.set(room, channel);
     this.#backend.bus.subscribe(channel.topic, channel.onNotice);
-    channel.ready = this.#backend.events.open(room, channel.onEvent, channel.onRebased).then(
+    const changed = (change: LogChange) => this.#logChange(channel, change);
+    channel.ready = this.#backend.events.open(room, channel.onEvent, channel.onRebased, changed).then(
       (head) => {
         channel.settled = true;
         channel.start(head);
@@ -146,6 +156,18 @@ export class LocalRooms {
     );
     channel.ready.catch(() => {}); // the entering connection sees the error
     return channel;
+  }
+
+  /** The channel's log says a user's stay ended, or the room is gone: each connection it concerns. */
+  #logChange(channel: RoomChannel, change: LogChange): void {
+    if (this.#channels.get(channel.room) !== channel) return;
+    const conns = change.op === 'left' ? (this.#byUser.get(change.user)?.conns ?? []) : this.connections();
+    for (const conn of [...conns]) {
+      const cr = conn.rooms.get(channel.room);
+      if (cr?.channel !== channel) continue;
+      cr.ended = () => this.#onLogChange(conn, channel.room, change);
+      channel.ending = true;
+    }
   }
 
   #closeIfUnused(channel: RoomChannel): void {
@@ -162,7 +184,11 @@ export class LocalRooms {
    */
   async enter(conn: Connection, room: string): Promise<ConnRoom> {
     const existing = conn.rooms.get(room);
-    if (existing) return existing;
+    if (existing) {
+      // Entered again on the store's word, read after the log's change that ended the stay.
+      existing.ended = undefined;
+      return existing;
+    }
     const channel = this.#channel(room);
     const cr: ConnRoom = { room, channel, cursor: 0, live: false, notices: [], reload: false };
     conn.rooms.set(room, cr);

@@ -11,8 +11,15 @@
  * A room's events and notices reach only connections in the room, and a connection enters a room
  * only here (or at hello) after the store confirmed the membership, on every node.
  */
-import { DEFAULT_ROOM, dmRoom, type Limits, PROTOCOL_VERSION, type RoomKind } from '../../shared/protocol.js';
-import type { Backend, Clock, Membership } from '../ports.js';
+import {
+  DEFAULT_ROOM,
+  dmRoom,
+  type Limits,
+  PROTOCOL_VERSION,
+  type RoomKind,
+  type ServerMessage,
+} from '../../shared/protocol.js';
+import type { Backend, Clock, LogChange, Membership } from '../ports.js';
 import type { Connection } from './connection.js';
 import type { LocalRooms, UserEvent } from './local-rooms.js';
 import { replay, reset } from './replay.js';
@@ -131,7 +138,9 @@ export class MembershipHandlers {
 
   async leave(conn: Connection, room: string, ref: string | undefined): Promise<void> {
     const user = conn.user;
-    const removed = await this.#backend.rooms.leave(user, room, this.#clock.now());
+    const removed = await this.#asking(conn, room, () =>
+      this.#backend.rooms.leave(user, room, this.#clock.now()),
+    );
     await this.#local.exit(conn, room);
     reply(conn, ref, { v, type: 'left', room });
     if (removed) {
@@ -187,7 +196,7 @@ export class MembershipHandlers {
         'bad_message',
         'the owner cannot remove themselves: use leave or delete_room',
       );
-    if (!(await this.#backend.rooms.leave(target.name, room, this.#clock.now())))
+    if (!(await this.#backend.rooms.leave(target.name, room, this.#clock.now(), 'removed')))
       return this.#fail(conn, ref, 'not_member', `${target.name} is not in room ${room}`);
     reply(conn, ref, { v, type: 'removed', room, user: target.name });
     this.#local.notice(room, { v, type: 'member', room, user: target.name, joined: false });
@@ -242,7 +251,7 @@ export class MembershipHandlers {
       return this.#fail(conn, ref, 'forbidden', 'only the owner of a room can delete it');
     // Resolves once the room is gone for everyone, its files with it (false if deleted meanwhile:
     // the answer and the notice are the same); what is left of it is cleared after, by the store.
-    await rooms.deleteRoom(room);
+    await this.#asking(conn, room, () => rooms.deleteRoom(room));
     await this.#local.exit(conn, room);
     reply(conn, ref, { v, type: 'left', room, reason: 'deleted' });
     this.#local.tellRoomDeleted(room);
@@ -274,6 +283,50 @@ export class MembershipHandlers {
       if (!(await this.#local.exit(conn, event.room))) return;
       const message = { v, type: 'left', room: event.room } as const;
       reply(conn, undefined, event.reason ? { ...message, reason: event.reason } : message);
+    }
+  }
+
+  /**
+   * The room's log says the user's stay ended (a removal, a leave in another tab) or the room was
+   * deleted (ports.ts, CommittedEvents `changed`), and the channel is about to publish an event
+   * written after that (LocalRooms marks the connection, RoomChannel.onEvent runs this first).
+   * Synchronous up to the connection's leaving: it is out of the room's live stream before that
+   * event, whenever the bus notice comes (the notice then finds it out already and does nothing; a
+   * notice that came first took it out, and the mark went with it). Told as the bus would tell it
+   * (a leave's `member` notice, then `left`), at once; during its hello, after the welcome (which
+   * may list the room); not at all if it asked for the leave or deletion itself (its answer tells
+   * it). Returns the rest, for the connection's queue: a user who is in the room again by now
+   * (invited again, or a room of the name created again) enters it again, as after `joined`.
+   */
+  changedInLog(conn: Connection, room: string, change: LogChange): (() => Promise<void>) | null {
+    const cr = conn.rooms.get(room);
+    if (conn.closed || !cr) return null;
+    const exited = this.#local.exit(conn, room);
+    exited.catch(() => {}); // awaited by the task below, which reports it
+    // Its own leave or deletion: the request's answer (with its ref) is the word it gets.
+    if (cr.leaving) return () => exited.then(() => {});
+    // As the bus would tell it: a leave's `member` notice (while still in the room), then `left`.
+    const told: ServerMessage[] = [];
+    if (change.op === 'left') told.push({ v, type: 'member', room, user: change.user, joined: false });
+    const reason: 'deleted' | 'removed' | undefined = change.op === 'deleted' ? 'deleted' : change.reason;
+    told.push(reason ? { v, type: 'left', room, reason } : { v, type: 'left', room });
+    const ready = conn.ready;
+    if (ready) for (const message of told) reply(conn, undefined, message);
+    return async () => {
+      if (!ready) for (const message of told) reply(conn, undefined, message);
+      await exited;
+      await this.onUserEvent(conn, { op: 'joined', room });
+    };
+  }
+
+  /** Runs the connection's own leave or deletion of `room` with the room marked (ConnRoom.leaving). */
+  async #asking<T>(conn: Connection, room: string, call: () => Promise<T>): Promise<T> {
+    const cr = conn.rooms.get(room);
+    if (cr) cr.leaving = true;
+    try {
+      return await call();
+    } finally {
+      if (cr) cr.leaving = false;
     }
   }
 

@@ -44,6 +44,8 @@ export class RoomChannel {
   ready: Promise<void> = Promise.resolve();
   settled = false;
   readonly members = new Set<ConnRoom>();
+  /** Some member has `ended` set: onEvent runs them before the next event. */
+  ending = false;
   #recent: { seq: number; payload: string }[] = [];
   #waiters: { seq: number; resolve: () => void }[] = [];
   /** Users this node last told the room's connections are online. */
@@ -69,6 +71,15 @@ export class RoomChannel {
 
   readonly onEvent = (seq: number, payload: string): void => {
     if (seq <= this.head) return;
+    // Connections whose stay ended in the log before this event: out first (ConnRoom.ended).
+    if (this.ending) {
+      this.ending = false;
+      for (const member of [...this.members]) {
+        const end = member.ended;
+        member.ended = undefined;
+        end?.();
+      }
+    }
     const last = this.#recent.at(-1);
     // A gap (a stream trimmed past this node's cursor during a long outage), an edit, a delete or
     // a reaction empties the recent list: replays then come from the store, which shows every message as it

@@ -36,11 +36,24 @@
  *   the room's `rebased` callback runs (the hub tells the room's clients to reload it), then the
  *   events after it are delivered as usual. Nothing is written to Redis, so nodes that notice at
  *   the same time each re-base their own position, with no race between them.
+ * - Membership changes are entries of the stream too (store.ts, LOG_CHANGE): a leave or a removal
+ *   (LEAVE) and a room's deletion (DELETE_ROOM) write `<seq>-<k>` (k >= 1) after the room's last
+ *   entry, in the script that makes the change. The reader keeps its position as the whole id
+ *   (`seq`, `sub`) and hands such an entry to the room's `changed` callback, not its listener: in
+ *   stream order, so the hub takes a user's connections out of the room before this node delivers
+ *   any event written after the change. Pub/sub carries the same change as a notice (for the
+ *   remaining members, and for the SQLite backend's hub); it may come before or after: the hub's
+ *   handling of both is idempotent. open() starts after the stream's last entry when it is at the
+ *   room's counter, so a change made before the room was opened here is not applied again.
+ *   A node of the version before changes reads from `<seq>-0`: it skips such an entry (its seq is
+ *   one it delivered) and never delivers it, but the entry stays above its position, so its XREAD
+ *   returns at once, again and again, until the room's next event moves it past (or the room is
+ *   closed on it): a busy read loop for the length of a rolling upgrade, never a wrong delivery.
  * - `stats` counts what this node read per room (tests and /_stats).
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { CommittedEvents, EventListener } from '../../ports.js';
+import type { CommittedEvents, EventListener, LogChange } from '../../ports.js';
 import { type RedisKeys, toStoreError } from './keys.js';
 import { chainBroken, counterWentBack, type LogPosition } from './log-regression.js';
 import type { DeliveredPositions } from './store.js';
@@ -59,8 +72,11 @@ export interface RedisEventsOptions {
 const WAKE_TTL_MS = 60_000;
 
 interface Cursor extends LogPosition {
+  /** The sequence part of the last entry read: 0 for an event, k for a change `<seq>-<k>`. */
+  sub: number;
   listener: EventListener;
   rebased: ((head: number) => void) | undefined;
+  changed: ((change: LogChange) => void) | undefined;
 }
 
 export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions {
@@ -110,16 +126,34 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
     this.#loop = this.#run();
   }
 
-  async open(room: string, listener: EventListener, rebased?: (head: number) => void): Promise<number> {
+  async open(
+    room: string,
+    listener: EventListener,
+    rebased?: (head: number) => void,
+    changed?: (change: LogChange) => void,
+  ): Promise<number> {
     let counter: string | null;
     let tip: string | null;
+    let last: [string, string[]][];
     try {
-      [counter, tip] = await this.#cmd.mget(this.#keys.seq(room), this.#keys.tip(room));
+      // One state of Redis: the counter and the stream's last entry (a change at the counter's
+      // seq, made before this open, is not read again).
+      const res = await this.#cmd
+        .multi()
+        .mget(this.#keys.seq(room), this.#keys.tip(room))
+        .xrevrange(this.#keys.log(room), '+', '-', 'COUNT', 1)
+        .exec();
+      if (!res) throw new Error('the MULTI of open() was discarded');
+      for (const [err] of res) if (err) throw err;
+      [counter, tip] = res[0][1] as (string | null)[];
+      last = res[1][1] as [string, string[]][];
     } catch (err) {
       throw toStoreError(err);
     }
     const seq = Number(counter ?? 0);
-    this.#rooms.set(room, { seq, nonce: tip, listener, rebased });
+    const [lastSeq, lastSub] = last.length > 0 ? parseId(last[0][0]) : [0, 0];
+    const sub = lastSeq === seq ? lastSub : 0;
+    this.#rooms.set(room, { seq, sub, nonce: tip, listener, rebased, changed });
     this.#interrupt();
     return seq;
   }
@@ -212,7 +246,7 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
         // on sends a wake above `readFrom`.
         this.#readFrom = this.#wakes;
         const keys = [...rooms.map(([room]) => this.#keys.log(room)), this.#wakeKey];
-        const ids = [...rooms.map(([, c]) => `${c.seq}-0`), `${this.#readFrom}-0`];
+        const ids = [...rooms.map(([, c]) => `${c.seq}-${c.sub}`), `${this.#readFrom}-0`];
         res = (await this.#reader.xread(
           'COUNT',
           this.#batch,
@@ -246,12 +280,25 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
         if (room === null || !cursor) continue;
         const counts = this.stats.roomEventsReceived;
         for (const [id, fields] of entries) {
-          const seq = Number(id.slice(0, id.indexOf('-')));
-          // The room was closed and opened again from a later seq while this read was in flight.
-          if (seq <= cursor.seq) continue;
+          const [seq, sub] = parseId(id);
+          // The room was closed and opened again from a later position while this read was in flight.
+          if (seq < cursor.seq || (seq === cursor.seq && sub <= cursor.sub)) continue;
+          if (sub > 0) {
+            // A membership change (store.ts, LOG_CHANGE): no event, no seq of its own. At a seq
+            // above the position only when the stream lacks the events before it (a room deleted
+            // and created again has none before its base): the chain is not known from there.
+            if (seq > cursor.seq) cursor.nonce = null;
+            cursor.seq = seq;
+            cursor.sub = sub;
+            const change = logChange(fields);
+            if (change) cursor.changed?.(change);
+            if (this.#rooms.get(room) !== cursor) break; // closed by the change (its last connection)
+            continue;
+          }
           const prev = field(fields, 'p');
           if (chainBroken(cursor, seq, prev)) this.#rebase(room, cursor, seq - 1, prev ?? null);
           cursor.seq = seq;
+          cursor.sub = 0;
           cursor.nonce = field(fields, 'n') ?? null;
           counts[room] = (counts[room] ?? 0) + 1;
           const event = field(fields, 'e');
@@ -301,9 +348,25 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
         `this node had delivered up to seq ${cursor.seq}, Redis holds ${seq}; the room's clients reload it`,
     );
     cursor.seq = seq;
+    cursor.sub = 0;
     cursor.nonce = nonce;
     cursor.rebased?.(seq);
   }
+}
+
+/** A stream id `<seq>-<sub>` as numbers. */
+function parseId(id: string): [number, number] {
+  const dash = id.indexOf('-');
+  return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
+}
+
+/** The change a stream entry `<seq>-<k>` holds (store.ts, LOG_CHANGE); null for one unknown here. */
+export function logChange(fields: string[]): LogChange | null {
+  const c = field(fields, 'c');
+  if (c === 'deleted') return { op: 'deleted' };
+  const user = field(fields, 'u');
+  if (c !== 'left' || !user) return null;
+  return field(fields, 'r') === 'removed' ? { op: 'left', user, reason: 'removed' } : { op: 'left', user };
 }
 
 /** The value of `name` in a stream entry's field list, undefined if it has none. */

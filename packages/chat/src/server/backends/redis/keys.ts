@@ -19,6 +19,9 @@
  *   room:{r}:log                 stream, ids <seq>-0,      room:{r}:msgs       hash seq -> message JSON
  *                                fields e (event), n, p
  *                                (a message keeps replyTo, mentions and rx: emoji -> users)
+ *                                and <seq>-<k> (k >= 1): a leave, removal or deletion (store.ts,
+ *                                LOG_CHANGE), fields c, u, r, e '{}'; kept after a deletion with
+ *                                that one entry
  *   room:{r}:idx / :live         zsets of message seqs (all / not deleted)
  *   room:{r}:by:<user>           zset of the user's live message seqs (unread counts)
  *   room:{r}:mention:<user>      zset of live message seqs mentioning the user, by others

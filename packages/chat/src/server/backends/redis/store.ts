@@ -9,6 +9,10 @@
  *   (eventsAfter) and live delivery (events.ts), never history. Each entry also carries a nonce and
  *   its predecessor's, and `tip` the last nonce, so that the nodes notice when Redis comes back
  *   with less than they delivered (log-regression.ts).
+ * - A leave (or removal) and a room's deletion are entries of the stream as well, `<seq>-<k>` with
+ *   k >= 1, written by LEAVE and DELETE_ROOM (LOG_CHANGE): in order with the events, for the
+ *   readers of every node (events.ts), and never an event (no seq, no nonce, skipped by
+ *   eventsAfter).
  * - History keeps every message, like the SQLite store: `msgs` (hash seq -> the message as it is
  *   now, JSON) and `idx` (sorted set of message seqs, for paging). Edits and deletes rewrite the
  *   hash entry in the same script that logs them.
@@ -405,15 +409,44 @@ return 'created'
 // once). Meanwhile the stale entries cannot be counted: unread and mention counts are taken after
 // the room's base (COUNT_AFTER), the grave's counter or above, whatever seq they are asked from.
 
+// A membership change in the room's log (events.ts reads it in order with the events; keys.ts):
+// the entry `<seq>-<k>`, k >= 1, after the room's last entry (`<seq>-0`, or an earlier change at that
+// seq) and before any later event (`<seq + 1>-0`). It takes no seq and leaves `tip` alone (it is not
+// in the chain of nonces: log-regression.ts), and nothing counts it as a message: history, unread
+// counts and search read msgs/idx/live, and eventsAfter skips it. Fields: c (the change: 'left' or
+// 'deleted'), u (the user), r (the reason: '' or 'removed'), and e = '{}', for the nodes of the
+// version before changes: their eventsAfter parses it (without an e it would throw), and their
+// replay, finding no seq in it, answers `reset` (the client reloads the room) rather than failing;
+// it has no type, so there is nothing a client could show or act on. Their live reader never gets
+// to it (its seq is one they delivered: they skip it; see events.ts for the cost). Redis's last id of a stream is its last
+// entry's here (nothing XDELs an entry, MAXLEN ~ keeps the newest), so XREVRANGE gives it. An XADD
+// that fails (it cannot: the id is above the last) changes nothing else: the bus notice still goes.
+const LOG_CHANGE = `
+local function logChange(seqKey, logKey, change, user, reason)
+  local seq = tonumber(redis.call('GET', seqKey) or '0')
+  local k = 1
+  local last = redis.call('XREVRANGE', logKey, '+', '-', 'COUNT', 1)[1]
+  if last then
+    local dash = string.find(last[1], '-', 1, true)
+    if tonumber(string.sub(last[1], 1, dash - 1)) == seq then k = tonumber(string.sub(last[1], dash + 1)) + 1 end
+  end
+  redis.pcall('XADD', logKey, seq .. '-' .. k, 'c', change, 'u', user, 'r', reason, 'e', '{}')
+end
+`;
+
 // KEYS: 1 rooms, 2 public, 3 roomcount, 4 empty, 5 members, 6 log, 7 msgs, 8 idx, 9 live, 10 authors,
 //       11 mentioned, 12 roster, 13 rosterscan (a roster build in progress: LIST_MEMBERS),
 //       14 graves, 15 seq, 16 grave members, 17 grave authors, 18 grave mentioned, 19 grave lease,
 //       20 the files uploaded to rooms of the name (att:room:{r}, attachments.ts)
 // ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>),
 //       5 the lease's milliseconds
+// The deletion is an entry of the room's log, written after its history is unlinked: the stream
+// holds that one entry (a few hundred bytes, kept like `seq`) until a room of the name is created
+// again, whose events follow it. A node still serving the deleted room's connections reads it
+// before any event of the new room, and takes them out first (events.ts).
 // -> 1 when a grave is left to clear (GRAVE_STEP, then the files: DROP_ROOM of attachments.ts), 0
 // when there was nothing to clear; nil when there is no such room; -1 when it is not empty and must be.
-const DELETE_ROOM = `
+const DELETE_ROOM = `${LOG_CHANGE}
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info then return false end
 if ARGV[3] == '1' and redis.call('SCARD', KEYS[5]) > 0 then return -1 end
@@ -432,6 +465,7 @@ if buried == 1 then
   redis.call('SET', KEYS[19], '1', 'PX', ARGV[5])
 end
 redis.call('UNLINK', KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[12], KEYS[13])
+logChange(KEYS[15], KEYS[6], 'deleted', '', '')
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -541,14 +575,17 @@ redis.call('ZREM', KEYS[5], ARGV[1])
 return 'joined'
 `;
 
-// KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster. ARGV: 1 room, 2 user, 3 now.
+// KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster, 6 seq, 7 log. ARGV: 1 room, 2 user,
+// 3 now, 4 reason ('' or 'removed').
 // Not in the set: not a member (an entry of the room is a deleted room's: removed, as its grave's
-// step would).
-const LEAVE = `
+// step would). The stay's end is an entry of the room's log, in this script: every node reads it
+// before any event written after it, and takes the user's connections out of the room first.
+const LEAVE = `${LOG_CHANGE}
 if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   return 0
 end
+logChange(KEYS[6], KEYS[7], 'left', ARGV[2], ARGV[4])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[2])
 if redis.call('SCARD', KEYS[2]) == 0 and redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
@@ -818,7 +855,7 @@ export class RedisStore implements AccountStore, RoomStore {
     if (!('chatCountAfter' in redis)) redis.defineCommand('chatCountAfter', { lua: COUNT_AFTER });
     defineDropRoomStep(redis);
     define('chatJoin', 6, JOIN);
-    define('chatLeave', 5, LEAVE);
+    define('chatLeave', 7, LEAVE);
     define('chatMarkRead', 4, MARK_READ);
     define('chatListRooms', 1, LIST_ROOMS);
     define('chatListMembers', 3, LIST_MEMBERS);
@@ -1100,7 +1137,7 @@ export class RedisStore implements AccountStore, RoomStore {
     );
   }
 
-  leave(user: string, room: string, now: number): Promise<boolean> {
+  leave(user: string, room: string, now: number, reason?: 'removed'): Promise<boolean> {
     const k = this.#keys;
     return this.#call(
       async () =>
@@ -1110,9 +1147,12 @@ export class RedisStore implements AccountStore, RoomStore {
           k.emptyRooms(),
           k.rooms(),
           k.room(room, 'roster'),
+          k.seq(room),
+          k.log(room),
           room,
           user,
           now,
+          reason ?? '',
         )) === 1,
     );
   }
@@ -1510,7 +1550,9 @@ export class RedisStore implements AccountStore, RoomStore {
   eventsAfter(room: string, after: number, limit: number): Promise<RoomEvent[]> {
     return this.#call(async () => {
       const entries = await this.#redis.xrange(this.#keys.log(room), `${after + 1}-0`, '+', 'COUNT', limit);
-      const events = entries.map(([, fields]) => parseLogEntry(fields));
+      // A membership change is no event (LOG_CHANGE). The range starts at an event's id, so the
+      // first entry is the event after `after` whenever the stream has it.
+      const events = entries.filter(([id]) => isEventId(id)).map(([, fields]) => parseLogEntry(fields));
       // The stream holds events as they were sent; a message shows its current state and an edit
       // of a message deleted since loses its text (a deleted text is never sent again).
       const wanted = new Set<number>();
@@ -1585,6 +1627,11 @@ export function entryHolds(fields: string[] | undefined, counter: number, seq: n
   if (fields === undefined) return counter >= seq; // trimmed away (no evidence), or never reached again
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'n') return logTag(fields[i + 1]) === tag;
   return true; // an entry written before nonces existed: no evidence either way
+}
+
+/** A stream entry's id is a room event's (`<seq>-0`), not a membership change's (LOG_CHANGE). */
+export function isEventId(id: string): boolean {
+  return id.endsWith('-0');
 }
 
 /** A stream entry's fields ['e', payload] -> the room event (without the protocol's `v`). */

@@ -699,6 +699,26 @@ describe("reading a large payload straight into its buffer (net.Socket's kBuffer
     expect(kept[2].equals(plain)).toBe(true);
     expect(reads.reads).toBeGreaterThan(2);
   });
+
+  it("internal: close() from a 'message' listener with large payloads still arriving: a clean 1000, the message intact", async () => {
+    const { client, server } = await connectedPair();
+    const reads = inPlaceReads(server);
+    const kept: Buffer[] = [];
+    server.on('message', (data: Buffer) => {
+      kept.push(data);
+      if (kept.length === 1) server.close(1000, 'enough');
+    });
+    const serverClosed = once<[number]>(server, 'close');
+    const clientClosed = once<[number, Buffer]>(client, 'close');
+    const sent = bigOnes(4, 70);
+    for (const b of sent) client.send(b);
+    const [code, reason] = await clientClosed;
+    expect([code, String(reason)]).toEqual([1000, 'enough']);
+    expect((await serverClosed)[0]).toBe(1000);
+    expect(kept[0].equals(sent[0])).toBe(true);
+    for (let i = 1; i < kept.length; i++) expect(kept[i].equals(sent[i]), `message ${i}`).toBe(true);
+    expect(reads.reads).toBeGreaterThan(0);
+  });
 });
 
 /** A raw TCP client whose upgrade request and first masked frame ("early") leave in one write. */

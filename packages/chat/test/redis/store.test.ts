@@ -1364,6 +1364,40 @@ describe('RedisPresence', () => {
     }
   });
 
+  it('goes on sweeping when Redis refuses SCAN to the node: the look for unindexed sets is given up, said once', async () => {
+    // Regression: the look for sets without an index entry ran before the orphan sweep in one
+    // try; an ACL without SCAN failed every beat there, so no orphan was ever swept again.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const ttl = 60_000;
+    const raw = await connect(sharedServer().url);
+    try {
+      await raw.cmd.call('ACL', 'SETUSER', 'noscan', 'on', '>secret', '~*', '&*', '+@all', '-scan');
+      const lines: string[] = [];
+      const url = sharedServer().url.replace('redis://', 'redis://noscan:secret@');
+      const a = await createRedisBackend(
+        { url, prefix: 'noscan:', presenceTtlMs: ttl },
+        { ...common, log: (line) => lines.push(line) },
+      );
+      backends.push(a);
+      const pa = a.presence as RedisPresence;
+      const [seconds, micros] = await raw.cmd.time();
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      await raw.cmd.zadd('noscan:room:{gone}:presence', now - 2 * ttl, 'ben');
+      await raw.cmd.zadd('noscan:presence-rooms', now - 2 * ttl, 'gone');
+      const published = vi.spyOn(a.bus, 'publish');
+      await pa.beat();
+      expect(published.mock.calls.map(([topic, payload]) => [topic, JSON.parse(payload)])).toEqual([
+        ['room:gone', { v: 2, type: 'presence', room: 'gone', user: 'ben', online: false }],
+      ]);
+      expect(pa.indexed).toBe(true);
+      await pa.beat();
+      expect(lines.filter((line) => line.includes('refused SCAN'))).toHaveLength(1);
+    } finally {
+      await raw.cmd.call('ACL', 'DELUSER', 'noscan');
+      await raw.close();
+    }
+  });
+
   it('sweeps at most 1000 orphaned users a beat, all rooms together, and goes on at the next beat', async () => {
     // Regression: one script swept up to 100 rooms' whole sets: a dead node's big rooms made one
     // script, blocking every node, of as many removals as they had users (SECURITY.md).

@@ -189,6 +189,12 @@ const ORPHAN_USERS_PER_BEAT = 1000;
 /** Keys one beat's SCAN step asks for (INDEX); a hint to Redis, which may answer a few more. */
 const INDEX_SCAN_COUNT = 100;
 
+/** Redis refused the command itself (ACL `NOPERM`, or renamed away), as opposed to failing it. */
+function refusedCommand(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return message.startsWith('NOPERM') || message.startsWith('ERR unknown command');
+}
+
 /** A key's characters that SCAN's MATCH would take for a pattern, escaped. */
 const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
 
@@ -337,7 +343,19 @@ export class RedisPresence implements Presence {
       }
       // A room's set key around its name (a name never holds a newline: validate.ts).
       const [head, tail] = this.#roomKey('\n').split('\n');
-      await this.#indexStep(head, tail);
+      try {
+        await this.#indexStep(head, tail);
+      } catch (err) {
+        // SCAN refused (an ACL without it, or a renamed command) would otherwise fail every beat
+        // here, before the sweep and the re-told notices: the look is given up, said once. Any
+        // other failure keeps the cursor, and the steps below find out for themselves.
+        if (refusedCommand(err)) {
+          this.#indexCursor = null;
+          this.#log(
+            `chat: presence: Redis refused SCAN (${(err as Error).message}); room sets written before the presence-rooms index are swept only by nodes with a connection in their room`,
+          );
+        }
+      }
       const orphans = await this.#redis.presenceOrphans(
         this.#keys.presenceRooms(),
         head,

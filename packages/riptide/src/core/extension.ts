@@ -7,9 +7,16 @@ export interface PerMessageExtension {
    *  Must stop inflating as soon as this MESSAGE's total output would exceed `limit` bytes (0 = no
    *  limit) and return ProtocolError('WS_ERR_MESSAGE_TOO_BIG'); corrupt data -> ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA').
    *  `budget` (default: none) bounds the output of this call: once it has produced that much with
-   *  more to come it returns null, keeps the rest of `data` (which must stay valid), and the frame
-   *  is finished by resumeDecompress() calls, later, before any other decompress(). */
+   *  more to come it returns null, keeps the rest of `data` (which must stay valid, unless the
+   *  caller then calls detachInput), and the frame is finished by resumeDecompress() calls, later,
+   *  before any other decompress(). The result never refers to `data`'s memory. */
   decompress(data: Buffer, fin: boolean, limit: number, budget?: number): Buffer | ProtocolError | null;
+  /**
+   * After decompress() returned null: the `data` it was given is about to be reused (a read
+   * buffer), so keep a copy of what is left of it. Optional: without it the receiver copies every
+   * compressed payload out of its read buffer before decompress().
+   */
+  detachInput?(): void;
   /** Go on with a frame a decompress() call suspended (null again: the new budget ran out too). */
   resumeDecompress(budget?: number): Buffer | ProtocolError | null;
   /** Output bytes the last decompress() or resumeDecompress() call produced (for the budget). */
@@ -21,7 +28,12 @@ export interface PerMessageExtension {
    * UTF-8 fails the connection in the slice that produced it, not after the whole frame.
    */
   readonly suspendedOutput?: readonly Buffer[];
-  /** Compress a whole message; null = send it uncompressed (e.g. below threshold). Tail removed. */
+  /**
+   * Compress a whole message; null = send it uncompressed (e.g. below threshold). Tail removed.
+   * The result (of compressFirst and compressNext too) is valid only until the next compress
+   * call on any connection (it may be a view of shared scratch memory): the caller copies it
+   * into the frame before anything else runs, and never writes to it.
+   */
   compress(data: Buffer, isBinary: boolean): Buffer | null;
   /**
    * Compress a large message in slices, one per event-loop turn (protocol.ts DEFLATE_SLICE):

@@ -371,7 +371,15 @@ export class Protocol implements FrameHandler {
     }
     this.outputPayload += Math.min(left, DEFLATE_SLICE);
     const fin = ext.compressLeft === 0;
-    this.outputBytes += pushFrame(this.out(), Opcode.CONTINUATION, fin, false, payload, this.settings.random);
+    this.outputBytes += pushFrame(
+      this.out(),
+      Opcode.CONTINUATION,
+      fin,
+      false,
+      payload,
+      this.settings.random,
+      true,
+    );
   }
 
   // ---------------------------------------------------------------- actions
@@ -410,14 +418,14 @@ export class Protocol implements FrameHandler {
           // RFC 7692 6.1: RSV1 on the first frame only; the other slices follow as continuation
           // frames (compressNextSlice), the last with FIN (RFC 6455 5.4).
           this.outputPayload += DEFLATE_SLICE;
-          this.outputBytes += pushFrame(this.out(), op, false, true, first, this.settings.random);
+          this.outputBytes += pushFrame(this.out(), op, false, true, first, this.settings.random, true);
           return;
         }
       } else {
         const compressed = ext.compress(buf, opcode === Opcode.BINARY);
         if (compressed !== null) {
           this.outputPayload += buf.length;
-          this.outputBytes += pushFrame(this.out(), op, true, true, compressed, this.settings.random);
+          this.outputBytes += pushFrame(this.out(), op, true, true, compressed, this.settings.random, true);
           return;
         }
       }

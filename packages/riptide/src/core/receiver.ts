@@ -11,7 +11,9 @@
  *
  * Fast path: a frame whose header and payload both lie inside the chunk is handed on as a view
  * into the chunk (zero copy), unmasked in place; when the chunk is borrowed (a read buffer the
- * I/O layer reuses, see `receive`) it is copied out instead, unmasked on the way. A frame
+ * I/O layer reuses, see `receive`) it is copied out instead, unmasked on the way, except a
+ * compressed data frame: it is inflated from the chunk, and the extension copies only what a
+ * suspended inflate has left (`detachInput`). A frame
  * spanning chunks is assembled into a buffer of exactly its length, allocated only after the
  * length passed the limits ("limits before allocation"); above FRAME_RESERVE_MAX the buffer
  * grows with the bytes received instead, so a header claiming 100 MiB reserves 1 MiB.
@@ -168,6 +170,8 @@ export class Receiver {
   private pending: Buffer | null = null;
   /** Inside receive(chunk, true): the chunk's memory is reused after it (see receive). */
   private borrowed = false;
+  /** The compressed frame being handed to onFrame is a view of borrowed input (detachInput). */
+  private payloadBorrowed = false;
 
   // Partial header bytes (a header split across chunks); allocated on first need.
   private headerBuf: Buffer | null = null;
@@ -418,7 +422,12 @@ export class Receiver {
         // The whole payload is in this chunk: a view, unmasked in place. A short text message
         // is checked for ASCII in the same pass (then it needs no UTF-8 validation).
         let checked: TextCheck = UNCHECKED;
-        if (this.borrowed && length <= SHORT_COPY_MAX) {
+        // A compressed data frame is inflated straight from borrowed input (unmasked in place:
+        // those bytes are consumed); the extension copies what a suspended inflate leaves of it
+        // (detachInput), so no payload copy is made per compressed frame.
+        const inflateInPlace =
+          this.borrowed && this.opcode < 0x8 && this.msgCompressed && this.ext?.detachInput !== undefined;
+        if (this.borrowed && length <= SHORT_COPY_MAX && !inflateInPlace) {
           // Borrowed input, a short payload: copied out unmasked (and scanned) in one pass, into
           // a buffer V8 keeps on its own heap at this size (cheaper than a slice of Node's pool).
           const copy = new FastBuffer(length);
@@ -449,7 +458,7 @@ export class Receiver {
             !this.skipUtf8
           ) {
             checked = unmaskAscii(chunk, pos, pos + length, this.keyBuf!, this.keyPos) ? ASCII : UNCHECKED;
-          } else if (this.borrowed) {
+          } else if (this.borrowed && !inflateInPlace) {
             unmaskOnCopy = true; // straight into the copy below (one pass)
           } else {
             applyMask(chunk, pos, pos + length, this.keyBuf!, this.keyPos, 0);
@@ -459,7 +468,7 @@ export class Receiver {
         if (unmaskOnCopy) {
           payload = Buffer.allocUnsafe(length);
           copyMasked(chunk, pos, pos + length, payload, 0, this.keyBuf!, this.keyPos, 0);
-        } else if (this.borrowed) {
+        } else if (this.borrowed && !inflateInPlace) {
           // The chunk is the I/O layer's to reuse: the payload leaves as a copy.
           payload = Buffer.allocUnsafe(length);
           chunk.copy(payload, 0, pos, pos + length);
@@ -468,6 +477,7 @@ export class Receiver {
         }
         pos += length;
         this.phase = HEADER;
+        this.payloadBorrowed = inflateInPlace;
         this.onFrame(payload, checked);
         if (this.stopped(chunk, pos)) return;
         continue;
@@ -701,7 +711,10 @@ export class Receiver {
     if (this.msgCompressed) {
       this.fedPieces = 0;
       this.fedBytes = -1;
-      this.inflated(this.ext!.decompress(payload, this.fin, this.maxPayload, this.sliceLeft));
+      const out = this.ext!.decompress(payload, this.fin, this.maxPayload, this.sliceLeft);
+      if (out === null && this.payloadBorrowed) this.ext!.detachInput!();
+      this.payloadBorrowed = false;
+      this.inflated(out);
       return;
     }
     this.frameData(payload, checked);

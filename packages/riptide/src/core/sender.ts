@@ -81,6 +81,8 @@ function reserve(out: Buffer[], n: number): number {
 
 /**
  * Frame `data` and push it onto `out`. `random` is null for unmasked (server) frames.
+ * `transient`: `data` is valid only during this call (compressed output in shared scratch
+ * memory, PerMessageExtension.compress), so it is copied whatever its size.
  * Returns the number of bytes pushed.
  */
 export function pushFrame(
@@ -90,11 +92,12 @@ export function pushFrame(
   rsv1: boolean,
   data: Buffer,
   random: RandomFill | null,
+  transient = false,
 ): number {
   const len = data.length;
   const masked = random !== null;
   const hsize = headerSize(len, masked);
-  if (!masked && len > COPY_THRESHOLD) {
+  if (!masked && len > COPY_THRESHOLD && !transient) {
     // The header joins the open run; the payload follows as its own vector.
     const at = reserve(out, hsize);
     writeHeader(slab!, at, opcode, fin, rsv1, len, false);

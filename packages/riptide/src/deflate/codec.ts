@@ -196,12 +196,18 @@ export class PerMessageDeflate implements PerMessageExtension {
     return (kind === 'deflate' ? this.deflater : this.inflater) !== null;
   }
 
+  /**
+   * The payload is a view of a process-wide buffer, valid until the next compress call of any
+   * connection (PerMessageExtension.compress): the frame copies it. Copying the output once,
+   * into the frame, instead of out of zlib's scratch and then into the frame, is a Buffer less
+   * per compressed message waiting for V8's next scavenge (bench/deflate-alloc.mjs).
+   */
   compress(data: Buffer, _isBinary: boolean): Buffer | null {
     if (this.closed) throw closedError();
     if (this.sliced !== null) throw busyCompressing();
     if (data.length < this.options.threshold) return null;
     const ctx = this.messageDeflater();
-    const out = new Output(Number.POSITIVE_INFINITY, this.options.deflate.chunkSize);
+    const out = new Output(Number.POSITIVE_INFINITY, this.options.deflate.chunkSize, true);
     const result = ctx.write(data, out);
     if (!this.deflateTakeover) pool.release(ctx, this.options.concurrencyLimit);
     if (result !== WriteResult.OK) {
@@ -212,8 +218,7 @@ export class PerMessageDeflate implements PerMessageExtension {
     }
     // RFC 7692 7.2.3.6: zlib emits nothing for an empty message when nothing is pending; the
     // payload is then one empty stored block.
-    // A fresh copy: the caller owns the returned buffer (it may mask it in place).
-    if (out.total === 0) return Buffer.from(EMPTY_BLOCK);
+    if (out.total === 0) return EMPTY_BLOCK;
     // RFC 7692 7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the tail end."
     return out.endsWith(TAIL) ? out.join(TAIL.length) : out.join();
   }
@@ -284,7 +289,7 @@ export class PerMessageDeflate implements PerMessageExtension {
     const sliced = this.sliced!;
     const { input, ctx } = sliced;
     const end = Math.min(input.length, sliced.offset + slice);
-    const out = new Output(Number.POSITIVE_INFINITY, this.options.deflate.chunkSize);
+    const out = new Output(Number.POSITIVE_INFINITY, this.options.deflate.chunkSize, true);
     const result = ctx.write(input.subarray(sliced.offset, end), out);
     sliced.offset = end;
     const last = end === input.length;
@@ -325,6 +330,16 @@ export class PerMessageDeflate implements PerMessageExtension {
     this.tailQueued = false;
     this.fin = fin;
     return this.inflateSome(ctx, budget);
+  }
+
+  /**
+   * The suspended frame's input lives in the receiver's read buffer, reused once the receiver
+   * returns: copy only what is left of it. The receiver inflates straight from its read buffer
+   * otherwise, which saves a copy of every compressed payload (bench/deflate-alloc.mjs).
+   */
+  detachInput(): void {
+    const input = this.input;
+    if (input !== null && input !== TAIL) this.input = Buffer.from(input);
   }
 
   resumeDecompress(budget = Number.POSITIVE_INFINITY): Buffer | ProtocolError | null {

@@ -22,7 +22,11 @@
  * size, most for the small messages a chat or a game sends.
  *
  * Output goes into one process-wide scratch buffer (safe: nothing else runs during writeSync)
- * and is copied out at its exact size, so a 10-byte message never pins a 16 KiB chunk.
+ * and is copied out at its exact size, so a 10-byte message never pins a 16 KiB chunk. Deflate
+ * output skips that copy: it is written straight into a second process-wide buffer (a
+ * `contiguous` Output) which the frame copies once (codec.ts compress).
+ * Bytes allocated per 16 KiB echo of scenario 7 (bench/deflate-alloc.mjs): the deflate output
+ * was copied twice, out of the scratch and into the frame; now only into the frame.
  * Every native call is given at most `limit - total + 1` bytes of output space, so a decompression bomb
  * stops as soon as it crosses the limit: memory is bounded by the limit plus one chunk. Work is
  * bounded too: `Output.stopAt` suspends a write once that much output was produced (SUSPENDED);
@@ -83,10 +87,21 @@ function scratchOf(size: number): Buffer {
   return scratch;
 }
 
-/** Output collected across `write` calls: exact-size copies, and their total. */
+/** Largest buffer kept as the process-wide contiguous output scratch (see Output.contiguous). */
+const CONTIGUOUS_KEEP = 64 * 1024;
+let contiguousScratch = Buffer.allocUnsafeSlow(16 * 1024);
+
+/**
+ * Output collected across `write` calls: exact-size copies, and their total. A `contiguous`
+ * output is written straight into one process-wide buffer instead (no copy per chunk): its
+ * `join()` is a VIEW of that buffer, valid only until the next write into a contiguous output
+ * (the caller copies it where it must outlive that, e.g. into the frame; see codec.ts compress).
+ */
 export class Output {
   chunks: Buffer[] = [];
   total = 0;
+  /** The contiguous output's buffer (bytes 0..total), or null: the output is `chunks`. */
+  buffer: Buffer | null = null;
   /** `write` stops (WriteResult.LIMIT) as soon as `total` would exceed this. */
   readonly limit: number;
   /** Output granularity: at most this many bytes per native call. */
@@ -100,14 +115,32 @@ export class Output {
   /** After SUSPENDED: how many bytes of the last `write`'s input zlib has taken. */
   consumed = 0;
 
-  constructor(limit: number, chunkSize: number) {
+  constructor(limit: number, chunkSize: number, contiguous = false) {
     this.limit = limit;
     this.chunkSize = chunkSize;
+    if (contiguous) this.buffer = contiguousScratch;
+  }
+
+  /**
+   * Room for `n` more bytes at `total` in the contiguous buffer (grown by doubling; a grown buffer
+   * up to CONTIGUOUS_KEEP becomes the scratch for later outputs, a larger one is dropped after).
+   */
+  room(n: number): Buffer {
+    let buf = this.buffer!;
+    const need = this.total + n;
+    if (buf.length < need) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(need, buf.length * 2));
+      buf.copy(grown, 0, 0, this.total);
+      if (grown.length <= CONTIGUOUS_KEEP) contiguousScratch = grown;
+      this.buffer = buf = grown;
+    }
+    return buf;
   }
 
   /** The collected bytes as one Buffer, minus `dropTail` bytes at the end. */
   join(dropTail = 0): Buffer {
     const length = this.total - dropTail;
+    if (this.buffer !== null) return this.buffer.subarray(0, length);
     const { chunks } = this;
     if (chunks.length === 1) return length === chunks[0].length ? chunks[0] : chunks[0].subarray(0, length);
     const out = Buffer.allocUnsafe(length);
@@ -124,6 +157,8 @@ export class Output {
   /** The last `n` bytes equal `bytes` (which may span chunks). */
   endsWith(bytes: Buffer): boolean {
     if (this.total < bytes.length) return false;
+    if (this.buffer !== null)
+      return this.buffer.subarray(this.total - bytes.length, this.total).equals(bytes);
     let i = bytes.length - 1;
     for (let c = this.chunks.length - 1; c >= 0 && i >= 0; c--) {
       const chunk = this.chunks[c];
@@ -206,13 +241,17 @@ export class SyncZlib {
     if (handle === null) throw new Error('zlib context used after close');
     const state = this.writeState;
     const { chunkSize, limit } = out;
-    const buf = scratchOf(chunkSize);
+    const contiguous = out.buffer !== null;
+    let buf = contiguous ? out.buffer! : scratchOf(chunkSize);
     let inOff = 0;
     let inLen = input.length;
     for (;;) {
       // One byte more than the limit allows: producing it proves the output is too big.
       const outLen = Math.min(chunkSize, limit - out.total + 1);
-      handle.writeSync(Z_SYNC_FLUSH, input, inOff, inLen, buf, 0, outLen);
+      // A contiguous output takes zlib's bytes in place, after what it holds.
+      const outOff = contiguous ? out.total : 0;
+      if (contiguous) buf = out.room(outLen);
+      handle.writeSync(Z_SYNC_FLUSH, input, inOff, inLen, buf, outOff, outLen);
       if (this.failed !== null) {
         this.lastError = this.failed.message;
         this.lastErrno = this.failed.errno;
@@ -226,9 +265,11 @@ export class SyncZlib {
       if (produced > 0) {
         out.total += produced;
         if (out.total > limit) return WriteResult.LIMIT;
-        const copy = Buffer.allocUnsafe(produced);
-        buf.copy(copy, 0, 0, produced);
-        out.chunks.push(copy);
+        if (!contiguous) {
+          const copy = Buffer.allocUnsafe(produced);
+          buf.copy(copy, 0, 0, produced);
+          out.chunks.push(copy);
+        }
       }
       inOff += inLen - availIn;
       inLen = availIn;

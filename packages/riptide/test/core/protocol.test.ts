@@ -386,6 +386,33 @@ describe('a compressed message above the deflate budget is sent in slices (DEFLA
     expect(events[1].data === big.toString('hex')).toBe(true);
   });
 
+  /** Bytes that do not compress (xorshift32): their compressed payload stays above 16 KiB. */
+  function noise(length: number, seed: number): Buffer {
+    const out = Buffer.alloc(length);
+    let x = seed;
+    for (let i = 0; i < length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      out[i] = x & 0xff;
+    }
+    return out;
+  }
+
+  it('test_server_compressed_payload_above_the_copy_threshold_survives_the_next_compress (its output is shared scratch)', () => {
+    const a = connection();
+    const b = connection();
+    const first = noise(20 * 1024, 1);
+    a.server.proto.sendData(2, first, true, true);
+    const queued = a.server.proto.takeOutput()!; // waiting for the socket
+    // Another connection compresses before those bytes are written.
+    b.server.proto.sendData(2, noise(20 * 1024, 2), true, true);
+    a.client.proto.receive(Buffer.concat(queued));
+    const events = a.client.sink.events as Array<{ type: string; data: Buffer | string }>;
+    expect(events.map((e) => e.type)).toEqual(['message']);
+    expect(events[0].data === first.toString('hex')).toBe(true);
+  });
+
   it('test_peer_close_during_sliced_compression_ends_the_message_and_releases_the_deflater', () => {
     const { server } = connection();
     const ext = server.proto.extension!;

@@ -862,6 +862,50 @@ describe('borrowed input: one read buffer reused for every read (receive(chunk, 
     expect(got.events).toEqual([['message', '5c'.repeat(300), true]]);
   });
 
+  it('test_server_a compressed frame is inflated from the read buffer itself (no payload copy)', () => {
+    const { server, client } = deflateCodecs();
+    const seen: Buffer[] = [];
+    const decompress = server.decompress.bind(server);
+    server.decompress = (data, fin, limit, budget) => {
+      seen.push(data);
+      return decompress(data, fin, limit, budget);
+    };
+    const sink = new KeepingSink();
+    const proto = new Protocol(sink, { role: 'server', extension: server });
+    const text = Buffer.from('a compressed text message, '.repeat(200));
+    const frame = serializeFrame({
+      ...makeFrame(Opcode.TEXT, client.compress(text, false)!),
+      rsv1: true,
+      mask: KEY,
+    });
+    const shared = Buffer.from(frame);
+    proto.receive(shared, true);
+    shared.fill(0xa5);
+    expect(seen).toHaveLength(1);
+    expect(seen[0].buffer).toBe(shared.buffer); // a view, unmasked in place
+    expect(sink.kept[0][1].equals(text)).toBe(true); // the message is its own memory
+    // An extension that cannot detach its input still gets a copy.
+    const plain = deflateCodecs();
+    const noDetach: PerMessageExtension = Object.assign(Object.create(plain.server), {
+      detachInput: undefined,
+    });
+    const got: Buffer[] = [];
+    noDetach.decompress = (data, fin, limit, budget) => {
+      got.push(data);
+      return plain.server.decompress(data, fin, limit, budget);
+    };
+    const other = new Protocol(new KeepingSink(), { role: 'server', extension: noDetach });
+    const again = serializeFrame({
+      ...makeFrame(Opcode.TEXT, plain.client.compress(text, false)!),
+      rsv1: true,
+      mask: KEY,
+    });
+    other.receive(Buffer.from(again), true);
+    expect(got).toHaveLength(1);
+    expect(got[0].buffer).not.toBe(again.buffer);
+    for (const c of [server, client, plain.server, plain.client]) c.close();
+  });
+
   it('test_server_a compressed message spanning slices, its input overwritten meanwhile', () => {
     const { server, client } = deflateCodecs();
     const sink = new KeepingSink();

@@ -1,7 +1,7 @@
 // Outgoing frames (sender.ts): masking by role, vectors, copies avoided, misuse.
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { frameForBroadcast } from '../../src/core/sender.js';
+import { closeRun, frameForBroadcast, pushFrame } from '../../src/core/sender.js';
 import { fixedMask, makeProtocol, output } from './helpers.js';
 
 describe('sending', () => {
@@ -22,6 +22,19 @@ describe('sending', () => {
     expect(out).toHaveLength(2);
     expect(out[1]).toBe(big);
     expect(proto.outputBytes).toBe(0);
+  });
+
+  it('a large transient payload (compressed output in shared scratch) is copied into its frame', () => {
+    const out: Buffer[] = [];
+    const scratch = Buffer.alloc(20000, 7);
+    const bytes = pushFrame(out, 2, true, true, scratch, null, true);
+    closeRun(out);
+    scratch.fill(0); // the next compress call writes over it
+    const frame = Buffer.concat(out);
+    expect(bytes).toBe(frame.length);
+    expect(frame.subarray(0, 4).toString('hex')).toBe('c27e4e20');
+    expect(frame.subarray(4).equals(Buffer.alloc(20000, 7))).toBe(true);
+    expect(out.includes(scratch)).toBe(false);
   });
 
   it('sending before open or after close is caller misuse', () => {

@@ -94,7 +94,7 @@ describe('RFC 7692 7.2.3.1 A message compressed using 1 compressed DEFLATE block
 describe('RFC 7692 7.2.3.2 Sharing LZ77 sliding window', () => {
   it('test_server_sends_hello_twice_with_context_takeover: the second is f2 00 11 00 00', () => {
     const { server, client } = pair();
-    const first = server.compress(Buffer.from('Hello'), false)!;
+    const first = Buffer.from(server.compress(Buffer.from('Hello'), false)!);
     const second = server.compress(Buffer.from('Hello'), false)!;
     expect(toHex(textFrame(first))).toBe('0xc1 0x07 0xf2 0x48 0xcd 0xc9 0xc9 0x07 0x00');
     expect(toHex(textFrame(second))).toBe('0xc1 0x05 0xf2 0x00 0x11 0x00 0x00');
@@ -595,8 +595,9 @@ describe('sliced compression of a large message (compressFirst / compressNext)',
 
   /** Compresses `data` in slices with `codec`; returns the slices' outputs. */
   function slices(codec: PerMessageDeflate, data: Buffer): Buffer[] {
-    const out = [codec.compressFirst(data, true, SLICE)!];
-    while (codec.compressLeft > 0) out.push(codec.compressNext(SLICE)!);
+    // Copies: each result is valid only until the next compress call (as the frame copies it).
+    const out = [Buffer.from(codec.compressFirst(data, true, SLICE)!)];
+    while (codec.compressLeft > 0) out.push(Buffer.from(codec.compressNext(SLICE)!));
     return out;
   }
 
@@ -626,7 +627,7 @@ describe('sliced compression of a large message (compressFirst / compressNext)',
     // A small message leaves one deflater in the pool.
     b.server.compress(Buffer.from('warm the pool'), false);
     expect(pooledZlibContexts()).toBe(1);
-    const first = a.server.compressFirst(big, true, SLICE)!;
+    const first = Buffer.from(a.server.compressFirst(big, true, SLICE)!);
     expect(pooledZlibContexts()).toBe(0); // borrowed by a
     expect(a.server.hasContext('deflate')).toBe(false); // not the connection's own
     // Meanwhile b compresses with another deflater (the borrowed one is not shared mid-stream).
@@ -637,7 +638,7 @@ describe('sliced compression of a large message (compressFirst / compressNext)',
     expect(inflated(b.client.decompress(small, true, 0))).toBe('from b, meanwhile');
     expect(pooledZlibContexts()).toBe(2); // and b's client's pooled inflater
     const parts = [first];
-    while (a.server.compressLeft > 0) parts.push(a.server.compressNext(SLICE)!);
+    while (a.server.compressLeft > 0) parts.push(Buffer.from(a.server.compressNext(SLICE)!));
     expect(pooledZlibContexts()).toBe(3); // a's deflater is back, reset
     const out = parts.map((part, i) => a.client.decompress(part, i === parts.length - 1, 0) as Buffer);
     expectBytes(Buffer.concat(out), big);

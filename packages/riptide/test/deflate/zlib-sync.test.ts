@@ -47,6 +47,37 @@ describe('synchronous zlib contexts', () => {
     d.close();
   });
 
+  it('a contiguous output is one view of shared memory, grown as needed, reused by the next one', () => {
+    // 40 KB that do not compress (xorshift32): more output than the initial 16 KiB scratch.
+    const input = Buffer.alloc(40_000);
+    for (let i = 0, x = 1; i < input.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      input[i] = x & 0xff;
+    }
+    const d = new SyncZlib('deflate', CONFIG);
+    // 1 KiB per native call: zlib writes after what the buffer holds, many times, and it grows.
+    const out = new Output(Number.POSITIVE_INFINITY, 1024, true);
+    expect(d.write(input, out)).toBe(WriteResult.OK);
+    expect(out.chunks).toHaveLength(0); // no copy per chunk
+    expect(out.total).toBeGreaterThan(16 * 1024); // beyond the initial scratch
+    expect(out.endsWith(hex('00 00 ff ff'))).toBe(true);
+    const joined = out.join();
+    expect(joined.length).toBe(out.total);
+    expect(zlib.inflateRawSync(joined, { finishFlush: Z_SYNC_FLUSH }).equals(input)).toBe(true);
+    expect(out.join(4).equals(joined.subarray(0, joined.length - 4))).toBe(true);
+    const kept = Buffer.from(joined);
+    // The next contiguous output writes over the same memory (hence: copy it before then).
+    const next = new Output(Number.POSITIVE_INFINITY, 16384, true);
+    expect(d.write(Buffer.from('something else'), next)).toBe(WriteResult.OK);
+    expect(next.join().buffer).toBe(joined.buffer);
+    expect(joined.equals(kept)).toBe(false);
+    expect(next.endsWith(hex('00 00 ff ff'))).toBe(true);
+    expect(next.endsWith(hex('01 00 00 ff ff'))).toBe(false);
+    d.close();
+  });
+
   it('stopAt suspends a write once that much output is out; the rest of the input continues it', () => {
     const original = Buffer.alloc(1 << 20, 'q');
     const compressed = zlib.deflateRawSync(original, { finishFlush: Z_SYNC_FLUSH });

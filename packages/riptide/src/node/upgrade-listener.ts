@@ -15,7 +15,6 @@
  */
 import { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { getDefaultHighWaterMark } from 'node:stream';
 import { findHeadEnd, headTooLarge, parseRequestHead } from '../handshake/http.js';
 import { buildRejectResponse, isUpgradeRequest } from '../handshake/server.js';
@@ -70,16 +69,11 @@ function handlerOf(socket: Socket): UpgradeHandler {
 function onConnection(this: ListenerServer, socket: PendingSocket): void {
   rememberServer(socket, this);
   socket.on('data', onHeadData);
-  socket.on('error', socketOnErrorBeforeUpgrade);
+  socket.on('error', onHeadError);
   this[kHandler]!._trackPending(socket);
 }
 
-/**
- * A socket's 'error' until its WebSocket attaches: from here through handleUpgrade, which adds
- * the same listener to sockets of other origins and leaves a socket accepted here as it is (one
- * listener added and removed less per handshake). The upgrade removes it.
- */
-export function socketOnErrorBeforeUpgrade(this: Duplex): void {
+function onHeadError(this: PendingSocket): void {
   this.destroy();
 }
 
@@ -122,7 +116,8 @@ function onHeadData(this: PendingSocket, chunk: Buffer): void {
   }
   const handler = handlerOf(this);
   this.removeListener('data', onHeadData);
-  // The error listener stays: handleUpgrade keeps it until the WebSocket attaches its own.
+  // handleUpgrade attaches its own error listener (and the WebSocket its own after that).
+  this.removeListener('error', onHeadError);
   // Given the socket, IncomingMessage builds an options object to copy its highWaterMark into
   // the request's (never read: the request has no body); where that is the default anyway, the
   // socket is set afterwards, as the constructor would have.

@@ -38,7 +38,6 @@ import {
 } from '../handshake/server.js';
 import { Heartbeat } from './heartbeat.js';
 import { attachHttp2, handleStream, isHttp2Server } from './http2-server.js';
-import { serverOf } from './internals.js';
 import {
   type OptionsOf,
   parseHeartbeat,
@@ -50,7 +49,7 @@ import {
   type VerifyClientSync,
 } from './options.js';
 import { type PublishOptions, Topics } from './topics.js';
-import { createUpgradeListener, socketOnErrorBeforeUpgrade } from './upgrade-listener.js';
+import { createUpgradeListener } from './upgrade-listener.js';
 import { type ConnectionSettings, kWebSocket, type RawData, WebSocket } from './websocket.js';
 
 export type { PerMessageDeflateOptions } from '../deflate/negotiation.js';
@@ -89,6 +88,10 @@ function acceptExtensions(
   const result = negotiateAsServer(offers, options);
   if (result.params === null) return null;
   return { header: result.response, extension: new PerMessageDeflate('server', result.params, options) };
+}
+
+function socketOnErrorBeforeUpgrade(this: Socket): void {
+  this.destroy();
 }
 
 /** The server whose handshake timeout covers this socket (see _trackPending). */
@@ -213,8 +216,6 @@ export class WebSocketServer extends EventEmitter {
   /** @internal */ _state = RUNNING;
   /** @internal */ _server: net.Server | null = null;
   private _removeListeners: (() => void) | null = null;
-  /** {port} mode: the listener of upgrade-listener.ts (kept after close()), else null. */
-  private _listener: net.Server | null = null;
   /** handleUpgrade's callback in {port} mode: one function per server, not per connection. */
   private readonly _emitConnection = (ws: WebSocket, req: http.IncomingMessage): void => {
     req.socket.resume();
@@ -302,7 +303,6 @@ export class WebSocketServer extends EventEmitter {
       // A WebSocket-only port: our own head parser instead of an http.Server (upgrade-listener.ts).
       const server = createUpgradeListener(this);
       this._server = server;
-      this._listener = server;
       server.listen(o.port, o.host, o.backlog, callback);
     } else if (o.server != null) {
       this._server = o.server as net.Server;
@@ -429,11 +429,7 @@ export class WebSocketServer extends EventEmitter {
 
   /** @internal Both transports: a handshake starts (error listener, handshake timeout). */
   _startHandshake(socket: Duplex): void {
-    // A socket our own listener accepted has carried this listener since (upgrade-listener.ts).
-    const listener = this._listener;
-    if (listener === null || serverOf(socket as Socket) !== listener) {
-      socket.on('error', socketOnErrorBeforeUpgrade);
-    }
+    socket.on('error', socketOnErrorBeforeUpgrade);
     this._trackPending(socket);
   }
 

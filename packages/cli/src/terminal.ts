@@ -8,6 +8,7 @@
  * Ctrl-C reaches us as readline's 'SIGINT' (terminal in raw mode) or as the process signal
  * (piped); both call the one interrupt handler.
  */
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import * as readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { output } from './exit.js';
@@ -18,8 +19,48 @@ export interface Io {
   stderr: Writable & { isTTY?: boolean };
 }
 
+/**
+ * Whether `fd` is this process's controlling terminal: only then does its hang-up send a SIGHUP,
+ * to the session leader (us, or a shell that passes it on to its jobs). Asked before a hang-up:
+ * after it, the process has no controlling terminal. On Linux, the terminal's device number is
+ * field 7 of /proc/self/stat (0: none), compared with `fd`'s (an fd opened as /dev/tty would stat
+ * as /dev/tty itself, not as the terminal it stands for). Elsewhere, whether there is a
+ * controlling terminal at all (/dev/tty opens; not on Windows): `fd` is taken to be it.
+ */
+export function isControllingTerminal(fd: number): boolean {
+  let rdev: number;
+  try {
+    rdev = fstatSync(fd).rdev;
+  } catch {
+    return false;
+  }
+  let stat: string | null = null;
+  try {
+    stat = readFileSync('/proc/self/stat', 'utf8');
+  } catch {
+    // No /proc (macOS, the BSDs).
+  }
+  if (stat !== null) {
+    // pid (comm) state ppid pgrp session tty_nr ...: comm may hold spaces and parentheses.
+    const ttyNr = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[4]);
+    return ttyNr !== 0 && ttyNr === rdev;
+  }
+  try {
+    closeSync(openSync('/dev/tty', 'r'));
+    return true;
+  } catch {
+    return false; // ENXIO: no controlling terminal
+  }
+}
+
 export class Terminal {
   readonly interactive: boolean;
+  /**
+   * A hang-up of the input terminal (its EIO) is followed by a SIGHUP: it is this process's
+   * controlling terminal. When it is not (a pty handed to a process in another session), no
+   * SIGHUP follows, and a later one is a signal of its own (see the commands' `hangUpSeen`).
+   */
+  readonly hangUpSignals: boolean;
   private readonly rl: readline.Interface;
   private readonly io: Io;
   /** where the prompt and the typed text are drawn */
@@ -34,6 +75,8 @@ export class Terminal {
   constructor(io: Io, prompt = '> ') {
     this.io = io;
     this.interactive = io.stdin.isTTY === true;
+    const fd = (io.stdin as { fd?: unknown }).fd;
+    this.hangUpSignals = this.interactive && typeof fd === 'number' && isControllingTerminal(fd);
     this.promptStream = io.stdout.isTTY ? io.stdout : io.stderr;
     this.rl = this.interactive
       ? readline.createInterface({ input: io.stdin, output: this.promptStream, prompt, terminal: true })
@@ -69,7 +112,8 @@ export class Terminal {
 
   /**
    * End of input (Ctrl-D in a terminal, end of file or pipe otherwise). `hungUp`: the terminal
-   * went away (reading it failed with EIO), which may come before the SIGHUP of that hang-up.
+   * went away (reading it failed with EIO), which may come before the SIGHUP of that hang-up
+   * (when `hangUpSignals`: else none comes).
    */
   onEnd(cb: (hungUp: boolean) => void): void {
     this.rl.on('close', () => cb(this.hungUp));

@@ -2,6 +2,9 @@
  * One interactive session under a pseudo-terminal: util-linux `script` runs the command with a
  * pty as its stdin/stdout, and relays what we write to its own stdin as typed keys.
  */
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { BIN, Cli, killAll } from './helpers.js';
@@ -54,6 +57,73 @@ function underHangUpPty(args: string[]): { cli: Cli; hangUp: () => Promise<numbe
       return Number((await cli.waitFor(/exit (-?\d+)/, 'stderr'))[1]);
     },
   };
+}
+
+/**
+ * A terminal that is not the command's controlling one: a pty as its stdin only, the command in a
+ * session of its own (no controlling terminal), its output on our pipes. A line on our stdin
+ * closes the pty's master side: reading the terminal fails with EIO, and no SIGHUP follows (the
+ * kernel sends that to the terminal's session, which has no process). `pid N` first, and the
+ * command's status as `exit N` on stderr (a signal's as -N).
+ */
+const NO_SIGHUP_DRIVER = `
+import os, subprocess, sys
+master, slave = os.openpty()
+child = subprocess.Popen(sys.argv[1:], stdin=slave, start_new_session=True)
+os.close(slave)
+sys.stdout.write('pid %d\\n' % child.pid)
+sys.stdout.flush()
+sys.stdin.readline()
+os.close(master)
+sys.stderr.write('exit %d\\n' % child.wait())
+`;
+
+/**
+ * A WebSocket server that never answers a close frame (the client's close timer would end the
+ * wait), and counts the close frames it gets.
+ */
+async function silentPeer() {
+  const http = createServer();
+  const sockets = new Set<Socket>();
+  const peer = { url: '', closeFrames: 0 };
+  http.on('upgrade', (req, socket: Socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    const accept = createHash('sha1')
+      .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest('base64');
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    // The client sends nothing else: a chunk that starts with FIN + opcode 8 is its close frame.
+    socket.on('data', (chunk: Buffer) => {
+      if (chunk[0] === 0x88) peer.closeFrames++;
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  peer.url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      http.close(() => resolve());
+    });
+  return { peer, close };
+}
+
+/** A WebSocket client that never answers a close frame, and counts the close frames it gets. */
+function silentClient(url: string): { closeFrames: number; socket: Socket } {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  const client = { closeFrames: 0, socket };
+  socket.on('error', () => {});
+  socket.write(
+    `GET / HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  // After the 101, the server sends nothing but its close: a chunk that starts with FIN + opcode 8.
+  socket.on('data', (chunk: Buffer) => {
+    if (chunk[0] === 0x88) client.closeFrames++;
+  });
+  return client;
 }
 
 describe('riptide connect in a terminal', () => {
@@ -115,6 +185,30 @@ describe('riptide connect when its terminal hangs up', () => {
     await until(() => peer!.closes.length === 1);
     expect(peer.closes[0]).toEqual([1001, '']);
   });
+
+  it('a terminal that is not its controlling one hangs up (EIO, no SIGHUP): a later SIGHUP stops it at once', async () => {
+    // Regression: the EIO was taken for the first half of a hang-up whose SIGHUP was still to
+    // come, so the SIGHUP of a later \`kill -HUP\` was swallowed as that one, and the command
+    // waited for the close timer (5 s), whose end prints \`closed 1006\`.
+    const { peer: silent, close } = await silentPeer();
+    try {
+      const cli = new Cli(
+        ['-c', NO_SIGHUP_DRIVER, process.execPath, BIN, 'connect', silent.url],
+        'python3',
+        [],
+      );
+      const pid = Number((await cli.waitFor(/pid (\d+)/))[1]);
+      await cli.waitFor(/connected to/, 'stderr');
+      cli.write('hang up\n');
+      // The EIO stopped it as a hang-up: its close (1001) is out, unanswered.
+      await until(() => silent.closeFrames === 1);
+      process.kill(pid, 'SIGHUP');
+      expect(Number((await cli.waitFor(/exit (-?\d+)/, 'stderr'))[1])).toBe(129);
+      expect(cli.stderr).not.toMatch(/closed/);
+    } finally {
+      await close();
+    }
+  });
 });
 
 /** `riptide listen` under a pty with one client connected; `closed` is that client's close. */
@@ -157,6 +251,30 @@ describe('riptide listen in a terminal', () => {
     await cli.waitFor(/\[1\] connected from/);
     expect(await hangUp()).toBe(0);
     expect(await closed).toEqual([1001, 'server shutting down']);
+  });
+
+  it('a terminal that is not its controlling one hangs up (EIO, no SIGHUP): a later SIGHUP stops it at once', async () => {
+    // Regression: the EIO was taken for the first half of a hang-up whose SIGHUP was still to
+    // come, so a later \`kill -HUP\` was swallowed as that SIGHUP: the server waited for its
+    // clients' answers (2 s) and exited 0, where a second stop exits at once with 129.
+    const cli = new Cli(
+      ['-c', NO_SIGHUP_DRIVER, process.execPath, BIN, 'listen', '--port', '0'],
+      'python3',
+      [],
+    );
+    const pid = Number((await cli.waitFor(/pid (\d+)/))[1]);
+    const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
+    const client = silentClient(url);
+    try {
+      await cli.waitFor(/\[1\] connected from/);
+      cli.write('hang up\n');
+      // The EIO stopped the server as a hang-up: the client's close (1001) is out, unanswered.
+      await until(() => client.closeFrames === 1);
+      process.kill(pid, 'SIGHUP');
+      expect(Number((await cli.waitFor(/exit (-?\d+)/, 'stderr'))[1])).toBe(129);
+    } finally {
+      client.socket.destroy();
+    }
   });
 
   it('Ctrl-C leaves no prompt after the close lines of the clients', async () => {

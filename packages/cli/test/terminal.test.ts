@@ -2,9 +2,10 @@
  * The Terminal's prompt bookkeeping (terminal.ts) with a stream that says it is a terminal; the
  * prompt and line editing under a real pseudo-terminal are in pty.test.ts.
  */
+import { closeSync, openSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Terminal } from '../src/terminal.js';
+import { isControllingTerminal, Terminal } from '../src/terminal.js';
 
 function fakeTty(): PassThrough & { isTTY: boolean; setRawMode: (on: boolean) => void } {
   return Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => {} });
@@ -88,6 +89,20 @@ describe('Terminal', () => {
     expect(after.startsWith('\x1b[2A\x1b[1G\x1b[0Jhello\n')).toBe(true);
     // from the row under 'hello': no move up before the prompt is drawn again
     expect(after.slice('\x1b[2A\x1b[1G\x1b[0Jhello\n'.length)).toMatch(/^[^A]*> y{70}/);
+    term.close();
+  });
+});
+
+describe('isControllingTerminal', () => {
+  // The true case (a pty that is the session's terminal, whose hang-up sends SIGHUP) and the false
+  // case that matters (a pty in no session) are in pty.test.ts: they need a real terminal.
+  it('is false for another device (/dev/null), a closed descriptor, and a stream that only says it is a terminal', () => {
+    const fd = openSync('/dev/null', 'r');
+    expect(isControllingTerminal(fd)).toBe(false);
+    closeSync(fd);
+    expect(isControllingTerminal(fd)).toBe(false);
+    const term = new Terminal({ stdin: fakeTty(), stdout: fakeTty(), stderr: new PassThrough() });
+    expect(term.hangUpSignals).toBe(false);
     term.close();
   });
 });

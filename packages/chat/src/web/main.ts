@@ -41,6 +41,8 @@ const ROOM_KEY = 'riptide-chat-room';
 const DRAFTS_KEY = 'riptide-chat-drafts';
 const TYPING_SEND_MS = 2000;
 const READ_DELAY_MS = 300;
+/** How long #announce stays empty before the same notice is written again (writeAnnouncement). */
+const SAY_AGAIN_GAP_MS = 150;
 
 const conn = new Connection({ onOpen, onMessage, onStatus });
 const state = new ChatState(
@@ -107,6 +109,8 @@ let lastTypingSent = 0;
 let readTimer: ReturnType<typeof setTimeout> | undefined;
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
 let belowTimer: ReturnType<typeof setTimeout> | undefined;
+/** A notice to write again in #announce once its emptying has been seen (writeAnnouncement). */
+let sayAgain: { text: string; timer: ReturnType<typeof setTimeout> } | null = null;
 /**
  * What the composer error says of files left out of a message (submitComposer), and their room:
  * it goes once none of them is left failed in the tray (retried and uploaded, or removed).
@@ -210,11 +214,9 @@ function render(): void {
   if (changes.has('online') || changes.has('active')) renderOnline(state, actions);
   if (changes.has('typing') || changes.has('active')) renderTypingLine();
   if (changes.has('errors') || changes.has('messages')) renderErrors(state, outbox);
-  // Its room gone, the live region is cleared (say() has written any other text already: written
-  // again, the same text could be read out twice).
-  const announce = byId('announce');
-  if (changes.has('announce') && announce.textContent !== state.announcement.text)
-    announce.textContent = state.announcement.text;
+  // Its room gone, the live region is cleared, and a notice about it still to be written is
+  // dropped (say() writes every other text itself: written again here, it could be read twice).
+  if (changes.has('announce') && state.announcement.text === '') writeAnnouncement('');
   if (changes.has('messages') || changes.has('active')) scheduleRead();
   fitComposer();
 }
@@ -271,7 +273,12 @@ function onStatus(status: Status): void {
  * (by default the same; null: what it says stays) in its polite live region (#status-said),
  * written only when the words change. A region rewritten at every try (Connecting…, Offline —
  * retrying in 4 s, Connecting…, ... 30 s) would talk over the user every few seconds for as long
- * as the server is away; the countdown stays on screen, where it is read on demand.
+ * as the server is away.
+ *
+ * Assistive technology gets the state once, from #status-said: the bar is aria-hidden (index.html),
+ * else a screen reader reading the page line by line says "Online" twice. The bar's countdown is
+ * not given to it: a number of seconds frozen when the try was planned, with nothing to do about
+ * it (the page tries again by itself), while "reconnecting by itself" says what matters.
  */
 function showStatus(state: string, shown: string, said: string | null = shown): void {
   const node = byId('status');
@@ -563,7 +570,35 @@ function sayNewBelow(): void {
 /** Sets the live region's text, about `room` (room-state.ts `announcement`: cleared when it goes). */
 function say(room: string | null, text: string): void {
   state.announce(room, text);
-  byId('announce').textContent = text;
+  writeAnnouncement(text);
+}
+
+/**
+ * Writes #announce. A notice identical to the one it holds (bob sends "ok" twice, the same message
+ * refused twice) is no change to a screen reader, which then says nothing: the region is emptied,
+ * and the text written SAY_AGAIN_GAP_MS later, once the empty region has been rendered (several
+ * frames) and seen by the accessibility tree. A timer, not a frame: frames stop in a hidden tab,
+ * and the text would then come, stale, when the user is back. Another text is written at once (a
+ * pending one is dropped: the newer notice replaces it). Two identical notices within the gap are
+ * said once.
+ */
+function writeAnnouncement(text: string): void {
+  const region = byId('announce');
+  if (sayAgain !== null) {
+    if (sayAgain.text === text) return;
+    clearTimeout(sayAgain.timer);
+    sayAgain = null;
+  }
+  if (text !== '' && region.textContent === text) {
+    region.textContent = '';
+    const timer = setTimeout(() => {
+      sayAgain = null;
+      region.textContent = text;
+    }, SAY_AGAIN_GAP_MS);
+    sayAgain = { text, timer };
+    return;
+  }
+  if (region.textContent !== text) region.textContent = text;
 }
 
 // ---- composer ----

@@ -482,6 +482,34 @@ describe('announcements', () => {
     await alice.context.close();
     await bob.context.close();
   });
+  it('says the same notice twice: emptied, rendered empty, then written again', async () => {
+    // Regression: a second "bob: ok" was written over the first, the same words: no change to a
+    // screen reader, which said nothing.
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await listen(alice.page, 'announce');
+    for (let n = 1; n <= 2; n++) {
+      await sendMessage(bob.page, 'ok');
+      await alice.page.waitForFunction(
+        (count) =>
+          (window as unknown as { said: Record<string, string[]> }).said.announce.filter(
+            (t) => t === 'bob: ok',
+          ).length === count,
+        n,
+      );
+    }
+    expect(await heard(alice.page, 'announce')).toEqual(['bob: ok', '', 'bob: ok']);
+    // The empty region was drawn (a frame at least) before the words came back.
+    const [, emptied, again] = await heardAt(alice.page, 'announce');
+    expect(again).toBeGreaterThan(emptied);
+    // Another notice is written at once, not emptied first.
+    await sendMessage(bob.page, 'fine');
+    await alice.page.waitForFunction(() => document.querySelector('#announce')?.textContent === 'bob: fine');
+    expect(await heard(alice.page, 'announce')).toEqual(['bob: ok', '', 'bob: ok', 'bob: fine']);
+    await alice.context.close();
+    await bob.context.close();
+  });
   it('clears what it said about a room once that room is deleted', async () => {
     // Regression: "bob: last words" stayed in the live region after #doomed was deleted, a stale
     // announcement about a room that no longer exists.
@@ -514,16 +542,35 @@ describe('announcements', () => {
 async function listen(page: Page, id: string): Promise<void> {
   await page.evaluate((region) => {
     const node = document.getElementById(region) as HTMLElement;
-    const all = ((window as unknown as { said?: Record<string, string[]> }).said ??= {});
+    const w = window as unknown as {
+      said?: Record<string, string[]>;
+      saidAt?: Record<string, number[]>;
+      frame?: number;
+    };
+    const all = (w.said ??= {});
+    const at = (w.saidAt ??= {});
+    // The frames rendered so far (see heardAt).
+    if (w.frame === undefined) {
+      w.frame = 0;
+      const tick = () => {
+        w.frame = (w.frame ?? 0) + 1;
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    }
     const said: string[] = [];
+    const frames: number[] = [];
     all[region] = said;
+    at[region] = frames;
     new MutationObserver((records) => {
-      for (const r of records)
+      for (const r of records) {
         said.push(
           r.type === 'characterData'
             ? (r.target.textContent ?? '')
             : [...r.addedNodes].map((n) => n.textContent).join(''),
         );
+        frames.push(w.frame ?? 0);
+      }
     }).observe(node, {
       childList: true,
       characterData: true,
@@ -535,6 +582,14 @@ async function listen(page: Page, id: string): Promise<void> {
 function heard(page: Page, id: string): Promise<string[]> {
   return page.evaluate(
     (region) => (window as unknown as { said: Record<string, string[]> }).said[region],
+    id,
+  );
+}
+
+/** For each text of heard(), the number of frames the page had rendered when it was written. */
+function heardAt(page: Page, id: string): Promise<number[]> {
+  return page.evaluate(
+    (region) => (window as unknown as { saidAt: Record<string, number[]> }).saidAt[region],
     id,
   );
 }
@@ -631,6 +686,18 @@ describe('a storage outage, as a keyboard and a screen reader meet it', () => {
   }
 });
 
+/**
+ * What the top bar's accessibility tree holds about the connection: each of its text lines (the
+ * tree a screen reader reads line by line) that names a state.
+ */
+async function spoken(page: Page): Promise<string[]> {
+  const tree = await page.locator('#top').ariaSnapshot();
+  return tree
+    .split('\n')
+    .map((line) => line.replace(/^\s*- (text|status)( "[^"]*")?:?\s*/, '').replace(/^"|"$/g, ''))
+    .filter((line) => /Online|Offline|Connect/.test(line));
+}
+
 describe('the connection', () => {
   it('says it is offline once while it retries, not at every try, and online once back', async () => {
     // Regression: #status was the live region and each try rewrote it ("Connecting…", "Offline —
@@ -659,10 +726,14 @@ describe('the connection', () => {
         );
       }
       expect(await page.textContent('#status')).toMatch(/^Offline — retrying in \d+ s$/);
+      // Read line by line, the bar says the state once (its region's words; the countdown is for
+      // the eyes). Regression: the bar and the region both said it.
+      expect(await spoken(page)).toEqual(['Offline — reconnecting by itself']);
       proxy.restore();
       await page.evaluate(() => window.dispatchEvent(new Event('online')));
       await page.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
       expect(await heard(page, 'status-said')).toEqual(['Offline — reconnecting by itself', 'Online']);
+      expect(await spoken(page)).toEqual(['Online']);
       // The bar showed each try; the focus stayed where the user was.
       expect((await heard(page, 'status')).filter((t) => t === 'Connecting…').length).toBe(4);
       expect(await focusMatches(page, '#composer-input')).toBe(true);

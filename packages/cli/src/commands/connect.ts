@@ -522,7 +522,9 @@ export async function connect(argv: string[], io: Io): Promise<number> {
           // Regression: the terminal's EIO often comes before its SIGHUP, and closed with 1000
           // as Ctrl-D does: the server was told of a normal end of a session that was cut.
           stop('SIGHUP');
-          hangUpSeen = true;
+          // Its SIGHUP is that same stop; when the terminal was not our controlling one, none
+          // comes, and a later SIGHUP (kill -HUP) is a second stop: at once, not after the timer.
+          hangUpSeen = term.hangUpSignals;
         } else if (term.interactive) closeNow();
         else if (opened) drain();
       });

@@ -164,7 +164,9 @@ export async function listen(argv: string[], io: Io): Promise<number> {
       // Regression: a hang-up whose EIO came before its SIGHUP was two stops, and the second
       // exited at once with 129 instead of 0 once the clients were closed.
       interrupt(hungUp ? 'SIGHUP' : 'SIGINT');
-      hangUpSeen = hungUp;
+      // No SIGHUP follows the EIO of a terminal that is not our controlling one: a later one is
+      // a second stop (at once), not that hang-up's.
+      hangUpSeen = hungUp && term.hangUpSignals;
     });
   });
 }

@@ -1,18 +1,18 @@
 /**
  * Sec-WebSocket-Key and Sec-WebSocket-Accept (RFC 6455 1.3, 4.1, 4.2.2).
  *
- * Hashing is not I/O, so node:crypto is used here; randomness is, so generateKey() takes the
- * random source as a parameter (the Node layer passes its pooled crypto source, tests pass a
- * deterministic one).
+ * The accept value's SHA-1 is computed here in JavaScript for every valid key (writeAcceptKey),
+ * node:crypto for anything else; randomness is I/O, so generateKey() takes the random source as
+ * a parameter (the Node layer passes its pooled crypto source, tests pass a deterministic one).
  */
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { UsageError } from '../core/errors.js';
 
-/** RFC 6455 1.3: the globally unique identifier concatenated with the key. */
 type OneShotHash = (algorithm: string, data: string | Buffer, outputEncoding: 'base64') => string;
 const oneShotHash = (crypto as unknown as { hash?: OneShotHash }).hash;
 
+/** RFC 6455 1.3: the globally unique identifier concatenated with the key. */
 export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** The length of an accept value: 20 bytes of SHA-1 in base64. */
@@ -44,16 +44,16 @@ const SCRATCH = Buffer.allocUnsafe(ACCEPT_LENGTH);
  * acceptKey(key) for a valid key (isValidKey), written as ACCEPT_LENGTH latin1 bytes into `out`
  * at `at`: the 101 response is built without the accept string.
  *
- * Why not node:crypto: its SHA-1 of these 60 bytes (OpenSSL 3's EVP_Digest behind crypto.hash)
- * was about 2 % of a server's CPU per handshake under `wsload connect` (bench/ANALYSIS.md,
- * "Handshakes: the accept key and the listeners"); the input here is always 60 bytes, two
- * SHA-1 blocks, of which the second and most of the first are constant. The hash is not a
+ * Why not node:crypto: with its SHA-1 of these 60 bytes (crypto.hash, OpenSSL 3) a server spent
+ * about 10 % more CPU per handshake under `wsload connect` (bench/ANALYSIS.md, "Handshakes: the
+ * accept key in JavaScript"); the input here is always 60 bytes, two SHA-1 blocks, of which the
+ * second and most of the first are constant. The hash is not a
  * secret's: RFC 6455 10.1 uses it only to show that the server read the handshake. Tests
  * compare it with node:crypto over random keys.
  */
 export function writeAcceptKey(key: string, out: Uint8Array, at: number): void {
-  // FIPS 180-4 6.1.2. Block 1: the key's 24 bytes (words 0-5), the GUID's 36 (words 6-14),
-  // then 0x80 (word 15 holds the GUID's last bytes "5B11" and the padding's 0x80: 60 bytes).
+  // FIPS 180-4 5.1.1 and 6.1.2. Block 1: the key's 24 bytes (words 0-5), the GUID's 36 (words
+  // 6-14), the padding's 0x80 and three zero bytes (word 15): the message is 60 bytes.
   const w = W;
   for (let i = 0; i < 6; i++) {
     const j = i * 4;

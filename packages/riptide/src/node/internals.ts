@@ -29,10 +29,6 @@
  *     after each read for the next buffer     no copy, far fewer reads      out of it)
  *     by lib/internal/stream_base_commons
  *     onStreamRead)
- *   the listening TCP handle's               no setsockopt(TCP_NODELAY)    setNoDelay(true) on
- *     `setNoDelay`, net.Socket's               per accepted socket (Linux    each socket as it
- *     `kSetNoDelay` (the state setNoDelay      only: it copies the option    upgrades (one
- *     compares with)                           to accepted sockets)          setsockopt each)
  *   an http2 session's own 'stream'           telling whether an            "someone listens":
  *     listener (sessionOnStream, relaying     application listens to a      a closed server's
  *     to the server's 'stream')               session's 'stream' event      503 stays quiet
@@ -56,8 +52,6 @@ export interface Probes {
   sharedRead: boolean | null;
   /** null: known with sharedRead (readNextInto). */
   directRead: boolean | null;
-  /** null: not known until the first socket offered to inheritNoDelay shows it. */
-  inheritedNoDelay: boolean | null;
 }
 
 // Filled in at the end of this module, once the probes' own state is initialised.
@@ -69,7 +63,6 @@ const probes: Probes = {
   directWrite: null,
   sharedRead: null,
   directRead: null,
-  inheritedNoDelay: null,
 };
 
 /** The current results (a copy). */
@@ -274,45 +267,6 @@ export function serverOf(socket: Socket): Server | undefined {
   if (probes.socketServer) return (socket as Socket & { server?: Server }).server;
   // Weakly held: the entry goes with the socket.
   return serverOfFallback.get(socket);
-}
-
-// ---------------------------------------------------------------------------------------------
-// TCP_NODELAY set once on the listening socket
-
-/** net.Socket's private symbol for the TCP_NODELAY state setNoDelay() compares with (lib/net.js). */
-let kSetNoDelay: symbol | null = null;
-
-/**
- * Turn TCP_NODELAY on for a listening net.Server's socket, once it listens, so every socket it
- * accepts has it from the start: Linux copies the option from the listening socket to each
- * accepted one, which spares the setsockopt(TCP_NODELAY) every WebSocket makes as it attaches
- * (about 1 µs of each handshake, bench/ANALYSIS.md). True when done: the caller then passes each
- * accepted socket to inheritNoDelay(). Other systems, or a handle without `setNoDelay`: false,
- * and each socket makes its own call as before.
- */
-export function setListenerNoDelay(server: Server): boolean {
-  if (process.platform !== 'linux' || probes.inheritedNoDelay === false) return false;
-  const handle = (server as unknown as { _handle?: { setNoDelay?: (on: boolean) => number } | null })._handle;
-  if (handle === null || handle === undefined || typeof handle.setNoDelay !== 'function') return false;
-  return handle.setNoDelay(true) === 0;
-}
-
-/**
- * An accepted socket of a server setListenerNoDelay() answered true for: record in the socket
- * that TCP_NODELAY is on, as setNoDelay(true) would have, so the WebSocket's setNoDelay(true) makes
- * no system call and a later setNoDelay(false) still makes one. When Node's field is not found,
- * nothing is recorded: setNoDelay(true) then sets the option again (the fallback's one call).
- */
-export function inheritNoDelay(socket: Socket): void {
-  if (probes.inheritedNoDelay === null) probes.inheritedNoDelay = probeNoDelay(socket);
-  if (probes.inheritedNoDelay) (socket as unknown as Record<symbol, unknown>)[kSetNoDelay!] = true;
-}
-
-function probeNoDelay(socket: Socket): boolean {
-  for (const sym of Object.getOwnPropertySymbols(socket)) {
-    if (sym.description === 'kSetNoDelay') kSetNoDelay = sym;
-  }
-  return kSetNoDelay !== null && (socket as unknown as Record<symbol, unknown>)[kSetNoDelay] === false;
 }
 
 // ---------------------------------------------------------------------------------------------

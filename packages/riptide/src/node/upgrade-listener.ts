@@ -18,7 +18,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { getDefaultHighWaterMark } from 'node:stream';
 import { findHeadEnd, headTooLarge, parseRequestHead } from '../handshake/http.js';
 import { buildRejectResponse, isUpgradeRequest } from '../handshake/server.js';
-import { inheritNoDelay, rememberServer, serverOf, setListenerNoDelay } from './internals.js';
+import { rememberServer, serverOf } from './internals.js';
 
 /** What the listener needs from the WebSocketServer. */
 export interface UpgradeHandler {
@@ -37,8 +37,6 @@ export interface UpgradeHandler {
 
 const kHandler = Symbol('riptide.upgradeHandler');
 const kBuffered = Symbol('riptide.headBuffer');
-/** Set once the listening socket has TCP_NODELAY, which its accepted sockets inherit (internals.ts). */
-const kNoDelay = Symbol('riptide.listenerNoDelay');
 
 /**
  * A head split across reads: its bytes so far (`data` up to `length`). The storage doubles when
@@ -52,18 +50,12 @@ export interface PartialHead {
 
 type PendingSocket = Socket & { [kBuffered]?: PartialHead | null };
 
-type ListenerServer = Server & { [kHandler]?: UpgradeHandler; [kNoDelay]?: boolean };
+type ListenerServer = Server & { [kHandler]?: UpgradeHandler };
 
 export function createUpgradeListener(handler: UpgradeHandler): Server {
   const server: ListenerServer = createServer(onConnection);
   server[kHandler] = handler;
-  server[kNoDelay] = false;
-  server.once('listening', onListening);
   return server;
-}
-
-function onListening(this: ListenerServer): void {
-  this[kNoDelay] = setListenerNoDelay(this);
 }
 
 /**
@@ -76,7 +68,6 @@ function handlerOf(socket: Socket): UpgradeHandler {
 
 function onConnection(this: ListenerServer, socket: PendingSocket): void {
   rememberServer(socket, this);
-  if (this[kNoDelay]) inheritNoDelay(socket);
   socket.on('data', onHeadData);
   socket.on('error', onHeadError);
   this[kHandler]!._trackPending(socket);

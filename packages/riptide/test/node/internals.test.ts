@@ -8,9 +8,9 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import {
   othersListenToSession,
@@ -186,52 +186,6 @@ describe('the net.Server that accepted a socket ({port} mode)', () => {
       await once(client, 'open');
       expect(probeResults().socketServer).toBe(internal);
       await exchange(client, server);
-    });
-  }
-});
-
-/** The prototype of Node's TCP handles (listening and connected alike), from a throwaway server. */
-async function tcpHandlePrototype(): Promise<{ setNoDelay(on: boolean): number }> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const proto = Object.getPrototypeOf((probe as unknown as { _handle: object })._handle);
-  await new Promise((resolve) => probe.close(resolve));
-  return proto;
-}
-
-describe('TCP_NODELAY set once on the listening socket ({port} mode)', () => {
-  for (const internal of [true, false]) {
-    it(`${internal ? 'internal: the accepted socket inherits it, no setsockopt of its own' : 'fallback: each socket sets it as it attaches'}; setNoDelay(false) still reaches the socket`, async () => {
-      restore = overrideProbes({ inheritedNoDelay: internal ? null : false });
-      const calls: Array<[object, boolean]> = [];
-      const proto = await tcpHandlePrototype();
-      const original = proto.setNoDelay;
-      const spy = vi.spyOn(proto, 'setNoDelay').mockImplementation(function (this: object, on: boolean) {
-        calls.push([this, on]);
-        return original.call(this, on);
-      });
-      try {
-        const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-        servers.push(wss);
-        await once(wss, 'listening');
-        const listening = (wss as unknown as { _server: { _handle: object } })._server._handle;
-        const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
-        const [server] = await once<[WebSocket]>(wss, 'connection');
-        await once(client, 'open');
-        const socket = (server as unknown as { _socket: Socket })._socket;
-        const handle = (socket as unknown as { _handle: object })._handle;
-        const onHandle = (h: object) => calls.filter(([self]) => self === h).map(([, on]) => on);
-        const linux = process.platform === 'linux';
-        expect(probeResults().inheritedNoDelay).toBe(internal ? (linux ? true : null) : false);
-        expect(onHandle(listening)).toEqual(internal && linux ? [true] : []);
-        expect(onHandle(handle)).toEqual(internal && linux ? [] : [true]);
-        // Node still knows the option is on: turning it off makes the call.
-        socket.setNoDelay(false);
-        expect(onHandle(handle)).toEqual(internal && linux ? [false] : [true, false]);
-        await exchange(client, server);
-      } finally {
-        spy.mockRestore();
-      }
     });
   }
 });

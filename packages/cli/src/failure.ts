@@ -197,3 +197,13 @@ export function describeStatus(res: {
   }
   return failed;
 }
+
+/**
+ * `why` the HTTP/1.1 handshake failed, after an HTTP/2 server (with --http2) turned out not to
+ * take WebSockets over its streams (the library's 'http2-fallback'): without this, an h2-only
+ * server's answer to the HTTP/1.1 attempt (node's "HTTP/1.0 403 Forbidden", an h2c server's
+ * bytes that are no HTTP/1.1) reads as the server's verdict on the WebSocket.
+ */
+export function afterHttp2Fallback(why: string): string {
+  return `the server speaks HTTP/2 without WebSockets over it (no SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441); the HTTP/1.1 attempt: ${why}`;
+}

@@ -8,7 +8,13 @@ import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { constants, createSecureServer, type Http2SecureServer } from 'node:http2';
+import {
+  constants,
+  createServer as createH2cServer,
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2Server,
+} from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer } from 'node:net';
@@ -555,5 +561,50 @@ describe('--http2: a server that refuses the WebSocket stream', () => {
         'riptide: handshake failed: server answered "HTTP/2 302" instead of 200 to the HTTP/2 WebSocket request: a redirect, which a WebSocket over HTTP/2 does not follow\n',
       );
     }
+  });
+});
+
+describe('--http2: an HTTP/2 server without WebSockets over it (no RFC 8441)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'riptide-cli-h2only-'));
+    selfSignedCertificate(dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Run connect --http2 against `server` (no SETTINGS_ENABLE_CONNECT_PROTOCOL) on a free port. */
+  async function against(server: Http2Server | Http2SecureServer, scheme: 'ws' | 'wss') {
+    server.on('session', (session) => session.on('error', () => {}));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      return await run(['connect', `${scheme}://127.0.0.1:${port}/`, '--http2', '-k', '-x', 'hi']);
+    } finally {
+      server.close();
+    }
+  }
+
+  // Regression: only the HTTP/1.1 attempt's answer was shown ("server answered "HTTP/1.0 403
+  // Forbidden" instead of 101"), node's answer to a request without ALPN h2, which reads as the
+  // server refusing the WebSocket.
+  it('h2 only over TLS: says so, then what the HTTP/1.1 attempt got (node answers it 403)', async () => {
+    const server = createSecureServer({
+      key: readFileSync(join(dir, 'key.pem')),
+      cert: readFileSync(join(dir, 'cert.pem')),
+      unknownProtocolTimeout: 50,
+    });
+    const res = await against(server, 'wss');
+    expect([res.code, res.stdout]).toEqual([1, '']);
+    expect(res.stderr).toBe(
+      'riptide: the server speaks HTTP/2 without WebSockets over it (no SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441); the HTTP/1.1 attempt: handshake failed: server answered "HTTP/1.0 403 Forbidden" instead of 101 Switching Protocols\n',
+    );
+  });
+
+  it("h2c (ws://): says so, then the HTTP/1.1 attempt's failure", async () => {
+    const res = await against(createH2cServer(), 'ws');
+    expect([res.code, res.stdout]).toEqual([1, '']);
+    expect(res.stderr).toMatch(
+      /^riptide: the server speaks HTTP\/2 without WebSockets over it \(no SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441\); the HTTP\/1\.1 attempt: connection failed: Parse Error: [^\n]+\n$/,
+    );
   });
 });

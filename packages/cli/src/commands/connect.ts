@@ -33,7 +33,12 @@ import {
   stringList,
 } from '../args.js';
 import { onStopSignals, type StopSignal, signalStatus } from '../exit.js';
-import { describeConnectError, describeStatus, describeStreamStatus } from '../failure.js';
+import {
+  afterHttp2Fallback,
+  describeConnectError,
+  describeStatus,
+  describeStreamStatus,
+} from '../failure.js';
 import {
   describeClose,
   describeMessage,
@@ -424,9 +429,18 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       else if (!closeTimer) closeTimer = setTimeout(() => closeNow(), waitMs);
     };
 
-    ws.on('unexpected-response', (_req: unknown, res: Parameters<typeof describeStatus>[0]) => {
-      io.stderr.write(`riptide: ${describeStatus(res)}\n`);
+    // --http2 met an HTTP/2 server without RFC 8441: HTTP/1.1 is tried next, and its failure
+    // says so (the HTTP/1.1 answer alone reads as the server's verdict on the WebSocket).
+    let fellBack = false;
+    ws.on('http2-fallback', () => {
+      fellBack = true;
+    });
+    const failed = (why: string) => {
+      io.stderr.write(`riptide: ${fellBack ? afterHttp2Fallback(why) : why}\n`);
       finish(1);
+    };
+    ws.on('unexpected-response', (_req: unknown, res: Parameters<typeof describeStatus>[0]) => {
+      failed(describeStatus(res));
     });
     ws.on('error', (err: Error) => {
       // A Ctrl-C before the handshake's end terminates it: that error is ours, not the server's.
@@ -434,9 +448,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (!opened) {
         // After a redirect the failed request went to another URL than the one given.
         const failedUrl = ws.url ? new URL(ws.url) : url;
-        const why = describeStreamStatus(err) ?? describeConnectError(err, failedUrl, maxRedirects);
-        io.stderr.write(`riptide: ${why}\n`);
-        finish(1);
+        failed(describeStreamStatus(err) ?? describeConnectError(err, failedUrl, maxRedirects));
         return;
       }
       status(`error: ${err.message}`, 'error', {

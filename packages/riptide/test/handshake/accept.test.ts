@@ -69,6 +69,28 @@ describe('RFC 6455 1.3 Sec-WebSocket-Accept', () => {
     expect(SCRATCH_OUT.toString('latin1')).toBe(RFC_ACCEPT);
   });
 
+  it('acceptKey and writeAcceptKey agree with node:crypto for every alphabet character at every position', () => {
+    // The edges a random nonce rarely hits: the highest and lowest character codes ('+' 43, 'z'
+    // 122) in every word of the first block, and the 22nd character's unused low bits set.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const out = Buffer.alloc(ACCEPT_LENGTH);
+    const wrong: string[] = [];
+    for (const fill of ['A', '/', 'z', '+']) {
+      for (let at = 0; at < 22; at++) {
+        for (const c of alphabet) {
+          const key = `${fill.repeat(at)}${c}${fill.repeat(21 - at)}==`;
+          expect(isValidKey(key)).toBe(true);
+          const reference = createHash('sha1')
+            .update(key + GUID, 'latin1')
+            .digest('base64');
+          writeAcceptKey(key, out, 0);
+          if (acceptKey(key) !== reference || out.toString('latin1') !== reference) wrong.push(key);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('throws UsageError for a non-string key', () => {
     expect(() => acceptKey(undefined as never)).toThrow(UsageError);
     expect(() => acceptKey(undefined as never)).toThrow('acceptKey: the key must be a string');

@@ -277,6 +277,47 @@ describe('falling back to HTTP/1.1', () => {
       expect((await closed)[0]).toBe(1006);
       expect(connections.length).toBe(1);
     });
+
+    it('listeners that throw, terminate or open another WebSocket end only their own; the others sharing the connection go on', async () => {
+      const { url, connections } = await h2Only('tls');
+      const options = { http2: true, rejectUnauthorized: false } as const;
+      const outcome = (ws: WebSocket) =>
+        new Promise<string>((resolve) => {
+          let error = '';
+          ws.on('error', (err: Error & { code?: string }) => {
+            error = `${err.code ?? ''} ${err.message}`;
+          });
+          ws.on('close', (code) => resolve(`${error} / ${code}`));
+        });
+      // Made in one tick: the three wait for the same HTTP/2 connection (settle()'s loop).
+      const throwing = new WebSocket(url, options);
+      const terminating = new WebSocket(url, options);
+      const opening = new WebSocket(url, options);
+      const boom = Object.assign(new Error('listener failed'), { code: 'TEST_LISTENER' });
+      throwing.on('http2-fallback', () => {
+        throw boom;
+      });
+      terminating.on('http2-fallback', () => terminating.terminate());
+      let another: Promise<string> | null = null;
+      opening.on('http2-fallback', () => {
+        const ws = new WebSocket(url, options);
+        const fallbacks: string[] = [];
+        ws.on('http2-fallback', (reason) => fallbacks.push(reason.code));
+        another = outcome(ws).then((o) => `${fallbacks.join()} ${o}`);
+      });
+      const results = await Promise.all([outcome(throwing), outcome(terminating), outcome(opening)]);
+      expect(results).toEqual([
+        'TEST_LISTENER listener failed / 1006',
+        'WS_ERR_HANDSHAKE_ABORTED WebSocket was closed before the connection was established / 1006',
+        'WS_ERR_HANDSHAKE_STATUS Unexpected server response: 403 / 1006',
+      ]);
+      expect(another).not.toBe(null);
+      expect(await another).toBe(
+        'WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT WS_ERR_HANDSHAKE_STATUS Unexpected server response: 403 / 1006',
+      );
+      // The shared HTTP/2 connection, `opening`'s HTTP/1.1 request, the new WebSocket's two.
+      expect(connections.length).toBe(4);
+    });
   });
 
   it('an http2Session without the setting fails instead (WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT)', async () => {

@@ -6,7 +6,7 @@
  * What a peer wrote (a status line's reason phrase, a certificate's names in a TLS message) is
  * shown through safeText, like messages: its control characters are escaped, never run.
  */
-import { safeText } from './format.js';
+import { safeText, shownUrl } from './format.js';
 
 interface CodedError {
   code?: unknown;
@@ -95,7 +95,7 @@ function otherScheme(url: URL): string {
   const port = url.port || (url.protocol === 'wss:' ? '443' : '80');
   other.protocol = url.protocol === 'wss:' ? 'ws:' : 'wss:';
   other.port = port;
-  return other.href;
+  return shownUrl(other);
 }
 
 /**

@@ -47,6 +47,7 @@ import {
   jsonMessage,
   parseHex,
   safeText,
+  shownUrl,
   toBuffer,
 } from '../format.js';
 import { WebSocket } from '../lib.js';
@@ -460,18 +461,22 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       opened = true;
       const finalUrl = ws.url ?? url.href;
       const details = [
-        finalUrl !== url.href && `redirected from ${url.href}`,
+        finalUrl !== url.href && `redirected from ${shownUrl(url)}`,
         ws.protocol && `subprotocol ${ws.protocol}`,
         ws.extensions && `extensions ${ws.extensions}`,
       ]
         .filter(Boolean)
         .join(', ');
-      status(`connected to ${safeText(finalUrl)}${details ? ` (${safeText(details)})` : ''}`, 'open', {
-        url: finalUrl,
-        ...(finalUrl !== url.href && { redirectedFrom: url.href }),
-        protocol: ws.protocol,
-        extensions: ws.extensions,
-      });
+      status(
+        `connected to ${safeText(shownUrl(finalUrl))}${details ? ` (${safeText(details)})` : ''}`,
+        'open',
+        {
+          url: shownUrl(finalUrl),
+          ...(finalUrl !== url.href && { redirectedFrom: shownUrl(url) }),
+          protocol: ws.protocol,
+          extensions: ws.extensions,
+        },
+      );
       if (url.protocol === 'wss:' && finalUrl.startsWith('ws:')) {
         // ws and curl follow this downgrade (without the credentials): say so before anything is sent.
         status(

@@ -6,7 +6,7 @@
  * What a peer wrote (a status line's reason phrase, a certificate's names in a TLS message) is
  * shown through safeText, like messages: its control characters are escaped, never run.
  */
-import { safeText } from './format.js';
+import { safeText, shownUrl } from './format.js';
 
 interface CodedError {
   code?: unknown;
@@ -72,10 +72,70 @@ export function describeConnectError(err: unknown, url: URL, maxRedirects = 0): 
   return safeText(explainConnectError(err, url, maxRedirects));
 }
 
+/**
+ * RFC 8446 5.1: a TLS record starts with its content type (21 alert, 22 handshake) and the legacy
+ * version's major byte, 3. Node's HTTP parser keeps the bytes it could not parse as the error's
+ * `rawPacket`: an answer to our plain request that begins so came from a TLS endpoint. (A TLS
+ * server that just closes the connection, as Node's does, cannot be told from any other reset.)
+ */
+function isTlsRecord(e: CodedError): boolean {
+  const raw = (e as { rawPacket?: unknown }).rawPacket;
+  return Buffer.isBuffer(raw) && raw.length >= 2 && (raw[0] === 0x15 || raw[0] === 0x16) && raw[1] === 0x03;
+}
+
+/**
+ * OpenSSL's reasons when what came back to our ClientHello is not TLS: an HTTP server's answer
+ * ("HTTP/1.1 400") read as a record header has no TLS version or an absurd length.
+ */
+const NOT_TLS_REASONS = new Set(['wrong version number', 'packet length too long', 'unknown protocol']);
+
+/** `url` with the other scheme, its port kept (written out when it was the default). */
+function otherScheme(url: URL): string {
+  const other = new URL(url.href);
+  const port = url.port || (url.protocol === 'wss:' ? '443' : '80');
+  other.protocol = url.protocol === 'wss:' ? 'ws:' : 'wss:';
+  other.port = port;
+  return shownUrl(other);
+}
+
+/**
+ * RFC 9113 7: the RST_STREAM error codes a server may reset a stream with, in words (node names
+ * them NGHTTP2_<name> in "Stream closed with error code ..."). REFUSED_STREAM was retried first.
+ */
+const RESET_REASONS: Record<string, string> = {
+  NO_ERROR: 'the server ended the stream without an error',
+  PROTOCOL_ERROR: 'the server saw an HTTP/2 protocol error in the request',
+  INTERNAL_ERROR: 'the server failed internally',
+  FLOW_CONTROL_ERROR: 'the server saw a flow-control error',
+  SETTINGS_TIMEOUT: 'the server timed out waiting for our SETTINGS acknowledgement',
+  STREAM_CLOSED: 'the server had already closed the stream',
+  FRAME_SIZE_ERROR: 'the server saw a frame of an invalid size',
+  REFUSED_STREAM: 'the server refused the stream without processing it (it was retried)',
+  CANCEL: 'the server cancelled the stream',
+  COMPRESSION_ERROR: 'the server could not decompress the request headers (HPACK)',
+  CONNECT_ERROR: "the server's CONNECT failed",
+  ENHANCE_YOUR_CALM: 'the server is limiting this client (too many requests or streams)',
+  INADEQUATE_SECURITY: 'the server finds the TLS settings too weak',
+  HTTP_1_1_REQUIRED: 'the server requires HTTP/1.1 for this request (try without --http2)',
+};
+
 function explainConnectError(err: unknown, url: URL, maxRedirects: number): string {
   for (const e of chain(err)) {
     const code = typeof e.code === 'string' ? e.code : '';
     const message = typeof e.message === 'string' ? e.message : String(e);
+    if (url.protocol === 'ws:' && isTlsRecord(e)) {
+      return `${endpoint(url)} answered in TLS: the server expects wss:// on this port (try ${otherScheme(url)})`;
+    }
+    if (code === 'ERR_HTTP2_STREAM_ERROR') {
+      const name = /NGHTTP2_([A-Z0-9_]+)/.exec(message);
+      if (name !== null) {
+        const words = RESET_REASONS[name[1]] ?? 'the server reset the stream';
+        return `the server reset the HTTP/2 stream before answering: ${words} (RST_STREAM ${name[0]})`;
+      }
+    }
+    if (url.protocol === 'wss:' && code && isTls(code) && NOT_TLS_REASONS.has(tlsReason(e, message))) {
+      return `the server does not speak TLS on ${endpoint(url)} (${tlsReason(e, message)}, ${code}): try ${otherScheme(url)}`;
+    }
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_FAIL') {
       return `name not resolved: ${url.hostname} (${code})`;
     }
@@ -136,4 +196,14 @@ export function describeStatus(res: {
     return `${failed}: a redirect to ${safeText(location)}; use -L to follow it`;
   }
   return failed;
+}
+
+/**
+ * `why` the HTTP/1.1 handshake failed, after an HTTP/2 server (with --http2) turned out not to
+ * take WebSockets over its streams (the library's 'http2-fallback'): without this, an h2-only
+ * server's answer to the HTTP/1.1 attempt (node's "HTTP/1.0 403 Forbidden", an h2c server's
+ * bytes that are no HTTP/1.1) reads as the server's verdict on the WebSocket.
+ */
+export function afterHttp2Fallback(why: string): string {
+  return `the server speaks HTTP/2 without WebSockets over it (no SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441); the HTTP/1.1 attempt: ${why}`;
 }

@@ -40,6 +40,23 @@ export function safeText(text: string): string {
   });
 }
 
+/**
+ * A URL as the CLI prints it: a password in its userinfo is shown as `***` (the user name stays,
+ * to tell accounts apart). Terminals are recorded, shared and logged; the password was typed
+ * once and is not repeated in what the command says.
+ */
+export function shownUrl(url: string | URL): string {
+  let u: URL;
+  try {
+    u = new URL(typeof url === 'string' ? url : url.href);
+  } catch {
+    return String(url);
+  }
+  if (u.password === '') return u.href;
+  u.password = '***';
+  return u.href;
+}
+
 export function describeMessage(data: Buffer, isBinary: boolean): string {
   return isBinary ? describeBinary(data) : safeText(data.toString('utf8'));
 }

@@ -35,6 +35,22 @@ describe('riptide connect: piped mode', () => {
     await server.waitFor(/\[1\] closed 1000/);
   });
 
+  it('does not print the password of the URL it connects to (text and --json)', async () => {
+    const { cli: server, url } = await startServer('echo');
+    const withUser = url.replace('ws://', 'ws://bob:s3cret@');
+    const res = await run(['connect', withUser, ...PATIENT], 'a\n');
+    expect(res.code).toBe(0);
+    expect(res.stderr).toBe(`connected to ${url.replace('ws://', 'ws://bob:***@')}/\nclosed 1000\n`);
+    const json = await run(['connect', withUser, '--json', ...PATIENT], 'a\n');
+    expect(json.code).toBe(0);
+    expect(json.stdout).not.toContain('s3cret');
+    expect(JSON.parse(json.stdout.split('\n')[0])).toMatchObject({
+      event: 'open',
+      url: `${url.replace('ws://', 'ws://bob:***@')}/`,
+    });
+    await server.waitFor(/\[2\] closed 1000/);
+  });
+
   it('closes only after every line has had its reply', async () => {
     // Replies come late, after the input has ended: the server holds them until the last line
     // has arrived. The client must not close before they do (--wait is only an upper bound).

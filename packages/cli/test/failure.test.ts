@@ -49,14 +49,73 @@ describe('describeConnectError', () => {
   it('an OpenSSL error: its `reason`, or the reason inside the message, not the whole string', () => {
     expect(
       describeConnectError(
-        coded('ERR_SSL_WRONG_VERSION_NUMBER', 'long', { reason: 'wrong version number' }),
+        coded('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', 'long', { reason: 'tlsv1 alert protocol version' }),
         url,
       ),
-    ).toBe('TLS failure: wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)');
+    ).toBe('TLS failure: tlsv1 alert protocol version (ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION)');
+    const message =
+      'write EPROTO 80C0:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1605:SSL alert number 40\n';
+    expect(describeConnectError(coded('EPROTO', message), url)).toBe(
+      'TLS failure: sslv3 alert handshake failure (EPROTO)',
+    );
+  });
+
+  it('wss:// to a port without TLS: says so and names ws:// with the same port', () => {
+    const plain = new URL('wss://example.test/feed?x=1');
     const message =
       'write EPROTO 80C0:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:354:\n';
-    expect(describeConnectError(coded('EPROTO', message), url)).toBe(
-      'TLS failure: wrong version number (EPROTO)',
+    expect(describeConnectError(coded('EPROTO', message), plain)).toBe(
+      'the server does not speak TLS on example.test:443 (wrong version number, EPROTO): try ws://example.test:443/feed?x=1',
+    );
+    expect(
+      describeConnectError(
+        coded('ERR_SSL_PACKET_LENGTH_TOO_LONG', 'x', { reason: 'packet length too long' }),
+        new URL('wss://example.test:8080/'),
+      ),
+    ).toBe(
+      'the server does not speak TLS on example.test:8080 (packet length too long, ERR_SSL_PACKET_LENGTH_TOO_LONG): try ws://example.test:8080/',
+    );
+    // other TLS failures stay TLS failures
+    expect(
+      describeConnectError(coded('EPROTO', 'x', { reason: 'sslv3 alert handshake failure' }), plain),
+    ).toBe('TLS failure: sslv3 alert handshake failure (EPROTO)');
+  });
+
+  it('ws:// answered with a TLS record (alert or handshake): says so and names wss://', () => {
+    const parse = (bytes: number[]) =>
+      coded('HPE_INVALID_CONSTANT', 'Parse Error: Expected HTTP/, RTSP/ or ICE/', {
+        rawPacket: Buffer.from(bytes),
+      });
+    const plain = new URL('ws://example.test/feed');
+    for (const first of [0x15, 0x16]) {
+      expect(describeConnectError(parse([first, 0x03, 0x03, 0x00, 0x02]), plain)).toBe(
+        'example.test:80 answered in TLS: the server expects wss:// on this port (try wss://example.test:80/feed)',
+      );
+    }
+    // other bytes (or no bytes) that are not HTTP are no sign of TLS
+    for (const bytes of [[0x15, 0x02], [0x17, 0x03], [0x16]]) {
+      expect(describeConnectError(parse(bytes), plain)).toBe(
+        'connection failed: Parse Error: Expected HTTP/, RTSP/ or ICE/',
+      );
+    }
+    // over wss:// a TLS record is what is expected
+    expect(describeConnectError(parse([0x16, 0x03]), url)).toBe(
+      'connection failed: Parse Error: Expected HTTP/, RTSP/ or ICE/',
+    );
+  });
+
+  it.each([
+    ['REFUSED_STREAM', 'the server refused the stream without processing it (it was retried)'],
+    ['CANCEL', 'the server cancelled the stream'],
+    ['INTERNAL_ERROR', 'the server failed internally'],
+    ['PROTOCOL_ERROR', 'the server saw an HTTP/2 protocol error in the request'],
+    ['ENHANCE_YOUR_CALM', 'the server is limiting this client (too many requests or streams)'],
+    ['HTTP_1_1_REQUIRED', 'the server requires HTTP/1.1 for this request (try without --http2)'],
+    ['SOMETHING_NEW', 'the server reset the stream'],
+  ])('an HTTP/2 stream reset with %s: words, and the code name', (name, words) => {
+    const err = coded('ERR_HTTP2_STREAM_ERROR', `Stream closed with error code NGHTTP2_${name}`);
+    expect(describeConnectError(err, url)).toBe(
+      `the server reset the HTTP/2 stream before answering: ${words} (RST_STREAM NGHTTP2_${name})`,
     );
   });
 

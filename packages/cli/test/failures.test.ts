@@ -8,7 +8,13 @@ import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import {
+  constants,
+  createServer as createH2cServer,
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2Server,
+} from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer } from 'node:net';
@@ -287,19 +293,43 @@ describe('exit status 1: connection failures, one line each', () => {
     }
   });
 
-  it('wss:// to a port that speaks plain HTTP: one line with the TLS reason', async () => {
-    // Regression: OpenSSL's whole error string (address, file, line, a newline) was printed.
+  it('wss:// to a port that speaks plain HTTP: says so, with the TLS reason and ws:// to try', async () => {
+    // Regression: OpenSSL's whole error string (address, file, line, a newline) was printed; then
+    // "TLS failure: wrong version number (EPROTO)", which does not say that the port is plain HTTP.
     const server = createHttpServer((_req, res) => res.end('plain'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = server.address() as AddressInfo;
       for (const http2 of [[], ['--http2']]) {
-        const res = await run(['connect', `wss://127.0.0.1:${port}/`, ...http2]);
+        const res = await run(['connect', `wss://127.0.0.1:${port}/feed`, ...http2]);
         expect(res.code).toBe(1);
         expect(res.stderr).toMatch(
-          /^riptide: TLS failure: wrong version number \((EPROTO|ERR_SSL_[A-Z_]+)\)\n$/,
+          new RegExp(
+            `^riptide: the server does not speak TLS on 127\\.0\\.0\\.1:${port} \\(wrong version number, (EPROTO|ERR_SSL_[A-Z_]+)\\): try ws://127\\.0\\.0\\.1:${port}/feed\n$`,
+          ),
         );
       }
+    } finally {
+      server.close();
+    }
+  });
+
+  it('ws:// to a port whose server answers in TLS (an alert record): says so and suggests wss://', async () => {
+    // Regression: "connection failed: Parse Error: Expected HTTP/, RTSP/ or ICE/". A TLS server
+    // that reads our plain request as a bad record may answer with an alert (RFC 8446 6).
+    const alert = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
+    const server = createTcpServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => socket.end(alert));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await run(['connect', `ws://127.0.0.1:${port}/feed`]);
+      expect([res.code, res.stdout]).toEqual([1, '']);
+      expect(res.stderr).toBe(
+        `riptide: 127.0.0.1:${port} answered in TLS: the server expects wss:// on this port (try wss://127.0.0.1:${port}/feed)\n`,
+      );
     } finally {
       server.close();
     }
@@ -465,6 +495,8 @@ describe('--http2: a server that refuses the WebSocket stream', () => {
   let url: string;
   /** the :status the server answers each extended CONNECT with (and a Location for a 3xx) */
   let status = 403;
+  /** an RST_STREAM code to reset each stream with instead of answering, or null */
+  let reset: number | null = null;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'riptide-cli-h2-'));
     selfSignedCertificate(dir);
@@ -475,6 +507,11 @@ describe('--http2: a server that refuses the WebSocket stream', () => {
       settings: { enableConnectProtocol: true },
     });
     server.on('stream', (stream) => {
+      stream.on('error', () => {}); // the reset of the stream, below
+      if (reset !== null) {
+        stream.close(reset);
+        return;
+      }
       stream.respond({ ':status': status, ...(status < 400 && { location: 'wss://elsewhere.test/' }) });
       stream.end();
     });
@@ -497,6 +534,24 @@ describe('--http2: a server that refuses the WebSocket stream', () => {
     );
   });
 
+  // Regression: "connection failed: Stream closed with error code NGHTTP2_INTERNAL_ERROR".
+  it.each([
+    ['INTERNAL_ERROR', 'the server failed internally'],
+    ['HTTP_1_1_REQUIRED', 'the server requires HTTP/1.1 for this request (try without --http2)'],
+    ['ENHANCE_YOUR_CALM', 'the server is limiting this client (too many requests or streams)'],
+  ])('a stream reset with %s before the answer: exit 1, in words with the code', async (name, words) => {
+    reset = constants[`NGHTTP2_${name}` as keyof typeof constants] as number;
+    try {
+      const res = await run(['connect', url, '--http2', '-k', '-x', 'hi']);
+      expect([res.code, res.stdout]).toEqual([1, '']);
+      expect(res.stderr).toBe(
+        `riptide: the server reset the HTTP/2 stream before answering: ${words} (RST_STREAM NGHTTP2_${name})\n`,
+      );
+    } finally {
+      reset = null;
+    }
+  });
+
   it('a redirect says that it is not followed over HTTP/2, with -L too', async () => {
     status = 302;
     for (const follow of [[], ['-L']]) {
@@ -506,5 +561,50 @@ describe('--http2: a server that refuses the WebSocket stream', () => {
         'riptide: handshake failed: server answered "HTTP/2 302" instead of 200 to the HTTP/2 WebSocket request: a redirect, which a WebSocket over HTTP/2 does not follow\n',
       );
     }
+  });
+});
+
+describe('--http2: an HTTP/2 server without WebSockets over it (no RFC 8441)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'riptide-cli-h2only-'));
+    selfSignedCertificate(dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Run connect --http2 against `server` (no SETTINGS_ENABLE_CONNECT_PROTOCOL) on a free port. */
+  async function against(server: Http2Server | Http2SecureServer, scheme: 'ws' | 'wss') {
+    server.on('session', (session) => session.on('error', () => {}));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      return await run(['connect', `${scheme}://127.0.0.1:${port}/`, '--http2', '-k', '-x', 'hi']);
+    } finally {
+      server.close();
+    }
+  }
+
+  // Regression: only the HTTP/1.1 attempt's answer was shown ("server answered "HTTP/1.0 403
+  // Forbidden" instead of 101"), node's answer to a request without ALPN h2, which reads as the
+  // server refusing the WebSocket.
+  it('h2 only over TLS: says so, then what the HTTP/1.1 attempt got (node answers it 403)', async () => {
+    const server = createSecureServer({
+      key: readFileSync(join(dir, 'key.pem')),
+      cert: readFileSync(join(dir, 'cert.pem')),
+      unknownProtocolTimeout: 50,
+    });
+    const res = await against(server, 'wss');
+    expect([res.code, res.stdout]).toEqual([1, '']);
+    expect(res.stderr).toBe(
+      'riptide: the server speaks HTTP/2 without WebSockets over it (no SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441); the HTTP/1.1 attempt: handshake failed: server answered "HTTP/1.0 403 Forbidden" instead of 101 Switching Protocols\n',
+    );
+  });
+
+  it("h2c (ws://): says so, then the HTTP/1.1 attempt's failure", async () => {
+    const res = await against(createH2cServer(), 'ws');
+    expect([res.code, res.stdout]).toEqual([1, '']);
+    expect(res.stderr).toMatch(
+      /^riptide: the server speaks HTTP\/2 without WebSockets over it \(no SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441\); the HTTP\/1\.1 attempt: connection failed: Parse Error: [^\n]+\n$/,
+    );
   });
 });

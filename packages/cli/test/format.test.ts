@@ -13,6 +13,7 @@ import {
   jsonMessage,
   parseHex,
   safeText,
+  shownUrl,
   toBuffer,
 } from '../src/format.js';
 
@@ -117,5 +118,19 @@ describe('toBuffer (what the library hands to message listeners)', () => {
     expect(out).toEqual(Buffer.from([2, 3]));
     expect(out.buffer).toBe(ab);
     expect(toBuffer('text')).toEqual(Buffer.from('text'));
+  });
+});
+
+describe('shownUrl', () => {
+  it('shows a password as *** and keeps the user name', () => {
+    expect(shownUrl('ws://bob:s3cret@example.com:8080/feed?x=1')).toBe(
+      'ws://bob:***@example.com:8080/feed?x=1',
+    );
+    expect(shownUrl(new URL('wss://bob:p%40ss@example.com/'))).toBe('wss://bob:***@example.com/');
+  });
+
+  it('leaves a URL without a password as it is', () => {
+    expect(shownUrl('ws://bob@example.com/')).toBe('ws://bob@example.com/');
+    expect(shownUrl('ws://example.com/a')).toBe('ws://example.com/a');
   });
 });

@@ -33,7 +33,12 @@ import {
   stringList,
 } from '../args.js';
 import { onStopSignals, type StopSignal, signalStatus } from '../exit.js';
-import { describeConnectError, describeStatus, describeStreamStatus } from '../failure.js';
+import {
+  afterHttp2Fallback,
+  describeConnectError,
+  describeStatus,
+  describeStreamStatus,
+} from '../failure.js';
 import {
   describeClose,
   describeMessage,
@@ -42,6 +47,7 @@ import {
   jsonMessage,
   parseHex,
   safeText,
+  shownUrl,
   toBuffer,
 } from '../format.js';
 import { WebSocket } from '../lib.js';
@@ -424,9 +430,18 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       else if (!closeTimer) closeTimer = setTimeout(() => closeNow(), waitMs);
     };
 
-    ws.on('unexpected-response', (_req: unknown, res: Parameters<typeof describeStatus>[0]) => {
-      io.stderr.write(`riptide: ${describeStatus(res)}\n`);
+    // --http2 met an HTTP/2 server without RFC 8441: HTTP/1.1 is tried next, and its failure
+    // says so (the HTTP/1.1 answer alone reads as the server's verdict on the WebSocket).
+    let fellBack = false;
+    ws.on('http2-fallback', () => {
+      fellBack = true;
+    });
+    const failed = (why: string) => {
+      io.stderr.write(`riptide: ${fellBack ? afterHttp2Fallback(why) : why}\n`);
       finish(1);
+    };
+    ws.on('unexpected-response', (_req: unknown, res: Parameters<typeof describeStatus>[0]) => {
+      failed(describeStatus(res));
     });
     ws.on('error', (err: Error) => {
       // A Ctrl-C before the handshake's end terminates it: that error is ours, not the server's.
@@ -434,9 +449,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (!opened) {
         // After a redirect the failed request went to another URL than the one given.
         const failedUrl = ws.url ? new URL(ws.url) : url;
-        const why = describeStreamStatus(err) ?? describeConnectError(err, failedUrl, maxRedirects);
-        io.stderr.write(`riptide: ${why}\n`);
-        finish(1);
+        failed(describeStreamStatus(err) ?? describeConnectError(err, failedUrl, maxRedirects));
         return;
       }
       status(`error: ${err.message}`, 'error', {
@@ -448,18 +461,22 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       opened = true;
       const finalUrl = ws.url ?? url.href;
       const details = [
-        finalUrl !== url.href && `redirected from ${url.href}`,
+        finalUrl !== url.href && `redirected from ${shownUrl(url)}`,
         ws.protocol && `subprotocol ${ws.protocol}`,
         ws.extensions && `extensions ${ws.extensions}`,
       ]
         .filter(Boolean)
         .join(', ');
-      status(`connected to ${safeText(finalUrl)}${details ? ` (${safeText(details)})` : ''}`, 'open', {
-        url: finalUrl,
-        ...(finalUrl !== url.href && { redirectedFrom: url.href }),
-        protocol: ws.protocol,
-        extensions: ws.extensions,
-      });
+      status(
+        `connected to ${safeText(shownUrl(finalUrl))}${details ? ` (${safeText(details)})` : ''}`,
+        'open',
+        {
+          url: shownUrl(finalUrl),
+          ...(finalUrl !== url.href && { redirectedFrom: shownUrl(url) }),
+          protocol: ws.protocol,
+          extensions: ws.extensions,
+        },
+      );
       if (url.protocol === 'wss:' && finalUrl.startsWith('ws:')) {
         // ws and curl follow this downgrade (without the credentials): say so before anything is sent.
         status(

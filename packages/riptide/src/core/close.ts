@@ -64,6 +64,8 @@ export function parseClosePayload(payload: Buffer, skipUtf8 = false): ClosePaylo
   if (payload.length === 1) return peerError('WS_ERR_INVALID_CLOSE_PAYLOAD', 1);
   const code = payload.readUInt16BE(0);
   if (!isValidCloseCode(code)) return peerError('WS_ERR_INVALID_CLOSE_CODE', code);
+  // The usual close frame: a code and no reason (no view and no decoding for an empty one).
+  if (payload.length === 2) return { code, reason: '' };
   const reasonBytes = payload.subarray(2);
   if (!skipUtf8 && !isValidUtf8(reasonBytes)) return peerError('WS_ERR_INVALID_CLOSE_UTF8');
   return { code, reason: reasonBytes.toString('utf8') };

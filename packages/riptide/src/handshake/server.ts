@@ -18,7 +18,7 @@
  */
 import type { HandshakeError } from '../core/errors.js';
 import { UsageError } from '../core/errors.js';
-import { acceptKey, isValidKey } from './accept.js';
+import { ACCEPT_LENGTH, acceptKey, isValidKey, writeAcceptKey } from './accept.js';
 import { handshakeError } from './errors.js';
 import {
   type ExtensionList,
@@ -491,16 +491,23 @@ const EXTENSIONS_FIELD = '\r\nSec-WebSocket-Extensions: ';
  * subprotocol and the extensions are tokens and parameters, ASCII.
  */
 export function acceptResponseBytes(key: string, protocol?: string, extensions?: string): Buffer {
-  const accept = acceptKey(key);
+  // The accept value is written in place (no string); a key that is not valid (never one from
+  // validateUpgradeRequest) takes acceptKey's general path.
+  const accept = isValidKey(key) ? null : acceptKey(key);
   const withProtocol = protocol !== undefined && protocol !== '';
   const withExtensions = extensions !== undefined && extensions !== '';
-  let length = ACCEPT_HEAD.length + accept.length + 4;
+  let length = ACCEPT_HEAD.length + (accept === null ? ACCEPT_LENGTH : accept.length) + 4;
   if (withProtocol) length += PROTOCOL_FIELD.length + protocol.length;
   if (withExtensions) length += EXTENSIONS_FIELD.length + extensions.length;
   // Every byte is written below (allocUnsafe's old bytes never leave).
   const out = Buffer.allocUnsafe(length);
   let at = ACCEPT_HEAD.copy(out, 0);
-  at += out.write(accept, at, 'latin1');
+  if (accept === null) {
+    writeAcceptKey(key, out, at);
+    at += ACCEPT_LENGTH;
+  } else {
+    at += out.write(accept, at, 'latin1');
+  }
   if (withProtocol) {
     at += out.write(PROTOCOL_FIELD, at, 'latin1');
     at += out.write(protocol, at, 'latin1');

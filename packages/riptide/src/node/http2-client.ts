@@ -61,8 +61,12 @@ export interface ClientHandshake {
 /** How a pooled connection turned out. */
 type Outcome =
   | { kind: 'h2'; session: ClientHttp2Session }
-  /** Use HTTP/1.1; `socket` is a TLS socket that negotiated http/1.1 (the first waiter takes it). */
-  | { kind: 'http1'; socket: Duplex | null }
+  /**
+   * Use HTTP/1.1; `socket` is a TLS socket that negotiated http/1.1 (the first waiter takes it).
+   * `noExtendedConnect`: the server spoke HTTP/2, but its SETTINGS did not allow the extended
+   * CONNECT (RFC 8441 3), so each WebSocket hears 'http2-fallback' before its HTTP/1.1 request.
+   */
+  | { kind: 'http1'; socket: Duplex | null; noExtendedConnect?: boolean }
   | { kind: 'error'; error: Error };
 
 interface PoolEntry {
@@ -230,7 +234,7 @@ function connectPooled(
       fallBack(ws, hs, { ...resolved, opts: { ...resolved.opts, createConnection: () => socket } }, socket);
     } else {
       outcome.socket?.destroy();
-      fallBack(ws, hs, resolved, null);
+      fallBack(ws, hs, resolved, null, outcome.noExtendedConnect === true);
     }
   };
   whenSettled(entry, waiter);
@@ -247,9 +251,25 @@ function fail(ws: ClientHost, error: Error): void {
  * exception here, and would stop the waiters after this one. It fails this WebSocket instead
  * ('error', then 'close' 1006), as ws 8.23.1 does for a redirect's request. `socket`, the TLS
  * connection that chose http/1.1, is closed with it (the request may not have taken it yet).
+ *
+ * `noExtendedConnect`: the server speaks HTTP/2 without WebSockets over it. 'http2-fallback'
+ * says so first (WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT, the error an http2Session would fail
+ * with), so that whatever the HTTP/1.1 request meets (an h2-only server's 403, a parse error
+ * from an h2c one) can be told apart from a server that never spoke HTTP/2. A listener that
+ * closes the WebSocket ends it there; one that throws fails it as a throwing request does.
  */
-function fallBack(ws: ClientHost, hs: ClientHandshake, resolved: Resolved, socket: Duplex | null): void {
+function fallBack(
+  ws: ClientHost,
+  hs: ClientHandshake,
+  resolved: Resolved,
+  socket: Duplex | null,
+  noExtendedConnect = false,
+): void {
   try {
+    if (noExtendedConnect) {
+      ws.emit('http2-fallback', clientHandshakeError('WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT'));
+      if (ws.readyState !== 0) return;
+    }
     hs.http1(resolved);
   } catch (error) {
     socket?.destroy();
@@ -270,7 +290,7 @@ function settle(entry: PoolEntry, outcome: Outcome): void {
   entry.waiters = [];
   for (let i = 0; i < waiters.length; i++) {
     // Only the first waiter can take over a TLS socket that negotiated http/1.1.
-    if (i > 0 && outcome.kind === 'http1') waiters[i]({ kind: 'http1', socket: null });
+    if (i > 0 && outcome.kind === 'http1') waiters[i]({ ...outcome, socket: null });
     else waiters[i](outcome);
   }
 }
@@ -435,7 +455,8 @@ function startSession(entry: PoolEntry, session: ClientHttp2Session): void {
   waitForSettings(session, (supported) => {
     if (supported) settle(entry, { kind: 'h2', session });
     else {
-      settle(entry, { kind: 'http1', socket: null });
+      // Its SETTINGS came (a session that failed first was settled by its 'error' or 'close').
+      settle(entry, { kind: 'http1', socket: null, noExtendedConnect: !session.destroyed });
       if (entry.users === 0) session.close();
     }
   });

@@ -247,6 +247,8 @@ export interface WebSocket {
     event: 'unexpected-response',
     listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void,
   ): this;
+  /** riptide, `{ http2: true }`: an HTTP/2 server without RFC 8441; HTTP/1.1 is tried next. */
+  on(event: 'http2-fallback', listener: (this: WebSocket, reason: Error & { code: string }) => void): this;
   on(event: string | symbol, listener: AnyListener): this;
   once(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
   once(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
@@ -259,6 +261,8 @@ export interface WebSocket {
     event: 'unexpected-response',
     listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void,
   ): this;
+  /** riptide, `{ http2: true }`: an HTTP/2 server without RFC 8441; HTTP/1.1 is tried next. */
+  once(event: 'http2-fallback', listener: (this: WebSocket, reason: Error & { code: string }) => void): this;
   once(event: string | symbol, listener: AnyListener): this;
   addListener(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
   addListener(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;

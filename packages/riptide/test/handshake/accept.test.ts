@@ -2,8 +2,17 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { acceptKey, GUID, generateKey, isValidKey } from '../../src/handshake/accept.js';
+import {
+  ACCEPT_LENGTH,
+  acceptKey,
+  GUID,
+  generateKey,
+  isValidKey,
+  writeAcceptKey,
+} from '../../src/handshake/accept.js';
 import { RFC_ACCEPT, RFC_KEY } from './helpers.js';
+
+const SCRATCH_OUT = Buffer.alloc(28);
 
 describe('RFC 6455 1.3 Sec-WebSocket-Accept', () => {
   it('uses the GUID of the RFC', () => {
@@ -37,6 +46,49 @@ describe('RFC 6455 1.3 Sec-WebSocket-Accept', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('writeAcceptKey writes the same value as 28 latin1 bytes at the offset, and nothing else', () => {
+    const reference = (key: string) =>
+      createHash('sha1')
+        .update(key + GUID, 'latin1')
+        .digest('base64');
+    expect(ACCEPT_LENGTH).toBe(28);
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat(8), (nonce, at) => {
+        const key = Buffer.from(nonce).toString('base64');
+        const out = Buffer.alloc(at + ACCEPT_LENGTH + 3, 0xee);
+        writeAcceptKey(key, out, at);
+        expect(out.toString('latin1', at, at + ACCEPT_LENGTH)).toBe(reference(key));
+        expect(out.subarray(0, at).every((b) => b === 0xee)).toBe(true);
+        expect(out.subarray(at + ACCEPT_LENGTH).every((b) => b === 0xee)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+    writeAcceptKey(RFC_KEY, SCRATCH_OUT, 0);
+    expect(SCRATCH_OUT.toString('latin1')).toBe(RFC_ACCEPT);
+  });
+
+  it('acceptKey and writeAcceptKey agree with node:crypto for every alphabet character at every position', () => {
+    // The edges a random nonce rarely hits: the highest and lowest character codes ('+' 43, 'z'
+    // 122) in every word of the first block, and the 22nd character's unused low bits set.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const out = Buffer.alloc(ACCEPT_LENGTH);
+    const wrong: string[] = [];
+    for (const fill of ['A', '/', 'z', '+']) {
+      for (let at = 0; at < 22; at++) {
+        for (const c of alphabet) {
+          const key = `${fill.repeat(at)}${c}${fill.repeat(21 - at)}==`;
+          expect(isValidKey(key)).toBe(true);
+          const reference = createHash('sha1')
+            .update(key + GUID, 'latin1')
+            .digest('base64');
+          writeAcceptKey(key, out, 0);
+          if (acceptKey(key) !== reference || out.toString('latin1') !== reference) wrong.push(key);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 
   it('throws UsageError for a non-string key', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
@@ -551,6 +552,27 @@ describe("RFC 6455 4.2.2 Sending the server's opening handshake", () => {
       const bytes = acceptResponseBytes(RFC_KEY, protocol, extensions);
       expect(Buffer.isBuffer(bytes)).toBe(true);
       expect(bytes.toString('latin1')).toBe(expected.toString('latin1'));
+    }
+  });
+
+  it('acceptResponseBytes writes the accept value in place for any valid key, as buildAcceptResponse has it', () => {
+    // The in-place SHA-1 (writeAcceptKey) at its offset, followed by each optional field.
+    for (let n = 0; n < 256; n++) {
+      const nonce = Buffer.alloc(16, n);
+      nonce[n % 16] = 255 - n;
+      const key = nonce.toString('base64');
+      const [protocol, extensions] = [
+        [undefined, undefined],
+        ['chat', undefined],
+        [undefined, 'permessage-deflate'],
+        ['chat.v2', 'permessage-deflate; client_max_window_bits=10'],
+      ][n % 4];
+      const expected = serializeResponse(buildAcceptResponse({ key, protocol, extensions }));
+      expect(acceptResponseBytes(key, protocol, extensions).toString('latin1')).toBe(
+        expected.toString('latin1'),
+      );
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      expect(expected.toString('latin1')).toContain(`\r\nSec-WebSocket-Accept: ${accept}\r\n`);
     }
   });
 

@@ -215,6 +215,111 @@ describe('falling back to HTTP/1.1', () => {
     expect(await roundTrip(ws, 'z')).toBe('1.1 z');
   });
 
+  describe("'http2-fallback': the server spoke HTTP/2 without the extended CONNECT", () => {
+    /** An h2-only server without the setting (node answers its HTTP/1.1 requests 403). */
+    async function h2Only(kind: 'h2c' | 'tls') {
+      const server =
+        kind === 'tls'
+          ? http2.createSecureServer({ ...tls, unknownProtocolTimeout: 50 })
+          : http2.createServer();
+      trackSessions(server);
+      const connections: number[] = [];
+      server.on(kind === 'tls' ? 'secureConnection' : 'connection', () => connections.push(1));
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      cleanups.push(() => closeH2(new WebSocketServer({ noServer: true }), server));
+      const port = (server.address() as AddressInfo).port;
+      return { url: `${kind === 'tls' ? 'wss' : 'ws'}://127.0.0.1:${port}/`, connections };
+    }
+
+    for (const kind of ['tls', 'h2c'] as const) {
+      it(`is emitted once, with WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT, before the HTTP/1.1 attempt (${kind})`, async () => {
+        const { url, connections } = await h2Only(kind);
+        const ws = new WebSocket(url, { http2: true, rejectUnauthorized: false });
+        const events: string[] = [];
+        ws.on('http2-fallback', (reason) => {
+          expect(reason).toBeInstanceOf(HandshakeError);
+          events.push(`http2-fallback ${reason.code}: ${reason.message} (${connections.length} connection)`);
+        });
+        ws.on('error', (err: Error & { code?: string }) => events.push(`error ${err.code}: ${err.message}`));
+        await once(ws, 'close');
+        expect(events[0]).toBe(
+          'http2-fallback WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT: The server does not accept WebSockets over HTTP/2 (no SETTINGS_ENABLE_CONNECT_PROTOCOL) (1 connection)',
+        );
+        // what the HTTP/1.1 attempt met follows: node's 403 over TLS, HTTP/2 bytes over h2c
+        expect(events.slice(1)).toEqual([
+          kind === 'tls'
+            ? 'error WS_ERR_HANDSHAKE_STATUS: Unexpected server response: 403'
+            : expect.stringMatching(/^error HPE_[A-Z_]+: Parse Error/),
+        ]);
+      });
+    }
+
+    it('is not emitted for a server without HTTP/2 (ALPN http/1.1, or no h2c)', async () => {
+      for (const secure of [true, false]) {
+        const { url } = await http1Server(secure);
+        const ws = new WebSocket(url, { http2: true, rejectUnauthorized: false });
+        cleanups.push(() => ws.terminate());
+        const fallbacks: unknown[] = [];
+        ws.on('http2-fallback', (reason) => fallbacks.push(reason));
+        await once(ws, 'open');
+        expect(fallbacks).toEqual([]);
+      }
+    });
+
+    it('a listener that closes the WebSocket ends it there: no HTTP/1.1 request, close 1006', async () => {
+      const { url, connections } = await h2Only('tls');
+      const ws = new WebSocket(url, { http2: true, rejectUnauthorized: false });
+      ws.on('http2-fallback', () => ws.close());
+      const closed = once<[number]>(ws, 'close');
+      const [err] = await once<[Error & { code: string }]>(ws, 'error');
+      expect(err.code).toBe('WS_ERR_HANDSHAKE_ABORTED');
+      expect((await closed)[0]).toBe(1006);
+      expect(connections.length).toBe(1);
+    });
+
+    it('listeners that throw, terminate or open another WebSocket end only their own; the others sharing the connection go on', async () => {
+      const { url, connections } = await h2Only('tls');
+      const options = { http2: true, rejectUnauthorized: false } as const;
+      const outcome = (ws: WebSocket) =>
+        new Promise<string>((resolve) => {
+          let error = '';
+          ws.on('error', (err: Error & { code?: string }) => {
+            error = `${err.code ?? ''} ${err.message}`;
+          });
+          ws.on('close', (code) => resolve(`${error} / ${code}`));
+        });
+      // Made in one tick: the three wait for the same HTTP/2 connection (settle()'s loop).
+      const throwing = new WebSocket(url, options);
+      const terminating = new WebSocket(url, options);
+      const opening = new WebSocket(url, options);
+      const boom = Object.assign(new Error('listener failed'), { code: 'TEST_LISTENER' });
+      throwing.on('http2-fallback', () => {
+        throw boom;
+      });
+      terminating.on('http2-fallback', () => terminating.terminate());
+      let another: Promise<string> | null = null;
+      opening.on('http2-fallback', () => {
+        const ws = new WebSocket(url, options);
+        const fallbacks: string[] = [];
+        ws.on('http2-fallback', (reason) => fallbacks.push(reason.code));
+        another = outcome(ws).then((o) => `${fallbacks.join()} ${o}`);
+      });
+      const results = await Promise.all([outcome(throwing), outcome(terminating), outcome(opening)]);
+      expect(results).toEqual([
+        'TEST_LISTENER listener failed / 1006',
+        'WS_ERR_HANDSHAKE_ABORTED WebSocket was closed before the connection was established / 1006',
+        'WS_ERR_HANDSHAKE_STATUS Unexpected server response: 403 / 1006',
+      ]);
+      expect(another).not.toBe(null);
+      expect(await another).toBe(
+        'WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT WS_ERR_HANDSHAKE_STATUS Unexpected server response: 403 / 1006',
+      );
+      // The shared HTTP/2 connection, `opening`'s HTTP/1.1 request, the new WebSocket's two.
+      expect(connections.length).toBe(4);
+    });
+  });
+
   it('an http2Session without the setting fails instead (WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT)', async () => {
     const server = http2.createServer();
     trackSessions(server);

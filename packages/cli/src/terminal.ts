@@ -19,38 +19,56 @@ export interface Io {
   stderr: Writable & { isTTY?: boolean };
 }
 
+/** Where isControllingTerminal looks (replaced in tests). */
+export interface TerminalProbes {
+  /** /proc/self/stat's text, or null without /proc */
+  procStat(): string | null;
+  /** whether /dev/tty opens (the process has a controlling terminal) */
+  devTtyOpens(): boolean;
+}
+
+const SYSTEM_PROBES: TerminalProbes = {
+  procStat() {
+    try {
+      return readFileSync('/proc/self/stat', 'utf8');
+    } catch {
+      return null; // No /proc (macOS, the BSDs).
+    }
+  },
+  devTtyOpens() {
+    try {
+      closeSync(openSync('/dev/tty', 'r'));
+      return true;
+    } catch {
+      return false; // ENXIO: no controlling terminal
+    }
+  },
+};
+
 /**
  * Whether `fd` is this process's controlling terminal: only then does its hang-up send a SIGHUP,
  * to the session leader (us, or a shell that passes it on to its jobs). Asked before a hang-up:
  * after it, the process has no controlling terminal. On Linux, the terminal's device number is
- * field 7 of /proc/self/stat (0: none), compared with `fd`'s (an fd opened as /dev/tty would stat
- * as /dev/tty itself, not as the terminal it stands for). Elsewhere, whether there is a
- * controlling terminal at all (/dev/tty opens; not on Windows): `fd` is taken to be it.
+ * field 7 of /proc/self/stat, compared with `fd`'s (an fd opened as /dev/tty would stat as
+ * /dev/tty itself, not as the terminal it stands for). Without /proc, or when it says 0 (none:
+ * some sandboxed kernels say 0 for every process), whether there is a controlling terminal at all
+ * (/dev/tty opens; not on Windows): `fd` is taken to be it. On Linux a real 0 agrees: /dev/tty
+ * then fails with ENXIO.
  */
-export function isControllingTerminal(fd: number): boolean {
+export function isControllingTerminal(fd: number, probes: TerminalProbes = SYSTEM_PROBES): boolean {
   let rdev: number;
   try {
     rdev = fstatSync(fd).rdev;
   } catch {
     return false;
   }
-  let stat: string | null = null;
-  try {
-    stat = readFileSync('/proc/self/stat', 'utf8');
-  } catch {
-    // No /proc (macOS, the BSDs).
-  }
+  const stat = probes.procStat();
   if (stat !== null) {
     // pid (comm) state ppid pgrp session tty_nr ...: comm may hold spaces and parentheses.
     const ttyNr = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[4]);
-    return ttyNr !== 0 && ttyNr === rdev;
+    if (ttyNr !== 0) return ttyNr === rdev;
   }
-  try {
-    closeSync(openSync('/dev/tty', 'r'));
-    return true;
-  } catch {
-    return false; // ENXIO: no controlling terminal
-  }
+  return probes.devTtyOpens();
 }
 
 export class Terminal {

@@ -2,7 +2,7 @@
  * The Terminal's prompt bookkeeping (terminal.ts) with a stream that says it is a terminal; the
  * prompt and line editing under a real pseudo-terminal are in pty.test.ts.
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { isControllingTerminal, Terminal } from '../src/terminal.js';
@@ -104,5 +104,24 @@ describe('isControllingTerminal', () => {
     const term = new Terminal({ stdin: fakeTty(), stdout: fakeTty(), stderr: new PassThrough() });
     expect(term.hangUpSignals).toBe(false);
     term.close();
+  });
+
+  it("asks /dev/tty when /proc names no terminal (a sandbox's tty_nr 0) or there is no /proc", () => {
+    const fd = openSync('/dev/null', 'r');
+    try {
+      const rdev = fstatSync(fd).rdev;
+      const stat = (ttyNr: number) => `4242 (node (x) y) S 1 4242 4242 ${ttyNr} -1 4194304 0 0`;
+      // /proc names a terminal: its number decides, /dev/tty is not asked.
+      expect(isControllingTerminal(fd, { procStat: () => stat(rdev), devTtyOpens: () => false })).toBe(true);
+      expect(isControllingTerminal(fd, { procStat: () => stat(rdev + 1), devTtyOpens: () => true })).toBe(
+        false,
+      );
+      // /proc says 0, or is absent: whether /dev/tty opens.
+      expect(isControllingTerminal(fd, { procStat: () => stat(0), devTtyOpens: () => true })).toBe(true);
+      expect(isControllingTerminal(fd, { procStat: () => stat(0), devTtyOpens: () => false })).toBe(false);
+      expect(isControllingTerminal(fd, { procStat: () => null, devTtyOpens: () => true })).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
   });
 });

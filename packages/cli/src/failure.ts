@@ -126,7 +126,9 @@ function explainConnectError(err: unknown, url: URL, maxRedirects: number): stri
     if (url.protocol === 'ws:' && isTlsRecord(e)) {
       return `${endpoint(url)} answered in TLS: the server expects wss:// on this port (try ${otherScheme(url)})`;
     }
-    if (code === 'ERR_HTTP2_STREAM_ERROR') {
+    // Node's error for most resets; the library's cause for those Node reports as a plain close
+    // (CANCEL, NO_ERROR): "RST_STREAM NGHTTP2_CANCEL".
+    if (code === 'ERR_HTTP2_STREAM_ERROR' || message.startsWith('RST_STREAM NGHTTP2_')) {
       const name = /NGHTTP2_([A-Z0-9_]+)/.exec(message);
       if (name !== null) {
         const words = RESET_REASONS[name[1]] ?? 'the server reset the stream';

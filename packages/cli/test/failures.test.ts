@@ -539,6 +539,9 @@ describe('--http2: a server that refuses the WebSocket stream', () => {
     ['INTERNAL_ERROR', 'the server failed internally'],
     ['HTTP_1_1_REQUIRED', 'the server requires HTTP/1.1 for this request (try without --http2)'],
     ['ENHANCE_YOUR_CALM', 'the server is limiting this client (too many requests or streams)'],
+    // These two close the stream without a Node error: the library's cause names the code.
+    ['CANCEL', 'the server cancelled the stream'],
+    ['NO_ERROR', 'the server ended the stream without an error'],
   ])('a stream reset with %s before the answer: exit 1, in words with the code', async (name, words) => {
     reset = constants[`NGHTTP2_${name}` as keyof typeof constants] as number;
     try {

@@ -589,7 +589,9 @@ function openStream(
   stream.once('close', () => {
     if (timer !== null) clearTimeout(timer);
     if (!ws._isRequest(pending) || retried()) return;
-    fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_STREAM_CLOSED'));
+    // The reset's code goes in the cause, named as Node names the others it reports ("Stream
+    // closed with error code NGHTTP2_..."): CANCEL and NO_ERROR come without a Node error.
+    fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_STREAM_CLOSED', resetCodeText(stream.rstCode)));
   });
   if (deadline !== null) {
     timer = setTimeout(
@@ -619,4 +621,29 @@ function openStream(
     stream.removeListener('error', onError);
     hs.open(stream, result.protocol, result.extensions, headers['sec-websocket-extensions']);
   });
+}
+
+/** RFC 9113 7's error codes, by value, as nghttp2 names them. */
+const RST_NAMES = [
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
+];
+
+/** "RST_STREAM NGHTTP2_CANCEL" for a stream's rstCode; undefined when it has none. */
+function resetCodeText(code: number | undefined): string | undefined {
+  if (typeof code !== 'number') return undefined;
+  const name = RST_NAMES[code];
+  return name === undefined ? `RST_STREAM 0x${code.toString(16)}` : `RST_STREAM NGHTTP2_${name}`;
 }

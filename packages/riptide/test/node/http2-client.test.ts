@@ -782,6 +782,8 @@ describe('handshake failures and endings, client side', () => {
     expect(err).toBeInstanceOf(HandshakeError);
     expect(err).toMatchObject({ code: 'WS_ERR_HANDSHAKE_ABORTED', status: 0, name: 'Error' });
     expect(err.message).toBe('The server closed the stream before answering');
+    // The reset's code is in the cause (Node reports CANCEL and NO_ERROR without an error).
+    expect((err.cause as Error).message).toBe('RST_STREAM NGHTTP2_NO_ERROR');
     expect((await closed)[0]).toBe(1006);
   });
 

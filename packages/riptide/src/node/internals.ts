@@ -371,6 +371,21 @@ export function queuedBelowSocket(socket: Duplex): number {
   return handle.writeQueueSize;
 }
 
+/**
+ * True when every byte written to `socket` is in the kernel: a plain TCP socket with nothing
+ * in its Writable and nothing in libuv's write queue (a direct write whose completion is still
+ * to come has its bytes in the kernel already). Closing the descriptor then still sends them,
+ * followed by the FIN. False for TLS, pipes and HTTP/2 streams.
+ */
+export function writtenToKernel(socket: Duplex): boolean {
+  if (socket.writableLength !== 0) return false;
+  const handle = (socket as Duplex & SocketInternals)._handle;
+  if (handle === null || handle === undefined) return false;
+  const proto = Object.getPrototypeOf(handle) as StreamHandle;
+  if (proto !== tcpHandleProto && !isTcpHandle(proto)) return false;
+  return handle.writeQueueSize === 0;
+}
+
 function isTcpHandle(proto: StreamHandle): boolean {
   return (proto.constructor as { name?: string }).name === 'TCP' && typeof proto.writeBuffer === 'function';
 }

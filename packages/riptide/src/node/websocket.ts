@@ -72,6 +72,7 @@ import {
   readIntoShared,
   readNextInto,
   restoreSharedRead,
+  writtenToKernel,
 } from './internals.js';
 import { setSocketSettings } from './options.js';
 import { callAll, queueFlush, writeBatch } from './outbox.js';
@@ -1331,6 +1332,16 @@ export class WebSocket extends EventEmitter {
       this._flags |= ENDED;
       // RFC 6455 7.1.1: the underlying TCP connection is closed once the close frames are
       // exchanged (or the connection failed); the close timer bounds how long the peer may wait.
+      // A server whose close handshake completed, with every byte already in the kernel, closes
+      // the descriptor at once ("The server MUST close the underlying TCP connection
+      // immediately"): the kernel still sends the close frame, then the FIN, and there is no
+      // shutdown, no wait for the peer's FIN and no close timer. After a failure the peer may
+      // still be sending, and closing with unread bytes would reset the connection and could
+      // drop the close frame that says why, so that path half-closes as before.
+      if (proto.closeReceived && proto.role === 'server' && writtenToKernel(socket)) {
+        socket.destroy();
+        return;
+      }
       socket.end();
     }
     if (proto.closeSent || (this._flags & ENDED) !== 0) this._armCloseTimer();

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import * as net from 'node:net';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -577,6 +580,107 @@ describe('WebSocket (riptide specifics)', () => {
       expect(code).toBe(1006);
       expect(errors[0]).toMatchObject({ code: 'WS_ERR_CLOSE_TIMEOUT' });
       socket.destroy();
+    });
+  });
+
+  describe('closing the TCP connection (RFC 6455 7.1.1)', () => {
+    /** Records, in order, which of end() and destroy() the server called on its socket. */
+    function watchTeardown(socket: Duplex): string[] {
+      const calls: string[] = [];
+      const { end, destroy } = socket;
+      socket.end = function (this: Duplex, ...args: unknown[]) {
+        calls.push('end');
+        return (end as (...a: unknown[]) => Duplex).apply(this, args);
+      } as Duplex['end'];
+      socket.destroy = function (this: Duplex, ...args: unknown[]) {
+        calls.push('destroy');
+        return (destroy as (...a: unknown[]) => Duplex).apply(this, args);
+      } as Duplex['destroy'];
+      return calls;
+    }
+
+    /** A server whose first connection's socket is watched; a close timer that never runs. */
+    async function watchedServer() {
+      const { wss, port } = await riptideServer({ closeTimeout: 3_600_000 });
+      servers.push(wss);
+      const conn = new Promise<{ ws: WebSocket; calls: string[] }>((resolve) =>
+        wss.on('connection', (ws, req) => resolve({ ws, calls: watchTeardown(req.socket) })),
+      );
+      const { socket, rest } = await rawClient(port);
+      socket.on('error', () => {});
+      const { ws, calls } = await conn;
+      return { socket, rest, ws, calls };
+    }
+
+    it('the peer closes first: the server echoes its close frame and closes its descriptor at once', async () => {
+      // "The server MUST close the underlying TCP connection immediately": the close frame is in
+      // the kernel, so the server does not half-close and wait for the peer's FIN. The peer here
+      // never sends one, and the close timer is an hour: 'close' arriving at all shows it.
+      const { socket, rest, ws, calls } = await watchedServer();
+      const closed = once<[number, Buffer]>(ws, 'close');
+      const received = collectUntilClose(socket, rest);
+      socket.allowHalfOpen = true; // the peer's side stays open after the server's FIN
+      socket.write(clientFrame(8, Buffer.from([0x03, 0xe8, 0x62, 0x79, 0x65]))); // 1000 "bye"
+      const [code, reason] = await closed;
+      expect([code, reason.toString()]).toEqual([1000, 'bye']);
+      expect(calls).toEqual(['destroy']);
+      socket.end();
+      const frames = parseFrames(await received);
+      expect(frames.map((f) => f.opcode)).toEqual([8]);
+      expect(frames[0].payload.toString('latin1')).toBe('\x03\xe8bye');
+    });
+
+    it('the server closes first: once the peer answers, the server closes its descriptor at once', async () => {
+      const { socket, rest, ws, calls } = await watchedServer();
+      const closed = once<[number]>(ws, 'close');
+      socket.allowHalfOpen = true;
+      const received = collectUntilClose(socket, rest);
+      const closeFrameSeen = once(socket, 'data');
+      ws.close(4000, 'later');
+      await closeFrameSeen;
+      expect(calls).toEqual([]);
+      socket.write(clientFrame(8, Buffer.from([0x0f, 0xa0]))); // 4000, the answer
+      expect((await closed)[0]).toBe(4000);
+      expect(calls).toEqual(['destroy']);
+      socket.end();
+      expect(parseFrames(await received).map((f) => f.opcode)).toEqual([8]);
+    });
+
+    it('over TLS the server ends its side as before (close_notify first), and the close is clean', async () => {
+      const fixtures = join(__dirname, '..', 'fixtures');
+      const cert = readFileSync(join(fixtures, 'test-cert.pem'));
+      const key = readFileSync(join(fixtures, 'test-key.pem'));
+      const server = https.createServer({ cert, key });
+      const wss = new RiptideServer({ server });
+      servers.push(wss);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const conn = new Promise<{ ws: WebSocket; calls: string[] }>((resolve) =>
+        wss.on('connection', (ws, req) => resolve({ ws, calls: watchTeardown(req.socket) })),
+      );
+      const client = new WebSocket(`wss://localhost:${(server.address() as net.AddressInfo).port}`, {
+        ca: cert,
+      });
+      const { ws, calls } = await conn;
+      const closed = once<[number]>(ws, 'close');
+      const clientClosed = once<[number]>(client, 'close');
+      await once(client, 'open');
+      client.close(1000);
+      expect((await closed)[0]).toBe(1000);
+      expect((await clientClosed)[0]).toBe(1000);
+      expect(calls[0]).toBe('end');
+      await new Promise<void>((r) => server.close(() => r()));
+    });
+
+    it('after a violation the server half-closes: the peer may still be sending, and a reset could drop the 1002', async () => {
+      const { socket, rest, ws, calls } = await watchedServer();
+      ws.on('error', () => {});
+      const closed = once<[number]>(ws, 'close');
+      const received = collectUntilClose(socket, rest);
+      socket.write(Buffer.from([0x81, 0x02, 0x68, 0x69])); // unmasked "hi"
+      const frames = parseFrames(await received); // the client ended its side on the FIN
+      expect(frames[0].payload.readUInt16BE(0)).toBe(1002);
+      expect((await closed)[0]).toBe(1006);
+      expect(calls[0]).toBe('end');
     });
   });
 

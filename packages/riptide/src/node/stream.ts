@@ -66,11 +66,28 @@ export function createWebSocketStream(ws: WebSocket, options?: DuplexOptions): D
     }
     const socket = ws._socket;
     if (socket === null) return;
-    if (socket.writableFinished) {
+    // A server closes its descriptor once the close frames are exchanged and every byte is in
+    // the kernel (websocket.ts _flush): its socket never emits 'finish' then, and the clean
+    // close says the same thing (everything written reached the kernel, our side is done).
+    if (socket.writableFinished || (socket.destroyed && ws._wasClean)) {
       callback();
       if (duplex.readableEnded) duplex.destroy();
     } else {
-      socket.once('finish', () => callback());
+      let called = false;
+      socket.once('finish', () => {
+        called = true;
+        callback();
+      });
+      ws.once('close', () => {
+        if (called || !ws._wasClean) return;
+        called = true;
+        // The readable side ends on this 'close' too, possibly before 'finish' (its 'end' then
+        // sees the writable side unfinished): whichever comes last destroys the stream.
+        duplex.once('finish', () => {
+          if (duplex.readableEnded && !duplex.destroyed) duplex.destroy();
+        });
+        callback();
+      });
       ws.close();
     }
   };

@@ -248,3 +248,18 @@ export async function nodeLendsWriteRequest(): Promise<boolean> {
   await new Promise((r) => server.close(r));
   return typeof req === 'object' && req !== null;
 }
+
+/** Records, in order, which of end() and destroy() were called on `socket`. */
+export function watchTeardown(socket: Duplex): string[] {
+  const calls: string[] = [];
+  const { end, destroy } = socket;
+  socket.end = function (this: Duplex, ...args: unknown[]) {
+    calls.push('end');
+    return (end as (...a: unknown[]) => Duplex).apply(this, args);
+  } as Duplex['end'];
+  socket.destroy = function (this: Duplex, ...args: unknown[]) {
+    calls.push('destroy');
+    return (destroy as (...a: unknown[]) => Duplex).apply(this, args);
+  } as Duplex['destroy'];
+  return calls;
+}

@@ -24,27 +24,13 @@ import {
   riptideServer,
   shutdown,
   until,
+  watchTeardown,
 } from './helpers.js';
 
 const cleanups = cleanupsAfterEachTest();
 afterEach(() => {
   vi.useRealTimers();
 });
-
-/** Records, in order, which of end() and destroy() were called on `socket`. */
-function watchTeardown(socket: Duplex): string[] {
-  const calls: string[] = [];
-  const { end, destroy } = socket;
-  socket.end = function (this: Duplex, ...args: unknown[]) {
-    calls.push('end');
-    return (end as (...a: unknown[]) => Duplex).apply(this, args);
-  } as Duplex['end'];
-  socket.destroy = function (this: Duplex, ...args: unknown[]) {
-    calls.push('destroy');
-    return (destroy as (...a: unknown[]) => Duplex).apply(this, args);
-  } as Duplex['destroy'];
-  return calls;
-}
 
 /** `n` turns of the event loop (nothing of the clock): what is already queued runs. */
 async function turns(n: number): Promise<void> {

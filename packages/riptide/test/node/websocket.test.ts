@@ -23,6 +23,7 @@ import {
   riptideServer,
   shutdown,
   until,
+  watchTeardown,
   wsServer,
 } from './helpers.js';
 
@@ -584,21 +585,6 @@ describe('WebSocket (riptide specifics)', () => {
   });
 
   describe('closing the TCP connection (RFC 6455 7.1.1)', () => {
-    /** Records, in order, which of end() and destroy() the server called on its socket. */
-    function watchTeardown(socket: Duplex): string[] {
-      const calls: string[] = [];
-      const { end, destroy } = socket;
-      socket.end = function (this: Duplex, ...args: unknown[]) {
-        calls.push('end');
-        return (end as (...a: unknown[]) => Duplex).apply(this, args);
-      } as Duplex['end'];
-      socket.destroy = function (this: Duplex, ...args: unknown[]) {
-        calls.push('destroy');
-        return (destroy as (...a: unknown[]) => Duplex).apply(this, args);
-      } as Duplex['destroy'];
-      return calls;
-    }
-
     /** A server whose first connection's socket is watched; a close timer that never runs. */
     async function watchedServer() {
       const { wss, port } = await riptideServer({ closeTimeout: 3_600_000 });

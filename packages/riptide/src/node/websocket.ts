@@ -584,8 +584,9 @@ export class WebSocket extends EventEmitter {
   /**
    * A message is being compressed in slices (core/protocol.ts DEFLATE_SLICE): one slice per turn
    * of the event loop (setImmediate, after the poll phase has served the other connections).
-   * Its callback waits for its last frame; later sends, published frames and close() wait in
-   * Extras.queue. send() returns false: 'drain' follows once it is all written.
+   * Its callback waits for its last frame; later sends, published frames, close() and the answer
+   * to a peer's close frame that comes meanwhile wait in Extras.queue. send() returns false:
+   * 'drain' follows once it is all written.
    */
   private _startSlicing(cb: SendCallback | undefined): boolean {
     this._flags |= SLICING;
@@ -688,8 +689,14 @@ export class WebSocket extends EventEmitter {
       if (kind === QUEUED_PING) proto.sendPing(entry.data as Buffer);
       else proto.sendPong(entry.data as Buffer);
       this._queued(entry.cb);
-    } else {
+    } else if (kind === QUEUED_CLOSE) {
+      // A close() made while this waited; if the peer's close came meanwhile, it is the answer
+      // (with our code, as ws 8 sends it) and the QUEUED_ANSWER behind it finds nothing owed.
       proto.close(entry.opcode === 0 ? undefined : entry.opcode, entry.reason);
+      this._scheduleFlush();
+    } else {
+      // The answer to the peer's close frame, owed since it came during a sliced message.
+      proto.answerClose();
       this._scheduleFlush();
     }
   }
@@ -759,10 +766,10 @@ export class WebSocket extends EventEmitter {
   }
 
   /**
-   * The sliced message will not be finished, or the Blob being read will not be sent (the peer
-   * closed, the connection failed or ended, terminate()): its callback and those of what waited
-   * behind it get an error, after the callbacks of what was written before it. A close() that
-   * waited is dropped.
+   * The sliced message will not be finished (the connection failed or ended, terminate(), the
+   * close timer), or the Blob being read will not be sent (the same, or the peer's close frame):
+   * its callback and those of what waited behind it get an error, after the callbacks of what
+   * was written before it. A close(), or the answer to the peer's close, that waited is dropped.
    */
   private _dropHeld(error?: Error): void {
     const flags = this._flags;
@@ -1097,8 +1104,17 @@ export class WebSocket extends EventEmitter {
   /** @internal */
   onClose(_code: number, _reason: string): void {
     // The core queued our answering close frame (RFC 6455 5.5.1); 'close' is emitted once the
-    // transport is gone. A message being compressed in slices ended unfinished before it.
+    // transport is gone.
     this._startClosing();
+    if (this._proto!.closeOwed) {
+      // The peer closed during a message being compressed in slices (SLICING): the core keeps
+      // its answer until that message is out. It waits in Extras.queue behind the message and
+      // what was sent before the peer's close, as ws 8's sender queues it; sends from now on
+      // are refused (CLOSING). The close timer bounds a peer that stops reading meanwhile.
+      this._hold(new Queued(QUEUED_ANSWER, 0, null, true, false, undefined, 0));
+      this._armCloseTimer();
+      return;
+    }
     this._dropHeld();
   }
 
@@ -1627,11 +1643,13 @@ const QUEUED_CLOSE = 2;
 const QUEUED_CALLBACK = 3;
 const QUEUED_PING = 4;
 const QUEUED_PONG = 5;
+const QUEUED_ANSWER = 6;
 
 /**
- * A send(), a publish()'s frames, a close() or the callback of a ping() or pong() waiting behind
- * a message compressed in slices; or a send(), ping() or pong() behind a Blob being read, or
- * whose own Blob is (its data becomes the Blob's bytes once read).
+ * A send(), a publish()'s frames, a close(), the answer to the peer's close frame or the callback
+ * of a ping() or pong() waiting behind a message compressed in slices; or a send(), ping() or
+ * pong() behind a Blob being read, or whose own Blob is (its data becomes the Blob's bytes once
+ * read).
  */
 class Queued {
   constructor(
@@ -1641,7 +1659,8 @@ class Queued {
       | typeof QUEUED_CLOSE
       | typeof QUEUED_CALLBACK
       | typeof QUEUED_PING
-      | typeof QUEUED_PONG,
+      | typeof QUEUED_PONG
+      | typeof QUEUED_ANSWER,
     /** send: the opcode (1 text, 2 binary); close: the code (0: none). */
     readonly opcode: number,
     public data: string | Buffer | readonly Buffer[] | Blob | null,

@@ -325,13 +325,41 @@ export class Protocol implements FrameHandler {
   /**
    * The transport has ended: no more bytes will come, none can be sent. Releases the extension
    * (zlib memory) whether the closing handshake completed or not. Idempotent.
+   *
+   * Input that already arrived but waits for its inflate slices (sliceSpent) is still parsed, one
+   * slice per nextSlice() as before, as ws 8 delivers what it received before the end (a peer
+   * may send a large compressed message, its close frame and its FIN at once): sliceSpent stays
+   * true until it is done, then input is discarded and the extension released. A message we
+   * are compressing in slices is given up at once. abort() drops that input too.
    */
   receiveEof(): void {
     if (this.transportEnded) return;
+    this.endTransportState();
+    if (this.sliceSpent) {
+      this.extension?.cancelCompress();
+      return;
+    }
+    this.endInput();
+  }
+
+  /**
+   * The caller gives the connection up (the WebSocket API's terminate()): as receiveEof(), but
+   * input already received is discarded too, unparsed. Idempotent.
+   */
+  abort(): void {
+    if (!this.transportEnded) this.endTransportState();
+    this.endInput();
+  }
+
+  private endTransportState(): void {
     this.transportEnded = true;
-    this.discardInput();
     this.closeOwed = false; // nothing can be sent any more
     this.state = State.CLOSED;
+  }
+
+  /** After the transport's end: ignore input, release the extension (both idempotent). */
+  private endInput(): void {
+    this.discardInput();
     this.extension?.close();
   }
 
@@ -358,6 +386,9 @@ export class Protocol implements FrameHandler {
   /** A new inflate budget: go on with the suspended frame and the input waiting behind it. */
   nextSlice(): void {
     if (this.parser !== null) this.parser.nextSlice();
+    // The transport ended while input waited for this slice (receiveEof): once it is all
+    // parsed, the end takes effect.
+    if (this.transportEnded && !this.sliceSpent) this.endInput();
   }
 
   /** A fragmented message is being sent (fin: false so far): whole frames must wait. */

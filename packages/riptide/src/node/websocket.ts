@@ -152,6 +152,7 @@ const BINARY_TYPE_MASK = 3 << BINARY_TYPE_SHIFT;
 const SLICING = 1 << 12; // a message is being compressed in slices: later sends wait (Extras.queue)
 const SLICE_WAITING = 1 << 13; // SLICING, and the next slice waits for the transport's 'drain'
 const BLOB_READING = 1 << 14; // a Blob sent is being read: later sends wait (Extras.queue)
+const CLOSE_PENDING = 1 << 15; // the transport closed; 'close' waits for the input still being inflated
 /** Either reason for later sends, pings, pongs, published frames and close() to wait in order. */
 const HOLDING = SLICING | BLOB_READING;
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
@@ -995,7 +996,7 @@ export class WebSocket extends EventEmitter {
     // The transport is gone for us: the core discards whatever is still buffered, so no
     // further message of the current chunk is delivered after terminate(). A message being
     // compressed in slices is dropped (its zlib context released) with what waited behind it.
-    proto.receiveEof();
+    proto.abort();
     abortTransport(this._socket!);
     this._dropHeld();
   }
@@ -1439,6 +1440,11 @@ export class WebSocket extends EventEmitter {
     if ((flags & CLOSED_DONE) !== 0) return;
     if (kind === 'slice') {
       this._receiving(runNextSlice);
+      if ((this._flags & CLOSE_PENDING) !== 0) {
+        // The transport has closed: 'close' follows the last of the input it had brought.
+        if (!this._proto!.sliceSpent) this._finishClose();
+        return;
+      }
     } else {
       // A deferred event (allowSynchronousEvents: false) resumes by itself on its setImmediate.
       if ((flags & (PAUSED | DEFERRED)) !== 0) return;
@@ -1492,8 +1498,10 @@ export class WebSocket extends EventEmitter {
   /** @internal The transport's 'end': the peer will send nothing more. */
   _onEnd(): void {
     this._startClosing();
+    // What the peer sent before its FIN and still waits for its inflate slices is delivered,
+    // one slice per turn (the core's receiveEof).
     this._receiving(runReceiveEof);
-    // The core released the extension: a message being compressed in slices ends unfinished.
+    // The core gave up our message being compressed in slices: it ends unfinished.
     this._dropHeld();
     // Finish our side too (what is queued is still written).
     if ((this._flags & ENDED) === 0) {
@@ -1556,17 +1564,28 @@ export class WebSocket extends EventEmitter {
   /** @internal readyState -> CLOSED and 'close'(code, reason). Runs once, when the transport has closed. */
   _finishClose(): void {
     if ((this._flags & CLOSED_DONE) !== 0) return;
-    this._flags |= CLOSING_STARTED | CLOSED_DONE;
     const extra = this._extra;
     if (extra !== null && extra.closeTimer !== null) {
       clearTimeout(extra.closeTimer);
       extra.closeTimer = null;
     }
-    if (this._server !== null) this._server._clientClosed(this);
     const proto = this._proto;
     // The transport is gone: receiveEof() also releases the extension (zlib contexts), a
     // message being compressed in slices with them.
-    if (proto !== null) proto.receiveEof();
+    if (proto !== null) {
+      proto.receiveEof();
+      if (proto.sliceSpent) {
+        // Input that came before the end still waits for its inflate slices (YIELDING): it is
+        // delivered, one slice per turn, and 'close' follows it (_continue), as ws 8's 'close'
+        // waits for its receiver to finish. A peer that sends its last message, its close frame
+        // and its FIN at once (a server closes at once once the handshake is done) loses none.
+        this._flags |= CLOSING_STARTED | CLOSE_PENDING;
+        this._dropHeld();
+        return;
+      }
+    }
+    this._flags |= CLOSING_STARTED | CLOSED_DONE;
+    if (this._server !== null) this._server._clientClosed(this);
     this._dropHeld();
     // RFC 6455 7.1.5: the peer's close code (1005 if its frame had none), else 1006.
     const code = proto === null ? 1006 : proto.closeCode;

@@ -1579,7 +1579,8 @@ export class WebSocket extends EventEmitter {
         // delivered, one slice per turn, and 'close' follows it (_continue), as ws 8's 'close'
         // waits for its receiver to finish. A peer that sends its last message, its close frame
         // and its FIN at once (a server closes at once once the handshake is done) loses none.
-        this._flags |= CLOSING_STARTED | CLOSE_PENDING;
+        this._startClosing();
+        this._flags |= CLOSE_PENDING;
         this._dropHeld();
         return;
       }

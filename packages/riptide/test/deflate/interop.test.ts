@@ -337,6 +337,8 @@ describe("what arrived before the peer's FIN is delivered, though it takes sever
     }
   }
 
+  // The server's side of the same, a guard: a plain TCP server socket reads in Node's onread
+  // mode, where a pause between slices stops reading, so its FIN is seen after the last slice.
   it('test_server_receives the same from a client that half-closes at once: both delivered, then 1000', async () => {
     const { wss, port } = await riptideServer({ perMessageDeflate: true });
     cleanups.push(() => shutdown(wss));

@@ -444,6 +444,30 @@ describe('RFC 6455 5.5.1 Close: the peer closes while a message is compressed in
     expect(ended).toBe(true);
   });
 
+  it('test_server_receives_close_during_compression with a second large message queued before it: both whole, then the answer', async () => {
+    // The second message is compressed in slices too, after the first: the answer waits for it.
+    const { wss, url } = await server();
+    const connected = nextConnection(wss);
+    const client = await wsClient(url);
+    const ws = await connected;
+    const got = collect(client);
+    const clientClosed = once<[number]>(client as unknown as WebSocket, 'close');
+    const second = Buffer.from(BIG.subarray(0, 2 * MiB)).fill('b', 0, 1);
+    ws.on('message', () => {
+      ws.send(BIG);
+      ws.send(second);
+    });
+    client.send('go');
+    client.close(1000);
+    await until(() => ws.readyState === WebSocket.CLOSING);
+    expect(ws._proto!.closeOwed).toBe(true);
+    const [code] = await clientClosed;
+    expect(code).toBe(1000);
+    expect(got).toHaveLength(2);
+    expectBytes(got[0], BIG);
+    expectBytes(got[1], second);
+  });
+
   it('test_closeTimeout_still_bounds_a_peer_that_closes_then_stops_reading', async () => {
     // Incompressible: the slices outgrow the kernel's buffers, so the message cannot be finished
     // while the peer does not read. The close timer, armed when the peer's close arrived, ends it.

@@ -1442,6 +1442,54 @@ describe('ws 8.18 parity: send(Blob), ping(Blob), pong(Blob)', () => {
     },
   );
 
+  it.each(both)(
+    "%s client: close() while a Blob is read, then the peer's close: the Blob, then our close frame answers",
+    async (_n, Client) => {
+      const { client, server, got } = await connected(Client);
+      const blob = new HeldBlob(['blob']);
+      client.send(blob);
+      client.close(4000, 'ours');
+      const clientClosed = once<[number]>(client, 'close');
+      const serverClosed = once<[number, Buffer]>(server, 'close');
+      server.close(4001, 'theirs');
+      // The server's close frame reaches the client while its own waits behind the Blob.
+      await until(() => client._closeFrameReceived === true || client._proto?.closeReceived === true);
+      blob.release();
+      expect((await clientClosed)[0]).toBe(4001);
+      const [code, reason] = await serverClosed;
+      expect([code, reason.toString()]).toEqual([4000, 'ours']);
+      expect(got).toEqual(['binary blob', 'close 4000']);
+    },
+  );
+
+  it.each(both)(
+    '%s client closes while the riptide server reads a Blob sent compressed in slices: all of it, then the answer',
+    async (_n, Client) => {
+      const { wss, url } = await riptideServer({ perMessageDeflate: true });
+      servers.push(wss);
+      const accepted = once<[WebSocket]>(wss, 'connection');
+      const client: Sock = new (Client as new (url: string, o: object) => Sock)(url, {
+        perMessageDeflate: true,
+      });
+      await once(client, 'open');
+      const [server] = await accepted;
+      const sizes: number[] = [];
+      client.on('message', (data: Buffer) => sizes.push(data.length));
+      const clientClosed = once<[number]>(client, 'close');
+      // Above the deflate budget (DEFLATE_SLICE): once read, it leaves in slices.
+      const blob = new HeldBlob([Buffer.alloc(1024 * 1024, 7)]);
+      server.send(blob);
+      server.send('behind');
+      client.close(4002);
+      await until(() => server.readyState === WebSocket.CLOSING);
+      blob.release();
+      await until(() => server._proto!.compressing);
+      expect(server._proto!.closeOwed).toBe(true);
+      expect((await clientClosed)[0]).toBe(4002);
+      expect(sizes).toEqual([1024 * 1024, 6]);
+    },
+  );
+
   it("riptide: closeTimeout ends a Blob read that never resolves after the peer's close", async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { server, seen, calls, clientClosed, serverClosed } = await serverReadingBlobWhenPeerCloses(

@@ -21,6 +21,14 @@
  *     [close frame in] -> onClose(...)
  *     state CLOSED, endTransport
  *
+ * The peer's close frame may arrive while a message is being compressed in slices (its first
+ * frames are out, FIN not yet). Our answer then waits for that message, as ws 8's sender queues
+ * its answer behind the messages it is compressing:
+ *
+ *     [close frame in] -> onClose, closeOwed, state CLOSING (data frames still accepted)
+ *     compressNextSlice() ... [last fragment, FIN]   (the caller's earlier sends may follow)
+ *     answerClose() -> [our close frame out, echoing]   state CLOSED, endTransport
+ *
  * After a close frame has been received, input is discarded (the receiver's DISCARD phase).
  * "Fail the WebSocket Connection" (RFC 6455 7.1.7) is ONE transition, `fail(error)`: queue a
  * close frame with the error's close code (unless it is 1006), discard input, set endTransport,
@@ -56,7 +64,10 @@ export interface ProtocolSink {
   /** A ping; its pong is already queued when autoPong is on. */
   onPing(data: Buffer): void;
   onPong(data: Buffer): void;
-  /** The peer's close frame; our answer (if needed) is already queued. */
+  /**
+   * The peer's close frame; our answer (if needed) is already queued, or owed (closeOwed) while a
+   * message is being compressed in slices: answerClose() queues it once that message is out.
+   */
   onClose(code: number, reason: string): void;
   /** The peer broke the protocol; the close frame is queued, endTransport is set. */
   onError(error: ProtocolError): void;
@@ -100,6 +111,7 @@ const CLOSE_RECEIVED = 4;
 const DISCARDED_EARLY = 8;
 const FRAGMENTING = 16;
 const TRANSPORT_ENDED = 32;
+const CLOSE_OWED = 64;
 
 /**
  * The validated settings of one endpoint (role, limits, randomness, autoPong): immutable, so a
@@ -236,6 +248,19 @@ export class Protocol implements FrameHandler {
     this.flags = on ? this.flags | FRAGMENTING : this.flags & ~FRAGMENTING;
   }
 
+  /**
+   * The peer's close frame arrived while a message was being compressed in slices: our answer
+   * waits for it. Until answerClose() (or close()) queues the answer, the state is CLOSING and
+   * data frames are still accepted: the rest of that message, and what the caller had accepted
+   * before the peer's close. Cleared by the answer, a failure or the transport's end.
+   */
+  get closeOwed(): boolean {
+    return (this.flags & CLOSE_OWED) !== 0;
+  }
+  private set closeOwed(on: boolean) {
+    this.flags = on ? this.flags | CLOSE_OWED : this.flags & ~CLOSE_OWED;
+  }
+
   private get transportEnded(): boolean {
     return (this.flags & TRANSPORT_ENDED) !== 0;
   }
@@ -300,12 +325,41 @@ export class Protocol implements FrameHandler {
   /**
    * The transport has ended: no more bytes will come, none can be sent. Releases the extension
    * (zlib memory) whether the closing handshake completed or not. Idempotent.
+   *
+   * Input that already arrived but waits for its inflate slices (sliceSpent) is still parsed, one
+   * slice per nextSlice() as before, as ws 8 delivers what it received before the end (a peer
+   * may send a large compressed message, its close frame and its FIN at once): sliceSpent stays
+   * true until it is done, then input is discarded and the extension released. A message we
+   * are compressing in slices is given up at once. abort() drops that input too.
    */
   receiveEof(): void {
     if (this.transportEnded) return;
+    this.endTransportState();
+    if (this.sliceSpent) {
+      this.extension?.cancelCompress();
+      return;
+    }
+    this.endInput();
+  }
+
+  /**
+   * The caller gives the connection up (the WebSocket API's terminate()): as receiveEof(), but
+   * input already received is discarded too, unparsed. Idempotent.
+   */
+  abort(): void {
+    if (!this.transportEnded) this.endTransportState();
+    this.endInput();
+  }
+
+  private endTransportState(): void {
     this.transportEnded = true;
-    this.discardInput();
+    this.closeOwed = false; // nothing can be sent any more
     this.state = State.CLOSED;
+  }
+
+  /** After the transport's end: ignore input, release the extension (both idempotent). */
+  private endInput(): void {
+    this.discardInput();
     this.extension?.close();
   }
 
@@ -332,6 +386,9 @@ export class Protocol implements FrameHandler {
   /** A new inflate budget: go on with the suspended frame and the input waiting behind it. */
   nextSlice(): void {
     if (this.parser !== null) this.parser.nextSlice();
+    // The transport ended while input waited for this slice (receiveEof): once it is all
+    // parsed, the end takes effect.
+    if (this.transportEnded && !this.sliceSpent) this.endInput();
   }
 
   /** A fragmented message is being sent (fin: false so far): whole frames must wait. */
@@ -405,7 +462,7 @@ export class Protocol implements FrameHandler {
    * until then; send() and sendFramed() throw WS_ERR_COMPRESSING meanwhile).
    */
   sendData(opcode: 1 | 2, data: Buffer | string, fin: boolean, compress: boolean): void {
-    if (this.state !== State.OPEN || this.closeSent) this.misuse('send()');
+    if ((this.state !== State.OPEN && !this.closeOwed) || this.closeSent) this.misuse('send()');
     if (this.compressing) this.busy('send()');
     const op = this.fragmenting ? Opcode.CONTINUATION : opcode;
     this.fragmenting = !fin;
@@ -463,7 +520,9 @@ export class Protocol implements FrameHandler {
 
   /** Queue pre-framed bytes (pub/sub: one frame built for many connections). Server role only. */
   sendFramed(frame: Buffer): void {
-    if (this.state !== State.OPEN || this.closeSent || this.fragmenting) this.misuse('sendFramed()');
+    if ((this.state !== State.OPEN && !this.closeOwed) || this.closeSent || this.fragmenting) {
+      this.misuse('sendFramed()');
+    }
     if (this.compressing) this.busy('sendFramed()');
     const out = this.out();
     closeRun(out);
@@ -496,14 +555,27 @@ export class Protocol implements FrameHandler {
   }
 
   /**
-   * Start the closing handshake, or answer the peer's close frame. A second call is a no-op.
-   * An invalid code or a reason above 123 bytes throws (caller misuse).
+   * Start the closing handshake, or answer the peer's close frame (while closeOwed: with this
+   * code and reason instead of the echo, as ws 8 sends a close() queued before the peer's
+   * frame came). A second call is a no-op. An invalid code or a reason above 123 bytes throws
+   * (caller misuse).
    */
   close(code?: number, reason?: string): void {
     if (this.state === State.CONNECTING) this.misuse('close()');
     if (this.closeSent) return;
     const payload = encodeClosePayload(code, reason);
     this.queueClose(payload);
+  }
+
+  /**
+   * Queue the close answer owed since the peer's close frame came in during a sliced message
+   * (closeOwed), echoing its code and reason as handleClose would have. The caller calls this
+   * once that message and the sends it had accepted before the close are queued; earlier, the
+   * rest of the message is given up (no data frame after a close frame). A no-op if none is owed.
+   */
+  answerClose(): void {
+    if (!this.closeOwed) return;
+    this.queueClose(this.echoPayload());
   }
 
   /** Fail the connection (RFC 6455 7.1.7) because of the peer; one transition for every cause. */
@@ -519,6 +591,7 @@ export class Protocol implements FrameHandler {
       this.queueClose(encodeClosePayload(code));
     }
     this.closeSent = true;
+    this.closeOwed = false;
     if (this.state !== State.CLOSED) this.state = State.CLOSING;
     this.endTransport = true;
     this.sink.onError(error);
@@ -578,6 +651,17 @@ export class Protocol implements FrameHandler {
     // A copy: the payload may be a view of the caller's input chunk, and 'close' comes later.
     if (payload.length > 2) this.closeReasonBytes = Buffer.from(payload.subarray(2));
     if (!this.closeSent) {
+      if (this.compressing) {
+        // RFC 6455 5.5.1: "An endpoint MAY delay sending a Close frame until its current
+        // message is sent (for instance, if the majority of a fragmented message is already
+        // sent, an endpoint MAY send the remaining fragments before sending a Close frame)."
+        // The peer has the first fragments of a message being compressed in slices: answered
+        // now, it would get a message that never ends. The answer waits (answerClose()).
+        this.closeOwed = true;
+        this.state = State.CLOSING;
+        this.sink.onClose(parsed.code, parsed.reason);
+        return;
+      }
       // RFC 6455 5.5.1: "If an endpoint receives a Close frame and did not previously send a
       // Close frame, the endpoint MUST send a Close frame in response. ... typically echoing
       // the status code it received." The reason goes back too, as ws sends it: the side that
@@ -598,16 +682,28 @@ export class Protocol implements FrameHandler {
   private queueClose(payload: Buffer): void {
     // RFC 6455 5.5.1: no data frame after a close frame, so a message being compressed in slices
     // ends here, unfinished (the close frame may come between its fragments: 5.4). The Node
-    // layer's close() waits for the message instead; this is the peer's close, or a failure.
+    // layer's close() and the answer to the peer's close (closeOwed) wait for the message
+    // instead; this is a failure, or a caller that gave the message up.
     this.extension?.cancelCompress();
     this.outputBytes += pushFrame(this.out(), Opcode.CLOSE, true, false, payload, this.settings.random);
     this.closeSent = true;
+    this.closeOwed = false;
     if (this.closeReceived) {
       this.state = State.CLOSED;
       this.endTransport = true;
     } else {
       this.state = State.CLOSING;
     }
+  }
+
+  /** The payload of the answer owed: the peer's code and reason bytes as they came (handleClose). */
+  private echoPayload(): Buffer {
+    if (this.closeCode === CloseCode.NO_STATUS) return EMPTY;
+    const reason = this.closeReasonBytes;
+    const payload = Buffer.allocUnsafe(2 + reason.length);
+    payload.writeUInt16BE(this.closeCode, 0);
+    reason.copy(payload, 2);
+    return payload;
   }
 
   private busy(action: string): never {

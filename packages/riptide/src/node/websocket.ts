@@ -152,6 +152,7 @@ const BINARY_TYPE_MASK = 3 << BINARY_TYPE_SHIFT;
 const SLICING = 1 << 12; // a message is being compressed in slices: later sends wait (Extras.queue)
 const SLICE_WAITING = 1 << 13; // SLICING, and the next slice waits for the transport's 'drain'
 const BLOB_READING = 1 << 14; // a Blob sent is being read: later sends wait (Extras.queue)
+const CLOSE_PENDING = 1 << 15; // the transport closed; 'close' waits for the input still being inflated
 /** Either reason for later sends, pings, pongs, published frames and close() to wait in order. */
 const HOLDING = SLICING | BLOB_READING;
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
@@ -584,8 +585,9 @@ export class WebSocket extends EventEmitter {
   /**
    * A message is being compressed in slices (core/protocol.ts DEFLATE_SLICE): one slice per turn
    * of the event loop (setImmediate, after the poll phase has served the other connections).
-   * Its callback waits for its last frame; later sends, published frames and close() wait in
-   * Extras.queue. send() returns false: 'drain' follows once it is all written.
+   * Its callback waits for its last frame; later sends, published frames, close() and the answer
+   * to a peer's close frame that comes meanwhile wait in Extras.queue. send() returns false:
+   * 'drain' follows once it is all written.
    */
   private _startSlicing(cb: SendCallback | undefined): boolean {
     this._flags |= SLICING;
@@ -688,8 +690,14 @@ export class WebSocket extends EventEmitter {
       if (kind === QUEUED_PING) proto.sendPing(entry.data as Buffer);
       else proto.sendPong(entry.data as Buffer);
       this._queued(entry.cb);
-    } else {
+    } else if (kind === QUEUED_CLOSE) {
+      // A close() made while this waited; if the peer's close came meanwhile, it is the answer
+      // (with our code, as ws 8 sends it) and the QUEUED_ANSWER behind it finds nothing owed.
       proto.close(entry.opcode === 0 ? undefined : entry.opcode, entry.reason);
+      this._scheduleFlush();
+    } else {
+      // The answer to the peer's close frame, owed since it came during a sliced message.
+      proto.answerClose();
       this._scheduleFlush();
     }
   }
@@ -759,10 +767,10 @@ export class WebSocket extends EventEmitter {
   }
 
   /**
-   * The sliced message will not be finished, or the Blob being read will not be sent (the peer
-   * closed, the connection failed or ended, terminate()): its callback and those of what waited
-   * behind it get an error, after the callbacks of what was written before it. A close() that
-   * waited is dropped.
+   * The sliced message will not be finished (the connection failed or ended, terminate(), the
+   * close timer), or the Blob being read will not be sent (the same, or the peer's close frame):
+   * its callback and those of what waited behind it get an error, after the callbacks of what
+   * was written before it. A close(), or the answer to the peer's close, that waited is dropped.
    */
   private _dropHeld(error?: Error): void {
     const flags = this._flags;
@@ -988,7 +996,7 @@ export class WebSocket extends EventEmitter {
     // The transport is gone for us: the core discards whatever is still buffered, so no
     // further message of the current chunk is delivered after terminate(). A message being
     // compressed in slices is dropped (its zlib context released) with what waited behind it.
-    proto.receiveEof();
+    proto.abort();
     abortTransport(this._socket!);
     this._dropHeld();
   }
@@ -1097,8 +1105,17 @@ export class WebSocket extends EventEmitter {
   /** @internal */
   onClose(_code: number, _reason: string): void {
     // The core queued our answering close frame (RFC 6455 5.5.1); 'close' is emitted once the
-    // transport is gone. A message being compressed in slices ended unfinished before it.
+    // transport is gone.
     this._startClosing();
+    if (this._proto!.closeOwed) {
+      // The peer closed during a message being compressed in slices (SLICING): the core keeps
+      // its answer until that message is out. It waits in Extras.queue behind the message and
+      // what was sent before the peer's close, as ws 8's sender queues it; sends from now on
+      // are refused (CLOSING). The close timer bounds a peer that stops reading meanwhile.
+      this._hold(new Queued(QUEUED_ANSWER, 0, null, true, false, undefined, 0));
+      this._armCloseTimer();
+      return;
+    }
     this._dropHeld();
   }
 
@@ -1423,6 +1440,11 @@ export class WebSocket extends EventEmitter {
     if ((flags & CLOSED_DONE) !== 0) return;
     if (kind === 'slice') {
       this._receiving(runNextSlice);
+      if ((this._flags & CLOSE_PENDING) !== 0) {
+        // The transport has closed: 'close' follows the last of the input it had brought.
+        if (!this._proto!.sliceSpent) this._finishClose();
+        return;
+      }
     } else {
       // A deferred event (allowSynchronousEvents: false) resumes by itself on its setImmediate.
       if ((flags & (PAUSED | DEFERRED)) !== 0) return;
@@ -1476,8 +1498,10 @@ export class WebSocket extends EventEmitter {
   /** @internal The transport's 'end': the peer will send nothing more. */
   _onEnd(): void {
     this._startClosing();
+    // What the peer sent before its FIN and still waits for its inflate slices is delivered,
+    // one slice per turn (the core's receiveEof).
     this._receiving(runReceiveEof);
-    // The core released the extension: a message being compressed in slices ends unfinished.
+    // The core gave up our message being compressed in slices: it ends unfinished.
     this._dropHeld();
     // Finish our side too (what is queued is still written).
     if ((this._flags & ENDED) === 0) {
@@ -1540,17 +1564,29 @@ export class WebSocket extends EventEmitter {
   /** @internal readyState -> CLOSED and 'close'(code, reason). Runs once, when the transport has closed. */
   _finishClose(): void {
     if ((this._flags & CLOSED_DONE) !== 0) return;
-    this._flags |= CLOSING_STARTED | CLOSED_DONE;
     const extra = this._extra;
     if (extra !== null && extra.closeTimer !== null) {
       clearTimeout(extra.closeTimer);
       extra.closeTimer = null;
     }
-    if (this._server !== null) this._server._clientClosed(this);
     const proto = this._proto;
     // The transport is gone: receiveEof() also releases the extension (zlib contexts), a
     // message being compressed in slices with them.
-    if (proto !== null) proto.receiveEof();
+    if (proto !== null) {
+      proto.receiveEof();
+      if (proto.sliceSpent) {
+        // Input that came before the end still waits for its inflate slices (YIELDING): it is
+        // delivered, one slice per turn, and 'close' follows it (_continue), as ws 8's 'close'
+        // waits for its receiver to finish. A peer that sends its last message, its close frame
+        // and its FIN at once (a server closes at once once the handshake is done) loses none.
+        this._startClosing();
+        this._flags |= CLOSE_PENDING;
+        this._dropHeld();
+        return;
+      }
+    }
+    this._flags |= CLOSING_STARTED | CLOSED_DONE;
+    if (this._server !== null) this._server._clientClosed(this);
     this._dropHeld();
     // RFC 6455 7.1.5: the peer's close code (1005 if its frame had none), else 1006.
     const code = proto === null ? 1006 : proto.closeCode;
@@ -1627,11 +1663,13 @@ const QUEUED_CLOSE = 2;
 const QUEUED_CALLBACK = 3;
 const QUEUED_PING = 4;
 const QUEUED_PONG = 5;
+const QUEUED_ANSWER = 6;
 
 /**
- * A send(), a publish()'s frames, a close() or the callback of a ping() or pong() waiting behind
- * a message compressed in slices; or a send(), ping() or pong() behind a Blob being read, or
- * whose own Blob is (its data becomes the Blob's bytes once read).
+ * A send(), a publish()'s frames, a close(), the answer to the peer's close frame or the callback
+ * of a ping() or pong() waiting behind a message compressed in slices; or a send(), ping() or
+ * pong() behind a Blob being read, or whose own Blob is (its data becomes the Blob's bytes once
+ * read).
  */
 class Queued {
   constructor(
@@ -1641,7 +1679,8 @@ class Queued {
       | typeof QUEUED_CLOSE
       | typeof QUEUED_CALLBACK
       | typeof QUEUED_PING
-      | typeof QUEUED_PONG,
+      | typeof QUEUED_PONG
+      | typeof QUEUED_ANSWER,
     /** send: the opcode (1 text, 2 binary); close: the code (0: none). */
     readonly opcode: number,
     public data: string | Buffer | readonly Buffer[] | Blob | null,

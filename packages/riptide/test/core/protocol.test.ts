@@ -1,6 +1,6 @@
 // The state machine (protocol.ts): RFC 6455 5.7 examples, the closing handshake, ping/pong.
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/core/errors.js';
+import { peerError, UsageError } from '../../src/core/errors.js';
 import { DEFLATE_SLICE, Protocol, ProtocolSettings, State } from '../../src/core/protocol.js';
 import { PerMessageDeflate } from '../../src/deflate/codec.js';
 import { normalizeDeflateOptions } from '../../src/deflate/negotiation.js';
@@ -413,20 +413,142 @@ describe('a compressed message above the deflate budget is sent in slices (DEFLA
     expect(events[0].data === first.toString('hex')).toBe(true);
   });
 
-  it('test_peer_close_during_sliced_compression_ends_the_message_and_releases_the_deflater', () => {
-    const { server } = connection();
-    const ext = server.proto.extension!;
-    server.proto.sendData(2, big, true, true);
-    server.proto.takeOutput();
-    expect(ext.compressLeft).toBeGreaterThan(0);
-    server.proto.receive(wire('server', '880203e8'));
-    // RFC 6455 5.5.1: no data frame after our close frame, so the message ends unfinished.
-    expect(server.proto.compressing).toBe(false);
-    expect(ext.compressLeft).toBe(0);
-    expect(output(server.proto)).toBe('880203e8');
-    server.proto.compressNextSlice(); // a turn already scheduled: nothing more is sent
-    expect(server.proto.takeOutput()).toBeNull();
-    server.proto.receiveEof();
+  /** The side sending in `role` and its peer, both with permessage-deflate. */
+  function sides(role: 'client' | 'server') {
+    const { server, client } = connection();
+    return role === 'server' ? { sender: server, peer: client } : { sender: client, peer: server };
+  }
+
+  const slices = Math.ceil(big.length / DEFLATE_SLICE);
+
+  describe('5.5.1 Close: the peer closes while a message is compressed in slices', () => {
+    for (const role of ROLES) {
+      it(`test_${role}_receives_close_during_sliced_compression: the rest of the message, the sends queued before, then the echoed close`, () => {
+        const { sender, peer } = sides(role);
+        const proto = sender.proto;
+        proto.sendData(2, big, true, true);
+        const wireBytes = [Buffer.concat(proto.takeOutput()!)];
+        proto.compressNextSlice();
+        wireBytes.push(Buffer.concat(proto.takeOutput()!));
+        // The peer's close (4001 "bye") comes after two fragments.
+        proto.receive(wire(role, '88050fa1627965'));
+        expect(sender.sink.events).toEqual([{ type: 'close', code: 4001, reason: 'bye' }]);
+        // RFC 6455 5.5.1: "An endpoint MAY delay sending a Close frame until its current
+        // message is sent": the answer is owed, not queued; the connection is CLOSING.
+        expect(proto.closeOwed).toBe(true);
+        expect(proto.closeReceived).toBe(true);
+        expect(proto.closeSent).toBe(false);
+        expect(proto.state).toBe(State.CLOSING);
+        expect(proto.endTransport).toBe(false);
+        expect(proto.takeOutput()).toBeNull();
+        expect(proto.compressing).toBe(true);
+        while (proto.compressing) proto.compressNextSlice();
+        // What the caller accepted before the close arrived still goes out, before the answer.
+        proto.sendText('queued before the close');
+        proto.answerClose();
+        expect(proto.closeOwed).toBe(false);
+        expect(proto.closeSent).toBe(true);
+        expect(proto.state).toBe(State.CLOSED);
+        expect(proto.endTransport).toBe(true);
+        // RFC 6455 5.5.1: after sending a Close frame, no more data frames.
+        expect(() => proto.sendText('after the answer')).toThrow(
+          expect.objectContaining({ code: 'WS_ERR_NOT_OPEN' }),
+        );
+        proto.answerClose(); // nothing owed any more
+        wireBytes.push(Buffer.concat(proto.takeOutput()!));
+        const all = Buffer.concat(wireBytes);
+        const frames = parseFrames(all);
+        expect(frames.map((f) => (f.fin ? 0x80 : 0) | (f.rsv1 ? 0x40 : 0) | f.opcode)).toEqual([
+          0x42,
+          ...Array(slices - 2).fill(0x00),
+          0x80, // the message's last fragment
+          0x81, // the send queued before the close
+          0x88, // the answer, echoing code and reason
+        ]);
+        expect(frames.every((f) => f.masked === (role === 'client'))).toBe(true);
+        expect(frames[frames.length - 1].payload.toString('hex')).toBe('0fa1627965');
+        // The peer reads the whole message, the queued one, then the close.
+        peer.proto.close(4001, 'bye');
+        peer.proto.takeOutput();
+        peer.proto.receive(all);
+        while (peer.proto.sliceSpent) peer.proto.nextSlice();
+        const events = peer.sink.events as Array<{ type: string; data?: string; code?: number }>;
+        expect(events.map((e) => e.type)).toEqual(['message', 'message', 'close']);
+        expect(events[0].data === big.toString('hex')).toBe(true);
+        expect(events[1].data).toBe('queued before the close');
+        expect(events[2].code).toBe(4001);
+        expect(peer.proto.state).toBe(State.CLOSED);
+      });
+    }
+
+    it('test_server_receives_close_without_status_during_sliced_compression: the answer has none either', () => {
+      const { sender } = sides('server');
+      sender.proto.sendData(2, big, true, true);
+      sender.proto.takeOutput();
+      sender.proto.receive(wire('server', '8800'));
+      expect(sender.sink.events).toEqual([{ type: 'close', code: 1005, reason: '' }]);
+      while (sender.proto.compressing) sender.proto.compressNextSlice();
+      sender.proto.takeOutput();
+      sender.proto.answerClose();
+      expect(output(sender.proto)).toBe('8800');
+    });
+
+    it('test_server_close_called_while_an_answer_is_owed: that close frame is the answer, with its own code', () => {
+      // The Node layer's close() made before the peer's close arrived waits behind the message:
+      // its frame answers (ws 8 sends its queued close() the same way).
+      const { sender } = sides('server');
+      sender.proto.sendData(2, big, true, true);
+      sender.proto.takeOutput();
+      sender.proto.receive(wire('server', '880203e8'));
+      while (sender.proto.compressing) sender.proto.compressNextSlice();
+      sender.proto.takeOutput();
+      sender.proto.close(1001, 'away');
+      expect(sender.proto.state).toBe(State.CLOSED);
+      expect(sender.proto.endTransport).toBe(true);
+      sender.proto.answerClose();
+      expect(output(sender.proto)).toBe(`880603e9${Buffer.from('away').toString('hex')}`);
+    });
+
+    it('test_server_transport_ends_while_an_answer_is_owed: the message is given up, nothing is owed', () => {
+      const { sender } = sides('server');
+      const ext = sender.proto.extension!;
+      sender.proto.sendData(2, big, true, true);
+      sender.proto.takeOutput();
+      sender.proto.receive(wire('server', '880203e8'));
+      expect(sender.proto.closeOwed).toBe(true);
+      sender.proto.receiveEof();
+      expect(sender.proto.closeOwed).toBe(false);
+      expect(sender.proto.compressing).toBe(false);
+      expect(ext.compressLeft).toBe(0);
+      sender.proto.compressNextSlice(); // a turn already scheduled: nothing more is sent
+      sender.proto.answerClose();
+      expect(sender.proto.takeOutput()).toBeNull();
+    });
+
+    it('test_server_fails_while_an_answer_is_owed: the failure close frame answers, the message is given up', () => {
+      const { sender } = sides('server');
+      sender.proto.sendData(2, big, true, true);
+      sender.proto.takeOutput();
+      sender.proto.receive(wire('server', '880203e8'));
+      // e.g. zlib failing on the next slice (core fail(), the one transition).
+      sender.proto.fail(peerError('WS_ERR_COMPRESSION_FAILED'));
+      expect(sender.proto.closeOwed).toBe(false);
+      expect(sender.proto.compressing).toBe(false);
+      expect(output(sender.proto)).toBe('880203f3');
+      expect(sender.proto.state).toBe(State.CLOSED);
+      sender.proto.answerClose();
+      expect(sender.proto.takeOutput()).toBeNull();
+    });
+
+    it('test_server_receives_close_with_nothing_being_compressed: answered at once, as before', () => {
+      const { sender } = sides('server');
+      sender.proto.sendData(2, big.subarray(0, 1000), true, true);
+      sender.proto.takeOutput();
+      sender.proto.receive(wire('server', '880203e8'));
+      expect(sender.proto.closeOwed).toBe(false);
+      expect(output(sender.proto)).toBe('880203e8');
+      expect(sender.proto.state).toBe(State.CLOSED);
+    });
   });
 
   it('test_messages_up_to_the_budget_stay_one_frame', () => {

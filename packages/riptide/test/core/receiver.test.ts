@@ -678,12 +678,36 @@ describe('inflate slices: a compressed flood cannot take the thread (issue 12, h
     t.close();
   });
 
-  it('test_server_ended while spent: no longer spent, the suspended frame is dropped', () => {
+  it('test_server_ended while spent: what came before the end is still delivered, a slice at a time, then the end takes effect', () => {
+    // A peer may send a large compressed message, its close frame and its FIN at once (a server
+    // closes its side as soon as it has answered): ws 8 delivers the message and the close.
+    const t = deflating();
+    t.proto.receive(Buffer.concat([t.frame(Buffer.alloc(2 * MiB, 3)), wire('server', '880203e8')]));
+    expect(t.proto.sliceSpent).toBe(true);
+    t.proto.receiveEof();
+    expect(t.proto.state).toBe(State.CLOSED);
+    // Still one slice per nextSlice(): the end does not make the rest one long call.
+    expect(t.proto.sliceSpent).toBe(true);
+    expect(t.sink.events).toEqual([]);
+    const slices = t.drain();
+    expect(slices).toBeGreaterThanOrEqual((2 * MiB) / SLICE_BOUND - 1);
+    expect(t.slice.max).toBeLessThanOrEqual(SLICE_BOUND);
+    expect(t.sink.events.map((e) => e.type)).toEqual(['message', 'close']);
+    expect((t.sink.events[0] as { data: string }).data).toBe(Buffer.alloc(2 * MiB, 3).toString('hex'));
+    expect(t.proto.closeCode).toBe(1000);
+    // Then input is over: nothing more is parsed.
+    t.proto.receive(wire('server', '810161'));
+    expect(t.sink.events).toHaveLength(2);
+    t.close();
+  });
+
+  it('test_server_aborted while spent (terminate()): no longer spent, the suspended frame is dropped', () => {
     const t = deflating();
     t.proto.receive(t.frame(Buffer.alloc(2 * MiB)));
     expect(t.proto.sliceSpent).toBe(true);
-    t.proto.receiveEof();
+    t.proto.abort();
     expect(t.proto.sliceSpent).toBe(false);
+    expect(t.proto.state).toBe(State.CLOSED);
     t.proto.nextSlice();
     expect(t.sink.events).toEqual([]);
     t.close();

@@ -12,7 +12,14 @@ import WS from 'ws';
 import { clearZlibPool, pooledZlibContexts } from '../../src/deflate/codec.js';
 import { liveZlibContexts } from '../../src/deflate/zlib-sync.js';
 import { type PerMessageDeflateOptions, WebSocket, WebSocketServer } from '../../src/index.js';
-import { cleanupsAfterEachTest, once, riptideServer, shutdown, wsServer } from '../node/helpers.js';
+import {
+  cleanupsAfterEachTest,
+  clientFrame,
+  once,
+  riptideServer,
+  shutdown,
+  wsServer,
+} from '../node/helpers.js';
 
 const cleanups = cleanupsAfterEachTest();
 
@@ -250,6 +257,116 @@ describe('terminate() right after a compressed send()', () => {
       expect(await called).toBeFalsy();
     });
   }
+});
+
+describe("what arrived before the peer's FIN is delivered, though it takes several inflate slices", () => {
+  // A 4 MiB message compresses to about 14 KB: it arrives in one read, with the frames behind it
+  // and the FIN, and takes 16 inflate slices (one per turn). ws 8 delivers it all and then
+  // 'close' (its 'close' waits for its receiver); riptide discarded what was not inflated yet
+  // when the transport ended, so the message and the close frame were lost (1006). A server
+  // that has answered the client's close closes at once (RFC 6455 7.1.1), so this is the usual
+  // end of a client that closes while a large message is on its way.
+  const MiB = 1024 * 1024;
+  const BIG = Buffer.alloc(4 * MiB);
+  {
+    const line = Buffer.from('{"id":12345,"user":"ada","text":"a large and very compressible message"}\n');
+    for (let at = 0; at < BIG.length; at += line.length) line.copy(BIG, at);
+  }
+  /** RFC 7692 7.2.1: the message compressed, the 00 00 ff ff tail removed. */
+  const compressed = (() => {
+    const out = zlib.deflateRawSync(BIG, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    return out.subarray(0, out.length - 4);
+  })();
+  /** An unmasked (server) frame: FIN, the RSV1 bit as given, a 16-bit length at most. */
+  function serverFrame(opcode: number, payload: Buffer, rsv1 = false): Buffer {
+    const head =
+      payload.length < 126
+        ? Buffer.from([0x80 | (rsv1 ? 0x40 : 0) | opcode, payload.length])
+        : Buffer.from([0x80 | (rsv1 ? 0x40 : 0) | opcode, 126, payload.length >> 8, payload.length & 0xff]);
+    return Buffer.concat([head, payload]);
+  }
+  const CLOSE_1000 = Buffer.from([0x03, 0xe8]);
+
+  /** A raw server: 101 with permessage-deflate, then the message, 'after', a close frame, and its end. */
+  async function rawServer(how: 'end' | 'destroy'): Promise<string> {
+    const srv = net.createServer((socket) => {
+      let head = '';
+      socket.on('data', (chunk) => {
+        if (head.includes('\r\n\r\n')) return;
+        head += chunk.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        const key = /sec-websocket-key: *(.*)\r\n/i.exec(head)![1];
+        const accept = createHash('sha1')
+          .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+          .digest('base64');
+        socket.write(
+          'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n`,
+        );
+        socket.write(
+          Buffer.concat([
+            serverFrame(2, compressed, true),
+            serverFrame(1, Buffer.from('after')),
+            serverFrame(8, CLOSE_1000),
+          ]),
+        );
+        if (how === 'end') socket.end();
+        else socket.destroy();
+      });
+    });
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    cleanups.push(() => new Promise<void>((resolve) => srv.close(() => resolve())));
+    return `ws://127.0.0.1:${(srv.address() as net.AddressInfo).port}`;
+  }
+
+  for (const how of ['end', 'destroy'] as const) {
+    for (const kind of ['ws 8', 'riptide'] as const) {
+      it(`test_client_receives a 4 MiB compressed message, a text, the close frame and the FIN in one go (the server ${how}s): ${kind} delivers both, then 1000`, async () => {
+        const url = await rawServer(how);
+        const client = kind === 'ws 8' ? new WS(url) : new WebSocket(url);
+        cleanups.push(() => client.terminate());
+        const got: Buffer[] = [];
+        client.on('message', (data: Buffer) => got.push(data));
+        const [code] = await once<[number]>(client as WebSocket, 'close');
+        expect(got).toHaveLength(2);
+        expect(got[0].equals(BIG)).toBe(true);
+        expect(got[1].toString()).toBe('after');
+        expect(code).toBe(1000);
+      });
+    }
+  }
+
+  // The server's side of the same, a guard: a plain TCP server socket reads in Node's onread
+  // mode, where a pause between slices stops reading, so its FIN is seen after the last slice.
+  it('test_server_receives the same from a client that half-closes at once: both delivered, then 1000', async () => {
+    const { wss, port } = await riptideServer({ perMessageDeflate: true });
+    cleanups.push(() => shutdown(wss));
+    const connected = once<[WebSocket]>(wss, 'connection');
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => {
+      socket.destroy();
+    });
+    await once(socket, 'connect');
+    socket.write(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n',
+    );
+    const [ws] = await connected;
+    const got: Buffer[] = [];
+    ws.on('message', (data) => got.push(data as Buffer));
+    const closed = once<[number]>(ws, 'close');
+    const first = clientFrame(2, compressed);
+    first[0] |= 0x40; // RSV1: compressed (RFC 7692 6.1)
+    socket.end(Buffer.concat([first, clientFrame(1, 'after'), clientFrame(8, CLOSE_1000)]));
+    socket.resume();
+    const [code] = await closed;
+    expect(got).toHaveLength(2);
+    expect(got[0].equals(BIG)).toBe(true);
+    expect(got[1].toString()).toBe('after');
+    expect(code).toBe(1000);
+  });
 });
 
 describe('RFC 6455 10.4 maxPayload applies after decompression (over the wire)', () => {

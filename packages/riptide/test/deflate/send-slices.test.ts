@@ -22,6 +22,7 @@ import {
   parseFrames,
   riptideServer,
   shutdown,
+  until,
   wsServer,
 } from '../node/helpers.js';
 import { expectBytes } from './helpers.js';
@@ -101,6 +102,13 @@ async function wsClient(url: string): Promise<WS> {
 
 function nextMessage(client: { once(event: 'message', fn: (data: RawData) => void): unknown }) {
   return new Promise<Buffer>((resolve) => client.once('message', (data: RawData) => resolve(data as Buffer)));
+}
+
+/** Every message `client` receives, as Buffers, in order. */
+function collect(client: WebSocket | WS): Buffer[] {
+  const got: Buffer[] = [];
+  client.on('message', (data: RawData) => got.push(data as Buffer));
+  return got;
 }
 
 /** Collects `n` messages as strings (Buffers above 1 KiB are kept as Buffers). */
@@ -259,6 +267,31 @@ describe('closing during a sliced compression', () => {
     expect(calls).toEqual(['after close: WS_ERR_NOT_OPEN', 'big', 'queued']);
   });
 
+  it('test_close_then_the_peers_close_during_compression: the message, then our close frame as the answer', async () => {
+    // Both sides close at once: our close() waits behind the message; the peer's close frame
+    // comes while it is compressed. Our queued close frame is the answer (with our code, as
+    // ws 8 sends its queued close()), after the whole message.
+    const { client, ws } = await connection();
+    const got = collect(client);
+    const clientClosed = once<[number, Buffer]>(client, 'close');
+    const serverClosed = once<[number, Buffer]>(ws, 'close');
+    ws.on('message', () => {
+      ws.send(BIG);
+      ws.close(1001, 'away');
+    });
+    client.send('go');
+    client.close(4001, 'bye');
+    await until(() => ws._proto!.closeReceived);
+    expect(ws._proto!.closeOwed).toBe(true);
+    const [code, reason] = await clientClosed;
+    expect(code).toBe(1001);
+    expect(reason.toString()).toBe('away');
+    expect(got).toHaveLength(1);
+    expectBytes(got[0], BIG);
+    const [serverCode] = await serverClosed;
+    expect(serverCode).toBe(4001);
+  });
+
   it('test_close_with_an_invalid_code_during_compression_throws_and_changes_nothing', async () => {
     const { client, ws } = await connection();
     const received = nextMessage(client);
@@ -329,6 +362,186 @@ describe('closing during a sliced compression', () => {
   });
 });
 
+describe('RFC 6455 5.5.1 Close: the peer closes while a message is compressed in slices', () => {
+  // RFC 6455 5.5.1: "An endpoint MAY delay sending a Close frame until its current message is
+  // sent". ws 8 queues its answer behind what its sender is compressing, so the peer gets the
+  // message and what was sent before its close, then the answer; riptide does the same.
+  for (const [kind, code, reason] of [
+    ['ws 8', 1000, 'done'],
+    ['riptide', 4001, 'bye'],
+  ] as const) {
+    it(`test_server_receives_close_during_compression: a ${kind.replace(' ', '')} client gets the whole message, the send queued before its close, then ${code} echoed`, async () => {
+      const { wss, url } = await server();
+      const connected = nextConnection(wss);
+      const client = kind === 'ws 8' ? await wsClient(url) : await riptideClient(url);
+      const ws = await connected;
+      const got = collect(client);
+      const calls: string[] = [];
+      const record = recorder(calls);
+      const clientClosed = once<[number, Buffer]>(client as unknown as WebSocket, 'close');
+      const serverClosed = once<[number, Buffer]>(ws, 'close');
+      ws.on('message', () => {
+        ws.send(BIG, record('big'));
+        ws.send('queued before the close', record('queued'));
+      });
+      // Both clients have these two methods with the same meaning (the union's send overloads
+      // do not combine into one callable signature).
+      const peer = client as WS;
+      peer.send('go');
+      peer.close(code, reason);
+      // The close arrives while the 80 slices are being compressed: the answer is owed.
+      await until(() => ws.readyState === WebSocket.CLOSING);
+      expect(ws._proto!.closeOwed).toBe(true);
+      expect(ws._proto!.compressing).toBe(true);
+      // Sends after the peer's close are refused, as before (ws 8 too: readyState CLOSING).
+      ws.send('too late', record('too late'));
+      const [clientCode, clientReason] = await clientClosed;
+      expect(clientCode).toBe(code);
+      expect(clientReason.toString()).toBe(reason);
+      expect(got).toHaveLength(2);
+      expectBytes(got[0], BIG);
+      expect(got[1].toString()).toBe('queued before the close');
+      const [serverCode, serverReason] = await serverClosed;
+      expect([serverCode, serverReason.toString()]).toEqual([code, reason]);
+      expect(calls).toEqual(['too late: WS_ERR_NOT_OPEN', 'big', 'queued']);
+    });
+  }
+
+  it('test_server_receives_close_during_compression: on the wire, the rest of the fragments, the queued send, then the answer; then the server closes the TCP connection', async () => {
+    const { wss, port } = await server();
+    const connected = nextConnection(wss);
+    const { socket, rest } = await rawDeflateClient(port);
+    cleanups.push(() => {
+      socket.destroy();
+    });
+    const ws = await connected;
+    const wire = collectUntilClose(socket, rest);
+    let ended = false;
+    socket.on('end', () => {
+      ended = true;
+    });
+    ws.send(BIG);
+    ws.send('queued before the close', { compress: false }); // readable on the wire
+    // The raw peer closes at once (4001 "bye") and goes on reading.
+    socket.write(clientFrame(8, Buffer.from([0x0f, 0xa1, 0x62, 0x79, 0x65])));
+    const frames = parseFrames(await wire);
+    // RFC 7692 6.1: RSV1 on the first fragment only; every fragment before the close frame.
+    expect(frames.map((f) => [f.opcode, f.fin, f.rsv1])).toEqual([
+      [2, false, true],
+      ...Array(SLICES - 2).fill([0, false, false]),
+      [0, true, false],
+      [1, true, false],
+      [8, true, false],
+    ]);
+    const inflated = zlib.inflateRawSync(
+      Buffer.concat([...frames.slice(0, SLICES).map((f) => f.payload), Buffer.from([0, 0, 0xff, 0xff])]),
+      { finishFlush: zlib.constants.Z_SYNC_FLUSH },
+    );
+    expectBytes(inflated, BIG);
+    expect(frames[SLICES].payload.toString()).toBe('queued before the close');
+    expect(frames[SLICES + 1].payload.toString('hex')).toBe('0fa1627965');
+    // The server closed the connection after its answer (RFC 6455 7.1.1), not before.
+    expect(ended).toBe(true);
+  });
+
+  it('test_server_receives_close_during_compression with a second large message queued before it: both whole, then the answer', async () => {
+    // The second message is compressed in slices too, after the first: the answer waits for it.
+    const { wss, url } = await server();
+    const connected = nextConnection(wss);
+    const client = await wsClient(url);
+    const ws = await connected;
+    const got = collect(client);
+    const clientClosed = once<[number]>(client as unknown as WebSocket, 'close');
+    const second = Buffer.from(BIG.subarray(0, 2 * MiB)).fill('b', 0, 1);
+    ws.on('message', () => {
+      ws.send(BIG);
+      ws.send(second);
+    });
+    client.send('go');
+    client.close(1000);
+    await until(() => ws.readyState === WebSocket.CLOSING);
+    expect(ws._proto!.closeOwed).toBe(true);
+    const [code] = await clientClosed;
+    expect(code).toBe(1000);
+    expect(got).toHaveLength(2);
+    expectBytes(got[0], BIG);
+    expectBytes(got[1], second);
+  });
+
+  it('test_closeTimeout_still_bounds_a_peer_that_closes_then_stops_reading', async () => {
+    // Incompressible: the slices outgrow the kernel's buffers, so the message cannot be finished
+    // while the peer does not read. The close timer, armed when the peer's close arrived, ends it.
+    const RANDOM = randomBytes(16 * MiB);
+    const { client, ws } = await connection({}, { closeTimeout: 200 });
+    const proto = ws._proto!;
+    const events: string[] = [];
+    ws.on('error', (err) => events.push(`error: ${(err as { code?: string }).code}`));
+    const record = recorder(events);
+    const closed = once<[number]>(ws, 'close');
+    ws.on('message', () => ws.send(RANDOM, record('big')));
+    client.send('go');
+    client.close(4001, 'bye');
+    client.pause();
+    await until(() => ws.readyState === WebSocket.CLOSING);
+    // The answer waits behind the message, which waits for a peer that does not read.
+    expect(proto.closeOwed).toBe(true);
+    expect(proto.compressPending).toBeGreaterThan(0);
+    const [code] = await closed;
+    // Its close frame was received: its code is the 'close' event's (RFC 6455 7.1.5).
+    expect(code).toBe(4001);
+    expect(proto.closeSent).toBe(false);
+    // The message was given up by the timer, not when the peer's close came in.
+    expect(events).toEqual(['error: WS_ERR_CLOSE_TIMEOUT', 'big: WS_ERR_SOCKET_CLOSED']);
+  });
+
+  it('test_terminate_while_the_answer_is_owed: the message is dropped, no answer, the context released', async () => {
+    const before = heldContexts();
+    const { client, ws } = await connection({ serverNoContextTakeover: false });
+    const got = collect(client);
+    const calls: string[] = [];
+    const record = recorder(calls);
+    const clientClosed = once<[number]>(client, 'close');
+    const serverClosed = once<[number]>(ws, 'close');
+    ws.on('message', () => {
+      ws.send(BIG, record('big'));
+      ws.send('queued', record('queued'));
+    });
+    client.send('go');
+    client.close(4001, 'bye');
+    await until(() => ws.readyState === WebSocket.CLOSING);
+    expect(ws._proto!.closeOwed).toBe(true);
+    ws.terminate();
+    const [code] = await clientClosed;
+    expect(code).toBe(1006); // no close frame came back
+    expect(got).toHaveLength(0);
+    const [serverCode] = await serverClosed;
+    expect(serverCode).toBe(4001);
+    expect(ws._proto!.closeSent).toBe(false);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(calls).toEqual(['big: WS_ERR_SOCKET_CLOSED', 'queued: WS_ERR_SOCKET_CLOSED']);
+    expect(heldContexts()).toBe(before);
+  });
+
+  it('test_client_receives_close_during_compression: a riptide client finishes its message before answering the server', async () => {
+    const { client, ws } = await connection();
+    const got = collect(ws);
+    const clientClosed = once<[number, Buffer]>(client, 'close');
+    const serverClosed = once<[number, Buffer]>(ws, 'close');
+    client.send(BIG);
+    client.send('queued before the close');
+    ws.close(4001, 'bye');
+    await until(() => client.readyState === WebSocket.CLOSING);
+    expect(client._proto!.closeOwed).toBe(true);
+    const [serverCode] = await serverClosed;
+    expect(serverCode).toBe(4001);
+    expect(got).toHaveLength(2);
+    expectBytes(got[0], BIG);
+    expect(got[1].toString()).toBe('queued before the close');
+    const [clientCode, clientReason] = await clientClosed;
+    expect([clientCode, clientReason.toString()]).toEqual([4001, 'bye']);
+  });
+});
+
 describe('the client side slices too (masked fragments)', () => {
   for (const takeover of [true, false]) {
     const label = takeover ? 'on' : 'off';
@@ -364,6 +577,26 @@ describe('the client side slices too (masked fragments)', () => {
     expect(small).toBe('small after');
   });
 });
+
+/** A raw client that offers permessage-deflate (a plain client, without context takeover). */
+async function rawDeflateClient(port: number): Promise<{ socket: net.Socket; rest: Buffer }> {
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+      'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n\r\n',
+  );
+  let buf = Buffer.alloc(0);
+  while (buf.indexOf('\r\n\r\n') === -1) {
+    const [chunk] = await once<[Buffer]>(socket, 'data');
+    buf = Buffer.concat([buf, chunk]);
+  }
+  const head = buf.subarray(0, buf.indexOf('\r\n\r\n')).toString();
+  expect(head).toMatch(/^HTTP\/1\.1 101/);
+  expect(head).toMatch(/sec-websocket-extensions: permessage-deflate/i);
+  return { socket, rest: buf.subarray(buf.indexOf('\r\n\r\n') + 4) };
+}
 
 /** One turn of the event loop (a setImmediate). */
 function turn(): Promise<void> {
@@ -546,26 +779,6 @@ describe('zlib failing mid-message', () => {
       }
       return writeSync.apply(this, args);
     };
-  }
-
-  /** A raw client that offers permessage-deflate (a plain client, without context takeover). */
-  async function rawDeflateClient(port: number): Promise<{ socket: net.Socket; rest: Buffer }> {
-    const socket = net.connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    socket.write(
-      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
-        'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n\r\n',
-    );
-    let buf = Buffer.alloc(0);
-    while (buf.indexOf('\r\n\r\n') === -1) {
-      const [chunk] = await once<[Buffer]>(socket, 'data');
-      buf = Buffer.concat([buf, chunk]);
-    }
-    const head = buf.subarray(0, buf.indexOf('\r\n\r\n')).toString();
-    expect(head).toMatch(/^HTTP\/1\.1 101/);
-    expect(head).toMatch(/sec-websocket-extensions: permessage-deflate/i);
-    return { socket, rest: buf.subarray(buf.indexOf('\r\n\r\n') + 4) };
   }
 
   /** The server keeps serving: a connection made before the failure echoes a big compressed message. */

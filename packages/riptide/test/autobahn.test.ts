@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 // @ts-expect-error: plain ESM JavaScript (the runner runs on every Node version without a build)
 import { candidates, DEFAULT_RUNS, DEFAULT_TIMEOUT, findTestsuite, RUNS } from '../autobahn/ci.mjs';
+import { refusedPort } from './node/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const children = new Set<ChildProcess>();
@@ -201,13 +202,18 @@ describe('autobahn:client against a fake fuzzing server', () => {
   });
 
   it('exits 1 with one line when no fuzzing server is there', async () => {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise((resolve) => probe.close(resolve));
-    const client = npmRun('autobahn:client', [`ws://127.0.0.1:${port}`]);
-    expect(await client.done).toBe(1);
-    expect(client.out()).toMatch(/^autobahn client: ws:\/\/127\.0\.0\.1:\d+\/getCaseCount: .*ECONNREFUSED/m);
+    // Not a server's port just closed: npm takes a second or more to start the client, long
+    // enough for another test file's server to be given that port.
+    const { port, release } = await refusedPort();
+    try {
+      const client = npmRun('autobahn:client', [`ws://127.0.0.1:${port}`]);
+      expect(await client.done).toBe(1);
+      expect(client.out()).toMatch(
+        /^autobahn client: ws:\/\/127\.0\.0\.1:\d+\/getCaseCount: .*ECONNREFUSED/m,
+      );
+    } finally {
+      await release();
+    }
   });
 });
 

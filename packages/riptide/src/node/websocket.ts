@@ -1677,10 +1677,10 @@ const QUEUED_PONG = 5;
 const QUEUED_ANSWER = 6;
 
 /**
- * A send(), a publish()'s frames, a close(), the answer to the peer's close frame or the callback
- * of a ping() or pong() waiting behind a message compressed in slices; or a send(), ping() or
- * pong() behind a Blob being read, or whose own Blob is (its data becomes the Blob's bytes once
- * read).
+ * A send(), a publish()'s frames, a close() or the answer to the peer's close frame waiting
+ * behind a message compressed in slices or a Blob being read; the callback of a ping() or pong()
+ * behind the former, the ping() or pong() itself behind the latter; or the send, ping or pong
+ * whose own Blob is read (its data becomes the Blob's bytes once read).
  */
 class Queued {
   constructor(

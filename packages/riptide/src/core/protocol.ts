@@ -22,12 +22,18 @@
  *     state CLOSED, endTransport
  *
  * The peer's close frame may arrive while a message is being compressed in slices (its first
- * frames are out, FIN not yet). Our answer then waits for that message, as ws 8's sender queues
- * its answer behind the messages it is compressing:
+ * frames are out, FIN not yet), or while the caller holds data it accepted but could not hand
+ * over yet (`dataPending`: the Node layer sets it while it reads a Blob given to send()). Our
+ * answer then waits for that message, as ws 8's sender queues its answer behind the messages it
+ * is compressing and the Blobs it is reading:
  *
  *     [close frame in] -> onClose, closeOwed, state CLOSING (data frames still accepted)
  *     compressNextSlice() ... [last fragment, FIN]   (the caller's earlier sends may follow)
+ *     or: dataPending = false, sendData(the Blob's bytes)   (idem)
  *     answerClose() -> [our close frame out, echoing]   state CLOSED, endTransport
+ *
+ * The core only decides that the answer is owed; the caller decides when it is due (it knows
+ * what it accepted before the close) and bounds the wait with its close timer.
  *
  * After a close frame has been received, input is discarded (the receiver's DISCARD phase).
  * "Fail the WebSocket Connection" (RFC 6455 7.1.7) is ONE transition, `fail(error)`: queue a
@@ -66,7 +72,8 @@ export interface ProtocolSink {
   onPong(data: Buffer): void;
   /**
    * The peer's close frame; our answer (if needed) is already queued, or owed (closeOwed) while a
-   * message is being compressed in slices: answerClose() queues it once that message is out.
+   * message is being compressed in slices or dataPending: answerClose() queues it once that
+   * message is out.
    */
   onClose(code: number, reason: string): void;
   /** The peer broke the protocol; the close frame is queued, endTransport is set. */
@@ -112,6 +119,7 @@ const DISCARDED_EARLY = 8;
 const FRAGMENTING = 16;
 const TRANSPORT_ENDED = 32;
 const CLOSE_OWED = 64;
+const DATA_PENDING = 128;
 
 /**
  * The validated settings of one endpoint (role, limits, randomness, autoPong): immutable, so a
@@ -249,8 +257,8 @@ export class Protocol implements FrameHandler {
   }
 
   /**
-   * The peer's close frame arrived while a message was being compressed in slices: our answer
-   * waits for it. Until answerClose() (or close()) queues the answer, the state is CLOSING and
+   * The peer's close frame arrived while a message was being compressed in slices, or while
+   * dataPending: our answer waits for it. Until answerClose() (or close()) queues the answer, the state is CLOSING and
    * data frames are still accepted: the rest of that message, and what the caller had accepted
    * before the peer's close. Cleared by the answer, a failure or the transport's end.
    */
@@ -259,6 +267,20 @@ export class Protocol implements FrameHandler {
   }
   private set closeOwed(on: boolean) {
     this.flags = on ? this.flags | CLOSE_OWED : this.flags & ~CLOSE_OWED;
+  }
+
+  /**
+   * Set by the caller while it holds data it accepted before any close but has not handed to
+   * the core yet (the Node layer: a Blob being read, and what was sent behind it). A peer's
+   * close frame that arrives meanwhile is then owed (closeOwed) instead of answered at once, as
+   * during a sliced message; the caller clears it once the data is queued (or given up) and
+   * calls answerClose() after it. The core never clears it itself.
+   */
+  get dataPending(): boolean {
+    return (this.flags & DATA_PENDING) !== 0;
+  }
+  set dataPending(on: boolean) {
+    this.flags = on ? this.flags | DATA_PENDING : this.flags & ~DATA_PENDING;
   }
 
   private get transportEnded(): boolean {
@@ -651,12 +673,14 @@ export class Protocol implements FrameHandler {
     // A copy: the payload may be a view of the caller's input chunk, and 'close' comes later.
     if (payload.length > 2) this.closeReasonBytes = Buffer.from(payload.subarray(2));
     if (!this.closeSent) {
-      if (this.compressing) {
+      if (this.compressing || this.dataPending) {
         // RFC 6455 5.5.1: "An endpoint MAY delay sending a Close frame until its current
         // message is sent (for instance, if the majority of a fragmented message is already
         // sent, an endpoint MAY send the remaining fragments before sending a Close frame)."
         // The peer has the first fragments of a message being compressed in slices: answered
-        // now, it would get a message that never ends. The answer waits (answerClose()).
+        // now, it would get a message that never ends. Or the caller accepted a message before
+        // this close and is still reading its bytes (a Blob): ws 8 sends it, then the answer.
+        // The answer waits (answerClose()).
         this.closeOwed = true;
         this.state = State.CLOSING;
         this.sink.onClose(parsed.code, parsed.reason);

@@ -696,7 +696,8 @@ export class WebSocket extends EventEmitter {
       proto.close(entry.opcode === 0 ? undefined : entry.opcode, entry.reason);
       this._scheduleFlush();
     } else {
-      // The answer to the peer's close frame, owed since it came during a sliced message.
+      // The answer to the peer's close frame, owed since it came during a sliced message or a
+      // Blob's read.
       proto.answerClose();
       this._scheduleFlush();
     }
@@ -712,10 +713,16 @@ export class WebSocket extends EventEmitter {
    *
    *   send(blob) ─► BLOB_READING ─► arrayBuffer() resolves ─► sent, then Extras.queue in order
    *                      │                      └─ rejects ─► fail 1011 (WS_ERR_BLOB_READ_FAILED)
-   *                      └─ closed, terminated meanwhile ─► callbacks: WS_ERR_SOCKET_CLOSED
+   *                      ├─ the peer's close meanwhile ─► its answer waits in Extras.queue (onClose)
+   *                      └─ terminated, failed, transport gone ─► callbacks: WS_ERR_SOCKET_CLOSED
+   *
+   * The core's dataPending is up while BLOB_READING: a peer's close frame that comes meanwhile
+   * is owed (closeOwed), not answered at once, so the Blob and what was sent behind it before
+   * that close still go out, then the answer, as ws 8 sends them.
    */
   private _readBlob(entry: Queued): void {
     this._flags |= BLOB_READING;
+    this._proto!.dataPending = true;
     const extra = this._extras();
     extra.blob = entry;
     extra.heldBytes += entry.bytes;
@@ -752,6 +759,7 @@ export class WebSocket extends EventEmitter {
     extra.heldBytes -= entry.bytes;
     this._flags &= ~BLOB_READING;
     const proto = this._proto!;
+    proto.dataPending = false;
     entry.data = data;
     this._run(proto, entry);
     this._replay(proto);
@@ -767,15 +775,16 @@ export class WebSocket extends EventEmitter {
   }
 
   /**
-   * The sliced message will not be finished (the connection failed or ended, terminate(), the
-   * close timer), or the Blob being read will not be sent (the same, or the peer's close frame):
-   * its callback and those of what waited behind it get an error, after the callbacks of what
-   * was written before it. A close(), or the answer to the peer's close, that waited is dropped.
+   * The sliced message will not be finished, or the Blob being read will not be sent (the
+   * connection failed or ended, terminate(), the close timer): its callback and those of what
+   * waited behind it get an error, after the callbacks of what was written before it. A close(),
+   * or the answer to the peer's close, that waited is dropped.
    */
   private _dropHeld(error?: Error): void {
     const flags = this._flags;
     if ((flags & HOLDING) === 0) return;
     this._flags = flags & ~(HOLDING | SLICE_WAITING);
+    if ((flags & BLOB_READING) !== 0) this._proto!.dataPending = false;
     const extra = this._extra!;
     const cbs: SendCallback[] = [];
     if (extra.slicedCb !== undefined) cbs.push(extra.slicedCb);
@@ -1108,10 +1117,12 @@ export class WebSocket extends EventEmitter {
     // transport is gone.
     this._startClosing();
     if (this._proto!.closeOwed) {
-      // The peer closed during a message being compressed in slices (SLICING): the core keeps
-      // its answer until that message is out. It waits in Extras.queue behind the message and
-      // what was sent before the peer's close, as ws 8's sender queues it; sends from now on
-      // are refused (CLOSING). The close timer bounds a peer that stops reading meanwhile.
+      // The peer closed during a message being compressed in slices (SLICING) or while a Blob
+      // sent before its close is read (BLOB_READING, the core's dataPending): the core keeps its
+      // answer until that message is out. It waits in Extras.queue behind the message and what
+      // was sent before the peer's close, as ws 8's sender queues it; sends from now on are
+      // refused (CLOSING). The close timer bounds a peer that stops reading meanwhile, and a
+      // Blob whose read never ends.
       this._hold(new Queued(QUEUED_ANSWER, 0, null, true, false, undefined, 0));
       this._armCloseTimer();
       return;
@@ -1666,10 +1677,10 @@ const QUEUED_PONG = 5;
 const QUEUED_ANSWER = 6;
 
 /**
- * A send(), a publish()'s frames, a close(), the answer to the peer's close frame or the callback
- * of a ping() or pong() waiting behind a message compressed in slices; or a send(), ping() or
- * pong() behind a Blob being read, or whose own Blob is (its data becomes the Blob's bytes once
- * read).
+ * A send(), a publish()'s frames, a close() or the answer to the peer's close frame waiting
+ * behind a message compressed in slices or a Blob being read; the callback of a ping() or pong()
+ * behind the former, the ping() or pong() itself behind the latter; or the send, ping or pong
+ * whose own Blob is read (its data becomes the Blob's bytes once read).
  */
 class Queued {
   constructor(

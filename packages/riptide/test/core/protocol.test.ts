@@ -220,6 +220,113 @@ describe('RFC 6455 5.5.1 closing handshake', () => {
     proto.close(undefined, 'why');
     expect(output(proto)).toBe('8800');
   });
+
+  describe('5.5.1 Close: the peer closes while the caller holds data it accepted before (dataPending)', () => {
+    // The Node layer raises dataPending while it reads a Blob given to send(): ws 8 sends that
+    // Blob and what was sent behind it before the peer's close, then its answer.
+    for (const role of ROLES) {
+      it(`test_${role}_receives_close_while_data_is_pending: the data, then the echoed close`, () => {
+        const { proto, sink } = makeProtocol(role);
+        proto.dataPending = true;
+        proto.receive(wire(role, '88050fa1627965'));
+        expect(sink.events).toEqual([{ type: 'close', code: 4001, reason: 'bye' }]);
+        expect(proto.closeOwed).toBe(true);
+        expect(proto.closeReceived).toBe(true);
+        expect(proto.closeSent).toBe(false);
+        expect(proto.state).toBe(State.CLOSING);
+        expect(proto.endTransport).toBe(false);
+        expect(proto.takeOutput()).toBeNull();
+        // Input after the close frame is still discarded.
+        proto.receive(wire(role, '810161'));
+        expect(sink.events).toHaveLength(1);
+        // The Blob's bytes arrive: the caller lowers the flag and hands them over, with what
+        // waited behind them, then queues the answer.
+        proto.dataPending = false;
+        proto.sendBinary(Buffer.from('blob'));
+        proto.sendText('behind');
+        expect(proto.closeOwed).toBe(true);
+        proto.answerClose();
+        expect(proto.closeOwed).toBe(false);
+        expect(proto.closeSent).toBe(true);
+        expect(proto.state).toBe(State.CLOSED);
+        expect(proto.endTransport).toBe(true);
+        expect(() => proto.sendText('after the answer')).toThrow(
+          expect.objectContaining({ code: 'WS_ERR_NOT_OPEN' }),
+        );
+        const frames = parseFrames(Buffer.concat(proto.takeOutput()!));
+        expect(frames.map((f) => [f.opcode, f.payload.toString('hex')])).toEqual([
+          [2, Buffer.from('blob').toString('hex')],
+          [1, Buffer.from('behind').toString('hex')],
+          [8, '0fa1627965'], // the peer's code and reason, echoed
+        ]);
+        expect(frames.every((f) => f.fin && f.masked === (role === 'client'))).toBe(true);
+      });
+    }
+
+    it('test_server_close_without_status_while_data_is_pending: the answer has none either', () => {
+      const { proto } = makeProtocol('server');
+      proto.dataPending = true;
+      proto.receive(wire('server', '8800'));
+      expect(proto.closeOwed).toBe(true);
+      proto.dataPending = false;
+      proto.sendBinary(Buffer.from('b'));
+      proto.answerClose();
+      expect(output(proto)).toBe('820162' + '8800');
+    });
+
+    it('test_server_data_pending_lowered_before_the_close: answered at once, as before', () => {
+      const { proto } = makeProtocol('server');
+      proto.dataPending = true;
+      proto.dataPending = false;
+      proto.receive(wire('server', '880203e8'));
+      expect(proto.closeOwed).toBe(false);
+      expect(output(proto)).toBe('880203e8');
+      expect(proto.state).toBe(State.CLOSED);
+    });
+
+    it('test_server_closed_first_while_data_is_pending: the close completes, nothing is owed', () => {
+      const { proto } = makeProtocol('server');
+      proto.close(1000);
+      expect(output(proto)).toBe('880203e8');
+      proto.dataPending = true;
+      proto.receive(wire('server', '880203e8'));
+      expect(proto.closeOwed).toBe(false);
+      expect(proto.state).toBe(State.CLOSED);
+      expect(proto.takeOutput()).toBeNull();
+    });
+
+    it('test_server_fails_while_an_answer_is_owed_for_pending_data: the failure close frame (1011) answers', () => {
+      const { proto, sink } = makeProtocol('server');
+      proto.dataPending = true;
+      proto.receive(wire('server', '880203e8'));
+      // The Blob could not be read: the Node layer fails the connection.
+      proto.fail(peerError('WS_ERR_BLOB_READ_FAILED'));
+      expect(proto.closeOwed).toBe(false);
+      expect(output(proto)).toBe('880203f3');
+      expect(proto.state).toBe(State.CLOSED);
+      expect(proto.endTransport).toBe(true);
+      expect(sink.events.map((e) => e.type)).toEqual(['close', 'error']);
+      proto.answerClose();
+      expect(proto.takeOutput()).toBeNull();
+    });
+
+    for (const end of ['receiveEof', 'abort'] as const) {
+      it(`test_server_${end}_while_an_answer_is_owed_for_pending_data: nothing is owed or sent`, () => {
+        const { proto } = makeProtocol('server');
+        proto.dataPending = true;
+        proto.receive(wire('server', '880203e8'));
+        expect(proto.closeOwed).toBe(true);
+        proto[end]();
+        expect(proto.closeOwed).toBe(false);
+        expect(proto.state).toBe(State.CLOSED);
+        expect(() => proto.sendBinary(Buffer.from('late'))).toThrow(
+          expect.objectContaining({ code: 'WS_ERR_NOT_OPEN' }),
+        );
+        proto.answerClose();
+        expect(proto.takeOutput()).toBeNull();
+      });
+    }
+  });
 });
 
 describe('RFC 6455 5.5.2 ping and pong', () => {

@@ -1375,23 +1375,213 @@ describe('ws 8.18 parity: send(Blob), ping(Blob), pong(Blob)', () => {
     },
   );
 
-  it('riptide: the peer closing while a Blob is read drops it: the callbacks get an error, the close completes', async () => {
-    const { client, server } = await connected(WebSocket);
-    const blob = new HeldBlob(['late']);
-    const errors = [
-      new Promise<Error>((resolve) => client.send(blob, resolve)),
-      new Promise<Error>((resolve) => client.send('x', resolve)),
-    ];
-    const closed = once<[number]>(client, 'close');
-    server.close(4001);
-    expect((await closed)[0]).toBe(4001);
-    blob.release();
-    for (const err of await Promise.all(errors)) {
-      expect(err).toMatchObject({
-        code: 'WS_ERR_SOCKET_CLOSED',
-        message: 'The socket was closed while the blob was being read',
+  // The peer's close frame arrives while a Blob is read: ws 8 (8.18+) sends the Blob and what
+  // was sent behind it before the close, then its answer, echoing the peer's code and reason.
+  it.each(both)(
+    "%s client: the peer's close while a Blob is read: the Blob and what was sent before, then the answer",
+    async (_n, Client) => {
+      const { client, server, got } = await connected(Client);
+      const blob = new HeldBlob(['late']);
+      const calls: string[] = [];
+      const cb = (what: string) => (err?: Error) => calls.push(`${what} ${err?.message ?? 'ok'}`);
+      client.send(blob, cb('blob'));
+      client.send('x', cb('x'));
+      const serverClosed = once<[number, Buffer]>(server, 'close');
+      const clientClosed = once<[number, Buffer]>(client, 'close');
+      server.close(4001, 'bye');
+      await until(() => client.readyState === WebSocket.CLOSING);
+      client.send('after the close', cb('after'));
+      await until(() => calls.length === 1);
+      expect(calls).toEqual(['after WebSocket is not open: readyState 2 (CLOSING)']);
+      blob.release();
+      const [code, reason] = await clientClosed;
+      expect([code, reason.toString()]).toEqual([4001, 'bye']);
+      const [serverCode, serverReason] = await serverClosed;
+      expect([serverCode, serverReason.toString()]).toEqual([4001, 'bye']);
+      expect(got).toEqual(['binary late', 'text x', 'close 4001']);
+      expect(calls).toEqual(['after WebSocket is not open: readyState 2 (CLOSING)', 'blob ok', 'x ok']);
+    },
+  );
+
+  /** A riptide server connection reading a Blob when its `Client` peer closes (4002 'bye'). */
+  async function serverReadingBlobWhenPeerCloses(Client: unknown, serverOptions = {}) {
+    const { client, server } = await connected(Client, serverOptions);
+    const seen: string[] = [];
+    client.on('message', (data: Buffer, isBinary: boolean) =>
+      seen.push(`${isBinary ? 'binary' : 'text'} ${data.toString()}`),
+    );
+    const clientClosed = once<[number, Buffer]>(client, 'close');
+    const serverClosed = once<[number, Buffer]>(server, 'close');
+    const calls: string[] = [];
+    const cb = (what: string) => (err?: Error & { code?: string }) =>
+      calls.push(`${what} ${err === undefined ? 'ok' : (err.code ?? err.message)}`);
+    const blob = new HeldBlob(['blob']);
+    server.send(blob, cb('blob'));
+    server.send('behind', cb('behind'));
+    client.close(4002, 'bye');
+    await until(() => server.readyState === WebSocket.CLOSING);
+    return { client, server, seen, calls, cb, blob, clientClosed, serverClosed };
+  }
+
+  it.each(both)(
+    '%s client closes while the riptide server reads a Blob: the Blob and the send behind it, then its code echoed',
+    async (_n, Client) => {
+      const { server, seen, calls, cb, blob, clientClosed, serverClosed } =
+        await serverReadingBlobWhenPeerCloses(Client);
+      // The answer is owed, not sent; sends made from now on are refused.
+      expect(server._proto!.closeOwed).toBe(true);
+      server.send('late', cb('late'));
+      await until(() => calls.length === 1);
+      expect(calls).toEqual(['late WS_ERR_NOT_OPEN']);
+      blob.release();
+      const [code, reason] = await clientClosed;
+      expect([code, reason.toString()]).toEqual([4002, 'bye']);
+      expect(seen).toEqual(['binary blob', 'text behind']);
+      expect((await serverClosed)[0]).toBe(4002);
+      expect(calls).toEqual(['late WS_ERR_NOT_OPEN', 'blob ok', 'behind ok']);
+    },
+  );
+
+  it.each(both)(
+    "%s client: close() while a Blob is read, then the peer's close: the Blob, then our close frame answers",
+    async (_n, Client) => {
+      const { client, server, got } = await connected(Client);
+      const blob = new HeldBlob(['blob']);
+      client.send(blob);
+      client.close(4000, 'ours');
+      const clientClosed = once<[number]>(client, 'close');
+      const serverClosed = once<[number, Buffer]>(server, 'close');
+      server.close(4001, 'theirs');
+      // The server's close frame reaches the client while its own waits behind the Blob.
+      await until(() => client._closeFrameReceived === true || client._proto?.closeReceived === true);
+      blob.release();
+      expect((await clientClosed)[0]).toBe(4001);
+      const [code, reason] = await serverClosed;
+      expect([code, reason.toString()]).toEqual([4000, 'ours']);
+      expect(got).toEqual(['binary blob', 'close 4000']);
+    },
+  );
+
+  it.each(both)(
+    '%s client closes while the riptide server reads a Blob sent compressed in slices: all of it, then the answer',
+    async (_n, Client) => {
+      const { wss, url } = await riptideServer({ perMessageDeflate: true });
+      servers.push(wss);
+      const accepted = once<[WebSocket]>(wss, 'connection');
+      const client: Sock = new (Client as new (url: string, o: object) => Sock)(url, {
+        perMessageDeflate: true,
       });
-    }
+      await once(client, 'open');
+      const [server] = await accepted;
+      const sizes: number[] = [];
+      client.on('message', (data: Buffer) => sizes.push(data.length));
+      const clientClosed = once<[number]>(client, 'close');
+      // Above the deflate budget (DEFLATE_SLICE): once read, it leaves in slices.
+      const blob = new HeldBlob([Buffer.alloc(1024 * 1024, 7)]);
+      server.send(blob);
+      server.send('behind');
+      client.close(4002);
+      await until(() => server.readyState === WebSocket.CLOSING);
+      blob.release();
+      await until(() => server._proto!.compressing);
+      expect(server._proto!.closeOwed).toBe(true);
+      expect((await clientClosed)[0]).toBe(4002);
+      expect(sizes).toEqual([1024 * 1024, 6]);
+    },
+  );
+
+  it("riptide: closeTimeout ends a Blob read that never resolves after the peer's close", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { server, seen, calls, clientClosed, serverClosed } = await serverReadingBlobWhenPeerCloses(
+      WebSocket,
+      { closeTimeout: 200 },
+    );
+    const errors: string[] = [];
+    server.on('error', (err: Error & { code?: string }) => errors.push(err.code!));
+    vi.advanceTimersByTime(199);
+    expect(server.readyState).toBe(WebSocket.CLOSING);
+    expect(server._proto!.closeOwed).toBe(true);
+    vi.advanceTimersByTime(1);
+    // Its close frame was received: its code is the 'close' event's (RFC 6455 7.1.5).
+    expect((await serverClosed)[0]).toBe(4002);
+    expect(errors).toEqual(['WS_ERR_CLOSE_TIMEOUT']);
+    expect((await clientClosed)[0]).toBe(1006);
+    await until(() => calls.length === 2);
+    expect(calls).toEqual(['blob WS_ERR_SOCKET_CLOSED', 'behind WS_ERR_SOCKET_CLOSED']);
+    expect(seen).toEqual([]);
+  });
+
+  it('riptide: closeTimeout ends a peer that closes while a Blob is read, then stops reading', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { client, server } = await connected(WebSocket, { closeTimeout: 200 });
+    const errors: string[] = [];
+    server.on('error', (err: Error & { code?: string }) => errors.push(err.code!));
+    const serverClosed = once<[number]>(server, 'close');
+    // Larger than the kernel's buffers: the answer behind it cannot leave while the peer does
+    // not read.
+    const blob = new HeldBlob([Buffer.alloc(32 * 1024 * 1024, 1)]);
+    server.send(blob);
+    client.close(4003);
+    client.pause();
+    await until(() => server.readyState === WebSocket.CLOSING);
+    blob.release();
+    await until(() => server._proto!.closeSent);
+    // The answer is queued behind the Blob's bytes, which wait for the peer.
+    expect(server.bufferedAmount).toBeGreaterThan(0);
+    expect(server.readyState).toBe(WebSocket.CLOSING);
+    vi.advanceTimersByTime(200);
+    expect((await serverClosed)[0]).toBe(4003);
+    expect(errors).toEqual(['WS_ERR_CLOSE_TIMEOUT']);
+  });
+
+  it.each(both)(
+    "%s client: a Blob whose read fails after the peer's close still fails the connection with 1011",
+    async (_n, Client) => {
+      // ws 8 ends the TCP connection without an answer here (its peer sees 1006); riptide
+      // answers with 1011, as it does when the read fails before any close.
+      const { server, seen, calls, blob, clientClosed, serverClosed } =
+        await serverReadingBlobWhenPeerCloses(Client);
+      const reported = once<[Error]>(server, 'error');
+      const cause = new Error('NotReadableError');
+      blob.reject(cause);
+      const [err] = await reported;
+      expect(err).toMatchObject({ code: 'WS_ERR_BLOB_READ_FAILED', closeCode: 1011, cause });
+      expect((await clientClosed)[0]).toBe(1011);
+      // The peer's close frame was received: its code is the server's 'close' event's.
+      expect((await serverClosed)[0]).toBe(4002);
+      expect(calls).toEqual(['blob WS_ERR_BLOB_READ_FAILED', 'behind WS_ERR_BLOB_READ_FAILED']);
+      expect(seen).toEqual([]);
+    },
+  );
+
+  it('riptide: terminate() while the answer waits for a Blob: dropped at once, no answer', async () => {
+    const { server, seen, calls, blob, clientClosed, serverClosed } =
+      await serverReadingBlobWhenPeerCloses(WebSocket);
+    server.terminate();
+    expect((await serverClosed)[0]).toBe(4002);
+    expect((await clientClosed)[0]).toBe(1006);
+    await until(() => calls.length === 2);
+    expect(calls).toEqual(['blob WS_ERR_SOCKET_CLOSED', 'behind WS_ERR_SOCKET_CLOSED']);
+    blob.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual([]);
+  });
+
+  it("riptide: the peer's close frame and FIN while a Blob is read: dropped at once, no answer", async () => {
+    const { wss, port } = await riptideServer();
+    servers.push(wss);
+    const conn = once<[WebSocket]>(wss, 'connection');
+    const { socket, rest } = await rawClient(port);
+    const [server] = await conn;
+    const calls: string[] = [];
+    server.send(new HeldBlob(['never']), (err) => calls.push(`blob ${(err as { code?: string })?.code}`));
+    const serverClosed = once<[number]>(server, 'close');
+    const received = collectUntilClose(socket, rest);
+    socket.end(clientFrame(8, Buffer.from([0x0f, 0xa4])));
+    expect((await serverClosed)[0]).toBe(4004);
+    expect(calls).toEqual(['blob WS_ERR_SOCKET_CLOSED']);
+    // The transport ended: nothing owed can be sent any more.
+    expect(parseFrames(await received)).toEqual([]);
   });
 
   it("riptide: send() returns false for a Blob and behind it, and 'drain' follows once it is written", async () => {

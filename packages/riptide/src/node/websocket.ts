@@ -1509,6 +1509,12 @@ export class WebSocket extends EventEmitter {
   /** @internal The transport's 'end': the peer will send nothing more. */
   _onEnd(): void {
     this._startClosing();
+    const proto = this._proto!;
+    // The peer ended its side after its close frame while our answer waited behind a message
+    // being compressed in slices or a Blob being read (closeOwed). What waited is given up below,
+    // as ws 8 gives it up at the peer's FIN; the answer still goes out first (the core gives the
+    // unfinished message up for it): the peer may still read, and a FIN alone is 1006 to it.
+    if (proto.closeOwed) proto.answerClose();
     // What the peer sent before its FIN and still waits for its inflate slices is delivered,
     // one slice per turn (the core's receiveEof).
     this._receiving(runReceiveEof);

@@ -444,6 +444,32 @@ describe('RFC 6455 5.5.1 Close: the peer closes while a message is compressed in
     expect(ended).toBe(true);
   });
 
+  it('test_server_receives_close_and_FIN_during_compression: the message is given up, the close still answered before the FIN', async () => {
+    const { wss, port } = await server();
+    const connected = nextConnection(wss);
+    const { socket, rest } = await rawDeflateClient(port);
+    cleanups.push(() => {
+      socket.destroy();
+    });
+    const ws = await connected;
+    const wire = collectUntilClose(socket, rest);
+    const calls: string[] = [];
+    const record = recorder(calls);
+    const serverClosed = once<[number]>(ws, 'close');
+    ws.send(BIG, record('big'));
+    ws.send('queued before the close', record('queued'));
+    // The raw peer closes (4001 "bye") and ends its side at once; it goes on reading.
+    socket.end(clientFrame(8, Buffer.from([0x0f, 0xa1, 0x62, 0x79, 0x65])));
+    const frames = parseFrames(await wire);
+    // The peer will send nothing more: what waited is given up (as ws 8 does at the FIN), but the
+    // answer goes out before our FIN (regression: the peer got the FIN alone, 1006 to it).
+    const last = frames[frames.length - 1];
+    expect([last.opcode, last.payload.toString('hex')]).toEqual([8, '0fa1627965']);
+    expect(frames.slice(0, -1).every((f) => f.opcode !== 8 && !f.fin)).toBe(true);
+    expect((await serverClosed)[0]).toBe(4001);
+    expect(calls).toEqual(['big: WS_ERR_SOCKET_CLOSED', 'queued: WS_ERR_SOCKET_CLOSED']);
+  });
+
   it('test_server_receives_close_during_compression with a second large message queued before it: both whole, then the answer', async () => {
     // The second message is compressed in slices too, after the first: the answer waits for it.
     const { wss, url } = await server();

@@ -391,6 +391,7 @@ export class Protocol implements FrameHandler {
 
   resume(): void {
     if (this.parser !== null) this.parser.resume();
+    this.endInputIfParsed();
   }
 
   get isPaused(): boolean {
@@ -408,9 +409,17 @@ export class Protocol implements FrameHandler {
   /** A new inflate budget: go on with the suspended frame and the input waiting behind it. */
   nextSlice(): void {
     if (this.parser !== null) this.parser.nextSlice();
-    // The transport ended while input waited for this slice (receiveEof): once it is all
-    // parsed, the end takes effect.
-    if (this.transportEnded && !this.sliceSpent) this.endInput();
+    this.endInputIfParsed();
+  }
+
+  /**
+   * The transport ended while input waited for its inflate slices (receiveEof): once it is all
+   * parsed, the end takes effect. A pause that stops the parser on the way (a deferred event,
+   * allowSynchronousEvents: false) keeps the rest for resume(); the caller that gives it up
+   * calls abort().
+   */
+  private endInputIfParsed(): void {
+    if (this.transportEnded && !this.sliceSpent && !this.isPaused) this.endInput();
   }
 
   /** A fragmented message is being sent (fin: false so far): whole frames must wait. */

@@ -1606,19 +1606,21 @@ export class WebSocket extends EventEmitter {
     // message being compressed in slices with them.
     if (proto !== null) {
       proto.receiveEof();
-      if (proto.sliceSpent) {
-        // Input that came before the end still waits for its inflate slices (YIELDING): it is
-        // delivered, one slice per turn, and 'close' follows it (_continue), as ws 8's 'close'
-        // waits for its receiver to finish. A peer that sends its last message, its close frame
-        // and its FIN at once (a server closes at once once the handshake is done) loses none.
+      if (proto.sliceSpent || ((this._flags & DEFERRED) !== 0 && proto.inputWaiting)) {
+        // Input that came before the end still waits for its inflate slices (YIELDING) or for a
+        // deferred event (DEFERRED, allowSynchronousEvents: false): it is delivered, one slice
+        // or event per turn, and 'close' follows it (_continue), as ws 8's 'close' waits for its
+        // receiver to finish. A peer that sends its last message, its close frame and its FIN
+        // at once (a server closes at once once the handshake is done) loses none.
         this._startClosing();
         this._flags |= CLOSE_PENDING;
         this._dropHeld();
         return;
       }
     }
-    // After CLOSE_PENDING: input held by pause() is dropped, the extension released.
-    if ((this._flags & CLOSE_PENDING) !== 0) proto!.abort();
+    // Input still held by pause() is dropped, the extension released (receiveEof kept input
+    // the parser held paused).
+    if (proto !== null) proto.abort();
     this._flags |= CLOSING_STARTED | CLOSED_DONE;
     if (this._server !== null) this._server._clientClosed(this);
     this._dropHeld();

@@ -287,8 +287,11 @@ describe("what arrived before the peer's FIN is delivered, though it takes sever
   }
   const CLOSE_1000 = Buffer.from([0x03, 0xe8]);
 
-  /** A raw server: 101 with permessage-deflate, then the message, 'after', a close frame, and its end. */
-  async function rawServer(how: 'end' | 'destroy'): Promise<string> {
+  /** A raw server: 101 with permessage-deflate, then the message (`first`), 'after', a close frame, and its end. */
+  async function rawServer(
+    how: 'end' | 'destroy',
+    first = serverFrame(2, compressed, true),
+  ): Promise<string> {
     const srv = net.createServer((socket) => {
       let head = '';
       socket.on('data', (chunk) => {
@@ -304,11 +307,7 @@ describe("what arrived before the peer's FIN is delivered, though it takes sever
             `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n`,
         );
         socket.write(
-          Buffer.concat([
-            serverFrame(2, compressed, true),
-            serverFrame(1, Buffer.from('after')),
-            serverFrame(8, CLOSE_1000),
-          ]),
+          Buffer.concat([first, serverFrame(1, Buffer.from('after')), serverFrame(8, CLOSE_1000)]),
         );
         if (how === 'end') socket.end();
         else socket.destroy();
@@ -353,6 +352,26 @@ describe("what arrived before the peer's FIN is delivered, though it takes sever
         expect(got).toHaveLength(2);
         expect(got[0].equals(BIG)).toBe(true);
         expect(got[1].toString()).toBe('after');
+        expect(code).toBe(1000);
+      });
+    }
+  }
+
+  // Without slices: a message, 'after' and the close frame in the read that brings the FIN.
+  // allowSynchronousEvents: false holds 'after' and the close frame for a setImmediate each; the
+  // transport's end discarded what the deferred events held (1006; before the changes to the
+  // end of input too).
+  for (const how of ['end', 'destroy'] as const) {
+    for (const kind of ['ws 8', 'riptide'] as const) {
+      it(`test_client_receives a small message, a text, the close frame and the FIN in one go with allowSynchronousEvents: false (the server ${how}s): ${kind} delivers both, then 1000`, async () => {
+        const url = await rawServer(how, serverFrame(1, Buffer.from('first')));
+        const options = { allowSynchronousEvents: false };
+        const client = kind === 'ws 8' ? new WS(url, options) : new WebSocket(url, options);
+        cleanups.push(() => client.terminate());
+        const got: string[] = [];
+        client.on('message', (data: Buffer) => got.push(data.toString()));
+        const [code] = await once<[number]>(client as WebSocket, 'close');
+        expect(got).toEqual(['first', 'after']);
         expect(code).toBe(1000);
       });
     }

@@ -357,6 +357,30 @@ describe("what arrived before the peer's FIN is delivered, though it takes sever
     }
   }
 
+  // A pause() while the input left by the transport's end is delivered holds the rest as
+  // pause() always does, and the transport is already gone: 'close' still comes (1006, the close
+  // frame was held too; ws 8's pause() only stops reading the transport, so it delivers both),
+  // and the connection's zlib contexts are released. Pins that 'close' does not wait for a
+  // resume() that may never come.
+  for (const how of ['end', 'destroy'] as const) {
+    it(`test_client_paused after the message while the input left by the FIN is delivered (the server ${how}s): 'close' still comes, zlib released`, async () => {
+      const before = liveZlibContexts() - pooledZlibContexts();
+      const url = await rawServer(how);
+      const client = new WebSocket(url);
+      cleanups.push(() => client.terminate());
+      const got: Buffer[] = [];
+      client.on('message', (data: Buffer) => {
+        got.push(data);
+        client.pause();
+      });
+      const [code] = await once<[number]>(client, 'close');
+      expect(got).toHaveLength(1);
+      expect(got[0].equals(BIG)).toBe(true);
+      expect(code).toBe(1006);
+      expect(liveZlibContexts() - pooledZlibContexts()).toBe(before);
+    });
+  }
+
   // Without slices: a message, 'after' and the close frame in the read that brings the FIN.
   // allowSynchronousEvents: false holds 'after' and the close frame for a setImmediate each; the
   // transport's end discarded what the deferred events held (1006; before the changes to the

@@ -351,13 +351,15 @@ export class Protocol implements FrameHandler {
    * Input that already arrived but waits for its inflate slices (sliceSpent) is still parsed, one
    * slice per nextSlice() as before, as ws 8 delivers what it received before the end (a peer
    * may send a large compressed message, its close frame and its FIN at once): sliceSpent stays
-   * true until it is done, then input is discarded and the extension released. A message we
-   * are compressing in slices is given up at once. abort() drops that input too.
+   * true until it is done, then input is discarded and the extension released. So is input held
+   * by a pause (the Node layer's deferred events, allowSynchronousEvents: false): resume() goes
+   * on with it (inputWaiting). A message we are compressing in slices is given up at once.
+   * abort() drops that input too.
    */
   receiveEof(): void {
     if (this.transportEnded) return;
     this.endTransportState();
-    if (this.sliceSpent) {
+    if (this.sliceSpent || (this.isPaused && !this.discarding)) {
       this.extension?.cancelCompress();
       return;
     }
@@ -371,6 +373,15 @@ export class Protocol implements FrameHandler {
   abort(): void {
     if (!this.transportEnded) this.endTransportState();
     this.endInput();
+  }
+
+  /**
+   * The transport has ended, but input that came before its end is still to be parsed (it waits
+   * for its inflate slices, or for resume()): nextSlice() and resume() go on with it; abort()
+   * drops it.
+   */
+  get inputWaiting(): boolean {
+    return this.transportEnded && !this.discarding;
   }
 
   private endTransportState(): void {
@@ -391,6 +402,7 @@ export class Protocol implements FrameHandler {
 
   resume(): void {
     if (this.parser !== null) this.parser.resume();
+    this.endInputIfParsed();
   }
 
   get isPaused(): boolean {
@@ -408,9 +420,17 @@ export class Protocol implements FrameHandler {
   /** A new inflate budget: go on with the suspended frame and the input waiting behind it. */
   nextSlice(): void {
     if (this.parser !== null) this.parser.nextSlice();
-    // The transport ended while input waited for this slice (receiveEof): once it is all
-    // parsed, the end takes effect.
-    if (this.transportEnded && !this.sliceSpent) this.endInput();
+    this.endInputIfParsed();
+  }
+
+  /**
+   * The transport ended while input waited for its inflate slices (receiveEof): once it is all
+   * parsed, the end takes effect. A pause that stops the parser on the way (a deferred event,
+   * allowSynchronousEvents: false) keeps the rest for resume(); the caller that gives it up
+   * calls abort().
+   */
+  private endInputIfParsed(): void {
+    if (this.transportEnded && !this.sliceSpent && !this.isPaused) this.endInput();
   }
 
   /** A fragmented message is being sent (fin: false so far): whole frames must wait. */

@@ -1451,17 +1451,32 @@ export class WebSocket extends EventEmitter {
     if ((flags & CLOSED_DONE) !== 0) return;
     if (kind === 'slice') {
       this._receiving(runNextSlice);
-      if ((this._flags & CLOSE_PENDING) !== 0) {
-        // The transport has closed: 'close' follows the last of the input it had brought.
-        if (!this._proto!.sliceSpent) this._finishClose();
-        return;
-      }
     } else {
       // A deferred event (allowSynchronousEvents: false) resumes by itself on its setImmediate.
-      if ((flags & (PAUSED | DEFERRED)) !== 0) return;
+      if ((flags & (PAUSED | DEFERRED)) !== 0) {
+        if ((flags & CLOSE_PENDING) !== 0) this._closeWhenParsed();
+        return;
+      }
       this._receiving(runResume);
     }
+    if ((this._flags & CLOSE_PENDING) !== 0) {
+      this._closeWhenParsed();
+      return;
+    }
     if ((this._flags & (PAUSED | CLOSED_DONE | YIELDING | DEFERRED)) === 0) this._socket!.resume();
+  }
+
+  /**
+   * CLOSE_PENDING: the transport has closed; 'close' follows the last of the input it had
+   * brought. A next inflate slice (YIELDING) or a deferred event (DEFERRED, allowSynchronousEvents:
+   * false) still to come goes on with it on its setImmediate; messages held by pause() are
+   * dropped, as when a paused transport is destroyed (transportOnClose).
+   */
+  private _closeWhenParsed(): void {
+    const flags = this._flags;
+    if ((flags & CLOSED_DONE) !== 0 || this._proto!.sliceSpent) return;
+    if ((flags & (YIELDING | DEFERRED)) !== 0) return;
+    this._finishClose();
   }
 
   /**
@@ -1591,17 +1606,21 @@ export class WebSocket extends EventEmitter {
     // message being compressed in slices with them.
     if (proto !== null) {
       proto.receiveEof();
-      if (proto.sliceSpent) {
-        // Input that came before the end still waits for its inflate slices (YIELDING): it is
-        // delivered, one slice per turn, and 'close' follows it (_continue), as ws 8's 'close'
-        // waits for its receiver to finish. A peer that sends its last message, its close frame
-        // and its FIN at once (a server closes at once once the handshake is done) loses none.
+      if (proto.sliceSpent || ((this._flags & DEFERRED) !== 0 && proto.inputWaiting)) {
+        // Input that came before the end still waits for its inflate slices (YIELDING) or for a
+        // deferred event (DEFERRED, allowSynchronousEvents: false): it is delivered, one slice
+        // or event per turn, and 'close' follows it (_continue), as ws 8's 'close' waits for its
+        // receiver to finish. A peer that sends its last message, its close frame and its FIN
+        // at once (a server closes at once once the handshake is done) loses none.
         this._startClosing();
         this._flags |= CLOSE_PENDING;
         this._dropHeld();
         return;
       }
     }
+    // Input still held by pause() is dropped, the extension released (receiveEof kept input
+    // the parser held paused).
+    if (proto !== null) proto.abort();
     this._flags |= CLOSING_STARTED | CLOSED_DONE;
     if (this._server !== null) this._server._clientClosed(this);
     this._dropHeld();

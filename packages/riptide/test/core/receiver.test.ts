@@ -701,6 +701,45 @@ describe('inflate slices: a compressed flood cannot take the thread (issue 12, h
     t.close();
   });
 
+  it('test_server_ended while spent, then paused between slices (a deferred event): the rest waits for resume, then the end takes effect', () => {
+    // allowSynchronousEvents: false pauses the parser after each message: that pause must not
+    // end the input the transport's end left waiting (the close frame behind the message).
+    const t = deflating();
+    t.proto.receive(Buffer.concat([t.frame(Buffer.alloc(MiB, 4)), wire('server', '880203e8')]));
+    t.proto.receiveEof();
+    t.proto.pause();
+    t.drain();
+    expect(t.sink.events).toEqual([]);
+    t.proto.resume();
+    t.drain();
+    expect(t.sink.events.map((e) => e.type)).toEqual(['message', 'close']);
+    expect(t.proto.closeCode).toBe(1000);
+    // Then input is over.
+    t.proto.receive(wire('server', '810161'));
+    expect(t.sink.events).toHaveLength(2);
+    t.close();
+  });
+
+  it('test_server_ended while paused (a deferred event): what came before the end waits for resume (inputWaiting); abort() drops it', () => {
+    for (const give of ['resume', 'abort'] as const) {
+      const t = deflating();
+      t.proto.pause();
+      t.proto.receive(Buffer.concat([wire('server', '810161'), wire('server', '880203e8')]));
+      t.proto.receiveEof();
+      expect(t.proto.inputWaiting).toBe(true);
+      if (give === 'abort') t.proto.abort();
+      t.proto.resume();
+      expect(t.proto.inputWaiting).toBe(false);
+      if (give === 'resume') {
+        expect(t.sink.events.map((e) => e.type)).toEqual(['message', 'close']);
+        expect(t.proto.closeCode).toBe(1000);
+      } else {
+        expect(t.sink.events).toEqual([]);
+      }
+      t.close();
+    }
+  });
+
   it('test_server_aborted while spent (terminate()): no longer spent, the suspended frame is dropped', () => {
     const t = deflating();
     t.proto.receive(t.frame(Buffer.alloc(2 * MiB)));

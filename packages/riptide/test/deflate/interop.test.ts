@@ -287,8 +287,11 @@ describe("what arrived before the peer's FIN is delivered, though it takes sever
   }
   const CLOSE_1000 = Buffer.from([0x03, 0xe8]);
 
-  /** A raw server: 101 with permessage-deflate, then the message, 'after', a close frame, and its end. */
-  async function rawServer(how: 'end' | 'destroy'): Promise<string> {
+  /** A raw server: 101 with permessage-deflate, then the message (`first`), 'after', a close frame, and its end. */
+  async function rawServer(
+    how: 'end' | 'destroy',
+    first = serverFrame(2, compressed, true),
+  ): Promise<string> {
     const srv = net.createServer((socket) => {
       let head = '';
       socket.on('data', (chunk) => {
@@ -304,11 +307,7 @@ describe("what arrived before the peer's FIN is delivered, though it takes sever
             `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n`,
         );
         socket.write(
-          Buffer.concat([
-            serverFrame(2, compressed, true),
-            serverFrame(1, Buffer.from('after')),
-            serverFrame(8, CLOSE_1000),
-          ]),
+          Buffer.concat([first, serverFrame(1, Buffer.from('after')), serverFrame(8, CLOSE_1000)]),
         );
         if (how === 'end') socket.end();
         else socket.destroy();
@@ -332,6 +331,71 @@ describe("what arrived before the peer's FIN is delivered, though it takes sever
         expect(got).toHaveLength(2);
         expect(got[0].equals(BIG)).toBe(true);
         expect(got[1].toString()).toBe('after');
+        expect(code).toBe(1000);
+      });
+    }
+  }
+
+  // allowSynchronousEvents: false pauses the parser after each message until a setImmediate:
+  // the pause after the large message's last slice must not end the input the FIN left waiting
+  // (the text and the close frame behind it were discarded: 1006).
+  for (const how of ['end', 'destroy'] as const) {
+    for (const kind of ['ws 8', 'riptide'] as const) {
+      it(`test_client_receives the same with allowSynchronousEvents: false (the server ${how}s): ${kind} delivers both, then 1000`, async () => {
+        const url = await rawServer(how);
+        const options = { allowSynchronousEvents: false };
+        const client = kind === 'ws 8' ? new WS(url, options) : new WebSocket(url, options);
+        cleanups.push(() => client.terminate());
+        const got: Buffer[] = [];
+        client.on('message', (data: Buffer) => got.push(data));
+        const [code] = await once<[number]>(client as WebSocket, 'close');
+        expect(got).toHaveLength(2);
+        expect(got[0].equals(BIG)).toBe(true);
+        expect(got[1].toString()).toBe('after');
+        expect(code).toBe(1000);
+      });
+    }
+  }
+
+  // A pause() while the input left by the transport's end is delivered holds the rest as
+  // pause() always does, and the transport is already gone: 'close' still comes (1006, the close
+  // frame was held too; ws 8's pause() only stops reading the transport, so it delivers both),
+  // and the connection's zlib contexts are released. Pins that 'close' does not wait for a
+  // resume() that may never come.
+  for (const how of ['end', 'destroy'] as const) {
+    it(`test_client_paused after the message while the input left by the FIN is delivered (the server ${how}s): 'close' still comes, zlib released`, async () => {
+      const before = liveZlibContexts() - pooledZlibContexts();
+      const url = await rawServer(how);
+      const client = new WebSocket(url);
+      cleanups.push(() => client.terminate());
+      const got: Buffer[] = [];
+      client.on('message', (data: Buffer) => {
+        got.push(data);
+        client.pause();
+      });
+      const [code] = await once<[number]>(client, 'close');
+      expect(got).toHaveLength(1);
+      expect(got[0].equals(BIG)).toBe(true);
+      expect(code).toBe(1006);
+      expect(liveZlibContexts() - pooledZlibContexts()).toBe(before);
+    });
+  }
+
+  // Without slices: a message, 'after' and the close frame in the read that brings the FIN.
+  // allowSynchronousEvents: false holds 'after' and the close frame for a setImmediate each; the
+  // transport's end discarded what the deferred events held (1006; before the changes to the
+  // end of input too).
+  for (const how of ['end', 'destroy'] as const) {
+    for (const kind of ['ws 8', 'riptide'] as const) {
+      it(`test_client_receives a small message, a text, the close frame and the FIN in one go with allowSynchronousEvents: false (the server ${how}s): ${kind} delivers both, then 1000`, async () => {
+        const url = await rawServer(how, serverFrame(1, Buffer.from('first')));
+        const options = { allowSynchronousEvents: false };
+        const client = kind === 'ws 8' ? new WS(url, options) : new WebSocket(url, options);
+        cleanups.push(() => client.terminate());
+        const got: string[] = [];
+        client.on('message', (data: Buffer) => got.push(data.toString()));
+        const [code] = await once<[number]>(client as WebSocket, 'close');
+        expect(got).toEqual(['first', 'after']);
         expect(code).toBe(1000);
       });
     }

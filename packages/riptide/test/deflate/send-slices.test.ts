@@ -408,14 +408,7 @@ describe('RFC 6455 5.5.1 Close: the peer closes while a message is compressed in
   }
 
   it('test_server_receives_close_during_compression: on the wire, the rest of the fragments, the queued send, then the answer; then the server closes the TCP connection', async () => {
-    const { wss, port } = await server();
-    const connected = nextConnection(wss);
-    const { socket, rest } = await rawDeflateClient(port);
-    cleanups.push(() => {
-      socket.destroy();
-    });
-    const ws = await connected;
-    const wire = collectUntilClose(socket, rest);
+    const { ws, socket, wire } = await rawPeer();
     let ended = false;
     socket.on('end', () => {
       ended = true;
@@ -445,14 +438,7 @@ describe('RFC 6455 5.5.1 Close: the peer closes while a message is compressed in
   });
 
   it('test_server_receives_close_and_FIN_during_compression: the message is given up, the close still answered before the FIN', async () => {
-    const { wss, port } = await server();
-    const connected = nextConnection(wss);
-    const { socket, rest } = await rawDeflateClient(port);
-    cleanups.push(() => {
-      socket.destroy();
-    });
-    const ws = await connected;
-    const wire = collectUntilClose(socket, rest);
+    const { ws, socket, wire } = await rawPeer();
     const calls: string[] = [];
     const record = recorder(calls);
     const serverClosed = once<[number]>(ws, 'close');
@@ -603,6 +589,21 @@ describe('the client side slices too (masked fragments)', () => {
     expect(small).toBe('small after');
   });
 });
+
+/**
+ * A riptide server's connection to a raw deflate client: `ws` the server's side, `socket` the
+ * client's, `wire` what the client receives until its socket closes.
+ */
+async function rawPeer(): Promise<{ ws: WebSocket; socket: net.Socket; wire: Promise<Buffer> }> {
+  const { wss, port } = await server();
+  const connected = nextConnection(wss);
+  const { socket, rest } = await rawDeflateClient(port);
+  cleanups.push(() => {
+    socket.destroy();
+  });
+  const ws = await connected;
+  return { ws, socket, wire: collectUntilClose(socket, rest) };
+}
 
 /** A raw client that offers permessage-deflate (a plain client, without context takeover). */
 async function rawDeflateClient(port: number): Promise<{ socket: net.Socket; rest: Buffer }> {

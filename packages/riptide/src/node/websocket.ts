@@ -152,7 +152,7 @@ const BINARY_TYPE_MASK = 3 << BINARY_TYPE_SHIFT;
 const SLICING = 1 << 12; // a message is being compressed in slices: later sends wait (Extras.queue)
 const SLICE_WAITING = 1 << 13; // SLICING, and the next slice waits for the transport's 'drain'
 const BLOB_READING = 1 << 14; // a Blob sent is being read: later sends wait (Extras.queue)
-const CLOSE_PENDING = 1 << 15; // the transport closed; 'close' waits for the input still being inflated
+const CLOSE_PENDING = 1 << 15; // the transport closed; 'close' waits for input still to parse (slices, deferred events)
 /** Either reason for later sends, pings, pongs, published frames and close() to wait in order. */
 const HOLDING = SLICING | BLOB_READING;
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];

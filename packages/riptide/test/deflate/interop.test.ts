@@ -401,6 +401,8 @@ describe("what arrived before the peer's FIN is delivered, though it takes sever
           if (kind === 'riptide') {
             expect(events).toEqual(['message']);
             expect(client.readyState).toBe(WebSocket.CLOSING);
+          } else {
+            expect(events).toEqual(['message', 'message', 'close']);
           }
           client.resume();
           const [code] = await closed;

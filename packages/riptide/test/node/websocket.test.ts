@@ -582,6 +582,39 @@ describe('WebSocket (riptide specifics)', () => {
       expect(errors[0]).toMatchObject({ code: 'WS_ERR_CLOSE_TIMEOUT' });
       socket.destroy();
     });
+
+    it("a paused socket: the close timer drops the messages pause() holds, 'close' 1006 does not wait for resume()", async () => {
+      // The transport closed with input pause() holds makes 'close' wait for resume()
+      // (websocket.ts CLOSE_PENDING); the close timer gives the connection up as terminate()
+      // does, so that input is dropped and 'close' comes at once.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const { wss, port } = await riptideServer({ closeTimeout: 200 });
+      servers.push(wss);
+      const conn = once<[WebSocket]>(wss, 'connection');
+      const { socket } = await rawClient(port);
+      const [server] = await conn;
+      const got: string[] = [];
+      const first = once(server, 'message');
+      server.on('message', (data: Buffer) => {
+        got.push(data.toString());
+        server.pause();
+      });
+      const errors: Error[] = [];
+      server.on('error', (e) => errors.push(e));
+      socket.write(Buffer.concat([clientFrame(1, 'one'), clientFrame(1, 'two'), clientFrame(1, 'three')]));
+      await first;
+      // The peer reads our close frame and never answers (the paused socket would not read it).
+      const closeFrameSeen = once(socket, 'data');
+      const closed = once<[number]>(server, 'close');
+      server.close(1000);
+      await closeFrameSeen;
+      vi.advanceTimersByTime(200);
+      const [code] = await closed;
+      expect(code).toBe(1006);
+      expect(errors[0]).toMatchObject({ code: 'WS_ERR_CLOSE_TIMEOUT' });
+      expect(got).toEqual(['one']);
+      socket.destroy();
+    });
   });
 
   describe('closing the TCP connection (RFC 6455 7.1.1)', () => {

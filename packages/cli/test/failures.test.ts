@@ -91,6 +91,21 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
       ['connect', 'ws://x', '--timeout', '0'],
       /--timeout must be more than 0 seconds, got '0'\n/,
     ],
+    [
+      'a negative --close-timeout',
+      ['connect', 'ws://x', '--close-timeout', '-1'],
+      /^riptide connect: --close-timeout must be a number of seconds, got '-1'\n/,
+    ],
+    [
+      'a --close-timeout too long for a timer',
+      ['connect', 'ws://x', '--close-timeout', '2147484'],
+      /^riptide connect: --close-timeout must be at most 2147483 seconds, got '2147484'\n/,
+    ],
+    [
+      'a non-numeric --close-timeout of listen',
+      ['listen', '--port', '0', '--close-timeout', 'soon'],
+      /^riptide listen: --close-timeout must be a number of seconds, got 'soon'\n/,
+    ],
     ['an --auth without a colon', ['connect', 'ws://x', '--auth', 'user'], /--auth must be user:pass/],
     ['an unreadable --ca', ['connect', 'wss://x', '--ca', '/nonexistent/ca.pem'], /cannot read --ca file/],
     [
@@ -222,6 +237,7 @@ describe('help and version', () => {
       '--deflate',
       '-x, --execute',
       '--wait',
+      '--close-timeout <seconds>',
       '--show-ping',
       '--json',
       '-L, --location',
@@ -234,7 +250,15 @@ describe('help and version', () => {
       expect(connect.stdout).toContain(flag);
     }
     const listen = await run(['listen', '-h']);
-    for (const text of ['--port', '--host', '--allow-origin', 'origins:', '/clients', '/kick'])
+    for (const text of [
+      '--port',
+      '--host',
+      '--allow-origin',
+      '--close-timeout <seconds>',
+      'origins:',
+      '/clients',
+      '/kick',
+    ])
       expect(listen.stdout).toContain(text);
     // What the end of its input does (servers.test.ts and pty.test.ts check both).
     expect(listen.stdout).toContain('Ctrl-D stops the server');

@@ -83,11 +83,21 @@ export class Cli {
 }
 
 /**
+ * For `connect` and `listen` closing against a peer in this process: --close-timeout (5 s, 2 s by
+ * default) bounds how long they wait for the answer to their close, and a test process stalled
+ * that long (CI: two cores, several test files at once) would see `closed 1006`, an exit at the
+ * timer, or no close line. A bound no loaded machine reaches; the command still exits as soon as
+ * the answer comes.
+ */
+export const WAIT_FOR_CLOSE = ['--close-timeout', '600'];
+
+/**
  * For commands that pipe lines and expect replies: they close as soon as every line has had its
  * reply, and --wait (default 2 s) only bounds how long they wait for the rest. A bound no loaded
- * machine reaches keeps a slow reply from being cut off; the command still exits at once.
+ * machine reaches keeps a slow reply from being cut off; the command still exits at once. The
+ * close that follows waits for its answer as patiently (WAIT_FOR_CLOSE).
  */
-export const PATIENT = ['--wait', '60'];
+export const PATIENT = ['--wait', '60', ...WAIT_FOR_CLOSE];
 
 /** Run to completion with the given stdin. */
 export function run(args: string[], input = ''): Promise<Exit> {

@@ -10,7 +10,16 @@ import { join } from 'node:path';
 import { WebSocket as Riptide } from 'riptide';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Cli, killAll, PATIENT, run, selfSignedCertificate, startServer, USAGE } from './helpers.js';
+import {
+  type Cli,
+  killAll,
+  PATIENT,
+  run,
+  selfSignedCertificate,
+  startServer,
+  USAGE,
+  WAIT_FOR_CLOSE,
+} from './helpers.js';
 import { until } from './peers.js';
 
 afterEach(() => killAll());
@@ -217,7 +226,7 @@ describe('riptide broadcast', () => {
 
   it('a CLI client receives the welcome and the broadcast of its own message', async () => {
     const { url } = await startServer('broadcast');
-    const res = await run(['connect', url, '-x', 'from the cli', '--wait', '0.5']);
+    const res = await run(['connect', url, '-x', 'from the cli', '--wait', '0.5', ...WAIT_FOR_CLOSE]);
     expect(res.stdout).toBe('Welcome to the chat!\nServer: from the cli\n');
     expect(res.code).toBe(0);
   });

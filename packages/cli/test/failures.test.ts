@@ -413,7 +413,8 @@ describe('exit status 141: the reader of the output went away', () => {
       child.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
       });
-      const exited = once(child, 'exit');
+      // 'close', not 'exit': a stack trace written right before the exit is read by then.
+      const exited = once(child, 'close');
       await once(child.stdout, 'data'); // 'first'
       child.stdout.destroy(); // what `head -1` does once it has its line
       server?.send('second'); // its line now has nowhere to go: EPIPE

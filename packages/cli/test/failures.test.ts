@@ -16,13 +16,14 @@ import {
   type Http2Server,
 } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
-import { connect as connectTcp, createServer as createTcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
+import { refusedPort } from '../../../test-support/ports.js';
 import { BIN, killAll, PATIENT, run, selfSignedCertificate, USAGE } from './helpers.js';
 import { type Peer, wsPeer } from './peers.js';
 
@@ -267,29 +268,6 @@ describe('help and version', () => {
     );
   });
 });
-
-/**
- * A port that nothing listens on while the test runs: the local port of an open outgoing
- * connection. A connection to it is refused, and no other process can take it meanwhile (a
- * listen on it fails with EADDRINUSE; port 0 never picks it). The port of a server just closed
- * could be given to another test file's server (the files run side by side) while the command
- * starts: that connection would not be refused.
- */
-async function refusedPort(): Promise<{ port: number; release: () => Promise<void> }> {
-  const accepted: Socket[] = [];
-  const holder = createTcpServer((socket) => accepted.push(socket.on('error', () => {})));
-  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-  const outgoing = connectTcp((holder.address() as AddressInfo).port, '127.0.0.1');
-  await once(outgoing, 'connect');
-  return {
-    port: outgoing.localPort as number,
-    release: async () => {
-      outgoing.destroy();
-      for (const socket of accepted) socket.destroy();
-      await new Promise((resolve) => holder.close(resolve));
-    },
-  };
-}
 
 describe('exit status 1: connection failures, one line each', () => {
   it('connection refused (a port nothing listens on)', async () => {

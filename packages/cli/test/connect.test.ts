@@ -195,9 +195,9 @@ describe('riptide connect: output', () => {
       ws.ping('hb');
       ws.close(1000); // after the ping on the same connection: it arrives first
     });
-    const res = await run(['connect', p.url, '--show-ping', '--json'], '');
+    const res = await run(['connect', p.url, '--show-ping', '--json', ...WAIT_FOR_CLOSE], '');
     expect(res.stdout).toContain('{"event":"ping","hex":"6862"}');
-    const quiet = await run(['connect', p.url, '--json'], '');
+    const quiet = await run(['connect', p.url, '--json', ...WAIT_FOR_CLOSE], '');
     expect(quiet.stdout).not.toContain('ping');
   });
 
@@ -241,6 +241,7 @@ describe('riptide connect: flags', () => {
         'https://example.test',
         '--auth',
         'user:secret',
+        ...WAIT_FOR_CLOSE,
       ],
       '',
     );

@@ -453,7 +453,7 @@ describe('--cert/--key: wss:// over HTTP/2 and HTTP/1.1 on one port', () => {
   it('connect --http2 opens its WebSocket as an HTTP/2 stream', async () => {
     const { cli, url } = await startServer('echo', '--cert', cert, '--key', key);
     // piped input: the client closes as soon as the line has had its reply
-    const res = await run(['connect', url, '--http2', '--ca', cert], 'hello h2\n');
+    const res = await run(['connect', url, '--http2', '--ca', cert, ...PATIENT], 'hello h2\n');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('hello h2\n');
     await cli.waitFor(/\[1\] connected from 127\.0\.0\.1:\d+ \(HTTP\/2\)\n/);

@@ -1,6 +1,6 @@
 /**
  * What the three server commands (echo, listen, broadcast) share: the --port/--host/--deflate,
- * --cert/--key and --allow-origin flags, an HTTP server the WebSocket server attaches to (so plain
+ * --cert/--key, --allow-origin and --close-timeout flags, an HTTP server the WebSocket server attaches to (so plain
  * HTTP requests get a useful answer), the Origin check (origin.ts: browser pages of other sites
  * are refused with 403), client numbering, and the shutdown on Ctrl-C, SIGTERM or a hang-up
  * (SIGHUP) (close every client with 1001 "going away", then exit 0; a second signal exits at once).
@@ -30,6 +30,7 @@ import {
   type FlagSpec,
   type ParsedFlags,
   portFlag,
+  secondsFlag,
   stringFlag,
   stringList,
 } from './args.js';
@@ -66,10 +67,21 @@ export const serverFlags: Record<string, FlagSpec> = {
     value: 'origin',
     description: "also accept browser pages of this origin (scheme://host[:port] or null; '*': any)",
   },
+  'close-timeout': {
+    type: 'string',
+    value: 'seconds',
+    numeric: true,
+    description: "when stopping, wait this long for the clients' answers to the close (default 2)",
+  },
 };
 
 /** How long a stopping server waits for its clients' answers to its close, by default. */
 export const SERVER_CLOSE_TIMEOUT_MS = 2000;
+
+/** A server command's --close-timeout in milliseconds (a bad value is a usage error). */
+export function serverCloseTimeout(spec: CommandSpec, flags: ParsedFlags): number {
+  return secondsFlag(spec, 'close-timeout', stringFlag(flags['close-timeout']), SERVER_CLOSE_TIMEOUT_MS);
+}
 
 /** The help paragraph on origins, in every server command's notes. */
 export const ORIGIN_NOTES = [
@@ -81,7 +93,8 @@ export const ORIGIN_NOTES = [
 ].join('\n');
 
 /** The synopsis of the server commands. */
-export const SERVER_SYNOPSIS = '--port N [--host H] [--deflate] [--cert F --key F] [--allow-origin O]';
+export const SERVER_SYNOPSIS =
+  '--port N [--host H] [--deflate] [--cert F --key F] [--allow-origin O] [--close-timeout S]';
 
 /** A request to the servers: HTTP/1.1, or HTTP/2 through node's compatibility API (--cert). */
 export type Request = IncomingMessage | Http2ServerRequest;
@@ -221,8 +234,8 @@ export function closeLine(code: number, reason: unknown): string {
 
 /**
  * Ctrl-C, SIGTERM or a hang-up: close every client with 1001 and the servers, then exit 0 once all
- * closing handshakes are done (or after `closeTimeoutMs`, two seconds unless `listen` was given
- * --close-timeout); a second signal resolves 128 + its number at once (130 for a second Ctrl-C).
+ * closing handshakes are done (or after `closeTimeoutMs`: --close-timeout, two seconds by
+ * default); a second signal resolves 128 + its number at once (130 for a second Ctrl-C).
  */
 export function shutdown(
   running: Running,

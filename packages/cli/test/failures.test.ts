@@ -107,6 +107,16 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
       ['listen', '--port', '0', '--close-timeout', 'soon'],
       /^riptide listen: --close-timeout must be a number of seconds, got 'soon'\n/,
     ],
+    [
+      'a non-numeric --close-timeout of echo',
+      ['echo', '--port', '0', '--close-timeout', 'soon'],
+      /^riptide echo: --close-timeout must be a number of seconds, got 'soon'\n/,
+    ],
+    [
+      'a negative --close-timeout of broadcast',
+      ['broadcast', '--port', '0', '--close-timeout', '-2'],
+      /^riptide broadcast: --close-timeout must be a number of seconds, got '-2'\n/,
+    ],
     ['an --auth without a colon', ['connect', 'ws://x', '--auth', 'user'], /--auth must be user:pass/],
     ['an unreadable --ca', ['connect', 'wss://x', '--ca', '/nonexistent/ca.pem'], /cannot read --ca file/],
     [

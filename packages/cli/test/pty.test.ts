@@ -307,13 +307,14 @@ describe('riptide listen in a terminal', () => {
 describe('--close-timeout: how long a close waits for its answer', () => {
   // The tests above pass 600 s where they need the command still waiting when they act; these
   // check the bound itself against peers that never answer a close. Elapsed times are lower
-  // bounds only (a loaded machine makes them longer, never shorter).
+  // bounds only (a loaded machine makes them longer, never shorter), so the option is given a
+  // value above the default: a command that ignored it would stop at the default, too early.
 
   it('connect: a server that never answers is dropped after it (closed 1006, exit 1); 5 s by default', async () => {
     const { peer: silent, close } = await silentPeer();
     try {
       for (const [args, atLeast] of [
-        [['--close-timeout', '0.3'], 300],
+        [['--close-timeout', '6'], 6000],
         [[], 5000],
       ] as const) {
         const cli = new Cli(['connect', silent.url, ...args]);
@@ -349,7 +350,7 @@ describe('--close-timeout: how long a close waits for its answer', () => {
 
   it('listen: a client that never answers is given up after it (exit 0, no close line); 2 s by default', async () => {
     for (const [args, atLeast] of [
-      [['--close-timeout', '0.3'], 300],
+      [['--close-timeout', '3'], 3000],
       [[], 2000],
     ] as const) {
       const cli = underPty(['listen', '--port', '0', ...args]);
@@ -368,5 +369,25 @@ describe('--close-timeout: how long a close waits for its answer', () => {
         client.socket.destroy();
       }
     }
+  });
+  it('echo and broadcast: a client that never answers is given up after it (exit 0)', async () => {
+    await Promise.all(
+      ['echo', 'broadcast'].map(async (command) => {
+        const cli = new Cli([command, '--port', '0', '--close-timeout', '3']);
+        const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
+        const client = silentClient(url);
+        try {
+          await cli.waitFor(/\[1\] connected from/);
+          const started = Date.now();
+          cli.signal('SIGINT');
+          const res = await cli.exited;
+          expect(Date.now() - started, command).toBeGreaterThanOrEqual(3000);
+          expect([res.code, res.stdout], command).toEqual([0, expect.not.stringMatching(/\[1\] closed/)]);
+          expect(client.closeFrames, command).toBe(1);
+        } finally {
+          client.socket.destroy();
+        }
+      }),
+    );
   });
 });

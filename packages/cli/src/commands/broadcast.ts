@@ -19,6 +19,7 @@ import {
   respond,
   SERVER_SYNOPSIS,
   type Socket,
+  serverCloseTimeout,
   serverFlags,
   shutdown,
   stopOnSignals,
@@ -114,6 +115,7 @@ const servePage: Handler = (req, res) => {
 export async function broadcast(argv: string[], io: Io): Promise<number> {
   const { flags, help } = parseCommand(broadcastSpec, argv);
   if (help) return SHOW_HELP;
+  const closeTimeoutMs = serverCloseTimeout(broadcastSpec, flags);
   const running = await listen(broadcastSpec, flags, (line) => io.stdout.write(`${line}\n`), servePage);
   const { wss } = running;
   io.stdout.write(`listening on ${running.url} (chat page at ${running.url.replace(/^ws/, 'http')}/)\n`);
@@ -145,7 +147,7 @@ export async function broadcast(argv: string[], io: Io): Promise<number> {
     ws.send(WELCOME);
   });
   return new Promise((resolve) => {
-    const stop = shutdown(running, () => wss.clients, resolve);
+    const stop = shutdown(running, () => wss.clients, resolve, closeTimeoutMs);
     stopOnSignals(stop);
   });
 }

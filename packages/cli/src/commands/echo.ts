@@ -13,6 +13,7 @@ import {
   peerOf,
   SERVER_SYNOPSIS,
   type Socket,
+  serverCloseTimeout,
   serverFlags,
   shutdown,
   stopOnSignals,
@@ -38,6 +39,7 @@ export const echoSpec: CommandSpec = {
 export async function echo(argv: string[], io: Io): Promise<number> {
   const { flags, help } = parseCommand(echoSpec, argv);
   if (help) return SHOW_HELP;
+  const closeTimeoutMs = serverCloseTimeout(echoSpec, flags);
   const running = await listen(echoSpec, flags, (line) => io.stdout.write(`${line}\n`));
   io.stdout.write(`listening on ${running.url}\n`);
   let next = 1;
@@ -61,7 +63,7 @@ export async function echo(argv: string[], io: Io): Promise<number> {
     ws.on('close', (code, reason) => io.stdout.write(`[${id}] ${closeLine(code, reason)}\n`));
   });
   return new Promise((resolve) => {
-    const stop = shutdown(running, () => running.wss.clients, resolve);
+    const stop = shutdown(running, () => running.wss.clients, resolve, closeTimeoutMs);
     stopOnSignals(stop);
   });
 }

@@ -5,7 +5,7 @@
  */
 import { isBlankText } from '../shared/blank-text.js';
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
-import { DEFAULT_ROOM, DM_ROOM, ROOM_NAME } from '../shared/protocol.js';
+import { DEFAULT_ROOM, DM_ROOM, ROOM_NAME, USER_NAME } from '../shared/protocol.js';
 import { AttachmentTray } from './attachments.js';
 import { closeMentions, mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
@@ -1048,6 +1048,12 @@ async function start(): Promise<void> {
     const field = byId<HTMLInputElement>('dm-input');
     const user = field.value.trim();
     if (user === '') return;
+    if (!USER_NAME.test(user)) {
+      state.roomError = 'User names: 1-24 of A-Z, a-z, 0-9, - and _.';
+      state.changes.add('errors');
+      render();
+      return;
+    }
     field.value = '';
     actions.dm(user);
   });

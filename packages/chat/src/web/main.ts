@@ -987,7 +987,16 @@ async function start(): Promise<void> {
         clearComposerError();
         render();
       }
-    } else if (event.key === 'ArrowUp' && input.value === '' && !editing && editLast()) {
+    } else if (
+      // Alt+↑ is "previous room" (keyboard.ts), not "edit your last message".
+      event.key === 'ArrowUp' &&
+      !event.altKey &&
+      !event.ctrlKey &&
+      !event.metaKey &&
+      input.value === '' &&
+      !editing &&
+      editLast()
+    ) {
       event.preventDefault();
     }
   });

@@ -877,6 +877,8 @@ function submitComposer(): void {
     ...(files.length ? { attachments: files } : {}),
   });
   cancelReply();
+  // The others stop showing "typing" when this message arrives: the next one's first key says so again.
+  lastTypingSent = 0;
   state.stick = true;
   const box = byId('messages');
   box.scrollTop = box.scrollHeight;

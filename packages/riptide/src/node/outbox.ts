@@ -17,7 +17,7 @@
  * write only when send callbacks are waiting for it.
  */
 import type { Duplex } from 'node:stream';
-import { writeDirect } from './internals.js';
+import { writeDirect, writtenToKernel } from './internals.js';
 
 /** What the scheduler flushes: a WebSocket (which clears its own "queued" flag). */
 export interface Flushable {
@@ -52,6 +52,15 @@ function flushDirty(): void {
 }
 
 export type WriteCallback = (err?: Error) => void;
+
+/**
+ * True when writeBatch(socket, out, total, null) goes straight to the kernel (a plain TCP socket
+ * with nothing queued, a batch small enough for one write): no callback is needed to know that
+ * the write was made.
+ */
+export function writesStraightToKernel(socket: Duplex, total: number): boolean {
+  return total <= CONCAT_LIMIT && writtenToKernel(socket);
+}
 
 /** Write `out` (`total` bytes) to `socket`; `cbs`, if any, are called once the write is done. */
 export function writeBatch(socket: Duplex, out: Buffer[], total: number, cbs: WriteCallback[] | null): void {

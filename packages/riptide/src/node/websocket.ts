@@ -75,7 +75,7 @@ import {
   writtenToKernel,
 } from './internals.js';
 import { setSocketSettings } from './options.js';
-import { callAll, queueFlush, writeBatch } from './outbox.js';
+import { callAll, queueFlush, writeBatch, writesStraightToKernel } from './outbox.js';
 import { isBufferList } from './topics.js';
 import { type AttachInit, abortTransport, type ConnectionSettings, type ServerLink } from './transport.js';
 
@@ -152,7 +152,8 @@ const BINARY_TYPE_MASK = 3 << BINARY_TYPE_SHIFT;
 const SLICING = 1 << 12; // a message is being compressed in slices: later sends wait (Extras.queue)
 const SLICE_WAITING = 1 << 13; // SLICING, and the next slice waits for the transport's 'drain'
 const BLOB_READING = 1 << 14; // a Blob sent is being read: later sends wait (Extras.queue)
-const CLOSE_PENDING = 1 << 15; // the transport closed; 'close' waits for input still to parse (slices, deferred events)
+const CLOSE_PENDING = 1 << 15; // the transport closed; 'close' waits for input still to parse (slices, deferred events, resume())
+const CLOSE_WRITTEN = 1 << 16; // our close frame reached the transport (its write succeeded): CloseEvent.wasClean
 /** Either reason for later sends, pings, pongs, published frames and close() to wait in order. */
 const HOLDING = SLICING | BLOB_READING;
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
@@ -413,10 +414,18 @@ export class WebSocket extends EventEmitter {
     return (this._flags & PAUSED) !== 0;
   }
 
-  /** @internal For CloseEvent.wasClean: both close frames were exchanged. */
+  /**
+   * @internal For CloseEvent.wasClean: both close frames were exchanged, the peer's parsed and
+   * ours written (RFC 6455 7.1.4/7.1.5; ws 8's _closeFrameReceived && _closeFrameSent). The
+   * core's closeSent says ours was queued, which may be after the transport ended.
+   */
   get _wasClean(): boolean {
-    const proto = this._proto;
-    return proto === null ? false : proto.closeSent && proto.closeReceived;
+    return (this._flags & CLOSE_WRITTEN) !== 0 && this._proto!.closeReceived;
+  }
+
+  /** @internal The write that carried our close frame completed (err: it failed). */
+  _closeFrameWritten(err?: Error | null): void {
+    if (err === undefined || err === null) this._flags |= CLOSE_WRITTEN;
   }
 
   // --- browser event surface -----------------------------------------------------------------
@@ -966,6 +975,15 @@ export class WebSocket extends EventEmitter {
       }
       return;
     }
+    if ((flags & (CLOSE_PENDING | PAUSED)) === (CLOSE_PENDING | PAUSED)) {
+      // The transport is gone and 'close' waits for the resume() of the input pause() holds:
+      // nothing can be sent, so close() ends the wait. The held input is dropped and 'close'
+      // follows (on the next tick, as always after close()) with the peer's code if its close
+      // frame was parsed, else 1006, as a close() while paused ends once the close timer fires.
+      proto.abort();
+      process.nextTick(finishClose, this);
+      return;
+    }
     if ((flags & CLOSING_STARTED) !== 0) return;
     if ((flags & HOLDING) !== 0) {
       // The close frame follows the message being compressed or the Blob being read (and what
@@ -1008,11 +1026,17 @@ export class WebSocket extends EventEmitter {
     proto.abort();
     abortTransport(this._socket!);
     this._dropHeld();
+    // The transport had already closed ('close' waited for input still to deliver): it will not
+    // close again, so 'close' (1006) follows from here.
+    if ((flags & CLOSE_PENDING) !== 0) process.nextTick(finishClose, this);
   }
 
   // --- flow control --------------------------------------------------------------------------
 
-  /** Stop emitting messages (after the current one) and stop reading from the transport. */
+  /**
+   * Stop emitting messages (after the current one) and stop reading from the transport. What is
+   * held, and 'close' once the transport has ended, waits for resume() (or terminate(), close()).
+   */
   pause(): void {
     const proto = this._proto;
     if (proto === null || (this._flags & CLOSED_DONE) !== 0) return;
@@ -1304,7 +1328,15 @@ export class WebSocket extends EventEmitter {
 
   /** @internal The heartbeat's ping: it expects a pong before the next check. */
   _heartbeatPing(): void {
-    if (this.readyState !== OPEN) return;
+    if (this.readyState !== OPEN) {
+      // The transport is gone and 'close' waits for resume() (pause() holds the input it left):
+      // no ping can be sent, so none can be answered and the next check ends the wait, as it
+      // terminates a paused open socket, whose pong is not read.
+      if ((this._flags & (CLOSE_PENDING | PAUSED | CLOSED_DONE)) === (CLOSE_PENDING | PAUSED)) {
+        this._flags |= AWAITING_PONG;
+      }
+      return;
+    }
     this._flags |= AWAITING_PONG;
     this.ping();
   }
@@ -1314,7 +1346,11 @@ export class WebSocket extends EventEmitter {
    * terminated (1006, WS_ERR_HEARTBEAT_TIMEOUT to 'error' listeners). True if it was.
    */
   _heartbeatCheck(): boolean {
-    if ((this._flags & AWAITING_PONG) === 0 || this.readyState !== OPEN) return false;
+    const flags = this._flags;
+    if ((flags & AWAITING_PONG) === 0) return false;
+    // Open, or waiting for resume() after the transport's end (see _heartbeatPing).
+    const held = (flags & (CLOSE_PENDING | PAUSED | CLOSED_DONE)) === (CLOSE_PENDING | PAUSED);
+    if (this.readyState !== OPEN && !held) return false;
     this._flags &= ~AWAITING_PONG;
     this._reportError(new ProtocolError('WS_ERR_HEARTBEAT_TIMEOUT'));
     this.terminate();
@@ -1339,6 +1375,24 @@ export class WebSocket extends EventEmitter {
     if (proto === null || socket === null) return;
     const total = proto.outputBytes;
     const out = total > 0 ? proto.takeOutput() : null;
+    // This batch carries our close frame (nothing is queued after it). As ws 8 sets
+    // _closeFrameSent in its write's callback, CloseEvent.wasClean needs the write made: not a
+    // frame queued once the transport had ended (a close frame parsed from the input the
+    // transport's end left, CLOSE_PENDING), nor one whose write fails. A write straight to the
+    // kernel is made at once (the usual case, and the server's immediate close after it needs
+    // that path); any other gets a callback.
+    let closeGoesDirect = false;
+    if (
+      proto.closeSent &&
+      out !== null &&
+      (this._flags & CLOSE_WRITTEN) === 0 &&
+      !socket.destroyed &&
+      !socket.writableEnded
+    ) {
+      if (this._cbs === null && writesStraightToKernel(socket, total)) closeGoesDirect = true;
+      else if (this._cbs === null) this._cbs = [closeFrameWritten.bind(null, this)];
+      else this._cbs.push(closeFrameWritten.bind(null, this));
+    }
     const cbs = this._cbs;
     if (cbs !== null) this._cbs = null;
     if (out !== null && out.length > 0) {
@@ -1346,6 +1400,7 @@ export class WebSocket extends EventEmitter {
         if (cbs !== null) process.nextTick(callAll, cbs, notWritable());
       } else {
         writeBatch(socket, out, total, cbs);
+        if (closeGoesDirect) this._flags |= CLOSE_WRITTEN;
       }
     } else if (cbs !== null) {
       // Nothing to write (e.g. the core dropped it): still answer the callbacks, asynchronously.
@@ -1469,13 +1524,15 @@ export class WebSocket extends EventEmitter {
   /**
    * CLOSE_PENDING: the transport has closed; 'close' follows the last of the input it had
    * brought. A next inflate slice (YIELDING) or a deferred event (DEFERRED, allowSynchronousEvents:
-   * false) still to come goes on with it on its setImmediate; messages held by pause() are
-   * dropped, as when a paused transport is destroyed (transportOnClose).
+   * false) still to come goes on with it on its setImmediate; input held by pause() waits for
+   * resume(), and 'close' with it (terminate() and close() end the wait).
    */
   private _closeWhenParsed(): void {
     const flags = this._flags;
-    if ((flags & CLOSED_DONE) !== 0 || this._proto!.sliceSpent) return;
+    const proto = this._proto!;
+    if ((flags & CLOSED_DONE) !== 0 || proto.sliceSpent) return;
     if ((flags & (YIELDING | DEFERRED)) !== 0) return;
+    if ((flags & PAUSED) !== 0 && proto.inputWaiting) return;
     this._finishClose();
   }
 
@@ -1590,6 +1647,9 @@ export class WebSocket extends EventEmitter {
     this._extra!.closeTimer = null;
     if ((this._flags & CLOSED_DONE) !== 0) return;
     this._reportError(new ProtocolError('WS_ERR_CLOSE_TIMEOUT'));
+    // Given up, as terminate(): input pause() holds is dropped, so 'close' does not wait for a
+    // resume() (the peer's close frame, if it came, was held unread by that pause).
+    this._proto?.abort();
     if (this._socket !== null) abortTransport(this._socket);
   }
 
@@ -1606,20 +1666,23 @@ export class WebSocket extends EventEmitter {
     // message being compressed in slices with them.
     if (proto !== null) {
       proto.receiveEof();
-      if (proto.sliceSpent || ((this._flags & DEFERRED) !== 0 && proto.inputWaiting)) {
-        // Input that came before the end still waits for its inflate slices (YIELDING) or for a
-        // deferred event (DEFERRED, allowSynchronousEvents: false): it is delivered, one slice
-        // or event per turn, and 'close' follows it (_continue), as ws 8's 'close' waits for its
-        // receiver to finish. A peer that sends its last message, its close frame and its FIN
-        // at once (a server closes at once once the handshake is done) loses none.
+      if (proto.inputWaiting) {
+        // Input that came before the end still waits for its inflate slices (YIELDING), for a
+        // deferred event (DEFERRED, allowSynchronousEvents: false) or for resume() (PAUSED, or
+        // resume()'s tick to come): it is delivered, one slice or event per turn, and 'close'
+        // follows it (_continue), as ws 8's 'close' waits for its receiver to finish. A peer that
+        // sends its last message, its close frame and its FIN at once (a server closes at once
+        // once the handshake is done) loses none, and a pause() holds 'close' with the rest,
+        // as it does before the end (the transport is not read, so its end is not seen either).
+        // terminate(), close() and the close timer drop that input (the core's abort()).
         this._startClosing();
         this._flags |= CLOSE_PENDING;
         this._dropHeld();
         return;
       }
     }
-    // Input still held by pause() is dropped, the extension released (receiveEof kept input
-    // the parser held paused).
+    // The input is over and the extension released (receiveEof, or the last slice); abort()
+    // makes sure of it whatever ended the input.
     if (proto !== null) proto.abort();
     this._flags |= CLOSING_STARTED | CLOSED_DONE;
     if (this._server !== null) this._server._clientClosed(this);
@@ -1754,6 +1817,10 @@ function finishClose(ws: WebSocket): void {
   ws._finishClose();
 }
 
+function closeFrameWritten(ws: WebSocket, err?: Error | null): void {
+  ws._closeFrameWritten(err);
+}
+
 function closeTimeoutFired(ws: WebSocket): void {
   ws._onCloseTimeout();
 }
@@ -1826,8 +1893,9 @@ function transportOnEndAfterNode(this: AttachedTransport): void {
 }
 
 function transportOnClose(this: AttachedTransport): void {
-  // A paused transport does not read, so it closes only when destroyed (terminate, error,
-  // close timeout); messages still held by pause() are dropped with it.
+  // A paused transport does not read, so it mostly closes only when destroyed: terminate() and
+  // the close timeout dropped what pause() holds first; otherwise (an error) 'close' waits for
+  // resume() behind it (_finishClose).
   this[kWebSocket]._finishClose();
 }
 

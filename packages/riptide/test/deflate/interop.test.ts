@@ -8,10 +8,15 @@ import type { IncomingMessage } from 'node:http';
 import * as net from 'node:net';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import WS from 'ws';
+import WS, { createWebSocketStream as wsCreateWebSocketStream } from 'ws';
 import { clearZlibPool, pooledZlibContexts } from '../../src/deflate/codec.js';
 import { liveZlibContexts } from '../../src/deflate/zlib-sync.js';
-import { type PerMessageDeflateOptions, WebSocket, WebSocketServer } from '../../src/index.js';
+import {
+  createWebSocketStream,
+  type PerMessageDeflateOptions,
+  WebSocket,
+  WebSocketServer,
+} from '../../src/index.js';
 import {
   cleanupsAfterEachTest,
   clientFrame,
@@ -342,27 +347,179 @@ describe("what arrived before the peer's FIN is delivered, though it takes sever
     }
   }
 
-  // A pause() while the input left by the transport's end is delivered holds the rest as
-  // pause() always does, and the transport is already gone: 'close' still comes (1006, the close
-  // frame was held too; ws 8's pause() only stops reading the transport, so it delivers both),
-  // and the connection's zlib contexts are released. Pins that 'close' does not wait for a
-  // resume() that may never come.
-  for (const how of ['end', 'destroy'] as const) {
-    it(`test_client_paused after the message while the input left by the FIN is delivered (the server ${how}s): 'close' still comes, zlib released`, async () => {
+  // A pause() while the input left by the transport's end is delivered (from a 'message'
+  // listener; createWebSocketStream does it under backpressure) holds the rest AND 'close' until
+  // resume(), as a pause() before the end does (the transport is not read, so its end is not
+  // seen). That input was dropped and 'close' was 1006: the peer's last messages and its close
+  // frame lost. ws 8 delivers them (its pause() only stops reading the transport): same result
+  // here once resumed. terminate() and close() end the wait (1006, held input dropped), and the
+  // zlib contexts are released when 'close' comes.
+  /** Resolves once `client`'s transport has closed: from then on, the end is no longer read. */
+  function transportClosed(client: WebSocket | WS): Promise<void> {
+    const socket = (client as unknown as { _socket: net.Socket })._socket;
+    return socket.closed ? Promise.resolve() : once(socket, 'close').then(() => undefined);
+  }
+  /** Lets what is already queued (a next slice, a deferred event: setImmediate) run first. */
+  async function turns(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  const pauseCases = [
+    { sync: true, large: true },
+    { sync: false, large: true },
+    { sync: false, large: false },
+  ];
+  for (const { sync, large } of pauseCases) {
+    for (const how of ['end', 'destroy'] as const) {
+      for (const kind of ['ws 8', 'riptide'] as const) {
+        it(`test_client_paused after the ${large ? '4 MiB compressed' : 'small'} message while the input left by the FIN is delivered (the server ${how}s, allowSynchronousEvents: ${sync}): ${kind} gives 'after' then 1000 once resumed (riptide holds both until resume())`, async () => {
+          const before = liveZlibContexts() - pooledZlibContexts();
+          const first = large ? serverFrame(2, compressed, true) : serverFrame(1, Buffer.from('first'));
+          const url = await rawServer(how, first);
+          const options = { allowSynchronousEvents: sync };
+          const client = kind === 'ws 8' ? new WS(url, options) : new WebSocket(url, options);
+          cleanups.push(() => client.terminate());
+          const got: Buffer[] = [];
+          const events: string[] = [];
+          let paused!: () => void;
+          const pausedNow = new Promise<void>((resolve) => (paused = resolve));
+          client.on('message', (data: Buffer) => {
+            got.push(data);
+            events.push('message');
+            if (got.length === 1) {
+              client.pause();
+              paused();
+            }
+          });
+          const closed = once<[number]>(client as WebSocket, 'close');
+          client.on('close', () => events.push('close'));
+          await pausedNow;
+          // The barrier: the transport has closed and what was queued behind the pause has run.
+          await transportClosed(client);
+          await turns(4);
+          // ws 8 has delivered the rest already (its pause() does not hold parsed input); riptide
+          // holds it, 'close' too.
+          if (kind === 'riptide') {
+            expect(events).toEqual(['message']);
+            expect(client.readyState).toBe(WebSocket.CLOSING);
+          } else {
+            expect(events).toEqual(['message', 'message', 'close']);
+          }
+          client.resume();
+          const [code] = await closed;
+          expect(got).toHaveLength(2);
+          expect(got[0].equals(large ? BIG : Buffer.from('first'))).toBe(true);
+          expect(got[1].toString()).toBe('after');
+          expect(code).toBe(1000);
+          expect(events).toEqual(['message', 'message', 'close']);
+          if (kind === 'riptide') expect(liveZlibContexts() - pooledZlibContexts()).toBe(before);
+        });
+      }
+    }
+  }
+
+  // The same through createWebSocketStream: push() returning false pauses the socket, and a
+  // consumer that reads only after the transport has closed still gets every byte, then 'end'.
+  for (const { sync, large } of pauseCases) {
+    for (const kind of ['ws 8', 'riptide'] as const) {
+      it(`test_client_stream read slowly after the ${large ? '4 MiB compressed' : 'small'} message, 'after', the close frame and the FIN came at once (allowSynchronousEvents: ${sync}): ${kind} gives every byte, then 'end' and 1000`, async () => {
+        const before = liveZlibContexts() - pooledZlibContexts();
+        const first = large ? serverFrame(2, compressed, true) : serverFrame(1, Buffer.from('first'));
+        const url = await rawServer('end', first);
+        const options = { allowSynchronousEvents: sync };
+        const client = kind === 'ws 8' ? new WS(url, options) : new WebSocket(url, options);
+        cleanups.push(() => client.terminate());
+        const stream =
+          kind === 'ws 8'
+            ? wsCreateWebSocketStream(client as WS, { readableHighWaterMark: 1 })
+            : createWebSocketStream(client as WebSocket, { readableHighWaterMark: 1 });
+        stream.on('error', () => {});
+        const closed = once<[number]>(client as WebSocket, 'close');
+        // Nothing is read until the first message was pushed (the stream paused the socket), the
+        // transport has closed and what was queued has run.
+        const firstPushed = once(client as WebSocket, 'message');
+        await firstPushed;
+        expect(stream.readableLength).toBeGreaterThan(0);
+        await transportClosed(client);
+        await turns(4);
+        const chunks: Buffer[] = [];
+        const ended = once(stream, 'end');
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        await ended;
+        const [code] = await closed;
+        const want = Buffer.concat([large ? BIG : Buffer.from('first'), Buffer.from('after')]);
+        expect(Buffer.concat(chunks).equals(want)).toBe(true);
+        expect(code).toBe(1000);
+        if (kind === 'riptide') expect(liveZlibContexts() - pooledZlibContexts()).toBe(before);
+      });
+    }
+  }
+
+  // CloseEvent.wasClean (RFC 6455 7.1.4/7.1.5): both close frames exchanged, ours written. A
+  // client that parses the server's close frame only after the transport ended (it waited behind
+  // the large message's slices, or behind deferred events) cannot write its answer: not clean
+  // (it read true: the answer had been queued). Parsed before the end, the answer is written:
+  // clean. ws 8 (its _closeFrameSent is set in the write's callback) gives the same.
+  const cleanCases = [
+    { large: true, sync: true, clean: false },
+    { large: false, sync: false, clean: false },
+    { large: false, sync: true, clean: true },
+  ];
+  for (const { large, sync, clean } of cleanCases) {
+    for (const how of ['end', 'destroy'] as const) {
+      for (const kind of ['ws 8', 'riptide'] as const) {
+        it(`test_client_wasClean is ${clean} when the server's close frame is parsed ${clean ? 'before' : 'after'} its FIN (${large ? '4 MiB compressed' : 'small'} message first, allowSynchronousEvents: ${sync}, the server ${how}s): ${kind}`, async () => {
+          const first = large ? serverFrame(2, compressed, true) : serverFrame(1, Buffer.from('first'));
+          const url = await rawServer(how, first);
+          const options = { allowSynchronousEvents: sync };
+          const client = kind === 'ws 8' ? new WS(url, options) : new WebSocket(url, options);
+          cleanups.push(() => client.terminate());
+          const event = new Promise<{ code: number; wasClean: boolean }>((resolve) =>
+            (client as WebSocket).addEventListener('close', (e) =>
+              resolve({ code: e.code, wasClean: e.wasClean }),
+            ),
+          );
+          const { code, wasClean } = await event;
+          expect(code).toBe(1000);
+          expect(wasClean).toBe(clean);
+        });
+      }
+    }
+  }
+
+  for (const end of ['terminate', 'close'] as const) {
+    it(`test_client_paused while the input left by the FIN is delivered, then ${end}(): the wait ends, 1006, the held input dropped, zlib released`, async () => {
       const before = liveZlibContexts() - pooledZlibContexts();
-      const url = await rawServer(how);
+      const url = await rawServer('end');
       const client = new WebSocket(url);
       cleanups.push(() => client.terminate());
       const got: Buffer[] = [];
+      let paused!: () => void;
+      const pausedNow = new Promise<void>((resolve) => (paused = resolve));
       client.on('message', (data: Buffer) => {
         got.push(data);
         client.pause();
+        paused();
       });
-      const [code] = await once<[number]>(client, 'close');
+      let closes = 0;
+      client.on('close', () => closes++);
+      const closed = once<[number, Buffer]>(client, 'close');
+      await pausedNow;
+      await transportClosed(client);
+      await turns(4);
+      expect(closes).toBe(0);
+      client[end]();
+      const [code, reason] = await closed;
+      expect(code).toBe(1006);
+      expect(reason.length).toBe(0);
+      expect(client.readyState).toBe(WebSocket.CLOSED);
       expect(got).toHaveLength(1);
       expect(got[0].equals(BIG)).toBe(true);
-      expect(code).toBe(1006);
       expect(liveZlibContexts() - pooledZlibContexts()).toBe(before);
+      // A later resume() delivers nothing: the held input was dropped.
+      client.resume();
+      await turns(4);
+      expect(got).toHaveLength(1);
+      expect(closes).toBe(1);
     });
   }
 

@@ -1,6 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, type WebSocketServer } from '../../src/index.js';
-import { once, parseFrames, rawClient, riptideServer, shutdown } from './helpers.js';
+import {
+  clientFrame,
+  duplexClient,
+  once,
+  parseFrames,
+  rawClient,
+  riptideServer,
+  shutdown,
+} from './helpers.js';
 
 const servers: WebSocketServer[] = [];
 afterEach(async () => {
@@ -94,5 +102,78 @@ describe('RFC 6455 5.5.2 heartbeat: one server-wide timer', () => {
     await shutdown(wss);
     // The server's interval is gone: nothing is left to fire.
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+/**
+ * A pause() holds 'close' with the input the transport's end left (websocket.ts CLOSE_PENDING):
+ * the socket stays in wss.clients (CLOSING) until resume() delivers the rest and 'close', or until
+ * the heartbeat ends the wait (no ping can be answered once the transport is gone), as it ends a
+ * paused open socket whose pong is not read. The server's transport is an in-process Duplex,
+ * destroyed by the peer (a reset) while the server's socket is paused.
+ */
+describe("a paused server socket whose transport is gone: 'close' waits for resume(), the heartbeat ends the wait", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  async function heldServerSocket(): Promise<{ wss: WebSocketServer; ws: WebSocket; got: string[] }> {
+    const { wss } = await riptideServer({ heartbeat: { interval: 100, timeout: 60 } });
+    servers.push(wss);
+    const accepted = once<[WebSocket]>(wss, 'connection');
+    const { end } = await duplexClient(wss);
+    const [ws] = await accepted;
+    const got: string[] = [];
+    const first = once(ws, 'message');
+    ws.on('message', (data: Buffer) => {
+      if (got.push(data.toString()) === 1) ws.pause();
+    });
+    end.write(
+      Buffer.concat([clientFrame(1, 'a'), clientFrame(1, 'b'), clientFrame(8, Buffer.from([0x03, 0xe8]))]),
+    );
+    await first;
+    const transportClosed = once(ws._socket!, 'close');
+    end.destroy();
+    await transportClosed;
+    return { wss, ws, got };
+  }
+
+  it("resume(): the held message, then 'close' 1000; wss.clients drops the socket at 'close'", async () => {
+    const { wss, ws, got } = await heldServerSocket();
+    let closes = 0;
+    ws.on('close', () => closes++);
+    // Barrier: a round trip through the event loop's check phase (anything queued has run).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(closes).toBe(0);
+    expect(ws.readyState).toBe(WebSocket.CLOSING);
+    expect(wss.clients.has(ws)).toBe(true);
+    const closed = once<[number]>(ws, 'close');
+    ws.resume();
+    const [code] = await closed;
+    expect(code).toBe(1000);
+    expect(got).toEqual(['a', 'b']);
+    expect(wss.clients.has(ws)).toBe(false);
+  });
+
+  it("the heartbeat's check ends the wait: 1006, WS_ERR_HEARTBEAT_TIMEOUT, the held input dropped", async () => {
+    const { wss, ws, got } = await heldServerSocket();
+    const errors: Error[] = [];
+    ws.on('error', (e) => errors.push(e));
+    let closes = 0;
+    ws.on('close', () => closes++);
+    vi.advanceTimersByTime(100); // the round's pings: none can be sent to this one
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(closes).toBe(0);
+    expect(wss.clients.has(ws)).toBe(true);
+    const closed = once<[number]>(ws, 'close');
+    vi.advanceTimersByTime(60); // the check
+    const [code] = await closed;
+    expect(code).toBe(1006);
+    expect(errors).toMatchObject([{ code: 'WS_ERR_HEARTBEAT_TIMEOUT' }]);
+    expect(got).toEqual(['a']);
+    expect(wss.clients.has(ws)).toBe(false);
   });
 });

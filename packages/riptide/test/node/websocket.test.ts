@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { runInNewContext } from 'node:vm';
@@ -20,6 +20,7 @@ import {
   once,
   parseFrames,
   rawClient,
+  refusedPort,
   riptideServer,
   shutdown,
   until,
@@ -582,6 +583,39 @@ describe('WebSocket (riptide specifics)', () => {
       expect(errors[0]).toMatchObject({ code: 'WS_ERR_CLOSE_TIMEOUT' });
       socket.destroy();
     });
+
+    it("a paused socket: the close timer drops the messages pause() holds, 'close' 1006 does not wait for resume()", async () => {
+      // The transport closed with input pause() holds makes 'close' wait for resume()
+      // (websocket.ts CLOSE_PENDING); the close timer gives the connection up as terminate()
+      // does, so that input is dropped and 'close' comes at once.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const { wss, port } = await riptideServer({ closeTimeout: 200 });
+      servers.push(wss);
+      const conn = once<[WebSocket]>(wss, 'connection');
+      const { socket } = await rawClient(port);
+      const [server] = await conn;
+      const got: string[] = [];
+      const first = once(server, 'message');
+      server.on('message', (data: Buffer) => {
+        got.push(data.toString());
+        server.pause();
+      });
+      const errors: Error[] = [];
+      server.on('error', (e) => errors.push(e));
+      socket.write(Buffer.concat([clientFrame(1, 'one'), clientFrame(1, 'two'), clientFrame(1, 'three')]));
+      await first;
+      // The peer reads our close frame and never answers (the paused socket would not read it).
+      const closeFrameSeen = once(socket, 'data');
+      const closed = once<[number]>(server, 'close');
+      server.close(1000);
+      await closeFrameSeen;
+      vi.advanceTimersByTime(200);
+      const [code] = await closed;
+      expect(code).toBe(1006);
+      expect(errors[0]).toMatchObject({ code: 'WS_ERR_CLOSE_TIMEOUT' });
+      expect(got).toEqual(['one']);
+      socket.destroy();
+    });
   });
 
   describe('closing the TCP connection (RFC 6455 7.1.1)', () => {
@@ -713,20 +747,21 @@ describe('WebSocket (riptide specifics)', () => {
   });
 
   it('onerror receives an ErrorEvent for a failed connection; close follows with 1006', async () => {
-    const srv = net.createServer();
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const port = (srv.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => srv.close(() => r()));
-    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
-    const closed = once<[number]>(ws, 'close');
-    const ev = await new Promise<{ error: Error; message: string; type: string }>((resolve) => {
-      ws.onerror = resolve as never;
-    });
-    expect(ev.type).toBe('error');
-    expect(ev.error).toMatchObject({ code: 'ECONNREFUSED' });
-    expect(ev.message).toBe(ev.error.message);
-    const [code] = await closed;
-    expect(code).toBe(1006);
+    const { port, release } = await refusedPort();
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+      const closed = once<[number]>(ws, 'close');
+      const ev = await new Promise<{ error: Error; message: string; type: string }>((resolve) => {
+        ws.onerror = resolve as never;
+      });
+      expect(ev.type).toBe('error');
+      expect(ev.error).toMatchObject({ code: 'ECONNREFUSED' });
+      expect(ev.message).toBe(ev.error.message);
+      const [code] = await closed;
+      expect(code).toBe(1006);
+    } finally {
+      await release();
+    }
   });
 
   it('a failed connection without an error listener does not throw', async () => {

@@ -5,7 +5,7 @@
  */
 import { isBlankText } from '../shared/blank-text.js';
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
-import { DEFAULT_ROOM, DM_ROOM, ROOM_NAME } from '../shared/protocol.js';
+import { DEFAULT_ROOM, DM_ROOM, ROOM_NAME, USER_NAME } from '../shared/protocol.js';
 import { AttachmentTray } from './attachments.js';
 import { closeMentions, mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
@@ -97,6 +97,8 @@ let confirmed = false;
 let composerRoom: string | null = null;
 /** Said when the user leaves an edit with changed text (another edit, a reply): the edit stays. */
 const EDIT_KEPT = 'You are editing a message and changed it: send the edit (Enter) or cancel it (Esc) first.';
+/** An edit is not queued as a new message is: offline, it stays in the composer, and this is said. */
+const OFFLINE_EDIT = 'Offline — your edit is kept: press Enter to send it once the chat is back online.';
 /** The own message being edited, and the new message (and its reply) put aside meanwhile. */
 let editing: { room: string; seq: number; before?: { text: string; reply?: Reply } } | null = null;
 let replying: { room: string; seq: number; label: string } | null = null;
@@ -135,12 +137,14 @@ const actions: Actions = {
   },
   removeMember: (user) => state.removeMember(state.active, user),
   edit: (message) => startEdit(message),
-  remove: (message) => state.remove(message.room, message.seq),
-  react: (message, emoji, on) => state.react(message.room, message.seq, emoji, on),
+  remove: (message) => online('the message was not deleted', () => state.remove(message.room, message.seq)),
+  react: (message, emoji, on) =>
+    online('the reaction was not sent', () => state.react(message.room, message.seq, emoji, on)),
   pickReaction: (message, anchor) =>
     openPicker(anchor, (emoji) => {
       const mine = message.reactions?.[emoji]?.includes(state.me) ?? false;
-      if (!mine) state.react(message.room, message.seq, emoji, true);
+      if (!mine)
+        online('the reaction was not sent', () => state.react(message.room, message.seq, emoji, true));
     }),
   reply: (message) => startReply(message),
   reveal: (seq) => {
@@ -151,6 +155,20 @@ const actions: Actions = {
   editPending: (id) => editFailed(id),
   discardPending: (id) => void outbox.discard(id),
 };
+
+/**
+ * Does `act` (a request about a message already sent: delete, react) when the connection is open;
+ * offline, where the request would be dropped unsent (only new messages are queued), says `what`.
+ */
+function online(what: string, act: () => void): void {
+  if (conn.open) {
+    act();
+    return;
+  }
+  state.composerError = `Offline — ${what}: try again once the chat is back online.`;
+  state.changes.add('errors');
+  render();
+}
 
 const search = new SearchPanel(
   {
@@ -836,7 +854,14 @@ function submitComposer(): void {
   if (editing) {
     // Enter on an edit that changes nothing ends it, as Esc does: sent, it would mark the message
     // "(edited)" for everyone and take a seq of the room for nothing.
-    if (text !== editedOriginal()) state.edit(editing.room, editing.seq, text);
+    if (text !== editedOriginal()) {
+      if (!conn.open) {
+        state.composerError = OFFLINE_EDIT;
+        render();
+        return;
+      }
+      state.edit(editing.room, editing.seq, text);
+    }
     endEdit();
     saveDraft();
     render();
@@ -852,6 +877,8 @@ function submitComposer(): void {
     ...(files.length ? { attachments: files } : {}),
   });
   cancelReply();
+  // The others stop showing "typing" when this message arrives: the next one's first key says so again.
+  lastTypingSent = 0;
   state.stick = true;
   const box = byId('messages');
   box.scrollTop = box.scrollHeight;
@@ -987,7 +1014,16 @@ async function start(): Promise<void> {
         clearComposerError();
         render();
       }
-    } else if (event.key === 'ArrowUp' && input.value === '' && !editing && editLast()) {
+    } else if (
+      // Alt+↑ is "previous room" (keyboard.ts), not "edit your last message".
+      event.key === 'ArrowUp' &&
+      !event.altKey &&
+      !event.ctrlKey &&
+      !event.metaKey &&
+      input.value === '' &&
+      !editing &&
+      editLast()
+    ) {
       event.preventDefault();
     }
   });
@@ -1048,6 +1084,12 @@ async function start(): Promise<void> {
     const field = byId<HTMLInputElement>('dm-input');
     const user = field.value.trim();
     if (user === '') return;
+    if (!USER_NAME.test(user)) {
+      state.roomError = 'User names: 1-24 of A-Z, a-z, 0-9, - and _.';
+      state.changes.add('errors');
+      render();
+      return;
+    }
     field.value = '';
     actions.dm(user);
   });

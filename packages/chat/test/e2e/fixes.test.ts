@@ -117,6 +117,35 @@ describe('the page', () => {
     await bob.context.close();
   });
 
+  it('shows "x is typing…" again as soon as x starts the next message', async () => {
+    // Regression: the page sends a typing notice at most every 2 s, and did not start again after a
+    // send, so the next message's first keys (within 2 s of the last notice) said nothing: a quick
+    // reply was never announced. The server's gate (typingIntervalMs) is made small here: this is
+    // about the page.
+    const server = await startTestServer({ limits: { typingIntervalMs: 1 } });
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    const composer = bob.page.locator('#composer-input');
+    await composer.pressSequentially('Hi');
+    await alice.page.waitForFunction(
+      () => document.querySelector('#typing')?.textContent === 'bob is typing…',
+    );
+    await composer.press('Enter');
+    await alice.page.waitForFunction(
+      () =>
+        document.querySelectorAll('#message-list li.message').length === 1 &&
+        document.querySelector('#typing')?.textContent === '',
+    );
+    await composer.press('o');
+    await alice.page.waitForFunction(
+      () => document.querySelector('#typing')?.textContent === 'bob is typing…',
+      undefined,
+      { timeout: 5_000 },
+    );
+    await alice.context.close();
+    await bob.context.close();
+  });
+
   it('creates an account only with "Create account", and gives one answer for a failed sign-in', async () => {
     const server = await startTestServer();
     const context = await chrome.browser.newContext();

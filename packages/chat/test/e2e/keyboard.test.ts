@@ -7,7 +7,16 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
-import { focused, focusMatches, sendMessage, signIn, tabTo, useBrowser, waitForMessages } from './browser.js';
+import {
+  focused,
+  focusMatches,
+  openRoom,
+  sendMessage,
+  signIn,
+  tabTo,
+  useBrowser,
+  waitForMessages,
+} from './browser.js';
 
 const chrome = useBrowser();
 
@@ -244,5 +253,28 @@ describe('the page from the keyboard alone', () => {
     // Closed, the conversation is reachable again.
     await tabTo(page, '#composer-input');
     await phone.context.close();
+  });
+
+  it('Alt+\u2191 from an empty composer only changes room: it does not start editing the last message', async () => {
+    // Regression: the composer took Alt+\u2191 for \u2191 (edit your last message) before the page
+    // took it for "previous room", so the room left kept an edit of that message as its draft, and
+    // the next message typed there replaced the old one instead of being sent.
+    const server = await startTestServer();
+    const { page, context } = await signIn(chrome.browser, server.origin, 'alice');
+    await openRoom(page, 'random');
+    await sendMessage(page, 'mine');
+    await waitForMessages(page, 1);
+    await page.focus('#composer-input');
+    await page.keyboard.press('Alt+ArrowUp');
+    await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#general');
+    await page.keyboard.press('Alt+ArrowDown');
+    await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#random');
+    expect(await page.isHidden('#edit-banner')).toBe(true);
+    expect(await page.inputValue('#composer-input')).toBe('');
+    await sendMessage(page, 'a new one');
+    await waitForMessages(page, 2);
+    const stored = await server.backend.rooms.messagesBefore('random', 100, 100);
+    expect(stored.map((m) => m.text).reverse()).toEqual(['mine', 'a new one']);
+    await context.close();
   });
 });

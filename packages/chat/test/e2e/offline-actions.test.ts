@@ -1,0 +1,75 @@
+/**
+ * What a user does to messages already sent while the page is offline: an edit, a delete, a
+ * reaction. None of them is queued (only new messages are); each used to be dropped without a
+ * word, and an edit's text with it (the composer emptied as if the edit had gone). Now the edit
+ * stays in the composer, and each says it was not done and why.
+ */
+import { describe, expect, it } from 'vitest';
+import { startTestServer } from '../helpers.js';
+import { comeBack, goOffline, sendMessage, seqOf, signIn, TcpProxy, useBrowser } from './browser.js';
+
+const chrome = useBrowser();
+const OFFLINE_EDIT = 'Offline — your edit is kept: press Enter to send it once the chat is back online.';
+
+describe('offline, on messages already sent', () => {
+  it('keeps an edit made offline in the composer, says why, and sends it once back', async () => {
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      await sendMessage(alice.page, 'first');
+      await sendMessage(alice.page, 'teh end');
+      const seq = await seqOf(alice.page, 'teh end');
+      const first = await seqOf(alice.page, 'first');
+      await goOffline(proxy, alice.page);
+
+      await alice.page.focus('#composer-input');
+      await alice.page.keyboard.press('ArrowUp');
+      await alice.page.waitForSelector('#edit-banner:not([hidden])');
+      await alice.page.fill('#composer-input', 'the end');
+      await alice.page.keyboard.press('Enter');
+      await alice.page.waitForFunction(
+        (t) => document.querySelector('#composer-error')?.textContent === t,
+        OFFLINE_EDIT,
+      );
+      expect(await alice.page.inputValue('#composer-input')).toBe('the end');
+      expect(await alice.page.isVisible('#edit-banner')).toBe(true);
+
+      // A delete and a reaction: not done, and said.
+      const item = alice.page.locator(`#message-list li.message[data-seq="${first}"]`);
+      await item.hover();
+      await item.locator('.delete').click();
+      await item.locator('.confirm-delete').click();
+      await alice.page.waitForFunction(() =>
+        document
+          .querySelector('#composer-error')
+          ?.textContent?.startsWith('Offline — the message was not deleted'),
+      );
+      const last = alice.page.locator(`#message-list li.message[data-seq="${seq}"]`);
+      await last.hover();
+      await last.locator('.react').click();
+      await alice.page.fill('#reaction-input', '🦄');
+      await alice.page.press('#reaction-input', 'Enter');
+      await alice.page.waitForFunction(() =>
+        document
+          .querySelector('#composer-error')
+          ?.textContent?.startsWith('Offline — the reaction was not sent'),
+      );
+      await alice.page.keyboard.press('Escape');
+
+      await comeBack(proxy, alice.page);
+      await alice.page.focus('#composer-input');
+      await alice.page.keyboard.press('Enter');
+      await alice.page.waitForSelector(`#message-list li.message[data-seq="${seq}"] .edited`);
+      const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
+      expect(stored.map((m) => m.text).reverse()).toEqual(['first', 'the end']);
+      expect(stored.every((m) => m.reactions === undefined || Object.keys(m.reactions).length === 0)).toBe(
+        true,
+      );
+      await alice.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -36,7 +36,9 @@ function run(
   child.stderr?.on('data', (c) => {
     out += c;
   });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close' (the child's stdio closed), not 'exit': the last lines it wrote may still be unread
+  // at its 'exit', and `output` is read then.
+  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const output = new Promise<string>((resolve) => {
     const check = () => {
       if (/listening on/.test(out)) resolve(out);

@@ -68,6 +68,9 @@ export const serverFlags: Record<string, FlagSpec> = {
   },
 };
 
+/** How long a stopping server waits for its clients' answers to its close, by default. */
+export const SERVER_CLOSE_TIMEOUT_MS = 2000;
+
 /** The help paragraph on origins, in every server command's notes. */
 export const ORIGIN_NOTES = [
   'origins: clients that send no Origin header (scripts, riptide connect without --origin)',
@@ -218,13 +221,14 @@ export function closeLine(code: number, reason: unknown): string {
 
 /**
  * Ctrl-C, SIGTERM or a hang-up: close every client with 1001 and the servers, then exit 0 once all
- * closing handshakes are done (or after two seconds); a second signal resolves 128 + its number
- * at once (130 for a second Ctrl-C).
+ * closing handshakes are done (or after `closeTimeoutMs`, two seconds unless `listen` was given
+ * --close-timeout); a second signal resolves 128 + its number at once (130 for a second Ctrl-C).
  */
 export function shutdown(
   running: Running,
   clients: () => Iterable<Socket>,
   done: (code: number) => void,
+  closeTimeoutMs = SERVER_CLOSE_TIMEOUT_MS,
 ): (signal?: NodeJS.Signals) => void {
   let stopping = false;
   return (signal = 'SIGINT') => {
@@ -237,7 +241,7 @@ export function shutdown(
       (c) => c.readyState === WebSocket.OPEN || c.readyState === WebSocket.CLOSING,
     );
     let left = open.length;
-    const timer = setTimeout(() => done(0), 2000);
+    const timer = setTimeout(() => done(0), closeTimeoutMs);
     const allClosed = () => {
       clearTimeout(timer);
       running.http.close();

@@ -11,7 +11,16 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, INPUT_BACKLOG } from '../src/commands/connect.js';
-import { BIN, Cli, killAll, PATIENT, run, selfSignedCertificate, startServer } from './helpers.js';
+import {
+  BIN,
+  Cli,
+  killAll,
+  PATIENT,
+  run,
+  selfSignedCertificate,
+  startServer,
+  WAIT_FOR_CLOSE,
+} from './helpers.js';
 import { type Peer, until, wsPeer } from './peers.js';
 
 const peers: Peer[] = [];
@@ -61,7 +70,7 @@ describe('riptide connect: piped mode', () => {
         if (lines.length === 3) for (const line of lines) ws.send(`re:${line}`);
       });
     });
-    const res = await run(['connect', p.url, '--wait', '60'], 'one\ntwo\nthree\n');
+    const res = await run(['connect', p.url, ...PATIENT], 'one\ntwo\nthree\n');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('re:one\nre:two\nre:three\n');
     await until(() => p.closes.length === 1);
@@ -71,7 +80,7 @@ describe('riptide connect: piped mode', () => {
   it('gives up waiting for replies after --wait seconds and still closes cleanly', async () => {
     const p = await peer(() => {}); // never answers
     const started = Date.now();
-    const res = await run(['connect', p.url, '--wait', '0.5'], 'anyone?\n');
+    const res = await run(['connect', p.url, '--wait', '0.5', ...WAIT_FOR_CLOSE], 'anyone?\n');
     const elapsed = Date.now() - started;
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('');
@@ -82,14 +91,14 @@ describe('riptide connect: piped mode', () => {
 
   it('sends lines that start with a slash as data (slash commands are interactive only)', async () => {
     const p = await peer();
-    const res = await run(['connect', p.url], '/close 4000\n');
+    const res = await run(['connect', p.url, ...WAIT_FOR_CLOSE], '/close 4000\n');
     expect(res.stdout).toBe('/close 4000\n');
     expect(res.code).toBe(0);
   });
 
   it('closes at once on empty input', async () => {
     const p = await peer();
-    const res = await run(['connect', p.url], '');
+    const res = await run(['connect', p.url, ...WAIT_FOR_CLOSE], '');
     expect(res.code).toBe(0);
     await until(() => p.closes.length === 1);
     expect(p.closes[0][0]).toBe(1000);
@@ -151,7 +160,7 @@ describe('riptide connect: output', () => {
       ws.send(Buffer.alloc(40, 0xab));
       ws.close(1000, 'bye');
     });
-    const res = await run(['connect', p.url], '');
+    const res = await run(['connect', p.url, ...WAIT_FOR_CLOSE], '');
     expect(res.stdout).toBe(
       'binary 3 bytes: 01 02 ff\n' +
         'bell\\x07 esc\\e[31m\n' +
@@ -186,15 +195,15 @@ describe('riptide connect: output', () => {
       ws.ping('hb');
       ws.close(1000); // after the ping on the same connection: it arrives first
     });
-    const res = await run(['connect', p.url, '--show-ping', '--json'], '');
+    const res = await run(['connect', p.url, '--show-ping', '--json', ...WAIT_FOR_CLOSE], '');
     expect(res.stdout).toContain('{"event":"ping","hex":"6862"}');
-    const quiet = await run(['connect', p.url, '--json'], '');
+    const quiet = await run(['connect', p.url, '--json', ...WAIT_FOR_CLOSE], '');
     expect(quiet.stdout).not.toContain('ping');
   });
 
   it('reports the close code and reason the server sent, exit 0', async () => {
     const p = await peer((ws) => ws.close(4001, 'go away'));
-    const res = await run(['connect', p.url], '');
+    const res = await run(['connect', p.url, ...WAIT_FOR_CLOSE], '');
     expect(res.stderr).toContain('closed 4001 go away');
     expect(res.code).toBe(0);
   });
@@ -204,7 +213,7 @@ describe('riptide connect: output', () => {
     const p = await peer((ws) => {
       server = ws;
     });
-    const cli = new Cli(['connect', p.url]);
+    const cli = new Cli(['connect', p.url, ...WAIT_FOR_CLOSE]);
     await cli.waitFor(/connected to/, 'stderr');
     server!.terminate();
     const res = await cli.exited;
@@ -232,6 +241,7 @@ describe('riptide connect: flags', () => {
         'https://example.test',
         '--auth',
         'user:secret',
+        ...WAIT_FOR_CLOSE,
       ],
       '',
     );
@@ -255,7 +265,7 @@ describe('riptide connect: flags', () => {
       'http://127.0.0.1',
     ];
     for (const origin of origins) {
-      const res = await run(['connect', p.url, '--origin', origin], '');
+      const res = await run(['connect', p.url, '--origin', origin, ...WAIT_FOR_CLOSE], '');
       expect(res.code).toBe(0);
     }
     expect(p.requests.map((r) => r.headers.origin)).toEqual(origins);
@@ -276,7 +286,17 @@ describe('riptide connect: flags', () => {
 
   it('-x sends each message, waits --wait seconds, then closes with 1000', async () => {
     const p = await peer();
-    const res = await run(['connect', p.url, '-x', 'first', '-x', 'second', '--wait', '0.3']);
+    const res = await run([
+      'connect',
+      p.url,
+      '-x',
+      'first',
+      '-x',
+      'second',
+      '--wait',
+      '0.3',
+      ...WAIT_FOR_CLOSE,
+    ]);
     expect(res.stdout).toBe('first\nsecond\n');
     expect(res.code).toBe(0);
     await until(() => p.closes.length === 1);
@@ -286,9 +306,9 @@ describe('riptide connect: flags', () => {
   it('accepts a URL without a scheme and http:// as ws://', async () => {
     const p = await peer();
     const bare = p.url.replace('ws://', '');
-    expect((await run(['connect', bare, '-x', 'a', '-w', '0.1'])).stdout).toBe('a\n');
+    expect((await run(['connect', bare, '-x', 'a', '-w', '0.1', ...WAIT_FOR_CLOSE])).stdout).toBe('a\n');
     const http = p.url.replace('ws://', 'http://');
-    expect((await run(['connect', http, '-x', 'b', '-w', '0.1'])).stdout).toBe('b\n');
+    expect((await run(['connect', http, '-x', 'b', '-w', '0.1', ...WAIT_FOR_CLOSE])).stdout).toBe('b\n');
   });
 });
 
@@ -325,7 +345,7 @@ async function silentServer(): Promise<{ url: string; server: TcpServer; frames:
 describe('riptide connect: Ctrl-C', () => {
   it('the first Ctrl-C sends close 1000 and exits 0 once the server answers', async () => {
     const p = await peer();
-    const cli = new Cli(['connect', p.url]);
+    const cli = new Cli(['connect', p.url, ...WAIT_FOR_CLOSE]);
     await cli.waitFor(/connected to/, 'stderr');
     cli.signal('SIGINT');
     const res = await cli.exited;
@@ -368,7 +388,7 @@ describe('riptide connect: Ctrl-C', () => {
   it('a second Ctrl-C exits at once when the server never answers the close', async () => {
     const silent = await silentServer();
     try {
-      const cli = new Cli(['connect', silent.url]);
+      const cli = new Cli(['connect', silent.url, ...WAIT_FOR_CLOSE]);
       await cli.waitFor(/connected to/, 'stderr');
       cli.signal('SIGINT');
       await cli.waitFor(/closing/, 'stderr');
@@ -392,7 +412,7 @@ describe('riptide connect: SIGTERM and a hang-up (SIGHUP)', () => {
   ] as const) {
     it(`${signal} closes with 1001 and exits ${status} once the server answers`, async () => {
       const p = await peer();
-      const cli = new Cli(['connect', p.url]);
+      const cli = new Cli(['connect', p.url, ...WAIT_FOR_CLOSE]);
       await cli.waitFor(/connected to/, 'stderr');
       cli.signal(signal);
       const res = await cli.exited;

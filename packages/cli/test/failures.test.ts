@@ -16,13 +16,14 @@ import {
   type Http2Server,
 } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
-import { connect as connectTcp, createServer as createTcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
+import { refusedPort } from '../../../test-support/ports.js';
 import { BIN, killAll, PATIENT, run, selfSignedCertificate, USAGE } from './helpers.js';
 import { type Peer, wsPeer } from './peers.js';
 
@@ -90,6 +91,21 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
       'a --timeout of 0 (which would wait forever)',
       ['connect', 'ws://x', '--timeout', '0'],
       /--timeout must be more than 0 seconds, got '0'\n/,
+    ],
+    [
+      'a negative --close-timeout',
+      ['connect', 'ws://x', '--close-timeout', '-1'],
+      /^riptide connect: --close-timeout must be a number of seconds, got '-1'\n/,
+    ],
+    [
+      'a --close-timeout too long for a timer',
+      ['connect', 'ws://x', '--close-timeout', '2147484'],
+      /^riptide connect: --close-timeout must be at most 2147483 seconds, got '2147484'\n/,
+    ],
+    [
+      'a non-numeric --close-timeout of listen',
+      ['listen', '--port', '0', '--close-timeout', 'soon'],
+      /^riptide listen: --close-timeout must be a number of seconds, got 'soon'\n/,
     ],
     ['an --auth without a colon', ['connect', 'ws://x', '--auth', 'user'], /--auth must be user:pass/],
     ['an unreadable --ca', ['connect', 'wss://x', '--ca', '/nonexistent/ca.pem'], /cannot read --ca file/],
@@ -222,6 +238,7 @@ describe('help and version', () => {
       '--deflate',
       '-x, --execute',
       '--wait',
+      '--close-timeout <seconds>',
       '--show-ping',
       '--json',
       '-L, --location',
@@ -234,7 +251,15 @@ describe('help and version', () => {
       expect(connect.stdout).toContain(flag);
     }
     const listen = await run(['listen', '-h']);
-    for (const text of ['--port', '--host', '--allow-origin', 'origins:', '/clients', '/kick'])
+    for (const text of [
+      '--port',
+      '--host',
+      '--allow-origin',
+      '--close-timeout <seconds>',
+      'origins:',
+      '/clients',
+      '/kick',
+    ])
       expect(listen.stdout).toContain(text);
     // What the end of its input does (servers.test.ts and pty.test.ts check both).
     expect(listen.stdout).toContain('Ctrl-D stops the server');
@@ -243,29 +268,6 @@ describe('help and version', () => {
     );
   });
 });
-
-/**
- * A port that nothing listens on while the test runs: the local port of an open outgoing
- * connection. A connection to it is refused, and no other process can take it meanwhile (a
- * listen on it fails with EADDRINUSE; port 0 never picks it). The port of a server just closed
- * could be given to another test file's server (the files run side by side) while the command
- * starts: that connection would not be refused.
- */
-async function refusedPort(): Promise<{ port: number; release: () => Promise<void> }> {
-  const accepted: Socket[] = [];
-  const holder = createTcpServer((socket) => accepted.push(socket.on('error', () => {})));
-  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-  const outgoing = connectTcp((holder.address() as AddressInfo).port, '127.0.0.1');
-  await once(outgoing, 'connect');
-  return {
-    port: outgoing.localPort as number,
-    release: async () => {
-      outgoing.destroy();
-      for (const socket of accepted) socket.destroy();
-      await new Promise((resolve) => holder.close(resolve));
-    },
-  };
-}
 
 describe('exit status 1: connection failures, one line each', () => {
   it('connection refused (a port nothing listens on)', async () => {
@@ -389,7 +391,8 @@ describe('exit status 141: the reader of the output went away', () => {
       child.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
       });
-      const exited = once(child, 'exit');
+      // 'close', not 'exit': a stack trace written right before the exit is read by then.
+      const exited = once(child, 'close');
       await once(child.stdout, 'data'); // 'first'
       child.stdout.destroy(); // what `head -1` does once it has its line
       server?.send('second'); // its line now has nowhere to go: EPIPE

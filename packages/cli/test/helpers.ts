@@ -22,6 +22,12 @@ export class Cli {
   stdout = '';
   stderr = '';
   readonly exited: Promise<Exit>;
+  /**
+   * The child's stdio has closed: all its output has been read. Its 'exit' can come before the
+   * last bytes it wrote are read (Node does not order the two), so the end of the output, not the
+   * exit, is what `waitFor` gives up on.
+   */
+  private closed = false;
   private waiters: (() => void)[] = [];
 
   constructor(args: string[], command = process.execPath, argv0: string[] = [BIN]) {
@@ -41,6 +47,7 @@ export class Cli {
     this.child.stdin!.on('error', () => {}); // the command may exit before reading everything
     this.exited = new Promise((resolve) => {
       this.child.on('close', (code, signal) => {
+        this.closed = true;
         running.delete(this.child);
         this.notify();
         resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
@@ -54,13 +61,14 @@ export class Cli {
 
   /**
    * Resolves with the first match of `re` in stdout (or stderr), checked on each chunk of output;
-   * fails if the command exits first. No clock: only the test's timeout bounds the wait.
+   * fails if the command's output ends first (it exited and everything it wrote has been read).
+   * No clock: only the test's timeout bounds the wait.
    */
   async waitFor(re: RegExp, stream: 'stdout' | 'stderr' = 'stdout'): Promise<RegExpMatchArray> {
     for (;;) {
       const m = this[stream].match(re);
       if (m) return m;
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      if (this.closed) {
         throw new Error(
           `exited before ${re} appeared on ${stream}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`,
         );
@@ -83,11 +91,21 @@ export class Cli {
 }
 
 /**
+ * For `connect` and `listen` closing against a peer in this process: --close-timeout (5 s, 2 s by
+ * default) bounds how long they wait for the answer to their close, and a test process stalled
+ * that long (CI: two cores, several test files at once) would see `closed 1006`, an exit at the
+ * timer, or no close line. A bound no loaded machine reaches; the command still exits as soon as
+ * the answer comes.
+ */
+export const WAIT_FOR_CLOSE = ['--close-timeout', '600'];
+
+/**
  * For commands that pipe lines and expect replies: they close as soon as every line has had its
  * reply, and --wait (default 2 s) only bounds how long they wait for the rest. A bound no loaded
- * machine reaches keeps a slow reply from being cut off; the command still exits at once.
+ * machine reaches keeps a slow reply from being cut off; the command still exits at once. The
+ * close that follows waits for its answer as patiently (WAIT_FOR_CLOSE).
  */
-export const PATIENT = ['--wait', '60'];
+export const PATIENT = ['--wait', '60', ...WAIT_FOR_CLOSE];
 
 /** Run to completion with the given stdin. */
 export function run(args: string[], input = ''): Promise<Exit> {

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { BIN, Cli, killAll } from './helpers.js';
+import { BIN, Cli, killAll, WAIT_FOR_CLOSE } from './helpers.js';
 import { type Peer, until, wsPeer } from './peers.js';
 
 let peer: Peer | null = null;
@@ -142,7 +142,7 @@ describe('riptide connect in a terminal', () => {
   it('shows a prompt, sends a typed line, prints the echo, and closes on Ctrl-C', async () => {
     // the reply differs from the typed text, so the terminal's echo of our keys cannot pass for it
     peer = await wsPeer((ws) => ws.on('message', (data) => ws.send(`echo: ${data}`)));
-    const cli = underPty(['connect', peer.url]);
+    const cli = underPty(['connect', peer.url, ...WAIT_FOR_CLOSE]);
     await cli.waitFor(/connected to ws:\/\/127\.0\.0\.1:\d+\/[\s\S]*> /);
     cli.write('hello pty\r');
     await cli.waitFor(/echo: hello pty/);
@@ -162,7 +162,7 @@ describe('riptide connect in a terminal', () => {
     // Regression: '/ping' with more than 125 bytes threw out of the line handler: a stack trace
     // and the process gone (RFC 6455 5.5: control frames carry at most 125 bytes).
     peer = await wsPeer((ws) => ws.on('message', (data) => ws.send(`echo: ${data}`)));
-    const cli = underPty(['connect', peer.url]);
+    const cli = underPty(['connect', peer.url, ...WAIT_FOR_CLOSE]);
     await cli.waitFor(/> /);
     cli.write(`/ping ${'p'.repeat(126)}\r`);
     await cli.waitFor(/error: .*125 bytes/);
@@ -177,7 +177,7 @@ describe('riptide connect in a terminal', () => {
 
   it('/close sends the given code and reason', async () => {
     peer = await wsPeer();
-    const cli = underPty(['connect', peer.url]);
+    const cli = underPty(['connect', peer.url, ...WAIT_FOR_CLOSE]);
     await cli.waitFor(/> /);
     cli.write('/close 4321 all done\r');
     await cli.waitFor(/closed 4321 all done/);
@@ -205,7 +205,7 @@ describe('riptide connect when its terminal hangs up', () => {
     const { peer: silent, close } = await silentPeer();
     try {
       const cli = new Cli(
-        ['-c', NO_SIGHUP_DRIVER, process.execPath, BIN, 'connect', silent.url],
+        ['-c', NO_SIGHUP_DRIVER, process.execPath, BIN, 'connect', silent.url, ...WAIT_FOR_CLOSE],
         'python3',
         [],
       );
@@ -225,7 +225,7 @@ describe('riptide connect when its terminal hangs up', () => {
 
 /** `riptide listen` under a pty with one client connected; `closed` is that client's close. */
 async function listenWithOneClient() {
-  const cli = underPty(['listen', '--port', '0']);
+  const cli = underPty(['listen', '--port', '0', ...WAIT_FOR_CLOSE]);
   const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
   const ws = new WebSocket(url);
   const closed = new Promise<[number, string]>((resolve) =>
@@ -254,7 +254,7 @@ describe('riptide listen in a terminal', () => {
   it('a hang-up exits 0 once the clients are closed: its EIO and its SIGHUP are one stop', async () => {
     // Regression: the EIO (end of input) stopped the server, then the SIGHUP counted as a second
     // signal and exited at once with 129.
-    const { cli, hangUp } = underHangUpPty(['listen', '--port', '0']);
+    const { cli, hangUp } = underHangUpPty(['listen', '--port', '0', ...WAIT_FOR_CLOSE]);
     const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
     const ws = new WebSocket(url);
     const closed = new Promise<[number, string]>((resolve) =>
@@ -270,7 +270,7 @@ describe('riptide listen in a terminal', () => {
     // come, so a later \`kill -HUP\` was swallowed as that SIGHUP: the server waited for its
     // clients' answers (2 s) and exited 0, where a second stop exits at once with 129.
     const cli = new Cli(
-      ['-c', NO_SIGHUP_DRIVER, process.execPath, BIN, 'listen', '--port', '0'],
+      ['-c', NO_SIGHUP_DRIVER, process.execPath, BIN, 'listen', '--port', '0', ...WAIT_FOR_CLOSE],
       'python3',
       [],
     );
@@ -292,7 +292,7 @@ describe('riptide listen in a terminal', () => {
   it('Ctrl-C leaves no prompt after the close lines of the clients', async () => {
     // Regression: each close line during the shutdown redrew the prompt, so the last thing on
     // screen was '> ', and the shell's own prompt came after it on the same line.
-    const cli = underPty(['listen', '--port', '0']);
+    const cli = underPty(['listen', '--port', '0', ...WAIT_FOR_CLOSE]);
     const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
     const ws = new WebSocket(url);
     await cli.waitFor(/\[1\] connected from/);
@@ -301,5 +301,72 @@ describe('riptide listen in a terminal', () => {
     expect((await cli.exited).code).toBe(0);
     const after = cli.stdout.slice(cli.stdout.lastIndexOf('[1] closed 1001 server shutting down'));
     expect(after).toBe('[1] closed 1001 server shutting down\r\n');
+  });
+});
+
+describe('--close-timeout: how long a close waits for its answer', () => {
+  // The tests above pass 600 s where they need the command still waiting when they act; these
+  // check the bound itself against peers that never answer a close. Elapsed times are lower
+  // bounds only (a loaded machine makes them longer, never shorter).
+
+  it('connect: a server that never answers is dropped after it (closed 1006, exit 1); 5 s by default', async () => {
+    const { peer: silent, close } = await silentPeer();
+    try {
+      for (const [args, atLeast] of [
+        [['--close-timeout', '0.3'], 300],
+        [[], 5000],
+      ] as const) {
+        const cli = new Cli(['connect', silent.url, ...args]);
+        await cli.waitFor(/connected to/, 'stderr');
+        const started = Date.now();
+        cli.end(); // end of piped input: close with 1000
+        const res = await cli.exited;
+        expect(Date.now() - started, args.join(' ')).toBeGreaterThanOrEqual(atLeast);
+        expect([res.code, res.stderr]).toEqual([1, expect.stringMatching(/closed 1006\n$/)]);
+      }
+      expect(silent.closeFrames).toBe(2);
+    } finally {
+      await close();
+    }
+  });
+
+  it('connect: /close in a terminal is bounded by it too', async () => {
+    const { peer: silent, close } = await silentPeer();
+    try {
+      const cli = underPty(['connect', silent.url, '--close-timeout', '0.3']);
+      await cli.waitFor(/> /);
+      cli.write('/close 4000\r');
+      const res = await cli.exited;
+      expect(res.code).toBe(1);
+      expect(res.stdout).toMatch(/closed 1006/);
+      // Not the library's own close timer (30 s), which reports an error first.
+      expect(res.stdout).not.toMatch(/error:/);
+      expect(silent.closeFrames).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+
+  it('listen: a client that never answers is given up after it (exit 0, no close line); 2 s by default', async () => {
+    for (const [args, atLeast] of [
+      [['--close-timeout', '0.3'], 300],
+      [[], 2000],
+    ] as const) {
+      const cli = underPty(['listen', '--port', '0', ...args]);
+      const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
+      const client = silentClient(url);
+      try {
+        await cli.waitFor(/\[1\] connected from/);
+        const started = Date.now();
+        cli.write('\x03');
+        const res = await cli.exited;
+        expect(Date.now() - started, args.join(' ')).toBeGreaterThanOrEqual(atLeast);
+        expect(res.code).toBe(0);
+        expect(res.stdout).not.toMatch(/\[1\] closed/);
+        expect(client.closeFrames).toBe(1);
+      } finally {
+        client.socket.destroy();
+      }
+    }
   });
 });

@@ -10,7 +10,16 @@ import { join } from 'node:path';
 import { WebSocket as Riptide } from 'riptide';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Cli, killAll, PATIENT, run, selfSignedCertificate, startServer, USAGE } from './helpers.js';
+import {
+  type Cli,
+  killAll,
+  PATIENT,
+  run,
+  selfSignedCertificate,
+  startServer,
+  USAGE,
+  WAIT_FOR_CLOSE,
+} from './helpers.js';
 import { until } from './peers.js';
 
 afterEach(() => killAll());
@@ -217,7 +226,7 @@ describe('riptide broadcast', () => {
 
   it('a CLI client receives the welcome and the broadcast of its own message', async () => {
     const { url } = await startServer('broadcast');
-    const res = await run(['connect', url, '-x', 'from the cli', '--wait', '0.5']);
+    const res = await run(['connect', url, '-x', 'from the cli', '--wait', '0.5', ...WAIT_FOR_CLOSE]);
     expect(res.stdout).toBe('Welcome to the chat!\nServer: from the cli\n');
     expect(res.code).toBe(0);
   });
@@ -444,7 +453,7 @@ describe('--cert/--key: wss:// over HTTP/2 and HTTP/1.1 on one port', () => {
   it('connect --http2 opens its WebSocket as an HTTP/2 stream', async () => {
     const { cli, url } = await startServer('echo', '--cert', cert, '--key', key);
     // piped input: the client closes as soon as the line has had its reply
-    const res = await run(['connect', url, '--http2', '--ca', cert], 'hello h2\n');
+    const res = await run(['connect', url, '--http2', '--ca', cert, ...PATIENT], 'hello h2\n');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('hello h2\n');
     await cli.waitFor(/\[1\] connected from 127\.0\.0\.1:\d+ \(HTTP\/2\)\n/);

@@ -49,6 +49,11 @@ export async function waitUntil(what: string, check: () => boolean, timeoutMs = 
   }
 }
 
+/**
+ * A port nothing listened on a moment ago. Only for a child process to bind, which may find it
+ * taken by then (another test file's listen(0) may be given it): RedisServer.start tries again with
+ * another. For "a port nothing listens on" use refusedPort() (test-support/ports.ts).
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -76,6 +81,12 @@ export function requirements(): void {
     throw new Error('dist/ is older than src/: run `npm run build` first');
 }
 
+/** redis-server could not bind its port: another process has it. */
+class PortTakenError extends Error {}
+
+/** How many ports RedisServer.start tries before it gives up (each was free a moment before). */
+const START_ATTEMPTS = 5;
+
 export class RedisServer {
   proc: ChildProcess | null = null;
   readonly url: string;
@@ -92,19 +103,33 @@ export class RedisServer {
    * `args` follow the defaults on the command line, so they override them (e.g. `--appendonly no`
    * for a Redis that loses what it acknowledged since its last snapshot).
    */
-  static async start(args: readonly string[] = []): Promise<RedisServer> {
+  static async start(
+    args: readonly string[] = [],
+    ports: () => Promise<number> = freePort,
+  ): Promise<RedisServer> {
     requirements();
     const dir = mkdtempSync(join(tmpdir(), 'riptide-redis-'));
-    const server = new RedisServer(await freePort(), dir, args);
-    cleanups.push(async () => {
-      await server.stop('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    });
-    await server.restart();
-    return server;
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    // The port was free when freePort() closed its server; redis-server binds it a moment later,
+    // by when another process may have been given it: then try another.
+    for (let attempt = 1; ; attempt++) {
+      const server = new RedisServer(await ports(), dir, args);
+      cleanups.push(() => server.stop('SIGKILL'));
+      try {
+        await server.restart();
+        return server;
+      } catch (err) {
+        if (!(err instanceof PortTakenError) || attempt === START_ATTEMPTS) throw err;
+      }
+    }
   }
 
-  /** Starts redis-server (again) on the same port and directory; resolves when it accepts commands. */
+  /**
+   * Starts redis-server (again) on the same port and directory; resolves when it accepts commands.
+   * After a stop() the port is free until then: another process may be given it meanwhile (a small
+   * chance, not removed: the nodes know this URL, so no other port will do), and the restart then
+   * fails, saying so.
+   */
   async restart(): Promise<void> {
     const proc = spawn(
       'redis-server',
@@ -137,19 +162,29 @@ export class RedisServer {
     proc.stderr?.on('data', (c: Buffer) => {
       out += c;
     });
+    // 'close': it exited and all it wrote has been read (at 'exit' the reason may be unread).
+    let closed = false;
+    proc.once('close', () => {
+      closed = true;
+    });
     const start = Date.now();
     for (;;) {
-      if (proc.exitCode !== null) throw new Error(`redis-server exited: ${out}`);
-      if (await this.#ping()) return;
+      if (closed) {
+        if (/bind: Address already in use/.test(out))
+          throw new PortTakenError(`port ${this.port} was taken by another process: ${out}`);
+        throw new Error(`redis-server exited: ${out}`);
+      }
+      // Ours, not a server of another test file that has this port (ours then fails to bind it).
+      if (await this.#ping(proc.pid)) return;
       if (Date.now() - start > PATIENCE_MS) throw new Error(`redis-server did not start: ${out}`);
       await sleep(50);
     }
   }
 
-  #ping(): Promise<boolean> {
+  #ping(pid: number | undefined): Promise<boolean> {
     return new Promise((resolve) => {
       const sock = new WebSocketlessSocket(this.port);
-      sock.ping().then(resolve, () => resolve(false));
+      sock.ping(pid).then(resolve, () => resolve(false));
     });
   }
 
@@ -218,10 +253,13 @@ export function closedAfterEachTest(): { servers: ChatServer[]; clients: TestCli
   return { servers, clients };
 }
 
-/** A bare RESP PING over TCP (the tests must not depend on the client under test to see Redis up). */
+/**
+ * A bare RESP PING over TCP (the tests must not depend on the client under test to see Redis up),
+ * and INFO to see which redis-server answered: true once the process `pid` answers PONG.
+ */
 class WebSocketlessSocket {
   constructor(readonly port: number) {}
-  ping(): Promise<boolean> {
+  ping(pid: number | undefined): Promise<boolean> {
     return import('node:net').then(
       ({ connect }) =>
         new Promise<boolean>((resolve) => {
@@ -231,13 +269,20 @@ class WebSocketlessSocket {
             s.destroy();
             resolve(false);
           });
-          s.on('connect', () => s.write('PING\r\n'));
+          s.on('connect', () => s.write('PING\r\nINFO server\r\n'));
           s.on('data', (c) => {
             data += c;
-            if (data.includes('\r\n')) {
+            if (!data.includes('\r\n')) return;
+            // Not ready (e.g. -LOADING while it reads its AOF): no PONG.
+            if (!data.startsWith('+PONG')) {
               s.destroy();
-              resolve(data.startsWith('+PONG'));
+              resolve(false);
+              return;
             }
+            const id = /\r\nprocess_id:(\d+)\r\n/.exec(data);
+            if (!id) return;
+            s.destroy();
+            resolve(Number(id[1]) === pid);
           });
           s.on('error', () => resolve(false));
         }),

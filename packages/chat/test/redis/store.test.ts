@@ -5,6 +5,7 @@
  * presence across two backends with expiry of a dead one.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { refusedPort } from '../../../../test-support/ports.js';
 import { DEFAULT_SIGN_IN_BACKOFF } from '../../src/server/backends/backoff.js';
 import { RedisAttachments } from '../../src/server/backends/redis/attachments.js';
 import { createRedisBackend, type RedisBackendOptions } from '../../src/server/backends/redis/index.js';
@@ -21,7 +22,7 @@ import {
 import { asMembers } from '../backends/members.js';
 import { messagePartsContract } from '../backends/message-parts-contract.js';
 import { storeContract } from '../backends/store-contract.js';
-import { freePort, RedisServer, redisServerForThisFile, sleep, waitUntil } from './helpers.js';
+import { RedisServer, redisServerForThisFile, sleep, waitUntil } from './helpers.js';
 import { connect } from './loss.js';
 
 const backends: Backend[] = [];
@@ -201,10 +202,15 @@ describe('RedisStore', () => {
 
 describe('createRedisBackend', () => {
   it('waits for a Redis that starts late, and fails clearly when none answers', async () => {
-    const port = await freePort();
-    await expect(
-      createRedisBackend({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 500 }, common),
-    ).rejects.toThrow(`could not reach Redis at 127.0.0.1:${port} within 500 ms`);
+    // A port nothing listens on: one freed by a server just closed could be another file's server's.
+    const { port, release } = await refusedPort();
+    try {
+      await expect(
+        createRedisBackend({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 500 }, common),
+      ).rejects.toThrow(`could not reach Redis at 127.0.0.1:${port} within 500 ms`);
+    } finally {
+      await release();
+    }
     await expect(createRedisBackend({ url: 'http://127.0.0.1:1' }, common)).rejects.toThrow('redis://');
     await expect(
       createRedisBackend({ url: 'redis://127.0.0.1:1', bogus: 1 } as never, common),

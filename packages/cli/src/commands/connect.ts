@@ -116,6 +116,12 @@ export const connectSpec: CommandSpec = {
       numeric: true,
       description: 'opening handshake timeout (default 10)',
     },
+    'close-timeout': {
+      type: 'string',
+      value: 'seconds',
+      numeric: true,
+      description: "wait this long for the server's answer to a close, then drop (default 5)",
+    },
     location: {
       type: 'boolean',
       short: 'L',
@@ -306,6 +312,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   }
   const waitMs = secondsFlag(connectSpec, 'wait', stringFlag(flags.wait), 2000);
   const timeoutMs = secondsFlag(connectSpec, 'timeout', stringFlag(flags.timeout), 10_000, true);
+  const closeTimeoutMs = secondsFlag(connectSpec, 'close-timeout', stringFlag(flags['close-timeout']), 5000);
   const execute = stringList(flags.execute);
   const protocols = stringList(flags.protocol);
   const json = flags.json === true;
@@ -379,11 +386,11 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (json) term.out(jsonEvent(event, fields));
       else term.info(text);
     };
-    /** Start the closing handshake; if the peer never answers, give up after a few seconds. */
+    /** Start the closing handshake; if the peer never answers, give up after --close-timeout. */
     const closeNow = (code = 1000, reason = '') => {
       if (ws.readyState !== WebSocket.OPEN) return;
       ws.close(code, reason);
-      closeTimer = setTimeout(() => ws.terminate(), 5000);
+      closeTimer = setTimeout(() => ws.terminate(), closeTimeoutMs);
     };
     /**
      * Piped input is read far faster than a socket takes it: stop reading while more than
@@ -605,6 +612,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
           try {
             if (!Number.isInteger(code)) throw new Error(`'${codeText}' is not a close code`);
             ws.close(code, reasonWords.join(' '));
+            closeTimer = setTimeout(() => ws.terminate(), closeTimeoutMs);
             term.stopPrompt();
           } catch (err) {
             term.info(`error: ${(err as Error).message}`);

@@ -6,7 +6,7 @@
  * /dev/null) the server keeps running after the input ends, until Ctrl-C, SIGTERM or SIGHUP: a server
  * run by a process manager must not stop because its stdin is empty. The help says so.
  */
-import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
+import { type CommandSpec, parseCommand, SHOW_HELP, secondsFlag, stringFlag } from '../args.js';
 import { onStopSignals } from '../exit.js';
 import { describeMessage, parseHex, safeText, toBuffer } from '../format.js';
 import { WebSocket } from '../lib.js';
@@ -15,6 +15,7 @@ import {
   listen as listenOn,
   ORIGIN_NOTES,
   peerOf,
+  SERVER_CLOSE_TIMEOUT_MS,
   SERVER_SYNOPSIS,
   type Socket,
   serverFlags,
@@ -25,12 +26,20 @@ import { type Io, Terminal } from '../terminal.js';
 export const listenSpec: CommandSpec = {
   name: 'listen',
   brief: 'interactive server: see and answer clients',
-  synopsis: SERVER_SYNOPSIS,
+  synopsis: `${SERVER_SYNOPSIS} [--close-timeout S]`,
   summary:
     'An interactive server: prints what each client sends as [n] message, and sends every\n' +
     'line you type to all connected clients.',
   positionals: [],
-  flags: serverFlags,
+  flags: {
+    ...serverFlags,
+    'close-timeout': {
+      type: 'string',
+      value: 'seconds',
+      numeric: true,
+      description: "when stopping, wait this long for the clients' answers to the close (default 2)",
+    },
+  },
   notes: [
     'slash commands:',
     '  /clients              list connected clients',
@@ -60,6 +69,12 @@ interface Client {
 export async function listen(argv: string[], io: Io): Promise<number> {
   const { flags, help } = parseCommand(listenSpec, argv);
   if (help) return SHOW_HELP;
+  const closeTimeoutMs = secondsFlag(
+    listenSpec,
+    'close-timeout',
+    stringFlag(flags['close-timeout']),
+    SERVER_CLOSE_TIMEOUT_MS,
+  );
   // The terminal starts once listening (a flag or listen error leaves stdin alone); a refusal
   // cannot be logged before that, since none can happen before.
   let log = (_line: string) => {};
@@ -135,7 +150,7 @@ export async function listen(argv: string[], io: Io): Promise<number> {
       term.close();
       resolve(code);
     };
-    const shutDown = shutdown(running, () => [...clients.values()].map((c) => c.ws), finish);
+    const shutDown = shutdown(running, () => [...clients.values()].map((c) => c.ws), finish, closeTimeoutMs);
     let stopping = false;
     // The clients' close lines come while the server stops: no prompt is drawn again after them.
     const interrupt = (signal: NodeJS.Signals = 'SIGINT') => {

@@ -17,6 +17,44 @@ import {
   wire,
 } from './helpers.js';
 
+/**
+ * The peer's close has arrived while the answer waits for data accepted before it (RFC 6455 5.5.1:
+ * an endpoint "MAY delay sending a Close frame until its current message is sent"): the answer is
+ * owed, not queued, and the connection is CLOSING.
+ */
+function expectAnswerOwed(proto: Protocol): void {
+  expect({
+    closeOwed: proto.closeOwed,
+    closeReceived: proto.closeReceived,
+    closeSent: proto.closeSent,
+    state: proto.state,
+    endTransport: proto.endTransport,
+  }).toEqual({
+    closeOwed: true,
+    closeReceived: true,
+    closeSent: false,
+    state: State.CLOSING,
+    endTransport: false,
+  });
+  expect(proto.takeOutput()).toBeNull();
+}
+
+/**
+ * The owed answer is queued: the connection is CLOSED, the transport is to end, and no data frame
+ * may follow (RFC 6455 5.5.1: after sending a Close frame, no more data frames).
+ */
+function expectAnswered(proto: Protocol): void {
+  expect({
+    closeOwed: proto.closeOwed,
+    closeSent: proto.closeSent,
+    state: proto.state,
+    endTransport: proto.endTransport,
+  }).toEqual({ closeOwed: false, closeSent: true, state: State.CLOSED, endTransport: true });
+  expect(() => proto.sendText('after the answer')).toThrow(
+    expect.objectContaining({ code: 'WS_ERR_NOT_OPEN' }),
+  );
+}
+
 describe('RFC 6455 5.7 examples', () => {
   it('a single-frame masked text message is what the client sends', () => {
     const { proto } = makeProtocol('client');
@@ -230,12 +268,7 @@ describe('RFC 6455 5.5.1 closing handshake', () => {
         proto.dataPending = true;
         proto.receive(wire(role, '88050fa1627965'));
         expect(sink.events).toEqual([{ type: 'close', code: 4001, reason: 'bye' }]);
-        expect(proto.closeOwed).toBe(true);
-        expect(proto.closeReceived).toBe(true);
-        expect(proto.closeSent).toBe(false);
-        expect(proto.state).toBe(State.CLOSING);
-        expect(proto.endTransport).toBe(false);
-        expect(proto.takeOutput()).toBeNull();
+        expectAnswerOwed(proto);
         // Input after the close frame is still discarded.
         proto.receive(wire(role, '810161'));
         expect(sink.events).toHaveLength(1);
@@ -246,13 +279,7 @@ describe('RFC 6455 5.5.1 closing handshake', () => {
         proto.sendText('behind');
         expect(proto.closeOwed).toBe(true);
         proto.answerClose();
-        expect(proto.closeOwed).toBe(false);
-        expect(proto.closeSent).toBe(true);
-        expect(proto.state).toBe(State.CLOSED);
-        expect(proto.endTransport).toBe(true);
-        expect(() => proto.sendText('after the answer')).toThrow(
-          expect.objectContaining({ code: 'WS_ERR_NOT_OPEN' }),
-        );
+        expectAnswered(proto);
         const frames = parseFrames(Buffer.concat(proto.takeOutput()!));
         expect(frames.map((f) => [f.opcode, f.payload.toString('hex')])).toEqual([
           [2, Buffer.from('blob').toString('hex')],
@@ -541,26 +568,14 @@ describe('a compressed message above the deflate budget is sent in slices (DEFLA
         proto.receive(wire(role, '88050fa1627965'));
         expect(sender.sink.events).toEqual([{ type: 'close', code: 4001, reason: 'bye' }]);
         // RFC 6455 5.5.1: "An endpoint MAY delay sending a Close frame until its current
-        // message is sent": the answer is owed, not queued; the connection is CLOSING.
-        expect(proto.closeOwed).toBe(true);
-        expect(proto.closeReceived).toBe(true);
-        expect(proto.closeSent).toBe(false);
-        expect(proto.state).toBe(State.CLOSING);
-        expect(proto.endTransport).toBe(false);
-        expect(proto.takeOutput()).toBeNull();
+        // message is sent".
+        expectAnswerOwed(proto);
         expect(proto.compressing).toBe(true);
         while (proto.compressing) proto.compressNextSlice();
         // What the caller accepted before the close arrived still goes out, before the answer.
         proto.sendText('queued before the close');
         proto.answerClose();
-        expect(proto.closeOwed).toBe(false);
-        expect(proto.closeSent).toBe(true);
-        expect(proto.state).toBe(State.CLOSED);
-        expect(proto.endTransport).toBe(true);
-        // RFC 6455 5.5.1: after sending a Close frame, no more data frames.
-        expect(() => proto.sendText('after the answer')).toThrow(
-          expect.objectContaining({ code: 'WS_ERR_NOT_OPEN' }),
-        );
+        expectAnswered(proto);
         proto.answerClose(); // nothing owed any more
         wireBytes.push(Buffer.concat(proto.takeOutput()!));
         const all = Buffer.concat(wireBytes);

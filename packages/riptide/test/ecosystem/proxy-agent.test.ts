@@ -24,6 +24,7 @@ import { SocksProxyAgent } from 'socks-proxy-agent';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ClientOptions, WebSocket as WsWebSocket } from 'ws';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { refusedPort } from '../node/helpers.js';
 
 const fixtures = join(__dirname, '..', 'fixtures');
 const cert = readFileSync(join(fixtures, 'test-cert.pem'));
@@ -451,9 +452,8 @@ describe.each(clients)('%s client through a proxy', (_name, open) => {
   });
 
   it('the proxy unreachable: the connect error, close 1006', async () => {
-    const server = net.createServer();
-    const port = await listen(server);
-    await new Promise((resolve) => server.close(resolve));
+    const { port, release } = await refusedPort();
+    cleanups.push(release);
     const ws = open('ws://127.0.0.1:1/', { agent: new HttpsProxyAgent(`http://127.0.0.1:${port}`) });
     expect(await outcome(ws)).toEqual([`error connect ECONNREFUSED 127.0.0.1:${port}`, 'close 1006']);
   });

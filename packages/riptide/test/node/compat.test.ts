@@ -1,11 +1,13 @@
 /**
  * ws compatibility: the tutorials riptide grew from (/work/shared/seeds) run unchanged with
- * `require('ws')` swapped for `require('riptide')`. Only the fixed port is replaced by a free
- * one, so the tests can run side by side.
+ * `require('ws')` swapped for `require('riptide')`. Only the fixed port is replaced by 0, so the
+ * tests can run side by side: the system gives the server a free port, and a hook preloaded into
+ * the server's process (the tutorials print nothing once listening) says which. A free port
+ * taken beforehand and closed for the child to bind could be given to another test file's server
+ * in between.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -93,80 +95,90 @@ afterEach(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/**
+ * Preloaded (`-r`) into a tutorial's server: prints the port its server got once it listens. Node's
+ * http.Server is a net.Server, so every server the script starts passes through here.
+ */
+const PORT_HOOK = `const net = require('node:net');
+const emit = net.Server.prototype.emit;
+net.Server.prototype.emit = function (event, ...args) {
+  if (event === 'listening') process.stderr.write('(test) listening on port ' + this.address().port + '\\n');
+  return emit.call(this, event, ...args);
+};
+`;
 
 /** Run a script as a CommonJS program that resolves 'riptide' to this package. */
-function runScript(name: string, source: string, port: number) {
+function runScript(name: string, source: string, port: number, preload: string[] = []) {
   const file = join(dir, name);
   writeFileSync(file, source.replaceAll('PORT', String(port)));
-  const child = spawn(process.execPath, [file], {
+  const child = spawn(process.execPath, [...preload, file], {
     env: { ...process.env, NODE_PATH: join(packageRoot, '..', '..', 'node_modules') },
   });
   children.push(child);
   let out = '';
+  // 'close' (its output all read), not 'exit': what it printed just before exiting may be unread then.
+  let closed = false;
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
+  child.on('close', () => {
+    closed = true;
+  });
   return {
     child,
     output: () => out,
-    /** Resolves when the output holds `text` (checked on each chunk; no clock), rejects on exit. */
-    waitFor(text: string): Promise<string> {
+    /**
+     * Resolves when the output holds `pattern` (checked on each chunk; no clock), with the match
+     * of a RegExp; rejects once the output has ended without it.
+     */
+    waitFor(pattern: string | RegExp): Promise<string[]> {
+      const find = (): string[] | null =>
+        typeof pattern === 'string' ? (out.includes(pattern) ? [pattern] : null) : out.match(pattern);
       return new Promise((resolve, reject) => {
         const done = () => {
           child.stdout!.off('data', check);
           child.stderr!.off('data', check);
-          child.off('exit', exited);
+          child.off('close', ended);
         };
         const check = () => {
-          if (!out.includes(text)) return;
+          const match = find();
+          if (!match) return;
           done();
-          resolve(out);
+          resolve(match);
         };
-        const exited = (code: number | null) => {
+        const ended = () => {
           done();
-          reject(
-            new Error(`${name} exited (${code}) before printing ${JSON.stringify(text)}; output:\n${out}`),
-          );
+          reject(new Error(`${name} exited (${child.exitCode}) before printing ${pattern}; output:\n${out}`));
         };
         child.stdout!.on('data', check);
         child.stderr!.on('data', check);
-        child.on('exit', exited);
+        child.on('close', ended);
         check();
-        if (child.exitCode !== null) exited(child.exitCode);
+        if (closed) ended();
       });
     },
   };
 }
 
-/**
- * Connect once the child's server listens (it prints nothing we could wait for): attempts until
- * one opens, however long the child takes to start on a loaded machine, while it runs.
- */
-async function connectWhenUp(port: number, child: ChildProcess): Promise<WebSocket & { inbox: string[] }> {
-  while (child.exitCode === null) {
-    const attempt = Object.assign(new WebSocket(`ws://localhost:${port}`), { inbox: [] as string[] });
-    // A welcome message can arrive together with the 101: collect from the start.
-    attempt.on('message', (d) => attempt.inbox.push(String(d)));
-    const opened = await Promise.race([
-      once(attempt, 'open').then(() => true),
-      once(attempt, 'close').then(() => false),
-    ]);
-    if (opened) return attempt;
-    await new Promise((r) => setTimeout(r, 50)); // a pause between attempts, not a barrier
-  }
-  throw new Error(`the server on port ${port} exited (${child.exitCode})`);
+/** Start a tutorial's server on a port the system picks; resolves once it listens, with the port. */
+async function startServer(name: string, source: string) {
+  writeFileSync(join(dir, 'port-hook.cjs'), PORT_HOOK);
+  const server = runScript(name, source, 0, ['-r', join(dir, 'port-hook.cjs')]);
+  const [, port] = await server.waitFor(/\(test\) listening on port (\d+)\n/);
+  return { ...server, port: Number(port) };
+}
+
+/** A client of the server on `port` (it listens: startServer said so), with the messages it got. */
+async function connectTo(port: number): Promise<WebSocket & { inbox: string[] }> {
+  const ws = Object.assign(new WebSocket(`ws://localhost:${port}`), { inbox: [] as string[] });
+  // A welcome message can arrive together with the 101: collect from the start.
+  ws.on('message', (d) => ws.inbox.push(String(d)));
+  await once(ws, 'open');
+  return ws;
 }
 
 describe('ws tutorials run unchanged on riptide', () => {
   it('seed 000: server and browser-style client', async () => {
-    const port = await freePort();
-    const server = runScript('server-000.cjs', SERVER_000, port);
+    const { port, ...server } = await startServer('server-000.cjs', SERVER_000);
     await server.waitFor('WebSocket server started');
     const client = runScript('client-000.cjs', CLIENT_000, port);
     await client.waitFor('Received: Message received');
@@ -177,9 +189,8 @@ describe('ws tutorials run unchanged on riptide', () => {
   });
 
   it('seed 001: the server answers a message', async () => {
-    const port = await freePort();
-    const server = runScript('server-001.cjs', SERVER_001, port);
-    const ws = await connectWhenUp(port, server.child);
+    const { port, ...server } = await startServer('server-001.cjs', SERVER_001);
+    const ws = await connectTo(port);
     const reply = once<[Buffer]>(ws, 'message');
     ws.send('Greetings, programs');
     expect((await reply)[0].toString()).toBe('Received, initiating...');
@@ -188,10 +199,9 @@ describe('ws tutorials run unchanged on riptide', () => {
   });
 
   it('seed 002: broadcast chat server with wss.clients and WebSocket.OPEN', async () => {
-    const port = await freePort();
-    const server = runScript('server-002.cjs', SERVER_002, port);
+    const { port } = await startServer('server-002.cjs', SERVER_002);
     const connect = async () => {
-      const ws = await connectWhenUp(port, server.child);
+      const ws = await connectTo(port);
       while (ws.inbox.length === 0) await once(ws, 'message');
       expect(ws.inbox.shift()).toBe('Welcome to the chat!');
       return ws;

@@ -50,27 +50,8 @@ export async function shutdown(wss: { clients?: Set<{ terminate(): void }>; clos
   await new Promise<void>((resolve) => wss.close(() => resolve()));
 }
 
-/**
- * A port that nothing listens on until `release()`: the local port of an outgoing connection kept
- * open. Connecting to it is refused, and no other process takes it meanwhile (listening on it fails
- * with EADDRINUSE, and port 0 is never given it). A server's port just closed may be given to
- * another test file's server (the files run side by side) before a slow child process connects.
- */
-export async function refusedPort(): Promise<{ port: number; release: () => Promise<void> }> {
-  const accepted: net.Socket[] = [];
-  const holder = net.createServer((socket) => accepted.push(socket.on('error', () => {})));
-  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-  const outgoing = net.connect((holder.address() as net.AddressInfo).port, '127.0.0.1');
-  await once(outgoing, 'connect');
-  return {
-    port: outgoing.localPort as number,
-    release: async () => {
-      outgoing.destroy();
-      for (const socket of accepted) socket.destroy();
-      await new Promise((resolve) => holder.close(resolve));
-    },
-  };
-}
+/** A port nothing listens on while the test runs (shared with the CLI's and the chat's tests). */
+export { refusedPort } from '../../../../test-support/ports.js';
 
 /** A raw TCP connection that has completed a WebSocket handshake (as a client). */
 export async function rawClient(port: number, path = '/'): Promise<{ socket: net.Socket; rest: Buffer }> {

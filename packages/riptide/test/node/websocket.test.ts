@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { runInNewContext } from 'node:vm';
@@ -21,6 +21,7 @@ import {
   once,
   parseFrames,
   rawClient,
+  refusedPort,
   riptideServer,
   shutdown,
   until,
@@ -793,20 +794,21 @@ describe('WebSocket (riptide specifics)', () => {
   });
 
   it('onerror receives an ErrorEvent for a failed connection; close follows with 1006', async () => {
-    const srv = net.createServer();
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const port = (srv.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => srv.close(() => r()));
-    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
-    const closed = once<[number]>(ws, 'close');
-    const ev = await new Promise<{ error: Error; message: string; type: string }>((resolve) => {
-      ws.onerror = resolve as never;
-    });
-    expect(ev.type).toBe('error');
-    expect(ev.error).toMatchObject({ code: 'ECONNREFUSED' });
-    expect(ev.message).toBe(ev.error.message);
-    const [code] = await closed;
-    expect(code).toBe(1006);
+    const { port, release } = await refusedPort();
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+      const closed = once<[number]>(ws, 'close');
+      const ev = await new Promise<{ error: Error; message: string; type: string }>((resolve) => {
+        ws.onerror = resolve as never;
+      });
+      expect(ev.type).toBe('error');
+      expect(ev.error).toMatchObject({ code: 'ECONNREFUSED' });
+      expect(ev.message).toBe(ev.error.message);
+      const [code] = await closed;
+      expect(code).toBe(1006);
+    } finally {
+      await release();
+    }
   });
 
   it('a failed connection without an error listener does not throw', async () => {

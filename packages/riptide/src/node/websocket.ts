@@ -1651,16 +1651,14 @@ export class WebSocket extends EventEmitter {
     // resume() (the peer's close frame, if it came, was held unread by that pause).
     this._proto?.abort();
     if (this._socket !== null) abortTransport(this._socket);
+    // The transport had already closed ('close' waited for the input its end left, CLOSE_PENDING):
+    // it will not close again, so 'close' (1006) follows from here, as in terminate().
+    if ((this._flags & CLOSE_PENDING) !== 0) this._finishClose();
   }
 
   /** @internal readyState -> CLOSED and 'close'(code, reason). Runs once, when the transport has closed. */
   _finishClose(): void {
     if ((this._flags & CLOSED_DONE) !== 0) return;
-    const extra = this._extra;
-    if (extra !== null && extra.closeTimer !== null) {
-      clearTimeout(extra.closeTimer);
-      extra.closeTimer = null;
-    }
     const proto = this._proto;
     // The transport is gone: receiveEof() also releases the extension (zlib contexts), a
     // message being compressed in slices with them.
@@ -1674,12 +1672,19 @@ export class WebSocket extends EventEmitter {
         // sends its last message, its close frame and its FIN at once (a server closes at once
         // once the handshake is done) loses none, and a pause() holds 'close' with the rest,
         // as it does before the end (the transport is not read, so its end is not seen either).
-        // terminate(), close() and the close timer drop that input (the core's abort()).
+        // terminate(), close() and the close timer drop that input (the core's abort()): a close
+        // timer already running (close() was called, or our side ended) keeps running, so a
+        // close() made before the end bounds the wait as one made during it ends it.
         this._startClosing();
         this._flags |= CLOSE_PENDING;
         this._dropHeld();
         return;
       }
+    }
+    const extra = this._extra;
+    if (extra !== null && extra.closeTimer !== null) {
+      clearTimeout(extra.closeTimer);
+      extra.closeTimer = null;
     }
     // The input is over and the extension released (receiveEof, or the last slice); abort()
     // makes sure of it whatever ended the input.

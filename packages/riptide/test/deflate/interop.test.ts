@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import * as net from 'node:net';
 import zlib from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import WS, { createWebSocketStream as wsCreateWebSocketStream } from 'ws';
 import { clearZlibPool, pooledZlibContexts } from '../../src/deflate/codec.js';
 import { liveZlibContexts } from '../../src/deflate/zlib-sync.js';
@@ -522,6 +522,50 @@ describe("what arrived before the peer's FIN is delivered, though it takes sever
       expect(closes).toBe(1);
     });
   }
+
+  // The close timer runs during that delivery (each slice's flush arms it: our side has ended, at
+  // the peer's FIN) and, per the docs, ends a held wait as terminate() does. It reported
+  // WS_ERR_CLOSE_TIMEOUT and dropped the held input, but waited for the transport's 'close', which
+  // had already come: 'close' never came without a resume().
+  it("test_client_paused while the input left by the FIN is delivered, then the close timer fires: 'close' 1006 without resume(), zlib released", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const before = liveZlibContexts() - pooledZlibContexts();
+      const url = await rawServer('end');
+      const client = new WebSocket(url, { closeTimeout: 1000 });
+      cleanups.push(() => client.terminate());
+      const got: Buffer[] = [];
+      let paused!: () => void;
+      const pausedNow = new Promise<void>((resolve) => (paused = resolve));
+      client.on('message', (data: Buffer) => {
+        got.push(data);
+        client.pause();
+        paused();
+      });
+      const errors: Error[] = [];
+      client.on('error', (e) => errors.push(e));
+      let closes = 0;
+      let code = 0;
+      client.on('close', (c: number) => {
+        closes++;
+        code = c;
+      });
+      await pausedNow;
+      await transportClosed(client);
+      await turns(4);
+      expect(closes).toBe(0);
+      vi.advanceTimersByTime(1000);
+      await turns(2);
+      expect(errors).toMatchObject([{ code: 'WS_ERR_CLOSE_TIMEOUT' }]);
+      expect(closes).toBe(1);
+      expect(code).toBe(1006);
+      expect(client.readyState).toBe(WebSocket.CLOSED);
+      expect(got).toHaveLength(1);
+      expect(liveZlibContexts() - pooledZlibContexts()).toBe(before);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 
   // Without slices: a message, 'after' and the close frame in the read that brings the FIN.
   // allowSynchronousEvents: false holds 'after' and the close frame for a setImmediate each; the

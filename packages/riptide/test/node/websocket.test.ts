@@ -16,6 +16,7 @@ import {
 import {
   clientFrame,
   collectUntilClose,
+  duplexClient,
   duplexPair,
   once,
   parseFrames,
@@ -615,6 +616,52 @@ describe('WebSocket (riptide specifics)', () => {
       expect(errors[0]).toMatchObject({ code: 'WS_ERR_CLOSE_TIMEOUT' });
       expect(got).toEqual(['one']);
       socket.destroy();
+    });
+
+    it("close() while paused, then the transport is destroyed: the close timer still ends the wait ('close' 1006, not held for resume())", async () => {
+      // The transport's 'close' with input pause() holds makes 'close' wait for resume(); the
+      // close timer close() armed was cleared there, so a peer that resets a paused socket after
+      // our close frame left it CLOSING (in wss.clients) until resume(): the close() made first
+      // did not end the wait that a close() made after it ends. The transport is an in-process
+      // Duplex, destroyed by the peer.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const { wss } = await riptideServer({ closeTimeout: 200 });
+      servers.push(wss);
+      const accepted = once<[WebSocket]>(wss, 'connection');
+      const { end } = await duplexClient(wss);
+      const [server] = await accepted;
+      const got: string[] = [];
+      const first = once(server, 'message');
+      server.on('message', (data: Buffer) => {
+        got.push(data.toString());
+        server.pause();
+      });
+      const errors: Error[] = [];
+      server.on('error', (e) => errors.push(e));
+      let closes = 0;
+      let code = 0;
+      server.on('close', (c: number) => {
+        closes++;
+        code = c;
+      });
+      end.write(Buffer.concat([clientFrame(1, 'one'), clientFrame(1, 'two')]));
+      await first;
+      const closeFrameSeen = once(end, 'data');
+      server.close(1000);
+      await closeFrameSeen;
+      const transportClosed = once(server._socket!, 'close');
+      end.destroy();
+      await transportClosed;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(closes).toBe(0);
+      expect(server.readyState).toBe(WebSocket.CLOSING);
+      vi.advanceTimersByTime(200);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(closes).toBe(1);
+      expect(code).toBe(1006);
+      expect(errors).toMatchObject([{ code: 'WS_ERR_CLOSE_TIMEOUT' }]);
+      expect(got).toEqual(['one']);
+      expect(wss.clients.has(server)).toBe(false);
     });
   });
 

@@ -1,0 +1,85 @@
+/**
+ * CloseEvent.wasClean needs our close frame written (websocket.ts CLOSE_WRITTEN): set at once for
+ * a write straight to the kernel, else in the write's callback. Every other transport takes the
+ * callback path (TLS, HTTP/2 streams), and so does a batch above the concatenation limit (a large
+ * send queued with the close frame): a clean close reads clean there too, on both sides, with a
+ * riptide or a ws 8 client (as ws 8 and browsers report a completed closing handshake).
+ */
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import WS from 'ws';
+import { WebSocketServer as RiptideServer, WebSocket } from '../../src/index.js';
+import { cleanupsAfterEachTest, once } from './helpers.js';
+import { closeH2, h2Server, tls } from './http2-helpers.js';
+
+const cleanups = cleanupsAfterEachTest();
+
+interface Closed {
+  code: number;
+  wasClean: boolean;
+}
+
+interface CloseTarget {
+  addEventListener(type: 'close', listener: (e: Closed) => void): void;
+}
+
+function closeEvent(ws: CloseTarget): Promise<Closed> {
+  return new Promise((resolve) =>
+    ws.addEventListener('close', (e: Closed) => resolve({ code: e.code, wasClean: e.wasClean })),
+  );
+}
+
+async function tlsServer(): Promise<{ wss: RiptideServer; url: string }> {
+  const server = https.createServer(tls);
+  const wss = new RiptideServer({ server });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(async () => {
+    for (const c of wss.clients) c.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { wss, url: `wss://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+async function h2(kind: 'h2c' | 'tls'): Promise<{ wss: RiptideServer; url: string }> {
+  const s = await h2Server({}, kind);
+  cleanups.push(() => closeH2(s.wss, s.server));
+  return s;
+}
+
+const cases = [
+  { transport: 'TLS', client: 'riptide' },
+  { transport: 'TLS', client: 'ws 8' },
+  { transport: 'HTTP/2 (h2c)', client: 'riptide' },
+  { transport: 'HTTP/2 over TLS', client: 'riptide' },
+] as const;
+
+describe.each(cases)('wasClean over $transport, a $client client', ({ transport, client: kind }) => {
+  for (const first of ['client', 'server'] as const) {
+    for (const large of [false, true]) {
+      it(`the ${first} closes first${large ? ' right after a 64 KiB send (one batch above the concatenation limit)' : ''}: both CloseEvents are clean`, async () => {
+        const { wss, url } =
+          transport === 'TLS' ? await tlsServer() : await h2(transport === 'HTTP/2 (h2c)' ? 'h2c' : 'tls');
+        const accepted = once<[WebSocket]>(wss, 'connection');
+        const options = { rejectUnauthorized: false, http2: transport !== 'TLS' };
+        const client =
+          kind === 'ws 8' ? new WS(url, { rejectUnauthorized: false }) : new WebSocket(url, options);
+        cleanups.push(() => client.terminate());
+        await once(client as WebSocket, 'open');
+        const [server] = await accepted;
+        const serverClosed = closeEvent(server);
+        const clientClosed = closeEvent(client as CloseTarget);
+        const closer: { send(data: Buffer): void; close(code: number, reason: string): void } =
+          first === 'client' ? client : server;
+        if (large) closer.send(Buffer.alloc(64 * 1024));
+        closer.close(4001, 'bye');
+        expect({ server: await serverClosed, client: await clientClosed }).toEqual({
+          server: { code: 4001, wasClean: true },
+          client: { code: 4001, wasClean: true },
+        });
+      });
+    }
+  }
+});

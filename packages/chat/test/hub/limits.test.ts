@@ -65,6 +65,42 @@ describe('rate limits (on a fake clock)', () => {
     alice.send({ v: 2, type: 'typing', room: 'general' });
     expect(await bob.next('typing')).toMatchObject({ user: 'alice' });
   });
+
+  it('lets the first typing notice after a message through the gate (the message cleared the indicator)', async () => {
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock, limits: { typingIntervalMs: 1000 } });
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bob = await TestClient.user(server.origin, 'bob');
+    alice.send({ v: 2, type: 'typing', room: 'general' });
+    expect(await bob.next('typing')).toMatchObject({ user: 'alice' });
+    const typingSeen = async () => {
+      await alice.barrier();
+      await bob.barrier();
+      const seen = bob.all('typing');
+      bob.messages.length = 0;
+      return seen;
+    };
+    await typingSeen();
+    clock.advance(100);
+    expect(
+      await alice.request('ack', { type: 'send', id: 'm1', room: 'general', text: 'first' }),
+    ).toMatchObject({
+      type: 'ack',
+    });
+    // Within the interval: the next notice in that room passes, once.
+    clock.advance(100);
+    for (let i = 0; i < 3; i++) alice.send({ v: 2, type: 'typing', room: 'general' });
+    expect(await typingSeen()).toEqual([{ v: 2, type: 'typing', room: 'general', user: 'alice' }]);
+    // A resend of the same message (a duplicate: nothing new arrived for the others) opens nothing.
+    clock.advance(100);
+    expect(
+      await alice.request('ack', { type: 'send', id: 'm1', room: 'general', text: 'first' }),
+    ).toMatchObject({
+      duplicate: true,
+    });
+    alice.send({ v: 2, type: 'typing', room: 'general' });
+    expect(await typingSeen()).toEqual([]);
+  });
 });
 
 describe('requests about a room the user is not in', () => {

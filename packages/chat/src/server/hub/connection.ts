@@ -58,6 +58,11 @@ export class Connection {
   helloSeen = false;
   ready = false;
   closed = false;
+  /**
+   * The room this connection's user last sent a message to, until its next typing notice there:
+   * that notice passes the typing gate (see hub.ts, 'typing').
+   */
+  typingAfterSend: string | null = null;
   #queue: Promise<void> = Promise.resolve();
   #queued = 0;
   #paused = false;

@@ -372,6 +372,7 @@ export class Hub {
           ts: stored.ts,
         };
         if (res.duplicate) ack.duplicate = true;
+        else conn.typingAfterSend = stored.room;
         return reply(conn, ref, ack);
       }
       case 'edit':
@@ -438,11 +439,17 @@ export class Hub {
         return this.#resume(conn, msg.room, msg.after, msg.tag, ref);
       }
       case 'typing': {
-        const ok = await this.#backend.throttle.once(
+        // The others clear a user's indicator when that user's message arrives, so the first
+        // notice after a message starts the next one and passes the gate (at most one more
+        // notice per message sent, itself rate-limited); the gate still counts it.
+        const afterSend = conn.typingAfterSend === msg.room;
+        if (afterSend) conn.typingAfterSend = null;
+        const gated = await this.#backend.throttle.once(
           `${user}\n${msg.room}`,
           this.#options.limits.typingIntervalMs,
           now,
         );
+        const ok = gated || afterSend;
         // conn.rooms hears of a removal only when the news reaches this connection (on Redis, from
         // another node), so the store has the last word, as for writes. Asked only for a notice the
         // gate let through, the one that would be fanned out: at most one read per user, room and

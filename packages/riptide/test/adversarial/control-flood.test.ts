@@ -218,10 +218,12 @@ describe('a ping flood from a client that reads its pongs', () => {
     const burst = Buffer.concat(
       Array.from({ length: 50 }, () => zeroMaskedFrame(0x9, Buffer.alloc(125, 0x70))),
     );
+    // One 'close' listener for the whole test (one per wait piled up: MaxListenersExceededWarning).
+    const closed = once(socket, 'close');
     for (let round = 1; round <= 400; round++) {
       socket.write(burst);
       while (pongBytes < round * 50 * 127 && !socket.destroyed) {
-        await Promise.race([once(socket, 'data'), once(socket, 'close')]);
+        await Promise.race([once(socket, 'data'), closed]);
       }
     }
     expect(pongBytes).toBe(400 * 50 * 127);

@@ -975,7 +975,7 @@ export class WebSocket extends EventEmitter {
       }
       return;
     }
-    if ((flags & (CLOSE_PENDING | PAUSED)) === (CLOSE_PENDING | PAUSED)) {
+    if (waitsForResume(flags)) {
       // The transport is gone and 'close' waits for the resume() of the input pause() holds:
       // nothing can be sent, so close() ends the wait. The held input is dropped and 'close'
       // follows (on the next tick, as always after close()) with the peer's code if its close
@@ -1332,9 +1332,7 @@ export class WebSocket extends EventEmitter {
       // The transport is gone and 'close' waits for resume() (pause() holds the input it left):
       // no ping can be sent, so none can be answered and the next check ends the wait, as it
       // terminates a paused open socket, whose pong is not read.
-      if ((this._flags & (CLOSE_PENDING | PAUSED | CLOSED_DONE)) === (CLOSE_PENDING | PAUSED)) {
-        this._flags |= AWAITING_PONG;
-      }
+      if (waitsForResume(this._flags)) this._flags |= AWAITING_PONG;
       return;
     }
     this._flags |= AWAITING_PONG;
@@ -1349,8 +1347,7 @@ export class WebSocket extends EventEmitter {
     const flags = this._flags;
     if ((flags & AWAITING_PONG) === 0) return false;
     // Open, or waiting for resume() after the transport's end (see _heartbeatPing).
-    const held = (flags & (CLOSE_PENDING | PAUSED | CLOSED_DONE)) === (CLOSE_PENDING | PAUSED);
-    if (this.readyState !== OPEN && !held) return false;
+    if (this.readyState !== OPEN && !waitsForResume(flags)) return false;
     this._flags &= ~AWAITING_PONG;
     this._reportError(new ProtocolError('WS_ERR_HEARTBEAT_TIMEOUT'));
     this.terminate();
@@ -1820,6 +1817,15 @@ function emitErrorAndClose(ws: WebSocket, err: Error): void {
 
 function finishClose(ws: WebSocket): void {
   ws._finishClose();
+}
+
+/**
+ * 'close' waits for resume(): the transport ended while pause() holds input it brought
+ * (CLOSE_PENDING and PAUSED, not yet CLOSED_DONE). terminate(), close(), the close timer and the
+ * heartbeat end that wait.
+ */
+function waitsForResume(flags: number): boolean {
+  return (flags & (CLOSE_PENDING | PAUSED | CLOSED_DONE)) === (CLOSE_PENDING | PAUSED);
 }
 
 function closeFrameWritten(ws: WebSocket, err?: Error | null): void {

@@ -41,6 +41,8 @@ export interface MessageActions {
 const ui = {
   /** The message whose Delete asks "delete?" now. */
   confirming: null as { room: string; seq: number } | null,
+  /** The room whose messages the list shows: a seq names a message of one room only. */
+  shown: null as string | null,
 };
 
 const NEAR_END_PX = 80;
@@ -76,6 +78,11 @@ function tools(
       el('span', 'question', 'Delete this message?'),
       toolButton('Delete', 'confirm-delete danger', 'Yes, delete it', () => {
         ui.confirming = null;
+        // The question goes at once, answered: a delete refused (offline) redraws nothing else, and
+        // it stayed up until some other change. The focus goes to the message, as after Cancel (its
+        // button gone, restoreFocus falls back to the item), which is also where it stays once the
+        // deletion comes back and the message reads "message deleted".
+        redraw();
         actions.remove(message);
       }),
       // A name holds the words shown (speech control says what it sees).
@@ -337,7 +344,8 @@ export function renderMessages(
     list.append(li);
     lastUser = state.me;
   }
-  restoreFocus(list, spot);
+  restoreFocus(list, spot, ui.shown === room.name);
+  ui.shown = room.name;
   const jump = byId('jump-latest');
   if (state.jump) {
     const divider = list.querySelector<HTMLElement>('.unread-divider');
@@ -393,8 +401,23 @@ function failedNote(
   return note;
 }
 
-function restoreFocus(list: HTMLElement, spot: { seq: string; selector: string | null } | null): void {
+/**
+ * Puts the focus back on the message (and button) that had it before the redraw. Drawn for another
+ * room (Alt+↑/↓ pressed on a message, keyboard.ts), the same seq there is another message: the
+ * focus stays in the conversation, on its last message (where Tab enters it: keyboard.ts
+ * settleRovingFocus), or in a room with none, goes to the composer; never to the page's body.
+ */
+function restoreFocus(
+  list: HTMLElement,
+  spot: { seq: string; selector: string | null } | null,
+  sameRoom: boolean,
+): void {
   if (!spot) return;
+  if (!sameRoom) {
+    const last = [...list.querySelectorAll<HTMLElement>('li.message:not(.pending)')].at(-1);
+    (last ?? byId('composer-input')).focus({ preventScroll: true });
+    return;
+  }
   const li = list.querySelector<HTMLElement>(`li.message[data-seq="${spot.seq}"]`);
   if (!li) return;
   const target = spot.selector ? li.querySelector<HTMLElement>(spot.selector) : null;

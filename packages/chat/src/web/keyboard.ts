@@ -77,11 +77,14 @@ export function setUpKeyboard(host: KeyboardHost): void {
     }
     const all = messages(list);
     const i = all.indexOf(li);
+    // The moves are the keys alone. Alt+↑/↓ is "previous/next room" (the document's handler below),
+    // here as anywhere: taken for ↑/↓ too, it first moved the focus to another message.
+    const move = !event.altKey && !event.ctrlKey && !event.metaKey;
     let next: HTMLElement | undefined;
-    if (event.key === 'ArrowUp') next = all[Math.max(0, i - 1)];
-    else if (event.key === 'ArrowDown') next = all[Math.min(all.length - 1, i + 1)];
-    else if (event.key === 'Home') next = all[0];
-    else if (event.key === 'End') next = all.at(-1);
+    if (move && event.key === 'ArrowUp') next = all[Math.max(0, i - 1)];
+    else if (move && event.key === 'ArrowDown') next = all[Math.min(all.length - 1, i + 1)];
+    else if (move && event.key === 'Home') next = all[0];
+    else if (move && event.key === 'End') next = all.at(-1);
     else if (event.key === 'Escape') {
       event.preventDefault();
       host.focusComposer();

@@ -277,4 +277,47 @@ describe('the page from the keyboard alone', () => {
     expect(stored.map((m) => m.text).reverse()).toEqual(['mine', 'a new one']);
     await context.close();
   });
+
+  it('Alt+\u2191/\u2193 on a message only change room; the focus stays in the conversation', async () => {
+    // Regression: the list took Alt+\u2191 for \u2191 (to the previous message) before the page took
+    // it for "previous room"; and in the room opened, the focus went to the message with the seq
+    // of the one left (each room counts its own seqs: another message), or to the body.
+    const server = await startTestServer();
+    const { page, context } = await signIn(chrome.browser, server.origin, 'alice');
+    const text = () =>
+      page.evaluate(
+        () => document.activeElement?.closest('li.message')?.querySelector('.text')?.textContent ?? null,
+      );
+    await sendMessage(page, 'g1');
+    await sendMessage(page, 'g2');
+    await sendMessage(page, 'g3');
+    await waitForMessages(page, 3);
+    await tabTo(page, '#message-list li.message', 'Shift+Tab');
+    expect(await text()).toBe('g3');
+    // #general is the only room: Alt+\u2191 has no other room to open, and is no move either.
+    await page.keyboard.press('Alt+ArrowUp');
+    expect(await title(page)).toBe('#general');
+    expect(await text()).toBe('g3');
+
+    await openRoom(page, 'random');
+    await sendMessage(page, 'r1');
+    await sendMessage(page, 'r2');
+    await waitForMessages(page, 2);
+    await tabTo(page, '#message-list li.message', 'Shift+Tab');
+    expect(await text()).toBe('r2');
+    // The keys alone move between messages.
+    await page.keyboard.press('ArrowUp');
+    expect(await text()).toBe('r1');
+    // One press: the room changes in the keydown itself; the focus is on the last message there,
+    // where Tab enters the conversation.
+    await page.keyboard.press('Alt+ArrowUp');
+    expect(await title(page)).toBe('#general');
+    expect(await text()).toBe('g3');
+    await page.keyboard.press('ArrowUp');
+    expect(await text()).toBe('g2');
+    await page.keyboard.press('Alt+ArrowDown');
+    expect(await title(page)).toBe('#random');
+    expect(await text()).toBe('r2');
+    await context.close();
+  });
 });

@@ -6,7 +6,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
-import { comeBack, goOffline, sendMessage, seqOf, signIn, TcpProxy, useBrowser } from './browser.js';
+import {
+  comeBack,
+  focusMatches,
+  goOffline,
+  sendMessage,
+  seqOf,
+  signIn,
+  TcpProxy,
+  tabTo,
+  useBrowser,
+} from './browser.js';
 
 const chrome = useBrowser();
 const OFFLINE_EDIT = 'Offline — your edit is kept: press Enter to send it once the chat is back online.';
@@ -67,6 +77,60 @@ describe('offline, on messages already sent', () => {
       expect(stored.every((m) => m.reactions === undefined || Object.keys(m.reactions).length === 0)).toBe(
         true,
       );
+      await alice.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('takes the "Delete this message?" question away when the delete is refused offline; the focus goes to the message', async () => {
+    // Regression: the refusal was said, but nothing redrew the list, so the question stayed up
+    // (with its Delete, which could only be refused again) until some other change came.
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      const page = alice.page;
+      await sendMessage(page, 'keep me');
+      await sendMessage(page, 'last');
+      const seq = await seqOf(page, 'keep me');
+      await seqOf(page, 'last');
+      await goOffline(proxy, page);
+
+      // From the keyboard: the message, Delete (the question takes the focus, on Cancel), then
+      // Shift+Tab to its Delete and Enter.
+      const item = `#message-list li.message[data-seq="${seq}"]`;
+      await tabTo(page, '#message-list li.message', 'Shift+Tab');
+      await page.keyboard.press('ArrowUp');
+      expect(await focusMatches(page, item)).toBe(true);
+      await page.keyboard.press('Delete');
+      expect(await focusMatches(page, `${item} .cancel-delete`)).toBe(true);
+      await page.keyboard.press('Shift+Tab');
+      expect(await focusMatches(page, `${item} .confirm-delete`)).toBe(true);
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() =>
+        document
+          .querySelector('#composer-error')
+          ?.textContent?.startsWith('Offline — the message was not deleted'),
+      );
+      // Gone in the same task as the refusal, with nothing else redrawing the list.
+      expect(await page.locator('#message-list .question, #message-list .confirm-delete').count()).toBe(0);
+      expect(await focusMatches(page, item)).toBe(true);
+      expect(await page.textContent(`${item} .text`)).toBe('keep me');
+      // The message's own tools are back: Delete on it asks again.
+      await page.keyboard.press('Delete');
+      expect(await focusMatches(page, `${item} .cancel-delete`)).toBe(true);
+      await page.keyboard.press('Enter');
+      expect(await page.locator('#message-list .confirm-delete').count()).toBe(0);
+      expect(await focusMatches(page, item)).toBe(true);
+
+      await comeBack(proxy, page);
+      const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
+      expect(stored.map((m) => [m.text, m.deleted ?? false]).reverse()).toEqual([
+        ['keep me', false],
+        ['last', false],
+      ]);
       await alice.context.close();
     } finally {
       await proxy.close();

@@ -244,16 +244,29 @@ function reactionRow(
 }
 
 /** Where the focus was, to put it back after the redraw: the message and which of its buttons. */
-function focusedSpot(list: HTMLElement): { seq: string; selector: string | null } | null {
+type Spot = { item: string; selector: string | null };
+
+/**
+ * The focused message (by its seq; an unsent one, which has none, by its outbox id) and which of
+ * its buttons has the focus.
+ */
+function focusedSpot(list: HTMLElement): Spot | null {
   const active = document.activeElement as HTMLElement | null;
   if (!active || !list.contains(active)) return null;
   const li = active.closest<HTMLElement>('li.message');
-  if (!li?.dataset.seq) return null;
-  if (active === li) return { seq: li.dataset.seq, selector: null };
-  if (active.dataset.emoji)
-    return { seq: li.dataset.seq, selector: `[data-emoji="${CSS.escape(active.dataset.emoji)}"]` };
-  const cls = [...active.classList].find((c) => c !== 'tool' && c !== 'danger');
-  return { seq: li.dataset.seq, selector: cls ? `.${cls}` : null };
+  const { seq, pending } = li?.dataset ?? {};
+  const item =
+    seq !== undefined
+      ? `li.message[data-seq="${seq}"]`
+      : pending !== undefined
+        ? `li.message[data-pending="${CSS.escape(pending)}"]`
+        : null;
+  if (!li || item === null) return null;
+  if (active === li) return { item, selector: null };
+  if (active.dataset.emoji) return { item, selector: `[data-emoji="${CSS.escape(active.dataset.emoji)}"]` };
+  // All its classes: a class alone may be shared (.failed-action is on each of an unsent one's).
+  const classes = [...active.classList].map((c) => `.${CSS.escape(c)}`).join('');
+  return { item, selector: classes || null };
 }
 
 /** The first message seen at the top of the conversation, and how far below the top it starts. */
@@ -327,6 +340,7 @@ export function renderMessages(
   for (const pending of outbox.items) {
     if (pending.room !== room.name) continue;
     const li = el('li', pending.failed ? 'message mine pending failed' : 'message mine pending');
+    li.dataset.pending = pending.id;
     const first = lastUser !== state.me;
     if (first) li.classList.add('first');
     li.append(first ? avatar(state.me) : el('span', 'gutter'));
@@ -407,18 +421,14 @@ function failedNote(
  * focus stays in the conversation, on its last message (where Tab enters it: keyboard.ts
  * settleRovingFocus), or in a room with none, goes to the composer; never to the page's body.
  */
-function restoreFocus(
-  list: HTMLElement,
-  spot: { seq: string; selector: string | null } | null,
-  sameRoom: boolean,
-): void {
+function restoreFocus(list: HTMLElement, spot: Spot | null, sameRoom: boolean): void {
   if (!spot) return;
   if (!sameRoom) {
     const last = [...list.querySelectorAll<HTMLElement>('li.message:not(.pending)')].at(-1);
     (last ?? byId('composer-input')).focus({ preventScroll: true });
     return;
   }
-  const li = list.querySelector<HTMLElement>(`li.message[data-seq="${spot.seq}"]`);
+  const li = list.querySelector<HTMLElement>(spot.item);
   if (!li) return;
   const target = spot.selector ? li.querySelector<HTMLElement>(spot.selector) : null;
   (target ?? li).focus({ preventScroll: true });

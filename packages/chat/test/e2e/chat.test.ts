@@ -221,6 +221,35 @@ describe('chat page', () => {
     await alice.context.close();
   });
 
+  it("keeps the focus on a not-sent message's button when the list is redrawn", async () => {
+    // Regression: the focus was put back after a redraw by the message's seq, which an unsent one
+    // has not: a message arriving took it off the unsent one's Send again, Edit or Discard, to the
+    // page's body.
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    // Two texts under one id (put in the outbox kept across a reload): the second is refused.
+    for (const text of ['stored', 'refused']) {
+      await alice.page.evaluate((t) => {
+        sessionStorage.setItem(
+          'riptide-chat-outbox',
+          JSON.stringify([{ id: 'reused', room: 'general', text: t }]),
+        );
+      }, text);
+      await alice.page.reload();
+      await alice.page.waitForSelector('#status[data-state="online"]');
+    }
+    await alice.page.locator('#message-list li.pending.failed').waitFor();
+    await alice.page.focus('#message-list li.pending.failed button.discard');
+    await sendMessage(bob.page, 'a redraw');
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 2,
+    );
+    expect(await focusMatches(alice.page, '#message-list li.pending.failed button.discard')).toBe(true);
+    await alice.context.close();
+    await bob.context.close();
+  });
+
   it('keeps messages the server refuses for their content in place, not sent, with the reason, Edit and Discard', async () => {
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');

@@ -62,23 +62,35 @@ export function writesStraightToKernel(socket: Duplex, total: number): boolean {
   return total <= CONCAT_LIMIT && writtenToKernel(socket);
 }
 
-/** Write `out` (`total` bytes) to `socket`; `cbs`, if any, are called once the write is done. */
-export function writeBatch(socket: Duplex, out: Buffer[], total: number, cbs: WriteCallback[] | null): void {
+/**
+ * Write `out` (`total` bytes) to `socket`; `cbs`, if any, are called once the write is done.
+ * True when the bytes went straight to the kernel (only without `cbs`, see writesStraightToKernel);
+ * when that path was expected but declined, `ifNotDirect` is the callback of the socket.write
+ * that carries them instead.
+ */
+export function writeBatch(
+  socket: Duplex,
+  out: Buffer[],
+  total: number,
+  cbs: WriteCallback[] | null,
+  ifNotDirect?: (err?: Error | null) => void,
+): boolean {
   if (cbs === null && total <= CONCAT_LIMIT) {
     // The common case (small frames, no send callbacks): straight to the kernel when nothing
     // is queued on the socket (internals.ts writeDirect), else through the socket.
     const data = out.length === 1 ? out[0] : Buffer.concat(out, total);
-    if (!writeDirect(socket, data)) socket.write(data);
-    return;
+    if (writeDirect(socket, data)) return true;
+    socket.write(data, ifNotDirect);
+    return false;
   }
   const cb = cbs === null ? undefined : (err?: Error | null) => callAll(cbs, err ?? undefined);
   if (out.length === 1) {
     socket.write(out[0], cb);
-    return;
+    return false;
   }
   if (total <= CONCAT_LIMIT) {
     socket.write(Buffer.concat(out, total), cb);
-    return;
+    return false;
   }
   socket.cork();
   let runStart = 0;
@@ -97,6 +109,7 @@ export function writeBatch(socket: Duplex, out: Buffer[], total: number, cbs: Wr
   }
   if (runStart <= last) writeRun(socket, out, runStart, last + 1, runBytes, cb);
   socket.uncork();
+  return false;
 }
 
 function writeRun(

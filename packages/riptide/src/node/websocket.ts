@@ -1377,7 +1377,8 @@ export class WebSocket extends EventEmitter {
     // frame queued once the transport had ended (a close frame parsed from the input the
     // transport's end left, CLOSE_PENDING), nor one whose write fails. A write straight to the
     // kernel is made at once (the usual case, and the server's immediate close after it needs
-    // that path); any other gets a callback.
+    // that path); any other gets a callback, also when the direct write was expected but
+    // declined (the kernel refused it, an idle timeout to refresh).
     let closeGoesDirect = false;
     if (
       proto.closeSent &&
@@ -1396,8 +1397,10 @@ export class WebSocket extends EventEmitter {
       if (socket.destroyed || socket.writableEnded) {
         if (cbs !== null) process.nextTick(callAll, cbs, notWritable());
       } else {
-        writeBatch(socket, out, total, cbs);
-        if (closeGoesDirect) this._flags |= CLOSE_WRITTEN;
+        if (!closeGoesDirect) writeBatch(socket, out, total, cbs);
+        else if (writeBatch(socket, out, total, null, closeFrameWritten.bind(null, this))) {
+          this._flags |= CLOSE_WRITTEN;
+        }
       }
     } else if (cbs !== null) {
       // Nothing to write (e.g. the core dropped it): still answer the callbacks, asynchronously.

@@ -4,13 +4,14 @@
  * callback path (TLS, HTTP/2 streams), and so does a batch above the concatenation limit (a large
  * send queued with the close frame): a clean close reads clean there too, on both sides, with a
  * riptide or a ws 8 client (as ws 8 and browsers report a completed closing handshake).
+ * And a write expected to go straight to the kernel that the kernel refuses is not counted.
  */
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { WebSocketServer as RiptideServer, WebSocket } from '../../src/index.js';
-import { cleanupsAfterEachTest, once } from './helpers.js';
+import { cleanupsAfterEachTest, clientFrame, once, rawClient, riptideServer, shutdown } from './helpers.js';
 import { closeH2, h2Server, tls } from './http2-helpers.js';
 
 const cleanups = cleanupsAfterEachTest();
@@ -82,4 +83,25 @@ describe.each(cases)('wasClean over $transport, a $client client', ({ transport,
       });
     }
   }
+});
+
+describe('wasClean over TCP when the kernel refuses our close frame', () => {
+  it('a peer that sends its close frame and resets the connection at once: the close reads 1000, not clean', async () => {
+    // The client's close frame reaches the server's receive queue, then its reset: the server
+    // parses the close frame (closeReceived) and answers it on a plain TCP socket with nothing
+    // queued (the direct write is expected), but the kernel refuses the write (EPIPE/ECONNRESET).
+    // ws 8 sets _closeFrameSent only in that write's callback, without an error.
+    const { wss, port } = await riptideServer();
+    cleanups.push(() => shutdown(wss));
+    const accepted = once<[WebSocket]>(wss, 'connection');
+    const { socket } = await rawClient(port);
+    const [server] = await accepted;
+    const closed = closeEvent(server);
+    const frame = Buffer.alloc(2);
+    frame.writeUInt16BE(1000);
+    // One tick: both reach the kernel before the server's loop reads.
+    socket.write(clientFrame(0x8, frame));
+    socket.resetAndDestroy();
+    expect(await closed).toEqual({ code: 1000, wasClean: false });
+  });
 });

@@ -163,6 +163,59 @@ describe('riptide-chat (npm start)', () => {
     expect(await output).toMatch(/^riptide-chat: invalid port "eighty"\nusage: riptide-chat/);
   });
 
+  it('refuses a trust list it cannot read, from --trust-proxy or CHAT_TRUST_PROXY: the reason, the usage, exit 2', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const flag = run(
+      ['--port', '0', '--db', db, '--trust-proxy', '127.0.0.1', '--trust-proxy', '10.0.0.0/33'],
+      {},
+      dir,
+    );
+    expect(await flag.exit).toBe(2);
+    expect(await flag.output).toMatch(
+      /^riptide-chat: invalid --trust-proxy: "10\.0\.0\.0\/33": the prefix length of an IPv4 subnet is 0 to 32\nusage: riptide-chat/,
+    );
+    const env = run(['--port', '0', '--db', db], { CHAT_TRUST_PROXY: '127.0.0.1,localhost' }, dir);
+    expect(await env.exit).toBe(2);
+    expect(await env.output).toMatch(
+      /^riptide-chat: invalid CHAT_TRUST_PROXY: "localhost" is not an IP address or subnet [^\n]*\nusage: riptide-chat/,
+    );
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it('counts sign-ups per forwarded client behind the proxies --trust-proxy or CHAT_TRUST_PROXY names', async () => {
+    const starts: [string[], Record<string, string>][] = [
+      [['--trust-proxy', '10.0.0.0/8', '--trust-proxy', '127.0.0.1'], {}],
+      [[], { CHAT_TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }],
+    ];
+    for (const [args, env] of starts) {
+      const dir = tempDir();
+      const { child, output, exit } = run(['--port', '0', '--db', join(dir, 'chat.db'), ...args], env, dir);
+      const url = /listening on (\S+)/.exec(await output)?.[1];
+      expect(url, await output).toBeDefined();
+      const signUp = async (name: string, forwardedFor: string) =>
+        (
+          await fetch(`${url}api/register`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+            body: JSON.stringify({ name, password: 'correct horse' }),
+          })
+        ).status;
+      // 5 sign-ups per address at once, then 1 a minute. Signed up until refused (at most 20, so
+      // a slow machine that earns a refill meanwhile still gets there): the bucket is this address's.
+      let refusedAfter = -1;
+      for (let i = 0; i < 20 && refusedAfter < 0; i++) {
+        const status = await signUp(`a${i}`, '203.0.113.1');
+        if (status === 429) refusedAfter = i;
+        else expect(status).toBe(201);
+      }
+      expect(refusedAfter).toBeGreaterThanOrEqual(5);
+      expect(await signUp('b0', '203.0.113.2')).toBe(201);
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+    }
+  });
+
   it("matches the README's table: the flags of --help and the environment variables main.ts reads", async () => {
     const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
     const rows = readFileSync(join(root, 'README.md'), 'utf8')

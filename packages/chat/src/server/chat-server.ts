@@ -19,6 +19,7 @@ import { createRedisBackend, type RedisBackendOptions } from './backends/redis/i
 import { createSqliteBackend } from './backends/sqlite/index.js';
 import { systemClock } from './clock.js';
 import { type AttachmentLimits, DEFAULT_ATTACHMENT_LIMITS } from './http/attachments.js';
+import { parseTrustList, type TrustedProxies } from './http/client-address.js';
 import { createRequestHandler } from './http/routes.js';
 import { loadStatic } from './http/static.js';
 import { createConnectHandler, createUpgradeHandler, createUpgradeProbe } from './http/upgrade.js';
@@ -36,6 +37,13 @@ export interface ChatServerOptions {
   redis?: RedisBackendOptions;
   /** Origins allowed besides the page's own (exact `scheme://host[:port]`). */
   allowedOrigins?: string[];
+  /**
+   * Addresses and CIDR subnets of the reverse proxies in front of the chat (each string may be a
+   * comma list: `['127.0.0.1', '::1']`, `['10.0.0.0/8,fd00::/8']`). A request from one of them is
+   * counted by the per-address limits under the client X-Forwarded-For gives
+   * (http/client-address.ts). Default: none, and the header is never read.
+   */
+  trustProxy?: readonly string[];
   /** Mark the cookie Secure (served over https by a proxy; the default with `tls`). */
   secureCookies?: boolean;
   /**
@@ -80,6 +88,7 @@ const KNOWN_OPTIONS = new Set<keyof ChatServerOptions>([
   'dbPath',
   'redis',
   'allowedOrigins',
+  'trustProxy',
   'secureCookies',
   'tls',
   'limits',
@@ -129,6 +138,17 @@ function positive(name: string, value: number | undefined, fallback: number, min
   return value;
 }
 
+function checkTrustProxy(list: readonly string[] | undefined): TrustedProxies {
+  if (list === undefined) return parseTrustList([]);
+  if (!Array.isArray(list) || !list.every((entry) => typeof entry === 'string'))
+    throw new TypeError('startChatServer: trustProxy must be an array of strings');
+  try {
+    return parseTrustList(list);
+  } catch (err) {
+    throw new TypeError(`startChatServer: trustProxy: ${(err as Error).message}`);
+  }
+}
+
 function checkLimits(limits: Partial<Limits> | undefined): Limits {
   const out: Limits = { ...DEFAULT_LIMITS };
   for (const [key, value] of Object.entries(limits ?? {})) {
@@ -157,6 +177,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       throw new TypeError(`startChatServer: unknown option "${key}"`);
   }
   const limits = checkLimits(options.limits);
+  const trustedProxies = checkTrustProxy(options.trustProxy);
   const log = options.log ?? ((line: string) => console.log(line));
   const clock = options.clock ?? systemClock;
   const maxBufferedBytes = positive('maxBufferedBytes', options.maxBufferedBytes, 2 * 1024 * 1024, 64 * 1024);
@@ -246,6 +267,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     clock,
     secureCookies: options.secureCookies ?? options.tls !== undefined,
     maxRoomsPerUser: limits.maxRoomsPerUser,
+    trustedProxies,
     endSession: (user, token) => hub.endSession(user, token),
     files: loadStatic(publicDir),
     allowedOrigins,

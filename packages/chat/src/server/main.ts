@@ -9,6 +9,12 @@
  *                                               npm's INIT_CWD, else the working directory)
  *   --allowed-origin <o>  CHAT_ALLOWED_ORIGINS  none besides the page's own (comma-separated in env;
  *                                               the flag may repeat)
+ *   --trust-proxy <list>  CHAT_TRUST_PROXY      none: addresses and subnets of the reverse proxies
+ *                                               in front (comma-separated; the flag may repeat),
+ *                                               e.g. 127.0.0.1,::1 or 10.0.0.0/8. A request from
+ *                                               one is limited per address as the client that
+ *                                               X-Forwarded-For names (README.md, "Behind a
+ *                                               reverse proxy"); without, the header is ignored
  *   --secure-cookies      CHAT_SECURE_COOKIES=1 mark the cookie Secure (behind an https proxy)
  *   --cert <file>         CHAT_TLS_CERT         with --key: serve https:// and wss:// ourselves,
  *   --key <file>          CHAT_TLS_KEY          over HTTP/2 and HTTP/1.1 on one port (the page's
@@ -26,9 +32,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PortInUseError, startChatServer } from './chat-server.js';
+import { parseTrustList, TrustListError } from './http/client-address.js';
 
 const USAGE = `usage: riptide-chat [--port 8080] [--host 127.0.0.1] [--db ./data/chat.db]
-                    [--allowed-origin https://example.com ...] [--secure-cookies]
+                    [--allowed-origin https://example.com ...] [--trust-proxy 127.0.0.1,::1 ...]
+                    [--secure-cookies]
                     [--cert cert.pem --key key.pem]
                     [--redis redis://127.0.0.1:6379 [--presence-ttl 20000]] [--stats]`;
 
@@ -45,6 +53,7 @@ function parse() {
       host: { type: 'string' },
       db: { type: 'string' },
       'allowed-origin': { type: 'string', multiple: true },
+      'trust-proxy': { type: 'string', multiple: true },
       'secure-cookies': { type: 'boolean' },
       cert: { type: 'string' },
       key: { type: 'string' },
@@ -81,6 +90,13 @@ for (const origin of origins) {
   }
   if (parsed.origin !== origin) fail(`origin must be scheme://host[:port], got ${JSON.stringify(origin)}`);
 }
+const trustProxy = values['trust-proxy'] ?? (env.CHAT_TRUST_PROXY ? [env.CHAT_TRUST_PROXY] : []);
+try {
+  parseTrustList(trustProxy);
+} catch (err) {
+  if (!(err instanceof TrustListError)) throw err;
+  fail(`invalid ${values['trust-proxy'] ? '--trust-proxy' : 'CHAT_TRUST_PROXY'}: ${err.message}`);
+}
 // `npm start` at the repository root runs this in packages/chat: resolve from where the user was.
 const dbPath = resolve(env.INIT_CWD ?? process.cwd(), values.db ?? env.CHAT_DB ?? './data/chat.db');
 
@@ -113,6 +129,7 @@ const server = await startChatServer({
   host: values.host ?? env.CHAT_HOST ?? '127.0.0.1',
   dbPath,
   allowedOrigins: origins,
+  trustProxy,
   ...(values['secure-cookies'] || env.CHAT_SECURE_COOKIES === '1' ? { secureCookies: true } : {}),
   ...(tls ? { tls } : {}),
 }).catch((err: Error) => {

@@ -15,6 +15,7 @@ import {
   register,
   startTestServer,
   TestClient,
+  type TestServer,
   upgradeStatus,
   waitFor,
 } from '../helpers.js';
@@ -207,6 +208,70 @@ describe('sign-up and sign-in', () => {
     clock.advance(30 * 24 * 3600 * 1000);
     expect((await fetch(`${server.origin}/api/session`, { headers: { cookie } })).status).toBe(401);
     expect(await login(server.origin, 'alice')).toMatch(/^riptide_chat_session=/);
+  });
+});
+
+describe('behind a reverse proxy (trustProxy)', () => {
+  /** A failed sign-in under a fresh name (the per-name backoff stays out of the way). */
+  let names = 0;
+  const attempt = (
+    server: TestServer,
+    forwardedFor?: string,
+    name = `u${names++}`,
+    password = 'wrong password',
+  ) =>
+    post(
+      server.origin,
+      '/api/login',
+      { name, password },
+      forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor },
+    );
+  const FROM_ADDRESS = { status: 429, body: { message: 'too many sign-in attempts from this address' } };
+  /** A server whose sign-in bucket per address holds 3 attempts, on a clock that does not move. */
+  const start = (options: { trustProxy?: string[] } = {}) =>
+    startTestServer({ clock: new ManualClock(), signInPerIp: { burst: 3, perSecond: 1 }, ...options });
+
+  it('gives each forwarded client its own sign-in bucket: one exhausting it does not lock out another', async () => {
+    // The test's requests come from 127.0.0.1: the proxy.
+    const server = await start({ trustProxy: ['127.0.0.1', '::1'] });
+    await register(server.origin, 'alice');
+    for (let i = 0; i < 3; i++) expect((await attempt(server, '203.0.113.1')).status).toBe(401);
+    expect(await attempt(server, '203.0.113.1')).toMatchObject(FROM_ADDRESS);
+    expect((await attempt(server, '203.0.113.2', 'alice', PASSWORD)).status).toBe(200);
+    // What the client wrote itself is left of what the proxy appended, and is not read.
+    expect(await attempt(server, '198.51.100.1, 203.0.113.1')).toMatchObject(FROM_ADDRESS);
+    // The proxy's own requests (no header) are another bucket again.
+    expect((await attempt(server, undefined, 'alice', PASSWORD)).status).toBe(200);
+  });
+
+  it('counts an IPv6 client per /64', async () => {
+    const server = await start({ trustProxy: ['127.0.0.1'] });
+    await register(server.origin, 'alice');
+    for (const host of ['a', 'b', 'c'])
+      expect((await attempt(server, `2001:db8:1:2::${host}`)).status).toBe(401);
+    expect(await attempt(server, '2001:db8:1:2:ffff::d')).toMatchObject(FROM_ADDRESS);
+    expect((await attempt(server, '2001:db8:1:3::a', 'alice', PASSWORD)).status).toBe(200);
+  });
+
+  it('ignores X-Forwarded-For without a trust list, or from a peer that is not on it', async () => {
+    for (const trustProxy of [undefined, ['10.0.0.0/8', '::1']]) {
+      const server = await start(trustProxy ? { trustProxy } : {});
+      await register(server.origin, 'alice');
+      for (let i = 0; i < 3; i++) expect((await attempt(server, `203.0.113.${i}`)).status).toBe(401);
+      // Another forwarded address, or none: the same bucket, that of the socket's peer.
+      expect(await attempt(server, '203.0.113.200'), String(trustProxy)).toMatchObject(FROM_ADDRESS);
+      expect(await attempt(server, '203.0.113.201', 'alice', PASSWORD)).toMatchObject(FROM_ADDRESS);
+      expect(await attempt(server)).toMatchObject(FROM_ADDRESS);
+    }
+  });
+
+  it('refuses a trust list it cannot read, naming the entry', async () => {
+    await expect(start({ trustProxy: ['10.0.0.0/33'] })).rejects.toThrow(
+      'startChatServer: trustProxy: "10.0.0.0/33": the prefix length of an IPv4 subnet is 0 to 32',
+    );
+    await expect(start({ trustProxy: '127.0.0.1' as unknown as string[] })).rejects.toThrow(
+      'startChatServer: trustProxy must be an array of strings',
+    );
   });
 });
 

@@ -5,13 +5,16 @@
  *   gets the same answer (401 bad_credentials) after the same work (a password check runs for
  *   unknown names too), so a probe learns nothing about which names exist. (Sign-up necessarily
  *   says a name is taken; it is rate-limited per address more tightly than sign-in.)
- * - Limits: per client address (token buckets signInPerIp, signUpPerIp) and per account name
- *   (backoff after repeated failures, whether or not the name exists), both counted by the
- *   backend's throttle, so on several nodes they hold across nodes.
+ * - Limits: per client address (token buckets signInPerIp, signUpPerIp; the address is the
+ *   socket's peer, or behind trusted proxies the one X-Forwarded-For gives, and an IPv6 client is
+ *   counted per /64: client-address.ts) and per account name (backoff after repeated failures,
+ *   whether or not the name exists), both counted by the backend's throttle, so on several nodes
+ *   they hold across nodes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_ROOM, MAX_PASSWORD, MIN_PASSWORD, USER_NAME } from '../../shared/protocol.js';
 import type { AccountStore, Clock, RoomStore, Throttle } from '../ports.js';
+import { clientAddress, rateLimitKey, type TrustedProxies } from './client-address.js';
 import { credentialProblem, hashPassword, verifyNothing, verifyPassword } from './passwords.js';
 import {
   clearedCookie,
@@ -29,6 +32,8 @@ export interface AccountDeps {
   clock: Clock;
   secureCookies: boolean;
   maxRoomsPerUser: number;
+  /** The reverse proxies whose X-Forwarded-For names the client (none: the socket's peer is). */
+  trustedProxies: TrustedProxies;
   /**
    * Closes the WebSockets of a session that signed out: this node's, and the other nodes' when its
    * user is known (null: the session had expired, this node's are closed all the same).
@@ -52,10 +57,13 @@ function tooMany(send: Send, res: ServerResponse, wait: number, message: string)
   );
 }
 
-const address = (req: IncomingMessage) => req.socket.remoteAddress ?? '';
-
 export function accountHandlers(deps: AccountDeps, send: Send) {
-  const { accounts, throttle, clock } = deps;
+  const { accounts, throttle, clock, trustedProxies } = deps;
+  /** The per-address buckets' key of the request's client. */
+  const address = (req: IncomingMessage) =>
+    rateLimitKey(
+      clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], trustedProxies),
+    );
 
   async function startSession(res: ServerResponse, user: string, status: number): Promise<void> {
     const token = newToken();

@@ -29,8 +29,11 @@ export interface MessageActions {
   reply(message: ChatMessage): void;
   /** Shows the message `seq` of the open room (a quote was clicked). */
   reveal(seq: number): void;
-  /** An unsent message refused for good (outbox.ts `failed`): send it again (refusal.ts). */
-  resendPending(id: string): void;
+  /**
+   * An unsent message refused for good (outbox.ts `failed`): send it again (refusal.ts). Returns
+   * the outbox id it goes out under (a new one after `id_reused`).
+   */
+  resendPending(id: string): string;
   /** ... take its text back into the composer to change it (the failed one goes) ... */
   editPending(id: string): void;
   /** ... or drop it. */
@@ -43,6 +46,13 @@ const ui = {
   confirming: null as { room: string; seq: number } | null,
   /** The room whose messages the list shows: a seq names a message of one room only. */
   shown: null as string | null,
+  /**
+   * The unsent message that had the focus when it left the outbox (its id and room): stored, it is
+   * drawn as a message of the room, maybe a redraw later (its ack and its `message` event each
+   * take it out of the outbox, the list meanwhile shows neither); the focus goes to it then, if
+   * nothing else took it meanwhile (restoreFocus).
+   */
+  following: null as { room: string; id: string } | null,
 };
 
 const NEAR_END_PX = 80;
@@ -126,6 +136,8 @@ function messageItem(
   const li = el('li', 'message');
   li.dataset.seq = String(message.seq);
   li.dataset.user = message.user;
+  // Our own message's outbox id: the focus on it while unsent follows it once stored (restoreFocus).
+  if (message.user === me) li.dataset.id = message.id;
   li.tabIndex = -1;
   if (first) li.classList.add('first');
   if (message.user === me) li.classList.add('mine');
@@ -243,8 +255,11 @@ function reactionRow(
   return row;
 }
 
-/** Where the focus was, to put it back after the redraw: the message and which of its buttons. */
-type Spot = { item: string; selector: string | null };
+/**
+ * Where the focus was, to put it back after the redraw: the message and which of its buttons; for
+ * an unsent message, also its outbox id (`pending`).
+ */
+type Spot = { item: string; selector: string | null; pending?: string };
 
 /**
  * The focused message (by its seq; an unsent one, which has none, by its outbox id) and which of
@@ -262,11 +277,12 @@ function focusedSpot(list: HTMLElement): Spot | null {
         ? `li.message[data-pending="${CSS.escape(pending)}"]`
         : null;
   if (!li || item === null) return null;
-  if (active === li) return { item, selector: null };
-  if (active.dataset.emoji) return { item, selector: `[data-emoji="${CSS.escape(active.dataset.emoji)}"]` };
+  const at = seq === undefined ? { item, pending } : { item };
+  if (active === li) return { ...at, selector: null };
+  if (active.dataset.emoji) return { ...at, selector: `[data-emoji="${CSS.escape(active.dataset.emoji)}"]` };
   // All its classes: a class alone may be shared (.failed-action is on each of an unsent one's).
   const classes = [...active.classList].map((c) => `.${CSS.escape(c)}`).join('');
-  return { item, selector: classes || null };
+  return { ...at, selector: classes || null };
 }
 
 /** The first message seen at the top of the conversation, and how far below the top it starts. */
@@ -341,6 +357,8 @@ export function renderMessages(
     if (pending.room !== room.name) continue;
     const li = el('li', pending.failed ? 'message mine pending failed' : 'message mine pending');
     li.dataset.pending = pending.id;
+    // Focusable (not a Tab stop): where the focus stays when its buttons go (Send again).
+    li.tabIndex = -1;
     const first = lastUser !== state.me;
     if (first) li.classList.add('first');
     li.append(first ? avatar(state.me) : el('span', 'gutter'));
@@ -358,7 +376,7 @@ export function renderMessages(
     list.append(li);
     lastUser = state.me;
   }
-  restoreFocus(list, spot, ui.shown === room.name);
+  restoreFocus(list, spot, ui.shown === room.name, room.name);
   ui.shown = room.name;
   const jump = byId('jump-latest');
   if (state.jump) {
@@ -406,7 +424,15 @@ function failedNote(
   };
   const id = pending.id;
   if (canSendAgain(failed.code))
-    button('Send again', 'resend', 'Send this message again', () => actions.resendPending(id));
+    button('Send again', 'resend', 'Send this message again', () => {
+      // The button goes (the message is sending again), maybe with the id the list knew the message
+      // by (a new one after id_reused): the focus stays on the message, which says "sending…" and
+      // then is the message sent (restoreFocus follows it); Tab goes on to the next unsent one's.
+      const now = actions.resendPending(id);
+      document
+        .querySelector<HTMLElement>(`#message-list li.message[data-pending="${CSS.escape(now)}"]`)
+        ?.focus({ preventScroll: true });
+    });
   button('Edit', 'edit-failed', 'Put its text back in the message box to change it', () =>
     actions.editPending(id),
   );
@@ -420,18 +446,41 @@ function failedNote(
  * room (Alt+↑/↓ pressed on a message, keyboard.ts), the same seq there is another message: the
  * focus stays in the conversation, on its last message (where Tab enters it: keyboard.ts
  * settleRovingFocus), or in a room with none, goes to the composer; never to the page's body.
+ *
+ * An unsent message that had the focus and left the outbox (stored: acknowledged or seen) is drawn
+ * as the room's message under its outbox id (data-id), in this redraw or a later one
+ * (`ui.following`): the focus goes to it, unless the user put it somewhere else meanwhile.
  */
-function restoreFocus(list: HTMLElement, spot: Spot | null, sameRoom: boolean): void {
+function restoreFocus(list: HTMLElement, spot: Spot | null, sameRoom: boolean, room: string): void {
+  if (!sameRoom) ui.following = null;
+  else if (!spot && ui.following) {
+    const lost = document.activeElement === null || document.activeElement === document.body;
+    if (!lost || ui.following.room !== room) ui.following = null;
+    else if (focusStored(list, ui.following.id)) ui.following = null;
+    return;
+  }
   if (!spot) return;
   if (!sameRoom) {
     const last = [...list.querySelectorAll<HTMLElement>('li.message:not(.pending)')].at(-1);
     (last ?? byId('composer-input')).focus({ preventScroll: true });
     return;
   }
+  ui.following = null;
   const li = list.querySelector<HTMLElement>(spot.item);
-  if (!li) return;
+  if (!li) {
+    if (spot.pending !== undefined && !focusStored(list, spot.pending))
+      ui.following = { room, id: spot.pending };
+    return;
+  }
   const target = spot.selector ? li.querySelector<HTMLElement>(spot.selector) : null;
   (target ?? li).focus({ preventScroll: true });
+}
+
+/** Focuses our own message stored under outbox id `id`, if drawn; whether it was. */
+function focusStored(list: HTMLElement, id: string): boolean {
+  const li = list.querySelector<HTMLElement>(`li.message.mine[data-id="${CSS.escape(id)}"]`);
+  li?.focus({ preventScroll: true });
+  return li !== null;
 }
 
 /** The reader scrolled: at the end, "jump to latest" goes away (and the count of new messages). */

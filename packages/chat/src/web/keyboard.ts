@@ -76,13 +76,15 @@ export function setUpKeyboard(host: KeyboardHost): void {
       return;
     }
     const all = messages(list);
-    const i = all.indexOf(li);
+    // An unsent message (its item or its buttons: Send again...) comes after the sent ones: ↑ goes
+    // to the last of them, ↓ nowhere (it went to the first message).
+    const i = li.classList.contains('pending') ? all.length : all.indexOf(li);
     // The moves are the keys alone. Alt+↑/↓ is "previous/next room" (the document's handler below),
     // here as anywhere: taken for ↑/↓ too, it first moved the focus to another message.
     const move = !event.altKey && !event.ctrlKey && !event.metaKey;
     let next: HTMLElement | undefined;
     if (move && event.key === 'ArrowUp') next = all[Math.max(0, i - 1)];
-    else if (move && event.key === 'ArrowDown') next = all[Math.min(all.length - 1, i + 1)];
+    else if (move && event.key === 'ArrowDown' && i < all.length) next = all[Math.min(all.length - 1, i + 1)];
     else if (move && event.key === 'Home') next = all[0];
     else if (move && event.key === 'End') next = all.at(-1);
     else if (event.key === 'Escape') {

@@ -151,7 +151,11 @@ const actions: Actions = {
     state.reveal(seq);
     render();
   },
-  resendPending: (id) => outbox.resend(id, randomId()),
+  resendPending: (id) => {
+    const newId = randomId();
+    outbox.resend(id, newId);
+    return outbox.has(newId) ? newId : id;
+  },
   editPending: (id) => editFailed(id),
   discardPending: (id) => void outbox.discard(id),
 };

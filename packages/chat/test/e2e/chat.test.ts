@@ -250,6 +250,46 @@ describe('chat page', () => {
     await bob.context.close();
   });
 
+  it('keeps the focus on a not-sent message sent again, from its Send again to the message stored', async () => {
+    // Regression: Send again took the button away and, after id_reused, the message's outbox id
+    // with it; once stored, the message is drawn anew by its seq: each time the focus fell to the
+    // page's body. It stays on the message: sending, then sent.
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    for (const text of ['stored', 'refused']) {
+      await alice.page.evaluate((t) => {
+        sessionStorage.setItem(
+          'riptide-chat-outbox',
+          JSON.stringify([{ id: 'reused', room: 'general', text: t }]),
+        );
+      }, text);
+      await alice.page.reload();
+      await alice.page.waitForSelector('#status[data-state="online"]');
+    }
+    await alice.page.locator('#message-list li.pending.failed').waitFor();
+    const stored = await seqOf(alice.page, 'stored');
+    // From an unsent message, ↑ goes to the last message sent (it went to the first one).
+    await sendMessage(alice.page, 'a later one');
+    const later = await seqOf(alice.page, 'a later one');
+    await alice.page.focus('#message-list li.pending.failed button.resend');
+    await alice.page.keyboard.press('ArrowUp');
+    expect(await focusMatches(alice.page, `#message-list li.message[data-seq="${later}"]`)).toBe(true);
+    await alice.page.focus('#message-list li.pending.failed button.resend');
+    await alice.page.keyboard.press('Enter');
+    await alice.page.waitForFunction(
+      () =>
+        document.querySelectorAll('#message-list li.message:not(.pending)').length === 3 &&
+        document.querySelector('#message-list li.pending') === null,
+    );
+    const seq = await seqOf(alice.page, 'refused');
+    expect(await focusMatches(alice.page, `#message-list li.message[data-seq="${seq}"]`)).toBe(true);
+    // It is the conversation's current message: ↑ goes on from it, to the one before.
+    await alice.page.keyboard.press('ArrowUp');
+    expect(await focusMatches(alice.page, `#message-list li.message[data-seq="${later}"]`)).toBe(true);
+    expect(later).toBeGreaterThan(stored);
+    await alice.context.close();
+  });
+
   it('keeps messages the server refuses for their content in place, not sent, with the reason, Edit and Discard', async () => {
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');

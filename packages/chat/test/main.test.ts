@@ -193,6 +193,10 @@ describe('riptide-chat (npm start)', () => {
       const { child, output, exit } = run(['--port', '0', '--db', join(dir, 'chat.db'), ...args], env, dir);
       const url = /listening on (\S+)/.exec(await output)?.[1];
       expect(url, await output).toBeDefined();
+      // Said before the "listening on" line, the entries as given.
+      expect(await output).toMatch(
+        /^chat: trusting X-Forwarded-For from 10\.0\.0\.0\/8, 127\.0\.0\.1\nriptide chat listening on /,
+      );
       const signUp = async (name: string, forwardedFor: string) =>
         (
           await fetch(`${url}api/register`, {

@@ -326,6 +326,10 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const actualPort = (http.address() as AddressInfo).port;
   const scheme = options.tls === undefined ? 'http' : 'https';
   const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${actualPort}/`;
+  // Said once started (the CLI's "listening on" line follows): whose X-Forwarded-For decides the
+  // client a per-address limit counts, so a proxy list too wide (or one forgotten) shows at a glance.
+  if (trustedProxies.size > 0)
+    log(`chat: trusting X-Forwarded-For from ${trustedProxies.entries.join(', ')}`);
 
   // The periodic sweep: one at a time (a tick while one runs, Redis being slow, is skipped), none
   // once close() began; close() stops the one in flight between its steps and waits for it, so

@@ -228,7 +228,7 @@ describe('behind a reverse proxy (trustProxy)', () => {
     );
   const FROM_ADDRESS = { status: 429, body: { message: 'too many sign-in attempts from this address' } };
   /** A server whose sign-in bucket per address holds 3 attempts, on a clock that does not move. */
-  const start = (options: { trustProxy?: string[] } = {}) =>
+  const start = (options: { trustProxy?: string[]; log?: (line: string) => void } = {}) =>
     startTestServer({ clock: new ManualClock(), signInPerIp: { burst: 3, perSecond: 1 }, ...options });
 
   it('gives each forwarded client its own sign-in bucket: one exhausting it does not lock out another', async () => {
@@ -242,6 +242,22 @@ describe('behind a reverse proxy (trustProxy)', () => {
     expect(await attempt(server, '198.51.100.1, 203.0.113.1')).toMatchObject(FROM_ADDRESS);
     // The proxy's own requests (no header) are another bucket again.
     expect((await attempt(server, undefined, 'alice', PASSWORD)).status).toBe(200);
+  });
+
+  it('says at start which proxies X-Forwarded-For is read from, as given; nothing when none', async () => {
+    const logged = async (trustProxy?: string[]) => {
+      const lines: string[] = [];
+      await start({ log: (line) => lines.push(line), ...(trustProxy ? { trustProxy } : {}) });
+      return lines;
+    };
+    expect(await logged(['127.0.0.1', '::1'])).toEqual([
+      'chat: trusting X-Forwarded-For from 127.0.0.1, ::1',
+    ]);
+    // Comma lists (CHAT_TRUST_PROXY is one) are split; each entry is shown as written.
+    expect(await logged([' 10.0.0.0/8,FD00::/8 ', '192.168.1.1'])).toEqual([
+      'chat: trusting X-Forwarded-For from 10.0.0.0/8, FD00::/8, 192.168.1.1',
+    ]);
+    for (const none of [undefined, [], ['']]) expect(await logged(none)).toEqual([]);
   });
 
   it('counts an IPv6 client per /64', async () => {

@@ -31,6 +31,8 @@ export class TrustListError extends Error {
 export interface TrustedProxies {
   /** How many addresses and subnets were given (0: X-Forwarded-For is never read). */
   readonly size: number;
+  /** The addresses and subnets as given (trimmed, the comma lists split), for the start's log line. */
+  readonly entries: readonly string[];
   /** Whether the address (any spelling parseAddress accepts) is one of the proxies. */
   has(address: string): boolean;
 }
@@ -169,7 +171,7 @@ export function parseTrustList(lists: string | readonly string[]): TrustedProxie
   // One list per family: an IPv4 address is never matched against an IPv6 subnet or the reverse.
   const v4 = new BlockList();
   const v6 = new BlockList();
-  let size = 0;
+  const entries: string[] = [];
   for (const list of typeof lists === 'string' ? [lists] : lists) {
     if (list.trim() === '') continue;
     for (const raw of list.split(',')) {
@@ -182,11 +184,12 @@ export function parseTrustList(lists: string | readonly string[]): TrustedProxie
       const type = family === 4 ? 'ipv4' : 'ipv6';
       if (prefix === undefined) blocks.addAddress(address, type);
       else blocks.addSubnet(address, prefix, type);
-      size++;
+      entries.push(raw.trim());
     }
   }
   return {
-    size,
+    size: entries.length,
+    entries,
     has(text) {
       const address = parseAddress(text);
       if (address === null) return false;

@@ -2,6 +2,8 @@
  * The chat page in a real browser: live chat between two users, history across a reload,
  * a dropped connection catching up exactly once, user text never interpreted as HTML.
  */
+
+import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
 import {
@@ -17,6 +19,22 @@ import {
 } from './browser.js';
 
 const chrome = useBrowser();
+
+/**
+ * Puts `text` in the page's outbox (kept in sessionStorage across a reload) under the id `reused`
+ * and reloads: the page sends it on connecting. A second text under the same id is refused as
+ * `id_reused`, as from a client that reuses its ids.
+ */
+async function resumeWithReusedId(page: Page, text: string): Promise<void> {
+  await page.evaluate((t) => {
+    sessionStorage.setItem(
+      'riptide-chat-outbox',
+      JSON.stringify([{ id: 'reused', room: 'general', text: t }]),
+    );
+  }, text);
+  await page.reload();
+  await page.waitForSelector('#status[data-state="online"]');
+}
 
 describe('chat page', () => {
   it('two users in two browser contexts chat in real time', async () => {
@@ -173,18 +191,9 @@ describe('chat page', () => {
   it('shows a message refused as id_reused as not sent, with the reason, until sent again as new', async () => {
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');
-    // The outbox is kept in sessionStorage across a reload: put one message in it under a chosen
-    // id, then another text under the same id, as a client that reuses its ids would.
-    const resume = async (text: string) => {
-      await alice.page.evaluate((t) => {
-        sessionStorage.setItem(
-          'riptide-chat-outbox',
-          JSON.stringify([{ id: 'reused', room: 'general', text: t }]),
-        );
-      }, text);
-      await alice.page.reload();
-      await alice.page.waitForSelector('#status[data-state="online"]');
-    };
+    // One message under a chosen id, then another text under the same id, as a client that reuses
+    // its ids would (resumeWithReusedId).
+    const resume = (text: string) => resumeWithReusedId(alice.page, text);
     await resume('the first message');
     await alice.page.waitForFunction(
       () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 1,
@@ -229,16 +238,7 @@ describe('chat page', () => {
     const alice = await signIn(chrome.browser, server.origin, 'alice');
     const bob = await signIn(chrome.browser, server.origin, 'bob');
     // Two texts under one id (put in the outbox kept across a reload): the second is refused.
-    for (const text of ['stored', 'refused']) {
-      await alice.page.evaluate((t) => {
-        sessionStorage.setItem(
-          'riptide-chat-outbox',
-          JSON.stringify([{ id: 'reused', room: 'general', text: t }]),
-        );
-      }, text);
-      await alice.page.reload();
-      await alice.page.waitForSelector('#status[data-state="online"]');
-    }
+    for (const text of ['stored', 'refused']) await resumeWithReusedId(alice.page, text);
     await alice.page.locator('#message-list li.pending.failed').waitFor();
     await alice.page.focus('#message-list li.pending.failed button.discard');
     await sendMessage(bob.page, 'a redraw');
@@ -256,16 +256,7 @@ describe('chat page', () => {
     // page's body. It stays on the message: sending, then sent.
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');
-    for (const text of ['stored', 'refused']) {
-      await alice.page.evaluate((t) => {
-        sessionStorage.setItem(
-          'riptide-chat-outbox',
-          JSON.stringify([{ id: 'reused', room: 'general', text: t }]),
-        );
-      }, text);
-      await alice.page.reload();
-      await alice.page.waitForSelector('#status[data-state="online"]');
-    }
+    for (const text of ['stored', 'refused']) await resumeWithReusedId(alice.page, text);
     await alice.page.locator('#message-list li.pending.failed').waitFor();
     const stored = await seqOf(alice.page, 'stored');
     // From an unsent message, ↑ goes to the last message sent (it went to the first one).

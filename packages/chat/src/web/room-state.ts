@@ -556,7 +556,10 @@ export class ChatState {
       if (event.message.user !== this.me && mentionsMe(event.message, this.me))
         this.#host.mentioned?.(event.message, room);
       if (event.message.user !== this.me && isActive && this.scrolledBack) this.newBelow++;
-      if (event.message.user !== this.me && (!isActive || !this.visible)) {
+      // At or before `countedAfter`, the server's count has it already: a resume's welcome counts
+      // what a room not shown missed, and its replay follows (counted again, 2 unread were 4).
+      const counted = event.message.seq <= room.countedAfter;
+      if (event.message.user !== this.me && (!isActive || !this.visible) && !counted) {
         this.#countUnread(room, event.message);
         // Arriving while the tab is hidden: the reader finds the divider above it on return.
         if (isActive && room.firstUnread === null) room.firstUnread = event.message.seq;

@@ -868,6 +868,35 @@ describe('ChatState', () => {
     expect(room?.unread).toBe(1);
   });
 
+  it('counts once, on a resume, the messages missed in a room opened before and not shown: the welcome has them', () => {
+    // Regression: random, opened earlier (its history loaded), is named in the hello; the welcome
+    // counts the two messages bob wrote meanwhile (one mentions alice), and their replay that
+    // follows counted them again: 4 unread, 2 mentions.
+    const { state, last } = setup([general(), roomState('random')]);
+    state.receive(history('general', last().ref, [], 0));
+    state.open('random');
+    state.receive(history('random', last().ref, [], 0));
+    state.open('general');
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: [general(), roomState('random', { head: 2, unread: 2, mentions: 1 })],
+      limits: DEFAULT_LIMITS,
+    });
+    state.receive(bobSays('random', 1, ['alice']));
+    state.receive(bobSays('random', 2));
+    state.receive({ v: 2, type: 'synced', room: 'random', head: 2 });
+    const room = state.rooms.get('random');
+    expect([room?.unread, room?.mentions, state.unreadElsewhere]).toEqual([2, 1, 2]);
+    expect(seqs(state, 'random')).toEqual([1, 2]);
+    // A live one after the replay counts, and a read elsewhere up to it clears them all.
+    state.receive(bobSays('random', 3, ['alice']));
+    expect([room?.unread, room?.mentions]).toEqual([3, 2]);
+    state.receive({ v: 2, type: 'read', room: 'random', seq: 3 });
+    expect([room?.unread, room?.mentions]).toEqual([0, 0]);
+  });
+
   it('keeps the count the server gave for messages a read elsewhere may not have reached', () => {
     // Up to head 4 the page knows a count (2), not which messages: a read of 3 may leave both unread.
     const { state } = setup([general(), roomState('random', { head: 4, unread: 2 })]);

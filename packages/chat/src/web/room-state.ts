@@ -133,7 +133,7 @@ export function excerpt(text: string): string {
   return chars.length <= EXCERPT_CHARS ? text : chars.slice(0, EXCERPT_CHARS).join('');
 }
 
-export function mentionsMe(message: ChatMessage, me: string): boolean {
+export function mentionsMe(message: { mentions?: string[] }, me: string): boolean {
   const lower = me.toLowerCase();
   return (message.mentions ?? []).some((n) => n.toLowerCase() === lower);
 }
@@ -512,7 +512,7 @@ export class ChatState {
         if (event.type === 'message' && event.message.user !== this.me) {
           this.#countUnread(room, event.message);
           if (mentionsMe(event.message, this.me)) this.#host.mentioned?.(event.message, room);
-        }
+        } else if (event.type === 'edited' || event.type === 'deleted') this.#recount(room, event);
         this.#changed('rooms');
       }
       return;
@@ -573,6 +573,7 @@ export class ChatState {
         else delete target.reactions;
       }
     } else {
+      if (this.#recount(room, event)) this.#changed('rooms');
       const target = room.messages.get(event.target);
       if (target) {
         if (event.type === 'edited') {
@@ -751,6 +752,26 @@ export class ChatState {
     // Forgotten one by one, it joins the server's part: still counted, read once a read passes it.
     const oldest = room.counted.length > MAX_COUNTED ? room.counted.shift() : undefined;
     if (oldest) room.countedAfter = Math.max(room.countedAfter, oldest.seq);
+  }
+
+  /**
+   * An unread message counted here was edited or deleted: as the server counts (messages not
+   * deleted, their mentions as they are now), a deleted one is unread no more and an edit may add or
+   * take away its mention. One within the server's count (at or before `countedAfter`) is not
+   * known here: it stays until the next welcome. Whether a count changed.
+   */
+  #recount(room: Room, event: RoomEvent & { type: 'edited' | 'deleted' }): boolean {
+    const i = room.counted.findIndex((c) => c.seq === event.target);
+    const entry = room.counted[i];
+    if (!entry) return false;
+    const mention = event.type === 'edited' && mentionsMe(event, this.me);
+    if (event.type === 'deleted') {
+      room.counted.splice(i, 1);
+      room.unread--;
+    } else if (mention === entry.mention) return false;
+    room.mentions += (mention ? 1 : 0) - (entry.mention ? 1 : 0);
+    entry.mention = mention;
+    return true;
   }
 
   #clearUnread(room: Room): void {

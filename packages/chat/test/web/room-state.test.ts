@@ -897,6 +897,46 @@ describe('ChatState', () => {
     expect([room?.unread, room?.mentions]).toEqual([0, 0]);
   });
 
+  it('uncounts an unread message deleted, and follows an edit that adds or takes away a mention, as the server counts', () => {
+    // Regression: a mention deleted (or edited away) kept its badge until a reload, when the
+    // server's count (deleted messages and current mentions) took it away. random is not loaded,
+    // general is loaded and not shown.
+    const { state, last } = setup([general(), roomState('random'), roomState('other')]);
+    state.receive(history('general', last().ref, [], 0));
+    state.open('other');
+    state.receive(history('other', last().ref, [], 0));
+    for (const name of ['random', 'general']) {
+      state.receive(bobSays(name, 1, ['alice']));
+      state.receive(bobSays(name, 2));
+      state.receive(bobSays(name, 3, ['alice']));
+      const room = state.rooms.get(name);
+      expect([room?.unread, room?.mentions]).toEqual([3, 2]);
+      state.changes.clear();
+      state.receive({ v: 2, type: 'deleted', room: name, seq: 4, target: 1, user: 'bob', ts: 4 });
+      expect([room?.unread, room?.mentions]).toEqual([2, 1]);
+      expect(state.changes.has('rooms')).toBe(true);
+      const edit = (seq: number, target: number, mentions?: string[]): ServerMessage => ({
+        v: 2,
+        type: 'edited',
+        room: name,
+        seq,
+        target,
+        user: 'bob',
+        text: 'changed',
+        ts: seq,
+        ...(mentions ? { mentions } : {}),
+      });
+      state.receive(edit(5, 2, ['alice']));
+      expect([room?.unread, room?.mentions]).toEqual([2, 2]);
+      state.receive(edit(6, 3));
+      expect([room?.unread, room?.mentions]).toEqual([2, 1]);
+      // Read elsewhere up to the head: nothing left.
+      state.receive({ v: 2, type: 'read', room: name, seq: 6 });
+      expect([room?.unread, room?.mentions]).toEqual([0, 0]);
+    }
+    expect(state.unreadElsewhere).toBe(0);
+  });
+
   it('keeps the count the server gave for messages a read elsewhere may not have reached', () => {
     // Up to head 4 the page knows a count (2), not which messages: a read of 3 may leave both unread.
     const { state } = setup([general(), roomState('random', { head: 4, unread: 2 })]);

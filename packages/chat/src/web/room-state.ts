@@ -438,6 +438,8 @@ export class ChatState {
         continue;
       }
       room.online = new Set(state.online);
+      // Someone gone offline meanwhile (a presence notice missed) is typing no more.
+      for (const user of room.typing.keys()) if (!room.online.has(user)) room.typing.delete(user);
       room.kind = state.kind;
       room.owner = state.owner;
       if (room.name !== this.active) {

@@ -228,6 +228,16 @@ describe('ChatState', () => {
     expect(state.typingIn('general', now())).toEqual(['carol', 'dave']);
     state.receive({ v: 2, type: 'presence', room: 'general', user: 'carol', online: false });
     expect(state.typingIn('general', now())).toEqual(['dave']);
+    // Gone offline while this page was cut off: the resume's welcome no longer lists dave online
+    // (the presence notice was missed), and his typing line went with it (it stayed until expiry).
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: [general(0, ['alice'])],
+      limits: DEFAULT_LIMITS,
+    });
+    expect(state.typingIn('general', now())).toEqual([]);
   });
 
   it('ignores an error about a room it has left (a read marker sent just before leaving)', () => {

@@ -832,6 +832,10 @@ export class ChatState {
   /** Joins the room if it exists, otherwise creates it (public) or creates it private. */
   joinOrCreate(name: string, isPrivate = false): void {
     if (this.rooms.has(name)) {
+      // Answered at once: what was said of the last room asked for is not about this one.
+      this.roomError = '';
+      this.roomDone = '';
+      this.#changed('errors');
       this.open(name);
       return;
     }

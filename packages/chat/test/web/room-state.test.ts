@@ -323,6 +323,25 @@ describe('ChatState', () => {
     expect(state.roomError).toBe('room plans already exists');
   });
 
+  it('takes the answer about another room away when the room form opens a room the user is in', () => {
+    // Regression: the refusal of the last name asked for stayed under the form when the next name
+    // was a room the page has (opened without asking the server), as if said of that room.
+    const { state, last } = setup([general(), roomState('random')]);
+    state.joinOrCreate('plans', true);
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: last().ref,
+      code: 'room_exists',
+      message: 'room plans already exists',
+    });
+    expect(state.roomError).toBe('room plans already exists');
+    state.changes.clear();
+    state.joinOrCreate('random');
+    expect([state.active, state.roomError]).toEqual(['random', '']);
+    expect(state.changes.has('errors')).toBe(true);
+  });
+
   it("answers a refused directory (All rooms) where room requests are answered, not under the composer (a phone's rooms drawer covered it)", () => {
     const { state, last } = setup();
     state.listRooms();

@@ -118,6 +118,12 @@ export class Terminal {
     this.rl.on('close', () => {
       this.prompting = false;
     });
+    // Ctrl-Z: readline stops the process (SIGTSTP); on `fg` (SIGCONT) it pauses its input and
+    // leaves the resume to the application ('SIGCONT'). Without it the session came back deaf:
+    // typed lines, Ctrl-C and Ctrl-D were never read again (only a signal could end it).
+    this.rl.on('SIGCONT', () => {
+      if (!this.inputPaused) this.rl.resume();
+    });
     process.on('SIGINT', this.onSignal);
   }
 

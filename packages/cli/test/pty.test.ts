@@ -186,6 +186,57 @@ describe('riptide connect in a terminal', () => {
   });
 });
 
+/**
+ * An interactive shell with job control under a pty: what a user types (the command, Ctrl-Z,
+ * `fg`) is written to it. Its prompt is `$ `.
+ */
+function underShell(): Cli {
+  return new Cli(['-qfec', "PS1='$ ' bash --norc --noprofile -i", '/dev/null'], 'script', []);
+}
+
+function commandLine(args: string[]): string {
+  return [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+}
+
+describe('Ctrl-Z and fg', () => {
+  // Regression: on `fg` readline paused its input and waited for the command to resume it, so
+  // the session came back deaf: typed lines, Ctrl-C and Ctrl-D were no longer read.
+  it('connect: after fg, typed lines are sent again and Ctrl-C closes', async () => {
+    peer = await wsPeer((ws) => ws.on('message', (data) => ws.send(`echo: ${data}`)));
+    const shell = underShell();
+    shell.write(`${commandLine(['connect', peer.url, ...WAIT_FOR_CLOSE])}\r`);
+    await shell.waitFor(/connected to [\s\S]*> /);
+    shell.write('hel\x1a'); // Ctrl-Z with a line half typed
+    await shell.waitFor(/Stopped/);
+    shell.write('fg\r');
+    await shell.waitFor(/> hel/);
+    shell.write('lo\r');
+    await shell.waitFor(/echo: hello/);
+    shell.write('\x03');
+    await shell.waitFor(/closed 1000[\s\S]*\$ /);
+    shell.write('echo "status $?"; exit\r');
+    await shell.waitFor(/status 0/);
+    expect(peer.closes).toEqual([[1000, '']]);
+  });
+
+  it('listen: after fg, slash commands are read again and Ctrl-C stops it', async () => {
+    const shell = underShell();
+    shell.write(`${commandLine(['listen', '--port', '0', ...WAIT_FOR_CLOSE])}\r`);
+    await shell.waitFor(/listening on[\s\S]*> /);
+    shell.write('\x1a');
+    await shell.waitFor(/Stopped/);
+    shell.write('fg\r');
+    // bash names the job it resumes; then readline draws the prompt again (after its pause)
+    await shell.waitFor(/Stopped[\s\S]*fg\r\n[^\n]*listen[^\n]*\n[\s\S]*> /);
+    shell.write('/clients\r');
+    await shell.waitFor(/no clients/);
+    shell.write('\x03');
+    await shell.waitFor(/no clients connected[\s\S]*\$ /);
+    shell.write('echo "status $?"; exit\r');
+    await shell.waitFor(/status 0/);
+  });
+});
+
 describe('riptide connect when its terminal hangs up', () => {
   it('closes with 1001 and exits 129, as on SIGHUP, whichever of EIO and SIGHUP comes first', async () => {
     // Regression: the terminal's EIO (end of input) usually comes before the SIGHUP, and closed

@@ -55,6 +55,11 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
     ['an unknown flag', ['connect', 'ws://x', '--bogus'], /^riptide connect: Unknown option '--bogus'\n/],
     ['a missing URL', ['connect'], /^riptide connect: missing argument <url>\n/],
     ['a flag without its value', ['connect', 'ws://x', '-H'], /^riptide connect: Option '-H, --header/],
+    [
+      'a message that starts with a dash, not attached to -x',
+      ['connect', 'ws://x', '-x', '-hello'],
+      /^riptide connect: the value of -x, '-hello', starts with a dash: write it as --execute=-hello\n/,
+    ],
     ['a malformed URL', ['connect', 'ws://[::1'], /^riptide connect: malformed URL 'ws:\/\/\[::1'\n/],
     ['a non-WebSocket scheme', ['connect', 'ftp://example.com'], /the scheme must be ws:\/\/ or wss:\/\/\n/],
     ['a URL with a fragment', ['connect', 'ws://example.com/#top'], /a fragment \(#...\) is not allowed\n/],

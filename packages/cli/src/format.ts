@@ -72,7 +72,12 @@ export function jsonMessage(data: Buffer, isBinary: boolean): string {
     : jsonEvent('message', { type: 'text', data: data.toString('utf8') });
 }
 
+/**
+ * `closed 1000`, `closed 4000 bye`. 1006 is no code a peer sends (RFC 6455 7.4.1): the connection
+ * ended without a closing handshake, which the number alone does not tell a reader.
+ */
 export function describeClose(code: number, reason: string): string {
+  if (code === 1006 && !reason) return 'closed 1006 (the connection ended without a closing handshake)';
   return reason ? `closed ${code} ${safeText(reason)}` : `closed ${code}`;
 }
 

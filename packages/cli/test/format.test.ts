@@ -64,6 +64,8 @@ describe('describeMessage and describeClose', () => {
 
   it('a close with its reason escaped, or the code alone', () => {
     expect(describeClose(1000, '')).toBe('closed 1000');
+    // 1006 is no code a peer sends: the number alone told a reader nothing
+    expect(describeClose(1006, '')).toBe('closed 1006 (the connection ended without a closing handshake)');
     expect(describeClose(4000, 'bye\u001b[2J')).toBe('closed 4000 bye\\e[2J');
   });
 });

@@ -204,6 +204,17 @@ describe('help and version', () => {
     expect(out).toMatch(/^riptide \d+\.\d+\.\d+\n$/);
   });
 
+  it("`riptide help <command>` is that command's help; an unknown one is a usage error", async () => {
+    const viaHelp = await run(['help', 'connect']);
+    const viaFlag = await run(['connect', '--help']);
+    expect(viaHelp).toMatchObject({ code: 0, stderr: '', stdout: viaFlag.stdout });
+    expect(viaHelp.stdout).toMatch(/^usage: riptide connect <url>/);
+    expect((await run(['help'])).stdout).toMatch(/^usage: riptide <command>/);
+    const unknown = await run(['help', 'frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^riptide: unknown command 'frobnicate'\nusage: riptide <command>/);
+  });
+
   it('--help lists every command; <command> --help describes every flag', async () => {
     const main = await run(['--help']);
     expect(main.code).toBe(0);

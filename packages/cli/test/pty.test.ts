@@ -175,6 +175,17 @@ describe('riptide connect in a terminal', () => {
     expect((await cli.exited).code).toBe(0);
   });
 
+  it('Ctrl-D closes with 1000, and erases the prompt before the close line', async () => {
+    // Regression: the prompt was left on screen with the close line after it (`> closed 1000`).
+    peer = await wsPeer();
+    const cli = underPty(['connect', peer.url, ...WAIT_FOR_CLOSE]);
+    await cli.waitFor(/> /);
+    cli.write('\x04');
+    expect((await cli.exited).code).toBe(0);
+    expect(cli.stdout).toMatch(/> (\x1b\[\d+G)?\x1b\[1G\x1b\[0Jclosed 1000\r\n$/);
+    expect(peer.closes).toEqual([[1000, '']]);
+  });
+
   it('/close sends the given code and reason', async () => {
     peer = await wsPeer();
     const cli = underPty(['connect', peer.url, ...WAIT_FOR_CLOSE]);
@@ -292,6 +303,9 @@ describe('riptide listen in a terminal', () => {
     cli.write('\x04'); // Ctrl-D at an empty prompt, as the terminal delivers it in raw mode
     expect(await closed).toEqual([1001, 'server shutting down']);
     expect((await cli.exited).code).toBe(0);
+    // Regression: the prompt stayed on screen, and the close line came after it on its row
+    // (`> [1] closed 1001 ...`): it is erased first (cursor to column 1, erase down).
+    expect(cli.stdout).toMatch(/> (\x1b\[\d+G)?\x1b\[1G\x1b\[0J\[1\] closed 1001 server shutting down\r\n$/);
   });
 
   it('a hang-up (the terminal goes away, as when ssh drops) closes the clients with 1001', async () => {

@@ -182,6 +182,7 @@ describe('riptide connect in a terminal', () => {
     await cli.waitFor(/> /);
     cli.write('\x04');
     expect((await cli.exited).code).toBe(0);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape sequences are the point
     expect(cli.stdout).toMatch(/> (\x1b\[\d+G)?\x1b\[1G\x1b\[0Jclosed 1000\r\n$/);
     expect(peer.closes).toEqual([[1000, '']]);
   });
@@ -305,6 +306,7 @@ describe('riptide listen in a terminal', () => {
     expect((await cli.exited).code).toBe(0);
     // Regression: the prompt stayed on screen, and the close line came after it on its row
     // (`> [1] closed 1001 ...`): it is erased first (cursor to column 1, erase down).
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape sequences are the point
     expect(cli.stdout).toMatch(/> (\x1b\[\d+G)?\x1b\[1G\x1b\[0J\[1\] closed 1001 server shutting down\r\n$/);
   });
 

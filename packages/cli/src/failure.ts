@@ -80,10 +80,11 @@ export function endpoint(url: URL): string {
 
 /**
  * `url` is the URL of the request that failed (after redirects); `maxRedirects` the limit that a
- * WS_ERR_MAX_REDIRECTS error went past.
+ * WS_ERR_MAX_REDIRECTS error went past; `timeoutMs` the handshake timeout (--timeout) that a
+ * timeout ran out, 0 when unknown.
  */
-export function describeConnectError(err: unknown, url: URL, maxRedirects = 0): string {
-  return safeText(explainConnectError(err, url, maxRedirects));
+export function describeConnectError(err: unknown, url: URL, maxRedirects = 0, timeoutMs = 0): string {
+  return safeText(explainConnectError(err, url, maxRedirects, timeoutMs));
 }
 
 /**
@@ -133,7 +134,7 @@ const RESET_REASONS: Record<string, string> = {
   HTTP_1_1_REQUIRED: 'the server requires HTTP/1.1 for this request (try without --http2)',
 };
 
-function explainConnectError(err: unknown, url: URL, maxRedirects: number): string {
+function explainConnectError(err: unknown, url: URL, maxRedirects: number, timeoutMs: number): string {
   for (const e of chain(err)) {
     const code = typeof e.code === 'string' ? e.code : '';
     const message = typeof e.message === 'string' ? e.message : String(e);
@@ -184,7 +185,13 @@ function explainConnectError(err: unknown, url: URL, maxRedirects: number): stri
   // A library that reports a non-101 answer only as an error still gets a recognisable line.
   const status = /Unexpected server response: (\d{3})/.exec(message);
   if (status) return `handshake failed: server answered ${status[1]} instead of 101 Switching Protocols`;
-  if (/timed? ?out/i.test(message)) return `handshake timed out: ${message}`;
+  if (/timed? ?out/i.test(message)) {
+    // Regression: "handshake timed out: Opening handshake has timed out" said it twice, and
+    // neither who did not answer nor how long was waited nor which flag sets it.
+    return timeoutMs > 0
+      ? `handshake timed out: ${endpoint(url)} did not complete it within ${timeoutMs / 1000} s (--timeout raises the limit)`
+      : `handshake timed out: ${message}`;
+  }
   return `connection failed: ${message}`;
 }
 

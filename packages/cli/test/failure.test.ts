@@ -161,6 +161,10 @@ describe('describeConnectError', () => {
     expect(describeConnectError(new Error('Opening handshake has timed out'), url)).toBe(
       'handshake timed out: Opening handshake has timed out',
     );
+    // with the timeout it ran out: who, how long, and the flag (not the library's words twice)
+    expect(describeConnectError(new Error('Opening handshake has timed out'), url, 0, 2500)).toBe(
+      'handshake timed out: example.test:443 did not complete it within 2.5 s (--timeout raises the limit)',
+    );
     expect(describeConnectError(new Error('something else'), url)).toBe('connection failed: something else');
     expect(describeConnectError('a string', url)).toBe('connection failed: a string');
   });

@@ -394,7 +394,9 @@ describe('exit status 1: connection failures, one line each', () => {
       const { port } = server.address() as AddressInfo;
       const res = await run(['connect', `ws://127.0.0.1:${port}/`, '--timeout', '0.5']);
       expect(res.code).toBe(1);
-      expect(res.stderr).toMatch(/^riptide: handshake timed out/);
+      expect(res.stderr).toBe(
+        `riptide: handshake timed out: 127.0.0.1:${port} did not complete it within 0.5 s (--timeout raises the limit)\n`,
+      );
       // Regression: below half a millisecond it rounded to 0, which the library takes as no timeout.
       const tiny = await run(['connect', `ws://127.0.0.1:${port}/`, '--timeout', '0.0001']);
       expect([tiny.code, tiny.stderr]).toEqual([1, expect.stringMatching(/^riptide: handshake timed out/)]);

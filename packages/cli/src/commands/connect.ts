@@ -470,7 +470,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (!opened) {
         // After a redirect the failed request went to another URL than the one given.
         const failedUrl = ws.url ? new URL(ws.url) : url;
-        failed(describeStreamStatus(err) ?? describeConnectError(err, failedUrl, maxRedirects));
+        failed(describeStreamStatus(err) ?? describeConnectError(err, failedUrl, maxRedirects, timeoutMs));
         return;
       }
       status(`error: ${err.message}`, 'error', {

@@ -17,6 +17,16 @@ import { el } from './dom.js';
 
 /** The server's default cap (it answers 413 above its own): checked here to fail fast. */
 export const MAX_FILE_BYTES = 5 * 1024 * 1024;
+/**
+ * An upload that moves no byte for this long fails (with Retry): the server or the path to it has
+ * stopped answering, and the browser alone would wait minutes for TCP to give up. While bytes go,
+ * the browser reports progress every 50 ms or so, even at the slowest link the server still serves
+ * (32 KiB/s, timeouts.ts); once the last byte is sent, the server stores the file and answers at
+ * once, or at once with 503 if its storage is away. A network hiccup (a phone changing cells, Wi-Fi
+ * roaming) pauses a few seconds; 30 s is well past that, and the server's heartbeat takes as long
+ * to find a dead WebSocket (heartbeatMs), so the page says both about the same time.
+ */
+export const UPLOAD_STALL_MS = 30_000;
 const THUMB_W = 240;
 const THUMB_H = 180;
 
@@ -393,9 +403,25 @@ export class AttachmentTray {
     xhr.open('POST', `/api/attachments?${new URLSearchParams({ room, name })}`);
     xhr.setRequestHeader('content-type', 'application/octet-stream');
     xhr.responseType = 'json';
+    // No progress for UPLOAD_STALL_MS: given up. The clock starts again on each sign of life: bytes
+    // sent, the last one sent (the answer is then awaited), bytes of the answer.
+    let stall: ReturnType<typeof setTimeout> | undefined;
+    const alive = () => {
+      clearTimeout(stall);
+      stall = setTimeout(() => {
+        if (upload.xhr !== xhr) return;
+        xhr.abort(); // fires no `error`: said once, here
+        this.#fail(upload, 'upload failed — the server stopped answering', true);
+      }, UPLOAD_STALL_MS);
+    };
+    alive();
     xhr.upload.addEventListener('progress', (event) => {
+      alive();
       if (event.lengthComputable) progress.value = event.loaded / event.total;
     });
+    xhr.upload.addEventListener('load', alive);
+    xhr.addEventListener('progress', alive);
+    xhr.addEventListener('loadend', () => clearTimeout(stall));
     xhr.addEventListener('load', () => {
       const body = (xhr.response ?? {}) as Partial<Attachment> & { message?: string; error?: string };
       if (xhr.status === 201 && typeof body.id === 'string') {

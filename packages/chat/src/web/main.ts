@@ -27,10 +27,11 @@ import {
   renderHeader,
   renderOnline,
   renderRooms,
+  renderTitle,
   renderTyping,
   roomOrder,
 } from './render.js';
-import { ChatState, excerpt, roomLabel } from './room-state.js';
+import { ChatState, excerpt } from './room-state.js';
 import { SearchPanel } from './search.js';
 import { setUpTheme } from './theme.js';
 
@@ -49,8 +50,7 @@ const state = new ChatState(
   {
     send: (message) => void conn.send(message),
     now: () => Date.now(),
-    mentioned: (message, room) =>
-      notifyMention(message, roomLabel(room, state.me), () => actions.open(room.name)),
+    mentioned: (message, room) => notifyMention(message, state.label(room), () => actions.open(room.name)),
   },
   sessionStorage.getItem(ROOM_KEY) ?? DEFAULT_ROOM,
 );
@@ -179,7 +179,7 @@ const search = new SearchPanel(
     send: (message) => conn.send(message),
     label: (name) => {
       const room = state.rooms.get(name);
-      return room ? roomLabel(room, state.me) : name;
+      return room ? state.label(room) : name;
     },
     open: (room) => actions.open(room),
     active: () => state.active,
@@ -201,7 +201,7 @@ const tray = new AttachmentTray(
     room: () => (state.rooms.has(state.active) ? state.active : null),
     label: (name) => {
       const room = state.rooms.get(name);
-      return room ? roomLabel(room, state.me) : name;
+      return room ? state.label(room) : name;
     },
     changed: () => checkFilesNote(),
   },
@@ -222,7 +222,7 @@ function render(): void {
     byId('me').textContent = state.me;
     byId('me').title = state.me; // cut short (…) on a narrow bar
     renderHeader(state);
-  }
+  } else if (changes.has('rooms')) renderTitle(state);
   if (changes.has('rooms') || changes.has('active')) renderRooms(state, actions);
   if (changes.has('directory')) renderDirectory(state, actions);
   if (changes.has('messages') || changes.has('active')) renderMessages(state, outbox, actions);
@@ -394,7 +394,7 @@ function onMessage(msg: ServerMessage): void {
 /** How a room is named, also once the page no longer has it (left, or unknown after a reload). */
 function labelOf(name: string): string {
   const room = state.rooms.get(name);
-  return roomLabel(room ?? { name, kind: DM_ROOM.test(name) ? 'dm' : 'public' }, state.me);
+  return state.label(room ?? { name, kind: DM_ROOM.test(name) ? 'dm' : 'public' });
 }
 
 /**

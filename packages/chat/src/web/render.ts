@@ -7,7 +7,7 @@ import type { MessageActions } from './conversation.js';
 import { byId, el } from './dom.js';
 import type { Outbox } from './outbox.js';
 import { answerPlace } from './panels.js';
-import { type ChatState, type Room, roomLabel } from './room-state.js';
+import type { ChatState, Room } from './room-state.js';
 
 export interface Actions extends MessageActions {
   open(room: string): void;
@@ -23,7 +23,7 @@ const onlineUi = { removing: null as { room: string; user: string } | null };
 function sortedRooms(state: ChatState): Room[] {
   const rank = (r: Room) => (r.kind === 'dm' ? 1 : 0);
   return [...state.rooms.values()].sort(
-    (a, b) => rank(a) - rank(b) || roomLabel(a, state.me).localeCompare(roomLabel(b, state.me)),
+    (a, b) => rank(a) - rank(b) || state.label(a).localeCompare(state.label(b)),
   );
 }
 
@@ -44,7 +44,7 @@ export function renderRooms(state: ChatState, actions: Actions): void {
     button.type = 'button';
     button.dataset.room = room.name;
     button.setAttribute('aria-current', String(room.name === state.active));
-    button.append(el('span', 'name', roomLabel(room, state.me)));
+    button.append(el('span', 'name', state.label(room)));
     if (room.kind === 'private') button.append(el('span', 'lock', ' (private)'));
     if (room.mentions > 0 && room.name !== state.active) {
       const badge = el('span', 'badge mentions', `@${room.mentions}`);
@@ -78,9 +78,17 @@ export function renderDirectory(state: ChatState, actions: Actions): void {
   }
 }
 
+/** The open room's name (again when a direct message's user's name is learned: see ChatState.label). */
+export function renderTitle(state: ChatState): void {
+  const room = state.rooms.get(state.active);
+  const title = byId('room-title');
+  const text = room ? state.label(room) : 'No room';
+  if (title.textContent !== text) title.textContent = text;
+}
+
 export function renderHeader(state: ChatState): void {
   const room = state.rooms.get(state.active);
-  byId('room-title').textContent = room ? roomLabel(room, state.me) : 'No room';
+  renderTitle(state);
   byId<HTMLButtonElement>('leave-room').hidden = !room;
   // The owner may delete a room they created (not `general`, not a direct message).
   byId('delete-room').hidden = !(room && room.kind !== 'dm' && room.owner === state.me);
@@ -164,7 +172,7 @@ function removeTools(
   actions: Actions,
   redraw: (focus: string) => void,
 ): HTMLElement {
-  const label = roomLabel(room, state.me);
+  const label = state.label(room);
   const item = `li[data-user="${CSS.escape(user)}"]`;
   const button = (text: string, className: string, name: string, onClick: () => void) => {
     const b = el('button', className, text);

@@ -211,13 +211,29 @@ function saidOf(code: string, message: string, retryAfterMs: number | undefined)
   return `Too many requests — try again in ${Math.max(1, Math.ceil((retryAfterMs ?? 1000) / 1000))} s.`;
 }
 
-/** How a room is named on the page: `#name`, or the other user of a direct message. */
-export function roomLabel(room: Pick<Room, 'name' | 'kind'>, me: string): string {
-  return room.kind === 'dm' ? `@${dmPeer(room.name, me)}` : `#${room.name}`;
+/**
+ * How a room is named on the page: `#name`, or the other user of a direct message, as they signed
+ * up if `names` (lower case -> as signed up) has them, else in lower case as the room name has it.
+ */
+export function roomLabel(
+  room: Pick<Room, 'name' | 'kind'>,
+  me: string,
+  names?: ReadonlyMap<string, string>,
+): string {
+  if (room.kind !== 'dm') return `#${room.name}`;
+  const peer = dmPeer(room.name, me);
+  return `@${names?.get(peer) ?? peer}`;
 }
 
 export class ChatState {
   me = '';
+  /**
+   * Users' names as they signed up, by their lower-case form: a direct message's label shows its
+   * other user so (the room name has them in lower case). Learned only from what the server says
+   * of users (authors, presence, member notices, online and member lists), which is the account's
+   * name; never from what was typed (a `dm` to "BOB" opens bob's room whatever the case).
+   */
+  readonly #names = new Map<string, string>();
   active: string;
   readonly rooms = new Map<string, Room>();
   readonly changes = new Set<Change>();
@@ -310,7 +326,13 @@ export class ChatState {
       : { v: 2, type: 'hello', rooms: known };
   }
 
+  /** How a room is named on the page (roomLabel, with the names the page has seen). */
+  label(room: Pick<Room, 'name' | 'kind'>): string {
+    return roomLabel(room, this.me, this.#names);
+  }
+
   receive(msg: ServerMessage): void {
+    this.#learnNames(msg);
     switch (msg.type) {
       case 'welcome':
         this.#welcome(msg.user, msg.rooms, msg.limits);
@@ -371,7 +393,7 @@ export class ChatState {
         room.membersLoad?.notices.set(msg.user, msg.joined);
         this.#notice(
           room,
-          `${msg.user === this.me ? 'You' : msg.user} ${msg.joined ? 'joined' : 'left'} ${roomLabel(room, this.me)}`,
+          `${msg.user === this.me ? 'You' : msg.user} ${msg.joined ? 'joined' : 'left'} ${this.label(room)}`,
         );
         this.#changed('online');
         return;
@@ -413,7 +435,7 @@ export class ChatState {
         // Invited: nothing else shows it but a name added to the members' list (a removal takes
         // the name away and says "left" in the conversation).
         const room = this.rooms.get(msg.room);
-        const label = room ? roomLabel(room, this.me) : `#${msg.room}`;
+        const label = room ? this.label(room) : `#${msg.room}`;
         this.roomDone =
           msg.type === 'invited' && request?.kind === 'invite' ? `Invited ${msg.user} to ${label}.` : '';
         this.#changed('errors');
@@ -424,6 +446,49 @@ export class ChatState {
         if ('ref' in msg && msg.ref !== undefined) this.#requests.delete(msg.ref);
         return;
     }
+  }
+
+  /** Keeps the users' names a server message gives (see #names); relabels a direct message. */
+  #learnNames(msg: ServerMessage): void {
+    const names: string[] = [];
+    switch (msg.type) {
+      case 'welcome':
+        for (const room of msg.rooms) names.push(...room.online);
+        break;
+      case 'joined':
+        names.push(...msg.online);
+        break;
+      case 'message':
+        names.push(msg.message.user);
+        break;
+      case 'history':
+        for (const m of msg.messages) names.push(m.user);
+        break;
+      case 'members':
+        names.push(...msg.members);
+        break;
+      case 'edited':
+      case 'deleted':
+      case 'reacted':
+      case 'presence':
+      case 'member':
+      case 'typing':
+      case 'invited':
+      case 'removed':
+        names.push(msg.user);
+        break;
+    }
+    const learned = new Set<string>();
+    for (const name of names) {
+      const key = name.toLowerCase();
+      if (this.#names.get(key) === name) continue;
+      this.#names.set(key, name);
+      learned.add(key);
+    }
+    if (learned.size === 0) return;
+    // The room list and the header show it (a name of no direct message's user changes nothing).
+    const dms = [...this.rooms.values()].filter((room) => room.kind === 'dm');
+    if (dms.some((room) => learned.has(dmPeer(room.name, this.me)))) this.#changed('rooms');
   }
 
   #welcome(user: string, states: RoomState[], limits: Limits): void {
@@ -921,12 +986,12 @@ export class ChatState {
     this.#forget(name);
     // Deleted by its owner: the others are told (the owner asked for it).
     if (reason === 'deleted' && room.owner !== this.me) {
-      this.roomError = `${roomLabel(room, this.me)} was deleted by its owner`;
+      this.roomError = `${this.label(room)} was deleted by its owner`;
       this.#changed('errors');
     }
     // Removed by its owner: as for a deletion, the room goes and the user is told why.
     if (reason === 'removed') {
-      this.roomError = `You were removed from ${roomLabel(room, this.me)}`;
+      this.roomError = `You were removed from ${this.label(room)}`;
       this.#changed('errors');
     }
     if (this.active === name) this.open(this.#fallbackRoom());
@@ -958,7 +1023,7 @@ export class ChatState {
         // Nothing was done (the server's `invited` would have said someone was let in): said in
         // the page's words, the room as the page names it.
         const room = this.rooms.get(request.room);
-        const label = room ? roomLabel(room, this.me) : `#${request.room}`;
+        const label = room ? this.label(room) : `#${request.room}`;
         const who = request.user ?? '';
         this.roomError =
           who.toLowerCase() === this.me.toLowerCase()

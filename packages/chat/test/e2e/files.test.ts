@@ -4,11 +4,13 @@
  * when it is pages back (on a phone, the results panel then gives way to it), and a hit deleted
  * since shows its text no more; a pasted image reaches the other user as a thumbnail that opens full
  * size, a dropped file as a download link; an uploaded HTML or SVG file runs no script, opened
- * or embedded; an upload refused while storage is away goes again by itself when it is back.
+ * or embedded; an upload refused while storage is away goes again by itself when it is back; one
+ * the server stops answering fails after a bounded wait, with Retry.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SqliteStore } from '../../src/server/backends/sqlite/store.js';
+import { UPLOAD_STALL_MS } from '../../src/web/attachments.js';
 import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
 import { cleanup, startTestServer, TestClient } from '../helpers.js';
 import { focusMatches, give, launch, sendMessage, signIn } from './browser.js';
@@ -340,6 +342,44 @@ describe('attachments in the page', () => {
     const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
     expect(stored.map((m) => m.attachments?.map((a) => a.name))).toEqual([['note.txt']]);
     expect(await alice.page.textContent('#composer-error')).toBe('');
+  });
+
+  it('an upload the server stops answering fails after UPLOAD_STALL_MS without progress, and Retry sends it', async () => {
+    // Regression: the line said "uploading…" for as long as the browser kept the request open.
+    const server = await startTestServer();
+    const alice = await signIn(browser, server.origin, 'alice');
+    await alice.page.clock.install();
+    // The first try is held, never answered (the server stalled); the route tells when it is there.
+    let held: (() => void) | undefined;
+    const arrived = new Promise<void>((resolve) => {
+      held = resolve;
+    });
+    let first = true;
+    await alice.page.route('**/api/attachments?*', async (route) => {
+      if (!first) return route.continue();
+      first = false;
+      held?.();
+    });
+    await give(alice.page, 'paste', [
+      { name: 'slow.txt', type: 'text/plain', base64: Buffer.from('hello').toString('base64') },
+    ]);
+    const upload = alice.page.locator('#attachment-tray .upload');
+    await arrived;
+    expect(await upload.locator('.upload-status').textContent()).toBe('uploading…');
+    // Just short of the wait: still uploading; past it: failed, with Retry.
+    await alice.page.clock.fastForward(UPLOAD_STALL_MS - 1000);
+    expect(await upload.locator('.upload-status').textContent()).toBe('uploading…');
+    await alice.page.clock.fastForward(1000);
+    await alice.page.locator('#attachment-tray .upload.failed').waitFor();
+    expect(await upload.locator('.upload-status').textContent()).toBe(
+      'upload failed — the server stopped answering',
+    );
+    await upload.locator('.upload-retry').click();
+    await alice.page.locator('#attachment-tray .upload.done').waitFor();
+    await alice.page.press('#composer-input', 'Enter');
+    await alice.page.waitForSelector('#message-list li.message:not(.pending) .attachments');
+    const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
+    expect(stored.map((m) => m.attachments?.map((a) => a.name))).toEqual([['slow.txt']]);
   });
 
   it('an upload refused while storage is away is sent again by itself once the server says it is back, once', async () => {

@@ -716,6 +716,37 @@ describe('ChatState', () => {
     expect(asked()).toHaveLength(2);
   });
 
+  it("labels a direct message with its user's name as they signed up, once the server gives it", () => {
+    const dm = roomState('dm:alice:pbq7', { kind: 'dm', online: ['alice'] });
+    const { state, last } = setup([general(0), dm]);
+    const label = () => state.label({ name: 'dm:alice:pbq7', kind: 'dm' });
+    // Nothing from the server names them yet: the room name's lower case.
+    expect(label()).toBe('@pbq7');
+    // What alice types is no source: the server matches any case.
+    state.startDm('PBQ7');
+    state.receive({ v: 2, type: 'joined', ref: last().ref, ...dm });
+    expect(label()).toBe('@pbq7');
+    // Their presence in another room gives the name as they signed up; the room list and header
+    // are redrawn for it (a presence notice changes nothing else of the room list).
+    state.changes.clear();
+    state.receive({ v: 2, type: 'presence', room: 'general', user: 'PbQ7', online: true });
+    expect(label()).toBe('@PbQ7');
+    expect(state.changes.has('rooms')).toBe(true);
+    state.changes.clear();
+    state.receive({ v: 2, type: 'presence', room: 'general', user: 'PbQ7', online: false });
+    expect(state.changes.has('rooms')).toBe(false);
+    // A message's author too.
+    const other = setup([general(0), dm]);
+    other.state.receive(message(1, 'pBq7'));
+    expect(other.state.label({ name: 'dm:alice:pbq7', kind: 'dm' })).toBe('@pBq7');
+    // Presence and member notices give it too (here in the direct message itself, with its notice).
+    const fresh = setup([general(0), roomState('dm:alice:zed', { kind: 'dm', online: ['alice'] })]);
+    fresh.state.open('dm:alice:zed');
+    fresh.state.receive({ v: 2, type: 'member', room: 'dm:alice:zed', user: 'ZeD', joined: true });
+    expect(fresh.state.label({ name: 'dm:alice:zed', kind: 'dm' })).toBe('@ZeD');
+    expect(fresh.state.rooms.get('dm:alice:zed')?.notices.map((n) => n.text)).toContain('ZeD joined @ZeD');
+  });
+
   it('asks for members in private rooms only, again on a new connection, and says nothing if refused', () => {
     const plans = roomState('plans', { kind: 'private', owner: 'bob', online: ['alice', 'bob'] });
     const other = roomState('other', { kind: 'private', owner: 'bob', online: ['alice'] });

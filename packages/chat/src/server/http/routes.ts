@@ -132,6 +132,9 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
   return (req, res) => {
     handle(req, res).catch((err: Error) => {
       if (res.headersSent) return;
+      // The peer closed before its body was read whole (a tab closed mid-upload, the page giving up
+      // on a stalled one): nobody to answer, and nothing of the server's to log.
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' && req.destroyed) return;
       if (err instanceof HttpError) {
         // A body left unread: HTTP/1.1 closes the connection (HTTP/2 forbids this header).
         const close: Record<string, string> =

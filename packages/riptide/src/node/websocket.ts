@@ -1375,10 +1375,12 @@ export class WebSocket extends EventEmitter {
     // This batch carries our close frame (nothing is queued after it). As ws 8 sets
     // _closeFrameSent in its write's callback, CloseEvent.wasClean needs the write made: not a
     // frame queued once the transport had ended (a close frame parsed from the input the
-    // transport's end left, CLOSE_PENDING), nor one whose write fails. A write straight to the
-    // kernel is made at once (the usual case, and the server's immediate close after it needs
-    // that path); any other gets a callback, also when the direct write was expected but
-    // declined (the kernel refused it, an idle timeout to refresh).
+    // transport's end left, CLOSE_PENDING), nor one whose write fails. A write expected to go
+    // straight to the kernel (the usual case, and the server's immediate close after it needs
+    // that path) reports through writeBatch's `done`: at once when the kernel took it all, at
+    // libuv's completion when it took part (the rest may still fail: the peer resets), as a
+    // socket.write callback when the direct write was declined (the kernel refused it, an idle
+    // timeout to refresh). Any other write gets a send callback.
     let closeGoesDirect = false;
     if (
       proto.closeSent &&
@@ -1398,9 +1400,7 @@ export class WebSocket extends EventEmitter {
         if (cbs !== null) process.nextTick(callAll, cbs, notWritable());
       } else {
         if (!closeGoesDirect) writeBatch(socket, out, total, cbs);
-        else if (writeBatch(socket, out, total, null, closeFrameWritten.bind(null, this))) {
-          this._flags |= CLOSE_WRITTEN;
-        }
+        else writeBatch(socket, out, total, null, closeFrameWritten.bind(null, this));
       }
     } else if (cbs !== null) {
       // Nothing to write (e.g. the core dropped it): still answer the callbacks, asynchronously.

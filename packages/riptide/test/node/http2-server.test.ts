@@ -259,6 +259,24 @@ describe('RFC 8441 5 a WebSocket over an HTTP/2 stream', () => {
     ]);
   });
 
+  it('a refusal with what ws 8 takes (a numeric string, a number value, connection-level headers) goes out, never throws', async () => {
+    const { port, origin } = await start({
+      verifyClient: (_info, cb) => {
+        const headers = { 'Retry-After': 5, 'Keep-Alive': 'timeout=5', Upgrade: 'websocket', 'X-Ok': 'y' };
+        setImmediate(() => (cb as (...a: unknown[]) => void)(false, '429', 'Slow down', headers));
+      },
+    });
+    const s = await session(origin);
+    const refused = await rawStream(s, connectHeaders(port, '/'));
+    const res = await refused.response;
+    expect(res[':status']).toBe(429);
+    expect(res['retry-after']).toBe('5');
+    expect(res['x-ok']).toBe('y');
+    expect(res['keep-alive']).toBeUndefined();
+    expect(res.upgrade).toBeUndefined();
+    expect((await refused.closed).bytes.toString()).toBe('Slow down');
+  });
+
   it("handleProtocols and the 'headers' event work as over HTTP/1.1", async () => {
     const { wss, port, origin } = await start({
       handleProtocols: (protocols, req) => (protocols.has('v2') && req.httpVersion === '2.0' ? 'v2' : false),

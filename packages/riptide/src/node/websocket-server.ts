@@ -31,6 +31,7 @@ import {
   acceptResponseBytes,
   buildAcceptResponse,
   buildRejectResponse,
+  headerLines,
   serializeResponse,
   type ValidateRequestOptions,
   ValidateSettings,
@@ -208,7 +209,8 @@ const HTTP1: HandshakeReply = {
     const lines = buildAcceptResponse({ key: key!, protocol, extensions });
     server.emit('headers', lines, req);
     if (!socket.writable) return false;
-    return serializeResponse(lines);
+    const kept = headerLines(lines);
+    return kept.length === 0 ? acceptResponseBytes(key!, protocol, extensions) : serializeResponse(kept);
   },
 };
 

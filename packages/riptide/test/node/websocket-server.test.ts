@@ -849,6 +849,38 @@ describe('modes', () => {
     ws.terminate();
   });
 
+  it("a 'headers' listener's line that cannot be sent is left out, never thrown out of the handshake; a number is written as ws writes it", async () => {
+    const uncaught: string[] = [];
+    const record = (err: Error) => uncaught.push(err.message);
+    process.on('uncaughtException', record);
+    try {
+      const responseHead = async (push: unknown[]) => {
+        const { wss, port } = await start();
+        wss.on('headers', (lines: unknown[]) => {
+          lines.push(...push);
+        });
+        const socket = net.connect(port, '127.0.0.1');
+        cleanups.push(() => {
+          socket.destroy();
+        });
+        await once(socket, 'connect');
+        socket.write(upgradeHead(port));
+        let got = '';
+        while (!got.includes('\r\n\r\n')) got += String((await once<[Buffer]>(socket, 'data'))[0]);
+        return got;
+      };
+      const res = await responseHead(['X-Before: 1', 'X-Bad: a\r\nInjected: 1', 'X-After: 2']);
+      expect(res).toMatch(/^HTTP\/1\.1 101 /);
+      expect(res).toContain('\r\nX-Before: 1\r\nX-After: 2\r\n\r\n');
+      expect(res).not.toContain('Injected');
+      // ws joins the lines as they are: a number becomes its text (a line no client parses).
+      expect(await responseHead([5])).toMatch(/\r\n5\r\n\r\n$/);
+    } finally {
+      process.removeListener('uncaughtException', record);
+    }
+    expect(uncaught).toEqual([]);
+  });
+
   it('close(cb): stops listening, keeps open connections, calls back once they are gone', async () => {
     const s = await riptideServer();
     const conn = once<[WebSocket]>(s.wss, 'connection');

@@ -436,9 +436,41 @@ function failedNote(
   button('Edit', 'edit-failed', 'Put its text back in the message box to change it', () =>
     actions.editPending(id),
   );
-  button('Discard', 'discard', 'Drop this message', () => actions.discardPending(id));
+  button('Discard', 'discard', 'Drop this message', () => {
+    // The message goes, and the focus on its button with it: it goes to the message now in its
+    // place (the next unsent one, so that several are gone through in turn), else to the one before
+    // (the user's place in the conversation), else, none left, to the composer; never the body.
+    const near = discardTarget(id);
+    actions.discardPending(id);
+    ui.following = null;
+    const active = document.activeElement;
+    if (active !== null && active !== document.body) return;
+    const to = near === null ? null : byId('message-list').querySelector<HTMLElement>(near);
+    (to ?? byId('composer-input')).focus();
+  });
   note.append(' ', buttons);
   return note;
+}
+
+/**
+ * The message next to unsent message `id` (the next one, else the one before; days and notices are
+ * passed over), as a selector that finds it once the list is drawn again; null if it has none.
+ */
+function discardTarget(id: string): string | null {
+  const li = document.querySelector<HTMLElement>(
+    `#message-list li.message[data-pending="${CSS.escape(id)}"]`,
+  );
+  if (!li) return null;
+  const sibling = (way: 'nextElementSibling' | 'previousElementSibling'): HTMLElement | null => {
+    let node = li[way];
+    while (node && !node.matches('li.message')) node = node[way];
+    return node as HTMLElement | null;
+  };
+  const near = sibling('nextElementSibling') ?? sibling('previousElementSibling');
+  if (!near) return null;
+  const { seq, pending } = near.dataset;
+  if (seq !== undefined) return `li.message[data-seq="${CSS.escape(seq)}"]`;
+  return pending === undefined ? null : `li.message[data-pending="${CSS.escape(pending)}"]`;
 }
 
 /**

@@ -981,11 +981,22 @@ async function start(): Promise<void> {
     if (form.reportValidity()) void signIn('/api/register');
   });
   byId('logout').addEventListener('click', async () => {
-    await fetch('/api/logout', {
+    const res = await fetch('/api/logout', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{}',
-    });
+    }).catch(() => null);
+    // Not ended by the server, the session goes on (its cookie is the server's to clear: a reload
+    // would sign back in), and so do the queue and the drafts: said, not dropped.
+    if (!res?.ok) {
+      const refused = res && ((await res.json().catch(() => null)) as { message?: string } | null)?.message;
+      state.composerError = res
+        ? `You are still signed in: the server refused (${refused ?? res.status}). Try Sign out again.`
+        : 'Offline — you are still signed in: sign out again once the chat is back online.';
+      state.changes.add('errors');
+      render();
+      return;
+    }
     outbox.clear();
     tray.clear();
     sessionStorage.removeItem(OUTBOX_USER_KEY);

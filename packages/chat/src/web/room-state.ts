@@ -133,7 +133,7 @@ export function excerpt(text: string): string {
   return chars.length <= EXCERPT_CHARS ? text : chars.slice(0, EXCERPT_CHARS).join('');
 }
 
-export function mentionsMe(message: ChatMessage, me: string): boolean {
+export function mentionsMe(message: { mentions?: string[] }, me: string): boolean {
   const lower = me.toLowerCase();
   return (message.mentions ?? []).some((n) => n.toLowerCase() === lower);
 }
@@ -438,6 +438,8 @@ export class ChatState {
         continue;
       }
       room.online = new Set(state.online);
+      // Someone gone offline meanwhile (a presence notice missed) is typing no more.
+      for (const user of room.typing.keys()) if (!room.online.has(user)) room.typing.delete(user);
       room.kind = state.kind;
       room.owner = state.owner;
       if (room.name !== this.active) {
@@ -512,7 +514,7 @@ export class ChatState {
         if (event.type === 'message' && event.message.user !== this.me) {
           this.#countUnread(room, event.message);
           if (mentionsMe(event.message, this.me)) this.#host.mentioned?.(event.message, room);
-        }
+        } else if (event.type === 'edited' || event.type === 'deleted') this.#recount(room, event);
         this.#changed('rooms');
       }
       return;
@@ -556,7 +558,10 @@ export class ChatState {
       if (event.message.user !== this.me && mentionsMe(event.message, this.me))
         this.#host.mentioned?.(event.message, room);
       if (event.message.user !== this.me && isActive && this.scrolledBack) this.newBelow++;
-      if (event.message.user !== this.me && (!isActive || !this.visible)) {
+      // At or before `countedAfter`, the server's count has it already: a resume's welcome counts
+      // what a room not shown missed, and its replay follows (counted again, 2 unread were 4).
+      const counted = event.message.seq <= room.countedAfter;
+      if (event.message.user !== this.me && (!isActive || !this.visible) && !counted) {
         this.#countUnread(room, event.message);
         // Arriving while the tab is hidden: the reader finds the divider above it on return.
         if (isActive && room.firstUnread === null) room.firstUnread = event.message.seq;
@@ -570,6 +575,7 @@ export class ChatState {
         else delete target.reactions;
       }
     } else {
+      if (this.#recount(room, event)) this.#changed('rooms');
       const target = room.messages.get(event.target);
       if (target) {
         if (event.type === 'edited') {
@@ -750,6 +756,26 @@ export class ChatState {
     if (oldest) room.countedAfter = Math.max(room.countedAfter, oldest.seq);
   }
 
+  /**
+   * An unread message counted here was edited or deleted: as the server counts (messages not
+   * deleted, their mentions as they are now), a deleted one is unread no more and an edit may add or
+   * take away its mention. One within the server's count (at or before `countedAfter`) is not
+   * known here: it stays until the next welcome. Whether a count changed.
+   */
+  #recount(room: Room, event: RoomEvent & { type: 'edited' | 'deleted' }): boolean {
+    const i = room.counted.findIndex((c) => c.seq === event.target);
+    const entry = room.counted[i];
+    if (!entry) return false;
+    const mention = event.type === 'edited' && mentionsMe(event, this.me);
+    if (event.type === 'deleted') {
+      room.counted.splice(i, 1);
+      room.unread--;
+    } else if (mention === entry.mention) return false;
+    room.mentions += (mention ? 1 : 0) - (entry.mention ? 1 : 0);
+    entry.mention = mention;
+    return true;
+  }
+
   #clearUnread(room: Room): void {
     room.unread = 0;
     room.mentions = 0;
@@ -806,6 +832,10 @@ export class ChatState {
   /** Joins the room if it exists, otherwise creates it (public) or creates it private. */
   joinOrCreate(name: string, isPrivate = false): void {
     if (this.rooms.has(name)) {
+      // Answered at once: what was said of the last room asked for is not about this one.
+      this.roomError = '';
+      this.roomDone = '';
+      this.#changed('errors');
       this.open(name);
       return;
     }

@@ -151,6 +151,7 @@ export class SearchPanel {
 
   /** Takes the server's answers to this panel's requests; false for anything else. */
   handles(msg: ServerMessage): boolean {
+    if (msg.type === 'deleted' || msg.type === 'edited') this.#follow(msg.room, msg.target, msg);
     const ref = 'ref' in msg ? msg.ref : undefined;
     if (ref === undefined || !ref.startsWith('search-')) return false;
     if (ref === this.#contextRef) {
@@ -166,6 +167,20 @@ export class SearchPanel {
       this.#status.textContent =
         msg.code === 'rate_limited' ? 'Searching too fast — try again in a moment.' : msg.message;
     return true;
+  }
+
+  /**
+   * A message shown in the panel (a hit, or in a hit's context) was deleted or edited: a deleted
+   * one's text goes, as in the conversation and in the quotes of it; an edited one shows its new
+   * text (without marks: they were for the old words). Room events are not answers: main.ts goes
+   * on with them.
+   */
+  #follow(room: string, seq: number, event: { type: 'deleted' } | { type: 'edited'; text: string }): void {
+    const text = event.type === 'deleted' ? 'message deleted' : event.text;
+    const hit = `.search-hit[data-room="${CSS.escape(room)}"][data-seq="${seq}"] .search-text`;
+    const context = `.search-context-list[data-room="${CSS.escape(room)}"] li[data-seq="${seq}"] .search-text`;
+    for (const node of this.#panel.querySelectorAll<HTMLElement>(`${hit}, ${context}`))
+      node.textContent = text;
   }
 
   #start(): void {
@@ -292,6 +307,7 @@ export class SearchPanel {
       this.#more.hidden = this.#next === undefined;
     });
     const list = el('ol', 'search-context-list');
+    list.dataset.room = room;
     let target: HTMLElement | null = null;
     for (const m of messages) {
       const li = el('li');

@@ -281,6 +281,36 @@ describe('chat page', () => {
     await alice.context.close();
   });
 
+  it('puts the focus, after Discard on a not-sent message, on the next one, else the one before, else the composer', async () => {
+    // Regression: Discard took its message away, and the focus on its button fell to the page's
+    // body: a keyboard or screen reader user had to find their place again from the top.
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    // Three messages the server refuses for good (too long), from the outbox a reload finds.
+    await alice.page.evaluate((text) => {
+      sessionStorage.setItem(
+        'riptide-chat-outbox',
+        JSON.stringify(['a', 'b', 'c'].map((id) => ({ id, room: 'general', text: `${id}${text}` }))),
+      );
+    }, 'x'.repeat(4096));
+    await alice.page.reload();
+    await alice.page.waitForFunction(
+      () => document.querySelectorAll('#message-list li.pending.failed').length === 3,
+    );
+    const discard = async (id: string) => {
+      await alice.page.focus(`#message-list li[data-pending="${id}"] button.discard`);
+      await alice.page.keyboard.press('Enter');
+      await alice.page.waitForSelector(`#message-list li[data-pending="${id}"]`, { state: 'detached' });
+    };
+    await discard('b');
+    expect(await focusMatches(alice.page, '#message-list li.message[data-pending="c"]')).toBe(true);
+    await discard('c');
+    expect(await focusMatches(alice.page, '#message-list li.message[data-pending="a"]')).toBe(true);
+    await discard('a');
+    expect(await focusMatches(alice.page, '#composer-input')).toBe(true);
+    await alice.context.close();
+  });
+
   it('keeps messages the server refuses for their content in place, not sent, with the reason, Edit and Discard', async () => {
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');

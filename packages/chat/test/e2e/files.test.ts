@@ -1,7 +1,8 @@
 /**
  * Search and attachments in a real browser, with two users: search finds messages across rooms
  * with the words highlighted (as text, never HTML) and a click opens the room at the message even
- * when it is pages back (on a phone, the results panel then gives way to it); a pasted image reaches the other user as a thumbnail that opens full
+ * when it is pages back (on a phone, the results panel then gives way to it), and a hit deleted
+ * since shows its text no more; a pasted image reaches the other user as a thumbnail that opens full
  * size, a dropped file as a download link; an uploaded HTML or SVG file runs no script, opened
  * or embedded; an upload refused while storage is away goes again by itself when it is back.
  */
@@ -135,6 +136,31 @@ describe('search in the page', () => {
     ]);
     await page.click('#search-results .search-context button');
     expect(await page.locator('#search-results .search-hit').isVisible()).toBe(true);
+  });
+
+  it('takes the text of a hit deleted since out of the results, and shows an edited one as it is now', async () => {
+    // Regression: the panel kept a hit's text as found: a message its author deleted meanwhile
+    // stayed readable there (the conversation and the quotes of it say "message deleted").
+    const server = await startTestServer({ limits: { messageRate: fast } });
+    const carol = await TestClient.user(server.origin, 'carol');
+    await say(carol, 'general', 'a', 'the secret plan, first draft');
+    await say(carol, 'general', 'b', 'the secret plan, second draft');
+    const { page } = await signIn(browser, server.origin, 'bob');
+    await page.waitForSelector('#message-list li.message');
+    await page.fill('#search-input', 'secret');
+    await page.press('#search-input', 'Enter');
+    await page.waitForFunction(() => document.querySelectorAll('#search-results .search-hit').length === 2);
+    await carol.request('ack', { type: 'delete', room: 'general', seq: 1 });
+    await carol.request('ack', { type: 'edit', room: 'general', seq: 2, text: 'no plan after all' });
+    // Both events reached the page: the conversation shows them.
+    await page.waitForFunction(() => {
+      const items = document.querySelectorAll('#message-list li.message');
+      return items[0]?.classList.contains('deleted') && items[1]?.textContent?.includes('no plan after all');
+    });
+    const hits = await page.$$eval('#search-results .search-hit', (n) =>
+      n.map((x) => `${(x as HTMLElement).dataset.seq}: ${x.querySelector('.search-text')?.textContent}`),
+    );
+    expect(hits).toEqual(['2: no plan after all', '1: message deleted']);
   });
 
   it('searches the rooms of the user only, and opens the other room of a hit', async () => {

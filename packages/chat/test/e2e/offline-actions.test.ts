@@ -2,7 +2,8 @@
  * What a user does to messages already sent while the page is offline: an edit, a delete, a
  * reaction. None of them is queued (only new messages are); each used to be dropped without a
  * word, and an edit's text with it (the composer emptied as if the edit had gone). Now the edit
- * stays in the composer, and each says it was not done and why.
+ * stays in the composer, and each says it was not done and why. And Sign out, which cannot end the
+ * session offline: it says so, and the page stays signed in.
  */
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
@@ -131,6 +132,42 @@ describe('offline, on messages already sent', () => {
         ['keep me', false],
         ['last', false],
       ]);
+      await alice.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('says a Sign out that could not reach the server, and stays signed in with its queue until one does', async () => {
+    // Regression: offline, Sign out threw (an uncaught "Failed to fetch") and did nothing that the
+    // user could see; the queued message then went out once back, from a page they had left.
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      const page = alice.page;
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await goOffline(proxy, page);
+      await sendMessage(page, 'queued');
+      await page.locator('#message-list li.pending').waitFor();
+      await page.click('#logout');
+      await page.waitForFunction(
+        () =>
+          document.querySelector('#composer-error')?.textContent ===
+          'Offline — you are still signed in: sign out again once the chat is back online.',
+      );
+      expect(await page.isVisible('#chat-view')).toBe(true);
+      expect(await page.locator('#message-list li.pending').count()).toBe(1);
+      expect(errors).toEqual([]);
+      // Back: the queue goes (the user is still signed in, as said), then Sign out works.
+      await comeBack(proxy, page);
+      await page.waitForSelector('#message-list li.pending', { state: 'detached' });
+      await page.click('#logout');
+      await page.waitForSelector('#login-view:not([hidden])');
+      const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
+      expect(stored.map((m) => m.text)).toEqual(['queued']);
       await alice.context.close();
     } finally {
       await proxy.close();

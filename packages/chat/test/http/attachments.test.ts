@@ -6,6 +6,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
+import { cleanName } from '../../src/server/http/attachments.js';
 import type { Attachment } from '../../src/shared/protocol.js';
 import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
 import { holdDeleteRoom, holdDropRoom } from '../attachments/hold-drop-room.js';
@@ -86,6 +87,16 @@ describe('uploading', () => {
     expect(page.json()).toMatchObject({ name: 'evil.png', type: 'text/plain', size: HTML_PAYLOAD.length });
     const spoof = await upload(server, alice, Buffer.from('x'), { name: 'photo\u202egnp.exe' });
     expect(spoof.json()).toMatchObject({ name: 'photognp.exe' });
+  });
+
+  it('names a file whose name shows nothing (invisible characters only) "file", as an empty one', () => {
+    // Regression: a name of zero-width characters was kept, and the page drew its link with no
+    // visible name (and none for a screen reader). Such characters inside a name stay.
+    expect(cleanName('\u200b')).toBe('file');
+    expect(cleanName('dir/\u200b\u2060\ufeff \u00ad')).toBe('file');
+    expect(cleanName('')).toBe('file');
+    expect(cleanName('..')).toBe('file');
+    expect(cleanName('\u{1F469}\u200d\u{1F4BB}.png')).toBe('\u{1F469}\u200d\u{1F4BB}.png');
   });
 
   it('refuses no session (401), another origin (403), another content type (415), a room one is not in (403)', async () => {

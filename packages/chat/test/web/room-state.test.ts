@@ -228,6 +228,16 @@ describe('ChatState', () => {
     expect(state.typingIn('general', now())).toEqual(['carol', 'dave']);
     state.receive({ v: 2, type: 'presence', room: 'general', user: 'carol', online: false });
     expect(state.typingIn('general', now())).toEqual(['dave']);
+    // Gone offline while this page was cut off: the resume's welcome no longer lists dave online
+    // (the presence notice was missed), and his typing line went with it (it stayed until expiry).
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: [general(0, ['alice'])],
+      limits: DEFAULT_LIMITS,
+    });
+    expect(state.typingIn('general', now())).toEqual([]);
   });
 
   it('ignores an error about a room it has left (a read marker sent just before leaving)', () => {
@@ -311,6 +321,25 @@ describe('ChatState', () => {
       message: 'room plans already exists',
     });
     expect(state.roomError).toBe('room plans already exists');
+  });
+
+  it('takes the answer about another room away when the room form opens a room the user is in', () => {
+    // Regression: the refusal of the last name asked for stayed under the form when the next name
+    // was a room the page has (opened without asking the server), as if said of that room.
+    const { state, last } = setup([general(), roomState('random')]);
+    state.joinOrCreate('plans', true);
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: last().ref,
+      code: 'room_exists',
+      message: 'room plans already exists',
+    });
+    expect(state.roomError).toBe('room plans already exists');
+    state.changes.clear();
+    state.joinOrCreate('random');
+    expect([state.active, state.roomError]).toEqual(['random', '']);
+    expect(state.changes.has('errors')).toBe(true);
   });
 
   it("answers a refused directory (All rooms) where room requests are answered, not under the composer (a phone's rooms drawer covered it)", () => {
@@ -866,6 +895,75 @@ describe('ChatState', () => {
     state.receive({ v: 2, type: 'read', ref: 'read99', room: 'random', seq: 9 });
     state.receive({ v: 2, type: 'read', room: 'elsewhere', seq: 9 });
     expect(room?.unread).toBe(1);
+  });
+
+  it('counts once, on a resume, the messages missed in a room opened before and not shown: the welcome has them', () => {
+    // Regression: random, opened earlier (its history loaded), is named in the hello; the welcome
+    // counts the two messages bob wrote meanwhile (one mentions alice), and their replay that
+    // follows counted them again: 4 unread, 2 mentions.
+    const { state, last } = setup([general(), roomState('random')]);
+    state.receive(history('general', last().ref, [], 0));
+    state.open('random');
+    state.receive(history('random', last().ref, [], 0));
+    state.open('general');
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: [general(), roomState('random', { head: 2, unread: 2, mentions: 1 })],
+      limits: DEFAULT_LIMITS,
+    });
+    state.receive(bobSays('random', 1, ['alice']));
+    state.receive(bobSays('random', 2));
+    state.receive({ v: 2, type: 'synced', room: 'random', head: 2 });
+    const room = state.rooms.get('random');
+    expect([room?.unread, room?.mentions, state.unreadElsewhere]).toEqual([2, 1, 2]);
+    expect(seqs(state, 'random')).toEqual([1, 2]);
+    // A live one after the replay counts, and a read elsewhere up to it clears them all.
+    state.receive(bobSays('random', 3, ['alice']));
+    expect([room?.unread, room?.mentions]).toEqual([3, 2]);
+    state.receive({ v: 2, type: 'read', room: 'random', seq: 3 });
+    expect([room?.unread, room?.mentions]).toEqual([0, 0]);
+  });
+
+  it('uncounts an unread message deleted, and follows an edit that adds or takes away a mention, as the server counts', () => {
+    // Regression: a mention deleted (or edited away) kept its badge until a reload, when the
+    // server's count (deleted messages and current mentions) took it away. random is not loaded,
+    // general is loaded and not shown.
+    const { state, last } = setup([general(), roomState('random'), roomState('other')]);
+    state.receive(history('general', last().ref, [], 0));
+    state.open('other');
+    state.receive(history('other', last().ref, [], 0));
+    for (const name of ['random', 'general']) {
+      state.receive(bobSays(name, 1, ['alice']));
+      state.receive(bobSays(name, 2));
+      state.receive(bobSays(name, 3, ['alice']));
+      const room = state.rooms.get(name);
+      expect([room?.unread, room?.mentions]).toEqual([3, 2]);
+      state.changes.clear();
+      state.receive({ v: 2, type: 'deleted', room: name, seq: 4, target: 1, user: 'bob', ts: 4 });
+      expect([room?.unread, room?.mentions]).toEqual([2, 1]);
+      expect(state.changes.has('rooms')).toBe(true);
+      const edit = (seq: number, target: number, mentions?: string[]): ServerMessage => ({
+        v: 2,
+        type: 'edited',
+        room: name,
+        seq,
+        target,
+        user: 'bob',
+        text: 'changed',
+        ts: seq,
+        ...(mentions ? { mentions } : {}),
+      });
+      state.receive(edit(5, 2, ['alice']));
+      expect([room?.unread, room?.mentions]).toEqual([2, 2]);
+      state.receive(edit(6, 3));
+      expect([room?.unread, room?.mentions]).toEqual([2, 1]);
+      // Read elsewhere up to the head: nothing left.
+      state.receive({ v: 2, type: 'read', room: name, seq: 6 });
+      expect([room?.unread, room?.mentions]).toEqual([0, 0]);
+    }
+    expect(state.unreadElsewhere).toBe(0);
   });
 
   it('keeps the count the server gave for messages a read elsewhere may not have reached', () => {

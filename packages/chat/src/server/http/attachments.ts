@@ -22,6 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isBlankText } from '../../shared/blank-text.js';
 import { type Attachment, DM_ROOM, ROOM_NAME } from '../../shared/protocol.js';
 import { sniff } from '../attachments/sniff.js';
 import type {
@@ -70,7 +71,8 @@ export function cleanName(raw: string): string {
   const clean = [...base.replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, '').trim()]
     .slice(0, MAX_NAME)
     .join('');
-  return clean === '' || clean === '.' || clean === '..' ? 'file' : clean;
+  // Nothing a reader would see (zero-width characters...): a link without a name otherwise.
+  return isBlankText(clean) || clean === '.' || clean === '..' ? 'file' : clean;
 }
 
 /** RFC 6266 / RFC 8187: an ASCII fallback and the UTF-8 name. */

@@ -360,7 +360,7 @@ export class WebSocketServer extends EventEmitter {
       // A WebSocket-only port: our own head parser instead of an http.Server (upgrade-listener.ts).
       const server = createUpgradeListener(this);
       this._server = server;
-      server.listen(o.port, o.host, o.backlog, callback);
+      server.listen(Number(o.port), o.host, o.backlog, callback);
     } else if (o.server != null) {
       this._server = o.server as net.Server;
     }

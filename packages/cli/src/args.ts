@@ -97,9 +97,10 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
   }
   let values: ParsedFlags;
   let positionals: string[];
+  const args = attachDashValues(spec, argv);
   try {
     ({ values, positionals } = parseArgs({
-      args: attachDashValues(spec, argv),
+      args,
       options,
       strict: true,
       allowPositionals: true,
@@ -107,7 +108,8 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
   } catch (err) {
     // parseArgs messages are multi-line sentences with advice; keep the first line as the reason.
     const message = (err as Error).message.split('\n')[0].replace(/\.\s.*$/, '');
-    throw new CliUsageError(message, spec);
+    const ambiguous = /^Option '(-[^']+)' argument is ambiguous/.exec(message);
+    throw new CliUsageError((ambiguous && dashValueReason(spec, args, ambiguous[1])) ?? message, spec);
   }
   if (values.help) return { flags: values, positionals, help: true };
   if (positionals.length < spec.positionals.length) {
@@ -120,6 +122,40 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
 }
 
 /**
+ * The reason for parseArgs's "Option '-x' argument is ambiguous": the argument after a flag that
+ * takes a value starts with a dash. Its own advice is cut with the rest of its message, and "is
+ * ambiguous" says neither what was wrong nor how to send `-hello`: say which, and how.
+ */
+function dashValueReason(spec: CommandSpec, args: string[], option: string): string | null {
+  const allFlags: Record<string, FlagSpec> = { ...spec.flags, help: helpFlag };
+  const long = option.startsWith('--')
+    ? option.slice(2)
+    : Object.entries(allFlags).find(([, flag]) => flag.short === option[1])?.[0];
+  if (long === undefined) return null;
+  // The option as given (`-kx` ends with `-x`), followed by the argument parseArgs refused.
+  const given = (arg: string) =>
+    arg === option || (!option.startsWith('--') && /^-[^-]/.test(arg) && arg.endsWith(option[1]));
+  const end = args.indexOf('--');
+  const at = args.findIndex((arg, i) => (end < 0 || i < end) && given(arg) && args[i + 1]?.startsWith('-'));
+  if (at < 0) return null;
+  const next = args[at + 1];
+  if (next === '--' || isFlagOf(spec, next)) return `${option} needs a value before ${next}`;
+  return `the value of ${option}, '${next}', starts with a dash: write it as --${long}=${next}`;
+}
+
+/**
+ * `arg` names flags of the command: `--json`, `--wait=1`, `-H`, or a group of short ones (`-kL`);
+ * `-hello` is no `-h`.
+ */
+function isFlagOf(spec: CommandSpec, arg: string): boolean {
+  const flags = Object.entries({ ...spec.flags, help: helpFlag });
+  const isShort = (c: string) => flags.some(([, flag]) => flag.short === c);
+  return arg.startsWith('--')
+    ? flags.some(([name]) => arg === `--${name}` || arg.startsWith(`--${name}=`))
+    : arg.length > 1 && [...arg.slice(1)].every(isShort);
+}
+
+/**
  * `--timeout -1` as `--timeout=-1` for the numeric flags, when the argument after the flag is no
  * flag of the command (`-k` or `--json` after it still mean those flags: the value is missing).
  * `-kw -1` (boolean short flags grouped before the numeric one) is `-k --wait=-1`. Nothing after
@@ -129,10 +165,6 @@ function attachDashValues(spec: CommandSpec, argv: string[]): string[] {
   const allFlags: Record<string, FlagSpec> = { ...spec.flags, help: helpFlag };
   const flags = Object.entries(allFlags);
   const byShort = new Map(flags.filter(([, f]) => f.short).map(([name, f]) => [f.short!, name]));
-  const isFlag = (arg: string): boolean =>
-    arg.startsWith('--')
-      ? flags.some(([name]) => arg === `--${name}` || arg.startsWith(`--${name}=`))
-      : byShort.has(arg[1]);
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -155,7 +187,7 @@ function attachDashValues(spec: CommandSpec, argv: string[]): string[] {
       spec.flags[name]?.numeric === true &&
       next?.startsWith('-') &&
       next !== '--' &&
-      !isFlag(next)
+      !isFlagOf(spec, next)
     ) {
       if (group !== '') out.push(`-${group}`);
       out.push(`--${name}=${next}`);

@@ -60,7 +60,7 @@ commands:
 ${commandRows()}
 
 flags:
-  -h, --help       show this help (<command> --help: that command's flags)
+  -h, --help       show this help (help <command>: that command's flags)
   -v, --version    print the version
 
 exit status: 0 done, 1 connection failed or lost, 2 usage error,
@@ -78,7 +78,14 @@ async function main(argv: string[], io: Io): Promise<number> {
     return 2;
   }
   if (name === '-h' || name === '--help' || name === 'help') {
-    io.stdout.write(MAIN_HELP);
+    // `riptide help connect`, as git and npm take it: that command's help. Regression: the main
+    // help, which then sent the user on to `riptide connect --help`.
+    const topic = name === 'help' && rest.length > 0 ? COMMANDS[rest[0]] : undefined;
+    if (name === 'help' && rest.length > 0 && topic === undefined) {
+      io.stderr.write(`riptide: unknown command '${rest[0]}'\n${MAIN_HELP}`);
+      return 2;
+    }
+    io.stdout.write(topic ? helpText(topic[0]) : MAIN_HELP);
     return 0;
   }
   if (name === '-v' || name === '--version') {

@@ -41,6 +41,20 @@ const CERT_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/**
+ * Of CERT_CODES, those of a certificate that is valid but not signed by a CA we trust (a
+ * self-signed one, a private CA's): `--ca` can make it trusted. The others (expired, for another
+ * name) only `-k` gets past.
+ */
+const UNTRUSTED_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+]);
+
 function isTls(code: string): boolean {
   return (
     CERT_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'EPROTO'
@@ -66,10 +80,11 @@ export function endpoint(url: URL): string {
 
 /**
  * `url` is the URL of the request that failed (after redirects); `maxRedirects` the limit that a
- * WS_ERR_MAX_REDIRECTS error went past.
+ * WS_ERR_MAX_REDIRECTS error went past; `timeoutMs` the handshake timeout (--timeout) that a
+ * timeout ran out, 0 when unknown.
  */
-export function describeConnectError(err: unknown, url: URL, maxRedirects = 0): string {
-  return safeText(explainConnectError(err, url, maxRedirects));
+export function describeConnectError(err: unknown, url: URL, maxRedirects = 0, timeoutMs = 0): string {
+  return safeText(explainConnectError(err, url, maxRedirects, timeoutMs));
 }
 
 /**
@@ -119,7 +134,7 @@ const RESET_REASONS: Record<string, string> = {
   HTTP_1_1_REQUIRED: 'the server requires HTTP/1.1 for this request (try without --http2)',
 };
 
-function explainConnectError(err: unknown, url: URL, maxRedirects: number): string {
+function explainConnectError(err: unknown, url: URL, maxRedirects: number, timeoutMs: number): string {
   for (const e of chain(err)) {
     const code = typeof e.code === 'string' ? e.code : '';
     const message = typeof e.message === 'string' ? e.message : String(e);
@@ -142,11 +157,25 @@ function explainConnectError(err: unknown, url: URL, maxRedirects: number): stri
       return `name not resolved: ${url.hostname} (${code})`;
     }
     if (code === 'ECONNREFUSED') return `connection refused: ${endpoint(url)}`;
-    if (code === 'ECONNRESET') return `connection reset by ${endpoint(url)} during the handshake`;
+    if (code === 'ECONNRESET') {
+      // Node's TLS server (riptide's own with --cert among them) resets a plain request so.
+      const tls = url.protocol === 'ws:' ? ` (if this port expects TLS, try ${otherScheme(url)})` : '';
+      return `connection reset by ${endpoint(url)} during the handshake${tls}`;
+    }
+    // llhttp's codes: what came back is no HTTP/1.1 response ("Parse Error: Expected HTTP/...").
+    if (code.startsWith('HPE_')) return `${endpoint(url)} did not answer in HTTP/1.1 (${message}, ${code})`;
     if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
       return `cannot reach ${endpoint(url)} (${code})`;
     }
-    if (code && isTls(code)) return `TLS failure: ${tlsReason(e, message)} (${code})`;
+    if (code && isTls(code)) {
+      // Say which flag gets past it, as curl does: the reason alone left a user to find them.
+      const hint = UNTRUSTED_CODES.has(code)
+        ? ': --ca FILE trusts the certificate or its CA, -k skips the check'
+        : CERT_CODES.has(code)
+          ? ': -k skips the check'
+          : '';
+      return `TLS failure: ${tlsReason(e, message)} (${code})${hint}`;
+    }
     if (code === 'WS_ERR_MAX_REDIRECTS') {
       return `too many redirects: the server still redirected after ${maxRedirects} (--max-redirects raises the limit)`;
     }
@@ -156,7 +185,13 @@ function explainConnectError(err: unknown, url: URL, maxRedirects: number): stri
   // A library that reports a non-101 answer only as an error still gets a recognisable line.
   const status = /Unexpected server response: (\d{3})/.exec(message);
   if (status) return `handshake failed: server answered ${status[1]} instead of 101 Switching Protocols`;
-  if (/timed? ?out/i.test(message)) return `handshake timed out: ${message}`;
+  if (/timed? ?out/i.test(message)) {
+    // Regression: "handshake timed out: Opening handshake has timed out" said it twice, and
+    // neither who did not answer nor how long was waited nor which flag sets it.
+    return timeoutMs > 0
+      ? `handshake timed out: ${endpoint(url)} did not complete it within ${timeoutMs / 1000} s (--timeout raises the limit)`
+      : `handshake timed out: ${message}`;
+  }
   return `connection failed: ${message}`;
 }
 

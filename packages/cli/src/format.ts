@@ -72,8 +72,35 @@ export function jsonMessage(data: Buffer, isBinary: boolean): string {
     : jsonEvent('message', { type: 'text', data: data.toString('utf8') });
 }
 
+/**
+ * What the registered close codes mean (RFC 6455 7.4.1, IANA's registry), for a close without a
+ * reason: `closed 1009` alone left a reader to look the number up.
+ */
+const CLOSE_CODES: Record<number, string> = {
+  1001: 'going away',
+  1002: 'protocol error',
+  1003: 'unsupported data',
+  1005: 'no code given',
+  // never sent by a peer: what the endpoint reports when there was no close frame
+  1006: 'the connection ended without a closing handshake',
+  1007: 'invalid data',
+  1008: 'policy violation',
+  1009: 'message too big',
+  1010: 'an extension the server did not accept',
+  1011: 'server error',
+  1012: 'service restart',
+  1013: 'try again later',
+  1014: 'bad gateway',
+};
+
+/**
+ * `closed 1000`, `closed 4000 bye` (the peer's reason, escaped), `closed 1009 (message too big)`
+ * (a registered code without a reason: what it means).
+ */
 export function describeClose(code: number, reason: string): string {
-  return reason ? `closed ${code} ${safeText(reason)}` : `closed ${code}`;
+  if (reason) return `closed ${code} ${safeText(reason)}`;
+  const meaning = CLOSE_CODES[code];
+  return meaning ? `closed ${code} (${meaning})` : `closed ${code}`;
 }
 
 /** Parse `/binary` input: hex digits, spaces allowed between bytes. Returns null if malformed. */

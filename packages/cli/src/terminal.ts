@@ -115,8 +115,17 @@ export class Terminal {
     // A closed readline cannot prompt (Node 24 throws ERR_USE_AFTER_CLOSE, older ones draw a
     // stray prompt): output after the end of input, such as the closes that Ctrl-D causes in
     // `listen`, is printed plainly. Registered first, so it runs before any onEnd callback.
+    // The prompt on screen is erased first (Ctrl-D): it was left there, and what came next was
+    // printed after it (`> closed 1000`, or the shell's prompt after `listen`'s `> `).
     this.rl.on('close', () => {
+      if (this.prompting && !this.hungUp) this.clearPrompt();
       this.prompting = false;
+    });
+    // Ctrl-Z: readline stops the process (SIGTSTP); on `fg` (SIGCONT) it pauses its input and
+    // leaves the resume to the application ('SIGCONT'). Without it the session came back deaf:
+    // typed lines, Ctrl-C and Ctrl-D were never read again (only a signal could end it).
+    this.rl.on('SIGCONT', () => {
+      if (!this.inputPaused) this.rl.resume();
     });
     process.on('SIGINT', this.onSignal);
   }

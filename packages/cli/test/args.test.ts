@@ -128,11 +128,15 @@ describe('parseCommand: a numeric flag followed by a dash', () => {
   });
 
   it('a flag of the command after it is that flag (the value is missing), and after -- nothing changes', () => {
-    expect(usageError(() => parseCommand(spec, ['ws://x', '--wait', '--json'])).message).toMatch(
-      /^Option '--wait' argument is ambiguous/,
+    expect(usageError(() => parseCommand(spec, ['ws://x', '--wait', '--json'])).message).toBe(
+      '--wait needs a value before --json',
     );
-    expect(usageError(() => parseCommand(spec, ['ws://x', '--wait', '-H'])).message).toMatch(/ambiguous/);
-    expect(usageError(() => parseCommand(spec, ['ws://x', '--wait', '-h'])).message).toMatch(/ambiguous/);
+    expect(usageError(() => parseCommand(spec, ['ws://x', '--wait', '-H'])).message).toBe(
+      '--wait needs a value before -H',
+    );
+    expect(usageError(() => parseCommand(spec, ['ws://x', '--wait', '-h'])).message).toBe(
+      '--wait needs a value before -h',
+    );
     const two: CommandSpec = { ...spec, positionals: ['<a>', '<b>'] };
     expect(parseCommand(two, ['--', '--wait', '-1'])).toMatchObject({
       flags: {},
@@ -169,11 +173,34 @@ describe('parseCommand: a numeric flag followed by a dash', () => {
       "Unknown option '-z'",
     );
     // A group that ends in a flag which is not numeric keeps parseArgs behaviour.
-    expect(usageError(() => parseCommand(grouped, ['ws://x', '-jH', '-1'])).message).toMatch(/ambiguous/);
+    expect(usageError(() => parseCommand(grouped, ['ws://x', '-jH', '-1'])).message).toBe(
+      "the value of -H, '-1', starts with a dash: write it as --header=-1",
+    );
   });
 
-  it('a flag that is not numeric keeps parseArgs behaviour', () => {
-    expect(usageError(() => parseCommand(spec, ['ws://x', '-H', '-1'])).message).toMatch(/ambiguous/);
+  it('a flag that is not numeric refuses it, and says how to give a value that starts with a dash', () => {
+    // Regression: parseArgs's "Option '-H' argument is ambiguous." (its advice cut) said neither
+    // what was wrong nor how to send such a value.
+    expect(usageError(() => parseCommand(spec, ['ws://x', '-H', '-1'])).message).toBe(
+      "the value of -H, '-1', starts with a dash: write it as --header=-1",
+    );
+    expect(usageError(() => parseCommand(spec, ['ws://x', '--header', '-x: 1'])).message).toBe(
+      "the value of --header, '-x: 1', starts with a dash: write it as --header=-x: 1",
+    );
+    // `-hello` is no group of short flags (`-h` is one, `e` none): a value, not a flag.
+    expect(usageError(() => parseCommand(spec, ['ws://x', '-H', '-hello'])).message).toMatch(
+      /^the value of -H, '-hello'/,
+    );
+    // a flag of the command, or `--`, after it: the value is missing
+    expect(usageError(() => parseCommand(spec, ['ws://x', '-H', '--json'])).message).toBe(
+      '-H needs a value before --json',
+    );
+    expect(usageError(() => parseCommand(spec, ['ws://x', '-H', '--', 'x'])).message).toBe(
+      '-H needs a value before --',
+    );
+    // the forms it names are taken
+    expect(parseCommand(spec, ['ws://x', '--header=-1']).flags.header).toEqual(['-1']);
+    expect(parseCommand(spec, ['ws://x', '-H-1']).flags.header).toEqual(['-1']);
   });
 });
 

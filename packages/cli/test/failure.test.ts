@@ -34,16 +34,35 @@ describe('describeConnectError', () => {
     expect(describeConnectError(coded(code), url)).toBe(line);
   });
 
-  it('a certificate error keeps its plain message', () => {
-    expect(describeConnectError(coded('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'), url)).toBe(
-      'TLS failure: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)',
+  it("a reset of ws:// names wss:// as what to try: a TLS-only server (node's) resets a plain request", () => {
+    expect(describeConnectError(coded('ECONNRESET'), new URL('ws://example.test:8443/feed'))).toBe(
+      'connection reset by example.test:8443 during the handshake (if this port expects TLS, try wss://example.test:8443/feed)',
     );
+  });
+
+  it('a certificate error keeps its plain message, and names the flags that get past it', () => {
+    // Regression: the reason alone left a user to find --ca and -k in the help.
+    expect(describeConnectError(coded('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'), url)).toBe(
+      'TLS failure: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT): --ca FILE trusts the certificate or its CA, -k skips the check',
+    );
+    expect(
+      describeConnectError(
+        coded('UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'unable to get local issuer certificate'),
+        url,
+      ),
+    ).toMatch(/: --ca FILE trusts the certificate or its CA, -k skips the check$/);
+    // --ca cannot make a certificate for another name, or an expired one, valid
     expect(
       describeConnectError(
         coded('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"),
         url,
       ),
-    ).toBe("TLS failure: Hostname/IP does not match certificate's altnames (ERR_TLS_CERT_ALTNAME_INVALID)");
+    ).toBe(
+      "TLS failure: Hostname/IP does not match certificate's altnames (ERR_TLS_CERT_ALTNAME_INVALID): -k skips the check",
+    );
+    expect(describeConnectError(coded('CERT_HAS_EXPIRED', 'certificate has expired'), url)).toBe(
+      'TLS failure: certificate has expired (CERT_HAS_EXPIRED): -k skips the check',
+    );
   });
 
   it('an OpenSSL error: its `reason`, or the reason inside the message, not the whole string', () => {
@@ -92,15 +111,17 @@ describe('describeConnectError', () => {
         'example.test:80 answered in TLS: the server expects wss:// on this port (try wss://example.test:80/feed)',
       );
     }
-    // other bytes (or no bytes) that are not HTTP are no sign of TLS
+    // Other bytes (or no bytes) that are not HTTP are no sign of TLS: the answer was no HTTP/1.1.
+    // Regression: "connection failed: Parse Error: Expected HTTP/, RTSP/ or ICE/" (llhttp's words
+    // alone) said neither who answered nor that the answer was not HTTP.
     for (const bytes of [[0x15, 0x02], [0x17, 0x03], [0x16]]) {
       expect(describeConnectError(parse(bytes), plain)).toBe(
-        'connection failed: Parse Error: Expected HTTP/, RTSP/ or ICE/',
+        'example.test:80 did not answer in HTTP/1.1 (Parse Error: Expected HTTP/, RTSP/ or ICE/, HPE_INVALID_CONSTANT)',
       );
     }
     // over wss:// a TLS record is what is expected
     expect(describeConnectError(parse([0x16, 0x03]), url)).toBe(
-      'connection failed: Parse Error: Expected HTTP/, RTSP/ or ICE/',
+      'example.test:443 did not answer in HTTP/1.1 (Parse Error: Expected HTTP/, RTSP/ or ICE/, HPE_INVALID_CONSTANT)',
     );
   });
 
@@ -139,6 +160,10 @@ describe('describeConnectError', () => {
     );
     expect(describeConnectError(new Error('Opening handshake has timed out'), url)).toBe(
       'handshake timed out: Opening handshake has timed out',
+    );
+    // with the timeout it ran out: who, how long, and the flag (not the library's words twice)
+    expect(describeConnectError(new Error('Opening handshake has timed out'), url, 0, 2500)).toBe(
+      'handshake timed out: example.test:443 did not complete it within 2.5 s (--timeout raises the limit)',
     );
     expect(describeConnectError(new Error('something else'), url)).toBe('connection failed: something else');
     expect(describeConnectError('a string', url)).toBe('connection failed: a string');

@@ -55,6 +55,11 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
     ['an unknown flag', ['connect', 'ws://x', '--bogus'], /^riptide connect: Unknown option '--bogus'\n/],
     ['a missing URL', ['connect'], /^riptide connect: missing argument <url>\n/],
     ['a flag without its value', ['connect', 'ws://x', '-H'], /^riptide connect: Option '-H, --header/],
+    [
+      'a message that starts with a dash, not attached to -x',
+      ['connect', 'ws://x', '-x', '-hello'],
+      /^riptide connect: the value of -x, '-hello', starts with a dash: write it as --execute=-hello\n/,
+    ],
     ['a malformed URL', ['connect', 'ws://[::1'], /^riptide connect: malformed URL 'ws:\/\/\[::1'\n/],
     ['a non-WebSocket scheme', ['connect', 'ftp://example.com'], /the scheme must be ws:\/\/ or wss:\/\/\n/],
     ['a URL with a fragment', ['connect', 'ws://example.com/#top'], /a fragment \(#...\) is not allowed\n/],
@@ -197,6 +202,17 @@ describe('help and version', () => {
     const root = fileURLToPath(new URL('../../..', import.meta.url));
     const out = execFileSync('npx', ['--offline', 'riptide', '--version'], { cwd: root, encoding: 'utf8' });
     expect(out).toMatch(/^riptide \d+\.\d+\.\d+\n$/);
+  });
+
+  it("`riptide help <command>` is that command's help; an unknown one is a usage error", async () => {
+    const viaHelp = await run(['help', 'connect']);
+    const viaFlag = await run(['connect', '--help']);
+    expect(viaHelp).toMatchObject({ code: 0, stderr: '', stdout: viaFlag.stdout });
+    expect(viaHelp.stdout).toMatch(/^usage: riptide connect <url>/);
+    expect((await run(['help'])).stdout).toMatch(/^usage: riptide <command>/);
+    const unknown = await run(['help', 'frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^riptide: unknown command 'frobnicate'\nusage: riptide <command>/);
   });
 
   it('--help lists every command; <command> --help describes every flag', async () => {
@@ -378,7 +394,9 @@ describe('exit status 1: connection failures, one line each', () => {
       const { port } = server.address() as AddressInfo;
       const res = await run(['connect', `ws://127.0.0.1:${port}/`, '--timeout', '0.5']);
       expect(res.code).toBe(1);
-      expect(res.stderr).toMatch(/^riptide: handshake timed out/);
+      expect(res.stderr).toBe(
+        `riptide: handshake timed out: 127.0.0.1:${port} did not complete it within 0.5 s (--timeout raises the limit)\n`,
+      );
       // Regression: below half a millisecond it rounded to 0, which the library takes as no timeout.
       const tiny = await run(['connect', `ws://127.0.0.1:${port}/`, '--timeout', '0.0001']);
       expect([tiny.code, tiny.stderr]).toEqual([1, expect.stringMatching(/^riptide: handshake timed out/)]);
@@ -469,7 +487,7 @@ describe('wss:// with a self-signed certificate', () => {
     // Node 24 appends a hint of its own to the reason ("; if the root CA is installed locally,
     // try running Node.js with --use-system-ca"), which the command passes on unchanged.
     expect(res.stderr).toMatch(
-      /^riptide: TLS failure: self[- ]signed certificate(; [^\n]+)? \(DEPTH_ZERO_SELF_SIGNED_CERT\)\n$/,
+      /^riptide: TLS failure: self[- ]signed certificate(; [^\n]+)? \(DEPTH_ZERO_SELF_SIGNED_CERT\): --ca FILE trusts the certificate or its CA, -k skips the check\n$/,
     );
   });
 
@@ -644,7 +662,7 @@ describe('--http2: an HTTP/2 server without WebSockets over it (no RFC 8441)', (
     const res = await against(createH2cServer(), 'ws');
     expect([res.code, res.stdout]).toEqual([1, '']);
     expect(res.stderr).toMatch(
-      /^riptide: the server speaks HTTP\/2 without WebSockets over it \(no SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441\); the HTTP\/1\.1 attempt: connection failed: Parse Error: [^\n]+\n$/,
+      /^riptide: the server speaks HTTP\/2 without WebSockets over it \(no SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441\); the HTTP\/1\.1 attempt: 127\.0\.0\.1:\d+ did not answer in HTTP\/1\.1 \(Parse Error: [^\n]+, HPE_[A-Z_]+\)\n$/,
     );
   });
 });

@@ -64,6 +64,14 @@ describe('describeMessage and describeClose', () => {
 
   it('a close with its reason escaped, or the code alone', () => {
     expect(describeClose(1000, '')).toBe('closed 1000');
+    // Regression: a registered code alone (`closed 1009`) left a reader to look the number up.
+    // 1006 is no code a peer sends: the connection ended without a closing handshake.
+    expect(describeClose(1006, '')).toBe('closed 1006 (the connection ended without a closing handshake)');
+    expect(describeClose(1009, '')).toBe('closed 1009 (message too big)');
+    expect(describeClose(1011, '')).toBe('closed 1011 (server error)');
+    // the peer's own reason is shown instead; unregistered codes stay bare
+    expect(describeClose(1009, 'too long')).toBe('closed 1009 too long');
+    expect(describeClose(4000, '')).toBe('closed 4000');
     expect(describeClose(4000, 'bye\u001b[2J')).toBe('closed 4000 bye\\e[2J');
   });
 });

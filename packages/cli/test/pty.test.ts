@@ -175,6 +175,18 @@ describe('riptide connect in a terminal', () => {
     expect((await cli.exited).code).toBe(0);
   });
 
+  it('Ctrl-D closes with 1000, and erases the prompt before the close line', async () => {
+    // Regression: the prompt was left on screen with the close line after it (`> closed 1000`).
+    peer = await wsPeer();
+    const cli = underPty(['connect', peer.url, ...WAIT_FOR_CLOSE]);
+    await cli.waitFor(/> /);
+    cli.write('\x04');
+    expect((await cli.exited).code).toBe(0);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape sequences are the point
+    expect(cli.stdout).toMatch(/> (\x1b\[\d+G)?\x1b\[1G\x1b\[0Jclosed 1000\r\n$/);
+    expect(peer.closes).toEqual([[1000, '']]);
+  });
+
   it('/close sends the given code and reason', async () => {
     peer = await wsPeer();
     const cli = underPty(['connect', peer.url, ...WAIT_FOR_CLOSE]);
@@ -183,6 +195,57 @@ describe('riptide connect in a terminal', () => {
     await cli.waitFor(/closed 4321 all done/);
     expect((await cli.exited).code).toBe(0);
     expect(peer.closes[0]).toEqual([4321, 'all done']);
+  });
+});
+
+/**
+ * An interactive shell with job control under a pty: what a user types (the command, Ctrl-Z,
+ * `fg`) is written to it. Its prompt is `$ `.
+ */
+function underShell(): Cli {
+  return new Cli(['-qfec', "PS1='$ ' bash --norc --noprofile -i", '/dev/null'], 'script', []);
+}
+
+function commandLine(args: string[]): string {
+  return [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+}
+
+describe('Ctrl-Z and fg', () => {
+  // Regression: on `fg` readline paused its input and waited for the command to resume it, so
+  // the session came back deaf: typed lines, Ctrl-C and Ctrl-D were no longer read.
+  it('connect: after fg, typed lines are sent again and Ctrl-C closes', async () => {
+    peer = await wsPeer((ws) => ws.on('message', (data) => ws.send(`echo: ${data}`)));
+    const shell = underShell();
+    shell.write(`${commandLine(['connect', peer.url, ...WAIT_FOR_CLOSE])}\r`);
+    await shell.waitFor(/connected to [\s\S]*> /);
+    shell.write('hel\x1a'); // Ctrl-Z with a line half typed
+    await shell.waitFor(/Stopped/);
+    shell.write('fg\r');
+    await shell.waitFor(/> hel/);
+    shell.write('lo\r');
+    await shell.waitFor(/echo: hello/);
+    shell.write('\x03');
+    await shell.waitFor(/closed 1000[\s\S]*\$ /);
+    shell.write('echo "status $?"; exit\r');
+    await shell.waitFor(/status 0/);
+    expect(peer.closes).toEqual([[1000, '']]);
+  });
+
+  it('listen: after fg, slash commands are read again and Ctrl-C stops it', async () => {
+    const shell = underShell();
+    shell.write(`${commandLine(['listen', '--port', '0', ...WAIT_FOR_CLOSE])}\r`);
+    await shell.waitFor(/listening on[\s\S]*> /);
+    shell.write('\x1a');
+    await shell.waitFor(/Stopped/);
+    shell.write('fg\r');
+    // bash names the job it resumes; then readline draws the prompt again (after its pause)
+    await shell.waitFor(/Stopped[\s\S]*fg\r\n[^\n]*listen[^\n]*\n[\s\S]*> /);
+    shell.write('/clients\r');
+    await shell.waitFor(/no clients/);
+    shell.write('\x03');
+    await shell.waitFor(/no clients connected[\s\S]*\$ /);
+    shell.write('echo "status $?"; exit\r');
+    await shell.waitFor(/status 0/);
   });
 });
 
@@ -241,6 +304,10 @@ describe('riptide listen in a terminal', () => {
     cli.write('\x04'); // Ctrl-D at an empty prompt, as the terminal delivers it in raw mode
     expect(await closed).toEqual([1001, 'server shutting down']);
     expect((await cli.exited).code).toBe(0);
+    // Regression: the prompt stayed on screen, and the close line came after it on its row
+    // (`> [1] closed 1001 ...`): it is erased first (cursor to column 1, erase down).
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape sequences are the point
+    expect(cli.stdout).toMatch(/> (\x1b\[\d+G)?\x1b\[1G\x1b\[0J\[1\] closed 1001 server shutting down\r\n$/);
   });
 
   it('a hang-up (the terminal goes away, as when ssh drops) closes the clients with 1001', async () => {
@@ -323,7 +390,13 @@ describe('--close-timeout: how long a close waits for its answer', () => {
         cli.end(); // end of piped input: close with 1000
         const res = await cli.exited;
         expect(Date.now() - started, args.join(' ')).toBeGreaterThanOrEqual(atLeast);
-        expect([res.code, res.stderr]).toEqual([1, expect.stringMatching(/closed 1006\n$/)]);
+        // Regression: a bare `closed 1006` after seconds of waiting said neither why nor which flag.
+        expect([res.code, res.stderr]).toEqual([
+          1,
+          expect.stringMatching(
+            `\nno answer to the close within ${atLeast / 1000} s \\(--close-timeout\\): dropping the connection\nclosed 1006 \\(the connection ended without a closing handshake\\)\n$`,
+          ),
+        ]);
       }
       expect(silent.closeFrames).toBe(2);
     } finally {
@@ -339,7 +412,9 @@ describe('--close-timeout: how long a close waits for its answer', () => {
       cli.write('/close 4000\r');
       const res = await cli.exited;
       expect(res.code).toBe(1);
-      expect(res.stdout).toMatch(/closed 1006/);
+      expect(res.stdout).toMatch(
+        /no answer to the close within 0\.3 s \(--close-timeout\): dropping the connection\r\nclosed 1006 /,
+      );
       // Not the library's own close timer (30 s), which reports an error first.
       expect(res.stdout).not.toMatch(/error:/);
       expect(silent.closeFrames).toBe(1);

@@ -386,11 +386,25 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (json) term.out(jsonEvent(event, fields));
       else term.info(text);
     };
+    /**
+     * The server has not answered our close within --close-timeout: say so (a bare `closed 1006`
+     * after a wait of seconds said neither why nor which flag sets it), then drop the connection.
+     */
+    const dropLater = () => {
+      closeTimer = setTimeout(() => {
+        if (!json) {
+          term.info(
+            `no answer to the close within ${closeTimeoutMs / 1000} s (--close-timeout): dropping the connection`,
+          );
+        }
+        ws.terminate();
+      }, closeTimeoutMs);
+    };
     /** Start the closing handshake; if the peer never answers, give up after --close-timeout. */
     const closeNow = (code = 1000, reason = '') => {
       if (ws.readyState !== WebSocket.OPEN) return;
       ws.close(code, reason);
-      closeTimer = setTimeout(() => ws.terminate(), closeTimeoutMs);
+      dropLater();
     };
     /**
      * Piped input is read far faster than a socket takes it: stop reading while more than
@@ -456,7 +470,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (!opened) {
         // After a redirect the failed request went to another URL than the one given.
         const failedUrl = ws.url ? new URL(ws.url) : url;
-        failed(describeStreamStatus(err) ?? describeConnectError(err, failedUrl, maxRedirects));
+        failed(describeStreamStatus(err) ?? describeConnectError(err, failedUrl, maxRedirects, timeoutMs));
         return;
       }
       status(`error: ${err.message}`, 'error', {
@@ -612,7 +626,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
           try {
             if (!Number.isInteger(code)) throw new Error(`'${codeText}' is not a close code`);
             ws.close(code, reasonWords.join(' '));
-            closeTimer = setTimeout(() => ws.terminate(), closeTimeoutMs);
+            dropLater();
             term.stopPrompt();
           } catch (err) {
             term.info(`error: ${(err as Error).message}`);

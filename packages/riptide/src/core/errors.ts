@@ -11,7 +11,7 @@
  *   │   (an Error)         HTTP status a server answers with
  *   └── UsageError         the CALLER misused the API (bad option, bad close code ...):
  *       (a TypeError, or   thrown synchronously
- *        UsageRangeError / UsageSyntaxError)
+ *        UsageRangeError / UsageSyntaxError, or an Error where ws throws one: PLAIN_ERROR_CODES)
  *
  * ws 8 compatibility: code written for ws checks `err.code`, `err.message` and `instanceof
  * RangeError` (or TypeError, SyntaxError); so each class extends the built-in error ws uses in
@@ -266,8 +266,9 @@ function usageName(code: string, builtin: string): string {
 
 /**
  * The caller misused the API: thrown synchronously. A TypeError, as ws throws for the same
- * misuse; UsageRangeError and UsageSyntaxError are the other two kinds ws throws (out-of-range
- * values, malformed URLs and subprotocols), and `instanceof UsageError` holds for all three.
+ * misuse, or a plain Error for the codes ws throws one for (PLAIN_ERROR_CODES); UsageRangeError
+ * and UsageSyntaxError are the other two kinds ws throws (out-of-range values, malformed URLs and
+ * subprotocols), and `instanceof UsageError` holds for all of them.
  */
 export class UsageError extends TypeError {
   readonly code: string;
@@ -275,6 +276,10 @@ export class UsageError extends TypeError {
     super(message, options);
     this.code = code;
     this.name = usageName(code, 'TypeError');
+    // ws 8 throws a plain Error for these (send() while CONNECTING, address() without a server...):
+    // not a TypeError, or `err instanceof TypeError` (ws's sign of bad arguments, such as data of
+    // the wrong type) would read true. `instanceof UsageError` still holds, by the brand.
+    if (PLAIN_ERROR_CODES.has(code)) Object.setPrototypeOf(this, PlainUsageError.prototype);
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -283,6 +288,16 @@ export class UsageError extends TypeError {
   }
 }
 brand(UsageError, 'usage');
+
+/**
+ * The prototype of a UsageError whose code is in PLAIN_ERROR_CODES: an Error, as ws 8 throws
+ * there (`instanceof UsageError` and `instanceof RiptideError` hold by the brand). Never
+ * constructed itself: `new UsageError` gives its errors this prototype.
+ */
+class PlainUsageError extends Error {
+  declare readonly code: string;
+}
+brand(PlainUsageError, 'usage');
 
 /** A UsageError for an out-of-range value, where ws throws a RangeError. */
 export class UsageRangeError extends RangeError {

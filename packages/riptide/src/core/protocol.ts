@@ -353,13 +353,13 @@ export class Protocol implements FrameHandler {
    * may send a large compressed message, its close frame and its FIN at once): sliceSpent stays
    * true until it is done, then input is discarded and the extension released. So is input held
    * by a pause (the Node layer's deferred events, allowSynchronousEvents: false): resume() goes
-   * on with it (inputWaiting). A message we are compressing in slices is given up at once.
-   * abort() drops that input too.
+   * on with it (inputWaiting), and so is input a throwing sink left (continueAfterThrow). A
+   * message we are compressing in slices is given up at once. abort() drops that input too.
    */
   receiveEof(): void {
     if (this.transportEnded) return;
     this.endTransportState();
-    if (this.sliceSpent || (this.isPaused && !this.discarding)) {
+    if (this.sliceSpent || (this.isPaused && !this.discarding) || this.unparsedAfterThrow) {
       this.extension?.cancelCompress();
       return;
     }
@@ -407,6 +407,20 @@ export class Protocol implements FrameHandler {
 
   get isPaused(): boolean {
     return this.parser?.isPaused === true;
+  }
+
+  /**
+   * A sink method threw out of receive(), resume() or nextSlice() (user code) and left input
+   * unparsed: the caller lets the exception go on and calls continueAfterThrow() later.
+   */
+  get unparsedAfterThrow(): boolean {
+    return this.parser?.unparsedAfterThrow === true;
+  }
+
+  /** Parse the input a throw left (see unparsedAfterThrow), in order, from the next frame. */
+  continueAfterThrow(): void {
+    if (this.parser !== null) this.parser.continueAfterThrow();
+    this.endInputIfParsed();
   }
 
   /**

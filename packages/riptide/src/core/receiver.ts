@@ -257,6 +257,21 @@ export class Receiver {
     this.proceed();
   }
 
+  /**
+   * A callback threw out of `receive` (user code: a 'message' listener, with the process kept
+   * alive by an 'uncaughtException' handler): parse the input it left, from the frame after the
+   * one being handed on. Nothing is lost or skipped: the next frame starts where that one ended.
+   * Does nothing while paused or spent (resume and nextSlice go on with it then).
+   */
+  continueAfterThrow(): void {
+    if (this.pending !== null) this.proceed();
+  }
+
+  /** Input a callback's throw left unparsed, waiting for continueAfterThrow (or the next receive). */
+  get unparsedAfterThrow(): boolean {
+    return this.pending !== null && !this.paused && !this.spent && this.phase !== DISCARD;
+  }
+
   /** After a pause or a spent slice: finish a suspended frame, then parse the waiting input. */
   private proceed(): void {
     if (this.paused || this.spent || this.phase === DISCARD) return;
@@ -278,6 +293,12 @@ export class Receiver {
    */
   receive(chunk: Buffer, borrowed = false): void {
     if (this.phase === DISCARD) return;
+    if (this.pending !== null && !this.paused && !this.spent) {
+      // What a callback's throw left unparsed (parse) comes first.
+      chunk = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+      borrowed = false;
+    }
     // ws 8's maxBufferedChunks: the chunks a frame has been spread over so far (a peer sending
     // a frame a few bytes per packet), checked before taking another one.
     const max = this.maxChunks;
@@ -377,145 +398,160 @@ export class Receiver {
     }
     const end = chunk.length;
     let pos = 0;
-    while (pos < end) {
-      if (this.phase === HEADER) {
-        if (this.headerLen === 0) {
-          const size = this.decodeHeader(chunk, pos, end - pos);
-          if (size < 0) return;
-          if (size === 0) {
-            this.stashHeader(chunk, pos, end);
+    // Every callback below is made with `pos` already past its frame: when user code throws out
+    // of one, the rest of the chunk is kept (keepUnparsed) instead of being lost with the stack,
+    // which would leave the next chunk to be read from the middle of a frame.
+    try {
+      while (pos < end) {
+        if (this.phase === HEADER) {
+          if (this.headerLen === 0) {
+            const size = this.decodeHeader(chunk, pos, end - pos);
+            if (size < 0) return;
+            if (size === 0) {
+              this.stashHeader(chunk, pos, end);
+              return;
+            }
+            pos += size;
+          } else {
+            // Complete a header begun in an earlier chunk.
+            const had = this.headerLen;
+            const take = Math.min(14 - had, end - pos);
+            const hb = this.headerBuf!;
+            chunk.copy(hb, had, pos, pos + take);
+            const size = this.decodeHeader(hb, 0, had + take);
+            if (size < 0) return;
+            if (size === 0) {
+              this.headerLen = had + take;
+              return;
+            }
+            this.headerLen = 0;
+            pos += size - had;
+          }
+          if (this.length === 0) {
+            this.phase = HEADER;
+            this.onFrame(EMPTY, UNCHECKED);
+            if (this.stopped(chunk, pos)) return;
+            continue;
+          }
+          this.phase = PAYLOAD;
+          // The header ended exactly at the end of the chunk: the payload comes with the next one.
+          if (pos === end) {
+            if (this.borrowed && this.masked) this.keepKey();
             return;
           }
-          pos += size;
-        } else {
-          // Complete a header begun in an earlier chunk.
-          const had = this.headerLen;
-          const take = Math.min(14 - had, end - pos);
-          const hb = this.headerBuf!;
-          chunk.copy(hb, had, pos, pos + take);
-          const size = this.decodeHeader(hb, 0, had + take);
-          if (size < 0) return;
-          if (size === 0) {
-            this.headerLen = had + take;
-            return;
-          }
-          this.headerLen = 0;
-          pos += size - had;
         }
-        if (this.length === 0) {
-          this.phase = HEADER;
-          this.onFrame(EMPTY, UNCHECKED);
-          if (this.stopped(chunk, pos)) return;
-          continue;
-        }
-        this.phase = PAYLOAD;
-        // The header ended exactly at the end of the chunk: the payload comes with the next one.
-        if (pos === end) {
-          if (this.borrowed && this.masked) this.keepKey();
-          return;
-        }
-      }
 
-      // PAYLOAD
-      const length = this.length;
-      if (this.received === 0 && end - pos >= length) {
-        // The whole payload is in this chunk: a view, unmasked in place. A short text message
-        // is checked for ASCII in the same pass (then it needs no UTF-8 validation).
-        let checked: TextCheck = UNCHECKED;
-        // A compressed data frame is inflated straight from borrowed input (unmasked in place:
-        // those bytes are consumed); the extension copies what a suspended inflate leaves of it
-        // (detachInput), so no payload copy is made per compressed frame.
-        const inflateInPlace =
-          this.borrowed && this.opcode < 0x8 && this.msgCompressed && this.ext?.detachInput !== undefined;
-        if (this.borrowed && length <= SHORT_COPY_MAX && !inflateInPlace) {
-          // Borrowed input, a short payload: copied out unmasked (and scanned) in one pass, into
-          // a buffer V8 keeps on its own heap at this size (cheaper than a slice of Node's pool).
-          const copy = new FastBuffer(length);
-          const ascii = copyUnmaskShort(
-            chunk,
-            pos,
-            pos + length,
-            copy,
-            this.masked ? this.keyBuf : null,
-            this.keyPos,
-          );
+        // PAYLOAD
+        const length = this.length;
+        if (this.received === 0 && end - pos >= length) {
+          // The whole payload is in this chunk: a view, unmasked in place. A short text message
+          // is checked for ASCII in the same pass (then it needs no UTF-8 validation).
+          let checked: TextCheck = UNCHECKED;
+          // A compressed data frame is inflated straight from borrowed input (unmasked in place:
+          // those bytes are consumed); the extension copies what a suspended inflate leaves of it
+          // (detachInput), so no payload copy is made per compressed frame.
+          const inflateInPlace =
+            this.borrowed && this.opcode < 0x8 && this.msgCompressed && this.ext?.detachInput !== undefined;
+          if (this.borrowed && length <= SHORT_COPY_MAX && !inflateInPlace) {
+            // Borrowed input, a short payload: copied out unmasked (and scanned) in one pass, into
+            // a buffer V8 keeps on its own heap at this size (cheaper than a slice of Node's pool).
+            const copy = new FastBuffer(length);
+            const ascii = copyUnmaskShort(
+              chunk,
+              pos,
+              pos + length,
+              copy,
+              this.masked ? this.keyBuf : null,
+              this.keyPos,
+            );
+            pos += length;
+            this.phase = HEADER;
+            this.onFrame(
+              copy,
+              ascii && this.opcode === Opcode.TEXT && this.fin && !this.msgCompressed ? ASCII : UNCHECKED,
+            );
+            if (this.stopped(chunk, pos)) return;
+            continue;
+          }
+          let unmaskOnCopy = false;
+          if (this.masked) {
+            if (
+              length <= ASCII_SCAN_MAX &&
+              this.opcode === Opcode.TEXT &&
+              this.fin &&
+              !this.msgCompressed &&
+              !this.skipUtf8
+            ) {
+              checked = unmaskAscii(chunk, pos, pos + length, this.keyBuf!, this.keyPos) ? ASCII : UNCHECKED;
+            } else if (this.borrowed && !inflateInPlace) {
+              unmaskOnCopy = true; // straight into the copy below (one pass)
+            } else {
+              applyMask(chunk, pos, pos + length, this.keyBuf!, this.keyPos, 0);
+            }
+          }
+          let payload: Buffer;
+          if (unmaskOnCopy) {
+            payload = Buffer.allocUnsafe(length);
+            copyMasked(chunk, pos, pos + length, payload, 0, this.keyBuf!, this.keyPos, 0);
+          } else if (this.borrowed && !inflateInPlace) {
+            // The chunk is the I/O layer's to reuse: the payload leaves as a copy.
+            payload = Buffer.allocUnsafe(length);
+            chunk.copy(payload, 0, pos, pos + length);
+          } else {
+            payload = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
+          }
           pos += length;
           this.phase = HEADER;
-          this.onFrame(
-            copy,
-            ascii && this.opcode === Opcode.TEXT && this.fin && !this.msgCompressed ? ASCII : UNCHECKED,
-          );
+          this.payloadBorrowed = inflateInPlace;
+          this.onFrame(payload, checked);
           if (this.stopped(chunk, pos)) return;
           continue;
         }
-        let unmaskOnCopy = false;
-        if (this.masked) {
-          if (
-            length <= ASCII_SCAN_MAX &&
-            this.opcode === Opcode.TEXT &&
-            this.fin &&
-            !this.msgCompressed &&
-            !this.skipUtf8
-          ) {
-            checked = unmaskAscii(chunk, pos, pos + length, this.keyBuf!, this.keyPos) ? ASCII : UNCHECKED;
-          } else if (this.borrowed && !inflateInPlace) {
-            unmaskOnCopy = true; // straight into the copy below (one pass)
-          } else {
-            applyMask(chunk, pos, pos + length, this.keyBuf!, this.keyPos, 0);
-          }
-        }
-        let payload: Buffer;
-        if (unmaskOnCopy) {
-          payload = Buffer.allocUnsafe(length);
-          copyMasked(chunk, pos, pos + length, payload, 0, this.keyBuf!, this.keyPos, 0);
-        } else if (this.borrowed && !inflateInPlace) {
-          // The chunk is the I/O layer's to reuse: the payload leaves as a copy.
-          payload = Buffer.allocUnsafe(length);
-          chunk.copy(payload, 0, pos, pos + length);
-        } else {
-          payload = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
-        }
-        pos += length;
-        this.phase = HEADER;
-        this.payloadBorrowed = inflateInPlace;
-        this.onFrame(payload, checked);
-        if (this.stopped(chunk, pos)) return;
-        continue;
-      }
-      let fb = this.frameBuf;
-      if (fb === null) {
-        // A frame up to FRAME_RESERVE_MAX gets its whole buffer now; a longer one starts there
-        // and grows with what arrives (a declared length is a claim, not bytes received).
-        fb = allocate(Math.min(length, FRAME_RESERVE_MAX));
+        let fb = this.frameBuf;
         if (fb === null) {
-          this.violation('WS_ERR_MESSAGE_TOO_BIG', 'out of memory');
+          // A frame up to FRAME_RESERVE_MAX gets its whole buffer now; a longer one starts there
+          // and grows with what arrives (a declared length is a claim, not bytes received).
+          fb = allocate(Math.min(length, FRAME_RESERVE_MAX));
+          if (fb === null) {
+            this.violation('WS_ERR_MESSAGE_TOO_BIG', 'out of memory');
+            return;
+          }
+          this.frameBuf = fb;
+          if (this.masked) this.keepKey();
+        }
+        const from = this.received;
+        const take = Math.min(length - from, end - pos);
+        if (from + take > fb.length) {
+          // Only frames above FRAME_RESERVE_MAX get here.
+          fb = this.growFrame(fb, from, from + take, length);
+          if (fb === null) return;
+        }
+        if (this.masked) copyMasked(chunk, pos, pos + take, fb, from, this.keyBuf!, this.keyPos, from & 3);
+        else chunk.copy(fb, from, pos, pos + take);
+        pos += take;
+        if (this.validateRaw && !this.utf8!.feed(fb, from, from + take)) {
+          this.violation('WS_ERR_INVALID_UTF8');
           return;
         }
-        this.frameBuf = fb;
-        if (this.masked) this.keepKey();
+        this.received = from + take;
+        if (this.received === length) {
+          this.frameBuf = null;
+          this.phase = HEADER;
+          this.onFrame(fb, this.validateRaw ? FED : UNCHECKED);
+          if (this.stopped(chunk, pos)) return;
+        }
       }
-      const from = this.received;
-      const take = Math.min(length - from, end - pos);
-      if (from + take > fb.length) {
-        // Only frames above FRAME_RESERVE_MAX get here.
-        fb = this.growFrame(fb, from, from + take, length);
-        if (fb === null) return;
-      }
-      if (this.masked) copyMasked(chunk, pos, pos + take, fb, from, this.keyBuf!, this.keyPos, from & 3);
-      else chunk.copy(fb, from, pos, pos + take);
-      pos += take;
-      if (this.validateRaw && !this.utf8!.feed(fb, from, from + take)) {
-        this.violation('WS_ERR_INVALID_UTF8');
-        return;
-      }
-      this.received = from + take;
-      if (this.received === length) {
-        this.frameBuf = null;
-        this.phase = HEADER;
-        this.onFrame(fb, this.validateRaw ? FED : UNCHECKED);
-        if (this.stopped(chunk, pos)) return;
-      }
+    } catch (err) {
+      this.keepUnparsed(chunk, pos);
+      throw err;
     }
+  }
+
+  /** A callback threw out of parse: keep the chunk's bytes after `pos` for continueAfterThrow. */
+  private keepUnparsed(chunk: Buffer, pos: number): void {
+    if (this.phase === DISCARD || pos >= chunk.length) return;
+    const rest = this.borrowed ? Buffer.from(chunk.subarray(pos)) : chunk.subarray(pos);
+    this.pending = this.pending === null ? rest : Buffer.concat([rest, this.pending]);
   }
 
   /**

@@ -522,6 +522,21 @@ export function acceptResponseBytes(key: string, protocol?: string, extensions?:
 }
 
 /**
+ * The lines a 'headers' listener left, as ws 8 writes them (`lines.join('\r\n')`: a value that
+ * is not a string as its String()), without those that are not one line of a response (CR, LF or
+ * another control character: ws lets them split the response). Never a throw: this runs inside
+ * the handshake, where it would be uncaught and leave the socket to its handshake timeout.
+ */
+export function headerLines(lines: unknown[]): string[] {
+  const kept: string[] = [];
+  for (const line of lines) {
+    const text = typeof line === 'string' ? line : String(line);
+    if (isFieldValue(text)) kept.push(text);
+  }
+  return kept;
+}
+
+/**
  * Response lines to bytes: each line + CRLF, then the empty line. Lines added by user code
  * are checked: a CR, LF or other control character would let it inject headers or a body.
  */

@@ -285,6 +285,8 @@ interface WriteReq {
   oncomplete: ((this: WriteReq, status: number) => void) | null;
   buffer: Uint8Array | null;
   socket: Socket | null;
+  /** Ours: the caller's completion callback of a direct write that had to wait (writeDirect's `done`). */
+  done: ((err?: Error | null) => void) | null | undefined;
   /**
    * AsyncWrap's method (WriteWrap inherits it): the async id of the native request attached to
    * this object, -1 while none is. Node attaches one exactly when the write has to wait, and
@@ -313,10 +315,16 @@ let spareReq: WriteReq | null = null;
  * apply (not a plain TCP socket, something queued, corked or connecting, an idle timeout to
  * refresh, or the probe found no handle to use): the caller writes with socket.write.
  *
+ * `done`, when given, is called once the write is done, when true is returned: at once (before
+ * writeDirect returns) when the kernel took everything, else when libuv's completion comes (with
+ * its error when the rest failed, as socket.write's callback would be). Returning true alone
+ * says the bytes were taken, not that they all reached the kernel. Ordinary writes pass none:
+ * the path then allocates nothing.
+ *
  * The request class is Node's private WriteWrap, taken from the request Node's own first write
  * to a TCP socket passes to the handle (no deprecated process.binding).
  */
-export function writeDirect(socket: Duplex, data: Uint8Array): boolean {
+export function writeDirect(socket: Duplex, data: Uint8Array, done?: (err?: Error | null) => void): boolean {
   const direct = probes.directWrite;
   if (direct === false) return false;
   const handle = (socket as Duplex & SocketInternals)._handle;
@@ -334,7 +342,7 @@ export function writeDirect(socket: Duplex, data: Uint8Array): boolean {
   if (proto !== tcpHandleProto) {
     // Not a TCP handle (TLS, a pipe), or the probe has not run: it runs on the first one.
     if (direct !== null || !isTcpHandle(proto)) return false;
-    captureWriteReq(socket, handle, proto, data);
+    captureWriteReq(socket, handle, proto, data, done);
     return true; // written by socket.write while the probe looked
   }
   if (handle.writeQueueSize !== 0) return false;
@@ -353,8 +361,11 @@ export function writeDirect(socket: Duplex, data: Uint8Array): boolean {
     // StreamReq::AttachToObject).
     req.buffer = data;
     req.socket = socket as Socket;
+    req.done = done;
     req.oncomplete = directWriteDone;
     spareReq = new WriteReqClass!();
+  } else if (done !== undefined) {
+    done();
   }
   return true;
 }
@@ -390,26 +401,47 @@ function isTcpHandle(proto: StreamHandle): boolean {
   return (proto.constructor as { name?: string }).name === 'TCP' && typeof proto.writeBuffer === 'function';
 }
 
-/** A queued direct write completed (this = its request): a failure destroys the socket, as Node's does. */
+/**
+ * A queued direct write completed (this = its request): a failure destroys the socket, as Node's
+ * does; the caller's `done`, if any, learns the outcome. A write libuv completed reports success
+ * also when the socket was destroyed meanwhile (its bytes are in the kernel: a server's immediate
+ * close after its close frame); one cancelled by that destroy (UV_ECANCELED) reports its error.
+ */
 function directWriteDone(this: WriteReq, status: number): void {
   const socket = this.socket!;
+  const done = this.done;
   this.buffer = null;
   this.socket = null;
-  if (status < 0 && !socket.destroyed) {
-    const code = getSystemErrorName(status);
-    const err = new Error(`write ${code}`) as Error & { errno: number; code: string; syscall: string };
-    err.errno = status;
-    err.code = code;
-    err.syscall = 'write';
-    socket.destroy(err);
+  this.done = null;
+  if (status < 0) {
+    const err = writeError(status);
+    if (!socket.destroyed) socket.destroy(err);
+    if (done !== undefined && done !== null) done(err);
+  } else if (done !== undefined && done !== null) {
+    done();
   }
+}
+
+function writeError(status: number): Error {
+  const code = getSystemErrorName(status);
+  const err = new Error(`write ${code}`) as Error & { errno: number; code: string; syscall: string };
+  err.errno = status;
+  err.code = code;
+  err.syscall = 'write';
+  return err;
 }
 
 /**
  * The probe, on the first TCP socket written to: `data` is written by socket.write while the
  * handle's writeBuffer is looked at on the way, to find Node's request class.
  */
-function captureWriteReq(socket: Duplex, handle: StreamHandle, proto: StreamHandle, data: Uint8Array): void {
+function captureWriteReq(
+  socket: Duplex,
+  handle: StreamHandle,
+  proto: StreamHandle,
+  data: Uint8Array,
+  done: ((err?: Error | null) => void) | undefined,
+): void {
   const target = handle as { writeBuffer?: StreamHandle['writeBuffer'] };
   const own = Object.getOwnPropertyDescriptor(handle, 'writeBuffer');
   const inner = (own === undefined ? proto.writeBuffer : own.value) as StreamHandle['writeBuffer'];
@@ -419,7 +451,7 @@ function captureWriteReq(socket: Duplex, handle: StreamHandle, proto: StreamHand
     return inner.call(this, req, d);
   };
   try {
-    socket.write(data);
+    socket.write(data, done);
   } finally {
     if (own === undefined) delete target.writeBuffer;
     else Object.defineProperty(handle, 'writeBuffer', own);

@@ -86,6 +86,28 @@ function integer(min: number, defaultValue: number | undefined, origin: Origin, 
   );
 }
 
+/**
+ * A port to listen on: an integer >= 0, or a string of decimal digits, which net.Server#listen
+ * (and so ws 8) takes as that number: `{ port: process.env.PORT }`.
+ */
+function listenPort() {
+  return spec<number | string>(
+    (value, name) => {
+      if (
+        typeof value === 'string'
+          ? /^\s*\d+\s*$/.test(value)
+          : Number.isInteger(value) && (value as number) >= 0
+      ) {
+        return;
+      }
+      throw invalid(name, `must be an integer >= 0 or a string of digits, got ${String(value)}`);
+    },
+    undefined,
+    'ws',
+    true,
+  );
+}
+
 function boolean(defaultValue: boolean | undefined, origin: Origin) {
   return spec<boolean>(
     (value, name) => {
@@ -235,8 +257,11 @@ export interface WebSocketClass {
 
 /** One table for the server; its doc comments are the documentation of each option. */
 export const SERVER_OPTIONS = {
-  /** Listen on this port (0: any free port) with a server of our own; plain requests get 426. */
-  port: integer(0, undefined, 'ws', true),
+  /**
+   * Listen on this port (0: any free port; a string of digits, such as `process.env.PORT`, as
+   * Node's listen() takes it) with a server of our own; plain requests get 426.
+   */
+  port: listenPort(),
   /** The address to listen on (with `port`). */
   host: string('ws', true),
   /** The listen backlog (with `port`). */

@@ -64,23 +64,25 @@ export function writesStraightToKernel(socket: Duplex, total: number): boolean {
 
 /**
  * Write `out` (`total` bytes) to `socket`; `cbs`, if any, are called once the write is done.
- * True when the bytes went straight to the kernel (only without `cbs`, see writesStraightToKernel);
- * when that path was expected but declined, `ifNotDirect` is the callback of the socket.write
- * that carries them instead.
+ * True when the bytes were handed straight to the handle (only without `cbs`, see
+ * writesStraightToKernel). `done` (with `cbs` null and a batch for that path) is called once the
+ * write is done, whichever way it went: at once when the kernel took it all (before writeBatch
+ * returns), at libuv's completion when the kernel took part of it, or as the callback of the
+ * socket.write that carries it when the direct path declined.
  */
 export function writeBatch(
   socket: Duplex,
   out: Buffer[],
   total: number,
   cbs: WriteCallback[] | null,
-  ifNotDirect?: (err?: Error | null) => void,
+  done?: (err?: Error | null) => void,
 ): boolean {
   if (cbs === null && total <= CONCAT_LIMIT) {
     // The common case (small frames, no send callbacks): straight to the kernel when nothing
     // is queued on the socket (internals.ts writeDirect), else through the socket.
     const data = out.length === 1 ? out[0] : Buffer.concat(out, total);
-    if (writeDirect(socket, data)) return true;
-    socket.write(data, ifNotDirect);
+    if (writeDirect(socket, data, done)) return true;
+    socket.write(data, done);
     return false;
   }
   const cb = cbs === null ? undefined : (err?: Error | null) => callAll(cbs, err ?? undefined);

@@ -31,11 +31,13 @@ import {
   acceptResponseBytes,
   buildAcceptResponse,
   buildRejectResponse,
+  headerLines,
   serializeResponse,
   type ValidateRequestOptions,
   ValidateSettings,
   validateUpgradeRequest,
 } from '../handshake/server.js';
+import { isFieldValue, isToken } from '../handshake/syntax.js';
 import { Heartbeat } from './heartbeat.js';
 import { attachHttp2, handleStream, isHttp2Server } from './http2-server.js';
 import {
@@ -120,6 +122,60 @@ function abortHandshake(
   }
 }
 
+// An asynchronous verifyClient's refusal, `cb(false, code, message, headers)`, as ws 8 takes it:
+// its arguments are the application's, unchecked by ws (which writes them into the response as
+// they are), so what a ws application passes is made into a valid answer here, never a throw
+// from inside the callback (uncaught there: the process would exit, and the socket would wait
+// for its handshake timeout).
+
+/**
+ * ws's `code || 401`, and a numeric string as its number; a value that is no HTTP error status
+ * (a close code such as 4001, 101, a fraction) is refused with 401, as with no code: ws writes it
+ * into the status line as it is, which no HTTP client parses.
+ */
+function refusalStatus(code: unknown): number {
+  const n = typeof code === 'string' && code !== '' ? Number(code) : code;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 200 && n <= 599 ? n : 401;
+}
+
+/** ws's `message || http.STATUS_CODES[code]`; a message that is not a string is not sent. */
+function refusalMessage(message: unknown, status: number): string {
+  return typeof message === 'string' && message !== ''
+    ? message
+    : (http.STATUS_CODES[status] ?? 'Unauthorized');
+}
+
+/**
+ * The headers ws would write: other values as their String() (numbers, a Set-Cookie array joined
+ * with commas, as ws's template literal does), null and undefined left out. Dropped: those the
+ * answer sets itself (Connection, Content-Length, and Content-Type: the body is text/plain), the
+ * other connection-level ones (Transfer-Encoding, Keep-Alive, Upgrade...: HTTP/2 forbids them, and
+ * the refusal closes the connection), and a name or value that would not be one header line
+ * (CR/LF: ws lets them split the response).
+ */
+function refusalHeaders(headers: unknown): Record<string, string> | undefined {
+  if (headers === null || typeof headers !== 'object') return undefined;
+  const out: Record<string, string> = {};
+  for (const name of Object.keys(headers)) {
+    const raw = (headers as Record<string, unknown>)[name];
+    if (raw === undefined || raw === null || REFUSAL_RESERVED.has(name.toLowerCase())) continue;
+    const value = typeof raw === 'string' ? raw : String(raw);
+    if (isToken(name) && isFieldValue(value)) out[name] = value;
+  }
+  return out;
+}
+
+const REFUSAL_RESERVED = new Set([
+  'connection',
+  'content-length',
+  'content-type',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'transfer-encoding',
+  'upgrade',
+]);
+
 /**
  * @internal How a handshake is answered, per transport: HTTP/1.1 bytes on the socket here,
  * HTTP/2 headers on the stream in http2-server.ts. Everything else (policy hooks, extension
@@ -153,7 +209,8 @@ const HTTP1: HandshakeReply = {
     const lines = buildAcceptResponse({ key: key!, protocol, extensions });
     server.emit('headers', lines, req);
     if (!socket.writable) return false;
-    return serializeResponse(lines);
+    const kept = headerLines(lines);
+    return kept.length === 0 ? acceptResponseBytes(key!, protocol, extensions) : serializeResponse(kept);
   },
 };
 
@@ -303,7 +360,7 @@ export class WebSocketServer extends EventEmitter {
       // A WebSocket-only port: our own head parser instead of an http.Server (upgrade-listener.ts).
       const server = createUpgradeListener(this);
       this._server = server;
-      server.listen(o.port, o.host, o.backlog, callback);
+      server.listen(Number(o.port), o.host, o.backlog, callback);
     } else if (o.server != null) {
       this._server = o.server as net.Server;
     }
@@ -474,8 +531,8 @@ export class WebSocketServer extends EventEmitter {
       (verify as VerifyClientAsync)(info, (ok, code, message, headers) => {
         if (!ok) {
           accepted?.extension.close();
-          const status = code ?? 401;
-          reply.refuse(socket, status, message ?? http.STATUS_CODES[status] ?? 'Unauthorized', headers);
+          const status = refusalStatus(code);
+          reply.refuse(socket, status, refusalMessage(message, status), refusalHeaders(headers));
           return;
         }
         this._complete(req, socket, head, key, result.protocols, accepted, reply, cb);

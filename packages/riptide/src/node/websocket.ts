@@ -1375,10 +1375,12 @@ export class WebSocket extends EventEmitter {
     // This batch carries our close frame (nothing is queued after it). As ws 8 sets
     // _closeFrameSent in its write's callback, CloseEvent.wasClean needs the write made: not a
     // frame queued once the transport had ended (a close frame parsed from the input the
-    // transport's end left, CLOSE_PENDING), nor one whose write fails. A write straight to the
-    // kernel is made at once (the usual case, and the server's immediate close after it needs
-    // that path); any other gets a callback, also when the direct write was expected but
-    // declined (the kernel refused it, an idle timeout to refresh).
+    // transport's end left, CLOSE_PENDING), nor one whose write fails. A write expected to go
+    // straight to the kernel (the usual case, and the server's immediate close after it needs
+    // that path) reports through writeBatch's `done`: at once when the kernel took it all, at
+    // libuv's completion when it took part (the rest may still fail: the peer resets), as a
+    // socket.write callback when the direct write was declined (the kernel refused it, an idle
+    // timeout to refresh). Any other write gets a send callback.
     let closeGoesDirect = false;
     if (
       proto.closeSent &&
@@ -1398,9 +1400,7 @@ export class WebSocket extends EventEmitter {
         if (cbs !== null) process.nextTick(callAll, cbs, notWritable());
       } else {
         if (!closeGoesDirect) writeBatch(socket, out, total, cbs);
-        else if (writeBatch(socket, out, total, null, closeFrameWritten.bind(null, this))) {
-          this._flags |= CLOSE_WRITTEN;
-        }
+        else writeBatch(socket, out, total, null, closeFrameWritten.bind(null, this));
       }
     } else if (cbs !== null) {
       // Nothing to write (e.g. the core dropped it): still answer the callbacks, asynchronously.
@@ -1479,6 +1479,9 @@ export class WebSocket extends EventEmitter {
     this._flags |= RECEIVING;
     try {
       work(proto);
+    } catch (err) {
+      this._afterThrow();
+      throw err;
     } finally {
       this._flags &= ~RECEIVING;
       this._flush();
@@ -1545,11 +1548,39 @@ export class WebSocket extends EventEmitter {
     this._flags |= RECEIVING;
     try {
       proto.receive(chunk, borrowed);
+    } catch (err) {
+      this._afterThrow();
+      throw err;
     } finally {
       this._flags &= ~RECEIVING;
       this._flush();
     }
     if (proto.sliceSpent) this._yieldTurn();
+  }
+
+  /**
+   * A listener threw out of the parser (the exception goes on to the caller: Node's read
+   * callback, then 'uncaughtException'). The core kept the input after the frame being handed
+   * on: it is parsed on the next turn, so the messages behind it are neither lost nor read from
+   * the middle of a frame. ws 8 parses nothing more on that connection then (its receiver's
+   * write never completes); delivering the rest in order keeps a throw to its own event.
+   */
+  private _afterThrow(): void {
+    setImmediate(continueAfterThrow, this);
+  }
+
+  /**
+   * @internal The setImmediate of _afterThrow: parse what the throw left, then read on as
+   * _continue does (a throw in a deferred event's delivery left the transport paused).
+   */
+  _continueAfterThrow(): void {
+    if ((this._flags & CLOSED_DONE) !== 0) return;
+    if (this._proto!.unparsedAfterThrow) this._receiving(runContinueAfterThrow);
+    if ((this._flags & CLOSE_PENDING) !== 0) {
+      this._closeWhenParsed();
+      return;
+    }
+    if ((this._flags & (PAUSED | CLOSED_DONE | YIELDING | DEFERRED)) === 0) this._socket?.resume();
   }
 
   /**
@@ -1561,6 +1592,9 @@ export class WebSocket extends EventEmitter {
     this._flags |= RECEIVING;
     try {
       proto.receivedInPlace(n);
+    } catch (err) {
+      this._afterThrow();
+      throw err;
     } finally {
       this._flags &= ~RECEIVING;
       this._flush();
@@ -1833,6 +1867,14 @@ function waitsForResume(flags: number): boolean {
 
 function closeFrameWritten(ws: WebSocket, err?: Error | null): void {
   ws._closeFrameWritten(err);
+}
+
+function continueAfterThrow(ws: WebSocket): void {
+  ws._continueAfterThrow();
+}
+
+function runContinueAfterThrow(proto: Protocol): void {
+  proto.continueAfterThrow();
 }
 
 function closeTimeoutFired(ws: WebSocket): void {

@@ -245,6 +245,24 @@ describe('HandshakeError, UsageError, UsageRangeError, UsageSyntaxError', () => 
       expect(String(new UsageError(code, 'm'))).toBe('Error: m');
     }
   });
+
+  it("are plain Errors, not TypeErrors, for those codes (ws's `instanceof TypeError` means bad arguments); still UsageErrors", () => {
+    for (const code of [
+      'WS_ERR_NOT_OPEN',
+      'WS_ERR_HANDSHAKE_TWICE',
+      'WS_ERR_NO_SERVER',
+      'WS_ERR_NOT_RUNNING',
+    ]) {
+      const err = new UsageError(code, 'm', { cause: 1 });
+      expect(err instanceof TypeError, code).toBe(false);
+      expect(err).toBeInstanceOf(Error);
+      expect(err).toBeInstanceOf(UsageError);
+      expect(err).toBeInstanceOf(RiptideError);
+      expect(err).toMatchObject({ code, message: 'm', name: 'Error', cause: 1 });
+      expect(err.stack).toContain('Error: m');
+    }
+    expect(new UsageError('WS_ERR_INVALID_OPTION', 'm')).toBeInstanceOf(TypeError);
+  });
 });
 
 describe('instanceof (brands)', () => {

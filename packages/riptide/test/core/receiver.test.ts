@@ -1017,6 +1017,76 @@ describe('pause and resume (Node layer backpressure hooks)', () => {
   });
 });
 
+describe('a sink callback that throws (user code) keeps the rest of the chunk', () => {
+  /** A client protocol whose sink throws once, on the message `throwOn`. */
+  function throwingOnce(throwOn: string) {
+    const { proto, sink } = makeProtocol('client');
+    let thrown = false;
+    sink.onEvent = (e) => {
+      if (!thrown && e.type === 'message' && e.data === throwOn) {
+        thrown = true;
+        throw new Error('listener failed');
+      }
+    };
+    const data = () => sink.events.map((e) => (e.type === 'message' ? e.data : e.type));
+    return { proto, sink, data };
+  }
+
+  it('the next chunk goes on from the frame after the one handed on, not from the middle of one', () => {
+    const { proto, data } = throwingOnce('a');
+    const b = hex('8105 68656c6c6f'); // "hello", split across the two chunks
+    expect(() => proto.receive(Buffer.concat([hex('810161'), b.subarray(0, 3)]))).toThrow('listener failed');
+    expect(proto.unparsedAfterThrow).toBe(true);
+    proto.receive(Buffer.concat([b.subarray(3), hex('810163')]));
+    expect(data()).toEqual(['a', 'hello', 'c']);
+    expect(proto.unparsedAfterThrow).toBe(false);
+  });
+
+  it('continueAfterThrow() parses what was left, in order; a second throw keeps the rest again', () => {
+    const { proto, sink, data } = throwingOnce('a');
+    let second = false;
+    const first = sink.onEvent!;
+    sink.onEvent = (e) => {
+      first(e);
+      if (!second && e.type === 'message' && e.data === 'b') {
+        second = true;
+        throw new Error('again');
+      }
+    };
+    expect(() => proto.receive(hex('810161 810162 890170 810163 880203e8'))).toThrow('listener failed');
+    expect(() => proto.continueAfterThrow()).toThrow('again');
+    proto.continueAfterThrow();
+    expect(data()).toEqual(['a', 'b', 'ping', 'c', 'close']);
+    expect(proto.unparsedAfterThrow).toBe(false);
+    proto.continueAfterThrow(); // nothing left: nothing happens
+    expect(sink.events).toHaveLength(5);
+  });
+
+  it('borrowed input: what is kept is a copy (the read buffer is reused after the throw)', () => {
+    const { proto, data } = throwingOnce('a');
+    const chunk = hex('810161 810162');
+    expect(() => proto.receive(chunk, true)).toThrow('listener failed');
+    chunk.fill(0xff); // the next read overwrites the shared buffer
+    proto.continueAfterThrow();
+    expect(data()).toEqual(['a', 'b']);
+  });
+
+  it('paused by the callback before it threw: the rest waits for resume(), not for continueAfterThrow()', () => {
+    const { proto, sink, data } = throwingOnce('a');
+    const first = sink.onEvent!;
+    sink.onEvent = (e) => {
+      if (e.type === 'message' && e.data === 'a') proto.pause();
+      first(e);
+    };
+    expect(() => proto.receive(hex('810161 810162'))).toThrow('listener failed');
+    expect(proto.unparsedAfterThrow).toBe(false);
+    proto.continueAfterThrow();
+    expect(data()).toEqual(['a']);
+    proto.resume();
+    expect(data()).toEqual(['a', 'b']);
+  });
+});
+
 describe('regressions', () => {
   it('a header ending exactly at a chunk boundary does not leave a stale frame buffer (found by the fuzz property)', () => {
     // A masked text fragment of 1 byte, then a continuation of 2 bytes, fed one byte at a time:

@@ -259,6 +259,38 @@ describe('RFC 8441 5 a WebSocket over an HTTP/2 stream', () => {
     ]);
   });
 
+  it('a refusal with what ws 8 takes (a numeric string, a number value, connection-level headers) goes out, never throws', async () => {
+    const { port, origin } = await start({
+      verifyClient: (_info, cb) => {
+        const headers = { 'Retry-After': 5, 'Keep-Alive': 'timeout=5', Upgrade: 'websocket', 'X-Ok': 'y' };
+        setImmediate(() => (cb as (...a: unknown[]) => void)(false, '429', 'Slow down', headers));
+      },
+    });
+    const s = await session(origin);
+    const refused = await rawStream(s, connectHeaders(port, '/'));
+    const res = await refused.response;
+    expect(res[':status']).toBe(429);
+    expect(res['retry-after']).toBe('5');
+    expect(res['x-ok']).toBe('y');
+    expect(res['keep-alive']).toBeUndefined();
+    expect(res.upgrade).toBeUndefined();
+    expect((await refused.closed).bytes.toString()).toBe('Slow down');
+  });
+
+  it("a 'headers' listener's line HTTP/2 cannot carry is left out, never thrown out of the handshake", async () => {
+    const { wss, port, origin } = await start();
+    wss.on('headers', (lines: unknown[]) => {
+      lines.push('X-Before: 1', 'Keep-Alive: timeout=5', 'no colon', 5, 'X-Bad: a\r\nb', 'X-After: 2');
+    });
+    const s = await session(origin);
+    const raw = await rawStream(s, connectHeaders(port, '/'));
+    const res = await raw.response;
+    expect(res[':status']).toBe(200);
+    expect(res['x-before']).toBe('1');
+    expect(res['x-after']).toBe('2');
+    expect(res['keep-alive']).toBeUndefined();
+  });
+
   it("handleProtocols and the 'headers' event work as over HTTP/1.1", async () => {
     const { wss, port, origin } = await start({
       handleProtocols: (protocols, req) => (protocols.has('v2') && req.httpVersion === '2.0' ? 'v2' : false),

@@ -74,9 +74,10 @@ function fakeSocket(lend: boolean) {
     destroyed: false,
     error: undefined as (Error & { code?: string }) | undefined,
     viaWrite: [] as string[],
-    write(data: Uint8Array): boolean {
+    write(data: Uint8Array, cb?: (err?: Error | null) => void): boolean {
       socket.viaWrite.push(Buffer.from(data).toString());
       handle.writeBuffer(lend ? new WriteWrap() : null, data);
+      if (cb !== undefined) cb(null); // at once here; Node calls it later
       return true;
     },
     destroy(err?: Error): void {
@@ -84,7 +85,12 @@ function fakeSocket(lend: boolean) {
       socket.error = err;
     },
   };
-  return { socket, handle, write: (text: string) => writeDirect(socket as never, Buffer.from(text)) };
+  return {
+    socket,
+    handle,
+    write: (text: string, done?: (err?: Error | null) => void) =>
+      writeDirect(socket as never, Buffer.from(text), done),
+  };
 }
 
 describe('writeDirect against stand-ins', () => {
@@ -139,6 +145,41 @@ describe('writeDirect against stand-ins', () => {
       expect(socket.destroyed).toBe(true);
       expect(socket.error?.code).toBe('EPIPE');
       expect(socket.viaWrite).toEqual(['probe']); // all the rest went straight to the handle
+    } finally {
+      restore();
+    }
+  });
+
+  it("`done` reports when the write is done: at once, at libuv's completion (with its error), through socket.write for the probe's write; ordinary writes store none", () => {
+    const restore = overrideProbes({ directWrite: null });
+    try {
+      const { socket, handle, write } = fakeSocket(true);
+      const results: string[] = [];
+      const done = (name: string) => (err?: Error | null) =>
+        results.push(`${name}: ${err == null ? 'ok' : (err as Error & { code?: string }).code}`);
+      expect(write('probe', done('probe'))).toBe(true);
+      expect(results).toEqual(['probe: ok']); // socket.write's callback (the stand-in calls it at once)
+
+      expect(write('whole', done('whole'))).toBe(true);
+      expect(results).toEqual(['probe: ok', 'whole: ok']); // before writeDirect returned
+
+      handle.wait = true; // the kernel takes part: the rest waits in libuv
+      expect(write('fails', done('fails'))).toBe(true);
+      const failing = handle.calls[2].req as WriteWrap;
+      expect(write('succeeds', done('succeeds'))).toBe(true);
+      const succeeding = handle.calls[3].req as WriteWrap;
+      expect(write('plain')).toBe(true);
+      const plain = handle.calls[4].req as WriteWrap & { done?: unknown };
+      expect(results).toHaveLength(2); // nothing known yet about the three waiting
+
+      succeeding.oncomplete!.call(succeeding, 0);
+      expect(results.at(-1)).toBe('succeeds: ok');
+      plain.oncomplete!.call(plain, 0);
+      expect(plain.done ?? undefined).toBeUndefined();
+      failing.oncomplete!.call(failing, -104); // ECONNRESET, as libuv reports it
+      expect(results.at(-1)).toBe('fails: ECONNRESET');
+      expect(socket.error?.code).toBe('ECONNRESET');
+      expect(results).toHaveLength(4);
     } finally {
       restore();
     }

@@ -151,6 +151,20 @@ describe('resolveOptions', () => {
       expect(CLIENT_OPTIONS[key as keyof typeof CLIENT_OPTIONS]?.origin, key).toBe('request');
   });
 
+  it('port: a string of digits, as net.Server#listen and so ws 8 take it ({ port: process.env.PORT }); other strings refused', async () => {
+    const wss = new WebSocketServer({ port: ' 0 ' as unknown as number, host: '127.0.0.1' });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    expect((wss.address() as AddressInfo).port).toBeGreaterThan(0);
+    await new Promise((resolve) => wss.close(resolve));
+    for (const port of ['', 'http', '-1', '1.5'])
+      expect(() => new WebSocketServer({ port: port as unknown as number }), port).toThrow(
+        `The "port" option must be an integer >= 0 or a string of digits, got ${port}`,
+      );
+    expect(() => new WebSocketServer({ port: -1 })).toThrow(
+      'must be an integer >= 0 or a string of digits, got -1',
+    );
+  });
+
   it('treats null as not given where ws defaults to null, and refuses it elsewhere', () => {
     expect(
       resolveOptions(SERVER_OPTIONS, { port: null, path: null, noServer: true }, 'x').port,

@@ -4,14 +4,24 @@
  * callback path (TLS, HTTP/2 streams), and so does a batch above the concatenation limit (a large
  * send queued with the close frame): a clean close reads clean there too, on both sides, with a
  * riptide or a ws 8 client (as ws 8 and browsers report a completed closing handshake).
- * And a write expected to go straight to the kernel that the kernel refuses is not counted.
+ * And a write expected to go straight to the kernel that the kernel refuses is not counted, nor
+ * one the kernel took only part of whose rest then fails in libuv.
  */
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { WebSocketServer as RiptideServer, WebSocket } from '../../src/index.js';
-import { cleanupsAfterEachTest, clientFrame, once, rawClient, riptideServer, shutdown } from './helpers.js';
+import {
+  cleanupsAfterEachTest,
+  clientFrame,
+  nodeLendsWriteRequest,
+  once,
+  rawClient,
+  riptideServer,
+  shutdown,
+  until,
+} from './helpers.js';
 import { closeH2, h2Server, tls } from './http2-helpers.js';
 
 const cleanups = cleanupsAfterEachTest();
@@ -103,5 +113,64 @@ describe('wasClean over TCP when the kernel refuses our close frame', () => {
     socket.write(clientFrame(0x8, frame));
     socket.resetAndDestroy();
     expect(await closed).toEqual({ code: 1000, wasClean: false });
+  });
+});
+
+describe('wasClean over TCP when the kernel takes only part of our close frame', () => {
+  /**
+   * The server answers the client's close frame with a direct write (nothing queued) that the
+   * kernel takes only part of, the rest waiting in libuv: the write to the handle is made to
+   * carry a large filler ahead of the close frame, to a client that does not read. What happens
+   * to the rest then decides wasClean, as ws 8 sets _closeFrameSent in the write's callback.
+   */
+  async function partialCloseAnswer() {
+    const { wss, port } = await riptideServer();
+    cleanups.push(() => shutdown(wss));
+    const accepted = once<[WebSocket]>(wss, 'connection');
+    const { socket } = await rawClient(port);
+    cleanups.push(() => {
+      socket.destroy();
+    });
+    socket.on('error', () => {});
+    socket.pause();
+    const [server] = await accepted;
+    server.on('error', () => {});
+    type Req = { getAsyncId(): number };
+    type Handle = { writeBuffer(req: Req, data: Uint8Array): number };
+    const handle = (server._socket as unknown as { _handle: Handle })._handle;
+    const inner = handle.writeBuffer;
+    const filler = Buffer.alloc(16 * 1024 * 1024, 0x2a);
+    const state = { partial: false };
+    handle.writeBuffer = function (this: Handle, req: Req, data: Uint8Array) {
+      if (data[0] !== 0x88) return inner.call(this, req, data);
+      const status = inner.call(this, req, Buffer.concat([filler, data]));
+      state.partial = req.getAsyncId() !== -1; // a native request attached: the rest waits
+      return status;
+    };
+    const closed = closeEvent(server);
+    const code = Buffer.alloc(2);
+    code.writeUInt16BE(1000);
+    socket.write(clientFrame(0x8, code));
+    await until(() => state.partial || server.readyState === server.CLOSED);
+    return { socket, closed, state, filler };
+  }
+
+  it('the rest fails (the peer resets): the close reads 1000, not clean', async (ctx) => {
+    if (!(await nodeLendsWriteRequest())) ctx.skip(); // no direct writes on this Node (later 24)
+    const { socket, closed, state } = await partialCloseAnswer();
+    expect(state.partial).toBe(true);
+    socket.resetAndDestroy();
+    expect(await closed).toEqual({ code: 1000, wasClean: false });
+  });
+
+  it('the rest is written (the peer reads it all): the close reads 1000, clean', async (ctx) => {
+    if (!(await nodeLendsWriteRequest())) ctx.skip();
+    const { socket, closed, state, filler } = await partialCloseAnswer();
+    expect(state.partial).toBe(true);
+    let received = 0;
+    socket.on('data', (d: Buffer) => (received += d.length));
+    socket.resume();
+    expect(await closed).toEqual({ code: 1000, wasClean: true });
+    expect(received).toBe(filler.length + 4);
   });
 });

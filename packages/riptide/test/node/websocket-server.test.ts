@@ -559,6 +559,73 @@ describe('verifyClient', () => {
     await once(ws, 'open');
     ws.terminate();
   });
+
+  it('async form: what ws 8 takes from callback(false, ...) is answered, never thrown out of the callback (it would be uncaught)', async () => {
+    // ws writes code, message and headers into the response as they are: a numeric string, 0
+    // (ws's `code || 401`), a close code used as a status, headers it lets override its own or
+    // whose values are numbers or arrays. Each used to throw a UsageError from inside cb.
+    type Refusal = [unknown, unknown?, unknown?];
+    const cases: Array<{ args: Refusal; status: number; body: string; has?: RegExp[]; hasNot?: RegExp[] }> = [
+      { args: ['403'], status: 403, body: 'Forbidden' },
+      { args: [0], status: 401, body: 'Unauthorized' },
+      { args: [4001, 'Unauthorized'], status: 401, body: 'Unauthorized' },
+      { args: [101], status: 401, body: 'Unauthorized' },
+      { args: [403, 42], status: 403, body: 'Forbidden' },
+      { args: [403, ''], status: 403, body: 'Forbidden' },
+      {
+        args: [429, '{"error":"slow down"}', { 'Content-Type': 'application/json', 'Retry-After': 30 }],
+        status: 429,
+        body: '{"error":"slow down"}',
+        has: [/\r\nRetry-After: 30\r\n/, /\r\nContent-Type: text\/plain; charset=utf-8\r\n/],
+        hasNot: [/application\/json/],
+      },
+      {
+        args: [403, 'x', { Connection: 'keep-alive', 'Content-Length': '1', 'Transfer-Encoding': 'chunked' }],
+        status: 403,
+        body: 'x',
+        hasNot: [/keep-alive/, /chunked/],
+      },
+      {
+        args: [403, 'x', { 'Set-Cookie': ['a=1', 'b=2'] }],
+        status: 403,
+        body: 'x',
+        has: [/\r\nSet-Cookie: a=1,b=2\r\n/],
+      },
+      {
+        args: [403, 'x', { 'X-Bad': 'a\r\nInjected: 1', 'X-Ok': 'y' }],
+        status: 403,
+        body: 'x',
+        has: [/\r\nX-Ok: y\r\n/],
+        hasNot: [/Injected/],
+      },
+      { args: [403, 'x', null], status: 403, body: 'x' },
+    ];
+    const uncaught: string[] = [];
+    const record = (err: Error) => uncaught.push(err.message);
+    process.on('uncaughtException', record);
+    try {
+      for (const { args, status, body, has = [], hasNot = [] } of cases) {
+        const { port } = await start({
+          verifyClient: (_info: unknown, cb: (ok: boolean, ...rest: unknown[]) => void) => {
+            setImmediate(() => cb(false, ...args));
+          },
+        });
+        const res = await rawRequest(port, upgradeHead(port));
+        const what = JSON.stringify(args);
+        expect(res.slice(0, res.indexOf('\r\n')), what).toBe(
+          `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`,
+        );
+        expect(res.slice(res.indexOf('\r\n\r\n') + 4), what).toBe(body);
+        expect(res, what).toContain(`\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`);
+        expect(res, what).toContain('\r\nConnection: close\r\n');
+        for (const re of has) expect(res, what).toMatch(re);
+        for (const re of hasNot) expect(res, what).not.toMatch(re);
+      }
+    } finally {
+      process.removeListener('uncaughtException', record);
+    }
+    expect(uncaught).toEqual([]);
+  });
 });
 
 describe('limits', () => {
@@ -780,6 +847,38 @@ describe('modes', () => {
     const [res] = await once<[http.IncomingMessage]>(ws, 'upgrade');
     expect(res.headers['x-riptide']).toBe('yes');
     ws.terminate();
+  });
+
+  it("a 'headers' listener's line that cannot be sent is left out, never thrown out of the handshake; a number is written as ws writes it", async () => {
+    const uncaught: string[] = [];
+    const record = (err: Error) => uncaught.push(err.message);
+    process.on('uncaughtException', record);
+    try {
+      const responseHead = async (push: unknown[]) => {
+        const { wss, port } = await start();
+        wss.on('headers', (lines: unknown[]) => {
+          lines.push(...push);
+        });
+        const socket = net.connect(port, '127.0.0.1');
+        cleanups.push(() => {
+          socket.destroy();
+        });
+        await once(socket, 'connect');
+        socket.write(upgradeHead(port));
+        let got = '';
+        while (!got.includes('\r\n\r\n')) got += String((await once<[Buffer]>(socket, 'data'))[0]);
+        return got;
+      };
+      const res = await responseHead(['X-Before: 1', 'X-Bad: a\r\nInjected: 1', 'X-After: 2']);
+      expect(res).toMatch(/^HTTP\/1\.1 101 /);
+      expect(res).toContain('\r\nX-Before: 1\r\nX-After: 2\r\n\r\n');
+      expect(res).not.toContain('Injected');
+      // ws joins the lines as they are: a number becomes its text (a line no client parses).
+      expect(await responseHead([5])).toMatch(/\r\n5\r\n\r\n$/);
+    } finally {
+      process.removeListener('uncaughtException', record);
+    }
+    expect(uncaught).toEqual([]);
   });
 
   it('close(cb): stops listening, keeps open connections, calls back once they are gone', async () => {

@@ -282,6 +282,37 @@ describe('WebSocket (riptide specifics)', () => {
     ws.terminate();
   });
 
+  it("send() while CONNECTING and address() in noServer mode throw what ws's do: an Error, not a TypeError", async () => {
+    const { url } = await pairWithRiptideBothSides();
+    const kind = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (err) {
+        return {
+          message: (err as Error).message,
+          error: err instanceof Error,
+          type: err instanceof TypeError,
+        };
+      }
+      return null;
+    };
+    for (const [ours, theirs] of [
+      [new WebSocket(url), new WS(url)],
+      [new RiptideServer({ noServer: true }), new WsServer({ noServer: true })],
+    ] as const) {
+      const call = (target: object) =>
+        'send' in target ? () => (target as WS).send('x') : () => (target as WsServer).address();
+      const got = kind(call(ours));
+      expect(got).not.toBeNull();
+      expect(got).toEqual(kind(call(theirs)));
+      if ('terminate' in ours) {
+        ours.terminate();
+        (theirs as WS).on('error', () => {});
+        (theirs as WS).terminate();
+      }
+    }
+  });
+
   it('send() after close calls back with an error and does not throw', async () => {
     const { client } = await pairWithRiptideBothSides();
     client.close();

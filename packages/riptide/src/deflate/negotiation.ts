@@ -72,7 +72,10 @@ export interface PerMessageDeflateOptions {
   clientMaxWindowBits?: boolean | number;
   zlibDeflateOptions?: ZlibDeflateOptions;
   zlibInflateOptions?: ZlibInflateOptions;
-  /** Messages shorter than this many bytes are sent uncompressed. Default 1024. */
+  /**
+   * Messages shorter than this many bytes are sent uncompressed when our side has no context
+   * takeover; with context takeover every message is compressed (as ws 8 does). Default 1024.
+   */
   threshold?: number;
   /** Upper bound of idle pooled zlib contexts kept per configuration (see codec.ts). Default 10. */
   concurrencyLimit?: number;

@@ -295,9 +295,25 @@ describe('threshold', () => {
       expect(second!.length).toBeLessThan(first!.length);
       expect(inflated(peer.decompress(Buffer.from(second!), true, 0))).toBe('{"tick":2,"price":100}');
       // An empty message too (7.2.3.6: one 00 byte).
-      expect(toHex(codec.compress(Buffer.alloc(0), false)!)).toBe('00');
+      expect(Buffer.from(codec.compress(Buffer.alloc(0), false)!)).toEqual(Buffer.from([0x00]));
     });
   }
+
+  it('test_threshold_Infinity: nothing compressed without context takeover; with it, all (ws 8 takes the value)', () => {
+    const opts = normalizeDeflateOptions(
+      { threshold: Number.POSITIVE_INFINITY, concurrencyLimit: Infinity },
+      'server',
+    )!;
+    const without = new PerMessageDeflate(
+      'server',
+      { ...DEFAULT_PARAMS, serverNoContextTakeover: true },
+      opts,
+    );
+    const withTakeover = new PerMessageDeflate('server', DEFAULT_PARAMS, opts);
+    codecs.push(without, withTakeover);
+    expect(without.compress(Buffer.alloc(100_000, 97), false)).toBeNull();
+    expect(withTakeover.compress(Buffer.alloc(100_000, 97), false)).not.toBeNull();
+  });
 
   it('test_client_sends_below_threshold with client_no_context_takeover: uncompressed', () => {
     const params = { ...DEFAULT_PARAMS, clientNoContextTakeover: true };

@@ -946,7 +946,7 @@ describe('perMessageDeflate at the API boundary', () => {
         { serverMaxWindowBits: 7 },
         'Invalid perMessageDeflate option "serverMaxWindowBits": must be a boolean or an integer from 8 to 15',
       ],
-      [{ threshold: -5 }, 'Invalid perMessageDeflate option "threshold": must be an integer >= 0'],
+      [{ threshold: '5' }, 'Invalid perMessageDeflate option "threshold": must be a number'],
       // Keys it does not know are ignored (ws 8), the known ones next to them still checked.
       [
         { flush: 2, zlibDeflateOptions: { flush: 2, level: 10 } },

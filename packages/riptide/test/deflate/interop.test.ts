@@ -1029,6 +1029,31 @@ describe('threshold on the wire', () => {
     });
   }
 
+  // ws 8 sets RSV1 from `options.compress` by truthiness; riptide did so only for `false`. An
+  // `undefined` compress is "not given" in riptide (compressed), where ws's spread makes it falsy.
+  for (const [name, start] of [
+    ['ws', wsServer],
+    ['riptide', riptideServer],
+  ] as const) {
+    it(`test_${name}_server_send_with_a_falsy_compress_is_uncompressed, a truthy one compressed`, async () => {
+      const { wss, port } = await start({ perMessageDeflate: { threshold: 0 } });
+      cleanups.push(() => shutdown(wss as never));
+      const values: unknown[] = [null, 0, '', false, 1, 'yes', true];
+      (wss as unknown as WebSocketServer).on('connection', (s) => {
+        for (const compress of values) s.send('c'.repeat(100), { compress } as never);
+      });
+      const { socket, rest } = await rawUpgrade(port, 'permessage-deflate');
+      const firstBytes: number[] = [];
+      let buf = rest;
+      for (const _ of values) {
+        const [frameBytes, after] = await readFrame(socket, buf);
+        firstBytes.push(frameBytes[0]);
+        buf = after;
+      }
+      expect(firstBytes).toEqual([0x81, 0x81, 0x81, 0x81, 0xc1, 0xc1, 0xc1]);
+    });
+  }
+
   it('test_riptide_client_with_context_takeover_compresses_short_messages, as the ws client does', async () => {
     const firstBytes: Record<string, number> = {};
     const clients: Array<[string, (url: string) => unknown]> = [

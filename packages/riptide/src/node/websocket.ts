@@ -536,9 +536,10 @@ export class WebSocket extends EventEmitter {
     let fin = true;
     let compress = true;
     if (options !== undefined && options !== null) {
-      if (options.binary !== undefined) binary = options.binary === true;
-      if (options.fin === false) fin = false;
-      // As ws 8 reads it (`rsv1 = options.compress`): any falsy value but undefined (not given).
+      // As ws 8 reads them (by truthiness, spread over its defaults): any value but undefined,
+      // which is "not given" here (ws's spread makes it falsy).
+      if (options.binary !== undefined) binary = !!options.binary;
+      if (options.fin !== undefined && !options.fin) fin = false;
       if (options.compress !== undefined && !options.compress) compress = false;
     }
     // Behind a message being compressed in slices or a Blob being read, everything waits its turn.
@@ -563,9 +564,10 @@ export class WebSocket extends EventEmitter {
     let fin = true;
     let compress = true;
     if (options !== undefined && options !== null) {
-      if (options.binary !== undefined) binary = options.binary === true;
-      if (options.fin === false) fin = false;
-      // As ws 8 reads it (`rsv1 = options.compress`): any falsy value but undefined (not given).
+      // As ws 8 reads them (by truthiness, spread over its defaults): any value but undefined,
+      // which is "not given" here (ws's spread makes it falsy).
+      if (options.binary !== undefined) binary = !!options.binary;
+      if (options.fin !== undefined && !options.fin) fin = false;
       if (options.compress !== undefined && !options.compress) compress = false;
     }
     const entry = new Queued(QUEUED_SEND, binary ? 2 : 1, blob, fin, compress, cb, blob.size);

@@ -129,6 +129,8 @@ export type EventHandler<E> = (
 
 export interface AddEventListenerOptions {
   once?: boolean;
+  /** DOM: an aborted signal adds nothing; aborting it later removes the listener. */
+  signal?: AbortSignal;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: EventEmitter listeners take any arguments
@@ -221,7 +223,17 @@ export function addEventListener(
   handler: unknown,
   options?: AddEventListenerOptions,
 ): void {
+  const signal = options?.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    // WebIDL: AddEventListenerOptions.signal is an AbortSignal (Node's EventTarget says the same).
+    throw new UsageError(
+      'WS_ERR_INVALID_OPTION',
+      'The "options.signal" property must be an instance of AbortSignal',
+    );
+  }
   if (!isListener(handler)) return;
+  // DOM "add an event listener": "If listener's signal is not null and is aborted, then return."
+  if (signal?.aborted) return;
   // DOM: adding the same listener twice for the same type is a no-op.
   for (const l of host.listeners(type) as Wrapper[]) {
     if (l[kListener] === handler && !l[kAttribute]) return;
@@ -231,6 +243,9 @@ export function addEventListener(
   if (wrapper === null) return;
   if (options?.once) host.once(type, wrapper);
   else host.on(type, wrapper);
+  // DOM: "add the following abort steps to it: Remove an event listener with eventTarget and
+  // listener" (this registration, not a later one of the same function).
+  signal?.addEventListener('abort', () => remove(host, type, wrapper), { once: true });
 }
 
 export function removeEventListener(host: EventTargetHost, type: string, handler: unknown): void {

@@ -159,6 +159,41 @@ describe('dispatchEvent (DOM EventTarget, a target with no tree)', () => {
     expect(calls).toEqual(['a', 'attribute again', 'b']);
   });
 
+  it("honours addEventListener's signal: an aborted one adds nothing, an abort removes the listener (during a dispatch too)", () => {
+    const h = host();
+    const calls: string[] = [];
+    const early = new AbortController();
+    early.abort();
+    addEventListener(h, 'message', () => calls.push('early'), { signal: early.signal });
+    expect(h.listenerCount('message')).toBe(0);
+    const later = new AbortController();
+    const later2 = new AbortController();
+    addEventListener(
+      h,
+      'message',
+      () => {
+        calls.push('first');
+        later2.abort();
+      },
+      { signal: later.signal },
+    );
+    addEventListener(h, 'message', () => calls.push('once'), { once: true, signal: later.signal });
+    addEventListener(h, 'message', () => calls.push('second'), { signal: later2.signal });
+    h.emit('message', Buffer.from('a'), false);
+    // The first listener aborted the second's signal: removed, so not called by this dispatch.
+    expect(calls).toEqual(['first', 'once']);
+    calls.length = 0;
+    addEventListener(h, 'message', () => calls.push('third'));
+    later.abort();
+    h.emit('message', Buffer.from('b'), false);
+    expect(calls).toEqual(['third']);
+    expect(h.listenerCount('message')).toBe(1);
+    // The browsers and Node's EventTarget refuse a signal that is not an AbortSignal.
+    expect(() => addEventListener(h, 'message', () => {}, { signal: {} as AbortSignal })).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'WS_ERR_INVALID_OPTION' }),
+    );
+  });
+
   it('removes a once listener before calling it; skips one removed meanwhile; not one added meanwhile', () => {
     const h = host();
     const calls: string[] = [];

@@ -142,8 +142,20 @@ type Wrapper = ((...args: any[]) => void) & {
 };
 
 function dispatch(handler: EventListener<never>, target: unknown, event: Event): void {
-  if (typeof handler === 'function') (handler as (e: Event) => void).call(target, event);
-  else (handler as { handleEvent(e: Event): void }).handleEvent(event);
+  if (typeof handler === 'function') {
+    (handler as (e: Event) => void).call(target, event);
+    return;
+  }
+  // WebIDL "call a user object's operation": handleEvent is read at each call (it may be set
+  // after addEventListener()); one that is not callable is a TypeError, thrown as a listener's.
+  const handleEvent = (handler as { handleEvent?: unknown }).handleEvent;
+  if (typeof handleEvent !== 'function') {
+    throw new UsageError(
+      'WS_ERR_INVALID_LISTENER',
+      `The listener for "${event.type}" has no handleEvent method`,
+    );
+  }
+  handleEvent.call(handler, event);
 }
 
 /**
@@ -208,13 +220,9 @@ function listenerOf(wrapper: Wrapper): EventListener<never> {
   return wrapper[kListener] as EventListener<never>;
 }
 
+/** DOM's EventListener is a callback interface: a function, or any object (handleEvent is looked up when called). */
 function isListener(handler: unknown): handler is EventListener<never> {
-  return (
-    typeof handler === 'function' ||
-    (typeof handler === 'object' &&
-      handler !== null &&
-      typeof (handler as { handleEvent?: unknown }).handleEvent === 'function')
-  );
+  return typeof handler === 'function' || (typeof handler === 'object' && handler !== null);
 }
 
 export function addEventListener(

@@ -55,6 +55,28 @@ describe('event-target', () => {
     expect(n).toBe(0);
   });
 
+  it('takes any object as a listener and reads its handleEvent at each call, as the browsers do', () => {
+    const h = host();
+    const calls: string[] = [];
+    const late: { handleEvent?: unknown } = {};
+    addEventListener(h, 'message', late);
+    late.handleEvent = function (this: unknown, e: MessageEvent) {
+      calls.push(`late ${String(e.data)} this=object:${this === late}`);
+    };
+    h.emit('message', Buffer.from('a'), false);
+    late.handleEvent = () => calls.push('swapped');
+    h.emit('message', Buffer.from('b'), false);
+    expect(calls).toEqual(['late a this=object:true', 'swapped']);
+    // One without a callable handleEvent is a TypeError when the event comes, thrown as a
+    // listener's exception (DOM reports it; ws throws calling it as a function).
+    late.handleEvent = 'no';
+    expect(() => h.emit('message', Buffer.from('c'), false)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'WS_ERR_INVALID_LISTENER' }),
+    );
+    removeEventListener(h, 'message', late);
+    expect(h.listenerCount('message')).toBe(0);
+  });
+
   it('on<type> attributes are separate from addEventListener listeners', () => {
     const h = host();
     const calls: string[] = [];

@@ -416,6 +416,27 @@ describe('WHATWG WebSockets: closing', () => {
     ]);
   });
 
+  it('a message that arrives after close(): dropped in the standard, delivered in riptide (ws 8)', async () => {
+    const { undici, riptide } = await both(async (C, log) => {
+      const rec = await open(C);
+      // The server echoes both before it reads the close frame: they arrive while CLOSING.
+      rec.ws.send('a');
+      rec.ws.send('b');
+      rec.ws.close(1000);
+      await rec.until('close');
+      log.push(...rec.log);
+    });
+    // WHATWG "feedback from the protocol": when a message has been received, "If ws's ready
+    // state is not OPEN (1), then return." (chromium drops them too.)
+    expect(undici).toEqual(['open rs=1', 'close rs=3 1000 "" clean']);
+    expect(riptide).toEqual([
+      'open rs=1',
+      'message rs=2 string "a"',
+      'message rs=2 string "b"',
+      'close rs=3 1000 "" clean',
+    ]);
+  });
+
   it("close() checks its arguments in every state; the names are ws 8's in riptide", async () => {
     const { undici, riptide } = await both(async (C, log) => {
       const calls: Array<[number, string?]> = [[1005], [999], [5000], [1000, 'x'.repeat(124)], [1001]];

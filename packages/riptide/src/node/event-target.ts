@@ -253,8 +253,29 @@ export function addEventListener(
   else host.on(type, wrapper);
   // DOM: "add the following abort steps to it: Remove an event listener with eventTarget and
   // listener" (this registration, not a later one of the same function).
-  signal?.addEventListener('abort', () => remove(host, type, wrapper), { once: true });
+  if (signal !== undefined) removeOnAbort(signal, host, type, wrapper);
 }
+
+/**
+ * The abort steps hold the socket and the wrapper weakly, as Node's EventTarget holds its
+ * target: a signal that outlives many sockets (a server's shutdown signal) does not keep the
+ * closed ones alive, and the step itself is taken off the signal once the socket is collected.
+ */
+function removeOnAbort(signal: AbortSignal, host: EventTargetHost, type: string, wrapper: Wrapper): void {
+  const hostRef = new WeakRef(host);
+  const wrapperRef = new WeakRef(wrapper);
+  const onAbort = () => {
+    const h = hostRef.deref();
+    const w = wrapperRef.deref();
+    if (h !== undefined && w !== undefined) remove(h, type, w);
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  abortSteps.register(host, { signal, onAbort });
+}
+
+const abortSteps = new FinalizationRegistry<{ signal: AbortSignal; onAbort: () => void }>(
+  ({ signal, onAbort }) => signal.removeEventListener('abort', onAbort),
+);
 
 export function removeEventListener(host: EventTargetHost, type: string, handler: unknown): void {
   for (const l of host.listeners(type) as Wrapper[]) {

@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WS from 'ws';
 import { UsageError } from '../../src/core/errors.js';
@@ -214,6 +216,24 @@ describe('dispatchEvent (DOM EventTarget, a target with no tree)', () => {
     expect(() => addEventListener(h, 'message', () => {}, { signal: {} as AbortSignal })).toThrow(
       expect.objectContaining({ name: 'TypeError', code: 'WS_ERR_INVALID_OPTION' }),
     );
+  });
+
+  it('a signal that outlives the socket does not keep it alive (the abort steps hold it weakly)', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const long = new AbortController();
+    const refs: WeakRef<object>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const h = host();
+      // The listener refers to its socket, as `ws.addEventListener('message', () => ws.send(...))`.
+      addEventListener(h, 'message', () => h.emit('x'), { signal: long.signal });
+      refs.push(new WeakRef(h));
+    }
+    // A WeakRef's target lives until the end of the job that made it.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(refs.map((r) => r.deref() === undefined)).toEqual([true, true, true]);
+    long.abort();
   });
 
   it('removes a once listener before calling it; skips one removed meanwhile; not one added meanwhile', () => {

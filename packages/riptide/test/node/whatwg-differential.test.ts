@@ -639,6 +639,30 @@ describe('WHATWG WebSockets: event handlers and listeners', () => {
     ]);
   });
 
+  it("a listener's signal (aborted before, aborted later) and a handleEvent set after addEventListener()", async () => {
+    const { undici, riptide } = await both(async (C, log) => {
+      const rec = await open(C);
+      const ws = rec.ws;
+      const before = new AbortController();
+      before.abort();
+      const later = new AbortController();
+      type Add = (type: string, l: unknown, o?: { signal?: AbortSignal }) => void;
+      const add = ws.addEventListener.bind(ws) as unknown as Add;
+      add('message', () => log.push('aborted before'), { signal: before.signal });
+      add('message', () => log.push('until aborted'), { signal: later.signal });
+      const late: { handleEvent?: (e: StdEvent) => void } = {};
+      add('message', late);
+      late.handleEvent = (e) => log.push(`late handleEvent ${String(e.data)}`);
+      await roundTrip(rec, '1');
+      later.abort();
+      await roundTrip(rec, '2');
+      ws.close();
+      await rec.until('close');
+    });
+    expect(riptide).toEqual(undici);
+    expect(riptide).toEqual(['until aborted', 'late handleEvent 1', 'late handleEvent 2']);
+  });
+
   it("dispatchEvent(): the listeners and on<type> in order with the caller's event, once, stopImmediatePropagation, the result", async () => {
     const { undici, riptide } = await both(async (C, log) => {
       const rec = await open(C);

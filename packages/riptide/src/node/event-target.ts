@@ -232,7 +232,7 @@ export function addEventListener(
   options?: AddEventListenerOptions,
 ): void {
   const signal = options?.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+  if (signal !== undefined && !isAbortSignal(signal)) {
     // WebIDL: AddEventListenerOptions.signal is an AbortSignal (Node's EventTarget says the same).
     throw new UsageError(
       'WS_ERR_INVALID_OPTION',
@@ -254,6 +254,21 @@ export function addEventListener(
   // DOM: "add the following abort steps to it: Remove an event listener with eventTarget and
   // listener" (this registration, not a later one of the same function).
   if (signal !== undefined) removeOnAbort(signal, host, type, wrapper);
+}
+
+/**
+ * Node's AbortSignal, or one that works as it does (another realm's, the abort-controller
+ * package's): `aborted`, and an 'abort' event.
+ */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  return (
+    value instanceof AbortSignal ||
+    (typeof value === 'object' &&
+      value !== null &&
+      typeof (value as { aborted?: unknown }).aborted === 'boolean' &&
+      typeof (value as { addEventListener?: unknown }).addEventListener === 'function' &&
+      typeof (value as { removeEventListener?: unknown }).removeEventListener === 'function')
+  );
 }
 
 /**

@@ -212,6 +212,22 @@ describe('dispatchEvent (DOM EventTarget, a target with no tree)', () => {
     h.emit('message', Buffer.from('b'), false);
     expect(calls).toEqual(['third']);
     expect(h.listenerCount('message')).toBe(1);
+    // One that works as an AbortSignal (another realm's, a polyfill's) is taken.
+    const polyfill = Object.assign(new EventEmitter(), {
+      aborted: false,
+      addEventListener(type: string, f: () => void) {
+        polyfill.once(type, f);
+      },
+      removeEventListener(type: string, f: () => void) {
+        polyfill.removeListener(type, f);
+      },
+    });
+    addEventListener(h, 'message', () => calls.push('polyfilled'), {
+      signal: polyfill as unknown as AbortSignal,
+    });
+    expect(h.listenerCount('message')).toBe(2);
+    polyfill.emit('abort');
+    expect(h.listenerCount('message')).toBe(1);
     // The browsers and Node's EventTarget refuse a signal that is not an AbortSignal.
     expect(() => addEventListener(h, 'message', () => {}, { signal: {} as AbortSignal })).toThrow(
       expect.objectContaining({ name: 'TypeError', code: 'WS_ERR_INVALID_OPTION' }),

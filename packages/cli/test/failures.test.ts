@@ -107,6 +107,17 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
       ['connect', 'ws://x', '--close-timeout', '2147484'],
       /^riptide connect: --close-timeout must be at most 2147483 seconds, got '2147484'\n/,
     ],
+    // Refused as --timeout 0 is: it read as "no timeout" and dropped every close at once (exit 1).
+    [
+      'a --close-timeout of 0',
+      ['connect', 'ws://x', '--close-timeout', '0'],
+      /^riptide connect: --close-timeout must be more than 0 seconds, got '0'\n/,
+    ],
+    [
+      'a --close-timeout of 0.0 for echo',
+      ['echo', '--port', '0', '--close-timeout', '0.0'],
+      /^riptide echo: --close-timeout must be more than 0 seconds, got '0.0'\n/,
+    ],
     [
       'a non-numeric --close-timeout of listen',
       ['listen', '--port', '0', '--close-timeout', 'soon'],

@@ -312,7 +312,17 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   }
   const waitMs = secondsFlag(connectSpec, 'wait', stringFlag(flags.wait), 2000);
   const timeoutMs = secondsFlag(connectSpec, 'timeout', stringFlag(flags.timeout), 10_000, true);
-  const closeTimeoutMs = secondsFlag(connectSpec, 'close-timeout', stringFlag(flags['close-timeout']), 5000);
+  // --close-timeout 0 is refused as --timeout 0 is: to a reader of timeouts (curl's, ws's
+  // handshakeTimeout, this CLI's own --timeout) 0 means "none, wait for ever", and here it would
+  // have meant the opposite, dropping at once, every close a 1006 and exit 1. Nobody who asks for
+  // a close wants that; a wait of their choosing is a positive number.
+  const closeTimeoutMs = secondsFlag(
+    connectSpec,
+    'close-timeout',
+    stringFlag(flags['close-timeout']),
+    5000,
+    true,
+  );
   const execute = stringList(flags.execute);
   const protocols = stringList(flags.protocol);
   const json = flags.json === true;

@@ -616,6 +616,35 @@ describe('riptide connect: redirects (-L, --max-redirects)', () => {
     expect(p.requests[0].headers['x-trace']).toBe('t');
   });
 
+  it('says once on stderr that --ca and -k apply only to wss:// when the URL is ws:// (not in --json data)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-cli-tlsflags-'));
+    try {
+      const { cert } = selfSignedCertificate(dir);
+      const { cli: server, url } = await startServer('echo');
+      const res = await run(['connect', url, '--ca', cert, '-k', ...PATIENT], 'a\n');
+      expect([res.code, res.stdout]).toEqual([0, 'a\n']);
+      expect(res.stderr).toBe(
+        'note: --ca and -k/--insecure apply only to wss:// (or after a redirect to it), not to this ws:// URL\n' +
+          `connected to ${url}/\nclosed 1000\n`,
+      );
+      // --json: stdout stays the connection's events; the note is on stderr all the same.
+      const json = await run(['connect', url, '--insecure', '--json', ...PATIENT], 'a\n');
+      expect(json.code).toBe(0);
+      expect(json.stderr).toBe(
+        'note: -k/--insecure applies only to wss:// (or after a redirect to it), not to this ws:// URL\n',
+      );
+      expect(
+        json.stdout
+          .trimEnd()
+          .split('\n')
+          .map((line) => JSON.parse(line).event),
+      ).toEqual(['open', 'message', 'close']);
+      await server.waitFor(/\[2\] closed 1000/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('follows a redirect from wss:// to ws:// with a warning, without the credentials', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'riptide-cli-redirect-'));
     try {

@@ -370,6 +370,17 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   }
 
   const term = new Terminal(io);
+  // --ca and -k are kept for a redirect to wss:// (-L), and are no mistake, but with a ws:// URL
+  // they may well have been meant for a wss:// one: say so, once, on stderr (also with --json,
+  // whose stdout stays events of the connection).
+  const tlsFlags = [caFile !== undefined && '--ca', flags.insecure === true && '-k/--insecure'].filter(
+    (f): f is string => f !== false,
+  );
+  if (url.protocol === 'ws:' && tlsFlags.length > 0) {
+    term.info(
+      `note: ${tlsFlags.join(' and ')} ${tlsFlags.length > 1 ? 'apply' : 'applies'} only to wss:// (or after a redirect to it), not to this ws:// URL`,
+    );
+  }
   return new Promise<number>((resolve) => {
     let opened = false;
     let finished = false;

@@ -6,10 +6,11 @@
  * after it and reads and drops the rest, up to a bound, instead of closing under the client's
  * writes (whose next bytes the kernel would answer with a reset).
  */
+import { connect as connectHttp2 } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LINGER } from '../../src/server/http/body.js';
-import { cleanup, register, startTestServer } from '../helpers.js';
+import { cleanup, register, selfSignedCertificate, startTestServer } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -164,6 +165,48 @@ describe('Expect: 100-continue', () => {
     expect(await small.readUntil('"size":5')).toMatch(/\r\n\r\nHTTP\/1\.1 201 Created\r\n/);
     small.socket.end();
     expect(await small.closed).toBe(null);
+  });
+});
+
+describe('Expect: 100-continue over HTTP/2 (--cert)', () => {
+  it('the same: 100 when the body is to be read, 413 instead of it when it is declared too large', async () => {
+    const server = await startTestServer({ tls: selfSignedCertificate() });
+    const session = connectHttp2(server.origin, { rejectUnauthorized: false });
+    const post = (length: number, body: string | null) =>
+      new Promise<string[]>((resolve, reject) => {
+        const seen: string[] = [];
+        const req = session.request({
+          ':method': 'POST',
+          ':path': '/api/login',
+          'content-type': 'application/json',
+          'content-length': String(length),
+          expect: '100-continue',
+          origin: server.origin,
+        });
+        req.on('continue', () => {
+          seen.push('100');
+          if (body !== null) req.end(body);
+        });
+        req.on('response', (headers) => seen.push(String(headers[':status'])));
+        let data = '';
+        req.setEncoding('utf8');
+        req.on('data', (chunk: string) => {
+          data += chunk;
+        });
+        req.on('end', () => resolve([...seen, data]));
+        req.on('error', reject);
+      });
+    try {
+      const body = JSON.stringify({ name: 'nobody', password: 'wrong password' });
+      expect(await post(body.length, body)).toEqual([
+        '100',
+        '401',
+        JSON.stringify({ error: 'bad_credentials', message: 'wrong name or password' }),
+      ]);
+      expect(await post(1024 * 1024, null)).toEqual(['413', TOO_LARGE]);
+    } finally {
+      session.close();
+    }
   });
 });
 

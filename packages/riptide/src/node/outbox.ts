@@ -19,7 +19,8 @@
  *     callbacks) on its own, as ws's one write per frame does; once one has to wait, Node queues
  *     the rest and writes it in one writev when the kernel has room again.
  * Nothing here allocates per message except the arrays the core hands over, and a closure per
- * write only when send callbacks are waiting for it.
+ * write only when send callbacks are waiting for it (in a cut batch, per part: a closure, the
+ * list of its buffers and the list of its callbacks).
  */
 import type { Duplex } from 'node:stream';
 import { writeDirect, writtenToKernel } from './internals.js';

@@ -13,8 +13,14 @@
  *     straight to the TCP handle when nothing is queued on the socket (internals.ts);
  *   - large total: cork(), each vector written as is (large payloads never copied; runs of
  *     small buffers between them concatenated), uncork() -> one writev.
+ *   - large total with send callbacks waiting: the batch is cut after the frames of a callback
+ *     once CUT_MIN bytes have gathered since the last cut, and each part is written as above
+ *     with its own callbacks. While the kernel takes the parts, each completes (and calls its
+ *     callbacks) on its own, as ws's one write per frame does; once one has to wait, Node queues
+ *     the rest and writes it in one writev when the kernel has room again.
  * Nothing here allocates per message except the arrays the core hands over, and a closure per
- * write only when send callbacks are waiting for it.
+ * write only when send callbacks are waiting for it (in a cut batch, per part: a closure, the
+ * list of its buffers and the list of its callbacks).
  */
 import type { Duplex } from 'node:stream';
 import { writeDirect, writtenToKernel } from './internals.js';
@@ -28,6 +34,13 @@ export interface Flushable {
 const CONCAT_LIMIT = 16 * 1024;
 /** Within a large batch, buffers at least this big are written without copying. */
 const VECTOR_MIN = 4 * 1024;
+/**
+ * With send callbacks waiting, a batch is cut into writes of at least this many bytes, at the
+ * end of a callback's frames: a callback is called once its part is written, at most this much
+ * later than a write per message would call it, and a batch makes at most total / CUT_MIN + 1
+ * writes.
+ */
+const CUT_MIN = 64 * 1024;
 
 const dirty: Flushable[] = [];
 let scheduled = false;
@@ -54,6 +67,13 @@ function flushDirty(): void {
 export type WriteCallback = (err?: Error) => void;
 
 /**
+ * The send callbacks waiting for a batch, in call order, each after a number: the byte offset in
+ * the batch where the frames it waits for end (the batch's bytes queued when it was added), so
+ * that a large batch can be cut between messages (writeBatch). Numbers never decrease.
+ */
+export type WriteCallbacks = Array<number | WriteCallback>;
+
+/**
  * True when writeBatch(socket, out, total, null) goes straight to the kernel (a plain TCP socket
  * with nothing queued, a batch small enough for one write): no callback is needed to know that
  * the write was made.
@@ -74,7 +94,7 @@ export function writeBatch(
   socket: Duplex,
   out: Buffer[],
   total: number,
-  cbs: WriteCallback[] | null,
+  cbs: WriteCallbacks | null,
   done?: (err?: Error | null) => void,
 ): boolean {
   if (cbs === null && total <= CONCAT_LIMIT) {
@@ -83,6 +103,10 @@ export function writeBatch(
     const data = out.length === 1 ? out[0] : Buffer.concat(out, total);
     if (writeDirect(socket, data, done)) return true;
     socket.write(data, done);
+    return false;
+  }
+  if (cbs !== null && total > CUT_MIN && cutAfter(cbs, 0, 0, total) >= 0) {
+    writeCut(socket, out, total, cbs);
     return false;
   }
   const cb = cbs === null ? undefined : (err?: Error | null) => callAll(cbs, err ?? undefined);
@@ -94,6 +118,15 @@ export function writeBatch(
     socket.write(Buffer.concat(out, total), cb);
     return false;
   }
+  writeCorked(socket, out, cb);
+  return false;
+}
+
+/**
+ * `out` under cork(): buffers of VECTOR_MIN bytes or more as they are, the runs between them
+ * concatenated; uncork() makes it one writev. `cb` goes with the last write.
+ */
+function writeCorked(socket: Duplex, out: Buffer[], cb: ((err?: Error | null) => void) | undefined): void {
   socket.cork();
   let runStart = 0;
   let runBytes = 0;
@@ -111,7 +144,57 @@ export function writeBatch(
   }
   if (runStart <= last) writeRun(socket, out, runStart, last + 1, runBytes, cb);
   socket.uncork();
-  return false;
+}
+
+/**
+ * Where, from index `from` of `cbs` (a number's index), the part that starts at byte `start`
+ * ends: the index of the number of the first callback whose frames end CUT_MIN bytes or more
+ * after `start`, before the batch's end, and that is the last callback ending there. -1: none
+ * (the rest is one part).
+ */
+function cutAfter(cbs: WriteCallbacks, from: number, start: number, total: number): number {
+  for (let i = from; i < cbs.length; i += 2) {
+    const end = cbs[i] as number;
+    if (end >= total) return -1;
+    if (end - start >= CUT_MIN && (i + 2 >= cbs.length || cbs[i + 2] !== end)) return i;
+  }
+  return -1;
+}
+
+/**
+ * A large batch with send callbacks, written in parts cut at the end of a callback's frames (a
+ * buffer holding the end of one part and the start of the next is split without copying): each
+ * part its own write (its vectors under cork), called back with its callbacks once written.
+ */
+function writeCut(socket: Duplex, out: Buffer[], total: number, cbs: WriteCallbacks): void {
+  let index = 0; // the buffer of `out` the next part starts in
+  let offset = 0; // and where in it
+  let start = 0; // the next part's first byte in the batch
+  let from = 0; // the index in `cbs` of its first callback's number
+  while (start < total) {
+    const cut = cutAfter(cbs, from, start, total);
+    const end = cut < 0 ? total : (cbs[cut] as number);
+    const next = cut < 0 ? cbs.length : cut + 2;
+    const part: Buffer[] = [];
+    let bytes = end - start;
+    while (bytes > 0) {
+      const b = out[index];
+      const take = Math.min(b.length - offset, bytes);
+      part.push(offset === 0 && take === b.length ? b : b.subarray(offset, offset + take));
+      bytes -= take;
+      offset += take;
+      if (offset === b.length) {
+        index++;
+        offset = 0;
+      }
+    }
+    const partCbs = from === 0 && next === cbs.length ? cbs : cbs.slice(from, next);
+    const cb = (err?: Error | null) => callAll(partCbs, err ?? undefined);
+    if (part.length === 1) socket.write(part[0], cb);
+    else writeCorked(socket, part, cb);
+    start = end;
+    from = next;
+  }
 }
 
 function writeRun(
@@ -126,7 +209,10 @@ function writeRun(
   else socket.write(Buffer.concat(out.slice(start, end), bytes), cb);
 }
 
-/** Call each callback with `err` (a failed or skipped write) or nothing. */
-export function callAll(cbs: WriteCallback[], err?: Error): void {
-  for (let i = 0; i < cbs.length; i++) cbs[i](err);
+/** Call each callback with `err` (a failed or skipped write) or nothing (numbers are skipped). */
+export function callAll(cbs: WriteCallbacks, err?: Error): void {
+  for (let i = 0; i < cbs.length; i++) {
+    const cb = cbs[i];
+    if (typeof cb === 'function') cb(err);
+  }
 }

@@ -75,7 +75,7 @@ import {
   writtenToKernel,
 } from './internals.js';
 import { setSocketSettings } from './options.js';
-import { callAll, queueFlush, writeBatch, writesStraightToKernel } from './outbox.js';
+import { callAll, queueFlush, type WriteCallbacks, writeBatch, writesStraightToKernel } from './outbox.js';
 import { isBufferList } from './topics.js';
 import { type AttachInit, abortTransport, type ConnectionSettings, type ServerLink } from './transport.js';
 
@@ -301,8 +301,11 @@ export class WebSocket extends EventEmitter {
   _socket: Duplex | null = null;
   /** @internal The protocol core (null while CONNECTING). */
   _proto: Protocol | null = null;
-  /** @internal Send callbacks waiting for the next write to complete. */
-  _cbs: SendCallback[] | null = null;
+  /**
+   * @internal Send callbacks waiting for the next write to complete, each after the number of
+   * bytes queued in the core when it was added (outbox.ts WriteCallbacks; see _pushCb).
+   */
+  _cbs: WriteCallbacks | null = null;
   /** @internal DIRTY | ENDED | ... and the binaryType (bench scenario 5: idle memory). */
   _flags = 0;
   /** @internal Shared by all of a server's connections (close timeout, pong bound, event pacing). */
@@ -536,9 +539,10 @@ export class WebSocket extends EventEmitter {
     let fin = true;
     let compress = true;
     if (options !== undefined && options !== null) {
-      if (options.binary !== undefined) binary = options.binary === true;
-      if (options.fin === false) fin = false;
-      // As ws 8 reads it (`rsv1 = options.compress`): any falsy value but undefined (not given).
+      // As ws 8 reads them (by truthiness, spread over its defaults): any value but undefined,
+      // which is "not given" here (ws's spread makes it falsy).
+      if (options.binary !== undefined) binary = !!options.binary;
+      if (options.fin !== undefined && !options.fin) fin = false;
       if (options.compress !== undefined && !options.compress) compress = false;
     }
     // Behind a message being compressed in slices or a Blob being read, everything waits its turn.
@@ -563,9 +567,10 @@ export class WebSocket extends EventEmitter {
     let fin = true;
     let compress = true;
     if (options !== undefined && options !== null) {
-      if (options.binary !== undefined) binary = options.binary === true;
-      if (options.fin === false) fin = false;
-      // As ws 8 reads it (`rsv1 = options.compress`): any falsy value but undefined (not given).
+      // As ws 8 reads them (by truthiness, spread over its defaults): any value but undefined,
+      // which is "not given" here (ws's spread makes it falsy).
+      if (options.binary !== undefined) binary = !!options.binary;
+      if (options.fin !== undefined && !options.fin) fin = false;
       if (options.compress !== undefined && !options.compress) compress = false;
     }
     const entry = new Queued(QUEUED_SEND, binary ? 2 : 1, blob, fin, compress, cb, blob.size);
@@ -639,10 +644,7 @@ export class WebSocket extends EventEmitter {
       const extra = this._extra!;
       const cb = extra.slicedCb;
       extra.slicedCb = undefined;
-      if (cb !== undefined) {
-        if (this._cbs === null) this._cbs = [cb];
-        else this._cbs.push(cb);
-      }
+      if (cb !== undefined) this._pushCb(cb);
       this._replay(proto);
     }
     this._flush();
@@ -695,8 +697,7 @@ export class WebSocket extends EventEmitter {
       this._deliverNow(proto, entry.data as readonly Buffer[]);
     } else if (kind === QUEUED_CALLBACK) {
       // A ping's or pong's callback: its frame left earlier, this goes with the next write.
-      if (this._cbs === null) this._cbs = [entry.cb!];
-      else this._cbs.push(entry.cb!);
+      this._pushCb(entry.cb!);
     } else if (kind === QUEUED_PING || kind === QUEUED_PONG) {
       if (kind === QUEUED_PING) proto.sendPing(entry.data as Buffer);
       else proto.sendPong(entry.data as Buffer);
@@ -828,7 +829,7 @@ export class WebSocket extends EventEmitter {
       return;
     }
     // After the callbacks of the write still to come (the close frame's).
-    for (let i = 0; i < cbs.length; i++) this._cbs.push(callWith.bind(null, cbs[i], err));
+    for (let i = 0; i < cbs.length; i++) this._pushCb(callWith.bind(null, cbs[i], err));
   }
 
   ping(data?: unknown, mask?: boolean | SendCallback, cb?: SendCallback): void;
@@ -903,14 +904,21 @@ export class WebSocket extends EventEmitter {
 
   /** After a send: remember the callback, arrange the flush, compute the return value. */
   private _queued(cb: SendCallback | undefined): boolean {
-    if (cb !== undefined) {
-      if (this._cbs === null) this._cbs = [cb];
-      else this._cbs.push(cb);
-    }
+    if (cb !== undefined) this._pushCb(cb);
     this._scheduleFlush();
     const socket = this._socket!;
     if (socket.writableLength + this._proto!.outputBytes < socket.writableHighWaterMark) return true;
     return this._needDrain();
+  }
+
+  /**
+   * Add a send callback, after the bytes the core has queued so far: where the frames it waits
+   * for end, which lets a large batch be cut between messages (outbox.ts writeBatch).
+   */
+  private _pushCb(cb: SendCallback): void {
+    const end = this._proto === null ? 0 : this._proto.outputBytes;
+    if (this._cbs === null) this._cbs = [end, cb];
+    else this._cbs.push(end, cb);
   }
 
   /** send() returns false: a 'drain' is owed once what is queued has been written. */
@@ -948,7 +956,7 @@ export class WebSocket extends EventEmitter {
       );
       // ws calls send callbacks in order: if earlier sends still wait for the batched write,
       // this error is answered after them, with their batch (its own error, not the write's).
-      if (this._cbs !== null) this._cbs.push(() => cb(err));
+      if (this._cbs !== null) this._pushCb(() => cb(err));
       else process.nextTick(cb, err);
     }
   }
@@ -1391,9 +1399,10 @@ export class WebSocket extends EventEmitter {
       !socket.destroyed &&
       !socket.writableEnded
     ) {
+      // (The output is taken: its callback's frames end at `total`.)
       if (this._cbs === null && writesStraightToKernel(socket, total)) closeGoesDirect = true;
-      else if (this._cbs === null) this._cbs = [closeFrameWritten.bind(null, this)];
-      else this._cbs.push(closeFrameWritten.bind(null, this));
+      else if (this._cbs === null) this._cbs = [total, closeFrameWritten.bind(null, this)];
+      else this._cbs.push(total, closeFrameWritten.bind(null, this));
     }
     const cbs = this._cbs;
     if (cbs !== null) this._cbs = null;

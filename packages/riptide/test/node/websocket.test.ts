@@ -1069,6 +1069,75 @@ describe('ws 8 parity: send() and bufferedAmount', () => {
   });
 });
 
+describe("ws 8 parity: send()'s binary and fin read by truthiness", () => {
+  // ws 8 spreads the options over its defaults and reads them by truthiness (`binary: 1` is
+  // binary, `fin: 0` a fragment); riptide read `binary === true` and `fin === false` only. An
+  // `undefined` option stays "not given" in riptide (ws's spread makes it falsy), so it is not
+  // among the values compared here.
+  const sends: [string, string | Buffer | Blob, Record<string, unknown>][] = [
+    ['text, binary 1', 't1', { binary: 1 }],
+    ["text, binary 'yes'", 't2', { binary: 'yes' }],
+    ['text, binary {}', 't3', { binary: {} }],
+    ['buffer, binary 0', Buffer.from('b1'), { binary: 0 }],
+    ["buffer, binary ''", Buffer.from('b2'), { binary: '' }],
+    ['buffer, binary null', Buffer.from('b3'), { binary: null }],
+    ['blob, binary 0', new Blob(['l1']), { binary: 0 }],
+    ['blob, binary null', new Blob(['l2']), { binary: null }],
+    ['text, fin 0', 'f1', { fin: 0 }],
+    ['text, fin null', 'f2', { fin: null }],
+    ["blob, fin ''", new Blob(['f3']), { fin: '' }],
+    ['text, fin 1', 'f4', { fin: 1 }],
+    ['buffer, fin NaN', Buffer.from('g1'), { fin: Number.NaN }],
+    ["blob, fin 'yes'", new Blob(['g2']), { fin: 'yes' }],
+    ['text, binary 1 and fin 0', 'h1', { binary: 1, fin: 0 }],
+    ['text, fin true', 'h2', { fin: true }],
+  ];
+
+  /** What a raw client reads from a server of `make` that sends `sends` on connection. */
+  async function framesFrom(make: () => Promise<{ wss: unknown; port: number }>) {
+    const { wss, port } = await make();
+    servers.push(wss as AnyServer);
+    (wss as Sock).on('connection', (ws: Sock) => {
+      for (const [, data, options] of sends) ws.send(data, options);
+    });
+    const { socket, rest } = await rawClient(port);
+    let buf = rest;
+    while (parseFrames(buf).length < sends.length) {
+      const [chunk] = await once<[Buffer]>(socket, 'data');
+      buf = Buffer.concat([buf, chunk]);
+    }
+    socket.destroy();
+    return parseFrames(buf).map(
+      (f, i) => `${sends[i][0]}: opcode ${f.opcode} fin ${f.fin} ${f.payload.toString()}`,
+    );
+  }
+
+  it('the ws and riptide servers send the same frames for truthy and falsy binary and fin', async () => {
+    const fromWs = await framesFrom(wsServer);
+    const fromRiptide = await framesFrom(riptideServer);
+    expect(fromRiptide).toEqual(fromWs);
+    // And what ws sends is what its truthiness reading says.
+    expect(fromWs).toEqual([
+      'text, binary 1: opcode 2 fin true t1',
+      "text, binary 'yes': opcode 2 fin true t2",
+      'text, binary {}: opcode 2 fin true t3',
+      'buffer, binary 0: opcode 1 fin true b1',
+      "buffer, binary '': opcode 1 fin true b2",
+      'buffer, binary null: opcode 1 fin true b3',
+      'blob, binary 0: opcode 1 fin true l1',
+      'blob, binary null: opcode 1 fin true l2',
+      'text, fin 0: opcode 1 fin false f1',
+      'text, fin null: opcode 0 fin false f2',
+      "blob, fin '': opcode 0 fin false f3",
+      'text, fin 1: opcode 0 fin true f4',
+      'buffer, fin NaN: opcode 2 fin false g1',
+      "blob, fin 'yes': opcode 0 fin true g2",
+      'text, binary 1 and fin 0: opcode 2 fin false h1',
+      'text, fin true: opcode 0 fin true h2',
+    ]);
+  });
+});
+
 describe('ws 8 parity: misuse throws what ws throws', () => {
   /** The error `fn` throws. */
   function thrown(fn: () => unknown): Error {

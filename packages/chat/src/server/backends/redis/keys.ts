@@ -42,6 +42,8 @@
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
  *   presence-rooms               zset room -> the latest expiry written to its presence set
  *                                (presence.ts, ORPHANS)
+ *   room:{r}:presence-swept      hash user -> when a sweep took them out of the room set: cleared
+ *                                once they are announced online again (presence.ts, MARK)
  *   wake:<reader id>             stream, one entry: wakes an event reader (events.ts); expires
  * Keys of one room share the hash tag `{room}`; memberships span slots, so Redis Cluster is not
  * supported (one primary).

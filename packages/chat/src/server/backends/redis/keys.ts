@@ -122,11 +122,23 @@ export class RedisKeys {
 const UNAVAILABLE_REPLY = /^(LOADING|MISCONF|READONLY|BUSY|MASTERDOWN|NOREPLICAS|OOM|CLUSTERDOWN|TRYAGAIN)\b/;
 
 /** Maps a failed Redis call to UnavailableError unless it is a genuine error reply (a bug). */
+/**
+ * What a failed Redis call says in a log line or an error. ioredis fails each command in flight on
+ * a connection that closes with "Reached the max retries per request limit (which is 0). Refer to
+ * "maxRetriesPerRequest" option for details." (connection.ts sets 0 so that none is sent twice),
+ * which reads like a setting to change: this says what happened instead.
+ */
+export function redisFailure(err: unknown): string {
+  const e = err as { name?: string; message?: string } | null | undefined;
+  if (e?.name === 'MaxRetriesPerRequestError') return 'the connection to Redis closed before it answered';
+  return e?.message ?? String(err);
+}
+
 export function toStoreError(err: unknown): Error {
   if (err instanceof UnavailableError) return err;
   const e = err as Error & { name?: string };
   if (e?.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(e.message)) return e;
-  return new UnavailableError(`chat storage (Redis) is unavailable: ${e?.message ?? e}`, { cause: err });
+  return new UnavailableError(`chat storage (Redis) is unavailable: ${redisFailure(err)}`, { cause: err });
 }
 
 /**

@@ -50,7 +50,7 @@
 import type { Redis } from 'ioredis';
 import type { Presence } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
-import { toStoreError } from './keys.js';
+import { redisFailure, toStoreError } from './keys.js';
 
 export interface RedisPresenceOptions {
   /** A connection not refreshed for this long is offline. Default 20000 (so gone within 30 s). */
@@ -361,7 +361,7 @@ export class RedisPresence implements Presence {
       // user's presence as Redis has it once it answers (retell); an entry not removed expires.
       this.retell(room, user);
       this.#log(
-        `chat: presence remove failed (${(err as Error).message}); the entry expires if it was not removed, and the room is told once Redis answers`,
+        `chat: presence remove failed (${redisFailure(err)}); the entry expires if it was not removed, and the room is told once Redis answers`,
       );
       return false;
     }

@@ -86,7 +86,7 @@ import {
 import { quoteOf, reactionsOf } from '../message-parts.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { DROP_ROOM_STEP, defineDropRoomStep, dropRoomStep } from './attachments.js';
-import { callRedis, type RedisKeys } from './keys.js';
+import { callRedis, type RedisKeys, redisFailure } from './keys.js';
 import { logTag } from './log-regression.js';
 
 export interface RedisStoreOptions {
@@ -1090,7 +1090,7 @@ export class RedisStore implements AccountStore, RoomStore {
       },
       (err: unknown) => {
         this.#cleanups.delete(cleanup);
-        const why = err instanceof Error ? err.message : String(err);
+        const why = redisFailure(err);
         this.#log(`chat: clearing deleted room ${entry.slice(13)} failed (a sweep retries): ${why}`);
       },
     );

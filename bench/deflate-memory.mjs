@@ -15,7 +15,13 @@ const dist = new URL('../packages/riptide/dist/esm/deflate/', import.meta.url);
 
 const SETTINGS = {
   'no compression negotiated': null,
-  'negotiated, messages below threshold (idle)': { options: {}, params: {}, small: true },
+  // threshold applies only without context takeover (as in ws 8): with the server's default,
+  // server_no_context_takeover, messages below it are sent uncompressed and allocate nothing.
+  'negotiated, messages below threshold (idle, server_no_context_takeover)': {
+    options: {},
+    params: { serverNoContextTakeover: true },
+    small: true,
+  },
   'context takeover both ways, 15-bit windows, memLevel 8 (ws default)': { options: {}, params: {} },
   'server_no_context_takeover (riptide server default)': {
     options: {},

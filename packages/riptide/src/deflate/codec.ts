@@ -7,8 +7,9 @@
  * zlib contexts, 300+ KiB each, created and freed through a thread pool):
  *
  *   1. No zlib context exists until the first compressed message in that direction. A message
- *      under `threshold` never allocates one; a connection that never receives a compressed
- *      message never has an inflater.
+ *      under `threshold` never allocates one (a direction without context takeover: ws 8 applies
+ *      the threshold only there, and so does compress()); a connection that never receives a
+ *      compressed message never has an inflater.
  *   2. A direction WITHOUT context takeover needs no state between messages, so its contexts
  *      come from a small process-wide pool keyed by zlib configuration and are reset after each
  *      message. All zlib work is synchronous (zlib-sync.ts), so compressing a whole message
@@ -205,7 +206,7 @@ export class PerMessageDeflate implements PerMessageExtension {
   compress(data: Buffer, _isBinary: boolean): Buffer | null {
     if (this.closed) throw closedError();
     if (this.sliced !== null) throw busyCompressing();
-    if (data.length < this.options.threshold) return null;
+    if (this.belowThreshold(data)) return null;
     const ctx = this.messageDeflater();
     const out = new Output(Number.POSITIVE_INFINITY, this.options.deflate.chunkSize, true);
     const result = ctx.write(data, out);
@@ -221,6 +222,17 @@ export class PerMessageDeflate implements PerMessageExtension {
     if (out.total === 0) return EMPTY_BLOCK;
     // RFC 7692 7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the tail end."
     return out.endsWith(TAIL) ? out.join(TAIL.length) : out.join();
+  }
+
+  /**
+   * `threshold` as ws 8 applies it: only to a direction WITHOUT context takeover, where a short
+   * message compresses poorly on its own. With context takeover every message is compressed
+   * (it may refer to the earlier ones: that is where short, similar messages shrink most), as
+   * ws does and as its README says ("Payloads smaller than this will not be compressed if
+   * context takeover is disabled").
+   */
+  private belowThreshold(data: Buffer): boolean {
+    return !this.deflateTakeover && data.length < this.options.threshold;
   }
 
   /** The deflater for the next message: our own (created on first use), or a pooled one. */
@@ -254,7 +266,7 @@ export class PerMessageDeflate implements PerMessageExtension {
   compressFirst(data: Buffer, _isBinary: boolean, slice: number): Buffer | null {
     if (this.closed) throw closedError();
     if (this.sliced !== null) throw busyCompressing();
-    if (data.length < this.options.threshold) return null;
+    if (this.belowThreshold(data)) return null;
     this.sliced = new SlicedMessage(this.messageDeflater(), data);
     return this.compressSlice(slice);
   }

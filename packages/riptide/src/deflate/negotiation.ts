@@ -72,7 +72,10 @@ export interface PerMessageDeflateOptions {
   clientMaxWindowBits?: boolean | number;
   zlibDeflateOptions?: ZlibDeflateOptions;
   zlibInflateOptions?: ZlibInflateOptions;
-  /** Messages shorter than this many bytes are sent uncompressed. Default 1024. */
+  /**
+   * Messages shorter than this many bytes are sent uncompressed when our side has no context
+   * takeover; with context takeover every message is compressed (as ws 8 does). Default 1024.
+   */
   threshold?: number;
   /** Upper bound of idle pooled zlib contexts kept per configuration (see codec.ts). Default 10. */
   concurrencyLimit?: number;
@@ -136,8 +139,23 @@ function integerOption(
   const value = obj[key];
   if (value === undefined) return fallback;
   if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
-  const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-  throw optionError(`${prefix}${key}`, `must be an integer ${range}`);
+  throw optionError(`${prefix}${key}`, `must be an integer from ${min} to ${max}`);
+}
+
+/**
+ * A number compared with a count (`threshold`, `concurrencyLimit`): ws 8 only compares it, so any
+ * number at or above `min` has a meaning there, Infinity and fractions included (`threshold:
+ * Infinity` never compresses without context takeover, `concurrencyLimit: Infinity` sets no
+ * bound); NaN, which no comparison holds for, and other types are refused.
+ */
+function countOption(obj: Record<string, unknown>, key: string, min: number, fallback: number): number {
+  const value = obj[key];
+  if (value === undefined) return fallback;
+  if (typeof value === 'number' && value >= min) return value;
+  throw optionError(
+    key,
+    min === Number.NEGATIVE_INFINITY ? 'must be a number' : `must be a number >= ${min}`,
+  );
 }
 
 /**
@@ -163,7 +181,6 @@ export function normalizeDeflateOptions(value: unknown, role: 'server' | 'client
   const zi = obj.zlibInflateOptions ?? {};
   if (!isPlainObject(zd)) throw optionError('zlibDeflateOptions', 'must be an object');
   if (!isPlainObject(zi)) throw optionError('zlibInflateOptions', 'must be an object');
-  const big = Number.MAX_SAFE_INTEGER;
   return {
     serverNoContextTakeover: optionalBoolean(obj, 'serverNoContextTakeover'),
     clientNoContextTakeover: optionalBoolean(obj, 'clientNoContextTakeover'),
@@ -178,8 +195,8 @@ export function normalizeDeflateOptions(value: unknown, role: 'server' | 'client
     inflate: {
       chunkSize: integerOption(zi, 'chunkSize', 'zlibInflateOptions.', 64, 1 << 30, 16 * 1024),
     },
-    threshold: integerOption(obj, 'threshold', '', 0, big, 1024),
-    concurrencyLimit: integerOption(obj, 'concurrencyLimit', '', 1, big, 10),
+    threshold: countOption(obj, 'threshold', Number.NEGATIVE_INFINITY, 1024),
+    concurrencyLimit: countOption(obj, 'concurrencyLimit', 1, 10),
   };
 }
 

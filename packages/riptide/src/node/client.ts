@@ -20,7 +20,7 @@ import * as tls from 'node:tls';
 import { UsageSyntaxError } from '../core/errors.js';
 import type { PerMessageExtension } from '../core/extension.js';
 import { PerMessageDeflate } from '../deflate/codec.js';
-import { acceptAsClient, createOffer, type DeflateOptions } from '../deflate/negotiation.js';
+import { acceptAsClient, createOffer, type DeflateOptions, EXTENSION_NAME } from '../deflate/negotiation.js';
 import { syncZlibSupported } from '../deflate/zlib-sync.js';
 import { generateKey } from '../handshake/accept.js';
 import { buildUpgradeHeaders, validateUpgradeResponse } from '../handshake/client.js';
@@ -116,8 +116,7 @@ export function initiateClient(
   if (resolved.opts.http2Session !== undefined || resolved.opts.http2 === true) {
     connectHttp2(ws, url, resolved, {
       http1: (r: ResolvedClient) => connect(ws, url, r, null),
-      open: (stream, protocol, extensions, header) =>
-        startClient(ws, stream, EMPTY, resolved, protocol, extensions, header),
+      open: (stream, protocol, extensions) => startClient(ws, stream, EMPTY, resolved, protocol, extensions),
       offer: extensionOffer(resolved.deflate),
     });
   } else {
@@ -334,15 +333,7 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
       ws._abortHandshake(result.error);
       return;
     }
-    startClient(
-      ws,
-      socket,
-      head,
-      resolved,
-      result.protocol,
-      result.extensions,
-      res.headers['sec-websocket-extensions'],
-    );
+    startClient(ws, socket, head, resolved, result.protocol, result.extensions);
   });
 
   // The host is the WebSocket being opened (its constructor called initiateClient); the callback's
@@ -382,7 +373,6 @@ function startClient(
   resolved: ResolvedClient,
   protocol: string,
   accepted: ExtensionList,
-  extensionsHeader: string | string[] | undefined,
 ): void {
   const extension = acceptedExtension(accepted, resolved.deflate);
   if (extension instanceof Error) {
@@ -394,7 +384,10 @@ function startClient(
     settings: connectionSettings(resolved.opts, 'client', resolved.random),
     extension,
     protocol,
-    extensions: typeof extensionsHeader === 'string' && extension !== null ? extensionsHeader : '',
+    // ws 8's `extensions` names what was agreed ('permessage-deflate'), not the server's spelling:
+    // the header may differ in case ('PERMESSAGE-DEFLATE') or hold empty list elements
+    // ('permessage-deflate, ', RFC 9110 5.6.1), which `ws.extensions` must not show.
+    extensions: extension !== null ? EXTENSION_NAME : '',
     server: null,
   });
   ws.emit('open');

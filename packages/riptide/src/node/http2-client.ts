@@ -48,12 +48,7 @@ export interface ClientHandshake {
   /** The HTTP/1.1 handshake (the fallback); `resolved` may carry a connected socket. */
   http1(resolved: Resolved): void;
   /** The server accepted over `stream`: start the protocol (client.ts startClient). */
-  open(
-    stream: Duplex,
-    protocol: string,
-    extensions: ExtensionList,
-    header: string | string[] | undefined,
-  ): void;
+  open(stream: Duplex, protocol: string, extensions: ExtensionList): void;
   /** The permessage-deflate offer to send, if any. */
   offer: string | undefined;
 }
@@ -619,7 +614,7 @@ function openStream(
       return;
     }
     stream.removeListener('error', onError);
-    hs.open(stream, result.protocol, result.extensions, headers['sec-websocket-extensions']);
+    hs.open(stream, result.protocol, result.extensions);
   });
 }
 

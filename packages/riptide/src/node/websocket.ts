@@ -538,7 +538,8 @@ export class WebSocket extends EventEmitter {
     if (options !== undefined && options !== null) {
       if (options.binary !== undefined) binary = options.binary === true;
       if (options.fin === false) fin = false;
-      if (options.compress === false) compress = false;
+      // As ws 8 reads it (`rsv1 = options.compress`): any falsy value but undefined (not given).
+      if (options.compress !== undefined && !options.compress) compress = false;
     }
     // Behind a message being compressed in slices or a Blob being read, everything waits its turn.
     if ((this._flags & HOLDING) !== 0) {
@@ -564,7 +565,8 @@ export class WebSocket extends EventEmitter {
     if (options !== undefined && options !== null) {
       if (options.binary !== undefined) binary = options.binary === true;
       if (options.fin === false) fin = false;
-      if (options.compress === false) compress = false;
+      // As ws 8 reads it (`rsv1 = options.compress`): any falsy value but undefined (not given).
+      if (options.compress !== undefined && !options.compress) compress = false;
     }
     const entry = new Queued(QUEUED_SEND, binary ? 2 : 1, blob, fin, compress, cb, blob.size);
     if ((this._flags & HOLDING) !== 0) this._hold(entry);

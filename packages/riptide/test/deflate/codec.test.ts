@@ -266,13 +266,61 @@ describe('RFC 7692 7.2.1/7.2.2 round trips', () => {
 });
 
 describe('threshold', () => {
-  it('test_server_sends_below_threshold: null (send uncompressed), no zlib context', () => {
-    const server = new PerMessageDeflate('server', DEFAULT_PARAMS, normalizeDeflateOptions(true, 'server')!);
+  it('test_server_sends_below_threshold without context takeover: null (send uncompressed), no zlib context', () => {
+    const params = { ...DEFAULT_PARAMS, serverNoContextTakeover: true };
+    const server = new PerMessageDeflate('server', params, normalizeDeflateOptions(true, 'server')!);
     codecs.push(server);
+    const before = createdZlibContexts();
     expect(server.compress(Buffer.alloc(1023, 97), false)).toBeNull();
-    expect(server.hasContext('deflate')).toBe(false);
+    expect(createdZlibContexts()).toBe(before);
     expect(server.compress(Buffer.alloc(1024, 97), false)).not.toBeNull();
-    expect(server.hasContext('deflate')).toBe(true);
+    expect(createdZlibContexts()).toBe(before + 1);
+  });
+
+  // ws 8 applies `threshold` only to a direction without context takeover (sender.js: the size is
+  // compared only when params.<our side>_no_context_takeover is set): with context takeover every
+  // message is compressed, however short, because it may refer to the earlier ones.
+  for (const role of ['server', 'client'] as const) {
+    it(`test_${role}_sends_below_threshold with context takeover: compressed, as ws 8 does`, () => {
+      const codec = new PerMessageDeflate(role, DEFAULT_PARAMS, normalizeDeflateOptions(true, role)!);
+      const peer = new PerMessageDeflate(role === 'server' ? 'client' : 'server', DEFAULT_PARAMS, options());
+      codecs.push(codec, peer);
+      const first = codec.compress(Buffer.from('{"tick":1,"price":100}'), false);
+      expect(first).not.toBeNull();
+      expect(inflated(peer.decompress(Buffer.from(first!), true, 0))).toBe('{"tick":1,"price":100}');
+      expect(codec.hasContext('deflate')).toBe(true);
+      // The second refers to the first: shorter than on its own.
+      const second = codec.compress(Buffer.from('{"tick":2,"price":100}'), false);
+      expect(second).not.toBeNull();
+      expect(second!.length).toBeLessThan(first!.length);
+      expect(inflated(peer.decompress(Buffer.from(second!), true, 0))).toBe('{"tick":2,"price":100}');
+      // An empty message too (7.2.3.6: one 00 byte).
+      expect(Buffer.from(codec.compress(Buffer.alloc(0), false)!)).toEqual(Buffer.from([0x00]));
+    });
+  }
+
+  it('test_threshold_Infinity: nothing compressed without context takeover; with it, all (ws 8 takes the value)', () => {
+    const opts = normalizeDeflateOptions(
+      { threshold: Number.POSITIVE_INFINITY, concurrencyLimit: Infinity },
+      'server',
+    )!;
+    const without = new PerMessageDeflate(
+      'server',
+      { ...DEFAULT_PARAMS, serverNoContextTakeover: true },
+      opts,
+    );
+    const withTakeover = new PerMessageDeflate('server', DEFAULT_PARAMS, opts);
+    codecs.push(without, withTakeover);
+    expect(without.compress(Buffer.alloc(100_000, 97), false)).toBeNull();
+    expect(withTakeover.compress(Buffer.alloc(100_000, 97), false)).not.toBeNull();
+  });
+
+  it('test_client_sends_below_threshold with client_no_context_takeover: uncompressed', () => {
+    const params = { ...DEFAULT_PARAMS, clientNoContextTakeover: true };
+    const client = new PerMessageDeflate('client', params, normalizeDeflateOptions(true, 'client')!);
+    codecs.push(client);
+    expect(client.compress(Buffer.alloc(1023, 97), false)).toBeNull();
+    expect(client.compress(Buffer.alloc(1024, 97), false)).not.toBeNull();
   });
 });
 
@@ -669,8 +717,8 @@ describe('sliced compression of a large message (compressFirst / compressNext)',
     expect(() => server.compressNext(SLICE)).toThrow(UsageError);
   });
 
-  it('test_sliced_message_below_threshold_is_sent_uncompressed', () => {
-    const p = { ...DEFAULT_PARAMS };
+  it('test_sliced_message_below_threshold_is_sent_uncompressed (without context takeover)', () => {
+    const p = { ...DEFAULT_PARAMS, serverNoContextTakeover: true };
     const server = new PerMessageDeflate(
       'server',
       p,

@@ -836,6 +836,24 @@ describe('RFC 7692 6 fragmented compressed messages, one byte at a time', () => 
   });
 });
 
+describe("the client's ws.extensions after the server accepted", () => {
+  // ws 8's getter lists the names of its extension objects: always 'permessage-deflate'. Riptide
+  // read them out of the server's header, so its spelling and its empty list elements showed.
+  for (const header of [
+    'PERMESSAGE-DEFLATE',
+    'permessage-deflate, ',
+    ', Permessage-Deflate; server_no_context_takeover',
+  ]) {
+    it(`test_client_extensions_is_permessage-deflate when the server answers ${JSON.stringify(header)}`, async () => {
+      const { port } = await rawServerAnswering(header);
+      const c = new WebSocket(`ws://127.0.0.1:${port}`);
+      cleanups.push(() => c.terminate());
+      await once(c, 'open');
+      expect(c.extensions).toBe('permessage-deflate');
+    });
+  }
+});
+
 // ws 8.23.1 reads a window-bits value as RFC 7692 7.1.2.1/7.1.2.2 spell it: the digits 8 to 15,
 // no leading zero (ws 8.23.0's `+value` let 08, 9.0, 0x9 and 1e1 through). Each value goes to both
 // libraries; what riptide agrees to must be what ws agrees to. Where ws refuses, a ws server
@@ -928,7 +946,7 @@ describe('perMessageDeflate at the API boundary', () => {
         { serverMaxWindowBits: 7 },
         'Invalid perMessageDeflate option "serverMaxWindowBits": must be a boolean or an integer from 8 to 15',
       ],
-      [{ threshold: -5 }, 'Invalid perMessageDeflate option "threshold": must be an integer >= 0'],
+      [{ threshold: '5' }, 'Invalid perMessageDeflate option "threshold": must be a number'],
       // Keys it does not know are ignored (ws 8), the known ones next to them still checked.
       [
         { flush: 2, zlibDeflateOptions: { flush: 2, level: 10 } },
@@ -984,6 +1002,80 @@ describe('zlib contexts are released with their connections', () => {
 });
 
 describe('threshold on the wire', () => {
+  // ws 8 compares a message with `threshold` only when its side has no context takeover
+  // (sender.js); with context takeover it compresses every message. Both servers, same options.
+  for (const [name, start] of [
+    ['ws', wsServer],
+    ['riptide', riptideServer],
+  ] as const) {
+    it(`test_${name}_server_with_context_takeover_compresses_short_messages: RSV1 set under the threshold`, async () => {
+      const { wss, port } = await start({ perMessageDeflate: { serverNoContextTakeover: false } });
+      cleanups.push(() => shutdown(wss as never));
+      (wss as unknown as WebSocketServer).on('connection', (s) => {
+        s.send('a'.repeat(100));
+        s.send('');
+        s.send('b'.repeat(100), { compress: false });
+      });
+      const { socket, head, rest } = await rawUpgrade(port, 'permessage-deflate');
+      expect(head).toMatch(/\r\nsec-websocket-extensions: permessage-deflate\r\n/i);
+      const [short, after] = await readFrame(socket, rest);
+      expect(short[0]).toBe(0xc1);
+      expect(short.length).toBeLessThan(2 + 100);
+      const [empty, last] = await readFrame(socket, after);
+      expect(toHexString(empty)).toBe('c10100');
+      const [plain] = await readFrame(socket, last);
+      expect(plain[0]).toBe(0x81);
+      expect(plain.length).toBe(2 + 100);
+    });
+  }
+
+  // ws 8 sets RSV1 from `options.compress` by truthiness; riptide did so only for `false`. An
+  // `undefined` compress is "not given" in riptide (compressed), where ws's spread makes it falsy.
+  for (const [name, start] of [
+    ['ws', wsServer],
+    ['riptide', riptideServer],
+  ] as const) {
+    it(`test_${name}_server_send_with_a_falsy_compress_is_uncompressed, a truthy one compressed`, async () => {
+      const { wss, port } = await start({ perMessageDeflate: { threshold: 0 } });
+      cleanups.push(() => shutdown(wss as never));
+      const values: unknown[] = [null, 0, '', false, 1, 'yes', true];
+      (wss as unknown as WebSocketServer).on('connection', (s) => {
+        for (const compress of values) s.send('c'.repeat(100), { compress } as never);
+      });
+      const { socket, rest } = await rawUpgrade(port, 'permessage-deflate');
+      const firstBytes: number[] = [];
+      let buf = rest;
+      for (const _ of values) {
+        const [frameBytes, after] = await readFrame(socket, buf);
+        firstBytes.push(frameBytes[0]);
+        buf = after;
+      }
+      expect(firstBytes).toEqual([0x81, 0x81, 0x81, 0x81, 0xc1, 0xc1, 0xc1]);
+    });
+  }
+
+  it('test_riptide_client_with_context_takeover_compresses_short_messages, as the ws client does', async () => {
+    const firstBytes: Record<string, number> = {};
+    const clients: Array<[string, (url: string) => unknown]> = [
+      ['ws', (url) => new WS(url)],
+      ['riptide', (url) => new WebSocket(url)],
+    ];
+    for (const [name, connect] of clients) {
+      const got = new Promise<Buffer>((resolve) => {
+        void rawServerAnswering('permessage-deflate', async (socket) => {
+          const [frameBytes] = await readMaskedFrame(socket);
+          resolve(frameBytes);
+        }).then(({ port }) => {
+          const client = connect(`ws://127.0.0.1:${port}`) as AnySocket & { terminate(): void };
+          cleanups.push(() => client.terminate());
+          client.on('open', () => client.send('x'.repeat(20), { binary: false }));
+        });
+      });
+      firstBytes[name] = (await got)[0];
+    }
+    expect(firstBytes).toEqual({ ws: 0xc1, riptide: 0xc1 });
+  });
+
   it('test_server_sends_below_threshold_uncompressed: RSV1 clear under 1024 bytes, set at 1024', async () => {
     const { wss, port } = await riptideServer({ perMessageDeflate: true });
     cleanups.push(() => shutdown(wss));
@@ -1000,3 +1092,17 @@ describe('threshold on the wire', () => {
     expect(big.length).toBeLessThan(30);
   });
 });
+
+function toHexString(buf: Buffer): string {
+  return buf.toString('hex');
+}
+
+/** Reads one masked client frame with a short header (the tests keep it under 126 bytes). */
+async function readMaskedFrame(socket: net.Socket): Promise<[frame: Buffer]> {
+  let buf = Buffer.alloc(0);
+  while (buf.length < 6 || buf.length < 6 + (buf[1] & 0x7f)) {
+    const [chunk] = await once<[Buffer]>(socket, 'data');
+    buf = Buffer.concat([buf, chunk]);
+  }
+  return [buf.subarray(0, 6 + (buf[1] & 0x7f))];
+}

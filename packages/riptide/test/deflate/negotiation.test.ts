@@ -65,6 +65,19 @@ describe('perMessageDeflate option (ws 8 compatible), validated at the boundary'
     expect(opts.serverMaxWindowBits).toBe(10);
   });
 
+  // ws 8 only compares threshold and concurrencyLimit with counts, so every number means something
+  // there; code written for ws may pass Infinity ("never" / "no bound") or a fraction.
+  it('takes any number ws 8 compares with: threshold Infinity, negative, fractional; concurrencyLimit Infinity', () => {
+    for (const role of ['server', 'client'] as const) {
+      for (const threshold of [Number.POSITIVE_INFINITY, -1, 1.5, 0]) {
+        expect(normalizeDeflateOptions({ threshold }, role)!.threshold).toBe(threshold);
+      }
+      for (const concurrencyLimit of [Number.POSITIVE_INFINITY, 1, 2.5]) {
+        expect(normalizeDeflateOptions({ concurrencyLimit }, role)!.concurrencyLimit).toBe(concurrencyLimit);
+      }
+    }
+  });
+
   it('ignores keys it does not know, in the object and its zlib objects, as ws 8 does', () => {
     for (const role of ['server', 'client'] as const) {
       const given = {
@@ -108,9 +121,15 @@ describe('perMessageDeflate option (ws 8 compatible), validated at the boundary'
       { clientMaxWindowBits: '10' },
       'Invalid perMessageDeflate option "clientMaxWindowBits": must be a boolean or an integer from 8 to 15',
     ],
-    [{ threshold: -1 }, 'Invalid perMessageDeflate option "threshold": must be an integer >= 0'],
-    [{ threshold: Number.NaN }, 'Invalid perMessageDeflate option "threshold": must be an integer >= 0'],
-    [{ concurrencyLimit: 0 }, 'Invalid perMessageDeflate option "concurrencyLimit": must be an integer >= 1'],
+    [{ threshold: Number.NaN }, 'Invalid perMessageDeflate option "threshold": must be a number'],
+    [{ threshold: '1024' }, 'Invalid perMessageDeflate option "threshold": must be a number'],
+    [{ threshold: null }, 'Invalid perMessageDeflate option "threshold": must be a number'],
+    // ws 8 would take 0 and never run a compression again (its zlib queue runs none at a time).
+    [{ concurrencyLimit: 0 }, 'Invalid perMessageDeflate option "concurrencyLimit": must be a number >= 1'],
+    [
+      { concurrencyLimit: Number.NaN },
+      'Invalid perMessageDeflate option "concurrencyLimit": must be a number >= 1',
+    ],
     [{ zlibDeflateOptions: 3 }, 'Invalid perMessageDeflate option "zlibDeflateOptions": must be an object'],
     [{ zlibInflateOptions: [] }, 'Invalid perMessageDeflate option "zlibInflateOptions": must be an object'],
     [

@@ -181,7 +181,7 @@ describe('resolveOptions', () => {
     [{ verifyClient: 'no' }, 'The "verifyClient" option must be a function'],
     [{ onBackpressure: 'drop' }, 'The "onBackpressure" option must be one of skip, close'],
     [{ allowedOrigins: ['example.com'] }, 'which is not an origin'],
-    [{ perMessageDeflate: { nope: 1, threshold: -1 } }, 'Invalid perMessageDeflate option "threshold"'],
+    [{ perMessageDeflate: { nope: 1, threshold: '1' } }, 'Invalid perMessageDeflate option "threshold"'],
     [{ nope: 1, heartbeat: { interval: 100, every: 1 } }, 'Unknown heartbeat option "every"'],
   ])('server %j: %s', (options, message) => {
     expect(() => new WebSocketServer({ noServer: true, ...(options as object) })).toThrow(message);

@@ -9,7 +9,7 @@ import { refusedPort } from '../../../../test-support/ports.js';
 import { DEFAULT_SIGN_IN_BACKOFF } from '../../src/server/backends/backoff.js';
 import { RedisAttachments } from '../../src/server/backends/redis/attachments.js';
 import { createRedisBackend, type RedisBackendOptions } from '../../src/server/backends/redis/index.js';
-import { RedisKeys } from '../../src/server/backends/redis/keys.js';
+import { RedisKeys, toStoreError } from '../../src/server/backends/redis/keys.js';
 import type { RedisPresence } from '../../src/server/backends/redis/presence.js';
 import { parseLogEntry, RedisStore } from '../../src/server/backends/redis/store.js';
 import { ManualClock } from '../../src/server/clock.js';
@@ -207,6 +207,54 @@ describe('RedisStore', () => {
 });
 
 describe('createRedisBackend', () => {
+  it('is unavailable while a reachable Redis refuses writes (OOM at maxmemory), says why, and is back once a write goes through', async () => {
+    // Regression: Redis at its maxmemory with noeviction (the documented setting) still answered
+    // PING, so the node stayed "available": every send was answered `unavailable`, and the page,
+    // which holds such messages until `service` says available again, held them for good, with
+    // nothing in the log.
+    const server = await RedisServer.start(['--maxmemory-policy', 'noeviction']);
+    const lines: string[] = [];
+    const b = await createRedisBackend(
+      { url: server.url, prefix: 'oom:' },
+      { ...common, log: (line) => lines.push(line) },
+    );
+    backends.push(b);
+    const changes: boolean[] = [];
+    b.onServiceChange((available) => changes.push(available));
+    expect(await b.rooms.createRoom(room('r'), quotas)).toBe('created');
+    const raw = await connect(server.url);
+    try {
+      await raw.cmd.config('SET', 'maxmemory', '1');
+      await expect(b.rooms.createRoom(room('s'), quotas)).rejects.toBeInstanceOf(UnavailableError);
+      expect(b.available).toBe(false);
+      expect(changes).toEqual([false]);
+      expect(lines).toEqual([
+        `chat: Redis at ${server.url.slice('redis://'.length)} refuses commands (OOM command not allowed when used memory > 'maxmemory'); refusing writes until it accepts them`,
+      ]);
+      await raw.cmd.config('SET', 'maxmemory', '0');
+      await waitUntil('the node available again', () => b.available, 10_000);
+      expect(changes).toEqual([false, true]);
+      expect(await b.rooms.createRoom(room('s'), quotas)).toBe('created');
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('takes a MULTI aborted by a refused command (EXECABORT) for unavailable, not for a bug', () => {
+    const reply = (message: string, extra: object = {}) =>
+      Object.assign(new Error(message), { name: 'ReplyError' }, extra);
+    const oom = reply("OOM command not allowed when used memory > 'maxmemory'.");
+    const aborted = reply('EXECABORT Transaction discarded because of previous errors.', {
+      previousErrors: [oom],
+    });
+    expect(toStoreError(aborted)).toBeInstanceOf(UnavailableError);
+    // One aborted by a wrong command is a bug, as before.
+    const wrong = reply('EXECABORT Transaction discarded because of previous errors.', {
+      previousErrors: [reply("ERR unknown command 'nope'")],
+    });
+    expect(toStoreError(wrong)).toBe(wrong);
+  });
+
   it('waits for a Redis that starts late, and fails clearly when none answers', async () => {
     // A port nothing listens on: one freed by a server just closed could be another file's server's.
     const { port, release } = await refusedPort();

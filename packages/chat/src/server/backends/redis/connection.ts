@@ -10,7 +10,8 @@
  *   sub      pub/sub for the notice bus (bus.ts).
  *
  * Health: `available` while the command connection is ready and answers a PING (sent every second)
- * within min(3 s, command timeout). Each change is reported to the listeners; ioredis reconnects by
+ * within min(3 s, command timeout), and Redis did not refuse a command for now since its last write
+ * went through (`refused`: the probe then writes instead of pinging). Each change is reported to the listeners; ioredis reconnects by
  * itself (every 100 ms to 1 s), so a node recovers without a restart.
  */
 import { Redis, type RedisOptions } from 'ioredis';

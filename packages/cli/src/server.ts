@@ -78,9 +78,18 @@ export const serverFlags: Record<string, FlagSpec> = {
 /** How long a stopping server waits for its clients' answers to its close, by default. */
 export const SERVER_CLOSE_TIMEOUT_MS = 2000;
 
-/** A server command's --close-timeout in milliseconds (a bad value is a usage error). */
+/**
+ * A server command's --close-timeout in milliseconds (a bad value is a usage error; 0 too, as for
+ * connect: see CLOSE_TIMEOUT_ZERO in commands/connect.ts).
+ */
 export function serverCloseTimeout(spec: CommandSpec, flags: ParsedFlags): number {
-  return secondsFlag(spec, 'close-timeout', stringFlag(flags['close-timeout']), SERVER_CLOSE_TIMEOUT_MS);
+  return secondsFlag(
+    spec,
+    'close-timeout',
+    stringFlag(flags['close-timeout']),
+    SERVER_CLOSE_TIMEOUT_MS,
+    true,
+  );
 }
 
 /** The help paragraph on origins, in every server command's notes. */

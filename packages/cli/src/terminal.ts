@@ -10,7 +10,7 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import * as readline from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { output } from './exit.js';
 
 export interface Io {
@@ -89,16 +89,29 @@ export class Terminal {
   private hungUp = false;
   private interruptHandler: (() => void) | null = null;
   private readonly onSignal = () => this.interruptHandler?.();
+  /** Piped input read as bytes (onChunk), not as lines of text: `connect --binary`. */
+  private readonly rawInput: boolean;
 
-  constructor(io: Io, prompt = '> ') {
+  /** `rawInput`: piped input comes to onChunk as it is read, never decoded (not in a terminal). */
+  constructor(io: Io, prompt = '> ', options: { rawInput?: boolean } = {}) {
     this.io = io;
     this.interactive = io.stdin.isTTY === true;
+    this.rawInput = options.rawInput === true && !this.interactive;
     const fd = (io.stdin as { fd?: unknown }).fd;
     this.hangUpSignals = this.interactive && typeof fd === 'number' && isControllingTerminal(fd);
     this.promptStream = io.stdout.isTTY ? io.stdout : io.stderr;
-    this.rl = this.interactive
-      ? readline.createInterface({ input: io.stdin, output: this.promptStream, prompt, terminal: true })
-      : readline.createInterface({ input: io.stdin, terminal: false, crlfDelay: Number.POSITIVE_INFINITY });
+    if (this.rawInput) {
+      // readline stays for what it does besides reading (its 'close' is the end of the input),
+      // over an input of its own that gives it nothing: stdin's bytes go to onChunk.
+      this.rl = readline.createInterface({ input: new PassThrough(), terminal: false });
+      const end = () => this.rl.close();
+      io.stdin.once('end', end);
+      io.stdin.once('error', end);
+    } else {
+      this.rl = this.interactive
+        ? readline.createInterface({ input: io.stdin, output: this.promptStream, prompt, terminal: true })
+        : readline.createInterface({ input: io.stdin, terminal: false, crlfDelay: Number.POSITIVE_INFINITY });
+    }
     this.rl.on('SIGINT', this.onSignal);
     // After a hang-up, reading the terminal fails (EIO): that is the end of the input, not a
     // crash. Closing resets the raw mode, which fails too and comes back here: close once.
@@ -137,6 +150,11 @@ export class Terminal {
     });
   }
 
+  /** Each chunk read from piped input, as bytes (with `rawInput` only). */
+  onChunk(cb: (chunk: Buffer) => void): void {
+    if (this.rawInput) this.io.stdin.on('data', (chunk: Buffer | string) => cb(Buffer.from(chunk)));
+  }
+
   /**
    * End of input (Ctrl-D in a terminal, end of file or pipe otherwise). `hungUp`: the terminal
    * went away (reading it failed with EIO), which may come before the SIGHUP of that hang-up
@@ -151,12 +169,12 @@ export class Terminal {
    * come (readline splits a chunk at once), so what is held stays within one chunk.
    */
   pauseInput(): void {
-    if (!this.inputPaused) this.rl.pause();
+    if (!this.inputPaused) (this.rawInput ? this.io.stdin : this.rl).pause();
     this.inputPaused = true;
   }
 
   resumeInput(): void {
-    if (this.inputPaused) this.rl.resume();
+    if (this.inputPaused) (this.rawInput ? this.io.stdin : this.rl).resume();
     this.inputPaused = false;
   }
 
@@ -222,6 +240,7 @@ export class Terminal {
   }
 
   close(): void {
+    if (this.rawInput) this.io.stdin.pause();
     this.prompting = false;
     process.off('SIGINT', this.onSignal);
     this.rl.close();

@@ -60,6 +60,50 @@ describe('riptide connect: piped mode', () => {
     await server.waitFor(/\[2\] closed 1000/);
   });
 
+  it('--binary sends piped bytes as they are, as binary messages (not lines, not decoded as UTF-8)', async () => {
+    const got: [Buffer, boolean][] = [];
+    const p = await peer((ws) => {
+      ws.on('message', (data, isBinary) => {
+        got.push([Buffer.from(data as Buffer), isBinary]);
+        ws.send('ok');
+      });
+    });
+    // Invalid UTF-8 and newlines: one write of a pipe, one read, one message.
+    const bytes = Buffer.from([0xff, 0xfe, 0x0a, 0x00, 0xc3, 0x28, 0x0d, 0x0a]);
+    const res = await run(['connect', p.url, '--binary', ...PATIENT], bytes);
+    expect([res.code, res.stdout]).toEqual([0, 'ok\n']);
+    expect(got).toEqual([[bytes, true]]);
+    // -x messages go binary too (-w 0: close once sent; the close goes after them).
+    got.length = 0;
+    const x = await run(['connect', p.url, '-b', '-x', 'hi', '-w', '0', ...WAIT_FOR_CLOSE]);
+    expect(x.code).toBe(0);
+    expect(got).toEqual([[Buffer.from('hi'), true]]);
+  });
+
+  it('--binary in a terminal is a usage error (/binary <hex> is there for bytes)', async () => {
+    const stdin = Object.assign(new PassThrough(), { isTTY: true });
+    const io = { stdin, stdout: new PassThrough(), stderr: new PassThrough() };
+    await expect(connect(['ws://127.0.0.1:9', '--binary'], io)).rejects.toThrow(
+      '--binary sends piped input (or -x); in a terminal, /binary <hex> sends bytes',
+    );
+  });
+
+  it('--binary input larger than the send backlog arrives whole, in order, every byte', async () => {
+    const got: Buffer[] = [];
+    const p = await peer((ws) => {
+      ws.on('message', (data, isBinary) => {
+        got.push(isBinary ? Buffer.from(data as Buffer) : Buffer.from('TEXT'));
+        ws.send('ok');
+      });
+    });
+    const input = Buffer.alloc(3 * INPUT_BACKLOG);
+    for (let i = 0; i < input.length; i++) input[i] = (i * 7919) % 251;
+    const res = await run(['connect', p.url, '--binary', ...PATIENT], input);
+    expect(res.code).toBe(0);
+    expect(Buffer.concat(got).equals(input)).toBe(true);
+    expect(res.stdout).toBe('ok\n'.repeat(got.length));
+  });
+
   it('closes only after every line has had its reply', async () => {
     // Replies come late, after the input has ended: the server holds them until the last line
     // has arrived. The client must not close before they do (--wait is only an upper bound).
@@ -614,6 +658,35 @@ describe('riptide connect: redirects (-L, --max-redirects)', () => {
     expect(p.requests[0].headers.cookie).toBeUndefined();
     // other headers are no credentials: they go to every host, as with ws and curl
     expect(p.requests[0].headers['x-trace']).toBe('t');
+  });
+
+  it('says once on stderr that --ca and -k apply only to wss:// when the URL is ws:// (not in --json data)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-cli-tlsflags-'));
+    try {
+      const { cert } = selfSignedCertificate(dir);
+      const { cli: server, url } = await startServer('echo');
+      const res = await run(['connect', url, '--ca', cert, '-k', ...PATIENT], 'a\n');
+      expect([res.code, res.stdout]).toEqual([0, 'a\n']);
+      expect(res.stderr).toBe(
+        'note: --ca and -k/--insecure apply only to wss:// (or after a redirect to it), not to this ws:// URL\n' +
+          `connected to ${url}/\nclosed 1000\n`,
+      );
+      // --json: stdout stays the connection's events; the note is on stderr all the same.
+      const json = await run(['connect', url, '--insecure', '--json', ...PATIENT], 'a\n');
+      expect(json.code).toBe(0);
+      expect(json.stderr).toBe(
+        'note: -k/--insecure applies only to wss:// (or after a redirect to it), not to this ws:// URL\n',
+      );
+      expect(
+        json.stdout
+          .trimEnd()
+          .split('\n')
+          .map((line) => JSON.parse(line).event),
+      ).toEqual(['open', 'message', 'close']);
+      await server.waitFor(/\[2\] closed 1000/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('follows a redirect from wss:// to ws:// with a warning, without the credentials', async () => {

@@ -107,6 +107,17 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
       ['connect', 'ws://x', '--close-timeout', '2147484'],
       /^riptide connect: --close-timeout must be at most 2147483 seconds, got '2147484'\n/,
     ],
+    // Refused as --timeout 0 is: it read as "no timeout" and dropped every close at once (exit 1).
+    [
+      'a --close-timeout of 0',
+      ['connect', 'ws://x', '--close-timeout', '0'],
+      /^riptide connect: --close-timeout must be more than 0 seconds, got '0'\n/,
+    ],
+    [
+      'a --close-timeout of 0.0 for echo',
+      ['echo', '--port', '0', '--close-timeout', '0.0'],
+      /^riptide echo: --close-timeout must be more than 0 seconds, got '0.0'\n/,
+    ],
     [
       'a non-numeric --close-timeout of listen',
       ['listen', '--port', '0', '--close-timeout', 'soon'],
@@ -636,7 +647,9 @@ describe('--http2: an HTTP/2 server without WebSockets over it (no RFC 8441)', (
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = server.address() as AddressInfo;
-      return await run(['connect', `${scheme}://127.0.0.1:${port}/`, '--http2', '-k', '-x', 'hi']);
+      // -k for the self-signed wss:// server only (with ws:// it is a note on stderr).
+      const insecure = scheme === 'wss' ? ['-k'] : [];
+      return await run(['connect', `${scheme}://127.0.0.1:${port}/`, '--http2', ...insecure, '-x', 'hi']);
     } finally {
       server.close();
     }

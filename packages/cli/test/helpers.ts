@@ -81,7 +81,7 @@ export class Cli {
     this.child.stdin!.write(text);
   }
 
-  end(text?: string): void {
+  end(text?: string | Buffer): void {
     this.child.stdin!.end(text);
   }
 
@@ -108,7 +108,7 @@ export const WAIT_FOR_CLOSE = ['--close-timeout', '600'];
 export const PATIENT = ['--wait', '60', ...WAIT_FOR_CLOSE];
 
 /** Run to completion with the given stdin. */
-export function run(args: string[], input = ''): Promise<Exit> {
+export function run(args: string[], input: string | Buffer = ''): Promise<Exit> {
   const cli = new Cli(args);
   cli.end(input);
   return cli.exited;

@@ -19,6 +19,7 @@ import { createRedisBackend, type RedisBackendOptions } from './backends/redis/i
 import { createSqliteBackend } from './backends/sqlite/index.js';
 import { systemClock } from './clock.js';
 import { type AttachmentLimits, DEFAULT_ATTACHMENT_LIMITS } from './http/attachments.js';
+import { deferContinue } from './http/body.js';
 import { parseTrustList, type TrustedProxies } from './http/client-address.js';
 import { createRequestHandler } from './http/routes.js';
 import { loadStatic } from './http/static.js';
@@ -308,6 +309,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       socket.once('close', () => sockets.delete(socket));
     });
   }
+  // Expect: 100-continue: the 100 goes when a route reads the body (http/body.ts), not at once.
+  http.on('checkContinue', deferContinue(handler));
   // Node's defaults would give a head 60 s and a request 300 s; ours are in timeouts.ts.
   applyHttpTimeouts(http, attachmentLimits.maxBytes);
   http.on('upgrade', createUpgradeHandler(gateDeps));

@@ -1,6 +1,9 @@
 /**
  * `@name` autocomplete in the composer: a listbox (#mention-list) of the room's members matching
  * what is typed after `@` (mentions.ts); ↑/↓ choose, Enter or Tab put the name in, Esc closes.
+ * When what is typed already is the chosen name in full (in any case), Enter is left to the
+ * composer, which sends (as Slack and Discord do): `@bob` Enter needs no second Enter. Tab still
+ * puts the name in (its spelling, and the space after it).
  * The textarea keeps the focus (aria-activedescendant names the chosen option). It stays a plain
  * textbox with aria-autocomplete: ARIA allows the combobox role (and so aria-expanded) on an
  * <input>, not on a <textarea>.
@@ -74,7 +77,13 @@ export function mentionKey(event: KeyboardEvent, input: HTMLTextAreaElement): bo
   if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
     chosen = (chosen + (event.key === 'ArrowDown' ? 1 : -1) + options.length) % options.length;
     draw(input);
-  } else if ((event.key === 'Enter' && !event.shiftKey) || event.key === 'Tab') accept(input);
+  } else if (event.key === 'Enter' && !event.shiftKey) {
+    if (query && query.prefix.toLowerCase() === options[chosen]?.toLowerCase()) {
+      close(input); // the name is typed in full: the composer sends
+      return false;
+    }
+    accept(input);
+  } else if (event.key === 'Tab') accept(input);
   else if (event.key === 'Escape') close(input);
   else return false;
   event.preventDefault();

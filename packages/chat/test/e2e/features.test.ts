@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
 import {
   deleteMessage,
+  messageTexts,
   sendMessage,
   sendMessages,
   seqOf,
@@ -314,6 +315,51 @@ describe('mentions', () => {
       '@alice',
     ]);
     expect(await alice.page.locator('#message-list li.mentions-me').count()).toBe(2);
+    await alice.context.close();
+    await bob.context.close();
+  });
+
+  it('send with one Enter when the name is typed in full (any case); Tab still puts it in', async () => {
+    const server = await startTestServer(fast);
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    await bob.page.waitForFunction(() =>
+      [...document.querySelectorAll('#online-list li')].some((li) => li.textContent === 'alice'),
+    );
+    const listed = () => bob.page.$$eval('#mention-list [role="option"]', (l) => l.map((x) => x.textContent));
+
+    // Typed in full, the list still open on it: one Enter sends the text as typed.
+    await bob.page.type('#composer-input', '@alice');
+    await bob.page.waitForSelector('#mention-list:not([hidden])');
+    expect(await listed()).toEqual(['@alice']);
+    await bob.page.keyboard.press('Enter');
+    expect(await bob.page.inputValue('#composer-input')).toBe('');
+    expect(await bob.page.isHidden('#mention-list')).toBe(true);
+    await waitForMessages(bob.page, 1);
+
+    // In another case too (the server finds the name in any case).
+    await bob.page.type('#composer-input', 'hi @ALICE');
+    await bob.page.waitForSelector('#mention-list:not([hidden])');
+    await bob.page.keyboard.press('Enter');
+    expect(await bob.page.inputValue('#composer-input')).toBe('');
+    await waitForMessages(bob.page, 2);
+
+    // Tab puts the name in (its spelling, and a space) without sending.
+    await bob.page.type('#composer-input', '@Alice');
+    await bob.page.waitForSelector('#mention-list:not([hidden])');
+    await bob.page.keyboard.press('Tab');
+    expect(await bob.page.inputValue('#composer-input')).toBe('@alice ');
+    expect(await bob.page.isHidden('#mention-list')).toBe(true);
+    // A part of the name: Enter completes it, still without sending.
+    await bob.page.keyboard.type('and @al');
+    await bob.page.waitForSelector('#mention-list:not([hidden])');
+    await bob.page.keyboard.press('Enter');
+    expect(await bob.page.inputValue('#composer-input')).toBe('@alice and @alice ');
+    await bob.page.keyboard.press('Enter');
+    await waitForMessages(bob.page, 3);
+    expect(await messageTexts(bob.page)).toEqual(['@alice', 'hi @ALICE', '@alice and @alice']);
+    await waitForMessages(alice.page, 3);
+    expect(await alice.page.locator('#message-list li.mentions-me').count()).toBe(3);
     await alice.context.close();
     await bob.context.close();
   });

@@ -91,6 +91,11 @@ export const connectSpec: CommandSpec = {
       description: 'trust the CA certificate(s) in this PEM file (wss://)',
     },
     insecure: { type: 'boolean', short: 'k', description: 'do not verify the server certificate (wss://)' },
+    binary: {
+      type: 'boolean',
+      short: 'b',
+      description: 'piped input as binary messages: each chunk read, bytes as they are (and -x)',
+    },
     deflate: { type: 'boolean', description: 'offer permessage-deflate compression' },
     http2: {
       type: 'boolean',
@@ -148,6 +153,9 @@ export const connectSpec: CommandSpec = {
     '130 a second Ctrl-C, or a first one before the connection opened,',
     '141 the output went away (the reader of a pipe closed it),',
     '129 a hang-up (SIGHUP), 143 SIGTERM: the connection is closed with 1001 first',
+    '',
+    'binary input (-b): each chunk read from piped stdin is one binary message, bytes unchanged',
+    '(no line splitting, no UTF-8 decoding); without -b each line is a text message.',
     '',
     'slow output: while more than 1 MiB of output waits for a slow reader of stdout, reading',
     'from the server pauses (it resumes when the reader catches up; said once on stderr).',
@@ -312,8 +320,28 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   }
   const waitMs = secondsFlag(connectSpec, 'wait', stringFlag(flags.wait), 2000);
   const timeoutMs = secondsFlag(connectSpec, 'timeout', stringFlag(flags.timeout), 10_000, true);
-  const closeTimeoutMs = secondsFlag(connectSpec, 'close-timeout', stringFlag(flags['close-timeout']), 5000);
+  // --close-timeout 0 is refused as --timeout 0 is: to a reader of timeouts (curl's, ws's
+  // handshakeTimeout, this CLI's own --timeout) 0 means "none, wait for ever", and here it would
+  // have meant the opposite, dropping at once, every close a 1006 and exit 1. Nobody who asks for
+  // a close wants that; a wait of their choosing is a positive number.
+  const closeTimeoutMs = secondsFlag(
+    connectSpec,
+    'close-timeout',
+    stringFlag(flags['close-timeout']),
+    5000,
+    true,
+  );
   const execute = stringList(flags.execute);
+  // --binary: piped input is read as bytes, each chunk read one binary message (no line
+  // splitting, no UTF-8 decoding: invalid UTF-8 goes as it is, not as U+FFFD); -x messages are
+  // sent binary too. A terminal has /binary <hex> for that.
+  const binary = flags.binary === true;
+  if (binary && io.stdin.isTTY === true && execute.length === 0) {
+    throw new CliUsageError(
+      '--binary sends piped input (or -x); in a terminal, /binary <hex> sends bytes',
+      connectSpec,
+    );
+  }
   const protocols = stringList(flags.protocol);
   const json = flags.json === true;
   const follow = flags.location === true;
@@ -359,7 +387,18 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     throw new CliUsageError((err as Error).message, connectSpec);
   }
 
-  const term = new Terminal(io);
+  const term = new Terminal(io, undefined, { rawInput: binary });
+  // --ca and -k are kept for a redirect to wss:// (-L), and are no mistake, but with a ws:// URL
+  // they may well have been meant for a wss:// one: say so, once, on stderr (also with --json,
+  // whose stdout stays events of the connection).
+  const tlsFlags = [caFile !== undefined && '--ca', flags.insecure === true && '-k/--insecure'].filter(
+    (f): f is string => f !== false,
+  );
+  if (url.protocol === 'ws:' && tlsFlags.length > 0) {
+    term.info(
+      `note: ${tlsFlags.join(' and ')} ${tlsFlags.length > 1 ? 'apply' : 'applies'} only to wss:// (or after a redirect to it), not to this ws:// URL`,
+    );
+  }
   return new Promise<number>((resolve) => {
     let opened = false;
     let finished = false;
@@ -368,7 +407,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     let inputEnded = execute.length > 0;
     let sent = 0;
     let replies = 0;
-    const pending: string[] = [];
+    const pending: (string | Buffer)[] = [];
     let pendingBytes = 0;
 
     /** The status to exit with once closed, when a SIGTERM or a hang-up asked for the close. */
@@ -507,11 +546,11 @@ export async function connect(argv: string[], io: Io): Promise<number> {
         );
       }
       if (execute.length > 0) {
-        for (const message of execute) send(message, false);
+        for (const message of execute) send(message, binary);
         closeTimer = setTimeout(() => closeNow(), waitMs);
         return;
       }
-      for (const line of pending.splice(0)) send(line, false);
+      for (const line of pending.splice(0)) send(line, binary);
       pendingBytes = 0;
       throttle();
       if (inputEnded) drain();
@@ -552,6 +591,13 @@ export async function connect(argv: string[], io: Io): Promise<number> {
         if (ws.readyState !== WebSocket.OPEN) return;
         if (term.interactive && line.startsWith('/')) runSlash(line);
         else send(line, false);
+      });
+      term.onChunk((chunk) => {
+        if (!opened) {
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          throttle();
+        } else if (ws.readyState === WebSocket.OPEN) send(chunk, true);
       });
       term.onEnd((hungUp) => {
         if (finished || inputEnded) return;

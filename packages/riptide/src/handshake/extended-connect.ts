@@ -267,8 +267,33 @@ function checkField(name: string, value: string, where: string): void {
   }
 }
 
+/**
+ * @internal The lines a 'headers' listener left after the status line, as the header object for
+ * `stream.respond()`, in one pass: connectResponseHeaders() for the lines that can be sent, and
+ * the others left out instead of thrown, as over HTTP/1.1 (server.ts headerLines): a line that
+ * is not one line of a response (control characters), not "Name: value", or a field HTTP/2
+ * forbids. A value that is not a string is read as its `String()`, as ws joins the lines.
+ */
+export function sendableConnectHeaders(fields: readonly unknown[]): Http2ResponseHeaders {
+  const out: Http2ResponseHeaders = { ':status': 200 };
+  for (const field of fields) {
+    const line = typeof field === 'string' ? field : String(field);
+    const colon = line.indexOf(':');
+    if (colon <= 0 || !isFieldValue(line)) continue;
+    const name = line.slice(0, colon).toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (isToken(name) && isFieldValue(value) && !isConnectionSpecific(name, value))
+      appendHeader(out, name, value);
+  }
+  return out;
+}
+
 function addHeader(out: Http2ResponseHeaders, name: string, value: string, where: string): void {
   checkField(name, value, where);
+  appendHeader(out, name, value);
+}
+
+function appendHeader(out: Http2ResponseHeaders, name: string, value: string): void {
   const prev = out[name];
   if (prev === undefined) out[name] = value;
   else if (Array.isArray(prev)) prev.push(value);

@@ -129,6 +129,8 @@ export type EventHandler<E> = (
 
 export interface AddEventListenerOptions {
   once?: boolean;
+  /** DOM: an aborted signal adds nothing; aborting it later removes the listener. */
+  signal?: AbortSignal;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: EventEmitter listeners take any arguments
@@ -140,8 +142,20 @@ type Wrapper = ((...args: any[]) => void) & {
 };
 
 function dispatch(handler: EventListener<never>, target: unknown, event: Event): void {
-  if (typeof handler === 'function') (handler as (e: Event) => void).call(target, event);
-  else (handler as { handleEvent(e: Event): void }).handleEvent(event);
+  if (typeof handler === 'function') {
+    (handler as (e: Event) => void).call(target, event);
+    return;
+  }
+  // WebIDL "call a user object's operation": handleEvent is read at each call (it may be set
+  // after addEventListener()); one that is not callable is a TypeError, thrown as a listener's.
+  const handleEvent = (handler as { handleEvent?: unknown }).handleEvent;
+  if (typeof handleEvent !== 'function') {
+    throw new UsageError(
+      'WS_ERR_INVALID_LISTENER',
+      `The listener for "${event.type}" has no handleEvent method`,
+    );
+  }
+  handleEvent.call(handler, event);
 }
 
 /**
@@ -206,13 +220,9 @@ function listenerOf(wrapper: Wrapper): EventListener<never> {
   return wrapper[kListener] as EventListener<never>;
 }
 
+/** DOM's EventListener is a callback interface: a function, or any object (handleEvent is looked up when called). */
 function isListener(handler: unknown): handler is EventListener<never> {
-  return (
-    typeof handler === 'function' ||
-    (typeof handler === 'object' &&
-      handler !== null &&
-      typeof (handler as { handleEvent?: unknown }).handleEvent === 'function')
-  );
+  return typeof handler === 'function' || (typeof handler === 'object' && handler !== null);
 }
 
 export function addEventListener(
@@ -221,7 +231,17 @@ export function addEventListener(
   handler: unknown,
   options?: AddEventListenerOptions,
 ): void {
+  const signal = options?.signal;
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    // WebIDL: AddEventListenerOptions.signal is an AbortSignal (Node's EventTarget says the same).
+    throw new UsageError(
+      'WS_ERR_INVALID_OPTION',
+      'The "options.signal" property must be an instance of AbortSignal',
+    );
+  }
   if (!isListener(handler)) return;
+  // DOM "add an event listener": "If listener's signal is not null and is aborted, then return."
+  if (signal?.aborted) return;
   // DOM: adding the same listener twice for the same type is a no-op.
   for (const l of host.listeners(type) as Wrapper[]) {
     if (l[kListener] === handler && !l[kAttribute]) return;
@@ -231,7 +251,46 @@ export function addEventListener(
   if (wrapper === null) return;
   if (options?.once) host.once(type, wrapper);
   else host.on(type, wrapper);
+  // DOM: "add the following abort steps to it: Remove an event listener with eventTarget and
+  // listener" (this registration, not a later one of the same function).
+  if (signal !== undefined) removeOnAbort(signal, host, type, wrapper);
 }
+
+/**
+ * Node's AbortSignal, or one that works as it does (another realm's, the abort-controller
+ * package's): `aborted`, and an 'abort' event.
+ */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  return (
+    value instanceof AbortSignal ||
+    (typeof value === 'object' &&
+      value !== null &&
+      typeof (value as { aborted?: unknown }).aborted === 'boolean' &&
+      typeof (value as { addEventListener?: unknown }).addEventListener === 'function' &&
+      typeof (value as { removeEventListener?: unknown }).removeEventListener === 'function')
+  );
+}
+
+/**
+ * The abort steps hold the socket and the wrapper weakly, as Node's EventTarget holds its
+ * target: a signal that outlives many sockets (a server's shutdown signal) does not keep the
+ * closed ones alive, and the step itself is taken off the signal once the socket is collected.
+ */
+function removeOnAbort(signal: AbortSignal, host: EventTargetHost, type: string, wrapper: Wrapper): void {
+  const hostRef = new WeakRef(host);
+  const wrapperRef = new WeakRef(wrapper);
+  const onAbort = () => {
+    const h = hostRef.deref();
+    const w = wrapperRef.deref();
+    if (h !== undefined && w !== undefined) remove(h, type, w);
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  abortSteps.register(host, { signal, onAbort });
+}
+
+const abortSteps = new FinalizationRegistry<{ signal: AbortSignal; onAbort: () => void }>(
+  ({ signal, onAbort }) => signal.removeEventListener('abort', onAbort),
+);
 
 export function removeEventListener(host: EventTargetHost, type: string, handler: unknown): void {
   for (const l of host.listeners(type) as Wrapper[]) {

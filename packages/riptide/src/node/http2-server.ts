@@ -54,11 +54,10 @@ import {
   buildConnectResponse,
   connectAcceptHeaders,
   connectRejectHeaders,
-  connectResponseHeaders,
   isExtendedConnect,
+  sendableConnectHeaders,
   validateConnectRequest,
 } from '../handshake/extended-connect.js';
-import { headerLines } from '../handshake/server.js';
 import { othersListenToSession } from './internals.js';
 import type { WebSocket } from './websocket.js';
 import type { HandshakeReply, WebSocketServer } from './websocket-server.js';
@@ -301,19 +300,12 @@ const HTTP2: HandshakeReply = {
     } else {
       // Lines, as over HTTP/1.1, so a listener written for ws ("Set-Cookie: ...") works as is.
       const lines = buildConnectResponse({ protocol, extensions });
-      const status = lines[0];
       server.emit('headers', lines, req);
       if (stream.destroyed || stream.closed) return false;
       // As over HTTP/1.1 (headerLines), a line that cannot be sent is left out, never thrown
       // out of the handshake: here also one that is not "Name: value" or that HTTP/2 forbids.
-      const kept = [status];
-      for (const line of headerLines(lines.slice(1))) {
-        try {
-          connectResponseHeaders([status, line]);
-          kept.push(line);
-        } catch {}
-      }
-      headers = connectResponseHeaders(kept);
+      // The first line stands for the status, which stays 200 whatever a listener put there.
+      headers = sendableConnectHeaders(lines.slice(1));
     }
     // RFC 8441 5: the stream stays open for the WebSocket's frames (no END_STREAM here).
     stream.respond(headers);

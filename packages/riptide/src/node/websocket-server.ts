@@ -210,7 +210,13 @@ const HTTP1: HandshakeReply = {
     server.emit('headers', lines, req);
     if (!socket.writable) return false;
     const kept = headerLines(lines);
-    return kept.length === 0 ? acceptResponseBytes(key!, protocol, extensions) : serializeResponse(kept);
+    // A listener that empties the list (`lines.length = 0`) leaves no status line, and no bytes
+    // written from no lines are a response: ws writes a lone CRLF there, which the client fails
+    // as a bad response, and serializeResponse refuses an empty list (it would throw out of the
+    // handshake). So that one case gets the standard 101. A list with lines left is the
+    // listener's to get right, as in ws (a status line of its own is written as given).
+    if (kept.length === 0) return acceptResponseBytes(key!, protocol, extensions);
+    return serializeResponse(kept);
   },
 };
 

@@ -10,10 +10,11 @@ import {
   connectRejectHeaders,
   connectResponseHeaders,
   isExtendedConnect,
+  sendableConnectHeaders,
   validateConnectRequest,
   validateConnectResponse,
 } from '../../src/handshake/extended-connect.js';
-import { validateUpgradeRequest } from '../../src/handshake/server.js';
+import { headerLines, validateUpgradeRequest } from '../../src/handshake/server.js';
 import { expectFailure, RFC_KEY } from './helpers.js';
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -293,6 +294,58 @@ describe('RFC 8441 5 the server answers', () => {
     );
     expect(() => buildConnectResponse({ protocol: 'a b' })).toThrow('the subprotocol "a b" is not a token');
     expect(() => buildConnectResponse({ extensions: ';' })).toThrow(UsageError);
+  });
+
+  it("keeps of a 'headers' listener's lines the ones connectResponseHeaders takes, in one pass", () => {
+    expect(
+      sendableConnectHeaders([
+        'Set-Cookie: a=1',
+        'Connection: close',
+        'no colon',
+        ':status: 500',
+        5,
+        'X-Bad: a\r\nInjected: 1',
+        'X-Trailing: b\n',
+        'TE: gzip',
+        'TE: trailers',
+        'Set-Cookie: b=2',
+        'X-Served-By:  node-1 ',
+      ]),
+    ).toEqual({ ':status': 200, 'set-cookie': ['a=1', 'b=2'], te: 'trailers', 'x-served-by': 'node-1' });
+    // The same result as checking each line alone with connectResponseHeaders, then all at once.
+    const part = fc.constantFrom(
+      'X-A',
+      'set-cookie',
+      'Connection',
+      'te',
+      'trailers',
+      ':',
+      ' ',
+      '\r\n',
+      '\t',
+      'é',
+      'a b',
+      '',
+    );
+    const line = fc.oneof(
+      fc.array(part, { maxLength: 5 }).map((p) => p.join('')),
+      fc.string(),
+      fc.integer(),
+      fc.constant(null),
+    );
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 8 }), (fields) => {
+        const kept = [CONNECT_STATUS_LINE];
+        for (const l of headerLines(fields)) {
+          try {
+            connectResponseHeaders([CONNECT_STATUS_LINE, l]);
+            kept.push(l);
+          } catch {}
+        }
+        expect(sendableConnectHeaders(fields)).toEqual(connectResponseHeaders(kept));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('refuses with the status, a text/plain type and the extra fields', () => {

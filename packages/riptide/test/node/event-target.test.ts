@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WS from 'ws';
 import { UsageError } from '../../src/core/errors.js';
@@ -53,6 +55,28 @@ describe('event-target', () => {
     removeEventListener(h, 'open', fn);
     h.emit('open');
     expect(n).toBe(0);
+  });
+
+  it('takes any object as a listener and reads its handleEvent at each call, as the browsers do', () => {
+    const h = host();
+    const calls: string[] = [];
+    const late: { handleEvent?: unknown } = {};
+    addEventListener(h, 'message', late);
+    late.handleEvent = function (this: unknown, e: MessageEvent) {
+      calls.push(`late ${String(e.data)} this=object:${this === late}`);
+    };
+    h.emit('message', Buffer.from('a'), false);
+    late.handleEvent = () => calls.push('swapped');
+    h.emit('message', Buffer.from('b'), false);
+    expect(calls).toEqual(['late a this=object:true', 'swapped']);
+    // One without a callable handleEvent is a TypeError when the event comes, thrown as a
+    // listener's exception (DOM reports it; ws throws calling it as a function).
+    late.handleEvent = 'no';
+    expect(() => h.emit('message', Buffer.from('c'), false)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'WS_ERR_INVALID_LISTENER' }),
+    );
+    removeEventListener(h, 'message', late);
+    expect(h.listenerCount('message')).toBe(0);
   });
 
   it('on<type> attributes are separate from addEventListener listeners', () => {
@@ -157,6 +181,75 @@ describe('dispatchEvent (DOM EventTarget, a target with no tree)', () => {
     addEventListener(h, 'open', () => calls.push('other type'));
     expect(dispatchEvent(h, new MessageEvent('message', 'x'))).toBe(true);
     expect(calls).toEqual(['a', 'attribute again', 'b']);
+  });
+
+  it("honours addEventListener's signal: an aborted one adds nothing, an abort removes the listener (during a dispatch too)", () => {
+    const h = host();
+    const calls: string[] = [];
+    const early = new AbortController();
+    early.abort();
+    addEventListener(h, 'message', () => calls.push('early'), { signal: early.signal });
+    expect(h.listenerCount('message')).toBe(0);
+    const later = new AbortController();
+    const later2 = new AbortController();
+    addEventListener(
+      h,
+      'message',
+      () => {
+        calls.push('first');
+        later2.abort();
+      },
+      { signal: later.signal },
+    );
+    addEventListener(h, 'message', () => calls.push('once'), { once: true, signal: later.signal });
+    addEventListener(h, 'message', () => calls.push('second'), { signal: later2.signal });
+    h.emit('message', Buffer.from('a'), false);
+    // The first listener aborted the second's signal: removed, so not called by this dispatch.
+    expect(calls).toEqual(['first', 'once']);
+    calls.length = 0;
+    addEventListener(h, 'message', () => calls.push('third'));
+    later.abort();
+    h.emit('message', Buffer.from('b'), false);
+    expect(calls).toEqual(['third']);
+    expect(h.listenerCount('message')).toBe(1);
+    // One that works as an AbortSignal (another realm's, a polyfill's) is taken.
+    const polyfill = Object.assign(new EventEmitter(), {
+      aborted: false,
+      addEventListener(type: string, f: () => void) {
+        polyfill.once(type, f);
+      },
+      removeEventListener(type: string, f: () => void) {
+        polyfill.removeListener(type, f);
+      },
+    });
+    addEventListener(h, 'message', () => calls.push('polyfilled'), {
+      signal: polyfill as unknown as AbortSignal,
+    });
+    expect(h.listenerCount('message')).toBe(2);
+    polyfill.emit('abort');
+    expect(h.listenerCount('message')).toBe(1);
+    // The browsers and Node's EventTarget refuse a signal that is not an AbortSignal.
+    expect(() => addEventListener(h, 'message', () => {}, { signal: {} as AbortSignal })).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'WS_ERR_INVALID_OPTION' }),
+    );
+  });
+
+  it('a signal that outlives the socket does not keep it alive (the abort steps hold it weakly)', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const long = new AbortController();
+    const refs: WeakRef<object>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const h = host();
+      // The listener refers to its socket, as `ws.addEventListener('message', () => ws.send(...))`.
+      addEventListener(h, 'message', () => h.emit('x'), { signal: long.signal });
+      refs.push(new WeakRef(h));
+    }
+    // A WeakRef's target lives until the end of the job that made it.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(refs.map((r) => r.deref() === undefined)).toEqual([true, true, true]);
+    long.abort();
   });
 
   it('removes a once listener before calling it; skips one removed meanwhile; not one added meanwhile', () => {

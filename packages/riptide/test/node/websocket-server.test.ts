@@ -881,6 +881,41 @@ describe('modes', () => {
     expect(uncaught).toEqual([]);
   });
 
+  it("a 'headers' listener that empties the list gets the standard 101 (ws writes a lone CRLF)", async () => {
+    const { wss, port, url } = await start();
+    wss.on('headers', (lines: string[]) => {
+      lines.length = 0;
+    });
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => {
+      socket.destroy();
+    });
+    await once(socket, 'connect');
+    // The head, or what went wrong instead: an error thrown out of the handshake, the socket gone.
+    const head = new Promise<string>((resolve, reject) => {
+      let got = '';
+      socket.on('data', (chunk: Buffer) => {
+        got += String(chunk);
+        if (got.includes('\r\n\r\n')) resolve(got);
+      });
+      socket.on('close', () => reject(new Error(`closed after ${JSON.stringify(got)}`)));
+      process.once('uncaughtException', reject);
+      cleanups.push(() => {
+        process.removeListener('uncaughtException', reject);
+      });
+    });
+    socket.write(upgradeHead(port));
+    const got = await head;
+    // RFC 6455 1.3's key and accept value.
+    expect(got).toBe(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n',
+    );
+    const ws = new WebSocket(url);
+    cleanups.push(() => ws.terminate());
+    await once(ws, 'open');
+  });
+
   it('close(cb): stops listening, keeps open connections, calls back once they are gone', async () => {
     const s = await riptideServer();
     const conn = once<[WebSocket]>(s.wss, 'connection');

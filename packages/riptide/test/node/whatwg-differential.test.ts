@@ -416,6 +416,27 @@ describe('WHATWG WebSockets: closing', () => {
     ]);
   });
 
+  it('a message that arrives after close(): dropped in the standard, delivered in riptide (ws 8)', async () => {
+    const { undici, riptide } = await both(async (C, log) => {
+      const rec = await open(C);
+      // The server echoes both before it reads the close frame: they arrive while CLOSING.
+      rec.ws.send('a');
+      rec.ws.send('b');
+      rec.ws.close(1000);
+      await rec.until('close');
+      log.push(...rec.log);
+    });
+    // WHATWG "feedback from the protocol": when a message has been received, "If ws's ready
+    // state is not OPEN (1), then return." (chromium drops them too.)
+    expect(undici).toEqual(['open rs=1', 'close rs=3 1000 "" clean']);
+    expect(riptide).toEqual([
+      'open rs=1',
+      'message rs=2 string "a"',
+      'message rs=2 string "b"',
+      'close rs=3 1000 "" clean',
+    ]);
+  });
+
   it("close() checks its arguments in every state; the names are ws 8's in riptide", async () => {
     const { undici, riptide } = await both(async (C, log) => {
       const calls: Array<[number, string?]> = [[1005], [999], [5000], [1000, 'x'.repeat(124)], [1001]];
@@ -616,6 +637,30 @@ describe('WHATWG WebSockets: event handlers and listeners', () => {
       'handleEvent this=handler:true target:true',
       'onmessage this=socket:true',
     ]);
+  });
+
+  it("a listener's signal (aborted before, aborted later) and a handleEvent set after addEventListener()", async () => {
+    const { undici, riptide } = await both(async (C, log) => {
+      const rec = await open(C);
+      const ws = rec.ws;
+      const before = new AbortController();
+      before.abort();
+      const later = new AbortController();
+      type Add = (type: string, l: unknown, o?: { signal?: AbortSignal }) => void;
+      const add = ws.addEventListener.bind(ws) as unknown as Add;
+      add('message', () => log.push('aborted before'), { signal: before.signal });
+      add('message', () => log.push('until aborted'), { signal: later.signal });
+      const late: { handleEvent?: (e: StdEvent) => void } = {};
+      add('message', late);
+      late.handleEvent = (e) => log.push(`late handleEvent ${String(e.data)}`);
+      await roundTrip(rec, '1');
+      later.abort();
+      await roundTrip(rec, '2');
+      ws.close();
+      await rec.until('close');
+    });
+    expect(riptide).toEqual(undici);
+    expect(riptide).toEqual(['until aborted', 'late handleEvent 1', 'late handleEvent 2']);
   });
 
   it("dispatchEvent(): the listeners and on<type> in order with the caller's event, once, stopImmediatePropagation, the result", async () => {

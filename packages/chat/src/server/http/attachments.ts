@@ -34,6 +34,7 @@ import type {
   Throttle,
 } from '../ports.js';
 import type { Send } from './accounts.js';
+import { continueBody } from './body.js';
 import { originAllowed } from './origin.js';
 import { sessionFromRequest } from './session.js';
 
@@ -89,7 +90,8 @@ const CONTENT_TYPE: Record<string, string> = { 'text/plain': 'text/plain; charse
 
 class TooLarge extends Error {}
 
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer> {
+  continueBody(res); // the checks passed: a client waiting for 100 Continue may send it now
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -145,7 +147,7 @@ export function attachmentRoutes(
       );
     let data: Buffer;
     try {
-      data = await readBody(req, limits.maxBytes);
+      data = await readBody(req, res, limits.maxBytes);
     } catch (err) {
       if (err instanceof TooLarge) return tooLarge(res, close);
       throw err;

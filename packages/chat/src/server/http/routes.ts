@@ -11,12 +11,15 @@
  *   GET  /_stats                             this node's counters (only with statsEndpoint)
  *
  * POSTs must be application/json and pass the Origin check (origin.ts), so another site can
- * neither post a form to the API nor use the user's cookie with it.
+ * neither post a form to the API nor use the user's cookie with it. A body is invited (100
+ * Continue) only once it is to be read, and an answer given while one is still coming closes the
+ * connection without resetting that answer away (body.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { UnavailableError } from '../ports.js';
 import { type AccountDeps, accountHandlers } from './accounts.js';
 import { type AttachmentRouteDeps, attachmentRoutes } from './attachments.js';
+import { continueBody, lingerOnClose } from './body.js';
 import { originAllowed } from './origin.js';
 import { SECURITY_HEADERS, type StaticFile } from './static.js';
 
@@ -41,6 +44,7 @@ function send(
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(text)),
     'cache-control': 'no-store',
     ...SECURITY_HEADERS,
     ...headers,
@@ -57,15 +61,18 @@ class HttpError extends Error {
   }
 }
 
-function readJson(req: IncomingMessage): Promise<unknown> {
+function readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) {
-      req.resume(); // discard the body; the 413 closes the connection
+      // Without a 100 Continue when the client waits for one. The 413 closes the connection
+      // (lingering: body.ts), so a body sent anyway does not reset the answer away.
+      req.resume();
       reject(new HttpError(413, 'body too large'));
       return;
     }
+    continueBody(res);
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY) {
@@ -113,7 +120,7 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
           return send(res, 403, { error: 'bad_origin', message: 'origin not allowed' });
         if (!(req.headers['content-type'] ?? '').startsWith('application/json'))
           return send(res, 415, { error: 'bad_content_type', message: 'send application/json' });
-        return posts[path](req, res, await readJson(req));
+        return posts[path](req, res, await readJson(req, res));
       }
       if (path === '/api/session' && req.method === 'GET') return api.session(req, res);
       return send(res, 404, { error: 'not_found', message: 'no such endpoint' });
@@ -130,6 +137,7 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
   }
 
   return (req, res) => {
+    lingerOnClose(req, res);
     handle(req, res).catch((err: Error) => {
       if (res.headersSent) return;
       // The peer closed before its body was read whole (a tab closed mid-upload, the page giving up

@@ -576,7 +576,8 @@ export class ChatState {
       if (seq > room.head) {
         room.head = seq;
         room.tag = event.tag ?? null;
-        if (event.type === 'message' && event.message.user !== this.me) {
+        // At or before `countedAfter`: in the server's count already, or read in another tab.
+        if (event.type === 'message' && event.message.user !== this.me && seq > room.countedAfter) {
           this.#countUnread(room, event.message);
           if (mentionsMe(event.message, this.me)) this.#host.mentioned?.(event.message, room);
         } else if (event.type === 'edited' || event.type === 'deleted') this.#recount(room, event);
@@ -861,6 +862,9 @@ export class ChatState {
     if (seq >= room.countedAfter) {
       room.unread = later.length;
       room.mentions = laterMentions;
+      // Read up to there: a message at or before it that arrives later (the replay of a node back
+      // from an outage, behind the marker it tells) is not counted.
+      room.countedAfter = seq;
     } else {
       room.unread -= room.counted.length - later.length;
       room.mentions -= room.counted.filter((c) => c.mention).length - laterMentions;

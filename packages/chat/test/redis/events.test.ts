@@ -172,3 +172,35 @@ it('counts the events of a room named `constructor` as a number in its stats', a
   await waitUntil('the event', () => delivered.length === 1, PATIENCE_MS);
   expect(events.stats.roomEventsReceived.constructor).toBe(1);
 });
+
+it('logs a read cut off by a closed connection as that, not as an ioredis option to change', async () => {
+  // Regression: the line read "Reached the max retries per request limit (which is 0). Refer to
+  // "maxRetriesPerRequest" option for details." (ioredis's words for a command whose connection
+  // closed), which sent operators looking for a setting when Redis had restarted.
+  const redis = await connect(server().url);
+  const keys = new RedisKeys(`ev${prefixes++}:`);
+  const lines: string[] = [];
+  const events = new RedisCommittedEvents(redis.cmd, redis.reader, keys, {
+    blockMs: 10 * PATIENCE_MS,
+    checkMs: 1e9,
+    log: (line) => lines.push(line),
+  });
+  opened.push({ redis, events });
+  const reader = redis.reader as unknown as { xread: Xread };
+  const xread = reader.xread.bind(redis.reader) as Xread;
+  let reading: Promise<unknown> | undefined;
+  reader.xread = (...args: unknown[]) => {
+    reading ??= xread(...args);
+    return reading;
+  };
+  await events.open('a', () => {});
+  await waitUntil('the read to be sent', () => reading !== undefined);
+  // Blocked at Redis (a PING sent after it on the command connection is answered): cut it off.
+  await (redis.cmd as Redis).ping();
+  const port = (redis.reader as unknown as { stream: { localPort: number } }).stream.localPort;
+  await (redis.cmd as Redis).client('KILL', 'ADDR', `127.0.0.1:${port}`);
+  await waitUntil('the failure logged', () => lines.length > 0);
+  expect(lines).toEqual([
+    'chat: redis event read failed, retrying: the connection to Redis closed before it answered',
+  ]);
+});

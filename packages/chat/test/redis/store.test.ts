@@ -9,7 +9,7 @@ import { refusedPort } from '../../../../test-support/ports.js';
 import { DEFAULT_SIGN_IN_BACKOFF } from '../../src/server/backends/backoff.js';
 import { RedisAttachments } from '../../src/server/backends/redis/attachments.js';
 import { createRedisBackend, type RedisBackendOptions } from '../../src/server/backends/redis/index.js';
-import { RedisKeys } from '../../src/server/backends/redis/keys.js';
+import { RedisKeys, toStoreError } from '../../src/server/backends/redis/keys.js';
 import type { RedisPresence } from '../../src/server/backends/redis/presence.js';
 import { parseLogEntry, RedisStore } from '../../src/server/backends/redis/store.js';
 import { ManualClock } from '../../src/server/clock.js';
@@ -58,6 +58,12 @@ const quotas = { maxRooms: 100, maxOwnedRooms: 100 };
 const room = (name: string) => ({ name, kind: 'public' as const, owner: 'x', createdAt: 0 });
 
 const sharedServer = redisServerForThisFile();
+
+/** Waits until the async `check` holds (each look is a round trip to Redis). */
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+}
 
 /** The tests below append as users they never joined: asMembers joins them first (members.ts). */
 async function backend(url: string, extra: Partial<RedisBackendOptions> = {}): Promise<Backend> {
@@ -201,6 +207,54 @@ describe('RedisStore', () => {
 });
 
 describe('createRedisBackend', () => {
+  it('is unavailable while a reachable Redis refuses writes (OOM at maxmemory), says why, and is back once a write goes through', async () => {
+    // Regression: Redis at its maxmemory with noeviction (the documented setting) still answered
+    // PING, so the node stayed "available": every send was answered `unavailable`, and the page,
+    // which holds such messages until `service` says available again, held them for good, with
+    // nothing in the log.
+    const server = await RedisServer.start(['--maxmemory-policy', 'noeviction']);
+    const lines: string[] = [];
+    const b = await createRedisBackend(
+      { url: server.url, prefix: 'oom:' },
+      { ...common, log: (line) => lines.push(line) },
+    );
+    backends.push(b);
+    const changes: boolean[] = [];
+    b.onServiceChange((available) => changes.push(available));
+    expect(await b.rooms.createRoom(room('r'), quotas)).toBe('created');
+    const raw = await connect(server.url);
+    try {
+      await raw.cmd.config('SET', 'maxmemory', '1');
+      await expect(b.rooms.createRoom(room('s'), quotas)).rejects.toBeInstanceOf(UnavailableError);
+      expect(b.available).toBe(false);
+      expect(changes).toEqual([false]);
+      expect(lines).toEqual([
+        `chat: Redis at ${server.url.slice('redis://'.length)} refuses commands (OOM command not allowed when used memory > 'maxmemory'); refusing writes until it accepts them`,
+      ]);
+      await raw.cmd.config('SET', 'maxmemory', '0');
+      await waitUntil('the node available again', () => b.available, 10_000);
+      expect(changes).toEqual([false, true]);
+      expect(await b.rooms.createRoom(room('s'), quotas)).toBe('created');
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('takes a MULTI aborted by a refused command (EXECABORT) for unavailable, not for a bug', () => {
+    const reply = (message: string, extra: object = {}) =>
+      Object.assign(new Error(message), { name: 'ReplyError' }, extra);
+    const oom = reply("OOM command not allowed when used memory > 'maxmemory'.");
+    const aborted = reply('EXECABORT Transaction discarded because of previous errors.', {
+      previousErrors: [oom],
+    });
+    expect(toStoreError(aborted)).toBeInstanceOf(UnavailableError);
+    // One aborted by a wrong command is a bug, as before.
+    const wrong = reply('EXECABORT Transaction discarded because of previous errors.', {
+      previousErrors: [reply("ERR unknown command 'nope'")],
+    });
+    expect(toStoreError(wrong)).toBe(wrong);
+  });
+
   it('waits for a Redis that starts late, and fails clearly when none answers', async () => {
     // A port nothing listens on: one freed by a server just closed could be another file's server's.
     const { port, release } = await refusedPort();
@@ -1279,6 +1333,97 @@ describe('RedisPresence', () => {
       await waitUntil('ann told again', () => heard.length > 0, 10_000);
       expect(heard).toEqual([{ v: 2, type: 'presence', room: 'r', user: 'ann', online: false }]);
       expect(pa.untold).toBe(0);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('announces offline a user whose last tab closed while Redis stalled, when the remove ran after its command timed out', async () => {
+    // Regression: the remove's reply was lost (Redis ran it once the stall ended, after the node
+    // had given up waiting), so the user was out of the room set and no node announced it: every
+    // client showed them online for good. CLIENT PAUSE is the stall; `a` waits 300 ms for a reply.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const a = await backend(sharedServer().url, {
+      prefix: 'stall:',
+      presenceTtlMs: 60_000,
+      commandTimeoutMs: 300,
+    });
+    const b = await backend(sharedServer().url, { prefix: 'stall:', presenceTtlMs: 60_000 });
+    const pa = a.presence as RedisPresence;
+    const pb = b.presence as RedisPresence;
+    const raw = await connect(sharedServer().url);
+    try {
+      const heard: unknown[] = [];
+      raw.sub.on('message', (_channel: string, payload: string) => heard.push(JSON.parse(payload)));
+      await raw.sub.subscribe('stall:topic:room:r');
+      expect(await pa.add('r', 'ann', 'a-1')).toBe(true);
+      expect(await pa.add('r', 'ann', 'a-2')).toBe(false);
+      expect(await pa.remove('r', 'ann', 'a-2')).toBe(false); // Redis has the script from here on
+      expect(await pb.add('r', 'ben', 'b-1')).toBe(true);
+      await raw.cmd.client('PAUSE', 3000, 'ALL');
+      // ann's last tab closes: the remove waits in Redis until the pause ends; `a` gives up first.
+      expect(await pa.remove('r', 'ann', 'a-1')).toBe(false);
+      // Redis runs it once the pause is over.
+      await until(
+        'the remove run by Redis',
+        async () => (await raw.cmd.zscore('stall:room:{r}:presence', 'ann')) === null,
+      );
+      expect(heard).toEqual([]);
+      await pa.beat();
+      await waitUntil('ann announced', () => heard.length > 0, 10_000);
+      expect(heard).toEqual([{ v: 2, type: 'presence', room: 'r', user: 'ann', online: false }]);
+      expect(await pb.online('r')).toEqual(['ben']);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('announces online again a user swept meanwhile, when their refresh ran after its command timed out', async () => {
+    // Regression: a node cut off from Redis (its connection hung, not closed) had its users swept
+    // and announced offline by another node; its refresh, held back, ran when the connection came
+    // back, after the node had given up waiting for the reply that said "re-added". The next
+    // refresh found them online and announced nothing: every client showed them offline while they
+    // were there. CLIENT PAUSE holds the refresh back; `a` waits 300 ms for a reply.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const ttl = 60_000;
+    const a = await backend(sharedServer().url, {
+      prefix: 'held:',
+      presenceTtlMs: ttl,
+      commandTimeoutMs: 300,
+    });
+    const b = await backend(sharedServer().url, { prefix: 'held:', presenceTtlMs: ttl });
+    const pa = a.presence as RedisPresence;
+    const pb = b.presence as RedisPresence;
+    const raw = await connect(sharedServer().url);
+    try {
+      const heard: unknown[] = [];
+      raw.sub.on('message', (_channel: string, payload: string) => heard.push(JSON.parse(payload)));
+      await raw.sub.subscribe('held:topic:room:r');
+      expect(await pa.add('r', 'ann', 'a-1')).toBe(true);
+      expect(await pb.add('r', 'ben', 'b-1')).toBe(true);
+      await pa.beat(); // Redis has a's scripts from here on
+      // a stops reaching Redis; ann's entries expire (written into the keys instead of waited for)
+      // and b's beat sweeps her and announces her offline.
+      await raw.cmd.zadd('held:room:{r}:presence', 'XX', 1, 'ann');
+      await pb.beat();
+      const offline = { v: 2, type: 'presence', room: 'r', user: 'ann', online: false };
+      await waitUntil('ann announced offline', () => heard.length === 1);
+      expect(heard).toEqual([offline]);
+      // a's next refresh is held back until its wait is over, and then runs: ann is back in the set.
+      await raw.cmd.client('PAUSE', 3000, 'ALL');
+      await pa.beat();
+      await until('the refresh run by Redis', async () => (await pb.online('r')).includes('ann'));
+      expect(heard).toEqual([offline]);
+      // The next beat announces her online, once.
+      await pa.beat();
+      await pa.beat();
+      const online = { ...offline, online: true };
+      await waitUntil('ann announced online', () => heard.length === 2, 10_000);
+      expect(await pb.online('r')).toEqual(['ann', 'ben']);
+      await pa.beat();
+      await pb.beat();
+      expect(await raw.cmd.hgetall('held:room:{r}:presence-swept')).toEqual({});
+      expect(heard).toEqual([offline, online]);
     } finally {
       await raw.close();
     }

@@ -928,6 +928,24 @@ describe('ChatState', () => {
     expect(room?.unread).toBe(1);
   });
 
+  it('does not count a message that arrives after a read in another tab that passed it', () => {
+    // Regression: a node that lost Redis for a moment delivers the messages it missed once it is
+    // back, and may tell the marker read in another tab (made up from the store) before they come:
+    // each was counted as it arrived, and the badge said 3 where the user had read everything.
+    const random = roomState('random', { head: 4, unread: 0 });
+    const { state } = setup([general(), random]);
+    const say = (seq: number, mentions?: string[]) => bobSays('random', seq, mentions);
+    state.receive({ v: 2, type: 'read', room: 'random', seq: 7 });
+    state.receive(say(5, ['alice']));
+    state.receive(say(6));
+    state.receive(say(7));
+    const room = state.rooms.get('random');
+    expect([room?.unread, room?.mentions, state.unreadElsewhere]).toEqual([0, 0, 0]);
+    // The next one counts, as ever.
+    state.receive(say(8, ['alice']));
+    expect([room?.unread, room?.mentions]).toEqual([1, 1]);
+  });
+
   it('counts once, on a resume, the messages missed in a room opened before and not shown: the welcome has them', () => {
     // Regression: random, opened earlier (its history loaded), is named in the hello; the welcome
     // counts the two messages bob wrote meanwhile (one mentions alice), and their replay that

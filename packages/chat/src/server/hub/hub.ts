@@ -136,16 +136,41 @@ export class Hub {
       },
     );
     this.#membership = new MembershipHandlers(backend, this.#local, options);
-    // A `signed_out` published while the bus was away never came: look the sessions up again.
+    // A `signed_out`, a membership change or a read marker published while the bus was away never
+    // came: look the sessions and memberships up again.
     backend.bus.onResubscribed(() => void this.#recheck.request());
   }
 
   /**
    * Closes this node's connections whose session is gone: a sign-out on another node whose notice
    * was lost, or a session that expired meanwhile. One lookup per session; false if one failed
-   * (storage away again): its connections are left as they are until the next run.
+   * (storage away again): its connections are left as they are until the next run. Then checks
+   * each remaining connection's rooms and read markers against the store (reconcile).
    */
   async #recheckSessions(): Promise<boolean> {
+    const ok = await this.#recheckTokens();
+    // The membership notices (an invitation, a DM, a room joined in another tab) and read markers
+    // lost with the rest: made up from the store, as after an outage (serviceChanged).
+    const reconciled = await Promise.all(
+      [...this.#connections]
+        .filter((conn) => conn.ready && !conn.closed)
+        .map(
+          (conn) =>
+            new Promise<boolean>((resolve) =>
+              conn.run(
+                () => this.#membership.reconcile(conn).then(() => resolve(true)),
+                (err) => {
+                  resolve(false);
+                  if (!(err instanceof UnavailableError)) this.#failed(conn, undefined, undefined)(err);
+                },
+              ),
+            ),
+        ),
+    );
+    return ok && reconciled.every(Boolean);
+  }
+
+  async #recheckTokens(): Promise<boolean> {
     let ok = true;
     for (const token of new Set([...this.#connections].map((conn) => conn.token))) {
       const now = this.#options.clock.now();

@@ -337,6 +337,13 @@ export class MembershipHandlers {
     const now = new Set(memberships.map((m) => m.room));
     for (const room of [...conn.rooms.keys()])
       if (!now.has(room)) await this.onUserEvent(conn, { op: 'left', room });
-    for (const m of memberships) if (!conn.rooms.has(m.room)) await this.#enter(conn, m.room, m, undefined);
+    for (const m of memberships) {
+      if (conn.closed) return;
+      if (!conn.rooms.has(m.room)) await this.#enter(conn, m.room, m, undefined);
+      // A `read` from another tab may have been lost with the rest: the marker as the store has it
+      // (a client takes away what it counted up to there, and never counts a message at or before
+      // it later; one it read further itself is not moved back).
+      else if (m.lastRead > 0) reply(conn, undefined, { v, type: 'read', room: m.room, seq: m.lastRead });
+    }
   }
 }

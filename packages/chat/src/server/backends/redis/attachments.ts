@@ -24,7 +24,7 @@ import type { Redis } from 'ioredis';
 import type { Attachment } from '../../../shared/protocol.js';
 import type { AttachmentRecord, AttachmentStore, PutAttachmentResult } from '../../ports.js';
 import { publicPart } from '../sqlite/attachments.js';
-import { callRedis, type RedisKeys } from './keys.js';
+import { type Availability, callRedis, type RedisKeys } from './keys.js';
 
 // KEYS: 1 att:<id>, 2 bytes, 3 unbound, 4 unused:<user>, 5 room:{room}, 6 the room's gen. ARGV:
 // 1 id, 2 record, 3 data, 4 size, 5 cap, 6 max unused, 7 created at.
@@ -225,9 +225,9 @@ export class RedisAttachments implements AttachmentStore {
   readonly #redis: Redis & Commands;
   readonly #keys: RedisKeys;
   readonly #maxTotal: number;
-  readonly #isAvailable: () => boolean;
+  readonly #isAvailable: Availability;
 
-  constructor(redis: Redis, keys: RedisKeys, maxTotalBytes: number, isAvailable: () => boolean) {
+  constructor(redis: Redis, keys: RedisKeys, maxTotalBytes: number, isAvailable: Availability) {
     this.#keys = keys;
     this.#maxTotal = maxTotalBytes;
     this.#isAvailable = isAvailable;

@@ -10,7 +10,8 @@
  *   sub      pub/sub for the notice bus (bus.ts).
  *
  * Health: `available` while the command connection is ready and answers a PING (sent every second)
- * within min(3 s, command timeout). Each change is reported to the listeners; ioredis reconnects by
+ * within min(3 s, command timeout), and Redis did not refuse a command for now since its last write
+ * went through (`refused`: the probe then writes instead of pinging). Each change is reported to the listeners; ioredis reconnects by
  * itself (every 100 ms to 1 s), so a node recovers without a restart.
  */
 import { Redis, type RedisOptions } from 'ioredis';
@@ -22,6 +23,8 @@ export interface RedisConnectOptions {
   connectTimeoutMs: number;
   /** A command without a reply after this long fails as unavailable, ms. */
   commandTimeoutMs: number;
+  /** The key the probe writes while Redis refuses commands (see `refused`). Default 'chat:probe'. */
+  probeKey?: string;
 }
 
 export interface RedisConnections {
@@ -31,6 +34,14 @@ export interface RedisConnections {
   readonly where: string;
   readonly available: boolean;
   onChange(listener: (available: boolean) => void): void;
+  /**
+   * Redis answered a command with a refusal for now (OOM at maxmemory with noeviction, MISCONF after
+   * a failed snapshot, READONLY from a replica, BUSY, LOADING): it answers PING all the same, so
+   * the node is unavailable until a write goes through again (the probe then writes instead of
+   * pinging). Without this, clients would hold their refused messages for a `service` notice that
+   * never came.
+   */
+  refused(reason: string): void;
   /**
    * Stops the probe and closes the three connections, promptly even if Redis is hung (see the
    * function); calls still waiting on them reject.
@@ -127,19 +138,27 @@ export async function connectRedis(
 
   let available = true;
   let closing = false;
+  /** Why Redis refuses commands (the probe writes until one goes through), or null. */
+  let refusal: string | null = null;
+  const probeKey = options.probeKey ?? 'chat:probe';
   const listeners: ((available: boolean) => void)[] = [];
-  const setAvailable = (value: boolean) => {
+  const setAvailable = (value: boolean, why?: string) => {
     if (value === available || closing) return;
     available = value;
     log(
       value
         ? `chat: Redis at ${where} is back`
-        : `chat: lost Redis at ${where}; refusing writes until it returns`,
+        : why !== undefined
+          ? `chat: Redis at ${where} refuses commands (${why}); refusing writes until it accepts them`
+          : `chat: lost Redis at ${where}; refusing writes until it returns`,
     );
     for (const listener of listeners) listener(value);
   };
   cmd.on('close', () => setAvailable(false));
-  cmd.on('ready', () => setAvailable(true));
+  // Back, unless Redis refused commands: then the probe's write decides.
+  cmd.on('ready', () => {
+    if (refusal === null) setAvailable(true);
+  });
   // A Redis that hangs (stopped process, network partition) keeps the TCP connection open: probe
   // it with PING every second; no answer within the probe timeout means unavailable, and the store
   // then refuses at once instead of making every request wait for its command timeout.
@@ -149,8 +168,10 @@ export async function connectRedis(
     if (probing || closing || cmd.status !== 'ready') return;
     probing = true;
     let timer: NodeJS.Timeout | undefined;
+    // While Redis refuses commands it still answers PING: write, as the refused commands did.
+    const writing = refusal !== null;
     Promise.race([
-      cmd.ping().then(
+      (writing ? cmd.set(probeKey, '1', 'PX', 1000) : cmd.ping()).then(
         () => true,
         () => false,
       ),
@@ -160,7 +181,10 @@ export async function connectRedis(
     ]).then((ok) => {
       clearTimeout(timer);
       probing = false;
-      if (cmd.status === 'ready') setAvailable(ok);
+      if (cmd.status !== 'ready') return;
+      if (writing && ok) refusal = null;
+      // A PING answered while Redis refuses (the refusal came during the ping) changes nothing.
+      if (!ok || refusal === null) setAvailable(ok);
     });
   }, 1000);
   probe.unref();
@@ -175,6 +199,11 @@ export async function connectRedis(
     },
     onChange(listener) {
       listeners.push(listener);
+    },
+    refused(reason) {
+      if (closing) return;
+      refusal = reason.split('.')[0] || reason;
+      setAvailable(false, refusal);
     },
     async close() {
       closing = true;

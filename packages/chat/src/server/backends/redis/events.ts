@@ -54,7 +54,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { CommittedEvents, EventListener, LogChange } from '../../ports.js';
-import { type RedisKeys, toStoreError } from './keys.js';
+import { type RedisKeys, redisFailure, toStoreError } from './keys.js';
 import { chainBroken, counterWentBack, type LogPosition } from './log-regression.js';
 import type { DeliveredPositions } from './store.js';
 
@@ -260,7 +260,7 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
       } catch (err) {
         if (this.#closed) break;
         this.stats.readFailures++;
-        if (failures++ === 0) this.#log(`chat: redis event read failed, retrying: ${(err as Error).message}`);
+        if (failures++ === 0) this.#log(`chat: redis event read failed, retrying: ${redisFailure(err)}`);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(1000, 50 * 2 ** failures)).unref();
           this.#endPause = () => {

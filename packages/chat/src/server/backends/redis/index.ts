@@ -14,7 +14,7 @@ import { RedisAttachments } from './attachments.js';
 import { RedisBus } from './bus.js';
 import { connectRedis } from './connection.js';
 import { RedisCommittedEvents } from './events.js';
-import { RedisKeys } from './keys.js';
+import { type Availability, RedisKeys } from './keys.js';
 import { RedisPresence } from './presence.js';
 import { RedisStore } from './store.js';
 import { RedisThrottle } from './throttle.js';
@@ -66,13 +66,18 @@ export async function createRedisBackend(
       url: options.url,
       connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
       commandTimeoutMs: options.commandTimeoutMs ?? 5000,
+      probeKey: `${options.prefix ?? 'chat:'}probe`,
     },
     log,
   );
   const keys = new RedisKeys(options.prefix ?? 'chat:');
+  // A refusal of a reachable Redis (OOM...) makes the node unavailable, as a lost one does.
+  const isAvailable: Availability = Object.assign(() => redis.available, {
+    refused: (reason: string) => redis.refused(reason),
+  });
   const events = new RedisCommittedEvents(redis.cmd, redis.reader, keys, { log });
   const store = new RedisStore(redis.cmd, keys, {
-    isAvailable: () => redis.available,
+    isAvailable,
     delivered: events,
     log,
     ...(options.streamRetention !== undefined ? { streamRetention: options.streamRetention } : {}),
@@ -104,13 +109,7 @@ export async function createRedisBackend(
     void presence.retellPending();
     bus.publishKept();
   });
-  const throttle = new RedisThrottle(
-    redis.cmd,
-    keys,
-    common.buckets,
-    common.signInBackoff,
-    () => redis.available,
-  );
+  const throttle = new RedisThrottle(redis.cmd, keys, common.buckets, common.signInBackoff, isAvailable);
   let closing: Promise<void> | undefined;
   return {
     name: 'redis',
@@ -127,7 +126,7 @@ export async function createRedisBackend(
       redis.cmd,
       keys,
       options.maxAttachmentBytes ?? common.maxAttachmentBytesTotal ?? 256 * 1024 * 1024,
-      () => redis.available,
+      isAvailable,
     ),
     get available() {
       return redis.available;

@@ -42,6 +42,8 @@
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
  *   presence-rooms               zset room -> the latest expiry written to its presence set
  *                                (presence.ts, ORPHANS)
+ *   room:{r}:presence-swept      hash user -> when a sweep took them out of the room set: cleared
+ *                                once they are announced online again (presence.ts, MARK)
  *   wake:<reader id>             stream, one entry: wakes an event reader (events.ts); expires
  * Keys of one room share the hash tag `{room}`; memberships span slots, so Redis Cluster is not
  * supported (one primary).
@@ -119,27 +121,62 @@ export class RedisKeys {
 /** Redis replies that mean "not now" rather than "this request is wrong". */
 const UNAVAILABLE_REPLY = /^(LOADING|MISCONF|READONLY|BUSY|MASTERDOWN|NOREPLICAS|OOM|CLUSTERDOWN|TRYAGAIN)\b/;
 
+/**
+ * What a failed Redis call says in a log line or an error. ioredis fails each command in flight on
+ * a connection that closes with "Reached the max retries per request limit (which is 0). Refer to
+ * "maxRetriesPerRequest" option for details." (connection.ts sets 0 so that none is sent twice),
+ * which reads like a setting to change: this says what happened instead.
+ */
+export function redisFailure(err: unknown): string {
+  const e = err as { name?: string; message?: string } | null | undefined;
+  if (e?.name === 'MaxRetriesPerRequestError') return 'the connection to Redis closed before it answered';
+  return e?.message ?? String(err);
+}
+
+/**
+ * The reply by which a reachable Redis refused a command for now (UNAVAILABLE_REPLY), or null. A
+ * MULTI one of whose commands was refused fails as a whole with EXECABORT: ioredis gives the
+ * refusals as its previousErrors.
+ */
+export function refusalOf(err: unknown): string | null {
+  const e = err as { name?: string; message?: string; previousErrors?: unknown[] } | null | undefined;
+  if (e?.name !== 'ReplyError' || typeof e.message !== 'string') return null;
+  if (UNAVAILABLE_REPLY.test(e.message)) return e.message;
+  if (e.message.startsWith('EXECABORT'))
+    for (const previous of e.previousErrors ?? []) {
+      const refusal = refusalOf(previous);
+      if (refusal !== null) return refusal;
+    }
+  return null;
+}
+
 /** Maps a failed Redis call to UnavailableError unless it is a genuine error reply (a bug). */
 export function toStoreError(err: unknown): Error {
   if (err instanceof UnavailableError) return err;
   const e = err as Error & { name?: string };
-  if (e?.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(e.message)) return e;
-  return new UnavailableError(`chat storage (Redis) is unavailable: ${e?.message ?? e}`, { cause: err });
+  if (e?.name === 'ReplyError' && refusalOf(err) === null) return e;
+  return new UnavailableError(`chat storage (Redis) is unavailable: ${redisFailure(err)}`, { cause: err });
 }
+
+/**
+ * Whether Redis is known to be reachable; `refused`, where the node has it (index.ts), is told of
+ * a reply by which a reachable Redis refused a command for now (OOM, MISCONF, READONLY...: see
+ * connection.ts, `refused`).
+ */
+export type Availability = (() => boolean) & { refused?: (reason: string) => void };
 
 /**
  * One call to Redis on behalf of a store: refused at once with UnavailableError while Redis is known
  * to be down or hung (`isAvailable()` false) rather than left to wait for the command timeout, and a
  * failure mapped by toStoreError.
  */
-export async function callRedis<T>(
-  isAvailable: (() => boolean) | undefined,
-  fn: () => Promise<T>,
-): Promise<T> {
+export async function callRedis<T>(isAvailable: Availability | undefined, fn: () => Promise<T>): Promise<T> {
   if (isAvailable && !isAvailable()) throw new UnavailableError('chat storage (Redis) is unavailable');
   try {
     return await fn();
   } catch (err) {
+    const refusal = refusalOf(err);
+    if (refusal !== null) isAvailable?.refused?.(refusal);
     throw toStoreError(err);
   }
 }

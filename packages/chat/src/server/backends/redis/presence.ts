@@ -50,7 +50,7 @@
 import type { Redis } from 'ioredis';
 import type { Presence } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
-import { toStoreError } from './keys.js';
+import { redisFailure, toStoreError } from './keys.js';
 
 export interface RedisPresenceOptions {
   /** A connection not refreshed for this long is offline. Default 20000 (so gone within 30 s). */
@@ -64,6 +64,22 @@ export interface RedisPresenceOptions {
   notice?: { channel(room: string): string; payload(room: string, user: string, online: boolean): string };
   log?: (line: string) => void;
 }
+
+/**
+ * How long a sweep's mark of a user it took out of a room set (and announced offline) lasts. The
+ * set's users are announced offline by the node whose sweep removed them, but a node whose command
+ * connection hung (a network partition, a stalled Redis) may have a REFRESH of theirs still in
+ * flight: it runs when the connection is back, after the node gave up waiting for its reply, and
+ * puts them back in the set unannounced. The next REFRESH then finds them online and announced no
+ * one: every client would show them offline while they are there. So a sweep marks whom it took
+ * out (`room:{r}:presence-swept`, user -> when), REFRESH answers "back" while the mark is there, and
+ * the node clears the mark (UNMARK) only after it announced them online. A connection's reply can
+ * be held back only as long as TCP keeps retransmitting (about 15 minutes by default on Linux): an
+ * hour is ample, and the key goes an hour after the room's last sweep.
+ */
+const SWEPT_MARK_MS = 3_600_000;
+/** The swept marks' key: the room set's key followed by this. */
+const SWEPT_SUFFIX = '-swept';
 
 const NOW = `
 local t = redis.call('TIME')
@@ -86,37 +102,61 @@ if first then return 1 end
 return 0
 `;
 
-// KEYS: 1 room set, 2 user's connection set. ARGV: 1 user, 2 conn. -> 1 if it was the last.
+// KEYS: 1 room set, 2 user's connection set, 3 swept marks. ARGV: 1 user, 2 conn. -> 1 if it was
+// the last (the caller announces them offline, so a mark of an earlier sweep has served).
 const REMOVE = `${NOW}
 local removed = redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if removed == 0 then return 0 end
 if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
 `;
 
-// KEYS: 1 room set, 2 user's connection set, 3 presence-rooms. ARGV: 1 user, 2 ttl, 3 room,
-// 4.. conns. -> 1 if re-added.
+// KEYS: 1 room set, 2 user's connection set, 3 presence-rooms, 4 swept marks. ARGV: 1 user, 2 ttl,
+// 3 room, 4.. conns. -> {1 if re-added or marked swept, the mark ('' if none)}. The mark stays: the
+// caller clears it (UNMARK) once it has announced the user online, so a REFRESH whose reply was lost
+// (it ran after the node's command timed out) does not take it along.
 const REFRESH = `${NOW}
 local ttl = tonumber(ARGV[2])
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local back = (not score) or tonumber(score) < now
+local mark = redis.call('HGET', KEYS[4], ARGV[1])
+local back = (not score) or tonumber(score) < now or mark
 for i = 4, #ARGV do redis.call('ZADD', KEYS[2], now + ttl, ARGV[i]) end
 redis.call('ZADD', KEYS[1], 'GT', now + ttl, ARGV[1])
 redis.call('ZADD', KEYS[3], 'GT', now + ttl, ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ttl * 2)
 redis.call('PERSIST', KEYS[1])
-if back then return 1 end
+if back then return {1, mark or ''} end
+return {0, ''}
+`;
+
+// KEYS: 1 swept marks. ARGV: 1 user, 2 the mark REFRESH returned. Clears it if no sweep wrote
+// another since.
+const UNMARK = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0
 `;
 
-// KEYS: 1 room set. ARGV: 1 prefix of the users' connection sets. -> users that expired.
-const SWEEP = `${NOW}
+// Marks `user` swept from a room set (its swept marks `key`): see SWEPT_MARK_MS.
+const MARK = `
+local function markSwept(key, user, now)
+  redis.call('HSET', key, user, now)
+  redis.call('PEXPIRE', key, ${SWEPT_MARK_MS})
+end
+`;
+
+// KEYS: 1 room set, 2 swept marks. ARGV: 1 prefix of the users' connection sets. -> users that
+// expired.
+const SWEEP = `${NOW}${MARK}
 local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
 if #gone > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
-  for _, user in ipairs(gone) do redis.call('DEL', ARGV[1] .. user) end
+  for _, user in ipairs(gone) do
+    redis.call('DEL', ARGV[1] .. user)
+    markSwept(KEYS[2], user, now)
+  end
 end
 return gone
 `;
@@ -133,7 +173,7 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 // index) gets that score back in the index instead of being looked at on every beat. At most
 // `most users` leave in one run (a script blocks every node: SECURITY.md): a set with more expired
 // users keeps its old score, so the next run takes it first and goes on.
-const ORPHANS = `${NOW}
+const ORPHANS = `${NOW}${MARK}
 local rooms = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[3])), 'LIMIT', 0, tonumber(ARGV[4]))
 local budget = tonumber(ARGV[5])
 local out = {}
@@ -145,6 +185,7 @@ for _, room in ipairs(rooms) do
   for _, user in ipairs(gone) do
     redis.call('ZREM', set, user)
     redis.call('DEL', set .. ':' .. user)
+    markSwept(set .. '${SWEPT_SUFFIX}', user, now)
     out[#out + 1] = room
     out[#out + 1] = user
   end
@@ -201,7 +242,8 @@ const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
 type Commands = {
   presenceAdd(...args: (string | number)[]): Promise<number>;
   presenceRemove(...args: (string | number)[]): Promise<number>;
-  presenceRefresh(...args: (string | number)[]): Promise<number>;
+  presenceRefresh(...args: (string | number)[]): Promise<[number, string]>;
+  presenceUnmark(...args: (string | number)[]): Promise<number>;
   presenceSweep(...args: (string | number)[]): Promise<string[]>;
   presenceOnline(...args: (string | number)[]): Promise<string[]>;
   presenceOrphans(...args: (string | number)[]): Promise<string[]>;
@@ -238,9 +280,10 @@ export class RedisPresence implements Presence {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: keys, lua });
     };
     define('presenceAdd', ADD, 3);
-    define('presenceRemove', REMOVE, 2);
-    define('presenceRefresh', REFRESH, 3);
-    define('presenceSweep', SWEEP, 1);
+    define('presenceRemove', REMOVE, 3);
+    define('presenceRefresh', REFRESH, 4);
+    define('presenceUnmark', UNMARK, 1);
+    define('presenceSweep', SWEEP, 2);
     define('presenceOnline', ONLINE, 1);
     define('presenceOrphans', ORPHANS, 1);
     define('presenceAnnounce', ANNOUNCE, 1);
@@ -256,6 +299,10 @@ export class RedisPresence implements Presence {
 
   #roomKey(room: string): string {
     return this.#keys.room(room, 'presence');
+  }
+
+  #sweptKey(room: string): string {
+    return this.#roomKey(room) + SWEPT_SUFFIX;
   }
 
   #userKey(room: string, user: string): string {
@@ -300,10 +347,22 @@ export class RedisPresence implements Presence {
     }
     try {
       return (
-        (await this.#redis.presenceRemove(this.#roomKey(room), this.#userKey(room, user), user, connId)) === 1
+        (await this.#redis.presenceRemove(
+          this.#roomKey(room),
+          this.#userKey(room, user),
+          this.#sweptKey(room),
+          user,
+          connId,
+        )) === 1
       );
     } catch (err) {
-      this.#log(`chat: presence remove failed, the entry will expire: ${(err as Error).message}`);
+      // Not removed, or removed with the reply lost (Redis ran it after the command timed out):
+      // then the user is out of the set and no one would announce it. The room is told the
+      // user's presence as Redis has it once it answers (retell); an entry not removed expires.
+      this.retell(room, user);
+      this.#log(
+        `chat: presence remove failed (${redisFailure(err)}); the entry expires if it was not removed, and the room is told once Redis answers`,
+      );
       return false;
     }
   }
@@ -326,19 +385,26 @@ export class RedisPresence implements Presence {
         const refreshed = [...users]
           .filter(([, conns]) => conns.size > 0)
           .map(async ([user, conns]) => {
-            const back = await this.#redis.presenceRefresh(
+            const [back, mark] = await this.#redis.presenceRefresh(
               this.#roomKey(room),
               this.#userKey(room, user),
               this.#keys.presenceRooms(),
+              this.#sweptKey(room),
               user,
               this.#ttl,
               room,
               ...conns,
             );
-            if (back === 1) this.#onChange(room, user, true);
+            if (back !== 1) return;
+            this.#onChange(room, user, true);
+            if (mark !== '') await this.#redis.presenceUnmark(this.#sweptKey(room), user, mark);
           });
         await Promise.all(refreshed);
-        const gone = await this.#redis.presenceSweep(this.#roomKey(room), this.#userKey(room, ''));
+        const gone = await this.#redis.presenceSweep(
+          this.#roomKey(room),
+          this.#sweptKey(room),
+          this.#userKey(room, ''),
+        );
         for (const user of gone) this.#onChange(room, user, false);
       }
       // A room's set key around its name (a name never holds a newline: validate.ts).

@@ -86,7 +86,7 @@ import {
 import { quoteOf, reactionsOf } from '../message-parts.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { DROP_ROOM_STEP, defineDropRoomStep, dropRoomStep } from './attachments.js';
-import { callRedis, type RedisKeys } from './keys.js';
+import { type Availability, callRedis, type RedisKeys, redisFailure } from './keys.js';
 import { logTag } from './log-regression.js';
 
 export interface RedisStoreOptions {
@@ -95,7 +95,7 @@ export interface RedisStoreOptions {
   /** Seconds a (user, client id) is remembered for dedup. Default 7 days. */
   dedupTtlSeconds?: number;
   /** The backend's view of Redis's health: while false, calls fail at once as unavailable. */
-  isAvailable?: () => boolean;
+  isAvailable?: Availability;
   /**
    * This node's delivered positions (events.ts): a seq assigned by an append that this node had
    * already delivered in the room before the append was sent can only mean the room's log went
@@ -807,7 +807,7 @@ export class RedisStore implements AccountStore, RoomStore {
   readonly #keys: RedisKeys;
   readonly #retention: number;
   readonly #dedupTtl: number;
-  readonly #isAvailable: (() => boolean) | undefined;
+  readonly #isAvailable: Availability | undefined;
   readonly #delivered: DeliveredPositions | undefined;
   readonly #rosterChunk: number;
   readonly #rosterStepped: RedisStoreOptions['rosterStepped'];
@@ -1090,7 +1090,7 @@ export class RedisStore implements AccountStore, RoomStore {
       },
       (err: unknown) => {
         this.#cleanups.delete(cleanup);
-        const why = err instanceof Error ? err.message : String(err);
+        const why = redisFailure(err);
         this.#log(`chat: clearing deleted room ${entry.slice(13)} failed (a sweep retries): ${why}`);
       },
     );

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { checkRate } from '../../../shared/token-bucket.js';
 import type { BucketName, Buckets, SignInBackoff, Throttle } from '../../ports.js';
 import { accountKey, signInWait } from '../backoff.js';
-import { callRedis, type RedisKeys } from './keys.js';
+import { type Availability, callRedis, type RedisKeys } from './keys.js';
 
 // KEYS: 1 bucket. ARGV: 1 burst, 2 tokens per ms, 3 now. -> 0 or the ms to wait.
 const TAKE = `
@@ -62,14 +62,14 @@ export class RedisThrottle implements Throttle {
   readonly #keys: RedisKeys;
   readonly #rates: Buckets;
   readonly #backoff: SignInBackoff;
-  readonly #isAvailable: () => boolean;
+  readonly #isAvailable: Availability;
 
   constructor(
     redis: Redis,
     keys: RedisKeys,
     rates: Buckets,
     backoff: SignInBackoff,
-    isAvailable: () => boolean = () => true,
+    isAvailable: Availability = () => true,
   ) {
     for (const rate of Object.values(rates)) checkRate(rate.burst, rate.perSecond);
     const define = (name: string, lua: string) => {

@@ -50,7 +50,7 @@ import {
   type VerifyClientInfo,
   type VerifyClientSync,
 } from './options.js';
-import { type PublishOptions, Topics } from './topics.js';
+import { checkPublish, type PublishOptions, Topics } from './topics.js';
 import { createUpgradeListener } from './upgrade-listener.js';
 import { type ConnectionSettings, kWebSocket, type RawData, WebSocket } from './websocket.js';
 
@@ -736,7 +736,10 @@ export class WebSocketServer extends EventEmitter {
     data: string | ArrayBuffer | SharedArrayBuffer | ArrayBufferView | RawData | Blob,
     options?: PublishOptions,
   ): number {
-    if (this._topics === null) return 0;
+    if (this._topics === null) {
+      checkPublish(topic, data);
+      return 0;
+    }
     return this._topics.publish(topic, data, options);
   }
 

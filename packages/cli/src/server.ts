@@ -80,7 +80,7 @@ export const SERVER_CLOSE_TIMEOUT_MS = 2000;
 
 /**
  * A server command's --close-timeout in milliseconds (a bad value is a usage error; 0 too, as for
- * connect: see CLOSE_TIMEOUT_ZERO in commands/connect.ts).
+ * connect: see the comment on closeTimeoutMs in commands/connect.ts).
  */
 export function serverCloseTimeout(spec: CommandSpec, flags: ParsedFlags): number {
   return secondsFlag(

@@ -86,6 +86,26 @@ function integer(min: number, defaultValue: number | undefined, origin: Origin, 
   );
 }
 
+/** The longest delay setTimeout/setInterval take (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2147483647;
+
+/**
+ * A delay in ms that becomes a Node timer: an integer from 0 to 2^31 - 1. setTimeout makes a
+ * longer one 1 ms (with a TimeoutOverflowWarning), so `handshakeTimeout: 2 ** 31` would fail
+ * every handshake at once and `closeTimeout: 1e10` drop every close; ws 8 passes such values on.
+ */
+function delay(defaultValue: number | undefined, origin: Origin) {
+  return spec<number>(
+    (value, name) => {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {
+        throw invalid(name, `must be an integer from 0 to ${MAX_TIMER_MS} (ms), got ${String(value)}`);
+      }
+    },
+    defaultValue,
+    origin,
+  );
+}
+
 /**
  * A port to listen on: an integer >= 0, or a string of decimal digits, which net.Server#listen
  * (and so ws 8) takes as that number: `{ port: process.env.PORT }`.
@@ -182,9 +202,6 @@ export interface ResolvedHeartbeat {
   interval: number;
   timeout: number;
 }
-
-/** The longest delay setTimeout/setInterval take (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMER_MS = 2147483647;
 
 /** The heartbeat option (a number of ms, or { interval, timeout }), validated; null: off. */
 export function parseHeartbeat(value: unknown): ResolvedHeartbeat | null {
@@ -307,7 +324,7 @@ export const SERVER_OPTIONS = {
   /** Terminate a peer once this many automatic pongs wait unwritten (0: no limit). */
   maxPendingAutoPongs: integer(0, 60, 'ws'),
   /** How long close() waits for the peer's close frame before destroying the socket, in ms. */
-  closeTimeout: integer(0, 30_000, 'ws'),
+  closeTimeout: delay(30_000, 'ws'),
   /** permessage-deflate (RFC 7692): false, true or its options. */
   perMessageDeflate: deflate(false),
   /** Do not check that text messages and close reasons are valid UTF-8. */
@@ -336,7 +353,7 @@ export const SERVER_OPTIONS = {
     true,
   ),
   /** Destroy sockets that did not complete the upgrade within this many ms (0: never). */
-  handshakeTimeout: integer(0, 10_000, 'riptide'),
+  handshakeTimeout: delay(10_000, 'riptide'),
   /** Ping every client every `interval` ms; terminate those that did not answer in `timeout`. */
   heartbeat: spec<number | HeartbeatOptions>(
     (value) => {
@@ -373,7 +390,7 @@ export const CLIENT_OPTIONS = {
   /** The Origin header (Sec-WebSocket-Origin with protocolVersion 8). */
   origin: string('ws'),
   /** Fail the connection if the opening handshake takes longer, in ms (default: no limit). */
-  handshakeTimeout: integer(0, undefined, 'ws'),
+  handshakeTimeout: delay(undefined, 'ws'),
   /** The largest message accepted, in bytes (0: 4 GiB, the most a Buffer holds on Node 20); above it the connection closes with 1009. */
   maxPayload: integer(0, 100 * 1024 * 1024, 'ws'),
   /** The most frames one message may have (0: no limit); above it the connection closes with 1008. */
@@ -383,7 +400,7 @@ export const CLIENT_OPTIONS = {
   /** Terminate the connection once this many automatic pongs wait unwritten (0: no limit). */
   maxPendingAutoPongs: integer(0, 60, 'ws'),
   /** How long close() waits for the server's close frame before destroying the socket, in ms. */
-  closeTimeout: integer(0, 30_000, 'ws'),
+  closeTimeout: delay(30_000, 'ws'),
   /** permessage-deflate (RFC 7692): false, true or its options (offered by default). */
   perMessageDeflate: deflate(true),
   /** Follow 3xx redirects (credentials go only to the same host, never from wss: to ws:). */

@@ -146,6 +146,25 @@ describe('resolveOptions', () => {
     ).toThrow('The "headers" option must be an object of header values');
   });
 
+  it('refuses a timeout longer than a Node timer takes, which setTimeout would make 1 ms', () => {
+    // 2^31 ms would fail every handshake (or drop every close) at once, with a
+    // TimeoutOverflowWarning; the longest delay a timer takes is accepted.
+    const max = 2147483647;
+    for (const name of ['handshakeTimeout', 'closeTimeout'] as const) {
+      expect(resolveOptions(SERVER_OPTIONS, { noServer: true, [name]: max }, 'WebSocketServer')[name]).toBe(
+        max,
+      );
+      expect(resolveOptions(CLIENT_OPTIONS, { [name]: max }, 'WebSocket')[name]).toBe(max);
+      for (const bad of [max + 1, 2 ** 40, Number.POSITIVE_INFINITY, -1, 1.5]) {
+        const message = `The "${name}" option must be an integer from 0 to ${max} (ms), got ${String(bad)}`;
+        expect(() =>
+          resolveOptions(SERVER_OPTIONS, { noServer: true, [name]: bad }, 'WebSocketServer'),
+        ).toThrow(new UsageError('WS_ERR_INVALID_OPTION', message));
+        expect(() => resolveOptions(CLIENT_OPTIONS, { [name]: bad }, 'WebSocket')).toThrow(message);
+      }
+    }
+  });
+
   it('a client accepts every TLS option the HTTP/2 session pool keys on, passed through', () => {
     for (const key of TLS_KEYS)
       expect(CLIENT_OPTIONS[key as keyof typeof CLIENT_OPTIONS]?.origin, key).toBe('request');

@@ -10,6 +10,12 @@
  * RFC 6455 5.5.2/5.5.3: a Ping "MAY serve either as a keepalive or as a means to verify that
  * the remote endpoint is still responsive"; the peer MUST answer with a Pong. Any pong counts
  * (an unsolicited one too: it still proves the peer is alive).
+ *
+ * Timers run before the event loop reads the sockets (Node's timers phase comes before its poll
+ * phase), so a round that ran in its timer callback would judge the pongs that arrived while the
+ * process was busy (a long synchronous task, a GC pause) as missing, and terminate peers that
+ * answered in time. Each round therefore runs from setImmediate, after the next poll phase has
+ * read what the kernel holds.
  */
 import type { ResolvedHeartbeat } from './options.js';
 
@@ -50,6 +56,11 @@ export class Heartbeat {
     this.timer = this.checkTimer = null;
   }
 
+  /** @internal False once stopped (a round deferred to setImmediate then does nothing). */
+  _running(): boolean {
+    return this.timer !== null;
+  }
+
   /** @internal One round: reap the previous round's silent clients, ping everyone again. */
   _tick(): void {
     // Without a separate timeout, the previous round is checked right before the next pings.
@@ -72,9 +83,17 @@ export class Heartbeat {
 }
 
 function tick(hb: Heartbeat): void {
-  hb._tick();
+  setImmediate(tickAfterReads, hb);
 }
 
 function reap(hb: Heartbeat): void {
-  hb._reap();
+  setImmediate(reapAfterReads, hb);
+}
+
+function tickAfterReads(hb: Heartbeat): void {
+  if (hb._running()) hb._tick();
+}
+
+function reapAfterReads(hb: Heartbeat): void {
+  if (hb._running()) hb._reap();
 }

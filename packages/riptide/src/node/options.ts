@@ -183,6 +183,9 @@ export interface ResolvedHeartbeat {
   timeout: number;
 }
 
+/** The longest delay setTimeout/setInterval take (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2147483647;
+
 /** The heartbeat option (a number of ms, or { interval, timeout }), validated; null: off. */
 export function parseHeartbeat(value: unknown): ResolvedHeartbeat | null {
   if (value === undefined || value === null || value === false) return null;
@@ -201,8 +204,18 @@ export function parseHeartbeat(value: unknown): ResolvedHeartbeat | null {
   } else {
     throw invalid('heartbeat', 'must be a number or { interval, timeout }');
   }
-  if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 1) {
-    throw new UsageError('WS_ERR_INVALID_OPTION', 'heartbeat.interval must be a positive integer (ms)');
+  // At most what a Node timer takes: a longer delay is made 1 ms (TimeoutOverflowWarning), which
+  // would ping every client every millisecond and terminate any that takes longer to answer.
+  if (
+    typeof interval !== 'number' ||
+    !Number.isInteger(interval) ||
+    interval < 1 ||
+    interval > MAX_TIMER_MS
+  ) {
+    throw new UsageError(
+      'WS_ERR_INVALID_OPTION',
+      'heartbeat.interval must be a positive integer (ms), at most 2147483647',
+    );
   }
   if (timeout === undefined) timeout = interval;
   if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > interval) {

@@ -59,6 +59,34 @@ function checkTopic(topic: unknown): asserts topic is string {
   }
 }
 
+function invalidData(): UsageError {
+  return new UsageError(
+    'WS_ERR_INVALID_DATA',
+    'publish() data must be a string, a Buffer, an ArrayBuffer, a view or a Buffer[] (a Blob: its arrayBuffer())',
+  );
+}
+
+function checkPublishData(data: unknown): void {
+  if (
+    typeof data !== 'string' &&
+    !types.isAnyArrayBuffer(data) &&
+    !ArrayBuffer.isView(data) &&
+    !isBufferList(data)
+  ) {
+    throw invalidData();
+  }
+}
+
+/**
+ * publish()'s checks where nobody is subscribed (no frame is built): the same topics and data
+ * are refused whether or not anyone listens, so a wrong call fails from the start, not once a
+ * first subscriber comes.
+ */
+export function checkPublish(topic: unknown, data: unknown): void {
+  checkTopic(topic);
+  checkPublishData(data);
+}
+
 export class Topics {
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   /** Each subscribed socket's topics. */
@@ -126,7 +154,10 @@ export class Topics {
   publish(topic: string, data: unknown, options?: PublishOptions): number {
     checkTopic(topic);
     const set = this.subscribers.get(topic);
-    if (set === undefined || set.size === 0) return 0;
+    if (set === undefined || set.size === 0) {
+      checkPublishData(data);
+      return 0;
+    }
     let payload: Buffer | string;
     let binary: boolean;
     if (typeof data === 'string') {
@@ -147,12 +178,10 @@ export class Topics {
       payload = Buffer.concat(data);
       binary = true;
     } else {
-      throw new UsageError(
-        'WS_ERR_INVALID_DATA',
-        'publish() data must be a string, a Buffer, an ArrayBuffer, a view or a Buffer[] (a Blob: its arrayBuffer())',
-      );
+      throw invalidData();
     }
-    if (options?.binary !== undefined) binary = options.binary === true;
+    // Read by truthiness, as send() reads it (ws 8).
+    if (options?.binary !== undefined) binary = !!options.binary;
     // One frame for every subscriber (uncompressed: RSV1 clear is valid with permessage-deflate).
     const frame = frameForBroadcast(binary ? 2 : 1, payload);
     const max = this.maxBackpressure;

@@ -50,7 +50,7 @@ import {
   type VerifyClientInfo,
   type VerifyClientSync,
 } from './options.js';
-import { type PublishOptions, Topics } from './topics.js';
+import { checkPublish, type PublishOptions, Topics } from './topics.js';
 import { createUpgradeListener } from './upgrade-listener.js';
 import { type ConnectionSettings, kWebSocket, type RawData, WebSocket } from './websocket.js';
 
@@ -420,7 +420,10 @@ export class WebSocketServer extends EventEmitter {
     if (cb) this.once('close', cb);
     if (this._state === CLOSING) return;
     this._state = CLOSING;
-    this._heartbeat?.stop();
+    // Open connections outlive close() (ws 8), and the heartbeat keeps reaping the dead ones
+    // among them until the last is gone: a peer that vanished without a FIN would otherwise
+    // hold its descriptor, and the 'close' that waits for every tracked client, forever.
+    if (this._tracked === null || this._tracked.size === 0) this._heartbeat?.stop();
     // The handshake sweep keeps running while a socket is mid-handshake: without its deadline
     // a peer that never finishes its head would hold its descriptor (and, in {port} mode, the
     // server's 'close') forever.
@@ -695,6 +698,7 @@ export class WebSocketServer extends EventEmitter {
     const tracked = this._tracked;
     if (tracked !== null) {
       tracked.delete(ws);
+      if (this._state !== RUNNING && tracked.size === 0) this._heartbeat?.stop();
       if (this._shouldEmitClose && tracked.size === 0) {
         this._shouldEmitClose = false;
         process.nextTick(emitClose, this);
@@ -736,7 +740,10 @@ export class WebSocketServer extends EventEmitter {
     data: string | ArrayBuffer | SharedArrayBuffer | ArrayBufferView | RawData | Blob,
     options?: PublishOptions,
   ): number {
-    if (this._topics === null) return 0;
+    if (this._topics === null) {
+      checkPublish(topic, data);
+      return 0;
+    }
     return this._topics.publish(topic, data, options);
   }
 

@@ -83,6 +83,86 @@ describe('RFC 6455 5.5.2 heartbeat: one server-wide timer', () => {
     socket.destroy();
   });
 
+  it('a pong that arrived while the process was busy is read before the check (a round waits for the poll phase)', async () => {
+    const { wss, port } = await riptideServer({ heartbeat: { interval: 100, timeout: 60 } });
+    servers.push(wss);
+    const accepted = once<[WebSocket]>(wss, 'connection');
+    // A raw peer that answers the ping by hand, when the test says so.
+    const { socket } = await rawClient(port);
+    socket.on('error', () => {}); // a reset, without the fix
+    const [ws] = await accepted;
+    const errors: Error[] = [];
+    ws.on('error', (e) => errors.push(e));
+    const pinged = new Promise<void>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        if (parseFrames(d).some((f) => f.opcode === 0x9)) resolve();
+      });
+    });
+    vi.advanceTimersByTime(100);
+    await pinged;
+    // From the check phase: the pong goes into the kernel (a loopback write lands at once),
+    // then, with no turn of the event loop between (the server busy), the check comes due.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    socket.write(clientFrame(0xa, ''));
+    // Whichever comes first: the pong read, or the socket terminated for want of it.
+    const outcome = Promise.race([
+      once(ws, 'pong').then(() => 'pong'),
+      once(ws, 'close').then(() => 'close'),
+    ]);
+    vi.advanceTimersByTime(60);
+    expect(await outcome).toBe('pong');
+    // One more turn for the deferred check, then a barrier: the socket still answers.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(errors).toEqual([]);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    socket.destroy();
+  });
+
+  it('keeps reaping the connections that outlive close(), and stops once the last one is gone', async () => {
+    const { wss, port, url } = await riptideServer({ heartbeat: { interval: 100, timeout: 60 } });
+    const conns: WebSocket[] = [];
+    let onSecond = () => {};
+    const bothAccepted = new Promise<void>((resolve) => (onSecond = resolve));
+    wss.on('connection', (ws) => {
+      if (conns.push(ws) === 2) onSecond();
+    });
+    // A peer that reads (and so receives pings) but never answers, and a riptide client.
+    const { socket } = await rawClient(port);
+    const firstPing = new Promise<void>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        if (parseFrames(d).some((f) => f.opcode === 0x9)) resolve();
+      });
+    });
+    const good = new WebSocket(url);
+    await once(good, 'open');
+    await bothAccepted;
+    const [silent, healthy] = conns;
+    const errors: Error[] = [];
+    silent.on('error', (e) => errors.push(e));
+    const serverClosed = new Promise<void>((resolve) => wss.close(() => resolve()));
+
+    // Open connections are left alone by close() (ws 8); the heartbeat still pings them.
+    const pong = once(healthy, 'pong');
+    vi.advanceTimersByTime(100);
+    await firstPing;
+    await pong;
+    const closed = once<[number]>(silent, 'close');
+    vi.advanceTimersByTime(60);
+    expect((await closed)[0]).toBe(1006);
+    expect(errors[0]).toMatchObject({ code: 'WS_ERR_HEARTBEAT_TIMEOUT' });
+    expect(healthy.readyState).toBe(WebSocket.OPEN);
+
+    // The last connection gone: nothing of the heartbeat is left.
+    const healthyClosed = once(healthy, 'close');
+    const goodClosed = once(good, 'close');
+    good.close();
+    await healthyClosed;
+    await goodClosed;
+    await serverClosed;
+    expect(vi.getTimerCount()).toBe(0);
+    socket.destroy();
+  });
+
   it('works with clientTracking: false and stops with the server', async () => {
     const { wss, url } = await riptideServer({ heartbeat: 50, clientTracking: false });
     expect(wss.clients).toBeUndefined();

@@ -217,6 +217,10 @@ describe('heartbeat option', () => {
     expect(parseHeartbeat({ interval: 1000, timeout: 200 })).toEqual({ interval: 1000, timeout: 200 });
     expect(parseHeartbeat(undefined)).toBe(null);
     expect(() => parseHeartbeat({ interval: 100, timeout: 200 })).toThrow(/at most interval/);
+    // Beyond what a Node timer takes (it would fire every millisecond instead).
+    expect(parseHeartbeat(2147483647)).toEqual({ interval: 2147483647, timeout: 2147483647 });
+    expect(() => parseHeartbeat(2147483648)).toThrow(/at most 2147483647/);
+    expect(() => parseHeartbeat({ interval: 2 ** 40, timeout: 1000 })).toThrow(/at most 2147483647/);
     expect(() => parseHeartbeat({ interval: 100, every: 1 })).toThrow(/Unknown heartbeat option "every"/);
     expect(() => parseHeartbeat('fast')).toThrow(
       'The "heartbeat" option must be a number or { interval, timeout }',

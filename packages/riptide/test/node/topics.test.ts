@@ -127,6 +127,45 @@ describe('pub/sub', () => {
     ]);
   });
 
+  it('publish refuses a bad topic or data whether or not anyone is subscribed', async () => {
+    const { wss, client } = await setup();
+    const bad: [unknown, unknown, string][] = [
+      ['', 'x', 'WS_ERR_INVALID_TOPIC'],
+      [42, 'x', 'WS_ERR_INVALID_TOPIC'],
+      ['t', new Blob(['x']), 'WS_ERR_INVALID_DATA'],
+      ['t', { a: 1 }, 'WS_ERR_INVALID_DATA'],
+      ['t', undefined, 'WS_ERR_INVALID_DATA'],
+      ['nobody', 7, 'WS_ERR_INVALID_DATA'],
+    ];
+    const publish = wss.publish.bind(wss) as (topic: unknown, data: unknown) => number;
+    const check = () => {
+      for (const [topic, data, code] of bad) {
+        expect(() => publish(topic, data), String(topic)).toThrow(expect.objectContaining({ code }));
+      }
+      // Good data to a topic nobody has: nothing sent, nothing refused.
+      expect(wss.publish('nobody', [Buffer.from('a')])).toBe(0);
+      expect(wss.publish('nobody', new Uint16Array(2))).toBe(0);
+    };
+    check(); // no subscription on the server yet
+    const c = await client('t');
+    check(); // one subscriber to 't', none to 'nobody'
+    c.terminate();
+  });
+
+  it('publish reads options.binary by truthiness, as send() does', async () => {
+    const { wss, client } = await setup();
+    const c = await client('t');
+    const got = collect(c, 2);
+    const publish = wss.publish.bind(wss) as (t: string, d: unknown, o: unknown) => number;
+    expect(publish('t', 'as binary', { binary: 1 })).toBe(1);
+    expect(publish('t', Buffer.from('as text'), { binary: 0 })).toBe(1);
+    expect(await got).toEqual([
+      ['as binary', true],
+      ['as text', false],
+    ]);
+    c.terminate();
+  });
+
   it('a large published message is the same bytes for every subscriber', async () => {
     const { wss, client } = await setup();
     const a = await client('big');

@@ -21,8 +21,9 @@
  *
  * After close(): the setting cannot be taken back from the sessions that got it (RFC 8441 3), so
  * their clients keep sending extended CONNECTs. Over HTTP/1.1, ws removes its 'upgrade' listener
- * and node destroys the upgrade sockets nobody handles; node's http2 server does nothing with a
- * stream nobody listens to, and the client would wait for ever. So close() leaves one listener
+ * and node (since v10) hands later upgrades to the 'request' listener as ordinary requests, whose
+ * answer fails the handshake; node's http2 server does nothing with a stream nobody listens to,
+ * and the client would wait for ever. So close() leaves one listener
  * (answerAfterClose) that answers a WebSocket CONNECT 503 when nothing else could answer it:
  *
  *   'stream' ─► another server 'stream' listener (the application's, node's compatibility

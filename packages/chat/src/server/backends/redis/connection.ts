@@ -57,12 +57,21 @@ export async function connectRedis(
   try {
     parsed = new URL(options.url);
   } catch {
-    throw new TypeError(`redis: invalid URL ${JSON.stringify(options.url)}`);
+    throw new TypeError(`redis: invalid URL ${JSON.stringify(withoutPassword(options.url))}`);
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
     throw new TypeError(
-      `redis: URL must start with redis:// or rediss://, got ${JSON.stringify(options.url)}`,
+      `redis: URL must start with redis:// or rediss://, got ${JSON.stringify(withoutPassword(options.url))}`,
     );
+  // The path is the database number. ioredis reads it with parseInt and gives no error: "/abc" made
+  // every command first send SELECT NaN, whose refusal nothing catches (the process died with a
+  // stack trace), and "/1x" would quietly be database 1.
+  const dbText = parsed.pathname.replace(/^\//, '');
+  if (!/^\d*$/.test(dbText))
+    throw new TypeError(
+      `redis: the URL's path is a database number (redis://host:port/2), got ${JSON.stringify(parsed.pathname)}`,
+    );
+  const db = Number(dbText);
   const where = `${parsed.hostname}:${parsed.port || 6379}`;
 
   const common: RedisOptions = {
@@ -122,6 +131,19 @@ export async function connectRedis(
   } finally {
     clearTimeout(timer);
     for (const c of clients) c.off('error', noteError);
+  }
+  // ioredis selects the URL's database as it connects, and a refusal (past the server's
+  // `databases`) only reaches its 'error' listeners: the connection is then ready on database 0, so
+  // the node would write into another deployment's keys. Ask again, and refuse to start on a no.
+  if (db !== 0) {
+    try {
+      await cmd.select(db);
+    } catch (err) {
+      for (const c of clients) c.disconnect();
+      throw new Error(
+        `redis: Redis at ${where} refuses database ${db} of the URL (${(err as Error).message})`,
+      );
+    }
   }
 
   try {
@@ -231,4 +253,9 @@ export async function connectRedis(
       cmd.disconnect();
     },
   };
+}
+
+/** The URL as written, its password (if any) replaced: for messages that quote it. */
+function withoutPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
 }

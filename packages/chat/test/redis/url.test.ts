@@ -85,6 +85,35 @@ describe('the database in the Redis URL', () => {
   });
 });
 
+describe('credentials Redis refuses', () => {
+  it('refuse the start at once, saying so, instead of "could not reach Redis" when the wait runs out', async () => {
+    // Regression: a wrong or missing password was retried like an unreachable Redis until
+    // connectTimeoutMs (10 s by default), then reported as "could not reach Redis".
+    const redis = await RedisServer.start();
+    const admin = new Redis(redis.url);
+    try {
+      await admin.config('SET', 'requirepass', 's3cret');
+      const url = (auth: string) => redis.url.replace('redis://', `redis://${auth}`);
+      // Long enough that only the refusal itself ends these starts in time for the test.
+      const patient = { connectTimeoutMs: 30_000 };
+      await expect(start(url(''), patient)).rejects.toThrow(
+        `redis: Redis at 127.0.0.1:${redis.port} refuses the URL's credentials (NOAUTH `,
+      );
+      for (const auth of [':wrong@', 'bob:s3cret@']) {
+        await expect(start(url(auth), patient)).rejects.toThrow(
+          `redis: Redis at 127.0.0.1:${redis.port} refuses the URL's credentials (WRONGPASS `,
+        );
+      }
+      const list = (await admin.client('LIST')) as string;
+      expect(list).not.toMatch(/ name=chat-/);
+      const server = await start(url(':s3cret@'), patient);
+      await server.close();
+    } finally {
+      admin.disconnect();
+    }
+  });
+});
+
 describe('the presence ttl', () => {
   it('one longer than a Node timer takes (2^31 - 1 ms) is refused before Redis is dialled', async () => {
     // Regression: the ttl was checked only once Redis had answered, and with no upper bound: past

@@ -103,15 +103,23 @@ export async function connectRedis(
   for (const c of clients) c.on('error', () => {}); // reported through the health below
 
   // Wait (ioredis retrying meanwhile) until every connection is ready, so nodes may start before
-  // Redis does; give up after the timeout with the last connection error.
+  // Redis does; give up after the timeout with the last connection error. Credentials Redis refuses
+  // are refused at once: no retry changes them (they were "could not reach Redis" 10 s later).
   let lastError = 'no answer';
+  let refuseCredentials: (err: Error) => void = () => {};
+  const credentialsRefused = new Promise<never>((_, reject) => {
+    refuseCredentials = reject;
+  });
   const noteError = (err: Error) => {
     lastError = err.message || err.name;
+    if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(lastError)) refuseCredentials(err);
   };
   for (const c of clients) c.on('error', noteError);
   let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Error('timeout');
   try {
     await Promise.race([
+      credentialsRefused,
       Promise.all(
         clients.map((c) => {
           const ready = new Promise<void>((resolve) => c.once('ready', () => resolve()));
@@ -120,11 +128,15 @@ export async function connectRedis(
         }),
       ),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), options.connectTimeoutMs);
+        timer = setTimeout(() => reject(timedOut), options.connectTimeoutMs);
       }),
     ]);
-  } catch {
+  } catch (err) {
     for (const c of clients) c.disconnect();
+    if (err !== timedOut)
+      throw new Error(
+        `redis: Redis at ${where} refuses the URL's credentials (${(err as Error).message}); pass redis://[user]:password@host:port`,
+      );
     throw new Error(
       `redis: could not reach Redis at ${where} within ${options.connectTimeoutMs} ms (${lastError})`,
     );

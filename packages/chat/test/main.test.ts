@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { selfSignedCertificate } from './helpers.js';
+import { register, selfSignedCertificate, TestClient } from './helpers.js';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'server', 'main.js');
 const cleanups: (() => void)[] = [];
@@ -311,6 +311,82 @@ describe('riptide-chat (npm start)', () => {
       child.kill('SIGTERM');
       expect(await exit).toBe(0);
     }
+  });
+
+  it('stops on SIGINT (twice, as Ctrl-C under npm start sends it): says so, 1001 to the page, every acknowledged message stored, exit 0', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const { child, output, exit } = run(['--port', '0', '--db', db], {}, dir);
+    let after = '';
+    child.stdout?.on('data', (c) => {
+      after += c;
+    });
+    const url = /listening on (\S+)/.exec(await output)?.[1] as string;
+    const origin = url.replace(/\/$/, '');
+    const cookie = await register(origin, 'ann');
+    const page = await TestClient.connect(origin, cookie);
+    const welcome = page.next('welcome');
+    page.send({ v: 2, type: 'hello' });
+    await welcome;
+    // Ten sends at once (the rate limit's burst): the stop comes with the first acknowledged and
+    // the others in flight.
+    const ids = Array.from({ length: 10 }, (_, i) => `m${i}`);
+    for (const id of ids) page.send({ v: 2, type: 'send', id, room: 'general', text: `text ${id}` });
+    await page.next('ack');
+    child.kill('SIGINT');
+    child.kill('SIGINT');
+    expect(await page.closed).toEqual({ code: 1001, reason: 'server shutting down' });
+    expect(await exit).toBe(0);
+    const lines = after.trim().split('\n');
+    expect(lines.slice(-2)).toEqual([
+      'riptide chat stopping on SIGINT: closing 1 connection',
+      'riptide chat stopped',
+    ]);
+    const acked = page.all('ack').map((a) => a.id);
+    expect(acked.length).toBeGreaterThan(0);
+    const stored = new Database(db, { readonly: true });
+    try {
+      const rows = stored.prepare("SELECT client_id FROM events WHERE kind = 'message'").all() as {
+        client_id: string;
+      }[];
+      expect(rows.map((r) => r.client_id).sort()).toEqual(expect.arrayContaining(acked.sort()));
+    } finally {
+      stored.close();
+    }
+  });
+
+  it('refuses a switch in the environment that is neither 1 nor 0 (CHAT_SECURE_COOKIES=true was off)', async () => {
+    // Regression: only "1" turned them on, so CHAT_SECURE_COOKIES=true served cookies without
+    // Secure behind an https proxy, and said nothing.
+    const dir = tempDir();
+    for (const variable of ['CHAT_SECURE_COOKIES', 'CHAT_STATS']) {
+      const { output, exit } = run(
+        ['--port', '0', '--db', join(dir, 'chat.db')],
+        { [variable]: 'true' },
+        dir,
+      );
+      // The output first: it resolves on "listening" too, so a server that starts fails here.
+      expect(await output).toMatch(
+        new RegExp(`^riptide-chat: invalid ${variable} "true": 1 for on, 0 or unset for off\\nusage: `),
+      );
+      expect(await exit).toBe(2);
+    }
+    expect(existsSync(join(dir, 'chat.db'))).toBe(false);
+    const on = run(
+      ['--port', '0', '--db', join(dir, 'chat.db')],
+      { CHAT_SECURE_COOKIES: '1', CHAT_STATS: '0' },
+      dir,
+    );
+    const url = /listening on (\S+)/.exec(await on.output)?.[1] as string;
+    const res = await fetch(`${url}api/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: url.replace(/\/$/, '') },
+      body: JSON.stringify({ name: 'ann', password: 'correct horse' }),
+    });
+    expect(res.headers.get('set-cookie')).toMatch(/; Secure/i);
+    expect((await fetch(`${url}_stats`)).status).toBe(404);
+    on.child.kill('SIGTERM');
+    expect(await on.exit).toBe(0);
   });
 
   it("matches the README's table: the flags of --help and the environment variables main.ts reads", async () => {

@@ -153,18 +153,29 @@ if (ttlText !== undefined) {
   if (!redisUrl) fail(`${ttlSource} needs --redis`);
 }
 
+/**
+ * A switch from the environment: unset, empty or 0 is off, 1 is on; anything else is refused, as
+ * CHAT_SECURE_COOKIES=true left the cookie without Secure, silently.
+ */
+const envSwitch = (variable: string, text: string | undefined): boolean => {
+  if (text === undefined || text === '' || text === '0') return false;
+  if (text === '1') return true;
+  fail(`invalid ${variable} ${JSON.stringify(text)}: 1 for on, 0 or unset for off`);
+};
+const stats = values.stats || envSwitch('CHAT_STATS', env.CHAT_STATS);
+const secureCookies = values['secure-cookies'] || envSwitch('CHAT_SECURE_COOKIES', env.CHAT_SECURE_COOKIES);
 const host = values.host ?? env.CHAT_HOST ?? '127.0.0.1';
 const server = await startChatServer({
   ...(redisUrl
     ? { redis: { url: redisUrl, ...(ttlText !== undefined ? { presenceTtlMs: Number(ttlText) } : {}) } }
     : {}),
-  statsEndpoint: values.stats ?? env.CHAT_STATS === '1',
+  statsEndpoint: stats,
   port,
   host,
   dbPath,
   allowedOrigins: origins,
   trustProxy,
-  ...(values['secure-cookies'] || env.CHAT_SECURE_COOKIES === '1' ? { secureCookies: true } : {}),
+  ...(secureCookies ? { secureCookies: true } : {}),
   ...(tls ? { tls } : {}),
 }).catch((err: Error) => {
   // A runtime failure, not a usage error: one line, exit 1.
@@ -186,6 +197,10 @@ const stop = (signal: string) => {
   // twice (the terminal's, and npm forwarding its own).
   if (stopping) return;
   stopping = true;
+  // The stop and its end, each a line beside the start's: a supervisor's log then shows a restart
+  // that was asked for, and that it finished (not the 20 s deadline below, nor a SIGKILL).
+  const open = server.hub.connectionCount;
+  console.log(`riptide chat stopping on ${signal}: closing ${open} connection${open === 1 ? '' : 's'}`);
   setTimeout(() => {
     console.error(
       `riptide-chat: still stopping ${STOP_DEADLINE_MS / 1000} s after ${signal}; exiting without finishing`,
@@ -193,7 +208,10 @@ const stop = (signal: string) => {
     process.exit(1);
   }, STOP_DEADLINE_MS).unref();
   server.close().then(
-    () => process.exit(0),
+    () => {
+      console.log('riptide chat stopped');
+      process.exit(0);
+    },
     (err: Error) => {
       console.error(`riptide-chat: error while stopping on ${signal}: ${err.message}`);
       process.exit(1);

@@ -140,6 +140,17 @@ describe('riptide-chat (npm start)', () => {
     expect(readFileSync(db, 'utf8')).toBe(text);
   });
 
+  it('says the database path is a folder, not "unable to open database file", and exits 1', async () => {
+    const dir = tempDir();
+    const { output, exit } = run(['--port', '0', '--db', dir], {}, dir);
+    expect(await exit).toBe(1);
+    expect((await output).trim()).toBe(
+      `riptide-chat: cannot open the database ${dir}: it is a folder; name the database file in it (${join(dir, 'chat.db')})`,
+    );
+    // Refused before a lock was made beside it.
+    expect(existsSync(`${dir}-lock`)).toBe(false);
+  });
+
   it('refuses a database of a newer schema in one line, exit 1, without writing to it', async () => {
     const dir = tempDir();
     const db = join(dir, 'chat.db');

@@ -22,7 +22,8 @@
  * So is the membership check of a write (ports.ts): one primary-key read of `memberships` inside
  * the append and react transactions.
  */
-import { dirname } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   type Attachment,
@@ -98,6 +99,14 @@ interface Extras {
  * A start-up refusal: the database named, with SQLite's reason and its code (index.ts uses it too,
  * for the writes the backend makes at start).
  */
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // not there yet (the first start makes it), or SQLite says why
+  }
+}
+
 export function cannotOpen(path: string, err: unknown): Error {
   const code = (err as { code?: unknown }).code;
   const reason = typeof code === 'string' ? `${(err as Error).message} (${code})` : (err as Error).message;
@@ -213,6 +222,12 @@ export class SqliteStore implements AccountStore, RoomStore {
     }
     let lock: OwnerLock | undefined;
     let opened: Database.Database | undefined;
+    // SQLite's word for a folder is "unable to open database file": say what is wrong (--db names
+    // the file, not the folder it goes in), before a lock is made beside it.
+    if (path !== ':memory:' && isFolder(path))
+      throw new Error(
+        `cannot open the database ${path}: it is a folder; name the database file in it (${join(path, 'chat.db')})`,
+      );
     try {
       // Before the database is touched: a second server must not even switch its journal mode.
       if (path !== ':memory:') lock = OwnerLock.acquire(path);

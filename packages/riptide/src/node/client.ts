@@ -166,10 +166,13 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
   let socketPath: string | undefined;
   let path: string;
   if (ipc) {
-    // ws+unix:///path/to.sock:/request/path
-    const colon = url.pathname.indexOf(':');
-    socketPath = colon === -1 ? url.pathname : url.pathname.slice(0, colon);
-    path = colon === -1 ? '/' : url.pathname.slice(colon + 1) + url.search;
+    // ws+unix:///path/to.sock:/request/path?query. Split at the first colon of the path and query
+    // together, as ws 8 splits them: without a colon all of it names the socket, a query too
+    // ('ws+unix:/s.sock?v=1' is the socket file 's.sock?v=1', requested as '/').
+    const target = url.pathname + url.search;
+    const colon = target.indexOf(':');
+    socketPath = colon === -1 ? target : target.slice(0, colon);
+    path = colon === -1 ? '/' : target.slice(colon + 1);
   } else {
     path = (url.pathname || '/') + url.search;
   }
@@ -274,7 +277,9 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     if (!ws._isRequest(req)) return;
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
-    if (redirect !== null && location !== undefined && status >= 300 && status < 400) {
+    // An empty Location (node trims the value, so a blank one too) is not followed: it would
+    // name this same URL again until maxRedirects. The answer is the user's, as any other (ws 8).
+    if (redirect !== null && location && status >= 300 && status < 400) {
       if (++redirect.count > opts.maxRedirects) {
         ws._abortHandshake(clientHandshakeError('WS_ERR_MAX_REDIRECTS'));
         return;

@@ -478,6 +478,63 @@ describe('followRedirects: maxRedirects', () => {
   });
 });
 
+describe.each(CLIENTS)('ws+unix: where the socket path ends (%s)', (_name, Client) => {
+  // Regression: riptide took the socket path from the URL's path alone and dropped a query that
+  // came without a colon, so it connected to another socket than ws 8 for the same URL.
+  it('at the first colon of the path and query together; without one a query is part of it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-unix-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (ws, req) => ws.send(`path ${req.url}`));
+    // A file name may hold a '?' (the URL parser reads it as the query's start).
+    await new Promise<void>((r) => server.listen(join(dir, 'a.sock?v=1'), r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => shutdown(wss));
+    const seen: string[] = [];
+    for (const url of [`ws+unix:${dir}/a.sock?v=1`, `ws+unix:${dir}/a.sock?v=1:/chat?x=2`]) {
+      seen.push(
+        await new Promise<string>((resolve) => {
+          const ws = new Client(url, {});
+          ws.on('error', (err: Error) => resolve(`error ${err.message}`));
+          ws.on('message', (data: Buffer) => {
+            resolve(data.toString());
+            ws.terminate();
+          });
+        }),
+      );
+    }
+    expect(seen).toEqual(['path /', 'path /chat?x=2']);
+  });
+});
+
+describe.each(CLIENTS)('followRedirects: a 3xx with an empty Location (%s)', (_name, Client) => {
+  // Regression: riptide followed it, to the same URL, until maxRedirects (11 requests and
+  // WS_ERR_MAX_REDIRECTS); ws 8 follows only a non-empty Location, so the answer is the user's.
+  it.each(['', '   '])("is not followed: 'unexpected-response' gets it (Location %j)", async (value) => {
+    const paths: string[] = [];
+    const port = await rawServer((socket, head) => {
+      paths.push(head.split(' ')[1]);
+      socket.end(
+        `HTTP/1.1 302 Found\r\nLocation: ${value}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      );
+    });
+    const events: string[] = [];
+    await new Promise<void>((resolve) => {
+      const ws = new Client(`ws://127.0.0.1:${port}/a`, { followRedirects: true });
+      ws.on('redirect', (url: string) => events.push(`redirect ${url}`));
+      ws.on('unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) => {
+        events.push(`unexpected-response ${res.statusCode} ${JSON.stringify(res.headers.location)}`);
+        ws.terminate();
+      });
+      ws.on('error', () => {});
+      ws.on('close', () => resolve());
+    });
+    expect(events).toEqual(['unexpected-response 302 ""']);
+    expect(paths).toEqual(['/a']);
+  });
+});
+
 describe('followRedirects: failures of the next hop', () => {
   it("a Location whose userinfo is not valid percent-encoding: WS_ERR_INVALID_URL, then 'close' 1006", async () => {
     const server = await hopServer((hop) =>

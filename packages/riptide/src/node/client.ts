@@ -262,7 +262,10 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
 
   // A deadline for this request's handshake, from now until the response head is complete:
   // not the socket's idle timeout (ws's `timeout`), which a server sending its head a byte at
-  // a time resets forever. Each redirect's request gets its own.
+  // a time resets forever. Each redirect's request gets its own. A response handed to an
+  // 'unexpected-response' listener keeps it until the request is over (its body read, or the
+  // request destroyed): one left unread would hold the connection open, CONNECTING, for good
+  // (ws 8's idle timeout fails it).
   const deadline = opts.handshakeTimeout
     ? setTimeout(handshakeExpired, opts.handshakeTimeout, ws, req)
     : null;
@@ -273,13 +276,16 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
   });
   if (deadline !== null) req.on('close', () => clearTimeout(deadline));
   req.on('response', (res: IncomingMessage) => {
-    if (deadline !== null) clearTimeout(deadline);
-    if (!ws._isRequest(req)) return;
+    if (!ws._isRequest(req)) {
+      if (deadline !== null) clearTimeout(deadline);
+      return;
+    }
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
     // An empty Location (node trims the value, so a blank one too) is not followed: it would
     // name this same URL again until maxRedirects. The answer is the user's, as any other (ws 8).
     if (redirect !== null && location && status >= 300 && status < 400) {
+      if (deadline !== null) clearTimeout(deadline);
       if (++redirect.count > opts.maxRedirects) {
         ws._abortHandshake(clientHandshakeError('WS_ERR_MAX_REDIRECTS'));
         return;
@@ -310,10 +316,12 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
       return;
     }
     if (ws.listenerCount('unexpected-response') > 0) {
-      // ws compatibility: the listener owns the response; the connection is not opened.
+      // ws compatibility: the listener owns the response; the connection is not opened. The
+      // deadline runs on until the request closes (above).
       ws.emit('unexpected-response', req, res);
       return;
     }
+    if (deadline !== null) clearTimeout(deadline);
     ws._abortHandshake(unexpectedStatusError(status));
   });
   req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {

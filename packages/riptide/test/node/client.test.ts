@@ -478,6 +478,77 @@ describe('followRedirects: maxRedirects', () => {
   });
 });
 
+describe.each(CLIENTS)("handshakeTimeout and an 'unexpected-response' listener (%s)", (name, Client) => {
+  // Regression: riptide stopped the deadline at the response head, so a response handed to the
+  // listener and left unread kept the connection open and CONNECTING for good; ws 8's timeout
+  // fails it ('error', then 'close' 1006).
+  it('a response whose body is not read to its end within the deadline fails the connection', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(403, { 'Content-Length': '10' });
+      res.write('abc'); // and the rest never comes
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+    );
+    const port = (server.address() as net.AddressInfo).port;
+    const events: string[] = [];
+    await new Promise<void>((resolve) => {
+      const ws = new Client(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 100 });
+      ws.on('unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) => {
+        events.push(`unexpected-response ${res.statusCode}`);
+        res.on('data', (d: Buffer) => events.push(`data ${d}`));
+      });
+      ws.on('error', (err: Error & { code?: string }) =>
+        events.push(`error ${err.message}${name === 'riptide' ? ` ${err.code}` : ''}`),
+      );
+      ws.on('close', (code: number) => {
+        events.push(`close ${code}`);
+        resolve();
+      });
+    });
+    const code = name === 'riptide' ? ' WS_ERR_HANDSHAKE_TIMEOUT' : '';
+    expect(events).toEqual([
+      'unexpected-response 403',
+      'data abc',
+      `error Opening handshake has timed out${code}`,
+      'close 1006',
+    ]);
+  });
+
+  it('one read to its end keeps the WebSocket for the listener (no timeout after it)', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(403, { 'Content-Length': '2' });
+      res.end('no');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const events: string[] = [];
+    const ws = new Client(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 50 });
+    ws.on('error', (err: Error) => events.push(`error ${err.message}`));
+    const requestClosed = new Promise<void>((resolve) =>
+      ws.on('unexpected-response', (req: http.ClientRequest, res: http.IncomingMessage) => {
+        res.resume();
+        req.on('close', () => resolve());
+      }),
+    );
+    await requestClosed;
+    // Past the deadline (a timer of the same length set after the request closed fires after it
+    // would have): still CONNECTING, nothing reported; the WebSocket is the listener's to end.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events).toEqual([]);
+    expect((ws as unknown as { readyState: number }).readyState).toBe(0);
+    const closed = new Promise<number>((r) => ws.on('close', r));
+    ws.terminate();
+    expect(await closed).toBe(1006);
+  });
+});
+
 describe.each(CLIENTS)('ws+unix: where the socket path ends (%s)', (_name, Client) => {
   // Regression: riptide took the socket path from the URL's path alone and dropped a query that
   // came without a colon, so it connected to another socket than ws 8 for the same URL.

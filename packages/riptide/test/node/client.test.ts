@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -477,6 +478,86 @@ describe('followRedirects: maxRedirects', () => {
     }
   });
 });
+
+describe.each(CLIENTS)(
+  'wss: the TLS connection and its failures, as ws 8 reports them (%s)',
+  (_name, Client) => {
+    /** An https server with a WebSocketServer on it; records the SNI name of each WebSocket. */
+    async function secureServer(options: https.ServerOptions = {}) {
+      const server = https.createServer({ key: TEST_KEY, cert: TEST_CERT, ...options });
+      const wss = new WebSocketServer({ server });
+      const names: unknown[] = [];
+      wss.on('connection', (_ws, req) => names.push((req.socket as tls.TLSSocket).servername));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+      cleanups.push(() => shutdown(wss));
+      return { port: (server.address() as net.AddressInfo).port, names };
+    }
+
+    /** 'open' (and the transport's class), or the first 'error' as `code: message`. */
+    function outcome(url: string, options: Record<string, unknown>): Promise<string> {
+      return new Promise((resolve) => {
+        const ws = new Client(url, options) as AnyClient & { _socket: unknown };
+        ws.on('open', () => {
+          resolve(`open ${(ws._socket as object).constructor.name}`);
+          ws.terminate();
+        });
+        ws.on('error', (err: Error & { code?: string }) => resolve(`${err.code}: ${err.message}`));
+      });
+    }
+
+    it('verifies the certificate against the host name, sends it as SNI (not an IP address)', async () => {
+      const { port, names } = await secureServer();
+      expect(await outcome(`wss://localhost:${port}/`, {})).toMatch(
+        /^DEPTH_ZERO_SELF_SIGNED_CERT: self.signed certificate$/,
+      );
+      expect(await outcome(`wss://localhost:${port}/`, { ca: TEST_CERT })).toBe('open TLSSocket');
+      expect(await outcome(`wss://127.0.0.1:${port}/`, { ca: TEST_CERT })).toBe('open TLSSocket');
+      expect(await outcome(`wss://localhost:${port}/`, { rejectUnauthorized: false })).toBe('open TLSSocket');
+      // `servername` names the host to check as well as to send.
+      expect(await outcome(`wss://localhost:${port}/`, { ca: TEST_CERT, servername: 'example.com' })).toBe(
+        "ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's altnames: " +
+          "Host: example.com. is not in the cert's altnames: DNS:localhost, IP Address:127.0.0.1",
+      );
+      const checked: string[] = [];
+      expect(
+        await outcome(`wss://localhost:${port}/`, {
+          ca: TEST_CERT,
+          checkServerIdentity: (host: string) => {
+            checked.push(host);
+            return new Error('not this one');
+          },
+        }),
+      ).toBe('undefined: not this one');
+      expect(checked).toEqual(['localhost']);
+      // RFC 6066 3: no IP address in SNI; an empty servername sends none either.
+      expect(await outcome(`wss://localhost:${port}/`, { ca: TEST_CERT, servername: '' })).toBe(
+        'open TLSSocket',
+      );
+      // The WebSockets opened: localhost, 127.0.0.1, localhost (rejectUnauthorized: false), ''.
+      expect(names).toEqual(['localhost', false, 'localhost', false]);
+    });
+
+    it('client certificates: refused without one when the server requires it, accepted with it', async () => {
+      const { port } = await secureServer({ requestCert: true, rejectUnauthorized: true, ca: TEST_CERT });
+      expect(await outcome(`wss://localhost:${port}/`, { ca: TEST_CERT })).toMatch(
+        /^ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: /,
+      );
+      expect(
+        await outcome(`wss://localhost:${port}/`, { ca: TEST_CERT, cert: TEST_CERT, key: TEST_KEY }),
+      ).toBe('open TLSSocket');
+    });
+
+    it("ws: to a TLS port and wss: to a clear-text one fail with node's errors", async () => {
+      const { port: securePort } = await secureServer();
+      expect(await outcome(`ws://localhost:${securePort}/`, {})).toMatch(/^ECONNRESET: /);
+      const { port } = await start();
+      expect(await outcome(`wss://localhost:${port}/`, { ca: TEST_CERT })).toMatch(
+        /^EPROTO: .*wrong version number/,
+      );
+    });
+  },
+);
 
 describe.each(CLIENTS)("handshakeTimeout and an 'unexpected-response' listener (%s)", (name, Client) => {
   // Regression: riptide stopped the deadline at the response head, so a response handed to the

@@ -49,7 +49,7 @@ export function abortTransport(t: Duplex): void {
  * one large send would refuse the page's next WebSocket and its requests (docs/http2.md). What
  * waits in the stream's Writable buffer behind a write in progress is not counted.
  */
-export const STREAM_PIECE = 256 * 1024;
+export const STREAM_PIECE = 1024 * 1024;
 
 /** Set on a stream by meterWrites: outbox.ts cuts batches larger than STREAM_PIECE for it. */
 export const kMetered = Symbol('riptide.metered');

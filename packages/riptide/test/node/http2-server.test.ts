@@ -917,6 +917,65 @@ describe("large sends and node's maxSessionMemory: one stream's burst never refu
     }, 30_000);
   }
 
+  it("five 3 MB messages in five ticks to a client that reads the first, then stops: what the stream's buffer held is not handed to node at once", async () => {
+    const { open, get } = await setup();
+    const first = await open();
+    const received: Buffer[] = [];
+    const gotFirst = new Promise<void>((resolve) =>
+      first.ws.on('message', (data) => {
+        received.push(data as Buffer);
+        if (received.length === 1) {
+          first.ws.pause();
+          resolve();
+        }
+      }),
+    );
+    const payloads = [0, 1, 2, 3, 4].map((i) => pattern(3 * MB, i));
+    // The first write goes to node; the next four wait in the stream's buffer behind it.
+    let firstWritten!: () => void;
+    const written = new Promise<void>((resolve) => {
+      firstWritten = resolve;
+    });
+    first.peer.send(payloads[0], () => firstWritten());
+    for (let i = 1; i < 5; i++) {
+      await flushed();
+      first.peer.send(payloads[i]);
+    }
+    // Once the first write is done, node's Writable hands over what it buffered meanwhile.
+    await written;
+    await gotFirst;
+    expect(first.peer.bufferedAmount).toBeGreaterThan(9 * MB);
+
+    const second = await open();
+    expect(await roundTripEcho(second)).toBe('hi');
+    expect(await get()).toBe('ok');
+
+    first.ws.resume();
+    await vi.waitFor(() => expect(received.length).toBe(payloads.length), { timeout: 20_000 });
+    expect(received.map((r, i) => r.equals(payloads[i]))).toEqual(payloads.map(() => true));
+  }, 30_000);
+
+  it("the client's side: one 12 MB message to a server that does not read leaves the client's session open to new streams", async () => {
+    const { open, get } = await setup();
+    const first = await open();
+    first.peer.pause(); // the server reads nothing: the client's data waits in the client's session
+    const received: Buffer[] = [];
+    first.peer.on('message', (data) => received.push(data as Buffer));
+    const payload = pattern(12 * MB, 5);
+    first.ws.send(payload);
+    await flushed();
+    expect(first.ws.bufferedAmount).toBeGreaterThan(9 * MB);
+
+    // node's client session (http2.connect, maxSessionMemory 10 MB) refuses its own next stream
+    const second = await open();
+    expect(await roundTripEcho(second)).toBe('hi');
+    expect(await get()).toBe('ok');
+
+    first.peer.resume();
+    await vi.waitFor(() => expect(received.length).toBe(1), { timeout: 20_000 });
+    expect(received[0].equals(payload)).toBe(true);
+  }, 30_000);
+
   /** The second WebSocket works both ways. */
   async function roundTripEcho({ ws, peer }: { ws: WebSocket; peer: WebSocket }): Promise<string> {
     peer.on('message', (data) => peer.send(data as Buffer, { binary: false }));

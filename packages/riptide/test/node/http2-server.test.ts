@@ -976,6 +976,48 @@ describe("large sends and node's maxSessionMemory: one stream's burst never refu
     expect(received[0].equals(payload)).toBe(true);
   }, 30_000);
 
+  it('close() right after a large send: the whole message, then the close frame, then END_STREAM', async () => {
+    const { open } = await setup();
+    const { ws, peer } = await open();
+    const received: Buffer[] = [];
+    ws.on('message', (data) => received.push(data as Buffer));
+    const closed = once<[number, Buffer]>(ws, 'close');
+    const peerClosed = once<[number]>(peer, 'close');
+    const big = pattern(5 * MB, 7);
+    const results: Array<Error | undefined> = [];
+    peer.send(big, (err) => results.push(err));
+    peer.close(1000, 'bye');
+    const [code, reason] = await closed;
+    expect(code).toBe(1000);
+    expect(reason.toString()).toBe('bye');
+    expect(received.length).toBe(1);
+    expect(received[0].equals(big)).toBe(true);
+    expect(results).toEqual([undefined]);
+    expect((await peerClosed)[0]).toBe(1000);
+  }, 30_000);
+
+  it("terminate() while a large send waits for the peer's window: callbacks answered, 1006, the session goes on", async () => {
+    const { open, get } = await setup();
+    const first = await open();
+    first.ws.pause();
+    const results: Array<Error | undefined | null> = [];
+    first.peer.send(pattern(12 * MB, 9), (err) => results.push(err));
+    first.peer.send('after', (err) => results.push(err));
+    await flushed();
+    const peerClosed = once<[number]>(first.peer, 'close');
+    first.peer.terminate();
+    expect((await peerClosed)[0]).toBe(1006);
+    await vi.waitFor(() => expect(results.length).toBe(2));
+    // Neither was written whole: the big message's last piece, and the frame behind it, still
+    // waited in the stream's buffer (one piece at a time goes to node), so both callbacks fail.
+    expect(results[0]).toBeInstanceOf(Error);
+    expect(results[1]).toBeInstanceOf(Error);
+    expect(first.peer.bufferedAmount).toBe(0);
+    const second = await open();
+    expect(await roundTripEcho(second)).toBe('hi');
+    expect(await get()).toBe('ok');
+  }, 30_000);
+
   /** The second WebSocket works both ways. */
   async function roundTripEcho({ ws, peer }: { ws: WebSocket; peer: WebSocket }): Promise<string> {
     peer.on('message', (data) => peer.send(data as Buffer, { binary: false }));

@@ -64,3 +64,15 @@ describe("the chat's HTTP server", () => {
     });
   });
 });
+
+describe('timer options', () => {
+  it('refuses a heartbeatMs or sweepIntervalMs longer than a Node timer waits (it would fire every 1 ms)', async () => {
+    for (const name of ['heartbeatMs', 'sweepIntervalMs'] as const) {
+      await expect(startTestServer({ dbPath: ':memory:', [name]: 2 ** 31 })).rejects.toThrow(
+        `startChatServer: ${name} must be at most 2147483647 (ms, the longest a Node timer waits)`,
+      );
+      const server = await startTestServer({ dbPath: ':memory:', [name]: 2 ** 31 - 1 });
+      await server.close();
+    }
+  });
+});

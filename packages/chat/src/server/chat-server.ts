@@ -60,7 +60,7 @@ export interface ChatServerOptions {
   maxBufferedBytes?: number;
   /** Requests waiting on one connection before its socket is no longer read. Default 32. */
   maxQueuedRequests?: number;
-  /** Ping interval of the heartbeat, ms (0: none). Default 30000. */
+  /** Ping interval of the heartbeat, ms (0: none; at most 2^31 - 1, a Node timer's longest). Default 30000. */
   heartbeatMs?: number;
   /** Sign-in attempts per client address. Default burst 20, 1 per second. */
   signInPerIp?: Rate;
@@ -68,7 +68,7 @@ export interface ChatServerOptions {
   signUpPerIp?: Rate;
   /** Backoff of one account's failed sign-ins. */
   signInBackoff?: Partial<SignInBackoff>;
-  /** How often empty rooms are looked for, ms (0: never; tests call sweep()). Default 60000. */
+  /** How often empty rooms are looked for, ms (0: never; tests call sweep(); at most 2^31 - 1). Default 60000. */
   sweepIntervalMs?: number;
   /** Directory of the built page (default: dist/public next to this file). */
   publicDir?: string;
@@ -139,6 +139,19 @@ function positive(name: string, value: number | undefined, fallback: number, min
   return value;
 }
 
+/** The longest delay a Node timer takes: setTimeout/setInterval make a longer one 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** An interval in ms for a timer, 0 for none: refused above what a Node timer can wait. */
+function interval(name: string, value: number | undefined, fallback: number): number {
+  const ms = positive(name, value, fallback, 0);
+  if (ms > MAX_TIMER_MS)
+    throw new TypeError(
+      `startChatServer: ${name} must be at most ${MAX_TIMER_MS} (ms, the longest a Node timer waits)`,
+    );
+  return ms;
+}
+
 function checkTrustProxy(list: readonly string[] | undefined): TrustedProxies {
   if (list === undefined) return parseTrustList([]);
   if (!Array.isArray(list) || !list.every((entry) => typeof entry === 'string'))
@@ -184,10 +197,10 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const maxBufferedBytes = positive('maxBufferedBytes', options.maxBufferedBytes, 2 * 1024 * 1024, 64 * 1024);
   // Every option is checked before the backend opens: a refused start must hold nothing (the SQLite
   // file's owner lock, Redis connections, the port).
-  const heartbeatMs = positive('heartbeatMs', options.heartbeatMs, 30_000, 0);
+  const heartbeatMs = interval('heartbeatMs', options.heartbeatMs, 30_000);
   const maxQueuedRequests = positive('maxQueuedRequests', options.maxQueuedRequests, 32);
   const maxSocketsPerUser = positive('maxSocketsPerUser', options.maxSocketsPerUser, 8);
-  const sweepMs = positive('sweepIntervalMs', options.sweepIntervalMs, 60_000, 0);
+  const sweepMs = interval('sweepIntervalMs', options.sweepIntervalMs, 60_000);
   const attachmentLimits: AttachmentLimits = {
     maxBytes: positive(
       'attachments.maxBytes',

@@ -37,7 +37,7 @@ import {
   type ValidateRequestOptions,
   validateWebSocketFields,
 } from './server.js';
-import { assertHeader, isFieldValue, isToken } from './syntax.js';
+import { isFieldValue, isToken } from './syntax.js';
 
 /** Response headers as node:http2's `stream.respond()` takes them. */
 export type Http2ResponseHeaders = Record<string, string | string[] | number>;
@@ -228,9 +228,8 @@ export function buildConnectResponse(opts: { protocol?: string; extensions?: str
 /**
  * Lines (from buildConnectResponse, maybe extended by 'headers' listeners) to the header object
  * for `stream.respond()`. Names are lowercased (RFC 9113 8.2.1: "A field name MUST NOT contain
- * characters in the ranges 0x41 to 0x5a"); a repeated name (Set-Cookie) becomes an array. Lines
- * that are not "name: value", pseudo-headers, connection-specific fields and a changed status
- * line are caller misuse and throw.
+ * characters in the ranges 0x41 to 0x5a"); a repeated name (Set-Cookie) becomes an array. A line
+ * that responseField() refuses, or a changed status line, is caller misuse and throws.
  */
 export function connectResponseHeaders(lines: readonly string[]): Http2ResponseHeaders {
   if (!Array.isArray(lines) || lines[0] !== CONNECT_STATUS_LINE) {
@@ -242,50 +241,68 @@ export function connectResponseHeaders(lines: readonly string[]): Http2ResponseH
   const out: Http2ResponseHeaders = { ':status': 200 };
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
-    const colon = typeof line === 'string' ? line.indexOf(':') : -1;
-    if (colon <= 0) {
-      throw new UsageError(
-        'WS_ERR_INVALID_HEADER',
-        `connectResponseHeaders: invalid response line ${JSON.stringify(line)} (expected "Name: value")`,
-      );
+    const field =
+      typeof line === 'string'
+        ? responseField(line)
+        : `invalid response line ${JSON.stringify(line)} (expected "Name: value")`;
+    if (typeof field === 'string') {
+      throw new UsageError('WS_ERR_INVALID_HEADER', `connectResponseHeaders: ${field}`);
     }
-    const name = line.slice(0, colon).toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    addHeader(out, name, value, 'connectResponseHeaders');
+    appendHeader(out, field[0], field[1]);
   }
   return out;
-}
-
-/** A field we are asked to send: a token name, a clean value, nothing HTTP/2 forbids. */
-function checkField(name: string, value: string, where: string): void {
-  assertHeader(name, value, where);
-  if (isConnectionSpecific(name, value)) {
-    throw new UsageError(
-      'WS_ERR_INVALID_HEADER',
-      `${where}: ${JSON.stringify(name)} is a connection-specific header field, which HTTP/2 forbids (RFC 9113 8.2.2)`,
-    );
-  }
 }
 
 /**
  * @internal The lines a 'headers' listener left after the status line, as the header object for
- * `stream.respond()`, in one pass: connectResponseHeaders() for the lines that can be sent, and
- * the others left out instead of thrown, as over HTTP/1.1 (server.ts headerLines): a line that
- * is not one line of a response (control characters), not "Name: value", or a field HTTP/2
- * forbids. A value that is not a string is read as its `String()`, as ws joins the lines.
+ * `stream.respond()`, in one pass: the lines connectResponseHeaders() takes, the others left out
+ * instead of thrown, as over HTTP/1.1 (server.ts headerLines). A value that is not a string is
+ * read as its `String()`, as ws joins the lines.
  */
 export function sendableConnectHeaders(fields: readonly unknown[]): Http2ResponseHeaders {
   const out: Http2ResponseHeaders = { ':status': 200 };
-  for (const field of fields) {
-    const line = typeof field === 'string' ? field : String(field);
-    const colon = line.indexOf(':');
-    if (colon <= 0 || !isFieldValue(line)) continue;
-    const name = line.slice(0, colon).toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    if (isToken(name) && isFieldValue(value) && !isConnectionSpecific(name, value))
-      appendHeader(out, name, value);
+  for (const line of fields) {
+    const field = responseField(typeof line === 'string' ? line : String(line));
+    if (typeof field !== 'string') appendHeader(out, field[0], field[1]);
   }
   return out;
+}
+
+/**
+ * One response line as the field to send over HTTP/2, [lowercased name, trimmed value], or why
+ * it cannot be sent: it is not one line of a response (control characters), not "Name: value",
+ * or fieldProblem() refuses its field. The one verdict for both readers above.
+ */
+function responseField(line: string): [name: string, value: string] | string {
+  const colon = line.indexOf(':');
+  if (colon <= 0) return `invalid response line ${JSON.stringify(line)} (expected "Name: value")`;
+  if (!isFieldValue(line)) {
+    return `invalid response line ${JSON.stringify(line)} (control characters such as CR/LF, or characters above U+00FF, are not allowed)`;
+  }
+  const name = line.slice(0, colon).toLowerCase();
+  const value = line.slice(colon + 1).trim();
+  return fieldProblem(name, value) ?? [name, value];
+}
+
+/**
+ * Why a field we are asked to send cannot be: a name that is not a token, a value with control
+ * characters (header injection), or a field HTTP/2 forbids. Undefined: it can.
+ */
+function fieldProblem(name: string, value: string): string | undefined {
+  if (!isToken(name)) return `invalid header name ${JSON.stringify(name)}`;
+  if (!isFieldValue(value)) {
+    return `invalid header value for ${JSON.stringify(name)} (control characters such as CR/LF, or characters above U+00FF, are not allowed)`;
+  }
+  if (isConnectionSpecific(name, value)) {
+    return `${JSON.stringify(name)} is a connection-specific header field, which HTTP/2 forbids (RFC 9113 8.2.2)`;
+  }
+  return undefined;
+}
+
+/** A field we are asked to send (fieldProblem()): caller misuse throws. */
+function checkField(name: string, value: string, where: string): void {
+  const problem = fieldProblem(name, value);
+  if (problem !== undefined) throw new UsageError('WS_ERR_INVALID_HEADER', `${where}: ${problem}`);
 }
 
 function addHeader(out: Http2ResponseHeaders, name: string, value: string, where: string): void {

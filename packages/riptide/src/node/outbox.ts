@@ -112,9 +112,12 @@ export function writeBatch(
     writePieces(socket, out, cbs);
     return false;
   }
-  if (cbs !== null && total > CUT_MIN && cutAfter(cbs, 0, 0, total) >= 0) {
-    writeCut(socket, out, total, cbs);
-    return false;
+  if (cbs !== null && total > CUT_MIN) {
+    const cut = cutAfter(cbs, 0, 0, total);
+    if (cut >= 0) {
+      writeCut(socket, out, total, cbs, cut);
+      return false;
+    }
   }
   const cb = cbs === null ? undefined : (err?: Error | null) => callAll(cbs, err ?? undefined);
   if (out.length === 1) {
@@ -172,14 +175,15 @@ function cutAfter(cbs: WriteCallbacks, from: number, start: number, total: numbe
  * A large batch with send callbacks, written in parts cut at the end of a callback's frames (a
  * buffer holding the end of one part and the start of the next is split without copying): each
  * part its own write (its vectors under cork), called back with its callbacks once written.
+ * `firstCut` is cutAfter()'s answer for the first part (writeBatch asked it already).
  */
-function writeCut(socket: Duplex, out: Buffer[], total: number, cbs: WriteCallbacks): void {
+function writeCut(socket: Duplex, out: Buffer[], total: number, cbs: WriteCallbacks, firstCut: number): void {
   let index = 0; // the buffer of `out` the next part starts in
   let offset = 0; // and where in it
   let start = 0; // the next part's first byte in the batch
   let from = 0; // the index in `cbs` of its first callback's number
-  while (start < total) {
-    const cut = cutAfter(cbs, from, start, total);
+  let cut = firstCut; // the index in `cbs` of its last callback's number; -1: the rest is one part
+  for (;;) {
     const end = cut < 0 ? total : (cbs[cut] as number);
     const next = cut < 0 ? cbs.length : cut + 2;
     const part: Buffer[] = [];
@@ -195,12 +199,14 @@ function writeCut(socket: Duplex, out: Buffer[], total: number, cbs: WriteCallba
         offset = 0;
       }
     }
-    const partCbs = from === 0 && next === cbs.length ? cbs : cbs.slice(from, next);
+    const partCbs = cbs.slice(from, next);
     const cb = (err?: Error | null) => callAll(partCbs, err ?? undefined);
     if (part.length === 1) socket.write(part[0], cb);
     else writeCorked(socket, part, cb);
+    if (cut < 0) return;
     start = end;
     from = next;
+    cut = cutAfter(cbs, from, start, total);
   }
 }
 

@@ -289,6 +289,12 @@ describe('RFC 8441 5 the server answers', () => {
     expect(() => connectResponseHeaders(bad('no colon'))).toThrow('expected "Name: value"');
     expect(() => connectResponseHeaders(bad(':status: 500'))).toThrow('expected "Name: value"');
     expect(() => connectResponseHeaders(bad('X-A: b\r\nX-C: d'))).toThrow(UsageError);
+    // A line break at the end is no more one line of a response than one in the middle (the
+    // trim that cleans the value must not hide it), as sendableConnectHeaders leaves it out.
+    expect(() => connectResponseHeaders(bad('X-Trailing: b\n'))).toThrow(
+      'invalid response line "X-Trailing: b\\n" (control characters',
+    );
+    expect(() => connectResponseHeaders(bad('X Y: b'))).toThrow('invalid header name "x y"');
     expect(() => connectResponseHeaders(['HTTP/1.1 101 Switching Protocols'])).toThrow(
       'expected the lines of buildConnectResponse, starting with "HTTP/2 200"',
     );

@@ -18,6 +18,9 @@
  *     with its own callbacks. While the kernel takes the parts, each completes (and calls its
  *     callbacks) on its own, as ws's one write per frame does; once one has to wait, Node queues
  *     the rest and writes it in one writev when the kernel has room again.
+ *   - a total over STREAM_PIECE (1 MiB) for an HTTP/2 stream (transport.ts meterWrites):
+ *     writes of at most 1 MiB each (writePieces), so node's session, which counts what a write
+ *     hands it against maxSessionMemory, never holds more than that of one stream.
  * Nothing here allocates per message except the arrays the core hands over, and a closure per
  * write only when send callbacks are waiting for it (in a cut batch, per part: a closure, the
  * list of its buffers and the list of its callbacks).

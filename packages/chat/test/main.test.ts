@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { register, selfSignedCertificate, TestClient } from './helpers.js';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'server', 'main.js');
 const cleanups: (() => void)[] = [];
@@ -139,6 +140,17 @@ describe('riptide-chat (npm start)', () => {
     expect(readFileSync(db, 'utf8')).toBe(text);
   });
 
+  it('says the database path is a folder, not "unable to open database file", and exits 1', async () => {
+    const dir = tempDir();
+    const { output, exit } = run(['--port', '0', '--db', dir], {}, dir);
+    expect(await exit).toBe(1);
+    expect((await output).trim()).toBe(
+      `riptide-chat: cannot open the database ${dir}: it is a folder; name the database file in it (${join(dir, 'chat.db')})`,
+    );
+    // Refused before a lock was made beside it.
+    expect(existsSync(`${dir}-lock`)).toBe(false);
+  });
+
   it('refuses a database of a newer schema in one line, exit 1, without writing to it', async () => {
     const dir = tempDir();
     const db = join(dir, 'chat.db');
@@ -160,7 +172,99 @@ describe('riptide-chat (npm start)', () => {
     const dir = tempDir();
     const { output, exit } = run(['--port', 'eighty'], {}, dir);
     expect(await exit).toBe(2);
-    expect(await output).toMatch(/^riptide-chat: invalid port "eighty"\nusage: riptide-chat/);
+    expect(await output).toMatch(
+      /^riptide-chat: invalid --port "eighty": a port is 0 to 65535\nusage: riptide-chat/,
+    );
+  });
+
+  it('names the setting a bad value came from, the flag or the environment variable', async () => {
+    // Regression: CHAT_PORT=abc said "invalid port", and a --host or CHAT_HOST that is no address
+    // of this machine said "listen EADDRNOTAVAIL: address not available 192.0.2.1" (node's words).
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const envPort = run([], { CHAT_PORT: 'abc' }, dir);
+    expect(await envPort.exit).toBe(2);
+    expect(await envPort.output).toMatch(
+      /^riptide-chat: invalid CHAT_PORT "abc": a port is 0 to 65535\nusage: /,
+    );
+    const flagPort = run(['--port', '65536'], { CHAT_PORT: '8080' }, dir);
+    expect(await flagPort.exit).toBe(2);
+    expect(await flagPort.output).toMatch(/^riptide-chat: invalid --port "65536"/);
+    // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no machine has it.
+    const envHost = run(['--port', '0', '--db', db], { CHAT_HOST: '192.0.2.1' }, dir);
+    expect(await envHost.exit).toBe(1);
+    expect((await envHost.output).trim()).toBe(
+      'riptide-chat: cannot listen on CHAT_HOST "192.0.2.1": no interface of this machine has that address (EADDRNOTAVAIL)',
+    );
+    const flagHost = run(['--port', '0', '--db', db, '--host', '999.0.0.1'], {}, dir);
+    expect(await flagHost.exit).toBe(1);
+    expect((await flagHost.output).trim()).toMatch(
+      /^riptide-chat: cannot listen on --host "999\.0\.0\.1": no such host name or address \(E[A-Z_]+\)$/,
+    );
+  });
+
+  it('refuses a --presence-ttl out of range before connecting to Redis, naming the setting (exit 2)', async () => {
+    // Regression: 0 was refused only once Redis had answered, in RedisPresence's words, and one
+    // past a Node timer's range (2^31 - 1 ms) was taken: node warned of a TimeoutOverflow and the
+    // presence refresh ran every millisecond. Port 1 refuses connections: the old code waited on it.
+    const dir = tempDir();
+    const redis = ['--port', '0', '--redis', 'redis://127.0.0.1:1'];
+    const zero = run([...redis, '--presence-ttl', '0'], {}, dir);
+    expect(await zero.exit).toBe(2);
+    expect(await zero.output).toMatch(
+      /^riptide-chat: invalid --presence-ttl "0": milliseconds, 300 to 2147483647\nusage: /,
+    );
+    const huge = run(redis, { CHAT_PRESENCE_TTL_MS: String(2 ** 31) }, dir);
+    expect(await huge.exit).toBe(2);
+    expect(await huge.output).toMatch(
+      /^riptide-chat: invalid CHAT_PRESENCE_TTL_MS "2147483648": milliseconds, 300 to 2147483647\nusage: /,
+    );
+    const alone = run(['--port', '0'], { CHAT_PRESENCE_TTL_MS: '3000' }, dir);
+    expect(await alone.exit).toBe(2);
+    expect(await alone.output).toMatch(/^riptide-chat: CHAT_PRESENCE_TTL_MS needs --redis\n/);
+  });
+
+  it("says which TLS file OpenSSL cannot use, or that the key is not the certificate's (exit 2, nothing opened)", async () => {
+    // Regression: all three were "riptide-chat: error:0480006C:PEM routines::no start line" (or
+    // "...key values mismatch"), naming neither the setting nor the file.
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const [a, b] = [selfSignedCertificate(), selfSignedCertificate()];
+    writeFileSync(join(dir, 'cert.pem'), a.cert);
+    writeFileSync(join(dir, 'key.pem'), a.key);
+    writeFileSync(join(dir, 'other-key.pem'), b.key);
+    writeFileSync(join(dir, 'notes.txt'), 'not a certificate');
+    const cases: [string, string, RegExp][] = [
+      [
+        'notes.txt',
+        'key.pem',
+        /^riptide-chat: cannot use --cert file "notes\.txt": PEM routines::no start line\nusage: /,
+      ],
+      ['cert.pem', 'notes.txt', /^riptide-chat: cannot use --key file "notes\.txt": [^\n]+\nusage: /],
+      [
+        'cert.pem',
+        'other-key.pem',
+        /^riptide-chat: --key "other-key\.pem" does not go with --cert "cert\.pem": [^\n]*key values mismatch\nusage: /,
+      ],
+    ];
+    for (const [cert, key, expected] of cases) {
+      const { output, exit } = run(
+        ['--port', '0', '--db', db, '--cert', cert, '--key', key],
+        { INIT_CWD: dir },
+        dir,
+      );
+      expect(await exit).toBe(2);
+      expect(await output).toMatch(expected);
+    }
+    expect(existsSync(db)).toBe(false);
+    const good = run(
+      ['--port', '0', '--db', db, '--cert', 'cert.pem', '--key', 'key.pem'],
+      { INIT_CWD: dir },
+      dir,
+    );
+    expect(await good.output).toMatch(/listening on https:/);
+    good.child.kill('SIGTERM');
+    expect(await good.exit).toBe(0);
   });
 
   it('refuses a trust list it cannot read, from --trust-proxy or CHAT_TRUST_PROXY: the reason, the usage, exit 2', async () => {
@@ -218,6 +322,82 @@ describe('riptide-chat (npm start)', () => {
       child.kill('SIGTERM');
       expect(await exit).toBe(0);
     }
+  });
+
+  it('stops on SIGINT (twice, as Ctrl-C under npm start sends it): says so, 1001 to the page, every acknowledged message stored, exit 0', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const { child, output, exit } = run(['--port', '0', '--db', db], {}, dir);
+    let after = '';
+    child.stdout?.on('data', (c) => {
+      after += c;
+    });
+    const url = /listening on (\S+)/.exec(await output)?.[1] as string;
+    const origin = url.replace(/\/$/, '');
+    const cookie = await register(origin, 'ann');
+    const page = await TestClient.connect(origin, cookie);
+    const welcome = page.next('welcome');
+    page.send({ v: 2, type: 'hello' });
+    await welcome;
+    // Ten sends at once (the rate limit's burst): the stop comes with the first acknowledged and
+    // the others in flight.
+    const ids = Array.from({ length: 10 }, (_, i) => `m${i}`);
+    for (const id of ids) page.send({ v: 2, type: 'send', id, room: 'general', text: `text ${id}` });
+    await page.next('ack');
+    child.kill('SIGINT');
+    child.kill('SIGINT');
+    expect(await page.closed).toEqual({ code: 1001, reason: 'server shutting down' });
+    expect(await exit).toBe(0);
+    const lines = after.trim().split('\n');
+    expect(lines.slice(-2)).toEqual([
+      'riptide chat stopping on SIGINT: closing 1 connection',
+      'riptide chat stopped',
+    ]);
+    const acked = page.all('ack').map((a) => a.id);
+    expect(acked.length).toBeGreaterThan(0);
+    const stored = new Database(db, { readonly: true });
+    try {
+      const rows = stored.prepare("SELECT client_id FROM events WHERE kind = 'message'").all() as {
+        client_id: string;
+      }[];
+      expect(rows.map((r) => r.client_id).sort()).toEqual(expect.arrayContaining(acked.sort()));
+    } finally {
+      stored.close();
+    }
+  });
+
+  it('refuses a switch in the environment that is neither 1 nor 0 (CHAT_SECURE_COOKIES=true was off)', async () => {
+    // Regression: only "1" turned them on, so CHAT_SECURE_COOKIES=true served cookies without
+    // Secure behind an https proxy, and said nothing.
+    const dir = tempDir();
+    for (const variable of ['CHAT_SECURE_COOKIES', 'CHAT_STATS']) {
+      const { output, exit } = run(
+        ['--port', '0', '--db', join(dir, 'chat.db')],
+        { [variable]: 'true' },
+        dir,
+      );
+      // The output first: it resolves on "listening" too, so a server that starts fails here.
+      expect(await output).toMatch(
+        new RegExp(`^riptide-chat: invalid ${variable} "true": 1 for on, 0 or unset for off\\nusage: `),
+      );
+      expect(await exit).toBe(2);
+    }
+    expect(existsSync(join(dir, 'chat.db'))).toBe(false);
+    const on = run(
+      ['--port', '0', '--db', join(dir, 'chat.db')],
+      { CHAT_SECURE_COOKIES: '1', CHAT_STATS: '0' },
+      dir,
+    );
+    const url = /listening on (\S+)/.exec(await on.output)?.[1] as string;
+    const res = await fetch(`${url}api/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: url.replace(/\/$/, '') },
+      body: JSON.stringify({ name: 'ann', password: 'correct horse' }),
+    });
+    expect(res.headers.get('set-cookie')).toMatch(/; Secure/i);
+    expect((await fetch(`${url}_stats`)).status).toBe(404);
+    on.child.kill('SIGTERM');
+    expect(await on.exit).toBe(0);
   });
 
   it("matches the README's table: the flags of --help and the environment variables main.ts reads", async () => {

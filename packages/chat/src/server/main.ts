@@ -25,12 +25,14 @@
  *   --redis <url>         CHAT_REDIS_URL        none: SQLite. redis://host:port shares Redis with
  *                                               other nodes (--db is then ignored)
  *   --presence-ttl <ms>   CHAT_PRESENCE_TTL_MS  20000: a dead node's users leave online lists
- *                                               within this plus a third of it
+ *                                               within this plus a third of it (300 to 2^31 - 1)
  *   --stats               CHAT_STATS=1          serve GET /_stats (fan-out counters)
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
+import { checkPresenceTtl } from './backends/redis/presence.js';
 import { PortInUseError, startChatServer } from './chat-server.js';
 import { parseTrustList, TrustListError } from './http/client-address.js';
 
@@ -77,9 +79,13 @@ if (values.help) {
 }
 
 const env = process.env;
+/** What set a value, for its error: the flag, else the environment variable. */
+const source = (flag: keyof typeof values, variable: string) =>
+  values[flag] !== undefined ? `--${flag}` : variable;
 const portText = values.port ?? env.CHAT_PORT ?? '8080';
 const port = Number(portText);
-if (!/^\d+$/.test(portText) || port > 65535) fail(`invalid port ${JSON.stringify(portText)}`);
+if (!/^\d+$/.test(portText) || port > 65535)
+  fail(`invalid ${source('port', 'CHAT_PORT')} ${JSON.stringify(portText)}: a port is 0 to 65535`);
 const origins = values['allowed-origin'] ?? (env.CHAT_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean);
 for (const origin of origins) {
   let parsed: URL;
@@ -113,29 +119,67 @@ if (certFile !== undefined && keyFile !== undefined) {
     }
   };
   tls = { cert: read('cert', certFile), key: read('key', keyFile) };
+  // What OpenSSL makes of them, now, naming the file: at listen it is one line with neither.
+  const unusable = (options: Parameters<typeof createSecureContext>[0]) => {
+    try {
+      createSecureContext(options);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message.replace(/^error:[0-9A-F]+:/, '');
+    }
+  };
+  const certError = unusable({ cert: tls.cert });
+  if (certError) fail(`cannot use --cert file ${JSON.stringify(certFile)}: ${certError}`);
+  const keyError = unusable({ key: tls.key });
+  if (keyError) fail(`cannot use --key file ${JSON.stringify(keyFile)}: ${keyError}`);
+  const pairError = unusable(tls);
+  if (pairError)
+    fail(
+      `--key ${JSON.stringify(keyFile)} does not go with --cert ${JSON.stringify(certFile)}: ${pairError}`,
+    );
 }
 
 const redisUrl = values.redis ?? env.CHAT_REDIS_URL;
 const ttlText = values['presence-ttl'] ?? env.CHAT_PRESENCE_TTL_MS;
-if (ttlText !== undefined && !/^\d+$/.test(ttlText)) fail(`invalid presence ttl ${JSON.stringify(ttlText)}`);
-if (ttlText !== undefined && !redisUrl) fail('--presence-ttl needs --redis');
+if (ttlText !== undefined) {
+  const ttlSource = source('presence-ttl', 'CHAT_PRESENCE_TTL_MS');
+  let valid = /^\d+$/.test(ttlText);
+  try {
+    if (valid) checkPresenceTtl(Number(ttlText));
+  } catch {
+    valid = false;
+  }
+  if (!valid) fail(`invalid ${ttlSource} ${JSON.stringify(ttlText)}: milliseconds, 300 to ${2 ** 31 - 1}`);
+  if (!redisUrl) fail(`${ttlSource} needs --redis`);
+}
 
+/**
+ * A switch from the environment: unset, empty or 0 is off, 1 is on; anything else is refused, as
+ * CHAT_SECURE_COOKIES=true left the cookie without Secure, silently.
+ */
+const envSwitch = (variable: string, text: string | undefined): boolean => {
+  if (text === undefined || text === '' || text === '0') return false;
+  if (text === '1') return true;
+  fail(`invalid ${variable} ${JSON.stringify(text)}: 1 for on, 0 or unset for off`);
+};
+const stats = values.stats || envSwitch('CHAT_STATS', env.CHAT_STATS);
+const secureCookies = values['secure-cookies'] || envSwitch('CHAT_SECURE_COOKIES', env.CHAT_SECURE_COOKIES);
+const host = values.host ?? env.CHAT_HOST ?? '127.0.0.1';
 const server = await startChatServer({
   ...(redisUrl
     ? { redis: { url: redisUrl, ...(ttlText !== undefined ? { presenceTtlMs: Number(ttlText) } : {}) } }
     : {}),
-  statsEndpoint: values.stats ?? env.CHAT_STATS === '1',
+  statsEndpoint: stats,
   port,
-  host: values.host ?? env.CHAT_HOST ?? '127.0.0.1',
+  host,
   dbPath,
   allowedOrigins: origins,
   trustProxy,
-  ...(values['secure-cookies'] || env.CHAT_SECURE_COOKIES === '1' ? { secureCookies: true } : {}),
+  ...(secureCookies ? { secureCookies: true } : {}),
   ...(tls ? { tls } : {}),
 }).catch((err: Error) => {
   // A runtime failure, not a usage error: one line, exit 1.
-  if (err instanceof PortInUseError) console.error(`riptide-chat: port ${err.port} is in use; pass --port`);
-  else console.error(`riptide-chat: ${err.message}`);
+  console.error(`riptide-chat: ${startError(err)}`);
   process.exit(1);
 });
 
@@ -153,6 +197,10 @@ const stop = (signal: string) => {
   // twice (the terminal's, and npm forwarding its own).
   if (stopping) return;
   stopping = true;
+  // The stop and its end, each a line beside the start's: a supervisor's log then shows a restart
+  // that was asked for, and that it finished (not the 20 s deadline below, nor a SIGKILL).
+  const open = server.hub.connectionCount;
+  console.log(`riptide chat stopping on ${signal}: closing ${open} connection${open === 1 ? '' : 's'}`);
   setTimeout(() => {
     console.error(
       `riptide-chat: still stopping ${STOP_DEADLINE_MS / 1000} s after ${signal}; exiting without finishing`,
@@ -160,7 +208,10 @@ const stop = (signal: string) => {
     process.exit(1);
   }, STOP_DEADLINE_MS).unref();
   server.close().then(
-    () => process.exit(0),
+    () => {
+      console.log('riptide chat stopped');
+      process.exit(0);
+    },
     (err: Error) => {
       console.error(`riptide-chat: error while stopping on ${signal}: ${err.message}`);
       process.exit(1);
@@ -183,4 +234,18 @@ function redactUrl(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** Why the start failed, in one line naming the setting when it is ours to name. */
+function startError(err: Error): string {
+  if (err instanceof PortInUseError) return `port ${err.port} is in use; pass --port`;
+  const { code, syscall } = err as NodeJS.ErrnoException;
+  const hostSource = source('host', 'CHAT_HOST');
+  if (syscall === 'getaddrinfo')
+    return `cannot listen on ${hostSource} ${JSON.stringify(host)}: no such host name or address (${code})`;
+  if (syscall === 'listen' && code === 'EADDRNOTAVAIL')
+    return `cannot listen on ${hostSource} ${JSON.stringify(host)}: no interface of this machine has that address (${code})`;
+  if (syscall === 'listen' && code === 'EACCES')
+    return `cannot listen on port ${port}: permission denied (a port below 1024 needs privileges; pass --port)`;
+  return err.message;
 }

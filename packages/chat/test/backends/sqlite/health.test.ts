@@ -5,6 +5,8 @@
  * the pages are told, and the same send succeeds once once the condition is gone, without a
  * restart.
  */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isTransient, SqliteHealth } from '../../../src/server/backends/sqlite/health.js';
@@ -150,6 +152,48 @@ describe('SqliteHealth', () => {
     } finally {
       other.close();
       health.close(); // its probe timer, before the store closes
+    }
+  });
+
+  it('a write that reads first (a send) waits for a lock held elsewhere too, and goes through once it is let go', async () => {
+    // Regression: the store's transactions began DEFERRED. A send reads (its dedup, the room's
+    // head) before it writes, and SQLite refuses the upgrade of a read to a write at once while
+    // another connection holds the write lock (SQLITE_BUSY, busy_timeout not waited): a write of a
+    // moment by another process, the sqlite3 shell, was an outage at once. Now BEGIN IMMEDIATE.
+    const { store, db, rooms, changes } = await setUp();
+    // Long, so that only the holder letting go ends the wait (never the timeout, on a slow machine).
+    db.pragma('busy_timeout = 120000');
+    // The holder is a worker thread: this thread is blocked inside SQLite while it waits. It takes
+    // the lock, says so, waits for the go (set just before the send), and lets go 100 ms later: the
+    // send has begun by then, so a send that does not wait has failed already.
+    const go = new Int32Array(new SharedArrayBuffer(4));
+    const holder = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const Database = require(workerData.sqlite);
+       const db = new Database(workerData.path);
+       db.exec('BEGIN IMMEDIATE');
+       parentPort.postMessage('held');
+       Atomics.wait(workerData.go, 0, 0);
+       Atomics.wait(workerData.go, 0, 1, 100);
+       db.exec('COMMIT');
+       db.close();`,
+      {
+        eval: true,
+        workerData: {
+          sqlite: createRequire(import.meta.url).resolve('better-sqlite3'),
+          path: store.database.name,
+          go,
+        },
+      },
+    );
+    try {
+      await new Promise((resolve) => holder.once('message', resolve));
+      Atomics.store(go, 0, 1);
+      Atomics.notify(go, 0);
+      expect(await rooms.appendEvent(send('m1', 'hi'))).toMatchObject({ ok: true, duplicate: false });
+      expect(changes).toEqual([]);
+    } finally {
+      await holder.terminate();
     }
   });
 

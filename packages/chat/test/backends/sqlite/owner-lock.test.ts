@@ -3,7 +3,7 @@
  * refused before it touches the database, and the lock goes with its holder.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -153,6 +153,41 @@ describe('OwnerLock', () => {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
   });
+
+  // As root (who may write any file) it runs as nobody through setpriv; skipped if neither can be.
+  const asRoot = process.getuid?.() === 0;
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((file) => existsSync(file));
+  it.runIf(process.getuid !== undefined && (!asRoot || setpriv !== undefined))(
+    'refuses a lock file this user may not write, where two servers would both have "taken" it',
+    async () => {
+      // Regression: SQLite opens a file it may not write read-only, and the empty EXCLUSIVE
+      // transaction then succeeded without locking anything: every server started on the database
+      // (say, its lock left by a start as root) went ahead, each unaware of the other.
+      const path = tempDatabasePath();
+      chmodSync(dirname(path), 0o777);
+      writeFileSync(`${path}-lock`, '');
+      chmodSync(`${path}-lock`, 0o444);
+      const built = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist', 'server');
+      const script = `const { OwnerLock } = await import(${JSON.stringify(join(built, 'backends', 'sqlite', 'owner-lock.js'))});
+        const held = [];
+        for (const i of [1, 2]) {
+          try { held.push(OwnerLock.acquire(process.argv[1])); console.log('taken'); }
+          catch (err) { console.log(err.message); }
+        }`;
+      const node = ['--input-type=module', '-e', script, path];
+      const [command, args] = asRoot
+        ? [setpriv as string, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...node]]
+        : [process.execPath, node];
+      const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk;
+      });
+      await new Promise((resolve) => child.once('close', resolve));
+      const refusal = `cannot write its lock ${path}-lock (SQLITE_READONLY); the lock file and its folder must be writable by this user`;
+      expect(out.trim().split('\n')).toEqual([refusal, refusal]);
+    },
+  );
 
   it('is released when its holder is killed with SIGKILL (no stale lock after a crash)', async () => {
     const path = tempDatabasePath();

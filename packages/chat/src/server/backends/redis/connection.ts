@@ -57,12 +57,21 @@ export async function connectRedis(
   try {
     parsed = new URL(options.url);
   } catch {
-    throw new TypeError(`redis: invalid URL ${JSON.stringify(options.url)}`);
+    throw new TypeError(`redis: invalid URL ${JSON.stringify(withoutPassword(options.url))}`);
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
     throw new TypeError(
-      `redis: URL must start with redis:// or rediss://, got ${JSON.stringify(options.url)}`,
+      `redis: URL must start with redis:// or rediss://, got ${JSON.stringify(withoutPassword(options.url))}`,
     );
+  // The path is the database number. ioredis reads it with parseInt and gives no error: "/abc" made
+  // every command first send SELECT NaN, whose refusal nothing catches (the process died with a
+  // stack trace), and "/1x" would quietly be database 1.
+  const dbText = parsed.pathname.replace(/^\//, '');
+  if (!/^\d*$/.test(dbText))
+    throw new TypeError(
+      `redis: the URL's path is a database number (redis://host:port/2), got ${JSON.stringify(parsed.pathname)}`,
+    );
+  const db = Number(dbText);
   const where = `${parsed.hostname}:${parsed.port || 6379}`;
 
   const common: RedisOptions = {
@@ -94,15 +103,23 @@ export async function connectRedis(
   for (const c of clients) c.on('error', () => {}); // reported through the health below
 
   // Wait (ioredis retrying meanwhile) until every connection is ready, so nodes may start before
-  // Redis does; give up after the timeout with the last connection error.
+  // Redis does; give up after the timeout with the last connection error. Credentials Redis refuses
+  // are refused at once: no retry changes them (they were "could not reach Redis" 10 s later).
   let lastError = 'no answer';
+  let refuseCredentials: (err: Error) => void = () => {};
+  const credentialsRefused = new Promise<never>((_, reject) => {
+    refuseCredentials = reject;
+  });
   const noteError = (err: Error) => {
     lastError = err.message || err.name;
+    if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(lastError)) refuseCredentials(err);
   };
   for (const c of clients) c.on('error', noteError);
   let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Error('timeout');
   try {
     await Promise.race([
+      credentialsRefused,
       Promise.all(
         clients.map((c) => {
           const ready = new Promise<void>((resolve) => c.once('ready', () => resolve()));
@@ -111,17 +128,34 @@ export async function connectRedis(
         }),
       ),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), options.connectTimeoutMs);
+        timer = setTimeout(() => reject(timedOut), options.connectTimeoutMs);
       }),
     ]);
-  } catch {
+  } catch (err) {
     for (const c of clients) c.disconnect();
+    if (err !== timedOut)
+      throw new Error(
+        `redis: Redis at ${where} refuses the URL's credentials (${(err as Error).message}); pass redis://[user]:password@host:port`,
+      );
     throw new Error(
       `redis: could not reach Redis at ${where} within ${options.connectTimeoutMs} ms (${lastError})`,
     );
   } finally {
     clearTimeout(timer);
     for (const c of clients) c.off('error', noteError);
+  }
+  // ioredis selects the URL's database as it connects, and a refusal (past the server's
+  // `databases`) only reaches its 'error' listeners: the connection is then ready on database 0, so
+  // the node would write into another deployment's keys. Ask again, and refuse to start on a no.
+  if (db !== 0) {
+    try {
+      await cmd.select(db);
+    } catch (err) {
+      for (const c of clients) c.disconnect();
+      throw new Error(
+        `redis: Redis at ${where} refuses database ${db} of the URL (${(err as Error).message})`,
+      );
+    }
   }
 
   try {
@@ -231,4 +265,9 @@ export async function connectRedis(
       cmd.disconnect();
     },
   };
+}
+
+/** The URL as written, its password (if any) replaced: for messages that quote it. */
+function withoutPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
 }

@@ -15,7 +15,7 @@ import { RedisBus } from './bus.js';
 import { connectRedis } from './connection.js';
 import { RedisCommittedEvents } from './events.js';
 import { type Availability, RedisKeys } from './keys.js';
-import { RedisPresence } from './presence.js';
+import { checkPresenceTtl, RedisPresence } from './presence.js';
 import { RedisStore } from './store.js';
 import { RedisThrottle } from './throttle.js';
 
@@ -61,6 +61,8 @@ export async function createRedisBackend(
   for (const key of Object.keys(options))
     if (!KNOWN.has(key)) throw new TypeError(`redis: unknown option "${key}"`);
   const { log } = common;
+  // Checked before connecting: a refused start holds no connection.
+  if (options.presenceTtlMs !== undefined) checkPresenceTtl(options.presenceTtlMs);
   const redis = await connectRedis(
     {
       url: options.url,

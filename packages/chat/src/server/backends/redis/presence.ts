@@ -251,6 +251,20 @@ type Commands = {
   presenceIndex(...args: (string | number)[]): Promise<number>;
 };
 
+/** The longest delay a Node timer takes (a longer one fires after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A presence ttl as RedisPresence takes it, else a TypeError. At most a Node timer's delay: a
+ * longer one made the refresh (every ttl/3) fire every 1 ms past 3 times that, and node's warning
+ * was all an operator saw.
+ */
+export function checkPresenceTtl(ttlMs: number): number {
+  if (!Number.isInteger(ttlMs) || ttlMs < 300 || ttlMs > MAX_TIMER_MS)
+    throw new TypeError(`RedisPresence: ttlMs must be an integer from 300 to ${MAX_TIMER_MS}`);
+  return ttlMs;
+}
+
 export class RedisPresence implements Presence {
   readonly #redis: Redis & Commands;
   readonly #keys: RedisKeys;
@@ -270,9 +284,7 @@ export class RedisPresence implements Presence {
 
   constructor(redis: Redis, keys: RedisKeys, options: RedisPresenceOptions = {}) {
     this.#keys = keys;
-    this.#ttl = options.ttlMs ?? 20_000;
-    if (!Number.isInteger(this.#ttl) || this.#ttl < 300)
-      throw new TypeError('RedisPresence: ttlMs must be an integer of at least 300');
+    this.#ttl = checkPresenceTtl(options.ttlMs ?? 20_000);
     this.#onChange = options.onChange ?? (() => {});
     this.#log = options.log ?? (() => {});
     this.#notice = options.notice;

@@ -144,7 +144,7 @@ export class SqliteAttachments implements AttachmentStore {
         });
         return 'stored';
       },
-    );
+    ).immediate; // reads, then writes: BEGIN IMMEDIATE waits for a lock held elsewhere (store.ts)
     this.#claim = db.transaction(
       (ids: readonly string[], user: string, room: string, clientId: string): Attachment[] | null => {
         const rows: Row[] = [];
@@ -157,7 +157,7 @@ export class SqliteAttachments implements AttachmentStore {
         for (const row of rows) s.setClaim.run(clientId, row.id);
         return rows.map((row) => publicPart(toRecord(row)));
       },
-    );
+    ).immediate;
   }
 
   async put(record: AttachmentRecord, data: Buffer, maxUnused: number): Promise<PutAttachmentResult> {

@@ -70,11 +70,23 @@ export class OwnerLock {
       db.pragma('journal_mode = MEMORY');
       // EXCLUSIVE: the lock taken by the first write transaction is kept until close.
       db.pragma('locking_mode = EXCLUSIVE');
-      db.exec('BEGIN EXCLUSIVE; COMMIT');
+      // A write, so that a lock file this user may not write (left by a start as root, say) is
+      // refused: SQLite opens it read-only then, and an empty transaction "takes" the lock without
+      // locking anything, so every server started on the database went ahead.
+      db.exec('BEGIN EXCLUSIVE; PRAGMA user_version = 1; COMMIT');
     } catch (err) {
       db.close();
-      if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY'))
+      const code = (err as { code?: string }).code;
+      if (code?.startsWith('SQLITE_BUSY'))
         throw new DatabaseInUseError(databasePath, lockPath, { cause: err });
+      // SQLite opens a file lazily, and read-only where it may not write: on a read-only file
+      // system, or a lock file this user may not write, the open above succeeds and only the write
+      // finds out.
+      if (code?.startsWith('SQLITE_CANTOPEN') || code?.startsWith('SQLITE_READONLY'))
+        throw new Error(
+          `cannot write its lock ${lockPath} (${code}); the lock file and its folder must be writable by this user`,
+          { cause: err },
+        );
       throw err;
     }
     return new OwnerLock(db);

@@ -22,7 +22,8 @@
  * So is the membership check of a write (ports.ts): one primary-key read of `memberships` inside
  * the append and react transactions.
  */
-import { dirname } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   type Attachment,
@@ -98,6 +99,14 @@ interface Extras {
  * A start-up refusal: the database named, with SQLite's reason and its code (index.ts uses it too,
  * for the writes the backend makes at start).
  */
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // not there yet (the first start makes it), or SQLite says why
+  }
+}
+
 export function cannotOpen(path: string, err: unknown): Error {
   const code = (err as { code?: unknown }).code;
   const reason = typeof code === 'string' ? `${(err as Error).message} (${code})` : (err as Error).message;
@@ -213,6 +222,12 @@ export class SqliteStore implements AccountStore, RoomStore {
     }
     let lock: OwnerLock | undefined;
     let opened: Database.Database | undefined;
+    // SQLite's word for a folder is "unable to open database file": say what is wrong (--db names
+    // the file, not the folder it goes in), before a lock is made beside it.
+    if (path !== ':memory:' && isFolder(path))
+      throw new Error(
+        `cannot open the database ${path}: it is a folder; name the database file in it (${join(path, 'chat.db')})`,
+      );
     try {
       // Before the database is touched: a second server must not even switch its journal mode.
       if (path !== ':memory:') lock = OwnerLock.acquire(path);
@@ -356,8 +371,13 @@ export class SqliteStore implements AccountStore, RoomStore {
     };
 
     const n = (row: unknown) => (row as { n: number }).n;
+    // BEGIN IMMEDIATE for a transaction that writes: it waits for a lock held elsewhere up to
+    // busy_timeout, as a lone write does. A deferred one reads first, and SQLite refuses its later
+    // upgrade to a write at once (SQLITE_BUSY, no wait): a write of a moment by another process
+    // (the sqlite3 shell) was an outage at once instead of the 0.25 s wait the README promises.
+    const writing = <F extends (...args: never[]) => unknown>(fn: F) => db.transaction(fn).immediate;
     this.#tx = {
-      createRoom: db.transaction((room: RoomInfo, quotas: RoomQuotas): CreateRoomResult => {
+      createRoom: writing((room: RoomInfo, quotas: RoomQuotas): CreateRoomResult => {
         if (s.getRoom.get(room.name)) return 'exists';
         if (room.kind !== 'dm') {
           if (room.owner !== null && n(s.countOwned.get(room.owner)) >= quotas.maxOwnedRooms)
@@ -369,7 +389,7 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.createRoom.run(room.name, room.kind, room.owner, room.createdAt, floor, room.createdAt);
         return 'created';
       }),
-      deleteRoom: db.transaction((name: string): boolean => {
+      deleteRoom: writing((name: string): boolean => {
         if (!s.getRoom.get(name)) return false;
         // Keep the head: the seq of a name never goes back, so a client's or a node's cursor from
         // the deleted room can never hide the events of a new room with the same name.
@@ -381,7 +401,7 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.deleteRoom.run(name); // its files go with it (attachments.ts: the triggers)
         return true;
       }),
-      join: db.transaction((user: string, room: string, maxRooms: number): JoinResult => {
+      join: writing((user: string, room: string, maxRooms: number): JoinResult => {
         if (!s.getRoom.get(room)) return 'no_room';
         if (s.isMember.get(user, room)) return 'member';
         if (n(s.countMemberships.get(user)) >= maxRooms) return 'too_many_rooms';
@@ -395,18 +415,18 @@ export class SqliteStore implements AccountStore, RoomStore {
         return { ok: true, members: rows.map((r) => r.user) };
       }),
       // The marker before and after in one transaction: `moved` is this call's alone.
-      markRead: db.transaction((user: string, room: string, seq: number): ReadMark => {
+      markRead: writing((user: string, room: string, seq: number): ReadMark => {
         const before = s.lastRead.get(user, room) as { last_read: number } | undefined;
         if (!before) return { seq: 0, moved: false };
         const row = s.markRead.get(seq, room, user, room) as { last_read: number };
         return { seq: row.last_read, moved: row.last_read > before.last_read };
       }),
-      leave: db.transaction((user: string, room: string, now: number): boolean => {
+      leave: writing((user: string, room: string, now: number): boolean => {
         if (s.leave.run(user, room).changes !== 1) return false;
         if (n(s.countMembers.get(room)) === 0) s.emptied.run(now, room);
         return true;
       }),
-      append: db.transaction((input: AppendInput): AppendResult => {
+      append: writing((input: AppendInput): AppendResult => {
         if (input.type === 'message') {
           const existing = s.dedup.get(input.room, input.user, input.clientId) as EventRow | undefined;
           if (existing) {
@@ -489,7 +509,7 @@ export class SqliteStore implements AccountStore, RoomStore {
         }
         return { ok: true, event: toEvent(row, extras), duplicate: false };
       }),
-      react: db.transaction((input: ReactInput): ReactResult => {
+      react: writing((input: ReactInput): ReactResult => {
         if (!s.isMember.get(input.user, input.room))
           return { ok: false, reason: s.getRoom.get(input.room) ? 'not_member' : 'no_room' };
         const target = s.getMessage.get(input.room, input.target) as EventRow | undefined;
@@ -534,7 +554,7 @@ export class SqliteStore implements AccountStore, RoomStore {
         };
         return { ok: true, event };
       }),
-      expire: db.transaction((emptySince: number): string[] => {
+      expire: writing((emptySince: number): string[] => {
         const gone: string[] = [];
         for (const { name } of s.expired.all(emptySince, DEFAULT_ROOM) as { name: string }[]) {
           if (n(s.countMembers.get(name)) > 0) continue;

@@ -99,18 +99,19 @@ interface Extras {
  * A start-up refusal: the database named, with SQLite's reason and its code (index.ts uses it too,
  * for the writes the backend makes at start).
  */
+export function cannotOpen(path: string, err: unknown): Error {
+  const code = (err as { code?: unknown }).code;
+  const reason = typeof code === 'string' ? `${(err as Error).message} (${code})` : (err as Error).message;
+  return new Error(`cannot open the database ${path}: ${reason}`, { cause: err });
+}
+
+/** True when `path` is a folder (SQLite would only say "unable to open database file"). */
 function isFolder(path: string): boolean {
   try {
     return statSync(path).isDirectory();
   } catch {
     return false; // not there yet (the first start makes it), or SQLite says why
   }
-}
-
-export function cannotOpen(path: string, err: unknown): Error {
-  const code = (err as { code?: unknown }).code;
-  const reason = typeof code === 'string' ? `${(err as Error).message} (${code})` : (err as Error).message;
-  return new Error(`cannot open the database ${path}: ${reason}`, { cause: err });
 }
 
 function toMessage(row: EventRow, extras: Extras): ChatMessage {

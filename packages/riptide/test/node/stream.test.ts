@@ -132,3 +132,31 @@ describe('ws 8 parity: createWebSocketStream', () => {
     },
   );
 });
+
+describe('ws 8 parity: createWebSocketStream event order', () => {
+  it.each([
+    ['ws 8', wsServer, () => wsCreateWebSocketStream],
+    ['riptide', riptideServer, () => createWebSocketStream],
+  ] as const)(
+    "%s: a server stream's end() gives 'finish', then 'end', then 'close'",
+    async (_n, serve, make) => {
+      // A riptide server closes its descriptor as soon as the close frames are exchanged, so its
+      // socket has no 'finish': the stream's 'finish' came from the WebSocket's 'close', after the
+      // readable side had ended on that same 'close'.
+      const { wss, url } = await serve();
+      servers.push(wss);
+      const connected = once<[WebSocket]>(wss, 'connection');
+      const client = new WsClient(url);
+      const [serverSide] = await connected;
+      const duplex = make()(serverSide as never);
+      const events: string[] = [];
+      for (const name of ['finish', 'end', 'close']) duplex.on(name, () => events.push(name));
+      duplex.resume();
+      const clientClosed = once<[number]>(client, 'close');
+      duplex.end();
+      await once(duplex, 'close');
+      expect(events).toEqual(['finish', 'end', 'close']);
+      expect((await clientClosed)[0]).toBe(1005);
+    },
+  );
+});

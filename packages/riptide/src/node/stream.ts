@@ -36,7 +36,12 @@ export function createWebSocketStream(ws: WebSocket, options?: DuplexOptions): D
     duplex.destroy(err);
   });
 
+  // end()'s wait for a clean close (see _final). It runs here, before the readable side ends, so
+  // that 'finish' comes before 'end' as in ws 8 (where the socket's 'finish' precedes 'close').
+  let finishOnClose: (() => void) | null = null;
+
   ws.once('close', function onClose() {
+    if (finishOnClose !== null) finishOnClose();
     if (duplex.destroyed) return;
     duplex.push(null);
   });
@@ -78,16 +83,12 @@ export function createWebSocketStream(ws: WebSocket, options?: DuplexOptions): D
         called = true;
         callback();
       });
-      ws.once('close', () => {
+      finishOnClose = () => {
+        finishOnClose = null;
         if (called || !ws._wasClean) return;
         called = true;
-        // The readable side ends on this 'close' too, possibly before 'finish' (its 'end' then
-        // sees the writable side unfinished): whichever comes last destroys the stream.
-        duplex.once('finish', () => {
-          if (duplex.readableEnded && !duplex.destroyed) duplex.destroy();
-        });
         callback();
-      });
+      };
       ws.close();
     }
   };

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type WS from 'ws';
 import { WebSocket as WsClient, createWebSocketStream as wsCreateWebSocketStream } from 'ws';
 import { createWebSocketStream, WebSocket, type WebSocketServer } from '../../src/index.js';
-import { once, riptideServer, shutdown, wsServer } from './helpers.js';
+import { once, rawClient, riptideServer, shutdown, wsServer } from './helpers.js';
 
 const servers: { close(cb?: () => void): void }[] = [];
 afterEach(async () => {
@@ -131,4 +131,54 @@ describe('ws 8 parity: createWebSocketStream', () => {
       expect(duplex.destroyed).toBe(true);
     },
   );
+});
+
+describe('ws 8 parity: createWebSocketStream event order', () => {
+  it.each([
+    ['ws 8', wsServer, () => wsCreateWebSocketStream],
+    ['riptide', riptideServer, () => createWebSocketStream],
+  ] as const)(
+    "%s: a server stream's end() gives 'finish', then 'end', then 'close'",
+    async (_n, serve, make) => {
+      // A riptide server closes its descriptor as soon as the close frames are exchanged, so its
+      // socket has no 'finish': the stream's 'finish' came from the WebSocket's 'close', after the
+      // readable side had ended on that same 'close'.
+      const { wss, url } = await serve();
+      servers.push(wss);
+      const connected = once<[WebSocket]>(wss, 'connection');
+      const client = new WsClient(url);
+      const [serverSide] = await connected;
+      const duplex = make()(serverSide as never);
+      const events: string[] = [];
+      for (const name of ['finish', 'end', 'close']) duplex.on(name, () => events.push(name));
+      duplex.resume();
+      const clientClosed = once<[number]>(client, 'close');
+      duplex.end();
+      await once(duplex, 'close');
+      expect(events).toEqual(['finish', 'end', 'close']);
+      expect((await clientClosed)[0]).toBe(1005);
+    },
+  );
+});
+
+describe('createWebSocketStream: riptide on purpose (docs/node-layer.md)', () => {
+  it('end() to a peer that never answers the close frame: the close timeout destroys the stream with its error', async () => {
+    // ws 8 reports nothing: its stream ends ('end') but never finishes, so pipeline() waits for good.
+    const { wss, port } = await riptideServer({ closeTimeout: 50 });
+    servers.push(wss);
+    const connected = once<[WebSocket]>(wss, 'connection');
+    const { socket } = await rawClient(port);
+    const [serverSide] = await connected;
+    const duplex = createWebSocketStream(serverSide);
+    duplex.resume();
+    const events: string[] = [];
+    for (const name of ['finish', 'end']) duplex.on(name, () => events.push(name));
+    const failed = once<[Error & { code: string }]>(duplex, 'error');
+    const closed = once(duplex, 'close');
+    duplex.end();
+    expect((await failed)[0].code).toBe('WS_ERR_CLOSE_TIMEOUT');
+    await closed;
+    expect(events).toEqual([]);
+    socket.destroy();
+  });
 });

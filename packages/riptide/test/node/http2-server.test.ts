@@ -892,12 +892,26 @@ describe("large sends and node's maxSessionMemory: one stream's burst never refu
   /** Until the server's outbox has flushed (a nextTick) and node has taken the write: a macrotask. */
   const flushed = () => new Promise((resolve) => setImmediate(resolve));
 
+  /** The session takes a new stream: a second WebSocket echoes, and a plain GET is answered. */
+  async function sessionServes({ open, get }: Awaited<ReturnType<typeof setup>>): Promise<void> {
+    const second = await open();
+    expect(await roundTripEcho(second)).toBe('hi');
+    expect(await get()).toBe('ok');
+  }
+
+  /** Once the reader resumes, every payload arrives whole and in order. */
+  async function arriveWhole(received: Buffer[], payloads: Buffer[]): Promise<void> {
+    await vi.waitFor(() => expect(received.length).toBe(payloads.length), { timeout: 20_000 });
+    expect(received.map((r, i) => r.equals(payloads[i]))).toEqual(payloads.map(() => true));
+  }
+
   for (const [name, sizes] of [
     ['one 12 MB message', [12 * MB]],
     ['five 3 MB messages in one tick', [3 * MB, 3 * MB, 3 * MB, 3 * MB, 3 * MB]],
   ] as const) {
     it(`${name} to a client that does not read: a second WebSocket and a GET on the same session still work`, async () => {
-      const { open, get } = await setup();
+      const served = await setup();
+      const { open } = served;
       const first = await open();
       const received: Buffer[] = [];
       first.ws.on('message', (data) => received.push(data as Buffer));
@@ -907,18 +921,15 @@ describe("large sends and node's maxSessionMemory: one stream's burst never refu
       await flushed();
       expect(first.peer.bufferedAmount).toBeGreaterThan(9 * MB);
 
-      const second = await open();
-      expect(await roundTripEcho(second)).toBe('hi');
-      expect(await get()).toBe('ok');
-
+      await sessionServes(served);
       first.ws.resume();
-      await vi.waitFor(() => expect(received.length).toBe(payloads.length), { timeout: 20_000 });
-      expect(received.map((r, i) => r.equals(payloads[i]))).toEqual(payloads.map(() => true));
+      await arriveWhole(received, payloads);
     }, 30_000);
   }
 
   it("five 3 MB messages in five ticks to a client that reads the first, then stops: what the stream's buffer held is not handed to node at once", async () => {
-    const { open, get } = await setup();
+    const served = await setup();
+    const { open } = served;
     const first = await open();
     const received: Buffer[] = [];
     const gotFirst = new Promise<void>((resolve) =>
@@ -946,17 +957,14 @@ describe("large sends and node's maxSessionMemory: one stream's burst never refu
     await gotFirst;
     expect(first.peer.bufferedAmount).toBeGreaterThan(9 * MB);
 
-    const second = await open();
-    expect(await roundTripEcho(second)).toBe('hi');
-    expect(await get()).toBe('ok');
-
+    await sessionServes(served);
     first.ws.resume();
-    await vi.waitFor(() => expect(received.length).toBe(payloads.length), { timeout: 20_000 });
-    expect(received.map((r, i) => r.equals(payloads[i]))).toEqual(payloads.map(() => true));
+    await arriveWhole(received, payloads);
   }, 30_000);
 
   it("the client's side: one 12 MB message to a server that does not read leaves the client's session open to new streams", async () => {
-    const { open, get } = await setup();
+    const served = await setup();
+    const { open } = served;
     const first = await open();
     first.peer.pause(); // the server reads nothing: the client's data waits in the client's session
     const received: Buffer[] = [];
@@ -966,14 +974,10 @@ describe("large sends and node's maxSessionMemory: one stream's burst never refu
     await flushed();
     expect(first.ws.bufferedAmount).toBeGreaterThan(9 * MB);
 
-    // node's client session (http2.connect, maxSessionMemory 10 MB) refuses its own next stream
-    const second = await open();
-    expect(await roundTripEcho(second)).toBe('hi');
-    expect(await get()).toBe('ok');
-
+    // node's client session (http2.connect, maxSessionMemory 10 MB) refused its own next stream
+    await sessionServes(served);
     first.peer.resume();
-    await vi.waitFor(() => expect(received.length).toBe(1), { timeout: 20_000 });
-    expect(received[0].equals(payload)).toBe(true);
+    await arriveWhole(received, [payload]);
   }, 30_000);
 
   it('close() right after a large send: the whole message, then the close frame, then END_STREAM', async () => {
@@ -997,7 +1001,8 @@ describe("large sends and node's maxSessionMemory: one stream's burst never refu
   }, 30_000);
 
   it("terminate() while a large send waits for the peer's window: callbacks answered, 1006, the session goes on", async () => {
-    const { open, get } = await setup();
+    const served = await setup();
+    const { open } = served;
     const first = await open();
     first.ws.pause();
     const results: Array<Error | undefined | null> = [];
@@ -1013,9 +1018,7 @@ describe("large sends and node's maxSessionMemory: one stream's burst never refu
     expect(results[0]).toBeInstanceOf(Error);
     expect(results[1]).toBeInstanceOf(Error);
     expect(first.peer.bufferedAmount).toBe(0);
-    const second = await open();
-    expect(await roundTripEcho(second)).toBe('hi');
-    expect(await get()).toBe('ok');
+    await sessionServes(served);
   }, 30_000);
 
   /** The second WebSocket works both ways. */

@@ -166,10 +166,13 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
   let socketPath: string | undefined;
   let path: string;
   if (ipc) {
-    // ws+unix:///path/to.sock:/request/path
-    const colon = url.pathname.indexOf(':');
-    socketPath = colon === -1 ? url.pathname : url.pathname.slice(0, colon);
-    path = colon === -1 ? '/' : url.pathname.slice(colon + 1) + url.search;
+    // ws+unix:///path/to.sock:/request/path?query. Split at the first colon of the path and query
+    // together, as ws 8 splits them: without a colon all of it names the socket, a query too
+    // ('ws+unix:/s.sock?v=1' is the socket file 's.sock?v=1', requested as '/').
+    const target = url.pathname + url.search;
+    const colon = target.indexOf(':');
+    socketPath = colon === -1 ? target : target.slice(0, colon);
+    path = colon === -1 ? '/' : target.slice(colon + 1);
   } else {
     path = (url.pathname || '/') + url.search;
   }
@@ -259,7 +262,10 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
 
   // A deadline for this request's handshake, from now until the response head is complete:
   // not the socket's idle timeout (ws's `timeout`), which a server sending its head a byte at
-  // a time resets forever. Each redirect's request gets its own.
+  // a time resets forever. Each redirect's request gets its own. A response handed to an
+  // 'unexpected-response' listener keeps it until the request is over (its body read, or the
+  // request destroyed): one left unread would hold the connection open, CONNECTING, for good
+  // (ws 8's idle timeout fails it).
   const deadline = opts.handshakeTimeout
     ? setTimeout(handshakeExpired, opts.handshakeTimeout, ws, req)
     : null;
@@ -270,11 +276,16 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
   });
   if (deadline !== null) req.on('close', () => clearTimeout(deadline));
   req.on('response', (res: IncomingMessage) => {
-    if (deadline !== null) clearTimeout(deadline);
-    if (!ws._isRequest(req)) return;
+    if (!ws._isRequest(req)) {
+      if (deadline !== null) clearTimeout(deadline);
+      return;
+    }
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
-    if (redirect !== null && location !== undefined && status >= 300 && status < 400) {
+    // An empty Location (node trims the value, so a blank one too) is not followed: it would
+    // name this same URL again until maxRedirects. The answer is the user's, as any other (ws 8).
+    if (redirect !== null && location && status >= 300 && status < 400) {
+      if (deadline !== null) clearTimeout(deadline);
       if (++redirect.count > opts.maxRedirects) {
         ws._abortHandshake(clientHandshakeError('WS_ERR_MAX_REDIRECTS'));
         return;
@@ -305,10 +316,12 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
       return;
     }
     if (ws.listenerCount('unexpected-response') > 0) {
-      // ws compatibility: the listener owns the response; the connection is not opened.
+      // ws compatibility: the listener owns the response; the connection is not opened. The
+      // deadline runs on until the request closes (above).
       ws.emit('unexpected-response', req, res);
       return;
     }
+    if (deadline !== null) clearTimeout(deadline);
     ws._abortHandshake(unexpectedStatusError(status));
   });
   req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {

@@ -38,7 +38,7 @@ import { buildConnectRequest, validateConnectResponse } from '../handshake/exten
 import type { ExtensionList } from '../handshake/header-lists.js';
 import type { ResolvedClient as Resolved } from './options.js';
 import { TLS_KEYS } from './tls-keys.js';
-import type { ClientHost } from './transport.js';
+import { type ClientHost, meterWrites } from './transport.js';
 
 /**
  * What the HTTP/2 path borrows from client.ts, handed in by it (client.ts imports this file, so
@@ -614,6 +614,8 @@ function openStream(
       return;
     }
     stream.removeListener('error', onError);
+    // Large sends go to node's session in pieces, as on the server (transport.ts).
+    meterWrites(stream);
     hs.open(stream, result.protocol, result.extensions);
   });
 }

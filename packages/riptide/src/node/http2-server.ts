@@ -60,6 +60,7 @@ import {
   validateConnectRequest,
 } from '../handshake/extended-connect.js';
 import { othersListenToSession } from './internals.js';
+import { meterWrites } from './transport.js';
 import type { WebSocket } from './websocket.js';
 import type { HandshakeReply, WebSocketServer } from './websocket-server.js';
 
@@ -310,6 +311,8 @@ const HTTP2: HandshakeReply = {
     }
     // RFC 8441 5: the stream stays open for the WebSocket's frames (no END_STREAM here).
     stream.respond(headers);
+    // Large sends go to node's session in pieces (a burst would refuse the session's new streams).
+    meterWrites(stream);
     return null;
   },
 };

@@ -18,12 +18,16 @@
  *     with its own callbacks. While the kernel takes the parts, each completes (and calls its
  *     callbacks) on its own, as ws's one write per frame does; once one has to wait, Node queues
  *     the rest and writes it in one writev when the kernel has room again.
+ *   - a total over STREAM_PIECE (1 MiB) for an HTTP/2 stream (transport.ts meterWrites):
+ *     writes of at most 1 MiB each (writePieces), so node's session, which counts what a write
+ *     hands it against maxSessionMemory, never holds more than that of one stream.
  * Nothing here allocates per message except the arrays the core hands over, and a closure per
  * write only when send callbacks are waiting for it (in a cut batch, per part: a closure, the
  * list of its buffers and the list of its callbacks).
  */
 import type { Duplex } from 'node:stream';
 import { writeDirect, writtenToKernel } from './internals.js';
+import { kMetered, STREAM_PIECE } from './transport.js';
 
 /** What the scheduler flushes: a WebSocket (which clears its own "queued" flag). */
 export interface Flushable {
@@ -41,6 +45,8 @@ const VECTOR_MIN = 4 * 1024;
  * writes.
  */
 const CUT_MIN = 64 * 1024;
+/** Writing to an HTTP/2 stream (writePieces): buffers at least this big are never copied. */
+const PIECE_VECTOR_MIN = 64 * 1024;
 
 const dirty: Flushable[] = [];
 let scheduled = false;
@@ -103,6 +109,10 @@ export function writeBatch(
     const data = out.length === 1 ? out[0] : Buffer.concat(out, total);
     if (writeDirect(socket, data, done)) return true;
     socket.write(data, done);
+    return false;
+  }
+  if (total > STREAM_PIECE && (socket as Duplex & { [kMetered]?: boolean })[kMetered] === true) {
+    writePieces(socket, out, cbs);
     return false;
   }
   if (cbs !== null && total > CUT_MIN) {
@@ -201,6 +211,54 @@ function writeCut(socket: Duplex, out: Buffer[], total: number, cbs: WriteCallba
     from = next;
     cut = cutAfter(cbs, from, start, total);
   }
+}
+
+/**
+ * A batch larger than STREAM_PIECE for an HTTP/2 stream (transport.ts meterWrites): written as
+ * writes of at most STREAM_PIECE bytes each, so that node's session never holds more than one
+ * of them for this stream. A buffer of PIECE_VECTOR_MIN bytes or more goes as subarrays (never
+ * copied); runs of smaller ones are copied together into writes of up to STREAM_PIECE. Each
+ * send callback goes with the write that carries the last byte of its frames.
+ */
+function writePieces(socket: Duplex, out: Buffer[], cbs: WriteCallbacks | null): void {
+  let runStart = 0; // the first buffer of the run of small buffers not written yet
+  let runBytes = 0;
+  let written = 0; // bytes of the batch written so far
+  let from = 0; // the index in `cbs` of the next callback's number
+  const piece = (data: Buffer): void => {
+    written += data.length;
+    let next = from;
+    if (cbs !== null) while (next < cbs.length && (cbs[next] as number) <= written) next += 2;
+    if (next === from) {
+      socket.write(data);
+      return;
+    }
+    const partCbs = from === 0 && next === cbs!.length ? cbs! : cbs!.slice(from, next);
+    from = next;
+    socket.write(data, (err?: Error | null) => callAll(partCbs, err ?? undefined));
+  };
+  const flushRun = (end: number): void => {
+    if (runBytes > 0)
+      piece(end - runStart === 1 ? out[runStart] : Buffer.concat(out.slice(runStart, end), runBytes));
+    runBytes = 0;
+  };
+  for (let i = 0; i < out.length; i++) {
+    const b = out[i];
+    if (b.length >= PIECE_VECTOR_MIN) {
+      flushRun(i);
+      for (let at = 0; at < b.length; at += STREAM_PIECE) {
+        piece(at === 0 && b.length <= STREAM_PIECE ? b : b.subarray(at, at + STREAM_PIECE));
+      }
+      runStart = i + 1;
+    } else {
+      if (runBytes + b.length > STREAM_PIECE) {
+        flushRun(i);
+        runStart = i;
+      }
+      runBytes += b.length;
+    }
+  }
+  flushRun(out.length);
 }
 
 function writeRun(

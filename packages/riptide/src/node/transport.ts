@@ -6,8 +6,8 @@
  * nothing else from websocket.ts. See docs/node-layer.md, "Attaching a WebSocket to a transport".
  *
  * What a WebSocket does differently to an HTTP/2 stream (RFC 8441) than to a TCP socket:
- * aborting it. Everything else (write, cork, end, pause, 'data', 'drain') is the Duplex interface
- * both share.
+ * aborting it, and how much of its output it hands to node's session at once (meterWrites).
+ * Everything else (write, cork, end, pause, 'data', 'drain') is the Duplex interface both share.
  *
  * An HTTP/2 stream is recognised by its public `rstCode` property and `close(code)` method
  * (node:http2 Http2Stream); a net.Socket has neither.
@@ -36,6 +36,43 @@ function isHttp2Stream(t: Duplex): boolean {
 export function abortTransport(t: Duplex): void {
   if (isHttp2Stream(t) && !t.destroyed) (t as StreamLike).close!(constants.NGHTTP2_CANCEL);
   else t.destroy();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing to an HTTP/2 stream
+
+/**
+ * At most this many bytes of one stream's output are in node's HTTP/2 session at a time (plus
+ * node's framing). What a stream's write hands to node stays in the session until the peer's
+ * flow-control window takes it, and it counts against the session's `maxSessionMemory` (10 MB
+ * by default), past which node resets every new stream on that session (ENHANCE_YOUR_CALM):
+ * one large send would refuse the page's next WebSocket and its requests (docs/http2.md). What
+ * waits in the stream's Writable buffer behind a write in progress is not counted.
+ */
+export const STREAM_PIECE = 1024 * 1024;
+
+/** Set on a stream by meterWrites: outbox.ts cuts batches larger than STREAM_PIECE for it. */
+export const kMetered = Symbol('riptide.metered');
+
+/**
+ * Make `stream` (an HTTP/2 stream a WebSocket is about to run over) hand node its output in
+ * pieces of at most STREAM_PIECE bytes: outbox.ts writes larger batches as several writes of at
+ * most that size (subarrays of large payloads, small frames copied together), and the stream's
+ * Writable, which hands node one write at a time and everything it buffered meanwhile as one
+ * writev, makes that writev only while the buffered bytes stay within STREAM_PIECE, else one
+ * write at a time. What waits stays in the Writable (writableLength, bufferedAmount, 'drain' and
+ * the write callbacks as before). Called once per stream, by the HTTP/2 handshakes; a TCP
+ * socket never gets it.
+ */
+export function meterWrites(stream: Duplex): void {
+  (stream as Duplex & { [kMetered]?: boolean })[kMetered] = true;
+  // Node's Writable reads `_writev` each time it empties its buffer (clearBuffer): with it, the
+  // buffered writes leave in one writev, without it one at a time.
+  Object.defineProperty(stream, '_writev', { configurable: true, get: meteredWritev });
+}
+
+function meteredWritev(this: Duplex): unknown {
+  return this.writableLength <= STREAM_PIECE ? (Object.getPrototypeOf(this) as Duplex)._writev : null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -475,6 +476,214 @@ describe('followRedirects: maxRedirects', () => {
       expect(err).toMatchObject({ code: 'WS_ERR_MAX_REDIRECTS', status: 0 });
       expect(err.message).toBe(HANDSHAKE_ERRORS.WS_ERR_MAX_REDIRECTS[1]);
     }
+  });
+});
+
+describe.each(CLIENTS)(
+  'wss: the TLS connection and its failures, as ws 8 reports them (%s)',
+  (_name, Client) => {
+    /** An https server with a WebSocketServer on it; records the SNI name of each WebSocket. */
+    async function secureServer(options: https.ServerOptions = {}) {
+      const server = https.createServer({ key: TEST_KEY, cert: TEST_CERT, ...options });
+      const wss = new WebSocketServer({ server });
+      const names: unknown[] = [];
+      wss.on('connection', (_ws, req) => names.push((req.socket as tls.TLSSocket).servername));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+      cleanups.push(() => shutdown(wss));
+      return { port: (server.address() as net.AddressInfo).port, names };
+    }
+
+    /** 'open' (and the transport's class), or the first 'error' as `code: message`. */
+    function outcome(url: string, options: Record<string, unknown>): Promise<string> {
+      return new Promise((resolve) => {
+        const ws = new Client(url, options) as AnyClient & { _socket: unknown };
+        ws.on('open', () => {
+          resolve(`open ${(ws._socket as object).constructor.name}`);
+          ws.terminate();
+        });
+        ws.on('error', (err: Error & { code?: string }) => resolve(`${err.code}: ${err.message}`));
+      });
+    }
+
+    it('verifies the certificate against the host name, sends it as SNI (not an IP address)', async () => {
+      const { port, names } = await secureServer();
+      expect(await outcome(`wss://localhost:${port}/`, {})).toMatch(
+        /^DEPTH_ZERO_SELF_SIGNED_CERT: self.signed certificate$/,
+      );
+      expect(await outcome(`wss://localhost:${port}/`, { ca: TEST_CERT })).toBe('open TLSSocket');
+      expect(await outcome(`wss://127.0.0.1:${port}/`, { ca: TEST_CERT })).toBe('open TLSSocket');
+      expect(await outcome(`wss://localhost:${port}/`, { rejectUnauthorized: false })).toBe('open TLSSocket');
+      // `servername` names the host to check as well as to send.
+      expect(await outcome(`wss://localhost:${port}/`, { ca: TEST_CERT, servername: 'example.com' })).toBe(
+        "ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's altnames: " +
+          "Host: example.com. is not in the cert's altnames: DNS:localhost, IP Address:127.0.0.1",
+      );
+      const checked: string[] = [];
+      expect(
+        await outcome(`wss://localhost:${port}/`, {
+          ca: TEST_CERT,
+          checkServerIdentity: (host: string) => {
+            checked.push(host);
+            return new Error('not this one');
+          },
+        }),
+      ).toBe('undefined: not this one');
+      expect(checked).toEqual(['localhost']);
+      // RFC 6066 3: no IP address in SNI; an empty servername sends none either.
+      expect(await outcome(`wss://localhost:${port}/`, { ca: TEST_CERT, servername: '' })).toBe(
+        'open TLSSocket',
+      );
+      // The WebSockets opened: localhost, 127.0.0.1, localhost (rejectUnauthorized: false), ''.
+      expect(names).toEqual(['localhost', false, 'localhost', false]);
+    });
+
+    it('client certificates: refused without one when the server requires it, accepted with it', async () => {
+      const { port } = await secureServer({ requestCert: true, rejectUnauthorized: true, ca: TEST_CERT });
+      expect(await outcome(`wss://localhost:${port}/`, { ca: TEST_CERT })).toMatch(
+        /^ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: /,
+      );
+      expect(
+        await outcome(`wss://localhost:${port}/`, { ca: TEST_CERT, cert: TEST_CERT, key: TEST_KEY }),
+      ).toBe('open TLSSocket');
+    });
+
+    it("ws: to a TLS port and wss: to a clear-text one fail with node's errors", async () => {
+      const { port: securePort } = await secureServer();
+      expect(await outcome(`ws://localhost:${securePort}/`, {})).toMatch(/^ECONNRESET: /);
+      const { port } = await start();
+      expect(await outcome(`wss://localhost:${port}/`, { ca: TEST_CERT })).toMatch(
+        /^EPROTO: .*wrong version number/,
+      );
+    });
+  },
+);
+
+describe.each(CLIENTS)("handshakeTimeout and an 'unexpected-response' listener (%s)", (name, Client) => {
+  // Regression: riptide stopped the deadline at the response head, so a response handed to the
+  // listener and left unread kept the connection open and CONNECTING for good; ws 8's timeout
+  // fails it ('error', then 'close' 1006).
+  it('a response whose body is not read to its end within the deadline fails the connection', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(403, { 'Content-Length': '10' });
+      res.write('abc'); // and the rest never comes
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+    );
+    const port = (server.address() as net.AddressInfo).port;
+    const events: string[] = [];
+    await new Promise<void>((resolve) => {
+      const ws = new Client(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 100 });
+      ws.on('unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) => {
+        events.push(`unexpected-response ${res.statusCode}`);
+        res.on('data', (d: Buffer) => events.push(`data ${d}`));
+      });
+      ws.on('error', (err: Error & { code?: string }) =>
+        events.push(`error ${err.message}${name === 'riptide' ? ` ${err.code}` : ''}`),
+      );
+      ws.on('close', (code: number) => {
+        events.push(`close ${code}`);
+        resolve();
+      });
+    });
+    const code = name === 'riptide' ? ' WS_ERR_HANDSHAKE_TIMEOUT' : '';
+    expect(events).toEqual([
+      'unexpected-response 403',
+      'data abc',
+      `error Opening handshake has timed out${code}`,
+      'close 1006',
+    ]);
+  });
+
+  it('one read to its end keeps the WebSocket for the listener (no timeout after it)', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(403, { 'Content-Length': '2' });
+      res.end('no');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const events: string[] = [];
+    const ws = new Client(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 50 });
+    ws.on('error', (err: Error) => events.push(`error ${err.message}`));
+    const requestClosed = new Promise<void>((resolve) =>
+      ws.on('unexpected-response', (req: http.ClientRequest, res: http.IncomingMessage) => {
+        res.resume();
+        req.on('close', () => resolve());
+      }),
+    );
+    await requestClosed;
+    // Past the deadline (a timer of the same length set after the request closed fires after it
+    // would have): still CONNECTING, nothing reported; the WebSocket is the listener's to end.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events).toEqual([]);
+    expect((ws as unknown as { readyState: number }).readyState).toBe(0);
+    const closed = new Promise<number>((r) => ws.on('close', r));
+    ws.terminate();
+    expect(await closed).toBe(1006);
+  });
+});
+
+describe.each(CLIENTS)('ws+unix: where the socket path ends (%s)', (_name, Client) => {
+  // Regression: riptide took the socket path from the URL's path alone and dropped a query that
+  // came without a colon, so it connected to another socket than ws 8 for the same URL.
+  it('at the first colon of the path and query together; without one a query is part of it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-unix-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (ws, req) => ws.send(`path ${req.url}`));
+    // A file name may hold a '?' (the URL parser reads it as the query's start).
+    await new Promise<void>((r) => server.listen(join(dir, 'a.sock?v=1'), r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => shutdown(wss));
+    const seen: string[] = [];
+    for (const url of [`ws+unix:${dir}/a.sock?v=1`, `ws+unix:${dir}/a.sock?v=1:/chat?x=2`]) {
+      seen.push(
+        await new Promise<string>((resolve) => {
+          const ws = new Client(url, {});
+          ws.on('error', (err: Error) => resolve(`error ${err.message}`));
+          ws.on('message', (data: Buffer) => {
+            resolve(data.toString());
+            ws.terminate();
+          });
+        }),
+      );
+    }
+    expect(seen).toEqual(['path /', 'path /chat?x=2']);
+  });
+});
+
+describe.each(CLIENTS)('followRedirects: a 3xx with an empty Location (%s)', (_name, Client) => {
+  // Regression: riptide followed it, to the same URL, until maxRedirects (11 requests and
+  // WS_ERR_MAX_REDIRECTS); ws 8 follows only a non-empty Location, so the answer is the user's.
+  it.each(['', '   '])("is not followed: 'unexpected-response' gets it (Location %j)", async (value) => {
+    const paths: string[] = [];
+    const port = await rawServer((socket, head) => {
+      paths.push(head.split(' ')[1]);
+      socket.end(
+        `HTTP/1.1 302 Found\r\nLocation: ${value}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      );
+    });
+    const events: string[] = [];
+    await new Promise<void>((resolve) => {
+      const ws = new Client(`ws://127.0.0.1:${port}/a`, { followRedirects: true });
+      ws.on('redirect', (url: string) => events.push(`redirect ${url}`));
+      ws.on('unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) => {
+        events.push(`unexpected-response ${res.statusCode} ${JSON.stringify(res.headers.location)}`);
+        ws.terminate();
+      });
+      ws.on('error', () => {});
+      ws.on('close', () => resolve());
+    });
+    expect(events).toEqual(['unexpected-response 302 ""']);
+    expect(paths).toEqual(['/a']);
   });
 });
 

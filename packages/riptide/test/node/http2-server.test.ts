@@ -839,3 +839,212 @@ describe("WebSockets per session follow the http2 server's settings.maxConcurren
     }
   });
 });
+
+describe("large sends and node's maxSessionMemory: one stream's burst never refuses the session's new streams", () => {
+  const MB = 1024 * 1024;
+
+  /**
+   * A TLS http2 server with node's default maxSessionMemory (10 MB) that also answers GET /ok,
+   * and one client session (the caller's, shared by riptide WebSockets and plain requests).
+   */
+  async function setup() {
+    const server = http2.createSecureServer({ ...tls, allowHTTP1: true });
+    server.on('stream', (stream, headers) => {
+      if (headers[':method'] !== 'GET') return;
+      stream.respond({ ':status': 200 });
+      stream.end('ok');
+    });
+    const { wss, port } = await start({}, 'tls', server);
+    const s = await session(`https://127.0.0.1:${port}`);
+    const url = `wss://127.0.0.1:${port}/`;
+    const open = async () => {
+      const ws = new WebSocket(url, { http2Session: s });
+      const serverSide = once<[WebSocket]>(wss, 'connection');
+      // node refuses a new stream with ENHANCE_YOUR_CALM while the session holds too much
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      const [peer] = await serverSide;
+      return { ws, peer };
+    };
+    const get = () =>
+      new Promise<string>((resolve, reject) => {
+        const req = s.request({ ':path': '/ok' });
+        req.on('error', reject);
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('data', (d: string) => {
+          body += d;
+        });
+        req.on('end', () => resolve(body));
+      });
+    return { open, get };
+  }
+
+  /** A payload whose every byte depends on its place, so a piece out of order or lost shows. */
+  function pattern(size: number, seed: number): Buffer {
+    const b = Buffer.allocUnsafe(size);
+    for (let i = 0; i < size; i++) b[i] = (i * 7 + seed + (i >> 16)) & 0xff;
+    return b;
+  }
+
+  /** Until the server's outbox has flushed (a nextTick) and node has taken the write: a macrotask. */
+  const flushed = () => new Promise((resolve) => setImmediate(resolve));
+
+  for (const [name, sizes] of [
+    ['one 12 MB message', [12 * MB]],
+    ['five 3 MB messages in one tick', [3 * MB, 3 * MB, 3 * MB, 3 * MB, 3 * MB]],
+  ] as const) {
+    it(`${name} to a client that does not read: a second WebSocket and a GET on the same session still work`, async () => {
+      const { open, get } = await setup();
+      const first = await open();
+      const received: Buffer[] = [];
+      first.ws.on('message', (data) => received.push(data as Buffer));
+      first.ws.pause(); // reads nothing: no WINDOW_UPDATE, the server's data waits
+      const payloads = sizes.map((size, i) => pattern(size, i));
+      for (const p of payloads) first.peer.send(p);
+      await flushed();
+      expect(first.peer.bufferedAmount).toBeGreaterThan(9 * MB);
+
+      const second = await open();
+      expect(await roundTripEcho(second)).toBe('hi');
+      expect(await get()).toBe('ok');
+
+      first.ws.resume();
+      await vi.waitFor(() => expect(received.length).toBe(payloads.length), { timeout: 20_000 });
+      expect(received.map((r, i) => r.equals(payloads[i]))).toEqual(payloads.map(() => true));
+    }, 30_000);
+  }
+
+  it("five 3 MB messages in five ticks to a client that reads the first, then stops: what the stream's buffer held is not handed to node at once", async () => {
+    const { open, get } = await setup();
+    const first = await open();
+    const received: Buffer[] = [];
+    const gotFirst = new Promise<void>((resolve) =>
+      first.ws.on('message', (data) => {
+        received.push(data as Buffer);
+        if (received.length === 1) {
+          first.ws.pause();
+          resolve();
+        }
+      }),
+    );
+    const payloads = [0, 1, 2, 3, 4].map((i) => pattern(3 * MB, i));
+    // The first write goes to node; the next four wait in the stream's buffer behind it.
+    let firstWritten!: () => void;
+    const written = new Promise<void>((resolve) => {
+      firstWritten = resolve;
+    });
+    first.peer.send(payloads[0], () => firstWritten());
+    for (let i = 1; i < 5; i++) {
+      await flushed();
+      first.peer.send(payloads[i]);
+    }
+    // Once the first write is done, node's Writable hands over what it buffered meanwhile.
+    await written;
+    await gotFirst;
+    expect(first.peer.bufferedAmount).toBeGreaterThan(9 * MB);
+
+    const second = await open();
+    expect(await roundTripEcho(second)).toBe('hi');
+    expect(await get()).toBe('ok');
+
+    first.ws.resume();
+    await vi.waitFor(() => expect(received.length).toBe(payloads.length), { timeout: 20_000 });
+    expect(received.map((r, i) => r.equals(payloads[i]))).toEqual(payloads.map(() => true));
+  }, 30_000);
+
+  it("the client's side: one 12 MB message to a server that does not read leaves the client's session open to new streams", async () => {
+    const { open, get } = await setup();
+    const first = await open();
+    first.peer.pause(); // the server reads nothing: the client's data waits in the client's session
+    const received: Buffer[] = [];
+    first.peer.on('message', (data) => received.push(data as Buffer));
+    const payload = pattern(12 * MB, 5);
+    first.ws.send(payload);
+    await flushed();
+    expect(first.ws.bufferedAmount).toBeGreaterThan(9 * MB);
+
+    // node's client session (http2.connect, maxSessionMemory 10 MB) refuses its own next stream
+    const second = await open();
+    expect(await roundTripEcho(second)).toBe('hi');
+    expect(await get()).toBe('ok');
+
+    first.peer.resume();
+    await vi.waitFor(() => expect(received.length).toBe(1), { timeout: 20_000 });
+    expect(received[0].equals(payload)).toBe(true);
+  }, 30_000);
+
+  it('close() right after a large send: the whole message, then the close frame, then END_STREAM', async () => {
+    const { open } = await setup();
+    const { ws, peer } = await open();
+    const received: Buffer[] = [];
+    ws.on('message', (data) => received.push(data as Buffer));
+    const closed = once<[number, Buffer]>(ws, 'close');
+    const peerClosed = once<[number]>(peer, 'close');
+    const big = pattern(5 * MB, 7);
+    const results: Array<Error | undefined> = [];
+    peer.send(big, (err) => results.push(err));
+    peer.close(1000, 'bye');
+    const [code, reason] = await closed;
+    expect(code).toBe(1000);
+    expect(reason.toString()).toBe('bye');
+    expect(received.length).toBe(1);
+    expect(received[0].equals(big)).toBe(true);
+    expect(results).toEqual([undefined]);
+    expect((await peerClosed)[0]).toBe(1000);
+  }, 30_000);
+
+  it("terminate() while a large send waits for the peer's window: callbacks answered, 1006, the session goes on", async () => {
+    const { open, get } = await setup();
+    const first = await open();
+    first.ws.pause();
+    const results: Array<Error | undefined | null> = [];
+    first.peer.send(pattern(12 * MB, 9), (err) => results.push(err));
+    first.peer.send('after', (err) => results.push(err));
+    await flushed();
+    const peerClosed = once<[number]>(first.peer, 'close');
+    first.peer.terminate();
+    expect((await peerClosed)[0]).toBe(1006);
+    await vi.waitFor(() => expect(results.length).toBe(2));
+    // Neither was written whole: the big message's last piece, and the frame behind it, still
+    // waited in the stream's buffer (one piece at a time goes to node), so both callbacks fail.
+    expect(results[0]).toBeInstanceOf(Error);
+    expect(results[1]).toBeInstanceOf(Error);
+    expect(first.peer.bufferedAmount).toBe(0);
+    const second = await open();
+    expect(await roundTripEcho(second)).toBe('hi');
+    expect(await get()).toBe('ok');
+  }, 30_000);
+
+  /** The second WebSocket works both ways. */
+  async function roundTripEcho({ ws, peer }: { ws: WebSocket; peer: WebSocket }): Promise<string> {
+    peer.on('message', (data) => peer.send(data as Buffer, { binary: false }));
+    ws.send('hi');
+    const [data] = await once<[Buffer]>(ws, 'message');
+    return data.toString();
+  }
+
+  it('a large message arrives whole and before the one sent after it; its callback fires once all of it is written', async () => {
+    const { open } = await setup();
+    const { ws, peer } = await open();
+    const received: Buffer[] = [];
+    ws.on('message', (data) => received.push(data as Buffer));
+    const big = pattern(5 * MB + 123, 3);
+    const events: string[] = [];
+    let bufferedAtCallback = -1;
+    peer.send(big, (err) => {
+      events.push(err ? `big ${err.message}` : 'big');
+      bufferedAtCallback = peer.bufferedAmount;
+    });
+    peer.send('after', (err) => events.push(err ? `after ${err.message}` : 'after'));
+    await vi.waitFor(() => expect(received.length).toBe(2), { timeout: 20_000 });
+    expect(received[0].equals(big)).toBe(true);
+    expect(received[1].toString()).toBe('after');
+    await vi.waitFor(() => expect(events).toEqual(['big', 'after']));
+    // Called back after its last piece: nothing of it is left, at most the next frame (7 bytes).
+    expect(bufferedAtCallback).toBeGreaterThanOrEqual(0);
+    expect(bufferedAtCallback).toBeLessThanOrEqual(7);
+  }, 30_000);
+});

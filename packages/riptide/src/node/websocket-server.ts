@@ -564,8 +564,9 @@ export class WebSocketServer extends EventEmitter {
   ) {
     // ws compatibility: a path the server does not handle is answered without 'wsClientError'.
     if (error.code !== 'WS_ERR_HANDSHAKE_PATH' && this.listenerCount('wsClientError') > 0) {
-      // ws compatibility: the listener owns the socket and writes its own answer.
-      this._untrackPending(socket);
+      // ws compatibility: the listener writes its own answer. The socket stays on the handshake
+      // deadline's list (it leaves it when it closes): a listener that only logs the error would
+      // otherwise leave the peer's descriptor open for good, a refusal without a deadline.
       this.emit('wsClientError', error, socket, req);
       return;
     }

@@ -286,6 +286,43 @@ describe('{ noServer } server: a refused socket whose answer never flushes', () 
   });
 });
 
+describe("a refused socket given to a 'wsClientError' listener that never closes it", () => {
+  it('{ noServer }: is destroyed at its handshake deadline', async () => {
+    // A listener that only logs: ws leaves the socket open for good; the deadline still holds.
+    const wss = new WebSocketServer({ noServer: true, handshakeTimeout: 100 });
+    const seen: string[] = [];
+    wss.on('wsClientError', (err: Error & { code?: string }) => seen.push(err.code ?? ''));
+    const socket = new Duplex({ read() {}, write() {} });
+    const req = new IncomingMessage(socket as unknown as net.Socket);
+    Object.assign(req, { method: 'GET', url: '/', httpVersion: '1.1', headers: { host: 'x' } });
+    wss.handleUpgrade(req, socket, Buffer.alloc(0), () => {});
+    expect(seen).toEqual(['WS_ERR_HANDSHAKE_UPGRADE']);
+    expect(socket.writableEnded).toBe(false); // nothing answered: the listener owns the answer
+    await waitFor(() => socket.destroyed, 'the socket to be destroyed at its deadline');
+    wss.close();
+  });
+
+  it.each(MODES)(
+    '{ %s }: the peer sees its connection closed and the descriptor is released',
+    async (mode) => {
+      const { port } = await serve(mode, { handshakeTimeout: 300 });
+      const logged: string[] = [];
+      served!.wss.on('wsClientError', (err: Error & { code?: string }) => logged.push(err.code ?? ''));
+      const before = fdCount();
+      const socket = await attacker(port);
+      socket.write(`${UPGRADE.replace(/Sec-WebSocket-Key.*\r\n/, '')}\r\n`);
+      let gone = false;
+      void serverGone(socket).then(() => (gone = true));
+      await waitFor(() => gone, 'the server to close the refused connection');
+      expect(logged).toEqual(['WS_ERR_HANDSHAKE_KEY']);
+      clients.delete(socket);
+      socket.destroy();
+      await waitFor(() => fdCount() <= before, 'the refused socket to be released');
+      expect(crashes.errors).toEqual([]);
+    },
+  );
+});
+
 /**
  * A server that reads the client's request head, then lets the test write its answer piece by
  * piece (`write`); `requested` resolves once the head has arrived.

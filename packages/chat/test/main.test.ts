@@ -366,6 +366,30 @@ describe('riptide-chat (npm start)', () => {
     }
   });
 
+  it('stops on SIGHUP (its terminal closed) as on SIGTERM: 1001 to the page, exit 0', async () => {
+    // Regression: node's default for SIGHUP ended the process at once: the page got 1006 and the
+    // log no line.
+    const dir = tempDir();
+    const { child, output, exit } = run(['--port', '0', '--db', join(dir, 'chat.db')], {}, dir);
+    let after = '';
+    child.stdout?.on('data', (c) => {
+      after += c;
+    });
+    const url = /listening on (\S+)/.exec(await output)?.[1] as string;
+    const origin = url.replace(/\/$/, '');
+    const page = await TestClient.connect(origin, await register(origin, 'hal'));
+    const welcome = page.next('welcome');
+    page.send({ v: 2, type: 'hello' });
+    await welcome;
+    child.kill('SIGHUP');
+    expect(await page.closed).toEqual({ code: 1001, reason: 'server shutting down' });
+    expect(await exit).toBe(0);
+    expect(after.trim().split('\n').slice(-2)).toEqual([
+      'riptide chat stopping on SIGHUP: closing 1 connection',
+      'riptide chat stopped',
+    ]);
+  });
+
   it('refuses a switch in the environment that is neither 1 nor 0 (CHAT_SECURE_COOKIES=true was off)', async () => {
     // Regression: only "1" turned them on, so CHAT_SECURE_COOKIES=true served cookies without
     // Secure behind an https proxy, and said nothing.

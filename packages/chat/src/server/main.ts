@@ -184,7 +184,7 @@ const server = await startChatServer({
 });
 
 /**
- * How long a stop on SIGTERM/SIGINT may take before the process exits anyway (code 1, one line on
+ * How long a stop on SIGTERM, SIGINT or SIGHUP may take before the process exits anyway (code 1, one line on
  * stderr), ms. close() is bounded by itself (sockets get 2 s to close, a hung Redis is let go
  * within seconds: README-redis.md); this is the backstop for whatever else could keep the process
  * alive, below the usual 30 s a supervisor gives before its SIGKILL.
@@ -220,6 +220,9 @@ const stop = (signal: string) => {
 };
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
+// The terminal it runs in closed (or an ssh session dropped): node's default would end the process
+// at once, the pages getting 1006 and the messages in flight no answer. The same stop instead.
+process.on('SIGHUP', () => stop('SIGHUP'));
 // Last: whoever waits for this line may signal us at once (the handlers above are in place).
 console.log(
   `riptide chat listening on ${server.url} (${redisUrl ? `redis ${redactUrl(redisUrl)}` : `database ${dbPath}`})`,

@@ -121,6 +121,10 @@ describe('GET /healthz', () => {
     });
     const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
     socket.pause();
+    // Should a check below fail: the stop (at cleanup) must still get its reply.
+    onCleanup(async () => {
+      socket.resume();
+    });
 
     // The stop's wait for that socket ends on its reply (after resume()) or after 2 s: with this
     // timer fake, only the reply, so the checks below cannot race the stop's end.

@@ -286,6 +286,11 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     files: loadStatic(publicDir),
     allowedOrigins,
     probeUpgrade: createUpgradeProbe(gateDeps),
+    unhealthy: () => {
+      if (closing !== undefined) return 'stopping';
+      if (!backend.available) return backend.name === 'redis' ? 'redis' : 'database';
+      return null;
+    },
     stats: options.statsEndpoint
       ? () => ({ connections: hub.connectionCount, openRooms: hub.openRooms, ...backend.stats() })
       : null,
@@ -347,6 +352,9 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   if (trustedProxies.size > 0)
     log(`chat: trusting X-Forwarded-For from ${trustedProxies.entries.join(', ')}`);
 
+  /** Set as close() begins: GET /healthz then answers 503 "stopping", so a balancer drains this node. */
+  let closing: Promise<void> | undefined;
+
   // The periodic sweep: one at a time (a tick while one runs, Redis being slow, is skipped), none
   // once close() began; close() stops the one in flight between its steps and waits for it, so
   // it sends nothing to (and logs nothing about) a backend closed under it.
@@ -372,7 +380,6 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       if (!backend.available) resolve();
       else backend.onServiceChange((available) => available || resolve());
     });
-  let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       clearInterval(sweeper);

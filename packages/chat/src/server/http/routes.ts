@@ -9,6 +9,9 @@
  *   POST /api/attachments, GET /api/attachments/<id>   files sent with messages (attachments.ts)
  *   GET  /ws (no Upgrade)                    what an upgrade would get now: 426, or 401/403/429/503
  *   GET  /_stats                             this node's counters (only with statsEndpoint)
+ *   GET  /healthz (and HEAD)                 200 {"ok":true} while this node can serve; 503
+ *                                            {"ok":false,"reason"} while its store is unavailable
+ *                                            ("database", "redis") or it is stopping ("stopping")
  *
  * POSTs must be application/json and pass the Origin check (origin.ts), so another site can
  * neither post a form to the API nor use the user's cookie with it. A body is invited (100
@@ -30,6 +33,11 @@ export interface RouteDeps extends AccountDeps, AttachmentRouteDeps {
   allowedOrigins: readonly string[];
   /** GET /ws without Upgrade (upgrade.ts: createUpgradeProbe). */
   probeUpgrade?: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * GET /healthz: null while this node can serve, else why not, a fixed word ("database", "redis",
+   * "stopping") that names nothing private.
+   */
+  unhealthy: () => string | null;
   /** GET /_stats, when enabled. */
   stats: (() => Record<string, unknown>) | null;
   log: (line: string) => void;
@@ -108,8 +116,23 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
     '/api/logout': (req, res) => api.logout(req, res),
   };
 
+  function health(req: IncomingMessage, res: ServerResponse): void {
+    const reason = deps.unhealthy();
+    const text = JSON.stringify(reason === null ? { ok: true } : { ok: false, reason });
+    res.writeHead(reason === null ? 200 : 503, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(text)),
+      'cache-control': 'no-store',
+      ...SECURITY_HEADERS,
+    });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
+    // For a load balancer or supervisor: first, so no session, Origin check or rate limit applies
+    // (a probe must not use up a real user's budget), and it reads only in-memory state.
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) return health(req, res);
     if (path === '/_stats' && deps.stats && req.method === 'GET') return send(res, 200, deps.stats());
     if (path === '/ws' && req.method === 'GET' && deps.probeUpgrade) return deps.probeUpgrade(req, res);
     if (path.startsWith('/api/')) {

@@ -15,3 +15,18 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   if (!node) throw new Error(`missing #${id}`);
   return node as T;
 }
+
+/**
+ * A form's refusal tied to the field it is about: the field is marked invalid and described by
+ * the error's text, so a screen reader on the field (focus back on it to correct it) says what
+ * is wrong, not only the alert said once when the error was written. `null` unties it.
+ */
+export function tieError(field: HTMLElement, errorId: string | null): void {
+  if (errorId === null) {
+    field.removeAttribute('aria-invalid');
+    field.removeAttribute('aria-describedby');
+    return;
+  }
+  field.setAttribute('aria-invalid', 'true');
+  field.setAttribute('aria-describedby', errorId);
+}

@@ -10,7 +10,7 @@ import { AttachmentTray } from './attachments.js';
 import { closeMentions, mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
 import { jumpToLatest, onConversationScroll, renderMessages, showMessage } from './conversation.js';
-import { byId } from './dom.js';
+import { byId, tieError } from './dom.js';
 import { type Draft, Drafts, editDraft, editUnchanged, type Reply } from './drafts.js';
 import { parse, plainText } from './format.js';
 import { settleRovingFocus, setUpKeyboard } from './keyboard.js';
@@ -235,7 +235,10 @@ function render(): void {
   }
   if (changes.has('online') || changes.has('active')) renderOnline(state, actions);
   if (changes.has('typing') || changes.has('active')) renderTypingLine();
-  if (changes.has('errors') || changes.has('messages')) renderErrors(state, outbox);
+  if (changes.has('errors') || changes.has('messages')) {
+    renderErrors(state, outbox);
+    renderFieldError();
+  }
   // Its room gone, the live region is cleared, and a notice about it still to be written is
   // dropped (say() writes every other text itself: written again here, it could be read twice).
   if (changes.has('announce') && state.announcement.text === '') writeAnnouncement('');
@@ -891,17 +894,47 @@ function submitComposer(): void {
   render();
 }
 
+/**
+ * The sidebar field whose value the room answer refuses (a room name, a user name), and those
+ * words: the field stays tied to the error (dom.ts tieError) while that refusal is the answer
+ * shown, untied once another answer replaces it or the field is sent again.
+ */
+let fieldError: { field: HTMLInputElement; text: string } | null = null;
+
+function refuseField(field: HTMLInputElement, text: string): void {
+  if (fieldError && fieldError.field !== field) tieError(fieldError.field, null);
+  fieldError = { field, text };
+  state.roomError = text;
+  state.changes.add('errors');
+  render();
+}
+
+function acceptField(field: HTMLInputElement): void {
+  if (fieldError?.field !== field) return;
+  tieError(field, null);
+  fieldError = null;
+}
+
+/** Ties the refused field to the element its error was written into (panels.ts answerPlace). */
+function renderFieldError(): void {
+  if (!fieldError) return;
+  const place = ['room-error', 'online-error', 'room-note'].find(
+    (id) => byId(id).textContent === fieldError?.text,
+  );
+  if (state.roomError !== fieldError.text || place === undefined) acceptField(fieldError.field);
+  else tieError(fieldError.field, place);
+}
+
 function joinFromForm(): void {
   const field = byId<HTMLInputElement>('room-input');
   const privateBox = byId<HTMLInputElement>('room-private');
   const isPrivate = privateBox.checked;
   const room = field.value.trim().toLowerCase();
   if (!ROOM_NAME.test(room)) {
-    state.roomError = 'Room names: 1-32 of a-z, 0-9, - and _, starting with a letter or digit.';
-    state.changes.add('errors');
-    render();
+    refuseField(field, 'Room names: 1-32 of a-z, 0-9, - and _, starting with a letter or digit.');
     return;
   }
+  acceptField(field);
   field.value = '';
   // "Private" is for the room asked for now: left checked, the next name typed to join a public
   // room would ask for a new private room instead (refused as taken).
@@ -929,9 +962,13 @@ async function signIn(path: '/api/login' | '/api/register'): Promise<void> {
   const name = byId<HTMLInputElement>('login-name').value.trim();
   const password = byId<HTMLInputElement>('login-password').value;
   const error = byId('login-error');
+  const nameField = byId('login-name');
+  const passwordField = byId('login-password');
   // Emptied first: the same error again (a second wrong password) is then new text, shown and
   // said again, not a rewrite of the words already there that says nothing happened.
   error.textContent = '';
+  tieError(nameField, null);
+  tieError(passwordField, null);
   const res = await fetch(path, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -946,9 +983,16 @@ async function signIn(path: '/api/login' | '/api/register'): Promise<void> {
     location.reload(); // a fresh page with the new session cookie
     return;
   }
-  if (res.status === 401) error.textContent = 'Wrong name or password.';
-  else if (res.status === 409) error.textContent = 'That name is taken — choose another, or sign in.';
-  else if (res.status === 429)
+  // The fields the refusal is about are tied to it (dom.ts tieError): back on one of them to
+  // correct it, a screen reader says why it was refused.
+  if (res.status === 401) {
+    error.textContent = 'Wrong name or password.';
+    tieError(nameField, 'login-error');
+    tieError(passwordField, 'login-error');
+  } else if (res.status === 409) {
+    error.textContent = 'That name is taken — choose another, or sign in.';
+    tieError(nameField, 'login-error');
+  } else if (res.status === 429)
     error.textContent = `Too many attempts — try again in ${Math.ceil((body.retryAfterMs ?? 1000) / 1000)} s.`;
   else error.textContent = body.message ?? 'Sign-in failed.';
 }
@@ -1100,11 +1144,10 @@ async function start(): Promise<void> {
     const user = field.value.trim();
     if (user === '') return;
     if (!USER_NAME.test(user)) {
-      state.roomError = 'User names: 1-24 of A-Z, a-z, 0-9, - and _.';
-      state.changes.add('errors');
-      render();
+      refuseField(field, 'User names: 1-24 of A-Z, a-z, 0-9, - and _.');
       return;
     }
+    acceptField(field);
     field.value = '';
     actions.dm(user);
   });

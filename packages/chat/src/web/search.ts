@@ -110,14 +110,28 @@ export class SearchPanel {
     this.#panel.setAttribute('aria-label', 'Search results');
     const close = el('button', 'link search-close', 'Close');
     close.type = 'button';
-    close.addEventListener('click', () => this.close());
+    // The Close just pressed goes with the panel: the focus goes back to the search box, as on
+    // Esc, not to the page's body (from where Tab starts again at the top).
+    close.addEventListener('click', () => {
+      this.close();
+      this.#input.focus();
+    });
     this.#status = el('p', 'search-status');
     this.#status.setAttribute('role', 'status');
     this.#list = el('ol', 'search-hits');
     this.#more = el('button', 'link search-more', 'More results');
     this.#more.type = 'button';
     this.#more.hidden = true;
-    this.#more.addEventListener('click', () => this.#request(this.#query, this.#next));
+    this.#more.addEventListener('click', () => {
+      // More results hides itself while it asks: the focus waits on the last hit shown, and goes
+      // on to the first new one when they come (#show), not to the page's body.
+      const last = this.#list.lastElementChild?.querySelector<HTMLElement>('.search-hit');
+      if (document.activeElement === this.#more && last) {
+        last.focus();
+        this.#moreFrom = last;
+      }
+      this.#request(this.#query, this.#next);
+    });
     this.#context = el('section', 'search-context');
     this.#context.hidden = true;
     this.#context.setAttribute('aria-label', 'The message in its room');
@@ -211,7 +225,12 @@ export class SearchPanel {
   }
 
   #show(hits: SearchHit[], next: string | undefined, query: string): void {
+    const count0 = this.#list.childElementCount;
     for (const hit of hits) this.#list.append(this.#item(hit));
+    const from = this.#moreFrom;
+    this.#moreFrom = null;
+    if (from && document.activeElement === from)
+      (this.#list.children[count0]?.querySelector<HTMLElement>('.search-hit') ?? this.#more).focus();
     this.#next = next;
     this.#more.hidden = next === undefined;
     const count = this.#list.childElementCount;
@@ -293,6 +312,8 @@ export class SearchPanel {
   }
 
   #target = 0;
+  /** The hit that holds the focus while More results asks (see its click). */
+  #moreFrom: HTMLElement | null = null;
 
   /** The page around a hit, read-only in the panel, the hit marked and scrolled to. */
   #showContext(room: string, messages: readonly ChatMessage[]): void {

@@ -12,6 +12,7 @@ import {
   focusMatches,
   openRoom,
   sendMessage,
+  sendMessages,
   signIn,
   tabTo,
   useBrowser,
@@ -319,5 +320,35 @@ describe('the page from the keyboard alone', () => {
     expect(await title(page)).toBe('#random');
     expect(await text()).toBe('r2');
     await context.close();
+  });
+
+  it("search's More results and Close keep the focus in the panel and then the search box, not on the page's body", async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 50, perSecond: 50 } } });
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const page = alice.page;
+    // One more than a page of hits (SEARCH_PAGE, 20): More results is offered.
+    await sendMessages(
+      page,
+      Array.from({ length: 21 }, (_, i) => `chart number ${i + 1}`),
+    );
+    await waitForMessages(page, 21);
+    await tabTo(page, '#search-input', 'Shift+Tab');
+    await page.keyboard.type('chart');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('#search-results .search-hit').length === 20);
+    await tabTo(page, '#search-results .search-more');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('#search-results .search-hit').length === 21);
+    // On the new hit, the oldest message: Tab goes on from there, Enter would open it.
+    await page.waitForFunction(() => document.activeElement?.matches('#search-results .search-hit'));
+    expect(
+      await page.evaluate(() => document.activeElement?.querySelector('.search-text')?.textContent),
+    ).toBe('chart number 1');
+
+    await tabTo(page, '#search-results .search-close', 'Shift+Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#search-results', { state: 'hidden' });
+    expect(await focused(page)).toBe('input#search-input');
+    await alice.context.close();
   });
 });

@@ -24,6 +24,11 @@
  * Several nodes (README-redis.md):
  *   --redis <url>         CHAT_REDIS_URL        none: SQLite. redis://host:port shares Redis with
  *                                               other nodes (--db is then ignored)
+ *   --redis-ca <file>     CHAT_REDIS_CA         rediss:// only: the CA (PEM) that signed Redis's
+ *                                               certificate, the only one then trusted for Redis
+ *   --redis-cert <file>   CHAT_REDIS_CERT       with --redis-key, rediss:// only: the client
+ *   --redis-key <file>    CHAT_REDIS_KEY        certificate and key a Redis with
+ *                                               tls-auth-clients yes requires
  *   --presence-ttl <ms>   CHAT_PRESENCE_TTL_MS  20000: a dead node's users leave online lists
  *                                               within this plus a third of it (300 to 2^31 - 1)
  *   --stats               CHAT_STATS=1          serve GET /_stats (fan-out counters)
@@ -40,7 +45,8 @@ const USAGE = `usage: riptide-chat [--port 8080] [--host 127.0.0.1] [--db ./data
                     [--allowed-origin https://example.com ...] [--trust-proxy 127.0.0.1,::1 ...]
                     [--secure-cookies]
                     [--cert cert.pem --key key.pem]
-                    [--redis redis://127.0.0.1:6379 [--presence-ttl 20000]] [--stats]`;
+                    [--redis redis://127.0.0.1:6379 [--presence-ttl 20000]] [--stats]
+                    [--redis-ca ca.pem] [--redis-cert client.pem --redis-key client-key.pem]`;
 
 function fail(message: string): never {
   console.error(`riptide-chat: ${message}\n${USAGE}`);
@@ -60,6 +66,9 @@ function parse() {
       cert: { type: 'string' },
       key: { type: 'string' },
       redis: { type: 'string' },
+      'redis-ca': { type: 'string' },
+      'redis-cert': { type: 'string' },
+      'redis-key': { type: 'string' },
       'presence-ttl': { type: 'string' },
       stats: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -140,6 +149,45 @@ if (certFile !== undefined && keyFile !== undefined) {
 }
 
 const redisUrl = values.redis ?? env.CHAT_REDIS_URL;
+// Redis over TLS: its CA and a client certificate, each read now so that a wrong file is refused
+// in one line naming it, before Redis is dialled.
+const redisTls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+for (const [name, variable] of [
+  ['ca', 'CHAT_REDIS_CA'],
+  ['cert', 'CHAT_REDIS_CERT'],
+  ['key', 'CHAT_REDIS_KEY'],
+] as const) {
+  const flag = `redis-${name}` as const;
+  const file = values[flag] ?? env[variable];
+  if (file === undefined) continue;
+  const what = source(flag, variable);
+  if (!redisUrl || !/^rediss:/i.test(redisUrl)) fail(`${what} needs a rediss:// URL in --redis`);
+  let content: Buffer;
+  try {
+    content = readFileSync(resolve(env.INIT_CWD ?? process.cwd(), file));
+  } catch (err) {
+    fail(`cannot read ${what} file ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  try {
+    createSecureContext(name === 'ca' ? { ca: content } : { [name]: content });
+  } catch (err) {
+    fail(
+      `cannot use ${what} file ${JSON.stringify(file)}: ${(err as Error).message.replace(/^error:[0-9A-F]+:/, '')}`,
+    );
+  }
+  redisTls[name] = content;
+}
+if ((redisTls.cert === undefined) !== (redisTls.key === undefined))
+  fail('--redis-cert and --redis-key go together');
+if (redisTls.cert && redisTls.key) {
+  try {
+    createSecureContext({ cert: redisTls.cert, key: redisTls.key });
+  } catch (err) {
+    fail(
+      `--redis-key does not go with --redis-cert: ${(err as Error).message.replace(/^error:[0-9A-F]+:/, '')}`,
+    );
+  }
+}
 const ttlText = values['presence-ttl'] ?? env.CHAT_PRESENCE_TTL_MS;
 if (ttlText !== undefined) {
   const ttlSource = source('presence-ttl', 'CHAT_PRESENCE_TTL_MS');
@@ -167,7 +215,13 @@ const secureCookies = values['secure-cookies'] || envSwitch('CHAT_SECURE_COOKIES
 const host = values.host ?? env.CHAT_HOST ?? '127.0.0.1';
 const server = await startChatServer({
   ...(redisUrl
-    ? { redis: { url: redisUrl, ...(ttlText !== undefined ? { presenceTtlMs: Number(ttlText) } : {}) } }
+    ? {
+        redis: {
+          url: redisUrl,
+          ...(ttlText !== undefined ? { presenceTtlMs: Number(ttlText) } : {}),
+          ...(Object.keys(redisTls).length > 0 ? { tls: redisTls } : {}),
+        },
+      }
     : {}),
   statsEndpoint: stats,
   port,

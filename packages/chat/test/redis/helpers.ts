@@ -5,7 +5,7 @@
  * resends it after a reconnect or when the service is back) and records what it saw.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -87,16 +87,116 @@ class PortTakenError extends Error {}
 /** How many ports RedisServer.start tries before it gives up (each was free a moment before). */
 const START_ATTEMPTS = 5;
 
+/**
+ * Certificates for a Redis over TLS, made with openssl in `dir`: a private CA, Redis's certificate
+ * signed by it for `serverNames` (subjectAltName entries, e.g. IP:127.0.0.1, DNS:redis.internal),
+ * and a client certificate signed by it. Paths to PEM files.
+ */
+export interface TlsFiles {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+export function makeCertificates(dir: string, serverNames = 'IP:127.0.0.1'): TlsFiles {
+  const f = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=riptide test CA',
+  );
+  const sign = (name: string, subject: string, ext: string | null) => {
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      f(`${name}.key`),
+      '-out',
+      f(`${name}.csr`),
+      '-subj',
+      subject,
+    );
+    if (ext !== null) writeFileSync(f(`${name}.ext`), `subjectAltName=${ext}\n`);
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f(`${name}.pem`),
+      '-days',
+      '2',
+      ...(ext !== null ? ['-extfile', f(`${name}.ext`)] : []),
+    );
+  };
+  sign('server', '/CN=redis', serverNames);
+  sign('client', '/CN=chat', null);
+  return {
+    ca: f('ca.pem'),
+    serverCert: f('server.pem'),
+    serverKey: f('server.key'),
+    clientCert: f('client.pem'),
+    clientKey: f('client.key'),
+  };
+}
+
+/** A redis-server that speaks TLS only (its plain port off), with these certificates. */
+export interface RedisTls {
+  files: TlsFiles;
+  /** Redis's tls-auth-clients: a client certificate signed by the CA is required. Default false. */
+  authClients?: boolean;
+}
+
 export class RedisServer {
   proc: ChildProcess | null = null;
+  /** redis://127.0.0.1:port, or rediss:// for a TLS server. */
   readonly url: string;
 
   private constructor(
     readonly port: number,
     readonly dir: string,
     readonly args: readonly string[],
+    readonly tls?: RedisTls,
   ) {
-    this.url = `redis://127.0.0.1:${port}`;
+    this.url = `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
+  }
+
+  /** A redis-server over TLS on a free port: its certificates are made in its own directory. */
+  static async startTls(
+    options: { serverNames?: string; authClients?: boolean } = {},
+    args: readonly string[] = [],
+  ): Promise<RedisServer> {
+    requirements();
+    const certDir = mkdtempSync(join(tmpdir(), 'riptide-redis-tls-'));
+    cleanups.push(() => rmSync(certDir, { recursive: true, force: true }));
+    const files = makeCertificates(certDir, options.serverNames);
+    return RedisServer.start(args, freePort, { files, authClients: options.authClients ?? false });
+  }
+
+  /** The certificates of a server from startTls. */
+  get tlsFiles(): TlsFiles {
+    if (!this.tls) throw new Error('this redis-server does not speak TLS: start it with startTls');
+    return this.tls.files;
   }
 
   /**
@@ -106,6 +206,7 @@ export class RedisServer {
   static async start(
     args: readonly string[] = [],
     ports: () => Promise<number> = freePort,
+    tls?: RedisTls,
   ): Promise<RedisServer> {
     requirements();
     const dir = mkdtempSync(join(tmpdir(), 'riptide-redis-'));
@@ -113,7 +214,7 @@ export class RedisServer {
     // The port was free when freePort() closed its server; redis-server binds it a moment later,
     // by when another process may have been given it: then try another.
     for (let attempt = 1; ; attempt++) {
-      const server = new RedisServer(await ports(), dir, args);
+      const server = new RedisServer(await ports(), dir, args, tls);
       cleanups.push(() => server.stop('SIGKILL'));
       try {
         await server.restart();
@@ -150,6 +251,22 @@ export class RedisServer {
         'no',
         '--loglevel',
         'warning',
+        ...(this.tls
+          ? [
+              '--port',
+              '0',
+              '--tls-port',
+              String(this.port),
+              '--tls-cert-file',
+              this.tls.files.serverCert,
+              '--tls-key-file',
+              this.tls.files.serverKey,
+              '--tls-ca-cert-file',
+              this.tls.files.ca,
+              '--tls-auth-clients',
+              this.tls.authClients ? 'yes' : 'no',
+            ]
+          : []),
         ...this.args,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -183,7 +300,7 @@ export class RedisServer {
 
   #ping(pid: number | undefined): Promise<boolean> {
     return new Promise((resolve) => {
-      const sock = new WebSocketlessSocket(this.port);
+      const sock = new WebSocketlessSocket(this.port, this.tls?.files);
       sock.ping(pid).then(resolve, () => resolve(false));
     });
   }
@@ -258,18 +375,33 @@ export function closedAfterEachTest(): { servers: ChatServer[]; clients: TestCli
  * and INFO to see which redis-server answered: true once the process `pid` answers PONG.
  */
 class WebSocketlessSocket {
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    readonly tls?: TlsFiles,
+  ) {}
   ping(pid: number | undefined): Promise<boolean> {
-    return import('node:net').then(
-      ({ connect }) =>
+    return Promise.all([import('node:net'), import('node:tls')]).then(
+      ([net, tls]) =>
         new Promise<boolean>((resolve) => {
-          const s = connect(this.port, '127.0.0.1');
+          const files = this.tls;
+          // Over TLS, the harness's own check that this is its redis-server: it trusts the CA, and
+          // presents the client certificate (a server may require it); the name is not the point.
+          const s = files
+            ? tls.connect({
+                port: this.port,
+                host: '127.0.0.1',
+                ca: readFileSync(files.ca),
+                cert: readFileSync(files.clientCert),
+                key: readFileSync(files.clientKey),
+                checkServerIdentity: () => undefined,
+              })
+            : net.connect(this.port, '127.0.0.1');
           let data = '';
           s.setTimeout(1000, () => {
             s.destroy();
             resolve(false);
           });
-          s.on('connect', () => s.write('PING\r\nINFO server\r\n'));
+          s.on(files ? 'secureConnect' : 'connect', () => s.write('PING\r\nINFO server\r\n'));
           s.on('data', (c) => {
             data += c;
             if (!data.includes('\r\n')) return;

@@ -25,6 +25,19 @@ export interface RedisConnectOptions {
   commandTimeoutMs: number;
   /** The key the probe writes while Redis refuses commands (see `refused`). Default 'chat:probe'. */
   probeKey?: string;
+  /**
+   * For rediss:// only: the CA that signed Redis's certificate (PEM; then the only one trusted for
+   * Redis, where NODE_EXTRA_CA_CERTS adds to node's list for every connection of the process), and
+   * the client certificate and key when Redis requires one (`tls-auth-clients yes`, Redis's
+   * default). Redis's certificate is always verified, and its hostname.
+   */
+  tls?: RedisTlsFiles;
+}
+
+export interface RedisTlsFiles {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
 }
 
 export interface RedisConnections {
@@ -73,6 +86,9 @@ export async function connectRedis(
     );
   const db = Number(dbText);
   const where = `${parsed.hostname}:${parsed.port || 6379}`;
+  const secure = parsed.protocol === 'rediss:';
+  if (!secure && options.tls)
+    throw new TypeError('redis: a CA, client certificate or key for Redis needs a rediss:// URL');
 
   const common: RedisOptions = {
     lazyConnect: true,
@@ -85,6 +101,10 @@ export async function connectRedis(
     // would wait that long. This module disconnects for good (close, a failed start), or a
     // connection whose QUIT was answered: drop the socket at once.
     disconnectTimeout: 0,
+    // TLS as the scheme says, set here: ioredis looks for "rediss://" case-sensitively, so
+    // REDISS://host spoke plain text to Redis, its password included. Verification stays on: no
+    // option here turns it off (rejectUnauthorized is node's default, true).
+    ...(secure ? { tls: { ...options.tls } } : {}),
   };
   const cmd = new Redis(options.url, {
     ...common,
@@ -104,15 +124,21 @@ export async function connectRedis(
 
   // Wait (ioredis retrying meanwhile) until every connection is ready, so nodes may start before
   // Redis does; give up after the timeout with the last connection error. Credentials Redis refuses
-  // are refused at once: no retry changes them (they were "could not reach Redis" 10 s later).
+  // are refused at once: no retry changes them (they were "could not reach Redis" 10 s later). So
+  // is a TLS handshake that failed (a certificate not trusted or for another host, a client
+  // certificate Redis requires, a port that does not speak TLS): it fails the same way each time.
   let lastError = 'no answer';
-  let refuseCredentials: (err: Error) => void = () => {};
+  let refuseStart: (err: Error) => void = () => {};
   const credentialsRefused = new Promise<never>((_, reject) => {
-    refuseCredentials = reject;
+    refuseStart = reject;
   });
   const noteError = (err: Error) => {
     lastError = err.message || err.name;
-    if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(lastError)) refuseCredentials(err);
+    if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(lastError)) refuseStart(err);
+    if (secure) {
+      const tlsFailure = tlsProblem(err);
+      if (tlsFailure) refuseStart(new TlsError(`redis: TLS with Redis at ${where} failed: ${tlsFailure}`));
+    }
   };
   for (const c of clients) c.on('error', noteError);
   let timer: NodeJS.Timeout | undefined;
@@ -133,6 +159,7 @@ export async function connectRedis(
     ]);
   } catch (err) {
     for (const c of clients) c.disconnect();
+    if (err instanceof TlsError) throw new Error(err.message);
     if (err !== timedOut)
       throw new Error(
         `redis: Redis at ${where} refuses the URL's credentials (${(err as Error).message}); pass redis://[user]:password@host:port`,
@@ -265,6 +292,47 @@ export async function connectRedis(
       cmd.disconnect();
     },
   };
+}
+
+class TlsError extends Error {}
+
+/** Node's codes for a server certificate it does not accept (tls.connect's verify errors). */
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+]);
+
+/**
+ * What went wrong in a TLS handshake with Redis, with what the operator can do about it, or null
+ * for any other error (Redis not there yet, a reset: those are retried until the timeout).
+ */
+function tlsProblem(err: Error): string | null {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  // OpenSSL's text, without its "<id>:error:<code>:SSL routines:<function>:" and source location.
+  const reason = err.message
+    .replace(/^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:/, '')
+    .replace(/:\.\.?\/.*$/s, '');
+  if (UNTRUSTED.has(code))
+    return `its certificate is not trusted (${reason}): give the CA that signed it with --redis-ca (CHAT_REDIS_CA)`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `its certificate is for another host (${reason}): use a hostname the certificate names in the URL`;
+  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || /alert certificate required/.test(reason))
+    return `Redis requires a client certificate (${reason}): give one with --redis-cert and --redis-key (CHAT_REDIS_CERT, CHAT_REDIS_KEY)`;
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG')
+    return `the port does not speak TLS (${reason}): use redis:// for it, or Redis's tls-port`;
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return reason;
+  return null;
 }
 
 /** The URL as written, its password (if any) replaced: for messages that quote it. */

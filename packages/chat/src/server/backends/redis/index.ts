@@ -12,7 +12,7 @@ import type { Backend, BackendOptions } from '../../ports.js';
 import { ScanSearch } from '../../search/scan.js';
 import { RedisAttachments } from './attachments.js';
 import { RedisBus } from './bus.js';
-import { connectRedis } from './connection.js';
+import { connectRedis, type RedisTlsFiles } from './connection.js';
 import { RedisCommittedEvents } from './events.js';
 import { type Availability, RedisKeys } from './keys.js';
 import { checkPresenceTtl, RedisPresence } from './presence.js';
@@ -28,6 +28,8 @@ export interface RedisBackendOptions {
   presenceTtlMs?: number;
   /** Approximate events kept per room stream. Default 10000. */
   streamRetention?: number;
+  /** rediss:// only: Redis's CA, and a client certificate and key (connection.ts). */
+  tls?: RedisTlsFiles;
   /** How long start waits for Redis, ms. Default 10000. */
   connectTimeoutMs?: number;
   /** A command without a reply after this long fails as unavailable, ms. Default 5000. */
@@ -52,6 +54,7 @@ const KNOWN = new Set([
   'connectTimeoutMs',
   'commandTimeoutMs',
   'maxAttachmentBytes',
+  'tls',
 ]);
 
 export async function createRedisBackend(
@@ -69,6 +72,7 @@ export async function createRedisBackend(
       connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
       commandTimeoutMs: options.commandTimeoutMs ?? 5000,
       probeKey: `${options.prefix ?? 'chat:'}probe`,
+      ...(options.tls ? { tls: options.tls } : {}),
     },
     log,
   );

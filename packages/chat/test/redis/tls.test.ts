@@ -1,0 +1,158 @@
+/**
+ * The chat on a Redis that speaks TLS only (rediss://), its certificate signed by a private CA, as
+ * an operator of a managed or self-run Redis starts it: the CA given to the chat (--redis-ca) or
+ * to all of node (NODE_EXTRA_CA_CERTS), a client certificate when Redis requires one, and a TLS
+ * failure refused at once in one line naming Redis and the reason, never retried as "could not
+ * reach Redis" until the wait runs out, and never a fallback to no verification.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startChatServer } from '../../src/server/chat-server.js';
+import { post } from '../helpers.js';
+import { cleanupAll, PATIENCE_MS, RedisServer } from './helpers.js';
+
+afterEach(cleanupAll);
+
+const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'server', 'main.js');
+
+/**
+ * The built server (npm start) with this environment: resolves with its output and exit code once
+ * it says it listens (then it is stopped with SIGTERM) or exits by itself.
+ */
+async function runMain(
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<{ out: string; code: number | null }> {
+  const child: ChildProcess = spawn(process.execPath, [main, '--port', '0', '--db', ':memory:', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  try {
+    await new Promise<void>((resolve) => {
+      const take = (c: Buffer) => {
+        out += c;
+        if (/listening on/.test(out)) resolve();
+      };
+      child.stdout?.on('data', take);
+      child.stderr?.on('data', take);
+      void exit.then(() => resolve());
+    });
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    return { out, code: await exit };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** A TLS redis-server whose clients must give the password hunter2; the URL that gives it. */
+async function withPassword(): Promise<{ redis: RedisServer; url: string }> {
+  const redis = await RedisServer.startTls();
+  const admin = new Redis(redis.url, { tls: { ca: readFileSync(redis.tlsFiles.ca) } });
+  try {
+    await admin.config('SET', 'requirepass', 'hunter2');
+  } finally {
+    admin.disconnect();
+  }
+  return { redis, url: redis.url.replace('rediss://', 'rediss://:hunter2@') };
+}
+
+/** In this process, from the sources; the wait for Redis long enough that only a refusal ends it. */
+const start = (url: string, tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer }) =>
+  startChatServer({
+    port: 0,
+    redis: { url, connectTimeoutMs: PATIENCE_MS, ...(tls ? { tls } : {}) },
+    sweepIntervalMs: 0,
+    log: () => {},
+  });
+
+/** The node works on Redis: a registration is stored there. */
+async function registers(url: string, tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer }): Promise<void> {
+  const server = await start(url, tls);
+  try {
+    const origin = server.url.replace(/\/$/, '');
+    expect((await post(origin, '/api/register', { name: 'ann', password: 'correct horse' })).status).toBe(
+      201,
+    );
+  } finally {
+    await server.close();
+  }
+}
+
+describe('Redis over TLS with a private CA', () => {
+  it('the CA given to the chat (tls.ca, --redis-ca) is trusted, and the chat works', async () => {
+    const redis = await RedisServer.startTls();
+    await registers(redis.url, { ca: readFileSync(redis.tlsFiles.ca) });
+  });
+
+  it('REDISS:// in capitals is TLS too, not plain text to the TLS port', async () => {
+    // Regression: ioredis looks for "rediss://" case-sensitively, while the chat took the scheme in
+    // any case: REDISS:// spoke plain text (to a plain Redis, the password in clear).
+    // Without the CA, so that only a TLS handshake (not one given options.tls) can say this.
+    const redis = await RedisServer.startTls();
+    await expect(start(redis.url.replace('rediss://', 'REDISS://'))).rejects.toThrow(
+      `redis: TLS with Redis at 127.0.0.1:${redis.port} failed: its certificate is not trusted`,
+    );
+  });
+
+  it('npm start: --redis-ca, or NODE_EXTRA_CA_CERTS for all of node, lets it start; the password stays out of the log', async () => {
+    const { redis, url } = await withPassword();
+    const withFlag = await runMain({ CHAT_REDIS_URL: url, CHAT_REDIS_CA: redis.tlsFiles.ca });
+    expect(withFlag.out).toContain(`listening on`);
+    expect(withFlag.out).toContain(`(redis rediss://:***@127.0.0.1:${redis.port})`);
+    expect(withFlag.out).not.toContain('hunter2');
+    expect(withFlag.code).toBe(0);
+    const withNode = await runMain({ CHAT_REDIS_URL: url, NODE_EXTRA_CA_CERTS: redis.tlsFiles.ca });
+    expect(withNode.out).toContain(`(redis rediss://:***@127.0.0.1:${redis.port})`);
+    expect(withNode.code).toBe(0);
+  });
+
+  it('npm start: a certificate it does not trust is refused in one line naming Redis and why, exit 1, no password', async () => {
+    // Regression: the handshake's refusal was retried like an unreachable Redis, and the start
+    // failed 10 s later as "could not reach Redis at ... (self-signed certificate in certificate chain)".
+    const { redis, url } = await withPassword();
+    const { out, code } = await runMain({ CHAT_REDIS_URL: url });
+    expect(code).toBe(1);
+    expect(out.trim().split('\n')).toEqual([
+      `riptide-chat: redis: TLS with Redis at 127.0.0.1:${redis.port} failed: its certificate is not trusted ` +
+        '(self-signed certificate in certificate chain): give the CA that signed it with --redis-ca (CHAT_REDIS_CA)',
+    ]);
+  });
+
+  it('a certificate for another host is refused at once, naming it, though its CA is trusted', async () => {
+    const redis = await RedisServer.startTls({ serverNames: 'DNS:redis.internal' });
+    await expect(start(redis.url, { ca: readFileSync(redis.tlsFiles.ca) })).rejects.toThrow(
+      `redis: TLS with Redis at 127.0.0.1:${redis.port} failed: its certificate is for another host ` +
+        "(Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not in the cert's list: )",
+    );
+  });
+
+  it('a Redis that requires a client certificate: refused at once without one, working with one', async () => {
+    const redis = await RedisServer.startTls({ authClients: true });
+    const { ca, clientCert, clientKey } = redis.tlsFiles;
+    await expect(start(redis.url, { ca: readFileSync(ca) })).rejects.toThrow(
+      `redis: TLS with Redis at 127.0.0.1:${redis.port} failed: Redis requires a client certificate`,
+    );
+    await registers(redis.url, {
+      ca: readFileSync(ca),
+      cert: readFileSync(clientCert),
+      key: readFileSync(clientKey),
+    });
+  });
+
+  it('npm start: --redis-ca with a redis:// URL, or a cert without its key, is a usage error before Redis is dialled', async () => {
+    const redis = await RedisServer.startTls();
+    const { ca, clientCert } = redis.tlsFiles;
+    const plain = await runMain({ CHAT_REDIS_URL: `redis://127.0.0.1:${redis.port}`, CHAT_REDIS_CA: ca });
+    expect(plain.code).toBe(2);
+    expect(plain.out).toMatch(/^riptide-chat: CHAT_REDIS_CA needs a rediss:\/\/ URL in --redis\n/);
+    const half = await runMain({ CHAT_REDIS_URL: redis.url }, ['--redis-ca', ca, '--redis-cert', clientCert]);
+    expect(half.code).toBe(2);
+    expect(half.out).toMatch(/^riptide-chat: --redis-cert and --redis-key go together\n/);
+  });
+});

@@ -357,10 +357,16 @@ describe('the page from the keyboard alone', () => {
 });
 
 describe('files, sign-out and room tools from the keyboard alone', () => {
-  /** Attach (reached with Tab from the message box), Enter, and the browser's file chooser given `names`. */
+  /**
+   * Attach (reached with Tab from the message box), Enter, and the browser's file chooser given
+   * `names`. The chooser is listened for first, and a round trip to the page made before Enter:
+   * playwright asks the browser to hand it choosers without waiting for the answer, and a chooser
+   * opened before that was never reported.
+   */
   async function attach(page: Page, names: string[]): Promise<void> {
-    await tabTo(page, '#attach-button');
     const chooser = page.waitForEvent('filechooser');
+    await tabTo(page, '#attach-button');
+    await page.evaluate(() => undefined);
     await page.keyboard.press('Enter');
     await (await chooser).setFiles(
       names.map((name) => ({ name, mimeType: 'text/plain', buffer: Buffer.from(`the file ${name}`) })),

@@ -420,11 +420,13 @@ describe('riptide-chat (npm start)', () => {
     const line =
       'riptide chat stopping on SIGTERM: draining for 20000 ms (GET /healthz answers 503 "stopping", the rest is served), then closing\n';
     let after = '';
+    // The line, or the exit of a process that did not drain (then the check below says what it said).
     const stopping = new Promise<void>((resolve) => {
       child.stdout?.on('data', (c) => {
         after += c;
         if (after.includes(line)) resolve();
       });
+      void exit.then(() => resolve());
     });
     child.kill('SIGTERM');
     await stopping;

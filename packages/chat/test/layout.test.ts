@@ -5,7 +5,7 @@
  * Files whose behaviour only shows through a running server or the page in a browser are listed
  * below with the test that drives them. A new source file needs its mirror test, or an entry.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -114,5 +114,18 @@ describe('tests mirror files (packages/chat)', () => {
       'server/hub/new-concept.ts',
     );
     expect(missingMirrors(['web/outbox.ts'], () => false)).toEqual(['web/outbox.ts']);
+  });
+});
+
+describe("the package's entry points", () => {
+  it('main and bin name the build of a source file (main: chat-server.ts, which startChatServer is in)', () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
+      main: string;
+      bin: Record<string, string>;
+    };
+    const sourceOf = (built: string) => join(src, built.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'));
+    expect(pkg.main).toBe('./dist/server/chat-server.js');
+    for (const entry of [pkg.main, ...Object.values(pkg.bin)])
+      expect(existsSync(sourceOf(entry)), entry).toBe(true);
   });
 });

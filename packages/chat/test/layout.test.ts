@@ -5,9 +5,10 @@
  * Files whose behaviour only shows through a running server or the page in a browser are listed
  * below with the test that drives them. A new source file needs its mirror test, or an entry.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { treeFiles } from '../../../test-support/architecture-tree.js';
 
 const src = join(__dirname, '..', 'src');
 const test = __dirname;
@@ -114,5 +115,14 @@ describe('tests mirror files (packages/chat)', () => {
       'server/hub/new-concept.ts',
     );
     expect(missingMirrors(['web/outbox.ts'], () => false)).toEqual(['web/outbox.ts']);
+  });
+});
+
+describe("docs/architecture.md's chat tree", () => {
+  it('names every source file of src/, and no file that is not there', () => {
+    const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'architecture.md'), 'utf8');
+    expect(treeFiles(doc, 'packages/chat/src/'), 'docs/architecture.md, "The chat tree"').toEqual(
+      [...files].sort(),
+    );
   });
 });

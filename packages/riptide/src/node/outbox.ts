@@ -20,7 +20,8 @@
  *     the rest and writes it in one writev when the kernel has room again.
  *   - a total over STREAM_PIECE (1 MiB) for an HTTP/2 stream (transport.ts meterWrites):
  *     writes of at most 1 MiB each (writePieces), so node's session, which counts what a write
- *     hands it against maxSessionMemory, never holds more than that of one stream.
+ *     hands it against maxSessionMemory, never holds more than that of one stream; what waits
+ *     in the stream's own buffer leaves in writes of up to 1 MiB too (transport.ts).
  * Nothing here allocates per message except the arrays the core hands over, and a closure per
  * write only when send callbacks are waiting for it (in a cut batch, per part: a closure, the
  * list of its buffers and the list of its callbacks).

@@ -53,7 +53,12 @@ export interface BackpressurePolicy {
   backpressureCloseCode?: 1008 | 1013;
 }
 
-function checkTopic(topic: unknown): asserts topic is string {
+/**
+ * A topic is a non-empty string: anything else is refused (UsageError WS_ERR_INVALID_TOPIC) by
+ * every pub/sub call that takes one, those that only read included, whether or not anyone ever
+ * subscribed.
+ */
+export function checkTopic(topic: unknown): asserts topic is string {
   if (typeof topic !== 'string' || topic.length === 0) {
     throw new UsageError('WS_ERR_INVALID_TOPIC', 'A topic must be a non-empty string');
   }
@@ -87,8 +92,26 @@ export function checkPublish(topic: unknown, data: unknown): void {
   checkPublishData(data);
 }
 
+/**
+ * One topic's subscribers. publish() walks `members`, a live Set: a socket added during the walk
+ * would be visited by it, and one removed and added again visited twice. So while a publish of
+ * the topic runs (`walks` > 0: a publish may start another from a listener), a socket that
+ * subscribes waits in `held` and joins `members` when the outermost walk ends; it receives the
+ * publishes that start after its subscribe(), not the ones already running. One that leaves
+ * meanwhile is taken out of either (from `held` by a hole, so the places publishes started with
+ * stay put). The walk itself allocates nothing.
+ */
+class Topic {
+  readonly members = new Set<Subscriber>();
+  walks = 0;
+  /** Subscribed during a walk, in order; null for one that left since (a hole). */
+  held: Array<Subscriber | null> | null = null;
+  /** The sockets in `held` (holes not counted). */
+  heldCount = 0;
+}
+
 export class Topics {
-  private readonly subscribers = new Map<string, Set<Subscriber>>();
+  private readonly subscribers = new Map<string, Topic>();
   /** Each subscribed socket's topics. */
   private readonly joined = new Map<Subscriber, Set<string>>();
   private readonly maxBackpressure: number;
@@ -112,12 +135,19 @@ export class Topics {
     }
     if (own.has(topic)) return false;
     own.add(topic);
-    let set = this.subscribers.get(topic);
-    if (set === undefined) {
-      set = new Set();
-      this.subscribers.set(topic, set);
+    let entry = this.subscribers.get(topic);
+    if (entry === undefined) {
+      entry = new Topic();
+      this.subscribers.set(topic, entry);
     }
-    set.add(ws);
+    if (entry.walks === 0) {
+      entry.members.add(ws);
+    } else {
+      // A publish of this topic is walking its members: join once it is done.
+      if (entry.held === null) entry.held = [ws];
+      else entry.held.push(ws);
+      entry.heldCount++;
+    }
     return true;
   }
 
@@ -138,6 +168,7 @@ export class Topics {
   }
 
   isSubscribed(ws: Subscriber, topic: string): boolean {
+    checkTopic(topic);
     const own = this.joined.get(ws);
     return own?.has(topic) === true;
   }
@@ -148,13 +179,15 @@ export class Topics {
   }
 
   count(topic: string): number {
-    return this.subscribers.get(topic)?.size ?? 0;
+    checkTopic(topic);
+    const entry = this.subscribers.get(topic);
+    return entry === undefined ? 0 : entry.members.size + entry.heldCount;
   }
 
   publish(topic: string, data: unknown, options?: PublishOptions): number {
     checkTopic(topic);
-    const set = this.subscribers.get(topic);
-    if (set === undefined || set.size === 0) {
+    const entry = this.subscribers.get(topic);
+    if (entry === undefined) {
       checkPublishData(data);
       return 0;
     }
@@ -185,8 +218,34 @@ export class Topics {
     // One frame for every subscriber (uncompressed: RSV1 clear is valid with permessage-deflate).
     const frame = frameForBroadcast(binary ? 2 : 1, payload);
     const max = this.maxBackpressure;
+    // Those that subscribed during a publish still running (this one is nested in it) and
+    // before this one started receive it too, after the members.
+    const heldBefore = entry.held === null ? 0 : entry.held.length;
     let sent = 0;
-    for (const ws of set) {
+    // Marked as walking until the end, whatever a listener called from here does or throws.
+    entry.walks++;
+    try {
+      for (const ws of entry.members) {
+        if (max > 0 && ws.bufferedAmount > max) {
+          if (this.closeOnBackpressure) this.evict(ws);
+          continue;
+        }
+        if (ws._deliverFrames(frame)) sent++;
+      }
+      if (heldBefore > 0) sent += this.deliverHeld(entry, heldBefore, frame);
+    } finally {
+      if (--entry.walks === 0 && (entry.held !== null || entry.members.size === 0)) this.admit(topic, entry);
+    }
+    return sent;
+  }
+
+  /** A nested publish: the first `n` of `held` (those that were there when it started). */
+  private deliverHeld(entry: Topic, n: number, frame: readonly Buffer[]): number {
+    const max = this.maxBackpressure;
+    let sent = 0;
+    for (let i = 0; i < n; i++) {
+      const ws = entry.held![i];
+      if (ws === null) continue;
       if (max > 0 && ws.bufferedAmount > max) {
         if (this.closeOnBackpressure) this.evict(ws);
         continue;
@@ -194,6 +253,23 @@ export class Topics {
       if (ws._deliverFrames(frame)) sent++;
     }
     return sent;
+  }
+
+  /**
+   * The outermost walk ended: those that subscribed meanwhile join the members, and a topic
+   * everyone left meanwhile goes (remove() keeps it while a publish walks it).
+   */
+  private admit(topic: string, entry: Topic): void {
+    const held = entry.held;
+    if (held !== null) {
+      entry.held = null;
+      entry.heldCount = 0;
+      for (let i = 0; i < held.length; i++) {
+        const ws = held[i];
+        if (ws !== null) entry.members.add(ws);
+      }
+    }
+    if (entry.members.size === 0 && this.subscribers.get(topic) === entry) this.subscribers.delete(topic);
   }
 
   private evict(ws: Subscriber): void {
@@ -204,9 +280,16 @@ export class Topics {
   }
 
   private remove(topic: string, ws: Subscriber): void {
-    const set = this.subscribers.get(topic);
-    if (set === undefined) return;
-    set.delete(ws);
-    if (set.size === 0) this.subscribers.delete(topic);
+    const entry = this.subscribers.get(topic);
+    if (entry === undefined) return;
+    if (!entry.members.delete(ws) && entry.held !== null) {
+      const i = entry.held.indexOf(ws);
+      if (i >= 0) {
+        entry.held[i] = null;
+        entry.heldCount--;
+      }
+    }
+    // While a publish walks it, the topic stays (admit() removes it if it is still empty then).
+    if (entry.walks === 0 && entry.members.size === 0) this.subscribers.delete(topic);
   }
 }

@@ -54,25 +54,121 @@ export const STREAM_PIECE = 1024 * 1024;
 /** Set on a stream by meterWrites: outbox.ts cuts batches larger than STREAM_PIECE for it. */
 export const kMetered = Symbol('riptide.metered');
 
+/** A metered stream's small writes gathered for one write to node (meteredWrite), or null. */
+const kGathered = Symbol('riptide.gathered');
+
+/**
+ * Below this size, writes waiting in a metered stream's buffer behind more than STREAM_PIECE
+ * bytes are gathered into one write to node (copied together); larger ones go as they are.
+ */
+const GATHER_MAX = 64 * 1024;
+
+interface Gathered {
+  chunks: Buffer[];
+  bytes: number;
+}
+
+type WriteDone = (err?: Error | null) => void;
+
+type MeteredStream = Duplex & { [kMetered]?: boolean; [kGathered]?: Gathered | null };
+
 /**
  * Make `stream` (an HTTP/2 stream a WebSocket is about to run over) hand node its output in
  * pieces of at most STREAM_PIECE bytes: outbox.ts writes larger batches as several writes of at
  * most that size (subarrays of large payloads, small frames copied together), and the stream's
  * Writable, which hands node one write at a time and everything it buffered meanwhile as one
  * writev, makes that writev only while the buffered bytes stay within STREAM_PIECE, else one
- * write at a time. What waits stays in the Writable (writableLength, bufferedAmount, 'drain' and
- * the write callbacks as before). Called once per stream, by the HTTP/2 handshakes; a TCP
- * socket never gets it.
+ * write at a time (meteredWritev). Those writes one at a time would leave a backlog of many small
+ * writes (a client that stopped reading, then resumed) one round trip through node's session
+ * each: meteredWrite gathers them into writes of up to STREAM_PIECE instead. What waits stays in
+ * the Writable (writableLength, bufferedAmount, 'drain' and the write callbacks as before, but
+ * for the gathered writes: see meteredWrite). Called once per stream, by the HTTP/2 handshakes;
+ * a TCP socket never gets it.
  */
 export function meterWrites(stream: Duplex): void {
-  (stream as Duplex & { [kMetered]?: boolean })[kMetered] = true;
+  const metered = stream as MeteredStream;
+  metered[kMetered] = true;
+  metered[kGathered] = null;
   // Node's Writable reads `_writev` each time it empties its buffer (clearBuffer): with it, the
-  // buffered writes leave in one writev, without it one at a time.
+  // buffered writes leave in one writev, without it one at a time, each through `_write`.
   Object.defineProperty(stream, '_writev', { configurable: true, get: meteredWritev });
+  Object.defineProperty(stream, '_write', { configurable: true, writable: true, value: meteredWrite });
 }
 
 function meteredWritev(this: Duplex): unknown {
   return this.writableLength <= STREAM_PIECE ? (Object.getPrototypeOf(this) as Duplex)._writev : null;
+}
+
+/**
+ * A metered stream's `_write`. Node's Writable calls it for a write made while the stream was
+ * idle (nothing behind it: handed to node as is) and, while more than STREAM_PIECE bytes wait in
+ * its buffer, for each of them in turn (meteredWritev), calling it again at once for the next
+ * when a write completes synchronously. So a small write with more behind it is gathered and
+ * completed at once, and the gathered writes go to node as one write (copied together) when they
+ * reach STREAM_PIECE bytes or the buffer's end; the write that closes the group completes with
+ * it, so node holds at most that one group of this stream's, and the Writable goes on once the
+ * peer's window took it. The writes completed at once are called back as they join the group,
+ * before it is in node's session (a TCP socket's writes call back once in the kernel, before the
+ * peer has them); writableLength and bufferedAmount leave them out, at most STREAM_PIECE bytes.
+ * Anything GATHER_MAX or larger goes as it is, after the group.
+ */
+function meteredWrite(this: MeteredStream, chunk: Buffer, encoding: BufferEncoding, cb: WriteDone): void {
+  const node = Object.getPrototypeOf(this) as Duplex;
+  const length = chunk.length;
+  // The bytes in the Writable's buffer behind this write (its length counts this one too).
+  const behind = this.writableLength - length;
+  let group = this[kGathered] ?? null;
+  if (group === null) {
+    if (behind <= 0 || length >= GATHER_MAX) {
+      node._write.call(this, chunk, encoding, cb);
+      return;
+    }
+    group = this[kGathered] = { chunks: [], bytes: 0 };
+  } else if (length >= GATHER_MAX) {
+    // A large write ends the group: the group goes first, then this write as it is.
+    this[kGathered] = null;
+    if (behind <= 0 && this.writableEnded) {
+      // The last write of an ending stream: node ends the stream (END_STREAM) after a write it is
+      // handed while nothing waits in the Writable's buffer, so this one cannot wait for the
+      // group; it goes in the group's write (node takes one write of a stream at a time), which
+      // can then be up to twice the piece.
+      group.chunks.push(chunk);
+      group.bytes += length;
+      handOver(this, group, cb);
+      return;
+    }
+    handOver(this, group, (err) => {
+      if (err) cb(err);
+      else if (this.destroyed) cb(streamDestroyed());
+      else node._write.call(this, chunk, encoding, cb);
+    });
+    return;
+  }
+  group.chunks.push(chunk);
+  group.bytes += length;
+  // Chunks are below GATHER_MAX, so a group stays within STREAM_PIECE.
+  if (behind <= 0 || group.bytes >= STREAM_PIECE - GATHER_MAX) {
+    this[kGathered] = null;
+    handOver(this, group, cb);
+  } else {
+    cb();
+  }
+}
+
+/** One write to node with a group's bytes; `cb` once node has taken it. */
+function handOver(stream: Duplex, group: Gathered, cb: WriteDone): void {
+  const { chunks, bytes } = group;
+  const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes);
+  // Called on the stream itself: node's _write reads its state from `this`. ('buffer' is what
+  // node's Writable passes with a Buffer; not a BufferEncoding to the types.)
+  (Object.getPrototypeOf(stream) as Duplex)._write.call(stream, data, 'buffer' as BufferEncoding, cb);
+}
+
+/** What node's Writable answers a write on a destroyed stream. */
+function streamDestroyed(): Error {
+  const err = new Error('Cannot call write after a stream was destroyed');
+  (err as Error & { code: string }).code = 'ERR_STREAM_DESTROYED';
+  return err;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ import {
   type VerifyClientInfo,
   type VerifyClientSync,
 } from './options.js';
-import { checkPublish, type PublishOptions, Topics } from './topics.js';
+import { checkPublish, checkTopic, type PublishOptions, Topics } from './topics.js';
 import { createUpgradeListener } from './upgrade-listener.js';
 import { type ConnectionSettings, kWebSocket, type RawData, WebSocket } from './websocket.js';
 
@@ -715,12 +715,16 @@ export class WebSocketServer extends EventEmitter {
 
   /** @internal */
   _unsubscribe(ws: WebSocket, topic: string): boolean {
-    return this._topics === null ? false : this._topics.unsubscribe(ws, topic);
+    if (this._topics !== null) return this._topics.unsubscribe(ws, topic);
+    checkTopic(topic);
+    return false;
   }
 
   /** @internal */
   _isSubscribed(ws: WebSocket, topic: string): boolean {
-    return this._topics === null ? false : this._topics.isSubscribed(ws, topic);
+    if (this._topics !== null) return this._topics.isSubscribed(ws, topic);
+    checkTopic(topic);
+    return false;
   }
 
   /** @internal */
@@ -748,9 +752,11 @@ export class WebSocketServer extends EventEmitter {
     return this._topics.publish(topic, data, options);
   }
 
-  /** How many sockets are subscribed to `topic`. */
+  /** How many sockets are subscribed to `topic` (a topic that is not a non-empty string throws). */
   subscriberCount(topic: string): number {
-    return this._topics === null ? 0 : this._topics.count(topic);
+    if (this._topics !== null) return this._topics.count(topic);
+    checkTopic(topic);
+    return 0;
   }
 }
 

@@ -76,7 +76,7 @@ import {
 } from './internals.js';
 import { setSocketSettings } from './options.js';
 import { callAll, queueFlush, type WriteCallbacks, writeBatch, writesStraightToKernel } from './outbox.js';
-import { isBufferList } from './topics.js';
+import { checkTopic, isBufferList } from './topics.js';
 import { type AttachInit, abortTransport, type ConnectionSettings, type ServerLink } from './transport.js';
 
 export type { AttachInit, ConnectionSettings, ServerLink } from './transport.js';
@@ -1076,8 +1076,11 @@ export class WebSocket extends EventEmitter {
     return this._link('unsubscribe')._unsubscribe(this, topic);
   }
 
+  /** Whether this socket receives `topic` (false on a client; a topic that is not a non-empty string throws). */
   isSubscribed(topic: string): boolean {
-    return this._server === null ? false : this._server._isSubscribed(this, topic);
+    if (this._server !== null) return this._server._isSubscribed(this, topic);
+    checkTopic(topic);
+    return false;
   }
 
   /** The topics this socket is subscribed to. */

@@ -645,6 +645,93 @@ describe('backpressure follows the stream flow-control window', () => {
   });
 });
 
+/**
+ * The bytes of each write a stream hands to node's session (node's own `_write` and `_writev`,
+ * which riptide reaches through the stream's prototype): a layer put between the stream and
+ * its prototype.
+ */
+function recordNodeWrites(stream: object): number[] {
+  type Write = (this: unknown, ...args: unknown[]) => unknown;
+  const node = Object.getPrototypeOf(stream) as { _write: Write; _writev: Write };
+  const sizes: number[] = [];
+  const layer = Object.create(node) as typeof node;
+  layer._write = function (this: unknown, ...args: unknown[]) {
+    sizes.push((args[0] as Buffer).length);
+    return node._write.apply(this, args);
+  };
+  layer._writev = function (this: unknown, ...args: unknown[]) {
+    let bytes = 0;
+    for (const entry of args[0] as { chunk: Buffer }[]) bytes += entry.chunk.length;
+    sizes.push(bytes);
+    return node._writev.apply(this, args);
+  };
+  Object.setPrototypeOf(stream, layer);
+  return sizes;
+}
+
+describe("a backlog of many small writes (a client that stopped reading, then resumed) goes to node's session in writes of up to 1 MiB", () => {
+  const PIECE = 1024 * 1024;
+  const frameSize = (payload: number) => payload + (payload < 126 ? 2 : payload < 65536 ? 4 : 10);
+
+  for (const [name, large] of [
+    ['30,000 sends of 100 bytes', false],
+    ['the same with a 100 KiB message every 3,000 (written as they are, in order)', true],
+  ] as const) {
+    it(name, async () => {
+      const { wss, port, origin } = await start();
+      const serverSide = once<[WebSocket]>(wss, 'connection');
+      const s = await session(origin);
+      const raw = await rawStream(s, connectHeaders(port));
+      raw.stream.pause(); // read nothing: once the client's windows are full, the rest waits
+      const [ws] = await serverSide;
+      const writes = recordNodeWrites((ws as unknown as { _socket: object })._socket);
+      const small = 'x'.repeat(100);
+      const payloads: Buffer[] = [];
+      const called: number[] = [];
+      let total = 0;
+      for (let i = 0; i < 30_000; i++) {
+        const data = large && i % 3000 === 1500 ? Buffer.alloc(100 * 1024, i & 0xff) : Buffer.from(small);
+        payloads.push(data);
+        total += frameSize(data.length);
+        if (i % 7500 === 7499) ws.send(data, (err) => called.push(err ? -i : i));
+        else ws.send(data);
+        // The outbox writes on the next tick: each send is a write of its own to the stream.
+        await new Promise((resolve) => process.nextTick(resolve));
+      }
+      // Round trips on the connection: the server wrote what the window took, the rest waits.
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => s.ping(resolve));
+      expect(ws.bufferedAmount).toBeGreaterThan(1.5 * PIECE);
+      const before = writes.length;
+
+      let received = 0;
+      const all = new Promise<void>((resolve) =>
+        raw.stream.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received >= total) resolve();
+        }),
+      );
+      raw.stream.resume();
+      await all;
+      await vi.waitFor(() => expect(called).toEqual([7499, 14999, 22499, 29999]));
+      expect(ws.bufferedAmount).toBe(0);
+
+      // Every byte went to node once, in order.
+      expect(writes.reduce((a, b) => a + b, 0)).toBe(total);
+      const frames = raw.frames();
+      expect(frames.length).toBe(payloads.length);
+      expect(frames.every((f, i) => f.payload.equals(payloads[i]))).toBe(true);
+      // What waited went in a few writes, none over 1 MiB (before: one write per send, until
+      // 1 MiB or less was left).
+      const after = writes.slice(before);
+      expect(Math.max(...after)).toBeLessThanOrEqual(PIECE);
+      // The 100 KiB messages (ten, most behind the windows) go as they are, each after the small
+      // writes gathered before it.
+      expect(after.length).toBeLessThanOrEqual(large ? 50 : 6);
+      expect(after.filter((n) => n < 64 * 1024).length).toBeLessThanOrEqual(6);
+    }, 30_000);
+  }
+});
+
 describe('pub/sub reaches HTTP/1.1 and HTTP/2 subscribers alike', () => {
   it('publish() frames once for a WebSocket over TCP and one over a stream', async () => {
     const { wss, url, port } = await start({}, 'tls');

@@ -207,6 +207,148 @@ describe('pub/sub', () => {
     );
   });
 
+  it('isSubscribed, subscriberCount and unsubscribe refuse a topic that is not a non-empty string, as subscribe does', async () => {
+    const { wss, pair } = await setup();
+    const { ws, client } = await pair();
+    const thrown = (f: () => unknown): unknown => {
+      try {
+        f();
+      } catch (err) {
+        return err;
+      }
+      throw new Error('did not throw');
+    };
+    const loose = ws as unknown as Record<
+      'subscribe' | 'unsubscribe' | 'isSubscribed',
+      (t: unknown) => unknown
+    >;
+    const count = wss.subscriberCount.bind(wss) as (t: unknown) => number;
+    const check = () => {
+      for (const topic of [42, '', undefined, null, { toString: () => 't' }]) {
+        const reference = thrown(() => loose.subscribe(topic)) as Error & { code: string };
+        expect(reference).toBeInstanceOf(TypeError);
+        expect(reference.code).toBe('WS_ERR_INVALID_TOPIC');
+        for (const call of [
+          () => loose.isSubscribed(topic),
+          () => loose.unsubscribe(topic),
+          () => count(topic),
+        ]) {
+          const err = thrown(call) as Error & { code: string };
+          expect(err.constructor).toBe(reference.constructor);
+          expect(err.code).toBe(reference.code);
+          expect(err.message).toBe(reference.message);
+        }
+      }
+    };
+    check(); // nobody has subscribed to anything on this server yet
+    expect(ws.subscribe('t')).toBe(true);
+    check();
+    expect(wss.subscriberCount('t')).toBe(1);
+    expect(ws.isSubscribed('t')).toBe(true);
+    // A client socket has no topics, but a bad topic is still a bad call.
+    const local = new WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`);
+    await once(local, 'open');
+    expect(local.isSubscribed('t')).toBe(false);
+    expect(() => local.isSubscribed(42 as unknown as string)).toThrow(
+      expect.objectContaining({ code: 'WS_ERR_INVALID_TOPIC' }),
+    );
+    local.terminate();
+    client.terminate();
+  });
+
+  /**
+   * A publish to 't' whose walk closes `slow` (above maxBackpressure: a send it made just before
+   * is still queued), calling its 'error' listener in the middle of the walk.
+   */
+  async function walkWithListener(during: () => void) {
+    const s = await setup({ maxBackpressure: 1024 });
+    const slow = await s.pair();
+    // Once: a publish started from the listener finds `slow` above the limit too.
+    slow.ws.once('error', during);
+    return { ...s, slow };
+  }
+
+  it('a socket that subscribes during a publish of the topic gets the next publish, not that one', async () => {
+    let late!: { ws: WebSocket; client: WS };
+    const { wss, pair, slow } = await walkWithListener(() => {
+      expect(late.ws.subscribe('t')).toBe(true);
+      expect(late.ws.isSubscribed('t')).toBe(true);
+      expect(wss.subscriberCount('t')).toBe(2); // slow (closed just after this listener) and late
+    });
+    late = await pair();
+    const got = collect(late.client, 1);
+    expect(slow.ws.subscribe('t')).toBe(true);
+    slow.ws.send(Buffer.alloc(4096)); // queued: bufferedAmount above 1024
+    expect(wss.publish('t', 'first')).toBe(0); // slow closed, late not given 'first'
+    expect(slow.ws.readyState).toBe(WebSocket.CLOSING);
+    expect(wss.subscriberCount('t')).toBe(1);
+    expect(wss.publish('t', 'second')).toBe(1);
+    expect(await got).toEqual([['second', false]]);
+  });
+
+  it('a publish started from inside another reaches those that subscribed before it started', async () => {
+    let late!: { ws: WebSocket; client: WS };
+    let inner = -1;
+    const { wss, pair, slow } = await walkWithListener(() => {
+      late.ws.subscribe('t');
+      inner = wss.publish('t', 'inner');
+    });
+    late = await pair();
+    const got = collect(late.client, 2);
+    slow.ws.subscribe('t');
+    slow.ws.send(Buffer.alloc(4096));
+    expect(wss.publish('t', 'outer')).toBe(0);
+    expect(inner).toBe(1);
+    expect(wss.publish('t', 'next')).toBe(1);
+    expect(await got).toEqual([
+      ['inner', false],
+      ['next', false],
+    ]);
+  });
+
+  it('unsubscribing during a publish: one it has reached and that subscribes again gets it once, one not reached yet none', async () => {
+    let early!: { ws: WebSocket; client: WS };
+    let after!: { ws: WebSocket; client: WS };
+    let passer!: { ws: WebSocket; client: WS };
+    const { wss, pair, slow } = await walkWithListener(() => {
+      // `early` was reached before `slow`, `after` comes after it; `passer` subscribes and
+      // unsubscribes within the walk.
+      expect(early.ws.unsubscribe('t')).toBe(true);
+      expect(early.ws.subscribe('t')).toBe(true);
+      expect(after.ws.unsubscribe('t')).toBe(true);
+      expect(passer.ws.subscribe('t')).toBe(true);
+      expect(passer.ws.unsubscribe('t')).toBe(true);
+      expect(wss.subscriberCount('t')).toBe(2); // slow (closed just after this listener) and early
+    });
+    early = await pair();
+    after = await pair();
+    passer = await pair();
+    const atEarly = collect(early.client, 2);
+    const atAfter = collect(after.client, 1);
+    const atPasser = collect(passer.client, 1);
+    early.ws.subscribe('t');
+    slow.ws.subscribe('t');
+    after.ws.subscribe('t');
+    slow.ws.send(Buffer.alloc(4096));
+    expect(wss.publish('t', 'first')).toBe(1);
+    expect(wss.subscriberCount('t')).toBe(1);
+    expect([early, after, passer].map((p) => p.ws.isSubscribed('t'))).toEqual([true, false, false]);
+    expect(wss.publish('t', 'second')).toBe(1);
+    expect(await atEarly).toEqual([
+      ['first', false],
+      ['second', false],
+    ]);
+    // Neither of the others was sent anything: a message sent to each directly comes first.
+    after.ws.send('direct');
+    passer.ws.send('direct');
+    expect(await atAfter).toEqual([['direct', false]]);
+    expect(await atPasser).toEqual([['direct', false]]);
+    // Everyone leaves: the topic goes.
+    early.ws.unsubscribe('t');
+    expect(wss.subscriberCount('t')).toBe(0);
+    expect(wss.publish('t', 'nobody')).toBe(0);
+  });
+
   it('a subscriber in the middle of a fragmented send gets published frames after its message', async () => {
     const { wss, pair } = await setup();
     const { ws, client } = await pair();

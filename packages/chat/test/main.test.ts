@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -48,6 +49,20 @@ function run(
     void exit.then(() => resolve(out));
   });
   return { child, output, exit };
+}
+
+/** GET on a connection of its own (no keep-alive agent): only a listener still open takes it. */
+function freshGet(url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    }).on('error', reject);
+  });
 }
 
 function tempDir(): string {
@@ -388,6 +403,132 @@ describe('riptide-chat (npm start)', () => {
       'riptide chat stopping on SIGHUP: closing 1 connection',
       'riptide chat stopped',
     ]);
+  });
+
+  it('--drain or CHAT_DRAIN_MS: a stop first serves on with GET /healthz 503 "stopping", new connections taken; then stops as without', async () => {
+    // Regression: the listener closed as the stop began, so a balancer's next probe was refused
+    // (read as down) instead of being told 503 while the node still took new connections.
+    const dir = tempDir();
+    const { child, output, exit } = run(
+      ['--port', '0', '--db', join(dir, 'chat.db')],
+      { CHAT_DRAIN_MS: '20000' },
+      dir,
+    );
+    const url = /listening on (\S+)/.exec(await output)?.[1] as string;
+    const origin = url.replace(/\/$/, '');
+    const ann = await TestClient.join(origin, await register(origin, 'ann'));
+    const line =
+      'riptide chat stopping on SIGTERM: draining for 20000 ms (GET /healthz answers 503 "stopping", the rest is served), then closing\n';
+    let after = '';
+    // The line, or the exit of a process that did not drain (then the check below says what it said).
+    const stopping = new Promise<void>((resolve) => {
+      child.stdout?.on('data', (c) => {
+        after += c;
+        if (after.includes(line)) resolve();
+      });
+      void exit.then(() => resolve());
+    });
+    child.kill('SIGTERM');
+    await stopping;
+    expect(after).toBe(line);
+    // On a new connection (no keep-alive pool): what a balancer's next probe gets.
+    expect(await freshGet(`${url}healthz`)).toEqual({
+      status: 503,
+      text: '{"ok":false,"reason":"stopping"}',
+    });
+    const ben = await TestClient.join(origin, await register(origin, 'ben'));
+    expect(ben.welcome).toMatchObject({ type: 'welcome' });
+    ann.client.send({ v: 2, type: 'send', id: 'm1', room: 'general', text: 'still here' });
+    await ann.client.next('ack', (m) => m.id === 'm1');
+    // The drain's end, where the time is not watched: a drain of 1 ms, then the usual stop.
+    child.kill('SIGKILL');
+    await exit;
+    const short = run(['--port', '0', '--db', join(dir, 'short.db'), '--drain', '1'], {}, dir);
+    let lines = '';
+    short.child.stdout?.on('data', (c) => {
+      lines += c;
+    });
+    const shortUrl = (/listening on (\S+)\//.exec(await short.output) ?? [])[1] as string;
+    const page = await TestClient.join(shortUrl, await register(shortUrl, 'cy'));
+    short.child.kill('SIGTERM');
+    expect(await page.client.closed).toEqual({ code: 1001, reason: 'server shutting down' });
+    expect(await short.exit).toBe(0);
+    expect(lines.trim().split('\n').slice(-3)).toEqual([
+      'riptide chat stopping on SIGTERM: draining for 1 ms (GET /healthz answers 503 "stopping", the rest is served), then closing',
+      'chat: drained for 1 ms; closing 1 connection',
+      'riptide chat stopped',
+    ]);
+  });
+
+  it('refuses a --drain or CHAT_DRAIN_MS that is not 0 to 20000 ms (the stop deadline), naming it (exit 2)', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const long = run(['--port', '0', '--db', db, '--drain', '20001'], {}, dir);
+    expect(await long.exit).toBe(2);
+    expect(await long.output).toMatch(
+      /^riptide-chat: invalid --drain "20001": milliseconds, 0 to 20000\nusage: /,
+    );
+    const words = run(['--port', '0', '--db', db], { CHAT_DRAIN_MS: '5s' }, dir);
+    expect(await words.exit).toBe(2);
+    expect(await words.output).toMatch(
+      /^riptide-chat: invalid CHAT_DRAIN_MS "5s": milliseconds, 0 to 20000\nusage: /,
+    );
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it('takes CHAT_ALLOWED_ORIGINS with spaces around its entries, as --allowed-origin (each a list too); an empty entry is refused', async () => {
+    // Regression: "https://a.example, https://b.example" was refused for its space ("origin must be
+    // scheme://host[:port], got \" https://b.example\""), and "a,,b" was taken without a word.
+    const dir = tempDir();
+    const starts: [string[], Record<string, string>][] = [
+      [[], { CHAT_ALLOWED_ORIGINS: ' https://a.example , https://b.example' }],
+      [
+        [
+          '--allowed-origin',
+          'https://a.example, https://b.example ',
+          '--allowed-origin',
+          ' https://c.example',
+        ],
+        {},
+      ],
+    ];
+    for (const [i, [args, env]] of starts.entries()) {
+      const { output, exit, child } = run(['--port', '0', '--db', join(dir, `${i}.db`), ...args], env, dir);
+      const url = /listening on (\S+)/.exec(await output)?.[1];
+      expect(url, await output).toBeDefined();
+      const signUp = async (name: string, origin: string) =>
+        (
+          await fetch(`${url}api/register`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', origin },
+            body: JSON.stringify({ name, password: 'correct horse' }),
+          })
+        ).status;
+      expect(await signUp('ann', 'https://a.example')).toBe(201);
+      expect(await signUp('ben', 'https://b.example')).toBe(201);
+      expect(await signUp('cy', 'https://c.example')).toBe(i === 1 ? 201 : 403);
+      expect(await signUp('di', 'https://d.example')).toBe(403);
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+    }
+    const db = join(dir, 'refused.db');
+    for (const [args, env, setting, list] of [
+      [
+        [],
+        { CHAT_ALLOWED_ORIGINS: 'https://a.example,,https://b.example' },
+        'CHAT_ALLOWED_ORIGINS',
+        'https://a.example,,https://b.example',
+      ],
+      [[], { CHAT_ALLOWED_ORIGINS: 'https://a.example, ' }, 'CHAT_ALLOWED_ORIGINS', 'https://a.example, '],
+      [['--allowed-origin', 'https://a.example,'], {}, '--allowed-origin', 'https://a.example,'],
+    ] as const) {
+      const { output, exit } = run(['--port', '0', '--db', db, ...args], env, dir);
+      expect(await exit).toBe(2);
+      expect(await output).toContain(
+        `riptide-chat: invalid ${setting}: empty entry in ${JSON.stringify(list)} (two commas in a row, or one at an end)\nusage: `,
+      );
+    }
+    expect(existsSync(db)).toBe(false);
   });
 
   it('refuses a switch in the environment that is neither 1 nor 0 (CHAT_SECURE_COOKIES=true was off)', async () => {

@@ -1,7 +1,9 @@
 /**
  * Assembles the chat: a backend (SQLite, or Redis for several nodes) + the hub + the transport
  * behind one HTTP server. startChatServer() is what main.ts and the tests call; close() shuts
- * down in order: stop accepting and stop the periodic sweep, close sockets with 1001 (going away),
+ * down in order: GET /healthz answers 503 "stopping" and, with drainMs, everything else is still
+ * served that long (a load balancer's checks take the node out of rotation meanwhile), then stop
+ * accepting and stop the periodic sweep, close sockets with 1001 (going away),
  * let queued work and the sweep in flight finish (unless storage is unavailable: then their calls
  * are failed, not waited for), close the backend.
  *
@@ -74,6 +76,14 @@ export interface ChatServerOptions {
   publicDir?: string;
   /** Serve GET /_stats (this node's counters, JSON). Off by default. */
   statsEndpoint?: boolean;
+  /**
+   * How long close() keeps serving before it closes the listener, ms: GET /healthz answers 503
+   * "stopping" from the start of close(), while new connections, requests and WebSockets are served
+   * as before, so that a load balancer's health checks take the node out of rotation (its check
+   * interval times its unhealthy threshold) before the port refuses anyone. Default 0: at once.
+   * At most 2^31 - 1 (main.ts allows up to its stop deadline, 20 s).
+   */
+  drainMs?: number;
   /** Files sent with messages: size per file, unused uploads per user and how long they wait. */
   attachments?: Partial<AttachmentLimits>;
   /** Bytes of attachments held in total (Redis default 256 MiB; SQLite: no cap unless set). */
@@ -103,6 +113,7 @@ const KNOWN_OPTIONS = new Set<keyof ChatServerOptions>([
   'sweepIntervalMs',
   'publicDir',
   'statsEndpoint',
+  'drainMs',
   'clock',
   'log',
   'attachments',
@@ -119,6 +130,12 @@ export interface ChatServer {
   readonly transport: Transport;
   close(): Promise<void>;
 }
+
+/**
+ * Thrown when a TLS handshake with Redis fails for good (a certificate not trusted, a client
+ * certificate required...): its message names this function's options (redis.tls.ca...).
+ */
+export { RedisTlsError } from './backends/redis/connection.js';
 
 /** Thrown when the port is taken (main.ts prints one line and exits 1). */
 export class PortInUseError extends Error {
@@ -201,6 +218,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const maxQueuedRequests = positive('maxQueuedRequests', options.maxQueuedRequests, 32);
   const maxSocketsPerUser = positive('maxSocketsPerUser', options.maxSocketsPerUser, 8);
   const sweepMs = interval('sweepIntervalMs', options.sweepIntervalMs, 60_000);
+  const drainMs = interval('drainMs', options.drainMs, 0);
   const attachmentLimits: AttachmentLimits = {
     maxBytes: positive(
       'attachments.maxBytes',
@@ -352,7 +370,10 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   if (trustedProxies.size > 0)
     log(`chat: trusting X-Forwarded-For from ${trustedProxies.entries.join(', ')}`);
 
-  /** Set as close() begins: GET /healthz then answers 503 "stopping", so a balancer drains this node. */
+  /**
+   * Set as close() begins: GET /healthz then answers 503 "stopping", so a balancer drains this node
+   * (for drainMs while the rest is served as before, then while the stop runs).
+   */
   let closing: Promise<void> | undefined;
 
   // The periodic sweep: one at a time (a tick while one runs, Redis being slow, is skipped), none
@@ -382,6 +403,13 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     });
   const close = () => {
     closing ??= (async () => {
+      if (drainMs > 0) {
+        // Nothing else changes meanwhile: the hub, the sweep and the listener run on, and only
+        // /healthz (reading `closing`) tells the balancer to send new clients elsewhere.
+        await new Promise<void>((resolve) => setTimeout(resolve, drainMs));
+        const open = hub.connectionCount;
+        log(`chat: drained for ${drainMs} ms; closing ${open} connection${open === 1 ? '' : 's'}`);
+      }
       clearInterval(sweeper);
       stopSweep.abort();
       hub.close(); // no presence resync or session recheck is retried once closing began

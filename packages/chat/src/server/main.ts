@@ -7,8 +7,8 @@
  *   --db <path>           CHAT_DB               ./data/chat.db (folder created if missing; a relative
  *                                               path is taken from where `npm start` was typed:
  *                                               npm's INIT_CWD, else the working directory)
- *   --allowed-origin <o>  CHAT_ALLOWED_ORIGINS  none besides the page's own (comma-separated in env;
- *                                               the flag may repeat)
+ *   --allowed-origin <o>  CHAT_ALLOWED_ORIGINS  none besides the page's own (comma-separated, spaces
+ *                                               around an entry dropped; the flag may repeat)
  *   --trust-proxy <list>  CHAT_TRUST_PROXY      none: addresses and subnets of the reverse proxies
  *                                               in front (comma-separated; the flag may repeat),
  *                                               e.g. 127.0.0.1,::1 or 10.0.0.0/8. A request from
@@ -20,6 +20,9 @@
  *   --key <file>          CHAT_TLS_KEY          over HTTP/2 and HTTP/1.1 on one port (the page's
  *                                               WebSocket then rides its HTTP/2 connection,
  *                                               RFC 8441); cookies are then Secure
+ *   --drain <ms>          CHAT_DRAIN_MS         0: on SIGTERM, SIGINT or SIGHUP, serve on this long
+ *                                               with GET /healthz answering 503 "stopping" before
+ *                                               the listener closes (0 to 20000)
  *
  * Several nodes (README-redis.md):
  *   --redis <url>         CHAT_REDIS_URL        none: SQLite. redis://host:port shares Redis with
@@ -38,13 +41,13 @@ import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { checkPresenceTtl } from './backends/redis/presence.js';
-import { PortInUseError, startChatServer } from './chat-server.js';
+import { PortInUseError, RedisTlsError, startChatServer } from './chat-server.js';
 import { parseTrustList, TrustListError } from './http/client-address.js';
 
 const USAGE = `usage: riptide-chat [--port 8080] [--host 127.0.0.1] [--db ./data/chat.db]
                     [--allowed-origin https://example.com ...] [--trust-proxy 127.0.0.1,::1 ...]
                     [--secure-cookies]
-                    [--cert cert.pem --key key.pem]
+                    [--cert cert.pem --key key.pem] [--drain 0]
                     [--redis redis://127.0.0.1:6379 [--presence-ttl 20000]] [--stats]
                     [--redis-ca ca.pem] [--redis-cert client.pem --redis-key client-key.pem]`;
 
@@ -65,6 +68,7 @@ function parse() {
       'secure-cookies': { type: 'boolean' },
       cert: { type: 'string' },
       key: { type: 'string' },
+      drain: { type: 'string' },
       redis: { type: 'string' },
       'redis-ca': { type: 'string' },
       'redis-cert': { type: 'string' },
@@ -95,15 +99,29 @@ const portText = values.port ?? env.CHAT_PORT ?? '8080';
 const port = Number(portText);
 if (!/^\d+$/.test(portText) || port > 65535)
   fail(`invalid ${source('port', 'CHAT_PORT')} ${JSON.stringify(portText)}: a port is 0 to 65535`);
-const origins = values['allowed-origin'] ?? (env.CHAT_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean);
-for (const origin of origins) {
-  let parsed: URL;
-  try {
-    parsed = new URL(origin);
-  } catch {
-    fail(`invalid origin ${JSON.stringify(origin)}`);
+// Comma lists in the variable and in each flag alike, as for --trust-proxy: spaces around an entry
+// are dropped ("https://a.example, https://b.example" was refused for its space), an empty entry
+// (two commas in a row, one at an end) is refused, and a list that is all blank is none.
+const originSource = source('allowed-origin', 'CHAT_ALLOWED_ORIGINS');
+const origins: string[] = [];
+for (const list of values['allowed-origin'] ?? [env.CHAT_ALLOWED_ORIGINS ?? '']) {
+  if (list.trim() === '') continue;
+  for (const entry of list.split(',')) {
+    const origin = entry.trim();
+    if (origin === '')
+      fail(
+        `invalid ${originSource}: empty entry in ${JSON.stringify(list)} (two commas in a row, or one at an end)`,
+      );
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      fail(`invalid origin ${JSON.stringify(origin)} in ${originSource}`);
+    }
+    if (parsed.origin !== origin)
+      fail(`${originSource}: an origin is scheme://host[:port], got ${JSON.stringify(origin)}`);
+    origins.push(origin);
   }
-  if (parsed.origin !== origin) fail(`origin must be scheme://host[:port], got ${JSON.stringify(origin)}`);
 }
 const trustProxy = values['trust-proxy'] ?? (env.CHAT_TRUST_PROXY ? [env.CHAT_TRUST_PROXY] : []);
 try {
@@ -112,6 +130,25 @@ try {
   if (!(err instanceof TrustListError)) throw err;
   fail(`invalid ${values['trust-proxy'] ? '--trust-proxy' : 'CHAT_TRUST_PROXY'}: ${err.message}`);
 }
+/**
+ * How long a stop on SIGTERM, SIGINT or SIGHUP may take before the process exits anyway (code 1,
+ * one line on stderr), ms, counted from the end of the drain (below). close() is bounded by itself
+ * (sockets get 2 s to close, a hung Redis is let go within seconds: README-redis.md); this is the
+ * backstop for whatever else could keep the process alive, below the usual 30 s a supervisor
+ * gives before its SIGKILL (with a drain, the supervisor's wait must cover it too: README.md).
+ */
+const STOP_DEADLINE_MS = 20_000;
+/**
+ * The drain: how long a stop keeps serving, GET /healthz answering 503 "stopping", before the
+ * listener closes (chat-server.ts, drainMs). 0 by default, so that Ctrl-C and a supervisor's
+ * restart stop at once; at most the stop deadline, so a stop ends within twice that.
+ */
+const drainText = values.drain ?? env.CHAT_DRAIN_MS ?? '0';
+const drainMs = Number(drainText);
+if (!/^\d+$/.test(drainText) || drainMs > STOP_DEADLINE_MS)
+  fail(
+    `invalid ${source('drain', 'CHAT_DRAIN_MS')} ${JSON.stringify(drainText)}: milliseconds, 0 to ${STOP_DEADLINE_MS}`,
+  );
 // `npm start` at the repository root runs this in packages/chat: resolve from where the user was.
 const dbPath = resolve(env.INIT_CWD ?? process.cwd(), values.db ?? env.CHAT_DB ?? './data/chat.db');
 
@@ -224,6 +261,7 @@ const server = await startChatServer({
       }
     : {}),
   statsEndpoint: stats,
+  drainMs,
   port,
   host,
   dbPath,
@@ -237,14 +275,6 @@ const server = await startChatServer({
   process.exit(1);
 });
 
-/**
- * How long a stop on SIGTERM, SIGINT or SIGHUP may take before the process exits anyway (code 1, one line on
- * stderr), ms. close() is bounded by itself (sockets get 2 s to close, a hung Redis is let go
- * within seconds: README-redis.md); this is the backstop for whatever else could keep the process
- * alive, below the usual 30 s a supervisor gives before its SIGKILL.
- */
-const STOP_DEADLINE_MS = 20_000;
-
 let stopping = false;
 const stop = (signal: string) => {
   // A repeated signal does not cut the stop short: Ctrl-C under `npm start` can deliver SIGINT
@@ -253,14 +283,19 @@ const stop = (signal: string) => {
   stopping = true;
   // The stop and its end, each a line beside the start's: a supervisor's log then shows a restart
   // that was asked for, and that it finished (not the 20 s deadline below, nor a SIGKILL).
+  // With a drain, the count comes at its end (chat-server.ts logs "chat: drained ...").
   const open = server.hub.connectionCount;
-  console.log(`riptide chat stopping on ${signal}: closing ${open} connection${open === 1 ? '' : 's'}`);
+  console.log(
+    drainMs > 0
+      ? `riptide chat stopping on ${signal}: draining for ${drainMs} ms (GET /healthz answers 503 "stopping", the rest is served), then closing`
+      : `riptide chat stopping on ${signal}: closing ${open} connection${open === 1 ? '' : 's'}`,
+  );
   setTimeout(() => {
     console.error(
-      `riptide-chat: still stopping ${STOP_DEADLINE_MS / 1000} s after ${signal}; exiting without finishing`,
+      `riptide-chat: still stopping ${STOP_DEADLINE_MS / 1000} s after ${signal}${drainMs > 0 ? ` and its ${drainMs} ms drain` : ''}; exiting without finishing`,
     );
     process.exit(1);
-  }, STOP_DEADLINE_MS).unref();
+  }, drainMs + STOP_DEADLINE_MS).unref();
   server.close().then(
     () => {
       console.log('riptide chat stopped');
@@ -296,6 +331,12 @@ function redactUrl(url: string): string {
 /** Why the start failed, in one line naming the setting when it is ours to name. */
 function startError(err: Error): string {
   if (err instanceof PortInUseError) return `port ${err.port} is in use; pass --port`;
+  // Its remedy in this command's words, not startChatServer's option names.
+  if (err instanceof RedisTlsError)
+    return err.naming({
+      ca: '--redis-ca (CHAT_REDIS_CA)',
+      clientCertificate: '--redis-cert and --redis-key (CHAT_REDIS_CERT, CHAT_REDIS_KEY)',
+    });
   const { code, syscall } = err as NodeJS.ErrnoException;
   const hostSource = source('host', 'CHAT_HOST');
   if (syscall === 'getaddrinfo')

@@ -1,12 +1,15 @@
 /**
  * GET /healthz (and HEAD), for a load balancer or supervisor: 200 {"ok":true} while the node can
- * serve, 503 with a fixed reason while its store is unavailable or once it is stopping. No session,
- * no cookie, no Origin check, never cached.
+ * serve, 503 with a fixed reason while its store is unavailable or once it is stopping (with
+ * drainMs, while it still serves everything else). No session, no cookie, no Origin check, never
+ * cached. The "redis" reason: test/redis/healthz.test.ts.
  */
+import { request as httpRequest } from 'node:http';
 import * as http2 from 'node:http2';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { startChatServer } from '../../src/server/chat-server.js';
 import {
   cleanup,
   onCleanup,
@@ -21,6 +24,25 @@ afterEach(async () => {
   vi.useRealTimers();
   await cleanup();
 });
+
+/**
+ * GET or HEAD of /healthz on a connection of its own (no keep-alive agent): what a balancer's next
+ * probe gets, which only a listener still open accepts. Rejects with the connect error otherwise.
+ */
+function probe(origin: string, method: 'GET' | 'HEAD' = 'GET'): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${origin}/healthz`, { method, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('GET /healthz', () => {
   it('200 {"ok":true} without a session, with no cookie set and no-store, and HEAD without a body', async () => {
@@ -136,5 +158,50 @@ describe('GET /healthz', () => {
     expect((await client.closed).code).toBe(1001);
     vi.useRealTimers();
     await stopped;
+  });
+
+  it('with drainMs, close() serves on that long (new connections, sign-ups, WebSockets) answering 503 "stopping", then stops as without', async () => {
+    // Regression: the listener closed as close() began, so a balancer's next probe was refused (read
+    // as down, or retried) instead of seeing the 503 while the node still took new connections.
+    const lines: string[] = [];
+    const server = await startTestServer({ drainMs: 10_000, log: (line) => lines.push(line) });
+    const origin = server.origin;
+    const ann = await TestClient.user(origin, 'ann');
+    expect(await probe(origin)).toEqual({ status: 200, text: '{"ok":true}' });
+
+    // The drain's end is a timer: with it fake, the checks below cannot race it.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let stopped = false;
+    const closed = server.close().then(() => {
+      stopped = true;
+    });
+    // A balancer's next probes, each on a new connection: taken, and told the node is stopping.
+    expect(await probe(origin)).toEqual({ status: 503, text: '{"ok":false,"reason":"stopping"}' });
+    expect(await probe(origin, 'HEAD')).toEqual({ status: 503, text: '' });
+    // Everything else is served as before: a sign-up, a new WebSocket, a message on an old one.
+    const ben = await TestClient.user(origin, 'ben');
+    ann.send({ v: 2, type: 'send', id: 'm1', room: 'general', text: 'still here' });
+    expect(await ann.next('ack', (m) => m.id === 'm1')).toMatchObject({ id: 'm1' });
+    await ben.next('message', (m) => m.message.id === 'm1');
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(await probe(origin)).toEqual({ status: 503, text: '{"ok":false,"reason":"stopping"}' });
+    expect(stopped).toBe(false);
+    expect(ann.ws.readyState).toBe(WebSocket.OPEN);
+
+    // Then the stop as without a drain: 1001 to every page, the listener closed.
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await ann.closed).code).toBe(1001);
+    expect((await ben.closed).code).toBe(1001);
+    vi.useRealTimers();
+    await closed;
+    expect(lines).toContain('chat: drained for 10000 ms; closing 2 connections');
+    await expect(probe(origin)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('drainMs is refused unless a whole number of ms a timer can wait, before anything opens', async () => {
+    for (const drainMs of [-1, 1.5, 2 ** 31])
+      await expect(startChatServer({ port: 0, dbPath: ':memory:', drainMs })).rejects.toThrow(
+        /^startChatServer: drainMs must be/,
+      );
   });
 });

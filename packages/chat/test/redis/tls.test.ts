@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startChatServer } from '../../src/server/chat-server.js';
+import { RedisTlsError, startChatServer } from '../../src/server/chat-server.js';
 import { post } from '../helpers.js';
 import { cleanupAll, PATIENCE_MS, RedisServer } from './helpers.js';
 
@@ -143,6 +143,53 @@ describe('Redis over TLS with a private CA', () => {
       cert: readFileSync(clientCert),
       key: readFileSync(clientKey),
     });
+  });
+
+  it("from code the remedy names startChatServer's options (redis.tls.ca...), from npm start its flags", async () => {
+    // Regression: a caller of startChatServer was told to give --redis-ca (CHAT_REDIS_CA), or
+    // --redis-cert and --redis-key, which only the command has.
+    const redis = await RedisServer.startTls({ authClients: true });
+    const { ca } = redis.tlsFiles;
+    const untrusted = await start(redis.url).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(untrusted).toBeInstanceOf(RedisTlsError);
+    expect((untrusted as Error).message).toMatch(
+      /: its certificate is not trusted \(.*\): give the CA that signed it with the option redis\.tls\.ca$/,
+    );
+    await expect(start(redis.url, { ca: readFileSync(ca) })).rejects.toThrow(
+      /: Redis requires a client certificate \(.*\): give one with the options redis\.tls\.cert and redis\.tls\.key$/,
+    );
+    // The command says it in its own words (the untrusted case: the test above).
+    const { out, code } = await runMain({ CHAT_REDIS_URL: redis.url, CHAT_REDIS_CA: ca });
+    expect(code).toBe(1);
+    expect(out.trim()).toMatch(
+      /^riptide-chat: redis: TLS with Redis at 127\.0\.0\.1:\d+ failed: Redis requires a client certificate \(.*\): give one with --redis-cert and --redis-key \(CHAT_REDIS_CERT, CHAT_REDIS_KEY\)$/,
+    );
+  });
+
+  it("rediss:// to Redis's plain-text port is refused within seconds as not TLS, not as unreachable once the wait ran out", async () => {
+    // Regression: a plain Redis says nothing to a TLS handshake (it waits for the end of a line),
+    // so every attempt timed out and the start failed when its wait ran out (10 s by default) as
+    // "could not reach Redis at ... (connect ETIMEDOUT)". The wait here is PATIENCE_MS.
+    const redis = await RedisServer.start();
+    const url = redis.url.replace('redis://', 'rediss://');
+    const notTls = (answer: string) =>
+      `redis: TLS with Redis at 127.0.0.1:${redis.port} failed: the port does not speak TLS (no answer to ` +
+      `the handshake within 2000 ms; a plain-text PING there is answered ${JSON.stringify(answer)}): use ` +
+      "redis:// for it, or Redis's tls-port";
+    await expect(start(url)).rejects.toThrow(notTls('+PONG'));
+    // With a password: Redis's refusal tells it apart just as well (the PING carries no password).
+    const admin = new Redis(redis.url);
+    try {
+      await admin.config('SET', 'requirepass', 'hunter2');
+    } finally {
+      admin.disconnect();
+    }
+    await expect(start(url.replace('rediss://', 'rediss://:hunter2@'))).rejects.toThrow(
+      notTls('-NOAUTH Authentication required.'),
+    );
   });
 
   it('npm start: --redis-ca with a redis:// URL, or a cert without its key, is a usage error before Redis is dialled', async () => {

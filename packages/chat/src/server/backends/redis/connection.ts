@@ -14,7 +14,11 @@
  * went through (`refused`: the probe then writes instead of pinging). Each change is reported to the listeners; ioredis reconnects by
  * itself (every 100 ms to 1 s), so a node recovers without a restart.
  */
+import { connect as connectTcp, type Socket } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
+
+/** How long one connection attempt (TCP and, for rediss://, the TLS handshake) may take, ms. */
+const ATTEMPT_TIMEOUT_MS = 2000;
 
 export interface RedisConnectOptions {
   /** redis://[user:password@]host:port[/db] (rediss:// for TLS). */
@@ -85,7 +89,9 @@ export async function connectRedis(
       `redis: the URL's path is a database number (redis://host:port/2), got ${JSON.stringify(parsed.pathname)}`,
     );
   const db = Number(dbText);
-  const where = `${parsed.hostname}:${parsed.port || 6379}`;
+  const host = parsed.hostname.replace(/^\[|\]$/g, ''); // an IPv6 address without its brackets
+  const port = Number(parsed.port || 6379);
+  const where = `${parsed.hostname}:${port}`;
   const secure = parsed.protocol === 'rediss:';
   if (!secure && options.tls)
     throw new TypeError('redis: a CA, client certificate or key for Redis needs a rediss:// URL');
@@ -95,7 +101,7 @@ export async function connectRedis(
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: (times) => Math.min(100 * times, 1000),
-    connectTimeout: 2000,
+    connectTimeout: ATTEMPT_TIMEOUT_MS,
     // disconnect() ends the socket and, by default, destroys it only 2 s later if Redis has not
     // closed its side: a hung Redis never does, and the calls still waiting on the connection
     // would wait that long. This module disconnects for good (close, a failed start), or a
@@ -127,7 +133,11 @@ export async function connectRedis(
   // are refused at once: no retry changes them (they were "could not reach Redis" 10 s later). So
   // is a TLS handshake that failed (a certificate not trusted or for another host, a client
   // certificate Redis requires, a port that does not speak TLS): it fails the same way each time.
+  // A plain Redis says nothing to a TLS handshake (see plainRedisAnswer): when one gets no answer,
+  // a plain-text PING tells that port apart from one that is slow or unreachable.
   let lastError = 'no answer';
+  const probes = new Set<Socket>();
+  let plainProbe: Promise<void> | undefined;
   let refuseStart: (err: Error) => void = () => {};
   const credentialsRefused = new Promise<never>((_, reject) => {
     refuseStart = reject;
@@ -137,7 +147,23 @@ export async function connectRedis(
     if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(lastError)) refuseStart(err);
     if (secure) {
       const tlsFailure = tlsProblem(err);
-      if (tlsFailure) refuseStart(new TlsError(`redis: TLS with Redis at ${where} failed: ${tlsFailure}`));
+      if (tlsFailure)
+        refuseStart(
+          new RedisTlsError((names) => `redis: TLS with Redis at ${where} failed: ${tlsFailure(names)}`),
+        );
+      if ((err as NodeJS.ErrnoException).code === 'ETIMEDOUT' && plainProbe === undefined)
+        plainProbe = plainRedisAnswer(host, port, probes).then((answer) => {
+          plainProbe = undefined;
+          if (answer !== null)
+            refuseStart(
+              new RedisTlsError(
+                () =>
+                  `redis: TLS with Redis at ${where} failed: the port does not speak TLS (no answer to the ` +
+                  `handshake within ${ATTEMPT_TIMEOUT_MS} ms; a plain-text PING there is answered ` +
+                  `${JSON.stringify(answer)}): use redis:// for it, or Redis's tls-port`,
+              ),
+            );
+        });
     }
   };
   for (const c of clients) c.on('error', noteError);
@@ -159,7 +185,7 @@ export async function connectRedis(
     ]);
   } catch (err) {
     for (const c of clients) c.disconnect();
-    if (err instanceof TlsError) throw new Error(err.message);
+    if (err instanceof RedisTlsError) throw err;
     if (err !== timedOut)
       throw new Error(
         `redis: Redis at ${where} refuses the URL's credentials (${(err as Error).message}); pass redis://[user]:password@host:port`,
@@ -170,6 +196,7 @@ export async function connectRedis(
   } finally {
     clearTimeout(timer);
     for (const c of clients) c.off('error', noteError);
+    for (const socket of probes) socket.destroy();
   }
   // ioredis selects the URL's database as it connects, and a refusal (past the server's
   // `databases`) only reaches its 'error' listeners: the connection is then ready on database 0, so
@@ -294,7 +321,35 @@ export async function connectRedis(
   };
 }
 
-class TlsError extends Error {}
+/** What a TLS failure's remedy calls the settings that give Redis's CA and a client certificate. */
+export interface RedisTlsSettingNames {
+  ca: string;
+  clientCertificate: string;
+}
+
+/** startChatServer's names: its message from code names these. */
+const OPTION_NAMES: RedisTlsSettingNames = {
+  ca: 'the option redis.tls.ca',
+  clientCertificate: 'the options redis.tls.cert and redis.tls.key',
+};
+
+/**
+ * A TLS handshake with Redis failed in a way no retry changes: the start is refused at once. Its
+ * message names startChatServer's options; naming() gives it with another caller's names for the
+ * same settings (main.ts: its flags and variables).
+ */
+export class RedisTlsError extends Error {
+  readonly #describe: (names: RedisTlsSettingNames) => string;
+  constructor(describe: (names: RedisTlsSettingNames) => string) {
+    super(describe(OPTION_NAMES));
+    this.name = 'RedisTlsError';
+    this.#describe = describe;
+  }
+
+  naming(names: RedisTlsSettingNames): string {
+    return this.#describe(names);
+  }
+}
 
 /** Node's codes for a server certificate it does not accept (tls.connect's verify errors). */
 const UNTRUSTED = new Set([
@@ -314,25 +369,61 @@ const UNTRUSTED = new Set([
 ]);
 
 /**
- * What went wrong in a TLS handshake with Redis, with what the operator can do about it, or null
- * for any other error (Redis not there yet, a reset: those are retried until the timeout).
+ * What went wrong in a TLS handshake with Redis, with what the operator can do about it (naming
+ * the settings as the caller calls them), or null for any other error (Redis not there yet, a
+ * reset: those are retried until the timeout).
  */
-function tlsProblem(err: Error): string | null {
+function tlsProblem(err: Error): ((names: RedisTlsSettingNames) => string) | null {
   const code = (err as NodeJS.ErrnoException).code ?? '';
   // OpenSSL's text, without its "<id>:error:<code>:SSL routines:<function>:" and source location.
   const reason = err.message
     .replace(/^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:/, '')
     .replace(/:\.\.?\/.*$/s, '');
   if (UNTRUSTED.has(code))
-    return `its certificate is not trusted (${reason}): give the CA that signed it with --redis-ca (CHAT_REDIS_CA)`;
+    return (names) =>
+      `its certificate is not trusted (${reason}): give the CA that signed it with ${names.ca}`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
-    return `its certificate is for another host (${reason}): use a hostname the certificate names in the URL`;
+    return () =>
+      `its certificate is for another host (${reason}): use a hostname the certificate names in the URL`;
   if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || /alert certificate required/.test(reason))
-    return `Redis requires a client certificate (${reason}): give one with --redis-cert and --redis-key (CHAT_REDIS_CERT, CHAT_REDIS_KEY)`;
+    return (names) =>
+      `Redis requires a client certificate (${reason}): give one with ${names.clientCertificate}`;
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG')
-    return `the port does not speak TLS (${reason}): use redis:// for it, or Redis's tls-port`;
-  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return reason;
+    return () => `the port does not speak TLS (${reason}): use redis:// for it, or Redis's tls-port`;
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return () => reason;
   return null;
+}
+
+/**
+ * What a plain-text Redis at host:port answers a PING (its first line: +PONG, or an error such as
+ * -NOAUTH or -DENIED), or null: no answer within the attempt timeout, none at all, or not one of
+ * Redis's. Asked after a TLS handshake there got no answer: a plain Redis reads a ClientHello as
+ * an inline command whose line end it looks for only up to the record's first NUL byte, so it
+ * waits, silently, for more. A TLS port takes the PING for a bad record and closes; the PING
+ * carries nothing but itself (no password). `open` holds the socket while it is open.
+ */
+function plainRedisAnswer(host: string, port: number, open: Set<Socket>): Promise<string | null> {
+  return new Promise((resolve) => {
+    const socket = connectTcp({ host, port });
+    open.add(socket);
+    let text = '';
+    const done = (answer: string | null) => {
+      open.delete(socket);
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(ATTEMPT_TIMEOUT_MS, () => done(null));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const end = text.indexOf('\r\n');
+      if (end === -1 && text.length < 256) return;
+      const line = text.slice(0, end === -1 ? 256 : end);
+      done(/^[+-][\x20-\x7e]*$/.test(line) ? line.slice(0, 100) : null);
+    });
+    socket.on('error', () => done(null));
+    socket.once('close', () => done(null));
+  });
 }
 
 /** The URL as written, its password (if any) replaced: for messages that quote it. */

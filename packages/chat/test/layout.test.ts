@@ -126,3 +126,16 @@ describe("docs/architecture.md's chat tree", () => {
     );
   });
 });
+
+describe("the package's entry points", () => {
+  it('main and bin name the build of a source file (main: chat-server.ts, which startChatServer is in)', () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
+      main: string;
+      bin: Record<string, string>;
+    };
+    const sourceOf = (built: string) => join(src, built.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'));
+    expect(pkg.main).toBe('./dist/server/chat-server.js');
+    for (const entry of [pkg.main, ...Object.values(pkg.bin)])
+      expect(existsSync(sourceOf(entry)), entry).toBe(true);
+  });
+});

@@ -129,7 +129,7 @@ describe('riptide-chat (npm start)', () => {
     const second = run(['--port', '0', '--db', db], {}, dir);
     // The output first: it resolves on "listening" too, so a second server that runs fails here.
     expect((await second.output).trim()).toBe(
-      `riptide-chat: the database ${db} is in use by another chat server (its lock ${db}-lock is held); stop that one, or pass another --db`,
+      `riptide-chat: the database ${db} is in use by another chat server (its lock ${db}-lock is held); stop that one, or give another database file with --db (CHAT_DB)`,
     );
     expect(await second.exit).toBe(1);
     expect((await fetch(`${url}`)).status).toBe(200);

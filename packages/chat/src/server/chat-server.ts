@@ -137,6 +137,12 @@ export interface ChatServer {
  */
 export { RedisTlsError } from './backends/redis/connection.js';
 
+/**
+ * Thrown when another chat server holds the SQLite database (its lock file): the message names
+ * the option dbPath.
+ */
+export { DatabaseInUseError } from './backends/sqlite/owner-lock.js';
+
 /** Thrown when the port is taken (main.ts prints one line and exits 1). */
 export class PortInUseError extends Error {
   readonly code = 'EADDRINUSE';

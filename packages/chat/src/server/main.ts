@@ -41,7 +41,7 @@ import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { checkPresenceTtl } from './backends/redis/presence.js';
-import { PortInUseError, RedisTlsError, startChatServer } from './chat-server.js';
+import { DatabaseInUseError, PortInUseError, RedisTlsError, startChatServer } from './chat-server.js';
 import { parseTrustList, TrustListError } from './http/client-address.js';
 
 const USAGE = `usage: riptide-chat [--port 8080] [--host 127.0.0.1] [--db ./data/chat.db]
@@ -332,6 +332,7 @@ function redactUrl(url: string): string {
 function startError(err: Error): string {
   if (err instanceof PortInUseError) return `port ${err.port} is in use; pass --port`;
   // Its remedy in this command's words, not startChatServer's option names.
+  if (err instanceof DatabaseInUseError) return err.naming('--db (CHAT_DB)');
   if (err instanceof RedisTlsError)
     return err.naming({
       ca: '--redis-ca (CHAT_REDIS_CA)',

@@ -43,7 +43,7 @@ describe('OwnerLock', () => {
     expect(refused).toBeInstanceOf(DatabaseInUseError);
     expect((refused as DatabaseInUseError).code).toBe('database_in_use');
     expect((refused as DatabaseInUseError).message).toBe(
-      `the database ${path} is in use by another chat server (its lock ${path}-lock is held); stop that one, or pass another --db`,
+      `the database ${path} is in use by another chat server (its lock ${path}-lock is held); stop that one, or give another database file with the option dbPath`,
     );
     first.release();
     OwnerLock.acquire(path).release();

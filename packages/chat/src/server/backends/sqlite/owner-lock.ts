@@ -13,7 +13,11 @@
 import { lstatSync, realpathSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
-/** Another chat server holds the database (its lock file is locked). */
+/**
+ * Another chat server holds the database (its lock file is locked). The message's remedy names
+ * startChatServer's option (dbPath); naming() gives it with another caller's name for that setting
+ * (main.ts: its --db flag).
+ */
 export class DatabaseInUseError extends Error {
   readonly code = 'database_in_use';
   constructor(
@@ -21,11 +25,14 @@ export class DatabaseInUseError extends Error {
     readonly lockPath: string,
     options?: { cause?: unknown },
   ) {
-    super(
-      `the database ${databasePath} is in use by another chat server (its lock ${lockPath} is held); stop that one, or pass another --db`,
-      options,
-    );
+    super('', options);
+    this.message = this.naming('the option dbPath');
     this.name = 'DatabaseInUseError';
+  }
+
+  /** The message with `setting` as the name of the setting that chooses the database file. */
+  naming(setting: string): string {
+    return `the database ${this.databasePath} is in use by another chat server (its lock ${this.lockPath} is held); stop that one, or give another database file with ${setting}`;
   }
 }
 

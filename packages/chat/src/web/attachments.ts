@@ -265,11 +265,16 @@ export class AttachmentTray {
 
   #refresh(): void {
     let shown = 0;
+    // Another room opened from the keyboard (Alt+↓) while on a file's Retry or ×: that file's line
+    // is hidden with the room's draft; the focus goes to the text box, not to the page's body.
+    const focused = this.#list.contains(document.activeElement);
     for (const upload of this.#uploads) {
       upload.node.hidden = this.#shown !== null && upload.room !== this.#shown;
       if (!upload.node.hidden) shown++;
     }
     this.#list.hidden = shown === 0;
+    if (focused && (this.#list.hidden || document.activeElement?.closest('.upload[hidden]')))
+      this.#input.focus();
   }
 
   /**
@@ -460,7 +465,11 @@ export class AttachmentTray {
     upload.error = message;
     delete upload.xhr;
     if (!retriable) delete upload.source;
+    // Retry pressed, refused at once for good (the room has a message's worth of files since): the
+    // focused Retry hides, the focus goes to the file's ×, never to the page's body.
+    const retryFocused = document.activeElement === upload.retry;
     upload.retry.hidden = !retriable;
+    if (retryFocused && !retriable) upload.node.querySelector<HTMLElement>('.upload-remove')?.focus();
     upload.node.classList.add('failed');
     upload.progress.hidden = true;
     upload.status.textContent = message;

@@ -118,6 +118,13 @@ let sayAgain: { text: string; timer: ReturnType<typeof setTimeout> } | null = nu
  * it goes once none of them is left failed in the tray (retried and uploaded, or removed).
  */
 let filesNote: { room: string; text: string } | null = null;
+/**
+ * What is wrong with the text in the message box (too long; a refused message's text taken back
+ * to edit), shown in #composer-input-error and tied to the box (dom.ts tieError), and `fixed`, the
+ * test of the box's text that takes it away (showInputError). The composer's other words (offline,
+ * slow down, a request refused...) are notices, in #composer-error: not about the text typed.
+ */
+let inputError: { text: string; fixed: (text: string) => boolean } | null = null;
 
 const actions: Actions = {
   open: (room) => {
@@ -165,10 +172,12 @@ const actions: Actions = {
  * offline, where the request would be dropped unsent (only new messages are queued), says `what`.
  */
 function online(what: string, act: () => void): void {
-  if (conn.open) {
-    act();
-    return;
-  }
+  if (conn.open) act();
+  else sayOffline(what);
+}
+
+/** Says that `what` was not done for being offline (a notice: not about the text typed). */
+function sayOffline(what: string): void {
   state.composerError = `Offline — ${what}: try again once the chat is back online.`;
   state.changes.add('errors');
   render();
@@ -516,6 +525,7 @@ function clearComposer(): void {
   const input = byId<HTMLTextAreaElement>('composer-input');
   input.value = '';
   closeMentions(input);
+  showInputError(null);
 }
 
 /**
@@ -774,6 +784,16 @@ function editFailed(id: string): void {
   if (item.attachments?.length && !filesRefused) tray.restore(item.room, item.attachments);
   state.composerError = '';
   state.changes.add('errors');
+  // Refused for its text (too long for the server, not taken as it is): the reason, shown with
+  // the message until now, goes with its text into the box, until that text is changed.
+  const failure = item.failed;
+  if (failure && (failure.code === 'text_too_long' || failure.code === 'bad_message')) {
+    const refused = item.text;
+    showInputError({
+      text: `Not sent: ${refusalReason(item, failure.code, failure.message)}`,
+      fixed: (now) => !now.includes(refused),
+    });
+  }
   saveDraft();
   input.focus();
   input.setSelectionRange(item.text.length, item.text.length);
@@ -795,6 +815,8 @@ function endEdit(): void {
   const before = editing?.before;
   cancelEdit();
   byId<HTMLTextAreaElement>('composer-input').value = before?.text ?? '';
+  // What was wrong with the edit's text goes with it.
+  showInputError(null);
   if (before?.reply && composerRoom !== null) showReply(composerRoom, before.reply.seq, before.reply.label);
   // Its reply may have been deleted during the edit.
   checkReply();
@@ -807,6 +829,28 @@ function maxTextBytes(): number {
 /** What the composer says of a text above the server's limit. */
 function tooLong(): string {
   return `Message is too long (${maxTextBytes()} bytes at most).`;
+}
+
+function fits(text: string): boolean {
+  return new TextEncoder().encode(text).length <= maxTextBytes();
+}
+
+/**
+ * Shows (`null`: takes away) what is wrong with the message box's text, tied to the box: marked
+ * invalid and described by it, so a screen reader on the box says why, not only the alert said
+ * once when it was written. Written only when its words change (an alert rewritten says it again).
+ */
+function showInputError(error: typeof inputError): void {
+  inputError = error;
+  const text = error?.text ?? '';
+  const element = byId('composer-input-error');
+  if (element.textContent !== text) element.textContent = text;
+  tieError(byId('composer-input'), error ? 'composer-input-error' : null);
+}
+
+/** The box's text changed: what was wrong with it goes once it is right (checked as it is typed). */
+function checkInputError(): void {
+  if (inputError?.fixed(byId<HTMLTextAreaElement>('composer-input').value)) showInputError(null);
 }
 
 function filesCount(n: number): string {
@@ -824,8 +868,11 @@ function submitComposer(): void {
   const text = input.value;
   state.composerError = '';
   // Emptied now, not at the next render: the same error for this try (still too long) is then new
-  // text, said again (render.ts writes the alert only when its words change).
+  // text, said again (render.ts and showInputError write an alert only when its words change).
   byId('composer-error').textContent = '';
+  // A refused text taken back (editFailed) is said again if sent unchanged: the server's answer is
+  // its refusal, shown with the message.
+  showInputError(null);
   state.changes.add('errors');
   if (!editing && tray.busy(state.active)) {
     state.composerError = 'Wait for the uploads to finish.';
@@ -838,8 +885,8 @@ function submitComposer(): void {
     render();
     return;
   }
-  if (new TextEncoder().encode(text).length > maxTextBytes()) {
-    state.composerError = tooLong();
+  if (!fits(text)) {
+    showInputError({ text: tooLong(), fixed: fits });
     render();
     return;
   }
@@ -1068,8 +1115,8 @@ async function start(): Promise<void> {
       endEdit();
       saveDraft();
       fitComposer();
-      // What was said about the edit (kept, or its text too long) goes with it.
-      if (state.composerError === EDIT_KEPT || state.composerError === tooLong()) {
+      // What was said about the edit (kept; its text too long: endEdit) goes with it.
+      if (state.composerError === EDIT_KEPT) {
         clearComposerError();
         render();
       }
@@ -1089,6 +1136,7 @@ async function start(): Promise<void> {
   input.addEventListener('input', () => {
     fitComposer();
     saveDraft();
+    checkInputError();
     updateMentions(input, () => memberNames(), state.me);
     const now = Date.now();
     if (
@@ -1109,13 +1157,22 @@ async function start(): Promise<void> {
     event.preventDefault();
     const field = byId<HTMLInputElement>('invite-input');
     const user = field.value.trim();
-    if (user !== '') state.invite(state.active, user);
-    field.value = '';
+    if (user === '') {
+      field.value = '';
+      return;
+    }
+    // Offline, the request would be dropped unsent: the name stays in the field, and it is said.
+    online(`${user} was not invited`, () => {
+      state.invite(state.active, user);
+      field.value = '';
+    });
   });
-  byId('leave-room').addEventListener('click', () => {
-    clearTimeout(readTimer);
-    state.leave(state.active);
-  });
+  byId('leave-room').addEventListener('click', () =>
+    online('you did not leave the room', () => {
+      clearTimeout(readTimer);
+      state.leave(state.active);
+    }),
+  );
   const askDelete = (asking: boolean) => {
     byId('delete-room').hidden = asking;
     byId('delete-room-confirm').hidden = !asking;
@@ -1131,10 +1188,18 @@ async function start(): Promise<void> {
     askDelete(false);
   });
   byId('delete-room-yes').addEventListener('click', () => {
+    // Offline, the request could only be dropped unsent: the question is answered "no", and said.
+    if (!conn.open) {
+      askDelete(false);
+      sayOffline('the room was not deleted');
+      return;
+    }
     clearTimeout(readTimer);
+    // Delete room is back until the room goes (the page then shows another room): refused, it is
+    // there to try again. The focused Delete was just hidden with its question: the focus goes to
+    // the composer, not to the body.
     byId('delete-room-confirm').hidden = true;
-    // The focused Delete was just hidden with its question: the focus goes to the composer (the
-    // page shows another room once the server answers), not to the body.
+    byId('delete-room').hidden = false;
     byId('composer-input').focus();
     state.deleteRoom(state.active);
   });

@@ -322,10 +322,18 @@ export class SearchPanel {
     const title = el('h3', '', `${this.#host.label(room)} around the message`);
     const back = el('button', 'link', 'Back to results');
     back.type = 'button';
+    const seq = this.#target;
     back.addEventListener('click', () => {
+      // The focused Back goes with the context: the focus goes to the hit it was opened from (or,
+      // gone from the list, to the first hit, else the search box), not to the page's body.
+      const hadFocus = this.#context.contains(document.activeElement);
       this.#context.hidden = true;
       this.#list.hidden = false;
       this.#more.hidden = this.#next === undefined;
+      if (!hadFocus) return;
+      const hits = [...this.#list.querySelectorAll<HTMLElement>('.search-hit')];
+      const from = hits.find((hit) => hit.dataset.room === room && hit.dataset.seq === String(seq));
+      (from ?? hits[0] ?? this.#input).focus();
     });
     const list = el('ol', 'search-context-list');
     list.dataset.room = room;

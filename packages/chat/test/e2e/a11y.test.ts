@@ -786,12 +786,12 @@ describe("the composer's errors", () => {
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');
     const bob = await signIn(chrome.browser, server.origin, 'bob');
-    await listen(alice.page, 'composer-error');
-    expect(await alice.page.getAttribute('#composer-error', 'role')).toBe('alert');
+    await listen(alice.page, 'composer-input-error');
+    expect(await alice.page.getAttribute('#composer-input-error', 'role')).toBe('alert');
     await sendMessage(alice.page, 'x'.repeat(5000));
     const tooLong = 'Message is too long (4096 bytes at most).';
     await alice.page.waitForFunction(
-      (t) => document.querySelector('#composer-error')?.textContent === t,
+      (t) => document.querySelector('#composer-input-error')?.textContent === t,
       tooLong,
     );
     await sendMessage(bob.page, 'one');
@@ -803,14 +803,108 @@ describe("the composer's errors", () => {
     await alice.page.keyboard.press('Enter');
     await alice.page.waitForFunction(
       (t) =>
-        (window as unknown as { said: Record<string, string[]> }).said['composer-error'].filter(
+        (window as unknown as { said: Record<string, string[]> }).said['composer-input-error'].filter(
           (s) => s === t,
         ).length >= 2,
       tooLong,
     );
-    expect(await heard(alice.page, 'composer-error')).toEqual([tooLong, '', tooLong]);
+    expect(await heard(alice.page, 'composer-input-error')).toEqual([tooLong, '', tooLong]);
     await alice.context.close();
     await bob.context.close();
+  });
+
+  it('an error about the text typed is tied to the message box until the text is right; a notice is not', async () => {
+    // Regression: one alert under the box said both what was wrong with the text and the page's
+    // notices (offline, slow down), and the box said nothing of it: back on it to shorten the text,
+    // a screen reader gave no reason. A notice ("Slow down") also hid "too long".
+    const server = await startTestServer({ limits: { messageRate: { burst: 1, perSecond: 0.001 } } });
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const page = alice.page;
+    const box = page.locator('#composer-input');
+    const error = page.locator('#composer-input-error');
+    const tooLong = 'Message is too long (4096 bytes at most).';
+    await sendMessage(page, 'x'.repeat(4098));
+    await page.waitForFunction(
+      (t) => document.querySelector('#composer-input-error')?.textContent === t,
+      tooLong,
+    );
+    expect(await box.getAttribute('aria-invalid')).toBe('true');
+    expect(await box.getAttribute('aria-describedby')).toBe('composer-input-error');
+    // What a screen reader says on the box: its name, and why it is refused.
+    expect(await box.evaluate((node: HTMLTextAreaElement) => node.matches(':focus'))).toBe(true);
+    const described = await page.evaluate(() =>
+      (document.getElementById('composer-input')?.getAttribute('aria-describedby') ?? '')
+        .split(' ')
+        .map((id) => document.getElementById(id)?.textContent)
+        .join(' '),
+    );
+    expect(described).toBe(tooLong);
+    // The line under the box is the one it had: no room added for the second place.
+    const lines = await page.evaluate(() =>
+      ['composer-input-error', 'composer-error'].map(
+        (id) => (document.getElementById(id) as HTMLElement).getBoundingClientRect().height > 0,
+      ),
+    );
+    expect(lines).toEqual([true, false]);
+    // Still too long as the user shortens it: still said; right, it goes, and the box is untied.
+    await page.keyboard.press('Backspace');
+    expect(await error.textContent()).toBe(tooLong);
+    expect(await box.getAttribute('aria-invalid')).toBe('true');
+    await page.keyboard.press('Backspace');
+    expect(await error.textContent()).toBe('');
+    expect(await box.getAttribute('aria-invalid')).toBeNull();
+    expect(await box.getAttribute('aria-describedby')).toBeNull();
+
+    // A notice under the box (the rate limit) is not about the text: the box is not tied to it,
+    // and an error about the text is shown with it, not hidden by it.
+    await page.fill('#composer-input', 'first');
+    await page.keyboard.press('Enter');
+    await page.fill('#composer-input', 'second');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(
+      () =>
+        document.querySelector('#composer-error')?.textContent === 'Slow down a little — sending shortly.',
+    );
+    expect(await box.getAttribute('aria-describedby')).toBeNull();
+    expect(await box.getAttribute('aria-invalid')).toBeNull();
+    await page.fill('#composer-input', 'y'.repeat(4097));
+    await page.keyboard.press('Enter');
+    expect(await error.textContent()).toBe(tooLong);
+    expect(await page.textContent('#composer-error')).toBe('Slow down a little — sending shortly.');
+    expect(await box.getAttribute('aria-describedby')).toBe('composer-input-error');
+    await alice.context.close();
+  });
+
+  it('a message refused for its text, taken back to edit, brings the reason into the box, tied to it until changed', async () => {
+    const server = await startTestServer();
+    const alice = await signIn(chrome.browser, server.origin, 'alice');
+    const page = alice.page;
+    // Queued as by a page with another limit: the server refuses it for good (text_too_long).
+    const long = 'z'.repeat(4097);
+    await page.evaluate((text) => {
+      sessionStorage.setItem('riptide-chat-outbox', JSON.stringify([{ id: 'long', room: 'general', text }]));
+    }, long);
+    await page.reload();
+    const failed = page.locator('#message-list li.pending.failed');
+    await failed.waitFor();
+    // From the keyboard: the message's Edit, reached and pressed.
+    await failed.locator('.edit-failed').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(
+      (t) => (document.querySelector('#composer-input') as HTMLTextAreaElement).value === t,
+      long,
+    );
+    const box = page.locator('#composer-input');
+    const said = await page.textContent('#composer-input-error');
+    expect(said).toMatch(/^Not sent: it is too long for the server \(.+\)\. Edit it to shorten it\.$/);
+    expect(await box.getAttribute('aria-invalid')).toBe('true');
+    expect(await box.getAttribute('aria-describedby')).toBe('composer-input-error');
+    expect(await page.textContent('#composer-error')).toBe('');
+    // Changed (shortened), it goes.
+    await page.keyboard.press('Backspace');
+    expect(await page.textContent('#composer-input-error')).toBe('');
+    expect(await box.getAttribute('aria-invalid')).toBeNull();
+    await alice.context.close();
   });
 });
 

@@ -436,17 +436,20 @@ describe('chat page', () => {
     await alice.page.press('#composer-input', 'Enter');
     await alice.page.waitForFunction(
       () =>
-        document.querySelector('#composer-error')?.textContent ===
+        document.querySelector('#composer-input-error')?.textContent ===
         'Message is too long (4096 bytes at most).',
     );
     await alice.page.press('#composer-input', 'Escape');
     await alice.page.waitForSelector('#edit-banner', { state: 'hidden' });
     expect(await alice.page.inputValue('#composer-input')).toBe('');
-    expect(await alice.page.textContent('#composer-error')).toBe('');
+    expect(await alice.page.textContent('#composer-input-error')).toBe('');
+    expect(await alice.page.getAttribute('#composer-input', 'aria-invalid')).toBeNull();
     // A new message too long is still said.
     await alice.page.fill('#composer-input', 'y'.repeat(5000));
     await alice.page.press('#composer-input', 'Enter');
-    expect(await alice.page.textContent('#composer-error')).toBe('Message is too long (4096 bytes at most).');
+    expect(await alice.page.textContent('#composer-input-error')).toBe(
+      'Message is too long (4096 bytes at most).',
+    );
     await alice.context.close();
   });
 

@@ -13,7 +13,7 @@ import type { SqliteStore } from '../../src/server/backends/sqlite/store.js';
 import { UPLOAD_STALL_MS } from '../../src/web/attachments.js';
 import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
 import { cleanup, startTestServer, TestClient } from '../helpers.js';
-import { focusMatches, give, launch, sendMessage, signIn } from './browser.js';
+import { focusMatches, give, launch, sendMessage, signIn, tabTo } from './browser.js';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -123,9 +123,13 @@ describe('search in the page', () => {
     await page.waitForSelector('#message-list li.message');
     await page.fill('#search-input', 'ancient');
     await page.press('#search-input', 'Enter');
-    await page.locator('#search-results .search-hit').click();
+    // From the keyboard: Tab from the search box to the hit (past Close), Enter.
+    await page.locator('#search-results .search-hit').waitFor();
+    await tabTo(page, '#search-results .search-hit');
+    await page.keyboard.press('Enter');
     const target = page.locator('#search-results .search-context li.search-target');
     await target.waitFor();
+    expect(await target.evaluate((node) => document.activeElement === node)).toBe(true);
     expect(await target.locator('.search-text').textContent()).toBe('the ancient needle');
     expect(await target.evaluate((node) => node.dataset.seq)).toBe('2');
     const texts = await page.$$eval('#search-results .search-context li .search-text', (n) =>
@@ -136,8 +140,13 @@ describe('search in the page', () => {
       'the ancient needle',
       'just after the needle',
     ]);
-    await page.click('#search-results .search-context button');
+    // Back to results, from the keyboard: the focused button goes with the context, the focus
+    // goes back to the hit it was opened from (regression: it fell to the page's body).
+    await tabTo(page, '#search-results .search-context button', 'Shift+Tab');
+    await page.keyboard.press('Enter');
     expect(await page.locator('#search-results .search-hit').isVisible()).toBe(true);
+    expect(await page.locator('#search-results .search-context').isHidden()).toBe(true);
+    expect(await focusMatches(page, '#search-results .search-hit[data-seq="2"]')).toBe(true);
   });
 
   it('takes the text of a hit deleted since out of the results, and shows an edited one as it is now', async () => {

@@ -8,6 +8,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { treeFiles } from '../../../test-support/architecture-tree.js';
 
 const src = join(__dirname, '..', 'src');
 const test = __dirname;
@@ -114,6 +115,15 @@ describe('tests mirror files (packages/chat)', () => {
       'server/hub/new-concept.ts',
     );
     expect(missingMirrors(['web/outbox.ts'], () => false)).toEqual(['web/outbox.ts']);
+  });
+});
+
+describe("docs/architecture.md's chat tree", () => {
+  it('names every source file of src/, and no file that is not there', () => {
+    const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'architecture.md'), 'utf8');
+    expect(treeFiles(doc, 'packages/chat/src/'), 'docs/architecture.md, "The chat tree"').toEqual(
+      [...files].sort(),
+    );
   });
 });
 

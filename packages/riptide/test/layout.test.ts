@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { treeFiles } from '../../../test-support/architecture-tree.js';
 
 const src = join(__dirname, '..', 'src');
 
@@ -171,5 +172,40 @@ describe('tests mirror files (docs/architecture.md)', () => {
     expect(missingMirrors(['core/extension.ts'], () => false, {})).toEqual(['core/extension.ts']);
     // runtimeCode() sees code: a file with a function is not type-only.
     expect(runtimeCode(join(src, 'core', 'word-view.ts'))).toContain('function wordView');
+  });
+});
+
+describe("docs/architecture.md's library tree", () => {
+  const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'architecture.md'), 'utf8');
+
+  it('names every source file of src/, and no file that is not there', () => {
+    const actual = files.map((f) => rel(f).split('\\').join('/')).sort();
+    expect(treeFiles(doc, 'packages/riptide/src/'), 'docs/architecture.md, "The library tree"').toEqual(
+      actual,
+    );
+  });
+
+  it('reads folders, lists and descriptions as the doc writes them (the check is not vacuous)', () => {
+    const tree = [
+      '```',
+      'packages/x/src/',
+      '  a/                  a folder',
+      '    b.ts, c.ts        two files; d/e.ts and f/g.ts live elsewhere',
+      '    h/                i.ts (described here), j.ts (and',
+      '                      k.ts on a second line)',
+      '  l/m.ts              a file in a folder named at once',
+      '  n.ts',
+      'packages/x/test/      mirrors src/: test/a/b.test.ts, ...',
+      '```',
+    ].join('\n');
+    expect(treeFiles(tree, 'packages/x/src/')).toEqual([
+      'a/b.ts',
+      'a/c.ts',
+      'a/h/i.ts',
+      'a/h/j.ts',
+      'a/h/k.ts',
+      'l/m.ts',
+      'n.ts',
+    ]);
   });
 });

@@ -1,0 +1,128 @@
+/**
+ * The repository's Markdown (README.md, SECURITY.md, docs/, the packages' and bench's documents):
+ * every relative link and image resolves to a file of the repository, and every `#anchor` to a
+ * heading of the document it names, as GitHub derives heading ids. A link inside code (a fenced
+ * block, a code span) is an example and is not followed; external links are not fetched.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(__dirname, '..', '..', '..');
+/** Folders that hold no document of the repository (installed, built or written by runs). */
+const NOT_DOCS = new Set(['.git', 'node_modules', 'dist', 'coverage', 'data', 'reports', 'test-output']);
+
+function markdownFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return NOT_DOCS.has(name) ? [] : markdownFiles(path);
+    return name.endsWith('.md') ? [path] : [];
+  });
+}
+
+const FENCE = /^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm;
+
+/** GitHub's id of a heading: its text in lower case, without punctuation, spaces as dashes. */
+export function headingId(heading: string): string {
+  return heading
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\p{M}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+/** The ids a document's headings (and its explicit `<a id>` / `<a name>`) can be linked to. */
+function anchorsOf(text: string): Set<string> {
+  const ids = new Set<string>();
+  const seen = new Map<string, number>();
+  for (const m of text.replace(FENCE, '').matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
+    const id = headingId(m[1]);
+    const n = seen.get(id) ?? 0;
+    seen.set(id, n + 1);
+    ids.add(n === 0 ? id : `${id}-${n}`);
+  }
+  for (const m of text.matchAll(/<a\s+(?:id|name)="([^"]+)"/g)) ids.add(m[1]);
+  return ids;
+}
+
+/** The relative link targets of a document's prose (inline links, images, reference definitions). */
+export function linkTargets(text: string): string[] {
+  const prose = text.replace(FENCE, '').replace(/(`+)[\s\S]*?\1/g, '');
+  const targets = [
+    ...[...prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]),
+    ...[...prose.matchAll(/^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/gm)].map((m) => m[1]),
+  ];
+  return targets.filter((t) => !/^([a-z][a-z0-9+.-]*:|\/\/)/i.test(t));
+}
+
+/** The links of `file` (its `text`) that name no file, or a heading its document does not have. */
+export function brokenLinks(file: string, text: string): string[] {
+  return linkTargets(text).filter((target) => {
+    const [path, anchor] = target.split('#');
+    const to = path === '' ? file : join(dirname(file), decodeURIComponent(path));
+    if (!existsSync(to)) return true;
+    if (anchor === undefined) return false;
+    if (!to.endsWith('.md')) return true;
+    return !anchorsOf(to === file ? text : readFileSync(to, 'utf8')).has(anchor);
+  });
+}
+
+/**
+ * The documents a document names in its text, linked or not (`docs/http2.md`, `SECURITY.md`,
+ * `README-redis.md`), that exist neither beside it nor from the repository's root.
+ */
+export function missingDocuments(file: string, text: string): string[] {
+  const named = new Set(text.match(/(?<![\w./:-])[\w.-][\w./-]*\.md\b/g) ?? []);
+  return [...named].filter((name) => !existsSync(join(dirname(file), name)) && !existsSync(join(root, name)));
+}
+
+describe("the repository's Markdown", () => {
+  const files = markdownFiles(root);
+
+  it('links only to files that exist and headings that are there', () => {
+    const broken: string[] = [];
+    let links = 0;
+    for (const file of files) {
+      const text = readFileSync(file, 'utf8');
+      links += linkTargets(text).length;
+      for (const target of brokenLinks(file, text)) broken.push(`${relative(root, file)}: ${target}`);
+    }
+    expect(broken).toEqual([]);
+    // The documents are found and their links read (README.md alone has a dozen).
+    expect(files.map((f) => relative(root, f).split('\\').join('/'))).toContain('docs/architecture.md');
+    expect(links).toBeGreaterThan(20);
+  });
+
+  it('names only documents that exist', () => {
+    const missing = files.flatMap((file) =>
+      missingDocuments(file, readFileSync(file, 'utf8')).map((name) => `${relative(root, file)}: ${name}`),
+    );
+    expect(missing).toEqual([]);
+    const cli = join(root, 'packages', 'cli', 'README.md');
+    expect(missingDocuments(cli, 'see docs/http2.md, SECURITY.md, ../../README.md and docs/gone.md')).toEqual(
+      ['docs/gone.md'],
+    );
+  });
+
+  it('finds a missing file, a missing heading, and no link in code (the check is not vacuous)', () => {
+    const readme = join(root, 'README.md');
+    const text = [
+      '# Top',
+      '[gone](docs/no-such.md), [no heading](docs/http2.md#no-such-heading), [there](docs/http2.md#server),',
+      '[here](#top), [not here](#bottom), ![img](docs/chat-light.png), [web](https://example.com/x.md),',
+      '`[in code](nowhere.md)`',
+      '```sh',
+      '[in a block](nowhere.md)',
+      '```',
+      '[ref]: SECURITY.md#reporting-a-vulnerability',
+    ].join('\n');
+    expect(brokenLinks(readme, text)).toEqual([
+      'docs/no-such.md',
+      'docs/http2.md#no-such-heading',
+      '#bottom',
+    ]);
+    expect(headingId("`pause()` and `'close'`")).toBe('pause-and-close');
+    expect(headingId('TypeScript and `@types/ws`')).toBe('typescript-and-typesws');
+  });
+});

@@ -578,7 +578,13 @@ export class ChatState {
         room.tag = event.tag ?? null;
         // At or before `countedAfter`: in the server's count already, or read in another tab.
         if (event.type === 'message' && event.message.user !== this.me && seq > room.countedAfter) {
-          this.#countUnread(room, event.message);
+          // The open room, its history on its way: the reader sees this message with it, as one
+          // arriving just after (counted, it stayed unread if they left before the read marker and
+          // put "new messages" one too high when they came back). It is new to them, though: below
+          // the divider if there is one.
+          if (room.name === this.active && this.visible) {
+            if (room.unreadAtOpen > 0) room.unreadAtOpen++;
+          } else this.#countUnread(room, event.message);
           if (mentionsMe(event.message, this.me)) this.#host.mentioned?.(event.message, room);
         } else if (event.type === 'edited' || event.type === 'deleted') this.#recount(room, event);
         this.#changed('rooms');

@@ -511,6 +511,28 @@ describe('ChatState', () => {
     expect(state.rooms.get('random')?.firstUnread).toBeNull();
   });
 
+  it('does not count a message arriving while the opened room loads: left before the read marker, the room comes back with its divider on the first new one', () => {
+    const random = roomState('random', { head: 2, unread: 2, online: ['alice'] });
+    const { state, last } = setup([general(0), random]);
+    state.receive(history('general', last().ref, [], 0));
+    state.open('random');
+    const ref = last().ref;
+    // Message 3 comes before the history that holds it (a loaded machine, conversation e2e test).
+    state.receive(message(3, 'bob', 'random'));
+    const msgs = [1, 2, 3].map((seq) => (message(seq, 'bob', 'random') as { message: ChatMessage }).message);
+    state.receive(history('random', ref, msgs, 3));
+    expect(state.rooms.get('random')?.unread).toBe(0);
+    // Unread when opened: 1 and 2; 3 came with them, below the divider.
+    expect(state.rooms.get('random')?.firstUnread).toBe(1);
+    // Away before markRead(): only what arrives now is unread, and the divider goes above it.
+    state.open('general');
+    state.receive(message(4, 'bob', 'random'));
+    state.receive(message(5, 'bob', 'random'));
+    expect(state.rooms.get('random')?.unread).toBe(2);
+    state.open('random');
+    expect(state.rooms.get('random')?.firstUnread).toBe(4);
+  });
+
   it('moves "new messages" up as older pages arrive when more are unread than the first page holds', () => {
     const random = roomState('random', { head: 120, unread: 110, online: ['alice'] });
     const { state, last } = setup([general(0), random]);

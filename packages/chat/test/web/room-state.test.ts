@@ -1119,6 +1119,41 @@ describe('the edit being written', () => {
   });
 });
 
+describe('a notice that an action was not done offline', () => {
+  const welcome = (): ServerMessage => ({
+    v: 2,
+    type: 'welcome',
+    user: 'alice',
+    rooms: [general()],
+    limits: DEFAULT_LIMITS,
+  });
+  const offline = 'Offline — the room was not deleted: try again once the chat is back online.';
+
+  it('goes once the chat is back online (the welcome), said as changed', () => {
+    // Regression: "Offline — ...: try again once the chat is back online" stayed under the
+    // composer after the page reconnected, saying it was offline while the bar said Online.
+    const { state } = setup();
+    state.offlineNotice(offline);
+    expect(state.composerError).toBe(offline);
+    state.changes.clear();
+    state.receive(welcome());
+    expect(state.composerError).toBe('');
+    expect(state.changes.has('errors')).toBe(true);
+  });
+
+  it('leaves a notice that replaced it, and goes only once', () => {
+    const { state } = setup();
+    state.offlineNotice(offline);
+    state.composerError = 'Wait for the uploads to finish.';
+    state.receive(welcome());
+    expect(state.composerError).toBe('Wait for the uploads to finish.');
+    // The same words set again by anything but offlineNotice: not taken for the offline one.
+    state.composerError = offline;
+    state.receive(welcome());
+    expect(state.composerError).toBe(offline);
+  });
+});
+
 function mine(seq: number): ChatMessage {
   return { room: 'general', seq, id: `id${seq}`, user: 'alice', text: `mine ${seq}`, ts: seq };
 }

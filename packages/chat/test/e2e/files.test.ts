@@ -492,6 +492,53 @@ describe('attachments in the page', () => {
     expect(await alice.page.locator('#attachment-tray').isHidden()).toBe(true);
   });
 
+  it("gives the focus on a file's Retry or × to the text box when its room goes (the user removed, the room deleted)", async () => {
+    // Regression: the file's line went with its room and the focus on its button fell to the
+    // page's body (Tab then starts again at the top of the page).
+    const server = await startTestServer();
+    const bob = await signIn(browser, server.origin, 'bob');
+    const alice = await TestClient.user(server.origin, 'alice');
+    for (const room of ['plans', 'ideas']) {
+      expect(await alice.request('joined', { type: 'create', room, private: true })).toMatchObject({
+        room,
+      });
+      expect(await alice.request('invited', { type: 'invite', room, user: 'bob' })).toMatchObject({
+        type: 'invited',
+      });
+    }
+    const page = bob.page;
+    const title = (room: string) =>
+      page.waitForFunction((r) => document.querySelector('#room-title')?.textContent === `#${r}`, room);
+    const hello = Buffer.from('hello').toString('base64');
+
+    // Removed from plans while on the Retry of a file that failed there.
+    await page.click('#room-list button[data-room="plans"]');
+    await title('plans');
+    await page.route('**/api/attachments?*', (route) => route.abort('connectionfailed'));
+    await give(page, 'paste', [{ name: 'a.txt', type: 'text/plain', base64: hello }]);
+    await page.locator('#attachment-tray .upload.failed').waitFor();
+    await page.focus('#attachment-tray .upload-retry');
+    expect(await alice.request('removed', { type: 'remove', room: 'plans', user: 'bob' })).toMatchObject({
+      type: 'removed',
+    });
+    await page.locator('#room-list button[data-room="plans"]').waitFor({ state: 'detached' });
+    expect(await focusMatches(page, '#composer-input')).toBe(true);
+    await page.unroute('**/api/attachments?*');
+
+    // ideas deleted while on the × of a file uploaded there.
+    await page.click('#room-list button[data-room="ideas"]');
+    await title('ideas');
+    await give(page, 'paste', [{ name: 'b.txt', type: 'text/plain', base64: hello }]);
+    await page.locator('#attachment-tray .upload.done').waitFor();
+    await page.focus('#attachment-tray .upload-remove');
+    expect(await alice.request('left', { type: 'delete_room', room: 'ideas' })).toMatchObject({
+      type: 'left',
+    });
+    await page.locator('#room-list button[data-room="ideas"]').waitFor({ state: 'detached' });
+    expect(await focusMatches(page, '#composer-input')).toBe(true);
+    expect(await page.locator('#attachment-tray').isHidden()).toBe(true);
+  });
+
   it('an uploaded HTML or SVG file runs no script: opened directly or shown as an image', async () => {
     const server = await startTestServer();
     const alice = await signIn(browser, server.origin, 'alice');

@@ -549,6 +549,10 @@ export class ChatState {
     for (const room of this.rooms.values()) {
       room.membersLoad = null;
       if (room.name !== this.active) room.members = null;
+      // So is an older page asked for on it: its answer was lost with it. Waited for, it kept
+      // every next loadOlder() from asking (scrolling up loaded nothing more in that room) and a
+      // search's jump to a hit further back waiting for good (main.ts locate: 'wait').
+      room.loadingOlder = false;
     }
     this.open(this.active);
     const active = this.rooms.get(this.active);

@@ -561,6 +561,26 @@ describe('ChatState', () => {
     expect(state.rooms.get('random')?.firstUnread).toBeNull();
   });
 
+  it('asks for an older page again after a new connection lost the answer to the one asked for', () => {
+    // Regression: the room kept waiting for the lost answer: loadOlder() asked nothing more (the
+    // conversation scrolled up loaded no older message) and a search's jump to a hit pages back
+    // waited for good.
+    const { state, last } = setup([general(100)]);
+    state.receive({
+      ...(history('general', last().ref, [], 100) as Extract<ServerMessage, { type: 'history' }>),
+      messages: Array.from({ length: 50 }, (_, i) => (message(51 + i) as { message: ChatMessage }).message),
+      hasMore: true,
+    });
+    state.loadOlder();
+    const lost = last();
+    expect(lost).toMatchObject({ type: 'history', room: 'general', before: 51 });
+    // The connection goes before the answer comes; a new one is welcomed (nothing missed).
+    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(100)], limits: DEFAULT_LIMITS });
+    state.loadOlder();
+    expect(last()).toMatchObject({ type: 'history', room: 'general', before: 51 });
+    expect(last().ref).not.toBe(lost.ref);
+  });
+
   it('marks the first message that arrives while the tab is hidden', () => {
     const { state, last } = setup();
     state.receive(history('general', last().ref, [], 0));

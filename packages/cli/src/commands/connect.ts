@@ -94,7 +94,7 @@ export const connectSpec: CommandSpec = {
     binary: {
       type: 'boolean',
       short: 'b',
-      description: 'piped input as binary messages: each chunk read, bytes as they are (and -x)',
+      description: 'bytes in and out: each chunk of piped input (and -x) a binary message; see below',
     },
     deflate: { type: 'boolean', description: 'offer permessage-deflate compression' },
     http2: {
@@ -155,7 +155,11 @@ export const connectSpec: CommandSpec = {
     '129 a hang-up (SIGHUP), 143 SIGTERM: the connection is closed with 1001 first',
     '',
     'binary input (-b): each chunk read from piped stdin is one binary message, bytes unchanged',
-    '(no line splitting, no UTF-8 decoding); without -b each line is a text message.',
+    '(no line splitting, no UTF-8 decoding); without -b each line is a text message. With -b, a',
+    'binary message received is written to stdout as its bytes, unchanged and with no newline,',
+    'when stdout is a file or a pipe (riptide connect -b URL < in.bin > out.bin); to a terminal',
+    'it is still shown as length and hex. Without -b, binary is shown as length and hex',
+    '(the first 32 bytes; --json gives them all).',
     '',
     'slow output: while more than 1 MiB of output waits for a slow reader of stdout, reading',
     'from the server pauses (it resumes when the reader catches up; said once on stderr).',
@@ -344,6 +348,10 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   }
   const protocols = stringList(flags.protocol);
   const json = flags.json === true;
+  // Bytes in, bytes out: with -b a binary message received goes to stdout as it is (a preview
+  // of its first 32 bytes in hex lost the rest: `-b < in.bin > out.bin` kept none of the data),
+  // but not to a terminal, where a peer's bytes would run as escape sequences.
+  const rawOutput = binary && !json && io.stdout.isTTY !== true;
   const follow = flags.location === true;
   const maxRedirectsText = stringFlag(flags['max-redirects']);
   if (maxRedirectsText !== undefined && !follow) {
@@ -560,6 +568,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       const buf = toBuffer(data);
       if (sent > 0) replies++;
       if (json) term.out(jsonMessage(buf, isBinary));
+      else if (isBinary && rawOutput) io.stdout.write(buf);
       else term.out(describeMessage(buf, isBinary));
       if (io.stdout.writableLength > OUTPUT_BACKLOG && !ws.isPaused) pauseReading();
       if (inputEnded && execute.length === 0 && replies >= sent) closeNow();

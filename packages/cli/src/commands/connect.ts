@@ -267,6 +267,28 @@ function parseHeaders(values: string[]): Record<string, string> {
 }
 
 /**
+ * The -p values, checked here so that the error names the one at fault: the library's own says
+ * only "An invalid or duplicated subprotocol was specified".
+ */
+function checkProtocols(protocols: string[]): string[] {
+  const seen = new Set<string>();
+  for (const p of protocols) {
+    // RFC 6455 4.1: non-empty tokens, all unique (the WHATWG API compares them without case).
+    if (!TOKEN.test(p)) {
+      throw new CliUsageError(
+        `--protocol '${safeText(p)}' is not a subprotocol name (an HTTP token: no spaces, commas or quotes)`,
+        connectSpec,
+      );
+    }
+    if (seen.has(p.toLowerCase())) {
+      throw new CliUsageError(`--protocol '${p}' is given twice`, connectSpec);
+    }
+    seen.add(p.toLowerCase());
+  }
+  return protocols;
+}
+
+/**
  * PEM certificate blocks, as OpenSSL reads them from a CA file (text around them, as in system
  * bundles, is ignored; OpenSSL also takes its TRUSTED and old X509 CERTIFICATE labels).
  */
@@ -346,7 +368,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       connectSpec,
     );
   }
-  const protocols = stringList(flags.protocol);
+  const protocols = checkProtocols(stringList(flags.protocol));
   const json = flags.json === true;
   // Bytes in, bytes out: with -b a binary message received goes to stdout as it is (a preview
   // of its first 32 bytes in hex lost the rest: `-b < in.bin > out.bin` kept none of the data),
@@ -517,7 +539,10 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (!opened) {
         // After a redirect the failed request went to another URL than the one given.
         const failedUrl = ws.url ? new URL(ws.url) : url;
-        failed(describeStreamStatus(err) ?? describeConnectError(err, failedUrl, maxRedirects, timeoutMs));
+        failed(
+          describeStreamStatus(err) ??
+            describeConnectError(err, failedUrl, maxRedirects, timeoutMs, protocols),
+        );
         return;
       }
       status(`error: ${err.message}`, 'error', {

@@ -241,6 +241,22 @@ describe('riptide connect: output', () => {
     expect(res.code).toBe(0);
   });
 
+  it('--max-message-size: a larger message from the server is refused with 1009, said in terms of the flag', async () => {
+    const p = await peer((ws) => {
+      ws.send('0123456789'); // at the limit: shown
+      ws.send('0123456789a');
+    });
+    // stdin left open: its end would close the connection (1000) before the messages arrive.
+    const res = await new Cli(['connect', p.url, '--max-message-size', '10', ...WAIT_FOR_CLOSE]).exited;
+    expect(res.stdout).toBe('0123456789\n');
+    expect(res.stderr).toMatch(
+      /\nerror: the server sent a message over --max-message-size \(10 bytes\): closing with 1009\nclosed 1009 \(message too big\)\n$/,
+    );
+    expect(res.code).toBe(1);
+    await until(() => p.closes.length > 0);
+    expect(p.closes[0][0]).toBe(1009);
+  });
+
   it('--json prints one JSON object per event on stdout', async () => {
     const p = await peer((ws) => {
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));

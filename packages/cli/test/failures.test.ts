@@ -200,6 +200,16 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
     ],
     ['an extra argument', ['connect', 'ws://x', 'ws://y'], /unexpected argument 'ws:\/\/y'/],
     ['a server without --port', ['echo'], /^riptide echo: missing flag --port\n/],
+    [
+      'a --max-message-size that is no size',
+      ['connect', 'ws://x', '--max-message-size', '1.5M'],
+      /^riptide connect: --max-message-size must be a number of bytes \(an integer, or with K, M or G: 64K, 1M\), got '1\.5M'\n/,
+    ],
+    [
+      'a negative --max-message-size of a server',
+      ['listen', '--port', '0', '--max-message-size', '-1'],
+      /^riptide listen: --max-message-size must be a number of bytes .*, got '-1'\n/,
+    ],
     // Regression: Node took an empty host as none and listened on every address.
     [
       'an empty --host',

@@ -24,8 +24,10 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
+  bytesFlag,
   CliUsageError,
   type CommandSpec,
+  DEFAULT_MAX_MESSAGE,
   parseCommand,
   SHOW_HELP,
   secondsFlag,
@@ -138,6 +140,12 @@ export const connectSpec: CommandSpec = {
       numeric: true,
       description: 'the most redirects -L follows (default 10)',
     },
+    'max-message-size': {
+      type: 'string',
+      value: 'bytes',
+      numeric: true,
+      description: 'close with 1009 when the server sends a larger message (default 100M; 0: no limit)',
+    },
     'show-ping': { type: 'boolean', description: 'print pings and pongs' },
     json: { type: 'boolean', description: 'one JSON object per event on stdout, for scripts' },
   },
@@ -149,7 +157,8 @@ export const connectSpec: CommandSpec = {
     '  /help                    list these commands',
     '  //text                   send "/text" (a leading // sends one slash)',
     '',
-    'exit status: 0 after a clean close, 1 if the connection failed or was lost, 2 for usage errors,',
+    'exit status: 0 after a clean close, 1 if the connection failed or was lost (or closed for a',
+    'message over --max-message-size), 2 for usage errors,',
     '130 a second Ctrl-C, or a first one before the connection opened,',
     '141 the output went away (the reader of a pipe closed it),',
     '129 a hang-up (SIGHUP), 143 SIGTERM: the connection is closed with 1001 first',
@@ -389,10 +398,17 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   const maxRedirects = maxRedirectsText === undefined ? 10 : Number(maxRedirectsText);
   const showPing = flags['show-ping'] === true;
 
+  const maxPayload = bytesFlag(
+    connectSpec,
+    'max-message-size',
+    stringFlag(flags['max-message-size']),
+    DEFAULT_MAX_MESSAGE,
+  );
   const options: ClientOptions = {
     headers,
     handshakeTimeout: timeoutMs,
     perMessageDeflate: flags.deflate === true,
+    maxPayload,
   };
   const origin = stringFlag(flags.origin);
   if (origin !== undefined) options.origin = checkOrigin(origin, 'origin', connectSpec);
@@ -523,6 +539,8 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     // --http2 met an HTTP/2 server without RFC 8441: HTTP/1.1 is tried next, and its failure
     // says so (the HTTP/1.1 answer alone reads as the server's verdict on the WebSocket).
     let fellBack = false;
+    /** A message over --max-message-size came: the library closed with 1009. */
+    let tooBig = false;
     ws.on('http2-fallback', () => {
       fellBack = true;
     });
@@ -545,10 +563,13 @@ export async function connect(argv: string[], io: Io): Promise<number> {
         );
         return;
       }
-      status(`error: ${err.message}`, 'error', {
-        message: err.message,
-        code: (err as { code?: string }).code,
-      });
+      // Said in terms of the flag: the library's "Max payload size exceeded", then `closed 1006`
+      // (it stops reading, so the answer to its close 1009 is not seen), read as a lost connection.
+      if ((err as { code?: unknown }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') tooBig = true;
+      const message = tooBig
+        ? `the server sent a message over --max-message-size (${maxPayload} bytes): closing with 1009`
+        : err.message;
+      status(`error: ${message}`, 'error', { message, code: (err as { code?: string }).code });
     });
     ws.on('open', () => {
       opened = true;
@@ -604,14 +625,16 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     ws.on('pong', (data: Buffer) => {
       if (showPing) status(`pong ${hexPreview(data)}`.trimEnd(), 'pong', { hex: data.toString('hex') });
     });
-    ws.on('close', (code: number, reason: Buffer) => {
+    ws.on('close', (closeCode: number, reason: Buffer) => {
       if (finished) return;
-      const why = toBuffer(reason).toString('utf8');
+      // The close we sent: the message was refused, and the exit is 1 as for a connection lost.
+      const code = tooBig ? 1009 : closeCode;
+      const why = tooBig ? '' : toBuffer(reason).toString('utf8');
       term.stopPrompt();
       status(describeClose(code, why), 'close', { code, reason: why });
       if (stoppedBy !== null) finish(signalStatus(stoppedBy));
       // 1006: the connection dropped without a closing handshake.
-      else finish(code === 1006 && !interrupted ? 1 : 0);
+      else finish((code === 1006 && !interrupted) || tooBig ? 1 : 0);
     });
 
     if (execute.length === 0) {

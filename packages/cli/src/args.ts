@@ -216,6 +216,20 @@ export function portFlag(
 }
 
 /**
+ * The address a server listens on (default 127.0.0.1). An IPv6 address may be given in brackets,
+ * as URLs write it (`[::1]`: getaddrinfo did not resolve it). An empty one is refused: Node takes
+ * it as none and listens on every address (`--host "$HOST"` with HOST unset served the network).
+ */
+export function hostFlag(spec: CommandSpec, value: string | undefined): string {
+  if (value === undefined) return '127.0.0.1';
+  const host = /^\[([0-9A-Fa-f:.]*:[0-9A-Fa-f:.%\w]*)\]$/.exec(value)?.[1] ?? value;
+  if (host.trim() === '' || /\s/.test(host)) {
+    throw new CliUsageError(`--host must be an address or a name (0.0.0.0 for all), got '${value}'`, spec);
+  }
+  return host;
+}
+
+/**
  * A duration in seconds (decimals allowed), returned in milliseconds. `positive`: 0 is refused
  * (a timeout of 0 means none to the library) and a fraction of a millisecond is 1 ms, not 0.
  */

@@ -30,6 +30,7 @@ import {
   type CommandSpec,
   DEFAULT_MAX_MESSAGE,
   type FlagSpec,
+  hostFlag,
   type ParsedFlags,
   portFlag,
   secondsFlag,
@@ -190,12 +191,7 @@ export function listen(
   handler: Handler = upgradeRequired,
 ): Promise<Running> {
   const port = portFlag(spec, stringFlag(flags.port), true)!;
-  const host = stringFlag(flags.host) ?? '127.0.0.1';
-  // Node listens on every address when given an empty host, as with none: `--host ''` (an unset
-  // shell variable, `--host "$HOST"`) served the whole network instead of the loopback default.
-  if (host.trim() === '' || /\s/.test(host)) {
-    throw new CliUsageError(`--host must be an address or a name (0.0.0.0 for all), got '${host}'`, spec);
-  }
+  const host = hostFlag(spec, stringFlag(flags.host));
   const policy = originPolicy(stringList(flags['allow-origin']), host, spec);
   const tls = tlsFiles(spec, flags);
   const maxPayload = bytesFlag(

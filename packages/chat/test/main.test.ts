@@ -239,6 +239,41 @@ describe('riptide-chat (npm start)', () => {
     expect(await alone.output).toMatch(/^riptide-chat: CHAT_PRESENCE_TTL_MS needs --redis\n/);
   });
 
+  it('refuses a Redis URL it would misread as a usage error naming --redis or CHAT_REDIS_URL (exit 2), quoting no secret', async () => {
+    // Regression: a query (?tls=true, ?db=, ?password=) went to ioredis as connection options over
+    // the node's own, and a path that is not a number was exit 1, naming neither setting. Port 1
+    // refuses connections: nothing here may get as far as dialling it.
+    const dir = tempDir();
+    const usage = async (args: string[], env: Record<string, string>, line: string) => {
+      const { output, exit } = run(['--port', '0', ...args], env, dir);
+      expect(await exit).toBe(2);
+      const out = await output;
+      expect(out.startsWith(`riptide-chat: ${line}\nusage: `)).toBe(true);
+      expect(out).not.toContain('s3cret');
+    };
+    const noQuery = 'the URL takes no query parameters (the node sets its connection options itself), got';
+    await usage(
+      ['--redis', 'redis://127.0.0.1:1/?tls=true'],
+      {},
+      `invalid --redis: ${noQuery} "tls": TLS is the scheme: rediss://host:port`,
+    );
+    await usage(
+      [],
+      { CHAT_REDIS_URL: 'redis://127.0.0.1:1?db=2&password=s3cret' },
+      `invalid CHAT_REDIS_URL: ${noQuery} "db", "password": the database is the path: redis://host:port/3; credentials go before the host: redis://user:password@host:port`,
+    );
+    await usage(
+      ['--redis', 'redis://127.0.0.1:1/abc'],
+      { CHAT_REDIS_URL: 'redis://127.0.0.1:1' },
+      `invalid --redis: the URL's path is a database number (redis://host:port/2), got "/abc"`,
+    );
+    await usage(
+      ['--redis', 'tcp://:s3cret@127.0.0.1:1'],
+      {},
+      'invalid --redis: URL must start with redis:// or rediss://, got "tcp://:***@127.0.0.1:1"',
+    );
+  });
+
   it("says which TLS file OpenSSL cannot use, or that the key is not the certificate's (exit 2, nothing opened)", async () => {
     // Regression: all three were "riptide-chat: error:0480006C:PEM routines::no start line" (or
     // "...key values mismatch"), naming neither the setting nor the file.

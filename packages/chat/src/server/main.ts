@@ -40,6 +40,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
+import { parseRedisUrl, RedisUrlError } from './backends/redis/connection.js';
 import { checkPresenceTtl } from './backends/redis/presence.js';
 import { DatabaseInUseError, PortInUseError, RedisTlsError, startChatServer } from './chat-server.js';
 import { parseTrustList, TrustListError } from './http/client-address.js';
@@ -186,6 +187,16 @@ if (certFile !== undefined && keyFile !== undefined) {
 }
 
 const redisUrl = values.redis ?? env.CHAT_REDIS_URL;
+// The URL's form, now: a usage error naming the setting (with a password or a query in it, the
+// message quotes neither), not exit 1 from the start.
+if (redisUrl !== undefined && (redisUrl !== '' || values.redis !== undefined)) {
+  try {
+    parseRedisUrl(redisUrl);
+  } catch (err) {
+    if (!(err instanceof RedisUrlError)) throw err;
+    fail(`invalid ${source('redis', 'CHAT_REDIS_URL')}: ${err.message.replace(/^redis: /, '')}`);
+  }
+}
 // Redis over TLS: its CA and a client certificate, each read now so that a wrong file is refused
 // in one line naming it, before Redis is dialled.
 const redisTls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};

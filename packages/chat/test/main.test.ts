@@ -600,6 +600,60 @@ describe('riptide-chat (npm start)', () => {
     expect(await on.exit).toBe(0);
   });
 
+  it('writes failures to stderr and the normal course to stdout: an outage of the database and its end', async () => {
+    // Regression: every line of the server went to stdout, "storage (SQLite) is unavailable" and
+    // "internal error" as much as "listening on": a supervisor that tells them apart by stream
+    // (journald's priority, Docker's split) saw no failure.
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const child = spawn(process.execPath, [main, '--port', '0', '--db', db], {
+      cwd: dir,
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(() => child.kill('SIGKILL'));
+    const streams = { stdout: '', stderr: '' };
+    const waiters: (() => void)[] = [];
+    for (const name of ['stdout', 'stderr'] as const)
+      child[name].on('data', (c) => {
+        streams[name] += c;
+        for (const check of waiters.splice(0)) check();
+      });
+    const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    /** Resolves once either stream holds `text` (each new chunk checks again); which one is asserted. */
+    const seen = (text: string) =>
+      new Promise<void>((resolve) => {
+        const check = () =>
+          streams.stdout.includes(text) || streams.stderr.includes(text) ? resolve() : waiters.push(check);
+        check();
+      });
+    await seen('listening on');
+    const url = /listening on (\S+)/.exec(streams.stdout)?.[1] as string;
+    const other = new Database(db);
+    try {
+      other.exec('BEGIN IMMEDIATE'); // the file locked by another process past the server's wait
+      const res = await fetch(`${url}api/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: url.replace(/\/$/, '') },
+        body: JSON.stringify({ name: 'ann', password: 'correct horse' }),
+      });
+      expect(res.status).toBe(503);
+      await seen('chat: storage (SQLite) is unavailable: ');
+      other.exec('COMMIT');
+    } finally {
+      other.close();
+    }
+    await seen('chat: storage (SQLite) is available again\n');
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(streams.stderr).toMatch(/^chat: storage \(SQLite\) is unavailable: [^\n]*\n$/);
+    expect(streams.stdout).not.toContain('unavailable');
+    expect(streams.stdout).toMatch(
+      /riptide chat listening on .*\nchat: storage \(SQLite\) is available again\n/,
+    );
+    expect(streams.stdout).toMatch(/riptide chat stopped\n$/);
+  });
+
   it("matches the README's table: the flags of --help and the environment variables main.ts reads", async () => {
     const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
     const rows = readFileSync(join(root, 'README.md'), 'utf8')

@@ -16,6 +16,7 @@
  */
 import { connect as connectTcp, type Socket } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Log } from '../../ports.js';
 
 /** How long one connection attempt (TCP and, for rediss://, the TLS handshake) may take, ms. */
 const ATTEMPT_TIMEOUT_MS = 2000;
@@ -152,10 +153,7 @@ export function parseRedisUrl(url: string): RedisUrl {
   };
 }
 
-export async function connectRedis(
-  options: RedisConnectOptions,
-  log: (line: string) => void,
-): Promise<RedisConnections> {
+export async function connectRedis(options: RedisConnectOptions, log: Log): Promise<RedisConnections> {
   const { db, host, port, where, secure } = parseRedisUrl(options.url);
   if (!secure && options.tls)
     throw new TypeError('redis: a CA, client certificate or key for Redis needs a rediss:// URL');
@@ -283,6 +281,7 @@ export async function connectRedis(
       log(
         `chat: warning: Redis at ${where} has appendonly=${aof} appendfsync=${fsync}; acknowledged messages ` +
           'survive a Redis crash only with appendonly yes and appendfsync always',
+        'warning',
       );
   } catch {
     // CONFIG may be disabled (managed Redis): nothing to check.
@@ -303,6 +302,7 @@ export async function connectRedis(
         : why !== undefined
           ? `chat: Redis at ${where} refuses commands (${why}); refusing writes until it accepts them`
           : `chat: lost Redis at ${where}; refusing writes until it returns`,
+      value ? 'info' : 'error',
     );
     for (const listener of listeners) listener(value);
   };

@@ -654,6 +654,51 @@ describe('riptide-chat (npm start)', () => {
     expect(streams.stdout).toMatch(/riptide chat stopped\n$/);
   });
 
+  it('takes an empty environment variable as unset, and refuses an empty --host (node would listen on every interface)', async () => {
+    // Regression: CHAT_HOST= (as a unit file or a compose file writes one it does not set) listened
+    // on every interface, saying "listening on http://:8080/"; CHAT_TLS_CERT= was "cannot read
+    // --cert file "": EISDIR"; CHAT_DRAIN_MS= and CHAT_PRESENCE_TTL_MS= refused the start.
+    const dir = tempDir();
+    const empty = run(
+      ['--port', '0'],
+      {
+        INIT_CWD: dir,
+        CHAT_HOST: '',
+        CHAT_DB: '',
+        CHAT_DRAIN_MS: '',
+        CHAT_TLS_CERT: '',
+        CHAT_TLS_KEY: '',
+        CHAT_REDIS_URL: '',
+        CHAT_REDIS_CA: '',
+        CHAT_PRESENCE_TTL_MS: '',
+        CHAT_STATS: '',
+      },
+      dir,
+    );
+    expect(await empty.output).toMatch(
+      new RegExp(
+        `^riptide chat listening on http://127\\.0\\.0\\.1:\\d+/ \\(database ${join(dir, 'data', 'chat.db')}\\)\n`,
+      ),
+    );
+    empty.child.kill('SIGTERM');
+    expect(await empty.exit).toBe(0);
+    const flag = run(['--port', '0', '--db', join(dir, 'chat.db'), '--host', ''], {}, dir);
+    expect(await flag.exit).toBe(2);
+    expect(await flag.output).toMatch(
+      /^riptide-chat: invalid --host "": an address or host name \(0\.0\.0\.0 or :: for every interface\)\nusage: /,
+    );
+    // A certificate file named by the variable is named so.
+    const missing = run(
+      ['--port', '0'],
+      { CHAT_TLS_CERT: join(dir, 'nope.pem'), CHAT_TLS_KEY: join(dir, 'nope-key.pem') },
+      dir,
+    );
+    expect(await missing.exit).toBe(2);
+    expect(await missing.output).toMatch(
+      new RegExp(`^riptide-chat: cannot read CHAT_TLS_CERT file "${join(dir, 'nope.pem')}": ENOENT\nusage: `),
+    );
+  });
+
   it("matches the README's table: the flags of --help and the environment variables main.ts reads", async () => {
     const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
     const rows = readFileSync(join(root, 'README.md'), 'utf8')

@@ -27,7 +27,8 @@
  *
  * Several nodes (README-redis.md):
  *   --redis <url>         CHAT_REDIS_URL        none: SQLite. redis://host:port shares Redis with
- *                                               other nodes (--db is then ignored)
+ *                                               other nodes (--db is then ignored); the path is the
+ *                                               database (/3), a query is refused
  *   --redis-ca <file>     CHAT_REDIS_CA         rediss:// only: the CA (PEM) that signed Redis's
  *                                               certificate, the only one then trusted for Redis
  *   --redis-cert <file>   CHAT_REDIS_CERT       with --redis-key, rediss:// only: the client

@@ -7,8 +7,8 @@
  * The same rewrites apply to both runs, for the examples to run here: port 8080 becomes 0 (a
  * hook preloaded into the program says which port it got), the remote hosts become a local
  * server, the certificate paths the test's, `authenticate` (left to the reader) is given, and the
- * heartbeat examples' timers run a hundred times faster (30 s become 300 ms: a pong still has
- * time to come back on a loaded machine).
+ * client heartbeat example's timers run a hundred times faster, and the server heartbeat's
+ * interval runs when the test says.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +50,31 @@ globalThis.authenticate = (request, next) => {
   if (user === undefined) next(new Error('who are you?'));
   else next(null, user);
 };
+if (process.env.TICKS) {
+  // setInterval's callbacks run when the test writes a line to stdin (each run then says
+  // "(test) tick N" on stderr), not on the clock: a loaded machine cannot make a pong late.
+  const intervals = [];
+  globalThis.setInterval = (fn, _ms, ...args) => {
+    const entry = { fn, args };
+    intervals.push(entry);
+    return entry;
+  };
+  globalThis.clearInterval = (entry) => {
+    const at = intervals.indexOf(entry);
+    if (at !== -1) intervals.splice(at, 1);
+  };
+  let ticks = 0;
+  let line = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (text) => {
+    line += text;
+    for (let at = line.indexOf('\\n'); at !== -1; at = line.indexOf('\\n')) {
+      line = line.slice(at + 1);
+      for (const { fn, args } of [...intervals]) fn(...args);
+      process.stderr.write('(test) tick ' + ++ticks + '\\n');
+    }
+  });
+}
 if (process.env.FAST_TIMERS) {
   const factor = Number(process.env.FAST_TIMERS);
   for (const name of ['setTimeout', 'setInterval']) {
@@ -100,7 +125,7 @@ function run(
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  stderrs.push(() => stderr.replaceAll(/^\(test\) listening on port \d+\n/gm, ''));
+  stderrs.push(() => stderr.replaceAll(/^\(test\) .*\n/gm, ''));
   return {
     child,
     exited,
@@ -380,17 +405,34 @@ describe("ws's README examples, with 'riptide' imported instead of 'ws'", () => 
   it('How to detect and close broken connections: the server terminates a client that does not answer pings', async () => {
     const [code] = examples('### How to detect and close broken connections?');
     const seen = await same(async (lib) => {
-      const program = await serve(lib, code, [], { FAST_TIMERS: '100' });
+      // The example's 30 s interval runs when the test says (TICKS), and the live client's pong
+      // is known to have reached the server before the next run: no race with the clock.
+      const program = await serve(lib, code, [], { TICKS: '1' });
+      let ticks = 0;
+      const tick = async () => {
+        program.child.stdin!.write('tick\n');
+        await program.waitFor(new RegExp(`\\(test\\) tick ${++ticks}\\n`));
+      };
       const alive = await peerClient(`ws://127.0.0.1:${program.port}`);
       const silent = await peerClient(`ws://127.0.0.1:${program.port}`, { autoPong: false });
-      let pings = 0;
-      alive.ws.on('ping', () => pings++);
-      await once(silent.ws, 'close');
-      // The live one is still there, a few pings later (if it is closed, the lists differ).
-      const start = pings;
-      while (pings < start + 2 && alive.ws.readyState === WS.OPEN) {
-        await Promise.race([once(alive.ws, 'ping'), once(alive.ws, 'close')]);
-      }
+      // Its pong went before this ping, so the server read it before answering ours.
+      const pongRead = async () => {
+        const pong = once(alive.ws, 'pong');
+        alive.ws.ping();
+        await pong;
+      };
+      const pings = [once(alive.ws, 'ping'), once(silent.ws, 'ping')];
+      await tick();
+      await Promise.all(pings);
+      await pongRead();
+      const closed = once(silent.ws, 'close');
+      let ping = once(alive.ws, 'ping');
+      await tick(); // the silent one answered nothing: terminated; the live one pinged again
+      await Promise.all([closed, ping]);
+      await pongRead();
+      ping = once(alive.ws, 'ping');
+      await tick();
+      await ping;
       return [silent.got, alive.ws.readyState];
     });
     expect(seen).toEqual([['close 1006'], WS.OPEN]);

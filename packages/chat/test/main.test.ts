@@ -239,6 +239,41 @@ describe('riptide-chat (npm start)', () => {
     expect(await alone.output).toMatch(/^riptide-chat: CHAT_PRESENCE_TTL_MS needs --redis\n/);
   });
 
+  it('refuses a Redis URL it would misread as a usage error naming --redis or CHAT_REDIS_URL (exit 2), quoting no secret', async () => {
+    // Regression: a query (?tls=true, ?db=, ?password=) went to ioredis as connection options over
+    // the node's own, and a path that is not a number was exit 1, naming neither setting. Port 1
+    // refuses connections: nothing here may get as far as dialling it.
+    const dir = tempDir();
+    const usage = async (args: string[], env: Record<string, string>, line: string) => {
+      const { output, exit } = run(['--port', '0', ...args], env, dir);
+      expect(await exit).toBe(2);
+      const out = await output;
+      expect(out.startsWith(`riptide-chat: ${line}\nusage: `)).toBe(true);
+      expect(out).not.toContain('s3cret');
+    };
+    const noQuery = 'the URL takes no query parameters (the node sets its connection options itself), got';
+    await usage(
+      ['--redis', 'redis://127.0.0.1:1/?tls=true'],
+      {},
+      `invalid --redis: ${noQuery} "tls": TLS is the scheme: rediss://host:port`,
+    );
+    await usage(
+      [],
+      { CHAT_REDIS_URL: 'redis://127.0.0.1:1?db=2&password=s3cret' },
+      `invalid CHAT_REDIS_URL: ${noQuery} "db", "password": the database is the path: redis://host:port/3; credentials go before the host: redis://user:password@host:port`,
+    );
+    await usage(
+      ['--redis', 'redis://127.0.0.1:1/abc'],
+      { CHAT_REDIS_URL: 'redis://127.0.0.1:1' },
+      `invalid --redis: the URL's path is a database number (redis://host:port/2), got "/abc"`,
+    );
+    await usage(
+      ['--redis', 'tcp://:s3cret@127.0.0.1:1'],
+      {},
+      'invalid --redis: URL must start with redis:// or rediss://, got "tcp://:***@127.0.0.1:1"',
+    );
+  });
+
   it("says which TLS file OpenSSL cannot use, or that the key is not the certificate's (exit 2, nothing opened)", async () => {
     // Regression: all three were "riptide-chat: error:0480006C:PEM routines::no start line" (or
     // "...key values mismatch"), naming neither the setting nor the file.
@@ -563,6 +598,105 @@ describe('riptide-chat (npm start)', () => {
     expect((await fetch(`${url}_stats`)).status).toBe(404);
     on.child.kill('SIGTERM');
     expect(await on.exit).toBe(0);
+  });
+
+  it('writes failures to stderr and the normal course to stdout: an outage of the database and its end', async () => {
+    // Regression: every line of the server went to stdout, "storage (SQLite) is unavailable" and
+    // "internal error" as much as "listening on": a supervisor that tells them apart by stream
+    // (journald's priority, Docker's split) saw no failure.
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const child = spawn(process.execPath, [main, '--port', '0', '--db', db], {
+      cwd: dir,
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(() => child.kill('SIGKILL'));
+    const streams = { stdout: '', stderr: '' };
+    const waiters: (() => void)[] = [];
+    for (const name of ['stdout', 'stderr'] as const)
+      child[name].on('data', (c) => {
+        streams[name] += c;
+        for (const check of waiters.splice(0)) check();
+      });
+    const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    /** Resolves once either stream holds `text` (each new chunk checks again); which one is asserted. */
+    const seen = (text: string) =>
+      new Promise<void>((resolve) => {
+        const check = () =>
+          streams.stdout.includes(text) || streams.stderr.includes(text) ? resolve() : waiters.push(check);
+        check();
+      });
+    await seen('listening on');
+    const url = /listening on (\S+)/.exec(streams.stdout)?.[1] as string;
+    const other = new Database(db);
+    try {
+      other.exec('BEGIN IMMEDIATE'); // the file locked by another process past the server's wait
+      const res = await fetch(`${url}api/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: url.replace(/\/$/, '') },
+        body: JSON.stringify({ name: 'ann', password: 'correct horse' }),
+      });
+      expect(res.status).toBe(503);
+      await seen('chat: storage (SQLite) is unavailable: ');
+      other.exec('COMMIT');
+    } finally {
+      other.close();
+    }
+    await seen('chat: storage (SQLite) is available again\n');
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(streams.stderr).toMatch(/^chat: storage \(SQLite\) is unavailable: [^\n]*\n$/);
+    expect(streams.stdout).not.toContain('unavailable');
+    expect(streams.stdout).toMatch(
+      /riptide chat listening on .*\nchat: storage \(SQLite\) is available again\n/,
+    );
+    expect(streams.stdout).toMatch(/riptide chat stopped\n$/);
+  });
+
+  it('takes an empty environment variable as unset, and refuses an empty --host (node would listen on every interface)', async () => {
+    // Regression: CHAT_HOST= (as a unit file or a compose file writes one it does not set) listened
+    // on every interface, saying "listening on http://:8080/"; CHAT_TLS_CERT= was "cannot read
+    // --cert file "": EISDIR"; CHAT_DRAIN_MS= and CHAT_PRESENCE_TTL_MS= refused the start.
+    const dir = tempDir();
+    const empty = run(
+      ['--port', '0'],
+      {
+        INIT_CWD: dir,
+        CHAT_HOST: '',
+        CHAT_DB: '',
+        CHAT_DRAIN_MS: '',
+        CHAT_TLS_CERT: '',
+        CHAT_TLS_KEY: '',
+        CHAT_REDIS_URL: '',
+        CHAT_REDIS_CA: '',
+        CHAT_PRESENCE_TTL_MS: '',
+        CHAT_STATS: '',
+      },
+      dir,
+    );
+    expect(await empty.output).toMatch(
+      new RegExp(
+        `^riptide chat listening on http://127\\.0\\.0\\.1:\\d+/ \\(database ${join(dir, 'data', 'chat.db')}\\)\n`,
+      ),
+    );
+    empty.child.kill('SIGTERM');
+    expect(await empty.exit).toBe(0);
+    const flag = run(['--port', '0', '--db', join(dir, 'chat.db'), '--host', ''], {}, dir);
+    expect(await flag.exit).toBe(2);
+    expect(await flag.output).toMatch(
+      /^riptide-chat: invalid --host "": an address or host name \(0\.0\.0\.0 or :: for every interface\)\nusage: /,
+    );
+    // A certificate file named by the variable is named so.
+    const missing = run(
+      ['--port', '0'],
+      { CHAT_TLS_CERT: join(dir, 'nope.pem'), CHAT_TLS_KEY: join(dir, 'nope-key.pem') },
+      dir,
+    );
+    expect(await missing.exit).toBe(2);
+    expect(await missing.output).toMatch(
+      new RegExp(`^riptide-chat: cannot read CHAT_TLS_CERT file "${join(dir, 'nope.pem')}": ENOENT\nusage: `),
+    );
   });
 
   it("matches the README's table: the flags of --help and the environment variables main.ts reads", async () => {

@@ -216,6 +216,20 @@ export function portFlag(
 }
 
 /**
+ * The address a server listens on (default 127.0.0.1). An IPv6 address may be given in brackets,
+ * as URLs write it (`[::1]`: getaddrinfo did not resolve it). An empty one is refused: Node takes
+ * it as none and listens on every address (`--host "$HOST"` with HOST unset served the network).
+ */
+export function hostFlag(spec: CommandSpec, value: string | undefined): string {
+  if (value === undefined) return '127.0.0.1';
+  const host = /^\[([0-9A-Fa-f:.]*:[0-9A-Fa-f:.%\w]*)\]$/.exec(value)?.[1] ?? value;
+  if (host.trim() === '' || /\s/.test(host)) {
+    throw new CliUsageError(`--host must be an address or a name (0.0.0.0 for all), got '${value}'`, spec);
+  }
+  return host;
+}
+
+/**
  * A duration in seconds (decimals allowed), returned in milliseconds. `positive`: 0 is refused
  * (a timeout of 0 means none to the library) and a fraction of a millisecond is 1 ms, not 0.
  */
@@ -244,6 +258,32 @@ export function secondsFlag(
   }
   return ms;
 }
+
+/**
+ * A size in bytes: an integer, or one with a K, M or G suffix (KiB, MiB, GiB). 0 is allowed: to
+ * the library's maxPayload it means no limit. `fallback` when the flag is absent.
+ */
+export function bytesFlag(
+  spec: CommandSpec,
+  name: string,
+  value: string | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  const m = /^(\d{1,16})([KMG])?$/i.exec(value);
+  const units: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+  const bytes = m === null ? Number.NaN : Number(m[1]) * (m[2] ? units[m[2].toLowerCase()] : 1);
+  if (!Number.isSafeInteger(bytes)) {
+    throw new CliUsageError(
+      `--${name} must be a number of bytes (an integer, or with K, M or G: 64K, 1M), got '${value}'`,
+      spec,
+    );
+  }
+  return bytes;
+}
+
+/** The library's default maxPayload (ws's too): 100 MiB, on both ends of a connection. */
+export const DEFAULT_MAX_MESSAGE = 100 * 1024 * 1024;
 
 /** The longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -83,8 +83,33 @@ export function endpoint(url: URL): string {
  * WS_ERR_MAX_REDIRECTS error went past; `timeoutMs` the handshake timeout (--timeout) that a
  * timeout ran out, 0 when unknown.
  */
-export function describeConnectError(err: unknown, url: URL, maxRedirects = 0, timeoutMs = 0): string {
-  return safeText(explainConnectError(err, url, maxRedirects, timeoutMs));
+export function describeConnectError(
+  err: unknown,
+  url: URL,
+  maxRedirects = 0,
+  timeoutMs = 0,
+  protocols: readonly string[] = [],
+): string {
+  return safeText(explainConnectError(err, url, maxRedirects, timeoutMs, protocols));
+}
+
+/**
+ * The client's checks of the server's choice of subprotocol (RFC 6455 4.1, with ws's rule that
+ * an offer needs an answer), in terms of the -p flags: the library's "Server sent no subprotocol"
+ * said neither what was offered nor that it was the server's answer that failed the connection.
+ */
+function subprotocolFailure(code: string, protocols: readonly string[]): string | null {
+  const offered = protocols.map((p) => `-p ${p}`).join(', ');
+  switch (code) {
+    case 'WS_ERR_HANDSHAKE_NO_PROTOCOL':
+      return `handshake failed: the server accepted none of the subprotocols offered (${offered}): it answered without one`;
+    case 'WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL':
+      return `handshake failed: the server chose a subprotocol that was not offered (${offered})`;
+    case 'WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL':
+      return 'handshake failed: the server chose a subprotocol though none was offered (-p offers one)';
+    default:
+      return null;
+  }
 }
 
 /**
@@ -134,10 +159,18 @@ const RESET_REASONS: Record<string, string> = {
   HTTP_1_1_REQUIRED: 'the server requires HTTP/1.1 for this request (try without --http2)',
 };
 
-function explainConnectError(err: unknown, url: URL, maxRedirects: number, timeoutMs: number): string {
+function explainConnectError(
+  err: unknown,
+  url: URL,
+  maxRedirects: number,
+  timeoutMs: number,
+  protocols: readonly string[],
+): string {
   for (const e of chain(err)) {
     const code = typeof e.code === 'string' ? e.code : '';
     const message = typeof e.message === 'string' ? e.message : String(e);
+    const subprotocol = subprotocolFailure(code, protocols);
+    if (subprotocol !== null) return subprotocol;
     if (url.protocol === 'ws:' && isTlsRecord(e)) {
       return `${endpoint(url)} answered in TLS: the server expects wss:// on this port (try ${otherScheme(url)})`;
     }

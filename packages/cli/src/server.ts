@@ -25,9 +25,12 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import {
+  bytesFlag,
   CliUsageError,
   type CommandSpec,
+  DEFAULT_MAX_MESSAGE,
   type FlagSpec,
+  hostFlag,
   type ParsedFlags,
   portFlag,
   secondsFlag,
@@ -73,6 +76,12 @@ export const serverFlags: Record<string, FlagSpec> = {
     numeric: true,
     description: "when stopping, wait this long for the clients' answers to the close (default 2)",
   },
+  'max-message-size': {
+    type: 'string',
+    value: 'bytes',
+    numeric: true,
+    description: 'close a client that sends a larger message with 1009 (default 100M; 0: no limit)',
+  },
 };
 
 /** How long a stopping server waits for its clients' answers to its close, by default. */
@@ -103,7 +112,7 @@ export const ORIGIN_NOTES = [
 
 /** The synopsis of the server commands. */
 export const SERVER_SYNOPSIS =
-  '--port N [--host H] [--deflate] [--cert F --key F] [--allow-origin O] [--close-timeout S]';
+  '--port N [--host H] [--deflate] [--cert F --key F] [--allow-origin O] [--close-timeout S] [--max-message-size B]';
 
 /** A request to the servers: HTTP/1.1, or HTTP/2 through node's compatibility API (--cert). */
 export type Request = IncomingMessage | Http2ServerRequest;
@@ -141,6 +150,8 @@ export const upgradeRequired: Handler = (req, res) => {
 export interface Running {
   http: Server | Http2SecureServer;
   wss: SocketServer;
+  /** --max-message-size in bytes (0: no limit) */
+  maxPayload: number;
   /** ws://host:port (wss:// with --cert) as clients should write it */
   url: string;
 }
@@ -180,9 +191,15 @@ export function listen(
   handler: Handler = upgradeRequired,
 ): Promise<Running> {
   const port = portFlag(spec, stringFlag(flags.port), true)!;
-  const host = stringFlag(flags.host) ?? '127.0.0.1';
+  const host = hostFlag(spec, stringFlag(flags.host));
   const policy = originPolicy(stringList(flags['allow-origin']), host, spec);
   const tls = tlsFiles(spec, flags);
+  const maxPayload = bytesFlag(
+    spec,
+    'max-message-size',
+    stringFlag(flags['max-message-size']),
+    DEFAULT_MAX_MESSAGE,
+  );
   let http: Server | Http2SecureServer;
   if (tls === null) {
     http = createServer(handler);
@@ -205,6 +222,7 @@ export function listen(
       const wss = new WebSocketServer({
         server: http,
         perMessageDeflate: flags.deflate === true,
+        maxPayload,
         verifyClient: (info, done) => {
           const why = refusal(policy, info.origin, info.req.headers.host);
           if (why === null) return done(true);
@@ -214,7 +232,12 @@ export function listen(
       });
       const address = http.address() as AddressInfo;
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      resolve({ http, wss, url: `${tls === null ? 'ws' : 'wss'}://${shownHost}:${address.port}` });
+      resolve({
+        http,
+        wss,
+        maxPayload,
+        url: `${tls === null ? 'ws' : 'wss'}://${shownHost}:${address.port}`,
+      });
     });
   });
 }
@@ -239,6 +262,29 @@ export const CLIENT_BACKLOG = 4 * 1024 * 1024;
 
 export function closeLine(code: number, reason: unknown): string {
   return describeClose(code, toBuffer(reason).toString('utf8'));
+}
+
+/** The library's error for a message over maxPayload, after which it closes with 1009. */
+export function isTooBig(err: Error): boolean {
+  return (err as { code?: unknown }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+}
+
+/**
+ * Log a client's errors and its close as `[n] ...`. A message over --max-message-size is said so:
+ * the library's "Max payload size exceeded" and then `closed 1006` (the close frame it sent,
+ * 1009, is not answered once it stops reading) read as a lost connection, not a refusal.
+ */
+export function logClientEnd(running: Running, ws: Socket, id: number, log: (line: string) => void): void {
+  let tooBig = false;
+  ws.on('error', (err) => {
+    if (isTooBig(err)) {
+      tooBig = true;
+      log(
+        `[${id}] sent a message over --max-message-size (${running.maxPayload} bytes): closing it with 1009`,
+      );
+    } else log(`[${id}] error: ${err.message}`);
+  });
+  ws.on('close', (code, reason) => log(`[${id}] ${tooBig ? closeLine(1009, '') : closeLine(code, reason)}`));
 }
 
 /**

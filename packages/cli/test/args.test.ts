@@ -7,6 +7,7 @@ import {
   CliUsageError,
   type CommandSpec,
   helpText,
+  hostFlag,
   parseCommand,
   portFlag,
   secondsFlag,
@@ -201,6 +202,25 @@ describe('parseCommand: a numeric flag followed by a dash', () => {
     // the forms it names are taken
     expect(parseCommand(spec, ['ws://x', '--header=-1']).flags.header).toEqual(['-1']);
     expect(parseCommand(spec, ['ws://x', '-H-1']).flags.header).toEqual(['-1']);
+  });
+});
+
+describe('hostFlag', () => {
+  it('127.0.0.1 by default; an IPv6 address in brackets, as a URL writes it, without them', () => {
+    expect(hostFlag(spec, undefined)).toBe('127.0.0.1');
+    expect(hostFlag(spec, '0.0.0.0')).toBe('0.0.0.0');
+    expect(hostFlag(spec, 'localhost')).toBe('localhost');
+    expect(hostFlag(spec, '::1')).toBe('::1');
+    // Regression: "cannot listen on [::1]:0: getaddrinfo ENOTFOUND [::1]".
+    expect(hostFlag(spec, '[::1]')).toBe('::1');
+    expect(hostFlag(spec, '[fe80::1%eth0]')).toBe('fe80::1%eth0');
+  });
+
+  // Regression: Node took an empty host as none and listened on every address.
+  it.each(['', ' ', 'a b'])('refuses %j', (value) => {
+    expect(usageError(() => hostFlag(spec, value)).message).toBe(
+      `--host must be an address or a name (0.0.0.0 for all), got '${value}'`,
+    );
   });
 });
 

@@ -80,6 +80,33 @@ describe('riptide connect: piped mode', () => {
     expect(got).toEqual([[Buffer.from('hi'), true]]);
   });
 
+  it('--binary writes binary messages received to a piped stdout as their bytes (a round trip is exact)', async () => {
+    // Regression: they were shown as `binary 300 bytes: <the first 32 in hex> ...`, so
+    // `riptide connect -b URL < in.bin > out.bin` through an echo server kept none of the data.
+    const p = await peer((ws) => {
+      ws.on('message', (data, isBinary) => {
+        ws.send(data as Buffer, { binary: isBinary });
+        ws.send('text stays a line');
+      });
+    });
+    const bytes = Buffer.alloc(300);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131 + 7) % 256; // 0x0a, 0xff, 0x1b among them
+    const child = spawn(process.execPath, [BIN, 'connect', p.url, '-b', ...PATIENT], { stdio: 'pipe' });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stdin.end(bytes);
+    const [code] = await once(child, 'close');
+    expect(code).toBe(0);
+    expect(Buffer.concat(out).equals(Buffer.concat([bytes, Buffer.from('text stays a line\n')]))).toBe(true);
+  });
+
+  it('--binary with --json still prints binary messages as JSON events, whole hex', async () => {
+    const p = await peer((ws) => ws.on('message', (data) => ws.send(data as Buffer, { binary: true })));
+    const res = await run(['connect', p.url, '-b', '--json', ...PATIENT], Buffer.from([0, 0xff]));
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('{"event":"message","type":"binary","length":2,"hex":"00ff"}\n');
+  });
+
   it('--binary in a terminal is a usage error (/binary <hex> is there for bytes)', async () => {
     const stdin = Object.assign(new PassThrough(), { isTTY: true });
     const io = { stdin, stdout: new PassThrough(), stderr: new PassThrough() };
@@ -212,6 +239,22 @@ describe('riptide connect: output', () => {
     );
     expect(res.stderr).toMatch(/closed 1000 bye\n$/);
     expect(res.code).toBe(0);
+  });
+
+  it('--max-message-size: a larger message from the server is refused with 1009, said in terms of the flag', async () => {
+    const p = await peer((ws) => {
+      ws.send('0123456789'); // at the limit: shown
+      ws.send('0123456789a');
+    });
+    // stdin left open: its end would close the connection (1000) before the messages arrive.
+    const res = await new Cli(['connect', p.url, '--max-message-size', '10', ...WAIT_FOR_CLOSE]).exited;
+    expect(res.stdout).toBe('0123456789\n');
+    expect(res.stderr).toMatch(
+      /\nerror: the server sent a message over --max-message-size \(10 bytes\): closing with 1009\nclosed 1009 \(message too big\)\n$/,
+    );
+    expect(res.code).toBe(1);
+    await until(() => p.closes.length > 0);
+    expect(p.closes[0][0]).toBe(1009);
   });
 
   it('--json prints one JSON object per event on stdout', async () => {

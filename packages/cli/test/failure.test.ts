@@ -34,6 +34,12 @@ describe('describeConnectError', () => {
     expect(describeConnectError(coded(code), url)).toBe(line);
   });
 
+  it('a subprotocol chosen though none was offered: says how to offer one', () => {
+    expect(describeConnectError(coded('WS_ERR_HANDSHAKE_UNREQUESTED_PROTOCOL'), url)).toBe(
+      'handshake failed: the server chose a subprotocol though none was offered (-p offers one)',
+    );
+  });
+
   it("a reset of ws:// names wss:// as what to try: a TLS-only server (node's) resets a plain request", () => {
     expect(describeConnectError(coded('ECONNRESET'), new URL('ws://example.test:8443/feed'))).toBe(
       'connection reset by example.test:8443 during the handshake (if this port expects TLS, try wss://example.test:8443/feed)',

@@ -69,7 +69,17 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
       ['connect', 'ws://x', '-H', 'X-A: a\u0001b'],
       /has a control character/,
     ],
-    ['an invalid subprotocol name', ['connect', 'ws://x', '-p', 'a b'], /^riptide connect: .*subprotocol/],
+    // Regression: the library's "An invalid or duplicated subprotocol was specified" named neither.
+    [
+      'an invalid subprotocol name',
+      ['connect', 'ws://x', '-p', 'chat', '-p', 'a b'],
+      /^riptide connect: --protocol 'a b' is not a subprotocol name \(an HTTP token: no spaces, commas or quotes\)\n/,
+    ],
+    [
+      'a subprotocol given twice',
+      ['connect', 'ws://x', '-p', 'chat', '-p', 'Chat'],
+      /^riptide connect: --protocol 'Chat' is given twice\n/,
+    ],
     ['a non-numeric --wait', ['connect', 'ws://x', '--wait', 'soon'], /--wait must be a number of seconds/],
     // Negative values: parseArgs called these "ambiguous" (they start with a dash).
     [
@@ -190,6 +200,22 @@ describe('exit status 2: usage errors print one line of reason and the usage', (
     ],
     ['an extra argument', ['connect', 'ws://x', 'ws://y'], /unexpected argument 'ws:\/\/y'/],
     ['a server without --port', ['echo'], /^riptide echo: missing flag --port\n/],
+    [
+      'a --max-message-size that is no size',
+      ['connect', 'ws://x', '--max-message-size', '1.5M'],
+      /^riptide connect: --max-message-size must be a number of bytes \(an integer, or with K, M or G: 64K, 1M\), got '1\.5M'\n/,
+    ],
+    [
+      'a negative --max-message-size of a server',
+      ['listen', '--port', '0', '--max-message-size', '-1'],
+      /^riptide listen: --max-message-size must be a number of bytes .*, got '-1'\n/,
+    ],
+    // Regression: Node took an empty host as none and listened on every address.
+    [
+      'an empty --host',
+      ['echo', '--port', '0', '--host', ''],
+      /^riptide echo: --host must be an address or a name \(0\.0\.0\.0 for all\), got ''\n/,
+    ],
     ['a port out of range', ['listen', '--port', '70000'], /--port must be an integer from 0 to 65535/],
     ['a server with a positional', ['broadcast', '--port', '0', 'extra'], /unexpected argument 'extra'/],
   ];
@@ -340,6 +366,29 @@ describe('exit status 1: connection failures, one line each', () => {
     expect(res.stderr).toBe(
       'riptide: handshake failed: server answered "HTTP/1.1 403 \\e[2J\\e]0;pwned\\x07No" instead of 101 Switching Protocols\n',
     );
+  });
+
+  // Regression: "connection failed: Server sent no subprotocol" (the library's words) named
+  // neither the -p offered nor the server's answer as the reason.
+  it.each([
+    [
+      'none of the subprotocols offered',
+      () => false as const,
+      'riptide: handshake failed: the server accepted none of the subprotocols offered (-p chat, -p v2.chat): it answered without one\n',
+    ],
+    [
+      'a subprotocol that was not offered',
+      () => 'other',
+      'riptide: handshake failed: the server chose a subprotocol that was not offered (-p chat, -p v2.chat)\n',
+    ],
+  ])('a server that chooses %s', async (_name, handleProtocols, line) => {
+    const peer = await wsPeer(undefined, { handleProtocols });
+    try {
+      const res = await run(['connect', peer.url, '-p', 'chat', '-p', 'v2.chat', '-x', 'hi']);
+      expect([res.code, res.stdout, res.stderr]).toEqual([1, '', line]);
+    } finally {
+      await peer.close();
+    }
   });
 
   it('a plain HTTP server answering 200 is reported with its status line too', async () => {

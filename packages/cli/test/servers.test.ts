@@ -72,6 +72,19 @@ describe('riptide echo', () => {
     await cli.waitFor(/\[1\] connected from 127\.0\.0\.1:\d+\n\[1\] closed 1000 done\n/);
   });
 
+  it('--max-message-size closes a client that sends a larger message with 1009, and says why', async () => {
+    const { cli, url } = await startServer('echo', '--max-message-size', '1K');
+    const c = await client(url);
+    c.ws.send('a'.repeat(1024)); // at the limit: echoed
+    expect((await c.next(1))[0].length).toBe(1024);
+    c.ws.send('a'.repeat(1025));
+    expect((await c.closed)[0]).toBe(1009);
+    // Regression (with the flag new): "error: Max payload size exceeded", then "closed 1006".
+    await cli.waitFor(
+      /\[1\] sent a message over --max-message-size \(1024 bytes\): closing it with 1009\n\[1\] closed 1009 \(message too big\)\n/,
+    );
+  });
+
   it('--deflate negotiates permessage-deflate with clients that offer it, and serves those that do not', async () => {
     const { url } = await startServer('echo', '--deflate');
     for (const perMessageDeflate of [true, false]) {

@@ -27,7 +27,14 @@ import { createRequestHandler } from './http/routes.js';
 import { loadStatic } from './http/static.js';
 import { createConnectHandler, createUpgradeHandler, createUpgradeProbe } from './http/upgrade.js';
 import { Hub } from './hub/hub.js';
-import type { Backend, BackendOptions, Clock, SignInBackoff } from './ports.js';
+import {
+  type Backend,
+  type BackendOptions,
+  type Clock,
+  consoleLog,
+  type Log,
+  type SignInBackoff,
+} from './ports.js';
 import { applyHttpTimeouts } from './timeouts.js';
 import { Transport } from './transport.js';
 
@@ -90,7 +97,11 @@ export interface ChatServerOptions {
   maxAttachmentBytesTotal?: number;
   /** The time source (tests pass a ManualClock). */
   clock?: Clock;
-  log?: (line: string) => void;
+  /**
+   * Where the server's lines go, each with its level (`info`, `warning`, `error`). Default: warnings
+   * and errors to stderr, the rest to stdout.
+   */
+  log?: Log;
 }
 
 const KNOWN_OPTIONS = new Set<keyof ChatServerOptions>([
@@ -215,7 +226,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   }
   const limits = checkLimits(options.limits);
   const trustedProxies = checkTrustProxy(options.trustProxy);
-  const log = options.log ?? ((line: string) => console.log(line));
+  const log = options.log ?? consoleLog;
   const clock = options.clock ?? systemClock;
   const maxBufferedBytes = positive('maxBufferedBytes', options.maxBufferedBytes, 2 * 1024 * 1024, 64 * 1024);
   // Every option is checked before the backend opens: a refused start must hold nothing (the SQLite
@@ -374,7 +385,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   // Said once started (the CLI's "listening on" line follows): whose X-Forwarded-For decides the
   // client a per-address limit counts, so a proxy list too wide (or one forgotten) shows at a glance.
   if (trustedProxies.size > 0)
-    log(`chat: trusting X-Forwarded-For from ${trustedProxies.entries.join(', ')}`);
+    log(`chat: trusting X-Forwarded-For from ${trustedProxies.entries.join(', ')}`, 'info');
 
   /**
    * Set as close() begins: GET /healthz then answers 503 "stopping", so a balancer drains this node
@@ -390,10 +401,12 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const sweepOnce = () => {
     if (sweeping !== undefined || stopSweep.signal.aborted) return;
     sweeping = Promise.all([
-      hub.sweep(stopSweep.signal).catch((err: Error) => log(`chat: room expiry failed: ${err.message}`)),
+      hub
+        .sweep(stopSweep.signal)
+        .catch((err: Error) => log(`chat: room expiry failed: ${err.message}`, 'error')),
       backend.attachments
         .expireUnused(clock.now() - attachmentLimits.unusedTtlMs)
-        .catch((err: Error) => log(`chat: attachment expiry failed: ${err.message}`)),
+        .catch((err: Error) => log(`chat: attachment expiry failed: ${err.message}`, 'error')),
     ]).then(() => {
       sweeping = undefined;
     });
@@ -414,7 +427,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
         // /healthz (reading `closing`) tells the balancer to send new clients elsewhere.
         await new Promise<void>((resolve) => setTimeout(resolve, drainMs));
         const open = hub.connectionCount;
-        log(`chat: drained for ${drainMs} ms; closing ${open} connection${open === 1 ? '' : 's'}`);
+        log(`chat: drained for ${drainMs} ms; closing ${open} connection${open === 1 ? '' : 's'}`, 'info');
       }
       clearInterval(sweeper);
       stopSweep.abort();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm start`: the chat server. Flags win over environment variables, which win over defaults.
+ * `npm start`: the chat server. Flags win over environment variables, which win over defaults; an
+ * empty variable is unset.
  *
  *   --port <n>            CHAT_PORT             8080
  *   --host <addr>         CHAT_HOST             127.0.0.1
@@ -26,7 +27,8 @@
  *
  * Several nodes (README-redis.md):
  *   --redis <url>         CHAT_REDIS_URL        none: SQLite. redis://host:port shares Redis with
- *                                               other nodes (--db is then ignored)
+ *                                               other nodes (--db is then ignored); the path is the
+ *                                               database (/3), a query is refused
  *   --redis-ca <file>     CHAT_REDIS_CA         rediss:// only: the CA (PEM) that signed Redis's
  *                                               certificate, the only one then trusted for Redis
  *   --redis-cert <file>   CHAT_REDIS_CERT       with --redis-key, rediss:// only: the client
@@ -40,6 +42,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
+import { parseRedisUrl, RedisUrlError } from './backends/redis/connection.js';
 import { checkPresenceTtl } from './backends/redis/presence.js';
 import { DatabaseInUseError, PortInUseError, RedisTlsError, startChatServer } from './chat-server.js';
 import { parseTrustList, TrustListError } from './http/client-address.js';
@@ -91,7 +94,16 @@ if (values.help) {
   process.exit(0);
 }
 
-const env = process.env;
+/**
+ * The environment, an empty CHAT_ variable left out: empty is unset, for every one alike (as it was
+ * already for CHAT_REDIS_URL and the lists and switches). CHAT_HOST= listened on every interface
+ * (node's listen takes '' as "any"), CHAT_TLS_CERT= was "cannot read --cert file "": EISDIR", and
+ * CHAT_PORT= or CHAT_DRAIN_MS= refused the start, where a supervisor's unit or a compose file
+ * writes an empty value for one it does not set.
+ */
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(([name, value]) => !(name.startsWith('CHAT_') && value === '')),
+);
 /** What set a value, for its error: the flag, else the environment variable. */
 const source = (flag: keyof typeof values, variable: string) =>
   values[flag] !== undefined ? `--${flag}` : variable;
@@ -157,11 +169,13 @@ const keyFile = values.key ?? env.CHAT_TLS_KEY;
 if ((certFile === undefined) !== (keyFile === undefined)) fail('--cert and --key go together');
 let tls: { cert: Buffer; key: Buffer } | undefined;
 if (certFile !== undefined && keyFile !== undefined) {
-  const read = (flag: string, file: string) => {
+  const read = (flag: 'cert' | 'key', file: string) => {
     try {
       return readFileSync(resolve(env.INIT_CWD ?? process.cwd(), file));
     } catch (err) {
-      fail(`cannot read --${flag} file ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code}`);
+      fail(
+        `cannot read ${source(flag, flag === 'cert' ? 'CHAT_TLS_CERT' : 'CHAT_TLS_KEY')} file ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code}`,
+      );
     }
   };
   tls = { cert: read('cert', certFile), key: read('key', keyFile) };
@@ -175,17 +189,29 @@ if (certFile !== undefined && keyFile !== undefined) {
     }
   };
   const certError = unusable({ cert: tls.cert });
-  if (certError) fail(`cannot use --cert file ${JSON.stringify(certFile)}: ${certError}`);
+  const certSource = source('cert', 'CHAT_TLS_CERT');
+  const keySource = source('key', 'CHAT_TLS_KEY');
+  if (certError) fail(`cannot use ${certSource} file ${JSON.stringify(certFile)}: ${certError}`);
   const keyError = unusable({ key: tls.key });
-  if (keyError) fail(`cannot use --key file ${JSON.stringify(keyFile)}: ${keyError}`);
+  if (keyError) fail(`cannot use ${keySource} file ${JSON.stringify(keyFile)}: ${keyError}`);
   const pairError = unusable(tls);
   if (pairError)
     fail(
-      `--key ${JSON.stringify(keyFile)} does not go with --cert ${JSON.stringify(certFile)}: ${pairError}`,
+      `${keySource} ${JSON.stringify(keyFile)} does not go with ${certSource} ${JSON.stringify(certFile)}: ${pairError}`,
     );
 }
 
 const redisUrl = values.redis ?? env.CHAT_REDIS_URL;
+// The URL's form, now: a usage error naming the setting (with a password or a query in it, the
+// message quotes neither), not exit 1 from the start.
+if (redisUrl !== undefined) {
+  try {
+    parseRedisUrl(redisUrl);
+  } catch (err) {
+    if (!(err instanceof RedisUrlError)) throw err;
+    fail(`invalid ${source('redis', 'CHAT_REDIS_URL')}: ${err.message.replace(/^redis: /, '')}`);
+  }
+}
 // Redis over TLS: its CA and a client certificate, each read now so that a wrong file is refused
 // in one line naming it, before Redis is dialled.
 const redisTls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
@@ -250,6 +276,8 @@ const envSwitch = (variable: string, text: string | undefined): boolean => {
 const stats = values.stats || envSwitch('CHAT_STATS', env.CHAT_STATS);
 const secureCookies = values['secure-cookies'] || envSwitch('CHAT_SECURE_COOKIES', env.CHAT_SECURE_COOKIES);
 const host = values.host ?? env.CHAT_HOST ?? '127.0.0.1';
+// node's listen takes an empty host as every interface: say that one, 0.0.0.0 or ::, instead.
+if (host === '') fail('invalid --host "": an address or host name (0.0.0.0 or :: for every interface)');
 const server = await startChatServer({
   ...(redisUrl
     ? {

@@ -536,11 +536,30 @@ export interface Backend {
   close(): Promise<void>;
 }
 
+/**
+ * How a logged line reads to an operator: `info` is the normal course (start, stop, back after an
+ * outage), `warning` a setting or a state to look at, `error` a failure (an outage, a request that
+ * failed, a background task that failed).
+ */
+export type LogLevel = 'info' | 'warning' | 'error';
+
+/** Where the server's lines go (startChatServer's `log`): each with its level. */
+export type Log = (line: string, level: LogLevel) => void;
+
+/**
+ * The default log: warnings and errors to stderr, the rest to stdout (a supervisor shows them apart:
+ * journald by priority, Docker by stream).
+ */
+export const consoleLog: Log = (line, level) => {
+  if (level === 'info') console.log(line);
+  else console.error(line);
+};
+
 export interface BackendOptions {
   /** Bytes of attachments a backend holds in total (Redis: memory; SQLite: disk, unlimited if unset). */
   maxAttachmentBytesTotal?: number;
   clock: Clock;
   buckets: Buckets;
   signInBackoff: SignInBackoff;
-  log: (line: string) => void;
+  log: Log;
 }

@@ -1,8 +1,13 @@
 /**
  * The Redis URL and presence ttl an operator passes (--redis, --presence-ttl): the database number
  * in the URL's path is the one the node writes to, or the start is refused in one line holding
- * nothing; a presence ttl no timer can hold is refused before Redis is dialled.
+ * nothing; a query (which ioredis would take as connection options over the node's own) is refused
+ * naming its parameters, never their values; a presence ttl no timer can hold is refused before
+ * Redis is dialled.
  */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { refusedPort } from '../../../../test-support/ports.js';
@@ -11,6 +16,36 @@ import { post } from '../helpers.js';
 import { cleanupAll, RedisServer } from './helpers.js';
 
 afterEach(cleanupAll);
+
+const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'server', 'main.js');
+
+/** The built server (npm start): its output (both streams) and exit code; stopped once it listens. */
+async function runMain(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ out: string; code: number | null }> {
+  const child = spawn(process.execPath, [main, '--port', '0', '--db', ':memory:', ...args], {
+    env: { ...process.env, CHAT_REDIS_URL: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  try {
+    await new Promise<void>((resolve) => {
+      const take = (c: Buffer) => {
+        out += c;
+        if (/listening on/.test(out)) resolve();
+      };
+      child.stdout?.on('data', take);
+      child.stderr?.on('data', take);
+      void exit.then(() => resolve());
+    });
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    return { out, code: await exit };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
 
 const start = (url: string, extra: Record<string, unknown> = {}) =>
   startChatServer({ port: 0, redis: { url, ...extra }, sweepIntervalMs: 0, log: () => {} });
@@ -78,10 +113,80 @@ describe('the database in the Redis URL', () => {
     expect(await clientNames(redis)).toEqual([]);
   });
 
-  it('a URL quoted in an error keeps its password out', async () => {
+  it('a URL quoted in an error keeps its password out, in the userinfo or in the query', async () => {
     await expect(start('http://user:hunter2@127.0.0.1:6379')).rejects.toThrow(
       'redis: URL must start with redis:// or rediss://, got "http://user:***@127.0.0.1:6379"',
     );
+    await expect(start('http://127.0.0.1:6379/?password=hunter2&db=1')).rejects.toThrow(
+      'redis: URL must start with redis:// or rediss://, got "http://127.0.0.1:6379/?password=***&db=***"',
+    );
+    // A "#" left unencoded in a password makes no URL: the message says how to write one.
+    await expect(start('redis://:hun#ter2@127.0.0.1:6379')).rejects.toThrow(
+      'redis: not a URL: "redis://:***@127.0.0.1:6379" (in a password, @ : / ? # and % are written percent-encoded',
+    );
+  });
+});
+
+describe('a query in the Redis URL', () => {
+  it('is refused before connecting, naming the parameters (never their values), with the way to say each', async () => {
+    // Regression: ioredis reads each query parameter as a connection option over the node's own.
+    // ?db=99 skipped the check of the database number and the node wrote to database 0; ?tls=true
+    // on redis:// spoke TLS to a plain port until the wait ran out; ?password= was printed in the
+    // "listening" line; unknown ones were ignored, silently.
+    const redis = await RedisServer.start();
+    const refused = async (query: string, message: string) => {
+      const attempt = start(`${redis.url}/${query}`);
+      await expect(attempt).rejects.toThrow(
+        `redis: the URL takes no query parameters (the node sets its connection options itself), got ${message}`,
+      );
+      await expect(attempt).rejects.not.toThrow('s3cret');
+    };
+    await refused('?db=99', '"db": the database is the path: redis://host:port/3');
+    await refused('?tls=true', '"tls": TLS is the scheme: rediss://host:port');
+    await refused(
+      '?password=s3cret&foo=1',
+      '"password", "foo": credentials go before the host: redis://user:password@host:port',
+    );
+    await refused('?family=6', '"family": both of the host\'s IPv4 and IPv6 addresses are tried');
+    await refused('?foo=bar&foo=baz', '"foo"');
+    await expect(start(`${redis.url}/#frag`)).rejects.toThrow('redis: the URL takes no #fragment');
+    await expect(start('redis://')).rejects.toThrow('redis: the URL names no host: redis://host:port');
+    expect(await clientNames(redis)).toEqual([]);
+    const admin = new Redis(redis.url);
+    try {
+      expect(await admin.dbsize()).toBe(0);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  it('an empty one ("?" alone) is no query: the URL works', async () => {
+    const redis = await RedisServer.start();
+    const server = await start(`${redis.url}/2?`);
+    await server.close();
+  });
+});
+
+describe('npm start with --redis', () => {
+  it('shows the database and hides the password in its "listening" line; a query is a usage error (exit 2)', async () => {
+    const redis = await RedisServer.start();
+    const admin = new Redis(redis.url);
+    try {
+      await admin.config('SET', 'requirepass', 's3cret');
+    } finally {
+      admin.disconnect();
+    }
+    const url = redis.url.replace('redis://', 'redis://:s3cret@');
+    const ok = await runMain(['--redis', `${url}/3`]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain(`(redis redis://:***@127.0.0.1:${redis.port}/3)\n`);
+    expect(ok.out).not.toContain('s3cret');
+    const query = await runMain([], { CHAT_REDIS_URL: `${url}/?password=s3cret` });
+    expect(query.code).toBe(2);
+    expect(query.out).toMatch(
+      /^riptide-chat: invalid CHAT_REDIS_URL: the URL takes no query parameters \(the node sets its connection options itself\), got "password": credentials go before the host: redis:\/\/user:password@host:port\nusage: /,
+    );
+    expect(query.out).not.toContain('s3cret');
   });
 });
 

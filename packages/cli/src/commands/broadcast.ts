@@ -11,9 +11,9 @@ import { describeMessage, toBuffer } from '../format.js';
 import { WebSocket } from '../lib.js';
 import {
   CLIENT_BACKLOG,
-  closeLine,
   type Handler,
   listen,
+  logClientEnd,
   ORIGIN_NOTES,
   peerOf,
   respond,
@@ -142,8 +142,7 @@ export async function broadcast(argv: string[], io: Io): Promise<number> {
         else client.send(`Server: ${buf.toString('utf8')}`);
       }
     });
-    ws.on('error', (err) => io.stdout.write(`[${id}] error: ${err.message}\n`));
-    ws.on('close', (code, reason) => io.stdout.write(`[${id}] ${closeLine(code, reason)}\n`));
+    logClientEnd(running, ws, id, (line) => io.stdout.write(`${line}\n`));
     ws.send(WELCOME);
   });
   return new Promise((resolve) => {

@@ -24,8 +24,10 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
+  bytesFlag,
   CliUsageError,
   type CommandSpec,
+  DEFAULT_MAX_MESSAGE,
   parseCommand,
   SHOW_HELP,
   secondsFlag,
@@ -94,7 +96,7 @@ export const connectSpec: CommandSpec = {
     binary: {
       type: 'boolean',
       short: 'b',
-      description: 'piped input as binary messages: each chunk read, bytes as they are (and -x)',
+      description: 'bytes in and out: each chunk of piped input (and -x) a binary message; see below',
     },
     deflate: { type: 'boolean', description: 'offer permessage-deflate compression' },
     http2: {
@@ -138,6 +140,12 @@ export const connectSpec: CommandSpec = {
       numeric: true,
       description: 'the most redirects -L follows (default 10)',
     },
+    'max-message-size': {
+      type: 'string',
+      value: 'bytes',
+      numeric: true,
+      description: 'close with 1009 when the server sends a larger message (default 100M; 0: no limit)',
+    },
     'show-ping': { type: 'boolean', description: 'print pings and pongs' },
     json: { type: 'boolean', description: 'one JSON object per event on stdout, for scripts' },
   },
@@ -149,13 +157,18 @@ export const connectSpec: CommandSpec = {
     '  /help                    list these commands',
     '  //text                   send "/text" (a leading // sends one slash)',
     '',
-    'exit status: 0 after a clean close, 1 if the connection failed or was lost, 2 for usage errors,',
+    'exit status: 0 after a clean close, 1 if the connection failed or was lost (or closed for a',
+    'message over --max-message-size), 2 for usage errors,',
     '130 a second Ctrl-C, or a first one before the connection opened,',
     '141 the output went away (the reader of a pipe closed it),',
     '129 a hang-up (SIGHUP), 143 SIGTERM: the connection is closed with 1001 first',
     '',
     'binary input (-b): each chunk read from piped stdin is one binary message, bytes unchanged',
-    '(no line splitting, no UTF-8 decoding); without -b each line is a text message.',
+    '(no line splitting, no UTF-8 decoding); without -b each line is a text message. With -b, a',
+    'binary message received is written to stdout as its bytes, unchanged and with no newline,',
+    'when stdout is a file or a pipe (riptide connect -b URL < in.bin > out.bin); to a terminal',
+    'it is still shown as length and hex. Without -b, binary is shown as length and hex',
+    '(the first 32 bytes; --json gives them all).',
     '',
     'slow output: while more than 1 MiB of output waits for a slow reader of stdout, reading',
     'from the server pauses (it resumes when the reader catches up; said once on stderr).',
@@ -263,6 +276,28 @@ function parseHeaders(values: string[]): Record<string, string> {
 }
 
 /**
+ * The -p values, checked here so that the error names the one at fault: the library's own says
+ * only "An invalid or duplicated subprotocol was specified".
+ */
+function checkProtocols(protocols: string[]): string[] {
+  const seen = new Set<string>();
+  for (const p of protocols) {
+    // RFC 6455 4.1: non-empty tokens, all unique (the WHATWG API compares them without case).
+    if (!TOKEN.test(p)) {
+      throw new CliUsageError(
+        `--protocol '${safeText(p)}' is not a subprotocol name (an HTTP token: no spaces, commas or quotes)`,
+        connectSpec,
+      );
+    }
+    if (seen.has(p.toLowerCase())) {
+      throw new CliUsageError(`--protocol '${p}' is given twice`, connectSpec);
+    }
+    seen.add(p.toLowerCase());
+  }
+  return protocols;
+}
+
+/**
  * PEM certificate blocks, as OpenSSL reads them from a CA file (text around them, as in system
  * bundles, is ignored; OpenSSL also takes its TRUSTED and old X509 CERTIFICATE labels).
  */
@@ -342,8 +377,12 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       connectSpec,
     );
   }
-  const protocols = stringList(flags.protocol);
+  const protocols = checkProtocols(stringList(flags.protocol));
   const json = flags.json === true;
+  // Bytes in, bytes out: with -b a binary message received goes to stdout as it is (a preview
+  // of its first 32 bytes in hex lost the rest: `-b < in.bin > out.bin` kept none of the data),
+  // but not to a terminal, where a peer's bytes would run as escape sequences.
+  const rawOutput = binary && !json && io.stdout.isTTY !== true;
   const follow = flags.location === true;
   const maxRedirectsText = stringFlag(flags['max-redirects']);
   if (maxRedirectsText !== undefined && !follow) {
@@ -359,10 +398,17 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   const maxRedirects = maxRedirectsText === undefined ? 10 : Number(maxRedirectsText);
   const showPing = flags['show-ping'] === true;
 
+  const maxPayload = bytesFlag(
+    connectSpec,
+    'max-message-size',
+    stringFlag(flags['max-message-size']),
+    DEFAULT_MAX_MESSAGE,
+  );
   const options: ClientOptions = {
     headers,
     handshakeTimeout: timeoutMs,
     perMessageDeflate: flags.deflate === true,
+    maxPayload,
   };
   const origin = stringFlag(flags.origin);
   if (origin !== undefined) options.origin = checkOrigin(origin, 'origin', connectSpec);
@@ -493,6 +539,8 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     // --http2 met an HTTP/2 server without RFC 8441: HTTP/1.1 is tried next, and its failure
     // says so (the HTTP/1.1 answer alone reads as the server's verdict on the WebSocket).
     let fellBack = false;
+    /** A message over --max-message-size came: the library closed with 1009. */
+    let tooBig = false;
     ws.on('http2-fallback', () => {
       fellBack = true;
     });
@@ -509,13 +557,19 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (!opened) {
         // After a redirect the failed request went to another URL than the one given.
         const failedUrl = ws.url ? new URL(ws.url) : url;
-        failed(describeStreamStatus(err) ?? describeConnectError(err, failedUrl, maxRedirects, timeoutMs));
+        failed(
+          describeStreamStatus(err) ??
+            describeConnectError(err, failedUrl, maxRedirects, timeoutMs, protocols),
+        );
         return;
       }
-      status(`error: ${err.message}`, 'error', {
-        message: err.message,
-        code: (err as { code?: string }).code,
-      });
+      // Said in terms of the flag: the library's "Max payload size exceeded", then `closed 1006`
+      // (it stops reading, so the answer to its close 1009 is not seen), read as a lost connection.
+      if ((err as { code?: unknown }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') tooBig = true;
+      const message = tooBig
+        ? `the server sent a message over --max-message-size (${maxPayload} bytes): closing with 1009`
+        : err.message;
+      status(`error: ${message}`, 'error', { message, code: (err as { code?: string }).code });
     });
     ws.on('open', () => {
       opened = true;
@@ -560,6 +614,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       const buf = toBuffer(data);
       if (sent > 0) replies++;
       if (json) term.out(jsonMessage(buf, isBinary));
+      else if (isBinary && rawOutput) io.stdout.write(buf);
       else term.out(describeMessage(buf, isBinary));
       if (io.stdout.writableLength > OUTPUT_BACKLOG && !ws.isPaused) pauseReading();
       if (inputEnded && execute.length === 0 && replies >= sent) closeNow();
@@ -570,14 +625,16 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     ws.on('pong', (data: Buffer) => {
       if (showPing) status(`pong ${hexPreview(data)}`.trimEnd(), 'pong', { hex: data.toString('hex') });
     });
-    ws.on('close', (code: number, reason: Buffer) => {
+    ws.on('close', (closeCode: number, reason: Buffer) => {
       if (finished) return;
-      const why = toBuffer(reason).toString('utf8');
+      // The close we sent: the message was refused, and the exit is 1 as for a connection lost.
+      const code = tooBig ? 1009 : closeCode;
+      const why = tooBig ? '' : toBuffer(reason).toString('utf8');
       term.stopPrompt();
       status(describeClose(code, why), 'close', { code, reason: why });
       if (stoppedBy !== null) finish(signalStatus(stoppedBy));
       // 1006: the connection dropped without a closing handshake.
-      else finish(code === 1006 && !interrupted ? 1 : 0);
+      else finish((code === 1006 && !interrupted) || tooBig ? 1 : 0);
     });
 
     if (execute.length === 0) {

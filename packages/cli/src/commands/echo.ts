@@ -7,8 +7,8 @@
 import { type CommandSpec, parseCommand, SHOW_HELP } from '../args.js';
 import {
   CLIENT_BACKLOG,
-  closeLine,
   listen,
+  logClientEnd,
   ORIGIN_NOTES,
   peerOf,
   SERVER_SYNOPSIS,
@@ -59,8 +59,7 @@ export async function echo(argv: string[], io: Io): Promise<number> {
       told = true;
       io.stdout.write(`[${id}] does not read its echoes: reading from it waits until it does\n`);
     });
-    ws.on('error', (err) => io.stdout.write(`[${id}] error: ${err.message}\n`));
-    ws.on('close', (code, reason) => io.stdout.write(`[${id}] ${closeLine(code, reason)}\n`));
+    logClientEnd(running, ws, id, (line) => io.stdout.write(`${line}\n`));
   });
   return new Promise((resolve) => {
     const stop = shutdown(running, () => running.wss.clients, resolve, closeTimeoutMs);

@@ -11,8 +11,8 @@ import { onStopSignals } from '../exit.js';
 import { describeMessage, parseHex, safeText, toBuffer } from '../format.js';
 import { WebSocket } from '../lib.js';
 import {
-  closeLine,
   listen as listenOn,
+  logClientEnd,
   ORIGIN_NOTES,
   peerOf,
   SERVER_SYNOPSIS,
@@ -80,11 +80,8 @@ export async function listen(argv: string[], io: Io): Promise<number> {
     ws.on('message', (data, isBinary) =>
       term.out(`[${client.id}] ${describeMessage(toBuffer(data), isBinary)}`),
     );
-    ws.on('error', (err) => term.out(`[${client.id}] error: ${err.message}`));
-    ws.on('close', (code, reason) => {
-      clients.delete(client.id);
-      term.out(`[${client.id}] ${closeLine(code, reason)}`);
-    });
+    ws.on('close', () => clients.delete(client.id));
+    logClientEnd(running, ws, client.id, (line) => term.out(line));
   });
 
   const sendAll = (data: string | Buffer, binary: boolean) => {

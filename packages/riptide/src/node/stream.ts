@@ -36,8 +36,8 @@ export function createWebSocketStream(ws: WebSocket, options?: DuplexOptions): D
     duplex.destroy(err);
   });
 
-  // end()'s wait for a clean close (see _final). It runs here, before the readable side ends, so
-  // that 'finish' comes before 'end' as in ws 8 (where the socket's 'finish' precedes 'close').
+  // end()'s last resort (see _final): a clean close without the transport's 'finish'. It runs
+  // here, before the readable side ends, so that 'finish' still comes before 'end'.
   let finishOnClose: (() => void) | null = null;
 
   ws.once('close', function onClose() {
@@ -79,15 +79,18 @@ export function createWebSocketStream(ws: WebSocket, options?: DuplexOptions): D
       if (duplex.readableEnded) duplex.destroy();
     } else {
       let called = false;
-      socket.once('finish', () => {
+      const finished = (): void => {
+        if (called) return;
         called = true;
         callback();
-      });
+      };
+      socket.once('finish', finished);
+      // That immediate close, told when it happens: 'finish' then comes before the WebSocket's
+      // 'close', as ws 8's does (its socket's 'finish' precedes the socket's 'close').
+      ws._whenFinished(finished);
       finishOnClose = () => {
         finishOnClose = null;
-        if (called || !ws._wasClean) return;
-        called = true;
-        callback();
+        if (ws._wasClean) finished();
       };
       ws.close();
     }

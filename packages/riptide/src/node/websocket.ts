@@ -426,6 +426,17 @@ export class WebSocket extends EventEmitter {
     return (this._flags & CLOSE_WRITTEN) !== 0 && this._proto!.closeReceived;
   }
 
+  /**
+   * @internal Call `callback` when a server closes its descriptor at once after the closing
+   * handshake, every byte in the kernel (_flush): its transport's 'finish' never comes then,
+   * where ws 8's comes before 'close' (createWebSocketStream's end() waits for either).
+   */
+  _whenFinished(callback: () => void): void {
+    const extra = this._extras();
+    if (extra.finished === null) extra.finished = [callback];
+    else extra.finished.push(callback);
+  }
+
   /** @internal The write that carried our close frame completed (err: it failed). */
   _closeFrameWritten(err?: Error | null): void {
     if (err === undefined || err === null) this._flags |= CLOSE_WRITTEN;
@@ -1437,6 +1448,14 @@ export class WebSocket extends EventEmitter {
       // drop the close frame that says why, so that path half-closes as before.
       if (proto.closeReceived && proto.role === 'server' && writtenToKernel(socket)) {
         socket.destroy();
+        // Our side is done as a socket's 'finish' would say (this one never comes): tell who
+        // waits for it (_whenFinished), before the transport's 'close' and ours.
+        const extra = this._extra;
+        if (extra !== null && extra.finished !== null) {
+          const waiting = extra.finished;
+          extra.finished = null;
+          for (const callback of waiting) callback();
+        }
         return;
       }
       socket.end();
@@ -1807,6 +1826,8 @@ class Extras {
   blob: Queued | null = null;
   /** That message's send callback: called with the write of its last frame. */
   slicedCb: SendCallback | undefined = undefined;
+  /** Server: called when the descriptor is closed right after the closing handshake (_whenFinished). */
+  finished: (() => void)[] | null = null;
 }
 
 const QUEUED_SEND = 0;

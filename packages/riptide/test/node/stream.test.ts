@@ -134,29 +134,120 @@ describe('ws 8 parity: createWebSocketStream', () => {
 });
 
 describe('ws 8 parity: createWebSocketStream event order', () => {
-  it.each([
-    ['ws 8', wsServer, () => wsCreateWebSocketStream],
-    ['riptide', riptideServer, () => createWebSocketStream],
-  ] as const)(
-    "%s: a server stream's end() gives 'finish', then 'end', then 'close'",
+  type Make = () => typeof createWebSocketStream;
+  const libs = [
+    ['ws 8', wsServer, () => wsCreateWebSocketStream as unknown as typeof createWebSocketStream, WsClient],
+    ['riptide', riptideServer, () => createWebSocketStream, WebSocket],
+  ] as const;
+
+  /**
+   * The stream's 'finish', 'end', 'close' and 'error' and its WebSocket's 'close', in one list.
+   * The WebSocket's listener is added first, as a 'connection' handler that wraps the socket
+   * later would have it: the order must not hang on whose listener came first.
+   */
+  function record(
+    ws: WebSocket,
+    make: Make,
+  ): { duplex: ReturnType<typeof createWebSocketStream>; events: string[] } {
+    const events: string[] = [];
+    ws.on('close', (code: number) => events.push(`ws close ${code}`));
+    const duplex = make()(ws);
+    for (const name of ['finish', 'end', 'close', 'error']) duplex.on(name, () => events.push(name));
+    duplex.resume();
+    return { duplex, events };
+  }
+
+  it.each(libs)(
+    "%s: a server stream's end() gives 'finish' (before the WebSocket's 'close'), then 'end', then 'close'",
     async (_n, serve, make) => {
       // A riptide server closes its descriptor as soon as the close frames are exchanged, so its
-      // socket has no 'finish': the stream's 'finish' came from the WebSocket's 'close', after the
-      // readable side had ended on that same 'close'.
+      // socket has no 'finish': the stream's 'finish' used to come from the WebSocket's 'close',
+      // after the listeners that were there first.
       const { wss, url } = await serve();
       servers.push(wss);
       const connected = once<[WebSocket]>(wss, 'connection');
       const client = new WsClient(url);
       const [serverSide] = await connected;
-      const duplex = make()(serverSide as never);
-      const events: string[] = [];
-      for (const name of ['finish', 'end', 'close']) duplex.on(name, () => events.push(name));
-      duplex.resume();
+      const { duplex, events } = record(serverSide, make);
       const clientClosed = once<[number]>(client, 'close');
       duplex.end();
       await once(duplex, 'close');
-      expect(events).toEqual(['finish', 'end', 'close']);
+      expect(events).toEqual(['finish', 'ws close 1005', 'end', 'close']);
       expect((await clientClosed)[0]).toBe(1005);
+    },
+  );
+
+  it.each(libs)(
+    "%s: a client stream's end() gives 'finish' (before the WebSocket's 'close'), then 'end', then 'close'",
+    async (_n, _serve, make, Client) => {
+      const { wss, url } = await wsServer();
+      servers.push(wss);
+      const ws = new (Client as unknown as new (url: string) => WebSocket)(url);
+      await once(ws, 'open');
+      const { duplex, events } = record(ws, make);
+      duplex.end();
+      await once(duplex, 'close');
+      expect(events).toEqual(['finish', 'ws close 1005', 'end', 'close']);
+    },
+  );
+
+  it.each(libs)(
+    "%s: the peer's close ends the readable side only; end() then finishes and closes the stream",
+    async (_n, serve, make) => {
+      const { wss, url } = await serve();
+      servers.push(wss);
+      const connected = once<[WebSocket]>(wss, 'connection');
+      const client = new WsClient(url);
+      const [serverSide] = await connected;
+      const { duplex, events } = record(serverSide, make);
+      if (client.readyState !== WsClient.OPEN) await once(client, 'open');
+      client.close(4000);
+      await once(duplex, 'end');
+      // A turn for what the 'end' might set off (ws 8: nothing, the writable side is still open).
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(events).toEqual(['ws close 4000', 'end']);
+      expect([duplex.writable, duplex.destroyed]).toEqual([true, false]);
+      duplex.end();
+      await once(duplex, 'close');
+      expect(events).toEqual(['ws close 4000', 'end', 'finish', 'close']);
+    },
+  );
+
+  it.each(libs)(
+    "%s: a peer's reset while a write is in flight: the write succeeds, the readable side ends, the stream is neither errored nor closed",
+    async (_n, serve, make) => {
+      const { wss, port } = await serve();
+      servers.push(wss);
+      const connected = once<[WebSocket]>(wss, 'connection');
+      const { socket } = await rawClient(port);
+      const [serverSide] = await connected;
+      const { duplex, events } = record(serverSide, make);
+      duplex.on('drain', () => events.push('drain'));
+      // More than the two kernels' buffers hold for a peer that reads nothing: the write is
+      // still going on when the first bytes reach the peer, which then resets.
+      const written = new Promise<Error | null | undefined>((resolve) =>
+        duplex.write(Buffer.alloc(32 << 20), (err) => resolve(err)),
+      );
+      await once(socket, 'data');
+      socket.pause();
+      socket.resetAndDestroy();
+      expect(await written).toBeFalsy();
+      await once(duplex, 'end');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(events).toEqual(['drain', 'ws close 1006', 'end']);
+      expect([duplex.writable, duplex.destroyed, duplex.errored, duplex.closed]).toEqual([
+        true,
+        false,
+        null,
+        false,
+      ]);
+      // The next write fails, and that error destroys the stream.
+      const failed = once<[Error]>(duplex, 'error');
+      const closed = once(duplex, 'close');
+      duplex.write('late');
+      expect((await failed)[0].message).toBe('WebSocket is not open: readyState 3 (CLOSED)');
+      await closed;
+      expect(events.slice(3)).toEqual(['error', 'close']);
     },
   );
 });

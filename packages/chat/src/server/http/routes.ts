@@ -19,7 +19,7 @@
  * connection without resetting that answer away (body.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { UnavailableError } from '../ports.js';
+import { type Log, UnavailableError } from '../ports.js';
 import { type AccountDeps, accountHandlers } from './accounts.js';
 import { type AttachmentRouteDeps, attachmentRoutes } from './attachments.js';
 import { continueBody, lingerOnClose } from './body.js';
@@ -40,7 +40,7 @@ export interface RouteDeps extends AccountDeps, AttachmentRouteDeps {
   unhealthy: () => string | null;
   /** GET /_stats, when enabled. */
   stats: (() => Record<string, unknown>) | null;
-  log: (line: string) => void;
+  log: Log;
 }
 
 function send(
@@ -174,7 +174,7 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
       }
       if (err instanceof UnavailableError)
         return send(res, 503, { error: 'unavailable', message: err.message }, { 'retry-after': '1' });
-      deps.log(`chat: http error: ${err.stack ?? err}`);
+      deps.log(`chat: http error: ${err.stack ?? err}`, 'error');
       send(res, 500, { error: 'internal', message: 'internal error' });
     });
   };

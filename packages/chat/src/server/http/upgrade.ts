@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Hub } from '../hub/hub.js';
-import { type AccountStore, type Clock, UnavailableError } from '../ports.js';
+import { type AccountStore, type Clock, type Log, UnavailableError } from '../ports.js';
 import type { ChatSocket, Transport } from '../transport.js';
 import { originAllowed } from './origin.js';
 import { sessionFromRequest } from './session.js';
@@ -26,7 +26,7 @@ export interface UpgradeDeps {
   allowedOrigins: readonly string[];
   /** Sockets one user may have open on this node. */
   maxSocketsPerUser: number;
-  log: (line: string) => void;
+  log: Log;
 }
 
 export function refuse(socket: Duplex, status: number, text: string, headers = ''): void {
@@ -77,7 +77,7 @@ function admit(deps: UpgradeDeps, req: GateRequest, gate: Gate): void {
     .catch((err: Error) => {
       // Storage unreachable (several nodes on Redis): the client retries with its backoff.
       if (err instanceof UnavailableError) return gate.refuse(503, 'Service Unavailable');
-      deps.log(`chat: upgrade error: ${err.stack ?? err}`);
+      deps.log(`chat: upgrade error: ${err.stack ?? err}`, 'error');
       gate.refuse(500, 'Internal Server Error');
     });
 }

@@ -39,7 +39,7 @@ import {
   PROTOCOL_VERSION,
   type ServerMessage,
 } from '../../shared/protocol.js';
-import { type Backend, type BucketName, type Clock, UnavailableError } from '../ports.js';
+import { type Backend, type BucketName, type Clock, type Log, UnavailableError } from '../ports.js';
 import { HELLO_TIMEOUT_CLOSE, TIMEOUTS } from '../timeouts.js';
 import type { ChatSocket } from '../transport.js';
 import { claimAttachments, releaseAttachments } from './attachments.js';
@@ -60,7 +60,7 @@ export interface HubOptions {
   maxBufferedBytes: number;
   /** Requests waiting on one connection before its socket stops being read. */
   maxQueuedRequests: number;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /** Which token bucket a request takes from (typing has its own gate). */
@@ -322,7 +322,7 @@ export class Hub {
         if (cutShort && !conn.closed) conn.socket.close(1013, 'storage unavailable');
         return;
       }
-      this.#options.log(`chat: internal error for ${conn.user}: ${(err as Error)?.stack ?? err}`);
+      this.#options.log(`chat: internal error for ${conn.user}: ${(err as Error)?.stack ?? err}`, 'error');
       conn.write(errorMessage('internal', 'internal error', { ref, id }));
     };
   }

@@ -16,6 +16,7 @@
  */
 import { connect as connectTcp, type Socket } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Log } from '../../ports.js';
 
 /** How long one connection attempt (TCP and, for rediss://, the TLS handshake) may take, ms. */
 const ATTEMPT_TIMEOUT_MS = 2000;
@@ -66,33 +67,94 @@ export interface RedisConnections {
   close(): Promise<void>;
 }
 
-export async function connectRedis(
-  options: RedisConnectOptions,
-  log: (line: string) => void,
-): Promise<RedisConnections> {
+/** What the node takes from a Redis URL (parseRedisUrl). */
+export interface RedisUrl {
+  /** The host to dial: an IPv6 address without its brackets. */
+  host: string;
+  port: number;
+  /** The database number: the URL's path, 0 without one. */
+  db: number;
+  /** host:port as written, for messages (no credentials). */
+  where: string;
+  /** rediss://: TLS. */
+  secure: boolean;
+}
+
+/** A Redis URL the node refuses before dialling, in a message that quotes no password. */
+export class RedisUrlError extends TypeError {
+  constructor(message: string) {
+    super(`redis: ${message}`);
+    this.name = 'RedisUrlError';
+  }
+}
+
+/**
+ * Why a query parameter is refused, for those an operator is likely to write. ioredis reads every
+ * query parameter as a connection option and lets it win over the node's own: ?db= skipped the
+ * check of the database number (?db=99 wrote to database 0), ?tls=true on redis:// spoke TLS to a
+ * plain port until the 10 s wait ran out, ?tls= on rediss:// replaced the CA and client
+ * certificate given, ?password= was printed in the "listening" line, and others
+ * (?enableOfflineQueue=, ?commandTimeout=, ?keyPrefix=...) would undo what the node relies on.
+ */
+const QUERY_HINTS: Record<string, string> = {
+  db: 'the database is the path: redis://host:port/3',
+  tls: 'TLS is the scheme: rediss://host:port',
+  ssl: 'TLS is the scheme: rediss://host:port',
+  password: 'credentials go before the host: redis://user:password@host:port',
+  username: 'credentials go before the host: redis://user:password@host:port',
+  family:
+    "both of the host's IPv4 and IPv6 addresses are tried; an IPv6 address is written in brackets: redis://[::1]:6379",
+};
+
+/**
+ * The URL an operator gives: redis://[user[:password]@]host[:port][/db], or rediss:// for TLS.
+ * Nothing else is taken: a path that is not a database number, a query or a fragment is refused
+ * (RedisUrlError), before any connection.
+ */
+export function parseRedisUrl(url: string): RedisUrl {
   let parsed: URL;
   try {
-    parsed = new URL(options.url);
+    parsed = new URL(url);
   } catch {
-    throw new TypeError(`redis: invalid URL ${JSON.stringify(withoutPassword(options.url))}`);
+    throw new RedisUrlError(
+      `not a URL: ${JSON.stringify(withoutPassword(url))} (in a password, @ : / ? # and % are written percent-encoded: %40 %3A %2F %3F %23 %25)`,
+    );
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
-    throw new TypeError(
-      `redis: URL must start with redis:// or rediss://, got ${JSON.stringify(withoutPassword(options.url))}`,
+    throw new RedisUrlError(
+      `URL must start with redis:// or rediss://, got ${JSON.stringify(withoutPassword(url))}`,
     );
+  if (parsed.hostname === '') throw new RedisUrlError('the URL names no host: redis://host:port');
+  const names = [...new Set(parsed.searchParams.keys())];
+  if (names.length > 0) {
+    const hints = [...new Set(names.map((name) => QUERY_HINTS[name.toLowerCase()]).filter(Boolean))];
+    throw new RedisUrlError(
+      `the URL takes no query parameters (the node sets its connection options itself), got ${names
+        .map((name) => JSON.stringify(name))
+        .join(', ')}${hints.length > 0 ? `: ${hints.join('; ')}` : ''}`,
+    );
+  }
+  if (parsed.hash !== '') throw new RedisUrlError('the URL takes no #fragment');
   // The path is the database number. ioredis reads it with parseInt and gives no error: "/abc" made
   // every command first send SELECT NaN, whose refusal nothing catches (the process died with a
   // stack trace), and "/1x" would quietly be database 1.
   const dbText = parsed.pathname.replace(/^\//, '');
   if (!/^\d*$/.test(dbText))
-    throw new TypeError(
-      `redis: the URL's path is a database number (redis://host:port/2), got ${JSON.stringify(parsed.pathname)}`,
+    throw new RedisUrlError(
+      `the URL's path is a database number (redis://host:port/2), got ${JSON.stringify(parsed.pathname)}`,
     );
-  const db = Number(dbText);
-  const host = parsed.hostname.replace(/^\[|\]$/g, ''); // an IPv6 address without its brackets
   const port = Number(parsed.port || 6379);
-  const where = `${parsed.hostname}:${port}`;
-  const secure = parsed.protocol === 'rediss:';
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    db: Number(dbText),
+    where: `${parsed.hostname}:${port}`,
+    secure: parsed.protocol === 'rediss:',
+  };
+}
+
+export async function connectRedis(options: RedisConnectOptions, log: Log): Promise<RedisConnections> {
+  const { db, host, port, where, secure } = parseRedisUrl(options.url);
   if (!secure && options.tls)
     throw new TypeError('redis: a CA, client certificate or key for Redis needs a rediss:// URL');
 
@@ -219,6 +281,7 @@ export async function connectRedis(
       log(
         `chat: warning: Redis at ${where} has appendonly=${aof} appendfsync=${fsync}; acknowledged messages ` +
           'survive a Redis crash only with appendonly yes and appendfsync always',
+        'warning',
       );
   } catch {
     // CONFIG may be disabled (managed Redis): nothing to check.
@@ -239,6 +302,7 @@ export async function connectRedis(
         : why !== undefined
           ? `chat: Redis at ${where} refuses commands (${why}); refusing writes until it accepts them`
           : `chat: lost Redis at ${where}; refusing writes until it returns`,
+      value ? 'info' : 'error',
     );
     for (const listener of listeners) listener(value);
   };
@@ -426,7 +490,12 @@ function plainRedisAnswer(host: string, port: number, open: Set<Socket>): Promis
   });
 }
 
-/** The URL as written, its password (if any) replaced: for messages that quote it. */
+/**
+ * The URL as written, its password (if any) and the values of its query (?password=...) replaced:
+ * for messages that quote it.
+ */
 function withoutPassword(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@')
+    .replace(/([?&][^=&#]*=)[^&#]*/g, '$1***');
 }

@@ -53,7 +53,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { CommittedEvents, EventListener, LogChange } from '../../ports.js';
+import type { CommittedEvents, EventListener, Log, LogChange } from '../../ports.js';
 import { type RedisKeys, redisFailure, toStoreError } from './keys.js';
 import { chainBroken, counterWentBack, type LogPosition } from './log-regression.js';
 import type { DeliveredPositions } from './store.js';
@@ -65,7 +65,7 @@ export interface RedisEventsOptions {
   batch?: number;
   /** Longest time between two checks of the rooms' counters, ms. Default 2000. */
   checkMs?: number;
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 /** How long a reader's wake stream outlives its last wake (a dead node's is then gone), ms. */
@@ -92,7 +92,7 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
   readonly #blockMs: number;
   readonly #batch: number;
   readonly #checkMs: number;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #rooms = new Map<string, Cursor>();
   /** Rooms to check before the next read; all of them after a reconnection. */
   readonly #suspects = new Set<string>();
@@ -260,7 +260,8 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
       } catch (err) {
         if (this.#closed) break;
         this.stats.readFailures++;
-        if (failures++ === 0) this.#log(`chat: redis event read failed, retrying: ${redisFailure(err)}`);
+        if (failures++ === 0)
+          this.#log(`chat: redis event read failed, retrying: ${redisFailure(err)}`, 'error');
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(1000, 50 * 2 ** failures)).unref();
           this.#endPause = () => {
@@ -346,6 +347,7 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
     this.#log(
       `chat: warning: the log of room ${room} went back in Redis (it lost acknowledged writes?): ` +
         `this node had delivered up to seq ${cursor.seq}, Redis holds ${seq}; the room's clients reload it`,
+      'warning',
     );
     cursor.seq = seq;
     cursor.sub = 0;

@@ -48,7 +48,7 @@
  *   refreshed, and expires like a dead node's.
  */
 import type { Redis } from 'ioredis';
-import type { Presence } from '../../ports.js';
+import type { Log, Presence } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
 import { redisFailure, toStoreError } from './keys.js';
 
@@ -62,7 +62,7 @@ export interface RedisPresenceOptions {
    * (retell keeps nothing).
    */
   notice?: { channel(room: string): string; payload(room: string, user: string, online: boolean): string };
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 /**
@@ -270,7 +270,7 @@ export class RedisPresence implements Presence {
   readonly #keys: RedisKeys;
   readonly #ttl: number;
   readonly #onChange: (room: string, user: string, online: boolean) => void;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #notice: RedisPresenceOptions['notice'];
   /** Rooms and users whose presence notice could not be published: room -> users (retell). */
   readonly #untold = new Map<string, Set<string>>();
@@ -374,6 +374,7 @@ export class RedisPresence implements Presence {
       this.retell(room, user);
       this.#log(
         `chat: presence remove failed (${redisFailure(err)}); the entry expires if it was not removed, and the room is told once Redis answers`,
+        'error',
       );
       return false;
     }
@@ -431,6 +432,7 @@ export class RedisPresence implements Presence {
           this.#indexCursor = null;
           this.#log(
             `chat: presence: Redis refused SCAN (${(err as Error).message}); room sets written before the presence-rooms index are swept only by nodes with a connection in their room`,
+            'warning',
           );
         }
       }

@@ -67,7 +67,9 @@ import {
   type AppendInput,
   type AppendResult,
   type CreateRoomResult,
+  consoleLog,
   type JoinResult,
+  type Log,
   type Membership,
   type MembersPage,
   type ReactInput,
@@ -121,7 +123,7 @@ export interface RedisStoreOptions {
   /** Internal (tests): the SSCAN COUNT of a step over a deleted room's files. Default DROP_ROOM_STEP. */
   fileChunk?: number;
   /** Where a background cleanup's failure is reported (it is retried by a later sweep). */
-  log?: (line: string) => void;
+  log?: Log;
   /**
    * Internal (tests): how long a deletion's lease on its grave lasts after its last step (the
    * sweep leaves a grave alone while its lease holds). Default 30000 ms.
@@ -815,7 +817,7 @@ export class RedisStore implements AccountStore, RoomStore {
   readonly #graveStepped: RedisStoreOptions['graveStepped'];
   readonly #graveLeaseMs: number;
   readonly #fileChunk: number;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   /** The cleanups of this node's deletions running after their answer (deleteRoom). */
   readonly #cleanups = new Set<Promise<void>>();
   #closed = false;
@@ -847,7 +849,7 @@ export class RedisStore implements AccountStore, RoomStore {
     this.#fileChunk = options.fileChunk ?? DROP_ROOM_STEP;
     if (!Number.isInteger(this.#fileChunk) || this.#fileChunk < 1)
       throw new TypeError('RedisStore: fileChunk must be a positive integer');
-    this.#log = options.log ?? ((line) => console.log(line));
+    this.#log = options.log ?? consoleLog;
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
@@ -1091,7 +1093,7 @@ export class RedisStore implements AccountStore, RoomStore {
       (err: unknown) => {
         this.#cleanups.delete(cleanup);
         const why = redisFailure(err);
-        this.#log(`chat: clearing deleted room ${entry.slice(13)} failed (a sweep retries): ${why}`);
+        this.#log(`chat: clearing deleted room ${entry.slice(13)} failed (a sweep retries): ${why}`, 'error');
       },
     );
     this.#cleanups.add(cleanup);

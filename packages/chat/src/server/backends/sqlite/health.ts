@@ -17,7 +17,7 @@
  * error (a constraint, corruption, a bug) passes through unchanged: it is not an outage.
  */
 import type Database from 'better-sqlite3';
-import { UnavailableError } from '../../ports.js';
+import { type Log, UnavailableError } from '../../ports.js';
 
 /** SQLite result codes (extended ones start with these) of a condition outside the request. */
 const TRANSIENT = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY'];
@@ -30,7 +30,7 @@ export function isTransient(err: unknown): boolean {
 export interface SqliteHealthOptions {
   /** How often a probe write is tried while away, ms. */
   probeMs: number;
-  log: (line: string) => void;
+  log: Log;
 }
 
 export class SqliteHealth {
@@ -97,7 +97,8 @@ export class SqliteHealth {
         })
         .immediate();
     } catch (err) {
-      if (!isTransient(err)) this.#options.log(`chat: storage probe failed: ${(err as Error).message}`);
+      if (!isTransient(err))
+        this.#options.log(`chat: storage probe failed: ${(err as Error).message}`, 'error');
       return false;
     } finally {
       this.#db.pragma(`busy_timeout = ${wait}`);
@@ -128,9 +129,9 @@ export class SqliteHealth {
     this.#available = available;
     if (available) {
       this.close();
-      this.#options.log('chat: storage (SQLite) is available again');
+      this.#options.log('chat: storage (SQLite) is available again', 'info');
     } else {
-      this.#options.log(`chat: storage (SQLite) is unavailable: ${this.#reason}`);
+      this.#options.log(`chat: storage (SQLite) is unavailable: ${this.#reason}`, 'error');
       this.#timer = setInterval(() => this.probe(), this.#options.probeMs);
       this.#timer.unref();
     }

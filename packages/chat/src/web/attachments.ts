@@ -127,6 +127,8 @@ interface Upload {
   source?: File;
   /** Refused because storage was away: serviceBack() sends it again. */
   awaitsService?: boolean;
+  /** Got no answer (the connection failed, or the upload stalled): reconnected() sends it again. */
+  awaitsConnection?: boolean;
   /** How many times the service had come back (AttachmentTray.#serviceBacks) when it was sent. */
   sentAt?: number;
   node: HTMLLIElement;
@@ -142,6 +144,8 @@ export interface TrayHost {
   label(room: string): string;
   /** A file was uploaded (also on a retry) or removed by the user: the failed ones may be fewer. */
   changed?(): void;
+  /** Whether the chat is connected (false: an upload failing for the connection says offline). */
+  online?(): boolean;
 }
 
 /** Uploads waiting to be sent with the next message, shown above the composer. */
@@ -241,19 +245,27 @@ export class AttachmentTray {
   /** `room` is gone (left or deleted): its files go, uploads stopped. Returns how many there were. */
   dropRoom(room: string): number {
     const gone = this.#uploads.filter((u) => u.room === room);
-    for (const upload of gone) {
-      upload.xhr?.abort();
-      this.#remove(upload);
-    }
+    this.#drop(gone);
     return gone.length;
   }
 
   /** Every room's files go, uploads stopped: signed out, or the tab is now another account's. */
   clear(): void {
-    for (const upload of [...this.#uploads]) {
+    this.#drop([...this.#uploads]);
+  }
+
+  /**
+   * Removes `gone`, uploads stopped. The focus on one of their Retry or × buttons (its room deleted
+   * or the user removed from it meanwhile) goes to the text box, never to the page's body; #refresh
+   * cannot tell once the focused line has left the tray.
+   */
+  #drop(gone: Upload[]): void {
+    const focused = gone.some((u) => u.node.contains(document.activeElement));
+    for (const upload of gone) {
       upload.xhr?.abort();
       this.#remove(upload);
     }
+    if (focused) this.#input.focus();
   }
 
   #remove(upload: Upload): void {
@@ -286,6 +298,22 @@ export class AttachmentTray {
     this.#serviceBacks++;
     for (const upload of this.#uploads)
       if (upload.state === 'failed' && upload.awaitsService && upload.source) this.#again(upload);
+  }
+
+  /**
+   * The chat is connected again (a welcome), in `rooms`: the uploads of those rooms that got no
+   * answer (failed for the connection, or stalled) are sent again, each once, their outcome
+   * replacing the failure shown. One in flight, done or refused for good is not touched.
+   */
+  reconnected(rooms: readonly string[]): void {
+    for (const upload of this.#uploads)
+      if (
+        upload.state === 'failed' &&
+        upload.awaitsConnection &&
+        upload.source &&
+        rooms.includes(upload.room)
+      )
+        this.#again(upload);
   }
 
   /** Sends a failed upload's bytes again, unless the room has a message's worth of files since. */
@@ -392,6 +420,7 @@ export class AttachmentTray {
     upload.source = file;
     upload.sentAt = this.#serviceBacks;
     delete upload.awaitsService;
+    delete upload.awaitsConnection;
     delete upload.error;
     node.classList.remove('failed');
     progress.hidden = false;
@@ -416,7 +445,7 @@ export class AttachmentTray {
       stall = setTimeout(() => {
         if (upload.xhr !== xhr) return;
         xhr.abort(); // fires no `error`: said once, here
-        this.#fail(upload, 'upload failed — the server stopped answering', true);
+        this.#lost(upload, 'upload failed — the server stopped answering');
       }, UPLOAD_STALL_MS);
     };
     alive();
@@ -455,8 +484,18 @@ export class AttachmentTray {
         this.#fail(upload, body.message ?? 'too many uploads — wait a moment', true);
       else this.#fail(upload, body.message ?? `upload failed (${xhr.status})`, xhr.status >= 500);
     });
-    xhr.addEventListener('error', () => this.#fail(upload, 'upload failed — check the connection', true));
+    xhr.addEventListener('error', () => this.#lost(upload, 'upload failed — check the connection'));
     xhr.send(file);
+  }
+
+  /**
+   * The upload got no answer: failed with Retry (`message`), and sent again by itself once the
+   * chat is connected again (reconnected). The chat offline, that is what is said.
+   */
+  #lost(upload: Upload, message: string): void {
+    const offline = this.#host.online?.() === false;
+    this.#fail(upload, offline ? 'offline — sent again once the chat is back online' : message, true);
+    upload.awaitsConnection = true;
   }
 
   /** Marks the upload failed, saying why; `retriable`: the same bytes may get through (Retry). */

@@ -176,10 +176,12 @@ function online(what: string, act: () => void): void {
   else sayOffline(what);
 }
 
-/** Says that `what` was not done for being offline (a notice: not about the text typed). */
+/**
+ * Says that `what` was not done for being offline (a notice: not about the text typed). It goes
+ * once the chat is back online (room-state.ts offlineNotice).
+ */
 function sayOffline(what: string): void {
-  state.composerError = `Offline — ${what}: try again once the chat is back online.`;
-  state.changes.add('errors');
+  state.offlineNotice(`Offline — ${what}: try again once the chat is back online.`);
   render();
 }
 
@@ -213,6 +215,7 @@ const tray = new AttachmentTray(
       return room ? state.label(room) : name;
     },
     changed: () => checkFilesNote(),
+    online: () => conn.open,
   },
   byId<HTMLFormElement>('composer'),
   byId<HTMLTextAreaElement>('composer-input'),
@@ -357,8 +360,12 @@ function onMessage(msg: ServerMessage): void {
       // an ack removes it (nothing to show: the room is not here), a refusal adds it to the note.
       const rooms = msg.rooms.map((r) => r.room);
       outbox.connected(msg.limits.messageRate, rooms);
-      // A welcome is read from storage (refused while it is away): the uploads it refused go again.
+      // A search, or a hit's context, asked for offline (or its answer lost): asked again.
+      search.reconnected();
+      // A welcome is read from storage (refused while it is away): the uploads it refused go again;
+      // so do those that got no answer (offline), in the rooms the user is still in.
       tray.serviceBack();
+      tray.reconnected(rooms);
       const member = new Set(rooms);
       const held = composerRoom === null ? [] : [composerRoom];
       for (const room of new Set([...held, ...drafts.rooms()])) if (!member.has(room)) draftDropped(room);
@@ -910,7 +917,8 @@ function submitComposer(): void {
     // "(edited)" for everyone and take a seq of the room for nothing.
     if (text !== editedOriginal()) {
       if (!conn.open) {
-        state.composerError = OFFLINE_EDIT;
+        // Gone once back online: the edit banner and the text in the box still say it waits.
+        state.offlineNotice(OFFLINE_EDIT);
         render();
         return;
       }
@@ -1081,10 +1089,13 @@ async function start(): Promise<void> {
     // would sign back in), and so do the queue and the drafts: said, not dropped.
     if (!res?.ok) {
       const refused = res && ((await res.json().catch(() => null)) as { message?: string } | null)?.message;
-      state.composerError = res
-        ? `You are still signed in: the server refused (${refused ?? res.status}). Try Sign out again.`
-        : 'Offline — you are still signed in: sign out again once the chat is back online.';
-      state.changes.add('errors');
+      if (res) {
+        state.composerError = `You are still signed in: the server refused (${refused ?? res.status}). Try Sign out again.`;
+        state.changes.add('errors');
+      } else
+        state.offlineNotice(
+          'Offline — you are still signed in: sign out again once the chat is back online.',
+        );
       render();
       return;
     }

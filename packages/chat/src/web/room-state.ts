@@ -253,6 +253,11 @@ export class ChatState {
   roomDone = '';
   composerError = '';
   /**
+   * The composer notice set by offlineNotice(): an action not done for being offline. Back online
+   * (a welcome), it no longer holds and goes, if still the one shown.
+   */
+  #offlineNotice = '';
+  /**
    * The reader is scrolled back from the end of the open room (conversation.ts says where they
    * are, seenEnd): messages by others arriving meanwhile are counted in `newBelow` for the "jump
    * to latest" button, until the reader reaches the end or opens a room.
@@ -304,6 +309,17 @@ export class ChatState {
   announce(room: string | null, text: string): void {
     this.announcement = { room, text };
     this.#changed('announce');
+  }
+
+  /**
+   * Says `text` as the composer's notice: an action (a delete, a reaction, an edit, an invitation,
+   * Sign out...) was not done for being offline. It goes at the next welcome, back online, unless
+   * another notice has replaced it meanwhile.
+   */
+  offlineNotice(text: string): void {
+    this.composerError = text;
+    this.#offlineNotice = text;
+    this.#changed('errors');
   }
 
   /** `name` is no longer the user's: what the live region said about it goes with it. */
@@ -494,6 +510,13 @@ export class ChatState {
   #welcome(user: string, states: RoomState[], limits: Limits): void {
     this.me = user;
     this.limits = limits;
+    // "Offline — ...: try again once the chat is back online": it is back. (Not done again by
+    // itself: the user may no longer want it, and the control is there to do it.)
+    if (this.#offlineNotice !== '' && this.composerError === this.#offlineNotice) {
+      this.composerError = '';
+      this.#changed('errors');
+    }
+    this.#offlineNotice = '';
     const seen = new Set<string>();
     for (const state of states) {
       seen.add(state.room);
@@ -526,6 +549,10 @@ export class ChatState {
     for (const room of this.rooms.values()) {
       room.membersLoad = null;
       if (room.name !== this.active) room.members = null;
+      // So is an older page asked for on it: its answer was lost with it. Waited for, it kept
+      // every next loadOlder() from asking (scrolling up loaded nothing more in that room) and a
+      // search's jump to a hit further back waiting for good (main.ts locate: 'wait').
+      room.loadingOlder = false;
     }
     this.open(this.active);
     const active = this.rooms.get(this.active);

@@ -79,6 +79,13 @@ export class SearchPanel {
   #ref = '';
   #n = 0;
   #query = '';
+  /**
+   * The search asked for and not answered yet: sent (#ref), or not sent for being offline. Asked
+   * again on a new connection (reconnected), whose answer replaces "Offline —" or "Searching…".
+   */
+  #asked: { query: string; before: string | undefined } | null = null;
+  /** The context of a far-back hit asked for and not answered yet, as #asked. */
+  #around: { room: string; seq: number } | null = null;
   #next: string | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #jump: { room: string; seq: number; pages: number } | null = null;
@@ -161,6 +168,20 @@ export class SearchPanel {
   close(): void {
     this.#panel.hidden = true;
     this.#ref = '';
+    this.#asked = null;
+    this.#contextRef = '';
+    this.#around = null;
+  }
+
+  /**
+   * A new connection (a welcome): what the open panel asked for and got no answer to (refused
+   * offline, or its answer lost with the old connection) is asked again; its answer replaces what
+   * the panel said meanwhile ("Offline — ...", "Searching…").
+   */
+  reconnected(): void {
+    if (this.#panel.hidden) return;
+    if (this.#asked) this.#sendSearch();
+    if (this.#around) this.#askAround();
   }
 
   /** Takes the server's answers to this panel's requests; false for anything else. */
@@ -170,12 +191,14 @@ export class SearchPanel {
     if (ref === undefined || !ref.startsWith('search-')) return false;
     if (ref === this.#contextRef) {
       this.#contextRef = '';
+      this.#around = null;
       if (msg.type === 'history') this.#showContext(msg.room, msg.messages);
       else if (msg.type === 'error') this.#status.textContent = msg.message;
       return true;
     }
     if (ref !== this.#ref) return true; // an answer to a request since replaced
     this.#ref = '';
+    this.#asked = null;
     if (msg.type === 'search') this.#show(msg.hits, msg.next, msg.query);
     else if (msg.type === 'error')
       this.#status.textContent =
@@ -207,20 +230,28 @@ export class SearchPanel {
     this.#list.hidden = false;
     this.#context.hidden = true;
     this.#contextRef = '';
+    this.#around = null;
     this.#request(query, undefined);
   }
 
   #request(query: string, before: string | undefined): void {
     this.#query = query;
+    this.#asked = { query, before };
+    this.#panel.hidden = false;
+    this.#more.hidden = true;
+    this.#sendSearch();
+  }
+
+  #sendSearch(): void {
+    if (!this.#asked) return;
+    const { query, before } = this.#asked;
     this.#ref = `search-${++this.#n}`;
     const message: ClientMessage = { v: 2, type: 'search', ref: this.#ref, query };
     if (before !== undefined) message.before = before;
-    this.#panel.hidden = false;
-    this.#more.hidden = true;
     this.#status.textContent = 'Searching…';
     if (!this.#host.send(message)) {
       this.#ref = '';
-      this.#status.textContent = 'Offline — search when the chat is connected again.';
+      this.#status.textContent = 'Offline — searching once the chat is connected again.';
     }
   }
 
@@ -305,10 +336,21 @@ export class SearchPanel {
       return;
     }
     // Too far back to page to: the room around it, here.
+    this.#target = jump.seq;
+    this.#around = { room: jump.room, seq: jump.seq };
+    this.#askAround();
+  }
+
+  #askAround(): void {
+    if (!this.#around) return;
+    const { room, seq } = this.#around;
     this.#contextRef = `search-${++this.#n}`;
     this.#status.textContent = 'That message is far back: here it is in context.';
-    this.#host.send({ v: 2, type: 'history', ref: this.#contextRef, room: jump.room, around: jump.seq });
-    this.#target = jump.seq;
+    if (!this.#host.send({ v: 2, type: 'history', ref: this.#contextRef, room, around: seq })) {
+      this.#contextRef = '';
+      this.#status.textContent =
+        'Offline — the message is shown in context once the chat is connected again.';
+    }
   }
 
   #target = 0;

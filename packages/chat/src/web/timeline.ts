@@ -77,9 +77,30 @@ export function dayLabel(ts: number, now: number, locale?: string): string {
   });
 }
 
+/**
+ * One formatter per kind and locale, made once. Making one (as toLocaleString does at each call)
+ * is slow: the conversation is drawn again whole at each change, two times per message, and a
+ * search's jump to a hit ten pages back drew ~3,300 messages, which took seconds (30 s and more
+ * on a loaded machine, the files e2e's wait for the hit's context).
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(kind: 'short' | 'full', locale: string | undefined): Intl.DateTimeFormat {
+  const key = `${kind} ${locale ?? ''}`;
+  let made = formatters.get(key);
+  if (!made) {
+    made = new Intl.DateTimeFormat(
+      locale,
+      kind === 'short' ? { hour: 'numeric', minute: '2-digit' } : { dateStyle: 'full', timeStyle: 'short' },
+    );
+    formatters.set(key, made);
+  }
+  return made;
+}
+
 /** "9:05 AM" or "9:05": the locale's clock, the hour without a leading zero. */
 export function shortTime(ts: number, locale?: string): string {
-  return new Intl.DateTimeFormat(locale, { hour: 'numeric', minute: '2-digit' })
+  return formatter('short', locale)
     .formatToParts(new Date(ts))
     .map((p) => (p.type === 'hour' && /^0\d$/.test(p.value) ? p.value.slice(1) : p.value))
     .join('');
@@ -87,5 +108,5 @@ export function shortTime(ts: number, locale?: string): string {
 
 /** The full date and time, for a tooltip. */
 export function fullTime(ts: number, locale?: string): string {
-  return new Date(ts).toLocaleString(locale, { dateStyle: 'full', timeStyle: 'short' });
+  return formatter('full', locale).format(new Date(ts));
 }

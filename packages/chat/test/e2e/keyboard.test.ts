@@ -515,9 +515,10 @@ describe('files, sign-out and room tools from the keyboard alone', () => {
       expect(await title(page)).toBe('#doomed');
       expect(await focused(page)).toBe('button#leave-room.quiet');
 
-      // Online again, the server refuses the delete (its room rate: the create took it all): said,
-      // and Delete room is there to try again, reached with the keyboard.
+      // Online again: the offline notice goes. The server refuses the delete (its room rate: the
+      // create took it all): said, and Delete room is there to try again, reached with the keyboard.
       await comeBack(proxy, page);
+      expect(await notice()).toBe('');
       await tabTo(page, '#delete-room', 'Shift+Tab');
       await page.keyboard.press('Enter');
       await page.keyboard.press('Shift+Tab');

@@ -10,6 +10,7 @@ import { startTestServer } from '../helpers.js';
 import {
   comeBack,
   focusMatches,
+  give,
   goOffline,
   sendMessage,
   seqOf,
@@ -69,7 +70,11 @@ describe('offline, on messages already sent', () => {
       );
       await alice.page.keyboard.press('Escape');
 
+      // Back online, the offline notice goes (it stayed, saying "Offline" under an Online bar);
+      // the edit waits in the composer, its banner up.
       await comeBack(proxy, alice.page);
+      expect(await alice.page.textContent('#composer-error')).toBe('');
+      expect(await alice.page.isVisible('#edit-banner')).toBe(true);
       await alice.page.focus('#composer-input');
       await alice.page.keyboard.press('Enter');
       await alice.page.waitForSelector(`#message-list li.message[data-seq="${seq}"] .edited`);
@@ -161,13 +166,57 @@ describe('offline, on messages already sent', () => {
       expect(await page.isVisible('#chat-view')).toBe(true);
       expect(await page.locator('#message-list li.pending').count()).toBe(1);
       expect(errors).toEqual([]);
-      // Back: the queue goes (the user is still signed in, as said), then Sign out works.
+      // Back: the queue goes (the user is still signed in, as said), and the offline notice;
+      // then Sign out works.
       await comeBack(proxy, page);
+      expect(await page.textContent('#composer-error')).toBe('');
       await page.waitForSelector('#message-list li.pending', { state: 'detached' });
       await page.click('#logout');
       await page.waitForSelector('#login-view:not([hidden])');
       const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
       expect(stored.map((m) => m.text)).toEqual(['queued']);
+      await alice.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('asks again by itself, once back, what it could not ask offline: a search, an upload', async () => {
+    // Regression: "Offline — search when the chat is connected again" and an upload's "check the
+    // connection" stayed once back online, until the user searched again or pressed Retry.
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      const page = alice.page;
+      await sendMessage(page, 'a needle here');
+      await seqOf(page, 'a needle here');
+      await goOffline(proxy, page);
+
+      await page.fill('#search-input', 'needle');
+      await page.press('#search-input', 'Enter');
+      const status = page.locator('#search-results .search-status');
+      expect(await status.textContent()).toBe('Offline — searching once the chat is connected again.');
+      await give(page, 'paste', [
+        { name: 'note.txt', type: 'text/plain', base64: Buffer.from('hello').toString('base64') },
+      ]);
+      const upload = page.locator('#attachment-tray .upload');
+      await page.locator('#attachment-tray .upload.failed').waitFor();
+      expect(await upload.locator('.upload-status').textContent()).toBe(
+        'offline — sent again once the chat is back online',
+      );
+      expect(await upload.locator('.upload-retry').isVisible()).toBe(true);
+
+      await comeBack(proxy, page);
+      await page.locator('#search-results .search-hit').waitFor();
+      expect(await status.textContent()).toBe('1 message with “needle”');
+      await page.locator('#attachment-tray .upload.done').waitFor();
+      expect(await upload.locator('.upload-status').textContent()).toBe('ready');
+      await page.press('#composer-input', 'Enter');
+      await page.waitForSelector('#message-list li.message:not(.pending) .attachments');
+      const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
+      expect(stored.map((m) => m.attachments?.map((a) => a.name))).toEqual([['note.txt'], undefined]);
       await alice.context.close();
     } finally {
       await proxy.close();

@@ -561,6 +561,26 @@ describe('ChatState', () => {
     expect(state.rooms.get('random')?.firstUnread).toBeNull();
   });
 
+  it('asks for an older page again after a new connection lost the answer to the one asked for', () => {
+    // Regression: the room kept waiting for the lost answer: loadOlder() asked nothing more (the
+    // conversation scrolled up loaded no older message) and a search's jump to a hit pages back
+    // waited for good.
+    const { state, last } = setup([general(100)]);
+    state.receive({
+      ...(history('general', last().ref, [], 100) as Extract<ServerMessage, { type: 'history' }>),
+      messages: Array.from({ length: 50 }, (_, i) => (message(51 + i) as { message: ChatMessage }).message),
+      hasMore: true,
+    });
+    state.loadOlder();
+    const lost = last();
+    expect(lost).toMatchObject({ type: 'history', room: 'general', before: 51 });
+    // The connection goes before the answer comes; a new one is welcomed (nothing missed).
+    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(100)], limits: DEFAULT_LIMITS });
+    state.loadOlder();
+    expect(last()).toMatchObject({ type: 'history', room: 'general', before: 51 });
+    expect(last().ref).not.toBe(lost.ref);
+  });
+
   it('marks the first message that arrives while the tab is hidden', () => {
     const { state, last } = setup();
     state.receive(history('general', last().ref, [], 0));
@@ -1116,6 +1136,41 @@ describe('the edit being written', () => {
     expect(state.editTarget('general', 5)).toBe('deleted');
     // Its room gone (random was dropped by the welcome above).
     expect(state.editTarget('random', 1)).toBe('gone');
+  });
+});
+
+describe('a notice that an action was not done offline', () => {
+  const welcome = (): ServerMessage => ({
+    v: 2,
+    type: 'welcome',
+    user: 'alice',
+    rooms: [general()],
+    limits: DEFAULT_LIMITS,
+  });
+  const offline = 'Offline — the room was not deleted: try again once the chat is back online.';
+
+  it('goes once the chat is back online (the welcome), said as changed', () => {
+    // Regression: "Offline — ...: try again once the chat is back online" stayed under the
+    // composer after the page reconnected, saying it was offline while the bar said Online.
+    const { state } = setup();
+    state.offlineNotice(offline);
+    expect(state.composerError).toBe(offline);
+    state.changes.clear();
+    state.receive(welcome());
+    expect(state.composerError).toBe('');
+    expect(state.changes.has('errors')).toBe(true);
+  });
+
+  it('leaves a notice that replaced it, and goes only once', () => {
+    const { state } = setup();
+    state.offlineNotice(offline);
+    state.composerError = 'Wait for the uploads to finish.';
+    state.receive(welcome());
+    expect(state.composerError).toBe('Wait for the uploads to finish.');
+    // The same words set again by anything but offlineNotice: not taken for the offline one.
+    state.composerError = offline;
+    state.receive(welcome());
+    expect(state.composerError).toBe(offline);
   });
 });
 

@@ -3,9 +3,9 @@
  * "new messages" divider, notices in place, and the time formats. Dates are built in local time
  * so the test holds in any time zone.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/shared/protocol.js';
-import { buildTimeline, dayLabel, GROUP_MS, shortTime } from '../../src/web/timeline.js';
+import { buildTimeline, dayLabel, fullTime, GROUP_MS, shortTime } from '../../src/web/timeline.js';
 
 const at = (day: number, hour: number, minute = 0) => new Date(2026, 11, day, hour, minute).getTime();
 const msg = (seq: number, user: string, ts: number): ChatMessage => ({
@@ -80,5 +80,34 @@ describe('buildTimeline', () => {
     expect(shortTime(at(2, 9, 5), 'en-US')).toMatch(/^9:05\sAM$/);
     expect(shortTime(at(2, 9, 5), 'en-GB')).toBe('9:05');
     expect(shortTime(at(2, 21, 5), 'de-DE')).toBe('21:05');
+  });
+});
+
+describe('the times of messages', () => {
+  const Original = Intl.DateTimeFormat;
+  afterEach(() => {
+    Intl.DateTimeFormat = Original;
+  });
+
+  it('makes a formatter once per kind and locale, not for each message drawn', () => {
+    // Regression: one made per call, two per message at each redraw of the whole conversation: a
+    // search's jump to a hit ten pages back (~3,300 messages drawn) took seconds, more than the
+    // e2e's 30 s wait for the hit's context on a loaded machine.
+    let made = 0;
+    class Counted extends Original {
+      constructor(...args: ConstructorParameters<typeof Original>) {
+        super(...args);
+        made++;
+      }
+    }
+    Intl.DateTimeFormat = Counted as typeof Intl.DateTimeFormat;
+    const full = fullTime(at(2, 9, 5), 'en-US');
+    for (let i = 0; i < 100; i++) {
+      expect(shortTime(at(2, 9, 5), 'en-US')).toMatch(/^9:05\sAM$/);
+      expect(fullTime(at(2, 9, 5), 'en-US')).toBe(full);
+      shortTime(at(2, 21, 5), 'de-DE');
+    }
+    expect(made).toBeLessThanOrEqual(3);
+    expect(full).toMatch(/^Wednesday, December 2, 2026 at 9:05\sAM$/);
   });
 });

@@ -135,14 +135,24 @@ const actions: Actions = {
     render();
   },
   join: (room) => {
+    // A room already joined opens without the server; any other needs it (offline, the request
+    // could only be dropped unsent, without a word).
+    if (!state.rooms.has(room) && !conn.open) {
+      sayOffline(`you did not join ${room}`);
+      return;
+    }
     state.joinOrCreate(room);
     render();
   },
   dm: (user) => {
+    if (!conn.open) {
+      sayOffline(`no conversation with ${user} was opened`);
+      return;
+    }
     closeDrawer();
     state.startDm(user);
   },
-  removeMember: (user) => state.removeMember(state.active, user),
+  removeMember: (user) => online(`${user} was not removed`, () => state.removeMember(state.active, user)),
   edit: (message) => startEdit(message),
   remove: (message) => online('the message was not deleted', () => state.remove(message.room, message.seq)),
   react: (message, emoji, on) =>
@@ -989,6 +999,11 @@ function joinFromForm(): void {
     refuseField(field, 'Room names: 1-32 of a-z, 0-9, - and _, starting with a letter or digit.');
     return;
   }
+  // Offline, a room not joined could not be asked for: the name stays in the field to try again.
+  if (!state.rooms.has(room) && !conn.open) {
+    sayOffline(`you did not join ${room}`);
+    return;
+  }
   acceptField(field);
   field.value = '';
   // "Private" is for the room asked for now: left checked, the next name typed to join a public
@@ -1221,6 +1236,11 @@ async function start(): Promise<void> {
     if (user === '') return;
     if (!USER_NAME.test(user)) {
       refuseField(field, 'User names: 1-24 of A-Z, a-z, 0-9, - and _.');
+      return;
+    }
+    // Offline: the name stays in the field to try again (actions.dm says why).
+    if (!conn.open) {
+      actions.dm(user);
       return;
     }
     acceptField(field);

@@ -3,7 +3,8 @@
  * reaction. None of them is queued (only new messages are); each used to be dropped without a
  * word, and an edit's text with it (the composer emptied as if the edit had gone). Now the edit
  * stays in the composer, and each says it was not done and why. And Sign out, which cannot end the
- * session offline: it says so, and the page stays signed in.
+ * session offline: it says so, and the page stays signed in. A join, a new room or a direct message
+ * asked offline is said too, the name kept in its field.
  */
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
@@ -175,6 +176,45 @@ describe('offline, on messages already sent', () => {
       await page.waitForSelector('#login-view:not([hidden])');
       const stored = await server.backend.rooms.messagesBefore('general', 100, 100);
       expect(stored.map((m) => m.text)).toEqual(['queued']);
+      await alice.context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('says a join, a new room and a direct message asked offline, and keeps the name typed', async () => {
+    // Regression: offline, the request went nowhere and the field was emptied, without a word.
+    const server = await startTestServer();
+    const proxy = new TcpProxy(server.port);
+    const proxied = await proxy.listen();
+    try {
+      const alice = await signIn(chrome.browser, proxied, 'alice');
+      const page = alice.page;
+      await goOffline(proxy, page);
+
+      await page.fill('#room-input', 'later');
+      await page.press('#room-input', 'Enter');
+      expect(await page.textContent('#composer-error')).toBe(
+        'Offline — you did not join later: try again once the chat is back online.',
+      );
+      expect(await page.inputValue('#room-input')).toBe('later');
+      await page.fill('#dm-input', 'bob');
+      await page.press('#dm-input', 'Enter');
+      expect(await page.textContent('#composer-error')).toBe(
+        'Offline — no conversation with bob was opened: try again once the chat is back online.',
+      );
+      expect(await page.inputValue('#dm-input')).toBe('bob');
+      // A room already joined opens without the server.
+      await page.fill('#room-input', 'general');
+      await page.press('#room-input', 'Enter');
+      expect(await page.textContent('#room-title')).toBe('#general');
+
+      await comeBack(proxy, page);
+      expect(await page.textContent('#composer-error')).toBe('');
+      await page.fill('#room-input', 'later');
+      await page.press('#room-input', 'Enter');
+      await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#later');
+      expect(await page.inputValue('#room-input')).toBe('');
       await alice.context.close();
     } finally {
       await proxy.close();

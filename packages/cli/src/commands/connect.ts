@@ -23,6 +23,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import {
   bytesFlag,
   CliUsageError,
@@ -54,6 +55,7 @@ import {
 } from '../format.js';
 import { WebSocket } from '../lib.js';
 import { checkOrigin } from '../origin.js';
+import { tlsFiles } from '../server.js';
 import { type Io, Terminal } from '../terminal.js';
 
 export const connectSpec: CommandSpec = {
@@ -92,6 +94,12 @@ export const connectSpec: CommandSpec = {
       value: 'file',
       description: 'trust the CA certificate(s) in this PEM file (wss://)',
     },
+    cert: {
+      type: 'string',
+      value: 'file',
+      description: 'client certificate (PEM, with --key) for a server that asks for one (wss://)',
+    },
+    key: { type: 'string', value: 'file', description: 'private key (PEM) of --cert' },
     insecure: { type: 'boolean', short: 'k', description: 'do not verify the server certificate (wss://)' },
     binary: {
       type: 'boolean',
@@ -177,6 +185,9 @@ export const connectSpec: CommandSpec = {
     'Authorization (--auth, -H) and Cookie go only to the host of the URL given, never from',
     'wss:// to ws://; other -H headers go to every host. A redirect from wss:// to ws:// is',
     'followed (as ws and curl do) with a warning: the rest is not encrypted.',
+    '',
+    'client certificate (mutual TLS): --cert FILE --key FILE (PEM), both or neither, only with',
+    'a wss:// URL; over HTTP/1.1 and --http2 alike.',
     '',
     'examples:',
     '  riptide connect ws://localhost:8080',
@@ -335,6 +346,34 @@ function readCaFile(file: string): Buffer {
   return data;
 }
 
+/**
+ * --cert and --key: a client certificate for mutual TLS, checked as the servers' pair is (both or
+ * neither, readable), and checked to be a PEM certificate with its own key here, so a wrong file
+ * is one line naming the flags, not a handshake failure that reads as the server's doing.
+ */
+function clientCertificate(
+  flags: Parameters<typeof tlsFiles>[1],
+  url: URL,
+): { cert: Buffer; key: Buffer } | null {
+  const files = tlsFiles(connectSpec, flags);
+  if (files === null) return null;
+  // Unlike --ca and -k (kept for a redirect to wss://), a certificate sent to whatever the URL
+  // redirects to is no thing to do by accident: only a wss:// URL takes it.
+  if (url.protocol !== 'wss:') {
+    throw new CliUsageError(
+      '--cert/--key apply only to wss:// URLs (a client certificate is sent over TLS)',
+      connectSpec,
+    );
+  }
+  try {
+    createSecureContext(files);
+  } catch (err) {
+    // not PEM, a key that does not match the certificate, an encrypted key
+    throw new CliUsageError(`invalid --cert/--key: ${(err as Error).message}`, connectSpec);
+  }
+  return files;
+}
+
 type Client = InstanceType<typeof WebSocket>;
 
 /** Bytes of piped input held (unsent) before reading more of it waits. */
@@ -415,6 +454,11 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   const caFile = stringFlag(flags.ca);
   if (caFile !== undefined) options.ca = readCaFile(caFile);
   if (flags.insecure === true) options.rejectUnauthorized = false;
+  const client = clientCertificate(flags, url);
+  if (client !== null) {
+    options.cert = client.cert;
+    options.key = client.key;
+  }
   if (flags.http2 === true) {
     checkHttp2Headers(headers);
     options.http2 = true;

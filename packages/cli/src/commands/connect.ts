@@ -154,6 +154,12 @@ export const connectSpec: CommandSpec = {
       numeric: true,
       description: 'close with 1009 when the server sends a larger message (default 100M; 0: no limit)',
     },
+    'ping-interval': {
+      type: 'string',
+      value: 'seconds',
+      numeric: true,
+      description: 'send a ping every so many seconds while connected (--show-ping shows the pongs)',
+    },
     'show-ping': { type: 'boolean', description: 'print pings and pongs' },
     json: { type: 'boolean', description: 'one JSON object per event on stdout, for scripts' },
   },
@@ -177,6 +183,9 @@ export const connectSpec: CommandSpec = {
     'when stdout is a file or a pipe (riptide connect -b URL < in.bin > out.bin); to a terminal',
     'it is still shown as length and hex. Without -b, binary is shown as length and hex',
     '(the first 32 bytes; --json gives them all).',
+    '',
+    'keep-alive: --ping-interval S sends a ping every S seconds (decimals allowed) while',
+    'connected; with --show-ping each pong is printed.',
     '',
     'slow output: while more than 1 MiB of output waits for a slow reader of stdout, reading',
     'from the server pauses (it resumes when the reader catches up; said once on stderr).',
@@ -436,6 +445,9 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   // The library's default when following (ws's too).
   const maxRedirects = maxRedirectsText === undefined ? 10 : Number(maxRedirectsText);
   const showPing = flags['show-ping'] === true;
+  // 0: no pings of our own. A positive number only: an interval of 0 would ping without pause.
+  const pingText = stringFlag(flags['ping-interval']);
+  const pingMs = pingText === undefined ? 0 : secondsFlag(connectSpec, 'ping-interval', pingText, 0, true);
 
   const maxPayload = bytesFlag(
     connectSpec,
@@ -494,6 +506,12 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     let finished = false;
     let interrupted = false;
     let closeTimer: NodeJS.Timeout | null = null;
+    /** --ping-interval's timer, from the open to the close. */
+    let pingTimer: NodeJS.Timeout | null = null;
+    const stopPinging = () => {
+      if (pingTimer) clearInterval(pingTimer);
+      pingTimer = null;
+    };
     let inputEnded = execute.length > 0;
     let sent = 0;
     let replies = 0;
@@ -506,6 +524,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (finished) return;
       finished = true;
       if (closeTimer) clearTimeout(closeTimer);
+      stopPinging();
       offStopSignals();
       io.stdout.off('drain', resumeReading);
       term.close();
@@ -532,6 +551,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     /** Start the closing handshake; if the peer never answers, give up after --close-timeout. */
     const closeNow = (code = 1000, reason = '') => {
       if (ws.readyState !== WebSocket.OPEN) return;
+      stopPinging();
       ws.close(code, reason);
       dropLater();
     };
@@ -643,6 +663,13 @@ export async function connect(argv: string[], io: Io): Promise<number> {
           { message: 'redirected from wss:// to ws://: not encrypted' },
         );
       }
+      if (pingMs > 0) {
+        // A keep-alive, as websocat's --ping-interval: pings stop once a close has begun.
+        pingTimer = setInterval(() => {
+          if (ws.readyState === WebSocket.OPEN) ws.ping();
+          else stopPinging();
+        }, pingMs);
+      }
       if (execute.length > 0) {
         for (const message of execute) send(message, binary);
         closeTimer = setTimeout(() => closeNow(), waitMs);
@@ -674,6 +701,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       // The close we sent: the message was refused, and the exit is 1 as for a connection lost.
       const code = tooBig ? 1009 : closeCode;
       const why = tooBig ? '' : toBuffer(reason).toString('utf8');
+      stopPinging();
       term.stopPrompt();
       status(describeClose(code, why), 'close', { code, reason: why });
       if (stoppedBy !== null) finish(signalStatus(stoppedBy));

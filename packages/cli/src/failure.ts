@@ -55,6 +55,12 @@ const UNTRUSTED_CODES = new Set([
   'CERT_UNTRUSTED',
 ]);
 
+/**
+ * TLS 1.3's alert of a server that asks for a client certificate and got none (RFC 8446 6.2):
+ * OpenSSL's reason ("tlsv13 alert certificate required") names no flag.
+ */
+const CLIENT_CERT_REQUIRED = 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED';
+
 function isTls(code: string): boolean {
   return (
     CERT_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'EPROTO'
@@ -206,7 +212,9 @@ function explainConnectError(
         ? ': --ca FILE trusts the certificate or its CA, -k skips the check'
         : CERT_CODES.has(code)
           ? ': -k skips the check'
-          : '';
+          : code === CLIENT_CERT_REQUIRED
+            ? ': the server requires a client certificate, which --cert FILE --key FILE give'
+            : '';
       return `TLS failure: ${tlsReason(e, message)} (${code})${hint}`;
     }
     if (code === 'WS_ERR_MAX_REDIRECTS') {

@@ -156,8 +156,8 @@ export interface Running {
   url: string;
 }
 
-/** --cert and --key, read; null when neither is given. */
-function tlsFiles(spec: CommandSpec, flags: ParsedFlags): { cert: Buffer; key: Buffer } | null {
+/** --cert and --key, read; null when neither is given (also `connect`'s client certificate). */
+export function tlsFiles(spec: CommandSpec, flags: ParsedFlags): { cert: Buffer; key: Buffer } | null {
   const cert = stringFlag(flags.cert);
   const key = stringFlag(flags.key);
   if (cert === undefined && key === undefined) return null;

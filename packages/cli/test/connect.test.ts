@@ -756,3 +756,40 @@ describe('riptide connect: redirects (-L, --max-redirects)', () => {
     }
   });
 });
+
+describe('riptide connect --ping-interval', () => {
+  it('sends a ping every interval while connected; --show-ping prints their pongs', async () => {
+    // The server counts the pings and closes after the second: the test waits on that, not a clock.
+    const pings: number[] = [];
+    const p = await peer((ws) => {
+      ws.on('ping', (data) => {
+        pings.push(data.length);
+        // ws answers a ping before it emits the event: both pongs go out before the close.
+        if (pings.length === 2) ws.close(1000, 'two pings');
+      });
+    });
+    const res = await run([
+      'connect',
+      p.url,
+      '--ping-interval',
+      '0.05',
+      '--show-ping',
+      '-x',
+      'hi',
+      '-w',
+      '60',
+    ]);
+    expect(res.code).toBe(0);
+    expect(pings).toEqual([0, 0]); // empty pings
+    expect(res.stderr).toBe(`connected to ${p.url}/\npong\npong\nclosed 1000 two pings\n`);
+  });
+
+  it.each([
+    ['0', "--ping-interval must be more than 0 seconds, got '0'"],
+    ['soon', "--ping-interval must be a number of seconds, got 'soon'"],
+  ])('refuses --ping-interval %s with exit 2', async (value, line) => {
+    const res = await run(['connect', 'ws://127.0.0.1:1/', '--ping-interval', value]);
+    expect(res.code).toBe(2);
+    expect(res.stderr.split('\n')[0]).toBe(`riptide connect: ${line}`);
+  });
+});

@@ -23,6 +23,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import {
   bytesFlag,
   CliUsageError,
@@ -54,6 +55,7 @@ import {
 } from '../format.js';
 import { WebSocket } from '../lib.js';
 import { checkOrigin } from '../origin.js';
+import { tlsFiles } from '../server.js';
 import { type Io, Terminal } from '../terminal.js';
 
 export const connectSpec: CommandSpec = {
@@ -92,6 +94,12 @@ export const connectSpec: CommandSpec = {
       value: 'file',
       description: 'trust the CA certificate(s) in this PEM file (wss://)',
     },
+    cert: {
+      type: 'string',
+      value: 'file',
+      description: 'client certificate (PEM, with --key) for a server that asks for one (wss://)',
+    },
+    key: { type: 'string', value: 'file', description: 'private key (PEM) of --cert' },
     insecure: { type: 'boolean', short: 'k', description: 'do not verify the server certificate (wss://)' },
     binary: {
       type: 'boolean',
@@ -146,6 +154,12 @@ export const connectSpec: CommandSpec = {
       numeric: true,
       description: 'close with 1009 when the server sends a larger message (default 100M; 0: no limit)',
     },
+    'ping-interval': {
+      type: 'string',
+      value: 'seconds',
+      numeric: true,
+      description: 'send a ping every so many seconds while connected (--show-ping shows the pongs)',
+    },
     'show-ping': { type: 'boolean', description: 'print pings and pongs' },
     json: { type: 'boolean', description: 'one JSON object per event on stdout, for scripts' },
   },
@@ -170,6 +184,9 @@ export const connectSpec: CommandSpec = {
     'it is still shown as length and hex. Without -b, binary is shown as length and hex',
     '(the first 32 bytes; --json gives them all).',
     '',
+    'keep-alive: --ping-interval S sends a ping every S seconds (decimals allowed) while',
+    'connected; with --show-ping each pong is printed.',
+    '',
     'slow output: while more than 1 MiB of output waits for a slow reader of stdout, reading',
     'from the server pauses (it resumes when the reader catches up; said once on stderr).',
     '',
@@ -177,6 +194,9 @@ export const connectSpec: CommandSpec = {
     'Authorization (--auth, -H) and Cookie go only to the host of the URL given, never from',
     'wss:// to ws://; other -H headers go to every host. A redirect from wss:// to ws:// is',
     'followed (as ws and curl do) with a warning: the rest is not encrypted.',
+    '',
+    'client certificate (mutual TLS): --cert FILE --key FILE (PEM), both or neither, only with',
+    'a wss:// URL; over HTTP/1.1 and --http2 alike.',
     '',
     'examples:',
     '  riptide connect ws://localhost:8080',
@@ -335,6 +355,34 @@ function readCaFile(file: string): Buffer {
   return data;
 }
 
+/**
+ * --cert and --key: a client certificate for mutual TLS, checked as the servers' pair is (both or
+ * neither, readable), and checked to be a PEM certificate with its own key here, so a wrong file
+ * is one line naming the flags, not a handshake failure that reads as the server's doing.
+ */
+function clientCertificate(
+  flags: Parameters<typeof tlsFiles>[1],
+  url: URL,
+): { cert: Buffer; key: Buffer } | null {
+  const files = tlsFiles(connectSpec, flags);
+  if (files === null) return null;
+  // Unlike --ca and -k (kept for a redirect to wss://), a certificate sent to whatever the URL
+  // redirects to is no thing to do by accident: only a wss:// URL takes it.
+  if (url.protocol !== 'wss:') {
+    throw new CliUsageError(
+      '--cert/--key apply only to wss:// URLs (a client certificate is sent over TLS)',
+      connectSpec,
+    );
+  }
+  try {
+    createSecureContext(files);
+  } catch (err) {
+    // not PEM, a key that does not match the certificate, an encrypted key
+    throw new CliUsageError(`invalid --cert/--key: ${(err as Error).message}`, connectSpec);
+  }
+  return files;
+}
+
 type Client = InstanceType<typeof WebSocket>;
 
 /** Bytes of piped input held (unsent) before reading more of it waits. */
@@ -397,6 +445,9 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   // The library's default when following (ws's too).
   const maxRedirects = maxRedirectsText === undefined ? 10 : Number(maxRedirectsText);
   const showPing = flags['show-ping'] === true;
+  // 0: no pings of our own. A positive number only: an interval of 0 would ping without pause.
+  const pingText = stringFlag(flags['ping-interval']);
+  const pingMs = pingText === undefined ? 0 : secondsFlag(connectSpec, 'ping-interval', pingText, 0, true);
 
   const maxPayload = bytesFlag(
     connectSpec,
@@ -415,6 +466,11 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   const caFile = stringFlag(flags.ca);
   if (caFile !== undefined) options.ca = readCaFile(caFile);
   if (flags.insecure === true) options.rejectUnauthorized = false;
+  const client = clientCertificate(flags, url);
+  if (client !== null) {
+    options.cert = client.cert;
+    options.key = client.key;
+  }
   if (flags.http2 === true) {
     checkHttp2Headers(headers);
     options.http2 = true;
@@ -450,6 +506,12 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     let finished = false;
     let interrupted = false;
     let closeTimer: NodeJS.Timeout | null = null;
+    /** --ping-interval's timer, from the open to the close. */
+    let pingTimer: NodeJS.Timeout | null = null;
+    const stopPinging = () => {
+      if (pingTimer) clearInterval(pingTimer);
+      pingTimer = null;
+    };
     let inputEnded = execute.length > 0;
     let sent = 0;
     let replies = 0;
@@ -462,6 +524,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (finished) return;
       finished = true;
       if (closeTimer) clearTimeout(closeTimer);
+      stopPinging();
       offStopSignals();
       io.stdout.off('drain', resumeReading);
       term.close();
@@ -488,6 +551,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     /** Start the closing handshake; if the peer never answers, give up after --close-timeout. */
     const closeNow = (code = 1000, reason = '') => {
       if (ws.readyState !== WebSocket.OPEN) return;
+      stopPinging();
       ws.close(code, reason);
       dropLater();
     };
@@ -599,6 +663,13 @@ export async function connect(argv: string[], io: Io): Promise<number> {
           { message: 'redirected from wss:// to ws://: not encrypted' },
         );
       }
+      if (pingMs > 0) {
+        // A keep-alive, as websocat's --ping-interval: pings stop once a close has begun.
+        pingTimer = setInterval(() => {
+          if (ws.readyState === WebSocket.OPEN) ws.ping();
+          else stopPinging();
+        }, pingMs);
+      }
       if (execute.length > 0) {
         for (const message of execute) send(message, binary);
         closeTimer = setTimeout(() => closeNow(), waitMs);
@@ -630,6 +701,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       // The close we sent: the message was refused, and the exit is 1 as for a connection lost.
       const code = tooBig ? 1009 : closeCode;
       const why = tooBig ? '' : toBuffer(reason).toString('utf8');
+      stopPinging();
       term.stopPrompt();
       status(describeClose(code, why), 'close', { code, reason: why });
       if (stoppedBy !== null) finish(signalStatus(stoppedBy));

@@ -780,7 +780,9 @@ describe('riptide connect --ping-interval', () => {
       '60',
     ]);
     expect(res.code).toBe(0);
-    expect(pings).toEqual([0, 0]); // empty pings
+    // Empty pings; a third may reach the server after its close went out on a loaded machine (it
+    // gets no pong then: ws answers none once closing).
+    expect(pings.slice(0, 2)).toEqual([0, 0]);
     expect(res.stderr).toBe(`connected to ${p.url}/\npong\npong\nclosed 1000 two pings\n`);
   });
 

@@ -51,6 +51,7 @@ const state = new ChatState(
     send: (message) => void conn.send(message),
     now: () => Date.now(),
     mentioned: (message, room) => notifyMention(message, state.label(room), () => actions.open(room.name)),
+    olderRefused: (room, said) => search.olderRefused(room, said),
   },
   sessionStorage.getItem(ROOM_KEY) ?? DEFAULT_ROOM,
 );

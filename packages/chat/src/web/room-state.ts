@@ -123,6 +123,11 @@ export interface StateHost {
   now(): number;
   /** A live message from someone else mentions the user (a desktop notification, maybe). */
   mentioned?(message: ChatMessage, room: Room): void;
+  /**
+   * The server refused an older page of `room` (`said`: its refusal as the page says it). Nothing
+   * is redrawn for it: a search's jump waiting for that page ends here (search.ts olderRefused).
+   */
+  olderRefused?(room: string, said: string): void;
 }
 
 /** A reply's quote keeps this many code points of the original (as the server does). */
@@ -1082,7 +1087,10 @@ export class ChatState {
       }
       if (request.kind === 'older') {
         const room = this.rooms.get(request.room);
-        if (room) room.loadingOlder = false;
+        if (room) {
+          room.loadingOlder = false;
+          this.#host.olderRefused?.(room.name, message);
+        }
       }
       if (request.kind === 'members') {
         // The panel keeps what it shows (the online list, or the members as they were); the list

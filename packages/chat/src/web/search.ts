@@ -9,6 +9,8 @@
  * - Jumping to a message: the room is opened, then older pages are loaded until the message is in
  *   the conversation (at most JUMP_PAGES pages), and it is scrolled to, focused and flashed. A
  *   MutationObserver on the message list sees each redraw, so the page's renderer needs no hook.
+ *   A refused older page redraws nothing: room-state tells main.ts, which calls olderRefused(),
+ *   and the jump ends with the refusal said in the panel, the hit there to click again.
  *   A message further back is shown in context in the panel instead: the page of the room around
  *   it (`history` with `around`), read-only, the hit marked.
  *
@@ -339,6 +341,18 @@ export class SearchPanel {
     this.#target = jump.seq;
     this.#around = { room: jump.room, seq: jump.seq };
     this.#askAround();
+  }
+
+  /**
+   * The server refused an older page of `room` (`said`: why, as the page says it): a jump waiting
+   * for it ends, said in the panel, its hit there to click again. (Nothing is redrawn for a
+   * refusal: the jump waited for good.)
+   */
+  olderRefused(room: string, said: string): void {
+    if (this.#jump?.room !== room) return;
+    this.#jump = null;
+    this.#panel.hidden = false;
+    this.#status.textContent = `Older messages not loaded: ${said}`;
   }
 
   #askAround(): void {

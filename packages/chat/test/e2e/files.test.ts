@@ -84,6 +84,58 @@ describe('search in the page', () => {
     expect(await page.locator('#search-results').isHidden()).toBe(true);
   });
 
+  it('ends a jump whose older page is refused, said in the panel; the hit clicked again gets there', async () => {
+    // Regression: a refused older page redrew nothing, and the jump waited for good, saying nothing.
+    const server = await startTestServer({ limits: { messageRate: fast } });
+    const carol = await TestClient.user(server.origin, 'carol');
+    // The hit is one older page back: 60 messages after it, 50 on the latest page.
+    await say(carol, 'general', 'needle', 'the lost needle');
+    for (let i = 0; i < 60; i++) await say(carol, 'general', `hay${i}`, `hay number ${i}`);
+    const { page } = await signIn(browser, server.origin, 'bob');
+    // Once armed, the page's next older-page request is answered by a rate limit, not sent on.
+    let refuse = false;
+    await page.routeWebSocket(/./, (route) => {
+      const upstream = route.connectToServer();
+      route.onMessage((message) => {
+        const frame = typeof message === 'string' ? (JSON.parse(message) as Record<string, unknown>) : {};
+        if (refuse && frame.type === 'history' && frame.before !== undefined) {
+          refuse = false;
+          route.send(
+            JSON.stringify({
+              v: 2,
+              type: 'error',
+              ref: frame.ref,
+              code: 'rate_limited',
+              message: 'too many requests; retry in 3808 ms',
+              retryAfterMs: 3808,
+            }),
+          );
+        } else upstream.send(message);
+      });
+    });
+    await page.reload();
+    await page.waitForSelector('#status[data-state="online"]');
+    await page.waitForSelector('#message-list li.message');
+    await page.fill('#search-input', 'lost');
+    await page.press('#search-input', 'Enter');
+    const hit = page.locator('#search-results .search-hit[data-seq="1"]');
+    await hit.waitFor();
+    refuse = true;
+    await hit.click();
+    await page.waitForFunction(
+      () =>
+        document.querySelector('#search-results .search-status')?.textContent ===
+        'Older messages not loaded: Too many requests — try again in 4 s.',
+    );
+    expect(await hit.isVisible()).toBe(true);
+    expect(await page.locator('#message-list li.message[data-seq="1"]').count()).toBe(0);
+    // Clicked again (the page is not refused this time): the jump gets there.
+    await hit.click();
+    const target = page.locator('#message-list li.message[data-seq="1"].search-target');
+    await target.waitFor();
+    expect(await target.evaluate((node) => document.activeElement === node)).toBe(true);
+  });
+
   it('on a phone, the results give way to the message a hit opens (the panel lay over all of it)', async () => {
     const server = await startTestServer({ limits: { messageRate: fast } });
     const carol = await TestClient.user(server.origin, 'carol');

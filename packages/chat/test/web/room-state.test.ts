@@ -581,6 +581,57 @@ describe('ChatState', () => {
     expect(last().ref).not.toBe(lost.ref);
   });
 
+  it("tells the host of a refused older page (a search's jump to a hit pages back waited for it for good)", () => {
+    // Regression: the refusal redrew nothing, and the jump, which goes on at each redraw of the
+    // message list, waited without a word. The host is told, with the refusal as the page says it.
+    const sent: ClientMessage[] = [];
+    const refused: [string, string][] = [];
+    const state = new ChatState({
+      send: (m) => sent.push(m),
+      now: () => 1000,
+      olderRefused: (room, said) => refused.push([room, said]),
+    });
+    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(100)], limits: DEFAULT_LIMITS });
+    const last = () => sent.at(-1) as ClientMessage & { ref: string };
+    state.receive({
+      ...(history('general', last().ref, [], 100) as Extract<ServerMessage, { type: 'history' }>),
+      messages: Array.from({ length: 50 }, (_, i) => (message(51 + i) as { message: ChatMessage }).message),
+      hasMore: true,
+    });
+    state.loadOlder();
+    expect(last()).toMatchObject({ type: 'history', room: 'general', before: 51 });
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: last().ref,
+      code: 'rate_limited',
+      message: 'too many requests; retry in 3808 ms',
+      retryAfterMs: 3808,
+    });
+    expect(refused).toEqual([['general', 'Too many requests — try again in 4 s.']]);
+    // Asked again (the hit clicked again): a refusal for storage away is told too.
+    const unavailable = (ref: string): ServerMessage => ({
+      v: 2,
+      type: 'error',
+      ref,
+      code: 'unavailable',
+      message: 'storage unavailable',
+    });
+    state.loadOlder();
+    expect(last()).toMatchObject({ type: 'history', room: 'general', before: 51 });
+    state.receive(unavailable(last().ref));
+    expect(refused.at(-1)).toEqual(['general', 'storage unavailable']);
+    // A refused read marker or latest page is no older page.
+    state.markRead();
+    state.receive(unavailable(last().ref));
+    state.open('general');
+    state.receive({ v: 2, type: 'reset', room: 'general', head: 100 });
+    expect(last()).toMatchObject({ type: 'history', room: 'general' });
+    expect(last()).not.toHaveProperty('before');
+    state.receive(unavailable(last().ref));
+    expect(refused).toHaveLength(2);
+  });
+
   it('marks the first message that arrives while the tab is hidden', () => {
     const { state, last } = setup();
     state.receive(history('general', last().ref, [], 0));

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { refusedPort } from '../../../../test-support/ports.js';
 import { DEFAULT_SIGN_IN_BACKOFF } from '../../src/server/backends/backoff.js';
 import { RedisAttachments } from '../../src/server/backends/redis/attachments.js';
+import { RedisBus } from '../../src/server/backends/redis/bus.js';
 import { createRedisBackend, type RedisBackendOptions } from '../../src/server/backends/redis/index.js';
 import { RedisKeys, toStoreError } from '../../src/server/backends/redis/keys.js';
 import type { RedisPresence } from '../../src/server/backends/redis/presence.js';
@@ -1189,6 +1190,43 @@ async function killCommandConnection(raw: Awaited<ReturnType<typeof connect>>): 
 }
 
 describe('RedisBus', () => {
+  it('a stop while the subscriber connection subscribes again after a reconnect leaves no rejection unhandled', async () => {
+    // Regression: ioredis's own resubscribe had no rejection handler, so a connection closed for
+    // good before its answer (a node stopping just after Redis came back) rejected it unhandled,
+    // which ends a Node process (the healthz test's stop met it once in a few runs).
+    const raw = await connect(sharedServer().url);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const bus = new RedisBus(raw.cmd, raw.sub, new RedisKeys('resubscribe:'));
+      const heard = new Promise<void>((resolve) => bus.subscribe('room:a', () => resolve()));
+      await until(
+        'subscribed',
+        async () => (await raw.cmd.pubsub('NUMSUB', 'resubscribe:topic:room:a'))[1] === 1,
+      );
+      await raw.cmd.publish('resubscribe:topic:room:a', '{}');
+      await heard;
+      // Redis drops the subscriber connection; ioredis reconnects, the channel is subscribed again,
+      // and the connection is closed for good right then, before Redis answers.
+      raw.sub.once('ready', () => {
+        raw.sub.disconnect();
+        // At once, before the answer can be read (disconnect() alone ends the socket gracefully).
+        (raw.sub as unknown as { stream: { destroy(): void } }).stream.destroy();
+      });
+      // 'end': ioredis has failed what waited on the connection (its close, on the socket's).
+      const ended = new Promise((resolve) => raw.sub.once('end', resolve));
+      await raw.cmd.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      await ended;
+      // Rejections left unhandled are reported before the next turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await raw.close();
+    }
+  });
+
   it('publishes again, in order, the membership notices whose PUBLISH failed, once Redis is back; not a read marker', async () => {
     // Regression: a `left` lost this way left the removed user's connections on the other nodes in
     // the room (live events and all) until their own node lost Redis and reconciled.

@@ -212,44 +212,6 @@ describe('ws 8 parity: createWebSocketStream event order', () => {
       expect(events).toEqual(['ws close 4000', 'end', 'finish', 'close']);
     },
   );
-
-  it.each(libs)(
-    "%s: a peer's reset while a write is in flight: the write succeeds, the readable side ends, the stream is neither errored nor closed",
-    async (_n, serve, make) => {
-      const { wss, port } = await serve();
-      servers.push(wss);
-      const connected = once<[WebSocket]>(wss, 'connection');
-      const { socket } = await rawClient(port);
-      const [serverSide] = await connected;
-      const { duplex, events } = record(serverSide, make);
-      duplex.on('drain', () => events.push('drain'));
-      // More than the two kernels' buffers hold for a peer that reads nothing: the write is
-      // still going on when the first bytes reach the peer, which then resets.
-      const written = new Promise<Error | null | undefined>((resolve) =>
-        duplex.write(Buffer.alloc(32 << 20), (err) => resolve(err)),
-      );
-      await once(socket, 'data');
-      socket.pause();
-      socket.resetAndDestroy();
-      expect(await written).toBeFalsy();
-      await once(duplex, 'end');
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(events).toEqual(['drain', 'ws close 1006', 'end']);
-      expect([duplex.writable, duplex.destroyed, duplex.errored, duplex.closed]).toEqual([
-        true,
-        false,
-        null,
-        false,
-      ]);
-      // The next write fails, and that error destroys the stream.
-      const failed = once<[Error]>(duplex, 'error');
-      const closed = once(duplex, 'close');
-      duplex.write('late');
-      expect((await failed)[0].message).toBe('WebSocket is not open: readyState 3 (CLOSED)');
-      await closed;
-      expect(events.slice(3)).toEqual(['error', 'close']);
-    },
-  );
 });
 
 describe('createWebSocketStream: riptide on purpose (docs/node-layer.md)', () => {

@@ -4,7 +4,9 @@
  * with no client in a room hears none of its notices. Pub/sub is at most once: a notice published
  * while Redis is unreachable, or while this node's subscriber connection is away, is lost (the hub
  * reconciles memberships when the service is back, and presence when the subscription is: see
- * onResubscribed). ioredis resubscribes the channels itself after a reconnect. A PUBLISH that
+ * onResubscribed). The bus resubscribes its channels itself after a reconnect (not ioredis: its own
+ * SUBSCRIBE's promise has no handler, and a connection closed before the answer, as in a stop,
+ * rejected it unhandled, which ends a Node process). A PUBLISH that
  * fails (this node's command connection is away) is handed to `onPublishFailed`: no other node
  * noticed anything, so the node that published is the one to tell it again (presence.ts, retell;
  * or `keep` here, and `publishKept` once Redis is back, for a notice that may be heard late, in
@@ -12,10 +14,9 @@
  *
  *   sub: close ... reconnect ─ 'ready' ─ SUBSCRIBE every topic ─ PING ─ pong ─► onResubscribed
  *
- * ioredis emits 'ready' before it sends the SUBSCRIBEs (its readyHandler): a PING queued after
- * that tick is answered after them (one connection answers in order), so once the pong is in every
- * topic is heard again, and whatever the listeners then read from the store is not older than what
- * the bus will bring next.
+ * The PING goes after the SUBSCRIBE on the same connection, which answers in order: once the pong
+ * is in every topic is heard again, and whatever the listeners then read from the store is not
+ * older than what the bus will bring next.
  */
 import type { Redis } from 'ioredis';
 import type { NoticeBus } from '../../ports.js';
@@ -57,15 +58,16 @@ export class RedisBus implements NoticeBus {
     });
     // The connection was ready before this bus existed (connectRedis waits for it): each 'ready'
     // from now on follows a lost connection.
+    // `sub` is made with autoResubscribe off (connection.ts).
     sub.on('ready', () => {
-      queueMicrotask(() => {
-        sub.ping().then(
-          () => {
-            for (const listener of this.#resubscribed) listener();
-          },
-          () => {}, // lost again: the next 'ready' tries again
-        );
-      });
+      const channels = [...this.#topics.keys()].map((topic) => this.#head + topic);
+      if (channels.length > 0) sub.subscribe(...channels).catch(() => {}); // lost again: see below
+      sub.ping().then(
+        () => {
+          for (const listener of this.#resubscribed) listener();
+        },
+        () => {}, // lost again: the next 'ready' tries again
+      );
     });
   }
 

@@ -182,7 +182,10 @@ export async function connectRedis(options: RedisConnectOptions, log: Log): Prom
   const reader = new Redis(options.url, { ...common, connectionName: 'chat-reader' });
   const sub = new Redis(options.url, {
     ...common,
-    // Subscriptions are replayed by ioredis after a reconnect; let them queue until then.
+    // SUBSCRIBEs made while the connection is away queue until it is back; those it had are made
+    // again by the bus (bus.ts), not by ioredis, whose own have no rejection handler: a stop
+    // before their answer rejected them unhandled, which ends a Node process.
+    autoResubscribe: false,
     enableOfflineQueue: true,
     maxRetriesPerRequest: null,
     connectionName: 'chat-sub',

@@ -164,8 +164,7 @@ export const connectSpec: CommandSpec = {
       type: 'string',
       value: 'seconds',
       numeric: true,
-      description:
-        'no pong this long after a ping: drop the connection as dead, exit 1 (alone: pings every so often)',
+      description: 'drop the connection as dead (exit 1) when a ping has no pong within so many seconds',
     },
     'show-ping': { type: 'boolean', description: 'print pings and pongs' },
     json: { type: 'boolean', description: 'one JSON object per event on stdout, for scripts' },
@@ -206,7 +205,9 @@ export const connectSpec: CommandSpec = {
     'followed (as ws and curl do) with a warning: the rest is not encrypted.',
     '',
     'client certificate (mutual TLS): --cert FILE --key FILE (PEM), both or neither, only with',
-    'a wss:// URL; over HTTP/1.1 and --http2 alike.',
+    'a wss:// URL; over HTTP/1.1 and --http2 alike. A server that requires one and got none is',
+    "said so (TLS 1.3's 'certificate required'; TLS 1.2's handshake failure after the key",
+    'exchange, not with --http2).',
     '',
     'examples:',
     '  riptide connect ws://localhost:8080',
@@ -488,6 +489,24 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     options.cert = client.cert;
     options.key = client.key;
   }
+  // TLS 1.2's refusal of a client without a certificate reads as any handshake failure; what
+  // tells it apart is that it comes after our key exchange (failure.ts, TlsProgress): the
+  // 'keylog' line of the TLS 1.2 master secret marks that point. Nothing of the line is kept.
+  // (With --http2 the library makes the TLS connection itself, out of reach: no hint there.)
+  const tlsProgress = { afterKeyExchange: false, clientCertificate: client !== null };
+  if (client === null) {
+    options.finishRequest = (req) => {
+      tlsProgress.afterKeyExchange = false; // each request of -L's redirects anew
+      req.on('socket', (socket) => {
+        socket.on('keylog', (line: Buffer) => {
+          if (line.subarray(0, 14).toString('latin1') === 'CLIENT_RANDOM ') {
+            tlsProgress.afterKeyExchange = true;
+          }
+        });
+      });
+      req.end();
+    };
+  }
   if (flags.http2 === true) {
     checkHttp2Headers(headers);
     options.http2 = true;
@@ -665,7 +684,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
         const failedUrl = ws.url ? new URL(ws.url) : url;
         failed(
           describeStreamStatus(err) ??
-            describeConnectError(err, failedUrl, maxRedirects, timeoutMs, protocols),
+            describeConnectError(err, failedUrl, maxRedirects, timeoutMs, protocols, tlsProgress),
         );
         return;
       }

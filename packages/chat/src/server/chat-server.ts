@@ -315,6 +315,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     attachmentLimits,
     clock,
     secureCookies: options.secureCookies ?? options.tls !== undefined,
+    hsts: options.tls !== undefined,
     maxRoomsPerUser: limits.maxRoomsPerUser,
     trustedProxies,
     endSession: (user, token) => hub.endSession(user, token),

@@ -94,6 +94,29 @@ describe('the chat over HTTP/2 and HTTP/1.1 on one TLS port', () => {
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     const { setCookie } = await register(s, server.origin, 'alice');
     expect(setCookie).toMatch(/; Secure$/);
+    expect(setCookie).toMatch(/^__Host-riptide_chat_session=[A-Za-z0-9_-]{43}; Path=\/;/);
+    expect(setCookie).not.toMatch(/Domain=/i);
+  });
+
+  it('a session cookie tossed by a sibling host (plain name, longer Path, sent first) is not read', async () => {
+    const server = await startTestServer({ tls });
+    const s = session(server.origin);
+    const alice = (await register(s, server.origin, 'alice')).cookie;
+    const mallory = (await register(s, server.origin, 'mallory')).cookie.replace(/^__Host-/, '');
+    const tossed = `${mallory}; ${alice}`;
+    const who = await request(s, { ':path': '/api/session', cookie: tossed });
+    expect(JSON.parse(who.text)).toEqual({ user: 'alice' });
+    // The WebSocket, over HTTP/2 and HTTP/1.1, is alice's too: what she writes is not mallory's to read.
+    for (const overHttp2 of [true, false]) {
+      const client = await join(server.origin, tossed, overHttp2);
+      const ack = client.next('ack');
+      client.send({ v: 2, type: 'send', id: `t${overHttp2}`, room: 'general', text: 'hi' });
+      await ack;
+      const [last] = await server.backend.rooms.messagesBefore('general', Number.MAX_SAFE_INTEGER, 1);
+      expect(last.user).toBe('alice');
+    }
+    // Alone, the plain name is no session at all over TLS.
+    expect((await request(s, { ':path': '/api/session', cookie: mallory })).status).toBe(401);
   });
 
   it('a WebSocket over HTTP/2 and one over HTTP/1.1 chat in the same room; the server saw the stream', async () => {

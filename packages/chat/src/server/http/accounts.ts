@@ -111,7 +111,7 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
     },
 
     async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
-      const token = tokenOf(req);
+      const token = tokenOf(req, deps.secureCookies);
       if (token) {
         // Its user names the topic that reaches the session's sockets on the other nodes. An
         // expired one is not found, but sockets opened while it was valid may still be open.
@@ -123,7 +123,7 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
     },
 
     async session(req: IncomingMessage, res: ServerResponse): Promise<void> {
-      const session = await sessionFromRequest(accounts, req, clock.now());
+      const session = await sessionFromRequest(accounts, req, clock.now(), deps.secureCookies);
       if (session) send(res, 200, { user: session.user });
       else send(res, 401, { error: 'no_session', message: 'not signed in' });
     },

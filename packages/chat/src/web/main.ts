@@ -52,6 +52,7 @@ const state = new ChatState(
     now: () => Date.now(),
     mentioned: (message, room) => notifyMention(message, state.label(room), () => actions.open(room.name)),
     olderRefused: (room, said) => search.olderRefused(room, said),
+    latestRefused: (room, said) => search.latestRefused(room, said),
   },
   sessionStorage.getItem(ROOM_KEY) ?? DEFAULT_ROOM,
 );
@@ -208,7 +209,8 @@ const search = new SearchPanel(
     locate: (name, seq) => {
       const room = state.rooms.get(name);
       if (!room) return 'gone';
-      if (!room.loaded || room.loadingOlder) return 'wait';
+      if (!room.loaded) return room.latestRefused ? 'refused' : 'wait';
+      if (room.loadingOlder) return 'wait';
       if (room.messages.has(seq)) return 'loaded';
       return room.hasMore ? 'older' : 'gone';
     },

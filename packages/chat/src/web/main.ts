@@ -51,8 +51,8 @@ const state = new ChatState(
     send: (message) => void conn.send(message),
     now: () => Date.now(),
     mentioned: (message, room) => notifyMention(message, state.label(room), () => actions.open(room.name)),
-    olderRefused: (room, said) => search.olderRefused(room, said),
-    latestRefused: (room, said) => search.latestRefused(room, said),
+    olderRefused: (room, said): boolean => search.olderRefused(room, said),
+    latestRefused: (room, said): boolean => search.latestRefused(room, said),
   },
   sessionStorage.getItem(ROOM_KEY) ?? DEFAULT_ROOM,
 );

@@ -61,6 +61,23 @@ const UNTRUSTED_CODES = new Set([
  */
 const CLIENT_CERT_REQUIRED = 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED';
 
+/**
+ * TLS 1.2 has no such alert: OpenSSL's server (Node's among them) refuses a client without a
+ * certificate with a handshake_failure alert (RFC 5246 7.4.6), the alert it also sends when no
+ * cipher suite or group is shared. Those come at the ClientHello; the missing certificate only
+ * once the client has sent its key exchange, which `afterKeyExchange` tells (the CLI sees the
+ * TLS 1.2 master secret being made): then, and without --cert, it is the certificate.
+ */
+const HANDSHAKE_FAILURE = 'sslv3 alert handshake failure';
+
+/** What the CLI saw of a TLS handshake that failed, beyond the error. */
+export interface TlsProgress {
+  /** A TLS 1.2 client key exchange was sent: the server's whole first flight was taken. */
+  afterKeyExchange: boolean;
+  /** --cert was given: a refusal is not for want of a certificate. */
+  clientCertificate: boolean;
+}
+
 function isTls(code: string): boolean {
   return (
     CERT_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'EPROTO'
@@ -95,8 +112,9 @@ export function describeConnectError(
   maxRedirects = 0,
   timeoutMs = 0,
   protocols: readonly string[] = [],
+  tls: TlsProgress = { afterKeyExchange: false, clientCertificate: false },
 ): string {
-  return safeText(explainConnectError(err, url, maxRedirects, timeoutMs, protocols));
+  return safeText(explainConnectError(err, url, maxRedirects, timeoutMs, protocols, tls));
 }
 
 /**
@@ -171,6 +189,7 @@ function explainConnectError(
   maxRedirects: number,
   timeoutMs: number,
   protocols: readonly string[],
+  tls: TlsProgress,
 ): string {
   for (const e of chain(err)) {
     const code = typeof e.code === 'string' ? e.code : '';
@@ -212,7 +231,8 @@ function explainConnectError(
         ? ': --ca FILE trusts the certificate or its CA, -k skips the check'
         : CERT_CODES.has(code)
           ? ': -k skips the check'
-          : code === CLIENT_CERT_REQUIRED
+          : code === CLIENT_CERT_REQUIRED ||
+              (tls.afterKeyExchange && !tls.clientCertificate && tlsReason(e, message) === HANDSHAKE_FAILURE)
             ? ': the server requires a client certificate, which --cert FILE --key FILE give'
             : '';
       return `TLS failure: ${tlsReason(e, message)} (${code})${hint}`;

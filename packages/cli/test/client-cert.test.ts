@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,6 +146,72 @@ describe('connect --cert/--key: a client certificate (mutual TLS)', () => {
     expect(res.stderr).toMatch(USAGE);
     expect(res.stderr.split('\n')[0]).toBe(
       'riptide connect: --cert/--key apply only to wss:// URLs (a client certificate is sent over TLS)',
+    );
+  });
+});
+
+describe('connect without --cert against TLS 1.2 servers', () => {
+  // TLS 1.2 has no 'certificate required' alert: OpenSSL's server sends handshake_failure, the
+  // alert of a failed negotiation too. The CLI tells the two apart by when it comes.
+  const servers: HttpsServer[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  });
+  async function tls12(options: Parameters<typeof createHttpsServer>[0]): Promise<string> {
+    const https = createHttpsServer({
+      cert: readFileSync(server.cert),
+      key: readFileSync(server.key),
+      maxVersion: 'TLSv1.2',
+      ...options,
+    });
+    servers.push(https);
+    const ws = new WebSocketServer({ server: https as never });
+    ws.on('connection', (socket, req) => {
+      const tls = req.socket as TLSSocket;
+      socket.send(`${tls.getProtocol()} ${tls.getPeerCertificate().subject?.CN}`);
+    });
+    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+    return `wss://127.0.0.1:${(https.address() as AddressInfo).port}/`;
+  }
+  const requiring = () =>
+    tls12({ ca: readFileSync(client.cert), requestCert: true, rejectUnauthorized: true });
+
+  it('its handshake failure after our key exchange gets the --cert/--key hint: exit 1, one line', async () => {
+    const res = await run(['connect', await requiring(), '--ca', server.cert, ...PATIENT], 'hi\n');
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    // Node 20 reports the alert as EPROTO, later versions by its own code.
+    expect(res.stderr).toMatch(
+      /^riptide: TLS failure: sslv3 alert handshake failure \((EPROTO|ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE)\): the server requires a client certificate, which --cert FILE --key FILE give\n$/,
+    );
+  });
+
+  it('with --cert/--key the same server takes the connection (TLS 1.2)', async () => {
+    const res = await run(
+      [
+        'connect',
+        await requiring(),
+        '--ca',
+        server.cert,
+        '--cert',
+        client.cert,
+        '--key',
+        client.key,
+        ...PATIENT,
+      ],
+      '',
+    );
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('TLSv1.2 riptide-test-client\n');
+  });
+
+  it('a handshake failure at the negotiation (no cipher suite shared) gets no such hint', async () => {
+    // The server's certificate has an EC key; RSA-authenticated suites only: nothing to agree on.
+    const url = await tls12({ ciphers: 'AES128-SHA' });
+    const res = await run(['connect', url, '--ca', server.cert, ...PATIENT], 'hi\n');
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      /^riptide: TLS failure: sslv3 alert handshake failure \((EPROTO|ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE)\)\n$/,
     );
   });
 });

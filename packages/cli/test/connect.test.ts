@@ -9,7 +9,7 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect, INPUT_BACKLOG } from '../src/commands/connect.js';
 import {
   BIN,
@@ -791,6 +791,112 @@ describe('riptide connect --ping-interval', () => {
     ['soon', "--ping-interval must be a number of seconds, got 'soon'"],
   ])('refuses --ping-interval %s with exit 2', async (value, line) => {
     const res = await run(['connect', 'ws://127.0.0.1:1/', '--ping-interval', value]);
+    expect(res.code).toBe(2);
+    expect(res.stderr.split('\n')[0]).toBe(`riptide connect: ${line}`);
+  });
+});
+
+describe('riptide connect --ping-timeout', () => {
+  const dead = (seconds: string) =>
+    `no pong within ${seconds} s of a ping (--ping-timeout): dropping the connection as dead`;
+
+  it('alone, pings; a server that answers none is dropped as dead: one line, closed 1006, exit 1', async () => {
+    // ws with autoPong off reads the pings and answers none (a peer gone, as a timeout sees it).
+    const pings: number[] = [];
+    const p = await peer((ws) => ws.on('ping', (data) => pings.push(data.length)), { autoPong: false });
+    const res = await run(['connect', p.url, '--ping-timeout', '0.05', '-x', 'hi', '-w', '600']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(
+      `connected to ${p.url}/
+${dead('0.05')}
+closed 1006 (the connection ended without a closing handshake)
+`,
+    );
+    // Dropped, not closed: the server saw no close frame.
+    await until(() => p.closes.length === 1);
+    expect(p.closes[0][0]).toBe(1006);
+    expect(pings[0]).toBe(0);
+  });
+
+  it('longer than --ping-interval: the deadline runs from the first ping unanswered, later pings do not move it', async () => {
+    // Were each ping to restart the wait, a timeout longer than the interval would never end.
+    const pings: number[] = [];
+    const p = await peer((ws) => ws.on('ping', (data) => pings.push(data.length)), { autoPong: false });
+    const res = await run([
+      'connect',
+      p.url,
+      '--ping-interval',
+      '0.02',
+      '--ping-timeout',
+      '0.2',
+      '--json',
+      '-x',
+      'hi',
+      '-w',
+      '600',
+    ]);
+    expect(res.code).toBe(1);
+    const events = res.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events.map((e) => e.event)).toEqual(['open', 'error', 'close']);
+    expect(events[1].message).toBe(dead('0.2'));
+    expect(events[2].code).toBe(1006);
+    await until(() => p.closes.length === 1);
+    // The pings sent before the deadline, due earlier than it, all went out.
+    expect(pings.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a pong ends the wait: pings answered keep the connection past the timeout', async () => {
+    // In-process with a fake clock, so that each step (a ping out, its pong back) is an event
+    // to wait for and the time passed is the clock's, not the machine's.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    try {
+      let pings = 0;
+      const p = await peer((ws) =>
+        ws.on('ping', () => {
+          pings++;
+        }),
+      );
+      const stdin = new PassThrough();
+      const stdout = new PassThrough().resume();
+      const stderr = new PassThrough();
+      let err = '';
+      const seen: (() => void)[] = [];
+      stderr.setEncoding('utf8').on('data', (s: string) => {
+        err += s;
+        for (const w of seen.splice(0)) w();
+      });
+      const waitFor = async (check: () => boolean) => {
+        while (!check()) await new Promise<void>((resolve) => seen.push(resolve));
+      };
+      const exit = connect([p.url, '--ping-interval', '0.02', '--ping-timeout', '0.05', '--show-ping'], {
+        stdin,
+        stdout,
+        stderr,
+      });
+      await waitFor(() => err.startsWith('connected'));
+      // Six pings, 120 ms of the clock: the first ping's deadline (70 ms) is long past.
+      for (let i = 1; i <= 6; i++) {
+        vi.advanceTimersByTime(20);
+        await waitFor(() => err.split('pong\n').length - 1 === i || err.includes('no pong'));
+        expect(err).not.toContain('no pong');
+      }
+      expect(pings).toBe(6);
+      stdin.end();
+      expect(await exit).toBe(0);
+      expect(err).toBe(`connected to ${p.url}/\n${'pong\n'.repeat(6)}closed 1000\n`);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it.each([
+    ['0', "--ping-timeout must be more than 0 seconds, got '0'"],
+    ['never', "--ping-timeout must be a number of seconds, got 'never'"],
+  ])('refuses --ping-timeout %s with exit 2', async (value, line) => {
+    const res = await run(['connect', 'ws://127.0.0.1:1/', '--ping-timeout', value]);
     expect(res.code).toBe(2);
     expect(res.stderr.split('\n')[0]).toBe(`riptide connect: ${line}`);
   });

@@ -85,6 +85,28 @@ describe('describeConnectError', () => {
     );
   });
 
+  it('TLS 1.2 handshake failure: the client-certificate hint only after our key exchange, without --cert', () => {
+    const alert = () =>
+      coded(
+        'EPROTO',
+        'write EPROTO 80C0:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:x.c:1605:SSL alert number 40\n',
+      );
+    const hint = ': the server requires a client certificate, which --cert FILE --key FILE give';
+    const plain = 'TLS failure: sslv3 alert handshake failure (EPROTO)';
+    const at = (afterKeyExchange: boolean, clientCertificate: boolean) =>
+      describeConnectError(alert(), url, 0, 0, [], { afterKeyExchange, clientCertificate });
+    expect(at(true, false)).toBe(plain + hint);
+    // at the ClientHello: a negotiation that failed (no suite, group or version shared)
+    expect(at(false, false)).toBe(plain);
+    // a certificate was sent: whatever the server wants, it is not one
+    expect(at(true, true)).toBe(plain);
+    // another alert after the key exchange is not this one
+    const other = coded('ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR', 'x', { reason: 'tlsv1 alert decrypt error' });
+    expect(
+      describeConnectError(other, url, 0, 0, [], { afterKeyExchange: true, clientCertificate: false }),
+    ).toBe('TLS failure: tlsv1 alert decrypt error (ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR)');
+  });
+
   it('wss:// to a port without TLS: says so and names ws:// with the same port', () => {
     const plain = new URL('wss://example.test/feed?x=1');
     const message =

@@ -77,6 +77,20 @@ export class Cli {
     }
   }
 
+  /**
+   * Resolves once `check` holds, checked on each chunk of output (as waitFor); fails if the
+   * command's output ends first. `what` names the wait in that failure.
+   */
+  async waitUntil(check: () => boolean, what: string): Promise<void> {
+    for (;;) {
+      if (check()) return;
+      if (this.closed) {
+        throw new Error(`exited before ${what}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
   write(text: string): void {
     this.child.stdin!.write(text);
   }

@@ -298,7 +298,92 @@ async function listenWithOneClient() {
   return { cli, closed };
 }
 
+/**
+ * The rows a terminal shows after `output`, for the few escape sequences readline and the
+ * commands write (cursor up, down, to a column; erase to the end of the row or of the screen):
+ * where a row was overwritten or a prompt left behind, the screen, not the byte stream, says so.
+ * No wrapping: `script`'s pty has no width (its stdin is no terminal), so readline wraps nothing.
+ */
+function screen(output: string): string[] {
+  const rows = [''];
+  let row = 0;
+  let col = 0;
+  for (let i = 0; i < output.length; i++) {
+    const c = output[i]!;
+    if (c === '\r') col = 0;
+    else if (c === '\n') {
+      row++;
+      while (rows.length <= row) rows.push('');
+    } else if (c === '\x1b') {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: an escape sequence is the point
+      const m = /^\x1b\[(\d*)([ABGJK])/.exec(output.slice(i));
+      if (m === null) throw new Error(`unexpected escape ${JSON.stringify(output.slice(i, i + 8))}`);
+      const n = m[1] === '' ? 1 : Number(m[1]);
+      if (m[2] === 'A') row = Math.max(0, row - n);
+      else if (m[2] === 'B') {
+        row += n;
+        while (rows.length <= row) rows.push('');
+      } else if (m[2] === 'G') col = n - 1;
+      else {
+        // J and K with 0 (or none): from the cursor to the end of the screen, of the row
+        if (m[1] !== '' && m[1] !== '0') throw new Error(`unexpected escape ${m[0]}`);
+        rows[row] = rows[row]!.slice(0, col);
+        if (m[2] === 'J') rows.length = row + 1;
+      }
+      i += m[0].length - 1;
+    } else {
+      const text = rows[row]!.padEnd(col);
+      rows[row] = text.slice(0, col) + c + text.slice(col + 1);
+      col++;
+    }
+  }
+  return rows;
+}
+
 describe('riptide listen in a terminal', () => {
+  it('/help while messages arrive: its lines, then the prompt redrawn once, with what is typed after', async () => {
+    // Each step waits on the screen it should leave: a message printed while '/he' is typed,
+    // the help after Enter, a message after the help, then typing at the prompt redrawn.
+    const cli = underPty(['listen', '--port', '0', ...WAIT_FOR_CLOSE]);
+    const [, url] = await cli.waitFor(/listening on (ws:\/\/\S+)/);
+    const rows = () => screen(cli.stdout);
+    const shows = (...want: string[]) => {
+      const now = rows();
+      return want.every((w) => now.includes(w));
+    };
+    const last = () => rows().at(-1);
+    const ws = new WebSocket(url);
+    ws.on('error', () => {});
+    await cli.waitUntil(() => /^\[1\] connected from/.test(rows()[1] ?? '') && last() === '> ', 'connected');
+    cli.write('/he');
+    await cli.waitUntil(() => last() === '> /he', "'/he' typed");
+    ws.send('first');
+    await cli.waitUntil(
+      () => shows('[1] first') && last() === '> /he',
+      'the message, then the prompt with /he',
+    );
+    cli.write('lp\r');
+    await cli.waitUntil(() => shows('//text                send "/text"') && last() === '> ', 'the help');
+    ws.send('second');
+    await cli.waitUntil(() => shows('[1] second') && last() === '> ', 'the message after the help');
+    cli.write('xyz');
+    await cli.waitUntil(() => last() === '> xyz', "'xyz' typed");
+    expect(rows().slice(1)).toEqual([
+      expect.stringMatching(/^\[1\] connected from 127\.0\.0\.1:\d+$/),
+      '[1] first',
+      '> /help',
+      '/clients              list connected clients',
+      '/kick <n> [reason]    close client n (code 1000)',
+      '/binary <hex>         send a binary message to every client',
+      '/help                 list these commands',
+      '//text                send "/text"',
+      '[1] second',
+      '> xyz',
+    ]);
+    cli.write('\x03');
+    expect((await cli.exited).code).toBe(0);
+  });
+
   it('Ctrl-D (end of input) stops the server as Ctrl-C does: clients closed with 1001, exit 0', async () => {
     const { cli, closed } = await listenWithOneClient();
     cli.write('\x04'); // Ctrl-D at an empty prompt, as the terminal delivers it in raw mode

@@ -160,6 +160,12 @@ export const connectSpec: CommandSpec = {
       numeric: true,
       description: 'send a ping every so many seconds while connected (--show-ping shows the pongs)',
     },
+    'ping-timeout': {
+      type: 'string',
+      value: 'seconds',
+      numeric: true,
+      description: 'drop the connection as dead (exit 1) when a ping has no pong within so many seconds',
+    },
     'show-ping': { type: 'boolean', description: 'print pings and pongs' },
     json: { type: 'boolean', description: 'one JSON object per event on stdout, for scripts' },
   },
@@ -185,7 +191,10 @@ export const connectSpec: CommandSpec = {
     '(the first 32 bytes; --json gives them all).',
     '',
     'keep-alive: --ping-interval S sends a ping every S seconds (decimals allowed) while',
-    'connected; with --show-ping each pong is printed.',
+    'connected; with --show-ping each pong is printed. --ping-timeout T: when no pong has come',
+    'T seconds after the first ping not yet answered, the connection is taken for dead: one',
+    'line says so, it is dropped without a close (closed 1006) and the exit status is 1.',
+    '--ping-timeout alone pings every T seconds (one ping at a time).',
     '',
     'slow output: while more than 1 MiB of output waits for a slow reader of stdout, reading',
     'from the server pauses (it resumes when the reader catches up; said once on stderr).',
@@ -196,7 +205,9 @@ export const connectSpec: CommandSpec = {
     'followed (as ws and curl do) with a warning: the rest is not encrypted.',
     '',
     'client certificate (mutual TLS): --cert FILE --key FILE (PEM), both or neither, only with',
-    'a wss:// URL; over HTTP/1.1 and --http2 alike.',
+    'a wss:// URL; over HTTP/1.1 and --http2 alike. A server that requires one and got none is',
+    "said so (TLS 1.3's 'certificate required'; TLS 1.2's handshake failure after the key",
+    'exchange, not with --http2).',
     '',
     'examples:',
     '  riptide connect ws://localhost:8080',
@@ -447,7 +458,14 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   const showPing = flags['show-ping'] === true;
   // 0: no pings of our own. A positive number only: an interval of 0 would ping without pause.
   const pingText = stringFlag(flags['ping-interval']);
-  const pingMs = pingText === undefined ? 0 : secondsFlag(connectSpec, 'ping-interval', pingText, 0, true);
+  const pingTimeoutText = stringFlag(flags['ping-timeout']);
+  // 0: no deadline. A timeout of 0 would call every connection dead at its first ping.
+  const pingTimeoutMs =
+    pingTimeoutText === undefined ? 0 : secondsFlag(connectSpec, 'ping-timeout', pingTimeoutText, 0, true);
+  // --ping-timeout alone pings as often as it waits: each ping has the whole timeout to be
+  // answered before the next goes (no default interval of our own to explain).
+  const pingMs =
+    pingText === undefined ? pingTimeoutMs : secondsFlag(connectSpec, 'ping-interval', pingText, 0, true);
 
   const maxPayload = bytesFlag(
     connectSpec,
@@ -470,6 +488,24 @@ export async function connect(argv: string[], io: Io): Promise<number> {
   if (client !== null) {
     options.cert = client.cert;
     options.key = client.key;
+  }
+  // TLS 1.2's refusal of a client without a certificate reads as any handshake failure; what
+  // tells it apart is that it comes after our key exchange (failure.ts, TlsProgress): the
+  // 'keylog' line of the TLS 1.2 master secret marks that point. Nothing of the line is kept.
+  // (With --http2 the library makes the TLS connection itself, out of reach: no hint there.)
+  const tlsProgress = { afterKeyExchange: false, clientCertificate: client !== null };
+  if (client === null) {
+    options.finishRequest = (req) => {
+      tlsProgress.afterKeyExchange = false; // each request of -L's redirects anew
+      req.on('socket', (socket) => {
+        socket.on('keylog', (line: Buffer) => {
+          if (line.subarray(0, 14).toString('latin1') === 'CLIENT_RANDOM ') {
+            tlsProgress.afterKeyExchange = true;
+          }
+        });
+      });
+      req.end();
+    };
   }
   if (flags.http2 === true) {
     checkHttp2Headers(headers);
@@ -508,9 +544,34 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     let closeTimer: NodeJS.Timeout | null = null;
     /** --ping-interval's timer, from the open to the close. */
     let pingTimer: NodeJS.Timeout | null = null;
+    /** --ping-timeout's timer: runs from the first ping not yet answered to a pong. */
+    let pongTimer: NodeJS.Timeout | null = null;
     const stopPinging = () => {
       if (pingTimer) clearInterval(pingTimer);
+      if (pongTimer) clearTimeout(pongTimer);
       pingTimer = null;
+      pongTimer = null;
+    };
+    /**
+     * No pong within --ping-timeout of a ping: the peer (or the path to it) is gone, and a close
+     * would only wait --close-timeout for an answer that will not come either: drop the connection
+     * now, which the close event reports as 1006 and exit 1.
+     */
+    const expectPong = () => {
+      pongTimer = setTimeout(() => {
+        pongTimer = null;
+        if (ws.readyState !== WebSocket.OPEN) return;
+        // While reading waits for a slow stdout, a pong that came is not read yet: no verdict
+        // on the peer then; its pong has another --ping-timeout once reading goes on.
+        if (ws.isPaused) {
+          expectPong();
+          return;
+        }
+        const message = `no pong within ${pingTimeoutMs / 1000} s of a ping (--ping-timeout): dropping the connection as dead`;
+        status(message, 'error', { message });
+        stopPinging();
+        ws.terminate();
+      }, pingTimeoutMs);
     };
     let inputEnded = execute.length > 0;
     let sent = 0;
@@ -623,7 +684,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
         const failedUrl = ws.url ? new URL(ws.url) : url;
         failed(
           describeStreamStatus(err) ??
-            describeConnectError(err, failedUrl, maxRedirects, timeoutMs, protocols),
+            describeConnectError(err, failedUrl, maxRedirects, timeoutMs, protocols, tlsProgress),
         );
         return;
       }
@@ -666,8 +727,13 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (pingMs > 0) {
         // A keep-alive, as websocat's --ping-interval: pings stop once a close has begun.
         pingTimer = setInterval(() => {
-          if (ws.readyState === WebSocket.OPEN) ws.ping();
-          else stopPinging();
+          if (ws.readyState !== WebSocket.OPEN) {
+            stopPinging();
+            return;
+          }
+          ws.ping();
+          // The deadline runs from the oldest ping unanswered: a later ping does not move it.
+          if (pingTimeoutMs > 0 && pongTimer === null) expectPong();
         }, pingMs);
       }
       if (execute.length > 0) {
@@ -694,6 +760,9 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (showPing) status(`ping ${hexPreview(data)}`.trimEnd(), 'ping', { hex: data.toString('hex') });
     });
     ws.on('pong', (data: Buffer) => {
+      // RFC 6455 5.5.3: a pong may answer only the latest of several pings: any pong answers all.
+      if (pongTimer) clearTimeout(pongTimer);
+      pongTimer = null;
       if (showPing) status(`pong ${hexPreview(data)}`.trimEnd(), 'pong', { hex: data.toString('hex') });
     });
     ws.on('close', (closeCode: number, reason: Buffer) => {
@@ -801,6 +870,8 @@ export async function connect(argv: string[], io: Io): Promise<number> {
           try {
             if (!Number.isInteger(code)) throw new Error(`'${codeText}' is not a close code`);
             ws.close(code, reasonWords.join(' '));
+            // From here --close-timeout bounds the wait, as for every other close.
+            stopPinging();
             dropLater();
             term.stopPrompt();
           } catch (err) {

@@ -3,10 +3,13 @@
  * HTTP/2 (RFC 8441: the WebSocket is a stream of the page's own connection) and over HTTP/1.1 on
  * the same port, with the same gate (path, Origin, session, per-user cap).
  */
+import { request as httpRequest } from 'node:http';
 import * as http2 from 'node:http2';
+import { request as httpsRequest } from 'node:https';
 import { WebSocket as Riptide } from 'riptide';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
+import { HSTS, hstsFor } from '../src/server/http/routes.js';
 import {
   cleanup,
   onCleanup,
@@ -91,6 +94,29 @@ describe('the chat over HTTP/2 and HTTP/1.1 on one TLS port', () => {
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     const { setCookie } = await register(s, server.origin, 'alice');
     expect(setCookie).toMatch(/; Secure$/);
+    expect(setCookie).toMatch(/^__Host-riptide_chat_session=[A-Za-z0-9_-]{43}; Path=\/;/);
+    expect(setCookie).not.toMatch(/Domain=/i);
+  });
+
+  it('a session cookie tossed by a sibling host (plain name, longer Path, sent first) is not read', async () => {
+    const server = await startTestServer({ tls });
+    const s = session(server.origin);
+    const alice = (await register(s, server.origin, 'alice')).cookie;
+    const mallory = (await register(s, server.origin, 'mallory')).cookie.replace(/^__Host-/, '');
+    const tossed = `${mallory}; ${alice}`;
+    const who = await request(s, { ':path': '/api/session', cookie: tossed });
+    expect(JSON.parse(who.text)).toEqual({ user: 'alice' });
+    // The WebSocket, over HTTP/2 and HTTP/1.1, is alice's too: what she writes is not mallory's to read.
+    for (const overHttp2 of [true, false]) {
+      const client = await join(server.origin, tossed, overHttp2);
+      const ack = client.next('ack');
+      client.send({ v: 2, type: 'send', id: `t${overHttp2}`, room: 'general', text: 'hi' });
+      await ack;
+      const [last] = await server.backend.rooms.messagesBefore('general', Number.MAX_SAFE_INTEGER, 1);
+      expect(last.user).toBe('alice');
+    }
+    // Alone, the plain name is no session at all over TLS.
+    expect((await request(s, { ':path': '/api/session', cookie: mallory })).status).toBe(401);
   });
 
   it('a WebSocket over HTTP/2 and one over HTTP/1.1 chat in the same room; the server saw the stream', async () => {
@@ -147,5 +173,72 @@ describe('the chat over HTTP/2 and HTTP/1.1 on one TLS port', () => {
     expect(tunnel.status).toBe(405);
     // and the same session still opens a WebSocket
     expect((await connect('/ws', { origin: server.origin, cookie })).status).toBe(200);
+  });
+});
+
+describe('Strict-Transport-Security', () => {
+  it('is sent over TLS, on HTTP/2 and HTTP/1.1, to a host name, for the page, the API and errors', async () => {
+    const server = await startTestServer({ tls });
+    const s = session(server.origin);
+    for (const path of ['/', '/api/session', '/no-such-page', '/healthz']) {
+      const res = await request(s, { ':path': path, ':authority': 'chat.example:8443' });
+      expect(res.headers['strict-transport-security'], path).toBe(HSTS);
+    }
+    // Over HTTP/1.1 (the page's own address is 127.0.0.1 here: the Host header names the site).
+    const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const req = httpsRequest(
+        `${server.origin}/`,
+        { ca: tls.cert, servername: 'localhost', headers: { host: 'chat.example' } },
+        (res) => {
+          res.resume();
+          resolve(res.headers);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(headers['strict-transport-security']).toBe(HSTS);
+    // An address or a loopback name: not sent (browsers ignore it for an IP; on localhost it would
+    // send every other local development server to https for a year).
+    for (const authority of [
+      '127.0.0.1:8443',
+      'localhost:8443',
+      'LOCALHOST.',
+      'app.localhost',
+      '[::1]:8443',
+    ]) {
+      const res = await request(s, { ':path': '/', ':authority': authority });
+      expect(res.headers['strict-transport-security'], authority).toBeUndefined();
+    }
+  });
+
+  it('is not sent without TLS (a proxy in front sets its own)', async () => {
+    const server = await startTestServer();
+    const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const req = httpRequest(`${server.origin}/`, { headers: { host: 'chat.example' } }, (res) => {
+        res.resume();
+        resolve(res.headers);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(headers['content-security-policy']).toBeDefined();
+    expect(headers['strict-transport-security']).toBeUndefined();
+  });
+
+  it('names hosts, not addresses or loopback names', () => {
+    expect(hstsFor('chat.example.com')).toBe(true);
+    expect(hstsFor('Chat.Example.com:443')).toBe(true);
+    expect(hstsFor('chat.example.')).toBe(true);
+    for (const host of [
+      undefined,
+      '',
+      '10.0.0.1',
+      '10.0.0.1:80',
+      '[2001:db8::1]:443',
+      'localhost',
+      'a.localhost:3000',
+    ])
+      expect(hstsFor(host), String(host)).toBe(false);
   });
 });

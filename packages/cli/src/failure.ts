@@ -66,9 +66,10 @@ const CLIENT_CERT_REQUIRED = 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED';
  * certificate with a handshake_failure alert (RFC 5246 7.4.6), the alert it also sends when no
  * cipher suite or group is shared. Those come at the ClientHello; the missing certificate only
  * once the client has sent its key exchange, which `afterKeyExchange` tells (the CLI sees the
- * TLS 1.2 master secret being made): then, and without --cert, it is the certificate.
+ * TLS 1.2 master secret being made): then, and without --cert, it is the certificate. OpenSSL
+ * 3.0 (Node 20) names the alert 'sslv3 alert ...', 3.2 and later (Node 22, 24) 'ssl/tls alert'.
  */
-const HANDSHAKE_FAILURE = 'sslv3 alert handshake failure';
+const HANDSHAKE_FAILURE = new Set(['sslv3 alert handshake failure', 'ssl/tls alert handshake failure']);
 
 /** What the CLI saw of a TLS handshake that failed, beyond the error. */
 export interface TlsProgress {
@@ -232,7 +233,7 @@ function explainConnectError(
         : CERT_CODES.has(code)
           ? ': -k skips the check'
           : code === CLIENT_CERT_REQUIRED ||
-              (tls.afterKeyExchange && !tls.clientCertificate && tlsReason(e, message) === HANDSHAKE_FAILURE)
+              (tls.afterKeyExchange && !tls.clientCertificate && HANDSHAKE_FAILURE.has(tlsReason(e, message)))
             ? ': the server requires a client certificate, which --cert FILE --key FILE give'
             : '';
       return `TLS failure: ${tlsReason(e, message)} (${code})${hint}`;

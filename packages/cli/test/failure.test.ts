@@ -100,6 +100,11 @@ describe('describeConnectError', () => {
     expect(at(false, false)).toBe(plain);
     // a certificate was sent: whatever the server wants, it is not one
     expect(at(true, true)).toBe(plain);
+    // OpenSSL 3.2 and later (Node 22, 24) name the same alert ssl/tls
+    const newer = coded('EPROTO', 'x', { reason: 'ssl/tls alert handshake failure' });
+    expect(
+      describeConnectError(newer, url, 0, 0, [], { afterKeyExchange: true, clientCertificate: false }),
+    ).toBe(`TLS failure: ssl/tls alert handshake failure (EPROTO)${hint}`);
     // another alert after the key exchange is not this one
     const other = coded('ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR', 'x', { reason: 'tlsv1 alert decrypt error' });
     expect(

@@ -302,12 +302,14 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const here = dirname(fileURLToPath(import.meta.url));
   const publicDir = options.publicDir ?? join(here, '..', '..', 'dist', 'public');
   const allowedOrigins = options.allowedOrigins ?? [];
+  const secureCookies = options.secureCookies ?? options.tls !== undefined;
   const gateDeps = {
     accounts: backend.accounts,
     hub,
     transport,
     clock,
     allowedOrigins,
+    secureCookies,
     maxSocketsPerUser,
     log,
   };
@@ -318,7 +320,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     attachments: backend.attachments,
     attachmentLimits,
     clock,
-    secureCookies: options.secureCookies ?? options.tls !== undefined,
+    secureCookies,
+    hsts: options.tls !== undefined,
     maxRoomsPerUser: limits.maxRoomsPerUser,
     trustedProxies,
     endSession: (user, token) => hub.endSession(user, token),

@@ -99,6 +99,32 @@ describe('sign-up and sign-in', () => {
     expect((await post(server.origin, '/api/login', { name: 'ghost', password: PASSWORD })).status).toBe(429);
   });
 
+  it('never counts a name no account can have: its key would be as long as the body allows', async () => {
+    const server = await startTestServer({ signInPerIp: { burst: 1000, perSecond: 1000 } });
+    const { throttle } = server.backend;
+    const counted: string[] = [];
+    const failed = throttle.signInFailed.bind(throttle);
+    const wait = throttle.signInWait.bind(throttle);
+    throttle.signInFailed = (name, now) => {
+      counted.push(name);
+      return failed(name, now);
+    };
+    throttle.signInWait = (name, now) => {
+      counted.push(name);
+      return wait(name, now);
+    };
+    // 4 KiB bodies: each failure would keep a 4 KB key for an hour (in Redis too, on several nodes).
+    const long = 'x'.repeat(4000);
+    for (let i = 0; i < 7; i++) {
+      const res = await post(server.origin, '/api/login', { name: `${long}${i}`, password: PASSWORD });
+      expect(res).toMatchObject({ status: 401, body: { error: 'bad_credentials' } });
+    }
+    expect(counted).toEqual([]);
+    // A well-formed name is counted as before, whether or not it exists.
+    await post(server.origin, '/api/login', { name: 'ghost', password: PASSWORD });
+    expect(counted).toEqual(['ghost', 'ghost']);
+  });
+
   it('limits sign-in attempts and sign-ups per address', async () => {
     const clock = new ManualClock();
     const server = await startTestServer({

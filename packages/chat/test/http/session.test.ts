@@ -53,6 +53,15 @@ describe('sessionCookie and clearedCookie', () => {
     expect(sessionCookie('tok', true).endsWith('; Secure')).toBe(true);
   });
 
+  it('Secure: named __Host-, which a browser takes only from this host, over https, Path=/, no Domain', () => {
+    expect(sessionCookie('tok', true)).toBe(
+      `__Host-${COOKIE_NAME}=tok; Path=/; Max-Age=${SESSION_TTL_MS / 1000}; HttpOnly; SameSite=Strict; Secure`,
+    );
+    expect(clearedCookie(true)).toBe(
+      `__Host-${COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure`,
+    );
+  });
+
   it('clearing sets the same cookie empty with Max-Age=0', () => {
     expect(clearedCookie(false)).toBe(`${COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict`);
     expect(clearedCookie(true).endsWith('; Secure')).toBe(true);
@@ -64,6 +73,16 @@ describe('tokenOf', () => {
 
   it('the token of the session cookie, among others', () => {
     expect(tokenOf(req(`theme=dark; ${COOKIE_NAME}=${token}`))).toBe(token);
+  });
+
+  it('secure: only the __Host- cookie, whatever a sibling host set under the plain name (cookie tossing)', () => {
+    const tossed = newToken();
+    // A cookie with a longer Path comes first in the header: the tossed one.
+    const header = `${COOKIE_NAME}=${tossed}; __Host-${COOKIE_NAME}=${token}`;
+    expect(tokenOf(req(header), true)).toBe(token);
+    expect(tokenOf(req(`${COOKIE_NAME}=${tossed}`), true)).toBeNull();
+    // Without Secure the plain name, as before (a __Host- cookie never comes over http).
+    expect(tokenOf(req(header), false)).toBe(tossed);
   });
 
   it('null without the cookie, or when its value is not a token of the right form', () => {

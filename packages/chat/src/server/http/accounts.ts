@@ -94,13 +94,16 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
       const { name, password } = (body ?? {}) as { name?: unknown; password?: unknown };
       if (typeof name !== 'string' || typeof password !== 'string' || password.length > MAX_PASSWORD)
         return send(res, 400, { error: 'bad_request', message: 'send {"name": "...", "password": "..."}' });
-      const wait = await throttle.signInWait(name, now);
+      // A name no account can have is answered alike but never counted: its backoff would be a
+      // key as long as the body allows (4 KiB, an hour in the throttle or in Redis) per attempt,
+      // and such a name needs none (it can never sign in; the address's bucket still applies).
+      const possible = USER_NAME.test(name);
+      const wait = possible ? await throttle.signInWait(name, now) : 0;
       if (wait > 0) return tooMany(send, res, wait, 'too many failed sign-ins for this name; wait');
-      const user =
-        USER_NAME.test(name) && password.length >= MIN_PASSWORD ? await accounts.getUser(name) : null;
+      const user = possible && password.length >= MIN_PASSWORD ? await accounts.getUser(name) : null;
       const ok = user ? await verifyPassword(password, user.passwordHash) : await verifyNothing(password);
       if (!user || !ok) {
-        await throttle.signInFailed(name, clock.now());
+        if (possible) await throttle.signInFailed(name, clock.now());
         return send(res, 401, { error: 'bad_credentials', message: 'wrong name or password' });
       }
       await throttle.signInSucceeded(name);
@@ -108,7 +111,7 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
     },
 
     async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
-      const token = tokenOf(req);
+      const token = tokenOf(req, deps.secureCookies);
       if (token) {
         // Its user names the topic that reaches the session's sockets on the other nodes. An
         // expired one is not found, but sockets opened while it was valid may still be open.
@@ -120,7 +123,7 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
     },
 
     async session(req: IncomingMessage, res: ServerResponse): Promise<void> {
-      const session = await sessionFromRequest(accounts, req, clock.now());
+      const session = await sessionFromRequest(accounts, req, clock.now(), deps.secureCookies);
       if (session) send(res, 200, { user: session.user });
       else send(res, 401, { error: 'no_session', message: 'not signed in' });
     },

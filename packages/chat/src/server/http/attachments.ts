@@ -61,6 +61,8 @@ export interface AttachmentRouteDeps {
   clock: Clock;
   allowedOrigins: readonly string[];
   attachmentLimits: AttachmentLimits;
+  /** The session cookie is Secure, and named `__Host-...` (session.ts). */
+  secureCookies: boolean;
 }
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
@@ -127,7 +129,7 @@ export function attachmentRoutes(
     if ((req.headers['content-type'] ?? '') !== 'application/octet-stream')
       return send(res, 415, { error: 'bad_content_type', message: 'send application/octet-stream' }, close);
     const now = deps.clock.now();
-    const session = await sessionFromRequest(deps.accounts, req, now);
+    const session = await sessionFromRequest(deps.accounts, req, now, deps.secureCookies);
     if (!session) return send(res, 401, { error: 'no_session', message: 'not signed in' }, close);
     const query = new URL(req.url ?? '/', 'http://x').searchParams;
     const room = query.get('room') ?? '';
@@ -198,7 +200,7 @@ export function attachmentRoutes(
     if (!originAllowed(req, deps.allowedOrigins) || req.headers['sec-fetch-site'] === 'cross-site')
       return send(res, 403, { error: 'bad_origin', message: 'origin not allowed' });
     const now = deps.clock.now();
-    const session = await sessionFromRequest(deps.accounts, req, now);
+    const session = await sessionFromRequest(deps.accounts, req, now, deps.secureCookies);
     if (!session) return send(res, 401, { error: 'no_session', message: 'not signed in' });
     if (!ID.test(id)) return notFound(res);
     const found = await deps.attachments.get(id);

@@ -19,6 +19,7 @@
  * connection without resetting that answer away (body.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import { type Log, UnavailableError } from '../ports.js';
 import { type AccountDeps, accountHandlers } from './accounts.js';
 import { type AttachmentRouteDeps, attachmentRoutes } from './attachments.js';
@@ -40,7 +41,23 @@ export interface RouteDeps extends AccountDeps, AttachmentRouteDeps {
   unhealthy: () => string | null;
   /** GET /_stats, when enabled. */
   stats: (() => Record<string, unknown>) | null;
+  /** Served over TLS by this process (`tls`): answers carry Strict-Transport-Security. */
+  hsts?: boolean;
   log: Log;
+}
+
+/** One year; no includeSubDomains (other hosts of the domain are not the chat's to decide). */
+export const HSTS = 'max-age=31536000';
+
+/**
+ * Whether a browser should be told to use https only for this Host: not for an IP address (browsers
+ * ignore it there) nor a loopback name, where it would also turn every other development server of
+ * `localhost` to https for a year.
+ */
+export function hstsFor(host: string | undefined): boolean {
+  if (!host || host.startsWith('[')) return false;
+  const name = host.replace(/:\d*$/, '').replace(/\.$/, '').toLowerCase();
+  return name !== '' && isIP(name) === 0 && name !== 'localhost' && !name.endsWith('.localhost');
 }
 
 function send(
@@ -161,6 +178,10 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
 
   return (req, res) => {
     lingerOnClose(req, res);
+    // A browser that has been here over https goes on using it: a network that answers a later
+    // http:// link or typed address itself cannot show a look-alike sign-in page on this name.
+    if (deps.hsts && hstsFor(req.headers.host ?? (req.headers[':authority'] as string | undefined)))
+      res.setHeader('strict-transport-security', HSTS);
     handle(req, res).catch((err: Error) => {
       if (res.headersSent) return;
       // The peer closed before its body was read whole (a tab closed mid-upload, the page giving up

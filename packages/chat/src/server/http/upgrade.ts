@@ -24,6 +24,8 @@ export interface UpgradeDeps {
   transport: Transport;
   clock: Clock;
   allowedOrigins: readonly string[];
+  /** The session cookie is Secure, and named `__Host-...` (session.ts). */
+  secureCookies: boolean;
   /** Sockets one user may have open on this node. */
   maxSocketsPerUser: number;
   log: Log;
@@ -64,7 +66,7 @@ function admit(deps: UpgradeDeps, req: GateRequest, gate: Gate): void {
     gate.refuse(403, 'Forbidden');
     return;
   }
-  sessionFromRequest(deps.accounts, req, deps.clock.now())
+  sessionFromRequest(deps.accounts, req, deps.clock.now(), deps.secureCookies)
     .then((session) => {
       if (!session) return gate.refuse(401, 'Unauthorized');
       // Checked and attached in one tick (the upgrade completes synchronously), so concurrent

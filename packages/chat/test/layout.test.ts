@@ -22,6 +22,8 @@ const DRIVEN_BY: Record<string, string> = {
     'helpers.ts starts a ChatServer for every server test; main.test.ts, crash.test.ts',
   'server/ports.ts':
     'backends/store-contract.ts: the interfaces every backend implements; UnavailableError in redis/store.test.ts',
+  'server/default-room.ts':
+    'http/accounts.test.ts: a sign-up finding general missing; redis/empty-redis.test.ts',
   'server/transport.ts': 'hub/delivery.test.ts: backpressure and heartbeat through a live server',
   'server/http/routes.ts': 'http/accounts.test.ts: the API routes through a live server',
   'server/http/static.ts': 'e2e/chat.test.ts: the page and its files served to Chromium; http2.test.ts',

@@ -217,7 +217,7 @@ describe('RedisStore sessions per user', () => {
       await accounts.createSession({ token: 'old', user: 'ann', expiresAt: 1000 + day }, 1000, 3);
       await accounts.createSession({ token: 'a', user: 'ann', expiresAt: 3000 + 30 * day }, 3000, 3);
       await accounts.createSession({ token: 'b', user: 'ann', expiresAt: 4000 + 30 * day }, 4000, 3);
-      expect(await raw.zrange('sess:sessions:ann', 0, -1, 'WITHSCORES')).toEqual([
+      expect(await raw.zrange('sess:sessions:ann', '0', '-1', 'WITHSCORES')).toEqual([
         'old',
         String(1000 + day),
         'a',
@@ -242,11 +242,11 @@ describe('RedisStore sessions per user', () => {
         ),
       ).toEqual(['a']);
       expect(await raw.exists('sess:session:a')).toBe(0);
-      expect(await raw.zrange('sess:sessions:ann', 0, -1)).toEqual(['b', 'c', 'd']);
+      expect(await raw.zrange('sess:sessions:ann', '0', '-1')).toEqual(['b', 'c', 'd']);
       // A sign-out takes the token out of the set with its key.
       await accounts.deleteSession('c');
       expect(await raw.exists('sess:session:c')).toBe(0);
-      expect(await raw.zrange('sess:sessions:ann', 0, -1)).toEqual(['b', 'd']);
+      expect(await raw.zrange('sess:sessions:ann', '0', '-1')).toEqual(['b', 'd']);
       await accounts.deleteSession('b');
       await accounts.deleteSession('d');
       expect(await raw.exists('sess:sessions:ann')).toBe(0);

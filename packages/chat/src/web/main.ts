@@ -51,7 +51,8 @@ const state = new ChatState(
     send: (message) => void conn.send(message),
     now: () => Date.now(),
     mentioned: (message, room) => notifyMention(message, state.label(room), () => actions.open(room.name)),
-    olderRefused: (room, said) => search.olderRefused(room, said),
+    olderRefused: (room, said): boolean => search.olderRefused(room, said),
+    latestRefused: (room, said): boolean => search.latestRefused(room, said),
   },
   sessionStorage.getItem(ROOM_KEY) ?? DEFAULT_ROOM,
 );
@@ -208,7 +209,8 @@ const search = new SearchPanel(
     locate: (name, seq) => {
       const room = state.rooms.get(name);
       if (!room) return 'gone';
-      if (!room.loaded || room.loadingOlder) return 'wait';
+      if (!room.loaded) return room.latestRefused ? 'refused' : 'wait';
+      if (room.loadingOlder) return 'wait';
       if (room.messages.has(seq)) return 'loaded';
       return room.hasMore ? 'older' : 'gone';
     },

@@ -102,6 +102,11 @@ export interface Room {
   /** A message to show that older pages are being loaded for (a reply's original). */
   revealing: number | null;
   revealPages: number;
+  /**
+   * Its latest page was refused (rate_limited, unavailable) and not asked for since: the room is
+   * not loaded and nothing is on its way (opening it asks again).
+   */
+  latestRefused: boolean;
 }
 
 /**
@@ -126,8 +131,15 @@ export interface StateHost {
   /**
    * The server refused an older page of `room` (`said`: its refusal as the page says it). Nothing
    * is redrawn for it: a search's jump waiting for that page ends here (search.ts olderRefused).
+   * True if the refusal was said there (where the user clicked): the composer's notice then does
+   * not say it a second time.
    */
-  olderRefused?(room: string, said: string): void;
+  olderRefused?(room: string, said: string): boolean;
+  /**
+   * The server refused the latest page of `room` (opened, not loaded: it stays so), as
+   * olderRefused: a search's jump that opened the room ends there (search.ts latestRefused).
+   */
+  latestRefused?(room: string, said: string): boolean;
 }
 
 /** A reply's quote keeps this many code points of the original (as the server does). */
@@ -204,6 +216,7 @@ function newRoom(state: RoomState): Room {
     unreadOlder: 0,
     revealing: null,
     revealPages: 0,
+    latestRefused: false,
   };
 }
 
@@ -759,6 +772,7 @@ export class ChatState {
   }
 
   #loadLatest(room: Room): void {
+    room.latestRefused = false;
     this.#request('history', room.name, { v: 2, type: 'history', room: room.name });
   }
 
@@ -833,6 +847,9 @@ export class ChatState {
     if (previous && previous.name !== name) {
       previous.firstUnread = null;
       previous.unreadOlder = 0;
+      // A reply's original being loaded is for the room left: its older page, arriving now, went
+      // on loading the open room's pages and showing the message of that seq there.
+      previous.revealing = null;
     }
     this.active = name;
     if (previous?.name !== name) this.seenEnd(true);
@@ -1089,7 +1106,29 @@ export class ChatState {
         const room = this.rooms.get(request.room);
         if (room) {
           room.loadingOlder = false;
-          this.#host.olderRefused?.(room.name, message);
+          // Said once, where the user looks: a search's jump says it in the search panel, where
+          // its hit was clicked and is there to click again (the composer's notice, an alert at
+          // the other end of the page, said it a second time).
+          const toldThere = this.#host.olderRefused?.(room.name, message) === true;
+          // A reply's original waited for this page: the reveal ends (else the next older page,
+          // scrolled to maybe minutes later, went on with it and took the view to it). Said where
+          // a reveal's end is ("too far back"); the quote clicked again asks again.
+          const revealing = room.revealing !== null;
+          room.revealing = null;
+          if (toldThere) return;
+          if (revealing && room.name === this.active) {
+            this.composerError = `The original message was not loaded: ${message}`;
+            this.#changed('errors');
+            return;
+          }
+        }
+      }
+      if (request.kind === 'history') {
+        const room = this.rooms.get(request.room);
+        if (room && !room.loaded) {
+          room.latestRefused = true;
+          // A search's jump that opened the room waited for this page: it ends, said there.
+          if (this.#host.latestRefused?.(room.name, message) === true) return;
         }
       }
       if (request.kind === 'members') {

@@ -10,7 +10,9 @@
  *   the conversation (at most JUMP_PAGES pages), and it is scrolled to, focused and flashed. A
  *   MutationObserver on the message list sees each redraw, so the page's renderer needs no hook.
  *   A refused older page redraws nothing: room-state tells main.ts, which calls olderRefused(),
- *   and the jump ends with the refusal said in the panel, the hit there to click again.
+ *   and the jump ends with the refusal said in the panel (only there), the hit there to click
+ *   again. So does a refused latest page of a room the jump opened (latestRefused()): the hit
+ *   clicked again asks for it again.
  *   A message further back is shown in context in the panel instead: the page of the room around
  *   it (`history` with `around`), read-only, the hit marked.
  *
@@ -30,10 +32,11 @@ export interface SearchHost {
   active(): string;
   /**
    * Where message `seq` of `room` stands in the page: `loaded` (drawn at the next redraw),
-   * `older` (an older page may hold it), `wait` (the room is still loading), `gone` (not in the
-   * room: deleted since, or the room left).
+   * `older` (an older page may hold it), `wait` (the room is still loading), `refused` (the
+   * room's latest page was refused: nothing is on its way, opening the room asks again), `gone`
+   * (not in the room: deleted since, or the room left).
    */
-  locate(room: string, seq: number): 'loaded' | 'older' | 'wait' | 'gone';
+  locate(room: string, seq: number): 'loaded' | 'older' | 'wait' | 'refused' | 'gone';
   /** Loads the open room's next older page. */
   loadOlder(): void;
 }
@@ -300,7 +303,8 @@ export class SearchPanel {
   /** Opens `room` at message `seq` (loading older pages as needed). */
   jumpTo(room: string, seq: number): void {
     this.#jump = { room, seq, pages: 0 };
-    if (this.#host.active() !== room) this.#host.open(room);
+    // Its latest page refused, the room open stays empty: opening it again asks again.
+    if (this.#host.active() !== room || this.#host.locate(room, seq) === 'refused') this.#host.open(room);
     this.#continueJump();
   }
 
@@ -325,7 +329,8 @@ export class SearchPanel {
       return;
     }
     const where = this.#host.locate(jump.room, jump.seq);
-    if (where === 'loaded' || where === 'wait') return; // the next redraw comes back here
+    // The next redraw comes back here; a refusal of the page waited for ends the jump (latestRefused).
+    if (where === 'loaded' || where === 'wait' || where === 'refused') return;
     if (where === 'older' && jump.pages < JUMP_PAGES) {
       jump.pages++;
       this.#host.loadOlder();
@@ -346,13 +351,23 @@ export class SearchPanel {
   /**
    * The server refused an older page of `room` (`said`: why, as the page says it): a jump waiting
    * for it ends, said in the panel, its hit there to click again. (Nothing is redrawn for a
-   * refusal: the jump waited for good.)
+   * refusal: the jump waited for good.) True if said here: the page then says it nowhere else.
    */
-  olderRefused(room: string, said: string): void {
-    if (this.#jump?.room !== room) return;
+  olderRefused(room: string, said: string): boolean {
+    return this.#refused(room, `Older messages not loaded: ${said}`);
+  }
+
+  /** The latest page of `room`, opened by a jump, was refused: as olderRefused. */
+  latestRefused(room: string, said: string): boolean {
+    return this.#refused(room, `Messages of ${this.#host.label(room)} not loaded: ${said}`);
+  }
+
+  #refused(room: string, text: string): boolean {
+    if (this.#jump?.room !== room) return false;
     this.#jump = null;
     this.#panel.hidden = false;
-    this.#status.textContent = `Older messages not loaded: ${said}`;
+    this.#status.textContent = text;
+    return true;
   }
 
   #askAround(): void {

@@ -313,3 +313,45 @@ export class TcpProxy {
     return new Promise((resolve) => this.#server.close(() => resolve()));
   }
 }
+
+/** A refusal the page's next history request of a kind gets (refuseHistory). */
+export type HistoryRefusal = 'rate_limited' | 'unavailable';
+
+/**
+ * Routes the page's WebSockets (opened from now on: reload the page) through the test: once
+ * armed, the page's next request for a room's `older` page (`history` with `before`) or `latest`
+ * page (`history` with neither `before` nor `around`) is answered with the refusal armed, as the
+ * server words it, and not sent on. Every other frame goes through.
+ */
+export async function refuseHistory(
+  page: Page,
+): Promise<{ arm(page: 'older' | 'latest', code: HistoryRefusal): void }> {
+  let armed: { page: 'older' | 'latest'; code: HistoryRefusal } | null = null;
+  await page.routeWebSocket(/./, (route) => {
+    const upstream = route.connectToServer();
+    route.onMessage((message) => {
+      const frame = typeof message === 'string' ? (JSON.parse(message) as Record<string, unknown>) : {};
+      const kind =
+        frame.type !== 'history' || frame.around !== undefined
+          ? null
+          : frame.before !== undefined
+            ? 'older'
+            : 'latest';
+      if (armed === null || kind !== armed.page) {
+        upstream.send(message);
+        return;
+      }
+      const error =
+        armed.code === 'rate_limited'
+          ? { code: 'rate_limited', message: 'too many requests; retry in 3808 ms', retryAfterMs: 3808 }
+          : { code: 'unavailable', message: 'chat storage is unavailable; retry when service resumes' };
+      armed = null;
+      route.send(JSON.stringify({ v: 2, type: 'error', ref: frame.ref, ...error }));
+    });
+  });
+  return {
+    arm: (kind, code) => {
+      armed = { page: kind, code };
+    },
+  };
+}

@@ -6,10 +6,11 @@
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { startTestServer } from '../helpers.js';
+import { startTestServer, TestClient } from '../helpers.js';
 import {
   deleteMessage,
   messageTexts,
+  refuseHistory,
   sendMessage,
   sendMessages,
   seqOf,
@@ -245,6 +246,39 @@ describe('replies', () => {
       first,
     );
     await alice.context.close();
+  });
+
+  it("ends a quote's reveal whose older page is refused, said; the quote clicked again shows the original", async () => {
+    // Regression: the reveal waited for good without a word (storage away), and the next older
+    // page, loaded by scrolling up later, would still take the view to the original.
+    const server = await startTestServer(fast);
+    const carol = await TestClient.user(server.origin, 'carol');
+    const send = async (id: string, text: string, replyTo?: number) => {
+      const ack = await carol.request('ack', { type: 'send', id, room: 'general', text, replyTo });
+      if (ack.type !== 'ack') throw new Error(`send refused: ${JSON.stringify(ack)}`);
+    };
+    // The original is one older page back: the reply is the 62nd message, the latest page 50.
+    await send('original', 'the very first');
+    for (let i = 0; i < 60; i++) await send(`more${i}`, `more ${i + 1}`);
+    await send('reply', 'answer to the first', 1);
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    const refuse = await refuseHistory(bob.page);
+    await bob.page.reload();
+    await bob.page.waitForSelector('#status[data-state="online"]');
+    await waitForMessages(bob.page, 50);
+    refuse.arm('older', 'unavailable');
+    const quote = bob.page.locator('li[data-seq="62"] .reply-quote');
+    await quote.click();
+    await bob.page.waitForFunction(
+      () =>
+        document.querySelector('#composer-error')?.textContent ===
+        'The original message was not loaded: chat storage is unavailable; retry when service resumes',
+    );
+    expect(await bob.page.locator('li[data-seq="1"]').count()).toBe(0);
+    // Clicked again (not refused this time): the original is shown and focused.
+    await quote.click();
+    await bob.page.waitForFunction(() => (document.activeElement as HTMLElement | null)?.dataset.seq === '1');
+    await bob.context.close();
   });
 });
 

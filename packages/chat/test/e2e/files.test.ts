@@ -13,7 +13,16 @@ import type { SqliteStore } from '../../src/server/backends/sqlite/store.js';
 import { UPLOAD_STALL_MS } from '../../src/web/attachments.js';
 import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
 import { cleanup, startTestServer, TestClient } from '../helpers.js';
-import { focusMatches, give, launch, sendMessage, signIn, tabTo } from './browser.js';
+import {
+  focusMatches,
+  give,
+  launch,
+  openRoom,
+  refuseHistory,
+  sendMessage,
+  signIn,
+  tabTo,
+} from './browser.js';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -84,35 +93,16 @@ describe('search in the page', () => {
     expect(await page.locator('#search-results').isHidden()).toBe(true);
   });
 
-  it('ends a jump whose older page is refused, said in the panel; the hit clicked again gets there', async () => {
+  it('ends a jump whose older page is refused, said in the panel only; the hit clicked again gets there', async () => {
     // Regression: a refused older page redrew nothing, and the jump waited for good, saying nothing.
+    // Then, said in the panel, the composer's alert said the rate limit a second time.
     const server = await startTestServer({ limits: { messageRate: fast } });
     const carol = await TestClient.user(server.origin, 'carol');
     // The hit is one older page back: 60 messages after it, 50 on the latest page.
     await say(carol, 'general', 'needle', 'the lost needle');
     for (let i = 0; i < 60; i++) await say(carol, 'general', `hay${i}`, `hay number ${i}`);
     const { page } = await signIn(browser, server.origin, 'bob');
-    // Once armed, the page's next older-page request is answered by a rate limit, not sent on.
-    let refuse = false;
-    await page.routeWebSocket(/./, (route) => {
-      const upstream = route.connectToServer();
-      route.onMessage((message) => {
-        const frame = typeof message === 'string' ? (JSON.parse(message) as Record<string, unknown>) : {};
-        if (refuse && frame.type === 'history' && frame.before !== undefined) {
-          refuse = false;
-          route.send(
-            JSON.stringify({
-              v: 2,
-              type: 'error',
-              ref: frame.ref,
-              code: 'rate_limited',
-              message: 'too many requests; retry in 3808 ms',
-              retryAfterMs: 3808,
-            }),
-          );
-        } else upstream.send(message);
-      });
-    });
+    const refuse = await refuseHistory(page);
     await page.reload();
     await page.waitForSelector('#status[data-state="online"]');
     await page.waitForSelector('#message-list li.message');
@@ -120,16 +110,52 @@ describe('search in the page', () => {
     await page.press('#search-input', 'Enter');
     const hit = page.locator('#search-results .search-hit[data-seq="1"]');
     await hit.waitFor();
-    refuse = true;
+    refuse.arm('older', 'rate_limited');
     await hit.click();
     await page.waitForFunction(
       () =>
         document.querySelector('#search-results .search-status')?.textContent ===
         'Older messages not loaded: Too many requests — try again in 4 s.',
     );
+    // Said where the user clicked, once: not again by the composer's alert.
+    expect(await page.locator('#composer-error').textContent()).toBe('');
     expect(await hit.isVisible()).toBe(true);
     expect(await page.locator('#message-list li.message[data-seq="1"]').count()).toBe(0);
     // Clicked again (the page is not refused this time): the jump gets there.
+    await hit.click();
+    const target = page.locator('#message-list li.message[data-seq="1"].search-target');
+    await target.waitFor();
+    expect(await target.evaluate((node) => document.activeElement === node)).toBe(true);
+  });
+
+  it('ends a jump to a room not loaded whose latest page is refused, said in the panel; clicked again gets there', async () => {
+    // Regression: the jump opened the room, whose first page was refused, and waited for good.
+    const server = await startTestServer({ limits: { messageRate: fast, roomRate: fast } });
+    const carol = await TestClient.user(server.origin, 'carol');
+    await carol.request('joined', { type: 'create', room: 'random' });
+    await say(carol, 'random', 'needle', 'the lost needle');
+    const { page } = await signIn(browser, server.origin, 'bob');
+    await openRoom(page, 'random');
+    await openRoom(page, 'general');
+    // Reloaded in general: random is not loaded (its page is asked for when it is opened).
+    const refuse = await refuseHistory(page);
+    await page.reload();
+    await page.waitForSelector('#status[data-state="online"]');
+    await page.fill('#search-input', 'lost');
+    await page.press('#search-input', 'Enter');
+    const hit = page.locator('#search-results .search-hit[data-room="random"][data-seq="1"]');
+    await hit.waitFor();
+    refuse.arm('latest', 'rate_limited');
+    await hit.click();
+    await page.waitForFunction(
+      () =>
+        document.querySelector('#search-results .search-status')?.textContent ===
+        'Messages of #random not loaded: Too many requests — try again in 4 s.',
+    );
+    expect(await page.locator('#composer-error').textContent()).toBe('');
+    expect(await page.textContent('#room-title')).toBe('#random');
+    expect(await hit.isVisible()).toBe(true);
+    // Clicked again: random (open, still not loaded) is asked for again, and the jump gets there.
     await hit.click();
     const target = page.locator('#message-list li.message[data-seq="1"].search-target');
     await target.waitFor();

@@ -51,8 +51,14 @@ const bobSays = (room: string, seq: number, mentions?: string[]): ServerMessage 
   message: { room, seq, id: `m${seq}`, user: 'bob', text: 'hey', ts: seq, ...(mentions ? { mentions } : {}) },
 });
 
-function history(room: string, ref: string, messages: ChatMessage[], head: number): ServerMessage {
-  return { v: 2, type: 'history', ref, room, messages, head, hasMore: false };
+function history(
+  room: string,
+  ref: string,
+  messages: ChatMessage[],
+  head: number,
+  hasMore = false,
+): ServerMessage {
+  return { v: 2, type: 'history', ref, room, messages, head, hasMore };
 }
 
 /** A `reacted` event on message 1 of general. */
@@ -589,7 +595,10 @@ describe('ChatState', () => {
     const state = new ChatState({
       send: (m) => sent.push(m),
       now: () => 1000,
-      olderRefused: (room, said) => refused.push([room, said]),
+      olderRefused: (room, said) => {
+        refused.push([room, said]);
+        return false;
+      },
     });
     state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(100)], limits: DEFAULT_LIMITS });
     const last = () => sent.at(-1) as ClientMessage & { ref: string };
@@ -630,6 +639,127 @@ describe('ChatState', () => {
     expect(last()).not.toHaveProperty('before');
     state.receive(unavailable(last().ref));
     expect(refused).toHaveLength(2);
+  });
+
+  /** A state whose host answers olderRefused/latestRefused with `tell` (a search jump waiting says it), recording the calls. */
+  function refusals(rooms: RoomState[], tell: boolean) {
+    const sent: ClientMessage[] = [];
+    const told: [string, string, string][] = [];
+    const state = new ChatState({
+      send: (m) => sent.push(m),
+      now: () => 1000,
+      olderRefused: (room, said) => {
+        told.push(['older', room, said]);
+        return tell;
+      },
+      latestRefused: (room, said) => {
+        told.push(['latest', room, said]);
+        return tell;
+      },
+    });
+    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms, limits: DEFAULT_LIMITS });
+    return { state, sent, told, last: () => sent.at(-1) as ClientMessage & { ref: string } };
+  }
+
+  /** Messages `from`..`to` of general, as a page holds them. */
+  const page = (from: number, to: number): ChatMessage[] =>
+    Array.from({ length: to - from + 1 }, (_, i) => (message(from + i) as { message: ChatMessage }).message);
+
+  const rateLimited = (ref: string): ServerMessage => ({
+    v: 2,
+    type: 'error',
+    ref,
+    code: 'rate_limited',
+    message: 'too many requests; retry in 3808 ms',
+    retryAfterMs: 3808,
+  });
+  const unavailable = (ref: string): ServerMessage => ({
+    v: 2,
+    type: 'error',
+    ref,
+    code: 'unavailable',
+    message: 'storage unavailable',
+  });
+
+  it("ends a reply's reveal whose older page is refused, said; the quote clicked again gets there", () => {
+    // Regression: the reveal waited for good (a refusal for storage away said nothing at all), and
+    // the next older page, loaded by scrolling up later, went on with it and took the view away.
+    const { state, last } = refusals([general(100)], false);
+    state.receive(history('general', last().ref, page(51, 100), 100, true));
+    state.reveal(1);
+    expect(last()).toMatchObject({ type: 'history', room: 'general', before: 51 });
+    state.receive(unavailable(last().ref));
+    expect(state.rooms.get('general')?.revealing).toBeNull();
+    expect(state.composerError).toBe('The original message was not loaded: storage unavailable');
+    // Clicked again, refused again for a rate limit: said once, as the reveal's end.
+    state.reveal(1);
+    expect(last()).toMatchObject({ type: 'history', room: 'general', before: 51 });
+    state.receive(rateLimited(last().ref));
+    expect(state.composerError).toBe(
+      'The original message was not loaded: Too many requests — try again in 4 s.',
+    );
+    // Scrolling up later loads the page that holds it: the ended reveal does not take the view there.
+    state.changes.clear();
+    state.loadOlder();
+    state.receive(history('general', last().ref, page(1, 50), 100));
+    expect(state.revealed).toBeNull();
+    expect(state.changes.has('reveal')).toBe(false);
+    // The quote clicked again: shown.
+    state.reveal(1);
+    expect(state.revealed).toBe(1);
+  });
+
+  it("ends a reveal when its room is left: its older page showed that seq's message of the room opened", () => {
+    const { state, last, sent } = refusals([general(100), roomState('random', { head: 100 })], false);
+    state.receive(history('general', last().ref, page(51, 100), 100, true));
+    state.reveal(1);
+    const older = last();
+    expect(older).toMatchObject({ type: 'history', room: 'general', before: 51 });
+    state.open('random');
+    state.receive(history('random', last().ref, [], 100));
+    const count = sent.length;
+    state.receive(history('general', older.ref, page(1, 50), 100));
+    expect(state.revealed).toBeNull();
+    expect(sent.length).toBe(count);
+  });
+
+  it("says a refused older page once: in the search panel when a jump waits for it, else in the composer's notice", () => {
+    // Regression: a jump's rate limit was said twice, in the panel and in the composer's alert.
+    for (const tell of [true, false]) {
+      const { state, last, told } = refusals([general(100)], tell);
+      state.receive(history('general', last().ref, page(51, 100), 100, true));
+      state.loadOlder();
+      state.receive(rateLimited(last().ref));
+      expect(told).toEqual([['older', 'general', 'Too many requests — try again in 4 s.']]);
+      expect(state.composerError).toBe(tell ? '' : 'Too many requests — try again in 4 s.');
+    }
+  });
+
+  it("tells the host of a refused latest page (a search's jump to a room not loaded waited for good); opened again, asked again", () => {
+    // Regression: the jump opened the room and waited for its first page, refused, without a word.
+    for (const tell of [true, false]) {
+      const { state, last, told } = refusals([general(0), roomState('random', { head: 100 })], tell);
+      state.receive(history('general', last().ref, [], 0));
+      state.open('random');
+      const first = last();
+      expect(first).toMatchObject({ type: 'history', room: 'random' });
+      expect(first).not.toHaveProperty('before');
+      expect(state.rooms.get('random')?.latestRefused).toBe(false);
+      state.receive(rateLimited(first.ref));
+      expect(told).toEqual([['latest', 'random', 'Too many requests — try again in 4 s.']]);
+      expect(state.composerError).toBe(tell ? '' : 'Too many requests — try again in 4 s.');
+      const random = state.rooms.get('random');
+      expect(random?.loaded).toBe(false);
+      expect(random?.latestRefused).toBe(true);
+      // Opened again (the hit clicked again): asked again, and no longer refused meanwhile.
+      state.open('random');
+      expect(last()).toMatchObject({ type: 'history', room: 'random' });
+      expect(last().ref).not.toBe(first.ref);
+      expect(random?.latestRefused).toBe(false);
+      state.receive(unavailable(last().ref));
+      expect(told.at(-1)).toEqual(['latest', 'random', 'storage unavailable']);
+      expect(random?.latestRefused).toBe(true);
+    }
   });
 
   it('marks the first message that arrives while the tab is hidden', () => {

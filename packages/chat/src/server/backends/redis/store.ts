@@ -42,6 +42,11 @@
  *   bounded steps in the background that clear its members' entries and its files (DELETE_ROOM and
  *   GRAVE_STEP: a room of millions of members never blocks Redis in one script, nor its owner);
  *   the room's member set is the truth of who is a member meanwhile.
+ * - Sessions: `session:<token>` (JSON, expiring) and, per user, `sessions:<user>`, a zset of their
+ *   tokens by expiry that CREATE_SESSION prunes of the expired and trims to the cap (the oldest
+ *   sessions' keys deleted in the same script as the new one is written) and DELETE_SESSION
+ *   leaves; it expires with its latest session. Sessions written before the set existed are not in
+ *   it: they do not count, and run out within their 30 days.
  * - Durability: a method resolves after Redis replied. With `appendonly yes` and `appendfsync
  *   always`, Redis writes and fsyncs the AOF before it replies, so an acknowledged message survives
  *   a crash of Redis itself (with `everysec`, up to one second of acknowledged writes can be lost;
@@ -773,10 +778,6 @@ if digest and digest ~= ARGV[1] then return {'id_reused'} end
 return {'duplicate', original}
 `;
 
-// Counts after a seq, never at or below the room's base (room:{r}:base, the head of the deleted room
-// of the name it continues): entries there are a deleted room's, left to its grave's steps
-// (DELETE_ROOM), and must not count in the room of the name that exists now.
-// KEYS: 1 base, 2 a zset (live, or mention:<user>), 3 by:<user> (unread: subtracted). ARGV: 1 after.
 // KEYS: 1 session:<token>, 2 sessions:<user>. ARGV: 1 token, 2 the session's JSON, 3 its time to
 // live (ms), 4 its expiry, 5 now, 6 the most sessions the user keeps, 7 the session: prefix.
 // -> the tokens of the user's oldest sessions it deleted to make room (not the expired ones it
@@ -814,6 +815,10 @@ end
 return redis.call('DEL', KEYS[1])
 `;
 
+// Counts after a seq, never at or below the room's base (room:{r}:base, the head of the deleted room
+// of the name it continues): entries there are a deleted room's, left to its grave's steps
+// (DELETE_ROOM), and must not count in the room of the name that exists now.
+// KEYS: 1 base, 2 a zset (live, or mention:<user>), 3 by:<user> (unread: subtracted). ARGV: 1 after.
 const COUNT_AFTER = `
 local after = math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0'))
 local n = redis.call('ZCOUNT', KEYS[2], '(' .. after, '+inf')

@@ -699,6 +699,89 @@ describe('riptide-chat (npm start)', () => {
     );
   });
 
+  it('refuses an empty value for any flag but the lists (exit 2, naming it): --db "" was exit 1 on the working directory', async () => {
+    // Regression: `--db ''` (as `--db "$DB"` writes one with DB unset) opened the working
+    // directory as the database (exit 1, "is a folder"), `--cert ''` was "cannot read --cert file
+    // "": EISDIR", `--redis ''` "not a URL".
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const cases: [string, string][] = [
+      ['--port', 'a port is 0 to 65535'],
+      ['--db', "the database file's path"],
+      ['--cert', "the certificate's file (PEM)"],
+      ['--key', "the private key's file (PEM)"],
+      ['--drain', 'milliseconds, 0 to 20000'],
+      ['--redis', 'a URL: redis://host:port or rediss://host:port'],
+      ['--redis-password-file', "the file holding Redis's password"],
+      ['--redis-ca', "the CA's file (PEM)"],
+      ['--redis-cert', "the client certificate's file (PEM)"],
+      ['--redis-key', "the client certificate's private key file (PEM)"],
+      ['--presence-ttl', 'milliseconds, 300 to 2147483647'],
+    ];
+    for (const [flag, what] of cases) {
+      // Last on the line, so that no other check comes first (--db's own value is a good one).
+      const { output, exit } = run(['--port', '0', '--db', db, flag, ''], { INIT_CWD: dir }, dir);
+      expect(await exit, flag).toBe(2);
+      expect(await output).toMatch(
+        new RegExp(`^riptide-chat: invalid ${flag} "": ${what.replace(/[().]/g, '\\$&')}\nusage: `),
+      );
+    }
+    expect(existsSync(db)).toBe(false);
+    // A list's empty flag is "none", over its variable (which would refuse the start here).
+    const lists = run(
+      ['--port', '0', '--db', db, '--allowed-origin', '', '--trust-proxy', ''],
+      { CHAT_ALLOWED_ORIGINS: 'not an origin', CHAT_TRUST_PROXY: 'not an address' },
+      dir,
+    );
+    expect(await lists.output).toMatch(/listening on /);
+    lists.child.kill('SIGTERM');
+    expect(await lists.exit).toBe(0);
+  });
+
+  it('names the certificate or key that was set without its partner, the flag or the variable, for https and for Redis', async () => {
+    // Regression: "--cert and --key go together" (and "--redis-cert and --redis-key go together")
+    // named the flags to an operator who had set CHAT_TLS_CERT or CHAT_REDIS_KEY.
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const [a, b] = [selfSignedCertificate(), selfSignedCertificate()];
+    writeFileSync(join(dir, 'cert.pem'), a.cert);
+    writeFileSync(join(dir, 'key.pem'), a.key);
+    writeFileSync(join(dir, 'other-key.pem'), b.key);
+    const rediss = ['--redis', 'rediss://127.0.0.1:1'];
+    const cases: [string[], Record<string, string>, string][] = [
+      [[], { CHAT_TLS_CERT: 'cert.pem' }, 'CHAT_TLS_CERT needs its private key too: --key or CHAT_TLS_KEY'],
+      [['--cert', 'cert.pem'], {}, '--cert needs its private key too: --key or CHAT_TLS_KEY'],
+      [[], { CHAT_TLS_KEY: 'key.pem' }, 'CHAT_TLS_KEY needs its certificate too: --cert or CHAT_TLS_CERT'],
+      [['--key', 'key.pem'], {}, '--key needs its certificate too: --cert or CHAT_TLS_CERT'],
+      [
+        rediss,
+        { CHAT_REDIS_CERT: 'cert.pem' },
+        'CHAT_REDIS_CERT needs its private key too: --redis-key or CHAT_REDIS_KEY',
+      ],
+      [
+        [...rediss, '--redis-key', 'key.pem'],
+        {},
+        '--redis-key needs its certificate too: --redis-cert or CHAT_REDIS_CERT',
+      ],
+      [
+        rediss,
+        { CHAT_REDIS_CERT: 'cert.pem', CHAT_REDIS_KEY: 'other-key.pem' },
+        'CHAT_REDIS_KEY does not go with CHAT_REDIS_CERT: ',
+      ],
+      [
+        [],
+        { CHAT_REDIS_URL: 'redis://127.0.0.1:1', CHAT_REDIS_CA: 'cert.pem' },
+        'CHAT_REDIS_CA needs a rediss:// URL in CHAT_REDIS_URL',
+      ],
+    ];
+    for (const [args, env, line] of cases) {
+      const { output, exit } = run(['--port', '0', '--db', db, ...args], { INIT_CWD: dir, ...env }, dir);
+      expect(await exit, line).toBe(2);
+      expect((await output).startsWith(`riptide-chat: ${line}`), await output).toBe(true);
+    }
+    expect(existsSync(db)).toBe(false);
+  });
+
   it("matches the README's table: the flags of --help and the environment variables main.ts reads", async () => {
     const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
     const rows = readFileSync(join(root, 'README.md'), 'utf8')

@@ -146,7 +146,11 @@ export interface ChatServer {
  * Thrown when a TLS handshake with Redis fails for good (a certificate not trusted, a client
  * certificate required...): its message names this function's options (redis.tls.ca...).
  */
-export { RedisTlsError } from './backends/redis/connection.js';
+/**
+ * Thrown when Redis refuses the credentials (WRONGPASS, NOAUTH): its message names the option the
+ * password came from (redis.password) or the URL's, never the password.
+ */
+export { RedisCredentialsError, RedisTlsError } from './backends/redis/connection.js';
 
 /**
  * Thrown when another chat server holds the SQLite database (its lock file): the message names

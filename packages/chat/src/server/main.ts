@@ -29,6 +29,13 @@
  *   --redis <url>         CHAT_REDIS_URL        none: SQLite. redis://host:port shares Redis with
  *                                               other nodes (--db is then ignored); the path is the
  *                                               database (/3), a query is refused
+ *   --redis-password-file <file>                Redis's password, from a file (its content, one
+ *                         CHAT_REDIS_PASSWORD_FILE  trailing newline dropped: Docker's and Kubernetes'
+ *                                               secrets), or CHAT_REDIS_PASSWORD (no flag: a flag
+ *                                               would show it in ps): kept out of the command line.
+ *                                               One source: with the URL's own password, or both
+ *                                               of these, the start is refused (exit 2). The URL
+ *                                               may keep its user name (an ACL user)
  *   --redis-ca <file>     CHAT_REDIS_CA         rediss:// only: the CA (PEM) that signed Redis's
  *                                               certificate, the only one then trusted for Redis
  *   --redis-cert <file>   CHAT_REDIS_CERT       with --redis-key, rediss:// only: the client
@@ -37,6 +44,10 @@
  *   --presence-ttl <ms>   CHAT_PRESENCE_TTL_MS  20000: a dead node's users leave online lists
  *                                               within this plus a third of it (300 to 2^31 - 1)
  *   --stats               CHAT_STATS=1          serve GET /_stats (fan-out counters)
+ *
+ * An empty value for a flag is refused (exit 2), as a shell variable that was not set makes one
+ * (`--db "$DB"`), except for the lists, --allowed-origin and --trust-proxy, where it says "none"
+ * over the variable.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -44,7 +55,13 @@ import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { parseRedisUrl, RedisUrlError } from './backends/redis/connection.js';
 import { checkPresenceTtl } from './backends/redis/presence.js';
-import { DatabaseInUseError, PortInUseError, RedisTlsError, startChatServer } from './chat-server.js';
+import {
+  DatabaseInUseError,
+  PortInUseError,
+  RedisCredentialsError,
+  RedisTlsError,
+  startChatServer,
+} from './chat-server.js';
 import { parseTrustList, TrustListError } from './http/client-address.js';
 
 const USAGE = `usage: riptide-chat [--port 8080] [--host 127.0.0.1] [--db ./data/chat.db]
@@ -52,6 +69,7 @@ const USAGE = `usage: riptide-chat [--port 8080] [--host 127.0.0.1] [--db ./data
                     [--secure-cookies]
                     [--cert cert.pem --key key.pem] [--drain 0]
                     [--redis redis://127.0.0.1:6379 [--presence-ttl 20000]] [--stats]
+                    [--redis-password-file /run/secrets/redis-password]
                     [--redis-ca ca.pem] [--redis-cert client.pem --redis-key client-key.pem]`;
 
 function fail(message: string): never {
@@ -73,6 +91,7 @@ function parse() {
       key: { type: 'string' },
       drain: { type: 'string' },
       redis: { type: 'string' },
+      'redis-password-file': { type: 'string' },
       'redis-ca': { type: 'string' },
       'redis-cert': { type: 'string' },
       'redis-key': { type: 'string' },
@@ -93,6 +112,39 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
+
+/**
+ * How long a stop on SIGTERM, SIGINT or SIGHUP may take before the process exits anyway (code 1,
+ * one line on stderr), ms, counted from the end of the drain (below). close() is bounded by itself
+ * (sockets get 2 s to close, a hung Redis is let go within seconds: README-redis.md); this is the
+ * backstop for whatever else could keep the process alive, below the usual 30 s a supervisor
+ * gives before its SIGKILL (with a drain, the supervisor's wait must cover it too: README.md).
+ */
+const STOP_DEADLINE_MS = 20_000;
+
+/**
+ * What each flag taking a value takes, said when it is given empty: `--db ''` (as `--db "$DB"`
+ * writes one with DB unset) opened the working directory as the database and failed there (exit
+ * 1), `--cert ''` was "cannot read --cert file "": EISDIR", `--host ''` listened on every
+ * interface. The lists are left out: an empty --allowed-origin or --trust-proxy is "none", over
+ * the variable (an empty variable is unset, below).
+ */
+const EMPTY_VALUE: Record<string, string> = {
+  port: 'a port is 0 to 65535',
+  host: 'an address or host name (0.0.0.0 or :: for every interface)',
+  db: "the database file's path",
+  cert: "the certificate's file (PEM)",
+  key: "the private key's file (PEM)",
+  drain: `milliseconds, 0 to ${STOP_DEADLINE_MS}`,
+  redis: 'a URL: redis://host:port or rediss://host:port',
+  'redis-password-file': "the file holding Redis's password",
+  'redis-ca': "the CA's file (PEM)",
+  'redis-cert': "the client certificate's file (PEM)",
+  'redis-key': "the client certificate's private key file (PEM)",
+  'presence-ttl': `milliseconds, 300 to ${2 ** 31 - 1}`,
+};
+for (const [flag, what] of Object.entries(EMPTY_VALUE))
+  if (values[flag as keyof typeof values] === '') fail(`invalid --${flag} "": ${what}`);
 
 /**
  * The environment, an empty CHAT_ variable left out: empty is unset, for every one alike (as it was
@@ -143,14 +195,6 @@ try {
   fail(`invalid ${values['trust-proxy'] ? '--trust-proxy' : 'CHAT_TRUST_PROXY'}: ${err.message}`);
 }
 /**
- * How long a stop on SIGTERM, SIGINT or SIGHUP may take before the process exits anyway (code 1,
- * one line on stderr), ms, counted from the end of the drain (below). close() is bounded by itself
- * (sockets get 2 s to close, a hung Redis is let go within seconds: README-redis.md); this is the
- * backstop for whatever else could keep the process alive, below the usual 30 s a supervisor
- * gives before its SIGKILL (with a drain, the supervisor's wait must cover it too: README.md).
- */
-const STOP_DEADLINE_MS = 20_000;
-/**
  * The drain: how long a stop keeps serving, GET /healthz answering 503 "stopping", before the
  * listener closes (chat-server.ts, drainMs). 0 by default, so that Ctrl-C and a supervisor's
  * restart stop at once; at most the stop deadline, so a stop ends within twice that.
@@ -166,7 +210,12 @@ const dbPath = resolve(env.INIT_CWD ?? process.cwd(), values.db ?? env.CHAT_DB ?
 
 const certFile = values.cert ?? env.CHAT_TLS_CERT;
 const keyFile = values.key ?? env.CHAT_TLS_KEY;
-if ((certFile === undefined) !== (keyFile === undefined)) fail('--cert and --key go together');
+// Naming the one that was set, the flag or the variable ("--cert and --key go together" named the
+// flags to an operator who had set CHAT_TLS_CERT), and where its partner goes.
+if (certFile !== undefined && keyFile === undefined)
+  fail(`${source('cert', 'CHAT_TLS_CERT')} needs its private key too: --key or CHAT_TLS_KEY`);
+if (keyFile !== undefined && certFile === undefined)
+  fail(`${source('key', 'CHAT_TLS_KEY')} needs its certificate too: --cert or CHAT_TLS_CERT`);
 let tls: { cert: Buffer; key: Buffer } | undefined;
 if (certFile !== undefined && keyFile !== undefined) {
   const read = (flag: 'cert' | 'key', file: string) => {
@@ -202,6 +251,7 @@ if (certFile !== undefined && keyFile !== undefined) {
 }
 
 const redisUrl = values.redis ?? env.CHAT_REDIS_URL;
+const urlSource = source('redis', 'CHAT_REDIS_URL');
 // The URL's form, now: a usage error naming the setting (with a password or a query in it, the
 // message quotes neither), not exit 1 from the start.
 if (redisUrl !== undefined) {
@@ -209,7 +259,46 @@ if (redisUrl !== undefined) {
     parseRedisUrl(redisUrl);
   } catch (err) {
     if (!(err instanceof RedisUrlError)) throw err;
-    fail(`invalid ${source('redis', 'CHAT_REDIS_URL')}: ${err.message.replace(/^redis: /, '')}`);
+    fail(`invalid ${urlSource}: ${err.message.replace(/^redis: /, '')}`);
+  }
+}
+/**
+ * Redis's password kept out of the command line, where the URL's shows in `ps`, shell history and
+ * every process listing of the host: a file (--redis-password-file or CHAT_REDIS_PASSWORD_FILE, the
+ * flag winning over its variable as everywhere; a Docker or Kubernetes secret: its content, one
+ * trailing newline dropped) or CHAT_REDIS_PASSWORD (no flag: it would be in argv again). One
+ * source only: a password in the URL and one of these, or both of these, is a usage error naming
+ * both, rather than a rule of which wins that an operator would have to know. The URL may keep its
+ * user name (an ACL user): the password goes with it. Never printed: the messages name the setting
+ * and the file.
+ */
+const passwordFile = values['redis-password-file'] ?? env.CHAT_REDIS_PASSWORD_FILE;
+const passwordFileSource = source('redis-password-file', 'CHAT_REDIS_PASSWORD_FILE');
+let redisPassword: string | undefined;
+let passwordSource: string | undefined;
+if (passwordFile !== undefined && env.CHAT_REDIS_PASSWORD !== undefined)
+  fail(`${passwordFileSource} and CHAT_REDIS_PASSWORD both give Redis's password: give one`);
+if (passwordFile !== undefined || env.CHAT_REDIS_PASSWORD !== undefined) {
+  const what = passwordFile !== undefined ? passwordFileSource : 'CHAT_REDIS_PASSWORD';
+  if (redisUrl === undefined) fail(`${what} needs --redis`);
+  if (new URL(redisUrl).password !== '')
+    fail(`${urlSource} has a password and ${what} gives one too: give one (the URL may keep the user name)`);
+  if (passwordFile !== undefined) {
+    let content: string;
+    try {
+      content = readFileSync(resolve(env.INIT_CWD ?? process.cwd(), passwordFile), 'utf8');
+    } catch (err) {
+      fail(
+        `cannot read ${what} file ${JSON.stringify(passwordFile)}: ${(err as NodeJS.ErrnoException).code}`,
+      );
+    }
+    // One trailing newline, as `echo` and editors leave one: the rest is the password.
+    redisPassword = content.replace(/\r?\n$/, '');
+    if (redisPassword === '') fail(`${what} file ${JSON.stringify(passwordFile)} is empty`);
+    passwordSource = `${what} ${JSON.stringify(passwordFile)}`;
+  } else {
+    redisPassword = env.CHAT_REDIS_PASSWORD;
+    passwordSource = what;
   }
 }
 // Redis over TLS: its CA and a client certificate, each read now so that a wrong file is refused
@@ -224,7 +313,8 @@ for (const [name, variable] of [
   const file = values[flag] ?? env[variable];
   if (file === undefined) continue;
   const what = source(flag, variable);
-  if (!redisUrl || !/^rediss:/i.test(redisUrl)) fail(`${what} needs a rediss:// URL in --redis`);
+  if (!redisUrl || !/^rediss:/i.test(redisUrl))
+    fail(`${what} needs a rediss:// URL in ${redisUrl ? urlSource : '--redis'}`);
   let content: Buffer;
   try {
     content = readFileSync(resolve(env.INIT_CWD ?? process.cwd(), file));
@@ -240,14 +330,18 @@ for (const [name, variable] of [
   }
   redisTls[name] = content;
 }
-if ((redisTls.cert === undefined) !== (redisTls.key === undefined))
-  fail('--redis-cert and --redis-key go together');
+const redisCertSource = source('redis-cert', 'CHAT_REDIS_CERT');
+const redisKeySource = source('redis-key', 'CHAT_REDIS_KEY');
+if (redisTls.cert !== undefined && redisTls.key === undefined)
+  fail(`${redisCertSource} needs its private key too: --redis-key or CHAT_REDIS_KEY`);
+if (redisTls.key !== undefined && redisTls.cert === undefined)
+  fail(`${redisKeySource} needs its certificate too: --redis-cert or CHAT_REDIS_CERT`);
 if (redisTls.cert && redisTls.key) {
   try {
     createSecureContext({ cert: redisTls.cert, key: redisTls.key });
   } catch (err) {
     fail(
-      `--redis-key does not go with --redis-cert: ${(err as Error).message.replace(/^error:[0-9A-F]+:/, '')}`,
+      `${redisKeySource} does not go with ${redisCertSource}: ${(err as Error).message.replace(/^error:[0-9A-F]+:/, '')}`,
     );
   }
 }
@@ -275,14 +369,15 @@ const envSwitch = (variable: string, text: string | undefined): boolean => {
 };
 const stats = values.stats || envSwitch('CHAT_STATS', env.CHAT_STATS);
 const secureCookies = values['secure-cookies'] || envSwitch('CHAT_SECURE_COOKIES', env.CHAT_SECURE_COOKIES);
+// node's listen takes an empty host as every interface: an empty --host is refused above, an empty
+// CHAT_HOST is unset.
 const host = values.host ?? env.CHAT_HOST ?? '127.0.0.1';
-// node's listen takes an empty host as every interface: say that one, 0.0.0.0 or ::, instead.
-if (host === '') fail('invalid --host "": an address or host name (0.0.0.0 or :: for every interface)');
 const server = await startChatServer({
   ...(redisUrl
     ? {
         redis: {
           url: redisUrl,
+          ...(redisPassword !== undefined ? { password: redisPassword } : {}),
           ...(ttlText !== undefined ? { presenceTtlMs: Number(ttlText) } : {}),
           ...(Object.keys(redisTls).length > 0 ? { tls: redisTls } : {}),
         },
@@ -342,7 +437,7 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGHUP', () => stop('SIGHUP'));
 // Last: whoever waits for this line may signal us at once (the handlers above are in place).
 console.log(
-  `riptide chat listening on ${server.url} (${redisUrl ? `redis ${redactUrl(redisUrl)}` : `database ${dbPath}`})`,
+  `riptide chat listening on ${server.url} (${redisUrl ? `redis ${redactUrl(redisUrl)}${passwordSource ? `, password from ${passwordSource}` : ''}` : `database ${dbPath}`})`,
 );
 
 /** The URL without its password, for the log. */
@@ -361,6 +456,12 @@ function startError(err: Error): string {
   if (err instanceof PortInUseError) return `port ${err.port} is in use; pass --port`;
   // Its remedy in this command's words, not startChatServer's option names.
   if (err instanceof DatabaseInUseError) return err.naming('--db (CHAT_DB)');
+  if (err instanceof RedisCredentialsError)
+    return err.naming({
+      password: passwordSource ?? '',
+      remedy:
+        'give the password in a file with --redis-password-file (CHAT_REDIS_PASSWORD_FILE), in CHAT_REDIS_PASSWORD, or in the URL (redis://[user]:password@host:port)',
+    });
   if (err instanceof RedisTlsError)
     return err.naming({
       ca: '--redis-ca (CHAT_REDIS_CA)',

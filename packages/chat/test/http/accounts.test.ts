@@ -198,6 +198,16 @@ describe('sign-up and sign-in', () => {
     expect((await post(server.origin, '/api/login', { name: 'alice', password: PASSWORD })).status).toBe(401);
   });
 
+  it('signs a new account up into general even when the store lost it, and makes it ownerless again', async () => {
+    // A Redis that came back empty while the nodes ran on has no general: nothing else makes it again.
+    const server = await startTestServer();
+    expect(await server.backend.rooms.deleteRoom('general')).toBe(true);
+    const cookie = await register(server.origin, 'alice');
+    const { welcome } = await TestClient.join(server.origin, cookie);
+    expect(welcome.rooms.map((r) => [r.room, r.owner])).toEqual([['general', null]]);
+    expect(await server.backend.rooms.getRoom('general')).toMatchObject({ kind: 'public', owner: null });
+  });
+
   it('signing out deletes the session and closes its sockets with 1008', async () => {
     const server = await startTestServer();
     const cookie = await register(server.origin, 'alice');

@@ -16,6 +16,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_ROOM, MAX_PASSWORD, MIN_PASSWORD, USER_NAME } from '../../shared/protocol.js';
+import { createDefaultRoom } from '../default-room.js';
 import type { AccountStore, Clock, RoomStore, Throttle } from '../ports.js';
 import { clientAddress, rateLimitKey, type TrustedProxies } from './client-address.js';
 import { credentialProblem, hashPassword, verifyNothing, verifyPassword } from './passwords.js';
@@ -93,7 +94,12 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
       const record = { name, passwordHash: await hashPassword(password), createdAt: clock.now() };
       if (!(await accounts.createUser(record)))
         return send(res, 409, { error: 'name_taken', message: 'that name is taken' });
-      await deps.rooms.join(name, DEFAULT_ROOM, deps.maxRoomsPerUser);
+      // `general` is missing only from a store that lost it (default-room.ts): made again here,
+      // before this account joins it, so that it is in general like every account.
+      if ((await deps.rooms.join(name, DEFAULT_ROOM, deps.maxRoomsPerUser)) === 'no_room') {
+        await createDefaultRoom(deps.rooms, clock.now());
+        await deps.rooms.join(name, DEFAULT_ROOM, deps.maxRoomsPerUser);
+      }
       await startSession(res, name, 201);
     },
 

@@ -33,12 +33,12 @@
  */
 import {
   type ClientMessage,
-  DEFAULT_ROOM,
   type ErrorCode,
   type Limits,
   PROTOCOL_VERSION,
   type ServerMessage,
 } from '../../shared/protocol.js';
+import { createDefaultRoom } from '../default-room.js';
 import { type Backend, type BucketName, type Clock, type Log, UnavailableError } from '../ports.js';
 import { HELLO_TIMEOUT_CLOSE, TIMEOUTS } from '../timeouts.js';
 import type { ChatSocket } from '../transport.js';
@@ -195,10 +195,7 @@ export class Hub {
 
   /** Creates `general` if the store is new. */
   async start(): Promise<void> {
-    await this.#backend.rooms.createRoom(
-      { name: DEFAULT_ROOM, kind: 'public', owner: null, createdAt: this.#options.clock.now() },
-      { maxRooms: Number.MAX_SAFE_INTEGER, maxOwnedRooms: Number.MAX_SAFE_INTEGER },
-    );
+    await createDefaultRoom(this.#backend.rooms, this.#options.clock.now());
   }
 
   get connectionCount(): number {

@@ -24,6 +24,12 @@ const ATTEMPT_TIMEOUT_MS = 2000;
 export interface RedisConnectOptions {
   /** redis://[user:password@]host:port[/db] (rediss:// for TLS). */
   url: string;
+  /**
+   * Redis's password, when it is not in the URL (kept out of a command line: main.ts reads it from
+   * a file or the environment). The URL may still name the user (an ACL user); a URL with a
+   * password of its own and this too is refused, as is an empty one.
+   */
+  password?: string;
   /** How long connecting waits for Redis, ms. */
   connectTimeoutMs: number;
   /** A command without a reply after this long fails as unavailable, ms. */
@@ -153,10 +159,34 @@ export function parseRedisUrl(url: string): RedisUrl {
   };
 }
 
+/**
+ * The URL to hand ioredis and the credentials beside it. ioredis takes the URL's user name and
+ * password over its options (the URL comes first, its options only fill what it left unset), and a
+ * URL with a user name alone sets the password to "": a password given beside the URL was never
+ * sent. With one, the URL goes without its credentials and both go as options.
+ */
+function credentials(
+  url: string,
+  password: string | undefined,
+): { url: string; auth: { username?: string; password: string } | undefined; username: string } {
+  const parsed = new URL(url);
+  const username = decodeURIComponent(parsed.username);
+  if (password === undefined) return { url, auth: undefined, username };
+  if (password === '')
+    throw new TypeError('redis: the option redis.password is empty (leave it out for none)');
+  if (parsed.password !== '')
+    throw new TypeError(
+      'redis: the URL has a password and the option redis.password gives one too: give one (the URL may keep the user name)',
+    );
+  parsed.username = '';
+  return { url: parsed.toString(), auth: { ...(username ? { username } : {}), password }, username };
+}
+
 export async function connectRedis(options: RedisConnectOptions, log: Log): Promise<RedisConnections> {
   const { db, host, port, where, secure } = parseRedisUrl(options.url);
   if (!secure && options.tls)
     throw new TypeError('redis: a CA, client certificate or key for Redis needs a rediss:// URL');
+  const { url, auth, username } = credentials(options.url, options.password);
 
   const common: RedisOptions = {
     lazyConnect: true,
@@ -173,14 +203,15 @@ export async function connectRedis(options: RedisConnectOptions, log: Log): Prom
     // REDISS://host spoke plain text to Redis, its password included. Verification stays on: no
     // option here turns it off (rejectUnauthorized is node's default, true).
     ...(secure ? { tls: { ...options.tls } } : {}),
+    ...auth,
   };
-  const cmd = new Redis(options.url, {
+  const cmd = new Redis(url, {
     ...common,
     commandTimeout: options.commandTimeoutMs,
     connectionName: 'chat-cmd',
   });
-  const reader = new Redis(options.url, { ...common, connectionName: 'chat-reader' });
-  const sub = new Redis(options.url, {
+  const reader = new Redis(url, { ...common, connectionName: 'chat-reader' });
+  const sub = new Redis(url, {
     ...common,
     // SUBSCRIBEs made while the connection is away queue until it is back; those it had are made
     // again by the bus (bus.ts), not by ioredis, whose own have no rejection handler: a stop
@@ -251,10 +282,14 @@ export async function connectRedis(options: RedisConnectOptions, log: Log): Prom
   } catch (err) {
     for (const c of clients) c.disconnect();
     if (err instanceof RedisTlsError) throw err;
-    if (err !== timedOut)
-      throw new Error(
-        `redis: Redis at ${where} refuses the URL's credentials (${(err as Error).message}); pass redis://[user]:password@host:port`,
+    if (err !== timedOut) {
+      const reason = (err as Error).message;
+      throw new RedisCredentialsError((names) =>
+        auth
+          ? `redis: Redis at ${where} refuses the password of ${names.password}${username ? ` for user ${JSON.stringify(username)}` : ''} (${reason})`
+          : `redis: Redis at ${where} refuses the URL's credentials (${reason}); ${names.remedy}`,
       );
+    }
     throw new Error(
       `redis: could not reach Redis at ${where} within ${options.connectTimeoutMs} ms (${lastError})`,
     );
@@ -501,4 +536,35 @@ function withoutPassword(url: string): string {
   return url
     .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@')
     .replace(/([?&][^=&#]*=)[^&#]*/g, '$1***');
+}
+
+/** What a refusal of the credentials calls the setting that gave the password, and the remedy. */
+export interface RedisPasswordNames {
+  /** The setting the password came from, when not from the URL. */
+  password: string;
+  /** How to give a password, when none was given or the URL's was refused. */
+  remedy: string;
+}
+
+const PASSWORD_NAMES: RedisPasswordNames = {
+  password: 'the option redis.password',
+  remedy: 'pass redis://[user]:password@host:port, or the option redis.password',
+};
+
+/**
+ * Redis refused the credentials (WRONGPASS, NOAUTH, NOPERM): the start is refused at once. Its
+ * message names startChatServer's option; naming() gives it in another caller's words (main.ts:
+ * the flag or variable the password came from). Neither quotes the password.
+ */
+export class RedisCredentialsError extends Error {
+  readonly #describe: (names: RedisPasswordNames) => string;
+  constructor(describe: (names: RedisPasswordNames) => string) {
+    super(describe(PASSWORD_NAMES));
+    this.name = 'RedisCredentialsError';
+    this.#describe = describe;
+  }
+
+  naming(names: RedisPasswordNames): string {
+    return this.#describe(names);
+  }
 }

@@ -22,6 +22,11 @@ import { RedisThrottle } from './throttle.js';
 export interface RedisBackendOptions {
   /** redis://[user:password@]host:port[/db] (rediss:// for TLS). */
   url: string;
+  /**
+   * Redis's password, kept out of the URL (connection.ts): the URL may still name an ACL user. A
+   * URL with a password and this too is refused, as is an empty one.
+   */
+  password?: string;
   /** Key prefix (several chats may share one Redis). Default 'chat:'. */
   prefix?: string;
   /** Presence expiry of a dead node's connections, ms. Default 20000. */
@@ -48,6 +53,7 @@ const READ_EVENT = /^\{"op":"read"/;
 
 const KNOWN = new Set([
   'url',
+  'password',
   'prefix',
   'presenceTtlMs',
   'streamRetention',
@@ -69,6 +75,7 @@ export async function createRedisBackend(
   const redis = await connectRedis(
     {
       url: options.url,
+      ...(options.password !== undefined ? { password: options.password } : {}),
       connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
       commandTimeoutMs: options.commandTimeoutMs ?? 5000,
       probeKey: `${options.prefix ?? 'chat:'}probe`,

@@ -71,9 +71,17 @@ export interface AccountStore {
   getUser(name: string): Promise<UserRecord | null>;
   /** Creates the user; false if the name (case-insensitively) is taken. */
   createUser(user: UserRecord): Promise<boolean>;
-  createSession(session: SessionRecord, now: number): Promise<void>;
+  /**
+   * Stores the session. The user keeps at most `maxSessions` sessions not expired at `now`: when
+   * they already have that many, their oldest (earliest expiry) are deleted in the same atomic
+   * step as the insert, so that this one makes `maxSessions`; their tokens are returned (for their
+   * sockets to be closed). The new session itself is never among them. Expired sessions of the
+   * user are dropped on the way and not returned.
+   */
+  createSession(session: SessionRecord, now: number, maxSessions: number): Promise<string[]>;
   /** The session if it exists and has not expired at `now`. */
   getSession(token: string, now: number): Promise<SessionRecord | null>;
+  /** Deletes the session, and its entry among its user's sessions (counted by createSession). */
   deleteSession(token: string): Promise<void>;
 }
 

@@ -3,6 +3,7 @@
  * backend: test/backends/sqlite/store.test.ts and test/redis/store.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { MAX_SESSIONS_PER_USER, SESSION_TTL_MS } from '../../src/server/http/session.js';
 import type { AccountStore, RoomStore } from '../../src/server/ports.js';
 import { LOG_TAG, type RoomEvent } from '../../src/shared/protocol.js';
 import { asMembers } from './members.js';
@@ -568,11 +569,65 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await accounts.createUser({ name: 'Ann', passwordHash: 'h', createdAt: 1 })).toBe(true);
       expect(await accounts.createUser({ name: 'ann', passwordHash: 'h2', createdAt: 2 })).toBe(false);
       expect(await accounts.getUser('ANN')).toEqual({ name: 'Ann', passwordHash: 'h', createdAt: 1 });
-      await accounts.createSession({ token: 't1', user: 'Ann', expiresAt: 2000 }, 1000);
+      expect(await accounts.createSession({ token: 't1', user: 'Ann', expiresAt: 2000 }, 1000, 32)).toEqual(
+        [],
+      );
       expect(await accounts.getSession('t1', 1500)).toMatchObject({ user: 'Ann' });
       expect(await accounts.getSession('t1', 2000)).toBeNull();
       await accounts.deleteSession('t1');
       expect(await accounts.getSession('t1', 1500)).toBeNull();
+    });
+
+    /** Signs `user` in at `now` (30 days, as accounts.ts does); the tokens the cap ended. */
+    const signIn = (accounts: AccountStore, user: string, token: string, now: number) =>
+      accounts.createSession({ token, user, expiresAt: now + SESSION_TTL_MS }, now, MAX_SESSIONS_PER_USER);
+    const tokens = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `t${from + i}`);
+
+    it('keeps at most MAX_SESSIONS_PER_USER sessions per user: a sign-in past it ends and reports the oldest', async () => {
+      // Regression (security pass): every sign-in added a 30-day session, without limit per user.
+      const { accounts } = await open();
+      const cap = MAX_SESSIONS_PER_USER;
+      for (const [i, token] of tokens(0, cap).entries())
+        expect(await signIn(accounts, 'ann', token, 1000 + i)).toEqual([]);
+      await signIn(accounts, 'ben', 'ben-1', 1000); // another user's session counts for ben only
+      const now = 1000 + cap;
+      expect(await signIn(accounts, 'ann', `t${cap}`, now)).toEqual(['t0']);
+      expect(await accounts.getSession('t0', now)).toBeNull();
+      for (const token of tokens(1, cap + 1)) expect(await accounts.getSession(token, now)).not.toBeNull();
+      // Two more: the next oldest, one each, never the new one.
+      expect(await signIn(accounts, 'ann', `t${cap + 1}`, now + 1)).toEqual(['t1']);
+      expect(await signIn(accounts, 'ann', `t${cap + 2}`, now + 2)).toEqual(['t2']);
+      expect(await accounts.getSession(`t${cap + 2}`, now + 2)).not.toBeNull();
+      expect(await accounts.getSession('ben-1', now + 2)).not.toBeNull();
+    });
+
+    it('ends the oldest of sessions created in the same millisecond, never the new one', async () => {
+      const { accounts } = await open();
+      const cap = MAX_SESSIONS_PER_USER;
+      for (const token of tokens(0, cap)) await signIn(accounts, 'ann', token, 1000);
+      // 'a...' sorts before every 't...': a store ordering ties by token must still keep it.
+      const ended = await signIn(accounts, 'ann', 'a-new', 1000);
+      expect(ended).toHaveLength(1);
+      expect(ended[0]).toMatch(/^t\d+$/);
+      expect(await accounts.getSession('a-new', 1000)).not.toBeNull();
+      expect(await accounts.getSession(ended[0], 1000)).toBeNull();
+    });
+
+    it('counts no signed-out or expired session against the cap', async () => {
+      const { accounts } = await open();
+      const cap = MAX_SESSIONS_PER_USER;
+      for (const [i, token] of tokens(0, cap).entries()) await signIn(accounts, 'ann', token, 1000 + i);
+      // A sign-out leaves the user's set: the next sign-in fits without ending another.
+      await accounts.deleteSession('t5');
+      expect(await signIn(accounts, 'ann', 'after-logout', 2000)).toEqual([]);
+      expect(await accounts.getSession('t0', 2000)).not.toBeNull();
+      expect(await signIn(accounts, 'ann', 'past-cap', 2001)).toEqual(['t0']);
+      // Once the t sessions have expired none of them counts (nor is reported: none was ended):
+      // the user has room for cap - 2 more beside after-logout and past-cap.
+      const later = 1000 + cap + SESSION_TTL_MS;
+      for (const [i, token] of tokens(100, 100 + cap - 2).entries())
+        expect(await signIn(accounts, 'ann', token, later + i)).toEqual([]);
+      expect(await signIn(accounts, 'ann', 'one-more', later + cap)).toEqual(['after-logout']);
     });
   });
 }

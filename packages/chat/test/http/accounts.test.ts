@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
+import { MAX_SESSIONS_PER_USER } from '../../src/server/http/session.js';
 import {
   cleanup,
   login,
@@ -234,6 +235,34 @@ describe('sign-up and sign-in', () => {
       () => 'refused',
     );
     expect(await Promise.race([client.closed, ping])).toMatchObject({ code: 1008, reason: 'signed out' });
+  });
+
+  it('a sign-in past MAX_SESSIONS_PER_USER ends the oldest session: its socket closes as at a sign-out', async () => {
+    // Regression (security pass): every sign-in added a 30-day session, without limit per user.
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock, signInPerIp: { burst: 100, perSecond: 1 } });
+    const oldest = await register(server.origin, 'alice');
+    clock.advance(1);
+    const second = await login(server.origin, 'alice');
+    const pushedOut = (await TestClient.join(server.origin, oldest)).client;
+    const kept = (await TestClient.join(server.origin, second)).client;
+    for (let i = 2; i < MAX_SESSIONS_PER_USER; i++) {
+      clock.advance(1);
+      await login(server.origin, 'alice');
+    }
+    expect((await fetch(`${server.origin}/api/session`, { headers: { cookie: oldest } })).status).toBe(200);
+    clock.advance(1);
+    const newest = await login(server.origin, 'alice');
+    // Closed before the sign-in was answered, so before a request sent now could be answered.
+    const ping = pushedOut.request('pong', { type: 'ping' }).then(
+      () => 'answered',
+      () => 'refused',
+    );
+    expect(await Promise.race([pushedOut.closed, ping])).toMatchObject({ code: 1008, reason: 'signed out' });
+    expect((await fetch(`${server.origin}/api/session`, { headers: { cookie: oldest } })).status).toBe(401);
+    expect(await kept.request('pong', { type: 'ping' })).toMatchObject({ type: 'pong' });
+    for (const cookie of [second, newest])
+      expect((await fetch(`${server.origin}/api/session`, { headers: { cookie } })).status).toBe(200);
   });
 
   it('expires sessions by the server clock', async () => {

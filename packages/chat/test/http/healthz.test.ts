@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { startChatServer } from '../../src/server/chat-server.js';
+import { MAX_SESSIONS_PER_USER } from '../../src/server/http/session.js';
 import {
   cleanup,
   onCleanup,
@@ -75,7 +76,11 @@ describe('GET /healthz', () => {
     try {
       other.exec('BEGIN IMMEDIATE'); // the file locked by another process past busy_timeout
       await expect(
-        server.backend.accounts.createSession({ token: 't1', user: 'alice', expiresAt: 9 }, 0),
+        server.backend.accounts.createSession(
+          { token: 't1', user: 'alice', expiresAt: 9 },
+          0,
+          MAX_SESSIONS_PER_USER,
+        ),
       ).rejects.toMatchObject({ code: 'unavailable' });
       expect(server.backend.available).toBe(false);
       const res = await fetch(`${server.origin}/healthz`);

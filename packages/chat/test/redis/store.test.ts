@@ -207,6 +207,55 @@ describe('RedisStore', () => {
   });
 });
 
+describe('RedisStore sessions per user', () => {
+  it("keeps a user's tokens in sessions:<user> scored by expiry, with the session keys: pruned, trimmed, left on sign-out, expiring with the latest", async () => {
+    const { accounts } = await bareBackend(sharedServer().url, { prefix: 'sess:' });
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    try {
+      const day = 24 * 3600 * 1000;
+      await accounts.createSession({ token: 'old', user: 'ann', expiresAt: 1000 + day }, 1000, 3);
+      await accounts.createSession({ token: 'a', user: 'ann', expiresAt: 3000 + 30 * day }, 3000, 3);
+      await accounts.createSession({ token: 'b', user: 'ann', expiresAt: 4000 + 30 * day }, 4000, 3);
+      expect(await raw.zrange('sess:sessions:ann', '0', '-1', 'WITHSCORES')).toEqual([
+        'old',
+        String(1000 + day),
+        'a',
+        String(3000 + 30 * day),
+        'b',
+        String(4000 + 30 * day),
+      ]);
+      // The set lives as long as its latest session, not longer (nor forever).
+      const ttl = await raw.pttl('sess:sessions:ann');
+      expect(ttl).toBeGreaterThan(30 * day - 60_000);
+      expect(ttl).toBeLessThanOrEqual(30 * day);
+      // Past its expiry 'old' is pruned, not ended; at the cap the oldest live one goes, key and all.
+      const later = 2000 + day;
+      expect(
+        await accounts.createSession({ token: 'c', user: 'ann', expiresAt: later + 30 * day }, later, 3),
+      ).toEqual([]);
+      expect(
+        await accounts.createSession(
+          { token: 'd', user: 'ann', expiresAt: later + 30 * day + 1 },
+          later + 1,
+          3,
+        ),
+      ).toEqual(['a']);
+      expect(await raw.exists('sess:session:a')).toBe(0);
+      expect(await raw.zrange('sess:sessions:ann', '0', '-1')).toEqual(['b', 'c', 'd']);
+      // A sign-out takes the token out of the set with its key.
+      await accounts.deleteSession('c');
+      expect(await raw.exists('sess:session:c')).toBe(0);
+      expect(await raw.zrange('sess:sessions:ann', '0', '-1')).toEqual(['b', 'd']);
+      await accounts.deleteSession('b');
+      await accounts.deleteSession('d');
+      expect(await raw.exists('sess:sessions:ann')).toBe(0);
+    } finally {
+      raw.disconnect();
+    }
+  });
+});
+
 describe('createRedisBackend', () => {
   it('is unavailable while a reachable Redis refuses writes (OOM at maxmemory), says why, and is back once a write goes through', async () => {
     // Regression: Redis at its maxmemory with noeviction (the documented setting) still answered

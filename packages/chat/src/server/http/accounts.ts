@@ -10,6 +10,9 @@
  *   counted per /64: client-address.ts) and per account name (backoff after repeated failures,
  *   whether or not the name exists), both counted by the backend's throttle, so on several nodes
  *   they hold across nodes.
+ * - A user keeps at most MAX_SESSIONS_PER_USER sessions: a sign-in (or sign-up) past it ends the
+ *   user's oldest ones, whose sockets close as at a sign-out. Refusing the new sign-in instead would
+ *   let whoever piled up sessions lock the owner out.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_ROOM, MAX_PASSWORD, MIN_PASSWORD, USER_NAME } from '../../shared/protocol.js';
@@ -19,6 +22,7 @@ import { clientAddress, rateLimitKey, type TrustedProxies } from './client-addre
 import { credentialProblem, hashPassword, verifyNothing, verifyPassword } from './passwords.js';
 import {
   clearedCookie,
+  MAX_SESSIONS_PER_USER,
   newToken,
   SESSION_TTL_MS,
   sessionCookie,
@@ -69,7 +73,13 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
   async function startSession(res: ServerResponse, user: string, status: number): Promise<void> {
     const token = newToken();
     const now = clock.now();
-    await accounts.createSession({ token, user, expiresAt: now + SESSION_TTL_MS }, now);
+    const ended = await accounts.createSession(
+      { token, user, expiresAt: now + SESSION_TTL_MS },
+      now,
+      MAX_SESSIONS_PER_USER,
+    );
+    // The sessions the cap pushed out are deleted; their sockets close as at a sign-out.
+    for (const old of ended) deps.endSession(user, old);
     send(res, status, { user }, { 'set-cookie': sessionCookie(token, deps.secureCookies) });
   }
 

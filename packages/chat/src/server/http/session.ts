@@ -18,6 +18,14 @@ export const COOKIE_NAME = 'riptide_chat_session';
 /** The name with Secure: set and read only by this host over https (RFC 6265bis 4.1.3.2). */
 export const SECURE_COOKIE_NAME = `__Host-${COOKIE_NAME}`;
 export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
+/**
+ * The most sessions one user keeps: a sign-in past it ends the user's oldest (accounts.ts). Each
+ * browser or device a person signs in from keeps one session for 30 days, and each private window
+ * leaves one behind; a phone, a few computers and browsers and a private window now and then stay
+ * well under 32. Without a cap every sign-in added a 30-day session, so one account could pile up
+ * tens of thousands a day (Redis keeps them in memory).
+ */
+export const MAX_SESSIONS_PER_USER = 32;
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 export function newToken(): string {

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isTransient, SqliteHealth } from '../../../src/server/backends/sqlite/health.js';
 import { SqliteSearch } from '../../../src/server/backends/sqlite/search.js';
 import { BUSY_TIMEOUT_MS, type SqliteStore } from '../../../src/server/backends/sqlite/store.js';
+import { MAX_SESSIONS_PER_USER } from '../../../src/server/http/session.js';
 import { UnavailableError } from '../../../src/server/ports.js';
 import { parseQuery, type SearchTerm } from '../../../src/server/search/terms.js';
 import { cleanup, register, startTestServer, TestClient } from '../../helpers.js';
@@ -143,7 +144,7 @@ describe('SqliteHealth', () => {
     try {
       other.exec('BEGIN IMMEDIATE');
       const refused = await rooms
-        .createSession({ token: 't1', user: 'ann', expiresAt: 9 })
+        .createSession({ token: 't1', user: 'ann', expiresAt: 9 }, 0, MAX_SESSIONS_PER_USER)
         .catch((err: unknown) => err);
       // The wait itself is SQLite's (the pragma read above pins its length); no wall-clock bound
       // here, since a loaded machine can stretch any real wait.

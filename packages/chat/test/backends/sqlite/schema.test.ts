@@ -2,6 +2,7 @@
  * Schema version 3 (issue #16: replies, mentions, reactions): a version 2 database, as the server
  * wrote it before, opens with its messages intact and takes replies, mentions and reactions.
  * Schema version 6: memberships indexed by (room, user), so a page of members is not a sort.
+ * Schema version 7: sessions indexed by (user, expires_at), so a sign-in's cap is not a scan.
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -61,7 +62,7 @@ describe('SQLite schema 3', () => {
       await store.close();
     }
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(6); // and on to the current version
+    expect(check.pragma('user_version', { simple: true })).toBe(7); // and on to the current version
     check.close();
   });
 });
@@ -95,7 +96,7 @@ describe('SQLite schema 6', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(6);
+      expect(check.pragma('user_version', { simple: true })).toBe(7);
       const indexes = check.prepare(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'memberships'",
       );
@@ -112,6 +113,47 @@ describe('SQLite schema 6', () => {
       expect(plan.map((p) => p.detail)).toEqual([
         'SEARCH memberships USING COVERING INDEX memberships_room_user (room=? AND user>?)',
       ]);
+    } finally {
+      check.close();
+    }
+  });
+});
+
+describe('SQLite schema 7', () => {
+  it("migrates a version 6 database: a sign-in finds the user's sessions by the (user, expires_at) index", async () => {
+    const path = tempDatabasePath();
+    const before = new SqliteStore(path);
+    await before.createSession({ token: 't1', user: 'ann', expiresAt: 5000 }, 1000, 32);
+    await before.close();
+    // What version 6 had: no index of sessions but their token's.
+    const old = new Database(path);
+    old.exec('DROP INDEX sessions_user; PRAGMA user_version = 6;');
+    old.close();
+
+    const store = new SqliteStore(path);
+    try {
+      expect(await store.createSession({ token: 't2', user: 'ann', expiresAt: 6000 }, 2000, 1)).toEqual([
+        't1',
+      ]);
+    } finally {
+      await store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(7);
+      const plan = (sql: string) =>
+        (check.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('ann', 1) as { detail: string }[]).map(
+          (p) => p.detail,
+        );
+      // The store's statements (store.ts: dropExpiredSessions, dropOldestSessions' inner select).
+      expect(plan('DELETE FROM sessions WHERE user = ? AND expires_at <= ?')).toEqual([
+        'SEARCH sessions USING INDEX sessions_user (user=? AND expires_at<?)',
+      ]);
+      expect(
+        plan(
+          'SELECT token FROM sessions WHERE user = ? ORDER BY expires_at DESC, rowid DESC LIMIT -1 OFFSET ?',
+        ),
+      ).toEqual(['SEARCH sessions USING INDEX sessions_user (user=?)']);
     } finally {
       check.close();
     }

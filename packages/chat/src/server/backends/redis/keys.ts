@@ -3,6 +3,10 @@
  * and the mapping of Redis failures to UnavailableError.
  *
  *   user:<name lower>            JSON UserRecord           session:<token>     JSON, expiring
+ *   sessions:<user>              zset token -> expiry (ms) of the user's sessions, changed with
+ *                                session:<token> by one script (store.ts, CREATE_SESSION, which
+ *                                prunes the expired and trims it to MAX_SESSIONS_PER_USER, and
+ *                                DELETE_SESSION); expiring with the latest of them
  *   rooms                        hash name -> JSON info    public              zset of public names
  *   roomcount                    public+private rooms      owned:<user>        rooms the user owns
  *   empty                        zset name -> empty since  member:<user>       hash room -> read marker
@@ -57,6 +61,10 @@ export class RedisKeys {
   }
   session(token: string): string {
     return `${this.prefix}session:${token}`;
+  }
+  /** The user's sessions: a zset of tokens scored by expiry (store.ts, CREATE_SESSION). */
+  sessions(user: string): string {
+    return `${this.prefix}sessions:${user}`;
   }
   rooms(): string {
     return `${this.prefix}rooms`;

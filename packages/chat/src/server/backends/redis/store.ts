@@ -42,6 +42,11 @@
  *   bounded steps in the background that clear its members' entries and its files (DELETE_ROOM and
  *   GRAVE_STEP: a room of millions of members never blocks Redis in one script, nor its owner);
  *   the room's member set is the truth of who is a member meanwhile.
+ * - Sessions: `session:<token>` (JSON, expiring) and, per user, `sessions:<user>`, a zset of their
+ *   tokens by expiry that CREATE_SESSION prunes of the expired and trims to the cap (the oldest
+ *   sessions' keys deleted in the same script as the new one is written) and DELETE_SESSION
+ *   leaves; it expires with its latest session. Sessions written before the set existed are not in
+ *   it: they do not count, and run out within their 30 days.
  * - Durability: a method resolves after Redis replied. With `appendonly yes` and `appendfsync
  *   always`, Redis writes and fsyncs the AOF before it replies, so an acknowledged message survives
  *   a crash of Redis itself (with `everysec`, up to one second of acknowledged writes can be lost;
@@ -773,6 +778,43 @@ if digest and digest ~= ARGV[1] then return {'id_reused'} end
 return {'duplicate', original}
 `;
 
+// KEYS: 1 session:<token>, 2 sessions:<user>. ARGV: 1 token, 2 the session's JSON, 3 its time to
+// live (ms), 4 its expiry, 5 now, 6 the most sessions the user keeps, 7 the session: prefix.
+// -> the tokens of the user's oldest sessions it deleted to make room (not the expired ones it
+// pruned from the set: their keys have expired, or are past expiry and read as none). The new
+// session is added after the trim, so it is never among them. The set lives as long as its latest
+// session.
+const CREATE_SESSION = `
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
+local excess = redis.call('ZCARD', KEYS[2]) - (tonumber(ARGV[6]) - 1)
+local ended = {}
+if excess > 0 then
+  ended = redis.call('ZRANGE', KEYS[2], 0, excess - 1)
+  for _, token in ipairs(ended) do
+    redis.call('DEL', ARGV[7] .. token)
+    redis.call('ZREM', KEYS[2], token)
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+return ended
+`;
+
+// KEYS: 1 session:<token>. ARGV: 1 token, 2 the sessions: prefix. Deletes the session and its entry
+// in its user's set (read from the session: an expired key is gone, and its entry is pruned by the
+// user's next sign-in, or expires with the set).
+const DELETE_SESSION = `
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local ok, session = pcall(cjson.decode, raw)
+  if ok and type(session) == 'table' and type(session.user) == 'string' then
+    redis.call('ZREM', ARGV[2] .. session.user, ARGV[1])
+  end
+end
+return redis.call('DEL', KEYS[1])
+`;
+
 // Counts after a seq, never at or below the room's base (room:{r}:base, the head of the deleted room
 // of the name it continues): entries there are a deleted room's, left to its grave's steps
 // (DELETE_ROOM), and must not count in the room of the name that exists now.
@@ -802,6 +844,8 @@ type Commands = {
   chatListRooms(...args: (string | number)[]): Promise<(string | number)[]>;
   chatListMembers(...args: (string | number)[]): Promise<['not_member' | 'build'] | ['ok', string[]]>;
   chatRosterStep(...args: (string | number)[]): Promise<[number, number]>;
+  chatCreateSession(...args: (string | number)[]): Promise<string[]>;
+  chatDeleteSession(...args: (string | number)[]): Promise<number>;
 };
 
 export class RedisStore implements AccountStore, RoomStore {
@@ -871,6 +915,8 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatListRooms', 1, LIST_ROOMS);
     define('chatListMembers', 3, LIST_MEMBERS);
     define('chatRosterStep', 3, ROSTER_STEP);
+    define('chatCreateSession', 2, CREATE_SESSION);
+    define('chatDeleteSession', 1, DELETE_SESSION);
     this.#redis = redis as Redis & Commands;
   }
 
@@ -904,11 +950,22 @@ export class RedisStore implements AccountStore, RoomStore {
     );
   }
 
-  createSession(session: SessionRecord, now: number): Promise<void> {
-    return this.#call(async () => {
-      const ttl = Math.max(1, session.expiresAt - now);
-      await this.#redis.set(this.#keys.session(session.token), J(session), 'PX', ttl);
-    });
+  /** One script (CREATE_SESSION): the user's oldest sessions past the cap go with the insert. */
+  createSession(session: SessionRecord, now: number, maxSessions: number): Promise<string[]> {
+    const k = this.#keys;
+    return this.#call(() =>
+      this.#redis.chatCreateSession(
+        k.session(session.token),
+        k.sessions(session.user),
+        session.token,
+        J(session),
+        Math.max(1, session.expiresAt - now),
+        session.expiresAt,
+        now,
+        maxSessions,
+        k.session(''),
+      ),
+    );
   }
 
   getSession(token: string, now: number): Promise<SessionRecord | null> {
@@ -922,7 +979,7 @@ export class RedisStore implements AccountStore, RoomStore {
 
   deleteSession(token: string): Promise<void> {
     return this.#call(async () => {
-      await this.#redis.del(this.#keys.session(token));
+      await this.#redis.chatDeleteSession(this.#keys.session(token), token, this.#keys.sessions(''));
     });
   }
 

@@ -10,11 +10,13 @@
  *     backends/send-digest.ts); rows from before have none and any resend of their id is a duplicate
  *  6  memberships are indexed by (room, user), not (room) alone: a page of a room's members is read
  *     in order from the index (O(log n + page)), not sorted from all the room's rows
+ *  7  sessions are indexed by (user, expires_at): sign-in counts and trims the user's sessions
+ *     (MAX_SESSIONS_PER_USER, http/session.ts) from the index, not by a scan of every session
  * Each step runs in one transaction, so a crash mid-migration leaves the previous version.
  */
 import type Database from 'better-sqlite3';
 
-const CURRENT = 6;
+const CURRENT = 7;
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS users (
@@ -90,6 +92,7 @@ function addReactionsAndReplies(db: Database.Database): void {
 const INDEXES = `
 CREATE INDEX IF NOT EXISTS rooms_owner ON rooms(owner) WHERE owner IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rooms_empty ON rooms(empty_since) WHERE empty_since IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user, expires_at);
 `;
 
 function columns(db: Database.Database, table: string): Set<string> {

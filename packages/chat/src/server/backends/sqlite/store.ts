@@ -260,6 +260,12 @@ export class SqliteStore implements AccountStore, RoomStore {
         'INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
       ),
       createSession: db.prepare('INSERT INTO sessions (token, user, expires_at) VALUES (?, ?, ?)'),
+      dropExpiredSessions: db.prepare('DELETE FROM sessions WHERE user = ? AND expires_at <= ?'),
+      // All but the user's newest `?` sessions (the index sessions_user gives them in order; rowid
+      // orders sessions of the same expiry by insertion).
+      dropOldestSessions: db.prepare(
+        'DELETE FROM sessions WHERE token IN (SELECT token FROM sessions WHERE user = ? ORDER BY expires_at DESC, rowid DESC LIMIT -1 OFFSET ?) RETURNING token',
+      ),
       getSession: db.prepare(
         'SELECT token, user, expires_at FROM sessions WHERE token = ? AND expires_at > ?',
       ),
@@ -555,6 +561,12 @@ export class SqliteStore implements AccountStore, RoomStore {
         };
         return { ok: true, event };
       }),
+      createSession: writing((session: SessionRecord, now: number, maxSessions: number): string[] => {
+        s.dropExpiredSessions.run(session.user, now);
+        const ended = s.dropOldestSessions.all(session.user, maxSessions - 1) as { token: string }[];
+        s.createSession.run(session.token, session.user, session.expiresAt);
+        return ended.map((row) => row.token);
+      }),
       expire: writing((emptySince: number): string[] => {
         const gone: string[] = [];
         for (const { name } of s.expired.all(emptySince, DEFAULT_ROOM) as { name: string }[]) {
@@ -604,8 +616,9 @@ export class SqliteStore implements AccountStore, RoomStore {
     return this.#stmt.createUser.run(user.name, user.passwordHash, user.createdAt).changes === 1;
   }
 
-  async createSession(session: SessionRecord): Promise<void> {
-    this.#stmt.createSession.run(session.token, session.user, session.expiresAt);
+  /** One transaction: the user's expired and oldest sessions go with the insert (ports.ts). */
+  async createSession(session: SessionRecord, now: number, maxSessions: number): Promise<string[]> {
+    return this.#tx.createSession(session, now, maxSessions);
   }
 
   async getSession(token: string, now: number): Promise<SessionRecord | null> {

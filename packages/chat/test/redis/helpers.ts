@@ -49,6 +49,47 @@ export async function waitUntil(what: string, check: () => boolean, timeoutMs = 
   }
 }
 
+/** The built server's command (npm start's), for the tests of its Redis flags and variables. */
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'server', 'main.js');
+
+/**
+ * The built server (npm start) with these arguments (after `--port 0 --db :memory:`) and variables:
+ * its output (both streams) and exit code, once it says it listens (then stopped with SIGTERM) or
+ * exits by itself. The runner's own CHAT_ variables for Redis are cleared (an empty one is unset).
+ */
+export async function runMainUntilListening(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ out: string; code: number | null }> {
+  const child = spawn(process.execPath, [MAIN, '--port', '0', '--db', ':memory:', ...args], {
+    env: {
+      ...process.env,
+      CHAT_REDIS_URL: '',
+      CHAT_REDIS_PASSWORD: '',
+      CHAT_REDIS_PASSWORD_FILE: '',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  try {
+    await new Promise<void>((resolve) => {
+      const take = (c: Buffer) => {
+        out += c;
+        if (/listening on/.test(out)) resolve();
+      };
+      child.stdout?.on('data', take);
+      child.stderr?.on('data', take);
+      void exit.then(() => resolve());
+    });
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    return { out, code: await exit };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
 /**
  * A port nothing listened on a moment ago. Only for a child process to bind, which may find it
  * taken by then (another test file's listen(0) may be given it): RedisServer.start tries again with

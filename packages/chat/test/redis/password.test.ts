@@ -5,18 +5,14 @@
  * `redis.password`. One source: a second is a usage error naming both. The password is never in
  * what the node prints, started or refused.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisCredentialsError, startChatServer } from '../../src/server/chat-server.js';
 import { post } from '../helpers.js';
-import { cleanupAll, RedisServer } from './helpers.js';
-
-const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'server', 'main.js');
+import { cleanupAll, RedisServer, runMainUntilListening } from './helpers.js';
 
 /** The default user's password, and an ACL user's with read and write on every key. */
 const SECRET = 's3cret-default';
@@ -47,42 +43,12 @@ function file(name: string, content: string): string {
   return path;
 }
 
-/**
- * The built server (npm start): its output (both streams) and exit code; stopped with SIGTERM once
- * it listens. The runner's own CHAT_ variables for Redis are cleared (an empty one is unset).
- */
-async function runMain(
+/** The built server (npm start), its Redis variables cleared, files relative to the test's folder. */
+function runMain(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ out: string; code: number | null }> {
-  const child = spawn(process.execPath, [main, '--port', '0', '--db', ':memory:', ...args], {
-    env: {
-      ...process.env,
-      CHAT_REDIS_URL: '',
-      CHAT_REDIS_PASSWORD: '',
-      CHAT_REDIS_PASSWORD_FILE: '',
-      INIT_CWD: dir,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  try {
-    await new Promise<void>((resolve) => {
-      const take = (c: Buffer) => {
-        out += c;
-        if (/listening on/.test(out)) resolve();
-      };
-      child.stdout?.on('data', take);
-      child.stderr?.on('data', take);
-      void exit.then(() => resolve());
-    });
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    return { out, code: await exit };
-  } finally {
-    child.kill('SIGKILL');
-  }
+  return runMainUntilListening(args, { INIT_CWD: dir, ...env });
 }
 
 /** Neither password appears in `out`. */

@@ -5,49 +5,21 @@
  * failure refused at once in one line naming Redis and the reason, never retried as "could not
  * reach Redis" until the wait runs out, and never a fallback to no verification.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RedisTlsError, startChatServer } from '../../src/server/chat-server.js';
 import { post } from '../helpers.js';
-import { cleanupAll, PATIENCE_MS, RedisServer } from './helpers.js';
+import { cleanupAll, PATIENCE_MS, RedisServer, runMainUntilListening } from './helpers.js';
 
 afterEach(cleanupAll);
 
-const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'server', 'main.js');
-
-/**
- * The built server (npm start) with this environment: resolves with its output and exit code once
- * it says it listens (then it is stopped with SIGTERM) or exits by itself.
- */
-async function runMain(
+/** The built server (npm start) with this environment (helpers.ts, runMainUntilListening). */
+function runMain(
   env: Record<string, string>,
   args: string[] = [],
 ): Promise<{ out: string; code: number | null }> {
-  const child: ChildProcess = spawn(process.execPath, [main, '--port', '0', '--db', ':memory:', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  try {
-    await new Promise<void>((resolve) => {
-      const take = (c: Buffer) => {
-        out += c;
-        if (/listening on/.test(out)) resolve();
-      };
-      child.stdout?.on('data', take);
-      child.stderr?.on('data', take);
-      void exit.then(() => resolve());
-    });
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    return { out, code: await exit };
-  } finally {
-    child.kill('SIGKILL');
-  }
+  return runMainUntilListening(args, env);
 }
 
 /** A TLS redis-server whose clients must give the password hunter2; the URL that gives it. */

@@ -5,47 +5,17 @@
  * naming its parameters, never their values; a presence ttl no timer can hold is refused before
  * Redis is dialled.
  */
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { refusedPort } from '../../../../test-support/ports.js';
 import { startChatServer } from '../../src/server/chat-server.js';
 import { post } from '../helpers.js';
-import { cleanupAll, RedisServer } from './helpers.js';
+import { cleanupAll, RedisServer, runMainUntilListening } from './helpers.js';
 
 afterEach(cleanupAll);
 
-const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'server', 'main.js');
-
-/** The built server (npm start): its output (both streams) and exit code; stopped once it listens. */
-async function runMain(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ out: string; code: number | null }> {
-  const child = spawn(process.execPath, [main, '--port', '0', '--db', ':memory:', ...args], {
-    env: { ...process.env, CHAT_REDIS_URL: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  try {
-    await new Promise<void>((resolve) => {
-      const take = (c: Buffer) => {
-        out += c;
-        if (/listening on/.test(out)) resolve();
-      };
-      child.stdout?.on('data', take);
-      child.stderr?.on('data', take);
-      void exit.then(() => resolve());
-    });
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    return { out, code: await exit };
-  } finally {
-    child.kill('SIGKILL');
-  }
-}
+/** The built server (npm start): helpers.ts, runMainUntilListening. */
+const runMain = runMainUntilListening;
 
 const start = (url: string, extra: Record<string, unknown> = {}) =>
   startChatServer({ port: 0, redis: { url, ...extra }, sweepIntervalMs: 0, log: () => {} });

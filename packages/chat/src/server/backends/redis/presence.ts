@@ -40,8 +40,9 @@
  *   lose Redis sweeps as before, so the users of a node partitioned away alone are still swept by
  *   the others. The cost: a user who left, or whose node died, while Redis was down is announced
  *   offline up to a ttl later (within ttl + ttl/3 of Redis's return rather than ttl/3), and a notice
- *   lost meanwhile is told again that much later; a node that dies while Redis is up keeps the
- *   ttl + ttl/3 bound.
+ *   lost meanwhile is told again that much later. Any failed beat starts it, a short blip too, so a
+ *   node that dies about then may also go up to a ttl late if every node saw the blip; otherwise a
+ *   node that dies while Redis is up keeps the ttl + ttl/3 bound.
  * - A room set written by a version before `presence-rooms` has no entry there, so ORPHANS never
  *   finds it. From its first beat, each node looks for such sets (INDEX): one SCAN step a beat
  *   (MATCH on the room sets' key pattern, COUNT INDEX_SCAN_COUNT), its cursor kept for the next

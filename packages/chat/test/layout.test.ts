@@ -42,7 +42,7 @@ const DRIVEN_BY: Record<string, string> = {
   'server/backends/redis/connection.ts': 'redis/outage.test.ts: Redis down and back; redis/failover.test.ts',
   'server/backends/redis/keys.ts': 'redis/store.test.ts reads the keys it names',
   'server/backends/redis/presence.ts':
-    'redis/store.test.ts: presence across two backends, expiry of a dead one',
+    'redis/store.test.ts: presence across two backends, expiry of a dead one; redis/presence-outage.test.ts',
   'server/backends/redis/throttle.ts': 'redis/store.test.ts: the throttle shared by nodes',
   'shared/protocol.ts': 'protocol-doc.test.ts: docs/chat-protocol.md run against a server (types and limits)',
   'web/attachments.ts': 'e2e/files.test.ts: pasted and dropped files in Chromium',

@@ -27,11 +27,22 @@
  *   whose remove failed and whose nodes all left or died is swept and its users announced offline
  *   like any other, instead of staying for good. The
  *   extra ttl leaves the nodes that do have connections there three beats after their users'
- *   expiry to refresh them first, so they are not announced offline and back online. That holds
- *   for an outage of Redis shorter than about 1.5 ttl: after a longer one the first node back may
- *   sweep users whose own node has not refreshed them yet, who are then announced offline and,
- *   at that node's next beat, online again (as the room's own sweep, and each node's resync of
- *   its rooms, already do once an outage outlasts a ttl).
+ *   expiry to refresh them first, so they are not announced offline and back online.
+ * - After an outage of Redis longer than about 1.5 ttl every entry has expired, and the first node
+ *   back would sweep (its rooms, ORPHANS) users whose own node has not refreshed them yet: they
+ *   would be announced offline and, at that node's next beat, online again. So a node whose beat
+ *   failed (it lost Redis) sweeps nothing from then until GRACE_BEATS beats after its first one back
+ *   (about a ttl): those beats refresh its own connections only, and by their end every node back
+ *   at about the same moment has refreshed its users (within a beat of its return). Meanwhile its
+ *   online() is the room set as it is, expired users included (no sweep has said they left), so the
+ *   resync after the outage (room-channel.ts) tells no one offline; and its notices to tell again
+ *   (retell) wait too, since ANNOUNCE would read an unrefreshed user as offline. A node that did not
+ *   lose Redis sweeps as before, so the users of a node partitioned away alone are still swept by
+ *   the others. The cost: a user who left, or whose node died, while Redis was down is announced
+ *   offline up to a ttl later (within ttl + ttl/3 of Redis's return rather than ttl/3), and a notice
+ *   lost meanwhile is told again that much later. Any failed beat starts it, a short blip too, so a
+ *   node that dies about then may also go up to a ttl late if every node saw the blip; otherwise a
+ *   node that dies while Redis is up keeps the ttl + ttl/3 bound.
  * - A room set written by a version before `presence-rooms` has no entry there, so ORPHANS never
  *   finds it. From its first beat, each node looks for such sets (INDEX): one SCAN step a beat
  *   (MATCH on the room sets' key pattern, COUNT INDEX_SCAN_COUNT), its cursor kept for the next
@@ -227,6 +238,13 @@ const ORPHANS_PER_BEAT = 100;
 /** Users one beat sweeps at most from those rooms, all together; the rest wait for the next beats. */
 const ORPHAN_USERS_PER_BEAT = 1000;
 
+/**
+ * Beats of a node back from losing Redis that refresh its connections and sweep nothing (the first
+ * one back included): about one ttl (a beat every ttl/3), so every node back at about the same
+ * moment has refreshed its own users before any of them sweeps.
+ */
+const GRACE_BEATS = 3;
+
 /** Keys one beat's SCAN step asks for (INDEX); a hint to Redis, which may answer a few more. */
 const INDEX_SCAN_COUNT = 100;
 
@@ -279,6 +297,10 @@ export class RedisPresence implements Presence {
   readonly #local = new Map<string, Map<string, Set<string>>>();
   readonly #timer: NodeJS.Timeout;
   #beating = false;
+  /** A beat failed (Redis unreachable) and none has succeeded since. */
+  #lost = false;
+  /** Beats left, after the first one back, that refresh without sweeping (GRACE_BEATS). */
+  #grace = 0;
   /** The SCAN cursor of the look for room sets without an index entry (INDEX); null once through. */
   #indexCursor: string | null = '0';
 
@@ -382,17 +404,31 @@ export class RedisPresence implements Presence {
 
   async online(room: string): Promise<string[]> {
     try {
+      // Back from losing Redis: a user not yet refreshed by their node is not gone until a sweep
+      // says so, so the list is the set's users as they are (the resync then tells no one offline).
+      if (this.#settling) return (await this.#redis.zrange(this.#roomKey(room), '0', '-1')).sort();
       return (await this.#redis.presenceOnline(this.#roomKey(room))).sort();
     } catch (err) {
       throw toStoreError(err);
     }
   }
 
-  /** One heartbeat: refresh this node's connections, then sweep expired users of its rooms. */
+  /** This node lost Redis and is not GRACE_BEATS beats past its return: it sweeps nothing. */
+  get #settling(): boolean {
+    return this.#lost || this.#grace > 0;
+  }
+
+  /**
+   * One heartbeat: refresh this node's connections, then sweep expired users of its rooms. Back from
+   * losing Redis, the first GRACE_BEATS beats only refresh (see the theory of operation).
+   */
   async beat(): Promise<void> {
     if (this.#beating) return;
     this.#beating = true;
+    const settling = this.#settling;
     try {
+      // Redis answers again (a node without connections sends nothing else while settling).
+      if (this.#lost) await this.#redis.ping();
       for (const [room, users] of [...this.#local]) {
         // Sent together (one pipelined write), answered in order.
         const refreshed = [...users]
@@ -413,12 +449,19 @@ export class RedisPresence implements Presence {
             if (mark !== '') await this.#redis.presenceUnmark(this.#sweptKey(room), user, mark);
           });
         await Promise.all(refreshed);
+        if (settling) continue;
         const gone = await this.#redis.presenceSweep(
           this.#roomKey(room),
           this.#sweptKey(room),
           this.#userKey(room, ''),
         );
         for (const user of gone) this.#onChange(room, user, false);
+      }
+      if (settling) {
+        if (this.#lost) this.#grace = GRACE_BEATS;
+        this.#lost = false;
+        this.#grace--;
+        return;
       }
       // A room's set key around its name (a name never holds a newline: validate.ts).
       const [head, tail] = this.#roomKey('\n').split('\n');
@@ -448,6 +491,8 @@ export class RedisPresence implements Presence {
       await this.retellPending();
     } catch {
       // Redis is unreachable: the next beat tries again (entries expire meanwhile, see above).
+      this.#lost = true;
+      this.#grace = 0;
     } finally {
       this.#beating = false;
     }
@@ -508,7 +553,8 @@ export class RedisPresence implements Presence {
    */
   async retellPending(): Promise<void> {
     const notice = this.#notice;
-    if (!notice || this.#retelling || this.#untold.size === 0) return;
+    // Settling: a user not yet refreshed by their node would be told offline (a beat tells later).
+    if (!notice || this.#retelling || this.#untold.size === 0 || this.#settling) return;
     this.#retelling = true;
     try {
       for (const [room, users] of [...this.#untold]) {

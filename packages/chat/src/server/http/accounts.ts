@@ -92,8 +92,16 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
       if (problem || typeof name !== 'string' || typeof password !== 'string')
         return send(res, 400, { error: 'bad_request', message: problem });
       const record = { name, passwordHash: await hashPassword(password), createdAt: clock.now() };
-      if (!(await accounts.createUser(record)))
-        return send(res, 409, { error: 'name_taken', message: 'that name is taken' });
+      // A look-alike of an existing name (backends/name-skeleton.ts) is refused as taken, with
+      // `similar` and its own message: the user learns why a name no one has is refused.
+      const made = await accounts.createUser(record);
+      if (made === 'taken') return send(res, 409, { error: 'name_taken', message: 'that name is taken' });
+      if (made === 'similar')
+        return send(res, 409, {
+          error: 'name_taken',
+          message: 'that name is too similar to an existing name',
+          similar: true,
+        });
       // `general` is missing only from a store that lost it (default-room.ts): made again here,
       // before this account joins it, so that it is in general like every account.
       if ((await deps.rooms.join(name, DEFAULT_ROOM, deps.maxRoomsPerUser)) === 'no_room') {

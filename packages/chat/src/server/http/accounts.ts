@@ -5,6 +5,9 @@
  *   gets the same answer (401 bad_credentials) after the same work (a password check runs for
  *   unknown names too), so a probe learns nothing about which names exist. (Sign-up necessarily
  *   says a name is taken; it is rate-limited per address more tightly than sign-in.)
+ * - A name that reads like an existing account's (backends/name-skeleton.ts: `aIice` beside
+ *   `alice`) is refused as taken, 409 name_taken, with `similar: true` and a message saying so;
+ *   the store decides it in the insert itself, so two look-alikes at once cannot both get in.
  * - Limits: per client address (token buckets signInPerIp, signUpPerIp; the address is the
  *   socket's peer, or behind trusted proxies the one X-Forwarded-For gives, and an IPv6 client is
  *   counted per /64: client-address.ts) and per account name (backoff after repeated failures,

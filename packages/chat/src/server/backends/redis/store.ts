@@ -815,7 +815,7 @@ redis.call('SET', KEYS[2], ARGV[2])
 return 'created'
 `;
 
-/** User keys read per step of indexSkeletons (SCAN's COUNT: a hint). */
+/** Keys one SCAN step of indexSkeletons visits (its COUNT: a hint to Redis). */
 const SKELETON_SCAN_COUNT = 1000;
 
 // KEYS: 1 session:<token>. ARGV: 1 token, 2 the sessions: prefix. Deletes the session and its entry

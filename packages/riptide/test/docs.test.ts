@@ -4,6 +4,7 @@
  * heading of the document it names, as GitHub derives heading ids. A link inside code (a fenced
  * block, a code span) is an example and is not followed; external links are not fetched.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -77,6 +78,30 @@ export function missingDocuments(file: string, text: string): string[] {
   return [...named].filter((name) => !existsSync(join(dirname(file), name)) && !existsSync(join(root, name)));
 }
 
+/**
+ * The repository paths a document names, linked or not (`packages/riptide/src/core/errors.ts`,
+ * `bench/deflate-memory.mjs`), that do not exist from the root. A pattern (`run-*.json`,
+ * `run-<date>.json`, `{package.json,dist}`, `riptide-….mjs`) is not a path; what a build or a run
+ * writes, which git ignores (`bench/results/dev/`), need not exist.
+ */
+export function missingPaths(text: string, ignored: (path: string) => boolean = gitIgnores): string[] {
+  const named = new Set(
+    [
+      ...text.matchAll(/(?<![\w./-])(?:packages|docs|bench|test-support|\.ci)\/[\w./<>*{},…-]*[\w/>}*…]/g),
+    ].map((m) => m[0]),
+  );
+  return [...named].filter((path) => !/[*<{…]/.test(path) && !existsSync(join(root, path)) && !ignored(path));
+}
+
+function gitIgnores(path: string): boolean {
+  try {
+    execFileSync('git', ['check-ignore', '-q', path], { cwd: root, stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe("the repository's Markdown", () => {
   const files = markdownFiles(root);
 
@@ -103,6 +128,18 @@ describe("the repository's Markdown", () => {
     expect(missingDocuments(cli, 'see docs/http2.md, SECURITY.md, ../../README.md and docs/gone.md')).toEqual(
       ['docs/gone.md'],
     );
+  });
+
+  it('names only repository paths that exist (or that git ignores, written by a build or a run)', () => {
+    const missing = files.flatMap((file) =>
+      missingPaths(readFileSync(file, 'utf8')).map((path) => `${relative(root, file)}: ${path}`),
+    );
+    expect(missing).toEqual([]);
+    const text =
+      'see `packages/riptide/src/core/errors.ts`, packages/cli/src/gone.ts, (docs/http2.md), bench/results/run-*.json, `bench/results/dev/x.json` and my-packages/x.ts';
+    expect(missingPaths(text, (path) => path.startsWith('bench/results/dev/'))).toEqual([
+      'packages/cli/src/gone.ts',
+    ]);
   });
 
   it('finds a missing file, a missing heading, and no link in code (the check is not vacuous)', () => {

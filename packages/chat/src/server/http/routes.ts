@@ -3,6 +3,7 @@
  *
  *   GET  /, /app.js, /style.css ...          the built page (static.ts)
  *   POST /api/register {"name","password"}   201 {"user"} and the session cookie; 409 name_taken
+ *                                            (with similar: true for a look-alike of a name)
  *   POST /api/login    {"name","password"}   200 {"user"} and the cookie; 401 bad_credentials
  *   POST /api/logout                         deletes the session, clears the cookie, closes its sockets
  *   GET  /api/session                        200 {"user"} or 401

@@ -59,7 +59,6 @@ const DRIVEN_BY: Record<string, string> = {
   'web/picker.ts': 'e2e/features.test.ts: reactions picked in Chromium',
   'web/placeholder.ts': "e2e/layout.test.ts: the composer's placeholder shown whole",
   'web/render.ts': 'e2e/conversation.test.ts: grouping, day separators, times',
-  'web/search.ts': 'e2e/files.test.ts: search results opened at the message',
   'web/theme.ts': 'e2e/conversation.test.ts: dark mode',
 };
 

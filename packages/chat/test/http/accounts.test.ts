@@ -188,6 +188,35 @@ describe('sign-up and sign-in', () => {
     expect(evil.status).toBe(403);
   });
 
+  it('takes application/json exactly (any case, with parameters), refusing longer types with 415', async () => {
+    // Regression: the type was checked by its prefix, so application/json-evil (or jsonp) passed
+    // as JSON, while APPLICATION/JSON was refused.
+    const server = await startTestServer();
+    const logout = (type: string) =>
+      post(server.origin, '/api/logout', {}, { 'content-type': type }).then((r) => [type, r.status]);
+    const refused = [
+      'application/json-evil',
+      'application/jsonp',
+      'application/json+x',
+      'application/json,text/plain',
+    ];
+    const taken = [
+      'application/json',
+      'APPLICATION/JSON',
+      'application/json; charset=utf-8',
+      'Application/Json;charset=UTF-8',
+      'application/json ; charset=utf-8',
+    ];
+    for (const type of refused) expect(await logout(type)).toEqual([type, 415]);
+    for (const type of taken) expect(await logout(type)).toEqual([type, 200]);
+    expect(
+      (await post(server.origin, '/api/logout', {}, { 'content-type': 'application/json-evil' })).body,
+    ).toEqual({
+      error: 'bad_content_type',
+      message: 'send application/json',
+    });
+  });
+
   it('answers a body above 4 KiB with 413 and its reason, declared or chunked, and registers nobody', async () => {
     const server = await startTestServer();
     const big = JSON.stringify({ name: 'alice', password: PASSWORD, pad: 'x'.repeat(5000) });

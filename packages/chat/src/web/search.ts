@@ -21,7 +21,7 @@
  */
 import type { ChatMessage, ClientMessage, SearchHit, ServerMessage } from '../shared/protocol.js';
 import { el } from './dom.js';
-import { fullTime } from './timeline.js';
+import { mediumTime } from './timeline.js';
 
 export interface SearchHost {
   send(message: ClientMessage): boolean;
@@ -69,12 +69,12 @@ function overlaps(a: Element, b: Element): boolean {
 }
 
 /**
- * A hit's time, as the conversation's tooltips give a message's: the full date and time, from the
- * formatter timeline.ts makes once per locale, not one made for each hit (as Date#toLocaleString
- * with options does at every call, which is slow).
+ * A hit's time: the date and time in the panel's width ("Dec 2, 2026, 9:05 AM"), from the formatter
+ * timeline.ts makes once per locale, not one made for each hit (as Date#toLocaleString with
+ * options does at every call, which is slow).
  */
 export function hitTime(ts: number, locale?: string): string {
-  return fullTime(ts, locale);
+  return mediumTime(ts, locale);
 }
 
 function timeOf(ts: number): HTMLTimeElement {

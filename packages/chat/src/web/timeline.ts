@@ -81,8 +81,9 @@ export function dayLabel(ts: number, now: number, locale?: string): string {
  */
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-const FORMATS: Record<'short' | 'full' | 'day' | 'dayYear', Intl.DateTimeFormatOptions> = {
+const FORMATS: Record<'short' | 'medium' | 'full' | 'day' | 'dayYear', Intl.DateTimeFormatOptions> = {
   short: { hour: 'numeric', minute: '2-digit' },
+  medium: { dateStyle: 'medium', timeStyle: 'short' },
   full: { dateStyle: 'full', timeStyle: 'short' },
   day: { weekday: 'long', month: 'long', day: 'numeric' },
   dayYear: { weekday: 'long', month: 'long', day: 'numeric', year: 'numeric' },
@@ -104,6 +105,11 @@ export function shortTime(ts: number, locale?: string): string {
     .formatToParts(new Date(ts))
     .map((p) => (p.type === 'hour' && /^0\d$/.test(p.value) ? p.value.slice(1) : p.value))
     .join('');
+}
+
+/** The date and time in a list's width ("Dec 2, 2026, 9:05 AM"): a search hit's. */
+export function mediumTime(ts: number, locale?: string): string {
+  return formatter('medium', locale).format(new Date(ts));
 }
 
 /** The full date and time, for a tooltip. */

@@ -244,6 +244,27 @@ describe('general missing from the store (a Redis that came back empty)', () => 
     expect(await server.backend.rooms.isMember('bob', 'general')).toBe(false);
     expect(await bob.request('joined', { type: 'join', room: 'general' })).toMatchObject({ owner: null });
   });
+
+  it('a join of it makes it again as the default room, not no_such_room', async () => {
+    // Regression: a join of general after the store lost it answered no_such_room, where a create
+    // of it made it again.
+    const server = await startTestServer();
+    const aliceCookie = await register(server.origin, 'alice');
+    expect(await server.backend.rooms.deleteRoom('general')).toBe(true);
+    const alice = (await TestClient.join(server.origin, aliceCookie)).client;
+    expect(await alice.request('joined', { type: 'join', room: 'general' })).toMatchObject({
+      type: 'joined',
+      room: 'general',
+      kind: 'public',
+      owner: null,
+    });
+    expect(await server.backend.rooms.getRoom('general')).toMatchObject({ kind: 'public', owner: null });
+    expect(await server.backend.rooms.isMember('alice', 'general')).toBe(true);
+    // Any other missing room is still no_such_room.
+    expect(await alice.request('error', { type: 'join', room: 'random' })).toMatchObject({
+      code: 'no_such_room',
+    });
+  });
 });
 
 describe('a room deleted and created again under its name', () => {

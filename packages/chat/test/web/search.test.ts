@@ -3,7 +3,7 @@
  * results opened at the message): the time shown on each hit.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { fullTime } from '../../src/web/timeline.js';
+import { mediumTime } from '../../src/web/timeline.js';
 
 // Imported by a path tsc does not follow: search.ts is typed against the DOM, which this
 // project's tsconfig for the unit tests leaves out (tsconfig.web.json checks the page's code).
@@ -19,7 +19,7 @@ describe("a hit's time", () => {
     vi.restoreAllMocks();
   });
 
-  it("is the conversation's full time, from its formatter made once per locale, not one per hit", () => {
+  it("is the date and time in the panel's width, from a formatter made once per locale, not one per hit", () => {
     // Regression: each hit made a formatter of its own (Date#toLocaleString with options makes one
     // at every call), where the conversation's times use one made per locale (timeline.ts).
     let made = 0;
@@ -42,7 +42,7 @@ describe("a hit's time", () => {
     }
     expect(perCall.map((spy) => spy.mock.calls.length)).toEqual([0, 0, 0]);
     expect(made).toBeLessThanOrEqual(2);
-    expect([...shown]).toEqual([fullTime(at(2, 9, 5), 'en-US')]);
-    expect(hitTime(at(2, 9, 5), 'en-US')).toMatch(/^Wednesday, December 2, 2026 at 9:05\sAM$/);
+    expect([...shown]).toEqual([mediumTime(at(2, 9, 5), 'en-US')]);
+    expect(hitTime(at(2, 9, 5), 'en-US')).toMatch(/^Dec 2, 2026, 9:05\sAM$/);
   });
 });

@@ -116,7 +116,13 @@ export class MembershipHandlers {
   }
 
   async join(conn: Connection, room: string, ref: string | undefined): Promise<void> {
-    const info = await this.#backend.rooms.getRoom(room);
+    let info = await this.#backend.rooms.getRoom(room);
+    // The default room exists for clients whatever the store lost (a Redis that came back empty):
+    // a join of it makes it again, as a create of it does (#createDefault), rather than no_such_room.
+    if (!info && room === DEFAULT_ROOM) {
+      await createDefaultRoom(this.#backend.rooms, this.#clock.now());
+      info = await this.#backend.rooms.getRoom(room);
+    }
     const visible =
       info !== null && (info.kind === 'public' || (await this.#backend.rooms.isMember(conn.user, room)));
     if (!info || !visible) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);

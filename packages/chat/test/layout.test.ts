@@ -50,7 +50,6 @@ const DRIVEN_BY: Record<string, string> = {
     'e2e/a11y.test.ts: avatars in the page (the file touches the DOM, which tsconfig.test.json has not)',
   'web/autocomplete.ts': 'e2e/features.test.ts: `@` autocomplete in Chromium (logic: web/mentions.test.ts)',
   'web/connection.ts': 'e2e/chat.test.ts: a dropped connection catching up exactly once',
-  'web/conversation.ts': 'e2e/conversation.test.ts: the conversation view in Chromium',
   'web/dom.ts': 'e2e/chat.test.ts: user text never interpreted as HTML',
   'web/keyboard.ts': 'e2e/keyboard.test.ts: the page from the keyboard alone',
   'web/main.ts': 'e2e/chat.test.ts: the page wired up in Chromium',
@@ -59,7 +58,6 @@ const DRIVEN_BY: Record<string, string> = {
   'web/picker.ts': 'e2e/features.test.ts: reactions picked in Chromium',
   'web/placeholder.ts': "e2e/layout.test.ts: the composer's placeholder shown whole",
   'web/render.ts': 'e2e/conversation.test.ts: grouping, day separators, times',
-  'web/search.ts': 'e2e/files.test.ts: search results opened at the message',
   'web/theme.ts': 'e2e/conversation.test.ts: dark mode',
 };
 

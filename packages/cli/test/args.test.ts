@@ -2,6 +2,8 @@
  * src/args.ts: parsing from one table per command, the help generated from the same table, and
  * the flag value checks. failures.test.ts checks the lines bin.ts prints for these errors.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   CliUsageError,
@@ -15,6 +17,10 @@ import {
   stringList,
   usageLine,
 } from '../src/args.js';
+import { broadcastSpec } from '../src/commands/broadcast.js';
+import { connectSpec } from '../src/commands/connect.js';
+import { echoSpec } from '../src/commands/echo.js';
+import { listenSpec } from '../src/commands/listen.js';
 
 const spec: CommandSpec = {
   name: 'demo',
@@ -283,5 +289,41 @@ describe('stringList and stringFlag', () => {
     expect(stringFlag('a')).toBe('a');
     expect(stringFlag(true)).toBeUndefined();
     expect(stringFlag(['a'])).toBeUndefined();
+  });
+});
+
+describe("the READMEs and the commands' tables", () => {
+  const specs = [connectSpec, listenSpec, echoSpec, broadcastSpec];
+  /** Backticks out and whitespace collapsed, so a phrase may be a code span or cross a line end. */
+  const prose = (text: string) => text.replace(/`/g, '').replace(/\s+/g, ' ');
+  const cliReadme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+  const rootReadme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+  const rootSection = rootReadme.split('## The `riptide` command')[1].split('\n## ')[0];
+  /** The long flags a text names: `--name`, not part of a longer word. */
+  const longFlags = (text: string) =>
+    new Set([...text.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((m) => m[1]));
+
+  it('packages/cli/README.md names every flag of every command (a short one as -s/--name), and the defaults --help states', () => {
+    const text = prose(cliReadme);
+    const named = longFlags(cliReadme);
+    const missing: string[] = [];
+    for (const spec of specs)
+      for (const [name, flag] of Object.entries(spec.flags)) {
+        if (!named.has(name)) missing.push(`${spec.name} --${name}`);
+        if (flag.short && !text.includes(`-${flag.short}/--${name}`))
+          missing.push(`${spec.name} -${flag.short}/--${name}`);
+        for (const m of flag.description.matchAll(/\(default ([^;)]+)[;)]/g))
+          if (!text.includes(`default ${m[1]}`)) missing.push(`${spec.name} --${name}: default ${m[1]}`);
+      }
+    expect(missing).toEqual([]);
+  });
+
+  it('both READMEs name no flag that no command has (beyond --help and --version)', () => {
+    const known = new Set(['help', 'version', ...specs.flatMap((spec) => Object.keys(spec.flags))]);
+    const unknown = (text: string) => [...longFlags(text)].filter((name) => !known.has(name));
+    expect(unknown(cliReadme)).toEqual([]);
+    expect(unknown(rootSection)).toEqual([]);
+    expect(rootSection).toContain('npx riptide connect');
+    expect(unknown('see --wait, --no-such-flag and a-- b--c')).toEqual(['no-such-flag']);
   });
 });

@@ -4,9 +4,11 @@
  * heading of the document it names, as GitHub derives heading ids. A link inside code (a fenced
  * block, a code span) is an example and is not followed; external links are not fetched.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CLIENT_OPTIONS, SERVER_OPTIONS } from '../src/node/options.js';
 
 const root = join(__dirname, '..', '..', '..');
 /** Folders that hold no document of the repository (installed, built or written by runs). */
@@ -77,6 +79,30 @@ export function missingDocuments(file: string, text: string): string[] {
   return [...named].filter((name) => !existsSync(join(dirname(file), name)) && !existsSync(join(root, name)));
 }
 
+/**
+ * The repository paths a document names, linked or not (`packages/riptide/src/core/errors.ts`,
+ * `bench/deflate-memory.mjs`), that do not exist from the root. A pattern (`run-*.json`,
+ * `run-<date>.json`, `{package.json,dist}`, `riptide-….mjs`) is not a path; what a build or a run
+ * writes, which git ignores (`bench/results/dev/`), need not exist.
+ */
+export function missingPaths(text: string, ignored: (path: string) => boolean = gitIgnores): string[] {
+  const named = new Set(
+    [
+      ...text.matchAll(/(?<![\w./-])(?:packages|docs|bench|test-support|\.ci)\/[\w./<>*{},…-]*[\w/>}*…]/g),
+    ].map((m) => m[0]),
+  );
+  return [...named].filter((path) => !/[*<{…]/.test(path) && !existsSync(join(root, path)) && !ignored(path));
+}
+
+function gitIgnores(path: string): boolean {
+  try {
+    execFileSync('git', ['check-ignore', '-q', path], { cwd: root, stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe("the repository's Markdown", () => {
   const files = markdownFiles(root);
 
@@ -105,6 +131,18 @@ describe("the repository's Markdown", () => {
     );
   });
 
+  it('names only repository paths that exist (or that git ignores, written by a build or a run)', () => {
+    const missing = files.flatMap((file) =>
+      missingPaths(readFileSync(file, 'utf8')).map((path) => `${relative(root, file)}: ${path}`),
+    );
+    expect(missing).toEqual([]);
+    const text =
+      'see `packages/riptide/src/core/errors.ts`, packages/cli/src/gone.ts, (docs/http2.md), bench/results/run-*.json, `bench/results/dev/x.json` and my-packages/x.ts';
+    expect(missingPaths(text, (path) => path.startsWith('bench/results/dev/'))).toEqual([
+      'packages/cli/src/gone.ts',
+    ]);
+  });
+
   it('finds a missing file, a missing heading, and no link in code (the check is not vacuous)', () => {
     const readme = join(root, 'README.md');
     const text = [
@@ -124,5 +162,60 @@ describe("the repository's Markdown", () => {
     ]);
     expect(headingId("`pause()` and `'close'`")).toBe('pause-and-close');
     expect(headingId('TypeScript and `@types/ws`')).toBe('typescript-and-typesws');
+  });
+});
+
+const UNIT: Record<string, number> = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, s: 1000, ms: 1 };
+
+/** The default a cell of SECURITY.md states: `16,384 frames ...` 16384, `10 s (...)` 10000, `off` undefined. */
+export function statedDefault(cell: string): number | undefined | null {
+  if (/^off\b/.test(cell)) return undefined;
+  const m = cell.match(/^(\d[\d,]*)(?: (KiB|MiB|GiB|s|ms)\b)?/);
+  return m ? Number(m[1].replace(/,/g, '')) * (m[2] ? UNIT[m[2]] : 1) : null;
+}
+
+/** SECURITY.md's rows for an option of the library (`name` first), each as [row, default stated, default in options.ts]. */
+export function limitRows(text: string): [string, number | undefined | null, unknown][] {
+  const tables = { server: SERVER_OPTIONS, client: CLIENT_OPTIONS } as Record<
+    string,
+    Record<string, { default?: unknown }>
+  >;
+  const section = text.split("## The library's limits")[1].split('\n## ')[0];
+  return [...section.matchAll(/^\| `(\w+)`([^|]*)\| ([^|]*?) +\|/gm)].flatMap(([, name, where, cell]) => {
+    const roles = /\(server\)/.test(where)
+      ? ['server']
+      : /\(client\)/.test(where)
+        ? ['client']
+        : ['server', 'client'];
+    return roles
+      .filter((role) => name in tables[role])
+      .map((role): [string, number | undefined | null, unknown] => [
+        `${role} ${name}`,
+        statedDefault(cell),
+        tables[role][name].default,
+      ]);
+  });
+}
+
+describe("SECURITY.md's table of the library's limits", () => {
+  it("states each option's default as the option tables (src/node/options.ts) have it", () => {
+    const rows = limitRows(readFileSync(join(root, 'SECURITY.md'), 'utf8'));
+    expect(rows.filter(([, stated, actual]) => stated !== actual)).toEqual([]);
+    // The rows are found: maxPayload, maxFragments, maxBufferedChunks, maxPendingAutoPongs and
+    // closeTimeout for both roles; handshakeTimeout, heartbeat and maxBackpressure for a server.
+    expect(rows.map(([row]) => row)).toEqual(
+      expect.arrayContaining([
+        'server maxPayload',
+        'client closeTimeout',
+        'server heartbeat',
+        'server maxBackpressure',
+      ]),
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(13);
+    expect([
+      statedDefault('16,384 frames'),
+      statedDefault('10 s (`0`: none)'),
+      statedDefault('100 MiB'),
+    ]).toEqual([16384, 10_000, 100 * 1024 * 1024]);
   });
 });

@@ -53,7 +53,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
-import { parseRedisUrl, RedisUrlError } from './backends/redis/connection.js';
+import { parseRedisUrl, RedisUrlError, shownRedisUrl } from './backends/redis/connection.js';
 import { checkPresenceTtl } from './backends/redis/presence.js';
 import {
   DatabaseInUseError,
@@ -437,19 +437,8 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGHUP', () => stop('SIGHUP'));
 // Last: whoever waits for this line may signal us at once (the handlers above are in place).
 console.log(
-  `riptide chat listening on ${server.url} (${redisUrl ? `redis ${redactUrl(redisUrl)}${passwordSource ? `, password from ${passwordSource}` : ''}` : `database ${dbPath}`})`,
+  `riptide chat listening on ${server.url} (${redisUrl ? `redis ${shownRedisUrl(redisUrl)}${passwordSource ? `, password from ${passwordSource}` : ''}` : `database ${dbPath}`})`,
 );
-
-/** The URL without its password, for the log. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
 
 /** Why the start failed, in one line naming the setting when it is ours to name. */
 function startError(err: Error): string {

@@ -66,11 +66,19 @@ export interface SessionRecord {
   expiresAt: number;
 }
 
+/** createUser's answer: made, the name taken (ignoring case), or too similar to an existing one. */
+export type CreateUserResult = 'created' | 'taken' | 'similar';
+
 export interface AccountStore {
   /** The user, matching the name case-insensitively. */
   getUser(name: string): Promise<UserRecord | null>;
-  /** Creates the user; false if the name (case-insensitively) is taken. */
-  createUser(user: UserRecord): Promise<boolean>;
+  /**
+   * Creates the user, unless the name is taken (case-insensitively) or looks like an existing
+   * account's name (the same skeleton, backends/name-skeleton.ts): one atomic step, so of two
+   * look-alike names signing up at once one is refused. An existing account whose skeleton is
+   * another's (stored before skeletons were kept) is kept; new look-alikes of either are refused.
+   */
+  createUser(user: UserRecord): Promise<CreateUserResult>;
   /**
    * Stores the session. The user keeps at most `maxSessions` sessions not expired at `now`: when
    * they already have that many, their oldest (earliest expiry) are deleted in the same atomic

@@ -4,14 +4,17 @@
  * (shown on hover or focus), the unsent messages of the outbox, and the scroll position: follow new
  * messages when at the end, else offer "jump to latest" and keep the message at the top in place.
  *
- * The list is redrawn from the state on each change; the keyboard focus and an open "delete?"
- * question survive the redraw.
+ * The list is drawn from the state on each change, but only what changed is drawn anew: each row
+ * is kept, by its message (or day, notice, unsent message), while it would look the same, so a
+ * change costs what changed, not the length of the conversation (a search's jump ten pages back
+ * loads ~3,300 messages). The keyboard focus and an open "delete?" question survive the redraw.
  */
 import type { ChatMessage, Reactions, ReplyQuote } from '../shared/protocol.js';
 import { renderAttachments } from './attachments.js';
 import { avatar } from './avatar.js';
 import { byId, el } from './dom.js';
 import { type DomElement, parse, plainText, renderFormatted } from './format.js';
+import { outOfTabOrder } from './keyboard.js';
 import type { Outbox, Pending } from './outbox.js';
 import { whoReacted } from './reactions.js';
 import { canSendAgain, refusalReason } from './refusal.js';
@@ -189,6 +192,8 @@ function messageItem(
     body.prepend(toolsRoom(bar));
     li.append(bar);
   }
+  // Its name, links and files too, until keyboard.ts makes it the current message.
+  outOfTabOrder(li);
   return li;
 }
 
@@ -285,20 +290,28 @@ function focusedSpot(list: HTMLElement): Spot | null {
   return { ...at, selector: classes || null };
 }
 
-/** The first message seen at the top of the conversation, and how far below the top it starts. */
+/**
+ * The first message seen at the top of the conversation, and how far below the top it starts.
+ * The rows lie one below the other: the first whose bottom is below the top is found by halving
+ * (a look at each of 3,300 rows' boxes cost more than drawing the one that changed).
+ */
 function topMessage(box: HTMLElement, list: HTMLElement): { seq: string; offset: number } | null {
   const top = box.getBoundingClientRect().top;
-  for (const li of list.querySelectorAll<HTMLElement>('li.message[data-seq]')) {
-    const r = li.getBoundingClientRect();
-    if (r.bottom > top) return { seq: li.dataset.seq as string, offset: r.top - top };
+  const rows = list.querySelectorAll<HTMLElement>('li.message[data-seq]');
+  let low = 0;
+  let high = rows.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (rows[mid].getBoundingClientRect().bottom > top) high = mid;
+    else low = mid + 1;
   }
-  return null;
+  const li = rows[low];
+  return li ? { seq: li.dataset.seq as string, offset: li.getBoundingClientRect().top - top } : null;
 }
 
 /**
  * Puts that message back where it was: an edit, a reaction or a deletion above it changes the
- * height of what comes before, and the whole list is drawn again (no node for the browser's own
- * scroll anchoring to hold on to), so the words being read would move.
+ * height of what comes before (and its row is a new node), so the words being read would move.
  */
 function keepInPlace(
   box: HTMLElement,
@@ -312,6 +325,37 @@ function keepInPlace(
 }
 
 export type ScrollMode = 'update' | 'older';
+
+/** A row of the list as drawn: its node, and what it was drawn from (`sig`). */
+interface Row {
+  node: HTMLLIElement;
+  sig: string;
+}
+
+/**
+ * The rows drawn last, by key (a message's seq, an unsent one's outbox id, a day, a notice...),
+ * and what they were drawn for: a row whose key and `sig` come again is kept as it is (the same
+ * node: its focus, its loaded images, a selection in it stay), the others are drawn anew. Another
+ * list, room, state or set of actions starts afresh.
+ */
+const drawn = {
+  list: null as HTMLElement | null,
+  room: null as string | null,
+  state: null as ChatState | null,
+  actions: null as MessageActions | null,
+  outbox: null as Outbox | null,
+  rows: new Map<string, Row>(),
+};
+
+/**
+ * What a message's row shows, as a string: everything that makes it look different (the message
+ * itself as stored: text, edit, reactions, deletion, files, quote, mentions; whether it starts a
+ * group; whether it asks "delete?"; who reads it).
+ */
+function messageSig(message: ChatMessage, first: boolean, me: string): string {
+  const confirming = ui.confirming?.room === message.room && ui.confirming.seq === message.seq;
+  return `${first ? 1 : 0}${confirming ? 1 : 0}${me}\u0000${JSON.stringify(message)}`;
+}
 
 /** The conversation: messages in seq order with notices between them, then the unsent ones. */
 export function renderMessages(
@@ -328,54 +372,69 @@ export function renderMessages(
   const anchor = mode === 'update' && !state.jump ? topMessage(box, list) : null;
   const room: Room | undefined = state.rooms.get(state.active);
   const redraw = () => renderMessages(state, outbox, actions, 'older');
-  list.replaceChildren();
   byId('load-older').hidden = !room?.hasMore;
+  if (
+    drawn.list !== list ||
+    drawn.room !== (room?.name ?? null) ||
+    drawn.state !== state ||
+    drawn.actions !== actions ||
+    drawn.outbox !== outbox
+  ) {
+    list.replaceChildren();
+    drawn.rows.clear();
+    Object.assign(drawn, { list, room: room?.name ?? null, state, actions, outbox });
+  }
   if (!room) return;
   const messages = [...room.messages.keys()]
     .sort((a, b) => a - b)
     .map((seq) => room.messages.get(seq) as ChatMessage);
   const entries = buildTimeline(messages, room.notices, { now: Date.now(), firstUnread: room.firstUnread });
+  const rows = new Map<string, Row>();
+  const wanted: HTMLLIElement[] = [];
+  /** The row for `key`: the one drawn last if drawn from the same `sig`, else `draw()`'s. */
+  const row = (key: string, sig: string, draw: () => HTMLLIElement) => {
+    let unique = key;
+    for (let n = 1; rows.has(unique); n++) unique = `${key}#${n}`;
+    const old = drawn.rows.get(unique);
+    const kept = old?.sig === sig ? old : { node: draw(), sig };
+    rows.set(unique, kept);
+    wanted.push(kept.node);
+  };
   let lastUser: string | null = null;
   for (const entry of entries) {
     if (entry.kind === 'message') {
-      list.append(messageItem(entry.message, entry.first, state, actions, redraw));
-      lastUser = entry.message.user;
+      const { message, first } = entry;
+      row(`m${message.seq}`, messageSig(message, first, state.me), () =>
+        messageItem(message, first, state, actions, redraw),
+      );
+      lastUser = message.user;
       continue;
     }
     lastUser = null;
     if (entry.kind === 'day') {
-      const li = el('li', 'day');
-      li.append(el('span', '', entry.label));
-      list.append(li);
+      row(`d${entry.label}`, entry.label, () => {
+        const li = el('li', 'day');
+        li.append(el('span', '', entry.label));
+        return li;
+      });
     } else if (entry.kind === 'unread') {
-      const li = el('li', 'unread-divider');
-      li.append(el('span', '', 'New messages'));
-      list.append(li);
-    } else list.append(el('li', 'notice', entry.text));
+      row('u', 'u', () => {
+        const li = el('li', 'unread-divider');
+        li.append(el('span', '', 'New messages'));
+        return li;
+      });
+    } else row(`n${entry.text}`, entry.text, () => el('li', 'notice', entry.text));
   }
   for (const pending of outbox.items) {
     if (pending.room !== room.name) continue;
-    const li = el('li', pending.failed ? 'message mine pending failed' : 'message mine pending');
-    li.dataset.pending = pending.id;
-    // Focusable (not a Tab stop): where the focus stays when its buttons go (Send again).
-    li.tabIndex = -1;
     const first = lastUser !== state.me;
-    if (first) li.classList.add('first');
-    li.append(first ? avatar(state.me) : el('span', 'gutter'));
-    const body = el('div', 'body');
-    const meta = el('div', 'meta');
-    if (first) meta.append(el('span', 'user', state.me));
-    meta.append(el('span', 'state', pending.failed ? 'not sent' : 'sending…'));
-    const text = el('div', 'text');
-    text.dir = 'auto';
-    renderFormatted(document, text as unknown as DomElement, pending.text);
-    body.append(meta, text);
-    if (pending.attachments?.length) body.append(renderAttachments(pending.attachments));
-    if (pending.failed) body.append(failedNote(pending, pending.failed, actions));
-    li.append(body);
-    list.append(li);
+    row(`p${pending.id}`, `${first ? 1 : 0}${state.me}\u0000${JSON.stringify(pending)}`, () =>
+      pendingItem(pending, first, state.me, actions),
+    );
     lastUser = state.me;
   }
+  place(list, wanted);
+  drawn.rows = rows;
   restoreFocus(list, spot, ui.shown === room.name, room.name);
   ui.shown = room.name;
   const jump = byId('jump-latest');
@@ -393,6 +452,43 @@ export function renderMessages(
   state.stick = false;
   state.jump = false;
   seen(state, box);
+}
+
+/**
+ * Makes the list's children `wanted`, in order, touching only what changed: rows no longer wanted
+ * go, new ones go in at their place, and a kept row stays where it is (moved only if the order
+ * changed, which seq order never does): a focused one keeps the focus.
+ */
+function place(list: HTMLElement, wanted: readonly HTMLLIElement[]): void {
+  const keep = new Set<Element>(wanted);
+  for (const child of [...list.children]) if (!keep.has(child)) child.remove();
+  let at = list.firstElementChild;
+  for (const node of wanted) {
+    if (node === at) at = at.nextElementSibling;
+    else list.insertBefore(node, at);
+  }
+}
+
+/** An unsent message of the outbox: "sending…", or "not sent" with why and what to do. */
+function pendingItem(pending: Pending, first: boolean, me: string, actions: MessageActions): HTMLLIElement {
+  const li = el('li', pending.failed ? 'message mine pending failed' : 'message mine pending');
+  li.dataset.pending = pending.id;
+  // Focusable (not a Tab stop): where the focus stays when its buttons go (Send again).
+  li.tabIndex = -1;
+  if (first) li.classList.add('first');
+  li.append(first ? avatar(me) : el('span', 'gutter'));
+  const body = el('div', 'body');
+  const meta = el('div', 'meta');
+  if (first) meta.append(el('span', 'user', me));
+  meta.append(el('span', 'state', pending.failed ? 'not sent' : 'sending…'));
+  const text = el('div', 'text');
+  text.dir = 'auto';
+  renderFormatted(document, text as unknown as DomElement, pending.text);
+  body.append(meta, text);
+  if (pending.attachments?.length) body.append(renderAttachments(pending.attachments));
+  if (pending.failed) body.append(failedNote(pending, pending.failed, actions));
+  li.append(body);
+  return li;
 }
 
 /**

@@ -30,24 +30,52 @@ function messages(list: HTMLElement): HTMLElement[] {
 /** What Tab can reach inside a message: its buttons and its links (in the text, its files). */
 const CONTROLS = 'button, a[href]';
 
+/** Which message of the list is current (a Tab stop, its controls in the Tab order). */
+const currents = new WeakMap<HTMLElement, HTMLElement>();
+
+function setTabStop(li: HTMLElement, on: boolean): void {
+  li.tabIndex = on ? 0 : -1;
+  for (const b of li.querySelectorAll<HTMLElement>(CONTROLS)) b.tabIndex = on ? 0 : -1;
+}
+
+/**
+ * A message as drawn (conversation.ts): out of the Tab order, its controls too (a link left in it
+ * made each linked message a stop of its own, and skipped the current message when Tab entered
+ * the list), until made current.
+ */
+export function outOfTabOrder(li: HTMLElement): void {
+  setTabStop(li, false);
+}
+
 /**
  * Makes `current` the message Tab lands on, with its controls reachable by Tab; every other
- * message's controls are out of the Tab order (a link left in it made each linked message a stop
- * of its own, and skipped the current message when Tab entered the list).
+ * message's controls stay out of the Tab order. Messages are drawn out of it, and only this
+ * puts one in: the one current before is all there is to take out (the rows are kept across
+ * redraws, and a look at each of thousands at each change cost more than drawing what changed).
+ * An unsent message is never current: made "current", none is.
  */
 function makeCurrent(list: HTMLElement, current: HTMLElement): void {
-  for (const li of messages(list)) {
-    const on = li === current;
-    li.tabIndex = on ? 0 : -1;
-    for (const b of li.querySelectorAll<HTMLElement>(CONTROLS)) b.tabIndex = on ? 0 : -1;
+  const before = currents.get(list);
+  if (before && before !== current) setTabStop(before, false);
+  if (!current.matches('li.message:not(.pending)')) {
+    currents.delete(list);
+    return;
   }
+  setTabStop(current, true);
+  currents.set(list, current);
+}
+
+/** The last sent message of the list (unsent ones, days and notices passed over), if any. */
+function lastMessage(list: HTMLElement): HTMLElement | undefined {
+  for (let node = list.lastElementChild; node; node = node.previousElementSibling)
+    if (node.matches('li.message:not(.pending)')) return node as HTMLElement;
+  return undefined;
 }
 
 /** After a redraw: the focused message stays current, else the last one. */
 export function settleRovingFocus(list: HTMLElement): void {
   const focused = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>('li.message');
-  const all = messages(list);
-  const current = focused && list.contains(focused) ? focused : all.at(-1);
+  const current = focused && list.contains(focused) ? focused : lastMessage(list);
   if (current) makeCurrent(list, current);
 }
 

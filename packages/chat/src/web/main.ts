@@ -1051,7 +1051,11 @@ async function signIn(path: '/api/login' | '/api/register'): Promise<void> {
     error.textContent = 'Cannot reach the server.';
     return;
   }
-  const body = (await res.json().catch(() => ({}))) as { message?: string; retryAfterMs?: number };
+  const body = (await res.json().catch(() => ({}))) as {
+    message?: string;
+    retryAfterMs?: number;
+    similar?: boolean;
+  };
   if (res.ok) {
     location.reload(); // a fresh page with the new session cookie
     return;
@@ -1063,7 +1067,11 @@ async function signIn(path: '/api/login' | '/api/register'): Promise<void> {
     tieError(nameField, 'login-error');
     tieError(passwordField, 'login-error');
   } else if (res.status === 409) {
-    error.textContent = 'That name is taken — choose another, or sign in.';
+    // A look-alike of an existing name (`aIice` beside `alice`) is refused as taken, with
+    // `similar`: signing in with it would not work, so only another name is offered.
+    error.textContent = body.similar
+      ? 'That name is too similar to an existing name — choose another.'
+      : 'That name is taken — choose another, or sign in.';
     tieError(nameField, 'login-error');
   } else if (res.status === 429)
     error.textContent = `Too many attempts — try again in ${Math.ceil((body.retryAfterMs ?? 1000) / 1000)} s.`;

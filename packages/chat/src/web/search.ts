@@ -21,6 +21,7 @@
  */
 import type { ChatMessage, ClientMessage, SearchHit, ServerMessage } from '../shared/protocol.js';
 import { el } from './dom.js';
+import { fullTime } from './timeline.js';
 
 export interface SearchHost {
   send(message: ClientMessage): boolean;
@@ -67,8 +68,17 @@ function overlaps(a: Element, b: Element): boolean {
   return p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom;
 }
 
+/**
+ * A hit's time, as the conversation's tooltips give a message's: the full date and time, from the
+ * formatter timeline.ts makes once per locale, not one made for each hit (as Date#toLocaleString
+ * with options does at every call, which is slow).
+ */
+export function hitTime(ts: number, locale?: string): string {
+  return fullTime(ts, locale);
+}
+
 function timeOf(ts: number): HTMLTimeElement {
-  const time = el('time', '', new Date(ts).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }));
+  const time = el('time', '', hitTime(ts));
   time.dateTime = new Date(ts).toISOString();
   return time;
 }

@@ -69,30 +69,30 @@ export function dayLabel(ts: number, now: number, locale?: string): string {
   const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
   if (dayKey(ts) === dayKey(now)) return 'Today';
   if (dayKey(ts) === dayKey(yesterday.getTime())) return 'Yesterday';
-  return date.toLocaleDateString(locale, {
-    weekday: 'long',
-    month: 'long',
-    day: 'numeric',
-    ...(date.getFullYear() === today.getFullYear() ? {} : { year: 'numeric' }),
-  });
+  return formatter(date.getFullYear() === today.getFullYear() ? 'day' : 'dayYear', locale).format(date);
 }
 
 /**
  * One formatter per kind and locale, made once. Making one (as toLocaleString does at each call)
- * is slow: the conversation is drawn again whole at each change, two times per message, and a
- * search's jump to a hit ten pages back drew ~3,300 messages, which took seconds (30 s and more
- * on a loaded machine, the files e2e's wait for the hit's context).
+ * is slow: a message drawn uses two, the conversation's days one each at every change (a day
+ * label is worked out for each day shown), and a search's jump to a hit ten pages back draws
+ * ~3,300 messages, which took seconds (30 s and more on a loaded machine, the files e2e's wait for
+ * the hit's context).
  */
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-function formatter(kind: 'short' | 'full', locale: string | undefined): Intl.DateTimeFormat {
+const FORMATS: Record<'short' | 'full' | 'day' | 'dayYear', Intl.DateTimeFormatOptions> = {
+  short: { hour: 'numeric', minute: '2-digit' },
+  full: { dateStyle: 'full', timeStyle: 'short' },
+  day: { weekday: 'long', month: 'long', day: 'numeric' },
+  dayYear: { weekday: 'long', month: 'long', day: 'numeric', year: 'numeric' },
+};
+
+function formatter(kind: keyof typeof FORMATS, locale: string | undefined): Intl.DateTimeFormat {
   const key = `${kind} ${locale ?? ''}`;
   let made = formatters.get(key);
   if (!made) {
-    made = new Intl.DateTimeFormat(
-      locale,
-      kind === 'short' ? { hour: 'numeric', minute: '2-digit' } : { dateStyle: 'full', timeStyle: 'short' },
-    );
+    made = new Intl.DateTimeFormat(locale, FORMATS[kind]);
     formatters.set(key, made);
   }
   return made;

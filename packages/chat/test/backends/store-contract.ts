@@ -566,8 +566,8 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
 
     it('keeps users case-insensitively unique and sessions until they expire', async () => {
       const { accounts } = await open();
-      expect(await accounts.createUser({ name: 'Ann', passwordHash: 'h', createdAt: 1 })).toBe(true);
-      expect(await accounts.createUser({ name: 'ann', passwordHash: 'h2', createdAt: 2 })).toBe(false);
+      expect(await accounts.createUser({ name: 'Ann', passwordHash: 'h', createdAt: 1 })).toBe('created');
+      expect(await accounts.createUser({ name: 'ann', passwordHash: 'h2', createdAt: 2 })).toBe('taken');
       expect(await accounts.getUser('ANN')).toEqual({ name: 'Ann', passwordHash: 'h', createdAt: 1 });
       expect(await accounts.createSession({ token: 't1', user: 'Ann', expiresAt: 2000 }, 1000, 32)).toEqual(
         [],
@@ -576,6 +576,39 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await accounts.getSession('t1', 2000)).toBeNull();
       await accounts.deleteSession('t1');
       expect(await accounts.getSession('t1', 1500)).toBeNull();
+    });
+
+    it('refuses a name that looks like an existing one (its skeleton), and says so apart from a taken one', async () => {
+      // Regression (lookalike): `aIice`, with a capital I, signed up beside `alice`.
+      const { accounts } = await open();
+      const user = (name: string, createdAt = 1) => ({ name, passwordHash: 'h', createdAt });
+      expect(await accounts.createUser(user('alice'))).toBe('created');
+      for (const lookalike of ['aIice', 'a1ice', 'AIice'])
+        expect(await accounts.createUser(user(lookalike))).toBe('similar');
+      expect(await accounts.createUser(user('ALICE'))).toBe('taken');
+      expect(await accounts.getUser('aIice')).toBeNull();
+      expect(await accounts.getUser('a1ice')).toBeNull();
+      // m and rn, w and vv, O and 0: both ways round.
+      expect(await accounts.createUser(user('rnary'))).toBe('created');
+      expect(await accounts.createUser(user('Mary'))).toBe('similar');
+      expect(await accounts.createUser(user('w0lf'))).toBe('created');
+      expect(await accounts.createUser(user('vvOlf'))).toBe('similar');
+      // Names only alike in ways left out stay apart.
+      expect(await accounts.createUser(user('alicia'))).toBe('created');
+      expect(await accounts.createUser(user('ian'))).toBe('created');
+      expect(await accounts.createUser(user('lan'))).toBe('created');
+      expect(await accounts.getUser('alice')).toEqual(user('alice'));
+    });
+
+    it('lets only one of two look-alike names signing up at once succeed', async () => {
+      const { accounts } = await open();
+      const results = await Promise.all(
+        ['alice', 'aIice', 'a1ice', 'AIice'].map((name) =>
+          accounts.createUser({ name, passwordHash: 'h', createdAt: 1 }),
+        ),
+      );
+      expect(results.filter((r) => r === 'created')).toHaveLength(1);
+      expect(results.filter((r) => r === 'similar')).toHaveLength(3);
     });
 
     /** Signs `user` in at `now` (30 days, as accounts.ts does); the tokens the cap ended. */

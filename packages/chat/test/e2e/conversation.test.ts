@@ -1,7 +1,7 @@
 /**
  * The conversation view of issue 16 in a real browser, with two users: grouping, day separator,
  * times, the "new messages" divider and "jump to latest", the message read kept in place while
- * those above it change; message tools on hover or focus with a confirmed delete and "(edited)";
+ * those above it change, and only what changed drawn again (the other rows the same nodes); message tools on hover or focus with a confirmed delete and "(edited)";
  * formatting (and markup staying text); dark mode; the phone layout; the keyboard; direct messages
  * from a name; the owner deleting a room. The README's screenshots (light, dark, phone) are taken
  * here.
@@ -200,6 +200,52 @@ describe('the conversation view', () => {
     bob.send({ v: 2, type: 'delete', room: 'general', seq: 30 });
     await page.locator('#message-list li.message[data-seq="30"] .edited').waitFor({ state: 'detached' });
     expect(await top()).toBe(before);
+  });
+
+  it('draws only what changed: the other rows stay the same nodes, the message read stays in place', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 100, perSecond: 100 } } });
+    const bob = await TestClient.user(server.origin, 'bob');
+    for (let i = 1; i <= 60; i++)
+      await bob.request('ack', { type: 'send', id: `m${i}`, room: 'general', text: `line ${i}` });
+    const { page } = await signIn(chrome.browser, server.origin, 'alice');
+    await page.locator('#message-list li.message[data-seq="60"]').waitFor();
+    // Each row drawn so far marked; how many of them are still in the list, marked, later.
+    await page.$$eval('#message-list > li', (rows) => {
+      for (const li of rows) li.dataset.drawn = 'before';
+    });
+    const kept = () => page.$$eval('#message-list > li[data-drawn="before"]', (rows) => rows.length);
+    const rows = await kept();
+    const offset = (seq: number) =>
+      page.$eval(`#message-list li.message[data-seq="${seq}"]`, (li) =>
+        Math.round(
+          li.getBoundingClientRect().top - document.getElementById('messages')!.getBoundingClientRect().top,
+        ),
+      );
+    // Scrolled back (far from the end, where a new message would scroll to it).
+    await page.$eval('#message-list li.message[data-seq="25"]', (li) =>
+      li.scrollIntoView({ block: 'start' }),
+    );
+    const at = await offset(25);
+    bob.send({ v: 2, type: 'send', id: 'm61', room: 'general', text: 'line 61' });
+    await page.locator('#message-list li.message[data-seq="61"]').waitFor();
+    expect(await kept()).toBe(rows);
+    expect(await offset(25)).toBe(at);
+    bob.send({ v: 2, type: 'react', room: 'general', target: 45, emoji: '👍', on: true });
+    await page.locator('#message-list li.message[data-seq="45"] [data-emoji="👍"]').waitFor();
+    // The row reacted to is drawn again: the others are kept.
+    expect(await kept()).toBe(rows - 1);
+    expect(await offset(25)).toBe(at);
+    // At the top, the older page comes above: the rows are kept (but 11, now in the group of bob's
+    // 10 before it: no name, no avatar), and the ones read stay put.
+    const first = await page.$eval('#messages', (box) => {
+      box.scrollTop = 0;
+      const li = document.querySelector('#message-list li.message[data-seq="12"]') as HTMLElement;
+      return Math.round(li.getBoundingClientRect().top - box.getBoundingClientRect().top);
+    });
+    await page.locator('#message-list li.message[data-seq="1"]').waitFor();
+    expect(await kept()).toBe(rows - 2);
+    expect(await page.isVisible('#message-list li.message[data-seq="11"] .avatar')).toBe(false);
+    expect(await offset(12)).toBe(first);
   });
 
   it('shows Edit and Delete only on hover or focus of one\u2019s own messages, asks before deleting, and dates the edit', async () => {

@@ -95,7 +95,7 @@ describe('forms', () => {
     await bob.context.close();
   });
 
-  it('ties a wrong password to both sign-in fields, and a taken name to the name field', async () => {
+  it('ties a wrong password to both sign-in fields, and a taken or look-alike name to the name field', async () => {
     const server = await startTestServer();
     const taken = await signIn(chrome.browser, server.origin, 'alice');
     await taken.context.close();
@@ -116,6 +116,15 @@ describe('forms', () => {
     await page.waitForFunction((t) => document.querySelector('#login-error')?.textContent === t, takenText);
     expect(await fieldSaid(page, '#login-name')).toEqual({ description: takenText, invalid: true });
     expect(await fieldSaid(page, '#login-password')).toEqual({ description: '', invalid: false });
+
+    // A look-alike (capital I for l) is refused as taken, and told apart: no sign-in offered.
+    await page.fill('#login-name', 'aIice');
+    await page.fill('#login-password', 'a long enough password');
+    await page.click('#sign-up');
+    const similarText = 'That name is too similar to an existing name — choose another.';
+    await page.waitForFunction((t) => document.querySelector('#login-error')?.textContent === t, similarText);
+    expect(await fieldSaid(page, '#login-name')).toEqual({ description: similarText, invalid: true });
+    expect(await server.backend.accounts.getUser('aIice')).toBeNull();
     await context.close();
   });
 });

@@ -44,6 +44,30 @@ describe('sign-up and sign-in', () => {
     expect(cookie).toContain('SameSite=Strict');
   });
 
+  it('refuses a name that looks like an existing one as taken, saying it is too similar, also when both sign up at once', async () => {
+    // Regression (lookalike): `aIice` (capital I) signed up beside `alice`.
+    const server = await startTestServer();
+    const similar = {
+      status: 409,
+      cookie: '',
+      body: { error: 'name_taken', message: 'that name is too similar to an existing name', similar: true },
+    };
+    const both = await Promise.all(
+      ['alice', 'aIice'].map((name) => post(server.origin, '/api/register', { name, password: PASSWORD })),
+    );
+    expect(both.map((r) => r.status).sort()).toEqual([201, 409]);
+    expect(both.find((r) => r.status === 409)).toMatchObject(similar);
+    const winner = both.find((r) => r.status === 201)?.body as { user: string };
+    // Four sign-ups in all: the address's bucket (signUpPerIp, a burst of 5) would refuse more.
+    expect(await post(server.origin, '/api/register', { name: 'a1ice', password: PASSWORD })).toMatchObject(
+      similar,
+    );
+    expect(
+      await post(server.origin, '/api/register', { name: winner.user.toUpperCase(), password: PASSWORD }),
+    ).toMatchObject({ status: 409, body: { error: 'name_taken', message: 'that name is taken' } });
+    expect(await server.backend.accounts.getUser('a1ice')).toBeNull();
+  });
+
   it('gives the same answer to a wrong password and to a name that does not exist, and registers nobody', async () => {
     const server = await startTestServer();
     await register(server.origin, 'alice');
@@ -162,6 +186,35 @@ describe('sign-up and sign-in', () => {
       { origin: 'http://evil.example' },
     );
     expect(evil.status).toBe(403);
+  });
+
+  it('takes application/json exactly (any case, with parameters), refusing longer types with 415', async () => {
+    // Regression: the type was checked by its prefix, so application/json-evil (or jsonp) passed
+    // as JSON, while APPLICATION/JSON was refused.
+    const server = await startTestServer();
+    const logout = (type: string) =>
+      post(server.origin, '/api/logout', {}, { 'content-type': type }).then((r) => [type, r.status]);
+    const refused = [
+      'application/json-evil',
+      'application/jsonp',
+      'application/json+x',
+      'application/json,text/plain',
+    ];
+    const taken = [
+      'application/json',
+      'APPLICATION/JSON',
+      'application/json; charset=utf-8',
+      'Application/Json;charset=UTF-8',
+      'application/json ; charset=utf-8',
+    ];
+    for (const type of refused) expect(await logout(type)).toEqual([type, 415]);
+    for (const type of taken) expect(await logout(type)).toEqual([type, 200]);
+    expect(
+      (await post(server.origin, '/api/logout', {}, { 'content-type': 'application/json-evil' })).body,
+    ).toEqual({
+      error: 'bad_content_type',
+      message: 'send application/json',
+    });
   });
 
   it('answers a body above 4 KiB with 413 and its reason, declared or chunked, and registers nobody', async () => {

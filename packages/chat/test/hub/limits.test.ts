@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
+import { UnavailableError } from '../../src/server/ports.js';
 import { HELLO_TIMEOUT_CLOSE, TIMEOUTS } from '../../src/server/timeouts.js';
 import { cleanup, register, startTestServer, TestClient, upgradeStatus, waitFor } from '../helpers.js';
 
@@ -64,6 +65,35 @@ describe('rate limits (on a fake clock)', () => {
     clock.advance(1);
     alice.send({ v: 2, type: 'typing', room: 'general' });
     expect(await bob.next('typing')).toMatchObject({ user: 'alice' });
+  });
+
+  it('drops a typing notice the store cannot answer (an outage) silently, ref or not; other requests still hear why', async () => {
+    // Regression: it was answered `unavailable` (with no ref, as the page sends it), which the page
+    // ignored: typing is fire-and-forget, and a notice resent after the outage would be stale.
+    const server = await startTestServer();
+    const alice = await TestClient.user(server.origin, 'alice');
+    await alice.barrier();
+    alice.messages.length = 0;
+    const down = () => Promise.reject(new UnavailableError('chat storage is unavailable'));
+    // The gate (shared by the nodes: Redis) cannot be asked; then the membership read behind it.
+    const gate = vi.spyOn(server.backend.throttle, 'once').mockImplementation(down);
+    alice.send({ v: 2, type: 'typing', room: 'general' });
+    alice.send({ v: 2, type: 'typing', room: 'general', ref: 't1' });
+    expect(await alice.barrier()).toEqual([]);
+    expect(gate).toHaveBeenCalledTimes(2);
+    gate.mockRestore();
+    const member = vi.spyOn(server.backend.rooms, 'isMember').mockImplementation(down);
+    alice.send({ v: 2, type: 'typing', room: 'general' });
+    expect(await alice.barrier()).toEqual([]);
+    expect(member).toHaveBeenCalledTimes(1);
+    // A request with an answer is still told, and the socket stays.
+    expect(await alice.request('history', { type: 'history', room: 'general' })).toMatchObject({
+      type: 'error',
+      code: 'unavailable',
+    });
+    member.mockRestore();
+    alice.send({ v: 2, type: 'typing', room: 'general', ref: 't2' });
+    expect(await alice.barrier()).toEqual([]);
   });
 
   it('lets the first typing notice after a message through the gate (the message cleared the indicator)', async () => {

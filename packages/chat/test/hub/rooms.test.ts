@@ -207,6 +207,45 @@ describe('quotas and the room list', () => {
   });
 });
 
+describe('general missing from the store (a Redis that came back empty)', () => {
+  it('a create of it makes it again as the default room, ownerless, joining the user; a private one is refused', async () => {
+    // Regression: the first user to `create general` after the store lost it owned it (and could
+    // delete it, make it private, invite and remove) until a node restarted.
+    const server = await startTestServer();
+    const aliceCookie = await register(server.origin, 'alice');
+    const bobCookie = await register(server.origin, 'bob');
+    const lose = async () => expect(await server.backend.rooms.deleteRoom('general')).toBe(true);
+    await lose();
+    const alice = (await TestClient.join(server.origin, aliceCookie)).client;
+    const bob = (await TestClient.join(server.origin, bobCookie)).client;
+    expect(await alice.request('joined', { type: 'create', room: 'general' })).toMatchObject({
+      type: 'joined',
+      room: 'general',
+      kind: 'public',
+      owner: null,
+    });
+    expect(await server.backend.rooms.getRoom('general')).toMatchObject({ kind: 'public', owner: null });
+    expect(await alice.request('error', { type: 'delete_room', room: 'general' })).toMatchObject({
+      code: 'forbidden',
+    });
+    // There now: a create of it is refused as of any room that exists; joining it works.
+    expect(await bob.request('error', { type: 'create', room: 'general' })).toMatchObject({
+      code: 'room_exists',
+    });
+    expect(await bob.request('joined', { type: 'join', room: 'general' })).toMatchObject({ owner: null });
+    // Missing again, asked for as a private room (one nobody else could see or join): made again as
+    // the public default room, which is not what was asked for, so refused, the user not in it.
+    await lose();
+    expect(await bob.request('error', { type: 'create', room: 'general', private: true })).toMatchObject({
+      code: 'room_exists',
+      message: 'room general already exists',
+    });
+    expect(await server.backend.rooms.getRoom('general')).toMatchObject({ kind: 'public', owner: null });
+    expect(await server.backend.rooms.isMember('bob', 'general')).toBe(false);
+    expect(await bob.request('joined', { type: 'join', room: 'general' })).toMatchObject({ owner: null });
+  });
+});
+
 describe('a room deleted and created again under its name', () => {
   it('resuming from a seq of the deleted room answers reset, not the new room as its continuation', async () => {
     const server = await startTestServer();

@@ -84,6 +84,61 @@ messagePartsContract('Redis', async () => {
   return { accounts: b.accounts, rooms: b.rooms };
 });
 
+describe('RedisStore look-alike names', () => {
+  it('lets one of two look-alike names signing up at once on two nodes succeed', async () => {
+    // Regression (lookalike): both succeeded; the skeleton key is written by the sign-up script.
+    const a = await bareBackend(sharedServer().url, { prefix: 'alike:' });
+    const b = await bareBackend(sharedServer().url, { prefix: 'alike:' });
+    const user = (name: string) => ({ name, passwordHash: 'h', createdAt: 1 });
+    const results = await Promise.all([
+      a.accounts.createUser(user('alice')),
+      b.accounts.createUser(user('aIice')),
+      a.accounts.createUser(user('a1ice')),
+      b.accounts.createUser(user('AIice')),
+    ]);
+    expect(results.filter((r) => r === 'created')).toHaveLength(1);
+    expect(results.filter((r) => r === 'similar')).toHaveLength(3);
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    try {
+      const users = (await raw.keys('alike:user:*')).sort();
+      expect(users).toHaveLength(1);
+      expect(await raw.keys('alike:skeleton:*')).toEqual(['alike:skeleton:alice']);
+      expect(await raw.get('alike:skeleton:alice')).toBe(users[0]?.slice('alike:user:'.length));
+    } finally {
+      await raw.quit();
+    }
+  });
+
+  it('gives the accounts stored before skeleton keys theirs at start: look-alikes stored before stay, new ones are refused', async () => {
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    // As a server before this version wrote them (SET NX of user:<name lower> alone), two of
+    // them look-alikes; more than one SCAN step's worth of other keys around them.
+    const old = (name: string, createdAt: number) =>
+      raw.set(`before:user:${name.toLowerCase()}`, JSON.stringify({ name, passwordHash: 'h', createdAt }));
+    try {
+      await old('alice', 1);
+      await old('aIice', 2);
+      await old('Bob', 3);
+      await raw.mset(
+        Object.fromEntries(Array.from({ length: 1500 }, (_, i) => [`before:room:{r${i}}:seq`, '1'])),
+      );
+    } finally {
+      await raw.quit();
+    }
+    const { accounts } = await bareBackend(sharedServer().url, { prefix: 'before:' });
+    const user = (name: string) => ({ name, passwordHash: 'h', createdAt: 9 });
+    expect(await accounts.createUser(user('a1ice'))).toBe('similar');
+    expect(await accounts.createUser(user('B0b'))).toBe('similar');
+    expect(await accounts.createUser(user('carol'))).toBe('created');
+    expect(await accounts.createUser(user('caroI'))).toBe('similar');
+    // Both look-alikes from before still sign in.
+    expect(await accounts.getUser('alice')).toMatchObject({ name: 'alice', createdAt: 1 });
+    expect(await accounts.getUser('aiice')).toMatchObject({ name: 'aIice', createdAt: 2 });
+  });
+});
+
 describe('RedisStore', () => {
   it('logs events in the room stream with the seq as stream id', async () => {
     const { rooms } = await backend(sharedServer().url, { prefix: 'ids:' });

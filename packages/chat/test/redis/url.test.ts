@@ -8,6 +8,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { refusedPort } from '../../../../test-support/ports.js';
+import { shownRedisUrl } from '../../src/server/backends/redis/connection.js';
 import { startChatServer } from '../../src/server/chat-server.js';
 import { post } from '../helpers.js';
 import { cleanupAll, RedisServer, runMainUntilListening } from './helpers.js';
@@ -137,6 +138,19 @@ describe('a query in the Redis URL', () => {
   });
 });
 
+describe('the Redis URL as a node shows it', () => {
+  it('hides the password and leaves out an empty query or fragment; the user name stays', () => {
+    expect(shownRedisUrl('redis://host:6379/?')).toBe('redis://host:6379/');
+    expect(shownRedisUrl('redis://host:6379/2?#')).toBe('redis://host:6379/2');
+    expect(shownRedisUrl('redis://host#')).toBe('redis://host');
+    expect(shownRedisUrl('rediss://bob:s%40cret@host:6380/1?')).toBe('rediss://bob:***@host:6380/1');
+    expect(shownRedisUrl('redis://:s3cret@[::1]:6379')).toBe('redis://:***@[::1]:6379');
+    expect(shownRedisUrl('redis://bob@host')).toBe('redis://bob@host');
+    // Not a URL (refused before, with this same form in the message): the password still hidden.
+    expect(shownRedisUrl('redis://:s3cret@host:port')).toBe('redis://:***@host:port');
+  });
+});
+
 describe('npm start with --redis', () => {
   it('shows the database and hides the password in its "listening" line; a query is a usage error (exit 2)', async () => {
     const redis = await RedisServer.start();
@@ -151,6 +165,14 @@ describe('npm start with --redis', () => {
     expect(ok.code).toBe(0);
     expect(ok.out).toContain(`(redis redis://:***@127.0.0.1:${redis.port}/3)\n`);
     expect(ok.out).not.toContain('s3cret');
+    // Regression: an empty query or fragment, which the node takes and ignores, was echoed.
+    const bare = await runMain(['--redis', `${url}/3?`]);
+    expect(bare.code).toBe(0);
+    expect(bare.out).toContain(`(redis redis://:***@127.0.0.1:${redis.port}/3)\n`);
+    const hash = await runMain([], { CHAT_REDIS_URL: `${url}?#` });
+    expect(hash.code).toBe(0);
+    expect(hash.out).toContain(`(redis redis://:***@127.0.0.1:${redis.port})\n`);
+    expect(bare.out + hash.out).not.toContain('s3cret');
     const query = await runMain([], { CHAT_REDIS_URL: `${url}/?password=s3cret` });
     expect(query.code).toBe(2);
     expect(query.out).toMatch(

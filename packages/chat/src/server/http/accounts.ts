@@ -5,6 +5,9 @@
  *   gets the same answer (401 bad_credentials) after the same work (a password check runs for
  *   unknown names too), so a probe learns nothing about which names exist. (Sign-up necessarily
  *   says a name is taken; it is rate-limited per address more tightly than sign-in.)
+ * - A name that reads like an existing account's (backends/name-skeleton.ts: `aIice` beside
+ *   `alice`) is refused as taken, 409 name_taken, with `similar: true` and a message saying so;
+ *   the store decides it in the insert itself, so two look-alikes at once cannot both get in.
  * - Limits: per client address (token buckets signInPerIp, signUpPerIp; the address is the
  *   socket's peer, or behind trusted proxies the one X-Forwarded-For gives, and an IPv6 client is
  *   counted per /64: client-address.ts) and per account name (backoff after repeated failures,
@@ -92,8 +95,16 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
       if (problem || typeof name !== 'string' || typeof password !== 'string')
         return send(res, 400, { error: 'bad_request', message: problem });
       const record = { name, passwordHash: await hashPassword(password), createdAt: clock.now() };
-      if (!(await accounts.createUser(record)))
-        return send(res, 409, { error: 'name_taken', message: 'that name is taken' });
+      // A look-alike of an existing name (backends/name-skeleton.ts) is refused as taken, with
+      // `similar` and its own message: the user learns why a name no one has is refused.
+      const made = await accounts.createUser(record);
+      if (made === 'taken') return send(res, 409, { error: 'name_taken', message: 'that name is taken' });
+      if (made === 'similar')
+        return send(res, 409, {
+          error: 'name_taken',
+          message: 'that name is too similar to an existing name',
+          similar: true,
+        });
       // `general` is missing only from a store that lost it (default-room.ts): made again here,
       // before this account joins it, so that it is in general like every account.
       if ((await deps.rooms.join(name, DEFAULT_ROOM, deps.maxRoomsPerUser)) === 'no_room') {

@@ -3,6 +3,7 @@
  *
  *   GET  /, /app.js, /style.css ...          the built page (static.ts)
  *   POST /api/register {"name","password"}   201 {"user"} and the session cookie; 409 name_taken
+ *                                            (with similar: true for a look-alike of a name)
  *   POST /api/login    {"name","password"}   200 {"user"} and the cookie; 401 bad_credentials
  *   POST /api/logout                         deletes the session, clears the cookie, closes its sockets
  *   GET  /api/session                        200 {"user"} or 401
@@ -13,10 +14,10 @@
  *                                            {"ok":false,"reason"} while its store is unavailable
  *                                            ("database", "redis") or it is stopping ("stopping")
  *
- * POSTs must be application/json and pass the Origin check (origin.ts), so another site can
- * neither post a form to the API nor use the user's cookie with it. A body is invited (100
- * Continue) only once it is to be read, and an answer given while one is still coming closes the
- * connection without resetting that answer away (body.ts).
+ * POSTs must be application/json (exactly, in any case, parameters allowed: isJson) and pass the
+ * Origin check (origin.ts), so another site can neither post a form to the API nor use the user's
+ * cookie with it. A body is invited (100 Continue) only once it is to be read, and an answer given
+ * while one is still coming closes the connection without resetting that answer away (body.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
@@ -75,6 +76,18 @@ function send(
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * Whether a Content-Type is JSON: `application/json` in any case, alone or with parameters
+ * (`; charset=utf-8`, whitespace allowed before the `;`). Not by prefix: `application/json-evil`
+ * or `application/jsonp` is another type, refused with 415 like any other.
+ */
+function isJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const semicolon = contentType.indexOf(';');
+  const type = semicolon === -1 ? contentType : contentType.slice(0, semicolon);
+  return type.trim().toLowerCase() === 'application/json';
 }
 
 class HttpError extends Error {
@@ -158,7 +171,7 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
       if (req.method === 'POST' && Object.hasOwn(posts, path)) {
         if (!originAllowed(req, deps.allowedOrigins))
           return send(res, 403, { error: 'bad_origin', message: 'origin not allowed' });
-        if (!(req.headers['content-type'] ?? '').startsWith('application/json'))
+        if (!isJson(req.headers['content-type']))
           return send(res, 415, { error: 'bad_content_type', message: 'send application/json' });
         return posts[path](req, res, await readJson(req, res));
       }

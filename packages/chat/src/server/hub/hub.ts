@@ -466,19 +466,28 @@ export class Hub {
         // notice per message sent, itself rate-limited); the gate still counts it.
         const afterSend = conn.typingAfterSend === msg.room;
         if (afterSend) conn.typingAfterSend = null;
-        const gated = await this.#backend.throttle.once(
-          `${user}\n${msg.room}`,
-          this.#options.limits.typingIntervalMs,
-          now,
-        );
-        const ok = gated || afterSend;
-        // conn.rooms hears of a removal only when the news reaches this connection (on Redis, from
-        // another node), so the store has the last word, as for writes. Asked only for a notice the
-        // gate let through, the one that would be fanned out: at most one read per user, room and
-        // typingIntervalMs, on every node together (the gate is shared), whatever the client sends
-        // (one indexed lookup on SQLite, one SISMEMBER on Redis). The dropped ones cost nothing more.
-        if (ok && (await rooms.isMember(user, msg.room)))
-          this.#local.notice(msg.room, { v, type: 'typing', room: msg.room, user });
+        try {
+          const gated = await this.#backend.throttle.once(
+            `${user}\n${msg.room}`,
+            this.#options.limits.typingIntervalMs,
+            now,
+          );
+          const ok = gated || afterSend;
+          // conn.rooms hears of a removal only when the news reaches this connection (on Redis,
+          // from another node), so the store has the last word, as for writes. Asked only for a
+          // notice the gate let through, the one that would be fanned out: at most one read per
+          // user, room and typingIntervalMs, on every node together (the gate is shared), whatever
+          // the client sends (one indexed lookup on SQLite, one SISMEMBER on Redis). The dropped
+          // ones cost nothing more.
+          if (ok && (await rooms.isMember(user, msg.room)))
+            this.#local.notice(msg.room, { v, type: 'typing', room: msg.room, user });
+        } catch (err) {
+          // Storage out (the gate or the membership could not be asked): dropped silently, like
+          // any typing notice the gate drops. Typing is fire-and-forget (no answer when it
+          // passes, nothing for the client to resend: a notice sent again after the outage would
+          // be stale), and the `service` notice has told the client of the outage already.
+          if (!(err instanceof UnavailableError)) throw err;
+        }
         return;
       }
       case 'read': {

@@ -19,6 +19,7 @@ import {
   type RoomKind,
   type ServerMessage,
 } from '../../shared/protocol.js';
+import { createDefaultRoom } from '../default-room.js';
 import type { Backend, Clock, LogChange, Membership } from '../ports.js';
 import type { Connection } from './connection.js';
 import type { LocalRooms, UserEvent } from './local-rooms.js';
@@ -67,6 +68,7 @@ export class MembershipHandlers {
   }
 
   async create(conn: Connection, room: string, isPrivate: boolean, ref: string | undefined): Promise<void> {
+    if (room === DEFAULT_ROOM) return this.#createDefault(conn, isPrivate, ref);
     const rooms = this.#backend.rooms;
     if ((await rooms.memberships(conn.user)).length >= this.#limits.maxRoomsPerUser)
       return this.#fail(
@@ -96,6 +98,21 @@ export class MembershipHandlers {
         `the server has ${plural(this.#limits.maxRooms, 'room')}, the most allowed`,
       );
     await this.#joinSelf(conn, room, { kind, owner: conn.user }, ref);
+  }
+
+  /**
+   * `create` of the default room's name. To clients it always exists (every account starts in it);
+   * a store that lost it (a Redis that came back empty) has it made again here as a node's start
+   * and a sign-up make it (default-room.ts): public, with no owner, never the creator's. Then a
+   * public create joins the user, as `join` would, the room they asked for by name; a private one
+   * is refused `room_exists`, as when it was there: it asked for a room nobody else could see,
+   * and this one is everybody's.
+   */
+  async #createDefault(conn: Connection, isPrivate: boolean, ref: string | undefined): Promise<void> {
+    const created = await createDefaultRoom(this.#backend.rooms, this.#clock.now());
+    if (created !== 'created' || isPrivate)
+      return this.#fail(conn, ref, 'room_exists', `room ${DEFAULT_ROOM} already exists`);
+    await this.#joinSelf(conn, DEFAULT_ROOM, { kind: 'public', owner: null }, ref);
   }
 
   async join(conn: Connection, room: string, ref: string | undefined): Promise<void> {

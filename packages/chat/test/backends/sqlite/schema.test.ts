@@ -3,6 +3,7 @@
  * wrote it before, opens with its messages intact and takes replies, mentions and reactions.
  * Schema version 6: memberships indexed by (room, user), so a page of members is not a sort.
  * Schema version 7: sessions indexed by (user, expires_at), so a sign-in's cap is not a scan.
+ * Schema version 8: users keep their name's skeleton under a unique index (look-alike names).
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -62,7 +63,7 @@ describe('SQLite schema 3', () => {
       await store.close();
     }
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(7); // and on to the current version
+    expect(check.pragma('user_version', { simple: true })).toBe(8); // and on to the current version
     check.close();
   });
 });
@@ -96,7 +97,7 @@ describe('SQLite schema 6', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(7);
+      expect(check.pragma('user_version', { simple: true })).toBe(8);
       const indexes = check.prepare(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'memberships'",
       );
@@ -140,7 +141,7 @@ describe('SQLite schema 7', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(7);
+      expect(check.pragma('user_version', { simple: true })).toBe(8);
       const plan = (sql: string) =>
         (check.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('ann', 1) as { detail: string }[]).map(
           (p) => p.detail,
@@ -154,6 +155,56 @@ describe('SQLite schema 7', () => {
           'SELECT token FROM sessions WHERE user = ? ORDER BY expires_at DESC, rowid DESC LIMIT -1 OFFSET ?',
         ),
       ).toEqual(['SEARCH sessions USING INDEX sessions_user (user=?)']);
+    } finally {
+      check.close();
+    }
+  });
+});
+
+describe('SQLite schema 8', () => {
+  it('migrates a version 7 database holding look-alike accounts: both stay, the earliest keeps the skeleton, new look-alikes are refused', async () => {
+    const path = tempDatabasePath();
+    await new SqliteStore(path).close();
+    // What version 7 had: users without skeletons, so `aIice` could sign up beside `alice`.
+    const old = new Database(path);
+    old.exec(`
+      DROP INDEX users_skeleton; ALTER TABLE users DROP COLUMN skeleton;
+      INSERT INTO users (name, password_hash, created_at) VALUES
+        ('aIice', 'h2', 20), ('alice', 'h1', 10), ('Bob', 'h3', 30), ('rnike', 'h4', 40), ('Mike', 'h5', 35);
+      PRAGMA user_version = 7;
+    `);
+    old.close();
+
+    const store = new SqliteStore(path);
+    try {
+      for (const [name, createdAt] of [
+        ['alice', 10],
+        ['aIice', 20],
+        ['rnike', 40],
+        ['Mike', 35],
+        ['Bob', 30],
+      ] as const)
+        expect(await store.getUser(name)).toMatchObject({ name, createdAt });
+      const user = (name: string) => ({ name, passwordHash: 'h', createdAt: 50 });
+      expect(await store.createUser(user('a1ice'))).toBe('similar');
+      expect(await store.createUser(user('B0b'))).toBe('similar');
+      expect(await store.createUser(user('ALICE'))).toBe('taken');
+      expect(await store.createUser(user('carol'))).toBe('created');
+      expect(await store.createUser(user('caroI'))).toBe('similar');
+    } finally {
+      await store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(8);
+      expect(check.prepare('SELECT name, skeleton FROM users ORDER BY created_at').all()).toEqual([
+        { name: 'alice', skeleton: 'alice' },
+        { name: 'aIice', skeleton: null },
+        { name: 'Bob', skeleton: 'bob' },
+        { name: 'Mike', skeleton: 'rnike' },
+        { name: 'rnike', skeleton: null },
+        { name: 'carol', skeleton: 'carol' },
+      ]);
     } finally {
       check.close();
     }

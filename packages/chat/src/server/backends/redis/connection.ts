@@ -160,6 +160,24 @@ export function parseRedisUrl(url: string): RedisUrl {
 }
 
 /**
+ * A URL parseRedisUrl took, as the node shows it (the "listening" line): its password as ***, and
+ * normalised: an empty query or fragment (a trailing `?` or `#`, which parseRedisUrl lets through
+ * and the node ignores) is left out, so the line says what the node dials.
+ */
+export function shownRedisUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return withoutPassword(url);
+  }
+  if (parsed.password !== '') parsed.password = '***';
+  parsed.search = '';
+  parsed.hash = '';
+  return parsed.toString();
+}
+
+/**
  * The URL to hand ioredis and the credentials beside it. ioredis takes the URL's user name and
  * password over its options (the URL comes first, its options only fill what it left unset), and a
  * URL with a user name alone sets the password to "": a password given beside the URL was never

@@ -14,7 +14,7 @@ import { RedisAttachments } from './attachments.js';
 import { RedisBus } from './bus.js';
 import { connectRedis, type RedisTlsFiles } from './connection.js';
 import { RedisCommittedEvents } from './events.js';
-import { type Availability, RedisKeys } from './keys.js';
+import { type Availability, RedisKeys, redisFailure } from './keys.js';
 import { checkPresenceTtl, RedisPresence } from './presence.js';
 import { RedisStore } from './store.js';
 import { RedisThrottle } from './throttle.js';
@@ -95,6 +95,18 @@ export async function createRedisBackend(
     log,
     ...(options.streamRetention !== undefined ? { streamRetention: options.streamRetention } : {}),
   });
+  // Before the node serves: accounts from before the skeleton keys (or written since by an older
+  // node) get theirs, so that a look-alike of them is refused (store.ts, indexSkeletons). A Redis
+  // refusing SCAN (an ACL) or lost meanwhile does not stop the start: the sign-ups it serves still
+  // write and check skeleton keys; only look-alikes of the accounts left unindexed get through.
+  try {
+    await store.indexSkeletons();
+  } catch (err) {
+    log(
+      `chat: could not index the skeletons of existing accounts (${redisFailure(err)}); a look-alike of an account signed up before this version may be accepted until a node starts and indexes them`,
+      'warning',
+    );
+  }
   const notice = (room: string, user: string, online: boolean) =>
     JSON.stringify({ v: PROTOCOL_VERSION, type: 'presence', room, user, online });
   // A notice whose PUBLISH failed was heard by no node, and none would learn of it otherwise (each

@@ -3,6 +3,9 @@
  * and the mapping of Redis failures to UnavailableError.
  *
  *   user:<name lower>            JSON UserRecord           session:<token>     JSON, expiring
+ *   skeleton:<skeleton>          the name (lower case) of the account whose name has this skeleton
+ *                                (name-skeleton.ts): a sign-up of a look-alike name is refused;
+ *                                written with user:<name> by one script (store.ts, SIGN_UP)
  *   sessions:<user>              zset token -> expiry (ms) of the user's sessions, changed with
  *                                session:<token> by one script (store.ts, CREATE_SESSION, which
  *                                prunes the expired and trims it to MAX_SESSIONS_PER_USER, and
@@ -58,6 +61,13 @@ export class RedisKeys {
   constructor(readonly prefix: string) {}
   user(name: string): string {
     return `${this.prefix}user:${name.toLowerCase()}`;
+  }
+  /**
+   * Whose the skeleton (backends/name-skeleton.ts) of a user name is: the name in lower case.
+   * Written with the account (store.ts, SIGN_UP), and at start for accounts from before.
+   */
+  skeleton(skeleton: string): string {
+    return `${this.prefix}skeleton:${skeleton}`;
   }
   session(token: string): string {
     return `${this.prefix}session:${token}`;
@@ -125,6 +135,9 @@ export class RedisKeys {
     return key.slice(head.length, -'}:log'.length);
   }
 }
+
+/** A key's characters that SCAN's MATCH would take for a pattern, escaped (store.ts, presence.ts). */
+export const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
 
 /** Redis replies that mean "not now" rather than "this request is wrong". */
 const UNAVAILABLE_REPLY = /^(LOADING|MISCONF|READONLY|BUSY|MASTERDOWN|NOREPLICAS|OOM|CLUSTERDOWN|TRYAGAIN)\b/;

@@ -61,7 +61,7 @@
 import type { Redis } from 'ioredis';
 import type { Log, Presence } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
-import { redisFailure, toStoreError } from './keys.js';
+import { globEscape, redisFailure, toStoreError } from './keys.js';
 
 export interface RedisPresenceOptions {
   /** A connection not refreshed for this long is offline. Default 20000 (so gone within 30 s). */
@@ -253,9 +253,6 @@ function refusedCommand(err: unknown): boolean {
   const message = err instanceof Error ? err.message : '';
   return message.startsWith('NOPERM') || message.startsWith('ERR unknown command');
 }
-
-/** A key's characters that SCAN's MATCH would take for a pattern, escaped. */
-const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
 
 type Commands = {
   presenceAdd(...args: (string | number)[]): Promise<number>;

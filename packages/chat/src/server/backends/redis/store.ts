@@ -72,6 +72,7 @@ import {
   type AppendInput,
   type AppendResult,
   type CreateRoomResult,
+  type CreateUserResult,
   consoleLog,
   type JoinResult,
   type Log,
@@ -91,9 +92,10 @@ import {
   type UserRecord,
 } from '../../ports.js';
 import { quoteOf, reactionsOf } from '../message-parts.js';
+import { nameSkeleton } from '../name-skeleton.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { DROP_ROOM_STEP, defineDropRoomStep, dropRoomStep } from './attachments.js';
-import { type Availability, callRedis, type RedisKeys, redisFailure } from './keys.js';
+import { type Availability, callRedis, globEscape, type RedisKeys, redisFailure } from './keys.js';
 import { logTag } from './log-regression.js';
 
 export interface RedisStoreOptions {
@@ -801,6 +803,21 @@ if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KE
 return ended
 `;
 
+// A sign-up (createUser). KEYS: 1 user:<name lower>, 2 skeleton:<the name's skeleton>. ARGV: 1 the
+// user's JSON, 2 the name in lower case (the skeleton key's value: whose it is). The account and its
+// skeleton key are written together, so of two look-alike names signing up at once one is refused.
+// -> 'created', 'taken' (the name, ignoring case) or 'similar' (the skeleton is another account's).
+const SIGN_UP = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'taken' end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'similar' end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return 'created'
+`;
+
+/** Keys one SCAN step of indexSkeletons visits (its COUNT: a hint to Redis). */
+const SKELETON_SCAN_COUNT = 1000;
+
 // KEYS: 1 session:<token>. ARGV: 1 token, 2 the sessions: prefix. Deletes the session and its entry
 // in its user's set (read from the session: an expired key is gone, and its entry is pruned by the
 // user's next sign-in, or expires with the set).
@@ -846,6 +863,7 @@ type Commands = {
   chatRosterStep(...args: (string | number)[]): Promise<[number, number]>;
   chatCreateSession(...args: (string | number)[]): Promise<string[]>;
   chatDeleteSession(...args: (string | number)[]): Promise<number>;
+  chatSignUp(...args: (string | number)[]): Promise<CreateUserResult>;
 };
 
 export class RedisStore implements AccountStore, RoomStore {
@@ -917,6 +935,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatRosterStep', 3, ROSTER_STEP);
     define('chatCreateSession', 2, CREATE_SESSION);
     define('chatDeleteSession', 1, DELETE_SESSION);
+    define('chatSignUp', 2, SIGN_UP);
     this.#redis = redis as Redis & Commands;
   }
 
@@ -944,10 +963,51 @@ export class RedisStore implements AccountStore, RoomStore {
     });
   }
 
-  createUser(user: UserRecord): Promise<boolean> {
-    return this.#call(
-      async () => (await this.#redis.set(this.#keys.user(user.name), J(user), 'NX')) === 'OK',
+  /** One script (SIGN_UP): the name and its skeleton checked and written together. */
+  createUser(user: UserRecord): Promise<CreateUserResult> {
+    const k = this.#keys;
+    return this.#call(() =>
+      this.#redis.chatSignUp(
+        k.user(user.name),
+        k.skeleton(nameSkeleton(user.name)),
+        J(user),
+        user.name.toLowerCase(),
+      ),
     );
+  }
+
+  /**
+   * Gives every account without one its skeleton key (SET NX: an account whose skeleton another
+   * already holds, two look-alikes signed up before skeletons were kept, stays as it is; new
+   * look-alikes of either are refused). Accounts written by a server before the skeleton keys (by
+   * SET NX of user:<name> alone) have none: each node runs this at start, before it serves
+   * (index.ts), in SCAN steps. Returns how many keys it wrote.
+   */
+  async indexSkeletons(): Promise<number> {
+    const k = this.#keys;
+    const pattern = `${globEscape(k.user(''))}*`;
+    let cursor = '0';
+    let written = 0;
+    do {
+      const [next, found] = await this.#call(() =>
+        this.#redis.scan(cursor, 'MATCH', pattern, 'COUNT', SKELETON_SCAN_COUNT),
+      );
+      cursor = next;
+      if (found.length === 0) continue;
+      const raws = await this.#call(() => this.#redis.mget(...found));
+      const batch = this.#redis.pipeline();
+      let n = 0;
+      for (const raw of raws) {
+        const name = raw ? (JSON.parse(raw) as UserRecord).name : undefined;
+        if (typeof name !== 'string') continue;
+        batch.set(k.skeleton(nameSkeleton(name)), name.toLowerCase(), 'NX');
+        n++;
+      }
+      if (n === 0) continue;
+      const replies = (await this.#call(() => batch.exec())) ?? [];
+      written += replies.filter(([, reply]) => reply === 'OK').length;
+    } while (cursor !== '0');
+    return written;
   }
 
   /** One script (CREATE_SESSION): the user's oldest sessions past the cap go with the insert. */

@@ -12,11 +12,18 @@
  *     in order from the index (O(log n + page)), not sorted from all the room's rows
  *  7  sessions are indexed by (user, expires_at): sign-in counts and trims the user's sessions
  *     (MAX_SESSIONS_PER_USER, http/session.ts) from the index, not by a scan of every session
+ *  8  users keep their name's skeleton (backends/name-skeleton.ts) under a unique index, so a
+ *     sign-up that looks like an existing name is refused in the insert itself. Filled for the
+ *     accounts already there in the step; of existing accounts that share a skeleton (signed up
+ *     before), the earliest keeps it and the others get NULL (which the index lets repeat): all
+ *     stay and sign in as before, and a new look-alike of any of them is refused. A server before
+ *     this step refuses the file (checkVersion), so none inserts a user without a skeleton.
  * Each step runs in one transaction, so a crash mid-migration leaves the previous version.
  */
 import type Database from 'better-sqlite3';
+import { nameSkeleton } from '../name-skeleton.js';
 
-const CURRENT = 7;
+const CURRENT = 8;
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS users (
@@ -95,6 +102,30 @@ CREATE INDEX IF NOT EXISTS rooms_empty ON rooms(empty_since) WHERE empty_since I
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user, expires_at);
 `;
 
+/**
+ * Version 8: `users.skeleton` and its unique index, filled for the accounts already there (oldest
+ * first: of look-alikes stored before, the earliest keeps the skeleton, the others NULL).
+ */
+function addSkeletons(db: Database.Database): void {
+  if (!columns(db, 'users').has('skeleton')) db.exec('ALTER TABLE users ADD COLUMN skeleton TEXT');
+  const rows = db
+    .prepare('SELECT rowid AS id, name FROM users WHERE skeleton IS NULL ORDER BY created_at, rowid')
+    .all() as { id: number; name: string }[];
+  const held = new Set(
+    (db.prepare('SELECT skeleton FROM users WHERE skeleton IS NOT NULL').all() as { skeleton: string }[]).map(
+      (r) => r.skeleton,
+    ),
+  );
+  const set = db.prepare('UPDATE users SET skeleton = ? WHERE rowid = ?');
+  for (const { id, name } of rows) {
+    const skeleton = nameSkeleton(name);
+    if (held.has(skeleton)) continue;
+    held.add(skeleton);
+    set.run(skeleton, id);
+  }
+  db.exec('CREATE UNIQUE INDEX IF NOT EXISTS users_skeleton ON users(skeleton)');
+}
+
 function columns(db: Database.Database, table: string): Set<string> {
   return new Set((db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
 }
@@ -144,6 +175,7 @@ export function migrate(db: Database.Database): void {
     db.exec(INDEXES);
     addReactionsAndReplies(db);
     if (!columns(db, 'events').has('send_digest')) db.exec('ALTER TABLE events ADD COLUMN send_digest TEXT');
+    addSkeletons(db);
     db.pragma(`user_version = ${CURRENT}`);
   })();
 }

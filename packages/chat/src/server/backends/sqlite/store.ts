@@ -40,6 +40,7 @@ import type {
   AppendInput,
   AppendResult,
   CreateRoomResult,
+  CreateUserResult,
   JoinResult,
   Membership,
   MembersPage,
@@ -56,6 +57,7 @@ import type {
   UserRecord,
 } from '../../ports.js';
 import { quoteOf, reactionsOf } from '../message-parts.js';
+import { nameSkeleton } from '../name-skeleton.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { ensureAttachmentSchema } from './attachments.js';
 import { DatabaseInUseError, OwnerLock } from './owner-lock.js';
@@ -257,7 +259,7 @@ export class SqliteStore implements AccountStore, RoomStore {
     const s = {
       getUser: db.prepare('SELECT name, password_hash, created_at FROM users WHERE name = ?'),
       createUser: db.prepare(
-        'INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+        'INSERT INTO users (name, password_hash, created_at, skeleton) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
       ),
       createSession: db.prepare('INSERT INTO sessions (token, user, expires_at) VALUES (?, ?, ?)'),
       dropExpiredSessions: db.prepare('DELETE FROM sessions WHERE user = ? AND expires_at <= ?'),
@@ -612,8 +614,16 @@ export class SqliteStore implements AccountStore, RoomStore {
     return row ? { name: row.name, passwordHash: row.password_hash, createdAt: row.created_at } : null;
   }
 
-  async createUser(user: UserRecord): Promise<boolean> {
-    return this.#stmt.createUser.run(user.name, user.passwordHash, user.createdAt).changes === 1;
+  /**
+   * The name's primary key (NOCASE) and the skeleton's unique index refuse in the insert itself
+   * (ON CONFLICT DO NOTHING covers both); which one refused is read after, in the same synchronous
+   * call, so no other write comes between.
+   */
+  async createUser(user: UserRecord): Promise<CreateUserResult> {
+    const s = this.#stmt;
+    if (s.createUser.run(user.name, user.passwordHash, user.createdAt, nameSkeleton(user.name)).changes === 1)
+      return 'created';
+    return s.getUser.get(user.name) ? 'taken' : 'similar';
   }
 
   /** One transaction: the user's expired and oldest sessions go with the insert (ports.ts). */

@@ -1,0 +1,285 @@
+// @vitest-environment happy-dom
+/**
+ * The conversation drawn in a DOM without a browser (happy-dom): a change draws what changed.
+ * A row that looks the same after a new message, a reaction on another message or an older page
+ * is the same node (its focus, its loaded images stay; 3,300 rows are not drawn again); a row
+ * that changed (edit, reaction, deletion, its group or day after a neighbour came) is drawn anew,
+ * as it now reads.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  type ChatMessage,
+  type ClientMessage,
+  DEFAULT_LIMITS,
+  type ServerMessage,
+} from '../../src/shared/protocol.js';
+import { type MessageActions, renderMessages } from '../../src/web/conversation.js';
+import type { Outbox, Pending } from '../../src/web/outbox.js';
+import { ChatState } from '../../src/web/room-state.js';
+import { GROUP_MS } from '../../src/web/timeline.js';
+
+const PAGE = `
+  <div id="messages">
+    <button id="load-older" type="button" hidden>Load older messages</button>
+    <ol id="message-list" aria-label="Messages"></ol>
+  </div>
+  <button id="jump-latest" type="button" hidden><span id="jump-count"></span>Jump to latest</button>
+  <textarea id="composer-input"></textarea>`;
+
+/** 1 January 2020, 9:00 local time: far from today, so days are dates. */
+const DAY1 = new Date(2020, 0, 1, 9).getTime();
+const DAY2 = new Date(2020, 0, 2, 9).getTime();
+
+const said = (seq: number, user = 'bob', ts = DAY1 + seq * 1000): ChatMessage => ({
+  room: 'general',
+  seq,
+  id: `id${seq}`,
+  user,
+  text: `text ${seq}`,
+  ts,
+});
+
+const noop = () => {};
+const actions: MessageActions = {
+  edit: noop,
+  remove: noop,
+  dm: noop,
+  react: noop,
+  pickReaction: noop,
+  reply: noop,
+  reveal: noop,
+  resendPending: (id) => id,
+  editPending: noop,
+  discardPending: noop,
+};
+
+interface Setup {
+  state: ChatState;
+  items: Pending[];
+  /** Draws the list as main.ts does after a change (`older`: a page came before the others). */
+  draw(mode?: 'update' | 'older'): void;
+  /** The last request sent, with its ref. */
+  last(): ClientMessage & { ref: string };
+  event(msg: ServerMessage): void;
+}
+
+/** general, loaded with `messages` (seq 1..n: the head), `hasMore` older ones, alice reading. */
+function setup(messages: ChatMessage[], hasMore = false): Setup {
+  document.body.innerHTML = PAGE;
+  const sent: ClientMessage[] = [];
+  const state = new ChatState({ send: (m) => sent.push(m), now: () => DAY2 });
+  const head = messages.at(-1)?.seq ?? 0;
+  const room = {
+    room: 'general',
+    kind: 'public' as const,
+    owner: null,
+    head,
+    unread: 0,
+    mentions: 0,
+    online: [],
+  };
+  state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [room], limits: DEFAULT_LIMITS });
+  const last = () => sent.at(-1) as ClientMessage & { ref: string };
+  state.receive({ v: 2, type: 'history', ref: last().ref, room: 'general', messages, head, hasMore });
+  const items: Pending[] = [];
+  const outbox = { items } as unknown as Outbox;
+  const draw = (mode: 'update' | 'older' = 'update') => {
+    state.changes.clear();
+    renderMessages(state, outbox, actions, mode);
+  };
+  draw();
+  return { state, items, draw, last, event: (msg) => state.receive(msg) };
+}
+
+const list = () => document.getElementById('message-list') as HTMLElement;
+const row = (seq: number) =>
+  list().querySelector<HTMLElement>(`li.message[data-seq="${seq}"]`) as HTMLElement;
+/** Every row, by what it is: `m3` a message, `d` a day, `p…` an unsent message, `n` a notice. */
+const shape = () =>
+  [...list().children].map((li) =>
+    li.classList.contains('day')
+      ? `d ${li.textContent}`
+      : li.classList.contains('pending')
+        ? `p${(li as HTMLElement).dataset.pending}`
+        : li.classList.contains('notice')
+          ? 'n'
+          : li.classList.contains('unread-divider')
+            ? 'u'
+            : `m${(li as HTMLElement).dataset.seq}`,
+  );
+const nodes = () => [...list().children];
+
+const message = (m: ChatMessage): ServerMessage => ({ v: 2, type: 'message', message: m });
+
+beforeEach(() => {
+  document.body.innerHTML = '';
+});
+
+describe('the conversation draws what changed', () => {
+  it('keeps every row (the same nodes) when a new message comes, and adds its row', () => {
+    const { draw, event } = setup([said(1), said(2), said(3, 'carol')]);
+    const before = nodes();
+    expect(before).toHaveLength(4); // the day, then three messages
+    event(message(said(4, 'dave')));
+    draw();
+    for (const [i, node] of before.entries()) expect(nodes()[i]).toBe(node);
+    expect(row(4).textContent).toContain('text 4');
+    expect(row(4).classList.contains('first')).toBe(true);
+  });
+
+  it('keeps the focused button focused (the same node) when a message comes', () => {
+    const { draw, event } = setup([said(1), said(2, 'carol')]);
+    const reply = row(1).querySelector<HTMLElement>('.tool.reply') as HTMLElement;
+    reply.focus();
+    expect(document.activeElement).toBe(reply);
+    event(message(said(3)));
+    draw();
+    expect(document.activeElement).toBe(reply);
+    expect(reply.isConnected).toBe(true);
+  });
+
+  it('draws again only the row a reaction is on', () => {
+    const { draw, event } = setup([said(1), said(2, 'carol'), said(3, 'dave')]);
+    const [one, two, three] = [row(1), row(2), row(3)];
+    event({
+      v: 2,
+      type: 'reacted',
+      room: 'general',
+      seq: 4,
+      target: 2,
+      user: 'bob',
+      emoji: '👍',
+      on: true,
+      ts: DAY1,
+    });
+    draw();
+    expect(row(1)).toBe(one);
+    expect(row(3)).toBe(three);
+    expect(row(2)).not.toBe(two);
+    const chip = row(2).querySelector<HTMLElement>('.reaction') as HTMLElement;
+    expect(chip.dataset.emoji).toBe('👍');
+    expect(chip.querySelector('.count')?.textContent).toBe('1');
+    expect(shape()).toEqual([expect.stringMatching(/^d /), 'm1', 'm2', 'm3']);
+  });
+
+  it('draws again the edited row, with its new text and "(edited)", and the quotes of its replies', () => {
+    const reply: ChatMessage = { ...said(3, 'dave'), reply: { seq: 1, user: 'bob', text: 'text 1' } };
+    const { draw, event } = setup([said(1), said(2, 'carol'), reply]);
+    const [one, two, three] = [row(1), row(2), row(3)];
+    event({
+      v: 2,
+      type: 'edited',
+      room: 'general',
+      seq: 4,
+      target: 1,
+      user: 'bob',
+      text: 'better',
+      ts: DAY1 + 9000,
+    });
+    draw();
+    expect(row(2)).toBe(two);
+    expect(row(1)).not.toBe(one);
+    expect(row(1).querySelector('.text')?.textContent).toBe('better (edited)');
+    expect(row(3)).not.toBe(three);
+    expect(row(3).querySelector('.reply-text')?.textContent).toBe('better');
+  });
+
+  it('draws again a deleted row as "message deleted", without its tools; the others stay', () => {
+    const { draw, event } = setup([said(1, 'alice'), said(2, 'carol')]);
+    const two = row(2);
+    expect(row(1).querySelector('.tool.delete')).not.toBeNull();
+    event({ v: 2, type: 'deleted', room: 'general', seq: 3, target: 1, user: 'alice', ts: DAY1 });
+    draw();
+    expect(row(2)).toBe(two);
+    expect(row(1).classList.contains('deleted')).toBe(true);
+    expect(row(1).querySelector('.text')?.textContent).toBe('message deleted');
+    expect(row(1).querySelector('.actions')).toBeNull();
+  });
+
+  it('keeps the rows when an older page comes before them, drawing again the one whose group changed', () => {
+    // bob's 3 started a group; 2 (bob, a second before) arrives with the older page: 3 joins its
+    // group (no name, no avatar), drawn again; 4 and the day are the same nodes, now after 1 and 2.
+    const { draw, state, last, event } = setup([said(3), said(4, 'carol')], true);
+    const [day, three, four] = nodes();
+    expect(three.classList.contains('first')).toBe(true);
+    state.loadOlder();
+    expect(last()).toMatchObject({ type: 'history', before: 3 });
+    event({
+      v: 2,
+      type: 'history',
+      ref: last().ref,
+      room: 'general',
+      messages: [said(1, 'carol'), said(2)],
+      head: 4,
+      hasMore: false,
+    });
+    draw('older');
+    expect(shape()).toEqual([expect.stringMatching(/^d /), 'm1', 'm2', 'm3', 'm4']);
+    expect(nodes()[0]).toBe(day);
+    expect(row(4)).toBe(four);
+    expect(row(3)).not.toBe(three);
+    expect(row(3).classList.contains('first')).toBe(false);
+    expect(row(3).querySelector('.avatar')).toBeNull();
+    expect(row(2).classList.contains('first')).toBe(true);
+  });
+
+  it("puts the grouping right when a neighbour arrives: in the author's group, or a new one after a while", () => {
+    const { draw, event } = setup([said(1), said(2, 'carol')]);
+    const [one, two] = [row(1), row(2)];
+    event(message(said(3, 'carol')));
+    event(message(said(4, 'carol', DAY1 + 3000 + GROUP_MS + 1)));
+    draw();
+    expect(row(1)).toBe(one);
+    expect(row(2)).toBe(two);
+    expect(row(3).classList.contains('first')).toBe(false);
+    expect(row(4).classList.contains('first')).toBe(true);
+  });
+
+  it('adds a day separator before the first message of a new day, keeping the rows before it', () => {
+    const { draw, event } = setup([said(1), said(2)]);
+    const before = nodes();
+    event(message(said(3, 'bob', DAY2)));
+    draw();
+    expect(shape()).toEqual([expect.stringMatching(/^d /), 'm1', 'm2', expect.stringMatching(/^d /), 'm3']);
+    for (const [i, node] of before.entries()) expect(nodes()[i]).toBe(node);
+    // A new day starts a group, even for the same author within minutes.
+    expect(row(3).classList.contains('first')).toBe(true);
+    expect(nodes()[3].textContent).not.toBe(nodes()[0].textContent);
+  });
+
+  it('keeps an unsent message while another message comes, and draws it again once refused', () => {
+    const { draw, event, items } = setup([said(1, 'alice'), said(2, 'carol')]);
+    items.push({ id: 'out1', room: 'general', text: 'on its way' });
+    draw();
+    const pending = nodes().at(-1) as HTMLElement;
+    expect(pending.dataset.pending).toBe('out1');
+    expect(pending.textContent).toContain('sending…');
+    const one = row(1);
+    event(message(said(3, 'carol')));
+    draw();
+    expect(row(1)).toBe(one);
+    expect(nodes().at(-1)).toBe(pending);
+    items[0] = { ...items[0], failed: { code: 'too_long', message: 'too long' } };
+    draw();
+    const failed = nodes().at(-1) as HTMLElement;
+    expect(failed).not.toBe(pending);
+    expect(failed.classList.contains('failed')).toBe(true);
+    expect(failed.textContent).toContain('not sent');
+    expect(row(1)).toBe(one);
+  });
+
+  it('asks "delete?" in its row alone, and draws it back after Cancel', () => {
+    const { draw } = setup([said(1, 'alice'), said(2, 'carol')]);
+    const two = row(2);
+    (row(1).querySelector('.tool.delete') as HTMLElement).click();
+    expect(row(1).querySelector('.question')?.textContent).toBe('Delete this message?');
+    expect(document.activeElement?.classList.contains('cancel-delete')).toBe(true);
+    expect(row(2)).toBe(two);
+    (row(1).querySelector('.cancel-delete') as HTMLElement).click();
+    expect(row(1).querySelector('.question')).toBeNull();
+    expect(row(1).querySelector('.tool.delete')).not.toBeNull();
+    expect(row(2)).toBe(two);
+    draw();
+    expect(row(2)).toBe(two);
+  });
+});

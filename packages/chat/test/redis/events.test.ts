@@ -173,6 +173,25 @@ it('counts the events of a room named `constructor` as a number in its stats', a
   expect(events.stats.roomEventsReceived.constructor).toBe(1);
 });
 
+it('forgets the count of a room once the room is closed here', async () => {
+  // Regression: roomEventsReceived kept a count for every room this node ever read, closed or not
+  // (rooms created and deleted, or emptied here, piled up for the life of the node).
+  const redis = await connect(server().url);
+  const keys = new RedisKeys(`ev${prefixes++}:`);
+  const store = new RedisStore(redis.cmd, keys);
+  await store.createRoom(roomInfo('brief'), quotas);
+  await store.join('ann', 'brief', 9);
+  const events = new RedisCommittedEvents(redis.cmd, redis.reader, keys, { blockMs: 50, checkMs: 1e9 });
+  opened.push({ redis, events });
+  const delivered: number[] = [];
+  await events.open('brief', (seq) => delivered.push(seq));
+  await store.appendEvent(message('brief', 'hello'));
+  await waitUntil('the event', () => delivered.length === 1, PATIENCE_MS);
+  expect(events.stats.roomEventsReceived).toEqual({ brief: 1 });
+  events.close('brief');
+  expect(Object.keys(events.stats.roomEventsReceived)).toEqual([]);
+});
+
 it('logs a read cut off by a closed connection as that, not as an ioredis option to change', async () => {
   // Regression: the line read "Reached the max retries per request limit (which is 0). Refer to
   // "maxRetriesPerRequest" option for details." (ioredis's words for a command whose connection

@@ -1331,6 +1331,31 @@ describe('RedisBus', () => {
     }
   });
 
+  it('keeps a count only for the topics it listens to: a topic left, or a message heard after, leaves none', async () => {
+    // Regression: topicMessagesReceived kept a count for every topic ever heard (each room that
+    // came and went, each user who signed in), for the life of the node.
+    const raw = await connect(sharedServer().url);
+    try {
+      const bus = new RedisBus(raw.cmd, raw.sub, new RedisKeys('counts:'));
+      let heard = () => {};
+      const listener = () => heard();
+      bus.subscribe('room:a', listener);
+      await until('subscribed', async () => (await raw.cmd.pubsub('NUMSUB', 'counts:topic:room:a'))[1] === 1);
+      await new Promise<void>((resolve) => {
+        heard = resolve;
+        void raw.cmd.publish('counts:topic:room:a', '{}');
+      });
+      expect(bus.stats.topicMessagesReceived).toEqual({ 'room:a': 1 });
+      bus.unsubscribe('room:a', listener);
+      expect(bus.stats.topicMessagesReceived).toEqual({});
+      // A message of the topic still on its way when the UNSUBSCRIBE went out counts for nothing.
+      raw.sub.emit('message', 'counts:topic:room:a', '{}');
+      expect(bus.stats.topicMessagesReceived).toEqual({});
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('publishes again, in order, the membership notices whose PUBLISH failed, once Redis is back; not a read marker', async () => {
     // Regression: a `left` lost this way left the removed user's connections on the other nodes in
     // the room (live events and all) until their own node lost Redis and reconciled.

@@ -28,6 +28,7 @@ type Listener = (payload: string) => void;
 const MAX_KEPT = 10_000;
 
 export class RedisBus implements NoticeBus {
+  /** Messages heard per topic this node listens to now (a topic left loses its count). */
   readonly stats = { topicMessagesReceived: {} as Record<string, number>, publishFailures: 0 };
   readonly #cmd: Redis;
   readonly #sub: Redis;
@@ -50,10 +51,12 @@ export class RedisBus implements NoticeBus {
     sub.on('message', (channel: string, payload: string) => {
       if (!channel.startsWith(this.#head)) return;
       const topic = channel.slice(this.#head.length);
+      const set = this.#topics.get(topic);
+      // Counted for the topics heard now only: a message still on its way after the UNSUBSCRIBE
+      // would otherwise bring back the count of a topic left for good (one per room ever heard).
+      if (!set) return;
       const counts = this.stats.topicMessagesReceived;
       counts[topic] = (counts[topic] ?? 0) + 1;
-      const set = this.#topics.get(topic);
-      if (!set) return;
       for (const listener of [...set]) listener(payload);
     });
     // The connection was ready before this bus existed (connectRedis waits for it): each 'ready'
@@ -89,6 +92,8 @@ export class RedisBus implements NoticeBus {
     const set = this.#topics.get(topic);
     if (!set?.delete(listener) || set.size > 0) return;
     this.#topics.delete(topic);
+    // Its count goes with it: kept, the counts of every room and user ever heard would pile up.
+    delete this.stats.topicMessagesReceived[topic];
     this.#sub.unsubscribe(this.#head + topic).catch(() => {});
   }
 

@@ -49,7 +49,7 @@
  *   one it delivered) and never delivers it, but the entry stays above its position, so its XREAD
  *   returns at once, again and again, until the room's next event moves it past (or the room is
  *   closed on it): a busy read loop for the length of a rolling upgrade, never a wrong delivery.
- * - `stats` counts what this node read per room (tests and /_stats).
+ * - `stats` counts what this node read per room while it has the room open (tests and /_stats).
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -169,6 +169,9 @@ export class RedisCommittedEvents implements CommittedEvents, DeliveredPositions
   }
 
   close(room: string): void {
+    // Its count goes with it (a room opened again counts afresh): kept, the counts of every room
+    // this node ever read would pile up as rooms come and go.
+    delete this.stats.roomEventsReceived[room];
     if (this.#rooms.delete(room)) this.#interrupt();
   }
 

@@ -110,7 +110,7 @@ describe('RedisStore look-alike names', () => {
     }
   });
 
-  it('gives the accounts stored before skeleton keys theirs at start: look-alikes stored before stay, new ones are refused', async () => {
+  it('gives the accounts stored before skeleton keys theirs from the start: look-alikes stored before stay, new ones are refused', async () => {
     const { Redis } = await import('ioredis');
     const raw = new Redis(sharedServer().url);
     // As a server before this version wrote them (SET NX of user:<name lower> alone), two of
@@ -127,7 +127,10 @@ describe('RedisStore look-alike names', () => {
     } finally {
       await raw.quit();
     }
-    const { accounts } = await bareBackend(sharedServer().url, { prefix: 'before:' });
+    const b = await bareBackend(sharedServer().url, { prefix: 'before:' });
+    const { accounts } = b;
+    // In the background from the start: /_stats says when it is done.
+    await waitUntil('the skeleton index done', () => b.stats().skeletonIndex === 'done');
     const user = (name: string) => ({ name, passwordHash: 'h', createdAt: 9 });
     expect(await accounts.createUser(user('a1ice'))).toBe('similar');
     expect(await accounts.createUser(user('B0b'))).toBe('similar');

@@ -205,16 +205,29 @@ function messageItem(
  * line is untouched; a long one wraps before the bar.
  */
 function toolsRoom(bar: HTMLElement): HTMLElement {
-  const room = el('span', 'tools-room');
-  room.setAttribute('aria-hidden', 'true');
-  for (const part of bar.children) {
-    // Classes of their own: a selector for the bar's parts (.tool, .question) never finds these.
-    const copy = el('span', part.classList.contains('question') ? 'room-question' : 'room-tool');
-    copy.dataset.label = part.textContent ?? '';
-    room.append(copy);
+  // A bar holds one of a few sets of words: each set's room is made once, then copied.
+  const labels = [...bar.children].map((part) => [
+    part.classList.contains('question'),
+    part.textContent ?? '',
+  ]);
+  const key = JSON.stringify(labels);
+  let room = rooms.get(key);
+  if (!room) {
+    room = el('span', 'tools-room');
+    room.setAttribute('aria-hidden', 'true');
+    for (const [question, label] of labels) {
+      // Classes of their own: a selector for the bar's parts (.tool, .question) never finds these.
+      const copy = el('span', question ? 'room-question' : 'room-tool');
+      copy.dataset.label = label as string;
+      room.append(copy);
+    }
+    rooms.set(key, room);
   }
-  return room;
+  return room.cloneNode(true) as HTMLElement;
 }
+
+/** The tools' rooms made, by the bar's words (toolsRoom). */
+const rooms = new Map<string, HTMLElement>();
 
 /** The quote above a reply: who and what (or that it was deleted); a click shows the original. */
 function replyQuote(quote: ReplyQuote, actions: MessageActions): HTMLElement {
@@ -367,6 +380,7 @@ export function renderMessages(
   const box = byId('messages');
   const list = byId('message-list');
   const fromBottom = box.scrollHeight - box.scrollTop;
+  const view = box.clientHeight;
   const nearEnd = isNearEnd(box);
   const spot = focusedSpot(list);
   const anchor = mode === 'update' && !state.jump ? topMessage(box, list) : null;
@@ -440,11 +454,13 @@ export function renderMessages(
   const jump = byId('jump-latest');
   if (state.jump) {
     const divider = list.querySelector<HTMLElement>('.unread-divider');
-    if (divider) divider.scrollIntoView({ block: 'start' });
-    else box.scrollTop = box.scrollHeight;
+    if (divider) {
+      showNear(list, divider, view);
+      divider.scrollIntoView({ block: 'start' });
+    } else toEnd(box, list, view);
     jump.hidden = true;
   } else if (mode === 'older') box.scrollTop = box.scrollHeight - fromBottom;
-  else if (state.stick && nearEnd) box.scrollTop = box.scrollHeight;
+  else if (state.stick && nearEnd) toEnd(box, list, view);
   else {
     if (state.stick) jump.hidden = false;
     keepInPlace(box, list, anchor);
@@ -454,19 +470,62 @@ export function renderMessages(
   seen(state, box);
 }
 
+/** The least a message's row is tall (its tools' height and padding, style.css), in CSS pixels. */
+const MIN_ROW_PX = 24;
+
+/** The rows laid out though out of sight (`data-near`), for the page's last scroll. */
+let nearRows: HTMLElement[] = [];
+
+/**
+ * Lays out the messages around `around` (as many before and after it as a `view` pixels tall box
+ * can show) before the page scrolls there. A message out of sight is not laid out (style.css:
+ * content-visibility), it counts as a one-line message until it is seen, so a scroll to the end
+ * or to a message would be measured with those guesses, and land short of it once the rows seen
+ * are laid out, a frame later. The ones marked for the scroll before are laid out as the others
+ * again (they keep the height they were seen at).
+ */
+function showNear(list: HTMLElement, around: Element | null, view: number): void {
+  for (const li of nearRows) delete li.dataset.near;
+  nearRows = [];
+  if (!around || around.parentElement !== list) return;
+  const count = Math.ceil(view / MIN_ROW_PX) + 2;
+  for (const way of ['previousElementSibling', 'nextElementSibling'] as const) {
+    let n = 0;
+    for (let node: Element | null = around; node && n < count; node = node[way]) {
+      if (!node.classList.contains('message') || (node as HTMLElement).dataset.near !== undefined) continue;
+      (node as HTMLElement).dataset.near = '';
+      nearRows.push(node as HTMLElement);
+      n++;
+    }
+  }
+}
+
+/** Scrolls to the end, its last messages laid out first (showNear). */
+function toEnd(box: HTMLElement, list: HTMLElement, view = box.clientHeight): void {
+  showNear(list, list.lastElementChild, view);
+  box.scrollTop = box.scrollHeight;
+}
+
 /**
  * Makes the list's children `wanted`, in order, touching only what changed: rows no longer wanted
  * go, new ones go in at their place, and a kept row stays where it is (moved only if the order
- * changed, which seq order never does): a focused one keeps the focus.
+ * changed, which seq order never does): a focused one keeps the focus. New rows next to each
+ * other go in together (a fragment): a room's first draw puts its 3,300 rows in at once.
  */
 function place(list: HTMLElement, wanted: readonly HTMLLIElement[]): void {
   const keep = new Set<Element>(wanted);
   for (const child of [...list.children]) if (!keep.has(child)) child.remove();
   let at = list.firstElementChild;
+  let run: DocumentFragment | null = null;
   for (const node of wanted) {
-    if (node === at) at = at.nextElementSibling;
-    else list.insertBefore(node, at);
+    if (node !== at) (run ??= document.createDocumentFragment()).append(node);
+    else {
+      if (run) list.insertBefore(run, at);
+      run = null;
+      at = at.nextElementSibling;
+    }
   }
+  if (run) list.insertBefore(run, at);
 }
 
 /** An unsent message of the outbox: "sending…", or "not sent" with why and what to do. */
@@ -618,15 +677,24 @@ export function onConversationScroll(state: ChatState): void {
 
 export function jumpToLatest(state: ChatState): void {
   const box = byId('messages');
-  box.scrollTop = box.scrollHeight;
+  toEnd(box, byId('message-list'));
   seen(state, box);
+}
+
+/**
+ * Scrolls message row `li` to the middle of the conversation, the messages around it laid out
+ * first (showNear): a reply's original, a search's hit.
+ */
+export function centre(li: HTMLElement): void {
+  showNear(byId('message-list'), li, byId('messages').clientHeight);
+  li.scrollIntoView({ block: 'center' });
 }
 
 /** Scrolls to message `seq` and marks it for a moment (a reply's original). */
 export function showMessage(seq: number): void {
   const li = document.querySelector<HTMLElement>(`#message-list li.message[data-seq="${seq}"]`);
   if (!li) return;
-  li.scrollIntoView({ block: 'center' });
+  centre(li);
   li.classList.add('flash');
   li.focus({ preventScroll: true });
   li.addEventListener('animationend', () => li.classList.remove('flash'), { once: true });

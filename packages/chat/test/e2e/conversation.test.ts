@@ -248,6 +248,56 @@ describe('the conversation view', () => {
     expect(await offset(12)).toBe(first);
   });
 
+  it('lays out only the messages in sight, and opens a long room at its very end; a reply\u2019s original is shown whole', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 100, perSecond: 100 } } });
+    const bob = await TestClient.user(server.origin, 'bob');
+    // Three lines each: taller than the one line a message not yet seen counts as (style.css).
+    for (let i = 1; i <= 50; i++)
+      await bob.request('ack', {
+        type: 'send',
+        id: `m${i}`,
+        room: 'general',
+        text: `line ${i}\nsecond line\nthird line`,
+      });
+    await bob.request('ack', { type: 'send', id: 'm51', room: 'general', text: 'about 3', replyTo: 3 });
+    const { page } = await signIn(chrome.browser, server.origin, 'alice');
+    await page.locator('#message-list li.message[data-seq="51"]').waitFor();
+    // Two frames drawn: what comes in sight is laid out by then (a barrier, no time waited).
+    const frames = () =>
+      page.evaluate(
+        () => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))),
+      );
+    /** How far row `seq` is from the conversation's top and bottom edges (>= 0: inside). */
+    const inside = (seq: number) =>
+      page.$eval(`#message-list li.message[data-seq="${seq}"]`, (li) => {
+        const r = li.getBoundingClientRect();
+        const b = (document.getElementById('messages') as HTMLElement).getBoundingClientRect();
+        return { top: Math.round(r.top - b.top), bottom: Math.round(b.bottom - r.bottom) };
+      });
+    const laidOut = (seq: number) =>
+      page.$eval(`#message-list li.message[data-seq="${seq}"]`, (li) =>
+        li.checkVisibility({ contentVisibilityAuto: true }),
+      );
+    await frames();
+    // At the very end: the last message whole, nothing below it.
+    expect(await page.$eval('#messages', (b) => b.scrollHeight - b.scrollTop - b.clientHeight)).toBeLessThan(
+      2,
+    );
+    expect((await inside(51)).bottom).toBeGreaterThanOrEqual(0);
+    expect(await laidOut(51)).toBe(true);
+    // Far above, out of sight: not laid out (a room of 3,300 messages drew in seconds).
+    expect(await laidOut(5)).toBe(false);
+    expect(await page.$eval('li.message[data-seq="5"]', (li) => li.textContent)).toContain('line 5');
+    // The quote shows the original in the middle, whole, though never laid out before.
+    await page.click('#message-list li.message[data-seq="51"] .reply-quote');
+    await frames();
+    const shown = await inside(3);
+    expect(shown.top).toBeGreaterThanOrEqual(0);
+    expect(shown.bottom).toBeGreaterThanOrEqual(0);
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.seq)).toBe('3');
+    expect(await laidOut(3)).toBe(true);
+  });
+
   it('shows Edit and Delete only on hover or focus of one\u2019s own messages, asks before deleting, and dates the edit', async () => {
     const server = await startTestServer();
     const alice = await signIn(chrome.browser, server.origin, 'alice');

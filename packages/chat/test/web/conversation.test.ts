@@ -13,7 +13,7 @@ import {
   DEFAULT_LIMITS,
   type ServerMessage,
 } from '../../src/shared/protocol.js';
-import { type MessageActions, renderMessages } from '../../src/web/conversation.js';
+import { type MessageActions, renderMessages, showMessage } from '../../src/web/conversation.js';
 import type { Outbox, Pending } from '../../src/web/outbox.js';
 import { ChatState } from '../../src/web/room-state.js';
 import { GROUP_MS } from '../../src/web/timeline.js';
@@ -281,5 +281,63 @@ describe('the conversation draws what changed', () => {
     expect(row(2)).toBe(two);
     draw();
     expect(row(2)).toBe(two);
+  });
+});
+
+describe('a long conversation drawn the first time', () => {
+  /** bob's messages 1..n, a minute apart. */
+  const many = (n: number) => Array.from({ length: n }, (_, i) => said(i + 1, 'bob', DAY1 + i * 60_000));
+  /** The messages laid out though out of sight (style.css: content-visibility), by seq. */
+  const near = () =>
+    [...list().querySelectorAll<HTMLElement>('li.message[data-near]')].map((li) => Number(li.dataset.seq));
+  /** The conversation's box as tall as `px` (happy-dom lays nothing out: 0 else). */
+  const viewOf = (px: number) =>
+    Object.defineProperty(document.getElementById('messages'), 'clientHeight', { value: px });
+
+  it('puts its rows in at once, each once; a change puts in its row alone', () => {
+    const { draw, event } = setup(many(100));
+    const observer = new MutationObserver(() => {});
+    observer.observe(list(), { childList: true });
+    event({ v: 2, type: 'message', message: said(101, 'carol', DAY1 + 100 * 60_000) });
+    draw();
+    const records = observer.takeRecords();
+    expect(records.flatMap((r) => [...r.addedNodes])).toEqual([row(101)]);
+    expect(records.flatMap((r) => [...r.removedNodes])).toEqual([]);
+    observer.disconnect();
+    // A first draw (a new page: another room's rows, then this one's again): every row goes in
+    // with one insertion (a fragment), not one each (3,300 after a search's jump ten pages back).
+    document.body.innerHTML = PAGE;
+    const inserted: Node[] = [];
+    const into = list();
+    const insert = into.insertBefore.bind(into);
+    into.insertBefore = <T extends Node>(node: T, child: Node | null): T => {
+      inserted.push(node);
+      return insert(node, child);
+    };
+    draw();
+    expect(nodes()).toHaveLength(102); // a day and 101 messages
+    expect(inserted).toHaveLength(1);
+    expect(inserted[0].nodeType).toBe(Node.DOCUMENT_FRAGMENT_NODE);
+  });
+
+  it('lays out the messages it scrolls to first: the end, a message shown; those before go back', () => {
+    const { draw, event } = setup(many(40));
+    // The first draw went to the end: its last messages (as many as the box can show, 2 and 2
+    // more with no height here) are laid out before the scroll is measured.
+    expect(near()).toEqual([39, 40]);
+    viewOf(96); // 4 rows of at least 24 px, and 2 more: 6
+    event({ v: 2, type: 'message', message: said(41, 'carol', DAY1 + 40 * 60_000) });
+    draw();
+    expect(near()).toEqual([36, 37, 38, 39, 40, 41]);
+    // A reply's original: the messages around it, 6 before (as far as there are) and 6 after.
+    showMessage(5);
+    expect(near()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(row(5).classList.contains('flash')).toBe(true);
+    // Kept rows: those marked are the same nodes, marked or not.
+    const five = row(5);
+    event({ v: 2, type: 'message', message: said(42, 'carol', DAY1 + 41 * 60_000) });
+    draw();
+    expect(row(5)).toBe(five);
+    expect(near()).toEqual([37, 38, 39, 40, 41, 42]);
   });
 });

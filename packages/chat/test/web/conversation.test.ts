@@ -6,7 +6,7 @@
  * that changed (edit, reaction, deletion, its group or day after a neighbour came) is drawn anew,
  * as it now reads.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type ChatMessage,
   type ClientMessage,
@@ -339,5 +339,97 @@ describe('a long conversation drawn the first time', () => {
     draw();
     expect(row(5)).toBe(five);
     expect(near()).toEqual([37, 38, 39, 40, 41, 42]);
+  });
+});
+
+describe('a long conversation laid out in the background', () => {
+  /** bob's messages 1..n in `room`, a minute apart. */
+  const many = (n: number, room = 'general') =>
+    Array.from({ length: n }, (_, i) => ({ ...said(i + 1, 'bob', DAY1 + i * 60_000), room }));
+  /** The idle callbacks asked for and not run or cancelled, by id; the test runs them. */
+  const idle = new Map<number, IdleRequestCallback>();
+  let ids = 0;
+  const runIdle = () => {
+    const [id, step] = [...idle][0];
+    idle.delete(id);
+    step({ didTimeout: false, timeRemaining: () => 50 });
+  };
+  const laid = (room = list()) =>
+    [...room.querySelectorAll<HTMLElement>('li.message[data-laid]')].map((li) => Number(li.dataset.seq));
+  const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+  beforeEach(() => {
+    idle.clear();
+    vi.stubGlobal('requestIdleCallback', (step: IdleRequestCallback) => {
+      idle.set(++ids, step);
+      return ids;
+    });
+    vi.stubGlobal('cancelIdleCallback', (id: number) => idle.delete(id));
+  });
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('lays out every message row a batch at a time once the page is idle; a new row gets the same', () => {
+    const { draw, event } = setup(many(700));
+    // The first draw lays out none itself (content-visibility: auto): one step waits for idle.
+    expect(laid()).toEqual([]);
+    expect(idle.size).toBe(1);
+    runIdle();
+    expect(laid()).toHaveLength(300);
+    expect(idle.size).toBe(1);
+    runIdle();
+    expect(laid()).toHaveLength(600);
+    runIdle();
+    expect(laid()).toEqual(seqs(1, 700));
+    runIdle(); // nothing left: no step after it
+    expect(idle.size).toBe(0);
+    // A new message: its row starts as any other, then is laid out; the others stay laid out.
+    event({ v: 2, type: 'message', message: said(701, 'carol', DAY1 + 700 * 60_000) });
+    draw();
+    expect(row(701).dataset.laid).toBeUndefined();
+    expect(idle.size).toBe(1);
+    runIdle();
+    expect(laid()).toEqual(seqs(1, 701));
+  });
+
+  it('a room switch cancels the steps for the rows of the room left', () => {
+    const { state, draw, last } = setup(many(700));
+    runIdle();
+    const before = list().querySelectorAll<HTMLElement>('li.message');
+    expect(laid()).toHaveLength(300);
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: ['general', 'other'].map((room) => ({
+        room,
+        kind: 'public' as const,
+        owner: null,
+        head: 700,
+        unread: 0,
+        mentions: 0,
+        online: [],
+      })),
+      limits: DEFAULT_LIMITS,
+    });
+    state.open('other');
+    const ref = last().ref;
+    state.receive({
+      v: 2,
+      type: 'history',
+      ref,
+      room: 'other',
+      messages: many(700, 'other'),
+      head: 700,
+      hasMore: false,
+    });
+    draw();
+    // The step for general's rows is gone; the one waiting is other's, from its first row.
+    expect(idle.size).toBe(1);
+    expect(laid()).toEqual([]);
+    runIdle();
+    expect(laid()).toHaveLength(300);
+    while (idle.size > 0) runIdle();
+    expect(laid()).toEqual(seqs(1, 700));
+    expect([...before].filter((li) => li.dataset.laid !== undefined)).toHaveLength(300);
   });
 });

@@ -13,6 +13,10 @@
  *     stream = session.request(buildConnectRequest)  ─► 2xx, validateConnectResponse
  *     ─► startClient (client.ts): the WebSocket runs over the stream
  *
+ *   A 3xx (followRedirects) cancels the stream and starts the next hop over (client.ts
+ *   connectHop); another non-2xx goes to 'unexpected-response' (Http2HandshakeRequest and
+ *   Http2HandshakeResponse below), else fails with WS_ERR_HANDSHAKE_STATUS.
+ *
  *   { http2Session }: the caller's session, no pool and no fallback (a server without the
  *   setting fails the handshake with WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT).
  *
@@ -22,7 +26,6 @@
  * transport.ts); a lost session closes each of its WebSockets with 1006, like a lost TCP
  * connection.
  */
-
 import { EventEmitter } from 'node:events';
 import {
   type ClientHttp2Session,
@@ -676,6 +679,9 @@ function openStream(
       return;
     }
     stream.removeListener('error', onError);
+    // The stream is the WebSocket's now: a request kept by a 'redirect' listener no longer
+    // reaches it (as a ClientRequest lets go of its socket after the upgrade).
+    request._detach();
     // Large sends go to node's session in pieces, as on the server (transport.ts).
     meterWrites(stream);
     hs.open(stream, result.protocol, result.extensions);
@@ -706,6 +712,7 @@ export class Http2HandshakeRequest extends EventEmitter {
   private readonly _pseudo: Record<string, string> = {};
   private readonly _fields: Record<string, string | string[]> = {};
   private _error: Error | undefined;
+  private _detached = false;
 
   constructor(url: URL, headers: Record<string, string>) {
     super();
@@ -753,7 +760,8 @@ export class Http2HandshakeRequest extends EventEmitter {
     if (this.destroyed) return this;
     this.destroyed = true;
     this._error = error;
-    if (this.stream !== null && !this.stream.closed) this.stream.close(constants.NGHTTP2_CANCEL);
+    if (this.stream !== null && !this._detached && !this.stream.closed)
+      this.stream.close(constants.NGHTTP2_CANCEL);
     return this;
   }
 
@@ -764,6 +772,11 @@ export class Http2HandshakeRequest extends EventEmitter {
   /** @internal What fails the WebSocket after destroy() (`orHangUp` false: only an error given). */
   failure(orHangUp = true): Error | undefined {
     return this._error ?? (orHangUp ? hangUp() : undefined);
+  }
+
+  /** @internal The WebSocket opened over the stream: destroy() leaves it alone. */
+  _detach(): void {
+    this._detached = true;
   }
 
   /** @internal Send it on `session`. */

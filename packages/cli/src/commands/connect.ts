@@ -37,12 +37,7 @@ import {
   stringList,
 } from '../args.js';
 import { CLOSED_WITH_ERROR, isErrorClose, onStopSignals, type StopSignal, signalStatus } from '../exit.js';
-import {
-  afterHttp2Fallback,
-  describeConnectError,
-  describeStatus,
-  describeStreamStatus,
-} from '../failure.js';
+import { afterHttp2Fallback, describeConnectError, describeStatus } from '../failure.js';
 import {
   describeClose,
   describeMessage,
@@ -685,10 +680,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (!opened) {
         // After a redirect the failed request went to another URL than the one given.
         const failedUrl = ws.url ? new URL(ws.url) : url;
-        failed(
-          describeStreamStatus(err) ??
-            describeConnectError(err, failedUrl, maxRedirects, timeoutMs, protocols, tlsProgress),
-        );
+        failed(describeConnectError(err, failedUrl, maxRedirects, timeoutMs, protocols, tlsProgress));
         return;
       }
       // Said in terms of the flag: the library's "Max payload size exceeded", then `closed 1006`

@@ -483,6 +483,47 @@ describe('the composer', () => {
   });
 });
 
+describe("the composer's buttons", () => {
+  it('Attach and Send stand side by side at the foot of the box, one height, with two rows or eight (desktop and phone)', async () => {
+    // Seen as a user: Attach was stretched to the box's height (a tall empty frame beside a grown
+    // draft, its word in the middle), Send a small button at the foot.
+    const server = await startTestServer();
+    const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+    for (const [name, options] of [
+      ['alice', DESK],
+      ['bob', phone],
+    ] as const) {
+      const { page, context } = await signIn(chrome.browser, server.origin, name, options);
+      const boxes = () =>
+        page.evaluate(() => {
+          const of = (s: string) => (document.querySelector(s) as HTMLElement).getBoundingClientRect();
+          const [input, attach, send] = [
+            of('#composer-input'),
+            of('#attach-button'),
+            of('#composer button[type="submit"]'),
+          ];
+          return {
+            input: input.bottom,
+            attach: [attach.bottom, attach.height],
+            send: [send.bottom, send.height],
+          };
+        });
+      for (const lines of [0, 8]) {
+        await page.fill(
+          '#composer-input',
+          Array.from({ length: lines }, (_, i) => `line ${i + 1}`).join('\n'),
+        );
+        const b = await boxes();
+        const where = `${name}, ${lines} lines`;
+        expect(Math.abs(b.attach[1] - b.send[1]), where).toBeLessThanOrEqual(2);
+        expect(Math.abs(b.attach[0] - b.send[0]), where).toBeLessThanOrEqual(1);
+        expect(Math.abs(b.attach[0] - b.input), where).toBeLessThanOrEqual(1);
+      }
+      await context.close();
+    }
+  });
+});
+
 describe('on a phone (375 × 667), the answers to room requests', () => {
   it('made with the rooms drawer closed are shown above the composer, in one live region; in the drawer, there', async () => {
     const server = await startTestServer();

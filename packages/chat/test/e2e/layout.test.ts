@@ -524,6 +524,50 @@ describe("the composer's buttons", () => {
   });
 });
 
+describe("the room's header", () => {
+  it("keeps the room's name in sight beside a private room's tools, on two lines at most (phone to desktop)", async () => {
+    // Seen as a user: on a phone, the owner of a private room saw the invitation's field and the
+    // room's buttons on the header's one line, and no room name at all (squeezed to 0 px).
+    const server = await startTestServer();
+    const { page, context } = await signIn(chrome.browser, server.origin, 'alice', {
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    for (const room of ['secret', 'the-quarterly-planning-meeting-x']) {
+      await page.evaluate((r) => {
+        (document.querySelector('#room-input') as HTMLInputElement).value = r;
+        (document.querySelector('#room-private') as HTMLInputElement).checked = true;
+        (document.querySelector('#room-form') as HTMLFormElement).requestSubmit();
+      }, room);
+      await page.waitForFunction((r) => document.querySelector('#room-title')?.textContent === `#${r}`, room);
+      await page.waitForSelector('#invite-form:not([hidden])');
+      for (const width of [320, 390, 800, 1280]) {
+        await page.setViewportSize({ width, height: 800 });
+        const got = await page.evaluate(() => {
+          const title = document.querySelector('#room-title') as HTMLElement;
+          const header = (document.querySelector('#room-header') as HTMLElement).getBoundingClientRect();
+          const line = (document.querySelector('#delete-room') as HTMLElement).getBoundingClientRect().height;
+          return {
+            shown: title.getBoundingClientRect().width,
+            whole: title.scrollWidth,
+            height: header.height,
+            line,
+            overflow: document.documentElement.scrollWidth - window.innerWidth,
+          };
+        });
+        const where = `#${room} at ${width} px`;
+        // All of a short name, and at least 7rem (112 px) of a long one (the rest cut with "…").
+        expect(got.shown, where).toBeGreaterThanOrEqual(Math.min(got.whole, 112));
+        expect(got.height, where).toBeLessThan(got.line * 2 + 60);
+        expect(got.overflow, where).toBe(0);
+      }
+      await page.setViewportSize({ width: 390, height: 844 });
+    }
+    await context.close();
+  });
+});
+
 describe('on a phone (375 × 667), the answers to room requests', () => {
   it('made with the rooms drawer closed are shown above the composer, in one live region; in the drawer, there', async () => {
     const server = await startTestServer();

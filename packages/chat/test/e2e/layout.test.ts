@@ -568,6 +568,41 @@ describe("the room's header", () => {
   });
 });
 
+describe('the people panel', () => {
+  it("keeps a private room's Remove buttons inside it, beside a member who is offline (800 px to desktop)", async () => {
+    // Seen as a user: at 800 px "bob offline Remove" ran out of the panel, Remove cut at its edge.
+    const server = await startTestServer();
+    await register(server.origin, 'bob');
+    const { page, context } = await signIn(chrome.browser, server.origin, 'alice', DESK);
+    await page.fill('#room-input', 'secret');
+    await page.check('#room-private');
+    await page.press('#room-input', 'Enter');
+    await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#secret');
+    await page.fill('#invite-input', 'bob');
+    await page.press('#invite-input', 'Enter');
+    await page.waitForSelector('#online-list li.offline .remove-member');
+    for (const width of [800, 1024, 1280]) {
+      await page.setViewportSize({ width, height: 800 });
+      const got = await page.evaluate(() => {
+        const panel = (document.querySelector('#online-panel') as HTMLElement).getBoundingClientRect();
+        const button = (
+          document.querySelector('#online-list .remove-member') as HTMLElement
+        ).getBoundingClientRect();
+        return {
+          right: button.right,
+          inner: panel.right - 4,
+          scroll:
+            (document.querySelector('#online-panel') as HTMLElement).scrollWidth -
+            (document.querySelector('#online-panel') as HTMLElement).clientWidth,
+        };
+      });
+      expect(got.right, `${width} px`).toBeLessThanOrEqual(got.inner);
+      expect(got.scroll, `${width} px`).toBe(0);
+    }
+    await context.close();
+  });
+});
+
 describe('on a phone (375 × 667), the answers to room requests', () => {
   it('made with the rooms drawer closed are shown above the composer, in one live region; in the drawer, there', async () => {
     const server = await startTestServer();

@@ -685,6 +685,8 @@ describe('on a phone (375 × 667), the answers to room requests', () => {
     await page.click('#all-rooms summary');
     // The last room of the directory: the drawer is scrolled down to it, past the answer's place.
     const last = page.locator('#all-room-list button', { hasText: '#r29' });
+    // The number says what it counts (it was "#r29 (0)").
+    expect(await last.textContent()).toBe('#r29 · 0 members');
     await last.click();
     const refused = 'you can be in at most 1 room';
     await page.waitForFunction((t) => document.querySelector('#room-error')?.textContent === t, refused);

@@ -9,6 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { WebSocket as Riptide } from 'riptide';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
+import { MAX_UPLOADS_IN_FLIGHT } from '../src/server/http/attachments.js';
 import { HSTS, hstsFor } from '../src/server/http/routes.js';
 import {
   cleanup,
@@ -173,6 +174,54 @@ describe('the chat over HTTP/2 and HTTP/1.1 on one TLS port', () => {
     expect(tunnel.status).toBe(405);
     // and the same session still opens a WebSocket
     expect((await connect('/ws', { origin: server.origin, cookie })).status).toBe(200);
+  });
+});
+
+describe('uploads over HTTP/2', () => {
+  it('an upload whose stream is reset mid-body stores nothing, and gives its place in flight back', async () => {
+    // node ends a request whose stream was reset with 'aborted', then 'end': the bytes so far were
+    // stored as a file, a truncated one nobody asked for, and each counted among the user's unsent
+    // uploads for an hour (here 2 at most: two resets, and no upload was taken until they expired).
+    const server = await startTestServer({
+      tls,
+      limits: { messageRate: { burst: 100, perSecond: 1 } },
+      attachments: { maxUnusedPerUser: 2 },
+    });
+    const s = session(server.origin);
+    const { cookie } = await register(s, server.origin, 'alice');
+    const headers = {
+      ':method': 'POST',
+      ':path': '/api/attachments?room=general&name=held',
+      'content-type': 'application/octet-stream',
+      'content-length': '20',
+      origin: server.origin,
+      cookie,
+    };
+    const held: http2.ClientHttp2Stream[] = [];
+    for (let i = 0; i < MAX_UPLOADS_IN_FLIGHT; i++) {
+      const req = s.request({ ...headers, expect: '100-continue' });
+      req.on('error', () => {});
+      // Invited: past every check, counted in flight.
+      await new Promise((resolve) => req.once('continue', resolve));
+      req.write(Buffer.alloc(10, 0x61));
+      held.push(req);
+    }
+    const one = () => request(s, headers, 'x'.repeat(18)); // 20 bytes as JSON
+    const refused = await one();
+    expect([refused.status, JSON.parse(refused.text).error]).toEqual([429, 'too_many_uploads']);
+    for (const req of held) req.close(http2.constants.NGHTTP2_CANCEL);
+    // Polled while the server has not yet seen every reset (such a refusal is answered at once and
+    // takes no token), bounded by the test's timeout; then the two unsent uploads allowed.
+    const inFlight = (a: { status: number; text: string }) => a.status === 429 && a.text.includes('at once');
+    let again = await one();
+    while (inFlight(again)) again = await one();
+    expect(again.status).toBe(201);
+    expect((await one()).status).toBe(201);
+    const third = await one();
+    expect([third.status, JSON.parse(third.text).message]).toEqual([
+      429,
+      'at most 2 uploads may wait to be sent',
+    ]);
   });
 });
 

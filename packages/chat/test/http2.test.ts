@@ -6,11 +6,13 @@
 import { request as httpRequest } from 'node:http';
 import * as http2 from 'node:http2';
 import { request as httpsRequest } from 'node:https';
+import { connect as connectTls } from 'node:tls';
 import { WebSocket as Riptide } from 'riptide';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type WebSocket from 'ws';
-import { MAX_UPLOADS_IN_FLIGHT } from '../src/server/http/attachments.js';
+import { DEFAULT_ATTACHMENT_LIMITS, MAX_UPLOADS_IN_FLIGHT } from '../src/server/http/attachments.js';
 import { HSTS, hstsFor } from '../src/server/http/routes.js';
+import { requestTimeoutMs, TIMEOUTS } from '../src/server/timeouts.js';
 import {
   cleanup,
   onCleanup,
@@ -222,6 +224,70 @@ describe('uploads over HTTP/2', () => {
       429,
       'at most 2 uploads may wait to be sent',
     ]);
+  });
+});
+
+describe('connections that begin nothing', () => {
+  it('closes an HTTP/2 connection without a stream, a TLS one that says nothing, an HTTP/2 request left open; never a WebSocket', async () => {
+    // node's HTTP/2 server has no deadline, and node:http's starts with a head's first byte: each of
+    // these held a file descriptor for ever, for anyone, signed in or not.
+    const server = await startTestServer({ tls });
+    const { cookie } = await register(session(server.origin), server.origin, 'alice');
+    const seen = { sessions: 0, h1: 0, requests: 0 };
+    let changed = () => {};
+    const saw = (what: keyof typeof seen) => () => {
+      seen[what]++;
+      changed();
+    };
+    const until = (check: () => boolean) =>
+      new Promise<void>((resolve) => {
+        changed = () => check() && resolve();
+        changed();
+      });
+    server.http.on('session', saw('sessions'));
+    server.http.on('secureConnection', (socket: { alpnProtocol?: unknown }) => {
+      if (socket.alpnProtocol !== 'h2') saw('h1')();
+    });
+    server.http.on('request', saw('requests'));
+    const closed = (emitter: { once(event: 'close', f: () => void): unknown }) =>
+      new Promise<void>((resolve) => emitter.once('close', resolve));
+    // Only the timers: the sockets are real. Every deadline below is set after this.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const idle = session(server.origin);
+      const busy = session(server.origin);
+      const stuck = busy.request({
+        ':method': 'POST',
+        ':path': '/api/login',
+        'content-type': 'application/json',
+        origin: server.origin,
+      });
+      stuck.on('error', () => {});
+      stuck.write('{"name":');
+      const silent = connectTls(Number(new URL(server.origin).port), '127.0.0.1', {
+        ca: tls.cert,
+        ALPNProtocols: ['http/1.1'],
+      });
+      silent.on('error', () => {});
+      const ws = await join(server.origin, cookie);
+      await until(() => seen.sessions >= 3 && seen.h1 >= 1 && seen.requests >= 1);
+      const gone = { idle: closed(idle), busy: closed(busy), silent: closed(silent), stuck: closed(stuck) };
+      vi.advanceTimersByTime(TIMEOUTS.headersMs + TIMEOUTS.checkIntervalMs);
+      await Promise.all([gone.idle, gone.silent]);
+      expect([busy.closed, stuck.closed]).toEqual([false, false]);
+      // The request's own deadline, as HTTP/1.1's requestTimeout; then its connection is idle.
+      vi.advanceTimersByTime(requestTimeoutMs(DEFAULT_ATTACHMENT_LIMITS.maxBytes));
+      await gone.stuck;
+      await new Promise((resolve) => setImmediate(resolve));
+      vi.advanceTimersByTime(TIMEOUTS.headersMs + TIMEOUTS.checkIntervalMs);
+      await gone.busy;
+      // The WebSocket's stream is no request: its connection stays, and it still chats.
+      await ws.barrier();
+      expect(ws.ws.readyState).toBe(1);
+      ws.ws.terminate();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

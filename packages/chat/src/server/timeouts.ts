@@ -72,16 +72,18 @@ export function applyHttpTimeouts(server: Server | Http2SecureServer, maxUploadB
  */
 export function closeIdleConnections(server: Server | Http2SecureServer, maxUploadBytes: number): void {
   const idleMs = TIMEOUTS.headersMs + TIMEOUTS.checkIntervalMs;
-  const used = new WeakSet<Socket>();
+  // Each connection's deadline until its first request begins (then node's own deadlines apply).
+  const pending = new WeakMap<Socket, NodeJS.Timeout>();
   const deadline = (socket: Socket) => {
-    const timer = setTimeout(() => {
-      if (!used.has(socket)) socket.destroy();
-    }, idleMs);
+    const timer = setTimeout(() => socket.destroy(), idleMs);
     timer.unref();
+    pending.set(socket, timer);
     socket.once('close', () => clearTimeout(timer));
   };
   const began = (req: IncomingMessage) => {
-    if (req.httpVersionMajor === 1) used.add(req.socket);
+    if (req.httpVersionMajor !== 1) return;
+    clearTimeout(pending.get(req.socket));
+    pending.delete(req.socket);
   };
   server.on('request', began);
   server.on('checkContinue', began);

@@ -274,6 +274,7 @@ describe('help and version', () => {
       '0 done',
       '1 connection',
       '2 usage',
+      '3 connect: the server closed with an error code (1002, 1003, 1007 to 1014)',
       '130 a second Ctrl-C',
       '141 the output went away',
       '129/143 connect ended by a hang-up (SIGHUP) / SIGTERM',
@@ -286,6 +287,7 @@ describe('help and version', () => {
     for (const status of [
       '1 if the connection',
       '2 for usage',
+      '3 the server closed with a code that reports a failure: 1002, 1003, 1007 to 1014',
       '130 a second Ctrl-C, or a first one before the connection opened',
       '141 the output went away',
       '129 a hang-up (SIGHUP), 143 SIGTERM: the connection is closed with 1001 first',

@@ -145,6 +145,32 @@ describe('uploading', () => {
     expect((await upload(server, alice, Buffer.alloc(0))).status).toBe(400);
   });
 
+  it('takes application/octet-stream in any case and with parameters; refuses every other type (415)', async () => {
+    // Regression: only the exact string was taken, so `Application/Octet-Stream` or
+    // `application/octet-stream; charset=binary` (as some clients send) was refused 415.
+    const { server, alice } = await setUp();
+    for (const type of [
+      'Application/Octet-Stream',
+      'APPLICATION/OCTET-STREAM',
+      'application/octet-stream; charset=binary',
+      'application/octet-stream ;name="a.bin"',
+    ]) {
+      const taken = await upload(server, alice, png(1, 1), { headers: { 'content-type': type } });
+      expect([type, taken.status]).toEqual([type, 201]);
+    }
+    for (const type of [
+      'application/octet-streams',
+      'application/octet-stream-evil',
+      'application/octet',
+      'text/plain; charset=application/octet-stream',
+      'image/png',
+      '',
+    ]) {
+      const refused = await upload(server, alice, png(1, 1), { headers: { 'content-type': type } });
+      expect([type, refused.status, refused.json().error]).toEqual([type, 415, 'bad_content_type']);
+    }
+  });
+
   it('refuses a file above the cap, by its Content-Length or while reading a body without one', async () => {
     const { server, alice } = await setUp({ attachments: { maxBytes: 1000 } });
     expect((await upload(server, alice, Buffer.alloc(1000, 0x61))).status).toBe(201);

@@ -2,7 +2,8 @@
  * Attachments over HTTP (docs/chat-protocol.md, section 11):
  *
  *   POST /api/attachments?room=R&name=N   the file's bytes as the body (Content-Type:
- *                                         application/octet-stream) -> 201 {id, name, type, size,
+ *                                         application/octet-stream, in any case, parameters
+ *                                         allowed) -> 201 {id, name, type, size,
  *                                         width?, height?}: an unused upload, for a `send` within
  *                                         unusedTtlMs
  *   GET  /api/attachments/<id>            the bytes, to members of the room only
@@ -34,7 +35,7 @@ import type {
   Throttle,
 } from '../ports.js';
 import type { Send } from './accounts.js';
-import { continueBody } from './body.js';
+import { continueBody, isMediaType } from './body.js';
 import { originAllowed } from './origin.js';
 import { sessionFromRequest } from './session.js';
 
@@ -154,7 +155,9 @@ export function attachmentRoutes(
     const close: Record<string, string> = req.httpVersionMajor === 1 ? { connection: 'close' } : {};
     if (!originAllowed(req, deps.allowedOrigins))
       return send(res, 403, { error: 'bad_origin', message: 'origin not allowed' }, close);
-    if ((req.headers['content-type'] ?? '') !== 'application/octet-stream')
+    // In any case, parameters allowed (`Application/Octet-Stream; x=1`): exactly the string was
+    // required, and a client that sent a parameter or capitals was refused 415.
+    if (!isMediaType(req.headers['content-type'], 'application/octet-stream'))
       return send(res, 415, { error: 'bad_content_type', message: 'send application/octet-stream' }, close);
     const now = deps.clock.now();
     const session = await sessionFromRequest(deps.accounts, req, now, deps.secureCookies);

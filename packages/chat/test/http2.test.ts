@@ -6,10 +6,13 @@
 import { request as httpRequest } from 'node:http';
 import * as http2 from 'node:http2';
 import { request as httpsRequest } from 'node:https';
+import { connect as connectTls } from 'node:tls';
 import { WebSocket as Riptide } from 'riptide';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type WebSocket from 'ws';
+import { DEFAULT_ATTACHMENT_LIMITS, MAX_UPLOADS_IN_FLIGHT } from '../src/server/http/attachments.js';
 import { HSTS, hstsFor } from '../src/server/http/routes.js';
+import { requestTimeoutMs, TIMEOUTS } from '../src/server/timeouts.js';
 import {
   cleanup,
   onCleanup,
@@ -173,6 +176,118 @@ describe('the chat over HTTP/2 and HTTP/1.1 on one TLS port', () => {
     expect(tunnel.status).toBe(405);
     // and the same session still opens a WebSocket
     expect((await connect('/ws', { origin: server.origin, cookie })).status).toBe(200);
+  });
+});
+
+describe('uploads over HTTP/2', () => {
+  it('an upload whose stream is reset mid-body stores nothing, and gives its place in flight back', async () => {
+    // node ends a request whose stream was reset with 'aborted', then 'end': the bytes so far were
+    // stored as a file, a truncated one nobody asked for, and each counted among the user's unsent
+    // uploads for an hour (here 2 at most: two resets, and no upload was taken until they expired).
+    const server = await startTestServer({
+      tls,
+      limits: { messageRate: { burst: 100, perSecond: 1 } },
+      attachments: { maxUnusedPerUser: 2 },
+    });
+    const s = session(server.origin);
+    const { cookie } = await register(s, server.origin, 'alice');
+    const headers = {
+      ':method': 'POST',
+      ':path': '/api/attachments?room=general&name=held',
+      'content-type': 'application/octet-stream',
+      'content-length': '20',
+      origin: server.origin,
+      cookie,
+    };
+    const held: http2.ClientHttp2Stream[] = [];
+    for (let i = 0; i < MAX_UPLOADS_IN_FLIGHT; i++) {
+      const req = s.request({ ...headers, expect: '100-continue' });
+      req.on('error', () => {});
+      // Invited: past every check, counted in flight.
+      await new Promise((resolve) => req.once('continue', resolve));
+      req.write(Buffer.alloc(10, 0x61));
+      held.push(req);
+    }
+    const one = () => request(s, headers, 'x'.repeat(18)); // 20 bytes as JSON
+    const refused = await one();
+    expect([refused.status, JSON.parse(refused.text).error]).toEqual([429, 'too_many_uploads']);
+    for (const req of held) req.close(http2.constants.NGHTTP2_CANCEL);
+    // Polled while the server has not yet seen every reset (such a refusal is answered at once and
+    // takes no token), bounded by the test's timeout; then the two unsent uploads allowed.
+    const inFlight = (a: { status: number; text: string }) => a.status === 429 && a.text.includes('at once');
+    let again = await one();
+    while (inFlight(again)) again = await one();
+    expect(again.status).toBe(201);
+    expect((await one()).status).toBe(201);
+    const third = await one();
+    expect([third.status, JSON.parse(third.text).message]).toEqual([
+      429,
+      'at most 2 uploads may wait to be sent',
+    ]);
+  });
+});
+
+describe('connections that begin nothing', () => {
+  it('closes an HTTP/2 connection without a stream, a TLS one that says nothing, an HTTP/2 request left open; never a WebSocket', async () => {
+    // node's HTTP/2 server has no deadline, and node:http's starts with a head's first byte: each of
+    // these held a file descriptor for ever, for anyone, signed in or not.
+    const server = await startTestServer({ tls });
+    const { cookie } = await register(session(server.origin), server.origin, 'alice');
+    const seen = { sessions: 0, h1: 0, requests: 0 };
+    let changed = () => {};
+    const saw = (what: keyof typeof seen) => () => {
+      seen[what]++;
+      changed();
+    };
+    const until = (check: () => boolean) =>
+      new Promise<void>((resolve) => {
+        changed = () => check() && resolve();
+        changed();
+      });
+    server.http.on('session', saw('sessions'));
+    server.http.on('secureConnection', (socket: { alpnProtocol?: unknown }) => {
+      if (socket.alpnProtocol !== 'h2') saw('h1')();
+    });
+    server.http.on('request', saw('requests'));
+    const closed = (emitter: { once(event: 'close', f: () => void): unknown }) =>
+      new Promise<void>((resolve) => emitter.once('close', resolve));
+    // Only the timers: the sockets are real. Every deadline below is set after this.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const idle = session(server.origin);
+      const busy = session(server.origin);
+      const stuck = busy.request({
+        ':method': 'POST',
+        ':path': '/api/login',
+        'content-type': 'application/json',
+        origin: server.origin,
+      });
+      stuck.on('error', () => {});
+      stuck.write('{"name":');
+      const silent = connectTls(Number(new URL(server.origin).port), '127.0.0.1', {
+        ca: tls.cert,
+        ALPNProtocols: ['http/1.1'],
+      });
+      silent.on('error', () => {});
+      const ws = await join(server.origin, cookie);
+      await until(() => seen.sessions >= 3 && seen.h1 >= 1 && seen.requests >= 1);
+      const gone = { idle: closed(idle), busy: closed(busy), silent: closed(silent), stuck: closed(stuck) };
+      vi.advanceTimersByTime(TIMEOUTS.headersMs + TIMEOUTS.checkIntervalMs);
+      await Promise.all([gone.idle, gone.silent]);
+      expect([busy.closed, stuck.closed]).toEqual([false, false]);
+      // The request's own deadline, as HTTP/1.1's requestTimeout; then its connection is idle.
+      vi.advanceTimersByTime(requestTimeoutMs(DEFAULT_ATTACHMENT_LIMITS.maxBytes));
+      await gone.stuck;
+      await new Promise((resolve) => setImmediate(resolve));
+      vi.advanceTimersByTime(TIMEOUTS.headersMs + TIMEOUTS.checkIntervalMs);
+      await gone.busy;
+      // The WebSocket's stream is no request: its connection stays, and it still chats.
+      await ws.barrier();
+      expect(ws.ws.readyState).toBe(1);
+      ws.ws.terminate();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -4,7 +4,7 @@
  * exit 1, not the usage text.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -118,6 +118,42 @@ describe('riptide-chat (npm start)', () => {
     expect((await output).trim()).toBe(
       `riptide-chat: cannot create the database folder ${join(dir, 'file', 'sub')} (ENOTDIR)`,
     );
+  });
+
+  it('--db :memory: or CHAT_DB=:memory: keeps the database and its uploads in memory: no file, no lock, said at start', async () => {
+    // Regression: ':memory:' was resolved as a path, so the CLI made a file named ':memory:' (and
+    // ':memory:-lock') where it was started, and a second one there was refused as "in use".
+    const dir = tempDir();
+    const byFlag = run(['--port', '0', '--db', ':memory:'], { INIT_CWD: dir }, dir);
+    const byVariable = run(['--port', '0'], { INIT_CWD: dir, CHAT_DB: ':memory:' }, dir);
+    const said = '(database in memory: accounts, history and uploads go with the process)\n';
+    const urls: string[] = [];
+    for (const { output } of [byFlag, byVariable]) {
+      const out = await output;
+      expect(out).toMatch(/^riptide chat listening on http:\/\/127\.0\.0\.1:\d+\/ /);
+      expect(out.endsWith(said)).toBe(true);
+      urls.push(/listening on (\S+)/.exec(out)?.[1] as string);
+    }
+    // An upload is served back from the database in memory: no folder is needed for it.
+    const origin = urls[0].replace(/\/$/, '');
+    const cookie = await register(origin, 'ann');
+    const { client } = await TestClient.join(origin, cookie);
+    const posted = await fetch(`${origin}/api/attachments?room=general&name=a.txt`, {
+      method: 'POST',
+      headers: { cookie, origin, 'content-type': 'application/octet-stream' },
+      body: 'kept in memory',
+    });
+    expect(posted.status).toBe(201);
+    const { id } = (await posted.json()) as { id: string };
+    const got = await fetch(`${origin}/api/attachments/${id}`, { headers: { cookie } });
+    expect([got.status, await got.text()]).toEqual([200, 'kept in memory']);
+    client.ws.close();
+    expect(readdirSync(dir)).toEqual([]);
+    for (const { child, exit } of [byFlag, byVariable]) {
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+    }
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('refuses a second server on the same database in one line, exit 1; the first keeps serving', async () => {

@@ -6,10 +6,11 @@
  * (The hello deadline is tested through a live server in hub/limits.test.ts.)
  */
 import type { Server } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_ATTACHMENT_LIMITS } from '../src/server/http/attachments.js';
 import { requestTimeoutMs, TIMEOUTS } from '../src/server/timeouts.js';
-import { cleanup, selfSignedCertificate, startTestServer } from './helpers.js';
+import { cleanup, register, selfSignedCertificate, startTestServer, TestClient } from './helpers.js';
 
 afterEach(cleanup);
 
@@ -62,6 +63,41 @@ describe("the chat's HTTP server", () => {
       keepAliveTimeout: 5_000,
       connectionsCheckingInterval: 5_000,
     });
+  });
+});
+
+describe('connections that begin nothing', () => {
+  it('are closed once a head would have been cut off; one with a WebSocket stays', async () => {
+    // node:http's head deadline starts with the head's first byte: a connection that sent nothing
+    // was kept for ever, a file descriptor each, for anyone.
+    const server = await startTestServer({ dbPath: ':memory:' });
+    const cookie = await register(server.origin, 'alice');
+    const http = server.http as Server;
+    let accepted = 0;
+    let changed = () => {};
+    http.on('connection', () => {
+      accepted++;
+      changed();
+    });
+    // Only the timers: the sockets are real. The deadlines below are set after this.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const silent = connect(Number(new URL(server.origin).port), '127.0.0.1');
+      silent.on('error', () => {});
+      const closed = new Promise((resolve) => silent.once('close', resolve));
+      const ws = await TestClient.join(server.origin, cookie);
+      await new Promise<void>((resolve) => {
+        changed = () => accepted >= 2 && resolve();
+        changed();
+      });
+      vi.advanceTimersByTime(TIMEOUTS.headersMs + TIMEOUTS.checkIntervalMs);
+      await closed;
+      await ws.client.barrier();
+      expect(ws.client.ws.readyState).toBe(1);
+      ws.client.ws.terminate();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

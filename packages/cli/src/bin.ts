@@ -4,6 +4,7 @@
  *   0   done (clean close, or server stopped with Ctrl-C)
  *   1   the connection could not be made or was lost; a server could not listen
  *   2   usage: unknown flag, missing argument, malformed URL or value
+ *   3   connect: the server closed with a code that reports a failure (1002, 1003, 1007 to 1014)
  *   130 a second Ctrl-C (connect: also a first one before the connection opened)
  *   141 the output went away (the reader of a pipe closed it: `riptide connect URL | head -1`)
  *   129, 143 connect ended by a hang-up (SIGHUP) or SIGTERM, after closing with 1001; the servers
@@ -64,6 +65,7 @@ flags:
   -v, --version    print the version
 
 exit status: 0 done, 1 connection failed or lost, 2 usage error,
+3 connect: the server closed with an error code (1002, 1003, 1007 to 1014),
 130 a second Ctrl-C (connect: also a first one before the connection opened),
 141 the output went away (the reader of a pipe closed it),
 129/143 connect ended by a hang-up (SIGHUP) / SIGTERM, after closing with 1001;

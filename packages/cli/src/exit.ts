@@ -31,6 +31,31 @@ export function signalStatus(signal: NodeJS.Signals): number {
 /** The exit status of a command whose output went away (128 + SIGPIPE). */
 export const OUTPUT_GONE = 141;
 
+/**
+ * The exit status of `connect` when the server's close code says that something went wrong: 3,
+ * beside 1 (the connection failed or was lost) and 2 (usage). It used to exit 0 whatever the code,
+ * as wscat does, so a script could not tell a server's 1011 from a normal end.
+ */
+export const CLOSED_WITH_ERROR = 3;
+
+/**
+ * The close codes (RFC 6455 7.4.1, and IANA's registry for 1012 to 1014) by which a peer reports a
+ * failure: a protocol error (1002), data it cannot take (1003), invalid UTF-8 (1007), a policy
+ * violation (1008), a message too big (1009), an extension it needed (1010), an internal error
+ * (1011), a restart (1012), an overload (1013), a bad gateway (1014). Not failures: 1000 and 1001
+ * (a normal end, a peer going away), 1005 (a close frame without a code) and the application's
+ * own 3000 to 4999, whose meaning only the application knows. 1006 (no close frame) is not a code
+ * a peer sends: `connect` reports it as a lost connection (exit 1).
+ */
+const ERROR_CLOSE_CODES: ReadonlySet<number> = new Set([
+  1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
+]);
+
+/** Whether a close code received from the peer reports a failure (ERROR_CLOSE_CODES). */
+export function isErrorClose(code: number): boolean {
+  return ERROR_CLOSE_CODES.has(code);
+}
+
 /** What a failed write to stdout or stderr does; one per process (`output` below). */
 export class OutputGuard {
   private hungUp = false;

@@ -258,27 +258,11 @@ function explainConnectError(
 }
 
 /**
- * The line for a refusal of an HTTP/2 stream: the library reports it only as an error
- * (WS_ERR_HANDSHAKE_STATUS, "Unexpected server response: 403"), with no 'unexpected-response'
- * (that event hands over an HTTP/1.1 request and response). RFC 8441 5: the extended CONNECT
- * succeeds with a 2xx (RFC 9110 9.3.6), not a 101, and it follows no redirect (-L or not).
- * Returns null when `err` is no such refusal.
- */
-export function describeStreamStatus(err: unknown): string | null {
-  const e = err as CodedError | null;
-  if (e?.code !== 'WS_ERR_HANDSHAKE_STATUS' || typeof e.message !== 'string') return null;
-  const status = /: (\d{3})$/.exec(e.message);
-  if (status === null) return null;
-  const failed = `handshake failed: server answered "HTTP/2 ${status[1]}" instead of 200 to the HTTP/2 WebSocket request`;
-  return status[1][0] === '3'
-    ? `${failed}: a redirect, which a WebSocket over HTTP/2 does not follow`
-    : failed;
-}
-
-/**
  * The line for a non-101 answer, from the response the library hands to 'unexpected-response'.
- * A redirect (3xx with a Location) says where to and how to follow it: `connect` follows
- * redirects only with -L.
+ * Over HTTP/2 (`httpVersion` '2.0', RFC 8441 5) the extended CONNECT succeeds with a 200 (RFC
+ * 9110 9.3.6), not a 101, and a status has no reason phrase. A redirect (3xx with a Location)
+ * says where to and how to follow it: `connect` follows redirects only with -L, over HTTP/1.1
+ * and HTTP/2 alike.
  */
 export function describeStatus(res: {
   statusCode?: number;
@@ -288,8 +272,13 @@ export function describeStatus(res: {
 }): string {
   const version = res.httpVersion ?? '1.1';
   const status = res.statusCode ?? 0;
-  const line = safeText(`HTTP/${version} ${res.statusCode ?? '???'} ${res.statusMessage ?? ''}`.trimEnd());
-  const failed = `handshake failed: server answered "${line}" instead of 101 Switching Protocols`;
+  const http2 = version === '2.0';
+  const line = safeText(
+    `HTTP/${http2 ? '2' : version} ${res.statusCode ?? '???'} ${res.statusMessage ?? ''}`.trimEnd(),
+  );
+  const failed = http2
+    ? `handshake failed: server answered "${line}" instead of 200 to the HTTP/2 WebSocket request`
+    : `handshake failed: server answered "${line}" instead of 101 Switching Protocols`;
   const location = res.headers?.location;
   if (status >= 300 && status < 400 && typeof location === 'string') {
     return `${failed}: a redirect to ${safeText(location)}; use -L to follow it`;

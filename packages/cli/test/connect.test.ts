@@ -295,6 +295,49 @@ describe('riptide connect: output', () => {
     expect(res.code).toBe(0);
   });
 
+  it('exits 3 when the server closes with a code that reports a failure (1009, 1011...), 0 for a normal one', async () => {
+    // Regression: the exit was 0 whatever the server's code, so a script could not tell a server
+    // that failed (1011) or refused what it was sent (1009) from a normal end.
+    const cases: [code: number | undefined, exit: number, said: string][] = [
+      [1009, 3, 'closed 1009 (message too big)'],
+      [1011, 3, 'closed 1011 (server error)'],
+      [1008, 3, 'closed 1008 (policy violation)'],
+      [1013, 3, 'closed 1013 (try again later)'],
+      [1000, 0, 'closed 1000'],
+      [1001, 0, 'closed 1001 (going away)'],
+      [undefined, 0, 'closed 1005 (no code given)'], // a close frame without a code
+      [4000, 0, 'closed 4000'],
+    ];
+    // Each case against its own server, all at once: the verdicts do not depend on each other.
+    const outcomes = await Promise.all(
+      cases.map(async ([code]) => {
+        // The server closes first (at the connection, no input read): its code is the verdict.
+        const p = await peer((ws) => ws.close(code));
+        // stdin left open: its end would close the connection (1000) before the server's close.
+        const [text, json] = await Promise.all([
+          new Cli(['connect', p.url, ...WAIT_FOR_CLOSE]).exited,
+          new Cli(['connect', p.url, '--json', ...WAIT_FOR_CLOSE]).exited,
+        ]);
+        return [
+          code,
+          text.code,
+          text.stderr.trimEnd().split('\n').at(-1),
+          json.code,
+          JSON.parse(json.stdout.trimEnd().split('\n').at(-1) ?? 'null'),
+        ];
+      }),
+    );
+    expect(outcomes).toEqual(
+      cases.map(([code, exit, said]) => [
+        code,
+        exit,
+        said,
+        exit,
+        { event: 'close', code: code ?? 1005, reason: '' },
+      ]),
+    );
+  });
+
   it('exits 1 when the connection drops without a close frame', async () => {
     let server: { terminate(): void } | null = null;
     const p = await peer((ws) => {

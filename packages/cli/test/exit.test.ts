@@ -6,7 +6,14 @@
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { exitWhenFlushed, OUTPUT_GONE, OutputGuard, onStopSignals, signalStatus } from '../src/exit.js';
+import {
+  exitWhenFlushed,
+  isErrorClose,
+  OUTPUT_GONE,
+  OutputGuard,
+  onStopSignals,
+  signalStatus,
+} from '../src/exit.js';
 
 /** 'close', also after an 'error' (events.once would reject on the error). */
 function closed(stream: Writable): Promise<void> {
@@ -151,5 +158,13 @@ describe('exitWhenFlushed', () => {
     settle(errno('EIO'));
     await gone;
     expect(exits).toEqual([129]);
+  });
+});
+
+describe('isErrorClose: the close codes that make connect exit 3', () => {
+  it('is true for the registered codes that report a failure, false for a normal end and the application codes', () => {
+    const failures = [];
+    for (let code = 1000; code <= 4999; code++) if (isErrorClose(code)) failures.push(code);
+    expect(failures).toEqual([1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014]);
   });
 });

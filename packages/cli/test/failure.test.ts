@@ -4,7 +4,7 @@
  * command prints against real refusals (a closed port, a bad certificate, a 404 ...).
  */
 import { describe, expect, it } from 'vitest';
-import { describeConnectError, describeStatus, describeStreamStatus, endpoint } from '../src/failure.js';
+import { describeConnectError, describeStatus, endpoint } from '../src/failure.js';
 
 const url = new URL('wss://example.test/feed');
 const coded = (code: string, message = `${code} happened`, extra: object = {}) =>
@@ -248,27 +248,23 @@ describe('describeStatus', () => {
   });
 });
 
-describe('describeStreamStatus', () => {
-  const refused = (status: number) =>
-    Object.assign(new Error(`Unexpected server response: ${status}`), { code: 'WS_ERR_HANDSHAKE_STATUS' });
+describe('describeStatus over HTTP/2 (the response of an extended CONNECT)', () => {
+  const h2 = (statusCode: number, headers = {}) => ({
+    statusCode,
+    statusMessage: '',
+    httpVersion: '2.0',
+    headers,
+  });
 
-  it('an HTTP/2 refusal expects a 200, not a 101 (RFC 8441 5)', () => {
-    expect(describeStreamStatus(refused(404))).toBe(
+  it('expects a 200, not a 101 (RFC 8441 5), and shows no reason phrase', () => {
+    expect(describeStatus(h2(404))).toBe(
       'handshake failed: server answered "HTTP/2 404" instead of 200 to the HTTP/2 WebSocket request',
     );
   });
 
-  it('a 3xx is a redirect that is not followed', () => {
-    expect(describeStreamStatus(refused(308))).toBe(
-      'handshake failed: server answered "HTTP/2 308" instead of 200 to the HTTP/2 WebSocket request: a redirect, which a WebSocket over HTTP/2 does not follow',
+  it('a 3xx names its Location and -L, as over HTTP/1.1', () => {
+    expect(describeStatus(h2(308, { location: 'wss://b.test/x' }))).toBe(
+      'handshake failed: server answered "HTTP/2 308" instead of 200 to the HTTP/2 WebSocket request: a redirect to wss://b.test/x; use -L to follow it',
     );
-  });
-
-  it('null for any other error', () => {
-    expect(describeStreamStatus(new Error('Unexpected server response: 404'))).toBeNull();
-    expect(
-      describeStreamStatus(Object.assign(new Error('other'), { code: 'WS_ERR_HANDSHAKE_STATUS' })),
-    ).toBeNull();
-    expect(describeStreamStatus(null)).toBeNull();
   });
 });

@@ -274,6 +274,7 @@ describe('help and version', () => {
       '0 done',
       '1 connection',
       '2 usage',
+      '3 connect: the server closed with an error code (1002, 1003, 1007 to 1014)',
       '130 a second Ctrl-C',
       '141 the output went away',
       '129/143 connect ended by a hang-up (SIGHUP) / SIGTERM',
@@ -286,6 +287,7 @@ describe('help and version', () => {
     for (const status of [
       '1 if the connection',
       '2 for usage',
+      '3 the server closed with a code that reports a failure: 1002, 1003, 1007 to 1014',
       '130 a second Ctrl-C, or a first one before the connection opened',
       '141 the output went away',
       '129 a hang-up (SIGHUP), 143 SIGTERM: the connection is closed with 1001 first',
@@ -612,6 +614,8 @@ describe('--http2: a server that refuses the WebSocket stream', () => {
   let status = 403;
   /** an RST_STREAM code to reset each stream with instead of answering, or null */
   let reset: number | null = null;
+  /** the Location of a 3xx */
+  let location = 'wss://elsewhere.test/';
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'riptide-cli-h2-'));
     selfSignedCertificate(dir);
@@ -627,7 +631,7 @@ describe('--http2: a server that refuses the WebSocket stream', () => {
         stream.close(reset);
         return;
       }
-      stream.respond({ ':status': status, ...(status < 400 && { location: 'wss://elsewhere.test/' }) });
+      stream.respond({ ':status': status, ...(status < 400 && { location }) });
       stream.end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -670,14 +674,26 @@ describe('--http2: a server that refuses the WebSocket stream', () => {
     }
   });
 
-  it('a redirect says that it is not followed over HTTP/2, with -L too', async () => {
+  // Regression: -L did not apply to --http2 ("a redirect, which a WebSocket over HTTP/2 does not
+  // follow"): the library now follows redirects of HTTP/2 streams as of HTTP/1.1 requests.
+  it('a redirect names its Location and -L; with -L it is followed (here to an HTTP/1.1 server)', async () => {
     status = 302;
-    for (const follow of [[], ['-L']]) {
-      const res = await run(['connect', url, '--http2', '-k', ...follow, '-x', 'hi']);
-      expect(res.code).toBe(1);
-      expect(res.stderr).toBe(
-        'riptide: handshake failed: server answered "HTTP/2 302" instead of 200 to the HTTP/2 WebSocket request: a redirect, which a WebSocket over HTTP/2 does not follow\n',
+    const peer = await wsPeer();
+    try {
+      location = 'wss://elsewhere.test/';
+      const refused = await run(['connect', url, '--http2', '-k', '-x', 'hi']);
+      expect([refused.code, refused.stdout]).toEqual([1, '']);
+      expect(refused.stderr).toBe(
+        'riptide: handshake failed: server answered "HTTP/2 302" instead of 200 to the HTTP/2 WebSocket request: a redirect to wss://elsewhere.test/; use -L to follow it\n',
       );
+      location = `${peer.url}/next`;
+      const followed = await run(['connect', url, '--http2', '-k', '-L', ...PATIENT], 'hi\n');
+      expect([followed.code, followed.stdout]).toEqual([0, 'hi\n']);
+      expect(followed.stderr).toContain(`connected to ${peer.url}/next (redirected from ${url})`);
+      expect(peer.requests.map((r) => r.url)).toEqual(['/next']);
+    } finally {
+      location = 'wss://elsewhere.test/';
+      await peer.close();
     }
   });
 });

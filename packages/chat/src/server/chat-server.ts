@@ -35,7 +35,7 @@ import {
   type Log,
   type SignInBackoff,
 } from './ports.js';
-import { applyHttpTimeouts } from './timeouts.js';
+import { applyHttpTimeouts, closeIdleConnections, TIMEOUTS } from './timeouts.js';
 import { Transport } from './transport.js';
 
 export interface ChatServerOptions {
@@ -355,6 +355,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
           key: options.tls.key,
           allowHTTP1: true,
           settings: { enableConnectProtocol: true },
+          // node's is 120 s: a handshake is a few round trips (timeouts.ts, closeIdleConnections).
+          handshakeTimeout: TIMEOUTS.headersMs,
         },
         handler as unknown as Parameters<typeof createSecureServer>[1],
       );
@@ -373,6 +375,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   http.on('checkContinue', deferContinue(handler));
   // Node's defaults would give a head 60 s and a request 300 s; ours are in timeouts.ts.
   applyHttpTimeouts(http, attachmentLimits.maxBytes);
+  closeIdleConnections(http, attachmentLimits.maxBytes);
   http.on('upgrade', createUpgradeHandler(gateDeps));
   const port = options.port ?? 8080;
   const host = options.host ?? '127.0.0.1';

@@ -7,7 +7,10 @@
  *   --host <addr>         CHAT_HOST             127.0.0.1
  *   --db <path>           CHAT_DB               ./data/chat.db (folder created if missing; a relative
  *                                               path is taken from where `npm start` was typed:
- *                                               npm's INIT_CWD, else the working directory)
+ *                                               npm's INIT_CWD, else the working directory).
+ *                                               :memory: keeps it in memory, uploads too (at most
+ *                                               256 MiB of them): nothing is written, and it all
+ *                                               goes with the process
  *   --allowed-origin <o>  CHAT_ALLOWED_ORIGINS  none besides the page's own (comma-separated, spaces
  *                                               around an entry dropped; the flag may repeat)
  *   --trust-proxy <list>  CHAT_TRUST_PROXY      none: addresses and subnets of the reverse proxies
@@ -205,8 +208,23 @@ if (!/^\d+$/.test(drainText) || drainMs > STOP_DEADLINE_MS)
   fail(
     `invalid ${source('drain', 'CHAT_DRAIN_MS')} ${JSON.stringify(drainText)}: milliseconds, 0 to ${STOP_DEADLINE_MS}`,
   );
+/**
+ * `:memory:` (startChatServer's and SQLite's name for a database held in memory) is one: it was
+ * resolved as a path like any other, so `--db :memory:` made a file named `:memory:` (and its lock)
+ * in the working directory and kept the history there. Uploads live in the same database (a BLOB
+ * table, backends/sqlite/attachments.ts), so they need no folder: they are held in memory too,
+ * capped as Redis's are (MEMORY_ATTACHMENT_BYTES) since they take the process's memory, not disk.
+ * A file of that name is still `--db ./:memory:`.
+ */
+const MEMORY = ':memory:';
+/** The bytes of attachments a database in memory holds at most (507 storage_full beyond). */
+const MEMORY_ATTACHMENT_BYTES = 256 * 1024 * 1024;
+/** The start line's words for it: nothing is kept past the process. */
+const IN_MEMORY = 'database in memory: accounts, history and uploads go with the process';
+const dbSetting = values.db ?? env.CHAT_DB ?? './data/chat.db';
+const inMemory = dbSetting === MEMORY;
 // `npm start` at the repository root runs this in packages/chat: resolve from where the user was.
-const dbPath = resolve(env.INIT_CWD ?? process.cwd(), values.db ?? env.CHAT_DB ?? './data/chat.db');
+const dbPath = inMemory ? MEMORY : resolve(env.INIT_CWD ?? process.cwd(), dbSetting);
 
 const certFile = values.cert ?? env.CHAT_TLS_CERT;
 const keyFile = values.key ?? env.CHAT_TLS_KEY;
@@ -388,6 +406,7 @@ const server = await startChatServer({
   port,
   host,
   dbPath,
+  ...(inMemory && !redisUrl ? { maxAttachmentBytesTotal: MEMORY_ATTACHMENT_BYTES } : {}),
   allowedOrigins: origins,
   trustProxy,
   ...(secureCookies ? { secureCookies: true } : {}),
@@ -437,7 +456,7 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGHUP', () => stop('SIGHUP'));
 // Last: whoever waits for this line may signal us at once (the handlers above are in place).
 console.log(
-  `riptide chat listening on ${server.url} (${redisUrl ? `redis ${shownRedisUrl(redisUrl)}${passwordSource ? `, password from ${passwordSource}` : ''}` : `database ${dbPath}`})`,
+  `riptide chat listening on ${server.url} (${redisUrl ? `redis ${shownRedisUrl(redisUrl)}${passwordSource ? `, password from ${passwordSource}` : ''}` : inMemory ? IN_MEMORY : `database ${dbPath}`})`,
 );
 
 /** Why the start failed, in one line naming the setting when it is ours to name. */

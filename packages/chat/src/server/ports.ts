@@ -526,9 +526,16 @@ export interface Throttle {
   take(bucket: BucketName, key: string, now: number): Promise<number>;
   /** At most once per `intervalMs` per key (typing): true if this one may pass. */
   once(key: string, intervalMs: number, now: number): Promise<boolean>;
-  /** How long sign-in for this account name must wait (0: it may try now). */
+  /** How long sign-in for this account name must wait (0: it may try now). Reads only. */
   signInWait(name: string, now: number): Promise<number>;
-  signInFailed(name: string, now: number): Promise<void>;
+  /**
+   * A sign-in for this account name is about to check a password: the ms it must wait (it is
+   * refused, and not counted), or 0, and then it is counted as a failure in the same step, before
+   * its password is checked; signInSucceeded clears the count. Counted first, so attempts made
+   * at once cannot all pass the check before any of them is counted (each check takes the
+   * password's work, tens of ms, in which a burst would otherwise be let through whole).
+   */
+  signInAttempt(name: string, now: number): Promise<number>;
   signInSucceeded(name: string): Promise<void>;
 }
 

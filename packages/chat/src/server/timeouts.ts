@@ -11,13 +11,18 @@
  * - requestTimeout bounds a whole request, body included, so it follows the largest upload
  *   (attachments.maxBytes) at the slowest link the chat still serves (minUploadBytesPerSecond).
  * - Over HTTP/2 (`tls`) these apply to the HTTP/1.1 connections the server also accepts; HTTP/2
- *   streams are not covered by them.
+ *   streams get theirs from closeIdleConnections.
+ * - node:http's head deadline starts with a head's first byte, and node's HTTP/2 server has no
+ *   deadline at all: a connection that sent nothing, an HTTP/2 connection with no stream open (its
+ *   PINGs answered), and an HTTP/2 request whose body never ends were kept for ever, by anyone,
+ *   signed in or not, one file descriptor each. closeIdleConnections gives each its deadline.
  * - A WebSocket is opened with the session cookie (the gate counts it against the user's socket
  *   cap at once), but does nothing until its `hello`: one that stays silent past helloMs is
  *   closed with HELLO_TIMEOUT_CLOSE, so silent sockets cannot hold the user's cap for long.
  */
-import type { Server } from 'node:http';
-import type { Http2SecureServer } from 'node:http2';
+import type { IncomingMessage, Server } from 'node:http';
+import { constants, type Http2SecureServer, type Http2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
 
 export const TIMEOUTS = {
   /** A request head must have arrived whole within this (heads, an upgrade's too, are small). */
@@ -55,4 +60,67 @@ export function applyHttpTimeouts(server: Server | Http2SecureServer, maxUploadB
   http1.keepAliveTimeout = TIMEOUTS.keepAliveMs;
   (http1 as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval =
     TIMEOUTS.checkIntervalMs;
+}
+
+/**
+ * What node leaves open for ever (see above), closed: a connection (TCP, or with `tls` once its
+ * handshake is done; the handshake itself within headersMs) that has begun no request within
+ * headersMs + checkIntervalMs, by when node:http would have answered a head still arriving with 408;
+ * an HTTP/2 connection with no stream open for as long (closed gracefully: GOAWAY); and an HTTP/2
+ * request still open after requestTimeoutMs (its stream reset), as HTTP/1.1's requestTimeout. A
+ * WebSocket's stream (extended CONNECT) is no request: it lives as long as the socket.
+ */
+export function closeIdleConnections(server: Server | Http2SecureServer, maxUploadBytes: number): void {
+  const idleMs = TIMEOUTS.headersMs + TIMEOUTS.checkIntervalMs;
+  // Each connection's deadline until its first request begins (then node's own deadlines apply).
+  const pending = new WeakMap<Socket, NodeJS.Timeout>();
+  const deadline = (socket: Socket) => {
+    const timer = setTimeout(() => socket.destroy(), idleMs);
+    timer.unref();
+    pending.set(socket, timer);
+    socket.once('close', () => clearTimeout(timer));
+  };
+  const began = (req: IncomingMessage) => {
+    if (req.httpVersionMajor !== 1) return;
+    clearTimeout(pending.get(req.socket));
+    pending.delete(req.socket);
+  };
+  server.on('request', began);
+  server.on('checkContinue', began);
+  server.on('upgrade', began);
+  if (!('setSecureContext' in server)) {
+    server.on('connection', deadline);
+    return;
+  }
+  server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
+    if (socket.alpnProtocol !== 'h2') deadline(socket);
+  });
+  const requestMs = requestTimeoutMs(maxUploadBytes);
+  server.on('session', (session: Http2Session) => {
+    let open = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = () => {
+      timer = setTimeout(() => {
+        if (open === 0 && !session.closed) session.close();
+      }, idleMs);
+      timer.unref();
+    };
+    idle();
+    session.on('stream', (stream: ServerHttp2Stream, headers: Record<string, unknown>) => {
+      open++;
+      clearTimeout(timer);
+      const request =
+        headers[':method'] === 'CONNECT'
+          ? undefined
+          : setTimeout(() => {
+              if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+            }, requestMs);
+      request?.unref();
+      stream.once('close', () => {
+        clearTimeout(request);
+        if (--open === 0 && !session.closed) idle();
+      });
+    });
+    session.once('close', () => clearTimeout(timer));
+  });
 }

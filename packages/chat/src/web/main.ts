@@ -50,7 +50,8 @@ const state = new ChatState(
   {
     send: (message) => void conn.send(message),
     now: () => Date.now(),
-    mentioned: (message, room) => notifyMention(message, state.label(room), () => actions.open(room.name)),
+    mentioned: (message, room) =>
+      notifyMention(message, state.label(room), room.kind === 'dm', () => actions.open(room.name)),
     olderRefused: (room, said): boolean => search.olderRefused(room, said),
     latestRefused: (room, said): boolean => search.latestRefused(room, said),
   },
@@ -1031,6 +1032,13 @@ function showChat(): void {
   byId('composer-input').focus();
 }
 
+/** The sign-in form's refusal taken away, its fields untied from it. */
+function clearLoginError(): void {
+  byId('login-error').textContent = '';
+  tieError(byId('login-name'), null);
+  tieError(byId('login-password'), null);
+}
+
 async function signIn(path: '/api/login' | '/api/register'): Promise<void> {
   const name = byId<HTMLInputElement>('login-name').value.trim();
   const password = byId<HTMLInputElement>('login-password').value;
@@ -1039,9 +1047,7 @@ async function signIn(path: '/api/login' | '/api/register'): Promise<void> {
   const passwordField = byId('login-password');
   // Emptied first: the same error again (a second wrong password) is then new text, shown and
   // said again, not a rewrite of the words already there that says nothing happened.
-  error.textContent = '';
-  tieError(nameField, null);
-  tieError(passwordField, null);
+  clearLoginError();
   const res = await fetch(path, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -1101,6 +1107,10 @@ async function start(): Promise<void> {
     event.preventDefault();
     void signIn('/api/login');
   });
+  // The browser refused the form itself (its bubble: "Please match the requested format."): the
+  // server's refusal of the name tried before ("That name is too similar...") no longer holds,
+  // and beside the bubble it read as the reason for this one.
+  for (const id of ['login-name', 'login-password']) byId(id).addEventListener('invalid', clearLoginError);
   byId('sign-up').addEventListener('click', () => {
     const form = byId<HTMLFormElement>('login-form');
     if (form.reportValidity()) void signIn('/api/register');

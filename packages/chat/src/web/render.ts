@@ -61,8 +61,18 @@ export function renderRooms(state: ChatState, actions: Actions): void {
     (room.kind === 'dm' ? dms : rooms).append(li);
     if (focused === room.name) button.focus();
   }
+  renderDocumentTitle(state);
+}
+
+/**
+ * The tab's title: the unread count elsewhere, then the open room, as a chat's tab names where it
+ * is ("(2) #random · Riptide chat"); it said only "(2) Riptide chat", the same for every room.
+ */
+function renderDocumentTitle(state: ChatState): void {
   const total = state.unreadElsewhere;
-  document.title = total > 0 ? `(${total}) Riptide chat` : 'Riptide chat';
+  const room = state.rooms.get(state.active);
+  const title = `${total > 0 ? `(${total}) ` : ''}${room ? `${state.label(room)} · ` : ''}Riptide chat`;
+  if (document.title !== title) document.title = title;
 }
 
 export function renderDirectory(state: ChatState, actions: Actions): void {
@@ -70,7 +80,9 @@ export function renderDirectory(state: ChatState, actions: Actions): void {
   list.replaceChildren();
   for (const info of state.directory) {
     const li = el('li');
-    const button = el('button', 'link', `#${info.room} (${info.members})`);
+    // Says what the number is: "#design (1)" read as a count of something unnamed.
+    const members = `${info.members} ${info.members === 1 ? 'member' : 'members'}`;
+    const button = el('button', 'link', `#${info.room} · ${members}`);
     button.type = 'button';
     button.addEventListener('click', () => actions.join(info.room));
     li.append(button);
@@ -84,6 +96,7 @@ export function renderTitle(state: ChatState): void {
   const title = byId('room-title');
   const text = room ? state.label(room) : 'No room';
   if (title.textContent !== text) title.textContent = text;
+  renderDocumentTitle(state);
 }
 
 export function renderHeader(state: ChatState): void {

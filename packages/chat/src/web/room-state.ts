@@ -126,7 +126,10 @@ export interface MembersLoad {
 export interface StateHost {
   send(message: ClientMessage): void;
   now(): number;
-  /** A live message from someone else mentions the user (a desktop notification, maybe). */
+  /**
+   * A live message from someone else mentions the user, or is in a direct message to them, which
+   * is all said to them (a desktop notification, maybe).
+   */
   mentioned?(message: ChatMessage, room: Room): void;
   /**
    * The server refused an older page of `room` (`said`: its refusal as the page says it). Nothing
@@ -630,7 +633,7 @@ export class ChatState {
           if (room.name === this.active && this.visible) {
             if (room.unreadAtOpen > 0) room.unreadAtOpen++;
           } else this.#countUnread(room, event.message);
-          if (mentionsMe(event.message, this.me)) this.#host.mentioned?.(event.message, room);
+          if (this.#speaksToMe(room, event.message)) this.#host.mentioned?.(event.message, room);
         } else if (event.type === 'edited' || event.type === 'deleted') this.#recount(room, event);
         this.#changed('rooms');
       }
@@ -672,7 +675,7 @@ export class ChatState {
       room.messages.set(event.message.seq, event.message);
       // Their message is here: they are no longer typing it.
       if (room.typing.delete(event.message.user)) this.#changed('typing');
-      if (event.message.user !== this.me && mentionsMe(event.message, this.me))
+      if (event.message.user !== this.me && this.#speaksToMe(room, event.message))
         this.#host.mentioned?.(event.message, room);
       if (event.message.user !== this.me && isActive && this.scrolledBack) this.newBelow++;
       // At or before `countedAfter`, the server's count has it already: a resume's welcome counts
@@ -850,6 +853,12 @@ export class ChatState {
       // A reply's original being loaded is for the room left: its older page, arriving now, went
       // on loading the open room's pages and showing the message of that seq there.
       previous.revealing = null;
+      // "Invited bob to #plans." is about the room left: shown on in another room (a direct
+      // message), it read as news about that one. An error stays (a refusal to act on).
+      if (this.roomDone !== '') {
+        this.roomDone = '';
+        this.#changed('errors');
+      }
     }
     this.active = name;
     if (previous?.name !== name) this.seenEnd(true);
@@ -865,6 +874,14 @@ export class ChatState {
     }
     if (room?.name !== previous?.name || !room?.loaded) this.jump = true;
     this.#changed('active', 'rooms', 'messages', 'online', 'typing');
+  }
+
+  /**
+   * Whether a message from someone else is for the user: it mentions them, or it is in a direct
+   * message (a person writing to them alone, which a notification of mentions only missed).
+   */
+  #speaksToMe(room: Room, message: ChatMessage): boolean {
+    return room.kind === 'dm' || mentionsMe(message, this.me);
   }
 
   #countUnread(room: Room, message: ChatMessage): void {

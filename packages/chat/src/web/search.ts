@@ -62,6 +62,40 @@ export function highlighted(text: string, ranges: readonly [number, number][]): 
   return out;
 }
 
+/** Most characters of a hit's text shown in the results: a few lines, not a whole long message. */
+export const SNIPPET_CHARS = 200;
+/** How much of the text before its first match a snippet keeps, for the words leading to it. */
+const SNIPPET_LEAD = 40;
+
+/**
+ * A long hit's text cut to `max` characters around its first match, with "…" where text was left
+ * out, and its ranges moved to match (those outside dropped, one cut short ends at the cut). A whole
+ * message of 2,000 characters filled the panel, and a phone's screen, with one hit. A surrogate
+ * pair (an emoji) is never split.
+ */
+export function snippet(
+  text: string,
+  ranges: readonly [number, number][],
+  max = SNIPPET_CHARS,
+): { text: string; ranges: [number, number][] } {
+  if (text.length <= max) return { text, ranges: ranges.map(([a, b]) => [a, b]) };
+  const first = Math.min(...ranges.filter(([a, b]) => a >= 0 && b > a && b <= text.length).map(([a]) => a));
+  let start = Number.isFinite(first) ? Math.max(0, Math.min(first - SNIPPET_LEAD, text.length - max)) : 0;
+  let end = Math.min(text.length, start + max);
+  const low = (i: number) => i > 0 && i < text.length && /[\uDC00-\uDFFF]/.test(text[i] ?? '');
+  if (low(start)) start++;
+  if (low(end)) end--;
+  const before = start > 0 ? '…' : '';
+  const after = end < text.length ? '…' : '';
+  const shift = before.length - start;
+  const moved: [number, number][] = [];
+  for (const [a, b] of ranges) {
+    if (b <= start || a >= end || b <= a) continue;
+    moved.push([Math.max(a, start) + shift, Math.min(b, end) + shift]);
+  }
+  return { text: before + text.slice(start, end) + after, ranges: moved };
+}
+
 /** Whether the two elements' boxes share some area of the page. */
 function overlaps(a: Element, b: Element): boolean {
   const p = a.getBoundingClientRect();
@@ -304,7 +338,8 @@ export class SearchPanel {
     );
     const text = el('span', 'search-text');
     text.dir = 'auto';
-    text.append(highlighted(hit.text, hit.ranges));
+    const shown = snippet(hit.text, hit.ranges);
+    text.append(highlighted(shown.text, shown.ranges));
     button.append(meta, text);
     button.addEventListener('click', () => this.jumpTo(hit.room, hit.seq));
     li.append(button);

@@ -405,7 +405,7 @@ describe('names', () => {
       hasTouch: true,
     });
     const button = (page: Page, name: string) => page.getByRole('button', { name, exact: true });
-    for (const name of ['Dark theme', 'Notify me of mentions', 'Keyboard shortcuts'])
+    for (const name of ['Dark theme', 'Notify me of mentions and direct messages', 'Keyboard shortcuts'])
       expect(await button(desk.page, name).count(), name).toBe(1);
     // A toggle keeps its name; aria-pressed says whether it is on.
     const theme = button(desk.page, 'Dark theme');

@@ -283,7 +283,7 @@ describe('replies', () => {
 });
 
 describe('mentions', () => {
-  it('autocomplete members, are highlighted, count in their own badge, and notify while the tab is hidden', async () => {
+  it('autocomplete members, are highlighted, count in their own badge, and notify while the tab is hidden (a direct message too)', async () => {
     const server = await startTestServer(fast);
     const alice = await signIn(chrome.browser, server.origin, 'alice');
     await alice.context.grantPermissions(['notifications'], { origin: server.origin });
@@ -338,6 +338,15 @@ describe('mentions', () => {
     expect(await alice.page.evaluate(() => (window as unknown as { shown: string[] }).shown)).toEqual([
       'bob mentioned you in #general | @alice are you there?',
     ]);
+    // A direct message is written to her alone: it notifies too, without a mention, saying who wrote.
+    await bob.page.fill('#dm-input', 'alice');
+    await bob.page.press('#dm-input', 'Enter');
+    await bob.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '@alice');
+    await sendMessage(bob.page, 'lunch at noon?');
+    await alice.page.waitForFunction(() => (window as unknown as { shown: string[] }).shown.length === 2);
+    expect(await alice.page.evaluate(() => (window as unknown as { shown: string[] }).shown[1])).toBe(
+      'bob sent you a message | lunch at noon?',
+    );
     await alice.page.evaluate(() => {
       Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
       document.dispatchEvent(new Event('visibilitychange'));

@@ -125,6 +125,25 @@ describe('forms', () => {
     await page.waitForFunction((t) => document.querySelector('#login-error')?.textContent === t, similarText);
     expect(await fieldSaid(page, '#login-name')).toEqual({ description: similarText, invalid: true });
     expect(await server.backend.accounts.getUser('aIice')).toBeNull();
+
+    // A name the browser refuses itself (its bubble says why) takes the server's refusal of the
+    // name before away: "too similar" stayed under the bubble, as if said of "bad name!".
+    await page.fill('#login-name', 'bad name!');
+    await page.click('#sign-up');
+    expect(
+      await page.evaluate(() => (document.querySelector('#login-name') as HTMLInputElement).validity.valid),
+    ).toBe(false);
+    expect(await page.textContent('#login-error')).toBe('');
+    expect(await fieldSaid(page, '#login-name')).toEqual({ description: '', invalid: true });
+    // The same for a password too short on Sign in, after a wrong one.
+    await page.fill('#login-name', 'alice');
+    await page.fill('#login-password', 'not her password');
+    await page.press('#login-password', 'Enter');
+    await page.waitForFunction((t) => document.querySelector('#login-error')?.textContent === t, wrong);
+    await page.fill('#login-password', 'short');
+    await page.click('#sign-in');
+    expect(await page.textContent('#login-error')).toBe('');
+    expect(await fieldSaid(page, '#login-password')).toEqual({ description: '', invalid: true });
     await context.close();
   });
 });

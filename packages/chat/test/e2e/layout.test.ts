@@ -483,6 +483,126 @@ describe('the composer', () => {
   });
 });
 
+describe("the composer's buttons", () => {
+  it('Attach and Send stand side by side at the foot of the box, one height, with two rows or eight (desktop and phone)', async () => {
+    // Seen as a user: Attach was stretched to the box's height (a tall empty frame beside a grown
+    // draft, its word in the middle), Send a small button at the foot.
+    const server = await startTestServer();
+    const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+    for (const [name, options] of [
+      ['alice', DESK],
+      ['bob', phone],
+    ] as const) {
+      const { page, context } = await signIn(chrome.browser, server.origin, name, options);
+      const boxes = () =>
+        page.evaluate(() => {
+          const of = (s: string) => (document.querySelector(s) as HTMLElement).getBoundingClientRect();
+          const [input, attach, send] = [
+            of('#composer-input'),
+            of('#attach-button'),
+            of('#composer button[type="submit"]'),
+          ];
+          return {
+            input: input.bottom,
+            attach: [attach.bottom, attach.height],
+            send: [send.bottom, send.height],
+          };
+        });
+      for (const lines of [0, 8]) {
+        await page.fill(
+          '#composer-input',
+          Array.from({ length: lines }, (_, i) => `line ${i + 1}`).join('\n'),
+        );
+        const b = await boxes();
+        const where = `${name}, ${lines} lines`;
+        expect(Math.abs(b.attach[1] - b.send[1]), where).toBeLessThanOrEqual(2);
+        expect(Math.abs(b.attach[0] - b.send[0]), where).toBeLessThanOrEqual(1);
+        expect(Math.abs(b.attach[0] - b.input), where).toBeLessThanOrEqual(1);
+      }
+      await context.close();
+    }
+  });
+});
+
+describe("the room's header", () => {
+  it("keeps the room's name in sight beside a private room's tools, on two lines at most (phone to desktop)", async () => {
+    // Seen as a user: on a phone, the owner of a private room saw the invitation's field and the
+    // room's buttons on the header's one line, and no room name at all (squeezed to 0 px).
+    const server = await startTestServer();
+    const { page, context } = await signIn(chrome.browser, server.origin, 'alice', {
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    for (const room of ['secret', 'the-quarterly-planning-meeting-x']) {
+      await page.evaluate((r) => {
+        (document.querySelector('#room-input') as HTMLInputElement).value = r;
+        (document.querySelector('#room-private') as HTMLInputElement).checked = true;
+        (document.querySelector('#room-form') as HTMLFormElement).requestSubmit();
+      }, room);
+      await page.waitForFunction((r) => document.querySelector('#room-title')?.textContent === `#${r}`, room);
+      await page.waitForSelector('#invite-form:not([hidden])');
+      for (const width of [320, 390, 800, 1280]) {
+        await page.setViewportSize({ width, height: 800 });
+        const got = await page.evaluate(() => {
+          const title = document.querySelector('#room-title') as HTMLElement;
+          const header = (document.querySelector('#room-header') as HTMLElement).getBoundingClientRect();
+          const line = (document.querySelector('#delete-room') as HTMLElement).getBoundingClientRect().height;
+          return {
+            shown: title.getBoundingClientRect().width,
+            whole: title.scrollWidth,
+            height: header.height,
+            line,
+            overflow: document.documentElement.scrollWidth - window.innerWidth,
+          };
+        });
+        const where = `#${room} at ${width} px`;
+        // All of a short name, and at least 7rem (112 px) of a long one (the rest cut with "…").
+        expect(got.shown, where).toBeGreaterThanOrEqual(Math.min(got.whole, 112));
+        expect(got.height, where).toBeLessThan(got.line * 2 + 60);
+        expect(got.overflow, where).toBe(0);
+      }
+      await page.setViewportSize({ width: 390, height: 844 });
+    }
+    await context.close();
+  });
+});
+
+describe('the people panel', () => {
+  it("keeps a private room's Remove buttons inside it, beside a member who is offline (800 px to desktop)", async () => {
+    // Seen as a user: at 800 px "bob offline Remove" ran out of the panel, Remove cut at its edge.
+    const server = await startTestServer();
+    await register(server.origin, 'bob');
+    const { page, context } = await signIn(chrome.browser, server.origin, 'alice', DESK);
+    await page.fill('#room-input', 'secret');
+    await page.check('#room-private');
+    await page.press('#room-input', 'Enter');
+    await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#secret');
+    await page.fill('#invite-input', 'bob');
+    await page.press('#invite-input', 'Enter');
+    await page.waitForSelector('#online-list li.offline .remove-member');
+    for (const width of [800, 1024, 1280]) {
+      await page.setViewportSize({ width, height: 800 });
+      const got = await page.evaluate(() => {
+        const panel = (document.querySelector('#online-panel') as HTMLElement).getBoundingClientRect();
+        const button = (
+          document.querySelector('#online-list .remove-member') as HTMLElement
+        ).getBoundingClientRect();
+        return {
+          right: button.right,
+          inner: panel.right - 4,
+          scroll:
+            (document.querySelector('#online-panel') as HTMLElement).scrollWidth -
+            (document.querySelector('#online-panel') as HTMLElement).clientWidth,
+        };
+      });
+      expect(got.right, `${width} px`).toBeLessThanOrEqual(got.inner);
+      expect(got.scroll, `${width} px`).toBe(0);
+    }
+    await context.close();
+  });
+});
+
 describe('on a phone (375 × 667), the answers to room requests', () => {
   it('made with the rooms drawer closed are shown above the composer, in one live region; in the drawer, there', async () => {
     const server = await startTestServer();
@@ -565,6 +685,8 @@ describe('on a phone (375 × 667), the answers to room requests', () => {
     await page.click('#all-rooms summary');
     // The last room of the directory: the drawer is scrolled down to it, past the answer's place.
     const last = page.locator('#all-room-list button', { hasText: '#r29' });
+    // The number says what it counts (it was "#r29 (0)").
+    expect(await last.textContent()).toBe('#r29 · 0 members');
     await last.click();
     const refused = 'you can be in at most 1 room';
     await page.waitForFunction((t) => document.querySelector('#room-error')?.textContent === t, refused);

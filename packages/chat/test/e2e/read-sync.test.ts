@@ -30,21 +30,23 @@ describe('read in another tab', () => {
     for (const page of [first.page, second]) {
       await badge(page, 'unread').filter({ hasText: /^2$/ }).waitFor();
       await badge(page, 'mentions').filter({ hasText: /^@1$/ }).waitFor();
-      await page.waitForFunction(() => document.title === '(2) Riptide chat');
+      await page.waitForFunction(() => document.title === '(2) #random · Riptide chat');
     }
 
     // Read in the first tab: the second one's badges and title clear, with no reload.
     await first.page.click('#room-list button[data-room="general"]');
     await first.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#general');
+    // The title names the open room.
+    await first.page.waitForFunction(() => document.title === '#general · Riptide chat');
     await badge(second, 'unread').waitFor({ state: 'detached' });
     await badge(second, 'mentions').waitFor({ state: 'detached' });
-    await second.waitForFunction(() => document.title === 'Riptide chat');
+    await second.waitForFunction(() => document.title === '#random · Riptide chat');
     expect(await second.textContent('#room-title')).toBe('#random');
 
     // After the read, a new message counts in the second tab again (the first one shows it).
     await sendMessage(bob.page, 'still there?');
     await badge(second, 'unread').filter({ hasText: /^1$/ }).waitFor();
-    await second.waitForFunction(() => document.title === '(1) Riptide chat');
+    await second.waitForFunction(() => document.title === '(1) #random · Riptide chat');
     expect(await badge(second, 'mentions').count()).toBe(0);
   });
 });

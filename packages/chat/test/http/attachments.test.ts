@@ -6,7 +6,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
-import { cleanName } from '../../src/server/http/attachments.js';
+import { cleanName, MAX_UPLOADS_IN_FLIGHT } from '../../src/server/http/attachments.js';
 import type { Attachment } from '../../src/shared/protocol.js';
 import { HTML_PAYLOAD, png, SVG_PAYLOAD } from '../attachments/files.js';
 import { holdDeleteRoom, holdDropRoom } from '../attachments/hold-drop-room.js';
@@ -44,6 +44,36 @@ function upload(
     },
     body: data,
   });
+}
+
+/**
+ * An upload of 20 bytes of which 10 are sent, once the server has invited its body (100 Continue:
+ * it passed every check and is counted in flight); `status` resolves with its answer.
+ */
+async function holdUpload(server: TestServer, cookie: string) {
+  const req = request(`${server.origin}/api/attachments?room=general&name=held`, {
+    method: 'POST',
+    headers: {
+      cookie,
+      origin: server.origin,
+      'content-type': 'application/octet-stream',
+      'content-length': '20',
+      expect: '100-continue',
+    },
+  });
+  const status = new Promise<number>((resolve) => {
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+  });
+  await new Promise<void>((resolve, reject) => {
+    req.once('continue', resolve);
+    req.once('response', (res) => reject(new Error(`refused: ${res.statusCode}`)));
+  });
+  req.write(Buffer.alloc(10, 0x61));
+  return { req, status };
 }
 
 function download(server: TestServer, cookie: string, id: string, headers: Record<string, string> = {}) {
@@ -115,6 +145,32 @@ describe('uploading', () => {
     expect((await upload(server, alice, Buffer.alloc(0))).status).toBe(400);
   });
 
+  it('takes application/octet-stream in any case and with parameters; refuses every other type (415)', async () => {
+    // Regression: only the exact string was taken, so `Application/Octet-Stream` or
+    // `application/octet-stream; charset=binary` (as some clients send) was refused 415.
+    const { server, alice } = await setUp();
+    for (const type of [
+      'Application/Octet-Stream',
+      'APPLICATION/OCTET-STREAM',
+      'application/octet-stream; charset=binary',
+      'application/octet-stream ;name="a.bin"',
+    ]) {
+      const taken = await upload(server, alice, png(1, 1), { headers: { 'content-type': type } });
+      expect([type, taken.status]).toEqual([type, 201]);
+    }
+    for (const type of [
+      'application/octet-streams',
+      'application/octet-stream-evil',
+      'application/octet',
+      'text/plain; charset=application/octet-stream',
+      'image/png',
+      '',
+    ]) {
+      const refused = await upload(server, alice, png(1, 1), { headers: { 'content-type': type } });
+      expect([type, refused.status, refused.json().error]).toEqual([type, 415, 'bad_content_type']);
+    }
+  });
+
   it('refuses a file above the cap, by its Content-Length or while reading a body without one', async () => {
     const { server, alice } = await setUp({ attachments: { maxBytes: 1000 } });
     expect((await upload(server, alice, Buffer.alloc(1000, 0x61))).status).toBe(201);
@@ -139,6 +195,34 @@ describe('uploading', () => {
       req.end();
     });
     expect(status).toBe(413);
+  });
+
+  it('takes a message’s worth of uploads at once per user: more are refused (429) before their bodies are read', async () => {
+    // Each upload in flight holds its bytes until its body ends. The cap is checked before a body
+    // is invited: an eleventh upload is refused while ten are held, without a token of the user's
+    // message rate (and so it could be tried again at once). Before the cap, one account could hold
+    // as many bodies as its tokens allowed over the request deadline (some 360 of 5 MiB).
+    const { server, alice, bob } = await setUp({ limits: { messageRate: { burst: 100, perSecond: 1 } } });
+    const held = [];
+    for (let i = 0; i < MAX_UPLOADS_IN_FLIGHT; i++) held.push(await holdUpload(server, alice));
+    const refused = await upload(server, alice, png(1, 1));
+    expect([refused.status, refused.json().error]).toEqual([429, 'too_many_uploads']);
+    // Another user's uploads are theirs to count.
+    expect((await upload(server, bob, png(1, 1))).status).toBe(201);
+    // One finished: its place is free (its answer is given once the store has it).
+    held[0].req.end(Buffer.alloc(10, 0x61));
+    expect(await held[0].status).toBe(201);
+    expect((await upload(server, alice, png(1, 1))).status).toBe(201);
+    // The others given up by the client: their places free as the server sees them go.
+    for (const h of held.slice(1)) h.req.destroy();
+    let again = await upload(server, alice, png(1, 1));
+    while (again.status === 429 && again.json().error === 'too_many_uploads')
+      again = await upload(server, alice, png(1, 1));
+    expect(again.status).toBe(201);
+    const all = [];
+    for (let i = 0; i < MAX_UPLOADS_IN_FLIGHT; i++) all.push(await holdUpload(server, alice));
+    for (const h of all) h.req.end(Buffer.alloc(10, 0x61));
+    expect(await Promise.all(all.map((h) => h.status))).toEqual(Array(MAX_UPLOADS_IN_FLIGHT).fill(201));
   });
 
   it('holds a bounded number of unsent uploads per user', async () => {

@@ -1272,12 +1272,23 @@ describe('RedisThrottle', () => {
     expect(await a.throttle.once('ann\ngeneral', 1000, now)).toBe(true);
     expect(await b.throttle.once('ann\ngeneral', 1000, now + 999)).toBe(false);
     expect(await b.throttle.once('ann\ngeneral', 1000, now + 1000)).toBe(true);
-    for (let i = 0; i < 4; i++) await a.throttle.signInFailed('Ann', now);
+    for (let i = 0; i < 4; i++) expect(await a.throttle.signInAttempt('Ann', now)).toBe(0);
     expect(await b.throttle.signInWait('ann', now)).toBe(0);
-    await b.throttle.signInFailed('ANN', now);
+    expect(await b.throttle.signInAttempt('ANN', now)).toBe(0);
     expect(await a.throttle.signInWait('ann', now + 400)).toBe(600);
+    // Refused while it must wait, and not counted: the wait stays that of the fifth failure.
+    expect(await a.throttle.signInAttempt('ann', now + 400)).toBe(600);
+    expect(await b.throttle.signInAttempt('ann', now + 1000)).toBe(0);
+    expect(await a.throttle.signInWait('ann', now + 1000)).toBe(2000);
     await a.throttle.signInSucceeded('ann');
     expect(await b.throttle.signInWait('ann', now + 400)).toBe(0);
+    // Attempts at once, on both nodes: each meets the count of those before it (five free, then
+    // every one must wait), as the script checks and counts in one step.
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).throttle.signInAttempt('cat', now)),
+    );
+    expect(burst.filter((w) => w === 0)).toHaveLength(5);
+    expect(burst.filter((w) => w === 1000)).toHaveLength(15);
   });
 });
 

@@ -897,6 +897,30 @@ describe('ChatState', () => {
     expect(state.roomError).toBe('');
   });
 
+  it("drops the invitation's confirmation when another room is opened (it read as news of that room)", () => {
+    // Seen as a user: "Invited bob to #plans." stayed under the rooms while a direct message was
+    // read, until some other room request was answered.
+    const plans = roomState('plans', { kind: 'private', owner: 'alice', online: ['alice'] });
+    const { state, last } = setup([general(0), plans]);
+    state.open('plans');
+    state.invite('plans', 'dora');
+    state.receive({ v: 2, type: 'invited', ref: last().ref, room: 'plans', user: 'dora' });
+    expect(state.roomDone).toBe('Invited dora to #plans.');
+    state.changes.clear();
+    // The same room again (a click on it in the list) keeps it.
+    state.open('plans');
+    expect(state.roomDone).toBe('Invited dora to #plans.');
+    state.open('general');
+    expect(state.roomDone).toBe('');
+    expect(state.changes.has('errors')).toBe(true);
+    // An error is a refusal still to act on: it stays.
+    state.open('plans');
+    state.invite('plans', 'alice');
+    state.receive({ v: 2, type: 'error', ref: last().ref, code: 'already_member', message: 'x' });
+    state.open('general');
+    expect(state.roomError).toBe('You are already in #plans.');
+  });
+
   it("a private room's members load page after page, with the member notices heard meanwhile", () => {
     const plans = roomState('plans', { kind: 'private', owner: 'alice', online: ['alice'] });
     const { state, sent } = setup([general(0), plans]);
@@ -1124,6 +1148,35 @@ describe('ChatState', () => {
     state.open('random');
     expect(room?.mentions).toBe(0);
   });
+  it('tells the host about each live message of a direct message too, as a mention (the bell missed them)', () => {
+    // Seen as a user: with the bell on and the tab hidden, "hi alice" in a direct message raised
+    // no notification (only @mentions did), where every chat tells of a message written to you alone.
+    const told: string[] = [];
+    const dm = roomState('dm:alice:bob', { kind: 'dm', online: ['alice'] });
+    const sent: (ClientMessage & { ref?: string })[] = [];
+    const state = new ChatState({
+      send: (m) => sent.push(m),
+      now: () => 0,
+      mentioned: (m) => told.push(`${m.room} ${m.seq}`),
+    });
+    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(), dm], limits: DEFAULT_LIMITS });
+    // Not open (counted unread), then open and loaded (applied as it comes).
+    state.receive(bobSays('dm:alice:bob', 1));
+    state.receive(bobSays('general', 1));
+    state.open('dm:alice:bob');
+    const asked = sent.findLast((m) => m.type === 'history');
+    state.receive(history('dm:alice:bob', asked?.ref ?? '', [], 1));
+    expect(state.rooms.get('dm:alice:bob')?.loaded).toBe(true);
+    state.receive(bobSays('dm:alice:bob', 2));
+    // Her own message in it (another tab of hers) is not news to her.
+    state.receive({
+      v: 2,
+      type: 'message',
+      message: { room: 'dm:alice:bob', seq: 3, id: 'a3', user: 'alice', text: 'hi', ts: 3 },
+    });
+    expect(told).toEqual(['dm:alice:bob 1', 'dm:alice:bob 2']);
+  });
+
   it('lowers unread and mentions when the user read a room in another tab; later messages still count', () => {
     // random: 2 unread (1 mention) up to its head 4 at the welcome, then 5 (a mention), 6, 7 live.
     const random = roomState('random', { head: 4, unread: 2, mentions: 1 });

@@ -12,7 +12,8 @@
  * --json every event is one JSON object per line on stdout.
  *
  * Exit status: 0 after a closing handshake, 1 if the connection could not be made or was lost
- * without a close frame (1006), 2 for usage errors, 130 on a second Ctrl-C (or a first
+ * without a close frame (1006), 2 for usage errors, 3 when the server's close code reports a
+ * failure (1002, 1003, 1007 to 1014: exit.ts, isErrorClose), 130 on a second Ctrl-C (or a first
  * one before the connection opened). SIGTERM and a hang-up (SIGHUP) close the connection with
  * 1001 "going away" and exit 128 + the signal's number (143, 129), as a process they ended would:
  * the session was cut short, not finished, and a script that sent SIGTERM still sees 143.
@@ -35,13 +36,8 @@ import {
   stringFlag,
   stringList,
 } from '../args.js';
-import { onStopSignals, type StopSignal, signalStatus } from '../exit.js';
-import {
-  afterHttp2Fallback,
-  describeConnectError,
-  describeStatus,
-  describeStreamStatus,
-} from '../failure.js';
+import { CLOSED_WITH_ERROR, isErrorClose, onStopSignals, type StopSignal, signalStatus } from '../exit.js';
+import { afterHttp2Fallback, describeConnectError, describeStatus } from '../failure.js';
 import {
   describeClose,
   describeMessage,
@@ -179,6 +175,8 @@ export const connectSpec: CommandSpec = {
     '',
     'exit status: 0 after a clean close, 1 if the connection failed or was lost (or closed for a',
     'message over --max-message-size), 2 for usage errors,',
+    '3 the server closed with a code that reports a failure: 1002, 1003, 1007 to 1014',
+    '(0 for 1000, 1001, a close without a code and the application codes 3000 to 4999),',
     '130 a second Ctrl-C, or a first one before the connection opened,',
     '141 the output went away (the reader of a pipe closed it),',
     '129 a hang-up (SIGHUP), 143 SIGTERM: the connection is closed with 1001 first',
@@ -682,10 +680,7 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       if (!opened) {
         // After a redirect the failed request went to another URL than the one given.
         const failedUrl = ws.url ? new URL(ws.url) : url;
-        failed(
-          describeStreamStatus(err) ??
-            describeConnectError(err, failedUrl, maxRedirects, timeoutMs, protocols, tlsProgress),
-        );
+        failed(describeConnectError(err, failedUrl, maxRedirects, timeoutMs, protocols, tlsProgress));
         return;
       }
       // Said in terms of the flag: the library's "Max payload size exceeded", then `closed 1006`
@@ -775,7 +770,9 @@ export async function connect(argv: string[], io: Io): Promise<number> {
       status(describeClose(code, why), 'close', { code, reason: why });
       if (stoppedBy !== null) finish(signalStatus(stoppedBy));
       // 1006: the connection dropped without a closing handshake.
-      else finish((code === 1006 && !interrupted) || tooBig ? 1 : 0);
+      else if ((code === 1006 && !interrupted) || tooBig) finish(1);
+      // The server's code says that something failed (its 1011...): a script must see it.
+      else finish(isErrorClose(code) ? CLOSED_WITH_ERROR : 0);
     });
 
     if (execute.length === 0) {

@@ -110,6 +110,9 @@ export const HANDSHAKE_ERRORS = {
   // A ws:/wss: URL's redirect to a ws+unix: socket (riptide refuses it; ws 8 follows it): a
   // server on the network may not aim the client at a local service.
   WS_ERR_REDIRECT_TO_UNIX: [0, 'Redirect from a network URL to a ws+unix: socket refused'],
+  // A redirect over the caller's http2Session to another origin (node/client.ts): that session
+  // reaches its own origin only, and riptide opens no connection the caller did not give it.
+  WS_ERR_REDIRECT_OTHER_SESSION: [0, "Redirect to another origin than the http2Session's refused"],
   // Not handshake failures: a send's callback (node/websocket.ts) when the socket closed before
   // its data was written, while its message was being compressed or its Blob read (ws 8's messages). They are
   // HandshakeErrors with status 0, as they always were (a public contract: code and class).

@@ -113,15 +113,58 @@ export function initiateClient(
 ): void {
   const resolved = resolveClientOptions(options, protocols);
   const url = parseAddress(address);
-  if (resolved.opts.http2Session !== undefined || resolved.opts.http2 === true) {
-    connectHttp2(ws, url, resolved, {
-      http1: (r: ResolvedClient) => connect(ws, url, r, null),
-      open: (stream, protocol, extensions) => startClient(ws, stream, EMPTY, resolved, protocol, extensions),
-      offer: extensionOffer(resolved.deflate),
-    });
-  } else {
-    connect(ws, url, resolved, null);
+  connectHop(ws, url, resolved, null);
+}
+
+/**
+ * One hop of the opening handshake (the first request, or a redirect's): over HTTP/2 when the
+ * options ask for it (http2-client.ts, which falls back to connect() below), else HTTP/1.1.
+ * Every hop starts as the first did: a redirect from an HTTP/1.1 server to one that takes
+ * WebSockets over HTTP/2 opens a stream there, and the other way round.
+ */
+function connectHop(
+  ws: ClientHost,
+  url: URL,
+  resolved: ResolvedClient,
+  redirect: RedirectState | null,
+): void {
+  const { opts } = resolved;
+  if (opts.http2Session === undefined && opts.http2 !== true) {
+    connect(ws, url, resolved, redirect);
+    return;
   }
+  // The first hop over HTTP/2 starts the redirect state itself: it has no request of connect()'s.
+  const state = redirect ?? (opts.followRedirects ? startRedirects(url, opts) : null);
+  connectHttp2(ws, url, resolved, {
+    http1: (r: ResolvedClient) => connect(ws, url, r, state),
+    open: (stream, protocol, extensions) => startClient(ws, stream, EMPTY, resolved, protocol, extensions),
+    offer: extensionOffer(resolved.deflate),
+    headers: () => {
+      const hop = hopCredentials(ws, url, opts, state, url.host);
+      const headers = hop.headers;
+      if (hop.auth === undefined || (headers !== undefined && 'authorization' in lowercaseHeaders(headers)))
+        return headers;
+      return { ...headers, authorization: `Basic ${Buffer.from(hop.auth).toString('base64')}` };
+    },
+    redirected: state !== null && state.count > 0,
+    follow:
+      state === null
+        ? null
+        : (location) => {
+            const next = redirectTarget(url, location, opts, state);
+            if (next instanceof Error) return next;
+            // A session of the caller's reaches its own origin only; a new connection elsewhere
+            // would be one the caller did not make (through their proxy, with their TLS).
+            if (
+              opts.http2Session !== undefined &&
+              (next.protocol !== url.protocol || next.host !== url.host)
+            ) {
+              return clientHandshakeError('WS_ERR_REDIRECT_OTHER_SESSION');
+            }
+            connectLater(ws, next, resolved, state);
+            return null;
+          },
+  });
 }
 
 /**
@@ -157,6 +200,102 @@ function lowercaseHeaders(headers: Record<string, string> | undefined): Record<s
   return out;
 }
 
+function startRedirects(url: URL, opts: ResolvedClient['opts']): RedirectState {
+  const ipc = url.protocol === 'ws+unix:';
+  return {
+    count: 0,
+    originalSecure: url.protocol === 'wss:',
+    originalIpc: ipc,
+    originalHostOrSocketPath: ipc ? socketPathOf(url) : url.host,
+    headers: lowercaseHeaders(opts.headers),
+  };
+}
+
+/**
+ * What one hop sends of the user's headers and credentials (the policy above): the headers, and
+ * the Basic credentials (`auth`, "user:password") to send unless an Authorization is among them.
+ * `hostOrSocketPath` is this hop's host:port, or its socket path for ws+unix:. The redirect
+ * state comes back (started here for the first HTTP/1.1 request when following).
+ */
+function hopCredentials(
+  ws: ClientHost,
+  url: URL,
+  opts: ResolvedClient['opts'],
+  redirect: RedirectState | null,
+  hostOrSocketPath: string,
+): { headers: Record<string, string> | undefined; auth: string | undefined; redirect: RedirectState | null } {
+  // Credentials in the URL become Basic authentication (RFC 7617), like browsers and ws.
+  let auth =
+    url.username || url.password
+      ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+      : (opts.auth as string | undefined);
+  if (!opts.followRedirects) return { headers: opts.headers, auth, redirect };
+  const secure = url.protocol === 'wss:';
+  const ipc = url.protocol === 'ws+unix:';
+  let headers: Record<string, string>;
+  if (redirect === null) {
+    redirect = startRedirects(url, opts);
+    headers = { ...redirect.headers };
+  } else {
+    headers = { ...redirect.headers };
+    if (redirect.count > 0 && ws.listenerCount('redirect') === 0) {
+      const sameHost = ipc
+        ? redirect.originalIpc && hostOrSocketPath === redirect.originalHostOrSocketPath
+        : !redirect.originalIpc && hostOrSocketPath === redirect.originalHostOrSocketPath;
+      // Credentials never leave for another host, nor go down from TLS to clear text.
+      if (!sameHost || (redirect.originalSecure && !secure)) {
+        delete headers.authorization;
+        delete headers.cookie;
+        if (!sameHost) delete headers.host;
+        auth = undefined;
+      }
+    }
+  }
+  // The first request's credentials win over a later Location's userinfo (ws, curl).
+  if (auth !== undefined && redirect.headers.authorization === undefined) {
+    redirect.headers.authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
+  }
+  return { headers, auth, redirect };
+}
+
+/**
+ * A 3xx with a non-empty Location while following: counted against maxRedirects, resolved
+ * against `url`, checked as a WebSocket URL. The next hop's URL, or the error to fail with.
+ */
+function redirectTarget(
+  url: URL,
+  location: string,
+  opts: ResolvedClient['opts'],
+  redirect: RedirectState,
+): URL | Error {
+  if (++redirect.count > opts.maxRedirects) return clientHandshakeError('WS_ERR_MAX_REDIRECTS');
+  let next: URL;
+  try {
+    let target: URL;
+    try {
+      target = new URL(location, url);
+    } catch {
+      throw invalidUrl(`Invalid URL: ${location}`);
+    }
+    next = parseAddress(target);
+  } catch (err) {
+    return err as Error;
+  }
+  if (next.protocol === 'ws+unix:' && !redirect.originalIpc) {
+    // A server on the network may not send the client to a socket on this machine (ws 8
+    // follows it): a local service would get the request, and its answer would come back.
+    return clientHandshakeError('WS_ERR_REDIRECT_TO_UNIX');
+  }
+  return next;
+}
+
+/** The socket path of a ws+unix: URL (see connect()). */
+function socketPathOf(url: URL): string {
+  const target = url.pathname + url.search;
+  const colon = target.indexOf(':');
+  return colon === -1 ? target : target.slice(0, colon);
+}
+
 /** The HTTP/1.1 opening handshake (also http2-client.ts's fallback). */
 function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: RedirectState | null): void {
   const { opts, protocols } = resolved;
@@ -176,43 +315,10 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
   } else {
     path = (url.pathname || '/') + url.search;
   }
-  // Credentials in the URL become Basic authentication (RFC 7617), like browsers and ws.
-  let auth =
-    url.username || url.password
-      ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
-      : (opts.auth as string | undefined);
-
-  let userHeaders: Record<string, string> | undefined = opts.headers;
-  if (opts.followRedirects) {
-    if (redirect === null) {
-      redirect = {
-        count: 0,
-        originalSecure: secure,
-        originalIpc: ipc,
-        originalHostOrSocketPath: ipc ? socketPath! : url.host,
-        headers: lowercaseHeaders(opts.headers),
-      };
-      userHeaders = { ...redirect.headers };
-    } else {
-      userHeaders = { ...redirect.headers };
-      if (ws.listenerCount('redirect') === 0) {
-        const sameHost = ipc
-          ? redirect.originalIpc && socketPath === redirect.originalHostOrSocketPath
-          : !redirect.originalIpc && url.host === redirect.originalHostOrSocketPath;
-        // Credentials never leave for another host, nor go down from TLS to clear text.
-        if (!sameHost || (redirect.originalSecure && !secure)) {
-          delete userHeaders.authorization;
-          delete userHeaders.cookie;
-          if (!sameHost) delete userHeaders.host;
-          auth = undefined;
-        }
-      }
-    }
-    // The first request's credentials win over a later Location's userinfo (ws, curl).
-    if (auth !== undefined && redirect.headers.authorization === undefined) {
-      redirect.headers.authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
-    }
-  }
+  const hop = hopCredentials(ws, url, opts, redirect, ipc ? socketPath! : url.host);
+  redirect = hop.redirect;
+  const userHeaders = hop.headers;
+  const auth = hop.auth;
 
   const key = generateKey((b) => randomFill(b));
   // The user's headers, then the handshake's own (they win, as in ws): RFC 6455 4.1's fields
@@ -286,30 +392,12 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
     // name this same URL again until maxRedirects. The answer is the user's, as any other (ws 8).
     if (redirect !== null && location && status >= 300 && status < 400) {
       if (deadline !== null) clearTimeout(deadline);
-      if (++redirect.count > opts.maxRedirects) {
-        ws._abortHandshake(clientHandshakeError('WS_ERR_MAX_REDIRECTS'));
-        return;
-      }
+      const next = redirectTarget(url, location, opts, redirect);
       req.destroy();
       res.resume();
       ws._setRequest(null);
-      let next: URL;
-      try {
-        let target: URL;
-        try {
-          target = new URL(location, url);
-        } catch {
-          throw invalidUrl(`Invalid URL: ${location}`);
-        }
-        next = parseAddress(target);
-      } catch (err) {
-        ws._abortHandshake(err as Error);
-        return;
-      }
-      if (next.protocol === 'ws+unix:' && !redirect.originalIpc) {
-        // A server on the network may not send the client to a socket on this machine (ws 8
-        // follows it): a local service would get the request, and its answer would come back.
-        ws._abortHandshake(clientHandshakeError('WS_ERR_REDIRECT_TO_UNIX'));
+      if (next instanceof Error) {
+        ws._abortHandshake(next);
         return;
       }
       if (ws.readyState === 0) connectLater(ws, next, resolved, redirect);
@@ -362,14 +450,15 @@ function connect(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: R
 }
 
 /**
- * connect() for a redirect, from the previous response's listener, where nothing would catch
- * what it throws: a request node:http refuses, a throwing finishRequest or 'redirect' listener.
+ * connectHop() for a redirect, from the previous response's listener (or stream's), where
+ * nothing would catch what it throws: a request node:http refuses, a throwing finishRequest or
+ * 'redirect' listener.
  * It fails the connection instead,
  * 'error' then 'close' 1006, as ws 8.23.1 does for a redirect's request.
  */
 function connectLater(ws: ClientHost, url: URL, resolved: ResolvedClient, redirect: RedirectState): void {
   try {
-    connect(ws, url, resolved, redirect);
+    connectHop(ws, url, resolved, redirect);
   } catch (err) {
     ws._abortHandshake(err as Error);
   }

@@ -13,6 +13,10 @@
  *     stream = session.request(buildConnectRequest)  ─► 2xx, validateConnectResponse
  *     ─► startClient (client.ts): the WebSocket runs over the stream
  *
+ *   A 3xx (followRedirects) cancels the stream and starts the next hop over (client.ts
+ *   connectHop); another non-2xx goes to 'unexpected-response' (Http2HandshakeRequest and
+ *   Http2HandshakeResponse below), else fails with WS_ERR_HANDSHAKE_STATUS.
+ *
  *   { http2Session }: the caller's session, no pool and no fallback (a server without the
  *   setting fails the handshake with WS_ERR_HANDSHAKE_NO_EXTENDED_CONNECT).
  *
@@ -22,6 +26,7 @@
  * transport.ts); a lost session closes each of its WebSockets with 1006, like a lost TCP
  * connection.
  */
+import { EventEmitter } from 'node:events';
 import {
   type ClientHttp2Session,
   type ClientHttp2Stream,
@@ -31,7 +36,7 @@ import {
   type IncomingHttpStatusHeader,
 } from 'node:http2';
 import * as net from 'node:net';
-import type { Duplex } from 'node:stream';
+import { type Duplex, Readable } from 'node:stream';
 import * as tls from 'node:tls';
 import { clientHandshakeError } from '../handshake/errors.js';
 import { buildConnectRequest, validateConnectResponse } from '../handshake/extended-connect.js';
@@ -51,6 +56,18 @@ export interface ClientHandshake {
   open(stream: Duplex, protocol: string, extensions: ExtensionList): void;
   /** The permessage-deflate offer to send, if any. */
   offer: string | undefined;
+  /**
+   * The user's headers and credentials for this hop's CONNECT (client.ts hopCredentials: the
+   * URL's userinfo or `auth` as Basic credentials, the redirect policy's stripping).
+   */
+  headers(): Record<string, string> | undefined;
+  /** This hop follows a redirect: 'redirect' is emitted with its request before it is sent. */
+  redirected: boolean;
+  /**
+   * followRedirects: follow a 3xx's non-empty Location (client.ts starts the next hop); the
+   * error to fail with instead (maxRedirects, a bad Location). Null: not following.
+   */
+  follow: ((location: string) => Error | null) | null;
 }
 
 /** How a pooled connection turned out. */
@@ -513,25 +530,14 @@ function waitForSettings(session: ClientHttp2Session, cb: (supported: boolean) =
 }
 
 /**
- * The user's headers plus Basic credentials (RFC 7617) from the URL's userinfo, else from the
- * `auth` option, as the HTTP/1.1 handshake sends them (node:http's `auth`): an Authorization
- * header given wins. parseAddress (client.ts) checked that the userinfo decodes.
- */
-function withCredentials(url: URL, opts: Resolved['opts']): Record<string, string> | undefined {
-  const auth =
-    url.username || url.password
-      ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
-      : (opts.auth as string | undefined);
-  const headers = opts.headers;
-  if (auth === undefined) return headers;
-  if (headers !== undefined && Object.keys(headers).some((name) => name.toLowerCase() === 'authorization'))
-    return headers;
-  return { ...headers, authorization: `Basic ${Buffer.from(auth).toString('base64')}` };
-}
-
-/**
  * Open the WebSocket's stream on a session that allows the extended CONNECT. `retry` (pooled
  * sessions only) starts over when the server refused the stream before processing it.
+ *
+ * The answer (RFC 8441 5, RFC 9110 9.3.6): a 2xx opens the WebSocket; with followRedirects a 3xx
+ * with a non-empty Location is followed (hs.follow: a new hop, maybe to another origin, a new
+ * session or HTTP/1.1); any other status goes to an 'unexpected-response' listener, as over
+ * HTTP/1.1, with an Http2HandshakeRequest and an Http2HandshakeResponse, else fails with
+ * WS_ERR_HANDSHAKE_STATUS.
  */
 function openStream(
   ws: ClientHost,
@@ -544,21 +550,38 @@ function openStream(
   deadline: number | null,
 ): void {
   const { opts, protocols } = resolved;
+  let request: Http2HandshakeRequest;
   let stream: ClientHttp2Stream;
   try {
-    const headers = buildConnectRequest({
-      authority: url.host,
-      path: (url.pathname || '/') + url.search,
-      scheme: url.protocol === 'wss:' ? 'https' : 'http',
-      protocols,
-      extensions: hs.offer,
-      origin: opts.origin,
-      headers: withCredentials(url, opts),
-    });
-    stream = session.request(headers, { endStream: false });
+    request = new Http2HandshakeRequest(
+      url,
+      buildConnectRequest({
+        authority: url.host,
+        path: (url.pathname || '/') + url.search,
+        scheme: url.protocol === 'wss:' ? 'https' : 'http',
+        protocols,
+        extensions: hs.offer,
+        origin: opts.origin,
+        headers: hs.headers(),
+      }),
+    );
+    if (hs.redirected) {
+      // ws 8: the listener gets the next request before it is sent, so it can still change it
+      // (setHeader, removeHeader) or cancel it (destroy). Closing the WebSocket cancels it too.
+      ws._setRequest(request);
+      ws.emit('redirect', url.href, request);
+      if (!ws._isRequest(request)) {
+        if (entry !== null) release(entry);
+        return;
+      }
+      ws._setRequest(null);
+      if (request.destroyed) throw request.failure();
+    }
+    stream = request._send(session);
   } catch (err) {
     // A bad header is the caller's (it was validated by buildConnectRequest), a session that
-    // went away in the meantime the network's: both end this handshake.
+    // went away in the meantime the network's, a 'redirect' listener's throw its own: all end
+    // this handshake.
     if (entry !== null) release(entry);
     fail(ws, err as Error);
     return;
@@ -568,6 +591,8 @@ function openStream(
   const pending = { destroy: () => stream.close(constants.NGHTTP2_CANCEL) };
   ws._setRequest(pending);
   let timer: NodeJS.Timeout | null = null;
+  /** The answer went to an 'unexpected-response' listener: the stream is the listener's. */
+  let handedOver = false;
   /** True if the stream ended unanswered in a way RFC 9113 8.7 says is safe to retry. */
   const retried = (): boolean => {
     if (retry === null || stream.rstCode !== constants.NGHTTP2_REFUSED_STREAM) return false;
@@ -577,18 +602,30 @@ function openStream(
   };
   const onError = (err: Error) => {
     if (timer !== null) clearTimeout(timer);
-    if (!ws._isRequest(pending) || retried()) return;
+    if (!ws._isRequest(pending) || (!handedOver && retried())) return;
     fail(ws, err);
   };
   stream.on('error', onError);
   stream.once('close', () => {
     if (timer !== null) clearTimeout(timer);
-    if (!ws._isRequest(pending) || retried()) return;
+    request.emit('close');
+    if (!ws._isRequest(pending)) return;
+    if (request.destroyed && (!handedOver || request.failure(false) !== undefined)) {
+      // The request's destroy(), from a listener that kept it: its error, as over HTTP/1.1 (where
+      // a request destroyed without one after its response fails nothing).
+      fail(ws, request.failure() as Error);
+      return;
+    }
+    // An answer handed to the listener: the WebSocket stays CONNECTING, the listener's to end.
+    if (handedOver || retried()) return;
     // The reset's code goes in the cause, named as Node names the others it reports ("Stream
     // closed with error code NGHTTP2_..."): CANCEL and NO_ERROR come without a Node error.
     fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_STREAM_CLOSED', resetCodeText(stream.rstCode)));
   });
   if (deadline !== null) {
+    // Until the answer, or for an answer handed to 'unexpected-response', until the stream is
+    // over (its body read to its end), as over HTTP/1.1: one left unread would hold the stream,
+    // and the pooled session with it, for good.
     timer = setTimeout(
       () => {
         if (!ws._isRequest(pending)) return;
@@ -599,13 +636,41 @@ function openStream(
     );
   }
   stream.once('response', (headers: IncomingHttpHeaders & IncomingHttpStatusHeader) => {
-    if (timer !== null) clearTimeout(timer);
     if (!ws._isRequest(pending)) {
+      if (timer !== null) clearTimeout(timer);
       stream.close(constants.NGHTTP2_CANCEL);
       return;
     }
-    ws._setRequest(null);
     const status = headers[':status'] ?? 0;
+    if (status < 200 || status > 299) {
+      const location = headers.location;
+      // An empty Location is not followed (it names this URL again), as over HTTP/1.1.
+      if (
+        hs.follow !== null &&
+        status >= 300 &&
+        status < 400 &&
+        typeof location === 'string' &&
+        location.trim()
+      ) {
+        if (timer !== null) clearTimeout(timer);
+        ws._setRequest(null);
+        stream.close(constants.NGHTTP2_CANCEL);
+        const error = hs.follow(location.trim());
+        if (error !== null) fail(ws, error);
+        return;
+      }
+      if (ws.listenerCount('unexpected-response') > 0) {
+        // ws compatibility: the listener owns the response; the WebSocket is not opened. Our
+        // half of the stream ends, so the stream closes once the body is read; the deadline
+        // runs on until then (above).
+        handedOver = true;
+        stream.end();
+        ws.emit('unexpected-response', request, new Http2HandshakeResponse(stream, headers));
+        return;
+      }
+    }
+    if (timer !== null) clearTimeout(timer);
+    ws._setRequest(null);
     const result = validateConnectResponse({ status, headers }, { protocols });
     if (!result.ok) {
       stream.close(constants.NGHTTP2_CANCEL);
@@ -614,10 +679,172 @@ function openStream(
       return;
     }
     stream.removeListener('error', onError);
+    // The stream is the WebSocket's now: a request kept by a 'redirect' listener no longer
+    // reaches it (as a ClientRequest lets go of its socket after the upgrade).
+    request._detach();
     // Large sends go to node's session in pieces, as on the server (transport.ts).
     meterWrites(stream);
     hs.open(stream, result.protocol, result.extensions);
   });
+}
+
+/** node:http's error for a request destroyed without one (ECONNRESET, "socket hang up"). */
+function hangUp(): Error {
+  return Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+}
+
+/**
+ * The extended CONNECT of one handshake, as a 'redirect' listener (before it is sent) and an
+ * 'unexpected-response' listener see it: the part of http.ClientRequest's interface that
+ * applies to a stream. `method` 'CONNECT', `protocol`, `host`, `path`; the header methods over
+ * the regular fields (the pseudo-headers are the request line's parts); `stream` once sent;
+ * destroy()/abort() cancel it (RST_STREAM CANCEL), and fail the WebSocket with the error given,
+ * else ECONNRESET "socket hang up" as node:http would. 'close' once the stream is closed.
+ */
+export class Http2HandshakeRequest extends EventEmitter {
+  readonly method = 'CONNECT';
+  readonly protocol: 'http:' | 'https:';
+  readonly host: string;
+  readonly path: string;
+  /** The stream once the request is sent; null before. */
+  stream: ClientHttp2Stream | null = null;
+  destroyed = false;
+  private readonly _pseudo: Record<string, string> = {};
+  private readonly _fields: Record<string, string | string[]> = {};
+  private _error: Error | undefined;
+  private _detached = false;
+
+  constructor(url: URL, headers: Record<string, string>) {
+    super();
+    this.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+    this.host = url.hostname;
+    this.path = headers[':path'];
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.startsWith(':')) this._pseudo[name] = value;
+      else this._fields[name] = value;
+    }
+  }
+
+  get headersSent(): boolean {
+    return this.stream !== null;
+  }
+
+  getHeader(name: string): string | string[] | undefined {
+    return this._fields[String(name).toLowerCase()];
+  }
+
+  getHeaders(): Record<string, string | string[]> {
+    return { ...this._fields };
+  }
+
+  getHeaderNames(): string[] {
+    return Object.keys(this._fields);
+  }
+
+  hasHeader(name: string): boolean {
+    return String(name).toLowerCase() in this._fields;
+  }
+
+  setHeader(name: string, value: string | number | readonly string[]): this {
+    this._unsent('set');
+    this._fields[String(name).toLowerCase()] = Array.isArray(value) ? [...value] : String(value);
+    return this;
+  }
+
+  removeHeader(name: string): void {
+    this._unsent('remove');
+    delete this._fields[String(name).toLowerCase()];
+  }
+
+  destroy(error?: Error): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this._error = error;
+    if (this.stream !== null && !this._detached && !this.stream.closed)
+      this.stream.close(constants.NGHTTP2_CANCEL);
+    return this;
+  }
+
+  abort(): void {
+    this.destroy();
+  }
+
+  /** @internal What fails the WebSocket after destroy() (`orHangUp` false: only an error given). */
+  failure(orHangUp = true): Error | undefined {
+    return this._error ?? (orHangUp ? hangUp() : undefined);
+  }
+
+  /** @internal The WebSocket opened over the stream: destroy() leaves it alone. */
+  _detach(): void {
+    this._detached = true;
+  }
+
+  /** @internal Send it on `session`. */
+  _send(session: ClientHttp2Session): ClientHttp2Stream {
+    const stream = session.request({ ...this._pseudo, ...this._fields }, { endStream: false });
+    this.stream = stream;
+    return stream;
+  }
+
+  private _unsent(verb: string): void {
+    if (this.stream !== null) {
+      throw Object.assign(new Error(`Cannot ${verb} headers after they are sent to the client`), {
+        code: 'ERR_HTTP_HEADERS_SENT',
+      });
+    }
+  }
+}
+
+/**
+ * A non-2xx answer to the extended CONNECT as an 'unexpected-response' listener gets it, shaped
+ * as http.IncomingMessage: `statusCode`, `statusMessage` ('': HTTP/2 has no reason phrase),
+ * `httpVersion` '2.0', `headers` (node's, without the pseudo-headers), `rawHeaders`, and the
+ * body as a Readable. The stream is read only as this is (an unread body holds it, as an
+ * unread response holds an HTTP/1.1 connection); destroy() cancels it.
+ */
+export class Http2HandshakeResponse extends Readable {
+  readonly statusCode: number;
+  readonly statusMessage = '';
+  readonly httpVersion = '2.0';
+  readonly httpVersionMajor = 2;
+  readonly httpVersionMinor = 0;
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: string[] = [];
+  readonly trailers: IncomingHttpHeaders = {};
+  readonly stream: ClientHttp2Stream;
+
+  constructor(stream: ClientHttp2Stream, headers: IncomingHttpHeaders & IncomingHttpStatusHeader) {
+    super();
+    this.stream = stream;
+    this.statusCode = headers[':status'] ?? 0;
+    const fields: IncomingHttpHeaders = {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.startsWith(':') || value === undefined) continue;
+      fields[name] = value as string | string[];
+      for (const v of Array.isArray(value) ? value : [value]) this.rawHeaders.push(name, String(v));
+    }
+    this.headers = fields;
+    // Paused first: the 'data' listener would start the flow, which waits for this one's reads.
+    stream.pause();
+    stream.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) stream.pause();
+    });
+    stream.once('end', () => this.push(null));
+    stream.once('trailers', (t: IncomingHttpHeaders) => Object.assign(this.trailers, t));
+    stream.once('close', () => {
+      // Reset before its end (CANCEL, a lost session): no more body comes.
+      if (!this.readableEnded && stream.readableEnded !== true) this.destroy();
+    });
+  }
+
+  override _read(): void {
+    this.stream.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.stream.closed) this.stream.close(constants.NGHTTP2_CANCEL);
+    callback(error);
+  }
 }
 
 /** RFC 9113 7's error codes, by value, as nghttp2 names them. */

@@ -19,7 +19,7 @@ describe('Handshake error table', () => {
     // their names.
     for (const key of HANDSHAKE_ERROR_CODES)
       expect(handshakeErrorCodeOf(key)).toMatch(
-        /^(WS_ERR_HANDSHAKE_[A-Z_]+|WS_ERR_MAX_REDIRECTS|WS_ERR_REDIRECT_TO_UNIX|WS_ERR_SOCKET_CLOSED)$/,
+        /^(WS_ERR_HANDSHAKE_[A-Z_]+|WS_ERR_MAX_REDIRECTS|WS_ERR_REDIRECT_(?:TO_UNIX|OTHER_SESSION)|WS_ERR_SOCKET_CLOSED)$/,
       );
     expect([...HANDSHAKE_ERROR_CODES].sort()).toEqual(
       [
@@ -56,6 +56,7 @@ describe('Handshake error table', () => {
         'WS_ERR_HANDSHAKE_STREAM_CLOSED',
         'WS_ERR_MAX_REDIRECTS',
         'WS_ERR_REDIRECT_TO_UNIX',
+        'WS_ERR_REDIRECT_OTHER_SESSION',
         'WS_ERR_SOCKET_CLOSED',
         'WS_ERR_SOCKET_CLOSED_COMPRESSING',
         'WS_ERR_SOCKET_CLOSED_READING_BLOB',
@@ -161,6 +162,7 @@ describe('Handshake error table', () => {
       WS_ERR_HANDSHAKE_STREAM_CLOSED: 0,
       WS_ERR_MAX_REDIRECTS: 0,
       WS_ERR_REDIRECT_TO_UNIX: 0,
+      WS_ERR_REDIRECT_OTHER_SESSION: 0,
       WS_ERR_SOCKET_CLOSED: 0,
       WS_ERR_SOCKET_CLOSED_COMPRESSING: 0,
       WS_ERR_SOCKET_CLOSED_READING_BLOB: 0,

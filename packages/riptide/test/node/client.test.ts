@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket as WsWebSocket } from 'ws';
 import { HANDSHAKE_ERRORS } from '../../src/handshake/errors.js';
 import { HandshakeError, WebSocket, WebSocketServer } from '../../src/index.js';
-import { cleanupsAfterEachTest, once, riptideServer, shutdown } from './helpers.js';
+import { beforeTheDeadline, cleanupsAfterEachTest, once, riptideServer, shutdown } from './helpers.js';
 
 const cleanups = cleanupsAfterEachTest();
 
@@ -578,21 +578,24 @@ describe.each(CLIENTS)("handshakeTimeout and an 'unexpected-response' listener (
         }),
     );
     const port = (server.address() as net.AddressInfo).port;
-    const events: string[] = [];
-    await new Promise<void>((resolve) => {
-      const ws = new Client(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 100 });
-      ws.on('unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) => {
-        events.push(`unexpected-response ${res.statusCode}`);
-        res.on('data', (d: Buffer) => events.push(`data ${d}`));
+    const run = (handshakeTimeout: number) => {
+      const events: string[] = [];
+      return new Promise<string[]>((resolve) => {
+        const ws = new Client(`ws://127.0.0.1:${port}/`, { handshakeTimeout });
+        ws.on('unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) => {
+          events.push(`unexpected-response ${res.statusCode}`);
+          res.on('data', (d: Buffer) => events.push(`data ${d}`));
+        });
+        ws.on('error', (err: Error & { code?: string }) =>
+          events.push(`error ${err.message}${name === 'riptide' ? ` ${err.code}` : ''}`),
+        );
+        ws.on('close', (code: number) => {
+          events.push(`close ${code}`);
+          resolve(events);
+        });
       });
-      ws.on('error', (err: Error & { code?: string }) =>
-        events.push(`error ${err.message}${name === 'riptide' ? ` ${err.code}` : ''}`),
-      );
-      ws.on('close', (code: number) => {
-        events.push(`close ${code}`);
-        resolve();
-      });
-    });
+    };
+    const events = await beforeTheDeadline(run, (seen) => seen[0] !== 'unexpected-response 403');
     const code = name === 'riptide' ? ' WS_ERR_HANDSHAKE_TIMEOUT' : '';
     expect(events).toEqual([
       'unexpected-response 403',
@@ -610,19 +613,24 @@ describe.each(CLIENTS)("handshakeTimeout and an 'unexpected-response' listener (
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
     const port = (server.address() as net.AddressInfo).port;
-    const events: string[] = [];
-    const ws = new Client(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 50 });
-    ws.on('error', (err: Error) => events.push(`error ${err.message}`));
-    const requestClosed = new Promise<void>((resolve) =>
-      ws.on('unexpected-response', (req: http.ClientRequest, res: http.IncomingMessage) => {
-        res.resume();
-        req.on('close', () => resolve());
-      }),
-    );
-    await requestClosed;
+    const attempt = (handshakeTimeout: number) => {
+      const events: string[] = [];
+      const ws = new Client(`ws://127.0.0.1:${port}/`, { handshakeTimeout });
+      ws.on('error', (err: Error) => events.push(`error ${err.message}`));
+      // Settles when the listener has read the body to its end and the request closed, or (on a
+      // machine too busy to get the answer in before the deadline) when the deadline came first.
+      return new Promise<{ ws: typeof ws; events: string[]; handshakeTimeout: number }>((resolve) => {
+        ws.on('unexpected-response', (req: http.ClientRequest, res: http.IncomingMessage) => {
+          res.resume();
+          req.on('close', () => resolve({ ws, events, handshakeTimeout }));
+        });
+        ws.on('close', () => resolve({ ws, events, handshakeTimeout }));
+      });
+    };
+    const { ws, events, handshakeTimeout } = await beforeTheDeadline(attempt, (a) => a.events.length > 0);
     // Past the deadline (a timer of the same length set after the request closed fires after it
     // would have): still CONNECTING, nothing reported; the WebSocket is the listener's to end.
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, handshakeTimeout));
     expect(events).toEqual([]);
     expect((ws as unknown as { readyState: number }).readyState).toBe(0);
     const closed = new Promise<number>((r) => ws.on('close', r));

@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as tlsModule from 'node:tls';
 import { describe, expect, it, vi } from 'vitest';
 import { HandshakeError, WebSocket, WebSocketServer } from '../../src/index.js';
-import { cleanupsAfterEachTest, once } from './helpers.js';
+import { beforeTheDeadline, cleanupsAfterEachTest, once } from './helpers.js';
 import { closeH2, h2Server, settle, tls, trackSessions } from './http2-helpers.js';
 
 const cleanups = cleanupsAfterEachTest();
@@ -859,5 +859,342 @@ describe('backpressure follows the stream window, client side', () => {
     await drained;
     await all;
     expect(ws.bufferedAmount).toBe(0);
+  });
+});
+
+/**
+ * An HTTP/2 server (RFC 8441) whose answer to each extended CONNECT `route` decides by its path:
+ * a status (a Location for a 3xx, a body), or null for a riptide WebSocket (it echoes with the
+ * HTTP version). `hops` records each request's path and regular headers; `sessions` its sessions.
+ */
+async function routedH2(
+  route: (path: string) => { status: number; location?: string; body?: string; open?: boolean } | null,
+  kind: 'h2c' | 'tls' = 'h2c',
+) {
+  const settings = { enableConnectProtocol: true };
+  const server =
+    kind === 'tls'
+      ? http2.createSecureServer({ ...tls, allowHTTP1: true, settings })
+      : http2.createServer({ settings });
+  const sessions = trackSessions(server);
+  const wss = new WebSocketServer({ noServer: true });
+  const hops: { path: string; headers: Record<string, unknown> }[] = [];
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    const path = String(headers[':path']);
+    const fields = Object.fromEntries(Object.entries(headers).filter(([name]) => !name.startsWith(':')));
+    hops.push({ path, headers: fields });
+    const answer = route(path);
+    if (answer === null) {
+      wss.handleStream(stream, headers, (ws, req) =>
+        ws.on('message', (d) => ws.send(`${req.httpVersion} ${d}`)),
+      );
+      return;
+    }
+    stream.respond({
+      ':status': answer.status,
+      ...(answer.location !== undefined && { location: answer.location }),
+    });
+    // `open`: the body never ends (a server that stops there).
+    if (answer.open) stream.write(answer.body ?? '');
+    else stream.end(answer.body ?? '');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(() => closeH2(wss, server));
+  const port = (server.address() as AddressInfo).port;
+  return { url: `${kind === 'tls' ? 'wss' : 'ws'}://127.0.0.1:${port}`, port, hops, sessions };
+}
+
+/** Resolves on the WebSocket's 'close' with its events: 'redirect', 'open', 'error', 'close'. */
+function events(ws: WebSocket): Promise<string[]> {
+  const seen: string[] = [];
+  ws.on('redirect', (url: string) => seen.push(`redirect ${url}`));
+  ws.on('open', () => seen.push('open'));
+  ws.on('error', (err: Error & { code?: string }) => seen.push(`error ${err.code ?? ''}: ${err.message}`));
+  return new Promise((resolve) =>
+    ws.on('close', (code: number) => {
+      seen.push(`close ${code}`);
+      resolve(seen);
+    }),
+  );
+}
+
+describe('followRedirects over HTTP/2 (RFC 8441 streams answered with a 3xx)', () => {
+  for (const kind of ['h2c', 'tls'] as const) {
+    it(`follows a 302 on the same session, 'redirect' first, and opens over HTTP/2 (${kind})`, async () => {
+      const s = await routedH2((path) => (path === '/a' ? { status: 302, location: '/b?x=1' } : null), kind);
+      const ws = new WebSocket(`${s.url}/a`, {
+        http2: true,
+        followRedirects: true,
+        rejectUnauthorized: false,
+      });
+      cleanups.push(() => ws.terminate());
+      const redirects: unknown[] = [];
+      let kept: http.ClientRequest | null = null;
+      ws.on('redirect', (url: string, req: http.ClientRequest) => {
+        kept = req;
+        redirects.push(url, req.method, req.path, req.headersSent);
+      });
+      await once(ws, 'open');
+      expect(redirects).toEqual([`${s.url}/b?x=1`, 'CONNECT', '/b?x=1', false]);
+      expect(ws.url).toBe(`${s.url}/b?x=1`);
+      // The request kept by the listener lets go of the stream once the WebSocket runs on it, as
+      // a ClientRequest lets go of its socket after the upgrade: destroying it ends nothing.
+      (kept as http.ClientRequest | null)?.destroy();
+      const reply = await Promise.race([
+        roundTrip(ws, 'x'),
+        once<[number]>(ws, 'close').then(([code]) => `close ${code}`),
+      ]);
+      expect(reply).toBe('2.0 x');
+      expect(s.hops.map((h) => h.path)).toEqual(['/a', '/b?x=1']);
+      expect(s.sessions.size).toBe(1);
+    });
+  }
+
+  it('more redirects than maxRedirects: WS_ERR_MAX_REDIRECTS, close 1006, and the session is closed', async () => {
+    let n = 0;
+    const s = await routedH2(() => ({ status: 307, location: `/hop${++n}` }));
+    const ws = new WebSocket(`${s.url}/start`, { http2: true, followRedirects: true, maxRedirects: 2 });
+    expect(await events(ws)).toEqual([
+      `redirect ${s.url}/hop1`,
+      `redirect ${s.url}/hop2`,
+      'error WS_ERR_MAX_REDIRECTS: Maximum redirects exceeded',
+      'close 1006',
+    ]);
+    expect(s.hops.map((h) => h.path)).toEqual(['/start', '/hop1', '/hop2']);
+    // No pooled session is left open: its last stream closed, so the client closed it.
+    const [session] = s.sessions;
+    if (session !== undefined) await once(session, 'close');
+    expect(s.sessions.size).toBe(0);
+  });
+
+  it('to another origin: a new session there, the first one closed; Authorization and Cookie stay behind', async () => {
+    const b = await routedH2(() => null, 'tls');
+    // The same host and port keep the credentials, another port is another host (ws, curl).
+    const a = await routedH2((path) =>
+      path === '/a' ? { status: 302, location: '/same' } : { status: 301, location: `${b.url}/b` },
+    );
+    const ws = await open(`${a.url.replace('ws://', 'ws://user:pw@')}/a`, {
+      http2: true,
+      followRedirects: true,
+      headers: { Cookie: 'sid=1', 'X-Other': 'kept' },
+    });
+    expect(await roundTrip(ws, 'there')).toBe('2.0 there');
+    expect(ws.url).toBe(`${b.url}/b`);
+    const basic = `Basic ${Buffer.from('user:pw').toString('base64')}`;
+    expect(
+      a.hops.map((h) => [h.path, h.headers.authorization, h.headers.cookie, h.headers['x-other']]),
+    ).toEqual([
+      ['/a', basic, 'sid=1', 'kept'],
+      ['/same', basic, 'sid=1', 'kept'],
+    ]);
+    expect(
+      b.hops.map((h) => [h.path, h.headers.authorization, h.headers.cookie, h.headers['x-other']]),
+    ).toEqual([['/b', undefined, undefined, 'kept']]);
+    // The first origin's session had no stream left: closed, not kept in the pool.
+    for (const session of a.sessions) await once(session, 'close');
+    expect([a.sessions.size, b.sessions.size]).toEqual([0, 1]);
+  });
+
+  it('each hop starts as the first: HTTP/2 to an HTTP/1.1-only server falls back, and back to HTTP/2', async () => {
+    const h2 = await routedH2(() => null);
+    const h1 = await http1Server(false, { '/b': `${h2.url}/c` });
+    const s = await routedH2((path) => (path === '/a' ? { status: 302, location: `${h1.url}/b` } : null));
+    const ws = await open(`${s.url}/a`, { http2: true, followRedirects: true });
+    expect(await roundTrip(ws, 'x')).toBe('2.0 x');
+    expect(s.hops.map((h) => h.path)).toEqual(['/a']);
+    expect(h1.paths).toEqual(['/b']);
+    expect(h2.hops.map((h) => h.path)).toEqual(['/c']);
+    // To an HTTP/1.1 server that accepts: the WebSocket opens over HTTP/1.1.
+    const h1ok = await http1Server(false);
+    const t = await routedH2(() => ({ status: 303, location: `${h1ok.url}/d` }));
+    const ws2 = await open(`${t.url}/a`, { http2: true, followRedirects: true });
+    expect(await roundTrip(ws2, 'y')).toBe('1.1 y');
+  });
+
+  it("'redirect' gets the request before it is sent: removeHeader() works, nothing else is stripped", async () => {
+    const b = await routedH2(() => null);
+    const a = await routedH2(() => ({ status: 302, location: `${b.url}/b` }));
+    const ws = new WebSocket(`${a.url}/a`, {
+      http2: true,
+      followRedirects: true,
+      headers: { Authorization: 'Bearer t', Cookie: 'sid=1' },
+    });
+    cleanups.push(() => ws.terminate());
+    ws.on('redirect', (_url: string, req: http.ClientRequest) => {
+      expect(req.getHeader('cookie')).toBe('sid=1');
+      req.removeHeader('cookie');
+      req.setHeader('X-Added', 'yes');
+    });
+    await once(ws, 'open');
+    expect(b.hops[0].headers).toMatchObject({ authorization: 'Bearer t', 'x-added': 'yes' });
+    expect(b.hops[0].headers.cookie).toBeUndefined();
+  });
+
+  it("'redirect' can cancel the request (never sent: its error fails the WebSocket) or throw", async () => {
+    const s = await routedH2((path) => (path === '/a' ? { status: 302, location: '/b' } : null));
+    const cancelled = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
+    cancelled.on('redirect', (_url: string, req: http.ClientRequest) => req.destroy(new Error('not there')));
+    const throwing = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
+    throwing.on('redirect', () => {
+      throw new Error('listener failed');
+    });
+    const closing = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
+    closing.on('redirect', () => closing.close());
+    const results = await Promise.all([events(cancelled), events(throwing), events(closing)]);
+    // (The throwing listener stops the emit before events()'s own 'redirect' listener.)
+    expect(results.map((r) => r.filter((e) => !e.startsWith('redirect')))).toEqual([
+      ['error : not there', 'close 1006'],
+      ['error : listener failed', 'close 1006'],
+      [
+        'error WS_ERR_HANDSHAKE_ABORTED: WebSocket was closed before the connection was established',
+        'close 1006',
+      ],
+    ]);
+    expect(s.hops.map((h) => h.path)).toEqual(['/a', '/a', '/a']);
+    for (const session of s.sessions) await once(session, 'close');
+  });
+
+  it('a Location to ws+unix: is refused (WS_ERR_REDIRECT_TO_UNIX); an empty one is not followed', async () => {
+    const s = await routedH2((path) =>
+      path === '/unix' ? { status: 302, location: 'ws+unix:/tmp/x.sock' } : { status: 302, location: '' },
+    );
+    const unix = new WebSocket(`${s.url}/unix`, { http2: true, followRedirects: true });
+    expect(await events(unix)).toEqual([
+      'error WS_ERR_REDIRECT_TO_UNIX: Redirect from a network URL to a ws+unix: socket refused',
+      'close 1006',
+    ]);
+    const empty = new WebSocket(`${s.url}/empty`, { http2: true, followRedirects: true });
+    expect(await events(empty)).toEqual([
+      'error WS_ERR_HANDSHAKE_STATUS: Unexpected server response: 302',
+      'close 1006',
+    ]);
+    expect(s.hops.map((h) => h.path)).toEqual(['/unix', '/empty']);
+  });
+
+  it("http2Session: a redirect on the session's origin uses it; to another origin it is refused", async () => {
+    const other = await routedH2(() => null);
+    const s = await routedH2((path) =>
+      path === '/a'
+        ? { status: 302, location: '/b' }
+        : path === '/far'
+          ? { status: 302, location: `${other.url}/x` }
+          : null,
+    );
+    const session = http2.connect(`http://127.0.0.1:${s.port}`);
+    cleanups.push(async () => {
+      await settle();
+      session.destroy();
+    });
+    const ws = await open(`${s.url}/a`, { http2Session: session, followRedirects: true });
+    expect(await roundTrip(ws, 'x')).toBe('2.0 x');
+    const far = new WebSocket(`${s.url}/far`, { http2Session: session, followRedirects: true });
+    expect(await events(far)).toEqual([
+      "error WS_ERR_REDIRECT_OTHER_SESSION: Redirect to another origin than the http2Session's refused",
+      'close 1006',
+    ]);
+    expect(other.hops).toEqual([]);
+    expect(s.sessions.size).toBe(1);
+  });
+});
+
+describe("'unexpected-response' over HTTP/2: a non-2xx answer to the extended CONNECT", () => {
+  it('the listener gets (req, res) shaped as http.ClientRequest and http.IncomingMessage, with the body', async () => {
+    const s = await routedH2(() => ({ status: 403, body: 'not you' }));
+    const ws = new WebSocket(`${s.url}/a?b=1`, { http2: true, headers: { 'X-Who': 'me' } });
+    const seen: unknown[] = [];
+    const [req, res] = await once<[http.ClientRequest, http.IncomingMessage]>(ws, 'unexpected-response');
+    seen.push(req.method, req.path, req.protocol, req.host, req.getHeader('x-who'), req.headersSent);
+    seen.push(
+      res.statusCode,
+      res.statusMessage,
+      res.httpVersion,
+      res.headers[':status'],
+      res.rawHeaders.length > 0,
+    );
+    expect(seen).toEqual([
+      'CONNECT',
+      '/a?b=1',
+      'http:',
+      '127.0.0.1',
+      'me',
+      true,
+      403,
+      '',
+      '2.0',
+      undefined,
+      true,
+    ]);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('not you');
+    // The WebSocket stays CONNECTING, the listener's to end; its end closes the pooled session.
+    expect(ws.readyState).toBe(WebSocket.CONNECTING);
+    const closed = once<[number]>(ws, 'close');
+    ws.terminate();
+    expect((await closed)[0]).toBe(1006);
+    for (const session of s.sessions) await once(session, 'close');
+  });
+
+  it('a 3xx without followRedirects goes to the listener, Location in its headers; without one it fails as before', async () => {
+    const s = await routedH2(() => ({ status: 308, location: '/elsewhere' }));
+    const ws = new WebSocket(`${s.url}/a`, { http2: true });
+    const [, res] = await once<[unknown, http.IncomingMessage]>(ws, 'unexpected-response');
+    expect([res.statusCode, res.headers.location]).toEqual([308, '/elsewhere']);
+    ws.terminate();
+    const unheard = new WebSocket(`${s.url}/b`, { http2: true });
+    expect(await events(unheard)).toEqual([
+      'error WS_ERR_HANDSHAKE_STATUS: Unexpected server response: 308',
+      'close 1006',
+    ]);
+    expect(s.hops.map((h) => h.path)).toEqual(['/a', '/b']);
+  });
+
+  it('handshakeTimeout: a body not read to its end fails the WebSocket, and the stream is cancelled', async () => {
+    const s = await routedH2(() => ({ status: 403, body: 'abc', open: true }));
+    const seen = await beforeTheDeadline(
+      async (handshakeTimeout) => {
+        const ws = new WebSocket(`${s.url}/a`, { http2: true, handshakeTimeout });
+        const seen: string[] = [];
+        ws.on('unexpected-response', (_req: unknown, res: http.IncomingMessage) => {
+          seen.push(`unexpected-response ${res.statusCode}`);
+          res.on('data', (d: Buffer) => seen.push(`data ${d}`));
+        });
+        seen.push(...(await events(ws)));
+        return seen;
+      },
+      // A machine under load may not bring the answer in before the deadline: again, with longer.
+      (seen) => seen[0] !== 'unexpected-response 403',
+    );
+    expect(seen).toEqual([
+      'unexpected-response 403',
+      'data abc',
+      'error WS_ERR_HANDSHAKE_TIMEOUT: Opening handshake has timed out',
+      'close 1006',
+    ]);
+    for (const session of s.sessions) await once(session, 'close');
+  });
+
+  it('a body read to its end keeps the WebSocket for the listener: no timeout after it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    cleanups.push(() => {
+      vi.useRealTimers();
+    });
+    const s = await routedH2(() => ({ status: 401, body: 'who?' }));
+    const ws = new WebSocket(`${s.url}/a`, { http2: true, handshakeTimeout: 1000 });
+    const errors: string[] = [];
+    ws.on('error', (err: Error) => errors.push(err.message));
+    const requestClosed = new Promise<void>((resolve) =>
+      ws.on('unexpected-response', (req: http.ClientRequest, res: http.IncomingMessage) => {
+        res.resume();
+        req.on('close', () => resolve());
+      }),
+    );
+    await requestClosed;
+    vi.advanceTimersByTime(2000);
+    expect(errors).toEqual([]);
+    expect(ws.readyState).toBe(WebSocket.CONNECTING);
+    ws.terminate();
   });
 });

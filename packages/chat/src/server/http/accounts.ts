@@ -125,14 +125,15 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
       // key as long as the body allows (4 KiB, an hour in the throttle or in Redis) per attempt,
       // and such a name needs none (it can never sign in; the address's bucket still applies).
       const possible = USER_NAME.test(name);
-      const wait = possible ? await throttle.signInWait(name, now) : 0;
+      // Counted as a failure before the password is checked (a success clears it): attempts sent
+      // at once, from any number of addresses, each meet the count of those before them, where a
+      // count made after the check let a whole burst through while the first was being checked.
+      const wait = possible ? await throttle.signInAttempt(name, now) : 0;
       if (wait > 0) return tooMany(send, res, wait, 'too many failed sign-ins for this name; wait');
       const user = possible && password.length >= MIN_PASSWORD ? await accounts.getUser(name) : null;
       const ok = user ? await verifyPassword(password, user.passwordHash) : await verifyNothing(password);
-      if (!user || !ok) {
-        if (possible) await throttle.signInFailed(name, clock.now());
+      if (!user || !ok)
         return send(res, 401, { error: 'bad_credentials', message: 'wrong name or password' });
-      }
       await throttle.signInSucceeded(name);
       await startSession(res, user.name, 200);
     },

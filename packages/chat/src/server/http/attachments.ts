@@ -2,7 +2,8 @@
  * Attachments over HTTP (docs/chat-protocol.md, section 11):
  *
  *   POST /api/attachments?room=R&name=N   the file's bytes as the body (Content-Type:
- *                                         application/octet-stream) -> 201 {id, name, type, size,
+ *                                         application/octet-stream, in any case, parameters
+ *                                         allowed) -> 201 {id, name, type, size,
  *                                         width?, height?}: an unused upload, for a `send` within
  *                                         unusedTtlMs
  *   GET  /api/attachments/<id>            the bytes, to members of the room only
@@ -23,7 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isBlankText } from '../../shared/blank-text.js';
-import { type Attachment, DM_ROOM, ROOM_NAME } from '../../shared/protocol.js';
+import { type Attachment, DM_ROOM, MAX_ATTACHMENTS, ROOM_NAME } from '../../shared/protocol.js';
 import { sniff } from '../attachments/sniff.js';
 import type {
   AccountStore,
@@ -34,7 +35,7 @@ import type {
   Throttle,
 } from '../ports.js';
 import type { Send } from './accounts.js';
-import { continueBody } from './body.js';
+import { continueBody, isMediaType } from './body.js';
 import { originAllowed } from './origin.js';
 import { sessionFromRequest } from './session.js';
 
@@ -90,13 +91,33 @@ export function contentDisposition(kind: 'inline' | 'attachment', name: string):
 
 const CONTENT_TYPE: Record<string, string> = { 'text/plain': 'text/plain; charset=utf-8' };
 
+/**
+ * Uploads one user may have in flight on one node: a message's worth of files (the page sends the
+ * files of a message at once). Each holds its bytes in memory until its body ends (up to maxBytes,
+ * for up to the request deadline: timeouts.ts), so without a cap one account held as many as its
+ * message tokens allowed over that deadline: 10 at once and 2 more a second, some 360 of 5 MiB, near
+ * 1.8 GB, by sending each body but its last byte.
+ */
+export const MAX_UPLOADS_IN_FLIGHT = MAX_ATTACHMENTS;
+
 class TooLarge extends Error {}
+/** The request ended before its body did (a reset stream, a closed connection). */
+class Gone extends Error {}
 
 function readBody(req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer> {
   continueBody(res); // the checks passed: a client waiting for 100 Continue may send it now
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // A request cut off mid-body (a stream reset, a connection closed) is never a file: over HTTP/2
+    // node ends such a request with 'aborted' and then 'end', and the bytes so far were stored as
+    // an upload (a truncated file, counted among the user's unsent uploads for an hour).
+    const declared = req.headers['content-length'];
+    let aborted = false;
+    req.on('aborted', () => {
+      aborted = true;
+      reject(new Gone());
+    });
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
@@ -107,8 +128,14 @@ function readBody(req: IncomingMessage, res: ServerResponse, max: number): Promi
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks, size)));
-    req.on('error', reject);
+    req.on('end', () => {
+      if (aborted || (declared !== undefined && Number(declared) !== size)) return reject(new Gone());
+      resolve(Buffer.concat(chunks, size));
+    });
+    req.on('error', (err) => reject(aborted ? new Gone() : err));
+    // Over HTTP/2 a reset stream's request closes before its 'end' (if that comes at all): settled
+    // here, so the upload neither waits for ever holding its place in flight nor stores its part.
+    req.on('close', () => reject(new Gone()));
   });
 }
 
@@ -119,6 +146,8 @@ export function attachmentRoutes(
   const limits = deps.attachmentLimits;
   const notFound = (res: ServerResponse) =>
     send(res, 404, { error: 'not_found', message: 'no such attachment' });
+  /** Uploads in flight per user on this node, from their first byte read to their answer. */
+  const inFlight = new Map<string, number>();
 
   async function upload(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Refused before its body is read: HTTP/1.1 closes the connection rather than read the body
@@ -126,7 +155,9 @@ export function attachmentRoutes(
     const close: Record<string, string> = req.httpVersionMajor === 1 ? { connection: 'close' } : {};
     if (!originAllowed(req, deps.allowedOrigins))
       return send(res, 403, { error: 'bad_origin', message: 'origin not allowed' }, close);
-    if ((req.headers['content-type'] ?? '') !== 'application/octet-stream')
+    // In any case, parameters allowed (`Application/Octet-Stream; x=1`): exactly the string was
+    // required, and a client that sent a parameter or capitals was refused 415.
+    if (!isMediaType(req.headers['content-type'], 'application/octet-stream'))
       return send(res, 415, { error: 'bad_content_type', message: 'send application/octet-stream' }, close);
     const now = deps.clock.now();
     const session = await sessionFromRequest(deps.accounts, req, now, deps.secureCookies);
@@ -139,7 +170,40 @@ export function attachmentRoutes(
       return send(res, 403, { error: 'not_member', message: `you are not in room ${room}` }, close);
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limits.maxBytes) return tooLarge(res, close);
-    const wait = await deps.throttle.take('messages', session.user, now);
+    const user = session.user;
+    // Checked and counted in one tick, before any await: uploads started together are counted too.
+    const mine = inFlight.get(user) ?? 0;
+    if (mine >= MAX_UPLOADS_IN_FLIGHT)
+      return send(
+        res,
+        429,
+        {
+          error: 'too_many_uploads',
+          message: `at most ${MAX_UPLOADS_IN_FLIGHT} uploads at once; wait for one to finish`,
+        },
+        close,
+      );
+    inFlight.set(user, mine + 1);
+    try {
+      return await receive(req, res, user, room, cleanName(query.get('name') ?? ''), now, close);
+    } finally {
+      const left = (inFlight.get(user) ?? 1) - 1;
+      if (left > 0) inFlight.set(user, left);
+      else inFlight.delete(user);
+    }
+  }
+
+  /** The rest of an upload, counted among the user's uploads in flight: its token, body and store. */
+  async function receive(
+    req: IncomingMessage,
+    res: ServerResponse,
+    user: string,
+    room: string,
+    name: string,
+    now: number,
+    close: Record<string, string>,
+  ): Promise<void> {
+    const wait = await deps.throttle.take('messages', user, now);
     if (wait > 0)
       return send(
         res,
@@ -152,18 +216,19 @@ export function attachmentRoutes(
       data = await readBody(req, res, limits.maxBytes);
     } catch (err) {
       if (err instanceof TooLarge) return tooLarge(res, close);
+      if (err instanceof Gone) return; // nobody to answer
       throw err;
     }
     if (data.length === 0) return send(res, 400, { error: 'bad_request', message: 'the file is empty' });
     const sniffed = sniff(data);
     const record: AttachmentRecord = {
       id: randomBytes(16).toString('base64url'),
-      name: cleanName(query.get('name') ?? ''),
+      name,
       type: sniffed.type,
       size: data.length,
       ...(sniffed.kind === 'image' ? { width: sniffed.width, height: sniffed.height } : {}),
       room,
-      user: session.user,
+      user,
       createdAt: now,
       clientId: null,
       seq: null,
@@ -176,7 +241,7 @@ export function attachmentRoutes(
       });
     if (stored === 'full')
       return send(res, 507, { error: 'storage_full', message: 'the chat has no room for more files' });
-    const { id, name, type, size, width, height } = record;
+    const { id, type, size, width, height } = record;
     const body: Attachment = { id, name, type, size };
     if (width !== undefined) body.width = width;
     if (height !== undefined) body.height = height;

@@ -13,6 +13,8 @@
  *   discard an answer not read yet). Instead the server half-closes (a FIN after the answer) and
  *   reads and drops what still comes, until the body ends, up to LINGER.bytes, or after
  *   LINGER.idleMs without a byte; only then is the socket closed ("lingering close").
+ * - What the body is said to be (isMediaType): the Content-Type's media type, in any case, with or
+ *   without parameters.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
@@ -43,6 +45,18 @@ export function deferContinue<Req extends IncomingMessage | Http2ServerRequest, 
 /** A route is about to read the body: invites it if the client waits for that. */
 export function continueBody(res: AnyResponse): void {
   if (owed.delete(res)) res.writeContinue();
+}
+
+/**
+ * Whether a request's Content-Type names this media type (given in lower case): in any case, alone
+ * or with parameters (`; charset=utf-8`, whitespace allowed before the `;`), as RFC 9110 8.3.1
+ * has it. Not by prefix: `application/json-evil` or `application/jsonp` is another type.
+ */
+export function isMediaType(contentType: string | undefined, type: string): boolean {
+  if (contentType === undefined) return false;
+  const semicolon = contentType.indexOf(';');
+  const named = semicolon === -1 ? contentType : contentType.slice(0, semicolon);
+  return named.trim().toLowerCase() === type;
 }
 
 /** The request each lingering-ready HTTP/1.1 socket is on now. */

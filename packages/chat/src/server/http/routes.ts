@@ -24,7 +24,7 @@ import { isIP } from 'node:net';
 import { type Log, UnavailableError } from '../ports.js';
 import { type AccountDeps, accountHandlers } from './accounts.js';
 import { type AttachmentRouteDeps, attachmentRoutes } from './attachments.js';
-import { continueBody, lingerOnClose } from './body.js';
+import { continueBody, isMediaType, lingerOnClose } from './body.js';
 import { originAllowed } from './origin.js';
 import { SECURITY_HEADERS, type StaticFile } from './static.js';
 
@@ -81,13 +81,10 @@ function send(
 /**
  * Whether a Content-Type is JSON: `application/json` in any case, alone or with parameters
  * (`; charset=utf-8`, whitespace allowed before the `;`). Not by prefix: `application/json-evil`
- * or `application/jsonp` is another type, refused with 415 like any other.
+ * or `application/jsonp` is another type, refused with 415 like any other (body.ts, isMediaType).
  */
 function isJson(contentType: string | undefined): boolean {
-  if (contentType === undefined) return false;
-  const semicolon = contentType.indexOf(';');
-  const type = semicolon === -1 ? contentType : contentType.slice(0, semicolon);
-  return type.trim().toLowerCase() === 'application/json';
+  return isMediaType(contentType, 'application/json');
 }
 
 class HttpError extends Error {

@@ -26,7 +26,7 @@ describe('MemoryThrottle', () => {
 
   it('counts failed sign-ins per name, case-insensitively, until a success', async () => {
     const t = new MemoryThrottle(buckets, DEFAULT_SIGN_IN_BACKOFF);
-    for (let i = 0; i < 5; i++) await t.signInFailed(i % 2 ? 'Ann' : 'ann', 0);
+    for (let i = 0; i < 5; i++) expect(await t.signInAttempt(i % 2 ? 'Ann' : 'ann', 0)).toBe(0);
     expect(await t.signInWait('ANN', 0)).toBe(1000);
     expect(await t.signInWait('ben', 0)).toBe(0);
     await t.signInSucceeded('ann');

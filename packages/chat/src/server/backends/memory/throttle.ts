@@ -49,18 +49,22 @@ export class MemoryThrottle implements Throttle {
     return f ? signInWait(this.#backoff, f.count, f.last, now) : 0;
   }
 
-  async signInFailed(name: string, now: number): Promise<void> {
+  async signInAttempt(name: string, now: number): Promise<number> {
     const key = accountKey(name);
     const f = this.#failures.get(key);
+    // Checked and counted in one synchronous step: concurrent attempts are counted one by one.
+    const wait = f ? signInWait(this.#backoff, f.count, f.last, now) : 0;
+    if (wait > 0) return wait;
     if (f && now - f.last < this.#backoff.forgetMs) {
       f.count++;
       f.last = Math.max(f.last, now);
-      return;
+      return 0;
     }
     if (this.#failures.size >= SWEEP_AT)
       for (const [k, v] of this.#failures)
         if (now - v.last >= this.#backoff.forgetMs) this.#failures.delete(k);
     this.#failures.set(key, { count: 1, last: now });
+    return 0;
   }
 
   async signInSucceeded(name: string): Promise<void> {

@@ -39,22 +39,31 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', tonumber(ARGV[1]) * 2)
 return 1
 `;
 
-// KEYS: 1 failures hash. ARGV: 1 now, 2 forget ms. The count restarts after forget ms.
-const FAILED = `
+// KEYS: 1 failures hash. ARGV: 1 now, 2 forget ms, 3 free failures, 4 base ms, 5 max ms. -> 0, the
+// attempt counted as a failure, or the ms to wait (nothing counted): backoff.ts's arithmetic, checked
+// and counted in one step so that attempts made at once are counted one by one.
+const ATTEMPT = `
 local state = redis.call('HMGET', KEYS[1], 'n', 'l')
 local n = tonumber(state[1]) or 0
 local last = tonumber(state[2]) or 0
 local now = tonumber(ARGV[1])
-if now - last >= tonumber(ARGV[2]) then n = 0 end
+local forget = tonumber(ARGV[2])
+if now - last >= forget then n = 0 end
+local free = tonumber(ARGV[3])
+if n >= free then
+  local delay = math.min(tonumber(ARGV[5]), tonumber(ARGV[4]) * 2 ^ math.min(30, n - free))
+  local wait = last + delay - now
+  if wait > 0 then return wait end
+end
 redis.call('HSET', KEYS[1], 'n', n + 1, 'l', math.max(last, now))
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
-return n + 1
+redis.call('PEXPIRE', KEYS[1], forget)
+return 0
 `;
 
 type Commands = {
   throttleTake(...args: (string | number)[]): Promise<number>;
   throttleOnce(...args: (string | number)[]): Promise<number>;
-  throttleFailed(...args: (string | number)[]): Promise<number>;
+  throttleAttempt(...args: (string | number)[]): Promise<number>;
 };
 
 export class RedisThrottle implements Throttle {
@@ -77,7 +86,7 @@ export class RedisThrottle implements Throttle {
     };
     define('throttleTake', TAKE);
     define('throttleOnce', ONCE);
-    define('throttleFailed', FAILED);
+    define('throttleAttempt', ATTEMPT);
     this.#redis = redis as Redis & Commands;
     this.#keys = keys;
     this.#rates = rates;
@@ -116,14 +125,20 @@ export class RedisThrottle implements Throttle {
     });
   }
 
-  signInFailed(name: string, now: number): Promise<void> {
-    return this.#call(async () => {
-      await this.#redis.throttleFailed(
-        this.#keys.throttle(`signin:${accountKey(name)}`),
-        now,
-        this.#backoff.forgetMs,
-      );
-    });
+  signInAttempt(name: string, now: number): Promise<number> {
+    const { forgetMs, freeFailures, baseMs, maxMs } = this.#backoff;
+    return this.#call(async () =>
+      Number(
+        await this.#redis.throttleAttempt(
+          this.#keys.throttle(`signin:${accountKey(name)}`),
+          now,
+          forgetMs,
+          freeFailures,
+          baseMs,
+          maxMs,
+        ),
+      ),
+    );
   }
 
   signInSucceeded(name: string): Promise<void> {

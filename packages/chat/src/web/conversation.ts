@@ -205,16 +205,29 @@ function messageItem(
  * line is untouched; a long one wraps before the bar.
  */
 function toolsRoom(bar: HTMLElement): HTMLElement {
-  const room = el('span', 'tools-room');
-  room.setAttribute('aria-hidden', 'true');
-  for (const part of bar.children) {
-    // Classes of their own: a selector for the bar's parts (.tool, .question) never finds these.
-    const copy = el('span', part.classList.contains('question') ? 'room-question' : 'room-tool');
-    copy.dataset.label = part.textContent ?? '';
-    room.append(copy);
+  // A bar holds one of a few sets of words: each set's room is made once, then copied.
+  const labels = [...bar.children].map((part) => [
+    part.classList.contains('question'),
+    part.textContent ?? '',
+  ]);
+  const key = JSON.stringify(labels);
+  let room = rooms.get(key);
+  if (!room) {
+    room = el('span', 'tools-room');
+    room.setAttribute('aria-hidden', 'true');
+    for (const [question, label] of labels) {
+      // Classes of their own: a selector for the bar's parts (.tool, .question) never finds these.
+      const copy = el('span', question ? 'room-question' : 'room-tool');
+      copy.dataset.label = label as string;
+      room.append(copy);
+    }
+    rooms.set(key, room);
   }
-  return room;
+  return room.cloneNode(true) as HTMLElement;
 }
+
+/** The tools' rooms made, by the bar's words (toolsRoom). */
+const rooms = new Map<string, HTMLElement>();
 
 /** The quote above a reply: who and what (or that it was deleted); a click shows the original. */
 function replyQuote(quote: ReplyQuote, actions: MessageActions): HTMLElement {
@@ -367,6 +380,7 @@ export function renderMessages(
   const box = byId('messages');
   const list = byId('message-list');
   const fromBottom = box.scrollHeight - box.scrollTop;
+  const view = box.clientHeight;
   const nearEnd = isNearEnd(box);
   const spot = focusedSpot(list);
   const anchor = mode === 'update' && !state.jump ? topMessage(box, list) : null;
@@ -382,6 +396,9 @@ export function renderMessages(
   ) {
     list.replaceChildren();
     drawn.rows.clear();
+    // The rows of the room before are gone: so are their background steps (layOutLater).
+    layOutPending?.();
+    layOutPending = null;
     Object.assign(drawn, { list, room: room?.name ?? null, state, actions, outbox });
   }
   if (!room) return;
@@ -440,11 +457,13 @@ export function renderMessages(
   const jump = byId('jump-latest');
   if (state.jump) {
     const divider = list.querySelector<HTMLElement>('.unread-divider');
-    if (divider) divider.scrollIntoView({ block: 'start' });
-    else box.scrollTop = box.scrollHeight;
+    if (divider) {
+      showNear(list, divider, view);
+      divider.scrollIntoView({ block: 'start' });
+    } else toEnd(box, list, view);
     jump.hidden = true;
   } else if (mode === 'older') box.scrollTop = box.scrollHeight - fromBottom;
-  else if (state.stick && nearEnd) box.scrollTop = box.scrollHeight;
+  else if (state.stick && nearEnd) toEnd(box, list, view);
   else {
     if (state.stick) jump.hidden = false;
     keepInPlace(box, list, anchor);
@@ -452,21 +471,135 @@ export function renderMessages(
   state.stick = false;
   state.jump = false;
   seen(state, box);
+  layOutLater(box, list);
+}
+
+/** Rows a background step lays out (layOutLater). */
+export const LAY_OUT_BATCH = 300;
+
+/** The background step waiting for the page to be idle: how to cancel it. */
+let layOutPending: (() => void) | null = null;
+
+/**
+ * Runs `step` when the page is idle (requestIdleCallback; a timer where there is none), and
+ * returns how to cancel it.
+ */
+function whenIdle(step: () => void): () => void {
+  if (typeof requestIdleCallback === 'function') {
+    const id = requestIdleCallback(step, { timeout: 1000 });
+    return () => cancelIdleCallback(id);
+  }
+  const id = setTimeout(step, 50);
+  return () => clearTimeout(id);
+}
+
+/**
+ * Lays out, while the page is idle, the message rows a draw left to content-visibility (style.css:
+ * `data-laid` makes a row visible), a batch at a time, the rows nearest the top of the view first
+ * and outward: a page of 3,400 rows left `auto` has Chromium check each one at every frame of a
+ * scroll and lay out those coming in sight (62 ms a frame instead of 31), so once it settles the
+ * page scrolls as it did before. The first draw stays fast: the batches come after its frame.
+ * Each batch looks at the list as it is then: a redraw or a room switch starts again from the
+ * rows then in the list, and a row that went away is never touched.
+ */
+function layOutLater(box: HTMLElement, list: HTMLElement): void {
+  layOutPending?.();
+  layOutPending = null;
+  const step = () => {
+    layOutPending = null;
+    if (!list.isConnected) return;
+    const rows = [...list.children] as HTMLElement[];
+    const top = box.getBoundingClientRect().top;
+    let low = 0;
+    let high = rows.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (rows[mid].getBoundingClientRect().bottom > top) high = mid;
+      else low = mid + 1;
+    }
+    const batch: HTMLElement[] = [];
+    const pending = (li: HTMLElement) => li.classList.contains('message') && li.dataset.laid === undefined;
+    let up = low - 1;
+    let down = low;
+    while (batch.length < LAY_OUT_BATCH && (up >= 0 || down < rows.length)) {
+      if (down < rows.length) {
+        if (pending(rows[down])) batch.push(rows[down]);
+        down++;
+      }
+      if (up >= 0 && batch.length < LAY_OUT_BATCH) {
+        if (pending(rows[up])) batch.push(rows[up]);
+        up--;
+      }
+    }
+    if (batch.length === 0) return;
+    // Rows above the view go from their guessed height to their own: what is read stays where it
+    // is. Chromium's scroll anchoring did not hold it here (the message read moved by the rows'
+    // growth, the e2e test), so the step puts it back itself, which also lays the rows out now,
+    // in the idle time, rather than in the next frame.
+    const anchor = topMessage(box, list);
+    for (const li of batch) li.dataset.laid = '';
+    keepInPlace(box, list, anchor);
+    layOutPending = whenIdle(step);
+  };
+  layOutPending = whenIdle(step);
+}
+
+/** The least a message's row is tall (its tools' height and padding, style.css), in CSS pixels. */
+const MIN_ROW_PX = 24;
+
+/** The rows laid out though out of sight (`data-near`), for the page's last scroll. */
+let nearRows: HTMLElement[] = [];
+
+/**
+ * Lays out the messages around `around` (as many before and after it as a `view` pixels tall box
+ * can show) before the page scrolls there. A message out of sight is not laid out (style.css:
+ * content-visibility), it counts as a one-line message until it is seen, so a scroll to the end
+ * or to a message would be measured with those guesses, and land short of it once the rows seen
+ * are laid out, a frame later. The ones marked for the scroll before are laid out as the others
+ * again (they keep the height they were seen at).
+ */
+function showNear(list: HTMLElement, around: Element | null, view: number): void {
+  for (const li of nearRows) delete li.dataset.near;
+  nearRows = [];
+  if (!around || around.parentElement !== list) return;
+  const count = Math.ceil(view / MIN_ROW_PX) + 2;
+  for (const way of ['previousElementSibling', 'nextElementSibling'] as const) {
+    let n = 0;
+    for (let node: Element | null = around; node && n < count; node = node[way]) {
+      if (!node.classList.contains('message') || (node as HTMLElement).dataset.near !== undefined) continue;
+      (node as HTMLElement).dataset.near = '';
+      nearRows.push(node as HTMLElement);
+      n++;
+    }
+  }
+}
+
+/** Scrolls to the end, its last messages laid out first (showNear). */
+function toEnd(box: HTMLElement, list: HTMLElement, view = box.clientHeight): void {
+  showNear(list, list.lastElementChild, view);
+  box.scrollTop = box.scrollHeight;
 }
 
 /**
  * Makes the list's children `wanted`, in order, touching only what changed: rows no longer wanted
  * go, new ones go in at their place, and a kept row stays where it is (moved only if the order
- * changed, which seq order never does): a focused one keeps the focus.
+ * changed, which seq order never does): a focused one keeps the focus. New rows next to each
+ * other go in together (a fragment): a room's first draw puts its 3,300 rows in at once.
  */
 function place(list: HTMLElement, wanted: readonly HTMLLIElement[]): void {
   const keep = new Set<Element>(wanted);
   for (const child of [...list.children]) if (!keep.has(child)) child.remove();
   let at = list.firstElementChild;
+  let run: DocumentFragment | null = null;
   for (const node of wanted) {
-    if (node === at) at = at.nextElementSibling;
-    else list.insertBefore(node, at);
+    if (node !== at) (run ??= document.createDocumentFragment()).append(node);
+    else {
+      if (run) list.insertBefore(run, at);
+      run = null;
+      at = at.nextElementSibling;
+    }
   }
+  if (run) list.insertBefore(run, at);
 }
 
 /** An unsent message of the outbox: "sending…", or "not sent" with why and what to do. */
@@ -618,15 +751,24 @@ export function onConversationScroll(state: ChatState): void {
 
 export function jumpToLatest(state: ChatState): void {
   const box = byId('messages');
-  box.scrollTop = box.scrollHeight;
+  toEnd(box, byId('message-list'));
   seen(state, box);
+}
+
+/**
+ * Scrolls message row `li` to the middle of the conversation, the messages around it laid out
+ * first (showNear): a reply's original, a search's hit.
+ */
+export function centre(li: HTMLElement): void {
+  showNear(byId('message-list'), li, byId('messages').clientHeight);
+  li.scrollIntoView({ block: 'center' });
 }
 
 /** Scrolls to message `seq` and marks it for a moment (a reply's original). */
 export function showMessage(seq: number): void {
   const li = document.querySelector<HTMLElement>(`#message-list li.message[data-seq="${seq}"]`);
   if (!li) return;
-  li.scrollIntoView({ block: 'center' });
+  centre(li);
   li.classList.add('flash');
   li.focus({ preventScroll: true });
   li.addEventListener('animationend', () => li.classList.remove('flash'), { once: true });

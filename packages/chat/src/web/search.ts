@@ -20,6 +20,7 @@
  * server message first (handles() takes the ones that answer a search).
  */
 import type { ChatMessage, ClientMessage, SearchHit, ServerMessage } from '../shared/protocol.js';
+import { centre } from './conversation.js';
 import { el } from './dom.js';
 import { mediumTime } from './timeline.js';
 
@@ -365,7 +366,7 @@ export class SearchPanel {
       this.#jump = null;
       item.tabIndex = -1;
       item.classList.add('search-target');
-      item.scrollIntoView({ block: 'center' });
+      centre(item);
       item.focus({ preventScroll: true });
       // The message is what the hit was for: where the panel lies over it (a phone, where the
       // panel is as wide as the screen) the panel gives way. The search box keeps the query.

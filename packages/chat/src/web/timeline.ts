@@ -99,12 +99,39 @@ function formatter(kind: keyof typeof FORMATS, locale: string | undefined): Intl
   return made;
 }
 
+/**
+ * The times written, by kind, locale and minute: those formats show no seconds, and the local
+ * time's offset from UTC is whole minutes, so one minute reads the same throughout. A room's first
+ * draw writes two for each message (3,300 after a search's jump ten pages back), and messages
+ * come in bursts within a minute. Emptied when it grows past MAX_TIMES.
+ */
+const times = new Map<string, string>();
+const MAX_TIMES = 20_000;
+
+function minuteTime(
+  kind: 'short' | 'full',
+  ts: number,
+  locale: string | undefined,
+  make: () => string,
+): string {
+  const key = `${kind} ${locale ?? ''} ${Math.floor(ts / 60_000)}`;
+  let text = times.get(key);
+  if (text === undefined) {
+    text = make();
+    if (times.size >= MAX_TIMES) times.clear();
+    times.set(key, text);
+  }
+  return text;
+}
+
 /** "9:05 AM" or "9:05": the locale's clock, the hour without a leading zero. */
 export function shortTime(ts: number, locale?: string): string {
-  return formatter('short', locale)
-    .formatToParts(new Date(ts))
-    .map((p) => (p.type === 'hour' && /^0\d$/.test(p.value) ? p.value.slice(1) : p.value))
-    .join('');
+  return minuteTime('short', ts, locale, () =>
+    formatter('short', locale)
+      .formatToParts(new Date(ts))
+      .map((p) => (p.type === 'hour' && /^0\d$/.test(p.value) ? p.value.slice(1) : p.value))
+      .join(''),
+  );
 }
 
 /** The date and time in a list's width ("Dec 2, 2026, 9:05 AM"): a search hit's. */
@@ -114,5 +141,5 @@ export function mediumTime(ts: number, locale?: string): string {
 
 /** The full date and time, for a tooltip. */
 export function fullTime(ts: number, locale?: string): string {
-  return formatter('full', locale).format(new Date(ts));
+  return minuteTime('full', ts, locale, () => formatter('full', locale).format(new Date(ts)));
 }

@@ -109,10 +109,13 @@ export async function signIn(
     colorScheme?: 'light' | 'dark';
     isMobile?: boolean;
     hasTouch?: boolean;
+    /** Run in the page before its own scripts (a test's stand-in for a browser API). */
+    initScript?: () => void;
   } = {},
 ): Promise<{ context: BrowserContext; page: Page }> {
-  const { existing: _, ...contextOptions } = options;
+  const { existing: _, initScript, ...contextOptions } = options;
   const context = await browser.newContext(contextOptions);
+  if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   page.on('dialog', (dialog) => {
     throw new Error(`unexpected dialog: ${dialog.message()}`);

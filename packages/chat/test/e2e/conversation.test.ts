@@ -31,6 +31,30 @@ const screenshotDir = process.env.UPDATE_SCREENSHOT === '1' ? join(root, 'docs')
 
 const chrome = useBrowser();
 
+/**
+ * Holds the page's idle callbacks (requestIdleCallback: the background lay-out of the messages)
+ * until the test runs them, one at a time, with `runIdle()` (false: none was waiting).
+ */
+function holdIdle(): void {
+  const waiting = new Map<number, IdleRequestCallback>();
+  let ids = 0;
+  const w = window as unknown as { runIdle(): boolean };
+  window.requestIdleCallback = (step) => {
+    waiting.set(++ids, step);
+    return ids;
+  };
+  window.cancelIdleCallback = (id) => {
+    waiting.delete(id);
+  };
+  w.runIdle = () => {
+    const next = [...waiting][0];
+    if (!next) return false;
+    waiting.delete(next[0]);
+    next[1]({ didTimeout: false, timeRemaining: () => 50 });
+    return true;
+  };
+}
+
 const title = (page: Page) => page.textContent('#room-title');
 
 /** Scrolls the conversation back (not far enough to load older messages), once the page has seen it. */
@@ -246,6 +270,115 @@ describe('the conversation view', () => {
     expect(await kept()).toBe(rows - 2);
     expect(await page.isVisible('#message-list li.message[data-seq="11"] .avatar')).toBe(false);
     expect(await offset(12)).toBe(first);
+  });
+
+  it('lays out only the messages in sight, and opens a long room at its very end; a reply\u2019s original is shown whole', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 100, perSecond: 100 } } });
+    const bob = await TestClient.user(server.origin, 'bob');
+    // Three lines each: taller than the one line a message not yet seen counts as (style.css).
+    for (let i = 1; i <= 50; i++)
+      await bob.request('ack', {
+        type: 'send',
+        id: `m${i}`,
+        room: 'general',
+        text: `line ${i}\nsecond line\nthird line`,
+      });
+    await bob.request('ack', { type: 'send', id: 'm51', room: 'general', text: 'about 3', replyTo: 3 });
+    // The background lay-out (idle steps) held: what the first draw itself lays out is seen.
+    const { page } = await signIn(chrome.browser, server.origin, 'alice', { initScript: holdIdle });
+    await page.locator('#message-list li.message[data-seq="51"]').waitFor();
+    // Two frames drawn: what comes in sight is laid out by then (a barrier, no time waited).
+    const frames = () =>
+      page.evaluate(
+        () => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))),
+      );
+    /** How far row `seq` is from the conversation's top and bottom edges (>= 0: inside). */
+    const inside = (seq: number) =>
+      page.$eval(`#message-list li.message[data-seq="${seq}"]`, (li) => {
+        const r = li.getBoundingClientRect();
+        const b = (document.getElementById('messages') as HTMLElement).getBoundingClientRect();
+        return { top: Math.round(r.top - b.top), bottom: Math.round(b.bottom - r.bottom) };
+      });
+    // A row out of sight keeps its own box (its height guessed): its content is what is skipped.
+    const laidOut = (seq: number) =>
+      page.$eval(`#message-list li.message[data-seq="${seq}"] .text`, (text) =>
+        text.checkVisibility({ contentVisibilityAuto: true }),
+      );
+    await frames();
+    // At the very end: the last message whole, nothing below it.
+    expect(await page.$eval('#messages', (b) => b.scrollHeight - b.scrollTop - b.clientHeight)).toBeLessThan(
+      2,
+    );
+    expect((await inside(51)).bottom).toBeGreaterThanOrEqual(0);
+    expect(await laidOut(51)).toBe(true);
+    // Far above, out of sight: not laid out (a room of 3,300 messages drew in seconds).
+    expect(await laidOut(5)).toBe(false);
+    expect(await page.$eval('li.message[data-seq="5"]', (li) => li.textContent)).toContain('line 5');
+    // The quote shows the original in the middle, whole, though never laid out before.
+    await page.click('#message-list li.message[data-seq="51"] .reply-quote');
+    await frames();
+    const shown = await inside(3);
+    expect(shown.top).toBeGreaterThanOrEqual(0);
+    expect(shown.bottom).toBeGreaterThanOrEqual(0);
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.seq)).toBe('3');
+    expect(await laidOut(3)).toBe(true);
+  });
+
+  it('lays out every message once the page is idle, the message being read held at its place', async () => {
+    const server = await startTestServer({ limits: { messageRate: { burst: 100, perSecond: 100 } } });
+    const bob = await TestClient.user(server.origin, 'bob');
+    // Three lines each: taller than the one line a message not yet laid out counts as (style.css).
+    for (let i = 1; i <= 100; i++)
+      await bob.request('ack', {
+        type: 'send',
+        id: `m${i}`,
+        room: 'general',
+        text: `line ${i}\nsecond line\nthird line`,
+      });
+    const { page } = await signIn(chrome.browser, server.origin, 'alice', { initScript: holdIdle });
+    await page.locator('#message-list li.message[data-seq="100"]').waitFor();
+    const frames = () =>
+      page.evaluate(
+        () => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))),
+      );
+    const laidOut = (seq: number) =>
+      page.$eval(`#message-list li.message[data-seq="${seq}"] .text`, (text) =>
+        text.checkVisibility({ contentVisibilityAuto: true }),
+      );
+    /** Where message 51 (the first of the page opened with) is from the conversation's top edge. */
+    const offset = () =>
+      page.$eval('#message-list li.message[data-seq="51"]', (li) => {
+        const box = document.getElementById('messages') as HTMLElement;
+        return li.getBoundingClientRect().top - box.getBoundingClientRect().top;
+      });
+    const scrollTop = () => page.$eval('#messages', (box) => box.scrollTop);
+    await frames();
+    // An older page comes in above what is read (pressed with the keyboard: see chat.test.ts):
+    // its rows never seen, counted one line tall.
+    await page.focus('#load-older');
+    await page.keyboard.press('Enter');
+    await page.locator('#message-list li.message[data-seq="1"]').waitFor();
+    await frames();
+    // (Chromium lays out rows within some way of the view too: 5 is far enough.)
+    expect(await laidOut(5)).toBe(false);
+    const reading = await offset();
+    const before = await scrollTop();
+    // The idle steps run one at a time: after each, message 51 is where it was.
+    let steps = 0;
+    while (await page.evaluate(() => (window as unknown as { runIdle(): boolean }).runIdle())) {
+      steps++;
+      await frames();
+      expect(Math.abs((await offset()) - reading)).toBeLessThan(1);
+    }
+    expect(steps).toBeGreaterThan(0);
+    // The rows above grew from their guess (one line) to their three: the scroll followed them.
+    expect(await scrollTop()).toBeGreaterThan(before + 200);
+    for (const seq of [1, 5, 50, 51, 100]) expect(await laidOut(seq)).toBe(true);
+    expect(
+      await page.$$eval('#message-list li.message', (rows) =>
+        rows.filter((li) => (li as HTMLElement).dataset.laid === undefined).map((li) => li.textContent),
+      ),
+    ).toEqual([]);
   });
 
   it('shows Edit and Delete only on hover or focus of one\u2019s own messages, asks before deleting, and dates the edit', async () => {

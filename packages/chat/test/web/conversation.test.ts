@@ -6,14 +6,14 @@
  * that changed (edit, reaction, deletion, its group or day after a neighbour came) is drawn anew,
  * as it now reads.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type ChatMessage,
   type ClientMessage,
   DEFAULT_LIMITS,
   type ServerMessage,
 } from '../../src/shared/protocol.js';
-import { type MessageActions, renderMessages } from '../../src/web/conversation.js';
+import { type MessageActions, renderMessages, showMessage } from '../../src/web/conversation.js';
 import type { Outbox, Pending } from '../../src/web/outbox.js';
 import { ChatState } from '../../src/web/room-state.js';
 import { GROUP_MS } from '../../src/web/timeline.js';
@@ -281,5 +281,155 @@ describe('the conversation draws what changed', () => {
     expect(row(2)).toBe(two);
     draw();
     expect(row(2)).toBe(two);
+  });
+});
+
+describe('a long conversation drawn the first time', () => {
+  /** bob's messages 1..n, a minute apart. */
+  const many = (n: number) => Array.from({ length: n }, (_, i) => said(i + 1, 'bob', DAY1 + i * 60_000));
+  /** The messages laid out though out of sight (style.css: content-visibility), by seq. */
+  const near = () =>
+    [...list().querySelectorAll<HTMLElement>('li.message[data-near]')].map((li) => Number(li.dataset.seq));
+  /** The conversation's box as tall as `px` (happy-dom lays nothing out: 0 else). */
+  const viewOf = (px: number) =>
+    Object.defineProperty(document.getElementById('messages'), 'clientHeight', { value: px });
+
+  it('puts its rows in at once, each once; a change puts in its row alone', () => {
+    const { draw, event } = setup(many(100));
+    const observer = new MutationObserver(() => {});
+    observer.observe(list(), { childList: true });
+    event({ v: 2, type: 'message', message: said(101, 'carol', DAY1 + 100 * 60_000) });
+    draw();
+    const records = observer.takeRecords();
+    expect(records.flatMap((r) => [...r.addedNodes])).toEqual([row(101)]);
+    expect(records.flatMap((r) => [...r.removedNodes])).toEqual([]);
+    observer.disconnect();
+    // A first draw (a new page: another room's rows, then this one's again): every row goes in
+    // with one insertion (a fragment), not one each (3,300 after a search's jump ten pages back).
+    document.body.innerHTML = PAGE;
+    const inserted: Node[] = [];
+    const into = list();
+    const insert = into.insertBefore.bind(into);
+    into.insertBefore = <T extends Node>(node: T, child: Node | null): T => {
+      inserted.push(node);
+      return insert(node, child);
+    };
+    draw();
+    expect(nodes()).toHaveLength(102); // a day and 101 messages
+    expect(inserted).toHaveLength(1);
+    expect(inserted[0].nodeType).toBe(Node.DOCUMENT_FRAGMENT_NODE);
+  });
+
+  it('lays out the messages it scrolls to first: the end, a message shown; those before go back', () => {
+    const { draw, event } = setup(many(40));
+    // The first draw went to the end: its last messages (as many as the box can show, 2 and 2
+    // more with no height here) are laid out before the scroll is measured.
+    expect(near()).toEqual([39, 40]);
+    viewOf(96); // 4 rows of at least 24 px, and 2 more: 6
+    event({ v: 2, type: 'message', message: said(41, 'carol', DAY1 + 40 * 60_000) });
+    draw();
+    expect(near()).toEqual([36, 37, 38, 39, 40, 41]);
+    // A reply's original: the messages around it, 6 before (as far as there are) and 6 after.
+    showMessage(5);
+    expect(near()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(row(5).classList.contains('flash')).toBe(true);
+    // Kept rows: those marked are the same nodes, marked or not.
+    const five = row(5);
+    event({ v: 2, type: 'message', message: said(42, 'carol', DAY1 + 41 * 60_000) });
+    draw();
+    expect(row(5)).toBe(five);
+    expect(near()).toEqual([37, 38, 39, 40, 41, 42]);
+  });
+});
+
+describe('a long conversation laid out in the background', () => {
+  /** bob's messages 1..n in `room`, a minute apart. */
+  const many = (n: number, room = 'general') =>
+    Array.from({ length: n }, (_, i) => ({ ...said(i + 1, 'bob', DAY1 + i * 60_000), room }));
+  /** The idle callbacks asked for and not run or cancelled, by id; the test runs them. */
+  const idle = new Map<number, IdleRequestCallback>();
+  let ids = 0;
+  const runIdle = () => {
+    const [id, step] = [...idle][0];
+    idle.delete(id);
+    step({ didTimeout: false, timeRemaining: () => 50 });
+  };
+  const laid = (room = list()) =>
+    [...room.querySelectorAll<HTMLElement>('li.message[data-laid]')].map((li) => Number(li.dataset.seq));
+  const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+  beforeEach(() => {
+    idle.clear();
+    vi.stubGlobal('requestIdleCallback', (step: IdleRequestCallback) => {
+      idle.set(++ids, step);
+      return ids;
+    });
+    vi.stubGlobal('cancelIdleCallback', (id: number) => idle.delete(id));
+  });
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('lays out every message row a batch at a time once the page is idle; a new row gets the same', () => {
+    const { draw, event } = setup(many(700));
+    // The first draw lays out none itself (content-visibility: auto): one step waits for idle.
+    expect(laid()).toEqual([]);
+    expect(idle.size).toBe(1);
+    runIdle();
+    expect(laid()).toHaveLength(300);
+    expect(idle.size).toBe(1);
+    runIdle();
+    expect(laid()).toHaveLength(600);
+    runIdle();
+    expect(laid()).toEqual(seqs(1, 700));
+    runIdle(); // nothing left: no step after it
+    expect(idle.size).toBe(0);
+    // A new message: its row starts as any other, then is laid out; the others stay laid out.
+    event({ v: 2, type: 'message', message: said(701, 'carol', DAY1 + 700 * 60_000) });
+    draw();
+    expect(row(701).dataset.laid).toBeUndefined();
+    expect(idle.size).toBe(1);
+    runIdle();
+    expect(laid()).toEqual(seqs(1, 701));
+  });
+
+  it('a room switch cancels the steps for the rows of the room left', () => {
+    const { state, draw, last } = setup(many(700));
+    runIdle();
+    const before = list().querySelectorAll<HTMLElement>('li.message');
+    expect(laid()).toHaveLength(300);
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'alice',
+      rooms: ['general', 'other'].map((room) => ({
+        room,
+        kind: 'public' as const,
+        owner: null,
+        head: 700,
+        unread: 0,
+        mentions: 0,
+        online: [],
+      })),
+      limits: DEFAULT_LIMITS,
+    });
+    state.open('other');
+    const ref = last().ref;
+    state.receive({
+      v: 2,
+      type: 'history',
+      ref,
+      room: 'other',
+      messages: many(700, 'other'),
+      head: 700,
+      hasMore: false,
+    });
+    draw();
+    // The step for general's rows is gone; the one waiting is other's, from its first row.
+    expect(idle.size).toBe(1);
+    expect(laid()).toEqual([]);
+    runIdle();
+    expect(laid()).toHaveLength(300);
+    while (idle.size > 0) runIdle();
+    expect(laid()).toEqual(seqs(1, 700));
+    expect([...before].filter((li) => li.dataset.laid !== undefined)).toHaveLength(300);
   });
 });

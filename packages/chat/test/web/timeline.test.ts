@@ -3,7 +3,7 @@
  * "new messages" divider, notices in place, and the time formats. Dates are built in local time
  * so the test holds in any time zone.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ChatMessage } from '../../src/shared/protocol.js';
 import { buildTimeline, dayLabel, fullTime, GROUP_MS, shortTime } from '../../src/web/timeline.js';
 
@@ -109,5 +109,23 @@ describe('the times of messages', () => {
     }
     expect(made).toBeLessThanOrEqual(3);
     expect(full).toMatch(/^Wednesday, December 2, 2026 at 9:05\sAM$/);
+  });
+
+  it('writes the times of one minute once: a first draw of 3,300 messages writes two each', () => {
+    // Seconds apart in one minute (a burst of messages), then the next minute.
+    const minute = new Date(2027, 2, 3, 14, 7).getTime();
+    const parts = vi.spyOn(Original.prototype, 'formatToParts');
+    // `format` is a getter (a bound function): each call reads it once.
+    const format = vi.spyOn(Original.prototype as { readonly format: unknown }, 'format', 'get');
+    for (let s = 0; s < 60; s++) {
+      expect(shortTime(minute + s * 1000, 'en-US')).toMatch(/^2:07\sPM$/);
+      expect(fullTime(minute + s * 1000, 'en-US')).toMatch(/^Wednesday, March 3, 2027 at 2:07\sPM$/);
+    }
+    expect(shortTime(minute + 60_000, 'en-US')).toMatch(/^2:08\sPM$/);
+    expect(fullTime(minute + 60_000, 'en-GB')).toMatch(/^Wednesday,? 3 March 2027 at 14:08$/);
+    expect(parts).toHaveBeenCalledTimes(2);
+    expect(format).toHaveBeenCalledTimes(2);
+    parts.mockRestore();
+    format.mockRestore();
   });
 });

@@ -304,13 +304,11 @@ function focusedSpot(list: HTMLElement): Spot | null {
 }
 
 /**
- * The first message seen at the top of the conversation, and how far below the top it starts.
- * The rows lie one below the other: the first whose bottom is below the top is found by halving
- * (a look at each of 3,300 rows' boxes cost more than drawing the one that changed).
+ * The index of the first row whose bottom is below `top` (rows.length if none): the rows lie one
+ * below the other, so it is found by halving (a look at each of 3,300 rows' boxes cost more than
+ * drawing the one that changed).
  */
-function topMessage(box: HTMLElement, list: HTMLElement): { seq: string; offset: number } | null {
-  const top = box.getBoundingClientRect().top;
-  const rows = list.querySelectorAll<HTMLElement>('li.message[data-seq]');
+function firstBelow(rows: ArrayLike<HTMLElement>, top: number): number {
   let low = 0;
   let high = rows.length;
   while (low < high) {
@@ -318,7 +316,17 @@ function topMessage(box: HTMLElement, list: HTMLElement): { seq: string; offset:
     if (rows[mid].getBoundingClientRect().bottom > top) high = mid;
     else low = mid + 1;
   }
-  const li = rows[low];
+  return low;
+}
+
+/**
+ * The first message seen at the top of the conversation (firstBelow), and how far below the top
+ * it starts.
+ */
+function topMessage(box: HTMLElement, list: HTMLElement): { seq: string; offset: number } | null {
+  const top = box.getBoundingClientRect().top;
+  const rows = list.querySelectorAll<HTMLElement>('li.message[data-seq]');
+  const li = rows[firstBelow(rows, top)];
   return li ? { seq: li.dataset.seq as string, offset: li.getBoundingClientRect().top - top } : null;
 }
 
@@ -509,14 +517,7 @@ function layOutLater(box: HTMLElement, list: HTMLElement): void {
     layOutPending = null;
     if (!list.isConnected) return;
     const rows = [...list.children] as HTMLElement[];
-    const top = box.getBoundingClientRect().top;
-    let low = 0;
-    let high = rows.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if (rows[mid].getBoundingClientRect().bottom > top) high = mid;
-      else low = mid + 1;
-    }
+    const low = firstBelow(rows, box.getBoundingClientRect().top);
     const batch: HTMLElement[] = [];
     const pending = (li: HTMLElement) => li.classList.contains('message') && li.dataset.laid === undefined;
     let up = low - 1;

@@ -1089,7 +1089,7 @@ async function start(): Promise<void> {
   setUpTheme(byId<HTMLButtonElement>('theme-toggle'));
   setUpPanels();
   setUpPicker();
-  setUpNotifications(byId<HTMLButtonElement>('notify-toggle'));
+  setUpNotifications(byId<HTMLButtonElement>('notify-toggle'), byId('notify-note'));
   byId('unsent-copy').addEventListener('click', () => void copyUnsent());
   byId('unsent-dismiss').addEventListener('click', dismissUnsent);
   byId('reply-cancel').addEventListener('click', () => {

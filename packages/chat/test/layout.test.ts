@@ -55,7 +55,6 @@ const DRIVEN_BY: Record<string, string> = {
   'web/panels.ts': 'e2e/remove.test.ts: the people panel; e2e/layout.test.ts: the phone drawers',
   'web/picker.ts': 'e2e/features.test.ts: reactions picked in Chromium',
   'web/placeholder.ts': "e2e/layout.test.ts: the composer's placeholder shown whole",
-  'web/render.ts': 'e2e/conversation.test.ts: grouping, day separators, times',
   'web/theme.ts': 'e2e/conversation.test.ts: dark mode',
 };
 

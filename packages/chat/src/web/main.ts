@@ -1215,10 +1215,15 @@ async function start(): Promise<void> {
     });
   });
   byId('leave-room').addEventListener('click', () =>
-    online('you did not leave the room', () => {
-      clearTimeout(readTimer);
-      state.leave(state.active);
-    }),
+    online(
+      state.rooms.get(state.active)?.kind === 'dm'
+        ? 'the conversation was not closed'
+        : 'you did not leave the room',
+      () => {
+        clearTimeout(readTimer);
+        state.leave(state.active);
+      },
+    ),
   );
   const askDelete = (asking: boolean) => {
     byId('delete-room').hidden = asking;

@@ -1295,7 +1295,8 @@ async function start(): Promise<void> {
 
   // No draft before the welcome says who is signed in (`confirmed`): render() puts it back then.
   const res = await fetch('/api/session', { cache: 'no-store' }).catch(() => null);
-  if (res?.ok) showChat();
+  const session = res?.ok ? ((await res.json().catch(() => null)) as { signedIn?: boolean } | null) : null;
+  if (session?.signedIn) showChat();
   else showLogin();
 }
 

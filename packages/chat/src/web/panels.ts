@@ -71,7 +71,7 @@ function showInRooms(target: HTMLElement): void {
 
 export function setUpPanels(): void {
   byId('no-room-browse').addEventListener('click', () => {
-    const all = byId<HTMLDetailsElement>('all-rooms');
+    const all = byId('all-rooms') as HTMLDetailsElement;
     all.open = true; // its `toggle` asks for the list (main.ts)
     showInRooms(all.querySelector('summary') as HTMLElement);
   });

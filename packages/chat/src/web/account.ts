@@ -116,7 +116,10 @@ export function setUpAccount(before: HTMLElement): void {
   dialog.append(title, form, others, closing);
   document.body.append(dialog);
 
-  const open = el('button', undefined, 'Account');
+  // On a phone the bar has room for the glyph alone; the name stays for screen readers (style.css).
+  const open = el('button');
+  open.append(el('span', 'glyph', '👤'), el('span', 'label', 'Account'));
+  open.firstElementChild?.setAttribute('aria-hidden', 'true');
   open.id = 'account';
   open.type = 'button';
   open.title = 'Change your password, sign out other sessions';

@@ -45,6 +45,7 @@ const DRIVEN_BY: Record<string, string> = {
     'redis/store.test.ts: presence across two backends, expiry of a dead one; redis/presence-outage.test.ts',
   'server/backends/redis/throttle.ts': 'redis/store.test.ts: the throttle shared by nodes',
   'shared/protocol.ts': 'protocol-doc.test.ts: docs/chat-protocol.md run against a server (types and limits)',
+  'web/account.ts': 'e2e/account.test.ts: the account dialog (password change, other sessions) in Chromium',
   'web/attachments.ts': 'e2e/files.test.ts: pasted and dropped files in Chromium',
   'web/avatar.ts':
     'e2e/a11y.test.ts: avatars in the page (the file touches the DOM, which tsconfig.test.json has not)',

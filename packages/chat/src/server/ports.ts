@@ -91,6 +91,24 @@ export interface AccountStore {
   getSession(token: string, now: number): Promise<SessionRecord | null>;
   /** Deletes the session, and its entry among its user's sessions (counted by createSession). */
   deleteSession(token: string): Promise<void>;
+  /**
+   * Deletes every session of `user` but `keep` (sign out other sessions) in one atomic step;
+   * resolves with the tokens of those not expired at `now` (for their sockets to be closed).
+   */
+  deleteOtherSessions(user: string, keep: string, now: number): Promise<string[]>;
+  /**
+   * Replaces the user's password hash, if it is still `oldHash` (the one the current password was
+   * checked against: of two changes at once, only one applies), and deletes every other session of
+   * the user but `keep`, in one atomic step. Resolves with the tokens of the sessions ended (as
+   * deleteOtherSessions), or null when the hash was not `oldHash` (nothing changed).
+   */
+  changePassword(
+    user: string,
+    oldHash: string,
+    newHash: string,
+    keep: string,
+    now: number,
+  ): Promise<string[] | null>;
 }
 
 // ---- rooms and their logs ----
@@ -258,8 +276,14 @@ export interface RoomStore {
   /** Public rooms with names after `after`, by name, at most `limit`. */
   listRooms(after: string, limit: number): Promise<RoomListing[]>;
 
-  /** Adds the membership with the read marker at the room's head (at most maxRooms per user). */
-  join(user: string, room: string, maxRooms: number): Promise<JoinResult>;
+  /**
+   * Adds the membership with the read marker at the room's head (at most maxRooms per user).
+   * `kind`: the kind the room must have, checked in the same atomic step as the add: a room of
+   * another kind (made again under the name since the caller looked) adds nobody, and is answered
+   * 'member' if the user is already a member of it, else 'no_room'. (A join asks 'public': no
+   * check made before can let it into a private room; an invitation asks none.)
+   */
+  join(user: string, room: string, maxRooms: number, kind?: RoomKind): Promise<JoinResult>;
   /**
    * Removes the membership (false if there was none); an emptied room starts its expiry at `now`.
    * `reason` ('removed': by the room's owner) goes with the stay's end into the room's log where

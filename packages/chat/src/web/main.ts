@@ -6,6 +6,7 @@
 import { isBlankText } from '../shared/blank-text.js';
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
 import { DEFAULT_ROOM, DM_ROOM, ROOM_NAME, USER_NAME } from '../shared/protocol.js';
+import { setUpAccount } from './account.js';
 import { AttachmentTray } from './attachments.js';
 import { closeMentions, mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
@@ -1087,6 +1088,7 @@ async function signIn(path: '/api/login' | '/api/register'): Promise<void> {
 async function start(): Promise<void> {
   state.visible = !document.hidden;
   setUpTheme(byId<HTMLButtonElement>('theme-toggle'));
+  setUpAccount(byId('logout'));
   setUpPanels();
   setUpPicker();
   setUpNotifications(byId<HTMLButtonElement>('notify-toggle'), byId('notify-note'));

@@ -662,5 +662,50 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         expect(await signIn(accounts, 'ann', token, later + i)).toEqual([]);
       expect(await signIn(accounts, 'ann', 'one-more', later + cap)).toEqual(['after-logout']);
     });
+
+    it('deleteOtherSessions: ends every session of the user but the one kept, reports the live ones', async () => {
+      const { accounts } = await open();
+      for (const [i, token] of ['a', 'b', 'c'].entries()) await signIn(accounts, 'ann', token, 1000 + i);
+      await accounts.createSession({ token: 'old', user: 'ann', expiresAt: 1500 }, 1000, 32);
+      await signIn(accounts, 'ben', 'ben-1', 1000);
+      const ended = await accounts.deleteOtherSessions('ann', 'b', 2000);
+      // 'old' expired by 2000: deleted, not reported (its sockets closed at its expiry).
+      expect(ended.sort()).toEqual(['a', 'c']);
+      for (const token of ['a', 'c', 'old']) expect(await accounts.getSession(token, 1200)).toBeNull();
+      expect(await accounts.getSession('b', 2000)).toMatchObject({ user: 'ann' });
+      expect(await accounts.getSession('ben-1', 2000)).toMatchObject({ user: 'ben' });
+      // None left to end; and the deleted ones no longer count against the cap.
+      expect(await accounts.deleteOtherSessions('ann', 'b', 2001)).toEqual([]);
+      for (const token of tokens(0, MAX_SESSIONS_PER_USER - 1))
+        expect(await signIn(accounts, 'ann', token, 3000)).toEqual([]);
+    });
+
+    it('changePassword: replaces the hash and ends the other sessions together, only from the hash checked', async () => {
+      const { accounts } = await open();
+      expect(await accounts.createUser({ name: 'Ann', passwordHash: 'h1', createdAt: 7 })).toBe('created');
+      for (const token of ['a', 'b', 'c']) await signIn(accounts, 'Ann', token, 1000);
+      expect((await accounts.changePassword('Ann', 'h1', 'h2', 'a', 2000))?.sort()).toEqual(['b', 'c']);
+      expect(await accounts.getUser('ann')).toEqual({ name: 'Ann', passwordHash: 'h2', createdAt: 7 });
+      expect(await accounts.getSession('a', 2000)).toMatchObject({ user: 'Ann' });
+      expect(await accounts.getSession('b', 2000)).toBeNull();
+      // A second change checked against the old hash (two at once): nothing changes.
+      await signIn(accounts, 'Ann', 'd', 2000);
+      expect(await accounts.changePassword('Ann', 'h1', 'h3', 'a', 2001)).toBeNull();
+      expect(await accounts.getUser('Ann')).toMatchObject({ passwordHash: 'h2' });
+      expect(await accounts.getSession('d', 2001)).not.toBeNull();
+      expect(await accounts.changePassword('nobody', 'h1', 'h3', 'a', 2001)).toBeNull();
+    });
+
+    it('join with a kind adds the user only to a room of that kind; a member is answered member', async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('pub', 'ann'), quotas);
+      await rooms.createRoom(room('priv', 'ann', 'private'), quotas);
+      expect(await rooms.join('ann', 'priv', 10)).toBe('joined');
+      expect(await rooms.join('ben', 'priv', 10, 'public')).toBe('no_room');
+      expect(await rooms.isMember('ben', 'priv')).toBe(false);
+      expect(await rooms.join('ann', 'priv', 10, 'public')).toBe('member');
+      expect(await rooms.join('ben', 'pub', 10, 'public')).toBe('joined');
+      expect(await rooms.join('ben', 'none', 10, 'public')).toBe('no_room');
+    });
   });
 }

@@ -97,7 +97,9 @@ describe('RedisStore look-alike names', () => {
       b.accounts.createUser(user('AIice')),
     ]);
     expect(results.filter((r) => r === 'created')).toHaveLength(1);
-    expect(results.filter((r) => r === 'similar')).toHaveLength(3);
+    // The others are refused; `aIice` and `AIice` are one name ignoring case, so when one of them
+    // is the one created (the two nodes' scripts run in either order) the other is 'taken'.
+    expect(results.filter((r) => r === 'similar' || r === 'taken')).toHaveLength(3);
     const { Redis } = await import('ioredis');
     const raw = new Redis(sharedServer().url);
     try {

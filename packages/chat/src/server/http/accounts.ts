@@ -16,13 +16,24 @@
  * - A user keeps at most MAX_SESSIONS_PER_USER sessions: a sign-in (or sign-up) past it ends the
  *   user's oldest ones, whose sockets close as at a sign-out. Refusing the new sign-in instead would
  *   let whoever piled up sessions lock the owner out.
+ * - A signed-in user may change the password (the current one with it) or sign out every other
+ *   session; either ends all the user's sessions but the one asking, in one store step (with the
+ *   new password's hash for a change), and their sockets close, on every node, as at a sign-out.
+ *   A wrong current password counts as a failed sign-in of the name (the same backoff and
+ *   per-address bucket), so a session left open somewhere cannot be used to guess the password.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_ROOM, MAX_PASSWORD, MIN_PASSWORD, USER_NAME } from '../../shared/protocol.js';
 import { createDefaultRoom } from '../default-room.js';
-import type { AccountStore, Clock, RoomStore, Throttle } from '../ports.js';
+import type { AccountStore, Clock, RoomStore, SessionRecord, Throttle } from '../ports.js';
 import { clientAddress, rateLimitKey, type TrustedProxies } from './client-address.js';
-import { credentialProblem, hashPassword, verifyNothing, verifyPassword } from './passwords.js';
+import {
+  credentialProblem,
+  hashPassword,
+  passwordProblem,
+  verifyNothing,
+  verifyPassword,
+} from './passwords.js';
 import {
   clearedCookie,
   MAX_SESSIONS_PER_USER,
@@ -84,6 +95,19 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
     // The sessions the cap pushed out are deleted; their sockets close as at a sign-out.
     for (const old of ended) deps.endSession(user, old);
     send(res, status, { user }, { 'set-cookie': sessionCookie(token, deps.secureCookies) });
+  }
+
+  /** The request's session; null when it has none, answered 401 no_session. */
+  async function signedIn(req: IncomingMessage, res: ServerResponse): Promise<SessionRecord | null> {
+    const session = await sessionFromRequest(accounts, req, clock.now(), deps.secureCookies);
+    if (!session) send(res, 401, { error: 'no_session', message: 'not signed in' });
+    return session;
+  }
+
+  /** The sessions a store step ended: their sockets close on every node, as at a sign-out. */
+  function ended(user: string, tokens: readonly string[]): number {
+    for (const token of tokens) deps.endSession(user, token);
+    return tokens.length;
   }
 
   return {
@@ -148,6 +172,57 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
         deps.endSession(session?.user ?? null, token);
       }
       send(res, 200, { ok: true }, { 'set-cookie': clearedCookie(deps.secureCookies) });
+    },
+
+    /**
+     * POST /api/password {"current","password"}: the current password, checked as a sign-in checks
+     * it (counted for the name's backoff before the check), and the new one (sign-up's rules).
+     */
+    async changePassword(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+      const session = await signedIn(req, res);
+      if (!session) return;
+      const now = clock.now();
+      const ipWait = await throttle.take('signInPerIp', address(req), now);
+      if (ipWait > 0) return tooMany(send, res, ipWait, 'too many password attempts from this address');
+      const { current, password } = (body ?? {}) as { current?: unknown; password?: unknown };
+      if (typeof current !== 'string' || current.length > MAX_PASSWORD)
+        return send(res, 400, {
+          error: 'bad_request',
+          message: 'send {"current": "...", "password": "..."}',
+        });
+      const problem = passwordProblem(password);
+      if (problem || typeof password !== 'string')
+        return send(res, 400, { error: 'bad_request', message: problem });
+      const wait = await throttle.signInAttempt(session.user, now);
+      if (wait > 0) return tooMany(send, res, wait, 'too many wrong passwords for this name; wait');
+      const user = current.length >= MIN_PASSWORD ? await accounts.getUser(session.user) : null;
+      const ok = user ? await verifyPassword(current, user.passwordHash) : await verifyNothing(current);
+      // 403, not 401: the session is valid (the page must not take it for a sign-out).
+      if (!user || !ok)
+        return send(res, 403, { error: 'wrong_password', message: 'the current password is wrong' });
+      await throttle.signInSucceeded(session.user);
+      const tokens = await accounts.changePassword(
+        user.name,
+        user.passwordHash,
+        await hashPassword(password),
+        session.token,
+        clock.now(),
+      );
+      // Changed by another request since it was checked: nothing was done.
+      if (tokens === null)
+        return send(res, 409, {
+          error: 'password_changed',
+          message: 'the password was changed meanwhile; try again',
+        });
+      send(res, 200, { ok: true, ended: ended(user.name, tokens) });
+    },
+
+    /** POST /api/logout-others: ends every session of the user but this one. */
+    async logoutOthers(req: IncomingMessage, res: ServerResponse): Promise<void> {
+      const session = await signedIn(req, res);
+      if (!session) return;
+      const tokens = await accounts.deleteOtherSessions(session.user, session.token, clock.now());
+      send(res, 200, { ok: true, ended: ended(session.user, tokens) });
     },
 
     /**

@@ -83,6 +83,11 @@ export function credentialProblem(name: unknown, password: unknown): string | nu
   if (typeof name !== 'string' || !USER_NAME.test(name)) {
     return 'name must be 1-24 letters, digits, - or _';
   }
+  return passwordProblem(password);
+}
+
+/** Why a password cannot be an account's (sign-up, a password change), or null if it can. */
+export function passwordProblem(password: unknown): string | null {
   if (typeof password !== 'string' || password.length < MIN_PASSWORD || password.length > MAX_PASSWORD) {
     return `password must be ${MIN_PASSWORD}-${MAX_PASSWORD} characters`;
   }

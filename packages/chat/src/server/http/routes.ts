@@ -6,6 +6,9 @@
  *                                            (with similar: true for a look-alike of a name)
  *   POST /api/login    {"name","password"}   200 {"user"} and the cookie; 401 bad_credentials
  *   POST /api/logout                         deletes the session, clears the cookie, closes its sockets
+ *   POST /api/password {"current","password"}  200 {"ok","ended"}: the password changed and the
+ *                                            user's other sessions ended; 403 wrong_password
+ *   POST /api/logout-others                  200 {"ok","ended"}: every other session ended
  *   GET  /api/session                        200 {"signedIn":true,"user"} or {"signedIn":false}
  *   POST /api/attachments, GET /api/attachments/<id>   files sent with messages (attachments.ts)
  *   GET  /ws (no Upgrade)                    what an upgrade would get now: 426, or 401/403/429/503
@@ -141,6 +144,8 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
     '/api/register': api.register,
     '/api/login': api.login,
     '/api/logout': (req, res) => api.logout(req, res),
+    '/api/password': api.changePassword,
+    '/api/logout-others': (req, res) => api.logoutOthers(req, res),
   };
 
   function health(req: IncomingMessage, res: ServerResponse): void {

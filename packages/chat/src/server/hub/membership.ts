@@ -126,7 +126,9 @@ export class MembershipHandlers {
     const visible =
       info !== null && (info.kind === 'public' || (await this.#backend.rooms.isMember(conn.user, room)));
     if (!info || !visible) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
-    await this.#joinSelf(conn, room, { kind: info.kind, owner: info.owner }, ref);
+    // 'public': checked again by the store with the add, so a room deleted and made again as
+    // private since the look above lets nobody in (a member of it is answered 'member').
+    await this.#joinSelf(conn, room, { kind: info.kind, owner: info.owner }, ref, 'public');
   }
 
   async #joinSelf(
@@ -134,9 +136,10 @@ export class MembershipHandlers {
     room: string,
     info: { kind: RoomKind; owner: string | null },
     ref: string | undefined,
+    kind?: RoomKind,
   ): Promise<void> {
     const user = conn.user;
-    const result = await this.#backend.rooms.join(user, room, this.#limits.maxRoomsPerUser);
+    const result = await this.#backend.rooms.join(user, room, this.#limits.maxRoomsPerUser, kind);
     if (result === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
     if (result === 'too_many_rooms')
       return this.#fail(

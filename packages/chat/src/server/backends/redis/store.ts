@@ -573,9 +573,13 @@ return 1
 // the user in the set is a deleted room's, waiting for its grave's step, and is overwritten here.
 // Such entries do not count against the quota: at the quota, the user's entries (at most the quota
 // plus the stale ones) are checked against their rooms' sets and the stale ones removed first.
+// ARGV 6: the kind the room must have ('' for any: an invitation), read from the room's entry in
+// this script, so a room deleted and made again as private since the caller looked adds nobody.
 const JOIN = `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'no_room' end
+local info = redis.call('HGET', KEYS[1], ARGV[1])
+if not info then return 'no_room' end
 if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then return 'member' end
+if ARGV[6] ~= '' and cjson.decode(info).kind ~= ARGV[6] then return 'no_room' end
 local count = redis.call('HLEN', KEYS[2]) - redis.call('HEXISTS', KEYS[2], ARGV[1])
 if count >= tonumber(ARGV[3]) then
   for _, r in ipairs(redis.call('HKEYS', KEYS[2])) do
@@ -815,6 +819,29 @@ redis.call('SET', KEYS[2], ARGV[2])
 return 'created'
 `;
 
+// Signing out a user's other sessions, after a password change or by itself. KEYS: 1 user:<name
+// lower>, 2 sessions:<user>. ARGV: 1 the user's JSON as read ('' to leave the account as it is),
+// 2 its JSON with the new password hash, 3 the session kept, 4 now, 5 the session: prefix.
+// -> false if the account is no longer the one read (changed meanwhile: nothing is done), else the
+// tokens of the user's sessions it deleted that had not expired at \`now\`.
+const END_OTHER_SESSIONS = `
+if ARGV[1] ~= '' then
+  if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+local sessions = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+local live = {}
+for i = 1, #sessions, 2 do
+  local token = sessions[i]
+  if token ~= ARGV[3] then
+    redis.call('DEL', ARGV[5] .. token)
+    redis.call('ZREM', KEYS[2], token)
+    if tonumber(sessions[i + 1]) > tonumber(ARGV[4]) then table.insert(live, token) end
+  end
+end
+return live
+`;
+
 /**
  * Keys one SCAN step of indexSkeletons visits (its COUNT: a hint to Redis). 10,000 keys a step is
  * a millisecond or two of Redis's time; 1,000 made the round trips most of the scan's cost.
@@ -866,6 +893,7 @@ type Commands = {
   chatRosterStep(...args: (string | number)[]): Promise<[number, number]>;
   chatCreateSession(...args: (string | number)[]): Promise<string[]>;
   chatDeleteSession(...args: (string | number)[]): Promise<number>;
+  chatEndOtherSessions(...args: (string | number)[]): Promise<string[] | null>;
   chatSignUp(...args: (string | number)[]): Promise<CreateUserResult>;
 };
 
@@ -938,6 +966,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatRosterStep', 3, ROSTER_STEP);
     define('chatCreateSession', 2, CREATE_SESSION);
     define('chatDeleteSession', 1, DELETE_SESSION);
+    define('chatEndOtherSessions', 2, END_OTHER_SESSIONS);
     define('chatSignUp', 2, SIGN_UP);
     this.#redis = redis as Redis & Commands;
   }
@@ -1041,6 +1070,52 @@ export class RedisStore implements AccountStore, RoomStore {
   deleteSession(token: string): Promise<void> {
     return this.#call(async () => {
       await this.#redis.chatDeleteSession(this.#keys.session(token), token, this.#keys.sessions(''));
+    });
+  }
+
+  /** One script (END_OTHER_SESSIONS): the user's sessions but `keep` go at once. */
+  deleteOtherSessions(user: string, keep: string, now: number): Promise<string[]> {
+    const k = this.#keys;
+    return this.#call(
+      async () =>
+        (await this.#redis.chatEndOtherSessions(
+          k.user(user),
+          k.sessions(user),
+          '',
+          '',
+          keep,
+          now,
+          k.session(''),
+        )) ?? [],
+    );
+  }
+
+  /**
+   * The account is read, then written by one script (END_OTHER_SESSIONS) only if it is still what
+   * was read, with the other sessions' deletion.
+   */
+  changePassword(
+    user: string,
+    oldHash: string,
+    newHash: string,
+    keep: string,
+    now: number,
+  ): Promise<string[] | null> {
+    const k = this.#keys;
+    return this.#call(async () => {
+      const raw = await this.#redis.get(k.user(user));
+      if (!raw) return null;
+      const record = JSON.parse(raw) as UserRecord;
+      if (record.passwordHash !== oldHash) return null;
+      return this.#redis.chatEndOtherSessions(
+        k.user(user),
+        k.sessions(record.name),
+        raw,
+        J({ ...record, passwordHash: newHash }),
+        keep,
+        now,
+        k.session(''),
+      );
     });
   }
 
@@ -1247,7 +1322,7 @@ export class RedisStore implements AccountStore, RoomStore {
     });
   }
 
-  join(user: string, room: string, maxRooms: number): Promise<JoinResult> {
+  join(user: string, room: string, maxRooms: number, kind?: RoomInfo['kind']): Promise<JoinResult> {
     const k = this.#keys;
     return this.#call(() =>
       this.#redis.chatJoin(
@@ -1262,6 +1337,7 @@ export class RedisStore implements AccountStore, RoomStore {
         maxRooms,
         `${k.prefix}room:{`,
         '}:members',
+        kind ?? '',
       ),
     );
   }

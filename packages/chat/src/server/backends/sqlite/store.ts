@@ -272,6 +272,10 @@ export class SqliteStore implements AccountStore, RoomStore {
         'SELECT token, user, expires_at FROM sessions WHERE token = ? AND expires_at > ?',
       ),
       deleteSession: db.prepare('DELETE FROM sessions WHERE token = ?'),
+      deleteOtherSessions: db.prepare(
+        'DELETE FROM sessions WHERE user = ? AND token <> ? RETURNING token, expires_at',
+      ),
+      setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE name = ? AND password_hash = ?'),
       purgeSessions: db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
       getRoom: db.prepare('SELECT name, kind, owner, created_at FROM rooms WHERE name = ?'),
       countRooms: db.prepare("SELECT COUNT(*) AS n FROM rooms WHERE kind <> 'dm'"),
@@ -410,9 +414,11 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.deleteRoom.run(name); // its files go with it (attachments.ts: the triggers)
         return true;
       }),
-      join: writing((user: string, room: string, maxRooms: number): JoinResult => {
-        if (!s.getRoom.get(room)) return 'no_room';
+      join: writing((user: string, room: string, maxRooms: number, kind?: RoomInfo['kind']): JoinResult => {
+        const found = s.getRoom.get(room) as RoomRow | undefined;
+        if (!found) return 'no_room';
         if (s.isMember.get(user, room)) return 'member';
+        if (kind !== undefined && found.kind !== kind) return 'no_room';
         if (n(s.countMemberships.get(user)) >= maxRooms) return 'too_many_rooms';
         s.join.run(user, room);
         s.occupied.run(room);
@@ -569,6 +575,17 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.createSession.run(session.token, session.user, session.expiresAt);
         return ended.map((row) => row.token);
       }),
+      endOtherSessions: writing((user: string, keep: string, now: number): string[] => {
+        const rows = s.deleteOtherSessions.all(user, keep) as { token: string; expires_at: number }[];
+        return rows.filter((row) => row.expires_at > now).map((row) => row.token);
+      }),
+      changePassword: writing(
+        (user: string, oldHash: string, newHash: string, keep: string, now: number): string[] | null => {
+          if (s.setPassword.run(newHash, user, oldHash).changes !== 1) return null;
+          const rows = s.deleteOtherSessions.all(user, keep) as { token: string; expires_at: number }[];
+          return rows.filter((row) => row.expires_at > now).map((row) => row.token);
+        },
+      ),
       expire: writing((emptySince: number): string[] => {
         const gone: string[] = [];
         for (const { name } of s.expired.all(emptySince, DEFAULT_ROOM) as { name: string }[]) {
@@ -642,6 +659,22 @@ export class SqliteStore implements AccountStore, RoomStore {
     this.#stmt.deleteSession.run(token);
   }
 
+  /** One statement: the user's sessions but `keep` go at once. */
+  async deleteOtherSessions(user: string, keep: string, now: number): Promise<string[]> {
+    return this.#tx.endOtherSessions(user, keep, now);
+  }
+
+  /** One transaction: the hash changes (if still `oldHash`) with the other sessions' deletion. */
+  async changePassword(
+    user: string,
+    oldHash: string,
+    newHash: string,
+    keep: string,
+    now: number,
+  ): Promise<string[] | null> {
+    return this.#tx.changePassword(user, oldHash, newHash, keep, now);
+  }
+
   // ---- rooms ----
 
   async createRoom(room: RoomInfo, quotas: RoomQuotas): Promise<CreateRoomResult> {
@@ -663,8 +696,8 @@ export class SqliteStore implements AccountStore, RoomStore {
     return rows.map((r) => ({ room: r.room, kind: 'public', members: r.members }));
   }
 
-  async join(user: string, room: string, maxRooms: number): Promise<JoinResult> {
-    return this.#tx.join(user, room, maxRooms);
+  async join(user: string, room: string, maxRooms: number, kind?: RoomInfo['kind']): Promise<JoinResult> {
+    return this.#tx.join(user, room, maxRooms, kind);
   }
 
   async leave(user: string, room: string, now: number): Promise<boolean> {

@@ -102,6 +102,17 @@ export class ErrorEvent extends Event {
   }
 }
 
+// ws 8 defines these attributes enumerable on the prototypes, as WebIDL does for the browsers'
+// events: `for (const key in event)` lists them (class getters alone are not enumerable).
+for (const [proto, names] of [
+  [Event.prototype, ['type', 'target']],
+  [MessageEvent.prototype, ['data']],
+  [CloseEvent.prototype, ['code', 'reason', 'wasClean']],
+  [ErrorEvent.prototype, ['error', 'message']],
+] as const) {
+  for (const name of names) Object.defineProperty(proto, name, { enumerable: true });
+}
+
 export type EventListener<E = Event> = ((event: E) => void) | { handleEvent(event: E): void };
 
 /**

@@ -1311,6 +1311,14 @@ export class WebSocket extends EventEmitter {
     if (req !== null) {
       extra!.req = null;
       req.destroy();
+      // An HTTP/1.1 request whose response already ended (one handed to 'unexpected-response'
+      // and read to its end) has let go of its connection: with `Connection: keep-alive` and no
+      // agent to take it, req.destroy() no longer reaches the socket, which would stay open
+      // until the server closed it (server.close() waiting on it). ws 8 destroys it here too.
+      const socket = (req as Partial<ClientRequest>).socket;
+      if (socket != null && !socket.destroyed && typeof (req as ClientRequest).setHeader === 'function') {
+        socket.destroy();
+      }
     }
     process.nextTick(emitErrorAndClose, this, error);
   }

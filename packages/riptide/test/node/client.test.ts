@@ -639,6 +639,62 @@ describe.each(CLIENTS)("handshakeTimeout and an 'unexpected-response' listener (
   });
 });
 
+describe.each(CLIENTS)("close() after an 'unexpected-response' read to its end (%s)", (_name, Client) => {
+  // Regression: with a keep-alive answer and no agent, the request lets go of its connection when
+  // the body ends, and riptide's req.destroy() then left the socket open until the server closed
+  // it: the server saw no end, its close() waited. ws 8 destroys the request's socket.
+  it.each(['close', 'terminate'] as const)(
+    '%s() ends the handshake connection',
+    async (method) => {
+      const server = http.createServer();
+      let upgraded: net.Socket | undefined;
+      const serverSide = new Promise<net.Socket>((resolve) => {
+        server.on('upgrade', (_req, socket: net.Socket) => {
+          upgraded = socket;
+          socket.on('error', () => {});
+          socket.write('HTTP/1.1 502 Bad Gateway\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nfoo');
+          resolve(socket);
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanups.push(
+        () =>
+          new Promise<void>((r) => {
+            upgraded?.destroy(); // an upgraded socket is not the HTTP server's to close
+            server.close(() => r());
+          }),
+      );
+      const port = (server.address() as net.AddressInfo).port;
+      const ws = new Client(`ws://127.0.0.1:${port}/`, {}) as AnyClient & { close(): void };
+      const events: string[] = [];
+      ws.on('error', (err: Error) => events.push(`error ${err.message}`));
+      const closed = new Promise<void>((r) =>
+        ws.on('close', (code: number) => r(void events.push(`close ${code}`))),
+      );
+      ws.on('unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) => {
+        let body = '';
+        res.on('data', (d: Buffer) => {
+          body += d;
+        });
+        res.on('end', () => {
+          events.push(`body ${body}`);
+          ws[method]();
+        });
+      });
+      const socket = await serverSide;
+      // The server's end of the connection is ended by the client (it let go of it).
+      await once(socket, 'end');
+      await closed;
+      expect(events).toEqual([
+        'body foo',
+        'error WebSocket was closed before the connection was established',
+        'close 1006',
+      ]);
+    },
+    10_000,
+  ); // a failure's deadline: without the fix the server's end never comes
+});
+
 describe.each(CLIENTS)('ws+unix: where the socket path ends (%s)', (_name, Client) => {
   // Regression: riptide took the socket path from the URL's path alone and dropped a query that
   // came without a colon, so it connected to another socket than ws 8 for the same URL.

@@ -21,6 +21,29 @@ function host() {
 }
 
 describe('event-target', () => {
+  it("lists an event's fields in for...in, as ws 8's enumerable getters do (found by ws's own suite)", () => {
+    const h = host();
+    const keys: Record<string, string[]> = {};
+    for (const type of ['message', 'close', 'error', 'open'])
+      addEventListener(h, type, (e: object) => {
+        const seen: string[] = [];
+        for (const key in e) seen.push(key);
+        keys[type] = seen.sort();
+      });
+    h.emit('open');
+    h.emit('message', Buffer.from('txt'), false);
+    h.emit('close', 1000, Buffer.from('bye'));
+    h.emit('error', new Error('oops'));
+    expect(keys).toEqual({
+      open: ['target', 'type'],
+      message: ['data', 'target', 'type'],
+      close: ['code', 'reason', 'target', 'type', 'wasClean'],
+      error: ['error', 'message', 'target', 'type'],
+    });
+    // Still getters: no own keys, nothing to assign.
+    expect(Object.keys(new CloseEvent('close', 1000, '', true))).toEqual([]);
+  });
+
   it('builds MessageEvent / CloseEvent / ErrorEvent / open Event with target', () => {
     const h = host();
     const seen: unknown[] = [];

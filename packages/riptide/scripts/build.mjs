@@ -1,7 +1,9 @@
 // Builds the library twice from one source: ESM (dist/esm) and CommonJS (dist/cjs).
 // The CommonJS entry (index.cjs) re-shapes the module the way ws does for require():
 // module.exports is the WebSocket class, with the named exports as its properties, so
-// `const WebSocket = require('riptide'); new WebSocket.Server(...)` works unchanged.
+// `const WebSocket = require('riptide'); new WebSocket.Server(...)` works unchanged. The
+// properties are plain ones, writable and configurable, as ws's assignments make them: a test
+// double that replaces one (sinon.stub, jest.spyOn, a reassignment) works as it does on ws.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -22,7 +24,12 @@ const lib = require('./index.js');
 const WebSocket = lib.WebSocket;
 for (const key of Object.keys(lib)) {
   if (key !== 'default' && !(key in WebSocket)) {
-    Object.defineProperty(WebSocket, key, { enumerable: true, value: lib[key] });
+    Object.defineProperty(WebSocket, key, {
+      enumerable: true,
+      writable: true,
+      configurable: true,
+      value: lib[key],
+    });
   }
 }
 module.exports = WebSocket;

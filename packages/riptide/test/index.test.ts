@@ -61,6 +61,24 @@ describe('the package entry points', () => {
     ]);
     expect(out).toBe('hello from cjs');
   });
+
+  it("require('riptide')'s named properties can be replaced, as ws's (a test double's stub or spy)", () => {
+    const script = (name: string) => `
+      const m = require('${name}');
+      const keys = ['Server', 'WebSocketServer', 'WebSocket', 'createWebSocketStream'];
+      const shape = keys.map((k) => {
+        const d = Object.getOwnPropertyDescriptor(m, k);
+        return [k, d.writable, d.enumerable, d.configurable];
+      });
+      const original = m.createWebSocketStream;
+      m.createWebSocketStream = () => 'stubbed';
+      const stubbed = m.createWebSocketStream();
+      m.createWebSocketStream = original;
+      process.stdout.write(JSON.stringify([shape, stubbed, delete m.Server, 'Server' in m]));`;
+    const ours = JSON.parse(run(['-e', script('riptide')]));
+    expect(ours).toEqual(JSON.parse(run(['-e', script('ws')])));
+    expect(ours[1]).toBe('stubbed');
+  });
 });
 
 describe('the declarations (dist/*.d.ts)', () => {
@@ -145,7 +163,8 @@ wss._sweep();
     expect(readFileSync(join(packageRoot, 'dist', 'cjs', 'index.d.cts'), 'utf8')).toMatch(
       /^export = WebSocket;$/m,
     );
-  }, 60_000);
+    // A hang guard, not a speed check: tsc over both entry points took 37 s at load 18.
+  }, 240_000);
 });
 
 describe('instanceof between the ESM and the CommonJS copy (Symbol.for brands)', () => {

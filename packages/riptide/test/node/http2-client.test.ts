@@ -863,14 +863,21 @@ describe('backpressure follows the stream window, client side', () => {
 });
 
 /**
+ * How routedH2 answers a request: a status (a Location for a 3xx, a body; `open`: the body never
+ * ends), with `goaway` a GOAWAY after it whose last stream is this one (the streams the client
+ * opens after it are refused), or `refuse`: RST_STREAM REFUSED_STREAM and no answer.
+ */
+type Answer =
+  | { status: number; location?: string; body?: string; open?: boolean; goaway?: boolean }
+  | { refuse: true };
+
+/**
  * An HTTP/2 server (RFC 8441) whose answer to each extended CONNECT `route` decides by its path:
  * a status (a Location for a 3xx, a body), or null for a riptide WebSocket (it echoes with the
- * HTTP version). `hops` records each request's path and regular headers; `sessions` its sessions.
+ * HTTP version). `hops` records each request's path, regular headers and session (numbered from 1
+ * in the order they came); `sessions` its open sessions.
  */
-async function routedH2(
-  route: (path: string) => { status: number; location?: string; body?: string; open?: boolean } | null,
-  kind: 'h2c' | 'tls' = 'h2c',
-) {
+async function routedH2(route: (path: string) => Answer | null, kind: 'h2c' | 'tls' = 'h2c') {
   const settings = { enableConnectProtocol: true };
   const server =
     kind === 'tls'
@@ -878,17 +885,23 @@ async function routedH2(
       : http2.createServer({ settings });
   const sessions = trackSessions(server);
   const wss = new WebSocketServer({ noServer: true });
-  const hops: { path: string; headers: Record<string, unknown> }[] = [];
+  const hops: { path: string; headers: Record<string, unknown>; session: number | undefined }[] = [];
+  const sessionNumbers = new Map<unknown, number>();
+  server.on('session', (session) => sessionNumbers.set(session, sessionNumbers.size + 1));
   server.on('stream', (stream, headers) => {
     stream.on('error', () => {});
     const path = String(headers[':path']);
     const fields = Object.fromEntries(Object.entries(headers).filter(([name]) => !name.startsWith(':')));
-    hops.push({ path, headers: fields });
+    hops.push({ path, headers: fields, session: sessionNumbers.get(stream.session) });
     const answer = route(path);
     if (answer === null) {
       wss.handleStream(stream, headers, (ws, req) =>
         ws.on('message', (d) => ws.send(`${req.httpVersion} ${d}`)),
       );
+      return;
+    }
+    if ('refuse' in answer) {
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
       return;
     }
     stream.respond({
@@ -898,6 +911,7 @@ async function routedH2(
     // `open`: the body never ends (a server that stops there).
     if (answer.open) stream.write(answer.body ?? '');
     else stream.end(answer.body ?? '');
+    if (answer.goaway) stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -1031,6 +1045,45 @@ describe('followRedirects over HTTP/2 (RFC 8441 streams answered with a 3xx)', (
     expect(b.hops[0].headers).toMatchObject({ authorization: 'Bearer t', 'x-added': 'yes' });
     expect(b.hops[0].headers.cookie).toBeUndefined();
   });
+
+  for (const refusal of ['RST_STREAM REFUSED_STREAM', 'GOAWAY'] as const) {
+    it(`a hop's stream refused (${refusal}) is sent again on a new session as 'redirect' left it, without a second 'redirect'`, async () => {
+      let refused = 0;
+      const s = await routedH2((path) => {
+        if (path === '/a') return { status: 302, location: '/b', goaway: refusal === 'GOAWAY' };
+        if (refusal !== 'GOAWAY' && refused++ === 0) return { refuse: true };
+        return null;
+      });
+      const ws = new WebSocket(`${s.url}/a`, {
+        http2: true,
+        followRedirects: true,
+        headers: { Cookie: 'sid=1' },
+      });
+      cleanups.push(() => ws.terminate());
+      const redirects: string[] = [];
+      let closes = 0;
+      ws.on('redirect', (url: string, req: http.ClientRequest) => {
+        redirects.push(url);
+        req.removeHeader('cookie');
+        req.setHeader('X-Hop', String(redirects.length));
+        req.on('close', () => closes++);
+      });
+      await once(ws, 'open');
+      expect(await roundTrip(ws, 'x')).toBe('2.0 x');
+      expect(redirects).toEqual([`${s.url}/b`]);
+      // The request is not over while it is retried: no 'close' for the refused stream.
+      expect(closes).toBe(0);
+      // The stream refused by RST_STREAM reached the server; one beyond a GOAWAY's last stream
+      // did not (RFC 9113 6.8).
+      const b = [['/b', undefined, '1']];
+      expect(s.hops.map((h) => [h.path, h.headers.cookie, h.headers['x-hop']])).toEqual([
+        ['/a', 'sid=1', undefined],
+        ...(refusal === 'GOAWAY' ? b : [...b, ...b]),
+      ]);
+      // The retry went to a new session (the refusing one left the pool).
+      expect(s.hops.map((h) => h.session)).toEqual(refusal === 'GOAWAY' ? [1, 2] : [1, 1, 2]);
+    });
+  }
 
   it("'redirect' can cancel the request (never sent: its error fails the WebSocket) or throw", async () => {
     const s = await routedH2((path) => (path === '/a' ? { status: 302, location: '/b' } : null));

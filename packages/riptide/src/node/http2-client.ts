@@ -725,11 +725,15 @@ function hangUp(): Error {
  * else ECONNRESET "socket hang up" as node:http would. 'close' once the stream is closed.
  */
 export class Http2HandshakeRequest extends EventEmitter {
-  readonly method = 'CONNECT';
+  readonly method: 'CONNECT' = 'CONNECT';
   readonly protocol: 'http:' | 'https:';
   readonly host: string;
   readonly path: string;
-  /** The stream once the request is sent; null before. */
+  /**
+   * The stream once the request is sent; null before. A stream the server refused unprocessed
+   * (REFUSED_STREAM, or beyond its GOAWAY's last stream) is retried: then the one it was sent on
+   * again.
+   */
   stream: ClientHttp2Stream | null = null;
   destroyed = false;
   private readonly _pseudo: Record<string, string> = {};
@@ -827,10 +831,10 @@ export class Http2HandshakeRequest extends EventEmitter {
  */
 export class Http2HandshakeResponse extends Readable {
   readonly statusCode: number;
-  readonly statusMessage = '';
-  readonly httpVersion = '2.0';
-  readonly httpVersionMajor = 2;
-  readonly httpVersionMinor = 0;
+  readonly statusMessage: '' = '';
+  readonly httpVersion: '2.0' = '2.0';
+  readonly httpVersionMajor: 2 = 2;
+  readonly httpVersionMinor: 0 = 0;
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: string[] = [];
   readonly trailers: IncomingHttpHeaders = {};

@@ -5,7 +5,13 @@ import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import * as tlsModule from 'node:tls';
 import { describe, expect, it, vi } from 'vitest';
-import { HandshakeError, WebSocket, WebSocketServer } from '../../src/index.js';
+import {
+  HandshakeError,
+  Http2HandshakeRequest,
+  Http2HandshakeResponse,
+  WebSocket,
+  WebSocketServer,
+} from '../../src/index.js';
 import { beforeTheDeadline, cleanupsAfterEachTest, once } from './helpers.js';
 import { closeH2, h2Server, settle, tls, trackSessions } from './http2-helpers.js';
 
@@ -1015,7 +1021,23 @@ describe('followRedirects over HTTP/2 (RFC 8441 streams answered with a 3xx)', (
     const h2 = await routedH2(() => null);
     const h1 = await http1Server(false, { '/b': `${h2.url}/c` });
     const s = await routedH2((path) => (path === '/a' ? { status: 302, location: `${h1.url}/b` } : null));
-    const ws = await open(`${s.url}/a`, { http2: true, followRedirects: true });
+    const ws = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
+    cleanups.push(() => ws.terminate());
+    // Each hop's request is of its transport: instanceof tells them apart (the package exports
+    // the HTTP/2 classes).
+    const requests: [string, boolean, boolean][] = [];
+    ws.on('redirect', (url, req) => {
+      requests.push([
+        new URL(url).pathname,
+        req instanceof Http2HandshakeRequest,
+        req instanceof http.ClientRequest,
+      ]);
+    });
+    await once(ws, 'open');
+    expect(requests).toEqual([
+      ['/b', false, true],
+      ['/c', true, false],
+    ]);
     expect(await roundTrip(ws, 'x')).toBe('2.0 x');
     expect(s.hops.map((h) => h.path)).toEqual(['/a']);
     expect(h1.paths).toEqual(['/b']);
@@ -1158,6 +1180,10 @@ describe("'unexpected-response' over HTTP/2: a non-2xx answer to the extended CO
     const ws = new WebSocket(`${s.url}/a?b=1`, { http2: true, headers: { 'X-Who': 'me' } });
     const seen: unknown[] = [];
     const [req, res] = await once<[http.ClientRequest, http.IncomingMessage]>(ws, 'unexpected-response');
+    expect([req instanceof Http2HandshakeRequest, res instanceof Http2HandshakeResponse]).toEqual([
+      true,
+      true,
+    ]);
     seen.push(req.method, req.path, req.protocol, req.host, req.getHeader('x-who'), req.headersSent);
     seen.push(
       res.statusCode,

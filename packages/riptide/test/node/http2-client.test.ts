@@ -1107,6 +1107,26 @@ describe('followRedirects over HTTP/2 (RFC 8441 streams answered with a 3xx)', (
     });
   }
 
+  it("a hop refused every time: 'redirect' once, the request's 'close' once, then node's stream error", async () => {
+    const s = await routedH2((path) => (path === '/a' ? { status: 302, location: '/b' } : { refuse: true }));
+    const ws = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
+    let closes = 0;
+    ws.on('redirect', (_url, req) => req.on('close', () => closes++));
+    expect(await events(ws)).toEqual([
+      `redirect ${s.url}/b`,
+      'error ERR_HTTP2_STREAM_ERROR: Stream closed with error code NGHTTP2_REFUSED_STREAM',
+      'close 1006',
+    ]);
+    expect(closes).toBe(1);
+    // Sent three times (two retries, RFC 9113 8.7), each on a session of its own.
+    expect(s.hops.map((h) => [h.path, h.session])).toEqual([
+      ['/a', 1],
+      ['/b', 1],
+      ['/b', 2],
+      ['/b', 3],
+    ]);
+  });
+
   it("'redirect' can cancel the request (never sent: its error fails the WebSocket) or throw", async () => {
     const s = await routedH2((path) => (path === '/a' ? { status: 302, location: '/b' } : null));
     const cancelled = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });

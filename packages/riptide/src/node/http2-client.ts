@@ -598,6 +598,7 @@ function openStream(
     // this handshake.
     if (entry !== null) release(entry);
     fail(ws, err as Error);
+    prior?.emit('close'); // a refused request not sent again: it is done
     return;
   }
   if (entry !== null) stream.once('close', () => release(entry));

@@ -1127,6 +1127,23 @@ describe('followRedirects over HTTP/2 (RFC 8441 streams answered with a 3xx)', (
     ]);
   });
 
+  it("a request 'redirect' kept and destroyed while its refused stream waits for the retry is not sent again", async () => {
+    const s = await routedH2((path) => (path === '/a' ? { status: 302, location: '/b' } : { refuse: true }));
+    const ws = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
+    let closes = 0;
+    ws.on('redirect', (_url, req) => {
+      req.on('close', () => closes++);
+      // Sent once the listener returns: when that stream is refused, cancel the request.
+      queueMicrotask(() => req.stream?.once('close', () => req.destroy(new Error('not again'))));
+    });
+    expect(await events(ws)).toEqual([`redirect ${s.url}/b`, 'error : not again', 'close 1006']);
+    expect(closes).toBe(1);
+    expect(s.hops.map((h) => [h.path, h.session])).toEqual([
+      ['/a', 1],
+      ['/b', 1],
+    ]);
+  });
+
   it("'redirect' can cancel the request (never sent: its error fails the WebSocket) or throw", async () => {
     const s = await routedH2((path) => (path === '/a' ? { status: 302, location: '/b' } : null));
     const cancelled = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });

@@ -1134,7 +1134,8 @@ describe('followRedirects over HTTP/2 (RFC 8441 streams answered with a 3xx)', (
     ws.on('redirect', (_url, req) => {
       req.on('close', () => closes++);
       // Sent once the listener returns: when that stream is refused, cancel the request.
-      queueMicrotask(() => req.stream?.once('close', () => req.destroy(new Error('not again'))));
+      const h2 = req as Http2HandshakeRequest;
+      queueMicrotask(() => h2.stream?.once('close', () => h2.destroy(new Error('not again'))));
     });
     expect(await events(ws)).toEqual([`redirect ${s.url}/b`, 'error : not again', 'close 1006']);
     expect(closes).toBe(1);

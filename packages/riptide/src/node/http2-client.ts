@@ -718,6 +718,18 @@ function hangUp(): Error {
 }
 
 /**
+ * The brands `instanceof` checks for the two classes below: on the prototype, found with
+ * Symbol.for, so that the ESM and the CommonJS copy of riptide recognise each other's objects
+ * (as WebSocket does).
+ */
+const kRequestBrand = Symbol.for('riptide.Http2HandshakeRequest');
+const kResponseBrand = Symbol.for('riptide.Http2HandshakeResponse');
+
+function branded(value: unknown, brand: symbol): boolean {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
+/**
  * The extended CONNECT of one handshake, as a 'redirect' listener (before it is sent) and an
  * 'unexpected-response' listener see it: the part of http.ClientRequest's interface that
  * applies to a stream. `method` 'CONNECT', `protocol`, `host`, `path`; the header methods over
@@ -751,6 +763,14 @@ export class Http2HandshakeRequest extends EventEmitter {
       if (name.startsWith(':')) this._pseudo[name] = value;
       else this._fields[name] = value;
     }
+  }
+
+  /** `instanceof` holds for a request of another copy of riptide (ESM and CommonJS). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about (a subclass too)
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    // biome-ignore lint/complexity/noThisInStatic: only the class itself answers for the other copy
+    return this === Http2HandshakeRequest && branded(value, kRequestBrand);
   }
 
   get headersSent(): boolean {
@@ -865,6 +885,14 @@ export class Http2HandshakeResponse extends Readable {
     });
   }
 
+  /** `instanceof` holds for a response of another copy of riptide (ESM and CommonJS). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about (a subclass too)
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    // biome-ignore lint/complexity/noThisInStatic: only the class itself answers for the other copy
+    return this === Http2HandshakeResponse && branded(value, kResponseBrand);
+  }
+
   override _read(): void {
     this.stream.resume();
   }
@@ -874,6 +902,9 @@ export class Http2HandshakeResponse extends Readable {
     callback(error);
   }
 }
+
+Object.defineProperty(Http2HandshakeRequest.prototype, kRequestBrand, { value: true });
+Object.defineProperty(Http2HandshakeResponse.prototype, kResponseBrand, { value: true });
 
 /** RFC 9113 7's error codes, by value, as nghttp2 names them. */
 const RST_NAMES = [

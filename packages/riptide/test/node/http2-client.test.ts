@@ -1254,6 +1254,22 @@ describe("'unexpected-response' over HTTP/2: a non-2xx answer to the extended CO
     for (const session of s.sessions) await once(session, 'close');
   });
 
+  it("instanceof holds for another copy's objects (the ESM and CommonJS builds): Symbol.for brands", () => {
+    // What the other copy's classes carry on their prototypes; nothing else passes.
+    const copy = (name: string) => {
+      const Other = class {};
+      Object.defineProperty(Other.prototype, Symbol.for(`riptide.${name}`), { value: true });
+      return new Other();
+    };
+    expect([
+      copy('Http2HandshakeRequest') instanceof Http2HandshakeRequest,
+      copy('Http2HandshakeResponse') instanceof Http2HandshakeResponse,
+      copy('Http2HandshakeResponse') instanceof Http2HandshakeRequest,
+      {} instanceof Http2HandshakeResponse,
+      (null as unknown as object) instanceof Http2HandshakeRequest,
+    ]).toEqual([true, true, false, false, false]);
+  });
+
   it('a 3xx without followRedirects goes to the listener, Location in its headers; without one it fails as before', async () => {
     const s = await routedH2(() => ({ status: 308, location: '/elsewhere' }));
     const ws = new WebSocket(`${s.url}/a`, { http2: true });

@@ -18,10 +18,20 @@ export {
   MessageEvent,
   type WebSocketEventMap,
 } from './node/event-target.js';
+export { Http2HandshakeRequest, Http2HandshakeResponse } from './node/http2-client.js';
 export type { HeartbeatOptions } from './node/options.js';
 export { createWebSocketStream } from './node/stream.js';
 export type { PublishOptions } from './node/topics.js';
-export type { BinaryType, Data, RawData, SendCallback, SendData, SendOptions } from './node/websocket.js';
+export type {
+  BinaryType,
+  Data,
+  HandshakeRequest,
+  HandshakeResponse,
+  RawData,
+  SendCallback,
+  SendData,
+  SendOptions,
+} from './node/websocket.js';
 export { WebSocket } from './node/websocket.js';
 export {
   type PerMessageDeflateOptions,

@@ -195,6 +195,7 @@ function connectPooled(
   hs: ClientHandshake,
   retries: number,
   deadline: number | null,
+  request: Http2HandshakeRequest | null = null,
 ): void {
   const key = poolKey(url, resolved.opts);
   let entry = pool.get(key);
@@ -210,6 +211,7 @@ function connectPooled(
   const waiting = {
     destroy() {
       clearTimer(timer);
+      request?.emit('close'); // a retry that ends here: the request is done
       const i = current.waiters.indexOf(waiter);
       if (i === -1) return;
       current.waiters.splice(i, 1);
@@ -228,16 +230,19 @@ function connectPooled(
     if (outcome.kind === 'h2') {
       const retry =
         retries < MAX_RETRIES
-          ? () => {
+          ? (refused: Http2HandshakeRequest) => {
               // Not this session again: it refuses streams (a GOAWAY crossed our request).
               if (pool.get(current.key) === current) pool.delete(current.key);
-              connectPooled(ws, url, resolved, hs, retries + 1, deadline);
+              connectPooled(ws, url, resolved, hs, retries + 1, deadline, refused);
             }
           : null;
-      openStream(ws, outcome.session, url, resolved, hs, current, retry, deadline);
+      openStream(ws, outcome.session, url, resolved, hs, current, retry, deadline, request);
       return;
     }
     release(current);
+    // A retry that goes to HTTP/1.1 or fails: the refused request is done. (HTTP/1.1 builds a
+    // request of its own, a ClientRequest, which a redirect's hop emits 'redirect' with.)
+    request?.emit('close');
     if (outcome.kind === 'error') {
       fail(ws, outcome.error);
     } else if (outcome.socket !== null && resolved.opts.agent === undefined) {
@@ -531,7 +536,9 @@ function waitForSettings(session: ClientHttp2Session, cb: (supported: boolean) =
 
 /**
  * Open the WebSocket's stream on a session that allows the extended CONNECT. `retry` (pooled
- * sessions only) starts over when the server refused the stream before processing it.
+ * sessions only) starts over when the server refused the stream before processing it, with the
+ * refused request: `prior`, sent again as it was (a redirect's hop emits no second 'redirect':
+ * the listener's header changes are in it, and the listener already decided about this hop).
  *
  * The answer (RFC 8441 5, RFC 9110 9.3.6): a 2xx opens the WebSocket; with followRedirects a 3xx
  * with a non-empty Location is followed (hs.follow: a new hop, maybe to another origin, a new
@@ -546,37 +553,44 @@ function openStream(
   resolved: Resolved,
   hs: ClientHandshake,
   entry: PoolEntry | null,
-  retry: (() => void) | null,
+  retry: ((refused: Http2HandshakeRequest) => void) | null,
   deadline: number | null,
+  prior: Http2HandshakeRequest | null = null,
 ): void {
   const { opts, protocols } = resolved;
   let request: Http2HandshakeRequest;
   let stream: ClientHttp2Stream;
   try {
-    request = new Http2HandshakeRequest(
-      url,
-      buildConnectRequest({
-        authority: url.host,
-        path: (url.pathname || '/') + url.search,
-        scheme: url.protocol === 'wss:' ? 'https' : 'http',
-        protocols,
-        extensions: hs.offer,
-        origin: opts.origin,
-        headers: hs.headers(),
-      }),
-    );
-    if (hs.redirected) {
-      // ws 8: the listener gets the next request before it is sent, so it can still change it
-      // (setHeader, removeHeader) or cancel it (destroy). Closing the WebSocket cancels it too.
-      ws._setRequest(request);
-      ws.emit('redirect', url.href, request);
-      if (!ws._isRequest(request)) {
-        if (entry !== null) release(entry);
-        return;
+    if (prior !== null) {
+      request = prior;
+    } else {
+      request = new Http2HandshakeRequest(
+        url,
+        buildConnectRequest({
+          authority: url.host,
+          path: (url.pathname || '/') + url.search,
+          scheme: url.protocol === 'wss:' ? 'https' : 'http',
+          protocols,
+          extensions: hs.offer,
+          origin: opts.origin,
+          headers: hs.headers(),
+        }),
+      );
+      if (hs.redirected) {
+        // ws 8: the listener gets the next request before it is sent, so it can still change it
+        // (setHeader, removeHeader) or cancel it (destroy). Closing the WebSocket cancels it too.
+        ws._setRequest(request);
+        ws.emit('redirect', url.href, request);
+        if (!ws._isRequest(request)) {
+          if (entry !== null) release(entry);
+          return;
+        }
+        ws._setRequest(null);
       }
-      ws._setRequest(null);
-      if (request.destroyed) throw request.failure();
     }
+    // Destroyed by a 'redirect' listener, or by one that kept it while a refused stream waited
+    // for its retry.
+    if (request.destroyed) throw request.failure();
     stream = request._send(session);
   } catch (err) {
     // A bad header is the caller's (it was validated by buildConnectRequest), a session that
@@ -584,6 +598,7 @@ function openStream(
     // this handshake.
     if (entry !== null) release(entry);
     fail(ws, err as Error);
+    prior?.emit('close'); // a refused request not sent again: it is done
     return;
   }
   if (entry !== null) stream.once('close', () => release(entry));
@@ -593,11 +608,14 @@ function openStream(
   let timer: NodeJS.Timeout | null = null;
   /** The answer went to an 'unexpected-response' listener: the stream is the listener's. */
   let handedOver = false;
+  /** The request goes on with a retry: its 'close' comes with the last stream it is sent on. */
+  let retrying = false;
   /** True if the stream ended unanswered in a way RFC 9113 8.7 says is safe to retry. */
   const retried = (): boolean => {
     if (retry === null || stream.rstCode !== constants.NGHTTP2_REFUSED_STREAM) return false;
+    retrying = true;
     ws._setRequest(null);
-    retry();
+    retry(request);
     return true;
   };
   const onError = (err: Error) => {
@@ -608,16 +626,22 @@ function openStream(
   stream.on('error', onError);
   stream.once('close', () => {
     if (timer !== null) clearTimeout(timer);
-    request.emit('close');
-    if (!ws._isRequest(pending)) return;
+    if (retrying) return; // retried at its 'error'
+    if (!ws._isRequest(pending)) {
+      request.emit('close');
+      return;
+    }
     if (request.destroyed && (!handedOver || request.failure(false) !== undefined)) {
       // The request's destroy(), from a listener that kept it: its error, as over HTTP/1.1 (where
       // a request destroyed without one after its response fails nothing).
+      request.emit('close');
       fail(ws, request.failure() as Error);
       return;
     }
+    if (!handedOver && retried()) return;
+    request.emit('close');
     // An answer handed to the listener: the WebSocket stays CONNECTING, the listener's to end.
-    if (handedOver || retried()) return;
+    if (handedOver) return;
     // The reset's code goes in the cause, named as Node names the others it reports ("Stream
     // closed with error code NGHTTP2_..."): CANCEL and NO_ERROR come without a Node error.
     fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_STREAM_CLOSED', resetCodeText(stream.rstCode)));
@@ -694,6 +718,18 @@ function hangUp(): Error {
 }
 
 /**
+ * The brands `instanceof` checks for the two classes below: on the prototype, found with
+ * Symbol.for, so that the ESM and the CommonJS copy of riptide recognise each other's objects
+ * (as WebSocket does).
+ */
+const kRequestBrand = Symbol.for('riptide.Http2HandshakeRequest');
+const kResponseBrand = Symbol.for('riptide.Http2HandshakeResponse');
+
+function branded(value: unknown, brand: symbol): boolean {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
+/**
  * The extended CONNECT of one handshake, as a 'redirect' listener (before it is sent) and an
  * 'unexpected-response' listener see it: the part of http.ClientRequest's interface that
  * applies to a stream. `method` 'CONNECT', `protocol`, `host`, `path`; the header methods over
@@ -702,11 +738,15 @@ function hangUp(): Error {
  * else ECONNRESET "socket hang up" as node:http would. 'close' once the stream is closed.
  */
 export class Http2HandshakeRequest extends EventEmitter {
-  readonly method = 'CONNECT';
+  readonly method: 'CONNECT' = 'CONNECT';
   readonly protocol: 'http:' | 'https:';
   readonly host: string;
   readonly path: string;
-  /** The stream once the request is sent; null before. */
+  /**
+   * The stream once the request is sent; null before. A stream the server refused unprocessed
+   * (REFUSED_STREAM, or beyond its GOAWAY's last stream) is retried: then the one it was sent on
+   * again.
+   */
   stream: ClientHttp2Stream | null = null;
   destroyed = false;
   private readonly _pseudo: Record<string, string> = {};
@@ -723,6 +763,14 @@ export class Http2HandshakeRequest extends EventEmitter {
       if (name.startsWith(':')) this._pseudo[name] = value;
       else this._fields[name] = value;
     }
+  }
+
+  /** `instanceof` holds for a request of another copy of riptide (ESM and CommonJS). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about (a subclass too)
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    // biome-ignore lint/complexity/noThisInStatic: only the class itself answers for the other copy
+    return this === Http2HandshakeRequest && branded(value, kRequestBrand);
   }
 
   get headersSent(): boolean {
@@ -804,10 +852,10 @@ export class Http2HandshakeRequest extends EventEmitter {
  */
 export class Http2HandshakeResponse extends Readable {
   readonly statusCode: number;
-  readonly statusMessage = '';
-  readonly httpVersion = '2.0';
-  readonly httpVersionMajor = 2;
-  readonly httpVersionMinor = 0;
+  readonly statusMessage: '' = '';
+  readonly httpVersion: '2.0' = '2.0';
+  readonly httpVersionMajor: 2 = 2;
+  readonly httpVersionMinor: 0 = 0;
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: string[] = [];
   readonly trailers: IncomingHttpHeaders = {};
@@ -837,6 +885,14 @@ export class Http2HandshakeResponse extends Readable {
     });
   }
 
+  /** `instanceof` holds for a response of another copy of riptide (ESM and CommonJS). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about (a subclass too)
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    // biome-ignore lint/complexity/noThisInStatic: only the class itself answers for the other copy
+    return this === Http2HandshakeResponse && branded(value, kResponseBrand);
+  }
+
   override _read(): void {
     this.stream.resume();
   }
@@ -846,6 +902,9 @@ export class Http2HandshakeResponse extends Readable {
     callback(error);
   }
 }
+
+Object.defineProperty(Http2HandshakeRequest.prototype, kRequestBrand, { value: true });
+Object.defineProperty(Http2HandshakeResponse.prototype, kResponseBrand, { value: true });
 
 /** RFC 9113 7's error codes, by value, as nghttp2 names them. */
 const RST_NAMES = [

@@ -62,6 +62,7 @@ import {
   setAttribute,
   type WebSocketEventMap,
 } from './event-target.js';
+import type { Http2HandshakeRequest, Http2HandshakeResponse } from './http2-client.js';
 import {
   callNodeOnEnd,
   eventNamesWithListeners,
@@ -244,11 +245,14 @@ export interface WebSocket {
   on(event: 'error', listener: (this: WebSocket, error: Error & { code?: string }) => void): this;
   on(event: 'open' | 'drain', listener: (this: WebSocket) => void): this;
   on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
+  /** Over HTTP/1.1 only: an HTTP/2 handshake has no 101 response (docs/http2.md). */
   on(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
-  on(event: 'redirect', listener: (this: WebSocket, url: string, request: ClientRequest) => void): this;
+  /** An Http2HandshakeRequest for a hop over HTTP/2 (RFC 8441), else node's ClientRequest. */
+  on(event: 'redirect', listener: (this: WebSocket, url: string, request: HandshakeRequest) => void): this;
+  /** Http2HandshakeRequest and Http2HandshakeResponse over HTTP/2, else node's objects. */
   on(
     event: 'unexpected-response',
-    listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void,
+    listener: (this: WebSocket, request: HandshakeRequest, response: HandshakeResponse) => void,
   ): this;
   /** riptide, `{ http2: true }`: an HTTP/2 server without RFC 8441; HTTP/1.1 is tried next. */
   on(event: 'http2-fallback', listener: (this: WebSocket, reason: Error & { code: string }) => void): this;
@@ -258,11 +262,14 @@ export interface WebSocket {
   once(event: 'error', listener: (this: WebSocket, error: Error & { code?: string }) => void): this;
   once(event: 'open' | 'drain', listener: (this: WebSocket) => void): this;
   once(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
+  /** Over HTTP/1.1 only: an HTTP/2 handshake has no 101 response (docs/http2.md). */
   once(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
-  once(event: 'redirect', listener: (this: WebSocket, url: string, request: ClientRequest) => void): this;
+  /** An Http2HandshakeRequest for a hop over HTTP/2 (RFC 8441), else node's ClientRequest. */
+  once(event: 'redirect', listener: (this: WebSocket, url: string, request: HandshakeRequest) => void): this;
+  /** Http2HandshakeRequest and Http2HandshakeResponse over HTTP/2, else node's objects. */
   once(
     event: 'unexpected-response',
-    listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void,
+    listener: (this: WebSocket, request: HandshakeRequest, response: HandshakeResponse) => void,
   ): this;
   /** riptide, `{ http2: true }`: an HTTP/2 server without RFC 8441; HTTP/1.1 is tried next. */
   once(event: 'http2-fallback', listener: (this: WebSocket, reason: Error & { code: string }) => void): this;
@@ -274,6 +281,16 @@ export interface WebSocket {
   off(event: string | symbol, listener: AnyListener): this;
   removeListener(event: string | symbol, listener: AnyListener): this;
 }
+
+/**
+ * The request of an opening handshake as 'redirect' and 'unexpected-response' give it: node's
+ * ClientRequest over HTTP/1.1, riptide's Http2HandshakeRequest over HTTP/2 (`instanceof`, or
+ * `'stream' in request`, tells them apart).
+ */
+export type HandshakeRequest = ClientRequest | Http2HandshakeRequest;
+
+/** The answer 'unexpected-response' gives: IncomingMessage over HTTP/1.1, else Http2HandshakeResponse. */
+export type HandshakeResponse = IncomingMessage | Http2HandshakeResponse;
 
 /**
  * A received binary message, as binaryType selects (text messages are always Buffers); ws's

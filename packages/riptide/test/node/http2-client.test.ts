@@ -5,7 +5,13 @@ import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import * as tlsModule from 'node:tls';
 import { describe, expect, it, vi } from 'vitest';
-import { HandshakeError, WebSocket, WebSocketServer } from '../../src/index.js';
+import {
+  HandshakeError,
+  Http2HandshakeRequest,
+  Http2HandshakeResponse,
+  WebSocket,
+  WebSocketServer,
+} from '../../src/index.js';
 import { beforeTheDeadline, cleanupsAfterEachTest, once } from './helpers.js';
 import { closeH2, h2Server, settle, tls, trackSessions } from './http2-helpers.js';
 
@@ -863,14 +869,21 @@ describe('backpressure follows the stream window, client side', () => {
 });
 
 /**
+ * How routedH2 answers a request: a status (a Location for a 3xx, a body; `open`: the body never
+ * ends), with `goaway` a GOAWAY after it whose last stream is this one (the streams the client
+ * opens after it are refused), or `refuse`: RST_STREAM REFUSED_STREAM and no answer.
+ */
+type Answer =
+  | { status: number; location?: string; body?: string; open?: boolean; goaway?: boolean }
+  | { refuse: true };
+
+/**
  * An HTTP/2 server (RFC 8441) whose answer to each extended CONNECT `route` decides by its path:
  * a status (a Location for a 3xx, a body), or null for a riptide WebSocket (it echoes with the
- * HTTP version). `hops` records each request's path and regular headers; `sessions` its sessions.
+ * HTTP version). `hops` records each request's path, regular headers and session (numbered from 1
+ * in the order they came); `sessions` its open sessions.
  */
-async function routedH2(
-  route: (path: string) => { status: number; location?: string; body?: string; open?: boolean } | null,
-  kind: 'h2c' | 'tls' = 'h2c',
-) {
+async function routedH2(route: (path: string) => Answer | null, kind: 'h2c' | 'tls' = 'h2c') {
   const settings = { enableConnectProtocol: true };
   const server =
     kind === 'tls'
@@ -878,17 +891,23 @@ async function routedH2(
       : http2.createServer({ settings });
   const sessions = trackSessions(server);
   const wss = new WebSocketServer({ noServer: true });
-  const hops: { path: string; headers: Record<string, unknown> }[] = [];
+  const hops: { path: string; headers: Record<string, unknown>; session: number | undefined }[] = [];
+  const sessionNumbers = new Map<unknown, number>();
+  server.on('session', (session) => sessionNumbers.set(session, sessionNumbers.size + 1));
   server.on('stream', (stream, headers) => {
     stream.on('error', () => {});
     const path = String(headers[':path']);
     const fields = Object.fromEntries(Object.entries(headers).filter(([name]) => !name.startsWith(':')));
-    hops.push({ path, headers: fields });
+    hops.push({ path, headers: fields, session: sessionNumbers.get(stream.session) });
     const answer = route(path);
     if (answer === null) {
       wss.handleStream(stream, headers, (ws, req) =>
         ws.on('message', (d) => ws.send(`${req.httpVersion} ${d}`)),
       );
+      return;
+    }
+    if ('refuse' in answer) {
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
       return;
     }
     stream.respond({
@@ -898,6 +917,7 @@ async function routedH2(
     // `open`: the body never ends (a server that stops there).
     if (answer.open) stream.write(answer.body ?? '');
     else stream.end(answer.body ?? '');
+    if (answer.goaway) stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -1001,7 +1021,23 @@ describe('followRedirects over HTTP/2 (RFC 8441 streams answered with a 3xx)', (
     const h2 = await routedH2(() => null);
     const h1 = await http1Server(false, { '/b': `${h2.url}/c` });
     const s = await routedH2((path) => (path === '/a' ? { status: 302, location: `${h1.url}/b` } : null));
-    const ws = await open(`${s.url}/a`, { http2: true, followRedirects: true });
+    const ws = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
+    cleanups.push(() => ws.terminate());
+    // Each hop's request is of its transport: instanceof tells them apart (the package exports
+    // the HTTP/2 classes).
+    const requests: [string, boolean, boolean][] = [];
+    ws.on('redirect', (url, req) => {
+      requests.push([
+        new URL(url).pathname,
+        req instanceof Http2HandshakeRequest,
+        req instanceof http.ClientRequest,
+      ]);
+    });
+    await once(ws, 'open');
+    expect(requests).toEqual([
+      ['/b', false, true],
+      ['/c', true, false],
+    ]);
     expect(await roundTrip(ws, 'x')).toBe('2.0 x');
     expect(s.hops.map((h) => h.path)).toEqual(['/a']);
     expect(h1.paths).toEqual(['/b']);
@@ -1030,6 +1066,83 @@ describe('followRedirects over HTTP/2 (RFC 8441 streams answered with a 3xx)', (
     await once(ws, 'open');
     expect(b.hops[0].headers).toMatchObject({ authorization: 'Bearer t', 'x-added': 'yes' });
     expect(b.hops[0].headers.cookie).toBeUndefined();
+  });
+
+  for (const refusal of ['RST_STREAM REFUSED_STREAM', 'GOAWAY'] as const) {
+    it(`a hop's stream refused (${refusal}) is sent again on a new session as 'redirect' left it, without a second 'redirect'`, async () => {
+      let refused = 0;
+      const s = await routedH2((path) => {
+        if (path === '/a') return { status: 302, location: '/b', goaway: refusal === 'GOAWAY' };
+        if (refusal !== 'GOAWAY' && refused++ === 0) return { refuse: true };
+        return null;
+      });
+      const ws = new WebSocket(`${s.url}/a`, {
+        http2: true,
+        followRedirects: true,
+        headers: { Cookie: 'sid=1' },
+      });
+      cleanups.push(() => ws.terminate());
+      const redirects: string[] = [];
+      let closes = 0;
+      ws.on('redirect', (url: string, req: http.ClientRequest) => {
+        redirects.push(url);
+        req.removeHeader('cookie');
+        req.setHeader('X-Hop', String(redirects.length));
+        req.on('close', () => closes++);
+      });
+      await once(ws, 'open');
+      expect(await roundTrip(ws, 'x')).toBe('2.0 x');
+      expect(redirects).toEqual([`${s.url}/b`]);
+      // The request is not over while it is retried: no 'close' for the refused stream.
+      expect(closes).toBe(0);
+      // The stream refused by RST_STREAM reached the server; one beyond a GOAWAY's last stream
+      // did not (RFC 9113 6.8).
+      const b = [['/b', undefined, '1']];
+      expect(s.hops.map((h) => [h.path, h.headers.cookie, h.headers['x-hop']])).toEqual([
+        ['/a', 'sid=1', undefined],
+        ...(refusal === 'GOAWAY' ? b : [...b, ...b]),
+      ]);
+      // The retry went to a new session (the refusing one left the pool).
+      expect(s.hops.map((h) => h.session)).toEqual(refusal === 'GOAWAY' ? [1, 2] : [1, 1, 2]);
+    });
+  }
+
+  it("a hop refused every time: 'redirect' once, the request's 'close' once, then node's stream error", async () => {
+    const s = await routedH2((path) => (path === '/a' ? { status: 302, location: '/b' } : { refuse: true }));
+    const ws = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
+    let closes = 0;
+    ws.on('redirect', (_url, req) => req.on('close', () => closes++));
+    expect(await events(ws)).toEqual([
+      `redirect ${s.url}/b`,
+      'error ERR_HTTP2_STREAM_ERROR: Stream closed with error code NGHTTP2_REFUSED_STREAM',
+      'close 1006',
+    ]);
+    expect(closes).toBe(1);
+    // Sent three times (two retries, RFC 9113 8.7), each on a session of its own.
+    expect(s.hops.map((h) => [h.path, h.session])).toEqual([
+      ['/a', 1],
+      ['/b', 1],
+      ['/b', 2],
+      ['/b', 3],
+    ]);
+  });
+
+  it("a request 'redirect' kept and destroyed while its refused stream waits for the retry is not sent again", async () => {
+    const s = await routedH2((path) => (path === '/a' ? { status: 302, location: '/b' } : { refuse: true }));
+    const ws = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
+    let closes = 0;
+    ws.on('redirect', (_url, req) => {
+      req.on('close', () => closes++);
+      // Sent once the listener returns: when that stream is refused, cancel the request.
+      const h2 = req as Http2HandshakeRequest;
+      queueMicrotask(() => h2.stream?.once('close', () => h2.destroy(new Error('not again'))));
+    });
+    expect(await events(ws)).toEqual([`redirect ${s.url}/b`, 'error : not again', 'close 1006']);
+    expect(closes).toBe(1);
+    expect(s.hops.map((h) => [h.path, h.session])).toEqual([
+      ['/a', 1],
+      ['/b', 1],
+    ]);
   });
 
   it("'redirect' can cancel the request (never sent: its error fails the WebSocket) or throw", async () => {
@@ -1105,6 +1218,10 @@ describe("'unexpected-response' over HTTP/2: a non-2xx answer to the extended CO
     const ws = new WebSocket(`${s.url}/a?b=1`, { http2: true, headers: { 'X-Who': 'me' } });
     const seen: unknown[] = [];
     const [req, res] = await once<[http.ClientRequest, http.IncomingMessage]>(ws, 'unexpected-response');
+    expect([req instanceof Http2HandshakeRequest, res instanceof Http2HandshakeResponse]).toEqual([
+      true,
+      true,
+    ]);
     seen.push(req.method, req.path, req.protocol, req.host, req.getHeader('x-who'), req.headersSent);
     seen.push(
       res.statusCode,
@@ -1135,6 +1252,22 @@ describe("'unexpected-response' over HTTP/2: a non-2xx answer to the extended CO
     ws.terminate();
     expect((await closed)[0]).toBe(1006);
     for (const session of s.sessions) await once(session, 'close');
+  });
+
+  it("instanceof holds for another copy's objects (the ESM and CommonJS builds): Symbol.for brands", () => {
+    // What the other copy's classes carry on their prototypes; nothing else passes.
+    const copy = (name: string) => {
+      const Other = class {};
+      Object.defineProperty(Other.prototype, Symbol.for(`riptide.${name}`), { value: true });
+      return new Other();
+    };
+    expect([
+      copy('Http2HandshakeRequest') instanceof Http2HandshakeRequest,
+      copy('Http2HandshakeResponse') instanceof Http2HandshakeResponse,
+      copy('Http2HandshakeResponse') instanceof Http2HandshakeRequest,
+      {} instanceof Http2HandshakeResponse,
+      (null as unknown as object) instanceof Http2HandshakeRequest,
+    ]).toEqual([true, true, false, false, false]);
   });
 
   it('a 3xx without followRedirects goes to the listener, Location in its headers; without one it fails as before', async () => {

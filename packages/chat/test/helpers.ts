@@ -217,7 +217,7 @@ export class TestClient {
     expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
       type: 'invited',
     });
-    await bob.next('joined', (m) => m.room === 'plans');
+    await bob.request('joined', { type: 'accept', room: 'plans' });
     expect(await alice.request('joined', { type: 'create', room: 'lounge' })).toMatchObject({
       kind: 'public',
     });

@@ -895,6 +895,65 @@ describe('ChatState', () => {
     expect(state.roomDone).toBe('Invited carol to #plans; waiting for them to accept.');
   });
 
+  it("keeps the user's pending invitations: welcome, live ones, accepted (the room opens), declined, gone elsewhere", () => {
+    const sent: ClientMessage[] = [];
+    const told: string[] = [];
+    const state = new ChatState({
+      send: (m) => sent.push(m),
+      now: () => 0,
+      invited: (i) => told.push(i.room),
+    });
+    const ts = 5;
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'bob',
+      rooms: [general()],
+      invitations: [{ room: 'plans', by: 'alice', ts }],
+      limits: DEFAULT_LIMITS,
+    });
+    expect([...state.invitations.keys()]).toEqual(['plans']);
+    expect(told).toEqual([]); // the welcome's are not news
+    state.changes.clear();
+    state.receive({ v: 2, type: 'invitation', room: 'trip', by: 'alice', ts });
+    expect([...state.invitations.keys()]).toEqual(['plans', 'trip']);
+    expect(told).toEqual(['trip']);
+    expect(state.changes.has('invitations')).toBe(true);
+    // Accepted: the joined answer opens the room and spends the invitation.
+    state.accept('plans');
+    const accept = sent.at(-1) as ClientMessage & { ref: string };
+    expect(accept).toMatchObject({ type: 'accept', room: 'plans' });
+    state.receive({
+      v: 2,
+      type: 'joined',
+      ref: accept.ref,
+      ...roomState('plans', { kind: 'private', owner: 'alice', online: ['alice', 'bob'] }),
+    });
+    expect(state.active).toBe('plans');
+    expect([...state.invitations.keys()]).toEqual(['trip']);
+    // Declined: gone with the answer.
+    state.decline('trip');
+    const decline = sent.at(-1) as ClientMessage & { ref: string };
+    state.receive({ v: 2, type: 'uninvited', ref: decline.ref, room: 'trip' });
+    expect(state.invitations.size).toBe(0);
+    // Gone elsewhere (taken back, accepted in another tab), or found gone on accepting.
+    state.receive({ v: 2, type: 'invitation', room: 'side', by: 'carol', ts });
+    state.receive({ v: 2, type: 'uninvited', room: 'side' });
+    expect(state.invitations.size).toBe(0);
+    state.receive({ v: 2, type: 'invitation', room: 'old', by: 'carol', ts });
+    state.accept('old');
+    const late = sent.at(-1) as ClientMessage & { ref: string };
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: late.ref,
+      code: 'no_such_room',
+      message: 'you have no invitation to room old',
+    });
+    expect(state.invitations.size).toBe(0);
+    expect(state.roomError).toBe('you have no invitation to room old');
+  });
+
   it('confirms an invitation until the next room request is answered; an error is shown over it', () => {
     const plans = roomState('plans', { kind: 'private', owner: 'alice', online: ['alice'] });
     const { state, last } = setup([general(0), plans]);

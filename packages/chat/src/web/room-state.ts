@@ -1152,6 +1152,12 @@ export class ChatState {
         this.#changed('errors');
         return;
       }
+      if (request.kind === 'invite' && code === 'already_invited') {
+        const room = this.rooms.get(request.room);
+        this.roomError = `${request.user ?? ''} is already invited to ${room ? this.label(room) : `#${request.room}`}.`;
+        this.#changed('errors');
+        return;
+      }
       // The directory (`rooms`: "All rooms", in the room list's area) is answered there too: under
       // the composer, a phone's open rooms drawer covered its refusal.
       if (

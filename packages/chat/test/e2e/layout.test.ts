@@ -640,15 +640,15 @@ describe('on a phone (375 × 667), the answers to room requests', () => {
     // From the conversation's invite field: confirmed on screen, said once.
     await page.fill('#invite-input', 'bob');
     await page.press('#invite-input', 'Enter');
-    const invited = 'Invited bob to #plans.';
+    const invited = 'Invited bob to #plans; waiting for them to accept.';
     await page.waitForFunction((t) => document.body.textContent?.includes(t), invited);
     expect(await said(invited)).toEqual({ regions: ['room-note'], shown: ['room-note'], done: true });
     // Its colours (and the page's) pass axe, as a11y.test.ts checks the rest of the phone's page.
     expect(await axeViolations(page)).toEqual([]);
-    // An error (already_member) replaces it there, as an error.
+    // An error (already_invited) replaces it there, as an error.
     await page.fill('#invite-input', 'bob');
     await page.press('#invite-input', 'Enter');
-    const already = 'bob is already in #plans.';
+    const already = 'bob is already invited to #plans.';
     await page.waitForFunction((t) => document.body.textContent?.includes(t), already);
     expect(await said(already)).toEqual({ regions: ['room-note'], shown: ['room-note'], done: false });
     expect(await said(invited)).toEqual({ regions: [], shown: [], done: false });

@@ -15,7 +15,7 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { png } from '../attachments/files.js';
-import { register, startTestServer, TestClient } from '../helpers.js';
+import { acceptInvitation, register, startTestServer, TestClient } from '../helpers.js';
 import { axeViolations } from './axe.js';
 import { give, sendMessage, seqOf, signIn, useBrowser, waitForMessages } from './browser.js';
 
@@ -580,6 +580,11 @@ describe('the people panel', () => {
     await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#secret');
     await page.fill('#invite-input', 'bob');
     await page.press('#invite-input', 'Enter');
+    // bob accepts from a connection closed at once: a member, offline.
+    await page.waitForFunction(() =>
+      document.querySelector('#room-error')?.textContent?.startsWith('Invited bob'),
+    );
+    await acceptInvitation(server.origin, 'bob', 'secret');
     await page.waitForSelector('#online-list li.offline .remove-member');
     for (const width of [800, 1024, 1280]) {
       await page.setViewportSize({ width, height: 800 });

@@ -119,8 +119,13 @@ export async function login(origin: string, name: string, password = PASSWORD): 
  * `name` accepts their pending invitation to `room` from a connection of their own, signed in for
  * it and closed once the room is joined (they are offline again, a member now).
  */
-export async function acceptInvitation(origin: string, name: string, room: string): Promise<void> {
-  const { client } = await TestClient.join(origin, await login(origin, name));
+export async function acceptInvitation(
+  origin: string,
+  name: string,
+  room: string,
+  password = PASSWORD,
+): Promise<void> {
+  const { client } = await TestClient.join(origin, await login(origin, name, password));
   const joined = await client.request('joined', { type: 'accept', room });
   if (joined.type !== 'joined')
     throw new Error(`${name} could not accept ${room}: ${JSON.stringify(joined)}`);

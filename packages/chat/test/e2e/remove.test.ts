@@ -111,7 +111,7 @@ describe('remove a member: the keyboard focus', () => {
       await alice.page.fill('#invite-input', name);
       await alice.page.press('#invite-input', 'Enter');
       await expect.poll(async () => (await server.backend.rooms.invitations(name, 0)).length).toBe(1);
-      await acceptInvitation(server.origin, name, 'plans');
+      await acceptInvitation(server.origin, name, 'plans', name === 'bob' ? 'browser password' : undefined);
     }
     const remove = alice.page.locator('#online-list li[data-user="bob"] .remove-member');
     await remove.waitFor();

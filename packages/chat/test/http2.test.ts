@@ -108,7 +108,7 @@ describe('the chat over HTTP/2 and HTTP/1.1 on one TLS port', () => {
     const mallory = (await register(s, server.origin, 'mallory')).cookie.replace(/^__Host-/, '');
     const tossed = `${mallory}; ${alice}`;
     const who = await request(s, { ':path': '/api/session', cookie: tossed });
-    expect(JSON.parse(who.text)).toEqual({ user: 'alice' });
+    expect(JSON.parse(who.text)).toEqual({ signedIn: true, user: 'alice' });
     // The WebSocket, over HTTP/2 and HTTP/1.1, is alice's too: what she writes is not mallory's to read.
     for (const overHttp2 of [true, false]) {
       const client = await join(server.origin, tossed, overHttp2);
@@ -119,7 +119,11 @@ describe('the chat over HTTP/2 and HTTP/1.1 on one TLS port', () => {
       expect(last.user).toBe('alice');
     }
     // Alone, the plain name is no session at all over TLS.
-    expect((await request(s, { ':path': '/api/session', cookie: mallory })).status).toBe(401);
+    const nobody = await request(s, { ':path': '/api/session', cookie: mallory });
+    expect({ status: nobody.status, body: JSON.parse(nobody.text) }).toEqual({
+      status: 200,
+      body: { signedIn: false },
+    });
   });
 
   it('a WebSocket over HTTP/2 and one over HTTP/1.1 chat in the same room; the server saw the stream', async () => {

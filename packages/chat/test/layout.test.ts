@@ -49,16 +49,13 @@ const DRIVEN_BY: Record<string, string> = {
   'web/avatar.ts':
     'e2e/a11y.test.ts: avatars in the page (the file touches the DOM, which tsconfig.test.json has not)',
   'web/autocomplete.ts': 'e2e/features.test.ts: `@` autocomplete in Chromium (logic: web/mentions.test.ts)',
-  'web/connection.ts': 'e2e/chat.test.ts: a dropped connection catching up exactly once',
   'web/dom.ts': 'e2e/chat.test.ts: user text never interpreted as HTML',
   'web/invitations.ts': 'e2e/invitations.test.ts: pending invitations listed and accepted in Chromium',
   'web/keyboard.ts': 'e2e/keyboard.test.ts: the page from the keyboard alone',
   'web/main.ts': 'e2e/chat.test.ts: the page wired up in Chromium',
-  'web/notify.ts': 'e2e/features.test.ts: the desktop notification while the tab is hidden',
   'web/panels.ts': 'e2e/remove.test.ts: the people panel; e2e/layout.test.ts: the phone drawers',
   'web/picker.ts': 'e2e/features.test.ts: reactions picked in Chromium',
   'web/placeholder.ts': "e2e/layout.test.ts: the composer's placeholder shown whole",
-  'web/render.ts': 'e2e/conversation.test.ts: grouping, day separators, times',
   'web/theme.ts': 'e2e/conversation.test.ts: dark mode',
 };
 

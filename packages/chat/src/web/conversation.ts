@@ -74,6 +74,41 @@ function toolButton(label: string, className: string, title: string, onClick: ()
   return button;
 }
 
+/** The most characters of a message's words that name it (messageName). */
+export const EXCERPT_CHARS = 40;
+
+/**
+ * `text` on one line, cut to at most `max` characters (an ellipsis included) between two
+ * graphemes, never inside an emoji, a flag or a surrogate pair; between words if it can.
+ */
+export function excerpt(text: string, max = EXCERPT_CHARS): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  if (line.length <= max) return line;
+  let cut = '';
+  for (const { segment } of new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(line)) {
+    if (cut.length + segment.length > max - 1) break;
+    cut += segment;
+  }
+  // At the end of a word if one ends in the second half (a space is a grapheme of its own).
+  const space = cut.lastIndexOf(' ');
+  return `${(space > max / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
+}
+
+/**
+ * A message as its tools name it: whose it is, then the start of its words ("bob's message: lunch
+ * at noon?"), or, with files and no words, that it has only those ("your message, 2 files only:
+ * a.png, b.pdf").
+ */
+export function messageName(message: ChatMessage, me: string): string {
+  const whose = message.user === me ? 'your message' : `${message.user}'s message`;
+  const words = plainText(parse(message.text));
+  if (words.trim() !== '') return `${whose}: ${excerpt(words)}`;
+  const files = message.attachments ?? [];
+  if (files.length === 0) return whose;
+  const count = files.length === 1 ? 'a file' : `${files.length} files`;
+  return `${whose}, ${count} only: ${excerpt(files.map((f) => f.name).join(', '))}`;
+}
+
 function tools(
   message: ChatMessage,
   me: string,
@@ -106,17 +141,18 @@ function tools(
     );
     return bar;
   }
-  const react = toolButton('☺+', 'react', `React to message ${message.seq}`, () =>
-    actions.pickReaction(message, react),
-  );
+  // Named by whose message it is and what it says: "Reply to message 12" told a screen reader
+  // nothing. The row is drawn anew when its text changes (messageSig), and its names with it.
+  const name = messageName(message, me);
+  const react = toolButton('☺+', 'react', `React to ${name}`, () => actions.pickReaction(message, react));
   bar.append(
     react,
-    toolButton('Reply', 'reply', `Reply to message ${message.seq}`, () => actions.reply(message)),
+    toolButton('Reply', 'reply', `Reply to ${name}`, () => actions.reply(message)),
   );
   if (message.user !== me) return bar;
   bar.append(
-    toolButton('Edit', 'edit', `Edit message ${message.seq}`, () => actions.edit(message)),
-    toolButton('Delete', 'delete', `Delete message ${message.seq}`, () => {
+    toolButton('Edit', 'edit', `Edit ${name}`, () => actions.edit(message)),
+    toolButton('Delete', 'delete', `Delete ${name}`, () => {
       ui.confirming = { room: message.room, seq: message.seq };
       redraw();
       // The question is where the focus goes: Enter then Cancel, or Tab to Delete.

@@ -1095,7 +1095,7 @@ async function start(): Promise<void> {
   setUpTheme(byId<HTMLButtonElement>('theme-toggle'));
   setUpPanels();
   setUpPicker();
-  setUpNotifications(byId<HTMLButtonElement>('notify-toggle'));
+  setUpNotifications(byId<HTMLButtonElement>('notify-toggle'), byId('notify-note'));
   byId('unsent-copy').addEventListener('click', () => void copyUnsent());
   byId('unsent-dismiss').addEventListener('click', dismissUnsent);
   byId('reply-cancel').addEventListener('click', () => {
@@ -1221,10 +1221,15 @@ async function start(): Promise<void> {
     });
   });
   byId('leave-room').addEventListener('click', () =>
-    online('you did not leave the room', () => {
-      clearTimeout(readTimer);
-      state.leave(state.active);
-    }),
+    online(
+      state.rooms.get(state.active)?.kind === 'dm'
+        ? 'the conversation was not closed'
+        : 'you did not leave the room',
+      () => {
+        clearTimeout(readTimer);
+        state.leave(state.active);
+      },
+    ),
   );
   const askDelete = (asking: boolean) => {
     byId('delete-room').hidden = asking;
@@ -1296,7 +1301,8 @@ async function start(): Promise<void> {
 
   // No draft before the welcome says who is signed in (`confirmed`): render() puts it back then.
   const res = await fetch('/api/session', { cache: 'no-store' }).catch(() => null);
-  if (res?.ok) showChat();
+  const session = res?.ok ? ((await res.json().catch(() => null)) as { signedIn?: boolean } | null) : null;
+  if (session?.signedIn) showChat();
   else showLogin();
 }
 

@@ -32,13 +32,40 @@ function show(button: HTMLButtonElement): void {
       : 'Notify me of mentions and direct messages while this tab is hidden';
 }
 
-export function setUpNotifications(button: HTMLButtonElement): void {
+/** What the bell's note says when a click did not turn notifications on (setUpNotifications). */
+export const BLOCKED_NOTE = "Notifications are blocked for this site in the browser's settings";
+export const DISMISSED_NOTE = 'Notifications were not allowed — click the bell to be asked again';
+/** How long the note stays, ms (a click elsewhere or on the bell takes it away sooner). */
+export const NOTE_MS = 10_000;
+
+/**
+ * The bell: a click asks for permission if the browser has not been answered yet, then turns
+ * notifications on or off. A click that could not turn them on, the permission denied (now or
+ * before) or the browser's question dismissed unanswered, says so in `note` (a status region shown
+ * below the bell): it used to do nothing at all.
+ */
+export function setUpNotifications(button: HTMLButtonElement, note?: HTMLElement): void {
   if (!supported()) {
     button.hidden = true;
     return;
   }
   show(button);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const say = (text: string) => {
+    if (!note) return;
+    clearTimeout(timer);
+    note.textContent = text;
+    if (text === '') return;
+    const bell = button.getBoundingClientRect();
+    note.style.top = `${Math.round(bell.bottom + 4)}px`;
+    note.style.right = `${Math.max(8, Math.round(window.innerWidth - bell.right))}px`;
+    timer = setTimeout(() => say(''), NOTE_MS);
+  };
+  document.addEventListener('click', (event) => {
+    if (note?.textContent && !button.contains(event.target as Node)) say('');
+  });
   button.addEventListener('click', async () => {
+    say('');
     if (enabled()) localStorage.removeItem(KEY);
     else {
       const permission =
@@ -46,6 +73,7 @@ export function setUpNotifications(button: HTMLButtonElement): void {
           ? await Notification.requestPermission()
           : Notification.permission;
       if (permission === 'granted') localStorage.setItem(KEY, 'on');
+      else say(permission === 'denied' ? BLOCKED_NOTE : DISMISSED_NOTE);
     }
     show(button);
   });

@@ -60,7 +60,22 @@ function open(drawer: Drawer): void {
   byId(panels[drawer]).querySelector<HTMLElement>('button, input')?.focus();
 }
 
+/**
+ * Puts the focus on `target`, in the room list: the rooms drawer opens first on a phone (the "no
+ * room" hint's links).
+ */
+function showInRooms(target: HTMLElement): void {
+  if (matchMedia('(max-width: 720px)').matches && openDrawer !== 'rooms') open('rooms');
+  target.focus();
+}
+
 export function setUpPanels(): void {
+  byId('no-room-browse').addEventListener('click', () => {
+    const all = byId('all-rooms') as HTMLDetailsElement;
+    all.open = true; // its `toggle` asks for the list (main.ts)
+    showInRooms(all.querySelector('summary') as HTMLElement);
+  });
+  byId('no-room-create').addEventListener('click', () => showInRooms(byId('room-input')));
   for (const drawer of ['rooms', 'online'] as const) {
     byId(toggles[drawer]).addEventListener('click', () =>
       openDrawer === drawer ? closeDrawer() : open(drawer),

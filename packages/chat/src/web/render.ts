@@ -102,7 +102,13 @@ export function renderTitle(state: ChatState): void {
 export function renderHeader(state: ChatState): void {
   const room = state.rooms.get(state.active);
   renderTitle(state);
-  byId<HTMLButtonElement>('leave-room').hidden = !room;
+  const leave = byId<HTMLButtonElement>('leave-room');
+  leave.hidden = !room;
+  // A direct message is not a room one leaves: it is closed, and opened again from the name.
+  const leaveText = room?.kind === 'dm' ? 'Close conversation' : 'Leave room';
+  if (leave.textContent !== leaveText) leave.textContent = leaveText;
+  // In no room (a new account whose rooms were all left or deleted): where to find or start one.
+  byId('no-room').hidden = room !== undefined;
   // The owner may delete a room they created (not `general`, not a direct message).
   byId('delete-room').hidden = !(room && room.kind !== 'dm' && room.owner === state.me);
   byId('delete-room-confirm').hidden = true;

@@ -243,6 +243,17 @@ function saidOf(code: string, message: string, retryAfterMs: number | undefined)
  * How a room is named on the page: `#name`, or the other user of a direct message, as they signed
  * up if `names` (lower case -> as signed up) has them, else in lower case as the room name has it.
  */
+/**
+ * The line in the conversation when someone joins or leaves it. In a direct message one closes the
+ * conversation (Close conversation), and the other is told what that means: the messages they write
+ * reach the one who closed it once they open it again (the server adds them back only then).
+ */
+export function memberNotice(who: string, joined: boolean, kind: Room['kind'], label: string): string {
+  if (kind !== 'dm' || joined) return `${who} ${joined ? 'joined' : 'left'} ${label}`;
+  if (who === 'You') return 'You closed this conversation';
+  return `${who} closed this conversation: they see new messages here once they open it again`;
+}
+
 export function roomLabel(
   room: Pick<Room, 'name' | 'kind'>,
   me: string,
@@ -453,7 +464,7 @@ export class ChatState {
         room.membersLoad?.notices.set(msg.user, msg.joined);
         this.#notice(
           room,
-          `${msg.user === this.me ? 'You' : msg.user} ${msg.joined ? 'joined' : 'left'} ${this.label(room)}`,
+          memberNotice(msg.user === this.me ? 'You' : msg.user, msg.joined, room.kind, this.label(room)),
         );
         this.#changed('online');
         return;
@@ -1112,6 +1123,11 @@ export class ChatState {
     }
     if (this.active === name) this.open(this.#fallbackRoom());
     else this.#changed('rooms');
+    // Closed here or in another tab: said, as the conversation leaves the list without a word.
+    if (reason === undefined && room.kind === 'dm') {
+      this.roomDone = `Closed the conversation with ${this.label(room).slice(1)}.`;
+      this.#changed('errors');
+    }
   }
 
   #error(code: string, message: string, ref: string | undefined): void {

@@ -243,4 +243,32 @@ describe('the page', () => {
     await second.waitForSelector('#status[data-state="online"]', { timeout: 30_000 });
     await alice.context.close();
   });
+
+  it('a signed-out page load logs no error in the console (GET /api/session answers 200, not 401)', async () => {
+    const server = await startTestServer();
+    const context = await chrome.browser.newContext();
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    page.on('pageerror', (error) => errors.push(String(error)));
+    const session = page.waitForResponse((res) => new URL(res.url()).pathname === '/api/session');
+    await page.goto(server.origin);
+    expect((await session).status()).toBe(200);
+    await page.waitForSelector('#login-view:not([hidden])');
+    // Signed up, then out, the page loaded again (its cookie gone): the same.
+    await page.fill('#login-name', 'alice');
+    await page.fill('#login-password', 'browser password');
+    await page.click('#sign-up');
+    await page.waitForSelector('#status[data-state="online"]');
+    await page.click('#logout');
+    await page.waitForSelector('#login-view:not([hidden])');
+    const again = page.waitForResponse((res) => new URL(res.url()).pathname === '/api/session');
+    await page.reload();
+    expect((await again).status()).toBe(200);
+    await page.waitForSelector('#login-view:not([hidden])');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
 });

@@ -23,6 +23,17 @@ import {
 
 afterEach(cleanup);
 
+/**
+ * GET /api/session with `cookie`: who is signed in. "Nobody" is an answer (200), not a 401 (a
+ * signed-out page load logged it as an error in the browser's console).
+ */
+async function whoIs(origin: string, cookie?: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${origin}/api/session`, cookie === undefined ? {} : { headers: { cookie } });
+  return { status: res.status, body: await res.json() };
+}
+const ALICE = { status: 200, body: { signedIn: true, user: 'alice' } };
+const NOBODY = { status: 200, body: { signedIn: false } };
+
 describe('sign-up and sign-in', () => {
   it('creates an account once, signs in case-insensitively, and gives an HttpOnly SameSite cookie', async () => {
     const server = await startTestServer();
@@ -286,8 +297,10 @@ describe('sign-up and sign-in', () => {
     const res = await post(server.origin, '/api/logout', {}, { cookie });
     expect(res).toMatchObject({ status: 200, body: { ok: true } });
     expect((await client.closed).code).toBe(1008);
-    const session = await fetch(`${server.origin}/api/session`, { headers: { cookie } });
-    expect(session.status).toBe(401);
+    expect(await whoIs(server.origin, cookie)).toEqual(NOBODY);
+    // No cookie at all: the same answer. The other routes still refuse (401) without a session.
+    expect(await whoIs(server.origin)).toEqual(NOBODY);
+    expect((await fetch(`${server.origin}/api/attachments/x`, { headers: { cookie } })).status).toBe(401);
   });
 
   it('signing out with a session that expired meanwhile still closes its open sockets with 1008', async () => {
@@ -321,7 +334,7 @@ describe('sign-up and sign-in', () => {
       clock.advance(1);
       await login(server.origin, 'alice');
     }
-    expect((await fetch(`${server.origin}/api/session`, { headers: { cookie: oldest } })).status).toBe(200);
+    expect(await whoIs(server.origin, oldest)).toEqual(ALICE);
     clock.advance(1);
     const newest = await login(server.origin, 'alice');
     // Closed before the sign-in was answered, so before a request sent now could be answered.
@@ -330,19 +343,18 @@ describe('sign-up and sign-in', () => {
       () => 'refused',
     );
     expect(await Promise.race([pushedOut.closed, ping])).toMatchObject({ code: 1008, reason: 'signed out' });
-    expect((await fetch(`${server.origin}/api/session`, { headers: { cookie: oldest } })).status).toBe(401);
+    expect(await whoIs(server.origin, oldest)).toEqual(NOBODY);
     expect(await kept.request('pong', { type: 'ping' })).toMatchObject({ type: 'pong' });
-    for (const cookie of [second, newest])
-      expect((await fetch(`${server.origin}/api/session`, { headers: { cookie } })).status).toBe(200);
+    for (const cookie of [second, newest]) expect(await whoIs(server.origin, cookie)).toEqual(ALICE);
   });
 
   it('expires sessions by the server clock', async () => {
     const clock = new ManualClock();
     const server = await startTestServer({ clock });
     const cookie = await register(server.origin, 'alice');
-    expect((await fetch(`${server.origin}/api/session`, { headers: { cookie } })).status).toBe(200);
+    expect(await whoIs(server.origin, cookie)).toEqual(ALICE);
     clock.advance(30 * 24 * 3600 * 1000);
-    expect((await fetch(`${server.origin}/api/session`, { headers: { cookie } })).status).toBe(401);
+    expect(await whoIs(server.origin, cookie)).toEqual(NOBODY);
     expect(await login(server.origin, 'alice')).toMatch(/^riptide_chat_session=/);
   });
 });

@@ -13,7 +13,13 @@ import {
   DEFAULT_LIMITS,
   type ServerMessage,
 } from '../../src/shared/protocol.js';
-import { type MessageActions, renderMessages, showMessage } from '../../src/web/conversation.js';
+import {
+  excerpt,
+  type MessageActions,
+  messageName,
+  renderMessages,
+  showMessage,
+} from '../../src/web/conversation.js';
 import type { Outbox, Pending } from '../../src/web/outbox.js';
 import { ChatState } from '../../src/web/room-state.js';
 import { GROUP_MS } from '../../src/web/timeline.js';
@@ -439,5 +445,75 @@ describe('a long conversation laid out in the background', () => {
     while (idle.size > 0) runIdle();
     expect(laid()).toEqual(seqs(1, 700));
     expect([...before].filter((li) => li.dataset.laid !== undefined)).toHaveLength(300);
+  });
+});
+
+describe("a message's tools are named by whose message it is and what it says", () => {
+  const names = (seq: number) =>
+    [...row(seq).querySelectorAll<HTMLElement>('.actions .tool')].map((b) => b.getAttribute('aria-label'));
+
+  it('says the author and the start of the text, "your message" for one\'s own', () => {
+    const long = {
+      ...said(2, 'alice'),
+      text: 'The **quarterly** numbers are in: see the sheet before Friday please',
+    };
+    setup([{ ...said(1), text: 'lunch at noon?' }, long]);
+    expect(names(1)).toEqual([
+      "React to bob's message: lunch at noon?",
+      "Reply to bob's message: lunch at noon?",
+    ]);
+    expect(names(2)).toEqual([
+      'React to your message: The quarterly numbers are in: see the…',
+      'Reply to your message: The quarterly numbers are in: see the…',
+      'Edit your message: The quarterly numbers are in: see the…',
+      'Delete your message: The quarterly numbers are in: see the…',
+    ]);
+    // The title (the tooltip) says the same.
+    expect(row(1).querySelector<HTMLElement>('.tool.reply')?.title).toBe(
+      "Reply to bob's message: lunch at noon?",
+    );
+  });
+
+  it('names the row again when its text is edited (the row is drawn anew)', () => {
+    const { draw, event } = setup([{ ...said(1), text: 'lunch at noon?' }, said(2, 'carol')]);
+    const two = row(2);
+    event({
+      v: 2,
+      type: 'edited',
+      room: 'general',
+      seq: 3,
+      target: 1,
+      user: 'bob',
+      text: 'lunch at one instead',
+      ts: DAY1 + 5000,
+    });
+    draw();
+    expect(names(1)).toEqual([
+      "React to bob's message: lunch at one instead",
+      "Reply to bob's message: lunch at one instead",
+    ]);
+    expect(row(2)).toBe(two);
+  });
+
+  it('says when a message has only files', () => {
+    const file = (name: string) => ({ id: name.replace('.', '_'), name, type: 'image/png', size: 10 });
+    const one: ChatMessage = { ...said(1), text: '', attachments: [file('photo.png')] };
+    const two: ChatMessage = { ...said(2, 'alice'), text: '', attachments: [file('a.png'), file('b.png')] };
+    expect(messageName(one, 'alice')).toBe("bob's message, a file only: photo.png");
+    expect(messageName(two, 'alice')).toBe('your message, 2 files only: a.png, b.png');
+  });
+
+  it('cuts the excerpt between graphemes, never inside an emoji or a surrogate pair', () => {
+    // 38 letters, then a family emoji (7 code units: 4 people joined) and a flag (4 code units).
+    const text = `${'a'.repeat(38)}👨‍👩‍👧‍👦🇫🇷 the rest`;
+    const cut = excerpt(text);
+    expect(cut).toBe(`${'a'.repeat(38)}…`);
+    expect(excerpt(`${'a'.repeat(30)}😀😀😀😀😀😀`)).toBe(`${'a'.repeat(30)}😀😀😀😀…`);
+    expect(excerpt('  short\n\n text  ')).toBe('short text');
+    for (const s of [cut, excerpt(`${'b'.repeat(39)}😀x`)]) {
+      expect(s.length).toBeLessThanOrEqual(40);
+      // No lone half of a surrogate pair.
+      expect(s).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+    }
   });
 });

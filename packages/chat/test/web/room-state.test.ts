@@ -1511,3 +1511,30 @@ describe('a notice that an action was not done offline', () => {
 function mine(seq: number): ChatMessage {
   return { room: 'general', seq, id: `id${seq}`, user: 'alice', text: `mine ${seq}`, ts: seq };
 }
+
+describe('closing a direct message', () => {
+  const dm = () => roomState('dm:alice:bob', { kind: 'dm', online: ['alice', 'bob'] });
+
+  it('tells the other what a close means, and the one who closed it that it is closed', () => {
+    const { state, last } = setup([general(), dm()]);
+    state.open('dm:alice:bob');
+    // bob's view is alike: alice's close is the notice in bob's conversation.
+    state.receive({ v: 2, type: 'member', room: 'dm:alice:bob', user: 'bob', joined: false });
+    expect(state.rooms.get('dm:alice:bob')?.notices.map((n) => n.text)).toEqual([
+      'bob closed this conversation: they see new messages here once they open it again',
+    ]);
+    state.leave('dm:alice:bob');
+    state.receive({ v: 2, type: 'left', ref: last().ref, room: 'dm:alice:bob' });
+    expect(state.rooms.has('dm:alice:bob')).toBe(false);
+    expect(state.active).toBe('general');
+    expect(state.roomDone).toBe('Closed the conversation with bob.');
+    // A room is left, as before: "bob left #plans", and a leave answered by no words.
+    state.receive({ v: 2, type: 'joined', ...roomState('plans') });
+    state.open('plans');
+    state.receive({ v: 2, type: 'member', room: 'plans', user: 'bob', joined: false });
+    expect(state.rooms.get('plans')?.notices.map((n) => n.text)).toEqual(['bob left #plans']);
+    state.leave('plans');
+    state.receive({ v: 2, type: 'left', ref: last().ref, room: 'plans' });
+    expect(state.roomDone).toBe('');
+  });
+});

@@ -150,10 +150,14 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
       send(res, 200, { ok: true }, { 'set-cookie': clearedCookie(deps.secureCookies) });
     },
 
+    /**
+     * Who is signed in: a question, so "nobody" is an answer (200), not a refusal. A 401 here was
+     * logged as an error in the browser's console at every signed-out page load.
+     */
     async session(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const session = await sessionFromRequest(accounts, req, clock.now(), deps.secureCookies);
-      if (session) send(res, 200, { user: session.user });
-      else send(res, 401, { error: 'no_session', message: 'not signed in' });
+      if (session) send(res, 200, { signedIn: true, user: session.user });
+      else send(res, 200, { signedIn: false });
     },
   };
 }

@@ -6,7 +6,7 @@
  *                                            (with similar: true for a look-alike of a name)
  *   POST /api/login    {"name","password"}   200 {"user"} and the cookie; 401 bad_credentials
  *   POST /api/logout                         deletes the session, clears the cookie, closes its sockets
- *   GET  /api/session                        200 {"user"} or 401
+ *   GET  /api/session                        200 {"signedIn":true,"user"} or {"signedIn":false}
  *   POST /api/attachments, GET /api/attachments/<id>   files sent with messages (attachments.ts)
  *   GET  /ws (no Upgrade)                    what an upgrade would get now: 426, or 401/403/429/503
  *   GET  /_stats                             this node's counters (only with statsEndpoint)

@@ -115,6 +115,23 @@ export async function login(origin: string, name: string, password = PASSWORD): 
   return res.cookie;
 }
 
+/**
+ * `name` accepts their pending invitation to `room` from a connection of their own, signed in for
+ * it and closed once the room is joined (they are offline again, a member now).
+ */
+export async function acceptInvitation(
+  origin: string,
+  name: string,
+  room: string,
+  password = PASSWORD,
+): Promise<void> {
+  const { client } = await TestClient.join(origin, await login(origin, name, password));
+  const joined = await client.request('joined', { type: 'accept', room });
+  if (joined.type !== 'joined')
+    throw new Error(`${name} could not accept ${room}: ${JSON.stringify(joined)}`);
+  await client.close();
+}
+
 type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
 export class TestClient {
@@ -217,7 +234,7 @@ export class TestClient {
     expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
       type: 'invited',
     });
-    await bob.next('joined', (m) => m.room === 'plans');
+    await bob.request('joined', { type: 'accept', room: 'plans' });
     expect(await alice.request('joined', { type: 'create', room: 'lounge' })).toMatchObject({
       kind: 'public',
     });

@@ -34,7 +34,7 @@ const DRIVEN_BY: Record<string, string> = {
   'server/hub/local-rooms.ts':
     "hub/rooms.test.ts: presence and the connections per user and room; hub/read-sync.test.ts: the user's topic",
   'server/hub/membership.ts':
-    'hub/rooms.test.ts: create, join, leave, invite, dm, delete; hub/remove.test.ts',
+    'hub/rooms.test.ts: create, join, leave, invite, dm, delete; hub/remove.test.ts; hub/invitations.test.ts',
   'server/hub/replay.ts': 'hub/delivery.test.ts: replays that overlap live traffic, under backpressure',
   'server/backends/sqlite/index.ts': 'helpers.ts opens the SQLite backend for every server test',
   'server/backends/redis/index.ts': 'redis/backend.ts opens the Redis backend for every test/redis/ test',
@@ -51,6 +51,7 @@ const DRIVEN_BY: Record<string, string> = {
     'e2e/a11y.test.ts: avatars in the page (the file touches the DOM, which tsconfig.test.json has not)',
   'web/autocomplete.ts': 'e2e/features.test.ts: `@` autocomplete in Chromium (logic: web/mentions.test.ts)',
   'web/dom.ts': 'e2e/chat.test.ts: user text never interpreted as HTML',
+  'web/invitations.ts': 'e2e/invitations.test.ts: pending invitations listed and accepted in Chromium',
   'web/keyboard.ts': 'e2e/keyboard.test.ts: the page from the keyboard alone',
   'web/main.ts': 'e2e/chat.test.ts: the page wired up in Chromium',
   'web/panels.ts': 'e2e/remove.test.ts: the people panel; e2e/layout.test.ts: the phone drawers',

@@ -140,6 +140,36 @@ export interface Membership {
 export type CreateRoomResult = 'created' | 'exists' | 'owner_quota' | 'server_quota';
 export type JoinResult = 'joined' | 'member' | 'no_room' | 'too_many_rooms';
 
+/** A pending invitation to a private room (RoomStore.invite). */
+export interface InvitationRecord {
+  room: string;
+  user: string;
+  /** The owner who invited. */
+  by: string;
+  at: number;
+}
+
+export interface InvitationLimits {
+  /** Most pending invitations of one invitee ('user_full' at it). */
+  perUser: number;
+  /** Most pending invitations to one room ('room_full' at it). */
+  perRoom: number;
+  /** Invitations made at or before this time have expired: they count for nothing and are dropped. */
+  expiredAt: number;
+}
+
+/**
+ * no_room: no such room, or not a private one. member: the user is in the room already.
+ * already_invited: a pending invitation is there (left as it was).
+ */
+export type InviteResult = 'invited' | 'no_room' | 'member' | 'already_invited' | 'user_full' | 'room_full';
+
+/**
+ * accept: joined (the invitation gone with the join), member (already in: the invitation is gone),
+ * no_invitation (none pending, expired, or its room is gone), too_many_rooms (the invitation stays).
+ */
+export type AcceptResult = 'joined' | 'member' | 'no_invitation' | 'too_many_rooms';
+
 /**
  * A new message may reply to another message of the room (`replyTo`: it must exist and not be
  * deleted, else 'not_found'); `mentions` are the members it mentions (the hub computes them), also
@@ -277,13 +307,36 @@ export interface RoomStore {
   listRooms(after: string, limit: number): Promise<RoomListing[]>;
 
   /**
-   * Adds the membership with the read marker at the room's head (at most maxRooms per user).
+   * Adds the membership with the read marker at the room's head. `maxRooms` caps the user's rooms
+   * of the room's class: direct messages (names `dm:...`) count against DMs only, public and
+   * private rooms against each other only, so DMs others open cannot fill the cap on rooms.
    * `kind`: the kind the room must have, checked in the same atomic step as the add: a room of
    * another kind (made again under the name since the caller looked) adds nobody, and is answered
    * 'member' if the user is already a member of it, else 'no_room'. (A join asks 'public': no
-   * check made before can let it into a private room; an invitation asks none.)
+   * check made before can let it into a private room; a DM asks none.)
    */
   join(user: string, room: string, maxRooms: number, kind?: RoomKind): Promise<JoinResult>;
+  /**
+   * Records a pending invitation of `user` to the private room `room` by `by` at `at`, in one atomic
+   * step with its checks (InviteResult) and the caps; expired invitations of the user and of the
+   * room are dropped in the same step. An invitation is not a membership (no room cap counts it).
+   */
+  invite(room: string, user: string, by: string, at: number, limits: InvitationLimits): Promise<InviteResult>;
+  /** The user's pending invitations made after `expiredAt`, oldest first. */
+  invitations(user: string, expiredAt: number): Promise<InvitationRecord[]>;
+  /** Who has a pending invitation to `room` (any age), by name. */
+  invitees(room: string): Promise<string[]>;
+  /**
+   * Takes the user's pending invitation (made after `expiredAt`) and joins them to its room, as
+   * join would (the same cap), in one atomic step: only an invited user enters a private room this
+   * way, and an invitation is used once.
+   */
+  accept(user: string, room: string, maxRooms: number, expiredAt: number): Promise<AcceptResult>;
+  /**
+   * Drops the user's invitation to the room (declined, or taken back by the owner); false if there
+   * was none. deleteRoom and the expiry of an empty room drop a room's invitations with it.
+   */
+  dropInvitation(user: string, room: string): Promise<boolean>;
   /**
    * Removes the membership (false if there was none); an emptied room starts its expiry at `now`.
    * `reason` ('removed': by the room's owner) goes with the stay's end into the room's log where

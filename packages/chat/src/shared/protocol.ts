@@ -37,17 +37,32 @@ export interface Limits {
   membersPage: number;
   /** Most events a replay sends; further behind than this, the client gets `reset`. */
   replayLimit: number;
-  /** Most rooms (direct messages included) one user may be a member of. */
+  /**
+   * Most public and private rooms one user may be a member of (`too_many_rooms` above). Direct
+   * messages do not count here (others open them: they must not fill this cap), but against
+   * maxDmsPerUser; nor do pending invitations (only an accepted one is a membership).
+   */
   maxRoomsPerUser: number;
+  /** Most direct message rooms one user may be in (a `dm` that would pass it: `too_many_rooms`). */
+  maxDmsPerUser: number;
+  /** Most pending invitations one user may have (`too_many_invitations` above). */
+  maxInvitationsPerUser: number;
+  /** Most pending invitations to one room (`room_invitations_full` above). */
+  maxInvitationsPerRoom: number;
+  /** A pending invitation not accepted or declined within this many ms expires (it is gone). */
+  invitationTtlMs: number;
   /** Most public and private rooms one user may own (rooms they created that still exist). */
   maxOwnedRooms: number;
   /** Most public and private rooms on the server. */
   maxRooms: number;
   /** send, edit, delete. */
   messageRate: Rate;
-  /** create, join, leave, invite, remove, dm, delete_room. */
+  /** create, join, leave, invite, remove, dm, delete_room, accept. */
   roomRate: Rate;
-  /** Every other request except typing (hello, ping, history, sync, read, rooms, members, search). */
+  /**
+   * Every other request except typing (hello, ping, history, sync, read, rooms, members, search,
+   * decline).
+   */
   requestRate: Rate;
   /** Typing notices per user and room are forwarded at most once per this many ms. */
   typingIntervalMs: number;
@@ -65,6 +80,10 @@ export const DEFAULT_LIMITS: Limits = {
   membersPage: 100,
   replayLimit: 1000,
   maxRoomsPerUser: 50,
+  maxDmsPerUser: 500,
+  maxInvitationsPerUser: 100,
+  maxInvitationsPerRoom: 50,
+  invitationTtlMs: 7 * 24 * 3600 * 1000,
   maxOwnedRooms: 10,
   maxRooms: 10_000,
   messageRate: { burst: 10, perSecond: 2 },
@@ -225,6 +244,17 @@ export interface RoomState {
   online: string[];
 }
 
+/**
+ * A pending invitation to a private room: `by` (its owner) invited the user at `ts`. It stays
+ * pending until the user accepts it (and is then a member), declines it, the owner takes it back
+ * (`remove`) or deletes the room, or it expires (Limits.invitationTtlMs after `ts`).
+ */
+export interface Invitation {
+  room: string;
+  by: string;
+  ts: number;
+}
+
 export interface RoomListing {
   room: string;
   kind: 'public';
@@ -283,7 +313,12 @@ export type ClientMessage =
   | Req<{ type: 'create'; room: string; private?: boolean }>
   | Req<{ type: 'join'; room: string }>
   | Req<{ type: 'leave'; room: string }>
+  /** The owner of a private room invites a user: a pending invitation, until they accept it. */
   | Req<{ type: 'invite'; room: string; user: string }>
+  /** Accepts a pending invitation: joins the room (as `join`, against maxRoomsPerUser now). */
+  | Req<{ type: 'accept'; room: string }>
+  /** Declines a pending invitation: it is gone (the owner is not told). */
+  | Req<{ type: 'decline'; room: string }>
   /** The owner of a private room takes a member (not themselves) out of it. */
   | Req<{ type: 'remove'; room: string; user: string }>
   | Req<{ type: 'dm'; user: string }>
@@ -327,6 +362,12 @@ export const ERROR_CODES = [
   'id_reused',
   /** invite: the user (the owner themselves, too) is already a member of the room; nothing was done. */
   'already_member',
+  /** invite: the user already has a pending invitation to the room; nothing was done. */
+  'already_invited',
+  /** invite: the user has maxInvitationsPerUser pending invitations; nothing was done. */
+  'too_many_invitations',
+  /** invite: the room has maxInvitationsPerRoom pending invitations; nothing was done. */
+  'room_invitations_full',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -334,7 +375,14 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 type Reply<T> = T & { v: 2; ref?: string };
 
 export type ServerMessage =
-  | Reply<{ type: 'welcome'; user: string; rooms: RoomState[]; limits: Limits }>
+  /** invitations: the user's pending invitations, oldest first. */
+  | Reply<{
+      type: 'welcome';
+      user: string;
+      rooms: RoomState[];
+      invitations: Invitation[];
+      limits: Limits;
+    }>
   | Reply<{ type: 'pong' }>
   | ({ v: 2 } & RoomEvent)
   /**
@@ -362,7 +410,16 @@ export type ServerMessage =
   | Reply<{ type: 'joined' } & RoomState>
   /** reason: absent for a leave (in this tab or another), or why the user is out of the room. */
   | Reply<{ type: 'left'; room: string; reason?: 'deleted' | 'removed' }>
+  /** To the owner: `user` has a pending invitation now (they are a member once they accept). */
   | Reply<{ type: 'invited'; room: string; user: string }>
+  /** To every connection of the invitee: a new pending invitation. */
+  | ({ v: 2; type: 'invitation' } & Invitation)
+  /**
+   * To every connection of the user: the pending invitation is gone (accepted: `joined` follows;
+   * declined, here or in another tab; taken back by the owner; or the room deleted). With `ref`:
+   * the answer to `decline`.
+   */
+  | Reply<{ type: 'uninvited'; room: string }>
   | Reply<{ type: 'removed'; room: string; user: string }>
   | Reply<{ type: 'search'; query: string; hits: SearchHit[]; next?: string }>
   | { v: 2; type: 'presence'; room: string; user: string; online: boolean }
@@ -392,6 +449,8 @@ export const SERVER_MESSAGE_TYPES: readonly ServerMessageType[] = [
   'joined',
   'left',
   'invited',
+  'invitation',
+  'uninvited',
   'removed',
   'search',
   'presence',

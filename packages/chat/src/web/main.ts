@@ -14,6 +14,7 @@ import { jumpToLatest, onConversationScroll, renderMessages, showMessage } from 
 import { byId, tieError } from './dom.js';
 import { type Draft, Drafts, editDraft, editUnchanged, type Reply } from './drafts.js';
 import { parse, plainText } from './format.js';
+import { invitationText, notifyInvitation, renderInvitations } from './invitations.js';
 import { settleRovingFocus, setUpKeyboard } from './keyboard.js';
 import { notifyMention, setUpNotifications } from './notify.js';
 import { Outbox, type Pending } from './outbox.js';
@@ -55,6 +56,10 @@ const state = new ChatState(
       notifyMention(message, state.label(room), room.kind === 'dm', () => actions.open(room.name)),
     olderRefused: (room, said): boolean => search.olderRefused(room, said),
     latestRefused: (room, said): boolean => search.latestRefused(room, said),
+    invited: (invitation) => {
+      notifyInvitation(invitation);
+      say(null, invitationText(invitation));
+    },
   },
   sessionStorage.getItem(ROOM_KEY) ?? DEFAULT_ROOM,
 );
@@ -252,6 +257,7 @@ function render(): void {
   } else if (changes.has('rooms')) renderTitle(state);
   if (changes.has('rooms') || changes.has('active')) renderRooms(state, actions);
   if (changes.has('directory')) renderDirectory(state, actions);
+  if (changes.has('invitations')) renderInvitations(state, state);
   if (changes.has('messages') || changes.has('active')) renderMessages(state, outbox, actions);
   else if (changes.has('older')) renderMessages(state, outbox, actions, 'older');
   if (changes.has('messages') || changes.has('active') || changes.has('older'))

@@ -16,6 +16,9 @@ function enabled(): boolean {
   return supported() && Notification.permission === 'granted' && localStorage.getItem(KEY) === 'on';
 }
 
+/** The user turned notifications on (the bell) and the browser allows them. */
+export const notificationsOn = enabled;
+
 function show(button: HTMLButtonElement): void {
   const on = enabled();
   button.hidden = !supported();

@@ -30,6 +30,7 @@ import {
   dmPeer,
   eventRoom,
   eventSeq,
+  type Invitation,
   type Limits,
   type RoomEvent,
   type RoomKind,
@@ -143,6 +144,8 @@ export interface StateHost {
    * olderRefused: a search's jump that opened the room ends there (search.ts latestRefused).
    */
   latestRefused?(room: string, said: string): boolean;
+  /** A new invitation arrived live (a desktop notification, maybe: invitations.ts). */
+  invited?(invitation: Invitation): void;
 }
 
 /** A reply's quote keeps this many code points of the original (as the server does). */
@@ -171,7 +174,9 @@ export type Change =
   /** The message in `revealed` is loaded: scroll to it. */
   | 'reveal'
   /** `announcement` changed (its room went: it was cleared). */
-  | 'announce';
+  | 'announce'
+  /** The pending invitations changed (invitations.ts draws them). */
+  | 'invitations';
 
 type RequestKind =
   | 'join'
@@ -180,6 +185,8 @@ type RequestKind =
   | 'leave'
   | 'delete_room'
   | 'invite'
+  | 'accept'
+  | 'decline'
   | 'remove_member'
   | 'members'
   | 'read'
@@ -304,6 +311,8 @@ export class ChatState {
    * be a stale announcement about a room that no longer exists.
    */
   announcement: { room: string | null; text: string } = { room: null, text: '' };
+  /** The user's pending invitations by room, oldest first (welcome, then `invitation`/`uninvited`). */
+  readonly invitations = new Map<string, Invitation>();
   /** The last page of `rooms` (the directory of public rooms). */
   directory: RoomListing[] = [];
   directoryNext: string | undefined;
@@ -384,6 +393,20 @@ export class ChatState {
     switch (msg.type) {
       case 'welcome':
         this.#welcome(msg.user, msg.rooms, msg.limits);
+        this.invitations.clear();
+        for (const invitation of msg.invitations ?? []) this.invitations.set(invitation.room, invitation);
+        this.#changed('invitations');
+        return;
+      case 'invitation': {
+        const { room, by, ts } = msg;
+        this.invitations.set(room, { room, by, ts });
+        this.#changed('invitations');
+        this.#host.invited?.({ room, by, ts });
+        return;
+      }
+      case 'uninvited':
+        if (msg.ref !== undefined) this.#requests.delete(msg.ref);
+        if (this.invitations.delete(msg.room)) this.#changed('invitations');
         return;
       case 'message':
       case 'edited':
@@ -485,7 +508,9 @@ export class ChatState {
         const room = this.rooms.get(msg.room);
         const label = room ? this.label(room) : `#${msg.room}`;
         this.roomDone =
-          msg.type === 'invited' && request?.kind === 'invite' ? `Invited ${msg.user} to ${label}.` : '';
+          msg.type === 'invited' && request?.kind === 'invite'
+            ? `Invited ${msg.user} to ${label}; waiting for them to accept.`
+            : '';
         this.#changed('errors');
         return;
       }
@@ -524,6 +549,9 @@ export class ChatState {
       case 'invited':
       case 'removed':
         names.push(msg.user);
+        break;
+      case 'invitation':
+        names.push(msg.by);
         break;
     }
     const learned = new Set<string>();
@@ -1012,6 +1040,16 @@ export class ChatState {
     this.#request('invite', room, { v: 2, type: 'invite', room, user }, { user });
   }
 
+  /** Accepts the invitation to `room`: answered by `joined`, which opens the room. */
+  accept(room: string): void {
+    this.#request('accept', room, { v: 2, type: 'accept', room });
+  }
+
+  /** Declines the invitation to `room` (answered by `uninvited`). */
+  decline(room: string): void {
+    this.#request('decline', room, { v: 2, type: 'decline', room });
+  }
+
   /**
    * The owner takes `user` out of their private room (answered by `removed`; the member notice
    * and the online list follow).
@@ -1059,7 +1097,9 @@ export class ChatState {
     }
     const request = msg.ref === undefined ? undefined : this.#requests.get(msg.ref);
     if (msg.ref !== undefined) this.#requests.delete(msg.ref);
-    if (request && ['join', 'create', 'dm'].includes(request.kind)) {
+    // In the room: an invitation to it is spent (accepted here or in another tab).
+    if (this.invitations.delete(msg.room)) this.#changed('invitations');
+    if (request && ['join', 'create', 'dm', 'accept'].includes(request.kind)) {
       this.roomError = '';
       this.roomDone = '';
       this.#changed('errors');
@@ -1111,6 +1151,10 @@ export class ChatState {
         this.#changed('errors');
         return;
       }
+      if ((request.kind === 'accept' || request.kind === 'decline') && code === 'no_such_room') {
+        // Gone meanwhile (expired, taken back, its room deleted): it goes from the list too.
+        if (this.invitations.delete(request.room)) this.#changed('invitations');
+      }
       if (request.kind === 'invite' && code === 'already_member') {
         // Nothing was done (the server's `invited` would have said someone was let in): said in
         // the page's words, the room as the page names it.
@@ -1124,12 +1168,27 @@ export class ChatState {
         this.#changed('errors');
         return;
       }
+      if (request.kind === 'invite' && code === 'already_invited') {
+        const room = this.rooms.get(request.room);
+        this.roomError = `${request.user ?? ''} is already invited to ${room ? this.label(room) : `#${request.room}`}.`;
+        this.#changed('errors');
+        return;
+      }
       // The directory (`rooms`: "All rooms", in the room list's area) is answered there too: under
       // the composer, a phone's open rooms drawer covered its refusal.
       if (
-        ['join', 'create', 'dm', 'leave', 'invite', 'remove_member', 'delete_room', 'rooms'].includes(
-          request.kind,
-        )
+        [
+          'join',
+          'create',
+          'dm',
+          'leave',
+          'invite',
+          'accept',
+          'decline',
+          'remove_member',
+          'delete_room',
+          'rooms',
+        ].includes(request.kind)
       ) {
         this.roomError = message;
         this.#changed('errors');

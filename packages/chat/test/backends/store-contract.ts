@@ -564,6 +564,109 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(next.ok && next.event.type === 'message' && next.event.message.seq).toBe(3);
     });
 
+    it('counts direct messages against their own cap: DMs never fill the cap on rooms, nor rooms the one on DMs', async () => {
+      const rooms = (await open()).rooms;
+      for (const name of ['a1', 'a2', 'a3']) await rooms.createRoom(room(name, 'x'), quotas);
+      for (const peer of ['b', 'c', 'd']) await rooms.createRoom(room(`dm:ann:${peer}`, null, 'dm'), quotas);
+      // Three DMs, opened by others: the cap of 2 on rooms still lets her join two rooms.
+      for (const peer of ['b', 'c']) expect(await rooms.join('ann', `dm:ann:${peer}`, 2)).toBe('joined');
+      expect(await rooms.join('ann', 'a1', 2)).toBe('joined');
+      expect(await rooms.join('ann', 'a2', 2)).toBe('joined');
+      expect(await rooms.join('ann', 'a3', 2)).toBe('too_many_rooms');
+      // And two rooms leave both DMs' places to DMs: the third DM is over the cap of 2 on DMs.
+      expect(await rooms.join('ann', 'dm:ann:d', 2)).toBe('too_many_rooms');
+      expect(await rooms.leave('ann', 'dm:ann:b', 10)).toBe(true);
+      expect(await rooms.join('ann', 'dm:ann:d', 2)).toBe('joined');
+      expect(await rooms.join('ann', 'a3', 2)).toBe('too_many_rooms');
+    });
+
+    it('invitations: pending (no membership) until accepted; accepting joins once; declining or taking back drops it', async () => {
+      const rooms = (await open()).rooms;
+      const limits = { perUser: 10, perRoom: 10, expiredAt: 0 };
+      await rooms.createRoom(room('sec', 'ann', 'private'), quotas);
+      await rooms.createRoom(room('pub', 'ann'), quotas);
+      expect(await rooms.join('ann', 'sec', 10)).toBe('joined');
+      expect(await rooms.invite('sec', 'ben', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.invite('sec', 'ben', 'ann', 1001, limits)).toBe('already_invited');
+      expect(await rooms.invite('sec', 'ann', 'ann', 1001, limits)).toBe('member');
+      expect(await rooms.invite('pub', 'ben', 'ann', 1001, limits)).toBe('no_room');
+      expect(await rooms.invite('nope', 'ben', 'ann', 1001, limits)).toBe('no_room');
+      // Pending: not a member, listed for him and the room, no room of his cap taken.
+      expect(await rooms.isMember('ben', 'sec')).toBe(false);
+      expect(await rooms.memberships('ben')).toEqual([]);
+      expect(await rooms.invitations('ben', 0)).toEqual([{ room: 'sec', user: 'ben', by: 'ann', at: 1000 }]);
+      expect(await rooms.invitees('sec')).toEqual(['ben']);
+      expect(await rooms.accept('cid', 'sec', 10, 0)).toBe('no_invitation');
+      expect(await rooms.accept('ben', 'sec', 10, 0)).toBe('joined');
+      expect(await rooms.isMember('ben', 'sec')).toBe(true);
+      expect(await rooms.invitations('ben', 0)).toEqual([]);
+      expect(await rooms.invitees('sec')).toEqual([]);
+      expect(await rooms.accept('ben', 'sec', 10, 0)).toBe('no_invitation'); // used once
+      expect(await rooms.invite('sec', 'ben', 'ann', 1002, limits)).toBe('member');
+      // Declined (or taken back by the owner): gone, once.
+      expect(await rooms.invite('sec', 'cid', 'ann', 1003, limits)).toBe('invited');
+      expect(await rooms.dropInvitation('cid', 'sec')).toBe(true);
+      expect(await rooms.dropInvitation('cid', 'sec')).toBe(false);
+      expect(await rooms.accept('cid', 'sec', 10, 0)).toBe('no_invitation');
+      expect(await rooms.invitations('cid', 0)).toEqual([]);
+    });
+
+    it('caps pending invitations per invitee and per room; expired ones count for nothing and cannot be accepted', async () => {
+      const rooms = (await open()).rooms;
+      const limits = { perUser: 2, perRoom: 3, expiredAt: 0 };
+      for (const name of ['r1', 'r2', 'r3', 'r4']) {
+        await rooms.createRoom(room(name, 'ann', 'private'), quotas);
+        await rooms.join('ann', name, 10);
+      }
+      expect(await rooms.invite('r1', 'ben', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.invite('r2', 'ben', 'ann', 1001, limits)).toBe('invited');
+      expect(await rooms.invite('r3', 'ben', 'ann', 1002, limits)).toBe('user_full');
+      expect(await rooms.invite('r4', 'u1', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.invite('r4', 'u2', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.invite('r4', 'u3', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.invite('r4', 'u4', 'ann', 1000, limits)).toBe('room_full');
+      // Declining one makes a place.
+      expect(await rooms.dropInvitation('ben', 'r1')).toBe(true);
+      expect(await rooms.invite('r3', 'ben', 'ann', 1003, limits)).toBe('invited');
+      expect((await rooms.invitations('ben', 0)).map((i) => i.room)).toEqual(['r2', 'r3']);
+      // Expired at 1001: r2's is not listed, not accepted, and no longer counts against either cap.
+      const later = { ...limits, expiredAt: 1001 };
+      expect((await rooms.invitations('ben', 1001)).map((i) => i.room)).toEqual(['r3']);
+      expect(await rooms.accept('ben', 'r2', 10, 1001)).toBe('no_invitation');
+      expect(await rooms.invite('r1', 'ben', 'ann', 2000, later)).toBe('invited');
+      expect(await rooms.invite('r4', 'u4', 'ann', 2000, later)).toBe('invited');
+      expect(await rooms.invitees('r4')).toEqual(['u4']);
+    });
+
+    it('accept at the cap on rooms keeps the invitation; deleting or expiring a room drops its invitations', async () => {
+      const rooms = (await open()).rooms;
+      const limits = { perUser: 10, perRoom: 10, expiredAt: 0 };
+      for (const name of ['sec', 'old', 'other']) {
+        await rooms.createRoom({ ...room(name, 'ann', 'private'), createdAt: 100 }, quotas);
+        await rooms.join('ann', name, 10);
+      }
+      await rooms.createRoom(room('pub', 'x'), quotas);
+      expect(await rooms.join('ben', 'pub', 1)).toBe('joined');
+      expect(await rooms.invite('sec', 'ben', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.accept('ben', 'sec', 1, 0)).toBe('too_many_rooms');
+      expect(await rooms.isMember('ben', 'sec')).toBe(false);
+      expect(await rooms.leave('ben', 'pub', 1100)).toBe(true);
+      expect(await rooms.accept('ben', 'sec', 1, 0)).toBe('joined');
+      // Deleted: the room's invitations go with it, and a room created again under the name has none.
+      expect(await rooms.invite('other', 'cid', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.deleteRoom('other')).toBe(true);
+      expect(await rooms.invitations('cid', 0)).toEqual([]);
+      await rooms.createRoom(room('other', 'ben', 'private'), quotas);
+      expect(await rooms.accept('cid', 'other', 10, 0)).toBe('no_invitation');
+      expect(await rooms.invitees('other')).toEqual([]);
+      // Expired empty: the same.
+      expect(await rooms.invite('old', 'cid', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.leave('ann', 'old', 150)).toBe(true);
+      expect(await rooms.expireEmptyRooms(200)).toEqual(['old']);
+      expect(await rooms.invitations('cid', 0)).toEqual([]);
+      expect(await rooms.invitees('old')).toEqual([]);
+    });
+
     it('keeps users case-insensitively unique and sessions until they expire', async () => {
       const { accounts } = await open();
       expect(await accounts.createUser({ name: 'Ann', passwordHash: 'h', createdAt: 1 })).toBe('created');

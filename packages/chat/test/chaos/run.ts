@@ -4,7 +4,8 @@
  * outbox) type into their rooms, reply (often to their own messages, which they may delete at
  * once), edit, delete and react; they leave rooms, join and re-join them (rooms they can enter;
  * now and then someone else's private room, refused), create rooms (public
- * `x…`, private `p…`), invite to their private rooms and remove others from them (a member, or
+ * `x…`, private `p…`), invite to their private rooms (the invitee accepts at a later step) and
+ * remove others from them (a member, or
  * someone not in it: refused), and delete the rooms they own (created again
  * under the same name, sometimes at once while the owner's other tab is away), each change
  * answered (or its connection cut) before the next step; meanwhile their connections are cut at
@@ -405,6 +406,10 @@ export async function runChaos(cluster: Cluster, options: RunOptions): Promise<R
           if (cut) tab.killOnWrite('delete_room');
           tab.state.deleteRoom(name);
         }
+      } else if (m < 0.56 && tab.state.invitations.size > 0) {
+        // An invitation is pending until accepted: the invitee accepts one (joins the room).
+        if (cut) tab.killOnWrite('accept');
+        tab.state.accept(pick([...tab.state.invitations.keys()].sort()));
       } else if (m < 0.6 && ownedPrivate.length > 0) {
         if (cut) tab.killOnWrite('invite');
         tab.state.invite(pick(ownedPrivate), pick(users));

@@ -26,6 +26,7 @@ const MEMBERSHIP = new Set<ClientMessage['type']>([
   'leave',
   'delete_room',
   'invite',
+  'accept',
   'remove',
 ]);
 

@@ -13,7 +13,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { SqliteStore } from '../../src/server/backends/sqlite/store.js';
 import { png } from '../attachments/files.js';
-import { register, startTestServer } from '../helpers.js';
+import { acceptInvitation, register, startTestServer } from '../helpers.js';
 import { axeViolations } from './axe.js';
 import {
   deleteMessage,
@@ -262,7 +262,8 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
       await audit(page, `edit banner ${theme}`, found);
       await page.keyboard.press('Escape');
       // A private room of one's own (lock, invite field, delete, Remove beside a member, online or
-      // offline: carol never signs in), and the directory of rooms; then the remove question.
+      // offline: carol accepts from a connection closed at once), and the directory of rooms; then
+      // the remove question.
       await register(server.origin, 'carol');
       await page.check('#room-private');
       await page.fill('#room-input', `secret-${theme}`);
@@ -271,7 +272,14 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
       for (const name of ['bob', 'carol']) {
         await page.fill('#invite-input', name);
         await page.press('#invite-input', 'Enter');
+        await expect.poll(async () => (await server.backend.rooms.invitations(name, 0)).length).toBe(1);
       }
+      // bob's page with the invitation pending (its Accept and Decline), then accepted there.
+      const invitation = bob.page.locator(`#invitation-list li[data-room="secret-${theme}"]`);
+      await invitation.waitFor();
+      await audit(bob.page, `pending invitation ${theme}`, found);
+      await invitation.locator('button.accept').click();
+      await acceptInvitation(server.origin, 'carol', `secret-${theme}`);
       await page.locator('#online-list li[data-user="bob"] .remove-member').waitFor();
       await page.locator('#online-list li.offline[data-user="carol"] .presence-word').waitFor();
       await page.click('#all-rooms summary');

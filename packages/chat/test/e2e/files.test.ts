@@ -583,6 +583,8 @@ describe('attachments in the page', () => {
       expect(await alice.request('invited', { type: 'invite', room, user: 'bob' })).toMatchObject({
         type: 'invited',
       });
+      await bob.page.click(`#invitation-list li[data-room="${room}"] button.accept`);
+      await bob.page.waitForSelector(`#room-list button[data-room="${room}"]`);
     }
     const page = bob.page;
     const title = (room: string) =>

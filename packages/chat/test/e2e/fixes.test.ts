@@ -205,6 +205,7 @@ describe('the page', () => {
     // Until alice invites him.
     await alice.page.fill('#invite-input', 'bob');
     await alice.page.press('#invite-input', 'Enter');
+    await bob.page.click('#invitation-list li[data-room="plans"] button.accept');
     await bob.page.waitForSelector('#room-list button[data-room="plans"]');
     await alice.context.close();
     await bob.context.close();

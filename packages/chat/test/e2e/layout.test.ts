@@ -15,7 +15,7 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { png } from '../attachments/files.js';
-import { register, startTestServer, TestClient } from '../helpers.js';
+import { acceptInvitation, register, startTestServer, TestClient } from '../helpers.js';
 import { axeViolations } from './axe.js';
 import { give, sendMessage, seqOf, signIn, useBrowser, waitForMessages } from './browser.js';
 
@@ -580,6 +580,11 @@ describe('the people panel', () => {
     await page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#secret');
     await page.fill('#invite-input', 'bob');
     await page.press('#invite-input', 'Enter');
+    // bob accepts from a connection closed at once: a member, offline.
+    await page.waitForFunction(() =>
+      document.querySelector('#room-error')?.textContent?.startsWith('Invited bob'),
+    );
+    await acceptInvitation(server.origin, 'bob', 'secret');
     await page.waitForSelector('#online-list li.offline .remove-member');
     for (const width of [800, 1024, 1280]) {
       await page.setViewportSize({ width, height: 800 });
@@ -640,15 +645,15 @@ describe('on a phone (375 × 667), the answers to room requests', () => {
     // From the conversation's invite field: confirmed on screen, said once.
     await page.fill('#invite-input', 'bob');
     await page.press('#invite-input', 'Enter');
-    const invited = 'Invited bob to #plans.';
+    const invited = 'Invited bob to #plans; waiting for them to accept.';
     await page.waitForFunction((t) => document.body.textContent?.includes(t), invited);
     expect(await said(invited)).toEqual({ regions: ['room-note'], shown: ['room-note'], done: true });
     // Its colours (and the page's) pass axe, as a11y.test.ts checks the rest of the phone's page.
     expect(await axeViolations(page)).toEqual([]);
-    // An error (already_member) replaces it there, as an error.
+    // An error (already_invited) replaces it there, as an error.
     await page.fill('#invite-input', 'bob');
     await page.press('#invite-input', 'Enter');
-    const already = 'bob is already in #plans.';
+    const already = 'bob is already invited to #plans.';
     await page.waitForFunction((t) => document.body.textContent?.includes(t), already);
     expect(await said(already)).toEqual({ regions: ['room-note'], shown: ['room-note'], done: false });
     expect(await said(invited)).toEqual({ regions: [], shown: [], done: false });

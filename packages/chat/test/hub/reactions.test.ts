@@ -29,7 +29,7 @@ describe('mentions', () => {
     expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
       user: 'Bob',
     });
-    await bob.next('joined', (m) => m.room === 'plans');
+    await bob.request('joined', { type: 'accept', room: 'plans' });
     const sent = await alice.request('ack', {
       type: 'send',
       id: 'p1',

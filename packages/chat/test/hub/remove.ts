@@ -34,7 +34,8 @@ export async function removeMember(origins: string[], track: (c: TestClient) => 
   expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
     type: 'invited',
   });
-  for (const tab of [bobTab1, bobTab2]) expect(await tab.next('joined')).toMatchObject({ room: 'plans' });
+  expect(await bobTab1.request('joined', { type: 'accept', room: 'plans' })).toMatchObject({ room: 'plans' });
+  expect(await bobTab2.next('joined')).toMatchObject({ room: 'plans' });
   await alice.next('presence', (m) => m.room === 'plans' && m.user === 'bob');
   const b1 = { type: 'send', id: 'b1', room: 'plans', text: 'my plan' };
   expect(await bobTab1.request('ack', b1)).toMatchObject({ type: 'ack', seq: 1 });
@@ -136,7 +137,8 @@ export async function removeMember(origins: string[], track: (c: TestClient) => 
   expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
     type: 'invited',
   });
-  for (const tab of [bobTab1, bobTab2, bobTab3])
+  expect(await bobTab1.request('joined', { type: 'accept', room: 'plans' })).toMatchObject({ head: 2 });
+  for (const tab of [bobTab2, bobTab3])
     expect(await tab.next('joined', (m) => m.room === 'plans')).toMatchObject({ head: 2 });
   expect(await bobTab3.request('ack', { type: 'send', id: 'b3', room: 'plans', text: 'back' })).toMatchObject(
     {

@@ -51,7 +51,7 @@ export async function roomRecreatedNotice(
   expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'eve' })).toMatchObject({
     type: 'invited',
   });
-  await eve.next('joined', (m) => m.room === 'plans');
+  await eve.request('joined', { type: 'accept', room: 'plans' });
   expect(eve.all('left')).toEqual([]);
 
   expect(

@@ -341,8 +341,22 @@ describe('private rooms and direct messages', () => {
       room: 'plans',
       user: 'bob',
     });
-    // bob's open connection enters at once, and his next session has the room.
-    expect(await bob.next('joined')).toMatchObject({ room: 'plans', kind: 'private', head: 1 });
+    // bob's open connection is told of the invitation; he is not in the room until he accepts.
+    expect(await bob.next('invitation')).toEqual({
+      v: 2,
+      type: 'invitation',
+      room: 'plans',
+      by: 'alice',
+      ts: expect.any(Number),
+    });
+    expect(await bob.request('error', { type: 'history', room: 'plans' })).toMatchObject({
+      code: 'not_member',
+    });
+    expect(await bob.request('joined', { type: 'accept', room: 'plans' })).toMatchObject({
+      room: 'plans',
+      kind: 'private',
+      head: 1,
+    });
     expect(await bob.request('history', { type: 'history', room: 'plans' })).toMatchObject({
       messages: [{ text: 'for members' }],
     });
@@ -365,8 +379,8 @@ describe('private rooms and direct messages', () => {
     const bob = await TestClient.user(server.origin, 'bob');
     await alice.request('joined', { type: 'create', room: 'plans', private: true });
     await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' });
+    await bob.request('joined', { type: 'accept', room: 'plans' });
     await alice.next('member', (m) => m.user === 'bob');
-    await bob.next('joined', (m) => m.room === 'plans');
     expect(await alice.request('error', { type: 'invite', room: 'plans', user: 'BOB' })).toEqual({
       v: 2,
       type: 'error',
@@ -431,6 +445,10 @@ describe('a room named after what every object inherits', () => {
     await eve.request('joined', { type: 'create', room: 'constructor', private: true });
     await eve.request('ack', { type: 'send', id: 'e1', room: 'constructor', text: 'hi' });
     await eve.request('invited', { type: 'invite', room: 'constructor', user: 'bob' });
+    const first = await TestClient.join(server.origin, bobCookie);
+    expect(first.welcome.invitations).toEqual([{ room: 'constructor', by: 'eve', ts: expect.any(Number) }]);
+    await first.client.request('joined', { type: 'accept', room: 'constructor' });
+    first.client.ws.close();
     const hellos: (Record<string, number> | undefined)[] = [undefined, { general: 0 }, { constructor: 0 }];
     for (const rooms of hellos) {
       const { client, welcome } = await TestClient.join(server.origin, bobCookie, rooms);

@@ -24,6 +24,8 @@ describe('parseClientMessage', () => {
       { v: 2, type: 'join', room: 'general' },
       { v: 2, type: 'leave', room: 'dm:ann:bob' },
       { v: 2, type: 'invite', room: 'plans', user: 'Bob_2' },
+      { v: 2, type: 'accept', ref: 'a1', room: 'plans' },
+      { v: 2, type: 'decline', room: 'plans' },
       { v: 2, type: 'remove', ref: 'x1', room: 'plans', user: 'Bob_2' },
       { v: 2, type: 'dm', user: 'bob' },
       { v: 2, type: 'delete_room', room: 'plans' },

@@ -37,7 +37,7 @@ async function twoNodes(prefix: string) {
   expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'carol' })).toMatchObject({
     type: 'invited',
   });
-  await carol.next('joined', (m) => m.room === 'plans');
+  await carol.request('joined', { type: 'accept', room: 'plans' });
   expect(await carol.request('joined', { type: 'join', room: 'lounge' })).toMatchObject({ room: 'lounge' });
   return { nodes, alice, bob, carol };
 }
@@ -89,7 +89,7 @@ describe('live events after a removal whose notice is held back, on two nodes', 
     expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
       type: 'invited',
     });
-    await bob.next('joined', (m) => m.room === 'plans');
+    await bob.request('joined', { type: 'accept', room: 'plans' });
     const back = { type: 'send', id: 'plans-back', room: 'plans', text: 'welcome back' };
     expect(await alice.request('ack', back)).toMatchObject({ type: 'ack' });
     await bob.next('message', (m) => m.message.id === back.id);
@@ -112,7 +112,7 @@ describe('live events after a removal whose notice is held back, on two nodes', 
     expect(await dave.request('invited', { type: 'invite', room: 'plans', user: 'erin' })).toMatchObject({
       type: 'invited',
     });
-    await erin.next('joined', (m) => m.room === 'plans');
+    await erin.request('joined', { type: 'accept', room: 'plans' });
     const sent = [1, 2].map((i) => ({ type: 'send', id: `new-${i}`, room: 'plans', text: `new ${i}` }));
     for (const m of sent) expect(await dave.request('ack', m)).toMatchObject({ type: 'ack' });
     for (const m of sent) {

@@ -84,7 +84,14 @@ function setup(messages: ChatMessage[], hasMore = false): Setup {
     mentions: 0,
     online: [],
   };
-  state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [room], limits: DEFAULT_LIMITS });
+  state.receive({
+    v: 2,
+    type: 'welcome',
+    invitations: [],
+    user: 'alice',
+    rooms: [room],
+    limits: DEFAULT_LIMITS,
+  });
   const last = () => sent.at(-1) as ClientMessage & { ref: string };
   state.receive({ v: 2, type: 'history', ref: last().ref, room: 'general', messages, head, hasMore });
   const items: Pending[] = [];
@@ -405,6 +412,7 @@ describe('a long conversation laid out in the background', () => {
     state.receive({
       v: 2,
       type: 'welcome',
+      invitations: [],
       user: 'alice',
       rooms: ['general', 'other'].map((room) => ({
         room,

@@ -17,7 +17,7 @@ function setup(rooms: RoomState[] = [general()]) {
   const sent: ClientMessage[] = [];
   let now = 1000;
   const state = new ChatState({ send: (m) => sent.push(m), now: () => now });
-  state.receive({ v: 2, type: 'welcome', user: 'alice', rooms, limits: DEFAULT_LIMITS });
+  state.receive({ v: 2, type: 'welcome', invitations: [], user: 'alice', rooms, limits: DEFAULT_LIMITS });
   return {
     state,
     sent,
@@ -239,6 +239,7 @@ describe('ChatState', () => {
     state.receive({
       v: 2,
       type: 'welcome',
+      invitations: [],
       user: 'alice',
       rooms: [general(0, ['alice'])],
       limits: DEFAULT_LIMITS,
@@ -581,7 +582,14 @@ describe('ChatState', () => {
     const lost = last();
     expect(lost).toMatchObject({ type: 'history', room: 'general', before: 51 });
     // The connection goes before the answer comes; a new one is welcomed (nothing missed).
-    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(100)], limits: DEFAULT_LIMITS });
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      invitations: [],
+      user: 'alice',
+      rooms: [general(100)],
+      limits: DEFAULT_LIMITS,
+    });
     state.loadOlder();
     expect(last()).toMatchObject({ type: 'history', room: 'general', before: 51 });
     expect(last().ref).not.toBe(lost.ref);
@@ -600,7 +608,14 @@ describe('ChatState', () => {
         return false;
       },
     });
-    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(100)], limits: DEFAULT_LIMITS });
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      invitations: [],
+      user: 'alice',
+      rooms: [general(100)],
+      limits: DEFAULT_LIMITS,
+    });
     const last = () => sent.at(-1) as ClientMessage & { ref: string };
     state.receive({
       ...(history('general', last().ref, [], 100) as Extract<ServerMessage, { type: 'history' }>),
@@ -657,7 +672,7 @@ describe('ChatState', () => {
         return tell;
       },
     });
-    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms, limits: DEFAULT_LIMITS });
+    state.receive({ v: 2, type: 'welcome', invitations: [], user: 'alice', rooms, limits: DEFAULT_LIMITS });
     return { state, sent, told, last: () => sent.at(-1) as ClientMessage & { ref: string } };
   }
 
@@ -800,6 +815,7 @@ describe('ChatState', () => {
     state.receive({
       v: 2,
       type: 'welcome',
+      invitations: [],
       user: 'alice',
       rooms: [roomState('misc')],
       limits: DEFAULT_LIMITS,
@@ -876,7 +892,66 @@ describe('ChatState', () => {
     state.invite('plans', 'carol');
     state.receive({ v: 2, type: 'invited', ref: last().ref, room: 'plans', user: 'carol' });
     expect(state.roomError).toBe('');
-    expect(state.roomDone).toBe('Invited carol to #plans.');
+    expect(state.roomDone).toBe('Invited carol to #plans; waiting for them to accept.');
+  });
+
+  it("keeps the user's pending invitations: welcome, live ones, accepted (the room opens), declined, gone elsewhere", () => {
+    const sent: ClientMessage[] = [];
+    const told: string[] = [];
+    const state = new ChatState({
+      send: (m) => sent.push(m),
+      now: () => 0,
+      invited: (i) => told.push(i.room),
+    });
+    const ts = 5;
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      user: 'bob',
+      rooms: [general()],
+      invitations: [{ room: 'plans', by: 'alice', ts }],
+      limits: DEFAULT_LIMITS,
+    });
+    expect([...state.invitations.keys()]).toEqual(['plans']);
+    expect(told).toEqual([]); // the welcome's are not news
+    state.changes.clear();
+    state.receive({ v: 2, type: 'invitation', room: 'trip', by: 'alice', ts });
+    expect([...state.invitations.keys()]).toEqual(['plans', 'trip']);
+    expect(told).toEqual(['trip']);
+    expect(state.changes.has('invitations')).toBe(true);
+    // Accepted: the joined answer opens the room and spends the invitation.
+    state.accept('plans');
+    const accept = sent.at(-1) as ClientMessage & { ref: string };
+    expect(accept).toMatchObject({ type: 'accept', room: 'plans' });
+    state.receive({
+      v: 2,
+      type: 'joined',
+      ref: accept.ref,
+      ...roomState('plans', { kind: 'private', owner: 'alice', online: ['alice', 'bob'] }),
+    });
+    expect(state.active).toBe('plans');
+    expect([...state.invitations.keys()]).toEqual(['trip']);
+    // Declined: gone with the answer.
+    state.decline('trip');
+    const decline = sent.at(-1) as ClientMessage & { ref: string };
+    state.receive({ v: 2, type: 'uninvited', ref: decline.ref, room: 'trip' });
+    expect(state.invitations.size).toBe(0);
+    // Gone elsewhere (taken back, accepted in another tab), or found gone on accepting.
+    state.receive({ v: 2, type: 'invitation', room: 'side', by: 'carol', ts });
+    state.receive({ v: 2, type: 'uninvited', room: 'side' });
+    expect(state.invitations.size).toBe(0);
+    state.receive({ v: 2, type: 'invitation', room: 'old', by: 'carol', ts });
+    state.accept('old');
+    const late = sent.at(-1) as ClientMessage & { ref: string };
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: late.ref,
+      code: 'no_such_room',
+      message: 'you have no invitation to room old',
+    });
+    expect(state.invitations.size).toBe(0);
+    expect(state.roomError).toBe('you have no invitation to room old');
   });
 
   it('confirms an invitation until the next room request is answered; an error is shown over it', () => {
@@ -884,7 +959,7 @@ describe('ChatState', () => {
     const { state, last } = setup([general(0), plans]);
     state.invite('plans', 'dora');
     state.receive({ v: 2, type: 'invited', ref: last().ref, room: 'plans', user: 'dora' });
-    expect(state.roomDone).toBe('Invited dora to #plans.');
+    expect(state.roomDone).toBe('Invited dora to #plans; waiting for them to accept.');
     // A removal shows itself (the name goes, "left" in the conversation): nothing stays said.
     state.removeMember('plans', 'dora');
     state.receive({ v: 2, type: 'removed', ref: last().ref, room: 'plans', user: 'dora' });
@@ -905,11 +980,11 @@ describe('ChatState', () => {
     state.open('plans');
     state.invite('plans', 'dora');
     state.receive({ v: 2, type: 'invited', ref: last().ref, room: 'plans', user: 'dora' });
-    expect(state.roomDone).toBe('Invited dora to #plans.');
+    expect(state.roomDone).toBe('Invited dora to #plans; waiting for them to accept.');
     state.changes.clear();
     // The same room again (a click on it in the list) keeps it.
     state.open('plans');
-    expect(state.roomDone).toBe('Invited dora to #plans.');
+    expect(state.roomDone).toBe('Invited dora to #plans; waiting for them to accept.');
     state.open('general');
     expect(state.roomDone).toBe('');
     expect(state.changes.has('errors')).toBe(true);
@@ -1033,6 +1108,7 @@ describe('ChatState', () => {
     state.receive({
       v: 2,
       type: 'welcome',
+      invitations: [],
       user: 'alice',
       rooms: [general(0), plans, other],
       limits: DEFAULT_LIMITS,
@@ -1134,6 +1210,7 @@ describe('ChatState', () => {
     state.receive({
       v: 2,
       type: 'welcome',
+      invitations: [],
       user: 'alice',
       rooms: [general(), random],
       limits: DEFAULT_LIMITS,
@@ -1159,7 +1236,14 @@ describe('ChatState', () => {
       now: () => 0,
       mentioned: (m) => told.push(`${m.room} ${m.seq}`),
     });
-    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(), dm], limits: DEFAULT_LIMITS });
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      invitations: [],
+      user: 'alice',
+      rooms: [general(), dm],
+      limits: DEFAULT_LIMITS,
+    });
     // Not open (counted unread), then open and loaded (applied as it comes).
     state.receive(bobSays('dm:alice:bob', 1));
     state.receive(bobSays('general', 1));
@@ -1234,6 +1318,7 @@ describe('ChatState', () => {
     state.receive({
       v: 2,
       type: 'welcome',
+      invitations: [],
       user: 'alice',
       rooms: [general(), roomState('random', { head: 2, unread: 2, mentions: 1 })],
       limits: DEFAULT_LIMITS,
@@ -1322,7 +1407,14 @@ describe('ChatState', () => {
     state.receive({ v: 2, type: 'deleted', room: 'general', seq: 3, target: 1, user: 'bob', ts: 3 });
     expect(state.replyTarget('general', 1)).toBe('deleted');
     // A resume: the welcome, then the replay of what was missed.
-    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(4)], limits: DEFAULT_LIMITS });
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      invitations: [],
+      user: 'alice',
+      rooms: [general(4)],
+      limits: DEFAULT_LIMITS,
+    });
     expect(state.replyTarget('general', 2)).toBe('ok');
     state.receive({ v: 2, type: 'deleted', room: 'general', seq: 4, target: 2, user: 'bob', ts: 4 });
     expect(state.replyTarget('general', 2)).toBe('deleted');
@@ -1358,7 +1450,14 @@ describe('the edit being written', () => {
     expect(state.editTarget('general', 1)).toBe('deleted');
     expect(state.editTarget('general', 2)).toBe('ok');
     // A resume: the welcome, then the replay of what was missed.
-    state.receive({ v: 2, type: 'welcome', user: 'alice', rooms: [general(4)], limits: DEFAULT_LIMITS });
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      invitations: [],
+      user: 'alice',
+      rooms: [general(4)],
+      limits: DEFAULT_LIMITS,
+    });
     expect(state.editTarget('general', 2)).toBe('ok');
     state.receive({ v: 2, type: 'deleted', room: 'general', seq: 4, target: 2, user: 'alice', ts: 4 });
     expect(state.editTarget('general', 2)).toBe('deleted');
@@ -1377,6 +1476,7 @@ describe('a notice that an action was not done offline', () => {
   const welcome = (): ServerMessage => ({
     v: 2,
     type: 'welcome',
+    invitations: [],
     user: 'alice',
     rooms: [general()],
     limits: DEFAULT_LIMITS,

@@ -79,6 +79,9 @@ const BUCKET: Record<ClientMessage['type'], BucketName | null> = {
   join: 'rooms',
   leave: 'rooms',
   invite: 'rooms',
+  accept: 'rooms',
+  // Cheap, and the invitee's way out of a flood of invitations: the larger bucket.
+  decline: 'requests',
   remove: 'rooms',
   dm: 'rooms',
   delete_room: 'rooms',
@@ -526,6 +529,10 @@ export class Hub {
         return this.#membership.leave(conn, msg.room, ref);
       case 'invite':
         return this.#membership.invite(conn, msg.room, msg.user, ref);
+      case 'accept':
+        return this.#membership.accept(conn, msg.room, ref);
+      case 'decline':
+        return this.#membership.decline(conn, msg.room, ref);
       case 'remove':
         return this.#membership.remove(conn, msg.room, msg.user, ref);
       case 'dm':
@@ -676,11 +683,13 @@ export class Hub {
     for (const m of memberships) entered.push({ cr: await this.#local.enter(conn, m.room), m });
     const states = [];
     for (const { cr, m } of entered) states.push(await this.#local.state(conn, cr, m));
+    const invitations = await this.#membership.invitations(conn.user);
     reply(conn, ref, {
       v: PROTOCOL_VERSION,
       type: 'welcome',
       user: conn.user,
       rooms: states,
+      invitations,
       limits: this.#options.limits,
     });
     for (const { cr } of entered) {

@@ -25,7 +25,12 @@
  *   resynced: a client forgets them after a few seconds (docs/chat-protocol.md, typing).
  */
 import { createHash } from 'node:crypto';
-import { PROTOCOL_VERSION, type RoomState, type ServerMessage } from '../../shared/protocol.js';
+import {
+  type Invitation,
+  PROTOCOL_VERSION,
+  type RoomState,
+  type ServerMessage,
+} from '../../shared/protocol.js';
 import type { Backend, LogChange, Membership } from '../ports.js';
 import type { Connection, ConnRoom } from './connection.js';
 import { encode } from './replies.js';
@@ -36,7 +41,8 @@ import { RoomChannel } from './room-channel.js';
 export const ROOMS_TOPIC = 'rooms';
 
 /**
- * Sent to every connection of a user, on any node: membership changes, the read marker moved
+ * Sent to every connection of a user, on any node: membership changes, invitations made and gone,
+ * the read marker moved
  * forward (`from`: the connection that moved it, which has its reply already), and a session
  * signed out (`session`: sessionDigest of its token; the token itself never leaves the node).
  */
@@ -44,6 +50,12 @@ export type UserEvent =
   | { op: 'joined'; room: string }
   | { op: 'left'; room: string; reason?: 'deleted' | 'removed' }
   | { op: 'read'; room: string; seq: number; from: string }
+  /**
+   * A pending invitation made (`invitation`) or gone (`uninvited`: accepted, declined, taken back,
+   * its room deleted; `from`: the connection that declined, which has its answer already).
+   */
+  | { op: 'invitation'; invitation: Invitation }
+  | { op: 'uninvited'; room: string; from?: string }
   | { op: 'signed_out'; session: string };
 
 /** What names a session on the bus: a digest of its token, which is a secret. */

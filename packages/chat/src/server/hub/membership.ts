@@ -6,14 +6,20 @@
  * Access rules (docs/chat-protocol.md, "Rooms"):
  * - public rooms: anyone may list and join them.
  * - private rooms: only members see them; the owner invites and removes; to anyone else a private
- *   room does not exist (`no_such_room`, the same answer as for a missing room).
- * - direct messages: a room of exactly two users, named dm:<a>:<b>; only `dm` enters it.
+ *   room does not exist (`no_such_room`, the same answer as for a missing room). An invitation is
+ *   pending until the invitee accepts it (then they join, their own choice, against their cap at
+ *   that moment) or declines it; pending ones are capped per invitee and per room and expire
+ *   (Limits), so invitations cannot fill anyone's rooms.
+ * - direct messages: a room of exactly two users, named dm:<a>:<b>; only `dm` enters it, without
+ *   the other's consent (as in a workspace chat), and DMs count against their own cap
+ *   (maxDmsPerUser), never against the rooms one can join or create (maxRoomsPerUser).
  * A room's events and notices reach only connections in the room, and a connection enters a room
  * only here (or at hello) after the store confirmed the membership, on every node.
  */
 import {
   DEFAULT_ROOM,
   dmRoom,
+  type Invitation,
   type Limits,
   PROTOCOL_VERSION,
   type RoomKind,
@@ -70,7 +76,8 @@ export class MembershipHandlers {
   async create(conn: Connection, room: string, isPrivate: boolean, ref: string | undefined): Promise<void> {
     if (room === DEFAULT_ROOM) return this.#createDefault(conn, isPrivate, ref);
     const rooms = this.#backend.rooms;
-    if ((await rooms.memberships(conn.user)).length >= this.#limits.maxRoomsPerUser)
+    const mine = (await rooms.memberships(conn.user)).filter((m) => m.kind !== 'dm');
+    if (mine.length >= this.#limits.maxRoomsPerUser)
       return this.#fail(
         conn,
         ref,
@@ -175,6 +182,21 @@ export class MembershipHandlers {
     }
   }
 
+  /** Invitations made at or before this moment have expired (Limits.invitationTtlMs). */
+  #expiredAt(): number {
+    return this.#clock.now() - this.#limits.invitationTtlMs;
+  }
+
+  /** The user's pending invitations, oldest first (welcome). */
+  async invitations(user: string): Promise<Invitation[]> {
+    const records = await this.#backend.rooms.invitations(user, this.#expiredAt());
+    return records.map((r) => ({ room: r.room, by: r.by, ts: r.at }));
+  }
+
+  /**
+   * The owner invites a user to their private room: a pending invitation (the store checks and
+   * caps it), told to the invitee's connections on every node; they join only by accepting it.
+   */
   async invite(conn: Connection, room: string, name: string, ref: string | undefined): Promise<void> {
     const info = await this.#backend.rooms.getRoom(room);
     if (!info) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
@@ -182,10 +204,14 @@ export class MembershipHandlers {
       return this.#fail(conn, ref, 'forbidden', 'only the owner of a private room can invite to it');
     const target = await this.#backend.accounts.getUser(name);
     if (!target) return this.#fail(conn, ref, 'no_such_user', `there is no user ${name}`);
-    const result = await this.#backend.rooms.join(target.name, room, this.#limits.maxRoomsPerUser);
+    const now = this.#clock.now();
+    const limits = this.#limits;
+    const result = await this.#backend.rooms.invite(room, target.name, conn.user, now, {
+      perUser: limits.maxInvitationsPerUser,
+      perRoom: limits.maxInvitationsPerRoom,
+      expiredAt: now - limits.invitationTtlMs,
+    });
     if (result === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
-    if (result === 'too_many_rooms')
-      return this.#fail(conn, ref, 'too_many_rooms', `${target.name} is in too many rooms`);
     // Nothing was done: said as such, not answered `invited` as if someone had been let in (the
     // owner, in the room to invite, is always a member).
     if (result === 'member')
@@ -197,9 +223,59 @@ export class MembershipHandlers {
           ? `you are already in room ${room}`
           : `${target.name} is already in room ${room}`,
       );
+    if (result === 'already_invited')
+      return this.#fail(conn, ref, 'already_invited', `${target.name} is already invited to room ${room}`);
+    if (result === 'user_full')
+      return this.#fail(
+        conn,
+        ref,
+        'too_many_invitations',
+        `${target.name} has ${plural(limits.maxInvitationsPerUser, 'pending invitation')}, the most allowed`,
+      );
+    if (result === 'room_full')
+      return this.#fail(
+        conn,
+        ref,
+        'room_invitations_full',
+        `room ${room} has ${plural(limits.maxInvitationsPerRoom, 'pending invitation')}, the most allowed`,
+      );
     reply(conn, ref, { v, type: 'invited', room, user: target.name });
-    this.#local.notice(room, { v, type: 'member', room, user: target.name, joined: true });
-    this.#local.tellUser(target.name, { op: 'joined', room });
+    this.#local.tellUser(target.name, { op: 'invitation', invitation: { room, by: conn.user, ts: now } });
+  }
+
+  /**
+   * The invitee accepts: the store takes the invitation and joins them in one step (their cap on
+   * rooms checked then; at it, the invitation stays). Without one it is as if there were no room.
+   */
+  async accept(conn: Connection, room: string, ref: string | undefined): Promise<void> {
+    const user = conn.user;
+    const rooms = this.#backend.rooms;
+    const result = await rooms.accept(user, room, this.#limits.maxRoomsPerUser, this.#expiredAt());
+    if (result === 'too_many_rooms')
+      return this.#fail(
+        conn,
+        ref,
+        'too_many_rooms',
+        `you can be in at most ${plural(this.#limits.maxRoomsPerUser, 'room')}`,
+      );
+    const info = result === 'no_invitation' ? null : await rooms.getRoom(room);
+    if (!info) return this.#fail(conn, ref, 'no_such_room', `you have no invitation to room ${room}`);
+    // The user's other connections: the invitation is gone (this one has its `joined`).
+    this.#local.tellUser(user, { op: 'uninvited', room, from: conn.id });
+    const lastRead = result === 'joined' ? await rooms.head(room) : await this.#lastRead(user, room);
+    await this.#enter(conn, room, { kind: info.kind, owner: info.owner, lastRead }, ref);
+    if (result === 'joined') {
+      this.#local.notice(room, { v, type: 'member', room, user, joined: true });
+      this.#local.tellUser(user, { op: 'joined', room });
+    }
+  }
+
+  /** The invitee declines: the invitation is gone (the owner is not told). */
+  async decline(conn: Connection, room: string, ref: string | undefined): Promise<void> {
+    if (!(await this.#backend.rooms.dropInvitation(conn.user, room)))
+      return this.#fail(conn, ref, 'no_such_room', `you have no invitation to room ${room}`);
+    reply(conn, ref, { v, type: 'uninvited', room });
+    this.#local.tellUser(conn.user, { op: 'uninvited', room, from: conn.id });
   }
 
   /**
@@ -222,8 +298,12 @@ export class MembershipHandlers {
         'bad_message',
         'the owner cannot remove themselves: use leave or delete_room',
       );
-    if (!(await this.#backend.rooms.leave(target.name, room, this.#clock.now(), 'removed')))
-      return this.#fail(conn, ref, 'not_member', `${target.name} is not in room ${room}`);
+    if (!(await this.#backend.rooms.leave(target.name, room, this.#clock.now(), 'removed'))) {
+      if (!(await this.#backend.rooms.dropInvitation(target.name, room)))
+        return this.#fail(conn, ref, 'not_member', `${target.name} is not in room ${room}`);
+      reply(conn, ref, { v, type: 'removed', room, user: target.name });
+      return this.#local.tellUser(target.name, { op: 'uninvited', room });
+    }
     reply(conn, ref, { v, type: 'removed', room, user: target.name });
     this.#local.notice(room, { v, type: 'member', room, user: target.name, joined: false });
     this.#local.tellUser(target.name, { op: 'left', room, reason: 'removed' });
@@ -240,19 +320,21 @@ export class MembershipHandlers {
       { name: room, kind: 'dm', owner: null, createdAt: this.#clock.now() },
       { maxRooms: this.#limits.maxRooms, maxOwnedRooms: this.#limits.maxOwnedRooms },
     );
-    const mine = await rooms.join(conn.user, room, this.#limits.maxRoomsPerUser);
+    // Against the cap on direct messages, never the one on rooms (a DM is opened by the other).
+    const max = this.#limits.maxDmsPerUser;
+    const mine = await rooms.join(conn.user, room, max);
     if (mine === 'too_many_rooms')
       return this.#fail(
         conn,
         ref,
         'too_many_rooms',
-        `you can be in at most ${plural(this.#limits.maxRoomsPerUser, 'room')}`,
+        `you can be in at most ${plural(max, 'direct message')}`,
       );
     if (mine === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
-    const theirs = await rooms.join(target.name, room, this.#limits.maxRoomsPerUser);
+    const theirs = await rooms.join(target.name, room, max);
     if (theirs === 'too_many_rooms') {
       if (mine === 'joined') await rooms.leave(conn.user, room, this.#clock.now());
-      return this.#fail(conn, ref, 'too_many_rooms', `${target.name} is in too many rooms`);
+      return this.#fail(conn, ref, 'too_many_rooms', `${target.name} is in too many direct messages`);
     }
     const lastRead = mine === 'joined' ? await rooms.head(room) : await this.#lastRead(conn.user, room);
     await this.#enter(conn, room, { kind: 'dm', owner: null, lastRead }, ref);
@@ -275,12 +357,16 @@ export class MembershipHandlers {
     if (!info || !visible) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
     if (room === DEFAULT_ROOM || info.owner !== conn.user)
       return this.#fail(conn, ref, 'forbidden', 'only the owner of a room can delete it');
+    // Its pending invitations go with it (the store drops them); their users are told after. One
+    // invited between this read and the deletion is not told: their page finds out on accepting.
+    const invitees = info.kind === 'private' ? await rooms.invitees(room) : [];
     // Resolves once the room is gone for everyone, its files with it (false if deleted meanwhile:
     // the answer and the notice are the same); what is left of it is cleared after, by the store.
     await this.#asking(conn, room, () => rooms.deleteRoom(room));
     await this.#local.exit(conn, room);
     reply(conn, ref, { v, type: 'left', room, reason: 'deleted' });
     this.#local.tellRoomDeleted(room);
+    for (const user of invitees) this.#local.tellUser(user, { op: 'uninvited', room });
   }
 
   /**
@@ -294,6 +380,12 @@ export class MembershipHandlers {
       // The tab that read has its reply; a connection not in the room has no badge for it.
       if (event.from === conn.id || !conn.rooms.has(event.room)) return;
       return reply(conn, undefined, { v, type: 'read', room: event.room, seq: event.seq });
+    }
+    if (event.op === 'invitation')
+      return reply(conn, undefined, { v, type: 'invitation', ...event.invitation });
+    if (event.op === 'uninvited') {
+      if (event.from === conn.id) return;
+      return reply(conn, undefined, { v, type: 'uninvited', room: event.room });
     }
     if (event.op === 'joined') {
       if (conn.rooms.has(event.room)) return; // the connection that asked is in already

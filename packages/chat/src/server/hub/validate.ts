@@ -74,6 +74,8 @@ const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldK
   join: { room: 'roomName' },
   leave: { room: 'room' },
   invite: { room: 'roomName', user: 'user' },
+  accept: { room: 'roomName' },
+  decline: { room: 'roomName' },
   remove: { room: 'roomName', user: 'user' },
   dm: { user: 'user' },
   delete_room: { room: 'roomName' },

@@ -4,6 +4,7 @@
  * Schema version 6: memberships indexed by (room, user), so a page of members is not a sort.
  * Schema version 7: sessions indexed by (user, expires_at), so a sign-in's cap is not a scan.
  * Schema version 8: users keep their name's skeleton under a unique index (look-alike names).
+ * Schema version 9: pending invitations to private rooms.
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -63,7 +64,7 @@ describe('SQLite schema 3', () => {
       await store.close();
     }
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(8); // and on to the current version
+    expect(check.pragma('user_version', { simple: true })).toBe(9); // and on to the current version
     check.close();
   });
 });
@@ -97,7 +98,7 @@ describe('SQLite schema 6', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(8);
+      expect(check.pragma('user_version', { simple: true })).toBe(9);
       const indexes = check.prepare(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'memberships'",
       );
@@ -141,7 +142,7 @@ describe('SQLite schema 7', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(8);
+      expect(check.pragma('user_version', { simple: true })).toBe(9);
       const plan = (sql: string) =>
         (check.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('ann', 1) as { detail: string }[]).map(
           (p) => p.detail,
@@ -196,7 +197,7 @@ describe('SQLite schema 8', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(8);
+      expect(check.pragma('user_version', { simple: true })).toBe(9);
       expect(check.prepare('SELECT name, skeleton FROM users ORDER BY created_at').all()).toEqual([
         { name: 'alice', skeleton: 'alice' },
         { name: 'aIice', skeleton: null },
@@ -205,6 +206,44 @@ describe('SQLite schema 8', () => {
         { name: 'rnike', skeleton: null },
         { name: 'carol', skeleton: 'carol' },
       ]);
+    } finally {
+      check.close();
+    }
+  });
+});
+
+describe('SQLite schema 9', () => {
+  it('migrates a version 8 database: its rooms and members stay, and invitations work on it', async () => {
+    const path = tempDatabasePath();
+    const before = new SqliteStore(path);
+    const quotas = { maxRooms: 9, maxOwnedRooms: 9 };
+    await before.createRoom({ name: 'sec', kind: 'private', owner: 'ann', createdAt: 1 }, quotas);
+    expect(await before.join('ann', 'sec', 9)).toBe('joined');
+    await before.close();
+    // What version 8 had: no invitations table.
+    const old = new Database(path);
+    old.exec('DROP TABLE invitations; PRAGMA user_version = 8;');
+    old.close();
+
+    const store = new SqliteStore(path);
+    try {
+      expect(await store.isMember('ann', 'sec')).toBe(true);
+      const limits = { perUser: 9, perRoom: 9, expiredAt: 0 };
+      expect(await store.invite('sec', 'ben', 'ann', 100, limits)).toBe('invited');
+      expect(await store.invitations('ben', 0)).toEqual([{ room: 'sec', user: 'ben', by: 'ann', at: 100 }]);
+      expect(await store.accept('ben', 'sec', 9, 0)).toBe('joined');
+    } finally {
+      await store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(9);
+      const plan = (
+        check.prepare('EXPLAIN QUERY PLAN SELECT user FROM invitations WHERE room = ?').all('sec') as {
+          detail: string;
+        }[]
+      ).map((p) => p.detail);
+      expect(plan.join()).toContain('invitations_room');
     } finally {
       check.close();
     }

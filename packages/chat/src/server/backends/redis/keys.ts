@@ -46,6 +46,10 @@
  *   room:{r}:grave:<id>:lease    expiring: the deleting node is still clearing the grave (a sweep
  *                                leaves it alone meanwhile)
  *   room:{r}:digest:<user>:<id>  the send's digest (send-digest.ts), beside its dedup key
+ *   invites:<user>               hash room -> JSON {by, at}: the user's pending invitations, changed
+ *                                with room:{r}:invited by the same scripts (store.ts, INVITE,
+ *                                ACCEPT, DROP_INVITATION, DELETE_ROOM)
+ *   room:{r}:invited             hash user -> at: who has a pending invitation to the room
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
  *   presence-rooms               zset room -> the latest expiry written to its presence set
  *                                (presence.ts, ORPHANS)
@@ -97,6 +101,10 @@ export class RedisKeys {
   }
   member(user: string): string {
     return `${this.prefix}member:${user}`;
+  }
+  /** The user's pending invitations: hash room -> JSON {by, at} (store.ts, INVITE). */
+  invitations(user: string): string {
+    return `${this.prefix}invites:${user}`;
   }
   room(room: string, part: string): string {
     return `${this.prefix}room:{${room}}:${part}`;

@@ -68,12 +68,16 @@ import {
   type RoomListing,
 } from '../../../shared/protocol.js';
 import {
+  type AcceptResult,
   type AccountStore,
   type AppendInput,
   type AppendResult,
   type CreateRoomResult,
   type CreateUserResult,
   consoleLog,
+  type InvitationLimits,
+  type InvitationRecord,
+  type InviteResult,
   type JoinResult,
   type Log,
   type Membership,
@@ -453,9 +457,10 @@ end
 // KEYS: 1 rooms, 2 public, 3 roomcount, 4 empty, 5 members, 6 log, 7 msgs, 8 idx, 9 live, 10 authors,
 //       11 mentioned, 12 roster, 13 rosterscan (a roster build in progress: LIST_MEMBERS),
 //       14 graves, 15 seq, 16 grave members, 17 grave authors, 18 grave mentioned, 19 grave lease,
-//       20 the files uploaded to rooms of the name (att:room:{r}, attachments.ts)
+//       20 the files uploaded to rooms of the name (att:room:{r}, attachments.ts), 21 invited
+//       (its pending invitations: dropped here, both sides, at most the room's cap of them)
 // ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>),
-//       5 the lease's milliseconds
+//       5 the lease's milliseconds, 6 invites: prefix
 // The deletion is an entry of the room's log, written after its history is unlinked (at the id after
 // the last entry it had, a removal's at the counter included: changeId): the stream
 // holds that one entry (a few hundred bytes, kept like `seq`) until a room of the name is created
@@ -487,6 +492,8 @@ logChange(KEYS[6], changeAt, 'deleted', '', '', 1)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
+for _, invitee in ipairs(redis.call('HKEYS', KEYS[21])) do redis.call('HDEL', ARGV[6] .. invitee, ARGV[1]) end
+redis.call('DEL', KEYS[21])
 if room.kind ~= 'dm' then
   redis.call('DECR', KEYS[3])
   if type(room.owner) == 'string' then redis.call('DECR', ARGV[2] .. room.owner) end
@@ -573,28 +580,101 @@ return 1
 // the user in the set is a deleted room's, waiting for its grave's step, and is overwritten here.
 // Such entries do not count against the quota: at the quota, the user's entries (at most the quota
 // plus the stale ones) are checked against their rooms' sets and the stale ones removed first.
-// ARGV 6: the kind the room must have ('' for any: an invitation), read from the room's entry in
-// this script, so a room deleted and made again as private since the caller looked adds nobody.
-const JOIN = `
-local info = redis.call('HGET', KEYS[1], ARGV[1])
-if not info then return 'no_room' end
-if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then return 'member' end
-if ARGV[6] ~= '' and cjson.decode(info).kind ~= ARGV[6] then return 'no_room' end
-local count = redis.call('HLEN', KEYS[2]) - redis.call('HEXISTS', KEYS[2], ARGV[1])
-if count >= tonumber(ARGV[3]) then
-  for _, r in ipairs(redis.call('HKEYS', KEYS[2])) do
-    if r ~= ARGV[1] and redis.call('SISMEMBER', ARGV[4] .. r .. ARGV[5], ARGV[2]) == 0 then
-      redis.call('HDEL', KEYS[2], r)
-      count = count - 1
+// The join itself, shared by JOIN and ACCEPT. The cap counts the user's rooms of the room's class
+// (ports.ts, join): direct messages (`dm:` names) or the others. Under the cap in all (HLEN), no
+// entry needs a look; at it, each entry is checked against its room's set (stale ones removed) and
+// counted if of the class: at most the two caps' worth of entries, once the user is that full.
+// `kind`: the kind the room must have ('' for any: a DM, an accepted invitation), read from the
+// room's entry in this script, so a room deleted and made again as private since the caller looked
+// adds nobody.
+const JOIN_FN = `
+local function joinRoom(rooms, memberKey, members, seqKey, empty, roster, room, user, max, head, tail, kind)
+  local info = redis.call('HGET', rooms, room)
+  if not info then return 'no_room' end
+  if redis.call('SISMEMBER', members, user) == 1 then return 'member' end
+  if kind ~= '' and cjson.decode(info).kind ~= kind then return 'no_room' end
+  local count = redis.call('HLEN', memberKey) - redis.call('HEXISTS', memberKey, room)
+  if count >= max then
+    local dm = string.sub(room, 1, 3) == 'dm:'
+    count = 0
+    for _, r in ipairs(redis.call('HKEYS', memberKey)) do
+      if r ~= room then
+        if redis.call('SISMEMBER', head .. r .. tail, user) == 0 then
+          redis.call('HDEL', memberKey, r)
+        elseif (string.sub(r, 1, 3) == 'dm:') == dm then
+          count = count + 1
+        end
+      end
     end
+    if count >= max then return 'too_many_rooms' end
   end
-  if count >= tonumber(ARGV[3]) then return 'too_many_rooms' end
+  redis.call('HSET', memberKey, room, redis.call('GET', seqKey) or '0')
+  redis.call('SADD', members, user)
+  redis.call('ZADD', roster, 0, user)
+  redis.call('ZREM', empty, room)
+  return 'joined'
 end
-redis.call('HSET', KEYS[2], ARGV[1], redis.call('GET', KEYS[4]) or '0')
-redis.call('SADD', KEYS[3], ARGV[2])
-redis.call('ZADD', KEYS[6], 0, ARGV[2])
-redis.call('ZREM', KEYS[5], ARGV[1])
-return 'joined'
+`;
+
+// ARGV 6: the kind the room must have ('' for any).
+const JOIN = `${JOIN_FN}
+return joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])
+`;
+
+// Invitations: `invites:<user>` (room -> JSON {by, at}) and `room:{r}:invited` (user -> at) change
+// together in every script below and in DELETE_ROOM (which drops the room's, at most the room's cap
+// of them). Expired ones are dropped by INVITE from both sides (at most the two caps' worth).
+// KEYS: 1 rooms, 2 members, 3 invites:<user>, 4 room:{r}:invited. ARGV: 1 room, 2 user, 3 JSON
+// {by, at}, 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited.
+const INVITE = `
+local info = redis.call('HGET', KEYS[1], ARGV[1])
+if not info or cjson.decode(info).kind ~= 'private' then return 'no_room' end
+if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return 'member' end
+local expired = tonumber(ARGV[4])
+local mine = redis.call('HGETALL', KEYS[3])
+for i = 1, #mine, 2 do
+  if tonumber(cjson.decode(mine[i + 1]).at) <= expired then
+    redis.call('HDEL', KEYS[3], mine[i])
+    redis.call('HDEL', ARGV[8] .. mine[i] .. ARGV[9], ARGV[2])
+  end
+end
+local theirs = redis.call('HGETALL', KEYS[4])
+for i = 1, #theirs, 2 do
+  if tonumber(theirs[i + 1]) <= expired then
+    redis.call('HDEL', KEYS[4], theirs[i])
+    redis.call('HDEL', ARGV[7] .. theirs[i], ARGV[1])
+  end
+end
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 'already_invited' end
+if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[5]) then return 'user_full' end
+if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[6]) then return 'room_full' end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[4], ARGV[2], cjson.decode(ARGV[3]).at)
+return 'invited'
+`;
+
+// KEYS: 1 rooms, 2 member:<user>, 3 members, 4 seq, 5 empty, 6 roster, 7 invites:<user>,
+// 8 room:{r}:invited. ARGV: 1 room, 2 user, 3 max rooms, 4 members key head, 5 tail, 6 expiredAt.
+// The invitation is taken with the join, or stays (too_many_rooms: the user may make room first).
+const ACCEPT = `${JOIN_FN}
+local invitation = redis.call('HGET', KEYS[7], ARGV[1])
+if not invitation then return 'no_invitation' end
+if tonumber(cjson.decode(invitation).at) <= tonumber(ARGV[6]) or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  redis.call('HDEL', KEYS[7], ARGV[1])
+  redis.call('HDEL', KEYS[8], ARGV[2])
+  return 'no_invitation'
+end
+local joined = joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], '')
+if joined == 'too_many_rooms' then return joined end
+redis.call('HDEL', KEYS[7], ARGV[1])
+redis.call('HDEL', KEYS[8], ARGV[2])
+return joined
+`;
+
+// KEYS: 1 invites:<user>, 2 room:{r}:invited. ARGV: 1 room, 2 user. -> 1 if there was one.
+const DROP_INVITATION = `
+redis.call('HDEL', KEYS[2], ARGV[2])
+return redis.call('HDEL', KEYS[1], ARGV[1])
 `;
 
 // KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster, 6 seq, 7 log. ARGV: 1 room, 2 user,
@@ -886,6 +966,9 @@ type Commands = {
   chatGraveStep(...args: (string | number)[]): Promise<[number, number, string[]]>;
   chatGraveEnd(...args: (string | number)[]): Promise<number>;
   chatJoin(...args: (string | number)[]): Promise<JoinResult>;
+  chatInvite(...args: (string | number)[]): Promise<InviteResult>;
+  chatAccept(...args: (string | number)[]): Promise<AcceptResult>;
+  chatDropInvitation(...args: (string | number)[]): Promise<number>;
   chatLeave(...args: (string | number)[]): Promise<number>;
   chatMarkRead(...args: (string | number)[]): Promise<[number, number, number]>;
   chatListRooms(...args: (string | number)[]): Promise<(string | number)[]>;
@@ -952,13 +1035,16 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatAfter', 2, AFTER);
     define('chatReact', 6, REACT);
     define('chatCreateRoom', 8, CREATE_ROOM);
-    define('chatDeleteRoom', 20, DELETE_ROOM);
+    define('chatDeleteRoom', 21, DELETE_ROOM);
     define('chatGraveStep', 6, GRAVE_STEP);
     define('chatGraveEnd', 2, GRAVE_END);
     // Variable key counts (2 or 3): ioredis takes the count as the first argument.
     if (!('chatCountAfter' in redis)) redis.defineCommand('chatCountAfter', { lua: COUNT_AFTER });
     defineDropRoomStep(redis);
     define('chatJoin', 6, JOIN);
+    define('chatInvite', 4, INVITE);
+    define('chatAccept', 8, ACCEPT);
+    define('chatDropInvitation', 2, DROP_INVITATION);
     define('chatLeave', 7, LEAVE);
     define('chatMarkRead', 4, MARK_READ);
     define('chatListRooms', 1, LIST_ROOMS);
@@ -1180,11 +1266,13 @@ export class RedisStore implements AccountStore, RoomStore {
         grave('mentioned'),
         grave('lease'),
         `${k.prefix}att:room:{${name}}`,
+        k.room(name, 'invited'),
         name,
         k.owned(''),
         onlyIfEmpty ? '1' : '0',
         `${id}:${name}`,
         this.#graveLeaseMs,
+        k.invitations(''),
       );
       if (res === -1) return 'busy';
       if (res === null) return null;
@@ -1339,6 +1427,82 @@ export class RedisStore implements AccountStore, RoomStore {
         '}:members',
         kind ?? '',
       ),
+    );
+  }
+
+  /** One script (INVITE): the checks, the expired invitations dropped, the caps and the writes. */
+  invite(
+    room: string,
+    user: string,
+    by: string,
+    at: number,
+    limits: InvitationLimits,
+  ): Promise<InviteResult> {
+    const k = this.#keys;
+    return this.#call(() =>
+      this.#redis.chatInvite(
+        k.rooms(),
+        k.room(room, 'members'),
+        k.invitations(user),
+        k.room(room, 'invited'),
+        room,
+        user,
+        J({ by, at }),
+        limits.expiredAt,
+        limits.perUser,
+        limits.perRoom,
+        k.invitations(''),
+        `${k.prefix}room:{`,
+        '}:invited',
+      ),
+    );
+  }
+
+  invitations(user: string, expiredAt: number): Promise<InvitationRecord[]> {
+    return this.#call(async () => {
+      const all = await this.#redis.hgetall(this.#keys.invitations(user));
+      const out: InvitationRecord[] = [];
+      for (const [room, raw] of Object.entries(all)) {
+        const { by, at } = JSON.parse(raw) as { by: string; at: number };
+        if (at > expiredAt) out.push({ room, user, by, at });
+      }
+      return out.sort((a, b) => a.at - b.at || (a.room < b.room ? -1 : a.room > b.room ? 1 : 0));
+    });
+  }
+
+  invitees(room: string): Promise<string[]> {
+    return this.#call(async () => (await this.#redis.hkeys(this.#keys.room(room, 'invited'))).sort());
+  }
+
+  /** One script (ACCEPT): the invitation taken and the join (JOIN's) together, or neither. */
+  accept(user: string, room: string, maxRooms: number, expiredAt: number): Promise<AcceptResult> {
+    const k = this.#keys;
+    return this.#call(() =>
+      this.#redis.chatAccept(
+        k.rooms(),
+        k.member(user),
+        k.room(room, 'members'),
+        k.seq(room),
+        k.emptyRooms(),
+        k.room(room, 'roster'),
+        k.invitations(user),
+        k.room(room, 'invited'),
+        room,
+        user,
+        maxRooms,
+        `${k.prefix}room:{`,
+        '}:members',
+        expiredAt,
+      ),
+    );
+  }
+
+  dropInvitation(user: string, room: string): Promise<boolean> {
+    const k = this.#keys;
+    return this.#call(
+      async () =>
+        (await this.#redis.chatDropInvitation(k.invitations(user), k.room(room, 'invited'), room, user)) ===
+        1,
     );
   }
 

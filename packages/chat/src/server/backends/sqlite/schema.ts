@@ -18,12 +18,15 @@
  *     before), the earliest keeps it and the others get NULL (which the index lets repeat): all
  *     stay and sign in as before, and a new look-alike of any of them is refused. A server before
  *     this step refuses the file (checkVersion), so none inserts a user without a skeleton.
+ *  9  pending invitations to private rooms (`invitations`: one row per invitee and room, the owner
+ *     who invited and when), indexed by room as well; nothing else changes (direct messages count
+ *     against their own cap by their `dm:` name, no column needed)
  * Each step runs in one transaction, so a crash mid-migration leaves the previous version.
  */
 import type Database from 'better-sqlite3';
 import { nameSkeleton } from '../name-skeleton.js';
 
-const CURRENT = 8;
+const CURRENT = 9;
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS users (
@@ -95,6 +98,18 @@ function addReactionsAndReplies(db: Database.Database): void {
   if (!have.has('react_on')) db.exec('ALTER TABLE events ADD COLUMN react_on INTEGER');
   db.exec(REPLIES_AND_REACTIONS);
 }
+
+/** Version 9: pending invitations to private rooms (store.ts: invite, accept). */
+const INVITATIONS = `
+CREATE TABLE IF NOT EXISTS invitations (
+  user TEXT NOT NULL,
+  room TEXT NOT NULL,
+  by_user TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (user, room)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS invitations_room ON invitations(room, user);
+`;
 
 const INDEXES = `
 CREATE INDEX IF NOT EXISTS rooms_owner ON rooms(owner) WHERE owner IS NOT NULL;
@@ -176,6 +191,7 @@ export function migrate(db: Database.Database): void {
     addReactionsAndReplies(db);
     if (!columns(db, 'events').has('send_digest')) db.exec('ALTER TABLE events ADD COLUMN send_digest TEXT');
     addSkeletons(db);
+    db.exec(INVITATIONS);
     db.pragma(`user_version = ${CURRENT}`);
   })();
 }

@@ -36,11 +36,15 @@ import {
 } from '../../../shared/protocol.js';
 import { makeFolder } from '../../make-folder.js';
 import type {
+  AcceptResult,
   AccountStore,
   AppendInput,
   AppendResult,
   CreateRoomResult,
   CreateUserResult,
+  InvitationLimits,
+  InvitationRecord,
+  InviteResult,
   JoinResult,
   Membership,
   MembersPage,
@@ -304,7 +308,22 @@ export class SqliteStore implements AccountStore, RoomStore {
       listMembers: db.prepare(
         'SELECT user FROM memberships WHERE room = ? AND user > ? ORDER BY user LIMIT ?',
       ),
-      countMemberships: db.prepare('SELECT COUNT(*) AS n FROM memberships WHERE user = ?'),
+      // The user's rooms of one class: direct messages (`dm:` names) or the others (ports.ts, join).
+      countMemberships: db.prepare(
+        "SELECT COUNT(*) AS n FROM memberships WHERE user = ? AND (substr(room, 1, 3) = 'dm:') = ?",
+      ),
+      expireUserInvitations: db.prepare('DELETE FROM invitations WHERE user = ? AND at <= ?'),
+      expireRoomInvitations: db.prepare('DELETE FROM invitations WHERE room = ? AND at <= ?'),
+      countUserInvitations: db.prepare('SELECT COUNT(*) AS n FROM invitations WHERE user = ?'),
+      countRoomInvitations: db.prepare('SELECT COUNT(*) AS n FROM invitations WHERE room = ?'),
+      getInvitation: db.prepare('SELECT at FROM invitations WHERE user = ? AND room = ?'),
+      addInvitation: db.prepare('INSERT INTO invitations (user, room, by_user, at) VALUES (?, ?, ?, ?)'),
+      dropInvitation: db.prepare('DELETE FROM invitations WHERE user = ? AND room = ?'),
+      dropRoomInvitations: db.prepare('DELETE FROM invitations WHERE room = ?'),
+      invitations: db.prepare(
+        'SELECT room, user, by_user, at FROM invitations WHERE user = ? AND at > ? ORDER BY at, room',
+      ),
+      invitees: db.prepare('SELECT user FROM invitations WHERE room = ? ORDER BY user'),
       countMembers: db.prepare('SELECT COUNT(*) AS n FROM memberships WHERE room = ?'),
       join: db.prepare(
         'INSERT INTO memberships (user, room, last_read) SELECT ?, name, head FROM rooms WHERE name = ?',
@@ -389,6 +408,18 @@ export class SqliteStore implements AccountStore, RoomStore {
     // upgrade to a write at once (SQLITE_BUSY, no wait): a write of a moment by another process
     // (the sqlite3 shell) was an outage at once instead of the 0.25 s wait the README promises.
     const writing = <F extends (...args: never[]) => unknown>(fn: F) => db.transaction(fn).immediate;
+    // Inside a transaction (join, accept): the cap counts the user's rooms of the room's class.
+    const joinRoom = (user: string, room: string, maxRooms: number, kind?: RoomInfo['kind']): JoinResult => {
+      const found = s.getRoom.get(room) as RoomRow | undefined;
+      if (!found) return 'no_room';
+      if (s.isMember.get(user, room)) return 'member';
+      if (kind !== undefined && found.kind !== kind) return 'no_room';
+      if (n(s.countMemberships.get(user, room.startsWith('dm:') ? 1 : 0)) >= maxRooms)
+        return 'too_many_rooms';
+      s.join.run(user, room);
+      s.occupied.run(room);
+      return 'joined';
+    };
     this.#tx = {
       createRoom: writing((room: RoomInfo, quotas: RoomQuotas): CreateRoomResult => {
         if (s.getRoom.get(room.name)) return 'exists';
@@ -411,18 +442,39 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.deleteRoomEvents.run(name);
         s.deleteRoomReactions.run(name);
         s.deleteRoomMentions.run(name);
+        s.dropRoomInvitations.run(name);
         s.deleteRoom.run(name); // its files go with it (attachments.ts: the triggers)
         return true;
       }),
-      join: writing((user: string, room: string, maxRooms: number, kind?: RoomInfo['kind']): JoinResult => {
-        const found = s.getRoom.get(room) as RoomRow | undefined;
-        if (!found) return 'no_room';
-        if (s.isMember.get(user, room)) return 'member';
-        if (kind !== undefined && found.kind !== kind) return 'no_room';
-        if (n(s.countMemberships.get(user)) >= maxRooms) return 'too_many_rooms';
-        s.join.run(user, room);
-        s.occupied.run(room);
-        return 'joined';
+      join: writing(
+        (user: string, room: string, maxRooms: number, kind?: RoomInfo['kind']): JoinResult =>
+          joinRoom(user, room, maxRooms, kind),
+      ),
+      invite: writing(
+        (room: string, user: string, by: string, at: number, limits: InvitationLimits): InviteResult => {
+          const info = s.getRoom.get(room) as RoomRow | undefined;
+          if (info?.kind !== 'private') return 'no_room';
+          if (s.isMember.get(user, room)) return 'member';
+          s.expireUserInvitations.run(user, limits.expiredAt);
+          s.expireRoomInvitations.run(room, limits.expiredAt);
+          if (s.getInvitation.get(user, room)) return 'already_invited';
+          if (n(s.countUserInvitations.get(user)) >= limits.perUser) return 'user_full';
+          if (n(s.countRoomInvitations.get(room)) >= limits.perRoom) return 'room_full';
+          s.addInvitation.run(user, room, by, at);
+          return 'invited';
+        },
+      ),
+      accept: writing((user: string, room: string, maxRooms: number, expiredAt: number): AcceptResult => {
+        const invitation = s.getInvitation.get(user, room) as { at: number } | undefined;
+        if (!invitation) return 'no_invitation';
+        if (invitation.at <= expiredAt || !s.getRoom.get(room)) {
+          s.dropInvitation.run(user, room);
+          return 'no_invitation';
+        }
+        const joined = joinRoom(user, room, maxRooms);
+        if (joined === 'too_many_rooms') return joined; // the invitation stays for later
+        s.dropInvitation.run(user, room);
+        return joined === 'joined' ? 'joined' : 'member';
       }),
       listMembers: db.transaction((user: string, room: string, after: string, limit: number): MembersPage => {
         if (this.#stmt.isMember.get(user, room) === undefined) return { ok: false, reason: 'not_member' };
@@ -594,6 +646,7 @@ export class SqliteStore implements AccountStore, RoomStore {
           s.deleteRoomEvents.run(name);
           s.deleteRoomReactions.run(name);
           s.deleteRoomMentions.run(name);
+          s.dropRoomInvitations.run(name);
           s.deleteRoom.run(name);
           gone.push(name);
         }
@@ -702,6 +755,40 @@ export class SqliteStore implements AccountStore, RoomStore {
 
   async leave(user: string, room: string, now: number): Promise<boolean> {
     return this.#tx.leave(user, room, now);
+  }
+
+  /** One transaction: the checks, the expired invitations dropped, the caps and the insert. */
+  async invite(
+    room: string,
+    user: string,
+    by: string,
+    at: number,
+    limits: InvitationLimits,
+  ): Promise<InviteResult> {
+    return this.#tx.invite(room, user, by, at, limits);
+  }
+
+  async invitations(user: string, expiredAt: number): Promise<InvitationRecord[]> {
+    const rows = this.#stmt.invitations.all(user, expiredAt) as {
+      room: string;
+      user: string;
+      by_user: string;
+      at: number;
+    }[];
+    return rows.map((r) => ({ room: r.room, user: r.user, by: r.by_user, at: r.at }));
+  }
+
+  async invitees(room: string): Promise<string[]> {
+    return (this.#stmt.invitees.all(room) as { user: string }[]).map((r) => r.user);
+  }
+
+  /** One transaction: the invitation taken and the membership added (or neither). */
+  async accept(user: string, room: string, maxRooms: number, expiredAt: number): Promise<AcceptResult> {
+    return this.#tx.accept(user, room, maxRooms, expiredAt);
+  }
+
+  async dropInvitation(user: string, room: string): Promise<boolean> {
+    return this.#stmt.dropInvitation.run(user, room).changes === 1;
   }
 
   async memberships(user: string): Promise<Membership[]> {

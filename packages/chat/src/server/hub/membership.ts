@@ -48,6 +48,16 @@ export class MembershipHandlers {
     this.#clock = options.clock;
   }
 
+  /** The user is in as many rooms as one may be (maxRoomsPerUser; DMs have their own cap). */
+  #atRoomCap(conn: Connection, ref: string | undefined): void {
+    this.#fail(
+      conn,
+      ref,
+      'too_many_rooms',
+      `you can be in at most ${plural(this.#limits.maxRoomsPerUser, 'room')}`,
+    );
+  }
+
   #fail(
     conn: Connection,
     ref: string | undefined,
@@ -77,13 +87,7 @@ export class MembershipHandlers {
     if (room === DEFAULT_ROOM) return this.#createDefault(conn, isPrivate, ref);
     const rooms = this.#backend.rooms;
     const mine = (await rooms.memberships(conn.user)).filter((m) => m.kind !== 'dm');
-    if (mine.length >= this.#limits.maxRoomsPerUser)
-      return this.#fail(
-        conn,
-        ref,
-        'too_many_rooms',
-        `you can be in at most ${plural(this.#limits.maxRoomsPerUser, 'room')}`,
-      );
+    if (mine.length >= this.#limits.maxRoomsPerUser) return this.#atRoomCap(conn, ref);
     const kind: RoomKind = isPrivate ? 'private' : 'public';
     const created = await rooms.createRoom(
       { name: room, kind, owner: conn.user, createdAt: this.#clock.now() },
@@ -148,13 +152,7 @@ export class MembershipHandlers {
     const user = conn.user;
     const result = await this.#backend.rooms.join(user, room, this.#limits.maxRoomsPerUser, kind);
     if (result === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
-    if (result === 'too_many_rooms')
-      return this.#fail(
-        conn,
-        ref,
-        'too_many_rooms',
-        `you can be in at most ${plural(this.#limits.maxRoomsPerUser, 'room')}`,
-      );
+    if (result === 'too_many_rooms') return this.#atRoomCap(conn, ref);
     const lastRead =
       result === 'joined' ? await this.#backend.rooms.head(room) : await this.#lastRead(user, room);
     await this.#enter(conn, room, { ...info, lastRead }, ref);
@@ -251,13 +249,7 @@ export class MembershipHandlers {
     const user = conn.user;
     const rooms = this.#backend.rooms;
     const result = await rooms.accept(user, room, this.#limits.maxRoomsPerUser, this.#expiredAt());
-    if (result === 'too_many_rooms')
-      return this.#fail(
-        conn,
-        ref,
-        'too_many_rooms',
-        `you can be in at most ${plural(this.#limits.maxRoomsPerUser, 'room')}`,
-      );
+    if (result === 'too_many_rooms') return this.#atRoomCap(conn, ref);
     const info = result === 'no_invitation' ? null : await rooms.getRoom(room);
     if (!info) return this.#fail(conn, ref, 'no_such_room', `you have no invitation to room ${room}`);
     // The user's other connections: the invitation is gone (this one has its `joined`).

@@ -1410,16 +1410,24 @@ export class RedisStore implements AccountStore, RoomStore {
     });
   }
 
+  /** The keys of JOIN_FN's joinRoom, JOIN's and ACCEPT's first six. */
+  #joinKeys(user: string, room: string): string[] {
+    const k = this.#keys;
+    return [
+      k.rooms(),
+      k.member(user),
+      k.room(room, 'members'),
+      k.seq(room),
+      k.emptyRooms(),
+      k.room(room, 'roster'),
+    ];
+  }
+
   join(user: string, room: string, maxRooms: number, kind?: RoomInfo['kind']): Promise<JoinResult> {
     const k = this.#keys;
     return this.#call(() =>
       this.#redis.chatJoin(
-        k.rooms(),
-        k.member(user),
-        k.room(room, 'members'),
-        k.seq(room),
-        k.emptyRooms(),
-        k.room(room, 'roster'),
+        ...this.#joinKeys(user, room),
         room,
         user,
         maxRooms,
@@ -1479,12 +1487,7 @@ export class RedisStore implements AccountStore, RoomStore {
     const k = this.#keys;
     return this.#call(() =>
       this.#redis.chatAccept(
-        k.rooms(),
-        k.member(user),
-        k.room(room, 'members'),
-        k.seq(room),
-        k.emptyRooms(),
-        k.room(room, 'roster'),
+        ...this.#joinKeys(user, room),
         k.invitations(user),
         k.room(room, 'invited'),
         room,

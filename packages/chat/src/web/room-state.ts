@@ -240,19 +240,20 @@ function saidOf(code: string, message: string, retryAfterMs: number | undefined)
 }
 
 /**
- * How a room is named on the page: `#name`, or the other user of a direct message, as they signed
- * up if `names` (lower case -> as signed up) has them, else in lower case as the room name has it.
- */
-/**
  * The line in the conversation when someone joins or leaves it. In a direct message one closes the
- * conversation (Close conversation), and the other is told what that means: the messages they write
- * reach the one who closed it once they open it again (the server adds them back only then).
+ * conversation (Close conversation), and the other is told what that means: a new message opens it
+ * again for the one who closed it (the server adds them back with it).
  */
 export function memberNotice(who: string, joined: boolean, kind: Room['kind'], label: string): string {
   if (kind !== 'dm' || joined) return `${who} ${joined ? 'joined' : 'left'} ${label}`;
   if (who === 'You') return 'You closed this conversation';
-  return `${who} closed this conversation: they see new messages here once they open it again`;
+  return `${who} closed this conversation: a new message opens it again for them`;
 }
+
+/**
+ * How a room is named on the page: `#name`, or the other user of a direct message, as they signed
+ * up if `names` (lower case -> as signed up) has them, else in lower case as the room name has it.
+ */
 
 export function roomLabel(
   room: Pick<Room, 'name' | 'kind'>,

@@ -1521,7 +1521,7 @@ describe('closing a direct message', () => {
     // bob's view is alike: alice's close is the notice in bob's conversation.
     state.receive({ v: 2, type: 'member', room: 'dm:alice:bob', user: 'bob', joined: false });
     expect(state.rooms.get('dm:alice:bob')?.notices.map((n) => n.text)).toEqual([
-      'bob closed this conversation: they see new messages here once they open it again',
+      'bob closed this conversation: a new message opens it again for them',
     ]);
     state.leave('dm:alice:bob');
     state.receive({ v: 2, type: 'left', ref: last().ref, room: 'dm:alice:bob' });

@@ -359,6 +359,8 @@ export class Hub {
         const files = await claimAttachments(this.#backend, user, msg);
         if (!files) return void fail('not_found', 'attachments must be your unused uploads to this room');
         const mentions = await resolveMentions(msg.text, msg.room, this.#backend.accounts, rooms);
+        // A DM the other user closed opens again for them with this message (reopenDm).
+        if (msg.room.startsWith('dm:')) await this.#membership.reopenDm(msg.room, user);
         const res = await rooms.appendEvent({
           type: 'message',
           room: msg.room,

@@ -18,6 +18,7 @@
  */
 import {
   DEFAULT_ROOM,
+  dmPeer,
   dmRoom,
   type Invitation,
   type Limits,
@@ -338,6 +339,22 @@ export class MembershipHandlers {
       this.#local.notice(room, { v, type: 'member', room, user, joined: true });
       this.#local.tellUser(user, { op: 'joined', room });
     }
+  }
+
+  /**
+   * A message about to be stored in a direct message whose other user closed it: they are added
+   * back first, their read marker at the room's head, so the message reaches them live and unread,
+   * as a workspace chat reopens a closed conversation at a new message (it stayed closed, and
+   * reopening it put the marker past the messages written meanwhile). At their cap on DMs they are
+   * not, and the message is stored all the same (they find it when they open the conversation).
+   */
+  async reopenDm(room: string, sender: string): Promise<void> {
+    const peer = await this.#backend.accounts.getUser(dmPeer(room, sender));
+    if (!peer || peer.name.toLowerCase() === sender.toLowerCase()) return;
+    const result = await this.#backend.rooms.join(peer.name, room, this.#limits.maxDmsPerUser, 'dm');
+    if (result !== 'joined') return;
+    this.#local.notice(room, { v, type: 'member', room, user: peer.name, joined: true });
+    this.#local.tellUser(peer.name, { op: 'joined', room });
   }
 
   async deleteRoom(conn: Connection, room: string, ref: string | undefined): Promise<void> {

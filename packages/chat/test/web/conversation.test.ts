@@ -88,6 +88,7 @@ function setup(messages: ChatMessage[], hasMore = false): Setup {
     v: 2,
     type: 'welcome',
     invitations: [],
+    blocked: [],
     user: 'alice',
     rooms: [room],
     limits: DEFAULT_LIMITS,
@@ -413,6 +414,7 @@ describe('a long conversation laid out in the background', () => {
       v: 2,
       type: 'welcome',
       invitations: [],
+      blocked: [],
       user: 'alice',
       rooms: ['general', 'other'].map((room) => ({
         room,

@@ -57,6 +57,7 @@ const actions: MessageActions = {
   resendPending: (id) => id,
   editPending: noop,
   discardPending: noop,
+  showBlocked: noop,
 };
 
 interface Setup {

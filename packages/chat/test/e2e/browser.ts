@@ -224,20 +224,24 @@ const TOOL_TRY_MS = 5_000;
  * there. Hovering the message and then clicking the tool is not enough: Playwright checks what is
  * under the tool before it moves the pointer, so a message that moved in between (a row put in or
  * taken away above it, a scroll) leaves the pointer off it and the bar hidden for every retry of
- * the click. Here a click the bar refuses for `TOOL_TRY_MS` is tried again from the pointer move,
- * `tries` times at most; any other failure is thrown as it is.
+ * the click. Here a try the bar refuses for `TOOL_TRY_MS`, or whose button was replaced meanwhile
+ * (a row is drawn again when its reactions change), starts again from the pointer move, `tries`
+ * times at most; any other failure is thrown as it is.
  */
 export async function clickTool(item: Locator, tool: string, tries = 4): Promise<void> {
   const button = item.locator(tool);
   for (let attempt = 1; ; attempt++) {
-    await button.scrollIntoViewIfNeeded();
-    const box = await button.boundingBox();
-    if (box) await item.page().mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     try {
+      await button.scrollIntoViewIfNeeded({ timeout: TOOL_TRY_MS });
+      const box = await button.boundingBox({ timeout: TOOL_TRY_MS });
+      if (box) await item.page().mouse.move(box.x + box.width / 2, box.y + box.height / 2);
       await button.click({ timeout: TOOL_TRY_MS });
       return;
     } catch (error) {
-      if (!(error instanceof errors.TimeoutError) || attempt >= tries) throw error;
+      const again =
+        error instanceof errors.TimeoutError ||
+        (error instanceof Error && error.message.includes('not attached to the DOM'));
+      if (!again || attempt >= tries) throw error;
     }
   }
 }

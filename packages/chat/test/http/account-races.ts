@@ -64,7 +64,9 @@ export async function upgradeRace(
   // Node 1 has a tab of alice's: what reaches it on her topic after the sign-out's notice tells
   // that node 1 has had that notice (one publisher, one topic: in order).
   const myTabOnOne = (await join(1, mine)).client;
-  const { seq } = await bob.request('ack', { type: 'send', room: 'general', id: 'b1', text: 'hi' });
+  const ack = await bob.request('ack', { type: 'send', room: 'general', id: 'b1', text: 'hi' });
+  if (ack.type !== 'ack') throw new Error(`bob's message was refused: ${JSON.stringify(ack)}`);
+  const seq = ack.seq;
   await myTab.next('message', (m) => m.message.seq === seq);
   await myTabOnOne.next('message', (m) => m.message.seq === seq);
 

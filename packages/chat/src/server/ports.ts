@@ -303,6 +303,12 @@ export interface RoomStore {
    * in the background (Redis: its grave, store.ts), never visibly.
    */
   deleteRoom(name: string): Promise<boolean>;
+  /**
+   * deleteRoom, answering also who had a pending invitation to the room: read in the same atomic
+   * step as the deletion drops them, so an invitation made up to the deletion is among them (the
+   * hub tells those users `uninvited`). null if there is no such room.
+   */
+  deleteRoomAndInvitations(name: string): Promise<string[] | null>;
   /** Public rooms with names after `after`, by name, at most `limit`. */
   listRooms(after: string, limit: number): Promise<RoomListing[]>;
 
@@ -337,6 +343,12 @@ export interface RoomStore {
    * was none. deleteRoom and the expiry of an empty room drop a room's invitations with it.
    */
   dropInvitation(user: string, room: string): Promise<boolean>;
+  /**
+   * Drops the pending invitations made at or before `expiredAt` (all rooms, all users) and answers
+   * which they were, so that the hub's sweep tells their users (`uninvited`). Each is dropped and
+   * answered once: a sweep on another node at the same moment gets the others, or none.
+   */
+  expireInvitations(expiredAt: number): Promise<{ user: string; room: string }[]>;
   /**
    * Removes the membership (false if there was none); an emptied room starts its expiry at `now`.
    * `reason` ('removed': by the room's owner) goes with the stay's end into the room's log where

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
 import { DEFAULT_LIMITS } from '../../src/shared/protocol.js';
 import { cleanup, login, register, startTestServer, TestClient } from '../helpers.js';
+import { deletionTellsTheLastInvitee, expiryTold } from './invitation-news.js';
 
 afterEach(cleanup);
 
@@ -243,5 +244,29 @@ describe('a direct message closed by one side', () => {
     // Nothing more for a second message: bob is in.
     await alice.request('ack', { type: 'send', id: 'a2', room, text: 'ok' });
     expect(await bob.next('message', (m) => m.message.id === 'a2')).toMatchObject({ message: { seq: 3 } });
+  });
+});
+
+describe('an invitation gone without its user (test/hub/invitation-news.ts)', () => {
+  it('expired: the sweep tells the invitee’s open connections `uninvited`', async () => {
+    // Regression: an expired invitation was dropped only at the next welcome or a failed accept;
+    // an open page kept offering it.
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock, limits: fast });
+    await expiryTold(
+      [server.origin],
+      () => server.hub.sweep(),
+      server.backend.rooms,
+      clock,
+      DEFAULT_LIMITS.invitationTtlMs,
+      () => {},
+    );
+  });
+
+  it('its room deleted: one invited while the deletion runs is told too', async () => {
+    // Regression: the hub read the room's invitees, then deleted it; one invited in between lost
+    // the invitation with the room and was not told.
+    const server = await startTestServer({ limits: fast });
+    await deletionTellsTheLastInvitee([server.origin], server.backend.rooms, () => {});
   });
 });

@@ -273,9 +273,10 @@ export class Hub {
   }
 
   /**
-   * Deletes rooms empty for longer than emptyRoomTtlMs, and their files; their names. `stop`
-   * (shutdown) ends it between its steps; a dropRoom skipped then is only the safety net (the
-   * store's deletion took the room's files).
+   * Deletes rooms empty for longer than emptyRoomTtlMs, and their files; their names. Then drops
+   * the invitations past invitationTtlMs, their users told (MembershipHandlers.expireInvitations).
+   * `stop` (shutdown) ends it between its steps; a dropRoom skipped then is only the safety net
+   * (the store's deletion took the room's files).
    */
   async sweep(stop?: AbortSignal): Promise<string[]> {
     const names = await this.#backend.rooms.expireEmptyRooms(
@@ -286,6 +287,7 @@ export class Hub {
       if (stop?.aborted) break;
       await this.#backend.attachments.dropRoom(name);
     }
+    if (!stop?.aborted) await this.#membership.expireInvitations();
     return names;
   }
 

@@ -50,6 +50,8 @@
  *                                with room:{r}:invited by the same scripts (store.ts, INVITE,
  *                                ACCEPT, DROP_INVITATION, DELETE_ROOM)
  *   room:{r}:invited             hash user -> at: who has a pending invitation to the room
+ *   invites-due                  zset `<room>\n<user>` -> at: every pending invitation by age, kept
+ *                                with the two hashes; the sweep drops the expired (EXPIRE_INVITATIONS)
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
  *   presence-rooms               zset room -> the latest expiry written to its presence set
  *                                (presence.ts, ORPHANS)
@@ -105,6 +107,10 @@ export class RedisKeys {
   /** The user's pending invitations: hash room -> JSON {by, at} (store.ts, INVITE). */
   invitations(user: string): string {
     return `${this.prefix}invites:${user}`;
+  }
+  /** Every pending invitation, `<room>\n<user>` by its time (store.ts, EXPIRE_INVITATIONS). */
+  invitationsDue(): string {
+    return `${this.prefix}invites-due`;
   }
   room(room: string, part: string): string {
     return `${this.prefix}room:{${room}}:${part}`;

@@ -560,11 +560,13 @@ function openStream(
   const { opts, protocols } = resolved;
   let request: Http2HandshakeRequest;
   let stream: ClientHttp2Stream;
+  /** The request of this hop once made: one not sent is done, its 'close' is emitted here. */
+  let hopRequest: Http2HandshakeRequest | null = prior;
   try {
     if (prior !== null) {
       request = prior;
     } else {
-      request = new Http2HandshakeRequest(
+      request = hopRequest = new Http2HandshakeRequest(
         url,
         buildConnectRequest({
           authority: url.host,
@@ -582,7 +584,9 @@ function openStream(
         ws._setRequest(request);
         ws.emit('redirect', url.href, request);
         if (!ws._isRequest(request)) {
+          // The WebSocket was closed by the listener: the request is cancelled hopRequest.
           if (entry !== null) release(entry);
+          request.emit('close');
           return;
         }
         ws._setRequest(null);
@@ -598,7 +602,9 @@ function openStream(
     // this handshake.
     if (entry !== null) release(entry);
     fail(ws, err as Error);
-    prior?.emit('close'); // a refused request not sent again: it is done
+    // Destroyed or thrown over by a listener, or a refused request not sent again: it is done, as
+    // a ClientRequest destroyed before it has a socket emits 'close' too.
+    hopRequest?.emit('close');
     return;
   }
   if (entry !== null) stream.once('close', () => release(entry));

@@ -1147,14 +1147,24 @@ describe('followRedirects over HTTP/2 (RFC 8441 streams answered with a 3xx)', (
 
   it("'redirect' can cancel the request (never sent: its error fails the WebSocket) or throw", async () => {
     const s = await routedH2((path) => (path === '/a' ? { status: 302, location: '/b' } : null));
+    // Each request, never sent, is done: its 'close' comes once (a ClientRequest destroyed before
+    // it has a socket emits one too).
+    const closes = [0, 0, 0];
     const cancelled = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
-    cancelled.on('redirect', (_url: string, req: http.ClientRequest) => req.destroy(new Error('not there')));
+    cancelled.on('redirect', (_url: string, req: http.ClientRequest) => {
+      req.on('close', () => closes[0]++);
+      req.destroy(new Error('not there'));
+    });
     const throwing = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
-    throwing.on('redirect', () => {
+    throwing.on('redirect', (_url: string, req: http.ClientRequest) => {
+      req.on('close', () => closes[1]++);
       throw new Error('listener failed');
     });
     const closing = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
-    closing.on('redirect', () => closing.close());
+    closing.on('redirect', (_url: string, req: http.ClientRequest) => {
+      req.on('close', () => closes[2]++);
+      closing.close();
+    });
     const results = await Promise.all([events(cancelled), events(throwing), events(closing)]);
     // (The throwing listener stops the emit before events()'s own 'redirect' listener.)
     expect(results.map((r) => r.filter((e) => !e.startsWith('redirect')))).toEqual([
@@ -1166,6 +1176,7 @@ describe('followRedirects over HTTP/2 (RFC 8441 streams answered with a 3xx)', (
       ],
     ]);
     expect(s.hops.map((h) => h.path)).toEqual(['/a', '/a', '/a']);
+    expect(closes).toEqual([1, 1, 1]);
     for (const session of s.sessions) await once(session, 'close');
   });
 

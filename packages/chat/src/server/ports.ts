@@ -187,6 +187,13 @@ export type AppendInput =
       mentions?: string[];
       /** Stored with the message (claimed first: AttachmentStore.claim); dropped when it is deleted. */
       attachments?: Attachment[];
+      /**
+       * A direct message that must have both its users: with fewer than two members (the other
+       * closed it) nothing is written and the answer is 'dm_closed' (after the dedup and the
+       * author's check, in the same atomic step), for the hub to open it again for them and send
+       * again (hub.ts, send). Costs nothing more when both are in.
+       */
+      bothInDm?: boolean;
     }
   | {
       type: 'edit';
@@ -232,8 +239,9 @@ export type AppendResult =
    * not_member: `user` is not a member of the room at that moment, checked atomically with the
    * write, after the dedup (a resend of one's own stored message is still a duplicate); nothing was
    * written.
+   * dm_closed: asked with `bothInDm` and the DM has one member; nothing was written.
    */
-  | { ok: false; reason: 'no_room' | 'not_member' | 'not_found' | 'forbidden' | 'id_reused' };
+  | { ok: false; reason: 'no_room' | 'not_member' | 'not_found' | 'forbidden' | 'id_reused' | 'dm_closed' };
 
 /**
  * A send looked up by its dedup key (room, user, clientId) and its content (send-digest.ts), for

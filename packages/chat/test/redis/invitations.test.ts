@@ -1,11 +1,13 @@
 /**
  * Invitations that go away without their user (expired, their room deleted) are told to the
  * invitee's connections on both nodes sharing Redis (test/hub/invitation-news.ts): EXPIRE_INVITATIONS
- * and DELETE_ROOM answer which invitations they dropped.
+ * and DELETE_ROOM answer which invitations they dropped. And a DM closed by one side opens again
+ * for them at the other's message (test/hub/dm-reopen.ts): APPEND says when it has one member.
  */
 import { describe, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
 import { DEFAULT_LIMITS } from '../../src/shared/protocol.js';
+import { dmReopens } from '../hub/dm-reopen.js';
 import { deletionTellsTheLastInvitee, expiryTold } from '../hub/invitation-news.js';
 import { closedAfterEachTest, redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
 
@@ -41,6 +43,18 @@ describe('invitations gone without their user, on two nodes', () => {
     await deletionTellsTheLastInvitee(
       nodes.map((node) => node.url.replace(/\/$/, '')),
       nodes[0].backend.rooms,
+      (c) => clients.push(c),
+    );
+  });
+});
+
+describe('a direct message closed by one side, on two nodes', () => {
+  it('opens again for them at a new message from the other node, live and unread', async () => {
+    const nodes = await startChatServersOnRedis(2, { url: redis().url, prefix: 'dmreopen:', limits: fast });
+    servers.push(...nodes);
+    await dmReopens(
+      nodes.map((node) => node.url.replace(/\/$/, '')),
+      nodes[0].backend,
       (c) => clients.push(c),
     );
   });

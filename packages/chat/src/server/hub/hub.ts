@@ -361,9 +361,7 @@ export class Hub {
         const files = await claimAttachments(this.#backend, user, msg);
         if (!files) return void fail('not_found', 'attachments must be your unused uploads to this room');
         const mentions = await resolveMentions(msg.text, msg.room, this.#backend.accounts, rooms);
-        // A DM the other user closed opens again for them with this message (reopenDm).
-        if (msg.room.startsWith('dm:')) await this.#membership.reopenDm(msg.room, user);
-        const res = await rooms.appendEvent({
+        const input = {
           type: 'message',
           room: msg.room,
           user,
@@ -373,7 +371,16 @@ export class Hub {
           ...(files.length > 0 ? { attachments: files } : {}),
           ...(msg.replyTo === undefined ? {} : { replyTo: msg.replyTo }),
           ...(mentions.length > 0 ? { mentions } : {}),
-        });
+        } as const;
+        // A DM the other user closed opens again for them with this message (reopenDm), before it
+        // is stored. The store tells (bothInDm, in the append's own step): the common case, both
+        // in, costs no lookup; a closed one is opened, then the message appended again.
+        const dm = msg.room.startsWith('dm:');
+        let res = await rooms.appendEvent(dm ? { ...input, bothInDm: true } : input);
+        if (!res.ok && res.reason === 'dm_closed') {
+          await this.#membership.reopenDm(msg.room, user);
+          res = await rooms.appendEvent(input);
+        }
         if (!res.ok) {
           await releaseAttachments(this.#backend, user, msg);
           if (res.reason === 'id_reused')

@@ -173,8 +173,10 @@ end
 // ARGV: 1 kind, 2 stream retention, 3 payload head, 4 payload tail, 5 dedup ttl, 6 target,
 //       7 user, 8 text, 9 ts, 10 room, 11 replyTo (0: none), 12 mentions (JSON array),
 //       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts), 15 its tag (logTag),
-//       16 the send's digest (messages; send-digest.ts), 17 the att: key prefix, 18.. the ids of
-//       the message's files (claimed by it before: attachments.ts CLAIM)
+//       16 the send's digest (messages; send-digest.ts), 17 the att: key prefix, 18 '1' for a
+//       message that needs both users of its DM (AppendInput bothInDm: {'dm_closed'} when the
+//       members are fewer, one SCARD), 19.. the ids of the message's files (claimed by it before:
+//       attachments.ts CLAIM)
 // For a message, ARGV 3/4 are the message JSON around its seq, without its closing brace; for
 // edit/delete, the event's (whole).
 // The author must be in the room's members at this moment (one SISMEMBER, in the script: no round
@@ -216,6 +218,7 @@ if kind == 'message' then
     end
   end
   if redis.call('SISMEMBER', KEYS[13], ARGV[7]) == 0 then return {'not_member'} end
+  if ARGV[18] == '1' and redis.call('SCARD', KEYS[13]) < 2 then return {'dm_closed'} end
   local live = ''
   local replyTo = tonumber(ARGV[11])
   if replyTo > 0 then
@@ -242,7 +245,7 @@ if kind == 'message' then
   -- Its files are bound here, as attachments.ts BIND does, not by the hub's bind after the reply:
   -- a bind that failed (Redis gone between the two calls) or never ran (the node killed in between)
   -- left them in att:unbound, and the sweep of unused uploads deleted the files of a stored message.
-  for i = 18, #ARGV do
+  for i = 19, #ARGV do
     local raw = redis.call('HGET', ARGV[17] .. ARGV[i], 'r')
     if raw then
       local r = cjson.decode(raw)
@@ -1784,6 +1787,7 @@ export class RedisStore implements AccountStore, RoomStore {
         tag,
         input.type === 'message' ? sendDigest(input) : '',
         `${k.prefix}att:`,
+        input.type === 'message' && input.bothInDm ? '1' : '',
         ...(input.type === 'message' ? (input.attachments ?? []).map((file) => file.id) : []),
       );
       if (
@@ -1791,7 +1795,8 @@ export class RedisStore implements AccountStore, RoomStore {
         status === 'not_member' ||
         status === 'not_found' ||
         status === 'forbidden' ||
-        status === 'id_reused'
+        status === 'id_reused' ||
+        status === 'dm_closed'
       )
         return { ok: false, reason: status };
       if (status === 'duplicate') {

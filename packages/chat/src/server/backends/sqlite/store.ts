@@ -513,6 +513,8 @@ export class SqliteStore implements AccountStore, RoomStore {
           // before anything else: the author must be a member at this moment (one indexed read).
           if (!s.isMember.get(input.user, input.room))
             return { ok: false, reason: s.getRoom.get(input.room) ? 'not_member' : 'no_room' };
+          if (input.bothInDm && n(s.countMembers.get(input.room)) < 2)
+            return { ok: false, reason: 'dm_closed' };
           if (input.replyTo !== undefined) {
             const target = s.getMessage.get(input.room, input.replyTo) as EventRow | undefined;
             if (!target || target.deleted)

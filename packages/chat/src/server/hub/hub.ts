@@ -106,6 +106,16 @@ const IN_ROOM = new Set<ClientMessage['type']>([
   'members',
 ]);
 
+/**
+ * A socket whose session ended: 1008 (the page stops and shows the sign-in), or, for a session
+ * renewed by a password change, 4001 (the page reconnects as after any drop, with the cookie the
+ * change's answer set; a page without it is refused 401 and stops).
+ */
+function closeEnded(conn: Connection, renewed: boolean): void {
+  if (renewed) conn.socket.close(4001, 'session renewed');
+  else conn.socket.close(1008, 'signed out');
+}
+
 export class Hub {
   readonly #backend: Backend;
   readonly #options: HubOptions;
@@ -127,7 +137,7 @@ export class Hub {
         // At once, not after the queued work: nothing more of a signed-out session is answered.
         if (event.op === 'signed_out') {
           if (!conn.closed && sessionDigest(conn.token) === event.session)
-            conn.socket.close(1008, 'signed out');
+            closeEnded(conn, event.renewed === true);
           return;
         }
         conn.run(() => this.#membership.onUserEvent(conn, event), this.#failed(conn, undefined, undefined));
@@ -262,9 +272,15 @@ export class Hub {
    * Closes every connection of a session (sign-out): this node's at once, the other nodes' when
    * the user's topic tells them (`user` null: an expired session, whose user is not known).
    */
-  endSession(user: string | null, token: string): void {
-    for (const conn of this.#connections) if (conn.token === token) conn.socket.close(1008, 'signed out');
-    if (user !== null) this.#local.tellUser(user, { op: 'signed_out', session: sessionDigest(token) });
+  endSession(user: string | null, token: string, renewed = false): void {
+    for (const conn of this.#connections) if (conn.token === token) closeEnded(conn, renewed);
+    if (user !== null)
+      this.#local.tellUser(
+        user,
+        renewed
+          ? { op: 'signed_out', session: sessionDigest(token), renewed: true }
+          : { op: 'signed_out', session: sessionDigest(token) },
+      );
   }
 
   /** Resolves when every connection has finished its queued work (shutdown). */

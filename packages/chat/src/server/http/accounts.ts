@@ -88,7 +88,19 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
       clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], trustedProxies),
     );
 
-  async function startSession(res: ServerResponse, user: string, status: number): Promise<void> {
+  /**
+   * `checked`: the password hash a sign-in was checked against. A change of the password ends the
+   * user's other sessions in one store step, but a sign-in with the old password checked before
+   * that step could insert its session after it, and outlive the change; so the account is read
+   * again once the session is in, and a session whose password changed meanwhile is ended and
+   * answered as a wrong password (inserted before the step, the step itself ended it).
+   */
+  async function startSession(
+    res: ServerResponse,
+    user: string,
+    status: number,
+    checked?: string,
+  ): Promise<void> {
     const token = newToken();
     const now = clock.now();
     const ended = await accounts.createSession(
@@ -98,6 +110,10 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
     );
     // The sessions the cap pushed out are deleted; their sockets close as at a sign-out.
     for (const old of ended) deps.endSession(user, old);
+    if (checked !== undefined && (await accounts.getUser(user))?.passwordHash !== checked) {
+      await accounts.deleteSession(token);
+      return send(res, 401, { error: 'bad_credentials', message: 'wrong name or password' });
+    }
     send(res, status, { user }, { 'set-cookie': sessionCookie(token, deps.secureCookies) });
   }
 
@@ -163,7 +179,7 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
       if (!user || !ok)
         return send(res, 401, { error: 'bad_credentials', message: 'wrong name or password' });
       await throttle.signInSucceeded(name);
-      await startSession(res, user.name, 200);
+      await startSession(res, user.name, 200, user.passwordHash);
     },
 
     async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -74,7 +74,20 @@ function admit(deps: UpgradeDeps, req: GateRequest, gate: Gate): void {
       if (hub.connectionsOf(session.user) >= deps.maxSocketsPerUser)
         return gate.refuse(429, 'Too Many Requests', 5);
       if (gate.gone()) return;
-      gate.accept((ws) => hub.attach(ws, session.user, session.token, session.expiresAt));
+      gate.accept((ws) => {
+        hub.attach(ws, session.user, session.token, session.expiresAt);
+        // Looked up again now that the hub has the socket: a sign-out, a password change or a
+        // "sign out other sessions" that deleted the session after the look above told the hub
+        // before the socket was attached, and found nothing to close. The deletion precedes that
+        // notice, so this read sees it; a later one's notice finds the socket attached.
+        deps.accounts.getSession(session.token, deps.clock.now()).then(
+          (still) => {
+            if (!still) hub.endSession(null, session.token);
+          },
+          // Not known to be valid: the client reconnects (1013, try again later) through this gate.
+          () => ws.close(1013, 'storage unavailable'),
+        );
+      });
     })
     .catch((err: Error) => {
       // Storage unreachable (several nodes on Redis): the client retries with its backoff.

@@ -324,7 +324,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     hsts: options.tls !== undefined,
     maxRoomsPerUser: limits.maxRoomsPerUser,
     trustedProxies,
-    endSession: (user, token) => hub.endSession(user, token),
+    endSession: (user, token, renewed) => hub.endSession(user, token, renewed),
     files: loadStatic(publicDir),
     allowedOrigins,
     probeUpgrade: createUpgradeProbe(gateDeps),

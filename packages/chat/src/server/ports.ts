@@ -205,6 +205,14 @@ export type AppendInput =
       mentions?: string[];
       /** Stored with the message (claimed first: AttachmentStore.claim); dropped when it is deleted. */
       attachments?: Attachment[];
+      /**
+       * A direct message that must have both its users: with fewer than two members (the other
+       * closed it) nothing is written and the answer is 'dm_closed' (after every other check, the
+       * dedup, the author's, a block's and the reply's target, in the same atomic step: only a
+       * message that would be stored opens it), for the hub to open it again for them and send
+       * again (hub.ts, send). Costs nothing more when both are in.
+       */
+      bothInDm?: boolean;
     }
   | {
       type: 'edit';
@@ -252,8 +260,12 @@ export type AppendResult =
    * written.
    * blocked: a message or an edit in a direct message whose other user blocks `user`
    * (RoomStore.block), checked atomically with the write after the membership; nothing was written.
+   * dm_closed: asked with `bothInDm` and the DM has one member (checked last); nothing was written.
    */
-  | { ok: false; reason: 'no_room' | 'not_member' | 'not_found' | 'forbidden' | 'id_reused' | 'blocked' };
+  | {
+      ok: false;
+      reason: 'no_room' | 'not_member' | 'not_found' | 'forbidden' | 'id_reused' | 'blocked' | 'dm_closed';
+    };
 
 /**
  * A send looked up by its dedup key (room, user, clientId) and its content (send-digest.ts), for
@@ -323,6 +335,12 @@ export interface RoomStore {
    * in the background (Redis: its grave, store.ts), never visibly.
    */
   deleteRoom(name: string): Promise<boolean>;
+  /**
+   * deleteRoom, answering also who had a pending invitation to the room: read in the same atomic
+   * step as the deletion drops them, so an invitation made up to the deletion is among them (the
+   * hub tells those users `uninvited`). null if there is no such room.
+   */
+  deleteRoomAndInvitations(name: string): Promise<string[] | null>;
   /** Public rooms with names after `after`, by name, at most `limit`. */
   listRooms(after: string, limit: number): Promise<RoomListing[]>;
 
@@ -371,6 +389,12 @@ export interface RoomStore {
   blockedUsers(user: string): Promise<string[]>;
   /** Whether `user` blocks `other` (ignoring case). */
   blocks(user: string, other: string): Promise<boolean>;
+  /**
+   * Drops the pending invitations made at or before `expiredAt` (all rooms, all users) and answers
+   * which they were, so that the hub's sweep tells their users (`uninvited`). Each is dropped and
+   * answered once: a sweep on another node at the same moment gets the others, or none.
+   */
+  expireInvitations(expiredAt: number): Promise<{ user: string; room: string }[]>;
   /**
    * Removes the membership (false if there was none); an emptied room starts its expiry at `now`.
    * `reason` ('removed': by the room's owner) goes with the stay's end into the room's log where

@@ -37,15 +37,15 @@ export function holdDropRoom(store: AttachmentStore): Held {
 }
 
 /**
- * Holds the answer of the first deleteRoom of `store` (a deleting node's hub) once the store has
- * deleted the room: `entered` resolves with its room then, and the hub goes on (its answer, its
- * notice to the members) when `release` is called.
+ * Holds the answer of the first deletion of `store` by a deleting node's hub (its
+ * deleteRoomAndInvitations) once the store has deleted the room: `entered` resolves with its room
+ * then, and the hub goes on (its answer, its notice to the members) when `release` is called.
  */
 export function holdDeleteRoom(store: RoomStore): Held {
-  const original = store.deleteRoom.bind(store);
+  const original = store.deleteRoomAndInvitations.bind(store);
   const held = gate();
-  store.deleteRoom = async (room) => {
-    store.deleteRoom = original;
+  store.deleteRoomAndInvitations = async (room) => {
+    store.deleteRoomAndInvitations = original;
     const deleted = await original(room);
     held.enter(room);
     await held.open;

@@ -106,6 +106,11 @@ export function blocksContract(name: string, open: () => Promise<{ rooms: RoomSt
       expect(await rooms.invite('den', 'cid', 'Ben', 1001, limits)).toBe('invited');
       await rooms.unblock('ann', 'ben');
       expect(await rooms.invite('den', 'ann', 'Ben', 1002, limits)).toBe('invited');
+      // The dropped invitation is gone from the expiry's index too: the sweep does not report it
+      // (ann's page would be told that an invitation it no longer lists expired).
+      const expired = await rooms.expireInvitations(5000);
+      expect(expired.map((i) => `${i.user} ${i.room}`).sort()).toEqual(['ann cids', 'ann den', 'cid den']);
+      expect(await rooms.expireInvitations(5000)).toEqual([]);
     });
 
     it('a block and a message sent at once: the message is stored before the block or refused after it', async () => {

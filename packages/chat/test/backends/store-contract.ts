@@ -667,6 +667,60 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.invitees('old')).toEqual([]);
     });
 
+    it('expireInvitations and deleteRoomAndInvitations answer the invitations they dropped, each once', async () => {
+      const rooms = (await open()).rooms;
+      const limits = { perUser: 10, perRoom: 10, expiredAt: 0 };
+      for (const name of ['p1', 'p2']) {
+        await rooms.createRoom(room(name, 'ann', 'private'), quotas);
+        await rooms.join('ann', name, 10);
+      }
+      expect(await rooms.invite('p1', 'ben', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.invite('p2', 'ben', 'ann', 2000, limits)).toBe('invited');
+      expect(await rooms.invite('p2', 'cid', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.expireInvitations(999)).toEqual([]);
+      const expired = await rooms.expireInvitations(1000);
+      expect(expired.sort((a, b) => (a.user < b.user ? -1 : 1))).toEqual([
+        { user: 'ben', room: 'p1' },
+        { user: 'cid', room: 'p2' },
+      ]);
+      expect(await rooms.expireInvitations(1000)).toEqual([]);
+      expect((await rooms.invitations('ben', 0)).map((i) => i.room)).toEqual(['p2']);
+      expect(await rooms.invitees('p2')).toEqual(['ben']);
+      // Taken by an accept or a decline: not expired later either.
+      expect(await rooms.invite('p1', 'dan', 'ann', 1500, limits)).toBe('invited');
+      expect(await rooms.dropInvitation('dan', 'p1')).toBe(true);
+      expect(await rooms.invite('p1', 'eve', 'ann', 1500, limits)).toBe('invited');
+      expect(await rooms.invite('p1', 'fay', 'ann', 1500, limits)).toBe('invited');
+      expect(await rooms.accept('eve', 'p1', 10, 0)).toBe('joined');
+      expect(await rooms.deleteRoomAndInvitations('p2')).toEqual(['ben']);
+      expect(await rooms.deleteRoomAndInvitations('p2')).toBeNull();
+      expect(await rooms.expireInvitations(5000)).toEqual([{ user: 'fay', room: 'p1' }]);
+    });
+
+    it('appendEvent with bothInDm: dm_closed and nothing written while the DM has one member', async () => {
+      const rooms = (await open()).rooms;
+      await rooms.createRoom({ name: 'dm:ann:ben', kind: 'dm', owner: null, createdAt: 500 }, quotas);
+      await rooms.join('ann', 'dm:ann:ben', 10);
+      const send = (clientId: string, bothInDm: boolean) =>
+        rooms.appendEvent({
+          type: 'message',
+          room: 'dm:ann:ben',
+          user: 'ann',
+          clientId,
+          text: 'hi',
+          ts: 1,
+          bothInDm,
+        });
+      expect(await send('a', true)).toEqual({ ok: false, reason: 'dm_closed' });
+      expect(await rooms.head('dm:ann:ben')).toBe(0);
+      expect(await send('a', false)).toMatchObject({ ok: true, duplicate: false });
+      // A resend of a stored message is its duplicate, whoever is in.
+      expect(await send('a', true)).toMatchObject({ ok: true, duplicate: true });
+      await rooms.join('ben', 'dm:ann:ben', 10);
+      expect(await send('b', true)).toMatchObject({ ok: true, duplicate: false });
+      expect(await rooms.head('dm:ann:ben')).toBe(2);
+    });
+
     it('keeps users case-insensitively unique and sessions until they expire', async () => {
       const { accounts } = await open();
       expect(await accounts.createUser({ name: 'Ann', passwordHash: 'h', createdAt: 1 })).toBe('created');

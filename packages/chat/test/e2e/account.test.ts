@@ -1,12 +1,13 @@
 /**
  * The account dialog (web/account.ts) in Chromium: alice signed in in two browsers changes her
  * password in the first; the second is signed out at once (its socket closes, its page shows the
- * sign-in form); the old password no longer signs in, the new one does. Wrong answers are shown as
+ * sign-in form), the first gets a new session token and reconnects with it, without a reload; the
+ * old password no longer signs in, the new one does. Wrong answers are shown as
  * the page's text.
  */
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
-import { signIn, useBrowser } from './browser.js';
+import { sendMessage, signIn, useBrowser } from './browser.js';
 
 const chrome = useBrowser();
 const OLD = 'browser password';
@@ -34,6 +35,11 @@ describe('the account dialog', () => {
     expect(await page.textContent('#password-error')).toBe('The current password is wrong.');
     expect(await second.page.getAttribute('#status', 'data-state')).toBe('online');
 
+    const cookieBefore = (await first.context.cookies()).find(
+      (c) => c.name === 'riptide_chat_session',
+    )?.value;
+    let sockets = 0;
+    page.on('websocket', () => sockets++);
     await page.fill('#password-current', OLD);
     await page.click('#password-form button[type="submit"]');
     await page.waitForFunction(() => document.querySelector('#password-done')?.textContent !== '');
@@ -43,9 +49,22 @@ describe('the account dialog', () => {
     // The second browser: its socket closed by the server (1008), the sign-in form shown.
     await second.page.waitForSelector('#login-view:not([hidden])');
     expect(await second.page.isHidden('#chat-view')).toBe(true);
-    // The first stays signed in and connected.
+    // The first stays signed in, with a new session token (its old one ended with the others):
+    // its socket, closed for the old token (4001, not 1008), comes back with the new cookie, and
+    // the page works on without a reload.
     await page.click('#account-dialog form[method="dialog"] button');
-    expect(await page.getAttribute('#status', 'data-state')).toBe('online');
+    const cookieAfter = (await first.context.cookies()).find((c) => c.name === 'riptide_chat_session')?.value;
+    expect(cookieAfter).toBeTruthy();
+    expect(cookieAfter).not.toBe(cookieBefore);
+    await expect.poll(() => sockets, { timeout: 20_000 }).toBe(1);
+    await page.waitForSelector('#status[data-state="online"]');
+    expect(await page.isHidden('#login-view')).toBe(true);
+    await sendMessage(page, 'still here');
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#message-list li.message:not(.pending) .text')].some(
+        (n) => n.textContent === 'still here',
+      ),
+    );
 
     // The old password is refused, the new one signs in.
     await second.page.fill('#login-name', 'alice');

@@ -1,6 +1,7 @@
 /**
  * Changing the password and signing out other sessions (accounts.ts; docs/chat-protocol.md,
- * section 1): the other sessions end, their sockets close with 1008, the asking session stays.
+ * section 1): the other sessions end, their sockets close with 1008, the asking session stays (a
+ * password change gives it a new token, its old one ended, its sockets closed with 4001).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
@@ -29,7 +30,7 @@ function closedBeforePing(client: TestClient): Promise<unknown> {
 }
 
 describe('changing the password', () => {
-  it('changes it, ends every other session and closes their sockets, keeps this one', async () => {
+  it('changes it, ends every other session and closes their sockets, renews this one', async () => {
     const server = await startTestServer();
     const origin = server.origin;
     const mine = await register(origin, 'alice');
@@ -48,9 +49,17 @@ describe('changing the password', () => {
     );
     expect(res).toMatchObject({ status: 200, body: { ok: true, ended: 2 } });
     expect(await closedBeforePing(otherTab)).toMatchObject({ code: 1008, reason: 'signed out' });
-    expect(await myTab.request('pong', { type: 'ping' })).toMatchObject({ type: 'pong' });
+    // Regression: the asking session kept its token, so a copy of it outlived the change. The
+    // answer sets a new one; the old one is ended, its sockets closed with 4001 (the page
+    // reconnects, with the new cookie), not 1008 (the page would stop as if signed out).
+    expect(res.cookie).toMatch(/^riptide_chat_session=./);
+    expect(res.cookie).not.toBe(mine);
+    expect(await closedBeforePing(myTab)).toMatchObject({ code: 4001, reason: 'session renewed' });
+    expect(await valid(origin, mine)).toBe(false);
+    expect(await valid(origin, res.cookie)).toBe(true);
+    const again = (await TestClient.join(origin, res.cookie)).client;
+    expect(await again.request('pong', { type: 'ping' })).toMatchObject({ type: 'pong' });
     expect(await bobTab.request('pong', { type: 'ping' })).toMatchObject({ type: 'pong' });
-    expect(await valid(origin, mine)).toBe(true);
     expect(await valid(origin, other)).toBe(false);
     expect(await valid(origin, third)).toBe(false);
     expect(await valid(origin, bob)).toBe(true);

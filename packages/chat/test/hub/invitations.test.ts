@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
 import { DEFAULT_LIMITS } from '../../src/shared/protocol.js';
 import { cleanup, login, register, startTestServer, TestClient } from '../helpers.js';
+import { dmReopens } from './dm-reopen.js';
+import { deletionTellsTheLastInvitee, expiryTold } from './invitation-news.js';
 
 afterEach(cleanup);
 
@@ -208,40 +210,36 @@ describe('invitations', () => {
   });
 });
 
-describe('a direct message closed by one side', () => {
+describe('a direct message closed by one side (test/hub/dm-reopen.ts)', () => {
   it('opens again for them at a new message from the other, which arrives live and unread', async () => {
     // Regression: after bob closed it, alice's messages reached bob only when he opened it again,
-    // and opening it put his read marker past them, so nothing showed them as new.
+    // and opening it put his read marker past them, so nothing showed them as new. And every DM
+    // message cost the sender's node a user lookup and a join, closed or not.
     const server = await startTestServer({ limits: fast });
-    const alice = await TestClient.user(server.origin, 'Alice');
-    const bobCookie = await register(server.origin, 'Bob');
-    const bob = (await TestClient.join(server.origin, bobCookie)).client;
-    const room = 'dm:alice:bob';
-    await alice.request('joined', { type: 'dm', user: 'bob' });
-    await bob.next('joined', (m) => m.room === room);
-    await bob.request('ack', { type: 'send', id: 'b1', room, text: 'talk later' });
-    expect(await bob.request('left', { type: 'leave', room })).toMatchObject({ room });
-    expect(await alice.next('member', (m) => m.user === 'Bob' && !m.joined)).toMatchObject({ room });
+    await dmReopens([server.origin], server.backend, () => {});
+  });
+});
 
-    expect(
-      await alice.request('ack', { type: 'send', id: 'a1', room, text: 'are you there?' }),
-    ).toMatchObject({
-      seq: 2,
-    });
-    // Back in, the read marker before alice's message: whether the message was stored before the
-    // news reached bob's connection (in the head, counted unread) or after it (live), it is new.
-    const joined = await bob.next('joined', (m) => m.room === room);
-    expect(joined.head - joined.unread).toBe(1);
-    if (joined.head < 2)
-      expect(await bob.next('message', (m) => m.message.id === 'a1')).toMatchObject({
-        message: { seq: 2, user: 'Alice', text: 'are you there?' },
-      });
-    expect(await alice.next('member', (m) => m.user === 'Bob' && m.joined)).toMatchObject({ room });
-    // A new tab of bob's: the conversation is listed, the message unread.
-    const again = await TestClient.join(server.origin, bobCookie);
-    expect(again.welcome.rooms.find((r) => r.room === room)).toMatchObject({ head: 2, unread: 1 });
-    // Nothing more for a second message: bob is in.
-    await alice.request('ack', { type: 'send', id: 'a2', room, text: 'ok' });
-    expect(await bob.next('message', (m) => m.message.id === 'a2')).toMatchObject({ message: { seq: 3 } });
+describe('an invitation gone without its user (test/hub/invitation-news.ts)', () => {
+  it('expired: the sweep tells the invitee’s open connections `uninvited`', async () => {
+    // Regression: an expired invitation was dropped only at the next welcome or a failed accept;
+    // an open page kept offering it.
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock, limits: fast });
+    await expiryTold(
+      [server.origin],
+      () => server.hub.sweep(),
+      server.backend.rooms,
+      clock,
+      DEFAULT_LIMITS.invitationTtlMs,
+      () => {},
+    );
+  });
+
+  it('its room deleted: one invited while the deletion runs is told too', async () => {
+    // Regression: the hub read the room's invitees, then deleted it; one invited in between lost
+    // the invitation with the room and was not told.
+    const server = await startTestServer({ limits: fast });
+    await deletionTellsTheLastInvitee([server.origin], server.backend.rooms, () => {});
   });
 });

@@ -19,6 +19,10 @@
  * - A signed-in user may change the password (the current one with it) or sign out every other
  *   session; either ends all the user's sessions but the one asking, in one store step (with the
  *   new password's hash for a change), and their sockets close, on every node, as at a sign-out.
+ *   A password change also gives the asking session a new token (in the answer's cookie) and ends
+ *   its old one in that step, as is usual after a password change: whoever copied the old token
+ *   keeps nothing. Its sockets close with 4001 (not 1008): a page reconnects, with the new cookie
+ *   if it got the answer, and is refused (401, signed out) if it did not.
  *   A wrong current password counts as a failed sign-in of the name (the same backoff and
  *   per-address bucket), so a session left open somewhere cannot be used to guess the password.
  */
@@ -57,7 +61,7 @@ export interface AccountDeps {
    * Closes the WebSockets of a session that signed out: this node's, and the other nodes' when its
    * user is known (null: the session had expired, this node's are closed all the same).
    */
-  endSession(user: string | null, token: string): void;
+  endSession(user: string | null, token: string, renewed?: boolean): void;
 }
 
 export type Send = (
@@ -217,20 +221,36 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
       if (!user || !ok)
         return send(res, 403, { error: 'wrong_password', message: 'the current password is wrong' });
       await throttle.signInSucceeded(session.user);
-      const tokens = await accounts.changePassword(
-        user.name,
-        user.passwordHash,
-        await hashPassword(password),
-        session.token,
-        clock.now(),
+      const newHash = await hashPassword(password);
+      // The asking session's next token, kept by the change's step, which ends every other session,
+      // its old token's with them. Past the cap by one, so that making it ends no session before
+      // the change is known to apply.
+      const token = newToken();
+      const at = clock.now();
+      await accounts.createSession(
+        { token, user: user.name, expiresAt: at + SESSION_TTL_MS },
+        at,
+        MAX_SESSIONS_PER_USER + 1,
       );
-      // Changed by another request since it was checked: nothing was done.
-      if (tokens === null)
+      const tokens = await accounts.changePassword(user.name, user.passwordHash, newHash, token, clock.now());
+      // Changed by another request since it was checked: nothing was done (the new token dropped).
+      if (tokens === null) {
+        await accounts.deleteSession(token);
         return send(res, 409, {
           error: 'password_changed',
           message: 'the password was changed meanwhile; try again',
         });
-      send(res, 200, { ok: true, ended: ended(user.name, tokens) });
+      }
+      const others = tokens.filter((t) => t !== session.token);
+      send(
+        res,
+        200,
+        { ok: true, ended: others.length },
+        { 'set-cookie': sessionCookie(token, deps.secureCookies) },
+      );
+      ended(user.name, others);
+      // After the answer: its page reconnects with the cookie the answer set.
+      deps.endSession(user.name, session.token, true);
     },
 
     /** POST /api/logout-others: ends every session of the user but this one. */

@@ -6,8 +6,9 @@
  *                                            (with similar: true for a look-alike of a name)
  *   POST /api/login    {"name","password"}   200 {"user"} and the cookie; 401 bad_credentials
  *   POST /api/logout                         deletes the session, clears the cookie, closes its sockets
- *   POST /api/password {"current","password"}  200 {"ok","ended"}: the password changed and the
- *                                            user's other sessions ended; 403 wrong_password
+ *   POST /api/password {"current","password"}  200 {"ok","ended"}: the password changed, the
+ *                                            user's other sessions ended, and this one's token
+ *                                            renewed (a new cookie); 403 wrong_password
  *   POST /api/logout-others                  200 {"ok","ended"}: every other session ended
  *   GET  /api/session                        200 {"signedIn":true,"user"} or {"signedIn":false}
  *   POST /api/attachments, GET /api/attachments/<id>   files sent with messages (attachments.ts)

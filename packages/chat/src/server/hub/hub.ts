@@ -110,6 +110,16 @@ const IN_ROOM = new Set<ClientMessage['type']>([
   'members',
 ]);
 
+/**
+ * A socket whose session ended: 1008 (the page stops and shows the sign-in), or, for a session
+ * renewed by a password change, 4001 (the page reconnects as after any drop, with the cookie the
+ * change's answer set; a page without it is refused 401 and stops).
+ */
+function closeEnded(conn: Connection, renewed: boolean): void {
+  if (renewed) conn.socket.close(4001, 'session renewed');
+  else conn.socket.close(1008, 'signed out');
+}
+
 export class Hub {
   readonly #backend: Backend;
   readonly #options: HubOptions;
@@ -132,7 +142,7 @@ export class Hub {
         // At once, not after the queued work: nothing more of a signed-out session is answered.
         if (event.op === 'signed_out') {
           if (!conn.closed && sessionDigest(conn.token) === event.session)
-            conn.socket.close(1008, 'signed out');
+            closeEnded(conn, event.renewed === true);
           return;
         }
         if (event.op === 'blocked')
@@ -273,9 +283,15 @@ export class Hub {
    * Closes every connection of a session (sign-out): this node's at once, the other nodes' when
    * the user's topic tells them (`user` null: an expired session, whose user is not known).
    */
-  endSession(user: string | null, token: string): void {
-    for (const conn of this.#connections) if (conn.token === token) conn.socket.close(1008, 'signed out');
-    if (user !== null) this.#local.tellUser(user, { op: 'signed_out', session: sessionDigest(token) });
+  endSession(user: string | null, token: string, renewed = false): void {
+    for (const conn of this.#connections) if (conn.token === token) closeEnded(conn, renewed);
+    if (user !== null)
+      this.#local.tellUser(
+        user,
+        renewed
+          ? { op: 'signed_out', session: sessionDigest(token), renewed: true }
+          : { op: 'signed_out', session: sessionDigest(token) },
+      );
   }
 
   /** Resolves when every connection has finished its queued work (shutdown). */
@@ -284,9 +300,10 @@ export class Hub {
   }
 
   /**
-   * Deletes rooms empty for longer than emptyRoomTtlMs, and their files; their names. `stop`
-   * (shutdown) ends it between its steps; a dropRoom skipped then is only the safety net (the
-   * store's deletion took the room's files).
+   * Deletes rooms empty for longer than emptyRoomTtlMs, and their files; their names. Then drops
+   * the invitations past invitationTtlMs, their users told (MembershipHandlers.expireInvitations).
+   * `stop` (shutdown) ends it between its steps; a dropRoom skipped then is only the safety net
+   * (the store's deletion took the room's files).
    */
   async sweep(stop?: AbortSignal): Promise<string[]> {
     const names = await this.#backend.rooms.expireEmptyRooms(
@@ -297,6 +314,7 @@ export class Hub {
       if (stop?.aborted) break;
       await this.#backend.attachments.dropRoom(name);
     }
+    if (!stop?.aborted) await this.#membership.expireInvitations();
     return names;
   }
 
@@ -370,9 +388,7 @@ export class Hub {
         const files = await claimAttachments(this.#backend, user, msg);
         if (!files) return void fail('not_found', 'attachments must be your unused uploads to this room');
         const mentions = await resolveMentions(msg.text, msg.room, this.#backend.accounts, rooms);
-        // A DM the other user closed opens again for them with this message (reopenDm).
-        if (msg.room.startsWith('dm:')) await this.#membership.reopenDm(msg.room, user);
-        const res = await rooms.appendEvent({
+        const input = {
           type: 'message',
           room: msg.room,
           user,
@@ -382,7 +398,16 @@ export class Hub {
           ...(files.length > 0 ? { attachments: files } : {}),
           ...(msg.replyTo === undefined ? {} : { replyTo: msg.replyTo }),
           ...(mentions.length > 0 ? { mentions } : {}),
-        });
+        } as const;
+        // A DM the other user closed opens again for them with this message (reopenDm), before it
+        // is stored. The store tells (bothInDm, in the append's own step): the common case, both
+        // in, costs no lookup; a closed one is opened, then the message appended again.
+        const dm = msg.room.startsWith('dm:');
+        let res = await rooms.appendEvent(dm ? { ...input, bothInDm: true } : input);
+        if (!res.ok && res.reason === 'dm_closed') {
+          await this.#membership.reopenDm(msg.room, user);
+          res = await rooms.appendEvent(input);
+        }
         if (!res.ok) {
           await releaseAttachments(this.#backend, user, msg);
           if (res.reason === 'id_reused')

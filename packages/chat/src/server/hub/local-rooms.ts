@@ -58,7 +58,8 @@ export type UserEvent =
   | { op: 'uninvited'; room: string; from?: string }
   /** The users this user blocks, after a change (`from`: the connection that asked, answered already). */
   | { op: 'blocked'; users: string[]; from: string }
-  | { op: 'signed_out'; session: string };
+  /** `renewed`: ended by a password change that gave its page a new token (close 4001, not 1008). */
+  | { op: 'signed_out'; session: string; renewed?: true };
 
 /** What names a session on the bus: a digest of its token, which is a secret. */
 export function sessionDigest(token: string): string {

@@ -187,6 +187,17 @@ export class MembershipHandlers {
     return this.#clock.now() - this.#limits.invitationTtlMs;
   }
 
+  /**
+   * The sweep's: drops the invitations past invitationTtlMs and tells their users' connections, on
+   * every node, `uninvited` (as a decline in another tab would). A store drops each once, so of
+   * the nodes sweeping at once one tells.
+   */
+  async expireInvitations(): Promise<number> {
+    const expired = await this.#backend.rooms.expireInvitations(this.#expiredAt());
+    for (const { user, room } of expired) this.#local.tellUser(user, { op: 'uninvited', room });
+    return expired.length;
+  }
+
   /** The user's pending invitations, oldest first (welcome). */
   async invitations(user: string): Promise<Invitation[]> {
     const records = await this.#backend.rooms.invitations(user, this.#expiredAt());
@@ -374,12 +385,11 @@ export class MembershipHandlers {
     if (!info || !visible) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
     if (room === DEFAULT_ROOM || info.owner !== conn.user)
       return this.#fail(conn, ref, 'forbidden', 'only the owner of a room can delete it');
-    // Its pending invitations go with it (the store drops them); their users are told after. One
-    // invited between this read and the deletion is not told: their page finds out on accepting.
-    const invitees = info.kind === 'private' ? await rooms.invitees(room) : [];
-    // Resolves once the room is gone for everyone, its files with it (false if deleted meanwhile:
+    // Resolves once the room is gone for everyone, its files with it (null if deleted meanwhile:
     // the answer and the notice are the same); what is left of it is cleared after, by the store.
-    await this.#asking(conn, room, () => rooms.deleteRoom(room));
+    // Its pending invitations go with it, read in the same step as they are dropped (one made up to
+    // the deletion is among them): their users are told after.
+    const invitees = (await this.#asking(conn, room, () => rooms.deleteRoomAndInvitations(room))) ?? [];
     await this.#local.exit(conn, room);
     reply(conn, ref, { v, type: 'left', room, reason: 'deleted' });
     this.#local.tellRoomDeleted(room);

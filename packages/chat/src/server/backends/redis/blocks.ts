@@ -3,8 +3,8 @@
  * user's name in lower case to the name as created (keys.ts).
  *
  * BLOCK adds the entry under the cap and drops the blocker's pending invitations made by the
- * blocked user (`invites:<user>` and each room's `room:{r}:invited`, as store.ts DROP_INVITATION
- * does) in one script. The store's APPEND and INVITE scripts read the hash with their writes
+ * blocked user (`invites:<user>`, each room's `room:{r}:invited` and `invites-due`, as store.ts
+ * DROP_INVITATION does) in one script. The store's APPEND and INVITE scripts read the hash with their writes
  * (HEXISTS), so a block is either before a write (it is refused) or after it: Redis runs one
  * script at a time.
  */
@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import type { BlockResult } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
 
-// KEYS: 1 blocks:<user>, 2 invites:<user>. ARGV: 1 blocked (lower), 2 blocked (as created), 3 max,
+// KEYS: 1 blocks:<user>, 2 invites:<user>, 3 invites-due. ARGV: 1 blocked (lower), 2 blocked (as created), 3 max,
 // 4 user, 5 'room:{' with the prefix, 6 '}:invited'. -> {status, dropped rooms...}
 const BLOCK = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'already'} end
@@ -24,6 +24,7 @@ for i = 1, #mine, 2 do
   if string.lower(cjson.decode(mine[i + 1]).by) == ARGV[1] then
     redis.call('HDEL', KEYS[2], mine[i])
     redis.call('HDEL', ARGV[5] .. mine[i] .. ARGV[6], ARGV[4])
+    redis.call('ZREM', KEYS[3], mine[i] .. '\\n' .. ARGV[4])
     out[#out + 1] = mine[i]
   end
 end
@@ -37,7 +38,7 @@ export class RedisBlocks {
   readonly #keys: RedisKeys;
 
   constructor(redis: Redis, keys: RedisKeys) {
-    if (!('chatBlock' in redis)) redis.defineCommand('chatBlock', { numberOfKeys: 2, lua: BLOCK });
+    if (!('chatBlock' in redis)) redis.defineCommand('chatBlock', { numberOfKeys: 3, lua: BLOCK });
     this.#redis = redis as Redis & Commands;
     this.#keys = keys;
   }
@@ -47,6 +48,7 @@ export class RedisBlocks {
     const [result, ...dropped] = await this.#redis.chatBlock(
       k.blocks(user),
       k.invitations(user),
+      k.invitationsDue(),
       blocked.toLowerCase(),
       blocked,
       max,

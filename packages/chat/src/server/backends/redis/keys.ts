@@ -52,6 +52,8 @@
  *   room:{r}:invited             hash user -> at: who has a pending invitation to the room
  *   blocks:<user lower>          hash blocked user's name lower -> as created: whom the user blocks
  *                                (blocks.ts; read by APPEND and INVITE in store.ts with their writes)
+ *   invites-due                  zset `<room>\n<user>` -> at: every pending invitation by age, kept
+ *                                with the two hashes; the sweep drops the expired (EXPIRE_INVITATIONS)
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
  *   presence-rooms               zset room -> the latest expiry written to its presence set
  *                                (presence.ts, ORPHANS)
@@ -111,6 +113,10 @@ export class RedisKeys {
   /** Whom the user blocks: hash name in lower case -> the name as created (blocks.ts). */
   blocks(user: string): string {
     return `${this.prefix}blocks:${user.toLowerCase()}`;
+  }
+  /** Every pending invitation, `<room>\n<user>` by its time (store.ts, EXPIRE_INVITATIONS). */
+  invitationsDue(): string {
+    return `${this.prefix}invites-due`;
   }
   room(room: string, part: string): string {
     return `${this.prefix}room:{${room}}:${part}`;

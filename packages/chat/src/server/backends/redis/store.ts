@@ -178,8 +178,10 @@ end
 // ARGV: 1 kind, 2 stream retention, 3 payload head, 4 payload tail, 5 dedup ttl, 6 target,
 //       7 user, 8 text, 9 ts, 10 room, 11 replyTo (0: none), 12 mentions (JSON array),
 //       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts), 15 its tag (logTag),
-//       16 the send's digest (messages; send-digest.ts), 17 the att: key prefix, 18.. the ids of
-//       the message's files (claimed by it before: attachments.ts CLAIM)
+//       16 the send's digest (messages; send-digest.ts), 17 the att: key prefix, 18 '1' for a
+//       message that needs both users of its DM (AppendInput bothInDm: {'dm_closed'} when the
+//       members are fewer, one SCARD), 19.. the ids of the message's files (claimed by it before:
+//       attachments.ts CLAIM)
 // For a message, ARGV 3/4 are the message JSON around its seq, without its closing brace; for
 // edit/delete, the event's (whole).
 // The author must be in the room's members at this moment (one SISMEMBER, in the script: no round
@@ -235,6 +237,9 @@ if kind == 'message' then
     if t.deleted then return {'not_found'} end
     live = ',"reply":' .. cjson.encode({seq = replyTo, user = t.user, text = excerpt(t.text, ${REPLY_EXCERPT_CHARS})})
   end
+  -- Last: a closed DM is reopened (then the append asked again) only for a message that would be
+  -- stored, never for a refused one.
+  if ARGV[18] == '1' and redis.call('SCARD', KEYS[13]) < 2 then return {'dm_closed'} end
   local seq = redis.call('INCR', KEYS[1])
   local msg = ARGV[3] .. seq .. ARGV[4]
   local err = log(seq, '{"v":${PROTOCOL_VERSION},"type":"message","tag":"' .. ARGV[15] .. '","message":' .. msg .. live .. '}}')
@@ -252,7 +257,7 @@ if kind == 'message' then
   -- Its files are bound here, as attachments.ts BIND does, not by the hub's bind after the reply:
   -- a bind that failed (Redis gone between the two calls) or never ran (the node killed in between)
   -- left them in att:unbound, and the sweep of unused uploads deleted the files of a stored message.
-  for i = 18, #ARGV do
+  for i = 19, #ARGV do
     local raw = redis.call('HGET', ARGV[17] .. ARGV[i], 'r')
     if raw then
       local r = cjson.decode(raw)
@@ -469,7 +474,8 @@ end
 //       11 mentioned, 12 roster, 13 rosterscan (a roster build in progress: LIST_MEMBERS),
 //       14 graves, 15 seq, 16 grave members, 17 grave authors, 18 grave mentioned, 19 grave lease,
 //       20 the files uploaded to rooms of the name (att:room:{r}, attachments.ts), 21 invited
-//       (its pending invitations: dropped here, both sides, at most the room's cap of them)
+//       (its pending invitations: dropped here, all three sides, at most the room's cap of them),
+//       22 invites-due
 // ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>),
 //       5 the lease's milliseconds, 6 invites: prefix
 // The deletion is an entry of the room's log, written after its history is unlinked (at the id after
@@ -477,8 +483,9 @@ end
 // holds that one entry (a few hundred bytes, kept like `seq`) until a room of the name is created
 // again, whose events follow it. A node still serving the deleted room's connections reads it
 // before any event of the new room, and takes them out first (events.ts).
-// -> 1 when a grave is left to clear (GRAVE_STEP, then the files: DROP_ROOM of attachments.ts), 0
-// when there was nothing to clear; nil when there is no such room; -1 when it is not empty and must be.
+// -> {1 when a grave is left to clear (GRAVE_STEP, then the files: DROP_ROOM of attachments.ts), 0
+// when there was nothing to clear; the users whose invitations it dropped}; nil when there is no such
+// room; -1 when it is not empty and must be.
 const DELETE_ROOM = `${LOG_CHANGE}
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info then return false end
@@ -503,13 +510,17 @@ logChange(KEYS[6], changeAt, 'deleted', '', '', 1)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
-for _, invitee in ipairs(redis.call('HKEYS', KEYS[21])) do redis.call('HDEL', ARGV[6] .. invitee, ARGV[1]) end
+local invitees = redis.call('HKEYS', KEYS[21])
+for _, invitee in ipairs(invitees) do
+  redis.call('HDEL', ARGV[6] .. invitee, ARGV[1])
+  redis.call('ZREM', KEYS[22], ARGV[1] .. '\\n' .. invitee)
+end
 redis.call('DEL', KEYS[21])
 if room.kind ~= 'dm' then
   redis.call('DECR', KEYS[3])
   if type(room.owner) == 'string' then redis.call('DECR', ARGV[2] .. room.owner) end
 end
-return buried
+return {buried, invitees}
 `;
 
 // KEYS: 1 graves, 2 grave members, 3 grave authors, 4 grave mentioned, 5 the room's members now,
@@ -632,12 +643,14 @@ const JOIN = `${JOIN_FN}
 return joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])
 `;
 
-// Invitations: `invites:<user>` (room -> JSON {by, at}) and `room:{r}:invited` (user -> at) change
-// together in every script below and in DELETE_ROOM (which drops the room's, at most the room's cap
-// of them). Expired ones are dropped by INVITE from both sides (at most the two caps' worth).
-// KEYS: 1 rooms, 2 members, 3 invites:<user>, 4 room:{r}:invited. ARGV: 1 room, 2 user, 3 JSON
-// {by, at}, 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited; KEYS 5
-// blocks:<user> (blocks.ts): an inviter it holds invites nobody.
+// Invitations: `invites:<user>` (room -> JSON {by, at}), `room:{r}:invited` (user -> at) and
+// `invites-due` (`<room>\n<user>` -> at) change together in every script below, in DELETE_ROOM
+// (which drops the room's, at most the room's cap of them) and in BLOCK (blocks.ts). Expired ones
+// are dropped by INVITE from all sides (at most the two caps' worth), and by the sweep
+// (EXPIRE_INVITATIONS), which says so.
+// KEYS: 1 rooms, 2 members, 3 invites:<user>, 4 room:{r}:invited, 5 invites-due, 6 blocks:<user>
+// (blocks.ts: an inviter it holds invites nobody). ARGV: 1 room, 2 user, 3 JSON {by, at},
+// 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited.
 const INVITE = `
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info or cjson.decode(info).kind ~= 'private' then return 'no_room' end
@@ -648,6 +661,7 @@ for i = 1, #mine, 2 do
   if tonumber(cjson.decode(mine[i + 1]).at) <= expired then
     redis.call('HDEL', KEYS[3], mine[i])
     redis.call('HDEL', ARGV[8] .. mine[i] .. ARGV[9], ARGV[2])
+    redis.call('ZREM', KEYS[5], mine[i] .. '\\n' .. ARGV[2])
   end
 end
 local theirs = redis.call('HGETALL', KEYS[4])
@@ -655,19 +669,22 @@ for i = 1, #theirs, 2 do
   if tonumber(theirs[i + 1]) <= expired then
     redis.call('HDEL', KEYS[4], theirs[i])
     redis.call('HDEL', ARGV[7] .. theirs[i], ARGV[1])
+    redis.call('ZREM', KEYS[5], ARGV[1] .. '\\n' .. theirs[i])
   end
 end
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 'already_invited' end
-if redis.call('HEXISTS', KEYS[5], string.lower(cjson.decode(ARGV[3]).by)) == 1 then return 'blocked' end
+if redis.call('HEXISTS', KEYS[6], string.lower(cjson.decode(ARGV[3]).by)) == 1 then return 'blocked' end
 if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[5]) then return 'user_full' end
 if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[6]) then return 'room_full' end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[2], cjson.decode(ARGV[3]).at)
+redis.call('ZADD', KEYS[5], cjson.decode(ARGV[3]).at, ARGV[1] .. '\\n' .. ARGV[2])
 return 'invited'
 `;
 
 // KEYS: 1 rooms, 2 member:<user>, 3 members, 4 seq, 5 empty, 6 roster, 7 invites:<user>,
-// 8 room:{r}:invited. ARGV: 1 room, 2 user, 3 max rooms, 4 members key head, 5 tail, 6 expiredAt.
+// 8 room:{r}:invited, 9 invites-due. ARGV: 1 room, 2 user, 3 max rooms, 4 members key head, 5 tail,
+// 6 expiredAt.
 // The invitation is taken with the join, or stays (too_many_rooms: the user may make room first).
 const ACCEPT = `${JOIN_FN}
 local invitation = redis.call('HGET', KEYS[7], ARGV[1])
@@ -675,19 +692,42 @@ if not invitation then return 'no_invitation' end
 if tonumber(cjson.decode(invitation).at) <= tonumber(ARGV[6]) or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   redis.call('HDEL', KEYS[7], ARGV[1])
   redis.call('HDEL', KEYS[8], ARGV[2])
+  redis.call('ZREM', KEYS[9], ARGV[1] .. '\\n' .. ARGV[2])
   return 'no_invitation'
 end
 local joined = joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], '')
 if joined == 'too_many_rooms' then return joined end
 redis.call('HDEL', KEYS[7], ARGV[1])
 redis.call('HDEL', KEYS[8], ARGV[2])
+redis.call('ZREM', KEYS[9], ARGV[1] .. '\\n' .. ARGV[2])
 return joined
 `;
 
-// KEYS: 1 invites:<user>, 2 room:{r}:invited. ARGV: 1 room, 2 user. -> 1 if there was one.
+// KEYS: 1 invites:<user>, 2 room:{r}:invited, 3 invites-due. ARGV: 1 room, 2 user. -> 1 if there
+// was one.
 const DROP_INVITATION = `
 redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[1] .. '\\n' .. ARGV[2])
 return redis.call('HDEL', KEYS[1], ARGV[1])
+`;
+
+// The sweep's: the invitations made at or before ARGV[1], oldest first, at most ARGV[2] of them,
+// dropped from all three sides. KEYS: 1 invites-due. ARGV: 1 expiredAt, 2 limit, 3 invites: prefix,
+// 4 room:{ , 5 }:invited. -> flat {room, user, ...} of those dropped (each once, whichever node).
+const EXPIRE_INVITATIONS = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, entry in ipairs(due) do
+  local cut = string.find(entry, '\\n', 1, true)
+  local room = string.sub(entry, 1, cut - 1)
+  local user = string.sub(entry, cut + 1)
+  redis.call('HDEL', ARGV[3] .. user, room)
+  redis.call('HDEL', ARGV[4] .. room .. ARGV[5], user)
+  redis.call('ZREM', KEYS[1], entry)
+  out[#out + 1] = room
+  out[#out + 1] = user
+end
+return out
 `;
 
 // KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster, 6 seq, 7 log. ARGV: 1 room, 2 user,
@@ -975,13 +1015,14 @@ type Commands = {
   chatAfter(...args: (string | number)[]): Promise<(string | null)[]>;
   chatReact(...args: (string | number)[]): Promise<[string, number | undefined]>;
   chatCreateRoom(...args: (string | number)[]): Promise<CreateRoomResult>;
-  chatDeleteRoom(...args: (string | number)[]): Promise<0 | 1 | null | -1>;
+  chatDeleteRoom(...args: (string | number)[]): Promise<[0 | 1, string[]] | null | -1>;
   chatGraveStep(...args: (string | number)[]): Promise<[number, number, string[]]>;
   chatGraveEnd(...args: (string | number)[]): Promise<number>;
   chatJoin(...args: (string | number)[]): Promise<JoinResult>;
   chatInvite(...args: (string | number)[]): Promise<InviteResult>;
   chatAccept(...args: (string | number)[]): Promise<AcceptResult>;
   chatDropInvitation(...args: (string | number)[]): Promise<number>;
+  chatExpireInvitations(...args: (string | number)[]): Promise<string[]>;
   chatLeave(...args: (string | number)[]): Promise<number>;
   chatMarkRead(...args: (string | number)[]): Promise<[number, number, number]>;
   chatListRooms(...args: (string | number)[]): Promise<(string | number)[]>;
@@ -1049,16 +1090,17 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatAfter', 2, AFTER);
     define('chatReact', 6, REACT);
     define('chatCreateRoom', 8, CREATE_ROOM);
-    define('chatDeleteRoom', 21, DELETE_ROOM);
+    define('chatDeleteRoom', 22, DELETE_ROOM);
     define('chatGraveStep', 6, GRAVE_STEP);
     define('chatGraveEnd', 2, GRAVE_END);
     // Variable key counts (2 or 3): ioredis takes the count as the first argument.
     if (!('chatCountAfter' in redis)) redis.defineCommand('chatCountAfter', { lua: COUNT_AFTER });
     defineDropRoomStep(redis);
     define('chatJoin', 6, JOIN);
-    define('chatInvite', 5, INVITE);
-    define('chatAccept', 8, ACCEPT);
-    define('chatDropInvitation', 2, DROP_INVITATION);
+    define('chatInvite', 6, INVITE);
+    define('chatAccept', 9, ACCEPT);
+    define('chatDropInvitation', 3, DROP_INVITATION);
+    define('chatExpireInvitations', 1, EXPIRE_INVITATIONS);
     define('chatLeave', 7, LEAVE);
     define('chatMarkRead', 4, MARK_READ);
     define('chatListRooms', 1, LIST_ROOMS);
@@ -1254,8 +1296,14 @@ export class RedisStore implements AccountStore, RoomStore {
     });
   }
 
-  /** DELETE_ROOM: the grave's entry ('' for none) when it deleted the room; null: no such room. */
-  #deleteRoom(name: string, onlyIfEmpty: boolean): Promise<string | null | 'busy'> {
+  /**
+   * DELETE_ROOM: the grave's entry ('' for none) and who was invited when it deleted the room;
+   * null: no such room.
+   */
+  #deleteRoom(
+    name: string,
+    onlyIfEmpty: boolean,
+  ): Promise<{ entry: string; invitees: string[] } | null | 'busy'> {
     const k = this.#keys;
     const id = randomBytes(9).toString('base64url'); // 12 characters, no ':'
     const grave = (part: string) => k.room(name, `grave:${id}:${part}`);
@@ -1282,6 +1330,7 @@ export class RedisStore implements AccountStore, RoomStore {
         grave('lease'),
         `${k.prefix}att:room:{${name}}`,
         k.room(name, 'invited'),
+        k.invitationsDue(),
         name,
         k.owned(''),
         onlyIfEmpty ? '1' : '0',
@@ -1291,7 +1340,8 @@ export class RedisStore implements AccountStore, RoomStore {
       );
       if (res === -1) return 'busy';
       if (res === null) return null;
-      return Number(res) === 1 ? `${id}:${name}` : '';
+      const [buried, invitees] = res;
+      return { entry: Number(buried) === 1 ? `${id}:${name}` : '', invitees: invitees.map(String) };
     });
   }
 
@@ -1375,10 +1425,15 @@ export class RedisStore implements AccountStore, RoomStore {
    * after, in the background (a failure there is logged; a sweep finishes it).
    */
   async deleteRoom(name: string): Promise<boolean> {
-    const entry = await this.#deleteRoom(name, false);
-    if (entry === null || entry === 'busy') return false;
-    if (entry !== '') this.#inBackground(entry);
-    return true;
+    return (await this.deleteRoomAndInvitations(name)) !== null;
+  }
+
+  /** deleteRoom, answering who was invited (DELETE_ROOM reads them as it drops them). */
+  async deleteRoomAndInvitations(name: string): Promise<string[] | null> {
+    const deleted = await this.#deleteRoom(name, false);
+    if (deleted === null || deleted === 'busy') return null;
+    if (deleted.entry !== '') this.#inBackground(deleted.entry);
+    return deleted.invitees.sort();
   }
 
   #inBackground(entry: string): void {
@@ -1468,6 +1523,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(room, 'members'),
         k.invitations(user),
         k.room(room, 'invited'),
+        k.invitationsDue(),
         k.blocks(user),
         room,
         user,
@@ -1506,6 +1562,7 @@ export class RedisStore implements AccountStore, RoomStore {
         ...this.#joinKeys(user, room),
         k.invitations(user),
         k.room(room, 'invited'),
+        k.invitationsDue(),
         room,
         user,
         maxRooms,
@@ -1520,8 +1577,13 @@ export class RedisStore implements AccountStore, RoomStore {
     const k = this.#keys;
     return this.#call(
       async () =>
-        (await this.#redis.chatDropInvitation(k.invitations(user), k.room(room, 'invited'), room, user)) ===
-        1,
+        (await this.#redis.chatDropInvitation(
+          k.invitations(user),
+          k.room(room, 'invited'),
+          k.invitationsDue(),
+          room,
+          user,
+        )) === 1,
     );
   }
   /** One script (blocks.ts, BLOCK): the block and the blocked user's invitations of the blocker dropped. */
@@ -1539,6 +1601,27 @@ export class RedisStore implements AccountStore, RoomStore {
 
   blocks(user: string, other: string): Promise<boolean> {
     return this.#call(() => this.#blocks.blocks(user, other));
+  }
+
+  /** EXPIRE_INVITATIONS, 500 at a time until none is left (each call bounded). */
+  async expireInvitations(expiredAt: number): Promise<{ user: string; room: string }[]> {
+    const k = this.#keys;
+    const out: { user: string; room: string }[] = [];
+    for (;;) {
+      const flat = await this.#call(() =>
+        this.#redis.chatExpireInvitations(
+          k.invitationsDue(),
+          expiredAt,
+          500,
+          k.invitations(''),
+          `${k.prefix}room:{`,
+          '}:invited',
+        ),
+      );
+      for (let i = 0; i + 1 < flat.length; i += 2)
+        out.push({ room: String(flat[i]), user: String(flat[i + 1]) });
+      if (flat.length < 1000 || this.#closed) return out;
+    }
   }
 
   leave(user: string, room: string, now: number, reason?: 'removed'): Promise<boolean> {
@@ -1740,6 +1823,7 @@ export class RedisStore implements AccountStore, RoomStore {
         tag,
         input.type === 'message' ? sendDigest(input) : '',
         `${k.prefix}att:`,
+        input.type === 'message' && input.bothInDm ? '1' : '',
         ...(input.type === 'message' ? (input.attachments ?? []).map((file) => file.id) : []),
       );
       if (
@@ -1748,7 +1832,8 @@ export class RedisStore implements AccountStore, RoomStore {
         status === 'not_found' ||
         status === 'forbidden' ||
         status === 'id_reused' ||
-        status === 'blocked'
+        status === 'blocked' ||
+        status === 'dm_closed'
       )
         return { ok: false, reason: status };
       if (status === 'duplicate') {
@@ -2016,9 +2101,9 @@ export class RedisStore implements AccountStore, RoomStore {
       if (stopped()) break;
       if (name === DEFAULT_ROOM) continue;
       const result = await this.#deleteRoom(name, true);
-      if (typeof result === 'string' && result !== 'busy') {
+      if (result !== null && result !== 'busy') {
         gone.push(name);
-        if (result !== '') await this.#clearGraveOrLeave(result);
+        if (result.entry !== '') await this.#clearGraveOrLeave(result.entry);
       }
       // A name left in the set without its room: drop it (a joined room left the set on its join).
       else if (result === null) await this.#call(() => this.#redis.zrem(this.#keys.emptyRooms(), name));

@@ -327,6 +327,7 @@ export class SqliteStore implements AccountStore, RoomStore {
         'SELECT room, user, by_user, at FROM invitations WHERE user = ? AND at > ? ORDER BY at, room',
       ),
       invitees: db.prepare('SELECT user FROM invitations WHERE room = ? ORDER BY user'),
+      expireInvitations: db.prepare('DELETE FROM invitations WHERE at <= ? RETURNING user, room'),
       countMembers: db.prepare('SELECT COUNT(*) AS n FROM memberships WHERE room = ?'),
       join: db.prepare(
         'INSERT INTO memberships (user, room, last_read) SELECT ?, name, head FROM rooms WHERE name = ?',
@@ -438,8 +439,10 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.createRoom.run(room.name, room.kind, room.owner, room.createdAt, floor, room.createdAt);
         return 'created';
       }),
-      deleteRoom: writing((name: string): boolean => {
-        if (!s.getRoom.get(name)) return false;
+      deleteRoom: writing((name: string): string[] | null => {
+        if (!s.getRoom.get(name)) return null;
+        // Read in the step that drops them: an invitation made just before is among them.
+        const invitees = (s.invitees.all(name) as { user: string }[]).map((r) => r.user);
         // Keep the head: the seq of a name never goes back, so a client's or a node's cursor from
         // the deleted room can never hide the events of a new room with the same name.
         s.keepFloor.run(name);
@@ -449,7 +452,7 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.deleteRoomMentions.run(name);
         s.dropRoomInvitations.run(name);
         s.deleteRoom.run(name); // its files go with it (attachments.ts: the triggers)
-        return true;
+        return invitees;
       }),
       join: writing(
         (user: string, room: string, maxRooms: number, kind?: RoomInfo['kind']): JoinResult =>
@@ -522,6 +525,10 @@ export class SqliteStore implements AccountStore, RoomStore {
             if (!target || target.deleted)
               return { ok: false, reason: s.getRoom.get(input.room) ? 'not_found' : 'no_room' };
           }
+          // Last: a closed DM is reopened (then the append asked again) only for a message that
+          // would be stored, never for a refused one.
+          if (input.bothInDm && n(s.countMembers.get(input.room)) < 2)
+            return { ok: false, reason: 'dm_closed' };
         } else {
           if (!s.isMember.get(input.user, input.room))
             return { ok: false, reason: s.getRoom.get(input.room) ? 'not_member' : 'no_room' };
@@ -750,6 +757,11 @@ export class SqliteStore implements AccountStore, RoomStore {
 
   /** One transaction: nothing of the room is left when it resolves. */
   async deleteRoom(name: string): Promise<boolean> {
+    return this.#tx.deleteRoom(name) !== null;
+  }
+
+  /** deleteRoom's transaction, answering who was invited to the room (read in it). */
+  async deleteRoomAndInvitations(name: string): Promise<string[] | null> {
     return this.#tx.deleteRoom(name);
   }
 
@@ -794,6 +806,12 @@ export class SqliteStore implements AccountStore, RoomStore {
   /** One transaction: the invitation taken and the membership added (or neither). */
   async accept(user: string, room: string, maxRooms: number, expiredAt: number): Promise<AcceptResult> {
     return this.#tx.accept(user, room, maxRooms, expiredAt);
+  }
+
+  /** One statement: the expired rows deleted and returned (a scan of the table, once a sweep). */
+  async expireInvitations(expiredAt: number): Promise<{ user: string; room: string }[]> {
+    const rows = this.#stmt.expireInvitations.all(expiredAt) as { user: string; room: string }[];
+    return rows.map((r) => ({ user: r.user, room: r.room }));
   }
 
   async dropInvitation(user: string, room: string): Promise<boolean> {

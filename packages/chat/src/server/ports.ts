@@ -300,9 +300,12 @@ export interface RoomStore {
    * it resolves the room is gone for everyone: no reader sees it, its members or its messages, and
    * a room created again under the name is a new one (none of the old room's members, unread
    * counts, mentions or files show in it). A store may clear the old room's leftovers afterwards,
-   * in the background (Redis: its grave, store.ts), never visibly.
+   * in the background (Redis: its grave, store.ts), never visibly. `owner`: the owner the room
+   * must have, checked in the same atomic step as the deletion: a room of another owner (the one
+   * the caller looked at deleted and another made under the name since) is left as it is, and the
+   * answer is false, as for no such room.
    */
-  deleteRoom(name: string): Promise<boolean>;
+  deleteRoom(name: string, owner?: string): Promise<boolean>;
   /** Public rooms with names after `after`, by name, at most `limit`. */
   listRooms(after: string, limit: number): Promise<RoomListing[]>;
 
@@ -320,6 +323,8 @@ export interface RoomStore {
    * Records a pending invitation of `user` to the private room `room` by `by` at `at`, in one atomic
    * step with its checks (InviteResult) and the caps; expired invitations of the user and of the
    * room are dropped in the same step. An invitation is not a membership (no room cap counts it).
+   * `by` must be the room's owner, checked in that step: a private room of another owner (the one
+   * the hub looked at deleted and another made under the name since) is answered 'no_room'.
    */
   invite(room: string, user: string, by: string, at: number, limits: InvitationLimits): Promise<InviteResult>;
   /** The user's pending invitations made after `expiredAt`, oldest first. */
@@ -335,14 +340,17 @@ export interface RoomStore {
   /**
    * Drops the user's invitation to the room (declined, or taken back by the owner); false if there
    * was none. deleteRoom and the expiry of an empty room drop a room's invitations with it.
+   * `owner` (taken back by the owner): the owner the room must have, checked in the same atomic
+   * step, as deleteRoom's; false if it has another.
    */
-  dropInvitation(user: string, room: string): Promise<boolean>;
+  dropInvitation(user: string, room: string, owner?: string): Promise<boolean>;
   /**
    * Removes the membership (false if there was none); an emptied room starts its expiry at `now`.
    * `reason` ('removed': by the room's owner) goes with the stay's end into the room's log where
-   * the backend has one (CommittedEvents, `changed`).
+   * the backend has one (CommittedEvents, `changed`). `owner` (a removal): the owner the room must
+   * have, checked in the same atomic step, as deleteRoom's; false, nobody removed, if it has another.
    */
-  leave(user: string, room: string, now: number, reason?: 'removed'): Promise<boolean>;
+  leave(user: string, room: string, now: number, reason?: 'removed', owner?: string): Promise<boolean>;
   memberships(user: string): Promise<Membership[]>;
   /**
    * The room's members (any kind of room) with names after `after` ('' for the first), sorted in

@@ -460,7 +460,8 @@ end
 //       20 the files uploaded to rooms of the name (att:room:{r}, attachments.ts), 21 invited
 //       (its pending invitations: dropped here, both sides, at most the room's cap of them)
 // ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>),
-//       5 the lease's milliseconds, 6 invites: prefix
+//       5 the lease's milliseconds, 6 invites: prefix, 7 the owner the room must have ('' for any:
+//       a room of another owner, made under the name since the caller looked, is no such room)
 // The deletion is an entry of the room's log, written after its history is unlinked (at the id after
 // the last entry it had, a removal's at the counter included: changeId): the stream
 // holds that one entry (a few hundred bytes, kept like `seq`) until a room of the name is created
@@ -471,8 +472,9 @@ end
 const DELETE_ROOM = `${LOG_CHANGE}
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info then return false end
-if ARGV[3] == '1' and redis.call('SCARD', KEYS[5]) > 0 then return -1 end
 local room = cjson.decode(info)
+if ARGV[7] ~= '' and room.owner ~= ARGV[7] then return false end
+if ARGV[3] == '1' and redis.call('SCARD', KEYS[5]) > 0 then return -1 end
 local buried = 0
 for i = 0, 2 do
   local key = ({KEYS[5], KEYS[10], KEYS[11]})[i + 1]
@@ -625,10 +627,14 @@ return joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], A
 // together in every script below and in DELETE_ROOM (which drops the room's, at most the room's cap
 // of them). Expired ones are dropped by INVITE from both sides (at most the two caps' worth).
 // KEYS: 1 rooms, 2 members, 3 invites:<user>, 4 room:{r}:invited. ARGV: 1 room, 2 user, 3 JSON
-// {by, at}, 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited.
+// {by, at}, 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited, 10 by.
+// Only the room's owner invites: a private room of another (the one the hub looked at deleted and
+// another made under the name since) is answered 'no_room'.
 const INVITE = `
 local info = redis.call('HGET', KEYS[1], ARGV[1])
-if not info or cjson.decode(info).kind ~= 'private' then return 'no_room' end
+if not info then return 'no_room' end
+local room = cjson.decode(info)
+if room.kind ~= 'private' or room.owner ~= ARGV[10] then return 'no_room' end
 if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return 'member' end
 local expired = tonumber(ARGV[4])
 local mine = redis.call('HGETALL', KEYS[3])
@@ -671,18 +677,29 @@ redis.call('HDEL', KEYS[8], ARGV[2])
 return joined
 `;
 
-// KEYS: 1 invites:<user>, 2 room:{r}:invited. ARGV: 1 room, 2 user. -> 1 if there was one.
+// KEYS: 1 invites:<user>, 2 room:{r}:invited, 3 rooms. ARGV: 1 room, 2 user, 3 the owner the room
+// must have ('' for any: a decline). -> 1 if there was one.
 const DROP_INVITATION = `
+if ARGV[3] ~= '' then
+  local info = redis.call('HGET', KEYS[3], ARGV[1])
+  if not info or cjson.decode(info).owner ~= ARGV[3] then return 0 end
+end
 redis.call('HDEL', KEYS[2], ARGV[2])
 return redis.call('HDEL', KEYS[1], ARGV[1])
 `;
 
 // KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster, 6 seq, 7 log. ARGV: 1 room, 2 user,
-// 3 now, 4 reason ('' or 'removed'), 5 stream retention.
+// 3 now, 4 reason ('' or 'removed'), 5 stream retention, 6 the owner the room must have ('' for
+// any: a removal's is its remover, and a room of another owner, made under the name since the hub
+// looked, has nobody removed).
 // Not in the set: not a member (an entry of the room is a deleted room's: removed, as its grave's
 // step would). The stay's end is an entry of the room's log, in this script: every node reads it
 // before any event written after it, and takes the user's connections out of the room first.
 const LEAVE = `${LOG_CHANGE}
+if ARGV[6] ~= '' then
+  local info = redis.call('HGET', KEYS[4], ARGV[1])
+  if not info or cjson.decode(info).owner ~= ARGV[6] then return 0 end
+end
 if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   return 0
@@ -1044,7 +1061,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatJoin', 6, JOIN);
     define('chatInvite', 4, INVITE);
     define('chatAccept', 8, ACCEPT);
-    define('chatDropInvitation', 2, DROP_INVITATION);
+    define('chatDropInvitation', 3, DROP_INVITATION);
     define('chatLeave', 7, LEAVE);
     define('chatMarkRead', 4, MARK_READ);
     define('chatListRooms', 1, LIST_ROOMS);
@@ -1240,7 +1257,7 @@ export class RedisStore implements AccountStore, RoomStore {
   }
 
   /** DELETE_ROOM: the grave's entry ('' for none) when it deleted the room; null: no such room. */
-  #deleteRoom(name: string, onlyIfEmpty: boolean): Promise<string | null | 'busy'> {
+  #deleteRoom(name: string, onlyIfEmpty: boolean, owner?: string): Promise<string | null | 'busy'> {
     const k = this.#keys;
     const id = randomBytes(9).toString('base64url'); // 12 characters, no ':'
     const grave = (part: string) => k.room(name, `grave:${id}:${part}`);
@@ -1273,6 +1290,7 @@ export class RedisStore implements AccountStore, RoomStore {
         `${id}:${name}`,
         this.#graveLeaseMs,
         k.invitations(''),
+        owner ?? '',
       );
       if (res === -1) return 'busy';
       if (res === null) return null;
@@ -1359,8 +1377,8 @@ export class RedisStore implements AccountStore, RoomStore {
    * Resolves once the room is gone for everyone (DELETE_ROOM, constant work); its grave is cleared
    * after, in the background (a failure there is logged; a sweep finishes it).
    */
-  async deleteRoom(name: string): Promise<boolean> {
-    const entry = await this.#deleteRoom(name, false);
+  async deleteRoom(name: string, owner?: string): Promise<boolean> {
+    const entry = await this.#deleteRoom(name, false, owner);
     if (entry === null || entry === 'busy') return false;
     if (entry !== '') this.#inBackground(entry);
     return true;
@@ -1462,6 +1480,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.invitations(''),
         `${k.prefix}room:{`,
         '}:invited',
+        by,
       ),
     );
   }
@@ -1500,16 +1519,22 @@ export class RedisStore implements AccountStore, RoomStore {
     );
   }
 
-  dropInvitation(user: string, room: string): Promise<boolean> {
+  dropInvitation(user: string, room: string, owner?: string): Promise<boolean> {
     const k = this.#keys;
     return this.#call(
       async () =>
-        (await this.#redis.chatDropInvitation(k.invitations(user), k.room(room, 'invited'), room, user)) ===
-        1,
+        (await this.#redis.chatDropInvitation(
+          k.invitations(user),
+          k.room(room, 'invited'),
+          k.rooms(),
+          room,
+          user,
+          owner ?? '',
+        )) === 1,
     );
   }
 
-  leave(user: string, room: string, now: number, reason?: 'removed'): Promise<boolean> {
+  leave(user: string, room: string, now: number, reason?: 'removed', owner?: string): Promise<boolean> {
     const k = this.#keys;
     return this.#call(
       async () =>
@@ -1526,6 +1551,7 @@ export class RedisStore implements AccountStore, RoomStore {
           now,
           reason ?? '',
           this.#retention,
+          owner ?? '',
         )) === 1,
     );
   }

@@ -433,8 +433,9 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.createRoom.run(room.name, room.kind, room.owner, room.createdAt, floor, room.createdAt);
         return 'created';
       }),
-      deleteRoom: writing((name: string): boolean => {
-        if (!s.getRoom.get(name)) return false;
+      deleteRoom: writing((name: string, owner?: string): boolean => {
+        const found = s.getRoom.get(name) as RoomRow | undefined;
+        if (!found || (owner !== undefined && found.owner !== owner)) return false;
         // Keep the head: the seq of a name never goes back, so a client's or a node's cursor from
         // the deleted room can never hide the events of a new room with the same name.
         s.keepFloor.run(name);
@@ -453,7 +454,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       invite: writing(
         (room: string, user: string, by: string, at: number, limits: InvitationLimits): InviteResult => {
           const info = s.getRoom.get(room) as RoomRow | undefined;
-          if (info?.kind !== 'private') return 'no_room';
+          if (info?.kind !== 'private' || info.owner !== by) return 'no_room';
           if (s.isMember.get(user, room)) return 'member';
           s.expireUserInvitations.run(user, limits.expiredAt);
           s.expireRoomInvitations.run(room, limits.expiredAt);
@@ -488,7 +489,9 @@ export class SqliteStore implements AccountStore, RoomStore {
         const row = s.markRead.get(seq, room, user, room) as { last_read: number };
         return { seq: row.last_read, moved: row.last_read > before.last_read };
       }),
-      leave: writing((user: string, room: string, now: number): boolean => {
+      leave: writing((user: string, room: string, now: number, owner?: string): boolean => {
+        if (owner !== undefined && (s.getRoom.get(room) as RoomRow | undefined)?.owner !== owner)
+          return false;
         if (s.leave.run(user, room).changes !== 1) return false;
         if (n(s.countMembers.get(room)) === 0) s.emptied.run(now, room);
         return true;
@@ -740,8 +743,8 @@ export class SqliteStore implements AccountStore, RoomStore {
   }
 
   /** One transaction: nothing of the room is left when it resolves. */
-  async deleteRoom(name: string): Promise<boolean> {
-    return this.#tx.deleteRoom(name);
+  async deleteRoom(name: string, owner?: string): Promise<boolean> {
+    return this.#tx.deleteRoom(name, owner);
   }
 
   async listRooms(after: string, limit: number): Promise<RoomListing[]> {
@@ -753,8 +756,14 @@ export class SqliteStore implements AccountStore, RoomStore {
     return this.#tx.join(user, room, maxRooms, kind);
   }
 
-  async leave(user: string, room: string, now: number): Promise<boolean> {
-    return this.#tx.leave(user, room, now);
+  async leave(
+    user: string,
+    room: string,
+    now: number,
+    _reason?: 'removed',
+    owner?: string,
+  ): Promise<boolean> {
+    return this.#tx.leave(user, room, now, owner);
   }
 
   /** One transaction: the checks, the expired invitations dropped, the caps and the insert. */
@@ -787,7 +796,10 @@ export class SqliteStore implements AccountStore, RoomStore {
     return this.#tx.accept(user, room, maxRooms, expiredAt);
   }
 
-  async dropInvitation(user: string, room: string): Promise<boolean> {
+  async dropInvitation(user: string, room: string, owner?: string): Promise<boolean> {
+    // One synchronous call: nothing runs between the owner's read and the delete.
+    if (owner !== undefined && (this.#stmt.getRoom.get(room) as RoomRow | undefined)?.owner !== owner)
+      return false;
     return this.#stmt.dropInvitation.run(user, room).changes === 1;
   }
 

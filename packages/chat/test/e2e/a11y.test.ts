@@ -16,6 +16,7 @@ import { png } from '../attachments/files.js';
 import { acceptInvitation, register, startTestServer } from '../helpers.js';
 import { axeViolations } from './axe.js';
 import {
+  clickTool,
   deleteMessage,
   focusMatches,
   give,
@@ -58,11 +59,9 @@ async function converse(alice: Page, bob: Page): Promise<void> {
   await waitForMessages(bob, 2);
   const chart = await seqOf(bob, '@bob here is the chart');
   const item = bob.locator(`#message-list li[data-seq="${chart}"]`);
-  await item.hover();
-  await item.locator('.reply').click();
+  await clickTool(item, '.reply');
   await sendMessage(bob, '@alice thanks, looks right');
-  await item.hover();
-  await item.locator('.react').click();
+  await clickTool(item, '.react');
   await bob.click('#reaction-picker .pick:text-is("🎉")');
   await alice.waitForSelector(`li[data-seq="${chart}"] .reaction[data-emoji="🎉"]`);
   await alice.click(`li[data-seq="${chart}"] .reaction[data-emoji="🎉"]`);
@@ -119,7 +118,7 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
         await own.locator('.actions').elementHandle(),
       );
       await audit(page, `tools ${theme}`, found);
-      await own.locator('.react').click();
+      await clickTool(own, '.react');
       await page.waitForSelector('#reaction-picker', { state: 'visible' });
       await audit(page, `picker ${theme}`, found);
       await page.keyboard.press('Escape');
@@ -165,8 +164,7 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
         await audit(alice.page, `new messages line ${theme}`, found);
         // bob edits one message and deletes another.
         const typo = bob.page.locator(`#message-list li[data-seq="${await seqOf(bob.page, 'typo hree')}"]`);
-        await typo.hover();
-        await typo.locator('.edit').click();
+        await clickTool(typo, '.edit');
         await bob.page.fill('#composer-input', 'typo here');
         await bob.page.keyboard.press('Enter');
         await deleteMessage(bob.page, await seqOf(bob.page, 'to be deleted'));
@@ -246,18 +244,15 @@ describe('accessibility (axe-core: no violation, serious, critical or lesser)', 
       await page.waitForSelector('#attachment-viewer:not([open])', { state: 'attached' });
       // The delete question on one's own message, then replying and editing banners.
       const own = page.locator('#message-list li.mine').last();
-      await own.hover();
-      await own.locator('.delete').click();
+      await clickTool(own, '.delete');
       await own.locator('.confirm-delete').waitFor();
       await audit(page, `delete question ${theme}`, found);
       await own.locator('.cancel-delete').click();
-      await own.hover();
-      await own.locator('.reply').click();
+      await clickTool(own, '.reply');
       await page.waitForSelector('#reply-banner', { state: 'visible' });
       await audit(page, `reply banner ${theme}`, found);
       await page.keyboard.press('Escape');
-      await own.hover();
-      await own.locator('.edit').click();
+      await clickTool(own, '.edit');
       await page.waitForSelector('#edit-banner', { state: 'visible' });
       await audit(page, `edit banner ${theme}`, found);
       await page.keyboard.press('Escape');

@@ -3,7 +3,14 @@
  * playwright-core, and a TCP proxy that can drop and refuse connections to simulate a network cut.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  errors,
+  type Locator,
+  type Page,
+} from 'playwright-core';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { cleanup } from '../helpers.js';
 
@@ -203,9 +210,40 @@ export function messageTexts(page: Page): Promise<string[]> {
 /** Deletes one of the user's own messages: Delete, then the confirmation. */
 export async function deleteMessage(page: Page, seq: number): Promise<void> {
   const item = page.locator(`#message-list li.message[data-seq="${seq}"]`);
-  await item.hover();
-  await item.locator('.delete').click();
+  await clickTool(item, '.delete');
   await item.locator('.confirm-delete').click();
+}
+
+/** How long one try of clickTool waits for its click (a loaded machine's click takes about 1 s). */
+const TOOL_TRY_MS = 5_000;
+
+/**
+ * Clicks one of a message's tools (`tool`, a selector inside the message `item`) as a mouse user
+ * does: the pointer goes to the tool's own spot, which lies inside the message, so the message is
+ * hovered and its bar shows (style.css: the bar takes no pointer events until then), and clicks
+ * there. Hovering the message and then clicking the tool is not enough: Playwright checks what is
+ * under the tool before it moves the pointer, so a message that moved in between (a row put in or
+ * taken away above it, a scroll) leaves the pointer off it and the bar hidden for every retry of
+ * the click. Here a try the bar refuses for `TOOL_TRY_MS`, or whose button was replaced meanwhile
+ * (a row is drawn again when its reactions change), starts again from the pointer move, `tries`
+ * times at most; any other failure is thrown as it is.
+ */
+export async function clickTool(item: Locator, tool: string, tries = 4): Promise<void> {
+  const button = item.locator(tool);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await button.scrollIntoViewIfNeeded({ timeout: TOOL_TRY_MS });
+      const box = await button.boundingBox({ timeout: TOOL_TRY_MS });
+      if (box) await item.page().mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await button.click({ timeout: TOOL_TRY_MS });
+      return;
+    } catch (error) {
+      const again =
+        error instanceof errors.TimeoutError ||
+        (error instanceof Error && error.message.includes('not attached to the DOM'));
+      if (!again || attempt >= tries) throw error;
+    }
+  }
 }
 
 /** The seq of the last delivered message whose text is `text`. */

@@ -7,6 +7,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
 import {
+  clickTool,
   deleteMessage,
   focusMatches,
   messageTexts,
@@ -86,8 +87,8 @@ describe('chat page', () => {
     await bob.page.waitForFunction(
       () => document.querySelectorAll('#message-list li.message:not(.pending)').length === 4,
     );
-    await alice.page.locator('#message-list li.mine:not(.pending)').last().hover();
-    await alice.page.locator('#message-list li.mine:not(.pending) .edit').last().click();
+    const typo = await seqOf(alice.page, 'Sure, see you tehre');
+    await clickTool(alice.page.locator(`#message-list li.message[data-seq="${typo}"]`), '.edit');
     await alice.page.fill('#composer-input', 'Sure, see you there');
     await alice.page.keyboard.press('Enter');
     await bob.page.waitForSelector('#message-list li.message .edited');

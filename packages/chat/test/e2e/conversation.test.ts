@@ -13,6 +13,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { startTestServer, TestClient } from '../helpers.js';
 import {
+  clickTool,
   deleteMessage,
   messageTexts,
   openRoom,
@@ -407,7 +408,7 @@ describe('the conversation view', () => {
         getComputedStyle(document.querySelector(`li[data-seq="${s}"] .actions`) as Element).opacity === '1',
       seq,
     );
-    await mine.locator('.edit').click();
+    await clickTool(mine, '.edit');
     await alice.page.fill('#composer-input', 'a typo here');
     await alice.page.keyboard.press('Enter');
     await bob.page.waitForSelector(`#message-list li[data-seq="${seq}"] .edited`);
@@ -415,8 +416,7 @@ describe('the conversation view', () => {
     expect(await messageTexts(bob.page)).toEqual(['from bob', 'a typo here']);
 
     // Delete asks; Cancel keeps the message.
-    await mine.hover();
-    await mine.locator('.delete').click();
+    await clickTool(mine, '.delete');
     expect(await mine.locator('.question').textContent()).toBe('Delete this message?');
     await mine.locator('.cancel-delete').click();
     expect(await mine.locator('.confirm-delete').count()).toBe(0);
@@ -640,14 +640,12 @@ describe('screenshots', () => {
     await waitForMessages(bob.page, 2);
     for (const emoji of ['🎉', '👀']) {
       const item = bob.page.locator(`#message-list li[data-seq="${notes}"]`);
-      await item.hover();
-      await item.locator('.react').click();
+      await clickTool(item, '.react');
       await bob.page.click(`#reaction-picker .pick:text-is("${emoji}")`);
     }
     await alice.page.click(`li[data-seq="${notes}"] .reaction[data-emoji="🎉"]`);
     const item = bob.page.locator('#message-list li.message').nth(1);
-    await item.hover();
-    await item.locator('.reply').click();
+    await clickTool(item, '.reply');
     await sendMessage(bob.page, '@alice done — all green _on both backends_ ✅');
     await sendMessage(bob.page, 'שלום! Hebrew and Arabic align right: مرحبا');
     await waitForMessages(alice.page, 4);

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { startTestServer, TestClient } from '../helpers.js';
 import { axeViolations } from './axe.js';
 import {
+  clickTool,
   comeBack,
   framesSent,
   goOffline,
@@ -40,8 +41,7 @@ describe('drafts', () => {
     const alice = await signIn(chrome.browser, server.origin, 'alice');
     const page = alice.page;
     const question = page.locator(`#message-list li.message[data-seq="${await seqOf(page, 'a question')}"]`);
-    await question.hover();
-    await question.locator('.reply').click();
+    await clickTool(question, '.reply');
     await page.fill('#composer-input', 'the general draft');
 
     // Another room: an empty composer, no reply; its own draft.
@@ -122,8 +122,7 @@ describe('drafts', () => {
       const { client: elsewhere } = await TestClient.join(server.origin, cookie);
       const edit = async (text: string, changed: string) => {
         const item = page.locator(`#message-list li.message[data-seq="${await seqOf(page, text)}"]`);
-        await item.hover();
-        await item.locator('.edit').click();
+        await clickTool(item, '.edit');
         expect(await page.isVisible('#edit-banner')).toBe(true);
         await page.fill('#composer-input', changed);
       };
@@ -201,8 +200,7 @@ describe('drafts', () => {
       page.locator(`#message-list li.message[data-seq="${await seqOf(page, text)}"]`);
     const click = async (text: string, button: 'edit' | 'reply') => {
       const li = await item(text);
-      await li.hover();
-      await li.locator(`.${button}`).click();
+      await clickTool(li, `.${button}`);
     };
     const kept = 'You are editing a message and changed it: send the edit (Enter) or cancel it (Esc) first.';
     await page.fill('#composer-input', 'a new message');

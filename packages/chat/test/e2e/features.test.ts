@@ -8,6 +8,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { startTestServer, TestClient } from '../helpers.js';
 import {
+  clickTool,
   deleteMessage,
   messageTexts,
   refuseHistory,
@@ -39,8 +40,7 @@ async function waitForReactions(page: Page, seq: number, expected: string[]): Pr
 
 async function pick(page: Page, seq: number, emoji: string): Promise<void> {
   const item = page.locator(`#message-list li[data-seq="${seq}"]`);
-  await item.hover();
-  await item.locator('.react').click();
+  await clickTool(item, '.react');
   await page.waitForSelector('#reaction-picker:not([hidden])');
   const common = page.locator(`#reaction-picker .pick:text-is("${emoji}")`);
   if ((await common.count()) > 0) await common.click();
@@ -74,8 +74,7 @@ describe('reactions', () => {
     await waitForReactions(alice.page, seq, ['👍 2 mine']);
     // A typed word is not an emoji: the picker says so and sends nothing.
     const item = bob.page.locator(`#message-list li[data-seq="${seq}"]`);
-    await item.hover();
-    await item.locator('.react').click();
+    await clickTool(item, '.react');
     await bob.page.fill('#reaction-input', 'ok');
     await bob.page.press('#reaction-input', 'Enter');
     expect(await bob.page.textContent('#reaction-error')).toBe('Type one emoji.');
@@ -160,13 +159,11 @@ describe('replies', () => {
     // bob starts a reply; alice edits the original before he sends it.
     const item = bob.page.locator(`#message-list li[data-seq="${original}"]`);
     await item.scrollIntoViewIfNeeded();
-    await item.hover();
-    await item.locator('.reply').click();
+    await clickTool(item, '.reply');
     expect(await bob.page.textContent('#reply-to')).toBe('alice: Meet at 12?');
     const aliceItem = alice.page.locator(`#message-list li[data-seq="${original}"]`);
     await aliceItem.scrollIntoViewIfNeeded();
-    await aliceItem.hover();
-    await aliceItem.locator('.edit').click();
+    await clickTool(aliceItem, '.edit');
     await alice.page.fill('#composer-input', 'Meet at 1?');
     await alice.page.keyboard.press('Enter');
     await bob.page.waitForSelector(`li[data-seq="${original}"] .edited`);
@@ -181,8 +178,7 @@ describe('replies', () => {
 
     // Edited again after the reply: the quote follows.
     await aliceItem.scrollIntoViewIfNeeded();
-    await aliceItem.hover();
-    await aliceItem.locator('.edit').click();
+    await clickTool(aliceItem, '.edit');
     await alice.page.fill('#composer-input', 'Meet at *2*?');
     await alice.page.keyboard.press('Enter');
     await bob.page.waitForFunction(
@@ -231,8 +227,7 @@ describe('replies', () => {
     await waitForMessages(alice.page, 61);
     const item = alice.page.locator(`#message-list li[data-seq="${first}"]`);
     await item.scrollIntoViewIfNeeded();
-    await item.hover();
-    await item.locator('.reply').click();
+    await clickTool(item, '.reply');
     await sendMessage(alice.page, 'answer to the first');
     await waitForMessages(alice.page, 62);
     await alice.page.reload();

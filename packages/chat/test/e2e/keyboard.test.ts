@@ -8,6 +8,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
 import {
+  clickTool,
   comeBack,
   focused,
   focusMatches,
@@ -181,8 +182,7 @@ describe('the page from the keyboard alone', () => {
     await sendMessage(bob.page, 'see https://example.com');
     await waitForMessages(alice.page, 1);
     const item = alice.page.locator('#message-list li.message').first();
-    await item.hover();
-    await item.locator('.reply').click();
+    await clickTool(item, '.reply');
     await sendMessage(alice.page, 'thanks');
     await waitForMessages(alice.page, 2);
     await alice.page.mouse.move(0, 0);

@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { png } from '../attachments/files.js';
 import { acceptInvitation, register, startTestServer, TestClient } from '../helpers.js';
 import { axeViolations } from './axe.js';
-import { give, sendMessage, seqOf, signIn, useBrowser, waitForMessages } from './browser.js';
+import { clickTool, give, sendMessage, seqOf, signIn, useBrowser, waitForMessages } from './browser.js';
 
 const chrome = useBrowser();
 
@@ -127,8 +127,7 @@ describe("a message's tools", () => {
       [longSeq, `Second reply: ${'x'.repeat(300)}`],
     ] as const) {
       const item = bob.page.locator(`#message-list li[data-seq="${to}"]`);
-      await item.hover();
-      await item.locator('.reply').click();
+      await clickTool(item, '.reply');
       await sendMessage(bob.page, text);
     }
     // alice: an image with a long line, and an image alone, each inside her group.
@@ -205,8 +204,7 @@ describe("a message's tools", () => {
     ] as const) {
       const seq = await seqOf(page, text);
       const own = page.locator(`#message-list li[data-seq="${seq}"]`);
-      await own.hover();
-      await own.locator('.delete').click();
+      await clickTool(own, '.delete');
       await own.locator('.confirm-delete').waitFor();
       const what = `Delete? on ${text.slice(0, 12)}`;
       expect((await toolsCover(page, seq)).found, what).toEqual([]);

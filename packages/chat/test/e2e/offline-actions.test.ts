@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers.js';
 import {
+  clickTool,
   comeBack,
   focusMatches,
   give,
@@ -51,8 +52,7 @@ describe('offline, on messages already sent', () => {
 
       // A delete and a reaction: not done, and said.
       const item = alice.page.locator(`#message-list li.message[data-seq="${first}"]`);
-      await item.hover();
-      await item.locator('.delete').click();
+      await clickTool(item, '.delete');
       await item.locator('.confirm-delete').click();
       await alice.page.waitForFunction(() =>
         document
@@ -60,8 +60,7 @@ describe('offline, on messages already sent', () => {
           ?.textContent?.startsWith('Offline — the message was not deleted'),
       );
       const last = alice.page.locator(`#message-list li.message[data-seq="${seq}"]`);
-      await last.hover();
-      await last.locator('.react').click();
+      await clickTool(last, '.react');
       await alice.page.fill('#reaction-input', '🦄');
       await alice.page.press('#reaction-input', 'Enter');
       await alice.page.waitForFunction(() =>

@@ -12,6 +12,7 @@ import { png } from '../attachments/files.js';
 import { startTestServer, TestClient } from '../helpers.js';
 import { axeViolations } from './axe.js';
 import {
+  clickTool,
   comeBack,
   framesSent,
   give,
@@ -450,8 +451,7 @@ describe('text that cannot go as written', () => {
       const page = alice.page;
       const replyTo = async (text: string) => {
         const item = page.locator(`#message-list li.message[data-seq="${await seqOf(page, text)}"]`);
-        await item.hover();
-        await item.locator('.reply').click();
+        await clickTool(item, '.reply');
         expect(await page.isVisible('#reply-banner')).toBe(true);
       };
       const told =
@@ -513,8 +513,7 @@ describe('text that cannot go as written', () => {
       const question = page.locator(
         `#message-list li.message[data-seq="${await seqOf(page, 'a question')}"]`,
       );
-      await question.hover();
-      await question.locator('.reply').click();
+      await clickTool(question, '.reply');
       await give(page, 'paste', [file]);
       await page.locator('#attachment-tray .upload.done').waitFor();
       await goOffline(proxy, page);

@@ -38,6 +38,8 @@ const DRIVEN_BY: Record<string, string> = {
   'server/hub/replay.ts': 'hub/delivery.test.ts: replays that overlap live traffic, under backpressure',
   'server/backends/sqlite/index.ts': 'helpers.ts opens the SQLite backend for every server test',
   'server/backends/redis/index.ts': 'redis/backend.ts opens the Redis backend for every test/redis/ test',
+  'server/backends/sqlite/blocks.ts':
+    'backends/sqlite/store.test.ts: the blocks contract (backends/blocks-contract.ts); backends/sqlite/schema.test.ts',
   'server/backends/redis/bus.ts': 'redis/nodes.test.ts: notices between nodes on one Redis',
   'server/backends/redis/connection.ts': 'redis/outage.test.ts: Redis down and back; redis/failover.test.ts',
   'server/backends/redis/keys.ts': 'redis/store.test.ts reads the keys it names',

@@ -162,7 +162,25 @@ export interface InvitationLimits {
  * no_room: no such room, or not a private one. member: the user is in the room already.
  * already_invited: a pending invitation is there (left as it was).
  */
-export type InviteResult = 'invited' | 'no_room' | 'member' | 'already_invited' | 'user_full' | 'room_full';
+export type InviteResult =
+  | 'invited'
+  | 'no_room'
+  | 'member'
+  | 'already_invited'
+  | 'user_full'
+  | 'room_full'
+  /** The invitee blocks the inviter (RoomStore.block), checked in the same atomic step. */
+  | 'blocked';
+
+/**
+ * RoomStore.block: `blocked` (new), `already` (it was), `full` (the blocker has the cap: nothing
+ * done). `dropped`: the rooms whose pending invitations of the blocker by the blocked user went
+ * with it (in the same atomic step).
+ */
+export interface BlockResult {
+  result: 'blocked' | 'already' | 'full';
+  dropped: string[];
+}
 
 /**
  * accept: joined (the invitation gone with the join), member (already in: the invitation is gone),
@@ -232,8 +250,10 @@ export type AppendResult =
    * not_member: `user` is not a member of the room at that moment, checked atomically with the
    * write, after the dedup (a resend of one's own stored message is still a duplicate); nothing was
    * written.
+   * blocked: a message or an edit in a direct message whose other user blocks `user`
+   * (RoomStore.block), checked atomically with the write after the membership; nothing was written.
    */
-  | { ok: false; reason: 'no_room' | 'not_member' | 'not_found' | 'forbidden' | 'id_reused' };
+  | { ok: false; reason: 'no_room' | 'not_member' | 'not_found' | 'forbidden' | 'id_reused' | 'blocked' };
 
 /**
  * A send looked up by its dedup key (room, user, clientId) and its content (send-digest.ts), for
@@ -344,6 +364,20 @@ export interface RoomStore {
    * step, as deleteRoom's; false if it has another.
    */
   dropInvitation(user: string, room: string, owner?: string): Promise<boolean>;
+  /**
+   * Blocks (user names compare ignoring case; `blocked` is stored as given, the account's name):
+   * `user` blocks `blocked`, unless they block `max` users already. In the same atomic step, the
+   * pending invitations of `user` made by `blocked` are dropped (BlockResult.dropped). From then on
+   * appendEvent refuses `blocked`'s messages and edits in their direct message with `user`, and
+   * invite refuses `blocked` inviting `user` ('blocked'), each checked with its write.
+   */
+  block(user: string, blocked: string, max: number): Promise<BlockResult>;
+  /** Ends the block; false if there was none. */
+  unblock(user: string, blocked: string): Promise<boolean>;
+  /** The users `user` blocks, as stored, in code unit order. */
+  blockedUsers(user: string): Promise<string[]>;
+  /** Whether `user` blocks `other` (ignoring case). */
+  blocks(user: string, other: string): Promise<boolean>;
   /**
    * Removes the membership (false if there was none); an emptied room starts its expiry at `now`.
    * `reason` ('removed': by the room's owner) goes with the stay's end into the room's log where

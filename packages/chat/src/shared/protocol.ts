@@ -61,7 +61,7 @@ export interface Limits {
   roomRate: Rate;
   /**
    * Every other request except typing (hello, ping, history, sync, read, rooms, members, search,
-   * decline).
+   * decline, block, unblock).
    */
   requestRate: Rate;
   /** Typing notices per user and room are forwarded at most once per this many ms. */
@@ -70,6 +70,8 @@ export interface Limits {
   emptyRoomTtlMs: number;
   /** Most distinct emoji on one message (`too_many_reactions` above). */
   maxReactionsPerMessage: number;
+  /** Most users one user may block (`too_many_blocks` above). */
+  maxBlockedUsers: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -92,6 +94,7 @@ export const DEFAULT_LIMITS: Limits = {
   typingIntervalMs: 1000,
   emptyRoomTtlMs: 24 * 3600 * 1000,
   maxReactionsPerMessage: 20,
+  maxBlockedUsers: 1000,
 };
 
 /** Public and private room names: 1-32 of a-z 0-9 - _, starting with a letter or digit. */
@@ -325,7 +328,15 @@ export type ClientMessage =
   | Req<{ type: 'delete_room'; room: string }>
   | Req<{ type: 'search'; query: string; room?: string; before?: string }>
   /** Sets (on) or removes (off) the user's emoji on message `target`: idempotent, not a toggle. */
-  | Req<{ type: 'react'; room: string; target: number; emoji: string; on: boolean }>;
+  | Req<{ type: 'react'; room: string; target: number; emoji: string; on: boolean }>
+  /**
+   * Blocks a user (one-way): they can no longer open or write in a direct message with the blocker
+   * nor invite them (`not_accepted`); in shared rooms their messages still reach the others, and the
+   * blocker's client hides them. Answered `blocked` with the whole list (idempotent).
+   */
+  | Req<{ type: 'block'; user: string }>
+  /** Ends a block; answered `blocked` with the whole list (idempotent). */
+  | Req<{ type: 'unblock'; user: string }>;
 
 export type ClientMessageType = ClientMessage['type'];
 
@@ -368,6 +379,15 @@ export const ERROR_CODES = [
   'too_many_invitations',
   /** invite: the room has maxInvitationsPerRoom pending invitations; nothing was done. */
   'room_invitations_full',
+  /**
+   * dm, send or edit in a direct message, react there, invite: the other user has blocked the
+   * sender; nothing was stored or told to them.
+   */
+  'not_accepted',
+  /** block: the user has blocked maxBlockedUsers users already; nothing was done. */
+  'too_many_blocks',
+  /** block: of oneself. */
+  'cannot_block_self',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -375,12 +395,13 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 type Reply<T> = T & { v: 2; ref?: string };
 
 export type ServerMessage =
-  /** invitations: the user's pending invitations, oldest first. */
+  /** invitations: the user's pending invitations, oldest first; blocked: the users they block. */
   | Reply<{
       type: 'welcome';
       user: string;
       rooms: RoomState[];
       invitations: Invitation[];
+      blocked: string[];
       limits: Limits;
     }>
   | Reply<{ type: 'pong' }>
@@ -421,6 +442,11 @@ export type ServerMessage =
    */
   | Reply<{ type: 'uninvited'; room: string }>
   | Reply<{ type: 'removed'; room: string; user: string }>
+  /**
+   * The users this user blocks (their names as they were created, in code unit order): the answer
+   * to `block` and `unblock` (with `ref`), and to every other connection of the user, on every node.
+   */
+  | Reply<{ type: 'blocked'; users: string[] }>
   | Reply<{ type: 'search'; query: string; hits: SearchHit[]; next?: string }>
   | { v: 2; type: 'presence'; room: string; user: string; online: boolean }
   | { v: 2; type: 'member'; room: string; user: string; joined: boolean; online?: boolean }
@@ -452,6 +478,7 @@ export const SERVER_MESSAGE_TYPES: readonly ServerMessageType[] = [
   'invitation',
   'uninvited',
   'removed',
+  'blocked',
   'search',
   'presence',
   'member',

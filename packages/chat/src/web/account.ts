@@ -56,6 +56,28 @@ function field(
   return [text, input];
 }
 
+/**
+ * The users this user blocks, each with Unblock, in the dialog's "Blocked users" section (the list
+ * as the server last said it: room-state.ts `blocked`). Names are written as text.
+ */
+export function renderBlocked(users: readonly string[], unblock: (user: string) => void): void {
+  const list = document.getElementById('blocked-list');
+  const none = document.getElementById('blocked-none');
+  if (!list || !none) return;
+  list.replaceChildren();
+  for (const user of users) {
+    const li = el('li');
+    li.dataset.user = user;
+    const button = el('button', 'secondary', 'Unblock');
+    button.type = 'button';
+    button.setAttribute('aria-label', `Unblock ${user}`);
+    button.addEventListener('click', () => unblock(user));
+    li.append(el('span', 'name', user), ' ', button);
+    list.append(li);
+  }
+  none.hidden = users.length > 0;
+}
+
 /** Builds the dialog and the button that opens it (put before `before`, the Sign out button). */
 export function setUpAccount(before: HTMLElement): void {
   const dialog = el('dialog');
@@ -108,12 +130,20 @@ export function setUpAccount(before: HTMLElement): void {
   othersSaid.setAttribute('role', 'status');
   others.append(othersHeading, othersHint, signOutOthers, othersSaid);
 
+  const blocks = el('section');
+  const blocksHeading = el('h3', undefined, 'Blocked users');
+  const blocksNone = el('p', 'hint', 'You block nobody. Block someone from the people list.');
+  blocksNone.id = 'blocked-none';
+  const blocksList = el('ul');
+  blocksList.id = 'blocked-list';
+  blocks.append(blocksHeading, blocksNone, blocksList);
+
   const closing = el('form');
   closing.method = 'dialog';
   const close = el('button', 'secondary', 'Close');
   close.type = 'submit';
   closing.append(close);
-  dialog.append(title, form, others, closing);
+  dialog.append(title, form, others, blocks, closing);
   document.body.append(dialog);
 
   // On a phone the bar has room for the glyph alone; the name stays for screen readers (style.css).

@@ -32,6 +32,8 @@ export interface MessageActions {
   reply(message: ChatMessage): void;
   /** Shows the message `seq` of the open room (a quote was clicked). */
   reveal(seq: number): void;
+  /** Shows one collapsed message of a blocked user (room-state.ts `hides`). */
+  showBlocked(message: ChatMessage): void;
   /**
    * An unsent message refused for good (outbox.ts `failed`): send it again (refusal.ts). Returns
    * the outbox id it goes out under (a new one after `id_reused`).
@@ -229,6 +231,27 @@ function messageItem(
     li.append(bar);
   }
   // Its name, links and files too, until keyboard.ts makes it the current message.
+  outOfTabOrder(li);
+  return li;
+}
+
+/**
+ * A blocked user's message, collapsed: no name, text, files or reactions of it, only words saying
+ * what it is (text, never HTML) and Show, which draws it in full (this one alone).
+ */
+function blockedItem(message: ChatMessage, actions: MessageActions): HTMLLIElement {
+  const li = el('li', 'message blocked-message');
+  li.dataset.seq = String(message.seq);
+  li.tabIndex = -1;
+  const body = el('div', 'body');
+  const text = el('div', 'text', 'Message from a blocked user — ');
+  const show = el('button', 'link show-blocked', 'Show');
+  show.type = 'button';
+  show.setAttribute('aria-label', 'Show the message from a blocked user');
+  show.addEventListener('click', () => actions.showBlocked(message));
+  text.append(show);
+  body.append(text);
+  li.append(body);
   outOfTabOrder(li);
   return li;
 }
@@ -465,9 +488,11 @@ export function renderMessages(
   for (const entry of entries) {
     if (entry.kind === 'message') {
       const { message, first } = entry;
-      row(`m${message.seq}`, messageSig(message, first, state.me), () =>
-        messageItem(message, first, state, actions, redraw),
-      );
+      if (state.hides(message)) row(`m${message.seq}`, 'blocked', () => blockedItem(message, actions));
+      else
+        row(`m${message.seq}`, messageSig(message, first, state.me), () =>
+          messageItem(message, first, state, actions, redraw),
+        );
       lastUser = message.user;
       continue;
     }

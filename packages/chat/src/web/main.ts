@@ -6,7 +6,7 @@
 import { isBlankText } from '../shared/blank-text.js';
 import type { ChatMessage, ServerMessage } from '../shared/protocol.js';
 import { DEFAULT_ROOM, DM_ROOM, ROOM_NAME, USER_NAME } from '../shared/protocol.js';
-import { setUpAccount } from './account.js';
+import { renderBlocked, setUpAccount } from './account.js';
 import { AttachmentTray } from './attachments.js';
 import { closeMentions, mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
@@ -162,6 +162,12 @@ const actions: Actions = {
     state.startDm(user);
   },
   removeMember: (user) => online(`${user} was not removed`, () => state.removeMember(state.active, user)),
+  block: (user) => online(`${user} was not blocked`, () => state.block(user)),
+  unblock: (user) => online(`${user} was not unblocked`, () => state.unblock(user)),
+  showBlocked: (message) => {
+    state.showBlocked(message.room, message.seq);
+    render();
+  },
   edit: (message) => startEdit(message),
   remove: (message) => online('the message was not deleted', () => state.remove(message.room, message.seq)),
   react: (message, emoji, on) =>
@@ -258,6 +264,8 @@ function render(): void {
   if (changes.has('rooms') || changes.has('active')) renderRooms(state, actions);
   if (changes.has('directory')) renderDirectory(state, actions);
   if (changes.has('invitations')) renderInvitations(state, state);
+  if (changes.has('blocked'))
+    renderBlocked(state.blocked, (user) => online(`${user} was not unblocked`, () => state.unblock(user)));
   if (changes.has('messages') || changes.has('active')) renderMessages(state, outbox, actions);
   else if (changes.has('older')) renderMessages(state, outbox, actions, 'older');
   if (changes.has('messages') || changes.has('active') || changes.has('older'))
@@ -399,6 +407,12 @@ function onMessage(msg: ServerMessage): void {
     case 'error':
       if (msg.id === undefined || !outbox.failed(msg.id, msg.code, msg.message, msg.retryAfterMs))
         state.receive(msg);
+      else if (msg.code === 'not_accepted') {
+        // A direct message whose other user blocks this one: said where the composer says what
+        // was not done, besides under the message kept unsent.
+        state.composerError = msg.message;
+        state.changes.add('errors');
+      }
       break;
     case 'left':
       // Left, removed or deleted: its queue goes to the unsent note, but for the messages that may

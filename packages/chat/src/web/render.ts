@@ -14,6 +14,9 @@ export interface Actions extends MessageActions {
   join(room: string): void;
   /** The owner takes `user` out of the open (private) room, once confirmed. */
   removeMember(user: string): void;
+  /** Blocks `user` (docs/chat-protocol.md, "Blocking"), or ends the block. */
+  block(user: string): void;
+  unblock(user: string): void;
 }
 
 /** What the online list remembers between redraws: whose Remove asks "remove?" now. */
@@ -155,6 +158,7 @@ export function renderOnline(state: ChatState, actions: Actions, focus?: string)
       button.addEventListener('click', () => actions.dm(user));
       li.append(button);
     }
+    if (user !== state.me) li.append(blockButton(user, state, actions));
     if (isOffline) li.append(el('span', 'presence-word', 'offline'));
     if (room && state.mayRemove(room.name, user)) li.append(removeTools(room, user, state, actions, redraw));
     list.append(li);
@@ -172,13 +176,26 @@ export function renderOnline(state: ChatState, actions: Actions, focus?: string)
   } else if (!byId<HTMLTextAreaElement>('composer-input').disabled) byId('composer-input').focus();
 }
 
+/** Block, or Unblock for a user blocked already, beside a name in the people list. */
+function blockButton(user: string, state: ChatState, actions: Actions): HTMLButtonElement {
+  const blocked = state.isBlocked(user);
+  const b = el('button', 'quiet block-user', blocked ? 'Unblock' : 'Block');
+  b.type = 'button';
+  b.setAttribute('aria-label', blocked ? `Unblock ${user}` : `Block ${user}`);
+  b.title = blocked
+    ? `Show ${user}'s messages again and let them write to you`
+    : `Hide ${user}'s messages; they can no longer write to you directly or invite you`;
+  b.addEventListener('click', () => (blocked ? actions.unblock(user) : actions.block(user)));
+  return b;
+}
+
 /** The online list's control that has the focus: whose row, and which of its buttons. */
 function focusedControl(list: HTMLElement): { user: string; control: string } | null {
   const active = document.activeElement as HTMLElement | null;
   if (!active || !list.contains(active)) return null;
   const user = active.closest<HTMLElement>('li')?.dataset.user;
   if (user === undefined) return null;
-  const control = ['remove-member', 'confirm-remove', 'cancel-remove', 'link'].find((c) =>
+  const control = ['remove-member', 'confirm-remove', 'cancel-remove', 'block-user', 'link'].find((c) =>
     active.classList.contains(c),
   );
   return control === undefined ? null : { user, control: `.${control}` };

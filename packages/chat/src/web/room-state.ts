@@ -176,7 +176,9 @@ export type Change =
   /** `announcement` changed (its room went: it was cleared). */
   | 'announce'
   /** The pending invitations changed (invitations.ts draws them). */
-  | 'invitations';
+  | 'invitations'
+  /** The users this user blocks changed (the people list, the conversation, the Account dialog). */
+  | 'blocked';
 
 type RequestKind =
   | 'join'
@@ -187,6 +189,7 @@ type RequestKind =
   | 'invite'
   | 'accept'
   | 'decline'
+  | 'block'
   | 'remove_member'
   | 'members'
   | 'read'
@@ -314,6 +317,15 @@ export class ChatState {
   announcement: { room: string | null; text: string } = { room: null, text: '' };
   /** The user's pending invitations by room, oldest first (welcome, then `invitation`/`uninvited`). */
   readonly invitations = new Map<string, Invitation>();
+  /**
+   * The users this user blocks, as the server lists them (welcome, then `blocked`): their messages
+   * are drawn collapsed (until shown one by one: `shownBlocked`), their typing is not shown, and
+   * their messages notify nothing and count in no mention badge.
+   */
+  blocked: string[] = [];
+  readonly #blockedKeys = new Set<string>();
+  /** The messages of blocked users the reader asked to see: `room \0 seq`. */
+  readonly #shownBlocked = new Set<string>();
   /** The last page of `rooms` (the directory of public rooms). */
   directory: RoomListing[] = [];
   directoryNext: string | undefined;
@@ -397,6 +409,11 @@ export class ChatState {
         this.invitations.clear();
         for (const invitation of msg.invitations ?? []) this.invitations.set(invitation.room, invitation);
         this.#changed('invitations');
+        this.#setBlocked(msg.blocked ?? []);
+        return;
+      case 'blocked':
+        if (msg.ref !== undefined) this.#requests.delete(msg.ref);
+        this.#setBlocked(msg.users);
         return;
       case 'invitation': {
         const { room, by, ts } = msg;
@@ -472,7 +489,7 @@ export class ChatState {
       }
       case 'typing': {
         const room = this.rooms.get(msg.room);
-        if (!room || msg.user === this.me) return;
+        if (!room || msg.user === this.me || this.isBlocked(msg.user)) return;
         room.typing.set(msg.user, this.#host.now() + TYPING_SHOW_MS);
         this.#changed('typing');
         return;
@@ -921,11 +938,17 @@ export class ChatState {
    * message (a person writing to them alone, which a notification of mentions only missed).
    */
   #speaksToMe(room: Room, message: ChatMessage): boolean {
+    if (this.isBlocked(message.user)) return false; // a blocked user's message says nothing to them
     return room.kind === 'dm' || mentionsMe(message, this.me);
   }
 
+  /** A message's mention of the user counts (badge), unless its author is blocked. */
+  #mentionCounts(message: { user: string; mentions?: string[] }): boolean {
+    return mentionsMe(message, this.me) && !this.isBlocked(message.user);
+  }
+
   #countUnread(room: Room, message: ChatMessage): void {
-    const mention = mentionsMe(message, this.me);
+    const mention = this.#mentionCounts(message);
     room.unread++;
     if (mention) room.mentions++;
     room.counted.push({ seq: message.seq, mention });
@@ -944,7 +967,7 @@ export class ChatState {
     const i = room.counted.findIndex((c) => c.seq === event.target);
     const entry = room.counted[i];
     if (!entry) return false;
-    const mention = event.type === 'edited' && mentionsMe(event, this.me);
+    const mention = event.type === 'edited' && this.#mentionCounts(event);
     if (event.type === 'deleted') {
       room.counted.splice(i, 1);
       room.unread--;
@@ -1022,6 +1045,41 @@ export class ChatState {
     }
     if (isPrivate) this.#request('create', name, { v: 2, type: 'create', room: name, private: true });
     else this.#request('join', name, { v: 2, type: 'join', room: name });
+  }
+
+  // ---- blocks ----
+
+  #setBlocked(users: string[]): void {
+    this.blocked = [...users];
+    this.#blockedKeys.clear();
+    for (const user of users) this.#blockedKeys.add(user.toLowerCase());
+    // Typing lines of users blocked now go at once (their notices are dropped from now on).
+    for (const room of this.rooms.values())
+      for (const user of room.typing.keys()) if (this.isBlocked(user)) room.typing.delete(user);
+    this.#changed('blocked', 'messages', 'online', 'typing');
+  }
+
+  isBlocked(user: string): boolean {
+    return this.#blockedKeys.has(user.toLowerCase());
+  }
+
+  /** Whether the conversation draws this message collapsed: its author is blocked, not shown yet. */
+  hides(message: ChatMessage): boolean {
+    return this.isBlocked(message.user) && !this.#shownBlocked.has(`${message.room}\u0000${message.seq}`);
+  }
+
+  /** Shows one collapsed message of a blocked user (the reader clicked Show). */
+  showBlocked(room: string, seq: number): void {
+    this.#shownBlocked.add(`${room}\u0000${seq}`);
+    this.#changed('messages');
+  }
+
+  block(user: string): void {
+    this.#request('block', '', { v: 2, type: 'block', user }, { user });
+  }
+
+  unblock(user: string): void {
+    this.#request('block', '', { v: 2, type: 'unblock', user }, { user });
   }
 
   startDm(user: string): void {
@@ -1189,6 +1247,7 @@ export class ChatState {
           'remove_member',
           'delete_room',
           'rooms',
+          'block',
         ].includes(request.kind)
       ) {
         this.roomError = message;

@@ -34,6 +34,8 @@ describe('parseClientMessage', () => {
       { v: 2, type: 'react', ref: 'x', room: 'general', target: 3, emoji: '👍', on: true },
       { v: 2, type: 'search', ref: 's', query: 'lunch', room: 'dm:ann:bob', before: 'WzEsImEiLDFd' },
       { v: 2, type: 'send', id: 'f1', room: 'general', text: '', attachments: ['aB3_-x'] },
+      { v: 2, type: 'block', ref: 'b', user: 'Bob_2' },
+      { v: 2, type: 'unblock', user: 'bob' },
     ];
     expect(new Set(valid.map((m) => m.type))).toEqual(new Set(CLIENT_TYPES));
     for (const m of valid)

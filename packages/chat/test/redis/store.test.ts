@@ -20,6 +20,7 @@ import {
   type LogChange,
   UnavailableError,
 } from '../../src/server/ports.js';
+import { blocksContract } from '../backends/blocks-contract.js';
 import { asMembers } from '../backends/members.js';
 import { messagePartsContract } from '../backends/message-parts-contract.js';
 import { storeContract } from '../backends/store-contract.js';
@@ -78,6 +79,8 @@ storeContract('Redis', async () => {
   const b = await bareBackend(sharedServer().url);
   return { accounts: b.accounts, rooms: b.rooms };
 });
+
+blocksContract('Redis', async () => ({ rooms: (await bareBackend(sharedServer().url)).rooms }));
 
 messagePartsContract('Redis', async () => {
   const b = await bareBackend(sharedServer().url);

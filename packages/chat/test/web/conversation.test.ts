@@ -57,6 +57,7 @@ const actions: MessageActions = {
   resendPending: (id) => id,
   editPending: noop,
   discardPending: noop,
+  showBlocked: noop,
 };
 
 interface Setup {
@@ -88,6 +89,7 @@ function setup(messages: ChatMessage[], hasMore = false): Setup {
     v: 2,
     type: 'welcome',
     invitations: [],
+    blocked: [],
     user: 'alice',
     rooms: [room],
     limits: DEFAULT_LIMITS,
@@ -413,6 +415,7 @@ describe('a long conversation laid out in the background', () => {
       v: 2,
       type: 'welcome',
       invitations: [],
+      blocked: [],
       user: 'alice',
       rooms: ['general', 'other'].map((room) => ({
         room,

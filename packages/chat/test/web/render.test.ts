@@ -27,7 +27,15 @@ const room = (name: string, kind: RoomState['kind'] = 'public'): RoomState => ({
 
 function signedIn(rooms: RoomState[]): ChatState {
   const state = new ChatState({ send: () => {}, now: () => 0 });
-  state.receive({ v: 2, type: 'welcome', invitations: [], user: 'alice', rooms, limits: DEFAULT_LIMITS });
+  state.receive({
+    v: 2,
+    type: 'welcome',
+    invitations: [],
+    blocked: [],
+    user: 'alice',
+    rooms,
+    limits: DEFAULT_LIMITS,
+  });
   return state;
 }
 

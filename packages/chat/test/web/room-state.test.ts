@@ -17,7 +17,15 @@ function setup(rooms: RoomState[] = [general()]) {
   const sent: ClientMessage[] = [];
   let now = 1000;
   const state = new ChatState({ send: (m) => sent.push(m), now: () => now });
-  state.receive({ v: 2, type: 'welcome', invitations: [], user: 'alice', rooms, limits: DEFAULT_LIMITS });
+  state.receive({
+    v: 2,
+    type: 'welcome',
+    invitations: [],
+    blocked: [],
+    user: 'alice',
+    rooms,
+    limits: DEFAULT_LIMITS,
+  });
   return {
     state,
     sent,
@@ -240,6 +248,7 @@ describe('ChatState', () => {
       v: 2,
       type: 'welcome',
       invitations: [],
+      blocked: [],
       user: 'alice',
       rooms: [general(0, ['alice'])],
       limits: DEFAULT_LIMITS,
@@ -586,6 +595,7 @@ describe('ChatState', () => {
       v: 2,
       type: 'welcome',
       invitations: [],
+      blocked: [],
       user: 'alice',
       rooms: [general(100)],
       limits: DEFAULT_LIMITS,
@@ -612,6 +622,7 @@ describe('ChatState', () => {
       v: 2,
       type: 'welcome',
       invitations: [],
+      blocked: [],
       user: 'alice',
       rooms: [general(100)],
       limits: DEFAULT_LIMITS,
@@ -672,7 +683,15 @@ describe('ChatState', () => {
         return tell;
       },
     });
-    state.receive({ v: 2, type: 'welcome', invitations: [], user: 'alice', rooms, limits: DEFAULT_LIMITS });
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      invitations: [],
+      blocked: [],
+      user: 'alice',
+      rooms,
+      limits: DEFAULT_LIMITS,
+    });
     return { state, sent, told, last: () => sent.at(-1) as ClientMessage & { ref: string } };
   }
 
@@ -816,6 +835,7 @@ describe('ChatState', () => {
       v: 2,
       type: 'welcome',
       invitations: [],
+      blocked: [],
       user: 'alice',
       rooms: [roomState('misc')],
       limits: DEFAULT_LIMITS,
@@ -910,6 +930,7 @@ describe('ChatState', () => {
       user: 'bob',
       rooms: [general()],
       invitations: [{ room: 'plans', by: 'alice', ts }],
+      blocked: [],
       limits: DEFAULT_LIMITS,
     });
     expect([...state.invitations.keys()]).toEqual(['plans']);
@@ -1109,6 +1130,7 @@ describe('ChatState', () => {
       v: 2,
       type: 'welcome',
       invitations: [],
+      blocked: [],
       user: 'alice',
       rooms: [general(0), plans, other],
       limits: DEFAULT_LIMITS,
@@ -1211,6 +1233,7 @@ describe('ChatState', () => {
       v: 2,
       type: 'welcome',
       invitations: [],
+      blocked: [],
       user: 'alice',
       rooms: [general(), random],
       limits: DEFAULT_LIMITS,
@@ -1240,6 +1263,7 @@ describe('ChatState', () => {
       v: 2,
       type: 'welcome',
       invitations: [],
+      blocked: [],
       user: 'alice',
       rooms: [general(), dm],
       limits: DEFAULT_LIMITS,
@@ -1319,6 +1343,7 @@ describe('ChatState', () => {
       v: 2,
       type: 'welcome',
       invitations: [],
+      blocked: [],
       user: 'alice',
       rooms: [general(), roomState('random', { head: 2, unread: 2, mentions: 1 })],
       limits: DEFAULT_LIMITS,
@@ -1411,6 +1436,7 @@ describe('ChatState', () => {
       v: 2,
       type: 'welcome',
       invitations: [],
+      blocked: [],
       user: 'alice',
       rooms: [general(4)],
       limits: DEFAULT_LIMITS,
@@ -1454,6 +1480,7 @@ describe('the edit being written', () => {
       v: 2,
       type: 'welcome',
       invitations: [],
+      blocked: [],
       user: 'alice',
       rooms: [general(4)],
       limits: DEFAULT_LIMITS,
@@ -1477,6 +1504,7 @@ describe('a notice that an action was not done offline', () => {
     v: 2,
     type: 'welcome',
     invitations: [],
+    blocked: [],
     user: 'alice',
     rooms: [general()],
     limits: DEFAULT_LIMITS,

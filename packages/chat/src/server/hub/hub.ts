@@ -43,6 +43,7 @@ import { type Backend, type BucketName, type Clock, type Log, UnavailableError }
 import { HELLO_TIMEOUT_CLOSE, TIMEOUTS } from '../timeouts.js';
 import type { ChatSocket } from '../transport.js';
 import { claimAttachments, releaseAttachments } from './attachments.js';
+import { BlockHandlers } from './blocks.js';
 import { Connection } from './connection.js';
 import { LocalRooms, sessionDigest } from './local-rooms.js';
 import { MembershipHandlers } from './membership.js';
@@ -87,6 +88,9 @@ const BUCKET: Record<ClientMessage['type'], BucketName | null> = {
   delete_room: 'rooms',
   search: 'requests',
   react: 'messages',
+  // A user's way out of harassment: the larger bucket, as decline.
+  block: 'requests',
+  unblock: 'requests',
   typing: null,
 };
 
@@ -111,6 +115,7 @@ export class Hub {
   readonly #options: HubOptions;
   readonly #local: LocalRooms;
   readonly #membership: MembershipHandlers;
+  readonly #blocks: BlockHandlers;
   readonly #connections = new Set<Connection>();
   readonly #nodeId = Math.random().toString(36).slice(2, 10);
   /** Session lookups after the bus was away; retried while the store cannot be read (rerun.ts). */
@@ -130,6 +135,11 @@ export class Hub {
             conn.socket.close(1008, 'signed out');
           return;
         }
+        if (event.op === 'blocked')
+          return conn.run(
+            async () => this.#blocks.onUserEvent(conn, event),
+            () => {},
+          );
         conn.run(() => this.#membership.onUserEvent(conn, event), this.#failed(conn, undefined, undefined));
       },
       (conn, room, change) => {
@@ -139,6 +149,7 @@ export class Hub {
       },
     );
     this.#membership = new MembershipHandlers(backend, this.#local, options);
+    this.#blocks = new BlockHandlers(backend, this.#local, options.limits);
     // A `signed_out`, a membership change or a read marker published while the bus was away never
     // came: look the sessions and memberships up again.
     backend.bus.onResubscribed(() => void this.#recheck.request());
@@ -401,6 +412,9 @@ export class Hub {
             );
           if (res.reason === 'not_found')
             return void fail('not_found', `no message ${msg.replyTo} in ${msg.room} to reply to`);
+          // The other user of the direct message blocks the sender (checked with the write).
+          if (res.reason === 'blocked')
+            return void fail('not_accepted', await this.#blocks.refusal(msg.room, user));
           // 'not_member' or 'no_room': one answer. The connection still lists a room its user was
           // removed from, or one deleted since, until the news reaches it; a resend from there must
           // not tell "deleted" from "removed", nor either from a room that never was (not_member,
@@ -445,6 +459,8 @@ export class Hub {
             return void fail('not_member', `you are not in room ${msg.room}`);
           if (res.reason === 'forbidden')
             return void fail('forbidden', 'you can only change your own messages');
+          if (res.reason === 'blocked')
+            return void fail('not_accepted', await this.#blocks.refusal(msg.room, user));
           return void fail('not_found', `no message ${msg.seq} in ${msg.room}`);
         }
         const event = res.event as Extract<typeof res.event, { type: 'edited' | 'deleted' }>;
@@ -563,6 +579,10 @@ export class Hub {
         return this.#membership.deleteRoom(conn, msg.room, ref);
       case 'search':
         return search(conn, this.#backend, msg, ref);
+      case 'block':
+        return this.#blocks.block(conn, msg.user, ref);
+      case 'unblock':
+        return this.#blocks.unblock(conn, msg.user, ref);
     }
   }
 
@@ -613,6 +633,10 @@ export class Hub {
    */
   async #react(conn: Connection, msg: Extract<ClientMessage, { type: 'react' }>, now: number): Promise<void> {
     const ref = msg.ref;
+    // A reaction in a direct message whose other user blocks this one (asked before the write: a
+    // reaction is no message, and one let through by a block landing meanwhile is harmless).
+    const refused = await this.#blocks.refusedIn(msg.room, conn.user);
+    if (refused !== null) return void conn.write(errorMessage('not_accepted', refused, { ref }));
     const res = await this.#backend.rooms.react({
       room: msg.room,
       user: conn.user,
@@ -706,12 +730,14 @@ export class Hub {
     const states = [];
     for (const { cr, m } of entered) states.push(await this.#local.state(conn, cr, m));
     const invitations = await this.#membership.invitations(conn.user);
+    const blocked = await this.#backend.rooms.blockedUsers(conn.user);
     reply(conn, ref, {
       v: PROTOCOL_VERSION,
       type: 'welcome',
       user: conn.user,
       rooms: states,
       invitations,
+      blocked,
       limits: this.#options.limits,
     });
     for (const { cr } of entered) {

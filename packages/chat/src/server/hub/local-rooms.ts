@@ -56,6 +56,8 @@ export type UserEvent =
    */
   | { op: 'invitation'; invitation: Invitation }
   | { op: 'uninvited'; room: string; from?: string }
+  /** The users this user blocks, after a change (`from`: the connection that asked, answered already). */
+  | { op: 'blocked'; users: string[]; from: string }
   | { op: 'signed_out'; session: string };
 
 /** What names a session on the bus: a digest of its token, which is a secret. */

@@ -28,6 +28,7 @@ import {
 } from '../../shared/protocol.js';
 import { createDefaultRoom } from '../default-room.js';
 import type { Backend, Clock, LogChange, Membership } from '../ports.js';
+import { notAccepted } from './blocks.js';
 import type { Connection } from './connection.js';
 import type { LocalRooms, UserEvent } from './local-rooms.js';
 import { replay, reset } from './replay.js';
@@ -233,6 +234,8 @@ export class MembershipHandlers {
         'too_many_invitations',
         `${target.name} has ${plural(limits.maxInvitationsPerUser, 'pending invitation')}, the most allowed`,
       );
+    // The invitee blocks the owner (the store checks it with the write): nothing is stored or told.
+    if (result === 'blocked') return this.#fail(conn, ref, 'not_accepted', notAccepted(target.name));
     if (result === 'room_full')
       return this.#fail(
         conn,
@@ -313,6 +316,9 @@ export class MembershipHandlers {
     if (!target) return this.#fail(conn, ref, 'no_such_user', `there is no user ${name}`);
     if (target.name === conn.user)
       return this.#fail(conn, ref, 'bad_message', 'a direct message needs another user');
+    // Nothing of it is made for a user the other blocks (their writes in it are refused by the store).
+    if (await rooms.blocks(target.name, conn.user))
+      return this.#fail(conn, ref, 'not_accepted', notAccepted(target.name));
     const room = dmRoom(conn.user, target.name);
     await rooms.createRoom(
       { name: room, kind: 'dm', owner: null, createdAt: this.#clock.now() },
@@ -356,6 +362,8 @@ export class MembershipHandlers {
   async reopenDm(room: string, sender: string): Promise<void> {
     const peer = await this.#backend.accounts.getUser(dmPeer(room, sender));
     if (!peer || peer.name.toLowerCase() === sender.toLowerCase()) return;
+    // A peer who blocks the sender is never added back (the store refuses the message too).
+    if (await this.#backend.rooms.blocks(peer.name, sender)) return;
     const result = await this.#backend.rooms.join(peer.name, room, this.#limits.maxDmsPerUser, 'dm');
     if (result !== 'joined') return;
     this.#local.notice(room, { v, type: 'member', room, user: peer.name, joined: true });
@@ -392,7 +400,10 @@ export class MembershipHandlers {
    * `left` for a room the user is in again by now (a room deleted and created again under its name
    * before the deletion's notice went out) is an older stay's: ignored.
    */
-  async onUserEvent(conn: Connection, event: Exclude<UserEvent, { op: 'signed_out' }>): Promise<void> {
+  async onUserEvent(
+    conn: Connection,
+    event: Exclude<UserEvent, { op: 'signed_out' | 'blocked' }>,
+  ): Promise<void> {
     if (conn.closed || !conn.ready) return; // a hello still to come reads the memberships itself
     if (event.op === 'read') {
       // The tab that read has its reply; a connection not in the room has no badge for it.

@@ -81,6 +81,8 @@ const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldK
   delete_room: { room: 'roomName' },
   search: { query: 'query', room: 'room?', before: 'cursor?' },
   react: { room: 'room', target: 'seq', emoji: 'emoji', on: 'bool' },
+  block: { user: 'user' },
+  unblock: { user: 'user' },
 };
 
 export const CLIENT_TYPES = Object.keys(SHAPES) as ClientMessage['type'][];

@@ -5,6 +5,7 @@
  * Schema version 7: sessions indexed by (user, expires_at), so a sign-in's cap is not a scan.
  * Schema version 8: users keep their name's skeleton under a unique index (look-alike names).
  * Schema version 9: pending invitations to private rooms.
+ * Schema version 10: blocks.
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -64,7 +65,7 @@ describe('SQLite schema 3', () => {
       await store.close();
     }
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(9); // and on to the current version
+    expect(check.pragma('user_version', { simple: true })).toBe(10); // and on to the current version
     check.close();
   });
 });
@@ -98,7 +99,7 @@ describe('SQLite schema 6', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(9);
+      expect(check.pragma('user_version', { simple: true })).toBe(10);
       const indexes = check.prepare(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'memberships'",
       );
@@ -142,7 +143,7 @@ describe('SQLite schema 7', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(9);
+      expect(check.pragma('user_version', { simple: true })).toBe(10);
       const plan = (sql: string) =>
         (check.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('ann', 1) as { detail: string }[]).map(
           (p) => p.detail,
@@ -197,7 +198,7 @@ describe('SQLite schema 8', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(9);
+      expect(check.pragma('user_version', { simple: true })).toBe(10);
       expect(check.prepare('SELECT name, skeleton FROM users ORDER BY created_at').all()).toEqual([
         { name: 'alice', skeleton: 'alice' },
         { name: 'aIice', skeleton: null },
@@ -237,13 +238,47 @@ describe('SQLite schema 9', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(9);
+      expect(check.pragma('user_version', { simple: true })).toBe(10);
       const plan = (
         check.prepare('EXPLAIN QUERY PLAN SELECT user FROM invitations WHERE room = ?').all('sec') as {
           detail: string;
         }[]
       ).map((p) => p.detail);
       expect(plan.join()).toContain('invitations_room');
+    } finally {
+      check.close();
+    }
+  });
+});
+
+describe('SQLite schema 10', () => {
+  it('migrates a version 9 database: its rooms, members and invitations stay, and blocks work on it', async () => {
+    const path = tempDatabasePath();
+    const before = new SqliteStore(path);
+    const quotas = { maxRooms: 9, maxOwnedRooms: 9 };
+    const limits = { perUser: 9, perRoom: 9, expiredAt: 0 };
+    await before.createRoom({ name: 'sec', kind: 'private', owner: 'ann', createdAt: 1 }, quotas);
+    expect(await before.join('ann', 'sec', 9)).toBe('joined');
+    expect(await before.invite('sec', 'ben', 'ann', 100, limits)).toBe('invited');
+    await before.close();
+    // What version 9 had: no blocks table.
+    const old = new Database(path);
+    old.exec('DROP TABLE blocks; PRAGMA user_version = 9;');
+    old.close();
+
+    const store = new SqliteStore(path);
+    try {
+      expect(await store.isMember('ann', 'sec')).toBe(true);
+      expect(await store.blockedUsers('ben')).toEqual([]);
+      expect(await store.block('ben', 'ann', 9)).toEqual({ result: 'blocked', dropped: ['sec'] });
+      expect(await store.blockedUsers('ben')).toEqual(['ann']);
+      expect(await store.invite('sec', 'ben', 'ann', 101, limits)).toBe('blocked');
+    } finally {
+      await store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(10);
     } finally {
       check.close();
     }

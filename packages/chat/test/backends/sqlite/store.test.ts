@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../../src/server/backends/sqlite/store.js';
+import { blocksContract } from '../blocks-contract.js';
 import { asMembers } from '../members.js';
 import { messagePartsContract } from '../message-parts-contract.js';
 import { storeContract } from '../store-contract.js';
@@ -24,6 +25,8 @@ storeContract('SQLite', async () => {
   const store = openStore();
   return { accounts: store, rooms: store };
 });
+
+blocksContract('SQLite', async () => ({ rooms: openStore() }));
 
 messagePartsContract('SQLite', async () => {
   const store = openStore();

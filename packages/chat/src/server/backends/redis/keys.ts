@@ -50,6 +50,8 @@
  *                                with room:{r}:invited by the same scripts (store.ts, INVITE,
  *                                ACCEPT, DROP_INVITATION, DELETE_ROOM)
  *   room:{r}:invited             hash user -> at: who has a pending invitation to the room
+ *   blocks:<user lower>          hash blocked user's name lower -> as created: whom the user blocks
+ *                                (blocks.ts; read by APPEND and INVITE in store.ts with their writes)
  *   room:{r}:presence[:<user>]   presence zsets            throttle:...        buckets and gates
  *   presence-rooms               zset room -> the latest expiry written to its presence set
  *                                (presence.ts, ORPHANS)
@@ -105,6 +107,10 @@ export class RedisKeys {
   /** The user's pending invitations: hash room -> JSON {by, at} (store.ts, INVITE). */
   invitations(user: string): string {
     return `${this.prefix}invites:${user}`;
+  }
+  /** Whom the user blocks: hash name in lower case -> the name as created (blocks.ts). */
+  blocks(user: string): string {
+    return `${this.prefix}blocks:${user.toLowerCase()}`;
   }
   room(room: string, part: string): string {
     return `${this.prefix}room:{${room}}:${part}`;

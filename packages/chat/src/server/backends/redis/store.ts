@@ -60,6 +60,7 @@ import type { Redis } from 'ioredis';
 import {
   type ChatMessage,
   DEFAULT_ROOM,
+  dmPeer,
   PROTOCOL_VERSION,
   REPLY_EXCERPT_CHARS,
   type ReactedEvent,
@@ -72,6 +73,7 @@ import {
   type AccountStore,
   type AppendInput,
   type AppendResult,
+  type BlockResult,
   type CreateRoomResult,
   type CreateUserResult,
   consoleLog,
@@ -99,6 +101,7 @@ import { quoteOf, reactionsOf } from '../message-parts.js';
 import { nameSkeleton } from '../name-skeleton.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { DROP_ROOM_STEP, defineDropRoomStep, dropRoomStep } from './attachments.js';
+import { RedisBlocks } from './blocks.js';
 import { type Availability, callRedis, globEscape, type RedisKeys, redisFailure } from './keys.js';
 import { logTag } from './log-regression.js';
 
@@ -169,7 +172,9 @@ end
 `;
 
 // KEYS: 1 seq, 2 log, 3 msgs, 4 idx, 5 live, 6 by:<user>, 7 dedup key (messages), 8 rooms, 9 authors,
-//       10 mentioned, 11 tip, 12 digest key (messages), 13 members, 14 att:unbound (attachments.ts)
+//       10 mentioned, 11 tip, 12 digest key (messages), 13 members, 14 att:unbound (attachments.ts),
+//       15 blocks:<the other user> (a direct message; blocks.ts): a message or edit there of a user
+//       it holds is {'blocked'}, checked after the membership
 // ARGV: 1 kind, 2 stream retention, 3 payload head, 4 payload tail, 5 dedup ttl, 6 target,
 //       7 user, 8 text, 9 ts, 10 room, 11 replyTo (0: none), 12 mentions (JSON array),
 //       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts), 15 its tag (logTag),
@@ -194,6 +199,10 @@ local function mention(seq)
   end
 end
 if redis.call('HEXISTS', KEYS[8], ARGV[10]) == 0 then return {'no_room'} end
+-- In a direct message, KEYS[15] is blocks:<the other user> (blocks.ts): a user it holds writes nothing.
+local function blockedDm()
+  return string.sub(ARGV[10], 1, 3) == 'dm:' and redis.call('HEXISTS', KEYS[15], string.lower(ARGV[7])) == 1
+end
 -- The entry names the one before it (p) and becomes the tip: see log-regression.ts.
 local function log(seq, payload)
   local prev = redis.call('GET', KEYS[11]) or ''
@@ -216,6 +225,7 @@ if kind == 'message' then
     end
   end
   if redis.call('SISMEMBER', KEYS[13], ARGV[7]) == 0 then return {'not_member'} end
+  if blockedDm() then return {'blocked'} end
   local live = ''
   local replyTo = tonumber(ARGV[11])
   if replyTo > 0 then
@@ -263,6 +273,7 @@ if not current then return {'not_found'} end
 local m = cjson.decode(current)
 if m.deleted then return {'not_found'} end
 if m.user ~= ARGV[7] then return {'forbidden'} end
+if kind == 'edit' and blockedDm() then return {'blocked'} end
 local seq = redis.call('INCR', KEYS[1])
 local err = log(seq, ARGV[3] .. seq .. ARGV[4])
 if err then return redis.error_reply(err) end
@@ -627,14 +638,15 @@ return joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], A
 // together in every script below and in DELETE_ROOM (which drops the room's, at most the room's cap
 // of them). Expired ones are dropped by INVITE from both sides (at most the two caps' worth).
 // KEYS: 1 rooms, 2 members, 3 invites:<user>, 4 room:{r}:invited. ARGV: 1 room, 2 user, 3 JSON
-// {by, at}, 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited, 10 by.
-// Only the room's owner invites: a private room of another (the one the hub looked at deleted and
-// another made under the name since) is answered 'no_room'.
+// {by, at}, 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited; KEYS 5
+// blocks:<user> (blocks.ts): an inviter it holds invites nobody. Only the room's owner invites
+// (`by`): a private room of another (the one the hub looked at deleted and another made under the
+// name since) is answered 'no_room'.
 const INVITE = `
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info then return 'no_room' end
 local room = cjson.decode(info)
-if room.kind ~= 'private' or room.owner ~= ARGV[10] then return 'no_room' end
+if room.kind ~= 'private' or room.owner ~= cjson.decode(ARGV[3]).by then return 'no_room' end
 if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return 'member' end
 local expired = tonumber(ARGV[4])
 local mine = redis.call('HGETALL', KEYS[3])
@@ -652,6 +664,7 @@ for i = 1, #theirs, 2 do
   end
 end
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 'already_invited' end
+if redis.call('HEXISTS', KEYS[5], string.lower(cjson.decode(ARGV[3]).by)) == 1 then return 'blocked' end
 if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[5]) then return 'user_full' end
 if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[6]) then return 'room_full' end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
@@ -1013,6 +1026,7 @@ export class RedisStore implements AccountStore, RoomStore {
   readonly #log: Log;
   /** The cleanups of this node's deletions running after their answer (deleteRoom). */
   readonly #cleanups = new Set<Promise<void>>();
+  readonly #blocks: RedisBlocks;
   #closed = false;
   /** Stream entry nonces: this store's random tag and a count (unique per append, any node). */
   readonly #nonceTag = `${randomBytes(6).toString('base64url')}.`;
@@ -1046,7 +1060,7 @@ export class RedisStore implements AccountStore, RoomStore {
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
     };
-    define('chatAppend', 14, APPEND);
+    define('chatAppend', 15, APPEND);
     define('chatStoredSend', 3, STORED_SEND);
     define('chatBefore', 2, BEFORE);
     define('chatAfter', 2, AFTER);
@@ -1059,7 +1073,7 @@ export class RedisStore implements AccountStore, RoomStore {
     if (!('chatCountAfter' in redis)) redis.defineCommand('chatCountAfter', { lua: COUNT_AFTER });
     defineDropRoomStep(redis);
     define('chatJoin', 6, JOIN);
-    define('chatInvite', 4, INVITE);
+    define('chatInvite', 5, INVITE);
     define('chatAccept', 8, ACCEPT);
     define('chatDropInvitation', 3, DROP_INVITATION);
     define('chatLeave', 7, LEAVE);
@@ -1072,6 +1086,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatEndOtherSessions', 2, END_OTHER_SESSIONS);
     define('chatSignUp', 2, SIGN_UP);
     this.#redis = redis as Redis & Commands;
+    this.#blocks = new RedisBlocks(redis, keys);
   }
 
   #call<T>(fn: () => Promise<T>): Promise<T> {
@@ -1471,6 +1486,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(room, 'members'),
         k.invitations(user),
         k.room(room, 'invited'),
+        k.blocks(user),
         room,
         user,
         J({ by, at }),
@@ -1480,7 +1496,6 @@ export class RedisStore implements AccountStore, RoomStore {
         k.invitations(''),
         `${k.prefix}room:{`,
         '}:invited',
-        by,
       ),
     );
   }
@@ -1532,6 +1547,22 @@ export class RedisStore implements AccountStore, RoomStore {
           owner ?? '',
         )) === 1,
     );
+  }
+  /** One script (blocks.ts, BLOCK): the block and the blocked user's invitations of the blocker dropped. */
+  block(user: string, blocked: string, max: number): Promise<BlockResult> {
+    return this.#call(() => this.#blocks.block(user, blocked, max));
+  }
+
+  unblock(user: string, blocked: string): Promise<boolean> {
+    return this.#call(() => this.#blocks.unblock(user, blocked));
+  }
+
+  blockedUsers(user: string): Promise<string[]> {
+    return this.#call(() => this.#blocks.list(user));
+  }
+
+  blocks(user: string, other: string): Promise<boolean> {
+    return this.#call(() => this.#blocks.blocks(user, other));
   }
 
   leave(user: string, room: string, now: number, reason?: 'removed', owner?: string): Promise<boolean> {
@@ -1714,6 +1745,8 @@ export class RedisStore implements AccountStore, RoomStore {
           : k.room(room, 'none'),
         k.room(room, 'members'),
         `${k.prefix}att:unbound`,
+        // A direct message's other user's blocks (APPEND reads it only in a DM).
+        k.blocks(room.startsWith('dm:') ? dmPeer(room, input.user) : ''),
         input.type,
         this.#retention,
         head,
@@ -1739,7 +1772,8 @@ export class RedisStore implements AccountStore, RoomStore {
         status === 'not_member' ||
         status === 'not_found' ||
         status === 'forbidden' ||
-        status === 'id_reused'
+        status === 'id_reused' ||
+        status === 'blocked'
       )
         return { ok: false, reason: status };
       if (status === 'duplicate') {

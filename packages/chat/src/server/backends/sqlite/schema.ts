@@ -21,12 +21,14 @@
  *  9  pending invitations to private rooms (`invitations`: one row per invitee and room, the owner
  *     who invited and when), indexed by room as well; nothing else changes (direct messages count
  *     against their own cap by their `dm:` name, no column needed)
+ * 10  blocks (`blocks`: who blocks whom, keyed by both names in lower case, the blocked user's name as
+ *     created kept for the list; blocks.ts); nothing else changes
  * Each step runs in one transaction, so a crash mid-migration leaves the previous version.
  */
 import type Database from 'better-sqlite3';
 import { nameSkeleton } from '../name-skeleton.js';
 
-const CURRENT = 9;
+const CURRENT = 10;
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS users (
@@ -111,6 +113,16 @@ CREATE TABLE IF NOT EXISTS invitations (
 CREATE INDEX IF NOT EXISTS invitations_room ON invitations(room, user);
 `;
 
+/** Version 10: one user blocks another (blocks.ts). */
+const BLOCKS = `
+CREATE TABLE IF NOT EXISTS blocks (
+  user_key TEXT NOT NULL,
+  blocked_key TEXT NOT NULL,
+  blocked TEXT NOT NULL,
+  PRIMARY KEY (user_key, blocked_key)
+) WITHOUT ROWID;
+`;
+
 const INDEXES = `
 CREATE INDEX IF NOT EXISTS rooms_owner ON rooms(owner) WHERE owner IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rooms_empty ON rooms(empty_since) WHERE empty_since IS NOT NULL;
@@ -192,6 +204,7 @@ export function migrate(db: Database.Database): void {
     if (!columns(db, 'events').has('send_digest')) db.exec('ALTER TABLE events ADD COLUMN send_digest TEXT');
     addSkeletons(db);
     db.exec(INVITATIONS);
+    db.exec(BLOCKS);
     db.pragma(`user_version = ${CURRENT}`);
   })();
 }

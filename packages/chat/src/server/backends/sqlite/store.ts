@@ -40,6 +40,7 @@ import type {
   AccountStore,
   AppendInput,
   AppendResult,
+  BlockResult,
   CreateRoomResult,
   CreateUserResult,
   InvitationLimits,
@@ -64,6 +65,7 @@ import { quoteOf, reactionsOf } from '../message-parts.js';
 import { nameSkeleton } from '../name-skeleton.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { ensureAttachmentSchema } from './attachments.js';
+import { SqliteBlocks } from './blocks.js';
 import { DatabaseInUseError, OwnerLock } from './owner-lock.js';
 import { checkVersion, migrate } from './schema.js';
 import { registerSearchFold } from './search.js';
@@ -215,6 +217,7 @@ export class SqliteStore implements AccountStore, RoomStore {
   readonly #stmt;
   readonly #tx;
   readonly #extras: Extras;
+  readonly #blocks: SqliteBlocks;
   #onCommit: CommitListener = () => {};
 
   constructor(path: string) {
@@ -390,6 +393,8 @@ export class SqliteStore implements AccountStore, RoomStore {
       after: db.prepare('SELECT * FROM events WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?'),
     };
     this.#stmt = s;
+    const blocks = new SqliteBlocks(db);
+    this.#blocks = blocks;
     this.#extras = {
       replied: (room, seq) => s.getMessage.get(room, seq) as EventRow | undefined,
       reactions: (room, seq) =>
@@ -459,6 +464,7 @@ export class SqliteStore implements AccountStore, RoomStore {
           s.expireUserInvitations.run(user, limits.expiredAt);
           s.expireRoomInvitations.run(room, limits.expiredAt);
           if (s.getInvitation.get(user, room)) return 'already_invited';
+          if (blocks.blocks(user, by)) return 'blocked';
           if (n(s.countUserInvitations.get(user)) >= limits.perUser) return 'user_full';
           if (n(s.countRoomInvitations.get(room)) >= limits.perRoom) return 'room_full';
           s.addInvitation.run(user, room, by, at);
@@ -513,6 +519,7 @@ export class SqliteStore implements AccountStore, RoomStore {
           // before anything else: the author must be a member at this moment (one indexed read).
           if (!s.isMember.get(input.user, input.room))
             return { ok: false, reason: s.getRoom.get(input.room) ? 'not_member' : 'no_room' };
+          if (blocks.refusesDm(input.room, input.user)) return { ok: false, reason: 'blocked' };
           if (input.replyTo !== undefined) {
             const target = s.getMessage.get(input.room, input.replyTo) as EventRow | undefined;
             if (!target || target.deleted)
@@ -525,6 +532,8 @@ export class SqliteStore implements AccountStore, RoomStore {
           if (!target || target.deleted)
             return { ok: false, reason: s.getRoom.get(input.room) ? 'not_found' : 'no_room' };
           if (target.user !== input.user) return { ok: false, reason: 'forbidden' };
+          if (input.type === 'edit' && blocks.refusesDm(input.room, input.user))
+            return { ok: false, reason: 'blocked' };
         }
         const bumped = s.bumpHead.get(input.room) as { head: number } | undefined;
         if (!bumped) return { ok: false, reason: 'no_room' };
@@ -801,6 +810,23 @@ export class SqliteStore implements AccountStore, RoomStore {
     if (owner !== undefined && (this.#stmt.getRoom.get(room) as RoomRow | undefined)?.owner !== owner)
       return false;
     return this.#stmt.dropInvitation.run(user, room).changes === 1;
+  }
+
+  /** One transaction: the block and the blocked user's invitations of the blocker dropped (blocks.ts). */
+  async block(user: string, blocked: string, max: number): Promise<BlockResult> {
+    return this.#blocks.block(user, blocked, max);
+  }
+
+  async unblock(user: string, blocked: string): Promise<boolean> {
+    return this.#blocks.unblock(user, blocked);
+  }
+
+  async blockedUsers(user: string): Promise<string[]> {
+    return this.#blocks.list(user);
+  }
+
+  async blocks(user: string, other: string): Promise<boolean> {
+    return this.#blocks.blocks(user, other);
   }
 
   async memberships(user: string): Promise<Membership[]> {

@@ -1,0 +1,126 @@
+/**
+ * The store contract of blocks (ports.ts, RoomStore.block and what it refuses), run on every
+ * backend: test/backends/sqlite/store.test.ts and test/redis/store.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import type { RoomStore } from '../../src/server/ports.js';
+import { dmRoom } from '../../src/shared/protocol.js';
+
+const quotas = { maxRooms: 100, maxOwnedRooms: 10 };
+const limits = { perUser: 10, perRoom: 10, expiredAt: 0 };
+const message = (room: string, user: string, clientId: string) =>
+  ({ type: 'message', room, user, clientId, text: clientId, ts: 1000 }) as const;
+
+/** A direct message of `a` and `b`, both in it. */
+async function dm(rooms: RoomStore, a: string, b: string): Promise<string> {
+  const name = dmRoom(a, b);
+  await rooms.createRoom({ name, kind: 'dm', owner: null, createdAt: 1 }, quotas);
+  await rooms.join(a, name, 10);
+  await rooms.join(b, name, 10);
+  return name;
+}
+
+export function blocksContract(name: string, open: () => Promise<{ rooms: RoomStore }>): void {
+  describe(`${name}: blocks`, () => {
+    it('keeps the list ignoring case, under its cap; unblock ends a block; one-way', async () => {
+      const { rooms } = await open();
+      expect(await rooms.blockedUsers('Ann')).toEqual([]);
+      expect(await rooms.block('Ann', 'ben', 2)).toEqual({ result: 'blocked', dropped: [] });
+      expect(await rooms.block('ann', 'BEN', 2)).toEqual({ result: 'already', dropped: [] });
+      expect(await rooms.block('Ann', 'Cid', 2)).toEqual({ result: 'blocked', dropped: [] });
+      expect(await rooms.block('Ann', 'dee', 2)).toEqual({ result: 'full', dropped: [] });
+      expect(await rooms.blockedUsers('ANN')).toEqual(['Cid', 'ben']);
+      expect(await rooms.blocks('ann', 'Ben')).toBe(true);
+      expect(await rooms.blocks('ben', 'ann')).toBe(false);
+      expect(await rooms.blocks('Ann', 'dee')).toBe(false);
+      expect(await rooms.unblock('Ann', 'Ben')).toBe(true);
+      expect(await rooms.unblock('Ann', 'ben')).toBe(false);
+      expect(await rooms.blockedUsers('Ann')).toEqual(['Cid']);
+      expect(await rooms.block('Ann', 'dee', 2)).toEqual({ result: 'blocked', dropped: [] });
+    });
+
+    it("refuses the blocked user's messages and edits in the direct message, with the write; not the blocker's", async () => {
+      const { rooms } = await open();
+      const room = await dm(rooms, 'ann', 'Ben');
+      const before = await rooms.appendEvent(message(room, 'Ben', 'b1'));
+      expect(before).toMatchObject({ ok: true, duplicate: false });
+      await rooms.block('ann', 'Ben', 10);
+      expect(await rooms.appendEvent(message(room, 'Ben', 'b2'))).toEqual({ ok: false, reason: 'blocked' });
+      expect(
+        await rooms.appendEvent({ type: 'edit', room, user: 'Ben', target: 1, text: 'changed', ts: 1001 }),
+      ).toEqual({ ok: false, reason: 'blocked' });
+      // Nothing stored; his message from before stays, and he may still delete it.
+      expect(await rooms.head(room)).toBe(1);
+      expect(await rooms.appendEvent(message(room, 'Ben', 'b1'))).toMatchObject({
+        ok: true,
+        duplicate: true,
+      });
+      // One-way: she writes on.
+      expect(await rooms.appendEvent(message(room, 'ann', 'a1'))).toMatchObject({
+        ok: true,
+        duplicate: false,
+      });
+      expect(
+        await rooms.appendEvent({ type: 'delete', room, user: 'Ben', target: 1, ts: 1002 }),
+      ).toMatchObject({
+        ok: true,
+      });
+      // Other rooms are not touched: his messages in a shared room are stored.
+      await rooms.createRoom({ name: 'pub', kind: 'public', owner: null, createdAt: 1 }, quotas);
+      await rooms.join('Ben', 'pub', 10);
+      expect(await rooms.appendEvent(message('pub', 'Ben', 'p1'))).toMatchObject({
+        ok: true,
+        duplicate: false,
+      });
+      // Another DM of his is not touched either.
+      const other = await dm(rooms, 'Ben', 'cid');
+      expect(await rooms.appendEvent(message(other, 'Ben', 'c1'))).toMatchObject({
+        ok: true,
+        duplicate: false,
+      });
+      // Unblocked: he writes again.
+      await rooms.unblock('ann', 'ben');
+      expect(await rooms.appendEvent(message(room, 'Ben', 'b3'))).toMatchObject({
+        ok: true,
+        duplicate: false,
+      });
+    });
+
+    it("refuses the blocked user's invitation, and drops the pending ones of the blocker with the block", async () => {
+      const { rooms } = await open();
+      for (const name of ['sec', 'den']) {
+        await rooms.createRoom({ name, kind: 'private', owner: 'Ben', createdAt: 1 }, quotas);
+        await rooms.join('Ben', name, 10);
+      }
+      await rooms.createRoom({ name: 'cids', kind: 'private', owner: 'cid', createdAt: 1 }, quotas);
+      await rooms.join('cid', 'cids', 10);
+      expect(await rooms.invite('sec', 'ann', 'Ben', 1000, limits)).toBe('invited');
+      expect(await rooms.invite('cids', 'ann', 'cid', 1000, limits)).toBe('invited');
+      expect(await rooms.block('ann', 'ben', 10)).toEqual({ result: 'blocked', dropped: ['sec'] });
+      expect((await rooms.invitations('ann', 0)).map((i) => i.room)).toEqual(['cids']);
+      expect(await rooms.invitees('sec')).toEqual([]);
+      expect(await rooms.accept('ann', 'sec', 10, 0)).toBe('no_invitation');
+      expect(await rooms.invite('den', 'ann', 'Ben', 1001, limits)).toBe('blocked');
+      expect(await rooms.invitees('den')).toEqual([]);
+      // One-way: she is not kept from being invited by others, nor he from inviting others.
+      expect(await rooms.invite('den', 'cid', 'Ben', 1001, limits)).toBe('invited');
+      await rooms.unblock('ann', 'ben');
+      expect(await rooms.invite('den', 'ann', 'Ben', 1002, limits)).toBe('invited');
+    });
+
+    it('a block and a message sent at once: the message is stored before the block or refused after it', async () => {
+      // The check is in the append's atomic step: whatever the interleaving, nothing the blocked
+      // user writes is stored once the block has resolved.
+      const { rooms } = await open();
+      const room = await dm(rooms, 'ann', 'ben');
+      const sends = Array.from({ length: 20 }, (_, i) => rooms.appendEvent(message(room, 'ben', `m${i}`)));
+      const blocked = rooms.block('ann', 'ben', 10);
+      await blocked;
+      const after = await rooms.appendEvent(message(room, 'ben', 'late'));
+      expect(after).toEqual({ ok: false, reason: 'blocked' });
+      const results = await Promise.all(sends);
+      const stored = results.filter((r) => r.ok).length;
+      expect(await rooms.head(room)).toBe(stored);
+    });
+  });
+}

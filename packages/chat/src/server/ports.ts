@@ -332,15 +332,18 @@ export interface RoomStore {
    * it resolves the room is gone for everyone: no reader sees it, its members or its messages, and
    * a room created again under the name is a new one (none of the old room's members, unread
    * counts, mentions or files show in it). A store may clear the old room's leftovers afterwards,
-   * in the background (Redis: its grave, store.ts), never visibly.
+   * in the background (Redis: its grave, store.ts), never visibly. `owner`: the owner the room
+   * must have, checked in the same atomic step as the deletion: a room of another owner (the one
+   * the caller looked at deleted and another made under the name since) is left as it is, and the
+   * answer is false, as for no such room.
    */
-  deleteRoom(name: string): Promise<boolean>;
+  deleteRoom(name: string, owner?: string): Promise<boolean>;
   /**
    * deleteRoom, answering also who had a pending invitation to the room: read in the same atomic
    * step as the deletion drops them, so an invitation made up to the deletion is among them (the
-   * hub tells those users `uninvited`). null if there is no such room.
+   * hub tells those users `uninvited`). null if there is no such room (or another owner's).
    */
-  deleteRoomAndInvitations(name: string): Promise<string[] | null>;
+  deleteRoomAndInvitations(name: string, owner?: string): Promise<string[] | null>;
   /** Public rooms with names after `after`, by name, at most `limit`. */
   listRooms(after: string, limit: number): Promise<RoomListing[]>;
 
@@ -358,6 +361,8 @@ export interface RoomStore {
    * Records a pending invitation of `user` to the private room `room` by `by` at `at`, in one atomic
    * step with its checks (InviteResult) and the caps; expired invitations of the user and of the
    * room are dropped in the same step. An invitation is not a membership (no room cap counts it).
+   * `by` must be the room's owner, checked in that step: a private room of another owner (the one
+   * the hub looked at deleted and another made under the name since) is answered 'no_room'.
    */
   invite(room: string, user: string, by: string, at: number, limits: InvitationLimits): Promise<InviteResult>;
   /** The user's pending invitations made after `expiredAt`, oldest first. */
@@ -373,8 +378,10 @@ export interface RoomStore {
   /**
    * Drops the user's invitation to the room (declined, or taken back by the owner); false if there
    * was none. deleteRoom and the expiry of an empty room drop a room's invitations with it.
+   * `owner` (taken back by the owner): the owner the room must have, checked in the same atomic
+   * step, as deleteRoom's; false if it has another.
    */
-  dropInvitation(user: string, room: string): Promise<boolean>;
+  dropInvitation(user: string, room: string, owner?: string): Promise<boolean>;
   /**
    * Blocks (user names compare ignoring case; `blocked` is stored as given, the account's name):
    * `user` blocks `blocked`, unless they block `max` users already. In the same atomic step, the
@@ -398,9 +405,10 @@ export interface RoomStore {
   /**
    * Removes the membership (false if there was none); an emptied room starts its expiry at `now`.
    * `reason` ('removed': by the room's owner) goes with the stay's end into the room's log where
-   * the backend has one (CommittedEvents, `changed`).
+   * the backend has one (CommittedEvents, `changed`). `owner` (a removal): the owner the room must
+   * have, checked in the same atomic step, as deleteRoom's; false, nobody removed, if it has another.
    */
-  leave(user: string, room: string, now: number, reason?: 'removed'): Promise<boolean>;
+  leave(user: string, room: string, now: number, reason?: 'removed', owner?: string): Promise<boolean>;
   memberships(user: string): Promise<Membership[]>;
   /**
    * The room's members (any kind of room) with names after `after` ('' for the first), sorted in

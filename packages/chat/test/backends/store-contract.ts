@@ -611,6 +611,40 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.invitations('cid', 0)).toEqual([]);
     });
 
+    it('invite, deleteRoom, a removal and taking back an invitation check the owner in their own step', async () => {
+      // The hub checks the owner, then asks the store: a room deleted and made again under the name
+      // by someone else in between must be left alone by the first owner's request.
+      const rooms = (await open()).rooms;
+      const limits = { perUser: 10, perRoom: 10, expiredAt: 0 };
+      await rooms.createRoom(room('sec', 'ann', 'private'), quotas);
+      await rooms.join('ann', 'sec', 10);
+      expect(await rooms.deleteRoom('sec')).toBe(true);
+      await rooms.createRoom(room('sec', 'cat', 'private'), quotas);
+      await rooms.join('cat', 'sec', 10);
+      // ann's requests, checked against ann's room, land on cat's: nothing is done.
+      expect(await rooms.invite('sec', 'ann', 'ann', 1000, limits)).toBe('no_room');
+      expect(await rooms.invitees('sec')).toEqual([]);
+      expect(await rooms.invite('sec', 'ben', 'cat', 1000, limits)).toBe('invited');
+      expect(await rooms.dropInvitation('ben', 'sec', 'ann')).toBe(false);
+      expect(await rooms.invitees('sec')).toEqual(['ben']);
+      expect(await rooms.accept('ben', 'sec', 10, 0)).toBe('joined');
+      expect(await rooms.leave('ben', 'sec', 1100, 'removed', 'ann')).toBe(false);
+      expect(await rooms.isMember('ben', 'sec')).toBe(true);
+      expect(await rooms.deleteRoom('sec', 'ann')).toBe(false);
+      expect(await rooms.getRoom('sec')).toMatchObject({ owner: 'cat' });
+      // The owner's own: done. A room with no owner (general, a DM) is nobody's to remove from.
+      expect(await rooms.invite('sec', 'dan', 'cat', 1000, limits)).toBe('invited');
+      expect(await rooms.dropInvitation('dan', 'sec', 'cat')).toBe(true);
+      expect(await rooms.leave('ben', 'sec', 1100, 'removed', 'cat')).toBe(true);
+      expect(await rooms.isMember('ben', 'sec')).toBe(false);
+      await rooms.createRoom(room('dm:ann:ben', null, 'dm'), quotas);
+      await rooms.join('ben', 'dm:ann:ben', 10);
+      expect(await rooms.leave('ben', 'dm:ann:ben', 1100, 'removed', 'ann')).toBe(false);
+      expect(await rooms.deleteRoom('dm:ann:ben', 'ann')).toBe(false);
+      expect(await rooms.deleteRoom('nope', 'cat')).toBe(false);
+      expect(await rooms.deleteRoom('sec', 'cat')).toBe(true);
+    });
+
     it('caps pending invitations per invitee and per room; expired ones count for nothing and cannot be accepted', async () => {
       const rooms = (await open()).rooms;
       const limits = { perUser: 2, perRoom: 3, expiredAt: 0 };

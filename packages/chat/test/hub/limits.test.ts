@@ -291,7 +291,7 @@ describe('the hello deadline (fake setTimeout)', () => {
     const before = vi.getTimerCount();
     const silent = await TestClient.connect(server.origin, cookie);
     expect(server.hub.connectionsOf('alice')).toBe(1);
-    expect(vi.getTimerCount()).toBe(before + 1); // its hello deadline
+    expect(vi.getTimerCount()).toBe(before + 2); // its hello deadline, and its session's expiry
     await closeBoth(silent);
     expect(vi.getTimerCount()).toBe(before);
   });

@@ -15,6 +15,8 @@ import type { ChatSocket } from '../transport.js';
 import type { RoomChannel } from './room-channel.js';
 
 const OPEN = 1;
+/** The longest delay setTimeout takes (2^31 - 1 ms); node fires a longer one after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** Where one connection stands in one room. */
 export interface ConnRoom {
@@ -68,6 +70,7 @@ export class Connection {
   #paused = false;
   #congested = false;
   #helloTimer: NodeJS.Timeout | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
   /** Resolves when the socket has closed. */
   readonly gone: Promise<void>;
 
@@ -86,6 +89,7 @@ export class Connection {
     this.gone = new Promise((resolve) =>
       socket.once('close', () => {
         clearTimeout(this.#helloTimer);
+        clearTimeout(this.#expiryTimer);
         resolve();
       }),
     );
@@ -102,6 +106,24 @@ export class Connection {
     }, ms);
     // The server's close() closes every socket itself; this timer must not hold the process.
     this.#helloTimer.unref();
+  }
+
+  /**
+   * Calls `check` after `ms` (the session's expiry: Hub), unless the socket has closed by then. One
+   * timer per connection, replaced by each call; `ms` is capped at what setTimeout takes (about
+   * 24.8 days: a longer delay would fire at once), so a 30-day session needs a second one.
+   */
+  checkExpiryIn(ms: number, check: () => void): void {
+    clearTimeout(this.#expiryTimer);
+    if (this.closed) return;
+    this.#expiryTimer = setTimeout(
+      () => {
+        this.#expiryTimer = undefined;
+        if (!this.closed) check();
+      },
+      Math.min(ms, MAX_TIMER_MS),
+    );
+    this.#expiryTimer.unref();
   }
 
   /** A valid hello was received: whatever it waits for now is the server's doing, not the peer's. */

@@ -252,6 +252,7 @@ export class Hub {
     this.#connections.add(conn);
     this.#local.track(conn);
     conn.expectHello(TIMEOUTS.helloMs, HELLO_TIMEOUT_CLOSE.code, HELLO_TIMEOUT_CLOSE.reason);
+    this.#closeAtExpiry(conn);
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       if (isBinary) {
         conn.write(errorMessage('bad_message', 'binary messages are not supported'));
@@ -277,6 +278,25 @@ export class Hub {
       this.#local.untrack(conn);
       conn.run(() => this.#detach(conn), this.#failed(conn, undefined, undefined));
     });
+  }
+
+  /**
+   * Closes the connection with 1008 'session expired' once its session has expired by the clock
+   * (as the session recheck does): a socket opened in the session's last minute would otherwise be
+   * served for as long as it stays open, and "sign out other sessions" or a password change, which
+   * end only the sessions not yet expired, would not reach it. One timer per connection (as its
+   * hello deadline), unref'd and cleared at its close: a few hundred bytes, no work until it fires;
+   * a periodic sweep would walk every connection each time to close a few. The clock has the last
+   * word: a timer that fires early by the clock (the clock is injected; setTimeout's longest delay
+   * is shorter than a session) is set again for what is left.
+   */
+  #closeAtExpiry(conn: Connection): void {
+    const left = conn.expiresAt - this.#options.clock.now();
+    if (left <= 0) {
+      if (!conn.closed) conn.socket.close(1008, 'session expired');
+      return;
+    }
+    conn.checkExpiryIn(left, () => this.#closeAtExpiry(conn));
   }
 
   /**

@@ -217,6 +217,8 @@ export class MembershipHandlers {
     if (!target) return this.#fail(conn, ref, 'no_such_user', `there is no user ${name}`);
     const now = this.#clock.now();
     const limits = this.#limits;
+    // The store checks the owner again with the write (`by`): a room deleted and made again by
+    // another user since the look above is answered as no room (it is not this owner's).
     const result = await this.#backend.rooms.invite(room, target.name, conn.user, now, {
       perUser: limits.maxInvitationsPerUser,
       perRoom: limits.maxInvitationsPerRoom,
@@ -305,8 +307,11 @@ export class MembershipHandlers {
         'bad_message',
         'the owner cannot remove themselves: use leave or delete_room',
       );
-    if (!(await this.#backend.rooms.leave(target.name, room, this.#clock.now(), 'removed'))) {
-      if (!(await this.#backend.rooms.dropInvitation(target.name, room)))
+    // The owner is checked again by the store with the removal (and with the invitation's drop): a
+    // room deleted and made again by another user since the look above loses nobody.
+    const owner = conn.user;
+    if (!(await this.#backend.rooms.leave(target.name, room, this.#clock.now(), 'removed', owner))) {
+      if (!(await this.#backend.rooms.dropInvitation(target.name, room, owner)))
         return this.#fail(conn, ref, 'not_member', `${target.name} is not in room ${room}`);
       reply(conn, ref, { v, type: 'removed', room, user: target.name });
       return this.#local.tellUser(target.name, { op: 'uninvited', room });
@@ -385,13 +390,16 @@ export class MembershipHandlers {
     if (!info || !visible) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
     if (room === DEFAULT_ROOM || info.owner !== conn.user)
       return this.#fail(conn, ref, 'forbidden', 'only the owner of a room can delete it');
-    // Resolves once the room is gone for everyone, its files with it (null if deleted meanwhile:
-    // the answer and the notice are the same); what is left of it is cleared after, by the store.
-    // Its pending invitations go with it, read in the same step as they are dropped (one made up to
-    // the deletion is among them): their users are told after.
-    const invitees = (await this.#asking(conn, room, () => rooms.deleteRoomAndInvitations(room))) ?? [];
+    // Resolves once the room is gone for everyone, its files with it; what is left of it is cleared
+    // after, by the store. Its pending invitations go with it, read in the same step as they are
+    // dropped (one made up to the deletion is among them): their users are told after. The owner
+    // is checked again with the deletion: null if the room was deleted meanwhile (by another tab:
+    // its deletion sent the notices), or deleted and made again under the name by someone else,
+    // which is left as it is and told nothing (the new room's pending invitations stand).
+    const invitees = await this.#asking(conn, room, () => rooms.deleteRoomAndInvitations(room, conn.user));
     await this.#local.exit(conn, room);
     reply(conn, ref, { v, type: 'left', room, reason: 'deleted' });
+    if (invitees === null) return;
     this.#local.tellRoomDeleted(room);
     for (const user of invitees) this.#local.tellUser(user, { op: 'uninvited', room });
   }

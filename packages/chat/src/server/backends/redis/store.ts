@@ -477,7 +477,8 @@ end
 //       (its pending invitations: dropped here, all three sides, at most the room's cap of them),
 //       22 invites-due
 // ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>),
-//       5 the lease's milliseconds, 6 invites: prefix
+//       5 the lease's milliseconds, 6 invites: prefix, 7 the owner the room must have ('' for any:
+//       a room of another owner, made under the name since the caller looked, is no such room)
 // The deletion is an entry of the room's log, written after its history is unlinked (at the id after
 // the last entry it had, a removal's at the counter included: changeId): the stream
 // holds that one entry (a few hundred bytes, kept like `seq`) until a room of the name is created
@@ -489,8 +490,9 @@ end
 const DELETE_ROOM = `${LOG_CHANGE}
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info then return false end
-if ARGV[3] == '1' and redis.call('SCARD', KEYS[5]) > 0 then return -1 end
 local room = cjson.decode(info)
+if ARGV[7] ~= '' and room.owner ~= ARGV[7] then return false end
+if ARGV[3] == '1' and redis.call('SCARD', KEYS[5]) > 0 then return -1 end
 local buried = 0
 for i = 0, 2 do
   local key = ({KEYS[5], KEYS[10], KEYS[11]})[i + 1]
@@ -651,9 +653,13 @@ return joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], A
 // KEYS: 1 rooms, 2 members, 3 invites:<user>, 4 room:{r}:invited, 5 invites-due, 6 blocks:<user>
 // (blocks.ts: an inviter it holds invites nobody). ARGV: 1 room, 2 user, 3 JSON {by, at},
 // 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited.
+// Only the room's owner invites (`by`): a private room of another (the one the hub looked at
+// deleted and another made under the name since) is answered 'no_room'.
 const INVITE = `
 local info = redis.call('HGET', KEYS[1], ARGV[1])
-if not info or cjson.decode(info).kind ~= 'private' then return 'no_room' end
+if not info then return 'no_room' end
+local room = cjson.decode(info)
+if room.kind ~= 'private' or room.owner ~= cjson.decode(ARGV[3]).by then return 'no_room' end
 if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return 'member' end
 local expired = tonumber(ARGV[4])
 local mine = redis.call('HGETALL', KEYS[3])
@@ -703,9 +709,13 @@ redis.call('ZREM', KEYS[9], ARGV[1] .. '\\n' .. ARGV[2])
 return joined
 `;
 
-// KEYS: 1 invites:<user>, 2 room:{r}:invited, 3 invites-due. ARGV: 1 room, 2 user. -> 1 if there
-// was one.
+// KEYS: 1 invites:<user>, 2 room:{r}:invited, 3 invites-due, 4 rooms. ARGV: 1 room, 2 user, 3 the
+// owner the room must have ('' for any: a decline). -> 1 if there was one.
 const DROP_INVITATION = `
+if ARGV[3] ~= '' then
+  local info = redis.call('HGET', KEYS[4], ARGV[1])
+  if not info or cjson.decode(info).owner ~= ARGV[3] then return 0 end
+end
 redis.call('HDEL', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[1] .. '\\n' .. ARGV[2])
 return redis.call('HDEL', KEYS[1], ARGV[1])
@@ -731,11 +741,17 @@ return out
 `;
 
 // KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster, 6 seq, 7 log. ARGV: 1 room, 2 user,
-// 3 now, 4 reason ('' or 'removed'), 5 stream retention.
+// 3 now, 4 reason ('' or 'removed'), 5 stream retention, 6 the owner the room must have ('' for
+// any: a removal's is its remover, and a room of another owner, made under the name since the hub
+// looked, has nobody removed).
 // Not in the set: not a member (an entry of the room is a deleted room's: removed, as its grave's
 // step would). The stay's end is an entry of the room's log, in this script: every node reads it
 // before any event written after it, and takes the user's connections out of the room first.
 const LEAVE = `${LOG_CHANGE}
+if ARGV[6] ~= '' then
+  local info = redis.call('HGET', KEYS[4], ARGV[1])
+  if not info or cjson.decode(info).owner ~= ARGV[6] then return 0 end
+end
 if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   return 0
@@ -1099,7 +1115,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatJoin', 6, JOIN);
     define('chatInvite', 6, INVITE);
     define('chatAccept', 9, ACCEPT);
-    define('chatDropInvitation', 3, DROP_INVITATION);
+    define('chatDropInvitation', 4, DROP_INVITATION);
     define('chatExpireInvitations', 1, EXPIRE_INVITATIONS);
     define('chatLeave', 7, LEAVE);
     define('chatMarkRead', 4, MARK_READ);
@@ -1303,6 +1319,7 @@ export class RedisStore implements AccountStore, RoomStore {
   #deleteRoom(
     name: string,
     onlyIfEmpty: boolean,
+    owner?: string,
   ): Promise<{ entry: string; invitees: string[] } | null | 'busy'> {
     const k = this.#keys;
     const id = randomBytes(9).toString('base64url'); // 12 characters, no ':'
@@ -1337,6 +1354,7 @@ export class RedisStore implements AccountStore, RoomStore {
         `${id}:${name}`,
         this.#graveLeaseMs,
         k.invitations(''),
+        owner ?? '',
       );
       if (res === -1) return 'busy';
       if (res === null) return null;
@@ -1424,13 +1442,13 @@ export class RedisStore implements AccountStore, RoomStore {
    * Resolves once the room is gone for everyone (DELETE_ROOM, constant work); its grave is cleared
    * after, in the background (a failure there is logged; a sweep finishes it).
    */
-  async deleteRoom(name: string): Promise<boolean> {
-    return (await this.deleteRoomAndInvitations(name)) !== null;
+  async deleteRoom(name: string, owner?: string): Promise<boolean> {
+    return (await this.deleteRoomAndInvitations(name, owner)) !== null;
   }
 
   /** deleteRoom, answering who was invited (DELETE_ROOM reads them as it drops them). */
-  async deleteRoomAndInvitations(name: string): Promise<string[] | null> {
-    const deleted = await this.#deleteRoom(name, false);
+  async deleteRoomAndInvitations(name: string, owner?: string): Promise<string[] | null> {
+    const deleted = await this.#deleteRoom(name, false, owner);
     if (deleted === null || deleted === 'busy') return null;
     if (deleted.entry !== '') this.#inBackground(deleted.entry);
     return deleted.invitees.sort();
@@ -1573,7 +1591,7 @@ export class RedisStore implements AccountStore, RoomStore {
     );
   }
 
-  dropInvitation(user: string, room: string): Promise<boolean> {
+  dropInvitation(user: string, room: string, owner?: string): Promise<boolean> {
     const k = this.#keys;
     return this.#call(
       async () =>
@@ -1581,8 +1599,10 @@ export class RedisStore implements AccountStore, RoomStore {
           k.invitations(user),
           k.room(room, 'invited'),
           k.invitationsDue(),
+          k.rooms(),
           room,
           user,
+          owner ?? '',
         )) === 1,
     );
   }
@@ -1624,7 +1644,7 @@ export class RedisStore implements AccountStore, RoomStore {
     }
   }
 
-  leave(user: string, room: string, now: number, reason?: 'removed'): Promise<boolean> {
+  leave(user: string, room: string, now: number, reason?: 'removed', owner?: string): Promise<boolean> {
     const k = this.#keys;
     return this.#call(
       async () =>
@@ -1641,6 +1661,7 @@ export class RedisStore implements AccountStore, RoomStore {
           now,
           reason ?? '',
           this.#retention,
+          owner ?? '',
         )) === 1,
     );
   }

@@ -439,8 +439,9 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.createRoom.run(room.name, room.kind, room.owner, room.createdAt, floor, room.createdAt);
         return 'created';
       }),
-      deleteRoom: writing((name: string): string[] | null => {
-        if (!s.getRoom.get(name)) return null;
+      deleteRoom: writing((name: string, owner?: string): string[] | null => {
+        const found = s.getRoom.get(name) as RoomRow | undefined;
+        if (!found || (owner !== undefined && found.owner !== owner)) return null;
         // Read in the step that drops them: an invitation made just before is among them.
         const invitees = (s.invitees.all(name) as { user: string }[]).map((r) => r.user);
         // Keep the head: the seq of a name never goes back, so a client's or a node's cursor from
@@ -461,7 +462,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       invite: writing(
         (room: string, user: string, by: string, at: number, limits: InvitationLimits): InviteResult => {
           const info = s.getRoom.get(room) as RoomRow | undefined;
-          if (info?.kind !== 'private') return 'no_room';
+          if (info?.kind !== 'private' || info.owner !== by) return 'no_room';
           if (s.isMember.get(user, room)) return 'member';
           s.expireUserInvitations.run(user, limits.expiredAt);
           s.expireRoomInvitations.run(room, limits.expiredAt);
@@ -497,7 +498,9 @@ export class SqliteStore implements AccountStore, RoomStore {
         const row = s.markRead.get(seq, room, user, room) as { last_read: number };
         return { seq: row.last_read, moved: row.last_read > before.last_read };
       }),
-      leave: writing((user: string, room: string, now: number): boolean => {
+      leave: writing((user: string, room: string, now: number, owner?: string): boolean => {
+        if (owner !== undefined && (s.getRoom.get(room) as RoomRow | undefined)?.owner !== owner)
+          return false;
         if (s.leave.run(user, room).changes !== 1) return false;
         if (n(s.countMembers.get(room)) === 0) s.emptied.run(now, room);
         return true;
@@ -756,13 +759,13 @@ export class SqliteStore implements AccountStore, RoomStore {
   }
 
   /** One transaction: nothing of the room is left when it resolves. */
-  async deleteRoom(name: string): Promise<boolean> {
-    return this.#tx.deleteRoom(name) !== null;
+  async deleteRoom(name: string, owner?: string): Promise<boolean> {
+    return this.#tx.deleteRoom(name, owner) !== null;
   }
 
   /** deleteRoom's transaction, answering who was invited to the room (read in it). */
-  async deleteRoomAndInvitations(name: string): Promise<string[] | null> {
-    return this.#tx.deleteRoom(name);
+  async deleteRoomAndInvitations(name: string, owner?: string): Promise<string[] | null> {
+    return this.#tx.deleteRoom(name, owner);
   }
 
   async listRooms(after: string, limit: number): Promise<RoomListing[]> {
@@ -774,8 +777,14 @@ export class SqliteStore implements AccountStore, RoomStore {
     return this.#tx.join(user, room, maxRooms, kind);
   }
 
-  async leave(user: string, room: string, now: number): Promise<boolean> {
-    return this.#tx.leave(user, room, now);
+  async leave(
+    user: string,
+    room: string,
+    now: number,
+    _reason?: 'removed',
+    owner?: string,
+  ): Promise<boolean> {
+    return this.#tx.leave(user, room, now, owner);
   }
 
   /** One transaction: the checks, the expired invitations dropped, the caps and the insert. */
@@ -814,7 +823,10 @@ export class SqliteStore implements AccountStore, RoomStore {
     return rows.map((r) => ({ user: r.user, room: r.room }));
   }
 
-  async dropInvitation(user: string, room: string): Promise<boolean> {
+  async dropInvitation(user: string, room: string, owner?: string): Promise<boolean> {
+    // One synchronous call: nothing runs between the owner's read and the delete.
+    if (owner !== undefined && (this.#stmt.getRoom.get(room) as RoomRow | undefined)?.owner !== owner)
+      return false;
     return this.#stmt.dropInvitation.run(user, room).changes === 1;
   }
 

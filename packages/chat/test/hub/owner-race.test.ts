@@ -57,9 +57,9 @@ describe('owner checks against a room deleted and made again by another user', (
     await tab1.request('joined', { type: 'create', room: 'plans', private: true });
     await tab2.next('joined', (m) => m.room === 'plans');
     const rooms = server.backend.rooms;
-    const del = rooms.deleteRoom.bind(rooms);
+    const del = rooms.deleteRoomAndInvitations.bind(rooms);
     let raced = false;
-    rooms.deleteRoom = async (room, ...rest) => {
+    rooms.deleteRoomAndInvitations = async (room, ...rest) => {
       if (!raced && room === 'plans') {
         raced = true;
         // tab2's delete has passed the owner check; tab1's own delete lands first, then carol's create.

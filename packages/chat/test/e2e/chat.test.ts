@@ -55,10 +55,14 @@ describe('chat page', () => {
     await alice.page.waitForFunction(
       () => document.querySelector('#typing')?.textContent === 'bob is typing…',
     );
-    expect(await alice.page.$$eval('#online-list li', (l) => l.map((n) => n.textContent))).toEqual([
-      'alice',
-      'bob',
-    ]);
+    expect(
+      await alice.page.$$eval('#online-list li', (l) =>
+        // The name, and whether it is shown offline (the row also holds Block: render.ts).
+        l.map(
+          (n) => `${(n as HTMLElement).dataset.user}${n.classList.contains('offline') ? ' (offline)' : ''}`,
+        ),
+      ),
+    ).toEqual(['alice', 'bob']);
     await bob.page.keyboard.press('Control+A');
     await sendMessage(bob.page, 'Hello Alice — got it.');
     await alice.page.waitForFunction(

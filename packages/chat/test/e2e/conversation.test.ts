@@ -510,7 +510,9 @@ describe('the conversation view', () => {
     await openRoom(other.page, 'mobile');
     await phone.page.click('#online-toggle');
     await phone.page.waitForFunction(() =>
-      [...document.querySelectorAll('#online-list li')].some((li) => li.textContent === 'quinn'),
+      [...document.querySelectorAll<HTMLElement>('#online-list li')].some(
+        (li) => li.dataset.user === 'quinn' && !li.classList.contains('offline'),
+      ),
     );
     expect(await phone.page.isVisible('#online-list')).toBe(true);
     await phone.page.click('#backdrop', { position: { x: 20, y: 400 } });

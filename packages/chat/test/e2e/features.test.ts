@@ -305,7 +305,9 @@ describe('mentions', () => {
     await alice.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#random');
 
     await bob.page.waitForFunction(() =>
-      [...document.querySelectorAll('#online-list li')].some((li) => li.textContent === 'alice'),
+      [...document.querySelectorAll<HTMLElement>('#online-list li')].some(
+        (li) => li.dataset.user === 'alice' && !li.classList.contains('offline'),
+      ),
     );
     await bob.page.type('#composer-input', 'lunch, @al');
     await bob.page.waitForSelector('#mention-list:not([hidden])');
@@ -362,7 +364,9 @@ describe('mentions', () => {
     const alice = await signIn(chrome.browser, server.origin, 'alice');
     const bob = await signIn(chrome.browser, server.origin, 'bob');
     await bob.page.waitForFunction(() =>
-      [...document.querySelectorAll('#online-list li')].some((li) => li.textContent === 'alice'),
+      [...document.querySelectorAll<HTMLElement>('#online-list li')].some(
+        (li) => li.dataset.user === 'alice' && !li.classList.contains('offline'),
+      ),
     );
     const listed = () => bob.page.$$eval('#mention-list [role="option"]', (l) => l.map((x) => x.textContent));
 

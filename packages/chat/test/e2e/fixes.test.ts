@@ -55,7 +55,9 @@ describe('the page', () => {
       ),
     );
     await alice.page.waitForFunction(() =>
-      [...document.querySelectorAll('#online-list li')].some((n) => n.textContent === 'bob'),
+      [...document.querySelectorAll<HTMLElement>('#online-list li')].some(
+        (n) => n.dataset.user === 'bob' && !n.classList.contains('offline'),
+      ),
     );
     for (let round = 0; round < 4; round++) {
       // Leave right after a message arrived (its read marker is still to be sent), then come back.
@@ -86,10 +88,14 @@ describe('the page', () => {
     // bob stayed online in general all along.
     await alice.page.click('#room-list button[data-room="general"]');
     expect(await notices(alice.page)).toEqual([]);
-    expect(await alice.page.$$eval('#online-list li', (l) => l.map((n) => n.textContent))).toEqual([
-      'alice',
-      'bob',
-    ]);
+    expect(
+      await alice.page.$$eval('#online-list li', (l) =>
+        // The name, and whether it is shown offline (the row also holds Block: render.ts).
+        l.map(
+          (n) => `${(n as HTMLElement).dataset.user}${n.classList.contains('offline') ? ' (offline)' : ''}`,
+        ),
+      ),
+    ).toEqual(['alice', 'bob']);
     // A read marker or typing notice answered after the leave shows no error.
     expect(await bob.page.textContent('#composer-error')).toBe('');
     expect(await bob.page.textContent('#room-error')).toBe('');

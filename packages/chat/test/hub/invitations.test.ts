@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS } from '../../src/shared/protocol.js';
 import { cleanup, login, register, startTestServer, TestClient } from '../helpers.js';
 import { dmReopens } from './dm-reopen.js';
 import { deletionTellsTheLastInvitee, expiryTold } from './invitation-news.js';
+import { removeRacingAccept } from './remove-race.js';
 
 afterEach(cleanup);
 
@@ -241,5 +242,14 @@ describe('an invitation gone without its user (test/hub/invitation-news.ts)', ()
     // the invitation with the room and was not told.
     const server = await startTestServer({ limits: fast });
     await deletionTellsTheLastInvitee([server.origin], server.backend.rooms, () => {});
+  });
+});
+
+describe('remove racing accept (test/hub/remove-race.ts)', () => {
+  it('the invitee who accepts between the owner’s leave and drop is removed, and the owner told so', async () => {
+    // Regression: the leave found bob no member, he accepted, the drop found no invitation, and
+    // alice was answered not_member while bob was in her room.
+    const server = await startTestServer({ limits: fast });
+    await removeRacingAccept([server.origin], server.backend.rooms, () => {});
   });
 });

@@ -9,6 +9,7 @@ import { ManualClock } from '../../src/server/clock.js';
 import { DEFAULT_LIMITS } from '../../src/shared/protocol.js';
 import { dmReopens } from '../hub/dm-reopen.js';
 import { deletionTellsTheLastInvitee, expiryTold } from '../hub/invitation-news.js';
+import { removeRacingAccept } from '../hub/remove-race.js';
 import { closedAfterEachTest, redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
 
 const redis = redisServerForThisFile();
@@ -55,6 +56,18 @@ describe('a direct message closed by one side, on two nodes', () => {
     await dmReopens(
       nodes.map((node) => node.url.replace(/\/$/, '')),
       nodes[0].backend,
+      (c) => clients.push(c),
+    );
+  });
+});
+
+describe('remove racing accept, on two nodes', () => {
+  it('the invitee who accepts on the other node between the owner’s leave and drop is removed', async () => {
+    const nodes = await startChatServersOnRedis(2, { url: redis().url, prefix: 'removerace:', limits: fast });
+    servers.push(...nodes);
+    await removeRacingAccept(
+      nodes.map((node) => node.url.replace(/\/$/, '')),
+      nodes[0].backend.rooms,
       (c) => clients.push(c),
     );
   });

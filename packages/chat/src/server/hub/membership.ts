@@ -310,11 +310,19 @@ export class MembershipHandlers {
     // The owner is checked again by the store with the removal (and with the invitation's drop): a
     // room deleted and made again by another user since the look above loses nobody.
     const owner = conn.user;
-    if (!(await this.#backend.rooms.leave(target.name, room, this.#clock.now(), 'removed', owner))) {
-      if (!(await this.#backend.rooms.dropInvitation(target.name, room, owner)))
-        return this.#fail(conn, ref, 'not_member', `${target.name} is not in room ${room}`);
-      reply(conn, ref, { v, type: 'removed', room, user: target.name });
-      return this.#local.tellUser(target.name, { op: 'uninvited', room });
+    const rooms = this.#backend.rooms;
+    const out = () => rooms.leave(target.name, room, this.#clock.now(), 'removed', owner);
+    // Not a member: the invitation is taken back instead. Neither: the invitee may have accepted it
+    // between the two steps (the drop then finds it gone with the join), so the leave is tried
+    // again. What the owner is told is what the store did: no member of the room by the name
+    // remains when the answer is `not_member` (only the owner's own new invitation lets them in
+    // after the drop found none).
+    if (!(await out())) {
+      if (await rooms.dropInvitation(target.name, room, owner)) {
+        reply(conn, ref, { v, type: 'removed', room, user: target.name });
+        return this.#local.tellUser(target.name, { op: 'uninvited', room });
+      }
+      if (!(await out())) return this.#fail(conn, ref, 'not_member', `${target.name} is not in room ${room}`);
     }
     reply(conn, ref, { v, type: 'removed', room, user: target.name });
     this.#local.notice(room, { v, type: 'member', room, user: target.name, joined: false });

@@ -486,9 +486,18 @@ export interface RoomStore {
   /**
    * Deletes rooms without members since before `emptySince` (never `general`); their names. Once
    * `stop` is aborted (the node is closing), it stops before its next bounded step (a room, a
-   * grave step) and answers the names deleted so far: the rest is left to the next sweep.
+   * grave step) and answers the names deleted so far: the rest is left to the next sweep. With them,
+   * the pending invitations that went with those rooms (a private room's invitees are no members,
+   * so it can be empty with some), read in the step that drops them, for the hub to tell their
+   * users (`uninvited`); each answered once, by the node whose step deleted the room.
    */
-  expireEmptyRooms(emptySince: number, stop?: AbortSignal): Promise<string[]>;
+  expireEmptyRooms(emptySince: number, stop?: AbortSignal): Promise<ExpiredRooms>;
+}
+
+/** RoomStore.expireEmptyRooms: the rooms deleted and the invitations dropped with them. */
+export interface ExpiredRooms {
+  rooms: string[];
+  invitations: { user: string; room: string }[];
 }
 
 // ---- search ----

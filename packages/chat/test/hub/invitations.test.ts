@@ -8,7 +8,7 @@ import { ManualClock } from '../../src/server/clock.js';
 import { DEFAULT_LIMITS } from '../../src/shared/protocol.js';
 import { cleanup, login, register, startTestServer, TestClient } from '../helpers.js';
 import { dmReopens } from './dm-reopen.js';
-import { deletionTellsTheLastInvitee, expiryTold } from './invitation-news.js';
+import { deletionTellsTheLastInvitee, emptyRoomExpiryTold, expiryTold } from './invitation-news.js';
 import { removeRacingAccept } from './remove-race.js';
 
 afterEach(cleanup);
@@ -233,6 +233,20 @@ describe('an invitation gone without its user (test/hub/invitation-news.ts)', ()
       server.backend.rooms,
       clock,
       DEFAULT_LIMITS.invitationTtlMs,
+      () => {},
+    );
+  });
+
+  it('its room expired empty: the sweep tells the invitee’s open connections `uninvited`', async () => {
+    // Regression: the sweep's deletion of an empty private room dropped its invitations untold.
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock, limits: fast });
+    await emptyRoomExpiryTold(
+      [server.origin],
+      () => server.hub.sweep(),
+      server.backend.rooms,
+      clock,
+      DEFAULT_LIMITS.emptyRoomTtlMs,
       () => {},
     );
   });

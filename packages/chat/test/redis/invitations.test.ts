@@ -8,7 +8,7 @@ import { describe, it } from 'vitest';
 import { ManualClock } from '../../src/server/clock.js';
 import { DEFAULT_LIMITS } from '../../src/shared/protocol.js';
 import { dmReopens } from '../hub/dm-reopen.js';
-import { deletionTellsTheLastInvitee, expiryTold } from '../hub/invitation-news.js';
+import { deletionTellsTheLastInvitee, emptyRoomExpiryTold, expiryTold } from '../hub/invitation-news.js';
 import { removeRacingAccept } from '../hub/remove-race.js';
 import { closedAfterEachTest, redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
 
@@ -34,6 +34,25 @@ describe('invitations gone without their user, on two nodes', () => {
       nodes[1].backend.rooms,
       clock,
       DEFAULT_LIMITS.invitationTtlMs,
+      (c) => clients.push(c),
+    );
+  });
+
+  it('its room expired empty: the sweep of one node tells the invitee’s tabs on both', async () => {
+    const clock = new ManualClock();
+    const nodes = await startChatServersOnRedis(2, {
+      url: redis().url,
+      prefix: 'invempty:',
+      limits: fast,
+      clock,
+    });
+    servers.push(...nodes);
+    await emptyRoomExpiryTold(
+      nodes.map((node) => node.url.replace(/\/$/, '')),
+      () => nodes[0].hub.sweep(),
+      nodes[1].backend.rooms,
+      clock,
+      DEFAULT_LIMITS.emptyRoomTtlMs,
       (c) => clients.push(c),
     );
   });

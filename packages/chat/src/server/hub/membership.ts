@@ -194,8 +194,13 @@ export class MembershipHandlers {
    */
   async expireInvitations(): Promise<number> {
     const expired = await this.#backend.rooms.expireInvitations(this.#expiredAt());
-    for (const { user, room } of expired) this.#local.tellUser(user, { op: 'uninvited', room });
+    this.uninvited(expired);
     return expired.length;
+  }
+
+  /** Invitations the store dropped without their users (expired, their room gone): told, every node. */
+  uninvited(dropped: { user: string; room: string }[]): void {
+    for (const { user, room } of dropped) this.#local.tellUser(user, { op: 'uninvited', room });
   }
 
   /** The user's pending invitations, oldest first (welcome). */

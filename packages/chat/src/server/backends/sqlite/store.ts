@@ -43,6 +43,7 @@ import type {
   BlockResult,
   CreateRoomResult,
   CreateUserResult,
+  ExpiredRooms,
   InvitationLimits,
   InvitationRecord,
   InviteResult,
@@ -657,10 +658,14 @@ export class SqliteStore implements AccountStore, RoomStore {
           return rows.filter((row) => row.expires_at > now).map((row) => row.token);
         },
       ),
-      expire: writing((emptySince: number): string[] => {
+      expire: writing((emptySince: number): ExpiredRooms => {
         const gone: string[] = [];
+        const invitations: ExpiredRooms['invitations'] = [];
         for (const { name } of s.expired.all(emptySince, DEFAULT_ROOM) as { name: string }[]) {
           if (n(s.countMembers.get(name)) > 0) continue;
+          // Read in the step that drops them, as deleteRoom reads them.
+          for (const { user } of s.invitees.all(name) as { user: string }[])
+            invitations.push({ user, room: name });
           s.keepFloor.run(name);
           s.deleteRoomEvents.run(name);
           s.deleteRoomReactions.run(name);
@@ -669,7 +674,7 @@ export class SqliteStore implements AccountStore, RoomStore {
           s.deleteRoom.run(name);
           gone.push(name);
         }
-        return gone;
+        return { rooms: gone, invitations };
       }),
     };
   }
@@ -967,7 +972,7 @@ export class SqliteStore implements AccountStore, RoomStore {
     return rows.map((r) => toEvent(r, extras));
   }
 
-  async expireEmptyRooms(emptySince: number): Promise<string[]> {
+  async expireEmptyRooms(emptySince: number): Promise<ExpiredRooms> {
     return this.#tx.expire(emptySince);
   }
 

@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS } from '../../src/shared/protocol.js';
 import { cleanup, login, register, startTestServer, TestClient } from '../helpers.js';
 import { dmReopens } from './dm-reopen.js';
 import { deletionTellsTheLastInvitee, emptyRoomExpiryTold, expiryTold } from './invitation-news.js';
+import { declineUntold, dmAtTheirCap } from './neutral-refusals.js';
 import { removeRacingAccept } from './remove-race.js';
 
 afterEach(cleanup);
@@ -265,5 +266,39 @@ describe('remove racing accept (test/hub/remove-race.ts)', () => {
     // alice was answered not_member while bob was in her room.
     const server = await startTestServer({ limits: fast });
     await removeRacingAccept([server.origin], server.backend.rooms, () => {});
+  });
+});
+
+describe('what one user is told about another (test/hub/neutral-refusals.ts)', () => {
+  it('a decline is not told to the owner: inviting again is already_invited, taking it back is removed', async () => {
+    // Regression: after bob declined, alice's invite was answered `invited` (a pending one is
+    // `already_invited`) and her remove `not_member` (a pending one is `removed`).
+    const server = await startTestServer({ limits: fast });
+    await declineUntold([server.origin], server.backend.rooms, () => {});
+  });
+
+  it('a dm to a user at their cap on direct messages opens for the asker alone, as one they closed', async () => {
+    // Regression: it was refused "bob is in too many direct messages".
+    const server = await startTestServer({ limits: { ...fast, maxDmsPerUser: 1 } });
+    await dmAtTheirCap([server.origin], () => {});
+  });
+
+  it('too_many_invitations does not say how many invitations the invitee has', async () => {
+    // Regression: it said "bob has 1 pending invitation, the most allowed".
+    const server = await startTestServer({ limits: { ...fast, maxInvitationsPerUser: 1 } });
+    const alice = await TestClient.user(server.origin, 'alice');
+    await TestClient.user(server.origin, 'bob');
+    for (const room of ['plans', 'trip'])
+      await alice.request('joined', { type: 'create', room, private: true });
+    expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
+      type: 'invited',
+    });
+    expect(await alice.request('invited', { type: 'invite', room: 'trip', user: 'bob' })).toEqual({
+      v: 2,
+      type: 'error',
+      ref: expect.any(String),
+      code: 'too_many_invitations',
+      message: 'bob cannot be invited now: try again later',
+    });
   });
 });

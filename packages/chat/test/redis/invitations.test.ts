@@ -9,6 +9,7 @@ import { ManualClock } from '../../src/server/clock.js';
 import { DEFAULT_LIMITS } from '../../src/shared/protocol.js';
 import { dmReopens } from '../hub/dm-reopen.js';
 import { deletionTellsTheLastInvitee, emptyRoomExpiryTold, expiryTold } from '../hub/invitation-news.js';
+import { declineUntold, dmAtTheirCap } from '../hub/neutral-refusals.js';
 import { removeRacingAccept } from '../hub/remove-race.js';
 import { closedAfterEachTest, redisServerForThisFile, startChatServersOnRedis } from './helpers.js';
 
@@ -87,6 +88,35 @@ describe('remove racing accept, on two nodes', () => {
     await removeRacingAccept(
       nodes.map((node) => node.url.replace(/\/$/, '')),
       nodes[0].backend.rooms,
+      (c) => clients.push(c),
+    );
+  });
+});
+
+describe('what one user is told about another, on two nodes', () => {
+  it('a decline on one node is not told to the owner on the other', async () => {
+    const nodes = await startChatServersOnRedis(2, {
+      url: redis().url,
+      prefix: 'declineuntold:',
+      limits: fast,
+    });
+    servers.push(...nodes);
+    await declineUntold(
+      nodes.map((node) => node.url.replace(/\/$/, '')),
+      nodes[0].backend.rooms,
+      (c) => clients.push(c),
+    );
+  });
+
+  it('a dm to a user at their cap on direct messages opens for the asker alone', async () => {
+    const nodes = await startChatServersOnRedis(2, {
+      url: redis().url,
+      prefix: 'dmatcap:',
+      limits: { ...fast, maxDmsPerUser: 1 },
+    });
+    servers.push(...nodes);
+    await dmAtTheirCap(
+      nodes.map((node) => node.url.replace(/\/$/, '')),
       (c) => clients.push(c),
     );
   });

@@ -513,9 +513,10 @@ logChange(KEYS[6], changeAt, 'deleted', '', '', 1)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
-local invitees = redis.call('HKEYS', KEYS[21])
-for _, invitee in ipairs(invitees) do
-  redis.call('HDEL', ARGV[6] .. invitee, ARGV[1])
+local invitees = {}
+for _, invitee in ipairs(redis.call('HKEYS', KEYS[21])) do
+  -- Not who declined it (their side is gone): they were told then.
+  if redis.call('HDEL', ARGV[6] .. invitee, ARGV[1]) == 1 then invitees[#invitees + 1] = invitee end
   redis.call('ZREM', KEYS[22], ARGV[1] .. '\\n' .. invitee)
 end
 redis.call('DEL', KEYS[21])
@@ -655,7 +656,10 @@ return joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], A
 // (blocks.ts: an inviter it holds invites nobody). ARGV: 1 room, 2 user, 3 JSON {by, at},
 // 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited.
 // Only the room's owner invites (`by`): a private room of another (the one the hub looked at
-// deleted and another made under the name since) is answered 'no_room'.
+// deleted and another made under the name since) is answered 'no_room'. A declined invitation
+// (DROP_INVITATION) is on the room's side alone until it expires: 'already_invited', and counted
+// against the room's cap, as a pending one (the owner is not told of a decline); not against the
+// invitee's (its side is gone: declining makes a place).
 const INVITE = `
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info then return 'no_room' end
@@ -679,7 +683,7 @@ for i = 1, #theirs, 2 do
     redis.call('ZREM', KEYS[5], ARGV[1] .. '\\n' .. theirs[i])
   end
 end
-if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 'already_invited' end
+if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then return 'already_invited' end
 if redis.call('HEXISTS', KEYS[6], string.lower(cjson.decode(ARGV[3]).by)) == 1 then return 'blocked' end
 if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[5]) then return 'user_full' end
 if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[6]) then return 'room_full' end
@@ -711,15 +715,19 @@ return joined
 `;
 
 // KEYS: 1 invites:<user>, 2 room:{r}:invited, 3 invites-due, 4 rooms. ARGV: 1 room, 2 user, 3 the
-// owner the room must have ('' for any: a decline). -> 1 if there was one.
+// owner the room must have ('' for none: a decline). -> 1 if there was one.
+// A decline takes the invitee's side only: the room's side and the due entry stay until it expires
+// (EXPIRE_INVITATIONS then tells nobody: the invitee's side is gone), so to the owner it is pending.
+// The owner's taking back drops all three, a declined one too (answered as a pending one).
 const DROP_INVITATION = `
-if ARGV[3] ~= '' then
-  local info = redis.call('HGET', KEYS[4], ARGV[1])
-  if not info or cjson.decode(info).owner ~= ARGV[3] then return 0 end
-end
-redis.call('HDEL', KEYS[2], ARGV[2])
+if ARGV[3] == '' then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+local info = redis.call('HGET', KEYS[4], ARGV[1])
+if not info or cjson.decode(info).owner ~= ARGV[3] then return 0 end
+local theirs = redis.call('HDEL', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[1] .. '\\n' .. ARGV[2])
-return redis.call('HDEL', KEYS[1], ARGV[1])
+local mine = redis.call('HDEL', KEYS[1], ARGV[1])
+if theirs == 1 or mine == 1 then return 1 end
+return 0
 `;
 
 // The sweep's: the invitations made at or before ARGV[1], oldest first, at most ARGV[2] of them,

@@ -884,7 +884,7 @@ export class Http2HandshakeResponse extends Readable {
   /** False for a 2xx: the stream carries the WebSocket, not this body. */
   private readonly _ownsStream: boolean;
 
-  /** @internal `ownsStream` false: the 2xx that opens the WebSocket (no body is read). */
+  /** Made by the client; `ownsStream` false for the 2xx that opens the WebSocket (no body is read). */
   constructor(
     stream: ClientHttp2Stream,
     headers: IncomingHttpHeaders & IncomingHttpStatusHeader,

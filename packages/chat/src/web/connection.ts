@@ -1,11 +1,13 @@
 /**
  * One WebSocket to the chat with automatic reconnect: backoff with jitter, reset after a welcome
  * (backoffDelay: 0.25-0.5 s first, then 0.5-1 s while a restart is likely, then doubling to 30 s).
- * A close with 1008 (policy: signed out) or a missing session stops reconnecting.
+ * A missing session stops reconnecting.
  *
  * A WebSocket that never opened was refused or never reached the server; the browser does not say
  * which, so the page asks `GET /ws` (the server answers what an upgrade would get): 401 stops,
- * 429 (too many open tabs) is told to the user and waits at least its Retry-After.
+ * 429 (too many open tabs) is told to the user and waits at least its Retry-After. A close with
+ * 1008 (policy: this socket's session ended) asks the same way before it stops: the cookie the page
+ * holds now may be a newer session's.
  */
 import type { ClientMessage, ServerMessage } from '../shared/protocol.js';
 
@@ -90,11 +92,10 @@ export class Connection {
     ws.onclose = (event) => {
       if (this.#ws !== ws) return;
       this.#ws = null;
-      if (event.code === 1008) {
-        this.stop();
-        return;
-      }
-      void this.#scheduleReconnect(opened);
+      // 1008: this socket's session ended. The page may still hold a good cookie (a password change
+      // renewed it and this node missed the notice that closes with 4001, or another tab signed in
+      // again), so the server is asked as for a refused upgrade: 401 stops, else the page comes back.
+      void this.#scheduleReconnect(opened && event.code !== 1008);
     };
   }
 

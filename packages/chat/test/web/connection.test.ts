@@ -30,10 +30,10 @@ class FakeSocket {
 
   send(): void {}
 
-  /** The server went away (1001: it is stopping). */
-  lose(): void {
+  /** The server went away (1001: it is stopping), or closed with `code`. */
+  lose(code = 1001): void {
     this.readyState = 3;
-    this.onclose?.({ code: 1001 });
+    this.onclose?.({ code });
   }
 
   close(): void {
@@ -144,5 +144,43 @@ describe('the reconnect schedule', () => {
     expect([0, 1, 4, 5, 6, 9, 10, 50].map((a) => backoffDelay(a, () => 1))).toEqual([
       500, 1000, 1000, 2000, 4000, 30_000, 30_000, 30_000,
     ]);
+  });
+});
+
+describe("a close with 1008 (this socket's session ended)", () => {
+  /** An online page whose socket the server closes with 1008, `GET /ws` then answering `status`. */
+  async function endedWith(status: number): Promise<{ conn: Connection; asked: string[] }> {
+    const asked: string[] = [];
+    vi.stubGlobal('fetch', (url: string) => {
+      asked.push(url);
+      return Promise.resolve({ status, ok: false, headers: new Map() });
+    });
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    const conn = new Connection({ onOpen() {}, onMessage() {}, onStatus: (s) => statuses.push(s) });
+    conn.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(statuses.at(-1)).toEqual({ state: 'online' });
+    FakeSocket.made[0].lose(1008);
+    await vi.advanceTimersByTimeAsync(60_000);
+    return { conn, asked };
+  }
+
+  it('stops when the server says the cookie is signed out (401): the sign-in is shown, no new socket', async () => {
+    const { asked } = await endedWith(401);
+    expect(asked).toEqual(['/ws']);
+    expect(statuses.at(-1)).toEqual({ state: 'signed-out' });
+    expect(FakeSocket.made).toHaveLength(1);
+  });
+
+  it('comes back when the cookie is a good session (426: an upgrade would be taken), 0.5 s later', async () => {
+    // A password change renewed this page's cookie and this node closed the old token's socket by
+    // its own recheck (1008) rather than the bus notice's 4001; or another tab signed in again.
+    const { conn, asked } = await endedWith(426);
+    expect(asked).toEqual(['/ws']);
+    expect(FakeSocket.made).toHaveLength(2);
+    expect(FakeSocket.made[1].at - FakeSocket.made[0].at).toBe(500);
+    expect(statuses.at(-1)).toEqual({ state: 'online' });
+    expect(statuses.some((s) => s.state === 'signed-out')).toBe(false);
+    conn.stop();
   });
 });

@@ -1,6 +1,7 @@
 /**
- * A 503 (the store unavailable) says so in fixed words: the store's own reply, which on Redis is in
- * the error until the node notices the outage (OOM, READONLY...), is logged, never sent.
+ * A 503 (the store unavailable) says so in fixed words: the store's own text (on Redis its reply:
+ * OOM, READONLY..., or the connection's failure) is never sent. It is logged unless the node knows
+ * of the outage, whose start the backend logged with its reason.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,7 +25,10 @@ function replyError(message: string): Error {
  * The API over stores that fail every call with `failure` (the error the Redis store throws):
  * its origin, and the lines logged.
  */
-async function failingApi(failure: Error): Promise<{ origin: string; lines: [string, LogLevel][] }> {
+async function failingApi(
+  failure: Error,
+  unhealthy: string | null = null,
+): Promise<{ origin: string; lines: [string, LogLevel][] }> {
   const lines: [string, LogLevel][] = [];
   const fail = async () => {
     throw failure;
@@ -42,7 +46,7 @@ async function failingApi(failure: Error): Promise<{ origin: string; lines: [str
     endSession: () => {},
     files: new Map(),
     allowedOrigins: [],
-    unhealthy: () => null,
+    unhealthy: () => unhealthy,
     stats: null,
     log: (line: string, level: LogLevel) => lines.push([line, level]),
   } as unknown as RouteDeps;
@@ -56,16 +60,22 @@ describe('503 unavailable', () => {
   const OOM = "OOM command not allowed when used memory > 'maxmemory'.";
   const READONLY = "READONLY You can't write against a read only replica.";
 
-  it.each([OOM, READONLY])(
-    'answers fixed words, not the store’s reply (%s), and logs that',
+  const CLOSED = 'Connection is closed.';
+  const login = (origin: string) =>
+    fetch(`${origin}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin },
+      body: JSON.stringify({ name: 'alice', password: 'correct horse' }),
+    });
+
+  it.each([OOM, READONLY, CLOSED])(
+    'answers fixed words, not the store’s (%s), and logs those',
     async (reply) => {
-      // The error the Redis store throws for a reply refused before the node marks itself down.
-      const { origin, lines } = await failingApi(toStoreError(replyError(reply)));
-      const res = await fetch(`${origin}/api/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', origin },
-        body: JSON.stringify({ name: 'alice', password: 'correct horse' }),
-      });
+      // The error the Redis store throws for a failed call (keys.ts, toStoreError), here while the node
+      // has not noticed an outage (a connection's failure, before the probe's).
+      const failure = toStoreError(reply === CLOSED ? new Error(reply) : replyError(reply));
+      const { origin, lines } = await failingApi(failure);
+      const res = await login(origin);
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('1');
       const text = await res.text();
@@ -79,14 +89,17 @@ describe('503 unavailable', () => {
     },
   );
 
-  it('logs nothing for a refusal while the outage is known (logged when it began)', async () => {
-    const { origin, lines } = await failingApi(await refusedWhileDown());
-    const res = await fetch(`${origin}/api/session`, {
-      headers: { cookie: `riptide_chat_session=${'a'.repeat(43)}` },
-    });
-    expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ error: 'unavailable', message: UNAVAILABLE_TEXT });
-    expect(lines).toEqual([]);
+  it('logs nothing while the node knows of the outage (the backend logged it when it noticed)', async () => {
+    for (const failure of [toStoreError(replyError(OOM)), await refusedWhileDown()]) {
+      const { origin, lines } = await failingApi(failure, 'redis');
+      const res = await fetch(`${origin}/api/session`, {
+        headers: { cookie: `riptide_chat_session=${'a'.repeat(43)}` },
+      });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ error: 'unavailable', message: UNAVAILABLE_TEXT });
+      expect((await login(origin)).status).toBe(503);
+      expect(lines).toEqual([]);
+    }
   });
 });
 

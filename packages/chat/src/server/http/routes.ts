@@ -212,12 +212,14 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
         return send(res, err.status, { error: 'bad_request', message: err.message }, close);
       }
       if (err instanceof UnavailableError) {
-        // The store's own words stay here: before the node notices an outage they are the store's
-        // reply (Redis: "OOM command not allowed...", "READONLY You can't write against a read only
-        // replica"), which tells a client how the storage is run. The detail is logged once it
-        // says more than the known outage (a refusal while the node knows has no cause: the outage
-        // itself was logged when it began).
-        if (err.cause !== undefined) deps.log(`chat: http request failed: ${err.message}`, 'error');
+        // The store's own words stay here: they can be its reply (Redis: "OOM command not allowed
+        // ...", "READONLY You can't write against a read only replica"), which tells a client how
+        // the storage is run. Logged unless the node knows of the outage: the backend logged it,
+        // with its reason, when it noticed (a refusing Redis or a failing SQLite at this very
+        // call), and a line per request refused meanwhile would bury it.
+        const known = deps.unhealthy();
+        if (known !== 'redis' && known !== 'database')
+          deps.log(`chat: http request failed: ${err.message}`, 'error');
         return send(res, 503, { error: 'unavailable', message: UNAVAILABLE_TEXT }, { 'retry-after': '1' });
       }
       deps.log(`chat: http error: ${err.stack ?? err}`, 'error');

@@ -34,7 +34,7 @@ import { SECURITY_HEADERS, type StaticFile } from './static.js';
 
 const MAX_BODY = 4096;
 /** A 503's text: the same whatever the store said (the hub answers a socket's request alike). */
-export const UNAVAILABLE_TEXT = 'chat storage is unavailable; try again shortly';
+export const UNAVAILABLE_TEXT = 'chat storage is unavailable';
 
 export interface RouteDeps extends AccountDeps, AttachmentRouteDeps {
   files: Map<string, StaticFile>;

@@ -433,7 +433,11 @@ export interface RoomStore {
    * at once on two nodes do not both see the marker move).
    */
   markRead(user: string, room: string, seq: number, tag?: string): Promise<ReadMark>;
-  /** Messages (not edits or deletes, not deleted) after `after` written by someone other than `user`. */
+  /**
+   * Messages (not edits or deletes, not deleted) after `after` written by someone other than `user`
+   * and not by a user `user` blocks (as the page counts them live: what a blocked user wrote while
+   * the reader was away is not unread to them either, as Discord and Matrix do with ignored users).
+   */
   unreadCount(room: string, user: string, after: number): Promise<number>;
   /** Of those unread messages, the ones whose (current) mentions include `user`. */
   mentionCount(room: string, user: string, after: number): Promise<number>;

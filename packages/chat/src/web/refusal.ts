@@ -21,8 +21,11 @@ export type RefusalHandling = 'retry' | 'drop' | 'keep';
 
 const RETRY = new Set(['rate_limited', 'unavailable', 'not_ready']);
 const DROP = new Set(['not_member', 'no_such_room', 'bad_room_name']);
-/** Sending the same message again is refused the same way: the user has to change it. */
-const NEEDS_CHANGE = new Set(['text_too_long', 'bad_message', 'not_found']);
+/**
+ * Sending the same message again is refused the same way: the user has to change it, or (for
+ * `not_accepted`: the other user of a direct message blocks this one) cannot send it there at all.
+ */
+const NO_SEND_AGAIN = new Set(['text_too_long', 'bad_message', 'not_found', 'not_accepted']);
 
 export function refusalHandling(code: string): RefusalHandling {
   if (RETRY.has(code)) return 'retry';
@@ -33,10 +36,12 @@ export function refusalHandling(code: string): RefusalHandling {
 /**
  * "Send again" is offered only where the unchanged message can be taken: `id_reused` (sent again
  * under a new id), `internal` (a server fault: sent again under the same id, which the server
- * recognises if it stored it after all) and codes this page does not know.
+ * recognises if it stored it after all) and codes this page does not know. Not after
+ * `not_accepted`: the block refuses every message there until it is lifted, which this user is
+ * not told of; Edit and Discard remain, as after the other final refusals.
  */
 export function canSendAgain(code: string): boolean {
-  return !NEEDS_CHANGE.has(code);
+  return !NO_SEND_AGAIN.has(code);
 }
 
 /**

@@ -20,7 +20,9 @@
  * Unread: a room's count is the server's (welcome) plus the messages by others counted here since,
  * each remembered by seq (`counted`). A read in another tab (`read` without `ref`) takes away those
  * at or before its seq, and the server's part once the seq is past the head that count was for;
- * a message after the read position still counts.
+ * a message after the read position still counts. Messages of users this user blocks count in
+ * neither part (as the server counts them, docs/chat-protocol.md "Blocking"); the ones remembered
+ * here count again, or no more, when the list changes.
  */
 
 import {
@@ -73,8 +75,11 @@ export interface Room {
   unread: number;
   /** Unread messages that mention the user (a separate badge). */
   mentions: number;
-  /** Of `unread`, the messages counted here one by one (oldest first), and whether they mention the user. */
-  counted: { seq: number; mention: boolean }[];
+  /**
+   * The messages by others remembered here one by one (oldest first), their author, and whether they
+   * mention the user: those whose author is not blocked are in `unread` (and `mentions`).
+   */
+  counted: { seq: number; user: string; mention: boolean }[];
   /** The rest of `unread` and `mentions` (the server's count) are messages at or before this seq. */
   countedAfter: number;
   online: Set<string>;
@@ -688,7 +693,7 @@ export class ChatState {
           // put "new messages" one too high when they came back). It is new to them, though: below
           // the divider if there is one.
           if (room.name === this.active && this.visible) {
-            if (room.unreadAtOpen > 0) room.unreadAtOpen++;
+            if (room.unreadAtOpen > 0 && this.#unreadKind(event.message)) room.unreadAtOpen++;
           } else this.#countUnread(room, event.message);
           if (this.#speaksToMe(room, event.message)) this.#host.mentioned?.(event.message, room);
         } else if (event.type === 'edited' || event.type === 'deleted') this.#recount(room, event);
@@ -741,7 +746,8 @@ export class ChatState {
       if (event.message.user !== this.me && (!isActive || !this.visible) && !counted) {
         this.#countUnread(room, event.message);
         // Arriving while the tab is hidden: the reader finds the divider above it on return.
-        if (isActive && room.firstUnread === null) room.firstUnread = event.message.seq;
+        if (isActive && room.firstUnread === null && this.#unreadKind(event.message))
+          room.firstUnread = event.message.seq;
         this.#changed('rooms');
       }
     } else if (event.type === 'reacted') {
@@ -815,7 +821,7 @@ export class ChatState {
     room.hasMore = hasMore;
     room.loadingOlder = false;
     if (older && room.unreadOlder > 0) {
-      const theirs = messages.filter((m) => m.user !== this.me).map((m) => m.seq);
+      const theirs = messages.filter((m) => this.#unreadKind(m)).map((m) => m.seq);
       theirs.sort((a, b) => b - a);
       const n = Math.min(room.unreadOlder, theirs.length);
       if (n > 0) room.firstUnread = theirs[n - 1];
@@ -942,16 +948,40 @@ export class ChatState {
     return room.kind === 'dm' || mentionsMe(message, this.me);
   }
 
-  /** A message's mention of the user counts (badge), unless its author is blocked. */
-  #mentionCounts(message: { user: string; mentions?: string[] }): boolean {
-    return mentionsMe(message, this.me) && !this.isBlocked(message.user);
+  /**
+   * A message that can be unread to the user: by someone else whom they do not block (the server
+   * counts the same: a blocked user's messages notify nothing and count in no badge, Discord's and
+   * Matrix's way with ignored users).
+   */
+  #unreadKind(message: { user: string }): boolean {
+    return message.user !== this.me && !this.isBlocked(message.user);
   }
 
+  /** What a remembered message adds to the counts now: [unread, mentions]. */
+  #weight(entry: Room['counted'][number]): [number, number] {
+    if (this.isBlocked(entry.user)) return [0, 0];
+    return [1, entry.mention ? 1 : 0];
+  }
+
+  /** What the remembered messages add to the counts now: [unread, mentions]. */
+  #weights(entries: Room['counted']): [number, number] {
+    let unread = 0;
+    let mentions = 0;
+    for (const entry of entries) {
+      const [u, m] = this.#weight(entry);
+      unread += u;
+      mentions += m;
+    }
+    return [unread, mentions];
+  }
+
+  /** Remembers a message by someone else; it counts unless its author is blocked. */
   #countUnread(room: Room, message: ChatMessage): void {
-    const mention = this.#mentionCounts(message);
-    room.unread++;
-    if (mention) room.mentions++;
-    room.counted.push({ seq: message.seq, mention });
+    const entry = { seq: message.seq, user: message.user, mention: mentionsMe(message, this.me) };
+    const [unread, mentions] = this.#weight(entry);
+    room.unread += unread;
+    room.mentions += mentions;
+    room.counted.push(entry);
     // Forgotten one by one, it joins the server's part: still counted, read once a read passes it.
     const oldest = room.counted.length > MAX_COUNTED ? room.counted.shift() : undefined;
     if (oldest) room.countedAfter = Math.max(room.countedAfter, oldest.seq);
@@ -967,14 +997,18 @@ export class ChatState {
     const i = room.counted.findIndex((c) => c.seq === event.target);
     const entry = room.counted[i];
     if (!entry) return false;
-    const mention = event.type === 'edited' && this.#mentionCounts(event);
+    const [unread, mentions] = this.#weight(entry);
     if (event.type === 'deleted') {
       room.counted.splice(i, 1);
-      room.unread--;
-    } else if (mention === entry.mention) return false;
-    room.mentions += (mention ? 1 : 0) - (entry.mention ? 1 : 0);
+      room.unread -= unread;
+      room.mentions -= mentions;
+      return unread > 0;
+    }
+    const mention = mentionsMe(event, this.me);
+    if (mention === entry.mention) return false;
     entry.mention = mention;
-    return true;
+    room.mentions += this.#weight(entry)[1] - mentions;
+    return unread > 0;
   }
 
   #clearUnread(room: Room): void {
@@ -993,16 +1027,17 @@ export class ChatState {
     const room = this.rooms.get(name);
     if (!room) return;
     const later = room.counted.filter((c) => c.seq > seq);
-    const laterMentions = later.filter((c) => c.mention).length;
+    const [laterUnread, laterMentions] = this.#weights(later);
     if (seq >= room.countedAfter) {
-      room.unread = later.length;
+      room.unread = laterUnread;
       room.mentions = laterMentions;
       // Read up to there: a message at or before it that arrives later (the replay of a node back
       // from an outage, behind the marker it tells) is not counted.
       room.countedAfter = seq;
     } else {
-      room.unread -= room.counted.length - later.length;
-      room.mentions -= room.counted.filter((c) => c.mention).length - laterMentions;
+      const [allUnread, allMentions] = this.#weights(room.counted);
+      room.unread -= allUnread - laterUnread;
+      room.mentions -= allMentions - laterMentions;
     }
     room.counted = later;
     this.#changed('rooms');
@@ -1013,7 +1048,7 @@ export class ChatState {
     room.unreadOlder = 0;
     if (count <= 0) return null;
     const theirs = [...room.messages.values()]
-      .filter((m) => m.user !== this.me)
+      .filter((m) => this.#unreadKind(m))
       .map((m) => m.seq)
       .sort((a, b) => b - a);
     if (room.hasMore) room.unreadOlder = Math.max(0, count - theirs.length);
@@ -1050,13 +1085,21 @@ export class ChatState {
   // ---- blocks ----
 
   #setBlocked(users: string[]): void {
+    const before = new Map([...this.rooms.values()].map((room) => [room, this.#weights(room.counted)]));
     this.blocked = [...users];
     this.#blockedKeys.clear();
     for (const user of users) this.#blockedKeys.add(user.toLowerCase());
+    // The messages remembered here count as the list says now (the server's part is as the last
+    // welcome counted it: a reload counts it with the list of then).
+    for (const [room, [unread, mentions]] of before) {
+      const [nowUnread, nowMentions] = this.#weights(room.counted);
+      room.unread += nowUnread - unread;
+      room.mentions += nowMentions - mentions;
+    }
     // Typing lines of users blocked now go at once (their notices are dropped from now on).
     for (const room of this.rooms.values())
       for (const user of room.typing.keys()) if (this.isBlocked(user)) room.typing.delete(user);
-    this.#changed('blocked', 'messages', 'online', 'typing');
+    this.#changed('blocked', 'messages', 'online', 'typing', 'rooms');
   }
 
   isBlocked(user: string): boolean {

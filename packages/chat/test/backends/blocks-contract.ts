@@ -20,7 +20,14 @@ async function dm(rooms: RoomStore, a: string, b: string): Promise<string> {
   return name;
 }
 
-export function blocksContract(name: string, open: () => Promise<{ rooms: RoomStore }>): void {
+/**
+ * `other`: a second node of the same store (Redis: another backend on the same keys), or the same
+ * store again where there is only one (SQLite).
+ */
+export function blocksContract(
+  name: string,
+  open: () => Promise<{ rooms: RoomStore; other?: RoomStore }>,
+): void {
   describe(`${name}: blocks`, () => {
     it('keeps the list ignoring case, under its cap; unblock ends a block; one-way', async () => {
       const { rooms } = await open();
@@ -111,6 +118,58 @@ export function blocksContract(name: string, open: () => Promise<{ rooms: RoomSt
       const expired = await rooms.expireInvitations(5000);
       expect(expired.map((i) => `${i.user} ${i.room}`).sort()).toEqual(['ann cids', 'ann den', 'cid den']);
       expect(await rooms.expireInvitations(5000)).toEqual([]);
+    });
+
+    it("leaves the blocked authors' messages and mentions out of the reader's unread counts, whichever node asks", async () => {
+      // Regression (blockleft): welcome and joined counted the mentions (and messages) a blocked
+      // user wrote while the reader was away, which the page's live badge never counted.
+      const opened = await open();
+      const a = opened.rooms;
+      const b = opened.other ?? a;
+      await a.createRoom({ name: 'team', kind: 'public', owner: null, createdAt: 1 }, quotas);
+      for (const user of ['ann', 'ben', 'cid']) await a.join(user, 'team', 10);
+      const say = (user: string, clientId: string, mentions?: string[]) =>
+        ({ ...message('team', user, clientId), ...(mentions ? { mentions } : {}) }) as const;
+      await a.appendEvent(say('ben', 'b1', ['ann'])); // 1
+      await b.appendEvent(say('cid', 'c1', ['ann', 'ben'])); // 2
+      await a.appendEvent(say('ben', 'b2')); // 3
+      await b.appendEvent(say('ann', 'a1', ['ben'])); // 4: her own
+      const counts = async (store: RoomStore, user: string, after = 0) => [
+        await store.unreadCount('team', user, after),
+        await store.mentionCount('team', user, after),
+      ];
+      expect(await counts(a, 'ann')).toEqual([3, 2]);
+      await b.block('ann', 'ben', 10);
+      expect(await counts(a, 'ann')).toEqual([1, 1]);
+      expect(await counts(b, 'ann')).toEqual([1, 1]);
+      expect(await counts(a, 'ann', 1)).toEqual([1, 1]);
+      // What he writes and edits while blocked counts neither; one way: her messages count for him.
+      await a.appendEvent(say('ben', 'b3', ['ann'])); // 5
+      await b.appendEvent({
+        type: 'edit',
+        room: 'team',
+        user: 'ben',
+        target: 3,
+        text: '@ann',
+        ts: 1001,
+        mentions: ['ann'],
+      });
+      expect(await counts(b, 'ann')).toEqual([1, 1]);
+      expect(await counts(a, 'ben')).toEqual([2, 2]);
+      // His delete takes nothing more away from her count (it never counted his message).
+      await a.appendEvent({ type: 'delete', room: 'team', user: 'ben', target: 1, ts: 1002 });
+      expect(await counts(b, 'ann')).toEqual([1, 1]);
+      // Unblocked: his messages as they are now count again (3 and 5, both mentioning her).
+      await a.unblock('ann', 'ben');
+      expect(await counts(b, 'ann')).toEqual([3, 3]);
+      // Blocking someone else changes nothing of his.
+      await a.block('ann', 'dee', 10);
+      expect(await counts(a, 'ann')).toEqual([3, 3]);
+      // More blocked users than the room has authors (ann, ben, cid): the count then looks the
+      // room's authors up in the list (Redis walks the smaller of the two) and finds ben all the same.
+      for (const user of ['ben', 'eve', 'fay']) await b.block('ann', user, 10);
+      expect(await counts(a, 'ann')).toEqual([1, 1]);
+      expect(await counts(b, 'ann', 2)).toEqual([0, 0]);
     });
 
     it('a block and a message sent at once: the message is stored before the block or refused after it', async () => {

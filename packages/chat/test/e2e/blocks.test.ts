@@ -1,7 +1,7 @@
 /**
  * Blocking on the page, in Chromium: alice blocks bob from the people list. bob's message in their
- * direct message is refused, with the words said where the composer says what was not done, and
- * so is his new conversation with her; his message in #general reaches carol in full and shows
+ * direct message is refused, with the words said where the composer says what was not done and
+ * under the message kept unsent (Edit, Discard; no Send again), and so is his new conversation with her; his message in #general reaches carol in full and shows
  * collapsed on alice's page ("Message from a blocked user — Show", as text), until she shows it.
  * The Account dialog lists him with Unblock.
  */
@@ -44,6 +44,11 @@ describe('blocking', () => {
       REFUSAL,
     );
     expect(await server.backend.rooms.head(dm)).toBe(0);
+    // Kept unsent with the words, and with Edit and Discard but no Send again: sent unchanged, it
+    // would be refused the same way (regression, blockleft: Send again was offered).
+    const unsent = bob.page.locator('#message-list li.pending.failed');
+    await unsent.locator('.failed-note .reason', { hasText: REFUSAL }).waitFor();
+    expect(await unsent.locator('.failed-note button').allTextContents()).toEqual(['Edit', 'Discard']);
 
     // A new conversation with her, from #general's people list: refused with the same words.
     await bob.page.locator('#room-list button[data-room="general"]').click();

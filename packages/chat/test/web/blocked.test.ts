@@ -138,11 +138,12 @@ describe("a blocked user's messages on the page", () => {
   it('raise no notification and no mention badge; their typing is not shown', () => {
     const { state, mentioned, tick } = setup(['bob']);
     const mention = { mentions: ['alice'] };
-    // In a room not open: counted unread, but no mention badge and no notification.
+    // In a room not open: no unread count, no mention badge and no notification.
     state.receive(message({ ...said(1, 'bob', '@alice look', mention), room: 'other' }));
     state.receive(message({ ...said(2, 'carol', '@alice look', mention), room: 'other' }));
     expect(mentioned.map((m) => m.user)).toEqual(['carol']);
     expect(state.rooms.get('other')?.mentions).toBe(1);
+    expect(state.rooms.get('other')?.unread).toBe(1);
     // An edit that adds a mention of a blocked user's: no badge either.
     state.receive(message({ ...said(3, 'bob', 'plain'), room: 'other' }));
     state.receive({
@@ -162,6 +163,35 @@ describe("a blocked user's messages on the page", () => {
     state.receive({ v: 2, type: 'typing', room: 'general', user: 'carol' });
     tick(10);
     expect(state.typingIn('general', TS + 10)).toEqual(['carol']);
+  });
+
+  it('count in no unread badge, as the server counts after a reload; the counts follow the list live', () => {
+    // Regression (blockleft): the page counted a blocked user's messages as unread (and the server
+    // counted them after a reload), while their mentions counted nowhere.
+    const { state } = setup([]);
+    const other = () => {
+      const room = state.rooms.get('other');
+      return [room?.unread, room?.mentions];
+    };
+    state.receive(message({ ...said(1, 'bob', '@alice look', { mentions: ['alice'] }), room: 'other' }));
+    state.receive(message({ ...said(2, 'carol', 'hi'), room: 'other' }));
+    expect(other()).toEqual([2, 1]);
+    state.changes.clear();
+    state.receive({ v: 2, type: 'blocked', users: ['bob'] });
+    expect(other()).toEqual([1, 0]);
+    expect(state.changes.has('rooms')).toBe(true);
+    state.receive(message({ ...said(3, 'bob', 'more'), room: 'other' }));
+    expect(other()).toEqual([1, 0]);
+    // His delete takes nothing away: it was not counted.
+    state.receive({ v: 2, type: 'deleted', room: 'other', seq: 4, target: 3, user: 'bob', ts: TS });
+    expect(other()).toEqual([1, 0]);
+    // Unblocked: his messages still there count again.
+    state.receive({ v: 2, type: 'blocked', users: [] });
+    expect(other()).toEqual([2, 1]);
+    // Read elsewhere up to carol's message: none left.
+    state.receive({ v: 2, type: 'blocked', users: ['bob'] });
+    state.receive({ v: 2, type: 'read', room: 'other', seq: 2 });
+    expect(other()).toEqual([0, 0]);
   });
 
   it("block and unblock from the page ask the server, and the list is the server's answer", () => {

@@ -19,13 +19,22 @@ describe('refusals of a send', () => {
       expect(refusalHandling(code), code).toBe('retry');
     for (const code of ['not_member', 'no_such_room', 'bad_room_name'])
       expect(refusalHandling(code), code).toBe('drop');
-    for (const code of ['text_too_long', 'not_found', 'bad_message', 'id_reused', 'internal', 'new_code'])
+    for (const code of [
+      'text_too_long',
+      'not_found',
+      'bad_message',
+      'id_reused',
+      'internal',
+      'not_accepted',
+      'new_code',
+    ])
       expect(refusalHandling(code), code).toBe('keep');
   });
 
   it('offers "Send again" only where the unchanged message can be taken', () => {
     for (const code of ['id_reused', 'internal', 'new_code']) expect(canSendAgain(code), code).toBe(true);
-    for (const code of ['text_too_long', 'not_found', 'bad_message'])
+    // not_accepted: the other user of the DM blocks this one; it would be refused again (blockleft).
+    for (const code of ['text_too_long', 'not_found', 'bad_message', 'not_accepted'])
       expect(canSendAgain(code), code).toBe(false);
   });
 

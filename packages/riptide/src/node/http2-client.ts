@@ -10,8 +10,8 @@
  *     ENABLE_CONNECT_PROTOCOL = 1 ──no──► HTTP/1.1 upgrade on a new connection
  *       │ yes
  *       ▼
- *     stream = session.request(buildConnectRequest)  ─► 2xx, validateConnectResponse
- *     ─► startClient (client.ts): the WebSocket runs over the stream
+ *     stream = session.request(buildConnectRequest)  ─► 2xx: 'upgrade' (Http2HandshakeResponse),
+ *     validateConnectResponse ─► startClient (client.ts): the WebSocket runs over the stream
  *
  *   A 3xx (followRedirects) cancels the stream and starts the next hop over (client.ts
  *   connectHop); another non-2xx goes to 'unexpected-response' (Http2HandshakeRequest and
@@ -540,7 +540,8 @@ function waitForSettings(session: ClientHttp2Session, cb: (supported: boolean) =
  * refused request: `prior`, sent again as it was (a redirect's hop emits no second 'redirect':
  * the listener's header changes are in it, and the listener already decided about this hop).
  *
- * The answer (RFC 8441 5, RFC 9110 9.3.6): a 2xx opens the WebSocket; with followRedirects a 3xx
+ * The answer (RFC 8441 5, RFC 9110 9.3.6): a 2xx is emitted as 'upgrade' (in place of the 101),
+ * checked, and opens the WebSocket; with followRedirects a 3xx
  * with a non-empty Location is followed (hs.follow: a new hop, maybe to another origin, a new
  * session or HTTP/1.1); any other status goes to an 'unexpected-response' listener, as over
  * HTTP/1.1, with an Http2HandshakeRequest and an Http2HandshakeResponse, else fails with
@@ -700,6 +701,16 @@ function openStream(
       }
     }
     if (timer !== null) clearTimeout(timer);
+    if (status >= 200 && status <= 299) {
+      // ws 8 emits 'upgrade' with the 101 as it arrives, before checking it (client.ts does the
+      // same): here with the 2xx that takes its place (RFC 8441 5), so a listener reads its
+      // headers (Set-Cookie) at the same point, before 'open' or a failed check. A listener that
+      // throws leaves the WebSocket CONNECTING and the throw goes on to node's caller, as over
+      // HTTP/1.1 (node's 'response' event, which the session survives).
+      ws.emit('upgrade', new Http2HandshakeResponse(stream, headers, false));
+      // The listener closed or terminated the WebSocket: that cancelled the stream (`pending`).
+      if (!ws._isRequest(pending)) return;
+    }
     ws._setRequest(null);
     const result = validateConnectResponse({ status, headers }, { protocols });
     if (!result.ok) {
@@ -850,11 +861,14 @@ export class Http2HandshakeRequest extends EventEmitter {
 }
 
 /**
- * A non-2xx answer to the extended CONNECT as an 'unexpected-response' listener gets it, shaped
- * as http.IncomingMessage: `statusCode`, `statusMessage` ('': HTTP/2 has no reason phrase),
- * `httpVersion` '2.0', `headers` (node's, without the pseudo-headers), `rawHeaders`, and the
- * body as a Readable. The stream is read only as this is (an unread body holds it, as an
- * unread response holds an HTTP/1.1 connection); destroy() cancels it.
+ * The answer to the extended CONNECT, shaped as http.IncomingMessage: `statusCode`,
+ * `statusMessage` ('': HTTP/2 has no reason phrase), `httpVersion` '2.0', `headers` (node's,
+ * without the pseudo-headers), `rawHeaders`, and the body as a Readable.
+ *
+ * A non-2xx, as an 'unexpected-response' listener gets it: the stream is read only as this is
+ * (an unread body holds it, as an unread response holds an HTTP/1.1 connection); destroy()
+ * cancels it. A 2xx, as an 'upgrade' listener gets it: what follows on the stream is the
+ * WebSocket's, so this body is empty and ended, and destroy() leaves the stream alone.
  */
 export class Http2HandshakeResponse extends Readable {
   readonly statusCode: number;
@@ -867,9 +881,18 @@ export class Http2HandshakeResponse extends Readable {
   readonly trailers: IncomingHttpHeaders = {};
   readonly stream: ClientHttp2Stream;
 
-  constructor(stream: ClientHttp2Stream, headers: IncomingHttpHeaders & IncomingHttpStatusHeader) {
+  /** False for a 2xx: the stream carries the WebSocket, not this body. */
+  private readonly _ownsStream: boolean;
+
+  /** Made by the client; `ownsStream` false for the 2xx that opens the WebSocket (no body is read). */
+  constructor(
+    stream: ClientHttp2Stream,
+    headers: IncomingHttpHeaders & IncomingHttpStatusHeader,
+    ownsStream = true,
+  ) {
     super();
     this.stream = stream;
+    this._ownsStream = ownsStream;
     this.statusCode = headers[':status'] ?? 0;
     const fields: IncomingHttpHeaders = {};
     for (const [name, value] of Object.entries(headers)) {
@@ -878,6 +901,10 @@ export class Http2HandshakeResponse extends Readable {
       for (const v of Array.isArray(value) ? value : [value]) this.rawHeaders.push(name, String(v));
     }
     this.headers = fields;
+    if (!ownsStream) {
+      this.push(null);
+      return;
+    }
     // Paused first: the 'data' listener would start the flow, which waits for this one's reads.
     stream.pause();
     stream.on('data', (chunk: Buffer) => {
@@ -900,11 +927,11 @@ export class Http2HandshakeResponse extends Readable {
   }
 
   override _read(): void {
-    this.stream.resume();
+    if (this._ownsStream) this.stream.resume();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.stream.closed) this.stream.close(constants.NGHTTP2_CANCEL);
+    if (this._ownsStream && !this.stream.closed) this.stream.close(constants.NGHTTP2_CANCEL);
     callback(error);
   }
 }

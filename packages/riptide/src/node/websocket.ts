@@ -245,8 +245,8 @@ export interface WebSocket {
   on(event: 'error', listener: (this: WebSocket, error: Error & { code?: string }) => void): this;
   on(event: 'open' | 'drain', listener: (this: WebSocket) => void): this;
   on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
-  /** Over HTTP/1.1 only: an HTTP/2 handshake has no 101 response (docs/http2.md). */
-  on(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
+  /** The 101 as node's IncomingMessage; over HTTP/2 (RFC 8441) the 2xx, an Http2HandshakeResponse. */
+  on(event: 'upgrade', listener: (this: WebSocket, response: HandshakeResponse) => void): this;
   /** An Http2HandshakeRequest for a hop over HTTP/2 (RFC 8441), else node's ClientRequest. */
   on(event: 'redirect', listener: (this: WebSocket, url: string, request: HandshakeRequest) => void): this;
   /** Http2HandshakeRequest and Http2HandshakeResponse over HTTP/2, else node's objects. */
@@ -262,8 +262,8 @@ export interface WebSocket {
   once(event: 'error', listener: (this: WebSocket, error: Error & { code?: string }) => void): this;
   once(event: 'open' | 'drain', listener: (this: WebSocket) => void): this;
   once(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
-  /** Over HTTP/1.1 only: an HTTP/2 handshake has no 101 response (docs/http2.md). */
-  once(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
+  /** The 101 as node's IncomingMessage; over HTTP/2 (RFC 8441) the 2xx, an Http2HandshakeResponse. */
+  once(event: 'upgrade', listener: (this: WebSocket, response: HandshakeResponse) => void): this;
   /** An Http2HandshakeRequest for a hop over HTTP/2 (RFC 8441), else node's ClientRequest. */
   once(event: 'redirect', listener: (this: WebSocket, url: string, request: HandshakeRequest) => void): this;
   /** Http2HandshakeRequest and Http2HandshakeResponse over HTTP/2, else node's objects. */
@@ -289,7 +289,10 @@ export interface WebSocket {
  */
 export type HandshakeRequest = ClientRequest | Http2HandshakeRequest;
 
-/** The answer 'unexpected-response' gives: IncomingMessage over HTTP/1.1, else Http2HandshakeResponse. */
+/**
+ * The answer 'upgrade' and 'unexpected-response' give: IncomingMessage over HTTP/1.1, else
+ * Http2HandshakeResponse.
+ */
 export type HandshakeResponse = IncomingMessage | Http2HandshakeResponse;
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The HTTP/2 client's handshake objects in riptide's shipped declarations (the built package,
- * 'riptide'): what 'redirect' and 'unexpected-response' listeners are given, and how a listener
+ * 'riptide'): what 'redirect', 'unexpected-response' and 'upgrade' listeners are given, and how a listener
  * tells the two transports apart. Compile-time checks: `npm run typecheck` fails if one breaks;
  * the listeners are never called (the runtime side, instanceof on real events, is in
  * http2-client.test.ts).
@@ -13,7 +13,7 @@ import type * as ws from 'ws';
 type H2Request = riptide.Http2HandshakeRequest;
 type H2Response = riptide.Http2HandshakeResponse;
 
-describe("'redirect' and 'unexpected-response' name both transports' objects", () => {
+describe("'redirect', 'unexpected-response' and 'upgrade' name both transports' objects", () => {
   it('an unannotated listener gets the unions (riptide.HandshakeRequest, riptide.HandshakeResponse)', () => {
     const socket = {} as riptide.WebSocket;
     const check = (): void => {
@@ -34,8 +34,10 @@ describe("'redirect' and 'unexpected-response' name both transports' objects", (
         response.resume();
       });
       socket.on('upgrade', (response) => {
-        // HTTP/1.1 only: an HTTP/2 handshake has no 101, so no 'upgrade'.
-        expectTypeOf(response).toEqualTypeOf<IncomingMessage>();
+        // The 101 over HTTP/1.1, the 2xx in its place over HTTP/2 (RFC 8441).
+        expectTypeOf(response).toEqualTypeOf<riptide.HandshakeResponse>();
+        expectTypeOf(response).toEqualTypeOf<IncomingMessage | H2Response>();
+        void [response.statusCode, response.headers['set-cookie']];
       });
     };
     expect(typeof check).toBe('function');
@@ -73,6 +75,10 @@ describe("'redirect' and 'unexpected-response' name both transports' objects", (
         if ('stream' in response) expectTypeOf(response).toEqualTypeOf<H2Response>();
         else expectTypeOf(response).toEqualTypeOf<IncomingMessage>();
       });
+      socket.once('upgrade', (response) => {
+        if ('stream' in response) expectTypeOf(response).toEqualTypeOf<H2Response>();
+        else expectTypeOf(response).toEqualTypeOf<IncomingMessage>();
+      });
     };
     expect(typeof check).toBe('function');
   });
@@ -87,6 +93,10 @@ describe("'redirect' and 'unexpected-response' name both transports' objects", (
         const message: IncomingMessage = response;
         void message;
       });
+      socket.on('upgrade', (response) => {
+        // @ts-expect-error the 2xx of an HTTP/2 handshake has no socket of its own (its `stream`)
+        void response.socket;
+      });
     };
     // Neither HTTP/2 object is node's (they share the members listed in docs/http2.md).
     const notClientRequest: [H2Request] extends [ClientRequest] ? true : false = false;
@@ -100,7 +110,10 @@ describe('code written for ws (typed with ClientRequest and IncomingMessage) sti
     const socket = {} as riptide.WebSocket;
     type WsRedirect = (this: ws.WebSocket, url: string, request: ClientRequest) => void;
     type WsUnexpected = (this: ws.WebSocket, request: ClientRequest, response: IncomingMessage) => void;
-    const check = (redirect: WsRedirect, unexpected: WsUnexpected): void => {
+    type WsUpgrade = (this: ws.WebSocket, response: IncomingMessage) => void;
+    const check = (redirect: WsRedirect, unexpected: WsUnexpected, upgrade: WsUpgrade): void => {
+      socket.on('upgrade', (response: IncomingMessage) => void response.socket);
+      socket.once('upgrade', upgrade);
       socket.on('redirect', (url: string, request: ClientRequest) => void [url, request.socket]);
       socket.on('unexpected-response', (request: ClientRequest, response: IncomingMessage) => {
         void [request.path, response.socket];

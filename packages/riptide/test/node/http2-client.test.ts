@@ -12,7 +12,7 @@ import {
   WebSocket,
   WebSocketServer,
 } from '../../src/index.js';
-import { beforeTheDeadline, cleanupsAfterEachTest, once } from './helpers.js';
+import { beforeTheDeadline, cleanupsAfterEachTest, once, until } from './helpers.js';
 import { closeH2, h2Server, settle, tls, trackSessions } from './http2-helpers.js';
 
 const cleanups = cleanupsAfterEachTest();
@@ -48,13 +48,15 @@ async function roundTrip(ws: WebSocket, text: string): Promise<string> {
 
 /**
  * A plain HTTP/1.1 (or https) server with a riptide server on its 'upgrade'; `redirects` maps a
- * path to the Location of a 302 answered instead. `paths` lists the requests it received.
+ * path to the Location of a 302 answered instead. `paths` lists the requests it received,
+ * `headers` their headers.
  */
 async function http1Server(secure: boolean, redirects: Record<string, string> = {}) {
   const server = secure ? https.createServer(tls) : http.createServer();
   const connections: number[] = [];
   const sockets: net.Socket[] = [];
   const paths: string[] = [];
+  const headers: http.IncomingHttpHeaders[] = [];
   server.on('connection', (socket: net.Socket) => {
     connections.push(1);
     sockets.push(socket);
@@ -62,6 +64,7 @@ async function http1Server(secure: boolean, redirects: Record<string, string> = 
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     paths.push(req.url ?? '');
+    headers.push(req.headers);
     const location = redirects[req.url ?? ''];
     if (location === undefined) wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     else socket.end(`HTTP/1.1 302 Found\r\nLocation: ${location}\r\nContent-Length: 0\r\n\r\n`);
@@ -76,7 +79,7 @@ async function http1Server(secure: boolean, redirects: Record<string, string> = 
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return { url: `${secure ? 'wss' : 'ws'}://127.0.0.1:${port}`, port, connections, sockets, paths };
+  return { url: `${secure ? 'wss' : 'ws'}://127.0.0.1:${port}`, port, connections, sockets, paths, headers };
 }
 
 describe('RFC 8441 client: new WebSocket(url, { http2: true })', () => {
@@ -1107,6 +1110,68 @@ describe('followRedirects over HTTP/2 (RFC 8441 streams answered with a 3xx)', (
     });
   }
 
+  // docs/http2.md: a retry that finds HTTP/1.1 sends a ClientRequest of its own, built afresh
+  // from the user's headers, so 'redirect' comes again with it: the listener decides for the
+  // request that is actually sent (nothing is stripped for it otherwise), as it did for the first.
+  it("a hop's stream refused and the retry meets HTTP/1.1: 'redirect' again, with the ClientRequest sent instead", async () => {
+    const h2 = await routedH2((path) => (path === '/a' ? { status: 302, location: '/b' } : { refuse: true }));
+    const h1 = await http1Server(false);
+    // One origin: its first connection reaches the HTTP/2 server, every later one the HTTP/1.1
+    // server (where the retry's HTTP/2 with prior knowledge fails, and the client falls back).
+    let accepted = 0;
+    const piped: net.Socket[] = [];
+    const front = net.createServer((socket) => {
+      const upstream = net.connect(accepted++ === 0 ? h2.port : h1.port, '127.0.0.1');
+      for (const end of [socket, upstream]) {
+        end.on('error', () => {});
+        piped.push(end);
+      }
+      socket.pipe(upstream).pipe(socket);
+    });
+    front.listen(0, '127.0.0.1');
+    await once(front, 'listening');
+    cleanups.push(async () => {
+      for (const end of piped) end.destroy();
+      await new Promise<void>((resolve) => front.close(() => resolve()));
+    });
+    const url = `ws://127.0.0.1:${(front.address() as AddressInfo).port}`;
+    const ws = new WebSocket(`${url}/a`, {
+      http2: true,
+      followRedirects: true,
+      headers: { Cookie: 'sid=1' },
+    });
+    cleanups.push(() => ws.terminate());
+    const redirects: unknown[][] = [];
+    const closes: number[] = [];
+    ws.on('redirect', (to, req) => {
+      const hop = redirects.length;
+      redirects.push([to, req instanceof Http2HandshakeRequest, req instanceof http.ClientRequest]);
+      redirects[hop].push(req.getHeader('cookie'));
+      closes.push(0);
+      req.on('close', () => closes[hop]++);
+      req.removeHeader('cookie');
+      req.setHeader('X-Hop', String(hop + 1));
+    });
+    await once(ws, 'open');
+    expect(await roundTrip(ws, 'x')).toBe('1.1 x');
+    // The second request starts from the user's headers again (the Cookie is back) and goes out
+    // as the listener left it.
+    expect(redirects).toEqual([
+      [`${url}/b`, true, false, 'sid=1'],
+      [`${url}/b`, false, true, 'sid=1'],
+    ]);
+    expect(h2.hops.map((h) => [h.path, h.session, h.headers.cookie, h.headers['x-hop']])).toEqual([
+      ['/a', 1, 'sid=1', undefined],
+      ['/b', 1, undefined, '1'],
+    ]);
+    expect(h1.paths).toEqual(['/b']);
+    expect([h1.headers[0].cookie, h1.headers[0]['x-hop']]).toEqual([undefined, '2']);
+    // Each request is done once: the refused one when the retry went to HTTP/1.1.
+    expect(closes).toEqual([1, 1]);
+    // The HTTP/2 attempt on the second connection, then the HTTP/1.1 request on a third.
+    expect([accepted, h1.connections.length]).toEqual([3, 2]);
+  });
+
   it("a hop refused every time: 'redirect' once, the request's 'close' once, then node's stream error", async () => {
     const s = await routedH2((path) => (path === '/a' ? { status: 302, location: '/b' } : { refuse: true }));
     const ws = new WebSocket(`${s.url}/a`, { http2: true, followRedirects: true });
@@ -1340,5 +1405,139 @@ describe("'unexpected-response' over HTTP/2: a non-2xx answer to the extended CO
     expect(errors).toEqual([]);
     expect(ws.readyState).toBe(WebSocket.CONNECTING);
     ws.terminate();
+  });
+});
+
+// ws 8 emits 'upgrade' with the 101 as it arrives, before checking it and before 'open'; code
+// written for ws reads Set-Cookie there. Over HTTP/2 (RFC 8441 5) the 2xx takes the 101's place.
+// Each case runs over both transports against one server (TLS, HTTP/2 with allowHTTP1): what
+// holds over HTTP/1.1 is what the HTTP/2 client is held to.
+describe("'upgrade' over HTTP/2: the 2xx answer, where HTTP/1.1 has the 101", () => {
+  const transports = [
+    { name: 'HTTP/1.1', http2: false, status: 101, version: '1.1' },
+    { name: 'HTTP/2', http2: true, status: 200, version: '2.0' },
+  ] as const;
+
+  /** start() over TLS, its answers carrying two Set-Cookie lines (the 'headers' event's). */
+  async function cookieServer() {
+    const s = await start({}, 'tls');
+    s.wss.on('headers', (lines) => lines.push('Set-Cookie: a=1', 'Set-Cookie: b=2'));
+    return s;
+  }
+
+  for (const t of transports) {
+    it(`comes with the answer's status and headers, Set-Cookie too, just before 'open' (${t.name})`, async () => {
+      const { url } = await cookieServer();
+      const ws = new WebSocket(url, { rejectUnauthorized: false, http2: t.http2 });
+      cleanups.push(() => ws.terminate());
+      const seen: unknown[] = [];
+      ws.on('upgrade', (res) => {
+        seen.push('upgrade', res.statusCode, res.httpVersion, res.headers['set-cookie'], ws.readyState);
+        seen.push(res instanceof Http2HandshakeResponse);
+      });
+      ws.on('open', () => seen.push('open'));
+      await once(ws, 'open');
+      expect(seen).toEqual([
+        'upgrade',
+        t.status,
+        t.version,
+        ['a=1', 'b=2'],
+        WebSocket.CONNECTING,
+        t.http2,
+        'open',
+      ]);
+      expect(await roundTrip(ws, 'x')).toBe(`${t.version} x`);
+    });
+
+    it(`a listener that throws: the throw goes on uncaught, no 'open', CONNECTING until terminate() (${t.name})`, async () => {
+      const { url, wss } = await cookieServer();
+      const uncaught: string[] = [];
+      const record = (err: Error) => uncaught.push(err.message);
+      process.on('uncaughtException', record);
+      cleanups.push(() => {
+        process.removeListener('uncaughtException', record);
+      });
+      const accepted = once<[WebSocket]>(wss, 'connection');
+      const ws = new WebSocket(url, { rejectUnauthorized: false, http2: t.http2 });
+      cleanups.push(() => ws.terminate());
+      const seen = events(ws);
+      ws.on('upgrade', () => {
+        throw new Error('listener failed');
+      });
+      await until(() => uncaught.length > 0);
+      // 'open' would have come in the same call as the 'upgrade' it follows.
+      expect([uncaught, ws.readyState]).toEqual([['listener failed'], WebSocket.CONNECTING]);
+      // The connection (over HTTP/2 the session, whose other streams go on) is unharmed.
+      if (t.http2) expect(await roundTrip(await open(url, { http2: true }), 'other')).toBe('2.0 other');
+      const [server] = await accepted;
+      const serverClosed = once<[number]>(server, 'close');
+      ws.terminate();
+      expect(await seen).toEqual([
+        'error WS_ERR_HANDSHAKE_ABORTED: WebSocket was closed before the connection was established',
+        'close 1006',
+      ]);
+      // The server's end goes too (over HTTP/2, the stream is cancelled).
+      expect((await serverClosed)[0]).toBe(1006);
+    });
+
+    it(`a listener that closes the WebSocket ends it there: no 'open', the server's end closes (${t.name})`, async () => {
+      const { url, wss } = await cookieServer();
+      const accepted = once<[WebSocket]>(wss, 'connection');
+      const ws = new WebSocket(url, { rejectUnauthorized: false, http2: t.http2 });
+      ws.on('upgrade', () => ws.close());
+      expect(await events(ws)).toEqual([
+        'error WS_ERR_HANDSHAKE_ABORTED: WebSocket was closed before the connection was established',
+        'close 1006',
+      ]);
+      const [server] = await accepted;
+      if (server.readyState !== WebSocket.CLOSED) await once(server, 'close');
+    });
+  }
+
+  it("the response's body is empty and ended, and its destroy() leaves the WebSocket's stream alone", async () => {
+    const { url } = await cookieServer();
+    const ws = new WebSocket(url, { rejectUnauthorized: false, http2: true });
+    cleanups.push(() => ws.terminate());
+    const [res] = await once<[Http2HandshakeResponse]>(ws, 'upgrade');
+    expect([res.statusCode, res.statusMessage, res.rawHeaders.includes('set-cookie')]).toEqual([
+      200,
+      '',
+      true,
+    ]);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    expect(chunks).toEqual([]);
+    res.destroy();
+    if (ws.readyState === WebSocket.CONNECTING) await once(ws, 'open');
+    const reply = await Promise.race([
+      roundTrip(ws, 'still'),
+      once<[number]>(ws, 'close').then(([code]) => `close ${code}`),
+    ]);
+    expect(reply).toBe('2.0 still');
+  });
+
+  it('comes before the answer is checked: a 200 with a subprotocol never offered fails after it', async () => {
+    const server = http2.createServer({ settings: { enableConnectProtocol: true } });
+    trackSessions(server);
+    server.on('stream', (stream) => {
+      stream.on('error', () => {});
+      stream.respond({ ':status': 200, 'sec-websocket-protocol': 'other' });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => closeH2(new WebSocketServer({ noServer: true }), server));
+    const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, ['chat'], {
+      http2: true,
+    });
+    const seen: string[] = [];
+    ws.on('upgrade', (res) => seen.push(`upgrade ${res.statusCode}`));
+    ws.on('open', () => seen.push('open'));
+    ws.on('error', (err: Error & { code?: string }) => seen.push(`error ${err.code}: ${err.message}`));
+    const [code] = await once<[number]>(ws, 'close');
+    expect([...seen, code]).toEqual([
+      'upgrade 200',
+      'error WS_ERR_HANDSHAKE_UNEXPECTED_PROTOCOL: Server sent an invalid subprotocol',
+      1006,
+    ]);
   });
 });

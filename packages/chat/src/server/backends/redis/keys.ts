@@ -32,7 +32,10 @@
  *   room:{r}:idx / :live         zsets of message seqs (all / not deleted)
  *   room:{r}:by:<user>           zset of the user's live message seqs (unread counts)
  *   room:{r}:mention:<user>      zset of live message seqs mentioning the user, by others
- *   room:{r}:mentioned           set of the users that have a mention zset (deleted with the room)
+ *   room:{r}:mention:<user>:<author>  the same, by that author alone (a count leaves out the
+ *                                authors the user blocks: store.ts, COUNT_AFTER)
+ *   room:{r}:mentioned           set of what follows `mention:` in those zsets' names, <user> and
+ *                                <user>:<author> (deleted with the room)
  *   room:{r}:authors / :members  sets                      room:{r}:dedup:<user>:<id>  -> seq
  *   room:{r}:roster              zset of the members' names, all scores 0 (listMembers pages it
  *                                BYLEX); changed with :members by the same scripts

@@ -16,15 +16,17 @@
  * - History keeps every message, like the SQLite store: `msgs` (hash seq -> the message as it is
  *   now, JSON) and `idx` (sorted set of message seqs, for paging). Edits and deletes rewrite the
  *   hash entry in the same script that logs them.
- * - Unread counts are exact and O(log n): `live` holds the seqs of messages not deleted and
- *   `by:<user>` the user's own; unread = ZCOUNT live - ZCOUNT by:user after a seq.
+ * - Unread counts are exact and O(log n) per author subtracted: `live` holds the seqs of messages
+ *   not deleted and `by:<user>` each user's own; unread = ZCOUNT live - ZCOUNT by:user after a
+ *   seq, less ZCOUNT by:<author> for each author the user blocks (COUNT_AFTER).
  * - Replies, mentions, reactions (issue #16): a message's hash entry keeps `replyTo` (the seq it
  *   answers), `mentions` and `rx` (emoji -> users, the current reactions); reads turn them into
  *   the protocol's `reply` quote (of the replied-to message as it is now) and `reactions`
  *   (message-parts.ts). The live event of a reply carries the quote built by the append script.
- *   `mention:<user>` holds the seqs of live messages mentioning the user (not by the user), and
- *   `mentioned` the users that have such a set. A reaction change is a `reacted` event logged by
- *   REACT, which also rewrites the message's `rx`.
+ *   `mention:<user>` holds the seqs of live messages mentioning the user (not by the user),
+ *   `mention:<user>:<author>` those by one author (the mention count leaves out the authors the
+ *   reader blocks), and `mentioned` the names of both kinds after `mention:`. A reaction change is
+ *   a `reacted` event logged by REACT, which also rewrites the message's `rx`.
  * - Dedup: `dedup:<user>:<clientId>` -> seq and `digest:<user>:<clientId>` -> the digest of the send
  *   (send-digest.ts), written by the append script, expiring after `dedupTtlSeconds` (default 7
  *   days). A resend with the same digest is a duplicate, with another one 'id_reused'; an id without
@@ -191,12 +193,15 @@ const APPEND = `
 ${EXCERPT_LUA}
 local kind = ARGV[1]
 local mentions = cjson.decode(ARGV[12])
--- The message seq mentions these users (its author's own messages are never unread to them).
+-- The message seq mentions these users (its author's own messages are never unread to them): in
+-- mention:<u>, and in mention:<u>:<author>, which a count subtracts when u blocks the author
+-- (COUNT_AFTER). Both are in mentioned (u, and u:author) for a deletion's steps (GRAVE_STEP).
 local function mention(seq)
   for _, u in ipairs(mentions) do
     if u ~= ARGV[7] then
       redis.call('ZADD', ARGV[13] .. u, seq, seq)
-      redis.call('SADD', KEYS[10], u)
+      redis.call('ZADD', ARGV[13] .. u .. ':' .. ARGV[7], seq, seq)
+      redis.call('SADD', KEYS[10], u, u .. ':' .. ARGV[7])
     end
   end
 end
@@ -283,7 +288,10 @@ local seq = redis.call('INCR', KEYS[1])
 local err = log(seq, ARGV[3] .. seq .. ARGV[4])
 if err then return redis.error_reply(err) end
 local old = m.mentions or {}
-for _, u in ipairs(old) do redis.call('ZREM', ARGV[13] .. u, ARGV[6]) end
+for _, u in ipairs(old) do
+  redis.call('ZREM', ARGV[13] .. u, ARGV[6])
+  redis.call('ZREM', ARGV[13] .. u .. ':' .. m.user, ARGV[6])
+end
 if kind == 'edit' then
   m.text = ARGV[8]
   m.editedAt = tonumber(ARGV[9])
@@ -389,7 +397,7 @@ return 'created'
 // Deleting a room: DELETE_ROOM, then GRAVE_STEP again and again (deleteRoom drives them).
 //
 // A room's O(n) keys are its member set (n = its members: each one's `member:<user>` entry must
-// go), `authors` and `mentioned` (each name has a `by:<user>` or `mention:<user>` zset), and the
+// go), `authors` and `mentioned` (each name has a `by:<user>` or `mention:<name>` zset), and the
 // history (msgs, idx, live, log, roster). Removing all of it in one script blocked Redis for
 // seconds for a room of a million members (every node stalls: Redis runs one script at a time,
 // and past its busy limit answers BUSY to everyone). So:
@@ -1014,11 +1022,37 @@ return redis.call('DEL', KEYS[1])
 // Counts after a seq, never at or below the room's base (room:{r}:base, the head of the deleted room
 // of the name it continues): entries there are a deleted room's, left to its grave's steps
 // (DELETE_ROOM), and must not count in the room of the name that exists now.
-// KEYS: 1 base, 2 a zset (live, or mention:<user>), 3 by:<user> (unread: subtracted). ARGV: 1 after.
+// Neither count takes in what the users the reader blocks wrote (the page counts no message of
+// theirs either: room-state.ts): for each author of the room the reader blocks, one ZCOUNT of that
+// author's zset of the room is subtracted (by:<author>, a subset of live;
+// mention:<reader>:<author>, a subset of mention:<reader>: APPEND keeps both). Those authors are
+// found from the smaller of the two sets, blocks:<reader> (at most maxBlockedUsers, 1,000 by
+// default) or the room's authors (two in a direct message: a welcome counts every room, and a
+// user with many blocks and many direct messages would otherwise pay blocks x rooms). So a count
+// costs O(min(blocked, authors) x log n) whatever how long the reader was away; a scan of the
+// unread messages to check their authors would grow with those. blocks:<reader> is outside the
+// room's hash tag, as APPEND's blocks:<other> is (keys.ts: one primary, no Cluster).
+// KEYS: 1 base, 2 a zset (live, or mention:<reader>), 3 blocks:<reader>, 4 authors, 5 by:<reader>
+// (unread: subtracted; absent for mentions). ARGV: 1 after, 2 the prefix of a blocked author's
+// zset ('room:{r}:by:' or 'room:{r}:mention:<reader>:').
 const COUNT_AFTER = `
-local after = math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0'))
-local n = redis.call('ZCOUNT', KEYS[2], '(' .. after, '+inf')
-if #KEYS > 2 then n = n - redis.call('ZCOUNT', KEYS[3], '(' .. after, '+inf') end
+local after = '(' .. math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0'))
+local n = redis.call('ZCOUNT', KEYS[2], after, '+inf')
+if #KEYS > 4 then n = n - redis.call('ZCOUNT', KEYS[5], after, '+inf') end
+local blocked = redis.call('HLEN', KEYS[3])
+if blocked > 0 then
+  if redis.call('SCARD', KEYS[4]) < blocked then
+    for _, name in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+      if redis.call('HEXISTS', KEYS[3], string.lower(name)) == 1 then
+        n = n - redis.call('ZCOUNT', ARGV[2] .. name, after, '+inf')
+      end
+    end
+  else
+    for _, name in ipairs(redis.call('HVALS', KEYS[3])) do
+      n = n - redis.call('ZCOUNT', ARGV[2] .. name, after, '+inf')
+    end
+  end
+end
 if n < 0 then return 0 end
 return n
 `;
@@ -1774,11 +1808,14 @@ export class RedisStore implements AccountStore, RoomStore {
     return this.#call(async () =>
       Number(
         await this.#redis.chatCountAfter(
-          3,
+          5,
           k.base(room),
           k.room(room, 'live'),
+          k.blocks(user),
+          k.room(room, 'authors'),
           k.room(room, `by:${user}`),
           after,
+          k.room(room, 'by:'),
         ),
       ),
     );
@@ -1962,7 +1999,17 @@ export class RedisStore implements AccountStore, RoomStore {
   mentionCount(room: string, user: string, after: number): Promise<number> {
     const k = this.#keys;
     return this.#call(async () =>
-      Number(await this.#redis.chatCountAfter(2, k.base(room), k.room(room, `mention:${user}`), after)),
+      Number(
+        await this.#redis.chatCountAfter(
+          4,
+          k.base(room),
+          k.room(room, `mention:${user}`),
+          k.blocks(user),
+          k.room(room, 'authors'),
+          after,
+          k.room(room, `mention:${user}:`),
+        ),
+      ),
     );
   }
 

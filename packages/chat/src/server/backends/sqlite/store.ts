@@ -342,8 +342,10 @@ export class SqliteStore implements AccountStore, RoomStore {
       markRead: db.prepare(
         'UPDATE memberships SET last_read = MAX(last_read, MIN(?, (SELECT head FROM rooms WHERE name = ?))) WHERE user = ? AND room = ? RETURNING last_read',
       ),
+      // Neither count takes in the messages of the authors the reader blocks (the page counts none
+      // of theirs either: room-state.ts); at most maxBlockedUsers keys, read by the primary key.
       unread: db.prepare(
-        "SELECT COUNT(*) AS n FROM events WHERE room = ? AND seq > ? AND kind = 'message' AND deleted = 0 AND user <> ?",
+        "SELECT COUNT(*) AS n FROM events WHERE room = ? AND seq > ? AND kind = 'message' AND deleted = 0 AND user <> ? AND lower(user) NOT IN (SELECT blocked_key FROM blocks WHERE user_key = ?)",
       ),
       head: db.prepare('SELECT head FROM rooms WHERE name = ?'),
       bumpHead: db.prepare('UPDATE rooms SET head = head + 1 WHERE name = ? RETURNING head'),
@@ -375,7 +377,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       deleteRoomMentions: db.prepare('DELETE FROM mentions WHERE room = ?'),
       setMentions: db.prepare('UPDATE events SET mentions = ? WHERE room = ? AND seq = ?'),
       mentionCount: db.prepare(
-        'SELECT COUNT(*) AS n FROM mentions mt JOIN events e ON e.room = mt.room AND e.seq = mt.seq WHERE mt.room = ? AND mt.user = ? AND mt.seq > ? AND e.deleted = 0 AND e.user <> ?',
+        'SELECT COUNT(*) AS n FROM mentions mt JOIN events e ON e.room = mt.room AND e.seq = mt.seq WHERE mt.room = ? AND mt.user = ? AND mt.seq > ? AND e.deleted = 0 AND e.user <> ? AND lower(e.user) NOT IN (SELECT blocked_key FROM blocks WHERE user_key = ?)',
       ),
       messagesAfter: db.prepare(
         "SELECT * FROM events WHERE room = ? AND seq > ? AND kind = 'message' ORDER BY seq LIMIT ?",
@@ -879,11 +881,11 @@ export class SqliteStore implements AccountStore, RoomStore {
   }
 
   async unreadCount(room: string, user: string, after: number): Promise<number> {
-    return (this.#stmt.unread.get(room, after, user) as { n: number }).n;
+    return (this.#stmt.unread.get(room, after, user, user.toLowerCase()) as { n: number }).n;
   }
 
   async mentionCount(room: string, user: string, after: number): Promise<number> {
-    return (this.#stmt.mentionCount.get(room, user, after, user) as { n: number }).n;
+    return (this.#stmt.mentionCount.get(room, user, after, user, user.toLowerCase()) as { n: number }).n;
   }
 
   async appendEvent(input: AppendInput): Promise<AppendResult> {

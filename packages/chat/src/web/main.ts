@@ -1316,10 +1316,14 @@ async function start(): Promise<void> {
   window.addEventListener('pagehide', saveDraft);
 
   // No draft before the welcome says who is signed in (`confirmed`): render() puts it back then.
+  // Only a "nobody" answer shows the sign-in. Any other (429: the address's requests are used up,
+  // perhaps by someone else behind it; 503; no answer: the server is restarting) is no answer about
+  // the cookie: the chat view connects, and the connection asks what an upgrade would get (401
+  // shows the sign-in, 429 and an outage are said and tried again: connection.ts).
   const res = await fetch('/api/session', { cache: 'no-store' }).catch(() => null);
   const session = res?.ok ? ((await res.json().catch(() => null)) as { signedIn?: boolean } | null) : null;
-  if (session?.signedIn) showChat();
-  else showLogin();
+  if (session?.signedIn === false) showLogin();
+  else showChat();
 }
 
 void start();

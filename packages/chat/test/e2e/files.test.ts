@@ -496,7 +496,7 @@ describe('attachments in the page', () => {
     const upload = alice.page.locator('#attachment-tray .upload');
     await alice.page.locator('#attachment-tray .upload.failed').waitFor();
     expect(await upload.locator('.upload-status').textContent()).toBe(
-      'chat storage (SQLite) is unavailable: database or disk is full (SQLITE_FULL) — sent again when it recovers',
+      'chat storage is unavailable — sent again when it recovers',
     );
     expect(answers).toEqual([503]);
     await alice.page.waitForSelector('#status[data-state="degraded"]');

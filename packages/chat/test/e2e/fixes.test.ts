@@ -277,4 +277,32 @@ describe('the page', () => {
     expect(errors).toEqual([]);
     await context.close();
   });
+
+  it('a page load whose session question gets no answer about the cookie (429, 503) asks the WebSocket instead', async () => {
+    // Regression: any answer but 200 showed the sign-in, so someone using up an address's requests
+    // (GET /api/session is counted per address) signed out, in effect, everyone behind it.
+    const server = await startTestServer();
+    const { context, page } = await signIn(chrome.browser, server.origin, 'alice');
+    await page.route('**/api/session', (route) =>
+      route.fulfill({
+        status: 429,
+        headers: { 'content-type': 'application/json', 'retry-after': '1' },
+        body: JSON.stringify({ error: 'rate_limited', message: 'too many requests from this address' }),
+      }),
+    );
+    const asked = page.waitForResponse((res) => new URL(res.url()).pathname === '/api/session');
+    await page.reload();
+    expect((await asked).status()).toBe(429);
+    await page.waitForSelector('#status[data-state="online"]');
+    expect(await page.isHidden('#login-view')).toBe(true);
+    // Signed out (no cookie), the same answer: the upgrade is refused, GET /ws says 401, sign-in.
+    const other = await chrome.browser.newContext();
+    const stranger = await other.newPage();
+    await stranger.route('**/api/session', (route) => route.fulfill({ status: 503, body: '{}' }));
+    await stranger.goto(server.origin);
+    await stranger.waitForSelector('#login-view:not([hidden])');
+    expect(await stranger.isHidden('#chat-view')).toBe(true);
+    await other.close();
+    await context.close();
+  });
 });

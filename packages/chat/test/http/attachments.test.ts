@@ -321,6 +321,35 @@ describe('downloading', () => {
   });
 });
 
+describe('downloads', () => {
+  it('are counted per user (429 with Retry-After past the bucket), apart from the user’s WebSocket requests', async () => {
+    // Regression: a download, which reads the whole file from the store (a 304 too), was counted
+    // nowhere: one account could have a 5 MiB file read from Redis in a loop.
+    const clock = new ManualClock();
+    const { server, alice, bob, aliceWs, bobWs } = await setUp({
+      clock,
+      limits: { requestRate: { burst: 3, perSecond: 1 } },
+    });
+    const file = (await upload(server, alice, png(5, 3), { room: 'team' })).json() as unknown as Attachment;
+    expect(await sendWith(aliceWs, 'team', 'm1', [file.id])).toMatchObject({ seq: 1 });
+    for (let i = 0; i < 2; i++) expect((await download(server, bob, file.id)).status).toBe(200);
+    expect((await download(server, bob, file.id, { 'if-none-match': `"${file.id}"` })).status).toBe(304);
+    const refused = await download(server, bob, file.id);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.json()).toEqual({
+      error: 'rate_limited',
+      message: 'too many requests; retry in 1000 ms',
+      retryAfterMs: 1000,
+    });
+    // Another user's bucket, and the user's own WebSocket requests, are not touched.
+    expect((await download(server, alice, file.id)).status).toBe(200);
+    expect(await bobWs.request('pong', { type: 'ping' })).toMatchObject({ type: 'pong' });
+    clock.advance(1000);
+    expect((await download(server, bob, file.id)).status).toBe(200);
+  });
+});
+
 describe('send with attachments', () => {
   it('the message carries the files to everyone in the room; text may then be empty', async () => {
     const { server, alice, aliceWs, bobWs } = await setUp();

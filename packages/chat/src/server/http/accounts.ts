@@ -199,11 +199,12 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
      * it (counted for the name's backoff before the check), and the new one (sign-up's rules).
      */
     async changePassword(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
-      const session = await signedIn(req, res);
-      if (!session) return;
       const now = clock.now();
+      // Before the session's look-up, a store step a made-up token costs as much as a real one.
       const ipWait = await throttle.take('signInPerIp', address(req), now);
       if (ipWait > 0) return tooMany(send, res, ipWait, 'too many password attempts from this address');
+      const session = await signedIn(req, res);
+      if (!session) return;
       const { current, password } = (body ?? {}) as { current?: unknown; password?: unknown };
       if (typeof current !== 'string' || current.length > MAX_PASSWORD)
         return send(res, 400, {
@@ -253,8 +254,14 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
       deps.endSession(user.name, session.token, true);
     },
 
-    /** POST /api/logout-others: ends every session of the user but this one. */
+    /**
+     * POST /api/logout-others: ends every session of the user but this one. Counted in the address's
+     * sign-in bucket before the session is looked up, as a sign-in is: the look-up and the step that
+     * ends the sessions are store steps, and a cookie with a made-up token costs the first one too.
+     */
     async logoutOthers(req: IncomingMessage, res: ServerResponse): Promise<void> {
+      const wait = await throttle.take('signInPerIp', address(req), clock.now());
+      if (wait > 0) return tooMany(send, res, wait, 'too many requests from this address');
       const session = await signedIn(req, res);
       if (!session) return;
       const tokens = await accounts.deleteOtherSessions(session.user, session.token, clock.now());
@@ -266,6 +273,15 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
      * logged as an error in the browser's console at every signed-out page load.
      */
     async session(req: IncomingMessage, res: ServerResponse): Promise<void> {
+      // A request that names a token costs a store step (the look-up), made-up tokens as much as
+      // real ones: counted per address, in the `requests` bucket (the one a page's WebSocket
+      // requests are counted in, per user) under a key no user name can be. Not the sign-in bucket:
+      // every page load asks here, and the page takes any answer but 200 for "signed out". A
+      // request without a token is answered without the store and not counted.
+      if (tokenOf(req, deps.secureCookies) !== null) {
+        const wait = await throttle.take('requests', `address ${address(req)}`, clock.now());
+        if (wait > 0) return tooMany(send, res, wait, 'too many requests from this address');
+      }
       const session = await sessionFromRequest(accounts, req, clock.now(), deps.secureCookies);
       if (session) send(res, 200, { signedIn: true, user: session.user });
       else send(res, 200, { signedIn: false });

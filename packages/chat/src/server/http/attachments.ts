@@ -267,6 +267,18 @@ export function attachmentRoutes(
     const now = deps.clock.now();
     const session = await sessionFromRequest(deps.accounts, req, now, deps.secureCookies);
     if (!session) return send(res, 401, { error: 'no_session', message: 'not signed in' });
+    // Each download reads the whole file from the store (up to maxBytes, on Redis out of its
+    // memory), a 304 too: uncounted, one account asking for a 5 MiB file in a loop had the store
+    // send it as fast as it could. Counted per user in the `requests` bucket under a key of its
+    // own (a page's images do not use up its WebSocket's requests, nor the other way round).
+    const wait = await deps.throttle.take('requests', `download ${session.user}`, now);
+    if (wait > 0)
+      return send(
+        res,
+        429,
+        { error: 'rate_limited', message: `too many requests; retry in ${wait} ms`, retryAfterMs: wait },
+        { 'retry-after': String(Math.ceil(wait / 1000)) },
+      );
     if (!ID.test(id)) return notFound(res);
     const found = await deps.attachments.get(id);
     if (!found) return notFound(res);

@@ -33,6 +33,8 @@ import { originAllowed } from './origin.js';
 import { SECURITY_HEADERS, type StaticFile } from './static.js';
 
 const MAX_BODY = 4096;
+/** A 503's text: the same whatever the store said (the hub answers a socket's request alike). */
+export const UNAVAILABLE_TEXT = 'chat storage is unavailable';
 
 export interface RouteDeps extends AccountDeps, AttachmentRouteDeps {
   files: Map<string, StaticFile>;
@@ -209,8 +211,17 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
           err.status === 413 && req.httpVersionMajor === 1 ? { connection: 'close' } : {};
         return send(res, err.status, { error: 'bad_request', message: err.message }, close);
       }
-      if (err instanceof UnavailableError)
-        return send(res, 503, { error: 'unavailable', message: err.message }, { 'retry-after': '1' });
+      if (err instanceof UnavailableError) {
+        // The store's own words stay here: they can be its reply (Redis: "OOM command not allowed
+        // ...", "READONLY You can't write against a read only replica"), which tells a client how
+        // the storage is run. Logged unless the node knows of the outage: the backend logged it,
+        // with its reason, when it noticed (a refusing Redis or a failing SQLite at this very
+        // call), and a line per request refused meanwhile would bury it.
+        const known = deps.unhealthy();
+        if (known !== 'redis' && known !== 'database')
+          deps.log(`chat: http request failed: ${err.message}`, 'error');
+        return send(res, 503, { error: 'unavailable', message: UNAVAILABLE_TEXT }, { 'retry-after': '1' });
+      }
       deps.log(`chat: http error: ${err.stack ?? err}`, 'error');
       send(res, 500, { error: 'internal', message: 'internal error' });
     });

@@ -4,7 +4,8 @@
  * user's topic). What a block refuses is refused by the store with the write it guards (ports.ts,
  * RoomStore.block: a message or an edit in the direct message, an invitation), or by the hub before
  * it (opening the direct message, a reaction there, reopening it for the blocker): all answered
- * `not_accepted` with one text (notAccepted), whichever it was. In rooms they share, nothing is
+ * `not_accepted` with one text (notAccepted), whichever it was. A typing notice there is dropped
+ * without a word (typingDropped), as the typing gate drops one. In rooms they share, nothing is
  * refused: the blocked user's messages reach the others, and the blocker's client hides them.
  */
 import { dmPeer, type Limits, PROTOCOL_VERSION } from '../../shared/protocol.js';
@@ -72,6 +73,16 @@ export class BlockHandlers {
   async refusal(room: string, user: string): Promise<string> {
     const peer = dmPeer(room, user);
     return notAccepted((await this.#backend.accounts.getUser(peer))?.name ?? peer);
+  }
+
+  /**
+   * Whether `user`'s typing notice in `room` is dropped: a direct message whose other user blocks
+   * them. It reached the blocker's sockets, where a client other than the page (which hides a
+   * blocked user's typing) showed it, as often as the typing gate lets one through. One look-up,
+   * by the name the room spells (blocks compares ignoring case); none outside direct messages.
+   */
+  async typingDropped(room: string, user: string): Promise<boolean> {
+    return room.startsWith('dm:') && (await this.#backend.rooms.blocks(dmPeer(room, user), user));
   }
 
   /** If `room` is a direct message whose other user blocks `user`: the refusal's text; else null. */

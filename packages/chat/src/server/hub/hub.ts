@@ -548,7 +548,12 @@ export class Hub {
           // user, room and typingIntervalMs, on every node together (the gate is shared), whatever
           // the client sends (one indexed lookup on SQLite, one SISMEMBER on Redis). The dropped
           // ones cost nothing more.
-          if (ok && (await rooms.isMember(user, msg.room)))
+          // Nor to the other user of a direct message who blocks this one (blocks.ts).
+          if (
+            ok &&
+            (await rooms.isMember(user, msg.room)) &&
+            !(await this.#blocks.typingDropped(msg.room, user))
+          )
             this.#local.notice(msg.room, { v, type: 'typing', room: msg.room, user });
         } catch (err) {
           // Storage out (the gate or the membership could not be asked): dropped silently, like

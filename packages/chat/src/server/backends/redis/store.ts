@@ -1058,21 +1058,35 @@ return redis.call('DEL', KEYS[1])
 // of the name it continues): entries there are a deleted room's, left to its grave's steps
 // (DELETE_ROOM), and must not count in the room of the name that exists now.
 // Neither count takes in what the users the reader blocks wrote (the page counts no message of
-// theirs either: room-state.ts): per name in blocks:<reader> (at most maxBlockedUsers, 1,000 by
-// default), one ZCOUNT of that author's zset of the room is subtracted (by:<author>, a subset of
-// live; mention:<reader>:<author>, a subset of mention:<reader>: APPEND keeps both). So a count
-// costs O(blocked x log n) whatever the room's size or how long the reader was away; a scan of the
+// theirs either: room-state.ts): for each author of the room the reader blocks, one ZCOUNT of that
+// author's zset of the room is subtracted (by:<author>, a subset of live;
+// mention:<reader>:<author>, a subset of mention:<reader>: APPEND keeps both). Those authors are
+// found from the smaller of the two sets, blocks:<reader> (at most maxBlockedUsers, 1,000 by
+// default) or the room's authors (two in a direct message: a welcome counts every room, and a
+// user with many blocks and many direct messages would otherwise pay blocks x rooms). So a count
+// costs O(min(blocked, authors) x log n) whatever how long the reader was away; a scan of the
 // unread messages to check their authors would grow with those. blocks:<reader> is outside the
 // room's hash tag, as APPEND's blocks:<other> is (keys.ts: one primary, no Cluster).
-// KEYS: 1 base, 2 a zset (live, or mention:<reader>), 3 blocks:<reader>, 4 by:<reader> (unread:
-// subtracted; absent for mentions). ARGV: 1 after, 2 the prefix of a blocked author's zset
-// ('room:{r}:by:' or 'room:{r}:mention:<reader>:').
+// KEYS: 1 base, 2 a zset (live, or mention:<reader>), 3 blocks:<reader>, 4 authors, 5 by:<reader>
+// (unread: subtracted; absent for mentions). ARGV: 1 after, 2 the prefix of a blocked author's
+// zset ('room:{r}:by:' or 'room:{r}:mention:<reader>:').
 const COUNT_AFTER = `
 local after = '(' .. math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0'))
 local n = redis.call('ZCOUNT', KEYS[2], after, '+inf')
-if #KEYS > 3 then n = n - redis.call('ZCOUNT', KEYS[4], after, '+inf') end
-for _, name in ipairs(redis.call('HVALS', KEYS[3])) do
-  n = n - redis.call('ZCOUNT', ARGV[2] .. name, after, '+inf')
+if #KEYS > 4 then n = n - redis.call('ZCOUNT', KEYS[5], after, '+inf') end
+local blocked = redis.call('HLEN', KEYS[3])
+if blocked > 0 then
+  if redis.call('SCARD', KEYS[4]) < blocked then
+    for _, name in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+      if redis.call('HEXISTS', KEYS[3], string.lower(name)) == 1 then
+        n = n - redis.call('ZCOUNT', ARGV[2] .. name, after, '+inf')
+      end
+    end
+  else
+    for _, name in ipairs(redis.call('HVALS', KEYS[3])) do
+      n = n - redis.call('ZCOUNT', ARGV[2] .. name, after, '+inf')
+    end
+  end
 end
 if n < 0 then return 0 end
 return n
@@ -1881,10 +1895,11 @@ export class RedisStore implements AccountStore, RoomStore {
     return this.#call(async () =>
       Number(
         await this.#redis.chatCountAfter(
-          4,
+          5,
           k.base(room),
           k.room(room, 'live'),
           k.blocks(user),
+          k.room(room, 'authors'),
           k.room(room, `by:${user}`),
           after,
           k.room(room, 'by:'),
@@ -2073,10 +2088,11 @@ export class RedisStore implements AccountStore, RoomStore {
     return this.#call(async () =>
       Number(
         await this.#redis.chatCountAfter(
-          3,
+          4,
           k.base(room),
           k.room(room, `mention:${user}`),
           k.blocks(user),
+          k.room(room, 'authors'),
           after,
           k.room(room, `mention:${user}:`),
         ),

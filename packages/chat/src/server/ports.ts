@@ -367,7 +367,10 @@ export interface RoomStore {
   invite(room: string, user: string, by: string, at: number, limits: InvitationLimits): Promise<InviteResult>;
   /** The user's pending invitations made after `expiredAt`, oldest first. */
   invitations(user: string, expiredAt: number): Promise<InvitationRecord[]>;
-  /** Who has a pending invitation to `room` (any age), by name. */
+  /**
+   * Who has a pending invitation to `room` (any age), by name: as its owner sees them, so one
+   * declined is among them until it expires (dropInvitation).
+   */
   invitees(room: string): Promise<string[]>;
   /**
    * Takes the user's pending invitation (made after `expiredAt`) and joins them to its room, as
@@ -376,10 +379,15 @@ export interface RoomStore {
    */
   accept(user: string, room: string, maxRooms: number, expiredAt: number): Promise<AcceptResult>;
   /**
-   * Drops the user's invitation to the room (declined, or taken back by the owner); false if there
-   * was none. deleteRoom and the expiry of an empty room drop a room's invitations with it.
-   * `owner` (taken back by the owner): the owner the room must have, checked in the same atomic
-   * step, as deleteRoom's; false if it has another.
+   * Without `owner`, the invitee declines: the invitation is gone for them (not listed, not
+   * accepted, not counted against their cap, not told again at its expiry), and stays as it was for
+   * the room's owner until it expires: invite answers 'already_invited', the room's cap counts it,
+   * taking it back succeeds, so the owner learns nothing of the decline. False if there was none
+   * pending (or it was declined already).
+   * With `owner`, the owner takes it back (pending or declined: all of it is dropped); `owner` is
+   * the owner the room must have, checked in the same atomic step, as deleteRoom's; false if it has
+   * another, or if there was none. deleteRoom and the expiry of an empty room drop a room's
+   * invitations with it.
    */
   dropInvitation(user: string, room: string, owner?: string): Promise<boolean>;
   /**
@@ -490,9 +498,18 @@ export interface RoomStore {
   /**
    * Deletes rooms without members since before `emptySince` (never `general`); their names. Once
    * `stop` is aborted (the node is closing), it stops before its next bounded step (a room, a
-   * grave step) and answers the names deleted so far: the rest is left to the next sweep.
+   * grave step) and answers the names deleted so far: the rest is left to the next sweep. With them,
+   * the pending invitations that went with those rooms (a private room's invitees are no members,
+   * so it can be empty with some), read in the step that drops them, for the hub to tell their
+   * users (`uninvited`); each answered once, by the node whose step deleted the room.
    */
-  expireEmptyRooms(emptySince: number, stop?: AbortSignal): Promise<string[]>;
+  expireEmptyRooms(emptySince: number, stop?: AbortSignal): Promise<ExpiredRooms>;
+}
+
+/** RoomStore.expireEmptyRooms: the rooms deleted and the invitations dropped with them. */
+export interface ExpiredRooms {
+  rooms: string[];
+  invitations: { user: string; room: string }[];
 }
 
 // ---- search ----

@@ -43,7 +43,10 @@ export interface Limits {
    * maxDmsPerUser; nor do pending invitations (only an accepted one is a membership).
    */
   maxRoomsPerUser: number;
-  /** Most direct message rooms one user may be in (a `dm` that would pass it: `too_many_rooms`). */
+  /**
+   * Most direct message rooms one user may be in (a `dm` that would pass the asker's: `too_many_rooms`;
+   * the other user at theirs is not added until they have room).
+   */
   maxDmsPerUser: number;
   /** Most pending invitations one user may have (`too_many_invitations` above). */
   maxInvitationsPerUser: number;
@@ -373,9 +376,12 @@ export const ERROR_CODES = [
   'id_reused',
   /** invite: the user (the owner themselves, too) is already a member of the room; nothing was done. */
   'already_member',
-  /** invite: the user already has a pending invitation to the room; nothing was done. */
+  /**
+   * invite: the user already has a pending invitation to the room (or declined it, and it has not
+   * expired: a decline is not told to the owner); nothing was done.
+   */
   'already_invited',
-  /** invite: the user has maxInvitationsPerUser pending invitations; nothing was done. */
+  /** invite: the user has maxInvitationsPerUser pending invitations (not said to the owner); nothing was done. */
   'too_many_invitations',
   /** invite: the room has maxInvitationsPerRoom pending invitations; nothing was done. */
   'room_invitations_full',

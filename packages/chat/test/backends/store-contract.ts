@@ -551,9 +551,9 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.leave('ann', 'old', 150)).toBe(true);
       expect(await rooms.leave('ann', 'left', 300)).toBe(true);
       expect(await rooms.leave('ann', 'left', 300)).toBe(false);
-      expect((await rooms.expireEmptyRooms(200)).sort()).toEqual(['old']);
+      expect((await rooms.expireEmptyRooms(200)).rooms.sort()).toEqual(['old']);
       expect(await rooms.getRoom('old')).toBeNull();
-      expect((await rooms.expireEmptyRooms(400)).sort()).toEqual(['left']);
+      expect((await rooms.expireEmptyRooms(400)).rooms.sort()).toEqual(['left']);
       expect(await rooms.getRoom('busy')).toMatchObject({ name: 'busy', kind: 'public', owner: 'x' });
       expect(await rooms.getRoom('general')).not.toBeNull();
       // Created again: the log restarts after the old head, so old cursors cannot hide new events.
@@ -609,6 +609,37 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.dropInvitation('cid', 'sec')).toBe(false);
       expect(await rooms.accept('cid', 'sec', 10, 0)).toBe('no_invitation');
       expect(await rooms.invitations('cid', 0)).toEqual([]);
+    });
+
+    it('a declined invitation stays pending to the owner until it expires, and is gone for the invitee', async () => {
+      const rooms = (await open()).rooms;
+      const limits = { perUser: 1, perRoom: 2, expiredAt: 0 };
+      for (const name of ['sec', 'two', 'gone']) {
+        await rooms.createRoom(room(name, 'ann', 'private'), quotas);
+        await rooms.join('ann', name, 10);
+      }
+      expect(await rooms.invite('sec', 'ben', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.dropInvitation('ben', 'sec')).toBe(true); // declined
+      expect(await rooms.dropInvitation('ben', 'sec')).toBe(false);
+      // For ben: gone, not accepted, no place of his cap taken.
+      expect(await rooms.invitations('ben', 0)).toEqual([]);
+      expect(await rooms.accept('ben', 'sec', 10, 0)).toBe('no_invitation');
+      expect(await rooms.invite('two', 'ben', 'ann', 1001, limits)).toBe('invited');
+      // For the owner: as pending (already invited, counted against the room's cap, taken back).
+      expect(await rooms.invite('sec', 'ben', 'ann', 1002, limits)).toBe('already_invited');
+      expect(await rooms.invitees('sec')).toEqual(['ben']);
+      expect(await rooms.invite('sec', 'cid', 'ann', 1003, limits)).toBe('invited');
+      expect(await rooms.invite('sec', 'dan', 'ann', 1003, limits)).toBe('room_full');
+      expect(await rooms.dropInvitation('ben', 'sec', 'ann')).toBe(true);
+      expect(await rooms.invitees('sec')).toEqual(['cid']);
+      // Expired or deleted with its room: its invitee, told at the decline, is not told again.
+      expect(await rooms.invite('gone', 'eve', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.invite('gone', 'fay', 'ann', 1000, limits)).toBe('invited');
+      expect(await rooms.dropInvitation('eve', 'gone')).toBe(true);
+      expect(await rooms.deleteRoomAndInvitations('gone')).toEqual(['fay']);
+      expect(await rooms.dropInvitation('cid', 'sec')).toBe(true);
+      expect(await rooms.expireInvitations(5000)).toEqual([{ user: 'ben', room: 'two' }]);
+      expect(await rooms.invitees('sec')).toEqual([]);
     });
 
     it('invite, deleteRoom, a removal and taking back an invitation check the owner in their own step', async () => {
@@ -696,7 +727,11 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       // Expired empty: the same.
       expect(await rooms.invite('old', 'cid', 'ann', 1000, limits)).toBe('invited');
       expect(await rooms.leave('ann', 'old', 150)).toBe(true);
-      expect(await rooms.expireEmptyRooms(200)).toEqual(['old']);
+      // Answered with the room, for the hub to tell cid (read in the step that dropped it).
+      expect(await rooms.expireEmptyRooms(200)).toEqual({
+        rooms: ['old'],
+        invitations: [{ user: 'cid', room: 'old' }],
+      });
       expect(await rooms.invitations('cid', 0)).toEqual([]);
       expect(await rooms.invitees('old')).toEqual([]);
     });

@@ -5,6 +5,10 @@
  *
  * - expiry: the sweep drops the invitations past invitationTtlMs (the fake clock moved past it) and
  *   tells their users; one still young stays, untold.
+ * - empty room: the owner leaves their private room with an invitation pending; once it has been
+ *   empty for emptyRoomTtlMs (the fake clock), the sweep deletes it and its invitation with it, and
+ *   tells the invitee. Before, the sweep dropped the invitation silently and an open page kept
+ *   offering an invitation to a room that was gone.
  * - deletion: the owner deletes the room while, from another tab, they invite one more user. The
  *   store's deletion is the barrier: the test's hook makes the invitation just before the step that
  *   drops the room's invitations. The hub read who was invited before that step, and the last
@@ -64,6 +68,33 @@ export async function expiryTold(
     code: 'no_such_room',
   });
   expect(await bobs[0].request('joined', { type: 'accept', room: 'trip' })).toMatchObject({ room: 'trip' });
+}
+
+export async function emptyRoomExpiryTold(
+  origins: string[],
+  sweep: () => Promise<string[]>,
+  rooms: RoomStore,
+  clock: ManualClock,
+  emptyTtlMs: number,
+  track: (c: TestClient) => void,
+): Promise<void> {
+  const { alice, bobs, invite } = await setUp(origins, track);
+  await invite('plans', 'bob');
+  for (const bob of bobs) await bob.next('invitation', (m) => m.room === 'plans');
+  expect(await alice.request('left', { type: 'leave', room: 'plans' })).toMatchObject({ room: 'plans' });
+  clock.advance(emptyTtlMs - 1);
+  expect(await sweep()).toEqual([]);
+  clock.advance(2);
+  expect(await sweep()).toEqual(['plans']);
+  // Every tab of bob's, on every node, is told, once.
+  for (const bob of bobs) {
+    expect(await bob.next('uninvited')).toMatchObject({ type: 'uninvited', room: 'plans' });
+    expect((await bob.barrier()).filter((m) => m.type === 'uninvited')).toEqual([]);
+  }
+  expect(await rooms.invitations('bob', 0)).toEqual([]);
+  // Another sweep has nothing more to tell.
+  expect(await sweep()).toEqual([]);
+  for (const bob of bobs) expect((await bob.barrier()).filter((m) => m.type === 'uninvited')).toEqual([]);
 }
 
 export async function deletionTellsTheLastInvitee(

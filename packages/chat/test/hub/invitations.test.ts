@@ -8,7 +8,9 @@ import { ManualClock } from '../../src/server/clock.js';
 import { DEFAULT_LIMITS } from '../../src/shared/protocol.js';
 import { cleanup, login, register, startTestServer, TestClient } from '../helpers.js';
 import { dmReopens } from './dm-reopen.js';
-import { deletionTellsTheLastInvitee, expiryTold } from './invitation-news.js';
+import { deletionTellsTheLastInvitee, emptyRoomExpiryTold, expiryTold } from './invitation-news.js';
+import { declineUntold, dmAtTheirCap } from './neutral-refusals.js';
+import { removeRacingAccept } from './remove-race.js';
 
 afterEach(cleanup);
 
@@ -236,10 +238,67 @@ describe('an invitation gone without its user (test/hub/invitation-news.ts)', ()
     );
   });
 
+  it('its room expired empty: the sweep tells the invitee’s open connections `uninvited`', async () => {
+    // Regression: the sweep's deletion of an empty private room dropped its invitations untold.
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock, limits: fast });
+    await emptyRoomExpiryTold(
+      [server.origin],
+      () => server.hub.sweep(),
+      server.backend.rooms,
+      clock,
+      DEFAULT_LIMITS.emptyRoomTtlMs,
+      () => {},
+    );
+  });
+
   it('its room deleted: one invited while the deletion runs is told too', async () => {
     // Regression: the hub read the room's invitees, then deleted it; one invited in between lost
     // the invitation with the room and was not told.
     const server = await startTestServer({ limits: fast });
     await deletionTellsTheLastInvitee([server.origin], server.backend.rooms, () => {});
+  });
+});
+
+describe('remove racing accept (test/hub/remove-race.ts)', () => {
+  it('the invitee who accepts between the owner’s leave and drop is removed, and the owner told so', async () => {
+    // Regression: the leave found bob no member, he accepted, the drop found no invitation, and
+    // alice was answered not_member while bob was in her room.
+    const server = await startTestServer({ limits: fast });
+    await removeRacingAccept([server.origin], server.backend.rooms, () => {});
+  });
+});
+
+describe('what one user is told about another (test/hub/neutral-refusals.ts)', () => {
+  it('a decline is not told to the owner: inviting again is already_invited, taking it back is removed', async () => {
+    // Regression: after bob declined, alice's invite was answered `invited` (a pending one is
+    // `already_invited`) and her remove `not_member` (a pending one is `removed`).
+    const server = await startTestServer({ limits: fast });
+    await declineUntold([server.origin], server.backend.rooms, () => {});
+  });
+
+  it('a dm to a user at their cap on direct messages opens for the asker alone, as one they closed', async () => {
+    // Regression: it was refused "bob is in too many direct messages".
+    const server = await startTestServer({ limits: { ...fast, maxDmsPerUser: 1 } });
+    await dmAtTheirCap([server.origin], () => {});
+  });
+
+  it('too_many_invitations does not say how many invitations the invitee has', async () => {
+    // Regression: it said "bob has 1 pending invitation, the most allowed".
+    const server = await startTestServer({ limits: { ...fast, maxInvitationsPerUser: 1 } });
+    const alice = await TestClient.user(server.origin, 'alice');
+    await TestClient.user(server.origin, 'bob');
+    for (const room of ['plans', 'trip'])
+      await alice.request('joined', { type: 'create', room, private: true });
+    expect(await alice.request('invited', { type: 'invite', room: 'plans', user: 'bob' })).toMatchObject({
+      type: 'invited',
+    });
+    expect(await alice.request('invited', { type: 'invite', room: 'trip', user: 'bob' })).toEqual({
+      v: 2,
+      type: 'error',
+      ref: expect.any(String),
+      code: 'too_many_invitations',
+      message: 'bob cannot be invited now: try again later',
+    });
   });
 });

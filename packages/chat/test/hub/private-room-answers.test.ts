@@ -63,8 +63,10 @@ describe('a private room seen from outside', () => {
     const after = [];
     for (const request of about('secret')) after.push(await answer(eve, request, 'secret'));
     expect(after).toEqual(missing);
-    // The room is untouched, and nothing of it reached eve.
-    expect(await server.backend.rooms.invitees('secret')).toEqual(['dave']);
+    // The room is untouched (to its owner carol's declined invitation is pending until it expires),
+    // and nothing of it reached eve.
+    expect(await server.backend.rooms.invitees('secret')).toEqual(['carol', 'dave']);
+    expect(await server.backend.rooms.invitations('carol', 0)).toEqual([]);
     expect((await eve.barrier()).filter((m) => JSON.stringify(m).includes('secret'))).toEqual([]);
     expect(await alice.request('members', { type: 'members', room: 'secret' })).toMatchObject({
       members: ['alice'],

@@ -153,6 +153,51 @@ describe('RedisStore look-alike names', () => {
   });
 });
 
+describe('RedisStore invitations from before the expiry index', () => {
+  it('indexes them at a node start, once however often nodes start, so the sweep expires and reports them', async () => {
+    // Regression: invitations written before `invites-due` existed were never in it, so the sweep
+    // never expired them (nor told their users); they lay in the invitee's list until a welcome.
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    const p = 'oldinv:';
+    try {
+      // As a server of the version before wrote them: the two hashes, no zset entry. And one
+      // written by this version (indexed), which the start leaves as it is; more than one SCAN
+      // step's worth of other keys around them.
+      const old = async (user: string, room: string, at: number) => {
+        await raw.hset(`${p}invites:${user}`, room, JSON.stringify({ by: 'alice', at }));
+        await raw.hset(`${p}room:{${room}}:invited`, user, String(at));
+      };
+      await old('bob', 'plans', 100);
+      await old('bob', 'trip', 5000);
+      await old('Carol', 'plans', 200);
+      await raw.hset(`${p}invites:dan`, 'plans', JSON.stringify({ by: 'alice', at: 300 }));
+      await raw.zadd(`${p}invites-due`, 300, 'plans\ndan');
+      await raw.mset(
+        Object.fromEntries(Array.from({ length: 1500 }, (_, i) => [`${p}room:{r${i}}:seq`, '1'])),
+      );
+      const first = await bareBackend(sharedServer().url, { prefix: p });
+      // Another node starting at once indexes the same invitations: nothing twice.
+      await bareBackend(sharedServer().url, { prefix: p });
+      // The sweep waits for the start's index: no polling needed.
+      const expired = await first.rooms.expireInvitations(1000);
+      expect(expired.sort((a, b) => (a.user < b.user ? -1 : 1))).toEqual([
+        { user: 'Carol', room: 'plans' },
+        { user: 'bob', room: 'plans' },
+        { user: 'dan', room: 'plans' },
+      ]);
+      expect(await first.rooms.expireInvitations(1000)).toEqual([]);
+      // The young one stays, indexed with its own time, and expires in its turn.
+      expect(await raw.zrange(`${p}invites-due`, '0', '-1', 'WITHSCORES')).toEqual(['trip\nbob', '5000']);
+      expect(await first.rooms.invitations('bob', 1000)).toMatchObject([{ room: 'trip', at: 5000 }]);
+      expect(await first.rooms.expireInvitations(5000)).toEqual([{ user: 'bob', room: 'trip' }]);
+      expect(first.stats().invitationIndex).toBe('done');
+    } finally {
+      await raw.quit();
+    }
+  });
+});
+
 describe('RedisStore', () => {
   it('logs events in the room stream with the seq as stream id', async () => {
     const { rooms } = await backend(sharedServer().url, { prefix: 'ids:' });
@@ -976,8 +1021,8 @@ describe('RedisStore room deletion in bounded steps', () => {
         graveStepped: async () => {
           // Between two steps: another node's sweep and this node's own come round.
           if (++sweeps > 2) return;
-          expect(await other.expireEmptyRooms(0)).toEqual([]);
-          expect(await self!.expireEmptyRooms(0)).toEqual([]);
+          expect((await other.expireEmptyRooms(0)).rooms).toEqual([]);
+          expect((await self!.expireEmptyRooms(0)).rooms).toEqual([]);
         },
       });
       self = a;
@@ -1030,7 +1075,7 @@ describe('RedisStore room deletion in bounded steps', () => {
       const pending = left.filter((h) => h === 1).length;
       expect(pending).toBe(3000 - 10 * 40);
       // The dead node's lease holds for a while: a sweep leaves the grave alone meanwhile.
-      expect(await next.expireEmptyRooms(0)).toEqual([]);
+      expect((await next.expireEmptyRooms(0)).rooms).toEqual([]);
       expect(steps).toEqual([]);
       expect(await redis.cmd.zcard(keys.graves())).toBe(1);
       // Its lease runs out (Redis expires it; here at once) and another node's sweep finishes it
@@ -1038,7 +1083,7 @@ describe('RedisStore room deletion in bounded steps', () => {
       const leases = await redis.cmd.keys('graves-died:*:lease');
       expect(leases).toHaveLength(1);
       expect(await redis.cmd.del(...leases)).toBe(1);
-      expect(await next.expireEmptyRooms(0)).toEqual([]);
+      expect((await next.expireEmptyRooms(0)).rooms).toEqual([]);
       expect(steps.reduce((x, y) => x + y, 0)).toBe(pending + 360);
       for (const done of steps) expect(done).toBeLessThanOrEqual(40);
       expect(await redis.cmd.zcard(keys.graves())).toBe(0);
@@ -1216,13 +1261,13 @@ describe('RedisStore room deletion: the cleanup after the answer', () => {
         fileChunk: 20,
         graveStepped: (_room, done) => void after.push(done),
       });
-      expect(await restarted.expireEmptyRooms(0)).toEqual([]);
+      expect((await restarted.expireEmptyRooms(0)).rooms).toEqual([]);
       expect(after).toEqual([]);
       // The lease runs out (Redis expires it; here at once): the next sweep finishes the cleanup.
       const leases = await redis.cmd.keys('cleanup-closed:*:lease');
       expect(leases).toHaveLength(1);
       expect(await redis.cmd.del(...leases)).toBe(1);
-      expect(await restarted.expireEmptyRooms(0)).toEqual([]);
+      expect((await restarted.expireEmptyRooms(0)).rooms).toEqual([]);
       expect(after.reduce((x, y) => x + y, 0)).toBe(pending + 300 + 60);
       for (const done of after) expect(done).toBeLessThanOrEqual(100);
       expect(await redis.cmd.zcard(keys.graves())).toBe(0);

@@ -320,16 +320,19 @@ export class Hub {
   }
 
   /**
-   * Deletes rooms empty for longer than emptyRoomTtlMs, and their files; their names. Then drops
-   * the invitations past invitationTtlMs, their users told (MembershipHandlers.expireInvitations).
+   * Deletes rooms empty for longer than emptyRoomTtlMs, and their files; their names. The pending
+   * invitations that went with them are told to their users (`uninvited`, on every node, once: the
+   * node whose store step deleted the room). Then drops the invitations past invitationTtlMs, their
+   * users told (MembershipHandlers.expireInvitations).
    * `stop` (shutdown) ends it between its steps; a dropRoom skipped then is only the safety net
    * (the store's deletion took the room's files).
    */
   async sweep(stop?: AbortSignal): Promise<string[]> {
-    const names = await this.#backend.rooms.expireEmptyRooms(
+    const { rooms: names, invitations } = await this.#backend.rooms.expireEmptyRooms(
       this.#options.clock.now() - this.#options.limits.emptyRoomTtlMs,
       stop,
     );
+    this.#membership.uninvited(invitations);
     for (const name of names) {
       if (stop?.aborted) break;
       await this.#backend.attachments.dropRoom(name);

@@ -194,8 +194,13 @@ export class MembershipHandlers {
    */
   async expireInvitations(): Promise<number> {
     const expired = await this.#backend.rooms.expireInvitations(this.#expiredAt());
-    for (const { user, room } of expired) this.#local.tellUser(user, { op: 'uninvited', room });
+    this.uninvited(expired);
     return expired.length;
+  }
+
+  /** Invitations the store dropped without their users (expired, their room gone): told, every node. */
+  uninvited(dropped: { user: string; room: string }[]): void {
+    for (const { user, room } of dropped) this.#local.tellUser(user, { op: 'uninvited', room });
   }
 
   /** The user's pending invitations, oldest first (welcome). */
@@ -236,14 +241,18 @@ export class MembershipHandlers {
           ? `you are already in room ${room}`
           : `${target.name} is already in room ${room}`,
       );
+    // Also after the invitee declined it (the store keeps a declined one for its owner until it
+    // expires): the owner is never told of a decline, and `invited` here would tell it.
     if (result === 'already_invited')
       return this.#fail(conn, ref, 'already_invited', `${target.name} is already invited to room ${room}`);
+    // The invitee's pending invitations are theirs: the owner is told that this one was not made
+    // (the code, for the page), not how many others the invitee has.
     if (result === 'user_full')
       return this.#fail(
         conn,
         ref,
         'too_many_invitations',
-        `${target.name} has ${plural(limits.maxInvitationsPerUser, 'pending invitation')}, the most allowed`,
+        `${target.name} cannot be invited now: try again later`,
       );
     // The invitee blocks the owner (the store checks it with the write): nothing is stored or told.
     if (result === 'blocked') return this.#fail(conn, ref, 'not_accepted', notAccepted(target.name));
@@ -279,7 +288,10 @@ export class MembershipHandlers {
     }
   }
 
-  /** The invitee declines: the invitation is gone (the owner is not told). */
+  /**
+   * The invitee declines: the invitation is gone for them (the owner is not told, and the store keeps
+   * it as pending to the owner's eyes until it expires: RoomStore.dropInvitation).
+   */
   async decline(conn: Connection, room: string, ref: string | undefined): Promise<void> {
     if (!(await this.#backend.rooms.dropInvitation(conn.user, room)))
       return this.#fail(conn, ref, 'no_such_room', `you have no invitation to room ${room}`);
@@ -310,11 +322,19 @@ export class MembershipHandlers {
     // The owner is checked again by the store with the removal (and with the invitation's drop): a
     // room deleted and made again by another user since the look above loses nobody.
     const owner = conn.user;
-    if (!(await this.#backend.rooms.leave(target.name, room, this.#clock.now(), 'removed', owner))) {
-      if (!(await this.#backend.rooms.dropInvitation(target.name, room, owner)))
-        return this.#fail(conn, ref, 'not_member', `${target.name} is not in room ${room}`);
-      reply(conn, ref, { v, type: 'removed', room, user: target.name });
-      return this.#local.tellUser(target.name, { op: 'uninvited', room });
+    const rooms = this.#backend.rooms;
+    const out = () => rooms.leave(target.name, room, this.#clock.now(), 'removed', owner);
+    // Not a member: the invitation is taken back instead. Neither: the invitee may have accepted it
+    // between the two steps (the drop then finds it gone with the join), so the leave is tried
+    // again. What the owner is told is what the store did: no member of the room by the name
+    // remains when the answer is `not_member` (only the owner's own new invitation lets them in
+    // after the drop found none).
+    if (!(await out())) {
+      if (await rooms.dropInvitation(target.name, room, owner)) {
+        reply(conn, ref, { v, type: 'removed', room, user: target.name });
+        return this.#local.tellUser(target.name, { op: 'uninvited', room });
+      }
+      if (!(await out())) return this.#fail(conn, ref, 'not_member', `${target.name} is not in room ${room}`);
     }
     reply(conn, ref, { v, type: 'removed', room, user: target.name });
     this.#local.notice(room, { v, type: 'member', room, user: target.name, joined: false });
@@ -346,11 +366,10 @@ export class MembershipHandlers {
         `you can be in at most ${plural(max, 'direct message')}`,
       );
     if (mine === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
+    // The other at their cap on DMs is not added: the DM opens for the asker alone, as one the other
+    // closed (reopenDm adds them at a message once they have room; the messages wait for them).
+    // How many DMs someone else is in is theirs: a refusal here told the asker.
     const theirs = await rooms.join(target.name, room, max);
-    if (theirs === 'too_many_rooms') {
-      if (mine === 'joined') await rooms.leave(conn.user, room, this.#clock.now());
-      return this.#fail(conn, ref, 'too_many_rooms', `${target.name} is in too many direct messages`);
-    }
     const lastRead = mine === 'joined' ? await rooms.head(room) : await this.#lastRead(conn.user, room);
     await this.#enter(conn, room, { kind: 'dm', owner: null, lastRead }, ref);
     for (const [user, result] of [

@@ -6,6 +6,7 @@
  * Schema version 8: users keep their name's skeleton under a unique index (look-alike names).
  * Schema version 9: pending invitations to private rooms.
  * Schema version 10: blocks.
+ * Schema version 11: a declined invitation is kept, marked, until it expires.
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -65,7 +66,7 @@ describe('SQLite schema 3', () => {
       await store.close();
     }
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(10); // and on to the current version
+    expect(check.pragma('user_version', { simple: true })).toBe(11); // and on to the current version
     check.close();
   });
 });
@@ -99,7 +100,7 @@ describe('SQLite schema 6', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(10);
+      expect(check.pragma('user_version', { simple: true })).toBe(11);
       const indexes = check.prepare(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'memberships'",
       );
@@ -143,7 +144,7 @@ describe('SQLite schema 7', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(10);
+      expect(check.pragma('user_version', { simple: true })).toBe(11);
       const plan = (sql: string) =>
         (check.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('ann', 1) as { detail: string }[]).map(
           (p) => p.detail,
@@ -198,7 +199,7 @@ describe('SQLite schema 8', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(10);
+      expect(check.pragma('user_version', { simple: true })).toBe(11);
       expect(check.prepare('SELECT name, skeleton FROM users ORDER BY created_at').all()).toEqual([
         { name: 'alice', skeleton: 'alice' },
         { name: 'aIice', skeleton: null },
@@ -238,7 +239,7 @@ describe('SQLite schema 9', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(10);
+      expect(check.pragma('user_version', { simple: true })).toBe(11);
       const plan = (
         check.prepare('EXPLAIN QUERY PLAN SELECT user FROM invitations WHERE room = ?').all('sec') as {
           detail: string;
@@ -278,7 +279,40 @@ describe('SQLite schema 10', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(10);
+      expect(check.pragma('user_version', { simple: true })).toBe(11);
+    } finally {
+      check.close();
+    }
+  });
+});
+
+describe('SQLite schema 11', () => {
+  it('migrates a version 10 database: its invitations stay pending, and a decline is kept until they expire', async () => {
+    const path = tempDatabasePath();
+    const before = new SqliteStore(path);
+    const quotas = { maxRooms: 9, maxOwnedRooms: 9 };
+    const limits = { perUser: 9, perRoom: 9, expiredAt: 0 };
+    await before.createRoom({ name: 'sec', kind: 'private', owner: 'ann', createdAt: 1 }, quotas);
+    expect(await before.join('ann', 'sec', 9)).toBe('joined');
+    expect(await before.invite('sec', 'ben', 'ann', 100, limits)).toBe('invited');
+    await before.close();
+    // What version 10 had: no declined column.
+    const old = new Database(path);
+    old.exec('ALTER TABLE invitations DROP COLUMN declined; PRAGMA user_version = 10;');
+    old.close();
+
+    const store = new SqliteStore(path);
+    try {
+      expect(await store.invitations('ben', 0)).toEqual([{ room: 'sec', user: 'ben', by: 'ann', at: 100 }]);
+      expect(await store.dropInvitation('ben', 'sec')).toBe(true);
+      expect(await store.invitations('ben', 0)).toEqual([]);
+      expect(await store.invite('sec', 'ben', 'ann', 101, limits)).toBe('already_invited');
+    } finally {
+      await store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(11);
     } finally {
       check.close();
     }

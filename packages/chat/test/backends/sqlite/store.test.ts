@@ -162,7 +162,7 @@ describe('SqliteStore', () => {
     ]);
     expect(JSON.stringify(await store.eventsAfter('general', 0, 9))).not.toContain('secret');
     // The empty room (nobody in it) now expires like any other.
-    expect(await store.expireEmptyRooms(10)).toEqual(['rust']);
+    expect((await store.expireEmptyRooms(10)).rooms).toEqual(['rust']);
     // Events live in the new table, with its dedup index and without the old kind CHECK.
     const check = new Database(path, { readonly: true });
     const sql = (

@@ -118,6 +118,26 @@ export async function createRedisBackend(
         );
       },
     );
+  // Invitations written before the `invites-due` index (or since by a node of that version) are put
+  // in it (store.ts, indexInvitations), so the sweep expires them and tells their users. In the
+  // background from the start, as the skeletons (a SCAN of the keyspace); the store's sweep of
+  // invitations waits for it. A failure is a warning: the next start indexes them.
+  let invitationIndex: 'running' | 'done' | 'failed' | 'stopped' = 'running';
+  const indexingInvitations = store
+    .indexInvitations(() => closing !== undefined)
+    .then(
+      (complete) => {
+        invitationIndex = complete ? 'done' : 'stopped';
+      },
+      (err: unknown) => {
+        invitationIndex = 'failed';
+        if (closing) return;
+        log(
+          `chat: could not index the pending invitations made before this version (${redisFailure(err)}); they expire once a node starts and indexes them`,
+          'warning',
+        );
+      },
+    );
   const notice = (room: string, user: string, online: boolean) =>
     JSON.stringify({ v: PROTOCOL_VERSION, type: 'presence', room, user, online });
   // A notice whose PUBLISH failed was heard by no node, and none would learn of it otherwise (each
@@ -173,12 +193,14 @@ export async function createRedisBackend(
       rooms: events.rooms,
       presenceTtlMs: presence.ttlMs,
       skeletonIndex,
+      invitationIndex,
       ...events.stats,
       ...bus.stats,
     }),
     close() {
       closing ??= (async () => {
         await indexing; // stops after the SCAN step it is in
+        await indexingInvitations; // the same
         presence.close();
         await store.close(); // a deleted room's cleanup step in flight ends first
         await events.stop();

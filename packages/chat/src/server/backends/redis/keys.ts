@@ -52,7 +52,8 @@
  *   invites:<user>               hash room -> JSON {by, at}: the user's pending invitations, changed
  *                                with room:{r}:invited by the same scripts (store.ts, INVITE,
  *                                ACCEPT, DROP_INVITATION, DELETE_ROOM)
- *   room:{r}:invited             hash user -> at: who has a pending invitation to the room
+ *   room:{r}:invited             hash user -> at: who has a pending invitation to the room, or a
+ *                                declined one until it expires (its invites:<user> side is gone)
  *   blocks:<user lower>          hash blocked user's name lower -> as created: whom the user blocks
  *                                (blocks.ts; read by APPEND and INVITE in store.ts with their writes)
  *   invites-due                  zset `<room>\n<user>` -> at: every pending invitation by age, kept

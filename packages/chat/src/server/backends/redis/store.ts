@@ -79,6 +79,7 @@ import {
   type CreateRoomResult,
   type CreateUserResult,
   consoleLog,
+  type ExpiredRooms,
   type InvitationLimits,
   type InvitationRecord,
   type InviteResult,
@@ -520,9 +521,10 @@ logChange(KEYS[6], changeAt, 'deleted', '', '', 1)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
-local invitees = redis.call('HKEYS', KEYS[21])
-for _, invitee in ipairs(invitees) do
-  redis.call('HDEL', ARGV[6] .. invitee, ARGV[1])
+local invitees = {}
+for _, invitee in ipairs(redis.call('HKEYS', KEYS[21])) do
+  -- Not who declined it (their side is gone): they were told then.
+  if redis.call('HDEL', ARGV[6] .. invitee, ARGV[1]) == 1 then invitees[#invitees + 1] = invitee end
   redis.call('ZREM', KEYS[22], ARGV[1] .. '\\n' .. invitee)
 end
 redis.call('DEL', KEYS[21])
@@ -662,7 +664,10 @@ return joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], A
 // (blocks.ts: an inviter it holds invites nobody). ARGV: 1 room, 2 user, 3 JSON {by, at},
 // 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited.
 // Only the room's owner invites (`by`): a private room of another (the one the hub looked at
-// deleted and another made under the name since) is answered 'no_room'.
+// deleted and another made under the name since) is answered 'no_room'. A declined invitation
+// (DROP_INVITATION) is on the room's side alone until it expires: 'already_invited', and counted
+// against the room's cap, as a pending one (the owner is not told of a decline); not against the
+// invitee's (its side is gone: declining makes a place).
 const INVITE = `
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info then return 'no_room' end
@@ -686,7 +691,7 @@ for i = 1, #theirs, 2 do
     redis.call('ZREM', KEYS[5], ARGV[1] .. '\\n' .. theirs[i])
   end
 end
-if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 'already_invited' end
+if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then return 'already_invited' end
 if redis.call('HEXISTS', KEYS[6], string.lower(cjson.decode(ARGV[3]).by)) == 1 then return 'blocked' end
 if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[5]) then return 'user_full' end
 if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[6]) then return 'room_full' end
@@ -718,20 +723,26 @@ return joined
 `;
 
 // KEYS: 1 invites:<user>, 2 room:{r}:invited, 3 invites-due, 4 rooms. ARGV: 1 room, 2 user, 3 the
-// owner the room must have ('' for any: a decline). -> 1 if there was one.
+// owner the room must have ('' for none: a decline). -> 1 if there was one.
+// A decline takes the invitee's side only: the room's side and the due entry stay until it expires
+// (EXPIRE_INVITATIONS then tells nobody: the invitee's side is gone), so to the owner it is pending.
+// The owner's taking back drops all three, a declined one too (answered as a pending one).
 const DROP_INVITATION = `
-if ARGV[3] ~= '' then
-  local info = redis.call('HGET', KEYS[4], ARGV[1])
-  if not info or cjson.decode(info).owner ~= ARGV[3] then return 0 end
-end
-redis.call('HDEL', KEYS[2], ARGV[2])
+if ARGV[3] == '' then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+local info = redis.call('HGET', KEYS[4], ARGV[1])
+if not info or cjson.decode(info).owner ~= ARGV[3] then return 0 end
+local theirs = redis.call('HDEL', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[1] .. '\\n' .. ARGV[2])
-return redis.call('HDEL', KEYS[1], ARGV[1])
+local mine = redis.call('HDEL', KEYS[1], ARGV[1])
+if theirs == 1 or mine == 1 then return 1 end
+return 0
 `;
 
 // The sweep's: the invitations made at or before ARGV[1], oldest first, at most ARGV[2] of them,
 // dropped from all three sides. KEYS: 1 invites-due. ARGV: 1 expiredAt, 2 limit, 3 invites: prefix,
 // 4 room:{ , 5 }:invited. -> flat {room, user, ...} of those dropped (each once, whichever node).
+// An entry whose invitation is no longer in the user's hash (none should be: every script changes
+// the sides together) is dropped untold: its user has nothing to be told about.
 const EXPIRE_INVITATIONS = `
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
@@ -739,13 +750,37 @@ for _, entry in ipairs(due) do
   local cut = string.find(entry, '\\n', 1, true)
   local room = string.sub(entry, 1, cut - 1)
   local user = string.sub(entry, cut + 1)
-  redis.call('HDEL', ARGV[3] .. user, room)
+  local had = redis.call('HDEL', ARGV[3] .. user, room)
   redis.call('HDEL', ARGV[4] .. room .. ARGV[5], user)
   redis.call('ZREM', KEYS[1], entry)
-  out[#out + 1] = room
-  out[#out + 1] = user
+  if had == 1 then
+    out[#out + 1] = room
+    out[#out + 1] = user
+  end
 end
 return out
+`;
+
+// A node's start (indexInvitations): one user's pending invitations put in `invites-due` (and in
+// their room's `invited` hash) where they are missing: invitations written before that index
+// existed, or since by a node of that version, would otherwise never expire by the sweep. ZADD NX
+// and HSETNX: an entry already there is left as it is, so running it again (every start, every
+// node) changes nothing. One user's hash at a time, read and indexed in one step: an invitation
+// accepted or declined meanwhile is not indexed after its drop. Bounded by the user's hash, which
+// INVITE caps (maxInvitationsPerUser).
+// KEYS: 1 invites:<user>, 2 invites-due. ARGV: 1 user, 2 room:{ , 3 }:invited. -> entries added.
+const INDEX_INVITATIONS = `
+local mine = redis.call('HGETALL', KEYS[1])
+local added = 0
+for i = 1, #mine, 2 do
+  local ok, invitation = pcall(cjson.decode, mine[i + 1])
+  local at = ok and type(invitation) == 'table' and tonumber(invitation.at)
+  if at then
+    added = added + redis.call('ZADD', KEYS[2], 'NX', at, mine[i] .. '\\n' .. ARGV[1])
+    redis.call('HSETNX', ARGV[2] .. mine[i] .. ARGV[3], ARGV[1], at)
+  end
+end
+return added
 `;
 
 // KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster, 6 seq, 7 log. ARGV: 1 room, 2 user,
@@ -1073,6 +1108,7 @@ type Commands = {
   chatAccept(...args: (string | number)[]): Promise<AcceptResult>;
   chatDropInvitation(...args: (string | number)[]): Promise<number>;
   chatExpireInvitations(...args: (string | number)[]): Promise<string[]>;
+  chatIndexInvitations(...args: (string | number)[]): Promise<number>;
   chatLeave(...args: (string | number)[]): Promise<number>;
   chatMarkRead(...args: (string | number)[]): Promise<[number, number, number]>;
   chatListRooms(...args: (string | number)[]): Promise<(string | number)[]>;
@@ -1102,6 +1138,8 @@ export class RedisStore implements AccountStore, RoomStore {
   readonly #cleanups = new Set<Promise<void>>();
   readonly #blocks: RedisBlocks;
   #closed = false;
+  /** indexInvitations's run from the node's start, settled either way (expireInvitations waits). */
+  #invitationsIndexed: Promise<void> = Promise.resolve();
   /** Stream entry nonces: this store's random tag and a count (unique per append, any node). */
   readonly #nonceTag = `${randomBytes(6).toString('base64url')}.`;
   #nonces = 0;
@@ -1151,6 +1189,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatAccept', 9, ACCEPT);
     define('chatDropInvitation', 4, DROP_INVITATION);
     define('chatExpireInvitations', 1, EXPIRE_INVITATIONS);
+    define('chatIndexInvitations', 2, INDEX_INVITATIONS);
     define('chatLeave', 7, LEAVE);
     define('chatMarkRead', 4, MARK_READ);
     define('chatListRooms', 1, LIST_ROOMS);
@@ -1231,6 +1270,50 @@ export class RedisStore implements AccountStore, RoomStore {
       if (n > 0) await this.#call(() => batch.exec());
     } while (cursor !== '0');
     return true;
+  }
+
+  /**
+   * Puts every pending invitation missing from `invites-due` in it (INDEX_INVITATIONS, one user's
+   * at a time), so that the sweep expires and tells invitations written before the index existed.
+   * Each node runs it from its start (index.ts), in SCAN steps of `invites:*`, until the scan ends
+   * (true) or `stopped()` says the node is stopping (false). expireInvitations waits for it first:
+   * the sweep after a start misses none. Idempotent, so every start runs it again (a node of the
+   * version before, still running in a rolling upgrade, writes invitations without the index).
+   */
+  indexInvitations(stopped: () => boolean = () => false): Promise<boolean> {
+    const run = async () => {
+      const k = this.#keys;
+      const prefix = k.invitations('');
+      const pattern = `${globEscape(prefix)}*`;
+      let cursor = '0';
+      do {
+        if (stopped()) return false;
+        const [next, found] = await this.#call(() =>
+          this.#redis.scan(cursor, 'MATCH', pattern, 'COUNT', SKELETON_SCAN_COUNT),
+        );
+        cursor = next;
+        if (found.length === 0) continue;
+        const batch = this.#redis.pipeline() as unknown as Commands & { exec(): Promise<unknown> };
+        for (const key of found)
+          batch.chatIndexInvitations(
+            key,
+            k.invitationsDue(),
+            key.slice(prefix.length),
+            `${k.prefix}room:{`,
+            '}:invited',
+          );
+        const results = (await this.#call(() => batch.exec())) as [Error | null, unknown][] | null;
+        const failed = results?.find(([err]) => err !== null);
+        if (failed?.[0]) throw failed[0];
+      } while (cursor !== '0');
+      return true;
+    };
+    const indexing = run();
+    this.#invitationsIndexed = indexing.then(
+      () => {},
+      () => {},
+    );
+    return indexing;
   }
 
   /** One script (CREATE_SESSION): the user's oldest sessions past the cap go with the insert. */
@@ -1657,8 +1740,12 @@ export class RedisStore implements AccountStore, RoomStore {
     return this.#call(() => this.#blocks.blocks(user, other));
   }
 
-  /** EXPIRE_INVITATIONS, 500 at a time until none is left (each call bounded). */
+  /**
+   * EXPIRE_INVITATIONS, 500 at a time until none is left (each call bounded), after this node's
+   * start has indexed the invitations written before `invites-due` (indexInvitations).
+   */
   async expireInvitations(expiredAt: number): Promise<{ user: string; room: string }[]> {
+    await this.#invitationsIndexed;
     const k = this.#keys;
     const out: { user: string; room: string }[] = [];
     for (;;) {
@@ -2155,12 +2242,13 @@ export class RedisStore implements AccountStore, RoomStore {
     }
   }
 
-  async expireEmptyRooms(emptySince: number, stop?: AbortSignal): Promise<string[]> {
+  async expireEmptyRooms(emptySince: number, stop?: AbortSignal): Promise<ExpiredRooms> {
     // Each step is bounded and may be left for the next sweep: a closing node stops between them,
     // so no command of the sweep is sent after its Redis client closed.
     const stopped = () => this.#closed || stop?.aborted === true;
+    const invitations: ExpiredRooms['invitations'] = [];
     await this.#clearGraves(stopped);
-    if (stopped()) return [];
+    if (stopped()) return { rooms: [], invitations };
     const names = await this.#call(() =>
       this.#redis.zrangebyscore(this.#keys.emptyRooms(), '-inf', `(${emptySince}`),
     );
@@ -2171,12 +2259,14 @@ export class RedisStore implements AccountStore, RoomStore {
       const result = await this.#deleteRoom(name, true);
       if (result !== null && result !== 'busy') {
         gone.push(name);
+        // DELETE_ROOM read them as it dropped them: of two sweeps, the one whose step deleted it.
+        for (const user of result.invitees) invitations.push({ user, room: name });
         if (result.entry !== '') await this.#clearGraveOrLeave(result.entry);
       }
       // A name left in the set without its room: drop it (a joined room left the set on its join).
       else if (result === null) await this.#call(() => this.#redis.zrem(this.#keys.emptyRooms(), name));
     }
-    return gone;
+    return { rooms: gone, invitations };
   }
 }
 

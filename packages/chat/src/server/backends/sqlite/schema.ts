@@ -23,12 +23,14 @@
  *     against their own cap by their `dm:` name, no column needed)
  * 10  blocks (`blocks`: who blocks whom, keyed by both names in lower case, the blocked user's name as
  *     created kept for the list; blocks.ts); nothing else changes
+ * 11  a declined invitation stays until it expires, marked (`invitations.declined`): to its owner
+ *     it is pending as before (store.ts, dropInvitation); the rows from before are all pending
  * Each step runs in one transaction, so a crash mid-migration leaves the previous version.
  */
 import type Database from 'better-sqlite3';
 import { nameSkeleton } from '../name-skeleton.js';
 
-const CURRENT = 10;
+const CURRENT = 11;
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS users (
@@ -205,6 +207,8 @@ export function migrate(db: Database.Database): void {
     addSkeletons(db);
     db.exec(INVITATIONS);
     db.exec(BLOCKS);
+    if (!columns(db, 'invitations').has('declined'))
+      db.exec('ALTER TABLE invitations ADD COLUMN declined INTEGER NOT NULL DEFAULT 0');
     db.pragma(`user_version = ${CURRENT}`);
   })();
 }

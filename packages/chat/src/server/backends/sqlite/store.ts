@@ -43,6 +43,7 @@ import type {
   BlockResult,
   CreateRoomResult,
   CreateUserResult,
+  ExpiredRooms,
   InvitationLimits,
   InvitationRecord,
   InviteResult,
@@ -317,17 +318,28 @@ export class SqliteStore implements AccountStore, RoomStore {
       ),
       expireUserInvitations: db.prepare('DELETE FROM invitations WHERE user = ? AND at <= ?'),
       expireRoomInvitations: db.prepare('DELETE FROM invitations WHERE room = ? AND at <= ?'),
-      countUserInvitations: db.prepare('SELECT COUNT(*) AS n FROM invitations WHERE user = ?'),
+      // A declined invitation counts against the room's cap (to its owner it is pending) but not
+      // against the invitee's: declining frees a place, as before.
+      countUserInvitations: db.prepare(
+        'SELECT COUNT(*) AS n FROM invitations WHERE user = ? AND declined = 0',
+      ),
       countRoomInvitations: db.prepare('SELECT COUNT(*) AS n FROM invitations WHERE room = ?'),
-      getInvitation: db.prepare('SELECT at FROM invitations WHERE user = ? AND room = ?'),
+      getInvitation: db.prepare('SELECT at, declined FROM invitations WHERE user = ? AND room = ?'),
       addInvitation: db.prepare('INSERT INTO invitations (user, room, by_user, at) VALUES (?, ?, ?, ?)'),
       dropInvitation: db.prepare('DELETE FROM invitations WHERE user = ? AND room = ?'),
+      declineInvitation: db.prepare(
+        'UPDATE invitations SET declined = 1 WHERE user = ? AND room = ? AND declined = 0',
+      ),
       dropRoomInvitations: db.prepare('DELETE FROM invitations WHERE room = ?'),
       invitations: db.prepare(
-        'SELECT room, user, by_user, at FROM invitations WHERE user = ? AND at > ? ORDER BY at, room',
+        'SELECT room, user, by_user, at FROM invitations WHERE user = ? AND at > ? AND declined = 0 ORDER BY at, room',
       ),
       invitees: db.prepare('SELECT user FROM invitations WHERE room = ? ORDER BY user'),
-      expireInvitations: db.prepare('DELETE FROM invitations WHERE at <= ? RETURNING user, room'),
+      // Those to tell when the room's invitations go: not who declined (they were told then).
+      pendingInvitees: db.prepare(
+        'SELECT user FROM invitations WHERE room = ? AND declined = 0 ORDER BY user',
+      ),
+      expireInvitations: db.prepare('DELETE FROM invitations WHERE at <= ? RETURNING user, room, declined'),
       countMembers: db.prepare('SELECT COUNT(*) AS n FROM memberships WHERE room = ?'),
       join: db.prepare(
         'INSERT INTO memberships (user, room, last_read) SELECT ?, name, head FROM rooms WHERE name = ?',
@@ -445,7 +457,7 @@ export class SqliteStore implements AccountStore, RoomStore {
         const found = s.getRoom.get(name) as RoomRow | undefined;
         if (!found || (owner !== undefined && found.owner !== owner)) return null;
         // Read in the step that drops them: an invitation made just before is among them.
-        const invitees = (s.invitees.all(name) as { user: string }[]).map((r) => r.user);
+        const invitees = (s.pendingInvitees.all(name) as { user: string }[]).map((r) => r.user);
         // Keep the head: the seq of a name never goes back, so a client's or a node's cursor from
         // the deleted room can never hide the events of a new room with the same name.
         s.keepFloor.run(name);
@@ -477,8 +489,8 @@ export class SqliteStore implements AccountStore, RoomStore {
         },
       ),
       accept: writing((user: string, room: string, maxRooms: number, expiredAt: number): AcceptResult => {
-        const invitation = s.getInvitation.get(user, room) as { at: number } | undefined;
-        if (!invitation) return 'no_invitation';
+        const invitation = s.getInvitation.get(user, room) as { at: number; declined: number } | undefined;
+        if (!invitation || invitation.declined) return 'no_invitation';
         if (invitation.at <= expiredAt || !s.getRoom.get(room)) {
           s.dropInvitation.run(user, room);
           return 'no_invitation';
@@ -659,10 +671,14 @@ export class SqliteStore implements AccountStore, RoomStore {
           return rows.filter((row) => row.expires_at > now).map((row) => row.token);
         },
       ),
-      expire: writing((emptySince: number): string[] => {
+      expire: writing((emptySince: number): ExpiredRooms => {
         const gone: string[] = [];
+        const invitations: ExpiredRooms['invitations'] = [];
         for (const { name } of s.expired.all(emptySince, DEFAULT_ROOM) as { name: string }[]) {
           if (n(s.countMembers.get(name)) > 0) continue;
+          // Read in the step that drops them, as deleteRoom reads them.
+          for (const { user } of s.pendingInvitees.all(name) as { user: string }[])
+            invitations.push({ user, room: name });
           s.keepFloor.run(name);
           s.deleteRoomEvents.run(name);
           s.deleteRoomReactions.run(name);
@@ -671,7 +687,7 @@ export class SqliteStore implements AccountStore, RoomStore {
           s.deleteRoom.run(name);
           gone.push(name);
         }
-        return gone;
+        return { rooms: gone, invitations };
       }),
     };
   }
@@ -821,14 +837,20 @@ export class SqliteStore implements AccountStore, RoomStore {
 
   /** One statement: the expired rows deleted and returned (a scan of the table, once a sweep). */
   async expireInvitations(expiredAt: number): Promise<{ user: string; room: string }[]> {
-    const rows = this.#stmt.expireInvitations.all(expiredAt) as { user: string; room: string }[];
-    return rows.map((r) => ({ user: r.user, room: r.room }));
+    const rows = this.#stmt.expireInvitations.all(expiredAt) as {
+      user: string;
+      room: string;
+      declined: number;
+    }[];
+    // A declined one's user was told at the decline.
+    return rows.filter((r) => !r.declined).map((r) => ({ user: r.user, room: r.room }));
   }
 
   async dropInvitation(user: string, room: string, owner?: string): Promise<boolean> {
+    // A decline: marked, kept until it expires (RoomStore.dropInvitation).
+    if (owner === undefined) return this.#stmt.declineInvitation.run(user, room).changes === 1;
     // One synchronous call: nothing runs between the owner's read and the delete.
-    if (owner !== undefined && (this.#stmt.getRoom.get(room) as RoomRow | undefined)?.owner !== owner)
-      return false;
+    if ((this.#stmt.getRoom.get(room) as RoomRow | undefined)?.owner !== owner) return false;
     return this.#stmt.dropInvitation.run(user, room).changes === 1;
   }
 
@@ -969,7 +991,7 @@ export class SqliteStore implements AccountStore, RoomStore {
     return rows.map((r) => toEvent(r, extras));
   }
 
-  async expireEmptyRooms(emptySince: number): Promise<string[]> {
+  async expireEmptyRooms(emptySince: number): Promise<ExpiredRooms> {
     return this.#tx.expire(emptySince);
   }
 

@@ -3,6 +3,7 @@
  * scenario does not: oneself, an unknown name, the cap.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { dmRoom } from '../../src/shared/protocol.js';
 import { cleanup, register, startTestServer, TestClient } from '../helpers.js';
 import { blockScenario } from './blocks.js';
 
@@ -45,5 +46,40 @@ describe('block', () => {
       users: ['bob'],
     });
     await alice.close();
+  });
+});
+
+describe('a block racing a new direct message', () => {
+  it("a block answered between the hub's check and the joins: the DM is not made for either, refused not_accepted", async () => {
+    // Regression (the attacker's pass): bob's `dm` passed the block check, alice's block was
+    // answered, then both joins ran: alice was put into a conversation with the user she had just
+    // blocked and told `joined`.
+    const server = await startTestServer({ limits: fast });
+    const alice = await TestClient.user(server.origin, 'alice');
+    const bob = await TestClient.user(server.origin, 'bob');
+    const rooms = server.backend.rooms;
+    const create = rooms.createRoom.bind(rooms);
+    let raced = false;
+    rooms.createRoom = async (...args) => {
+      if (!raced && args[0].kind === 'dm') {
+        raced = true;
+        // Between the check (bob not blocked) and the joins: alice's block is answered.
+        expect(await alice.request('blocked', { type: 'block', user: 'bob' })).toMatchObject({
+          users: ['bob'],
+        });
+      }
+      return create(...args);
+    };
+    expect(await bob.request('joined', { type: 'dm', user: 'alice' })).toMatchObject({
+      type: 'error',
+      code: 'not_accepted',
+      message: 'alice is not accepting messages or invitations from you',
+    });
+    expect(raced).toBe(true);
+    const dm = dmRoom('alice', 'bob');
+    expect(await rooms.isMember('alice', dm)).toBe(false);
+    expect(await rooms.isMember('bob', dm)).toBe(false);
+    // alice was told nothing of it (everything queued for her before the barrier has arrived).
+    expect((await alice.barrier()).filter((m) => m.type === 'joined')).toEqual([]);
   });
 });

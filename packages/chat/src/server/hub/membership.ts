@@ -370,6 +370,16 @@ export class MembershipHandlers {
     // closed (reopenDm adds them at a message once they have room; the messages wait for them).
     // How many DMs someone else is in is theirs: a refusal here told the asker.
     const theirs = await rooms.join(target.name, room, max);
+    // A block answered between the check above and the joins would have put the blocker into a
+    // conversation with the user they blocked: asked again once both joins are stored, and what
+    // they added undone, as if the block had come first (one that comes after this look-up finds
+    // the DM open, as any block of someone one already talks to).
+    if (await rooms.blocks(target.name, conn.user)) {
+      const now = this.#clock.now();
+      if (theirs === 'joined') await rooms.leave(target.name, room, now);
+      if (mine === 'joined') await rooms.leave(conn.user, room, now);
+      return this.#fail(conn, ref, 'not_accepted', notAccepted(target.name));
+    }
     const lastRead = mine === 'joined' ? await rooms.head(room) : await this.#lastRead(conn.user, room);
     await this.#enter(conn, room, { kind: 'dm', owner: null, lastRead }, ref);
     for (const [user, result] of [

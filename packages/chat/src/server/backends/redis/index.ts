@@ -101,43 +101,33 @@ export async function createRedisBackend(
   // 15 s on a busy 2-core machine), which a start, run again at every restart, should not wait for;
   // until it reaches an old account, a look-alike of it may still sign up. A Redis refusing SCAN
   // (an ACL) or lost meanwhile is a warning: sign-ups still write and check skeleton keys.
-  let skeletonIndex: 'running' | 'done' | 'failed' | 'stopped' = 'running';
   let closing: Promise<void> | undefined;
-  const indexing = store
-    .indexSkeletons(() => closing !== undefined)
-    .then(
+  /** A background index from the start: its state for /_stats, a failure a warning. */
+  const background = (run: (stopped: () => boolean) => Promise<boolean>, warning: string) => {
+    const job = { state: 'running' as 'running' | 'done' | 'failed' | 'stopped', done: Promise.resolve() };
+    job.done = run(() => closing !== undefined).then(
       (complete) => {
-        skeletonIndex = complete ? 'done' : 'stopped';
+        job.state = complete ? 'done' : 'stopped';
       },
       (err: unknown) => {
-        skeletonIndex = 'failed';
-        if (closing) return;
-        log(
-          `chat: could not index the skeletons of existing accounts (${redisFailure(err)}); a look-alike of an account signed up before this version may be accepted until a node starts and indexes them`,
-          'warning',
-        );
+        job.state = 'failed';
+        if (!closing) log(warning.replace('%s', redisFailure(err)), 'warning');
       },
     );
+    return job;
+  };
+  const skeletons = background(
+    (stopped) => store.indexSkeletons(stopped),
+    'chat: could not index the skeletons of existing accounts (%s); a look-alike of an account signed up before this version may be accepted until a node starts and indexes them',
+  );
   // Invitations written before the `invites-due` index (or since by a node of that version) are put
   // in it (store.ts, indexInvitations), so the sweep expires them and tells their users. In the
   // background from the start, as the skeletons (a SCAN of the keyspace); the store's sweep of
   // invitations waits for it. A failure is a warning: the next start indexes them.
-  let invitationIndex: 'running' | 'done' | 'failed' | 'stopped' = 'running';
-  const indexingInvitations = store
-    .indexInvitations(() => closing !== undefined)
-    .then(
-      (complete) => {
-        invitationIndex = complete ? 'done' : 'stopped';
-      },
-      (err: unknown) => {
-        invitationIndex = 'failed';
-        if (closing) return;
-        log(
-          `chat: could not index the pending invitations made before this version (${redisFailure(err)}); they expire once a node starts and indexes them`,
-          'warning',
-        );
-      },
-    );
+  const invitations = background(
+    (stopped) => store.indexInvitations(stopped),
+    'chat: could not index the pending invitations made before this version (%s); they expire once a node starts and indexes them',
+  );
   const notice = (room: string, user: string, online: boolean) =>
     JSON.stringify({ v: PROTOCOL_VERSION, type: 'presence', room, user, online });
   // A notice whose PUBLISH failed was heard by no node, and none would learn of it otherwise (each
@@ -192,15 +182,15 @@ export async function createRedisBackend(
       available: redis.available,
       rooms: events.rooms,
       presenceTtlMs: presence.ttlMs,
-      skeletonIndex,
-      invitationIndex,
+      skeletonIndex: skeletons.state,
+      invitationIndex: invitations.state,
       ...events.stats,
       ...bus.stats,
     }),
     close() {
       closing ??= (async () => {
-        await indexing; // stops after the SCAN step it is in
-        await indexingInvitations; // the same
+        await skeletons.done; // stops after the SCAN step it is in
+        await invitations.done; // the same
         presence.close();
         await store.close(); // a deleted room's cleanup step in flight ends first
         await events.stop();

@@ -1247,17 +1247,9 @@ export class RedisStore implements AccountStore, RoomStore {
    * SET NX of user:<name> alone) have none: each node runs this from its start (index.ts), in
    * SCAN steps, until the scan ends (true) or `stopped()` says the node is stopping (false).
    */
-  async indexSkeletons(stopped: () => boolean = () => false): Promise<boolean> {
+  indexSkeletons(stopped: () => boolean = () => false): Promise<boolean> {
     const k = this.#keys;
-    const pattern = `${globEscape(k.user(''))}*`;
-    let cursor = '0';
-    do {
-      if (stopped()) return false;
-      const [next, found] = await this.#call(() =>
-        this.#redis.scan(cursor, 'MATCH', pattern, 'COUNT', SKELETON_SCAN_COUNT),
-      );
-      cursor = next;
-      if (found.length === 0) continue;
+    return this.#scanSteps(`${globEscape(k.user(''))}*`, stopped, async (found) => {
       const raws = await this.#call(() => this.#redis.mget(...found));
       const batch = this.#redis.pipeline();
       let n = 0;
@@ -1268,6 +1260,27 @@ export class RedisStore implements AccountStore, RoomStore {
         n++;
       }
       if (n > 0) await this.#call(() => batch.exec());
+    });
+  }
+
+  /**
+   * SCANs the keys matching `pattern` (SKELETON_SCAN_COUNT a step) and hands each step's keys to
+   * `step`, until the scan ends (true) or `stopped()` says the node is stopping (false): the
+   * start's background indexes (indexSkeletons, indexInvitations).
+   */
+  async #scanSteps(
+    pattern: string,
+    stopped: () => boolean,
+    step: (found: string[]) => Promise<void>,
+  ): Promise<boolean> {
+    let cursor = '0';
+    do {
+      if (stopped()) return false;
+      const [next, found] = await this.#call(() =>
+        this.#redis.scan(cursor, 'MATCH', pattern, 'COUNT', SKELETON_SCAN_COUNT),
+      );
+      cursor = next;
+      if (found.length > 0) await step(found);
     } while (cursor !== '0');
     return true;
   }
@@ -1281,34 +1294,22 @@ export class RedisStore implements AccountStore, RoomStore {
    * version before, still running in a rolling upgrade, writes invitations without the index).
    */
   indexInvitations(stopped: () => boolean = () => false): Promise<boolean> {
-    const run = async () => {
-      const k = this.#keys;
-      const prefix = k.invitations('');
-      const pattern = `${globEscape(prefix)}*`;
-      let cursor = '0';
-      do {
-        if (stopped()) return false;
-        const [next, found] = await this.#call(() =>
-          this.#redis.scan(cursor, 'MATCH', pattern, 'COUNT', SKELETON_SCAN_COUNT),
+    const k = this.#keys;
+    const prefix = k.invitations('');
+    const indexing = this.#scanSteps(`${globEscape(prefix)}*`, stopped, async (found) => {
+      const batch = this.#redis.pipeline() as unknown as Commands & { exec(): Promise<unknown> };
+      for (const key of found)
+        batch.chatIndexInvitations(
+          key,
+          k.invitationsDue(),
+          key.slice(prefix.length),
+          `${k.prefix}room:{`,
+          '}:invited',
         );
-        cursor = next;
-        if (found.length === 0) continue;
-        const batch = this.#redis.pipeline() as unknown as Commands & { exec(): Promise<unknown> };
-        for (const key of found)
-          batch.chatIndexInvitations(
-            key,
-            k.invitationsDue(),
-            key.slice(prefix.length),
-            `${k.prefix}room:{`,
-            '}:invited',
-          );
-        const results = (await this.#call(() => batch.exec())) as [Error | null, unknown][] | null;
-        const failed = results?.find(([err]) => err !== null);
-        if (failed?.[0]) throw failed[0];
-      } while (cursor !== '0');
-      return true;
-    };
-    const indexing = run();
+      const results = (await this.#call(() => batch.exec())) as [Error | null, unknown][] | null;
+      const failed = results?.find(([err]) => err !== null);
+      if (failed?.[0]) throw failed[0];
+    });
     this.#invitationsIndexed = indexing.then(
       () => {},
       () => {},

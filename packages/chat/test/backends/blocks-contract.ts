@@ -120,6 +120,21 @@ export function blocksContract(
       expect(await rooms.expireInvitations(5000)).toEqual([]);
     });
 
+    it('answers a blocked owner not_accepted for an invitation the blocker had declined, on either store', async () => {
+      // Regression: on Redis a declined invitation's room side outlives the block (the block
+      // drops what the invitee still lists), and the invite answered already_invited there while
+      // SQLite, whose block drops both sides, answered blocked.
+      const { rooms } = await open();
+      await rooms.createRoom({ name: 'sec', kind: 'private', owner: 'Ben', createdAt: 1 }, quotas);
+      await rooms.join('Ben', 'sec', 10);
+      expect(await rooms.invite('sec', 'ann', 'Ben', 1000, limits)).toBe('invited');
+      expect(await rooms.dropInvitation('ann', 'sec')).toBe(true);
+      expect(await rooms.invite('sec', 'ann', 'Ben', 1001, limits)).toBe('already_invited');
+      await rooms.block('ann', 'ben', 10);
+      expect(await rooms.invite('sec', 'ann', 'Ben', 1002, limits)).toBe('blocked');
+      expect(await rooms.invitations('ann', 0)).toEqual([]);
+    });
+
     it("leaves the blocked authors' messages and mentions out of the reader's unread counts, whichever node asks", async () => {
       // Regression (blockleft): welcome and joined counted the mentions (and messages) a blocked
       // user wrote while the reader was away, which the page's live badge never counted.

@@ -691,8 +691,10 @@ for i = 1, #theirs, 2 do
     redis.call('ZREM', KEYS[5], ARGV[1] .. '\\n' .. theirs[i])
   end
 end
-if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then return 'already_invited' end
+-- The block first: a declined invitation's room side stays until it expires (dropInvitation), and a
+-- blocked owner is answered as the SQLite store answers them (its block drops that side).
 if redis.call('HEXISTS', KEYS[6], string.lower(cjson.decode(ARGV[3]).by)) == 1 then return 'blocked' end
+if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then return 'already_invited' end
 if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[5]) then return 'user_full' end
 if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[6]) then return 'room_full' end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])

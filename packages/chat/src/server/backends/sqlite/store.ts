@@ -480,8 +480,9 @@ export class SqliteStore implements AccountStore, RoomStore {
           if (s.isMember.get(user, room)) return 'member';
           s.expireUserInvitations.run(user, limits.expiredAt);
           s.expireRoomInvitations.run(room, limits.expiredAt);
-          if (s.getInvitation.get(user, room)) return 'already_invited';
+          // The block first, as on Redis (where a declined invitation's room side outlives a block).
           if (blocks.blocks(user, by)) return 'blocked';
+          if (s.getInvitation.get(user, room)) return 'already_invited';
           if (n(s.countUserInvitations.get(user)) >= limits.perUser) return 'user_full';
           if (n(s.countRoomInvitations.get(room)) >= limits.perRoom) return 'room_full';
           s.addInvitation.run(user, room, by, at);

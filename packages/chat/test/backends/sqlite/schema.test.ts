@@ -252,20 +252,32 @@ describe('SQLite schema 9', () => {
   });
 });
 
+/** Invitation limits for the migrated stores below. */
+const limits = { perUser: 9, perRoom: 9, expiredAt: 0 };
+
+/**
+ * A database of today's schema with ann's private room `sec` and ben's pending invitation to it,
+ * then taken back to an older version by `sql` (what that version did not have, dropped).
+ */
+async function inviteThenDowngrade(path: string, sql: string): Promise<void> {
+  const before = new SqliteStore(path);
+  await before.createRoom(
+    { name: 'sec', kind: 'private', owner: 'ann', createdAt: 1 },
+    { maxRooms: 9, maxOwnedRooms: 9 },
+  );
+  expect(await before.join('ann', 'sec', 9)).toBe('joined');
+  expect(await before.invite('sec', 'ben', 'ann', 100, limits)).toBe('invited');
+  await before.close();
+  const old = new Database(path);
+  old.exec(sql);
+  old.close();
+}
+
 describe('SQLite schema 10', () => {
   it('migrates a version 9 database: its rooms, members and invitations stay, and blocks work on it', async () => {
     const path = tempDatabasePath();
-    const before = new SqliteStore(path);
-    const quotas = { maxRooms: 9, maxOwnedRooms: 9 };
-    const limits = { perUser: 9, perRoom: 9, expiredAt: 0 };
-    await before.createRoom({ name: 'sec', kind: 'private', owner: 'ann', createdAt: 1 }, quotas);
-    expect(await before.join('ann', 'sec', 9)).toBe('joined');
-    expect(await before.invite('sec', 'ben', 'ann', 100, limits)).toBe('invited');
-    await before.close();
     // What version 9 had: no blocks table.
-    const old = new Database(path);
-    old.exec('DROP TABLE blocks; PRAGMA user_version = 9;');
-    old.close();
+    await inviteThenDowngrade(path, 'DROP TABLE blocks; PRAGMA user_version = 9;');
 
     const store = new SqliteStore(path);
     try {
@@ -289,17 +301,11 @@ describe('SQLite schema 10', () => {
 describe('SQLite schema 11', () => {
   it('migrates a version 10 database: its invitations stay pending, and a decline is kept until they expire', async () => {
     const path = tempDatabasePath();
-    const before = new SqliteStore(path);
-    const quotas = { maxRooms: 9, maxOwnedRooms: 9 };
-    const limits = { perUser: 9, perRoom: 9, expiredAt: 0 };
-    await before.createRoom({ name: 'sec', kind: 'private', owner: 'ann', createdAt: 1 }, quotas);
-    expect(await before.join('ann', 'sec', 9)).toBe('joined');
-    expect(await before.invite('sec', 'ben', 'ann', 100, limits)).toBe('invited');
-    await before.close();
     // What version 10 had: no declined column.
-    const old = new Database(path);
-    old.exec('ALTER TABLE invitations DROP COLUMN declined; PRAGMA user_version = 10;');
-    old.close();
+    await inviteThenDowngrade(
+      path,
+      'ALTER TABLE invitations DROP COLUMN declined; PRAGMA user_version = 10;',
+    );
 
     const store = new SqliteStore(path);
     try {

@@ -54,6 +54,9 @@
  *                                ACCEPT, DROP_INVITATION, DELETE_ROOM)
  *   room:{r}:invited             hash user -> at: who has a pending invitation to the room, or a
  *                                declined one until it expires (its invites:<user> side is gone)
+ *   room:{r}:bans                zset of the names banned from the public room by its owner, all
+ *                                scores 0 (bans.ts; read by JOIN in store.ts with its add; unlinked
+ *                                by DELETE_ROOM, and by CREATE_ROOM for what an older node left)
  *   blocks:<user lower>          hash blocked user's name lower -> as created: whom the user blocks
  *                                (blocks.ts; read by APPEND and INVITE in store.ts with their writes)
  *   invites-due                  zset `<room>\n<user>` -> at: every pending invitation by age, kept
@@ -124,6 +127,10 @@ export class RedisKeys {
   }
   room(room: string, part: string): string {
     return `${this.prefix}room:{${room}}:${part}`;
+  }
+  /** Who the owner banned from the public room: a zset of names, scores 0 (bans.ts). */
+  bans(room: string): string {
+    return this.room(room, 'bans');
   }
   seq(room: string): string {
     return this.room(room, 'seq');

@@ -1,8 +1,8 @@
 /**
- * Membership requests: create, join, leave, invite, remove (and a public room's bans: unban,
- * bans), dm, delete_room; and their echo on the
- * user's other connections (any node), which hear them on the user's topic as UserEvents (with the
- * read marker another tab moved, passed on as a `read` without `ref`).
+ * Membership requests: create, join, leave, invite, remove (and a public room's bans: unban, bans),
+ * dm, delete_room; and their echo on the user's other connections (any node), which hear them on
+ * the user's topic as UserEvents (with the read marker another tab moved, passed on as a `read`
+ * without `ref`).
  *
  * Access rules (docs/chat-protocol.md, "Rooms"):
  * - public rooms: anyone may list and join them, but whom their owner removed (banned) until the
@@ -393,7 +393,9 @@ export class MembershipHandlers {
     if (!(await this.#ownsPublic(conn, room, ref, 'unban in it'))) return;
     const target = await this.#backend.accounts.getUser(name);
     if (!target) return this.#fail(conn, ref, 'no_such_user', `there is no user ${name}`);
-    // The owner is checked again with the removal (a room made again by another keeps its bans).
+    // The owner is checked again with the unban: a room deleted and made again by someone else
+    // since the look above is left as it is (it has bans of its own, none of this owner's: theirs
+    // went with the deleted room, so the answer holds for it).
     await this.#backend.rooms.unban(room, target.name, conn.user);
     reply(conn, ref, { v, type: 'unbanned', room, user: target.name });
   }

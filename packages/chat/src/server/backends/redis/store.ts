@@ -104,7 +104,7 @@ import { quoteOf, reactionsOf } from '../message-parts.js';
 import { nameSkeleton } from '../name-skeleton.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { DROP_ROOM_STEP, defineDropRoomStep, dropRoomStep } from './attachments.js';
-import { RedisBlocks } from './blocks.js';
+import { FORGET_DECLINED_LUA, RedisBlocks } from './blocks.js';
 import { type Availability, callRedis, globEscape, type RedisKeys, redisFailure } from './keys.js';
 import { logTag } from './log-regression.js';
 
@@ -487,7 +487,8 @@ end
 //       22 invites-due
 // ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>),
 //       5 the lease's milliseconds, 6 invites: prefix, 7 the owner the room must have ('' for any:
-//       a room of another owner, made under the name since the caller looked, is no such room)
+//       a room of another owner, made under the name since the caller looked, is no such room),
+//       8 declined: prefix (a declined invitation's entry goes with its room side)
 // The deletion is an entry of the room's log, written after its history is unlinked (at the id after
 // the last entry it had, a removal's at the counter included: changeId): the stream
 // holds that one entry (a few hundred bytes, kept like `seq`) until a room of the name is created
@@ -525,6 +526,7 @@ local invitees = {}
 for _, invitee in ipairs(redis.call('HKEYS', KEYS[21])) do
   -- Not who declined it (their side is gone): they were told then.
   if redis.call('HDEL', ARGV[6] .. invitee, ARGV[1]) == 1 then invitees[#invitees + 1] = invitee end
+  redis.call('HDEL', ARGV[8] .. invitee, ARGV[1])
   redis.call('ZREM', KEYS[22], ARGV[1] .. '\\n' .. invitee)
 end
 redis.call('DEL', KEYS[21])
@@ -659,16 +661,26 @@ return joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], A
 // `invites-due` (`<room>\n<user>` -> at) change together in every script below, in DELETE_ROOM
 // (which drops the room's, at most the room's cap of them) and in BLOCK (blocks.ts). Expired ones
 // are dropped by INVITE from all sides (at most the two caps' worth), and by the sweep
-// (EXPIRE_INVITATIONS), which says so.
+// (EXPIRE_INVITATIONS), which says so. A declined one has its entry moved from `invites:<user>` to
+// `declined:<user>` (DROP_INVITATION), which every script dropping the room's side drops too: BLOCK
+// finds there the room sides to drop of the invitations the blocked owner made (blocks.ts).
 // KEYS: 1 rooms, 2 members, 3 invites:<user>, 4 room:{r}:invited, 5 invites-due, 6 blocks:<user>
-// (blocks.ts: an inviter it holds invites nobody). ARGV: 1 room, 2 user, 3 JSON {by, at},
-// 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited.
+// (blocks.ts: an inviter it holds invites nobody), 7 declined:<user>. ARGV: 1 room, 2 user, 3 JSON
+// {by, at}, 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited,
+// 10 declined: prefix.
+// `declined:<user>` is kept to the per-user cap here: a decline frees a place in `invites:<user>`,
+// so declines alone would let it grow with every invitation made within the expiry. Its expired
+// entries go with their room side; past the cap, entries whose room side is another's or gone
+// (dropped by a node of the version before this hash), then the oldest: such an entry's room side
+// stays until it expires, as every decline's did before (the owner sees the invitee pending). Each
+// decline takes an entry of `invites:<user>` (at most the cap) and only INVITE adds those, so
+// between two invitations of the user it holds at most twice the cap: BLOCK reads it whole.
 // Only the room's owner invites (`by`): a private room of another (the one the hub looked at
 // deleted and another made under the name since) is answered 'no_room'. A declined invitation
 // (DROP_INVITATION) is on the room's side alone until it expires: 'already_invited', and counted
 // against the room's cap, as a pending one (the owner is not told of a decline); not against the
 // invitee's (its side is gone: declining makes a place).
-const INVITE = `
+const INVITE = `${FORGET_DECLINED_LUA}
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info then return 'no_room' end
 local room = cjson.decode(info)
@@ -688,8 +700,35 @@ for i = 1, #theirs, 2 do
   if tonumber(theirs[i + 1]) <= expired then
     redis.call('HDEL', KEYS[4], theirs[i])
     redis.call('HDEL', ARGV[7] .. theirs[i], ARGV[1])
+    redis.call('HDEL', ARGV[10] .. theirs[i], ARGV[1])
     redis.call('ZREM', KEYS[5], ARGV[1] .. '\\n' .. theirs[i])
   end
+end
+local declined = redis.call('HGETALL', KEYS[7])
+local kept = {}
+for i = 1, #declined, 2 do
+  local ok, d = pcall(cjson.decode, declined[i + 1])
+  local at = ok and type(d) == 'table' and tonumber(d.at)
+  if not at then
+    redis.call('HDEL', KEYS[7], declined[i])
+  elseif at <= expired then
+    forgetDeclined(KEYS[7], ARGV[2], declined[i], at, ARGV[8], ARGV[9], KEYS[5])
+  else
+    kept[#kept + 1] = {declined[i], at}
+  end
+end
+local cap = tonumber(ARGV[5])
+if #kept > cap then
+  local current = {}
+  for _, e in ipairs(kept) do
+    if tonumber(redis.call('HGET', ARGV[8] .. e[1] .. ARGV[9], ARGV[2])) == e[2] then
+      current[#current + 1] = e
+    else
+      redis.call('HDEL', KEYS[7], e[1])
+    end
+  end
+  table.sort(current, function(x, y) return x[2] < y[2] end)
+  for i = 1, #current - cap do redis.call('HDEL', KEYS[7], current[i][1]) end
 end
 -- The block first: a declined invitation's room side stays until it expires (dropInvitation), and a
 -- blocked owner is answered as the SQLite store answers them (its block drops that side).
@@ -700,6 +739,8 @@ if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[6]) then return 'room_full' end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[2], cjson.decode(ARGV[3]).at)
 redis.call('ZADD', KEYS[5], cjson.decode(ARGV[3]).at, ARGV[1] .. '\\n' .. ARGV[2])
+-- An entry of the room left by a node of the version before (its room side dropped without it).
+redis.call('HDEL', KEYS[7], ARGV[1])
 return 'invited'
 `;
 
@@ -724,25 +765,34 @@ redis.call('ZREM', KEYS[9], ARGV[1] .. '\\n' .. ARGV[2])
 return joined
 `;
 
-// KEYS: 1 invites:<user>, 2 room:{r}:invited, 3 invites-due, 4 rooms. ARGV: 1 room, 2 user, 3 the
-// owner the room must have ('' for none: a decline). -> 1 if there was one.
+// KEYS: 1 invites:<user>, 2 room:{r}:invited, 3 invites-due, 4 rooms, 5 declined:<user>. ARGV: 1 room,
+// 2 user, 3 the owner the room must have ('' for none: a decline). -> 1 if there was one.
 // A decline takes the invitee's side only: the room's side and the due entry stay until it expires
 // (EXPIRE_INVITATIONS then tells nobody: the invitee's side is gone), so to the owner it is pending.
-// The owner's taking back drops all three, a declined one too (answered as a pending one).
+// Its entry moves to `declined:<user>`, for a block of the owner to find that side (blocks.ts).
+// The owner's taking back drops all of it, a declined one too (answered as a pending one).
 const DROP_INVITATION = `
-if ARGV[3] == '' then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+if ARGV[3] == '' then
+  local invitation = redis.call('HGET', KEYS[1], ARGV[1])
+  if not invitation then return 0 end
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HSET', KEYS[5], ARGV[1], invitation)
+  return 1
+end
 local info = redis.call('HGET', KEYS[4], ARGV[1])
 if not info or cjson.decode(info).owner ~= ARGV[3] then return 0 end
 local theirs = redis.call('HDEL', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[1] .. '\\n' .. ARGV[2])
+redis.call('HDEL', KEYS[5], ARGV[1])
 local mine = redis.call('HDEL', KEYS[1], ARGV[1])
 if theirs == 1 or mine == 1 then return 1 end
 return 0
 `;
 
 // The sweep's: the invitations made at or before ARGV[1], oldest first, at most ARGV[2] of them,
-// dropped from all three sides. KEYS: 1 invites-due. ARGV: 1 expiredAt, 2 limit, 3 invites: prefix,
-// 4 room:{ , 5 }:invited. -> flat {room, user, ...} of those dropped (each once, whichever node).
+// dropped from all sides (a declined one's entry in `declined:<user>` too). KEYS: 1 invites-due.
+// ARGV: 1 expiredAt, 2 limit, 3 invites: prefix, 4 room:{ , 5 }:invited, 6 declined: prefix.
+// -> flat {room, user, ...} of those dropped (each once, whichever node).
 // An entry whose invitation is no longer in the user's hash (none should be: every script changes
 // the sides together) is dropped untold: its user has nothing to be told about.
 const EXPIRE_INVITATIONS = `
@@ -754,6 +804,7 @@ for _, entry in ipairs(due) do
   local user = string.sub(entry, cut + 1)
   local had = redis.call('HDEL', ARGV[3] .. user, room)
   redis.call('HDEL', ARGV[4] .. room .. ARGV[5], user)
+  redis.call('HDEL', ARGV[6] .. user, room)
   redis.call('ZREM', KEYS[1], entry)
   if had == 1 then
     out[#out + 1] = room
@@ -1187,9 +1238,9 @@ export class RedisStore implements AccountStore, RoomStore {
     if (!('chatCountAfter' in redis)) redis.defineCommand('chatCountAfter', { lua: COUNT_AFTER });
     defineDropRoomStep(redis);
     define('chatJoin', 6, JOIN);
-    define('chatInvite', 6, INVITE);
+    define('chatInvite', 7, INVITE);
     define('chatAccept', 9, ACCEPT);
-    define('chatDropInvitation', 4, DROP_INVITATION);
+    define('chatDropInvitation', 5, DROP_INVITATION);
     define('chatExpireInvitations', 1, EXPIRE_INVITATIONS);
     define('chatIndexInvitations', 2, INDEX_INVITATIONS);
     define('chatLeave', 7, LEAVE);
@@ -1475,6 +1526,7 @@ export class RedisStore implements AccountStore, RoomStore {
         this.#graveLeaseMs,
         k.invitations(''),
         owner ?? '',
+        k.declined(''),
       );
       if (res === -1) return 'busy';
       if (res === null) return null;
@@ -1663,6 +1715,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(room, 'invited'),
         k.invitationsDue(),
         k.blocks(user),
+        k.declined(user),
         room,
         user,
         J({ by, at }),
@@ -1672,6 +1725,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.invitations(''),
         `${k.prefix}room:{`,
         '}:invited',
+        k.declined(''),
       ),
     );
   }
@@ -1720,6 +1774,7 @@ export class RedisStore implements AccountStore, RoomStore {
           k.room(room, 'invited'),
           k.invitationsDue(),
           k.rooms(),
+          k.declined(user),
           room,
           user,
           owner ?? '',
@@ -1760,6 +1815,7 @@ export class RedisStore implements AccountStore, RoomStore {
           k.invitations(''),
           `${k.prefix}room:{`,
           '}:invited',
+          k.declined(''),
         ),
       );
       for (let i = 0; i + 1 < flat.length; i += 2)

@@ -141,6 +141,10 @@ export interface RedisStoreOptions {
   fileChunk?: number;
   /** Where a background cleanup's failure is reported (it is retried by a later sweep). */
   log?: Log;
+  /** Internal (tests): the entries of one step of indexMentions (INDEX_MENTIONS). Default 1000. */
+  mentionChunk?: number;
+  /** Internal (tests): called after each step of indexMentions with the entries it read. */
+  mentionStepped?: (key: string, read: number) => void;
   /**
    * Internal (tests): how long a deletion's lease on its grave lasts after its last step (the
    * sweep leaves a grave alone while its lease holds). Default 30000 ms.
@@ -836,6 +840,42 @@ end
 return added
 `;
 
+// A node's start (indexMentions): one step over one mention zset of a room, in seq order after a
+// seq, at most `limit` entries (the zset is as long as the room's history: one script for all of
+// it could block Redis past its busy limit).
+// - mention:<u>: for each entry whose message (msgs) is there and not by u, ZADD NX of it to
+//   mention:<u>:<author>, and `<u>:<author>` to mentioned. Mentions stored before the per-author
+//   zsets existed (or since by a node of that version) have none, so a count left in their
+//   blocked authors' mentions (COUNT_AFTER subtracts those zsets). An entry without its message is
+//   a deleted room's, at or below the base of the room made again since (its msgs went with it):
+//   left to the grave's steps, and not added to the new room's `mentioned`.
+// - mention:<u>:<author>: an entry no longer in mention:<u> is dropped (a node of the version
+//   before deleted or edited the message, taking it out of mention:<u> alone: the count would take
+//   it away twice).
+// Idempotent: every start, on every node, may run it again. One script reads the zsets and the
+// message together, so an edit or deletion meanwhile is before the step or after it.
+// KEYS: 1 the zset, 2 msgs, 3 mentioned, 4 mention:<u>. ARGV: 1 after (a seq), 2 limit, 3 u,
+// 4 mention:<u>: , 5 '1' for a per-author zset. -> {the last seq read ('' for none), entries read,
+// entries changed}.
+const INDEX_MENTIONS = `
+local seqs = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+local changed = 0
+for _, seq in ipairs(seqs) do
+  if ARGV[5] == '1' then
+    if not redis.call('ZSCORE', KEYS[4], seq) then changed = changed + redis.call('ZREM', KEYS[1], seq) end
+  else
+    local raw = redis.call('HGET', KEYS[2], seq)
+    local ok, m = false, nil
+    if raw then ok, m = pcall(cjson.decode, raw) end
+    if ok and type(m) == 'table' and type(m.user) == 'string' and not m.deleted and m.user ~= ARGV[3] then
+      changed = changed + redis.call('ZADD', ARGV[4] .. m.user, 'NX', seq, seq)
+      redis.call('SADD', KEYS[3], ARGV[3] .. ':' .. m.user)
+    end
+  end
+end
+return {seqs[#seqs] or '', #seqs, changed}
+`;
+
 // KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster, 6 seq, 7 log. ARGV: 1 room, 2 user,
 // 3 now, 4 reason ('' or 'removed'), 5 stream retention, 6 the owner the room must have ('' for
 // any: a removal's is its remover, and a room of another owner, made under the name since the hub
@@ -1093,6 +1133,13 @@ return live
  */
 const SKELETON_SCAN_COUNT = 10_000;
 
+/**
+ * The mention zsets indexMentions steps through side by side: their steps queue on the one
+ * connection, and a SCAN step can find thousands (each command waits behind those before it, and
+ * fails as unavailable past the command timeout).
+ */
+const MENTION_ZSETS_AT_ONCE = 64;
+
 // KEYS: 1 session:<token>. ARGV: 1 token, 2 the sessions: prefix. Deletes the session and its entry
 // in its user's set (read from the session: an expired key is gone, and its entry is pruned by the
 // user's next sign-in, or expires with the set).
@@ -1162,6 +1209,7 @@ type Commands = {
   chatDropInvitation(...args: (string | number)[]): Promise<number>;
   chatExpireInvitations(...args: (string | number)[]): Promise<string[]>;
   chatIndexInvitations(...args: (string | number)[]): Promise<number>;
+  chatIndexMentions(...args: (string | number)[]): Promise<[string, number, number]>;
   chatLeave(...args: (string | number)[]): Promise<number>;
   chatMarkRead(...args: (string | number)[]): Promise<[number, number, number]>;
   chatListRooms(...args: (string | number)[]): Promise<(string | number)[]>;
@@ -1186,6 +1234,8 @@ export class RedisStore implements AccountStore, RoomStore {
   readonly #graveStepped: RedisStoreOptions['graveStepped'];
   readonly #graveLeaseMs: number;
   readonly #fileChunk: number;
+  readonly #mentionChunk: number;
+  readonly #mentionStepped: RedisStoreOptions['mentionStepped'];
   readonly #log: Log;
   /** The cleanups of this node's deletions running after their answer (deleteRoom). */
   readonly #cleanups = new Set<Promise<void>>();
@@ -1221,6 +1271,10 @@ export class RedisStore implements AccountStore, RoomStore {
     this.#fileChunk = options.fileChunk ?? DROP_ROOM_STEP;
     if (!Number.isInteger(this.#fileChunk) || this.#fileChunk < 1)
       throw new TypeError('RedisStore: fileChunk must be a positive integer');
+    this.#mentionChunk = options.mentionChunk ?? 1000;
+    if (!Number.isInteger(this.#mentionChunk) || this.#mentionChunk < 1)
+      throw new TypeError('RedisStore: mentionChunk must be a positive integer');
+    this.#mentionStepped = options.mentionStepped;
     this.#log = options.log ?? consoleLog;
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
@@ -1243,6 +1297,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatDropInvitation', 5, DROP_INVITATION);
     define('chatExpireInvitations', 1, EXPIRE_INVITATIONS);
     define('chatIndexInvitations', 2, INDEX_INVITATIONS);
+    define('chatIndexMentions', 4, INDEX_MENTIONS);
     define('chatLeave', 7, LEAVE);
     define('chatMarkRead', 4, MARK_READ);
     define('chatListRooms', 1, LIST_ROOMS);
@@ -1368,6 +1423,59 @@ export class RedisStore implements AccountStore, RoomStore {
       () => {},
     );
     return indexing;
+  }
+
+  /**
+   * Gives every mention its entry in the per-author zset of its author (INDEX_MENTIONS), and drops
+   * those entries no longer in the reader's mention:<u>, so that a mention count leaves out the
+   * mentions stored before those zsets existed by the authors the reader blocks. Each node runs it
+   * from its start (index.ts), in SCAN steps of `room:{*}:mention:*` and, per zset, steps of
+   * `mentionChunk` entries, until the scan ends (true) or `stopped()` says the node is stopping
+   * (false). Until it has gone by a room, a count there may still take in such older mentions of
+   * blocked authors (as it did before): nothing waits for it. Idempotent, so every start runs it
+   * again (a node of the version before, still running in a rolling upgrade, writes mentions
+   * without the per-author zsets).
+   */
+  indexMentions(stopped: () => boolean = () => false): Promise<boolean> {
+    const k = this.#keys;
+    const head = k.room('', '').slice(0, -'}:'.length); // '<prefix>room:{'
+    const marker = '}:mention:';
+    return this.#scanSteps(`${globEscape(head)}*${marker}*`, stopped, async (found) => {
+      // One zset, from its start to its end: its steps one after another (each reads on from the
+      // last seq of the one before), the zsets of a SCAN step side by side.
+      const walk = async (key: string) => {
+        // <prefix>room:{<room>}:mention:<u> or ...:<u>:<author>: room names hold no '}', user
+        // names no ':' (protocol.ts, ROOM_NAME, DM_ROOM, USER_NAME).
+        const at = key.indexOf(marker, head.length);
+        if (!key.startsWith(head) || at < 0) return;
+        const room = key.slice(head.length, at);
+        const [user, author, extra] = key.slice(at + marker.length).split(':');
+        if (!user || author === '' || extra !== undefined) return;
+        const own = k.room(room, `mention:${user}`);
+        let after = '0';
+        for (;;) {
+          if (stopped()) return;
+          const [last, read] = await this.#call(() =>
+            this.#redis.chatIndexMentions(
+              key,
+              k.room(room, 'msgs'),
+              k.room(room, 'mentioned'),
+              own,
+              after,
+              this.#mentionChunk,
+              user,
+              `${own}:`,
+              author === undefined ? '0' : '1',
+            ),
+          );
+          this.#mentionStepped?.(key, Number(read));
+          if (Number(read) < this.#mentionChunk || last === '') return;
+          after = String(last);
+        }
+      };
+      for (let i = 0; i < found.length; i += MENTION_ZSETS_AT_ONCE)
+        await Promise.all(found.slice(i, i + MENTION_ZSETS_AT_ONCE).map(walk));
+    });
   }
 
   /** One script (CREATE_SESSION): the user's oldest sessions past the cap go with the insert. */

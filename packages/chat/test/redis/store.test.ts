@@ -198,6 +198,93 @@ describe('RedisStore invitations from before the expiry index', () => {
   });
 });
 
+describe('RedisStore declined invitations (declined:<user>)', () => {
+  const limits = (perUser: number, expiredAt = 0) => ({ perUser, perRoom: 10, expiredAt });
+  async function privateRooms(rooms: Backend['rooms'], owner: string, names: string[]) {
+    for (const name of names) {
+      await rooms.createRoom({ name, kind: 'private', owner, createdAt: 0 }, quotas);
+      await rooms.join(owner, name, 10);
+    }
+  }
+
+  it('keeps them to the per-user cap at each invitation, the oldest first; a block drops the room side of those kept', async () => {
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    const p = 'declcap:';
+    try {
+      const { rooms } = await bareBackend(sharedServer().url, { prefix: p });
+      await privateRooms(rooms, 'ben', ['r1', 'r2', 'r3', 'r4']);
+      // Declining frees a place: three declined with a cap of 2.
+      for (const [i, name] of ['r1', 'r2', 'r3'].entries()) {
+        expect(await rooms.invite(name, 'ann', 'ben', 1000 + i, limits(2))).toBe('invited');
+        expect(await rooms.dropInvitation('ann', name)).toBe(true);
+      }
+      expect((await raw.hkeys(`${p}declined:ann`)).sort()).toEqual(['r1', 'r2', 'r3']);
+      expect(await rooms.invite('r4', 'ann', 'ben', 1003, limits(2))).toBe('invited');
+      // Kept to the cap: the oldest (r1) no longer held, its room side left to its expiry.
+      expect((await raw.hkeys(`${p}declined:ann`)).sort()).toEqual(['r2', 'r3']);
+      expect(await rooms.block('ann', 'ben', 10)).toEqual({ result: 'blocked', dropped: ['r4'] });
+      for (const name of ['r2', 'r3', 'r4']) expect([name, await rooms.invitees(name)]).toEqual([name, []]);
+      expect(await rooms.invitees('r1')).toEqual(['ann']);
+      expect(await raw.hlen(`${p}declined:ann`)).toBe(0);
+      expect(await raw.zrange(`${p}invites-due`, '0', '-1')).toEqual(['r1\nann']);
+      // An invitation of the user drops the expired ones with their room side.
+      await raw.hset(`${p}declined:ann`, 'r1', JSON.stringify({ by: 'ben', at: 1000 }));
+      await privateRooms(rooms, 'cid', ['c1']);
+      expect(await rooms.invite('c1', 'ann', 'cid', 3000, limits(2, 2000))).toBe('invited');
+      expect(await raw.hlen(`${p}declined:ann`)).toBe(0);
+      expect(await rooms.invitees('r1')).toEqual([]);
+      expect(await raw.zrange(`${p}invites-due`, '0', '-1')).toEqual(['c1\nann']);
+    } finally {
+      await raw.quit();
+    }
+  });
+
+  it("goes with its room side (expiry, the room's deletion, the owner taking it back); one from before, or of an invitation since, is left alone", async () => {
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    const p = 'declgone:';
+    try {
+      const { rooms } = await bareBackend(sharedServer().url, { prefix: p });
+      await privateRooms(rooms, 'ben', ['r1', 'r2', 'r3', 'r4']);
+      for (const [name, at] of [
+        ['r1', 1000],
+        ['r2', 5000],
+        ['r3', 5000],
+      ] as const) {
+        expect(await rooms.invite(name, 'ann', 'ben', at, limits(10))).toBe('invited');
+        expect(await rooms.dropInvitation('ann', name)).toBe(true);
+      }
+      expect(await raw.hlen(`${p}declined:ann`)).toBe(3);
+      expect(await rooms.expireInvitations(2000)).toEqual([]); // r1's, untold: she declined it
+      expect((await raw.hkeys(`${p}declined:ann`)).sort()).toEqual(['r2', 'r3']);
+      expect(await rooms.deleteRoom('r2')).toBe(true);
+      expect(await rooms.dropInvitation('ann', 'r3', 'ben')).toBe(true);
+      expect(await raw.hlen(`${p}declined:ann`)).toBe(0);
+
+      // Declined on a node of the version before (the invitee's side dropped alone): a block
+      // cannot find it, and its room side stays until it expires.
+      expect(await rooms.invite('r4', 'ann', 'ben', 6000, limits(10))).toBe('invited');
+      expect(await raw.hdel(`${p}invites:ann`, 'r4')).toBe(1);
+      // And an entry of r1 left by such a node (r1's room side dropped without it) while cid's r1,
+      // made since under the name, invites her: the block of ben leaves cid's invitation alone.
+      expect(await rooms.deleteRoom('r1')).toBe(true);
+      await privateRooms(rooms, 'cid', ['r1']);
+      expect(await rooms.invite('r1', 'ann', 'cid', 7000, limits(10))).toBe('invited');
+      await raw.hset(`${p}declined:ann`, 'r1', JSON.stringify({ by: 'ben', at: 1000 }));
+      expect(await rooms.block('ann', 'ben', 10)).toEqual({ result: 'blocked', dropped: [] });
+      expect(await rooms.invitees('r4')).toEqual(['ann']);
+      expect(await rooms.invitees('r1')).toEqual(['ann']);
+      expect((await rooms.invitations('ann', 0)).map((i) => i.room)).toEqual(['r1']);
+      expect(await raw.hlen(`${p}declined:ann`)).toBe(0);
+      expect(await rooms.expireInvitations(6000)).toEqual([]);
+      expect(await rooms.invitees('r4')).toEqual([]);
+    } finally {
+      await raw.quit();
+    }
+  });
+});
+
 describe('RedisStore mentions from before the per-author zsets', () => {
   /**
    * Mentions of ann as a server from before the per-author zsets stored them: mention:ann and

@@ -53,7 +53,8 @@
  *                                with room:{r}:invited by the same scripts (store.ts, INVITE,
  *                                ACCEPT, DROP_INVITATION, DELETE_ROOM)
  *   room:{r}:invited             hash user -> at: who has a pending invitation to the room, or a
- *                                declined one until it expires (its invites:<user> side is gone)
+ *                                declined one until it expires or the invitee blocks the owner
+ *                                (its invites:<user> side is gone: declined:<user> holds it)
  *   declined:<user>              hash room -> JSON {by, at}: the user's declined invitations whose
  *                                room side stays (DROP_INVITATION moves the entry here from
  *                                invites:<user>), so that BLOCK finds and drops the room side of

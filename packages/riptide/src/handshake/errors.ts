@@ -104,6 +104,13 @@ export const HANDSHAKE_ERRORS = {
     'The server closed the stream before answering',
     'WS_ERR_HANDSHAKE_ABORTED',
   ],
+  // The stream ended after its 2xx while the WebSocket was still CONNECTING: an 'upgrade'
+  // listener threw (the WebSocket stays CONNECTING, as over HTTP/1.1), then the server ended it.
+  WS_ERR_HANDSHAKE_STREAM_CLOSED_AFTER_ANSWER: [
+    0,
+    'The server closed the stream after its answer, before the WebSocket opened',
+    'WS_ERR_HANDSHAKE_ABORTED',
+  ],
   // followRedirects (client side, node/client.ts): more 3xx answers than maxRedirects allows,
   // with ws 8's message as is; ws's own error has no code, this one is riptide's.
   WS_ERR_MAX_REDIRECTS: [0, 'Maximum redirects exceeded'],

@@ -617,6 +617,8 @@ function openStream(
   let handedOver = false;
   /** The request goes on with a retry: its 'close' comes with the last stream it is sent on. */
   let retrying = false;
+  /** A 2xx came and went to 'upgrade', whose listener threw: the WebSocket is still CONNECTING. */
+  let answered = false;
   /** True if the stream ended unanswered in a way RFC 9113 8.7 says is safe to retry. */
   const retried = (): boolean => {
     if (retry === null || stream.rstCode !== constants.NGHTTP2_REFUSED_STREAM) return false;
@@ -627,7 +629,7 @@ function openStream(
   };
   const onError = (err: Error) => {
     if (timer !== null) clearTimeout(timer);
-    if (!ws._isRequest(pending) || (!handedOver && retried())) return;
+    if (!ws._isRequest(pending) || (!handedOver && !answered && retried())) return;
     fail(ws, err);
   };
   stream.on('error', onError);
@@ -645,13 +647,14 @@ function openStream(
       fail(ws, request.failure() as Error);
       return;
     }
-    if (!handedOver && retried()) return;
+    if (!handedOver && !answered && retried()) return;
     request.emit('close');
     // An answer handed to the listener: the WebSocket stays CONNECTING, the listener's to end.
     if (handedOver) return;
     // The reset's code goes in the cause, named as Node names the others it reports ("Stream
     // closed with error code NGHTTP2_..."): CANCEL and NO_ERROR come without a Node error.
-    fail(ws, clientHandshakeError('WS_ERR_HANDSHAKE_STREAM_CLOSED', resetCodeText(stream.rstCode)));
+    const key = answered ? 'WS_ERR_HANDSHAKE_STREAM_CLOSED_AFTER_ANSWER' : 'WS_ERR_HANDSHAKE_STREAM_CLOSED';
+    fail(ws, clientHandshakeError(key, resetCodeText(stream.rstCode)));
   });
   if (deadline !== null) {
     // Until the answer, or for an answer handed to 'unexpected-response', until the stream is
@@ -707,6 +710,8 @@ function openStream(
       // headers (Set-Cookie) at the same point, before 'open' or a failed check. A listener that
       // throws leaves the WebSocket CONNECTING and the throw goes on to node's caller, as over
       // HTTP/1.1 (node's 'response' event, which the session survives).
+      // Flagged first: if the listener throws, a later end of the stream is not "unanswered".
+      answered = true;
       ws.emit('upgrade', new Http2HandshakeResponse(stream, headers, false));
       // The listener closed or terminated the WebSocket: that cancelled the stream (`pending`).
       if (!ws._isRequest(pending)) return;

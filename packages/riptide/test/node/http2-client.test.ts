@@ -1494,6 +1494,30 @@ describe("'upgrade' over HTTP/2: the 2xx answer, where HTTP/1.1 has the 101", ()
     });
   }
 
+  it('a listener that throws, then the server ends the stream: the error says it had answered (HTTP/2)', async () => {
+    const { url, wss } = await cookieServer();
+    const uncaught: string[] = [];
+    const record = (err: Error) => uncaught.push(err.message);
+    process.on('uncaughtException', record);
+    cleanups.push(() => {
+      process.removeListener('uncaughtException', record);
+    });
+    const accepted = once<[WebSocket]>(wss, 'connection');
+    const ws = new WebSocket(url, { rejectUnauthorized: false, http2: true });
+    cleanups.push(() => ws.terminate());
+    const seen = events(ws);
+    ws.on('upgrade', () => {
+      throw new Error('listener failed');
+    });
+    await until(() => uncaught.length > 0);
+    const [server] = await accepted;
+    server.terminate();
+    expect(await seen).toEqual([
+      'error WS_ERR_HANDSHAKE_ABORTED: The server closed the stream after its answer, before the WebSocket opened',
+      'close 1006',
+    ]);
+  });
+
   it("the response's body is empty and ended, and its destroy() leaves the WebSocket's stream alone", async () => {
     const { url } = await cookieServer();
     const ws = new WebSocket(url, { rejectUnauthorized: false, http2: true });

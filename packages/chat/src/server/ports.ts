@@ -175,7 +175,8 @@ export type InviteResult =
 /**
  * RoomStore.block: `blocked` (new), `already` (it was), `full` (the blocker has the cap: nothing
  * done). `dropped`: the rooms whose pending invitations of the blocker by the blocked user went
- * with it (in the same atomic step).
+ * with it (in the same atomic step). The declined ones go with it too, unanswered (the blocker was
+ * told at the decline).
  */
 export interface BlockResult {
   result: 'blocked' | 'already' | 'full';
@@ -393,7 +394,9 @@ export interface RoomStore {
   /**
    * Blocks (user names compare ignoring case; `blocked` is stored as given, the account's name):
    * `user` blocks `blocked`, unless they block `max` users already. In the same atomic step, the
-   * pending invitations of `user` made by `blocked` are dropped (BlockResult.dropped). From then on
+   * pending invitations of `user` made by `blocked` are dropped (BlockResult.dropped), and the
+   * declined ones (gone for `user`, pending to the owner until they expire: dropInvitation) leave
+   * the owner's side: `blocked` no longer sees `user` among the invitees. From then on
    * appendEvent refuses `blocked`'s messages and edits in their direct message with `user`, and
    * invite refuses `blocked` inviting `user` ('blocked'), each checked with its write.
    */

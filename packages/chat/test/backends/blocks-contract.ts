@@ -135,6 +135,43 @@ export function blocksContract(
       expect(await rooms.invitations('ann', 0)).toEqual([]);
     });
 
+    it("drops the owner's side of an invitation the blocker had declined with the block: the owner no longer lists her", async () => {
+      // Regression: on Redis a declined invitation's room side outlived the block until it expired
+      // (the block dropped only what the invitee still listed), so the blocked owner still saw her
+      // among the invitees; SQLite's block deletes the row.
+      const opened = await open();
+      const a = opened.rooms;
+      const b = opened.other ?? a;
+      for (const [name, owner] of [
+        ['sec', 'Ben'],
+        ['den', 'Ben'],
+        ['cids', 'cid'],
+      ] as const) {
+        await a.createRoom({ name, kind: 'private', owner, createdAt: 1 }, quotas);
+        await a.join(owner, name, 10);
+      }
+      expect(await a.invite('sec', 'ann', 'Ben', 1000, limits)).toBe('invited');
+      expect(await a.invite('den', 'ann', 'Ben', 1000, limits)).toBe('invited');
+      expect(await a.invite('cids', 'ann', 'cid', 1000, limits)).toBe('invited');
+      expect(await b.dropInvitation('ann', 'sec')).toBe(true);
+      expect(await b.dropInvitation('ann', 'cids')).toBe(true);
+      // Declined: gone for her, pending to its owner.
+      expect(await a.invitees('sec')).toEqual(['ann']);
+      // Blocked on the other node: both of his go (the pending one answered), cid's decline stays.
+      expect(await b.block('ann', 'ben', 10)).toEqual({ result: 'blocked', dropped: ['den'] });
+      expect(await a.invitees('sec')).toEqual([]);
+      expect(await a.invitees('den')).toEqual([]);
+      expect(await a.invitees('cids')).toEqual(['ann']);
+      expect(await a.dropInvitation('ann', 'sec', 'Ben')).toBe(false); // nothing left to take back
+      // Unblocked, he invites her afresh (no declined one in the way), and she sees it.
+      await b.unblock('ann', 'ben');
+      expect(await a.invite('sec', 'ann', 'Ben', 1001, limits)).toBe('invited');
+      expect((await b.invitations('ann', 0)).map((i) => i.room)).toEqual(['sec']);
+      // The sweep tells her of the new one only (the declined one of cid goes untold).
+      expect(await a.expireInvitations(5000)).toEqual([{ user: 'ann', room: 'sec' }]);
+      expect(await a.invitees('cids')).toEqual([]);
+    });
+
     it("leaves the blocked authors' messages and mentions out of the reader's unread counts, whichever node asks", async () => {
       // Regression (blockleft): welcome and joined counted the mentions (and messages) a blocked
       // user wrote while the reader was away, which the page's live badge never counted.

@@ -198,6 +198,192 @@ describe('RedisStore invitations from before the expiry index', () => {
   });
 });
 
+describe('RedisStore declined invitations (declined:<user>)', () => {
+  const limits = (perUser: number, expiredAt = 0) => ({ perUser, perRoom: 10, expiredAt });
+  async function privateRooms(rooms: Backend['rooms'], owner: string, names: string[]) {
+    for (const name of names) {
+      await rooms.createRoom({ name, kind: 'private', owner, createdAt: 0 }, quotas);
+      await rooms.join(owner, name, 10);
+    }
+  }
+
+  it('keeps them to the per-user cap at each invitation, the oldest first; a block drops the room side of those kept', async () => {
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    const p = 'declcap:';
+    try {
+      const { rooms } = await bareBackend(sharedServer().url, { prefix: p });
+      await privateRooms(rooms, 'ben', ['r1', 'r2', 'r3', 'r4']);
+      // Declining frees a place: three declined with a cap of 2.
+      for (const [i, name] of ['r1', 'r2', 'r3'].entries()) {
+        expect(await rooms.invite(name, 'ann', 'ben', 1000 + i, limits(2))).toBe('invited');
+        expect(await rooms.dropInvitation('ann', name)).toBe(true);
+      }
+      expect((await raw.hkeys(`${p}declined:ann`)).sort()).toEqual(['r1', 'r2', 'r3']);
+      expect(await rooms.invite('r4', 'ann', 'ben', 1003, limits(2))).toBe('invited');
+      // Kept to the cap: the oldest (r1) no longer held, its room side left to its expiry.
+      expect((await raw.hkeys(`${p}declined:ann`)).sort()).toEqual(['r2', 'r3']);
+      expect(await rooms.block('ann', 'ben', 10)).toEqual({ result: 'blocked', dropped: ['r4'] });
+      for (const name of ['r2', 'r3', 'r4']) expect([name, await rooms.invitees(name)]).toEqual([name, []]);
+      expect(await rooms.invitees('r1')).toEqual(['ann']);
+      expect(await raw.hlen(`${p}declined:ann`)).toBe(0);
+      expect(await raw.zrange(`${p}invites-due`, '0', '-1')).toEqual(['r1\nann']);
+      // An invitation of the user drops the expired ones with their room side.
+      await raw.hset(`${p}declined:ann`, 'r1', JSON.stringify({ by: 'ben', at: 1000 }));
+      await privateRooms(rooms, 'cid', ['c1']);
+      expect(await rooms.invite('c1', 'ann', 'cid', 3000, limits(2, 2000))).toBe('invited');
+      expect(await raw.hlen(`${p}declined:ann`)).toBe(0);
+      expect(await rooms.invitees('r1')).toEqual([]);
+      expect(await raw.zrange(`${p}invites-due`, '0', '-1')).toEqual(['c1\nann']);
+    } finally {
+      await raw.quit();
+    }
+  });
+
+  it("goes with its room side (expiry, the room's deletion, the owner taking it back); one from before, or of an invitation since, is left alone", async () => {
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    const p = 'declgone:';
+    try {
+      const { rooms } = await bareBackend(sharedServer().url, { prefix: p });
+      await privateRooms(rooms, 'ben', ['r1', 'r2', 'r3', 'r4']);
+      for (const [name, at] of [
+        ['r1', 1000],
+        ['r2', 5000],
+        ['r3', 5000],
+      ] as const) {
+        expect(await rooms.invite(name, 'ann', 'ben', at, limits(10))).toBe('invited');
+        expect(await rooms.dropInvitation('ann', name)).toBe(true);
+      }
+      expect(await raw.hlen(`${p}declined:ann`)).toBe(3);
+      expect(await rooms.expireInvitations(2000)).toEqual([]); // r1's, untold: she declined it
+      expect((await raw.hkeys(`${p}declined:ann`)).sort()).toEqual(['r2', 'r3']);
+      expect(await rooms.deleteRoom('r2')).toBe(true);
+      expect(await rooms.dropInvitation('ann', 'r3', 'ben')).toBe(true);
+      expect(await raw.hlen(`${p}declined:ann`)).toBe(0);
+
+      // Declined on a node of the version before (the invitee's side dropped alone): a block
+      // cannot find it, and its room side stays until it expires.
+      expect(await rooms.invite('r4', 'ann', 'ben', 6000, limits(10))).toBe('invited');
+      expect(await raw.hdel(`${p}invites:ann`, 'r4')).toBe(1);
+      // And an entry of r1 left by such a node (r1's room side dropped without it) while cid's r1,
+      // made since under the name, invites her: the block of ben leaves cid's invitation alone.
+      expect(await rooms.deleteRoom('r1')).toBe(true);
+      await privateRooms(rooms, 'cid', ['r1']);
+      expect(await rooms.invite('r1', 'ann', 'cid', 7000, limits(10))).toBe('invited');
+      await raw.hset(`${p}declined:ann`, 'r1', JSON.stringify({ by: 'ben', at: 1000 }));
+      expect(await rooms.block('ann', 'ben', 10)).toEqual({ result: 'blocked', dropped: [] });
+      expect(await rooms.invitees('r4')).toEqual(['ann']);
+      expect(await rooms.invitees('r1')).toEqual(['ann']);
+      expect((await rooms.invitations('ann', 0)).map((i) => i.room)).toEqual(['r1']);
+      expect(await raw.hlen(`${p}declined:ann`)).toBe(0);
+      expect(await rooms.expireInvitations(6000)).toEqual([]);
+      expect(await rooms.invitees('r4')).toEqual([]);
+    } finally {
+      await raw.quit();
+    }
+  });
+});
+
+describe('RedisStore mentions from before the per-author zsets', () => {
+  /**
+   * Mentions of ann as a server from before the per-author zsets stored them: mention:ann and
+   * `ann` in mentioned alone (seqs 1-3 by ben, 4 by cid; 5 by ben mentions cid), written by this
+   * version and then stripped of what it adds.
+   */
+  async function oldMentions(rooms: Backend['rooms'], raw: import('ioredis').Redis, p: string) {
+    await rooms.createRoom(room('team'), quotas);
+    const say = (user: string, clientId: string, mentions: string[]) =>
+      rooms.appendEvent({ ...msg('team', user, clientId), mentions });
+    for (const id of ['b1', 'b2', 'b3']) await say('ben', id, ['ann']);
+    await say('cid', 'c1', ['ann']);
+    await say('ben', 'b4', ['cid']);
+    const perAuthor = ['ann:ben', 'ann:cid', 'cid:ben'];
+    expect(await raw.del(...perAuthor.map((x) => `${p}room:{team}:mention:${x}`))).toBe(3);
+    expect(await raw.srem(`${p}room:{team}:mentioned`, ...perAuthor)).toBe(3);
+  }
+
+  it("indexes them by author at a node start, so a blocked author's older mentions leave the count", async () => {
+    // Regression: mentions stored before e412f2d had no per-author entry, so a count went on taking
+    // in the older mentions of an author the reader blocks until she read past them.
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    const p = 'oldmen:';
+    try {
+      const writer = await backend(sharedServer().url, { prefix: p });
+      // Its own start's index is over before the old mentions are written: they are as before.
+      await waitUntil('the first mention index done', () => writer.stats().mentionIndex === 'done');
+      await oldMentions(writer.rooms, raw, p);
+      // And an entry a node of the version before left behind: its deletion of seq 9 took it out
+      // of mention:ann alone.
+      await raw.zadd(`${p}room:{team}:mention:ann:ben`, 9, '9');
+      await raw.sadd(`${p}room:{team}:mentioned`, 'ann:ben');
+      await writer.rooms.block('ann', 'ben', 10);
+      // Before the index: ben's three still count (4, less the stale entry), and after seq 3 cid's
+      // one is taken away by that entry.
+      expect(await writer.rooms.mentionCount('team', 'ann', 0)).toBe(3);
+      expect(await writer.rooms.mentionCount('team', 'ann', 3)).toBe(0);
+
+      // Two nodes of this version start on those keys: each indexes them, once in effect.
+      const a = await bareBackend(sharedServer().url, { prefix: p });
+      const b = await bareBackend(sharedServer().url, { prefix: p });
+      await waitUntil('the mention indexes done', () =>
+        [a, b].every((node) => node.stats().mentionIndex === 'done'),
+      );
+      expect(await a.rooms.mentionCount('team', 'ann', 0)).toBe(1); // cid's alone
+      expect(await b.rooms.mentionCount('team', 'cid', 0)).toBe(1); // cid blocks nobody
+      expect(await b.rooms.block('cid', 'ben', 10)).toMatchObject({ result: 'blocked' });
+      expect(await a.rooms.mentionCount('team', 'cid', 0)).toBe(0);
+      expect(await a.rooms.unblock('ann', 'ben')).toBe(true);
+      expect(await b.rooms.mentionCount('team', 'ann', 0)).toBe(4);
+      expect(await raw.zrange(`${p}room:{team}:mention:ann:ben`, '0', '-1')).toEqual(['1', '2', '3']);
+      expect((await raw.smembers(`${p}room:{team}:mentioned`)).sort()).toEqual([
+        'ann',
+        'ann:ben',
+        'ann:cid',
+        'cid',
+        'cid:ben',
+      ]);
+    } finally {
+      await raw.quit();
+    }
+  });
+
+  it('steps through a long mention zset in bounded steps, and changes nothing when run again', async () => {
+    const redis = await connect(sharedServer().url);
+    try {
+      const p = 'menstep:';
+      const keys = new RedisKeys(p);
+      const steps: [string, number][] = [];
+      const store = new RedisStore(redis.cmd, keys, {
+        mentionChunk: 2,
+        mentionStepped: (key, read) => steps.push([key.slice(p.length), read]),
+      });
+      const rooms = asMembers(store);
+      await oldMentions(rooms, redis.cmd, p);
+      await rooms.appendEvent({ ...msg('team', 'ben', 'b5'), mentions: ['ann'] }); // 6, as now
+      await rooms.appendEvent({ type: 'delete', room: 'team', user: 'ben', target: 2, ts: 1 });
+      expect(await store.indexMentions()).toBe(true);
+      // mention:ann (1, 3, 4, 6) in steps of 2; mention:cid (5); the per-author zsets (6; 1, 3; 4;
+      // 5) read back against it, in whatever order the SCAN found them.
+      const read = (key: string) => steps.filter(([k]) => k === key).map(([, n]) => n);
+      expect(read('room:{team}:mention:ann')).toEqual([2, 2, 0]);
+      expect(read('room:{team}:mention:cid')).toEqual([1]);
+      for (const [, n] of steps) expect(n).toBeLessThanOrEqual(2);
+      await store.block('ann', 'ben', 10);
+      expect(await store.mentionCount('team', 'ann', 0)).toBe(1);
+      const before = await redis.cmd.zrange(`${p}room:{team}:mention:ann:ben`, '0', '-1');
+      expect(before).toEqual(['1', '3', '6']);
+      expect(await store.indexMentions()).toBe(true);
+      expect(await redis.cmd.zrange(`${p}room:{team}:mention:ann:ben`, '0', '-1')).toEqual(before);
+      expect(await store.mentionCount('team', 'ann', 0)).toBe(1);
+      await store.close();
+    } finally {
+      await redis.close();
+    }
+  });
+});
+
 describe('RedisStore', () => {
   it('logs events in the room stream with the seq as stream id', async () => {
     const { rooms } = await backend(sharedServer().url, { prefix: 'ids:' });

@@ -2,19 +2,47 @@
  * Blocks on Redis (ports.ts, RoomStore.block): `blocks:<user lower>`, a hash from each blocked
  * user's name in lower case to the name as created (keys.ts).
  *
- * BLOCK adds the entry under the cap and drops the blocker's pending invitations made by the
- * blocked user (`invites:<user>`, each room's `room:{r}:invited` and `invites-due`, as store.ts
- * DROP_INVITATION does) in one script. The store's APPEND and INVITE scripts read the hash with their writes
- * (HEXISTS), so a block is either before a write (it is refused) or after it: Redis runs one
- * script at a time.
+ * BLOCK adds the entry under the cap and, in the same script, drops the invitations of the blocker
+ * made by the blocked user, as SQLite's block deletes their rows:
+ * - the pending ones (`invites:<user>`, each room's `room:{r}:invited` and `invites-due`, as
+ *   store.ts DROP_INVITATION does), answered as `dropped`;
+ * - the declined ones, whose room side stays until it expires (to the owner it is pending), found
+ *   in `declined:<user>` (store.ts, DROP_INVITATION keeps it): their room side and due entry go,
+ *   so the blocked owner no longer sees the blocker among the invitees. Not answered: the blocker
+ *   was told at the decline. A decline made by a node of the version before `declined:` has no
+ *   entry there: its room side stays until it expires, as it did (invite answers the owner
+ *   'blocked' all the same: INVITE checks the block first).
+ * Both hashes are bounded by the per-user cap of invitations (INVITE keeps `declined:<user>` to it),
+ * so the script is O(cap).
+ *
+ * The store's APPEND and INVITE scripts read the hash with their writes (HEXISTS), so a block is
+ * either before a write (it is refused) or after it: Redis runs one script at a time.
  */
 import type { Redis } from 'ioredis';
 import type { BlockResult } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
 
-// KEYS: 1 blocks:<user>, 2 invites:<user>, 3 invites-due. ARGV: 1 blocked (lower), 2 blocked (as created), 3 max,
-// 4 user, 5 'room:{' with the prefix, 6 '}:invited'. -> {status, dropped rooms...}
-const BLOCK = `
+/**
+ * Lua: forgets the user's declined invitation to `room` (its entry in `declined:<user>`, made at
+ * `at`) and, while the room's side is still that invitation's (the same time: an invitation made
+ * there since has its own), drops that side and its entry in `invites-due`. Shared by BLOCK and
+ * store.ts's INVITE (which drops the expired ones).
+ */
+export const FORGET_DECLINED_LUA = `
+local function forgetDeclined(declined, user, room, at, head, tail, due)
+  redis.call('HDEL', declined, room)
+  local side = head .. room .. tail
+  if at and tonumber(redis.call('HGET', side, user)) == at then
+    redis.call('HDEL', side, user)
+    redis.call('ZREM', due, room .. '\\n' .. user)
+  end
+end
+`;
+
+// KEYS: 1 blocks:<user>, 2 invites:<user>, 3 invites-due, 4 declined:<user>. ARGV: 1 blocked (lower),
+// 2 blocked (as created), 3 max, 4 user, 5 'room:{' with the prefix, 6 '}:invited'.
+// -> {status, dropped rooms (pending ones)...}
+const BLOCK = `${FORGET_DECLINED_LUA}
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'already'} end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return {'full'} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -28,6 +56,13 @@ for i = 1, #mine, 2 do
     out[#out + 1] = mine[i]
   end
 end
+local declined = redis.call('HGETALL', KEYS[4])
+for i = 1, #declined, 2 do
+  local ok, d = pcall(cjson.decode, declined[i + 1])
+  if ok and type(d) == 'table' and type(d.by) == 'string' and string.lower(d.by) == ARGV[1] then
+    forgetDeclined(KEYS[4], ARGV[4], declined[i], tonumber(d.at), ARGV[5], ARGV[6], KEYS[3])
+  end
+end
 return out
 `;
 
@@ -38,7 +73,7 @@ export class RedisBlocks {
   readonly #keys: RedisKeys;
 
   constructor(redis: Redis, keys: RedisKeys) {
-    if (!('chatBlock' in redis)) redis.defineCommand('chatBlock', { numberOfKeys: 3, lua: BLOCK });
+    if (!('chatBlock' in redis)) redis.defineCommand('chatBlock', { numberOfKeys: 4, lua: BLOCK });
     this.#redis = redis as Redis & Commands;
     this.#keys = keys;
   }
@@ -49,6 +84,7 @@ export class RedisBlocks {
       k.blocks(user),
       k.invitations(user),
       k.invitationsDue(),
+      k.declined(user),
       blocked.toLowerCase(),
       blocked,
       max,

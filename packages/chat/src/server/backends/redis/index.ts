@@ -128,6 +128,16 @@ export async function createRedisBackend(
     (stopped) => store.indexInvitations(stopped),
     'chat: could not index the pending invitations made before this version (%s); they expire once a node starts and indexes them',
   );
+  // Mentions written before the per-author mention zsets (or since by a node of that version) get
+  // their entry there (store.ts, indexMentions), so that a mention count leaves out those of the
+  // authors the reader blocks. In the background from the start, as the skeletons (a SCAN of the
+  // keyspace, then each mention zset in bounded steps); until it has gone by a room, a count there
+  // may take in such older mentions of a blocked author, as before. A failure is a warning: the
+  // next start indexes them.
+  const mentions = background(
+    (stopped) => store.indexMentions(stopped),
+    'chat: could not index the mentions made before this version by author (%s); a mention count may include older mentions by blocked users until a node starts and indexes them',
+  );
   const notice = (room: string, user: string, online: boolean) =>
     JSON.stringify({ v: PROTOCOL_VERSION, type: 'presence', room, user, online });
   // A notice whose PUBLISH failed was heard by no node, and none would learn of it otherwise (each
@@ -184,6 +194,7 @@ export async function createRedisBackend(
       presenceTtlMs: presence.ttlMs,
       skeletonIndex: skeletons.state,
       invitationIndex: invitations.state,
+      mentionIndex: mentions.state,
       ...events.stats,
       ...bus.stats,
     }),
@@ -191,6 +202,7 @@ export async function createRedisBackend(
       closing ??= (async () => {
         await skeletons.done; // stops after the SCAN step it is in
         await invitations.done; // the same
+        await mentions.done; // after the step it is in
         presence.close();
         await store.close(); // a deleted room's cleanup step in flight ends first
         await events.stop();

@@ -53,7 +53,14 @@
  *                                with room:{r}:invited by the same scripts (store.ts, INVITE,
  *                                ACCEPT, DROP_INVITATION, DELETE_ROOM)
  *   room:{r}:invited             hash user -> at: who has a pending invitation to the room, or a
- *                                declined one until it expires (its invites:<user> side is gone)
+ *                                declined one until it expires or the invitee blocks the owner
+ *                                (its invites:<user> side is gone: declined:<user> holds it)
+ *   declined:<user>              hash room -> JSON {by, at}: the user's declined invitations whose
+ *                                room side stays (DROP_INVITATION moves the entry here from
+ *                                invites:<user>), so that BLOCK finds and drops the room side of
+ *                                those by the user blocked; dropped with that side (INVITE,
+ *                                EXPIRE_INVITATIONS, DELETE_ROOM, the owner's taking back), kept to
+ *                                the per-user cap by INVITE (store.ts)
  *   blocks:<user lower>          hash blocked user's name lower -> as created: whom the user blocks
  *                                (blocks.ts; read by APPEND and INVITE in store.ts with their writes)
  *   invites-due                  zset `<room>\n<user>` -> at: every pending invitation by age, kept
@@ -113,6 +120,13 @@ export class RedisKeys {
   /** The user's pending invitations: hash room -> JSON {by, at} (store.ts, INVITE). */
   invitations(user: string): string {
     return `${this.prefix}invites:${user}`;
+  }
+  /**
+   * The user's declined invitations whose room side stays until it expires: hash room -> JSON
+   * {by, at} (store.ts, DROP_INVITATION; blocks.ts, BLOCK).
+   */
+  declined(user: string): string {
+    return `${this.prefix}declined:${user}`;
   }
   /** Whom the user blocks: hash name in lower case -> the name as created (blocks.ts). */
   blocks(user: string): string {

@@ -104,7 +104,7 @@ import { quoteOf, reactionsOf } from '../message-parts.js';
 import { nameSkeleton } from '../name-skeleton.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { DROP_ROOM_STEP, defineDropRoomStep, dropRoomStep } from './attachments.js';
-import { RedisBlocks } from './blocks.js';
+import { FORGET_DECLINED_LUA, RedisBlocks } from './blocks.js';
 import { type Availability, callRedis, globEscape, type RedisKeys, redisFailure } from './keys.js';
 import { logTag } from './log-regression.js';
 
@@ -141,6 +141,10 @@ export interface RedisStoreOptions {
   fileChunk?: number;
   /** Where a background cleanup's failure is reported (it is retried by a later sweep). */
   log?: Log;
+  /** Internal (tests): the entries of one step of indexMentions (INDEX_MENTIONS). Default 1000. */
+  mentionChunk?: number;
+  /** Internal (tests): called after each step of indexMentions with the entries it read. */
+  mentionStepped?: (key: string, read: number) => void;
   /**
    * Internal (tests): how long a deletion's lease on its grave lasts after its last step (the
    * sweep leaves a grave alone while its lease holds). Default 30000 ms.
@@ -487,7 +491,8 @@ end
 //       22 invites-due
 // ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>),
 //       5 the lease's milliseconds, 6 invites: prefix, 7 the owner the room must have ('' for any:
-//       a room of another owner, made under the name since the caller looked, is no such room)
+//       a room of another owner, made under the name since the caller looked, is no such room),
+//       8 declined: prefix (a declined invitation's entry goes with its room side)
 // The deletion is an entry of the room's log, written after its history is unlinked (at the id after
 // the last entry it had, a removal's at the counter included: changeId): the stream
 // holds that one entry (a few hundred bytes, kept like `seq`) until a room of the name is created
@@ -525,6 +530,7 @@ local invitees = {}
 for _, invitee in ipairs(redis.call('HKEYS', KEYS[21])) do
   -- Not who declined it (their side is gone): they were told then.
   if redis.call('HDEL', ARGV[6] .. invitee, ARGV[1]) == 1 then invitees[#invitees + 1] = invitee end
+  redis.call('HDEL', ARGV[8] .. invitee, ARGV[1])
   redis.call('ZREM', KEYS[22], ARGV[1] .. '\\n' .. invitee)
 end
 redis.call('DEL', KEYS[21])
@@ -659,16 +665,26 @@ return joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], A
 // `invites-due` (`<room>\n<user>` -> at) change together in every script below, in DELETE_ROOM
 // (which drops the room's, at most the room's cap of them) and in BLOCK (blocks.ts). Expired ones
 // are dropped by INVITE from all sides (at most the two caps' worth), and by the sweep
-// (EXPIRE_INVITATIONS), which says so.
+// (EXPIRE_INVITATIONS), which says so. A declined one has its entry moved from `invites:<user>` to
+// `declined:<user>` (DROP_INVITATION), which every script dropping the room's side drops too: BLOCK
+// finds there the room sides to drop of the invitations the blocked owner made (blocks.ts).
 // KEYS: 1 rooms, 2 members, 3 invites:<user>, 4 room:{r}:invited, 5 invites-due, 6 blocks:<user>
-// (blocks.ts: an inviter it holds invites nobody). ARGV: 1 room, 2 user, 3 JSON {by, at},
-// 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited.
+// (blocks.ts: an inviter it holds invites nobody), 7 declined:<user>. ARGV: 1 room, 2 user, 3 JSON
+// {by, at}, 4 expiredAt, 5 per user, 6 per room, 7 invites: prefix, 8 room:{ , 9 }:invited,
+// 10 declined: prefix.
+// `declined:<user>` is kept to the per-user cap here: a decline frees a place in `invites:<user>`,
+// so declines alone would let it grow with every invitation made within the expiry. Its expired
+// entries go with their room side; past the cap, entries whose room side is another's or gone
+// (dropped by a node of the version before this hash), then the oldest: such an entry's room side
+// stays until it expires, as every decline's did before (the owner sees the invitee pending). Each
+// decline takes an entry of `invites:<user>` (at most the cap) and only INVITE adds those, so
+// between two invitations of the user it holds at most twice the cap: BLOCK reads it whole.
 // Only the room's owner invites (`by`): a private room of another (the one the hub looked at
 // deleted and another made under the name since) is answered 'no_room'. A declined invitation
 // (DROP_INVITATION) is on the room's side alone until it expires: 'already_invited', and counted
 // against the room's cap, as a pending one (the owner is not told of a decline); not against the
 // invitee's (its side is gone: declining makes a place).
-const INVITE = `
+const INVITE = `${FORGET_DECLINED_LUA}
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info then return 'no_room' end
 local room = cjson.decode(info)
@@ -688,8 +704,35 @@ for i = 1, #theirs, 2 do
   if tonumber(theirs[i + 1]) <= expired then
     redis.call('HDEL', KEYS[4], theirs[i])
     redis.call('HDEL', ARGV[7] .. theirs[i], ARGV[1])
+    redis.call('HDEL', ARGV[10] .. theirs[i], ARGV[1])
     redis.call('ZREM', KEYS[5], ARGV[1] .. '\\n' .. theirs[i])
   end
+end
+local declined = redis.call('HGETALL', KEYS[7])
+local kept = {}
+for i = 1, #declined, 2 do
+  local ok, d = pcall(cjson.decode, declined[i + 1])
+  local at = ok and type(d) == 'table' and tonumber(d.at)
+  if not at then
+    redis.call('HDEL', KEYS[7], declined[i])
+  elseif at <= expired then
+    forgetDeclined(KEYS[7], ARGV[2], declined[i], at, ARGV[8], ARGV[9], KEYS[5])
+  else
+    kept[#kept + 1] = {declined[i], at}
+  end
+end
+local cap = tonumber(ARGV[5])
+if #kept > cap then
+  local current = {}
+  for _, e in ipairs(kept) do
+    if tonumber(redis.call('HGET', ARGV[8] .. e[1] .. ARGV[9], ARGV[2])) == e[2] then
+      current[#current + 1] = e
+    else
+      redis.call('HDEL', KEYS[7], e[1])
+    end
+  end
+  table.sort(current, function(x, y) return x[2] < y[2] end)
+  for i = 1, #current - cap do redis.call('HDEL', KEYS[7], current[i][1]) end
 end
 -- The block first: a declined invitation's room side stays until it expires (dropInvitation), and a
 -- blocked owner is answered as the SQLite store answers them (its block drops that side).
@@ -700,6 +743,8 @@ if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[6]) then return 'room_full' end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[2], cjson.decode(ARGV[3]).at)
 redis.call('ZADD', KEYS[5], cjson.decode(ARGV[3]).at, ARGV[1] .. '\\n' .. ARGV[2])
+-- An entry of the room left by a node of the version before (its room side dropped without it).
+redis.call('HDEL', KEYS[7], ARGV[1])
 return 'invited'
 `;
 
@@ -724,25 +769,34 @@ redis.call('ZREM', KEYS[9], ARGV[1] .. '\\n' .. ARGV[2])
 return joined
 `;
 
-// KEYS: 1 invites:<user>, 2 room:{r}:invited, 3 invites-due, 4 rooms. ARGV: 1 room, 2 user, 3 the
-// owner the room must have ('' for none: a decline). -> 1 if there was one.
+// KEYS: 1 invites:<user>, 2 room:{r}:invited, 3 invites-due, 4 rooms, 5 declined:<user>. ARGV: 1 room,
+// 2 user, 3 the owner the room must have ('' for none: a decline). -> 1 if there was one.
 // A decline takes the invitee's side only: the room's side and the due entry stay until it expires
 // (EXPIRE_INVITATIONS then tells nobody: the invitee's side is gone), so to the owner it is pending.
-// The owner's taking back drops all three, a declined one too (answered as a pending one).
+// Its entry moves to `declined:<user>`, for a block of the owner to find that side (blocks.ts).
+// The owner's taking back drops all of it, a declined one too (answered as a pending one).
 const DROP_INVITATION = `
-if ARGV[3] == '' then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+if ARGV[3] == '' then
+  local invitation = redis.call('HGET', KEYS[1], ARGV[1])
+  if not invitation then return 0 end
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HSET', KEYS[5], ARGV[1], invitation)
+  return 1
+end
 local info = redis.call('HGET', KEYS[4], ARGV[1])
 if not info or cjson.decode(info).owner ~= ARGV[3] then return 0 end
 local theirs = redis.call('HDEL', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[1] .. '\\n' .. ARGV[2])
+redis.call('HDEL', KEYS[5], ARGV[1])
 local mine = redis.call('HDEL', KEYS[1], ARGV[1])
 if theirs == 1 or mine == 1 then return 1 end
 return 0
 `;
 
 // The sweep's: the invitations made at or before ARGV[1], oldest first, at most ARGV[2] of them,
-// dropped from all three sides. KEYS: 1 invites-due. ARGV: 1 expiredAt, 2 limit, 3 invites: prefix,
-// 4 room:{ , 5 }:invited. -> flat {room, user, ...} of those dropped (each once, whichever node).
+// dropped from all sides (a declined one's entry in `declined:<user>` too). KEYS: 1 invites-due.
+// ARGV: 1 expiredAt, 2 limit, 3 invites: prefix, 4 room:{ , 5 }:invited, 6 declined: prefix.
+// -> flat {room, user, ...} of those dropped (each once, whichever node).
 // An entry whose invitation is no longer in the user's hash (none should be: every script changes
 // the sides together) is dropped untold: its user has nothing to be told about.
 const EXPIRE_INVITATIONS = `
@@ -754,6 +808,7 @@ for _, entry in ipairs(due) do
   local user = string.sub(entry, cut + 1)
   local had = redis.call('HDEL', ARGV[3] .. user, room)
   redis.call('HDEL', ARGV[4] .. room .. ARGV[5], user)
+  redis.call('HDEL', ARGV[6] .. user, room)
   redis.call('ZREM', KEYS[1], entry)
   if had == 1 then
     out[#out + 1] = room
@@ -783,6 +838,42 @@ for i = 1, #mine, 2 do
   end
 end
 return added
+`;
+
+// A node's start (indexMentions): one step over one mention zset of a room, in seq order after a
+// seq, at most `limit` entries (the zset is as long as the room's history: one script for all of
+// it could block Redis past its busy limit).
+// - mention:<u>: for each entry whose message (msgs) is there and not by u, ZADD NX of it to
+//   mention:<u>:<author>, and `<u>:<author>` to mentioned. Mentions stored before the per-author
+//   zsets existed (or since by a node of that version) have none, so a count left in their
+//   blocked authors' mentions (COUNT_AFTER subtracts those zsets). An entry without its message is
+//   a deleted room's, at or below the base of the room made again since (its msgs went with it):
+//   left to the grave's steps, and not added to the new room's `mentioned`.
+// - mention:<u>:<author>: an entry no longer in mention:<u> is dropped (a node of the version
+//   before deleted or edited the message, taking it out of mention:<u> alone: the count would take
+//   it away twice).
+// Idempotent: every start, on every node, may run it again. One script reads the zsets and the
+// message together, so an edit or deletion meanwhile is before the step or after it.
+// KEYS: 1 the zset, 2 msgs, 3 mentioned, 4 mention:<u>. ARGV: 1 after (a seq), 2 limit, 3 u,
+// 4 mention:<u>: , 5 '1' for a per-author zset. -> {the last seq read ('' for none), entries read,
+// entries changed}.
+const INDEX_MENTIONS = `
+local seqs = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+local changed = 0
+for _, seq in ipairs(seqs) do
+  if ARGV[5] == '1' then
+    if not redis.call('ZSCORE', KEYS[4], seq) then changed = changed + redis.call('ZREM', KEYS[1], seq) end
+  else
+    local raw = redis.call('HGET', KEYS[2], seq)
+    local ok, m = false, nil
+    if raw then ok, m = pcall(cjson.decode, raw) end
+    if ok and type(m) == 'table' and type(m.user) == 'string' and not m.deleted and m.user ~= ARGV[3] then
+      changed = changed + redis.call('ZADD', ARGV[4] .. m.user, 'NX', seq, seq)
+      redis.call('SADD', KEYS[3], ARGV[3] .. ':' .. m.user)
+    end
+  end
+end
+return {seqs[#seqs] or '', #seqs, changed}
 `;
 
 // KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster, 6 seq, 7 log. ARGV: 1 room, 2 user,
@@ -1042,6 +1133,13 @@ return live
  */
 const SKELETON_SCAN_COUNT = 10_000;
 
+/**
+ * The mention zsets indexMentions steps through side by side: their steps queue on the one
+ * connection, and a SCAN step can find thousands (each command waits behind those before it, and
+ * fails as unavailable past the command timeout).
+ */
+const MENTION_ZSETS_AT_ONCE = 64;
+
 // KEYS: 1 session:<token>. ARGV: 1 token, 2 the sessions: prefix. Deletes the session and its entry
 // in its user's set (read from the session: an expired key is gone, and its entry is pruned by the
 // user's next sign-in, or expires with the set).
@@ -1111,6 +1209,7 @@ type Commands = {
   chatDropInvitation(...args: (string | number)[]): Promise<number>;
   chatExpireInvitations(...args: (string | number)[]): Promise<string[]>;
   chatIndexInvitations(...args: (string | number)[]): Promise<number>;
+  chatIndexMentions(...args: (string | number)[]): Promise<[string, number, number]>;
   chatLeave(...args: (string | number)[]): Promise<number>;
   chatMarkRead(...args: (string | number)[]): Promise<[number, number, number]>;
   chatListRooms(...args: (string | number)[]): Promise<(string | number)[]>;
@@ -1135,6 +1234,8 @@ export class RedisStore implements AccountStore, RoomStore {
   readonly #graveStepped: RedisStoreOptions['graveStepped'];
   readonly #graveLeaseMs: number;
   readonly #fileChunk: number;
+  readonly #mentionChunk: number;
+  readonly #mentionStepped: RedisStoreOptions['mentionStepped'];
   readonly #log: Log;
   /** The cleanups of this node's deletions running after their answer (deleteRoom). */
   readonly #cleanups = new Set<Promise<void>>();
@@ -1170,6 +1271,10 @@ export class RedisStore implements AccountStore, RoomStore {
     this.#fileChunk = options.fileChunk ?? DROP_ROOM_STEP;
     if (!Number.isInteger(this.#fileChunk) || this.#fileChunk < 1)
       throw new TypeError('RedisStore: fileChunk must be a positive integer');
+    this.#mentionChunk = options.mentionChunk ?? 1000;
+    if (!Number.isInteger(this.#mentionChunk) || this.#mentionChunk < 1)
+      throw new TypeError('RedisStore: mentionChunk must be a positive integer');
+    this.#mentionStepped = options.mentionStepped;
     this.#log = options.log ?? consoleLog;
     const define = (name: string, numberOfKeys: number, lua: string) => {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
@@ -1187,11 +1292,12 @@ export class RedisStore implements AccountStore, RoomStore {
     if (!('chatCountAfter' in redis)) redis.defineCommand('chatCountAfter', { lua: COUNT_AFTER });
     defineDropRoomStep(redis);
     define('chatJoin', 6, JOIN);
-    define('chatInvite', 6, INVITE);
+    define('chatInvite', 7, INVITE);
     define('chatAccept', 9, ACCEPT);
-    define('chatDropInvitation', 4, DROP_INVITATION);
+    define('chatDropInvitation', 5, DROP_INVITATION);
     define('chatExpireInvitations', 1, EXPIRE_INVITATIONS);
     define('chatIndexInvitations', 2, INDEX_INVITATIONS);
+    define('chatIndexMentions', 4, INDEX_MENTIONS);
     define('chatLeave', 7, LEAVE);
     define('chatMarkRead', 4, MARK_READ);
     define('chatListRooms', 1, LIST_ROOMS);
@@ -1317,6 +1423,59 @@ export class RedisStore implements AccountStore, RoomStore {
       () => {},
     );
     return indexing;
+  }
+
+  /**
+   * Gives every mention its entry in the per-author zset of its author (INDEX_MENTIONS), and drops
+   * those entries no longer in the reader's mention:<u>, so that a mention count leaves out the
+   * mentions stored before those zsets existed by the authors the reader blocks. Each node runs it
+   * from its start (index.ts), in SCAN steps of `room:{*}:mention:*` and, per zset, steps of
+   * `mentionChunk` entries, until the scan ends (true) or `stopped()` says the node is stopping
+   * (false). Until it has gone by a room, a count there may still take in such older mentions of
+   * blocked authors (as it did before): nothing waits for it. Idempotent, so every start runs it
+   * again (a node of the version before, still running in a rolling upgrade, writes mentions
+   * without the per-author zsets).
+   */
+  indexMentions(stopped: () => boolean = () => false): Promise<boolean> {
+    const k = this.#keys;
+    const head = k.room('', '').slice(0, -'}:'.length); // '<prefix>room:{'
+    const marker = '}:mention:';
+    return this.#scanSteps(`${globEscape(head)}*${marker}*`, stopped, async (found) => {
+      // One zset, from its start to its end: its steps one after another (each reads on from the
+      // last seq of the one before), the zsets of a SCAN step side by side.
+      const walk = async (key: string) => {
+        // <prefix>room:{<room>}:mention:<u> or ...:<u>:<author>: room names hold no '}', user
+        // names no ':' (protocol.ts, ROOM_NAME, DM_ROOM, USER_NAME).
+        const at = key.indexOf(marker, head.length);
+        if (!key.startsWith(head) || at < 0) return;
+        const room = key.slice(head.length, at);
+        const [user, author, extra] = key.slice(at + marker.length).split(':');
+        if (!user || author === '' || extra !== undefined) return;
+        const own = k.room(room, `mention:${user}`);
+        let after = '0';
+        for (;;) {
+          if (stopped()) return;
+          const [last, read] = await this.#call(() =>
+            this.#redis.chatIndexMentions(
+              key,
+              k.room(room, 'msgs'),
+              k.room(room, 'mentioned'),
+              own,
+              after,
+              this.#mentionChunk,
+              user,
+              `${own}:`,
+              author === undefined ? '0' : '1',
+            ),
+          );
+          this.#mentionStepped?.(key, Number(read));
+          if (Number(read) < this.#mentionChunk || last === '') return;
+          after = String(last);
+        }
+      };
+      for (let i = 0; i < found.length; i += MENTION_ZSETS_AT_ONCE)
+        await Promise.all(found.slice(i, i + MENTION_ZSETS_AT_ONCE).map(walk));
+    });
   }
 
   /** One script (CREATE_SESSION): the user's oldest sessions past the cap go with the insert. */
@@ -1475,6 +1634,7 @@ export class RedisStore implements AccountStore, RoomStore {
         this.#graveLeaseMs,
         k.invitations(''),
         owner ?? '',
+        k.declined(''),
       );
       if (res === -1) return 'busy';
       if (res === null) return null;
@@ -1663,6 +1823,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(room, 'invited'),
         k.invitationsDue(),
         k.blocks(user),
+        k.declined(user),
         room,
         user,
         J({ by, at }),
@@ -1672,6 +1833,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.invitations(''),
         `${k.prefix}room:{`,
         '}:invited',
+        k.declined(''),
       ),
     );
   }
@@ -1720,6 +1882,7 @@ export class RedisStore implements AccountStore, RoomStore {
           k.room(room, 'invited'),
           k.invitationsDue(),
           k.rooms(),
+          k.declined(user),
           room,
           user,
           owner ?? '',
@@ -1760,6 +1923,7 @@ export class RedisStore implements AccountStore, RoomStore {
           k.invitations(''),
           `${k.prefix}room:{`,
           '}:invited',
+          k.declined(''),
         ),
       );
       for (let i = 0; i + 1 < flat.length; i += 2)

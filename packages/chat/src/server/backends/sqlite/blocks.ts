@@ -24,9 +24,10 @@ export class SqliteBlocks {
       add: db.prepare('INSERT INTO blocks (user_key, blocked_key, blocked) VALUES (?, ?, ?)'),
       remove: db.prepare('DELETE FROM blocks WHERE user_key = ? AND blocked_key = ?'),
       list: db.prepare('SELECT blocked FROM blocks WHERE user_key = ? ORDER BY blocked'),
-      // The blocker's pending invitations made by the blocked user (by_user is an account's name).
+      // The blocker's invitations made by the blocked user (by_user is an account's name): the
+      // pending ones and the declined ones (to the owner still pending until they expire).
       dropInvitations: db.prepare(
-        'DELETE FROM invitations WHERE user = ? COLLATE NOCASE AND by_user = ? COLLATE NOCASE RETURNING room',
+        'DELETE FROM invitations WHERE user = ? COLLATE NOCASE AND by_user = ? COLLATE NOCASE RETURNING room, declined',
       ),
     };
     this.#stmt = s;
@@ -35,8 +36,10 @@ export class SqliteBlocks {
       if (s.has.get(...key)) return { result: 'already', dropped: [] };
       if ((s.count.get(key[0]) as { n: number }).n >= max) return { result: 'full', dropped: [] };
       s.add.run(...key, blocked);
-      const rows = s.dropInvitations.all(user, blocked) as { room: string }[];
-      return { result: 'blocked', dropped: rows.map((r) => r.room).sort() };
+      const rows = s.dropInvitations.all(user, blocked) as { room: string; declined: number }[];
+      // Answered: the pending ones (the blocker was told of a declined one at the decline).
+      const pending = rows.filter((r) => !r.declined).map((r) => r.room);
+      return { result: 'blocked', dropped: pending.sort() };
     }).immediate;
   }
 

@@ -4,12 +4,17 @@
 // bundled here from a source folder (default packages/chat/src; give an older checkout's to
 // compare), unminified, with renderMessages wrapped in the page's own performance.now(): the
 // call's time, and the time until the frame after it is painted (a task queued from the next
-// requestAnimationFrame runs after the frame). Medians and ranges of RUNS runs, three cases:
-//   settled:  every row laid out (the idle steps done), a new message, then a reaction;
-//   busy:     a new message while the idle steps of the first draw are still laying rows out.
-// Needs `npm run build` (the server) and Chromium (CHROMIUM_PATH, else /usr/bin/chromium).
+// requestAnimationFrame runs after the frame). Medians and ranges of RUNS runs of each case:
+//   settled, a new message / a reaction: every row laid out (the idle steps done);
+//   idle steps under way, a new message: the page reloaded, a fifth of its rows laid out.
+// PROFILE=1 adds where the calls spend their time (V8's samples), TRACE=1 the main thread's work
+// from a call to its frame's end (Chromium's trace). Needs `npm run build` (the server) and
+// Chromium (CHROMIUM_PATH, else /usr/bin/chromium).
 //
 //   flock /tmp/riptide/bench.lock node bench/chat-page-render.mjs [src folder] [N] [RUNS]
+//
+// An older page's source: git archive <commit> packages/chat/src | tar -x -C /tmp/before, then
+// /tmp/before/packages/chat/src. Results: bench/CHAT-PAGE-RESULTS.md.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

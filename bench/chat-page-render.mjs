@@ -21,8 +21,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
-import WebSocket from 'ws';
 import { startChatServer } from '../packages/chat/dist/server/chat-server.js';
+import { connect as connectAs, register as registerAt } from './lib/chat-client.mjs';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 const [src = join(root, 'packages/chat/src'), count = '3400', runCount = '15'] = process.argv.slice(2);
@@ -72,36 +72,8 @@ const server = await startChatServer({
   log: () => {},
 });
 const origin = server.url.replace(/\/$/, '');
-
-async function register(name) {
-  const res = await fetch(`${origin}/api/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin },
-    body: JSON.stringify({ name, password: 'browser password' }),
-  });
-  if (!res.ok) throw new Error(`register ${name}: ${res.status} ${await res.text()}`);
-  return res.headers.get('set-cookie').split(';')[0];
-}
-
-function connect(cookie) {
-  const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws`, { headers: { cookie, origin } });
-  const waiting = new Map();
-  ws.on('message', (data) => {
-    const m = JSON.parse(String(data));
-    if (m.ref && waiting.has(m.ref)) {
-      waiting.get(m.ref)(m);
-      waiting.delete(m.ref);
-    }
-  });
-  let next = 0;
-  const request = (message) =>
-    new Promise((done) => {
-      const ref = `r${++next}`;
-      waiting.set(ref, done);
-      ws.send(JSON.stringify({ v: 2, ...message, ref }));
-    });
-  return new Promise((done) => ws.on('open', () => done({ ws, request })));
-}
+const register = (name) => registerAt(origin, name, 'browser password');
+const connect = (cookie) => connectAs(origin, cookie);
 
 // bob and carol take turns, a few messages each (groups), some of several lines.
 const bob = await connect(await register('bob'));

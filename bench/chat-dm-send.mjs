@@ -11,9 +11,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import WebSocket from 'ws';
 import { startChatServer } from '../packages/chat/dist/server/chat-server.js';
 import { MembershipHandlers } from '../packages/chat/dist/server/hub/membership.js';
+import { connect as connectAs, register as registerAt } from './lib/chat-client.mjs';
 
 const [store = 'sqlite', mode = 'call', count = '2000'] = process.argv.slice(2);
 const n = Number(count);
@@ -64,36 +64,8 @@ const server = await startChatServer({
   log: () => {},
 });
 const origin = server.url.replace(/\/$/, '');
-
-async function register(name) {
-  const res = await fetch(`${origin}/api/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin },
-    body: JSON.stringify({ name, password: 'correct horse battery' }),
-  });
-  if (!res.ok) throw new Error(`register ${name}: ${res.status} ${await res.text()}`);
-  return res.headers.get('set-cookie').split(';')[0];
-}
-
-function connect(cookie) {
-  const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws`, { headers: { cookie, origin } });
-  const waiting = new Map();
-  ws.on('message', (data) => {
-    const m = JSON.parse(String(data));
-    if (m.ref && waiting.has(m.ref)) {
-      waiting.get(m.ref)(m);
-      waiting.delete(m.ref);
-    }
-  });
-  let next = 0;
-  const request = (message) =>
-    new Promise((resolve) => {
-      const ref = `r${++next}`;
-      waiting.set(ref, resolve);
-      ws.send(JSON.stringify({ v: 2, ...message, ref }));
-    });
-  return new Promise((resolve) => ws.on('open', () => resolve({ ws, request })));
-}
+const register = (name) => registerAt(origin, name);
+const connect = (cookie) => connectAs(origin, cookie);
 
 const alice = await connect(await register('alice'));
 await register('bob');

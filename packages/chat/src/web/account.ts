@@ -146,10 +146,12 @@ export function setUpAccount(before: HTMLElement): void {
   dialog.append(title, form, others, blocks, closing);
   document.body.append(dialog);
 
-  // On a phone the bar has room for the glyph alone; the name stays for screen readers (style.css).
+  // On a phone the bar has room for the glyph alone (style.css): the name is the word shown on a
+  // wider screen, given as aria-label too, so that it stays when the word is not drawn.
   const open = el('button');
   open.append(el('span', 'glyph', '👤'), el('span', 'label', 'Account'));
   open.firstElementChild?.setAttribute('aria-hidden', 'true');
+  open.setAttribute('aria-label', 'Account');
   open.id = 'account';
   open.type = 'button';
   open.title = 'Change your password, sign out other sessions';

@@ -144,7 +144,7 @@ function tools(
     return bar;
   }
   // Named by whose message it is and what it says: "Reply to message 12" told a screen reader
-  // nothing. The row is drawn anew when its text changes (messageSig), and its names with it.
+  // nothing. The row is drawn anew when its message changes (renderMessages), and its names with it.
   const name = messageName(message, me);
   const react = toolButton('☺+', 'react', `React to ${name}`, () => actions.pickReaction(message, react));
   bar.append(
@@ -406,17 +406,22 @@ function keepInPlace(
 
 export type ScrollMode = 'update' | 'older';
 
-/** A row of the list as drawn: its node, and what it was drawn from (`sig`). */
+/**
+ * A row of the list as drawn: its node, and what it was drawn from: `sig`, and for a message the
+ * message object itself (`of`), which room-state.ts replaces, never changes, when the message
+ * changes (an edit, a reaction, a deletion, its quote's original changed).
+ */
 interface Row {
   node: HTMLLIElement;
   sig: string;
+  of: object | null;
 }
 
 /**
  * The rows drawn last, by key (a message's seq, an unsent one's outbox id, a day, a notice...),
- * and what they were drawn for: a row whose key and `sig` come again is kept as it is (the same
- * node: its focus, its loaded images, a selection in it stay), the others are drawn anew. Another
- * list, room, state or set of actions starts afresh.
+ * and what they were drawn for: a row whose key, `sig` and `of` come again is kept as it is (the
+ * same node: its focus, its loaded images, a selection in it stay), the others are drawn anew.
+ * Another list, room, state or set of actions starts afresh.
  */
 const drawn = {
   list: null as HTMLElement | null,
@@ -428,13 +433,15 @@ const drawn = {
 };
 
 /**
- * What a message's row shows, as a string: everything that makes it look different (the message
- * itself as stored: text, edit, reactions, deletion, files, quote, mentions; whether it starts a
- * group; whether it asks "delete?"; who reads it).
+ * What a message's row shows besides the message itself (the row's `of`: its text, edit,
+ * reactions, deletion, files, quote, mentions): whether it starts a group, whether it asks
+ * "delete?", who reads it. A few characters, whatever the message holds: no message is read to
+ * find the ones that changed (stringifying each one at each change cost more than the rest of the
+ * call in a long room: bench/chat-page-render.mjs).
  */
 function messageSig(message: ChatMessage, first: boolean, me: string): string {
   const confirming = ui.confirming?.room === message.room && ui.confirming.seq === message.seq;
-  return `${first ? 1 : 0}${confirming ? 1 : 0}${me}\u0000${JSON.stringify(message)}`;
+  return `${first ? 1 : 0}${confirming ? 1 : 0}${me}`;
 }
 
 /** The conversation: messages in seq order with notices between them, then the unsent ones. */
@@ -469,18 +476,22 @@ export function renderMessages(
     Object.assign(drawn, { list, room: room?.name ?? null, state, actions, outbox });
   }
   if (!room) return;
-  const messages = [...room.messages.keys()]
-    .sort((a, b) => a - b)
-    .map((seq) => room.messages.get(seq) as ChatMessage);
-  const entries = buildTimeline(messages, room.notices, { now: Date.now(), firstUnread: room.firstUnread });
+  // In seq order as the state keeps them (room-state.ts putInOrder): no sort at each change.
+  const entries = buildTimeline(room.messages.values(), room.notices, {
+    now: Date.now(),
+    firstUnread: room.firstUnread,
+  });
   const rows = new Map<string, Row>();
   const wanted: HTMLLIElement[] = [];
-  /** The row for `key`: the one drawn last if drawn from the same `sig`, else `draw()`'s. */
-  const row = (key: string, sig: string, draw: () => HTMLLIElement) => {
+  /**
+   * The row for `key`: the one drawn last if drawn from the same `sig` and object `of`, else
+   * `draw()`'s.
+   */
+  const row = (key: string, sig: string, draw: () => HTMLLIElement, of: object | null = null) => {
     let unique = key;
     for (let n = 1; rows.has(unique); n++) unique = `${key}#${n}`;
     const old = drawn.rows.get(unique);
-    const kept = old?.sig === sig ? old : { node: draw(), sig };
+    const kept = old?.sig === sig && old.of === of ? old : { node: draw(), sig, of };
     rows.set(unique, kept);
     wanted.push(kept.node);
   };
@@ -490,8 +501,11 @@ export function renderMessages(
       const { message, first } = entry;
       if (state.hides(message)) row(`m${message.seq}`, 'blocked', () => blockedItem(message, actions));
       else
-        row(`m${message.seq}`, messageSig(message, first, state.me), () =>
-          messageItem(message, first, state, actions, redraw),
+        row(
+          `m${message.seq}`,
+          messageSig(message, first, state.me),
+          () => messageItem(message, first, state, actions, redraw),
+          message,
         );
       lastUser = message.user;
       continue;

@@ -86,6 +86,12 @@ export interface Room {
   /** Every member, online or not (private rooms, once loaded; else null): see MembersLoad. */
   members: Set<string> | null;
   membersLoad: MembersLoad | null;
+  /**
+   * The messages loaded, iterated in seq order (putInOrder; a live one comes after them all), so
+   * the conversation is drawn without sorting them. A message object is never changed in place: an
+   * edit, a deletion, a reaction or a quote's change puts a new object under its seq, and the
+   * conversation keeps the row of a message that is the same object (conversation.ts).
+   */
   messages: Map<number, ChatMessage>;
   notices: Notice[];
   /** History loaded: the page shows this room's messages (else it only counts unread). */
@@ -151,6 +157,27 @@ export interface StateHost {
   latestRefused?(room: string, said: string): boolean;
   /** A new invitation arrived live (a desktop notification, maybe: invitations.ts). */
   invited?(invitation: Invitation): void;
+}
+
+/**
+ * Adds a page of `messages` (in any order) to a room's map, which iterates in seq order after it as
+ * before: a page after them all (the latest, a sync) is appended; one that goes before or between
+ * them (an older page) has the map put in order again, once for the page (a Map iterates in the
+ * order its keys were first set, and setting a key it has keeps that key's place).
+ */
+export function putInOrder(map: Map<number, ChatMessage>, messages: readonly ChatMessage[]): void {
+  let last = -Infinity;
+  for (const seq of map.keys()) last = seq;
+  let inOrder = true;
+  for (const message of messages) {
+    if (!map.has(message.seq) && message.seq < last) inOrder = false;
+    else last = Math.max(last, message.seq);
+    map.set(message.seq, message);
+  }
+  if (inOrder) return;
+  const sorted = [...map.values()].sort((a, b) => a.seq - b.seq);
+  map.clear();
+  for (const message of sorted) map.set(message.seq, message);
 }
 
 /** A reply's quote keeps this many code points of the original (as the server does). */
@@ -795,7 +822,7 @@ export class ChatState {
     room.tag = event.tag ?? null;
     const isActive = room.name === this.active;
     if (event.type === 'message') {
-      room.messages.set(event.message.seq, event.message);
+      putInOrder(room.messages, [event.message]);
       // Their message is here: they are no longer typing it.
       if (room.typing.delete(event.message.user)) this.#changed('typing');
       if (event.message.user !== this.me && this.#speaksToMe(room, event.message))
@@ -814,37 +841,35 @@ export class ChatState {
     } else if (event.type === 'reacted') {
       const target = room.messages.get(event.target);
       if (target && !target.deleted) {
-        const reactions = applyReaction(target.reactions, event.user, event.emoji, event.on);
-        if (reactions) target.reactions = reactions;
-        else delete target.reactions;
+        const { reactions: before, ...rest } = target;
+        const reactions = applyReaction(before, event.user, event.emoji, event.on);
+        room.messages.set(target.seq, reactions ? { ...rest, reactions } : rest);
       }
     } else {
       if (this.#recount(room, event)) this.#changed('rooms');
       const target = room.messages.get(event.target);
       if (target) {
         if (event.type === 'edited') {
-          target.text = event.text;
-          target.editedAt = event.ts;
-          if (event.mentions) target.mentions = event.mentions;
-          else delete target.mentions;
+          const { mentions: _, ...rest } = target;
+          const edited: ChatMessage = { ...rest, text: event.text, editedAt: event.ts };
+          if (event.mentions) edited.mentions = event.mentions;
+          room.messages.set(target.seq, edited);
         } else {
           // As a reload would show it: nothing derived from the deleted text (the server sends a
           // deleted message without its quote, mentions, files and reactions; chaos test).
-          target.text = '';
-          target.deleted = true;
-          delete target.reactions;
-          delete target.reply;
-          delete target.mentions;
-          delete target.attachments;
+          const { reactions: _r, reply: _q, mentions: _m, attachments: _a, ...rest } = target;
+          room.messages.set(target.seq, { ...rest, text: '', deleted: true });
         }
       }
       // The quotes of the replies to it follow: the new text, or "deleted" (never the old text).
       for (const message of room.messages.values()) {
         if (message.reply?.seq !== event.target) continue;
-        message.reply =
+        const reply: ChatMessage['reply'] =
           event.type === 'edited'
             ? { seq: event.target, user: message.reply.user, text: excerpt(event.text) }
             : { seq: event.target, user: message.reply.user, text: '', deleted: true };
+        // Set on a key it has: the map's order stays (and iterating it, it is not seen again).
+        room.messages.set(message.seq, { ...message, reply });
       }
     }
     if (isActive) {
@@ -878,7 +903,7 @@ export class ChatState {
       room.loaded = true;
       if (seen > head) this.#sync(room);
     }
-    for (const message of messages) room.messages.set(message.seq, message);
+    putInOrder(room.messages, messages);
     room.hasMore = hasMore;
     room.loadingOlder = false;
     if (older && room.unreadOlder > 0) {

@@ -22,7 +22,8 @@ export type Entry =
   | { kind: 'message'; message: ChatMessage; first: boolean };
 
 export function buildTimeline(
-  messages: readonly ChatMessage[],
+  /** In seq order. */
+  messages: Iterable<ChatMessage>,
   notices: readonly TimelineNotice[],
   options: { now: number; firstUnread: number | null; locale?: string },
 ): Entry[] {

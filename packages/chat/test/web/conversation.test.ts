@@ -299,6 +299,165 @@ describe('the conversation draws what changed', () => {
   });
 });
 
+describe('a kept row is found by its message object, not by reading every message', () => {
+  /** The list without what the scroll and the idle steps mark (they differ between two draws). */
+  const drawnAs = () => {
+    const copy = list().cloneNode(true) as HTMLElement;
+    for (const li of copy.querySelectorAll<HTMLElement>('[data-near], [data-laid]')) {
+      delete li.dataset.near;
+      delete li.dataset.laid;
+    }
+    return copy.innerHTML;
+  };
+  /** The list as a first draw makes it from the same state (another set of actions starts afresh). */
+  const drawnAfresh = (state: ChatState, items: Pending[]) => {
+    renderMessages(state, { items } as unknown as Outbox, { ...actions }, 'older');
+    return drawnAs();
+  };
+
+  it('draws again a message the state replaced, though it reads the same; keeps the others', () => {
+    const { state, draw } = setup([said(1), said(2, 'carol'), said(3, 'dave')]);
+    const [one, two, three] = [row(1), row(2), row(3)];
+    const messages = state.rooms.get('general')?.messages as Map<number, ChatMessage>;
+    messages.set(2, { ...(messages.get(2) as ChatMessage) });
+    draw();
+    expect(row(2)).not.toBe(two);
+    expect(row(1)).toBe(one);
+    expect(row(3)).toBe(three);
+  });
+
+  it('reads none of the messages it keeps: a new message in a room of 300 stringifies none', () => {
+    const many = Array.from({ length: 300 }, (_, i) => said(i + 1, i % 3 ? 'bob' : 'carol'));
+    const { draw, event } = setup(many);
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      event(message(said(301, 'dave')));
+      draw();
+      const ofMessages = stringify.mock.calls.filter(
+        ([value]) => typeof value === 'object' && 'seq' in value,
+      );
+      expect(ofMessages).toEqual([]);
+    } finally {
+      stringify.mockRestore();
+    }
+    expect(row(301).textContent).toContain('text 301');
+  });
+
+  it('draws after each change what a first draw draws: days, groups, the unread line, quotes', () => {
+    // Two days; bob's group of 3, carol's of 2 (one replying to bob's 3) on the first; the unread
+    // line before carol's 4; older messages to come.
+    const { state, draw, event, last, items } = setup(
+      [
+        said(3),
+        said(4, 'carol'),
+        { ...said(5, 'carol'), reply: { seq: 3, user: 'bob', text: 'text 3' } },
+        said(6, 'bob', DAY2),
+        said(7, 'alice', DAY2 + 1000),
+      ],
+      true,
+    );
+    const room = state.rooms.get('general') as NonNullable<ReturnType<typeof state.rooms.get>>;
+    room.firstUnread = 4;
+    draw();
+    expect(shape()).toEqual([
+      expect.stringMatching(/^d /),
+      'm3',
+      'u',
+      'm4',
+      'm5',
+      expect.stringMatching(/^d /),
+      'm6',
+      'm7',
+    ]);
+    const changes: [string, () => void, number[]][] = [
+      [
+        'a reaction',
+        () =>
+          event({
+            v: 2,
+            type: 'reacted',
+            room: 'general',
+            seq: 8,
+            target: 4,
+            user: 'bob',
+            emoji: '👍',
+            on: true,
+            ts: DAY2,
+          }),
+        [4],
+      ],
+      [
+        'an edit (its reply quotes it)',
+        () =>
+          event({
+            v: 2,
+            type: 'edited',
+            room: 'general',
+            seq: 9,
+            target: 3,
+            user: 'bob',
+            text: 'new 3',
+            ts: DAY2,
+          }),
+        [3, 5],
+      ],
+      [
+        'a deletion',
+        () => event({ v: 2, type: 'deleted', room: 'general', seq: 10, target: 4, user: 'carol', ts: DAY2 }),
+        [4],
+      ],
+      [
+        'an older page (bob 2 joins 3 in a group)',
+        () => {
+          state.loadOlder();
+          event({
+            v: 2,
+            type: 'history',
+            ref: last().ref,
+            room: 'general',
+            messages: [said(1, 'carol'), said(2)],
+            head: 10,
+            hasMore: false,
+          });
+        },
+        [1, 2, 3],
+      ],
+    ];
+    for (const [what, change, redrawn] of changes) {
+      // From a first draw: only the rows of the messages changed (or regrouped) are new nodes.
+      draw();
+      const before = new Map(
+        [...list().querySelectorAll<HTMLElement>('li.message')].map((li) => [Number(li.dataset.seq), li]),
+      );
+      const others = [...list().children].filter((li) => !li.classList.contains('message'));
+      change();
+      draw(what.startsWith('an older') ? 'older' : 'update');
+      const drawn = drawnAs();
+      for (const [seq, li] of before)
+        if (redrawn.includes(seq)) expect(row(seq), `${what}: ${seq} drawn again`).not.toBe(li);
+        else expect(row(seq), `${what}: ${seq} kept`).toBe(li);
+      for (const li of others) expect(li.isConnected, `${what}: ${li.className} kept`).toBe(true);
+      expect(drawn, what).toBe(drawnAfresh(state, items));
+    }
+    expect(shape()).toEqual([
+      expect.stringMatching(/^d /),
+      'm1',
+      'm2',
+      'm3',
+      'u',
+      'm4',
+      'm5',
+      expect.stringMatching(/^d /),
+      'm6',
+      'm7',
+    ]);
+    expect(row(2).classList.contains('first')).toBe(true);
+    expect(row(3).classList.contains('first')).toBe(false);
+    expect(row(4).textContent).toContain('message deleted');
+    expect(row(5).querySelector('.reply-text')?.textContent).toBe('new 3');
+  });
+});
+
 describe('a long conversation drawn the first time', () => {
   /** bob's messages 1..n, a minute apart. */
   const many = (n: number) => Array.from({ length: n }, (_, i) => said(i + 1, 'bob', DAY1 + i * 60_000));

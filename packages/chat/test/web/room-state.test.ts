@@ -11,7 +11,7 @@ import {
   type RoomState,
   type ServerMessage,
 } from '../../src/shared/protocol.js';
-import { ChatState, NEW_BELOW_SAY_MS, TYPING_SHOW_MS } from '../../src/web/room-state.js';
+import { ChatState, NEW_BELOW_SAY_MS, putInOrder, TYPING_SHOW_MS } from '../../src/web/room-state.js';
 
 function setup(rooms: RoomState[] = [general()]) {
   const sent: ClientMessage[] = [];
@@ -1566,5 +1566,70 @@ describe('closing a direct message', () => {
     state.leave('plans');
     state.receive({ v: 2, type: 'left', ref: last().ref, room: 'plans' });
     expect(state.roomDone).toBe('');
+  });
+});
+
+describe("a room's messages: in seq order, replaced when they change (the conversation keeps a row by its object)", () => {
+  const said = (seq: number, fields: Partial<ChatMessage> = {}): ChatMessage => ({
+    ...(message(seq) as { message: ChatMessage }).message,
+    ...fields,
+  });
+
+  it('iterates them in seq order after an older page, a page out of order and live messages', () => {
+    const map = new Map<number, ChatMessage>();
+    putInOrder(map, [said(5), said(6)]);
+    putInOrder(map, [said(7)]);
+    expect([...map.keys()]).toEqual([5, 6, 7]);
+    // An older page, itself newest first: before them all.
+    putInOrder(map, [said(4), said(2), said(3)]);
+    expect([...map.keys()]).toEqual([2, 3, 4, 5, 6, 7]);
+    // One between (a gap filled), and one it has (its object replaced, its place kept).
+    const six = said(6, { text: 'again' });
+    putInOrder(map, [said(1), six, said(8)]);
+    expect([...map.keys()]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(map.get(6)).toBe(six);
+  });
+
+  it('loads older pages and live messages in seq order in the state', () => {
+    const { state, last } = setup([general(3)]);
+    state.receive(history('general', last().ref, [said(2), said(3)], 3, true));
+    state.receive(message(4));
+    state.loadOlder();
+    state.receive(history('general', last().ref, [said(1)], 4, false));
+    state.receive(message(5));
+    expect(seqs(state)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('puts a new object in place of a message edited, reacted to, deleted or whose original changed', () => {
+    const { state, last } = setup([general(3)]);
+    const reply = said(3, { reply: { seq: 1, user: 'bob', text: 'text 1' } });
+    state.receive(history('general', last().ref, [said(1), said(2), reply], 3));
+    const messages = state.rooms.get('general')?.messages as Map<number, ChatMessage>;
+    const [one, two] = [messages.get(1), messages.get(2)];
+    const copies = [structuredClone(one), structuredClone(two), structuredClone(reply)];
+    state.receive(react(4, 'carol', '👍', true));
+    expect(messages.get(1)).not.toBe(one);
+    expect(messages.get(1)?.reactions).toEqual({ '👍': ['carol'] });
+    const reacted = messages.get(1);
+    state.receive({
+      v: 2,
+      type: 'edited',
+      room: 'general',
+      seq: 5,
+      target: 1,
+      user: 'bob',
+      text: 'new',
+      ts: 5,
+    });
+    expect(messages.get(1)).not.toBe(reacted);
+    expect(messages.get(1)).toMatchObject({ text: 'new', editedAt: 5, reactions: { '👍': ['carol'] } });
+    expect(messages.get(3)).not.toBe(reply);
+    expect(messages.get(3)?.reply).toEqual({ seq: 1, user: 'bob', text: 'new' });
+    state.receive({ v: 2, type: 'deleted', room: 'general', seq: 6, target: 2, user: 'bob', ts: 6 });
+    expect(messages.get(2)).not.toBe(two);
+    expect(messages.get(2)).toMatchObject({ deleted: true, text: '' });
+    // The objects put in first are as they came (a row drawn from them stays true to them).
+    expect([one, two, reply]).toEqual(copies);
+    expect(seqs(state)).toEqual([1, 2, 3]);
   });
 });

@@ -1425,6 +1425,17 @@ describe("'upgrade' over HTTP/2: the 2xx answer, where HTTP/1.1 has the 101", ()
     return s;
   }
 
+  /** The messages of the uncaught exceptions until the test's end (a throwing listener's). */
+  function recordUncaught(): string[] {
+    const uncaught: string[] = [];
+    const record = (err: Error) => uncaught.push(err.message);
+    process.on('uncaughtException', record);
+    cleanups.push(() => {
+      process.removeListener('uncaughtException', record);
+    });
+    return uncaught;
+  }
+
   for (const t of transports) {
     it(`comes with the answer's status and headers, Set-Cookie too, just before 'open' (${t.name})`, async () => {
       const { url } = await cookieServer();
@@ -1451,12 +1462,7 @@ describe("'upgrade' over HTTP/2: the 2xx answer, where HTTP/1.1 has the 101", ()
 
     it(`a listener that throws: the throw goes on uncaught, no 'open', CONNECTING until terminate() (${t.name})`, async () => {
       const { url, wss } = await cookieServer();
-      const uncaught: string[] = [];
-      const record = (err: Error) => uncaught.push(err.message);
-      process.on('uncaughtException', record);
-      cleanups.push(() => {
-        process.removeListener('uncaughtException', record);
-      });
+      const uncaught = recordUncaught();
       const accepted = once<[WebSocket]>(wss, 'connection');
       const ws = new WebSocket(url, { rejectUnauthorized: false, http2: t.http2 });
       cleanups.push(() => ws.terminate());
@@ -1496,12 +1502,7 @@ describe("'upgrade' over HTTP/2: the 2xx answer, where HTTP/1.1 has the 101", ()
 
   it('a listener that throws, then the server ends the stream: the error says it had answered (HTTP/2)', async () => {
     const { url, wss } = await cookieServer();
-    const uncaught: string[] = [];
-    const record = (err: Error) => uncaught.push(err.message);
-    process.on('uncaughtException', record);
-    cleanups.push(() => {
-      process.removeListener('uncaughtException', record);
-    });
+    const uncaught = recordUncaught();
     const accepted = once<[WebSocket]>(wss, 'connection');
     const ws = new WebSocket(url, { rejectUnauthorized: false, http2: true });
     cleanups.push(() => ws.terminate());

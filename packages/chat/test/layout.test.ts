@@ -40,6 +40,8 @@ const DRIVEN_BY: Record<string, string> = {
   'server/backends/redis/index.ts': 'redis/backend.ts opens the Redis backend for every test/redis/ test',
   'server/backends/sqlite/blocks.ts':
     'backends/sqlite/store.test.ts: the blocks contract (backends/blocks-contract.ts); backends/sqlite/schema.test.ts',
+  'server/backends/sqlite/bans.ts':
+    'backends/sqlite/store.test.ts: the bans contract (backends/bans-contract.ts); backends/sqlite/schema.test.ts',
   'server/backends/redis/bus.ts': 'redis/nodes.test.ts: notices between nodes on one Redis',
   'server/backends/redis/connection.ts': 'redis/outage.test.ts: Redis down and back; redis/failover.test.ts',
   'server/backends/redis/keys.ts': 'redis/store.test.ts reads the keys it names',

@@ -138,7 +138,14 @@ export interface Membership {
 }
 
 export type CreateRoomResult = 'created' | 'exists' | 'owner_quota' | 'server_quota';
-export type JoinResult = 'joined' | 'member' | 'no_room' | 'too_many_rooms';
+/** banned: the owner of the public room banned the user (RoomStore.ban), checked with the add. */
+export type JoinResult = 'joined' | 'member' | 'no_room' | 'too_many_rooms' | 'banned';
+
+/**
+ * RoomStore.ban: `banned` (new), `already` (it was: nothing changed), `full` (the room has `max`
+ * bans: nothing done), `no_room` (no such room, not public, or not `owner`'s).
+ */
+export type BanResult = 'banned' | 'already' | 'full' | 'no_room';
 
 /** A pending invitation to a private room (RoomStore.invite). */
 export interface InvitationRecord {
@@ -420,6 +427,19 @@ export interface RoomStore {
    * have, checked in the same atomic step, as deleteRoom's; false, nobody removed, if it has another.
    */
   leave(user: string, room: string, now: number, reason?: 'removed', owner?: string): Promise<boolean>;
+  /**
+   * Bans `user` (the account's name) from the public room `room`, whose owner must be `owner`,
+   * checked in the same atomic step (a room deleted and made again by another, or as private, since
+   * the caller looked, is 'no_room'), unless the room has `max` bans already. From then on join
+   * refuses them ('banned', checked with its add). Whether they are a member is not looked at: the
+   * caller takes them out after (leave with 'removed'), so a join stored before the ban is undone
+   * and one after it is refused. A room's bans go with it (deleteRoom, the expiry of an empty room).
+   */
+  ban(room: string, user: string, owner: string, max: number): Promise<BanResult>;
+  /** Lifts the ban (the owner checked as ban's); false if there was none, or the room is not `owner`'s. */
+  unban(room: string, user: string, owner: string): Promise<boolean>;
+  /** The users banned from `room` with names after `after` ('' for the first), in code unit order, at most `limit`. */
+  bans(room: string, after: string, limit: number): Promise<string[]>;
   memberships(user: string): Promise<Membership[]>;
   /**
    * The room's members (any kind of room) with names after `after` ('' for the first), sorted in

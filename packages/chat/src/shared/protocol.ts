@@ -64,7 +64,7 @@ export interface Limits {
   roomRate: Rate;
   /**
    * Every other request except typing (hello, ping, history, sync, read, rooms, members, search,
-   * decline, block, unblock).
+   * decline, block, unblock, unban, bans).
    */
   requestRate: Rate;
   /** Typing notices per user and room are forwarded at most once per this many ms. */
@@ -75,6 +75,8 @@ export interface Limits {
   maxReactionsPerMessage: number;
   /** Most users one user may block (`too_many_blocks` above). */
   maxBlockedUsers: number;
+  /** Most users banned from one public room (`too_many_bans` above); `bans` pages by membersPage. */
+  maxBansPerRoom: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -98,6 +100,7 @@ export const DEFAULT_LIMITS: Limits = {
   emptyRoomTtlMs: 24 * 3600 * 1000,
   maxReactionsPerMessage: 20,
   maxBlockedUsers: 1000,
+  maxBansPerRoom: 1000,
 };
 
 /** Public and private room names: 1-32 of a-z 0-9 - _, starting with a letter or digit. */
@@ -325,8 +328,16 @@ export type ClientMessage =
   | Req<{ type: 'accept'; room: string }>
   /** Declines a pending invitation: it is gone (the owner is not told). */
   | Req<{ type: 'decline'; room: string }>
-  /** The owner of a private room takes a member (not themselves) out of it. */
+  /**
+   * The owner takes a user (not themselves) out of their room: of a private room a member (or a
+   * pending invitation back); of a public room, a member or not, who is banned from it too (`join`
+   * refused `banned`) until `unban`.
+   */
   | Req<{ type: 'remove'; room: string; user: string }>
+  /** The owner of a public room lifts a ban (`remove`); answered `unbanned` (idempotent). */
+  | Req<{ type: 'unban'; room: string; user: string }>
+  /** The owner of a public room lists whom it bans, by name; `after`: a `next` from a reply. */
+  | Req<{ type: 'bans'; room: string; after?: string }>
   | Req<{ type: 'dm'; user: string }>
   | Req<{ type: 'delete_room'; room: string }>
   | Req<{ type: 'search'; query: string; room?: string; before?: string }>
@@ -394,6 +405,10 @@ export const ERROR_CODES = [
   'too_many_blocks',
   /** block: of oneself. */
   'cannot_block_self',
+  /** join: the owner of the public room removed the user from it (`remove`) and has not lifted it. */
+  'banned',
+  /** remove in a public room: it bans maxBansPerRoom users already; nothing was done. */
+  'too_many_bans',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -448,6 +463,10 @@ export type ServerMessage =
    */
   | Reply<{ type: 'uninvited'; room: string }>
   | Reply<{ type: 'removed'; room: string; user: string }>
+  /** The answer to `unban`: `user` may join the public room again. */
+  | Reply<{ type: 'unbanned'; room: string; user: string }>
+  /** The answer to `bans`: names in code unit order; next: the name to pass as `after` for more. */
+  | Reply<{ type: 'bans'; room: string; users: string[]; next?: string }>
   /**
    * The users this user blocks (their names as they were created, in code unit order): the answer
    * to `block` and `unblock` (with `ref`), and to every other connection of the user, on every node.
@@ -484,6 +503,8 @@ export const SERVER_MESSAGE_TYPES: readonly ServerMessageType[] = [
   'invitation',
   'uninvited',
   'removed',
+  'unbanned',
+  'bans',
   'blocked',
   'search',
   'presence',

@@ -162,6 +162,7 @@ const actions: Actions = {
     state.startDm(user);
   },
   removeMember: (user) => online(`${user} was not removed`, () => state.removeMember(state.active, user)),
+  unban: (user) => online(`${user} was not unbanned`, () => state.unban(state.active, user)),
   block: (user) => online(`${user} was not blocked`, () => state.block(user)),
   unblock: (user) => online(`${user} was not unblocked`, () => state.unblock(user)),
   showBlocked: (message) => {

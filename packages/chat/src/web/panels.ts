@@ -28,7 +28,7 @@ function coverBehind(drawer: Drawer | null): void {
 /**
  * Where the answer to a request made now is seen (render.ts renderErrors): in the room list's
  * area (`room-error`) on a desktop, and on a phone while the rooms drawer is open; in the people
- * drawer (`online-error`) while that one is open, as its Remove and its names are answered there;
+ * drawer (`online-error`) while that one is open, as its Remove, Unban and names are answered there;
  * else above the composer (`room-note`), as what is in a closed drawer, or behind an open one
  * (inert), is neither seen nor announced.
  */

@@ -12,8 +12,10 @@ import type { ChatState, Room } from './room-state.js';
 export interface Actions extends MessageActions {
   open(room: string): void;
   join(room: string): void;
-  /** The owner takes `user` out of the open (private) room, once confirmed. */
+  /** The owner takes `user` out of the open room, once confirmed (out of a public room: banned). */
   removeMember(user: string): void;
+  /** The owner of the open public room lifts the ban of `user`. */
+  unban(user: string): void;
   /** Blocks `user` (docs/chat-protocol.md, "Blocking"), or ends the block. */
   block(user: string): void;
   unblock(user: string): void;
@@ -122,11 +124,13 @@ export function renderHeader(state: ChatState): void {
 /**
  * The people of the open room: who is online, and in a private room (once its members are loaded)
  * then every other member, marked offline in words (not only by the dot's colour). A name starts a
- * direct message; in a private room its owner also has "Remove" beside each other name, online or
- * not, which asks first (as deleting a message does): the focus goes to the question's Cancel, and
- * back to Remove if cancelled.
+ * direct message; in a room they own (private or public) its owner also has "Remove" beside each
+ * other name (in a private room online or not), which asks first (as deleting a message does): the
+ * focus goes to the question's Cancel, and back to Remove if cancelled. In a public room the owner
+ * also sees whom they banned (renderBans).
  */
 export function renderOnline(state: ChatState, actions: Actions, focus?: string): void {
+  renderBans(state, actions);
   const list = byId('online-list');
   const room = state.rooms.get(state.active);
   const online = [...(room?.online ?? [])].sort();
@@ -221,7 +225,13 @@ function removeTools(
   if (onlineUi.removing?.room === room.name && onlineUi.removing.user === user) {
     const box = el('span', 'remove-confirm');
     box.append(
-      el('span', 'question', `Remove ${user} from ${label}?`),
+      el(
+        'span',
+        'question',
+        room.kind === 'public'
+          ? `Remove ${user} from ${label}? They cannot come back until you unban them.`
+          : `Remove ${user} from ${label}?`,
+      ),
       button('Remove', 'danger confirm-remove', `Remove ${user}, yes`, () => {
         onlineUi.removing = null;
         actions.removeMember(user);
@@ -238,6 +248,39 @@ function removeTools(
     onlineUi.removing = { room: room.name, user };
     redraw(`${item} .cancel-remove`);
   });
+}
+
+/**
+ * The Banned list at the end of the people panel of a public room the user owns (hidden while it
+ * bans nobody): each name with Unban, asked at once (it lets someone back, undone by removing them
+ * again). The focus on an Unban stays in the list after a redraw (the same name's, or the first
+ * left), or goes where the people list sends it (the composer) once the list is empty.
+ */
+function renderBans(state: ChatState, actions: Actions): void {
+  const list = byId('ban-list');
+  const names = state.mayBan(state.active) ? (state.bans.get(state.active) ?? []) : [];
+  const active = document.activeElement as HTMLElement | null;
+  const had = active && list.contains(active) ? active.closest<HTMLElement>('li')?.dataset.user : undefined;
+  byId('bans').hidden = names.length === 0;
+  list.replaceChildren();
+  for (const user of names) {
+    const li = el('li');
+    li.dataset.user = user;
+    const b = el('button', 'quiet unban-user', 'Unban');
+    b.type = 'button';
+    b.setAttribute('aria-label', `Unban ${user}`);
+    b.title = `Let ${user} join this room again`;
+    b.addEventListener('click', () => actions.unban(user));
+    li.append(el('span', 'name', user), b);
+    list.append(li);
+  }
+  if (had === undefined) return;
+  const target =
+    list.querySelector<HTMLElement>(`li[data-user="${CSS.escape(had)}"] button`) ??
+    list.querySelector<HTMLElement>('button');
+  if (target) target.focus();
+  else if (byId('composer-input').closest('[inert]')) byId('online-toggle').focus();
+  else byId('composer-input').focus();
 }
 
 export function renderTyping(state: ChatState, now: number): void {

@@ -223,6 +223,8 @@ type RequestKind =
   | 'decline'
   | 'block'
   | 'remove_member'
+  | 'unban'
+  | 'bans'
   | 'members'
   | 'read'
   | 'typing'
@@ -350,6 +352,14 @@ export class ChatState {
   /** The user's pending invitations by room, oldest first (welcome, then `invitation`/`uninvited`). */
   readonly invitations = new Map<string, Invitation>();
   /**
+   * Whom the user bans from the public rooms they own (docs/chat-protocol.md, "bans"), by room, in
+   * code unit order: the people panel's Banned list. Asked for when the room is opened (every page),
+   * then kept by this tab's own `removed` and `unbanned` answers.
+   */
+  readonly bans = new Map<string, string[]>();
+  /** The `bans` request on its way per room, and the names of its pages so far. */
+  readonly #bansLoad = new Map<string, { ref: string; names: string[] }>();
+  /**
    * The users this user blocks, as the server lists them (welcome, then `blocked`): their messages
    * are drawn collapsed (until shown one by one: `shownBlocked`), their typing is not shown, and
    * their messages notify nothing and count in no mention badge.
@@ -411,6 +421,8 @@ export class ChatState {
   /** `name` is no longer the user's: what the live region said about it goes with it. */
   #forget(name: string): void {
     this.rooms.delete(name);
+    this.bans.delete(name);
+    this.#bansLoad.delete(name);
     if (this.announcement.room === name) this.announce(null, '');
   }
 
@@ -529,6 +541,23 @@ export class ChatState {
       case 'members':
         this.#membersPage(msg.room, msg.members, msg.next, msg.ref);
         return;
+      case 'bans':
+        this.#bansPage(msg.room, msg.users, msg.next, msg.ref);
+        return;
+      case 'unbanned': {
+        if (msg.ref !== undefined) this.#requests.delete(msg.ref);
+        const list = this.bans.get(msg.room);
+        if (list)
+          this.bans.set(
+            msg.room,
+            list.filter((u) => u !== msg.user),
+          );
+        const room = this.rooms.get(msg.room);
+        this.roomError = '';
+        this.roomDone = `${msg.user} can join ${room ? this.label(room) : `#${msg.room}`} again.`;
+        this.#changed('errors', 'online');
+        return;
+      }
       case 'rooms':
         this.directory = msg.rooms;
         this.directoryNext = msg.next;
@@ -561,6 +590,12 @@ export class ChatState {
           msg.type === 'invited' && request?.kind === 'invite'
             ? `Invited ${msg.user} to ${label}; waiting for them to accept.`
             : '';
+        // Out of a public room, and banned: on the owner's Banned list (also one who was not in).
+        const list = this.bans.get(msg.room);
+        if (msg.type === 'removed' && room?.kind === 'public' && list && !list.includes(msg.user)) {
+          this.bans.set(msg.room, [...list, msg.user].sort());
+          this.#changed('online');
+        }
         this.#changed('errors');
         return;
       }
@@ -656,6 +691,7 @@ export class ChatState {
     if (!this.rooms.has(this.active)) this.active = this.#fallbackRoom();
     // Notices were missed while away: the open room's list is asked for again (shown as it was
     // until the answer), the others' when they are opened. A load of the old connection is over.
+    this.#bansLoad.clear();
     for (const room of this.rooms.values()) {
       room.membersLoad = null;
       if (room.name !== this.active) room.members = null;
@@ -677,6 +713,31 @@ export class ChatState {
     if (room.kind !== 'private' || room.membersLoad || (room.members && !again)) return;
     const ref = this.#request('members', room.name, { v: 2, type: 'members', room: room.name });
     room.membersLoad = { ref, names: new Set(), notices: new Map() };
+  }
+
+  /**
+   * Asks for the bans of a public room the user owns, each time it is opened (another tab of theirs
+   * may have changed them), unless a load is on its way.
+   */
+  #loadBans(room: Room): void {
+    if (!this.mayBan(room.name) || this.#bansLoad.has(room.name)) return;
+    const ref = this.#request('bans', room.name, { v: 2, type: 'bans', room: room.name });
+    this.#bansLoad.set(room.name, { ref, names: [] });
+  }
+
+  #bansPage(name: string, names: string[], next: string | undefined, ref: string | undefined): void {
+    if (ref !== undefined) this.#requests.delete(ref);
+    const load = this.#bansLoad.get(name);
+    if (!load || load.ref !== ref) return;
+    load.names.push(...names);
+    if (next !== undefined) {
+      load.ref = this.#request('bans', name, { v: 2, type: 'bans', room: name, after: next });
+      return;
+    }
+    this.#bansLoad.delete(name);
+    if (!this.rooms.has(name)) return;
+    this.bans.set(name, load.names);
+    if (name === this.active) this.#changed('online');
   }
 
   #membersPage(name: string, names: string[], next: string | undefined, ref: string | undefined): void {
@@ -957,6 +1018,7 @@ export class ChatState {
         if (room.loaded) room.firstUnread = this.#divider(room, room.unread);
       }
       this.#loadMembers(room, false);
+      this.#loadBans(room);
       if (!room.loaded) this.#loadLatest(room);
       this.#clearUnread(room);
     }
@@ -1178,17 +1240,31 @@ export class ChatState {
   }
 
   /**
-   * The owner takes `user` out of their private room (answered by `removed`; the member notice
-   * and the online list follow).
+   * The owner takes `user` out of their room (answered by `removed`; the member notice and the
+   * online list follow); out of a public room, also banned until `unban`.
    */
   removeMember(room: string, user: string): void {
     this.#request('remove_member', room, { v: 2, type: 'remove', room, user });
   }
 
-  /** Whether the user may remove `user` from room `name`: they own it, it is private, not themselves. */
+  /** The owner of a public room lifts a ban (answered by `unbanned`). */
+  unban(room: string, user: string): void {
+    this.#request('unban', room, { v: 2, type: 'unban', room, user });
+  }
+
+  /**
+   * Whether the user may remove `user` from room `name`: they own it (a private or a public room:
+   * general and direct messages have no owner), not themselves.
+   */
   mayRemove(name: string, user: string): boolean {
     const room = this.rooms.get(name);
-    return room?.kind === 'private' && room.owner === this.me && user !== this.me;
+    return room !== undefined && room.kind !== 'dm' && room.owner === this.me && user !== this.me;
+  }
+
+  /** Whether the user owns the public room `name`: its removals ban, and they see and lift the bans. */
+  mayBan(name: string): boolean {
+    const room = this.rooms.get(name);
+    return room?.kind === 'public' && room.owner === this.me;
   }
 
   listRooms(after?: string): void {
@@ -1313,6 +1389,7 @@ export class ChatState {
           'accept',
           'decline',
           'remove_member',
+          'unban',
           'delete_room',
           'rooms',
           'block',
@@ -1350,6 +1427,11 @@ export class ChatState {
           // A search's jump that opened the room waited for this page: it ends, said there.
           if (this.#host.latestRefused?.(room.name, message) === true) return;
         }
+      }
+      if (request.kind === 'bans') {
+        // The Banned list stays as it was (or absent); asked for again when the room is opened next.
+        if (this.#bansLoad.get(request.room)?.ref === ref) this.#bansLoad.delete(request.room);
+        return;
       }
       if (request.kind === 'members') {
         // The panel keeps what it shows (the online list, or the members as they were); the list

@@ -48,7 +48,7 @@ export async function removeMember(origins: string[], track: (c: TestClient) => 
     ...(message ? { message } : {}),
   });
   expect(await bobTab1.request('removed', { type: 'remove', room: 'plans', user: 'alice' })).toMatchObject(
-    error('forbidden', 'only the owner of a private room can remove from it'),
+    error('forbidden', 'only the owner of a room can remove from it'),
   );
   expect(await eve.request('removed', { type: 'remove', room: 'plans', user: 'bob' })).toMatchObject(
     error('not_member', 'you are not in room plans'),

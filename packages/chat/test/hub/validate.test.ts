@@ -36,6 +36,9 @@ describe('parseClientMessage', () => {
       { v: 2, type: 'send', id: 'f1', room: 'general', text: '', attachments: ['aB3_-x'] },
       { v: 2, type: 'block', ref: 'b', user: 'Bob_2' },
       { v: 2, type: 'unblock', user: 'bob' },
+      { v: 2, type: 'unban', ref: 'u', room: 'plans', user: 'Bob_2' },
+      { v: 2, type: 'bans', room: 'plans' },
+      { v: 2, type: 'bans', ref: 'b', room: 'plans', after: 'Bob_2' },
     ];
     expect(new Set(valid.map((m) => m.type))).toEqual(new Set(CLIENT_TYPES));
     for (const m of valid)
@@ -69,6 +72,25 @@ describe('parseClientMessage', () => {
       ok: false,
       code: 'bad_message',
       message: 'unknown field "reason" for remove',
+    });
+  });
+
+  it('unban and bans: a room that can be named (not a direct message); a user name, or as the cursor', () => {
+    const parse = (fields: Record<string, unknown>) =>
+      parseClientMessage(JSON.stringify({ v: 2, ...fields }), 4096);
+    expect(parse({ type: 'unban', room: 'dm:ann:bob', user: 'bob' })).toMatchObject({
+      ok: false,
+      code: 'bad_room_name',
+    });
+    expect(parse({ type: 'unban', room: 'plans' })).toMatchObject({ ok: false, message: 'unban needs user' });
+    expect(parse({ type: 'bans', room: 'dm:ann:bob' })).toMatchObject({ ok: false, code: 'bad_room_name' });
+    expect(parse({ type: 'bans', room: 'plans', after: 'not a name' })).toMatchObject({
+      ok: false,
+      code: 'bad_message',
+    });
+    expect(parse({ type: 'bans', room: 'plans', user: 'bob' })).toMatchObject({
+      ok: false,
+      message: 'unknown field "user" for bans',
     });
   });
 

@@ -20,6 +20,7 @@ import {
   type LogChange,
   UnavailableError,
 } from '../../src/server/ports.js';
+import { bansContract } from '../backends/bans-contract.js';
 import { blocksContract } from '../backends/blocks-contract.js';
 import { asMembers } from '../backends/members.js';
 import { messagePartsContract } from '../backends/message-parts-contract.js';
@@ -86,6 +87,22 @@ blocksContract('Redis', async () => {
   const a = await bareBackend(sharedServer().url, { prefix });
   const b = await bareBackend(sharedServer().url, { prefix });
   return { rooms: a.rooms, other: b.rooms };
+});
+
+bansContract('Redis', async () => {
+  const prefix = `t${prefixes++}:`;
+  const b = await bareBackend(sharedServer().url, { prefix });
+  // A ban left behind a room deleted by a node from before bans (its DELETE_ROOM kept the key).
+  const leftover = async (room: string, user: string) => {
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    try {
+      await raw.zadd(new RedisKeys(prefix).bans(room), 0, user);
+    } finally {
+      await raw.quit();
+    }
+  };
+  return { rooms: b.rooms, leftover };
 });
 
 messagePartsContract('Redis', async () => {

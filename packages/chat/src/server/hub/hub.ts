@@ -84,6 +84,9 @@ const BUCKET: Record<ClientMessage['type'], BucketName | null> = {
   // Cheap, and the invitee's way out of a flood of invitations: the larger bucket.
   decline: 'requests',
   remove: 'rooms',
+  // Neither changes a membership: the larger bucket, as block and unblock.
+  unban: 'requests',
+  bans: 'requests',
   dm: 'rooms',
   delete_room: 'rooms',
   search: 'requests',
@@ -106,6 +109,8 @@ const IN_ROOM = new Set<ClientMessage['type']>([
   'leave',
   'invite',
   'remove',
+  'unban',
+  'bans',
   'react',
   'members',
 ]);
@@ -606,6 +611,10 @@ export class Hub {
         return this.#membership.decline(conn, msg.room, ref);
       case 'remove':
         return this.#membership.remove(conn, msg.room, msg.user, ref);
+      case 'unban':
+        return this.#membership.unban(conn, msg.room, msg.user, ref);
+      case 'bans':
+        return this.#membership.bans(conn, msg.room, msg.after ?? '', ref);
       case 'dm':
         return this.#membership.dm(conn, msg.user, ref);
       case 'delete_room':

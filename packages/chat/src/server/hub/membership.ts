@@ -1,10 +1,12 @@
 /**
- * Membership requests: create, join, leave, invite, remove, dm, delete_room; and their echo on the
- * user's other connections (any node), which hear them on the user's topic as UserEvents (with the
- * read marker another tab moved, passed on as a `read` without `ref`).
+ * Membership requests: create, join, leave, invite, remove (and a public room's bans: unban, bans),
+ * dm, delete_room; and their echo on the user's other connections (any node), which hear them on
+ * the user's topic as UserEvents (with the read marker another tab moved, passed on as a `read`
+ * without `ref`).
  *
  * Access rules (docs/chat-protocol.md, "Rooms"):
- * - public rooms: anyone may list and join them.
+ * - public rooms: anyone may list and join them, but whom their owner removed (banned) until the
+ *   owner lifts it; general has no owner, so nobody is banned there.
  * - private rooms: only members see them; the owner invites and removes; to anyone else a private
  *   room does not exist (`no_such_room`, the same answer as for a missing room). An invitation is
  *   pending until the invitee accepts it (then they join, their own choice, against their cap at
@@ -155,6 +157,8 @@ export class MembershipHandlers {
     const result = await this.#backend.rooms.join(user, room, this.#limits.maxRoomsPerUser, kind);
     if (result === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
     if (result === 'too_many_rooms') return this.#atRoomCap(conn, ref);
+    if (result === 'banned')
+      return this.#fail(conn, ref, 'banned', 'you were removed from this room by its owner');
     const lastRead =
       result === 'joined' ? await this.#backend.rooms.head(room) : await this.#lastRead(user, room);
     await this.#enter(conn, room, { ...info, lastRead }, ref);
@@ -300,16 +304,18 @@ export class MembershipHandlers {
   }
 
   /**
-   * The owner takes a member out of their private room. The member's connections, on every node,
-   * leave it as after a leave in another tab (the `member` notice first, while they are still in
-   * the room, then `left`), told why: `reason: 'removed'`. Their messages stay; a new invitation
-   * brings them back.
+   * The owner takes a member out of their room. The member's connections, on every node, leave it
+   * as after a leave in another tab (the `member` notice first, while they are still in the room,
+   * then `left`), told why: `reason: 'removed'`. Their messages stay. From a private room, a new
+   * invitation brings them back; from a public room they are banned (#removeFromPublic) until the
+   * owner lifts it.
    */
   async remove(conn: Connection, room: string, name: string, ref: string | undefined): Promise<void> {
     const info = await this.#backend.rooms.getRoom(room);
     if (!info) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
-    if (info.kind !== 'private' || info.owner !== conn.user)
-      return this.#fail(conn, ref, 'forbidden', 'only the owner of a private room can remove from it');
+    // general has no owner (null): nobody removes from it.
+    if (info.kind === 'dm' || info.owner !== conn.user)
+      return this.#fail(conn, ref, 'forbidden', 'only the owner of a room can remove from it');
     const target = await this.#backend.accounts.getUser(name);
     if (!target) return this.#fail(conn, ref, 'no_such_user', `there is no user ${name}`);
     if (target.name === conn.user)
@@ -319,6 +325,7 @@ export class MembershipHandlers {
         'bad_message',
         'the owner cannot remove themselves: use leave or delete_room',
       );
+    if (info.kind === 'public') return this.#removeFromPublic(conn, room, target.name, ref);
     // The owner is checked again by the store with the removal (and with the invitation's drop): a
     // room deleted and made again by another user since the look above loses nobody.
     const owner = conn.user;
@@ -339,6 +346,68 @@ export class MembershipHandlers {
     reply(conn, ref, { v, type: 'removed', room, user: target.name });
     this.#local.notice(room, { v, type: 'member', room, user: target.name, joined: false });
     this.#local.tellUser(target.name, { op: 'left', room, reason: 'removed' });
+  }
+
+  /**
+   * The owner takes `user` out of their public room and keeps them out: the ban first, then the
+   * removal. The store checks the ban with every join's add, so a join stored after the ban is
+   * refused `banned`, and one stored before it is a membership the removal then ends (both with
+   * the owner checked again in their step: a room deleted and made again by someone else, or as
+   * private, since the look in `remove` bans and removes nobody). A user who is not a member is
+   * banned all the same (one who left to dodge it): answered `removed`, with nobody to tell.
+   */
+  async #removeFromPublic(conn: Connection, room: string, user: string, ref: string | undefined) {
+    const rooms = this.#backend.rooms;
+    const max = this.#limits.maxBansPerRoom;
+    const banned = await rooms.ban(room, user, conn.user, max);
+    if (banned === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
+    if (banned === 'full')
+      return this.#fail(
+        conn,
+        ref,
+        'too_many_bans',
+        `room ${room} bans ${plural(max, 'user')}, the most allowed: unban someone first`,
+      );
+    const left = await rooms.leave(user, room, this.#clock.now(), 'removed', conn.user);
+    reply(conn, ref, { v, type: 'removed', room, user });
+    if (!left) return;
+    this.#local.notice(room, { v, type: 'member', room, user, joined: false });
+    this.#local.tellUser(user, { op: 'left', room, reason: 'removed' });
+  }
+
+  /** The owner checks of unban and bans: a public room of theirs (general has none). */
+  async #ownsPublic(conn: Connection, room: string, ref: string | undefined, what: string): Promise<boolean> {
+    const info = await this.#backend.rooms.getRoom(room);
+    if (!info) this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
+    else if (info.kind !== 'public' || info.owner !== conn.user)
+      this.#fail(conn, ref, 'forbidden', `only the owner of a public room can ${what}`);
+    else return true;
+    return false;
+  }
+
+  /**
+   * The owner lifts a ban: the user may join again (nobody else is told: the user learns it by
+   * joining). Idempotent, as unblock: `unbanned` also when there was none (a name with an account).
+   */
+  async unban(conn: Connection, room: string, name: string, ref: string | undefined): Promise<void> {
+    if (!(await this.#ownsPublic(conn, room, ref, 'unban in it'))) return;
+    const target = await this.#backend.accounts.getUser(name);
+    if (!target) return this.#fail(conn, ref, 'no_such_user', `there is no user ${name}`);
+    // The owner is checked again with the unban: a room deleted and made again by someone else
+    // since the look above is left as it is (it has bans of its own, none of this owner's: theirs
+    // went with the deleted room, so the answer holds for it).
+    await this.#backend.rooms.unban(room, target.name, conn.user);
+    reply(conn, ref, { v, type: 'unbanned', room, user: target.name });
+  }
+
+  /** The owner's list of bans, paged by name as `members` (membersPage a reply). */
+  async bans(conn: Connection, room: string, after: string, ref: string | undefined): Promise<void> {
+    if (!(await this.#ownsPublic(conn, room, ref, 'list its bans'))) return;
+    const size = this.#limits.membersPage;
+    const names = await this.#backend.rooms.bans(room, after, size + 1);
+    const message: ServerMessage = { v, type: 'bans', room, users: names.slice(0, size) };
+    if (names.length > size) message.next = names[size - 1];
+    reply(conn, ref, message);
   }
 
   async dm(conn: Connection, name: string, ref: string | undefined): Promise<void> {

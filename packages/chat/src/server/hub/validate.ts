@@ -77,6 +77,9 @@ const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldK
   accept: { room: 'roomName' },
   decline: { room: 'roomName' },
   remove: { room: 'roomName', user: 'user' },
+  unban: { room: 'roomName', user: 'user' },
+  // after: the last name of the previous page (its `next`), a user name.
+  bans: { room: 'roomName', after: 'user?' },
   dm: { user: 'user' },
   delete_room: { room: 'roomName' },
   search: { query: 'query', room: 'room?', before: 'cursor?' },

@@ -7,6 +7,7 @@
  * Schema version 9: pending invitations to private rooms.
  * Schema version 10: blocks.
  * Schema version 11: a declined invitation is kept, marked, until it expires.
+ * Schema version 12: bans from public rooms.
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -66,7 +67,7 @@ describe('SQLite schema 3', () => {
       await store.close();
     }
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(11); // and on to the current version
+    expect(check.pragma('user_version', { simple: true })).toBe(12); // and on to the current version
     check.close();
   });
 });
@@ -100,7 +101,7 @@ describe('SQLite schema 6', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(11);
+      expect(check.pragma('user_version', { simple: true })).toBe(12);
       const indexes = check.prepare(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'memberships'",
       );
@@ -144,7 +145,7 @@ describe('SQLite schema 7', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(11);
+      expect(check.pragma('user_version', { simple: true })).toBe(12);
       const plan = (sql: string) =>
         (check.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('ann', 1) as { detail: string }[]).map(
           (p) => p.detail,
@@ -199,7 +200,7 @@ describe('SQLite schema 8', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(11);
+      expect(check.pragma('user_version', { simple: true })).toBe(12);
       expect(check.prepare('SELECT name, skeleton FROM users ORDER BY created_at').all()).toEqual([
         { name: 'alice', skeleton: 'alice' },
         { name: 'aIice', skeleton: null },
@@ -239,7 +240,7 @@ describe('SQLite schema 9', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(11);
+      expect(check.pragma('user_version', { simple: true })).toBe(12);
       const plan = (
         check.prepare('EXPLAIN QUERY PLAN SELECT user FROM invitations WHERE room = ?').all('sec') as {
           detail: string;
@@ -257,7 +258,8 @@ const limits = { perUser: 9, perRoom: 9, expiredAt: 0 };
 
 /**
  * A database of today's schema with ann's private room `sec` and ben's pending invitation to it,
- * then taken back to an older version by `sql` (what that version did not have, dropped).
+ * then taken back to an older version by `sql` (what that version did not have, dropped; no older
+ * version had bans: dropped here).
  */
 async function inviteThenDowngrade(path: string, sql: string): Promise<void> {
   const before = new SqliteStore(path);
@@ -269,6 +271,7 @@ async function inviteThenDowngrade(path: string, sql: string): Promise<void> {
   expect(await before.invite('sec', 'ben', 'ann', 100, limits)).toBe('invited');
   await before.close();
   const old = new Database(path);
+  old.exec('DROP TABLE bans;');
   old.exec(sql);
   old.close();
 }
@@ -291,7 +294,7 @@ describe('SQLite schema 10', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(11);
+      expect(check.pragma('user_version', { simple: true })).toBe(12);
     } finally {
       check.close();
     }
@@ -318,7 +321,41 @@ describe('SQLite schema 11', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(11);
+      expect(check.pragma('user_version', { simple: true })).toBe(12);
+    } finally {
+      check.close();
+    }
+  });
+});
+
+describe('SQLite schema 12', () => {
+  it('migrates a version 11 database: its rooms, members and invitations stay, and bans work on it', async () => {
+    const path = tempDatabasePath();
+    await inviteThenDowngrade(path, 'PRAGMA user_version = 11;');
+    const old = new Database(path);
+    old.exec(
+      "INSERT INTO rooms (name, kind, owner, created_at) VALUES ('hall', 'public', 'ann', 1); INSERT INTO memberships (user, room) VALUES ('ann', 'hall'), ('ben', 'hall');",
+    );
+    old.close();
+
+    const store = new SqliteStore(path);
+    try {
+      expect(await store.isMember('ann', 'sec')).toBe(true);
+      expect(await store.invitations('ben', 0)).toEqual([{ room: 'sec', user: 'ben', by: 'ann', at: 100 }]);
+      expect(await store.bans('hall', '', 10)).toEqual([]);
+      expect(await store.ban('hall', 'ben', 'ann', 9)).toBe('banned');
+      expect(await store.leave('ben', 'hall', 2, 'removed', 'ann')).toBe(true);
+      expect(await store.join('ben', 'hall', 9, 'public')).toBe('banned');
+      expect(await store.bans('hall', '', 10)).toEqual(['ben']);
+      // Not in a private room, nor by anyone but the owner.
+      expect(await store.ban('sec', 'ben', 'ann', 9)).toBe('no_room');
+      expect(await store.ban('hall', 'cy', 'ben', 9)).toBe('no_room');
+    } finally {
+      await store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(12);
     } finally {
       check.close();
     }

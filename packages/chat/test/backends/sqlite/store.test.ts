@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../../src/server/backends/sqlite/store.js';
+import { bansContract } from '../bans-contract.js';
 import { blocksContract } from '../blocks-contract.js';
 import { asMembers } from '../members.js';
 import { messagePartsContract } from '../message-parts-contract.js';
@@ -27,6 +28,8 @@ storeContract('SQLite', async () => {
 });
 
 blocksContract('SQLite', async () => ({ rooms: openStore() }));
+
+bansContract('SQLite', async () => ({ rooms: openStore() }));
 
 messagePartsContract('SQLite', async () => {
   const store = openStore();

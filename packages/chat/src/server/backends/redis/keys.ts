@@ -61,6 +61,9 @@
  *                                those by the user blocked; dropped with that side (INVITE,
  *                                EXPIRE_INVITATIONS, DELETE_ROOM, the owner's taking back), kept to
  *                                the per-user cap by INVITE (store.ts)
+ *   room:{r}:bans                zset of the names banned from the public room by its owner, all
+ *                                scores 0 (bans.ts; read by JOIN in store.ts with its add; unlinked
+ *                                by DELETE_ROOM, and by CREATE_ROOM for what an older node left)
  *   blocks:<user lower>          hash blocked user's name lower -> as created: whom the user blocks
  *                                (blocks.ts; read by APPEND and INVITE in store.ts with their writes)
  *   invites-due                  zset `<room>\n<user>` -> at: every pending invitation by age, kept
@@ -138,6 +141,10 @@ export class RedisKeys {
   }
   room(room: string, part: string): string {
     return `${this.prefix}room:{${room}}:${part}`;
+  }
+  /** Who the owner banned from the public room: a zset of names, scores 0 (bans.ts). */
+  bans(room: string): string {
+    return this.room(room, 'bans');
   }
   seq(room: string): string {
     return this.room(room, 'seq');

@@ -75,6 +75,7 @@ import {
   type AccountStore,
   type AppendInput,
   type AppendResult,
+  type BanResult,
   type BlockResult,
   type CreateRoomResult,
   type CreateUserResult,
@@ -104,6 +105,7 @@ import { quoteOf, reactionsOf } from '../message-parts.js';
 import { nameSkeleton } from '../name-skeleton.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { DROP_ROOM_STEP, defineDropRoomStep, dropRoomStep } from './attachments.js';
+import { RedisBans } from './bans.js';
 import { FORGET_DECLINED_LUA, RedisBlocks } from './blocks.js';
 import { type Availability, callRedis, globEscape, type RedisKeys, redisFailure } from './keys.js';
 import { logTag } from './log-regression.js';
@@ -378,8 +380,10 @@ if #seqs == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(seqs))
 `;
 
-// KEYS: 1 rooms, 2 seq, 3 public, 4 roomcount, 5 owned:<owner>, 6 empty, 7 base, 8 gen
+// KEYS: 1 rooms, 2 seq, 3 public, 4 roomcount, 5 owned:<owner>, 6 empty, 7 base, 8 gen, 9 bans
 // ARGV: 1 name, 2 info JSON, 3 kind, 4 max rooms, 5 max owned, 6 owner ('' for none), 7 created at
+// A new room has no bans: what a room of the name left (deleted by a node from before bans, whose
+// DELETE_ROOM did not unlink them) is dropped here (bans.ts).
 const CREATE_ROOM = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
 if ARGV[3] ~= 'dm' then
@@ -391,6 +395,7 @@ if ARGV[3] ~= 'dm' then
   if ARGV[6] ~= '' then redis.call('INCR', KEYS[5]) end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('UNLINK', KEYS[9])
 redis.call('SET', KEYS[2], 0, 'NX')
 redis.call('SET', KEYS[7], redis.call('GET', KEYS[2]))
 redis.call('INCR', KEYS[8])
@@ -488,7 +493,7 @@ end
 //       14 graves, 15 seq, 16 grave members, 17 grave authors, 18 grave mentioned, 19 grave lease,
 //       20 the files uploaded to rooms of the name (att:room:{r}, attachments.ts), 21 invited
 //       (its pending invitations: dropped here, all three sides, at most the room's cap of them),
-//       22 invites-due
+//       22 invites-due, 23 bans (bans.ts: they go with the room)
 // ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>),
 //       5 the lease's milliseconds, 6 invites: prefix, 7 the owner the room must have ('' for any:
 //       a room of another owner, made under the name since the caller looked, is no such room),
@@ -521,7 +526,7 @@ if buried == 1 then
   redis.call('SET', KEYS[19], '1', 'PX', ARGV[5])
 end
 local changeAt = changeId(KEYS[15], KEYS[6])
-redis.call('UNLINK', KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[12], KEYS[13])
+redis.call('UNLINK', KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[12], KEYS[13], KEYS[23])
 logChange(KEYS[6], changeAt, 'deleted', '', '', 1)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -656,8 +661,11 @@ local function joinRoom(rooms, memberKey, members, seqKey, empty, roster, room, 
 end
 `;
 
+// KEYS 7: the room's bans (bans.ts), read with the add: a user the owner banned before this script
+// is refused, whatever their membership (the removal that follows a ban takes them out).
 // ARGV 6: the kind the room must have ('' for any).
 const JOIN = `${JOIN_FN}
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 and redis.call('ZSCORE', KEYS[7], ARGV[2]) then return 'banned' end
 return joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])
 `;
 
@@ -1240,6 +1248,7 @@ export class RedisStore implements AccountStore, RoomStore {
   /** The cleanups of this node's deletions running after their answer (deleteRoom). */
   readonly #cleanups = new Set<Promise<void>>();
   readonly #blocks: RedisBlocks;
+  readonly #bans: RedisBans;
   #closed = false;
   /** indexInvitations's run from the node's start, settled either way (expireInvitations waits). */
   #invitationsIndexed: Promise<void> = Promise.resolve();
@@ -1284,14 +1293,14 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatBefore', 2, BEFORE);
     define('chatAfter', 2, AFTER);
     define('chatReact', 6, REACT);
-    define('chatCreateRoom', 8, CREATE_ROOM);
-    define('chatDeleteRoom', 22, DELETE_ROOM);
+    define('chatCreateRoom', 9, CREATE_ROOM);
+    define('chatDeleteRoom', 23, DELETE_ROOM);
     define('chatGraveStep', 6, GRAVE_STEP);
     define('chatGraveEnd', 2, GRAVE_END);
     // Variable key counts (2 or 3): ioredis takes the count as the first argument.
     if (!('chatCountAfter' in redis)) redis.defineCommand('chatCountAfter', { lua: COUNT_AFTER });
     defineDropRoomStep(redis);
-    define('chatJoin', 6, JOIN);
+    define('chatJoin', 7, JOIN);
     define('chatInvite', 7, INVITE);
     define('chatAccept', 9, ACCEPT);
     define('chatDropInvitation', 5, DROP_INVITATION);
@@ -1309,6 +1318,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatSignUp', 2, SIGN_UP);
     this.#redis = redis as Redis & Commands;
     this.#blocks = new RedisBlocks(redis, keys);
+    this.#bans = new RedisBans(redis, keys);
   }
 
   #call<T>(fn: () => Promise<T>): Promise<T> {
@@ -1571,6 +1581,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.emptyRooms(),
         k.base(room.name),
         k.generation(room.name),
+        k.bans(room.name),
         room.name,
         J({ kind: room.kind, owner: room.owner, createdAt: room.createdAt }),
         room.kind,
@@ -1627,6 +1638,7 @@ export class RedisStore implements AccountStore, RoomStore {
         `${k.prefix}att:room:{${name}}`,
         k.room(name, 'invited'),
         k.invitationsDue(),
+        k.bans(name),
         name,
         k.owned(''),
         onlyIfEmpty ? '1' : '0',
@@ -1796,6 +1808,7 @@ export class RedisStore implements AccountStore, RoomStore {
     return this.#call(() =>
       this.#redis.chatJoin(
         ...this.#joinKeys(user, room),
+        k.bans(room),
         room,
         user,
         maxRooms,
@@ -1904,6 +1917,19 @@ export class RedisStore implements AccountStore, RoomStore {
 
   blocks(user: string, other: string): Promise<boolean> {
     return this.#call(() => this.#blocks.blocks(user, other));
+  }
+
+  /** One script (bans.ts, BAN): the owner's check, the cap and the add. */
+  ban(room: string, user: string, owner: string, max: number): Promise<BanResult> {
+    return this.#call(() => this.#bans.ban(room, user, owner, max));
+  }
+
+  unban(room: string, user: string, owner: string): Promise<boolean> {
+    return this.#call(() => this.#bans.unban(room, user, owner));
+  }
+
+  bans(room: string, after: string, limit: number): Promise<string[]> {
+    return this.#call(() => this.#bans.list(room, after, limit));
   }
 
   /**

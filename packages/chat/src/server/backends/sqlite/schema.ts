@@ -25,12 +25,14 @@
  *     created kept for the list; blocks.ts); nothing else changes
  * 11  a declined invitation stays until it expires, marked (`invitations.declined`): to its owner
  *     it is pending as before (store.ts, dropInvitation); the rows from before are all pending
+ * 12  bans from public rooms (`bans`: one row per room and banned user, as the account spells the
+ *     name; bans.ts); nothing else changes (a file from before has no bans)
  * Each step runs in one transaction, so a crash mid-migration leaves the previous version.
  */
 import type Database from 'better-sqlite3';
 import { nameSkeleton } from '../name-skeleton.js';
 
-const CURRENT = 11;
+const CURRENT = 12;
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS users (
@@ -125,6 +127,15 @@ CREATE TABLE IF NOT EXISTS blocks (
 ) WITHOUT ROWID;
 `;
 
+/** Version 12: the owner of a public room bans a user from it (bans.ts). */
+const BANS = `
+CREATE TABLE IF NOT EXISTS bans (
+  room TEXT NOT NULL,
+  user TEXT NOT NULL,
+  PRIMARY KEY (room, user)
+) WITHOUT ROWID;
+`;
+
 const INDEXES = `
 CREATE INDEX IF NOT EXISTS rooms_owner ON rooms(owner) WHERE owner IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rooms_empty ON rooms(empty_since) WHERE empty_since IS NOT NULL;
@@ -209,6 +220,7 @@ export function migrate(db: Database.Database): void {
     db.exec(BLOCKS);
     if (!columns(db, 'invitations').has('declined'))
       db.exec('ALTER TABLE invitations ADD COLUMN declined INTEGER NOT NULL DEFAULT 0');
+    db.exec(BANS);
     db.pragma(`user_version = ${CURRENT}`);
   })();
 }

@@ -40,6 +40,7 @@ import type {
   AccountStore,
   AppendInput,
   AppendResult,
+  BanResult,
   BlockResult,
   CreateRoomResult,
   CreateUserResult,
@@ -66,6 +67,7 @@ import { quoteOf, reactionsOf } from '../message-parts.js';
 import { nameSkeleton } from '../name-skeleton.js';
 import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { ensureAttachmentSchema } from './attachments.js';
+import { SqliteBans } from './bans.js';
 import { SqliteBlocks } from './blocks.js';
 import { DatabaseInUseError, OwnerLock } from './owner-lock.js';
 import { checkVersion, migrate } from './schema.js';
@@ -219,6 +221,7 @@ export class SqliteStore implements AccountStore, RoomStore {
   readonly #tx;
   readonly #extras: Extras;
   readonly #blocks: SqliteBlocks;
+  readonly #bans: SqliteBans;
   #onCommit: CommitListener = () => {};
 
   constructor(path: string) {
@@ -410,6 +413,8 @@ export class SqliteStore implements AccountStore, RoomStore {
     this.#stmt = s;
     const blocks = new SqliteBlocks(db);
     this.#blocks = blocks;
+    const bans = new SqliteBans(db);
+    this.#bans = bans;
     this.#extras = {
       replied: (room, seq) => s.getMessage.get(room, seq) as EventRow | undefined,
       reactions: (room, seq) =>
@@ -432,6 +437,8 @@ export class SqliteStore implements AccountStore, RoomStore {
     const joinRoom = (user: string, room: string, maxRooms: number, kind?: RoomInfo['kind']): JoinResult => {
       const found = s.getRoom.get(room) as RoomRow | undefined;
       if (!found) return 'no_room';
+      // Read with the add: a ban committed before this transaction refuses it (bans.ts).
+      if (bans.isBanned(room, user)) return 'banned';
       if (s.isMember.get(user, room)) return 'member';
       if (kind !== undefined && found.kind !== kind) return 'no_room';
       if (n(s.countMemberships.get(user, room.startsWith('dm:') ? 1 : 0)) >= maxRooms)
@@ -466,6 +473,7 @@ export class SqliteStore implements AccountStore, RoomStore {
         s.deleteRoomReactions.run(name);
         s.deleteRoomMentions.run(name);
         s.dropRoomInvitations.run(name);
+        bans.dropRoom(name);
         s.deleteRoom.run(name); // its files go with it (attachments.ts: the triggers)
         return invitees;
       }),
@@ -685,6 +693,7 @@ export class SqliteStore implements AccountStore, RoomStore {
           s.deleteRoomReactions.run(name);
           s.deleteRoomMentions.run(name);
           s.dropRoomInvitations.run(name);
+          bans.dropRoom(name);
           s.deleteRoom.run(name);
           gone.push(name);
         }
@@ -870,6 +879,19 @@ export class SqliteStore implements AccountStore, RoomStore {
 
   async blocks(user: string, other: string): Promise<boolean> {
     return this.#blocks.blocks(user, other);
+  }
+
+  /** One transaction: the owner's check, the cap and the insert (bans.ts). */
+  async ban(room: string, user: string, owner: string, max: number): Promise<BanResult> {
+    return this.#bans.ban(room, user, owner, max);
+  }
+
+  async unban(room: string, user: string, owner: string): Promise<boolean> {
+    return this.#bans.unban(room, user, owner);
+  }
+
+  async bans(room: string, after: string, limit: number): Promise<string[]> {
+    return this.#bans.list(room, after, limit);
   }
 
   async memberships(user: string): Promise<Membership[]> {

@@ -1,0 +1,73 @@
+/**
+ * Bans from public rooms on Redis (ports.ts, RoomStore.ban): `room:{r}:bans`, a sorted set of the
+ * banned users' names (as the account spells them), all scores 0, so that the owner's list pages
+ * by name (ZRANGE BYLEX) in O(log n + page) (keys.ts).
+ *
+ * BAN checks the room's owner and kind and the cap with its add in one script, and the store's JOIN
+ * script reads the set with its add (ZSCORE), so a ban is either before a join (it is refused) or
+ * after it (the removal that follows the ban takes the user out: hub, membership.ts). Redis runs
+ * one script at a time. The set goes with its room: DELETE_ROOM unlinks it, and CREATE_ROOM drops
+ * whatever a room of the name left (a room deleted by a node of the version before bans, whose
+ * DELETE_ROOM did not know the key), so a new room under an old name starts with no bans.
+ */
+import type { Redis } from 'ioredis';
+import type { BanResult } from '../../ports.js';
+import type { RedisKeys } from './keys.js';
+
+// The room must be public and `owner`'s: one deleted and made again by another, or as private,
+// since the hub looked bans nobody. general has no owner (null in its JSON): nobody bans there.
+const OWNED_PUBLIC = `
+local function ownedPublic(rooms, room, owner)
+  local info = redis.call('HGET', rooms, room)
+  if not info then return false end
+  local r = cjson.decode(info)
+  return r.kind == 'public' and r.owner == owner
+end
+`;
+
+// KEYS: 1 rooms, 2 room:{r}:bans. ARGV: 1 room, 2 user, 3 owner, 4 max. -> BanResult
+const BAN = `${OWNED_PUBLIC}
+if not ownedPublic(KEYS[1], ARGV[1], ARGV[3]) then return 'no_room' end
+if redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 'already' end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 'full' end
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
+return 'banned'
+`;
+
+// KEYS: 1 rooms, 2 room:{r}:bans. ARGV: 1 room, 2 user, 3 owner. -> 1 if a ban was lifted
+const UNBAN = `${OWNED_PUBLIC}
+if not ownedPublic(KEYS[1], ARGV[1], ARGV[3]) then return 0 end
+return redis.call('ZREM', KEYS[2], ARGV[2])
+`;
+
+type Commands = {
+  chatBan(...args: (string | number)[]): Promise<BanResult>;
+  chatUnban(...args: (string | number)[]): Promise<number>;
+};
+
+export class RedisBans {
+  readonly #redis: Redis & Commands;
+  readonly #keys: RedisKeys;
+
+  constructor(redis: Redis, keys: RedisKeys) {
+    if (!('chatBan' in redis)) redis.defineCommand('chatBan', { numberOfKeys: 2, lua: BAN });
+    if (!('chatUnban' in redis)) redis.defineCommand('chatUnban', { numberOfKeys: 2, lua: UNBAN });
+    this.#redis = redis as Redis & Commands;
+    this.#keys = keys;
+  }
+
+  ban(room: string, user: string, owner: string, max: number): Promise<BanResult> {
+    const k = this.#keys;
+    return this.#redis.chatBan(k.rooms(), k.bans(room), room, user, owner, max);
+  }
+
+  async unban(room: string, user: string, owner: string): Promise<boolean> {
+    const k = this.#keys;
+    return (await this.#redis.chatUnban(k.rooms(), k.bans(room), room, user, owner)) === 1;
+  }
+
+  list(room: string, after: string, limit: number): Promise<string[]> {
+    const from = after === '' ? '-' : `(${after}`;
+    return this.#redis.zrangebylex(this.#keys.bans(room), from, '+', 'LIMIT', 0, limit);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Bans from public rooms on SQLite (ports.ts, RoomStore.ban): the `bans` table of schema 12, one
+ * row per room and banned user (the account's name, as the memberships hold it), keyed by both.
+ *
+ * The store's join transaction reads `isBanned` with its add (store.ts, joinRoom): better-sqlite3
+ * runs each transaction to its end before another starts, so a ban committed before a join refuses
+ * it, and a join committed before the ban is undone by the removal that follows the ban (hub,
+ * membership.ts). deleteRoom and the expiry of an empty room drop a room's rows (`dropRoom`).
+ */
+import type Database from 'better-sqlite3';
+import type { BanResult } from '../../ports.js';
+
+export class SqliteBans {
+  readonly #stmt;
+  readonly #ban;
+  readonly #unban;
+
+  constructor(db: Database.Database) {
+    const s = {
+      ownedPublic: db.prepare("SELECT 1 FROM rooms WHERE name = ? AND kind = 'public' AND owner = ?"),
+      has: db.prepare('SELECT 1 FROM bans WHERE room = ? AND user = ?'),
+      count: db.prepare('SELECT COUNT(*) AS n FROM bans WHERE room = ?'),
+      add: db.prepare('INSERT INTO bans (room, user) VALUES (?, ?)'),
+      remove: db.prepare('DELETE FROM bans WHERE room = ? AND user = ?'),
+      // Read in order from the primary key: O(log n + page).
+      page: db.prepare('SELECT user FROM bans WHERE room = ? AND user > ? ORDER BY user LIMIT ?'),
+      dropRoom: db.prepare('DELETE FROM bans WHERE room = ?'),
+    };
+    this.#stmt = s;
+    this.#ban = db.transaction((room: string, user: string, owner: string, max: number): BanResult => {
+      if (!s.ownedPublic.get(room, owner)) return 'no_room';
+      if (s.has.get(room, user)) return 'already';
+      if ((s.count.get(room) as { n: number }).n >= max) return 'full';
+      s.add.run(room, user);
+      return 'banned';
+    }).immediate;
+    this.#unban = db.transaction((room: string, user: string, owner: string): boolean => {
+      if (!s.ownedPublic.get(room, owner)) return false;
+      return s.remove.run(room, user).changes === 1;
+    }).immediate;
+  }
+
+  ban(room: string, user: string, owner: string, max: number): BanResult {
+    return this.#ban(room, user, owner, max);
+  }
+
+  unban(room: string, user: string, owner: string): boolean {
+    return this.#unban(room, user, owner);
+  }
+
+  /** Code unit order: the column's BINARY order is JavaScript's for these names. */
+  list(room: string, after: string, limit: number): string[] {
+    return (this.#stmt.page.all(room, after, limit) as { user: string }[]).map((r) => r.user);
+  }
+
+  /** Inside the join transaction (store.ts, joinRoom). */
+  isBanned(room: string, user: string): boolean {
+    return this.#stmt.has.get(room, user) !== undefined;
+  }
+
+  /** Inside deleteRoom's and the expiry's transactions: the room's bans go with it. */
+  dropRoom(room: string): void {
+    this.#stmt.dropRoom.run(room);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The store contract of bans from public rooms (ports.ts, RoomStore.ban, unban, bans, and join's
+ * 'banned'), run on every backend: test/backends/sqlite/store.test.ts and test/redis/store.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import type { RoomStore } from '../../src/server/ports.js';
+
+const quotas = { maxRooms: 100, maxOwnedRooms: 10 };
+const room = (name: string, owner: string | null, kind: 'public' | 'private' = 'public') => ({
+  name,
+  kind,
+  owner,
+  createdAt: 1,
+});
+
+/**
+ * `leftover`, where a backend has one: writes a ban of `user` from `room` as a node of an older
+ * version could leave it behind a deleted room (Redis: its DELETE_ROOM did not know the key).
+ */
+export function bansContract(
+  name: string,
+  open: () => Promise<{ rooms: RoomStore; leftover?: (room: string, user: string) => Promise<void> }>,
+): void {
+  describe(`${name}: the store contract of bans`, () => {
+    it("bans only in the owner's public room, under the cap; join refuses the banned, with its add", async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('hall', 'ann'), quotas);
+      await rooms.createRoom(room('sec', 'ann', 'private'), quotas);
+      await rooms.createRoom(room('general', null), quotas);
+      expect(await rooms.join('ann', 'hall', 10)).toBe('joined');
+      expect(await rooms.join('ben', 'hall', 10)).toBe('joined');
+
+      expect(await rooms.ban('hall', 'ben', 'cy', 2)).toBe('no_room'); // not cy's
+      expect(await rooms.ban('sec', 'ben', 'ann', 2)).toBe('no_room'); // private
+      expect(await rooms.ban('general', 'ben', 'ann', 2)).toBe('no_room'); // nobody's
+      expect(await rooms.ban('nope', 'ben', 'ann', 2)).toBe('no_room');
+      expect(await rooms.bans('hall', '', 10)).toEqual([]);
+
+      expect(await rooms.ban('hall', 'ben', 'ann', 2)).toBe('banned');
+      expect(await rooms.ban('hall', 'ben', 'ann', 2)).toBe('already');
+      // The membership is the caller's to end (the hub's removal follows the ban).
+      expect(await rooms.isMember('ben', 'hall')).toBe(true);
+      expect(await rooms.join('ben', 'hall', 10, 'public')).toBe('banned');
+      expect(await rooms.leave('ben', 'hall', 2, 'removed', 'ann')).toBe(true);
+      expect(await rooms.join('ben', 'hall', 10, 'public')).toBe('banned');
+      expect(await rooms.join('ben', 'hall', 10)).toBe('banned');
+      expect(await rooms.isMember('ben', 'hall')).toBe(false);
+
+      // A user who is not a member, and the cap (2): nothing done at it.
+      expect(await rooms.ban('hall', 'Zed', 'ann', 2)).toBe('banned');
+      expect(await rooms.ban('hall', 'cy', 'ann', 2)).toBe('full');
+      expect(await rooms.join('cy', 'hall', 10, 'public')).toBe('joined');
+      // Code unit order, paged after a name.
+      expect(await rooms.bans('hall', '', 10)).toEqual(['Zed', 'ben']);
+      expect(await rooms.bans('hall', '', 1)).toEqual(['Zed']);
+      expect(await rooms.bans('hall', 'Zed', 10)).toEqual(['ben']);
+      expect(await rooms.bans('hall', 'ben', 10)).toEqual([]);
+
+      // Only the owner lifts one.
+      expect(await rooms.unban('hall', 'ben', 'cy')).toBe(false);
+      expect(await rooms.unban('hall', 'ben', 'ann')).toBe(true);
+      expect(await rooms.unban('hall', 'ben', 'ann')).toBe(false);
+      expect(await rooms.join('ben', 'hall', 10, 'public')).toBe('joined');
+      expect(await rooms.bans('hall', '', 10)).toEqual(['Zed']);
+    });
+
+    it('drops a room’s bans with it: deleted, or expired empty; a room made again under the name bans nobody', async () => {
+      const { rooms, leftover } = await open();
+      await rooms.createRoom(room('hall', 'ann'), quotas);
+      await rooms.join('ann', 'hall', 10);
+      expect(await rooms.ban('hall', 'ben', 'ann', 10)).toBe('banned');
+      expect(await rooms.deleteRoom('hall', 'ann')).toBe(true);
+      expect(await rooms.bans('hall', '', 10)).toEqual([]);
+      await rooms.createRoom(room('hall', 'cy'), quotas);
+      expect(await rooms.bans('hall', '', 10)).toEqual([]);
+      expect(await rooms.join('ben', 'hall', 10, 'public')).toBe('joined');
+
+      await rooms.createRoom(room('quiet', 'ann'), quotas);
+      expect(await rooms.ban('quiet', 'ben', 'ann', 10)).toBe('banned');
+      expect((await rooms.expireEmptyRooms(Number.MAX_SAFE_INTEGER)).rooms).toContain('quiet');
+      expect(await rooms.bans('quiet', '', 10)).toEqual([]);
+      await rooms.createRoom(room('quiet', 'cy'), quotas);
+      expect(await rooms.join('ben', 'quiet', 10, 'public')).toBe('joined');
+
+      if (leftover) {
+        await leftover('later', 'ben');
+        await rooms.createRoom(room('later', 'ann'), quotas);
+        expect(await rooms.bans('later', '', 10)).toEqual([]);
+        expect(await rooms.join('ben', 'later', 10, 'public')).toBe('joined');
+      }
+    });
+  });
+}

@@ -15,6 +15,9 @@ import { SqliteStore } from '../../../src/server/backends/sqlite/store.js';
 import { asMembers } from '../members.js';
 import { closeSqliteStores, tempDatabasePath, writeDatabaseWithOneMessage } from './helpers.js';
 
+/** The version every migration test ends on (schema.ts's CURRENT): one place to change at the next. */
+const CURRENT_VERSION = 12;
+
 afterEach(closeSqliteStores);
 
 describe('SQLite schema 3', () => {
@@ -67,7 +70,7 @@ describe('SQLite schema 3', () => {
       await store.close();
     }
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(12); // and on to the current version
+    expect(check.pragma('user_version', { simple: true })).toBe(CURRENT_VERSION); // and on to the current version
     check.close();
   });
 });
@@ -101,7 +104,7 @@ describe('SQLite schema 6', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(12);
+      expect(check.pragma('user_version', { simple: true })).toBe(CURRENT_VERSION);
       const indexes = check.prepare(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'memberships'",
       );
@@ -145,7 +148,7 @@ describe('SQLite schema 7', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(12);
+      expect(check.pragma('user_version', { simple: true })).toBe(CURRENT_VERSION);
       const plan = (sql: string) =>
         (check.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('ann', 1) as { detail: string }[]).map(
           (p) => p.detail,
@@ -200,7 +203,7 @@ describe('SQLite schema 8', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(12);
+      expect(check.pragma('user_version', { simple: true })).toBe(CURRENT_VERSION);
       expect(check.prepare('SELECT name, skeleton FROM users ORDER BY created_at').all()).toEqual([
         { name: 'alice', skeleton: 'alice' },
         { name: 'aIice', skeleton: null },
@@ -240,7 +243,7 @@ describe('SQLite schema 9', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(12);
+      expect(check.pragma('user_version', { simple: true })).toBe(CURRENT_VERSION);
       const plan = (
         check.prepare('EXPLAIN QUERY PLAN SELECT user FROM invitations WHERE room = ?').all('sec') as {
           detail: string;
@@ -255,6 +258,16 @@ describe('SQLite schema 9', () => {
 
 /** Invitation limits for the migrated stores below. */
 const limits = { perUser: 9, perRoom: 9, expiredAt: 0 };
+
+/** The file at `path` is at CURRENT_VERSION. */
+function expectCurrentVersion(path: string): void {
+  const check = new Database(path, { readonly: true });
+  try {
+    expect(check.pragma('user_version', { simple: true })).toBe(CURRENT_VERSION);
+  } finally {
+    check.close();
+  }
+}
 
 /**
  * A database of today's schema with ann's private room `sec` and ben's pending invitation to it,
@@ -292,12 +305,7 @@ describe('SQLite schema 10', () => {
     } finally {
       await store.close();
     }
-    const check = new Database(path, { readonly: true });
-    try {
-      expect(check.pragma('user_version', { simple: true })).toBe(12);
-    } finally {
-      check.close();
-    }
+    expectCurrentVersion(path);
   });
 });
 
@@ -319,12 +327,7 @@ describe('SQLite schema 11', () => {
     } finally {
       await store.close();
     }
-    const check = new Database(path, { readonly: true });
-    try {
-      expect(check.pragma('user_version', { simple: true })).toBe(12);
-    } finally {
-      check.close();
-    }
+    expectCurrentVersion(path);
   });
 });
 
@@ -353,11 +356,6 @@ describe('SQLite schema 12', () => {
     } finally {
       await store.close();
     }
-    const check = new Database(path, { readonly: true });
-    try {
-      expect(check.pragma('user_version', { simple: true })).toBe(12);
-    } finally {
-      check.close();
-    }
+    expectCurrentVersion(path);
   });
 });

@@ -74,6 +74,9 @@
  *   room:{r}:presence-swept      hash user -> when a sweep took them out of the room set: cleared
  *                                once they are announced online again (presence.ts, MARK)
  *   wake:<reader id>             stream, one entry: wakes an event reader (events.ts); expires
+ *   index:<pass>:v<n>            the time (ms) the start's pass over older layouts was done with no
+ *                                node of an older version connected: `invitations:v1`, `mentions:v1`;
+ *                                a start that finds it skips the pass (done-markers.ts)
  * Keys of one room share the hash tag `{room}`; memberships span slots, so Redis Cluster is not
  * supported (one primary).
  */
@@ -134,6 +137,10 @@ export class RedisKeys {
   /** Whom the user blocks: hash name in lower case -> the name as created (blocks.ts). */
   blocks(user: string): string {
     return `${this.prefix}blocks:${user.toLowerCase()}`;
+  }
+  /** The done-marker of a start's pass over older layouts, e.g. `mentions:v1` (done-markers.ts). */
+  indexDone(pass: string): string {
+    return `${this.prefix}index:${pass}`;
   }
   /** Every pending invitation, `<room>\n<user>` by its time (store.ts, EXPIRE_INVITATIONS). */
   invitationsDue(): string {

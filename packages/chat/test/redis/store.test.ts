@@ -336,8 +336,8 @@ describe('RedisStore declined invitations (declined:<user>)', () => {
       expect(await rooms.dropInvitation('ann', 'r3', 'ben')).toBe(true);
       expect(await raw.hlen(`${p}declined:ann`)).toBe(0);
 
-      // Declined on a node of the version before (the invitee's side dropped alone): a block
-      // cannot find it, and its room side stays until it expires.
+      // Declined on a node of the version before (the invitee's side dropped alone): until a
+      // node's start indexes it, a block cannot find it, and its room side stays until it expires.
       expect(await rooms.invite('r4', 'ann', 'ben', 6000, limits(10))).toBe('invited');
       expect(await raw.hdel(`${p}invites:ann`, 'r4')).toBe(1);
       // And an entry of r1 left by such a node (r1's room side dropped without it) while cid's r1,

@@ -51,7 +51,9 @@
  *   room:{r}:digest:<user>:<id>  the send's digest (send-digest.ts), beside its dedup key
  *   invites:<user>               hash room -> JSON {by, at}: the user's pending invitations, changed
  *                                with room:{r}:invited by the same scripts (store.ts, INVITE,
- *                                ACCEPT, DROP_INVITATION, DELETE_ROOM)
+ *                                ACCEPT, DROP_INVITATION, DELETE_ROOM); <user> here, in declined:,
+ *                                in room:{r}:invited and in invites-due is the name as the account
+ *                                spells it, whatever case the caller gave (store.ts, #invitee)
  *   room:{r}:invited             hash user -> at: who has a pending invitation to the room, or a
  *                                declined one until it expires or the invitee blocks the owner
  *                                (its invites:<user> side is gone: declined:<user> holds it)
@@ -60,7 +62,8 @@
  *                                invites:<user>), so that BLOCK finds and drops the room side of
  *                                those by the user blocked; dropped with that side (INVITE,
  *                                EXPIRE_INVITATIONS, DELETE_ROOM, the owner's taking back), kept to
- *                                the per-user cap by INVITE (store.ts)
+ *                                the per-user cap by INVITE (store.ts); a decline from before it
+ *                                gets its entry at a node's start (INDEX_DECLINED)
  *   room:{r}:bans                zset of the names banned from the public room by its owner, all
  *                                scores 0 (bans.ts; read by JOIN in store.ts with its add; unlinked
  *                                by DELETE_ROOM, and by CREATE_ROOM for what an older node left)

@@ -1479,8 +1479,7 @@ export class RedisStore implements AccountStore, RoomStore {
         }),
       );
       if (!pending) return false;
-      // After the pending ones: a room side whose invitation is still pending has its user side by
-      // then (INDEX_INVITATIONS writes the room side from it, never the reverse).
+      // Then the declines from before `declined:<user>`, one room's side at a time.
       return this.#scanSteps(`${globEscape(head)}*}:invited`, stopped, (found) =>
         pipelined((batch) => {
           for (const key of found) {
@@ -1520,9 +1519,10 @@ export class RedisStore implements AccountStore, RoomStore {
    * mentions stored before those zsets existed by the authors the reader blocks. Each node runs it
    * from its start (index.ts), in SCAN steps of `room:{*}:mention:*` and, per zset, steps of
    * `mentionChunk` entries, until the scan ends ('done') or `stopped()` says the node is stopping
-   * ('stopped'), unless its done-marker says it was done (skipped). Until it has gone by a room, a count there may still take in such older mentions of
-   * blocked authors (as it did before): nothing waits for it. Idempotent: until its done-marker is
-   * written (as indexInvitations's), every start runs it again.
+   * ('stopped'), unless its done-marker says it was done (skipped). Until it has gone by a room, a
+   * count there may still take in such older mentions of blocked authors (as it did before):
+   * nothing waits for it. Idempotent: until its done-marker is written (as indexInvitations's),
+   * every start runs it again.
    */
   indexMentions(stopped: () => boolean = () => false): Promise<IndexOutcome> {
     const k = this.#keys;

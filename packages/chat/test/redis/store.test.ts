@@ -753,6 +753,10 @@ describe('createRedisBackend', () => {
     const changes: boolean[] = [];
     b.onServiceChange((available) => changes.push(available));
     expect(await b.rooms.createRoom(room('r'), quotas)).toBe('created');
+    // The start's passes end with a write (their done-markers): over before Redis refuses writes.
+    await waitUntil('the start passes over', () =>
+      ['skeletonIndex', 'invitationIndex', 'mentionIndex'].every((f) => b.stats()[f] !== 'running'),
+    );
     const raw = await connect(server.url);
     try {
       await raw.cmd.config('SET', 'maxmemory', '1');

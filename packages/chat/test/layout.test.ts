@@ -45,6 +45,7 @@ const DRIVEN_BY: Record<string, string> = {
   'server/backends/redis/bus.ts': 'redis/nodes.test.ts: notices between nodes on one Redis',
   'server/backends/redis/connection.ts': 'redis/outage.test.ts: Redis down and back; redis/failover.test.ts',
   'server/backends/redis/keys.ts': 'redis/store.test.ts reads the keys it names',
+  'server/backends/redis/done-markers.ts': 'redis/store.test.ts: the done-markers of the start passes',
   'server/backends/redis/presence.ts':
     'redis/store.test.ts: presence across two backends, expiry of a dead one; redis/presence-outage.test.ts',
   'server/backends/redis/throttle.ts': 'redis/store.test.ts: the throttle shared by nodes',

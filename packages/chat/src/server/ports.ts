@@ -377,7 +377,9 @@ export interface RoomStore {
   invitations(user: string, expiredAt: number): Promise<InvitationRecord[]>;
   /**
    * Who has a pending invitation to `room` (any age), by name: as its owner sees them, so one
-   * declined is among them until it expires (dropInvitation).
+   * declined is among them until it expires (dropInvitation). The hub does not call it (a deleted
+   * room's invitees come from deleteRoomAndInvitations): it is the one view of a room's side both
+   * stores answer alike, which the store, block and hub tests assert on.
    */
   invitees(room: string): Promise<string[]>;
   /**

@@ -215,6 +215,63 @@ describe('RedisStore invitations from before the expiry index', () => {
   });
 });
 
+describe('RedisStore invitations declined before declined:<user>', () => {
+  it('gives them their entry at a node start, so that a block of the owner drops their room side', async () => {
+    // Regression: a decline by a node of the version before dropped the invitee's side alone, so
+    // a block of the owner found nothing and the owner went on seeing the invitee until it expired.
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    const p = 'olddecl:';
+    const limits = { perUser: 10, perRoom: 10, expiredAt: 0 };
+    try {
+      const first = await bareBackend(sharedServer().url, { prefix: p });
+      const { rooms } = first;
+      await waitUntil('the first index over', () => first.stats().invitationIndex === 'done');
+      for (const [owner, name] of [
+        ['ben', 'r1'],
+        ['ben', 'r2'],
+        ['ben', 'r3'],
+        ['cid', 'c1'],
+      ] as const) {
+        await rooms.createRoom({ name, kind: 'private', owner, createdAt: 0 }, quotas);
+        await rooms.join(owner, name, 10);
+        expect(await rooms.invite(name, 'ann', owner, 1000, limits)).toBe('invited');
+      }
+      // Declined as such a node declined: the invitee's side dropped alone (r1, and c1 by cid); r3
+      // from before `invites-due` as well. r2 stays pending.
+      for (const name of ['r1', 'r3', 'c1']) expect(await raw.hdel(`${p}invites:ann`, name)).toBe(1);
+      expect(await raw.zrem(`${p}invites-due`, 'r3\nann')).toBe(1);
+      // As before an upgrade: the first node's done-marker gone, so the next start runs the pass.
+      await raw.del(`${p}index:invitations:v1`);
+
+      const second = await bareBackend(sharedServer().url, { prefix: p });
+      await waitUntil('the second index over', () => second.stats().invitationIndex === 'done');
+      const declined = await raw.hgetall(`${p}declined:ann`);
+      expect(Object.fromEntries(Object.entries(declined).map(([r, d]) => [r, JSON.parse(d)]))).toEqual({
+        r1: { by: 'ben', at: 1000 },
+        r3: { by: 'ben', at: 1000 },
+        c1: { by: 'cid', at: 1000 },
+      });
+      expect((await raw.zrange(`${p}invites-due`, '0', '-1')).sort()).toEqual([
+        'c1\nann',
+        'r1\nann',
+        'r2\nann',
+        'r3\nann',
+      ]);
+      expect(await second.rooms.block('ann', 'ben', 10)).toEqual({ result: 'blocked', dropped: ['r2'] });
+      for (const name of ['r1', 'r2', 'r3'])
+        expect([name, await second.rooms.invitees(name)]).toEqual([name, []]);
+      expect(await second.rooms.invitees('c1')).toEqual(['ann']);
+      // cid's expires in its turn, untold (she declined it), with its entry.
+      expect(await second.rooms.expireInvitations(1000)).toEqual([]);
+      expect(await second.rooms.invitees('c1')).toEqual([]);
+      expect(await raw.hlen(`${p}declined:ann`)).toBe(0);
+    } finally {
+      await raw.quit();
+    }
+  });
+});
+
 describe('RedisStore declined invitations (declined:<user>)', () => {
   const limits = (perUser: number, expiredAt = 0) => ({ perUser, perRoom: 10, expiredAt });
   async function privateRooms(rooms: Backend['rooms'], owner: string, names: string[]) {
@@ -279,8 +336,8 @@ describe('RedisStore declined invitations (declined:<user>)', () => {
       expect(await rooms.dropInvitation('ann', 'r3', 'ben')).toBe(true);
       expect(await raw.hlen(`${p}declined:ann`)).toBe(0);
 
-      // Declined on a node of the version before (the invitee's side dropped alone): a block
-      // cannot find it, and its room side stays until it expires.
+      // Declined on a node of the version before (the invitee's side dropped alone): until a
+      // node's start indexes it, a block cannot find it, and its room side stays until it expires.
       expect(await rooms.invite('r4', 'ann', 'ben', 6000, limits(10))).toBe('invited');
       expect(await raw.hdel(`${p}invites:ann`, 'r4')).toBe(1);
       // And an entry of r1 left by such a node (r1's room side dropped without it) while cid's r1,
@@ -328,8 +385,10 @@ describe('RedisStore mentions from before the per-author zsets', () => {
     const p = 'oldmen:';
     try {
       const writer = await backend(sharedServer().url, { prefix: p });
-      // Its own start's index is over before the old mentions are written: they are as before.
+      // Its own start's index is over before the old mentions are written: they are as before,
+      // and so is the keyspace: no done-marker (a version before it wrote none).
       await waitUntil('the first mention index done', () => writer.stats().mentionIndex === 'done');
+      expect(await raw.del(`${p}index:mentions:v1`)).toBe(1);
       await oldMentions(writer.rooms, raw, p);
       // And an entry a node of the version before left behind: its deletion of seq 9 took it out
       // of mention:ann alone.
@@ -344,9 +403,11 @@ describe('RedisStore mentions from before the per-author zsets', () => {
       // Two nodes of this version start on those keys: each indexes them, once in effect.
       const a = await bareBackend(sharedServer().url, { prefix: p });
       const b = await bareBackend(sharedServer().url, { prefix: p });
-      await waitUntil('the mention indexes done', () =>
-        [a, b].every((node) => node.stats().mentionIndex === 'done'),
+      // Each indexes them, or finds the other's done-marker (written once its pass is through).
+      await waitUntil('the mention indexes over', () =>
+        [a, b].every((node) => node.stats().mentionIndex !== 'running'),
       );
+      for (const node of [a, b]) expect(node.stats().mentionIndex).toMatch(/^(done|skipped: done at )/);
       expect(await a.rooms.mentionCount('team', 'ann', 0)).toBe(1); // cid's alone
       expect(await b.rooms.mentionCount('team', 'cid', 0)).toBe(1); // cid blocks nobody
       expect(await b.rooms.block('cid', 'ben', 10)).toMatchObject({ result: 'blocked' });
@@ -380,7 +441,7 @@ describe('RedisStore mentions from before the per-author zsets', () => {
       await oldMentions(rooms, redis.cmd, p);
       await rooms.appendEvent({ ...msg('team', 'ben', 'b5'), mentions: ['ann'] }); // 6, as now
       await rooms.appendEvent({ type: 'delete', room: 'team', user: 'ben', target: 2, ts: 1 });
-      expect(await store.indexMentions()).toBe(true);
+      expect(await store.indexMentions()).toBe('done');
       // mention:ann (1, 3, 4, 6) in steps of 2; mention:cid (5); the per-author zsets (6; 1, 3; 4;
       // 5) read back against it, in whatever order the SCAN found them.
       const read = (key: string) => steps.filter(([k]) => k === key).map(([, n]) => n);
@@ -391,12 +452,115 @@ describe('RedisStore mentions from before the per-author zsets', () => {
       expect(await store.mentionCount('team', 'ann', 0)).toBe(1);
       const before = await redis.cmd.zrange(`${p}room:{team}:mention:ann:ben`, '0', '-1');
       expect(before).toEqual(['1', '3', '6']);
-      expect(await store.indexMentions()).toBe(true);
+      // Its done-marker skips it; without the marker (as after an operator's DEL) it runs again.
+      const marker = await redis.cmd.get(`${p}index:mentions:v1`);
+      expect(await store.indexMentions()).toEqual({ skipped: Number(marker) });
+      expect(await redis.cmd.del(`${p}index:mentions:v1`)).toBe(1);
+      steps.length = 0;
+      expect(await store.indexMentions()).toBe('done');
+      expect(read('room:{team}:mention:ann')).toEqual([2, 2, 0]);
       expect(await redis.cmd.zrange(`${p}room:{team}:mention:ann:ben`, '0', '-1')).toEqual(before);
       expect(await store.mentionCount('team', 'ann', 0)).toBe(1);
       await store.close();
     } finally {
       await redis.close();
+    }
+  });
+});
+
+describe('RedisStore done-markers of the start passes', () => {
+  it('skips a pass whose marker says it was done; a node of an older version connected keeps the marker from being written', async () => {
+    // Regression: every start read every mention zset and invitation hash again (about 7 us a
+    // mention a start, for ever), though nothing of this version writes what they look for.
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    const p = 'marks:';
+    const done = (b: Backend) => ['invitationIndex', 'mentionIndex'].every((f) => b.stats()[f] !== 'running');
+    try {
+      const first = await backend(sharedServer().url, { prefix: p });
+      await waitUntil('the first indexes over', () => done(first));
+      expect(first.stats()).toMatchObject({ invitationIndex: 'done', mentionIndex: 'done' });
+      const marked = Number(await raw.get(`${p}index:mentions:v1`));
+      expect(Number(await raw.get(`${p}index:invitations:v1`))).toBeGreaterThan(0);
+      expect(marked).toBeGreaterThan(0);
+
+      // What only a node of a version before writes, after the marker: a later start skips it.
+      await first.rooms.createRoom(room('team'), quotas);
+      await first.rooms.appendEvent({ ...msg('team', 'ben', 'b1'), mentions: ['ann'] });
+      await raw.del(`${p}room:{team}:mention:ann:ben`);
+      await raw.srem(`${p}room:{team}:mentioned`, 'ann:ben');
+      await first.rooms.block('ann', 'ben', 10);
+      expect(await first.rooms.mentionCount('team', 'ann', 0)).toBe(1);
+      const second = await bareBackend(sharedServer().url, { prefix: p });
+      await waitUntil('the second indexes over', () => done(second));
+      expect(second.stats().mentionIndex).toBe(`skipped: done at ${new Date(marked).toISOString()}`);
+      expect(second.stats().invitationIndex).toMatch(/^skipped: done at \d{4}-\d\d-\d\dT/);
+      expect(await second.rooms.mentionCount('team', 'ann', 0)).toBe(1);
+
+      // Without the marker, while a node of an older version is connected (named as they name
+      // their connections): the pass runs and writes none, so that node's later writes are covered
+      // by the next start.
+      expect(await raw.del(`${p}index:mentions:v1`, `${p}index:invitations:v1`)).toBe(2);
+      const older = new Redis(sharedServer().url, { connectionName: 'chat-cmd' });
+      try {
+        await older.ping();
+        const third = await bareBackend(sharedServer().url, { prefix: p });
+        await waitUntil('the third indexes over', () => done(third));
+        expect(third.stats()).toMatchObject({ invitationIndex: 'done', mentionIndex: 'done' });
+        expect(await raw.exists(`${p}index:mentions:v1`, `${p}index:invitations:v1`)).toBe(0);
+        expect(await third.rooms.mentionCount('team', 'ann', 0)).toBe(0);
+      } finally {
+        await older.quit();
+      }
+      // QUIT answered, Redis drops the connection right after: seen gone before the next start.
+      for (let i = 0; / name=chat-cmd /.test(String(await raw.client('LIST'))); i++) {
+        if (i > 100) throw new Error('the older connection stayed in CLIENT LIST');
+        await sleep(10);
+      }
+      const fourth = await bareBackend(sharedServer().url, { prefix: p });
+      await waitUntil('the fourth indexes over', () => done(fourth));
+      expect(fourth.stats()).toMatchObject({ invitationIndex: 'done', mentionIndex: 'done' });
+      expect(await raw.exists(`${p}index:mentions:v1`, `${p}index:invitations:v1`)).toBe(2);
+    } finally {
+      await raw.quit();
+    }
+  });
+});
+
+describe('RedisStore invitations by the account spelling', () => {
+  it("keys them by the invitee's account whatever case the caller spells it in: seen, accepted, declined, dropped by a block", async () => {
+    // Regression: invites:<user> was keyed by the name as passed, so an invitation to `ANN` was
+    // not the account Ann's (not listed, not accepted, a second one made beside it).
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(sharedServer().url);
+    const p = 'invcase:';
+    try {
+      const { accounts, rooms } = await bareBackend(sharedServer().url, { prefix: p });
+      expect(await accounts.createUser({ name: 'Ann', passwordHash: 'h', createdAt: 1 })).toBe('created');
+      for (const name of ['sec', 'den', 'tri']) {
+        await rooms.createRoom({ name, kind: 'private', owner: 'ben', createdAt: 0 }, quotas);
+        await rooms.join('ben', name, 10);
+      }
+      const limits = { perUser: 10, perRoom: 10, expiredAt: 0 };
+      expect(await rooms.invite('sec', 'ANN', 'ben', 1000, limits)).toBe('invited');
+      expect(await rooms.invite('sec', 'ann', 'ben', 1001, limits)).toBe('already_invited');
+      expect(await rooms.invitations('Ann', 0)).toEqual([{ room: 'sec', user: 'Ann', by: 'ben', at: 1000 }]);
+      expect(await rooms.invitees('sec')).toEqual(['Ann']);
+      expect(await raw.zrange(`${p}invites-due`, '0', '-1')).toEqual(['sec\nAnn']);
+      expect(await rooms.accept('Ann', 'sec', 10, 0)).toBe('joined');
+      expect(await rooms.invite('sec', 'aNN', 'ben', 1002, limits)).toBe('member');
+
+      expect(await rooms.invite('den', 'ann', 'ben', 1003, limits)).toBe('invited');
+      expect(await rooms.dropInvitation('Ann', 'den')).toBe(true); // declined
+      expect(await rooms.invitees('den')).toEqual(['Ann']);
+      expect(await rooms.invite('tri', 'ANN', 'ben', 1004, limits)).toBe('invited');
+      expect(await rooms.block('Ann', 'ben', 10)).toEqual({ result: 'blocked', dropped: ['tri'] });
+      expect(await rooms.invitees('den')).toEqual([]);
+      expect(await rooms.invitees('tri')).toEqual([]);
+      expect(await rooms.invitations('ann', 0)).toEqual([]);
+      expect((await raw.keys(`${p}invites:*`)).concat(await raw.keys(`${p}declined:*`))).toEqual([]);
+    } finally {
+      await raw.quit();
     }
   });
 });
@@ -589,6 +753,10 @@ describe('createRedisBackend', () => {
     const changes: boolean[] = [];
     b.onServiceChange((available) => changes.push(available));
     expect(await b.rooms.createRoom(room('r'), quotas)).toBe('created');
+    // The start's passes end with a write (their done-markers): over before Redis refuses writes.
+    await waitUntil('the start passes over', () =>
+      ['skeletonIndex', 'invitationIndex', 'mentionIndex'].every((f) => b.stats()[f] !== 'running'),
+    );
     const raw = await connect(server.url);
     try {
       await raw.cmd.config('SET', 'maxmemory', '1');
@@ -1563,7 +1731,7 @@ async function killCommandConnection(raw: Awaited<ReturnType<typeof connect>>): 
   const list = String(await raw.cmd.client('LIST'));
   const victims = list
     .split('\n')
-    .filter((line) => line.includes(' name=chat-cmd ') && !line.startsWith(`id=${mine} `))
+    .filter((line) => line.includes(' name=chat-cmd@2 ') && !line.startsWith(`id=${mine} `))
     .map((line) => /^id=(\d+) /.exec(line)?.[1]);
   expect(victims).toHaveLength(1);
   await raw.cmd.client('KILL', 'ID', String(victims[0]));

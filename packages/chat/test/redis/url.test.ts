@@ -21,7 +21,7 @@ const runMain = runMainUntilListening;
 const start = (url: string, extra: Record<string, unknown> = {}) =>
   startChatServer({ port: 0, redis: { url, ...extra }, sweepIntervalMs: 0, log: () => {} });
 
-/** The names of clients connected to `redis` (the node's are chat-cmd, chat-reader, chat-sub). */
+/** The names of clients connected to `redis` (the node's are chat-cmd@2, chat-reader@2, chat-sub@2). */
 async function clientNames(redis: RedisServer): Promise<string[]> {
   const admin = new Redis(redis.url);
   try {

@@ -10,8 +10,9 @@
  *   in `declined:<user>` (store.ts, DROP_INVITATION keeps it): their room side and due entry go,
  *   so the blocked owner no longer sees the blocker among the invitees. Not answered: the blocker
  *   was told at the decline. A decline made by a node of the version before `declined:` has no
- *   entry there: its room side stays until it expires, as it did (invite answers the owner
- *   'blocked' all the same: INVITE checks the block first).
+ *   entry there until a node's start gives it one (store.ts, INDEX_DECLINED): until then its room
+ *   side stays until it expires, as it did (invite answers the owner 'blocked' all the same:
+ *   INVITE checks the block first).
  * Both hashes are bounded by the per-user cap of invitations (INVITE keeps `declined:<user>` to it),
  * so the script is O(cap).
  *

@@ -17,6 +17,7 @@
 import { connect as connectTcp, type Socket } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Log } from '../../ports.js';
+import { connectionName } from './done-markers.js';
 
 /** How long one connection attempt (TCP and, for rediss://, the TLS handshake) may take, ms. */
 const ATTEMPT_TIMEOUT_MS = 2000;
@@ -226,9 +227,9 @@ export async function connectRedis(options: RedisConnectOptions, log: Log): Prom
   const cmd = new Redis(url, {
     ...common,
     commandTimeout: options.commandTimeoutMs,
-    connectionName: 'chat-cmd',
+    connectionName: connectionName('cmd'),
   });
-  const reader = new Redis(url, { ...common, connectionName: 'chat-reader' });
+  const reader = new Redis(url, { ...common, connectionName: connectionName('reader') });
   const sub = new Redis(url, {
     ...common,
     // SUBSCRIBEs made while the connection is away queue until it is back; those it had are made
@@ -237,7 +238,7 @@ export async function connectRedis(options: RedisConnectOptions, log: Log): Prom
     autoResubscribe: false,
     enableOfflineQueue: true,
     maxRetriesPerRequest: null,
-    connectionName: 'chat-sub',
+    connectionName: connectionName('sub'),
   });
   const clients = [cmd, reader, sub];
   for (const c of clients) c.on('error', () => {}); // reported through the health below

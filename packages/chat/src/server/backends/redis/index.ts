@@ -16,7 +16,7 @@ import { connectRedis, type RedisTlsFiles } from './connection.js';
 import { RedisCommittedEvents } from './events.js';
 import { type Availability, RedisKeys, redisFailure } from './keys.js';
 import { checkPresenceTtl, RedisPresence } from './presence.js';
-import { RedisStore } from './store.js';
+import { type IndexOutcome, RedisStore } from './store.js';
 import { RedisThrottle } from './throttle.js';
 
 export interface RedisBackendOptions {
@@ -102,12 +102,17 @@ export async function createRedisBackend(
   // until it reaches an old account, a look-alike of it may still sign up. A Redis refusing SCAN
   // (an ACL) or lost meanwhile is a warning: sign-ups still write and check skeleton keys.
   let closing: Promise<void> | undefined;
-  /** A background index from the start: its state for /_stats, a failure a warning. */
-  const background = (run: (stopped: () => boolean) => Promise<boolean>, warning: string) => {
-    const job = { state: 'running' as 'running' | 'done' | 'failed' | 'stopped', done: Promise.resolve() };
+  /**
+   * A background index from the start: its state for /_stats (`skipped: done at <ISO time>` where
+   * its done-marker said so: done-markers.ts), a failure a warning.
+   */
+  const background = (run: (stopped: () => boolean) => Promise<boolean | IndexOutcome>, warning: string) => {
+    const job = { state: 'running' as string, done: Promise.resolve() };
     job.done = run(() => closing !== undefined).then(
-      (complete) => {
-        job.state = complete ? 'done' : 'stopped';
+      (outcome) => {
+        if (typeof outcome === 'object')
+          job.state = `skipped: done at ${new Date(outcome.skipped).toISOString()}`;
+        else job.state = outcome === true || outcome === 'done' ? 'done' : 'stopped';
       },
       (err: unknown) => {
         job.state = 'failed';
@@ -121,9 +126,11 @@ export async function createRedisBackend(
     'chat: could not index the skeletons of existing accounts (%s); a look-alike of an account signed up before this version may be accepted until a node starts and indexes them',
   );
   // Invitations written before the `invites-due` index (or since by a node of that version) are put
-  // in it (store.ts, indexInvitations), so the sweep expires them and tells their users. In the
-  // background from the start, as the skeletons (a SCAN of the keyspace); the store's sweep of
-  // invitations waits for it. A failure is a warning: the next start indexes them.
+  // in it (store.ts, indexInvitations), so the sweep expires them and tells their users, and those
+  // declined before `declined:<user>` get their entry there, so a block drops them. In the
+  // background from the start, as the skeletons (SCANs of the keyspace); the store's sweep of
+  // invitations waits for it. A failure is a warning: the next start indexes them. Skipped once its
+  // done-marker is written, as the mentions' below (done-markers.ts).
   const invitations = background(
     (stopped) => store.indexInvitations(stopped),
     'chat: could not index the pending invitations made before this version (%s); they expire once a node starts and indexes them',

@@ -51,7 +51,9 @@
  *   room:{r}:digest:<user>:<id>  the send's digest (send-digest.ts), beside its dedup key
  *   invites:<user>               hash room -> JSON {by, at}: the user's pending invitations, changed
  *                                with room:{r}:invited by the same scripts (store.ts, INVITE,
- *                                ACCEPT, DROP_INVITATION, DELETE_ROOM)
+ *                                ACCEPT, DROP_INVITATION, DELETE_ROOM); <user> here, in declined:,
+ *                                in room:{r}:invited and in invites-due is the name as the account
+ *                                spells it, whatever case the caller gave (store.ts, #invitee)
  *   room:{r}:invited             hash user -> at: who has a pending invitation to the room, or a
  *                                declined one until it expires or the invitee blocks the owner
  *                                (its invites:<user> side is gone: declined:<user> holds it)
@@ -60,7 +62,8 @@
  *                                invites:<user>), so that BLOCK finds and drops the room side of
  *                                those by the user blocked; dropped with that side (INVITE,
  *                                EXPIRE_INVITATIONS, DELETE_ROOM, the owner's taking back), kept to
- *                                the per-user cap by INVITE (store.ts)
+ *                                the per-user cap by INVITE (store.ts); a decline from before it
+ *                                gets its entry at a node's start (INDEX_DECLINED)
  *   room:{r}:bans                zset of the names banned from the public room by its owner, all
  *                                scores 0 (bans.ts; read by JOIN in store.ts with its add; unlinked
  *                                by DELETE_ROOM, and by CREATE_ROOM for what an older node left)
@@ -74,6 +77,9 @@
  *   room:{r}:presence-swept      hash user -> when a sweep took them out of the room set: cleared
  *                                once they are announced online again (presence.ts, MARK)
  *   wake:<reader id>             stream, one entry: wakes an event reader (events.ts); expires
+ *   index:<pass>:v<n>            the time (ms) the start's pass over older layouts was done with no
+ *                                node of an older version connected: `invitations:v1`, `mentions:v1`;
+ *                                a start that finds it skips the pass (done-markers.ts)
  * Keys of one room share the hash tag `{room}`; memberships span slots, so Redis Cluster is not
  * supported (one primary).
  */
@@ -134,6 +140,10 @@ export class RedisKeys {
   /** Whom the user blocks: hash name in lower case -> the name as created (blocks.ts). */
   blocks(user: string): string {
     return `${this.prefix}blocks:${user.toLowerCase()}`;
+  }
+  /** The done-marker of a start's pass over older layouts, e.g. `mentions:v1` (done-markers.ts). */
+  indexDone(pass: string): string {
+    return `${this.prefix}index:${pass}`;
   }
   /** Every pending invitation, `<room>\n<user>` by its time (store.ts, EXPIRE_INVITATIONS). */
   invitationsDue(): string {

@@ -107,6 +107,7 @@ import { sendDigest, sendDigestOfIds } from '../send-digest.js';
 import { DROP_ROOM_STEP, defineDropRoomStep, dropRoomStep } from './attachments.js';
 import { RedisBans } from './bans.js';
 import { FORGET_DECLINED_LUA, RedisBlocks } from './blocks.js';
+import { doneAt, markDone, olderNodeConnected, type Pass } from './done-markers.js';
 import { type Availability, callRedis, globEscape, type RedisKeys, redisFailure } from './keys.js';
 import { logTag } from './log-regression.js';
 
@@ -153,6 +154,13 @@ export interface RedisStoreOptions {
    */
   graveLeaseMs?: number;
 }
+
+/**
+ * How a start's pass over older layouts ended (indexInvitations, indexMentions): 'done' (every
+ * key seen), 'stopped' (the node stopped first), or skipped: its done-marker says it was done then
+ * (ms; done-markers.ts).
+ */
+export type IndexOutcome = 'done' | 'stopped' | { skipped: number };
 
 export interface DeliveredPositions {
   /** The last seq this node delivered in the room; -1 if it does not read the room. */
@@ -848,6 +856,35 @@ end
 return added
 `;
 
+// A node's start (indexInvitations, after INDEX_INVITATIONS): one room's invitations declined on a
+// node of a version before `declined:<user>` (its decline dropped the invitee's side alone: the
+// room's side stays, pending to the owner, until it expires) get their entry there, so that a block
+// of the owner drops that side as it drops one declined since (blocks.ts). A room side with neither
+// a pending invitation (invites:<user>) nor a declined entry is such a decline: every other script
+// changes both sides together. Its due entry is added where missing (ZADD NX: a decline from before
+// `invites-due` too), so the sweep expires it. HSETNX and NX: running it again changes nothing. The
+// room's info gives `by` (the owner, the only one who invites); a side without its room is left to
+// the deletion's steps. Bounded by the room's hash, which INVITE caps (maxInvitationsPerRoom).
+// KEYS: 1 room:{r}:invited, 2 rooms, 3 invites-due. ARGV: 1 room, 2 invites: prefix, 3 declined:
+// prefix. -> entries added to declined hashes.
+const INDEX_DECLINED = `
+local info = redis.call('HGET', KEYS[2], ARGV[1])
+if not info then return 0 end
+local ok, room = pcall(cjson.decode, info)
+if not ok or type(room) ~= 'table' or type(room.owner) ~= 'string' then return 0 end
+local theirs = redis.call('HGETALL', KEYS[1])
+local added = 0
+for i = 1, #theirs, 2 do
+  local user, at = theirs[i], theirs[i + 1]
+  if tonumber(at) and redis.call('HEXISTS', ARGV[2] .. user, ARGV[1]) == 0 then
+    local entry = '{"by":' .. cjson.encode(room.owner) .. ',"at":' .. tonumber(at) .. '}'
+    added = added + redis.call('HSETNX', ARGV[3] .. user, ARGV[1], entry)
+    redis.call('ZADD', KEYS[3], 'NX', at, ARGV[1] .. '\\n' .. user)
+  end
+end
+return added
+`;
+
 // A node's start (indexMentions): one step over one mention zset of a room, in seq order after a
 // seq, at most `limit` entries (the zset is as long as the room's history: one script for all of
 // it could block Redis past its busy limit).
@@ -1217,6 +1254,7 @@ type Commands = {
   chatDropInvitation(...args: (string | number)[]): Promise<number>;
   chatExpireInvitations(...args: (string | number)[]): Promise<string[]>;
   chatIndexInvitations(...args: (string | number)[]): Promise<number>;
+  chatIndexDeclined(...args: (string | number)[]): Promise<number>;
   chatIndexMentions(...args: (string | number)[]): Promise<[string, number, number]>;
   chatLeave(...args: (string | number)[]): Promise<number>;
   chatMarkRead(...args: (string | number)[]): Promise<[number, number, number]>;
@@ -1306,6 +1344,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatDropInvitation', 5, DROP_INVITATION);
     define('chatExpireInvitations', 1, EXPIRE_INVITATIONS);
     define('chatIndexInvitations', 2, INDEX_INVITATIONS);
+    define('chatIndexDeclined', 3, INDEX_DECLINED);
     define('chatIndexMentions', 4, INDEX_MENTIONS);
     define('chatLeave', 7, LEAVE);
     define('chatMarkRead', 4, MARK_READ);
@@ -1405,28 +1444,51 @@ export class RedisStore implements AccountStore, RoomStore {
 
   /**
    * Puts every pending invitation missing from `invites-due` in it (INDEX_INVITATIONS, one user's
-   * at a time), so that the sweep expires and tells invitations written before the index existed.
-   * Each node runs it from its start (index.ts), in SCAN steps of `invites:*`, until the scan ends
-   * (true) or `stopped()` says the node is stopping (false). expireInvitations waits for it first:
-   * the sweep after a start misses none. Idempotent, so every start runs it again (a node of the
-   * version before, still running in a rolling upgrade, writes invitations without the index).
+   * at a time), so that the sweep expires and tells invitations written before the index existed;
+   * then gives every invitation declined before `declined:<user>` existed its entry there
+   * (INDEX_DECLINED, one room's at a time), so that a block of its owner drops its room side. Each
+   * node runs it from its start (index.ts), in SCAN steps of `invites:*` and then of
+   * `room:{*}:invited`, until the scans end ('done') or `stopped()` says the node is stopping
+   * ('stopped'); a start that finds the pass's done-marker skips it (done-markers.ts: written after
+   * a pass while no node of an older version, which writes those layouts, is connected).
+   * expireInvitations waits for it first: the sweep after a start misses none. Idempotent: until
+   * the marker is written, every start runs it again.
    */
-  indexInvitations(stopped: () => boolean = () => false): Promise<boolean> {
+  indexInvitations(stopped: () => boolean = () => false): Promise<IndexOutcome> {
     const k = this.#keys;
     const prefix = k.invitations('');
-    const indexing = this.#scanSteps(`${globEscape(prefix)}*`, stopped, async (found) => {
+    const head = k.room('', '').slice(0, -'}:'.length); // '<prefix>room:{'
+    const pipelined = async (add: (batch: Commands) => void) => {
       const batch = this.#redis.pipeline() as unknown as Commands & { exec(): Promise<unknown> };
-      for (const key of found)
-        batch.chatIndexInvitations(
-          key,
-          k.invitationsDue(),
-          key.slice(prefix.length),
-          `${k.prefix}room:{`,
-          '}:invited',
-        );
+      add(batch);
       const results = (await this.#call(() => batch.exec())) as [Error | null, unknown][] | null;
       const failed = results?.find(([err]) => err !== null);
       if (failed?.[0]) throw failed[0];
+    };
+    const indexing = this.#pass('invitations', stopped, async () => {
+      const pending = await this.#scanSteps(`${globEscape(prefix)}*`, stopped, (found) =>
+        pipelined((batch) => {
+          for (const key of found)
+            batch.chatIndexInvitations(
+              key,
+              k.invitationsDue(),
+              key.slice(prefix.length),
+              `${k.prefix}room:{`,
+              '}:invited',
+            );
+        }),
+      );
+      if (!pending) return false;
+      // Then the declines from before `declined:<user>`, one room's side at a time.
+      return this.#scanSteps(`${globEscape(head)}*}:invited`, stopped, (found) =>
+        pipelined((batch) => {
+          for (const key of found) {
+            if (!key.startsWith(head) || !key.endsWith('}:invited')) continue;
+            const room = key.slice(head.length, -'}:invited'.length);
+            batch.chatIndexDeclined(key, k.rooms(), k.invitationsDue(), room, prefix, k.declined(''));
+          }
+        }),
+      );
     });
     this.#invitationsIndexed = indexing.then(
       () => {},
@@ -1436,56 +1498,74 @@ export class RedisStore implements AccountStore, RoomStore {
   }
 
   /**
+   * A start's pass over older layouts, unless its done-marker says it was done: then { skipped:
+   * the time }. The marker is written after a full pass when no node of an older version was
+   * connected before it nor is after it (done-markers.ts).
+   */
+  async #pass(pass: Pass, stopped: () => boolean, run: () => Promise<boolean>): Promise<IndexOutcome> {
+    const at = await this.#call(() => doneAt(this.#redis, this.#keys, pass));
+    if (at !== null) return { skipped: at };
+    const olderBefore = await this.#call(() => olderNodeConnected(this.#redis));
+    // A walk of the last SCAN step's zsets that stopped halfway ends the scan as if through.
+    if (!(await run()) || stopped()) return 'stopped';
+    if (!olderBefore && !(await this.#call(() => olderNodeConnected(this.#redis))))
+      await this.#call(() => markDone(this.#redis, this.#keys, pass, Date.now()));
+    return 'done';
+  }
+
+  /**
    * Gives every mention its entry in the per-author zset of its author (INDEX_MENTIONS), and drops
    * those entries no longer in the reader's mention:<u>, so that a mention count leaves out the
    * mentions stored before those zsets existed by the authors the reader blocks. Each node runs it
    * from its start (index.ts), in SCAN steps of `room:{*}:mention:*` and, per zset, steps of
-   * `mentionChunk` entries, until the scan ends (true) or `stopped()` says the node is stopping
-   * (false). Until it has gone by a room, a count there may still take in such older mentions of
-   * blocked authors (as it did before): nothing waits for it. Idempotent, so every start runs it
-   * again (a node of the version before, still running in a rolling upgrade, writes mentions
-   * without the per-author zsets).
+   * `mentionChunk` entries, until the scan ends ('done') or `stopped()` says the node is stopping
+   * ('stopped'), unless its done-marker says it was done (skipped). Until it has gone by a room, a
+   * count there may still take in such older mentions of blocked authors (as it did before):
+   * nothing waits for it. Idempotent: until its done-marker is written (as indexInvitations's),
+   * every start runs it again.
    */
-  indexMentions(stopped: () => boolean = () => false): Promise<boolean> {
+  indexMentions(stopped: () => boolean = () => false): Promise<IndexOutcome> {
     const k = this.#keys;
     const head = k.room('', '').slice(0, -'}:'.length); // '<prefix>room:{'
     const marker = '}:mention:';
-    return this.#scanSteps(`${globEscape(head)}*${marker}*`, stopped, async (found) => {
-      // One zset, from its start to its end: its steps one after another (each reads on from the
-      // last seq of the one before), the zsets of a SCAN step side by side.
-      const walk = async (key: string) => {
-        // <prefix>room:{<room>}:mention:<u> or ...:<u>:<author>: room names hold no '}', user
-        // names no ':' (protocol.ts, ROOM_NAME, DM_ROOM, USER_NAME).
-        const at = key.indexOf(marker, head.length);
-        if (!key.startsWith(head) || at < 0) return;
-        const room = key.slice(head.length, at);
-        const [user, author, extra] = key.slice(at + marker.length).split(':');
-        if (!user || author === '' || extra !== undefined) return;
-        const own = k.room(room, `mention:${user}`);
-        let after = '0';
-        for (;;) {
-          if (stopped()) return;
-          const [last, read] = await this.#call(() =>
-            this.#redis.chatIndexMentions(
-              key,
-              k.room(room, 'msgs'),
-              k.room(room, 'mentioned'),
-              own,
-              after,
-              this.#mentionChunk,
-              user,
-              `${own}:`,
-              author === undefined ? '0' : '1',
-            ),
-          );
-          this.#mentionStepped?.(key, Number(read));
-          if (Number(read) < this.#mentionChunk || last === '') return;
-          after = String(last);
-        }
-      };
-      for (let i = 0; i < found.length; i += MENTION_ZSETS_AT_ONCE)
-        await Promise.all(found.slice(i, i + MENTION_ZSETS_AT_ONCE).map(walk));
-    });
+    return this.#pass('mentions', stopped, () =>
+      this.#scanSteps(`${globEscape(head)}*${marker}*`, stopped, async (found) => {
+        // One zset, from its start to its end: its steps one after another (each reads on from the
+        // last seq of the one before), the zsets of a SCAN step side by side.
+        const walk = async (key: string) => {
+          // <prefix>room:{<room>}:mention:<u> or ...:<u>:<author>: room names hold no '}', user
+          // names no ':' (protocol.ts, ROOM_NAME, DM_ROOM, USER_NAME).
+          const at = key.indexOf(marker, head.length);
+          if (!key.startsWith(head) || at < 0) return;
+          const room = key.slice(head.length, at);
+          const [user, author, extra] = key.slice(at + marker.length).split(':');
+          if (!user || author === '' || extra !== undefined) return;
+          const own = k.room(room, `mention:${user}`);
+          let after = '0';
+          for (;;) {
+            if (stopped()) return;
+            const [last, read] = await this.#call(() =>
+              this.#redis.chatIndexMentions(
+                key,
+                k.room(room, 'msgs'),
+                k.room(room, 'mentioned'),
+                own,
+                after,
+                this.#mentionChunk,
+                user,
+                `${own}:`,
+                author === undefined ? '0' : '1',
+              ),
+            );
+            this.#mentionStepped?.(key, Number(read));
+            if (Number(read) < this.#mentionChunk || last === '') return;
+            after = String(last);
+          }
+        };
+        for (let i = 0; i < found.length; i += MENTION_ZSETS_AT_ONCE)
+          await Promise.all(found.slice(i, i + MENTION_ZSETS_AT_ONCE).map(walk));
+      }),
+    );
   }
 
   /** One script (CREATE_SESSION): the user's oldest sessions past the cap go with the insert. */
@@ -1819,17 +1899,30 @@ export class RedisStore implements AccountStore, RoomStore {
     );
   }
 
+  /**
+   * The invitee's name as their account spells it (user:<name lower>), or as given where there is
+   * no account: the key of their invitations (invites:<user>, declined:<user>) and their entry in
+   * the room's side and `invites-due`, whatever spelling the caller used. Names of accounts never
+   * change, so the read needs no step with the write.
+   */
+  async #invitee(user: string): Promise<string> {
+    const raw = await this.#redis.get(this.#keys.user(user));
+    const name = raw === null ? undefined : (JSON.parse(raw) as Partial<UserRecord>).name;
+    return typeof name === 'string' && name.toLowerCase() === user.toLowerCase() ? name : user;
+  }
+
   /** One script (INVITE): the checks, the expired invitations dropped, the caps and the writes. */
   invite(
     room: string,
-    user: string,
+    invitee: string,
     by: string,
     at: number,
     limits: InvitationLimits,
   ): Promise<InviteResult> {
     const k = this.#keys;
-    return this.#call(() =>
-      this.#redis.chatInvite(
+    return this.#call(async () => {
+      const user = await this.#invitee(invitee);
+      return this.#redis.chatInvite(
         k.rooms(),
         k.room(room, 'members'),
         k.invitations(user),
@@ -1847,12 +1940,13 @@ export class RedisStore implements AccountStore, RoomStore {
         `${k.prefix}room:{`,
         '}:invited',
         k.declined(''),
-      ),
-    );
+      );
+    });
   }
 
-  invitations(user: string, expiredAt: number): Promise<InvitationRecord[]> {
+  invitations(invitee: string, expiredAt: number): Promise<InvitationRecord[]> {
     return this.#call(async () => {
+      const user = await this.#invitee(invitee);
       const all = await this.#redis.hgetall(this.#keys.invitations(user));
       const out: InvitationRecord[] = [];
       for (const [room, raw] of Object.entries(all)) {
@@ -1868,10 +1962,11 @@ export class RedisStore implements AccountStore, RoomStore {
   }
 
   /** One script (ACCEPT): the invitation taken and the join (JOIN's) together, or neither. */
-  accept(user: string, room: string, maxRooms: number, expiredAt: number): Promise<AcceptResult> {
+  accept(invitee: string, room: string, maxRooms: number, expiredAt: number): Promise<AcceptResult> {
     const k = this.#keys;
-    return this.#call(() =>
-      this.#redis.chatAccept(
+    return this.#call(async () => {
+      const user = await this.#invitee(invitee);
+      return this.#redis.chatAccept(
         ...this.#joinKeys(user, room),
         k.invitations(user),
         k.room(room, 'invited'),
@@ -1882,14 +1977,15 @@ export class RedisStore implements AccountStore, RoomStore {
         `${k.prefix}room:{`,
         '}:members',
         expiredAt,
-      ),
-    );
+      );
+    });
   }
 
-  dropInvitation(user: string, room: string, owner?: string): Promise<boolean> {
+  dropInvitation(invitee: string, room: string, owner?: string): Promise<boolean> {
     const k = this.#keys;
-    return this.#call(
-      async () =>
+    return this.#call(async () => {
+      const user = await this.#invitee(invitee);
+      return (
         (await this.#redis.chatDropInvitation(
           k.invitations(user),
           k.room(room, 'invited'),
@@ -1899,12 +1995,14 @@ export class RedisStore implements AccountStore, RoomStore {
           room,
           user,
           owner ?? '',
-        )) === 1,
-    );
+        )) === 1
+      );
+    });
   }
   /** One script (blocks.ts, BLOCK): the block and the blocked user's invitations of the blocker dropped. */
   block(user: string, blocked: string, max: number): Promise<BlockResult> {
-    return this.#call(() => this.#blocks.block(user, blocked, max));
+    // The blocker's invitations are keyed by the account's spelling (#invitee).
+    return this.#call(async () => this.#blocks.block(await this.#invitee(user), blocked, max));
   }
 
   unblock(user: string, blocked: string): Promise<boolean> {

@@ -291,6 +291,20 @@ export function memberNotice(who: string, joined: boolean, kind: Room['kind'], l
   return `${who} closed this conversation: a new message opens it again for them`;
 }
 
+/** The room events this page shows; others are stepped over (unknownRoomEvent). */
+const KNOWN_EVENTS: ReadonlySet<string> = new Set(['message', 'edited', 'deleted', 'reacted', 'topic']);
+
+/**
+ * A room event of a type this page does not know, from a newer server (docs/chat-protocol.md,
+ * "New kinds of event": a server message with a `room` and a `seq`, but `ack` and `read`): its seq
+ * is taken as applied, else the page would wait for that seq for ever and the room would stall.
+ */
+function unknownRoomEvent(msg: ServerMessage): RoomEvent | null {
+  const m = msg as { type: string; room?: unknown; seq?: unknown };
+  if (m.type === 'ack' || m.type === 'read' || KNOWN_EVENTS.has(m.type)) return null;
+  return typeof m.room === 'string' && typeof m.seq === 'number' ? (msg as unknown as RoomEvent) : null;
+}
+
 /** The line in the conversation when someone sets or clears the room's topic (text, never HTML). */
 export function topicNotice(who: string, text: string): string {
   return text === '' ? `${who} cleared the topic` : `${who} set the topic: ${text}`;
@@ -611,10 +625,13 @@ export class ChatState {
         this.#changed('errors');
         return;
       }
-      default:
+      default: {
+        const stepped = unknownRoomEvent(msg);
+        if (stepped) return this.#event(stepped);
         // ack, pong: the outbox (main.ts) handles them.
         if ('ref' in msg && msg.ref !== undefined) this.#requests.delete(msg.ref);
         return;
+      }
     }
   }
 
@@ -837,6 +854,7 @@ export class ChatState {
   #apply(room: Room, event: RoomEvent): void {
     room.head = eventSeq(event);
     room.tag = event.tag ?? null;
+    if (!KNOWN_EVENTS.has(event.type)) return; // stepped over (unknownRoomEvent)
     const isActive = room.name === this.active;
     if (event.type === 'message') {
       putInOrder(room.messages, [event.message]);

@@ -204,3 +204,36 @@ describe('a topic event', () => {
     expect(state.unreadElsewhere).toBe(0);
   });
 });
+
+describe('a room event of a type the page does not know', () => {
+  it('is stepped over: the next message applies without a sync, and nothing is shown for it', () => {
+    const { state, asked, show } = setup();
+    show('hall');
+    const [history] = asked('history');
+    state.receive({
+      v: 2,
+      type: 'history',
+      ref: history.ref,
+      room: 'hall',
+      messages: [],
+      head: 4,
+      hasMore: false,
+    });
+    state.receive({
+      v: 2,
+      type: 'poll',
+      room: 'hall',
+      seq: 5,
+      user: 'bob',
+      ts: 0,
+    } as unknown as ServerMessage);
+    state.receive({
+      v: 2,
+      type: 'message',
+      message: { room: 'hall', seq: 6, id: 'b1', user: 'bob', text: 'after it', ts: 0 },
+    });
+    expect(asked('sync')).toEqual([]);
+    expect(state.rooms.get('hall')).toMatchObject({ head: 6, notices: [] });
+    expect([...(state.rooms.get('hall')?.messages.keys() ?? [])]).toEqual([6]);
+  });
+});

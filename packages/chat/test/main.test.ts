@@ -212,7 +212,7 @@ describe('riptide-chat (npm start)', () => {
     const { output, exit } = run(['--port', '0', '--db', db], {}, dir);
     expect(await exit).toBe(1);
     expect((await output).trim()).toBe(
-      `riptide-chat: cannot open the database ${db}: it is schema version 99, from a newer server; this one knows up to 12 (the file is left as it is)`,
+      `riptide-chat: cannot open the database ${db}: it is schema version 99, from a newer server; this one knows up to 13 (the file is left as it is)`,
     );
     // Byte for byte: not even switched to WAL (the header's journal mode bytes).
     expect(readFileSync(db)).toEqual(before);

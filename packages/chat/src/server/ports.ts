@@ -30,6 +30,7 @@ import type {
   RoomKind,
   RoomListing,
   SearchHit,
+  TopicEvent,
 } from '../shared/protocol.js';
 import type { SearchTerm } from './search/terms.js';
 
@@ -119,6 +120,8 @@ export interface RoomInfo {
   /** The creator of a public or private room; null for `general` and direct messages. */
   owner: string | null;
   createdAt: number;
+  /** The room's topic (RoomStore.setTopic); absent when it has none. */
+  topic?: string;
 }
 
 /** A read marker as markRead left it. */
@@ -252,6 +255,25 @@ export type ReactResult =
   | { ok: true; event: null; head: number }
   /** not_member: `user` is not a member of the room at that moment (checked with the write). */
   | { ok: false; reason: 'no_room' | 'not_member' | 'not_found' | 'too_many_reactions' };
+
+/** RoomStore.setTopic: `text` is the topic as stored (trimmed; "" clears it). */
+export interface TopicInput {
+  room: string;
+  user: string;
+  text: string;
+  ts: number;
+}
+
+export type TopicResult =
+  /** Stored with the room's next seq and delivered like every room event; the room's topic now. */
+  | { ok: true; event: TopicEvent }
+  /** The topic is `text` already: nothing was written; `head` is the room's head at that moment. */
+  | { ok: true; event: null; head: number }
+  /**
+   * not_member: `user` is not a member at that moment; forbidden: not the room's owner (a public
+   * or private room; `general` has none) nor in a direct message. Both checked with the write.
+   */
+  | { ok: false; reason: 'no_room' | 'not_member' | 'forbidden' };
 
 export type AppendResult =
   | { ok: true; event: RoomEvent; duplicate: false }
@@ -491,6 +513,14 @@ export interface RoomStore {
    * a `reacted` event with the room's next seq, committed like appendEvent's; no change, no event.
    */
   react(input: ReactInput): Promise<ReactResult>;
+  /**
+   * Sets the room's topic: a `topic` event with the room's next seq and the room's topic (getRoom,
+   * listRooms) changed in the same atomic step, committed like appendEvent's; the same topic again
+   * writes nothing. Who may (TopicResult) is checked in that step too: the owner of a public or
+   * private room (a room deleted and made again by another since the caller looked is theirs, not
+   * this user's), either member of a direct message. The topic goes with the room.
+   */
+  setTopic(input: TopicInput): Promise<TopicResult>;
   /** Highest seq in the room, 0 if none. */
   head(room: string): Promise<number>;
   /**

@@ -6,7 +6,7 @@
  * Shared by the server and the web page, so it holds only types and constants (no Node or DOM
  * APIs). Validation of client messages lives in server/hub/validate.ts.
  *
- * Room events (message, edited, deleted, reacted) share ONE sequence per room: seq 1, 2, 3 ... with no gaps.
+ * Room events (message, edited, deleted, reacted, topic) share ONE sequence per room: seq 1, 2, 3 ... with no gaps.
  * On one connection each event arrives at most once and in seq order; `hello` and `sync` name the
  * last seq a client has (and, on Redis, that event's tag: LOG_TAG), and the server replays what
  * follows.
@@ -60,7 +60,7 @@ export interface Limits {
   maxRooms: number;
   /** send, edit, delete. */
   messageRate: Rate;
-  /** create, join, leave, invite, remove, dm, delete_room, accept. */
+  /** create, join, leave, invite, remove, dm, delete_room, accept, topic. */
   roomRate: Rate;
   /**
    * Every other request except typing (hello, ping, history, sync, read, rooms, members, search,
@@ -207,6 +207,22 @@ export const MAX_ATTACHMENTS = 10;
  */
 export const LOG_TAG = /^[A-Za-z0-9_-]{1,16}$/;
 
+/** Longest room topic, in Unicode code points (not graphemes), after trimming (see validate.ts). */
+export const MAX_TOPIC_CHARS = 250;
+
+/**
+ * A `topic` event: `user` set the room's topic to `text` ("" cleared it). It is no message: not
+ * unread, no notification, not searched, not in `history` (a replay and the live stream carry it).
+ */
+export interface TopicEvent {
+  type: 'topic';
+  room: string;
+  seq: number;
+  user: string;
+  text: string;
+  ts: number;
+}
+
 /** Events of a room's log, in seq order; `tag` see LOG_TAG (absent on memory and SQLite). */
 export type RoomEvent = (
   | { type: 'message'; message: ChatMessage }
@@ -223,6 +239,7 @@ export type RoomEvent = (
     }
   | { type: 'deleted'; room: string; seq: number; target: number; user: string; ts: number }
   | ReactedEvent
+  | TopicEvent
 ) & { tag?: string };
 
 export type RoomEventType = RoomEvent['type'];
@@ -251,6 +268,8 @@ export interface RoomState {
   mentions: number;
   /** Members with at least one open connection, sorted. */
   online: string[];
+  /** What the room is for, set by its owner (either user of a DM); absent when it has none. */
+  topic?: string;
 }
 
 /**
@@ -268,6 +287,8 @@ export interface RoomListing {
   room: string;
   kind: 'public';
   members: number;
+  /** The room's topic; absent when it has none. */
+  topic?: string;
 }
 
 /**
@@ -343,6 +364,12 @@ export type ClientMessage =
   | Req<{ type: 'search'; query: string; room?: string; before?: string }>
   /** Sets (on) or removes (off) the user's emoji on message `target`: idempotent, not a toggle. */
   | Req<{ type: 'react'; room: string; target: number; emoji: string; on: boolean }>
+  /**
+   * Sets the room's topic ("" clears it): the owner of a public or private room, either user of a
+   * direct message. Answered `ack` with the `topic` event's seq (`duplicate` and the head when the
+   * topic is that already: nothing is stored).
+   */
+  | Req<{ type: 'topic'; room: string; text: string }>
   /**
    * Blocks a user (one-way): they can no longer open or write in a direct message with the blocker
    * nor invite them (`not_accepted`); in shared rooms their messages still reach the others, and the
@@ -490,6 +517,7 @@ export const SERVER_MESSAGE_TYPES: readonly ServerMessageType[] = [
   'edited',
   'deleted',
   'reacted',
+  'topic',
   'ack',
   'history',
   'synced',

@@ -36,6 +36,7 @@ import {
 import { ChatState, excerpt } from './room-state.js';
 import { SearchPanel } from './search.js';
 import { setUpTheme } from './theme.js';
+import { renderTopic, setUpTopic } from './topic.js';
 
 const OUTBOX_KEY = 'riptide-chat-outbox';
 /** Whose messages the saved outbox holds: the account this tab was signed in as when they were typed. */
@@ -263,6 +264,7 @@ function render(): void {
     renderHeader(state);
   } else if (changes.has('rooms')) renderTitle(state);
   if (changes.has('rooms') || changes.has('active')) renderRooms(state, actions);
+  if (changes.has('rooms') || changes.has('active') || changes.has('errors')) renderTopic(state);
   if (changes.has('directory')) renderDirectory(state, actions);
   if (changes.has('invitations')) renderInvitations(state, state);
   if (changes.has('blocked'))
@@ -1111,6 +1113,7 @@ async function start(): Promise<void> {
   setUpTheme(byId<HTMLButtonElement>('theme-toggle'));
   setUpAccount(byId('logout'));
   setUpPanels();
+  setUpTopic(state, (room, text) => online('the topic was not changed', () => state.setTopic(room, text)));
   setUpPicker();
   setUpNotifications(byId<HTMLButtonElement>('notify-toggle'), byId('notify-note'));
   byId('unsent-copy').addEventListener('click', () => void copyUnsent());

@@ -66,6 +66,8 @@ export interface Room {
   name: string;
   kind: RoomKind;
   owner: string | null;
+  /** What the room is for ('' for none): RoomState's, then each `topic` event's. */
+  topic: string;
   head: number;
   /**
    * The tag of the event at `head` when the server gave one (Redis backend): named when resuming,
@@ -234,13 +236,15 @@ type RequestKind =
   | 'rooms'
   | 'edit'
   | 'delete'
-  | 'react';
+  | 'react'
+  | 'topic';
 
 function newRoom(state: RoomState): Room {
   return {
     name: state.room,
     kind: state.kind,
     owner: state.owner,
+    topic: state.topic ?? '',
     head: state.head,
     tag: null,
     unread: state.unread,
@@ -287,6 +291,25 @@ export function memberNotice(who: string, joined: boolean, kind: Room['kind'], l
   return `${who} closed this conversation: a new message opens it again for them`;
 }
 
+/** The room events this page shows; others are stepped over (unknownRoomEvent). */
+const KNOWN_EVENTS: ReadonlySet<string> = new Set(['message', 'edited', 'deleted', 'reacted', 'topic']);
+
+/**
+ * A room event of a type this page does not know, from a newer server (docs/chat-protocol.md,
+ * "New kinds of event": a server message with a `room` and a `seq`, but `ack` and `read`): its seq
+ * is taken as applied, else the page would wait for that seq for ever and the room would stall.
+ */
+function unknownRoomEvent(msg: ServerMessage): RoomEvent | null {
+  const m = msg as { type: string; room?: unknown; seq?: unknown };
+  if (m.type === 'ack' || m.type === 'read' || KNOWN_EVENTS.has(m.type)) return null;
+  return typeof m.room === 'string' && typeof m.seq === 'number' ? (msg as unknown as RoomEvent) : null;
+}
+
+/** The line in the conversation when someone sets or clears the room's topic (text, never HTML). */
+export function topicNotice(who: string, text: string): string {
+  return text === '' ? `${who} cleared the topic` : `${who} set the topic: ${text}`;
+}
+
 /**
  * How a room is named on the page: `#name`, or the other user of a direct message, as they signed
  * up if `names` (lower case -> as signed up) has them, else in lower case as the room name has it.
@@ -328,6 +351,8 @@ export class ChatState {
    * (roomError) is shown instead.
    */
   roomDone = '';
+  /** A `topic` request refused: said beside the topic's editor in the header until the next one. */
+  topicError = '';
   composerError = '';
   /**
    * The composer notice set by offlineNotice(): an action not done for being offline. Back online
@@ -474,6 +499,7 @@ export class ChatState {
       case 'edited':
       case 'deleted':
       case 'reacted':
+      case 'topic':
         this.#event(msg);
         return;
       case 'history':
@@ -599,10 +625,13 @@ export class ChatState {
         this.#changed('errors');
         return;
       }
-      default:
+      default: {
+        const stepped = unknownRoomEvent(msg);
+        if (stepped) return this.#event(stepped);
         // ack, pong: the outbox (main.ts) handles them.
         if ('ref' in msg && msg.ref !== undefined) this.#requests.delete(msg.ref);
         return;
+      }
     }
   }
 
@@ -628,6 +657,7 @@ export class ChatState {
       case 'edited':
       case 'deleted':
       case 'reacted':
+      case 'topic':
       case 'presence':
       case 'member':
       case 'typing':
@@ -675,6 +705,8 @@ export class ChatState {
       for (const user of room.typing.keys()) if (!room.online.has(user)) room.typing.delete(user);
       room.kind = state.kind;
       room.owner = state.owner;
+      // As of the welcome's head; a loaded room's replay from its own head sets it again in order.
+      room.topic = state.topic ?? '';
       if (room.name !== this.active) {
         room.unread = state.unread;
         room.mentions = state.mentions ?? 0;
@@ -785,6 +817,8 @@ export class ChatState {
           } else this.#countUnread(room, event.message);
           if (this.#speaksToMe(room, event.message)) this.#host.mentioned?.(event.message, room);
         } else if (event.type === 'edited' || event.type === 'deleted') this.#recount(room, event);
+        // The header shows it whether the room's messages are loaded or not.
+        else if (event.type === 'topic') room.topic = event.text;
         this.#changed('rooms');
       }
       return;
@@ -820,6 +854,7 @@ export class ChatState {
   #apply(room: Room, event: RoomEvent): void {
     room.head = eventSeq(event);
     room.tag = event.tag ?? null;
+    if (!KNOWN_EVENTS.has(event.type)) return; // stepped over (unknownRoomEvent)
     const isActive = room.name === this.active;
     if (event.type === 'message') {
       putInOrder(room.messages, [event.message]);
@@ -838,6 +873,11 @@ export class ChatState {
           room.firstUnread = event.message.seq;
         this.#changed('rooms');
       }
+    } else if (event.type === 'topic') {
+      // No message: not unread, no notification; a line in the conversation says who changed it.
+      room.topic = event.text;
+      this.#notice(room, topicNotice(event.user === this.me ? 'You' : event.user, event.text));
+      this.#changed('rooms');
     } else if (event.type === 'reacted') {
       const target = room.messages.get(event.target);
       if (target && !target.deleted) {
@@ -1261,6 +1301,22 @@ export class ChatState {
     return room !== undefined && room.kind !== 'dm' && room.owner === this.me && user !== this.me;
   }
 
+  /**
+   * Whether the user may set the topic of room `name`: they own it (a public or private room;
+   * `general` has no owner), or it is a direct message of theirs.
+   */
+  maySetTopic(name: string): boolean {
+    const room = this.rooms.get(name);
+    return room !== undefined && (room.kind === 'dm' || (room.owner !== null && room.owner === this.me));
+  }
+
+  /** Sets the room's topic ("" clears it); the `topic` event changes it here, a refusal sets topicError. */
+  setTopic(room: string, text: string): void {
+    this.topicError = '';
+    this.#changed('errors');
+    this.#request('topic', room, { v: 2, type: 'topic', room, text });
+  }
+
   /** Whether the user owns the public room `name`: its removals ban, and they see and lift the bans. */
   mayBan(name: string): boolean {
     const room = this.rooms.get(name);
@@ -1427,6 +1483,12 @@ export class ChatState {
           // A search's jump that opened the room waited for this page: it ends, said there.
           if (this.#host.latestRefused?.(room.name, message) === true) return;
         }
+      }
+      if (request.kind === 'topic') {
+        // Said beside the topic's editor (the header), where it was typed.
+        this.topicError = message;
+        this.#changed('errors');
+        return;
       }
       if (request.kind === 'bans') {
         // The Banned list stays as it was (or absent); asked for again when the room is opened next.

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CLIENT_TYPES, normalizeEmoji, parseClientMessage } from '../../src/server/hub/validate.js';
+import {
+  CLIENT_TYPES,
+  normalizeEmoji,
+  normalizeTopic,
+  parseClientMessage,
+} from '../../src/server/hub/validate.js';
+import { MAX_TOPIC_CHARS } from '../../src/shared/protocol.js';
 
 describe('parseClientMessage', () => {
   it('accepts every documented client message type, with or without a ref', () => {
@@ -39,6 +45,8 @@ describe('parseClientMessage', () => {
       { v: 2, type: 'unban', ref: 'u', room: 'plans', user: 'Bob_2' },
       { v: 2, type: 'bans', room: 'plans' },
       { v: 2, type: 'bans', ref: 'b', room: 'plans', after: 'Bob_2' },
+      { v: 2, type: 'topic', ref: 't', room: 'plans', text: 'Friday plans' },
+      { v: 2, type: 'topic', room: 'dm:ann:bob', text: '' },
     ];
     expect(new Set(valid.map((m) => m.type))).toEqual(new Set(CLIENT_TYPES));
     for (const m of valid)
@@ -289,5 +297,39 @@ describe('normalizeEmoji', () => {
     expect(normalizeEmoji('☺')).toBe('☺\uFE0F');
     for (const emoji of ['❤️', '👍', '👍🏽', '👩‍💻', '🇫🇷', '1️⃣', '©️'])
       expect(normalizeEmoji(emoji)).toBe(emoji);
+  });
+});
+
+describe('topic', () => {
+  const parse = (text: unknown) =>
+    parseClientMessage(JSON.stringify({ v: 2, type: 'topic', room: 'plans', text }), 4096);
+  it('is one line of at most MAX_TOPIC_CHARS code points once trimmed, or "" to clear', () => {
+    expect(normalizeTopic('  Friday\u00A0 ')).toBe('Friday');
+    for (const ok of [
+      '',
+      '   ',
+      'x'.repeat(MAX_TOPIC_CHARS),
+      `  ${'😀'.repeat(MAX_TOPIC_CHARS)}  `,
+      'مرحبا',
+      '👩‍💻 team',
+    ])
+      expect(parse(ok).ok, JSON.stringify(ok)).toBe(true);
+    expect(parse('x'.repeat(MAX_TOPIC_CHARS + 1))).toMatchObject({
+      ok: false,
+      code: 'bad_message',
+      message: `text is longer than ${MAX_TOPIC_CHARS} characters`,
+    });
+    for (const bad of ['a\nb', 'tab\there', ' trailing\n', 'bell\u0007', 'c1\u0085'])
+      expect(parse(bad), JSON.stringify(bad)).toMatchObject({
+        ok: false,
+        code: 'bad_message',
+        message: 'text must be one line without control characters',
+      });
+    expect(parse('\u200B\u2060')).toMatchObject({
+      ok: false,
+      message: 'text must be visible text, or "" to clear it',
+    });
+    expect(parse('\uD800')).toMatchObject({ ok: false, code: 'bad_message' });
+    expect(parse(7)).toMatchObject({ ok: false, message: 'text must be a string' });
   });
 });

@@ -39,6 +39,7 @@ export function streamOf(value: unknown): string {
     case 'edited':
     case 'deleted':
     case 'reacted':
+    case 'topic':
     case 'synced':
     case 'reset':
     case 'joined':

@@ -52,6 +52,7 @@ import { leaveLive, replay, reset } from './replay.js';
 import { encode, errorMessage, reply } from './replies.js';
 import { Rerun } from './rerun.js';
 import { search } from './search.js';
+import { setTopic } from './topics.js';
 import { normalizeEmoji, parseClientMessage } from './validate.js';
 
 export interface HubOptions {
@@ -91,6 +92,8 @@ const BUCKET: Record<ClientMessage['type'], BucketName | null> = {
   delete_room: 'rooms',
   search: 'requests',
   react: 'messages',
+  // A change of the room, as create and remove: the smaller bucket.
+  topic: 'rooms',
   // A user's way out of harassment: the larger bucket, as decline.
   block: 'requests',
   unblock: 'requests',
@@ -113,6 +116,7 @@ const IN_ROOM = new Set<ClientMessage['type']>([
   'bans',
   'react',
   'members',
+  'topic',
 ]);
 
 /**
@@ -621,6 +625,8 @@ export class Hub {
         return this.#membership.deleteRoom(conn, msg.room, ref);
       case 'search':
         return search(conn, this.#backend, msg, ref);
+      case 'topic':
+        return setTopic(conn, this.#backend, msg, now, ref);
       case 'block':
         return this.#blocks.block(conn, msg.user, ref);
       case 'unblock':

@@ -238,13 +238,16 @@ export class LocalRooms {
    */
   async state(conn: Connection, cr: ConnRoom, membership: Omit<Membership, 'room'>): Promise<RoomState> {
     cr.cursor = cr.channel.head;
-    const [unread, mentions, online] = await Promise.all([
+    // The topic is read after the cursor is set: it is at least as new as `head`, and a `topic`
+    // event after it follows (setting it again, or to newer), so the client never keeps an older one.
+    const [unread, mentions, online, info] = await Promise.all([
       this.#backend.rooms.unreadCount(cr.room, conn.user, membership.lastRead),
       this.#backend.rooms.mentionCount(cr.room, conn.user, membership.lastRead),
       this.#backend.presence.online(cr.room),
+      this.#backend.rooms.getRoom(cr.room),
     ]);
     cr.channel.listed(online);
-    return {
+    const state: RoomState = {
       room: cr.room,
       kind: membership.kind,
       owner: membership.owner,
@@ -253,6 +256,8 @@ export class LocalRooms {
       mentions,
       online,
     };
+    if (info?.topic) state.topic = info.topic;
+    return state;
   }
 
   /**

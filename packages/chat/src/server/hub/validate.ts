@@ -14,6 +14,7 @@ import {
   MAX_ATTACHMENTS,
   MAX_EMOJI_BYTES,
   MAX_SEARCH_QUERY,
+  MAX_TOPIC_CHARS,
   PROTOCOL_VERSION,
   ROOM_NAME,
   USER_NAME,
@@ -44,7 +45,8 @@ type FieldKind =
   | 'query'
   | 'cursor'
   | 'attachments'
-  | 'emoji';
+  | 'emoji'
+  | 'topic';
 
 /**
  * A UTF-16 surrogate not in a pair: JSON can carry it ("\ud800") but UTF-8 cannot, so a store
@@ -84,6 +86,7 @@ const SHAPES: Record<ClientMessage['type'], Record<string, FieldKind | `${FieldK
   delete_room: { room: 'roomName' },
   search: { query: 'query', room: 'room?', before: 'cursor?' },
   react: { room: 'room', target: 'seq', emoji: 'emoji', on: 'bool' },
+  topic: { room: 'room', text: 'topic' },
   block: { user: 'user' },
   unblock: { user: 'user' },
 };
@@ -123,6 +126,19 @@ export function normalizeEmoji(emoji: string): string {
 /** Whether `value` is one emoji of at most MAX_EMOJI_BYTES UTF-8 bytes. */
 export function isEmoji(value: string): boolean {
   return Buffer.byteLength(value, 'utf8') <= MAX_EMOJI_BYTES && EMOJI.test(value);
+}
+
+// ---- topic ----
+
+/** C0 and C1 controls (newlines and tabs among them): a topic is one line of visible text. */
+const CONTROL = /\p{Cc}/u;
+
+/**
+ * A topic as it is stored: the text without the white space around it (`trim`). "" clears the
+ * topic; the caller validated it first (checkField 'topic').
+ */
+export function normalizeTopic(text: string): string {
+  return text.trim();
 }
 
 function notUnicode(name: string): { code: ErrorCode; message: string } {
@@ -200,6 +216,20 @@ function checkField(
             code: 'bad_emoji',
             message: `${name} must be one emoji (at most ${MAX_EMOJI_BYTES} bytes)`,
           };
+    case 'topic': {
+      if (typeof value !== 'string') return { code: 'bad_message', message: `${name} must be a string` };
+      if (LONE_SURROGATE.test(value)) return notUnicode(name);
+      if (CONTROL.test(value))
+        return { code: 'bad_message', message: `${name} must be one line without control characters` };
+      const topic = normalizeTopic(value);
+      // Code points, not UTF-16 units or graphemes: what the page's counter counts too.
+      if ([...topic].length > MAX_TOPIC_CHARS)
+        return { code: 'bad_message', message: `${name} is longer than ${MAX_TOPIC_CHARS} characters` };
+      // As a message's text: only invisible characters would be a topic nobody can read.
+      if (topic !== '' && isBlankText(topic))
+        return { code: 'bad_message', message: `${name} must be visible text, or "" to clear it` };
+      return null;
+    }
     case 'tag':
       return typeof value === 'string' && LOG_TAG.test(value)
         ? null

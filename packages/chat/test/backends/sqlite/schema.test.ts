@@ -16,7 +16,7 @@ import { asMembers } from '../members.js';
 import { closeSqliteStores, tempDatabasePath, writeDatabaseWithOneMessage } from './helpers.js';
 
 /** The version every migration test ends on (schema.ts's CURRENT): one place to change at the next. */
-const CURRENT_VERSION = 12;
+const CURRENT_VERSION = 13;
 
 afterEach(closeSqliteStores);
 
@@ -272,7 +272,7 @@ function expectCurrentVersion(path: string): void {
 /**
  * A database of today's schema with ann's private room `sec` and ben's pending invitation to it,
  * then taken back to an older version by `sql` (what that version did not have, dropped; no older
- * version had bans: dropped here).
+ * version had bans or topics: dropped here).
  */
 async function inviteThenDowngrade(path: string, sql: string): Promise<void> {
   const before = new SqliteStore(path);
@@ -284,7 +284,7 @@ async function inviteThenDowngrade(path: string, sql: string): Promise<void> {
   expect(await before.invite('sec', 'ben', 'ann', 100, limits)).toBe('invited');
   await before.close();
   const old = new Database(path);
-  old.exec('DROP TABLE bans;');
+  old.exec('DROP TABLE bans; ALTER TABLE rooms DROP COLUMN topic;');
   old.exec(sql);
   old.close();
 }
@@ -353,6 +353,51 @@ describe('SQLite schema 12', () => {
       // Not in a private room, nor by anyone but the owner.
       expect(await store.ban('sec', 'ben', 'ann', 9)).toBe('no_room');
       expect(await store.ban('hall', 'cy', 'ben', 9)).toBe('no_room');
+    } finally {
+      await store.close();
+    }
+    expectCurrentVersion(path);
+  });
+});
+
+describe('SQLite schema 13', () => {
+  it('migrates a version 12 database: its rooms have no topic, and one is set and logged on it', async () => {
+    const path = tempDatabasePath();
+    const before = new SqliteStore(path);
+    await before.createRoom(
+      { name: 'hall', kind: 'public', owner: 'ann', createdAt: 1 },
+      { maxRooms: 9, maxOwnedRooms: 9 },
+    );
+    expect(await before.join('ann', 'hall', 9)).toBe('joined');
+    expect(await before.ban('hall', 'ben', 'ann', 9)).toBe('banned');
+    await before.close();
+    // What version 12 had: no rooms.topic.
+    const old = new Database(path);
+    old.exec('ALTER TABLE rooms DROP COLUMN topic; PRAGMA user_version = 12;');
+    old.close();
+
+    const store = new SqliteStore(path);
+    try {
+      expect(await store.getRoom('hall')).toEqual({
+        name: 'hall',
+        kind: 'public',
+        owner: 'ann',
+        createdAt: 1,
+      });
+      expect(await store.bans('hall', '', 10)).toEqual(['ben']);
+      const set = await store.setTopic({ room: 'hall', user: 'ann', text: 'Lunch', ts: 5 });
+      expect(set).toEqual({
+        ok: true,
+        event: { type: 'topic', room: 'hall', seq: 1, user: 'ann', text: 'Lunch', ts: 5 },
+      });
+      expect(await store.getRoom('hall')).toMatchObject({ topic: 'Lunch' });
+      expect(await store.listRooms('', 10)).toEqual([
+        { room: 'hall', kind: 'public', members: 1, topic: 'Lunch' },
+      ]);
+      expect(await store.eventsAfter('hall', 0, 10)).toEqual([
+        { type: 'topic', room: 'hall', seq: 1, user: 'ann', text: 'Lunch', ts: 5 },
+      ]);
+      expect(await store.unreadCount('hall', 'ben', 0)).toBe(0);
     } finally {
       await store.close();
     }

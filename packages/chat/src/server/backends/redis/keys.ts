@@ -11,6 +11,8 @@
  *                                prunes the expired and trims it to MAX_SESSIONS_PER_USER, and
  *                                DELETE_SESSION); expiring with the latest of them
  *   rooms                        hash name -> JSON info    public              zset of public names
+ *                                (kind, owner, createdAt, and topic while the room has one:
+ *                                rewritten by store.ts TOPIC with the event that logs it)
  *   roomcount                    public+private rooms      owned:<user>        rooms the user owns
  *   empty                        zset name -> empty since  member:<user>       hash room -> read marker
  *   (an entry of member:<user> is a membership only while the user is in room:{r}:members: the

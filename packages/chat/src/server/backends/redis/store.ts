@@ -27,6 +27,9 @@
  *   `mention:<user>:<author>` those by one author (the mention count leaves out the authors the
  *   reader blocks), and `mentioned` the names of both kinds after `mention:`. A reaction change is
  *   a `reacted` event logged by REACT, which also rewrites the message's `rx`.
+ * - Topics: the room's info (the `rooms` hash, JSON) keeps `topic` (absent: none); TOPIC checks who
+ *   may, logs the `topic` event and rewrites the info in one script, so the topic goes with the
+ *   room's entry when it is deleted.
  * - Dedup: `dedup:<user>:<clientId>` -> seq and `digest:<user>:<clientId>` -> the digest of the send
  *   (send-digest.ts), written by the append script, expiring after `dedupTtlSeconds` (default 7
  *   days). A resend with the same digest is a duplicate, with another one 'id_reused'; an id without
@@ -69,6 +72,7 @@ import {
   type ReplyQuote,
   type RoomEvent,
   type RoomListing,
+  type TopicEvent,
 } from '../../../shared/protocol.js';
 import {
   type AcceptResult,
@@ -98,6 +102,8 @@ import {
   type SendLookup,
   type SessionRecord,
   type StoredSend,
+  type TopicInput,
+  type TopicResult,
   UnavailableError,
   type UserRecord,
 } from '../../ports.js';
@@ -371,6 +377,34 @@ if type(ok) == 'table' and ok.err then
 end
 redis.call('SET', KEYS[5], ARGV[10])
 redis.call('HSET', KEYS[3], ARGV[2], cjson.encode(m))
+return {'ok', seq}
+`;
+
+// KEYS: 1 seq, 2 log, 3 rooms, 4 tip, 5 members
+// ARGV: 1 room, 2 user, 3 topic ('' clears it), 4 stream retention, 5 payload head, 6 payload tail,
+//       7 the entry's nonce
+// -> {'ok', seq} | {'noop', head} | {'no_room'} | {'not_member'} | {'forbidden'}
+// Who may (ports.ts, setTopic) is read from the room's info in the same script as the write: the
+// owner of a public or private room, a member of a DM. The topic is kept in that info.
+const TOPIC = `
+local raw = redis.call('HGET', KEYS[3], ARGV[1])
+if not raw then return {'no_room'} end
+if redis.call('SISMEMBER', KEYS[5], ARGV[2]) == 0 then return {'not_member'} end
+local info = cjson.decode(raw)
+if info.kind ~= 'dm' and info.owner ~= ARGV[2] then return {'forbidden'} end
+local current = info.topic
+if type(current) ~= 'string' then current = '' end
+if current == ARGV[3] then return {'noop', tonumber(redis.call('GET', KEYS[1]) or '0')} end
+local seq = redis.call('INCR', KEYS[1])
+local prev = redis.call('GET', KEYS[4]) or ''
+local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'e', ARGV[5] .. seq .. ARGV[6], 'n', ARGV[7], 'p', prev)
+if type(ok) == 'table' and ok.err then
+  redis.call('DECR', KEYS[1])
+  return redis.error_reply(ok.err)
+end
+redis.call('SET', KEYS[4], ARGV[7])
+if ARGV[3] == '' then info.topic = nil else info.topic = ARGV[3] end
+redis.call('HSET', KEYS[3], ARGV[1], cjson.encode(info))
 return {'ok', seq}
 `;
 
@@ -986,7 +1020,8 @@ end
 return {tonumber(current), 1, 0}
 `;
 
-// KEYS: 1 public. ARGV: 1 after ('' for the start), 2 limit, 3 members key head, 4 tail.
+// KEYS: 1 public, 2 rooms. ARGV: 1 after ('' for the start), 2 limit, 3 members key head, 4 tail.
+// -> name, member count, topic ('' for none) for each room.
 const LIST_ROOMS = `
 local min = '-'
 if ARGV[1] ~= '' then min = '(' .. ARGV[1] end
@@ -995,6 +1030,13 @@ local out = {}
 for _, name in ipairs(names) do
   out[#out + 1] = name
   out[#out + 1] = redis.call('SCARD', ARGV[3] .. name .. ARGV[4])
+  local raw = redis.call('HGET', KEYS[2], name)
+  local topic = ''
+  if raw then
+    local t = cjson.decode(raw).topic
+    if type(t) == 'string' then topic = t end
+  end
+  out[#out + 1] = topic
 end
 return out
 `;
@@ -1244,6 +1286,7 @@ type Commands = {
   chatBefore(...args: (string | number)[]): Promise<(string | null)[]>;
   chatAfter(...args: (string | number)[]): Promise<(string | null)[]>;
   chatReact(...args: (string | number)[]): Promise<[string, number | undefined]>;
+  chatTopic(...args: (string | number)[]): Promise<[string, number | undefined]>;
   chatCreateRoom(...args: (string | number)[]): Promise<CreateRoomResult>;
   chatDeleteRoom(...args: (string | number)[]): Promise<[0 | 1, string[]] | null | -1>;
   chatGraveStep(...args: (string | number)[]): Promise<[number, number, string[]]>;
@@ -1331,6 +1374,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatBefore', 2, BEFORE);
     define('chatAfter', 2, AFTER);
     define('chatReact', 6, REACT);
+    define('chatTopic', 5, TOPIC);
     define('chatCreateRoom', 9, CREATE_ROOM);
     define('chatDeleteRoom', 23, DELETE_ROOM);
     define('chatGraveStep', 6, GRAVE_STEP);
@@ -1348,7 +1392,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatIndexMentions', 4, INDEX_MENTIONS);
     define('chatLeave', 7, LEAVE);
     define('chatMarkRead', 4, MARK_READ);
-    define('chatListRooms', 1, LIST_ROOMS);
+    define('chatListRooms', 2, LIST_ROOMS);
     define('chatListMembers', 3, LIST_MEMBERS);
     define('chatRosterStep', 3, ROSTER_STEP);
     define('chatCreateSession', 2, CREATE_SESSION);
@@ -1678,7 +1722,9 @@ export class RedisStore implements AccountStore, RoomStore {
       const raw = await this.#redis.hget(this.#keys.rooms(), name);
       if (!raw) return null;
       const info = JSON.parse(raw) as Omit<RoomInfo, 'name'>;
-      return { name, kind: info.kind, owner: info.owner, createdAt: info.createdAt };
+      const room: RoomInfo = { name, kind: info.kind, owner: info.owner, createdAt: info.createdAt };
+      if (typeof info.topic === 'string' && info.topic !== '') room.topic = info.topic;
+      return room;
     });
   }
 
@@ -1858,14 +1904,22 @@ export class RedisStore implements AccountStore, RoomStore {
     return this.#call(async () => {
       const flat = await this.#redis.chatListRooms(
         this.#keys.publicRooms(),
+        this.#keys.rooms(),
         after,
         limit,
         `${this.#keys.prefix}room:{`,
         '}:members',
       );
       const rooms: RoomListing[] = [];
-      for (let i = 0; i < flat.length; i += 2)
-        rooms.push({ room: String(flat[i]), kind: 'public', members: Number(flat[i + 1]) });
+      for (let i = 0; i < flat.length; i += 3) {
+        const topic = String(flat[i + 2]);
+        rooms.push({
+          room: String(flat[i]),
+          kind: 'public',
+          members: Number(flat[i + 1]),
+          ...(topic ? { topic } : {}),
+        });
+      }
       return rooms;
     });
   }
@@ -2369,6 +2423,43 @@ export class RedisStore implements AccountStore, RoomStore {
         return { ok: false, reason: status };
       if (status === 'noop') return { ok: true, event: null, head: Number(value) };
       event.seq = Number(value);
+      this.#assigned(room, event.seq, before);
+      return { ok: true, event };
+    });
+  }
+
+  /** TOPIC: the checks, the event and the room's info rewritten in one script. */
+  setTopic(input: TopicInput): Promise<TopicResult> {
+    return this.#call(async () => {
+      const k = this.#keys;
+      const room = input.room;
+      const before = this.#delivered?.delivered(room) ?? -1;
+      const { nonce, tag } = this.#nonce();
+      const [status, value] = await this.#redis.chatTopic(
+        k.seq(room),
+        k.log(room),
+        k.rooms(),
+        k.tip(room),
+        k.room(room, 'members'),
+        room,
+        input.user,
+        input.text,
+        this.#retention,
+        `{"v":${PROTOCOL_VERSION},"type":"topic","tag":"${tag}","room":${J(room)},"seq":`,
+        `,"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}}`,
+        nonce,
+      );
+      if (status === 'no_room' || status === 'not_member' || status === 'forbidden')
+        return { ok: false, reason: status };
+      if (status === 'noop') return { ok: true, event: null, head: Number(value) };
+      const event: TopicEvent = {
+        type: 'topic',
+        room,
+        seq: Number(value),
+        user: input.user,
+        text: input.text,
+        ts: input.ts,
+      };
       this.#assigned(room, event.seq, before);
       return { ok: true, event };
     });

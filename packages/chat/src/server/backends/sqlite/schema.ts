@@ -27,12 +27,14 @@
  *     it is pending as before (store.ts, dropInvitation); the rows from before are all pending
  * 12  bans from public rooms (`bans`: one row per room and banned user, as the account spells the
  *     name; bans.ts); nothing else changes (a file from before has no bans)
+ * 13  room topics: `rooms.topic` (NULL: none), changed with the 'topic' row of `events` that logs
+ *     it (store.ts, setTopic); the rooms from before have none
  * Each step runs in one transaction, so a crash mid-migration leaves the previous version.
  */
 import type Database from 'better-sqlite3';
 import { nameSkeleton } from '../name-skeleton.js';
 
-const CURRENT = 12;
+const CURRENT = 13;
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS users (
@@ -221,6 +223,7 @@ export function migrate(db: Database.Database): void {
     if (!columns(db, 'invitations').has('declined'))
       db.exec('ALTER TABLE invitations ADD COLUMN declined INTEGER NOT NULL DEFAULT 0');
     db.exec(BANS);
+    if (!columns(db, 'rooms').has('topic')) db.exec('ALTER TABLE rooms ADD COLUMN topic TEXT');
     db.pragma(`user_version = ${CURRENT}`);
   })();
 }

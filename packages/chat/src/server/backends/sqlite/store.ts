@@ -17,6 +17,9 @@
  * `react_on`); the table `reactions` holds the current state and `mentions` who is mentioned where
  * (the unread-mention count).
  *
+ * Topics: a 'topic' row logs a change (the new topic in `text`, '' for cleared) and `rooms.topic`
+ * holds the current one, both written by setTopic's transaction.
+ *
  * better-sqlite3 is synchronous: every method runs to completion before another starts, so each
  * check-then-write below is atomic without further locking, and `onCommit` sees events in seq order.
  * So is the membership check of a write (ports.ts): one primary-key read of `memberships` inside
@@ -33,6 +36,7 @@ import {
   type ReactedEvent,
   type RoomEvent,
   type RoomListing,
+  type TopicEvent,
 } from '../../../shared/protocol.js';
 import { makeFolder } from '../../make-folder.js';
 import type {
@@ -61,6 +65,8 @@ import type {
   SendLookup,
   SessionRecord,
   StoredSend,
+  TopicInput,
+  TopicResult,
   UserRecord,
 } from '../../ports.js';
 import { quoteOf, reactionsOf } from '../message-parts.js';
@@ -76,7 +82,7 @@ import { registerSearchFold } from './search.js';
 interface EventRow {
   room: string;
   seq: number;
-  kind: 'message' | 'edit' | 'delete' | 'react';
+  kind: 'message' | 'edit' | 'delete' | 'react' | 'topic';
   user: string;
   client_id: string | null;
   text: string;
@@ -98,6 +104,7 @@ interface RoomRow {
   kind: RoomInfo['kind'];
   owner: string | null;
   created_at: number;
+  topic: string | null;
 }
 
 /** The parts of a message kept elsewhere than its row: the replied-to row, the reactions. */
@@ -179,6 +186,8 @@ function toEvent(row: EventRow, extras: Extras): RoomEvent {
         on: row.react_on === 1,
         ts: row.ts,
       };
+    case 'topic':
+      return { type: 'topic', room: row.room, seq: row.seq, user: row.user, text: row.text, ts: row.ts };
     case 'delete':
       return {
         type: 'deleted',
@@ -208,6 +217,7 @@ const toRoom = (row: RoomRow): RoomInfo => ({
   kind: row.kind,
   owner: row.owner,
   createdAt: row.created_at,
+  ...(row.topic ? { topic: row.topic } : {}),
 });
 
 /** A committed event, encoded once for every client that receives it. */
@@ -288,7 +298,8 @@ export class SqliteStore implements AccountStore, RoomStore {
       ),
       setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE name = ? AND password_hash = ?'),
       purgeSessions: db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
-      getRoom: db.prepare('SELECT name, kind, owner, created_at FROM rooms WHERE name = ?'),
+      getRoom: db.prepare('SELECT name, kind, owner, created_at, topic FROM rooms WHERE name = ?'),
+      setTopic: db.prepare('UPDATE rooms SET topic = ? WHERE name = ?'),
       countRooms: db.prepare("SELECT COUNT(*) AS n FROM rooms WHERE kind <> 'dm'"),
       countOwned: db.prepare("SELECT COUNT(*) AS n FROM rooms WHERE owner = ? AND kind <> 'dm'"),
       seqFloor: db.prepare('SELECT head FROM room_seq_floor WHERE name = ?'),
@@ -302,7 +313,7 @@ export class SqliteStore implements AccountStore, RoomStore {
       deleteRoomMembers: db.prepare('DELETE FROM memberships WHERE room = ?'),
       deleteRoom: db.prepare('DELETE FROM rooms WHERE name = ?'),
       listRooms: db.prepare(
-        "SELECT r.name AS room, (SELECT COUNT(*) FROM memberships m WHERE m.room = r.name) AS members FROM rooms r WHERE r.kind = 'public' AND r.name > ? ORDER BY r.name LIMIT ?",
+        "SELECT r.name AS room, (SELECT COUNT(*) FROM memberships m WHERE m.room = r.name) AS members, r.topic FROM rooms r WHERE r.kind = 'public' AND r.name > ? ORDER BY r.name LIMIT ?",
       ),
       expired: db.prepare(
         'SELECT name FROM rooms WHERE empty_since IS NOT NULL AND empty_since < ? AND name <> ?',
@@ -663,6 +674,40 @@ export class SqliteStore implements AccountStore, RoomStore {
         };
         return { ok: true, event };
       }),
+      setTopic: writing((input: TopicInput): TopicResult => {
+        const found = s.getRoom.get(input.room) as RoomRow | undefined;
+        if (!found) return { ok: false, reason: 'no_room' };
+        if (!s.isMember.get(input.user, input.room)) return { ok: false, reason: 'not_member' };
+        if (found.kind !== 'dm' && found.owner !== input.user) return { ok: false, reason: 'forbidden' };
+        if ((found.topic ?? '') === input.text)
+          return { ok: true, event: null, head: this.headSync(input.room) };
+        const bumped = s.bumpHead.get(input.room) as { head: number };
+        s.insert.run({
+          room: input.room,
+          seq: bumped.head,
+          kind: 'topic',
+          user: input.user,
+          clientId: null,
+          text: input.text,
+          ts: input.ts,
+          target: null,
+          replyTo: null,
+          mentions: null,
+          reactOn: null,
+          attachments: null,
+          sendDigest: null,
+        });
+        s.setTopic.run(input.text === '' ? null : input.text, input.room);
+        const event: TopicEvent = {
+          type: 'topic',
+          room: input.room,
+          seq: bumped.head,
+          user: input.user,
+          text: input.text,
+          ts: input.ts,
+        };
+        return { ok: true, event };
+      }),
       createSession: writing((session: SessionRecord, now: number, maxSessions: number): string[] => {
         s.dropExpiredSessions.run(session.user, now);
         const ended = s.dropOldestSessions.all(session.user, maxSessions - 1) as { token: string }[];
@@ -797,8 +842,17 @@ export class SqliteStore implements AccountStore, RoomStore {
   }
 
   async listRooms(after: string, limit: number): Promise<RoomListing[]> {
-    const rows = this.#stmt.listRooms.all(after, limit) as { room: string; members: number }[];
-    return rows.map((r) => ({ room: r.room, kind: 'public', members: r.members }));
+    const rows = this.#stmt.listRooms.all(after, limit) as {
+      room: string;
+      members: number;
+      topic: string | null;
+    }[];
+    return rows.map((r) => ({
+      room: r.room,
+      kind: 'public',
+      members: r.members,
+      ...(r.topic ? { topic: r.topic } : {}),
+    }));
   }
 
   async join(user: string, room: string, maxRooms: number, kind?: RoomInfo['kind']): Promise<JoinResult> {
@@ -955,6 +1009,14 @@ export class SqliteStore implements AccountStore, RoomStore {
 
   async react(input: ReactInput): Promise<ReactResult> {
     const result = this.#tx.react(input);
+    if (result.ok && result.event)
+      this.#onCommit(input.room, result.event.seq, JSON.stringify({ v: PROTOCOL_VERSION, ...result.event }));
+    return result;
+  }
+
+  /** One transaction: the checks, the 'topic' row and `rooms.topic` (ports.ts). */
+  async setTopic(input: TopicInput): Promise<TopicResult> {
+    const result = this.#tx.setTopic(input);
     if (result.ok && result.event)
       this.#onCommit(input.room, result.event.seq, JSON.stringify({ v: PROTOCOL_VERSION, ...result.event }));
     return result;

@@ -1,0 +1,239 @@
+// @vitest-environment happy-dom
+/**
+ * Room topics on the page, without a browser: the header's topic line and its editor (web/topic.ts)
+ * in the page's own HTML (static/index.html), and the line a `topic` event writes in the
+ * conversation (room-state.ts, drawn by conversation.ts as text). The topic event is no message:
+ * not unread, whether the room is open or not.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  type ClientMessage,
+  DEFAULT_LIMITS,
+  MAX_TOPIC_CHARS,
+  type RoomState,
+  type ServerMessage,
+} from '../../src/shared/protocol.js';
+import { type MessageActions, renderMessages } from '../../src/web/conversation.js';
+import type { Outbox } from '../../src/web/outbox.js';
+import { ChatState } from '../../src/web/room-state.js';
+import { renderTopic, setUpTopic } from '../../src/web/topic.js';
+
+const html = readFileSync(join(__dirname, '..', '..', 'static', 'index.html'), 'utf8');
+const body = html.slice(html.indexOf('<body>') + 6, html.indexOf('</body>'));
+
+const room = (name: string, owner: string | null, extra: Partial<RoomState> = {}): RoomState => ({
+  room: name,
+  kind: name.startsWith('dm:') ? 'dm' : 'public',
+  owner,
+  head: 4,
+  unread: 0,
+  mentions: 0,
+  online: [],
+  ...extra,
+});
+
+function setup() {
+  const sent: ClientMessage[] = [];
+  const state = new ChatState({ send: (m) => sent.push(m), now: () => 0 });
+  state.receive({
+    v: 2,
+    type: 'welcome',
+    invitations: [],
+    blocked: [],
+    user: 'alice',
+    rooms: [
+      room('general', null),
+      room('lobby', 'alice', { topic: 'Plans <b>for</b> Friday' }),
+      room('hall', 'bob', { topic: 'Bob’s hall' }),
+      room('dm:alice:bob', null),
+    ],
+    limits: DEFAULT_LIMITS,
+  });
+  const saved: [string, string][] = [];
+  setUpTopic(state, (r, text) => {
+    saved.push([r, text]);
+    state.setTopic(r, text);
+  });
+  const asked = (type: string) => sent.filter((m) => m.type === type) as (ClientMessage & { ref: string })[];
+  const show = (name: string) => {
+    state.open(name);
+    renderTopic(state);
+  };
+  return { state, saved, asked, show };
+}
+
+const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const topicEvent = (r: string, seq: number, user: string, text: string): ServerMessage => ({
+  v: 2,
+  type: 'topic',
+  room: r,
+  seq,
+  user,
+  text,
+  ts: 0,
+});
+
+beforeEach(() => {
+  document.body.innerHTML = body;
+});
+
+describe('the topic in the header', () => {
+  it('shows the open room topic under its name, as text, whole in its title; none: no line', () => {
+    const { show } = setup();
+    show('lobby');
+    expect(byId('room-topic').hidden).toBe(false);
+    expect(byId('room-topic').textContent).toBe('Plans <b>for</b> Friday');
+    expect(byId('room-topic').querySelector('b')).toBeNull();
+    expect(byId('room-topic').title).toBe('Plans <b>for</b> Friday');
+    show('general');
+    expect(byId('room-topic').hidden).toBe(true);
+  });
+
+  it('offers Edit topic to the owner and in a direct message, not in general nor in another owner room', () => {
+    const { show, state } = setup();
+    show('lobby');
+    expect(byId('edit-topic').hidden).toBe(false);
+    show('dm:alice:bob');
+    expect(byId('edit-topic').hidden).toBe(false);
+    show('general');
+    expect(byId('edit-topic').hidden).toBe(true);
+    show('hall');
+    expect(byId('edit-topic').hidden).toBe(true);
+    expect(state.maySetTopic('general')).toBe(false);
+  });
+
+  it('Edit topic opens the input with the topic; Enter saves it trimmed, Escape cancels; the focus goes back', () => {
+    const { show, saved, asked } = setup();
+    show('lobby');
+    byId('edit-topic').click();
+    const input = byId<HTMLInputElement>('topic-input');
+    expect(byId('topic-form').hidden).toBe(false);
+    expect(byId('edit-topic').hidden).toBe(true);
+    expect(input.value).toBe('Plans <b>for</b> Friday');
+    expect(document.activeElement).toBe(input);
+    input.value = 'Something else';
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+    expect(byId('topic-form').hidden).toBe(true);
+    expect(document.activeElement).toBe(byId('edit-topic'));
+    expect(saved).toEqual([]);
+
+    byId('edit-topic').click();
+    input.value = '  Lunch at noon  ';
+    byId<HTMLFormElement>('topic-form').requestSubmit();
+    expect(saved).toEqual([['lobby', 'Lunch at noon']]);
+    expect(asked('topic')).toMatchObject([{ type: 'topic', room: 'lobby', text: 'Lunch at noon' }]);
+    expect(byId('topic-form').hidden).toBe(true);
+    expect(document.activeElement).toBe(byId('edit-topic'));
+  });
+
+  it('says a refusal under it: too long before sending, the server words after', () => {
+    const { show, state, saved, asked } = setup();
+    show('lobby');
+    byId('edit-topic').click();
+    byId<HTMLInputElement>('topic-input').value = '😀'.repeat(MAX_TOPIC_CHARS + 1);
+    byId<HTMLFormElement>('topic-form').requestSubmit();
+    expect(saved).toEqual([]);
+    expect(byId('topic-error').hidden).toBe(false);
+    expect(byId('topic-error').textContent).toBe(`A topic has at most ${MAX_TOPIC_CHARS} characters.`);
+    byId<HTMLInputElement>('topic-input').value = 'Fine';
+    byId<HTMLFormElement>('topic-form').requestSubmit();
+    const [request] = asked('topic');
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: request.ref,
+      code: 'forbidden',
+      message: 'only the owner of a room can set its topic',
+    });
+    renderTopic(state);
+    expect(byId('topic-error').textContent).toBe('only the owner of a room can set its topic');
+  });
+});
+
+describe('a topic event', () => {
+  const noop = () => {};
+  const actions = {
+    edit: noop,
+    remove: noop,
+    dm: noop,
+    react: noop,
+    pickReaction: noop,
+    reply: noop,
+    reveal: noop,
+    resendPending: (id: string) => id,
+    editPending: noop,
+    discardPending: noop,
+    showBlocked: noop,
+  } as MessageActions;
+
+  it('changes the header and writes "who set the topic" in the conversation, as text; not unread', () => {
+    const { state, asked, show } = setup();
+    show('hall');
+    const [history] = asked('history');
+    state.receive({
+      v: 2,
+      type: 'history',
+      ref: history.ref,
+      room: 'hall',
+      messages: [],
+      head: 4,
+      hasMore: false,
+    });
+    state.receive(topicEvent('hall', 5, 'bob', 'New <i>rules</i>'));
+    renderTopic(state);
+    expect(byId('room-topic').textContent).toBe('New <i>rules</i>');
+    renderMessages(state, { items: [] } as unknown as Outbox, actions);
+    const notices = [...document.querySelectorAll('#message-list li.notice')];
+    expect(notices.map((n) => n.textContent)).toEqual(['bob set the topic: New <i>rules</i>']);
+    expect(notices[0].querySelector('i')).toBeNull();
+    state.receive(topicEvent('hall', 6, 'bob', ''));
+    renderMessages(state, { items: [] } as unknown as Outbox, actions);
+    expect([...document.querySelectorAll('#message-list li.notice')].map((n) => n.textContent)).toEqual([
+      'bob set the topic: New <i>rules</i>',
+      'bob cleared the topic',
+    ]);
+    renderTopic(state);
+    expect(byId('room-topic').hidden).toBe(true);
+    expect(state.rooms.get('hall')).toMatchObject({ unread: 0, head: 6 });
+
+    // A room not open: its topic changes all the same, and nothing is unread.
+    state.receive(topicEvent('lobby', 5, 'alice', 'Elsewhere'));
+    expect(state.rooms.get('lobby')).toMatchObject({ topic: 'Elsewhere', unread: 0, head: 5 });
+    expect(state.unreadElsewhere).toBe(0);
+  });
+});
+
+describe('a room event of a type the page does not know', () => {
+  it('is stepped over: the next message applies without a sync, and nothing is shown for it', () => {
+    const { state, asked, show } = setup();
+    show('hall');
+    const [history] = asked('history');
+    state.receive({
+      v: 2,
+      type: 'history',
+      ref: history.ref,
+      room: 'hall',
+      messages: [],
+      head: 4,
+      hasMore: false,
+    });
+    state.receive({
+      v: 2,
+      type: 'poll',
+      room: 'hall',
+      seq: 5,
+      user: 'bob',
+      ts: 0,
+    } as unknown as ServerMessage);
+    state.receive({
+      v: 2,
+      type: 'message',
+      message: { room: 'hall', seq: 6, id: 'b1', user: 'bob', text: 'after it', ts: 0 },
+    });
+    expect(asked('sync')).toEqual([]);
+    expect(state.rooms.get('hall')).toMatchObject({ head: 6, notices: [] });
+    expect([...(state.rooms.get('hall')?.messages.keys() ?? [])]).toEqual([6]);
+  });
+});

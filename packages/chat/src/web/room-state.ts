@@ -559,7 +559,10 @@ export class ChatState {
             list.filter((u) => u !== msg.user),
           );
         // Without ref: made in another tab, by the owner or an admin (the list follows, no word here).
-        if (msg.ref === undefined) return this.#changed('online');
+        if (msg.ref === undefined) {
+          this.#changed('online');
+          return;
+        }
         const room = this.rooms.get(msg.room);
         this.roomError = '';
         this.roomDone = `${msg.user} can join ${room ? this.label(room) : `#${msg.room}`} again.`;

@@ -24,7 +24,13 @@ function run(
   args: string[],
   env: Record<string, string>,
   cwd: string,
-): { child: ChildProcess; output: Promise<string>; exit: Promise<number | null> } {
+): {
+  child: ChildProcess;
+  output: Promise<string>;
+  exit: Promise<number | null>;
+  /** Everything it wrote, both streams, once it exited. */
+  all: Promise<string>;
+} {
   const child = spawn(process.execPath, [main, ...args], {
     cwd,
     env: { ...process.env, ...env },
@@ -48,7 +54,7 @@ function run(
     child.stdout?.on('data', check);
     void exit.then(() => resolve(out));
   });
-  return { child, output, exit };
+  return { child, output, exit, all: exit.then(() => out) };
 }
 
 /** GET on a connection of its own (no keep-alive agent): only a listener still open takes it. */
@@ -600,6 +606,58 @@ describe('riptide-chat (npm start)', () => {
       );
     }
     expect(existsSync(db)).toBe(false);
+  });
+
+  it('--admin (repeated, each a list) or CHAT_ADMINS names the server admins (welcome `admin`); a name with no account is logged; a bad one is refused (exit 2)', async () => {
+    const dir = tempDir();
+    const starts: [string[], Record<string, string>, string[]][] = [
+      // The flag wins over the variable; names match accounts ignoring case.
+      [['--admin', 'Alice', '--admin', ' bob , zed'], { CHAT_ADMINS: 'carol' }, ['alice', 'bob']],
+      [[], { CHAT_ADMINS: 'carol,ALICE' }, ['alice', 'carol']],
+    ];
+    for (const [i, [args, env, admins]] of starts.entries()) {
+      const { output, exit, child } = run(['--port', '0', '--db', join(dir, `${i}.db`), ...args], env, dir);
+      const url = /listening on (\S+)/.exec(await output)?.[1]?.replace(/\/$/, '');
+      expect(url, await output).toBeDefined();
+      for (const name of ['alice', 'bob', 'carol']) {
+        const { client, welcome } = await TestClient.join(url as string, await register(url as string, name));
+        expect(welcome.admin, name).toBe(admins.includes(name) ? true : undefined);
+        await client.close();
+      }
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+    }
+    for (const [args, env, said] of [
+      [[], { CHAT_ADMINS: 'alice,,bob' }, 'invalid CHAT_ADMINS: empty entry in "alice,,bob"'],
+      [['--admin', 'alice,'], {}, 'invalid --admin: empty entry in "alice,"'],
+      [['--admin', 'al ice'], {}, 'invalid --admin: "al ice" is not a user name'],
+      [[], { CHAT_ADMINS: 'bob@example.com' }, 'invalid CHAT_ADMINS: "bob@example.com" is not a user name'],
+    ] as const) {
+      const { output, exit } = run(['--port', '0', '--db', join(dir, 'refused.db'), ...args], env, dir);
+      expect(await exit).toBe(2);
+      expect(await output).toMatch(
+        new RegExp(`^riptide-chat: ${said.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*\nusage: `),
+      );
+    }
+    expect(existsSync(join(dir, 'refused.db'))).toBe(false);
+  });
+
+  it('logs once at the start each admin name no account has', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'chat.db');
+    const first = run(['--port', '0', '--db', db], {}, dir);
+    const url = /listening on (\S+)/.exec(await first.output)?.[1]?.replace(/\/$/, '');
+    await register(url as string, 'alice');
+    first.child.kill('SIGTERM');
+    expect(await first.exit).toBe(0);
+    const { child, exit, output, all } = run(['--port', '0', '--db', db, '--admin', 'ALICE,zed'], {}, dir);
+    await output;
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    const lines = (await all).split('\n').filter((line) => line.includes('no account'));
+    expect(lines).toEqual([
+      'chat: admin zed has no account yet: whoever signs up as zed will be a server admin',
+    ]);
   });
 
   it('refuses a switch in the environment that is neither 1 nor 0 (CHAT_SECURE_COOKIES=true was off)', async () => {

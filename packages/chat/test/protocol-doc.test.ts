@@ -28,9 +28,9 @@ describe('docs/chat-protocol.md on SQLite', () => {
     it(`the example at line ${block.line}`, async () => {
       await runBlock(
         block,
-        async (limits) => {
+        async (limits, admins) => {
           const clock = new ManualClock(1_796_000_000_000);
-          const server = await startTestServer({ clock, limits });
+          const server = await startTestServer({ clock, limits, admins });
           return { origin: () => server.origin, clock, close: async () => {} };
         },
         coverage,

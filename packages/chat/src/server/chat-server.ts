@@ -15,7 +15,7 @@ import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_LIMITS, type Limits, type Rate } from '../shared/protocol.js';
+import { DEFAULT_LIMITS, type Limits, type Rate, USER_NAME } from '../shared/protocol.js';
 import { DEFAULT_SIGN_IN_BACKOFF } from './backends/backoff.js';
 import { createRedisBackend, type RedisBackendOptions } from './backends/redis/index.js';
 import { createSqliteBackend } from './backends/sqlite/index.js';
@@ -84,6 +84,14 @@ export interface ChatServerOptions {
   /** Serve GET /_stats (this node's counters, JSON). Off by default. */
   statsEndpoint?: boolean;
   /**
+   * Server admins: account names (matched ignoring case, as sign-in finds accounts; a look-alike
+   * is another account) who may, in every public room including `general`, do what its owner may
+   * (remove and ban, unban, list the bans) and delete anyone's message; not in private rooms or
+   * direct messages. Config, never stored: nodes sharing a store should be given the same list. A
+   * name no account has yet is allowed (logged at the start): whoever signs up with it is an admin.
+   */
+  admins?: string[];
+  /**
    * How long close() keeps serving before it closes the listener, ms: GET /healthz answers 503
    * "stopping" from the start of close(), while new connections, requests and WebSockets are served
    * as before, so that a load balancer's health checks take the node out of rotation (its check
@@ -124,6 +132,7 @@ const KNOWN_OPTIONS = new Set<keyof ChatServerOptions>([
   'sweepIntervalMs',
   'publicDir',
   'statsEndpoint',
+  'admins',
   'drainMs',
   'clock',
   'log',
@@ -201,6 +210,22 @@ function checkTrustProxy(list: readonly string[] | undefined): TrustedProxies {
   }
 }
 
+/** The admins' names: each a user name (USER_NAME); a repeat (ignoring case) is dropped. */
+function checkAdmins(admins: string[] | undefined): string[] {
+  if (admins === undefined) return [];
+  if (!Array.isArray(admins)) throw new TypeError('startChatServer: admins must be an array of user names');
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const name of admins) {
+    if (typeof name !== 'string' || !USER_NAME.test(name))
+      throw new TypeError(`startChatServer: admins: ${JSON.stringify(name)} is not a user name`);
+    if (seen.has(name.toLowerCase())) continue;
+    seen.add(name.toLowerCase());
+    out.push(name);
+  }
+  return out;
+}
+
 function checkLimits(limits: Partial<Limits> | undefined): Limits {
   const out: Limits = { ...DEFAULT_LIMITS };
   for (const [key, value] of Object.entries(limits ?? {})) {
@@ -240,6 +265,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const maxSocketsPerUser = positive('maxSocketsPerUser', options.maxSocketsPerUser, 8);
   const sweepMs = interval('sweepIntervalMs', options.sweepIntervalMs, 60_000);
   const drainMs = interval('drainMs', options.drainMs, 0);
+  const admins = checkAdmins(options.admins);
   const attachmentLimits: AttachmentLimits = {
     maxBytes: positive(
       'attachments.maxBytes',
@@ -292,11 +318,19 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     maxBufferedBytes,
     maxQueuedRequests,
     log,
+    admins,
   });
   await hub.start().catch((err: unknown) => {
     hub.close();
     return abort(err);
   });
+  // Once, at the start: an admin name nobody has yet goes to whoever signs up with it first.
+  for (const name of admins)
+    if (!(await backend.accounts.getUser(name).catch(() => null)))
+      log(
+        `chat: admin ${name} has no account yet: whoever signs up as ${name} will be a server admin`,
+        'warning',
+      );
   backend.onServiceChange((available) => hub.serviceChanged(available));
 
   const here = dirname(fileURLToPath(import.meta.url));

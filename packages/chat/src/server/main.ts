@@ -47,15 +47,19 @@
  *   --presence-ttl <ms>   CHAT_PRESENCE_TTL_MS  20000: a dead node's users leave online lists
  *                                               within this plus a third of it (300 to 2^31 - 1)
  *   --stats               CHAT_STATS=1          serve GET /_stats (fan-out counters)
+ *   --admin <names>       CHAT_ADMINS           none: accounts that moderate every public room,
+ *                                               general included (comma-separated; the flag may
+ *                                               repeat); nodes sharing Redis should share it
  *
  * An empty value for a flag is refused (exit 2), as a shell variable that was not set makes one
- * (`--db "$DB"`), except for the lists, --allowed-origin and --trust-proxy, where it says "none"
- * over the variable.
+ * (`--db "$DB"`), except for the lists, --allowed-origin, --trust-proxy and --admin, where it
+ * says "none" over the variable.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
+import { USER_NAME } from '../shared/protocol.js';
 import { parseRedisUrl, RedisUrlError, shownRedisUrl } from './backends/redis/connection.js';
 import { checkPresenceTtl } from './backends/redis/presence.js';
 import {
@@ -73,7 +77,8 @@ const USAGE = `usage: riptide-chat [--port 8080] [--host 127.0.0.1] [--db ./data
                     [--cert cert.pem --key key.pem] [--drain 0]
                     [--redis redis://127.0.0.1:6379 [--presence-ttl 20000]] [--stats]
                     [--redis-password-file /run/secrets/redis-password]
-                    [--redis-ca ca.pem] [--redis-cert client.pem --redis-key client-key.pem]`;
+                    [--redis-ca ca.pem] [--redis-cert client.pem --redis-key client-key.pem]
+                    [--admin alice,bob ...]`;
 
 function fail(message: string): never {
   console.error(`riptide-chat: ${message}\n${USAGE}`);
@@ -100,6 +105,7 @@ function parse() {
       'redis-key': { type: 'string' },
       'presence-ttl': { type: 'string' },
       stats: { type: 'boolean' },
+      admin: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -188,6 +194,24 @@ for (const list of values['allowed-origin'] ?? [env.CHAT_ALLOWED_ORIGINS ?? ''])
     if (parsed.origin !== origin)
       fail(`${originSource}: an origin is scheme://host[:port], got ${JSON.stringify(origin)}`);
     origins.push(origin);
+  }
+}
+// The server admins, as the origins: comma lists in the variable and each flag, spaces around an
+// entry dropped, an empty entry refused, each a user name (a name no account has yet is allowed:
+// the server logs it at the start).
+const adminSource = source('admin', 'CHAT_ADMINS');
+const admins: string[] = [];
+for (const list of values.admin ?? [env.CHAT_ADMINS ?? '']) {
+  if (list.trim() === '') continue;
+  for (const entry of list.split(',')) {
+    const name = entry.trim();
+    if (name === '')
+      fail(
+        `invalid ${adminSource}: empty entry in ${JSON.stringify(list)} (two commas in a row, or one at an end)`,
+      );
+    if (!USER_NAME.test(name))
+      fail(`invalid ${adminSource}: ${JSON.stringify(name)} is not a user name (1-24 of A-Z a-z 0-9 _ -)`);
+    admins.push(name);
   }
 }
 const trustProxy = values['trust-proxy'] ?? (env.CHAT_TRUST_PROXY ? [env.CHAT_TRUST_PROXY] : []);
@@ -409,6 +433,7 @@ const server = await startChatServer({
   ...(inMemory && !redisUrl ? { maxAttachmentBytesTotal: MEMORY_ATTACHMENT_BYTES } : {}),
   allowedOrigins: origins,
   trustProxy,
+  ...(admins.length > 0 ? { admins } : {}),
   ...(secureCookies ? { secureCookies: true } : {}),
   ...(tls ? { tls } : {}),
 }).catch((err: Error) => {

@@ -234,7 +234,18 @@ export type AppendInput =
       ts: number;
       mentions?: string[];
     }
-  | { type: 'delete'; room: string; user: string; target: number; ts: number };
+  | {
+      type: 'delete';
+      room: string;
+      user: string;
+      target: number;
+      ts: number;
+      /**
+       * The hub says `user` is a server admin (config, not stored): the message may be another
+       * user's if the room is public, checked in the same atomic step (else 'forbidden').
+       */
+      admin?: boolean;
+    };
 
 /** A reaction set (on) or removed (off) by `user` on message `target`. */
 export interface ReactInput {
@@ -449,8 +460,17 @@ export interface RoomStore {
    * `reason` ('removed': by the room's owner) goes with the stay's end into the room's log where
    * the backend has one (CommittedEvents, `changed`). `owner` (a removal): the owner the room must
    * have, checked in the same atomic step, as deleteRoom's; false, nobody removed, if it has another.
+   * `admin` (a removal by a server admin, whom the hub vouches for): instead of the owner, the room
+   * must be public, checked the same way.
    */
-  leave(user: string, room: string, now: number, reason?: 'removed', owner?: string): Promise<boolean>;
+  leave(
+    user: string,
+    room: string,
+    now: number,
+    reason?: 'removed',
+    owner?: string,
+    admin?: boolean,
+  ): Promise<boolean>;
   /**
    * Bans `user` (the account's name) from the public room `room`, whose owner must be `owner`,
    * checked in the same atomic step (a room deleted and made again by another, or as private, since
@@ -458,10 +478,15 @@ export interface RoomStore {
    * refuses them ('banned', checked with its add). Whether they are a member is not looked at: the
    * caller takes them out after (leave with 'removed'), so a join stored before the ban is undone
    * and one after it is refused. A room's bans go with it (deleteRoom, the expiry of an empty room).
+   * `admin`: the hub says `owner` is a server admin (config, not stored), who may ban in any public
+   * room: the room's kind is still checked in the step, its owner is not.
    */
-  ban(room: string, user: string, owner: string, max: number): Promise<BanResult>;
-  /** Lifts the ban (the owner checked as ban's); false if there was none, or the room is not `owner`'s. */
-  unban(room: string, user: string, owner: string): Promise<boolean>;
+  ban(room: string, user: string, owner: string, max: number, admin?: boolean): Promise<BanResult>;
+  /**
+   * Lifts the ban (the owner, or with `admin` only the kind, checked as ban's); false if there was
+   * none, or the room is not `owner`'s (or not public).
+   */
+  unban(room: string, user: string, owner: string, admin?: boolean): Promise<boolean>;
   /** The users banned from `room` with names after `after` ('' for the first), in code unit order, at most `limit`. */
   bans(room: string, after: string, limit: number): Promise<string[]>;
   memberships(user: string): Promise<Membership[]>;

@@ -327,6 +327,10 @@ export type ClientMessage =
       attachments?: string[];
     }>
   | Req<{ type: 'edit'; room: string; seq: number; text: string }>
+  /**
+   * One's own message; a server admin (welcome `admin`) any message of a public room (the
+   * `deleted` event's `user` is then the admin's).
+   */
   | Req<{ type: 'delete'; room: string; seq: number }>
   /**
    * At most one of: `before` (older messages, the default: the newest), `around` (a page holding that
@@ -352,12 +356,18 @@ export type ClientMessage =
   /**
    * The owner takes a user (not themselves) out of their room: of a private room a member (or a
    * pending invitation back); of a public room, a member or not, who is banned from it too (`join`
-   * refused `banned`) until `unban`.
+   * refused `banned`) until `unban`. A server admin (welcome `admin`) may in any public room.
    */
   | Req<{ type: 'remove'; room: string; user: string }>
-  /** The owner of a public room lifts a ban (`remove`); answered `unbanned` (idempotent). */
+  /**
+   * The owner of a public room (or a server admin) lifts a ban (`remove`); answered `unbanned`
+   * (idempotent).
+   */
   | Req<{ type: 'unban'; room: string; user: string }>
-  /** The owner of a public room lists whom it bans, by name; `after`: a `next` from a reply. */
+  /**
+   * The owner of a public room (or a server admin) lists whom it bans, by name; `after`: a `next`
+   * from a reply.
+   */
   | Req<{ type: 'bans'; room: string; after?: string }>
   | Req<{ type: 'dm'; user: string }>
   | Req<{ type: 'delete_room'; room: string }>
@@ -443,7 +453,12 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 type Reply<T> = T & { v: 2; ref?: string };
 
 export type ServerMessage =
-  /** invitations: the user's pending invitations, oldest first; blocked: the users they block. */
+  /**
+   * invitations: the user's pending invitations, oldest first; blocked: the users they block.
+   * admin: present (true) when the user is a server admin (the node's --admin): in every public
+   * room, general too, they may do what its owner may (remove, unban, bans) and delete anyone's
+   * message; not in private rooms or direct messages.
+   */
   | Reply<{
       type: 'welcome';
       user: string;
@@ -451,6 +466,7 @@ export type ServerMessage =
       invitations: Invitation[];
       blocked: string[];
       limits: Limits;
+      admin?: true;
     }>
   | Reply<{ type: 'pong' }>
   | ({ v: 2 } & RoomEvent)
@@ -489,8 +505,13 @@ export type ServerMessage =
    * the answer to `decline`.
    */
   | Reply<{ type: 'uninvited'; room: string }>
+  /**
+   * The answer to `remove`. From a public room (a ban) also sent, without ref, to the other
+   * connections of the remover, of the room's owner and of every server admin, on every node, so
+   * that their Banned lists follow; likewise `unbanned`.
+   */
   | Reply<{ type: 'removed'; room: string; user: string }>
-  /** The answer to `unban`: `user` may join the public room again. */
+  /** The answer to `unban`: `user` may join the public room again (without ref: see `removed`). */
   | Reply<{ type: 'unbanned'; room: string; user: string }>
   /** The answer to `bans`: names in code unit order; next: the name to pass as `after` for more. */
   | Reply<{ type: 'bans'; room: string; users: string[]; next?: string }>

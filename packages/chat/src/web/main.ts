@@ -18,7 +18,7 @@ import { invitationText, notifyInvitation, renderInvitations } from './invitatio
 import { settleRovingFocus, setUpKeyboard } from './keyboard.js';
 import { notifyMention, setUpNotifications } from './notify.js';
 import { Outbox, type Pending } from './outbox.js';
-import { closeDrawer, setUpPanels } from './panels.js';
+import { closeDrawer, setUpBanForm, setUpPanels } from './panels.js';
 import { closePicker, openPicker, setUpPicker } from './picker.js';
 import { fitPlaceholder } from './placeholder.js';
 import { droppedNotice, missingPart, refusalReason } from './refusal.js';
@@ -1239,6 +1239,15 @@ async function start(): Promise<void> {
       state.invite(state.active, user);
       field.value = '';
     });
+  });
+  // "Ban someone" in the Banned list: removed, and so banned (answered `removed`, the list follows).
+  setUpBanForm((user) => {
+    let sent = false;
+    online(`${user} was not banned`, () => {
+      state.removeMember(state.active, user);
+      sent = true;
+    });
+    return sent;
   });
   byId('leave-room').addEventListener('click', () =>
     online(

@@ -96,3 +96,17 @@ export function setUpPanels(): void {
     fit();
   }
 }
+
+/**
+ * "Ban someone", in the Banned list of a public room the user moderates (render.ts renderBans): the
+ * name typed (online or not, in the room or not), trimmed, goes to `ban`, which answers whether it
+ * was sent; then the field empties (offline the name stays, and `ban` says why).
+ */
+export function setUpBanForm(ban: (user: string) => boolean): void {
+  const field = byId('ban-input') as HTMLInputElement;
+  byId('ban-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const user = field.value.trim();
+    if (user === '' || ban(user)) field.value = '';
+  });
+}

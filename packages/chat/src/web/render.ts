@@ -251,17 +251,21 @@ function removeTools(
 }
 
 /**
- * The Banned list at the end of the people panel of a public room the user owns (hidden while it
- * bans nobody): each name with Unban, asked at once (it lets someone back, undone by removing them
- * again). The focus on an Unban stays in the list after a redraw (the same name's, or the first
- * left), or goes where the people list sends it (the composer) once the list is empty.
+ * The Banned list at the end of the people panel of a public room the user moderates (owns it, or
+ * is a server admin): each name with Unban, asked at once (it lets someone back, undone by removing
+ * them again), the list hidden while it bans nobody; then "Ban someone", a name (online or not, in
+ * the room or not) sent as `remove` (main.ts). The focus on an Unban stays in the list after a
+ * redraw (the same name's, or the first left), or goes where the people list sends it (the
+ * composer) once the list is empty.
  */
 function renderBans(state: ChatState, actions: Actions): void {
   const list = byId('ban-list');
-  const names = state.mayBan(state.active) ? (state.bans.get(state.active) ?? []) : [];
+  const moderates = state.mayBan(state.active);
+  const names = moderates ? (state.bans.get(state.active) ?? []) : [];
   const active = document.activeElement as HTMLElement | null;
   const had = active && list.contains(active) ? active.closest<HTMLElement>('li')?.dataset.user : undefined;
-  byId('bans').hidden = names.length === 0;
+  byId('bans').hidden = !moderates;
+  list.hidden = names.length === 0;
   list.replaceChildren();
   for (const user of names) {
     const li = el('li');

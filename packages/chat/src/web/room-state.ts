@@ -382,6 +382,11 @@ export class ChatState {
    * then kept by this tab's own `removed` and `unbanned` answers.
    */
   readonly bans = new Map<string, string[]>();
+  /**
+   * A server admin (welcome `admin`): moderates every public room, general too, as its owner would
+   * (Remove, the Banned list; docs/chat-protocol.md, "Server admins").
+   */
+  admin = false;
   /** The `bans` request on its way per room, and the names of its pages so far. */
   readonly #bansLoad = new Map<string, { ref: string; names: string[] }>();
   /**
@@ -474,6 +479,7 @@ export class ChatState {
     this.#learnNames(msg);
     switch (msg.type) {
       case 'welcome':
+        this.admin = msg.admin === true;
         this.#welcome(msg.user, msg.rooms, msg.limits);
         this.invitations.clear();
         for (const invitation of msg.invitations ?? []) this.invitations.set(invitation.room, invitation);
@@ -578,6 +584,11 @@ export class ChatState {
             msg.room,
             list.filter((u) => u !== msg.user),
           );
+        // Without ref: made in another tab, by the owner or an admin (the list follows, no word here).
+        if (msg.ref === undefined) {
+          this.#changed('online');
+          return;
+        }
         const room = this.rooms.get(msg.room);
         this.roomError = '';
         this.roomDone = `${msg.user} can join ${room ? this.label(room) : `#${msg.room}`} again.`;
@@ -607,6 +618,15 @@ export class ChatState {
       case 'removed': {
         const request = msg.ref === undefined ? undefined : this.#requests.get(msg.ref);
         if (msg.ref !== undefined) this.#requests.delete(msg.ref);
+        // Without ref: a ban made in another tab (the owner's, an admin's): the list only, below.
+        if (msg.ref === undefined) {
+          const list = this.bans.get(msg.room);
+          if (msg.type === 'removed' && list && !list.includes(msg.user)) {
+            this.bans.set(msg.room, [...list, msg.user].sort());
+            this.#changed('online');
+          }
+          return;
+        }
         this.roomError = '';
         // Invited: nothing else shows it but a name added to the members' list (a removal takes
         // the name away and says "left" in the conversation).
@@ -1294,11 +1314,12 @@ export class ChatState {
 
   /**
    * Whether the user may remove `user` from room `name`: they own it (a private or a public room:
-   * general and direct messages have no owner), not themselves.
+   * general and direct messages have no owner) or, a server admin, it is public; not themselves.
    */
   mayRemove(name: string, user: string): boolean {
     const room = this.rooms.get(name);
-    return room !== undefined && room.kind !== 'dm' && room.owner === this.me && user !== this.me;
+    if (room === undefined || room.kind === 'dm' || user === this.me) return false;
+    return room.owner === this.me || this.mayBan(name);
   }
 
   /**
@@ -1317,10 +1338,13 @@ export class ChatState {
     this.#request('topic', room, { v: 2, type: 'topic', room, text });
   }
 
-  /** Whether the user owns the public room `name`: its removals ban, and they see and lift the bans. */
+  /**
+   * Whether the user moderates the public room `name` (owns it, or is a server admin: any public
+   * room, general too): its removals ban, and they see and lift the bans.
+   */
   mayBan(name: string): boolean {
     const room = this.rooms.get(name);
-    return room?.kind === 'public' && room.owner === this.me;
+    return room?.kind === 'public' && (room.owner === this.me || this.admin);
   }
 
   listRooms(after?: string): void {

@@ -20,13 +20,16 @@ describe('bans from a public room', () => {
     await openRoom(alice.page, 'lobby'); // made by her (join or create): she owns it
     await openRoom(bob.page, 'lobby');
 
-    // Only the owner sees Remove, and not beside her own name; no Banned list while there is none.
+    // Only the owner sees Remove, and not beside her own name; no Banned list while there is none
+    // (its section, with "Ban someone", is hers only).
     await bob.page.waitForSelector('#online-list li[data-user="alice"]');
     expect(await bob.page.locator('#online-list .remove-member').count()).toBe(0);
     const remove = alice.page.locator('#online-list li[data-user="bob"] .remove-member');
     await remove.waitFor();
     expect(await alice.page.locator('#online-list li[data-user="alice"] .remove-member').count()).toBe(0);
-    expect(await alice.page.isHidden('#bans')).toBe(true);
+    expect(await alice.page.isHidden('#ban-list')).toBe(true);
+    expect(await alice.page.isVisible('#ban-form')).toBe(true);
+    expect(await bob.page.isHidden('#bans')).toBe(true);
 
     // Asked first, in words that say what a removal from a public room does.
     await remove.click();
@@ -54,7 +57,7 @@ describe('bans from a public room', () => {
       () => document.querySelector('#online-list li[data-user="bob"]') === null,
     );
     await alice.page.waitForSelector('#ban-list li[data-user="bob"]');
-    expect(await alice.page.isVisible('#bans')).toBe(true);
+    expect(await alice.page.isVisible('#ban-list')).toBe(true);
     expect(await alice.page.textContent('#bans-title')).toBe('Banned');
     const unban = alice.page.locator('#ban-list li[data-user="bob"] .unban-user');
     expect(await unban.getAttribute('aria-label')).toBe('Unban bob');
@@ -68,7 +71,7 @@ describe('bans from a public room', () => {
     // Unban: the list empties (and hides), alice is told, and bob joins.
     await alice.page.locator('#ban-list li[data-user="bob"] .unban-user').click();
     await alice.page.waitForFunction(() => document.querySelector('#ban-list li') === null);
-    expect(await alice.page.isHidden('#bans')).toBe(true);
+    expect(await alice.page.isHidden('#ban-list')).toBe(true);
     expect(await alice.page.textContent('#room-error')).toBe('bob can join #lobby again.');
     // The focus, on the Unban that went, is not lost to the page.
     expect(await alice.page.evaluate(() => document.activeElement?.id)).toBe('composer-input');

@@ -6,6 +6,8 @@
 export type Step =
   | { kind: 'comment' }
   | { kind: 'limits'; limits: Record<string, unknown> }
+  /** `~ admins: root`: the server's admins (ChatServerOptions.admins). */
+  | { kind: 'admins'; users: string[] }
   | { kind: 'accounts'; users: string[]; connect: boolean }
   | { kind: 'later'; ms: number }
   | { kind: 'sendJson'; user: string; text: string }
@@ -67,6 +69,8 @@ function parseStep(text: string, where: string): Step {
     const rest = text.slice(2);
     let m = /^limits: (\{.*\})$/.exec(rest);
     if (m) return { kind: 'limits', limits: parseJson(m[1], where) as Record<string, unknown> };
+    m = /^admins: (.+)$/.exec(rest);
+    if (m) return { kind: 'admins', users: m[1].split(/,\s*/) };
     m = /^signed in( and connected)?: (.+)$/.exec(rest);
     if (m) return { kind: 'accounts', users: m[2].split(/,\s*/), connect: m[1] !== undefined };
     m = /^(\d+) ms later$/.exec(rest);

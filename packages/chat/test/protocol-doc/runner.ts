@@ -25,7 +25,7 @@ export interface Target {
   close(): Promise<void>;
 }
 
-export type StartTarget = (limits: Partial<Limits>) => Promise<Target>;
+export type StartTarget = (limits: Partial<Limits>, admins: string[]) => Promise<Target>;
 
 const PASSWORD = 'correct horse';
 const WAIT_MS = 15_000;
@@ -123,7 +123,10 @@ export async function runBlock(block: Block, start: StartTarget, coverage: Cover
   const limits = block.steps.find((s) => s.step.kind === 'limits')?.step as
     | Extract<Step, { kind: 'limits' }>
     | undefined;
-  const target = await start((limits?.limits ?? {}) as Partial<Limits>);
+  const admins = block.steps.find((s) => s.step.kind === 'admins')?.step as
+    | Extract<Step, { kind: 'admins' }>
+    | undefined;
+  const target = await start((limits?.limits ?? {}) as Partial<Limits>, admins?.users ?? []);
   const users = new Map<string, User>();
   const order: string[] = [];
   const user = (name: string) => {
@@ -218,6 +221,7 @@ export async function runBlock(block: Block, start: StartTarget, coverage: Cover
       switch (step.kind) {
         case 'comment':
         case 'limits':
+        case 'admins':
           break;
         case 'later':
           target.clock.advance(step.ms);

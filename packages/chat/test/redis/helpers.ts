@@ -379,7 +379,7 @@ export function redisServerForThisFile(): () => RedisServer {
  */
 export async function startChatServersOnRedis(
   count: number,
-  options: { url: string; prefix: string; limits?: Partial<Limits>; clock?: Clock },
+  options: { url: string; prefix: string; limits?: Partial<Limits>; clock?: Clock; admins?: string[] },
 ): Promise<ChatServer[]> {
   const servers: ChatServer[] = [];
   for (let i = 0; i < count; i++)
@@ -389,6 +389,7 @@ export async function startChatServersOnRedis(
         redis: { url: options.url, prefix: options.prefix },
         ...(options.limits ? { limits: options.limits } : {}),
         ...(options.clock ? { clock: options.clock } : {}),
+        ...(options.admins ? { admins: options.admins } : {}),
         sweepIntervalMs: 0,
         log: () => {},
       }),

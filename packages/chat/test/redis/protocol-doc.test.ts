@@ -25,10 +25,10 @@ describe('docs/chat-protocol.md on two nodes sharing Redis', () => {
     it(`the example at line ${block.line}`, async () => {
       await runBlock(
         block,
-        async (limits) => {
+        async (limits, admins) => {
           const clock = new ManualClock(1_796_000_000_000);
           const prefix = `doc${blocks++}:`;
-          const nodes = await startChatServersOnRedis(2, { url: redis().url, prefix, limits, clock });
+          const nodes = await startChatServersOnRedis(2, { url: redis().url, prefix, limits, clock, admins });
           let next = 0;
           const placed = new Map<string, string>();
           return {

@@ -74,6 +74,56 @@ describe('bans on the page', () => {
     expect(state.roomDone).toBe('bob can join #lobby again.');
   });
 
+  it('a server admin (welcome `admin`) moderates every public room, general too; not a private room or DM', () => {
+    const sent: ClientMessage[] = [];
+    const state = new ChatState({ send: (m) => sent.push(m), now: () => 0 });
+    state.receive({
+      v: 2,
+      type: 'welcome',
+      invitations: [],
+      blocked: [],
+      user: 'root',
+      rooms: [
+        room('general', null),
+        room('hall', 'bob'),
+        { ...room('plans', 'bob'), kind: 'private' },
+        { ...room('dm:bob:root', null), kind: 'dm' },
+      ],
+      limits: DEFAULT_LIMITS,
+      admin: true,
+    });
+    expect(state.admin).toBe(true);
+    for (const name of ['general', 'hall']) {
+      expect(state.mayBan(name)).toBe(true);
+      expect(state.mayRemove(name, 'bob')).toBe(true);
+      expect(state.mayRemove(name, 'root')).toBe(false);
+    }
+    for (const name of ['plans', 'dm:bob:root']) {
+      expect(state.mayBan(name)).toBe(false);
+      expect(state.mayRemove(name, 'bob')).toBe(false);
+    }
+    state.open('general');
+    expect(sent.filter((m) => m.type === 'bans')).toMatchObject([{ room: 'general' }]);
+    // Not an admin: nothing of it.
+    const { state: alice } = setup();
+    expect(alice.admin).toBe(false);
+    expect(alice.mayBan('general')).toBe(false);
+  });
+
+  it('keeps the Banned list live from bans and unbans made in another tab (removed, unbanned without ref), saying nothing', () => {
+    const { state, asked } = setup();
+    state.open('lobby');
+    const load = asked('bans')[0];
+    state.receive({ v: 2, type: 'bans', ref: load.ref, room: 'lobby', users: ['dan'] });
+    state.roomError = 'kept';
+    state.receive({ v: 2, type: 'removed', room: 'lobby', user: 'bob' });
+    expect(state.bans.get('lobby')).toEqual(['bob', 'dan']);
+    state.receive({ v: 2, type: 'unbanned', room: 'lobby', user: 'dan' });
+    expect(state.bans.get('lobby')).toEqual(['bob']);
+    expect(state.roomError).toBe('kept');
+    expect(state.roomDone).toBe('');
+  });
+
   it("says a banned join's refusal where room answers go", () => {
     const { state, asked } = setup();
     state.joinOrCreate('lobby2');

@@ -63,6 +63,11 @@ export interface HubOptions {
   /** Requests waiting on one connection before its socket stops being read. */
   maxQueuedRequests: number;
   log: Log;
+  /**
+   * Server admins (ChatServerOptions.admins): account names, matched ignoring case. Each node's
+   * own: nodes sharing a store should be given the same list.
+   */
+  admins?: readonly string[];
 }
 
 /** Which token bucket a request takes from (typing has its own gate). */
@@ -488,7 +493,15 @@ export class Hub {
                 ts: now,
                 ...(mentions.length > 0 ? { mentions } : {}),
               }
-            : { type: 'delete', room: msg.room, user, target: msg.seq, ts: now },
+            : {
+                type: 'delete',
+                room: msg.room,
+                user,
+                target: msg.seq,
+                ts: now,
+                // Another's message too, in a public room (the store checks the kind).
+                ...(this.#membership.isAdmin(user) ? { admin: true } : {}),
+              },
         );
         if (!res.ok) {
           // A room deleted since answers as one the user was removed from (see send).
@@ -787,6 +800,7 @@ export class Hub {
       invitations,
       blocked,
       limits: this.#options.limits,
+      ...(this.#membership.isAdmin(conn.user) ? { admin: true as const } : {}),
     });
     for (const { cr } of entered) {
       // Own keys only: `known` and `tags` are plain objects from JSON, and a room may be named

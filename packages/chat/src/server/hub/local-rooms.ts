@@ -56,6 +56,11 @@ export type UserEvent =
    */
   | { op: 'invitation'; invitation: Invitation }
   | { op: 'uninvited'; room: string; from?: string }
+  /**
+   * A ban (`banned`) or its lifting in a public room, told to its moderators' connections (the one
+   * who made it, the owner, the server admins; `from`: the connection that asked, answered already).
+   */
+  | { op: 'moderated'; room: string; user: string; banned: boolean; from: string }
   /** The users this user blocks, after a change (`from`: the connection that asked, answered already). */
   | { op: 'blocked'; users: string[]; from: string }
   /** `renewed`: ended by a password change that gave its page a new token (close 4001, not 1008). */

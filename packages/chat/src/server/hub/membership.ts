@@ -6,7 +6,11 @@
  *
  * Access rules (docs/chat-protocol.md, "Rooms"):
  * - public rooms: anyone may list and join them, but whom their owner removed (banned) until the
- *   owner lifts it; general has no owner, so nobody is banned there.
+ *   owner lifts it. A server admin (config: ChatServerOptions.admins, main.ts --admin; each node's
+ *   own, never stored) may do there what the owner may (remove, unban, bans), in every public room,
+ *   general (which has no owner) and those whose owner is gone included; in private rooms and
+ *   direct messages nothing (they are their members' own). The stores check "the owner, or any
+ *   public room for an admin" in their own step: the hub vouches for the admin with a flag.
  * - private rooms: only members see them; the owner invites and removes; to anyone else a private
  *   room does not exist (`no_such_room`, the same answer as for a missing room). An invitation is
  *   pending until the invitee accepts it (then they join, their own choice, against their cap at
@@ -44,12 +48,28 @@ export class MembershipHandlers {
   readonly #local: LocalRooms;
   readonly #limits: Limits;
   readonly #clock: Clock;
+  /** The server admins' names in lower case (names are unique ignoring case, as getUser finds them). */
+  readonly #admins: ReadonlySet<string>;
 
-  constructor(backend: Backend, local: LocalRooms, options: { limits: Limits; clock: Clock }) {
+  constructor(
+    backend: Backend,
+    local: LocalRooms,
+    options: { limits: Limits; clock: Clock; admins?: readonly string[] },
+  ) {
     this.#backend = backend;
     this.#local = local;
     this.#limits = options.limits;
     this.#clock = options.clock;
+    this.#admins = new Set((options.admins ?? []).map((name) => name.toLowerCase()));
+  }
+
+  /**
+   * Whether the account `user` is a server admin: its name equal to an --admin name ignoring case,
+   * as accounts are found. Not by skeleton: a look-alike account (`aIice` for `alice`) is another
+   * account, and no admin.
+   */
+  isAdmin(user: string): boolean {
+    return this.#admins.has(user.toLowerCase());
   }
 
   /** The user is in as many rooms as one may be (maxRoomsPerUser; DMs have their own cap). */
@@ -313,8 +333,9 @@ export class MembershipHandlers {
   async remove(conn: Connection, room: string, name: string, ref: string | undefined): Promise<void> {
     const info = await this.#backend.rooms.getRoom(room);
     if (!info) return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
-    // general has no owner (null): nobody removes from it.
-    if (info.kind === 'dm' || info.owner !== conn.user)
+    // general has no owner (null): only a server admin removes from it, as from any public room.
+    const admin = info.kind === 'public' && info.owner !== conn.user && this.isAdmin(conn.user);
+    if (info.kind === 'dm' || (info.owner !== conn.user && !admin))
       return this.#fail(conn, ref, 'forbidden', 'only the owner of a room can remove from it');
     const target = await this.#backend.accounts.getUser(name);
     if (!target) return this.#fail(conn, ref, 'no_such_user', `there is no user ${name}`);
@@ -323,9 +344,11 @@ export class MembershipHandlers {
         conn,
         ref,
         'bad_message',
-        'the owner cannot remove themselves: use leave or delete_room',
+        admin
+          ? 'you cannot remove yourself: use leave'
+          : 'the owner cannot remove themselves: use leave or delete_room',
       );
-    if (info.kind === 'public') return this.#removeFromPublic(conn, room, target.name, ref);
+    if (info.kind === 'public') return this.#removeFromPublic(conn, room, target.name, admin, ref);
     // The owner is checked again by the store with the removal (and with the invitation's drop): a
     // room deleted and made again by another user since the look above loses nobody.
     const owner = conn.user;
@@ -356,10 +379,16 @@ export class MembershipHandlers {
    * private, since the look in `remove` bans and removes nobody). A user who is not a member is
    * banned all the same (one who left to dodge it): answered `removed`, with nobody to tell.
    */
-  async #removeFromPublic(conn: Connection, room: string, user: string, ref: string | undefined) {
+  async #removeFromPublic(
+    conn: Connection,
+    room: string,
+    user: string,
+    admin: boolean,
+    ref: string | undefined,
+  ) {
     const rooms = this.#backend.rooms;
     const max = this.#limits.maxBansPerRoom;
-    const banned = await rooms.ban(room, user, conn.user, max);
+    const banned = await rooms.ban(room, user, conn.user, max, admin);
     if (banned === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
     if (banned === 'full')
       return this.#fail(
@@ -368,21 +397,51 @@ export class MembershipHandlers {
         'too_many_bans',
         `room ${room} bans ${plural(max, 'user')}, the most allowed: unban someone first`,
       );
-    const left = await rooms.leave(user, room, this.#clock.now(), 'removed', conn.user);
+    const left = await rooms.leave(user, room, this.#clock.now(), 'removed', conn.user, admin);
     reply(conn, ref, { v, type: 'removed', room, user });
+    await this.#tellModerators(conn, room, { op: 'moderated', room, user, banned: true, from: conn.id });
     if (!left) return;
     this.#local.notice(room, { v, type: 'member', room, user, joined: false });
     this.#local.tellUser(user, { op: 'left', room, reason: 'removed' });
   }
 
-  /** The owner checks of unban and bans: a public room of theirs (general has none). */
-  async #ownsPublic(conn: Connection, room: string, ref: string | undefined, what: string): Promise<boolean> {
+  /**
+   * The checks of unban and bans: a public room of theirs (general has none), or any public room
+   * for a server admin. Answers null (refused, told) or whether the hub vouches for an admin.
+   */
+  async #moderates(
+    conn: Connection,
+    room: string,
+    ref: string | undefined,
+    what: string,
+  ): Promise<{ admin: boolean } | null> {
     const info = await this.#backend.rooms.getRoom(room);
     if (!info) this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
-    else if (info.kind !== 'public' || info.owner !== conn.user)
-      this.#fail(conn, ref, 'forbidden', `only the owner of a public room can ${what}`);
-    else return true;
-    return false;
+    else if (info.kind === 'public' && info.owner === conn.user) return { admin: false };
+    else if (info.kind === 'public' && this.isAdmin(conn.user)) return { admin: true };
+    else this.#fail(conn, ref, 'forbidden', `only the owner of a public room can ${what}`);
+    return null;
+  }
+
+  /**
+   * A ban or an unban, told to the other connections (any node) of the one who made it, of the
+   * room's owner and of every server admin (this node's list: nodes share the --admin flag), so
+   * that their Banned lists follow (`removed` or `unbanned` without ref). Admins are named by the
+   * config, in any case: their accounts' names are looked up (one with no account is skipped).
+   */
+  async #tellModerators(
+    conn: Connection,
+    room: string,
+    event: Extract<UserEvent, { op: 'moderated' }>,
+  ): Promise<void> {
+    const info = await this.#backend.rooms.getRoom(room);
+    const names = new Set([conn.user]);
+    if (info?.owner) names.add(info.owner);
+    for (const admin of this.#admins) {
+      const account = await this.#backend.accounts.getUser(admin);
+      if (account) names.add(account.name);
+    }
+    for (const name of names) this.#local.tellUser(name, event);
   }
 
   /**
@@ -390,19 +449,27 @@ export class MembershipHandlers {
    * joining). Idempotent, as unblock: `unbanned` also when there was none (a name with an account).
    */
   async unban(conn: Connection, room: string, name: string, ref: string | undefined): Promise<void> {
-    if (!(await this.#ownsPublic(conn, room, ref, 'unban in it'))) return;
+    const may = await this.#moderates(conn, room, ref, 'unban in it');
+    if (!may) return;
     const target = await this.#backend.accounts.getUser(name);
     if (!target) return this.#fail(conn, ref, 'no_such_user', `there is no user ${name}`);
     // The owner is checked again with the unban: a room deleted and made again by someone else
     // since the look above is left as it is (it has bans of its own, none of this owner's: theirs
-    // went with the deleted room, so the answer holds for it).
-    await this.#backend.rooms.unban(room, target.name, conn.user);
+    // went with the deleted room, so the answer holds for it). An admin's, the kind.
+    await this.#backend.rooms.unban(room, target.name, conn.user, may.admin);
     reply(conn, ref, { v, type: 'unbanned', room, user: target.name });
+    await this.#tellModerators(conn, room, {
+      op: 'moderated',
+      room,
+      user: target.name,
+      banned: false,
+      from: conn.id,
+    });
   }
 
   /** The owner's list of bans, paged by name as `members` (membersPage a reply). */
   async bans(conn: Connection, room: string, after: string, ref: string | undefined): Promise<void> {
-    if (!(await this.#ownsPublic(conn, room, ref, 'list its bans'))) return;
+    if (!(await this.#moderates(conn, room, ref, 'list its bans'))) return;
     const size = this.#limits.membersPage;
     const names = await this.#backend.rooms.bans(room, after, size + 1);
     const message: ServerMessage = { v, type: 'bans', room, users: names.slice(0, size) };
@@ -522,6 +589,11 @@ export class MembershipHandlers {
     if (event.op === 'uninvited') {
       if (event.from === conn.id) return;
       return reply(conn, undefined, { v, type: 'uninvited', room: event.room });
+    }
+    if (event.op === 'moderated') {
+      if (event.from === conn.id) return; // it has the answer, with its ref
+      const type = event.banned ? 'removed' : 'unbanned';
+      return reply(conn, undefined, { v, type, room: event.room, user: event.user });
     }
     if (event.op === 'joined') {
       if (conn.rooms.has(event.room)) return; // the connection that asked is in already

@@ -15,28 +15,30 @@ import type { BanResult } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
 
 // The room must be public and `owner`'s: one deleted and made again by another, or as private,
-// since the hub looked bans nobody. general has no owner (null in its JSON): nobody bans there.
-const OWNED_PUBLIC = `
-local function ownedPublic(rooms, room, owner)
+// since the hub looked bans nobody. general has no owner (null in its JSON): only a server admin
+// (admin '1', the hub's word: admins are config) bans there, as in any public room.
+const MODERATED = `
+local function moderated(rooms, room, owner, admin)
   local info = redis.call('HGET', rooms, room)
   if not info then return false end
   local r = cjson.decode(info)
-  return r.kind == 'public' and r.owner == owner
+  return r.kind == 'public' and (admin == '1' or r.owner == owner)
 end
 `;
 
-// KEYS: 1 rooms, 2 room:{r}:bans. ARGV: 1 room, 2 user, 3 owner, 4 max. -> BanResult
-const BAN = `${OWNED_PUBLIC}
-if not ownedPublic(KEYS[1], ARGV[1], ARGV[3]) then return 'no_room' end
+// KEYS: 1 rooms, 2 room:{r}:bans. ARGV: 1 room, 2 user, 3 owner, 4 max, 5 admin ('1' or '').
+// -> BanResult
+const BAN = `${MODERATED}
+if not moderated(KEYS[1], ARGV[1], ARGV[3], ARGV[5]) then return 'no_room' end
 if redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 'already' end
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 'full' end
 redis.call('ZADD', KEYS[2], 0, ARGV[2])
 return 'banned'
 `;
 
-// KEYS: 1 rooms, 2 room:{r}:bans. ARGV: 1 room, 2 user, 3 owner. -> 1 if a ban was lifted
-const UNBAN = `${OWNED_PUBLIC}
-if not ownedPublic(KEYS[1], ARGV[1], ARGV[3]) then return 0 end
+// KEYS: 1 rooms, 2 room:{r}:bans. ARGV: 1 room, 2 user, 3 owner, 4 admin. -> 1 if a ban was lifted
+const UNBAN = `${MODERATED}
+if not moderated(KEYS[1], ARGV[1], ARGV[3], ARGV[4]) then return 0 end
 return redis.call('ZREM', KEYS[2], ARGV[2])
 `;
 
@@ -56,14 +58,14 @@ export class RedisBans {
     this.#keys = keys;
   }
 
-  ban(room: string, user: string, owner: string, max: number): Promise<BanResult> {
+  ban(room: string, user: string, owner: string, max: number, admin = false): Promise<BanResult> {
     const k = this.#keys;
-    return this.#redis.chatBan(k.rooms(), k.bans(room), room, user, owner, max);
+    return this.#redis.chatBan(k.rooms(), k.bans(room), room, user, owner, max, admin ? '1' : '');
   }
 
-  async unban(room: string, user: string, owner: string): Promise<boolean> {
+  async unban(room: string, user: string, owner: string, admin = false): Promise<boolean> {
     const k = this.#keys;
-    return (await this.#redis.chatUnban(k.rooms(), k.bans(room), room, user, owner)) === 1;
+    return (await this.#redis.chatUnban(k.rooms(), k.bans(room), room, user, owner, admin ? '1' : '')) === 1;
   }
 
   list(room: string, after: string, limit: number): Promise<string[]> {

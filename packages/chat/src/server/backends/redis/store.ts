@@ -203,7 +203,7 @@ end
 //       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts), 15 its tag (logTag),
 //       16 the send's digest (messages; send-digest.ts), 17 the att: key prefix, 18 '1' for a
 //       message that needs both users of its DM (AppendInput bothInDm: {'dm_closed'} when the
-//       members are fewer, one SCARD), 19.. the ids of the message's files (claimed by it before:
+//       members are fewer, one SCARD), or for a server admin's delete (AppendInput admin), 19.. the ids of the message's files (claimed by it before:
 //       attachments.ts CLAIM)
 // For a message, ARGV 3/4 are the message JSON around its seq, without its closing brace; for
 // edit/delete, the event's (whole).
@@ -303,7 +303,15 @@ local current = redis.call('HGET', KEYS[3], ARGV[6])
 if not current then return {'not_found'} end
 local m = cjson.decode(current)
 if m.deleted then return {'not_found'} end
-if m.user ~= ARGV[7] then return {'forbidden'} end
+-- Another's message: only a server admin's delete (ARGV 18 '1', the hub's word), in a public room;
+-- its author's by: zset loses it (KEYS[6] is the deleter's).
+local byAuthor = KEYS[6]
+if m.user ~= ARGV[7] then
+  if kind ~= 'delete' or ARGV[18] ~= '1' or cjson.decode(redis.call('HGET', KEYS[8], ARGV[10])).kind ~= 'public' then
+    return {'forbidden'}
+  end
+  byAuthor = string.sub(KEYS[6], 1, #KEYS[6] - #ARGV[7]) .. m.user
+end
 if kind == 'edit' and blockedDm() then return {'blocked'} end
 local seq = redis.call('INCR', KEYS[1])
 local err = log(seq, ARGV[3] .. seq .. ARGV[4])
@@ -326,7 +334,7 @@ else
   m.rx = nil
   m.replyTo = nil
   redis.call('ZREM', KEYS[5], ARGV[6])
-  redis.call('ZREM', KEYS[6], ARGV[6])
+  redis.call('ZREM', byAuthor, ARGV[6])
 end
 redis.call('HSET', KEYS[3], ARGV[6], cjson.encode(m))
 return {'ok', seq}
@@ -958,12 +966,16 @@ return {seqs[#seqs] or '', #seqs, changed}
 // KEYS: 1 member:<user>, 2 members, 3 empty, 4 rooms, 5 roster, 6 seq, 7 log. ARGV: 1 room, 2 user,
 // 3 now, 4 reason ('' or 'removed'), 5 stream retention, 6 the owner the room must have ('' for
 // any: a removal's is its remover, and a room of another owner, made under the name since the hub
-// looked, has nobody removed).
+// looked, has nobody removed), 7 '1' for a server admin's removal (the hub's word): instead of the
+// owner, the room must be public.
 // Not in the set: not a member (an entry of the room is a deleted room's: removed, as its grave's
 // step would). The stay's end is an entry of the room's log, in this script: every node reads it
 // before any event written after it, and takes the user's connections out of the room first.
 const LEAVE = `${LOG_CHANGE}
-if ARGV[6] ~= '' then
+if ARGV[7] == '1' then
+  local info = redis.call('HGET', KEYS[4], ARGV[1])
+  if not info or cjson.decode(info).kind ~= 'public' then return 0 end
+elseif ARGV[6] ~= '' then
   local info = redis.call('HGET', KEYS[4], ARGV[1])
   if not info or cjson.decode(info).owner ~= ARGV[6] then return 0 end
 end
@@ -2072,12 +2084,12 @@ export class RedisStore implements AccountStore, RoomStore {
   }
 
   /** One script (bans.ts, BAN): the owner's check, the cap and the add. */
-  ban(room: string, user: string, owner: string, max: number): Promise<BanResult> {
-    return this.#call(() => this.#bans.ban(room, user, owner, max));
+  ban(room: string, user: string, owner: string, max: number, admin?: boolean): Promise<BanResult> {
+    return this.#call(() => this.#bans.ban(room, user, owner, max, admin));
   }
 
-  unban(room: string, user: string, owner: string): Promise<boolean> {
-    return this.#call(() => this.#bans.unban(room, user, owner));
+  unban(room: string, user: string, owner: string, admin?: boolean): Promise<boolean> {
+    return this.#call(() => this.#bans.unban(room, user, owner, admin));
   }
 
   bans(room: string, after: string, limit: number): Promise<string[]> {
@@ -2110,7 +2122,14 @@ export class RedisStore implements AccountStore, RoomStore {
     }
   }
 
-  leave(user: string, room: string, now: number, reason?: 'removed', owner?: string): Promise<boolean> {
+  leave(
+    user: string,
+    room: string,
+    now: number,
+    reason?: 'removed',
+    owner?: string,
+    admin?: boolean,
+  ): Promise<boolean> {
     const k = this.#keys;
     return this.#call(
       async () =>
@@ -2128,6 +2147,7 @@ export class RedisStore implements AccountStore, RoomStore {
           reason ?? '',
           this.#retention,
           owner ?? '',
+          admin ? '1' : '',
         )) === 1,
     );
   }
@@ -2313,7 +2333,7 @@ export class RedisStore implements AccountStore, RoomStore {
         tag,
         input.type === 'message' ? sendDigest(input) : '',
         `${k.prefix}att:`,
-        input.type === 'message' && input.bothInDm ? '1' : '',
+        (input.type === 'message' && input.bothInDm) || (input.type === 'delete' && input.admin) ? '1' : '',
         ...(input.type === 'message' ? (input.attachments ?? []).map((file) => file.id) : []),
       );
       if (

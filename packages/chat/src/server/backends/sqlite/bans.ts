@@ -17,7 +17,10 @@ export class SqliteBans {
 
   constructor(db: Database.Database) {
     const s = {
-      ownedPublic: db.prepare("SELECT 1 FROM rooms WHERE name = ? AND kind = 'public' AND owner = ?"),
+      // The room is public and `by`'s, or (admin = 1: a server admin, the hub's word) any public room.
+      moderated: db.prepare(
+        "SELECT 1 FROM rooms WHERE name = ? AND kind = 'public' AND (owner = ? OR ? = 1)",
+      ),
       has: db.prepare('SELECT 1 FROM bans WHERE room = ? AND user = ?'),
       count: db.prepare('SELECT COUNT(*) AS n FROM bans WHERE room = ?'),
       add: db.prepare('INSERT INTO bans (room, user) VALUES (?, ?)'),
@@ -27,25 +30,27 @@ export class SqliteBans {
       dropRoom: db.prepare('DELETE FROM bans WHERE room = ?'),
     };
     this.#stmt = s;
-    this.#ban = db.transaction((room: string, user: string, owner: string, max: number): BanResult => {
-      if (!s.ownedPublic.get(room, owner)) return 'no_room';
-      if (s.has.get(room, user)) return 'already';
-      if ((s.count.get(room) as { n: number }).n >= max) return 'full';
-      s.add.run(room, user);
-      return 'banned';
-    }).immediate;
-    this.#unban = db.transaction((room: string, user: string, owner: string): boolean => {
-      if (!s.ownedPublic.get(room, owner)) return false;
+    this.#ban = db.transaction(
+      (room: string, user: string, by: string, max: number, admin: boolean): BanResult => {
+        if (!s.moderated.get(room, by, admin ? 1 : 0)) return 'no_room';
+        if (s.has.get(room, user)) return 'already';
+        if ((s.count.get(room) as { n: number }).n >= max) return 'full';
+        s.add.run(room, user);
+        return 'banned';
+      },
+    ).immediate;
+    this.#unban = db.transaction((room: string, user: string, by: string, admin: boolean): boolean => {
+      if (!s.moderated.get(room, by, admin ? 1 : 0)) return false;
       return s.remove.run(room, user).changes === 1;
     }).immediate;
   }
 
-  ban(room: string, user: string, owner: string, max: number): BanResult {
-    return this.#ban(room, user, owner, max);
+  ban(room: string, user: string, by: string, max: number, admin = false): BanResult {
+    return this.#ban(room, user, by, max, admin);
   }
 
-  unban(room: string, user: string, owner: string): boolean {
-    return this.#unban(room, user, owner);
+  unban(room: string, user: string, by: string, admin = false): boolean {
+    return this.#unban(room, user, by, admin);
   }
 
   /** Code unit order: the column's BINARY order is JavaScript's for these names. */

@@ -532,9 +532,10 @@ export class SqliteStore implements AccountStore, RoomStore {
         const row = s.markRead.get(seq, room, user, room) as { last_read: number };
         return { seq: row.last_read, moved: row.last_read > before.last_read };
       }),
-      leave: writing((user: string, room: string, now: number, owner?: string): boolean => {
-        if (owner !== undefined && (s.getRoom.get(room) as RoomRow | undefined)?.owner !== owner)
-          return false;
+      leave: writing((user: string, room: string, now: number, owner?: string, admin?: boolean): boolean => {
+        const found = owner !== undefined || admin ? (s.getRoom.get(room) as RoomRow | undefined) : undefined;
+        // A server admin's removal: any public room (the hub vouches for the admin); an owner's: theirs.
+        if (admin ? found?.kind !== 'public' : owner !== undefined && found?.owner !== owner) return false;
         if (s.leave.run(user, room).changes !== 1) return false;
         if (n(s.countMembers.get(room)) === 0) s.emptied.run(now, room);
         return true;
@@ -572,7 +573,16 @@ export class SqliteStore implements AccountStore, RoomStore {
           const target = s.getMessage.get(input.room, input.target) as EventRow | undefined;
           if (!target || target.deleted)
             return { ok: false, reason: s.getRoom.get(input.room) ? 'not_found' : 'no_room' };
-          if (target.user !== input.user) return { ok: false, reason: 'forbidden' };
+          // Another's message: only a server admin's delete (the hub's word), in a public room.
+          if (
+            target.user !== input.user &&
+            !(
+              input.type === 'delete' &&
+              input.admin &&
+              (s.getRoom.get(input.room) as RoomRow | undefined)?.kind === 'public'
+            )
+          )
+            return { ok: false, reason: 'forbidden' };
           if (input.type === 'edit' && blocks.refusesDm(input.room, input.user))
             return { ok: false, reason: 'blocked' };
         }
@@ -865,8 +875,9 @@ export class SqliteStore implements AccountStore, RoomStore {
     now: number,
     _reason?: 'removed',
     owner?: string,
+    admin?: boolean,
   ): Promise<boolean> {
-    return this.#tx.leave(user, room, now, owner);
+    return this.#tx.leave(user, room, now, owner, admin);
   }
 
   /** One transaction: the checks, the expired invitations dropped, the caps and the insert. */
@@ -936,12 +947,12 @@ export class SqliteStore implements AccountStore, RoomStore {
   }
 
   /** One transaction: the owner's check, the cap and the insert (bans.ts). */
-  async ban(room: string, user: string, owner: string, max: number): Promise<BanResult> {
-    return this.#bans.ban(room, user, owner, max);
+  async ban(room: string, user: string, owner: string, max: number, admin?: boolean): Promise<BanResult> {
+    return this.#bans.ban(room, user, owner, max, admin);
   }
 
-  async unban(room: string, user: string, owner: string): Promise<boolean> {
-    return this.#bans.unban(room, user, owner);
+  async unban(room: string, user: string, owner: string, admin?: boolean): Promise<boolean> {
+    return this.#bans.unban(room, user, owner, admin);
   }
 
   async bans(room: string, after: string, limit: number): Promise<string[]> {

@@ -599,12 +599,13 @@ const pageClock: PageClock = {
 const defaultClock = { ...pageClock };
 
 /**
- * Replaces the clock and schedulers (a test's), or puts the page's back (null); either way the
- * time per row the idle steps learnt is forgotten.
+ * Replaces the clock and schedulers (a test's), or puts the page's back (null); either way what
+ * the idle steps learnt of their cost is forgotten.
  */
 export function setPageClock(clock: Partial<PageClock> | null): void {
   Object.assign(pageClock, defaultClock, clock ?? {});
-  msPerRow = FIRST_MS_PER_ROW;
+  cost = { ...FIRST_COST };
+  lastStep = null;
 }
 
 /**
@@ -615,16 +616,41 @@ export const LAY_OUT_MIN = 20;
 export const LAY_OUT_MAX = 1000;
 
 /**
- * The time a row took to lay out, first guessed: 300 rows took ~40 ms on the loaded benchmark
- * machine (bench/CHAT-PAGE-RESULTS.md). Then each step's own measure (the step's time, its forced
- * layout included, over its rows), for the next step.
+ * What a step costs: a part whatever its size (`fixed`: the layout the step forces goes over the
+ * whole list, ~20-25 ms for 3,400 rows on the loaded benchmark machine, bench/CHAT-PAGE-RESULTS.md)
+ * and a part per row (`perRow`). First a guess (300 rows took ~40 ms, all counted per row), then
+ * measured by each step (layOutTime).
  */
-const FIRST_MS_PER_ROW = 0.15;
-let msPerRow = FIRST_MS_PER_ROW;
+const FIRST_COST = { fixed: 0, perRow: 0.15 };
+let cost = { ...FIRST_COST };
+/** The step before: its rows and time (ms). */
+let lastStep: { rows: number; ms: number } | null = null;
 
 /** How many rows an idle step with `left` ms lays out (LAY_OUT_MIN to LAY_OUT_MAX). */
 function rowsFor(left: number): number {
-  return Math.min(LAY_OUT_MAX, Math.max(LAY_OUT_MIN, Math.floor(left / msPerRow)));
+  const rows = Math.floor((left - cost.fixed) / cost.perRow);
+  return Math.min(LAY_OUT_MAX, Math.max(LAY_OUT_MIN, rows));
+}
+
+/**
+ * A step of `rows` took `ms`: with the step before, of another size, both parts (the difference
+ * in time over the difference in rows is the time per row); else, or when that reads as nonsense
+ * (a busy machine's noise), the time per row of this step, its fixed part as known, or all of it
+ * counted per row.
+ */
+function layOutTime(rows: number, ms: number): void {
+  const before = lastStep;
+  lastStep = { rows, ms };
+  if (before && Math.abs(rows - before.rows) >= LAY_OUT_MIN / 2) {
+    const perRow = (ms - before.ms) / (rows - before.rows);
+    const fixed = ms - perRow * rows;
+    if (perRow > 0 && fixed >= 0) {
+      cost = { fixed, perRow: Math.max(perRow, 0.001) };
+      return;
+    }
+  }
+  const fixed = before && ms > cost.fixed ? cost.fixed : 0;
+  cost = { fixed, perRow: Math.max((ms - fixed) / rows, 0.001) };
 }
 
 /** The background step waiting for the page to be idle: how to cancel it. */
@@ -652,9 +678,9 @@ function whenIdle(step: (deadline: { timeRemaining(): number; didTimeout: boolea
  * Each batch looks at the list as it is then: a redraw or a room switch starts again from the
  * rows then in the list, and a row that went away is never touched.
  *
- * A batch is as many rows as the idle time left lays out, at the time per row the step before
- * measured (rowsFor): a fixed 300 took ~40 ms on a loaded machine, past the frame, and a key
- * pressed or a message come meanwhile waited for it.
+ * A batch is as many rows as the idle time left lays out, at the cost the steps before measured
+ * (rowsFor, layOutTime), at least LAY_OUT_MIN: a fixed 300 took ~50 ms on a loaded machine, past
+ * the deadline, and a key pressed or a message come meanwhile waited for it.
  */
 function layOutLater(box: HTMLElement, list: HTMLElement): void {
   layOutPending?.();
@@ -688,8 +714,7 @@ function layOutLater(box: HTMLElement, list: HTMLElement): void {
     const anchor = topMessage(box, list);
     for (const li of batch) li.dataset.laid = '';
     keepInPlace(box, list, anchor);
-    // A step of a few rows measures its fixed part too: the next one errs on the short side.
-    msPerRow = Math.max((pageClock.now() - start) / batch.length, 0.001);
+    layOutTime(batch.length, pageClock.now() - start);
     layOutPending = pageClock.idle(step);
   };
   layOutPending = pageClock.idle(step);

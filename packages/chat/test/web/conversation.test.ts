@@ -526,8 +526,13 @@ describe('a long conversation laid out in the background', () => {
   /** The idle steps asked for and not run or cancelled, by id; the test runs them. */
   const idle = new Map<number, (deadline: { timeRemaining(): number; didTimeout: boolean }) => void>();
   let ids = 0;
-  /** The time a row takes to lay out: the page's clock goes on by this for each row laid out. */
-  let perRow = 0.1;
+  /**
+   * What a step takes: the page's clock goes on by `fixed` at each reading (a step reads it at its
+   * start and end) and by `perRow` for each row laid out. Eighths: the sums are exact.
+   */
+  const fixed = 2;
+  let perRow = 0.125;
+  let readings = 0;
   /** Runs the first idle step waiting, with `left` ms left before its deadline. */
   const runIdle = (left = 30, didTimeout = false) => {
     const [id, step] = [...idle][0];
@@ -547,9 +552,10 @@ describe('a long conversation laid out in the background', () => {
 
   beforeEach(() => {
     idle.clear();
-    perRow = 0.1;
+    perRow = 0.125;
+    readings = 0;
     setPageClock({
-      now: () => document.querySelectorAll('li.message[data-laid]').length * perRow,
+      now: () => ++readings * fixed + document.querySelectorAll('li.message[data-laid]').length * perRow,
       idle: (step) => {
         const id = ++ids;
         idle.set(id, step);
@@ -565,12 +571,15 @@ describe('a long conversation laid out in the background', () => {
     // The first draw lays out none itself (content-visibility: auto): one step waits for idle.
     expect(laid()).toEqual([]);
     expect(idle.size).toBe(1);
-    // 30 ms left: 200 rows at the first guess (0.15 ms a row), then 300 at the 0.1 measured.
+    // 30 ms left each: 200 rows at the first guess (0.15 ms a row); the 27 ms they took counted
+    // per row (0.135), 222; then, from the two, 2 ms a step and 0.125 a row: 224; the rest.
     runIdle();
     expect(laid()).toHaveLength(200);
     expect(idle.size).toBe(1);
     runIdle();
-    expect(laid()).toHaveLength(500);
+    expect(laid()).toHaveLength(422);
+    runIdle();
+    expect(laid()).toHaveLength(646);
     runIdle();
     expect(laid()).toEqual(seqs(1, 700));
     runIdle(); // nothing left: no step after it
@@ -584,18 +593,17 @@ describe('a long conversation laid out in the background', () => {
     expect(laid()).toEqual(seqs(1, 701));
   });
 
-  it("sizes each step by its deadline's time left and the time a row took in the step before", () => {
+  it("sizes each step by its deadline's time left and what the steps before took", () => {
     setup(many(700));
-    // No measure yet: the first guess, 0.15 ms a row (5 ms: 33 rows). Then 0.1 ms measured: 5 ms
-    // left lay out 50 rows, 40 ms 400.
-    expect(steps(5, 5, 40)).toEqual([33, 50, 400]);
-    // A slower machine (or a busier one): 0.4 ms a row. None left, the fewest (20), which
-    // measures it: then 40 ms lay out 100.
-    perRow = 0.4;
-    expect(steps(0, 40)).toEqual([LAY_OUT_MIN, 100]);
-    // The deadline passed (the idle callback's timeout): the fewest too.
+    // No measure yet: the first guess, 0.15 ms a row (5 ms left: 33 rows), which took 6.125 ms:
+    // 0.186 a row. 40 ms left: 215, which took 28.875: with the step before, 2 ms a step and 0.125
+    // a row. Then 5 ms left lay out 24 rows, none left (or the deadline passed) the fewest, 20.
+    expect(steps(5, 40, 5, 0)).toEqual([33, 215, 24, LAY_OUT_MIN]);
+    // A slower machine (or a busier one): 0.5 ms a row. The fewest measure it: 40 ms lay out 76.
+    perRow = 0.5;
+    expect(steps(0, 40)).toEqual([LAY_OUT_MIN, 76]);
     runIdle(0, true);
-    expect(laid()).toHaveLength(33 + 50 + 400 + LAY_OUT_MIN + 100 + LAY_OUT_MIN);
+    expect(laid()).toHaveLength(33 + 215 + 24 + LAY_OUT_MIN + LAY_OUT_MIN + 76 + LAY_OUT_MIN);
     // The rest, however short the time: the steps get to the end.
     while (idle.size > 0) runIdle(0);
     expect(laid()).toEqual(seqs(1, 700));
@@ -638,8 +646,8 @@ describe('a long conversation laid out in the background', () => {
     // The step for general's rows is gone; the one waiting is other's, from its first row.
     expect(idle.size).toBe(1);
     expect(laid()).toEqual([]);
-    runIdle();
-    expect(laid()).toHaveLength(300);
+    runIdle(); // at the cost general's step measured (0.135 ms a row)
+    expect(laid()).toHaveLength(222);
     while (idle.size > 0) runIdle();
     expect(laid()).toEqual(seqs(1, 700));
     expect([...before].filter((li) => li.dataset.laid !== undefined)).toHaveLength(200);

@@ -610,10 +610,11 @@ export function setPageClock(clock: Partial<PageClock> | null): void {
 
 /**
  * The fewest rows an idle step lays out, however little time is left (also when its deadline has
- * passed: `didTimeout`), so the steps always get to the end; and the most.
+ * passed: `didTimeout`), so the steps always get to the end; and the most (where a time per row
+ * misread as tiny on a busy machine stops).
  */
 export const LAY_OUT_MIN = 20;
-export const LAY_OUT_MAX = 1000;
+export const LAY_OUT_MAX = 500;
 
 /**
  * What a step costs: a part whatever its size (`fixed`: the layout the step forces goes over the

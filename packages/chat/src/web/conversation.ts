@@ -453,11 +453,15 @@ export function renderMessages(
 ): void {
   const box = byId('messages');
   const list = byId('message-list');
-  const fromBottom = box.scrollHeight - box.scrollTop;
-  const view = box.clientHeight;
-  const nearEnd = isNearEnd(box);
+  // Where the reader is, read before the rows change (a read after lays them out in the call).
+  // A scroll to the end waiting for its frame (toEndSoon): the reader is at the end, nothing is
+  // read (the rows of the draw before are not laid out yet: a read would lay them out now).
+  const ending = endPending;
+  const fromBottom = ending ? 0 : box.scrollHeight - box.scrollTop;
+  const view = ending ? ending.view : box.clientHeight;
+  const nearEnd = ending !== null || isNearEnd(box);
   const spot = focusedSpot(list);
-  const anchor = mode === 'update' && !state.jump ? topMessage(box, list) : null;
+  const anchor = mode === 'update' && !state.jump && !ending ? topMessage(box, list) : null;
   const room: Room | undefined = state.rooms.get(state.active);
   const redraw = () => renderMessages(state, outbox, actions, 'older');
   byId('load-older').hidden = !room?.hasMore;
@@ -473,6 +477,8 @@ export function renderMessages(
     // The rows of the room before are gone: so are their background steps (layOutLater).
     layOutPending?.();
     layOutPending = null;
+    endPending?.cancel();
+    endPending = null;
     Object.assign(drawn, { list, room: room?.name ?? null, state, actions, outbox });
   }
   if (!room) return;
@@ -538,27 +544,115 @@ export function renderMessages(
   restoreFocus(list, spot, ui.shown === room.name, room.name);
   ui.shown = room.name;
   const jump = byId('jump-latest');
+  // At the end, where a new message leaves the reader: known without reading the layout.
+  let atEnd: boolean | undefined;
   if (state.jump) {
+    endPending?.cancel();
+    endPending = null;
     const divider = list.querySelector<HTMLElement>('.unread-divider');
     if (divider) {
       showNear(list, divider, view);
       divider.scrollIntoView({ block: 'start' });
     } else toEnd(box, list, view);
     jump.hidden = true;
-  } else if (mode === 'older') box.scrollTop = box.scrollHeight - fromBottom;
-  else if (state.stick && nearEnd) toEnd(box, list, view);
-  else {
+  } else if (mode === 'older') {
+    // Going to the end anyway (toEndSoon), else as far from the end as before.
+    if (!ending) box.scrollTop = box.scrollHeight - fromBottom;
+  } else if (state.stick && nearEnd) {
+    toEndSoon(box, list, view);
+    atEnd = true;
+  } else {
     if (state.stick) jump.hidden = false;
     keepInPlace(box, list, anchor);
   }
   state.stick = false;
   state.jump = false;
-  seen(state, box);
+  seen(state, box, atEnd);
   layOutLater(box, list);
 }
 
-/** Rows a background step lays out (layOutLater). */
-export const LAY_OUT_BATCH = 300;
+/**
+ * The page's clock and the schedulers the conversation waits on: a test gives its own
+ * (setPageClock), to run the steps when it chooses, with the deadlines and times it chooses.
+ */
+export interface PageClock {
+  /** Milliseconds, from any origin. */
+  now(): number;
+  /** Runs `step` when the page is idle, with the time left to it; returns how to cancel it. */
+  idle(step: (deadline: { timeRemaining(): number; didTimeout: boolean }) => void): () => void;
+  /** Runs `step` before the next frame is drawn; returns how to cancel it. */
+  frame(step: () => void): () => void;
+}
+
+const pageClock: PageClock = {
+  now: () => performance.now(),
+  idle: whenIdle,
+  frame(step) {
+    if (typeof requestAnimationFrame === 'function') {
+      const id = requestAnimationFrame(() => step());
+      return () => cancelAnimationFrame(id);
+    }
+    const id = setTimeout(step, 16);
+    return () => clearTimeout(id);
+  },
+};
+const defaultClock = { ...pageClock };
+
+/**
+ * Replaces the clock and schedulers (a test's), or puts the page's back (null); either way what
+ * the idle steps learnt of their cost is forgotten.
+ */
+export function setPageClock(clock: Partial<PageClock> | null): void {
+  Object.assign(pageClock, defaultClock, clock ?? {});
+  cost = { ...FIRST_COST };
+  lastStep = null;
+}
+
+/**
+ * The fewest rows an idle step lays out, however little time is left (also when its deadline has
+ * passed: `didTimeout`), so the steps always get to the end; and the most (where a time per row
+ * misread as tiny on a busy machine stops).
+ */
+export const LAY_OUT_MIN = 20;
+export const LAY_OUT_MAX = 500;
+
+/**
+ * What a step costs: a part whatever its size (`fixed`: the layout the step forces goes over the
+ * whole list, ~20-25 ms for 3,400 rows on the loaded benchmark machine, bench/CHAT-PAGE-RESULTS.md)
+ * and a part per row (`perRow`). First a guess (300 rows took ~40 ms, all counted per row), then
+ * measured by each step (layOutTime).
+ */
+const FIRST_COST = { fixed: 0, perRow: 0.15 };
+let cost = { ...FIRST_COST };
+/** The step before: its rows and time (ms). */
+let lastStep: { rows: number; ms: number } | null = null;
+
+/** How many rows an idle step with `left` ms lays out (LAY_OUT_MIN to LAY_OUT_MAX). */
+function rowsFor(left: number): number {
+  const rows = Math.floor((left - cost.fixed) / cost.perRow);
+  return Math.min(LAY_OUT_MAX, Math.max(LAY_OUT_MIN, rows));
+}
+
+/**
+ * A step of `rows` took `ms`: with the step before, of another size, both parts (the difference
+ * in time over the difference in rows is the time per row); else, or when that reads as nonsense
+ * (a busy machine's noise), the time per row of this step, its fixed part as known, or all of it
+ * counted per row.
+ */
+function layOutTime(rows: number, ms: number): void {
+  const before = lastStep;
+  lastStep = { rows, ms };
+  if (before && Math.abs(rows - before.rows) >= LAY_OUT_MIN / 2) {
+    const perRow = (ms - before.ms) / (rows - before.rows);
+    const fixed = ms - perRow * rows;
+    if (perRow > 0 && fixed >= 0) {
+      cost = { fixed, perRow: Math.max(perRow, 0.001) };
+      return;
+    }
+  }
+  const fixed = before && ms > cost.fixed ? cost.fixed : 0;
+  cost = { fixed, perRow: Math.max((ms - fixed) / rows, 0.001) };
+}
 
 /** The background step waiting for the page to be idle: how to cancel it. */
 let layOutPending: (() => void) | null = null;
@@ -567,12 +661,12 @@ let layOutPending: (() => void) | null = null;
  * Runs `step` when the page is idle (requestIdleCallback; a timer where there is none), and
  * returns how to cancel it.
  */
-function whenIdle(step: () => void): () => void {
+function whenIdle(step: (deadline: { timeRemaining(): number; didTimeout: boolean }) => void): () => void {
   if (typeof requestIdleCallback === 'function') {
     const id = requestIdleCallback(step, { timeout: 1000 });
     return () => cancelIdleCallback(id);
   }
-  const id = setTimeout(step, 50);
+  const id = setTimeout(() => step({ timeRemaining: () => 0, didTimeout: true }), 50);
   return () => clearTimeout(id);
 }
 
@@ -584,25 +678,31 @@ function whenIdle(step: () => void): () => void {
  * page scrolls as it did before. The first draw stays fast: the batches come after its frame.
  * Each batch looks at the list as it is then: a redraw or a room switch starts again from the
  * rows then in the list, and a row that went away is never touched.
+ *
+ * A batch is as many rows as the idle time left lays out, at the cost the steps before measured
+ * (rowsFor, layOutTime), at least LAY_OUT_MIN: a fixed 300 took ~50 ms on a loaded machine, past
+ * the deadline, and a key pressed or a message come meanwhile waited for it.
  */
 function layOutLater(box: HTMLElement, list: HTMLElement): void {
   layOutPending?.();
   layOutPending = null;
-  const step = () => {
+  const step = (deadline: { timeRemaining(): number }) => {
     layOutPending = null;
     if (!list.isConnected) return;
+    const start = pageClock.now();
+    const size = rowsFor(deadline.timeRemaining());
     const rows = [...list.children] as HTMLElement[];
     const low = firstBelow(rows, box.getBoundingClientRect().top);
     const batch: HTMLElement[] = [];
     const pending = (li: HTMLElement) => li.classList.contains('message') && li.dataset.laid === undefined;
     let up = low - 1;
     let down = low;
-    while (batch.length < LAY_OUT_BATCH && (up >= 0 || down < rows.length)) {
+    while (batch.length < size && (up >= 0 || down < rows.length)) {
       if (down < rows.length) {
         if (pending(rows[down])) batch.push(rows[down]);
         down++;
       }
-      if (up >= 0 && batch.length < LAY_OUT_BATCH) {
+      if (up >= 0 && batch.length < size) {
         if (pending(rows[up])) batch.push(rows[up]);
         up--;
       }
@@ -615,9 +715,10 @@ function layOutLater(box: HTMLElement, list: HTMLElement): void {
     const anchor = topMessage(box, list);
     for (const li of batch) li.dataset.laid = '';
     keepInPlace(box, list, anchor);
-    layOutPending = whenIdle(step);
+    layOutTime(batch.length, pageClock.now() - start);
+    layOutPending = pageClock.idle(step);
   };
-  layOutPending = whenIdle(step);
+  layOutPending = pageClock.idle(step);
 }
 
 /** The least a message's row is tall (its tools' height and padding, style.css), in CSS pixels. */
@@ -654,6 +755,29 @@ function showNear(list: HTMLElement, around: Element | null, view: number): void
 function toEnd(box: HTMLElement, list: HTMLElement, view = box.clientHeight): void {
   showNear(list, list.lastElementChild, view);
   box.scrollTop = box.scrollHeight;
+}
+
+/**
+ * The scroll to the end waiting for its frame (toEndSoon): how to cancel it, and the height of the
+ * conversation read before it.
+ */
+let endPending: { cancel: () => void; view: number } | null = null;
+
+/**
+ * Scrolls to the end before the next frame is drawn, its last messages laid out first (showNear),
+ * without reading the layout now: read after the rows changed (scrollHeight), it was laid out in
+ * the call, 12-13 ms of a new message's 15-28 in a room of 3,400 (bench/chat-page-render.mjs),
+ * and again for the frame. In the frame's callback it is laid out once. Until then the reader
+ * counts as at the end (renderMessages), whatever else is drawn meanwhile.
+ */
+function toEndSoon(box: HTMLElement, list: HTMLElement, view: number): void {
+  showNear(list, list.lastElementChild, view);
+  if (endPending) return;
+  const cancel = pageClock.frame(() => {
+    endPending = null;
+    if (box.isConnected) box.scrollTop = box.scrollHeight;
+  });
+  endPending = { cancel, view };
 }
 
 /**
@@ -702,10 +826,10 @@ function pendingItem(pending: Pending, first: boolean, me: string, actions: Mess
 
 /**
  * Tells the state where the reader is (room-state.ts `seenEnd`): at the end, "jump to latest"
- * goes, with its count; scrolled back, the button says how many messages arrived below.
+ * goes, with its count; scrolled back, the button says how many messages arrived below. `atEnd`
+ * when known (a scroll to the end under way), else read from the layout.
  */
-function seen(state: ChatState, box: HTMLElement): void {
-  const atEnd = isNearEnd(box);
+function seen(state: ChatState, box: HTMLElement, atEnd = isNearEnd(box)): void {
   state.seenEnd(atEnd);
   if (atEnd) byId('jump-latest').hidden = true;
   byId('jump-count').textContent = state.newBelow > 0 ? `${newMessagesLabel(state.newBelow)} · ` : '';
@@ -822,7 +946,8 @@ function focusStored(list: HTMLElement, id: string): boolean {
 
 /** The reader scrolled: at the end, "jump to latest" goes away (and the count of new messages). */
 export function onConversationScroll(state: ChatState): void {
-  seen(state, byId('messages'));
+  // A scroll to the end under way (toEndSoon) is where the reader is about to be.
+  seen(state, byId('messages'), endPending === null ? undefined : true);
 }
 
 export function jumpToLatest(state: ChatState): void {

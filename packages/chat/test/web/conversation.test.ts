@@ -15,9 +15,12 @@ import {
 } from '../../src/shared/protocol.js';
 import {
   excerpt,
+  LAY_OUT_MIN,
   type MessageActions,
   messageName,
+  onConversationScroll,
   renderMessages,
+  setPageClock,
   showMessage,
 } from '../../src/web/conversation.js';
 import type { Outbox, Pending } from '../../src/web/outbox.js';
@@ -520,38 +523,63 @@ describe('a long conversation laid out in the background', () => {
   /** bob's messages 1..n in `room`, a minute apart. */
   const many = (n: number, room = 'general') =>
     Array.from({ length: n }, (_, i) => ({ ...said(i + 1, 'bob', DAY1 + i * 60_000), room }));
-  /** The idle callbacks asked for and not run or cancelled, by id; the test runs them. */
-  const idle = new Map<number, IdleRequestCallback>();
+  /** The idle steps asked for and not run or cancelled, by id; the test runs them. */
+  const idle = new Map<number, (deadline: { timeRemaining(): number; didTimeout: boolean }) => void>();
   let ids = 0;
-  const runIdle = () => {
+  /**
+   * What a step takes: the page's clock goes on by `fixed` at each reading (a step reads it at its
+   * start and end) and by `perRow` for each row laid out. Eighths: the sums are exact.
+   */
+  const fixed = 2;
+  let perRow = 0.125;
+  let readings = 0;
+  /** Runs the first idle step waiting, with `left` ms left before its deadline. */
+  const runIdle = (left = 30, didTimeout = false) => {
     const [id, step] = [...idle][0];
     idle.delete(id);
-    step({ didTimeout: false, timeRemaining: () => 50 });
+    step({ didTimeout, timeRemaining: () => left });
   };
   const laid = (room = list()) =>
     [...room.querySelectorAll<HTMLElement>('li.message[data-laid]')].map((li) => Number(li.dataset.seq));
   const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  /** How many rows each step run laid out. */
+  const steps = (...lefts: number[]) =>
+    lefts.map((left) => {
+      const before = laid().length;
+      runIdle(left);
+      return laid().length - before;
+    });
 
   beforeEach(() => {
     idle.clear();
-    vi.stubGlobal('requestIdleCallback', (step: IdleRequestCallback) => {
-      idle.set(++ids, step);
-      return ids;
+    perRow = 0.125;
+    readings = 0;
+    setPageClock({
+      now: () => ++readings * fixed + document.querySelectorAll('li.message[data-laid]').length * perRow,
+      idle: (step) => {
+        const id = ++ids;
+        idle.set(id, step);
+        return () => idle.delete(id);
+      },
+      frame: () => () => {},
     });
-    vi.stubGlobal('cancelIdleCallback', (id: number) => idle.delete(id));
   });
-  afterEach(() => vi.unstubAllGlobals());
+  afterEach(() => setPageClock(null));
 
   it('lays out every message row a batch at a time once the page is idle; a new row gets the same', () => {
     const { draw, event } = setup(many(700));
     // The first draw lays out none itself (content-visibility: auto): one step waits for idle.
     expect(laid()).toEqual([]);
     expect(idle.size).toBe(1);
+    // 30 ms left each: 200 rows at the first guess (0.15 ms a row); the 27 ms they took counted
+    // per row (0.135), 222; then, from the two, 2 ms a step and 0.125 a row: 224; the rest.
     runIdle();
-    expect(laid()).toHaveLength(300);
+    expect(laid()).toHaveLength(200);
     expect(idle.size).toBe(1);
     runIdle();
-    expect(laid()).toHaveLength(600);
+    expect(laid()).toHaveLength(422);
+    runIdle();
+    expect(laid()).toHaveLength(646);
     runIdle();
     expect(laid()).toEqual(seqs(1, 700));
     runIdle(); // nothing left: no step after it
@@ -565,11 +593,27 @@ describe('a long conversation laid out in the background', () => {
     expect(laid()).toEqual(seqs(1, 701));
   });
 
+  it("sizes each step by its deadline's time left and what the steps before took", () => {
+    setup(many(700));
+    // No measure yet: the first guess, 0.15 ms a row (5 ms left: 33 rows), which took 6.125 ms:
+    // 0.186 a row. 40 ms left: 215, which took 28.875: with the step before, 2 ms a step and 0.125
+    // a row. Then 5 ms left lay out 24 rows, none left (or the deadline passed) the fewest, 20.
+    expect(steps(5, 40, 5, 0)).toEqual([33, 215, 24, LAY_OUT_MIN]);
+    // A slower machine (or a busier one): 0.5 ms a row. The fewest measure it: 40 ms lay out 76.
+    perRow = 0.5;
+    expect(steps(0, 40)).toEqual([LAY_OUT_MIN, 76]);
+    runIdle(0, true);
+    expect(laid()).toHaveLength(33 + 215 + 24 + LAY_OUT_MIN + LAY_OUT_MIN + 76 + LAY_OUT_MIN);
+    // The rest, however short the time: the steps get to the end.
+    while (idle.size > 0) runIdle(0);
+    expect(laid()).toEqual(seqs(1, 700));
+  });
+
   it('a room switch cancels the steps for the rows of the room left', () => {
     const { state, draw, last } = setup(many(700));
     runIdle();
     const before = list().querySelectorAll<HTMLElement>('li.message');
-    expect(laid()).toHaveLength(300);
+    expect(laid()).toHaveLength(200);
     state.receive({
       v: 2,
       type: 'welcome',
@@ -602,11 +646,92 @@ describe('a long conversation laid out in the background', () => {
     // The step for general's rows is gone; the one waiting is other's, from its first row.
     expect(idle.size).toBe(1);
     expect(laid()).toEqual([]);
-    runIdle();
-    expect(laid()).toHaveLength(300);
+    runIdle(); // at the cost general's step measured (0.135 ms a row)
+    expect(laid()).toHaveLength(222);
     while (idle.size > 0) runIdle();
     expect(laid()).toEqual(seqs(1, 700));
-    expect([...before].filter((li) => li.dataset.laid !== undefined)).toHaveLength(300);
+    expect([...before].filter((li) => li.dataset.laid !== undefined)).toHaveLength(200);
+  });
+});
+
+describe('a new message at the end: the reader stays at the end, the layout read before the rows change', () => {
+  /** The frames' callbacks asked for and not run or cancelled; the test runs them. */
+  let frames: (() => void)[] = [];
+  /** The number of rows in the list at each read of the conversation's scrollHeight (a layout). */
+  let reads: number[] = [];
+  const box = () => document.getElementById('messages') as HTMLElement;
+  /** The conversation 200 px tall, each of its rows 20 px: the end is at rows × 20 − 200. */
+  const measured = () => {
+    Object.defineProperty(box(), 'clientHeight', { configurable: true, get: () => 200 });
+    Object.defineProperty(box(), 'scrollHeight', {
+      configurable: true,
+      get: () => {
+        reads.push(list().children.length);
+        return list().children.length * 20;
+      },
+    });
+  };
+  const jump = () => document.getElementById('jump-latest') as HTMLElement;
+  const count = () => document.getElementById('jump-count')?.textContent;
+  const bobs = (n: number) => Array.from({ length: n }, (_, i) => said(i + 1));
+
+  beforeEach(() => {
+    frames = [];
+    reads = [];
+    setPageClock({
+      idle: () => () => {},
+      frame: (step) => {
+        frames.push(step);
+        return () => {
+          frames = frames.filter((f) => f !== step);
+        };
+      },
+    });
+  });
+  afterEach(() => setPageClock(null));
+
+  it('scrolls to the end in the next frame, reading no layout once its row is in; one scrolled up stays', () => {
+    const { state, draw, event } = setup(bobs(30));
+    measured();
+    box().scrollTop = 30 * 20 + 20 - 200; // the day and 30 messages: at the end
+    reads = [];
+    event(message(said(31, 'carol')));
+    draw();
+    // Read before the new row went in (where the reader was), not after: no layout in the call.
+    expect(new Set(reads)).toEqual(new Set([31])); // the day and 30 messages
+    expect(frames).toHaveLength(1);
+    expect(jump().hidden).toBe(true);
+    // Another one before the frame: the reader is at the end still; one scroll, in that frame.
+    reads = [];
+    event(message(said(32, 'carol')));
+    draw();
+    expect(reads).toEqual([]);
+    expect(frames).toHaveLength(1);
+    frames.shift()?.();
+    expect(box().scrollTop).toBe(33 * 20); // the day and 32 messages
+    expect(jump().hidden).toBe(true);
+    expect(count()).toBe('');
+    // Scrolled up: left where they are, with "jump to latest" and its count.
+    box().scrollTop = 100;
+    onConversationScroll(state);
+    event(message(said(33, 'carol')));
+    draw();
+    expect(frames).toEqual([]);
+    expect(box().scrollTop).toBe(100);
+    expect(jump().hidden).toBe(false);
+    expect(count()).toBe('1 new message · ');
+  });
+
+  it('a room switch cancels the scroll to the end of the room left', () => {
+    const { draw, event } = setup(bobs(30));
+    measured();
+    box().scrollTop = 30 * 20 + 20 - 200;
+    event(message(said(31, 'carol')));
+    draw();
+    expect(frames).toHaveLength(1);
+    document.body.innerHTML = PAGE; // another list: drawn afresh
+    draw();
+    expect(frames).toHaveLength(0);
   });
 });
 

@@ -530,7 +530,7 @@ describe('a long conversation laid out in the background', () => {
    * What a step takes: the page's clock goes on by `fixed` at each reading (a step reads it at its
    * start and end) and by `perRow` for each row laid out. Eighths: the sums are exact.
    */
-  const fixed = 2;
+  let fixed = 2;
   let perRow = 0.125;
   let readings = 0;
   /** Runs the first idle step waiting, with `left` ms left before its deadline. */
@@ -552,6 +552,7 @@ describe('a long conversation laid out in the background', () => {
 
   beforeEach(() => {
     idle.clear();
+    fixed = 2;
     perRow = 0.125;
     readings = 0;
     setPageClock({
@@ -605,6 +606,18 @@ describe('a long conversation laid out in the background', () => {
     runIdle(0, true);
     expect(laid()).toHaveLength(33 + 215 + 24 + LAY_OUT_MIN + LAY_OUT_MIN + 76 + LAY_OUT_MIN);
     // The rest, however short the time: the steps get to the end.
+    while (idle.size > 0) runIdle(0);
+    expect(laid()).toEqual(seqs(1, 700));
+  });
+
+  it('makes no step so small that its fixed part costs more than its rows', () => {
+    // Each step pays 10 ms whatever its size (the layout of the whole list) and 0.125 ms a row.
+    fixed = 10;
+    setup(many(700));
+    // The first guess (5 ms left: 33 rows) took 14.125 ms; 40 ms left: 93, which took 21.625:
+    // from the two, 10 ms a step and 0.125 a row. Then 5 ms or none left: 80 rows, the 10 ms of
+    // the step's own, not the fewest (20), which would spend a third of the time on the rows.
+    expect(steps(5, 40, 5, 0)).toEqual([33, 93, 80, 80]);
     while (idle.size > 0) runIdle(0);
     expect(laid()).toEqual(seqs(1, 700));
   });

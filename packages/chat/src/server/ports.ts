@@ -273,6 +273,11 @@ export interface TopicInput {
   user: string;
   text: string;
   ts: number;
+  /**
+   * The hub says `user` is a server admin (config, not stored): they may set the topic of any
+   * public room, general too; the store still checks the room's kind and the membership.
+   */
+  admin?: boolean;
 }
 
 export type TopicResult =

@@ -1323,12 +1323,13 @@ export class ChatState {
   }
 
   /**
-   * Whether the user may set the topic of room `name`: they own it (a public or private room;
-   * `general` has no owner), or it is a direct message of theirs.
+   * Whether the user may set the topic of room `name`: they own it (a public or private room), it
+   * is a direct message of theirs, or they are a server admin and it is public (general too).
    */
   maySetTopic(name: string): boolean {
     const room = this.rooms.get(name);
-    return room !== undefined && (room.kind === 'dm' || (room.owner !== null && room.owner === this.me));
+    if (room === undefined) return false;
+    return room.kind === 'dm' || (room.owner !== null && room.owner === this.me) || this.mayBan(name);
   }
 
   /** Sets the room's topic ("" clears it); the `topic` event changes it here, a refusal sets topicError. */

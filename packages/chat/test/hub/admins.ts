@@ -8,8 +8,9 @@
  * bob from general (`left` on both his tabs, his join refused `banned`), lists and lifts it, and
  * root's other tab hears each as `removed`/`unbanned` without ref; root bans in alice's public
  * room, and alice's tabs hear it (and root's hear alice's own ban); root deletes bob's message in
- * a public room (the `deleted` event names root); in a private room and in a direct message root
- * is refused all of it, by the hub and by the store's own step (asked directly, with the flag).
+ * a public room (the `deleted` event names root) and sets general's topic (eve may not); in a
+ * private room and in a direct message root is refused all of it, by the hub and by the store's
+ * own step (asked directly, with the flag).
  */
 import { expect } from 'vitest';
 import type { RoomStore } from '../../src/server/ports.js';
@@ -91,6 +92,19 @@ export async function adminScenario(
   });
   expect(await bob.request('joined', { type: 'join', room: 'general' })).toMatchObject({ room: 'general' });
   expect(await bobTab2.next('joined', (m) => m.room === 'general')).toBeTruthy();
+
+  // General's topic: nobody else may set it (it has no owner), the admin may.
+  expect(await eve.request('ack', { type: 'topic', room: 'general', text: 'mine now' })).toMatchObject(
+    error('forbidden'),
+  );
+  expect(await root.request('ack', { type: 'topic', room: 'general', text: 'Be kind' })).toMatchObject({
+    type: 'ack',
+    room: 'general',
+  });
+  expect(await eve.next('topic', (m) => m.room === 'general')).toMatchObject({
+    user: 'root',
+    text: 'Be kind',
+  });
   // The tab that asked has its answer only (no second, refless copy).
   await root.barrier();
   expect([...root.all('removed'), ...root.all('unbanned')]).toEqual([]);
@@ -200,6 +214,17 @@ export async function adminScenario(
         admin: true,
       }),
     ).toMatchObject({ ok: false, reason: 'forbidden' });
+    if (room === 'secret') {
+      expect(await root.request('ack', { type: 'topic', room, text: 'ours' })).toMatchObject(
+        error('forbidden'),
+      );
+      expect(await rooms.setTopic({ room, user: 'root', text: 'ours', ts: Date.now(), admin: true })).toEqual(
+        {
+          ok: false,
+          reason: 'forbidden',
+        },
+      );
+    }
     expect(await rooms.isMember('bob', room)).toBe(true);
   }
   for (const tab of [bob, bobTab2]) {

@@ -34,7 +34,7 @@ const room = (name: string, owner: string | null, extra: Partial<RoomState> = {}
   ...extra,
 });
 
-function setup() {
+function setup(welcome: { admin?: true } = {}) {
   const sent: ClientMessage[] = [];
   const state = new ChatState({ send: (m) => sent.push(m), now: () => 0 });
   state.receive({
@@ -50,6 +50,7 @@ function setup() {
       room('dm:alice:bob', null),
     ],
     limits: DEFAULT_LIMITS,
+    ...welcome,
   });
   const saved: [string, string][] = [];
   setUpTopic(state, (r, text) => {
@@ -102,6 +103,16 @@ describe('the topic in the header', () => {
     show('hall');
     expect(byId('edit-topic').hidden).toBe(true);
     expect(state.maySetTopic('general')).toBe(false);
+  });
+
+  it('offers Edit topic to a server admin in every public room, general too, not in a private one', () => {
+    const { show, state } = setup({ admin: true });
+    show('general');
+    expect(byId('edit-topic').hidden).toBe(false);
+    show('hall');
+    expect(byId('edit-topic').hidden).toBe(false);
+    state.receive({ v: 2, type: 'joined', ...room('secret', 'bob', { kind: 'private' }) });
+    expect(state.maySetTopic('secret')).toBe(false);
   });
 
   it('Edit topic opens the input with the topic; Enter saves it trimmed, Escape cancels; the focus goes back', () => {

@@ -639,7 +639,7 @@ export class Hub {
       case 'search':
         return search(conn, this.#backend, msg, ref);
       case 'topic':
-        return setTopic(conn, this.#backend, msg, now, ref);
+        return setTopic(conn, this.#backend, msg, now, ref, this.#membership.isAdmin(conn.user));
       case 'block':
         return this.#blocks.block(conn, msg.user, ref);
       case 'unblock':

@@ -1,8 +1,9 @@
 /**
  * The `topic` request: what a room is for, one line under its name, set by whoever runs the room.
  *
- * Who may: the owner of a public or private room, either user of a direct message; `general` has
- * no owner, so nobody sets its topic. The store decides it with the write (RoomStore.setTopic), so
+ * Who may: the owner of a public or private room, either user of a direct message, and a server
+ * admin (membership.ts, isAdmin) in any public room; `general` has no owner, so only an admin sets
+ * its topic. The store decides it with the write (RoomStore.setTopic), so
  * a room deleted and made again by someone else since this connection looked is not changed by
  * its former owner. A change is a room event (`topic`) with its own seq: it reaches every
  * connection of the room on every node like a message, and a replay sends it once; the room's
@@ -23,12 +24,14 @@ export async function setTopic(
   msg: TopicRequest,
   now: number,
   ref: string | undefined,
+  admin: boolean,
 ): Promise<void> {
   const res = await backend.rooms.setTopic({
     room: msg.room,
     user: conn.user,
     text: normalizeTopic(msg.text),
     ts: now,
+    ...(admin ? { admin } : {}),
   });
   if (!res.ok) {
     // A room deleted since answers as one the user was removed from (as send does: hub.ts).

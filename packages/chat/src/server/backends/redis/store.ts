@@ -390,16 +390,19 @@ return {'ok', seq}
 
 // KEYS: 1 seq, 2 log, 3 rooms, 4 tip, 5 members
 // ARGV: 1 room, 2 user, 3 topic ('' clears it), 4 stream retention, 5 payload head, 6 payload tail,
-//       7 the entry's nonce
+//       7 the entry's nonce, 8 '1' if the hub vouches for a server admin
 // -> {'ok', seq} | {'noop', head} | {'no_room'} | {'not_member'} | {'forbidden'}
 // Who may (ports.ts, setTopic) is read from the room's info in the same script as the write: the
-// owner of a public or private room, a member of a DM. The topic is kept in that info.
+// owner of a public or private room, a member of a DM, a server admin in a public room (general
+// too). The topic is kept in that info.
 const TOPIC = `
 local raw = redis.call('HGET', KEYS[3], ARGV[1])
 if not raw then return {'no_room'} end
 if redis.call('SISMEMBER', KEYS[5], ARGV[2]) == 0 then return {'not_member'} end
 local info = cjson.decode(raw)
-if info.kind ~= 'dm' and info.owner ~= ARGV[2] then return {'forbidden'} end
+if info.kind ~= 'dm' and info.owner ~= ARGV[2] and not (ARGV[8] == '1' and info.kind == 'public') then
+  return {'forbidden'}
+end
 local current = info.topic
 if type(current) ~= 'string' then current = '' end
 if current == ARGV[3] then return {'noop', tonumber(redis.call('GET', KEYS[1]) or '0')} end
@@ -2468,6 +2471,7 @@ export class RedisStore implements AccountStore, RoomStore {
         `{"v":${PROTOCOL_VERSION},"type":"topic","tag":"${tag}","room":${J(room)},"seq":`,
         `,"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}}`,
         nonce,
+        input.admin === true ? '1' : '0',
       );
       if (status === 'no_room' || status === 'not_member' || status === 'forbidden')
         return { ok: false, reason: status };

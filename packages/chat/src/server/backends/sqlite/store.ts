@@ -688,7 +688,9 @@ export class SqliteStore implements AccountStore, RoomStore {
         const found = s.getRoom.get(input.room) as RoomRow | undefined;
         if (!found) return { ok: false, reason: 'no_room' };
         if (!s.isMember.get(input.user, input.room)) return { ok: false, reason: 'not_member' };
-        if (found.kind !== 'dm' && found.owner !== input.user) return { ok: false, reason: 'forbidden' };
+        const admin = input.admin === true && found.kind === 'public';
+        if (found.kind !== 'dm' && found.owner !== input.user && !admin)
+          return { ok: false, reason: 'forbidden' };
         if ((found.topic ?? '') === input.text)
           return { ok: true, event: null, head: this.headSync(input.room) };
         const bumped = s.bumpHead.get(input.room) as { head: number };

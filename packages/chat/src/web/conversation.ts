@@ -111,11 +111,17 @@ export function messageName(message: ChatMessage, me: string): string {
   return `${whose}, ${count} only: ${excerpt(files.map((f) => f.name).join(', '))}`;
 }
 
+/**
+ * The message's tool bar: React and Reply on every message; Edit and Delete on one's own; Delete
+ * alone on another's where the user may delete it (`deletes`: a server admin in a public room,
+ * ChatState.mayDeleteOthers).
+ */
 function tools(
   message: ChatMessage,
   me: string,
   actions: MessageActions,
   redraw: () => void,
+  deletes: boolean,
 ): HTMLElement | null {
   if (message.deleted) return null;
   const bar = el('div', 'actions');
@@ -151,9 +157,10 @@ function tools(
     react,
     toolButton('Reply', 'reply', `Reply to ${name}`, () => actions.reply(message)),
   );
-  if (message.user !== me) return bar;
+  if (message.user !== me && !deletes) return bar;
+  if (message.user === me)
+    bar.append(toolButton('Edit', 'edit', `Edit ${name}`, () => actions.edit(message)));
   bar.append(
-    toolButton('Edit', 'edit', `Edit ${name}`, () => actions.edit(message)),
     toolButton('Delete', 'delete', `Delete ${name}`, () => {
       ui.confirming = { room: message.room, seq: message.seq };
       redraw();
@@ -225,7 +232,7 @@ function messageItem(
   if (!message.deleted && (message.mentions ?? []).some((n) => n.toLowerCase() === me.toLowerCase()))
     li.classList.add('mentions-me');
   li.append(body);
-  const bar = tools(message, me, actions, redraw);
+  const bar = tools(message, me, actions, redraw, state.mayDeleteOthers(message.room));
   if (bar) {
     body.prepend(toolsRoom(bar));
     li.append(bar);
@@ -435,13 +442,13 @@ const drawn = {
 /**
  * What a message's row shows besides the message itself (the row's `of`: its text, edit,
  * reactions, deletion, files, quote, mentions): whether it starts a group, whether it asks
- * "delete?", who reads it. A few characters, whatever the message holds: no message is read to
- * find the ones that changed (stringifying each one at each change cost more than the rest of the
- * call in a long room: bench/chat-page-render.mjs).
+ * "delete?", whether its reader may delete it (an admin), who reads it. A few characters, whatever
+ * the message holds: no message is read to find the ones that changed (stringifying each one at
+ * each change cost more than the rest of the call in a long room: bench/chat-page-render.mjs).
  */
-function messageSig(message: ChatMessage, first: boolean, me: string): string {
+function messageSig(message: ChatMessage, first: boolean, me: string, deletes: boolean): string {
   const confirming = ui.confirming?.room === message.room && ui.confirming.seq === message.seq;
-  return `${first ? 1 : 0}${confirming ? 1 : 0}${me}`;
+  return `${first ? 1 : 0}${confirming ? 1 : 0}${deletes ? 1 : 0}${me}`;
 }
 
 /** The conversation: messages in seq order with notices between them, then the unsent ones. */
@@ -509,7 +516,7 @@ export function renderMessages(
       else
         row(
           `m${message.seq}`,
-          messageSig(message, first, state.me),
+          messageSig(message, first, state.me, state.mayDeleteOthers(message.room)),
           () => messageItem(message, first, state, actions, redraw),
           message,
         );

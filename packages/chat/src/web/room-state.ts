@@ -647,7 +647,10 @@ export class ChatState {
       }
       default: {
         const stepped = unknownRoomEvent(msg);
-        if (stepped) return this.#event(stepped);
+        if (stepped) {
+          this.#event(stepped);
+          return;
+        }
         // ack, pong: the outbox (main.ts) handles them.
         if ('ref' in msg && msg.ref !== undefined) this.#requests.delete(msg.ref);
         return;
@@ -1337,6 +1340,14 @@ export class ChatState {
     this.topicError = '';
     this.#changed('errors');
     this.#request('topic', room, { v: 2, type: 'topic', room, text });
+  }
+
+  /**
+   * Whether the user may delete other people's messages in room `name`: a server admin, in a public
+   * room (general too); nobody else, the room's owner included (docs/chat-protocol.md).
+   */
+  mayDeleteOthers(name: string): boolean {
+    return this.admin && this.rooms.get(name)?.kind === 'public';
   }
 
   /**

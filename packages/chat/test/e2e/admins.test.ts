@@ -3,12 +3,13 @@
  * the Banned section with "Ban someone"; the admin bans bob, who is offline, by name; the admin's
  * other tab shows him on its Banned list at once (the server tells every moderator's tabs); bob's
  * join of general is then refused with the server's words; an Unban in the second tab empties the
- * first tab's list. The panel passes axe.
+ * first tab's list. The panel passes axe. And the admin deletes bob's message in general from its
+ * tools (Delete, no Edit), for everyone.
  */
 import { describe, expect, it } from 'vitest';
 import { register, startTestServer } from '../helpers.js';
 import { axeViolations } from './axe.js';
-import { signIn, useBrowser } from './browser.js';
+import { deleteMessage, sendMessage, seqOf, signIn, useBrowser } from './browser.js';
 
 const chrome = useBrowser();
 
@@ -56,5 +57,22 @@ describe('a server admin on the page', () => {
     expect(await root.page.isHidden('#ban-list')).toBe(true);
     await root.context.close();
     await bob.context.close();
+  });
+
+  it("deletes another user's message in general from its tools, for everyone", async () => {
+    const server = await startTestServer({ admins: ['root'] });
+    const bob = await signIn(chrome.browser, server.origin, 'bob');
+    const root = await signIn(chrome.browser, server.origin, 'root');
+    await sendMessage(bob.page, 'buy now');
+    const seq = await seqOf(root.page, 'buy now');
+    const item = root.page.locator(`#message-list li.message[data-seq="${seq}"]`);
+    expect(await item.locator('.tool.edit').count()).toBe(0);
+    await deleteMessage(root.page, seq);
+    for (const page of [root.page, bob.page])
+      await page.waitForSelector(`#message-list li.message.deleted[data-seq="${seq}"]`);
+    const stored = await server.backend.rooms.messagesAfter('general', seq - 1, 1);
+    await root.context.close();
+    await bob.context.close();
+    expect(stored).toMatchObject([{ seq, deleted: true }]);
   });
 });

@@ -74,7 +74,7 @@ interface Setup {
 }
 
 /** general, loaded with `messages` (seq 1..n: the head), `hasMore` older ones, alice reading. */
-function setup(messages: ChatMessage[], hasMore = false): Setup {
+function setup(messages: ChatMessage[], hasMore = false, welcome: { admin?: true } = {}): Setup {
   document.body.innerHTML = PAGE;
   const sent: ClientMessage[] = [];
   const state = new ChatState({ send: (m) => sent.push(m), now: () => DAY2 });
@@ -96,6 +96,7 @@ function setup(messages: ChatMessage[], hasMore = false): Setup {
     user: 'alice',
     rooms: [room],
     limits: DEFAULT_LIMITS,
+    ...welcome,
   });
   const last = () => sent.at(-1) as ClientMessage & { ref: string };
   state.receive({ v: 2, type: 'history', ref: last().ref, room: 'general', messages, head, hasMore });
@@ -772,6 +773,26 @@ describe("a message's tools are named by whose message it is and what it says", 
     expect(row(1).querySelector<HTMLElement>('.tool.reply')?.title).toBe(
       "Reply to bob's message: lunch at noon?",
     );
+  });
+
+  it("offers a server admin Delete (not Edit) on another's message in a public room, and sends it", () => {
+    const removed: ChatMessage[] = [];
+    const original = actions.remove;
+    actions.remove = (message) => removed.push(message);
+    try {
+      setup([{ ...said(1), text: 'buy now' }], false, { admin: true });
+      expect(names(1)).toEqual([
+        "React to bob's message: buy now",
+        "Reply to bob's message: buy now",
+        "Delete bob's message: buy now",
+      ]);
+      (row(1).querySelector('.tool.delete') as HTMLElement).click();
+      expect(row(1).querySelector('.question')?.textContent).toBe('Delete this message?');
+      (row(1).querySelector('.tool.confirm-delete') as HTMLElement).click();
+      expect(removed.map((m) => m.seq)).toEqual([1]);
+    } finally {
+      actions.remove = original;
+    }
   });
 
   it('names the row again when its text is edited (the row is drawn anew)', () => {

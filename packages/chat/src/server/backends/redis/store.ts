@@ -194,6 +194,22 @@ local function excerpt(s, n)
 end
 `;
 
+// The room events' scripts (APPEND, REACT, TOPIC): the event `seq` (INCR'd by the caller) into the
+// room's log stream, its entry naming the one before it (p) and becoming the tip (log-regression.ts).
+// A failed XADD (Redis out of memory) gives the seq back and answers its error; else nil.
+const LOG_EVENT = `
+local function logEvent(seqKey, logKey, tipKey, retention, seq, payload, nonce)
+  local prev = redis.call('GET', tipKey) or ''
+  local ok = redis.pcall('XADD', logKey, 'MAXLEN', '~', retention, seq .. '-0', 'e', payload, 'n', nonce, 'p', prev)
+  if type(ok) == 'table' and ok.err then
+    redis.call('DECR', seqKey)
+    return ok.err
+  end
+  redis.call('SET', tipKey, nonce)
+  return nil
+end
+`;
+
 // KEYS: 1 seq, 2 log, 3 msgs, 4 idx, 5 live, 6 by:<user>, 7 dedup key (messages), 8 rooms, 9 authors,
 //       10 mentioned, 11 tip, 12 digest key (messages), 13 members, 14 att:unbound (attachments.ts),
 //       15 blocks:<the other user> (a direct message; blocks.ts): a message or edit there of a user
@@ -203,8 +219,8 @@ end
 //       13 mention:<user> key prefix, 14 the entry's nonce (log-regression.ts), 15 its tag (logTag),
 //       16 the send's digest (messages; send-digest.ts), 17 the att: key prefix, 18 '1' for a
 //       message that needs both users of its DM (AppendInput bothInDm: {'dm_closed'} when the
-//       members are fewer, one SCARD), or for a server admin's delete (AppendInput admin), 19.. the ids of the message's files (claimed by it before:
-//       attachments.ts CLAIM)
+//       members are fewer, one SCARD), or for a server admin's delete (AppendInput admin), 19..
+//       the ids of the message's files (claimed by it before: attachments.ts CLAIM)
 // For a message, ARGV 3/4 are the message JSON around its seq, without its closing brace; for
 // edit/delete, the event's (whole).
 // The author must be in the room's members at this moment (one SISMEMBER, in the script: no round
@@ -212,6 +228,7 @@ end
 // after leaving) and before anything else is read: {'not_member'}.
 const APPEND = `
 ${EXCERPT_LUA}
+${LOG_EVENT}
 local kind = ARGV[1]
 local mentions = cjson.decode(ARGV[12])
 -- The message seq mentions these users (its author's own messages are never unread to them): in
@@ -231,16 +248,8 @@ if redis.call('HEXISTS', KEYS[8], ARGV[10]) == 0 then return {'no_room'} end
 local function blockedDm()
   return string.sub(ARGV[10], 1, 3) == 'dm:' and redis.call('HEXISTS', KEYS[15], string.lower(ARGV[7])) == 1
 end
--- The entry names the one before it (p) and becomes the tip: see log-regression.ts.
 local function log(seq, payload)
-  local prev = redis.call('GET', KEYS[11]) or ''
-  local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', payload, 'n', ARGV[14], 'p', prev)
-  if type(ok) == 'table' and ok.err then
-    redis.call('DECR', KEYS[1])
-    return ok.err
-  end
-  redis.call('SET', KEYS[11], ARGV[14])
-  return nil
+  return logEvent(KEYS[1], KEYS[2], KEYS[11], ARGV[2], seq, payload, ARGV[14])
 end
 if kind == 'message' then
   local prior = redis.call('GET', KEYS[7])
@@ -345,7 +354,7 @@ return {'ok', seq}
 //       7 stream retention, 8 payload head, 9 payload tail, 10 the entry's nonce
 // -> {'ok', seq} | {'noop', head} | {'no_room'} | {'not_member'} | {'not_found'} | {'too_many_reactions'}
 // The user must be in the room's members at this moment (one SISMEMBER, as in APPEND).
-const REACT = `
+const REACT = `${LOG_EVENT}
 if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then return {'no_room'} end
 if redis.call('SISMEMBER', KEYS[6], ARGV[3]) == 0 then return {'not_member'} end
 local raw = redis.call('HGET', KEYS[3], ARGV[2])
@@ -377,13 +386,8 @@ else
 end
 if next(rx) == nil then m.rx = nil else m.rx = rx end
 local seq = redis.call('INCR', KEYS[1])
-local prev = redis.call('GET', KEYS[5]) or ''
-local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], seq .. '-0', 'e', ARGV[8] .. seq .. ARGV[9], 'n', ARGV[10], 'p', prev)
-if type(ok) == 'table' and ok.err then
-  redis.call('DECR', KEYS[1])
-  return redis.error_reply(ok.err)
-end
-redis.call('SET', KEYS[5], ARGV[10])
+local err = logEvent(KEYS[1], KEYS[2], KEYS[5], ARGV[7], seq, ARGV[8] .. seq .. ARGV[9], ARGV[10])
+if err then return redis.error_reply(err) end
 redis.call('HSET', KEYS[3], ARGV[2], cjson.encode(m))
 return {'ok', seq}
 `;
@@ -395,7 +399,7 @@ return {'ok', seq}
 // Who may (ports.ts, setTopic) is read from the room's info in the same script as the write: the
 // owner of a public or private room, a member of a DM, a server admin in a public room (general
 // too). The topic is kept in that info.
-const TOPIC = `
+const TOPIC = `${LOG_EVENT}
 local raw = redis.call('HGET', KEYS[3], ARGV[1])
 if not raw then return {'no_room'} end
 if redis.call('SISMEMBER', KEYS[5], ARGV[2]) == 0 then return {'not_member'} end
@@ -407,13 +411,8 @@ local current = info.topic
 if type(current) ~= 'string' then current = '' end
 if current == ARGV[3] then return {'noop', tonumber(redis.call('GET', KEYS[1]) or '0')} end
 local seq = redis.call('INCR', KEYS[1])
-local prev = redis.call('GET', KEYS[4]) or ''
-local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'e', ARGV[5] .. seq .. ARGV[6], 'n', ARGV[7], 'p', prev)
-if type(ok) == 'table' and ok.err then
-  redis.call('DECR', KEYS[1])
-  return redis.error_reply(ok.err)
-end
-redis.call('SET', KEYS[4], ARGV[7])
+local err = logEvent(KEYS[1], KEYS[2], KEYS[4], ARGV[4], seq, ARGV[5] .. seq .. ARGV[6], ARGV[7])
+if err then return redis.error_reply(err) end
 if ARGV[3] == '' then info.topic = nil else info.topic = ARGV[3] end
 redis.call('HSET', KEYS[3], ARGV[1], cjson.encode(info))
 return {'ok', seq}

@@ -24,7 +24,7 @@ import { type AttachmentLimits, DEFAULT_ATTACHMENT_LIMITS } from './http/attachm
 import { deferContinue } from './http/body.js';
 import { parseTrustList, type TrustedProxies } from './http/client-address.js';
 import { createRequestHandler } from './http/routes.js';
-import { loadStatic } from './http/static.js';
+import { loadStatic, readBuild } from './http/static.js';
 import { createConnectHandler, createUpgradeHandler, createUpgradeProbe } from './http/upgrade.js';
 import { Hub } from './hub/hub.js';
 import {
@@ -312,6 +312,9 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     maxBufferedBytes,
     closeTimeoutMs: 5000,
   });
+  const here = dirname(fileURLToPath(import.meta.url));
+  const publicDir = options.publicDir ?? join(here, '..', '..', 'dist', 'public');
+  const build = readBuild(publicDir);
   const hub = new Hub(backend, (topic, payload) => transport.publish(topic, payload), {
     limits,
     clock,
@@ -319,6 +322,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     maxQueuedRequests,
     log,
     admins,
+    ...(build !== undefined ? { build } : {}),
   });
   await hub.start().catch((err: unknown) => {
     hub.close();
@@ -333,8 +337,6 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       );
   backend.onServiceChange((available) => hub.serviceChanged(available));
 
-  const here = dirname(fileURLToPath(import.meta.url));
-  const publicDir = options.publicDir ?? join(here, '..', '..', 'dist', 'public');
   const allowedOrigins = options.allowedOrigins ?? [];
   const secureCookies = options.secureCookies ?? options.tls !== undefined;
   const gateDeps = {

@@ -124,6 +124,13 @@ export interface RoomInfo {
   topic?: string;
 }
 
+/** RoomStore.roomCounts: a room's unread and mention counts for a user, and its topic (absent: none). */
+export interface RoomCounts {
+  unread: number;
+  mentions: number;
+  topic?: string;
+}
+
 /** A read marker as markRead left it. */
 export interface ReadMark {
   /** Where the marker is now. */
@@ -526,6 +533,11 @@ export interface RoomStore {
   unreadCount(room: string, user: string, after: number): Promise<number>;
   /** Of those unread messages, the ones whose (current) mentions include `user`. */
   mentionCount(room: string, user: string, after: number): Promise<number>;
+  /**
+   * unreadCount, mentionCount and the room's topic (getRoom's), read together: what `welcome` says
+   * of each room beside its online list (SQLite: one transaction; Redis: one round trip).
+   */
+  roomCounts(room: string, user: string, after: number): Promise<RoomCounts>;
 
   /** Stores one event with the room's next seq (see the file comment for the contract). */
   appendEvent(input: AppendInput): Promise<AppendResult>;
@@ -574,6 +586,12 @@ export interface RoomStore {
   messagesBefore(room: string, before: number, limit: number): Promise<ChatMessage[]>;
   /** Up to `limit` messages (as they are now) with seq > after, oldest first. */
   messagesAfter(room: string, after: number, limit: number): Promise<ChatMessage[]>;
+  /**
+   * The room's `topic` events with after < seq <= upTo, the newest `limit` of them, oldest first:
+   * the topic lines a history page draws between its messages (they are no messages). Kept as long
+   * as the room's messages (not trimmed with a replay log).
+   */
+  topicEvents(room: string, after: number, upTo: number, limit: number): Promise<TopicEvent[]>;
   /**
    * Up to `limit` events with seq > after, oldest first. A message shows its current state (its
    * latest text, or deleted with empty text) and an edit of a since-deleted message has empty text:

@@ -212,7 +212,8 @@ export const MAX_TOPIC_CHARS = 250;
 
 /**
  * A `topic` event: `user` set the room's topic to `text` ("" cleared it). It is no message: not
- * unread, no notification, not searched, not in `history` (a replay and the live stream carry it).
+ * unread, no notification, not searched, not among a `history`'s messages (a replay and the live
+ * stream carry it, and a `history` page its `events`, so a page loaded later draws its line too).
  */
 export interface TopicEvent {
   type: 'topic';
@@ -467,6 +468,11 @@ export type ServerMessage =
       blocked: string[];
       limits: Limits;
       admin?: true;
+      /**
+       * The server's page build (the id its page was built with): a page built otherwise (opened
+       * before a deploy) offers a reload, since it may not know newer events. Absent: unknown.
+       */
+      build?: string;
     }>
   | Reply<{ type: 'pong' }>
   | ({ v: 2 } & RoomEvent)
@@ -475,7 +481,13 @@ export type ServerMessage =
    * changed nothing: seq is the room's head, whose state already holds that reaction state).
    */
   | Reply<{ type: 'ack'; id?: string; room: string; seq: number; ts: number; duplicate?: true }>
-  /** hasMore: older messages exist; hasNewer (only with `around` or `after`): newer ones exist. */
+  /**
+   * hasMore: older messages exist; hasNewer (only with `around` or `after`): newer ones exist.
+   * events: the room's events that are no messages but draw a line among them (`topic` for now),
+   * of the seqs this page covers (from its oldest message, or the room's start when there is none
+   * older, up to `before`, its newest message, or `head`), oldest first, at most `historyPage` of
+   * them (the newest); absent when none. A client steps over a type it does not know (as in a replay).
+   */
   | Reply<{
       type: 'history';
       room: string;
@@ -483,6 +495,7 @@ export type ServerMessage =
       head: number;
       hasMore: boolean;
       hasNewer?: boolean;
+      events?: RoomEvent[];
       /** The tag of the event at `head` (Redis backend; see LOG_TAG). */
       tag?: string;
     }>

@@ -37,6 +37,7 @@ import { ChatState, excerpt } from './room-state.js';
 import { SearchPanel } from './search.js';
 import { setUpTheme } from './theme.js';
 import { renderTopic, setUpTopic } from './topic.js';
+import { PAGE_BUILD, showUpdate } from './update.js';
 
 const OUTBOX_KEY = 'riptide-chat-outbox';
 /** Whose messages the saved outbox holds: the account this tab was signed in as when they were typed. */
@@ -386,6 +387,8 @@ function onMessage(msg: ServerMessage): void {
       }
       sessionStorage.setItem(OUTBOX_USER_KEY, msg.user);
       state.receive(msg);
+      // Opened before a deploy: offered a reload, never made to (a draft would be lost).
+      showUpdate(PAGE_BUILD, msg.build);
       // A room left while offline (in another tab) is absent: its queue is dropped, not sent, and
       // its draft goes with it to the unsent note; but a message that may be stored (went out
       // unanswered, its ack lost with the connection, or failed `internal`) is sent again to ask:

@@ -509,7 +509,15 @@ export class ChatState {
         this.#event(msg);
         return;
       case 'history':
-        this.#history(msg.room, msg.messages, msg.head, msg.tag ?? null, msg.hasMore, msg.ref);
+        this.#history(
+          msg.room,
+          msg.messages,
+          msg.head,
+          msg.tag ?? null,
+          msg.hasMore,
+          msg.ref,
+          msg.events ?? [],
+        );
         return;
       case 'synced': {
         const room = this.rooms.get(msg.room);
@@ -948,6 +956,7 @@ export class ChatState {
     tag: string | null,
     hasMore: boolean,
     ref: string | undefined,
+    events: readonly RoomEvent[] = [],
   ): void {
     const room = this.rooms.get(name);
     const request = ref === undefined ? undefined : this.#requests.get(ref);
@@ -967,6 +976,7 @@ export class ChatState {
       if (seen > head) this.#sync(room);
     }
     putInOrder(room.messages, messages);
+    this.#historyLines(room, events);
     room.hasMore = hasMore;
     room.loadingOlder = false;
     if (older && room.unreadOlder > 0) {
@@ -984,6 +994,24 @@ export class ChatState {
       this.jump = true;
       this.#changed('messages');
     }
+  }
+
+  /**
+   * The lines a history page's `events` draw among its messages, each after the seq it had: the
+   * topic changes of the seqs the page covers (they are no messages). A type this page does not
+   * know is stepped over, as in a replay. A page covers its own seqs only, so no line comes twice.
+   */
+  #historyLines(room: Room, events: readonly RoomEvent[]): void {
+    const lines: Notice[] = [];
+    for (const event of events)
+      if (event.type === 'topic')
+        lines.push({
+          after: event.seq,
+          text: topicNotice(event.user === this.me ? 'You' : event.user, event.text),
+        });
+    if (lines.length === 0) return;
+    room.notices = [...room.notices, ...lines].sort((a, b) => a.after - b.after);
+    if (room.notices.length > MAX_NOTICES) room.notices.splice(0, room.notices.length - MAX_NOTICES);
   }
 
   #loadLatest(room: Room): void {

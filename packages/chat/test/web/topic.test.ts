@@ -12,6 +12,7 @@ import {
   type ClientMessage,
   DEFAULT_LIMITS,
   MAX_TOPIC_CHARS,
+  type RoomEvent,
   type RoomState,
   type ServerMessage,
 } from '../../src/shared/protocol.js';
@@ -213,6 +214,127 @@ describe('a topic event', () => {
     state.receive(topicEvent('lobby', 5, 'alice', 'Elsewhere'));
     expect(state.rooms.get('lobby')).toMatchObject({ topic: 'Elsewhere', unread: 0, head: 5 });
     expect(state.unreadElsewhere).toBe(0);
+  });
+});
+
+describe('topic lines in a history page', () => {
+  const noop = () => {};
+  const actions = {
+    edit: noop,
+    remove: noop,
+    dm: noop,
+    react: noop,
+    pickReaction: noop,
+    reply: noop,
+    reveal: noop,
+    resendPending: (id: string) => id,
+    editPending: noop,
+    discardPending: noop,
+    showBlocked: noop,
+  } as MessageActions;
+  const message = (seq: number) => ({
+    room: 'hall',
+    seq,
+    id: `b${seq}`,
+    user: 'bob',
+    text: `m${seq}`,
+    ts: 0,
+  });
+  const topic = (seq: number, user: string, text: string) => ({
+    type: 'topic' as const,
+    room: 'hall',
+    seq,
+    user,
+    text,
+    ts: 0,
+  });
+  /** The conversation's rows: a message by its seq, a notice by its text. */
+  const rows = () =>
+    [...document.querySelectorAll<HTMLElement>('#message-list li.message, #message-list li.notice')].map(
+      (li) => (li.classList.contains('notice') ? li.textContent : Number(li.dataset.seq)),
+    );
+
+  it('draws each change in seq order between the messages, on load and when scrolling back; an unknown type is stepped over', () => {
+    const { state, asked, show } = setup();
+    show('hall');
+    const [latest] = asked('history').filter((m) => m.room === 'hall');
+    state.receive({
+      v: 2,
+      type: 'history',
+      ref: latest.ref,
+      room: 'hall',
+      messages: [message(4), message(6), message(9)],
+      head: 10,
+      hasMore: true,
+      events: [
+        topic(5, 'alice', 'Hiking'),
+        { type: 'poll', room: 'hall', seq: 7, user: 'bob', ts: 0 } as unknown as RoomEvent,
+        topic(8, 'bob', ''),
+        topic(10, 'bob', 'Climbing <b>too</b>'),
+      ],
+    });
+    renderMessages(state, { items: [] } as unknown as Outbox, actions);
+    expect(rows()).toEqual([
+      4,
+      'You set the topic: Hiking',
+      6,
+      'bob cleared the topic',
+      9,
+      'bob set the topic: Climbing <b>too</b>',
+    ]);
+    expect(document.querySelector('#message-list li.notice b')).toBeNull();
+    // Scrolled back: the older page's lines go in place above, before the ones already shown.
+    state.loadOlder();
+    const [, older] = asked('history').filter((m) => m.room === 'hall');
+    expect(older).toMatchObject({ before: 4 });
+    state.receive({
+      v: 2,
+      type: 'history',
+      ref: older.ref,
+      room: 'hall',
+      messages: [message(2)],
+      head: 10,
+      hasMore: false,
+      events: [topic(1, 'bob', 'Walks'), topic(3, 'alice', 'Hikes')],
+    });
+    renderMessages(state, { items: [] } as unknown as Outbox, actions);
+    expect(rows()).toEqual([
+      'bob set the topic: Walks',
+      2,
+      'You set the topic: Hikes',
+      4,
+      'You set the topic: Hiking',
+      6,
+      'bob cleared the topic',
+      9,
+      'bob set the topic: Climbing <b>too</b>',
+    ]);
+    // Not unread, and the header keeps the room's topic (welcome's, then live events').
+    expect(state.rooms.get('hall')).toMatchObject({ unread: 0, topic: 'Bob’s hall' });
+  });
+
+  it('a page reloaded (reset) draws its own lines again, not twice', () => {
+    const { state, asked, show } = setup();
+    show('hall');
+    const page = (ref: string) =>
+      state.receive({
+        v: 2,
+        type: 'history',
+        ref,
+        room: 'hall',
+        messages: [message(4)],
+        head: 5,
+        hasMore: false,
+        events: [topic(5, 'bob', 'Once')],
+      });
+    const hall = () => asked('history').filter((m) => m.room === 'hall');
+    page(hall()[0].ref);
+    state.receive({ v: 2, type: 'reset', room: 'hall', head: 5 });
+    const reload = hall()[1];
+    expect(reload).toBeDefined();
+    page(reload.ref);
+    renderMessages(state, { items: [] } as unknown as Outbox, actions);
+    expect(rows()).toEqual([4, 'bob set the topic: Once']);
   });
 });
 

@@ -68,6 +68,8 @@ export interface HubOptions {
    * own: nodes sharing a store should be given the same list.
    */
   admins?: readonly string[];
+  /** The build id of the page this node serves (http/static.ts, readBuild), told in `welcome`. */
+  build?: string;
 }
 
 /** Which token bucket a request takes from (typing has its own gate). */
@@ -527,18 +529,19 @@ export class Hub {
         }
         if (msg.after !== undefined) return this.#historyWindow(conn, msg.room, msg.after, 0, page, ref);
         const { head, tag } = await this.#head(msg.room);
-        const rows = await rooms.messagesBefore(msg.room, msg.before ?? head + 1, page + 1);
+        const before = msg.before ?? head + 1;
+        const rows = await rooms.messagesBefore(msg.room, before, page + 1);
+        const messages = rows.slice(0, page).reverse();
+        const hasMore = rows.length > page;
+        // The seqs this page covers: from its oldest message (the room's start if none is older)
+        // up to `before`; the topic lines between the older page's newest and it go with that page.
+        const from = hasMore ? messages[0].seq - 1 : 0;
+        const to = Math.min(before - 1, head);
+        const events = from < to ? await rooms.topicEvents(msg.room, from, to, page) : [];
         if (!(await this.#stillMember(conn, msg.room)))
           return void fail('not_member', `you are not in room ${msg.room}`);
-        const messages = rows.slice(0, page).reverse();
-        const history: ServerMessage = {
-          v,
-          type: 'history',
-          room: msg.room,
-          messages,
-          head,
-          hasMore: rows.length > page,
-        };
+        const history: ServerMessage = { v, type: 'history', room: msg.room, messages, head, hasMore };
+        if (events.length > 0) history.events = events;
         if (tag !== null) history.tag = tag;
         return reply(conn, ref, history);
       }
@@ -742,17 +745,27 @@ export class Hub {
     const { head, tag } = await this.#head(room);
     const older = await rooms.messagesBefore(room, anchor + 1, olderWanted + 1);
     const newer = (await rooms.messagesAfter(room, anchor, newerWanted + 1)).filter((m) => m.seq <= head);
+    const messages = [...older.slice(0, olderWanted).reverse(), ...newer.slice(0, newerWanted)];
+    const hasMore = older.length > olderWanted;
+    const hasNewer = newer.length > newerWanted;
+    // The seqs this page covers (as a `before` page's): from its oldest message, the room's start
+    // when none is older, or `after` itself (a page of newer ones), up to its newest message when
+    // newer ones follow (theirs are the next page's), else the head.
+    const from = olderWanted === 0 ? Math.min(anchor, head) : hasMore ? messages[0].seq - 1 : 0;
+    const to = hasNewer ? (messages.at(-1)?.seq ?? anchor) : head;
+    const events = from < to ? await rooms.topicEvents(room, from, to, this.#options.limits.historyPage) : [];
     if (!(await this.#stillMember(conn, room)))
       return void conn.write(errorMessage('not_member', `you are not in room ${room}`, { ref }));
     const history: ServerMessage = {
       v: PROTOCOL_VERSION,
       type: 'history',
       room,
-      messages: [...older.slice(0, olderWanted).reverse(), ...newer.slice(0, newerWanted)],
+      messages,
       head,
-      hasMore: older.length > olderWanted,
-      hasNewer: newer.length > newerWanted,
+      hasMore,
+      hasNewer,
     };
+    if (events.length > 0) history.events = events;
     if (tag !== null) history.tag = tag;
     reply(conn, ref, history);
   }
@@ -801,6 +814,7 @@ export class Hub {
       blocked,
       limits: this.#options.limits,
       ...(this.#membership.isAdmin(conn.user) ? { admin: true as const } : {}),
+      ...(this.#options.build !== undefined ? { build: this.#options.build } : {}),
     });
     for (const { cr } of entered) {
       // Own keys only: `known` and `tags` are plain objects from JSON, and a room may be named

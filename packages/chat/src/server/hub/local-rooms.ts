@@ -245,11 +245,10 @@ export class LocalRooms {
     cr.cursor = cr.channel.head;
     // The topic is read after the cursor is set: it is at least as new as `head`, and a `topic`
     // event after it follows (setting it again, or to newer), so the client never keeps an older one.
-    const [unread, mentions, online, info] = await Promise.all([
-      this.#backend.rooms.unreadCount(cr.room, conn.user, membership.lastRead),
-      this.#backend.rooms.mentionCount(cr.room, conn.user, membership.lastRead),
+    // It comes with the counts (one store read, not a getRoom more per room).
+    const [{ unread, mentions, topic }, online] = await Promise.all([
+      this.#backend.rooms.roomCounts(cr.room, conn.user, membership.lastRead),
       this.#backend.presence.online(cr.room),
-      this.#backend.rooms.getRoom(cr.room),
     ]);
     cr.channel.listed(online);
     const state: RoomState = {
@@ -261,7 +260,7 @@ export class LocalRooms {
       mentions,
       online,
     };
-    if (info?.topic) state.topic = info.topic;
+    if (topic) state.topic = topic;
     return state;
   }
 

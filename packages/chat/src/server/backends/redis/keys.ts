@@ -32,6 +32,8 @@
  *                                LOG_CHANGE), fields c, u, r, e '{}'; kept after a deletion with
  *                                that one entry
  *   room:{r}:idx / :live         zsets of message seqs (all / not deleted)
+ *   room:{r}:topics              zset seq -> a `topic` event's JSON (store.ts TOPIC): history's
+ *                                topic lines, kept as long as the room (the stream is trimmed)
  *   room:{r}:by:<user>           zset of the user's live message seqs (unread counts)
  *   room:{r}:mention:<user>      zset of live message seqs mentioning the user, by others
  *   room:{r}:mention:<user>:<author>  the same, by that author alone (a count leaves out the

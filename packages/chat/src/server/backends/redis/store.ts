@@ -96,6 +96,7 @@ import {
   type ReactResult,
   type ReadMark,
   type ResumePoint,
+  type RoomCounts,
   type RoomInfo,
   type RoomQuotas,
   type RoomStore,
@@ -392,9 +393,10 @@ redis.call('HSET', KEYS[3], ARGV[2], cjson.encode(m))
 return {'ok', seq}
 `;
 
-// KEYS: 1 seq, 2 log, 3 rooms, 4 tip, 5 members
+// KEYS: 1 seq, 2 log, 3 rooms, 4 tip, 5 members, 6 topics (the room's topic events for history:
+//       zset seq -> the event's JSON, as ARGV 9 .. seq .. ARGV 6)
 // ARGV: 1 room, 2 user, 3 topic ('' clears it), 4 stream retention, 5 payload head, 6 payload tail,
-//       7 the entry's nonce, 8 '1' if the hub vouches for a server admin
+//       7 the entry's nonce, 8 '1' if the hub vouches for a server admin, 9 the history entry's head
 // -> {'ok', seq} | {'noop', head} | {'no_room'} | {'not_member'} | {'forbidden'}
 // Who may (ports.ts, setTopic) is read from the room's info in the same script as the write: the
 // owner of a public or private room, a member of a DM, a server admin in a public room (general
@@ -415,6 +417,7 @@ local err = logEvent(KEYS[1], KEYS[2], KEYS[4], ARGV[4], seq, ARGV[5] .. seq .. 
 if err then return redis.error_reply(err) end
 if ARGV[3] == '' then info.topic = nil else info.topic = ARGV[3] end
 redis.call('HSET', KEYS[3], ARGV[1], cjson.encode(info))
+redis.call('ZADD', KEYS[6], seq, ARGV[9] .. seq .. ARGV[6])
 return {'ok', seq}
 `;
 
@@ -545,7 +548,7 @@ end
 //       14 graves, 15 seq, 16 grave members, 17 grave authors, 18 grave mentioned, 19 grave lease,
 //       20 the files uploaded to rooms of the name (att:room:{r}, attachments.ts), 21 invited
 //       (its pending invitations: dropped here, all three sides, at most the room's cap of them),
-//       22 invites-due, 23 bans (bans.ts: they go with the room)
+//       22 invites-due, 23 bans (bans.ts: they go with the room), 24 topics (history's topic events)
 // ARGV: 1 name, 2 owned: prefix, 3 '1' to delete only if empty, 4 the grave's entry (<id>:<name>),
 //       5 the lease's milliseconds, 6 invites: prefix, 7 the owner the room must have ('' for any:
 //       a room of another owner, made under the name since the caller looked, is no such room),
@@ -578,7 +581,7 @@ if buried == 1 then
   redis.call('SET', KEYS[19], '1', 'PX', ARGV[5])
 end
 local changeAt = changeId(KEYS[15], KEYS[6])
-redis.call('UNLINK', KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[12], KEYS[13], KEYS[23])
+redis.call('UNLINK', KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[12], KEYS[13], KEYS[23], KEYS[24])
 logChange(KEYS[6], changeAt, 'deleted', '', '', 1)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -1388,9 +1391,9 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatBefore', 2, BEFORE);
     define('chatAfter', 2, AFTER);
     define('chatReact', 6, REACT);
-    define('chatTopic', 5, TOPIC);
+    define('chatTopic', 6, TOPIC);
     define('chatCreateRoom', 9, CREATE_ROOM);
-    define('chatDeleteRoom', 23, DELETE_ROOM);
+    define('chatDeleteRoom', 24, DELETE_ROOM);
     define('chatGraveStep', 6, GRAVE_STEP);
     define('chatGraveEnd', 2, GRAVE_END);
     // Variable key counts (2 or 3): ioredis takes the count as the first argument.
@@ -1779,6 +1782,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.room(name, 'invited'),
         k.invitationsDue(),
         k.bans(name),
+        k.room(name, 'topics'),
         name,
         k.owned(''),
         onlyIfEmpty ? '1' : '0',
@@ -2463,6 +2467,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.rooms(),
         k.tip(room),
         k.room(room, 'members'),
+        k.room(room, 'topics'),
         room,
         input.user,
         input.text,
@@ -2471,6 +2476,7 @@ export class RedisStore implements AccountStore, RoomStore {
         `,"user":${J(input.user)},"text":${J(input.text)},"ts":${input.ts}}`,
         nonce,
         input.admin === true ? '1' : '0',
+        `{"type":"topic","room":${J(room)},"seq":`,
       );
       if (status === 'no_room' || status === 'not_member' || status === 'forbidden')
         return { ok: false, reason: status };
@@ -2486,6 +2492,20 @@ export class RedisStore implements AccountStore, RoomStore {
       this.#assigned(room, event.seq, before);
       return { ok: true, event };
     });
+  }
+
+  /**
+   * unreadCount, mentionCount and the room's topic (its `rooms` entry), asked at once: the three
+   * commands leave together, one round trip.
+   */
+  async roomCounts(room: string, user: string, after: number): Promise<RoomCounts> {
+    const [unread, mentions, raw] = await Promise.all([
+      this.unreadCount(room, user, after),
+      this.mentionCount(room, user, after),
+      this.#call(() => this.#redis.hget(this.#keys.rooms(), room)),
+    ]);
+    const topic = raw ? (JSON.parse(raw) as { topic?: unknown }).topic : undefined;
+    return typeof topic === 'string' && topic !== '' ? { unread, mentions, topic } : { unread, mentions };
   }
 
   mentionCount(room: string, user: string, after: number): Promise<number> {
@@ -2597,6 +2617,21 @@ export class RedisStore implements AccountStore, RoomStore {
         room,
         rows.filter((r): r is string => r !== null),
       );
+    });
+  }
+
+  /** ZREVRANGEBYSCORE of the room's `topics` (TOPIC writes it; the stream is trimmed, this is not). */
+  topicEvents(room: string, after: number, upTo: number, limit: number): Promise<TopicEvent[]> {
+    return this.#call(async () => {
+      const rows = await this.#redis.zrevrangebyscore(
+        this.#keys.room(room, 'topics'),
+        upTo,
+        `(${after}`,
+        'LIMIT',
+        0,
+        limit,
+      );
+      return rows.map((row) => JSON.parse(row) as TopicEvent).reverse();
     });
   }
 

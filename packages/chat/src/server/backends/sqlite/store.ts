@@ -59,6 +59,7 @@ import type {
   ReactResult,
   ReadMark,
   ResumePoint,
+  RoomCounts,
   RoomInfo,
   RoomQuotas,
   RoomStore,
@@ -420,6 +421,9 @@ export class SqliteStore implements AccountStore, RoomStore {
         "SELECT * FROM events WHERE room = ? AND seq < ? AND kind = 'message' ORDER BY seq DESC LIMIT ?",
       ),
       after: db.prepare('SELECT * FROM events WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      topicsBetween: db.prepare(
+        "SELECT * FROM events WHERE room = ? AND seq > ? AND seq <= ? AND kind = 'topic' ORDER BY seq DESC LIMIT ?",
+      ),
     };
     this.#stmt = s;
     const blocks = new SqliteBlocks(db);
@@ -1000,6 +1004,16 @@ export class SqliteStore implements AccountStore, RoomStore {
     return (this.#stmt.mentionCount.get(room, user, after, user, user.toLowerCase()) as { n: number }).n;
   }
 
+  /** Three reads with nothing in between (better-sqlite3 is synchronous): one view of the room. */
+  async roomCounts(room: string, user: string, after: number): Promise<RoomCounts> {
+    const s = this.#stmt;
+    const key = user.toLowerCase();
+    const unread = (s.unread.get(room, after, user, key) as { n: number }).n;
+    const mentions = (s.mentionCount.get(room, user, after, user, key) as { n: number }).n;
+    const topic = (s.getRoom.get(room) as RoomRow | undefined)?.topic;
+    return topic ? { unread, mentions, topic } : { unread, mentions };
+  }
+
   async appendEvent(input: AppendInput): Promise<AppendResult> {
     const result = this.#tx.append(input);
     if (result.ok && !result.duplicate) {
@@ -1081,6 +1095,13 @@ export class SqliteStore implements AccountStore, RoomStore {
     const rows = this.#stmt.messagesAfter.all(room, after, limit) as EventRow[];
     const extras = this.#pageExtras(room, rows);
     return rows.map((r) => toMessage(r, extras));
+  }
+
+  async topicEvents(room: string, after: number, upTo: number, limit: number): Promise<TopicEvent[]> {
+    const rows = this.#stmt.topicsBetween.all(room, after, upTo, limit) as EventRow[];
+    return rows
+      .reverse()
+      .map((r) => ({ type: 'topic', room: r.room, seq: r.seq, user: r.user, text: r.text, ts: r.ts }));
   }
 
   async eventsAfter(room: string, after: number, limit: number): Promise<RoomEvent[]> {

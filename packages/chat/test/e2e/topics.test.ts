@@ -1,7 +1,7 @@
 /**
  * Room topics, from the page: the owner's "Edit topic" in the header opens an input (Enter saves);
  * another user's page shows the topic under the room's name live, and again after a reload (from
- * `welcome`), and the conversation says who set it; the owner clears it and both pages show none.
+ * `welcome`), and the conversation says who set it, live and after the reload (history's `events`); the owner clears it and both pages show none.
  * The header with its topic and the editor pass axe.
  */
 import { describe, expect, it } from 'vitest';
@@ -60,11 +60,19 @@ describe('room topics', () => {
     expect(line).toEqual({ nowrap: 'nowrap', overflow: 'ellipsis' });
     expect(await axeViolations(bob.page)).toEqual([]);
 
-    // After a reload: from the welcome.
+    // After a reload: the topic from the welcome, and its line in the conversation from the
+    // history page (its `events`), as text.
     await bob.page.reload();
     await bob.page.waitForFunction(() => document.querySelector('#room-title')?.textContent === '#trips');
     await bob.page.waitForFunction((t) => document.querySelector('#room-topic')?.textContent === t, TOPIC);
     expect(await bob.page.isVisible('#room-topic')).toBe(true);
+    await bob.page.waitForFunction(
+      (t) =>
+        [...document.querySelectorAll('#message-list li.notice')].map((n) => n.textContent).join('|') ===
+        `alice set the topic: ${t}`,
+      TOPIC,
+    );
+    expect(await bob.page.locator('#message-list li.notice b').count()).toBe(0);
 
     // Cleared: no topic on either page, and the conversation says so.
     await alice.page.click('#edit-topic');

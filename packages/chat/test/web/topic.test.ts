@@ -257,7 +257,7 @@ describe('topic lines in a history page', () => {
   it('draws each change in seq order between the messages, on load and when scrolling back; an unknown type is stepped over', () => {
     const { state, asked, show } = setup();
     show('hall');
-    const [latest] = asked('history').filter((m) => m.room === 'hall');
+    const [latest] = asked('history').filter((m) => 'room' in m && m.room === 'hall');
     state.receive({
       v: 2,
       type: 'history',
@@ -285,7 +285,7 @@ describe('topic lines in a history page', () => {
     expect(document.querySelector('#message-list li.notice b')).toBeNull();
     // Scrolled back: the older page's lines go in place above, before the ones already shown.
     state.loadOlder();
-    const [, older] = asked('history').filter((m) => m.room === 'hall');
+    const [, older] = asked('history').filter((m) => 'room' in m && m.room === 'hall');
     expect(older).toMatchObject({ before: 4 });
     state.receive({
       v: 2,
@@ -327,7 +327,7 @@ describe('topic lines in a history page', () => {
         hasMore: false,
         events: [topic(5, 'bob', 'Once')],
       });
-    const hall = () => asked('history').filter((m) => m.room === 'hall');
+    const hall = () => asked('history').filter((m) => 'room' in m && m.room === 'hall');
     page(hall()[0].ref);
     state.receive({ v: 2, type: 'reset', room: 'hall', head: 5 });
     const reload = hall()[1];

@@ -26,7 +26,6 @@ const DRIVEN_BY: Record<string, string> = {
     'http/accounts.test.ts: a sign-up finding general missing; redis/empty-redis.test.ts',
   'server/transport.ts': 'hub/delivery.test.ts: backpressure and heartbeat through a live server',
   'server/http/routes.ts': 'http/accounts.test.ts: the API routes through a live server',
-  'server/http/static.ts': 'e2e/chat.test.ts: the page and its files served to Chromium; http2.test.ts',
   'server/http/upgrade.ts': 'http/upgrade-probe.test.ts: the WebSocket gate (origin, session, per-user cap)',
   'server/hub/hub.ts': 'hub/delivery.test.ts and the other hub/*.test.ts, by request type',
   'server/hub/attachments.ts': 'http/attachments.test.ts: a send with files through a live server',

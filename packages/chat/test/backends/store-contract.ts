@@ -37,6 +37,40 @@ export function untagged(rooms: RoomStore, events: RoomEvent[]): RoomEvent[] {
 
 export function storeContract(name: string, open: () => Promise<StoreUnderTest>): void {
   describe(`${name}: the store contract`, () => {
+    it('keeps topic events for history (topicEvents: a seq range, the newest `limit`, oldest first) and reads counts with the topic (roomCounts)', async () => {
+      const rooms = asMembers((await open()).rooms);
+      await rooms.createRoom(room('a', 'ann'), quotas);
+      await rooms.join('ann', 'a', 100);
+      const topic = (text: string) => rooms.setTopic({ room: 'a', user: 'ann', text, ts: 2000 });
+      await rooms.appendEvent(msg('a', 'ben', 'b1')); // 1
+      expect(await topic('one')).toMatchObject({ ok: true, event: { seq: 2 } });
+      await rooms.appendEvent(msg('a', 'ben', 'b2')); // 3
+      expect(await topic('two')).toMatchObject({ ok: true, event: { seq: 4 } });
+      expect(await topic('')).toMatchObject({ ok: true, event: { seq: 5 } });
+      const line = (seq: number, text: string) => ({
+        type: 'topic',
+        room: 'a',
+        seq,
+        user: 'ann',
+        text,
+        ts: 2000,
+      });
+      expect(await rooms.topicEvents('a', 0, 5, 10)).toEqual([line(2, 'one'), line(4, 'two'), line(5, '')]);
+      expect(await rooms.topicEvents('a', 2, 4, 10)).toEqual([line(4, 'two')]);
+      expect(await rooms.topicEvents('a', 0, 5, 2)).toEqual([line(4, 'two'), line(5, '')]);
+      expect(await rooms.topicEvents('a', 5, 9, 10)).toEqual([]);
+      expect(await rooms.topicEvents('nope', 0, 9, 10)).toEqual([]);
+      // ben's two messages are unread to ann from 0, not to ben; the topic goes with the counts.
+      expect(await rooms.roomCounts('a', 'ann', 0)).toEqual({ unread: 2, mentions: 0 });
+      await topic('three');
+      expect(await rooms.roomCounts('a', 'ann', 0)).toEqual({ unread: 2, mentions: 0, topic: 'three' });
+      expect(await rooms.roomCounts('a', 'ben', 0)).toEqual({ unread: 0, mentions: 0, topic: 'three' });
+      expect(await rooms.roomCounts('a', 'ann', 3)).toMatchObject({ unread: 0 });
+      // Deleted, its topic events go with it.
+      expect(await rooms.deleteRoom('a')).toBe(true);
+      expect(await rooms.topicEvents('a', 0, 9, 10)).toEqual([]);
+    });
+
     it('numbers events per room from 1 without gaps and dedups by (room, user, client id)', async () => {
       const rooms = asMembers((await open()).rooms);
       expect(await rooms.createRoom(room('a'), quotas)).toBe('created');

@@ -58,6 +58,8 @@ const ui = {
    * nothing else took it meanwhile (restoreFocus).
    */
   following: null as { room: string; id: string } | null,
+  /** One's own message is going out (followOwnMessage): the next draw takes the reader to the end. */
+  own: false,
 };
 
 const NEAR_END_PX = 80;
@@ -404,11 +406,13 @@ function keepInPlace(
   box: HTMLElement,
   list: HTMLElement,
   anchor: { seq: string; offset: number } | null,
-): void {
-  if (!anchor) return;
+): number {
+  if (!anchor) return 0;
   const li = list.querySelector<HTMLElement>(`li.message[data-seq="${anchor.seq}"]`);
-  if (!li) return;
-  box.scrollTop += li.getBoundingClientRect().top - box.getBoundingClientRect().top - anchor.offset;
+  if (!li) return 0;
+  const moved = li.getBoundingClientRect().top - box.getBoundingClientRect().top - anchor.offset;
+  box.scrollTop += moved;
+  return moved;
 }
 
 export type ScrollMode = 'update' | 'older';
@@ -462,13 +466,21 @@ export function renderMessages(
   const list = byId('message-list');
   // Where the reader is, read before the rows change (a read after lays them out in the call).
   // A scroll to the end waiting for its frame (toEndSoon): the reader is at the end, nothing is
-  // read (the rows of the draw before are not laid out yet: a read would lay them out now).
+  // read (the rows of the draw before are not laid out yet: a read would lay them out now). One's
+  // own message going out (followOwnMessage): the reader goes to the end wherever they are.
+  const own = ui.own;
+  ui.own = false;
   const ending = endPending;
-  const fromBottom = ending ? 0 : box.scrollHeight - box.scrollTop;
+  const unread = ending !== null || own;
+  const top = unread ? 0 : box.scrollTop;
+  const fromBottom = unread ? 0 : box.scrollHeight - top;
   const view = ending ? ending.view : box.clientHeight;
-  const nearEnd = ending !== null || isNearEnd(box);
+  const nearEnd = unread || isNearEnd(box);
   const spot = focusedSpot(list);
-  const anchor = mode === 'update' && !state.jump && !ending ? topMessage(box, list) : null;
+  const anchor = mode === 'update' && !state.jump && !unread ? topMessage(box, list) : null;
+  // The last message the reader has seen at the end, if they are there: what comes after it is
+  // counted for "jump to latest" if they leave before the scroll to the end (leaveEnd).
+  const seenTo = ending ? ending.seenTo : lastSeq(list);
   const room: Room | undefined = state.rooms.get(state.active);
   const redraw = () => renderMessages(state, outbox, actions, 'older');
   byId('load-older').hidden = !room?.hasMore;
@@ -551,8 +563,9 @@ export function renderMessages(
   restoreFocus(list, spot, ui.shown === room.name, room.name);
   ui.shown = room.name;
   const jump = byId('jump-latest');
-  // At the end, where a new message leaves the reader: known without reading the layout.
-  let atEnd: boolean | undefined;
+  // At the end, where a new message leaves the reader: known without reading the layout; so is
+  // a scroll to the end under way.
+  let atEnd: boolean | undefined = ending ? true : undefined;
   if (state.jump) {
     endPending?.cancel();
     endPending = null;
@@ -564,9 +577,9 @@ export function renderMessages(
     jump.hidden = true;
   } else if (mode === 'older') {
     // Going to the end anyway (toEndSoon), else as far from the end as before.
-    if (!ending) box.scrollTop = box.scrollHeight - fromBottom;
-  } else if (state.stick && nearEnd) {
-    toEndSoon(box, list, view);
+    if (!unread) box.scrollTop = box.scrollHeight - fromBottom;
+  } else if (own || (state.stick && nearEnd)) {
+    toEndSoon(box, list, view, { from: top, own, state, room: room.name, seenTo });
     atEnd = true;
   } else {
     if (state.stick) jump.hidden = false;
@@ -727,7 +740,9 @@ function layOutLater(box: HTMLElement, list: HTMLElement): void {
     // in the idle time, rather than in the next frame.
     const anchor = topMessage(box, list);
     for (const li of batch) li.dataset.laid = '';
-    keepInPlace(box, list, anchor);
+    const moved = keepInPlace(box, list, anchor);
+    // The page moved the reader, not they: a scroll to the end waiting counts from there.
+    if (endPending) endPending.from += moved;
     layOutTime(batch.length, pageClock.now() - start);
     layOutPending = pageClock.idle(step);
   };
@@ -771,10 +786,38 @@ function toEnd(box: HTMLElement, list: HTMLElement, view = box.clientHeight): vo
 }
 
 /**
- * The scroll to the end waiting for its frame (toEndSoon): how to cancel it, and the height of the
- * conversation read before it.
+ * Why a scroll to the end waits (toEndSoon): where the reader was (`from`, their scrollTop read
+ * before the rows changed), whether it follows one's own message (`own`), and the last message
+ * seen at the end (`seenTo`) in `room` of `state`.
  */
-let endPending: { cancel: () => void; view: number } | null = null;
+interface EndReason {
+  from: number;
+  own: boolean;
+  state: ChatState;
+  room: string;
+  seenTo: number;
+}
+
+/**
+ * The scroll to the end waiting for its frame (toEndSoon): how to cancel it, the height of the
+ * conversation read before it, and why it waits.
+ */
+let endPending: ({ cancel: () => void; view: number } & EndReason) | null = null;
+
+/**
+ * How far up (CSS pixels) the reader may be moved, by the page or by a rounding, and still count
+ * as at the end; a wheel's or a key's step is far more.
+ */
+const MOVED_PX = 2;
+
+/** The seq of the list's last message (unsent ones, with none, come after them); 0 if none. */
+function lastSeq(list: HTMLElement): number {
+  for (let node = list.lastElementChild; node; node = node.previousElementSibling) {
+    const seq = (node as HTMLElement).dataset.seq;
+    if (seq !== undefined) return Number(seq);
+  }
+  return 0;
+}
 
 /**
  * Scrolls to the end before the next frame is drawn, its last messages laid out first (showNear),
@@ -783,14 +826,60 @@ let endPending: { cancel: () => void; view: number } | null = null;
  * and again for the frame. In the frame's callback it is laid out once. Until then the reader
  * counts as at the end (renderMessages), whatever else is drawn meanwhile.
  */
-function toEndSoon(box: HTMLElement, list: HTMLElement, view: number): void {
+function toEndSoon(box: HTMLElement, list: HTMLElement, view: number, why: EndReason): void {
   showNear(list, list.lastElementChild, view);
-  if (endPending) return;
+  if (endPending) {
+    endPending.own ||= why.own;
+    return;
+  }
   const cancel = pageClock.frame(() => {
+    const pending = endPending;
     endPending = null;
-    if (box.isConnected) box.scrollTop = box.scrollHeight;
+    if (!box.isConnected || !pending) return;
+    // Only if the reader is at the end still (a scroll up the events did not tell yet): read here,
+    // the layout is the one the scroll to the end needs anyway.
+    if (!pending.own && box.scrollTop < pending.from - MOVED_PX) leaveEnd(pending, box);
+    else box.scrollTop = box.scrollHeight;
   });
-  endPending = { cancel, view };
+  endPending = { cancel, view, ...why };
+}
+
+/**
+ * The reader moved up before the scroll to the end `pending` ran (in the same frame a message
+ * came): it is dropped, and the messages by others after the last one they saw at the end are
+ * counted on "jump to latest", shown (as when they arrive with the reader scrolled up). One's own
+ * message goes to the end whatever the reader does (followOwnMessage).
+ */
+function leaveEnd(pending: NonNullable<typeof endPending>, box: HTMLElement): void {
+  pending.cancel();
+  endPending = null;
+  const { state } = pending;
+  const room = state.rooms.get(state.active);
+  if (room?.name === pending.room) {
+    let count = 0;
+    for (const message of room.messages.values())
+      if (message.seq > pending.seenTo && message.user !== state.me) count++;
+    state.newBelow += count;
+  }
+  seen(state, box, false);
+  byId('jump-latest').hidden = false;
+}
+
+/**
+ * The reader moves the view up (a wheel turned up, a key: main.ts), maybe before any scroll event:
+ * a scroll to the end waiting for its frame goes no further, unless for one's own message.
+ */
+export function readerMovesUp(): void {
+  if (endPending && !endPending.own) leaveEnd(endPending, byId('messages'));
+}
+
+/**
+ * One's own message goes out (the composer's send, main.ts): the draw it causes takes the reader
+ * to the end in the next frame (toEndSoon), wherever they are, as chat users expect, reading no
+ * layout in the send's call (it read scrollHeight, the whole list laid out, and again in the frame).
+ */
+export function followOwnMessage(): void {
+  ui.own = true;
 }
 
 /**
@@ -959,8 +1048,11 @@ function focusStored(list: HTMLElement, id: string): boolean {
 
 /** The reader scrolled: at the end, "jump to latest" goes away (and the count of new messages). */
 export function onConversationScroll(state: ChatState): void {
-  // A scroll to the end under way (toEndSoon) is where the reader is about to be.
-  seen(state, byId('messages'), endPending === null ? undefined : true);
+  const box = byId('messages');
+  // A scroll to the end under way (toEndSoon) is where the reader is about to be, unless this
+  // scroll took them up from where they were (in the same frame a message came): then it goes.
+  if (endPending && !endPending.own && box.scrollTop < endPending.from - MOVED_PX) leaveEnd(endPending, box);
+  seen(state, box, endPending === null ? undefined : true);
 }
 
 export function jumpToLatest(state: ChatState): void {

@@ -15,10 +15,12 @@ import {
 } from '../../src/shared/protocol.js';
 import {
   excerpt,
+  followOwnMessage,
   LAY_OUT_MIN,
   type MessageActions,
   messageName,
   onConversationScroll,
+  readerMovesUp,
   renderMessages,
   setPageClock,
   showMessage,
@@ -734,6 +736,79 @@ describe('a new message at the end: the reader stays at the end, the layout read
     expect(box().scrollTop).toBe(100);
     expect(jump().hidden).toBe(false);
     expect(count()).toBe('1 new message · ');
+  });
+
+  it('leaves a reader who scrolls up in the frame a message came where they went, with "jump to latest"', () => {
+    const { state, draw, event } = setup(bobs(30));
+    measured();
+    box().scrollTop = 30 * 20 + 20 - 200; // at the end
+    event(message(said(31, 'carol')));
+    draw();
+    expect(frames).toHaveLength(1);
+    // Before the frame, the reader scrolls up: the scroll to the end goes, the message is counted.
+    box().scrollTop = 300;
+    onConversationScroll(state);
+    expect(frames).toEqual([]);
+    expect(box().scrollTop).toBe(300);
+    expect(jump().hidden).toBe(false);
+    expect(count()).toBe('1 new message · ');
+    // The next one is counted as any other while scrolled back.
+    event(message(said(32, 'carol')));
+    draw();
+    expect(frames).toEqual([]);
+    expect(box().scrollTop).toBe(300);
+    expect(count()).toBe('2 new messages · ');
+  });
+
+  it('checks in the frame that the reader is at the end still: a scroll not yet told keeps them there', () => {
+    const { draw, event } = setup(bobs(30));
+    measured();
+    box().scrollTop = 30 * 20 + 20 - 200;
+    event(message(said(31, 'carol')));
+    draw();
+    event(message(said(32, 'alice'))); // one's own, from another tab: not counted
+    draw();
+    box().scrollTop = 250; // no scroll event yet
+    frames.shift()?.();
+    expect(box().scrollTop).toBe(250);
+    expect(jump().hidden).toBe(false);
+    expect(count()).toBe('1 new message · ');
+  });
+
+  it('drops the scroll to the end when the reader turns the wheel up or presses a key up before it', () => {
+    const { draw, event } = setup(bobs(30));
+    measured();
+    box().scrollTop = 30 * 20 + 20 - 200;
+    event(message(said(31, 'carol')));
+    draw();
+    expect(frames).toHaveLength(1);
+    readerMovesUp(); // main.ts: a wheel up, ↑, PageUp or Home in the conversation
+    expect(frames).toEqual([]);
+    expect(jump().hidden).toBe(false);
+    expect(count()).toBe('1 new message · ');
+  });
+
+  it("takes one's own message to the end in the next frame, wherever the reader is, reading no layout", () => {
+    const { state, draw, items } = setup(bobs(30));
+    measured();
+    box().scrollTop = 100; // scrolled up
+    onConversationScroll(state);
+    reads = [];
+    // The composer's send (main.ts): the draw the outbox's change causes.
+    followOwnMessage();
+    items.push({ id: 'out1', room: 'general', text: 'mine' });
+    draw();
+    expect(reads).toEqual([]);
+    expect(frames).toHaveLength(1);
+    expect(jump().hidden).toBe(true);
+    // Moving up meanwhile does not keep one's own message out of sight.
+    box().scrollTop = 50;
+    onConversationScroll(state);
+    readerMovesUp();
+    expect(frames).toHaveLength(1);
+    frames.shift()?.();
+    expect(box().scrollTop).toBe(32 * 20); // the day, 30 messages and the unsent one
+    expect(jump().hidden).toBe(true);
   });
 
   it('a room switch cancels the scroll to the end of the room left', () => {

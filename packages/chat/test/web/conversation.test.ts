@@ -625,6 +625,16 @@ describe('a long conversation laid out in the background', () => {
     expect(laid()).toEqual(seqs(1, 700));
   });
 
+  it('finds the message read among the rows it lists: no second list of them, no search by seq', () => {
+    setup(many(700));
+    // Each a look through the 700 rows (~3 ms of the step's fixed part in a room of 3,400).
+    const all = vi.spyOn(list(), 'querySelectorAll');
+    const one = vi.spyOn(list(), 'querySelector');
+    runIdle();
+    expect([all.mock.calls.length, one.mock.calls.length]).toEqual([0, 0]);
+    expect(laid()).toHaveLength(200);
+  });
+
   it('a room switch cancels the steps for the rows of the room left', () => {
     const { state, draw, last } = setup(many(700));
     runIdle();

@@ -626,6 +626,7 @@ export function setPageClock(clock: Partial<PageClock> | null): void {
   Object.assign(pageClock, defaultClock, clock ?? {});
   cost = { ...FIRST_COST };
   lastStep = null;
+  probe = false;
 }
 
 /**
@@ -638,9 +639,10 @@ export const LAY_OUT_MAX = 500;
 
 /**
  * What a step costs: a part whatever its size (`fixed`: the layout the step forces goes over the
- * whole list, ~20-25 ms for 3,400 rows on the loaded benchmark machine, bench/CHAT-PAGE-RESULTS.md)
- * and a part per row (`perRow`). First a guess (300 rows took ~40 ms, all counted per row), then
- * measured by each step (layOutTime).
+ * whole list, however few rows changed) and a part per row (`perRow`: each row's own style and
+ * layout, its parts' style computed the first time), both measured in bench/CHAT-PAGE-RESULTS.md.
+ * First a guess (300 rows took ~40 ms, all counted per row), then measured by each step
+ * (layOutTime).
  */
 const FIRST_COST = { fixed: 0, perRow: 0.15 };
 let cost = { ...FIRST_COST };
@@ -656,8 +658,16 @@ let lastStep: { rows: number; ms: number } | null = null;
 function rowsFor(left: number): number {
   const rows = Math.floor((left - cost.fixed) / cost.perRow);
   const least = Math.max(LAY_OUT_MIN, Math.ceil(cost.fixed / cost.perRow));
-  return Math.min(LAY_OUT_MAX, Math.max(least, rows));
+  return Math.min(LAY_OUT_MAX, Math.max(least, rows) + (probe ? LAY_OUT_MIN : 0));
 }
+
+/**
+ * The next step lays out LAY_OUT_MIN rows more than its time says (rowsFor): the two steps before
+ * were of one size and no fixed part is known, so layOutTime could not tell one from the rows.
+ * Where every idle period was too short for more than the fewest rows (the benchmark's), every
+ * step was the fewest, the fixed part was never measured, and the least size never applied.
+ */
+let probe = false;
 
 /**
  * A step of `rows` took `ms`: with the step before, of another size, both parts (the difference
@@ -668,6 +678,7 @@ function rowsFor(left: number): number {
 function layOutTime(rows: number, ms: number): void {
   const before = lastStep;
   lastStep = { rows, ms };
+  probe = false;
   if (before && Math.abs(rows - before.rows) >= LAY_OUT_MIN / 2) {
     const perRow = (ms - before.ms) / (rows - before.rows);
     const fixed = ms - perRow * rows;
@@ -678,6 +689,7 @@ function layOutTime(rows: number, ms: number): void {
   }
   const fixed = before && ms > cost.fixed ? cost.fixed : 0;
   cost = { fixed, perRow: Math.max((ms - fixed) / rows, 0.001) };
+  probe = before !== null && fixed === 0;
 }
 
 /** The background step waiting for the page to be idle: how to cancel it. */

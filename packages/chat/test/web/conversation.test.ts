@@ -625,6 +625,18 @@ describe('a long conversation laid out in the background', () => {
     expect(laid()).toEqual(seqs(1, 700));
   });
 
+  it('measures the fixed part where every idle period is too short: one step of more rows tells it', () => {
+    // 10 ms a step whatever its size, 0.125 ms a row, and never any time left (the benchmark's
+    // short idle periods): steps of the fewest rows alone never told the two parts apart.
+    fixed = 10;
+    setup(many(700));
+    // The fewest, twice (all of it counted per row); then 20 more rows, and from the two sizes
+    // 10 ms a step and 0.125 a row: 80 rows, the least size for that fixed part.
+    expect(steps(0, 0, 0, 0, 0)).toEqual([LAY_OUT_MIN, LAY_OUT_MIN, 2 * LAY_OUT_MIN, 80, 80]);
+    while (idle.size > 0) runIdle(0);
+    expect(laid()).toEqual(seqs(1, 700));
+  });
+
   it('finds the message read among the rows it lists: no second list of them, no search by seq', () => {
     setup(many(700));
     // Each a look through the 700 rows (~3 ms of the step's fixed part in a room of 3,400).

@@ -13,8 +13,9 @@
 //
 //   flock /tmp/riptide/bench.lock node bench/chat-page-render.mjs [src folder] [N] [RUNS]
 //
-// An older page's source: git archive <commit> packages/chat/src | tar -x -C /tmp/before, then
-// /tmp/before/packages/chat/src. Results: bench/CHAT-PAGE-RESULTS.md.
+// An older page's source: git archive <commit> packages/chat/src packages/chat/static | tar -x -C
+// /tmp/before, then /tmp/before/packages/chat/src (its CSS, static/style.css beside it, is served
+// with it). Results: bench/CHAT-PAGE-RESULTS.md.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

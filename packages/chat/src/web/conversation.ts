@@ -862,10 +862,20 @@ function toEndSoon(box: HTMLElement, list: HTMLElement, view: number, why: EndRe
     if (!box.isConnected || !pending) return;
     // Only if the reader is at the end still (a scroll up the events did not tell yet): read here,
     // the layout is the one the scroll to the end needs anyway.
-    if (!pending.own && box.scrollTop < pending.from - MOVED_PX) leaveEnd(pending, box);
+    if (movedAway(pending, box)) leaveEnd(pending, box);
     else box.scrollTop = box.scrollHeight;
   });
   endPending = { cancel, view, ...why };
+}
+
+/**
+ * Whether the reader went up from where they were when the scroll to the end `pending` was asked
+ * for (not for one's own message): above it, and no longer near the end. Near it, they did not
+ * move, or the browser moved them: rows that got shorter (an unsent message drawn as sent) bring
+ * the end, and the most the view can be scrolled, up to them.
+ */
+function movedAway(pending: NonNullable<typeof endPending>, box: HTMLElement): boolean {
+  return !pending.own && box.scrollTop < pending.from - MOVED_PX && !isNearEnd(box);
 }
 
 /**
@@ -1075,7 +1085,7 @@ export function onConversationScroll(state: ChatState): void {
   const box = byId('messages');
   // A scroll to the end under way (toEndSoon) is where the reader is about to be, unless this
   // scroll took them up from where they were (in the same frame a message came): then it goes.
-  if (endPending && !endPending.own && box.scrollTop < endPending.from - MOVED_PX) leaveEnd(endPending, box);
+  if (endPending && movedAway(endPending, box)) leaveEnd(endPending, box);
   seen(state, box, endPending === null ? undefined : true);
 }
 

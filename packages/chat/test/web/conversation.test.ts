@@ -797,6 +797,24 @@ describe('a new message at the end: the reader stays at the end, the layout read
     expect(count()).toBe('1 new message · ');
   });
 
+  it('goes to the end when the view went up only as far as the end did (rows got shorter)', () => {
+    const { state, draw, event } = setup(bobs(30));
+    measured();
+    box().scrollTop = 30 * 20 + 20 - 200; // at the end: 420
+    event(message(said(31, 'carol')));
+    draw();
+    // The rows now 40 px shorter than they were (an unsent one drawn as sent, say): the browser
+    // brings the view up with the end, and says so by a scroll event.
+    Object.defineProperty(box(), 'scrollHeight', { configurable: true, get: () => 600 });
+    box().scrollTop = 400;
+    onConversationScroll(state);
+    expect(frames).toHaveLength(1);
+    frames.shift()?.();
+    expect(box().scrollTop).toBe(600);
+    expect(jump().hidden).toBe(true);
+    expect(count()).toBe('');
+  });
+
   it('drops the scroll to the end when the reader turns the wheel up or presses a key up before it', () => {
     const { draw, event } = setup(bobs(30));
     measured();

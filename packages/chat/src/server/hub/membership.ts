@@ -6,8 +6,9 @@
  *
  * Access rules (docs/chat-protocol.md, "Rooms"):
  * - public rooms: anyone may list and join them, but whom their owner removed (banned) until the
- *   owner lifts it; never the owner themselves (nobody bans the owner from their own room). A server admin (config: ChatServerOptions.admins, main.ts --admin; each node's
- *   own, never stored) may do there what the owner may (remove, unban, bans), in every public room,
+ *   owner lifts it; never the owner themselves (nobody bans the owner from their own room). A
+ *   server admin (config: ChatServerOptions.admins, main.ts --admin; each node's own, never
+ *   stored) may do there what the owner may (remove, unban, bans), in every public room,
  *   general (which has no owner) and those whose owner is gone included; in private rooms and
  *   direct messages nothing (they are their members' own). The stores check "the owner, or any
  *   public room for an admin" in their own step: the hub vouches for the admin with a flag.

@@ -1251,14 +1251,17 @@ async function start(): Promise<void> {
     });
   });
   // "Ban someone" in the Banned list: removed, and so banned (answered `removed`, the list follows).
-  setUpBanForm((user) => {
-    let sent = false;
-    online(`${user} was not banned`, () => {
-      state.removeMember(state.active, user);
-      sent = true;
-    });
-    return sent;
-  });
+  setUpBanForm(
+    (user) => {
+      let sent = false;
+      online(`${user} was not banned`, () => {
+        state.removeMember(state.active, user);
+        sent = true;
+      });
+      return sent;
+    },
+    () => state.banNames(state.active),
+  );
   byId('leave-room').addEventListener('click', () =>
     online(
       state.rooms.get(state.active)?.kind === 'dm'

@@ -13,9 +13,10 @@
 //
 //   flock /tmp/riptide/bench.lock node bench/chat-page-render.mjs [src folder] [N] [RUNS]
 //
-// An older page's source: git archive <commit> packages/chat/src | tar -x -C /tmp/before, then
-// /tmp/before/packages/chat/src. Results: bench/CHAT-PAGE-RESULTS.md.
-import { mkdtempSync, rmSync } from 'node:fs';
+// An older page's source: git archive <commit> packages/chat/src packages/chat/static | tar -x -C
+// /tmp/before, then /tmp/before/packages/chat/src (its CSS, static/style.css beside it, is served
+// with it). Results: bench/CHAT-PAGE-RESULTS.md.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,16 +43,19 @@ let app = built.outputFiles[0].text;
 if (!app.includes('function renderMessages(')) throw new Error('renderMessages not found in the bundle');
 app = app.replace('function renderMessages(', 'function renderMessages__timed(');
 app += `
-// Each idle callback (the background lay-out steps): how long it took, and how long its deadline
-// had left when it started.
+// Each idle callback (the background lay-out steps): how long it took, how long its deadline
+// had left when it started, and how many rows it laid out (counted outside its time).
 {
   const request = window.requestIdleCallback.bind(window);
+  const laid = () => document.querySelectorAll('#message-list li.message[data-laid]').length;
   window.requestIdleCallback = (step, options) =>
     request((deadline) => {
       const left = deadline.timeRemaining();
+      const before = laid();
       const start = performance.now();
       step(deadline);
-      (window.__idle ??= []).push({ took: performance.now() - start, left, end: performance.now() });
+      const took = performance.now() - start;
+      (window.__idle ??= []).push({ took, left, end: performance.now(), rows: laid() - before });
     }, options);
 }
 function renderMessages(...args) {
@@ -108,6 +112,13 @@ const browser = await chromium.launch({
 });
 const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
 await context.route('**/app.js', (route) => route.fulfill({ contentType: 'text/javascript', body: app }));
+// The style sheet beside the source folder given (its static/), where there is one: a change to
+// the page's CSS is compared as its script is.
+const style = join(resolve(src), '..', 'static', 'style.css');
+if (existsSync(style))
+  await context.route('**/style.css', (route) =>
+    route.fulfill({ contentType: 'text/css', body: readFileSync(style, 'utf8') }),
+  );
 const page = await context.newPage();
 await page.goto(origin);
 await page.fill('#login-name', 'alice');
@@ -324,6 +335,20 @@ else console.log('idle steps under way: none caught before the steps ended');
     `${'idle steps (page loads above)'.padEnd(34)} ${steps.length} steps (${(steps.length / RUNS).toFixed(1)} a load); took ${f(took)}; past the deadline ${f(over)}, ${over.filter((x) => x > 0).length} overran`,
   );
   console.log(`${''.padEnd(34)} every row laid out, from the page's load: ${f(settleTimes)}`);
+  // A step's two parts, from all the steps that laid out rows: least squares of its time on its
+  // rows (the fixed part, whatever the size, and the time a row), and the least size they give.
+  const fit = steps.filter((s) => s.rows > 0);
+  const n = fit.length;
+  const mx = fit.reduce((a, s) => a + s.rows, 0) / n;
+  const my = fit.reduce((a, s) => a + s.took, 0) / n;
+  const sxy = fit.reduce((a, s) => a + (s.rows - mx) * (s.took - my), 0);
+  const sxx = fit.reduce((a, s) => a + (s.rows - mx) ** 2, 0);
+  const perRow = sxx > 0 ? sxy / sxx : Number.NaN;
+  const fixed = my - perRow * mx;
+  const sizes = fit.map((s) => s.rows);
+  console.log(
+    `${''.padEnd(34)} rows a step: median ${median(sizes)} (${Math.min(...sizes)}-${Math.max(...sizes)}); fit: ${fixed.toFixed(2)} ms a step + ${(perRow * 1000).toFixed(1)} µs a row (least size fixed/perRow ${Math.ceil(fixed / perRow)} rows)`,
+  );
 }
 await traced('idle steps under way, a new message', 5, busyPrepare, newMessage);
 await settled();

@@ -148,14 +148,15 @@ export interface Membership {
 }
 
 export type CreateRoomResult = 'created' | 'exists' | 'owner_quota' | 'server_quota';
-/** banned: the owner of the public room banned the user (RoomStore.ban), checked with the add. */
+/** banned: the public room's owner or a server admin banned the user (RoomStore.ban), checked with the add. */
 export type JoinResult = 'joined' | 'member' | 'no_room' | 'too_many_rooms' | 'banned';
 
 /**
  * RoomStore.ban: `banned` (new), `already` (it was: nothing changed), `full` (the room has `max`
- * bans: nothing done), `no_room` (no such room, not public, or not `owner`'s).
+ * bans: nothing done), `no_room` (no such room, not public, or not `owner`'s), `owner` (the user
+ * is the room's owner, whom nobody bans from it: nothing done).
  */
-export type BanResult = 'banned' | 'already' | 'full' | 'no_room';
+export type BanResult = 'banned' | 'already' | 'full' | 'no_room' | 'owner';
 
 /** A pending invitation to a private room (RoomStore.invite). */
 export interface InvitationRecord {
@@ -491,7 +492,9 @@ export interface RoomStore {
    * caller takes them out after (leave with 'removed'), so a join stored before the ban is undone
    * and one after it is refused. A room's bans go with it (deleteRoom, the expiry of an empty room).
    * `admin`: the hub says `owner` is a server admin (config, not stored), who may ban in any public
-   * room: the room's kind is still checked in the step, its owner is not.
+   * room: the room's kind is still checked in the step, its owner is not. The room's own owner is
+   * never banned from it ('owner', checked in the step too): an admin's ban of them would mean
+   * nothing, as they could lift it themselves.
    */
   ban(room: string, user: string, owner: string, max: number, admin?: boolean): Promise<BanResult>;
   /**

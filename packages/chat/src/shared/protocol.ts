@@ -524,7 +524,10 @@ export type ServerMessage =
    * that their Banned lists follow; likewise `unbanned`.
    */
   | Reply<{ type: 'removed'; room: string; user: string }>
-  /** The answer to `unban`: `user` may join the public room again (without ref: see `removed`). */
+  /**
+   * The answer to `unban`: `user` may join the public room again. Without ref: see `removed`; and
+   * to every connection of the user whose ban was lifted.
+   */
   | Reply<{ type: 'unbanned'; room: string; user: string }>
   /** The answer to `bans`: names in code unit order; next: the name to pass as `after` for more. */
   | Reply<{ type: 'bans'; room: string; users: string[]; next?: string }>

@@ -58,6 +58,8 @@ const ui = {
    * nothing else took it meanwhile (restoreFocus).
    */
   following: null as { room: string; id: string } | null,
+  /** One's own message is going out (followOwnMessage): the next draw takes the reader to the end. */
+  own: false,
 };
 
 const NEAR_END_PX = 80;
@@ -404,11 +406,13 @@ function keepInPlace(
   box: HTMLElement,
   list: HTMLElement,
   anchor: { seq: string; offset: number } | null,
-): void {
-  if (!anchor) return;
+): number {
+  if (!anchor) return 0;
   const li = list.querySelector<HTMLElement>(`li.message[data-seq="${anchor.seq}"]`);
-  if (!li) return;
-  box.scrollTop += li.getBoundingClientRect().top - box.getBoundingClientRect().top - anchor.offset;
+  if (!li) return 0;
+  const moved = li.getBoundingClientRect().top - box.getBoundingClientRect().top - anchor.offset;
+  box.scrollTop += moved;
+  return moved;
 }
 
 export type ScrollMode = 'update' | 'older';
@@ -462,13 +466,21 @@ export function renderMessages(
   const list = byId('message-list');
   // Where the reader is, read before the rows change (a read after lays them out in the call).
   // A scroll to the end waiting for its frame (toEndSoon): the reader is at the end, nothing is
-  // read (the rows of the draw before are not laid out yet: a read would lay them out now).
+  // read (the rows of the draw before are not laid out yet: a read would lay them out now). One's
+  // own message going out (followOwnMessage): the reader goes to the end wherever they are.
+  const own = ui.own;
+  ui.own = false;
   const ending = endPending;
-  const fromBottom = ending ? 0 : box.scrollHeight - box.scrollTop;
+  const unread = ending !== null || own;
+  const top = unread ? 0 : box.scrollTop;
+  const fromBottom = unread ? 0 : box.scrollHeight - top;
   const view = ending ? ending.view : box.clientHeight;
-  const nearEnd = ending !== null || isNearEnd(box);
+  const nearEnd = unread || isNearEnd(box);
   const spot = focusedSpot(list);
-  const anchor = mode === 'update' && !state.jump && !ending ? topMessage(box, list) : null;
+  const anchor = mode === 'update' && !state.jump && !unread ? topMessage(box, list) : null;
+  // The last message the reader has seen at the end, if they are there: what comes after it is
+  // counted for "jump to latest" if they leave before the scroll to the end (leaveEnd).
+  const seenTo = ending ? ending.seenTo : lastSeq(list);
   const room: Room | undefined = state.rooms.get(state.active);
   const redraw = () => renderMessages(state, outbox, actions, 'older');
   byId('load-older').hidden = !room?.hasMore;
@@ -551,8 +563,9 @@ export function renderMessages(
   restoreFocus(list, spot, ui.shown === room.name, room.name);
   ui.shown = room.name;
   const jump = byId('jump-latest');
-  // At the end, where a new message leaves the reader: known without reading the layout.
-  let atEnd: boolean | undefined;
+  // At the end, where a new message leaves the reader: known without reading the layout; so is
+  // a scroll to the end under way.
+  let atEnd: boolean | undefined = ending ? true : undefined;
   if (state.jump) {
     endPending?.cancel();
     endPending = null;
@@ -564,9 +577,9 @@ export function renderMessages(
     jump.hidden = true;
   } else if (mode === 'older') {
     // Going to the end anyway (toEndSoon), else as far from the end as before.
-    if (!ending) box.scrollTop = box.scrollHeight - fromBottom;
-  } else if (state.stick && nearEnd) {
-    toEndSoon(box, list, view);
+    if (!unread) box.scrollTop = box.scrollHeight - fromBottom;
+  } else if (own || (state.stick && nearEnd)) {
+    toEndSoon(box, list, view, { from: top, own, state, room: room.name, seenTo });
     atEnd = true;
   } else {
     if (state.stick) jump.hidden = false;
@@ -613,6 +626,7 @@ export function setPageClock(clock: Partial<PageClock> | null): void {
   Object.assign(pageClock, defaultClock, clock ?? {});
   cost = { ...FIRST_COST };
   lastStep = null;
+  probe = false;
 }
 
 /**
@@ -625,9 +639,10 @@ export const LAY_OUT_MAX = 500;
 
 /**
  * What a step costs: a part whatever its size (`fixed`: the layout the step forces goes over the
- * whole list, ~20-25 ms for 3,400 rows on the loaded benchmark machine, bench/CHAT-PAGE-RESULTS.md)
- * and a part per row (`perRow`). First a guess (300 rows took ~40 ms, all counted per row), then
- * measured by each step (layOutTime).
+ * whole list, however few rows changed) and a part per row (`perRow`: each row's own style and
+ * layout, its parts' style computed the first time), both measured in bench/CHAT-PAGE-RESULTS.md.
+ * First a guess (300 rows took ~40 ms, all counted per row), then measured by each step
+ * (layOutTime).
  */
 const FIRST_COST = { fixed: 0, perRow: 0.15 };
 let cost = { ...FIRST_COST };
@@ -643,8 +658,16 @@ let lastStep: { rows: number; ms: number } | null = null;
 function rowsFor(left: number): number {
   const rows = Math.floor((left - cost.fixed) / cost.perRow);
   const least = Math.max(LAY_OUT_MIN, Math.ceil(cost.fixed / cost.perRow));
-  return Math.min(LAY_OUT_MAX, Math.max(least, rows));
+  return Math.min(LAY_OUT_MAX, Math.max(least, rows) + (probe ? LAY_OUT_MIN : 0));
 }
+
+/**
+ * The next step lays out LAY_OUT_MIN rows more than its time says (rowsFor): the two steps before
+ * were of one size and no fixed part is known, so layOutTime could not tell one from the rows.
+ * Where every idle period was too short for more than the fewest rows (the benchmark's), every
+ * step was the fewest, the fixed part was never measured, and the least size never applied.
+ */
+let probe = false;
 
 /**
  * A step of `rows` took `ms`: with the step before, of another size, both parts (the difference
@@ -655,6 +678,7 @@ function rowsFor(left: number): number {
 function layOutTime(rows: number, ms: number): void {
   const before = lastStep;
   lastStep = { rows, ms };
+  probe = false;
   if (before && Math.abs(rows - before.rows) >= LAY_OUT_MIN / 2) {
     const perRow = (ms - before.ms) / (rows - before.rows);
     const fixed = ms - perRow * rows;
@@ -665,6 +689,7 @@ function layOutTime(rows: number, ms: number): void {
   }
   const fixed = before && ms > cost.fixed ? cost.fixed : 0;
   cost = { fixed, perRow: Math.max((ms - fixed) / rows, 0.001) };
+  probe = before !== null && fixed === 0;
 }
 
 /** The background step waiting for the page to be idle: how to cancel it. */
@@ -705,7 +730,8 @@ function layOutLater(box: HTMLElement, list: HTMLElement): void {
     const start = pageClock.now();
     const size = rowsFor(deadline.timeRemaining());
     const rows = [...list.children] as HTMLElement[];
-    const low = firstBelow(rows, box.getBoundingClientRect().top);
+    const top = box.getBoundingClientRect().top;
+    const low = firstBelow(rows, top);
     const batch: HTMLElement[] = [];
     const pending = (li: HTMLElement) => li.classList.contains('message') && li.dataset.laid === undefined;
     let up = low - 1;
@@ -724,10 +750,23 @@ function layOutLater(box: HTMLElement, list: HTMLElement): void {
     // Rows above the view go from their guessed height to their own: what is read stays where it
     // is. Chromium's scroll anchoring did not hold it here (the message read moved by the rows'
     // growth, the e2e test), so the step puts it back itself, which also lays the rows out now,
-    // in the idle time, rather than in the next frame.
-    const anchor = topMessage(box, list);
+    // in the idle time, rather than in the next frame: one read of the message at the top before
+    // the rows change (the layout is clean then), one after (the whole list laid out, the step's
+    // fixed part). That message is found among the rows listed above: topMessage's own list of
+    // the rows and keepInPlace's search by seq were a quarter of that fixed part
+    // (bench/CHAT-PAGE-RESULTS.md), and the step's nodes are the list's, none replaced.
+    let at = low;
+    while (at < rows.length && rows[at].dataset.seq === undefined) at++;
+    const read = rows[at] as HTMLElement | undefined;
+    const offset = read ? read.getBoundingClientRect().top - top : 0;
     for (const li of batch) li.dataset.laid = '';
-    keepInPlace(box, list, anchor);
+    let moved = 0;
+    if (read) {
+      moved = read.getBoundingClientRect().top - box.getBoundingClientRect().top - offset;
+      box.scrollTop += moved;
+    }
+    // The page moved the reader, not they: a scroll to the end waiting counts from there.
+    if (endPending) endPending.from += moved;
     layOutTime(batch.length, pageClock.now() - start);
     layOutPending = pageClock.idle(step);
   };
@@ -771,10 +810,38 @@ function toEnd(box: HTMLElement, list: HTMLElement, view = box.clientHeight): vo
 }
 
 /**
- * The scroll to the end waiting for its frame (toEndSoon): how to cancel it, and the height of the
- * conversation read before it.
+ * Why a scroll to the end waits (toEndSoon): where the reader was (`from`, their scrollTop read
+ * before the rows changed), whether it follows one's own message (`own`), and the last message
+ * seen at the end (`seenTo`) in `room` of `state`.
  */
-let endPending: { cancel: () => void; view: number } | null = null;
+interface EndReason {
+  from: number;
+  own: boolean;
+  state: ChatState;
+  room: string;
+  seenTo: number;
+}
+
+/**
+ * The scroll to the end waiting for its frame (toEndSoon): how to cancel it, the height of the
+ * conversation read before it, and why it waits.
+ */
+let endPending: ({ cancel: () => void; view: number } & EndReason) | null = null;
+
+/**
+ * How far up (CSS pixels) the reader may be moved, by the page or by a rounding, and still count
+ * as at the end; a wheel's or a key's step is far more.
+ */
+const MOVED_PX = 2;
+
+/** The seq of the list's last message (unsent ones, with none, come after them); 0 if none. */
+function lastSeq(list: HTMLElement): number {
+  for (let node = list.lastElementChild; node; node = node.previousElementSibling) {
+    const seq = (node as HTMLElement).dataset.seq;
+    if (seq !== undefined) return Number(seq);
+  }
+  return 0;
+}
 
 /**
  * Scrolls to the end before the next frame is drawn, its last messages laid out first (showNear),
@@ -783,14 +850,70 @@ let endPending: { cancel: () => void; view: number } | null = null;
  * and again for the frame. In the frame's callback it is laid out once. Until then the reader
  * counts as at the end (renderMessages), whatever else is drawn meanwhile.
  */
-function toEndSoon(box: HTMLElement, list: HTMLElement, view: number): void {
+function toEndSoon(box: HTMLElement, list: HTMLElement, view: number, why: EndReason): void {
   showNear(list, list.lastElementChild, view);
-  if (endPending) return;
+  if (endPending) {
+    endPending.own ||= why.own;
+    return;
+  }
   const cancel = pageClock.frame(() => {
+    const pending = endPending;
     endPending = null;
-    if (box.isConnected) box.scrollTop = box.scrollHeight;
+    if (!box.isConnected || !pending) return;
+    // Only if the reader is at the end still (a scroll up the events did not tell yet): read here,
+    // the layout is the one the scroll to the end needs anyway.
+    if (movedAway(pending, box)) leaveEnd(pending, box);
+    else box.scrollTop = box.scrollHeight;
   });
-  endPending = { cancel, view };
+  endPending = { cancel, view, ...why };
+}
+
+/**
+ * Whether the reader went up from where they were when the scroll to the end `pending` was asked
+ * for (not for one's own message): above it, and no longer near the end. Near it, they did not
+ * move, or the browser moved them: rows that got shorter (an unsent message drawn as sent) bring
+ * the end, and the most the view can be scrolled, up to them.
+ */
+function movedAway(pending: NonNullable<typeof endPending>, box: HTMLElement): boolean {
+  return !pending.own && box.scrollTop < pending.from - MOVED_PX && !isNearEnd(box);
+}
+
+/**
+ * The reader moved up before the scroll to the end `pending` ran (in the same frame a message
+ * came): it is dropped, and the messages by others after the last one they saw at the end are
+ * counted on "jump to latest", shown (as when they arrive with the reader scrolled up). One's own
+ * message goes to the end whatever the reader does (followOwnMessage).
+ */
+function leaveEnd(pending: NonNullable<typeof endPending>, box: HTMLElement): void {
+  pending.cancel();
+  endPending = null;
+  const { state } = pending;
+  const room = state.rooms.get(state.active);
+  if (room?.name === pending.room) {
+    let count = 0;
+    for (const message of room.messages.values())
+      if (message.seq > pending.seenTo && message.user !== state.me) count++;
+    state.newBelow += count;
+  }
+  seen(state, box, false);
+  byId('jump-latest').hidden = false;
+}
+
+/**
+ * The reader moves the view up (a wheel turned up, a key: main.ts), maybe before any scroll event:
+ * a scroll to the end waiting for its frame goes no further, unless for one's own message.
+ */
+export function readerMovesUp(): void {
+  if (endPending && !endPending.own) leaveEnd(endPending, byId('messages'));
+}
+
+/**
+ * One's own message goes out (the composer's send, main.ts): the draw it causes takes the reader
+ * to the end in the next frame (toEndSoon), wherever they are, as chat users expect, reading no
+ * layout in the send's call (it read scrollHeight, the whole list laid out, and again in the frame).
+ */
+export function followOwnMessage(): void {
+  ui.own = true;
 }
 
 /**
@@ -959,8 +1082,11 @@ function focusStored(list: HTMLElement, id: string): boolean {
 
 /** The reader scrolled: at the end, "jump to latest" goes away (and the count of new messages). */
 export function onConversationScroll(state: ChatState): void {
-  // A scroll to the end under way (toEndSoon) is where the reader is about to be.
-  seen(state, byId('messages'), endPending === null ? undefined : true);
+  const box = byId('messages');
+  // A scroll to the end under way (toEndSoon) is where the reader is about to be, unless this
+  // scroll took them up from where they were (in the same frame a message came): then it goes.
+  if (endPending && movedAway(endPending, box)) leaveEnd(endPending, box);
+  seen(state, box, endPending === null ? undefined : true);
 }
 
 export function jumpToLatest(state: ChatState): void {

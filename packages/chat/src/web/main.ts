@@ -10,7 +10,14 @@ import { renderBlocked, setUpAccount } from './account.js';
 import { AttachmentTray } from './attachments.js';
 import { closeMentions, mentionKey, updateMentions } from './autocomplete.js';
 import { Connection, type Status } from './connection.js';
-import { jumpToLatest, onConversationScroll, renderMessages, showMessage } from './conversation.js';
+import {
+  followOwnMessage,
+  jumpToLatest,
+  onConversationScroll,
+  readerMovesUp,
+  renderMessages,
+  showMessage,
+} from './conversation.js';
 import { byId, tieError } from './dom.js';
 import { type Draft, Drafts, editDraft, editUnchanged, type Reply } from './drafts.js';
 import { parse, plainText } from './format.js';
@@ -46,6 +53,8 @@ const ROOM_KEY = 'riptide-chat-room';
 const DRAFTS_KEY = 'riptide-chat-drafts';
 const TYPING_SEND_MS = 2000;
 const READ_DELAY_MS = 300;
+/** Keys that move the conversation's view up (readerMovesUp): the browser's, and keyboard.ts's ↑. */
+const UP_KEYS = new Set(['ArrowUp', 'PageUp', 'Home']);
 /** How long #announce stays empty before the same notice is written again (writeAnnouncement). */
 const SAY_AGAIN_GAP_MS = 150;
 
@@ -971,6 +980,10 @@ function submitComposer(): void {
     return;
   }
   const replyTo = replying?.room === state.active ? replying.seq : undefined;
+  // One's own message goes to the end, wherever the reader is, in the next frame: the draw that
+  // outbox.add causes does it (conversation.ts), with no layout read in this call.
+  state.stick = true;
+  followOwnMessage();
   outbox.add({
     id: randomId(),
     room: state.active,
@@ -982,9 +995,6 @@ function submitComposer(): void {
   cancelReply();
   // The others stop showing "typing" when this message arrives: the next one's first key says so again.
   lastTypingSent = 0;
-  state.stick = true;
-  const box = byId('messages');
-  box.scrollTop = box.scrollHeight;
   input.value = '';
   saveDraft();
   render();
@@ -1244,14 +1254,17 @@ async function start(): Promise<void> {
     });
   });
   // "Ban someone" in the Banned list: removed, and so banned (answered `removed`, the list follows).
-  setUpBanForm((user) => {
-    let sent = false;
-    online(`${user} was not banned`, () => {
-      state.removeMember(state.active, user);
-      sent = true;
-    });
-    return sent;
-  });
+  setUpBanForm(
+    (user) => {
+      let sent = false;
+      online(`${user} was not banned`, () => {
+        state.removeMember(state.active, user);
+        sent = true;
+      });
+      return sent;
+    },
+    () => state.banNames(state.active),
+  );
   byId('leave-room').addEventListener('click', () =>
     online(
       state.rooms.get(state.active)?.kind === 'dm'
@@ -1315,6 +1328,18 @@ async function start(): Promise<void> {
   byId('messages').addEventListener('scroll', () => {
     if (byId('messages').scrollTop < 40) state.loadOlder();
     onConversationScroll(state);
+  });
+  // The reader going up, told before the scroll it makes: a scroll to the end waiting for its frame
+  // (a message came in the same frame) does not take them back down (conversation.ts).
+  byId('messages').addEventListener(
+    'wheel',
+    (event) => {
+      if (event.deltaY < 0) readerMovesUp();
+    },
+    { passive: true },
+  );
+  byId('messages').addEventListener('keydown', (event) => {
+    if (UP_KEYS.has(event.key)) readerMovesUp();
   });
   byId('jump-latest').addEventListener('click', () => {
     jumpToLatest(state);

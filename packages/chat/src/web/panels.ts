@@ -100,10 +100,28 @@ export function setUpPanels(): void {
 /**
  * "Ban someone", in the Banned list of a public room the user moderates (render.ts renderBans): the
  * name typed (online or not, in the room or not), trimmed, goes to `ban`, which answers whether it
- * was sent; then the field empties (offline the name stays, and `ban` says why).
+ * was sent; then the field empties (offline the name stays, and `ban` says why). The field offers
+ * `names` (room-state.ts banNames) as it is focused or typed in: a <datalist> (#ban-names), which
+ * the browser filters by what is typed and offers as a combobox's list, the keyboard and screen
+ * readers included; any other name may still be typed.
  */
-export function setUpBanForm(ban: (user: string) => boolean): void {
+export function setUpBanForm(ban: (user: string) => boolean, names: () => string[]): void {
   const field = byId('ban-input') as HTMLInputElement;
+  const list = byId('ban-names');
+  const offer = () => {
+    const now = names();
+    const shown = [...list.children].map((option) => (option as HTMLOptionElement).value);
+    if (shown.length === now.length && shown.every((name, i) => name === now[i])) return;
+    list.replaceChildren(
+      ...now.map((name) => {
+        const option = document.createElement('option');
+        option.value = name;
+        return option;
+      }),
+    );
+  };
+  field.addEventListener('focus', offer);
+  field.addEventListener('input', offer);
   byId('ban-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const user = field.value.trim();

@@ -592,12 +592,19 @@ export class ChatState {
             msg.room,
             list.filter((u) => u !== msg.user),
           );
-        // Without ref: made in another tab, by the owner or an admin (the list follows, no word here).
+        const room = this.rooms.get(msg.room);
         if (msg.ref === undefined) {
+          // This user's own ban lifted (by the room's owner or an admin): said, in place of what
+          // was said of their removal or refused join (the server sends this only for a ban it
+          // lifted). Made in another tab of a moderator: the list follows, no word here.
+          if (msg.user.toLowerCase() === this.me.toLowerCase()) {
+            this.roomError = '';
+            this.roomDone = `You may join ${room ? this.label(room) : `#${msg.room}`} again.`;
+            this.#changed('errors');
+          }
           this.#changed('online');
           return;
         }
-        const room = this.rooms.get(msg.room);
         this.roomError = '';
         this.roomDone = `${msg.user} can join ${room ? this.label(room) : `#${msg.room}`} again.`;
         this.#changed('errors', 'online');
@@ -1349,7 +1356,8 @@ export class ChatState {
    */
   mayRemove(name: string, user: string): boolean {
     const room = this.rooms.get(name);
-    if (room === undefined || room.kind === 'dm' || user === this.me) return false;
+    // Nor the room's owner, whom nobody removes from it (the server refuses an admin's removal).
+    if (room === undefined || room.kind === 'dm' || user === this.me || user === room.owner) return false;
     return room.owner === this.me || this.mayBan(name);
   }
 
@@ -1385,6 +1393,21 @@ export class ChatState {
   mayBan(name: string): boolean {
     const room = this.rooms.get(name);
     return room?.kind === 'public' && (room.owner === this.me || this.admin);
+  }
+
+  /**
+   * The names "Ban someone" offers in room `name` (panels.ts setUpBanForm): the people the page
+   * knows there (online, its members once listed, the authors of its loaded messages), in code unit
+   * order; not the user, nor the room's owner (nobody removes them), nor those it bans already.
+   * None where the user does not moderate the room.
+   */
+  banNames(name: string): string[] {
+    const room = this.rooms.get(name);
+    if (room === undefined || !this.mayBan(name)) return [];
+    const names = new Set([...room.online, ...(room.members ?? [])]);
+    for (const m of room.messages.values()) names.add(m.user);
+    const banned = new Set(this.bans.get(name) ?? []);
+    return [...names].filter((n) => n !== this.me && n !== room.owner && !banned.has(n)).sort();
   }
 
   listRooms(after?: string): void {
@@ -1488,6 +1511,12 @@ export class ChatState {
           who.toLowerCase() === this.me.toLowerCase()
             ? `You are already in ${label}.`
             : `${who} is already in ${label}.`;
+        this.#changed('errors');
+        return;
+      }
+      if (request.kind === 'join' && code === 'banned') {
+        // In the page's words and the room's name (the server's are the same whoever banned).
+        this.roomError = `You are banned from #${request.room}.`;
         this.#changed('errors');
         return;
       }

@@ -64,6 +64,18 @@ export function bansContract(
       expect(await rooms.bans('hall', '', 10)).toEqual(['Zed']);
     });
 
+    it("never bans the room's owner from it, whoever asks (its owner, or a server admin's flag)", async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('hall', 'ann'), quotas);
+      await rooms.join('ann', 'hall', 10);
+      expect(await rooms.ban('hall', 'ann', 'ann', 10)).toBe('owner');
+      expect(await rooms.ban('hall', 'ann', 'root', 10, true)).toBe('owner');
+      // Anyone else, as before.
+      expect(await rooms.ban('hall', 'ben', 'root', 10, true)).toBe('banned');
+      expect(await rooms.bans('hall', '', 10)).toEqual(['ben']);
+      expect(await rooms.join('ann', 'hall', 10, 'public')).toBe('member');
+    });
+
     it('drops a room’s bans with it: deleted, or expired empty; a room made again under the name bans nobody', async () => {
       const { rooms, leftover } = await open();
       await rooms.createRoom(room('hall', 'ann'), quotas);

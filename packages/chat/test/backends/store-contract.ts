@@ -800,6 +800,44 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await rooms.expireInvitations(5000)).toEqual([{ user: 'fay', room: 'p1' }]);
     });
 
+    it("keys invitations by the invitee's account, whatever case the caller spells the name in: one per account, seen, accepted, declined, taken back, dropped by a block", async () => {
+      // Regression (SQLite): the rows were keyed by the name as given, so `ANN` then `Ann` made two
+      // invitations to one account, and a decline or an accept spelt otherwise found none.
+      const { accounts, rooms } = await open();
+      expect(await accounts.createUser({ name: 'Ann', passwordHash: 'h', createdAt: 1 })).toBe('created');
+      const limits = { perUser: 10, perRoom: 10, expiredAt: 0 };
+      for (const name of ['sec', 'den', 'tri']) {
+        await rooms.createRoom(room(name, 'ben', 'private'), quotas);
+        await rooms.join('ben', name, 10);
+      }
+      expect(await rooms.invite('sec', 'ANN', 'ben', 1000, limits)).toBe('invited');
+      expect(await rooms.invite('sec', 'Ann', 'ben', 1001, limits)).toBe('already_invited');
+      expect(await rooms.invite('sec', 'ann', 'ben', 1001, limits)).toBe('already_invited');
+      const sec = [{ room: 'sec', user: 'Ann', by: 'ben', at: 1000 }];
+      expect(await rooms.invitations('Ann', 0)).toEqual(sec);
+      expect(await rooms.invitations('aNN', 0)).toEqual(sec);
+      expect(await rooms.invitees('sec')).toEqual(['Ann']);
+      expect(await rooms.accept('aNn', 'sec', 10, 0)).toBe('joined');
+      expect(await rooms.isMember('Ann', 'sec')).toBe(true);
+      expect(await rooms.invite('sec', 'ANN', 'ben', 1002, limits)).toBe('member');
+      expect(await rooms.invitations('Ann', 0)).toEqual([]);
+
+      // Declined spelt otherwise: gone for her, pending to the owner; taken back by him so too.
+      expect(await rooms.invite('den', 'ann', 'ben', 1003, limits)).toBe('invited');
+      expect(await rooms.dropInvitation('ANN', 'den')).toBe(true);
+      expect(await rooms.invitations('Ann', 0)).toEqual([]);
+      expect(await rooms.invite('den', 'Ann', 'ben', 1004, limits)).toBe('already_invited');
+      expect(await rooms.invitees('den')).toEqual(['Ann']);
+      expect(await rooms.dropInvitation('anN', 'den', 'ben')).toBe(true);
+      expect(await rooms.invitees('den')).toEqual([]);
+
+      // A block by her, spelt otherwise, drops the invitations of the one she blocks.
+      expect(await rooms.invite('tri', 'ANN', 'ben', 1005, limits)).toBe('invited');
+      expect(await rooms.block('aNN', 'ben', 10)).toEqual({ result: 'blocked', dropped: ['tri'] });
+      expect(await rooms.invitees('tri')).toEqual([]);
+      expect(await rooms.invitations('Ann', 0)).toEqual([]);
+    });
+
     it('appendEvent with bothInDm: dm_closed and nothing written while the DM has one member', async () => {
       const rooms = (await open()).rooms;
       await rooms.createRoom({ name: 'dm:ann:ben', kind: 'dm', owner: null, createdAt: 500 }, quotas);

@@ -46,8 +46,7 @@ describe('a server admin on the page', () => {
     await bob.page.fill('#room-input', 'general');
     await bob.page.press('#room-input', 'Enter');
     await bob.page.waitForFunction(
-      () =>
-        document.querySelector('#room-error')?.textContent === 'you were removed from this room by its owner',
+      () => document.querySelector('#room-error')?.textContent === 'You are banned from #general.',
     );
     expect(await server.backend.rooms.isMember('bob', 'general')).toBe(false);
 
@@ -55,6 +54,10 @@ describe('a server admin on the page', () => {
     await tab2.locator('#ban-list li[data-user="bob"] .unban-user').click();
     await root.page.waitForFunction(() => document.querySelector('#ban-list li') === null);
     expect(await root.page.isHidden('#ban-list')).toBe(true);
+    // bob's page is told the ban was lifted.
+    await bob.page.waitForFunction(
+      () => document.querySelector('#room-error')?.textContent === 'You may join #general again.',
+    );
     await root.context.close();
     await bob.context.close();
   });

@@ -1,8 +1,9 @@
 /**
  * Bans from a public room, from the page: the owner's "Remove" in the people panel of a public room
  * asks first, saying the user cannot come back until unbanned; the removed user's page drops the
- * room and says so, and their join (from the room form) is refused with the server's words; the
- * owner's Banned list at the end of the people panel has Unban, after which the user joins again.
+ * room and says so, and their join (from the room form) is refused, said in the page's words; the
+ * owner's Banned list at the end of the people panel has Unban, after which the user's page says
+ * they may join again, and they do. "Ban someone" offers the names the page knows in the room.
  * The panel with its Banned list passes axe.
  */
 import { describe, expect, it } from 'vitest';
@@ -30,6 +31,11 @@ describe('bans from a public room', () => {
     expect(await alice.page.isHidden('#ban-list')).toBe(true);
     expect(await alice.page.isVisible('#ban-form')).toBe(true);
     expect(await bob.page.isHidden('#bans')).toBe(true);
+    // "Ban someone" offers the names the page knows in the room: bob, not alice herself.
+    await alice.page.focus('#ban-input');
+    expect(
+      await alice.page.$$eval('#ban-names option', (os) => os.map((o) => (o as HTMLOptionElement).value)),
+    ).toEqual(['bob']);
 
     // Asked first, in words that say what a removal from a public room does.
     await remove.click();
@@ -46,8 +52,7 @@ describe('bans from a public room', () => {
     await bob.page.fill('#room-input', 'lobby');
     await bob.page.press('#room-input', 'Enter');
     await bob.page.waitForFunction(
-      () =>
-        document.querySelector('#room-error')?.textContent === 'you were removed from this room by its owner',
+      () => document.querySelector('#room-error')?.textContent === 'You are banned from #lobby.',
     );
     expect(await bob.page.textContent('#room-title')).toBe('#general');
     expect(await server.backend.rooms.isMember('bob', 'lobby')).toBe(false);
@@ -73,6 +78,10 @@ describe('bans from a public room', () => {
     await alice.page.waitForFunction(() => document.querySelector('#ban-list li') === null);
     expect(await alice.page.isHidden('#ban-list')).toBe(true);
     expect(await alice.page.textContent('#room-error')).toBe('bob can join #lobby again.');
+    // bob's page is told, in place of his refused join.
+    await bob.page.waitForFunction(
+      () => document.querySelector('#room-error')?.textContent === 'You may join #lobby again.',
+    );
     // The focus, on the Unban that went, is not lost to the page.
     expect(await alice.page.evaluate(() => document.activeElement?.id)).toBe('composer-input');
     await openRoom(bob.page, 'lobby');

@@ -19,7 +19,7 @@ import type { RoomStore } from '../../src/server/ports.js';
 import { register, TestClient } from '../helpers.js';
 
 const error = (code: string, message?: string) => ({ type: 'error', code, ...(message ? { message } : {}) });
-const BANNED = error('banned', 'you were removed from this room by its owner');
+const BANNED = error('banned', 'you are banned from this room');
 
 export async function banScenario(origins: string[], track: (c: TestClient) => void): Promise<void> {
   const { on, join } = TestClient.nodes(origins, track);

@@ -475,11 +475,16 @@ describe('RedisStore done-markers of the start passes', () => {
     const { Redis } = await import('ioredis');
     const raw = new Redis(sharedServer().url);
     const p = 'marks:';
-    const done = (b: Backend) => ['invitationIndex', 'mentionIndex'].every((f) => b.stats()[f] !== 'running');
+    const done = (b: Backend) =>
+      ['skeletonIndex', 'invitationIndex', 'mentionIndex'].every((f) => b.stats()[f] !== 'running');
     try {
       const first = await backend(sharedServer().url, { prefix: p });
       await waitUntil('the first indexes over', () => done(first));
-      expect(first.stats()).toMatchObject({ invitationIndex: 'done', mentionIndex: 'done' });
+      expect(first.stats()).toMatchObject({
+        skeletonIndex: 'done',
+        invitationIndex: 'done',
+        mentionIndex: 'done',
+      });
       const marked = Number(await raw.get(`${p}index:mentions:v1`));
       expect(Number(await raw.get(`${p}index:invitations:v1`))).toBeGreaterThan(0);
       expect(marked).toBeGreaterThan(0);
@@ -495,6 +500,7 @@ describe('RedisStore done-markers of the start passes', () => {
       await waitUntil('the second indexes over', () => done(second));
       expect(second.stats().mentionIndex).toBe(`skipped: done at ${new Date(marked).toISOString()}`);
       expect(second.stats().invitationIndex).toMatch(/^skipped: done at \d{4}-\d\d-\d\dT/);
+      expect(second.stats().skeletonIndex).toMatch(/^skipped: done at \d{4}-\d\d-\d\dT/);
       expect(await second.rooms.mentionCount('team', 'ann', 0)).toBe(1);
 
       // Without the marker, while a node of an older version is connected (named as they name
@@ -522,6 +528,110 @@ describe('RedisStore done-markers of the start passes', () => {
       expect(await raw.exists(`${p}index:mentions:v1`, `${p}index:invitations:v1`)).toBe(2);
     } finally {
       await raw.quit();
+    }
+  });
+});
+
+describe('RedisStore done-marker of the skeleton pass', () => {
+  /** SCANs Redis has run so far (INFO commandstats). */
+  const scans = async (redis: { info(section: string): Promise<string> }) =>
+    Number(/^cmdstat_scan:calls=(\d+)/m.exec(String(await redis.info('commandstats')))?.[1] ?? 0);
+
+  it('indexes the skeletons at every start while a node of an older version is connected, then writes its marker, and a start after it runs no SCAN', async () => {
+    // Regression: the skeleton pass (a SCAN of the whole keyspace, about 15 s per 1.1 million keys)
+    // ran at every start for ever, though a node of this version never writes an account without
+    // its skeleton key (SIGN_UP writes both).
+    const { Redis } = await import('ioredis');
+    const redis = await connect(sharedServer().url);
+    const p = 'skelmark:';
+    const old = (name: string) =>
+      redis.cmd.set(
+        `${p}user:${name.toLowerCase()}`,
+        JSON.stringify({ name, passwordHash: 'h', createdAt: 1 }),
+      );
+    try {
+      const store = new RedisStore(redis.cmd, new RedisKeys(p));
+      await old('alice'); // as a server before the skeleton keys wrote it
+      // A node of a version before: named as those name their connections (chat-cmd, no @2).
+      const older = new Redis(sharedServer().url, { connectionName: 'chat-cmd', retryStrategy: () => null });
+      try {
+        await older.ping();
+        expect(await store.indexSkeletons()).toBe('done');
+        expect(await redis.cmd.get(`${p}skeleton:alice`)).toBe('alice');
+        expect(await redis.cmd.exists(`${p}index:skeletons:v1`)).toBe(0);
+        // What such a node (from before f7b1ffa) may still write meanwhile: the next start covers it.
+        await old('Bob');
+        expect(await store.indexSkeletons()).toBe('done');
+        expect(await redis.cmd.get(`${p}skeleton:bob`)).toBe('bob');
+        expect(await redis.cmd.exists(`${p}index:skeletons:v1`)).toBe(0);
+      } finally {
+        // Killed by id from another connection: out of CLIENT LIST before the answer (the
+        // done-markers test above).
+        await redis.cmd.client('KILL', 'ID', String(await older.client('ID')));
+        older.disconnect();
+      }
+      expect(String(await redis.cmd.client('LIST'))).not.toMatch(/ name=chat-cmd /);
+      expect(await store.indexSkeletons()).toBe('done');
+      const marked = Number(await redis.cmd.get(`${p}index:skeletons:v1`));
+      expect(marked).toBeGreaterThan(0);
+
+      // The next start skips the pass: no SCAN at all, and an account written now without its
+      // skeleton (only a node of a version before could) stays without one.
+      await old('carol');
+      const before = await scans(redis.cmd);
+      expect(await store.indexSkeletons()).toEqual({ skipped: marked });
+      expect(await scans(redis.cmd)).toBe(before);
+      expect(await redis.cmd.exists(`${p}skeleton:carol`)).toBe(0);
+      // Without the marker (an operator's DEL after a downgrade, README-redis.md) it runs again.
+      expect(await redis.cmd.del(`${p}index:skeletons:v1`)).toBe(1);
+      expect(await store.indexSkeletons()).toBe('done');
+      expect(await scans(redis.cmd)).toBeGreaterThan(before);
+      expect(await redis.cmd.get(`${p}skeleton:carol`)).toBe('carol');
+      await store.close();
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it('warns that the marker could not be written, not that the index failed, when Redis is full at the start', async () => {
+    // Regression: a marker's SET refused by a Redis at maxmemory (noeviction) was logged as "could
+    // not index ...", though the pass had indexed everything and only its marker was missing.
+    const server = await RedisServer.start(['--maxmemory-policy', 'noeviction']);
+    const admin = await connect(server.url);
+    try {
+      // The other two passes done before: their markers' GETs, queued at the start before any
+      // write, skip them, so the skeletons' marker is the start's first write.
+      await admin.cmd.mset('full:index:invitations:v1', '1000', 'full:index:mentions:v1', '2000');
+      await admin.cmd.config('SET', 'maxmemory', '1'); // reads go on, every write is refused
+      const lines: string[] = [];
+      let passed: () => void = () => {};
+      const over = new Promise<void>((resolve) => {
+        passed = resolve;
+      });
+      const b = await createRedisBackend(
+        { url: server.url, prefix: 'full:' },
+        {
+          ...common,
+          // The pass's own line is the barrier, whatever it says.
+          log: (line) => {
+            lines.push(line);
+            if (/^chat: (could not index|indexed) /.test(line)) passed();
+          },
+        },
+      );
+      backends.push(b);
+      await over;
+      expect(lines.filter((l) => /^chat: (could not index|indexed) /.test(l))).toEqual([
+        "chat: indexed the skeletons of existing accounts, but could not write the done-marker full:index:skeletons:v1 (chat storage (Redis) is unavailable: OOM command not allowed when used memory > 'maxmemory'.); the next start indexes them again",
+      ]);
+      expect(b.stats()).toMatchObject({
+        skeletonIndex: 'done',
+        invitationIndex: 'skipped: done at 1970-01-01T00:00:01.000Z',
+        mentionIndex: 'skipped: done at 1970-01-01T00:00:02.000Z',
+      });
+      expect(await admin.cmd.exists('full:index:skeletons:v1')).toBe(0);
+    } finally {
+      await admin.close();
     }
   });
 });

@@ -95,9 +95,12 @@ describe('bans on the page', () => {
     expect(state.admin).toBe(true);
     for (const name of ['general', 'hall']) {
       expect(state.mayBan(name)).toBe(true);
-      expect(state.mayRemove(name, 'bob')).toBe(true);
+      expect(state.mayRemove(name, 'carol')).toBe(true);
       expect(state.mayRemove(name, 'root')).toBe(false);
     }
+    expect(state.mayRemove('general', 'bob')).toBe(true);
+    // Never a room's owner from it (the server refuses an admin's removal of them).
+    expect(state.mayRemove('hall', 'bob')).toBe(false);
     for (const name of ['plans', 'dm:bob:root']) {
       expect(state.mayBan(name)).toBe(false);
       expect(state.mayRemove(name, 'bob')).toBe(false);
@@ -133,9 +136,9 @@ describe('bans on the page', () => {
       type: 'error',
       ref: join.ref,
       code: 'banned',
-      message: 'you were removed from this room by its owner',
+      message: 'you are banned from this room',
     });
-    expect(state.roomError).toBe('you were removed from this room by its owner');
+    expect(state.roomError).toBe('You are banned from #lobby2.');
     expect(asked('create')).toEqual([]); // not taken for a room nobody has ("join or create")
   });
 });

@@ -15,10 +15,12 @@ import {
 } from '../../src/shared/protocol.js';
 import {
   excerpt,
+  followOwnMessage,
   LAY_OUT_MIN,
   type MessageActions,
   messageName,
   onConversationScroll,
+  readerMovesUp,
   renderMessages,
   setPageClock,
   showMessage,
@@ -623,6 +625,28 @@ describe('a long conversation laid out in the background', () => {
     expect(laid()).toEqual(seqs(1, 700));
   });
 
+  it('measures the fixed part where every idle period is too short: one step of more rows tells it', () => {
+    // 10 ms a step whatever its size, 0.125 ms a row, and never any time left (the benchmark's
+    // short idle periods): steps of the fewest rows alone never told the two parts apart.
+    fixed = 10;
+    setup(many(700));
+    // The fewest, twice (all of it counted per row); then 20 more rows, and from the two sizes
+    // 10 ms a step and 0.125 a row: 80 rows, the least size for that fixed part.
+    expect(steps(0, 0, 0, 0, 0)).toEqual([LAY_OUT_MIN, LAY_OUT_MIN, 2 * LAY_OUT_MIN, 80, 80]);
+    while (idle.size > 0) runIdle(0);
+    expect(laid()).toEqual(seqs(1, 700));
+  });
+
+  it('finds the message read among the rows it lists: no second list of them, no search by seq', () => {
+    setup(many(700));
+    // Each a look through the 700 rows (~3 ms of the step's fixed part in a room of 3,400).
+    const all = vi.spyOn(list(), 'querySelectorAll');
+    const one = vi.spyOn(list(), 'querySelector');
+    runIdle();
+    expect([all.mock.calls.length, one.mock.calls.length]).toEqual([0, 0]);
+    expect(laid()).toHaveLength(200);
+  });
+
   it('a room switch cancels the steps for the rows of the room left', () => {
     const { state, draw, last } = setup(many(700));
     runIdle();
@@ -734,6 +758,97 @@ describe('a new message at the end: the reader stays at the end, the layout read
     expect(box().scrollTop).toBe(100);
     expect(jump().hidden).toBe(false);
     expect(count()).toBe('1 new message · ');
+  });
+
+  it('leaves a reader who scrolls up in the frame a message came where they went, with "jump to latest"', () => {
+    const { state, draw, event } = setup(bobs(30));
+    measured();
+    box().scrollTop = 30 * 20 + 20 - 200; // at the end
+    event(message(said(31, 'carol')));
+    draw();
+    expect(frames).toHaveLength(1);
+    // Before the frame, the reader scrolls up: the scroll to the end goes, the message is counted.
+    box().scrollTop = 300;
+    onConversationScroll(state);
+    expect(frames).toEqual([]);
+    expect(box().scrollTop).toBe(300);
+    expect(jump().hidden).toBe(false);
+    expect(count()).toBe('1 new message · ');
+    // The next one is counted as any other while scrolled back.
+    event(message(said(32, 'carol')));
+    draw();
+    expect(frames).toEqual([]);
+    expect(box().scrollTop).toBe(300);
+    expect(count()).toBe('2 new messages · ');
+  });
+
+  it('checks in the frame that the reader is at the end still: a scroll not yet told keeps them there', () => {
+    const { draw, event } = setup(bobs(30));
+    measured();
+    box().scrollTop = 30 * 20 + 20 - 200;
+    event(message(said(31, 'carol')));
+    draw();
+    event(message(said(32, 'alice'))); // one's own, from another tab: not counted
+    draw();
+    box().scrollTop = 250; // no scroll event yet
+    frames.shift()?.();
+    expect(box().scrollTop).toBe(250);
+    expect(jump().hidden).toBe(false);
+    expect(count()).toBe('1 new message · ');
+  });
+
+  it('goes to the end when the view went up only as far as the end did (rows got shorter)', () => {
+    const { state, draw, event } = setup(bobs(30));
+    measured();
+    box().scrollTop = 30 * 20 + 20 - 200; // at the end: 420
+    event(message(said(31, 'carol')));
+    draw();
+    // The rows now 40 px shorter than they were (an unsent one drawn as sent, say): the browser
+    // brings the view up with the end, and says so by a scroll event.
+    Object.defineProperty(box(), 'scrollHeight', { configurable: true, get: () => 600 });
+    box().scrollTop = 400;
+    onConversationScroll(state);
+    expect(frames).toHaveLength(1);
+    frames.shift()?.();
+    expect(box().scrollTop).toBe(600);
+    expect(jump().hidden).toBe(true);
+    expect(count()).toBe('');
+  });
+
+  it('drops the scroll to the end when the reader turns the wheel up or presses a key up before it', () => {
+    const { draw, event } = setup(bobs(30));
+    measured();
+    box().scrollTop = 30 * 20 + 20 - 200;
+    event(message(said(31, 'carol')));
+    draw();
+    expect(frames).toHaveLength(1);
+    readerMovesUp(); // main.ts: a wheel up, ↑, PageUp or Home in the conversation
+    expect(frames).toEqual([]);
+    expect(jump().hidden).toBe(false);
+    expect(count()).toBe('1 new message · ');
+  });
+
+  it("takes one's own message to the end in the next frame, wherever the reader is, reading no layout", () => {
+    const { state, draw, items } = setup(bobs(30));
+    measured();
+    box().scrollTop = 100; // scrolled up
+    onConversationScroll(state);
+    reads = [];
+    // The composer's send (main.ts): the draw the outbox's change causes.
+    followOwnMessage();
+    items.push({ id: 'out1', room: 'general', text: 'mine' });
+    draw();
+    expect(reads).toEqual([]);
+    expect(frames).toHaveLength(1);
+    expect(jump().hidden).toBe(true);
+    // Moving up meanwhile does not keep one's own message out of sight.
+    box().scrollTop = 50;
+    onConversationScroll(state);
+    readerMovesUp();
+    expect(frames).toHaveLength(1);
+    frames.shift()?.();
+    expect(box().scrollTop).toBe(32 * 20); // the day, 30 messages and the unsent one
+    expect(jump().hidden).toBe(true);
   });
 
   it('a room switch cancels the scroll to the end of the room left', () => {

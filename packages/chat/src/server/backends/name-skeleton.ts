@@ -5,7 +5,9 @@
  * name: in a chat, a look-alike name is an impersonation. Both stores keep the skeleton of every
  * account under a uniqueness constraint written with the account (SQLite: the `users.skeleton`
  * unique index, schema.ts; Redis: the `skeleton:<skeleton>` key, set by the sign-up script), so two
- * look-alikes signing up at once cannot both succeed.
+ * look-alikes signing up at once cannot both succeed. A change to what the skeleton of a name is
+ * changes the stored ones too: a SQLite migration step, and on Redis a new version of the start's
+ * skeleton pass (done-markers.ts, `skeletons:v<n>`), whose marker of the version before would skip it.
  *
  * Names are ASCII (`A-Z a-z 0-9 - _`, protocol.ts USER_NAME). The classes, decided on the glyphs
  * of the allowed characters, in the case the name is written in (a name is shown as it was

@@ -6,8 +6,9 @@
  *
  * Access rules (docs/chat-protocol.md, "Rooms"):
  * - public rooms: anyone may list and join them, but whom their owner removed (banned) until the
- *   owner lifts it. A server admin (config: ChatServerOptions.admins, main.ts --admin; each node's
- *   own, never stored) may do there what the owner may (remove, unban, bans), in every public room,
+ *   owner lifts it; never the owner themselves (nobody bans the owner from their own room). A
+ *   server admin (config: ChatServerOptions.admins, main.ts --admin; each node's own, never
+ *   stored) may do there what the owner may (remove, unban, bans), in every public room,
  *   general (which has no owner) and those whose owner is gone included; in private rooms and
  *   direct messages nothing (they are their members' own). The stores check "the owner, or any
  *   public room for an admin" in their own step: the hub vouches for the admin with a flag.
@@ -178,7 +179,8 @@ export class MembershipHandlers {
     if (result === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
     if (result === 'too_many_rooms') return this.#atRoomCap(conn, ref);
     if (result === 'banned')
-      return this.#fail(conn, ref, 'banned', 'you were removed from this room by its owner');
+      // Its owner's ban or a server admin's (the store does not keep whose): true of either.
+      return this.#fail(conn, ref, 'banned', 'you are banned from this room');
     const lastRead =
       result === 'joined' ? await this.#backend.rooms.head(room) : await this.#lastRead(user, room);
     await this.#enter(conn, room, { ...info, lastRead }, ref);
@@ -348,6 +350,10 @@ export class MembershipHandlers {
           ? 'you cannot remove yourself: use leave'
           : 'the owner cannot remove themselves: use leave or delete_room',
       );
+    // A server admin's ban of a public room's owner would mean nothing (the owner lifts it with
+    // unban); in a private room only the owner removes, themselves refused above. The store checks
+    // it again with the ban, as the owner may have changed (the room deleted and made again).
+    if (target.name === info.owner) return this.#ownerStays(conn, ref);
     if (info.kind === 'public') return this.#removeFromPublic(conn, room, target.name, admin, ref);
     // The owner is checked again by the store with the removal (and with the invitation's drop): a
     // room deleted and made again by another user since the look above loses nobody.
@@ -390,6 +396,7 @@ export class MembershipHandlers {
     const max = this.#limits.maxBansPerRoom;
     const banned = await rooms.ban(room, user, conn.user, max, admin);
     if (banned === 'no_room') return this.#fail(conn, ref, 'no_such_room', `room ${room} does not exist`);
+    if (banned === 'owner') return this.#ownerStays(conn, ref);
     if (banned === 'full')
       return this.#fail(
         conn,
@@ -403,6 +410,10 @@ export class MembershipHandlers {
     if (!left) return;
     this.#local.notice(room, { v, type: 'member', room, user, joined: false });
     this.#local.tellUser(user, { op: 'left', room, reason: 'removed' });
+  }
+
+  #ownerStays(conn: Connection, ref: string | undefined): void {
+    this.#fail(conn, ref, 'forbidden', "the room's owner cannot be removed from it");
   }
 
   /**
@@ -428,14 +439,17 @@ export class MembershipHandlers {
    * room's owner and of every server admin (this node's list: nodes share the --admin flag), so
    * that their Banned lists follow (`removed` or `unbanned` without ref). Admins are named by the
    * config, in any case: their accounts' names are looked up (one with no account is skipped).
+   * `also`: a user told the same (the one whose ban was lifted, an unban's).
    */
   async #tellModerators(
     conn: Connection,
     room: string,
     event: Extract<UserEvent, { op: 'moderated' }>,
+    also?: string,
   ): Promise<void> {
     const info = await this.#backend.rooms.getRoom(room);
     const names = new Set([conn.user]);
+    if (also !== undefined) names.add(also);
     if (info?.owner) names.add(info.owner);
     for (const admin of this.#admins) {
       const account = await this.#backend.accounts.getUser(admin);
@@ -445,8 +459,10 @@ export class MembershipHandlers {
   }
 
   /**
-   * The owner lifts a ban: the user may join again (nobody else is told: the user learns it by
-   * joining). Idempotent, as unblock: `unbanned` also when there was none (a name with an account).
+   * The owner lifts a ban: the user may join again. Idempotent, as unblock: `unbanned` also when
+   * there was none (a name with an account). A ban that was lifted is told to the user too, on
+   * every node (`unbanned` without ref, as the moderators' other tabs get it), so their page can
+   * say they may join again; one that was not there is told to nobody but the moderators.
    */
   async unban(conn: Connection, room: string, name: string, ref: string | undefined): Promise<void> {
     const may = await this.#moderates(conn, room, ref, 'unban in it');
@@ -456,15 +472,14 @@ export class MembershipHandlers {
     // The owner is checked again with the unban: a room deleted and made again by someone else
     // since the look above is left as it is (it has bans of its own, none of this owner's: theirs
     // went with the deleted room, so the answer holds for it). An admin's, the kind.
-    await this.#backend.rooms.unban(room, target.name, conn.user, may.admin);
+    const lifted = await this.#backend.rooms.unban(room, target.name, conn.user, may.admin);
     reply(conn, ref, { v, type: 'unbanned', room, user: target.name });
-    await this.#tellModerators(conn, room, {
-      op: 'moderated',
+    await this.#tellModerators(
+      conn,
       room,
-      user: target.name,
-      banned: false,
-      from: conn.id,
-    });
+      { op: 'moderated', room, user: target.name, banned: false, from: conn.id },
+      lifted ? target.name : undefined,
+    );
   }
 
   /** The owner's list of bans, paged by name as `members` (membersPage a reply). */

@@ -16,20 +16,24 @@ import type { RedisKeys } from './keys.js';
 
 // The room must be public and `owner`'s: one deleted and made again by another, or as private,
 // since the hub looked bans nobody. general has no owner (null in its JSON): only a server admin
-// (admin '1', the hub's word: admins are config) bans there, as in any public room.
+// (admin '1', the hub's word: admins are config) bans there, as in any public room. Answers the
+// room's decoded JSON, or false.
 const MODERATED = `
 local function moderated(rooms, room, owner, admin)
   local info = redis.call('HGET', rooms, room)
   if not info then return false end
   local r = cjson.decode(info)
-  return r.kind == 'public' and (admin == '1' or r.owner == owner)
+  if r.kind == 'public' and (admin == '1' or r.owner == owner) then return r end
+  return false
 end
 `;
 
 // KEYS: 1 rooms, 2 room:{r}:bans. ARGV: 1 room, 2 user, 3 owner, 4 max, 5 admin ('1' or '').
-// -> BanResult
+// -> BanResult. The room's own owner is never banned from it (they could lift an admin's ban).
 const BAN = `${MODERATED}
-if not moderated(KEYS[1], ARGV[1], ARGV[3], ARGV[5]) then return 'no_room' end
+local r = moderated(KEYS[1], ARGV[1], ARGV[3], ARGV[5])
+if not r then return 'no_room' end
+if r.owner == ARGV[2] then return 'owner' end
 if redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 'already' end
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 'full' end
 redis.call('ZADD', KEYS[2], 0, ARGV[2])

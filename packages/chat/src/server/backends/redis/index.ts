@@ -13,6 +13,7 @@ import { ScanSearch } from '../../search/scan.js';
 import { RedisAttachments } from './attachments.js';
 import { RedisBus } from './bus.js';
 import { connectRedis, type RedisTlsFiles } from './connection.js';
+import { PASSES, type Pass } from './done-markers.js';
 import { RedisCommittedEvents } from './events.js';
 import { type Availability, RedisKeys, redisFailure } from './keys.js';
 import { checkPresenceTtl, RedisPresence } from './presence.js';
@@ -100,19 +101,35 @@ export async function createRedisBackend(
   // on: it is a SCAN of the whole keyspace (1.1 million keys, 100,000 of them accounts, took about
   // 15 s on a busy 2-core machine), which a start, run again at every restart, should not wait for;
   // until it reaches an old account, a look-alike of it may still sign up. A Redis refusing SCAN
-  // (an ACL) or lost meanwhile is a warning: sign-ups still write and check skeleton keys.
+  // (an ACL) or lost meanwhile is a warning: sign-ups still write and check skeleton keys. Skipped
+  // once its done-marker is written, as the two below (done-markers.ts).
   let closing: Promise<void> | undefined;
   /**
    * A background index from the start: its state for /_stats (`skipped: done at <ISO time>` where
-   * its done-marker said so: done-markers.ts), a failure a warning.
+   * its done-marker said so: done-markers.ts), a failure a warning. A pass done whose marker could
+   * not be written is `done`, with a warning of its own: the index is there, the next start runs
+   * the pass again.
    */
-  const background = (run: (stopped: () => boolean) => Promise<boolean | IndexOutcome>, warning: string) => {
+  const background = (
+    pass: Pass,
+    run: (stopped: () => boolean) => Promise<IndexOutcome>,
+    what: string,
+    warning: string,
+  ) => {
     const job = { state: 'running' as string, done: Promise.resolve() };
     job.done = run(() => closing !== undefined).then(
       (outcome) => {
-        if (typeof outcome === 'object')
+        if (typeof outcome !== 'object') job.state = outcome;
+        else if ('skipped' in outcome)
           job.state = `skipped: done at ${new Date(outcome.skipped).toISOString()}`;
-        else job.state = outcome === true || outcome === 'done' ? 'done' : 'stopped';
+        else {
+          job.state = 'done';
+          if (!closing)
+            log(
+              `chat: indexed ${what}, but could not write the done-marker ${keys.indexDone(PASSES[pass])} (${redisFailure(outcome.unmarked)}); the next start indexes them again`,
+              'warning',
+            );
+        }
       },
       (err: unknown) => {
         job.state = 'failed';
@@ -122,7 +139,9 @@ export async function createRedisBackend(
     return job;
   };
   const skeletons = background(
+    'skeletons',
     (stopped) => store.indexSkeletons(stopped),
+    'the skeletons of existing accounts',
     'chat: could not index the skeletons of existing accounts (%s); a look-alike of an account signed up before this version may be accepted until a node starts and indexes them',
   );
   // Invitations written before the `invites-due` index (or since by a node of that version) are put
@@ -132,7 +151,9 @@ export async function createRedisBackend(
   // invitations waits for it. A failure is a warning: the next start indexes them. Skipped once its
   // done-marker is written, as the mentions' below (done-markers.ts).
   const invitations = background(
+    'invitations',
     (stopped) => store.indexInvitations(stopped),
+    'the pending and declined invitations made before this version',
     'chat: could not index the pending invitations made before this version (%s); they expire once a node starts and indexes them',
   );
   // Mentions written before the per-author mention zsets (or since by a node of that version) get
@@ -142,7 +163,9 @@ export async function createRedisBackend(
   // may take in such older mentions of a blocked author, as before. A failure is a warning: the
   // next start indexes them.
   const mentions = background(
+    'mentions',
     (stopped) => store.indexMentions(stopped),
+    'the mentions made before this version by author',
     'chat: could not index the mentions made before this version by author (%s); a mention count may include older mentions by blocked users until a node starts and indexes them',
   );
   const notice = (room: string, user: string, online: boolean) =>

@@ -82,8 +82,9 @@
  *                                once they are announced online again (presence.ts, MARK)
  *   wake:<reader id>             stream, one entry: wakes an event reader (events.ts); expires
  *   index:<pass>:v<n>            the time (ms) the start's pass over older layouts was done with no
- *                                node of an older version connected: `invitations:v1`, `mentions:v1`;
- *                                a start that finds it skips the pass (done-markers.ts)
+ *                                node of an older version connected: `skeletons:v1`,
+ *                                `invitations:v1`, `mentions:v1`; a start that finds it skips the
+ *                                pass (done-markers.ts)
  * Keys of one room share the hash tag `{room}`; memberships span slots, so Redis Cluster is not
  * supported (one primary).
  */
@@ -96,7 +97,8 @@ export class RedisKeys {
   }
   /**
    * Whose the skeleton (backends/name-skeleton.ts) of a user name is: the name in lower case.
-   * Written with the account (store.ts, SIGN_UP), and at start for accounts from before.
+   * Written with the account (store.ts, SIGN_UP), and at start for accounts from before until the
+   * pass's done-marker is written (indexSkeletons).
    */
   skeleton(skeleton: string): string {
     return `${this.prefix}skeleton:${skeleton}`;

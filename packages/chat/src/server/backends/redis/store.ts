@@ -163,11 +163,12 @@ export interface RedisStoreOptions {
 }
 
 /**
- * How a start's pass over older layouts ended (indexInvitations, indexMentions): 'done' (every
- * key seen), 'stopped' (the node stopped first), or skipped: its done-marker says it was done then
- * (ms; done-markers.ts).
+ * How a start's pass over older layouts ended (indexSkeletons, indexInvitations, indexMentions):
+ * 'done' (every key seen), 'stopped' (the node stopped first), skipped: its done-marker says it was
+ * done then (ms; done-markers.ts), or unmarked: done, but the write of its done-marker failed (a
+ * Redis at maxmemory refusing writes, a lost connection: the error), so the next start runs it again.
  */
-export type IndexOutcome = 'done' | 'stopped' | { skipped: number };
+export type IndexOutcome = 'done' | 'stopped' | { skipped: number } | { unmarked: unknown };
 
 export interface DeliveredPositions {
   /** The last seq this node delivered in the room; -1 if it does not read the room. */
@@ -1463,22 +1464,28 @@ export class RedisStore implements AccountStore, RoomStore {
    * already holds, two look-alikes signed up before skeletons were kept, stays as it is; new
    * look-alikes of either are refused). Accounts written by a server before the skeleton keys (by
    * SET NX of user:<name> alone) have none: each node runs this from its start (index.ts), in
-   * SCAN steps, until the scan ends (true) or `stopped()` says the node is stopping (false).
+   * SCAN steps, until the scan ends ('done') or `stopped()` says the node is stopping ('stopped'),
+   * unless its done-marker says it was done (skipped). The marker's rule (done-markers.ts) holds
+   * here as for the other passes: only a node of a version before f7b1ffa writes an account without
+   * its skeleton key (SIGN_UP is the one write of a new user:<name>, with its skeleton), and every
+   * version before NODE_LAYOUT, those included, names its connections as an older node.
    */
-  indexSkeletons(stopped: () => boolean = () => false): Promise<boolean> {
+  indexSkeletons(stopped: () => boolean = () => false): Promise<IndexOutcome> {
     const k = this.#keys;
-    return this.#scanSteps(`${globEscape(k.user(''))}*`, stopped, async (found) => {
-      const raws = await this.#call(() => this.#redis.mget(...found));
-      const batch = this.#redis.pipeline();
-      let n = 0;
-      for (const raw of raws) {
-        const name = raw ? (JSON.parse(raw) as UserRecord).name : undefined;
-        if (typeof name !== 'string') continue;
-        batch.set(k.skeleton(nameSkeleton(name)), name.toLowerCase(), 'NX');
-        n++;
-      }
-      if (n > 0) await this.#call(() => batch.exec());
-    });
+    return this.#pass('skeletons', stopped, () =>
+      this.#scanSteps(`${globEscape(k.user(''))}*`, stopped, async (found) => {
+        const raws = await this.#call(() => this.#redis.mget(...found));
+        const batch = this.#redis.pipeline();
+        let n = 0;
+        for (const raw of raws) {
+          const name = raw ? (JSON.parse(raw) as UserRecord).name : undefined;
+          if (typeof name !== 'string') continue;
+          batch.set(k.skeleton(nameSkeleton(name)), name.toLowerCase(), 'NX');
+          n++;
+        }
+        if (n > 0) await this.#call(() => batch.exec());
+      }),
+    );
   }
 
   /**
@@ -1561,7 +1568,8 @@ export class RedisStore implements AccountStore, RoomStore {
   /**
    * A start's pass over older layouts, unless its done-marker says it was done: then { skipped:
    * the time }. The marker is written after a full pass when no node of an older version was
-   * connected before it nor is after it (done-markers.ts).
+   * connected before it nor is after it (done-markers.ts). A marker that could not be written does
+   * not undo the pass: { unmarked: the error }, for its own warning (index.ts).
    */
   async #pass(pass: Pass, stopped: () => boolean, run: () => Promise<boolean>): Promise<IndexOutcome> {
     const at = await this.#call(() => doneAt(this.#redis, this.#keys, pass));
@@ -1569,8 +1577,12 @@ export class RedisStore implements AccountStore, RoomStore {
     const olderBefore = await this.#call(() => olderNodeConnected(this.#redis));
     // A walk of the last SCAN step's zsets that stopped halfway ends the scan as if through.
     if (!(await run()) || stopped()) return 'stopped';
-    if (!olderBefore && !(await this.#call(() => olderNodeConnected(this.#redis))))
+    if (olderBefore || (await this.#call(() => olderNodeConnected(this.#redis)))) return 'done';
+    try {
       await this.#call(() => markDone(this.#redis, this.#keys, pass, Date.now()));
+    } catch (err) {
+      return { unmarked: err };
+    }
     return 'done';
   }
 

@@ -19,7 +19,7 @@ export class SqliteBans {
     const s = {
       // The room is public and `by`'s, or (admin = 1: a server admin, the hub's word) any public room.
       moderated: db.prepare(
-        "SELECT 1 FROM rooms WHERE name = ? AND kind = 'public' AND (owner = ? OR ? = 1)",
+        "SELECT owner FROM rooms WHERE name = ? AND kind = 'public' AND (owner = ? OR ? = 1)",
       ),
       has: db.prepare('SELECT 1 FROM bans WHERE room = ? AND user = ?'),
       count: db.prepare('SELECT COUNT(*) AS n FROM bans WHERE room = ?'),
@@ -32,7 +32,10 @@ export class SqliteBans {
     this.#stmt = s;
     this.#ban = db.transaction(
       (room: string, user: string, by: string, max: number, admin: boolean): BanResult => {
-        if (!s.moderated.get(room, by, admin ? 1 : 0)) return 'no_room';
+        const found = s.moderated.get(room, by, admin ? 1 : 0) as { owner: string | null } | undefined;
+        if (!found) return 'no_room';
+        // Its owner could lift their own ban (an admin's): never banned from their room.
+        if (found.owner === user) return 'owner';
         if (s.has.get(room, user)) return 'already';
         if ((s.count.get(room) as { n: number }).n >= max) return 'full';
         s.add.run(room, user);

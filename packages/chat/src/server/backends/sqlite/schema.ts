@@ -107,7 +107,10 @@ function addReactionsAndReplies(db: Database.Database): void {
   db.exec(REPLIES_AND_REACTIONS);
 }
 
-/** Version 9: pending invitations to private rooms (store.ts: invite, accept). */
+/**
+ * Version 9: pending invitations to private rooms (store.ts: invite, accept). `user` is the
+ * invitee's name as the account spells it, whatever case a caller gave (store.ts, invitee).
+ */
 const INVITATIONS = `
 CREATE TABLE IF NOT EXISTS invitations (
   user TEXT NOT NULL,

@@ -448,6 +448,12 @@ export class SqliteStore implements AccountStore, RoomStore {
     // upgrade to a write at once (SQLITE_BUSY, no wait): a write of a moment by another process
     // (the sqlite3 shell) was an outage at once instead of the 0.25 s wait the README promises.
     const writing = <F extends (...args: never[]) => unknown>(fn: F) => db.transaction(fn).immediate;
+    // An invitation's rows are keyed by the invitee's name as the account spells it, whatever case
+    // the caller gave (as on Redis, store.ts #invitee): read in the transaction that uses it. A name
+    // with no account is kept as given (nobody can accept it; it expires). The hub always passed the
+    // account's spelling, so rows from before are keyed so already: no schema step (a NOCASE
+    // column would need the table rebuilt, and an older server refuses a newer file).
+    const invitee = (user: string) => (s.getUser.get(user) as { name: string } | undefined)?.name ?? user;
     // Inside a transaction (join, accept): the cap counts the user's rooms of the room's class.
     const joinRoom = (user: string, room: string, maxRooms: number, kind?: RoomInfo['kind']): JoinResult => {
       const found = s.getRoom.get(room) as RoomRow | undefined;
@@ -497,7 +503,8 @@ export class SqliteStore implements AccountStore, RoomStore {
           joinRoom(user, room, maxRooms, kind),
       ),
       invite: writing(
-        (room: string, user: string, by: string, at: number, limits: InvitationLimits): InviteResult => {
+        (room: string, given: string, by: string, at: number, limits: InvitationLimits): InviteResult => {
+          const user = invitee(given);
           const info = s.getRoom.get(room) as RoomRow | undefined;
           if (info?.kind !== 'private' || info.owner !== by) return 'no_room';
           if (s.isMember.get(user, room)) return 'member';
@@ -512,7 +519,8 @@ export class SqliteStore implements AccountStore, RoomStore {
           return 'invited';
         },
       ),
-      accept: writing((user: string, room: string, maxRooms: number, expiredAt: number): AcceptResult => {
+      accept: writing((given: string, room: string, maxRooms: number, expiredAt: number): AcceptResult => {
+        const user = invitee(given);
         const invitation = s.getInvitation.get(user, room) as { at: number; declined: number } | undefined;
         if (!invitation || invitation.declined) return 'no_invitation';
         if (invitation.at <= expiredAt || !s.getRoom.get(room)) {
@@ -523,6 +531,23 @@ export class SqliteStore implements AccountStore, RoomStore {
         if (joined === 'too_many_rooms') return joined; // the invitation stays for later
         s.dropInvitation.run(user, room);
         return joined === 'joined' ? 'joined' : 'member';
+      }),
+      invitations: db.transaction((given: string, expiredAt: number) => {
+        const rows = s.invitations.all(invitee(given), expiredAt) as {
+          room: string;
+          user: string;
+          by_user: string;
+          at: number;
+        }[];
+        return rows.map((r): InvitationRecord => ({ room: r.room, user: r.user, by: r.by_user, at: r.at }));
+      }),
+      // A decline: marked, kept until it expires (RoomStore.dropInvitation). The owner's taking
+      // back: the owner's check and the delete in one step.
+      dropInvitation: writing((given: string, room: string, owner?: string): boolean => {
+        const user = invitee(given);
+        if (owner === undefined) return s.declineInvitation.run(user, room).changes === 1;
+        if ((s.getRoom.get(room) as RoomRow | undefined)?.owner !== owner) return false;
+        return s.dropInvitation.run(user, room).changes === 1;
       }),
       listMembers: db.transaction((user: string, room: string, after: string, limit: number): MembersPage => {
         if (this.#stmt.isMember.get(user, room) === undefined) return { ok: false, reason: 'not_member' };
@@ -897,14 +922,9 @@ export class SqliteStore implements AccountStore, RoomStore {
     return this.#tx.invite(room, user, by, at, limits);
   }
 
+  /** One transaction: the account's spelling of `user` read, then its invitations. */
   async invitations(user: string, expiredAt: number): Promise<InvitationRecord[]> {
-    const rows = this.#stmt.invitations.all(user, expiredAt) as {
-      room: string;
-      user: string;
-      by_user: string;
-      at: number;
-    }[];
-    return rows.map((r) => ({ room: r.room, user: r.user, by: r.by_user, at: r.at }));
+    return this.#tx.invitations(user, expiredAt);
   }
 
   async invitees(room: string): Promise<string[]> {
@@ -927,12 +947,9 @@ export class SqliteStore implements AccountStore, RoomStore {
     return rows.filter((r) => !r.declined).map((r) => ({ user: r.user, room: r.room }));
   }
 
+  /** One transaction: the account's spelling of `user` read, the owner checked, the row changed. */
   async dropInvitation(user: string, room: string, owner?: string): Promise<boolean> {
-    // A decline: marked, kept until it expires (RoomStore.dropInvitation).
-    if (owner === undefined) return this.#stmt.declineInvitation.run(user, room).changes === 1;
-    // One synchronous call: nothing runs between the owner's read and the delete.
-    if ((this.#stmt.getRoom.get(room) as RoomRow | undefined)?.owner !== owner) return false;
-    return this.#stmt.dropInvitation.run(user, room).changes === 1;
+    return this.#tx.dropInvitation(user, room, owner);
   }
 
   /** One transaction: the block and the blocked user's invitations of the blocker dropped (blocks.ts). */

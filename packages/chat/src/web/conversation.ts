@@ -406,13 +406,11 @@ function keepInPlace(
   box: HTMLElement,
   list: HTMLElement,
   anchor: { seq: string; offset: number } | null,
-): number {
-  if (!anchor) return 0;
+): void {
+  if (!anchor) return;
   const li = list.querySelector<HTMLElement>(`li.message[data-seq="${anchor.seq}"]`);
-  if (!li) return 0;
-  const moved = li.getBoundingClientRect().top - box.getBoundingClientRect().top - anchor.offset;
-  box.scrollTop += moved;
-  return moved;
+  if (!li) return;
+  box.scrollTop += li.getBoundingClientRect().top - box.getBoundingClientRect().top - anchor.offset;
 }
 
 export type ScrollMode = 'update' | 'older';

@@ -1,6 +1,6 @@
 /**
- * The store contract of bans from public rooms (ports.ts, RoomStore.ban, unban, bans, and join's
- * 'banned'), run on every backend: test/backends/sqlite/store.test.ts and test/redis/store.test.ts.
+ * The store contract of bans from public rooms (ports.ts, RoomStore.ban, unban, bans, join's
+ * 'banned', and a removal's leave, which never takes out the room's owner), run on every backend: test/backends/sqlite/store.test.ts and test/redis/store.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import type { RoomStore } from '../../src/server/ports.js';
@@ -78,6 +78,22 @@ export function bansContract(
       expect(await rooms.ban('hall', 'ben', 'root', 10, true)).toBe('banned');
       expect(await rooms.bans('hall', '', 10)).toEqual(['ben']);
       expect(await rooms.join('ann', 'hall', 10, 'public')).toBe('member');
+    });
+
+    it("never removes the room's owner from it, whoever asks (its owner, or a server admin's flag); their own leave does", async () => {
+      const { rooms } = await open();
+      await rooms.createRoom(room('hall', 'ann'), quotas);
+      await rooms.createRoom(room('sec', 'ann', 'private'), quotas);
+      for (const name of ['hall', 'sec']) expect(await rooms.join('ann', name, 10)).toBe('joined');
+      expect(await rooms.join('ben', 'hall', 10)).toBe('joined');
+      expect(await rooms.leave('ann', 'hall', 2, 'removed', 'root', true)).toBe(false);
+      expect(await rooms.leave('ann', 'hall', 2, 'removed', 'ann')).toBe(false);
+      expect(await rooms.leave('ann', 'sec', 2, 'removed', 'ann')).toBe(false);
+      for (const name of ['hall', 'sec']) expect(await rooms.isMember('ann', name)).toBe(true);
+      // Anyone else, as before; and the owner's own leave.
+      expect(await rooms.leave('ben', 'hall', 2, 'removed', 'root', true)).toBe(true);
+      expect(await rooms.leave('ann', 'hall', 2)).toBe(true);
+      expect(await rooms.isMember('ann', 'hall')).toBe(false);
     });
 
     it('lets the owner into their room whatever an older version stored (a ban of them), and lists no such ban', async () => {

@@ -980,17 +980,22 @@ return {seqs[#seqs] or '', #seqs, changed}
 // 3 now, 4 reason ('' or 'removed'), 5 stream retention, 6 the owner the room must have ('' for
 // any: a removal's is its remover, and a room of another owner, made under the name since the hub
 // looked, has nobody removed), 7 '1' for a server admin's removal (the hub's word): instead of the
-// owner, the room must be public.
+// owner, the room must be public. A removal never takes out the room's own owner (nobody removes
+// them: the hub refuses it first, and BAN does), as SQLite's leave.
 // Not in the set: not a member (an entry of the room is a deleted room's: removed, as its grave's
 // step would). The stay's end is an entry of the room's log, in this script: every node reads it
 // before any event written after it, and takes the user's connections out of the room first.
 const LEAVE = `${LOG_CHANGE}
-if ARGV[7] == '1' then
+if ARGV[7] == '1' or ARGV[6] ~= '' then
   local info = redis.call('HGET', KEYS[4], ARGV[1])
-  if not info or cjson.decode(info).kind ~= 'public' then return 0 end
-elseif ARGV[6] ~= '' then
-  local info = redis.call('HGET', KEYS[4], ARGV[1])
-  if not info or cjson.decode(info).owner ~= ARGV[6] then return 0 end
+  if not info then return 0 end
+  local r = cjson.decode(info)
+  if ARGV[7] == '1' then
+    if r.kind ~= 'public' then return 0 end
+  elseif r.owner ~= ARGV[6] then
+    return 0
+  end
+  if r.owner == ARGV[2] then return 0 end
 end
 if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])

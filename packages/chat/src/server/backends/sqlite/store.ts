@@ -567,6 +567,8 @@ export class SqliteStore implements AccountStore, RoomStore {
         const found = owner !== undefined || admin ? (s.getRoom.get(room) as RoomRow | undefined) : undefined;
         // A server admin's removal: any public room (the hub vouches for the admin); an owner's: theirs.
         if (admin ? found?.kind !== 'public' : owner !== undefined && found?.owner !== owner) return false;
+        // A removal never takes out the room's own owner (the hub and the ban step refuse it first).
+        if (found !== undefined && found.owner === user) return false;
         if (s.leave.run(user, room).changes !== 1) return false;
         if (n(s.countMembers.get(room)) === 0) s.emptied.run(now, room);
         return true;

@@ -14,6 +14,10 @@
  * closes it afterwards.
  */
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type * as Puppeteer from 'puppeteer-core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as realWs from 'ws';
@@ -40,10 +44,24 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/**
+ * A browser on a profile folder of our own: puppeteer removes the one it makes itself only when it
+ * closes the browser, not when the browser dies (the last test kills it).
+ */
 async function launch(): Promise<Puppeteer.Browser> {
-  const browser = await puppeteer.launch({ executablePath, headless: true, args });
+  const userDataDir = await mkdtemp(join(tmpdir(), 'riptide-puppeteer-'));
+  // Retries: Chromium's helper processes may still be writing there as the main one exits.
+  cleanups.push(() => rm(userDataDir, { recursive: true, force: true, maxRetries: 5 }));
+  const browser = await puppeteer.launch({ executablePath, headless: true, args, userDataDir });
   cleanups.push(async () => {
+    const chromium = browser.process();
+    const exited =
+      chromium && chromium.exitCode === null && chromium.signalCode === null
+        ? once(chromium, 'exit')
+        : undefined;
     if (browser.connected) await browser.close();
+    else chromium?.kill('SIGKILL');
+    await exited;
   });
   return browser;
 }

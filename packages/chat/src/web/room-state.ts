@@ -917,6 +917,7 @@ export class ChatState {
       putInOrder(room.messages, [event.message]);
       // Their message is here: they are no longer typing it.
       if (room.typing.delete(event.message.user)) this.#changed('typing');
+      if (event.message.user === this.me && isActive) this.#movedOn();
       if (event.message.user !== this.me && this.#speaksToMe(room, event.message))
         this.#host.mentioned?.(event.message, room);
       if (event.message.user !== this.me && isActive && this.scrolledBack) this.newBelow++;
@@ -1440,16 +1441,31 @@ export class ChatState {
   }
 
   edit(room: string, seq: number, text: string): void {
+    this.#movedOn();
     this.#request('edit', room, { v: 2, type: 'edit', room, seq, text });
   }
 
   remove(room: string, seq: number): void {
+    this.#movedOn();
     this.#request('delete', room, { v: 2, type: 'delete', room, seq });
   }
 
   /** Sets (`on`) or removes the user's reaction; the `reacted` event updates the message. */
   react(room: string, target: number, emoji: string, on: boolean): void {
+    this.#movedOn();
     this.#request('react', room, { v: 2, type: 'react', room, target, emoji, on });
+  }
+
+  /**
+   * The user went on in the conversation (a message of theirs arrived, an edit, a delete, a
+   * reaction): what a room request did (roomDone, "Invited bob to #plans; waiting…") has been read,
+   * and left above the composer it sat through every later send on a phone. An error stays: a
+   * refusal still to act on.
+   */
+  #movedOn(): void {
+    if (this.roomDone === '') return;
+    this.roomDone = '';
+    this.#changed('errors');
   }
 
   typing(room: string): void {

@@ -995,6 +995,52 @@ describe('ChatState', () => {
     expect(state.roomError).toBe('');
   });
 
+  it("drops the invitation's confirmation once the user goes on in the conversation; an error stays", () => {
+    // Seen on a phone: "Invited bo… waiting for them to accept" stayed above the composer through
+    // every later send, reaction, edit and delete.
+    const plans = roomState('plans', { kind: 'private', owner: 'alice', online: ['alice'], head: 1 });
+    const { state, last } = setup([plans]);
+    state.receive(
+      history('plans', last().ref, [(message(1, 'bob', 'plans') as { message: ChatMessage }).message], 1),
+    );
+    const invite = () => {
+      state.invite('plans', 'dora');
+      state.receive({ v: 2, type: 'invited', ref: last().ref, room: 'plans', user: 'dora' });
+      expect(state.roomDone).toBe('Invited dora to #plans; waiting for them to accept.');
+      state.changes.clear();
+    };
+    invite();
+    // Another's message: still said.
+    state.receive(message(2, 'bob', 'plans'));
+    expect(state.roomDone).not.toBe('');
+    // Their own message (sent from this tab or another): read, gone.
+    state.receive(message(3, 'alice', 'plans'));
+    expect(state.rooms.get('plans')?.head).toBe(3);
+    expect(state.roomDone).toBe('');
+    expect(state.changes.has('errors')).toBe(true);
+    for (const act of [
+      () => state.react('plans', 2, '👍', true),
+      () => state.edit('plans', 3, 'yo!'),
+      () => state.remove('plans', 3),
+    ]) {
+      invite();
+      act();
+      expect(state.roomDone).toBe('');
+      expect(state.changes.has('errors')).toBe(true);
+    }
+    // A refusal is still to act on: a message of one's own leaves it.
+    state.invite('plans', 'alice');
+    state.receive({
+      v: 2,
+      type: 'error',
+      ref: last().ref,
+      code: 'already_member',
+      message: 'you are already in room plans',
+    });
+    state.receive(message(4, 'alice', 'plans'));
+    expect(state.roomError).toBe('You are already in #plans.');
+  });
+
   it("drops the invitation's confirmation when another room is opened (it read as news of that room)", () => {
     // Seen as a user: "Invited bob to #plans." stayed under the rooms while a direct message was
     // read, until some other room request was answered.

@@ -6,6 +6,8 @@
  *                                            (with similar: true for a look-alike of a name)
  *   POST /api/login    {"name","password"}   200 {"user"} and the cookie; 401 bad_credentials
  *   POST /api/logout                         deletes the session, clears the cookie, closes its sockets
+ *                                            (429 past the address's sign-in bucket: the cookie is
+ *                                            cleared all the same, the session left to expire)
  *   POST /api/password {"current","password"}  200 {"ok","ended"}: the password changed, the
  *                                            user's other sessions ended, and this one's token
  *                                            renewed (a new cookie); 403 wrong_password

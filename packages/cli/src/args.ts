@@ -7,6 +7,7 @@
  * entry point prints its one-line reason and the command's usage, then exits 2.
  */
 import { parseArgs } from 'node:util';
+import { flagHint, portHint } from './habits.js';
 
 export interface FlagSpec {
   /** parseArgs type: 'string' takes a value, 'boolean' does not. */
@@ -109,14 +110,19 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
     // parseArgs messages are multi-line sentences with advice; keep the first line as the reason.
     const message = (err as Error).message.split('\n')[0].replace(/\.\s.*$/, '');
     const ambiguous = /^Option '(-[^']+)' argument is ambiguous/.exec(message);
-    throw new CliUsageError((ambiguous && dashValueReason(spec, args, ambiguous[1])) ?? message, spec);
+    const unknown = /^Unknown option '([^']+)'$/.exec(message);
+    const hint = unknown && flagHint(spec.name, unknown[1]);
+    const reason = hint ? `${message} (${hint})` : message;
+    throw new CliUsageError((ambiguous && dashValueReason(spec, args, ambiguous[1])) ?? reason, spec);
   }
   if (values.help) return { flags: values, positionals, help: true };
   if (positionals.length < spec.positionals.length) {
     throw new CliUsageError(`missing argument ${spec.positionals[positionals.length]}`, spec);
   }
   if (positionals.length > spec.positionals.length) {
-    throw new CliUsageError(`unexpected argument '${positionals[spec.positionals.length]}'`, spec);
+    const extra = positionals[spec.positionals.length];
+    const hint = spec.flags.port && portHint(extra);
+    throw new CliUsageError(`unexpected argument '${extra}'${hint ? ` (${hint})` : ''}`, spec);
   }
   return { flags: values, positionals, help: false };
 }

@@ -17,6 +17,7 @@ import { connect, connectSpec } from './commands/connect.js';
 import { echo, echoSpec } from './commands/echo.js';
 import { listen, listenSpec } from './commands/listen.js';
 import { exitWhenFlushed, output } from './exit.js';
+import { commandHint } from './habits.js';
 import type { Io } from './terminal.js';
 
 type Run = (argv: string[], io: Io) => Promise<number>;
@@ -72,6 +73,12 @@ exit status: 0 done, 1 connection failed or lost, 2 usage error,
 servers stop on SIGHUP and SIGTERM as on Ctrl-C (clients get 1001, exit 0)
 `;
 
+/** The reason for a first word that is no command, with a hint for a wscat or websocat habit. */
+function unknownCommand(word: string): string {
+  const hint = commandHint(word);
+  return `unknown command '${word}'${hint ? ` (${hint})` : ''}`;
+}
+
 async function main(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
@@ -84,7 +91,7 @@ async function main(argv: string[], io: Io): Promise<number> {
     // help, which then sent the user on to `riptide connect --help`.
     const topic = name === 'help' && rest.length > 0 ? COMMANDS[rest[0]] : undefined;
     if (name === 'help' && rest.length > 0 && topic === undefined) {
-      io.stderr.write(`riptide: unknown command '${rest[0]}'\n${MAIN_HELP}`);
+      io.stderr.write(`riptide: ${unknownCommand(rest[0])}\n${MAIN_HELP}`);
       return 2;
     }
     io.stdout.write(topic ? helpText(topic[0]) : MAIN_HELP);
@@ -96,7 +103,7 @@ async function main(argv: string[], io: Io): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.stderr.write(`riptide: unknown command '${name}'\n${MAIN_HELP}`);
+    io.stderr.write(`riptide: ${unknownCommand(name)}\n${MAIN_HELP}`);
     return 2;
   }
   const [spec, run] = command;

@@ -474,7 +474,8 @@ export interface RoomStore {
    * the backend has one (CommittedEvents, `changed`). `owner` (a removal): the owner the room must
    * have, checked in the same atomic step, as deleteRoom's; false, nobody removed, if it has another.
    * `admin` (a removal by a server admin, whom the hub vouches for): instead of the owner, the room
-   * must be public, checked the same way.
+   * must be public, checked the same way. A removal (either) never takes out the room's own owner:
+   * false, nothing done.
    */
   leave(
     user: string,

@@ -45,7 +45,12 @@ import { applyReaction } from './reactions.js';
 export const TYPING_SHOW_MS = 4000;
 /** Older pages loaded at most to show a reply's original. */
 const MAX_REVEAL_PAGES = 20;
-const MAX_NOTICES = 100;
+/**
+ * Transient notices (a join, a leave, a reload's word) kept per room: the oldest goes past it. A room
+ * event's line (Notice.event: a topic change) is not counted and never dropped: it stays as long as
+ * the messages around it, as a reload would draw it again from the history's `events`.
+ */
+export const MAX_NOTICES = 100;
 /** Unread messages remembered one by one; older ones join the server's count (Room.countedAfter). */
 const MAX_COUNTED = 1000;
 /** The live region says how many messages arrived below the view at most this often (newBelowSaid). */
@@ -60,6 +65,20 @@ export interface Notice {
   /** Shown after the message with this seq. */
   after: number;
   text: string;
+  /** A room event's line (a topic change, live or from a history page): kept, not capped (MAX_NOTICES). */
+  event?: true;
+}
+
+/** Drops the oldest transient notices past MAX_NOTICES; room events' lines stay. */
+function capNotices(notices: Notice[]): void {
+  let transient = notices.reduce((n, notice) => (notice.event ? n : n + 1), 0);
+  for (let i = 0; transient > MAX_NOTICES && i < notices.length; ) {
+    if (notices[i].event) i++;
+    else {
+      notices.splice(i, 1);
+      transient--;
+    }
+  }
 }
 
 export interface Room {
@@ -914,7 +933,7 @@ export class ChatState {
     } else if (event.type === 'topic') {
       // No message: not unread, no notification; a line in the conversation says who changed it.
       room.topic = event.text;
-      this.#notice(room, topicNotice(event.user === this.me ? 'You' : event.user, event.text));
+      this.#notice(room, topicNotice(event.user === this.me ? 'You' : event.user, event.text), true);
       this.#changed('rooms');
     } else if (event.type === 'reacted') {
       const target = room.messages.get(event.target);
@@ -1015,10 +1034,11 @@ export class ChatState {
         lines.push({
           after: event.seq,
           text: topicNotice(event.user === this.me ? 'You' : event.user, event.text),
+          event: true,
         });
     if (lines.length === 0) return;
+    // Room events' lines, kept as the page's messages are (MAX_NOTICES caps the transient ones).
     room.notices = [...room.notices, ...lines].sort((a, b) => a.after - b.after);
-    if (room.notices.length > MAX_NOTICES) room.notices.splice(0, room.notices.length - MAX_NOTICES);
   }
 
   #loadLatest(room: Room): void {
@@ -1047,9 +1067,10 @@ export class ChatState {
     this.#request('older', room.name, { v: 2, type: 'history', room: room.name, before: oldest });
   }
 
-  #notice(room: Room, text: string): void {
-    room.notices.push({ after: room.head, text });
-    if (room.notices.length > MAX_NOTICES) room.notices.shift();
+  /** `event`: the line of a room event (a topic change), kept as the messages are (Notice.event). */
+  #notice(room: Room, text: string, event = false): void {
+    room.notices.push(event ? { after: room.head, text, event } : { after: room.head, text });
+    capNotices(room.notices);
     if (room.name === this.active) {
       this.stick = true;
       this.#changed('messages');

@@ -275,7 +275,8 @@ describe('on a phone (360 × 740, and 320 wide)', () => {
     for (const [options, full] of [
       [PHONE, false],
       [{ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }, false],
-      [{ viewport: { width: 800, height: 700 } }, false],
+      // 800 px wide, the side panels narrower than on a wide desktop leave the hint its width.
+      [{ viewport: { width: 800, height: 700 } }, true],
       [DESK, true],
     ] as const) {
       const { page, context } = await signIn(
@@ -429,6 +430,45 @@ describe('a desktop window with a mouse, as narrow as a phone or just above (600
       }, codeSeq);
       expect.soft(block.pre, `${width} px, code block`).toBeCloseTo(block.text, 0);
       expect.soft(block.left, `${width} px, code block`).toBeCloseTo(0, 0);
+    }
+    await desk.context.close();
+  });
+});
+
+describe('a narrow desktop window (600-900 px): the room kept for the tools', () => {
+  it('leaves a name line and a first line of a message more than a few letters (it left 11 px at 721 px)', async () => {
+    const server = await startTestServer();
+    const desk = await signIn(chrome.browser, server.origin, 'alice', {
+      viewport: { width: 900, height: 800 },
+    });
+    const page = desk.page;
+    await sendMessage(page, 'first');
+    await sendMessage(page, 'second');
+    await waitForMessages(page, 2);
+    const [head, inside] = await page.$$eval('#message-list li.message', (lis) =>
+      lis.map((li) => Number((li as HTMLElement).dataset.seq)),
+    );
+    for (const width of [600, 721, 760, 800, 850, 900]) {
+      await page.setViewportSize({ width, height: 800 });
+      for (const seq of [head, inside] as number[]) {
+        await unselected(page, seq);
+        const free = await page.evaluate((s) => {
+          const li = document.querySelector(`#message-list li.message[data-seq="${s}"]`) as HTMLElement;
+          const body = (li.querySelector('.body') as HTMLElement).getBoundingClientRect();
+          const room = li.querySelector('.tools-room') as HTMLElement;
+          const margin = Number.parseFloat(getComputedStyle(room).marginLeft);
+          const meta = li.querySelector('.meta .user');
+          const range = document.createRange();
+          if (meta) range.selectNodeContents(meta);
+          const nameLines = meta
+            ? new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size
+            : 1;
+          return { px: body.width - room.getBoundingClientRect().width - margin, nameLines };
+        }, seq);
+        // 6rem: a dozen letters beside the bar's room, on every message, hovered or not.
+        expect.soft(free.px, `${width} px, message ${seq}`).toBeGreaterThanOrEqual(96);
+        expect.soft(free.nameLines, `${width} px, message ${seq}: the name on one line`).toBe(1);
+      }
     }
     await desk.context.close();
   });

@@ -8,6 +8,9 @@
  * moderationScenario:
  * - the room's owner is never removed (so banned) from it: an admin's `remove` of them is refused
  *   `forbidden`, by the hub and by the store's own step (asked directly, with the admin's flag);
+ * - nor is a server admin from a public room, by its owner (they could unban themselves): refused
+ *   `forbidden` by the hub (the stores do not know the admins); from the owner's private room
+ *   they are removed as anyone (admins have no powers there);
  * - the `banned` refusal is true whoever banned (an owner's ban and an admin's);
  * - an unban that lifts a ban is told to the user, on every tab and node (`unbanned` without ref),
  *   once, while the moderators' other tabs hear it as before; one that lifts nothing is told to
@@ -20,6 +23,7 @@ import { register, TestClient } from '../helpers.js';
 const error = (code: string, message?: string) => ({ type: 'error', code, ...(message ? { message } : {}) });
 const BANNED = error('banned', 'you are banned from this room');
 const OWNER_STAYS = error('forbidden', "the room's owner cannot be removed from it");
+const ADMIN_STAYS = error('forbidden', 'a server admin cannot be removed from a public room');
 
 export async function moderationScenario(
   origins: string[],
@@ -55,6 +59,33 @@ export async function moderationScenario(
   for (const tab of [alice, aliceTab2]) {
     await tab.barrier();
     expect(tab.all('left')).toEqual([]);
+  }
+
+  // Nor is a server admin, from a public room: they unban in every public room, so the owner's
+  // ban of them would mean nothing. Refused, with nothing stored; root stays in.
+  for (const user of ['root', 'Root'])
+    expect(await alice.request('removed', { type: 'remove', room: 'lobby', user })).toMatchObject(
+      ADMIN_STAYS,
+    );
+  expect(await rooms.bans('lobby', '', 10)).toEqual([]);
+  expect(await rooms.isMember('root', 'lobby')).toBe(true);
+  // In a private room an admin has no powers: its owner removes them as anyone.
+  expect(await alice.request('joined', { type: 'create', room: 'den', private: true })).toMatchObject({
+    kind: 'private',
+  });
+  expect(await alice.request('invited', { type: 'invite', room: 'den', user: 'root' })).toMatchObject({
+    type: 'invited',
+  });
+  expect(await root.request('joined', { type: 'accept', room: 'den' })).toMatchObject({ room: 'den' });
+  expect(await alice.request('removed', { type: 'remove', room: 'den', user: 'root' })).toMatchObject({
+    type: 'removed',
+    user: 'root',
+  });
+  expect(await root.next('left', (m) => m.room === 'den')).toMatchObject({ reason: 'removed' });
+  expect(await rooms.isMember('root', 'den')).toBe(false);
+  for (const tab of [root, rootTab2]) {
+    await tab.barrier();
+    expect(tab.all('left').filter((m) => m.room === 'lobby')).toEqual([]);
   }
 
   // The refusal of a banned join says what is true whoever banned: the owner's ban...

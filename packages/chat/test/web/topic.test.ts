@@ -18,7 +18,7 @@ import {
 } from '../../src/shared/protocol.js';
 import { type MessageActions, renderMessages } from '../../src/web/conversation.js';
 import type { Outbox } from '../../src/web/outbox.js';
-import { ChatState } from '../../src/web/room-state.js';
+import { ChatState, MAX_NOTICES } from '../../src/web/room-state.js';
 import { renderTopic, setUpTopic } from '../../src/web/topic.js';
 
 const html = readFileSync(join(__dirname, '..', '..', 'static', 'index.html'), 'utf8');
@@ -335,6 +335,57 @@ describe('topic lines in a history page', () => {
     page(reload.ref);
     renderMessages(state, { items: [] } as unknown as Outbox, actions);
     expect(rows()).toEqual([4, 'bob set the topic: Once']);
+  });
+
+  it('keeps every loaded and live topic line as long as the messages, however many; only join and leave lines are capped', () => {
+    const { state, asked, show } = setup();
+    show('hall');
+    const hall = () => asked('history').filter((m) => 'room' in m && m.room === 'hall');
+    // Two pages of MAX_NOTICES messages each, a topic change after every message: more lines than
+    // the cap, all of them kept (the first page's too, once the older one is loaded above it).
+    const seqs = (from: number) => Array.from({ length: MAX_NOTICES }, (_, i) => from + 2 * i);
+    const newer = seqs(2 * MAX_NOTICES + 1);
+    const older = seqs(1);
+    state.receive({
+      v: 2,
+      type: 'history',
+      ref: hall()[0].ref,
+      room: 'hall',
+      messages: newer.map(message),
+      head: newer.at(-1)! + 1,
+      hasMore: true,
+      events: newer.map((seq) => topic(seq + 1, 'bob', `t${seq + 1}`)),
+    });
+    state.loadOlder();
+    state.receive({
+      v: 2,
+      type: 'history',
+      ref: hall()[1].ref,
+      room: 'hall',
+      messages: older.map(message),
+      head: newer.at(-1)! + 1,
+      hasMore: false,
+      events: older.map((seq) => topic(seq + 1, 'bob', `t${seq + 1}`)),
+    });
+    const all = [...older, ...newer];
+    const lines = () => rows().filter((row) => typeof row === 'string');
+    renderMessages(state, { items: [] } as unknown as Outbox, actions);
+    expect(lines()).toEqual(all.map((seq) => `bob set the topic: t${seq + 1}`));
+    // Live: one more topic change, then more joins than the cap: the oldest joins go, no topic line.
+    const head = newer.at(-1)! + 1;
+    state.receive(topicEvent('hall', head + 1, 'bob', 'live'));
+    for (let i = 0; i <= MAX_NOTICES; i++)
+      state.receive({ v: 2, type: 'member', room: 'hall', user: `u${i}`, joined: true });
+    renderMessages(state, { items: [] } as unknown as Outbox, actions);
+    const shown = lines();
+    expect(shown.filter((line) => line?.includes('set the topic'))).toEqual([
+      ...all.map((seq) => `bob set the topic: t${seq + 1}`),
+      'bob set the topic: live',
+    ]);
+    const joins = shown.filter((line) => !line?.includes('set the topic'));
+    expect(joins).toHaveLength(MAX_NOTICES);
+    expect(joins[0]).toContain('u1 ');
+    expect(joins.at(-1)).toContain(`u${MAX_NOTICES} `);
   });
 });
 

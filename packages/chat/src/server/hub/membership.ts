@@ -12,6 +12,8 @@
  *   general (which has no owner) and those whose owner is gone included; in private rooms and
  *   direct messages nothing (they are their members' own). The stores check "the owner, or any
  *   public room for an admin" in their own step: the hub vouches for the admin with a flag.
+ *   Nobody removes a server admin from a public room (they could lift the ban themselves): the
+ *   hub alone refuses it, as the stores do not know the admins.
  * - private rooms: only members see them; the owner invites and removes; to anyone else a private
  *   room does not exist (`no_such_room`, the same answer as for a missing room). An invitation is
  *   pending until the invitee accepts it (then they join, their own choice, against their cap at
@@ -354,6 +356,12 @@ export class MembershipHandlers {
     // unban); in a private room only the owner removes, themselves refused above. The store checks
     // it again with the ban, as the owner may have changed (the room deleted and made again).
     if (target.name === info.owner) return this.#ownerStays(conn, ref);
+    // A server admin unbans in every public room, so a ban of one from a public room (the owner's,
+    // or another admin's) would mean nothing: refused as the owner's is. The stores do not know the
+    // admins (config, each node's own), so this check is the only one. In a private room an admin
+    // has no powers, and its owner removes them as anyone.
+    if (info.kind === 'public' && this.isAdmin(target.name))
+      return this.#fail(conn, ref, 'forbidden', 'a server admin cannot be removed from a public room');
     if (info.kind === 'public') return this.#removeFromPublic(conn, room, target.name, admin, ref);
     // The owner is checked again by the store with the removal (and with the invitation's drop): a
     // room deleted and made again by another user since the look above loses nobody.

@@ -29,7 +29,11 @@ storeContract('SQLite', async () => {
 
 blocksContract('SQLite', async () => ({ rooms: openStore() }));
 
-bansContract('SQLite', async () => ({ rooms: openStore() }));
+bansContract('SQLite', async () => {
+  const store = openStore();
+  const insert = store.database.prepare('INSERT INTO bans (room, user) VALUES (?, ?)');
+  return { rooms: store, olderBan: async (room, user) => void insert.run(room, user) };
+});
 
 messagePartsContract('SQLite', async () => {
   const store = openStore();

@@ -33,7 +33,9 @@
  *                                that one entry
  *   room:{r}:idx / :live         zsets of message seqs (all / not deleted)
  *   room:{r}:topics              zset seq -> a `topic` event's JSON (store.ts TOPIC): history's
- *                                topic lines, kept as long as the room (the stream is trimmed)
+ *                                topic lines, kept as long as the room (the stream is trimmed);
+ *                                unlinked by DELETE_ROOM, and by CREATE_ROOM for what an older
+ *                                node's deletion left
  *   room:{r}:by:<user>           zset of the user's live message seqs (unread counts)
  *   room:{r}:mention:<user>      zset of live message seqs mentioning the user, by others
  *   room:{r}:mention:<user>:<author>  the same, by that author alone (a count leaves out the

@@ -436,10 +436,12 @@ if #seqs == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(seqs))
 `;
 
-// KEYS: 1 rooms, 2 seq, 3 public, 4 roomcount, 5 owned:<owner>, 6 empty, 7 base, 8 gen, 9 bans
+// KEYS: 1 rooms, 2 seq, 3 public, 4 roomcount, 5 owned:<owner>, 6 empty, 7 base, 8 gen, 9 bans,
+//       10 topics
 // ARGV: 1 name, 2 info JSON, 3 kind, 4 max rooms, 5 max owned, 6 owner ('' for none), 7 created at
-// A new room has no bans: what a room of the name left (deleted by a node from before bans, whose
-// DELETE_ROOM did not unlink them) is dropped here (bans.ts).
+// A new room has no bans and no topic lines: what a room of the name left (deleted by a node from
+// before bans or before `topics`, whose DELETE_ROOM did not unlink them) is dropped here (bans.ts;
+// TOPIC). The other keys DELETE_ROOM removes it has removed since they exist (keys.ts).
 const CREATE_ROOM = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
 if ARGV[3] ~= 'dm' then
@@ -451,7 +453,7 @@ if ARGV[3] ~= 'dm' then
   if ARGV[6] ~= '' then redis.call('INCR', KEYS[5]) end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('UNLINK', KEYS[9])
+redis.call('UNLINK', KEYS[9], KEYS[10])
 redis.call('SET', KEYS[2], 0, 'NX')
 redis.call('SET', KEYS[7], redis.call('GET', KEYS[2]))
 redis.call('INCR', KEYS[8])
@@ -718,10 +720,15 @@ end
 `;
 
 // KEYS 7: the room's bans (bans.ts), read with the add: a user the owner banned before this script
-// is refused, whatever their membership (the removal that follows a ban takes them out).
+// is refused, whatever their membership (the removal that follows a ban takes them out). Never the
+// room's owner: a ban of them stored by a version before BAN refused it (an admin's) does not keep
+// them out of their own room.
 // ARGV 6: the kind the room must have ('' for any).
 const JOIN = `${JOIN_FN}
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 and redis.call('ZSCORE', KEYS[7], ARGV[2]) then return 'banned' end
+local joining = redis.call('HGET', KEYS[1], ARGV[1])
+if joining and redis.call('ZSCORE', KEYS[7], ARGV[2]) and cjson.decode(joining).owner ~= ARGV[2] then
+  return 'banned'
+end
 return joinRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])
 `;
 
@@ -973,17 +980,22 @@ return {seqs[#seqs] or '', #seqs, changed}
 // 3 now, 4 reason ('' or 'removed'), 5 stream retention, 6 the owner the room must have ('' for
 // any: a removal's is its remover, and a room of another owner, made under the name since the hub
 // looked, has nobody removed), 7 '1' for a server admin's removal (the hub's word): instead of the
-// owner, the room must be public.
+// owner, the room must be public. A removal never takes out the room's own owner (nobody removes
+// them: the hub refuses it first, and BAN does), as SQLite's leave.
 // Not in the set: not a member (an entry of the room is a deleted room's: removed, as its grave's
 // step would). The stay's end is an entry of the room's log, in this script: every node reads it
 // before any event written after it, and takes the user's connections out of the room first.
 const LEAVE = `${LOG_CHANGE}
-if ARGV[7] == '1' then
+if ARGV[7] == '1' or ARGV[6] ~= '' then
   local info = redis.call('HGET', KEYS[4], ARGV[1])
-  if not info or cjson.decode(info).kind ~= 'public' then return 0 end
-elseif ARGV[6] ~= '' then
-  local info = redis.call('HGET', KEYS[4], ARGV[1])
-  if not info or cjson.decode(info).owner ~= ARGV[6] then return 0 end
+  if not info then return 0 end
+  local r = cjson.decode(info)
+  if ARGV[7] == '1' then
+    if r.kind ~= 'public' then return 0 end
+  elseif r.owner ~= ARGV[6] then
+    return 0
+  end
+  if r.owner == ARGV[2] then return 0 end
 end
 if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
@@ -1393,7 +1405,7 @@ export class RedisStore implements AccountStore, RoomStore {
     define('chatAfter', 2, AFTER);
     define('chatReact', 6, REACT);
     define('chatTopic', 6, TOPIC);
-    define('chatCreateRoom', 9, CREATE_ROOM);
+    define('chatCreateRoom', 10, CREATE_ROOM);
     define('chatDeleteRoom', 24, DELETE_ROOM);
     define('chatGraveStep', 6, GRAVE_STEP);
     define('chatGraveEnd', 2, GRAVE_END);
@@ -1735,6 +1747,7 @@ export class RedisStore implements AccountStore, RoomStore {
         k.base(room.name),
         k.generation(room.name),
         k.bans(room.name),
+        k.room(room.name, 'topics'),
         room.name,
         J({ kind: room.kind, owner: room.owner, createdAt: room.createdAt }),
         room.kind,

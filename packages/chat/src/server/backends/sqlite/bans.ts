@@ -6,6 +6,10 @@
  * runs each transaction to its end before another starts, so a ban committed before a join refuses
  * it, and a join committed before the ban is undone by the removal that follows the ban (hub,
  * membership.ts). deleteRoom and the expiry of an empty room drop a room's rows (`dropRoom`).
+ *
+ * The room's owner is never banned from it (ban answers 'owner'). A row banning the owner, as a
+ * version before that check could store (an admin's ban), binds nothing: joinRoom lets the owner
+ * in, the list leaves it out, and the room's next ban drops it (so it takes no place under the cap).
  */
 import type Database from 'better-sqlite3';
 import type { BanResult } from '../../ports.js';
@@ -25,8 +29,13 @@ export class SqliteBans {
       count: db.prepare('SELECT COUNT(*) AS n FROM bans WHERE room = ?'),
       add: db.prepare('INSERT INTO bans (room, user) VALUES (?, ?)'),
       remove: db.prepare('DELETE FROM bans WHERE room = ? AND user = ?'),
-      // Read in order from the primary key: O(log n + page).
-      page: db.prepare('SELECT user FROM bans WHERE room = ? AND user > ? ORDER BY user LIMIT ?'),
+      // Read in order from the primary key: O(log n + page). Not the room's owner's: a ban of
+      // them stored by a version before the ban step refused it binds nobody (joinRoom lets them in).
+      page: db.prepare(
+        `SELECT user FROM bans WHERE room = ? AND user > ?
+           AND user IS NOT (SELECT owner FROM rooms WHERE name = bans.room)
+         ORDER BY user LIMIT ?`,
+      ),
       dropRoom: db.prepare('DELETE FROM bans WHERE room = ?'),
     };
     this.#stmt = s;
@@ -36,6 +45,8 @@ export class SqliteBans {
         if (!found) return 'no_room';
         // Its owner could lift their own ban (an admin's): never banned from their room.
         if (found.owner === user) return 'owner';
+        // An older version's ban of the owner (see above) goes, so that the cap counts true bans.
+        if (found.owner !== null) s.remove.run(room, found.owner);
         if (s.has.get(room, user)) return 'already';
         if ((s.count.get(room) as { n: number }).n >= max) return 'full';
         s.add.run(room, user);

@@ -458,8 +458,10 @@ export class SqliteStore implements AccountStore, RoomStore {
     const joinRoom = (user: string, room: string, maxRooms: number, kind?: RoomInfo['kind']): JoinResult => {
       const found = s.getRoom.get(room) as RoomRow | undefined;
       if (!found) return 'no_room';
-      // Read with the add: a ban committed before this transaction refuses it (bans.ts).
-      if (bans.isBanned(room, user)) return 'banned';
+      // Read with the add: a ban committed before this transaction refuses it (bans.ts). Never the
+      // room's owner: a ban of them stored by a version before the ban step refused it (an admin's)
+      // does not keep them out of their own room.
+      if (found.owner !== user && bans.isBanned(room, user)) return 'banned';
       if (s.isMember.get(user, room)) return 'member';
       if (kind !== undefined && found.kind !== kind) return 'no_room';
       if (n(s.countMemberships.get(user, room.startsWith('dm:') ? 1 : 0)) >= maxRooms)
@@ -565,6 +567,8 @@ export class SqliteStore implements AccountStore, RoomStore {
         const found = owner !== undefined || admin ? (s.getRoom.get(room) as RoomRow | undefined) : undefined;
         // A server admin's removal: any public room (the hub vouches for the admin); an owner's: theirs.
         if (admin ? found?.kind !== 'public' : owner !== undefined && found?.owner !== owner) return false;
+        // A removal never takes out the room's own owner (the hub and the ban step refuse it first).
+        if (found !== undefined && found.owner === user) return false;
         if (s.leave.run(user, room).changes !== 1) return false;
         if (n(s.countMembers.get(room)) === 0) s.emptied.run(now, room);
         return true;

@@ -1161,8 +1161,9 @@ async function start(): Promise<void> {
       body: '{}',
     }).catch(() => null);
     // Not ended by the server, the session goes on (its cookie is the server's to clear: a reload
-    // would sign back in), and so do the queue and the drafts: said, not dropped.
-    if (!res?.ok) {
+    // would sign back in), and so do the queue and the drafts: said, not dropped. A sign-out refused
+    // by the address's limit (429) cleared the cookie all the same: signed out here, as at a 200.
+    if (!res?.ok && res?.status !== 429) {
       const refused = res && ((await res.json().catch(() => null)) as { message?: string } | null)?.message;
       if (res) {
         state.composerError = `You are still signed in: the server refused (${refused ?? res.status}). Try Sign out again.`;

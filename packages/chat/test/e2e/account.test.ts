@@ -6,7 +6,7 @@
  * the page's text.
  */
 import { describe, expect, it } from 'vitest';
-import { startTestServer } from '../helpers.js';
+import { post, startTestServer } from '../helpers.js';
 import { sendMessage, signIn, useBrowser } from './browser.js';
 
 const chrome = useBrowser();
@@ -98,5 +98,22 @@ describe('the account dialog', () => {
     );
     expect(await first.page.getAttribute('#status', 'data-state')).toBe('online');
     for (const context of [first.context, ...others.map((o) => o.context)]) await context.close();
+  });
+
+  it('a sign-out refused by the address limit (429) still shows the sign-in: the server cleared the cookie', async () => {
+    // The address's sign-in bucket holds one, used up by a made-up token's sign-out; it refills
+    // long after the test.
+    const server = await startTestServer({ signInPerIp: { burst: 1, perSecond: 0.001 } });
+    const carol = await signIn(chrome.browser, server.origin, 'carol');
+    const madeUp = `riptide_chat_session=${'x'.repeat(43)}`;
+    expect((await post(server.origin, '/api/logout', {}, { cookie: madeUp })).status).toBe(200);
+    expect((await post(server.origin, '/api/logout', {}, { cookie: madeUp })).status).toBe(429);
+    const answer = carol.page.waitForResponse((r) => r.url().endsWith('/api/logout'));
+    await carol.page.click('#logout');
+    expect((await answer).status()).toBe(429);
+    await carol.page.waitForSelector('#login-view:not([hidden])');
+    expect(await carol.page.isHidden('#chat-view')).toBe(true);
+    expect((await carol.context.cookies()).find((c) => c.name === 'riptide_chat_session')).toBeUndefined();
+    await carol.context.close();
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The per-address limits of the account routes that cost a store step without a password to check:
- * POST /api/logout-others and /api/password (the sign-in bucket, before the session is looked up),
+ * POST /api/logout (with a token), /api/logout-others and /api/password (the sign-in bucket, before
+ * the session is looked up),
  * GET /api/session with a token (the `requests` bucket, per address). Each answers 429 with
  * Retry-After, as sign-in and sign-up do, on a clock that only the test moves.
  */
@@ -52,6 +53,39 @@ describe('POST /api/logout-others', () => {
     expect(await others(MADE_UP)).toMatchObject({ status: 429 });
     clock.advance(1000);
     expect(await others(mine)).toMatchObject({ status: 200, body: { ok: true, ended: 0 } });
+  });
+});
+
+describe('POST /api/logout', () => {
+  it('is limited per address with a token (made-up ones too); refused, it still clears the cookie', async () => {
+    // Regression: a sign-out was counted nowhere, and each costs two store steps (look-up, delete).
+    const { clock, origin } = await start();
+    const mine = await register(origin, 'alice');
+    const logout = (cookie?: string) =>
+      fetch(`${origin}/api/logout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin, ...(cookie ? { cookie } : {}) },
+        body: '{}',
+      });
+    for (let i = 0; i < 3; i++) expect((await logout(MADE_UP)).status).toBe(200);
+    const limited = await logout(mine);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('1');
+    expect(limited.headers.get('set-cookie')).toBe(
+      'riptide_chat_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict',
+    );
+    expect(await limited.json()).toEqual({
+      error: 'rate_limited',
+      message: 'too many requests from this address; signed out in this browser only',
+      retryAfterMs: 1000,
+    });
+    // The session itself was left alone: it ends at its expiry, or with "Sign out other sessions".
+    expect((await session(origin, mine)).body).toEqual({ signedIn: true, user: 'alice' });
+    // Without a token a sign-out costs no store step, and is not counted.
+    expect((await logout()).status).toBe(200);
+    clock.advance(1000);
+    expect((await logout(mine)).status).toBe(200);
+    expect((await session(origin, mine)).body).toEqual({ signedIn: false });
   });
 });
 

@@ -350,6 +350,28 @@ describe('downloads', () => {
   });
 });
 
+describe('downloads revalidated (If-None-Match, RFC 9110 13.1.2, as the page files: http/etag.ts)', () => {
+  it('answer 304 to the tag alone, weak, in a list, or `*`; 200 to a list without it', async () => {
+    // Regression: the header was compared exactly, so a list holding the tag, or `W/"tag"`, was
+    // sent the whole file again.
+    const { server, alice, bob, aliceWs } = await setUp();
+    const file = (await upload(server, alice, png(5, 3), { room: 'team' })).json() as unknown as Attachment;
+    expect(await sendWith(aliceWs, 'team', 'm1', [file.id])).toMatchObject({ seq: 1 });
+    const tag = `"${file.id}"`;
+    for (const header of [tag, `W/${tag}`, `"other", ${tag}`, `W/"other",W/${tag}`, '*']) {
+      const answer = await download(server, bob, file.id, { 'if-none-match': header });
+      expect(answer.status, header).toBe(304);
+      expect(answer.headers.get('etag')).toBe(tag);
+      expect(answer.body.length).toBe(0);
+    }
+    for (const header of ['"other"', `"other", W/"${file.id}x"`, `"other" ${tag}`, `"${'a'.repeat(8000)}"`]) {
+      const answer = await download(server, bob, file.id, { 'if-none-match': header });
+      expect(answer.status, header).toBe(200);
+      expect(answer.body.equals(png(5, 3))).toBe(true);
+    }
+  });
+});
+
 describe('send with attachments', () => {
   it('the message carries the files to everyone in the room; text may then be empty', async () => {
     const { server, alice, aliceWs, bobWs } = await setUp();

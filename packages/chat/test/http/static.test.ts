@@ -38,9 +38,14 @@ describe('the page files', () => {
       expect(again.headers.get('etag')).toBe(etag);
       expect(again.headers.get('cache-control')).toBe('no-cache');
       expect(await again.text()).toBe('');
-      const changed = await fetch(`${server.origin}${path}`, { headers: { 'if-none-match': '"other"' } });
-      expect(changed.status).toBe(200);
-      await changed.arrayBuffer();
+      const weak = await fetch(`${server.origin}${path}`, { headers: { 'if-none-match': `W/${etag}` } });
+      expect(weak.status).toBe(304);
+      await weak.arrayBuffer();
+      for (const other of ['"other"', '"other", W/"x"', `"other" ${etag}`]) {
+        const changed = await fetch(`${server.origin}${path}`, { headers: { 'if-none-match': other } });
+        expect(changed.status, other).toBe(200);
+        await changed.arrayBuffer();
+      }
     }
     const index = await fetch(`${server.origin}/`);
     const app = await fetch(`${server.origin}/app.js`);

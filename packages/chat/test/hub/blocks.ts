@@ -71,6 +71,8 @@ export async function blockScenario(
   expect(
     await bob.request('ack', { type: 'react', room: dm, target: 1, emoji: '👋', on: true }),
   ).toMatchObject(refusal);
+  // Regression: the DM's topic, shown to alice in the header and as a line, was still his to set.
+  expect(await bob.request('ack', { type: 'topic', room: dm, text: 'answer me' })).toMatchObject(refusal);
   expect(await bob.request('joined', { type: 'dm', user: 'alice' })).toMatchObject(refusal);
   expect(await bob.request('invited', { type: 'invite', room: 'den', user: 'alice' })).toMatchObject(refusal);
   expect(await store.head(dm)).toBe(1);

@@ -319,7 +319,21 @@ describe('topic', () => {
       code: 'bad_message',
       message: `text is longer than ${MAX_TOPIC_CHARS} characters`,
     });
-    for (const bad of ['a\nb', 'tab\there', ' trailing\n', 'bell\u0007', 'c1\u0085'])
+    // Regression: the bidi overrides, embeddings and isolates were let through (format characters,
+    // not Cc), and an override reversed the rest of the line the page shows the topic in.
+    const bidi = [
+      '\u202Aa',
+      'b\u202B',
+      '\u202Cc',
+      'd\u202D',
+      'evil\u202Etxt.exe',
+      '\u2066f',
+      '\u2067g',
+      '\u2068h',
+      'i\u2069',
+    ];
+    expect(parse('\u200Fمرحبا\u200E').ok).toBe(true); // the marks are no override
+    for (const bad of ['a\nb', 'tab\there', ' trailing\n', 'bell\u0007', 'c1\u0085', ...bidi])
       expect(parse(bad), JSON.stringify(bad)).toMatchObject({
         ok: false,
         code: 'bad_message',

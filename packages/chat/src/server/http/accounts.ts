@@ -182,16 +182,35 @@ export function accountHandlers(deps: AccountDeps, send: Send) {
       await startSession(res, user.name, 200, user.passwordHash);
     },
 
+    /**
+     * POST /api/logout. With a token, its two store steps (the look-up, the delete) are counted in the
+     * address's sign-in bucket first, as logout-others is (made-up tokens cost them too). A refused
+     * sign-out still clears the cookie: the browser is signed out either way, and the session, left
+     * in the store, ends at its expiry or with "Sign out other sessions" (SECURITY.md).
+     */
     async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const token = tokenOf(req, deps.secureCookies);
+      const cleared = { 'set-cookie': clearedCookie(deps.secureCookies) };
       if (token) {
+        const wait = await throttle.take('signInPerIp', address(req), clock.now());
+        if (wait > 0)
+          return send(
+            res,
+            429,
+            {
+              error: 'rate_limited',
+              message: 'too many requests from this address; signed out in this browser only',
+              retryAfterMs: wait,
+            },
+            { 'retry-after': String(Math.ceil(wait / 1000)), ...cleared },
+          );
         // Its user names the topic that reaches the session's sockets on the other nodes. An
         // expired one is not found, but sockets opened while it was valid may still be open.
         const session = await accounts.getSession(token, clock.now());
         await accounts.deleteSession(token);
         deps.endSession(session?.user ?? null, token);
       }
-      send(res, 200, { ok: true }, { 'set-cookie': clearedCookie(deps.secureCookies) });
+      send(res, 200, { ok: true }, cleared);
     },
 
     /**

@@ -36,6 +36,7 @@ import type {
 } from '../ports.js';
 import type { Send } from './accounts.js';
 import { continueBody, isMediaType } from './body.js';
+import { etagMatches } from './etag.js';
 import { originAllowed } from './origin.js';
 import { sessionFromRequest } from './session.js';
 
@@ -307,7 +308,9 @@ export function attachmentRoutes(
       'cache-control': 'private, no-cache',
       etag: `"${record.id}"`,
     };
-    if (req.headers['if-none-match'] === headers.etag) {
+    // As the page's files are (etag.ts): a list naming it, or `W/"id"`, is a match too. Compared
+    // exactly, a cache that sent its tags as a list, or weakened this one, was sent the bytes again.
+    if (etagMatches(req.headers['if-none-match'], headers.etag)) {
       res.writeHead(304, headers);
       res.end();
       return;

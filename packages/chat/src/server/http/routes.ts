@@ -6,6 +6,8 @@
  *                                            (with similar: true for a look-alike of a name)
  *   POST /api/login    {"name","password"}   200 {"user"} and the cookie; 401 bad_credentials
  *   POST /api/logout                         deletes the session, clears the cookie, closes its sockets
+ *                                            (429 past the address's sign-in bucket: the cookie is
+ *                                            cleared all the same, the session left to expire)
  *   POST /api/password {"current","password"}  200 {"ok","ended"}: the password changed, the
  *                                            user's other sessions ended, and this one's token
  *                                            renewed (a new cookie); 403 wrong_password
@@ -29,6 +31,7 @@ import { type Log, UnavailableError } from '../ports.js';
 import { type AccountDeps, accountHandlers } from './accounts.js';
 import { type AttachmentRouteDeps, attachmentRoutes } from './attachments.js';
 import { continueBody, isMediaType, lingerOnClose } from './body.js';
+import { etagMatches } from './etag.js';
 import { originAllowed } from './origin.js';
 import { SECURITY_HEADERS, type StaticFile } from './static.js';
 
@@ -186,7 +189,7 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
     const file = req.method === 'GET' || req.method === 'HEAD' ? files.get(path) : undefined;
     if (!file) return send(res, 404, { error: 'not_found', message: 'not found' });
     // no-cache: asked again at every load (never a page from before a deploy), answered 304 while
-    // the ETag still matches (static.ts).
+    // the ETag still matches (static.ts, etag.ts).
     const cache = { 'cache-control': 'no-cache', etag: file.etag };
     if (etagMatches(req.headers['if-none-match'], file.etag)) {
       res.writeHead(304, { ...cache, ...SECURITY_HEADERS });
@@ -233,13 +236,4 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
       send(res, 500, { error: 'internal', message: 'internal error' });
     });
   };
-}
-
-/** RFC 9110 13.1.2: If-None-Match is `*` or a list of entity tags, compared weakly (W/ ignored). */
-function etagMatches(header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false;
-  return header.split(',').some((tag) => {
-    const t = tag.trim();
-    return t === '*' || t === etag || t === `W/${etag}`;
-  });
 }

@@ -641,8 +641,15 @@ export class Hub {
         return this.#membership.deleteRoom(conn, msg.room, ref);
       case 'search':
         return search(conn, this.#backend, msg, ref);
-      case 'topic':
+      case 'topic': {
+        // A direct message whose other user blocks this one: refused as a message there is. The
+        // topic line reached the blocker live and in the header, a channel the block had closed.
+        // Only the user's own DMs are looked at: another DM's name tells nothing of its blocks.
+        const own = msg.room.startsWith('dm:') && msg.room.split(':').includes(user.toLowerCase());
+        const refused = own ? await this.#blocks.refusedIn(msg.room, user) : null;
+        if (refused !== null) return void fail('not_accepted', refused);
         return setTopic(conn, this.#backend, msg, now, ref, this.#membership.isAdmin(conn.user));
+      }
       case 'block':
         return this.#blocks.block(conn, msg.user, ref);
       case 'unblock':

@@ -130,8 +130,15 @@ export function isEmoji(value: string): boolean {
 
 // ---- topic ----
 
-/** C0 and C1 controls (newlines and tabs among them): a topic is one line of visible text. */
-const CONTROL = /\p{Cc}/u;
+/**
+ * C0 and C1 controls (newlines and tabs among them): a topic is one line of visible text. And the
+ * bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), refused as a file name
+ * drops them (http/attachments.ts, cleanName): a topic is shown inside other text (the line "bob
+ * changed the topic to “…”"), where an override left open reverses what follows it, the closing
+ * quote included, so a topic could make the line read as something else. Right-to-left text needs
+ * none of them (the page shows it `dir=auto`); the marks U+200E, U+200F stay allowed.
+ */
+const CONTROL = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
 
 /**
  * A topic as it is stored: the text without the white space around it (`trim`). "" clears the
